@@ -1,0 +1,59 @@
+# protector — PGXS build.  `make demo` and `make test` provision everything
+# themselves (scripts/install-deps.sh), so they work before PostgreSQL's
+# development files are installed; the PGXS rules load once they are.
+
+EXTENSION = protector
+EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = $(EXTENSION)
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
+# The install script is generated from the concern files sql/NN_*.sql;
+# released upgrade scripts sql/protector--A--B.sql are kept as written.
+SQL_PARTS = $(sort $(wildcard sql/[0-9][0-9]_*.sql))
+SQL_INSTALL = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(SQL_INSTALL) $(filter-out $(SQL_INSTALL),$(wildcard sql/$(EXTENSION)--*--*.sql))
+EXTRA_CLEAN = $(SQL_INSTALL)
+
+ICU_CFLAGS := $(shell pkg-config --cflags icu-uc icu-i18n 2>/dev/null)
+ICU_LIBS := $(shell pkg-config --libs icu-uc icu-i18n 2>/dev/null)
+PG_CPPFLAGS = -Isrc $(ICU_CFLAGS)
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+SHLIB_LINK = $(ICU_LIBS)
+
+TESTS = $(sort $(wildcard test/sql/*.sql))
+REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
+REGRESS_OPTS = --inputdir=test --load-extension=btree_gist
+
+# Prefer the PostgreSQL 15 of Debian's packages; PG_CONFIG=... overrides.
+ifneq ($(wildcard /usr/lib/postgresql/15/bin/pg_config),)
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+else
+PG_CONFIG ?= pg_config
+endif
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+else
+all install installcheck:
+	@echo "PostgreSQL server development files not found: run scripts/install-deps.sh (or make demo / make test)" >&2
+	@exit 1
+endif
+
+$(SQL_INSTALL): $(SQL_PARTS) $(EXTENSION).control
+	cat $(SQL_PARTS) > $@
+
+all: $(SQL_INSTALL)
+
+.PHONY: demo test bench lint
+demo:
+	bash scripts/demo.sh
+
+test:
+	bash scripts/test.sh
+
+bench:
+	bash bench/run.sh
+
+lint:
+	bash scripts/lint.sh

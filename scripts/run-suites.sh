@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# scripts/run-suites.sh — runs inside the throwaway cluster of
+# scripts/test.sh (PGHOST, PGPORT, PGUSER set by pg_virtualenv) and prints
+# one summary line "N passed, N failed" over all suites.
+#
+#   pg_regress  test/sql/*.sql vs expected/*.out, one count per test file
+#   pgTAP       test/pgtap/*.sql through pg_prove, one count per assertion
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+LOGDIR=${LOGDIR:-$(mktemp -d /tmp/protector-test.XXXXXX)}
+passed=0
+failed=0
+
+# --- pg_regress ------------------------------------------------------------
+echo "== pg_regress"
+make -s installcheck >"$LOGDIR/regress.log" 2>&1
+regress_rc=$?
+grep -E '^(test| ) ?[0-9A-Za-z_]+ +\.\.\. ' "$LOGDIR/regress.log" || true
+r_ok=$(grep -cE '\.\.\. ok' "$LOGDIR/regress.log")
+r_bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$LOGDIR/regress.log")
+if [ "$regress_rc" -ne 0 ] && [ "$r_bad" -eq 0 ]; then
+	r_bad=1
+	tail -20 "$LOGDIR/regress.log"
+fi
+if [ -s regression.diffs ]; then
+	cp regression.diffs "$LOGDIR/"
+	head -150 regression.diffs
+fi
+echo "pg_regress: $r_ok ok, $r_bad not ok"
+passed=$((passed + r_ok))
+failed=$((failed + r_bad))
+
+# --- pgTAP -------------------------------------------------------------------
+echo "== pgTAP"
+TAPDB=protector_tap
+dropdb --if-exists "$TAPDB" >/dev/null 2>&1
+createdb "$TAPDB"
+if psql -X -q -v ON_ERROR_STOP=1 -d "$TAPDB" \
+	-f test/fixtures/supabase.sql \
+	-c "CREATE EXTENSION protector CASCADE" \
+	-c "CREATE EXTENSION pgtap" \
+	-f test/fixtures/helpers.sql >"$LOGDIR/tap-setup.log" 2>&1; then
+	pg_prove --verbose -d "$TAPDB" test/pgtap/*.sql >"$LOGDIR/pgtap.log" 2>&1
+	tap_rc=$?
+	t_ok=$(grep -cE '^ *ok [0-9]+' "$LOGDIR/pgtap.log")
+	t_bad=$(grep -cE '^ *not ok [0-9]+' "$LOGDIR/pgtap.log")
+	grep -E '^ *not ok [0-9]+' -A6 "$LOGDIR/pgtap.log" | head -120
+	grep -E '^test/pgtap/.*\.\. |^(Files|Result|All tests)' "$LOGDIR/pgtap.log" || true
+	if [ "$tap_rc" -ne 0 ] && [ "$t_bad" -eq 0 ]; then
+		t_bad=1
+		tail -30 "$LOGDIR/pgtap.log"
+	fi
+else
+	cat "$LOGDIR/tap-setup.log"
+	t_ok=0
+	t_bad=1
+fi
+echo "pgTAP: $t_ok ok, $t_bad not ok"
+passed=$((passed + t_ok))
+failed=$((failed + t_bad))
+
+# --- concurrency (real concurrent sessions) --------------------------------
+if [ -d test/concurrency ] && ls test/concurrency/*.sh >/dev/null 2>&1; then
+	echo "== concurrency"
+	for t in test/concurrency/*.sh; do
+		if bash "$t" >"$LOGDIR/$(basename "$t").log" 2>&1; then
+			echo "concurrency $(basename "$t" .sh) ... ok"
+			passed=$((passed + 1))
+		else
+			echo "concurrency $(basename "$t" .sh) ... FAILED"
+			tail -20 "$LOGDIR/$(basename "$t").log"
+			failed=$((failed + 1))
+		fi
+	done
+fi
+
+echo "logs: $LOGDIR"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

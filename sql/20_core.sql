@@ -1,0 +1,62 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/20_core.sql: the C functions everything else stands on (identity,
+-- RLS helpers, errors, time zone validation, updated_at).
+
+CREATE FUNCTION protector.current_user_id()
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'protector_current_user_id'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector.current_user_id() IS
+'Auth user id of the request: request.jwt.claims ->> ''sub'' (fallback request.jwt.claim.sub); NULL when there is none';
+
+CREATE FUNCTION protector.member_organizations(p_roles text[])
+RETURNS uuid[]
+AS 'MODULE_PATHNAME', 'protector_member_organizations'
+LANGUAGE C STABLE PARALLEL SAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION protector.member_organizations(text[]) IS
+'Organizations in which the current user is an active member with one of the given roles; the role check of every RLS policy';
+
+CREATE FUNCTION protector.current_customer_ids()
+RETURNS uuid[]
+AS 'MODULE_PATHNAME', 'protector_current_customer_ids'
+LANGUAGE C STABLE PARALLEL SAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION protector.current_customer_ids() IS
+'Customer records linked to the current user''s account (merged-away records excluded)';
+
+CREATE FUNCTION protector.raise(p_kind text, p_message text,
+								p_detail text DEFAULT NULL, p_hint text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_raise'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION protector.raise(text, text, text, text) IS
+'Raise a protector domain error (conflict, invalid_parameter, invalid_datetime, datetime_overflow, not_found, forbidden, retry) with its SQLSTATE';
+
+CREATE FUNCTION protector.error_sqlstate(p_kind text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'protector_error_sqlstate'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector.error_sqlstate(text) IS
+'SQLSTATE that errors of this kind carry under the current protector.http_errors setting';
+
+CREATE FUNCTION protector.timezone_is_valid(p_name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_timezone_is_valid_sql'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector.timezone_is_valid(text) IS
+'True if the name is an IANA time zone listed in pg_timezone_names, spelled exactly';
+
+CREATE FUNCTION protector.check_timezone(p_name text, p_param text DEFAULT 'timezone')
+RETURNS text
+AS 'MODULE_PATHNAME', 'protector_check_timezone_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector.check_timezone(text, text) IS
+'Returns the time zone name if valid, otherwise raises 22023 naming the parameter';
+
+CREATE FUNCTION protector.set_updated_at()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_set_updated_at'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION protector.set_updated_at() IS
+'BEFORE UPDATE trigger: sets updated_at to the transaction start time';

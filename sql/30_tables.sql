@@ -1,0 +1,329 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/30_tables.sql: the data model.
+--
+-- Every business table carries organization_id (the tenant).  References
+-- between tenant tables are composite foreign keys on
+-- (organization_id, id), so a row can never point into another tenant.
+-- Each foreign key has an index whose leading columns are its columns.
+
+CREATE TABLE protector.organizations (
+	id			uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	name		text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
+	slug		text NOT NULL UNIQUE
+				CHECK (slug ~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'),
+	timezone	text NOT NULL DEFAULT 'UTC'
+				CHECK (protector.timezone_is_valid(timezone)),
+	currency	text NOT NULL DEFAULT 'USD' CHECK (currency ~ '^[A-Z]{3}$'),
+	settings	jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(settings) = 'object'),
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	updated_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE protector.organizations IS 'Tenants: a business that takes bookings';
+
+CREATE TABLE protector.members (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	user_id			uuid NOT NULL,
+	role			protector.member_role NOT NULL DEFAULT 'viewer',
+	full_name		text CHECK (length(full_name) <= 200),
+	email			text CHECK (length(email) <= 320 AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
+	active			boolean NOT NULL DEFAULT true,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (organization_id, user_id),
+	UNIQUE (organization_id, id)
+);
+CREATE INDEX members_user_id_idx ON protector.members (user_id);
+COMMENT ON TABLE protector.members IS
+'Staff of an organization: one row per (organization, auth user) with the user''s role there';
+
+CREATE TABLE protector.venues (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	name			text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
+	description		text CHECK (length(description) <= 5000),
+	address			text CHECK (length(address) <= 500),
+	city			text CHECK (length(city) <= 200),
+	region			text CHECK (length(region) <= 200),
+	country			text CHECK (country ~ '^[A-Z]{2}$'),
+	postal_code		text CHECK (length(postal_code) <= 20),
+	timezone		text NOT NULL CHECK (protector.timezone_is_valid(timezone)),
+	operating_hours jsonb NOT NULL DEFAULT '{}'
+					CHECK (jsonb_typeof(operating_hours) = 'object'),
+	embed_key		text NOT NULL UNIQUE
+					DEFAULT ('pk_' || replace(gen_random_uuid()::text, '-', '')),
+	capacity		integer CHECK (capacity > 0),
+	branding		jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(branding) = 'object'),
+	widget_settings jsonb NOT NULL DEFAULT '{}'
+					CHECK (jsonb_typeof(widget_settings) = 'object'),
+	active			boolean NOT NULL DEFAULT true,
+	deleted_at		timestamptz,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (organization_id, id)
+);
+COMMENT ON TABLE protector.venues IS
+'A place (or fleet, or team) with its own time zone, operating hours and public embed key';
+
+CREATE TABLE protector.venue_closures (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	venue_id		uuid NOT NULL,
+	closed_on		date NOT NULL CHECK (isfinite(closed_on)),
+	closed			boolean NOT NULL DEFAULT true,
+	special_hours	jsonb CHECK (jsonb_typeof(special_hours) = 'array'),
+	reason			text CHECK (length(reason) <= 500),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	CHECK (closed = (special_hours IS NULL)),
+	UNIQUE (organization_id, venue_id, closed_on),
+	FOREIGN KEY (organization_id, venue_id)
+		REFERENCES protector.venues (organization_id, id) ON DELETE CASCADE
+);
+COMMENT ON TABLE protector.venue_closures IS
+'Date overrides of a venue''s weekly hours: closed all day, or open only during special_hours';
+
+CREATE TABLE protector.services (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	venue_id		uuid NOT NULL,
+	name			text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
+	description		text CHECK (length(description) <= 5000),
+	mode			protector.service_mode NOT NULL DEFAULT 'exclusive',
+	duration		interval NOT NULL
+					CHECK (duration > interval '0' AND duration <= interval '31 days'),
+	capacity		integer NOT NULL DEFAULT 1 CHECK (capacity BETWEEN 1 AND 100000),
+	min_party		integer NOT NULL DEFAULT 1 CHECK (min_party >= 1),
+	max_party		integer CHECK (max_party >= 1),
+	buffer_before	interval NOT NULL DEFAULT '0'
+					CHECK (buffer_before >= interval '0' AND buffer_before <= interval '1 day'),
+	buffer_after	interval NOT NULL DEFAULT '0'
+					CHECK (buffer_after >= interval '0' AND buffer_after <= interval '1 day'),
+	slot_interval	interval NOT NULL DEFAULT '30 minutes'
+					CHECK (slot_interval >= interval '1 minute' AND slot_interval <= interval '1 day'),
+	min_notice		interval NOT NULL DEFAULT '0'
+					CHECK (min_notice >= interval '0' AND min_notice <= interval '365 days'),
+	max_advance		interval NOT NULL DEFAULT '365 days'
+					CHECK (max_advance > interval '0' AND max_advance <= interval '1100 days'),
+	price			numeric(12, 2) NOT NULL DEFAULT 0 CHECK (price >= 0),
+	price_per_person numeric(12, 2) NOT NULL DEFAULT 0 CHECK (price_per_person >= 0),
+	currency		text NOT NULL DEFAULT 'USD' CHECK (currency ~ '^[A-Z]{3}$'),
+	settings		jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(settings) = 'object'),
+	active			boolean NOT NULL DEFAULT true,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	CHECK (max_party IS NULL OR max_party >= min_party),
+	CHECK (mode = 'exclusive' OR max_party IS NULL OR max_party <= capacity),
+	CHECK (mode = 'exclusive' OR min_party <= capacity),
+	UNIQUE (organization_id, id),
+	UNIQUE (organization_id, venue_id, id),
+	FOREIGN KEY (organization_id, venue_id)
+		REFERENCES protector.venues (organization_id, id) ON DELETE CASCADE
+);
+COMMENT ON TABLE protector.services IS
+'What is booked (an escape room game, an escort detail, a cab, a hotel night) and its booking rules';
+
+CREATE TABLE protector.customers (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	user_id			uuid,
+	full_name		text NOT NULL CHECK (length(btrim(full_name)) BETWEEN 1 AND 200),
+	email			text CHECK (length(email) <= 320 AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
+	phone			text CHECK (length(phone) <= 40),
+	country			text CHECK (country ~ '^[A-Z]{2}$'),
+	tags			text[] NOT NULL DEFAULT '{}' CHECK (cardinality(tags) <= 100),
+	notes			text CHECK (length(notes) <= 10000),
+	identity_key	text,
+	merged_into		uuid,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	CHECK (merged_into <> id),
+	UNIQUE (organization_id, id),
+	FOREIGN KEY (organization_id, merged_into)
+		REFERENCES protector.customers (organization_id, id) ON DELETE SET NULL (merged_into)
+);
+CREATE INDEX customers_user_id_idx ON protector.customers (user_id);
+CREATE INDEX customers_merged_into_idx ON protector.customers (organization_id, merged_into);
+CREATE INDEX customers_identity_key_idx ON protector.customers (organization_id, identity_key);
+CREATE UNIQUE INDEX customers_one_per_user_idx ON protector.customers (organization_id, user_id)
+	WHERE user_id IS NOT NULL AND merged_into IS NULL;
+COMMENT ON TABLE protector.customers IS
+'People who book; user_id links a customer who has an account (at most one live record per organization)';
+
+CREATE TABLE protector.bookings (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	venue_id		uuid NOT NULL,
+	service_id		uuid NOT NULL,
+	customer_id		uuid,
+	during			tstzrange NOT NULL
+					CHECK (NOT isempty(during) AND NOT lower_inf(during) AND NOT upper_inf(during)
+						   AND lower_inc(during) AND NOT upper_inc(during)
+						   AND isfinite(lower(during)) AND isfinite(upper(during))),
+	party_size		integer NOT NULL DEFAULT 1 CHECK (party_size BETWEEN 1 AND 100000),
+	status			protector.booking_status NOT NULL DEFAULT 'pending',
+	source			protector.booking_source NOT NULL DEFAULT 'dashboard',
+	hold_expires_at timestamptz,
+	idempotency_key text CHECK (length(idempotency_key) BETWEEN 1 AND 200),
+	currency		text NOT NULL DEFAULT 'USD' CHECK (currency ~ '^[A-Z]{3}$'),
+	unit_price		numeric(12, 2) NOT NULL DEFAULT 0 CHECK (unit_price >= 0),
+	total_price		numeric(12, 2) NOT NULL DEFAULT 0 CHECK (total_price >= 0),
+	amount_paid		numeric(12, 2) NOT NULL DEFAULT 0 CHECK (amount_paid >= 0),
+	assigned_agent	uuid,
+	details			jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(details) = 'object'),
+	cancellation_reason text CHECK (length(cancellation_reason) <= 2000),
+	cancelled_at	timestamptz,
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	CHECK (status <> 'held' OR hold_expires_at IS NOT NULL),
+	UNIQUE (organization_id, id),
+	FOREIGN KEY (organization_id, venue_id, service_id)
+		REFERENCES protector.services (organization_id, venue_id, id),
+	FOREIGN KEY (organization_id, customer_id)
+		REFERENCES protector.customers (organization_id, id),
+	FOREIGN KEY (organization_id, assigned_agent)
+		REFERENCES protector.members (organization_id, user_id) ON DELETE SET NULL (assigned_agent)
+);
+CREATE INDEX bookings_service_idx ON protector.bookings (organization_id, venue_id, service_id);
+CREATE INDEX bookings_customer_idx ON protector.bookings (organization_id, customer_id);
+CREATE INDEX bookings_agent_idx ON protector.bookings (organization_id, assigned_agent);
+CREATE INDEX bookings_starts_idx ON protector.bookings (organization_id, lower(during));
+CREATE INDEX bookings_during_idx ON protector.bookings USING gist (service_id, during);
+CREATE UNIQUE INDEX bookings_idempotency_key_idx ON protector.bookings (organization_id, idempotency_key)
+	WHERE idempotency_key IS NOT NULL;
+COMMENT ON TABLE protector.bookings IS
+'Reservations of a service over a time range; the reservation engine keeps capacity from ever being exceeded';
+
+CREATE TABLE protector.payments (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	booking_id		uuid NOT NULL,
+	kind			protector.payment_kind NOT NULL DEFAULT 'payment',
+	amount			numeric(12, 2) NOT NULL CHECK (amount >= 0),
+	currency		text NOT NULL DEFAULT 'USD' CHECK (currency ~ '^[A-Z]{3}$'),
+	status			protector.payment_status NOT NULL DEFAULT 'pending',
+	provider		text CHECK (length(provider) <= 100),
+	provider_reference text CHECK (length(provider_reference) <= 200),
+	details			jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(details) = 'object'),
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (organization_id, id),
+	FOREIGN KEY (organization_id, booking_id)
+		REFERENCES protector.bookings (organization_id, id)
+);
+CREATE INDEX payments_booking_idx ON protector.payments (organization_id, booking_id);
+CREATE UNIQUE INDEX payments_provider_reference_idx ON protector.payments (provider, provider_reference)
+	WHERE provider_reference IS NOT NULL;
+COMMENT ON TABLE protector.payments IS
+'Money received for a booking (kind payment) or paid back (kind refund); amounts are never negative';
+
+CREATE TABLE protector.tasks (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	booking_id		uuid,
+	title			text NOT NULL CHECK (length(btrim(title)) BETWEEN 1 AND 300),
+	description		text CHECK (length(description) <= 10000),
+	status			protector.task_status NOT NULL DEFAULT 'open',
+	assignee		uuid,
+	due_at			timestamptz,
+	completed_at	timestamptz,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (organization_id, id),
+	FOREIGN KEY (organization_id, booking_id)
+		REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE,
+	FOREIGN KEY (organization_id, assignee)
+		REFERENCES protector.members (organization_id, user_id) ON DELETE SET NULL (assignee)
+);
+CREATE INDEX tasks_booking_idx ON protector.tasks (organization_id, booking_id);
+CREATE INDEX tasks_assignee_idx ON protector.tasks (organization_id, assignee);
+CREATE INDEX tasks_status_idx ON protector.tasks (organization_id, status, due_at);
+COMMENT ON TABLE protector.tasks IS
+'Operations work items, e.g. the review task every new booking gets';
+
+CREATE TABLE protector.notifications (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	recipient_id	uuid,
+	booking_id		uuid,
+	kind			text NOT NULL CHECK (kind ~ '^[a-z][a-z0-9_.]{0,63}$'),
+	payload			jsonb NOT NULL DEFAULT '{}'
+					CHECK (jsonb_typeof(payload) = 'object' AND pg_column_size(payload) <= 8192),
+	read_at			timestamptz,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	FOREIGN KEY (organization_id, recipient_id)
+		REFERENCES protector.members (organization_id, user_id) ON DELETE CASCADE,
+	FOREIGN KEY (organization_id, booking_id)
+		REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE
+);
+CREATE INDEX notifications_recipient_idx ON protector.notifications (organization_id, recipient_id, created_at);
+CREATE INDEX notifications_booking_idx ON protector.notifications (organization_id, booking_id);
+COMMENT ON TABLE protector.notifications IS
+'Messages for staff: to one member (recipient_id) or to the organization''s desk (recipient_id NULL)';
+
+CREATE TABLE protector.audit_log (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	occurred_at		timestamptz NOT NULL DEFAULT now(),
+	organization_id uuid,
+	actor_uid		uuid,
+	actor_role		text,
+	table_name		text NOT NULL,
+	record_id		text,
+	op				text NOT NULL CHECK (op IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')),
+	old_row			jsonb,
+	new_row			jsonb,
+	changed_columns text[],
+	txid			bigint NOT NULL DEFAULT txid_current()
+);
+CREATE INDEX audit_log_occurred_brin ON protector.audit_log USING brin (occurred_at);
+CREATE INDEX audit_log_org_idx ON protector.audit_log (organization_id, occurred_at);
+CREATE INDEX audit_log_record_idx ON protector.audit_log (table_name, record_id);
+COMMENT ON TABLE protector.audit_log IS
+'Append-only change history; no foreign keys so that it outlives what it describes';
+
+-- updated_at is stamped by a C trigger on every table that has it
+DO $touch$
+DECLARE
+	t regclass;
+BEGIN
+	FOR t IN
+		SELECT c.oid::regclass
+		FROM pg_catalog.pg_class c
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+		WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind = 'r'
+		  AND a.attname = 'updated_at' AND NOT a.attisdropped
+		ORDER BY c.relname
+	LOOP
+		EXECUTE format('CREATE TRIGGER set_updated_at BEFORE UPDATE ON %s '
+					   'FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at()', t);
+	END LOOP;
+END
+$touch$;
+
+-- Link users to Supabase Auth where it exists (Supabase, or a fixture of it).
+DO $auth$
+BEGIN
+	IF pg_catalog.to_regclass('auth.users') IS NOT NULL THEN
+		ALTER TABLE protector.members ADD CONSTRAINT members_user_id_fkey
+			FOREIGN KEY (user_id) REFERENCES auth.users (id) ON DELETE CASCADE;
+		ALTER TABLE protector.customers ADD CONSTRAINT customers_user_id_fkey
+			FOREIGN KEY (user_id) REFERENCES auth.users (id) ON DELETE SET NULL;
+	END IF;
+END
+$auth$;
+
+-- pg_dump keeps the data of extension tables only when told to
+SELECT pg_catalog.pg_extension_config_dump('protector.organizations', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.members', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.venues', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.venue_closures', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.services', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.customers', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.bookings', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.payments', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.tasks', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.notifications', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.audit_log_id_seq', '');

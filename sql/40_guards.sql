@@ -1,0 +1,91 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/40_guards.sql: row rules that RLS cannot express.
+
+-- Advisory lock key space (two-int form, transaction-level only):
+--   classid 1886547713 (0x70726F01): reservations, objid = service key
+--   classid 1886547714 (0x70726F02): owners of an organization
+-- Applications should not take advisory locks with these class ids.
+
+CREATE FUNCTION protector.keep_one_owner()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF OLD.role OPERATOR(pg_catalog.=) 'owner' AND OLD.active
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'DELETE'
+			OR NEW.role OPERATOR(pg_catalog.<>) 'owner' OR NOT NEW.active) THEN
+		-- serialize owner changes of one organization
+		PERFORM pg_catalog.pg_advisory_xact_lock(1886547714, pg_catalog.hashtext(OLD.organization_id::text));
+		-- a cascaded delete of the whole organization may remove every owner
+		IF EXISTS (SELECT FROM protector.organizations o
+				   WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id)
+		   AND NOT EXISTS (SELECT FROM protector.members m
+						   WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+							 AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active
+							 AND m.id OPERATOR(pg_catalog.<>) OLD.id) THEN
+			PERFORM protector.raise('invalid_parameter',
+				'an organization must keep at least one active owner',
+				pg_catalog.format('Member %s is the last active owner of organization %s.',
+								  OLD.id, OLD.organization_id),
+				'Make another member owner first.');
+		END IF;
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+		RETURN OLD;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector.keep_one_owner() IS
+'Trigger: refuses to delete, demote or deactivate the last active owner of an organization';
+
+CREATE TRIGGER keep_one_owner BEFORE UPDATE OR DELETE ON protector.members
+	FOR EACH ROW EXECUTE FUNCTION protector.keep_one_owner();
+
+-- Operators and agents may update rows, but only some columns of them.
+-- TG_ARGV[0]: roles that may change every column; TG_ARGV[1]: the columns
+-- every other updater may change.  Requests without a user (service_role,
+-- server-side jobs, admin SQL) are not restricted here.
+CREATE FUNCTION protector.restrict_update_columns()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	changed text[];
+BEGIN
+	IF protector.current_user_id() IS NULL
+	   OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector.member_organizations(TG_ARGV[0]::text[])) THEN
+		RETURN NEW;
+	END IF;
+	SELECT pg_catalog.array_agg(n.key ORDER BY n.key) INTO changed
+	FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) n
+	JOIN pg_catalog.jsonb_each(pg_catalog.to_jsonb(OLD)) o ON o.key OPERATOR(pg_catalog.=) n.key
+	WHERE n.value IS DISTINCT FROM o.value
+	  AND n.key OPERATOR(pg_catalog.<>) 'updated_at'
+	  AND n.key OPERATOR(pg_catalog.<>) ALL (TG_ARGV[1]::text[]);
+	IF changed IS NOT NULL THEN
+		PERFORM protector.raise('forbidden',
+			pg_catalog.format('your role may not change %s of %s',
+							  pg_catalog.array_to_string(changed, ', '), TG_TABLE_NAME),
+			pg_catalog.format('Your role may change only %s.',
+							  pg_catalog.array_to_string(TG_ARGV[1]::text[], ', ')),
+			pg_catalog.format('Members with role %s may change the other columns.',
+							  pg_catalog.array_to_string(TG_ARGV[0]::text[], ', ')));
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector.restrict_update_columns() IS
+'Trigger: lets members outside the roles in TG_ARGV[0] change only the columns in TG_ARGV[1]';
+
+CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.bookings
+	FOR EACH ROW EXECUTE FUNCTION protector.restrict_update_columns(
+		'{owner,admin,manager}',
+		'{status,assigned_agent,details,cancellation_reason,cancelled_at}');
+
+CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.tasks
+	FOR EACH ROW EXECUTE FUNCTION protector.restrict_update_columns(
+		'{owner,admin,manager,operator}',
+		'{status,completed_at}');

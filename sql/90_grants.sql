@@ -1,0 +1,61 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/90_grants.sql: privileges, granted explicitly per role.
+--
+-- anon: no table, no function (the public widget functions come with the
+-- widget).  authenticated: table privileges that RLS then narrows; UPDATE
+-- only on columns that may change (never id, organization_id, created_*,
+-- updated_at, nor columns owned by an RPC).  service_role: everything.
+-- audit_log is written only by the audit trigger.
+
+REVOKE ALL ON ALL TABLES IN SCHEMA protector FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA protector FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector FROM PUBLIC;
+
+DO $grants$
+DECLARE
+	t regclass;
+	cols text;
+BEGIN
+	FOR t IN
+		SELECT c.oid::regclass FROM pg_catalog.pg_class c
+		WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind = 'r'
+		  AND c.relname <> 'audit_log'
+		ORDER BY c.relname
+	LOOP
+		EXECUTE format('GRANT SELECT, INSERT, DELETE ON %s TO authenticated', t);
+		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+		FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped
+		  AND a.attname NOT IN ('id', 'organization_id', 'created_at', 'created_by', 'updated_at')
+		  AND (t, a.attname) NOT IN (('protector.venues'::regclass, 'embed_key'),
+									 ('protector.customers'::regclass, 'identity_key'),
+									 ('protector.customers'::regclass, 'merged_into'),
+									 ('protector.members'::regclass, 'user_id'));
+		EXECUTE format('GRANT UPDATE (%s) ON %s TO authenticated', cols, t);
+	END LOOP;
+END
+$grants$;
+
+-- organizations are created through create_organization()
+REVOKE INSERT ON protector.organizations FROM authenticated;
+GRANT SELECT ON protector.audit_log TO authenticated;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA protector TO service_role;
+REVOKE INSERT, UPDATE, DELETE ON protector.audit_log FROM service_role;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA protector TO service_role;
+
+-- functions the policies, constraints and defaults call as the requester
+GRANT EXECUTE ON FUNCTION
+	protector.current_user_id(),
+	protector.member_organizations(text[]),
+	protector.current_customer_ids(),
+	protector.timezone_is_valid(text),
+	protector.check_timezone(text, text),
+	protector.raise(text, text, text, text),
+	protector.error_sqlstate(text)
+TO authenticated, service_role;
+
+-- RPC
+GRANT EXECUTE ON FUNCTION
+	protector.create_organization(text, text, text, text, text)
+TO authenticated, service_role;

@@ -1,0 +1,150 @@
+/*-------------------------------------------------------------------------
+ *
+ * errors.c
+ *	  SQLSTATE mapping for protector's domain errors, and protector.raise(),
+ *	  the SQL-callable twin used by the SQL and PL/pgSQL parts of the API.
+ *
+ * See DESIGN.md "Errors": the default codes are standard SQLSTATEs that
+ * SQL callers can catch by name; protector.http_errors = on switches the
+ * codes PostgREST would map badly to its custom PTxyz codes.
+ *
+ * src/errors.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+
+#include "errors.h"
+
+bool		protector_http_errors = false;
+
+typedef struct ProtectorErrorDef
+{
+	const char *name;			/* name used by protector.raise() */
+	int			sqlstate;		/* standard code */
+	int			http_sqlstate;	/* code with protector.http_errors = on */
+} ProtectorErrorDef;
+
+static const ProtectorErrorDef error_defs[PROTECTOR_ERR_KIND_COUNT] = {
+	[PROTECTOR_ERR_CONFLICT] = {
+		"conflict", ERRCODE_EXCLUSION_VIOLATION,
+		MAKE_SQLSTATE('P', 'T', '4', '0', '9')
+	},
+	[PROTECTOR_ERR_INVALID_PARAMETER] = {
+		"invalid_parameter", ERRCODE_INVALID_PARAMETER_VALUE,
+		MAKE_SQLSTATE('P', 'T', '4', '2', '2')
+	},
+	[PROTECTOR_ERR_INVALID_DATETIME] = {
+		"invalid_datetime", ERRCODE_INVALID_DATETIME_FORMAT,
+		MAKE_SQLSTATE('P', 'T', '4', '2', '2')
+	},
+	[PROTECTOR_ERR_DATETIME_OVERFLOW] = {
+		"datetime_overflow", ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+		MAKE_SQLSTATE('P', 'T', '4', '2', '2')
+	},
+	[PROTECTOR_ERR_NOT_FOUND] = {
+		"not_found", ERRCODE_NO_DATA_FOUND,
+		MAKE_SQLSTATE('P', 'T', '4', '0', '4')
+	},
+	[PROTECTOR_ERR_FORBIDDEN] = {
+		"forbidden", ERRCODE_INSUFFICIENT_PRIVILEGE,
+		ERRCODE_INSUFFICIENT_PRIVILEGE
+	},
+	[PROTECTOR_ERR_RETRY] = {
+		"retry", ERRCODE_T_R_SERIALIZATION_FAILURE,
+		ERRCODE_T_R_SERIALIZATION_FAILURE
+	},
+};
+
+int
+protector_sqlstate(ProtectorErrorKind kind)
+{
+	if ((int) kind < 0 || kind >= PROTECTOR_ERR_KIND_COUNT)
+		elog(ERROR, "unrecognized protector error kind: %d", (int) kind);
+
+	return protector_http_errors ? error_defs[kind].http_sqlstate
+		: error_defs[kind].sqlstate;
+}
+
+/*
+ * Look up an error kind by its SQL-level name; raises 22023 for unknown
+ * names, listing the valid ones.
+ */
+static ProtectorErrorKind
+error_kind_from_name(const char *name)
+{
+	StringInfoData valid;
+
+	for (int i = 0; i < PROTECTOR_ERR_KIND_COUNT; i++)
+	{
+		if (strcmp(error_defs[i].name, name) == 0)
+			return (ProtectorErrorKind) i;
+	}
+
+	initStringInfo(&valid);
+	for (int i = 0; i < PROTECTOR_ERR_KIND_COUNT; i++)
+		appendStringInfo(&valid, "%s%s", i > 0 ? ", " : "", error_defs[i].name);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown protector error kind \"%s\"", name),
+			 errhint("Valid kinds are: %s.", valid.data)));
+	pg_unreachable();
+}
+
+/*
+ * protector.error_sqlstate(p_kind text) returns text
+ *
+ * The SQLSTATE that errors of this kind carry under the current setting of
+ * protector.http_errors.
+ */
+PG_FUNCTION_INFO_V1(protector_error_sqlstate);
+Datum
+protector_error_sqlstate(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_TEXT_P(cstring_to_text(unpack_sql_state(protector_sqlstate(error_kind_from_name(name)))));
+}
+
+/*
+ * protector.raise(p_kind text, p_message text, p_detail text default null,
+ *				   p_hint text default null) returns void
+ *
+ * Raises a domain error of the given kind: the SQL and PL/pgSQL functions
+ * of the API use it so that their errors carry the same codes as the C
+ * ones.  Not STRICT: detail and hint may be NULL, kind and message may not.
+ */
+PG_FUNCTION_INFO_V1(protector_raise);
+Datum
+protector_raise(PG_FUNCTION_ARGS)
+{
+	ProtectorErrorKind kind;
+	char	   *message;
+	char	   *detail = NULL;
+	char	   *hint = NULL;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("p_kind and p_message must not be null")));
+
+	kind = error_kind_from_name(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	message = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
+		detail = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
+		hint = text_to_cstring(PG_GETARG_TEXT_PP(3));
+
+	ereport(ERROR,
+			(protector_errcode(kind),
+			 errmsg_internal("%s", message),
+			 detail ? errdetail_internal("%s", detail) : 0,
+			 hint ? errhint("%s", hint) : 0));
+
+	PG_RETURN_VOID();
+}

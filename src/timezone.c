@@ -1,0 +1,153 @@
+/*-------------------------------------------------------------------------
+ *
+ * timezone.c
+ *	  Is a string an IANA time zone name that this server can use?
+ *
+ * A venue's timezone decides what "10:00 on Saturday" means, so it must be
+ * a real zone of the tz database ("Europe/Berlin"), spelled exactly as the
+ * database spells it, and not merely something SET TIME ZONE accepts:
+ * POSIX specs such as "XYZ5" or "<+03>-3" and abbreviations such as "CET"
+ * used as offsets have no DST rules a venue could rely on.
+ *
+ * The valid names are those pg_timezone_names lists: the server's tz
+ * directory, loaded once per backend into a hash table on first use.
+ *
+ * src/timezone.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "pgtime.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "errors.h"
+#include "timezone.h"
+
+/* longest zone name we look up; real ones are under 40 bytes */
+#define TZ_NAME_MAXLEN 128
+
+typedef struct TzNameEntry
+{
+	char		name[TZ_NAME_MAXLEN];	/* hash key */
+} TzNameEntry;
+
+static HTAB *tz_names = NULL;
+
+static void
+load_tz_names(void)
+{
+	HASHCTL		ctl;
+	HTAB	   *names;
+	pg_tzenum  *dir;
+	pg_tz	   *tz;
+
+	ctl.keysize = TZ_NAME_MAXLEN;
+	ctl.entrysize = sizeof(TzNameEntry);
+	ctl.hcxt = TopMemoryContext;
+	names = hash_create("protector time zone names", 1024, &ctl,
+						HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	dir = pg_tzenumerate_start();
+	while ((tz = pg_tzenumerate_next(dir)) != NULL)
+	{
+		const char *name = pg_get_timezone_name(tz);
+
+		if (!pg_tz_acceptable(tz) || strlen(name) >= TZ_NAME_MAXLEN)
+			continue;
+		(void) hash_search(names, name, HASH_ENTER, NULL);
+	}
+	pg_tzenumerate_end(dir);
+
+	/* publish only a complete table */
+	tz_names = names;
+}
+
+bool
+protector_timezone_is_valid(const char *name)
+{
+	size_t		len = strlen(name);
+
+	if (len == 0 || len >= TZ_NAME_MAXLEN)
+		return false;
+	/* cheap rejection of anything that cannot be a zone file name */
+	for (const char *p = name; *p; p++)
+	{
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			  (*p >= '0' && *p <= '9') || *p == '/' || *p == '_' ||
+			  *p == '-' || *p == '+'))
+			return false;
+	}
+	if (name[0] == '/' || strstr(name, "..") != NULL)
+		return false;
+
+	if (tz_names == NULL)
+		load_tz_names();
+	return hash_search(tz_names, name, HASH_FIND, NULL) != NULL;
+}
+
+/*
+ * Raises 22023 naming the parameter unless name is a valid zone; suggests
+ * the canonical spelling when only the letter case is off.
+ */
+void
+protector_check_timezone(const char *name, const char *param)
+{
+	pg_tz	   *tz;
+	const char *canonical = NULL;
+
+	if (protector_timezone_is_valid(name))
+		return;
+
+	if (strlen(name) < TZ_NAME_MAXLEN && (tz = pg_tzset(name)) != NULL)
+	{
+		canonical = pg_get_timezone_name(tz);
+		if (!protector_timezone_is_valid(canonical))
+			canonical = NULL;
+	}
+
+	ereport(ERROR,
+			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+			 errmsg("%s is not a valid time zone: \"%.80s\"", param, name),
+			 canonical ? errhint("Did you mean \"%s\"?", canonical)
+			 : errhint("Use an IANA time zone name such as \"Europe/Berlin\" or \"America/New_York\"; SELECT name FROM pg_timezone_names lists them.")));
+}
+
+/*
+ * protector.timezone_is_valid(p_name text) returns boolean
+ *
+ * Used by the CHECK constraints of organizations and venues.
+ */
+PG_FUNCTION_INFO_V1(protector_timezone_is_valid_sql);
+Datum
+protector_timezone_is_valid_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(protector_timezone_is_valid(text_to_cstring(PG_GETARG_TEXT_PP(0))));
+}
+
+/*
+ * protector.check_timezone(p_name text, p_param text default 'timezone')
+ * returns text
+ *
+ * Returns p_name if valid, otherwise raises 22023 with a helpful hint.
+ */
+PG_FUNCTION_INFO_V1(protector_check_timezone_sql);
+Datum
+protector_check_timezone_sql(PG_FUNCTION_ARGS)
+{
+	text	   *name;
+	const char *param = "timezone";
+
+	if (!PG_ARGISNULL(1))
+		param = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("%s must not be null", param)));
+	name = PG_GETARG_TEXT_PP(0);
+	protector_check_timezone(text_to_cstring(name), param);
+	PG_RETURN_TEXT_P(name);
+}

@@ -1,0 +1,183 @@
+-- Schema facts every later feature relies on: tables, keys, RLS, policies,
+-- indexes on foreign keys, privileges and function properties.
+BEGIN;
+SELECT plan(52);
+
+SELECT has_schema('protector');
+SELECT tables_are('protector', ARRAY[
+	'organizations', 'members', 'venues', 'venue_closures', 'services', 'customers',
+	'bookings', 'payments', 'tasks', 'notifications', 'audit_log']);
+SELECT enums_are('protector', ARRAY[
+	'member_role', 'booking_status', 'booking_source', 'service_mode',
+	'task_status', 'payment_kind', 'payment_status']);
+SELECT enum_has_labels('protector', 'member_role',
+	ARRAY['owner', 'admin', 'manager', 'operator', 'agent', 'finance', 'viewer']);
+SELECT enum_has_labels('protector', 'booking_status',
+	ARRAY['held', 'pending', 'confirmed', 'in_progress', 'completed', 'cancelled', 'no_show']);
+SELECT enum_has_labels('protector', 'task_status', ARRAY['open', 'in_progress', 'done', 'blocked']);
+
+-- every table: a primary key, an organization_id (audit_log: nullable),
+-- RLS enabled and forced
+SELECT is_empty($$
+	SELECT c.relname FROM pg_class c
+	WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind = 'r'
+	  AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')
+$$, 'every table has a primary key');
+SELECT is_empty($$
+	SELECT c.relname FROM pg_class c
+	WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind = 'r'
+	  AND c.relname <> 'organizations'
+	  AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid
+					  AND a.attname = 'organization_id' AND a.atttypid = 'uuid'::regtype)
+$$, 'every table but organizations itself carries organization_id');
+SELECT is_empty($$
+	SELECT c.relname FROM pg_class c
+	WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind = 'r'
+	  AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
+$$, 'every table has RLS enabled and forced');
+SELECT is_empty($$
+	SELECT c.relname FROM pg_class c
+	WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind = 'r'
+	  AND NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = c.oid)
+$$, 'every table has policies');
+SELECT is_empty($$
+	SELECT p.polname FROM pg_policy p
+	JOIN pg_class c ON c.oid = p.polrelid
+	WHERE c.relnamespace = 'protector'::regnamespace
+	  AND p.polroles <> ARRAY['authenticated'::regrole::oid]
+$$, 'policies apply to authenticated only (anon has no grants, service_role bypasses RLS)');
+SELECT is_empty($$
+	SELECT p.polname FROM pg_policy p
+	JOIN pg_class c ON c.oid = p.polrelid
+	WHERE c.relnamespace = 'protector'::regnamespace
+	  AND concat(pg_get_expr(p.polqual, p.polrelid), ' ', pg_get_expr(p.polwithcheck, p.polrelid))
+		  ~ '(?<!SELECT )protector\.(member_organizations|current_user_id|current_customer_ids)\('
+$$, 'policies call the identity helpers through sub-selects (once per statement)');
+
+SELECT policies_are('protector', 'organizations',
+	ARRAY['organizations_select', 'organizations_update', 'organizations_delete']);
+SELECT policies_are('protector', 'members',
+	ARRAY['members_select', 'members_insert', 'members_update', 'members_delete']);
+SELECT policies_are('protector', 'venues',
+	ARRAY['venues_select', 'venues_insert', 'venues_update', 'venues_delete']);
+SELECT policies_are('protector', 'venue_closures',
+	ARRAY['venue_closures_select', 'venue_closures_insert', 'venue_closures_update', 'venue_closures_delete']);
+SELECT policies_are('protector', 'services',
+	ARRAY['services_select', 'services_insert', 'services_update', 'services_delete']);
+SELECT policies_are('protector', 'customers',
+	ARRAY['customers_select', 'customers_insert', 'customers_update', 'customers_delete']);
+SELECT policies_are('protector', 'bookings',
+	ARRAY['bookings_select', 'bookings_insert', 'bookings_update', 'bookings_delete']);
+SELECT policies_are('protector', 'payments',
+	ARRAY['payments_select', 'payments_insert', 'payments_update', 'payments_delete']);
+SELECT policies_are('protector', 'tasks',
+	ARRAY['tasks_select', 'tasks_insert', 'tasks_update', 'tasks_delete']);
+SELECT policies_are('protector', 'notifications',
+	ARRAY['notifications_select', 'notifications_insert', 'notifications_update', 'notifications_delete']);
+SELECT policies_are('protector', 'audit_log', ARRAY['audit_log_select']);
+
+-- an index whose leading columns are exactly the columns of each foreign key
+SELECT is_empty($$
+	SELECT c.conrelid::regclass, c.conname FROM pg_constraint c
+	WHERE c.contype = 'f' AND c.connamespace = 'protector'::regnamespace
+	  AND NOT EXISTS (
+		SELECT FROM pg_index i
+		WHERE i.indrelid = c.conrelid AND i.indpred IS NULL AND i.indisvalid
+		  AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey
+		  AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey)
+$$, 'every foreign key has an index');
+-- the test above can fail: an unindexed foreign key is reported
+CREATE TABLE protector.fk_probe (id int PRIMARY KEY, organization_id uuid REFERENCES protector.organizations (id));
+SELECT isnt_empty($$
+	SELECT c.conname FROM pg_constraint c
+	WHERE c.contype = 'f' AND c.conrelid = 'protector.fk_probe'::regclass
+	  AND NOT EXISTS (
+		SELECT FROM pg_index i
+		WHERE i.indrelid = c.conrelid AND i.indpred IS NULL AND i.indisvalid
+		  AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey
+		  AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey)
+$$, 'the foreign-key index check detects a missing index');
+DROP TABLE protector.fk_probe;
+
+SELECT col_type_is('protector', 'bookings', 'during', 'tstzrange', 'bookings.during is a tstzrange');
+SELECT col_type_is('protector', 'bookings', 'status', 'protector.booking_status', 'bookings.status is booking_status');
+SELECT col_type_is('protector', 'members', 'role', 'protector.member_role', 'members.role is member_role');
+SELECT col_type_is('protector', 'bookings', 'total_price', 'numeric(12,2)', 'money is numeric(12,2)');
+SELECT col_type_is('protector', 'audit_log', 'old_row', 'jsonb', 'audit_log.old_row is jsonb');
+SELECT col_not_null('protector', 'bookings', 'organization_id', 'bookings.organization_id is NOT NULL');
+SELECT has_index('protector', 'bookings', 'bookings_during_idx', ARRAY['service_id', 'during'],
+	'GiST index on (service_id, during) for the reservation check');
+SELECT index_is_type('protector', 'bookings', 'bookings_during_idx', 'gist', 'bookings_during_idx is GiST');
+SELECT has_unique('protector', 'bookings', 'idempotency keys are unique');
+SELECT is_empty($$
+	SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+	WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind = 'r' AND a.attname = 'updated_at'
+	  AND NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'set_updated_at'
+					  AND t.tgfoid = 'protector.set_updated_at()'::regprocedure)
+$$, 'every table with updated_at has the set_updated_at trigger');
+
+-- privileges
+SELECT is_empty($$
+	SELECT table_name, privilege_type FROM information_schema.role_table_grants
+	WHERE table_schema = 'protector' AND grantee IN ('anon', 'PUBLIC')
+$$, 'anon and PUBLIC have no table privileges');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	WHERE p.pronamespace = 'protector'::regnamespace
+	  AND has_function_privilege('anon', p.oid, 'EXECUTE')
+$$, 'anon can execute no protector function (the widget functions will be the only ones)');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	WHERE p.pronamespace = 'protector'::regnamespace
+	  AND (p.proacl IS NULL OR EXISTS (SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0))
+$$, 'no function is executable by PUBLIC');
+SELECT is_empty($$
+	SELECT c.relname, a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+	WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind = 'r' AND a.attnum > 0
+	  AND a.attname IN ('id', 'organization_id', 'created_at', 'created_by')
+	  AND has_column_privilege('authenticated', c.oid, a.attnum, 'UPDATE')
+$$, 'authenticated can never UPDATE ids, tenant or creation columns');
+SELECT is_empty($$
+	SELECT privilege_type, grantee FROM information_schema.role_table_grants
+	WHERE table_schema = 'protector' AND table_name = 'audit_log' AND privilege_type <> 'SELECT'
+	  AND grantee IN ('authenticated', 'service_role', 'anon', 'PUBLIC')
+$$, 'audit_log: no role may write it directly');
+SELECT ok(NOT has_table_privilege('authenticated', 'protector.organizations', 'INSERT'),
+	'organizations are created through create_organization(), not INSERT');
+SELECT ok(has_table_privilege('service_role', 'protector.bookings', 'INSERT, UPDATE, DELETE'),
+	'service_role writes every business table');
+
+-- functions
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	WHERE p.pronamespace = 'protector'::regnamespace AND p.prosecdef
+	  AND NOT EXISTS (SELECT FROM unnest(p.proconfig) s WHERE s LIKE 'search_path=%')
+$$, 'every SECURITY DEFINER function fixes its search_path');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	WHERE p.pronamespace = 'protector'::regnamespace
+	  AND obj_description(p.oid, 'pg_proc') IS NULL
+$$, 'every function has a comment');
+SELECT is_empty($$
+	SELECT c.relname FROM pg_class c
+	WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind = 'r'
+	  AND obj_description(c.oid, 'pg_class') IS NULL
+$$, 'every table has a comment');
+SELECT volatility_is('protector', 'current_user_id', ARRAY[]::text[], 'stable', 'current_user_id() is STABLE');
+SELECT volatility_is('protector', 'member_organizations', ARRAY['text[]'], 'stable', 'member_organizations() is STABLE');
+SELECT volatility_is('protector', 'create_organization', ARRAY['text', 'text', 'text', 'text', 'text'],
+	'volatile', 'create_organization() is VOLATILE (PostgREST runs it read-write)');
+SELECT is_definer('protector', 'member_organizations', ARRAY['text[]'], 'member_organizations() is SECURITY DEFINER');
+SELECT isnt_definer('protector', 'current_user_id', ARRAY[]::text[], 'current_user_id() runs as the caller');
+SELECT function_lang_is('protector', 'current_user_id', ARRAY[]::text[], 'c', 'current_user_id() is written in C');
+
+-- pg_dump keeps the data of every table
+SELECT set_eq($$
+	SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'protector'
+$$, $$
+	SELECT c.oid::regclass::text FROM pg_class c
+	WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind IN ('r', 'S')
+$$, 'every table and sequence is registered with pg_extension_config_dump');
+
+SELECT * FROM finish();
+ROLLBACK;

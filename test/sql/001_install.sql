@@ -1,0 +1,27 @@
+-- Installing on a vanilla PostgreSQL: the Supabase roles are created with
+-- Supabase's attributes and every table is under forced RLS.
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+
+CREATE EXTENSION protector CASCADE;
+
+SELECT extversion, extrelocatable, extnamespace::regnamespace
+FROM pg_extension WHERE extname = 'protector';
+
+SELECT rolname, rolcanlogin, rolinherit, rolbypassrls, rolsuper
+FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role')
+ORDER BY rolname;
+
+SELECT relname, relrowsecurity, relforcerowsecurity
+FROM pg_class
+WHERE relnamespace = 'protector'::regnamespace AND relkind = 'r'
+ORDER BY relname;
+
+-- without an auth schema there is nothing to reference
+SELECT count(*) AS auth_fkeys FROM pg_constraint
+WHERE connamespace = 'protector'::regnamespace
+  AND confrelid <> 0 AND confrelid::regclass::text = 'auth.users';
+
+-- the setting exists once the library is loaded, and is off by default
+SELECT protector.current_user_id() IS NULL AS no_user;
+SHOW protector.http_errors;
