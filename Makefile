@@ -55,5 +55,5 @@ test:
 bench:
 	bash bench/run.sh
 
-lint:
+lint: all
 	bash scripts/lint.sh

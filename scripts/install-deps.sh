@@ -14,6 +14,7 @@ PACKAGES=(
 	libicu-dev
 	pkg-config
 	build-essential
+	cppcheck
 	sudo
 )
 

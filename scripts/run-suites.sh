@@ -3,6 +3,7 @@
 # scripts/test.sh (PGHOST, PGPORT, PGUSER set by pg_virtualenv) and prints
 # one summary line "N passed, N failed" over all suites.
 #
+#   cppcheck    src/*.c, one count
 #   pg_regress  test/sql/*.sql vs expected/*.out, one count per test file
 #   pgTAP       test/pgtap/*.sql through pg_prove, one count per assertion
 set -uo pipefail
@@ -11,6 +12,17 @@ cd "$(dirname "$0")/.."
 LOGDIR=${LOGDIR:-$(mktemp -d /tmp/protector-test.XXXXXX)}
 passed=0
 failed=0
+
+# --- static analysis ---------------------------------------------------------
+echo "== cppcheck"
+if bash scripts/lint.sh >"$LOGDIR/lint.log" 2>&1; then
+	echo "cppcheck ... ok"
+	passed=$((passed + 1))
+else
+	cat "$LOGDIR/lint.log"
+	echo "cppcheck ... FAILED"
+	failed=$((failed + 1))
+fi
 
 # --- pg_regress ------------------------------------------------------------
 echo "== pg_regress"

@@ -91,6 +91,52 @@ run_uuid_array_plan(SPIPlanPtr *plan, const char *sql, int nargs,
 	return result;
 }
 
+/* labels of protector.member_role, in the enum's order */
+static const char *const member_roles[] = {
+	"owner", "admin", "manager", "operator", "agent", "finance", "viewer"
+};
+
+/*
+ * Refuses a roles array with NULLs or names that are not member roles, so a
+ * typo in a policy fails loudly instead of silently matching nobody.
+ */
+static void
+check_role_names(ArrayType *roles)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+
+	if (ARR_NDIM(roles) > 1)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_roles must be a one-dimensional array")));
+
+	deconstruct_array(roles, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	for (int i = 0; i < nelems; i++)
+	{
+		char	   *name;
+		bool		known = false;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+					 errmsg("p_roles must not contain NULL")));
+		name = TextDatumGetCString(elems[i]);
+		for (size_t j = 0; j < lengthof(member_roles); j++)
+		{
+			if (strcmp(name, member_roles[j]) == 0)
+				known = true;
+		}
+		if (!known)
+			ereport(ERROR,
+					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+					 errmsg("\"%s\" is not a member role", name),
+					 errhint("Member roles are owner, admin, manager, operator, agent, finance and viewer.")));
+	}
+}
+
 static Datum
 empty_uuid_array(void)
 {
@@ -115,6 +161,8 @@ protector_member_organizations(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("p_roles must not be null")));
+
+	check_role_names(PG_GETARG_ARRAYTYPE_P(0));
 
 	if (!protector_get_current_user_id(&uid))
 		PG_RETURN_DATUM(empty_uuid_array());

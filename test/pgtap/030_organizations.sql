@@ -1,0 +1,66 @@
+-- create_organization(): how a signed-in user starts a tenant, and the
+-- identity helpers as PostgREST requests see them.
+BEGIN;
+SELECT plan(24);
+
+SELECT tests.create_supabase_user('founder');
+SELECT tests.create_supabase_user('bystander');
+
+-- identity as PostgREST sets it
+SELECT tests.authenticate_as('founder');
+SELECT is(protector.current_user_id(), tests.get_supabase_uid('founder'), 'current_user_id() is the JWT subject');
+SELECT is(current_user::text, 'authenticated', 'the request runs as authenticated');
+SELECT is(protector.member_organizations('{owner}'), '{}'::uuid[], 'a new user belongs to no organization');
+SELECT throws_ok($$SELECT protector.member_organizations(NULL)$$, '22023', 'p_roles must not be null',
+	'member_organizations(NULL) is an error, not a silent empty set');
+SELECT throws_ok($$SELECT protector.member_organizations('{owner,janitor}')$$, '22023',
+	'"janitor" is not a member role', 'unknown role names are refused');
+
+-- the RPC
+SELECT lives_ok($$SELECT protector.create_organization(
+	p_name => 'Lockbox Escapes', p_slug => 'lockbox', p_timezone => 'Europe/Berlin', p_currency => 'EUR',
+	p_full_name => 'Fiona Founder')$$, 'a signed-in user creates an organization');
+SELECT is((SELECT role::text FROM protector.members WHERE user_id = tests.get_supabase_uid('founder')), 'owner',
+	'... and is its owner');
+SELECT is((SELECT timezone FROM protector.organizations WHERE slug = 'lockbox'), 'Europe/Berlin',
+	'... sees it, with its time zone');
+SELECT is(cardinality(protector.member_organizations('{owner}')), 1, '... and it counts as theirs at once');
+SELECT is((protector.create_organization('Second', 'second') ->> 'currency'), 'USD',
+	'defaults: UTC and USD; the result is the organization as jsonb');
+
+SELECT throws_ok($$SELECT protector.create_organization('Dup', 'lockbox')$$, '23505',
+	'the slug "lockbox" is already taken', 'slugs are unique');
+SELECT throws_ok($$SELECT protector.create_organization('Bad', 'Bad Slug!')$$, '22023',
+	'p_slug is not a valid slug', 'slug shape is validated');
+SELECT throws_ok($$SELECT protector.create_organization('  ', 'blank')$$, '22023',
+	'p_name must be 1 to 200 characters', 'blank names are refused');
+SELECT throws_ok($$SELECT protector.create_organization(NULL, 'nameless')$$, '22023',
+	'p_name must be 1 to 200 characters', 'NULL names are refused');
+SELECT throws_ok($$SELECT protector.create_organization('Zone', 'zone', 'Mars/Base')$$, '22023',
+	'p_timezone is not a valid time zone: "Mars/Base"', 'time zones are validated');
+SELECT throws_ok($$SELECT protector.create_organization('Cur', 'cur', 'UTC', 'euro')$$, '22023',
+	'p_currency must be an ISO 4217 code', 'currencies are validated');
+SET LOCAL protector.http_errors = on;
+SELECT throws_ok($$SELECT protector.create_organization('Bad', 'Bad Slug!')$$, 'PT422',
+	'p_slug is not a valid slug', 'with protector.http_errors = on bad input is PT422 (HTTP 422)');
+SET LOCAL protector.http_errors = off;
+
+-- the other user sees none of it
+SELECT tests.authenticate_as('bystander');
+SELECT is_empty($$SELECT * FROM protector.organizations$$, 'another user sees no organization');
+SELECT is_empty($$SELECT * FROM protector.members$$, '... and no member');
+
+-- without a user
+SELECT tests.authenticate_as_service_role();
+SELECT throws_ok($$SELECT protector.create_organization('Svc', 'svc')$$, '42501',
+	'sign in to create an organization', 'a request without a user cannot create an organization');
+SELECT tests.authenticate_as_anon();
+SELECT throws_ok($$SELECT protector.create_organization('Anon', 'anon')$$, '42501', NULL,
+	'anon may not call create_organization()');
+SELECT throws_ok($$SELECT * FROM protector.organizations$$, '42501', NULL, 'anon reads no table');
+SELECT tests.clear_authentication();
+SELECT is(protector.current_user_id(), NULL, 'after clear_authentication() there is no user');
+SELECT is(current_user::text, session_user::text, '... and the session role is back');
+
+SELECT * FROM finish();
+ROLLBACK;
