@@ -4,7 +4,8 @@
 -- Every business table carries organization_id (the tenant).  References
 -- between tenant tables are composite foreign keys on
 -- (organization_id, id), so a row can never point into another tenant.
--- Each foreign key has an index whose leading columns are its columns.
+-- Each foreign key has an index whose leading columns are its columns;
+-- where a policy looks rows up by user or customer, that column leads.
 
 CREATE TABLE protector.organizations (
 	id			uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -186,8 +187,8 @@ CREATE TABLE protector.bookings (
 		REFERENCES protector.members (organization_id, user_id) ON DELETE SET NULL (assigned_agent)
 );
 CREATE INDEX bookings_service_idx ON protector.bookings (organization_id, venue_id, service_id);
-CREATE INDEX bookings_customer_idx ON protector.bookings (organization_id, customer_id);
-CREATE INDEX bookings_agent_idx ON protector.bookings (organization_id, assigned_agent);
+CREATE INDEX bookings_customer_idx ON protector.bookings (customer_id, organization_id);
+CREATE INDEX bookings_agent_idx ON protector.bookings (assigned_agent, organization_id);
 CREATE INDEX bookings_starts_idx ON protector.bookings (organization_id, lower(during));
 CREATE INDEX bookings_during_idx ON protector.bookings USING gist (service_id, during);
 CREATE UNIQUE INDEX bookings_idempotency_key_idx ON protector.bookings (organization_id, idempotency_key)
@@ -238,7 +239,7 @@ CREATE TABLE protector.tasks (
 		REFERENCES protector.members (organization_id, user_id) ON DELETE SET NULL (assignee)
 );
 CREATE INDEX tasks_booking_idx ON protector.tasks (organization_id, booking_id);
-CREATE INDEX tasks_assignee_idx ON protector.tasks (organization_id, assignee);
+CREATE INDEX tasks_assignee_idx ON protector.tasks (assignee, organization_id);
 CREATE INDEX tasks_status_idx ON protector.tasks (organization_id, status, due_at);
 COMMENT ON TABLE protector.tasks IS
 'Operations work items, e.g. the review task every new booking gets';
