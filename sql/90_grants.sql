@@ -59,3 +59,19 @@ TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION
 	protector.create_organization(text, text, text, text, text)
 TO authenticated, service_role;
+
+-- reservations
+GRANT EXECUTE ON FUNCTION
+	protector.service_lock_key(uuid),
+	protector.lock_services(uuid[]),
+	protector.get_available_slots(uuid, date, date, boolean),
+	protector.validate_slot(uuid, timestamptz, integer),
+	protector.booking_transition_allowed(protector.booking_status, protector.booking_status),
+	protector.caller_is_trusted(),
+	protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb, protector.booking_source, uuid),
+	protector.hold_slot(uuid, uuid, timestamptz, integer, integer, text, jsonb, protector.booking_source),
+	protector.confirm_booking(uuid),
+	protector.reschedule_booking(uuid, timestamptz, uuid),
+	protector.cancel_booking(uuid, text, boolean),
+	protector.update_booking_status_batch(uuid[], protector.booking_status)
+TO authenticated, service_role;

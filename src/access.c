@@ -24,19 +24,68 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/uuid.h"
 
+#include "access.h"
 #include "errors.h"
 #include "identity.h"
 
 static SPIPlanPtr member_orgs_plan = NULL;
 static SPIPlanPtr customer_ids_plan = NULL;
+
+/*
+ * Owner of a protector table (the extension's owner).
+ */
+Oid
+protector_table_owner(const char *relname)
+{
+	Oid			relid;
+	HeapTuple	tuple;
+	Oid			owner;
+
+	relid = get_relname_relid(relname, get_namespace_oid("protector", false));
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation protector.%s does not exist", relname);
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * Act as the owner of protector's tables, ignoring forced RLS, until
+ * protector_restore().  Used only around single read queries whose result
+ * must not depend on what the caller may see (capacity checks), exactly as
+ * PostgreSQL's referential-integrity checks do.  An error in between is
+ * cleaned up by (sub)transaction abort, which restores the context.
+ */
+void
+protector_elevate(Oid owner, ProtectorElevation *saved)
+{
+	GetUserIdAndSecContext(&saved->save_userid, &saved->save_sec_context);
+	SetUserIdAndSecContext(owner,
+						   saved->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_NOFORCE_RLS);
+}
+
+void
+protector_restore(const ProtectorElevation *saved)
+{
+	SetUserIdAndSecContext(saved->save_userid, saved->save_sec_context);
+}
 
 /*
  * Runs a kept single-row, single-column plan returning uuid[] with the
@@ -47,8 +96,7 @@ static Datum
 run_uuid_array_plan(SPIPlanPtr *plan, const char *sql, int nargs,
 					Oid *argtypes, Datum *values)
 {
-	Oid			save_userid;
-	int			save_sec_context;
+	ProtectorElevation saved;
 	int			ret;
 	bool		isnull;
 	Datum		result;
@@ -68,14 +116,10 @@ run_uuid_array_plan(SPIPlanPtr *plan, const char *sql, int nargs,
 		*plan = newplan;
 	}
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(save_userid,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_NOFORCE_RLS);
-
+	/* SECURITY DEFINER already made us the owner; drop forced RLS too */
+	protector_elevate(GetUserId(), &saved);
 	ret = SPI_execute_plan(*plan, values, NULL, true, 1);
-
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	protector_restore(&saved);
 
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "unexpected result from \"%s\": %s",

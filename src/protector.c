@@ -5,7 +5,8 @@
  *
  * Everything else lives in a file per concern: errors.c (SQLSTATEs),
  * identity.c (the JWT user), access.c (RLS helpers), timezone.c (zone
- * names), touch.c (updated_at).
+ * names), touch.c (updated_at), locks.c (service locks), reserve.c (the
+ * reservation invariant), schedule.c (hours and slots), availability.c.
  *
  * src/protector.c
  *
@@ -13,10 +14,13 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "fmgr.h"
 #include "utils/guc.h"
 
 #include "errors.h"
+#include "locks.h"
 
 PG_MODULE_MAGIC;
 
@@ -35,6 +39,16 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("protector.lock_timeout",
+							"How long a booking waits for its service's lock, in milliseconds.",
+							"When the wait runs out the booking fails with a retryable 40001 "
+							"instead of hanging. 0 waits without limit.",
+							&protector_lock_timeout,
+							5000, 0, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("protector");
 }

@@ -1,0 +1,102 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/70_reservations.sql: the reservation engine (C) and availability.
+
+CREATE FUNCTION protector.service_lock_key(p_service_id uuid)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'protector_service_lock_key_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector.service_lock_key(uuid) IS
+'Second key of the advisory lock serializing reservations of a service: pg_advisory_xact_lock(1886547713, service_lock_key(id))';
+
+CREATE FUNCTION protector.lock_services(p_service_ids uuid[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_lock_services'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION protector.lock_services(uuid[]) IS
+'Takes the reservation locks of several services in sorted order (no deadlocks), each wait bounded by protector.lock_timeout';
+
+CREATE FUNCTION protector.reservation_check()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_reservation_check'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION protector.reservation_check() IS
+'Constraint trigger: refuses a booking that would exceed its service''s capacity (23P01), or 40001 when the conflict was committed concurrently';
+
+CREATE CONSTRAINT TRIGGER reservation_check
+	AFTER INSERT OR UPDATE OF service_id, during, party_size, status, hold_expires_at
+	ON protector.bookings
+	NOT DEFERRABLE
+	FOR EACH ROW EXECUTE FUNCTION protector.reservation_check();
+
+CREATE FUNCTION protector.get_available_slots(
+	p_service_id uuid,
+	p_from date,
+	p_to date DEFAULT NULL,
+	p_include_full boolean DEFAULT false)
+RETURNS TABLE (slot_start timestamptz, slot_end timestamptz, remaining_capacity integer)
+AS 'MODULE_PATHNAME', 'protector_get_available_slots'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 48;
+COMMENT ON FUNCTION protector.get_available_slots(uuid, date, date, boolean) IS
+'Free slots of a service whose local start date (venue time zone) lies in [p_from, p_to], with the places left in each';
+
+CREATE FUNCTION protector.validate_slot(p_service_id uuid, p_start timestamptz, p_party_size integer)
+RETURNS tstzrange
+AS 'MODULE_PATHNAME', 'protector_validate_slot'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector.validate_slot(uuid, timestamptz, integer) IS
+'The booking range for a start if it is a bookable slot for that party size; otherwise a 22023/22008 error saying why';
+
+-- The booking life cycle (docs/bookings.md).
+CREATE FUNCTION protector.booking_transition_allowed(p_from protector.booking_status,
+													 p_to protector.booking_status)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+	SELECT p_from OPERATOR(pg_catalog.=) p_to OR (p_from, p_to) IN (
+		('held', 'pending'), ('held', 'confirmed'), ('held', 'cancelled'),
+		('pending', 'confirmed'), ('pending', 'cancelled'),
+		('confirmed', 'in_progress'), ('confirmed', 'completed'),
+		('confirmed', 'cancelled'), ('confirmed', 'no_show'),
+		('in_progress', 'completed'), ('in_progress', 'cancelled'))
+$$;
+COMMENT ON FUNCTION protector.booking_transition_allowed(protector.booking_status, protector.booking_status) IS
+'The booking state machine: may a booking go from p_from to p_to?';
+
+-- Who is calling, beyond RLS: a superuser or BYPASSRLS role (service_role,
+-- admin SQL, server-side jobs) is trusted with what RLS would refuse.
+CREATE FUNCTION protector.caller_is_trusted()
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE((SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r
+					 WHERE r.rolname OPERATOR(pg_catalog.=)
+						   CASE WHEN pg_catalog.current_setting('role') OPERATOR(pg_catalog.=) 'none'
+								THEN session_user::text
+								ELSE pg_catalog.current_setting('role') END), false)
+$$;
+COMMENT ON FUNCTION protector.caller_is_trusted() IS
+'True when the requesting role (after SET ROLE) is a superuser or bypasses RLS, e.g. service_role';
+
+CREATE FUNCTION protector.enforce_status_transition()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT protector.booking_transition_allowed(OLD.status, NEW.status)
+	   AND NOT protector.caller_is_trusted() THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a %s booking cannot become %s', OLD.status, NEW.status),
+			pg_catalog.format('Booking %s is %s.', OLD.id, OLD.status),
+			'See the booking life cycle in docs/bookings.md.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector.enforce_status_transition() IS
+'Trigger: booking status changes follow the state machine (trusted callers may correct anything)';
+
+CREATE TRIGGER enforce_status_transition BEFORE UPDATE OF status ON protector.bookings
+	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+	EXECUTE FUNCTION protector.enforce_status_transition();

@@ -1,0 +1,23 @@
+/*-------------------------------------------------------------------------
+ *
+ * access.h
+ *	  Short, explicit elevations for reads that must see past RLS.
+ *
+ * src/access.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROTECTOR_ACCESS_H
+#define PROTECTOR_ACCESS_H
+
+typedef struct ProtectorElevation
+{
+	Oid			save_userid;
+	int			save_sec_context;
+} ProtectorElevation;
+
+extern Oid	protector_table_owner(const char *relname);
+extern void protector_elevate(Oid owner, ProtectorElevation *saved);
+extern void protector_restore(const ProtectorElevation *saved);
+
+#endif							/* PROTECTOR_ACCESS_H */

@@ -1,0 +1,290 @@
+/*-------------------------------------------------------------------------
+ *
+ * availability.c
+ *	  protector.get_available_slots(): the free slots of a service over a
+ *	  range of local dates, and protector.validate_slot(): whether one
+ *	  requested start is bookable, with a precise reason when it is not.
+ *
+ * Both build slots with schedule.c in the venue's time zone and count
+ * occupancy with reserve.c, so what availability offers is exactly what
+ * create_booking() accepts.  The bookings of the requested days are read
+ * in one index range scan of the GiST index on (service_id, during), so
+ * the cost grows with the days asked for, not with the table.
+ *
+ * src/availability.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/rangetypes.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+#include "utils/uuid.h"
+
+#include "errors.h"
+#include "reserve.h"
+#include "schedule.h"
+
+/* longest date range get_available_slots() answers in one call */
+#define MAX_AVAILABILITY_DAYS 93
+
+static ServiceRules *
+visible_service(FunctionCallInfo fcinfo, int argno)
+{
+	pg_uuid_t  *service_id;
+	ServiceRules *rules;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_service_id must not be null")));
+	service_id = PG_GETARG_UUID_P(argno);
+	rules = protector_load_service_rules(service_id, true);
+	if (rules == NULL)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_NOT_FOUND),
+				 errmsg("service not found"),
+				 errdetail("No service with id %s is visible to you.",
+						   DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(service_id)))),
+				 errhint("It does not exist, or it belongs to an organization you are not a member of.")));
+	if (!rules->active)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("service \"%s\" is not bookable", rules->name),
+				 errdetail("The service or its venue is inactive or deleted.")));
+	return rules;
+}
+
+/* places left in a slot, given occupancy sorted by start */
+static int32
+remaining_places(ServiceRules *rules, Slot *slot, Occupancy *occ, int nocc,
+				 int *lo, int64 max_len)
+{
+	TimestampTz from = slot->start - rules->buffer_before;
+	TimestampTz to = slot->end + rules->buffer_after;
+	int			first;
+	int			last;
+
+	/* occ[i] cannot reach from if it starts max_len before it */
+	while (*lo < nocc && occ[*lo].start + max_len <= from)
+		(*lo)++;
+	first = *lo;
+	for (last = first; last < nocc && occ[last].start < to; last++)
+		;
+
+	if (!rules->shared)
+	{
+		for (int i = first; i < last; i++)
+		{
+			if (occ[i].end > from)
+				return 0;
+		}
+		return rules->max_party;
+	}
+	return Max(rules->capacity -
+			   protector_max_occupancy(occ + first, last - first, from, to), 0);
+}
+
+/*
+ * protector.get_available_slots(p_service_id uuid, p_from date,
+ *		p_to date default null, p_include_full boolean default false)
+ * returns table (slot_start timestamptz, slot_end timestamptz,
+ *				  remaining_capacity integer)
+ */
+PG_FUNCTION_INFO_V1(protector_get_available_slots);
+Datum
+protector_get_available_slots(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ServiceRules *rules;
+	DateADT		from_day,
+				to_day;
+	bool		include_full;
+	Slot	   *slots;
+	int			nslots;
+	Occupancy  *occ;
+	int			nocc;
+	int64		max_len = 0;
+	int			lo = 0;
+
+	rules = visible_service(fcinfo, 0);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_from must not be null")));
+	from_day = PG_GETARG_DATEADT(1);
+	to_day = PG_ARGISNULL(2) ? from_day : PG_GETARG_DATEADT(2);
+	include_full = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+
+	if (DATE_NOT_FINITE(from_day) || DATE_NOT_FINITE(to_day))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
+				 errmsg("p_from and p_to must be finite dates")));
+	if (to_day < from_day)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_to must not be before p_from")));
+	if ((int64) to_day - from_day + 1 > MAX_AVAILABILITY_DAYS)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("at most %d days of availability can be asked for at once", MAX_AVAILABILITY_DAYS),
+				 errdetail("p_from to p_to spans %lld days.", (long long) to_day - from_day + 1),
+				 errhint("Ask for the range in pieces.")));
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	slots = protector_slots_between(rules, from_day, to_day,
+									GetCurrentTransactionStartTimestamp(), true,
+									&nslots);
+	if (nslots == 0)
+		return (Datum) 0;
+
+	occ = protector_load_occupancy(&rules->service_id,
+								   slots[0].start - rules->buffer_before,
+								   slots[nslots - 1].end + rules->buffer_after,
+								   rules->buffer_before, rules->buffer_after,
+								   NULL, InvalidSnapshot, 0, &nocc);
+	for (int i = 0; i < nocc; i++)
+		max_len = Max(max_len, occ[i].end - occ[i].start);
+
+	for (int i = 0; i < nslots; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+		int32		left = remaining_places(rules, &slots[i], occ, nocc, &lo, max_len);
+
+		if (left <= 0 && !include_full)
+			continue;
+		values[0] = TimestampTzGetDatum(slots[i].start);
+		values[1] = TimestampTzGetDatum(slots[i].end);
+		values[2] = Int32GetDatum(left);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+static char *
+local_text(TimestampTz ts, const char *tzname)
+{
+	Datum		local = DirectFunctionCall2(timestamptz_zone,
+											CStringGetTextDatum(tzname),
+											TimestampTzGetDatum(ts));
+
+	return DatumGetCString(DirectFunctionCall1(timestamp_out, local));
+}
+
+/*
+ * protector.validate_slot(p_service_id uuid, p_start timestamptz,
+ *		p_party_size integer) returns tstzrange
+ *
+ * The booking range [p_start, p_start + duration) if a booking of
+ * p_party_size may start then; otherwise a 22023/22008 error saying why.
+ * Capacity is not checked here: the reservation trigger does that under
+ * the service's lock.
+ */
+PG_FUNCTION_INFO_V1(protector_validate_slot);
+Datum
+protector_validate_slot(PG_FUNCTION_ARGS)
+{
+	ServiceRules *rules = visible_service(fcinfo, 0);
+	TimestampTz start;
+	int32		party;
+	TimestampTz now_ts = GetCurrentTransactionStartTimestamp();
+	int			day;
+	Slot	   *slots;
+	int			nslots;
+	TypeCacheEntry *typcache;
+	RangeBound	lower_bound,
+				upper_bound;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_start must not be null")));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_party_size must not be null")));
+	start = PG_GETARG_TIMESTAMPTZ(1);
+	party = PG_GETARG_INT32(2);
+
+	if (TIMESTAMP_NOT_FINITE(start))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
+				 errmsg("p_start must be a finite time")));
+	if (party < rules->min_party || party > rules->max_party)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_party_size %d is not allowed for service \"%s\"", party, rules->name),
+				 errdetail("The service takes parties of %d to %d.", rules->min_party, rules->max_party)));
+	if (start < now_ts)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_start is in the past"),
+				 errdetail("Requested %s; it is now %s.",
+						   pstrdup(timestamptz_to_str(start)), timestamptz_to_str(now_ts))));
+	if (start < now_ts + rules->min_notice)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_start is too soon for service \"%s\"", rules->name),
+				 errdetail("The service must be booked %lld minutes ahead; the earliest start is %s.",
+						   (long long) (rules->min_notice / USECS_PER_MINUTE),
+						   timestamptz_to_str(now_ts + rules->min_notice))));
+	if (start > now_ts + rules->max_advance)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_start is too far ahead for service \"%s\"", rules->name),
+				 errdetail("The service can be booked at most %lld days ahead; the latest start is %s.",
+						   (long long) (rules->max_advance / USECS_PER_DAY),
+						   timestamptz_to_str(now_ts + rules->max_advance))));
+
+	day = protector_local_day(start, pg_tzset(rules->timezone));
+	slots = protector_slots_between(rules, day, day, now_ts, false, &nslots);
+	for (int i = 0; i < nslots; i++)
+	{
+		if (slots[i].start == start)
+		{
+			typcache = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
+			lower_bound.val = TimestampTzGetDatum(start);
+			lower_bound.infinite = false;
+			lower_bound.inclusive = true;
+			lower_bound.lower = true;
+			upper_bound.val = TimestampTzGetDatum(slots[i].end);
+			upper_bound.infinite = false;
+			upper_bound.inclusive = false;
+			upper_bound.lower = false;
+			PG_RETURN_RANGE_P(make_range(typcache, &lower_bound, &upper_bound, false));
+		}
+	}
+
+	if (nslots == 0)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("the venue of service \"%s\" is closed on that day", rules->name),
+				 errdetail("Requested %s local time (%s); the venue has no opening hours that day.",
+						   local_text(start, rules->timezone), rules->timezone)));
+	{
+		int			before = -1;
+
+		for (int i = 0; i < nslots && slots[i].start < start; i++)
+			before = i;
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_start is not a slot of service \"%s\"", rules->name),
+				 errdetail("Requested %s local time (%s)%s%s%s%s.",
+						   local_text(start, rules->timezone), rules->timezone,
+						   before >= 0 ? "; the slot before starts " : "",
+						   before >= 0 ? local_text(slots[before].start, rules->timezone) : "",
+						   before + 1 < nslots ? "; the slot after starts " : "",
+						   before + 1 < nslots ? local_text(slots[before + 1].start, rules->timezone) : ""),
+				 errhint("Slots start at opening time and then every slot interval, and must end by closing time; get_available_slots() lists them.")));
+	}
+	PG_RETURN_NULL();
+}

@@ -1,0 +1,186 @@
+/*-------------------------------------------------------------------------
+ *
+ * locks.c
+ *	  The per-service lock that serializes reservations.
+ *
+ * Every check of a service's capacity runs under
+ *	  pg_advisory_xact_lock(1886547713, protector.service_lock_key(service))
+ * a transaction-level advisory lock, so it is released at commit or abort
+ * and works behind transaction-mode poolers (pgbouncer, Supavisor).  The
+ * key is a hash of the service uuid; two services may share a key, which
+ * only serializes them, never lets a conflict through.  Applications must
+ * not use class id 1886547713 (0x70726F01) for their own advisory locks.
+ *
+ * A wait for the lock is bounded by protector.lock_timeout: when it runs
+ * out, the caller gets a retryable 40001 ("the service is busy") instead of
+ * a request that hangs.  Transactions that need several services' locks
+ * take them through protector.lock_services(), which sorts the keys, so
+ * two such transactions never wait for each other in a cycle.
+ *
+ * src/locks.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "fmgr.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/uuid.h"
+
+#include "errors.h"
+#include "locks.h"
+
+int			protector_lock_timeout = 5000;
+
+int32
+protector_service_lock_key(const pg_uuid_t *service_id)
+{
+	return (int32) hash_bytes(service_id->data, UUID_LEN);
+}
+
+static bool
+try_lock_key(int32 key)
+{
+	return DatumGetBool(DirectFunctionCall2(pg_try_advisory_xact_lock_int4,
+											Int32GetDatum(PROTECTOR_LOCK_CLASS_RESERVATION),
+											Int32GetDatum(key)));
+}
+
+static void
+lock_key(int32 key)
+{
+	int			save_nestlevel;
+	int			timeout;
+	char		value[32];
+	MemoryContext oldcontext = CurrentMemoryContext;
+
+	/* uncontended: no timer, no GUC juggling */
+	if (try_lock_key(key))
+		return;
+
+	if (protector_lock_timeout <= 0)
+	{
+		DirectFunctionCall2(pg_advisory_xact_lock_int4,
+							Int32GetDatum(PROTECTOR_LOCK_CLASS_RESERVATION),
+							Int32GetDatum(key));
+		return;
+	}
+
+	/* honour a stricter lock_timeout the caller already set */
+	timeout = protector_lock_timeout;
+	if (LockTimeout > 0 && LockTimeout < timeout)
+		timeout = LockTimeout;
+	snprintf(value, sizeof(value), "%d", timeout);
+
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("lock_timeout", value, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+
+	PG_TRY();
+	{
+		DirectFunctionCall2(pg_advisory_xact_lock_int4,
+							Int32GetDatum(PROTECTOR_LOCK_CLASS_RESERVATION),
+							Int32GetDatum(key));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+
+		/* replace "canceling statement due to lock timeout" */
+		FlushErrorState();
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_RETRY),
+				 errmsg("the service is busy, try again"),
+				 errdetail("Another booking of the same service held its lock for more than %d ms.",
+						   timeout),
+				 errhint("Retry the request; protector.lock_timeout sets how long to wait.")));
+	}
+	PG_END_TRY();
+
+	AtEOXact_GUC(true, save_nestlevel);
+}
+
+void
+protector_lock_service(const pg_uuid_t *service_id)
+{
+	lock_key(protector_service_lock_key(service_id));
+}
+
+static int
+compare_int32(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * protector.service_lock_key(p_service_id uuid) returns integer
+ *
+ * The second key of the advisory lock protector takes for a service.
+ */
+PG_FUNCTION_INFO_V1(protector_service_lock_key_sql);
+Datum
+protector_service_lock_key_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(protector_service_lock_key(PG_GETARG_UUID_P(0)));
+}
+
+/*
+ * protector.lock_services(p_service_ids uuid[]) returns void
+ *
+ * Takes the reservation locks of all the services, in sorted key order.
+ */
+PG_FUNCTION_INFO_V1(protector_lock_services);
+Datum
+protector_lock_services(PG_FUNCTION_ARGS)
+{
+	ArrayType  *ids;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int32	   *keys;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_service_ids must not be null")));
+	ids = PG_GETARG_ARRAYTYPE_P(0);
+	if (ARR_NDIM(ids) > 1)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_service_ids must be a one-dimensional array")));
+	deconstruct_array(ids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR,
+					  &elems, &nulls, &n);
+
+	keys = palloc(sizeof(int32) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+					 errmsg("p_service_ids must not contain NULL")));
+		keys[i] = protector_service_lock_key(DatumGetUUIDP(elems[i]));
+	}
+	qsort(keys, n, sizeof(int32), compare_int32);
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0 && keys[i] == keys[i - 1])
+			continue;
+		lock_key(keys[i]);
+	}
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,23 @@
+/*-------------------------------------------------------------------------
+ *
+ * locks.h
+ *	  Per-service transaction-level advisory locks with a bounded wait.
+ *
+ * src/locks.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROTECTOR_LOCKS_H
+#define PROTECTOR_LOCKS_H
+
+#include "utils/uuid.h"
+
+/* classid of the two-key advisory locks protector takes (0x70726F01) */
+#define PROTECTOR_LOCK_CLASS_RESERVATION 1886547713
+
+extern int	protector_lock_timeout;
+
+extern int32 protector_service_lock_key(const pg_uuid_t *service_id);
+extern void protector_lock_service(const pg_uuid_t *service_id);
+
+#endif							/* PROTECTOR_LOCKS_H */

@@ -1,0 +1,518 @@
+/*-------------------------------------------------------------------------
+ *
+ * schedule.c
+ *	  A service's booking rules in its venue's local time: the weekly
+ *	  operating hours, date closures and special hours, and the slots they
+ *	  offer.  Shared by availability (get_available_slots) and by the
+ *	  validation of a requested start (validate_slot), so both always agree.
+ *
+ * Operating hours are a jsonb object keyed by weekday ("mon" .. "sun"),
+ * each an array of [open, close] pairs of "HH:MM" local times; a close at
+ * or before the open means the range runs past midnight ("18:00"-"02:00"),
+ * "24:00" is midnight at the end of the day.  A day missing from a
+ * non-empty object is closed; the empty object {} means open around the
+ * clock.  A range belongs to the day it opens on: closing that day (a
+ * venue_closures row) closes the range, special hours replace the day's
+ * ranges.
+ *
+ * Slots start at the opening instant of a range and every slot interval
+ * after it, in elapsed time, while the slot (without buffers) ends by the
+ * closing instant.  Stepping in elapsed time keeps slots evenly spaced on
+ * the days clocks change: on a spring-forward day there is no slot at a
+ * local time that does not exist, on a fall-back day the repeated hour
+ * has its slots twice.  Local times that do not exist (opening inside the
+ * spring-forward gap) are resolved as PostgreSQL resolves them.
+ *
+ * src/schedule.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "access.h"
+#include "errors.h"
+#include "schedule.h"
+#include "timezone.h"
+
+#define MINUTES_PER_DAY 1440
+#define MAX_RANGES_PER_DAY 16
+
+typedef struct DayRanges
+{
+	int			n;
+	int			open[MAX_RANGES_PER_DAY];	/* minutes after local midnight */
+	int			close[MAX_RANGES_PER_DAY];	/* > open; may exceed 1440 */
+} DayRanges;
+
+typedef struct Week
+{
+	bool		always_open;
+	DayRanges	day[7];			/* 0 = Sunday, as j2day() */
+} Week;
+
+static const char *const weekday_keys[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+
+static SPIPlanPtr rules_plan_caller = NULL;
+static SPIPlanPtr rules_plan_owner = NULL;
+static SPIPlanPtr closures_plan = NULL;
+
+int64
+protector_interval_usecs(const Interval *span)
+{
+	return span->time +
+		((int64) span->day + (int64) span->month * DAYS_PER_MONTH) * USECS_PER_DAY;
+}
+
+/* ---------- operating hours ---------- */
+
+static int
+parse_hhmm(JsonbValue *v, const char *what, const char *day)
+{
+	char		buf[8];
+	int			h,
+				m;
+
+	if (v->type != jbvString || v->val.string.len != 5)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("%s: times of \"%s\" must be strings \"HH:MM\"", what, day)));
+	memcpy(buf, v->val.string.val, 5);
+	buf[5] = '\0';
+	if (!isdigit((unsigned char) buf[0]) || !isdigit((unsigned char) buf[1]) || buf[2] != ':' ||
+		!isdigit((unsigned char) buf[3]) || !isdigit((unsigned char) buf[4]))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("%s: \"%s\" of \"%s\" is not a time \"HH:MM\"", what, buf, day)));
+	h = (buf[0] - '0') * 10 + (buf[1] - '0');
+	m = (buf[3] - '0') * 10 + (buf[4] - '0');
+	if (m > 59 || h > 24 || (h == 24 && m != 0))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("%s: \"%s\" of \"%s\" is not a time of day", what, buf, day),
+				 errhint("Use 00:00 to 23:59, or 24:00 for the end of the day.")));
+	return h * 60 + m;
+}
+
+/*
+ * Parses an array of [open, close] pairs into *out; raises 22023 with the
+ * day's name for anything else.
+ */
+static void
+parse_day_ranges(JsonbContainer *array, const char *what, const char *day,
+				 DayRanges *out)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			depth = 0;
+	int			nvals = 0;
+	int			vals[2] = {0, 0};
+
+	out->n = 0;
+	if (!JsonContainerIsArray(array) || JsonContainerIsScalar(array))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("%s: \"%s\" must be an array of [open, close] pairs", what, day),
+				 errhint("Example: {\"mon\": [[\"09:00\", \"12:00\"], [\"13:00\", \"18:00\"]]}.")));
+
+	it = JsonbIteratorInit(array);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		switch (tok)
+		{
+			case WJB_BEGIN_ARRAY:
+				depth++;
+				if (depth == 2)
+					nvals = 0;
+				else if (depth > 2)
+					goto bad_pair;
+				break;
+			case WJB_END_ARRAY:
+				if (depth == 2)
+				{
+					int			open = vals[0];
+					int			close = vals[1];
+
+					if (nvals != 2)
+						goto bad_pair;
+					if (out->n >= MAX_RANGES_PER_DAY)
+						ereport(ERROR,
+								(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+								 errmsg("%s: \"%s\" has more than %d ranges", what, day, MAX_RANGES_PER_DAY)));
+					if (open == MINUTES_PER_DAY)
+						ereport(ERROR,
+								(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+								 errmsg("%s: a range of \"%s\" cannot open at 24:00", what, day)));
+					if (close <= open)
+						close += MINUTES_PER_DAY;	/* past midnight */
+					out->open[out->n] = open;
+					out->close[out->n] = close;
+					out->n++;
+				}
+				depth--;
+				break;
+			case WJB_ELEM:
+				if (depth != 2 || nvals >= 2)
+					goto bad_pair;
+				vals[nvals++] = parse_hhmm(&v, what, day);
+				break;
+			default:
+				goto bad_pair;
+		}
+	}
+	return;
+
+bad_pair:
+	ereport(ERROR,
+			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+			 errmsg("%s: \"%s\" must be an array of [open, close] pairs", what, day),
+			 errhint("Example: {\"mon\": [[\"09:00\", \"12:00\"], [\"13:00\", \"18:00\"]]}.")));
+}
+
+static void
+parse_week(Jsonb *hours, const char *what, Week *week)
+{
+	JsonbValue	v;
+	int			nkeys = 0;
+
+	memset(week, 0, sizeof(Week));
+	if (!JB_ROOT_IS_OBJECT(hours))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("%s must be a JSON object keyed by weekday", what),
+				 errhint("Example: {\"mon\": [[\"09:00\", \"17:00\"]], \"sat\": [[\"10:00\", \"02:00\"]]}.")));
+	if (JB_ROOT_COUNT(hours) == 0)
+	{
+		week->always_open = true;
+		return;
+	}
+	for (int d = 0; d < 7; d++)
+	{
+		JsonbValue *day = getKeyJsonValueFromContainer(&hours->root, weekday_keys[d],
+													   3, &v);
+
+		if (day == NULL)
+			continue;
+		nkeys++;
+		if (day->type != jbvBinary)
+			ereport(ERROR,
+					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+					 errmsg("%s: \"%s\" must be an array of [open, close] pairs", what, weekday_keys[d])));
+		parse_day_ranges(day->val.binary.data, what, weekday_keys[d], &week->day[d]);
+	}
+	if (nkeys != (int) JB_ROOT_COUNT(hours))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("%s has a key that is not a weekday", what),
+				 errhint("Use the keys mon, tue, wed, thu, fri, sat and sun.")));
+}
+
+void
+protector_parse_hours(Jsonb *hours, const char *what)
+{
+	Week		week;
+
+	parse_week(hours, what, &week);
+}
+
+/* ---------- local time ---------- */
+
+TimestampTz
+protector_local_time(int local_day, int minute, pg_tz *tz)
+{
+	struct pg_tm tm;
+	int			tzoff;
+	Timestamp	result;
+
+	local_day += minute / MINUTES_PER_DAY;
+	minute %= MINUTES_PER_DAY;
+	memset(&tm, 0, sizeof(tm));
+	j2date(local_day + POSTGRES_EPOCH_JDATE, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+	tm.tm_hour = minute / 60;
+	tm.tm_min = minute % 60;
+	tzoff = DetermineTimeZoneOffset(&tm, tz);
+	if (tm2timestamp(&tm, 0, &tzoff, &result) != 0)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
+				 errmsg("date out of range for bookings")));
+	return result;
+}
+
+int
+protector_local_day(TimestampTz ts, pg_tz *tz)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoff;
+
+	if (timestamp2tm(ts, &tzoff, &tm, &fsec, NULL, tz) != 0)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
+				 errmsg("timestamp out of range")));
+	return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+}
+
+/* ---------- service rules ---------- */
+
+#define RULES_SQL \
+	"SELECT s.name, s.mode::text OPERATOR(pg_catalog.=) 'shared', s.capacity, s.min_party," \
+	"       COALESCE(s.max_party, s.capacity), s.duration, s.buffer_before, s.buffer_after," \
+	"       s.slot_interval, s.min_notice, s.max_advance," \
+	"       s.active AND v.active AND v.deleted_at IS NULL, v.timezone, v.operating_hours, v.id" \
+	"  FROM protector.services s" \
+	"  JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) s.venue_id" \
+	" WHERE s.id OPERATOR(pg_catalog.=) $1"
+
+/*
+ * Loads a service with its venue.  as_caller: under the caller's RLS (a
+ * service the caller may not see is "not found"); otherwise as the owner.
+ * Returns NULL if there is no such (visible) service.
+ */
+ServiceRules *
+protector_load_service_rules(const pg_uuid_t *service_id, bool as_caller)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	SPIPlanPtr *plan = as_caller ? &rules_plan_caller : &rules_plan_owner;
+	ProtectorElevation saved;
+	Datum		values[1];
+	int			ret;
+	ServiceRules *rules = NULL;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (*plan == NULL)
+	{
+		Oid			argtypes[1] = {UUIDOID};
+		SPIPlanPtr	p = SPI_prepare(RULES_SQL, 1, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*plan = p;
+	}
+	values[0] = UUIDPGetDatum(service_id);
+
+	if (!as_caller)
+		protector_elevate(protector_table_owner("services"), &saved);
+	ret = SPI_execute_plan(*plan, values, NULL, true, 1);
+	if (!as_caller)
+		protector_restore(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "service query failed: %s", SPI_result_code_string(ret));
+
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		rules = palloc0(sizeof(ServiceRules));
+		rules->service_id = *service_id;
+		rules->name = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+		rules->shared = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+		rules->capacity = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		rules->min_party = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+		rules->max_party = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+		rules->duration = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 6, &isnull)));
+		rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 7, &isnull)));
+		rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 8, &isnull)));
+		rules->slot_interval = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 9, &isnull)));
+		rules->min_notice = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 10, &isnull)));
+		rules->max_advance = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 11, &isnull)));
+		rules->active = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
+		rules->timezone = TextDatumGetCString(SPI_getbinval(tup, desc, 13, &isnull));
+		rules->operating_hours = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 14, &isnull));
+		rules->venue_id = *DatumGetUUIDP(SPI_getbinval(tup, desc, 15, &isnull));
+		rules->tz = NULL;
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	return rules;
+}
+
+static pg_tz *
+rules_tz(ServiceRules *rules)
+{
+	if (rules->tz == NULL)
+	{
+		protector_check_timezone(rules->timezone, "venue timezone");
+		rules->tz = pg_tzset(rules->timezone);
+		if (rules->tz == NULL)
+			elog(ERROR, "could not load time zone \"%s\"", rules->timezone);
+	}
+	return rules->tz;
+}
+
+/* ---------- slots ---------- */
+
+typedef struct DayOverride
+{
+	int			day;			/* local day, days since 2000-01-01 */
+	bool		closed;
+	DayRanges	ranges;
+} DayOverride;
+
+static DayOverride *
+load_overrides(ServiceRules *rules, int first_day, int last_day, int *n)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	ProtectorElevation saved;
+	Datum		values[3];
+	int			ret;
+	DayOverride *result;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (closures_plan == NULL)
+	{
+		Oid			argtypes[3] = {UUIDOID, DATEOID, DATEOID};
+		SPIPlanPtr	p = SPI_prepare("SELECT closed_on, closed, special_hours FROM protector.venue_closures"
+									" WHERE venue_id OPERATOR(pg_catalog.=) $1"
+									"   AND closed_on OPERATOR(pg_catalog.>=) $2"
+									"   AND closed_on OPERATOR(pg_catalog.<=) $3",
+									3, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		closures_plan = p;
+	}
+	values[0] = UUIDPGetDatum(&rules->venue_id);
+	values[1] = DateADTGetDatum(first_day);
+	values[2] = DateADTGetDatum(last_day);
+
+	/* closures are schedule facts, not personal data: read them all */
+	protector_elevate(protector_table_owner("venue_closures"), &saved);
+	ret = SPI_execute_plan(closures_plan, values, NULL, true, 0);
+	protector_restore(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "closures query failed: %s", SPI_result_code_string(ret));
+
+	*n = (int) SPI_processed;
+	result = MemoryContextAlloc(caller, sizeof(DayOverride) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		hours;
+
+		result[i].day = DatumGetDateADT(SPI_getbinval(tup, desc, 1, &isnull));
+		result[i].closed = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+		result[i].ranges.n = 0;
+		hours = SPI_getbinval(tup, desc, 3, &isnull);
+		if (!result[i].closed && !isnull)
+			parse_day_ranges(&DatumGetJsonbP(hours)->root, "special_hours", "special hours",
+							 &result[i].ranges);
+	}
+	SPI_finish();
+	return result;
+}
+
+static int
+compare_slots(const void *a, const void *b)
+{
+	TimestampTz x = ((const Slot *) a)->start;
+	TimestampTz y = ((const Slot *) b)->start;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * All slots of the service whose local start day lies in
+ * [first_local_day, last_local_day], sorted and without duplicates.  With
+ * apply_notice, only those between now + min_notice and now + max_advance.
+ */
+Slot *
+protector_slots_between(ServiceRules *rules, int first_local_day,
+						int last_local_day, TimestampTz now_ts, bool apply_notice,
+						int *nslots)
+{
+	pg_tz	   *tz = rules_tz(rules);
+	Week		week;
+	DayOverride *overrides;
+	int			noverrides;
+	Slot	   *slots;
+	int			n = 0;
+	int			cap = 64;
+	TimestampTz earliest = now_ts + rules->min_notice;
+	TimestampTz latest = now_ts + rules->max_advance;
+
+	if (rules->slot_interval <= 0 || rules->duration <= 0)
+		elog(ERROR, "service has no positive duration or slot interval");
+
+	parse_week(rules->operating_hours, "venue operating_hours", &week);
+	overrides = load_overrides(rules, first_local_day - 1, last_local_day, &noverrides);
+
+	slots = palloc(sizeof(Slot) * cap);
+	/* the day before may open a range that runs past midnight */
+	for (int day = first_local_day - 1; day <= last_local_day; day++)
+	{
+		DayRanges	always = {1, {0}, {MINUTES_PER_DAY}};
+		DayRanges  *ranges;
+
+		CHECK_FOR_INTERRUPTS();
+		ranges = week.always_open ? &always :
+			&week.day[j2day(day + POSTGRES_EPOCH_JDATE)];
+		for (int i = 0; i < noverrides; i++)
+		{
+			if (overrides[i].day == day)
+				ranges = &overrides[i].ranges;	/* closed: n = 0 */
+		}
+
+		for (int r = 0; r < ranges->n; r++)
+		{
+			TimestampTz open = protector_local_time(day, ranges->open[r], tz);
+			TimestampTz close = protector_local_time(day, ranges->close[r], tz);
+
+			for (TimestampTz t = open; t + rules->duration <= close; t += rules->slot_interval)
+			{
+				int			start_day;
+
+				if (apply_notice && (t < earliest || t > latest))
+					continue;
+				start_day = protector_local_day(t, tz);
+				if (start_day < first_local_day || start_day > last_local_day)
+					continue;
+				if (n >= cap)
+				{
+					cap *= 2;
+					slots = repalloc(slots, sizeof(Slot) * cap);
+				}
+				slots[n].start = t;
+				slots[n].end = t + rules->duration;
+				n++;
+			}
+		}
+	}
+
+	qsort(slots, n, sizeof(Slot), compare_slots);
+	if (n > 1)
+	{
+		int			k = 1;
+
+		for (int i = 1; i < n; i++)
+		{
+			if (slots[i].start != slots[k - 1].start)
+				slots[k++] = slots[i];
+		}
+		n = k;
+	}
+	*nslots = n;
+	return slots;
+}

@@ -1,0 +1,60 @@
+/*-------------------------------------------------------------------------
+ *
+ * schedule.h
+ *	  Booking rules of a service in its venue's local time: operating
+ *	  hours, closures and the slots they offer.
+ *
+ * src/schedule.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROTECTOR_SCHEDULE_H
+#define PROTECTOR_SCHEDULE_H
+
+#include "datatype/timestamp.h"
+#include "pgtime.h"
+#include "utils/jsonb.h"
+#include "utils/uuid.h"
+
+/* exact length of an interval: a day is 24 hours, a month 30 days */
+extern int64 protector_interval_usecs(const Interval *span);
+
+/* what the availability engine knows of a service and its venue */
+typedef struct ServiceRules
+{
+	pg_uuid_t	service_id;
+	pg_uuid_t	venue_id;
+	char	   *name;
+	bool		shared;			/* mode = shared */
+	int32		capacity;
+	int32		min_party;
+	int32		max_party;		/* max_party, else capacity */
+	int64		duration;		/* microseconds */
+	int64		buffer_before;
+	int64		buffer_after;
+	int64		slot_interval;
+	int64		min_notice;
+	int64		max_advance;
+	bool		active;			/* service and venue active, venue not deleted */
+	char	   *timezone;
+	pg_tz	   *tz;
+	Jsonb	   *operating_hours;
+} ServiceRules;
+
+/* one bookable slot */
+typedef struct Slot
+{
+	TimestampTz start;
+	TimestampTz end;
+} Slot;
+
+extern ServiceRules *protector_load_service_rules(const pg_uuid_t *service_id,
+												  bool as_caller);
+extern Slot *protector_slots_between(ServiceRules *rules, int first_local_day,
+									 int last_local_day, TimestampTz now,
+									 bool apply_notice, int *nslots);
+extern TimestampTz protector_local_time(int local_day, int minute, pg_tz *tz);
+extern int	protector_local_day(TimestampTz ts, pg_tz *tz);
+extern void protector_parse_hours(Jsonb *hours, const char *what);
+
+#endif							/* PROTECTOR_SCHEDULE_H */
