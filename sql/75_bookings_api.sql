@@ -375,8 +375,8 @@ BEGIN
 		WHERE s.id OPERATOR(pg_catalog.=) v_booking.service_id;
 		v_full_hours := COALESCE((v_policy ->> 'full_refund_hours')::numeric, 24);
 		v_late_percent := LEAST(GREATEST(COALESCE((v_policy ->> 'late_refund_percent')::numeric, 0), 0), 100);
-		IF pg_catalog.now() OPERATOR(pg_catalog.<=) pg_catalog.lower(v_booking.during)
-				OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => v_full_hours OPERATOR(pg_catalog.*) 3600) THEN
+		IF pg_catalog.now() OPERATOR(pg_catalog.<=) (pg_catalog.lower(v_booking.during)
+				OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => v_full_hours OPERATOR(pg_catalog.*) 3600)) THEN
 			v_percent := 100;
 		ELSIF pg_catalog.now() OPERATOR(pg_catalog.<) pg_catalog.lower(v_booking.during) THEN
 			v_percent := v_late_percent;

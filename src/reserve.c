@@ -239,20 +239,22 @@ report_conflict(ServiceRules *rules, BookingRow *row, int32 taken, bool retry)
 	if (retry)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_RETRY),
-				 errmsg("service \"%s\" was booked concurrently for %s", rules->name, range),
-				 errdetail("A booking committed after this transaction started leaves no room for this one."),
+				 errmsg("service \"%s\" was booked concurrently", rules->name),
+				 errdetail("Requested %s; a booking committed after this transaction started leaves no room for it.",
+						   range),
 				 errhint("Retry the transaction: it will then see the other booking.")));
 	if (!rules->shared)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_CONFLICT),
-				 errmsg("service \"%s\" is already booked for %s", rules->name, range),
-				 errdetail("The service takes one booking at a time (buffers included) and another booking overlaps this time."),
+				 errmsg("service \"%s\" is already booked at the requested time", rules->name),
+				 errdetail("Requested %s; the service takes one booking at a time (buffers included) and another booking overlaps it.",
+						   range),
 				 errhint("Choose another time; protector.get_available_slots() lists the free ones.")));
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_CONFLICT),
-			 errmsg("service \"%s\" has no room for %d more for %s", rules->name, row->party, range),
-			 errdetail("The service holds %d at a time and %d places are already taken then.",
-					   rules->capacity, taken),
+			 errmsg("service \"%s\" has no room for %d more at the requested time", rules->name, row->party),
+			 errdetail("Requested %s; the service holds %d at a time and %d places are already taken then.",
+					   range, rules->capacity, taken),
 			 errhint("Choose another time or a smaller party; protector.get_available_slots() lists the free places.")));
 }
 
