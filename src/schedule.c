@@ -11,7 +11,8 @@
  * or before the open means the range runs past midnight ("18:00"-"02:00"),
  * "24:00" is midnight at the end of the day.  A day missing from a
  * non-empty object is closed; the empty object {} means open around the
- * clock.  A range belongs to the day it opens on: closing that day (a
+ * clock (then a slot may start at any slot time of the day and run past
+ * midnight).  A range belongs to the day it opens on: closing that day (a
  * venue_closures row) closes the range, special hours replace the day's
  * ranges.
  *
@@ -480,7 +481,15 @@ protector_slots_between(ServiceRules *rules, int first_local_day,
 			TimestampTz open = protector_local_time(day, ranges->open[r], tz);
 			TimestampTz close = protector_local_time(day, ranges->close[r], tz);
 
-			for (TimestampTz t = open; t + rules->duration <= close; t += rules->slot_interval)
+			/*
+			 * Open around the clock: days join seamlessly, so a slot only
+			 * has to start within the day and may run past midnight.
+			 */
+			bool		seamless = (ranges == &always);
+
+			for (TimestampTz t = open;
+				 seamless ? t < close : t + rules->duration <= close;
+				 t += rules->slot_interval)
 			{
 				int			start_day;
 
