@@ -17,6 +17,23 @@ exec pg_virtualenv -v 15 bash -c '
 	set -euo pipefail
 	createdb protector_demo
 	psql -X -q -v ON_ERROR_STOP=1 -d protector_demo -f scripts/demo.sql
+	echo
+	echo "== 7. Two customers race for the last slot from two devices at the same instant"
+	race() {
+		psql -X -q -d protector_demo -v VERBOSITY=terse 2>&1 <<SQL | sed "s/^/  $1: /"
+\\set VERBOSITY terse
+\\pset footer off
+SET protector.http_errors = on;
+SELECT pg_sleep(0.3) \\g /dev/null
+SELECT b ->> '"'"'status'"'"' AS booked FROM protector.create_booking('"'"'0a000000-0000-4000-8000-0000000005a1'"'"', NULL,
+	((date_trunc('"'"'week'"'"', current_date) + interval '"'"'15 days'"'"')::date || '"'"' 19:00'"'"')::timestamp AT TIME ZONE '"'"'Europe/Berlin'"'"', 2) b;
+\\echo $1 SQLSTATE: :LAST_ERROR_SQLSTATE
+SQL
+	}
+	race "phone A" & race "laptop B" & wait
+	echo "  One wins; the other gets SQLSTATE PT409 (HTTP 409 through PostgREST: slot taken)."
+	echo
+	echo "== Done. This cluster is thrown away now; run \`make demo KEEP=1\` to explore it in psql."
 	if [ "$DEMO_KEEP" = 1 ]; then
 		echo
 		echo "KEEP=1: the demo database is open below; leave psql to drop the cluster."

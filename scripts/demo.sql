@@ -138,4 +138,48 @@ UPDATE protector.bookings SET status = 'cancelled' WHERE organization_id = '0a00
 ROLLBACK;
 
 \echo
-\echo '== Done.  This cluster is thrown away now; run `make demo KEEP=1` to explore it in psql.'
+\echo '== 5. Booking: opening hours, free slots, an idempotent retry'
+UPDATE protector.venues SET operating_hours = '{"mon": [["10:00", "22:00"]], "tue": [["10:00", "22:00"]],
+	"wed": [["10:00", "22:00"]], "thu": [["10:00", "22:00"]], "fri": [["10:00", "24:00"]],
+	"sat": [["10:00", "24:00"]], "sun": [["12:00", "20:00"]]}'
+WHERE id = '0a000000-0000-4000-8000-0000000000a1';
+UPDATE protector.services SET slot_interval = '90 minutes', buffer_after = '30 minutes'
+WHERE id = '0a000000-0000-4000-8000-0000000005a1';
+SELECT (date_trunc('week', current_date) + interval '15 days')::date::text AS day \gset
+\echo 'The Vault (60 minutes + 30 minutes to reset the room, slots every 90 minutes) on Tuesday week, Berlin time:'
+SELECT to_char(slot_start AT TIME ZONE 'Europe/Berlin', 'Dy DD Mon HH24:MI') AS "slot starts",
+	   remaining_capacity AS "players possible"
+FROM protector.get_available_slots('0a000000-0000-4000-8000-0000000005a1', :'day');
+\echo 'Mia (manager) books the 10:00 game for Jonas from her phone; the network drops and the app retries:'
+BEGIN;
+SELECT pg_temp.as_user('mia (manager)') \g /dev/null
+SELECT b ->> 'status' AS status, b ->> 'total_price' AS "total (EUR)", b ->> 'replayed' AS replayed
+FROM protector.create_booking('0a000000-0000-4000-8000-0000000005a1', '0a000000-0000-4000-8000-00000000c002',
+	(:'day' || ' 10:00')::timestamp AT TIME ZONE 'Europe/Berlin', 4, 'mia-phone/42') b;
+SELECT b ->> 'status' AS status, b ->> 'total_price' AS "total (EUR)", b ->> 'replayed' AS replayed
+FROM protector.create_booking('0a000000-0000-4000-8000-0000000005a1', '0a000000-0000-4000-8000-00000000c002',
+	(:'day' || ' 10:00')::timestamp AT TIME ZONE 'Europe/Berlin', 4, 'mia-phone/42') b;
+COMMIT;
+\echo 'Still one booking for that request:'
+SELECT count(*) AS bookings FROM protector.bookings WHERE idempotency_key = 'mia-phone/42';
+\echo 'Starts that are not slots explain themselves:'
+\set ON_ERROR_STOP off
+SELECT protector.create_booking('0a000000-0000-4000-8000-0000000005a1', NULL, (:'day' || ' 10:15')::timestamp AT TIME ZONE 'Europe/Berlin', 4);
+SELECT protector.create_booking('0a000000-0000-4000-8000-0000000005a1', NULL, (:'day' || ' 08:00')::timestamp AT TIME ZONE 'Europe/Berlin', 4);
+\set ON_ERROR_STOP on
+
+\echo
+\echo '== 6. Availability on a day the clocks change'
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0b000000-0000-4000-8000-0000000000b2', '0b000000-0000-4000-8000-000000000000', 'Shield cabs (24/7)', 'America/New_York', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, currency) VALUES
+	('0b000000-0000-4000-8000-0000000005b2', '0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b2',
+	 'Airport cab', '60 minutes', '60 minutes', '400 days', 'USD');
+-- the next first Sunday of November (New York falls back at 02:00)
+SELECT d::date::text AS fallback FROM generate_series(current_date + 1, current_date + 400, '1 day') d
+WHERE extract(month FROM d) = 11 AND extract(dow FROM d) = 0 AND extract(day FROM d) <= 7 LIMIT 1 \gset
+\echo 'Hourly cab slots in New York on' :fallback '(clocks go back: 01:00 happens twice, 25 slots):'
+SELECT count(*) AS slots,
+	   string_agg(to_char(slot_start AT TIME ZONE 'America/New_York', 'HH24'), ' ' ORDER BY slot_start) AS "local hours"
+FROM protector.get_available_slots('0b000000-0000-4000-8000-0000000005b2', :'fallback');
+

@@ -15,6 +15,7 @@ PACKAGES=(
 	pkg-config
 	build-essential
 	cppcheck
+	bc
 	sudo
 )
 

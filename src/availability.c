@@ -150,7 +150,7 @@ protector_get_available_slots(PG_FUNCTION_ARGS)
 								   slots[0].start - rules->buffer_before,
 								   slots[nslots - 1].end + rules->buffer_after,
 								   rules->buffer_before, rules->buffer_after,
-								   NULL, InvalidSnapshot, 0, &nocc);
+								   NULL, InvalidSnapshot, 0, InvalidOid, &nocc);
 	for (int i = 0; i < nocc; i++)
 		max_len = Max(max_len, occ[i].end - occ[i].start);
 

@@ -49,6 +49,17 @@
 #include "schedule.h"
 
 static SPIPlanPtr occupancy_plan = NULL;
+static SPIPlanPtr capacity_plan = NULL;
+
+/* what the check needs to know of a service */
+typedef struct CapacityRules
+{
+	char	   *name;
+	bool		shared;
+	int32		capacity;
+	int64		buffer_before;
+	int64		buffer_after;
+} CapacityRules;
 
 #define OCCUPANCY_SQL \
 	"SELECT lower(during), upper(during), party_size FROM protector.bookings" \
@@ -65,13 +76,14 @@ static SPIPlanPtr occupancy_plan = NULL;
  * of the bookings of a service that overlap [from, to), sorted by start,
  * as the owner of the bookings table (no RLS).  exclude_id, if given, is
  * left out.  With a valid snapshot the query runs with it; otherwise with
- * the current one.  limit 0 means all.
+ * the current one.  limit 0 means all.  owner: the bookings table's owner,
+ * or InvalidOid to look it up.
  */
 Occupancy *
 protector_load_occupancy(const pg_uuid_t *service_id, TimestampTz from,
 						 TimestampTz to, int64 buffer_before,
 						 int64 buffer_after, const pg_uuid_t *exclude_id,
-						 Snapshot snapshot, long limit, int *n)
+						 Snapshot snapshot, long limit, Oid owner, int *n)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	ProtectorElevation saved;
@@ -101,7 +113,9 @@ protector_load_occupancy(const pg_uuid_t *service_id, TimestampTz from,
 	values[2] = TimestampTzGetDatum(to + buffer_before);
 	values[3] = UUIDPGetDatum(exclude_id ? exclude_id : &nil_uuid);
 
-	protector_elevate(protector_table_owner("bookings"), &saved);
+	if (!OidIsValid(owner))
+		owner = protector_table_owner("bookings");
+	protector_elevate(owner, &saved);
 	if (snapshot != InvalidSnapshot)
 		ret = SPI_execute_snapshot(occupancy_plan, values, NULL, snapshot,
 								   InvalidSnapshot, true, false, limit);
@@ -162,6 +176,56 @@ protector_max_occupancy(const Occupancy *occ, int n, TimestampTz from,
 		best = Max(best, sum);
 	}
 	return best;
+}
+
+/*
+ * Loads the capacity rules of a service as the owner (no RLS).
+ */
+static CapacityRules *
+load_capacity_rules(const pg_uuid_t *service_id, Oid owner)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	ProtectorElevation saved;
+	Datum		values[1];
+	int			ret;
+	CapacityRules *rules;
+	bool		isnull;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (capacity_plan == NULL)
+	{
+		Oid			argtypes[1] = {UUIDOID};
+		SPIPlanPtr	plan = SPI_prepare("SELECT name, mode::text OPERATOR(pg_catalog.=) 'shared', capacity,"
+									   " buffer_before, buffer_after FROM protector.services"
+									   " WHERE id OPERATOR(pg_catalog.=) $1", 1, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		capacity_plan = plan;
+	}
+	values[0] = UUIDPGetDatum(service_id);
+	protector_elevate(owner, &saved);
+	ret = SPI_execute_plan(capacity_plan, values, NULL, true, 1);
+	protector_restore(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "service query failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("booking refers to a service that does not exist")));
+
+	rules = MemoryContextAlloc(caller, sizeof(CapacityRules));
+	rules->name = MemoryContextStrdup(caller,
+									  TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+	rules->shared = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	rules->capacity = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull)));
+	rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull)));
+	SPI_finish();
+	return rules;
 }
 
 typedef struct BookingRow
@@ -232,7 +296,7 @@ format_range(TimestampTz start, TimestampTz end)
 }
 
 static void
-report_conflict(ServiceRules *rules, BookingRow *row, int32 taken, bool retry)
+report_conflict(CapacityRules *rules, BookingRow *row, int32 taken, bool retry)
 {
 	char	   *range = format_range(row->start, row->end);
 
@@ -263,8 +327,8 @@ report_conflict(ServiceRules *rules, BookingRow *row, int32 taken, bool retry)
  * *taken receives the places already taken at the busiest instant.
  */
 static bool
-exceeds_capacity(ServiceRules *rules, BookingRow *row, Snapshot snapshot,
-				 int32 *taken)
+exceeds_capacity(CapacityRules *rules, BookingRow *row, Snapshot snapshot,
+				 Oid owner, int32 *taken)
 {
 	TimestampTz from = row->start - rules->buffer_before;
 	TimestampTz to = row->end + rules->buffer_after;
@@ -273,7 +337,7 @@ exceeds_capacity(ServiceRules *rules, BookingRow *row, Snapshot snapshot,
 
 	occ = protector_load_occupancy(row->service_id, from, to,
 								   rules->buffer_before, rules->buffer_after,
-								   row->id, snapshot, rules->shared ? 0 : 1, &n);
+								   row->id, snapshot, rules->shared ? 0 : 1, owner, &n);
 	if (!rules->shared)
 	{
 		*taken = n;
@@ -290,7 +354,8 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	TupleDesc	desc;
 	BookingRow	row;
-	ServiceRules *rules;
+	CapacityRules *rules;
+	Oid			owner;
 	int32		taken;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -324,20 +389,21 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 			return PointerGetDatum(NULL);
 	}
 
-	rules = protector_load_service_rules(row.service_id, false);
+	owner = trigdata->tg_relation->rd_rel->relowner;
+	rules = load_capacity_rules(row.service_id, owner);
 
 	protector_lock_service(row.service_id);
 
 	/* see everything committed before we got the lock, and our own work */
 	CommandCounterIncrement();
-	if (exceeds_capacity(rules, &row, GetLatestSnapshot(), &taken))
+	if (exceeds_capacity(rules, &row, GetLatestSnapshot(), owner, &taken))
 	{
 		bool		retry = false;
 		int32		taken_then;
 
 		/* hidden from our snapshot: a concurrent commit, so retry */
 		if (IsolationUsesXactSnapshot() &&
-			!exceeds_capacity(rules, &row, GetTransactionSnapshot(), &taken_then))
+			!exceeds_capacity(rules, &row, GetTransactionSnapshot(), owner, &taken_then))
 			retry = true;
 		report_conflict(rules, &row, taken, retry);
 	}

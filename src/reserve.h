@@ -27,7 +27,7 @@ extern Occupancy *protector_load_occupancy(const pg_uuid_t *service_id,
 										   int64 buffer_before, int64 buffer_after,
 										   const pg_uuid_t *exclude_id,
 										   Snapshot snapshot, long limit,
-										   int *n);
+										   Oid owner, int *n);
 extern int32 protector_max_occupancy(const Occupancy *occ, int n,
 									 TimestampTz from, TimestampTz to);
 

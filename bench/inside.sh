@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# bench/inside.sh — runs inside the cluster of bench/run.sh.
+set -euo pipefail
+cd "$(dirname "$0")"
+SECS=${BENCH_SECONDS:-15}
+DB=protector_bench
+dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+createdb "$DB"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f setup.sql
+
+run() {	# $1 variant, $2 nsvc, $3 nslots -> prints "tps failed booked"
+	psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
+		-c "TRUNCATE bench.plain, bench.excl, bench.plpg, protector.bookings CASCADE" >/dev/null
+	out=$(pgbench -n -c 8 -j 2 -T "$SECS" -D nsvc="$2" -D nslots="$3" -f "attempt_$1.pgbench" "$DB" 2>&1)
+	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
+	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
+	table=$([ "$1" = protector ] && echo protector.bookings || echo "bench.$1")
+	booked=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM $table")
+	overlaps=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM $table a JOIN $table b
+		ON a.service_id = b.service_id AND a.id < b.id AND a.during && b.during")
+	echo "$tps ${failed:-0} $booked $overlaps"
+}
+
+echo "== throughput: booking attempts per second (refusals included), 8 clients, ${SECS}s each"
+printf '%-6s %-10s %12s %8s %9s %9s %10s %10s\n' scenario variant attempts/s failed booked overlaps "vs (b)" "vs (a)"
+for scenario in wide hot; do
+	if [ "$scenario" = wide ]; then nsvc=200; nslots=17520; else nsvc=4; nslots=96; fi
+	declare -A R=()
+	for v in plain excl plpg protector; do R[$v]=$(run "$v" "$nsvc" "$nslots"); done
+	a=$(cut -d' ' -f1 <<<"${R[plain]}")
+	b=$(cut -d' ' -f1 <<<"${R[excl]}")
+	for v in plain excl plpg protector; do
+		read -r tps failed booked overlaps <<<"${R[$v]}"
+		label=$v
+		case $v in plain) label="(a) plain";; excl) label="(b) exclude";; plpg) label="(c) plpgsql";; esac
+		printf '%-6s %-10s %12.1f %8s %9s %9s %9.2fx %9.2fx\n' "$scenario" "$label" "$tps" "$failed" "$booked" "$overlaps" \
+			"$(echo "$tps / $b" | bc -l)" "$(echo "$tps / $a" | bc -l)"
+	done
+done
+
+echo
+echo "== get_available_slots, 31 days, same bookings in the window, table of ~10k vs ~1M bookings"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
+SET client_min_messages = warning;
+TRUNCATE protector.bookings CASCADE;
+SET session_replication_role = replica;	-- bulk load of rows known not to overlap
+-- services 1..13: every other hour of the 31 days from tomorrow (~9.7k)
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+SELECT '0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s),
+	   tstzrange(date_trunc('day', now()) + interval '1 day' + h * interval '2 hours',
+				 date_trunc('day', now()) + interval '1 day' + h * interval '2 hours' + interval '60 minutes')
+FROM generate_series(1, 13) s, generate_series(0, 31 * 12 - 1) h;
+ANALYZE protector.bookings;
+SQL
+FROM=$(psql -X -A -t -d "$DB" -c "SELECT (current_date + 1)::text")
+lat() { pgbench -n -c 1 -t "${1:-300}" -D from_day="'$FROM'::date" -f availability.pgbench "$DB" 2>&1 |
+	sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'; }
+n10k=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings")
+l10k=$(lat 300)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
+SET client_min_messages = warning;
+SET session_replication_role = replica;
+-- ~990k more, on the other services
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+SELECT '0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s),
+	   tstzrange(date_trunc('day', now()) + h * interval '2 hours',
+				 date_trunc('day', now()) + h * interval '2 hours' + interval '60 minutes')
+FROM generate_series(14, 200) s, generate_series(0, 5300) h;
+ANALYZE protector.bookings;
+SQL
+n1m=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings")
+l1m=$(lat 300)
+printf '%-24s %10s ms\n' "$n10k bookings:" "$l10k" "$n1m bookings:" "$l1m"
+printf 'ratio 1M / 10k: %.2fx\n' "$(echo "$l1m / $l10k" | bc -l)"
+dropdb "$DB"

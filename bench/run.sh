@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# bench/run.sh — `make bench`: the reservation benchmark, every figure a
+# ratio against baselines measured in the same run on a throwaway cluster.
+#   BENCH_SECONDS (default 15) per throughput run; 8 clients; synchronous_commit on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+make -s >/dev/null
+make -s install >/dev/null
+exec pg_virtualenv -v 15 -o "max_connections=50" -o "shared_buffers=512MB" bash bench/inside.sh

@@ -1,0 +1,76 @@
+-- bench/setup.sql: the tables and functions the benchmark compares.
+-- Every variant books the same row shape; each "attempt" function returns
+-- true when booked and false when refused, so refusals count as attempts.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS protector CASCADE;
+CREATE SCHEMA bench;
+CREATE FUNCTION bench.svc(i int) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
+	SELECT ('0b000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid
+$$;
+CREATE FUNCTION bench.slot(i int) RETURNS tstzrange LANGUAGE sql IMMUTABLE AS $$
+	SELECT tstzrange(timestamptz '2030-01-01 00:00+00' + i * interval '30 minutes',
+					 timestamptz '2030-01-01 00:00+00' + i * interval '30 minutes' + interval '60 minutes')
+$$;
+
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0b000000-0000-4000-8000-000000000000', 'Bench', 'bench');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
+VALUES ('0b000000-0000-4000-8000-0000000000b1', '0b000000-0000-4000-8000-000000000000', 'Bench', 'UTC', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance)
+SELECT bench.svc(i), '0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1',
+	   'S' || i, '60 minutes', '30 minutes', '1100 days'
+FROM generate_series(1, 200) i;
+
+-- (a) the physical limit: the same row into a table with the same indexes, no check
+CREATE TABLE bench.plain (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING INDEXES);
+CREATE FUNCTION bench.attempt_plain(s int, i int) RETURNS boolean LANGUAGE sql AS $$
+	INSERT INTO bench.plain (organization_id, venue_id, service_id, during)
+	VALUES ('0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s), bench.slot(i))
+	RETURNING true
+$$;
+
+-- (b) the canonical exclusion constraint, violation caught in a function
+CREATE TABLE bench.excl (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING INDEXES,
+	EXCLUDE USING gist (service_id WITH =, during WITH &&));
+CREATE FUNCTION bench.attempt_excl(s int, i int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO bench.excl (organization_id, venue_id, service_id, during)
+	VALUES ('0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s), bench.slot(i));
+	RETURN true;
+EXCEPTION WHEN exclusion_violation THEN
+	RETURN false;
+END $$;
+
+-- (c) PL/pgSQL: advisory lock + overlap check + insert
+CREATE TABLE bench.plpg (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING INDEXES);
+CREATE FUNCTION bench.attempt_plpg(s int, i int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_advisory_xact_lock(42, hashtext(bench.svc(s)::text));
+	IF EXISTS (SELECT 1 FROM bench.plpg WHERE service_id = bench.svc(s) AND during && bench.slot(i)
+			   AND status NOT IN ('cancelled', 'no_show')) THEN
+		RETURN false;
+	END IF;
+	INSERT INTO bench.plpg (organization_id, venue_id, service_id, during)
+	VALUES ('0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s), bench.slot(i));
+	RETURN true;
+END $$;
+
+-- every variant has the foreign keys a real bookings table has
+DO $$
+DECLARE t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['bench.plain', 'bench.excl', 'bench.plpg'] LOOP
+		EXECUTE format('ALTER TABLE %s ADD FOREIGN KEY (organization_id) REFERENCES protector.organizations (id)', t);
+		EXECUTE format('ALTER TABLE %s ADD FOREIGN KEY (organization_id, venue_id, service_id)
+						REFERENCES protector.services (organization_id, venue_id, id)', t);
+	END LOOP;
+END $$;
+
+-- protector: a plain INSERT into protector.bookings; the C trigger decides
+CREATE FUNCTION bench.attempt_protector(s int, i int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+	VALUES ('0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s), bench.slot(i));
+	RETURN true;
+EXCEPTION WHEN exclusion_violation THEN
+	RETURN false;
+END $$;
