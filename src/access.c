@@ -45,6 +45,28 @@ static SPIPlanPtr member_orgs_plan = NULL;
 static SPIPlanPtr customer_ids_plan = NULL;
 
 /*
+ * Returns *plan, preparing and keeping it on first use (call connected to
+ * SPI).  Every hot statement of protector goes through here: prepared
+ * once per backend, executed with parameters.
+ */
+SPIPlanPtr
+protector_keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	newplan = SPI_prepare(sql, nargs, argtypes);
+
+		if (newplan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(newplan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*plan = newplan;
+	}
+	return *plan;
+}
+
+/*
  * Owner of a protector table (the extension's owner).
  */
 Oid
@@ -104,17 +126,7 @@ run_uuid_array_plan(SPIPlanPtr *plan, const char *sql, int nargs,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	newplan = SPI_prepare(sql, nargs, argtypes);
-
-		if (newplan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-				 sql, SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(newplan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*plan = newplan;
-	}
+	protector_keep_plan(plan, sql, nargs, argtypes);
 
 	/* SECURITY DEFINER already made us the owner; drop forced RLS too */
 	protector_elevate(GetUserId(), &saved);

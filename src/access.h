@@ -16,7 +16,11 @@ typedef struct ProtectorElevation
 	int			save_sec_context;
 } ProtectorElevation;
 
+#include "executor/spi.h"
+
 extern Oid	protector_table_owner(const char *relname);
+extern SPIPlanPtr protector_keep_plan(SPIPlanPtr *plan, const char *sql,
+									  int nargs, Oid *argtypes);
 extern void protector_elevate(Oid owner, ProtectorElevation *saved);
 extern void protector_restore(const ProtectorElevation *saved);
 

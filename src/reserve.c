@@ -94,16 +94,10 @@ protector_load_occupancy(const pg_uuid_t *service_id, TimestampTz from,
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (occupancy_plan == NULL)
 	{
 		Oid			argtypes[4] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDOID};
-		SPIPlanPtr	plan = SPI_prepare(OCCUPANCY_SQL, 4, argtypes);
 
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		occupancy_plan = plan;
+		protector_keep_plan(&occupancy_plan, OCCUPANCY_SQL, 4, argtypes);
 	}
 
 	memset(&nil_uuid, 0, sizeof(nil_uuid));
@@ -193,18 +187,12 @@ load_capacity_rules(const pg_uuid_t *service_id, Oid owner)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (capacity_plan == NULL)
 	{
 		Oid			argtypes[1] = {UUIDOID};
-		SPIPlanPtr	plan = SPI_prepare("SELECT name, mode::text OPERATOR(pg_catalog.=) 'shared', capacity,"
+
+		protector_keep_plan(&capacity_plan, "SELECT name, mode::text OPERATOR(pg_catalog.=) 'shared', capacity,"
 									   " buffer_before, buffer_after FROM protector.services"
 									   " WHERE id OPERATOR(pg_catalog.=) $1", 1, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		capacity_plan = plan;
 	}
 	values[0] = UUIDPGetDatum(service_id);
 	protector_elevate(owner, &saved);

@@ -293,16 +293,10 @@ protector_load_service_rules(const pg_uuid_t *service_id, bool as_caller)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (*plan == NULL)
 	{
 		Oid			argtypes[1] = {UUIDOID};
-		SPIPlanPtr	p = SPI_prepare(RULES_SQL, 1, argtypes);
 
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*plan = p;
+		protector_keep_plan(plan, RULES_SQL, 1, argtypes);
 	}
 	values[0] = UUIDPGetDatum(service_id);
 
@@ -378,20 +372,14 @@ load_overrides(ServiceRules *rules, int first_day, int last_day, int *n)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (closures_plan == NULL)
 	{
 		Oid			argtypes[3] = {UUIDOID, DATEOID, DATEOID};
-		SPIPlanPtr	p = SPI_prepare("SELECT closed_on, closed, special_hours FROM protector.venue_closures"
+
+		protector_keep_plan(&closures_plan, "SELECT closed_on, closed, special_hours FROM protector.venue_closures"
 									" WHERE venue_id OPERATOR(pg_catalog.=) $1"
 									"   AND closed_on OPERATOR(pg_catalog.>=) $2"
 									"   AND closed_on OPERATOR(pg_catalog.<=) $3",
-									3, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		closures_plan = p;
+							3, argtypes);
 	}
 	values[0] = UUIDPGetDatum(&rules->venue_id);
 	values[1] = DateADTGetDatum(first_day);
