@@ -46,7 +46,7 @@ visible_service(FunctionCallInfo fcinfo, int argno)
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("p_service_id must not be null")));
 	service_id = PG_GETARG_UUID_P(argno);
-	rules = protector_load_service_rules(service_id, true);
+	rules = protector_load_service_rules(service_id);
 	if (rules == NULL)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_NOT_FOUND),

@@ -65,8 +65,7 @@ typedef struct Week
 
 static const char *const weekday_keys[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
-static SPIPlanPtr rules_plan_caller = NULL;
-static SPIPlanPtr rules_plan_owner = NULL;
+static SPIPlanPtr rules_plan = NULL;
 static SPIPlanPtr closures_plan = NULL;
 
 int64
@@ -220,14 +219,6 @@ parse_week(Jsonb *hours, const char *what, Week *week)
 				 errhint("Use the keys mon, tue, wed, thu, fri, sat and sun.")));
 }
 
-void
-protector_parse_hours(Jsonb *hours, const char *what)
-{
-	Week		week;
-
-	parse_week(hours, what, &week);
-}
-
 /* ---------- local time ---------- */
 
 TimestampTz
@@ -277,16 +268,13 @@ protector_local_day(TimestampTz ts, pg_tz *tz)
 	" WHERE s.id OPERATOR(pg_catalog.=) $1"
 
 /*
- * Loads a service with its venue.  as_caller: under the caller's RLS (a
- * service the caller may not see is "not found"); otherwise as the owner.
- * Returns NULL if there is no such (visible) service.
+ * Loads a service with its venue, under the caller's RLS: a service the
+ * caller may not see is "not found".  Returns NULL if there is none.
  */
 ServiceRules *
-protector_load_service_rules(const pg_uuid_t *service_id, bool as_caller)
+protector_load_service_rules(const pg_uuid_t *service_id)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	SPIPlanPtr *plan = as_caller ? &rules_plan_caller : &rules_plan_owner;
-	ProtectorElevation saved;
 	Datum		values[1];
 	int			ret;
 	ServiceRules *rules = NULL;
@@ -296,15 +284,11 @@ protector_load_service_rules(const pg_uuid_t *service_id, bool as_caller)
 	{
 		Oid			argtypes[1] = {UUIDOID};
 
-		protector_keep_plan(plan, RULES_SQL, 1, argtypes);
+		protector_keep_plan(&rules_plan, RULES_SQL, 1, argtypes);
 	}
 	values[0] = UUIDPGetDatum(service_id);
 
-	if (!as_caller)
-		protector_elevate(protector_table_owner("services"), &saved);
-	ret = SPI_execute_plan(*plan, values, NULL, true, 1);
-	if (!as_caller)
-		protector_restore(&saved);
+	ret = SPI_execute_plan(rules_plan, values, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "service query failed: %s", SPI_result_code_string(ret));
 

@@ -48,13 +48,11 @@ typedef struct Slot
 	TimestampTz end;
 } Slot;
 
-extern ServiceRules *protector_load_service_rules(const pg_uuid_t *service_id,
-												  bool as_caller);
+extern ServiceRules *protector_load_service_rules(const pg_uuid_t *service_id);
 extern Slot *protector_slots_between(ServiceRules *rules, int first_local_day,
 									 int last_local_day, TimestampTz now,
 									 bool apply_notice, int *nslots);
 extern TimestampTz protector_local_time(int local_day, int minute, pg_tz *tz);
 extern int	protector_local_day(TimestampTz ts, pg_tz *tz);
-extern void protector_parse_hours(Jsonb *hours, const char *what);
 
 #endif							/* PROTECTOR_SCHEDULE_H */
