@@ -149,8 +149,7 @@ protector_get_available_slots(PG_FUNCTION_ARGS)
 	occ = protector_load_occupancy(&rules->service_id,
 								   slots[0].start - rules->buffer_before,
 								   slots[nslots - 1].end + rules->buffer_after,
-								   rules->buffer_before, rules->buffer_after,
-								   NULL, InvalidSnapshot, 0, InvalidOid, &nocc);
+								   rules->buffer_before, rules->buffer_after, &nocc);
 	for (int i = 0; i < nocc; i++)
 		max_len = Max(max_len, occ[i].end - occ[i].start);
 

@@ -49,7 +49,7 @@
 #include "schedule.h"
 
 static SPIPlanPtr occupancy_plan = NULL;
-static SPIPlanPtr capacity_plan = NULL;
+static SPIPlanPtr check_plan = NULL;
 
 /* what the check needs to know of a service */
 typedef struct CapacityRules
@@ -61,11 +61,38 @@ typedef struct CapacityRules
 	int64		buffer_after;
 } CapacityRules;
 
+/*
+ * The trigger's one query: the service's capacity rules and, joined to
+ * them, the occupying bookings whose occupied interval (buffers included)
+ * overlaps the new booking's.  Buffers are turned into exact seconds, as
+ * protector_interval_usecs() counts them.  An exclusive service needs
+ * only to know whether one such booking exists.
+ */
+#define CHECK_SQL \
+	"SELECT s.name, s.mode::text OPERATOR(pg_catalog.=) 'shared', s.capacity," \
+	"       s.buffer_before, s.buffer_after, o.lo, o.hi, o.party" \
+	"  FROM protector.services s" \
+	"  LEFT JOIN LATERAL (" \
+	"    SELECT lower(b.during) AS lo, upper(b.during) AS hi, b.party_size AS party" \
+	"      FROM protector.bookings b" \
+	"     WHERE b.service_id OPERATOR(pg_catalog.=) s.id" \
+	"       AND b.during OPERATOR(pg_catalog.&&) pg_catalog.tstzrange(" \
+	"             $2 OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs =>" \
+	"                 pg_catalog.date_part('epoch', s.buffer_before OPERATOR(pg_catalog.+) s.buffer_after))," \
+	"             $3 OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>" \
+	"                 pg_catalog.date_part('epoch', s.buffer_before OPERATOR(pg_catalog.+) s.buffer_after)))" \
+	"       AND b.id OPERATOR(pg_catalog.<>) $4" \
+	"       AND b.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])" \
+	"       AND (b.status OPERATOR(pg_catalog.<>) 'held'::protector.booking_status" \
+	"            OR b.hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now())" \
+	"     LIMIT CASE WHEN s.mode OPERATOR(pg_catalog.=) 'exclusive'::protector.service_mode THEN 1 END" \
+	"  ) o ON true" \
+	" WHERE s.id OPERATOR(pg_catalog.=) $1"
+
 #define OCCUPANCY_SQL \
 	"SELECT lower(during), upper(during), party_size FROM protector.bookings" \
 	" WHERE service_id OPERATOR(pg_catalog.=) $1" \
 	"   AND during OPERATOR(pg_catalog.&&) pg_catalog.tstzrange($2, $3)" \
-	"   AND id OPERATOR(pg_catalog.<>) $4" \
 	"   AND status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])" \
 	"   AND (status OPERATOR(pg_catalog.<>) 'held'::protector.booking_status" \
 	"        OR hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now())" \
@@ -74,47 +101,35 @@ typedef struct CapacityRules
 /*
  * Loads the occupied intervals ([start - buffer_before, end + buffer_after))
  * of the bookings of a service that overlap [from, to), sorted by start,
- * as the owner of the bookings table (no RLS).  exclude_id, if given, is
- * left out.  With a valid snapshot the query runs with it; otherwise with
- * the current one.  limit 0 means all.  owner: the bookings table's owner,
- * or InvalidOid to look it up.
+ * as the owner of the bookings table (no RLS): availability counts what
+ * the caller may not see, without showing it.
  */
 Occupancy *
 protector_load_occupancy(const pg_uuid_t *service_id, TimestampTz from,
 						 TimestampTz to, int64 buffer_before,
-						 int64 buffer_after, const pg_uuid_t *exclude_id,
-						 Snapshot snapshot, long limit, Oid owner, int *n)
+						 int64 buffer_after, int *n)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	ProtectorElevation saved;
-	pg_uuid_t	nil_uuid;
-	Datum		values[4];
+	Datum		values[3];
 	int			ret;
 	Occupancy  *result;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	{
-		Oid			argtypes[4] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDOID};
+		Oid			argtypes[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 
-		protector_keep_plan(&occupancy_plan, OCCUPANCY_SQL, 4, argtypes);
+		protector_keep_plan(&occupancy_plan, OCCUPANCY_SQL, 3, argtypes);
 	}
 
-	memset(&nil_uuid, 0, sizeof(nil_uuid));
 	values[0] = UUIDPGetDatum(service_id);
 	/* occupied intervals overlap [from, to) iff during overlaps this */
 	values[1] = TimestampTzGetDatum(from - buffer_after);
 	values[2] = TimestampTzGetDatum(to + buffer_before);
-	values[3] = UUIDPGetDatum(exclude_id ? exclude_id : &nil_uuid);
 
-	if (!OidIsValid(owner))
-		owner = protector_table_owner("bookings");
-	protector_elevate(owner, &saved);
-	if (snapshot != InvalidSnapshot)
-		ret = SPI_execute_snapshot(occupancy_plan, values, NULL, snapshot,
-								   InvalidSnapshot, true, false, limit);
-	else
-		ret = SPI_execute_plan(occupancy_plan, values, NULL, true, limit);
+	protector_elevate(protector_table_owner("bookings"), &saved);
+	ret = SPI_execute_plan(occupancy_plan, values, NULL, true, 0);
 	protector_restore(&saved);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "occupancy query failed: %s", SPI_result_code_string(ret));
@@ -172,50 +187,6 @@ protector_max_occupancy(const Occupancy *occ, int n, TimestampTz from,
 	return best;
 }
 
-/*
- * Loads the capacity rules of a service as the owner (no RLS).
- */
-static CapacityRules *
-load_capacity_rules(const pg_uuid_t *service_id, Oid owner)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	ProtectorElevation saved;
-	Datum		values[1];
-	int			ret;
-	CapacityRules *rules;
-	bool		isnull;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	{
-		Oid			argtypes[1] = {UUIDOID};
-
-		protector_keep_plan(&capacity_plan, "SELECT name, mode::text OPERATOR(pg_catalog.=) 'shared', capacity,"
-									   " buffer_before, buffer_after FROM protector.services"
-									   " WHERE id OPERATOR(pg_catalog.=) $1", 1, argtypes);
-	}
-	values[0] = UUIDPGetDatum(service_id);
-	protector_elevate(owner, &saved);
-	ret = SPI_execute_plan(capacity_plan, values, NULL, true, 1);
-	protector_restore(&saved);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "service query failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("booking refers to a service that does not exist")));
-
-	rules = MemoryContextAlloc(caller, sizeof(CapacityRules));
-	rules->name = MemoryContextStrdup(caller,
-									  TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
-	rules->shared = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	rules->capacity = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull)));
-	rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull)));
-	SPI_finish();
-	return rules;
-}
-
 typedef struct BookingRow
 {
 	pg_uuid_t  *id;
@@ -236,8 +207,31 @@ attnum_of(TupleDesc desc, const char *name)
 	return attnum;
 }
 
+/* positions of the columns the check reads */
+typedef struct BookingAttnums
+{
+	int			id;
+	int			service_id;
+	int			party_size;
+	int			during;
+	int			status;
+	int			hold_expires_at;
+} BookingAttnums;
+
 static void
-read_booking(HeapTuple tuple, TupleDesc desc, BookingRow *row)
+find_attnums(TupleDesc desc, BookingAttnums *att)
+{
+	att->id = attnum_of(desc, "id");
+	att->service_id = attnum_of(desc, "service_id");
+	att->party_size = attnum_of(desc, "party_size");
+	att->during = attnum_of(desc, "during");
+	att->status = attnum_of(desc, "status");
+	att->hold_expires_at = attnum_of(desc, "hold_expires_at");
+}
+
+static void
+read_booking(HeapTuple tuple, TupleDesc desc, const BookingAttnums *att,
+			 BookingRow *row)
 {
 	bool		isnull;
 	Datum		d;
@@ -248,11 +242,11 @@ read_booking(HeapTuple tuple, TupleDesc desc, BookingRow *row)
 				upper_bound;
 	bool		empty;
 
-	row->id = DatumGetUUIDP(heap_getattr(tuple, attnum_of(desc, "id"), desc, &isnull));
-	row->service_id = DatumGetUUIDP(heap_getattr(tuple, attnum_of(desc, "service_id"), desc, &isnull));
-	row->party = DatumGetInt32(heap_getattr(tuple, attnum_of(desc, "party_size"), desc, &isnull));
+	row->id = DatumGetUUIDP(heap_getattr(tuple, att->id, desc, &isnull));
+	row->service_id = DatumGetUUIDP(heap_getattr(tuple, att->service_id, desc, &isnull));
+	row->party = DatumGetInt32(heap_getattr(tuple, att->party_size, desc, &isnull));
 
-	during = DatumGetRangeTypeP(heap_getattr(tuple, attnum_of(desc, "during"), desc, &isnull));
+	during = DatumGetRangeTypeP(heap_getattr(tuple, att->during, desc, &isnull));
 	typcache = lookup_type_cache(RangeTypeGetOid(during), TYPECACHE_RANGE_INFO);
 	range_deserialize(typcache, during, &lower_bound, &upper_bound, &empty);
 	/* the table's CHECK constraint guarantees finite, non-empty [a, b) */
@@ -261,13 +255,13 @@ read_booking(HeapTuple tuple, TupleDesc desc, BookingRow *row)
 	row->start = DatumGetTimestampTz(lower_bound.val);
 	row->end = DatumGetTimestampTz(upper_bound.val);
 
-	d = heap_getattr(tuple, attnum_of(desc, "status"), desc, &isnull);
+	d = heap_getattr(tuple, att->status, desc, &isnull);
 	status = DatumGetCString(DirectFunctionCall1(enum_out, d));
 	if (strcmp(status, "cancelled") == 0 || strcmp(status, "no_show") == 0)
 		row->occupies = false;
 	else if (strcmp(status, "held") == 0)
 	{
-		d = heap_getattr(tuple, attnum_of(desc, "hold_expires_at"), desc, &isnull);
+		d = heap_getattr(tuple, att->hold_expires_at, desc, &isnull);
 		row->occupies = !isnull &&
 			DatumGetTimestampTz(d) > GetCurrentTransactionStartTimestamp();
 	}
@@ -310,29 +304,97 @@ report_conflict(CapacityRules *rules, BookingRow *row, int32 taken, bool retry)
 			 errhint("Choose another time or a smaller party; protector.get_available_slots() lists the free places.")));
 }
 
+static int
+compare_occupancy(const void *a, const void *b)
+{
+	TimestampTz x = ((const Occupancy *) a)->start;
+	TimestampTz y = ((const Occupancy *) b)->start;
+
+	return (x > y) - (x < y);
+}
+
 /*
  * Would adding row to the occupancy visible in snapshot exceed capacity?
- * *taken receives the places already taken at the busiest instant.
+ * Runs the check query as the owner of the bookings table (no RLS) and
+ * fills *rules on the way; *taken receives the places already taken at
+ * the busiest instant (for an exclusive service: 1 if any).
  */
 static bool
-exceeds_capacity(CapacityRules *rules, BookingRow *row, Snapshot snapshot,
-				 Oid owner, int32 *taken)
+exceeds_capacity(BookingRow *row, Snapshot snapshot, Oid owner,
+				 CapacityRules *rules, int32 *taken)
 {
-	TimestampTz from = row->start - rules->buffer_before;
-	TimestampTz to = row->end + rules->buffer_after;
+	MemoryContext caller = CurrentMemoryContext;
+	ProtectorElevation saved;
+	Datum		values[4];
+	int			ret;
+	int			n = 0;
 	Occupancy  *occ;
-	int			n;
+	bool		result;
 
-	occ = protector_load_occupancy(row->service_id, from, to,
-								   rules->buffer_before, rules->buffer_after,
-								   row->id, snapshot, rules->shared ? 0 : 1, owner, &n);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	{
+		Oid			argtypes[4] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDOID};
+
+		protector_keep_plan(&check_plan, CHECK_SQL, 4, argtypes);
+	}
+	values[0] = UUIDPGetDatum(row->service_id);
+	values[1] = TimestampTzGetDatum(row->start);
+	values[2] = TimestampTzGetDatum(row->end);
+	values[3] = UUIDPGetDatum(row->id);
+
+	protector_elevate(owner, &saved);
+	ret = SPI_execute_snapshot(check_plan, values, NULL, snapshot,
+							   InvalidSnapshot, true, false, 0);
+	protector_restore(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reservation check failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("booking refers to a service that does not exist")));
+
+	{
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		HeapTuple	first = SPI_tuptable->vals[0];
+		bool		isnull;
+
+		rules->name = MemoryContextStrdup(caller,
+										  TextDatumGetCString(SPI_getbinval(first, desc, 1, &isnull)));
+		rules->shared = DatumGetBool(SPI_getbinval(first, desc, 2, &isnull));
+		rules->capacity = DatumGetInt32(SPI_getbinval(first, desc, 3, &isnull));
+		rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(first, desc, 4, &isnull)));
+		rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(first, desc, 5, &isnull)));
+
+		occ = palloc(sizeof(Occupancy) * SPI_processed);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			Datum		lo = SPI_getbinval(tup, desc, 6, &isnull);
+
+			if (isnull)
+				continue;		/* the LEFT JOIN's row for "no booking" */
+			occ[n].start = DatumGetTimestampTz(lo) - rules->buffer_before;
+			occ[n].end = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull)) + rules->buffer_after;
+			occ[n].party = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
+			n++;
+		}
+	}
+
 	if (!rules->shared)
 	{
-		*taken = n;
-		return n > 0;
+		*taken = n > 0 ? 1 : 0;
+		result = n > 0;
 	}
-	*taken = protector_max_occupancy(occ, n, from, to);
-	return *taken + row->party > rules->capacity;
+	else
+	{
+		qsort(occ, n, sizeof(Occupancy), compare_occupancy);
+		*taken = protector_max_occupancy(occ, n, row->start - rules->buffer_before,
+										 row->end + rules->buffer_after);
+		result = *taken + row->party > rules->capacity;
+	}
+	SPI_finish();
+	return result;
 }
 
 PG_FUNCTION_INFO_V1(protector_reservation_check);
@@ -341,8 +403,9 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	TupleDesc	desc;
+	BookingAttnums att;
 	BookingRow	row;
-	CapacityRules *rules;
+	CapacityRules rules;
 	Oid			owner;
 	int32		taken;
 
@@ -359,8 +422,9 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 				 errmsg("reservation_check() must be fired AFTER INSERT OR UPDATE FOR EACH ROW")));
 
 	desc = RelationGetDescr(trigdata->tg_relation);
+	find_attnums(desc, &att);
 	read_booking(TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
-				 trigdata->tg_newtuple : trigdata->tg_trigtuple, desc, &row);
+				 trigdata->tg_newtuple : trigdata->tg_trigtuple, desc, &att, &row);
 	if (!row.occupies)
 		return PointerGetDatum(NULL);
 
@@ -369,7 +433,7 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	{
 		BookingRow	old;
 
-		read_booking(trigdata->tg_trigtuple, desc, &old);
+		read_booking(trigdata->tg_trigtuple, desc, &att, &old);
 		if (old.occupies &&
 			memcmp(old.service_id, row.service_id, UUID_LEN) == 0 &&
 			row.start >= old.start && row.end <= old.end &&
@@ -378,22 +442,20 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	}
 
 	owner = trigdata->tg_relation->rd_rel->relowner;
-	rules = load_capacity_rules(row.service_id, owner);
-
 	protector_lock_service(row.service_id);
 
 	/* see everything committed before we got the lock, and our own work */
 	CommandCounterIncrement();
-	if (exceeds_capacity(rules, &row, GetLatestSnapshot(), owner, &taken))
+	if (exceeds_capacity(&row, GetLatestSnapshot(), owner, &rules, &taken))
 	{
 		bool		retry = false;
 		int32		taken_then;
 
 		/* hidden from our snapshot: a concurrent commit, so retry */
 		if (IsolationUsesXactSnapshot() &&
-			!exceeds_capacity(rules, &row, GetTransactionSnapshot(), owner, &taken_then))
+			!exceeds_capacity(&row, GetTransactionSnapshot(), owner, &rules, &taken_then))
 			retry = true;
-		report_conflict(rules, &row, taken, retry);
+		report_conflict(&rules, &row, taken, retry);
 	}
 
 	return PointerGetDatum(NULL);

@@ -11,7 +11,6 @@
 #define PROTECTOR_RESERVE_H
 
 #include "datatype/timestamp.h"
-#include "utils/snapshot.h"
 #include "utils/uuid.h"
 
 /* the occupied interval of an existing booking, buffers included */
@@ -25,9 +24,7 @@ typedef struct Occupancy
 extern Occupancy *protector_load_occupancy(const pg_uuid_t *service_id,
 										   TimestampTz from, TimestampTz to,
 										   int64 buffer_before, int64 buffer_after,
-										   const pg_uuid_t *exclude_id,
-										   Snapshot snapshot, long limit,
-										   Oid owner, int *n);
+										   int *n);
 extern int32 protector_max_occupancy(const Occupancy *occ, int n,
 									 TimestampTz from, TimestampTz to);
 
