@@ -21,22 +21,35 @@ run() {	# $1 variant, $2 nsvc, $3 nslots -> prints "tps failed booked"
 	echo "$tps ${failed:-0} $booked $overlaps"
 }
 
-echo "== throughput: booking attempts per second (refusals included), 8 clients, ${SECS}s each"
-printf '%-6s %-10s %12s %8s %9s %9s %10s %10s\n' scenario variant attempts/s failed booked overlaps "vs (b)" "vs (a)"
+REPEAT=${BENCH_REPEAT:-3}
+echo "== throughput: booking attempts per second (refusals included), 8 clients, ${SECS}s per run,"
+echo "   median of $REPEAT runs per variant (runs interleaved across variants)"
+printf '%-6s %-12s %12s %8s %9s %9s %10s %10s\n' scenario variant attempts/s failed booked overlaps "vs (b)" "vs (a)"
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for scenario in wide hot; do
 	if [ "$scenario" = wide ]; then nsvc=200; nslots=17520; else nsvc=4; nslots=96; fi
-	declare -A R=()
-	for v in plain excl plpg protector; do R[$v]=$(run "$v" "$nsvc" "$nslots"); done
-	a=$(cut -d' ' -f1 <<<"${R[plain]}")
-	b=$(cut -d' ' -f1 <<<"${R[excl]}")
-	for v in plain excl plpg protector; do
-		read -r tps failed booked overlaps <<<"${R[$v]}"
-		label=$v
-		case $v in plain) label="(a) plain";; excl) label="(b) exclude";; plpg) label="(c) plpgsql";; esac
-		printf '%-6s %-10s %12.1f %8s %9s %9s %9.2fx %9.2fx\n' "$scenario" "$label" "$tps" "$failed" "$booked" "$overlaps" \
-			"$(echo "$tps / $b" | bc -l)" "$(echo "$tps / $a" | bc -l)"
+	declare -A TPS=() FAILED=() BOOKED=() OVERLAPS=()
+	for r in $(seq 1 "$REPEAT"); do
+		for v in plain excl plpg protector; do
+			read -r tps failed booked overlaps <<<"$(run "$v" "$nsvc" "$nslots")"
+			TPS[$v]="${TPS[$v]:-} $tps"
+			FAILED[$v]=$(( ${FAILED[$v]:-0} + failed ))
+			BOOKED[$v]=$booked
+			OVERLAPS[$v]=$(( ${OVERLAPS[$v]:-0} + overlaps ))
+		done
 	done
+	a=$(median <<<"${TPS[plain]}")
+	b=$(median <<<"${TPS[excl]}")
+	for v in plain excl plpg protector; do
+		tps=$(median <<<"${TPS[$v]}")
+		case $v in plain) label="(a) plain";; excl) label="(b) exclude";; plpg) label="(c) plpgsql";; *) label=$v;; esac
+		printf '%-6s %-12s %12.1f %8s %9s %9s %9.2fx %9.2fx\n' "$scenario" "$label" "$tps" "${FAILED[$v]}" \
+			"${BOOKED[$v]}" "${OVERLAPS[$v]}" "$(echo "$tps / $b" | bc -l)" "$(echo "$tps / $a" | bc -l)"
+	done
+	unset TPS FAILED BOOKED OVERLAPS
 done
+echo "   failed = failed transactions summed over the runs; booked = rows of the last run;"
+echo "   overlaps = double bookings summed over the runs ((a) checks nothing)"
 
 echo
 echo "== get_available_slots, 31 days, same bookings in the window, table of ~10k vs ~1M bookings"

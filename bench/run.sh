@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh — `make bench`: the reservation benchmark, every figure a
 # ratio against baselines measured in the same run on a throwaway cluster.
-#   BENCH_SECONDS (default 15) per throughput run; 8 clients; synchronous_commit on.
+#   BENCH_SECONDS (default 15) per run, BENCH_REPEAT (default 3) runs per
+#   variant, medians reported; 8 clients; synchronous_commit on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh

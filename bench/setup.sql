@@ -20,8 +20,9 @@ SELECT bench.svc(i), '0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000
 	   'S' || i, '60 minutes', '30 minutes', '1100 days'
 FROM generate_series(1, 200) i;
 
--- (a) the physical limit: the same row into a table with the same indexes, no check
-CREATE TABLE bench.plain (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING INDEXES);
+-- (a) the physical limit: the same row into a table with the same indexes and
+-- constraints, but no capacity check
+CREATE TABLE bench.plain (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
 CREATE FUNCTION bench.attempt_plain(s int, i int) RETURNS boolean LANGUAGE sql AS $$
 	INSERT INTO bench.plain (organization_id, venue_id, service_id, during)
 	VALUES ('0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s), bench.slot(i))
@@ -29,7 +30,7 @@ CREATE FUNCTION bench.attempt_plain(s int, i int) RETURNS boolean LANGUAGE sql A
 $$;
 
 -- (b) the canonical exclusion constraint, violation caught in a function
-CREATE TABLE bench.excl (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING INDEXES,
+CREATE TABLE bench.excl (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES,
 	EXCLUDE USING gist (service_id WITH =, during WITH &&));
 CREATE FUNCTION bench.attempt_excl(s int, i int) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
@@ -41,7 +42,7 @@ EXCEPTION WHEN exclusion_violation THEN
 END $$;
 
 -- (c) PL/pgSQL: advisory lock + overlap check + insert
-CREATE TABLE bench.plpg (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING INDEXES);
+CREATE TABLE bench.plpg (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
 CREATE FUNCTION bench.attempt_plpg(s int, i int) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM pg_advisory_xact_lock(42, hashtext(bench.svc(s)::text));
@@ -54,7 +55,8 @@ BEGIN
 	RETURN true;
 END $$;
 
--- every variant has the foreign keys a real bookings table has
+-- every variant has the CHECK constraints (LIKE ... INCLUDING CONSTRAINTS)
+-- and the foreign keys a real bookings table has
 DO $$
 DECLARE t text;
 BEGIN

@@ -89,10 +89,19 @@ typedef struct CapacityRules
 	"  ) o ON true" \
 	" WHERE s.id OPERATOR(pg_catalog.=) $1"
 
+/*
+ * Availability reads weeks of one service: rather than the GiST index,
+ * whose pages interleave services as bookings arrive, it range-scans the
+ * btree on (service_id, lower(during)).  Bookings last at most 31 days
+ * (bookings_length_check), which bounds how early an overlapping one can
+ * start.
+ */
 #define OCCUPANCY_SQL \
 	"SELECT lower(during), upper(during), party_size FROM protector.bookings" \
 	" WHERE service_id OPERATOR(pg_catalog.=) $1" \
-	"   AND during OPERATOR(pg_catalog.&&) pg_catalog.tstzrange($2, $3)" \
+	"   AND lower(during) OPERATOR(pg_catalog.>=) ($2 OPERATOR(pg_catalog.-) '744 hours'::interval)" \
+	"   AND lower(during) OPERATOR(pg_catalog.<) $3" \
+	"   AND upper(during) OPERATOR(pg_catalog.>) $2" \
 	"   AND status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])" \
 	"   AND (status OPERATOR(pg_catalog.<>) 'held'::protector.booking_status" \
 	"        OR hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now())" \

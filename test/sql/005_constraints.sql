@@ -74,6 +74,10 @@ INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, s
 INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, total_price) VALUES
 	('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1',
 	 '00000000-0000-4000-8000-0000000a1001', '[2030-01-05 12:00+00, 2030-01-05 13:00+00)', -1);
+-- a booking lasts at most 31 days
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during) VALUES
+	('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1',
+	 '00000000-0000-4000-8000-0000000a1001', '[2030-01-05 12:00+00, 2030-02-05 12:01+00)');
 -- org A's booking for org B's customer
 INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during) VALUES
 	('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1',
