@@ -27,13 +27,19 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rangetypes.h"
 #include "utils/rel.h"
@@ -49,7 +55,6 @@
 #include "schedule.h"
 
 static SPIPlanPtr occupancy_plan = NULL;
-static SPIPlanPtr check_plan = NULL;
 
 /* what the check needs to know of a service */
 typedef struct CapacityRules
@@ -60,34 +65,6 @@ typedef struct CapacityRules
 	int64		buffer_before;
 	int64		buffer_after;
 } CapacityRules;
-
-/*
- * The trigger's one query: the service's capacity rules and, joined to
- * them, the occupying bookings whose occupied interval (buffers included)
- * overlaps the new booking's.  Buffers are turned into exact seconds, as
- * protector_interval_usecs() counts them.  An exclusive service needs
- * only to know whether one such booking exists.
- */
-#define CHECK_SQL \
-	"SELECT s.name, s.mode::text OPERATOR(pg_catalog.=) 'shared', s.capacity," \
-	"       s.buffer_before, s.buffer_after, o.lo, o.hi, o.party" \
-	"  FROM protector.services s" \
-	"  LEFT JOIN LATERAL (" \
-	"    SELECT lower(b.during) AS lo, upper(b.during) AS hi, b.party_size AS party" \
-	"      FROM protector.bookings b" \
-	"     WHERE b.service_id OPERATOR(pg_catalog.=) s.id" \
-	"       AND b.during OPERATOR(pg_catalog.&&) pg_catalog.tstzrange(" \
-	"             $2 OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs =>" \
-	"                 pg_catalog.date_part('epoch', s.buffer_before OPERATOR(pg_catalog.+) s.buffer_after))," \
-	"             $3 OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>" \
-	"                 pg_catalog.date_part('epoch', s.buffer_before OPERATOR(pg_catalog.+) s.buffer_after)))" \
-	"       AND b.id OPERATOR(pg_catalog.<>) $4" \
-	"       AND b.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])" \
-	"       AND (b.status OPERATOR(pg_catalog.<>) 'held'::protector.booking_status" \
-	"            OR b.hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now())" \
-	"     LIMIT CASE WHEN s.mode OPERATOR(pg_catalog.=) 'exclusive'::protector.service_mode THEN 1 END" \
-	"  ) o ON true" \
-	" WHERE s.id OPERATOR(pg_catalog.=) $1"
 
 /*
  * Availability reads weeks of one service: rather than the GiST index,
@@ -323,87 +300,173 @@ compare_occupancy(const void *a, const void *b)
 }
 
 /*
- * Would adding row to the occupancy visible in snapshot exceed capacity?
- * Runs the check query as the owner of the bookings table (no RLS) and
- * fills *rules on the way; *taken receives the places already taken at
- * the busiest instant (for an exclusive service: 1 if any).
+ * The check reads the tables directly through their indexes, as
+ * PostgreSQL's own exclusion constraints do, rather than through SPI: it
+ * runs for every booking written, and an executor start-up per booking
+ * would cost more than the check itself.  Scans bypass RLS by nature.
  */
-static bool
-exceeds_capacity(BookingRow *row, Snapshot snapshot, Oid owner,
-				 CapacityRules *rules, int32 *taken)
+
+static Relation
+open_index_named(Relation heap, const char *name)
 {
-	MemoryContext caller = CurrentMemoryContext;
-	ProtectorElevation saved;
-	Datum		values[4];
-	int			ret;
-	int			n = 0;
-	Occupancy  *occ;
-	bool		result;
+	Oid			indexoid = get_relname_relid(name, RelationGetNamespace(heap));
+	Relation	index;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	{
-		Oid			argtypes[4] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDOID};
+	if (!OidIsValid(indexoid))
+		elog(ERROR, "index protector.%s is missing", name);
+	index = index_open(indexoid, AccessShareLock);
+	if (index->rd_index->indrelid != RelationGetRelid(heap))
+		elog(ERROR, "index protector.%s is not an index of %s", name,
+			 RelationGetRelationName(heap));
+	return index;
+}
 
-		protector_keep_plan(&check_plan, CHECK_SQL, 4, argtypes);
-	}
-	values[0] = UUIDPGetDatum(row->service_id);
-	values[1] = TimestampTzGetDatum(row->start);
-	values[2] = TimestampTzGetDatum(row->end);
-	values[3] = UUIDPGetDatum(row->id);
+/* scan key "attribute <strategy> value" built from the index's own opfamily */
+static void
+init_index_key(ScanKey key, Relation index, int attno, StrategyNumber strategy,
+			   Datum value)
+{
+	Oid			opfamily = index->rd_opfamily[attno - 1];
+	Oid			opcintype = index->rd_opcintype[attno - 1];
+	Oid			opno = get_opfamily_member(opfamily, opcintype, opcintype, strategy);
 
-	protector_elevate(owner, &saved);
-	ret = SPI_execute_snapshot(check_plan, values, NULL, snapshot,
-							   InvalidSnapshot, true, false, 0);
-	protector_restore(&saved);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reservation check failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
+	if (!OidIsValid(opno))
+		elog(ERROR, "missing operator %d(%u,%u) in opfamily %u",
+			 strategy, opcintype, opcintype, opfamily);
+	ScanKeyEntryInitialize(key, 0, attno, strategy, InvalidOid,
+						   index->rd_indcollation[attno - 1], get_opcode(opno),
+						   value);
+}
+
+/* the service's capacity rules, read through services_pkey */
+static void
+read_capacity_rules(const pg_uuid_t *service_id, Relation bookings,
+					Snapshot snapshot, CapacityRules *rules)
+{
+	Oid			relid = get_relname_relid("services", RelationGetNamespace(bookings));
+	Relation	services;
+	Relation	pkey;
+	ScanKeyData key;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	TupleDesc	desc;
+	bool		isnull;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table protector.services is missing");
+	services = table_open(relid, AccessShareLock);
+	desc = RelationGetDescr(services);
+	pkey = open_index_named(services, "services_pkey");
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(service_id));
+	slot = table_slot_create(services, NULL);
+	scan = index_beginscan(services, pkey, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	if (!index_getnext_slot(scan, ForwardScanDirection, slot))
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("booking refers to a service that does not exist")));
 
+	rules->name = TextDatumGetCString(slot_getattr(slot, attnum_of(desc, "name"), &isnull));
+	rules->shared = strcmp(DatumGetCString(DirectFunctionCall1(enum_out,
+															   slot_getattr(slot, attnum_of(desc, "mode"), &isnull))),
+						   "shared") == 0;
+	rules->capacity = DatumGetInt32(slot_getattr(slot, attnum_of(desc, "capacity"), &isnull));
+	rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(slot_getattr(slot, attnum_of(desc, "buffer_before"), &isnull)));
+	rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(slot_getattr(slot, attnum_of(desc, "buffer_after"), &isnull)));
+
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(pkey, AccessShareLock);
+	table_close(services, AccessShareLock);
+}
+
+/*
+ * Would adding row to the occupancy visible in snapshot exceed capacity?
+ * Reads the service's rules into *rules and the occupying bookings whose
+ * occupied interval overlaps the row's through the GiST index on
+ * (service_id, during); *taken receives the places already taken at the
+ * busiest instant (for an exclusive service: 1 if any).
+ */
+static bool
+exceeds_capacity(BookingRow *row, Relation bookings, const BookingAttnums *att,
+				 Snapshot snapshot, CapacityRules *rules, int32 *taken)
+{
+	TupleDesc	desc = RelationGetDescr(bookings);
+	Relation	index;
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	TypeCacheEntry *typcache = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
+	RangeBound	lower_bound,
+				upper_bound;
+	TimestampTz from;
+	TimestampTz to;
+	int64		gap;
+	Occupancy  *occ;
+	int			n = 0;
+	int			cap = 8;
+
+	snapshot = RegisterSnapshot(snapshot);
+	read_capacity_rules(row->service_id, bookings, snapshot, rules);
+
+	/* bookings whose occupied interval can overlap the row's */
+	gap = rules->buffer_before + rules->buffer_after;
+	from = row->start - gap;
+	to = row->end + gap;
+	lower_bound.val = TimestampTzGetDatum(from);
+	lower_bound.infinite = false;
+	lower_bound.inclusive = true;
+	lower_bound.lower = true;
+	upper_bound.val = TimestampTzGetDatum(to);
+	upper_bound.infinite = false;
+	upper_bound.inclusive = false;
+	upper_bound.lower = false;
+
+	index = open_index_named(bookings, "bookings_during_idx");
+	init_index_key(&keys[0], index, 1, BTEqualStrategyNumber, UUIDPGetDatum(row->service_id));
+	init_index_key(&keys[1], index, 2, RTOverlapStrategyNumber,
+				   RangeTypePGetDatum(make_range(typcache, &lower_bound, &upper_bound, false)));
+
+	occ = palloc(sizeof(Occupancy) * cap);
+	slot = table_slot_create(bookings, NULL);
+	scan = index_beginscan(bookings, index, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		HeapTuple	first = SPI_tuptable->vals[0];
-		bool		isnull;
+		BookingRow	other;
 
-		rules->name = MemoryContextStrdup(caller,
-										  TextDatumGetCString(SPI_getbinval(first, desc, 1, &isnull)));
-		rules->shared = DatumGetBool(SPI_getbinval(first, desc, 2, &isnull));
-		rules->capacity = DatumGetInt32(SPI_getbinval(first, desc, 3, &isnull));
-		rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(first, desc, 4, &isnull)));
-		rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(first, desc, 5, &isnull)));
-
-		occ = palloc(sizeof(Occupancy) * SPI_processed);
-		for (uint64 i = 0; i < SPI_processed; i++)
+		read_booking(ExecFetchSlotHeapTuple(slot, false, NULL), desc, att, &other);
+		/* GiST answers may be lossy: recheck what the keys asked */
+		if (memcmp(other.service_id, row->service_id, UUID_LEN) != 0 ||
+			other.start >= to || other.end <= from ||
+			memcmp(other.id, row->id, UUID_LEN) == 0 || !other.occupies)
+			continue;
+		if (n >= cap)
 		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			Datum		lo = SPI_getbinval(tup, desc, 6, &isnull);
-
-			if (isnull)
-				continue;		/* the LEFT JOIN's row for "no booking" */
-			occ[n].start = DatumGetTimestampTz(lo) - rules->buffer_before;
-			occ[n].end = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull)) + rules->buffer_after;
-			occ[n].party = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
-			n++;
+			cap *= 2;
+			occ = repalloc(occ, sizeof(Occupancy) * cap);
 		}
+		occ[n].start = other.start - rules->buffer_before;
+		occ[n].end = other.end + rules->buffer_after;
+		occ[n].party = other.party;
+		n++;
+		if (!rules->shared)
+			break;				/* one is enough */
 	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	UnregisterSnapshot(snapshot);
 
 	if (!rules->shared)
 	{
 		*taken = n > 0 ? 1 : 0;
-		result = n > 0;
+		return n > 0;
 	}
-	else
-	{
-		qsort(occ, n, sizeof(Occupancy), compare_occupancy);
-		*taken = protector_max_occupancy(occ, n, row->start - rules->buffer_before,
-										 row->end + rules->buffer_after);
-		result = *taken + row->party > rules->capacity;
-	}
-	SPI_finish();
-	return result;
+	qsort(occ, n, sizeof(Occupancy), compare_occupancy);
+	*taken = protector_max_occupancy(occ, n, row->start - rules->buffer_before,
+									 row->end + rules->buffer_after);
+	return *taken + row->party > rules->capacity;
 }
 
 PG_FUNCTION_INFO_V1(protector_reservation_check);
@@ -415,7 +478,6 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	BookingAttnums att;
 	BookingRow	row;
 	CapacityRules rules;
-	Oid			owner;
 	int32		taken;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -450,19 +512,18 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 			return PointerGetDatum(NULL);
 	}
 
-	owner = trigdata->tg_relation->rd_rel->relowner;
 	protector_lock_service(row.service_id);
 
 	/* see everything committed before we got the lock, and our own work */
 	CommandCounterIncrement();
-	if (exceeds_capacity(&row, GetLatestSnapshot(), owner, &rules, &taken))
+	if (exceeds_capacity(&row, trigdata->tg_relation, &att, GetLatestSnapshot(), &rules, &taken))
 	{
 		bool		retry = false;
 		int32		taken_then;
 
 		/* hidden from our snapshot: a concurrent commit, so retry */
 		if (IsolationUsesXactSnapshot() &&
-			!exceeds_capacity(&row, GetTransactionSnapshot(), owner, &rules, &taken_then))
+			!exceeds_capacity(&row, trigdata->tg_relation, &att, GetTransactionSnapshot(), &rules, &taken_then))
 			retry = true;
 		report_conflict(&rules, &row, taken, retry);
 	}
