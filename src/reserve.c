@@ -13,10 +13,11 @@
  *	1. takes the service's transaction-level advisory lock (locks.c), so
  *	   checks of one service run one at a time and see each other's
  *	   committed work;
- *	2. reads the other occupying bookings of the service with the *latest*
- *	   snapshot (as ri_triggers.c does under REPEATABLE READ), as the
- *	   table's owner without RLS, since the check must count bookings the
- *	   caller may not see;
+ *	2. reads the service and the other occupying bookings of the service
+ *	   with the *latest* snapshot (as ri_triggers.c does under REPEATABLE
+ *	   READ), scanning services_pkey and the GiST index on (service_id,
+ *	   during) directly, as exclusion constraints do: no RLS applies, since
+ *	   the check must count bookings the caller may not see;
  *	3. refuses the row with 23P01 when capacity would be exceeded, or with
  *	   40001 when the conflict was committed after the transaction's
  *	   snapshot (REPEATABLE READ / SERIALIZABLE), so the client retries.
