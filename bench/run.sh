@@ -9,5 +9,5 @@ bash scripts/install-deps.sh
 make -s >/dev/null
 make -s install >/dev/null
 # no checkpoint in the middle of a run: it would land on one variant by chance
-exec pg_virtualenv -v 15 -o "max_connections=50" -o "shared_buffers=512MB" \
+exec bash scripts/pg-cluster.sh -o "max_connections=50" -o "shared_buffers=512MB" \
 	-o "max_wal_size=16GB" -o "checkpoint_timeout=1h" bash bench/inside.sh

@@ -13,7 +13,7 @@ make -s >/dev/null
 make -s install >/dev/null
 
 export DEMO_KEEP="${KEEP:-0}"
-exec pg_virtualenv -v 15 bash -c '
+exec bash scripts/pg-cluster.sh bash -c '
 	set -euo pipefail
 	createdb protector_demo
 	psql -X -q -v ON_ERROR_STOP=1 -d protector_demo -f scripts/demo.sql

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/run-suites.sh — runs inside the throwaway cluster of
-# scripts/test.sh (PGHOST, PGPORT, PGUSER set by pg_virtualenv) and prints
+# scripts/test.sh (PGHOST, PGPORT, PGUSER set by scripts/pg-cluster.sh) and prints
 # one summary line "N passed, N failed" over all suites.
 #
 #   cppcheck    src/*.c, one count

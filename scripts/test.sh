@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — `make test`: provision, build with warnings as errors,
 # install, then run every suite against a throwaway PostgreSQL 15 cluster
-# that Debian's pg_virtualenv creates and drops around the run.
+# that scripts/pg-cluster.sh creates and drops around the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +14,5 @@ echo "== install"
 make -s install >/dev/null
 
 echo "== throwaway cluster"
-exec pg_virtualenv -v 15 \
-	-o "max_connections=120" \
-	-o "shared_preload_libraries=" \
+exec bash scripts/pg-cluster.sh -o "max_connections=120" \
 	bash scripts/run-suites.sh
