@@ -75,3 +75,9 @@ GRANT EXECUTE ON FUNCTION
 	protector.cancel_booking(uuid, text, boolean),
 	protector.update_booking_status_batch(uuid[], protector.booking_status)
 TO authenticated, service_role;
+
+-- audit: owners and admins read through RLS; attaching and detaching the
+-- trigger is for the tables' owners only (no grant)
+GRANT EXECUTE ON FUNCTION
+	protector.get_audit_logs(regclass, timestamptz, timestamptz, integer, uuid)
+TO authenticated, service_role;

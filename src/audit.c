@@ -1,0 +1,954 @@
+/*-------------------------------------------------------------------------
+ *
+ * audit.c
+ *	  protector.audit_trigger(): one generic trigger that records every
+ *	  change of the table it is attached to in protector.audit_log.
+ *
+ * Attached AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW (and AFTER
+ * TRUNCATE FOR EACH STATEMENT) by protector.enable_audit().  Each row
+ * change appends one audit_log row: time (the transaction's start, as
+ * now()), the row's organization, the actor (JWT 'sub' claim, NULL for
+ * system work) and database role (the role after SET ROLE, so PostgREST's
+ * 'authenticated' even inside SECURITY DEFINER functions), the table, the
+ * primary key as text, the operation, old and new row as jsonb, the names
+ * of the changed columns and the top-level transaction id.  An UPDATE that
+ * changes nothing (updated_at aside) writes nothing.
+ *
+ * Trigger arguments name columns whose values are masked ("[masked]"; NULL
+ * stays NULL).  A masked column that no longer exists is an error rather
+ * than a silent leak after a rename.
+ *
+ * Why C: the audit trigger fires on every write of every audited table.
+ * What a row looks like as jsonb (column names, how each type converts,
+ * which columns are masked, where the key and organization are) is worked
+ * out once per table and cached until the table's definition changes, and
+ * the audit row is inserted into the heap and its indexes directly, as
+ * logical replication's apply does, instead of planning and executing an
+ * INSERT per row.  Values convert exactly as to_jsonb() converts them.
+ *
+ * src/audit.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_coerce.h"
+#include "parser/scansup.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "identity.h"
+
+#define AUDIT_MASK_TEXT "[masked]"
+
+/* how one column's value becomes jsonb (the categories of to_jsonb) */
+typedef enum AuditValueKind
+{
+	AV_TEXT,					/* text, varchar, bpchar: the string itself */
+	AV_OUTPUT,					/* a string from the type's output function */
+	AV_BOOL,
+	AV_INTEGER,					/* int2, int4, int8 */
+	AV_NUMERIC,
+	AV_DATETIME,				/* date, timestamp, timestamptz: ISO 8601 */
+	AV_JSONB,
+	AV_TO_JSONB					/* anything else: to_jsonb() itself */
+} AuditValueKind;
+
+typedef struct AuditColumn
+{
+	AttrNumber	attnum;
+	char	   *name;
+	int			namelen;
+	Datum		name_text;		/* for changed_columns */
+	AuditValueKind kind;
+	Oid			basetype;
+	int16		typlen;
+	bool		typbyval;
+	bool		masked;
+	bool		is_updated_at;	/* a change here alone is no change */
+	FmgrInfo	func;			/* output function, or to_jsonb */
+} AuditColumn;
+
+typedef struct AuditKey
+{
+	Oid			relid;
+	Oid			tgoid;
+} AuditKey;
+
+typedef struct AuditTable
+{
+	AuditKey	key;
+	bool		valid;
+	MemoryContext cxt;
+	Datum		table_name;		/* text: schema-qualified */
+	int			ncolumns;
+	AuditColumn *columns;
+	int			npk;
+	AuditColumn **pk;			/* primary key columns, in key order */
+	FmgrInfo   *pk_out;
+	AttrNumber	org_attnum;		/* uuid organization column, 0 if none */
+} AuditTable;
+
+/* audit_log itself: where it is and where its columns are */
+typedef struct AuditLogTarget
+{
+	Oid			relid;
+	Oid			seqid;
+	int			natts;
+	AttrNumber	id,
+				occurred_at,
+				organization_id,
+				actor_uid,
+				actor_role,
+				table_name,
+				record_id,
+				op,
+				old_row,
+				new_row,
+				changed_columns,
+				txid;
+} AuditLogTarget;
+
+static HTAB *audit_tables = NULL;
+static bool audit_writer_stale;
+static AuditLogTarget audit_log_target;
+static bool audit_log_target_valid = false;
+static MemoryContext audit_cxt = NULL;
+
+static void
+audit_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	AuditTable *entry;
+
+	if (relid == InvalidOid || relid == audit_log_target.relid)
+	{
+		audit_log_target_valid = false;
+		audit_writer_stale = true;
+	}
+	if (audit_tables == NULL)
+		return;
+	hash_seq_init(&status, audit_tables);
+	while ((entry = (AuditTable *) hash_seq_search(&status)) != NULL)
+	{
+		if (relid == InvalidOid || entry->key.relid == relid)
+			entry->valid = false;
+	}
+}
+
+static void
+audit_init_cache(void)
+{
+	HASHCTL		ctl;
+
+	if (audit_tables != NULL)
+		return;
+	audit_cxt = AllocSetContextCreate(CacheMemoryContext, "protector audit cache",
+									  ALLOCSET_SMALL_SIZES);
+	ctl.keysize = sizeof(AuditKey);
+	ctl.entrysize = sizeof(AuditTable);
+	ctl.hcxt = audit_cxt;
+	audit_tables = hash_create("protector audited tables", 32, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	CacheRegisterRelcacheCallback(audit_relcache_callback, (Datum) 0);
+}
+
+static AttrNumber
+audit_log_column(TupleDesc desc, const char *name)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("protector.audit_log has no column \"%s\"", name),
+			 errhint("The protector extension is damaged; reinstall it.")));
+	return InvalidAttrNumber;	/* keep the compiler quiet */
+}
+
+static void
+audit_load_target(void)
+{
+	Oid			nsp;
+	Oid			relid;
+	Relation	rel;
+	TupleDesc	desc;
+	AuditLogTarget t;
+
+	if (audit_log_target_valid)
+		return;
+	nsp = get_namespace_oid("protector", true);
+	relid = OidIsValid(nsp) ? get_relname_relid("audit_log", nsp) : InvalidOid;
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("protector.audit_log does not exist"),
+				 errhint("Install the protector extension, or drop the audit trigger.")));
+
+	rel = table_open(relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	t.relid = relid;
+	t.natts = desc->natts;
+	t.id = audit_log_column(desc, "id");
+	t.occurred_at = audit_log_column(desc, "occurred_at");
+	t.organization_id = audit_log_column(desc, "organization_id");
+	t.actor_uid = audit_log_column(desc, "actor_uid");
+	t.actor_role = audit_log_column(desc, "actor_role");
+	t.table_name = audit_log_column(desc, "table_name");
+	t.record_id = audit_log_column(desc, "record_id");
+	t.op = audit_log_column(desc, "op");
+	t.old_row = audit_log_column(desc, "old_row");
+	t.new_row = audit_log_column(desc, "new_row");
+	t.changed_columns = audit_log_column(desc, "changed_columns");
+	t.txid = audit_log_column(desc, "txid");
+	t.seqid = getIdentitySequence(relid, t.id, false);
+	table_close(rel, AccessShareLock);
+
+	audit_log_target = t;
+	audit_log_target_valid = true;
+}
+
+/* the to_jsonb category of a (base) type */
+static AuditValueKind
+audit_value_kind(Oid basetype)
+{
+	Oid			castfunc;
+
+	switch (basetype)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			return AV_TEXT;
+		case BOOLOID:
+			return AV_BOOL;
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			return AV_INTEGER;
+		case NUMERICOID:
+			return AV_NUMERIC;
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return AV_DATETIME;
+		case JSONBOID:
+			return AV_JSONB;
+		case UUIDOID:
+		case NAMEOID:
+		case INETOID:
+		case BYTEAOID:
+		case TSTZRANGEOID:
+		case INTERVALOID:
+		case TIMEOID:
+			return AV_OUTPUT;
+		default:
+			break;
+	}
+
+	/*
+	 * Enums and ranges print as strings unless someone gave them a cast to
+	 * json (to_jsonb looks for one on user-defined types); arrays, composites
+	 * and all else go through to_jsonb.
+	 */
+	if (type_is_enum(basetype) || type_is_range(basetype))
+	{
+		if (basetype < FirstNormalObjectId ||
+			(find_coercion_pathway(JSONOID, basetype, COERCION_EXPLICIT,
+								   &castfunc) != COERCION_PATH_FUNC &&
+			 find_coercion_pathway(JSONBOID, basetype, COERCION_EXPLICIT,
+								   &castfunc) != COERCION_PATH_FUNC))
+			return AV_OUTPUT;
+	}
+	return AV_TO_JSONB;
+}
+
+static bool
+audit_name_in_args(const char *name, Trigger *trigger)
+{
+	for (int i = 0; i < trigger->tgnargs; i++)
+	{
+		if (strcmp(trigger->tgargs[i], name) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void
+audit_build_table(AuditTable *entry, Relation rel, Trigger *trigger)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext old;
+	Oid			pkoid;
+	bool		is_organizations;
+	Oid			nsp = RelationGetNamespace(rel);
+	char	   *nspname = get_namespace_name(nsp);
+
+	if (entry->cxt != NULL)
+		MemoryContextDelete(entry->cxt);
+	entry->cxt = AllocSetContextCreate(audit_cxt, "protector audited table",
+									   ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(entry->cxt);
+
+	/* every masked column must exist: never log a renamed secret */
+	for (int i = 0; i < trigger->tgnargs; i++)
+	{
+		bool		found = false;
+
+		for (int a = 0; a < desc->natts; a++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, a);
+
+			if (!att->attisdropped &&
+				strcmp(NameStr(att->attname), trigger->tgargs[i]) == 0)
+				found = true;
+		}
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" masked by the audit trigger of table \"%s\" does not exist",
+							trigger->tgargs[i], RelationGetRelationName(rel)),
+					 errdetail("Writes to the table are refused so that a renamed column is never logged in clear."),
+					 errhint("Run protector.enable_audit('%s', ...) again with the current column names.",
+							 quote_qualified_identifier(nspname, RelationGetRelationName(rel)))));
+	}
+
+	entry->table_name = PointerGetDatum(cstring_to_text(
+														quote_qualified_identifier(nspname, RelationGetRelationName(rel))));
+	is_organizations = strcmp(nspname, "protector") == 0 &&
+		strcmp(RelationGetRelationName(rel), "organizations") == 0;
+
+	entry->columns = palloc0(sizeof(AuditColumn) * Max(desc->natts, 1));
+	entry->ncolumns = 0;
+	entry->org_attnum = InvalidAttrNumber;
+	for (int a = 0; a < desc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+		AuditColumn *col;
+		int32		typmod = att->atttypmod;
+
+		if (att->attisdropped)
+			continue;
+		col = &entry->columns[entry->ncolumns++];
+		col->attnum = att->attnum;
+		col->name = pstrdup(NameStr(att->attname));
+		col->namelen = strlen(col->name);
+		col->name_text = PointerGetDatum(cstring_to_text(col->name));
+		col->basetype = getBaseTypeAndTypmod(att->atttypid, &typmod);
+		col->typlen = att->attlen;
+		col->typbyval = att->attbyval;
+		col->kind = audit_value_kind(col->basetype);
+		col->masked = audit_name_in_args(col->name, trigger);
+		col->is_updated_at = strcmp(col->name, "updated_at") == 0;
+		if (col->kind == AV_OUTPUT)
+		{
+			Oid			outfunc;
+			bool		isvarlena;
+
+			getTypeOutputInfo(col->basetype, &outfunc, &isvarlena);
+			fmgr_info_cxt(outfunc, &col->func, entry->cxt);
+		}
+		else if (col->kind == AV_TO_JSONB)
+		{
+			/* to_jsonb(anyelement) learns the type from its call expression */
+			fmgr_info_cxt(F_TO_JSONB, &col->func, entry->cxt);
+			col->func.fn_expr = (Node *)
+				makeFuncExpr(F_TO_JSONB, JSONBOID,
+							 list_make1(makeNullConst(att->atttypid, att->atttypmod,
+													  att->attcollation)),
+							 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+		}
+
+		if (att->atttypid == UUIDOID &&
+			strcmp(col->name, is_organizations ? "id" : "organization_id") == 0)
+			entry->org_attnum = att->attnum;
+	}
+
+	/* the primary key, printed as record_id */
+	entry->npk = 0;
+	entry->pk = NULL;
+	entry->pk_out = NULL;
+	pkoid = RelationGetPrimaryKeyIndex(rel);
+	if (OidIsValid(pkoid))
+	{
+		HeapTuple	idxtup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pkoid));
+		Form_pg_index idx;
+
+		if (!HeapTupleIsValid(idxtup))
+			elog(ERROR, "cache lookup failed for index %u", pkoid);
+		idx = (Form_pg_index) GETSTRUCT(idxtup);
+		entry->npk = idx->indnkeyatts;
+		entry->pk = palloc(sizeof(AuditColumn *) * entry->npk);
+		entry->pk_out = palloc(sizeof(FmgrInfo) * entry->npk);
+		for (int k = 0; k < entry->npk; k++)
+		{
+			AttrNumber	attnum = idx->indkey.values[k];
+			Oid			outfunc;
+			bool		isvarlena;
+
+			entry->pk[k] = NULL;
+			for (int c = 0; c < entry->ncolumns; c++)
+			{
+				if (entry->columns[c].attnum == attnum)
+					entry->pk[k] = &entry->columns[c];
+			}
+			if (entry->pk[k] == NULL)
+				elog(ERROR, "primary key column %d of \"%s\" not found",
+					 attnum, RelationGetRelationName(rel));
+			getTypeOutputInfo(TupleDescAttr(desc, attnum - 1)->atttypid,
+							  &outfunc, &isvarlena);
+			fmgr_info_cxt(outfunc, &entry->pk_out[k], entry->cxt);
+		}
+		ReleaseSysCache(idxtup);
+	}
+
+	MemoryContextSwitchTo(old);
+	entry->valid = true;
+}
+
+static AuditTable *
+audit_table_for(Relation rel, Trigger *trigger)
+{
+	AuditKey	key;
+	AuditTable *entry;
+	bool		found;
+
+	audit_init_cache();
+	memset(&key, 0, sizeof(key));
+	key.relid = RelationGetRelid(rel);
+	key.tgoid = trigger->tgoid;
+	entry = hash_search(audit_tables, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->valid = false;
+		entry->cxt = NULL;
+	}
+	if (!entry->valid)
+	{
+		PG_TRY();
+		{
+			audit_build_table(entry, rel, trigger);
+		}
+		PG_CATCH();
+		{
+			entry->valid = false;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	return entry;
+}
+
+static void
+audit_push_value(JsonbParseState **state, AuditColumn *col, Datum value, bool isnull)
+{
+	JsonbValue	v;
+
+	if (isnull)
+	{
+		v.type = jbvNull;
+		pushJsonbValue(state, WJB_VALUE, &v);
+		return;
+	}
+	if (col->masked)
+	{
+		v.type = jbvString;
+		v.val.string.val = AUDIT_MASK_TEXT;
+		v.val.string.len = strlen(AUDIT_MASK_TEXT);
+		pushJsonbValue(state, WJB_VALUE, &v);
+		return;
+	}
+
+	switch (col->kind)
+	{
+		case AV_TEXT:
+			{
+				text	   *t = DatumGetTextPP(value);
+
+				v.type = jbvString;
+				v.val.string.val = VARDATA_ANY(t);
+				v.val.string.len = VARSIZE_ANY_EXHDR(t);
+				break;
+			}
+		case AV_OUTPUT:
+			v.type = jbvString;
+			v.val.string.val = OutputFunctionCall(&col->func, value);
+			v.val.string.len = strlen(v.val.string.val);
+			break;
+		case AV_BOOL:
+			v.type = jbvBool;
+			v.val.boolean = DatumGetBool(value);
+			break;
+		case AV_INTEGER:
+			{
+				int64		i;
+
+				if (col->basetype == INT2OID)
+					i = DatumGetInt16(value);
+				else if (col->basetype == INT4OID)
+					i = DatumGetInt32(value);
+				else
+					i = DatumGetInt64(value);
+				v.type = jbvNumeric;
+				v.val.numeric = int64_to_numeric(i);
+				break;
+			}
+		case AV_NUMERIC:
+			{
+				Numeric		n = DatumGetNumeric(value);
+
+				if (numeric_is_nan(n) || numeric_is_inf(n))
+				{
+					/* JSON has no NaN or Infinity: to_jsonb makes them strings */
+					v.type = jbvString;
+					v.val.string.val = DatumGetCString(DirectFunctionCall1(numeric_out,
+																		   NumericGetDatum(n)));
+					v.val.string.len = strlen(v.val.string.val);
+				}
+				else
+				{
+					v.type = jbvNumeric;
+					v.val.numeric = n;
+				}
+				break;
+			}
+		case AV_DATETIME:
+			{
+				char		buf[MAXDATELEN + 1];
+
+				JsonEncodeDateTime(buf, value, col->basetype, NULL);
+				v.type = jbvString;
+				v.val.string.val = pstrdup(buf);
+				v.val.string.len = strlen(buf);
+				break;
+			}
+		case AV_JSONB:
+		case AV_TO_JSONB:
+			{
+				Jsonb	   *jb;
+
+				if (col->kind == AV_JSONB)
+					jb = DatumGetJsonbP(value);
+				else
+					jb = DatumGetJsonbP(FunctionCall1(&col->func, value));
+				if (JB_ROOT_IS_SCALAR(jb))
+				{
+					/* a scalar is stored as a one-element raw array */
+					if (!JsonbExtractScalar(&jb->root, &v))
+						elog(ERROR, "could not extract a jsonb scalar");
+					break;
+				}
+				v.type = jbvBinary;
+				v.val.binary.data = &jb->root;
+				v.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+				break;
+			}
+	}
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+static Jsonb *
+audit_row_jsonb(AuditTable *entry, const Datum *values, const bool *nulls)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *result;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (int c = 0; c < entry->ncolumns; c++)
+	{
+		AuditColumn *col = &entry->columns[c];
+		JsonbValue	k;
+
+		k.type = jbvString;
+		k.val.string.val = col->name;
+		k.val.string.len = col->namelen;
+		pushJsonbValue(&state, WJB_KEY, &k);
+		audit_push_value(&state, col, values[col->attnum - 1], nulls[col->attnum - 1]);
+	}
+	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(result);
+}
+
+/* the primary key as text: the value itself, or ROW(a, b)::text's form */
+static Datum
+audit_record_id(AuditTable *entry, const Datum *values, const bool *nulls)
+{
+	StringInfoData buf;
+
+	if (entry->npk == 0)
+		return (Datum) 0;
+	if (entry->npk == 1)
+	{
+		AttrNumber	attnum = entry->pk[0]->attnum;
+
+		if (nulls[attnum - 1])
+			return (Datum) 0;
+		return PointerGetDatum(cstring_to_text(OutputFunctionCall(&entry->pk_out[0],
+																  values[attnum - 1])));
+	}
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '(');
+	for (int k = 0; k < entry->npk; k++)
+	{
+		AttrNumber	attnum = entry->pk[k]->attnum;
+		char	   *s;
+		bool		quote;
+
+		if (k > 0)
+			appendStringInfoChar(&buf, ',');
+		if (nulls[attnum - 1])
+			continue;
+		s = OutputFunctionCall(&entry->pk_out[k], values[attnum - 1]);
+		quote = (s[0] == '\0');
+		for (char *p = s; *p && !quote; p++)
+			quote = (*p == '"' || *p == '\\' || *p == '(' || *p == ')' ||
+					 *p == ',' || scanner_isspace(*p));
+		if (!quote)
+		{
+			appendStringInfoString(&buf, s);
+			continue;
+		}
+		appendStringInfoChar(&buf, '"');
+		for (char *p = s; *p; p++)
+		{
+			if (*p == '"' || *p == '\\')
+				appendStringInfoChar(&buf, *p);
+			appendStringInfoChar(&buf, *p);
+		}
+		appendStringInfoChar(&buf, '"');
+	}
+	appendStringInfoChar(&buf, ')');
+	return PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
+}
+
+/* names of the columns an UPDATE changed; NULL when nothing but updated_at */
+static ArrayType *
+audit_changed_columns(AuditTable *entry, const Datum *oldv, const bool *oldn,
+					  const Datum *newv, const bool *newn)
+{
+	Datum	   *names = palloc(sizeof(Datum) * Max(entry->ncolumns, 1));
+	int			n = 0;
+	bool		real_change = false;
+
+	for (int c = 0; c < entry->ncolumns; c++)
+	{
+		AuditColumn *col = &entry->columns[c];
+		int			i = col->attnum - 1;
+		bool		same;
+
+		if (oldn[i] || newn[i])
+			same = (oldn[i] && newn[i]);
+		else
+			same = datum_image_eq(oldv[i], newv[i], col->typbyval, col->typlen);
+		if (same)
+			continue;
+		names[n++] = col->name_text;
+		if (!col->is_updated_at)
+			real_change = true;
+	}
+	if (!real_change)
+		return NULL;
+	return construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT);
+}
+
+/*
+ * The writer: audit_log opened with its indexes once per transaction, on
+ * the first audited change, and closed before commit.  Opened under the
+ * top transaction's resource owner (so a subtransaction that rolls back
+ * does not take it away), dropped without closing on abort (the resource
+ * owner releases it), and reopened if audit_log's definition changes.
+ */
+typedef struct AuditWriter
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	Oid			relid;
+} AuditWriter;
+
+static AuditWriter *audit_writer = NULL;
+static bool audit_callback_registered = false;
+
+static void
+audit_writer_close(void)
+{
+	ResourceOwner save = CurrentResourceOwner;
+	AuditWriter *w = audit_writer;
+
+	if (w == NULL)
+		return;
+	audit_writer = NULL;
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	ExecCloseIndices(w->rri);
+	ExecResetTupleTable(w->estate->es_tupleTable, false);
+	FreeExecutorState(w->estate);
+	table_close(w->rel, NoLock);
+	CurrentResourceOwner = save;
+}
+
+static void
+audit_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			audit_writer_close();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PREPARE:
+			/* the resource owner releases what is still open */
+			audit_writer = NULL;
+			break;
+		default:
+			break;
+	}
+}
+
+static AuditWriter *
+audit_writer_open(void)
+{
+	ResourceOwner save = CurrentResourceOwner;
+	MemoryContext old;
+	AuditWriter *w;
+
+	if (audit_writer != NULL &&
+		(audit_writer_stale || audit_writer->relid != audit_log_target.relid))
+		audit_writer_close();
+	audit_writer_stale = false;
+	if (audit_writer != NULL)
+		return audit_writer;
+
+	if (!audit_callback_registered)
+	{
+		RegisterXactCallback(audit_xact_callback, NULL);
+		audit_callback_registered = true;
+	}
+	/* an error on the way aborts the transaction, which resets both */
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	w = palloc0(sizeof(AuditWriter));
+	w->relid = audit_log_target.relid;
+	w->rel = table_open(w->relid, RowExclusiveLock);
+	w->estate = CreateExecutorState();
+	w->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
+	ExecOpenIndices(w->rri, false);
+	w->slot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(w->rel), &TTSOpsVirtual);
+	CurrentResourceOwner = save;
+	MemoryContextSwitchTo(old);
+	audit_writer = w;
+	return w;
+}
+
+/*
+ * protector.audit_release_writer(): an event trigger on ddl_command_start.
+ * An open relation cannot be dropped or altered by the session holding it
+ * ("being used by active queries"), so any DDL first closes the writer;
+ * the next audited change reopens it.
+ */
+PG_FUNCTION_INFO_V1(protector_audit_release_writer);
+Datum
+protector_audit_release_writer(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("audit_release_writer() must be called as an event trigger")));
+	audit_writer_close();
+	PG_RETURN_VOID();
+}
+
+/* append one row to audit_log: heap and indexes, no executor, no RLS */
+static void
+audit_write(const Datum *values, const bool *nulls)
+{
+	AuditWriter *w = audit_writer_open();
+	TupleTableSlot *slot = w->slot;
+
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, sizeof(Datum) * audit_log_target.natts);
+	memcpy(slot->tts_isnull, nulls, sizeof(bool) * audit_log_target.natts);
+	ExecStoreVirtualTuple(slot);
+
+	simple_table_tuple_insert(w->rel, slot);
+	if (w->rri->ri_NumIndices > 0)
+		list_free(ExecInsertIndexTuples(w->rri, slot, w->estate, false, false, NULL, NIL));
+	ResetPerTupleExprContext(w->estate);
+	ExecClearTuple(slot);
+}
+
+PG_FUNCTION_INFO_V1(protector_audit_trigger);
+Datum
+protector_audit_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	AuditTable *entry;
+	const char *op;
+	Datum	   *oldv = NULL,
+			   *newv = NULL;
+	bool	   *oldn = NULL,
+			   *newn = NULL;
+	Datum	   *keyv;
+	bool	   *keyn;
+	Datum	   *values;
+	bool	   *nulls;
+	ArrayType  *changed = NULL;
+	pg_uuid_t	uid;
+	char	   *role;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("audit_trigger() must be called as a trigger")));
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("audit_trigger() must be fired AFTER the change"),
+				 errhint("Use protector.enable_audit() to attach it.")));
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) ?
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) :
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("audit_trigger() must be fired FOR EACH ROW on INSERT, UPDATE and DELETE, FOR EACH STATEMENT on TRUNCATE"),
+				 errhint("Use protector.enable_audit() to attach it.")));
+
+	rel = trigdata->tg_relation;
+	audit_load_target();
+	if (RelationGetRelid(rel) == audit_log_target.relid)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("protector.audit_log cannot audit itself")));
+	entry = audit_table_for(rel, trigdata->tg_trigger);
+	desc = RelationGetDescr(rel);
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		op = "TRUNCATE";
+	else if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		op = "INSERT";
+	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		op = "UPDATE";
+	else
+		op = "DELETE";
+
+	if (!TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+	{
+		HeapTuple	oldtup = NULL;
+		HeapTuple	newtup = NULL;
+
+		if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+			newtup = trigdata->tg_trigtuple;
+		else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		{
+			oldtup = trigdata->tg_trigtuple;
+			newtup = trigdata->tg_newtuple;
+		}
+		else
+			oldtup = trigdata->tg_trigtuple;
+
+		if (oldtup)
+		{
+			oldv = palloc(sizeof(Datum) * desc->natts);
+			oldn = palloc(sizeof(bool) * desc->natts);
+			heap_deform_tuple(oldtup, desc, oldv, oldn);
+		}
+		if (newtup)
+		{
+			newv = palloc(sizeof(Datum) * desc->natts);
+			newn = palloc(sizeof(bool) * desc->natts);
+			heap_deform_tuple(newtup, desc, newv, newn);
+		}
+		if (oldtup && newtup)
+		{
+			changed = audit_changed_columns(entry, oldv, oldn, newv, newn);
+			if (changed == NULL)
+				return PointerGetDatum(NULL);	/* a no-op update */
+		}
+	}
+
+	values = palloc0(sizeof(Datum) * audit_log_target.natts);
+	nulls = palloc(sizeof(bool) * audit_log_target.natts);
+	memset(nulls, true, sizeof(bool) * audit_log_target.natts);
+#define SET(col, v) \
+	do { values[audit_log_target.col - 1] = (v); nulls[audit_log_target.col - 1] = false; } while (0)
+
+	SET(id, Int64GetDatum(nextval_internal(audit_log_target.seqid, false)));
+	SET(occurred_at, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	if (protector_get_current_user_id(&uid))
+	{
+		pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
+
+		*u = uid;
+		SET(actor_uid, UUIDPGetDatum(u));
+	}
+	role = GetUserNameFromId(GetOuterUserId(), true);
+	if (role)
+		SET(actor_role, PointerGetDatum(cstring_to_text(role)));
+	SET(table_name, entry->table_name);
+	SET(op, PointerGetDatum(cstring_to_text(op)));
+	SET(txid, Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId())));
+
+	keyv = newv ? newv : oldv;
+	keyn = newn ? newn : oldn;
+	if (keyv != NULL)
+	{
+		Datum		record_id = audit_record_id(entry, keyv, keyn);
+
+		if (entry->org_attnum != InvalidAttrNumber && !keyn[entry->org_attnum - 1])
+			SET(organization_id, keyv[entry->org_attnum - 1]);
+		if (record_id != (Datum) 0)
+			SET(record_id, record_id);
+	}
+	if (oldv != NULL)
+		SET(old_row, JsonbPGetDatum(audit_row_jsonb(entry, oldv, oldn)));
+	if (newv != NULL)
+		SET(new_row, JsonbPGetDatum(audit_row_jsonb(entry, newv, newn)));
+	if (changed != NULL)
+		SET(changed_columns, PointerGetDatum(changed));
+#undef SET
+
+	audit_write(values, nulls);
+
+	return PointerGetDatum(NULL);
+}

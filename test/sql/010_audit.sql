@@ -1,0 +1,158 @@
+-- The audit trigger on a user's own table: every change recorded with the
+-- same jsonb as to_jsonb(), composite keys, masked columns, no-op updates,
+-- TRUNCATE, partitions; bad input to enable_audit / disable_audit; the log
+-- is append-only for every API role.
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+\set VERBOSITY terse
+
+CREATE DOMAIN public.posint AS int CHECK (VALUE > 0);
+CREATE TYPE public.mood AS ENUM ('calm', 'tense');
+CREATE TABLE public.exotic (
+	a int, b text, arr text[], j jsonb, bin bytea, f float8, n numeric,
+	secret text, ts timestamp, iv interval, p public.posint, m public.mood,
+	r int4range, g int GENERATED ALWAYS AS (a * 2) STORED,
+	PRIMARY KEY (a, b));
+SELECT protector.enable_audit('public.exotic', '{secret}');
+-- the same masks again: nothing to do
+SELECT protector.enable_audit('public.exotic', '{secret}');
+
+SET request.jwt.claims = '{"sub": "00000000-0000-4000-8000-0000000000e1", "role": "authenticated"}';
+INSERT INTO public.exotic VALUES
+	(1, 'x', '{x,"y z"}', '{"k": [1, 2]}', '\x0102', 'NaN', 1.50, 'hunter2', '2026-01-01 10:00', '1 day', 5, 'calm', '[1,5)'),
+	(2, 'a,b (c)', NULL, '"scalar"', NULL, 1.5, 'Infinity', NULL, NULL, NULL, NULL, NULL, NULL);
+RESET request.jwt.claims;
+UPDATE public.exotic SET secret = 'correct horse' WHERE a = 1;
+UPDATE public.exotic SET a = a, b = b;			-- changes nothing: no audit row
+UPDATE public.exotic SET n = n + 1 WHERE a = 1;
+DELETE FROM public.exotic WHERE a = 2;
+TRUNCATE public.exotic;
+
+SELECT organization_id, actor_uid, actor_role, table_name, record_id, op, changed_columns
+FROM protector.audit_log WHERE table_name = 'public.exotic' ORDER BY id;
+SELECT record_id, op, new_row, old_row FROM protector.audit_log
+WHERE table_name = 'public.exotic' ORDER BY id;
+
+-- the values are exactly what to_jsonb() makes of the row (masks aside)
+INSERT INTO public.exotic (a, b, arr, j, bin, f, n, ts, iv, p, m, r)
+VALUES (3, 'q', '{{1,2},{3,4}}', '[null]', '\xff', -0.5, 0.0001, '2026-03-29 02:30', '-2 hours', 7, 'tense', 'empty');
+SELECT l.new_row = to_jsonb(e) - 'secret' || '{"secret": null}' AS same_as_to_jsonb
+FROM protector.audit_log l, public.exotic e
+WHERE l.table_name = 'public.exotic' AND l.op = 'INSERT' AND l.record_id = '(3,q)' AND e.a = 3;
+-- record_id is what ROW(...)::text prints, so lookups can be written with it
+SELECT count(*) FROM protector.audit_log WHERE record_id = ROW(2, 'a,b (c)')::text;
+
+-- the transaction id is the writer's
+BEGIN;
+INSERT INTO public.exotic (a, b) VALUES (4, 'tx');
+SELECT txid = txid_current() AS same_transaction, occurred_at = now() AS at_transaction_start
+FROM protector.audit_log WHERE record_id = '(4,tx)';
+COMMIT;
+
+-- a masked column renamed: writes are refused rather than logged in clear
+ALTER TABLE public.exotic RENAME COLUMN secret TO pin;
+INSERT INTO public.exotic (a, b, pin) VALUES (9, 'z', '1234');
+SELECT protector.enable_audit('public.exotic', '{pin}');
+INSERT INTO public.exotic (a, b, pin) VALUES (9, 'z', '1234');
+SELECT new_row ->> 'pin' AS pin FROM protector.audit_log WHERE record_id = '(9,z)';
+
+-- bad input: clear errors or documented no-ops
+SELECT protector.enable_audit(NULL);
+SELECT protector.enable_audit('public.exotic', NULL);
+SELECT protector.enable_audit('public.exotic', '{NULL}');
+SELECT protector.enable_audit('public.exotic', '{nope}');
+SELECT protector.enable_audit(12345::regclass);
+CREATE TABLE public.nopk (a int);
+SELECT protector.enable_audit('public.nopk');
+CREATE VIEW public.v AS SELECT 1 AS one;
+SELECT protector.enable_audit('public.v');
+SELECT protector.enable_audit('pg_class');
+SELECT protector.enable_audit('information_schema.sql_features');
+SELECT protector.enable_audit('protector.audit_log');
+SELECT protector.disable_audit(NULL);
+SELECT protector.disable_audit('public.nopk');
+-- the trigger refuses to be attached the wrong way
+CREATE TRIGGER wrong BEFORE INSERT ON public.nopk FOR EACH ROW EXECUTE FUNCTION protector.audit_trigger();
+INSERT INTO public.nopk VALUES (1);
+DROP TRIGGER wrong ON public.nopk;
+CREATE TRIGGER wrong AFTER INSERT ON public.nopk FOR EACH STATEMENT EXECUTE FUNCTION protector.audit_trigger();
+INSERT INTO public.nopk VALUES (1);
+DROP TRIGGER wrong ON public.nopk;
+SELECT protector.audit_trigger();
+-- attached by hand to a table without a key: recorded without record_id
+CREATE TRIGGER by_hand AFTER INSERT ON public.nopk FOR EACH ROW EXECUTE FUNCTION protector.audit_trigger();
+INSERT INTO public.nopk VALUES (2);
+SELECT table_name, record_id, new_row FROM protector.audit_log WHERE table_name = 'public.nopk';
+
+-- disabling twice: the second is a no-op with a notice
+SELECT protector.disable_audit('public.exotic');
+SELECT protector.disable_audit('public.exotic');
+INSERT INTO public.exotic (a, b) VALUES (10, 'not audited');
+SELECT count(*) FROM protector.audit_log WHERE record_id = '(10,"not audited")';
+
+-- dropping an audited table breaks nothing; its history stays
+SELECT protector.enable_audit('public.exotic');
+DROP TABLE public.exotic;
+SELECT count(*) AS history_kept FROM protector.audit_log WHERE table_name = 'public.exotic';
+
+-- partitioned tables: rows are recorded under the partition they land in
+CREATE TABLE public.part (id int PRIMARY KEY, x text) PARTITION BY RANGE (id);
+CREATE TABLE public.part1 PARTITION OF public.part FOR VALUES FROM (0) TO (100);
+SELECT protector.enable_audit('public.part');
+INSERT INTO public.part VALUES (1, 'a');
+TRUNCATE public.part;
+SELECT table_name, record_id, op FROM protector.audit_log WHERE table_name LIKE 'public.part%' ORDER BY id;
+
+-- the trigger keeps audit_log open for the transaction: savepoints,
+-- errors, DDL on audit_log and DROP TABLE in the same transaction all work
+CREATE TABLE public.t (id int PRIMARY KEY, v text);
+SELECT protector.enable_audit('public.t');
+BEGIN;
+SAVEPOINT s;
+INSERT INTO public.t VALUES (1, 'rolled back');
+ROLLBACK TO s;
+INSERT INTO public.t VALUES (2, 'kept');
+COMMIT;
+BEGIN;
+INSERT INTO public.t VALUES (3, 'lost');
+SELECT 1 / 0;
+ROLLBACK;
+BEGIN;
+INSERT INTO public.t VALUES (4, 'before the index');
+CREATE INDEX audit_log_test_idx ON protector.audit_log (record_id) WHERE table_name = 'public.t';
+INSERT INTO public.t VALUES (5, 'after the index');
+COMMIT;
+SET enable_seqscan = off;
+SELECT record_id, new_row ->> 'v' AS v FROM protector.audit_log WHERE table_name = 'public.t' ORDER BY record_id;
+RESET enable_seqscan;
+DROP INDEX protector.audit_log_test_idx;
+BEGIN;
+INSERT INTO public.t VALUES (6, 'then dropped');
+DROP TABLE public.t;
+COMMIT;
+SELECT count(*) AS t_history FROM protector.audit_log WHERE table_name = 'public.t';
+
+-- protector's own tables are audited from the start
+SELECT tgrelid::regclass AS audited FROM pg_trigger WHERE tgname = 'protector_audit'
+  AND tgrelid::regclass::text LIKE 'protector.%' ORDER BY 1;
+
+-- append-only: no API role may write, change or delete history
+SET ROLE authenticated;
+INSERT INTO protector.audit_log (table_name, op) VALUES ('x', 'INSERT');
+UPDATE protector.audit_log SET op = 'DELETE';
+DELETE FROM protector.audit_log;
+RESET ROLE;
+SET ROLE service_role;
+SELECT count(*) > 0 AS service_role_reads FROM protector.audit_log;
+UPDATE protector.audit_log SET op = 'DELETE';
+DELETE FROM protector.audit_log;
+TRUNCATE protector.audit_log;
+RESET ROLE;
+SET ROLE anon;
+SELECT count(*) FROM protector.audit_log;
+RESET ROLE;
+
+DROP TABLE public.nopk, public.part;
+DROP VIEW public.v;
+DROP TYPE public.mood;
+DROP DOMAIN public.posint;
