@@ -21,6 +21,7 @@
 
 #include "errors.h"
 #include "locks.h"
+#include "realtime.h"
 
 PG_MODULE_MAGIC;
 
@@ -48,6 +49,16 @@ _PG_init(void)
 							5000, 0, INT_MAX,
 							PGC_USERSET,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("protector.notify_batch_limit",
+							"Rows per statement and organization notified one by one.",
+							"A statement that changes more rows of one organization sends "
+							"a single summary notification with the row count instead.",
+							&protector_notify_batch_limit,
+							100, 1, 100000,
+							PGC_USERSET,
+							0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("protector");

@@ -10,9 +10,11 @@ SELECT count(*) AS objects_left FROM pg_class WHERE relnamespace = 'protector'::
 SELECT count(*) AS functions_left FROM pg_proc WHERE pronamespace = 'protector'::regnamespace;
 SELECT count(*) AS types_left FROM pg_type WHERE typnamespace = 'protector'::regnamespace;
 
--- a Supabase-like database
+-- a Supabase-like database (with Realtime; no logical WAL needed here)
 \set QUIET on
+SET client_min_messages = error;
 \i test/fixtures/supabase.sql
+RESET client_min_messages;
 \set QUIET off
 CREATE EXTENSION protector;
 
@@ -35,8 +37,25 @@ DELETE FROM auth.users WHERE id = '00000000-0000-4000-8000-0000000000f1';
 SELECT count(*) AS memberships FROM protector.members;
 SELECT full_name, user_id FROM protector.customers;
 
+-- Supabase Realtime was found at install: the tables joined its
+-- publication, bookings broadcast, members may read their topics
+SELECT tablename FROM pg_publication_tables WHERE pubname = 'supabase_realtime' ORDER BY 1;
+SELECT relname, relreplident FROM pg_class
+WHERE relnamespace = 'protector'::regnamespace AND relname IN ('bookings', 'tasks', 'notifications') ORDER BY 1;
+SELECT polname FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass;
+SELECT protector.enable_realtime();
+
+-- that policy depends on protector: DROP EXTENSION refuses until
+-- disable_realtime() takes protector out of Realtime
+DROP EXTENSION protector;
+SELECT protector.disable_realtime();
+SELECT protector.disable_realtime();
+SELECT count(*) AS published FROM pg_publication_tables WHERE pubname = 'supabase_realtime';
+
 -- and around again, leaving a vanilla install for later tests
 DROP EXTENSION protector;
+DROP SCHEMA realtime CASCADE;
+DROP PUBLICATION supabase_realtime;
 DROP SCHEMA auth CASCADE;
 CREATE EXTENSION protector;
 SELECT count(*) AS auth_fkeys FROM pg_constraint WHERE conname LIKE '%user_id_fkey';

@@ -1,0 +1,94 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/82_workflow.sql: the work a booking creates for the operations team.
+--
+-- A new booking (pending or confirmed, or a hold once confirmed) gets a
+-- review task, due an hour before it starts (never after the start, never
+-- in the past), assigned to the booking's agent; the desk gets a
+-- notification.  A reschedule moves the open review task and notifies the
+-- desk; a cancellation closes the booking's open tasks and notifies the
+-- desk; a new agent takes over the booking's open tasks that were the old
+-- agent's.  All in the booking's transaction.  Holds (a widget checkout in
+-- progress) create nothing until confirmed.
+
+CREATE FUNCTION protector.booking_workflow()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_kind text;
+	v_service text;
+	v_timezone text;
+	v_title text;
+	v_due timestamptz;
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+	   AND NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent THEN
+		UPDATE protector.tasks t
+		SET assignee = NEW.assigned_agent
+		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+		  AND t.booking_id OPERATOR(pg_catalog.=) NEW.id
+		  AND t.status OPERATOR(pg_catalog.<>) 'done'
+		  AND t.assignee IS NOT DISTINCT FROM OLD.assigned_agent;
+	END IF;
+
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		IF NEW.status NOT IN ('pending', 'confirmed') THEN
+			RETURN NULL;
+		END IF;
+		v_kind := 'booking.created';
+	ELSIF OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status IN ('pending', 'confirmed') THEN
+		v_kind := 'booking.created';
+	ELSIF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
+		UPDATE protector.tasks t
+		SET status = 'done', completed_at = pg_catalog.now()
+		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+		  AND t.booking_id OPERATOR(pg_catalog.=) NEW.id
+		  AND t.status OPERATOR(pg_catalog.<>) 'done';
+		IF OLD.status OPERATOR(pg_catalog.=) 'held' THEN
+			RETURN NULL;		-- a dropped checkout is nobody's news
+		END IF;
+		v_kind := 'booking.cancelled';
+	ELSIF NEW.during IS DISTINCT FROM OLD.during AND NEW.status IN ('pending', 'confirmed') THEN
+		v_kind := 'booking.rescheduled';
+	ELSE
+		RETURN NULL;
+	END IF;
+
+	SELECT s.name, v.timezone INTO v_service, v_timezone
+	FROM protector.services s
+	JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) s.venue_id
+	WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
+	v_title := pg_catalog.format('Review booking: %s, %s (%s)', v_service,
+		pg_catalog.to_char(pg_catalog.lower(NEW.during) AT TIME ZONE v_timezone, 'YYYY-MM-DD HH24:MI'),
+		v_timezone);
+	v_due := LEAST(pg_catalog.lower(NEW.during),
+				   GREATEST(pg_catalog.now(), pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.-) interval '1 hour'));
+
+	IF v_kind OPERATOR(pg_catalog.=) 'booking.created' THEN
+		INSERT INTO protector.tasks (organization_id, booking_id, kind, title, assignee, due_at)
+		VALUES (NEW.organization_id, NEW.id, 'booking_review', v_title, NEW.assigned_agent, v_due);
+	ELSIF v_kind OPERATOR(pg_catalog.=) 'booking.rescheduled' THEN
+		UPDATE protector.tasks t
+		SET title = v_title, due_at = v_due
+		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+		  AND t.booking_id OPERATOR(pg_catalog.=) NEW.id
+		  AND t.kind OPERATOR(pg_catalog.=) 'booking_review'
+		  AND t.status OPERATOR(pg_catalog.<>) 'done';
+	END IF;
+
+	-- for the desk; no customer data beyond what staff see on the booking
+	INSERT INTO protector.notifications (organization_id, booking_id, kind, payload)
+	VALUES (NEW.organization_id, NEW.id, v_kind,
+			pg_catalog.jsonb_build_object('service', v_service, 'start', pg_catalog.lower(NEW.during),
+										  'timezone', v_timezone, 'status', NEW.status,
+										  'party_size', NEW.party_size));
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector.booking_workflow() IS
+'Trigger: review tasks and desk notifications for new, rescheduled and cancelled bookings';
+
+CREATE TRIGGER booking_workflow
+	AFTER INSERT OR UPDATE OF status, during, assigned_agent ON protector.bookings
+	FOR EACH ROW EXECUTE FUNCTION protector.booking_workflow();

@@ -1,0 +1,165 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/85_realtime.sql: dashboards learn of every booking, task and
+-- notification change the moment it commits.  See docs/realtime.md.
+--
+--   1. pg_notify on channel protector_<organization uuid without dashes>,
+--      ids and status only (src/realtime.c), for any LISTEN client;
+--   2. Supabase Realtime "Postgres Changes": the tables join the
+--      supabase_realtime publication (protector.enable_realtime());
+--   3. Supabase Realtime "Broadcast": booking changes on the private topic
+--      protector:<organization uuid>, readable by that organization's
+--      members only (RLS on realtime.messages).
+
+CREATE FUNCTION protector.notify_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_notify_trigger'
+LANGUAGE C;
+COMMENT ON FUNCTION protector.notify_trigger() IS
+'Trigger (per statement, with a transition table): pg_notify per changed row, or one summary over protector.notify_batch_limit';
+
+DO $notify$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications'] LOOP
+		EXECUTE format('CREATE TRIGGER notify_insert AFTER INSERT ON protector.%I'
+					   ' REFERENCING NEW TABLE AS changed FOR EACH STATEMENT'
+					   ' EXECUTE FUNCTION protector.notify_trigger()', t);
+		EXECUTE format('CREATE TRIGGER notify_update AFTER UPDATE ON protector.%I'
+					   ' REFERENCING NEW TABLE AS changed FOR EACH STATEMENT'
+					   ' EXECUTE FUNCTION protector.notify_trigger()', t);
+		EXECUTE format('CREATE TRIGGER notify_delete AFTER DELETE ON protector.%I'
+					   ' REFERENCING OLD TABLE AS changed FOR EACH STATEMENT'
+					   ' EXECUTE FUNCTION protector.notify_trigger()', t);
+	END LOOP;
+END
+$notify$;
+
+-- Supabase Realtime Broadcast: the booking row, old and new, on the
+-- organization's private topic.  Called only where realtime.broadcast_changes
+-- exists (protector.enable_realtime() attaches it).
+CREATE FUNCTION protector.broadcast_booking_change()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM realtime.broadcast_changes(
+		'protector:' OPERATOR(pg_catalog.||) COALESCE(NEW.organization_id, OLD.organization_id)::text,
+		TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, OLD);
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector.broadcast_booking_change() IS
+'Trigger: booking changes to Supabase Realtime Broadcast, topic protector:<organization id> (private)';
+
+-- Idempotent: run after creating the supabase_realtime publication or
+-- installing Supabase Realtime; reports what it found and did.
+CREATE FUNCTION protector.enable_realtime()
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_added text[] := '{}';
+	v_publication boolean;
+	v_broadcast boolean;
+	v_policy text := 'none';
+	t text;
+BEGIN
+	v_publication := EXISTS (SELECT FROM pg_publication WHERE pubname = 'supabase_realtime');
+	IF v_publication THEN
+		FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications'] LOOP
+			-- old records and RLS on updates need every column in the WAL
+			EXECUTE format('ALTER TABLE protector.%I REPLICA IDENTITY FULL', t);
+			IF NOT EXISTS (SELECT FROM pg_publication_tables
+						   WHERE pubname = 'supabase_realtime' AND schemaname = 'protector' AND tablename = t) THEN
+				EXECUTE format('ALTER PUBLICATION supabase_realtime ADD TABLE protector.%I', t);
+				v_added := v_added || ('protector.' || t);
+			END IF;
+		END LOOP;
+	END IF;
+
+	v_broadcast := EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+						   WHERE n.nspname = 'realtime' AND p.proname = 'broadcast_changes')
+				   AND to_regclass('realtime.messages') IS NOT NULL;
+	IF v_broadcast THEN
+		IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'protector.bookings'::regclass
+					   AND tgname = 'broadcast_booking_change') THEN
+			CREATE TRIGGER broadcast_booking_change
+				AFTER INSERT OR UPDATE OR DELETE ON protector.bookings
+				FOR EACH ROW EXECUTE FUNCTION protector.broadcast_booking_change();
+		END IF;
+		-- members receive their organizations' topics; nobody else does
+		IF EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
+				   AND polname = 'protector_members_receive_organization_topic') THEN
+			v_policy := 'present';
+		ELSE
+			BEGIN
+				EXECUTE $p$
+					CREATE POLICY protector_members_receive_organization_topic
+					ON realtime.messages FOR SELECT TO authenticated
+					USING (realtime.messages.extension = 'broadcast'
+						   AND (SELECT realtime.topic()) = ANY (
+								SELECT 'protector:' || o::text
+								FROM unnest(protector.member_organizations('{owner,admin,manager,operator,agent,finance,viewer}')) o))
+				$p$;
+				v_policy := 'created';
+			EXCEPTION WHEN insufficient_privilege THEN
+				v_policy := 'not permitted';
+				RAISE WARNING 'could not create the policy on realtime.messages: %', SQLERRM
+					USING HINT = 'Run protector.enable_realtime() as the owner of realtime.messages (or a superuser), or private topics stay closed to everyone.';
+			END;
+		END IF;
+	END IF;
+
+	RETURN jsonb_build_object('publication', v_publication, 'tables_added', to_jsonb(v_added),
+							  'broadcast', v_broadcast, 'broadcast_policy', v_policy);
+END
+$$;
+COMMENT ON FUNCTION protector.enable_realtime() IS
+'Adds bookings, tasks and notifications to Supabase Realtime (publication, broadcast trigger, topic policy) where present';
+
+-- Undoes enable_realtime() outside protector's own tables: the policy on
+-- realtime.messages depends on protector, so run this before DROP EXTENSION
+-- (or use DROP EXTENSION ... CASCADE).
+CREATE FUNCTION protector.disable_realtime()
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_removed text[] := '{}';
+	v_policy boolean := false;
+	v_trigger boolean := false;
+	t text;
+BEGIN
+	IF EXISTS (SELECT FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
+		FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications'] LOOP
+			IF EXISTS (SELECT FROM pg_publication_tables
+					   WHERE pubname = 'supabase_realtime' AND schemaname = 'protector' AND tablename = t) THEN
+				EXECUTE format('ALTER PUBLICATION supabase_realtime DROP TABLE protector.%I', t);
+				v_removed := v_removed || ('protector.' || t);
+			END IF;
+			EXECUTE format('ALTER TABLE protector.%I REPLICA IDENTITY DEFAULT', t);
+		END LOOP;
+	END IF;
+	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'protector.bookings'::regclass
+			   AND tgname = 'broadcast_booking_change') THEN
+		DROP TRIGGER broadcast_booking_change ON protector.bookings;
+		v_trigger := true;
+	END IF;
+	IF to_regclass('realtime.messages') IS NOT NULL
+	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
+				   AND polname = 'protector_members_receive_organization_topic') THEN
+		DROP POLICY protector_members_receive_organization_topic ON realtime.messages;
+		v_policy := true;
+	END IF;
+	RETURN jsonb_build_object('tables_removed', to_jsonb(v_removed), 'broadcast_trigger_dropped', v_trigger,
+							  'broadcast_policy_dropped', v_policy);
+END
+$$;
+COMMENT ON FUNCTION protector.disable_realtime() IS
+'Takes protector out of Supabase Realtime (publication, broadcast trigger, topic policy); run before DROP EXTENSION';
+
+SELECT protector.enable_realtime();

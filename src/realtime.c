@@ -1,0 +1,354 @@
+/*-------------------------------------------------------------------------
+ *
+ * realtime.c
+ *	  protector.notify_trigger(): tells listening dashboards, after commit,
+ *	  which rows of a table changed.
+ *
+ * An AFTER ... FOR EACH STATEMENT trigger with a transition table (one per
+ * event: PostgreSQL allows transition tables only on single-event
+ * triggers).  On channel protector_<organization uuid, 32 hex digits> it
+ * announces each changed row,
+ *	  {"op":"UPDATE","table":"bookings","id":"…","status":"confirmed","at":"…"}
+ * until protector.notify_batch_limit rows of that table, operation and
+ * organization have been announced in the transaction; a statement that
+ * would go past the limit is not announced row by row, and everything not
+ * announced is summed up in one notification per table, operation and
+ * organization sent at commit,
+ *	  {"op":"UPDATE","table":"bookings","count":5000,"at":"…"}
+ * after which a dashboard reloads instead of patching row by row.  The
+ * limit holds per transaction, not per statement, so triggers that insert
+ * rows one statement at a time (review tasks for a bulk import) cannot
+ * flood listeners either.
+ *
+ * NOTIFY ignores RLS (anyone who may LISTEN hears every channel), so the
+ * payload carries ids and a status, never personal data; it stays under
+ * 250 bytes, far below NOTIFY's 8000.  PostgreSQL delivers notifications
+ * only when the transaction commits, and never for a rolled-back one.
+ *
+ * src/realtime.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "utils/uuid.h"
+
+#include "realtime.h"
+
+int			protector_notify_batch_limit = 100;
+
+typedef struct OrgCount
+{
+	pg_uuid_t	org;
+	int64		rows;
+	struct NotifyBudget *budget;
+} OrgCount;
+
+/*
+ * What this transaction announced so far, per organization, table and
+ * operation; lives in TopTransactionContext, forgotten at transaction end.
+ */
+typedef struct NotifyBudget
+{
+	struct NotifyBudget *next;
+	pg_uuid_t	org;
+	Oid			relid;
+	char		op[8];
+	char	   *table;
+	int64		announced;		/* rows notified one by one */
+	int64		summed;			/* rows left for the summary at commit */
+} NotifyBudget;
+
+static NotifyBudget *budgets = NULL;
+static bool callback_registered = false;
+
+static void notify_channel(char *channel, const pg_uuid_t *org);
+
+static void
+notify_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			{
+				char		at[MAXDATELEN + 1];
+				char		channel[NAMEDATALEN];
+				StringInfoData payload;
+
+				if (budgets == NULL)
+					break;
+				JsonEncodeDateTime(at, TimestampTzGetDatum(GetCurrentTimestamp()),
+								   TIMESTAMPTZOID, NULL);
+				initStringInfo(&payload);
+				for (NotifyBudget *b = budgets; b != NULL; b = b->next)
+				{
+					if (b->summed == 0)
+						continue;
+					resetStringInfo(&payload);
+					appendStringInfo(&payload, "{\"op\":\"%s\",\"table\":", b->op);
+					escape_json(&payload, b->table);
+					appendStringInfo(&payload, ",\"count\":" INT64_FORMAT ",\"at\":\"%s\"}",
+									 b->summed, at);
+					notify_channel(channel, &b->org);
+					Async_Notify(channel, payload.data);
+				}
+				budgets = NULL;
+				break;
+			}
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			budgets = NULL;		/* its memory goes with the transaction */
+			break;
+		default:
+			break;
+	}
+}
+
+static NotifyBudget *
+notify_budget(const pg_uuid_t *org, Relation rel, const char *op)
+{
+	NotifyBudget *b;
+
+	for (b = budgets; b != NULL; b = b->next)
+	{
+		if (b->relid == RelationGetRelid(rel) && strcmp(b->op, op) == 0 &&
+			memcmp(b->org.data, org->data, UUID_LEN) == 0)
+			return b;
+	}
+	if (!callback_registered)
+	{
+		RegisterXactCallback(notify_xact_callback, NULL);
+		callback_registered = true;
+	}
+	b = MemoryContextAllocZero(TopTransactionContext, sizeof(NotifyBudget));
+	memcpy(b->org.data, org->data, UUID_LEN);
+	b->relid = RelationGetRelid(rel);
+	strlcpy(b->op, op, sizeof(b->op));
+	b->table = MemoryContextStrdup(TopTransactionContext, RelationGetRelationName(rel));
+	b->next = budgets;
+	budgets = b;
+	return b;
+}
+
+static AttrNumber
+notify_column(TupleDesc desc, const char *name, Oid typid, bool required,
+			  Relation rel)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
+			continue;
+		if (typid == InvalidOid || getBaseType(att->atttypid) == typid)
+			return att->attnum;
+		break;
+	}
+	if (required)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("notify_trigger() needs a uuid column \"%s\" in table \"%s\"",
+						name, RelationGetRelationName(rel))));
+	return InvalidAttrNumber;
+}
+
+static void
+notify_channel(char *channel, const pg_uuid_t *org)
+{
+	static const char hex[] = "0123456789abcdef";
+	char	   *p = channel + strlen("protector_");
+
+	strcpy(channel, "protector_");
+	for (int i = 0; i < UUID_LEN; i++)
+	{
+		*p++ = hex[org->data[i] >> 4];
+		*p++ = hex[org->data[i] & 0x0F];
+	}
+	*p = '\0';
+}
+
+static OrgCount *
+notify_find_org(OrgCount *orgs, int n, const pg_uuid_t *org)
+{
+	for (int i = 0; i < n; i++)
+	{
+		if (memcmp(orgs[i].org.data, org->data, UUID_LEN) == 0)
+			return &orgs[i];
+	}
+	return NULL;
+}
+
+PG_FUNCTION_INFO_V1(protector_notify_trigger);
+Datum
+protector_notify_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	Tuplestorestate *rows;
+	TupleTableSlot *slot;
+	const char *op;
+	AttrNumber	org_att,
+				id_att,
+				status_att;
+	OrgCount   *orgs;
+	int			norgs = 0;
+	int			maxorgs = 4;
+	int			readptr;
+	char		at[MAXDATELEN + 1];
+	char		channel[NAMEDATALEN];
+	StringInfoData payload;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("notify_trigger() must be called as a trigger")));
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("notify_trigger() must be fired AFTER INSERT, UPDATE or DELETE FOR EACH STATEMENT")));
+
+	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+	{
+		op = "DELETE";
+		rows = trigdata->tg_oldtable;
+	}
+	else
+	{
+		op = TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ? "INSERT" : "UPDATE";
+		rows = trigdata->tg_newtable;
+	}
+	if (rows == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("notify_trigger() needs a transition table"),
+				 errhint("Declare the trigger with REFERENCING %s TABLE AS ...",
+						 TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ? "OLD" : "NEW")));
+
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	org_att = notify_column(desc, "organization_id", UUIDOID, true, rel);
+	id_att = notify_column(desc, "id", UUIDOID, true, rel);
+	status_att = notify_column(desc, "status", InvalidOid, false, rel);
+
+	JsonEncodeDateTime(at, TimestampTzGetDatum(GetCurrentStatementStartTimestamp()),
+					   TIMESTAMPTZOID, NULL);
+
+	/* a read pointer of our own: other triggers may read the same store */
+	readptr = tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND);
+	tuplestore_select_read_pointer(rows, readptr);
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+
+	/* pass 1: rows per organization */
+	orgs = palloc(sizeof(OrgCount) * maxorgs);
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, org_att, &isnull);
+		OrgCount   *oc;
+
+		if (isnull)
+			continue;
+		oc = notify_find_org(orgs, norgs, DatumGetUUIDP(d));
+		if (oc == NULL)
+		{
+			if (norgs == maxorgs)
+			{
+				maxorgs *= 2;
+				orgs = repalloc(orgs, sizeof(OrgCount) * maxorgs);
+			}
+			oc = &orgs[norgs++];
+			memcpy(oc->org.data, DatumGetUUIDP(d)->data, UUID_LEN);
+			oc->rows = 0;
+			oc->budget = NULL;
+		}
+		oc->rows++;
+	}
+
+	initStringInfo(&payload);
+
+	/*
+	 * Within the budget the rows are announced one by one; a statement that
+	 * would go past it is left to the summary at commit, whole.
+	 */
+	for (int i = 0; i < norgs; i++)
+	{
+		NotifyBudget *b = notify_budget(&orgs[i].org, rel, op);
+
+		orgs[i].budget = b;
+		if (b->summed > 0 || b->announced + orgs[i].rows > protector_notify_batch_limit)
+		{
+			b->summed += orgs[i].rows;
+			orgs[i].rows = -1;	/* not one by one */
+		}
+		else
+			b->announced += orgs[i].rows;
+	}
+
+	/* pass 2: one notification per row for the others */
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, org_att, &isnull);
+		OrgCount   *oc;
+
+		if (isnull)
+			continue;
+		oc = notify_find_org(orgs, norgs, DatumGetUUIDP(d));
+		if (oc == NULL || oc->rows < 0)
+			continue;
+
+		resetStringInfo(&payload);
+		appendStringInfo(&payload, "{\"op\":\"%s\",\"table\":", op);
+		escape_json(&payload, RelationGetRelationName(rel));
+		d = slot_getattr(slot, id_att, &isnull);
+		if (!isnull)
+			appendStringInfo(&payload, ",\"id\":\"%s\"",
+							 DatumGetCString(DirectFunctionCall1(uuid_out, d)));
+		if (status_att != InvalidAttrNumber)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, status_att - 1);
+
+			d = slot_getattr(slot, status_att, &isnull);
+			if (!isnull)
+			{
+				Oid			outfunc;
+				bool		isvarlena;
+
+				getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
+				appendStringInfoString(&payload, ",\"status\":");
+				escape_json(&payload, OidOutputFunctionCall(outfunc, d));
+			}
+		}
+		appendStringInfo(&payload, ",\"at\":\"%s\"}", at);
+		notify_channel(channel, &oc->org);
+		Async_Notify(channel, payload.data);
+	}
+
+	ExecDropSingleTupleTableSlot(slot);
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# test/concurrency/realtime.sh — live updates with real listeners.  One
+# psql session LISTENs on organization A's channel, another on B's, while a
+# third session: rolls back a booking, commits one, commits a bulk insert
+# of 150 bookings (over protector.notify_batch_limit = 100), and cancels
+# the committed booking.  Afterwards: A's listener got the committed
+# booking's INSERT and UPDATE (status cancelled), nothing for the
+# rolled-back one, a single summary for the bulk insert, at most 100 rows
+# per table announced one by one in a transaction, no personal data; B's
+# listener got nothing of A's.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+
+DB=protector_realtime
+WORK=$(mktemp -d /tmp/protector-rt.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+ORG_A=0f200000-0000-4000-8000-000000000000
+ORG_B=0f300000-0000-4000-8000-000000000000
+
+dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+createdb "$DB"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION protector CASCADE;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG_A', 'A', 'a'), ('$ORG_B', 'B', 'b');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
+VALUES ('0f200000-0000-4000-8000-0000000000f1', '$ORG_A', 'V', 'UTC', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance)
+VALUES ('0f200000-0000-4000-8000-0000000000a1', '$ORG_A', '0f200000-0000-4000-8000-0000000000f1',
+		'Room', '60 minutes', '60 minutes', '30 days');
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+VALUES ('0f200000-0000-4000-8000-0000000000c1', '$ORG_A', 'Secret Person', 'secret@example.com');
+SQL
+
+listen() {	# $1 = organization, $2 = log; listens for 4 s
+	psql -X -d "$DB" >"$2" 2>&1 <<SQL
+LISTEN protector_${1//-/};
+SELECT pg_sleep(4);
+SQL
+}
+listen "$ORG_A" "$WORK/a.log" &
+pa=$!
+listen "$ORG_B" "$WORK/b.log" &
+pb=$!
+sleep 1
+
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+BEGIN;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during)
+VALUES ('0f200000-0000-4000-8000-00000000bad0', '$ORG_A', '0f200000-0000-4000-8000-0000000000f1',
+		'0f200000-0000-4000-8000-0000000000a1', '0f200000-0000-4000-8000-0000000000c1',
+		tstzrange(date_trunc('hour', now()) + interval '2 days', date_trunc('hour', now()) + interval '2 days 1 hour'));
+ROLLBACK;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during)
+VALUES ('0f200000-0000-4000-8000-00000000900d', '$ORG_A', '0f200000-0000-4000-8000-0000000000f1',
+		'0f200000-0000-4000-8000-0000000000a1', '0f200000-0000-4000-8000-0000000000c1',
+		tstzrange(date_trunc('hour', now()) + interval '2 days', date_trunc('hour', now()) + interval '2 days 1 hour'));
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+SELECT '$ORG_A', '0f200000-0000-4000-8000-0000000000f1', '0f200000-0000-4000-8000-0000000000a1',
+	   tstzrange(date_trunc('hour', now()) + interval '3 days' + i * interval '1 hour',
+				 date_trunc('hour', now()) + interval '3 days' + i * interval '1 hour' + interval '50 minutes')
+FROM generate_series(1, 150) i;
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0f200000-0000-4000-8000-00000000900d';
+SQL
+wait "$pa" "$pb"
+
+payloads() { sed -n 's/^Asynchronous notification "[^"]*" with payload "\(.*\)" received from server process with PID [0-9]*\.$/\1/p' "$1"; }
+failures=0
+expect() {	# $1 = description, $2 = expected count, $3 = actual count
+	if [ "$2" -eq "$3" ]; then echo "ok - $1"; else echo "not ok - $1 (expected $2, got $3)"; failures=$((failures + 1)); fi
+}
+a=$(payloads "$WORK/a.log")
+b=$(payloads "$WORK/b.log")
+expect "the committed booking's INSERT arrived" 1 "$(grep -c '"op":"INSERT","table":"bookings","id":"0f200000-0000-4000-8000-00000000900d","status":"pending"' <<<"$a" || true)"
+expect "its cancellation arrived with the new status" 1 "$(grep -c '"op":"UPDATE","table":"bookings","id":"0f200000-0000-4000-8000-00000000900d","status":"cancelled"' <<<"$a" || true)"
+expect "the rolled-back booking sent nothing" 0 "$(grep -c 'bad0' <<<"$a" || true)"
+expect "the bulk insert of 150 sent one summary for bookings" 1 "$(grep -c '"op":"INSERT","table":"bookings","count":150' <<<"$a" || true)"
+expect "... and no per-row booking notifications beyond the single booking" 1 "$(grep -c '"op":"INSERT","table":"bookings","id"' <<<"$a" || true)"
+# the 150 review tasks and desk notifications are inserted one statement
+# at a time by the booking trigger: the first 100 of each are announced,
+# the other 50 summed up at commit
+expect "the bulk's review tasks: 100 announced, then a summary of 50" 1 "$(grep -c '"op":"INSERT","table":"tasks","count":50,' <<<"$a" || true)"
+expect "... and the same for its desk notifications" 1 "$(grep -c '"op":"INSERT","table":"notifications","count":50,' <<<"$a" || true)"
+expect "per-row task and notification announcements: 2 for the single booking + 2 x 100 + the cancellation notice" 203 "$(grep -cE '"op":"INSERT","table":"(tasks|notifications)","id"' <<<"$a" || true)"
+expect "no personal data in any payload" 0 "$(grep -ciE 'secret|example\.com|Room' <<<"$a" || true)"
+expect "another organization's listener heard nothing" 0 "$(grep -c . <<<"$b" || true)"
+longest=$(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' <<<"$a")
+expect "payloads stay small (longest $longest bytes < 250)" 1 "$([ "$longest" -lt 250 ] && echo 1 || echo 0)"
+if [ "$failures" -ne 0 ]; then
+	echo "--- listener A:"; head -20 "$WORK/a.log"
+fi
+dropdb "$DB"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,149 @@
+-- Audit trail as PostgREST requests see it, the work a booking creates
+-- (review task, desk notifications), and Supabase Realtime wiring.
+BEGIN;
+SELECT plan(36);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_admin', 'w_manager', 'w_operator',
+	'w_agent', 'w_agent2', 'w_customer', 'w_other']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES
+	('0a500000-0000-4000-8000-000000000000', 'A', 'workflow-a'),
+	('0b500000-0000-4000-8000-000000000000', 'B', 'workflow-b');
+INSERT INTO protector.members (organization_id, user_id, role)
+SELECT '0a500000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_' || r), r::protector.member_role
+FROM unnest(ARRAY['owner', 'admin', 'manager', 'operator', 'agent']) r;
+INSERT INTO protector.members (organization_id, user_id, role) VALUES
+	('0a500000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_agent2'), 'agent'),
+	('0b500000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_other'), 'owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0a500000-0000-4000-8000-0000000000a1', '0a500000-0000-4000-8000-000000000000', 'V', 'Europe/Berlin', '{}'),
+	('0b500000-0000-4000-8000-0000000000a1', '0b500000-0000-4000-8000-000000000000', 'W', 'UTC', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, max_party) VALUES
+	('0a500000-0000-4000-8000-0000000005a1', '0a500000-0000-4000-8000-000000000000', '0a500000-0000-4000-8000-0000000000a1',
+	 'Vault', '60 minutes', '60 minutes', '400 days', 4),
+	('0b500000-0000-4000-8000-0000000005a1', '0b500000-0000-4000-8000-000000000000', '0b500000-0000-4000-8000-0000000000a1',
+	 'Other', '60 minutes', '60 minutes', '400 days', 4);
+INSERT INTO protector.customers (id, organization_id, user_id, full_name) VALUES
+	('0a500000-0000-4000-8000-00000000c001', '0a500000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_customer'), 'Cora'),
+	('0b500000-0000-4000-8000-00000000c001', '0b500000-0000-4000-8000-000000000000', NULL, 'Bea');
+CREATE FUNCTION pg_temp.t(h int) RETURNS timestamptz LANGUAGE sql AS $$
+	SELECT date_trunc('day', now()) + interval '3 days' + h * interval '1 hour'
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.t(int) TO authenticated;
+CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
+GRANT ALL ON ids TO authenticated;
+
+-- a booking made through the API, as the manager
+SELECT tests.authenticate_as('w_manager');
+INSERT INTO ids SELECT 'b1', (protector.create_booking('0a500000-0000-4000-8000-0000000005a1',
+	'0a500000-0000-4000-8000-00000000c001', pg_temp.t(10), 2, p_assigned_agent => tests.get_supabase_uid('w_agent')) ->> 'id')::uuid;
+SELECT tests.clear_authentication();
+
+-- audit: who, what, where
+SELECT is((SELECT actor_uid FROM protector.audit_log WHERE table_name = 'protector.bookings'
+		   AND record_id = (SELECT id::text FROM ids WHERE name = 'b1') AND op = 'INSERT'),
+	tests.get_supabase_uid('w_manager'), 'the audit row names the user from the JWT');
+SELECT is((SELECT actor_role FROM protector.audit_log WHERE table_name = 'protector.bookings'
+		   AND record_id = (SELECT id::text FROM ids WHERE name = 'b1') AND op = 'INSERT'),
+	'authenticated', '... and the database role of the request, though create_booking is SECURITY DEFINER');
+SELECT is((SELECT organization_id FROM protector.audit_log WHERE table_name = 'protector.bookings'
+		   AND record_id = (SELECT id::text FROM ids WHERE name = 'b1') AND op = 'INSERT'),
+	'0a500000-0000-4000-8000-000000000000'::uuid, '... and the row''s organization');
+SELECT is((SELECT (new_row ->> 'party_size')::int FROM protector.audit_log WHERE table_name = 'protector.bookings'
+		   AND record_id = (SELECT id::text FROM ids WHERE name = 'b1') AND op = 'INSERT'),
+	2, '... and the new row');
+
+-- tasks and notifications
+SELECT is((SELECT count(*)::int FROM protector.tasks t JOIN ids ON ids.id = t.booking_id
+		   WHERE ids.name = 'b1' AND t.kind = 'booking_review' AND t.status = 'open'), 1,
+	'a new booking gets one open review task');
+SELECT is((SELECT t.assignee FROM protector.tasks t JOIN ids ON ids.id = t.booking_id WHERE ids.name = 'b1'),
+	tests.get_supabase_uid('w_agent'), '... assigned to the booking''s agent');
+SELECT ok((SELECT t.due_at < pg_temp.t(10) AND t.due_at >= now() FROM protector.tasks t JOIN ids ON ids.id = t.booking_id
+		   WHERE ids.name = 'b1'), '... due before the booking starts');
+SELECT matches((SELECT t.title FROM protector.tasks t JOIN ids ON ids.id = t.booking_id WHERE ids.name = 'b1'),
+	'^Review booking: Vault, \d{4}-\d\d-\d\d \d\d:00 \(Europe/Berlin\)$', '... titled with the service and local time');
+SELECT is((SELECT array_agg(kind ORDER BY created_at)::text FROM protector.notifications n JOIN ids ON ids.id = n.booking_id
+		   WHERE ids.name = 'b1' AND n.recipient_id IS NULL), '{booking.created}', 'the desk is notified of the new booking');
+
+-- a hold creates nothing until it is confirmed
+SELECT tests.authenticate_as('w_customer');
+INSERT INTO ids SELECT 'h1', (protector.hold_slot('0a500000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(12), 1) ->> 'id')::uuid;
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.tasks t JOIN ids ON ids.id = t.booking_id WHERE ids.name = 'h1'), 0,
+	'a hold creates no task');
+SELECT tests.authenticate_as('w_customer');
+SELECT lives_ok($$SELECT protector.confirm_booking(id) FROM ids WHERE name = 'h1'$$, 'the customer confirms the hold');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.tasks t JOIN ids ON ids.id = t.booking_id WHERE ids.name = 'h1'), 1,
+	'the confirmed hold gets its review task');
+
+-- agents see their own tasks only
+SELECT tests.authenticate_as('w_agent');
+SELECT is((SELECT count(*)::int FROM protector.tasks), 1, 'the agent sees the task assigned to them');
+SELECT tests.authenticate_as('w_agent2');
+SELECT is((SELECT count(*)::int FROM protector.tasks), 0, 'another agent sees none');
+SELECT tests.authenticate_as('w_operator');
+SELECT is((SELECT count(*)::int FROM protector.tasks), 2, 'the desk sees all of the organization''s tasks');
+SELECT tests.authenticate_as('w_other');
+SELECT is((SELECT count(*)::int FROM protector.tasks), 0, 'another organization sees none');
+SELECT is((SELECT count(*)::int FROM protector.notifications), 0, '... and none of its notifications');
+
+-- handing the booking to another agent hands over its open task
+SELECT tests.authenticate_as('w_operator');
+UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('w_agent2')
+WHERE id = (SELECT id FROM ids WHERE name = 'b1');
+SELECT tests.authenticate_as('w_agent2');
+SELECT is((SELECT count(*)::int FROM protector.tasks), 1, 'the new agent now sees the task');
+
+-- a reschedule moves the task and tells the desk
+SELECT tests.authenticate_as('w_manager');
+SELECT lives_ok($$SELECT protector.reschedule_booking(id, pg_temp.t(30)) FROM ids WHERE name = 'b1'$$, 'the manager reschedules');
+SELECT tests.clear_authentication();
+SELECT ok((SELECT t.due_at < pg_temp.t(30) AND t.due_at > pg_temp.t(10) FROM protector.tasks t JOIN ids ON ids.id = t.booking_id
+		   WHERE ids.name = 'b1'), 'the review task is due before the new start');
+SELECT is((SELECT array_agg(kind ORDER BY created_at, kind)::text FROM protector.notifications n JOIN ids ON ids.id = n.booking_id
+		   WHERE ids.name = 'b1'), '{booking.created,booking.rescheduled}', 'the desk is told of the reschedule');
+
+-- a cancellation closes the open tasks and tells the desk
+SELECT tests.authenticate_as('w_customer');
+SELECT lives_ok($$SELECT protector.cancel_booking(id, 'ill') FROM ids WHERE name = 'b1'$$, 'the customer cancels');
+SELECT tests.clear_authentication();
+SELECT is((SELECT t.status::text FROM protector.tasks t JOIN ids ON ids.id = t.booking_id WHERE ids.name = 'b1'), 'done',
+	'cancelling closes the booking''s open task');
+SELECT is((SELECT count(*)::int FROM protector.notifications n JOIN ids ON ids.id = n.booking_id
+		   WHERE ids.name = 'b1' AND n.kind = 'booking.cancelled'), 1, 'the desk is told of the cancellation');
+SELECT is((SELECT changed_columns @> '{status}' FROM protector.audit_log WHERE table_name = 'protector.bookings'
+		   AND record_id = (SELECT id::text FROM ids WHERE name = 'b1') AND op = 'UPDATE'
+		   ORDER BY id DESC LIMIT 1), true, 'the cancellation is audited with its changed columns');
+
+-- reading the audit log
+SELECT tests.authenticate_as('w_owner');
+SELECT ok((SELECT count(*) > 0 FROM protector.get_audit_logs('protector.bookings')), 'the owner reads the booking history');
+SELECT is((SELECT count(*)::int FROM protector.get_audit_logs(p_limit => 10000)
+		   WHERE organization_id <> '0a500000-0000-4000-8000-000000000000'), 0, '... of their organization only');
+SELECT tests.authenticate_as('w_admin');
+SELECT is((SELECT count(*)::int FROM protector.get_audit_logs('protector.bookings', p_limit => 1)), 1, 'an admin reads it too, limited');
+SELECT tests.authenticate_as('w_manager');
+SELECT throws_ok($$SELECT * FROM protector.get_audit_logs()$$, '42501', 'only owners and admins can read the audit log',
+	'a manager may not read the audit log');
+SELECT is((SELECT count(*)::int FROM protector.audit_log), 0, '... nor see it through the table');
+SELECT tests.authenticate_as('w_owner');
+SELECT throws_ok($$SELECT * FROM protector.get_audit_logs(p_limit => 0)$$, '22023', NULL, 'p_limit is checked');
+SELECT throws_ok($$SELECT * FROM protector.get_audit_logs(p_from => now(), p_to => now() - interval '1 day')$$, '22023', NULL,
+	'an empty time range is refused');
+SELECT throws_ok($$DELETE FROM protector.audit_log$$, '42501', NULL, 'history cannot be deleted through the API');
+SELECT tests.clear_authentication();
+
+-- Supabase Realtime: broadcast on the organization's private topic
+SELECT is((SELECT count(*)::int FROM realtime.messages m JOIN ids ON m.payload -> 'record' ->> 'id' = ids.id::text
+		   WHERE ids.name = 'b1' AND m.topic = 'protector:0a500000-0000-4000-8000-000000000000'), 4,
+	'each change of the booking (insert, new agent, reschedule, cancel) is broadcast on its organization''s topic');
+SELECT tests.authenticate_as('w_agent');
+SELECT set_config('realtime.topic', 'protector:0a500000-0000-4000-8000-000000000000', true);
+SELECT ok((SELECT count(*) > 0 FROM realtime.messages), 'a member may receive their organization''s topic');
+SELECT tests.authenticate_as('w_other');
+SELECT set_config('realtime.topic', 'protector:0a500000-0000-4000-8000-000000000000', true);
+SELECT is((SELECT count(*)::int FROM realtime.messages), 0, 'another organization''s member may not');
+
+SELECT * FROM finish();
+ROLLBACK;
