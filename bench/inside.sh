@@ -8,13 +8,28 @@ dropdb --if-exists "$DB" >/dev/null 2>&1 || true
 createdb "$DB"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f setup.sql
 
+# "protector" measures the reservation engine: the booking's other work
+# (audit row, review task, desk notification, NOTIFY) is switched off, as
+# the baselines do none of it; "full" is the same insert with all of it;
+# "quiet" is "full" with protector.notify = off.
+WORKFLOW_TRIGGERS="protector_audit, booking_workflow, notify_insert, notify_update, notify_delete"
+workflow() {	# $1 = ENABLE or DISABLE
+	local sql="" t
+	for t in ${WORKFLOW_TRIGGERS//,/}; do sql="$sql ALTER TABLE protector.bookings $1 TRIGGER $t;"; done
+	psql -X -q -d "$DB" -c "$sql" >/dev/null
+}
+
 run() {	# $1 variant, $2 nsvc, $3 nslots -> prints "tps failed booked"
 	psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
-		-c "TRUNCATE bench.plain, bench.excl, bench.plpg, protector.bookings CASCADE" >/dev/null
-	out=$(pgbench -n -c 8 -j 2 -T "$SECS" -D nsvc="$2" -D nslots="$3" -f "attempt_$1.pgbench" "$DB" 2>&1)
+		-c "TRUNCATE bench.plain, bench.excl, bench.plpg, protector.bookings, protector.audit_log CASCADE" >/dev/null
+	script=$1
+	if [ "$1" = protector ]; then workflow DISABLE; fi
+	if [ "$1" = full ] || [ "$1" = quiet ]; then workflow ENABLE; script=protector; fi
+	opts=$([ "$1" = quiet ] && echo "-c protector.notify=off" || true)
+	out=$(PGOPTIONS="$opts" pgbench -n -c 8 -j 2 -T "$SECS" -D nsvc="$2" -D nslots="$3" -f "attempt_$script.pgbench" "$DB" 2>&1)
 	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
 	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
-	table=$([ "$1" = protector ] && echo protector.bookings || echo "bench.$1")
+	table=$(case $1 in protector|full|quiet) echo protector.bookings;; *) echo "bench.$1";; esac)
 	booked=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM $table")
 	overlaps=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM $table a JOIN $table b
 		ON a.service_id = b.service_id AND a.id < b.id AND a.during && b.during")
@@ -30,7 +45,7 @@ for scenario in wide hot; do
 	if [ "$scenario" = wide ]; then nsvc=200; nslots=17520; else nsvc=4; nslots=96; fi
 	declare -A TPS=() FAILED=() BOOKED=() OVERLAPS=()
 	for r in $(seq 1 "$REPEAT"); do
-		for v in plain excl plpg protector; do
+		for v in plain excl plpg protector full quiet; do
 			read -r tps failed booked overlaps <<<"$(run "$v" "$nsvc" "$nslots")"
 			TPS[$v]="${TPS[$v]:-} $tps"
 			FAILED[$v]=$(( ${FAILED[$v]:-0} + failed ))
@@ -40,9 +55,10 @@ for scenario in wide hot; do
 	done
 	a=$(median <<<"${TPS[plain]}")
 	b=$(median <<<"${TPS[excl]}")
-	for v in plain excl plpg protector; do
+	for v in plain excl plpg protector full quiet; do
 		tps=$(median <<<"${TPS[$v]}")
-		case $v in plain) label="(a) plain";; excl) label="(b) exclude";; plpg) label="(c) plpgsql";; *) label=$v;; esac
+		case $v in plain) label="(a) plain";; excl) label="(b) exclude";; plpg) label="(c) plpgsql";;
+			full) label="protector+";; quiet) label="+ no NOTIFY";; *) label=$v;; esac
 		printf '%-6s %-12s %12.1f %8s %9s %9s %9.2fx %9.2fx\n' "$scenario" "$label" "$tps" "${FAILED[$v]}" \
 			"${BOOKED[$v]}" "${OVERLAPS[$v]}" "$(echo "$tps / $b" | bc -l)" "$(echo "$tps / $a" | bc -l)"
 	done
@@ -50,6 +66,8 @@ for scenario in wide hot; do
 done
 echo "   failed = failed transactions summed over the runs; booked = rows of the last run;"
 echo "   overlaps = double bookings summed over the runs ((a) checks nothing)"
+echo "   protector = the reservation engine alone; protector+ = the same booking with its audit row,"
+echo "   review task, desk notification and NOTIFY; + no NOTIFY = protector+ with protector.notify = off"
 
 echo
 echo "== get_available_slots, 31 days, same bookings in the window, table of ~10k vs ~1M bookings"

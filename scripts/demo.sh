@@ -33,6 +33,26 @@ SQL
 	race "phone A" & race "laptop B" & wait
 	echo "  One wins; the other gets SQLSTATE PT409 (HTTP 409 through PostgREST: slot taken)."
 	echo
+	echo "== 8. The front desk dashboard hears of a booking the moment it commits"
+	echo "  (it LISTENs on protector_<organization>; payloads carry ids and status, never names)"
+	psql -X -d protector_demo -c "LISTEN protector_0a000000000040008000000000000000" -c "SELECT pg_sleep(1.5)" 2>&1 |
+		sed -n "s/^Asynchronous notification \"[^\"]*\" with payload \"\(.*\)\" received.*/  dashboard heard: \1/p" &
+	sleep 0.5
+	psql -X -q -d protector_demo -c "SELECT 1 FROM protector.create_booking('"'"'0a000000-0000-4000-8000-0000000005a1'"'"', '"'"'0a000000-0000-4000-8000-00000000c002'"'"',
+		((date_trunc('"'"'week'"'"', current_date) + interval '"'"'16 days'"'"')::date || '"'"' 10:00'"'"')::timestamp AT TIME ZONE '"'"'Europe/Berlin'"'"', 2)" >/dev/null
+	wait
+	echo
+	echo "== 9. Who did what: the audit trail, and the work each booking created"
+	psql -X -q -d protector_demo <<'"'"'SQL'"'"'
+\pset footer off
+SELECT to_char(occurred_at, '"'"'HH24:MI:SS'"'"') AS at, actor_role AS role, op, table_name,
+	   coalesce(array_to_string(changed_columns, '"'"', '"'"'), '"'"''"'"') AS changed
+FROM protector.audit_log WHERE table_name = '"'"'protector.bookings'"'"' ORDER BY id DESC LIMIT 6;
+SELECT t.title, t.status, to_char(t.due_at AT TIME ZONE '"'"'Europe/Berlin'"'"', '"'"'Dy DD Mon HH24:MI'"'"') AS "due (Berlin)"
+FROM protector.tasks t WHERE t.kind = '"'"'booking_review'"'"' ORDER BY t.created_at DESC, t.title LIMIT 4;
+SELECT kind, count(*) AS "desk notifications" FROM protector.notifications GROUP BY kind ORDER BY kind;
+SQL
+	echo
 	echo "== Done. This cluster is thrown away now; run \`make demo KEEP=1\` to explore it in psql."
 	if [ "$DEMO_KEEP" = 1 ]; then
 		echo

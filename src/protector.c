@@ -51,6 +51,17 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomBoolVariable("protector.notify",
+							 "Announce booking, task and notification changes with NOTIFY.",
+							 "PostgreSQL serializes the commits of all transactions that "
+							 "NOTIFY, so a database whose dashboards use Supabase Realtime "
+							 "instead can turn this off (ALTER DATABASE ... SET).",
+							 &protector_notify,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
 	DefineCustomIntVariable("protector.notify_batch_limit",
 							"Rows per statement and organization notified one by one.",
 							"A statement that changes more rows of one organization sends "

@@ -20,6 +20,10 @@
  * rows one statement at a time (review tasks for a bulk import) cannot
  * flood listeners either.
  *
+ * protector.notify = off silences it (PostgreSQL serializes the commits of
+ * all transactions that NOTIFY; dashboards on Supabase Realtime do not
+ * need it).
+ *
  * NOTIFY ignores RLS (anyone who may LISTEN hears every channel), so the
  * payload carries ids and a status, never personal data; it stays under
  * 250 bytes, far below NOTIFY's 8000.  PostgreSQL delivers notifications
@@ -52,6 +56,7 @@
 
 #include "realtime.h"
 
+bool		protector_notify = true;
 int			protector_notify_batch_limit = 100;
 
 typedef struct OrgCount
@@ -229,6 +234,9 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("notify_trigger() must be fired AFTER INSERT, UPDATE or DELETE FOR EACH STATEMENT")));
+
+	if (!protector_notify)
+		return PointerGetDatum(NULL);
 
 	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 	{

@@ -10,7 +10,8 @@
 #ifndef PROTECTOR_REALTIME_H
 #define PROTECTOR_REALTIME_H
 
-/* GUC protector.notify_batch_limit */
+/* GUCs protector.notify and protector.notify_batch_limit */
+extern bool protector_notify;
 extern int	protector_notify_batch_limit;
 
 #endif							/* PROTECTOR_REALTIME_H */

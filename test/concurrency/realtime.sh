@@ -61,6 +61,11 @@ SELECT '$ORG_A', '0f200000-0000-4000-8000-0000000000f1', '0f200000-0000-4000-800
 				 date_trunc('hour', now()) + interval '3 days' + i * interval '1 hour' + interval '50 minutes')
 FROM generate_series(1, 150) i;
 UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0f200000-0000-4000-8000-00000000900d';
+SET protector.notify = off;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during)
+VALUES ('0f200000-0000-4000-8000-00000000a1e7', '$ORG_A', '0f200000-0000-4000-8000-0000000000f1',
+		'0f200000-0000-4000-8000-0000000000a1',
+		tstzrange(date_trunc('hour', now()) + interval '20 days', date_trunc('hour', now()) + interval '20 days 1 hour'));
 SQL
 wait "$pa" "$pb"
 
@@ -82,6 +87,7 @@ expect "... and no per-row booking notifications beyond the single booking" 1 "$
 expect "the bulk's review tasks: 100 announced, then a summary of 50" 1 "$(grep -c '"op":"INSERT","table":"tasks","count":50,' <<<"$a" || true)"
 expect "... and the same for its desk notifications" 1 "$(grep -c '"op":"INSERT","table":"notifications","count":50,' <<<"$a" || true)"
 expect "per-row task and notification announcements: 2 for the single booking + 2 x 100 + the cancellation notice" 203 "$(grep -cE '"op":"INSERT","table":"(tasks|notifications)","id"' <<<"$a" || true)"
+expect "a booking made with protector.notify = off was not announced" 0 "$(grep -c 'a1e7' <<<"$a" || true)"
 expect "no personal data in any payload" 0 "$(grep -ciE 'secret|example\.com|Room' <<<"$a" || true)"
 expect "another organization's listener heard nothing" 0 "$(grep -c . <<<"$b" || true)"
 longest=$(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' <<<"$a")
