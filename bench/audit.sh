@@ -2,14 +2,14 @@
 # bench/audit.sh — audit trigger overhead.  Runs inside a throwaway cluster
 # (bench/run.sh).  For each variant — no trigger, PL/pgSQL audit trigger,
 # protector's C trigger — it inserts AUDIT_ROWS (default 100k) rows in one
-# statement and then updates all of them, AUDIT_REPEAT (default 3) rounds
+# statement and then updates all of them, AUDIT_REPEAT (default 5) rounds
 # interleaved across variants, and prints medians and each trigger's
 # overhead over no trigger, then the C/PL/pgSQL ratio of overheads
 # (target: at most 0.5).
 set -euo pipefail
 cd "$(dirname "$0")"
 ROWS=${AUDIT_ROWS:-100000}
-REPEAT=${AUDIT_REPEAT:-3}
+REPEAT=${AUDIT_REPEAT:-5}
 DB=protector_bench_audit
 dropdb --if-exists "$DB" >/dev/null 2>&1 || true
 createdb "$DB"

@@ -55,6 +55,12 @@ BEGIN
 	END LOOP;
 END
 $$;
+-- no autovacuum run landing on one variant by chance
+ALTER TABLE bench_audit.t_none SET (autovacuum_enabled = off);
+ALTER TABLE bench_audit.t_plpgsql SET (autovacuum_enabled = off);
+ALTER TABLE bench_audit.t_c SET (autovacuum_enabled = off);
+ALTER TABLE bench_audit.log SET (autovacuum_enabled = off);
+ALTER TABLE protector.audit_log SET (autovacuum_enabled = off);
 CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON bench_audit.t_plpgsql
 	FOR EACH ROW EXECUTE FUNCTION bench_audit.plpgsql_audit();
 SELECT protector.enable_audit('bench_audit.t_c');

@@ -276,8 +276,8 @@ CREATE TABLE protector.audit_log (
 	organization_id uuid,
 	actor_uid		uuid,
 	actor_role		text,
-	table_name		text NOT NULL,
-	record_id		text,
+	table_name		text COLLATE "C" NOT NULL,
+	record_id		text COLLATE "C",
 	op				text NOT NULL CHECK (op IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')),
 	old_row			jsonb,
 	new_row			jsonb,
@@ -285,7 +285,7 @@ CREATE TABLE protector.audit_log (
 	txid			bigint NOT NULL DEFAULT txid_current()
 );
 CREATE INDEX audit_log_occurred_brin ON protector.audit_log USING brin (occurred_at);
-CREATE INDEX audit_log_org_idx ON protector.audit_log (organization_id, occurred_at);
+CREATE INDEX audit_log_org_idx ON protector.audit_log (organization_id, occurred_at, id);
 CREATE INDEX audit_log_record_idx ON protector.audit_log (table_name, record_id);
 COMMENT ON TABLE protector.audit_log IS
 'Append-only change history; no foreign keys so that it outlives what it describes';

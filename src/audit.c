@@ -112,7 +112,8 @@ typedef struct AuditTable
 	MemoryContext cxt;
 	Datum		table_name;		/* text: schema-qualified */
 	int			ncolumns;
-	AuditColumn *columns;
+	AuditColumn *columns;		/* in attribute order */
+	int		   *json_order;		/* indexes into columns, in jsonb key order */
 	int			npk;
 	AuditColumn **pk;			/* primary key columns, in key order */
 	FmgrInfo   *pk_out;
@@ -308,6 +309,18 @@ audit_name_in_args(const char *name, Trigger *trigger)
 	return false;
 }
 
+static int
+audit_jsonb_key_cmp(const void *a, const void *b, void *arg)
+{
+	const AuditColumn *columns = (const AuditColumn *) arg;
+	const AuditColumn *x = &columns[*(const int *) a];
+	const AuditColumn *y = &columns[*(const int *) b];
+
+	if (x->namelen != y->namelen)
+		return (x->namelen > y->namelen) ? 1 : -1;
+	return memcmp(x->name, y->name, x->namelen);
+}
+
 static void
 audit_build_table(AuditTable *entry, Relation rel, Trigger *trigger)
 {
@@ -397,6 +410,16 @@ audit_build_table(AuditTable *entry, Relation rel, Trigger *trigger)
 			strcmp(col->name, is_organizations ? "id" : "organization_id") == 0)
 			entry->org_attnum = att->attnum;
 	}
+
+	/*
+	 * jsonb keeps an object's keys sorted (shorter first, then bytewise);
+	 * pushing them in that order makes the final sort a presorted pass
+	 */
+	entry->json_order = palloc(sizeof(int) * Max(entry->ncolumns, 1));
+	for (int c = 0; c < entry->ncolumns; c++)
+		entry->json_order[c] = c;
+	qsort_arg(entry->json_order, entry->ncolumns, sizeof(int),
+			  audit_jsonb_key_cmp, entry->columns);
 
 	/* the primary key, printed as record_id */
 	entry->npk = 0;
@@ -590,7 +613,7 @@ audit_row_jsonb(AuditTable *entry, const Datum *values, const bool *nulls)
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	for (int c = 0; c < entry->ncolumns; c++)
 	{
-		AuditColumn *col = &entry->columns[c];
+		AuditColumn *col = &entry->columns[entry->json_order[c]];
 		JsonbValue	k;
 
 		k.type = jbvString;
