@@ -60,3 +60,17 @@ AS 'MODULE_PATHNAME', 'protector_set_updated_at'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION protector.set_updated_at() IS
 'BEFORE UPDATE trigger: sets updated_at to the transaction start time';
+
+CREATE FUNCTION protector.generate_embed_key(p_prefix text DEFAULT 'pk')
+RETURNS text
+AS 'MODULE_PATHNAME', 'protector_generate_embed_key'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION protector.generate_embed_key(text) IS
+'A new public key <prefix>_<22 random base62><2 check characters>: 131 random bits, checkable offline';
+
+CREATE FUNCTION protector.embed_key_is_well_formed(p_key text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_embed_key_is_well_formed'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector.embed_key_is_well_formed(text) IS
+'True when the text has the embed key format and its check characters match (no look-up)';

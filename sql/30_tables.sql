@@ -51,8 +51,8 @@ CREATE TABLE protector.venues (
 	timezone		text NOT NULL CHECK (protector.timezone_is_valid(timezone)),
 	operating_hours jsonb NOT NULL DEFAULT '{}'
 					CHECK (jsonb_typeof(operating_hours) = 'object'),
-	embed_key		text NOT NULL UNIQUE
-					DEFAULT ('pk_' || replace(gen_random_uuid()::text, '-', '')),
+	embed_key		text COLLATE "C" NOT NULL UNIQUE DEFAULT protector.generate_embed_key()
+					CHECK (protector.embed_key_is_well_formed(embed_key)),
 	capacity		integer CHECK (capacity > 0),
 	branding		jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(branding) = 'object'),
 	widget_settings jsonb NOT NULL DEFAULT '{}'

@@ -81,3 +81,11 @@ TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION
 	protector.get_audit_logs(regclass, timestamptz, timestamptz, integer, uuid)
 TO authenticated, service_role;
+
+-- embed keys: anyone may generate or check a key's format (no data
+-- involved); rotating is for owners and admins
+GRANT EXECUTE ON FUNCTION
+	protector.generate_embed_key(text),
+	protector.embed_key_is_well_formed(text),
+	protector.rotate_embed_key(uuid)
+TO authenticated, service_role;

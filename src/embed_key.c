@@ -1,0 +1,166 @@
+/*-------------------------------------------------------------------------
+ *
+ * embed_key.c
+ *	  Public embed keys of venues: generation and offline verification.
+ *
+ * Format: <prefix>_<body>, the prefix 1-16 characters [a-z][a-z0-9]*
+ * ("pk" by default), the body 24 base62 characters [0-9A-Za-z]:
+ *
+ *	  22 random characters, each uniform over the 62 (rejection sampling of
+ *		 pg_strong_random() bytes, no modulo bias): 22 * log2(62) = 131 bits;
+ *	  2 check characters.
+ *
+ * The check characters make the weighted sum of all 24 digit values, with
+ * weights 2..23 for the random characters and 62 and 1 for the two check
+ * characters, divisible by the prime 3833 (the largest prime below 62^2),
+ * and encode a value below 3833.  As every weight is non-zero and all are
+ * distinct modulo that prime, and digits differ by less than 62, every
+ * single-character change and every swap of two adjacent characters
+ * changes the sum modulo 3833: each is detected, without a database
+ * look-up.  A random string passes with probability about 1/3844.
+ *
+ * src/embed_key.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "errors.h"
+
+#define EMBED_RANDOM_CHARS	22
+#define EMBED_BODY_CHARS	(EMBED_RANDOM_CHARS + 2)
+#define EMBED_PREFIX_MAX	16
+#define EMBED_PRIME			3833
+
+static const char base62[] =
+"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+static int
+base62_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 36;
+	return -1;
+}
+
+static int
+embed_weight(int position)
+{
+	if (position < EMBED_RANDOM_CHARS)
+		return position + 2;
+	return (position == EMBED_RANDOM_CHARS) ? 62 : 1;
+}
+
+static bool
+prefix_is_valid(const char *p, int len)
+{
+	if (len < 1 || len > EMBED_PREFIX_MAX || !(p[0] >= 'a' && p[0] <= 'z'))
+		return false;
+	for (int i = 1; i < len; i++)
+	{
+		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9')))
+			return false;
+	}
+	return true;
+}
+
+/* is body (EMBED_BODY_CHARS characters) a valid random part + check? */
+static bool
+body_is_valid(const char *body)
+{
+	int			sum = 0;
+
+	for (int i = 0; i < EMBED_BODY_CHARS; i++)
+	{
+		int			v = base62_value(body[i]);
+
+		if (v < 0)
+			return false;
+		sum = (sum + v * embed_weight(i)) % EMBED_PRIME;
+	}
+	/* the check value must be the canonical one, below the prime */
+	if (base62_value(body[EMBED_RANDOM_CHARS]) * 62 +
+		base62_value(body[EMBED_RANDOM_CHARS + 1]) >= EMBED_PRIME)
+		return false;
+	return sum == 0;
+}
+
+PG_FUNCTION_INFO_V1(protector_generate_embed_key);
+Datum
+protector_generate_embed_key(PG_FUNCTION_ARGS)
+{
+	text	   *prefix_t = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	const char *prefix = "pk";
+	int			prefix_len = 2;
+	char		body[EMBED_BODY_CHARS];
+	int			filled = 0;
+	int			sum = 0;
+	int			check;
+	char	   *result;
+
+	if (prefix_t != NULL)
+	{
+		prefix = VARDATA_ANY(prefix_t);
+		prefix_len = VARSIZE_ANY_EXHDR(prefix_t);
+	}
+	if (!prefix_is_valid(prefix, prefix_len))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_prefix must be 1 to %d characters: a lowercase letter, then lowercase letters or digits",
+						EMBED_PREFIX_MAX),
+				 errdetail("p_prefix was \"%.*s\".", Min(prefix_len, 64), prefix)));
+
+	while (filled < EMBED_RANDOM_CHARS)
+	{
+		uint8		bytes[32];
+
+		if (!pg_strong_random(bytes, sizeof(bytes)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random bytes for an embed key")));
+		for (int i = 0; i < (int) sizeof(bytes) && filled < EMBED_RANDOM_CHARS; i++)
+		{
+			/* 248 = 4 * 62: larger bytes would favour the first digits */
+			if (bytes[i] >= 248)
+				continue;
+			body[filled] = base62[bytes[i] % 62];
+			sum = (sum + (bytes[i] % 62) * embed_weight(filled)) % EMBED_PRIME;
+			filled++;
+		}
+	}
+	/* 62 * c0 + c1 = check makes the whole sum divisible by the prime */
+	check = (EMBED_PRIME - sum) % EMBED_PRIME;
+	body[EMBED_RANDOM_CHARS] = base62[check / 62];
+	body[EMBED_RANDOM_CHARS + 1] = base62[check % 62];
+
+	result = palloc(prefix_len + 1 + EMBED_BODY_CHARS + 1);
+	memcpy(result, prefix, prefix_len);
+	result[prefix_len] = '_';
+	memcpy(result + prefix_len + 1, body, EMBED_BODY_CHARS);
+	result[prefix_len + 1 + EMBED_BODY_CHARS] = '\0';
+	Assert(body_is_valid(body));
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(result, prefix_len + 1 + EMBED_BODY_CHARS));
+}
+
+PG_FUNCTION_INFO_V1(protector_embed_key_is_well_formed);
+Datum
+protector_embed_key_is_well_formed(PG_FUNCTION_ARGS)
+{
+	text	   *key = PG_GETARG_TEXT_PP(0);
+	const char *s = VARDATA_ANY(key);
+	int			len = VARSIZE_ANY_EXHDR(key);
+	int			prefix_len = len - EMBED_BODY_CHARS - 1;
+
+	if (prefix_len < 1 || prefix_len > EMBED_PREFIX_MAX || s[prefix_len] != '_')
+		PG_RETURN_BOOL(false);
+	if (!prefix_is_valid(s, prefix_len))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(body_is_valid(s + prefix_len + 1));
+}
