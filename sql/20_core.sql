@@ -31,7 +31,7 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'protector_raise'
 LANGUAGE C VOLATILE PARALLEL SAFE;
 COMMENT ON FUNCTION protector.raise(text, text, text, text) IS
-'Raise a protector domain error (conflict, invalid_parameter, invalid_datetime, datetime_overflow, not_found, forbidden, retry) with its SQLSTATE';
+'Raise a protector domain error (conflict, invalid_parameter, invalid_datetime, datetime_overflow, not_found, forbidden, retry, rate_limited) with its SQLSTATE';
 
 CREATE FUNCTION protector.error_sqlstate(p_kind text)
 RETURNS text

@@ -146,6 +146,8 @@ CREATE TABLE protector.customers (
 CREATE INDEX customers_user_id_idx ON protector.customers (user_id);
 CREATE INDEX customers_merged_into_idx ON protector.customers (organization_id, merged_into);
 CREATE INDEX customers_identity_key_idx ON protector.customers (organization_id, identity_key);
+-- the widget finds returning customers by email, case-insensitively
+CREATE INDEX customers_email_idx ON protector.customers (organization_id, lower(email));
 CREATE UNIQUE INDEX customers_one_per_user_idx ON protector.customers (organization_id, user_id)
 	WHERE user_id IS NOT NULL AND merged_into IS NULL;
 COMMENT ON TABLE protector.customers IS
@@ -196,6 +198,9 @@ CREATE INDEX bookings_during_idx ON protector.bookings USING gist (service_id, d
 -- availability reads weeks of one service: a btree range scan on the start,
 -- which stays a few pages however the GiST index interleaves services
 CREATE INDEX bookings_service_start_idx ON protector.bookings (service_id, lower(during));
+-- the widget's rate limit counts a venue's recent widget bookings
+CREATE INDEX bookings_widget_recent_idx ON protector.bookings (venue_id, created_at)
+	WHERE source = 'widget';
 CREATE UNIQUE INDEX bookings_idempotency_key_idx ON protector.bookings (organization_id, idempotency_key)
 	WHERE idempotency_key IS NOT NULL;
 COMMENT ON TABLE protector.bookings IS

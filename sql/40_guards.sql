@@ -4,6 +4,8 @@
 -- Advisory lock key space (two-int form, transaction-level only):
 --   classid 1886547713 (0x70726F01): reservations, objid = service key
 --   classid 1886547714 (0x70726F02): owners of an organization
+--   classid 1886547715 (0x70726F03): widget bookings of an organization
+--                                     (rate limit, customer matching)
 -- Applications should not take advisory locks with these class ids.
 
 CREATE FUNCTION protector.keep_one_owner()

@@ -89,3 +89,12 @@ GRANT EXECUTE ON FUNCTION
 	protector.embed_key_is_well_formed(text),
 	protector.rotate_embed_key(uuid)
 TO authenticated, service_role;
+
+-- the public widget: the only functions anon may execute
+GRANT USAGE ON SCHEMA protector TO anon;
+GRANT EXECUTE ON FUNCTION
+	protector.get_venue_by_embed_key(text),
+	protector.get_venue_services(text),
+	protector.get_widget_slots(text, uuid, date, date),
+	protector.create_widget_booking(text, uuid, text, text, text, timestamptz, integer, text, jsonb)
+TO anon, authenticated, service_role;

@@ -58,6 +58,10 @@ static const ProtectorErrorDef error_defs[PROTECTOR_ERR_KIND_COUNT] = {
 		"retry", ERRCODE_T_R_SERIALIZATION_FAILURE,
 		ERRCODE_T_R_SERIALIZATION_FAILURE
 	},
+	[PROTECTOR_ERR_RATE_LIMITED] = {
+		"rate_limited", ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+		MAKE_SQLSTATE('P', 'T', '4', '2', '9')
+	},
 };
 
 int

@@ -24,10 +24,11 @@ typedef enum ProtectorErrorKind
 	PROTECTOR_ERR_DATETIME_OVERFLOW,	/* date/time out of range */
 	PROTECTOR_ERR_NOT_FOUND,	/* unknown or invisible row */
 	PROTECTOR_ERR_FORBIDDEN,	/* not allowed for this user */
-	PROTECTOR_ERR_RETRY			/* snapshot conflict, retry */
+	PROTECTOR_ERR_RETRY,		/* snapshot conflict, retry */
+	PROTECTOR_ERR_RATE_LIMITED	/* too many requests, try later */
 } ProtectorErrorKind;
 
-#define PROTECTOR_ERR_KIND_COUNT (PROTECTOR_ERR_RETRY + 1)
+#define PROTECTOR_ERR_KIND_COUNT (PROTECTOR_ERR_RATE_LIMITED + 1)
 
 extern bool protector_http_errors;
 

@@ -121,11 +121,14 @@ SELECT is_empty($$
 	SELECT table_name, privilege_type FROM information_schema.role_table_grants
 	WHERE table_schema = 'protector' AND grantee IN ('anon', 'PUBLIC')
 $$, 'anon and PUBLIC have no table privileges');
-SELECT is_empty($$
-	SELECT p.oid::regprocedure FROM pg_proc p
+SELECT set_eq($$
+	SELECT p.oid::regprocedure::text FROM pg_proc p
 	WHERE p.pronamespace = 'protector'::regnamespace
 	  AND has_function_privilege('anon', p.oid, 'EXECUTE')
-$$, 'anon can execute no protector function (the widget functions will be the only ones)');
+$$, ARRAY['protector.create_widget_booking(text,uuid,text,text,text,timestamp with time zone,integer,text,jsonb)',
+		  'protector.get_venue_by_embed_key(text)', 'protector.get_venue_services(text)',
+		  'protector.get_widget_slots(text,uuid,date,date)'],
+	'anon can execute the public widget functions and nothing else of the schema');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_proc p
 	WHERE p.pronamespace = 'protector'::regnamespace

@@ -1,0 +1,206 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/66_widget.sql: the public booking widget, callable by anon through
+-- PostgREST with nothing but a venue's embed key.  See docs/widget.md.
+--
+-- Every function here is SECURITY DEFINER and returns only what a visitor
+-- of the venue's website may see: the venue's public fields, its active
+-- services, free slots, and for a booking its reference and status.
+-- Unknown, malformed, rotated or inactive keys all get the same error.
+
+CREATE FUNCTION protector.venue_for_embed_key(p_embed_key text)
+RETURNS protector.venues
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_venue protector.venues;
+BEGIN
+	IF p_embed_key IS NOT NULL AND pg_catalog.length(p_embed_key) OPERATOR(pg_catalog.<=) 64
+	   AND protector.embed_key_is_well_formed(p_embed_key) THEN
+		SELECT * INTO v_venue FROM protector.venues v
+		WHERE v.embed_key OPERATOR(pg_catalog.=) p_embed_key
+		  AND v.active AND v.deleted_at IS NULL;
+		IF FOUND THEN
+			RETURN v_venue;
+		END IF;
+	END IF;
+	PERFORM protector.raise('not_found', 'unknown embed key',
+		'Check the key in the widget''s settings; a rotated key stops working at once.');
+END
+$$;
+COMMENT ON FUNCTION protector.venue_for_embed_key(text) IS
+'Internal: the active venue of an embed key, or one uniform "unknown embed key" error';
+
+CREATE FUNCTION protector.get_venue_by_embed_key(p_embed_key text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.venues := protector.venue_for_embed_key(p_embed_key);
+BEGIN
+	RETURN pg_catalog.jsonb_build_object(
+		'name', v.name, 'description', v.description, 'address', v.address, 'city', v.city,
+		'region', v.region, 'country', v.country, 'postal_code', v.postal_code,
+		'timezone', v.timezone, 'operating_hours', v.operating_hours,
+		'branding', v.branding, 'widget_settings', v.widget_settings);
+END
+$$;
+COMMENT ON FUNCTION protector.get_venue_by_embed_key(text) IS
+'Widget: the venue''s public fields (name, address, time zone, hours, branding, widget settings)';
+
+CREATE FUNCTION protector.get_venue_services(p_embed_key text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.venues := protector.venue_for_embed_key(p_embed_key);
+BEGIN
+	RETURN COALESCE((
+		SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'id', s.id, 'name', s.name, 'description', s.description, 'mode', s.mode,
+				'duration_minutes', pg_catalog.date_part('epoch', s.duration)::bigint OPERATOR(pg_catalog./) 60,
+				'slot_interval_minutes', pg_catalog.date_part('epoch', s.slot_interval)::bigint OPERATOR(pg_catalog./) 60,
+				'capacity', s.capacity, 'min_party', s.min_party,
+				'max_party', COALESCE(s.max_party, s.capacity),
+				'price', s.price, 'price_per_person', s.price_per_person, 'currency', s.currency)
+			ORDER BY s.name, s.id)
+		FROM protector.services s
+		WHERE s.organization_id OPERATOR(pg_catalog.=) v.organization_id
+		  AND s.venue_id OPERATOR(pg_catalog.=) v.id AND s.active), '[]');
+END
+$$;
+COMMENT ON FUNCTION protector.get_venue_services(text) IS
+'Widget: the venue''s active services with duration, party sizes and prices';
+
+-- Internal: an active service of the key's venue.
+CREATE FUNCTION protector.widget_service(p_venue protector.venues, p_service_id uuid)
+RETURNS protector.services
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_service protector.services;
+BEGIN
+	SELECT * INTO v_service FROM protector.services s
+	WHERE s.id OPERATOR(pg_catalog.=) p_service_id
+	  AND s.organization_id OPERATOR(pg_catalog.=) p_venue.organization_id
+	  AND s.venue_id OPERATOR(pg_catalog.=) p_venue.id AND s.active;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'service not found', 'This venue offers no such service.');
+	END IF;
+	RETURN v_service;
+END
+$$;
+COMMENT ON FUNCTION protector.widget_service(protector.venues, uuid) IS
+'Internal: an active service of the widget''s venue, or not found';
+
+CREATE FUNCTION protector.get_widget_slots(p_embed_key text, p_service_id uuid, p_from date, p_to date DEFAULT NULL)
+RETURNS TABLE (slot_start timestamptz, slot_end timestamptz, remaining_capacity integer)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_service protector.services := protector.widget_service(protector.venue_for_embed_key(p_embed_key), p_service_id);
+BEGIN
+	RETURN QUERY SELECT a.slot_start, a.slot_end, a.remaining_capacity
+		FROM protector.get_available_slots(v_service.id, p_from, p_to, false) a;
+END
+$$;
+COMMENT ON FUNCTION protector.get_widget_slots(text, uuid, date, date) IS
+'Widget: free slots of one of the venue''s services, as get_available_slots';
+
+CREATE FUNCTION protector.create_widget_booking(
+	p_embed_key text,
+	p_service_id uuid,
+	p_customer_name text,
+	p_customer_email text,
+	p_customer_phone text,
+	p_start timestamptz,
+	p_party_size integer DEFAULT 1,
+	p_idempotency_key text DEFAULT NULL,
+	p_details jsonb DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.venues := protector.venue_for_embed_key(p_embed_key);
+	v_service protector.services;
+	v_name text := pg_catalog.btrim(p_customer_name);
+	v_email text := pg_catalog.lower(pg_catalog.btrim(p_customer_email));
+	v_phone text := NULLIF(pg_catalog.btrim(p_customer_phone), '');
+	v_limit integer;
+	v_recent integer;
+	v_customer uuid;
+	v_key text;
+	v_booking jsonb;
+BEGIN
+	v_service := protector.widget_service(v, p_service_id);
+	IF v_name IS NULL OR pg_catalog.length(v_name) NOT BETWEEN 1 AND 200 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_customer_name must be 1 to 200 characters');
+	END IF;
+	IF v_email IS NULL OR pg_catalog.length(v_email) OPERATOR(pg_catalog.>) 320
+	   OR v_email OPERATOR(pg_catalog.!~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_customer_email is not an email address',
+			'At most 320 characters, like name@example.com.');
+	END IF;
+	IF v_phone IS NOT NULL AND v_phone OPERATOR(pg_catalog.!~) '^\+?[0-9][0-9 ()./-]{2,38}$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_customer_phone is not a phone number',
+			'Digits, spaces and ( ) . / - only, an optional leading +, at most 40 characters.');
+	END IF;
+	IF p_idempotency_key IS NOT NULL AND pg_catalog.length(p_idempotency_key) NOT BETWEEN 1 AND 100 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_idempotency_key must be 1 to 100 characters');
+	END IF;
+	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object'
+	   OR pg_catalog.pg_column_size(p_details) OPERATOR(pg_catalog.>) 16384 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object of at most 16 kB');
+	END IF;
+
+	-- one widget booking of an organization at a time: the rate limit and
+	-- the customer look-up see every earlier one
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547715, pg_catalog.hashtext(v.organization_id::text));
+	v_limit := CASE WHEN (v.widget_settings -> 'bookings_per_minute') IS NULL THEN 30
+					WHEN pg_catalog.jsonb_typeof(v.widget_settings -> 'bookings_per_minute') OPERATOR(pg_catalog.=) 'number'
+					THEN LEAST(GREATEST((v.widget_settings ->> 'bookings_per_minute')::numeric, 0), 100000)::integer
+					ELSE 30 END;
+	SELECT pg_catalog.count(*) INTO v_recent FROM protector.bookings b
+	WHERE b.venue_id OPERATOR(pg_catalog.=) v.id AND b.source OPERATOR(pg_catalog.=) 'widget'
+	  AND b.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute');
+	IF v_recent OPERATOR(pg_catalog.>=) v_limit THEN
+		PERFORM protector.raise('rate_limited', 'too many bookings through this widget; try again in a minute',
+			pg_catalog.format('This venue takes at most %s widget bookings per minute.', v_limit));
+	END IF;
+
+	-- a returning customer is found by email (case-insensitive)
+	SELECT c.id INTO v_customer FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
+	  AND pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) v_email
+	  AND c.merged_into IS NULL
+	ORDER BY c.created_at, c.id LIMIT 1;
+	IF NOT FOUND THEN
+		INSERT INTO protector.customers (organization_id, full_name, email, phone)
+		VALUES (v.organization_id, v_name, v_email, v_phone)
+		RETURNING id INTO v_customer;
+	END IF;
+
+	-- a visitor's retry replays their own booking, never someone else's
+	IF p_idempotency_key IS NOT NULL THEN
+		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_email) OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
+	END IF;
+	v_booking := protector.book(v_service, v_customer, p_start, p_party_size,
+		CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true'
+			 THEN 'confirmed' ELSE 'pending' END::protector.booking_status,
+		NULL, v_key, p_details, 'widget', NULL);
+	RETURN pg_catalog.jsonb_build_object(
+		'reference', v_booking -> 'id', 'status', v_booking -> 'status',
+		'start', pg_catalog.lower((v_booking ->> 'during')::tstzrange),
+		'end', pg_catalog.upper((v_booking ->> 'during')::tstzrange),
+		'service', v_service.name, 'party_size', v_booking -> 'party_size',
+		'total_price', v_booking -> 'total_price', 'currency', v_booking -> 'currency',
+		'replayed', COALESCE(v_booking -> 'replayed', 'false'));
+END
+$$;
+COMMENT ON FUNCTION protector.create_widget_booking(text, uuid, text, text, text, timestamptz, integer, text, jsonb) IS
+'Widget: books a slot for a visitor (customer found or created by email); returns the reference and status only';

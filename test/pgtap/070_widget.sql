@@ -1,0 +1,117 @@
+-- The public booking widget, called as anon the way PostgREST does.
+BEGIN;
+SELECT plan(27);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_operator']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES
+	('0a700000-0000-4000-8000-000000000000', 'A', 'widget-a'), ('0b700000-0000-4000-8000-000000000000', 'B', 'widget-b');
+INSERT INTO protector.members (organization_id, user_id, role) VALUES
+	('0a700000-0000-4000-8000-000000000000', tests.get_supabase_uid('g_operator'), 'operator');
+INSERT INTO protector.venues (id, organization_id, name, timezone, address, widget_settings) VALUES
+	('0a700000-0000-4000-8000-0000000000a1', '0a700000-0000-4000-8000-000000000000', 'Lockbox', 'Europe/Berlin', 'Main St 1', '{"bookings_per_minute": 4}'),
+	('0a700000-0000-4000-8000-0000000000a2', '0a700000-0000-4000-8000-000000000000', 'Closed', 'UTC', NULL, '{}'),
+	('0b700000-0000-4000-8000-0000000000a1', '0b700000-0000-4000-8000-000000000000', 'Other', 'UTC', NULL, '{}');
+UPDATE protector.venues SET active = false WHERE id = '0a700000-0000-4000-8000-0000000000a2';
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, price, max_party, capacity, mode, active) VALUES
+	('0a700000-0000-4000-8000-0000000005a1', '0a700000-0000-4000-8000-000000000000', '0a700000-0000-4000-8000-0000000000a1',
+	 'Vault', '60 minutes', '60 minutes', '400 days', 20, 6, 1, 'exclusive', true),
+	('0a700000-0000-4000-8000-0000000005a2', '0a700000-0000-4000-8000-000000000000', '0a700000-0000-4000-8000-0000000000a1',
+	 'Retired', '60 minutes', '60 minutes', '400 days', 20, 6, 1, 'exclusive', false),
+	('0b700000-0000-4000-8000-0000000005a1', '0b700000-0000-4000-8000-000000000000', '0b700000-0000-4000-8000-0000000000a1',
+	 'Elsewhere', '60 minutes', '60 minutes', '400 days', 20, 6, 1, 'exclusive', true);
+INSERT INTO protector.customers (organization_id, full_name, email) VALUES
+	('0a700000-0000-4000-8000-000000000000', 'Ana Existing', 'Ana@Example.com');
+CREATE TEMP TABLE keys AS
+SELECT v.name, v.embed_key AS key FROM protector.venues v WHERE v.name IN ('Lockbox', 'Closed', 'Other')
+UNION ALL SELECT 'nobody', protector.generate_embed_key();
+CREATE FUNCTION pg_temp.k(p text) RETURNS text LANGUAGE sql STABLE AS $$ SELECT key FROM keys WHERE name = p $$;
+CREATE FUNCTION pg_temp.t(h int) RETURNS timestamptz LANGUAGE sql AS $$
+	SELECT date_trunc('day', now()) + interval '3 days' + h * interval '1 hour'
+$$;
+GRANT SELECT ON keys TO anon, authenticated;
+GRANT EXECUTE ON FUNCTION pg_temp.k(text), pg_temp.t(int) TO anon, authenticated;
+
+SELECT tests.authenticate_as_anon();
+
+-- the venue and its services
+SELECT is(protector.get_venue_by_embed_key(pg_temp.k('Lockbox')) ->> 'name', 'Lockbox', 'anon reads the venue by its key');
+SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(protector.get_venue_by_embed_key(pg_temp.k('Lockbox'))) k),
+	'{address,branding,city,country,description,name,operating_hours,postal_code,region,timezone,widget_settings}'::text[],
+	'... public fields only: no ids, no organization, no members');
+SELECT is((SELECT array_agg(s ->> 'name') FROM jsonb_array_elements(protector.get_venue_services(pg_temp.k('Lockbox'))) s),
+	'{Vault}'::text[], 'the venue''s active services only');
+SELECT ok((SELECT count(*) > 0 FROM protector.get_widget_slots(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
+	(pg_temp.t(0))::date)), 'free slots of a service');
+
+-- one uniform error for every bad key
+SELECT throws_ok($$SELECT protector.get_venue_by_embed_key('pk_nonsense')$$, 'P0002', 'unknown embed key', 'a malformed key');
+SELECT throws_ok($$SELECT protector.get_venue_by_embed_key(pg_temp.k('nobody'))$$, 'P0002', 'unknown embed key',
+	'a well-formed key of no venue');
+SELECT throws_ok($$SELECT protector.get_venue_by_embed_key(pg_temp.k('Closed'))$$, 'P0002', 'unknown embed key', 'an inactive venue''s key');
+SELECT throws_ok($$SELECT protector.get_venue_by_embed_key(NULL)$$, 'P0002', 'unknown embed key', 'no key');
+SELECT throws_ok($$SELECT protector.get_venue_by_embed_key(repeat('x', 100000))$$, 'P0002', 'unknown embed key', 'a huge key');
+SELECT throws_ok($$SELECT * FROM protector.get_widget_slots(pg_temp.k('Lockbox'), '0b700000-0000-4000-8000-0000000005a1', current_date)$$,
+	'P0002', 'service not found', 'another organization''s service is not reachable through this key');
+SELECT throws_ok($$SELECT * FROM protector.get_widget_slots(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a2', current_date)$$,
+	'P0002', 'service not found', 'an inactive service neither');
+
+-- booking
+CREATE TEMP TABLE r (name text, result jsonb);
+GRANT ALL ON r TO anon, authenticated;
+INSERT INTO r SELECT 'first', protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
+	'Ana', ' ANA@example.COM ', '+49 30 123456', pg_temp.t(10), 2, 'visit-1');
+SELECT is((SELECT result ->> 'status' FROM r WHERE name = 'first'), 'pending', 'a visitor books (pending until staff confirm)');
+SELECT is((SELECT array_agg(k ORDER BY k) FROM r, jsonb_object_keys(result) k WHERE name = 'first'),
+	'{currency,end,party_size,reference,replayed,service,start,status,total_price}'::text[],
+	'the answer: reference, status, time, price; nothing about the customer');
+INSERT INTO r SELECT 'retry', protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
+	'Ana', 'ana@example.com', NULL, pg_temp.t(10), 2, 'visit-1');
+SELECT is((SELECT result ->> 'reference' FROM r WHERE name = 'retry'), (SELECT result ->> 'reference' FROM r WHERE name = 'first'),
+	'the retried request returns the same booking');
+SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
+	'Eve', 'eve@example.com', NULL, pg_temp.t(10), 1, 'visit-1')$$, '23P01', NULL,
+	'another visitor with the same request key gets no replay of Ana''s booking, and the slot is taken');
+SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
+	repeat('n', 201), 'x@example.com', NULL, pg_temp.t(11), 1)$$, '22023', NULL, 'a name over 200 characters');
+SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
+	'X', 'not-an-email', NULL, pg_temp.t(11), 1)$$, '22023', NULL, 'a malformed email');
+SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
+	'X', 'x@example.com', 'call me maybe', pg_temp.t(11), 1)$$, '22023', NULL, 'a malformed phone number');
+SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
+	'X', 'x@example.com', NULL, pg_temp.t(11), 1, NULL,
+	jsonb_build_object('blob', repeat('x', 10 * 1024 * 1024)))$$, '22023', NULL, '10 MB of details');
+SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
+	'X', 'x@example.com', NULL, pg_temp.t(11), 99)$$, '22023', NULL, 'a party too large');
+
+-- the rate limit: 4 per minute for this venue (the first booking counts)
+INSERT INTO r SELECT 'b' || h, protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
+	'Visitor ' || h, 'v' || h || '@example.com', NULL, pg_temp.t(h), 1) FROM generate_series(12, 14) h;
+SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
+	'Visitor 15', 'v15@example.com', NULL, pg_temp.t(15), 1)$$, '53400', NULL, 'the fifth booking within a minute is refused');
+SET LOCAL protector.http_errors = on;
+SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
+	'Visitor 15', 'v15@example.com', NULL, pg_temp.t(15), 1)$$, 'PT429', NULL, '... as HTTP 429 through PostgREST');
+RESET protector.http_errors;
+
+-- anon reaches nothing else
+SELECT throws_ok($$SELECT * FROM protector.bookings$$, '42501', NULL, 'anon cannot read bookings');
+SELECT throws_ok($$SELECT * FROM protector.customers$$, '42501', NULL, 'anon cannot read customers');
+SELECT tests.clear_authentication();
+SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text)
+		   FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+		   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'protector'
+		   WHERE has_function_privilege('anon', p.oid, 'EXECUTE')),
+	ARRAY['protector.create_widget_booking(text,uuid,text,text,text,timestamp with time zone,integer,text,jsonb)',
+		  'protector.get_venue_by_embed_key(text)', 'protector.get_venue_services(text)',
+		  'protector.get_widget_slots(text,uuid,date,date)'],
+	'the widget functions are the only ones anon may execute');
+
+-- the returning customer was recognized; the desk sees the booking
+SELECT is((SELECT count(*)::int FROM protector.customers WHERE lower(email) = 'ana@example.com'), 1,
+	'the visitor was matched to the existing customer by email, whatever the case');
+SELECT tests.authenticate_as('g_operator');
+SELECT is((SELECT source::text FROM protector.bookings WHERE id = (SELECT (result ->> 'reference')::uuid FROM r WHERE name = 'first')),
+	'widget', 'the operator sees the widget booking');
+
+SELECT * FROM finish();
+ROLLBACK;
