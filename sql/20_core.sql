@@ -74,3 +74,17 @@ AS 'MODULE_PATHNAME', 'protector_embed_key_is_well_formed'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector.embed_key_is_well_formed(text) IS
 'True when the text has the embed key format and its check characters match (no look-up)';
+
+CREATE FUNCTION protector.check_operating_hours(p_hours jsonb)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_check_operating_hours'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector.check_operating_hours(jsonb) IS
+'True for valid venue operating_hours, else 22023 saying what is wrong (format: docs/bookings.md)';
+
+CREATE FUNCTION protector.check_special_hours(p_hours jsonb)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_check_special_hours'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector.check_special_hours(jsonb) IS
+'True for NULL or an array of [open, close] pairs, else 22023';

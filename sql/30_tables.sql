@@ -50,7 +50,7 @@ CREATE TABLE protector.venues (
 	postal_code		text CHECK (length(postal_code) <= 20),
 	timezone		text NOT NULL CHECK (protector.timezone_is_valid(timezone)),
 	operating_hours jsonb NOT NULL DEFAULT '{}'
-					CHECK (jsonb_typeof(operating_hours) = 'object'),
+					CHECK (protector.check_operating_hours(operating_hours)),
 	embed_key		text COLLATE "C" NOT NULL UNIQUE DEFAULT protector.generate_embed_key()
 					CHECK (protector.embed_key_is_well_formed(embed_key)),
 	capacity		integer CHECK (capacity > 0),
@@ -72,7 +72,7 @@ CREATE TABLE protector.venue_closures (
 	venue_id		uuid NOT NULL,
 	closed_on		date NOT NULL CHECK (isfinite(closed_on)),
 	closed			boolean NOT NULL DEFAULT true,
-	special_hours	jsonb CHECK (jsonb_typeof(special_hours) = 'array'),
+	special_hours	jsonb CHECK (protector.check_special_hours(special_hours)),
 	reason			text CHECK (length(reason) <= 500),
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now(),

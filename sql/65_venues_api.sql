@@ -34,3 +34,288 @@ END
 $$;
 COMMENT ON FUNCTION protector.rotate_embed_key(uuid) IS
 'Gives a venue a new embed key (owners and admins); the old key stops working at once';
+
+CREATE FUNCTION protector.is_venue_open(p_venue_id uuid, p_at timestamptz DEFAULT now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_is_venue_open'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector.is_venue_open(uuid, timestamptz) IS
+'Is the venue open at p_at, by its hours in its own time zone, closures and special hours included';
+
+CREATE FUNCTION protector.get_venue_schedule(p_venue_id uuid, p_from date DEFAULT current_date, p_to date DEFAULT NULL)
+RETURNS TABLE (local_date date, opens_at timestamptz, closes_at timestamptz, kind text)
+AS 'MODULE_PATHNAME', 'protector_get_venue_schedule'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 14;
+COMMENT ON FUNCTION protector.get_venue_schedule(uuid, date, date) IS
+'The venue''s openings per local day (weekly, always, special, closed), p_to default p_from + 6, at most 93 days';
+
+-- Management RPCs run with the caller's rights: RLS decides (owners,
+-- admins and managers write venues and services); they add validation
+-- with precise errors and a jsonb answer.
+
+CREATE FUNCTION protector.create_venue(
+	p_organization_id uuid,
+	p_name text,
+	p_timezone text,
+	p_description text DEFAULT NULL,
+	p_address text DEFAULT NULL,
+	p_city text DEFAULT NULL,
+	p_region text DEFAULT NULL,
+	p_country text DEFAULT NULL,
+	p_postal_code text DEFAULT NULL,
+	p_operating_hours jsonb DEFAULT '{}',
+	p_branding jsonb DEFAULT '{}',
+	p_widget_settings jsonb DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.venues;
+BEGIN
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
+	IF p_name IS NULL OR length(btrim(p_name)) NOT BETWEEN 1 AND 200 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_name must be 1 to 200 characters');
+	END IF;
+	PERFORM protector.check_timezone(p_timezone, 'p_timezone');
+	IF p_country IS NOT NULL AND p_country !~ '^[A-Z]{2}$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_country must be an ISO 3166 alpha-2 code such as DE');
+	END IF;
+	PERFORM protector.check_operating_hours(COALESCE(p_operating_hours, '{}'));
+	IF jsonb_typeof(COALESCE(p_branding, '{}')) <> 'object' OR jsonb_typeof(COALESCE(p_widget_settings, '{}')) <> 'object' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_branding and p_widget_settings must be JSON objects');
+	END IF;
+	IF NOT (protector.caller_is_trusted()
+			OR p_organization_id = ANY (protector.member_organizations('{owner,admin,manager}'))) THEN
+		PERFORM protector.raise('forbidden', 'only owners, admins and managers can create venues');
+	END IF;
+	INSERT INTO protector.venues (organization_id, name, timezone, description, address, city, region,
+								  country, postal_code, operating_hours, branding, widget_settings)
+	VALUES (p_organization_id, btrim(p_name), p_timezone, p_description, p_address, p_city, p_region,
+			p_country, p_postal_code, COALESCE(p_operating_hours, '{}'), COALESCE(p_branding, '{}'),
+			COALESCE(p_widget_settings, '{}'))
+	RETURNING * INTO v;
+	RETURN to_jsonb(v);
+END
+$$;
+COMMENT ON FUNCTION protector.create_venue(uuid, text, text, text, text, text, text, text, text, jsonb, jsonb, jsonb) IS
+'Creates a venue (owners, admins, managers); it gets an embed key';
+
+-- The caller's visible, not deleted venue, locked; not found otherwise.
+CREATE FUNCTION protector.venue_for_update(p_venue_id uuid)
+RETURNS protector.venues
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.venues;
+BEGIN
+	IF p_venue_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_venue_id must not be null');
+	END IF;
+	SELECT * INTO v FROM protector.venues WHERE id = p_venue_id AND deleted_at IS NULL FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
+	END IF;
+	IF NOT (protector.caller_is_trusted()
+			OR v.organization_id = ANY (protector.member_organizations('{owner,admin,manager}'))) THEN
+		PERFORM protector.raise('forbidden', 'only owners, admins and managers can change venues');
+	END IF;
+	RETURN v;
+END
+$$;
+COMMENT ON FUNCTION protector.venue_for_update(uuid) IS
+'Internal: locks a venue the caller may change, or raises not found / forbidden';
+
+CREATE FUNCTION protector.update_venue(p_venue_id uuid, p_changes jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.venues := protector.venue_for_update(p_venue_id);
+	v_unknown text;
+BEGIN
+	IF p_changes IS NULL OR jsonb_typeof(p_changes) <> 'object' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_changes must be a JSON object of the fields to change');
+	END IF;
+	SELECT string_agg(k, ', ' ORDER BY k) INTO v_unknown FROM jsonb_object_keys(p_changes) k
+	WHERE k NOT IN ('name', 'description', 'address', 'city', 'region', 'country', 'postal_code',
+					'timezone', 'capacity', 'branding', 'widget_settings', 'active');
+	IF v_unknown IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', format('p_changes has fields that cannot be changed here: %s', v_unknown),
+			NULL, 'Opening hours change through update_venue_schedule, the embed key through rotate_embed_key.');
+	END IF;
+	IF p_changes ? 'timezone' THEN
+		PERFORM protector.check_timezone(p_changes ->> 'timezone', 'p_changes.timezone');
+	END IF;
+	IF p_changes ? 'name' AND (p_changes ->> 'name' IS NULL OR length(btrim(p_changes ->> 'name')) NOT BETWEEN 1 AND 200) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_changes.name must be 1 to 200 characters');
+	END IF;
+	BEGIN
+		UPDATE protector.venues SET
+			name = CASE WHEN p_changes ? 'name' THEN btrim(p_changes ->> 'name') ELSE name END,
+			description = CASE WHEN p_changes ? 'description' THEN p_changes ->> 'description' ELSE description END,
+			address = CASE WHEN p_changes ? 'address' THEN p_changes ->> 'address' ELSE address END,
+			city = CASE WHEN p_changes ? 'city' THEN p_changes ->> 'city' ELSE city END,
+			region = CASE WHEN p_changes ? 'region' THEN p_changes ->> 'region' ELSE region END,
+			country = CASE WHEN p_changes ? 'country' THEN p_changes ->> 'country' ELSE country END,
+			postal_code = CASE WHEN p_changes ? 'postal_code' THEN p_changes ->> 'postal_code' ELSE postal_code END,
+			timezone = CASE WHEN p_changes ? 'timezone' THEN p_changes ->> 'timezone' ELSE timezone END,
+			capacity = CASE WHEN p_changes ? 'capacity' THEN (p_changes ->> 'capacity')::integer ELSE capacity END,
+			branding = CASE WHEN p_changes ? 'branding' THEN p_changes -> 'branding' ELSE branding END,
+			widget_settings = CASE WHEN p_changes ? 'widget_settings' THEN p_changes -> 'widget_settings' ELSE widget_settings END,
+			active = CASE WHEN p_changes ? 'active' THEN (p_changes ->> 'active')::boolean ELSE active END
+		WHERE id = v.id
+		RETURNING * INTO v;
+	EXCEPTION
+		WHEN check_violation OR not_null_violation OR invalid_text_representation OR numeric_value_out_of_range THEN
+			PERFORM protector.raise('invalid_parameter', format('p_changes: %s', SQLERRM));
+	END;
+	RETURN to_jsonb(v);
+END
+$$;
+COMMENT ON FUNCTION protector.update_venue(uuid, jsonb) IS
+'Changes the given fields of a venue (name, address, time zone, branding, widget settings, active, ...)';
+
+CREATE FUNCTION protector.update_venue_schedule(p_venue_id uuid, p_operating_hours jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.venues := protector.venue_for_update(p_venue_id);
+BEGIN
+	PERFORM protector.check_operating_hours(p_operating_hours);
+	UPDATE protector.venues SET operating_hours = p_operating_hours WHERE id = v.id;
+	RETURN p_operating_hours;
+END
+$$;
+COMMENT ON FUNCTION protector.update_venue_schedule(uuid, jsonb) IS
+'Replaces a venue''s weekly operating hours (validated in C; format in docs/bookings.md)';
+
+-- Soft delete: the venue disappears from the widget and availability; its
+-- bookings and history stay.  Owners and admins only.
+CREATE FUNCTION protector.delete_venue(p_venue_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.venues := protector.venue_for_update(p_venue_id);
+BEGIN
+	IF NOT (protector.caller_is_trusted()
+			OR v.organization_id = ANY (protector.member_organizations('{owner,admin}'))) THEN
+		PERFORM protector.raise('forbidden', 'only owners and admins can delete venues');
+	END IF;
+	UPDATE protector.venues SET deleted_at = now(), active = false WHERE id = v.id;
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION protector.delete_venue(uuid) IS
+'Soft-deletes a venue (owners, admins): hidden from widget and availability, bookings kept';
+
+CREATE FUNCTION protector.duplicate_service(p_service_id uuid, p_target_venue_id uuid DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s protector.services;
+	v protector.venues;
+BEGIN
+	IF p_service_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_service_id must not be null');
+	END IF;
+	SELECT * INTO s FROM protector.services WHERE id = p_service_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'service not found', 'It does not exist, or you may not see it.');
+	END IF;
+	v := protector.venue_for_update(COALESCE(p_target_venue_id, s.venue_id));
+	IF v.organization_id <> s.organization_id THEN
+		PERFORM protector.raise('not_found', 'venue not found', 'Services are copied within their organization.');
+	END IF;
+	s.id := gen_random_uuid();
+	s.venue_id := v.id;
+	IF p_target_venue_id IS NULL OR p_target_venue_id = (SELECT venue_id FROM protector.services WHERE id = p_service_id) THEN
+		s.name := left(s.name, 193) || ' (copy)';
+	END IF;
+	s.created_at := now();
+	s.updated_at := now();
+	INSERT INTO protector.services SELECT s.*;
+	RETURN to_jsonb(s);
+END
+$$;
+COMMENT ON FUNCTION protector.duplicate_service(uuid, uuid) IS
+'Copies a service with all its settings, to the same venue (" (copy)") or another of the organization';
+
+-- Bookings, revenue, utilization and cancellations of a venue over local
+-- dates [p_from, p_to].  Utilization = booked service time / open service
+-- time: each active service counts the venue's open hours once; a booking
+-- counts its length (for shared services times party / capacity).
+CREATE FUNCTION protector.get_venue_analytics(p_venue_id uuid, p_from date, p_to date)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.venues;
+	v_lo timestamptz;
+	v_hi timestamptz;
+	v_open_seconds numeric;
+	v_services integer;
+	r jsonb;
+BEGIN
+	IF p_venue_id IS NULL OR p_from IS NULL OR p_to IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_venue_id, p_from and p_to must not be null');
+	END IF;
+	IF p_to < p_from OR p_to - p_from > 366 OR NOT isfinite(p_from) OR NOT isfinite(p_to) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_from to p_to must be a finite range of at most 367 days');
+	END IF;
+	SELECT * INTO v FROM protector.venues WHERE id = p_venue_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
+	END IF;
+	IF NOT (protector.caller_is_trusted()
+			OR v.organization_id = ANY (protector.member_organizations('{owner,admin,manager,finance}'))) THEN
+		PERFORM protector.raise('forbidden', 'only owners, admins, managers and finance can see venue analytics');
+	END IF;
+	v_lo := p_from::timestamp AT TIME ZONE v.timezone;
+	v_hi := (p_to + 1)::timestamp AT TIME ZONE v.timezone;
+	SELECT COALESCE(sum(extract(epoch FROM least(g.closes_at, v_hi) - greatest(g.opens_at, v_lo))), 0)
+	INTO v_open_seconds
+	FROM (SELECT * FROM protector.get_venue_schedule(v.id, p_from, least(p_to, p_from + 92))
+		  UNION ALL
+		  SELECT * FROM protector.get_venue_schedule(v.id, p_from + 93, least(p_to, p_from + 185)) WHERE p_to >= p_from + 93
+		  UNION ALL
+		  SELECT * FROM protector.get_venue_schedule(v.id, p_from + 186, least(p_to, p_from + 278)) WHERE p_to >= p_from + 186
+		  UNION ALL
+		  SELECT * FROM protector.get_venue_schedule(v.id, p_from + 279, p_to) WHERE p_to >= p_from + 279) g
+	WHERE g.kind <> 'closed' AND g.closes_at > v_lo AND g.opens_at < v_hi;
+	SELECT count(*) INTO v_services FROM protector.services s WHERE s.venue_id = v.id AND s.active;
+
+	SELECT jsonb_build_object(
+		'venue', v.name, 'from', p_from, 'to', p_to, 'timezone', v.timezone,
+		'bookings', count(*) FILTER (WHERE b.status NOT IN ('cancelled', 'held')),
+		'cancellations', count(*) FILTER (WHERE b.status = 'cancelled'),
+		'no_shows', count(*) FILTER (WHERE b.status = 'no_show'),
+		'guests', COALESCE(sum(b.party_size) FILTER (WHERE b.status NOT IN ('cancelled', 'held', 'no_show')), 0),
+		'revenue', COALESCE(sum(b.total_price) FILTER (WHERE b.status IN ('confirmed', 'in_progress', 'completed', 'no_show')), 0),
+		'open_hours', round(v_open_seconds / 3600, 2),
+		'active_services', v_services,
+		'utilization', CASE WHEN v_open_seconds * v_services > 0 THEN round(
+			COALESCE(sum(extract(epoch FROM least(upper(b.during), v_hi) - greatest(lower(b.during), v_lo))
+						 * CASE WHEN s.mode = 'shared' THEN b.party_size::numeric / s.capacity ELSE 1 END)
+					 FILTER (WHERE b.status NOT IN ('cancelled', 'held', 'no_show')), 0)
+			/ (v_open_seconds * v_services), 4) END)
+	INTO r
+	FROM protector.bookings b
+	JOIN protector.services s ON s.id = b.service_id
+	WHERE b.venue_id = v.id AND b.during && tstzrange(v_lo, v_hi);
+	RETURN r;
+END
+$$;
+COMMENT ON FUNCTION protector.get_venue_analytics(uuid, date, date) IS
+'Bookings, cancellations, guests, revenue and utilization (booked / open service time) of a venue';

@@ -98,3 +98,18 @@ GRANT EXECUTE ON FUNCTION
 	protector.get_widget_slots(text, uuid, date, date),
 	protector.create_widget_booking(text, uuid, text, text, text, timestamptz, integer, text, jsonb)
 TO anon, authenticated, service_role;
+
+-- venues
+GRANT EXECUTE ON FUNCTION
+	protector.check_operating_hours(jsonb),
+	protector.check_special_hours(jsonb),
+	protector.is_venue_open(uuid, timestamptz),
+	protector.get_venue_schedule(uuid, date, date),
+	protector.create_venue(uuid, text, text, text, text, text, text, text, text, jsonb, jsonb, jsonb),
+	protector.venue_for_update(uuid),
+	protector.update_venue(uuid, jsonb),
+	protector.update_venue_schedule(uuid, jsonb),
+	protector.delete_venue(uuid),
+	protector.duplicate_service(uuid, uuid),
+	protector.get_venue_analytics(uuid, date, date)
+TO authenticated, service_role;

@@ -178,6 +178,8 @@ bad_pair:
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 			 errmsg("%s: \"%s\" must be an array of [open, close] pairs", what, day),
+			 strcmp(what, day) == 0 ?
+			 errhint("Example: [[\"09:00\", \"12:00\"], [\"13:00\", \"18:00\"]].") :
 			 errhint("Example: {\"mon\": [[\"09:00\", \"12:00\"], [\"13:00\", \"18:00\"]]}.")));
 }
 
@@ -346,7 +348,7 @@ typedef struct DayOverride
 } DayOverride;
 
 static DayOverride *
-load_overrides(ServiceRules *rules, int first_day, int last_day, int *n)
+load_overrides(const pg_uuid_t *venue_id, int first_day, int last_day, int *n)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	ProtectorElevation saved;
@@ -365,7 +367,7 @@ load_overrides(ServiceRules *rules, int first_day, int last_day, int *n)
 									"   AND closed_on OPERATOR(pg_catalog.<=) $3",
 							3, argtypes);
 	}
-	values[0] = UUIDPGetDatum(&rules->venue_id);
+	values[0] = UUIDPGetDatum(venue_id);
 	values[1] = DateADTGetDatum(first_day);
 	values[2] = DateADTGetDatum(last_day);
 
@@ -430,7 +432,7 @@ protector_slots_between(ServiceRules *rules, int first_local_day,
 		elog(ERROR, "service has no positive duration or slot interval");
 
 	parse_week(rules->operating_hours, "venue operating_hours", &week);
-	overrides = load_overrides(rules, first_local_day - 1, last_local_day, &noverrides);
+	overrides = load_overrides(&rules->venue_id, first_local_day - 1, last_local_day, &noverrides);
 
 	slots = palloc(sizeof(Slot) * cap);
 	/* the day before may open a range that runs past midnight */
@@ -496,4 +498,92 @@ protector_slots_between(ServiceRules *rules, int first_local_day,
 	}
 	*nslots = n;
 	return slots;
+}
+
+/* ---------- venues ---------- */
+
+/* raises 22023 (naming what) unless hours is a valid operating_hours object */
+void
+protector_validate_operating_hours(Jsonb *hours, const char *what)
+{
+	Week		week;
+
+	parse_week(hours, what, &week);
+}
+
+/* raises 22023 unless ranges is an array of [open, close] pairs */
+void
+protector_validate_day_ranges(Jsonb *ranges, const char *what)
+{
+	DayRanges	out;
+
+	parse_day_ranges(&ranges->root, what, what, &out);
+}
+
+/*
+ * The venue's opening intervals that open on a local day in [first_day,
+ * last_day] (a range belongs to the day it opens on), in order.  For a
+ * venue open around the clock ({}), one interval per day from midnight to
+ * midnight.  Closures replace a day's ranges: closed means none.
+ */
+OpenInterval *
+protector_open_intervals(const pg_uuid_t *venue_id, pg_tz *tz, Jsonb *hours,
+						 int first_day, int last_day, int *n)
+{
+	Week		week;
+	DayOverride *overrides;
+	int			noverrides;
+	OpenInterval *result;
+	int			cap = 16;
+
+	parse_week(hours, "venue operating_hours", &week);
+	overrides = load_overrides(venue_id, first_day, last_day, &noverrides);
+	result = palloc(sizeof(OpenInterval) * cap);
+	*n = 0;
+	for (int day = first_day; day <= last_day; day++)
+	{
+		DayRanges	always = {1, {0}, {MINUTES_PER_DAY}};
+		DayRanges  *ranges = week.always_open ? &always :
+			&week.day[j2day(day + POSTGRES_EPOCH_JDATE)];
+		bool		special = false;
+
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < noverrides; i++)
+		{
+			if (overrides[i].day == day)
+			{
+				ranges = &overrides[i].ranges;
+				special = true;
+			}
+		}
+		if (special && ranges->n == 0)
+		{
+			/* a closure: one interval with open == close marks the day */
+			if (*n >= cap)
+			{
+				cap *= 2;
+				result = repalloc(result, sizeof(OpenInterval) * cap);
+			}
+			result[*n].local_day = day;
+			result[*n].open = result[*n].close = DT_NOBEGIN;
+			result[*n].kind = OPEN_CLOSED;
+			(*n)++;
+			continue;
+		}
+		for (int r = 0; r < ranges->n; r++)
+		{
+			if (*n >= cap)
+			{
+				cap *= 2;
+				result = repalloc(result, sizeof(OpenInterval) * cap);
+			}
+			result[*n].local_day = day;
+			result[*n].open = protector_local_time(day, ranges->open[r], tz);
+			result[*n].close = protector_local_time(day, ranges->close[r], tz);
+			result[*n].kind = special ? OPEN_SPECIAL :
+				(ranges == &always ? OPEN_ALWAYS : OPEN_WEEKLY);
+			(*n)++;
+		}
+	}
+	return result;
 }

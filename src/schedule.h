@@ -48,7 +48,29 @@ typedef struct Slot
 	TimestampTz end;
 } Slot;
 
+/* one opening of a venue, see protector_open_intervals() */
+typedef enum OpenKind
+{
+	OPEN_WEEKLY,				/* from operating_hours */
+	OPEN_ALWAYS,				/* operating_hours = {}: the whole day */
+	OPEN_SPECIAL,				/* special_hours of a closure row */
+	OPEN_CLOSED					/* closed all day (open = close = -infinity) */
+} OpenKind;
+
+typedef struct OpenInterval
+{
+	int			local_day;		/* days since 2000-01-01, local */
+	TimestampTz open;
+	TimestampTz close;
+	OpenKind	kind;
+} OpenInterval;
+
 extern ServiceRules *protector_load_service_rules(const pg_uuid_t *service_id);
+extern void protector_validate_operating_hours(Jsonb *hours, const char *what);
+extern void protector_validate_day_ranges(Jsonb *ranges, const char *what);
+extern OpenInterval *protector_open_intervals(const pg_uuid_t *venue_id, pg_tz *tz,
+											  Jsonb *hours, int first_day,
+											  int last_day, int *n);
 extern Slot *protector_slots_between(ServiceRules *rules, int first_local_day,
 									 int last_local_day, TimestampTz now,
 									 bool apply_notice, int *nslots);

@@ -96,11 +96,9 @@ SELECT * FROM protector.get_available_slots('0d000000-0000-4000-8000-0000000ffff
 \echo :LAST_ERROR_SQLSTATE
 UPDATE protector.services SET active = false WHERE id = '0d000000-0000-4000-8000-00000000d001';
 SELECT * FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d001', current_date);
+-- malformed opening hours never reach the table: the CHECK (C) names the fault
 UPDATE protector.venues SET operating_hours = '{"mon": [["9:00", "17:00"]]}' WHERE id = '0d000000-0000-4000-8000-0000000000b2';
-SELECT * FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d002', current_date);
 UPDATE protector.venues SET operating_hours = '{"monday": [["09:00", "17:00"]]}' WHERE id = '0d000000-0000-4000-8000-0000000000b2';
-SELECT * FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d002', current_date);
 UPDATE protector.venues SET operating_hours = '{"mon": ["09:00", "17:00"]}' WHERE id = '0d000000-0000-4000-8000-0000000000b2';
-SELECT * FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d002', current_date);
 UPDATE protector.venues SET operating_hours = '{"mon": [["09:00", "25:00"]]}' WHERE id = '0d000000-0000-4000-8000-0000000000b2';
-SELECT * FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d002', current_date);
+UPDATE protector.venue_closures SET closed = false, special_hours = '[["10:00"]]';

@@ -1,0 +1,241 @@
+/*-------------------------------------------------------------------------
+ *
+ * venue.c
+ *	  A venue's schedule as the outside world asks about it: is it open at
+ *	  an instant, when does it open on which days, and validation of the
+ *	  operating_hours and special_hours formats (docs/bookings.md).
+ *
+ * The parsing and the local-time arithmetic live in schedule.c, shared
+ * with availability, so "open" means the same everywhere, DST included.
+ *
+ * src/venue.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "access.h"
+#include "errors.h"
+#include "schedule.h"
+#include "timezone.h"
+
+#define MAX_SCHEDULE_DAYS 93
+
+static SPIPlanPtr venue_plan = NULL;
+
+typedef struct VenueHours
+{
+	pg_uuid_t	id;
+	bool		open_for_business;	/* active and not deleted */
+	char	   *timezone;
+	pg_tz	   *tz;
+	Jsonb	   *hours;
+} VenueHours;
+
+/* the venue under the caller's RLS; "not found" if invisible */
+static VenueHours *
+load_venue(FunctionCallInfo fcinfo, int argno)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	VenueHours *v = NULL;
+	Datum		values[1];
+	int			ret;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_venue_id must not be null")));
+	values[0] = PG_GETARG_DATUM(argno);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	{
+		Oid			argtypes[1] = {UUIDOID};
+
+		protector_keep_plan(&venue_plan,
+							"SELECT v.active AND v.deleted_at IS NULL, v.timezone, v.operating_hours"
+							"  FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) $1",
+							1, argtypes);
+	}
+	ret = SPI_execute_plan(venue_plan, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "venue query failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		v = palloc0(sizeof(VenueHours));
+		v->id = *DatumGetUUIDP(values[0]);
+		v->open_for_business = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
+		v->timezone = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+		v->hours = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 3, &isnull));
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	if (v == NULL)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_NOT_FOUND),
+				 errmsg("venue not found"),
+				 errdetail("It does not exist, or you may not see it.")));
+
+	protector_check_timezone(v->timezone, "venue timezone");
+	v->tz = pg_tzset(v->timezone);
+	if (v->tz == NULL)
+		elog(ERROR, "could not load time zone \"%s\"", v->timezone);
+	return v;
+}
+
+/*
+ * protector.check_operating_hours(p_hours jsonb) returns boolean
+ * true, or 22023 saying what is wrong; the CHECK on venues.operating_hours.
+ */
+PG_FUNCTION_INFO_V1(protector_check_operating_hours);
+Datum
+protector_check_operating_hours(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("operating_hours must not be null"),
+				 errhint("Use {} for a venue open around the clock.")));
+	protector_validate_operating_hours(PG_GETARG_JSONB_P(0), "operating_hours");
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * protector.check_special_hours(p_hours jsonb) returns boolean
+ * true for NULL (a closed day) or an array of [open, close] pairs.
+ */
+PG_FUNCTION_INFO_V1(protector_check_special_hours);
+Datum
+protector_check_special_hours(PG_FUNCTION_ARGS)
+{
+	if (!PG_ARGISNULL(0))
+		protector_validate_day_ranges(PG_GETARG_JSONB_P(0), "special_hours");
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * protector.is_venue_open(p_venue_id uuid, p_at timestamptz default now())
+ * returns boolean
+ *
+ * Open at p_at by its weekly hours in its own time zone, unless a closure
+ * or special hours say otherwise; an inactive or deleted venue is never
+ * open.  A range that opens late runs on past midnight.
+ */
+PG_FUNCTION_INFO_V1(protector_is_venue_open);
+Datum
+protector_is_venue_open(PG_FUNCTION_ARGS)
+{
+	VenueHours *v = load_venue(fcinfo, 0);
+	TimestampTz at;
+	int			day;
+	OpenInterval *iv;
+	int			n;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_at must not be null")));
+	at = PG_GETARG_TIMESTAMPTZ(1);
+	if (TIMESTAMP_NOT_FINITE(at))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
+				 errmsg("p_at must be a finite time")));
+	if (!v->open_for_business)
+		PG_RETURN_BOOL(false);
+
+	day = protector_local_day(at, v->tz);
+	/* the day before may have opened a range that is still running */
+	iv = protector_open_intervals(&v->id, v->tz, v->hours, day - 1, day, &n);
+	for (int i = 0; i < n; i++)
+	{
+		if (iv[i].kind != OPEN_CLOSED && iv[i].open <= at && at < iv[i].close)
+			PG_RETURN_BOOL(true);
+	}
+	PG_RETURN_BOOL(false);
+}
+
+/*
+ * protector.get_venue_schedule(p_venue_id uuid, p_from date,
+ *		p_to date default null)
+ * returns table (local_date date, opens_at timestamptz, closes_at
+ *				  timestamptz, kind text)
+ *
+ * One row per opening whose local day is in [p_from, p_to] (p_to defaults
+ * to p_from + 6); kind is weekly, always (open around the clock), special
+ * (special hours of that date) or closed (a closure; no times).  Days
+ * without any opening have no row.
+ */
+PG_FUNCTION_INFO_V1(protector_get_venue_schedule);
+Datum
+protector_get_venue_schedule(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	static const char *const kinds[] = {"weekly", "always", "special", "closed"};
+	VenueHours *v = load_venue(fcinfo, 0);
+	DateADT		from_day,
+				to_day;
+	OpenInterval *iv;
+	int			n;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_from must not be null")));
+	from_day = PG_GETARG_DATEADT(1);
+	if (DATE_NOT_FINITE(from_day))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
+				 errmsg("p_from and p_to must be finite dates")));
+	to_day = PG_ARGISNULL(2) ? from_day + 6 : PG_GETARG_DATEADT(2);
+	if (DATE_NOT_FINITE(to_day))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
+				 errmsg("p_from and p_to must be finite dates")));
+	if (to_day < from_day)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_to must not be before p_from")));
+	if ((int64) to_day - from_day + 1 > MAX_SCHEDULE_DAYS)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("at most %d days of schedule can be asked for at once", MAX_SCHEDULE_DAYS),
+				 errhint("Ask for the range in pieces.")));
+
+	InitMaterializedSRF(fcinfo, 0);
+	iv = protector_open_intervals(&v->id, v->tz, v->hours, from_day, to_day, &n);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		values[0] = DateADTGetDatum(iv[i].local_day);
+		if (iv[i].kind == OPEN_CLOSED)
+			nulls[1] = nulls[2] = true;
+		else
+		{
+			values[1] = TimestampTzGetDatum(iv[i].open);
+			values[2] = TimestampTzGetDatum(iv[i].close);
+		}
+		values[3] = CStringGetTextDatum(kinds[iv[i].kind]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

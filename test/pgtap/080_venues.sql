@@ -1,0 +1,115 @@
+-- Venue management, schedules across DST, duplicate_service, analytics.
+BEGIN;
+SELECT plan(31);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES
+	('0a800000-0000-4000-8000-000000000000', 'A', 'venues-a'), ('0b800000-0000-4000-8000-000000000000', 'B', 'venues-b');
+INSERT INTO protector.members (organization_id, user_id, role)
+SELECT '0a800000-0000-4000-8000-000000000000', tests.get_supabase_uid('n_' || r), r::protector.member_role
+FROM unnest(ARRAY['owner', 'manager', 'operator', 'finance']) r;
+INSERT INTO protector.members (organization_id, user_id, role) VALUES
+	('0b800000-0000-4000-8000-000000000000', tests.get_supabase_uid('n_other'), 'owner');
+CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
+GRANT ALL ON ids TO authenticated;
+
+-- creating
+SELECT tests.authenticate_as('n_manager');
+INSERT INTO ids SELECT 'berlin', (protector.create_venue('0a800000-0000-4000-8000-000000000000', 'Lockbox Mitte', 'Europe/Berlin',
+	p_address => 'Main St 1', p_country => 'DE',
+	p_operating_hours => '{"mon": [["10:00", "22:00"]], "sat": [["18:00", "02:00"]], "sun": [["01:00", "04:00"]]}') ->> 'id')::uuid;
+SELECT ok((SELECT id FROM ids WHERE name = 'berlin') IS NOT NULL, 'a manager creates a venue');
+SELECT ok(protector.embed_key_is_well_formed((SELECT embed_key FROM protector.venues WHERE id = (SELECT id FROM ids WHERE name = 'berlin'))),
+	'... which gets an embed key');
+SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', 'X', 'Mars/Olympus')$$,
+	'22023', NULL, 'an unknown time zone');
+SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', 'X', 'UTC',
+	p_operating_hours => '{"mon": [["10:00", "25:00"]]}')$$, '22023', 'operating_hours: "25:00" of "mon" is not a time of day', 'bad hours, named');
+SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', repeat('x', 201), 'UTC')$$,
+	'22023', NULL, 'a name over 200 characters');
+SELECT throws_ok($$SELECT protector.create_venue('0b800000-0000-4000-8000-000000000000', 'X', 'UTC')$$,
+	'42501', NULL, 'not in another organization');
+SELECT tests.authenticate_as('n_operator');
+SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', 'X', 'UTC')$$,
+	'42501', NULL, 'an operator may not create venues');
+
+-- updating
+SELECT tests.authenticate_as('n_manager');
+SELECT is(protector.update_venue((SELECT id FROM ids WHERE name = 'berlin'), '{"city": "Berlin", "branding": {"color": "#123456"}}') ->> 'city',
+	'Berlin', 'update_venue changes the given fields');
+SELECT throws_ok($$SELECT protector.update_venue((SELECT id FROM ids WHERE name = 'berlin'), '{"embed_key": "pk_x"}')$$,
+	'22023', NULL, 'fields that are not changed here are refused');
+SELECT throws_ok($$SELECT protector.update_venue((SELECT id FROM ids WHERE name = 'berlin'), '{"country": "Germany"}')$$,
+	'22023', NULL, 'a bad value is a 22023, not a constraint violation');
+SELECT throws_ok($$SELECT protector.update_venue_schedule((SELECT id FROM ids WHERE name = 'berlin'), '{"funday": []}')$$,
+	'22023', NULL, 'update_venue_schedule validates in C');
+SELECT tests.authenticate_as('n_other');
+SELECT throws_ok($$SELECT protector.update_venue((SELECT id FROM ids WHERE name = 'berlin'), '{"city": "X"}')$$,
+	'P0002', NULL, 'another organization does not see the venue');
+
+-- is it open?  Berlin: Monday 10-22, Saturday 18:00 to Sunday 02:00, Sunday 01-04
+SELECT tests.authenticate_as('n_operator');
+CREATE FUNCTION pg_temp.open_at(p text) RETURNS boolean LANGUAGE sql AS $$
+	SELECT protector.is_venue_open((SELECT id FROM ids WHERE name = 'berlin'), (p::timestamp AT TIME ZONE 'Europe/Berlin'))
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.open_at(text) TO authenticated;
+SELECT is(pg_temp.open_at('2027-03-22 10:00'), true, 'open at Monday''s opening');
+SELECT is(pg_temp.open_at('2027-03-22 21:59'), true, '... and just before closing');
+SELECT is(pg_temp.open_at('2027-03-22 22:00'), false, 'closed at closing time');
+SELECT is(pg_temp.open_at('2027-03-23 12:00'), false, 'closed on a Tuesday');
+SELECT is(pg_temp.open_at('2027-03-21 01:30'), true, 'Saturday''s late range runs past midnight into Sunday');
+-- 2027-03-28: clocks go forward at 02:00 in Berlin; Saturday 27th 18:00 to 02:00 (= 03:00 CEST)
+SELECT is(pg_temp.open_at('2027-03-28 01:59'), true, 'the DST night: open until the jump');
+SELECT is(protector.is_venue_open((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-28 02:00+00'), false,
+	'Sunday 01:00-04:00 closes at 04:00 summer time (02:00 UTC)');
+SELECT is((SELECT count(*)::int FROM protector.get_venue_schedule((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-22', '2027-03-28')),
+	3, 'a week''s schedule: Monday, Saturday (overnight), Sunday');
+SELECT is((SELECT closes_at - opens_at FROM protector.get_venue_schedule((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-27', '2027-03-27')),
+	interval '8 hours', 'Saturday 18:00 to "02:00" on the DST night closes at the jump, 8 elapsed hours (02:00 does not exist)');
+
+-- closures and special hours
+SELECT tests.clear_authentication();
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, closed, special_hours) VALUES
+	('0a800000-0000-4000-8000-000000000000', (SELECT id FROM ids WHERE name = 'berlin'), '2027-03-29', true, NULL),
+	('0a800000-0000-4000-8000-000000000000', (SELECT id FROM ids WHERE name = 'berlin'), '2027-03-30', false, '[["12:00", "14:00"]]');
+SELECT is(pg_temp.open_at('2027-03-29 12:00'), false, 'closed on a closure day');
+SELECT is(pg_temp.open_at('2027-03-30 13:00'), true, 'open during special hours on a Tuesday');
+SELECT is((SELECT array_agg(kind ORDER BY local_date) FROM protector.get_venue_schedule((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-29', '2027-03-30')),
+	'{closed,special}'::text[], 'the schedule says why');
+
+-- duplicating a service
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, price, capacity, mode, max_party, settings)
+VALUES ('0a800000-0000-4000-8000-0000000005a1', '0a800000-0000-4000-8000-000000000000', (SELECT id FROM ids WHERE name = 'berlin'),
+		'Vault', '60 minutes', '60 minutes', 25, 6, 'shared', 6, '{"refund_policy": {"full_refund_hours": 48}}');
+SELECT tests.authenticate_as('n_manager');
+SELECT is((SELECT (d ->> 'name') || ' / ' || (d -> 'settings' -> 'refund_policy' ->> 'full_refund_hours') || ' / ' || (d ->> 'capacity')
+		   FROM protector.duplicate_service('0a800000-0000-4000-8000-0000000005a1') d),
+	'Vault (copy) / 48 / 6', 'duplicate_service copies a service with its settings');
+
+-- analytics
+SELECT tests.clear_authentication();
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size, status, total_price) VALUES
+	('0a800000-0000-4000-8000-000000000000', (SELECT id FROM ids WHERE name = 'berlin'), '0a800000-0000-4000-8000-0000000005a1',
+	 tstzrange('2027-03-22 10:00+01', '2027-03-22 11:00+01'), 3, 'confirmed', 75),
+	('0a800000-0000-4000-8000-000000000000', (SELECT id FROM ids WHERE name = 'berlin'), '0a800000-0000-4000-8000-0000000005a1',
+	 tstzrange('2027-03-22 12:00+01', '2027-03-22 13:00+01'), 2, 'cancelled', 50);
+SELECT tests.authenticate_as('n_finance');
+SELECT is((SELECT a ->> 'bookings' || '/' || (a ->> 'cancellations') || '/' || (a ->> 'revenue') || '/' || (a ->> 'open_hours')
+		   FROM protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-22', '2027-03-22') a),
+	'1/1/75.00/12.00', 'analytics: bookings, cancellations, revenue, open hours of a Monday');
+SELECT is((SELECT (a ->> 'utilization')::numeric FROM protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-22', '2027-03-22') a),
+	round(1 * 3 / 6.0 / (12 * 2), 4), 'utilization: booked service time (party / capacity) over open service time');
+SELECT tests.authenticate_as('n_operator');
+SELECT throws_ok($$SELECT protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-22', '2027-03-22')$$,
+	'42501', NULL, 'an operator may not see analytics');
+
+-- soft delete
+SELECT tests.authenticate_as('n_manager');
+SELECT throws_ok($$SELECT protector.delete_venue((SELECT id FROM ids WHERE name = 'berlin'))$$, '42501', NULL,
+	'a manager may not delete a venue');
+SELECT tests.authenticate_as('n_owner');
+SELECT ok(protector.delete_venue((SELECT id FROM ids WHERE name = 'berlin')), 'the owner deletes it (softly)');
+SELECT is(pg_temp.open_at('2027-03-22 10:00'), false, 'a deleted venue is never open');
+
+SELECT * FROM finish();
+ROLLBACK;
