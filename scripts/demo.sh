@@ -53,6 +53,42 @@ FROM protector.tasks t WHERE t.kind = '"'"'booking_review'"'"' ORDER BY t.create
 SELECT kind, count(*) AS "desk notifications" FROM protector.notifications GROUP BY kind ORDER BY kind;
 SQL
 	echo
+	echo "== 10. A visitor books on the venue'"'"'s website: the widget knows only the public embed key"
+	psql -X -q -v ON_ERROR_STOP=1 -d protector_demo <<'"'"'SQL'"'"'
+\pset footer off
+SELECT embed_key AS key FROM protector.venues WHERE id = '"'"'0a000000-0000-4000-8000-0000000000a1'"'"' \gset
+\echo '"'"'Embed key of Lockbox Mitte (public, checkable offline):'"'"' :key
+BEGIN;
+SET LOCAL ROLE anon;   -- exactly what PostgREST does for a request without a login
+SELECT protector.get_venue_by_embed_key(:'"'"'key'"'"') ->> '"'"'name'"'"' AS "widget shows venue",
+	   (SELECT string_agg(s ->> '"'"'name'"'"', '"'"', '"'"') FROM jsonb_array_elements(protector.get_venue_services(:'"'"'key'"'"')) s) AS services;
+SELECT (date_trunc('"'"'week'"'"', current_date) + interval '"'"'17 days'"'"')::date AS day \gset
+SELECT b ->> '"'"'status'"'"' AS status, b ->> '"'"'total_price'"'"' AS "total (EUR)", b ->> '"'"'service'"'"' AS service
+FROM protector.create_widget_booking(:'"'"'key'"'"', '"'"'0a000000-0000-4000-8000-0000000005a1'"'"',
+	'"'"'Lena Visitor'"'"', '"'"'lena@example.com'"'"', '"'"'+49 30 555 0101'"'"',
+	(:'"'"'day'"'"' || '"'"' 19:00'"'"')::timestamp AT TIME ZONE '"'"'Europe/Berlin'"'"', 3, '"'"'lena-browser/1'"'"') b;
+COMMIT;
+\echo '"'"'The same visitor cannot read anything else:'"'"'
+BEGIN;
+SET LOCAL ROLE anon;
+\set ON_ERROR_STOP off
+SELECT count(*) FROM protector.bookings;
+\set ON_ERROR_STOP on
+ROLLBACK;
+SQL
+	psql -X -q -v ON_ERROR_STOP=1 -d protector_demo <<'"'"'SQL'"'"'
+\pset footer off
+BEGIN;
+SELECT set_config('"'"'role'"'"', '"'"'authenticated'"'"', true) \g /dev/null
+SELECT set_config('"'"'request.jwt.claims'"'"', '"'"'{"sub": "a0000000-0000-4000-8000-000000000004", "role": "authenticated"}'"'"', true) \g /dev/null
+\echo '"'"'Otto (operator) sees the widget booking on his dashboard:'"'"'
+SELECT c.full_name AS customer, b.party_size AS party, b.status, b.source,
+	   to_char(lower(b.during) AT TIME ZONE '"'"'Europe/Berlin'"'"', '"'"'Dy DD Mon HH24:MI'"'"') AS "starts (Berlin)"
+FROM protector.bookings b JOIN protector.customers c ON c.id = b.customer_id
+WHERE b.source = '"'"'widget'"'"';
+COMMIT;
+SQL
+	echo
 	echo "== Done. This cluster is thrown away now; run \`make demo KEEP=1\` to explore it in psql."
 	if [ "$DEMO_KEEP" = 1 ]; then
 		echo

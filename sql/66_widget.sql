@@ -168,6 +168,10 @@ BEGIN
 	SELECT pg_catalog.count(*) INTO v_recent FROM protector.bookings b
 	WHERE b.venue_id OPERATOR(pg_catalog.=) v.id AND b.source OPERATOR(pg_catalog.=) 'widget'
 	  AND b.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute');
+	IF v_limit OPERATOR(pg_catalog.=) 0 THEN
+		PERFORM protector.raise('forbidden', 'this venue does not take bookings through its widget',
+			'Its widget_settings.bookings_per_minute is 0.');
+	END IF;
 	IF v_recent OPERATOR(pg_catalog.>=) v_limit THEN
 		PERFORM protector.raise('rate_limited', 'too many bookings through this widget; try again in a minute',
 			pg_catalog.format('This venue takes at most %s widget bookings per minute.', v_limit));

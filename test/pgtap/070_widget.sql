@@ -1,6 +1,6 @@
 -- The public booking widget, called as anon the way PostgREST does.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -92,6 +92,13 @@ SET LOCAL protector.http_errors = on;
 SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
 	'Visitor 15', 'v15@example.com', NULL, pg_temp.t(15), 1)$$, 'PT429', NULL, '... as HTTP 429 through PostgREST');
 RESET protector.http_errors;
+
+SELECT tests.clear_authentication();
+UPDATE protector.venues SET widget_settings = '{"bookings_per_minute": 0}' WHERE id = '0a700000-0000-4000-8000-0000000000a1';
+SELECT tests.authenticate_as_anon();
+SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
+	'Visitor 16', 'v16@example.com', NULL, pg_temp.t(16), 1)$$, '42501', 'this venue does not take bookings through its widget',
+	'a limit of 0 turns widget booking off');
 
 -- anon reaches nothing else
 SELECT throws_ok($$SELECT * FROM protector.bookings$$, '42501', NULL, 'anon cannot read bookings');
