@@ -88,3 +88,24 @@ AS 'MODULE_PATHNAME', 'protector_check_special_hours'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector.check_special_hours(jsonb) IS
 'True for NULL or an array of [open, close] pairs, else 22023';
+
+CREATE FUNCTION protector.normalize_email(p_email text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'protector_normalize_email'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector.normalize_email(text) IS
+'Trimmed, NFKC case-folded (ICU) email: the customer identity key';
+
+CREATE FUNCTION protector.normalize_name(p_name text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'protector_normalize_name'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector.normalize_name(text) IS
+'Name transliterated to Latin and ASCII, NFKC case-folded, spaces collapsed (ICU): for comparing names';
+
+CREATE FUNCTION protector.normalize_phone(p_phone text, p_country text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'protector_normalize_phone'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector.normalize_phone(text, text) IS
+'Phone as digits with + and country code where known (p_country: ISO code of the number''s country)';

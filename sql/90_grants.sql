@@ -113,3 +113,20 @@ GRANT EXECUTE ON FUNCTION
 	protector.duplicate_service(uuid, uuid),
 	protector.get_venue_analytics(uuid, date, date)
 TO authenticated, service_role;
+
+-- customers
+GRANT EXECUTE ON FUNCTION
+	protector.normalize_email(text),
+	protector.normalize_name(text),
+	protector.normalize_phone(text, text),
+	protector.find_duplicate_customers(uuid),
+	protector.merge_customers(uuid, uuid)
+TO authenticated, service_role;
+
+-- customer intelligence (customer_rfm and rfm_segments stay internal)
+GRANT EXECUTE ON FUNCTION
+	protector.rfm_segment(integer, integer, integer),
+	protector.get_customer_rfm_score(uuid),
+	protector.get_customer_segments(uuid),
+	protector.calculate_customer_ltv(uuid)
+TO authenticated, service_role;

@@ -1,0 +1,135 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/68_customers_api.sql: recognizing customers (identity key, likely
+-- duplicates) and merging them.  See docs/customers.md.
+
+CREATE FUNCTION protector.set_customer_identity_key()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.identity_key := protector.normalize_email(NEW.email);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector.set_customer_identity_key() IS
+'Trigger: customers.identity_key is the ICU-normalized email';
+CREATE TRIGGER customers_identity_key BEFORE INSERT OR UPDATE OF email ON protector.customers
+	FOR EACH ROW EXECUTE FUNCTION protector.set_customer_identity_key();
+
+-- Groups of customers that are probably one person, with the reason.
+CREATE FUNCTION protector.find_duplicate_customers(p_organization_id uuid)
+RETURNS TABLE (group_no integer, reason text, customer_ids uuid[], full_names text[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
+	IF NOT (protector.caller_is_trusted()
+			OR p_organization_id = ANY (protector.member_organizations('{owner,admin,manager,operator}'))) THEN
+		PERFORM protector.raise('forbidden', 'only the front desk and management can look for duplicate customers');
+	END IF;
+	RETURN QUERY
+	WITH c AS (
+		SELECT id, full_name, created_at, identity_key,
+			   protector.normalize_phone(phone, country) AS phone_key,
+			   protector.normalize_name(full_name) AS name_key,
+			   right(regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g'), 4) AS phone_tail
+		FROM protector.customers
+		WHERE organization_id = p_organization_id AND merged_into IS NULL
+	), g AS (
+		SELECT 'same email' AS why, array_agg(id ORDER BY created_at, id) AS ids,
+			   array_agg(full_name ORDER BY created_at, id) AS names
+		FROM c WHERE identity_key IS NOT NULL GROUP BY identity_key HAVING count(*) > 1
+		UNION ALL
+		SELECT 'same phone', array_agg(id ORDER BY created_at, id), array_agg(full_name ORDER BY created_at, id)
+		FROM c WHERE phone_key IS NOT NULL GROUP BY phone_key HAVING count(*) > 1
+		UNION ALL
+		SELECT 'same name and phone ending', array_agg(id ORDER BY created_at, id), array_agg(full_name ORDER BY created_at, id)
+		FROM c WHERE name_key IS NOT NULL AND length(phone_tail) = 4
+		GROUP BY name_key, phone_tail HAVING count(*) > 1
+	)
+	SELECT (row_number() OVER (ORDER BY g.ids[1], g.why))::integer, g.why, g.ids, g.names FROM g
+	ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION protector.find_duplicate_customers(uuid) IS
+'Likely duplicate customers: same identity key (email), same normalized phone, or same normalized name and last 4 phone digits';
+
+-- Moves everything of p_merge_id to p_keep_id and marks p_merge_id merged.
+CREATE FUNCTION protector.merge_customers(p_keep_id uuid, p_merge_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k protector.customers;
+	m protector.customers;
+	fk record;
+	v_moved jsonb := '{}';
+	v_count bigint;
+BEGIN
+	IF p_keep_id IS NULL OR p_merge_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_keep_id and p_merge_id must not be null');
+	END IF;
+	IF p_keep_id = p_merge_id THEN
+		PERFORM protector.raise('invalid_parameter', 'a customer cannot be merged into itself');
+	END IF;
+	-- both rows locked, in a fixed order so two merges cannot deadlock
+	PERFORM 1 FROM protector.customers WHERE id IN (p_keep_id, p_merge_id) ORDER BY id FOR UPDATE;
+	SELECT * INTO k FROM protector.customers WHERE id = p_keep_id;
+	SELECT * INTO m FROM protector.customers WHERE id = p_merge_id;
+	IF k.id IS NULL OR m.id IS NULL
+	   OR NOT (protector.caller_is_trusted()
+			   OR (k.organization_id = ANY (protector.member_organizations('{owner,admin,manager,operator,agent,finance,viewer}'))
+				   AND m.organization_id = ANY (protector.member_organizations('{owner,admin,manager,operator,agent,finance,viewer}')))) THEN
+		PERFORM protector.raise('not_found', 'customer not found', 'It does not exist, or you may not see it.');
+	END IF;
+	IF k.organization_id <> m.organization_id THEN
+		PERFORM protector.raise('invalid_parameter', 'customers of different organizations cannot be merged');
+	END IF;
+	IF NOT (protector.caller_is_trusted() OR k.organization_id = ANY (protector.member_organizations('{owner,admin,manager}'))) THEN
+		PERFORM protector.raise('forbidden', 'only owners, admins and managers can merge customers');
+	END IF;
+	IF k.merged_into IS NOT NULL OR m.merged_into IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'a merged customer cannot be merged again',
+			'Merge into the customer it was merged into.');
+	END IF;
+
+	-- every foreign key that points at customers (bookings, and any later
+	-- table), found in the catalog; values are parameters
+	FOR fk IN
+		SELECT c.conrelid::regclass AS tbl, a.attname AS col
+		FROM pg_constraint c
+		JOIN LATERAL unnest(c.conkey, c.confkey) AS u(fk_att, pk_att) ON true
+		JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = u.fk_att
+		JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = u.pk_att
+		WHERE c.contype = 'f' AND c.confrelid = 'protector.customers'::regclass
+		  AND pa.attname = 'id' AND NOT (c.conrelid = 'protector.customers'::regclass)
+		ORDER BY 1, 2
+	LOOP
+		EXECUTE format('UPDATE %s SET %I = $1 WHERE %I = $2', fk.tbl, fk.col, fk.col) USING k.id, m.id;
+		GET DIAGNOSTICS v_count = ROW_COUNT;
+		v_moved := v_moved || jsonb_build_object(fk.tbl::text || '.' || fk.col, v_count);
+	END LOOP;
+	-- earlier merges into m now point at k
+	UPDATE protector.customers SET merged_into = k.id WHERE merged_into = m.id;
+
+	-- the merged record's account link and details complete the kept one
+	UPDATE protector.customers SET user_id = NULL, merged_into = k.id WHERE id = m.id;
+	UPDATE protector.customers SET
+		user_id = COALESCE(k.user_id, m.user_id),
+		email = COALESCE(k.email, m.email),
+		phone = COALESCE(k.phone, m.phone),
+		country = COALESCE(k.country, m.country),
+		tags = ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t ORDER BY t),
+		notes = CASE WHEN m.notes IS NULL OR m.notes = k.notes THEN k.notes
+					 ELSE left(concat_ws(E'\n', k.notes, m.notes), 10000) END
+	WHERE id = k.id;
+	RETURN jsonb_build_object('kept', k.id, 'merged', m.id, 'moved', v_moved);
+END
+$$;
+COMMENT ON FUNCTION protector.merge_customers(uuid, uuid) IS
+'Moves bookings (and every other reference) of p_merge_id to p_keep_id, completes its details, marks p_merge_id merged';

@@ -1,0 +1,160 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/69_analytics.sql: customer intelligence.  RFM scores and segments
+-- are computed in C (src/analytics.c); lifetime value here.  See
+-- docs/analytics.md for every definition.
+
+CREATE FUNCTION protector.rfm_segment(p_r integer, p_f integer, p_m integer)
+RETURNS text
+AS 'MODULE_PATHNAME', 'protector_rfm_segment'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector.rfm_segment(integer, integer, integer) IS
+'The RFM segment of scores (1-5 each), by R and the average of F and M (docs/analytics.md)';
+
+-- internal: every customer of an organization with scores (no grants)
+CREATE FUNCTION protector.customer_rfm(p_organization_id uuid)
+RETURNS TABLE (customer_id uuid, recency_days integer, frequency bigint, monetary numeric,
+			   r integer, f integer, m integer, segment text)
+AS 'MODULE_PATHNAME', 'protector_customer_rfm'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION protector.customer_rfm(uuid) IS
+'Internal: RFM measures, quintile scores and segment of every customer of an organization';
+
+CREATE FUNCTION protector.rfm_segments(p_organization_id uuid)
+RETURNS TABLE (segment text, customers bigint, revenue numeric,
+			   avg_recency_score numeric, avg_frequency_score numeric, avg_monetary_score numeric)
+AS 'MODULE_PATHNAME', 'protector_rfm_segments'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION protector.rfm_segments(uuid) IS
+'Internal: customers, revenue and average scores per RFM segment of an organization';
+
+-- a customer the caller may analyse: the organization's desk and management
+CREATE FUNCTION protector.customer_for_analytics(p_customer_id uuid)
+RETURNS protector.customers
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c protector.customers;
+BEGIN
+	IF p_customer_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_customer_id must not be null');
+	END IF;
+	SELECT * INTO c FROM protector.customers WHERE id = p_customer_id;
+	IF NOT FOUND OR NOT (protector.caller_is_trusted()
+						 OR c.organization_id = ANY (protector.member_organizations('{owner,admin,manager,operator,agent,finance,viewer}'))) THEN
+		PERFORM protector.raise('not_found', 'customer not found', 'It does not exist, or you may not see it.');
+	END IF;
+	IF NOT (protector.caller_is_trusted()
+			OR c.organization_id = ANY (protector.member_organizations('{owner,admin,manager,operator}'))) THEN
+		PERFORM protector.raise('forbidden', 'your role sees customer analytics in aggregate only',
+			NULL, 'get_customer_segments() shows the segments of the whole organization.');
+	END IF;
+	IF c.merged_into IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'this customer was merged into another',
+			format('Ask for customer %s instead.', c.merged_into));
+	END IF;
+	RETURN c;
+END
+$$;
+COMMENT ON FUNCTION protector.customer_for_analytics(uuid) IS
+'Internal: the customer, if the caller may see individual customer analytics';
+
+CREATE FUNCTION protector.get_customer_rfm_score(p_customer_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c protector.customers := protector.customer_for_analytics(p_customer_id);
+	v jsonb;
+BEGIN
+	SELECT jsonb_build_object('customer_id', x.customer_id, 'recency_days', x.recency_days,
+							  'frequency', x.frequency, 'monetary', x.monetary,
+							  'currency', (SELECT o.currency FROM protector.organizations o WHERE o.id = c.organization_id),
+							  'r', x.r, 'f', x.f, 'm', x.m,
+							  'fm', CASE WHEN x.f IS NOT NULL THEN (x.f + x.m) / 2.0 END,
+							  'segment', x.segment)
+	INTO v
+	FROM protector.customer_rfm(c.organization_id) x
+	WHERE x.customer_id = c.id;
+	RETURN v;
+END
+$$;
+COMMENT ON FUNCTION protector.get_customer_rfm_score(uuid) IS
+'Recency, frequency, monetary, their 1-5 scores within the organization, and the RFM segment of a customer';
+
+CREATE FUNCTION protector.get_customer_segments(p_organization_id uuid)
+RETURNS TABLE (segment text, customers bigint, revenue numeric,
+			   avg_recency_score numeric, avg_frequency_score numeric, avg_monetary_score numeric)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
+	IF NOT (protector.caller_is_trusted()
+			OR p_organization_id = ANY (protector.member_organizations('{owner,admin,manager,operator,finance,viewer}'))) THEN
+		PERFORM protector.raise('not_found', 'organization not found', 'It does not exist, or you may not see its analytics.');
+	END IF;
+	RETURN QUERY SELECT * FROM protector.rfm_segments(p_organization_id);
+END
+$$;
+COMMENT ON FUNCTION protector.get_customer_segments(uuid) IS
+'Every RFM segment of the organization with customers, revenue and average scores (aggregates only)';
+
+CREATE FUNCTION protector.calculate_customer_ltv(p_customer_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c protector.customers := protector.customer_for_analytics(p_customer_id);
+	x record;
+	v_first timestamptz;
+	v_last timestamptz;
+	v_org_lifespan numeric;
+	v_age_years numeric;
+	v_lifespan_years numeric;
+	v_aov numeric;
+	v_per_year numeric;
+	v_remaining numeric;
+BEGIN
+	SELECT * INTO x FROM protector.customer_rfm(c.organization_id) r WHERE r.customer_id = c.id;
+	SELECT min(lower(b.during)), max(lower(b.during)) INTO v_first, v_last
+	FROM protector.bookings b
+	WHERE b.organization_id = c.organization_id AND b.customer_id = c.id
+	  AND b.status IN ('confirmed', 'in_progress', 'completed') AND lower(b.during) <= now();
+	-- how long customers stay: first to last booking of those who came back
+	SELECT avg(extract(epoch FROM l - f) / 86400 / 365.25) INTO v_org_lifespan
+	FROM (SELECT min(lower(b.during)) f, max(lower(b.during)) l
+		  FROM protector.bookings b
+		  WHERE b.organization_id = c.organization_id AND b.customer_id IS NOT NULL
+			AND b.status IN ('confirmed', 'in_progress', 'completed') AND lower(b.during) <= now()
+		  GROUP BY b.customer_id HAVING count(*) >= 2) s;
+	v_org_lifespan := COALESCE(NULLIF(v_org_lifespan, 0), 1);
+
+	IF x.frequency = 0 THEN
+		v_aov := 0; v_per_year := 0; v_remaining := v_org_lifespan; v_lifespan_years := 0;
+	ELSE
+		v_aov := x.monetary / x.frequency;
+		v_age_years := extract(epoch FROM now() - v_first) / 86400 / 365.25;
+		v_per_year := x.frequency / GREATEST(v_age_years, 1);
+		v_lifespan_years := extract(epoch FROM v_last - v_first) / 86400 / 365.25;
+		v_remaining := GREATEST(v_org_lifespan - v_lifespan_years, 0);
+	END IF;
+	RETURN jsonb_build_object(
+		'customer_id', c.id,
+		'currency', (SELECT o.currency FROM protector.organizations o WHERE o.id = c.organization_id),
+		'historic_value', x.monetary,
+		'bookings', x.frequency,
+		'average_order_value', round(v_aov, 2),
+		'bookings_per_year', round(v_per_year, 4),
+		'customer_lifespan_years', round(v_lifespan_years, 4),
+		'expected_lifespan_years', round(v_org_lifespan, 4),
+		'expected_remaining_years', round(v_remaining, 4),
+		'predicted_12_month_value', round(v_aov * v_per_year * LEAST(v_remaining, 1), 2));
+END
+$$;
+COMMENT ON FUNCTION protector.calculate_customer_ltv(uuid) IS
+'Historic value and predicted 12-month value (average order x bookings per year x min(1, expected remaining years))';

@@ -1,0 +1,402 @@
+/*-------------------------------------------------------------------------
+ *
+ * analytics.c
+ *	  RFM scores of an organization's customers and the segments they
+ *	  fall in (docs/analytics.md).
+ *
+ * One SQL statement (a kept plan) aggregates the organization's bookings
+ * and payments per customer; the quintile scores are then computed here,
+ * in memory:
+ *
+ *	  recency	 days since the customer's last qualifying booking started
+ *				 (status confirmed, in progress or completed, start <= now)
+ *	  frequency  number of qualifying bookings
+ *	  monetary	 succeeded payments minus succeeded refunds, in the
+ *				 organization's currency, never below 0
+ *
+ * Customers with at least one qualifying booking are scored; each score is
+ * what ntile(5) gives over them ordered by the measure (recency
+ * descending, the others ascending), ties broken by customer id, so a
+ * score of 5 is best and an organization with fewer than five scored
+ * customers uses the scores 1..n.  The segment follows from R and the
+ * average of F and M by the rules of rfm_segment() below, evaluated in
+ * order; every (R, F, M) has exactly one.
+ *
+ * src/analytics.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "access.h"
+#include "errors.h"
+
+#define NSEGMENTS 11
+
+static const char *const segment_names[NSEGMENTS + 1] = {
+	"Champions", "Loyal Customers", "Can't Lose Them", "At Risk", "New Customers",
+	"Potential Loyalist", "Promising", "Need Attention", "About To Sleep",
+	"Hibernating", "Lost", "No bookings"
+};
+
+#define NO_BOOKINGS NSEGMENTS
+
+static SPIPlanPtr customers_plan = NULL;
+
+#define CUSTOMERS_SQL \
+	"WITH b AS (" \
+	"  SELECT b.customer_id, pg_catalog.count(*) AS frequency, pg_catalog.max(pg_catalog.lower(b.during)) AS last_at" \
+	"    FROM protector.bookings b" \
+	"   WHERE b.organization_id OPERATOR(pg_catalog.=) $1 AND b.customer_id IS NOT NULL" \
+	"     AND b.status OPERATOR(pg_catalog.=) ANY ('{confirmed,in_progress,completed}'::protector.booking_status[])" \
+	"     AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<=) $2" \
+	"   GROUP BY b.customer_id)," \
+	" p AS (" \
+	"  SELECT k.customer_id," \
+	"         COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'), 0)" \
+	"         OPERATOR(pg_catalog.-) COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'refund'), 0) AS net" \
+	"    FROM protector.payments p" \
+	"    JOIN protector.bookings k ON k.organization_id OPERATOR(pg_catalog.=) p.organization_id" \
+	"                             AND k.id OPERATOR(pg_catalog.=) p.booking_id" \
+	"   WHERE p.organization_id OPERATOR(pg_catalog.=) $1 AND p.status OPERATOR(pg_catalog.=) 'succeeded'" \
+	"     AND k.customer_id IS NOT NULL" \
+	"     AND p.currency OPERATOR(pg_catalog.=) (SELECT o.currency FROM protector.organizations o" \
+	"                                             WHERE o.id OPERATOR(pg_catalog.=) $1)" \
+	"   GROUP BY k.customer_id)" \
+	" SELECT c.id, COALESCE(b.frequency, 0)," \
+	"        pg_catalog.floor(pg_catalog.date_part('epoch', $2 OPERATOR(pg_catalog.-) b.last_at) OPERATOR(pg_catalog./) 86400)::integer," \
+	"        (GREATEST(COALESCE(p.net, 0), 0) OPERATOR(pg_catalog.*) 100)::bigint" \
+	"   FROM protector.customers c" \
+	"   LEFT JOIN b ON b.customer_id OPERATOR(pg_catalog.=) c.id" \
+	"   LEFT JOIN p ON p.customer_id OPERATOR(pg_catalog.=) c.id" \
+	"  WHERE c.organization_id OPERATOR(pg_catalog.=) $1 AND c.merged_into IS NULL"
+
+typedef struct CustomerScore
+{
+	pg_uuid_t	id;
+	int64		frequency;
+	int32		recency_days;
+	int64		monetary_cents;
+	int			r,
+				f,
+				m;
+	int			segment;
+} CustomerScore;
+
+/*
+ * The segment of (r, f, m), each 1..5; fm = (f + m) / 2.  Rules in order,
+ * the first that matches wins (docs/analytics.md has the grid).
+ */
+static int
+rfm_segment(int r, int f, int m)
+{
+	int			fm2 = f + m;	/* twice the average: compare with 2 * bound */
+
+	if (r >= 4 && fm2 >= 8)
+		return 0;				/* Champions */
+	if (r >= 3 && fm2 >= 6)
+		return 1;				/* Loyal Customers */
+	if (r == 1 && fm2 >= 8)
+		return 2;				/* Can't Lose Them */
+	if (r <= 2 && fm2 >= 6)
+		return 3;				/* At Risk */
+	if (r == 5 && fm2 < 4)
+		return 4;				/* New Customers */
+	if (r >= 4 && fm2 >= 4)
+		return 5;				/* Potential Loyalist */
+	if (r >= 4)
+		return 6;				/* Promising */
+	if (r == 3 && fm2 >= 4)
+		return 7;				/* Need Attention */
+	if (r == 3)
+		return 8;				/* About To Sleep */
+	if (r == 2)
+		return 9;				/* Hibernating */
+	return 10;					/* Lost */
+}
+
+static int
+cmp_id(const CustomerScore *a, const CustomerScore *b)
+{
+	return memcmp(a->id.data, b->id.data, UUID_LEN);
+}
+
+static int
+cmp_recency(const void *x, const void *y)
+{
+	const CustomerScore *a = *(CustomerScore *const *) x;
+	const CustomerScore *b = *(CustomerScore *const *) y;
+
+	/* more days since the last visit first: they score lowest */
+	if (a->recency_days != b->recency_days)
+		return (a->recency_days > b->recency_days) ? -1 : 1;
+	return cmp_id(a, b);
+}
+
+static int
+cmp_frequency(const void *x, const void *y)
+{
+	const CustomerScore *a = *(CustomerScore *const *) x;
+	const CustomerScore *b = *(CustomerScore *const *) y;
+
+	if (a->frequency != b->frequency)
+		return (a->frequency < b->frequency) ? -1 : 1;
+	return cmp_id(a, b);
+}
+
+static int
+cmp_monetary(const void *x, const void *y)
+{
+	const CustomerScore *a = *(CustomerScore *const *) x;
+	const CustomerScore *b = *(CustomerScore *const *) y;
+
+	if (a->monetary_cents != b->monetary_cents)
+		return (a->monetary_cents < b->monetary_cents) ? -1 : 1;
+	return cmp_id(a, b);
+}
+
+/* ntile(5) of position i (0-based) among n rows */
+static int
+ntile5(int64 i, int64 n)
+{
+	int64		per = n / 5;
+	int64		rem = n % 5;
+	int64		big = rem * (per + 1);	/* rows in the larger buckets */
+
+	if (i < big)
+		return (int) (i / (per + 1)) + 1;
+	return (int) (rem + (i - big) / per) + 1;
+}
+
+static void
+assign(CustomerScore **order, int64 n, int which)
+{
+	for (int64 i = 0; i < n; i++)
+	{
+		int			q = ntile5(i, n);
+
+		if (which == 0)
+			order[i]->r = q;
+		else if (which == 1)
+			order[i]->f = q;
+		else
+			order[i]->m = q;
+	}
+}
+
+/* scores every customer of the organization; *n gets the count */
+static CustomerScore *
+score_organization(const pg_uuid_t *org, int64 *n)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		values[2];
+	CustomerScore *all;
+	CustomerScore **order;
+	int64		nscored = 0;
+	int			ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	{
+		Oid			argtypes[2] = {UUIDOID, TIMESTAMPTZOID};
+
+		protector_keep_plan(&customers_plan, CUSTOMERS_SQL, 2, argtypes);
+	}
+	values[0] = UUIDPGetDatum(org);
+	values[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	ret = SPI_execute_plan(customers_plan, values, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "customer aggregate failed: %s", SPI_result_code_string(ret));
+
+	*n = (int64) SPI_processed;
+	all = MemoryContextAllocHuge(caller, sizeof(CustomerScore) * Max(*n, 1));
+	for (int64 i = 0; i < *n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d;
+
+		CHECK_FOR_INTERRUPTS();
+		memcpy(all[i].id.data, DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull))->data, UUID_LEN);
+		all[i].frequency = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		all[i].recency_days = isnull ? 0 : DatumGetInt32(d);
+		all[i].monetary_cents = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		all[i].r = all[i].f = all[i].m = 0;
+		all[i].segment = NO_BOOKINGS;
+		if (all[i].frequency > 0)
+			nscored++;
+	}
+	SPI_finish();
+
+	order = MemoryContextAllocHuge(caller, sizeof(CustomerScore *) * Max(nscored, 1));
+	{
+		int64		k = 0;
+
+		for (int64 i = 0; i < *n; i++)
+		{
+			if (all[i].frequency > 0)
+				order[k++] = &all[i];
+		}
+	}
+	qsort(order, nscored, sizeof(CustomerScore *), cmp_recency);
+	assign(order, nscored, 0);
+	qsort(order, nscored, sizeof(CustomerScore *), cmp_frequency);
+	assign(order, nscored, 1);
+	qsort(order, nscored, sizeof(CustomerScore *), cmp_monetary);
+	assign(order, nscored, 2);
+	for (int64 i = 0; i < nscored; i++)
+		order[i]->segment = rfm_segment(order[i]->r, order[i]->f, order[i]->m);
+	pfree(order);
+	return all;
+}
+
+static pg_uuid_t *
+org_arg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_organization_id must not be null")));
+	return PG_GETARG_UUID_P(0);
+}
+
+static Datum
+cents_numeric(int64 cents)
+{
+	return DirectFunctionCall2(numeric_round,
+							   DirectFunctionCall2(numeric_div,
+												   NumericGetDatum(int64_to_numeric(cents)),
+												   NumericGetDatum(int64_to_numeric(100))),
+							   Int32GetDatum(2));
+}
+
+/*
+ * protector.rfm_segment(p_r integer, p_f integer, p_m integer) returns text
+ */
+PG_FUNCTION_INFO_V1(protector_rfm_segment);
+Datum
+protector_rfm_segment(PG_FUNCTION_ARGS)
+{
+	int32		s[3];
+
+	for (int i = 0; i < 3; i++)
+	{
+		if (PG_ARGISNULL(i) || PG_GETARG_INT32(i) < 1 || PG_GETARG_INT32(i) > 5)
+			ereport(ERROR,
+					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+					 errmsg("RFM scores must be integers from 1 to 5")));
+		s[i] = PG_GETARG_INT32(i);
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(segment_names[rfm_segment(s[0], s[1], s[2])]));
+}
+
+/*
+ * protector.customer_rfm(p_organization_id uuid) returns table
+ *	(customer_id uuid, recency_days integer, frequency bigint,
+ *	 monetary numeric, r integer, f integer, m integer, segment text)
+ * Customers without qualifying bookings: NULL scores, segment
+ * 'No bookings'.  Internal: callers authorize (sql/70_analytics.sql).
+ */
+PG_FUNCTION_INFO_V1(protector_customer_rfm);
+Datum
+protector_customer_rfm(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	pg_uuid_t  *org = org_arg(fcinfo);
+	int64		n;
+	CustomerScore *all;
+
+	InitMaterializedSRF(fcinfo, 0);
+	all = score_organization(org, &n);
+	for (int64 i = 0; i < n; i++)
+	{
+		Datum		values[8];
+		bool		nulls[8] = {false, false, false, false, false, false, false, false};
+		bool		scored = all[i].frequency > 0;
+
+		values[0] = UUIDPGetDatum(&all[i].id);
+		values[1] = Int32GetDatum(all[i].recency_days);
+		nulls[1] = !scored;
+		values[2] = Int64GetDatum(all[i].frequency);
+		values[3] = cents_numeric(all[i].monetary_cents);
+		values[4] = Int32GetDatum(all[i].r);
+		values[5] = Int32GetDatum(all[i].f);
+		values[6] = Int32GetDatum(all[i].m);
+		nulls[4] = nulls[5] = nulls[6] = !scored;
+		values[7] = CStringGetTextDatum(segment_names[all[i].segment]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * protector.rfm_segments(p_organization_id uuid) returns table
+ *	(segment text, customers bigint, revenue numeric,
+ *	 avg_recency_score numeric, avg_frequency_score numeric,
+ *	 avg_monetary_score numeric)
+ * Every segment, in the order of the rules, then 'No bookings'.
+ */
+PG_FUNCTION_INFO_V1(protector_rfm_segments);
+Datum
+protector_rfm_segments(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	pg_uuid_t  *org = org_arg(fcinfo);
+	int64		n;
+	CustomerScore *all;
+	int64		count[NSEGMENTS + 1] = {0};
+	int64		cents[NSEGMENTS + 1] = {0};
+	int64		sum_r[NSEGMENTS + 1] = {0};
+	int64		sum_f[NSEGMENTS + 1] = {0};
+	int64		sum_m[NSEGMENTS + 1] = {0};
+
+	InitMaterializedSRF(fcinfo, 0);
+	all = score_organization(org, &n);
+	for (int64 i = 0; i < n; i++)
+	{
+		int			s = all[i].segment;
+
+		count[s]++;
+		cents[s] += all[i].monetary_cents;
+		sum_r[s] += all[i].r;
+		sum_f[s] += all[i].f;
+		sum_m[s] += all[i].m;
+	}
+	for (int s = 0; s <= NSEGMENTS; s++)
+	{
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(segment_names[s]);
+		values[1] = Int64GetDatum(count[s]);
+		values[2] = cents_numeric(cents[s]);
+		if (count[s] == 0 || s == NO_BOOKINGS)
+			nulls[3] = nulls[4] = nulls[5] = true;
+		else
+		{
+			int64		sums[3] = {sum_r[s], sum_f[s], sum_m[s]};
+
+			for (int k = 0; k < 3; k++)
+				values[3 + k] = DirectFunctionCall2(numeric_round,
+													DirectFunctionCall2(numeric_div,
+																		NumericGetDatum(int64_to_numeric(sums[k])),
+																		NumericGetDatum(int64_to_numeric(count[s]))),
+													Int32GetDatum(2));
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

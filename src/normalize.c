@@ -1,0 +1,299 @@
+/*-------------------------------------------------------------------------
+ *
+ * normalize.c
+ *	  How a customer is recognized: ICU normalization of emails and names,
+ *	  and phone numbers reduced to digits with a country code.
+ *
+ *	  normalize_email(text)  trimmed, NFKC case-folded (ICU): the customer
+ *							 identity key; "  Zoë@Example.COM " and
+ *							 "zoë@example.com" are one key.
+ *	  normalize_name(text)	 ICU transliteration to Latin, then to ASCII,
+ *							 NFKC case-folded, whitespace collapsed:
+ *							 "Zoë Ångström" and "ZOE  ANGSTROM" both become
+ *							 "zoe angstrom"; "Зоя" becomes "zoa".
+ *	  normalize_phone(text, country)
+ *							 digits with a leading + and country code when
+ *							 one is known: "+49 (0)30 1234" and, for DE,
+ *							 "030 1234" both become "+49301234".
+ *
+ * All return NULL for NULL or for input with nothing left to compare.
+ * They need a UTF8 database (as Supabase's are).
+ *
+ * src/normalize.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <unicode/unorm2.h>
+#include <unicode/ustring.h>
+#include <unicode/utrans.h>
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+
+#include "errors.h"
+
+#define MAX_NORMALIZE_BYTES 1000
+
+static UTransliterator *name_transliterator = NULL;
+
+static void
+check_utf8(void)
+{
+	if (GetDatabaseEncoding() != PG_UTF8)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("customer normalization needs a UTF8 database")));
+}
+
+static void
+icu_check(UErrorCode status, const char *what)
+{
+	if (U_FAILURE(status))
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("ICU %s failed: %s", what, u_errorName(status))));
+}
+
+/* the text argument as UTF-16, refusing oversize input */
+static UChar *
+to_uchars(text *t, const char *param, int32_t *ulen)
+{
+	const char *s = VARDATA_ANY(t);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	UErrorCode	status = U_ZERO_ERROR;
+	UChar	   *u;
+
+	if (len > MAX_NORMALIZE_BYTES)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("%s must be at most %d bytes", param, MAX_NORMALIZE_BYTES)));
+	u = palloc(sizeof(UChar) * (len + 1));
+	u_strFromUTF8(u, len + 1, ulen, s, len, &status);
+	icu_check(status, "UTF-8 decoding");
+	return u;
+}
+
+static text *
+from_uchars(const UChar *u, int32_t ulen)
+{
+	UErrorCode	status = U_ZERO_ERROR;
+	int32_t		blen;
+	char	   *buf;
+
+	u_strToUTF8(NULL, 0, &blen, u, ulen, &status);
+	if (status != U_BUFFER_OVERFLOW_ERROR && U_FAILURE(status))
+		icu_check(status, "UTF-8 encoding");
+	status = U_ZERO_ERROR;
+	buf = palloc(blen + 1);
+	u_strToUTF8(buf, blen + 1, &blen, u, ulen, &status);
+	icu_check(status, "UTF-8 encoding");
+	return cstring_to_text_with_len(buf, blen);
+}
+
+/* NFKC case folding of u[0..ulen) into a new buffer */
+static UChar *
+nfkc_casefold(const UChar *u, int32_t ulen, int32_t *outlen)
+{
+	UErrorCode	status = U_ZERO_ERROR;
+	const UNormalizer2 *norm = unorm2_getNFKCCasefoldInstance(&status);
+	int32_t		cap = ulen * 4 + 16;
+	UChar	   *out;
+
+	icu_check(status, "NFKC_Casefold");
+	out = palloc(sizeof(UChar) * cap);
+	*outlen = unorm2_normalize(norm, u, ulen, out, cap, &status);
+	icu_check(status, "normalization");
+	return out;
+}
+
+/* drops leading and trailing white space; inner runs become one space */
+static int32_t
+squeeze_spaces(UChar *u, int32_t ulen)
+{
+	int32_t		n = 0;
+	bool		pending = false;
+
+	for (int32_t i = 0; i < ulen; i++)
+	{
+		if (u[i] == ' ' || u[i] == '\t' || u[i] == '\n' || u[i] == '\r' ||
+			u[i] == 0x00A0 || u[i] == 0x3000)
+		{
+			pending = (n > 0);
+			continue;
+		}
+		if (pending)
+			u[n++] = ' ';
+		pending = false;
+		u[n++] = u[i];
+	}
+	return n;
+}
+
+PG_FUNCTION_INFO_V1(protector_normalize_email);
+Datum
+protector_normalize_email(PG_FUNCTION_ARGS)
+{
+	int32_t		ulen,
+				flen;
+	UChar	   *u;
+	UChar	   *f;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	check_utf8();
+	u = to_uchars(PG_GETARG_TEXT_PP(0), "email", &ulen);
+	ulen = squeeze_spaces(u, ulen);
+	if (ulen == 0)
+		PG_RETURN_NULL();
+	f = nfkc_casefold(u, ulen, &flen);
+	PG_RETURN_TEXT_P(from_uchars(f, flen));
+}
+
+PG_FUNCTION_INFO_V1(protector_normalize_name);
+Datum
+protector_normalize_name(PG_FUNCTION_ARGS)
+{
+	int32_t		ulen,
+				flen,
+				limit,
+				cap;
+	UChar	   *u;
+	UChar	   *f;
+	UErrorCode	status = U_ZERO_ERROR;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	check_utf8();
+	u = to_uchars(PG_GETARG_TEXT_PP(0), "name", &ulen);
+
+	if (name_transliterator == NULL)
+	{
+		static const char id[] = "Any-Latin; Latin-ASCII";
+		UChar		uid[sizeof(id)];
+
+		u_charsToUChars(id, uid, sizeof(id));
+		name_transliterator = utrans_openU(uid, -1, UTRANS_FORWARD, NULL, 0, NULL, &status);
+		icu_check(status, "transliterator");
+	}
+	/* transliteration may lengthen the text: give it room */
+	cap = ulen * 4 + 16;
+	u = repalloc(u, sizeof(UChar) * cap);
+	limit = ulen;
+	utrans_transUChars(name_transliterator, u, &ulen, cap, 0, &limit, &status);
+	icu_check(status, "transliteration");
+
+	f = nfkc_casefold(u, ulen, &flen);
+	flen = squeeze_spaces(f, flen);
+	if (flen == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(from_uchars(f, flen));
+}
+
+/* calling codes of the countries whose numbers we complete */
+typedef struct CountryCode
+{
+	const char *iso;
+	const char *code;
+	bool		keeps_trunk_zero;	/* Italy: the 0 is part of the number */
+} CountryCode;
+
+static const CountryCode country_codes[] = {
+	{"AE", "971", false}, {"AT", "43", false}, {"AU", "61", false}, {"BE", "32", false},
+	{"BR", "55", false}, {"CA", "1", false}, {"CH", "41", false}, {"CZ", "420", false},
+	{"DE", "49", false}, {"DK", "45", false}, {"ES", "34", false}, {"FI", "358", false},
+	{"FR", "33", false}, {"GB", "44", false}, {"GR", "30", false}, {"IE", "353", false},
+	{"IL", "972", false}, {"IN", "91", false}, {"IT", "39", true}, {"JP", "81", false},
+	{"MX", "52", false}, {"NL", "31", false}, {"NO", "47", false}, {"NZ", "64", false},
+	{"PL", "48", false}, {"PT", "351", false}, {"SE", "46", false}, {"SG", "65", false},
+	{"TR", "90", false}, {"UA", "380", false}, {"US", "1", false}, {"ZA", "27", false},
+};
+
+PG_FUNCTION_INFO_V1(protector_normalize_phone);
+Datum
+protector_normalize_phone(PG_FUNCTION_ARGS)
+{
+	text	   *t;
+	const char *s;
+	int			len;
+	char		digits[64];
+	int			n = 0;
+	bool		plus = false;
+	const CountryCode *cc = NULL;
+	StringInfoData out;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	t = PG_GETARG_TEXT_PP(0);
+	s = VARDATA_ANY(t);
+	len = VARSIZE_ANY_EXHDR(t);
+	if (len > 100)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("phone must be at most 100 characters")));
+	if (!PG_ARGISNULL(1))
+	{
+		char	   *country = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+		for (size_t i = 0; i < lengthof(country_codes); i++)
+		{
+			if (pg_strcasecmp(country, country_codes[i].iso) == 0)
+				cc = &country_codes[i];
+		}
+	}
+
+	for (int i = 0; i < len; i++)
+	{
+		if (s[i] == '+' && n == 0)
+			plus = true;
+		else if (s[i] >= '0' && s[i] <= '9')
+		{
+			if (n >= (int) sizeof(digits) - 1)
+				ereport(ERROR,
+						(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+						 errmsg("phone has too many digits")));
+			digits[n++] = s[i];
+		}
+	}
+	digits[n] = '\0';
+	if (n < 3)
+		PG_RETURN_NULL();
+
+	initStringInfo(&out);
+	if (!plus && digits[0] == '0' && digits[1] == '0')
+		appendStringInfo(&out, "+%s", digits + 2);	/* 00: international prefix */
+	else if (plus)
+	{
+		/* "+49 (0)30 ...": a trunk 0 after the country code is dropped */
+		const char *d = digits;
+
+		appendStringInfoChar(&out, '+');
+		for (size_t i = 0; i < lengthof(country_codes); i++)
+		{
+			size_t		cl = strlen(country_codes[i].code);
+
+			if (!country_codes[i].keeps_trunk_zero &&
+				strncmp(d, country_codes[i].code, cl) == 0 && d[cl] == '0' &&
+				strchr(s, '(') != NULL)
+			{
+				appendBinaryStringInfo(&out, d, cl);
+				d += cl + 1;
+				break;
+			}
+		}
+		appendStringInfoString(&out, d);
+	}
+	else if (cc != NULL && digits[0] == '0' && !cc->keeps_trunk_zero)
+		appendStringInfo(&out, "+%s%s", cc->code, digits + 1);
+	else if (cc != NULL && strcmp(cc->code, "1") == 0 && n == 11 && digits[0] == '1')
+		appendStringInfo(&out, "+%s", digits);
+	else if (cc != NULL && (strcmp(cc->code, "1") == 0 ? n == 10 : cc->keeps_trunk_zero))
+		appendStringInfo(&out, "+%s%s", cc->code, digits);
+	else
+		appendStringInfoString(&out, digits);	/* country unknown: digits only */
+
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
+}
