@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh — `make bench`: every benchmark, each figure a ratio against
 # baselines measured in the same run, on a throwaway cluster.
-#   BENCH_PARTS (default "reservations audit realtime") selects parts;
+#   BENCH_PARTS (default "reservations audit realtime analytics") selects parts;
 #   reservations: BENCH_SECONDS (default 15) per run, BENCH_REPEAT (default
 #   3) runs per variant, medians reported; 8 clients; synchronous_commit on.
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 make -s >/dev/null
 make -s install >/dev/null
-export BENCH_PARTS="${BENCH_PARTS:-reservations audit realtime}"
+export BENCH_PARTS="${BENCH_PARTS:-reservations audit realtime analytics}"
 # no checkpoint in the middle of a run: it would land on one variant by chance
 exec bash scripts/pg-cluster.sh -o "max_connections=50" -o "shared_buffers=512MB" \
 	-o "max_wal_size=16GB" -o "checkpoint_timeout=1h" bash -c '
@@ -19,6 +19,7 @@ exec bash scripts/pg-cluster.sh -o "max_connections=50" -o "shared_buffers=512MB
 		reservations) bash bench/inside.sh ;;
 		audit) bash bench/audit.sh ;;
 		realtime) bash bench/realtime.sh ;;
+		analytics) bash bench/analytics.sh ;;
 		*) echo "unknown benchmark part: $part" >&2; exit 2 ;;
 		esac
 		echo

@@ -1,7 +1,7 @@
 -- Customer intelligence: ICU normalization, duplicates, merge, RFM scores
 -- and segments (hand-computed), lifetime value, who may see what.
 BEGIN;
-SELECT plan(42);
+SELECT plan(43);
 
 -- normalization
 SELECT is(protector.normalize_email('  Zoë@Example.COM '), 'zoë@example.com', 'email: trimmed, case-folded, accents kept');
@@ -160,6 +160,22 @@ SELECT throws_ok($$SELECT protector.merge_customers('0a900000-0000-4000-8000-000
 	'22023', 'customers of different organizations cannot be merged', 'not across organizations');
 SELECT ok((SELECT count(*) > 0 FROM protector.audit_log WHERE table_name = 'protector.customers'
 		   AND record_id = '0a900000-0000-4000-8000-0000000000d1' AND changed_columns @> '{merged_into}'), 'the merge is audited');
+
+-- an organization with fewer than five scored customers uses scores 1..n
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0b900000-0000-4000-8000-0000000000a1', '0b900000-0000-4000-8000-000000000000', 'W', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, mode, capacity, max_party) VALUES
+	('0b900000-0000-4000-8000-0000000005a1', '0b900000-0000-4000-8000-000000000000', '0b900000-0000-4000-8000-0000000000a1',
+	 'Hall', '60 minutes', 'shared', 100, 10);
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0b900000-0000-4000-8000-0000000000c2', '0b900000-0000-4000-8000-000000000000', 'B two');
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status)
+SELECT '0b900000-0000-4000-8000-000000000000', '0b900000-0000-4000-8000-0000000000a1', '0b900000-0000-4000-8000-0000000005a1',
+	   c::uuid, tstzrange(now() - d * interval '1 day', now() - d * interval '1 day' + interval '1 hour'), 'completed'
+FROM (VALUES ('0b900000-0000-4000-8000-0000000000c1', 10), ('0b900000-0000-4000-8000-0000000000c2', 20),
+			 ('0b900000-0000-4000-8000-0000000000c2', 30)) x(c, d);
+SELECT results_eq($$SELECT r, f, m FROM protector.customer_rfm('0b900000-0000-4000-8000-000000000000') ORDER BY customer_id$$,
+	$$VALUES (2, 1, 1), (1, 2, 2)$$, 'two scored customers get the scores 1 and 2 (ties in monetary broken by id)');
 
 SELECT * FROM finish();
 ROLLBACK;
