@@ -286,13 +286,9 @@ BEGIN
 	v_hi := (p_to + 1)::timestamp AT TIME ZONE v.timezone;
 	SELECT COALESCE(sum(extract(epoch FROM least(g.closes_at, v_hi) - greatest(g.opens_at, v_lo))), 0)
 	INTO v_open_seconds
-	FROM (SELECT * FROM protector.get_venue_schedule(v.id, p_from, least(p_to, p_from + 92))
-		  UNION ALL
-		  SELECT * FROM protector.get_venue_schedule(v.id, p_from + 93, least(p_to, p_from + 185)) WHERE p_to >= p_from + 93
-		  UNION ALL
-		  SELECT * FROM protector.get_venue_schedule(v.id, p_from + 186, least(p_to, p_from + 278)) WHERE p_to >= p_from + 186
-		  UNION ALL
-		  SELECT * FROM protector.get_venue_schedule(v.id, p_from + 279, p_to) WHERE p_to >= p_from + 279) g
+	-- get_venue_schedule answers at most 93 days at a time
+	FROM generate_series(0, (p_to - p_from) / 93) k,
+		 LATERAL protector.get_venue_schedule(v.id, p_from + k * 93, least(p_to, p_from + k * 93 + 92)) g
 	WHERE g.kind <> 'closed' AND g.closes_at > v_lo AND g.opens_at < v_hi;
 	SELECT count(*) INTO v_services FROM protector.services s WHERE s.venue_id = v.id AND s.active;
 
