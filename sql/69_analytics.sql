@@ -121,17 +121,17 @@ DECLARE
 	v_remaining numeric;
 BEGIN
 	SELECT * INTO x FROM protector.customer_rfm(c.organization_id) r WHERE r.customer_id = c.id;
-	SELECT min(lower(b.during)), max(lower(b.during)) INTO v_first, v_last
-	FROM protector.bookings b
-	WHERE b.organization_id = c.organization_id AND b.customer_id = c.id
-	  AND b.status IN ('confirmed', 'in_progress', 'completed') AND lower(b.during) <= now();
-	-- how long customers stay: first to last booking of those who came back
-	SELECT avg(extract(epoch FROM l - f) / 86400 / 365.25) INTO v_org_lifespan
-	FROM (SELECT min(lower(b.during)) f, max(lower(b.during)) l
-		  FROM protector.bookings b
-		  WHERE b.organization_id = c.organization_id AND b.customer_id IS NOT NULL
-			AND b.status IN ('confirmed', 'in_progress', 'completed') AND lower(b.during) <= now()
-		  GROUP BY b.customer_id HAVING count(*) >= 2) s;
+	-- first and last qualifying booking per customer, once: this
+	-- customer's span, and how long customers who came back stay
+	WITH spans AS (
+		SELECT b.customer_id, min(lower(b.during)) AS f, max(lower(b.during)) AS l, count(*) AS n
+		FROM protector.bookings b
+		WHERE b.organization_id = c.organization_id AND b.customer_id IS NOT NULL
+		  AND b.status IN ('confirmed', 'in_progress', 'completed') AND lower(b.during) <= now()
+		GROUP BY b.customer_id)
+	SELECT (SELECT f FROM spans WHERE customer_id = c.id), (SELECT l FROM spans WHERE customer_id = c.id),
+		   (SELECT avg(extract(epoch FROM l - f) / 86400 / 365.25) FROM spans WHERE n >= 2)
+	INTO v_first, v_last, v_org_lifespan;
 	v_org_lifespan := COALESCE(NULLIF(v_org_lifespan, 0), 1);
 
 	IF x.frequency = 0 THEN
