@@ -63,7 +63,6 @@ typedef struct OrgCount
 {
 	pg_uuid_t	org;
 	int64		rows;
-	struct NotifyBudget *budget;
 } OrgCount;
 
 /*
@@ -291,7 +290,6 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 			oc = &orgs[norgs++];
 			memcpy(oc->org.data, DatumGetUUIDP(d)->data, UUID_LEN);
 			oc->rows = 0;
-			oc->budget = NULL;
 		}
 		oc->rows++;
 	}
@@ -306,7 +304,6 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 	{
 		NotifyBudget *b = notify_budget(&orgs[i].org, rel, op);
 
-		orgs[i].budget = b;
 		if (b->summed > 0 || b->announced + orgs[i].rows > protector_notify_batch_limit)
 		{
 			b->summed += orgs[i].rows;
