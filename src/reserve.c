@@ -34,6 +34,8 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -41,10 +43,13 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rangetypes.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "utils/uuid.h"
@@ -184,56 +189,195 @@ typedef struct BookingRow
 	bool		occupies;
 } BookingRow;
 
-static int
-attnum_of(TupleDesc desc, const char *name)
+/*
+ * What the check knows of the installed tables, looked up once per backend
+ * rather than once per row: relation and index OIDs, column positions, the
+ * OIDs of the enum labels it compares against, and the scan-key functions
+ * of the indexes it reads.  A relcache invalidation of any of the relations
+ * (ALTER TABLE, DROP EXTENSION, a reindex...) makes it load again.
+ */
+typedef struct ReserveCatalog
 {
-	int			attnum = SPI_fnumber(desc, name);
+	bool		valid;
+	Oid			bookings;
+	Oid			services;
+	Oid			services_pkey;
+	Oid			during_idx;
+	/* protector.bookings columns */
+	AttrNumber	b_id;
+	AttrNumber	b_service_id;
+	AttrNumber	b_party_size;
+	AttrNumber	b_during;
+	AttrNumber	b_status;
+	AttrNumber	b_hold_expires_at;
+	/* protector.services columns */
+	AttrNumber	s_name;
+	AttrNumber	s_mode;
+	AttrNumber	s_capacity;
+	AttrNumber	s_buffer_before;
+	AttrNumber	s_buffer_after;
+	/* enum labels, as the OIDs stored in the rows */
+	Oid			status_cancelled;
+	Oid			status_no_show;
+	Oid			status_held;
+	Oid			mode_shared;
+	/* scan keys: services_pkey (id =), bookings_during_idx (service_id =, during &&) */
+	FmgrInfo	pkey_eq;
+	Oid			pkey_collation;
+	FmgrInfo	during_eq;
+	Oid			during_eq_collation;
+	FmgrInfo	during_overlaps;
+	Oid			during_overlaps_collation;
+} ReserveCatalog;
 
-	if (attnum <= 0)
-		elog(ERROR, "protector.bookings has no column \"%s\"", name);
-	return attnum;
-}
-
-/* positions of the columns the check reads */
-typedef struct BookingAttnums
-{
-	int			id;
-	int			service_id;
-	int			party_size;
-	int			during;
-	int			status;
-	int			hold_expires_at;
-} BookingAttnums;
+static ReserveCatalog catalog;
+static bool catalog_callback_registered = false;
 
 static void
-find_attnums(TupleDesc desc, BookingAttnums *att)
+reserve_relcache_callback(Datum arg, Oid relid)
 {
-	att->id = attnum_of(desc, "id");
-	att->service_id = attnum_of(desc, "service_id");
-	att->party_size = attnum_of(desc, "party_size");
-	att->during = attnum_of(desc, "during");
-	att->status = attnum_of(desc, "status");
-	att->hold_expires_at = attnum_of(desc, "hold_expires_at");
+	if (relid == InvalidOid || relid == catalog.bookings ||
+		relid == catalog.services || relid == catalog.services_pkey ||
+		relid == catalog.during_idx)
+		catalog.valid = false;
+}
+
+static AttrNumber
+column_of(Relation rel, const char *name)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("protector.%s has no column \"%s\"", RelationGetRelationName(rel), name),
+			 errhint("The protector extension is damaged; reinstall it.")));
+	return InvalidAttrNumber;	/* keep compiler quiet */
+}
+
+static Oid
+enum_label(Relation rel, AttrNumber attnum, const char *label)
+{
+	Oid			typid = TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid;
+	Oid			oid = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+									  ObjectIdGetDatum(typid), CStringGetDatum(label));
+
+	if (!OidIsValid(oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("type %s has no label \"%s\"", format_type_be(typid), label),
+				 errhint("The protector extension is damaged; reinstall it.")));
+	return oid;
+}
+
+static Oid
+index_named(Relation heap, const char *name)
+{
+	Oid			indexoid = get_relname_relid(name, RelationGetNamespace(heap));
+
+	if (!OidIsValid(indexoid) || get_index_isvalid(indexoid) == false ||
+		IndexGetRelation(indexoid, false) != RelationGetRelid(heap))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("index protector.%s of %s is missing or invalid", name,
+						RelationGetRelationName(heap)),
+				 errhint("The protector extension is damaged; reinstall it.")));
+	return indexoid;
+}
+
+/* the function of "attribute <strategy> attribute" in the index's opfamily */
+static void
+index_key_function(Relation index, int attno, StrategyNumber strategy,
+				   FmgrInfo *finfo, Oid *collation)
+{
+	Oid			opfamily = index->rd_opfamily[attno - 1];
+	Oid			opcintype = index->rd_opcintype[attno - 1];
+	Oid			opno = get_opfamily_member(opfamily, opcintype, opcintype, strategy);
+
+	if (!OidIsValid(opno))
+		elog(ERROR, "missing operator %d(%u,%u) in opfamily %u",
+			 strategy, opcintype, opcintype, opfamily);
+	fmgr_info_cxt(get_opcode(opno), finfo, TopMemoryContext);
+	*collation = index->rd_indcollation[attno - 1];
 }
 
 static void
-read_booking(HeapTuple tuple, TupleDesc desc, const BookingAttnums *att,
-			 BookingRow *row)
+load_catalog(Relation bookings)
+{
+	Relation	services;
+	Relation	index;
+	Oid			relid = get_relname_relid("services", RelationGetNamespace(bookings));
+
+	if (!catalog_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(reserve_relcache_callback, (Datum) 0);
+		catalog_callback_registered = true;
+	}
+	catalog.valid = false;
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table protector.services is missing"),
+				 errhint("The protector extension is damaged; reinstall it.")));
+
+	catalog.bookings = RelationGetRelid(bookings);
+	catalog.services = relid;
+	catalog.b_id = column_of(bookings, "id");
+	catalog.b_service_id = column_of(bookings, "service_id");
+	catalog.b_party_size = column_of(bookings, "party_size");
+	catalog.b_during = column_of(bookings, "during");
+	catalog.b_status = column_of(bookings, "status");
+	catalog.b_hold_expires_at = column_of(bookings, "hold_expires_at");
+	catalog.status_cancelled = enum_label(bookings, catalog.b_status, "cancelled");
+	catalog.status_no_show = enum_label(bookings, catalog.b_status, "no_show");
+	catalog.status_held = enum_label(bookings, catalog.b_status, "held");
+
+	services = table_open(relid, AccessShareLock);
+	catalog.s_name = column_of(services, "name");
+	catalog.s_mode = column_of(services, "mode");
+	catalog.s_capacity = column_of(services, "capacity");
+	catalog.s_buffer_before = column_of(services, "buffer_before");
+	catalog.s_buffer_after = column_of(services, "buffer_after");
+	catalog.mode_shared = enum_label(services, catalog.s_mode, "shared");
+
+	catalog.services_pkey = index_named(services, "services_pkey");
+	index = index_open(catalog.services_pkey, AccessShareLock);
+	index_key_function(index, 1, BTEqualStrategyNumber, &catalog.pkey_eq, &catalog.pkey_collation);
+	index_close(index, AccessShareLock);
+	table_close(services, AccessShareLock);
+
+	catalog.during_idx = index_named(bookings, "bookings_during_idx");
+	index = index_open(catalog.during_idx, AccessShareLock);
+	index_key_function(index, 1, BTEqualStrategyNumber, &catalog.during_eq, &catalog.during_eq_collation);
+	index_key_function(index, 2, RTOverlapStrategyNumber, &catalog.during_overlaps,
+					   &catalog.during_overlaps_collation);
+	index_close(index, AccessShareLock);
+
+	catalog.valid = true;
+}
+
+static void
+read_booking(HeapTuple tuple, TupleDesc desc, BookingRow *row)
 {
 	bool		isnull;
 	Datum		d;
-	char	   *status;
 	RangeType  *during;
 	TypeCacheEntry *typcache;
 	RangeBound	lower_bound,
 				upper_bound;
 	bool		empty;
 
-	row->id = DatumGetUUIDP(heap_getattr(tuple, att->id, desc, &isnull));
-	row->service_id = DatumGetUUIDP(heap_getattr(tuple, att->service_id, desc, &isnull));
-	row->party = DatumGetInt32(heap_getattr(tuple, att->party_size, desc, &isnull));
+	row->id = DatumGetUUIDP(heap_getattr(tuple, catalog.b_id, desc, &isnull));
+	row->service_id = DatumGetUUIDP(heap_getattr(tuple, catalog.b_service_id, desc, &isnull));
+	row->party = DatumGetInt32(heap_getattr(tuple, catalog.b_party_size, desc, &isnull));
 
-	during = DatumGetRangeTypeP(heap_getattr(tuple, att->during, desc, &isnull));
+	during = DatumGetRangeTypeP(heap_getattr(tuple, catalog.b_during, desc, &isnull));
 	typcache = lookup_type_cache(RangeTypeGetOid(during), TYPECACHE_RANGE_INFO);
 	range_deserialize(typcache, during, &lower_bound, &upper_bound, &empty);
 	/* the table's CHECK constraint guarantees finite, non-empty [a, b) */
@@ -242,13 +386,13 @@ read_booking(HeapTuple tuple, TupleDesc desc, const BookingAttnums *att,
 	row->start = DatumGetTimestampTz(lower_bound.val);
 	row->end = DatumGetTimestampTz(upper_bound.val);
 
-	d = heap_getattr(tuple, att->status, desc, &isnull);
-	status = DatumGetCString(DirectFunctionCall1(enum_out, d));
-	if (strcmp(status, "cancelled") == 0 || strcmp(status, "no_show") == 0)
+	d = heap_getattr(tuple, catalog.b_status, desc, &isnull);
+	if (DatumGetObjectId(d) == catalog.status_cancelled ||
+		DatumGetObjectId(d) == catalog.status_no_show)
 		row->occupies = false;
-	else if (strcmp(status, "held") == 0)
+	else if (DatumGetObjectId(d) == catalog.status_held)
 	{
-		d = heap_getattr(tuple, att->hold_expires_at, desc, &isnull);
+		d = heap_getattr(tuple, catalog.b_hold_expires_at, desc, &isnull);
 		row->occupies = !isnull &&
 			DatumGetTimestampTz(d) > GetCurrentTransactionStartTimestamp();
 	}
@@ -307,58 +451,21 @@ compare_occupancy(const void *a, const void *b)
  * would cost more than the check itself.  Scans bypass RLS by nature.
  */
 
-static Relation
-open_index_named(Relation heap, const char *name)
-{
-	Oid			indexoid = get_relname_relid(name, RelationGetNamespace(heap));
-	Relation	index;
-
-	if (!OidIsValid(indexoid))
-		elog(ERROR, "index protector.%s is missing", name);
-	index = index_open(indexoid, AccessShareLock);
-	if (index->rd_index->indrelid != RelationGetRelid(heap))
-		elog(ERROR, "index protector.%s is not an index of %s", name,
-			 RelationGetRelationName(heap));
-	return index;
-}
-
-/* scan key "attribute <strategy> value" built from the index's own opfamily */
-static void
-init_index_key(ScanKey key, Relation index, int attno, StrategyNumber strategy,
-			   Datum value)
-{
-	Oid			opfamily = index->rd_opfamily[attno - 1];
-	Oid			opcintype = index->rd_opcintype[attno - 1];
-	Oid			opno = get_opfamily_member(opfamily, opcintype, opcintype, strategy);
-
-	if (!OidIsValid(opno))
-		elog(ERROR, "missing operator %d(%u,%u) in opfamily %u",
-			 strategy, opcintype, opcintype, opfamily);
-	ScanKeyEntryInitialize(key, 0, attno, strategy, InvalidOid,
-						   index->rd_indcollation[attno - 1], get_opcode(opno),
-						   value);
-}
-
 /* the service's capacity rules, read through services_pkey */
 static void
-read_capacity_rules(const pg_uuid_t *service_id, Relation bookings,
-					Snapshot snapshot, CapacityRules *rules)
+read_capacity_rules(const pg_uuid_t *service_id, Snapshot snapshot,
+					CapacityRules *rules)
 {
-	Oid			relid = get_relname_relid("services", RelationGetNamespace(bookings));
-	Relation	services;
-	Relation	pkey;
+	Relation	services = table_open(catalog.services, AccessShareLock);
+	Relation	pkey = index_open(catalog.services_pkey, AccessShareLock);
 	ScanKeyData key;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
-	TupleDesc	desc;
 	bool		isnull;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "table protector.services is missing");
-	services = table_open(relid, AccessShareLock);
-	desc = RelationGetDescr(services);
-	pkey = open_index_named(services, "services_pkey");
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(service_id));
+	ScanKeyEntryInitializeWithInfo(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+								   catalog.pkey_collation, &catalog.pkey_eq,
+								   UUIDPGetDatum(service_id));
 	slot = table_slot_create(services, NULL);
 	scan = index_beginscan(services, pkey, snapshot, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
@@ -367,13 +474,11 @@ read_capacity_rules(const pg_uuid_t *service_id, Relation bookings,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("booking refers to a service that does not exist")));
 
-	rules->name = TextDatumGetCString(slot_getattr(slot, attnum_of(desc, "name"), &isnull));
-	rules->shared = strcmp(DatumGetCString(DirectFunctionCall1(enum_out,
-															   slot_getattr(slot, attnum_of(desc, "mode"), &isnull))),
-						   "shared") == 0;
-	rules->capacity = DatumGetInt32(slot_getattr(slot, attnum_of(desc, "capacity"), &isnull));
-	rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(slot_getattr(slot, attnum_of(desc, "buffer_before"), &isnull)));
-	rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(slot_getattr(slot, attnum_of(desc, "buffer_after"), &isnull)));
+	rules->name = TextDatumGetCString(slot_getattr(slot, catalog.s_name, &isnull));
+	rules->shared = DatumGetObjectId(slot_getattr(slot, catalog.s_mode, &isnull)) == catalog.mode_shared;
+	rules->capacity = DatumGetInt32(slot_getattr(slot, catalog.s_capacity, &isnull));
+	rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(slot_getattr(slot, catalog.s_buffer_before, &isnull)));
+	rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(slot_getattr(slot, catalog.s_buffer_after, &isnull)));
 
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
@@ -386,10 +491,11 @@ read_capacity_rules(const pg_uuid_t *service_id, Relation bookings,
  * Reads the service's rules into *rules and the occupying bookings whose
  * occupied interval overlaps the row's through the GiST index on
  * (service_id, during); *taken receives the places already taken at the
- * busiest instant (for an exclusive service: 1 if any).
+ * busiest instant (for an exclusive service: 1 if any).  The index entry
+ * at self (the row's own heap tuple) is skipped without a heap visit.
  */
 static bool
-exceeds_capacity(BookingRow *row, Relation bookings, const BookingAttnums *att,
+exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
 				 Snapshot snapshot, CapacityRules *rules, int32 *taken)
 {
 	TupleDesc	desc = RelationGetDescr(bookings);
@@ -408,7 +514,7 @@ exceeds_capacity(BookingRow *row, Relation bookings, const BookingAttnums *att,
 	int			cap = 8;
 
 	snapshot = RegisterSnapshot(snapshot);
-	read_capacity_rules(row->service_id, bookings, snapshot, rules);
+	read_capacity_rules(row->service_id, snapshot, rules);
 
 	/* bookings whose occupied interval can overlap the row's */
 	gap = rules->buffer_before + rules->buffer_after;
@@ -423,20 +529,29 @@ exceeds_capacity(BookingRow *row, Relation bookings, const BookingAttnums *att,
 	upper_bound.inclusive = false;
 	upper_bound.lower = false;
 
-	index = open_index_named(bookings, "bookings_during_idx");
-	init_index_key(&keys[0], index, 1, BTEqualStrategyNumber, UUIDPGetDatum(row->service_id));
-	init_index_key(&keys[1], index, 2, RTOverlapStrategyNumber,
-				   RangeTypePGetDatum(make_range(typcache, &lower_bound, &upper_bound, false)));
+	index = index_open(catalog.during_idx, AccessShareLock);
+	ScanKeyEntryInitializeWithInfo(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+								   catalog.during_eq_collation, &catalog.during_eq,
+								   UUIDPGetDatum(row->service_id));
+	ScanKeyEntryInitializeWithInfo(&keys[1], 0, 2, RTOverlapStrategyNumber, InvalidOid,
+								   catalog.during_overlaps_collation, &catalog.during_overlaps,
+								   RangeTypePGetDatum(make_range(typcache, &lower_bound, &upper_bound, false)));
 
 	occ = palloc(sizeof(Occupancy) * cap);
 	slot = table_slot_create(bookings, NULL);
 	scan = index_beginscan(bookings, index, snapshot, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	for (;;)
 	{
+		ItemPointer tid = index_getnext_tid(scan, ForwardScanDirection);
 		BookingRow	other;
 
-		read_booking(ExecFetchSlotHeapTuple(slot, false, NULL), desc, att, &other);
+		if (tid == NULL)
+			break;
+		/* an MVCC snapshot sees at most one version per index entry */
+		if (ItemPointerEquals(tid, self) || !index_fetch_heap(scan, slot))
+			continue;
+		read_booking(ExecFetchSlotHeapTuple(slot, false, NULL), desc, &other);
 		/* GiST answers may be lossy: recheck what the keys asked */
 		if (memcmp(other.service_id, row->service_id, UUID_LEN) != 0 ||
 			other.start >= to || other.end <= from ||
@@ -475,8 +590,9 @@ Datum
 protector_reservation_check(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	bookings;
 	TupleDesc	desc;
-	BookingAttnums att;
+	HeapTuple	tuple;
 	BookingRow	row;
 	CapacityRules rules;
 	int32		taken;
@@ -493,10 +609,13 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("reservation_check() must be fired AFTER INSERT OR UPDATE FOR EACH ROW")));
 
-	desc = RelationGetDescr(trigdata->tg_relation);
-	find_attnums(desc, &att);
-	read_booking(TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
-				 trigdata->tg_newtuple : trigdata->tg_trigtuple, desc, &att, &row);
+	bookings = trigdata->tg_relation;
+	if (!catalog.valid || catalog.bookings != RelationGetRelid(bookings))
+		load_catalog(bookings);
+	desc = RelationGetDescr(bookings);
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+		trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	read_booking(tuple, desc, &row);
 	if (!row.occupies)
 		return PointerGetDatum(NULL);
 
@@ -505,7 +624,7 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	{
 		BookingRow	old;
 
-		read_booking(trigdata->tg_trigtuple, desc, &att, &old);
+		read_booking(trigdata->tg_trigtuple, desc, &old);
 		if (old.occupies &&
 			memcmp(old.service_id, row.service_id, UUID_LEN) == 0 &&
 			row.start >= old.start && row.end <= old.end &&
@@ -517,14 +636,14 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 
 	/* see everything committed before we got the lock, and our own work */
 	CommandCounterIncrement();
-	if (exceeds_capacity(&row, trigdata->tg_relation, &att, GetLatestSnapshot(), &rules, &taken))
+	if (exceeds_capacity(&row, &tuple->t_self, bookings, GetLatestSnapshot(), &rules, &taken))
 	{
 		bool		retry = false;
 		int32		taken_then;
 
 		/* hidden from our snapshot: a concurrent commit, so retry */
 		if (IsolationUsesXactSnapshot() &&
-			!exceeds_capacity(&row, trigdata->tg_relation, &att, GetTransactionSnapshot(), &rules, &taken_then))
+			!exceeds_capacity(&row, &tuple->t_self, bookings, GetTransactionSnapshot(), &rules, &taken_then))
 			retry = true;
 		report_conflict(&rules, &row, taken, retry);
 	}
