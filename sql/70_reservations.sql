@@ -28,6 +28,19 @@ CREATE CONSTRAINT TRIGGER reservation_check
 	NOT DEFERRABLE
 	FOR EACH ROW EXECUTE FUNCTION protector.reservation_check();
 
+CREATE FUNCTION protector.service_mode_check()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_service_mode_check'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION protector.service_mode_check() IS
+'Constraint trigger: refuses to make a service exclusive while two of its bookings that end after now overlap (23P01)';
+
+CREATE CONSTRAINT TRIGGER service_mode_check
+	AFTER UPDATE OF mode
+	ON protector.services
+	NOT DEFERRABLE
+	FOR EACH ROW EXECUTE FUNCTION protector.service_mode_check();
+
 CREATE FUNCTION protector.get_available_slots(
 	p_service_id uuid,
 	p_from date,

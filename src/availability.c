@@ -8,8 +8,9 @@
  * Both build slots with schedule.c in the venue's time zone and count
  * occupancy with reserve.c, so what availability offers is exactly what
  * create_booking() accepts.  The bookings of the requested days are read
- * in one index range scan of the GiST index on (service_id, during), so
- * the cost grows with the days asked for, not with the table.
+ * in one range scan of the btree on (service_id, lower(during)) (bookings
+ * last at most 31 days, which bounds how early an overlapping one
+ * starts), so the cost grows with the days asked for, not with the table.
  *
  * src/availability.c
  *

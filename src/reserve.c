@@ -15,12 +15,18 @@
  *	   committed work;
  *	2. reads the service and the other occupying bookings of the service
  *	   with the *latest* snapshot (as ri_triggers.c does under REPEATABLE
- *	   READ), scanning services_pkey and the GiST index on (service_id,
- *	   during) directly, as exclusion constraints do: no RLS applies, since
- *	   the check must count bookings the caller may not see;
+ *	   READ), scanning the indexes directly, as exclusion constraints do
+ *	   (no RLS applies: the check must count bookings the caller may not
+ *	   see): services_pkey, then for a future booking of an exclusive
+ *	   service one step back through the btree on (service_id,
+ *	   lower(during)), otherwise the GiST index on (service_id, during);
  *	3. refuses the row with 23P01 when capacity would be exceeded, or with
  *	   40001 when the conflict was committed after the transaction's
  *	   snapshot (REPEATABLE READ / SERIALIZABLE), so the client retries.
+ *
+ * protector.service_mode_check() guards what the btree step relies on: a
+ * shared service becomes exclusive only when its bookings that end after
+ * now do not overlap.
  *
  * src/reserve.c
  *
@@ -203,6 +209,7 @@ typedef struct ReserveCatalog
 	Oid			services;
 	Oid			services_pkey;
 	Oid			during_idx;
+	Oid			start_idx;
 	/* protector.bookings columns */
 	AttrNumber	b_id;
 	AttrNumber	b_service_id;
@@ -211,6 +218,7 @@ typedef struct ReserveCatalog
 	AttrNumber	b_status;
 	AttrNumber	b_hold_expires_at;
 	/* protector.services columns */
+	AttrNumber	s_id;
 	AttrNumber	s_name;
 	AttrNumber	s_mode;
 	AttrNumber	s_capacity;
@@ -228,6 +236,11 @@ typedef struct ReserveCatalog
 	Oid			during_eq_collation;
 	FmgrInfo	during_overlaps;
 	Oid			during_overlaps_collation;
+	/* bookings_service_start_idx (service_id =, lower(during) <) */
+	FmgrInfo	start_eq;
+	Oid			start_eq_collation;
+	FmgrInfo	start_less;
+	Oid			start_less_collation;
 } ReserveCatalog;
 
 static ReserveCatalog catalog;
@@ -238,7 +251,7 @@ reserve_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == catalog.bookings ||
 		relid == catalog.services || relid == catalog.services_pkey ||
-		relid == catalog.during_idx)
+		relid == catalog.during_idx || relid == catalog.start_idx)
 		catalog.valid = false;
 }
 
@@ -339,6 +352,7 @@ load_catalog(Relation bookings)
 	catalog.status_held = enum_label(bookings, catalog.b_status, "held");
 
 	services = table_open(relid, AccessShareLock);
+	catalog.s_id = column_of(services, "id");
 	catalog.s_name = column_of(services, "name");
 	catalog.s_mode = column_of(services, "mode");
 	catalog.s_capacity = column_of(services, "capacity");
@@ -357,6 +371,12 @@ load_catalog(Relation bookings)
 	index_key_function(index, 1, BTEqualStrategyNumber, &catalog.during_eq, &catalog.during_eq_collation);
 	index_key_function(index, 2, RTOverlapStrategyNumber, &catalog.during_overlaps,
 					   &catalog.during_overlaps_collation);
+	index_close(index, AccessShareLock);
+
+	catalog.start_idx = index_named(bookings, "bookings_service_start_idx");
+	index = index_open(catalog.start_idx, AccessShareLock);
+	index_key_function(index, 1, BTEqualStrategyNumber, &catalog.start_eq, &catalog.start_eq_collation);
+	index_key_function(index, 2, BTLessStrategyNumber, &catalog.start_less, &catalog.start_less_collation);
 	index_close(index, AccessShareLock);
 
 	catalog.valid = true;
@@ -487,39 +507,83 @@ read_capacity_rules(const pg_uuid_t *service_id, Snapshot snapshot,
 }
 
 /*
- * Would adding row to the occupancy visible in snapshot exceed capacity?
- * Reads the service's rules into *rules and the occupying bookings whose
- * occupied interval overlaps the row's through the GiST index on
- * (service_id, during); *taken receives the places already taken at the
- * busiest instant (for an exclusive service: 1 if any).  The index entry
- * at self (the row's own heap tuple) is skipped without a heap visit.
+ * Occupying bookings of an exclusive service never overlap one another, so
+ * a row ending at "to" is free iff the last occupying booking to start
+ * before "to" ends by "from": one step back through the btree on
+ * (service_id, lower(during)), where the GiST probe (and the exclusion
+ * constraint's check) descends every subtree that might overlap.  The
+ * argument needs one thing of the other bookings: none of them contains
+ * the end of a later-starting one ("no nesting").  The checks keep it for
+ * every booking written through them while the service is exclusive;
+ * service_mode_check() refuses to make a service exclusive while bookings
+ * that end after now overlap; bookings reaching into the past (imports,
+ * corrections) take the GiST probe, which needs no such argument.  Rows
+ * written with the trigger switched off (session_replication_role =
+ * replica) are, as for foreign keys, the writer's responsibility.
  */
 static bool
-exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
-				 Snapshot snapshot, CapacityRules *rules, int32 *taken)
+exclusive_taken(BookingRow *row, ItemPointer self, Relation bookings,
+				Snapshot snapshot, TimestampTz from, TimestampTz to)
 {
 	TupleDesc	desc = RelationGetDescr(bookings);
-	Relation	index;
+	Relation	index = index_open(catalog.start_idx, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(bookings, NULL);
 	ScanKeyData keys[2];
 	IndexScanDesc scan;
-	TupleTableSlot *slot;
+	bool		taken = false;
+
+	ScanKeyEntryInitializeWithInfo(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+								   catalog.start_eq_collation, &catalog.start_eq,
+								   UUIDPGetDatum(row->service_id));
+	ScanKeyEntryInitializeWithInfo(&keys[1], 0, 2, BTLessStrategyNumber, InvalidOid,
+								   catalog.start_less_collation, &catalog.start_less,
+								   TimestampTzGetDatum(to));
+	scan = index_beginscan(bookings, index, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	for (;;)
+	{
+		ItemPointer tid = index_getnext_tid(scan, BackwardScanDirection);
+		BookingRow	other;
+
+		if (tid == NULL)
+			break;
+		/* an MVCC snapshot sees at most one version per index entry */
+		if (ItemPointerEquals(tid, self) || !index_fetch_heap(scan, slot))
+			continue;
+		read_booking(ExecFetchSlotHeapTuple(slot, false, NULL), desc, &other);
+		if (memcmp(other.id, row->id, UUID_LEN) == 0 || !other.occupies)
+			continue;
+		taken = other.end > from;
+		break;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	return taken;
+}
+
+/*
+ * The places taken at the busiest instant of [from, to) by the occupying
+ * bookings other than row, found through the GiST index on (service_id,
+ * during); for an exclusive service it stops at the first (1 if any).
+ */
+static int32
+occupancy_taken(BookingRow *row, ItemPointer self, Relation bookings,
+				Snapshot snapshot, CapacityRules *rules, TimestampTz from,
+				TimestampTz to)
+{
+	TupleDesc	desc = RelationGetDescr(bookings);
 	TypeCacheEntry *typcache = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
+	Relation	index = index_open(catalog.during_idx, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(bookings, NULL);
 	RangeBound	lower_bound,
 				upper_bound;
-	TimestampTz from;
-	TimestampTz to;
-	int64		gap;
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
 	Occupancy  *occ;
 	int			n = 0;
 	int			cap = 8;
 
-	snapshot = RegisterSnapshot(snapshot);
-	read_capacity_rules(row->service_id, snapshot, rules);
-
-	/* bookings whose occupied interval can overlap the row's */
-	gap = rules->buffer_before + rules->buffer_after;
-	from = row->start - gap;
-	to = row->end + gap;
 	lower_bound.val = TimestampTzGetDatum(from);
 	lower_bound.infinite = false;
 	lower_bound.inclusive = true;
@@ -528,8 +592,6 @@ exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
 	upper_bound.infinite = false;
 	upper_bound.inclusive = false;
 	upper_bound.lower = false;
-
-	index = index_open(catalog.during_idx, AccessShareLock);
 	ScanKeyEntryInitializeWithInfo(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
 								   catalog.during_eq_collation, &catalog.during_eq,
 								   UUIDPGetDatum(row->service_id));
@@ -538,7 +600,6 @@ exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
 								   RangeTypePGetDatum(make_range(typcache, &lower_bound, &upper_bound, false)));
 
 	occ = palloc(sizeof(Occupancy) * cap);
-	slot = table_slot_create(bookings, NULL);
 	scan = index_beginscan(bookings, index, snapshot, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
 	for (;;)
@@ -548,7 +609,6 @@ exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
 
 		if (tid == NULL)
 			break;
-		/* an MVCC snapshot sees at most one version per index entry */
 		if (ItemPointerEquals(tid, self) || !index_fetch_heap(scan, slot))
 			continue;
 		read_booking(ExecFetchSlotHeapTuple(slot, false, NULL), desc, &other);
@@ -572,16 +632,50 @@ exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, AccessShareLock);
+
+	if (!rules->shared)
+		return n > 0 ? 1 : 0;
+	qsort(occ, n, sizeof(Occupancy), compare_occupancy);
+	return protector_max_occupancy(occ, n, row->start - rules->buffer_before,
+								   row->end + rules->buffer_after);
+}
+
+/*
+ * Would adding row to the occupancy visible in snapshot exceed capacity?
+ * Reads the service's rules into *rules; *taken receives the places
+ * already taken at the busiest instant (for an exclusive service: 1 if
+ * any).  self is the row's own heap tuple, whose index entries are
+ * skipped without a heap visit.
+ */
+static bool
+exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
+				 Snapshot snapshot, CapacityRules *rules, int32 *taken)
+{
+	TimestampTz from;
+	TimestampTz to;
+	int64		gap;
+
+	snapshot = RegisterSnapshot(snapshot);
+	read_capacity_rules(row->service_id, snapshot, rules);
+
+	/* bookings whose occupied interval can overlap the row's */
+	gap = rules->buffer_before + rules->buffer_after;
+	from = row->start - gap;
+	to = row->end + gap;
+
+	/*
+	 * The exclusive shortcut for bookings in the future only: "now" is the
+	 * clock at this check, later than any commit of service_mode_check()
+	 * this snapshot sees, so the overlaps it let stand end before from.
+	 */
+	if (!rules->shared && from >= GetCurrentTimestamp())
+		*taken = exclusive_taken(row, self, bookings, snapshot, from, to) ? 1 : 0;
+	else
+		*taken = occupancy_taken(row, self, bookings, snapshot, rules, from, to);
 	UnregisterSnapshot(snapshot);
 
 	if (!rules->shared)
-	{
-		*taken = n > 0 ? 1 : 0;
-		return n > 0;
-	}
-	qsort(occ, n, sizeof(Occupancy), compare_occupancy);
-	*taken = protector_max_occupancy(occ, n, row->start - rules->buffer_before,
-									 row->end + rules->buffer_after);
+		return *taken > 0;		/* one booking at a time, whatever its party */
 	return *taken + row->party > rules->capacity;
 }
 
@@ -648,5 +742,141 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 		report_conflict(&rules, &row, taken, retry);
 	}
 
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * protector.service_mode_check(): AFTER UPDATE OF mode ON protector.services
+ *
+ * A shared service may hold overlapping bookings; an exclusive one may
+ * not.  Turning a service exclusive is refused (23P01) while two of its
+ * occupying bookings overlap, buffers included, and one of them ends after
+ * now: the exclusive check relies on that (see exclusive_taken()), and a
+ * desk switching a service to exclusive would not expect overlapping
+ * bookings to stay.  Overlaps entirely in the past are history and kept.
+ * Runs under the service's reservation lock, so no booking slips in
+ * between the check and the commit.
+ */
+PG_FUNCTION_INFO_V1(protector_service_mode_check);
+Datum
+protector_service_mode_check(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	services;
+	TupleDesc	sdesc;
+	Relation	bookings;
+	Oid			bookings_relid;
+	bool		isnull;
+	Datum		old_mode;
+	Datum		new_mode;
+	pg_uuid_t  *service_id;
+	int64		buffer_before;
+	int64		buffer_after;
+	TimestampTz since = GetCurrentTransactionStartTimestamp();
+	Snapshot	snapshot;
+	Relation	index;
+	TupleTableSlot *slot;
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	BookingRow	widest = {0};
+	bool		have_widest = false;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("service_mode_check() must be called as a trigger")));
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("service_mode_check() must be fired AFTER UPDATE FOR EACH ROW")));
+
+	services = trigdata->tg_relation;
+	bookings_relid = get_relname_relid("bookings", RelationGetNamespace(services));
+	if (!OidIsValid(bookings_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table protector.bookings is missing"),
+				 errhint("The protector extension is damaged; reinstall it.")));
+	bookings = table_open(bookings_relid, AccessShareLock);
+	if (!catalog.valid || catalog.bookings != bookings_relid ||
+		catalog.services != RelationGetRelid(services))
+		load_catalog(bookings);
+
+	sdesc = RelationGetDescr(services);
+	old_mode = heap_getattr(trigdata->tg_trigtuple, catalog.s_mode, sdesc, &isnull);
+	new_mode = heap_getattr(trigdata->tg_newtuple, catalog.s_mode, sdesc, &isnull);
+	if (DatumGetObjectId(new_mode) == catalog.mode_shared ||
+		DatumGetObjectId(old_mode) != catalog.mode_shared)
+	{
+		table_close(bookings, AccessShareLock);
+		return PointerGetDatum(NULL);
+	}
+
+	service_id = DatumGetUUIDP(heap_getattr(trigdata->tg_newtuple, catalog.s_id, sdesc, &isnull));
+	buffer_before = protector_interval_usecs(DatumGetIntervalP(heap_getattr(trigdata->tg_newtuple,
+																			  catalog.s_buffer_before,
+																			  sdesc, &isnull)));
+	buffer_after = protector_interval_usecs(DatumGetIntervalP(heap_getattr(trigdata->tg_newtuple,
+																			 catalog.s_buffer_after,
+																			 sdesc, &isnull)));
+
+	protector_lock_service(service_id);
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+
+	/*
+	 * Two overlapping bookings one of which ends after now both end after
+	 * now minus a booking's longest occupied span (31 days plus buffers),
+	 * so both start after now minus twice that.  Sweep the bookings from
+	 * there in start order, keeping the one reaching furthest.
+	 */
+	index = index_open(catalog.start_idx, AccessShareLock);
+	slot = table_slot_create(bookings, NULL);
+	ScanKeyEntryInitializeWithInfo(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+								   catalog.start_eq_collation, &catalog.start_eq,
+								   UUIDPGetDatum(service_id));
+	ScanKeyInit(&keys[1], 2, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE,
+				TimestampTzGetDatum(since - 2 * (31 * USECS_PER_DAY + buffer_before + buffer_after)));
+	scan = index_beginscan(bookings, index, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		BookingRow	row;
+
+		read_booking(ExecFetchSlotHeapTuple(slot, false, NULL), RelationGetDescr(bookings), &row);
+		if (!row.occupies)
+			continue;
+		if (have_widest &&
+			row.start - buffer_before < widest.end + buffer_after &&
+			Max(row.end, widest.end) + buffer_after > since)
+		{
+			char	   *first = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(widest.id)));
+			char	   *second = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(row.id)));
+
+			ereport(ERROR,
+					(protector_errcode(PROTECTOR_ERR_CONFLICT),
+					 errmsg("service \"%s\" cannot become exclusive while its bookings overlap",
+							TextDatumGetCString(heap_getattr(trigdata->tg_newtuple, catalog.s_name,
+															 sdesc, &isnull))),
+					 errdetail("Bookings %s %s and %s %s overlap (buffers included).",
+							   first, format_range(widest.start, widest.end),
+							   second, format_range(row.start, row.end)),
+					 errhint("Cancel or move one of them first, or keep the service shared.")));
+		}
+		if (!have_widest || row.end > widest.end)
+		{
+			widest = row;
+			widest.id = palloc(sizeof(pg_uuid_t));
+			memcpy(widest.id, row.id, sizeof(pg_uuid_t));
+			have_widest = true;
+		}
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	UnregisterSnapshot(snapshot);
+	table_close(bookings, AccessShareLock);
 	return PointerGetDatum(NULL);
 }
