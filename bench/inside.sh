@@ -26,6 +26,8 @@ run() {	# $1 variant, $2 nsvc, $3 nslots -> prints "tps failed booked"
 	if [ "$1" = protector ]; then workflow DISABLE; fi
 	if [ "$1" = full ] || [ "$1" = quiet ]; then workflow ENABLE; script=protector; fi
 	opts=$([ "$1" = quiet ] && echo "-c protector.notify=off" || true)
+	# dirty buffers of the previous run are written now, not during this one
+	psql -X -q -d "$DB" -c "CHECKPOINT" >/dev/null
 	out=$(PGOPTIONS="$opts" pgbench -n -c 8 -j 2 -T "$SECS" -D nsvc="$2" -D nslots="$3" -f "attempt_$script.pgbench" "$DB" 2>&1)
 	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
 	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
@@ -43,15 +45,20 @@ printf '%-6s %-12s %12s %8s %9s %9s %10s %10s\n' scenario variant attempts/s fai
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for scenario in wide hot; do
 	if [ "$scenario" = wide ]; then nsvc=200; nslots=17520; else nsvc=4; nslots=96; fi
-	declare -A TPS=() FAILED=() BOOKED=() OVERLAPS=()
+	declare -A TPS=() FAILED=() BOOKED=() OVERLAPS=() ROUND=()
 	for r in $(seq 1 "$REPEAT"); do
 		for v in plain excl plpg protector full quiet; do
 			read -r tps failed booked overlaps <<<"$(run "$v" "$nsvc" "$nslots")"
 			TPS[$v]="${TPS[$v]:-} $tps"
+			ROUND[$v]=$tps
 			FAILED[$v]=$(( ${FAILED[$v]:-0} + failed ))
 			BOOKED[$v]=$booked
 			OVERLAPS[$v]=$(( ${OVERLAPS[$v]:-0} + overlaps ))
 		done
+		# the same round's runs ran minutes apart at most: their ratio
+		# is less exposed to the host's drift than a ratio of medians
+		PB="${PB:-} $(echo "${ROUND[protector]} / ${ROUND[excl]}" | bc -l)"
+		PA="${PA:-} $(echo "${ROUND[protector]} / ${ROUND[plain]}" | bc -l)"
 	done
 	a=$(median <<<"${TPS[plain]}")
 	b=$(median <<<"${TPS[excl]}")
@@ -62,7 +69,10 @@ for scenario in wide hot; do
 		printf '%-6s %-12s %12.1f %8s %9s %9s %9.2fx %9.2fx\n' "$scenario" "$label" "$tps" "${FAILED[$v]}" \
 			"${BOOKED[$v]}" "${OVERLAPS[$v]}" "$(echo "$tps / $b" | bc -l)" "$(echo "$tps / $a" | bc -l)"
 	done
-	unset TPS FAILED BOOKED OVERLAPS
+	printf '%-6s protector / (b) and / (a) within each round: %s | %s; medians %.2fx and %.2fx\n' "$scenario" \
+		"$(for x in $PB; do printf '%.2f ' "$x"; done)" "$(for x in $PA; do printf '%.2f ' "$x"; done)" \
+		"$(median <<<"$PB")" "$(median <<<"$PA")"
+	unset TPS FAILED BOOKED OVERLAPS ROUND PB PA
 done
 echo "   failed = failed transactions summed over the runs; booked = rows of the last run;"
 echo "   overlaps = double bookings summed over the runs ((a) checks nothing)"
@@ -71,6 +81,7 @@ echo "   review task, desk notification and NOTIFY; + no NOTIFY = protector+ wit
 
 echo
 echo "== get_available_slots, 31 days, same bookings in the window, table of ~10k vs ~1M bookings"
+echo "   (mean latency of 300 calls, median of 3 passes, after a warm-up)"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
 SET client_min_messages = warning;
 TRUNCATE protector.bookings CASCADE;
@@ -81,13 +92,15 @@ SELECT '0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-00000000
 	   tstzrange(date_trunc('day', now()) + interval '1 day' + h * interval '2 hours',
 				 date_trunc('day', now()) + interval '1 day' + h * interval '2 hours' + interval '60 minutes')
 FROM generate_series(1, 27) s, generate_series(0, 31 * 12 - 1) h;
-ANALYZE protector.bookings;
+VACUUM (ANALYZE) protector.bookings;
 SQL
 FROM=$(psql -X -A -t -d "$DB" -c "SELECT (current_date + 1)::text")
-lat() {	# a warm-up pass, then the measured one
+lat() {	# a warm-up pass, then the median of three measured ones
 	pgbench -n -c 1 -t 100 -D from_day="'$FROM'::date" -f availability.pgbench "$DB" >/dev/null 2>&1
-	pgbench -n -c 1 -t "${1:-300}" -D from_day="'$FROM'::date" -f availability.pgbench "$DB" 2>&1 |
-		sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'
+	for _ in 1 2 3; do
+		pgbench -n -c 1 -t "${1:-300}" -D from_day="'$FROM'::date" -f availability.pgbench "$DB" 2>&1 |
+			sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'
+	done | tr '\n' ' ' | median
 }
 n10k=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings")
 l10k=$(lat 300)
@@ -100,7 +113,7 @@ SELECT '0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-00000000
 	   tstzrange(date_trunc('day', now()) + h * interval '2 hours',
 				 date_trunc('day', now()) + h * interval '2 hours' + interval '60 minutes')
 FROM generate_series(28, 200) s, generate_series(0, 5724) h;
-ANALYZE protector.bookings;
+VACUUM (ANALYZE) protector.bookings;
 SQL
 n1m=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings")
 l1m=$(lat 300)

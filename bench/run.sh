@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # bench/run.sh — `make bench`: every benchmark, each figure a ratio against
 # baselines measured in the same run, on a throwaway cluster.
-#   BENCH_PARTS (default "reservations audit realtime analytics") selects parts;
+#   BENCH_PARTS (default "reservations instructions audit realtime analytics")
+#   selects parts;
 #   reservations: BENCH_SECONDS (default 15) per run, BENCH_REPEAT (default
 #   3) runs per variant, medians reported; 8 clients; synchronous_commit on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh bench
 make -s >/dev/null
 make -s install >/dev/null
-export BENCH_PARTS="${BENCH_PARTS:-reservations audit realtime analytics}"
+export BENCH_PARTS="${BENCH_PARTS:-reservations instructions audit realtime analytics}"
 # no checkpoint in the middle of a run: it would land on one variant by chance
 exec bash scripts/pg-cluster.sh -o "max_connections=50" -o "shared_buffers=512MB" \
 	-o "max_wal_size=16GB" -o "checkpoint_timeout=1h" bash -c '
@@ -17,6 +18,7 @@ exec bash scripts/pg-cluster.sh -o "max_connections=50" -o "shared_buffers=512MB
 	for part in $BENCH_PARTS; do
 		case $part in
 		reservations) bash bench/inside.sh ;;
+		instructions) bash bench/instructions.sh ;;
 		audit) bash bench/audit.sh ;;
 		realtime) bash bench/realtime.sh ;;
 		analytics) bash bench/analytics.sh ;;

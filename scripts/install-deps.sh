@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/install-deps.sh — install the Debian packages protector needs to
-# build, test and demo itself.  Idempotent: it only calls apt-get when a
-# package is missing, so a provisioned machine pays nothing.
+# build, test and demo itself, and with the argument "bench" to benchmark
+# itself.  Idempotent: it only calls apt-get when a package is missing, so
+# a provisioned machine pays nothing.
 set -euo pipefail
 
 PG_MAJOR="${PG_MAJOR:-15}"
@@ -18,6 +19,10 @@ PACKAGES=(
 	bc
 	sudo
 )
+# `install-deps.sh bench`: also what only `make bench` needs
+if [ "${1:-}" = bench ]; then
+	PACKAGES+=(valgrind)	# bench/instructions.sh counts instructions with callgrind
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

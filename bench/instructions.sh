@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# bench/instructions.sh — runs inside the cluster of bench/run.sh.
+#
+# The reservation variants of bench/inside.sh counted in CPU instructions
+# instead of seconds.  Throughput on a shared 2-core VM moves by 15-20%
+# between two runs of the same thing (the host's speed does: CPU time per
+# attempt moves as much); an instruction count does not.  Every variant
+# books the same $N (service, half-hour) pairs of the wide scenario, one
+# transaction each, in a single-user backend run under callgrind, into its
+# table prefilled with the same 30,000 attempts.  The same statements
+# without the booking (SELECT s, i) measure the session itself, which is
+# subtracted.  One client, so it says nothing about lock waits: that is
+# what the throughput runs are for.
+set -euo pipefail
+cd "$(dirname "$0")"
+N=${BENCH_INSTR_ATTEMPTS:-3000}
+DB=protector_instr
+BINDIR=$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)
+WORK=$(mktemp -d /tmp/protector-instr.XXXXXX)
+chmod 755 "$WORK"
+if [ "$(id -u)" = 0 ]; then
+	chown postgres "$WORK"
+	as_owner() { runuser -u postgres -- "$@"; }
+else
+	as_owner() { "$@"; }
+fi
+DATA="$PGHOST/data"
+restart() {
+	if [ ! -f "$DATA/postmaster.pid" ]; then
+		as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$PGHOST/server.log" -w start >/dev/null
+	fi
+	rm -rf "$WORK"
+}
+trap restart EXIT
+
+if ! command -v valgrind >/dev/null; then
+	echo "valgrind is missing (scripts/install-deps.sh installs it)" >&2
+	exit 1
+fi
+
+dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+createdb "$DB"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f setup.sql
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
+-- the engine alone, as "protector" in bench/inside.sh
+ALTER TABLE protector.bookings DISABLE TRIGGER protector_audit;
+ALTER TABLE protector.bookings DISABLE TRIGGER booking_workflow;
+ALTER TABLE protector.bookings DISABLE TRIGGER notify_insert;
+ALTER TABLE protector.bookings DISABLE TRIGGER notify_update;
+ALTER TABLE protector.bookings DISABLE TRIGGER notify_delete;
+SELECT setseed(0.3) \g /dev/null
+CREATE TEMP TABLE prefill AS
+SELECT (random() * 199)::int + 1 AS s, (random() * 17519)::int AS i FROM generate_series(1, 30000);
+SELECT count(*) FILTER (WHERE bench.attempt_plain(s, i)),
+	   count(*) FILTER (WHERE bench.attempt_excl(s, i)),
+	   count(*) FILTER (WHERE bench.attempt_protector(s, i))
+FROM prefill \g /dev/null
+SQL
+awk -v n="$N" 'BEGIN { srand(7); for (k = 0; k < n; k++) printf "%d %d\n", int(rand() * 200) + 1, int(rand() * 17520) }' \
+	>"$WORK/pairs"
+for v in none plain excl protector; do
+	if [ $v = none ]; then
+		awk '{ printf "SELECT %d, %d;\n", $1, $2 }' "$WORK/pairs"
+	else
+		awk -v v=$v '{ printf "SELECT bench.attempt_%s(%d, %d);\n", v, $1, $2 }' "$WORK/pairs"
+	fi >"$WORK/$v.sql"
+done
+chmod 644 "$WORK"/*
+
+as_owner "$BINDIR/pg_ctl" -D "$DATA" -w stop >/dev/null
+declare -A IR
+for v in none plain excl protector; do
+	as_owner valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.$v" \
+		"$BINDIR/postgres" --single -D "$DATA" -c fsync=off "$DB" <"$WORK/$v.sql" >"$WORK/$v.log" 2>&1
+	IR[$v]=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$WORK/$v.log")
+	if [ -z "${IR[$v]}" ]; then
+		cat "$WORK/$v.log" >&2
+		exit 1
+	fi
+done
+as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$PGHOST/server.log" -w start >/dev/null
+booked=$(psql -X -A -t -d "$DB" -c "SELECT (SELECT count(*) FROM bench.plain) || ' ' || (SELECT count(*) FROM bench.excl)
+	|| ' ' || (SELECT count(*) FROM protector.bookings)")
+dropdb "$DB"
+
+echo "== instructions per booking attempt (callgrind, one single-user backend, wide scenario:"
+echo "   $N attempts into tables prefilled with 30,000; the session's own cost subtracted)"
+printf '%-14s %14s %10s %10s\n' variant instructions "vs (b)" "vs (a)"
+per() { echo "(${IR[$1]} - ${IR[none]}) / $N" | bc; }
+a=$(per plain)
+b=$(per excl)
+for v in plain excl protector; do
+	case $v in plain) label="(a) plain";; excl) label="(b) exclude";; *) label=$v;; esac
+	x=$(per $v)
+	# fewer instructions is faster: the ratios read like the throughput ones
+	printf '%-14s %14d %9.2fx %9.2fx\n' "$label" "$x" "$(echo "$b / $x" | bc -l)" "$(echo "$a / $x" | bc -l)"
+done
+echo "   rows after the run (plain, exclude, protector): $booked"
+echo "   (exclude and protector refuse the same attempts: their counts must agree)"
