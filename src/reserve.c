@@ -41,11 +41,13 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/index.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "nodes/primnodes.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -294,7 +296,7 @@ index_named(Relation heap, const char *name)
 {
 	Oid			indexoid = get_relname_relid(name, RelationGetNamespace(heap));
 
-	if (!OidIsValid(indexoid) || get_index_isvalid(indexoid) == false ||
+	if (!OidIsValid(indexoid) || !get_index_isvalid(indexoid) ||
 		IndexGetRelation(indexoid, false) != RelationGetRelid(heap))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -318,6 +320,40 @@ index_key_function(Relation index, int attno, StrategyNumber strategy,
 			 strategy, opcintype, opcintype, opfamily);
 	fmgr_info_cxt(get_opcode(opno), finfo, TopMemoryContext);
 	*collation = index->rd_indcollation[attno - 1];
+}
+
+/*
+ * The check reads the two indexes of bookings by position, so it makes
+ * sure they are what 30_tables.sql made them: a btree on (service_id,
+ * lower(during)) and a GiST index on (service_id, during).
+ */
+static void
+check_index_shape(Relation index, Oid am, AttrNumber during)
+{
+	Form_pg_index form = index->rd_index;
+	bool		ok = index->rd_rel->relam == am && form->indnkeyatts == 2 &&
+		index->rd_opcintype[0] == UUIDOID &&
+		form->indkey.values[0] == catalog.b_service_id;
+
+	if (ok && am == BTREE_AM_OID)
+	{
+		List	   *exprs = RelationGetIndexExpressions(index);
+		FuncExpr   *start = list_length(exprs) == 1 && IsA(linitial(exprs), FuncExpr) ?
+			(FuncExpr *) linitial(exprs) : NULL;
+
+		ok = form->indkey.values[1] == 0 && index->rd_opcintype[1] == TIMESTAMPTZOID &&
+			start != NULL && start->funcid == F_LOWER_ANYRANGE &&
+			list_length(start->args) == 1 && IsA(linitial(start->args), Var) &&
+			((Var *) linitial(start->args))->varattno == during;
+	}
+	else if (ok)
+		ok = form->indkey.values[1] == during;
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("index protector.%s does not have the columns the reservation check reads",
+						RelationGetRelationName(index)),
+				 errhint("The protector extension is damaged; reinstall it.")));
 }
 
 static void
@@ -368,6 +404,7 @@ load_catalog(Relation bookings)
 
 	catalog.during_idx = index_named(bookings, "bookings_during_idx");
 	index = index_open(catalog.during_idx, AccessShareLock);
+	check_index_shape(index, GIST_AM_OID, catalog.b_during);
 	index_key_function(index, 1, BTEqualStrategyNumber, &catalog.during_eq, &catalog.during_eq_collation);
 	index_key_function(index, 2, RTOverlapStrategyNumber, &catalog.during_overlaps,
 					   &catalog.during_overlaps_collation);
@@ -375,6 +412,7 @@ load_catalog(Relation bookings)
 
 	catalog.start_idx = index_named(bookings, "bookings_service_start_idx");
 	index = index_open(catalog.start_idx, AccessShareLock);
+	check_index_shape(index, BTREE_AM_OID, catalog.b_during);
 	index_key_function(index, 1, BTEqualStrategyNumber, &catalog.start_eq, &catalog.start_eq_collation);
 	index_key_function(index, 2, BTLessStrategyNumber, &catalog.start_less, &catalog.start_less_collation);
 	index_close(index, AccessShareLock);
