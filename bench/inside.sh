@@ -2,7 +2,7 @@
 # bench/inside.sh — runs inside the cluster of bench/run.sh.
 set -euo pipefail
 cd "$(dirname "$0")"
-SECS=${BENCH_SECONDS:-15}
+SECS=${BENCH_SECONDS:-8}
 DB=protector_bench
 dropdb --if-exists "$DB" >/dev/null 2>&1 || true
 createdb "$DB"
@@ -38,7 +38,7 @@ run() {	# $1 variant, $2 nsvc, $3 nslots -> prints "tps failed booked"
 	echo "$tps ${failed:-0} $booked $overlaps"
 }
 
-REPEAT=${BENCH_REPEAT:-3}
+REPEAT=${BENCH_REPEAT:-7}
 echo "== throughput: booking attempts per second (refusals included), 8 clients, ${SECS}s per run,"
 echo "   median of $REPEAT runs per variant (runs interleaved across variants)"
 printf '%-6s %-12s %12s %8s %9s %9s %10s %10s\n' scenario variant attempts/s failed booked overlaps "vs (b)" "vs (a)"

@@ -3,8 +3,9 @@
 # baselines measured in the same run, on a throwaway cluster.
 #   BENCH_PARTS (default "reservations instructions audit realtime analytics")
 #   selects parts;
-#   reservations: BENCH_SECONDS (default 15) per run, BENCH_REPEAT (default
-#   3) runs per variant, medians reported; 8 clients; synchronous_commit on.
+#   reservations: BENCH_SECONDS (default 8) per run, BENCH_REPEAT (default
+#   7) rounds of every variant, medians reported (many short rounds beat a
+#   few long ones: the host's speed drifts); 8 clients; synchronous_commit on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh bench
