@@ -40,14 +40,18 @@ run() {	# $1 variant, $2 nsvc, $3 nslots -> prints "tps failed booked"
 
 REPEAT=${BENCH_REPEAT:-7}
 echo "== throughput: booking attempts per second (refusals included), 8 clients, ${SECS}s per run,"
-echo "   median of $REPEAT runs per variant (runs interleaved across variants)"
+echo "   median of $REPEAT rounds per variant (each round runs every variant; odd and even rounds in opposite order)"
 printf '%-6s %-12s %12s %8s %9s %9s %10s %10s\n' scenario variant attempts/s failed booked overlaps "vs (b)" "vs (a)"
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for scenario in wide hot; do
 	if [ "$scenario" = wide ]; then nsvc=200; nslots=17520; else nsvc=4; nslots=96; fi
 	declare -A TPS=() FAILED=() BOOKED=() OVERLAPS=() ROUND=()
 	for r in $(seq 1 "$REPEAT"); do
-		for v in plain excl plpg protector full quiet; do
+		# the variants compared run back to back, in alternating order
+		# (ABC CBA ...), so a steady drift of the host's speed cancels
+		if [ $((r % 2)) = 1 ]; then order="plain excl protector plpg full quiet"
+		else order="protector excl plain quiet full plpg"; fi
+		for v in $order; do
 			read -r tps failed booked overlaps <<<"$(run "$v" "$nsvc" "$nslots")"
 			TPS[$v]="${TPS[$v]:-} $tps"
 			ROUND[$v]=$tps
