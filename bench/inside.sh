@@ -12,19 +12,18 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f setup.sql
 # (audit row, review task, desk notification, NOTIFY) is switched off, as
 # the baselines do none of it; "full" is the same insert with all of it;
 # "quiet" is "full" with protector.notify = off.
-WORKFLOW_TRIGGERS="protector_audit, booking_workflow, notify_insert, notify_update, notify_delete"
-workflow() {	# $1 = ENABLE or DISABLE
-	local sql="" t
-	for t in ${WORKFLOW_TRIGGERS//,/}; do sql="$sql ALTER TABLE protector.bookings $1 TRIGGER $t;"; done
-	psql -X -q -d "$DB" -c "$sql" >/dev/null
+workflow() {	# $1 = true (with the booking's other work) or false (the engine alone)
+	psql -X -q -d "$DB" -c "SELECT bench.workflow($1)" >/dev/null
 }
+# "0.9 1.1" -> "0.90 1.10"
+ratios() { for x in $1; do printf ' %.2f' "$x"; done; }
 
 run() {	# $1 variant, $2 nsvc, $3 nslots -> prints "tps failed booked"
 	psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
 		-c "TRUNCATE bench.plain, bench.excl, bench.plpg, protector.bookings, protector.audit_log CASCADE" >/dev/null
 	script=$1
-	if [ "$1" = protector ]; then workflow DISABLE; fi
-	if [ "$1" = full ] || [ "$1" = quiet ]; then workflow ENABLE; script=protector; fi
+	if [ "$1" = protector ]; then workflow false; fi
+	if [ "$1" = full ] || [ "$1" = quiet ]; then workflow true; script=protector; fi
 	opts=$([ "$1" = quiet ] && echo "-c protector.notify=off" || true)
 	# dirty buffers of the previous run are written now, not during this one
 	psql -X -q -d "$DB" -c "CHECKPOINT" >/dev/null
@@ -73,8 +72,8 @@ for scenario in wide hot; do
 		printf '%-6s %-12s %12.1f %8s %9s %9s %9.2fx %9.2fx\n' "$scenario" "$label" "$tps" "${FAILED[$v]}" \
 			"${BOOKED[$v]}" "${OVERLAPS[$v]}" "$(echo "$tps / $b" | bc -l)" "$(echo "$tps / $a" | bc -l)"
 	done
-	printf '%-6s protector / (b) and / (a) within each round: %s | %s; medians %.2fx and %.2fx\n' "$scenario" \
-		"$(for x in $PB; do printf '%.2f ' "$x"; done)" "$(for x in $PA; do printf '%.2f ' "$x"; done)" \
+	printf '%-6s protector / (b) and / (a) within each round:%s |%s; medians %.2fx and %.2fx\n' "$scenario" \
+		"$(ratios "$PB")" "$(ratios "$PA")" \
 		"$(median <<<"$PB")" "$(median <<<"$PA")"
 	unset TPS FAILED BOOKED OVERLAPS ROUND PB PA
 done
@@ -138,6 +137,6 @@ n1m=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings")
 printf '%-24s %10s ms   (passes:%s)\n' "$n10k bookings:" "$(median <<<"$L10K")" "$L10K" \
 	"$n1m bookings:" "$(median <<<"$L1M")" "$L1M"
 printf 'ratio 1M / 10k: %.2fx (median of the per-pass ratios:%s)\n' "$(median <<<"$LR")" \
-	"$(for x in $LR; do printf ' %.2f' "$x"; done)"
+	"$(ratios "$LR")"
 dropdb "$DB10K"
 dropdb "$DB"

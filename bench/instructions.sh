@@ -43,11 +43,7 @@ createdb "$DB"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f setup.sql
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
 -- the engine alone, as "protector" in bench/inside.sh
-ALTER TABLE protector.bookings DISABLE TRIGGER protector_audit;
-ALTER TABLE protector.bookings DISABLE TRIGGER booking_workflow;
-ALTER TABLE protector.bookings DISABLE TRIGGER notify_insert;
-ALTER TABLE protector.bookings DISABLE TRIGGER notify_update;
-ALTER TABLE protector.bookings DISABLE TRIGGER notify_delete;
+SELECT bench.workflow(false) \g /dev/null
 SELECT setseed(0.3) \g /dev/null
 CREATE TEMP TABLE prefill AS
 SELECT (random() * 199)::int + 1 AS s, (random() * 17519)::int AS i FROM generate_series(1, 30000);
