@@ -9,21 +9,60 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector.current_user_id() IS
 'Auth user id of the request: request.jwt.claims ->> ''sub'' (fallback request.jwt.claim.sub); NULL when there is none';
 
-CREATE FUNCTION protector.member_organizations(p_roles text[])
-RETURNS uuid[]
-AS 'MODULE_PATHNAME', 'protector_member_organizations'
-LANGUAGE C STABLE PARALLEL SAFE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION protector.member_organizations(text[]) IS
-'Organizations in which the current user is an active member with one of the given roles; the role check of every RLS policy';
+-- Internal helpers live in protector_internal, a schema PostgREST does not
+-- expose.  Only the authorization helpers that policies and RPCs running
+-- as the caller ask are executable by authenticated (sql/90_grants.sql).
+CREATE SCHEMA protector_internal;
+COMMENT ON SCHEMA protector_internal IS
+'protector: internal helpers and triggers; not for PostgREST''s db_schemas';
 
-CREATE FUNCTION protector.current_customer_ids()
+-- The capability map (src/capabilities.c): the only place that says which
+-- member role may do which action.  docs/security.md shows it.
+CREATE FUNCTION protector.capability_map()
+RETURNS TABLE (action text, roles protector.member_role[], description text)
+AS 'MODULE_PATHNAME', 'protector_capability_map'
+LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 45;
+COMMENT ON FUNCTION protector.capability_map() IS
+'Which member roles may do which action (the map every policy and RPC asks)';
+
+CREATE FUNCTION protector_internal.orgs_with(p_action text)
+RETURNS uuid[]
+AS 'MODULE_PATHNAME', 'protector_orgs_with'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.orgs_with(text) IS
+'Organizations in which the current user is an active member whose role may do p_action: the role check of every RLS policy';
+
+CREATE FUNCTION protector_internal.authorize(p_organization_id uuid, p_action text,
+											 p_entity text DEFAULT 'organization')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_authorize'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.authorize(uuid, text, text) IS
+'True if the caller may do p_action in the organization; else 42501 for its members, "<p_entity> not found" for everyone else';
+
+CREATE FUNCTION protector_internal.authorize_row(p_table regclass, p_id uuid, p_action text,
+												 p_entity text, p_lock boolean DEFAULT false)
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'protector_authorize_row'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.authorize_row(regclass, uuid, text, text, boolean) IS
+'The row''s organization if the caller sees it under RLS ("<p_entity> not found" otherwise) and may do p_action (42501); locks it with p_lock';
+
+CREATE FUNCTION protector_internal.current_customer_ids()
 RETURNS uuid[]
 AS 'MODULE_PATHNAME', 'protector_current_customer_ids'
-LANGUAGE C STABLE PARALLEL SAFE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION protector.current_customer_ids() IS
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.current_customer_ids() IS
 'Customer records linked to the current user''s account (merged-away records excluded)';
+
+-- Who is calling, beyond RLS: a superuser or BYPASSRLS role (service_role,
+-- admin SQL, server-side jobs) is trusted with what RLS would refuse.
+CREATE FUNCTION protector_internal.caller_is_trusted()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_caller_is_trusted_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.caller_is_trusted() IS
+'True when the requesting role (outside SECURITY DEFINER functions) is a superuser or bypasses RLS, e.g. service_role';
 
 CREATE FUNCTION protector.raise(p_kind text, p_message text,
 								p_detail text DEFAULT NULL, p_hint text DEFAULT NULL)

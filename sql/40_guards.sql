@@ -8,7 +8,7 @@
 --                                     (rate limit, customer matching)
 -- Applications should not take advisory locks with these class ids.
 
-CREATE FUNCTION protector.keep_one_owner()
+CREATE FUNCTION protector_internal.keep_one_owner()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -39,21 +39,21 @@ BEGIN
 	RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION protector.keep_one_owner() IS
+COMMENT ON FUNCTION protector_internal.keep_one_owner() IS
 'Trigger: refuses to delete, demote or deactivate the last active owner of an organization';
 
 CREATE TRIGGER keep_one_owner BEFORE UPDATE OR DELETE ON protector.members
-	FOR EACH ROW EXECUTE FUNCTION protector.keep_one_owner();
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.keep_one_owner();
 
 -- Operators and agents may update rows, but only some columns of them.
--- TG_ARGV[0]: roles that may change every column; TG_ARGV[1]: the columns
--- every other updater may change.  Requests without a user (service_role,
+-- TG_ARGV[0]: the action (capability map) that may change every column;
+-- TG_ARGV[1]: the columns every other updater may change.  Requests without a user (service_role,
 -- server-side jobs, admin SQL) are not restricted here, nor are protector's
 -- own SECURITY DEFINER functions (running as the tables' owner), which
 -- authorize what they change themselves: a customer confirming a hold
 -- clears hold_expires_at, an agent handing over a booking hands over its
 -- tasks.
-CREATE FUNCTION protector.restrict_update_columns()
+CREATE FUNCTION protector_internal.restrict_update_columns()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -64,7 +64,7 @@ BEGIN
 	IF protector.current_user_id() IS NULL
 	   OR current_user OPERATOR(pg_catalog.=) (SELECT pg_catalog.pg_get_userbyid(c.relowner)
 											  FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) TG_RELID)
-	   OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector.member_organizations(TG_ARGV[0]::text[])) THEN
+	   OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(TG_ARGV[0])) THEN
 		RETURN NEW;
 	END IF;
 	SELECT pg_catalog.array_agg(n.key ORDER BY n.key) INTO changed
@@ -79,21 +79,49 @@ BEGIN
 							  pg_catalog.array_to_string(changed, ', '), TG_TABLE_NAME),
 			pg_catalog.format('Your role may change only %s.',
 							  pg_catalog.array_to_string(TG_ARGV[1]::text[], ', ')),
-			pg_catalog.format('Members with role %s may change the other columns.',
-							  pg_catalog.array_to_string(TG_ARGV[0]::text[], ', ')));
+			pg_catalog.format('Members whose role may do %s change the other columns (protector.capability_map()).',
+							  TG_ARGV[0]));
 	END IF;
 	RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION protector.restrict_update_columns() IS
-'Trigger: lets members outside the roles in TG_ARGV[0] change only the columns in TG_ARGV[1]';
+COMMENT ON FUNCTION protector_internal.restrict_update_columns() IS
+'Trigger: lets members whose role may not do action TG_ARGV[0] change only the columns in TG_ARGV[1]';
 
 CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.bookings
-	FOR EACH ROW EXECUTE FUNCTION protector.restrict_update_columns(
-		'{owner,admin,manager}',
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.restrict_update_columns(
+		'bookings.update_any_column',
 		'{status,assigned_agent,details,cancellation_reason,cancelled_at}');
 
 CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.tasks
-	FOR EACH ROW EXECUTE FUNCTION protector.restrict_update_columns(
-		'{owner,admin,manager,operator}',
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.restrict_update_columns(
+		'tasks.update',
 		'{status,completed_at}');
+
+-- A booking's source says which channel it came through; the widget and
+-- imports are recorded by protector's widget functions and by trusted
+-- roles (service_role) only, so reports and the widget's limits can
+-- trust it.  Other sources are the caller's to choose.
+CREATE FUNCTION protector_internal.guard_booking_source()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT protector_internal.caller_is_trusted()
+	   AND current_user OPERATOR(pg_catalog.<>) (SELECT pg_catalog.pg_get_userbyid(c.relowner)
+												FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) TG_RELID) THEN
+		PERFORM protector.raise('forbidden',
+			pg_catalog.format('bookings with source %s are recorded by protector only', NEW.source),
+			'The widget records widget bookings; trusted roles such as service_role record imports.',
+			'Use source dashboard, api, phone or walk_in.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.guard_booking_source() IS
+'Trigger: only the widget functions and trusted roles record bookings with source widget or import';
+
+CREATE TRIGGER guard_booking_source BEFORE INSERT ON protector.bookings
+	FOR EACH ROW WHEN (NEW.source IN ('widget', 'import'))
+	EXECUTE FUNCTION protector_internal.guard_booking_source();

@@ -1,5 +1,31 @@
 \echo Use "CREATE EXTENSION protector" to load this file. \quit
--- sql/60_organizations_api.sql: RPC to start a new tenant.
+-- sql/60_organizations_api.sql: starting a new tenant.
+--
+-- Any signed-in user may insert an organization (policy
+-- organizations_insert); the trigger below makes them its owner.  That
+-- one write RLS cannot express (a membership in an organization one is
+-- not yet a member of) is the trigger's, SECURITY DEFINER, internal.
+
+CREATE FUNCTION protector_internal.add_founding_owner()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_user uuid := protector.current_user_id();
+BEGIN
+	IF v_user IS NOT NULL THEN
+		INSERT INTO protector.members (organization_id, user_id, role)
+		VALUES (NEW.id, v_user, 'owner');
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.add_founding_owner() IS
+'Trigger: the user who creates an organization becomes its first owner';
+
+CREATE TRIGGER add_founding_owner AFTER INSERT ON protector.organizations
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.add_founding_owner();
 
 CREATE FUNCTION protector.create_organization(
 	p_name text,
@@ -10,10 +36,11 @@ CREATE FUNCTION protector.create_organization(
 RETURNS jsonb
 LANGUAGE plpgsql
 VOLATILE PARALLEL UNSAFE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_user uuid := protector.current_user_id();
+	v_id uuid := pg_catalog.gen_random_uuid();
 	v_org protector.organizations;
 BEGIN
 	IF v_user IS NULL THEN
@@ -39,19 +66,21 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_full_name must be at most 200 characters');
 	END IF;
 
+	-- as the caller: RLS lets any signed-in user found an organization,
+	-- and the add_founding_owner trigger makes them its owner
 	BEGIN
-		INSERT INTO protector.organizations (name, slug, timezone, currency)
-		VALUES (pg_catalog.btrim(p_name), p_slug, p_timezone, p_currency)
-		RETURNING * INTO v_org;
+		INSERT INTO protector.organizations (id, name, slug, timezone, currency)
+		VALUES (v_id, pg_catalog.btrim(p_name), p_slug, p_timezone, p_currency);
 	EXCEPTION WHEN unique_violation THEN
 		RAISE unique_violation USING
 			MESSAGE = pg_catalog.format('the slug "%s" is already taken', p_slug),
 			HINT = 'Choose another p_slug.';
 	END;
-
-	INSERT INTO protector.members (organization_id, user_id, role, full_name)
-	VALUES (v_org.id, v_user, 'owner', p_full_name);
-
+	IF p_full_name IS NOT NULL THEN
+		UPDATE protector.members m SET full_name = p_full_name
+		WHERE m.organization_id OPERATOR(pg_catalog.=) v_id AND m.user_id OPERATOR(pg_catalog.=) v_user;
+	END IF;
+	SELECT * INTO STRICT v_org FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) v_id;
 	RETURN pg_catalog.to_jsonb(v_org);
 END
 $$;

@@ -9,23 +9,10 @@ LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_org uuid;
 	v_key text;
 BEGIN
-	IF p_venue_id IS NULL THEN
-		PERFORM protector.raise('invalid_parameter', 'p_venue_id must not be null');
-	END IF;
-	SELECT v.organization_id INTO v_org FROM protector.venues v
-	WHERE v.id OPERATOR(pg_catalog.=) p_venue_id FOR UPDATE;
-	IF NOT FOUND OR NOT (protector.caller_is_trusted()
-						 OR v_org OPERATOR(pg_catalog.=) ANY (protector.member_organizations(
-								'{owner,admin,manager,operator,agent,finance,viewer}'))) THEN
-		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
-	END IF;
-	IF NOT (protector.caller_is_trusted()
-			OR v_org OPERATOR(pg_catalog.=) ANY (protector.member_organizations('{owner,admin}'))) THEN
-		PERFORM protector.raise('forbidden', 'only owners and admins can rotate a venue''s embed key');
-	END IF;
+	-- embed_key is no column the caller may write: the one write here
+	PERFORM protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.rotate_key', 'venue', true);
 	UPDATE protector.venues v SET embed_key = protector.generate_embed_key()
 	WHERE v.id OPERATOR(pg_catalog.=) p_venue_id
 	RETURNING v.embed_key INTO v_key;
@@ -87,10 +74,7 @@ BEGIN
 	IF jsonb_typeof(COALESCE(p_branding, '{}')) <> 'object' OR jsonb_typeof(COALESCE(p_widget_settings, '{}')) <> 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_branding and p_widget_settings must be JSON objects');
 	END IF;
-	IF NOT (protector.caller_is_trusted()
-			OR p_organization_id = ANY (protector.member_organizations('{owner,admin,manager}'))) THEN
-		PERFORM protector.raise('forbidden', 'only owners, admins and managers can create venues');
-	END IF;
+	PERFORM protector_internal.authorize(p_organization_id, 'venues.manage');
 	INSERT INTO protector.venues (organization_id, name, timezone, description, address, city, region,
 								  country, postal_code, operating_hours, branding, widget_settings)
 	VALUES (p_organization_id, btrim(p_name), p_timezone, p_description, p_address, p_city, p_region,
@@ -103,41 +87,17 @@ $$;
 COMMENT ON FUNCTION protector.create_venue(uuid, text, text, text, text, text, text, text, text, jsonb, jsonb, jsonb) IS
 'Creates a venue (owners, admins, managers); it gets an embed key';
 
--- The caller's visible, not deleted venue, locked; not found otherwise.
-CREATE FUNCTION protector.venue_for_update(p_venue_id uuid)
-RETURNS protector.venues
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v protector.venues;
-BEGIN
-	IF p_venue_id IS NULL THEN
-		PERFORM protector.raise('invalid_parameter', 'p_venue_id must not be null');
-	END IF;
-	SELECT * INTO v FROM protector.venues WHERE id = p_venue_id AND deleted_at IS NULL FOR UPDATE;
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
-	END IF;
-	IF NOT (protector.caller_is_trusted()
-			OR v.organization_id = ANY (protector.member_organizations('{owner,admin,manager}'))) THEN
-		PERFORM protector.raise('forbidden', 'only owners, admins and managers can change venues');
-	END IF;
-	RETURN v;
-END
-$$;
-COMMENT ON FUNCTION protector.venue_for_update(uuid) IS
-'Internal: locks a venue the caller may change, or raises not found / forbidden';
-
 CREATE FUNCTION protector.update_venue(p_venue_id uuid, p_changes jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v protector.venues := protector.venue_for_update(p_venue_id);
+	v protector.venues;
 	v_unknown text;
 BEGIN
+	PERFORM protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.manage', 'venue', true);
+	SELECT * INTO v FROM protector.venues WHERE id = p_venue_id;
 	IF p_changes IS NULL OR jsonb_typeof(p_changes) <> 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes must be a JSON object of the fields to change');
 	END IF;
@@ -185,11 +145,10 @@ RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v protector.venues := protector.venue_for_update(p_venue_id);
 BEGIN
+	PERFORM protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.manage', 'venue', true);
 	PERFORM protector.check_operating_hours(p_operating_hours);
-	UPDATE protector.venues SET operating_hours = p_operating_hours WHERE id = v.id;
+	UPDATE protector.venues SET operating_hours = p_operating_hours WHERE id = p_venue_id;
 	RETURN p_operating_hours;
 END
 $$;
@@ -203,14 +162,9 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v protector.venues := protector.venue_for_update(p_venue_id);
 BEGIN
-	IF NOT (protector.caller_is_trusted()
-			OR v.organization_id = ANY (protector.member_organizations('{owner,admin}'))) THEN
-		PERFORM protector.raise('forbidden', 'only owners and admins can delete venues');
-	END IF;
-	UPDATE protector.venues SET deleted_at = now(), active = false WHERE id = v.id;
+	PERFORM protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.delete', 'venue', true);
+	UPDATE protector.venues SET deleted_at = now(), active = false WHERE id = p_venue_id;
 	RETURN true;
 END
 $$;
@@ -226,14 +180,11 @@ DECLARE
 	s protector.services;
 	v protector.venues;
 BEGIN
-	IF p_service_id IS NULL THEN
-		PERFORM protector.raise('invalid_parameter', 'p_service_id must not be null');
-	END IF;
+	PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service');
 	SELECT * INTO s FROM protector.services WHERE id = p_service_id;
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', 'service not found', 'It does not exist, or you may not see it.');
-	END IF;
-	v := protector.venue_for_update(COALESCE(p_target_venue_id, s.venue_id));
+	PERFORM protector_internal.authorize_row('protector.venues', COALESCE(p_target_venue_id, s.venue_id),
+											 'venues.manage', 'venue', true);
+	SELECT * INTO v FROM protector.venues WHERE id = COALESCE(p_target_venue_id, s.venue_id);
 	IF v.organization_id <> s.organization_id THEN
 		PERFORM protector.raise('not_found', 'venue not found', 'Services are copied within their organization.');
 	END IF;
@@ -242,9 +193,13 @@ BEGIN
 	IF p_target_venue_id IS NULL OR p_target_venue_id = (SELECT venue_id FROM protector.services WHERE id = p_service_id) THEN
 		s.name := left(s.name, 193) || ' (copy)';
 	END IF;
-	s.created_at := now();
-	s.updated_at := now();
-	INSERT INTO protector.services SELECT s.*;
+	INSERT INTO protector.services (id, organization_id, venue_id, name, description, mode, duration,
+		capacity, min_party, max_party, buffer_before, buffer_after, slot_interval, min_notice,
+		max_advance, price, price_per_person, currency, settings, active)
+	VALUES (s.id, s.organization_id, s.venue_id, s.name, s.description, s.mode, s.duration,
+		s.capacity, s.min_party, s.max_party, s.buffer_before, s.buffer_after, s.slot_interval, s.min_notice,
+		s.max_advance, s.price, s.price_per_person, s.currency, s.settings, s.active)
+	RETURNING * INTO s;
 	RETURN to_jsonb(s);
 END
 $$;
@@ -274,14 +229,8 @@ BEGIN
 	IF p_to < p_from OR p_to - p_from > 366 OR NOT isfinite(p_from) OR NOT isfinite(p_to) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_from to p_to must be a finite range of at most 367 days');
 	END IF;
+	PERFORM protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.analytics', 'venue');
 	SELECT * INTO v FROM protector.venues WHERE id = p_venue_id;
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
-	END IF;
-	IF NOT (protector.caller_is_trusted()
-			OR v.organization_id = ANY (protector.member_organizations('{owner,admin,manager,finance}'))) THEN
-		PERFORM protector.raise('forbidden', 'only owners, admins, managers and finance can see venue analytics');
-	END IF;
 	v_lo := p_from::timestamp AT TIME ZONE v.timezone;
 	v_hi := (p_to + 1)::timestamp AT TIME ZONE v.timezone;
 	SELECT COALESCE(sum(extract(epoch FROM least(g.closes_at, v_hi) - greatest(g.opens_at, v_lo))), 0)

@@ -7,7 +7,7 @@
 -- services, free slots, and for a booking its reference and status.
 -- Unknown, malformed, rotated or inactive keys all get the same error.
 
-CREATE FUNCTION protector.venue_for_embed_key(p_embed_key text)
+CREATE FUNCTION protector_internal.venue_for_embed_key(p_embed_key text)
 RETURNS protector.venues
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -28,7 +28,7 @@ BEGIN
 		'Check the key in the widget''s settings; a rotated key stops working at once.');
 END
 $$;
-COMMENT ON FUNCTION protector.venue_for_embed_key(text) IS
+COMMENT ON FUNCTION protector_internal.venue_for_embed_key(text) IS
 'Internal: the active venue of an embed key, or one uniform "unknown embed key" error';
 
 CREATE FUNCTION protector.get_venue_by_embed_key(p_embed_key text)
@@ -37,7 +37,7 @@ LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v protector.venues := protector.venue_for_embed_key(p_embed_key);
+	v protector.venues := protector_internal.venue_for_embed_key(p_embed_key);
 BEGIN
 	RETURN pg_catalog.jsonb_build_object(
 		'name', v.name, 'description', v.description, 'address', v.address, 'city', v.city,
@@ -55,7 +55,7 @@ LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v protector.venues := protector.venue_for_embed_key(p_embed_key);
+	v protector.venues := protector_internal.venue_for_embed_key(p_embed_key);
 BEGIN
 	RETURN COALESCE((
 		SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
@@ -75,7 +75,7 @@ COMMENT ON FUNCTION protector.get_venue_services(text) IS
 'Widget: the venue''s active services with duration, party sizes and prices';
 
 -- Internal: an active service of the key's venue.
-CREATE FUNCTION protector.widget_service(p_venue protector.venues, p_service_id uuid)
+CREATE FUNCTION protector_internal.widget_service(p_venue protector.venues, p_service_id uuid)
 RETURNS protector.services
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -93,7 +93,7 @@ BEGIN
 	RETURN v_service;
 END
 $$;
-COMMENT ON FUNCTION protector.widget_service(protector.venues, uuid) IS
+COMMENT ON FUNCTION protector_internal.widget_service(protector.venues, uuid) IS
 'Internal: an active service of the widget''s venue, or not found';
 
 CREATE FUNCTION protector.get_widget_slots(p_embed_key text, p_service_id uuid, p_from date, p_to date DEFAULT NULL)
@@ -102,7 +102,7 @@ LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_service protector.services := protector.widget_service(protector.venue_for_embed_key(p_embed_key), p_service_id);
+	v_service protector.services := protector_internal.widget_service(protector_internal.venue_for_embed_key(p_embed_key), p_service_id);
 BEGIN
 	RETURN QUERY SELECT a.slot_start, a.slot_end, a.remaining_capacity
 		FROM protector.get_available_slots(v_service.id, p_from, p_to, false) a;
@@ -126,7 +126,7 @@ LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v protector.venues := protector.venue_for_embed_key(p_embed_key);
+	v protector.venues := protector_internal.venue_for_embed_key(p_embed_key);
 	v_service protector.services;
 	v_name text := pg_catalog.btrim(p_customer_name);
 	v_email text := pg_catalog.lower(pg_catalog.btrim(p_customer_email));
@@ -137,7 +137,7 @@ DECLARE
 	v_key text;
 	v_booking jsonb;
 BEGIN
-	v_service := protector.widget_service(v, p_service_id);
+	v_service := protector_internal.widget_service(v, p_service_id);
 	IF v_name IS NULL OR pg_catalog.length(v_name) NOT BETWEEN 1 AND 200 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_name must be 1 to 200 characters');
 	END IF;
@@ -193,7 +193,7 @@ BEGIN
 	IF p_idempotency_key IS NOT NULL THEN
 		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_email) OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
 	END IF;
-	v_booking := protector.book(v_service, v_customer, p_start, p_party_size,
+	v_booking := protector_internal.book(v_service, v_customer, p_start, p_party_size,
 		CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true'
 			 THEN 'confirmed' ELSE 'pending' END::protector.booking_status,
 		NULL, v_key, p_details, 'widget', NULL);

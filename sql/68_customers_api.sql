@@ -27,10 +27,7 @@ BEGIN
 	IF p_organization_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
 	END IF;
-	IF NOT (protector.caller_is_trusted()
-			OR p_organization_id = ANY (protector.member_organizations('{owner,admin,manager,operator}'))) THEN
-		PERFORM protector.raise('forbidden', 'only the front desk and management can look for duplicate customers');
-	END IF;
+	PERFORM protector_internal.authorize(p_organization_id, 'customers.find_duplicates');
 	RETURN QUERY
 	WITH c AS (
 		SELECT id, full_name, created_at, identity_key,
@@ -77,21 +74,14 @@ BEGIN
 	IF p_keep_id = p_merge_id THEN
 		PERFORM protector.raise('invalid_parameter', 'a customer cannot be merged into itself');
 	END IF;
-	-- both rows locked, in a fixed order so two merges cannot deadlock
-	PERFORM 1 FROM protector.customers WHERE id IN (p_keep_id, p_merge_id) ORDER BY id FOR UPDATE;
+	-- both rows visible to the caller (RLS), mergeable by their role, and
+	-- locked in a fixed order so two merges cannot deadlock
+	PERFORM protector_internal.authorize_row('protector.customers', x.id, 'customers.merge', 'customer', true)
+	FROM (SELECT u.id FROM unnest(ARRAY[p_keep_id, p_merge_id]) u(id) ORDER BY u.id) x;
 	SELECT * INTO k FROM protector.customers WHERE id = p_keep_id;
 	SELECT * INTO m FROM protector.customers WHERE id = p_merge_id;
-	IF k.id IS NULL OR m.id IS NULL
-	   OR NOT (protector.caller_is_trusted()
-			   OR (k.organization_id = ANY (protector.member_organizations('{owner,admin,manager,operator,agent,finance,viewer}'))
-				   AND m.organization_id = ANY (protector.member_organizations('{owner,admin,manager,operator,agent,finance,viewer}')))) THEN
-		PERFORM protector.raise('not_found', 'customer not found', 'It does not exist, or you may not see it.');
-	END IF;
 	IF k.organization_id <> m.organization_id THEN
 		PERFORM protector.raise('invalid_parameter', 'customers of different organizations cannot be merged');
-	END IF;
-	IF NOT (protector.caller_is_trusted() OR k.organization_id = ANY (protector.member_organizations('{owner,admin,manager}'))) THEN
-		PERFORM protector.raise('forbidden', 'only owners, admins and managers can merge customers');
 	END IF;
 	IF k.merged_into IS NOT NULL OR m.merged_into IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'a merged customer cannot be merged again',

@@ -11,24 +11,24 @@ COMMENT ON FUNCTION protector.rfm_segment(integer, integer, integer) IS
 'The RFM segment of scores (1-5 each), by R and the average of F and M (docs/analytics.md)';
 
 -- internal: every customer of an organization with scores (no grants)
-CREATE FUNCTION protector.customer_rfm(p_organization_id uuid)
+CREATE FUNCTION protector_internal.customer_rfm(p_organization_id uuid)
 RETURNS TABLE (customer_id uuid, recency_days integer, frequency bigint, monetary numeric,
 			   r integer, f integer, m integer, segment text)
 AS 'MODULE_PATHNAME', 'protector_customer_rfm'
 LANGUAGE C STABLE;
-COMMENT ON FUNCTION protector.customer_rfm(uuid) IS
+COMMENT ON FUNCTION protector_internal.customer_rfm(uuid) IS
 'Internal: RFM measures, quintile scores and segment of every customer of an organization';
 
-CREATE FUNCTION protector.rfm_segments(p_organization_id uuid)
+CREATE FUNCTION protector_internal.rfm_segments(p_organization_id uuid)
 RETURNS TABLE (segment text, customers bigint, revenue numeric,
 			   avg_recency_score numeric, avg_frequency_score numeric, avg_monetary_score numeric)
 AS 'MODULE_PATHNAME', 'protector_rfm_segments'
 LANGUAGE C STABLE;
-COMMENT ON FUNCTION protector.rfm_segments(uuid) IS
+COMMENT ON FUNCTION protector_internal.rfm_segments(uuid) IS
 'Internal: customers, revenue and average scores per RFM segment of an organization';
 
--- a customer the caller may analyse: the organization's desk and management
-CREATE FUNCTION protector.customer_for_analytics(p_customer_id uuid)
+-- a customer the caller may analyse (RLS shows it, the role may)
+CREATE FUNCTION protector_internal.customer_for_analytics(p_customer_id uuid)
 RETURNS protector.customers
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -36,19 +36,8 @@ AS $$
 DECLARE
 	c protector.customers;
 BEGIN
-	IF p_customer_id IS NULL THEN
-		PERFORM protector.raise('invalid_parameter', 'p_customer_id must not be null');
-	END IF;
+	PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'analytics.customer', 'customer');
 	SELECT * INTO c FROM protector.customers WHERE id = p_customer_id;
-	IF NOT FOUND OR NOT (protector.caller_is_trusted()
-						 OR c.organization_id = ANY (protector.member_organizations('{owner,admin,manager,operator,agent,finance,viewer}'))) THEN
-		PERFORM protector.raise('not_found', 'customer not found', 'It does not exist, or you may not see it.');
-	END IF;
-	IF NOT (protector.caller_is_trusted()
-			OR c.organization_id = ANY (protector.member_organizations('{owner,admin,manager,operator}'))) THEN
-		PERFORM protector.raise('forbidden', 'your role sees customer analytics in aggregate only',
-			NULL, 'get_customer_segments() shows the segments of the whole organization.');
-	END IF;
 	IF c.merged_into IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'this customer was merged into another',
 			format('Ask for customer %s instead.', c.merged_into));
@@ -56,7 +45,7 @@ BEGIN
 	RETURN c;
 END
 $$;
-COMMENT ON FUNCTION protector.customer_for_analytics(uuid) IS
+COMMENT ON FUNCTION protector_internal.customer_for_analytics(uuid) IS
 'Internal: the customer, if the caller may see individual customer analytics';
 
 CREATE FUNCTION protector.get_customer_rfm_score(p_customer_id uuid)
@@ -65,7 +54,7 @@ LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	c protector.customers := protector.customer_for_analytics(p_customer_id);
+	c protector.customers := protector_internal.customer_for_analytics(p_customer_id);
 	v jsonb;
 BEGIN
 	SELECT jsonb_build_object('customer_id', x.customer_id, 'recency_days', x.recency_days,
@@ -75,7 +64,7 @@ BEGIN
 							  'fm', CASE WHEN x.f IS NOT NULL THEN (x.f + x.m) / 2.0 END,
 							  'segment', x.segment)
 	INTO v
-	FROM protector.customer_rfm(c.organization_id) x
+	FROM protector_internal.customer_rfm(c.organization_id) x
 	WHERE x.customer_id = c.id;
 	RETURN v;
 END
@@ -93,11 +82,8 @@ BEGIN
 	IF p_organization_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
 	END IF;
-	IF NOT (protector.caller_is_trusted()
-			OR p_organization_id = ANY (protector.member_organizations('{owner,admin,manager,operator,finance,viewer}'))) THEN
-		PERFORM protector.raise('not_found', 'organization not found', 'It does not exist, or you may not see its analytics.');
-	END IF;
-	RETURN QUERY SELECT * FROM protector.rfm_segments(p_organization_id);
+	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
+	RETURN QUERY SELECT * FROM protector_internal.rfm_segments(p_organization_id);
 END
 $$;
 COMMENT ON FUNCTION protector.get_customer_segments(uuid) IS
@@ -109,7 +95,7 @@ LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	c protector.customers := protector.customer_for_analytics(p_customer_id);
+	c protector.customers := protector_internal.customer_for_analytics(p_customer_id);
 	x record;
 	v_first timestamptz;
 	v_last timestamptz;
@@ -120,7 +106,7 @@ DECLARE
 	v_per_year numeric;
 	v_remaining numeric;
 BEGIN
-	SELECT * INTO x FROM protector.customer_rfm(c.organization_id) r WHERE r.customer_id = c.id;
+	SELECT * INTO x FROM protector_internal.customer_rfm(c.organization_id) r WHERE r.customer_id = c.id;
 	-- first and last qualifying booking per customer, once: this
 	-- customer's span, and how long customers who came back stay
 	WITH spans AS (

@@ -13,7 +13,7 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'protector_lock_services'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION protector.lock_services(uuid[]) IS
-'Takes the reservation locks of several services in sorted order (no deadlocks), each wait bounded by protector.lock_timeout';
+'Takes the reservation locks of at most 100 services the caller may update bookings of, in sorted order (no deadlocks), each wait bounded by protector.lock_timeout';
 
 CREATE FUNCTION protector.reservation_check()
 RETURNS trigger
@@ -75,30 +75,14 @@ $$;
 COMMENT ON FUNCTION protector.booking_transition_allowed(protector.booking_status, protector.booking_status) IS
 'The booking state machine: may a booking go from p_from to p_to?';
 
--- Who is calling, beyond RLS: a superuser or BYPASSRLS role (service_role,
--- admin SQL, server-side jobs) is trusted with what RLS would refuse.
-CREATE FUNCTION protector.caller_is_trusted()
-RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT COALESCE((SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r
-					 WHERE r.rolname OPERATOR(pg_catalog.=)
-						   CASE WHEN pg_catalog.current_setting('role') OPERATOR(pg_catalog.=) 'none'
-								THEN session_user::text
-								ELSE pg_catalog.current_setting('role') END), false)
-$$;
-COMMENT ON FUNCTION protector.caller_is_trusted() IS
-'True when the requesting role (after SET ROLE) is a superuser or bypasses RLS, e.g. service_role';
-
-CREATE FUNCTION protector.enforce_status_transition()
+CREATE FUNCTION protector_internal.enforce_status_transition()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF NOT protector.booking_transition_allowed(OLD.status, NEW.status)
-	   AND NOT protector.caller_is_trusted() THEN
+	   AND NOT protector_internal.caller_is_trusted() THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('a %s booking cannot become %s', OLD.status, NEW.status),
 			pg_catalog.format('Booking %s is %s.', OLD.id, OLD.status),
@@ -107,9 +91,9 @@ BEGIN
 	RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION protector.enforce_status_transition() IS
+COMMENT ON FUNCTION protector_internal.enforce_status_transition() IS
 'Trigger: booking status changes follow the state machine (trusted callers may correct anything)';
 
 CREATE TRIGGER enforce_status_transition BEFORE UPDATE OF status ON protector.bookings
 	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
-	EXECUTE FUNCTION protector.enforce_status_transition();
+	EXECUTE FUNCTION protector_internal.enforce_status_transition();

@@ -2,50 +2,34 @@
 -- sql/75_bookings_api.sql: booking RPCs (PostgREST-callable).
 --
 -- Writers that customers may call for themselves (create, hold, confirm,
--- cancel) are SECURITY DEFINER and authorize explicitly through
--- booking_access(); the batch status update runs as the caller, so RLS and
--- the column rules decide.  Capacity is never checked here: the C trigger
--- reservation_check does it for every path into the table.
+-- cancel) are SECURITY DEFINER and authorize through the capability map
+-- (protector_internal.booking_access / booking_for_action); the batch
+-- status update runs as the caller, so RLS and the column rules decide.
+-- A booking or service the caller may not see is "not found", worded as
+-- for one that does not exist.  Capacity is never checked here: the C
+-- trigger reservation_check does it for every path into the table.
 
 -- How may the caller act on bookings of an organization / a customer?
--- 'system' (trusted role), 'staff' (member with one of p_staff_roles),
+-- 'system' (trusted role), 'staff' (member whose role may do p_action),
 -- 'customer' (p_customer_id is the caller's own record), or NULL.
-CREATE FUNCTION protector.booking_access(p_organization_id uuid, p_customer_id uuid,
-										 p_staff_roles text[])
+CREATE FUNCTION protector_internal.booking_access(p_organization_id uuid, p_customer_id uuid,
+												  p_action text)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT CASE
-		WHEN protector.caller_is_trusted() THEN 'system'
-		WHEN p_organization_id OPERATOR(pg_catalog.=) ANY (protector.member_organizations(p_staff_roles)) THEN 'staff'
-		WHEN p_customer_id OPERATOR(pg_catalog.=) ANY (protector.current_customer_ids()) THEN 'customer'
+		WHEN protector_internal.caller_is_trusted() THEN 'system'
+		WHEN p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(p_action)) THEN 'staff'
+		WHEN p_customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()) THEN 'customer'
 	END
 $$;
-COMMENT ON FUNCTION protector.booking_access(uuid, uuid, text[]) IS
+COMMENT ON FUNCTION protector_internal.booking_access(uuid, uuid, text) IS
 'How the caller may act on a booking: system, staff, customer or NULL (not at all)';
-
--- Raises not_found, or forbidden for members whose role is too small.
-CREATE FUNCTION protector.refuse_booking_access(p_organization_id uuid, p_what text)
-RETURNS void
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF p_organization_id OPERATOR(pg_catalog.=) ANY (protector.member_organizations(
-			'{owner,admin,manager,operator,agent,finance,viewer}')) THEN
-		PERFORM protector.raise('forbidden', pg_catalog.format('your role may not %s', p_what));
-	END IF;
-	PERFORM protector.raise('not_found', 'booking or service not found',
-		'It does not exist, or you may not see it.');
-END
-$$;
-COMMENT ON FUNCTION protector.refuse_booking_access(uuid, text) IS
-'Raises 42501 for members whose role may not do this, P0002 (not found) for everyone else';
 
 -- The one place bookings are made: validates, prices, inserts, replays
 -- idempotent retries.  Callers have authorized the request already.
-CREATE FUNCTION protector.book(
+CREATE FUNCTION protector_internal.book(
 	p_service protector.services,
 	p_customer_id uuid,
 	p_start timestamptz,
@@ -121,12 +105,12 @@ BEGIN
 	RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": false}'::jsonb;
 END
 $$;
-COMMENT ON FUNCTION protector.book(protector.services, uuid, timestamptz, integer, protector.booking_status,
+COMMENT ON FUNCTION protector_internal.book(protector.services, uuid, timestamptz, integer, protector.booking_status,
 								   timestamptz, text, jsonb, protector.booking_source, uuid) IS
 'Internal: validates, prices and inserts a booking, replaying a known idempotency key';
 
 -- Shared front half of create_booking and hold_slot.
-CREATE FUNCTION protector.book_as_caller(
+CREATE FUNCTION protector_internal.book_as_caller(
 	p_service_id uuid, p_customer_id uuid, p_start timestamptz, p_party_size integer,
 	p_status protector.booking_status, p_hold_expires_at timestamptz, p_idempotency_key text,
 	p_details jsonb, p_source protector.booking_source, p_assigned_agent uuid)
@@ -147,16 +131,18 @@ BEGIN
 		PERFORM protector.raise('not_found', 'service not found', 'It does not exist, or you may not see it.');
 	END IF;
 
-	IF v_customer IS NULL AND NOT protector.caller_is_trusted()
-	   AND NOT v_service.organization_id OPERATOR(pg_catalog.=) ANY (protector.member_organizations('{owner,admin,manager}')) THEN
+	IF v_customer IS NULL AND NOT protector_internal.caller_is_trusted()
+	   AND NOT v_service.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create')) THEN
 		-- a customer booking for themselves: their record in this organization
 		SELECT c.id INTO v_customer FROM protector.customers c
 		WHERE c.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
-		  AND c.id OPERATOR(pg_catalog.=) ANY (protector.current_customer_ids());
+		  AND c.id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids());
 	END IF;
-	v_access := protector.booking_access(v_service.organization_id, v_customer, '{owner,admin,manager}');
+	v_access := protector_internal.booking_access(v_service.organization_id, v_customer, 'bookings.create');
 	IF v_access IS NULL THEN
-		PERFORM protector.refuse_booking_access(v_service.organization_id, 'create bookings');
+		-- members whose role may not book: 42501; anyone else: the same
+		-- "service not found" as for a service that does not exist
+		PERFORM protector_internal.authorize(v_service.organization_id, 'bookings.create', 'service');
 	END IF;
 	IF v_customer IS NOT NULL AND NOT EXISTS (
 			SELECT FROM protector.customers c
@@ -164,6 +150,12 @@ BEGIN
 			  AND c.organization_id OPERATOR(pg_catalog.=) v_service.organization_id) THEN
 		PERFORM protector.raise('not_found', 'customer not found',
 			'p_customer_id is not a customer of the service''s organization.');
+	END IF;
+	IF p_source OPERATOR(pg_catalog.=) ANY ('{widget,import}'::protector.booking_source[]) AND v_access OPERATOR(pg_catalog.<>) 'system' THEN
+		PERFORM protector.raise('forbidden',
+			pg_catalog.format('bookings with source %s are recorded by protector only', p_source),
+			'The widget records widget bookings; trusted roles such as service_role record imports.',
+			'Use source dashboard, api, phone or walk_in.');
 	END IF;
 	IF v_access OPERATOR(pg_catalog.=) 'customer' THEN
 		-- customers book for themselves, unassigned, pending confirmation
@@ -179,11 +171,11 @@ BEGIN
 			pg_catalog.format('Got %s.', COALESCE(p_party_size::text, 'NULL')));
 	END IF;
 
-	RETURN protector.book(v_service, v_customer, p_start, p_party_size, p_status, p_hold_expires_at,
+	RETURN protector_internal.book(v_service, v_customer, p_start, p_party_size, p_status, p_hold_expires_at,
 						  p_idempotency_key, p_details, COALESCE(p_source, 'api'), p_assigned_agent);
 END
 $$;
-COMMENT ON FUNCTION protector.book_as_caller(uuid, uuid, timestamptz, integer, protector.booking_status,
+COMMENT ON FUNCTION protector_internal.book_as_caller(uuid, uuid, timestamptz, integer, protector.booking_status,
 											 timestamptz, text, jsonb, protector.booking_source, uuid) IS
 'Internal: authorizes the caller for a booking of the service, then books';
 
@@ -201,7 +193,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	RETURN protector.book_as_caller(p_service_id, p_customer_id, p_start, p_party_size, 'confirmed',
+	RETURN protector_internal.book_as_caller(p_service_id, p_customer_id, p_start, p_party_size, 'confirmed',
 									NULL, p_idempotency_key, p_details, p_source, p_assigned_agent);
 END
 $$;
@@ -227,7 +219,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_hold_minutes must be between 1 and 1440',
 			pg_catalog.format('Got %s.', COALESCE(p_hold_minutes::text, 'NULL')));
 	END IF;
-	RETURN protector.book_as_caller(p_service_id, p_customer_id, p_start, p_party_size, 'held',
+	RETURN protector_internal.book_as_caller(p_service_id, p_customer_id, p_start, p_party_size, 'held',
 									pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes),
 									p_idempotency_key, p_details, p_source, NULL);
 END
@@ -236,32 +228,28 @@ COMMENT ON FUNCTION protector.hold_slot(uuid, uuid, timestamptz, integer, intege
 										protector.booking_source) IS
 'Holds a slot (status held) for p_hold_minutes; it occupies capacity until confirmed or expired';
 
--- Loads a booking for an action, authorizing the caller.
-CREATE FUNCTION protector.booking_for_action(p_booking_id uuid, p_staff_roles text[],
-											 p_customer_may boolean, p_what text)
+-- Loads and locks a booking for an action: visible to the caller under
+-- RLS ("booking not found" otherwise), and the caller's role may do
+-- p_action or, with p_customer_may, it is the caller's own booking.
+CREATE FUNCTION protector_internal.booking_for_action(p_booking_id uuid, p_action text,
+													  p_customer_may boolean)
 RETURNS protector.bookings
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_booking protector.bookings;
-	v_access text;
 BEGIN
-	IF p_booking_id IS NULL THEN
-		PERFORM protector.raise('invalid_parameter', 'p_booking_id must not be null');
-	END IF;
-	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
-	END IF;
-	v_access := protector.booking_access(v_booking.organization_id, v_booking.customer_id, p_staff_roles);
-	IF v_access IS NULL OR (v_access OPERATOR(pg_catalog.=) 'customer' AND NOT p_customer_may) THEN
-		PERFORM protector.refuse_booking_access(v_booking.organization_id, p_what);
+	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking', true);
+	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
+	IF NOT (p_customer_may
+			AND v_booking.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
+		PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, p_action, 'booking');
 	END IF;
 	RETURN v_booking;
 END
 $$;
-COMMENT ON FUNCTION protector.booking_for_action(uuid, text[], boolean, text) IS
+COMMENT ON FUNCTION protector_internal.booking_for_action(uuid, text, boolean) IS
 'Internal: locks and returns a booking the caller may act on, or raises not found / forbidden';
 
 CREATE FUNCTION protector.confirm_booking(p_booking_id uuid)
@@ -273,11 +261,11 @@ DECLARE
 	v_booking protector.bookings;
 	v_staff boolean;
 BEGIN
-	v_booking := protector.booking_for_action(p_booking_id, '{owner,admin,manager,operator}', true, 'confirm bookings');
+	v_booking := protector_internal.booking_for_action(p_booking_id, 'bookings.confirm', true);
 	IF v_booking.status OPERATOR(pg_catalog.=) 'confirmed' THEN
 		RETURN pg_catalog.to_jsonb(v_booking);
 	END IF;
-	v_staff := protector.booking_access(v_booking.organization_id, NULL, '{owner,admin,manager,operator}') IS NOT NULL;
+	v_staff := protector_internal.booking_access(v_booking.organization_id, NULL, 'bookings.confirm') IS NOT NULL;
 	IF v_booking.status OPERATOR(pg_catalog.<>) 'held'
 	   AND NOT (v_booking.status OPERATOR(pg_catalog.=) 'pending' AND v_staff) THEN
 		PERFORM protector.raise('invalid_parameter',
@@ -307,7 +295,7 @@ DECLARE
 	v_service protector.services;
 	v_range tstzrange;
 BEGIN
-	v_booking := protector.booking_for_action(p_booking_id, '{owner,admin,manager}', false, 'reschedule bookings');
+	v_booking := protector_internal.booking_for_action(p_booking_id, 'bookings.reschedule', false);
 	IF v_booking.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[]) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('a %s booking cannot be rescheduled', v_booking.status));
@@ -351,7 +339,7 @@ DECLARE
 	v_paid numeric;
 	v_refund numeric := 0;
 BEGIN
-	v_booking := protector.booking_for_action(p_booking_id, '{owner,admin,manager,operator}', true, 'cancel bookings');
+	v_booking := protector_internal.booking_for_action(p_booking_id, 'bookings.cancel', true);
 	IF pg_catalog.length(p_reason) > 2000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_reason must be at most 2000 characters');
 	END IF;

@@ -167,8 +167,8 @@ BEGIN
 	IF p_from IN ('-infinity', 'infinity') OR p_to IN ('-infinity', 'infinity') THEN
 		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be finite (or null for no bound)');
 	END IF;
-	IF NOT protector.caller_is_trusted() THEN
-		v_orgs := protector.member_organizations('{owner,admin}');
+	IF NOT protector_internal.caller_is_trusted() THEN
+		v_orgs := protector_internal.orgs_with('audit.read');
 		IF cardinality(v_orgs) = 0 THEN
 			PERFORM protector.raise('forbidden', 'only owners and admins can read the audit log');
 		END IF;

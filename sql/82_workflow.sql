@@ -10,7 +10,7 @@
 -- agent's.  All in the booking's transaction.  Holds (a widget checkout in
 -- progress) create nothing until confirmed.
 
-CREATE FUNCTION protector.booking_workflow()
+CREATE FUNCTION protector_internal.booking_workflow()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -86,9 +86,9 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION protector.booking_workflow() IS
+COMMENT ON FUNCTION protector_internal.booking_workflow() IS
 'Trigger: review tasks and desk notifications for new, rescheduled and cancelled bookings';
 
 CREATE TRIGGER booking_workflow
 	AFTER INSERT OR UPDATE OF status, during, assigned_agent ON protector.bookings
-	FOR EACH ROW EXECUTE FUNCTION protector.booking_workflow();
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.booking_workflow();

@@ -38,7 +38,7 @@ $notify$;
 -- Supabase Realtime Broadcast: the booking row, old and new, on the
 -- organization's private topic.  Called only where realtime.broadcast_changes
 -- exists (protector.enable_realtime() attaches it).
-CREATE FUNCTION protector.broadcast_booking_change()
+CREATE FUNCTION protector_internal.broadcast_booking_change()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -50,7 +50,7 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION protector.broadcast_booking_change() IS
+COMMENT ON FUNCTION protector_internal.broadcast_booking_change() IS
 'Trigger: booking changes to Supabase Realtime Broadcast, topic protector:<organization id> (private)';
 
 -- Idempotent: run after creating the supabase_realtime publication or
@@ -88,7 +88,7 @@ BEGIN
 					   AND tgname = 'broadcast_booking_change') THEN
 			CREATE TRIGGER broadcast_booking_change
 				AFTER INSERT OR UPDATE OR DELETE ON protector.bookings
-				FOR EACH ROW EXECUTE FUNCTION protector.broadcast_booking_change();
+				FOR EACH ROW EXECUTE FUNCTION protector_internal.broadcast_booking_change();
 		END IF;
 		-- members receive their organizations' topics; nobody else does
 		IF EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
@@ -102,7 +102,7 @@ BEGIN
 					USING (realtime.messages.extension = 'broadcast'
 						   AND (SELECT realtime.topic()) = ANY (
 								SELECT 'protector:' || o::text
-								FROM unnest(protector.member_organizations('{owner,admin,manager,operator,agent,finance,viewer}')) o))
+								FROM unnest(protector_internal.orgs_with('bookings.read')) o))
 				$p$;
 				v_policy := 'created';
 			EXCEPTION WHEN insufficient_privilege THEN

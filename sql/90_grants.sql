@@ -1,20 +1,27 @@
 \echo Use "CREATE EXTENSION protector" to load this file. \quit
 -- sql/90_grants.sql: privileges, granted explicitly per role.
 --
--- anon: no table, no function (the public widget functions come with the
--- widget).  authenticated: table privileges that RLS then narrows; UPDATE
--- only on columns that may change (never id, organization_id, created_*,
--- updated_at, nor columns owned by an RPC).  service_role: everything.
--- audit_log is written only by the audit trigger.
+-- anon: no table; only the four widget functions.  authenticated: table
+-- privileges that RLS then narrows; INSERT and UPDATE only of columns a
+-- client may write: the stamps (created_at, created_by, updated_at) are
+-- the database's, and columns owned by an RPC (embed_key, merged_into,
+-- identity_key, a booking's source after the fact) are not granted.
+-- service_role: everything.  audit_log is written only by the audit
+-- trigger.  protector_internal: the authorization helpers that policies
+-- and RPCs running as the caller ask, nothing else.
 
 REVOKE ALL ON ALL TABLES IN SCHEMA protector FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA protector FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
+REVOKE ALL ON SCHEMA protector_internal FROM PUBLIC;
+GRANT USAGE ON SCHEMA protector_internal TO authenticated, service_role;
 
 DO $grants$
 DECLARE
 	t regclass;
 	cols text;
+	stamps CONSTANT text[] := '{created_at,created_by,updated_at}';
 BEGIN
 	FOR t IN
 		SELECT c.oid::regclass FROM pg_catalog.pg_class c
@@ -22,22 +29,30 @@ BEGIN
 		  AND c.relname <> 'audit_log'
 		ORDER BY c.relname
 	LOOP
-		EXECUTE format('GRANT SELECT, INSERT, DELETE ON %s TO authenticated', t);
+		EXECUTE format('GRANT SELECT, DELETE ON %s TO authenticated', t);
 		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
 		FROM pg_catalog.pg_attribute a
 		WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped
-		  AND a.attname NOT IN ('id', 'organization_id', 'created_at', 'created_by', 'updated_at')
+		  AND a.attname <> ALL (stamps)
+		  AND (t, a.attname) NOT IN (('protector.customers'::regclass, 'identity_key'),
+									 ('protector.customers'::regclass, 'merged_into'));
+		EXECUTE format('GRANT INSERT (%s) ON %s TO authenticated', cols, t);
+		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+		FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped
+		  AND a.attname NOT IN ('id', 'organization_id') AND a.attname <> ALL (stamps)
 		  AND (t, a.attname) NOT IN (('protector.venues'::regclass, 'embed_key'),
 									 ('protector.customers'::regclass, 'identity_key'),
 									 ('protector.customers'::regclass, 'merged_into'),
-									 ('protector.members'::regclass, 'user_id'));
+									 ('protector.members'::regclass, 'user_id'),
+									 ('protector.bookings'::regclass, 'source'));
 		EXECUTE format('GRANT UPDATE (%s) ON %s TO authenticated', cols, t);
 	END LOOP;
 END
 $grants$;
 
--- organizations are created through create_organization()
-REVOKE INSERT ON protector.organizations FROM authenticated;
+-- organizations: any signed-in user may found one (policy
+-- organizations_insert), through create_organization() or directly
 GRANT SELECT ON protector.audit_log TO authenticated;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA protector TO service_role;
@@ -47,12 +62,18 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA protector TO service_role;
 -- functions the policies, constraints and defaults call as the requester
 GRANT EXECUTE ON FUNCTION
 	protector.current_user_id(),
-	protector.member_organizations(text[]),
-	protector.current_customer_ids(),
+	protector.capability_map(),
 	protector.timezone_is_valid(text),
 	protector.check_timezone(text, text),
 	protector.raise(text, text, text, text),
 	protector.error_sqlstate(text)
+TO authenticated, service_role;
+GRANT EXECUTE ON FUNCTION
+	protector_internal.orgs_with(text),
+	protector_internal.authorize(uuid, text, text),
+	protector_internal.authorize_row(regclass, uuid, text, text, boolean),
+	protector_internal.current_customer_ids(),
+	protector_internal.caller_is_trusted()
 TO authenticated, service_role;
 
 -- RPC
@@ -67,7 +88,6 @@ GRANT EXECUTE ON FUNCTION
 	protector.get_available_slots(uuid, date, date, boolean),
 	protector.validate_slot(uuid, timestamptz, integer),
 	protector.booking_transition_allowed(protector.booking_status, protector.booking_status),
-	protector.caller_is_trusted(),
 	protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb, protector.booking_source, uuid),
 	protector.hold_slot(uuid, uuid, timestamptz, integer, integer, text, jsonb, protector.booking_source),
 	protector.confirm_booking(uuid),
@@ -106,7 +126,6 @@ GRANT EXECUTE ON FUNCTION
 	protector.is_venue_open(uuid, timestamptz),
 	protector.get_venue_schedule(uuid, date, date),
 	protector.create_venue(uuid, text, text, text, text, text, text, text, text, jsonb, jsonb, jsonb),
-	protector.venue_for_update(uuid),
 	protector.update_venue(uuid, jsonb),
 	protector.update_venue_schedule(uuid, jsonb),
 	protector.delete_venue(uuid),

@@ -1,22 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * access.c
- *	  The helpers every RLS policy uses to decide what the caller may see:
- *	  the organizations in which the caller holds one of a set of roles,
- *	  and the customer records that belong to the caller.
+ *	  How protector runs SQL from C: SPI scopes with a pinned search_path,
+ *	  plans prepared once per backend, and short, explicit elevations to
+ *	  the tables' owner for reads that must see past RLS.
  *
- * Policies call them as uncorrelated sub-selects, e.g.
- *	  organization_id = ANY ((SELECT protector.member_organizations('{owner}')))
- * so each runs once per statement (an InitPlan), however many rows the
- * statement touches.
- *
- * Both read tables that are themselves under forced RLS, so reading them
- * as the caller would recurse into their own policies.  The SQL functions
- * are SECURITY DEFINER (owner = owner of the tables) and here we add
- * SECURITY_NOFORCE_RLS for the duration of one kept plan, as PostgreSQL's
- * own referential-integrity triggers do, so the owner reads them without
- * their policies.  On error, (sub)transaction abort restores the user id
- * and security context, so no PG_TRY is needed.
+ * An elevation adds SECURITY_NOFORCE_RLS for the duration of one kept
+ * plan, as PostgreSQL's own referential-integrity triggers do.  On error,
+ * (sub)transaction abort restores the user id, the security context and
+ * the search_path, so no PG_TRY is needed.
  *
  * src/access.c
  *
@@ -33,6 +25,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/uuid.h"
@@ -41,8 +34,42 @@
 #include "errors.h"
 #include "identity.h"
 
-static SPIPlanPtr member_orgs_plan = NULL;
-static SPIPlanPtr customer_ids_plan = NULL;
+/*
+ * The only search_path under which protector parses and runs SQL from C.
+ * Kept plans are re-analyzed under the search_path in force when they are
+ * revalidated, so a caller's path must never be in force then: a function
+ * or operator it shadows (lower, =, a domain named interval) would run with
+ * the rights of whoever protector is acting as, the table owner included.
+ */
+#define PROTECTOR_SEARCH_PATH "pg_catalog, pg_temp"
+
+
+/*
+ * SPI_connect() plus a search_path pinned to pg_catalog, pg_temp until
+ * protector_spi_finish(nestlevel).  Every SQL text protector runs from C is
+ * prepared and executed inside such a scope.  On error, (sub)transaction
+ * abort pops the GUC nest level and the SPI connection.
+ */
+int
+protector_spi_connect(void)
+{
+	int			nestlevel;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", PROTECTOR_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+void
+protector_spi_finish(int nestlevel)
+{
+	AtEOXact_GUC(true, nestlevel);
+	SPI_finish();
+}
 
 /*
  * Returns *plan, preparing and keeping it on first use (call connected to
@@ -111,25 +138,22 @@ protector_restore(const ProtectorElevation *saved)
 
 /*
  * Runs a kept single-row, single-column plan returning uuid[] with the
- * given parameters, ignoring forced RLS, and returns its result copied
- * into the caller's memory context.
+ * given parameters as the owner of protector's tables, ignoring forced
+ * RLS, and returns its result copied into the caller's memory context.
  */
-static Datum
-run_uuid_array_plan(SPIPlanPtr *plan, const char *sql, int nargs,
-					Oid *argtypes, Datum *values)
+Datum
+protector_select_uuid_array(SPIPlanPtr *plan, const char *sql, int nargs,
+							Oid *argtypes, Datum *values)
 {
 	ProtectorElevation saved;
 	int			ret;
 	bool		isnull;
 	Datum		result;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	int			nestlevel = protector_spi_connect();
 
 	protector_keep_plan(plan, sql, nargs, argtypes);
 
-	/* SECURITY DEFINER already made us the owner; drop forced RLS too */
-	protector_elevate(GetUserId(), &saved);
+	protector_elevate(protector_table_owner("members"), &saved);
 	ret = SPI_execute_plan(*plan, values, NULL, true, 1);
 	protector_restore(&saved);
 
@@ -143,119 +167,6 @@ run_uuid_array_plan(SPIPlanPtr *plan, const char *sql, int nargs,
 		elog(ERROR, "\"%s\" returned NULL", sql);
 	result = SPI_datumTransfer(result, false, -1);
 
-	SPI_finish();
+	protector_spi_finish(nestlevel);
 	return result;
-}
-
-/* labels of protector.member_role, in the enum's order */
-static const char *const member_roles[] = {
-	"owner", "admin", "manager", "operator", "agent", "finance", "viewer"
-};
-
-/*
- * Refuses a roles array with NULLs or names that are not member roles, so a
- * typo in a policy fails loudly instead of silently matching nobody.
- */
-static void
-check_role_names(ArrayType *roles)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int			nelems;
-
-	if (ARR_NDIM(roles) > 1)
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_roles must be a one-dimensional array")));
-
-	deconstruct_array(roles, TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &nelems);
-	for (int i = 0; i < nelems; i++)
-	{
-		char	   *name;
-		bool		known = false;
-
-		if (nulls[i])
-			ereport(ERROR,
-					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-					 errmsg("p_roles must not contain NULL")));
-		name = TextDatumGetCString(elems[i]);
-		for (size_t j = 0; j < lengthof(member_roles); j++)
-		{
-			if (strcmp(name, member_roles[j]) == 0)
-				known = true;
-		}
-		if (!known)
-			ereport(ERROR,
-					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-					 errmsg("\"%s\" is not a member role", name),
-					 errhint("Member roles are owner, admin, manager, operator, agent, finance and viewer.")));
-	}
-}
-
-static Datum
-empty_uuid_array(void)
-{
-	return PointerGetDatum(construct_empty_array(UUIDOID));
-}
-
-/*
- * protector.member_organizations(p_roles text[]) returns uuid[]
- *
- * The organizations in which the caller is an active member holding one of
- * p_roles (names of protector.member_role).  Empty when there is no caller.
- */
-PG_FUNCTION_INFO_V1(protector_member_organizations);
-Datum
-protector_member_organizations(PG_FUNCTION_ARGS)
-{
-	pg_uuid_t	uid;
-	Oid			argtypes[2] = {UUIDOID, TEXTARRAYOID};
-	Datum		values[2];
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_roles must not be null")));
-
-	check_role_names(PG_GETARG_ARRAYTYPE_P(0));
-
-	if (!protector_get_current_user_id(&uid))
-		PG_RETURN_DATUM(empty_uuid_array());
-
-	values[0] = UUIDPGetDatum(&uid);
-	values[1] = PG_GETARG_DATUM(0);
-
-	PG_RETURN_DATUM(run_uuid_array_plan(&member_orgs_plan,
-										"SELECT COALESCE(pg_catalog.array_agg(DISTINCT organization_id), '{}'::uuid[])"
-										" FROM protector.members"
-										" WHERE user_id OPERATOR(pg_catalog.=) $1 AND active"
-										" AND role OPERATOR(pg_catalog.=) ANY ($2::protector.member_role[])",
-										2, argtypes, values));
-}
-
-/*
- * protector.current_customer_ids() returns uuid[]
- *
- * The customer records (in any organization) linked to the caller's
- * account, merged-away records excluded.  Empty when there is no caller.
- */
-PG_FUNCTION_INFO_V1(protector_current_customer_ids);
-Datum
-protector_current_customer_ids(PG_FUNCTION_ARGS)
-{
-	pg_uuid_t	uid;
-	Oid			argtypes[1] = {UUIDOID};
-	Datum		values[1];
-
-	if (!protector_get_current_user_id(&uid))
-		PG_RETURN_DATUM(empty_uuid_array());
-
-	values[0] = UUIDPGetDatum(&uid);
-
-	PG_RETURN_DATUM(run_uuid_array_plan(&customer_ids_plan,
-										"SELECT COALESCE(pg_catalog.array_agg(id), '{}'::uuid[])"
-										" FROM protector.customers"
-										" WHERE user_id OPERATOR(pg_catalog.=) $1 AND merged_into IS NULL",
-										1, argtypes, values));
 }

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * access.h
- *	  Short, explicit elevations for reads that must see past RLS.
+ *	  SPI scopes with a pinned search_path, kept plans, and short,
+ *	  explicit elevations for reads that must see past RLS.
  *
  * src/access.h
  *
@@ -18,10 +19,17 @@ typedef struct ProtectorElevation
 
 #include "executor/spi.h"
 
+extern int	protector_spi_connect(void);
+extern void protector_spi_finish(int nestlevel);
 extern Oid	protector_table_owner(const char *relname);
 extern SPIPlanPtr protector_keep_plan(SPIPlanPtr *plan, const char *sql,
 									  int nargs, Oid *argtypes);
 extern void protector_elevate(Oid owner, ProtectorElevation *saved);
 extern void protector_restore(const ProtectorElevation *saved);
+extern Datum protector_select_uuid_array(SPIPlanPtr *plan, const char *sql,
+										 int nargs, Oid *argtypes, Datum *values);
+
+/* capabilities.c */
+extern bool protector_caller_is_trusted(void);
 
 #endif							/* PROTECTOR_ACCESS_H */

@@ -75,8 +75,8 @@ static SPIPlanPtr customers_plan = NULL;
 	"                                             WHERE o.id OPERATOR(pg_catalog.=) $1)" \
 	"   GROUP BY k.customer_id)" \
 	" SELECT c.id, COALESCE(b.frequency, 0)," \
-	"        pg_catalog.floor(pg_catalog.date_part('epoch', $2 OPERATOR(pg_catalog.-) b.last_at) OPERATOR(pg_catalog./) 86400)::integer," \
-	"        (GREATEST(COALESCE(p.net, 0), 0) OPERATOR(pg_catalog.*) 100)::bigint" \
+	"        pg_catalog.floor(pg_catalog.date_part('epoch', $2 OPERATOR(pg_catalog.-) b.last_at) OPERATOR(pg_catalog./) 86400)::pg_catalog.int4," \
+	"        (GREATEST(COALESCE(p.net, 0), 0) OPERATOR(pg_catalog.*) 100)::pg_catalog.int8" \
 	"   FROM protector.customers c" \
 	"   LEFT JOIN b ON b.customer_id OPERATOR(pg_catalog.=) c.id" \
 	"   LEFT JOIN p ON p.customer_id OPERATOR(pg_catalog.=) c.id" \
@@ -205,9 +205,9 @@ score_organization(const pg_uuid_t *org, int64 *n)
 	CustomerScore **order;
 	int64		nscored = 0;
 	int			ret;
+	int			nestlevel;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	nestlevel = protector_spi_connect();
 	{
 		Oid			argtypes[2] = {UUIDOID, TIMESTAMPTZOID};
 
@@ -239,7 +239,7 @@ score_organization(const pg_uuid_t *org, int64 *n)
 		if (all[i].frequency > 0)
 			nscored++;
 	}
-	SPI_finish();
+	protector_spi_finish(nestlevel);
 
 	order = MemoryContextAllocHuge(caller, sizeof(CustomerScore *) * Max(nscored, 1));
 	{
@@ -304,7 +304,7 @@ protector_rfm_segment(PG_FUNCTION_ARGS)
 }
 
 /*
- * protector.customer_rfm(p_organization_id uuid) returns table
+ * protector_internal.customer_rfm(p_organization_id uuid) returns table
  *	(customer_id uuid, recency_days integer, frequency bigint,
  *	 monetary numeric, r integer, f integer, m integer, segment text)
  * Customers without qualifying bookings: NULL scores, segment
@@ -343,7 +343,7 @@ protector_customer_rfm(PG_FUNCTION_ARGS)
 }
 
 /*
- * protector.rfm_segments(p_organization_id uuid) returns table
+ * protector_internal.rfm_segments(p_organization_id uuid) returns table
  *	(segment text, customers bigint, revenue numeric,
  *	 avg_recency_score numeric, avg_frequency_score numeric,
  *	 avg_monetary_score numeric)

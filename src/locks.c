@@ -25,7 +25,9 @@
 
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -34,8 +36,14 @@
 #include "utils/memutils.h"
 #include "utils/uuid.h"
 
+#include "access.h"
 #include "errors.h"
 #include "locks.h"
+
+/* more would let one request fill the shared lock table */
+#define LOCK_SERVICES_MAX 100
+
+static SPIPlanPtr lockable_plan = NULL;
 
 int			protector_lock_timeout = 5000;
 
@@ -140,9 +148,56 @@ protector_service_lock_key_sql(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Refuses unless every service is one whose bookings the caller may update
+ * (capability bookings.update), seen under the caller's RLS.  Trusted
+ * callers and protector's own SECURITY DEFINER functions (running as the
+ * tables' owner, which authorized the request) pass.
+ */
+static void
+check_lockable(Datum *ids, int n)
+{
+	Oid			argtypes[1] = {UUIDARRAYOID};
+	Datum		values[1];
+	int			nestlevel;
+	int			ret;
+	bool		isnull;
+	int64		count;
+
+	if (protector_caller_is_trusted() ||
+		GetUserId() == protector_table_owner("bookings"))
+		return;
+	values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	nestlevel = protector_spi_connect();
+	protector_keep_plan(&lockable_plan,
+						"SELECT pg_catalog.count(*) FROM protector.services s"
+						" WHERE s.id OPERATOR(pg_catalog.=) ANY ($1)"
+						"   AND s.organization_id OPERATOR(pg_catalog.=)"
+						"       ANY (protector_internal.orgs_with('bookings.update'))",
+						1, argtypes);
+	ret = SPI_execute_plan(lockable_plan, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "service check failed: %s", SPI_result_code_string(ret));
+	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	protector_spi_finish(nestlevel);
+	if (count != n)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_NOT_FOUND),
+				 errmsg("service not found"),
+				 errdetail("It does not exist, or you may not see it.")));
+}
+
+static int
+compare_uuid(const void *a, const void *b)
+{
+	return memcmp(DatumGetUUIDP(*(const Datum *) a)->data,
+				  DatumGetUUIDP(*(const Datum *) b)->data, UUID_LEN);
+}
+
+/*
  * protector.lock_services(p_service_ids uuid[]) returns void
  *
- * Takes the reservation locks of all the services, in sorted key order.
+ * Takes the reservation locks of at most LOCK_SERVICES_MAX distinct
+ * services the caller may update bookings of, in sorted key order.
  */
 PG_FUNCTION_INFO_V1(protector_lock_services);
 Datum
@@ -152,6 +207,7 @@ protector_lock_services(PG_FUNCTION_ARGS)
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
+	int			distinct = 0;
 	int32	   *keys;
 
 	if (PG_ARGISNULL(0))
@@ -165,18 +221,33 @@ protector_lock_services(PG_FUNCTION_ARGS)
 				 errmsg("p_service_ids must be a one-dimensional array")));
 	deconstruct_array(ids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR,
 					  &elems, &nulls, &n);
-
-	keys = palloc(sizeof(int32) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		if (nulls[i])
 			ereport(ERROR,
 					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 					 errmsg("p_service_ids must not contain NULL")));
-		keys[i] = protector_service_lock_key(DatumGetUUIDP(elems[i]));
 	}
-	qsort(keys, n, sizeof(int32), compare_int32);
+	qsort(elems, n, sizeof(Datum), compare_uuid);
 	for (int i = 0; i < n; i++)
+	{
+		if (i == 0 || compare_uuid(&elems[i], &elems[distinct - 1]) != 0)
+			elems[distinct++] = elems[i];
+	}
+	if (distinct > LOCK_SERVICES_MAX)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_service_ids must name at most %d services", LOCK_SERVICES_MAX),
+				 errdetail("Got %d distinct ids.", distinct)));
+	if (distinct == 0)
+		PG_RETURN_VOID();
+	check_lockable(elems, distinct);
+
+	keys = palloc(sizeof(int32) * distinct);
+	for (int i = 0; i < distinct; i++)
+		keys[i] = protector_service_lock_key(DatumGetUUIDP(elems[i]));
+	qsort(keys, distinct, sizeof(int32), compare_int32);
+	for (int i = 0; i < distinct; i++)
 	{
 		if (i > 0 && keys[i] == keys[i - 1])
 			continue;

@@ -88,15 +88,15 @@ typedef struct CapacityRules
  * start.
  */
 #define OCCUPANCY_SQL \
-	"SELECT lower(during), upper(during), party_size FROM protector.bookings" \
+	"SELECT pg_catalog.lower(during), pg_catalog.upper(during), party_size FROM protector.bookings" \
 	" WHERE service_id OPERATOR(pg_catalog.=) $1" \
-	"   AND lower(during) OPERATOR(pg_catalog.>=) ($2 OPERATOR(pg_catalog.-) '744 hours'::interval)" \
-	"   AND lower(during) OPERATOR(pg_catalog.<) $3" \
-	"   AND upper(during) OPERATOR(pg_catalog.>) $2" \
+	"   AND pg_catalog.lower(during) OPERATOR(pg_catalog.>=) ($2 OPERATOR(pg_catalog.-) '744 hours'::pg_catalog.interval)" \
+	"   AND pg_catalog.lower(during) OPERATOR(pg_catalog.<) $3" \
+	"   AND pg_catalog.upper(during) OPERATOR(pg_catalog.>) $2" \
 	"   AND status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])" \
 	"   AND (status OPERATOR(pg_catalog.<>) 'held'::protector.booking_status" \
 	"        OR hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now())" \
-	" ORDER BY lower(during)"
+	" ORDER BY pg_catalog.lower(during)"
 
 /*
  * Loads the occupied intervals ([start - buffer_before, end + buffer_after))
@@ -113,10 +113,10 @@ protector_load_occupancy(const pg_uuid_t *service_id, TimestampTz from,
 	ProtectorElevation saved;
 	Datum		values[3];
 	int			ret;
+	int			nestlevel;
 	Occupancy  *result;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	nestlevel = protector_spi_connect();
 	{
 		Oid			argtypes[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 
@@ -146,7 +146,7 @@ protector_load_occupancy(const pg_uuid_t *service_id, TimestampTz from,
 		result[i].end = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull)) + buffer_after;
 		result[i].party = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 	}
-	SPI_finish();
+	protector_spi_finish(nestlevel);
 	return result;
 }
 

@@ -261,7 +261,7 @@ protector_local_day(TimestampTz ts, pg_tz *tz)
 /* ---------- service rules ---------- */
 
 #define RULES_SQL \
-	"SELECT s.name, s.mode::text OPERATOR(pg_catalog.=) 'shared', s.capacity, s.min_party," \
+	"SELECT s.name, s.mode OPERATOR(pg_catalog.=) 'shared'::protector.service_mode, s.capacity, s.min_party," \
 	"       COALESCE(s.max_party, s.capacity), s.duration, s.buffer_before, s.buffer_after," \
 	"       s.slot_interval, s.min_notice, s.max_advance," \
 	"       s.active AND v.active AND v.deleted_at IS NULL, v.timezone, v.operating_hours, v.id" \
@@ -279,10 +279,10 @@ protector_load_service_rules(const pg_uuid_t *service_id)
 	MemoryContext caller = CurrentMemoryContext;
 	Datum		values[1];
 	int			ret;
+	int			nestlevel;
 	ServiceRules *rules = NULL;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	nestlevel = protector_spi_connect();
 	{
 		Oid			argtypes[1] = {UUIDOID};
 
@@ -321,7 +321,7 @@ protector_load_service_rules(const pg_uuid_t *service_id)
 		rules->tz = NULL;
 		MemoryContextSwitchTo(spi);
 	}
-	SPI_finish();
+	protector_spi_finish(nestlevel);
 	return rules;
 }
 
@@ -354,10 +354,10 @@ load_overrides(const pg_uuid_t *venue_id, int first_day, int last_day, int *n)
 	ProtectorElevation saved;
 	Datum		values[3];
 	int			ret;
+	int			nestlevel;
 	DayOverride *result;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	nestlevel = protector_spi_connect();
 	{
 		Oid			argtypes[3] = {UUIDOID, DATEOID, DATEOID};
 
@@ -395,7 +395,7 @@ load_overrides(const pg_uuid_t *venue_id, int first_day, int last_day, int *n)
 			parse_day_ranges(&DatumGetJsonbP(hours)->root, "special_hours", "special hours",
 							 &result[i].ranges);
 	}
-	SPI_finish();
+	protector_spi_finish(nestlevel);
 	return result;
 }
 

@@ -53,6 +53,7 @@ load_venue(FunctionCallInfo fcinfo, int argno)
 	VenueHours *v = NULL;
 	Datum		values[1];
 	int			ret;
+	int			nestlevel;
 
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -60,8 +61,7 @@ load_venue(FunctionCallInfo fcinfo, int argno)
 				 errmsg("p_venue_id must not be null")));
 	values[0] = PG_GETARG_DATUM(argno);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	nestlevel = protector_spi_connect();
 	{
 		Oid			argtypes[1] = {UUIDOID};
 
@@ -87,7 +87,7 @@ load_venue(FunctionCallInfo fcinfo, int argno)
 		v->hours = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 3, &isnull));
 		MemoryContextSwitchTo(spi);
 	}
-	SPI_finish();
+	protector_spi_finish(nestlevel);
 	if (v == NULL)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_NOT_FOUND),

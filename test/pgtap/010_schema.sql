@@ -51,11 +51,11 @@ SELECT is_empty($$
 	JOIN pg_class c ON c.oid = p.polrelid
 	WHERE c.relnamespace = 'protector'::regnamespace
 	  AND concat(pg_get_expr(p.polqual, p.polrelid), ' ', pg_get_expr(p.polwithcheck, p.polrelid))
-		  ~ '(?<!SELECT )protector\.(member_organizations|current_user_id|current_customer_ids)\('
+		  ~ '(?<!SELECT )protector(_internal)?\.(orgs_with|current_user_id|current_customer_ids)\('
 $$, 'policies call the identity helpers through sub-selects (once per statement)');
 
 SELECT policies_are('protector', 'organizations',
-	ARRAY['organizations_select', 'organizations_update', 'organizations_delete']);
+	ARRAY['organizations_select', 'organizations_insert', 'organizations_update', 'organizations_delete']);
 SELECT policies_are('protector', 'members',
 	ARRAY['members_select', 'members_insert', 'members_update', 'members_delete']);
 SELECT policies_are('protector', 'venues',
@@ -153,12 +153,12 @@ SELECT ok(has_table_privilege('service_role', 'protector.bookings', 'INSERT, UPD
 -- functions
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_proc p
-	WHERE p.pronamespace = 'protector'::regnamespace AND p.prosecdef
+	WHERE p.pronamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace) AND p.prosecdef
 	  AND NOT EXISTS (SELECT FROM unnest(p.proconfig) s WHERE s LIKE 'search_path=%')
 $$, 'every SECURITY DEFINER function fixes its search_path');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_proc p
-	WHERE p.pronamespace = 'protector'::regnamespace
+	WHERE p.pronamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
 	  AND obj_description(p.oid, 'pg_proc') IS NULL
 $$, 'every function has a comment');
 SELECT is_empty($$
@@ -167,10 +167,10 @@ SELECT is_empty($$
 	  AND obj_description(c.oid, 'pg_class') IS NULL
 $$, 'every table has a comment');
 SELECT volatility_is('protector', 'current_user_id', ARRAY[]::text[], 'stable', 'current_user_id() is STABLE');
-SELECT volatility_is('protector', 'member_organizations', ARRAY['text[]'], 'stable', 'member_organizations() is STABLE');
+SELECT volatility_is('protector_internal', 'orgs_with', ARRAY['text'], 'stable', 'orgs_with() is STABLE');
 SELECT volatility_is('protector', 'create_organization', ARRAY['text', 'text', 'text', 'text', 'text'],
 	'volatile', 'create_organization() is VOLATILE (PostgREST runs it read-write)');
-SELECT is_definer('protector', 'member_organizations', ARRAY['text[]'], 'member_organizations() is SECURITY DEFINER');
+SELECT isnt_definer('protector_internal', 'orgs_with', ARRAY['text'], 'orgs_with() runs as the caller (C lifts RLS for its one read)');
 SELECT isnt_definer('protector', 'current_user_id', ARRAY[]::text[], 'current_user_id() runs as the caller');
 SELECT function_lang_is('protector', 'current_user_id', ARRAY[]::text[], 'c', 'current_user_id() is written in C');
 

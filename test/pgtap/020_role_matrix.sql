@@ -228,7 +228,7 @@ INSERT INTO stmt VALUES
 CREATE TEMP TABLE expect (tbl text, op text, outcomes text[], PRIMARY KEY (tbl, op));
 INSERT INTO expect VALUES
 	('organizations', 'select', '{denied,-,A,A,A,A,A,A,A,B,-,"A,B"}'),
-	('organizations', 'insert', '{denied,denied,denied,denied,denied,denied,denied,denied,denied,denied,denied,ok}'),
+	('organizations', 'insert', '{denied,ok,ok,ok,ok,ok,ok,ok,ok,ok,ok,ok}'),
 	('organizations', 'update', '{denied,none,ok,ok,none,none,none,none,none,none,none,ok}'),
 	('organizations', 'delete', '{denied,none,ok,none,none,none,none,none,none,none,none,ok}'),
 	('members', 'select', '{denied,-,A,A,A,A,mA_agent,mA_finance,mA_viewer,B,-,"A,B"}'),
@@ -248,11 +248,11 @@ INSERT INTO expect VALUES
 	('services', 'update', '{denied,none,ok,ok,ok,none,none,none,none,none,none,ok}'),
 	('services', 'delete', '{denied,none,ok,ok,ok,none,none,none,none,none,none,ok}'),
 	('customers', 'select', '{denied,cA_self,A,A,A,A,cA_self,A,-,B,-,"A,B"}'),
-	('customers', 'insert', '{denied,denied,ok,ok,ok,denied,denied,denied,denied,denied,denied,ok}'),
+	('customers', 'insert', '{denied,denied,ok,ok,ok,ok,denied,denied,denied,denied,denied,ok}'),
 	('customers', 'update', '{denied,none,ok,ok,ok,none,none,none,none,none,none,ok}'),
 	('customers', 'delete', '{denied,none,ok,ok,ok,none,none,none,none,none,none,ok}'),
 	('bookings', 'select', '{denied,bA_1,A,A,A,A,bA_1,A,-,B,-,"A,B"}'),
-	('bookings', 'insert', '{denied,denied,ok,ok,ok,denied,denied,denied,denied,denied,denied,ok}'),
+	('bookings', 'insert', '{denied,denied,ok,ok,ok,ok,denied,denied,denied,denied,denied,ok}'),
 	('bookings', 'update', '{denied,none,ok,ok,ok,ok,ok,none,none,none,none,ok}'),
 	('bookings', 'delete', '{denied,none,ok,ok,none,none,none,none,none,none,none,ok}'),
 	('payments', 'select', '{denied,pA_1,A,A,A,-,-,A,-,B,-,"A,B"}'),

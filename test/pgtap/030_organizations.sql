@@ -10,11 +10,11 @@ SELECT tests.create_supabase_user('bystander');
 SELECT tests.authenticate_as('founder');
 SELECT is(protector.current_user_id(), tests.get_supabase_uid('founder'), 'current_user_id() is the JWT subject');
 SELECT is(current_user::text, 'authenticated', 'the request runs as authenticated');
-SELECT is(protector.member_organizations('{owner}'), '{}'::uuid[], 'a new user belongs to no organization');
-SELECT throws_ok($$SELECT protector.member_organizations(NULL)$$, '22023', 'p_roles must not be null',
-	'member_organizations(NULL) is an error, not a silent empty set');
-SELECT throws_ok($$SELECT protector.member_organizations('{owner,janitor}')$$, '22023',
-	'"janitor" is not a member role', 'unknown role names are refused');
+SELECT is(protector_internal.orgs_with('organizations.delete'), '{}'::uuid[], 'a new user belongs to no organization');
+SELECT throws_ok($$SELECT protector_internal.orgs_with(NULL)$$, '22023', 'p_action must not be null',
+	'orgs_with(NULL) is an error, not a silent empty set');
+SELECT throws_ok($$SELECT protector_internal.orgs_with('bookings.juggle')$$, '22023',
+	'"bookings.juggle" is not a protector action', 'unknown actions are refused');
 
 -- the RPC
 SELECT lives_ok($$SELECT protector.create_organization(
@@ -24,7 +24,7 @@ SELECT is((SELECT role::text FROM protector.members WHERE user_id = tests.get_su
 	'... and is its owner');
 SELECT is((SELECT timezone FROM protector.organizations WHERE slug = 'lockbox'), 'Europe/Berlin',
 	'... sees it, with its time zone');
-SELECT is(cardinality(protector.member_organizations('{owner}')), 1, '... and it counts as theirs at once');
+SELECT is(cardinality(protector_internal.orgs_with('organizations.delete')), 1, '... and it counts as theirs at once');
 SELECT is((protector.create_organization('Second', 'second') ->> 'currency'), 'USD',
 	'defaults: UTC and USD; the result is the organization as jsonb');
 

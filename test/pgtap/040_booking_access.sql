@@ -46,13 +46,14 @@ SELECT is((SELECT (protector.cancel_booking(id, 'changed plans') ->> 'status') F
 	'cancelled', 'a customer cancels their own booking');
 
 SELECT tests.authenticate_as('b_operator');
-SELECT throws_ok($$SELECT protector.create_booking('0a100000-0000-4000-8000-0000000005a1',
-	'0a100000-0000-4000-8000-00000000c002', pg_temp.t(14), 1)$$, '42501', 'your role may not create bookings',
-	'an operator may not create bookings');
-SELECT is((SELECT protector.update_booking_status_batch(array_agg(id), 'in_progress') ->> 'updated'
-		   FROM protector.bookings WHERE status = 'confirmed'), '1', 'an operator moves bookings along');
-SELECT throws_ok($$SELECT protector.reschedule_booking(id, pg_temp.t(20)) FROM protector.bookings WHERE status = 'in_progress'$$,
-	'42501', 'your role may not reschedule bookings', 'an operator may not reschedule');
+SELECT is((protector.create_booking('0a100000-0000-4000-8000-0000000005a1',
+	'0a100000-0000-4000-8000-00000000c002', pg_temp.t(14), 1, p_source => 'phone') ->> 'source'), 'phone',
+	'an operator books a phone customer');
+SELECT is((SELECT lower((protector.reschedule_booking(id, pg_temp.t(15)) ->> 'during')::tstzrange)
+		   FROM protector.bookings WHERE lower(during) = pg_temp.t(14)), pg_temp.t(15),
+	'... and reschedules it');
+SELECT is((SELECT protector.update_booking_status_batch(array_agg(id), 'cancelled') ->> 'updated'
+		   FROM protector.bookings WHERE lower(during) = pg_temp.t(15)), '1', 'an operator moves bookings along');
 
 SELECT tests.authenticate_as('b_agent');
 SELECT throws_ok($$SELECT protector.update_booking_status_batch(ARRAY(SELECT id FROM protector.bookings), 'completed')$$,

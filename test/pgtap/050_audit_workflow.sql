@@ -1,7 +1,7 @@
 -- Audit trail as PostgREST requests see it, the work a booking creates
 -- (review task, desk notifications), and Supabase Realtime wiring.
 BEGIN;
-SELECT plan(36);
+SELECT plan(37);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_admin', 'w_manager', 'w_operator',
 	'w_agent', 'w_agent2', 'w_customer', 'w_other']) u;
@@ -138,9 +138,13 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM realtime.messages m JOIN ids ON m.payload -> 'record' ->> 'id' = ids.id::text
 		   WHERE ids.name = 'b1' AND m.topic = 'protector:0a500000-0000-4000-8000-000000000000'), 4,
 	'each change of the booking (insert, new agent, reschedule, cancel) is broadcast on its organization''s topic');
+SELECT tests.authenticate_as('w_operator');
+SELECT set_config('realtime.topic', 'protector:0a500000-0000-4000-8000-000000000000', true);
+SELECT ok((SELECT count(*) > 0 FROM realtime.messages), 'the desk may receive their organization''s topic');
 SELECT tests.authenticate_as('w_agent');
 SELECT set_config('realtime.topic', 'protector:0a500000-0000-4000-8000-000000000000', true);
-SELECT ok((SELECT count(*) > 0 FROM realtime.messages), 'a member may receive their organization''s topic');
+SELECT is((SELECT count(*)::int FROM realtime.messages), 0,
+	'an agent may not: the topic carries every booking row (bookings.read)');
 SELECT tests.authenticate_as('w_other');
 SELECT set_config('realtime.topic', 'protector:0a500000-0000-4000-8000-000000000000', true);
 SELECT is((SELECT count(*)::int FROM realtime.messages), 0, 'another organization''s member may not');

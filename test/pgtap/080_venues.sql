@@ -28,7 +28,7 @@ SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000
 SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', repeat('x', 201), 'UTC')$$,
 	'22023', NULL, 'a name over 200 characters');
 SELECT throws_ok($$SELECT protector.create_venue('0b800000-0000-4000-8000-000000000000', 'X', 'UTC')$$,
-	'42501', NULL, 'not in another organization');
+	'P0002', 'organization not found', 'another organization is not found (as a random id would be)');
 SELECT tests.authenticate_as('n_operator');
 SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', 'X', 'UTC')$$,
 	'42501', NULL, 'an operator may not create venues');

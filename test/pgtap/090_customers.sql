@@ -106,10 +106,10 @@ SELECT ok((SELECT count(*) = 12 FROM protector.get_customer_segments('0a900000-0
 SELECT throws_ok($$SELECT protector.get_customer_rfm_score('0a900000-0000-4000-8000-0000000000c1')$$, '42501', NULL,
 	'... but no single customer''s scores');
 SELECT tests.authenticate_as('q_agent');
-SELECT throws_ok($$SELECT protector.calculate_customer_ltv('0a900000-0000-4000-8000-0000000000c1')$$, '42501', NULL,
-	'an agent sees nothing of customers'' value');
-SELECT throws_ok($$SELECT * FROM protector.get_customer_segments('0a900000-0000-4000-8000-000000000000')$$, 'P0002', NULL,
-	'... nor the segments');
+SELECT throws_ok($$SELECT protector.calculate_customer_ltv('0a900000-0000-4000-8000-0000000000c1')$$, 'P0002', 'customer not found',
+	'an agent does not see an unassigned customer, nor their value');
+SELECT throws_ok($$SELECT * FROM protector.get_customer_segments('0a900000-0000-4000-8000-000000000000')$$, '42501',
+	'your role may not see aggregate analytics', '... and is refused the segments of its own organization');
 SELECT tests.authenticate_as('q_other');
 SELECT throws_ok($$SELECT protector.get_customer_rfm_score('0a900000-0000-4000-8000-0000000000c1')$$, 'P0002', NULL,
 	'another organization does not see the customer');
@@ -174,7 +174,7 @@ SELECT '0b900000-0000-4000-8000-000000000000', '0b900000-0000-4000-8000-00000000
 	   c::uuid, tstzrange(now() - d * interval '1 day', now() - d * interval '1 day' + interval '1 hour'), 'completed'
 FROM (VALUES ('0b900000-0000-4000-8000-0000000000c1', 10), ('0b900000-0000-4000-8000-0000000000c2', 20),
 			 ('0b900000-0000-4000-8000-0000000000c2', 30)) x(c, d);
-SELECT results_eq($$SELECT r, f, m FROM protector.customer_rfm('0b900000-0000-4000-8000-000000000000') ORDER BY customer_id$$,
+SELECT results_eq($$SELECT r, f, m FROM protector_internal.customer_rfm('0b900000-0000-4000-8000-000000000000') ORDER BY customer_id$$,
 	$$VALUES (2, 1, 1), (1, 2, 2)$$, 'two scored customers get the scores 1 and 2 (ties in monetary broken by id)');
 
 SELECT * FROM finish();

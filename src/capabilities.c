@@ -1,0 +1,541 @@
+/*-------------------------------------------------------------------------
+ *
+ * capabilities.c
+ *	  Who may do what: the one capability map (member role -> action), and
+ *	  the checks that RLS policies and RPCs ask of it.
+ *
+ * Invariant: no role list is written anywhere but capability_map[] below.
+ * Policies ask protector_internal.orgs_with('bookings.read'), RPCs ask
+ * protector_internal.authorize() / authorize_row(), the column guard asks
+ * orgs_with() too, and docs/security.md's role table is checked against
+ * protector.capability_map() by the test suite.
+ *
+ * "Trusted" callers (the role in force outside any SECURITY DEFINER
+ * function is a superuser or has BYPASSRLS, e.g. service_role) may do
+ * everything, as RLS lets them.
+ *
+ * The membership reads run as the owner of protector's tables with forced
+ * RLS lifted for one kept plan (access.c), as PostgreSQL's
+ * referential-integrity checks do; the visibility read of authorize_row()
+ * runs as the caller, so RLS alone decides whether a row exists for them.
+ *
+ * src/capabilities.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/uuid.h"
+
+#include "access.h"
+#include "errors.h"
+#include "identity.h"
+
+/* member roles, in protector.member_role's order */
+static const char *const member_roles[] = {
+	"owner", "admin", "manager", "operator", "agent", "finance", "viewer"
+};
+
+#define R_OWNER		(1 << 0)
+#define R_ADMIN		(1 << 1)
+#define R_MANAGER	(1 << 2)
+#define R_OPERATOR	(1 << 3)
+#define R_AGENT		(1 << 4)
+#define R_FINANCE	(1 << 5)
+#define R_VIEWER	(1 << 6)
+#define R_ALL		0x7F
+#define R_MGMT		(R_OWNER | R_ADMIN | R_MANAGER)
+#define R_DESK		(R_MGMT | R_OPERATOR)
+
+typedef struct Capability
+{
+	const char *action;
+	int			roles;			/* R_* bits */
+	const char *what;			/* "your role may not <what>" */
+} Capability;
+
+/*
+ * The capability map.  Row rules that are not about roles (a member sees
+ * their own membership, a customer their own bookings) live in the
+ * policies; every role list lives here.
+ */
+static const Capability capability_map[] = {
+	{"organizations.read", R_ALL, "see this organization"},
+	{"organizations.update", R_OWNER | R_ADMIN, "change the organization"},
+	{"organizations.delete", R_OWNER, "delete the organization"},
+	{"members.read", R_DESK, "see the staff list"},
+	{"members.manage", R_OWNER | R_ADMIN, "manage members"},
+	{"members.manage_owners", R_OWNER, "manage owners"},
+	{"venues.read", R_ALL, "see venues and services"},
+	{"venues.manage", R_MGMT, "change venues, closures and services"},
+	{"venues.delete", R_OWNER | R_ADMIN, "delete venues"},
+	{"venues.rotate_key", R_OWNER | R_ADMIN, "rotate a venue's embed key"},
+	{"venues.analytics", R_MGMT | R_FINANCE, "see venue analytics"},
+	{"customers.read", R_DESK | R_FINANCE, "see customers"},
+	{"customers.read_assigned", R_AGENT, "see the customers of bookings assigned to them"},
+	{"customers.create", R_DESK, "create customers"},
+	{"customers.manage", R_MGMT, "change or delete customers"},
+	{"customers.find_duplicates", R_DESK, "look for duplicate customers"},
+	{"customers.merge", R_MGMT, "merge customers"},
+	{"analytics.customer", R_DESK, "see the analytics of a single customer"},
+	{"analytics.aggregate", R_DESK | R_FINANCE | R_VIEWER, "see aggregate analytics"},
+	{"bookings.read", R_DESK | R_FINANCE, "see the organization's bookings"},
+	{"bookings.assigned", R_AGENT, "see and update bookings assigned to them"},
+	{"bookings.create", R_DESK, "create bookings"},
+	{"bookings.reschedule", R_DESK, "reschedule bookings"},
+	{"bookings.update", R_DESK, "update bookings"},
+	{"bookings.update_any_column", R_MGMT, "change a booking's prices, customer or service directly"},
+	{"bookings.confirm", R_DESK, "confirm bookings"},
+	{"bookings.cancel", R_DESK, "cancel bookings"},
+	{"bookings.delete", R_OWNER | R_ADMIN, "delete bookings"},
+	{"payments.read", R_MGMT | R_FINANCE, "see payments"},
+	{"payments.create", R_MGMT, "record payments"},
+	{"payments.manage", R_OWNER | R_ADMIN, "change or delete payments"},
+	{"tasks.read", R_DESK, "see the organization's tasks"},
+	{"tasks.assigned", R_AGENT, "see and update tasks assigned to them"},
+	{"tasks.create", R_DESK, "create tasks"},
+	{"tasks.update", R_DESK, "update tasks"},
+	{"tasks.delete", R_MGMT, "delete tasks"},
+	{"notifications.desk", R_DESK, "see and update the desk's notifications"},
+	{"notifications.own", R_ALL, "see notifications addressed to them"},
+	{"notifications.create", R_DESK, "create notifications"},
+	{"notifications.delete", R_OWNER | R_ADMIN, "delete notifications"},
+	{"audit.read", R_OWNER | R_ADMIN, "read the audit log"},
+};
+
+static SPIPlanPtr member_orgs_plan = NULL;
+static SPIPlanPtr customer_ids_plan = NULL;
+
+/* ---------- the map ---------- */
+
+static const Capability *
+find_capability(const char *action)
+{
+	for (size_t i = 0; i < lengthof(capability_map); i++)
+	{
+		if (strcmp(capability_map[i].action, action) == 0)
+			return &capability_map[i];
+	}
+	ereport(ERROR,
+			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+			 errmsg("\"%s\" is not a protector action", action),
+			 errhint("protector.capability_map() lists the actions.")));
+	pg_unreachable();
+}
+
+static const Capability *
+capability_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("%s must not be null", name)));
+	return find_capability(text_to_cstring(PG_GETARG_TEXT_PP(argno)));
+}
+
+/* "owner, admin and manager" */
+static char *
+role_list(int roles)
+{
+	StringInfoData buf;
+	int			n = 0;
+	int			total = 0;
+
+	for (size_t i = 0; i < lengthof(member_roles); i++)
+		total += (roles >> i) & 1;
+	initStringInfo(&buf);
+	for (size_t i = 0; i < lengthof(member_roles); i++)
+	{
+		if (!(roles & (1 << i)))
+			continue;
+		if (n > 0)
+			appendStringInfoString(&buf, n == total - 1 ? " and " : ", ");
+		appendStringInfoString(&buf, member_roles[i]);
+		n++;
+	}
+	return buf.data;
+}
+
+/* the roles as a text[] datum, for the membership query */
+static Datum
+role_array(int roles)
+{
+	Datum		elems[lengthof(member_roles)];
+	int			n = 0;
+
+	for (size_t i = 0; i < lengthof(member_roles); i++)
+	{
+		if (roles & (1 << i))
+			elems[n++] = CStringGetTextDatum(member_roles[i]);
+	}
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* ---------- who is calling ---------- */
+
+/*
+ * The role that made the request: outside SECURITY DEFINER functions the
+ * current user, inside them the user they were called by.
+ */
+bool
+protector_caller_is_trusted(void)
+{
+	Oid			outer = GetOuterUserId();
+
+	return superuser_arg(outer) || has_bypassrls_privilege(outer);
+}
+
+/* organizations where the caller is an active member with one of roles */
+static ArrayType *
+member_orgs(int roles)
+{
+	pg_uuid_t	uid;
+	Oid			argtypes[2] = {UUIDOID, TEXTARRAYOID};
+	Datum		values[2];
+
+	if (!protector_get_current_user_id(&uid))
+		return construct_empty_array(UUIDOID);
+	values[0] = UUIDPGetDatum(&uid);
+	values[1] = role_array(roles);
+	return DatumGetArrayTypeP(protector_select_uuid_array(&member_orgs_plan,
+														  "SELECT COALESCE(pg_catalog.array_agg(DISTINCT organization_id), '{}'::pg_catalog.uuid[])"
+														  " FROM protector.members"
+														  " WHERE user_id OPERATOR(pg_catalog.=) $1 AND active"
+														  " AND role OPERATOR(pg_catalog.=) ANY ($2::protector.member_role[])",
+														  2, argtypes, values));
+}
+
+static bool
+array_has_uuid(ArrayType *arr, const pg_uuid_t *id)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	deconstruct_array(arr, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR,
+					  &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		if (!nulls[i] && memcmp(DatumGetUUIDP(elems[i])->data, id->data, UUID_LEN) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+caller_may(const pg_uuid_t *org, const Capability *cap)
+{
+	return protector_caller_is_trusted() || array_has_uuid(member_orgs(cap->roles), org);
+}
+
+static void
+refuse(const Capability *cap)
+{
+	ereport(ERROR,
+			(protector_errcode(PROTECTOR_ERR_FORBIDDEN),
+			 errmsg("your role may not %s", cap->what),
+			 errdetail("The action %s is for %s.", cap->action, role_list(cap->roles))));
+}
+
+static void
+not_found(const char *entity)
+{
+	ereport(ERROR,
+			(protector_errcode(PROTECTOR_ERR_NOT_FOUND),
+			 errmsg("%s not found", entity),
+			 errdetail("It does not exist, or you may not see it.")));
+}
+
+static char *
+entity_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *entity;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return "organization";
+	entity = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (strlen(entity) == 0 || strlen(entity) > 40)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_entity must be 1 to 40 characters")));
+	return entity;
+}
+
+/* ---------- SQL functions ---------- */
+
+/*
+ * protector.capability_map() returns table (action text, roles member_role[],
+ * description text)
+ */
+PG_FUNCTION_INFO_V1(protector_capability_map);
+Datum
+protector_capability_map(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			role_type;
+
+	InitMaterializedSRF(fcinfo, 0);
+	/* protector.member_role, from the declared result (member_role[]) */
+	role_type = get_element_type(TupleDescAttr(rsinfo->setDesc, 1)->atttypid);
+	for (size_t i = 0; i < lengthof(capability_map); i++)
+	{
+		const Capability *cap = &capability_map[i];
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+		Datum		roles[lengthof(member_roles)];
+		int			n = 0;
+
+		for (size_t r = 0; r < lengthof(member_roles); r++)
+		{
+			if (cap->roles & (1 << r))
+				roles[n++] = DirectFunctionCall2(enum_in,
+												 CStringGetDatum(member_roles[r]),
+												 ObjectIdGetDatum(role_type));
+		}
+		values[0] = CStringGetTextDatum(cap->action);
+		values[1] = PointerGetDatum(construct_array(roles, n, role_type, 4, true, TYPALIGN_INT));
+		values[2] = CStringGetTextDatum(cap->what);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * protector_internal.orgs_with(p_action text) returns uuid[]
+ *
+ * The organizations in which the caller is an active member whose role may
+ * do p_action: the role check of every RLS policy.  Empty without a user.
+ */
+PG_FUNCTION_INFO_V1(protector_orgs_with);
+Datum
+protector_orgs_with(PG_FUNCTION_ARGS)
+{
+	const Capability *cap = capability_arg(fcinfo, 0, "p_action");
+
+	PG_RETURN_ARRAYTYPE_P(member_orgs(cap->roles));
+}
+
+/*
+ * protector_internal.authorize(p_organization_id uuid, p_action text,
+ *								p_entity text default 'organization')
+ * returns boolean
+ *
+ * True if the caller may do p_action in the organization.  Otherwise
+ * raises 42501 for a member of it whose role may not, and for anyone else
+ * the same "<entity> not found" a missing row gets.
+ */
+PG_FUNCTION_INFO_V1(protector_authorize);
+Datum
+protector_authorize(PG_FUNCTION_ARGS)
+{
+	const Capability *cap = capability_arg(fcinfo, 1, "p_action");
+	char	   *entity = entity_arg(fcinfo, 2);
+	pg_uuid_t  *org;
+
+	if (PG_ARGISNULL(0))
+		not_found(entity);
+	org = PG_GETARG_UUID_P(0);
+	if (caller_may(org, cap))
+		PG_RETURN_BOOL(true);
+	if (array_has_uuid(member_orgs(R_ALL), org))
+		refuse(cap);
+	not_found(entity);
+	PG_RETURN_BOOL(false);
+}
+
+/* ---------- one row: visible, allowed, locked ---------- */
+
+#define ROW_PLANS 16
+
+typedef struct RowPlans
+{
+	Oid			relid;
+	SPIPlanPtr	visible;		/* organization_id of the row, as the caller */
+	SPIPlanPtr	lock;			/* SELECT ... FOR UPDATE, as the owner */
+} RowPlans;
+
+static RowPlans row_plans[ROW_PLANS];
+
+static RowPlans *
+row_plans_for(Oid relid)
+{
+	char	   *nsp = get_namespace_name(get_rel_namespace(relid));
+	char	   *rel = get_rel_name(relid);
+	AttrNumber	id_att;
+	AttrNumber	org_att;
+	int			slot = -1;
+
+	for (int i = 0; i < ROW_PLANS; i++)
+	{
+		if (row_plans[i].relid == relid)
+			return &row_plans[i];
+		if (slot < 0 && row_plans[i].relid == InvalidOid)
+			slot = i;
+	}
+	if (nsp == NULL || rel == NULL || strcmp(nsp, "protector") != 0)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_table must be a table of schema protector")));
+	id_att = get_attnum(relid, "id");
+	org_att = get_attnum(relid, "organization_id");
+	if (id_att == InvalidAttrNumber || org_att == InvalidAttrNumber ||
+		get_atttype(relid, id_att) != UUIDOID)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("protector.%s has no uuid id and organization_id", rel)));
+	if (slot < 0)
+	{
+		/* only after reinstalls: reuse a stale slot */
+		slot = 0;
+		SPI_freeplan(row_plans[slot].visible);
+		SPI_freeplan(row_plans[slot].lock);
+	}
+	row_plans[slot].relid = InvalidOid;
+	{
+		Oid			argtypes[1] = {UUIDOID};
+		bool		soft = get_attnum(relid, "deleted_at") != InvalidAttrNumber;
+		char	   *qual = quote_qualified_identifier("protector", rel);
+		char	   *visible = psprintf("SELECT organization_id FROM %s WHERE id OPERATOR(pg_catalog.=) $1%s",
+									   qual, soft ? " AND deleted_at IS NULL" : "");
+		char	   *lock = psprintf("SELECT 1 FROM %s WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE", qual);
+
+		row_plans[slot].visible = NULL;
+		row_plans[slot].lock = NULL;
+		protector_keep_plan(&row_plans[slot].visible, visible, 1, argtypes);
+		protector_keep_plan(&row_plans[slot].lock, lock, 1, argtypes);
+	}
+	row_plans[slot].relid = relid;
+	return &row_plans[slot];
+}
+
+/*
+ * protector_internal.authorize_row(p_table regclass, p_id uuid,
+ *		p_action text, p_entity text, p_lock boolean default false)
+ * returns uuid
+ *
+ * The one "load, not found unless visible, forbidden unless allowed" check.
+ * The row must be visible to the caller under RLS (and not soft-deleted);
+ * otherwise "<entity> not found", the same for another tenant's id and an
+ * id that does not exist.  With p_action, the caller's role in the row's
+ * organization must allow it (42501 otherwise).  With p_lock the row is
+ * then locked FOR UPDATE.  Returns the row's organization_id.
+ */
+PG_FUNCTION_INFO_V1(protector_authorize_row);
+Datum
+protector_authorize_row(PG_FUNCTION_ARGS)
+{
+	const Capability *cap = NULL;
+	char	   *entity = entity_arg(fcinfo, 3);
+	bool		lock = PG_NARGS() > 4 && !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
+	RowPlans   *plans;
+	Datum		id;
+	pg_uuid_t	org;
+	int			nestlevel;
+	int			ret;
+	Oid			save_userid;
+	int			save_sec;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_table must not be null")));
+	if (!PG_ARGISNULL(2))
+		cap = capability_arg(fcinfo, 2, "p_action");
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_%s_id must not be null", entity)));
+	id = PG_GETARG_DATUM(1);
+
+	nestlevel = protector_spi_connect();
+	plans = row_plans_for(PG_GETARG_OID(0));
+
+	/* visibility: as the user who made the request, RLS applying */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(GetOuterUserId(),
+						   (save_sec | SECURITY_LOCAL_USERID_CHANGE) & ~SECURITY_NOFORCE_RLS);
+	ret = SPI_execute_plan(plans->visible, &id, NULL, true, 1);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "visibility query failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		not_found(entity);
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (isnull)
+			not_found(entity);
+		org = *DatumGetUUIDP(d);
+	}
+
+	if (cap != NULL && !caller_may(&org, cap))
+		refuse(cap);
+
+	if (lock)
+	{
+		ProtectorElevation saved;
+
+		protector_elevate(protector_table_owner(get_rel_name(PG_GETARG_OID(0))), &saved);
+		ret = SPI_execute_plan(plans->lock, &id, NULL, false, 1);
+		protector_restore(&saved);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "row lock failed: %s", SPI_result_code_string(ret));
+		if (SPI_processed != 1)
+			not_found(entity);	/* deleted concurrently */
+	}
+	protector_spi_finish(nestlevel);
+	{
+		pg_uuid_t  *result = palloc(sizeof(pg_uuid_t));
+
+		*result = org;
+		PG_RETURN_UUID_P(result);
+	}
+}
+
+/*
+ * protector_internal.current_customer_ids() returns uuid[]
+ *
+ * The customer records (in any organization) linked to the caller's
+ * account, merged-away records excluded.  Empty when there is no caller.
+ */
+PG_FUNCTION_INFO_V1(protector_current_customer_ids);
+Datum
+protector_current_customer_ids(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t	uid;
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		values[1];
+
+	if (!protector_get_current_user_id(&uid))
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(UUIDOID));
+	values[0] = UUIDPGetDatum(&uid);
+	PG_RETURN_DATUM(protector_select_uuid_array(&customer_ids_plan,
+												"SELECT COALESCE(pg_catalog.array_agg(id), '{}'::pg_catalog.uuid[])"
+												" FROM protector.customers"
+												" WHERE user_id OPERATOR(pg_catalog.=) $1 AND merged_into IS NULL",
+												1, argtypes, values));
+}
+
+/*
+ * protector_internal.caller_is_trusted() returns boolean
+ */
+PG_FUNCTION_INFO_V1(protector_caller_is_trusted_sql);
+Datum
+protector_caller_is_trusted_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(protector_caller_is_trusted());
+}
