@@ -64,6 +64,7 @@ CREATE FUNCTION protector.booking_transition_allowed(p_from protector.booking_st
 													 p_to protector.booking_status)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT p_from OPERATOR(pg_catalog.=) p_to OR (p_from, p_to) IN (
 		('held', 'pending'), ('held', 'confirmed'), ('held', 'cancelled'),

@@ -1,0 +1,391 @@
+-- One authorization model (docs/security.md), tried as an attacker would:
+--   1. every function anon and authenticated may execute, called with a
+--      search_path whose schema shadows the functions, operators and
+--      types protector's SQL uses: no shadow ever runs;
+--   2. for every function that takes an id, another tenant's id and a
+--      random uuid get the same SQLSTATE, message, detail and hint;
+--   3. the stamps (created_by, created_at, updated_at, merged_into, a
+--      booking's source) are the database's, for every role;
+--   4. lock_services is bounded and for the caller's own services;
+--   5. protector_internal is not callable by anon, and by authenticated
+--      only for the authorization helpers policies and RPCs ask;
+--   6. no role list is written outside the capability map.
+BEGIN;
+SELECT plan(34);
+
+-- fixtures: organization A (the victim) and B (the caller's) --------------
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['z_owner_a', 'z_owner_b', 'z_manager_b', 'z_operator_b',
+	'z_agent_b', 'z_finance_b', 'z_viewer_b', 'z_admin_b', 'z_customer_b']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES
+	('0aa00000-0000-4000-8000-000000000000', 'A', 'authz-a'),
+	('0ab00000-0000-4000-8000-000000000000', 'B', 'authz-b');
+INSERT INTO protector.members (organization_id, user_id, role) VALUES
+	('0aa00000-0000-4000-8000-000000000000', tests.get_supabase_uid('z_owner_a'), 'owner');
+INSERT INTO protector.members (organization_id, user_id, role)
+SELECT '0ab00000-0000-4000-8000-000000000000', tests.get_supabase_uid('z_' || r || '_b'), r::protector.member_role
+FROM unnest(ARRAY['owner', 'admin', 'manager', 'operator', 'agent', 'finance', 'viewer']) r;
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0aa00000-0000-4000-8000-0000000000a1', '0aa00000-0000-4000-8000-000000000000', 'VA', 'UTC'),
+	('0ab00000-0000-4000-8000-0000000000a1', '0ab00000-0000-4000-8000-000000000000', 'VB', 'UTC'),
+	('0ab00000-0000-4000-8000-0000000000a2', '0ab00000-0000-4000-8000-000000000000', 'VB2', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party) VALUES
+	('0aa00000-0000-4000-8000-0000000005a1', '0aa00000-0000-4000-8000-000000000000', '0aa00000-0000-4000-8000-0000000000a1',
+	 'SA', '60 minutes', '60 minutes', '400 days', 4, 4),
+	('0ab00000-0000-4000-8000-0000000005a1', '0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1',
+	 'SB', '60 minutes', '60 minutes', '400 days', 4, 4),
+	('0ab00000-0000-4000-8000-0000000005a2', '0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1',
+	 'SB2', '60 minutes', '60 minutes', '400 days', 4, 4);
+INSERT INTO protector.customers (id, organization_id, full_name, email, user_id) VALUES
+	('0aa00000-0000-4000-8000-00000000c001', '0aa00000-0000-4000-8000-000000000000', 'Ann A', 'ann@a.test', NULL),
+	('0aa00000-0000-4000-8000-00000000c002', '0aa00000-0000-4000-8000-000000000000', 'Ann A2', 'ann@a.test', NULL),
+	('0ab00000-0000-4000-8000-00000000c001', '0ab00000-0000-4000-8000-000000000000', 'Bea B', 'bea@b.test', NULL),
+	('0ab00000-0000-4000-8000-00000000c002', '0ab00000-0000-4000-8000-000000000000', 'Bea B2', 'bea@b.test', NULL),
+	('0ab00000-0000-4000-8000-00000000c003', '0ab00000-0000-4000-8000-000000000000', 'Cid B', 'cid@b.test',
+	 tests.get_supabase_uid('z_customer_b'));
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, hold_expires_at) VALUES
+	('0aa00000-0000-4000-8000-00000000b001', '0aa00000-0000-4000-8000-000000000000', '0aa00000-0000-4000-8000-0000000000a1',
+	 '0aa00000-0000-4000-8000-0000000005a1', '0aa00000-0000-4000-8000-00000000c001',
+	 tstzrange(date_trunc('day', now()) + interval '5 days 10 hours', date_trunc('day', now()) + interval '5 days 11 hours'), 'held', now() + interval '1 hour'),
+	('0ab00000-0000-4000-8000-00000000b001', '0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1',
+	 '0ab00000-0000-4000-8000-0000000005a1', '0ab00000-0000-4000-8000-00000000c001',
+	 tstzrange(date_trunc('day', now()) + interval '5 days 10 hours', date_trunc('day', now()) + interval '5 days 11 hours'), 'held', now() + interval '1 hour');
+
+-- ids: what the caller (owner of B) owns, the victim's, a random one
+CREATE TEMP TABLE ids (kind text PRIMARY KEY, b uuid, a uuid);
+INSERT INTO ids VALUES
+	('organization', '0ab00000-0000-4000-8000-000000000000', '0aa00000-0000-4000-8000-000000000000'),
+	('venue', '0ab00000-0000-4000-8000-0000000000a1', '0aa00000-0000-4000-8000-0000000000a1'),
+	('venue2', '0ab00000-0000-4000-8000-0000000000a2', '0aa00000-0000-4000-8000-0000000000a1'),
+	('service', '0ab00000-0000-4000-8000-0000000005a1', '0aa00000-0000-4000-8000-0000000005a1'),
+	('service2', '0ab00000-0000-4000-8000-0000000005a2', '0aa00000-0000-4000-8000-0000000005a1'),
+	('customer', '0ab00000-0000-4000-8000-00000000c001', '0aa00000-0000-4000-8000-00000000c001'),
+	('customer2', '0ab00000-0000-4000-8000-00000000c002', '0aa00000-0000-4000-8000-00000000c002'),
+	('booking', '0ab00000-0000-4000-8000-00000000b001', '0aa00000-0000-4000-8000-00000000b001');
+CREATE TEMP TABLE const AS
+SELECT date_trunc('day', now()) + interval '6 days 12 hours' AS slot,
+	   (SELECT embed_key FROM protector.venues WHERE id = '0ab00000-0000-4000-8000-0000000000a1') AS key;
+
+-- Every call anon or authenticated may make.  %1$s is the id under test
+-- (quoted), %2$s the free slot, %3$s the caller's venue's embed key.
+-- Literals are untyped, so no type name resolves through the caller's
+-- search_path here: only protector's own code is on trial.
+CREATE TEMP TABLE calls (fn regprocedure, who text, kind text, param text, call text);
+INSERT INTO calls VALUES
+	('protector.create_booking(uuid,uuid,timestamptz,integer,text,jsonb,protector.booking_source,uuid)', 'z_owner_b', 'service', 'p_service_id',
+	 $$protector.create_booking(%1$s, '0ab00000-0000-4000-8000-00000000c001', %2$s)$$),
+	('protector.create_booking(uuid,uuid,timestamptz,integer,text,jsonb,protector.booking_source,uuid)', 'z_owner_b', 'customer', 'p_customer_id',
+	 $$protector.create_booking('0ab00000-0000-4000-8000-0000000005a1', %1$s, %2$s)$$),
+	('protector.hold_slot(uuid,uuid,timestamptz,integer,integer,text,jsonb,protector.booking_source)', 'z_owner_b', 'service', 'p_service_id',
+	 $$protector.hold_slot(%1$s, '0ab00000-0000-4000-8000-00000000c001', %2$s)$$),
+	('protector.hold_slot(uuid,uuid,timestamptz,integer,integer,text,jsonb,protector.booking_source)', 'z_owner_b', 'customer', 'p_customer_id',
+	 $$protector.hold_slot('0ab00000-0000-4000-8000-0000000005a1', %1$s, %2$s)$$),
+	('protector.confirm_booking(uuid)', 'z_owner_b', 'booking', 'p_booking_id', $$protector.confirm_booking(%1$s)$$),
+	('protector.reschedule_booking(uuid,timestamptz,uuid)', 'z_owner_b', 'booking', 'p_booking_id',
+	 $$protector.reschedule_booking(%1$s, %2$s)$$),
+	('protector.reschedule_booking(uuid,timestamptz,uuid)', 'z_owner_b', 'service2', 'p_new_service_id',
+	 $$protector.reschedule_booking('0ab00000-0000-4000-8000-00000000b001', %2$s, %1$s)$$),
+	('protector.cancel_booking(uuid,text,boolean)', 'z_owner_b', 'booking', 'p_booking_id', $$protector.cancel_booking(%1$s, 'test')$$),
+	('protector.update_booking_status_batch(uuid[],protector.booking_status)', 'z_owner_b', 'booking', 'p_booking_ids',
+	 $$protector.update_booking_status_batch(ARRAY[%1$s]::pg_catalog.uuid[], 'cancelled')$$),
+	('protector.get_available_slots(uuid,date,date,boolean)', 'z_owner_b', 'service', 'p_service_id',
+	 $$protector.get_available_slots(%1$s, (%2$s)::pg_catalog.date)$$),
+	('protector.validate_slot(uuid,timestamptz,integer)', 'z_owner_b', 'service', 'p_service_id', $$protector.validate_slot(%1$s, %2$s, 1)$$),
+	('protector.lock_services(uuid[])', 'z_owner_b', 'service', 'p_service_ids', $$protector.lock_services(ARRAY[%1$s]::pg_catalog.uuid[])$$),
+	('protector.service_lock_key(uuid)', 'z_owner_b', 'service', 'p_service_id', $$protector.service_lock_key(%1$s)$$),
+	('protector.rotate_embed_key(uuid)', 'z_owner_b', 'venue', 'p_venue_id', $$protector.rotate_embed_key(%1$s)$$),
+	('protector.is_venue_open(uuid,timestamptz)', 'z_owner_b', 'venue', 'p_venue_id', $$protector.is_venue_open(%1$s, %2$s)$$),
+	('protector.get_venue_schedule(uuid,date,date)', 'z_owner_b', 'venue', 'p_venue_id',
+	 $$protector.get_venue_schedule(%1$s, (%2$s)::pg_catalog.date)$$),
+	('protector.create_venue(uuid,text,text,text,text,text,text,text,text,jsonb,jsonb,jsonb)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.create_venue(%1$s, 'New', 'UTC')$$),
+	('protector.update_venue(uuid,jsonb)', 'z_owner_b', 'venue', 'p_venue_id', $$protector.update_venue(%1$s, '{"name": "Renamed"}')$$),
+	('protector.update_venue_schedule(uuid,jsonb)', 'z_owner_b', 'venue', 'p_venue_id',
+	 $$protector.update_venue_schedule(%1$s, '{"mon": [["09:00", "17:00"]]}')$$),
+	('protector.delete_venue(uuid)', 'z_owner_b', 'venue', 'p_venue_id', $$protector.delete_venue(%1$s)$$),
+	('protector.duplicate_service(uuid,uuid)', 'z_owner_b', 'service', 'p_service_id', $$protector.duplicate_service(%1$s)$$),
+	('protector.duplicate_service(uuid,uuid)', 'z_owner_b', 'venue2', 'p_target_venue_id',
+	 $$protector.duplicate_service('0ab00000-0000-4000-8000-0000000005a1', %1$s)$$),
+	('protector.get_venue_analytics(uuid,date,date)', 'z_owner_b', 'venue', 'p_venue_id',
+	 $$protector.get_venue_analytics(%1$s, (%2$s)::pg_catalog.date, (%2$s)::pg_catalog.date)$$),
+	('protector.find_duplicate_customers(uuid)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.find_duplicate_customers(%1$s)$$),
+	('protector.merge_customers(uuid,uuid)', 'z_owner_b', 'customer', 'p_keep_id',
+	 $$protector.merge_customers(%1$s, '0ab00000-0000-4000-8000-00000000c002')$$),
+	('protector.merge_customers(uuid,uuid)', 'z_owner_b', 'customer2', 'p_merge_id',
+	 $$protector.merge_customers('0ab00000-0000-4000-8000-00000000c001', %1$s)$$),
+	('protector.get_customer_rfm_score(uuid)', 'z_owner_b', 'customer', 'p_customer_id', $$protector.get_customer_rfm_score(%1$s)$$),
+	('protector.calculate_customer_ltv(uuid)', 'z_owner_b', 'customer', 'p_customer_id', $$protector.calculate_customer_ltv(%1$s)$$),
+	('protector.get_customer_segments(uuid)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.get_customer_segments(%1$s)$$),
+	('protector.get_audit_logs(regclass,timestamptz,timestamptz,integer,uuid)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.get_audit_logs(p_organization_id => %1$s)$$),
+	('protector.get_widget_slots(text,uuid,date,date)', 'anon', 'service', 'p_service_id',
+	 $$protector.get_widget_slots(%3$s, %1$s, (%2$s)::pg_catalog.date)$$),
+	('protector.create_widget_booking(text,uuid,text,text,text,timestamptz,integer,text,jsonb)', 'anon', 'service', 'p_service_id',
+	 $$protector.create_widget_booking(%3$s, %1$s, 'Vic Visitor', 'vic@visitor.test', NULL, %2$s)$$),
+	-- no id: the shadow test only
+	('protector.create_organization(text,text,text,text,text)', 'z_owner_b', NULL, NULL, $$protector.create_organization('New', 'authz-new')$$),
+	('protector.capability_map()', 'z_owner_b', NULL, NULL, $$protector.capability_map()$$),
+	('protector.current_user_id()', 'z_owner_b', NULL, NULL, $$protector.current_user_id()$$),
+	('protector.timezone_is_valid(text)', 'z_owner_b', NULL, NULL, $$protector.timezone_is_valid('Europe/Berlin')$$),
+	('protector.check_timezone(text,text)', 'z_owner_b', NULL, NULL, $$protector.check_timezone('Europe/Berlin')$$),
+	('protector.raise(text,text,text,text)', 'z_owner_b', NULL, NULL, $$protector.raise('not_found', 'nothing')$$),
+	('protector.error_sqlstate(text)', 'z_owner_b', NULL, NULL, $$protector.error_sqlstate('conflict')$$),
+	('protector.booking_transition_allowed(protector.booking_status,protector.booking_status)', 'z_owner_b', NULL, NULL,
+	 $$protector.booking_transition_allowed('held', 'confirmed')$$),
+	('protector.generate_embed_key(text)', 'z_owner_b', NULL, NULL, $$protector.generate_embed_key()$$),
+	('protector.embed_key_is_well_formed(text)', 'z_owner_b', NULL, NULL, $$protector.embed_key_is_well_formed(%3$s)$$),
+	('protector.check_operating_hours(jsonb)', 'z_owner_b', NULL, NULL, $$protector.check_operating_hours('{"mon": [["09:00", "17:00"]]}')$$),
+	('protector.check_special_hours(jsonb)', 'z_owner_b', NULL, NULL, $$protector.check_special_hours('[["09:00", "17:00"]]')$$),
+	('protector.normalize_email(text)', 'z_owner_b', NULL, NULL, $$protector.normalize_email(' Ann@Example.COM ')$$),
+	('protector.normalize_name(text)', 'z_owner_b', NULL, NULL, $$protector.normalize_name('Zoë  Ölund')$$),
+	('protector.normalize_phone(text,text)', 'z_owner_b', NULL, NULL, $$protector.normalize_phone('030 1234567', 'DE')$$),
+	('protector.rfm_segment(integer,integer,integer)', 'z_owner_b', NULL, NULL, $$protector.rfm_segment(5, 5, 5)$$),
+	('protector.get_venue_by_embed_key(text)', 'anon', NULL, NULL, $$protector.get_venue_by_embed_key(%3$s)$$),
+	('protector.get_venue_services(text)', 'anon', NULL, NULL, $$protector.get_venue_services(%3$s)$$);
+
+-- Runs one call as who, rolled back whatever happens; 'ok' or the error
+-- as "SQLSTATE | message | detail | hint" with p_id written as <id>.
+CREATE FUNCTION pg_temp.attempt(p_who text, p_sql text, p_id uuid DEFAULT NULL, p_shadow boolean DEFAULT false)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	st text; msg text; det text; hin text;
+BEGIN
+	BEGIN
+		IF p_who = 'anon' THEN
+			PERFORM tests.authenticate_as_anon();
+		ELSE
+			PERFORM tests.authenticate_as(p_who);
+		END IF;
+		IF p_shadow THEN
+			PERFORM set_config('search_path', 'evil, pg_catalog', true);
+		END IF;
+		EXECUTE p_sql;
+		RAISE EXCEPTION 'rolled back' USING ERRCODE = 'P0999';
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hin = PG_EXCEPTION_HINT;
+	END;
+	IF st = 'P0999' THEN
+		RETURN 'ok';
+	END IF;
+	RETURN replace(concat_ws(' | ', st, msg, NULLIF(det, ''), NULLIF(hin, '')), COALESCE(p_id::text, '<none>'), '<id>');
+END
+$$;
+
+CREATE FUNCTION pg_temp.sql_of(c calls, p_id uuid) RETURNS text LANGUAGE sql AS $$
+	SELECT 'SELECT ' || format(c.call, quote_literal(p_id), quote_literal(k.slot), quote_literal(k.key)) FROM const k
+$$;
+
+-- 1. shadows ----------------------------------------------------------------
+CREATE SCHEMA evil;
+CREATE SEQUENCE evil.hits;
+CREATE FUNCTION evil.hit() RETURNS bigint LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.nextval('evil.hits') $$;
+CREATE FUNCTION evil.lower(r tstzrange) RETURNS timestamptz LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.lower(r) FROM evil.hit() $$;
+CREATE FUNCTION evil.upper(r tstzrange) RETURNS timestamptz LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.upper(r) FROM evil.hit() $$;
+CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.now() FROM evil.hit() $$;
+CREATE FUNCTION evil.length(t text) RETURNS integer LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.length(t) FROM evil.hit() $$;
+CREATE FUNCTION evil.btrim(t text) RETURNS text LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.btrim(t) FROM evil.hit() $$;
+CREATE FUNCTION evil.lower(t text) RETURNS text LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.lower(t) FROM evil.hit() $$;
+CREATE FUNCTION evil.gen_random_uuid() RETURNS uuid LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.gen_random_uuid() FROM evil.hit() $$;
+CREATE FUNCTION evil.to_jsonb(x anyelement) RETURNS jsonb LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.to_jsonb(x) FROM evil.hit() $$;
+CREATE FUNCTION evil.count_step(n bigint) RETURNS bigint LANGUAGE sql VOLATILE AS $$ SELECT n OPERATOR(pg_catalog.+) 1 FROM evil.hit() $$;
+CREATE AGGREGATE evil.count(*) (sfunc = evil.count_step, stype = bigint, initcond = '0');
+CREATE FUNCTION evil.uuid_eq(a uuid, b uuid) RETURNS boolean LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.uuid_eq(a, b) FROM evil.hit() $$;
+CREATE OPERATOR evil.= (leftarg = uuid, rightarg = uuid, function = evil.uuid_eq);
+CREATE FUNCTION evil.text_eq(a text, b text) RETURNS boolean LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.texteq(a, b) FROM evil.hit() $$;
+CREATE OPERATOR evil.= (leftarg = text, rightarg = text, function = evil.text_eq);
+CREATE FUNCTION evil.overlaps(a tstzrange, b tstzrange) RETURNS boolean LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.range_overlaps(a, b) FROM evil.hit() $$;
+CREATE OPERATOR evil.&& (leftarg = tstzrange, rightarg = tstzrange, function = evil.overlaps);
+CREATE FUNCTION evil.ts_lt(a timestamptz, b timestamptz) RETURNS boolean LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.timestamptz_lt(a, b) FROM evil.hit() $$;
+CREATE OPERATOR evil.< (leftarg = timestamptz, rightarg = timestamptz, function = evil.ts_lt);
+CREATE FUNCTION evil.ts_minus(a timestamptz, b interval) RETURNS timestamptz LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.timestamptz_mi_interval(a, b) FROM evil.hit() $$;
+CREATE OPERATOR evil.- (leftarg = timestamptz, rightarg = interval, function = evil.ts_minus);
+CREATE FUNCTION evil.ts_plus(a timestamptz, b interval) RETURNS timestamptz LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.timestamptz_pl_interval(a, b) FROM evil.hit() $$;
+CREATE OPERATOR evil.+ (leftarg = timestamptz, rightarg = interval, function = evil.ts_plus);
+CREATE FUNCTION evil.jsonb_cat(a jsonb, b jsonb) RETURNS jsonb LANGUAGE sql VOLATILE AS $$ SELECT pg_catalog.jsonb_concat(a, b) FROM evil.hit() $$;
+CREATE OPERATOR evil.|| (leftarg = jsonb, rightarg = jsonb, function = evil.jsonb_cat);
+CREATE FUNCTION evil.truthy() RETURNS boolean LANGUAGE sql VOLATILE AS $$ SELECT true FROM evil.hit() $$;
+CREATE DOMAIN evil.interval AS pg_catalog.interval CHECK (evil.truthy());
+CREATE DOMAIN evil.uuid AS pg_catalog.uuid CHECK (evil.truthy());
+GRANT USAGE ON SCHEMA evil TO anon, authenticated, service_role;
+GRANT USAGE, UPDATE ON SEQUENCE evil.hits TO anon, authenticated, service_role;
+
+SELECT set_eq($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	WHERE p.pronamespace = 'protector'::regnamespace
+	  AND (has_function_privilege('anon', p.oid, 'EXECUTE') OR has_function_privilege('authenticated', p.oid, 'EXECUTE'))
+$$, $$SELECT DISTINCT fn FROM calls$$, 'the calls below cover every function anon and authenticated may execute');
+
+CREATE TEMP TABLE shadowed AS
+SELECT c.fn, c.param, pg_temp.attempt(c.who, pg_temp.sql_of(c, COALESCE(i.b, '0ab00000-0000-4000-8000-000000000000')), NULL, true) AS happy,
+	   pg_temp.attempt(c.who, pg_temp.sql_of(c, i.a), NULL, true) AS victim,
+	   pg_temp.attempt(c.who, pg_temp.sql_of(c, '00000000-0000-4000-8000-00000000dead'), NULL, true) AS random
+FROM calls c LEFT JOIN ids i ON i.kind = c.kind;
+
+SELECT is((SELECT is_called FROM evil.hits), false,
+	'no shadowing function, operator or type ran in any call (own ids, another tenant''s, random)');
+SELECT is_empty($$SELECT fn::text, param, happy FROM shadowed
+				  WHERE happy <> 'ok' AND NOT (fn = 'protector.raise(text,text,text,text)'::regprocedure AND happy = 'P0002 | nothing')$$,
+	'every call succeeds on the caller''s own ids under the hostile search_path (raise raises)');
+SELECT is_empty($$SELECT fn::text, happy FROM shadowed WHERE concat(happy, victim, random) ~* 'evil|shadow'$$,
+	'no error mentions the shadow schema');
+
+-- 2. one answer for "not yours" and "not there" ----------------------------
+CREATE TEMP TABLE oracle AS
+SELECT c.fn, c.param, pg_temp.attempt(c.who, pg_temp.sql_of(c, i.a), i.a) AS victim,
+	   pg_temp.attempt(c.who, pg_temp.sql_of(c, '00000000-0000-4000-8000-00000000dead'), '00000000-0000-4000-8000-00000000dead') AS random
+FROM calls c JOIN ids i ON i.kind = c.kind
+WHERE c.param IS NOT NULL;
+SELECT is_empty($$SELECT fn::text, param, victim, random FROM oracle WHERE victim IS DISTINCT FROM random$$,
+	'another tenant''s id and a random uuid get the same SQLSTATE, message, detail and hint');
+SELECT is_empty($$SELECT fn::text, param, victim FROM oracle WHERE victim = 'ok'
+				  AND fn NOT IN ('protector.service_lock_key(uuid)'::regprocedure,
+								 'protector.get_audit_logs(regclass,timestamptz,timestamptz,integer,uuid)'::regprocedure)$$,
+	'... and that answer is a refusal (service_lock_key is arithmetic; get_audit_logs answers no rows)');
+SELECT is((SELECT count(*)::int FROM oracle WHERE victim ~ '^P0002 \| [a-z ]+ not found \| '),
+		  (SELECT count(*)::int FROM oracle WHERE victim LIKE 'P0002%'),
+	'every not found reads "<thing> not found" with a detail');
+SELECT ok((SELECT count(*) FROM oracle) >= 30, 'the oracle covers every id parameter (30 or more)');
+
+-- members of the right organization with too small a role: 42501, from the map
+SELECT is(pg_temp.attempt('z_viewer_b', $$SELECT protector.rotate_embed_key('0ab00000-0000-4000-8000-0000000000a1')$$),
+	'42501 | your role may not rotate a venue''s embed key | The action venues.rotate_key is for owner and admin.',
+	'a viewer is refused by the capability map, which names the action and the roles');
+SELECT is(pg_temp.attempt('z_viewer_b', $$SELECT protector.merge_customers('0ab00000-0000-4000-8000-00000000c001', '0ab00000-0000-4000-8000-00000000c002')$$),
+	'P0002 | customer not found | It does not exist, or you may not see it.',
+	'a viewer does not see customers, so merging them is "not found" (RLS decides what exists)');
+SELECT is(pg_temp.attempt('z_agent_b', $$SELECT protector.get_customer_segments('0ab00000-0000-4000-8000-000000000000')$$),
+	'42501 | your role may not see aggregate analytics | The action analytics.aggregate is for owner, admin, manager, operator, finance and viewer.',
+	'an agent is refused its own organization''s segments');
+SELECT is(pg_temp.attempt('z_owner_b', $$SELECT protector.rotate_embed_key('0ab00000-0000-4000-8000-0000000000a2')$$), 'ok',
+	'an owner rotates a live venue''s key');
+UPDATE protector.venues SET deleted_at = now(), active = false WHERE id = '0ab00000-0000-4000-8000-0000000000a2';
+SELECT is(pg_temp.attempt('z_owner_b', $$SELECT protector.rotate_embed_key('0ab00000-0000-4000-8000-0000000000a2')$$),
+	'P0002 | venue not found | It does not exist, or you may not see it.', '... not a deleted one');
+
+-- 3. stamps -----------------------------------------------------------------
+CREATE TEMP TABLE stamp_writes (what text, sql text);
+INSERT INTO stamp_writes VALUES
+	('insert bookings.created_by', $$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, created_by)
+		VALUES ('0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1', '0ab00000-0000-4000-8000-0000000005a2',
+				'[2031-03-01 10:00+00, 2031-03-01 11:00+00)', '0aa00000-0000-4000-8000-000000000000')$$),
+	('insert bookings.created_at', $$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, created_at)
+		VALUES ('0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1', '0ab00000-0000-4000-8000-0000000005a2',
+				'[2031-03-01 10:00+00, 2031-03-01 11:00+00)', '2020-01-01')$$),
+	('insert customers.merged_into', $$INSERT INTO protector.customers (organization_id, full_name, merged_into)
+		VALUES ('0ab00000-0000-4000-8000-000000000000', 'Ghost', '0ab00000-0000-4000-8000-00000000c001')$$),
+	('update bookings.created_at', $$UPDATE protector.bookings SET created_at = '2020-01-01' WHERE id = '0ab00000-0000-4000-8000-00000000b001'$$),
+	('update bookings.created_by', $$UPDATE protector.bookings SET created_by = NULL WHERE id = '0ab00000-0000-4000-8000-00000000b001'$$),
+	('update bookings.source', $$UPDATE protector.bookings SET source = 'widget' WHERE id = '0ab00000-0000-4000-8000-00000000b001'$$),
+	('update customers.merged_into', $$UPDATE protector.customers SET merged_into = '0ab00000-0000-4000-8000-00000000c002'
+		WHERE id = '0ab00000-0000-4000-8000-00000000c001'$$),
+	('update venues.updated_at', $$UPDATE protector.venues SET updated_at = '2020-01-01' WHERE id = '0ab00000-0000-4000-8000-0000000000a1'$$);
+SELECT is_empty($$
+	SELECT r, w.what, pg_temp.attempt(r, w.sql) FROM stamp_writes w
+	CROSS JOIN unnest(ARRAY['z_owner_b', 'z_admin_b', 'z_manager_b', 'z_operator_b', 'z_agent_b', 'z_finance_b',
+							'z_viewer_b', 'z_customer_b']) r
+	WHERE pg_temp.attempt(r, w.sql) NOT LIKE '42501 | permission denied for table %'
+$$, 'no role writes a stamp, merged_into or a booking''s source after the fact (42501 for all 8 x 8 tries)');
+SELECT is(pg_temp.attempt('z_manager_b', $$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, source)
+		VALUES ('0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1', '0ab00000-0000-4000-8000-0000000005a2',
+				'[2031-03-01 10:00+00, 2031-03-01 11:00+00)', 'widget')$$),
+	'42501 | bookings with source widget are recorded by protector only | The widget records widget bookings; trusted roles such as service_role record imports. | Use source dashboard, api, phone or walk_in.',
+	'a manager may not pass a booking off as a widget booking');
+SELECT is(pg_temp.attempt('z_customer_b', $$SELECT protector.create_booking('0ab00000-0000-4000-8000-0000000005a2', NULL,
+		'2031-03-01 10:00+00', p_source => 'import')$$),
+	'42501 | bookings with source import are recorded by protector only | The widget records widget bookings; trusted roles such as service_role record imports. | Use source dashboard, api, phone or walk_in.',
+	'... nor a customer as an import, through the RPC');
+SELECT tests.authenticate_as('z_manager_b');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, source) VALUES
+	('0ab00000-0000-4000-8000-00000000b0ff', '0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1',
+	 '0ab00000-0000-4000-8000-0000000005a2', '[2031-03-01 10:00+00, 2031-03-01 11:00+00)', 'phone');
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT created_by, created_at, updated_at, source::text FROM protector.bookings WHERE id = '0ab00000-0000-4000-8000-00000000b0ff'$$,
+	$$SELECT tests.get_supabase_uid('z_manager_b'), now(), now(), 'phone'$$,
+	'the database stamps who and when; the caller chose the channel');
+SELECT tests.authenticate_as_service_role();
+SELECT lives_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, source, created_at)
+		VALUES ('0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1', '0ab00000-0000-4000-8000-0000000005a2',
+				'[2031-03-02 10:00+00, 2031-03-02 11:00+00)', 'import', '2020-01-01')$$,
+	'service_role (trusted) imports history with its own dates');
+SELECT tests.clear_authentication();
+
+-- 4. lock_services ------------------------------------------------------------
+SELECT is(pg_temp.attempt('z_owner_b', format('SELECT protector.lock_services(%L)',
+		  (SELECT array_agg(gen_random_uuid()) FROM generate_series(1, 101)))),
+	'22023 | p_service_ids must name at most 100 services | Got 101 distinct ids.', 'at most 100 services per call');
+SELECT is(pg_temp.attempt('z_owner_b', format('SELECT protector.lock_services(%L)',
+		  (SELECT array_agg('0ab00000-0000-4000-8000-0000000005a1'::uuid) FROM generate_series(1, 500)))),
+	'ok', '... counted after removing duplicates');
+SELECT is(pg_temp.attempt('z_viewer_b', $$SELECT protector.lock_services('{0ab00000-0000-4000-8000-0000000005a1}')$$),
+	'P0002 | service not found | It does not exist, or you may not see it.',
+	'a viewer may not lock its organization''s services (no bookings.update)');
+SELECT is(pg_temp.attempt('z_operator_b', $$SELECT protector.lock_services('{0ab00000-0000-4000-8000-0000000005a1,0ab00000-0000-4000-8000-0000000005a2}')$$),
+	'ok', 'the desk locks its own services');
+
+-- 5. protector_internal ---------------------------------------------------------
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	WHERE p.pronamespace = 'protector_internal'::regnamespace AND has_function_privilege('anon', p.oid, 'EXECUTE')
+$$, 'anon may execute nothing in protector_internal');
+SELECT set_eq($$
+	SELECT p.oid::regprocedure::text FROM pg_proc p
+	WHERE p.pronamespace = 'protector_internal'::regnamespace AND has_function_privilege('authenticated', p.oid, 'EXECUTE')
+$$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.authorize(uuid,text,text)'),
+			 ('protector_internal.authorize_row(regclass,uuid,text,text,boolean)'),
+			 ('protector_internal.current_customer_ids()'), ('protector_internal.caller_is_trusted()')$$,
+	'authenticated may execute only the authorization helpers that policies and RPCs ask');
+SELECT ok(NOT has_schema_privilege('anon', 'protector_internal', 'USAGE'), 'anon has no usage of protector_internal');
+SELECT set_eq($$
+	SELECT p.oid::regprocedure::text FROM pg_proc p
+	WHERE p.pronamespace = 'protector'::regnamespace AND p.prosecdef
+	  AND has_function_privilege('authenticated', p.oid, 'EXECUTE')
+$$, $$VALUES ('protector.create_booking(uuid,uuid,timestamp with time zone,integer,text,jsonb,protector.booking_source,uuid)'),
+			 ('protector.hold_slot(uuid,uuid,timestamp with time zone,integer,integer,text,jsonb,protector.booking_source)'),
+			 ('protector.confirm_booking(uuid)'), ('protector.reschedule_booking(uuid,timestamp with time zone,uuid)'),
+			 ('protector.cancel_booking(uuid,text,boolean)'), ('protector.rotate_embed_key(uuid)'),
+			 ('protector.merge_customers(uuid,uuid)'), ('protector.get_customer_rfm_score(uuid)'),
+			 ('protector.get_customer_segments(uuid)'), ('protector.calculate_customer_ltv(uuid)'),
+			 ('protector.get_venue_by_embed_key(text)'), ('protector.get_venue_services(text)'),
+			 ('protector.get_widget_slots(text,uuid,date,date)'),
+			 ('protector.create_widget_booking(text,uuid,text,text,text,timestamp with time zone,integer,text,jsonb)')$$,
+	'the SECURITY DEFINER functions authenticated may call are exactly those docs/security.md lists');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	WHERE p.pronamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
+	  AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
+	  AND NOT EXISTS (SELECT FROM unnest(p.proconfig) s WHERE s LIKE 'search_path=%')
+$$, 'every SQL and PL/pgSQL function pins its search_path (C functions pin it around their SQL)');
+
+-- 6. the capability map is the only role list ---------------------------------
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	WHERE p.pronamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
+	  AND p.prosrc ~ '''\{(owner|admin|manager|operator|agent|finance|viewer)[,}]'
+$$, 'no function writes a role list');
+SELECT is_empty($$
+	SELECT p.polname FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+	WHERE c.relnamespace = 'protector'::regnamespace
+	  AND concat(pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)) ~ '\{(owner|admin|manager)'
+$$, 'no policy writes a role list');
+SELECT is_empty($$
+	SELECT a.action FROM (
+		SELECT (regexp_matches(concat(pg_get_expr(p.polqual, p.polrelid), ' ', pg_get_expr(p.polwithcheck, p.polrelid)),
+							   'orgs_with\(''([a-z_.]+)''', 'g'))[1] AS action
+		FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE c.relnamespace = 'protector'::regnamespace
+		UNION
+		SELECT encode(substring(t.tgargs FROM 1 FOR position('\x00'::bytea IN t.tgargs) - 1), 'escape')
+		FROM pg_trigger t JOIN pg_proc f ON f.oid = t.tgfoid WHERE f.proname = 'restrict_update_columns') a
+	WHERE a.action NOT IN (SELECT m.action FROM protector.capability_map() m)
+$$, 'every action the policies and the column guard ask is in the map');
+SELECT throws_ok($$SELECT protector_internal.authorize('0ab00000-0000-4000-8000-000000000000', 'bookings.steal')$$,
+	'22023', '"bookings.steal" is not a protector action', 'an unknown action is an error, never a silent no');
+SELECT is((SELECT roles::text[] FROM protector.capability_map() WHERE action = 'bookings.create'),
+	'{owner,admin,manager,operator}', 'operators (the front desk) create bookings');
+SELECT is((SELECT roles::text[] FROM protector.capability_map() WHERE action = 'bookings.reschedule'),
+	'{owner,admin,manager,operator}', '... and reschedule them');
+SELECT is((SELECT count(*)::int FROM protector.capability_map() m WHERE 'viewer' = ANY (m.roles)
+		   AND m.action ~ '^(customers|bookings|payments)\.'), 0, 'viewers get no action on personal data');
+
+SELECT * FROM finish();
+ROLLBACK;
