@@ -35,7 +35,7 @@ COMMENT ON FUNCTION protector_internal.orgs_with(text) IS
 CREATE FUNCTION protector_internal.authorize(p_organization_id uuid, p_action text,
 											 p_entity text DEFAULT 'organization')
 RETURNS boolean
-AS 'MODULE_PATHNAME', 'protector_authorize'
+AS 'MODULE_PATHNAME', 'protector_authorize_sql'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.authorize(uuid, text, text) IS
 'True if the caller may do p_action in the organization; else 42501 for its members, "<p_entity> not found" for everyone else';

@@ -125,3 +125,26 @@ COMMENT ON FUNCTION protector_internal.guard_booking_source() IS
 CREATE TRIGGER guard_booking_source BEFORE INSERT ON protector.bookings
 	FOR EACH ROW WHEN (NEW.source IN ('widget', 'import'))
 	EXECUTE FUNCTION protector_internal.guard_booking_source();
+
+-- Embed keys are the database's: changing one needs venues.rotate_key,
+-- and whatever the caller wrote, the new key is a fresh random one
+-- (trusted roles may restore a given key).  rotate_embed_key() is this.
+CREATE FUNCTION protector_internal.rotate_embed_key()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.authorize(NEW.organization_id, 'venues.rotate_key', 'venue');
+	IF NOT protector_internal.caller_is_trusted() THEN
+		NEW.embed_key := protector.generate_embed_key();
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.rotate_embed_key() IS
+'Trigger: a venue''s embed key changes only for callers who may rotate it, and only to a freshly generated key';
+
+CREATE TRIGGER rotate_embed_key BEFORE UPDATE OF embed_key ON protector.venues
+	FOR EACH ROW WHEN (OLD.embed_key IS DISTINCT FROM NEW.embed_key)
+	EXECUTE FUNCTION protector_internal.rotate_embed_key();

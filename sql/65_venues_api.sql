@@ -6,12 +6,11 @@
 CREATE FUNCTION protector.rotate_embed_key(p_venue_id uuid)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_key text;
 BEGIN
-	-- embed_key is no column the caller may write: the one write here
 	PERFORM protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.rotate_key', 'venue', true);
 	UPDATE protector.venues v SET embed_key = protector.generate_embed_key()
 	WHERE v.id OPERATOR(pg_catalog.=) p_venue_id

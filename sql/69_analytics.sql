@@ -10,31 +10,26 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector.rfm_segment(integer, integer, integer) IS
 'The RFM segment of scores (1-5 each), by R and the average of F and M (docs/analytics.md)';
 
--- internal: every customer of an organization with scores (no grants)
-CREATE FUNCTION protector_internal.customer_rfm(p_organization_id uuid)
+-- Every customer of an organization with measures, scores and segment:
+-- individual data for the desk and management (analytics.customer).  The
+-- C function asks the capability map, then reads past RLS: monetary value
+-- comes from payments an operator may not read.
+CREATE FUNCTION protector.get_customer_rfm_scores(p_organization_id uuid)
 RETURNS TABLE (customer_id uuid, recency_days integer, frequency bigint, monetary numeric,
 			   r integer, f integer, m integer, segment text)
 AS 'MODULE_PATHNAME', 'protector_customer_rfm'
 LANGUAGE C STABLE;
-COMMENT ON FUNCTION protector_internal.customer_rfm(uuid) IS
-'Internal: RFM measures, quintile scores and segment of every customer of an organization';
+COMMENT ON FUNCTION protector.get_customer_rfm_scores(uuid) IS
+'RFM measures, quintile scores and segment of every customer of an organization (desk and management)';
 
-CREATE FUNCTION protector_internal.rfm_segments(p_organization_id uuid)
-RETURNS TABLE (segment text, customers bigint, revenue numeric,
-			   avg_recency_score numeric, avg_frequency_score numeric, avg_monetary_score numeric)
-AS 'MODULE_PATHNAME', 'protector_rfm_segments'
-LANGUAGE C STABLE;
-COMMENT ON FUNCTION protector_internal.rfm_segments(uuid) IS
-'Internal: customers, revenue and average scores per RFM segment of an organization';
-
--- a customer the caller may analyse (RLS shows it, the role may)
-CREATE FUNCTION protector_internal.customer_for_analytics(p_customer_id uuid)
-RETURNS protector.customers
+CREATE FUNCTION protector.get_customer_rfm_score(p_customer_id uuid)
+RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	c protector.customers;
+	v jsonb;
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'analytics.customer', 'customer');
 	SELECT * INTO c FROM protector.customers WHERE id = p_customer_id;
@@ -42,21 +37,6 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'this customer was merged into another',
 			format('Ask for customer %s instead.', c.merged_into));
 	END IF;
-	RETURN c;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.customer_for_analytics(uuid) IS
-'Internal: the customer, if the caller may see individual customer analytics';
-
-CREATE FUNCTION protector.get_customer_rfm_score(p_customer_id uuid)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	c protector.customers := protector_internal.customer_for_analytics(p_customer_id);
-	v jsonb;
-BEGIN
 	SELECT jsonb_build_object('customer_id', x.customer_id, 'recency_days', x.recency_days,
 							  'frequency', x.frequency, 'monetary', x.monetary,
 							  'currency', (SELECT o.currency FROM protector.organizations o WHERE o.id = c.organization_id),
@@ -64,7 +44,7 @@ BEGIN
 							  'fm', CASE WHEN x.f IS NOT NULL THEN (x.f + x.m) / 2.0 END,
 							  'segment', x.segment)
 	INTO v
-	FROM protector_internal.customer_rfm(c.organization_id) x
+	FROM protector.get_customer_rfm_scores(c.organization_id) x
 	WHERE x.customer_id = c.id;
 	RETURN v;
 END
@@ -72,31 +52,24 @@ $$;
 COMMENT ON FUNCTION protector.get_customer_rfm_score(uuid) IS
 'Recency, frequency, monetary, their 1-5 scores within the organization, and the RFM segment of a customer';
 
+-- Aggregates only (analytics.aggregate: viewers too); in C, which asks
+-- the capability map before it reads.
 CREATE FUNCTION protector.get_customer_segments(p_organization_id uuid)
 RETURNS TABLE (segment text, customers bigint, revenue numeric,
 			   avg_recency_score numeric, avg_frequency_score numeric, avg_monetary_score numeric)
-LANGUAGE plpgsql STABLE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF p_organization_id IS NULL THEN
-		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
-	END IF;
-	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
-	RETURN QUERY SELECT * FROM protector_internal.rfm_segments(p_organization_id);
-END
-$$;
+AS 'MODULE_PATHNAME', 'protector_rfm_segments'
+LANGUAGE C STABLE;
 COMMENT ON FUNCTION protector.get_customer_segments(uuid) IS
 'Every RFM segment of the organization with customers, revenue and average scores (aggregates only)';
 
 CREATE FUNCTION protector.calculate_customer_ltv(p_customer_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	c protector.customers := protector_internal.customer_for_analytics(p_customer_id);
-	x record;
+	x jsonb := protector.get_customer_rfm_score(p_customer_id);
+	c protector.customers;
 	v_first timestamptz;
 	v_last timestamptz;
 	v_org_lifespan numeric;
@@ -106,7 +79,7 @@ DECLARE
 	v_per_year numeric;
 	v_remaining numeric;
 BEGIN
-	SELECT * INTO x FROM protector_internal.customer_rfm(c.organization_id) r WHERE r.customer_id = c.id;
+	SELECT * INTO c FROM protector.customers WHERE id = p_customer_id;
 	-- first and last qualifying booking per customer, once: this
 	-- customer's span, and how long customers who came back stay
 	WITH spans AS (
@@ -120,20 +93,20 @@ BEGIN
 	INTO v_first, v_last, v_org_lifespan;
 	v_org_lifespan := COALESCE(NULLIF(v_org_lifespan, 0), 1);
 
-	IF x.frequency = 0 THEN
+	IF (x ->> 'frequency')::bigint = 0 THEN
 		v_aov := 0; v_per_year := 0; v_remaining := v_org_lifespan; v_lifespan_years := 0;
 	ELSE
-		v_aov := x.monetary / x.frequency;
+		v_aov := (x ->> 'monetary')::numeric / (x ->> 'frequency')::bigint;
 		v_age_years := extract(epoch FROM now() - v_first) / 86400 / 365.25;
-		v_per_year := x.frequency / GREATEST(v_age_years, 1);
+		v_per_year := (x ->> 'frequency')::bigint / GREATEST(v_age_years, 1);
 		v_lifespan_years := extract(epoch FROM v_last - v_first) / 86400 / 365.25;
 		v_remaining := GREATEST(v_org_lifespan - v_lifespan_years, 0);
 	END IF;
 	RETURN jsonb_build_object(
 		'customer_id', c.id,
 		'currency', (SELECT o.currency FROM protector.organizations o WHERE o.id = c.organization_id),
-		'historic_value', x.monetary,
-		'bookings', x.frequency,
+		'historic_value', (x ->> 'monetary')::numeric,
+		'bookings', (x ->> 'frequency')::bigint,
 		'average_order_value', round(v_aov, 2),
 		'bookings_per_year', round(v_per_year, 4),
 		'customer_lifespan_years', round(v_lifespan_years, 4),

@@ -41,8 +41,7 @@ BEGIN
 		FROM pg_catalog.pg_attribute a
 		WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped
 		  AND a.attname NOT IN ('id', 'organization_id') AND a.attname <> ALL (stamps)
-		  AND (t, a.attname) NOT IN (('protector.venues'::regclass, 'embed_key'),
-									 ('protector.customers'::regclass, 'identity_key'),
+		  AND (t, a.attname) NOT IN (('protector.customers'::regclass, 'identity_key'),
 									 ('protector.customers'::regclass, 'merged_into'),
 									 ('protector.members'::regclass, 'user_id'),
 									 ('protector.bookings'::regclass, 'source'));
@@ -142,9 +141,10 @@ GRANT EXECUTE ON FUNCTION
 	protector.merge_customers(uuid, uuid)
 TO authenticated, service_role;
 
--- customer intelligence (customer_rfm and rfm_segments stay internal)
+-- customer intelligence: the C functions ask the capability map themselves
 GRANT EXECUTE ON FUNCTION
 	protector.rfm_segment(integer, integer, integer),
+	protector.get_customer_rfm_scores(uuid),
 	protector.get_customer_rfm_score(uuid),
 	protector.get_customer_segments(uuid),
 	protector.calculate_customer_ltv(uuid)

@@ -30,6 +30,9 @@ extern Datum protector_select_uuid_array(SPIPlanPtr *plan, const char *sql,
 										 int nargs, Oid *argtypes, Datum *values);
 
 /* capabilities.c */
+#include "utils/uuid.h"
 extern bool protector_caller_is_trusted(void);
+extern void protector_authorize(const pg_uuid_t *org, const char *action,
+								const char *entity);
 
 #endif							/* PROTECTOR_ACCESS_H */

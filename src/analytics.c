@@ -206,6 +206,7 @@ score_organization(const pg_uuid_t *org, int64 *n)
 	int64		nscored = 0;
 	int			ret;
 	int			nestlevel;
+	ProtectorElevation saved;
 
 	nestlevel = protector_spi_connect();
 	{
@@ -215,7 +216,9 @@ score_organization(const pg_uuid_t *org, int64 *n)
 	}
 	values[0] = UUIDPGetDatum(org);
 	values[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	protector_elevate(protector_table_owner("bookings"), &saved);
 	ret = SPI_execute_plan(customers_plan, values, NULL, true, 0);
+	protector_restore(&saved);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "customer aggregate failed: %s", SPI_result_code_string(ret));
 
@@ -263,14 +266,23 @@ score_organization(const pg_uuid_t *org, int64 *n)
 	return all;
 }
 
+/*
+ * The organization argument, once the caller may do action there (the
+ * capability map); the scores are then read past RLS, as availability
+ * counts bookings the caller may not see: the map decides who gets them.
+ */
 static pg_uuid_t *
-org_arg(FunctionCallInfo fcinfo)
+authorized_org_arg(FunctionCallInfo fcinfo, const char *action)
 {
+	pg_uuid_t  *org;
+
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("p_organization_id must not be null")));
-	return PG_GETARG_UUID_P(0);
+	org = PG_GETARG_UUID_P(0);
+	protector_authorize(org, action, "organization");
+	return org;
 }
 
 static Datum
@@ -304,18 +316,18 @@ protector_rfm_segment(PG_FUNCTION_ARGS)
 }
 
 /*
- * protector_internal.customer_rfm(p_organization_id uuid) returns table
+ * protector.get_customer_rfm_scores(p_organization_id uuid) returns table
  *	(customer_id uuid, recency_days integer, frequency bigint,
  *	 monetary numeric, r integer, f integer, m integer, segment text)
  * Customers without qualifying bookings: NULL scores, segment
- * 'No bookings'.  Internal: callers authorize (sql/70_analytics.sql).
+ * 'No bookings'.  Individual data: capability analytics.customer.
  */
 PG_FUNCTION_INFO_V1(protector_customer_rfm);
 Datum
 protector_customer_rfm(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	pg_uuid_t  *org = org_arg(fcinfo);
+	pg_uuid_t  *org = authorized_org_arg(fcinfo, "analytics.customer");
 	int64		n;
 	CustomerScore *all;
 
@@ -343,18 +355,19 @@ protector_customer_rfm(PG_FUNCTION_ARGS)
 }
 
 /*
- * protector_internal.rfm_segments(p_organization_id uuid) returns table
+ * protector.get_customer_segments(p_organization_id uuid) returns table
  *	(segment text, customers bigint, revenue numeric,
  *	 avg_recency_score numeric, avg_frequency_score numeric,
  *	 avg_monetary_score numeric)
  * Every segment, in the order of the rules, then 'No bookings'.
+ * Aggregates only: capability analytics.aggregate.
  */
 PG_FUNCTION_INFO_V1(protector_rfm_segments);
 Datum
 protector_rfm_segments(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	pg_uuid_t  *org = org_arg(fcinfo);
+	pg_uuid_t  *org = authorized_org_arg(fcinfo, "analytics.aggregate");
 	int64		n;
 	CustomerScore *all;
 	int64		count[NSEGMENTS + 1] = {0};

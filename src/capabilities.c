@@ -329,6 +329,23 @@ protector_orgs_with(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The check of protector_internal.authorize() for C callers: returns if the
+ * caller may do action in org, else raises 42501 (a member whose role may
+ * not) or "<entity> not found" (anyone else).
+ */
+void
+protector_authorize(const pg_uuid_t *org, const char *action, const char *entity)
+{
+	const Capability *cap = find_capability(action);
+
+	if (caller_may(org, cap))
+		return;
+	if (array_has_uuid(member_orgs(R_ALL), org))
+		refuse(cap);
+	not_found(entity);
+}
+
+/*
  * protector_internal.authorize(p_organization_id uuid, p_action text,
  *								p_entity text default 'organization')
  * returns boolean
@@ -337,9 +354,9 @@ protector_orgs_with(PG_FUNCTION_ARGS)
  * raises 42501 for a member of it whose role may not, and for anyone else
  * the same "<entity> not found" a missing row gets.
  */
-PG_FUNCTION_INFO_V1(protector_authorize);
+PG_FUNCTION_INFO_V1(protector_authorize_sql);
 Datum
-protector_authorize(PG_FUNCTION_ARGS)
+protector_authorize_sql(PG_FUNCTION_ARGS)
 {
 	const Capability *cap = capability_arg(fcinfo, 1, "p_action");
 	char	   *entity = entity_arg(fcinfo, 2);
@@ -348,12 +365,8 @@ protector_authorize(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		not_found(entity);
 	org = PG_GETARG_UUID_P(0);
-	if (caller_may(org, cap))
-		PG_RETURN_BOOL(true);
-	if (array_has_uuid(member_orgs(R_ALL), org))
-		refuse(cap);
-	not_found(entity);
-	PG_RETURN_BOOL(false);
+	protector_authorize(org, cap->action, entity);
+	PG_RETURN_BOOL(true);
 }
 
 /* ---------- one row: visible, allowed, locked ---------- */

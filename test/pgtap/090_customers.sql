@@ -174,7 +174,7 @@ SELECT '0b900000-0000-4000-8000-000000000000', '0b900000-0000-4000-8000-00000000
 	   c::uuid, tstzrange(now() - d * interval '1 day', now() - d * interval '1 day' + interval '1 hour'), 'completed'
 FROM (VALUES ('0b900000-0000-4000-8000-0000000000c1', 10), ('0b900000-0000-4000-8000-0000000000c2', 20),
 			 ('0b900000-0000-4000-8000-0000000000c2', 30)) x(c, d);
-SELECT results_eq($$SELECT r, f, m FROM protector_internal.customer_rfm('0b900000-0000-4000-8000-000000000000') ORDER BY customer_id$$,
+SELECT results_eq($$SELECT r, f, m FROM protector.get_customer_rfm_scores('0b900000-0000-4000-8000-000000000000') ORDER BY customer_id$$,
 	$$VALUES (2, 1, 1), (1, 2, 2)$$, 'two scored customers get the scores 1 and 2 (ties in monetary broken by id)');
 
 SELECT * FROM finish();

@@ -11,7 +11,7 @@
 --      only for the authorization helpers policies and RPCs ask;
 --   6. no role list is written outside the capability map.
 BEGIN;
-SELECT plan(34);
+SELECT plan(35);
 
 -- fixtures: organization A (the victim) and B (the caller's) --------------
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['z_owner_a', 'z_owner_b', 'z_manager_b', 'z_operator_b',
@@ -115,6 +115,8 @@ INSERT INTO calls VALUES
 	 $$protector.merge_customers('0ab00000-0000-4000-8000-00000000c001', %1$s)$$),
 	('protector.get_customer_rfm_score(uuid)', 'z_owner_b', 'customer', 'p_customer_id', $$protector.get_customer_rfm_score(%1$s)$$),
 	('protector.calculate_customer_ltv(uuid)', 'z_owner_b', 'customer', 'p_customer_id', $$protector.calculate_customer_ltv(%1$s)$$),
+	('protector.get_customer_rfm_scores(uuid)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.get_customer_rfm_scores(%1$s)$$),
 	('protector.get_customer_segments(uuid)', 'z_owner_b', 'organization', 'p_organization_id',
 	 $$protector.get_customer_segments(%1$s)$$),
 	('protector.get_audit_logs(regclass,timestamptz,timestamptz,integer,uuid)', 'z_owner_b', 'organization', 'p_organization_id',
@@ -259,6 +261,9 @@ SELECT is(pg_temp.attempt('z_agent_b', $$SELECT protector.get_customer_segments(
 	'an agent is refused its own organization''s segments');
 SELECT is(pg_temp.attempt('z_owner_b', $$SELECT protector.rotate_embed_key('0ab00000-0000-4000-8000-0000000000a2')$$), 'ok',
 	'an owner rotates a live venue''s key');
+SELECT is(pg_temp.attempt('z_manager_b', $$UPDATE protector.venues SET embed_key = NULL WHERE id = '0ab00000-0000-4000-8000-0000000000a2'$$),
+	'42501 | your role may not rotate a venue''s embed key | The action venues.rotate_key is for owner and admin.',
+	'a manager may update venues but not rotate their keys, not even by a direct UPDATE');
 UPDATE protector.venues SET deleted_at = now(), active = false WHERE id = '0ab00000-0000-4000-8000-0000000000a2';
 SELECT is(pg_temp.attempt('z_owner_b', $$SELECT protector.rotate_embed_key('0ab00000-0000-4000-8000-0000000000a2')$$),
 	'P0002 | venue not found | It does not exist, or you may not see it.', '... not a deleted one');
@@ -343,9 +348,7 @@ SELECT set_eq($$
 $$, $$VALUES ('protector.create_booking(uuid,uuid,timestamp with time zone,integer,text,jsonb,protector.booking_source,uuid)'),
 			 ('protector.hold_slot(uuid,uuid,timestamp with time zone,integer,integer,text,jsonb,protector.booking_source)'),
 			 ('protector.confirm_booking(uuid)'), ('protector.reschedule_booking(uuid,timestamp with time zone,uuid)'),
-			 ('protector.cancel_booking(uuid,text,boolean)'), ('protector.rotate_embed_key(uuid)'),
-			 ('protector.merge_customers(uuid,uuid)'), ('protector.get_customer_rfm_score(uuid)'),
-			 ('protector.get_customer_segments(uuid)'), ('protector.calculate_customer_ltv(uuid)'),
+			 ('protector.cancel_booking(uuid,text,boolean)'), ('protector.merge_customers(uuid,uuid)'),
 			 ('protector.get_venue_by_embed_key(text)'), ('protector.get_venue_services(text)'),
 			 ('protector.get_widget_slots(text,uuid,date,date)'),
 			 ('protector.create_widget_booking(text,uuid,text,text,text,timestamp with time zone,integer,text,jsonb)')$$,
