@@ -41,12 +41,20 @@ COMMENT ON FUNCTION protector_internal.authorize(uuid, text, text) IS
 'True if the caller may do p_action in the organization; else 42501 for its members, "<p_entity> not found" for everyone else';
 
 CREATE FUNCTION protector_internal.authorize_row(p_table regclass, p_id uuid, p_action text,
-												 p_entity text, p_lock boolean DEFAULT false)
+												 p_entity text, p_lock boolean DEFAULT false,
+												 p_customer_may boolean DEFAULT false)
 RETURNS uuid
 AS 'MODULE_PATHNAME', 'protector_authorize_row'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION protector_internal.authorize_row(regclass, uuid, text, text, boolean) IS
-'The row''s organization if the caller sees it under RLS ("<p_entity> not found" otherwise) and may do p_action (42501); locks it with p_lock';
+COMMENT ON FUNCTION protector_internal.authorize_row(regclass, uuid, text, text, boolean, boolean) IS
+'The row''s organization if the caller sees it under RLS ("<p_entity> not found" otherwise) and may do p_action, or with p_customer_may it is their own (42501); locks it with p_lock';
+
+CREATE FUNCTION protector_internal.customer_organizations()
+RETURNS uuid[]
+AS 'MODULE_PATHNAME', 'protector_customer_organizations'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.customer_organizations() IS
+'Organizations in which the current user has a customer record: where they see venues and services to book';
 
 CREATE FUNCTION protector_internal.current_customer_ids()
 RETURNS uuid[]

@@ -47,38 +47,43 @@ CREATE TRIGGER keep_one_owner BEFORE UPDATE OR DELETE ON protector.members
 
 -- Operators and agents may update rows, but only some columns of them.
 -- TG_ARGV[0]: the action (capability map) that may change every column;
--- TG_ARGV[1]: the columns every other updater may change.  Requests without a user (service_role,
--- server-side jobs, admin SQL) are not restricted here, nor are protector's
--- own SECURITY DEFINER functions (running as the tables' owner), which
--- authorize what they change themselves: a customer confirming a hold
--- clears hold_expires_at, an agent handing over a booking hands over its
--- tasks.
+-- TG_ARGV[1]: the columns every other member may change; optionally
+-- TG_ARGV[2] an action and TG_ARGV[3] the further columns it may change.
+-- Requests without a user (service_role, server-side jobs, admin SQL) are
+-- not restricted here, nor are protector's own SECURITY DEFINER functions
+-- (running as the tables' owner), nor callers who are not members of the
+-- row's organization: a customer on their own booking is held to
+-- guard_customer_booking.
 CREATE FUNCTION protector_internal.restrict_update_columns()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	allowed text[] := TG_ARGV[1]::text[];
 	changed text[];
 BEGIN
 	IF protector.current_user_id() IS NULL
 	   OR current_user OPERATOR(pg_catalog.=) (SELECT pg_catalog.pg_get_userbyid(c.relowner)
 											  FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) TG_RELID)
-	   OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(TG_ARGV[0])) THEN
+	   OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(TG_ARGV[0]))
+	   OR NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('organizations.read')) THEN
 		RETURN NEW;
+	END IF;
+	IF TG_NARGS > 2 AND NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(TG_ARGV[2])) THEN
+		allowed := allowed OPERATOR(pg_catalog.||) TG_ARGV[3]::text[];
 	END IF;
 	SELECT pg_catalog.array_agg(n.key ORDER BY n.key) INTO changed
 	FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) n
 	JOIN pg_catalog.jsonb_each(pg_catalog.to_jsonb(OLD)) o ON o.key OPERATOR(pg_catalog.=) n.key
 	WHERE n.value IS DISTINCT FROM o.value
 	  AND n.key OPERATOR(pg_catalog.<>) 'updated_at'
-	  AND n.key OPERATOR(pg_catalog.<>) ALL (TG_ARGV[1]::text[]);
+	  AND n.key OPERATOR(pg_catalog.<>) ALL (allowed);
 	IF changed IS NOT NULL THEN
 		PERFORM protector.raise('forbidden',
 			pg_catalog.format('your role may not change %s of %s',
 							  pg_catalog.array_to_string(changed, ', '), TG_TABLE_NAME),
-			pg_catalog.format('Your role may change only %s.',
-							  pg_catalog.array_to_string(TG_ARGV[1]::text[], ', ')),
+			pg_catalog.format('Your role may change only %s.', pg_catalog.array_to_string(allowed, ', ')),
 			pg_catalog.format('Members whose role may do %s change the other columns (protector.capability_map()).',
 							  TG_ARGV[0]));
 	END IF;
@@ -86,12 +91,16 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.restrict_update_columns() IS
-'Trigger: lets members whose role may not do action TG_ARGV[0] change only the columns in TG_ARGV[1]';
+'Trigger: lets members whose role may not do action TG_ARGV[0] change only the columns in TG_ARGV[1] (and TG_ARGV[3] with action TG_ARGV[2])';
 
+-- a reschedule moves a booking (its price follows the service:
+-- set_booking_price in sql/75_bookings_api.sql)
 CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.bookings
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.restrict_update_columns(
 		'bookings.update_any_column',
-		'{status,assigned_agent,details,cancellation_reason,cancelled_at}');
+		'{status,assigned_agent,details,cancellation_reason,cancelled_at}',
+		'bookings.reschedule',
+		'{during,service_id,venue_id}');
 
 CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.tasks
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.restrict_update_columns(

@@ -50,9 +50,12 @@ CREATE POLICY members_delete ON protector.members FOR DELETE TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[])
 		   AND (role <> 'owner' OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
 
--- venues, closures and services
+-- venues, closures and services: members read; customers with an account
+-- read the venues and services of organizations they are a customer of
+-- (what the public widget shows too), so they can book them.
 CREATE POLICY venues_select ON protector.venues FOR SELECT TO authenticated
-	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('venues.read'))::uuid[]));
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('venues.read'))::uuid[])
+		   OR organization_id = ANY ((SELECT protector_internal.customer_organizations())::uuid[]));
 CREATE POLICY venues_insert ON protector.venues FOR INSERT TO authenticated
 	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('venues.manage'))::uuid[]));
 CREATE POLICY venues_update ON protector.venues FOR UPDATE TO authenticated
@@ -72,7 +75,8 @@ CREATE POLICY venue_closures_delete ON protector.venue_closures FOR DELETE TO au
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('venues.manage'))::uuid[]));
 
 CREATE POLICY services_select ON protector.services FOR SELECT TO authenticated
-	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('venues.read'))::uuid[]));
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('venues.read'))::uuid[])
+		   OR organization_id = ANY ((SELECT protector_internal.customer_organizations())::uuid[]));
 CREATE POLICY services_insert ON protector.services FOR INSERT TO authenticated
 	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('venues.manage'))::uuid[]));
 CREATE POLICY services_update ON protector.services FOR UPDATE TO authenticated
@@ -98,18 +102,24 @@ CREATE POLICY customers_delete ON protector.customers FOR DELETE TO authenticate
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('customers.manage'))::uuid[]));
 
 -- bookings: the desk and finance see all of the organization; agents
--- their assigned ones; customers their own.
+-- their assigned ones; customers their own, which they may also create
+-- (held or pending, unassigned) and confirm or cancel; the trigger
+-- guard_customer_booking holds them to what the booking RPCs allow.
 CREATE POLICY bookings_select ON protector.bookings FOR SELECT TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('bookings.read'))::uuid[])
 		   OR (assigned_agent = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('bookings.assigned'))::uuid[]))
 		   OR customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[]));
 CREATE POLICY bookings_insert ON protector.bookings FOR INSERT TO authenticated
-	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('bookings.create'))::uuid[]));
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('bookings.create'))::uuid[])
+				OR (customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[])
+					AND status IN ('held', 'pending') AND assigned_agent IS NULL));
 CREATE POLICY bookings_update ON protector.bookings FOR UPDATE TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('bookings.update'))::uuid[])
-		   OR (assigned_agent = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('bookings.assigned'))::uuid[])))
+		   OR (assigned_agent = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('bookings.assigned'))::uuid[]))
+		   OR customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[]))
 	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('bookings.update'))::uuid[])
-				OR (assigned_agent = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('bookings.assigned'))::uuid[])));
+				OR (assigned_agent = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('bookings.assigned'))::uuid[]))
+				OR customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[]));
 CREATE POLICY bookings_delete ON protector.bookings FOR DELETE TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('bookings.delete'))::uuid[]));
 

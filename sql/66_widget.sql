@@ -111,6 +111,69 @@ $$;
 COMMENT ON FUNCTION protector.get_widget_slots(text, uuid, date, date) IS
 'Widget: free slots of one of the venue''s services, as get_available_slots';
 
+-- Text a visitor typed: no control characters, no invisible direction
+-- marks or overrides (they disguise a name on the operator's screen).
+CREATE FUNCTION protector_internal.text_is_clean(p_text text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT p_text IS NULL
+		OR p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\u061c\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2069\\ufeff]'
+$$;
+COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
+'False when the text holds control characters or invisible bidirectional marks, overrides or isolates';
+
+-- The client address PostgREST passes in request.headers: the first hop
+-- of x-forwarded-for, or NULL when there is none or it is no address.
+CREATE FUNCTION protector_internal.request_client_address()
+RETURNS inet
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN pg_catalog.btrim(pg_catalog.split_part(
+		pg_catalog.current_setting('request.headers', true)::json ->> 'x-forwarded-for', ',', 1))::inet;
+EXCEPTION WHEN invalid_text_representation OR invalid_parameter_value THEN
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.request_client_address() IS
+'First hop of x-forwarded-for in PostgREST''s request.headers, or NULL';
+
+-- One row per widget booking: who asked (identity key of the e-mail, the
+-- client address), for the per-visitor limits.  Kept for a day.
+CREATE TABLE protector_internal.widget_requests (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	venue_id		uuid NOT NULL,
+	identity_key	text NOT NULL,
+	client_address	inet,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	FOREIGN KEY (organization_id, venue_id) REFERENCES protector.venues (organization_id, id) ON DELETE CASCADE
+);
+CREATE INDEX widget_requests_venue_idx ON protector_internal.widget_requests (organization_id, venue_id, created_at);
+ALTER TABLE protector_internal.widget_requests ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.widget_requests FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE protector_internal.widget_requests IS
+'Widget bookings of the last day by visitor (e-mail identity key) and client address; read and written by the widget only (no policy, no grant)';
+SELECT pg_catalog.pg_extension_config_dump('protector_internal.widget_requests', '');
+SELECT pg_catalog.pg_extension_config_dump('protector_internal.widget_requests_id_seq', '');
+
+-- A widget setting that is a whole number in [p_min, p_max], else p_default.
+CREATE FUNCTION protector_internal.widget_setting(p_settings jsonb, p_key text, p_default integer,
+												  p_min integer, p_max integer)
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN pg_catalog.jsonb_typeof(p_settings -> p_key) OPERATOR(pg_catalog.=) 'number'
+				THEN LEAST(GREATEST((p_settings ->> p_key)::numeric, p_min), p_max)::integer
+				ELSE p_default END
+$$;
+COMMENT ON FUNCTION protector_internal.widget_setting(jsonb, text, integer, integer, integer) IS
+'A numeric widget setting clamped to [p_min, p_max], or p_default when absent or not a number';
+
 CREATE FUNCTION protector.create_widget_booking(
 	p_embed_key text,
 	p_service_id uuid,
@@ -133,6 +196,12 @@ DECLARE
 	v_phone text := NULLIF(pg_catalog.btrim(p_customer_phone), '');
 	v_limit integer;
 	v_recent integer;
+	v_identity text;
+	v_address inet := protector_internal.request_client_address();
+	v_per_visitor integer := protector_internal.widget_setting(v.widget_settings, 'visitor_bookings_per_hour', 5, 1, 100000);
+	v_per_address integer := protector_internal.widget_setting(v.widget_settings, 'address_bookings_per_hour', 20, 1, 100000);
+	v_by_visitor integer;
+	v_by_address integer;
 	v_customer uuid;
 	v_key text;
 	v_booking jsonb;
@@ -157,14 +226,23 @@ BEGIN
 	   OR pg_catalog.pg_column_size(p_details) OPERATOR(pg_catalog.>) 16384 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object of at most 16 kB');
 	END IF;
+	IF NOT (protector_internal.text_is_clean(v_name) AND protector_internal.text_is_clean(v_email)
+			AND protector_internal.text_is_clean(v_phone) AND protector_internal.text_is_clean(p_idempotency_key))
+	   OR EXISTS (SELECT FROM pg_catalog.jsonb_path_query(p_details, 'strict $.**') t
+				  WHERE NOT protector_internal.text_is_clean(CASE WHEN pg_catalog.jsonb_typeof(t) OPERATOR(pg_catalog.=) 'string'
+																  THEN t OPERATOR(pg_catalog.#>>) '{}' END)
+					 OR (pg_catalog.jsonb_typeof(t) OPERATOR(pg_catalog.=) 'object'
+						 AND EXISTS (SELECT FROM pg_catalog.jsonb_object_keys(t) k
+									 WHERE NOT protector_internal.text_is_clean(k)))) THEN
+		PERFORM protector.raise('invalid_parameter', 'the booking holds control or invisible direction characters',
+			'Names, e-mail, phone, request key and details must be plain text.');
+	END IF;
+	v_identity := protector.normalize_email(v_email);
 
 	-- one widget booking of an organization at a time: the rate limit and
 	-- the customer look-up see every earlier one
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886547715, pg_catalog.hashtext(v.organization_id::text));
-	v_limit := CASE WHEN (v.widget_settings -> 'bookings_per_minute') IS NULL THEN 30
-					WHEN pg_catalog.jsonb_typeof(v.widget_settings -> 'bookings_per_minute') OPERATOR(pg_catalog.=) 'number'
-					THEN LEAST(GREATEST((v.widget_settings ->> 'bookings_per_minute')::numeric, 0), 100000)::integer
-					ELSE 30 END;
+	v_limit := protector_internal.widget_setting(v.widget_settings, 'bookings_per_minute', 30, 0, 100000);
 	SELECT pg_catalog.count(*) INTO v_recent FROM protector.bookings b
 	WHERE b.venue_id OPERATOR(pg_catalog.=) v.id AND b.source OPERATOR(pg_catalog.=) 'widget'
 	  AND b.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute');
@@ -176,12 +254,30 @@ BEGIN
 		PERFORM protector.raise('rate_limited', 'too many bookings through this widget; try again in a minute',
 			pg_catalog.format('This venue takes at most %s widget bookings per minute.', v_limit));
 	END IF;
+	-- one visitor (by e-mail, and by client address where PostgREST passes
+	-- it) cannot fill the venue's calendar
+	DELETE FROM protector_internal.widget_requests w
+	WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
+	  AND w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day');
+	SELECT pg_catalog.count(*) FILTER (WHERE w.identity_key OPERATOR(pg_catalog.=) v_identity),
+		   pg_catalog.count(*) FILTER (WHERE w.client_address OPERATOR(pg_catalog.=) v_address)
+	INTO v_by_visitor, v_by_address
+	FROM protector_internal.widget_requests w
+	WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
+	  AND w.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour');
+	IF v_by_visitor OPERATOR(pg_catalog.>=) v_per_visitor OR v_by_address OPERATOR(pg_catalog.>=) v_per_address THEN
+		PERFORM protector.raise('rate_limited', 'too many bookings from you through this widget; try again later',
+			pg_catalog.format('This venue takes at most %s widget bookings per hour from one e-mail address and %s from one network address.',
+				v_per_visitor, v_per_address));
+	END IF;
 
-	-- a returning customer is found by email (case-insensitive)
+	-- a returning guest is found by email (case-insensitive); a customer
+	-- with an account is never attached to by e-mail alone: the booking
+	-- goes to a guest record of that e-mail
 	SELECT c.id INTO v_customer FROM protector.customers c
 	WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
 	  AND pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) v_email
-	  AND c.merged_into IS NULL
+	  AND c.merged_into IS NULL AND c.user_id IS NULL
 	ORDER BY c.created_at, c.id LIMIT 1;
 	IF NOT FOUND THEN
 		INSERT INTO protector.customers (organization_id, full_name, email, phone)
@@ -193,12 +289,21 @@ BEGIN
 	IF p_idempotency_key IS NOT NULL THEN
 		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_email) OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
 	END IF;
-	v_booking := protector_internal.book(v_service, v_customer, p_start, p_party_size,
-		CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true'
-			 THEN 'confirmed' ELSE 'pending' END::protector.booking_status,
-		NULL, v_key, p_details, 'widget', NULL);
+	-- without auto_confirm a widget booking is a hold the venue confirms
+	-- within widget_settings.confirmation_minutes (default 15); unconfirmed
+	-- it stops occupying its slot
+	v_booking := protector.create_booking(v_service.id, v_customer, p_start, p_party_size, v_key, p_details,
+		'widget', NULL,
+		CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true' THEN NULL
+			 WHEN pg_catalog.jsonb_typeof(v.widget_settings -> 'confirmation_minutes') OPERATOR(pg_catalog.=) 'number'
+			 THEN LEAST(GREATEST((v.widget_settings ->> 'confirmation_minutes')::numeric, 1), 1440)::integer
+			 ELSE 15 END);
+	IF NOT (v_booking -> 'replayed')::boolean THEN
+		INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address)
+		VALUES (v.organization_id, v.id, v_identity, v_address);
+	END IF;
 	RETURN pg_catalog.jsonb_build_object(
-		'reference', v_booking -> 'id', 'status', v_booking -> 'status',
+		'reference', v_booking -> 'id', 'status', v_booking -> 'status', 'confirm_by', v_booking -> 'hold_expires_at',
 		'start', pg_catalog.lower((v_booking ->> 'during')::tstzrange),
 		'end', pg_catalog.upper((v_booking ->> 'during')::tstzrange),
 		'service', v_service.name, 'party_size', v_booking -> 'party_size',

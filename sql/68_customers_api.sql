@@ -55,11 +55,83 @@ $$;
 COMMENT ON FUNCTION protector.find_duplicate_customers(uuid) IS
 'Likely duplicate customers: same identity key (email), same normalized phone, or same normalized name and last 4 phone digits';
 
--- Moves everything of p_merge_id to p_keep_id and marks p_merge_id merged.
+-- Every column that points at a customer (bookings, and any later table),
+-- found in the catalog: what a merge moves.
+CREATE VIEW protector_internal.customer_references AS
+SELECT c.conrelid::regclass AS tbl, a.attname AS col
+FROM pg_catalog.pg_constraint c
+JOIN LATERAL unnest(c.conkey, c.confkey) AS u(fk_att, pk_att) ON true
+JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid AND a.attnum OPERATOR(pg_catalog.=) u.fk_att
+JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) c.confrelid AND pa.attnum OPERATOR(pg_catalog.=) u.pk_att
+WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=) 'protector.customers'::pg_catalog.regclass
+  AND pa.attname OPERATOR(pg_catalog.=) 'id' AND c.conrelid OPERATOR(pg_catalog.<>) 'protector.customers'::pg_catalog.regclass;
+COMMENT ON VIEW protector_internal.customer_references IS
+'Columns (by foreign key) that refer to a customer: what merge_customers moves';
+
+-- A customer is merged into another only by callers who may merge, never
+-- back, and only once nothing refers to it any more: so merged_into
+-- changes exactly as merge_customers changes it, whoever writes it.
+CREATE FUNCTION protector_internal.guard_merged_into()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF protector_internal.caller_is_trusted() THEN
+		RETURN NEW;
+	END IF;
+	PERFORM protector_internal.authorize(NEW.organization_id, 'customers.merge', 'customer');
+	IF NEW.merged_into IS NULL THEN
+		PERFORM protector.raise('forbidden', 'a merge cannot be undone',
+			pg_catalog.format('Customer %s was merged into %s.', OLD.id, OLD.merged_into));
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.guard_merged_into() IS
+'Trigger: merged_into is set by callers who may merge customers, and never cleared (trusted roles excepted)';
+
+CREATE TRIGGER guard_merged_into BEFORE UPDATE OF merged_into ON protector.customers
+	FOR EACH ROW WHEN (OLD.merged_into IS DISTINCT FROM NEW.merged_into)
+	EXECUTE FUNCTION protector_internal.guard_merged_into();
+
+-- Runs as the owner: it must see every reference, visible or not.
+CREATE FUNCTION protector_internal.check_merged_unreferenced()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	fk record;
+	v_found boolean;
+BEGIN
+	FOR fk IN
+		SELECT r.tbl, r.col FROM protector_internal.customer_references r
+	LOOP
+		EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I = $1)', fk.tbl, fk.col) INTO v_found USING NEW.id;
+		IF v_found THEN
+			PERFORM protector.raise('invalid_parameter',
+				pg_catalog.format('customer %s is still referenced by %s.%s', NEW.id, fk.tbl, fk.col),
+				NULL, 'Merge customers with merge_customers(), which moves what refers to them.');
+		END IF;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_merged_unreferenced() IS
+'Constraint trigger: nothing refers to a customer merged into another';
+
+CREATE CONSTRAINT TRIGGER check_merged_unreferenced AFTER INSERT OR UPDATE OF merged_into ON protector.customers
+	NOT DEFERRABLE
+	FOR EACH ROW WHEN (NEW.merged_into IS NOT NULL)
+	EXECUTE FUNCTION protector_internal.check_merged_unreferenced();
+
+-- Moves everything of p_merge_id to p_keep_id and marks p_merge_id merged,
+-- as the caller: RLS and the capability map decide.
 CREATE FUNCTION protector.merge_customers(p_keep_id uuid, p_merge_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	k protector.customers;
@@ -91,14 +163,7 @@ BEGIN
 	-- every foreign key that points at customers (bookings, and any later
 	-- table), found in the catalog; values are parameters
 	FOR fk IN
-		SELECT c.conrelid::regclass AS tbl, a.attname AS col
-		FROM pg_constraint c
-		JOIN LATERAL unnest(c.conkey, c.confkey) AS u(fk_att, pk_att) ON true
-		JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = u.fk_att
-		JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = u.pk_att
-		WHERE c.contype = 'f' AND c.confrelid = 'protector.customers'::regclass
-		  AND pa.attname = 'id' AND NOT (c.conrelid = 'protector.customers'::regclass)
-		ORDER BY 1, 2
+		SELECT r.tbl, r.col FROM protector_internal.customer_references r ORDER BY 1, 2
 	LOOP
 		EXECUTE format('UPDATE %s SET %I = $1 WHERE %I = $2', fk.tbl, fk.col, fk.col) USING k.id, m.id;
 		GET DIAGNOSTICS v_count = ROW_COUNT;

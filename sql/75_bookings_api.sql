@@ -1,183 +1,173 @@
 \echo Use "CREATE EXTENSION protector" to load this file. \quit
 -- sql/75_bookings_api.sql: booking RPCs (PostgREST-callable).
 --
--- Writers that customers may call for themselves (create, hold, confirm,
--- cancel) are SECURITY DEFINER and authorize through the capability map
--- (protector_internal.booking_access / booking_for_action); the batch
--- status update runs as the caller, so RLS and the column rules decide.
--- A booking or service the caller may not see is "not found", worded as
--- for one that does not exist.  Capacity is never checked here: the C
--- trigger reservation_check does it for every path into the table.
+-- Every booking RPC runs with the caller's rights: RLS decides which
+-- services and bookings exist for the caller, the capability map what
+-- their role may do, and the triggers below what a customer may write to
+-- their own bookings.  create_booking is the one way bookings are made:
+-- by staff, by customers for themselves, as holds (hold_slot) and by the
+-- widget.  A booking or service the caller may not see is "not found",
+-- worded as for one that does not exist.  Capacity is never checked here:
+-- the C trigger reservation_check does it for every path into the table.
 
--- How may the caller act on bookings of an organization / a customer?
--- 'system' (trusted role), 'staff' (member whose role may do p_action),
--- 'customer' (p_customer_id is the caller's own record), or NULL.
-CREATE FUNCTION protector_internal.booking_access(p_organization_id uuid, p_customer_id uuid,
-												  p_action text)
-RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
+-- The price of a booking before discounts (docs/bookings.md).
+CREATE FUNCTION protector.booking_total(p_price numeric, p_price_per_person numeric, p_party_size integer)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE
-		WHEN protector_internal.caller_is_trusted() THEN 'system'
-		WHEN p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(p_action)) THEN 'staff'
-		WHEN p_customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()) THEN 'customer'
-	END
+	SELECT p_price OPERATOR(pg_catalog.+) (p_price_per_person OPERATOR(pg_catalog.*) p_party_size)
 $$;
-COMMENT ON FUNCTION protector_internal.booking_access(uuid, uuid, text) IS
-'How the caller may act on a booking: system, staff, customer or NULL (not at all)';
+COMMENT ON FUNCTION protector.booking_total(numeric, numeric, integer) IS
+'The price of a booking: price + price_per_person x party_size';
 
--- The one place bookings are made: validates, prices, inserts, replays
--- idempotent retries.  Callers have authorized the request already.
-CREATE FUNCTION protector_internal.book(
-	p_service protector.services,
-	p_customer_id uuid,
-	p_start timestamptz,
-	p_party_size integer,
-	p_status protector.booking_status,
-	p_hold_expires_at timestamptz,
-	p_idempotency_key text,
-	p_details jsonb,
-	p_source protector.booking_source,
-	p_assigned_agent uuid)
-RETURNS jsonb
-LANGUAGE plpgsql VOLATILE
+-- Customers write their own bookings under RLS (bookings_insert and
+-- bookings_update); this holds them to what the RPCs offer: a bookable
+-- slot at the service's price, held (at most a day) or pending,
+-- unassigned, source api; afterwards only confirming their own hold or
+-- cancelling.  Staff, trusted roles and protector's own functions are not
+-- customers here.
+CREATE FUNCTION protector_internal.guard_customer_booking()
+RETURNS trigger
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_range tstzrange;
-	v_booking protector.bookings;
+	s protector.services;
+	changed text[];
 BEGIN
-	IF p_idempotency_key IS NOT NULL THEN
-		IF pg_catalog.length(p_idempotency_key) NOT BETWEEN 1 AND 200 THEN
-			PERFORM protector.raise('invalid_parameter', 'p_idempotency_key must be 1 to 200 characters');
+	IF protector.current_user_id() IS NULL
+	   OR NOT NEW.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())
+	   OR protector_internal.caller_is_trusted()
+	   OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('organizations.read')) THEN
+		RETURN NEW;
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		SELECT * INTO STRICT s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) NEW.service_id;
+		NEW.during := protector.validate_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size);
+		NEW.currency := s.currency;
+		NEW.unit_price := s.price;
+		NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
+		NEW.amount_paid := 0;
+		NEW.source := 'api';
+		IF NEW.status OPERATOR(pg_catalog.<>) 'held' THEN
+			NEW.hold_expires_at := NULL;
+		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day') THEN
+			PERFORM protector.raise('invalid_parameter', 'a hold lasts at most a day',
+				pg_catalog.format('hold_expires_at is %s.', NEW.hold_expires_at));
 		END IF;
-		SELECT * INTO v_booking FROM protector.bookings b
-		WHERE b.organization_id OPERATOR(pg_catalog.=) p_service.organization_id
-		  AND b.idempotency_key OPERATOR(pg_catalog.=) p_idempotency_key;
-		IF FOUND THEN
-			RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
+		IF pg_catalog.pg_column_size(NEW.details) OPERATOR(pg_catalog.>) 65536 THEN
+			PERFORM protector.raise('invalid_parameter', 'details is too large',
+				pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(NEW.details)));
 		END IF;
+		RETURN NEW;
 	END IF;
-	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object');
+	SELECT pg_catalog.array_agg(n.key ORDER BY n.key) INTO changed
+	FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) n
+	JOIN pg_catalog.jsonb_each(pg_catalog.to_jsonb(OLD)) o ON o.key OPERATOR(pg_catalog.=) n.key
+	WHERE n.value IS DISTINCT FROM o.value
+	  AND n.key OPERATOR(pg_catalog.<>) ALL ('{status,hold_expires_at,cancellation_reason,cancelled_at,updated_at}');
+	IF changed IS NOT NULL
+	   OR NOT (NEW.status OPERATOR(pg_catalog.=) OLD.status
+			   OR (OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) 'confirmed')
+			   OR NEW.status OPERATOR(pg_catalog.=) 'cancelled')
+	   OR (NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
+		   AND NOT (NEW.hold_expires_at IS NULL AND NEW.status OPERATOR(pg_catalog.<>) 'held')) THEN
+		PERFORM protector.raise('forbidden', 'customers may only confirm their own holds or cancel their bookings',
+			pg_catalog.format('Booking %s: %s to %s%s.', OLD.id, OLD.status, NEW.status,
+				CASE WHEN changed IS NOT NULL THEN ', changing ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(changed, ', ') ELSE '' END));
 	END IF;
-	IF pg_catalog.pg_column_size(p_details) > 65536 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_details is too large',
-			pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(p_details)));
-	END IF;
-
-	v_range := protector.validate_slot(p_service.id, p_start, p_party_size);
-
-	IF p_idempotency_key IS NULL THEN
-		INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during,
-			party_size, status, source, hold_expires_at, currency, unit_price, total_price,
-			assigned_agent, details)
-		VALUES (p_service.organization_id, p_service.venue_id, p_service.id, p_customer_id, v_range,
-			p_party_size, p_status, p_source, p_hold_expires_at, p_service.currency, p_service.price,
-			p_service.price OPERATOR(pg_catalog.+) p_service.price_per_person OPERATOR(pg_catalog.*) p_party_size,
-			p_assigned_agent, p_details)
-		RETURNING * INTO v_booking;
-		RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": false}'::jsonb;
-	END IF;
-
-	BEGIN
-		INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during,
-			party_size, status, source, hold_expires_at, idempotency_key, currency, unit_price,
-			total_price, assigned_agent, details)
-		VALUES (p_service.organization_id, p_service.venue_id, p_service.id, p_customer_id, v_range,
-			p_party_size, p_status, p_source, p_hold_expires_at, p_idempotency_key, p_service.currency,
-			p_service.price,
-			p_service.price OPERATOR(pg_catalog.+) p_service.price_per_person OPERATOR(pg_catalog.*) p_party_size,
-			p_assigned_agent, p_details)
-		RETURNING * INTO v_booking;
-	EXCEPTION WHEN unique_violation THEN
-		-- the same request raced us and committed first: answer with its booking
-		SELECT * INTO v_booking FROM protector.bookings b
-		WHERE b.organization_id OPERATOR(pg_catalog.=) p_service.organization_id
-		  AND b.idempotency_key OPERATOR(pg_catalog.=) p_idempotency_key;
-		IF NOT FOUND THEN
-			PERFORM protector.raise('retry', 'a request with the same idempotency key was committed concurrently',
-				'This transaction''s snapshot cannot see it yet.', 'Retry the request.');
-		END IF;
-		RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
-	END;
-	RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": false}'::jsonb;
+	RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.book(protector.services, uuid, timestamptz, integer, protector.booking_status,
-								   timestamptz, text, jsonb, protector.booking_source, uuid) IS
-'Internal: validates, prices and inserts a booking, replaying a known idempotency key';
+COMMENT ON FUNCTION protector_internal.guard_customer_booking() IS
+'Trigger: what a customer writes to their own bookings is what the booking RPCs allow them';
 
--- Shared front half of create_booking and hold_slot.
-CREATE FUNCTION protector_internal.book_as_caller(
-	p_service_id uuid, p_customer_id uuid, p_start timestamptz, p_party_size integer,
-	p_status protector.booking_status, p_hold_expires_at timestamptz, p_idempotency_key text,
-	p_details jsonb, p_source protector.booking_source, p_assigned_agent uuid)
-RETURNS jsonb
-LANGUAGE plpgsql VOLATILE
+CREATE TRIGGER guard_customer_booking BEFORE INSERT OR UPDATE ON protector.bookings
+	FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL)
+	EXECUTE FUNCTION protector_internal.guard_customer_booking();
+
+-- A booking moved to another service, or with another party size, is
+-- priced again from the service unless the same update sets its prices
+-- (runs after restrict_update_columns, so operators may reschedule
+-- without the right to set prices).
+CREATE FUNCTION protector_internal.set_booking_price()
+RETURNS trigger
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_service protector.services;
-	v_access text;
-	v_customer uuid := p_customer_id;
+	s protector.services;
 BEGIN
-	IF p_service_id IS NULL THEN
-		PERFORM protector.raise('invalid_parameter', 'p_service_id must not be null');
+	IF NEW.unit_price IS DISTINCT FROM OLD.unit_price OR NEW.total_price IS DISTINCT FROM OLD.total_price THEN
+		RETURN NEW;
 	END IF;
-	SELECT * INTO v_service FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) p_service_id;
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', 'service not found', 'It does not exist, or you may not see it.');
-	END IF;
-
-	IF v_customer IS NULL AND NOT protector_internal.caller_is_trusted()
-	   AND NOT v_service.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create')) THEN
-		-- a customer booking for themselves: their record in this organization
-		SELECT c.id INTO v_customer FROM protector.customers c
-		WHERE c.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
-		  AND c.id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids());
-	END IF;
-	v_access := protector_internal.booking_access(v_service.organization_id, v_customer, 'bookings.create');
-	IF v_access IS NULL THEN
-		-- members whose role may not book: 42501; anyone else: the same
-		-- "service not found" as for a service that does not exist
-		PERFORM protector_internal.authorize(v_service.organization_id, 'bookings.create', 'service');
-	END IF;
-	IF v_customer IS NOT NULL AND NOT EXISTS (
-			SELECT FROM protector.customers c
-			WHERE c.id OPERATOR(pg_catalog.=) v_customer
-			  AND c.organization_id OPERATOR(pg_catalog.=) v_service.organization_id) THEN
-		PERFORM protector.raise('not_found', 'customer not found',
-			'p_customer_id is not a customer of the service''s organization.');
-	END IF;
-	IF p_source OPERATOR(pg_catalog.=) ANY ('{widget,import}'::protector.booking_source[]) AND v_access OPERATOR(pg_catalog.<>) 'system' THEN
-		PERFORM protector.raise('forbidden',
-			pg_catalog.format('bookings with source %s are recorded by protector only', p_source),
-			'The widget records widget bookings; trusted roles such as service_role record imports.',
-			'Use source dashboard, api, phone or walk_in.');
-	END IF;
-	IF v_access OPERATOR(pg_catalog.=) 'customer' THEN
-		-- customers book for themselves, unassigned, pending confirmation
-		IF p_assigned_agent IS NOT NULL THEN
-			PERFORM protector.raise('forbidden', 'customers may not assign agents');
-		END IF;
-		IF p_status OPERATOR(pg_catalog.=) 'confirmed' THEN
-			p_status := 'pending';
-		END IF;
-	END IF;
-	IF p_party_size IS NULL OR p_party_size < 1 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_party_size must be a positive number',
-			pg_catalog.format('Got %s.', COALESCE(p_party_size::text, 'NULL')));
-	END IF;
-
-	RETURN protector_internal.book(v_service, v_customer, p_start, p_party_size, p_status, p_hold_expires_at,
-						  p_idempotency_key, p_details, COALESCE(p_source, 'api'), p_assigned_agent);
+	SELECT * INTO STRICT s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) NEW.service_id;
+	NEW.unit_price := s.price;
+	NEW.currency := s.currency;
+	NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
+	RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.book_as_caller(uuid, uuid, timestamptz, integer, protector.booking_status,
-											 timestamptz, text, jsonb, protector.booking_source, uuid) IS
-'Internal: authorizes the caller for a booking of the service, then books';
+COMMENT ON FUNCTION protector_internal.set_booking_price() IS
+'Trigger: a booking moved to another service or party size is priced again (unless the update sets its prices)';
+
+CREATE TRIGGER set_booking_price BEFORE UPDATE OF service_id, party_size ON protector.bookings
+	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size)
+	EXECUTE FUNCTION protector_internal.set_booking_price();
+
+-- A cancellation records its refund: what was paid (succeeded payments
+-- less refunds) times the service's refund_policy percent for the time
+-- left, as a pending refund row, and notes it in details.refund.  Off
+-- for a transaction with protector.refund_on_cancel = off.
+CREATE FUNCTION protector_internal.refund_on_cancel()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_policy jsonb;
+	v_full_hours numeric;
+	v_percent numeric := 0;
+	v_paid numeric;
+	v_refund numeric := 0;
+BEGIN
+	IF pg_catalog.current_setting('protector.refund_on_cancel') OPERATOR(pg_catalog.=) 'off' THEN
+		RETURN NEW;
+	END IF;
+	SELECT s.settings -> 'refund_policy' INTO v_policy FROM protector.services s
+	WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
+	v_full_hours := COALESCE((v_policy ->> 'full_refund_hours')::numeric, 24);
+	IF pg_catalog.now() OPERATOR(pg_catalog.<=) (pg_catalog.lower(NEW.during)
+			OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => v_full_hours OPERATOR(pg_catalog.*) 3600)) THEN
+		v_percent := 100;
+	ELSIF pg_catalog.now() OPERATOR(pg_catalog.<) pg_catalog.lower(NEW.during) THEN
+		v_percent := LEAST(GREATEST(COALESCE((v_policy ->> 'late_refund_percent')::numeric, 0), 0), 100);
+	END IF;
+	SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+										ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
+	INTO v_paid
+	FROM protector.payments p
+	WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
+	  AND ((p.kind OPERATOR(pg_catalog.=) 'payment' AND p.status OPERATOR(pg_catalog.=) 'succeeded')
+		   OR (p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])));
+	v_refund := pg_catalog.round(GREATEST(v_paid, 0) OPERATOR(pg_catalog.*) v_percent OPERATOR(pg_catalog./) 100, 2);
+	IF v_refund > 0 THEN
+		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
+		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund, NEW.currency, 'pending',
+				pg_catalog.jsonb_build_object('reason', 'cancellation', 'refund_percent', v_percent));
+	END IF;
+	NEW.details := NEW.details OPERATOR(pg_catalog.||)
+		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object('amount', v_refund, 'percent', v_percent));
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refund_on_cancel() IS
+'Trigger: a cancelled booking gets a pending refund of what was paid, by its service''s refund policy (protector.refund_on_cancel)';
+
+CREATE TRIGGER refund_on_cancel BEFORE UPDATE OF status ON protector.bookings
+	FOR EACH ROW WHEN (NEW.status = 'cancelled' AND OLD.status <> 'cancelled')
+	EXECUTE FUNCTION protector_internal.refund_on_cancel();
 
 CREATE FUNCTION protector.create_booking(
 	p_service_id uuid,
@@ -187,19 +177,123 @@ CREATE FUNCTION protector.create_booking(
 	p_idempotency_key text DEFAULT NULL,
 	p_details jsonb DEFAULT '{}',
 	p_source protector.booking_source DEFAULT 'api',
-	p_assigned_agent uuid DEFAULT NULL)
+	p_assigned_agent uuid DEFAULT NULL,
+	p_hold_minutes integer DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_service protector.services;
+	v_customer uuid := p_customer_id;
+	v_status protector.booking_status := 'confirmed';
+	v_hold timestamptz;
+	v_key text := p_idempotency_key;
+	v_range tstzrange;
+	v_booking protector.bookings;
 BEGIN
-	RETURN protector_internal.book_as_caller(p_service_id, p_customer_id, p_start, p_party_size, 'confirmed',
-									NULL, p_idempotency_key, p_details, p_source, p_assigned_agent);
+	IF p_service_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_service_id must not be null');
+	END IF;
+	SELECT * INTO v_service FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) p_service_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'service not found', 'It does not exist, or you may not see it.');
+	END IF;
+	IF p_hold_minutes IS NOT NULL THEN
+		IF p_hold_minutes NOT BETWEEN 1 AND 1440 THEN
+			PERFORM protector.raise('invalid_parameter', 'p_hold_minutes must be between 1 and 1440',
+				pg_catalog.format('Got %s.', p_hold_minutes));
+		END IF;
+		v_status := 'held';
+		v_hold := pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes);
+	END IF;
+
+	IF NOT (protector_internal.caller_is_trusted()
+			OR current_user OPERATOR(pg_catalog.=) (SELECT pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c
+													WHERE c.oid OPERATOR(pg_catalog.=) 'protector.bookings'::pg_catalog.regclass)
+			OR v_service.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))) THEN
+		-- a customer books for themselves: their record in this organization
+		SELECT c.id INTO v_customer FROM protector.customers c
+		WHERE c.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
+		  AND c.id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())
+		ORDER BY c.id LIMIT 1;
+		IF NOT FOUND THEN
+			PERFORM protector_internal.authorize(v_service.organization_id, 'bookings.create', 'service');
+		END IF;
+		IF p_customer_id IS NOT NULL AND p_customer_id OPERATOR(pg_catalog.<>) v_customer THEN
+			PERFORM protector.raise('not_found', 'customer not found',
+				'p_customer_id is not a customer of the service''s organization.');
+		END IF;
+		IF p_assigned_agent IS NOT NULL THEN
+			PERFORM protector.raise('forbidden', 'customers may not assign agents');
+		END IF;
+		-- staff confirm what customers book; their keys are their own
+		IF v_status OPERATOR(pg_catalog.=) 'confirmed' THEN
+			v_status := 'pending';
+		END IF;
+		v_key := 'customer/' OPERATOR(pg_catalog.||) protector.current_user_id()::text
+				 OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
+	ELSIF v_customer IS NOT NULL AND NOT EXISTS (
+			SELECT FROM protector.customers c
+			WHERE c.id OPERATOR(pg_catalog.=) v_customer
+			  AND c.organization_id OPERATOR(pg_catalog.=) v_service.organization_id) THEN
+		PERFORM protector.raise('not_found', 'customer not found',
+			'p_customer_id is not a customer of the service''s organization.');
+	END IF;
+	IF p_party_size IS NULL OR p_party_size < 1 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_party_size must be a positive number',
+			pg_catalog.format('Got %s.', COALESCE(p_party_size::text, 'NULL')));
+	END IF;
+	IF p_idempotency_key IS NOT NULL AND pg_catalog.length(p_idempotency_key) NOT BETWEEN 1 AND 200 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_idempotency_key must be 1 to 200 characters');
+	END IF;
+	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object');
+	END IF;
+	IF pg_catalog.pg_column_size(p_details) > 65536 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_details is too large',
+			pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(p_details)));
+	END IF;
+
+	-- a retried request answers with the booking it made the first time
+	IF v_key IS NOT NULL THEN
+		SELECT * INTO v_booking FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
+		  AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
+		IF FOUND THEN
+			RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
+		END IF;
+	END IF;
+	v_range := protector.validate_slot(v_service.id, p_start, p_party_size);
+	BEGIN
+		INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during,
+			party_size, status, source, hold_expires_at, idempotency_key, currency, unit_price,
+			total_price, assigned_agent, details)
+		VALUES (v_service.organization_id, v_service.venue_id, v_service.id, v_customer, v_range,
+			p_party_size, v_status, COALESCE(p_source, 'api'), v_hold, v_key, v_service.currency, v_service.price,
+			protector.booking_total(v_service.price, v_service.price_per_person, p_party_size),
+			p_assigned_agent, p_details)
+		RETURNING * INTO v_booking;
+	EXCEPTION WHEN unique_violation THEN
+		-- the same request raced us and committed first: answer with its booking
+		SELECT * INTO v_booking FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
+		  AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
+		IF v_key IS NULL OR NOT FOUND THEN
+			IF v_key IS NULL THEN
+				RAISE;
+			END IF;
+			PERFORM protector.raise('retry', 'a request with the same idempotency key was committed concurrently',
+				'This transaction''s snapshot cannot see it yet.', 'Retry the request.');
+		END IF;
+		RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
+	END;
+	RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": false}'::jsonb;
 END
 $$;
 COMMENT ON FUNCTION protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb,
-											 protector.booking_source, uuid) IS
-'Books a slot: validates everything, prices from the service, returns the booking; the same idempotency key returns the first booking';
+											 protector.booking_source, uuid, integer) IS
+'Books a slot (with p_hold_minutes: holds it): validates, prices from the service, returns the booking; the same idempotency key returns the first booking';
 
 CREATE FUNCTION protector.hold_slot(
 	p_service_id uuid,
@@ -212,60 +306,36 @@ CREATE FUNCTION protector.hold_slot(
 	p_source protector.booking_source DEFAULT 'api')
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF p_hold_minutes IS NULL OR p_hold_minutes NOT BETWEEN 1 AND 1440 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_hold_minutes must be between 1 and 1440',
-			pg_catalog.format('Got %s.', COALESCE(p_hold_minutes::text, 'NULL')));
+	IF p_hold_minutes IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_hold_minutes must be between 1 and 1440', 'Got NULL.');
 	END IF;
-	RETURN protector_internal.book_as_caller(p_service_id, p_customer_id, p_start, p_party_size, 'held',
-									pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes),
-									p_idempotency_key, p_details, p_source, NULL);
+	RETURN protector.create_booking(p_service_id, p_customer_id, p_start, p_party_size, p_idempotency_key,
+									p_details, p_source, NULL, p_hold_minutes);
 END
 $$;
 COMMENT ON FUNCTION protector.hold_slot(uuid, uuid, timestamptz, integer, integer, text, jsonb,
 										protector.booking_source) IS
 'Holds a slot (status held) for p_hold_minutes; it occupies capacity until confirmed or expired';
 
--- Loads and locks a booking for an action: visible to the caller under
--- RLS ("booking not found" otherwise), and the caller's role may do
--- p_action or, with p_customer_may, it is the caller's own booking.
-CREATE FUNCTION protector_internal.booking_for_action(p_booking_id uuid, p_action text,
-													  p_customer_may boolean)
-RETURNS protector.bookings
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_booking protector.bookings;
-BEGIN
-	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking', true);
-	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
-	IF NOT (p_customer_may
-			AND v_booking.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
-		PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, p_action, 'booking');
-	END IF;
-	RETURN v_booking;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.booking_for_action(uuid, text, boolean) IS
-'Internal: locks and returns a booking the caller may act on, or raises not found / forbidden';
-
 CREATE FUNCTION protector.confirm_booking(p_booking_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_booking protector.bookings;
 	v_staff boolean;
 BEGIN
-	v_booking := protector_internal.booking_for_action(p_booking_id, 'bookings.confirm', true);
+	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'bookings.confirm', 'booking', true, true);
+	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
 	IF v_booking.status OPERATOR(pg_catalog.=) 'confirmed' THEN
 		RETURN pg_catalog.to_jsonb(v_booking);
 	END IF;
-	v_staff := protector_internal.booking_access(v_booking.organization_id, NULL, 'bookings.confirm') IS NOT NULL;
+	v_staff := protector_internal.caller_is_trusted()
+			   OR v_booking.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.confirm'));
 	IF v_booking.status OPERATOR(pg_catalog.<>) 'held'
 	   AND NOT (v_booking.status OPERATOR(pg_catalog.=) 'pending' AND v_staff) THEN
 		PERFORM protector.raise('invalid_parameter',
@@ -288,14 +358,15 @@ CREATE FUNCTION protector.reschedule_booking(p_booking_id uuid, p_new_start time
 											 p_new_service_id uuid DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_booking protector.bookings;
 	v_service protector.services;
 	v_range tstzrange;
 BEGIN
-	v_booking := protector_internal.booking_for_action(p_booking_id, 'bookings.reschedule', false);
+	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'bookings.reschedule', 'booking', true);
+	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
 	IF v_booking.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[]) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('a %s booking cannot be rescheduled', v_booking.status));
@@ -310,12 +381,10 @@ BEGIN
 	v_range := protector.validate_slot(v_service.id, p_new_start, v_booking.party_size);
 	-- both services' locks, in sorted order: no deadlock with a reschedule the other way
 	PERFORM protector.lock_services(ARRAY[v_booking.service_id, v_service.id]);
-	-- one statement: if the new slot is taken it fails and the booking keeps its slot
+	-- one statement: if the new slot is taken it fails and the booking
+	-- keeps its slot; another service prices it again (set_booking_price)
 	UPDATE protector.bookings b
-	SET during = v_range, service_id = v_service.id, venue_id = v_service.venue_id,
-		unit_price = CASE WHEN v_service.id OPERATOR(pg_catalog.=) v_booking.service_id THEN b.unit_price ELSE v_service.price END,
-		total_price = CASE WHEN v_service.id OPERATOR(pg_catalog.=) v_booking.service_id THEN b.total_price
-						   ELSE v_service.price OPERATOR(pg_catalog.+) v_service.price_per_person OPERATOR(pg_catalog.*) b.party_size END
+	SET during = v_range, service_id = v_service.id, venue_id = v_service.venue_id
 	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id
 	RETURNING * INTO v_booking;
 	RETURN pg_catalog.to_jsonb(v_booking);
@@ -328,18 +397,14 @@ CREATE FUNCTION protector.cancel_booking(p_booking_id uuid, p_reason text DEFAUL
 										 p_issue_refund boolean DEFAULT true)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_booking protector.bookings;
-	v_policy jsonb;
-	v_full_hours numeric;
-	v_late_percent numeric;
-	v_percent numeric := 0;
-	v_paid numeric;
-	v_refund numeric := 0;
+	v_refunds text := pg_catalog.current_setting('protector.refund_on_cancel');
 BEGIN
-	v_booking := protector_internal.booking_for_action(p_booking_id, 'bookings.cancel', true);
+	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'bookings.cancel', 'booking', true, true);
+	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
 	IF pg_catalog.length(p_reason) > 2000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_reason must be at most 2000 characters');
 	END IF;
@@ -352,39 +417,18 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('a %s booking cannot be cancelled', v_booking.status));
 	END IF;
-
+	-- the refund is the trigger refund_on_cancel's, by the service's policy
+	PERFORM pg_catalog.set_config('protector.refund_on_cancel',
+								  CASE WHEN p_issue_refund IS NOT FALSE THEN 'on' ELSE 'off' END, true);
 	UPDATE protector.bookings b
 	SET status = 'cancelled', cancelled_at = pg_catalog.now(), cancellation_reason = p_reason
 	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id
 	RETURNING * INTO v_booking;
-
-	IF p_issue_refund IS NOT FALSE THEN
-		SELECT s.settings -> 'refund_policy' INTO v_policy FROM protector.services s
-		WHERE s.id OPERATOR(pg_catalog.=) v_booking.service_id;
-		v_full_hours := COALESCE((v_policy ->> 'full_refund_hours')::numeric, 24);
-		v_late_percent := LEAST(GREATEST(COALESCE((v_policy ->> 'late_refund_percent')::numeric, 0), 0), 100);
-		IF pg_catalog.now() OPERATOR(pg_catalog.<=) (pg_catalog.lower(v_booking.during)
-				OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => v_full_hours OPERATOR(pg_catalog.*) 3600)) THEN
-			v_percent := 100;
-		ELSIF pg_catalog.now() OPERATOR(pg_catalog.<) pg_catalog.lower(v_booking.during) THEN
-			v_percent := v_late_percent;
-		END IF;
-		SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-											ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
-		INTO v_paid
-		FROM protector.payments p
-		WHERE p.booking_id OPERATOR(pg_catalog.=) p_booking_id
-		  AND ((p.kind OPERATOR(pg_catalog.=) 'payment' AND p.status OPERATOR(pg_catalog.=) 'succeeded')
-			   OR (p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])));
-		v_refund := pg_catalog.round(GREATEST(v_paid, 0) OPERATOR(pg_catalog.*) v_percent OPERATOR(pg_catalog./) 100, 2);
-		IF v_refund > 0 THEN
-			INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
-			VALUES (v_booking.organization_id, v_booking.id, 'refund', v_refund, v_booking.currency, 'pending',
-					pg_catalog.jsonb_build_object('reason', 'cancellation', 'refund_percent', v_percent));
-		END IF;
-	END IF;
+	PERFORM pg_catalog.set_config('protector.refund_on_cancel', v_refunds, true);
 	RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-		'already_cancelled', false, 'refund_amount', v_refund, 'refund_percent', v_percent);
+		'already_cancelled', false,
+		'refund_amount', COALESCE(v_booking.details #> '{refund,amount}', '0'),
+		'refund_percent', COALESCE(v_booking.details #> '{refund,percent}', '0'));
 END
 $$;
 COMMENT ON FUNCTION protector.cancel_booking(uuid, text, boolean) IS

@@ -33,10 +33,14 @@ BEGIN
 	END IF;
 
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
-		IF NEW.status NOT IN ('pending', 'confirmed') THEN
+		IF NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.source OPERATOR(pg_catalog.=) 'widget' THEN
+			-- a widget booking the desk confirms before its hold expires
+			v_kind := 'booking.awaiting_confirmation';
+		ELSIF NEW.status NOT IN ('pending', 'confirmed') THEN
 			RETURN NULL;
+		ELSE
+			v_kind := 'booking.created';
 		END IF;
-		v_kind := 'booking.created';
 	ELSIF OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status IN ('pending', 'confirmed') THEN
 		v_kind := 'booking.created';
 	ELSIF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
@@ -82,7 +86,7 @@ BEGIN
 	VALUES (NEW.organization_id, NEW.id, v_kind,
 			pg_catalog.jsonb_build_object('service', v_service, 'start', pg_catalog.lower(NEW.during),
 										  'timezone', v_timezone, 'status', NEW.status,
-										  'party_size', NEW.party_size));
+										  'party_size', NEW.party_size, 'confirm_by', NEW.hold_expires_at));
 	RETURN NULL;
 END
 $$;

@@ -42,7 +42,6 @@ BEGIN
 		WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped
 		  AND a.attname NOT IN ('id', 'organization_id') AND a.attname <> ALL (stamps)
 		  AND (t, a.attname) NOT IN (('protector.customers'::regclass, 'identity_key'),
-									 ('protector.customers'::regclass, 'merged_into'),
 									 ('protector.members'::regclass, 'user_id'),
 									 ('protector.bookings'::regclass, 'source'));
 		EXECUTE format('GRANT UPDATE (%s) ON %s TO authenticated', cols, t);
@@ -70,10 +69,13 @@ TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION
 	protector_internal.orgs_with(text),
 	protector_internal.authorize(uuid, text, text),
-	protector_internal.authorize_row(regclass, uuid, text, text, boolean),
+	protector_internal.authorize_row(regclass, uuid, text, text, boolean, boolean),
 	protector_internal.current_customer_ids(),
+	protector_internal.customer_organizations(),
 	protector_internal.caller_is_trusted()
 TO authenticated, service_role;
+-- merge_customers finds what refers to a customer here (catalog facts)
+GRANT SELECT ON protector_internal.customer_references TO authenticated, service_role;
 
 -- RPC
 GRANT EXECUTE ON FUNCTION
@@ -87,7 +89,8 @@ GRANT EXECUTE ON FUNCTION
 	protector.get_available_slots(uuid, date, date, boolean),
 	protector.validate_slot(uuid, timestamptz, integer),
 	protector.booking_transition_allowed(protector.booking_status, protector.booking_status),
-	protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb, protector.booking_source, uuid),
+	protector.booking_total(numeric, numeric, integer),
+	protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb, protector.booking_source, uuid, integer),
 	protector.hold_slot(uuid, uuid, timestamptz, integer, integer, text, jsonb, protector.booking_source),
 	protector.confirm_booking(uuid),
 	protector.reschedule_booking(uuid, timestamptz, uuid),

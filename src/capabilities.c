@@ -118,6 +118,9 @@ static const Capability capability_map[] = {
 
 static SPIPlanPtr member_orgs_plan = NULL;
 static SPIPlanPtr customer_ids_plan = NULL;
+static SPIPlanPtr customer_orgs_plan = NULL;
+
+static ArrayType *own_customer_ids(void);
 
 /* ---------- the map ---------- */
 
@@ -376,7 +379,8 @@ protector_authorize_sql(PG_FUNCTION_ARGS)
 typedef struct RowPlans
 {
 	Oid			relid;
-	SPIPlanPtr	visible;		/* organization_id of the row, as the caller */
+	bool		has_customer;	/* the table has a customer_id column */
+	SPIPlanPtr	visible;		/* organization_id [, customer_id], as the caller */
 	SPIPlanPtr	lock;			/* SELECT ... FOR UPDATE, as the owner */
 } RowPlans;
 
@@ -421,9 +425,13 @@ row_plans_for(Oid relid)
 		Oid			argtypes[1] = {UUIDOID};
 		bool		soft = get_attnum(relid, "deleted_at") != InvalidAttrNumber;
 		char	   *qual = quote_qualified_identifier("protector", rel);
-		char	   *visible = psprintf("SELECT organization_id FROM %s WHERE id OPERATOR(pg_catalog.=) $1%s",
-									   qual, soft ? " AND deleted_at IS NULL" : "");
+		bool		has_customer = get_attnum(relid, "customer_id") != InvalidAttrNumber;
+		char	   *visible = psprintf("SELECT organization_id%s FROM %s WHERE id OPERATOR(pg_catalog.=) $1%s",
+									   has_customer ? ", customer_id" : "", qual,
+									   soft ? " AND deleted_at IS NULL" : "");
 		char	   *lock = psprintf("SELECT 1 FROM %s WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE", qual);
+
+		row_plans[slot].has_customer = has_customer;
 
 		row_plans[slot].visible = NULL;
 		row_plans[slot].lock = NULL;
@@ -436,15 +444,18 @@ row_plans_for(Oid relid)
 
 /*
  * protector_internal.authorize_row(p_table regclass, p_id uuid,
- *		p_action text, p_entity text, p_lock boolean default false)
+ *		p_action text, p_entity text, p_lock boolean default false,
+ *		p_customer_may boolean default false)
  * returns uuid
  *
  * The one "load, not found unless visible, forbidden unless allowed" check.
  * The row must be visible to the caller under RLS (and not soft-deleted);
  * otherwise "<entity> not found", the same for another tenant's id and an
  * id that does not exist.  With p_action, the caller's role in the row's
- * organization must allow it (42501 otherwise).  With p_lock the row is
- * then locked FOR UPDATE.  Returns the row's organization_id.
+ * organization must allow it, or with p_customer_may the row's customer_id
+ * must be one of the caller's own customer records (42501 otherwise).
+ * With p_lock the row is then locked FOR UPDATE.  Returns the row's
+ * organization_id.
  */
 PG_FUNCTION_INFO_V1(protector_authorize_row);
 Datum
@@ -453,6 +464,9 @@ protector_authorize_row(PG_FUNCTION_ARGS)
 	const Capability *cap = NULL;
 	char	   *entity = entity_arg(fcinfo, 3);
 	bool		lock = PG_NARGS() > 4 && !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
+	bool		customer_may = PG_NARGS() > 5 && !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
+	pg_uuid_t	customer;
+	bool		has_customer = false;
 	RowPlans   *plans;
 	Datum		id;
 	pg_uuid_t	org;
@@ -493,9 +507,19 @@ protector_authorize_row(PG_FUNCTION_ARGS)
 		if (isnull)
 			not_found(entity);
 		org = *DatumGetUUIDP(d);
+		if (plans->has_customer)
+		{
+			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+			if (!isnull)
+			{
+				customer = *DatumGetUUIDP(d);
+				has_customer = true;
+			}
+		}
 	}
 
-	if (cap != NULL && !caller_may(&org, cap))
+	if (cap != NULL && !caller_may(&org, cap) &&
+		!(customer_may && has_customer && array_has_uuid(own_customer_ids(), &customer)))
 		refuse(cap);
 
 	if (lock)
@@ -519,6 +543,24 @@ protector_authorize_row(PG_FUNCTION_ARGS)
 	}
 }
 
+/* the caller's own customer records (merged-away ones excluded) */
+static ArrayType *
+own_customer_ids(void)
+{
+	pg_uuid_t	uid;
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		values[1];
+
+	if (!protector_get_current_user_id(&uid))
+		return construct_empty_array(UUIDOID);
+	values[0] = UUIDPGetDatum(&uid);
+	return DatumGetArrayTypeP(protector_select_uuid_array(&customer_ids_plan,
+														  "SELECT COALESCE(pg_catalog.array_agg(id), '{}'::pg_catalog.uuid[])"
+														  " FROM protector.customers"
+														  " WHERE user_id OPERATOR(pg_catalog.=) $1 AND merged_into IS NULL",
+														  1, argtypes, values));
+}
+
 /*
  * protector_internal.current_customer_ids() returns uuid[]
  *
@@ -529,6 +571,19 @@ PG_FUNCTION_INFO_V1(protector_current_customer_ids);
 Datum
 protector_current_customer_ids(PG_FUNCTION_ARGS)
 {
+	PG_RETURN_ARRAYTYPE_P(own_customer_ids());
+}
+
+/*
+ * protector_internal.customer_organizations() returns uuid[]
+ *
+ * The organizations in which the caller has a customer record: where a
+ * customer sees the venues and services they may book.
+ */
+PG_FUNCTION_INFO_V1(protector_customer_organizations);
+Datum
+protector_customer_organizations(PG_FUNCTION_ARGS)
+{
 	pg_uuid_t	uid;
 	Oid			argtypes[1] = {UUIDOID};
 	Datum		values[1];
@@ -536,8 +591,8 @@ protector_current_customer_ids(PG_FUNCTION_ARGS)
 	if (!protector_get_current_user_id(&uid))
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(UUIDOID));
 	values[0] = UUIDPGetDatum(&uid);
-	PG_RETURN_DATUM(protector_select_uuid_array(&customer_ids_plan,
-												"SELECT COALESCE(pg_catalog.array_agg(id), '{}'::pg_catalog.uuid[])"
+	PG_RETURN_DATUM(protector_select_uuid_array(&customer_orgs_plan,
+												"SELECT COALESCE(pg_catalog.array_agg(DISTINCT organization_id), '{}'::pg_catalog.uuid[])"
 												" FROM protector.customers"
 												" WHERE user_id OPERATOR(pg_catalog.=) $1 AND merged_into IS NULL",
 												1, argtypes, values));

@@ -149,7 +149,8 @@ protector_service_lock_key_sql(PG_FUNCTION_ARGS)
 
 /*
  * Refuses unless every service is one whose bookings the caller may update
- * (capability bookings.update), seen under the caller's RLS.  Trusted
+ * (capabilities bookings.update, bookings.assigned), seen under the
+ * caller's RLS.  Trusted
  * callers and protector's own SECURITY DEFINER functions (running as the
  * tables' owner, which authorized the request) pass.
  */
@@ -171,8 +172,10 @@ check_lockable(Datum *ids, int n)
 	protector_keep_plan(&lockable_plan,
 						"SELECT pg_catalog.count(*) FROM protector.services s"
 						" WHERE s.id OPERATOR(pg_catalog.=) ANY ($1)"
-						"   AND s.organization_id OPERATOR(pg_catalog.=)"
-						"       ANY (protector_internal.orgs_with('bookings.update'))",
+						"   AND (s.organization_id OPERATOR(pg_catalog.=)"
+						"        ANY (protector_internal.orgs_with('bookings.update'))"
+						"        OR s.organization_id OPERATOR(pg_catalog.=)"
+						"        ANY (protector_internal.orgs_with('bookings.assigned')))",
 						1, argtypes);
 	ret = SPI_execute_plan(lockable_plan, values, NULL, true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)

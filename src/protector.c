@@ -25,6 +25,9 @@
 
 PG_MODULE_MAGIC;
 
+/* read by the refund trigger through current_setting() */
+static bool protector_refund_on_cancel = true;
+
 void		_PG_init(void);
 
 void
@@ -57,6 +60,16 @@ _PG_init(void)
 							 "NOTIFY, so a database whose dashboards use Supabase Realtime "
 							 "instead can turn this off (ALTER DATABASE ... SET).",
 							 &protector_notify,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("protector.refund_on_cancel",
+							 "Record a refund by the service's refund policy when a booking is cancelled.",
+							 "cancel_booking(p_issue_refund => false) turns it off for its own "
+							 "transaction; a batch of cancellations may do the same with SET LOCAL.",
+							 &protector_refund_on_cancel,
 							 true,
 							 PGC_USERSET,
 							 0,

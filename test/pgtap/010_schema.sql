@@ -20,19 +20,19 @@ SELECT enum_has_labels('protector', 'task_status', ARRAY['open', 'in_progress', 
 -- RLS enabled and forced
 SELECT is_empty($$
 	SELECT c.relname FROM pg_class c
-	WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind = 'r'
+	WHERE c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace) AND c.relkind = 'r'
 	  AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')
 $$, 'every table has a primary key');
 SELECT is_empty($$
 	SELECT c.relname FROM pg_class c
-	WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind = 'r'
+	WHERE c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace) AND c.relkind = 'r'
 	  AND c.relname <> 'organizations'
 	  AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid
 					  AND a.attname = 'organization_id' AND a.atttypid = 'uuid'::regtype)
 $$, 'every table but organizations itself carries organization_id');
 SELECT is_empty($$
 	SELECT c.relname FROM pg_class c
-	WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind = 'r'
+	WHERE c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace) AND c.relkind = 'r'
 	  AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
 $$, 'every table has RLS enabled and forced');
 SELECT is_empty($$
@@ -163,7 +163,7 @@ SELECT is_empty($$
 $$, 'every function has a comment');
 SELECT is_empty($$
 	SELECT c.relname FROM pg_class c
-	WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind = 'r'
+	WHERE c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace) AND c.relkind = 'r'
 	  AND obj_description(c.oid, 'pg_class') IS NULL
 $$, 'every table has a comment');
 SELECT volatility_is('protector', 'current_user_id', ARRAY[]::text[], 'stable', 'current_user_id() is STABLE');
@@ -179,7 +179,7 @@ SELECT set_eq($$
 	SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'protector'
 $$, $$
 	SELECT c.oid::regclass::text FROM pg_class c
-	WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind IN ('r', 'S')
+	WHERE c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace) AND c.relkind IN ('r', 'S')
 $$, 'every table and sequence is registered with pg_extension_config_dump');
 
 SELECT * FROM finish();

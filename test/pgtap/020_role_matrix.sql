@@ -235,7 +235,7 @@ INSERT INTO expect VALUES
 	('members', 'insert', '{denied,denied,ok,ok,denied,denied,denied,denied,denied,denied,denied,ok}'),
 	('members', 'update', '{denied,none,ok,ok,none,none,none,none,none,none,none,ok}'),
 	('members', 'delete', '{denied,none,ok,ok,none,none,none,none,none,none,none,ok}'),
-	('venues', 'select', '{denied,-,A,A,A,A,A,A,A,B,-,"A,B"}'),
+	('venues', 'select', '{denied,A,A,A,A,A,A,A,A,B,-,"A,B"}'),
 	('venues', 'insert', '{denied,denied,ok,ok,ok,denied,denied,denied,denied,denied,denied,ok}'),
 	('venues', 'update', '{denied,none,ok,ok,ok,none,none,none,none,none,none,ok}'),
 	('venues', 'delete', '{denied,none,ok,ok,none,none,none,none,none,none,none,ok}'),
@@ -243,7 +243,7 @@ INSERT INTO expect VALUES
 	('venue_closures', 'insert', '{denied,denied,ok,ok,ok,denied,denied,denied,denied,denied,denied,ok}'),
 	('venue_closures', 'update', '{denied,none,ok,ok,ok,none,none,none,none,none,none,ok}'),
 	('venue_closures', 'delete', '{denied,none,ok,ok,ok,none,none,none,none,none,none,ok}'),
-	('services', 'select', '{denied,-,A,A,A,A,A,A,A,B,-,"A,B"}'),
+	('services', 'select', '{denied,A,A,A,A,A,A,A,A,B,-,"A,B"}'),
 	('services', 'insert', '{denied,denied,ok,ok,ok,denied,denied,denied,denied,denied,denied,ok}'),
 	('services', 'update', '{denied,none,ok,ok,ok,none,none,none,none,none,none,ok}'),
 	('services', 'delete', '{denied,none,ok,ok,ok,none,none,none,none,none,none,ok}'),
@@ -253,7 +253,7 @@ INSERT INTO expect VALUES
 	('customers', 'delete', '{denied,none,ok,ok,ok,none,none,none,none,none,none,ok}'),
 	('bookings', 'select', '{denied,bA_1,A,A,A,A,bA_1,A,-,B,-,"A,B"}'),
 	('bookings', 'insert', '{denied,denied,ok,ok,ok,ok,denied,denied,denied,denied,denied,ok}'),
-	('bookings', 'update', '{denied,none,ok,ok,ok,ok,ok,none,none,none,none,ok}'),
+	('bookings', 'update', '{denied,denied,ok,ok,ok,ok,ok,none,none,none,none,ok}'),
 	('bookings', 'delete', '{denied,none,ok,ok,none,none,none,none,none,none,none,ok}'),
 	('payments', 'select', '{denied,pA_1,A,A,A,-,-,A,-,B,-,"A,B"}'),
 	('payments', 'insert', '{denied,denied,ok,ok,ok,denied,denied,denied,denied,denied,denied,ok}'),
@@ -348,6 +348,8 @@ UPDATE protector.customers SET user_id = NULL WHERE id = pg_temp.fx('cA_self');
 INSERT INTO protector.customers (id, organization_id, user_id, full_name)
 VALUES ('0000000a-0000-4000-8000-00000000c009', pg_temp.fx('A'), tests.get_supabase_uid('customer_a'), 'Cora (new)');
 SELECT is(pg_temp.try_select('customer', 'bookings'), '-', 'a customer sees only bookings of their own records');
+-- (as a merge does: what referred to the record moves first)
+UPDATE protector.bookings SET customer_id = '0000000a-0000-4000-8000-00000000c009' WHERE customer_id = pg_temp.fx('cA_self');
 UPDATE protector.customers SET merged_into = '0000000a-0000-4000-8000-00000000c009',
 	user_id = tests.get_supabase_uid('customer_a') WHERE id = pg_temp.fx('cA_self');
 SELECT is(pg_temp.try_select('customer', 'customers'), '-', 'merged-away records are not the customer''s any more');

@@ -60,9 +60,9 @@ CREATE TEMP TABLE r (name text, result jsonb);
 GRANT ALL ON r TO anon, authenticated;
 INSERT INTO r SELECT 'first', protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
 	'Ana', ' ANA@example.COM ', '+49 30 123456', pg_temp.t(10), 2, 'visit-1');
-SELECT is((SELECT result ->> 'status' FROM r WHERE name = 'first'), 'pending', 'a visitor books (pending until staff confirm)');
+SELECT is((SELECT result ->> 'status' FROM r WHERE name = 'first'), 'held', 'a visitor books: a hold until staff confirm');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM r, jsonb_object_keys(result) k WHERE name = 'first'),
-	'{currency,end,party_size,reference,replayed,service,start,status,total_price}'::text[],
+	'{confirm_by,currency,end,party_size,reference,replayed,service,start,status,total_price}'::text[],
 	'the answer: reference, status, time, price; nothing about the customer');
 INSERT INTO r SELECT 'retry', protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
 	'Ana', 'ana@example.com', NULL, pg_temp.t(10), 2, 'visit-1');

@@ -11,7 +11,7 @@
 --      only for the authorization helpers policies and RPCs ask;
 --   6. no role list is written outside the capability map.
 BEGIN;
-SELECT plan(35);
+SELECT plan(38);
 
 -- fixtures: organization A (the victim) and B (the caller's) --------------
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['z_owner_a', 'z_owner_b', 'z_manager_b', 'z_operator_b',
@@ -71,9 +71,9 @@ SELECT date_trunc('day', now()) + interval '6 days 12 hours' AS slot,
 -- search_path here: only protector's own code is on trial.
 CREATE TEMP TABLE calls (fn regprocedure, who text, kind text, param text, call text);
 INSERT INTO calls VALUES
-	('protector.create_booking(uuid,uuid,timestamptz,integer,text,jsonb,protector.booking_source,uuid)', 'z_owner_b', 'service', 'p_service_id',
+	('protector.create_booking(uuid,uuid,timestamptz,integer,text,jsonb,protector.booking_source,uuid,integer)', 'z_owner_b', 'service', 'p_service_id',
 	 $$protector.create_booking(%1$s, '0ab00000-0000-4000-8000-00000000c001', %2$s)$$),
-	('protector.create_booking(uuid,uuid,timestamptz,integer,text,jsonb,protector.booking_source,uuid)', 'z_owner_b', 'customer', 'p_customer_id',
+	('protector.create_booking(uuid,uuid,timestamptz,integer,text,jsonb,protector.booking_source,uuid,integer)', 'z_owner_b', 'customer', 'p_customer_id',
 	 $$protector.create_booking('0ab00000-0000-4000-8000-0000000005a1', %1$s, %2$s)$$),
 	('protector.hold_slot(uuid,uuid,timestamptz,integer,integer,text,jsonb,protector.booking_source)', 'z_owner_b', 'service', 'p_service_id',
 	 $$protector.hold_slot(%1$s, '0ab00000-0000-4000-8000-00000000c001', %2$s)$$),
@@ -128,6 +128,7 @@ INSERT INTO calls VALUES
 	-- no id: the shadow test only
 	('protector.create_organization(text,text,text,text,text)', 'z_owner_b', NULL, NULL, $$protector.create_organization('New', 'authz-new')$$),
 	('protector.capability_map()', 'z_owner_b', NULL, NULL, $$protector.capability_map()$$),
+	('protector.booking_total(numeric,numeric,integer)', 'z_owner_b', NULL, NULL, $$protector.booking_total(20, 25, 4)$$),
 	('protector.current_user_id()', 'z_owner_b', NULL, NULL, $$protector.current_user_id()$$),
 	('protector.timezone_is_valid(text)', 'z_owner_b', NULL, NULL, $$protector.timezone_is_valid('Europe/Berlin')$$),
 	('protector.check_timezone(text,text)', 'z_owner_b', NULL, NULL, $$protector.check_timezone('Europe/Berlin')$$),
@@ -282,8 +283,6 @@ INSERT INTO stamp_writes VALUES
 	('update bookings.created_at', $$UPDATE protector.bookings SET created_at = '2020-01-01' WHERE id = '0ab00000-0000-4000-8000-00000000b001'$$),
 	('update bookings.created_by', $$UPDATE protector.bookings SET created_by = NULL WHERE id = '0ab00000-0000-4000-8000-00000000b001'$$),
 	('update bookings.source', $$UPDATE protector.bookings SET source = 'widget' WHERE id = '0ab00000-0000-4000-8000-00000000b001'$$),
-	('update customers.merged_into', $$UPDATE protector.customers SET merged_into = '0ab00000-0000-4000-8000-00000000c002'
-		WHERE id = '0ab00000-0000-4000-8000-00000000c001'$$),
 	('update venues.updated_at', $$UPDATE protector.venues SET updated_at = '2020-01-01' WHERE id = '0ab00000-0000-4000-8000-0000000000a1'$$);
 SELECT is_empty($$
 	SELECT r, w.what, pg_temp.attempt(r, w.sql) FROM stamp_writes w
@@ -297,9 +296,23 @@ SELECT is(pg_temp.attempt('z_manager_b', $$INSERT INTO protector.bookings (organ
 	'42501 | bookings with source widget are recorded by protector only | The widget records widget bookings; trusted roles such as service_role record imports. | Use source dashboard, api, phone or walk_in.',
 	'a manager may not pass a booking off as a widget booking');
 SELECT is(pg_temp.attempt('z_customer_b', $$SELECT protector.create_booking('0ab00000-0000-4000-8000-0000000005a2', NULL,
-		'2031-03-01 10:00+00', p_source => 'import')$$),
+		date_trunc('day', now()) + interval '7 days 12 hours', p_source => 'import')$$),
 	'42501 | bookings with source import are recorded by protector only | The widget records widget bookings; trusted roles such as service_role record imports. | Use source dashboard, api, phone or walk_in.',
 	'... nor a customer as an import, through the RPC');
+-- merged_into: set only by who may merge, only once nothing refers to the
+-- customer (as merge_customers leaves it), never cleared
+SELECT is(pg_temp.attempt('z_manager_b', $$UPDATE protector.customers SET merged_into = '0ab00000-0000-4000-8000-00000000c002'
+		WHERE id = '0ab00000-0000-4000-8000-00000000c001'$$),
+	'22023 | customer 0ab00000-0000-4000-8000-00000000c001 is still referenced by protector.bookings.customer_id | Merge customers with merge_customers(), which moves what refers to them.',
+	'a manager cannot mark a customer merged while bookings still refer to it');
+SELECT is(pg_temp.attempt('z_operator_b', $$UPDATE protector.customers SET merged_into = '0ab00000-0000-4000-8000-00000000c002'
+		WHERE id = '0ab00000-0000-4000-8000-00000000c002'$$),
+	'ok', '(an operator''s update finds no row it may change: customers.manage)');
+SELECT is(pg_temp.attempt('z_manager_b', $$
+		SELECT protector.merge_customers('0ab00000-0000-4000-8000-00000000c002', '0ab00000-0000-4000-8000-00000000c001');
+		UPDATE protector.customers SET merged_into = NULL WHERE id = '0ab00000-0000-4000-8000-00000000c001'$$),
+	'42501 | a merge cannot be undone | Customer 0ab00000-0000-4000-8000-00000000c001 was merged into 0ab00000-0000-4000-8000-00000000c002.',
+	'a merge (as the caller) works, and cannot be undone by hand');
 SELECT tests.authenticate_as('z_manager_b');
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, source) VALUES
 	('0ab00000-0000-4000-8000-00000000b0ff', '0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1',
@@ -337,19 +350,16 @@ SELECT set_eq($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
 	WHERE p.pronamespace = 'protector_internal'::regnamespace AND has_function_privilege('authenticated', p.oid, 'EXECUTE')
 $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.authorize(uuid,text,text)'),
-			 ('protector_internal.authorize_row(regclass,uuid,text,text,boolean)'),
-			 ('protector_internal.current_customer_ids()'), ('protector_internal.caller_is_trusted()')$$,
+			 ('protector_internal.authorize_row(regclass,uuid,text,text,boolean,boolean)'),
+			 ('protector_internal.current_customer_ids()'), ('protector_internal.customer_organizations()'),
+			 ('protector_internal.caller_is_trusted()')$$,
 	'authenticated may execute only the authorization helpers that policies and RPCs ask');
 SELECT ok(NOT has_schema_privilege('anon', 'protector_internal', 'USAGE'), 'anon has no usage of protector_internal');
 SELECT set_eq($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
 	WHERE p.pronamespace = 'protector'::regnamespace AND p.prosecdef
 	  AND has_function_privilege('authenticated', p.oid, 'EXECUTE')
-$$, $$VALUES ('protector.create_booking(uuid,uuid,timestamp with time zone,integer,text,jsonb,protector.booking_source,uuid)'),
-			 ('protector.hold_slot(uuid,uuid,timestamp with time zone,integer,integer,text,jsonb,protector.booking_source)'),
-			 ('protector.confirm_booking(uuid)'), ('protector.reschedule_booking(uuid,timestamp with time zone,uuid)'),
-			 ('protector.cancel_booking(uuid,text,boolean)'), ('protector.merge_customers(uuid,uuid)'),
-			 ('protector.get_venue_by_embed_key(text)'), ('protector.get_venue_services(text)'),
+$$, $$VALUES ('protector.get_venue_by_embed_key(text)'), ('protector.get_venue_services(text)'),
 			 ('protector.get_widget_slots(text,uuid,date,date)'),
 			 ('protector.create_widget_booking(text,uuid,text,text,text,timestamp with time zone,integer,text,jsonb)')$$,
 	'the SECURITY DEFINER functions authenticated may call are exactly those docs/security.md lists');
