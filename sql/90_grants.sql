@@ -112,14 +112,16 @@ GRANT EXECUTE ON FUNCTION
 	protector.rotate_embed_key(uuid)
 TO authenticated, service_role;
 
--- the public widget: the only functions anon may execute
+-- the public widget: the only functions anon may execute, and the only
+-- SECURITY DEFINER functions in the API.  A widget page calls them with
+-- the anon key; signed-in customers book with create_booking.
 GRANT USAGE ON SCHEMA protector TO anon;
 GRANT EXECUTE ON FUNCTION
 	protector.get_venue_by_embed_key(text),
 	protector.get_venue_services(text),
 	protector.get_widget_slots(text, uuid, date, date),
 	protector.create_widget_booking(text, uuid, text, text, text, timestamptz, integer, text, jsonb)
-TO anon, authenticated, service_role;
+TO anon, service_role;
 
 -- venues
 GRANT EXECUTE ON FUNCTION

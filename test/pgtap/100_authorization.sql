@@ -11,7 +11,7 @@
 --      only for the authorization helpers policies and RPCs ask;
 --   6. no role list is written outside the capability map.
 BEGIN;
-SELECT plan(38);
+SELECT plan(39);
 
 -- fixtures: organization A (the victim) and B (the caller's) --------------
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['z_owner_a', 'z_owner_b', 'z_manager_b', 'z_operator_b',
@@ -355,14 +355,18 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.caller_is_trusted()')$$,
 	'authenticated may execute only the authorization helpers that policies and RPCs ask');
 SELECT ok(NOT has_schema_privilege('anon', 'protector_internal', 'USAGE'), 'anon has no usage of protector_internal');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	WHERE p.pronamespace = 'protector'::regnamespace AND p.prosecdef
+	  AND has_function_privilege('authenticated', p.oid, 'EXECUTE')
+$$, 'authenticated may call no SECURITY DEFINER function in the API: RPCs run as the caller');
 SELECT set_eq($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
 	WHERE p.pronamespace = 'protector'::regnamespace AND p.prosecdef
-	  AND has_function_privilege('authenticated', p.oid, 'EXECUTE')
 $$, $$VALUES ('protector.get_venue_by_embed_key(text)'), ('protector.get_venue_services(text)'),
 			 ('protector.get_widget_slots(text,uuid,date,date)'),
 			 ('protector.create_widget_booking(text,uuid,text,text,text,timestamp with time zone,integer,text,jsonb)')$$,
-	'the SECURITY DEFINER functions authenticated may call are exactly those docs/security.md lists');
+	'the API''s only SECURITY DEFINER functions are the four widget functions, for anon');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_proc p
 	WHERE p.pronamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)

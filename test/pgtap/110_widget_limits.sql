@@ -1,0 +1,92 @@
+-- The widget as a greedy visitor would use it: per-visitor limits by
+-- e-mail and by client address, holds that expire, guest records for
+-- account holders' e-mails, and text with hidden characters.
+BEGIN;
+SELECT plan(24);
+
+SELECT tests.create_supabase_user('l_owner');
+SELECT tests.create_supabase_user('l_holder');
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a110000-0000-4000-8000-000000000000', 'L', 'limits');
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0a110000-0000-4000-8000-000000000000', tests.get_supabase_uid('l_owner'), 'owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone, widget_settings) VALUES
+	('0a110000-0000-4000-8000-0000000000a1', '0a110000-0000-4000-8000-000000000000', 'Hall', 'UTC',
+	 '{"visitor_bookings_per_hour": 2, "address_bookings_per_hour": 3, "bookings_per_minute": 100}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party) VALUES
+	('0a110000-0000-4000-8000-0000000005a1', '0a110000-0000-4000-8000-000000000000', '0a110000-0000-4000-8000-0000000000a1',
+	 'Room', '60 minutes', '60 minutes', '400 days', 1, 4);
+INSERT INTO protector.customers (organization_id, full_name, email, user_id) VALUES
+	('0a110000-0000-4000-8000-000000000000', 'Holder', 'holder@example.com', tests.get_supabase_uid('l_holder'));
+CREATE TEMP TABLE k AS SELECT embed_key AS key FROM protector.venues WHERE id = '0a110000-0000-4000-8000-0000000000a1';
+GRANT SELECT ON k TO anon;
+-- hour h of the day after tomorrow
+CREATE FUNCTION pg_temp.t(h int) RETURNS timestamptz LANGUAGE sql AS $$
+	SELECT date_trunc('day', now()) + interval '2 days' + h * interval '1 hour'
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.t(int) TO anon;
+CREATE FUNCTION pg_temp.book(p_name text, p_email text, p_hour int, p_details jsonb DEFAULT '{}') RETURNS jsonb
+LANGUAGE sql AS $$
+	SELECT protector.create_widget_booking((SELECT key FROM k), '0a110000-0000-4000-8000-0000000005a1',
+		p_name, p_email, NULL, pg_temp.t(p_hour), 1, NULL, p_details)
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.book(text, text, int, jsonb) TO anon;
+
+SELECT tests.authenticate_as_anon();
+
+-- one e-mail: 2 bookings an hour
+SELECT is(pg_temp.book('Greedy', 'greedy@example.com', 1) ->> 'status', 'held', 'a visitor''s first booking');
+SELECT is(pg_temp.book('Greedy', 'GREEDY@example.com ', 2) ->> 'status', 'held', '... and second (the same e-mail, however written)');
+SELECT throws_ok($$SELECT pg_temp.book('Greedy', 'greedy@example.com', 3)$$, '53400',
+	'too many bookings from you through this widget; try again later', 'the third within the hour is refused');
+SELECT throws_like($$SELECT pg_temp.book('Greedy', 'greedy@example.com', 3)$$,
+	'%too many bookings from you%', '... with the limits in the detail');
+SELECT is(pg_temp.book('Other', 'other@example.com', 3) ->> 'status', 'held', 'another visitor still books: one visitor cannot exhaust the venue');
+
+-- one client address (PostgREST's request.headers): 3 bookings an hour
+SELECT set_config('request.headers', '{"x-forwarded-for": "203.0.113.7, 10.0.0.1"}', true);
+SELECT is(pg_temp.book('A1', 'a1@example.com', 4) ->> 'status', 'held', 'from 203.0.113.7: one');
+SELECT is(pg_temp.book('A2', 'a2@example.com', 5) ->> 'status', 'held', '... two');
+SELECT is(pg_temp.book('A3', 'a3@example.com', 6) ->> 'status', 'held', '... three (other e-mails each time)');
+SELECT throws_ok($$SELECT pg_temp.book('A4', 'a4@example.com', 7)$$, '53400', NULL,
+	'a fourth e-mail from the same address is refused (first hop of x-forwarded-for)');
+SELECT set_config('request.headers', '{"x-forwarded-for": "198.51.100.9"}', true);
+SELECT is(pg_temp.book('A4', 'a4@example.com', 7) ->> 'status', 'held', 'another address books');
+SELECT set_config('request.headers', '{"x-forwarded-for": "not an address"}', true);
+SELECT is(pg_temp.book('A5', 'a5@example.com', 8) ->> 'status', 'held', 'a header that is no address is ignored');
+SELECT set_config('request.headers', '', true);
+
+-- hidden characters
+SELECT throws_ok($$SELECT pg_temp.book(E'Ann\u202Egnp.exe', 'rlo@example.com', 9)$$, '22023',
+	'the booking holds control or invisible direction characters', 'a right-to-left override in a name is refused');
+SELECT throws_ok($$SELECT pg_temp.book(E'Ann\nBob', 'nl@example.com', 9)$$, '22023', NULL, 'a line break in a name is refused');
+SELECT throws_ok($$SELECT pg_temp.book('Ann', 'det@example.com', 9, jsonb_build_object('note', E'a\u0007b'))$$, '22023', NULL,
+	'... and control characters deep in the details');
+SELECT throws_ok($$SELECT pg_temp.book('Ann', 'det@example.com', 9, jsonb_build_object(E'k\u2066', 'x'))$$, '22023', NULL,
+	'... or in a details key');
+SELECT is(pg_temp.book('Zoë Ölund-Ñúñez 李', 'zoe@example.com', 9) ->> 'status', 'held', 'letters of any script are fine');
+
+-- an account holder's e-mail books a guest record, never their account
+SELECT is(pg_temp.book('Impostor', 'Holder@Example.com', 10) ->> 'status', 'held', 'someone books with an account holder''s e-mail');
+SELECT tests.clear_authentication();
+SELECT is((SELECT array_agg(user_id IS NULL ORDER BY user_id IS NULL) FROM protector.customers WHERE lower(email) = 'holder@example.com'),
+	'{f,t}'::boolean[], '... the booking went to a new guest record beside the account holder''s');
+SELECT tests.authenticate_as('l_holder');
+SELECT is((SELECT count(*)::int FROM protector.bookings), 0, '... so the account holder does not see it as theirs');
+
+-- holds expire unless confirmed
+SELECT tests.clear_authentication();
+SELECT ok((SELECT hold_expires_at BETWEEN now() + interval '14 minutes' AND now() + interval '16 minutes'
+		   FROM protector.bookings WHERE lower(during) = pg_temp.t(1)), 'a widget hold lasts 15 minutes by default');
+SELECT is((SELECT count(*)::int FROM protector.notifications WHERE kind = 'booking.awaiting_confirmation'), 10,
+	'the desk is told of every booking awaiting confirmation');
+UPDATE protector.bookings SET hold_expires_at = now() - interval '1 second' WHERE lower(during) = pg_temp.t(1);
+SELECT tests.authenticate_as_anon();
+SELECT is(pg_temp.book('Late', 'late@example.com', 1) ->> 'status', 'held', 'an expired hold frees its slot for the next visitor');
+SELECT tests.authenticate_as('l_owner');
+SELECT is((SELECT protector.confirm_booking(id) ->> 'status' FROM protector.bookings WHERE lower(during) = pg_temp.t(2)),
+	'confirmed', 'staff confirm a widget hold');
+SELECT is((SELECT count(*)::int FROM protector.tasks t JOIN protector.bookings b ON b.id = t.booking_id
+		   WHERE lower(b.during) = pg_temp.t(2) AND t.kind = 'booking_review'), 1, '... which gets its review task then');
+
+SELECT * FROM finish();
+ROLLBACK;
