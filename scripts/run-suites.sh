@@ -72,6 +72,18 @@ echo "pgTAP: $t_ok ok, $t_bad not ok"
 passed=$((passed + t_ok))
 failed=$((failed + t_bad))
 
+# --- docs that must match the code ------------------------------------------
+echo "== docs"
+doc_block=$(sed -n '/<!-- capability-map:begin -->/,/<!-- capability-map:end -->/p' docs/security.md | sed '1d;$d')
+if [ "$doc_block" = "$(bash scripts/capability-table.sh "$TAPDB" 2>&1)" ]; then
+	echo "docs/security.md capability table ... ok"
+	passed=$((passed + 1))
+else
+	echo "docs/security.md capability table ... FAILED (paste the output of scripts/capability-table.sh)"
+	diff <(echo "$doc_block") <(bash scripts/capability-table.sh "$TAPDB" 2>&1) | head -20
+	failed=$((failed + 1))
+fi
+
 # --- concurrency (real concurrent sessions) --------------------------------
 if [ -d test/concurrency ] && ls test/concurrency/*.sh >/dev/null 2>&1; then
 	echo "== concurrency"
