@@ -64,13 +64,14 @@ COMMENT ON FUNCTION protector_internal.current_customer_ids() IS
 'Customer records linked to the current user''s account (merged-away records excluded)';
 
 -- Who is calling, beyond RLS: a superuser or BYPASSRLS role (service_role,
--- admin SQL, server-side jobs) is trusted with what RLS would refuse.
+-- admin SQL, server-side jobs) is trusted with what RLS would refuse, and
+-- so is protector's own SECURITY DEFINER code (it authorized the request).
 CREATE FUNCTION protector_internal.caller_is_trusted()
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_caller_is_trusted_sql'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.caller_is_trusted() IS
-'True when the requesting role (outside SECURITY DEFINER functions) is a superuser or bypasses RLS, e.g. service_role';
+'True when the requesting role is a superuser or bypasses RLS (e.g. service_role), or protector''s own SECURITY DEFINER code is running';
 
 CREATE FUNCTION protector.raise(p_kind text, p_message text,
 								p_detail text DEFAULT NULL, p_hint text DEFAULT NULL)

@@ -45,15 +45,14 @@ COMMENT ON FUNCTION protector_internal.keep_one_owner() IS
 CREATE TRIGGER keep_one_owner BEFORE UPDATE OR DELETE ON protector.members
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.keep_one_owner();
 
--- Operators and agents may update rows, but only some columns of them.
--- TG_ARGV[0]: the action (capability map) that may change every column;
--- TG_ARGV[1]: the columns every other member may change; optionally
--- TG_ARGV[2] an action and TG_ARGV[3] the further columns it may change.
--- Requests without a user (service_role, server-side jobs, admin SQL) are
--- not restricted here, nor are protector's own SECURITY DEFINER functions
--- (running as the tables' owner), nor callers who are not members of the
--- row's organization: a customer on their own booking is held to
--- guard_customer_booking.
+-- Operators, agents and customers may update rows, but only some columns
+-- of them.  TG_ARGV[0]: the action (capability map) that may change every
+-- column; TG_ARGV[1]: the columns every other member may change; TG_ARGV[2]
+-- an action and TG_ARGV[3] the further columns it may change; TG_ARGV[4]
+-- the columns a caller who is no member (a customer on their own row, as
+-- the policies let them) may change.  Requests without a user and trusted
+-- callers (service_role, protector's own SECURITY DEFINER code) are not
+-- restricted here.
 CREATE FUNCTION protector_internal.restrict_update_columns()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -63,14 +62,13 @@ DECLARE
 	allowed text[] := TG_ARGV[1]::text[];
 	changed text[];
 BEGIN
-	IF protector.current_user_id() IS NULL
-	   OR current_user OPERATOR(pg_catalog.=) (SELECT pg_catalog.pg_get_userbyid(c.relowner)
-											  FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) TG_RELID)
-	   OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(TG_ARGV[0]))
-	   OR NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('organizations.read')) THEN
+	IF protector.current_user_id() IS NULL OR protector_internal.caller_is_trusted()
+	   OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(TG_ARGV[0])) THEN
 		RETURN NEW;
 	END IF;
-	IF TG_NARGS > 2 AND NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(TG_ARGV[2])) THEN
+	IF NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('organizations.read')) THEN
+		allowed := COALESCE(TG_ARGV[4], '{}')::text[];
+	ELSIF TG_NARGS > 2 AND NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(TG_ARGV[2])) THEN
 		allowed := allowed OPERATOR(pg_catalog.||) TG_ARGV[3]::text[];
 	END IF;
 	SELECT pg_catalog.array_agg(n.key ORDER BY n.key) INTO changed
@@ -91,7 +89,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.restrict_update_columns() IS
-'Trigger: lets members whose role may not do action TG_ARGV[0] change only the columns in TG_ARGV[1] (and TG_ARGV[3] with action TG_ARGV[2])';
+'Trigger: lets members whose role may not do action TG_ARGV[0] change only the columns in TG_ARGV[1] (and TG_ARGV[3] with action TG_ARGV[2]), non-members only those in TG_ARGV[4]';
 
 -- a reschedule moves a booking (its price follows the service:
 -- set_booking_price in sql/75_bookings_api.sql)
@@ -100,7 +98,8 @@ CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.bookings
 		'bookings.update_any_column',
 		'{status,assigned_agent,details,cancellation_reason,cancelled_at}',
 		'bookings.reschedule',
-		'{during,service_id,venue_id}');
+		'{during,service_id,venue_id}',
+		'{status,hold_expires_at,cancellation_reason,cancelled_at}');
 
 CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.tasks
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.restrict_update_columns(
@@ -117,9 +116,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NOT protector_internal.caller_is_trusted()
-	   AND current_user OPERATOR(pg_catalog.<>) (SELECT pg_catalog.pg_get_userbyid(c.relowner)
-												FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) TG_RELID) THEN
+	IF NOT protector_internal.caller_is_trusted() THEN
 		PERFORM protector.raise('forbidden',
 			pg_catalog.format('bookings with source %s are recorded by protector only', NEW.source),
 			'The widget records widget bookings; trusted roles such as service_role record imports.',

@@ -25,8 +25,9 @@ COMMENT ON FUNCTION protector.booking_total(numeric, numeric, integer) IS
 -- bookings_update); this holds them to what the RPCs offer: a bookable
 -- slot at the service's price, held (at most a day) or pending,
 -- unassigned, source api; afterwards only confirming their own hold or
--- cancelling.  Staff, trusted roles and protector's own functions are not
--- customers here.
+-- cancelling (which columns they may change: restrict_update_columns).
+-- Staff, trusted roles and protector's own functions are not customers
+-- here.
 CREATE FUNCTION protector_internal.guard_customer_booking()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -34,7 +35,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	s protector.services;
-	changed text[];
 BEGIN
 	IF protector.current_user_id() IS NULL
 	   OR NOT NEW.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())
@@ -62,20 +62,13 @@ BEGIN
 		END IF;
 		RETURN NEW;
 	END IF;
-	SELECT pg_catalog.array_agg(n.key ORDER BY n.key) INTO changed
-	FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) n
-	JOIN pg_catalog.jsonb_each(pg_catalog.to_jsonb(OLD)) o ON o.key OPERATOR(pg_catalog.=) n.key
-	WHERE n.value IS DISTINCT FROM o.value
-	  AND n.key OPERATOR(pg_catalog.<>) ALL ('{status,hold_expires_at,cancellation_reason,cancelled_at,updated_at}');
-	IF changed IS NOT NULL
-	   OR NOT (NEW.status OPERATOR(pg_catalog.=) OLD.status
+	IF NOT (NEW.status OPERATOR(pg_catalog.=) OLD.status
 			   OR (OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) 'confirmed')
 			   OR NEW.status OPERATOR(pg_catalog.=) 'cancelled')
 	   OR (NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
 		   AND NOT (NEW.hold_expires_at IS NULL AND NEW.status OPERATOR(pg_catalog.<>) 'held')) THEN
 		PERFORM protector.raise('forbidden', 'customers may only confirm their own holds or cancel their bookings',
-			pg_catalog.format('Booking %s: %s to %s%s.', OLD.id, OLD.status, NEW.status,
-				CASE WHEN changed IS NOT NULL THEN ', changing ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(changed, ', ') ELSE '' END));
+			pg_catalog.format('Booking %s: %s to %s.', OLD.id, OLD.status, NEW.status));
 	END IF;
 	RETURN NEW;
 END
@@ -165,7 +158,9 @@ $$;
 COMMENT ON FUNCTION protector_internal.refund_on_cancel() IS
 'Trigger: a cancelled booking gets a pending refund of what was paid, by its service''s refund policy (protector.refund_on_cancel)';
 
-CREATE TRIGGER refund_on_cancel BEFORE UPDATE OF status ON protector.bookings
+-- (named to run after restrict_update_columns: BEFORE triggers fire in
+-- name order, and the note in details is the database's, not the caller's)
+CREATE TRIGGER settle_cancellation BEFORE UPDATE OF status ON protector.bookings
 	FOR EACH ROW WHEN (NEW.status = 'cancelled' AND OLD.status <> 'cancelled')
 	EXECUTE FUNCTION protector_internal.refund_on_cancel();
 
@@ -209,8 +204,6 @@ BEGIN
 	END IF;
 
 	IF NOT (protector_internal.caller_is_trusted()
-			OR current_user OPERATOR(pg_catalog.=) (SELECT pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c
-													WHERE c.oid OPERATOR(pg_catalog.=) 'protector.bookings'::pg_catalog.regclass)
 			OR v_service.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))) THEN
 		-- a customer books for themselves: their record in this organization
 		SELECT c.id INTO v_customer FROM protector.customers c

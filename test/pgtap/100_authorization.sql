@@ -11,7 +11,7 @@
 --      only for the authorization helpers policies and RPCs ask;
 --   6. no role list is written outside the capability map.
 BEGIN;
-SELECT plan(39);
+SELECT plan(44);
 
 -- fixtures: organization A (the victim) and B (the caller's) --------------
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['z_owner_a', 'z_owner_b', 'z_manager_b', 'z_operator_b',
@@ -327,6 +327,36 @@ SELECT lives_ok($$INSERT INTO protector.bookings (organization_id, venue_id, ser
 				'[2031-03-02 10:00+00, 2031-03-02 11:00+00)', 'import', '2020-01-01')$$,
 	'service_role (trusted) imports history with its own dates');
 SELECT tests.clear_authentication();
+
+-- customers write their own bookings under RLS, held to what the RPCs offer
+SELECT tests.authenticate_as('z_customer_b');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, total_price, unit_price, source)
+VALUES ('0ab00000-0000-4000-8000-00000000b0c1', '0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1',
+		'0ab00000-0000-4000-8000-0000000005a2', '0ab00000-0000-4000-8000-00000000c003',
+		tstzrange(date_trunc('day', now()) + interval '8 days 9 hours', date_trunc('day', now()) + interval '8 days 9 hours 1 minute'),
+		'pending', 0, 0, 'phone');
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT upper(during) - lower(during), total_price, source::text FROM protector.bookings
+					WHERE id = '0ab00000-0000-4000-8000-00000000b0c1'$$,
+	$$SELECT interval '60 minutes', protector.booking_total(s.price, s.price_per_person, 1), 'api'
+	  FROM protector.services s WHERE s.id = '0ab00000-0000-4000-8000-0000000005a2'$$,
+	'a customer''s own insert gets the slot''s end, the service''s price and source api, whatever it said');
+SELECT is(pg_temp.attempt('z_customer_b', $$INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status)
+		VALUES ('0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1', '0ab00000-0000-4000-8000-0000000005a2',
+				'0ab00000-0000-4000-8000-00000000c003',
+				tstzrange(date_trunc('day', now()) + interval '8 days 11 hours', date_trunc('day', now()) + interval '8 days 12 hours'),
+				'confirmed')$$),
+	'42501 | new row violates row-level security policy for table "bookings"', '... but not as confirmed: staff confirm');
+SELECT is(pg_temp.attempt('z_customer_b', $$UPDATE protector.bookings SET details = '{"vip": true}' WHERE id = '0ab00000-0000-4000-8000-00000000b0c1'$$),
+	'42501 | your role may not change details of bookings | Your role may change only status, hold_expires_at, cancellation_reason, cancelled_at. | Members whose role may do bookings.update_any_column change the other columns (protector.capability_map()).',
+	'a customer may not change what staff decide on their booking');
+SELECT is(pg_temp.attempt('z_customer_b', $$UPDATE protector.bookings SET status = 'confirmed' WHERE id = '0ab00000-0000-4000-8000-00000000b0c1'$$),
+	'42501 | customers may only confirm their own holds or cancel their bookings | Booking 0ab00000-0000-4000-8000-00000000b0c1: pending to confirmed.',
+	'... nor confirm a pending booking');
+SELECT is(pg_temp.attempt('z_customer_b', $$
+		UPDATE protector.bookings SET status = 'cancelled', cancelled_at = now() WHERE id = '0ab00000-0000-4000-8000-00000000b0c1';
+		SELECT 1 / (details ? 'refund')::int FROM protector.bookings WHERE id = '0ab00000-0000-4000-8000-00000000b0c1'$$),
+	'ok', '... but cancels it directly, the refund noted by the database');
 
 -- 4. lock_services ------------------------------------------------------------
 SELECT is(pg_temp.attempt('z_owner_b', format('SELECT protector.lock_services(%L)',
