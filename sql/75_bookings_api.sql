@@ -77,7 +77,7 @@ COMMENT ON FUNCTION protector_internal.guard_customer_booking() IS
 'Trigger: what a customer writes to their own bookings is what the booking RPCs allow them';
 
 CREATE TRIGGER guard_customer_booking BEFORE INSERT OR UPDATE ON protector.bookings
-	FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL)
+	FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND protector.current_user_id() IS NOT NULL)
 	EXECUTE FUNCTION protector_internal.guard_customer_booking();
 
 -- A booking moved to another service, or with another party size, is
