@@ -8,11 +8,15 @@ EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).c
 MODULE_big = $(EXTENSION)
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# The install script is generated from the concern files sql/NN_*.sql;
-# released upgrade scripts sql/protector--A--B.sql are kept as written.
+# The install script of the version in development (default_version) is
+# generated from the concern files sql/NN_*.sql.  Released install scripts
+# (sql/protector--0.1.0.sql) and upgrade scripts (sql/protector--A--B.sql)
+# are checked in as shipped and never edited: every change to the schema or
+# functions goes into the parts and into the upgrade script to the version
+# in development (docs/operations.md, Releases).
 SQL_PARTS = $(sort $(wildcard sql/[0-9][0-9]_*.sql))
 SQL_INSTALL = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA = $(SQL_INSTALL) $(filter-out $(SQL_INSTALL),$(wildcard sql/$(EXTENSION)--*--*.sql))
+DATA = $(SQL_INSTALL) $(filter-out $(SQL_INSTALL),$(wildcard sql/$(EXTENSION)--*.sql))
 EXTRA_CLEAN = $(SQL_INSTALL)
 
 ICU_CFLAGS := $(shell pkg-config --cflags icu-uc icu-i18n 2>/dev/null)

@@ -6,6 +6,9 @@
 #   cppcheck    src/*.c, one count
 #   pg_regress  test/sql/*.sql vs expected/*.out, one count per test file
 #   pgTAP       test/pgtap/*.sql through pg_prove, one count per assertion
+#   docs        docs/security.md's capability table against the map
+#   concurrency test/concurrency/*.sh, one count per script
+#   ops         test/ops/*.sh (restores, upgrades), one count per script
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -84,20 +87,22 @@ else
 	failed=$((failed + 1))
 fi
 
-# --- concurrency (real concurrent sessions) --------------------------------
-if [ -d test/concurrency ] && ls test/concurrency/*.sh >/dev/null 2>&1; then
-	echo "== concurrency"
-	for t in test/concurrency/*.sh; do
-		if bash "$t" >"$LOGDIR/$(basename "$t").log" 2>&1; then
-			echo "concurrency $(basename "$t" .sh) ... ok"
+# --- concurrency (real concurrent sessions) and operations (restore, ----
+# --- upgrade): one shell script a test --------------------------------------
+for suite in concurrency ops; do
+	ls test/$suite/*.sh >/dev/null 2>&1 || continue
+	echo "== $suite"
+	for t in test/$suite/*.sh; do
+		if bash "$t" >"$LOGDIR/$suite-$(basename "$t").log" 2>&1; then
+			echo "$suite $(basename "$t" .sh) ... ok"
 			passed=$((passed + 1))
 		else
-			echo "concurrency $(basename "$t" .sh) ... FAILED"
-			tail -20 "$LOGDIR/$(basename "$t").log"
+			echo "$suite $(basename "$t" .sh) ... FAILED"
+			tail -40 "$LOGDIR/$suite-$(basename "$t").log"
 			failed=$((failed + 1))
 		fi
 	done
-fi
+done
 
 echo "logs: $LOGDIR"
 echo "$passed passed, $failed failed"

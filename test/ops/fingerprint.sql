@@ -1,0 +1,20 @@
+-- test/ops/fingerprint.sql: one row per table of the extension's schemas
+-- and per table audited through enable_audit: row count and an md5 of all
+-- rows in a fixed order; one row per sequence: its position.  Two
+-- databases hold the same data exactly when their fingerprints are equal.
+SELECT format('%s %s %s', c.oid::regclass, x.n, x.md5)
+FROM pg_class c
+CROSS JOIN LATERAL (SELECT * FROM query_to_xml(
+	format('SELECT count(*) AS n, md5(coalesce(string_agg(t::text, E''\n'' ORDER BY t::text), '''')) AS md5 FROM %s t',
+		   c.oid::regclass), false, false, '')) q(x0)
+CROSS JOIN LATERAL (SELECT (xpath('//n/text()', q.x0))[1]::text AS n, (xpath('//md5/text()', q.x0))[1]::text AS md5) x
+WHERE c.relkind = 'r'
+  AND (c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
+	   OR EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = 'protector_audit'))
+UNION ALL
+SELECT format('%s last_value=%s is_called=%s', s.seqrelid::regclass,
+			  (xpath('//last_value/text()', query_to_xml(format('SELECT last_value FROM %s', s.seqrelid::regclass), false, false, '')))[1],
+			  (xpath('//is_called/text()', query_to_xml(format('SELECT is_called FROM %s', s.seqrelid::regclass), false, false, '')))[1])
+FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
+WHERE c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace, 'public'::regnamespace)
+ORDER BY 1;

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# test/ops/upgrade.sh — releases upgrade in place.  The previous release
+# is installed and filled with data (test/ops/fixture.sql), then
+# ALTER EXTENSION protector UPDATE; the result must equal a fresh install
+# of the version in development: the same catalog (a normalized
+# pg_dump --schema-only of every object of the extension, grants, policies
+# and comments included) and the same data as before the update.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+PREV=${PREV:-0.1.0}
+CUR=$(sed -n "s/^default_version = '\(.*\)'/\1/p" protector.control)
+WORK=$(mktemp -d /tmp/protector-upgrade.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+failures=0
+
+# The extension's objects as pg_dump would print them if they were not an
+# extension's: detach them (in a throwaway database), then dump the schemas.
+schema_of() {
+	psql -X -q -v ON_ERROR_STOP=1 -d "$1" -c "DELETE FROM pg_depend
+		WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+		  AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'protector')"
+	pg_dump --schema-only --no-owner -n protector -n protector_internal "$1" |
+		grep -vE '^(--|SET |SELECT pg_catalog.set_config|\\(un)?restrict )' | grep -v '^$'
+}
+
+for db in upgraded fresh; do
+	dropdb --if-exists "protector_$db" >/dev/null 2>&1 || true
+	createdb "protector_$db"
+done
+psql -X -q -v ON_ERROR_STOP=1 -d protector_upgraded -c "CREATE EXTENSION protector VERSION '$PREV' CASCADE"
+psql -X -q -v ON_ERROR_STOP=1 -d protector_upgraded -f test/ops/fixture.sql >/dev/null
+psql -X -A -t -d protector_upgraded -f test/ops/fingerprint.sql >"$WORK/before"
+psql -X -q -v ON_ERROR_STOP=1 -d protector_upgraded -c "ALTER EXTENSION protector UPDATE"
+psql -X -A -t -d protector_upgraded -f test/ops/fingerprint.sql >"$WORK/after"
+version=$(psql -X -A -t -d protector_upgraded -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'")
+psql -X -q -v ON_ERROR_STOP=1 -d protector_fresh -c "CREATE EXTENSION protector CASCADE"
+
+echo "$PREV -> $version (development version $CUR), $(wc -l <"$WORK/before") tables and sequences fingerprinted"
+if [ "$version" != "$CUR" ]; then
+	echo "ALTER EXTENSION UPDATE ended at $version, not $CUR"; failures=$((failures + 1))
+fi
+if ! diff -u "$WORK/before" "$WORK/after"; then
+	echo "THE DATA CHANGED IN THE UPDATE"; failures=$((failures + 1))
+fi
+schema_of protector_upgraded >"$WORK/upgraded.sql"
+schema_of protector_fresh >"$WORK/fresh.sql"
+if ! diff -u "$WORK/fresh.sql" "$WORK/upgraded.sql" | head -80; then :; fi
+if ! cmp -s "$WORK/fresh.sql" "$WORK/upgraded.sql"; then
+	echo "$PREV + ALTER EXTENSION UPDATE differs from a fresh install of $CUR (diff above: - fresh, + upgraded)"
+	failures=$((failures + 1))
+fi
+echo "catalog: $(wc -l <"$WORK/fresh.sql") lines of schema compared"
+for db in upgraded fresh; do dropdb "protector_$db"; done
+[ "$failures" -eq 0 ]
