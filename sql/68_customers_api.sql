@@ -95,6 +95,8 @@ CREATE TRIGGER guard_merged_into BEFORE UPDATE OF merged_into ON protector.custo
 	FOR EACH ROW WHEN (OLD.merged_into IS DISTINCT FROM NEW.merged_into)
 	EXECUTE FUNCTION protector_internal.guard_merged_into();
 
+-- merged_into names a customer of the same organization (what a foreign
+-- key would say), and nothing refers to the merged customer any more.
 -- Runs as the owner: it must see every reference, visible or not.
 CREATE FUNCTION protector_internal.check_merged_unreferenced()
 RETURNS trigger
@@ -105,6 +107,13 @@ DECLARE
 	fk record;
 	v_found boolean;
 BEGIN
+	IF NOT EXISTS (SELECT FROM protector.customers c
+				   WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					 AND c.id OPERATOR(pg_catalog.=) NEW.merged_into) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('customer %s is merged into %s, which is no customer of its organization',
+										NEW.id, NEW.merged_into);
+	END IF;
 	FOR fk IN
 		SELECT r.tbl, r.col FROM protector_internal.customer_references r
 	LOOP
@@ -119,7 +128,27 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_merged_unreferenced() IS
-'Constraint trigger: nothing refers to a customer merged into another';
+'Constraint trigger: merged_into names a customer of the same organization, and nothing refers to the merged customer';
+
+-- What the foreign key's ON DELETE SET NULL did: customers merged into a
+-- deleted customer are merged into nothing.
+CREATE FUNCTION protector_internal.release_merged_into()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE protector.customers c SET merged_into = NULL
+	WHERE c.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+	  AND c.merged_into OPERATOR(pg_catalog.=) OLD.id;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.release_merged_into() IS
+'Trigger: customers merged into a deleted customer are merged into nothing (as ON DELETE SET NULL)';
+
+CREATE TRIGGER release_merged_into AFTER DELETE ON protector.customers
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.release_merged_into();
 
 CREATE CONSTRAINT TRIGGER check_merged_unreferenced AFTER INSERT OR UPDATE OF merged_into ON protector.customers
 	NOT DEFERRABLE

@@ -44,6 +44,9 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+		RETURN NULL;		-- a restore: nothing happens live
+	END IF;
 	PERFORM realtime.broadcast_changes(
 		'protector:' OPERATOR(pg_catalog.||) COALESCE(NEW.organization_id, OLD.organization_id)::text,
 		TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, OLD);
@@ -53,9 +56,22 @@ $$;
 COMMENT ON FUNCTION protector_internal.broadcast_booking_change() IS
 'Trigger: booking changes to Supabase Realtime Broadcast, topic protector:<organization id> (private)';
 
--- Idempotent: run after creating the supabase_realtime publication or
--- installing Supabase Realtime; reports what it found and did.
-CREATE FUNCTION protector.enable_realtime()
+-- Whether protector is in Supabase Realtime is data, so that a restore
+-- brings it back: the publication's membership, the tables' replica
+-- identity and the broadcast trigger belong to no dump of the extension's
+-- tables, but this row does, and restoring it applies them again.
+CREATE TABLE protector_internal.realtime_state (
+	enabled		boolean PRIMARY KEY CHECK (enabled)
+);
+ALTER TABLE protector_internal.realtime_state ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.realtime_state FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE protector_internal.realtime_state IS
+'One row while protector is in Supabase Realtime (enable_realtime); restoring it re-applies the publication membership';
+SELECT pg_catalog.pg_extension_config_dump('protector_internal.realtime_state', '');
+
+-- Puts bookings, tasks and notifications into whatever Supabase Realtime
+-- the database has; idempotent; reports what it found and did.
+CREATE FUNCTION protector_internal.apply_realtime()
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -90,8 +106,11 @@ BEGIN
 				AFTER INSERT OR UPDATE OR DELETE ON protector.bookings
 				FOR EACH ROW EXECUTE FUNCTION protector_internal.broadcast_booking_change();
 		END IF;
-		-- members receive their organizations' topics; nobody else does
-		IF EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
+		-- members receive their organizations' topics; nobody else does (a
+		-- restore brings the policy back itself, with realtime.messages)
+		IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+			v_policy := 'restored';
+		ELSIF EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
 				   AND polname = 'protector_members_receive_organization_topic') THEN
 			v_policy := 'present';
 		ELSE
@@ -115,6 +134,26 @@ BEGIN
 
 	RETURN jsonb_build_object('publication', v_publication, 'tables_added', to_jsonb(v_added),
 							  'broadcast', v_broadcast, 'broadcast_policy', v_policy);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.apply_realtime() IS
+'Adds bookings, tasks and notifications to the Supabase Realtime the database has (publication, broadcast trigger, topic policy)';
+
+-- Idempotent: run after creating the supabase_realtime publication or
+-- installing Supabase Realtime; reports what it found and did, and
+-- remembers it (realtime_state) so that a restore does it again.
+CREATE FUNCTION protector.enable_realtime()
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_result jsonb := protector_internal.apply_realtime();
+BEGIN
+	IF (v_result ->> 'publication')::boolean OR (v_result ->> 'broadcast')::boolean THEN
+		INSERT INTO protector_internal.realtime_state (enabled) VALUES (true) ON CONFLICT DO NOTHING;
+	END IF;
+	RETURN v_result;
 END
 $$;
 COMMENT ON FUNCTION protector.enable_realtime() IS
@@ -155,6 +194,7 @@ BEGIN
 		DROP POLICY protector_members_receive_organization_topic ON realtime.messages;
 		v_policy := true;
 	END IF;
+	DELETE FROM protector_internal.realtime_state;
 	RETURN jsonb_build_object('tables_removed', to_jsonb(v_removed), 'broadcast_trigger_dropped', v_trigger,
 							  'broadcast_policy_dropped', v_policy);
 END
@@ -162,4 +202,52 @@ $$;
 COMMENT ON FUNCTION protector.disable_realtime() IS
 'Takes protector out of Supabase Realtime (publication, broadcast trigger, topic policy); run before DROP EXTENSION';
 
-SELECT protector.enable_realtime();
+-- A restored realtime_state row puts the restored tables back into
+-- Realtime (the publication already exists by then: pg_dump creates it
+-- before any data); a row that is there already is kept, not doubled.
+CREATE FUNCTION protector_internal.restore_realtime_state()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+		PERFORM protector_internal.apply_realtime();
+		IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+			RETURN NULL;
+		END IF;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.restore_realtime_state() IS
+'Trigger: a restored realtime_state row applies apply_realtime() again';
+
+CREATE TRIGGER restore_realtime_state BEFORE INSERT ON protector_internal.realtime_state
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.restore_realtime_state();
+-- also under session_replication_role = replica (Supabase's restore recipe)
+ALTER TABLE protector_internal.realtime_state ENABLE ALWAYS TRIGGER restore_realtime_state;
+
+-- A full restore creates the publication after the data (pg_dump's
+-- post-data section): when it appears, protector's tables join it again.
+CREATE FUNCTION protector_internal.publication_created()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+		PERFORM protector_internal.apply_realtime();
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.publication_created() IS
+'Event trigger: a publication created while protector is in Realtime (a restore) gets protector''s tables again';
+
+CREATE EVENT TRIGGER protector_publication_created ON ddl_command_end
+	WHEN TAG IN ('CREATE PUBLICATION')
+	EXECUTE FUNCTION protector_internal.publication_created();
+
+-- (not during a restore: the restored realtime_state, publication and
+-- policy bring protector back into Realtime as it was)
+SELECT protector.enable_realtime() WHERE pg_catalog.current_setting('row_security') <> 'off';

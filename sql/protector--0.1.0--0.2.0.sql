@@ -1,5 +1,484 @@
 -- protector 0.1.0 -> 0.2.0.  Every change made to sql/NN_*.sql since the
 -- 0.1.0 release, in the order made; ALTER EXTENSION protector UPDATE runs
 -- it.  test/ops/upgrade.sh checks that 0.1.0 + this script equals a fresh
--- install of 0.2.0, catalog and data.
+-- install of 0.2.0, catalog and data.  Functions are pasted from the parts
+-- with scripts/sql-function.py.
 \echo Use "ALTER EXTENSION protector UPDATE TO '0.2.0'" to load this file. \quit
+
+-- Restores (issue 11) -------------------------------------------------------
+
+-- the workflow and the Realtime broadcast leave restored rows alone
+CREATE OR REPLACE FUNCTION protector_internal.booking_workflow()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_kind text;
+	v_service text;
+	v_timezone text;
+	v_title text;
+	v_due timestamptz;
+BEGIN
+	-- a restore (row_security = off, as pg_dump's output sets it) writes
+	-- history: the tasks and notifications are restored with it
+	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+		RETURN NULL;
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+	   AND NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent THEN
+		UPDATE protector.tasks t
+		SET assignee = NEW.assigned_agent
+		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+		  AND t.booking_id OPERATOR(pg_catalog.=) NEW.id
+		  AND t.status OPERATOR(pg_catalog.<>) 'done'
+		  AND t.assignee IS NOT DISTINCT FROM OLD.assigned_agent;
+	END IF;
+
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		IF NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.source OPERATOR(pg_catalog.=) 'widget' THEN
+			-- a widget booking the desk confirms before its hold expires
+			v_kind := 'booking.awaiting_confirmation';
+		ELSIF NEW.status NOT IN ('pending', 'confirmed') THEN
+			RETURN NULL;
+		ELSE
+			v_kind := 'booking.created';
+		END IF;
+	ELSIF OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status IN ('pending', 'confirmed') THEN
+		v_kind := 'booking.created';
+	ELSIF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
+		UPDATE protector.tasks t
+		SET status = 'done', completed_at = pg_catalog.now()
+		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+		  AND t.booking_id OPERATOR(pg_catalog.=) NEW.id
+		  AND t.status OPERATOR(pg_catalog.<>) 'done';
+		IF OLD.status OPERATOR(pg_catalog.=) 'held' THEN
+			RETURN NULL;		-- a dropped checkout is nobody's news
+		END IF;
+		v_kind := 'booking.cancelled';
+	ELSIF NEW.during IS DISTINCT FROM OLD.during AND NEW.status IN ('pending', 'confirmed') THEN
+		v_kind := 'booking.rescheduled';
+	ELSE
+		RETURN NULL;
+	END IF;
+
+	SELECT s.name, v.timezone INTO v_service, v_timezone
+	FROM protector.services s
+	JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) s.venue_id
+	WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
+	v_title := pg_catalog.format('Review booking: %s, %s (%s)', v_service,
+		pg_catalog.to_char(pg_catalog.lower(NEW.during) AT TIME ZONE v_timezone, 'YYYY-MM-DD HH24:MI'),
+		v_timezone);
+	v_due := LEAST(pg_catalog.lower(NEW.during),
+				   GREATEST(pg_catalog.now(), pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.-) interval '1 hour'));
+
+	IF v_kind OPERATOR(pg_catalog.=) 'booking.created' THEN
+		INSERT INTO protector.tasks (organization_id, booking_id, kind, title, assignee, due_at)
+		VALUES (NEW.organization_id, NEW.id, 'booking_review', v_title, NEW.assigned_agent, v_due);
+	ELSIF v_kind OPERATOR(pg_catalog.=) 'booking.rescheduled' THEN
+		UPDATE protector.tasks t
+		SET title = v_title, due_at = v_due
+		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+		  AND t.booking_id OPERATOR(pg_catalog.=) NEW.id
+		  AND t.kind OPERATOR(pg_catalog.=) 'booking_review'
+		  AND t.status OPERATOR(pg_catalog.<>) 'done';
+	END IF;
+
+	-- for the desk; no customer data beyond what staff see on the booking
+	INSERT INTO protector.notifications (organization_id, booking_id, kind, payload)
+	VALUES (NEW.organization_id, NEW.id, v_kind,
+			pg_catalog.jsonb_build_object('service', v_service, 'start', pg_catalog.lower(NEW.during),
+										  'timezone', v_timezone, 'status', NEW.status,
+										  'party_size', NEW.party_size, 'confirm_by', NEW.hold_expires_at));
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.booking_workflow() IS
+'Trigger: review tasks and desk notifications for new, rescheduled and cancelled bookings';
+
+CREATE OR REPLACE FUNCTION protector_internal.broadcast_booking_change()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+		RETURN NULL;		-- a restore: nothing happens live
+	END IF;
+	PERFORM realtime.broadcast_changes(
+		'protector:' OPERATOR(pg_catalog.||) COALESCE(NEW.organization_id, OLD.organization_id)::text,
+		TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, OLD);
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.broadcast_booking_change() IS
+'Trigger: booking changes to Supabase Realtime Broadcast, topic protector:<organization id> (private)';
+
+
+-- merged_into: kept by triggers instead of a self-referencing foreign key,
+-- which pg_dump reported as circular on every data-only dump
+ALTER TABLE protector.customers DROP CONSTRAINT customers_organization_id_merged_into_fkey;
+CREATE OR REPLACE FUNCTION protector_internal.check_merged_unreferenced()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	fk record;
+	v_found boolean;
+BEGIN
+	IF NOT EXISTS (SELECT FROM protector.customers c
+				   WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					 AND c.id OPERATOR(pg_catalog.=) NEW.merged_into) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('customer %s is merged into %s, which is no customer of its organization',
+										NEW.id, NEW.merged_into);
+	END IF;
+	FOR fk IN
+		SELECT r.tbl, r.col FROM protector_internal.customer_references r
+	LOOP
+		EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I = $1)', fk.tbl, fk.col) INTO v_found USING NEW.id;
+		IF v_found THEN
+			PERFORM protector.raise('invalid_parameter',
+				pg_catalog.format('customer %s is still referenced by %s.%s', NEW.id, fk.tbl, fk.col),
+				NULL, 'Merge customers with merge_customers(), which moves what refers to them.');
+		END IF;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_merged_unreferenced() IS
+'Constraint trigger: merged_into names a customer of the same organization, and nothing refers to the merged customer';
+
+CREATE OR REPLACE FUNCTION protector_internal.release_merged_into()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE protector.customers c SET merged_into = NULL
+	WHERE c.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+	  AND c.merged_into OPERATOR(pg_catalog.=) OLD.id;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.release_merged_into() IS
+'Trigger: customers merged into a deleted customer are merged into nothing (as ON DELETE SET NULL)';
+
+
+CREATE TRIGGER release_merged_into AFTER DELETE ON protector.customers
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.release_merged_into();
+
+-- whether protector is in Supabase Realtime is data, restored with the rest
+-- Whether protector is in Supabase Realtime is data, so that a restore
+-- brings it back: the publication's membership, the tables' replica
+-- identity and the broadcast trigger belong to no dump of the extension's
+-- tables, but this row does, and restoring it applies them again.
+CREATE TABLE protector_internal.realtime_state (
+	enabled		boolean PRIMARY KEY CHECK (enabled)
+);
+ALTER TABLE protector_internal.realtime_state ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.realtime_state FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE protector_internal.realtime_state IS
+'One row while protector is in Supabase Realtime (enable_realtime); restoring it re-applies the publication membership';
+SELECT pg_catalog.pg_extension_config_dump('protector_internal.realtime_state', '');
+INSERT INTO protector_internal.realtime_state (enabled)
+SELECT true WHERE EXISTS (SELECT FROM pg_catalog.pg_publication_tables
+						  WHERE pubname = 'supabase_realtime' AND schemaname = 'protector' AND tablename = 'bookings');
+
+CREATE OR REPLACE FUNCTION protector_internal.apply_realtime()
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_added text[] := '{}';
+	v_publication boolean;
+	v_broadcast boolean;
+	v_policy text := 'none';
+	t text;
+BEGIN
+	v_publication := EXISTS (SELECT FROM pg_publication WHERE pubname = 'supabase_realtime');
+	IF v_publication THEN
+		FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications'] LOOP
+			-- old records and RLS on updates need every column in the WAL
+			EXECUTE format('ALTER TABLE protector.%I REPLICA IDENTITY FULL', t);
+			IF NOT EXISTS (SELECT FROM pg_publication_tables
+						   WHERE pubname = 'supabase_realtime' AND schemaname = 'protector' AND tablename = t) THEN
+				EXECUTE format('ALTER PUBLICATION supabase_realtime ADD TABLE protector.%I', t);
+				v_added := v_added || ('protector.' || t);
+			END IF;
+		END LOOP;
+	END IF;
+
+	v_broadcast := EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+						   WHERE n.nspname = 'realtime' AND p.proname = 'broadcast_changes')
+				   AND to_regclass('realtime.messages') IS NOT NULL;
+	IF v_broadcast THEN
+		IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'protector.bookings'::regclass
+					   AND tgname = 'broadcast_booking_change') THEN
+			CREATE TRIGGER broadcast_booking_change
+				AFTER INSERT OR UPDATE OR DELETE ON protector.bookings
+				FOR EACH ROW EXECUTE FUNCTION protector_internal.broadcast_booking_change();
+		END IF;
+		-- members receive their organizations' topics; nobody else does (a
+		-- restore brings the policy back itself, with realtime.messages)
+		IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+			v_policy := 'restored';
+		ELSIF EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
+				   AND polname = 'protector_members_receive_organization_topic') THEN
+			v_policy := 'present';
+		ELSE
+			BEGIN
+				EXECUTE $p$
+					CREATE POLICY protector_members_receive_organization_topic
+					ON realtime.messages FOR SELECT TO authenticated
+					USING (realtime.messages.extension = 'broadcast'
+						   AND (SELECT realtime.topic()) = ANY (
+								SELECT 'protector:' || o::text
+								FROM unnest(protector_internal.orgs_with('bookings.read')) o))
+				$p$;
+				v_policy := 'created';
+			EXCEPTION WHEN insufficient_privilege THEN
+				v_policy := 'not permitted';
+				RAISE WARNING 'could not create the policy on realtime.messages: %', SQLERRM
+					USING HINT = 'Run protector.enable_realtime() as the owner of realtime.messages (or a superuser), or private topics stay closed to everyone.';
+			END;
+		END IF;
+	END IF;
+
+	RETURN jsonb_build_object('publication', v_publication, 'tables_added', to_jsonb(v_added),
+							  'broadcast', v_broadcast, 'broadcast_policy', v_policy);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.apply_realtime() IS
+'Adds bookings, tasks and notifications to the Supabase Realtime the database has (publication, broadcast trigger, topic policy)';
+
+CREATE OR REPLACE FUNCTION protector.enable_realtime()
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_result jsonb := protector_internal.apply_realtime();
+BEGIN
+	IF (v_result ->> 'publication')::boolean OR (v_result ->> 'broadcast')::boolean THEN
+		INSERT INTO protector_internal.realtime_state (enabled) VALUES (true) ON CONFLICT DO NOTHING;
+	END IF;
+	RETURN v_result;
+END
+$$;
+COMMENT ON FUNCTION protector.enable_realtime() IS
+'Adds bookings, tasks and notifications to Supabase Realtime (publication, broadcast trigger, topic policy) where present';
+
+CREATE OR REPLACE FUNCTION protector.disable_realtime()
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_removed text[] := '{}';
+	v_policy boolean := false;
+	v_trigger boolean := false;
+	t text;
+BEGIN
+	IF EXISTS (SELECT FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
+		FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications'] LOOP
+			IF EXISTS (SELECT FROM pg_publication_tables
+					   WHERE pubname = 'supabase_realtime' AND schemaname = 'protector' AND tablename = t) THEN
+				EXECUTE format('ALTER PUBLICATION supabase_realtime DROP TABLE protector.%I', t);
+				v_removed := v_removed || ('protector.' || t);
+			END IF;
+			EXECUTE format('ALTER TABLE protector.%I REPLICA IDENTITY DEFAULT', t);
+		END LOOP;
+	END IF;
+	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'protector.bookings'::regclass
+			   AND tgname = 'broadcast_booking_change') THEN
+		DROP TRIGGER broadcast_booking_change ON protector.bookings;
+		v_trigger := true;
+	END IF;
+	IF to_regclass('realtime.messages') IS NOT NULL
+	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
+				   AND polname = 'protector_members_receive_organization_topic') THEN
+		DROP POLICY protector_members_receive_organization_topic ON realtime.messages;
+		v_policy := true;
+	END IF;
+	DELETE FROM protector_internal.realtime_state;
+	RETURN jsonb_build_object('tables_removed', to_jsonb(v_removed), 'broadcast_trigger_dropped', v_trigger,
+							  'broadcast_policy_dropped', v_policy);
+END
+$$;
+COMMENT ON FUNCTION protector.disable_realtime() IS
+'Takes protector out of Supabase Realtime (publication, broadcast trigger, topic policy); run before DROP EXTENSION';
+
+CREATE OR REPLACE FUNCTION protector_internal.restore_realtime_state()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+		PERFORM protector_internal.apply_realtime();
+		IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+			RETURN NULL;
+		END IF;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.restore_realtime_state() IS
+'Trigger: a restored realtime_state row applies apply_realtime() again';
+
+
+CREATE TRIGGER restore_realtime_state BEFORE INSERT ON protector_internal.realtime_state
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.restore_realtime_state();
+ALTER TABLE protector_internal.realtime_state ENABLE ALWAYS TRIGGER restore_realtime_state;
+
+CREATE OR REPLACE FUNCTION protector_internal.publication_created()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+		PERFORM protector_internal.apply_realtime();
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.publication_created() IS
+'Event trigger: a publication created while protector is in Realtime (a restore) gets protector''s tables again';
+
+
+CREATE EVENT TRIGGER protector_publication_created ON ddl_command_end
+	WHEN TAG IN ('CREATE PUBLICATION')
+	EXECUTE FUNCTION protector_internal.publication_created();
+
+-- parallel restores (sql/95_restore.sql, as a fresh install has it)
+-- sql/95_restore.sql: what keeps a restore exact (docs/operations.md).
+--
+-- A restore is recognized by row_security = off, which pg_dump's output
+-- sets and only roles that bypass RLS can write with: the audit, workflow
+-- and live-update triggers leave restored rows alone (they are history,
+-- restored with their audit rows, tasks and notifications), and the
+-- realtime state is applied again (sql/85_realtime.sql).
+--
+-- Parallel restores.  pg_restore -j loads the tables' data side by side,
+-- each table in its own transaction, and an extension's foreign keys exist
+-- before its data arrives (pg_dump orders data by foreign keys only for
+-- data-only dumps).  So during a restore a row whose references are not
+-- there yet is set aside in restore_pending instead of failing, and after
+-- each table's load the rows set aside whose references have arrived are
+-- inserted.  These statement triggers take one transaction-level lock, so
+-- the last load to finish sees every committed one and leaves nothing
+-- behind.  Outside a restore the WHEN clauses keep all this from running.
+
+CREATE TABLE protector_internal.restore_pending (
+	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	relid		regclass NOT NULL,
+	row_data	jsonb NOT NULL,
+	set_aside_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE protector_internal.restore_pending ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.restore_pending FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE protector_internal.restore_pending IS
+'Rows a parallel restore loaded before what they refer to; empty once the restore is done (docs/operations.md)';
+
+-- After a table's load: insert the rows set aside whose references are
+-- there now, until no more can be.
+CREATE FUNCTION protector_internal.insert_restored_pending()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+	v_progress boolean := true;
+	v_inserted integer;
+BEGIN
+	IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 1 THEN
+		RETURN NULL;		-- a row inserted from here: the outer loop goes on
+	END IF;
+	-- one at a time, and after every other load's commit
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+	WHILE v_progress LOOP
+		v_progress := false;
+		FOR p IN SELECT * FROM protector_internal.restore_pending ORDER BY id LOOP
+			-- offered again: inserted, or set aside anew (and this entry goes)
+			DELETE FROM protector_internal.restore_pending r WHERE r.id OPERATOR(pg_catalog.=) p.id;
+			EXECUTE pg_catalog.format('INSERT INTO %s OVERRIDING SYSTEM VALUE'
+									  ' SELECT * FROM pg_catalog.jsonb_populate_record(NULL::%s, $1)',
+									  p.relid, p.relid) USING p.row_data;
+			GET DIAGNOSTICS v_inserted = ROW_COUNT;
+			v_progress := v_progress OR v_inserted OPERATOR(pg_catalog.>) 0;
+		END LOOP;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.insert_restored_pending() IS
+'Trigger, during restores only: inserts the rows set aside whose references have been loaded meanwhile';
+
+-- One BEFORE INSERT trigger function per table with foreign keys, its
+-- checks written out so their plans are kept: a row whose references are
+-- missing is set aside (and re-offered by insert_restored_pending).
+DO $restore$
+DECLARE
+	t record;
+	v_check text;
+	v_name text;
+BEGIN
+	FOR t IN
+		SELECT pg_catalog.format('%I.%I', cn.nspname, cl.relname) AS tbl, cl.relname,
+			   pg_catalog.string_agg(pg_catalog.format('(%s OR EXISTS (SELECT FROM %s r WHERE %s))',
+					(SELECT pg_catalog.string_agg(pg_catalog.format('NEW.%I IS NULL', a.attname), ' OR ')
+					 FROM unnest(c.conkey) k JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k),
+					(SELECT pg_catalog.format('%I.%I', n.nspname, r.relname) FROM pg_catalog.pg_class r
+					 JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace WHERE r.oid = c.confrelid),
+					(SELECT pg_catalog.string_agg(pg_catalog.format('r.%I OPERATOR(pg_catalog.=) NEW.%I', pa.attname, a.attname), ' AND ')
+					 FROM unnest(c.conkey, c.confkey) u(fk_att, pk_att)
+					 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = u.fk_att
+					 JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = u.pk_att)),
+				E'\n\t   AND ' ORDER BY c.conname) AS checks
+		FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
+		JOIN pg_catalog.pg_namespace cn ON cn.oid = cl.relnamespace
+		WHERE c.contype = 'f' AND c.confrelid <> c.conrelid
+		  AND c.connamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
+		GROUP BY cn.nspname, cl.relname
+		ORDER BY cl.relname
+	LOOP
+		v_name := 'restore_order_' || t.relname;
+		EXECUTE pg_catalog.format($f$
+			CREATE FUNCTION protector_internal.%I() RETURNS trigger
+			LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+			AS $body$
+			BEGIN
+				IF %s THEN
+					RETURN NEW;
+				END IF;
+				INSERT INTO protector_internal.restore_pending (relid, row_data)
+				VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
+				RETURN NULL;
+			END
+			$body$$f$, v_name, t.checks);
+		EXECUTE pg_catalog.format('COMMENT ON FUNCTION protector_internal.%I() IS %L', v_name,
+			'Trigger, during restores only: sets a ' || t.relname || ' row aside until what it refers to is loaded');
+		-- "a_" fires before every other BEFORE INSERT trigger of the table
+		EXECUTE pg_catalog.format('CREATE TRIGGER a_restore_order BEFORE INSERT ON %s FOR EACH ROW'
+			' WHEN (pg_catalog.current_setting(''row_security'') = ''off'')'
+			' EXECUTE FUNCTION protector_internal.%I()', t.tbl, v_name);
+	END LOOP;
+	FOR t IN
+		SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS tbl FROM pg_catalog.pg_class c
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind = 'r' AND n.nspname IN ('protector', 'protector_internal')
+		  AND c.relname <> 'restore_pending'
+		ORDER BY n.nspname, c.relname
+	LOOP
+		EXECUTE pg_catalog.format('CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON %s FOR EACH STATEMENT'
+			' WHEN (pg_catalog.current_setting(''row_security'') = ''off'')'
+			' EXECUTE FUNCTION protector_internal.insert_restored_pending()', t.tbl);
+	END LOOP;
+END
+$restore$;
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -67,6 +67,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "access.h"
 #include "identity.h"
 
 #define AUDIT_MASK_TEXT "[masked]"
@@ -876,6 +877,10 @@ protector_audit_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("audit_trigger() must be fired FOR EACH ROW on INSERT, UPDATE and DELETE, FOR EACH STATEMENT on TRUNCATE"),
 				 errhint("Use protector.enable_audit() to attach it.")));
+
+	/* restored rows are history: their audit rows are restored too */
+	if (protector_restoring())
+		return PointerGetDatum(NULL);
 
 	rel = trigdata->tg_relation;
 	audit_load_target();

@@ -54,6 +54,7 @@
 #include "utils/tuplestore.h"
 #include "utils/uuid.h"
 
+#include "access.h"
 #include "realtime.h"
 
 bool		protector_notify = true;
@@ -234,7 +235,7 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("notify_trigger() must be fired AFTER INSERT, UPDATE or DELETE FOR EACH STATEMENT")));
 
-	if (!protector_notify)
+	if (!protector_notify || protector_restoring())
 		return PointerGetDatum(NULL);
 
 	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))

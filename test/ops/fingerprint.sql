@@ -8,7 +8,7 @@ CROSS JOIN LATERAL (SELECT * FROM query_to_xml(
 	format('SELECT count(*) AS n, md5(coalesce(string_agg(t::text, E''\n'' ORDER BY t::text), '''')) AS md5 FROM %s t',
 		   c.oid::regclass), false, false, '')) q(x0)
 CROSS JOIN LATERAL (SELECT (xpath('//n/text()', q.x0))[1]::text AS n, (xpath('//md5/text()', q.x0))[1]::text AS md5) x
-WHERE c.relkind = 'r'
+WHERE c.relkind = 'r' AND c.relname <> 'restore_pending'
   AND (c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
 	   OR EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = 'protector_audit'))
 UNION ALL
@@ -17,4 +17,5 @@ SELECT format('%s last_value=%s is_called=%s', s.seqrelid::regclass,
 			  (xpath('//is_called/text()', query_to_xml(format('SELECT is_called FROM %s', s.seqrelid::regclass), false, false, '')))[1])
 FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
 WHERE c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace, 'public'::regnamespace)
+  AND c.relname <> 'restore_pending_id_seq'
 ORDER BY 1;

@@ -16,6 +16,15 @@ CREATE FUNCTION pg_temp.at(p_days int, p_hour int) RETURNS timestamptz LANGUAGE 
 $$;
 GRANT EXECUTE ON FUNCTION pg_temp.at(int, int) TO authenticated, anon;
 
+-- on Supabase (or its fixture) members are auth users
+DO $$ BEGIN
+	IF to_regclass('auth.users') IS NOT NULL THEN
+		INSERT INTO auth.users (id, email) VALUES
+			('00000000-0000-4000-8000-00000000aa01', 'olga@lockbox.test'),
+			('00000000-0000-4000-8000-00000000aa02', 'otto@lockbox.test');
+	END IF;
+END $$;
+
 BEGIN;
 SELECT pg_temp.as_user('00000000-0000-4000-8000-00000000aa01');
 SELECT protector.create_organization('Lockbox Escapes', 'lockbox', 'Europe/Berlin', 'EUR', 'Olga Owner') ->> 'id' AS org \gset
@@ -49,7 +58,7 @@ SELECT protector.create_widget_booking(:'key', '0c000000-0000-4000-8000-00000000
 COMMIT;
 
 -- a table of the application's own, audited by protector
-CREATE TABLE public.guests (id serial PRIMARY KEY, name text NOT NULL, note text);
+CREATE TABLE IF NOT EXISTS public.guests (id serial PRIMARY KEY, name text NOT NULL, note text);
 SELECT protector.enable_audit('public.guests', '{note}');
 INSERT INTO public.guests (name, note) VALUES ('Ada', 'allergic to nuts'), ('Ben', NULL);
 UPDATE public.guests SET name = 'Benjamin' WHERE name = 'Ben';

@@ -1,0 +1,130 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/95_restore.sql: what keeps a restore exact (docs/operations.md).
+--
+-- A restore is recognized by row_security = off, which pg_dump's output
+-- sets and only roles that bypass RLS can write with: the audit, workflow
+-- and live-update triggers leave restored rows alone (they are history,
+-- restored with their audit rows, tasks and notifications), and the
+-- realtime state is applied again (sql/85_realtime.sql).
+--
+-- Parallel restores.  pg_restore -j loads the tables' data side by side,
+-- each table in its own transaction, and an extension's foreign keys exist
+-- before its data arrives (pg_dump orders data by foreign keys only for
+-- data-only dumps).  So during a restore a row whose references are not
+-- there yet is set aside in restore_pending instead of failing, and after
+-- each table's load the rows set aside whose references have arrived are
+-- inserted.  These statement triggers take one transaction-level lock, so
+-- the last load to finish sees every committed one and leaves nothing
+-- behind.  Outside a restore the WHEN clauses keep all this from running.
+
+CREATE TABLE protector_internal.restore_pending (
+	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	relid		regclass NOT NULL,
+	row_data	jsonb NOT NULL,
+	set_aside_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE protector_internal.restore_pending ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.restore_pending FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE protector_internal.restore_pending IS
+'Rows a parallel restore loaded before what they refer to; empty once the restore is done (docs/operations.md)';
+
+-- After a table's load: insert the rows set aside whose references are
+-- there now, until no more can be.
+CREATE FUNCTION protector_internal.insert_restored_pending()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+	v_progress boolean := true;
+	v_inserted integer;
+BEGIN
+	IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 1 THEN
+		RETURN NULL;		-- a row inserted from here: the outer loop goes on
+	END IF;
+	-- one at a time, and after every other load's commit
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+	WHILE v_progress LOOP
+		v_progress := false;
+		FOR p IN SELECT * FROM protector_internal.restore_pending ORDER BY id LOOP
+			-- offered again: inserted, or set aside anew (and this entry goes)
+			DELETE FROM protector_internal.restore_pending r WHERE r.id OPERATOR(pg_catalog.=) p.id;
+			EXECUTE pg_catalog.format('INSERT INTO %s OVERRIDING SYSTEM VALUE'
+									  ' SELECT * FROM pg_catalog.jsonb_populate_record(NULL::%s, $1)',
+									  p.relid, p.relid) USING p.row_data;
+			GET DIAGNOSTICS v_inserted = ROW_COUNT;
+			v_progress := v_progress OR v_inserted OPERATOR(pg_catalog.>) 0;
+		END LOOP;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.insert_restored_pending() IS
+'Trigger, during restores only: inserts the rows set aside whose references have been loaded meanwhile';
+
+-- One BEFORE INSERT trigger function per table with foreign keys, its
+-- checks written out so their plans are kept: a row whose references are
+-- missing is set aside (and re-offered by insert_restored_pending).
+DO $restore$
+DECLARE
+	t record;
+	v_check text;
+	v_name text;
+BEGIN
+	FOR t IN
+		SELECT pg_catalog.format('%I.%I', cn.nspname, cl.relname) AS tbl, cl.relname,
+			   pg_catalog.string_agg(pg_catalog.format('(%s OR EXISTS (SELECT FROM %s r WHERE %s))',
+					(SELECT pg_catalog.string_agg(pg_catalog.format('NEW.%I IS NULL', a.attname), ' OR ')
+					 FROM unnest(c.conkey) k JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k),
+					(SELECT pg_catalog.format('%I.%I', n.nspname, r.relname) FROM pg_catalog.pg_class r
+					 JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace WHERE r.oid = c.confrelid),
+					(SELECT pg_catalog.string_agg(pg_catalog.format('r.%I OPERATOR(pg_catalog.=) NEW.%I', pa.attname, a.attname), ' AND ')
+					 FROM unnest(c.conkey, c.confkey) u(fk_att, pk_att)
+					 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = u.fk_att
+					 JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = u.pk_att)),
+				E'\n\t   AND ' ORDER BY c.conname) AS checks
+		FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
+		JOIN pg_catalog.pg_namespace cn ON cn.oid = cl.relnamespace
+		WHERE c.contype = 'f' AND c.confrelid <> c.conrelid
+		  AND c.connamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
+		GROUP BY cn.nspname, cl.relname
+		ORDER BY cl.relname
+	LOOP
+		v_name := 'restore_order_' || t.relname;
+		EXECUTE pg_catalog.format($f$
+			CREATE FUNCTION protector_internal.%I() RETURNS trigger
+			LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+			AS $body$
+			BEGIN
+				IF %s THEN
+					RETURN NEW;
+				END IF;
+				INSERT INTO protector_internal.restore_pending (relid, row_data)
+				VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
+				RETURN NULL;
+			END
+			$body$$f$, v_name, t.checks);
+		EXECUTE pg_catalog.format('COMMENT ON FUNCTION protector_internal.%I() IS %L', v_name,
+			'Trigger, during restores only: sets a ' || t.relname || ' row aside until what it refers to is loaded');
+		-- "a_" fires before every other BEFORE INSERT trigger of the table
+		EXECUTE pg_catalog.format('CREATE TRIGGER a_restore_order BEFORE INSERT ON %s FOR EACH ROW'
+			' WHEN (pg_catalog.current_setting(''row_security'') = ''off'')'
+			' EXECUTE FUNCTION protector_internal.%I()', t.tbl, v_name);
+	END LOOP;
+	FOR t IN
+		SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS tbl FROM pg_catalog.pg_class c
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind = 'r' AND n.nspname IN ('protector', 'protector_internal')
+		  AND c.relname <> 'restore_pending'
+		ORDER BY n.nspname, c.relname
+	LOOP
+		EXECUTE pg_catalog.format('CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON %s FOR EACH STATEMENT'
+			' WHEN (pg_catalog.current_setting(''row_security'') = ''off'')'
+			' EXECUTE FUNCTION protector_internal.insert_restored_pending()', t.tbl);
+	END LOOP;
+END
+$restore$;
+
+-- the generated trigger functions, like every internal function: no PUBLIC
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

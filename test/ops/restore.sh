@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# test/ops/restore.sh — backups restore exactly.  A database filled through
+# the RPCs (test/ops/fixture.sql, Supabase Realtime publication included) is
+# dumped and restored every standard way:
+#   pg_restore; pg_restore --single-transaction; pg_restore -j 2; a plain
+#   SQL dump through psql; pg_dumpall into a fresh cluster; a data-only
+#   dump into a fresh CREATE EXTENSION, plainly and with Supabase's
+#   session_replication_role = replica recipe.
+# Each restore must reproduce every table of the extension and the audited
+# user table exactly (test/ops/fingerprint.sql: counts, md5 of all rows,
+# sequence positions: nothing added by the restore, no audit row, task or
+# notification), keep the tables in the realtime publication, and go on
+# working: a double booking is refused, a change is audited with an id past
+# the restored ones.  Runs inside the throwaway cluster of scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+WORK=$(mktemp -d /tmp/protector-restore.XXXXXX)
+chmod 755 "$WORK"
+trap 'rm -rf "$WORK"' EXIT
+failures=0
+SRC=protector_backup
+
+# what the platform and the application create around the extension,
+# before data: Supabase's auth and realtime schemas (test/fixtures), the
+# extension, a table of the application's own
+prepare() {
+	PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -d "$1" -f test/fixtures/supabase.sql
+	psql -X -q -v ON_ERROR_STOP=1 -d "$1" <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION protector CASCADE;
+SELECT protector.enable_realtime() IS NOT NULL AS realtime;
+CREATE TABLE public.guests (id serial PRIMARY KEY, name text NOT NULL, note text);
+SELECT protector.enable_audit('public.guests', '{note}');
+SQL
+}
+
+# Realtime as the restored database has it: publication, broadcast
+# trigger, topic policy
+publication() {
+	psql -X -A -t -d "$1" -c "SELECT concat_ws(' ', (SELECT string_agg(schemaname || '.' || tablename, ' ' ORDER BY 1, 2)
+		FROM pg_publication_tables WHERE pubname = 'supabase_realtime'),
+		(SELECT string_agg(tgname, ' ') FROM pg_trigger WHERE tgname = 'broadcast_booking_change'),
+		(SELECT string_agg(polname, ' ') FROM pg_policy WHERE polname = 'protector_members_receive_organization_topic'))"
+}
+
+# the restored database must equal the source, and keep working
+check() {
+	local name=$1 db=$2 rc=$3 log=$4
+	local problems=()
+	[ "$rc" -eq 0 ] || problems+=("the restore exited with $rc")
+	psql -X -A -t -d "$db" -f test/ops/fingerprint.sql >"$WORK/$db.fp" 2>&1 || true
+	diff -u "$WORK/source.fp" "$WORK/$db.fp" >"$WORK/$db.diff" || problems+=("data differs: $(grep -c '^[-+][^-+]' "$WORK/$db.diff") lines")
+	[ "$(publication "$db")" = "$PUB" ] || problems+=("realtime publication: '$(publication "$db")'")
+	# still refuses a double booking
+	if psql -X -q -d "$db" -c "INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+			SELECT organization_id, venue_id, service_id, during FROM protector.bookings
+			WHERE idempotency_key = 'fixture/5'" >/dev/null 2>&1; then
+		problems+=("a double booking was accepted")
+	fi
+	# still audits, with ids past the restored ones
+	local audit
+	audit=$(psql -X -A -t -d "$db" -c "INSERT INTO public.guests (name) VALUES ('After');
+		SELECT (SELECT count(*) FROM protector.audit_log WHERE table_name = 'public.guests' AND new_row ->> 'name' = 'After')
+			|| ' ' || (SELECT max(id) FROM protector.audit_log) || ' ' || (SELECT max(id) FROM protector.audit_log WHERE new_row ->> 'name' IS DISTINCT FROM 'After')" 2>&1 | tail -1 || true)
+	read -r n newest oldest <<<"$audit" || true
+	if [ "${n:-}" != 1 ] || [ "${newest:-0}" -le "${oldest:-0}" ] 2>/dev/null; then problems+=("auditing after the restore: '$audit'"); fi
+	if [ ${#problems[@]} -eq 0 ]; then
+		echo "$name ... restored exactly"
+	else
+		echo "$name ... FAILED: ${problems[*]}"
+		head -20 "$WORK/$db.diff"
+		grep -m5 -E 'ERROR|error' "$log" || true
+		failures=$((failures + 1))
+	fi
+}
+
+fresh() {
+	dropdb --if-exists "$1" >/dev/null 2>&1 || true
+	createdb "$1"
+}
+
+fresh "$SRC"
+prepare "$SRC" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -f test/ops/fixture.sql >/dev/null
+psql -X -A -t -d "$SRC" -f test/ops/fingerprint.sql >"$WORK/source.fp"
+PUB=$(publication "$SRC")
+echo "source: $(grep -c . "$WORK/source.fp") tables and sequences; $(grep '^protector.bookings ' "$WORK/source.fp" | cut -d' ' -f2) bookings, $(grep '^protector.audit_log ' "$WORK/source.fp" | cut -d' ' -f2) audit rows; publication: $PUB"
+
+pg_dump -Fc -f "$WORK/backup.dump" "$SRC"
+pg_dump -f "$WORK/backup.sql" "$SRC"
+pg_dump --data-only -f "$WORK/data.sql" "$SRC" 2>"$WORK/data-dump.log"
+
+fresh r_restore
+rc=0; pg_restore -d r_restore "$WORK/backup.dump" >"$WORK/pg_restore.log" 2>&1 || rc=$?
+check pg_restore r_restore "$rc" "$WORK/pg_restore.log"
+
+fresh r_single
+rc=0; pg_restore --single-transaction --exit-on-error -d r_single "$WORK/backup.dump" >"$WORK/single-transaction.log" 2>&1 || rc=$?
+check "pg_restore --single-transaction" r_single "$rc" "$WORK/single-transaction.log"
+
+fresh r_jobs
+rc=0; pg_restore -j 2 -d r_jobs "$WORK/backup.dump" >"$WORK/jobs.log" 2>&1 || rc=$?
+check "pg_restore -j 2" r_jobs "$rc" "$WORK/jobs.log"
+
+fresh r_plain
+rc=0; psql -X -q -v ON_ERROR_STOP=1 -d r_plain -f "$WORK/backup.sql" >"$WORK/plain.log" 2>&1 || rc=$?
+check "plain SQL dump through psql" r_plain "$rc" "$WORK/plain.log"
+
+fresh r_data
+prepare r_data >/dev/null
+rc=0; psql -X -q -v ON_ERROR_STOP=1 -d r_data -f "$WORK/data.sql" >"$WORK/data-only.log" 2>&1 || rc=$?
+check "data-only dump into a fresh CREATE EXTENSION" r_data "$rc" "$WORK/data-only.log"
+
+fresh r_replica
+prepare r_replica >/dev/null
+rc=0; PGOPTIONS="-c session_replication_role=replica" psql -X -q -v ON_ERROR_STOP=1 -d r_replica -f "$WORK/data.sql" >"$WORK/replica.log" 2>&1 || rc=$?
+check "data-only dump with session_replication_role = replica" r_replica "$rc" "$WORK/replica.log"
+
+# pg_dumpall: roles, the database and its data into a new, empty cluster
+# (only this test's database of the cluster the suite shares)
+others=$(psql -X -A -t -d postgres -c "SELECT string_agg('--exclude-database=' || quote_ident(datname), ' ')
+	FROM pg_database WHERE datname NOT IN ('$SRC', 'postgres', 'template0', 'template1')")
+# shellcheck disable=SC2086
+pg_dumpall $others -f "$WORK/all.sql"
+rc=0
+export -f publication
+bash scripts/pg-cluster.sh bash -c "
+	psql -X -q -d postgres -f '$WORK/all.sql' >'$WORK/dumpall.log' 2>&1
+	grep -E '^psql:.*ERROR' '$WORK/dumpall.log' | grep -vE 'role \"[a-z_]+\" already exists' >'$WORK/dumpall.errors' || true
+	psql -X -A -t -d $SRC -f test/ops/fingerprint.sql >'$WORK/dumpall.fp' 2>&1
+	publication $SRC >'$WORK/dumpall.pub'
+" || rc=$?
+problems=()
+[ "$rc" -eq 0 ] || problems+=("exit $rc")
+[ -s "$WORK/dumpall.errors" ] && problems+=("errors: $(head -3 "$WORK/dumpall.errors")")
+diff -u "$WORK/source.fp" "$WORK/dumpall.fp" >"$WORK/dumpall.diff" || problems+=("data differs")
+[ "$(cat "$WORK/dumpall.pub")" = "$PUB" ] || problems+=("realtime publication: '$(cat "$WORK/dumpall.pub")'")
+if [ ${#problems[@]} -eq 0 ]; then
+	echo "pg_dumpall into a fresh cluster ... restored exactly"
+else
+	echo "pg_dumpall into a fresh cluster ... FAILED: ${problems[*]}"
+	head -20 "$WORK/dumpall.diff"
+	failures=$((failures + 1))
+fi
+
+if grep -q 'circular foreign-key constraints' "$WORK/data-dump.log"; then
+	echo "pg_dump warns: $(grep -m1 'circular' "$WORK/data-dump.log")"
+	failures=$((failures + 1))
+fi
+
+for db in "$SRC" r_restore r_single r_jobs r_plain r_data r_replica; do dropdb --if-exists "$db"; done
+[ "$failures" -eq 0 ]
