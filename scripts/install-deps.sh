@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/install-deps.sh — install the Debian packages protector needs to
-# build, test and demo itself, and with the argument "bench" to benchmark
-# itself.  Idempotent: it only calls apt-get when a package is missing, so
+# build, test and demo itself; with the argument "bench", "fuzz" or
+# "sanitize" also what those targets need.  Idempotent: it only calls apt-get when a package is missing, so
 # a provisioned machine pays nothing.
 set -euo pipefail
 
@@ -19,10 +19,12 @@ PACKAGES=(
 	bc
 	sudo
 )
-# `install-deps.sh bench`: also what only `make bench` needs
-if [ "${1:-}" = bench ]; then
-	PACKAGES+=(valgrind)	# bench/instructions.sh counts instructions with callgrind
-fi
+# extras for the targets that are not part of `make test`
+case "${1:-}" in
+bench) PACKAGES+=(valgrind) ;;	# bench/instructions.sh counts instructions with callgrind
+fuzz) PACKAGES+=(sqlsmith) ;;	# make fuzz: random queries after the hostile calls
+sanitize) PACKAGES+=(libgcc-12-dev) ;;	# make check-sanitize: gcc's libasan and libubsan
+esac
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -43,11 +45,14 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+# another installation may be running (unattended upgrades, a second
+# make): wait up to 10 minutes for the package manager's lock, not fail
+APT_WAIT=(-o DPkg::Lock::Timeout=600)
+apt-get "${APT_WAIT[@]}" update -qq
 # The server package would otherwise create and start a "main" cluster that
 # nothing here uses; tests and the demo start their own throwaway clusters.
 mkdir -p /etc/postgresql-common/createcluster.d
 if [ ! -e /etc/postgresql-common/createcluster.d/protector-no-main.conf ]; then
 	echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/protector-no-main.conf
 fi
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+apt-get "${APT_WAIT[@]}" install -y -qq --no-install-recommends "${missing[@]}"

@@ -57,14 +57,16 @@ COMMENT ON FUNCTION protector.find_duplicate_customers(uuid) IS
 
 -- Every column that points at a customer (bookings, and any later table),
 -- found in the catalog: what a merge moves.
-CREATE VIEW protector_internal.customer_references AS
+CREATE OR REPLACE VIEW protector_internal.customer_references AS
 SELECT c.conrelid::regclass AS tbl, a.attname AS col
 FROM pg_catalog.pg_constraint c
 JOIN LATERAL unnest(c.conkey, c.confkey) AS u(fk_att, pk_att) ON true
 JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid AND a.attnum OPERATOR(pg_catalog.=) u.fk_att
 JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) c.confrelid AND pa.attnum OPERATOR(pg_catalog.=) u.pk_att
 WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=) 'protector.customers'::pg_catalog.regclass
-  AND pa.attname OPERATOR(pg_catalog.=) 'id' AND c.conrelid OPERATOR(pg_catalog.<>) 'protector.customers'::pg_catalog.regclass;
+  AND pa.attname OPERATOR(pg_catalog.=) 'id' AND c.conrelid OPERATOR(pg_catalog.<>) 'protector.customers'::pg_catalog.regclass
+  -- the record of an erasure is about the customer it names: it stays
+  AND c.conrelid IS DISTINCT FROM pg_catalog.to_regclass('protector.customer_erasures');
 COMMENT ON VIEW protector_internal.customer_references IS
 'Columns (by foreign key) that refer to a customer: what merge_customers moves';
 

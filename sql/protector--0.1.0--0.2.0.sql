@@ -353,7 +353,253 @@ CREATE EVENT TRIGGER protector_publication_created ON ddl_command_end
 	WHEN TAG IN ('CREATE PUBLICATION')
 	EXECUTE FUNCTION protector_internal.publication_created();
 
--- parallel restores (sql/95_restore.sql, as a fresh install has it)
+-- Data lifecycle (sql/97_lifecycle.sql) ---------------------------------------
+
+-- a merge does not move the record of an erasure
+CREATE OR REPLACE VIEW protector_internal.customer_references AS
+SELECT c.conrelid::regclass AS tbl, a.attname AS col
+FROM pg_catalog.pg_constraint c
+JOIN LATERAL unnest(c.conkey, c.confkey) AS u(fk_att, pk_att) ON true
+JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid AND a.attnum OPERATOR(pg_catalog.=) u.fk_att
+JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) c.confrelid AND pa.attnum OPERATOR(pg_catalog.=) u.pk_att
+WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=) 'protector.customers'::pg_catalog.regclass
+  AND pa.attname OPERATOR(pg_catalog.=) 'id' AND c.conrelid OPERATOR(pg_catalog.<>) 'protector.customers'::pg_catalog.regclass
+  -- the record of an erasure is about the customer it names: it stays
+  AND c.conrelid IS DISTINCT FROM pg_catalog.to_regclass('protector.customer_erasures');
+-- sql/97_lifecycle.sql: data that ends: expired holds, audit retention,
+-- erasure of a customer's personal data (docs/operations.md).
+--
+-- Purges and erasures are rows of their own (who asked, when, what for):
+-- inserting one is what RLS lets owners (purges) and owners and admins
+-- (erasures) do, and a trigger running as the owner does the part no API
+-- role may do itself, rewriting the append-only audit log.  The rows are
+-- the record that it happened, and are audited like every core table.
+
+-- Held bookings past their hold (checkouts never finished, widget
+-- bookings nobody confirmed) become cancelled, at most p_limit a call,
+-- oldest first.  Safe from several workers at once (SKIP LOCKED); a call
+-- with nothing to do does nothing.  Schedule it, e.g. with pg_cron:
+--   SELECT cron.schedule('protector-expire-holds', '* * * * *',
+--                        'SELECT protector.expire_holds(1000)');
+CREATE FUNCTION protector.expire_holds(p_limit integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_expired integer;
+BEGIN
+	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 100000',
+			pg_catalog.format('Got %s.', COALESCE(p_limit::text, 'NULL')));
+	END IF;
+	WITH due AS (
+		SELECT b.id FROM protector.bookings b
+		WHERE b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+		ORDER BY b.hold_expires_at
+		LIMIT p_limit
+		FOR UPDATE SKIP LOCKED)
+	UPDATE protector.bookings b
+	SET status = 'cancelled', cancelled_at = pg_catalog.now(),
+		cancellation_reason = 'hold expired'
+	FROM due WHERE b.id OPERATOR(pg_catalog.=) due.id;
+	GET DIAGNOSTICS v_expired = ROW_COUNT;
+	RETURN v_expired;
+END
+$$;
+COMMENT ON FUNCTION protector.expire_holds(integer) IS
+'Cancels up to p_limit held bookings whose hold has expired (reason "hold expired"); for a scheduled job (service_role, pg_cron)';
+
+CREATE INDEX bookings_expiring_holds_idx ON protector.bookings (hold_expires_at) WHERE status = 'held';
+
+-- audit retention ---------------------------------------------------------
+
+CREATE TABLE protector.audit_purges (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	purge_before	timestamptz NOT NULL CHECK (isfinite(purge_before)),
+	rows_purged		bigint,
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX audit_purges_organization_idx ON protector.audit_purges (organization_id, created_at);
+COMMENT ON TABLE protector.audit_purges IS
+'Audit history purged: which organization (NULL: every one, service_role), everything before when, by whom; a row is the purge';
+
+-- The purge itself: the organization's audit rows before purge_before go.
+CREATE FUNCTION protector_internal.purge_audit_rows()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM protector.audit_log l
+	WHERE l.occurred_at OPERATOR(pg_catalog.<) NEW.purge_before
+	  AND (NEW.organization_id IS NULL OR l.organization_id OPERATOR(pg_catalog.=) NEW.organization_id)
+	  -- the purge's own record stays
+	  AND NOT (l.table_name OPERATOR(pg_catalog.=) 'protector.audit_purges');
+	GET DIAGNOSTICS NEW.rows_purged = ROW_COUNT;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.purge_audit_rows() IS
+'Trigger: deletes the audit rows a purge asks for (audit_log is append-only for everyone else)';
+
+CREATE TRIGGER purge_audit_rows BEFORE INSERT ON protector.audit_purges
+	FOR EACH ROW WHEN (pg_catalog.current_setting('row_security') <> 'off')
+	EXECUTE FUNCTION protector_internal.purge_audit_rows();
+
+CREATE FUNCTION protector.purge_audit_log(p_before timestamptz, p_organization_id uuid DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid := p_organization_id;
+	v_orgs uuid[];
+	v_purged bigint;
+BEGIN
+	IF p_before IS NULL OR NOT pg_catalog.isfinite(p_before) OR p_before OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'p_before must be a finite time in the past',
+			pg_catalog.format('Got %s.', COALESCE(p_before::text, 'NULL')));
+	END IF;
+	IF v_org IS NULL AND NOT protector_internal.caller_is_trusted() THEN
+		-- an owner of one organization: that one
+		v_orgs := protector_internal.orgs_with('audit.purge');
+		IF pg_catalog.cardinality(v_orgs) OPERATOR(pg_catalog.<>) 1 THEN
+			PERFORM protector.raise(CASE WHEN pg_catalog.cardinality(v_orgs) OPERATOR(pg_catalog.=) 0 THEN 'forbidden' ELSE 'invalid_parameter' END,
+				CASE WHEN pg_catalog.cardinality(v_orgs) OPERATOR(pg_catalog.=) 0 THEN 'your role may not purge old audit history'
+					 ELSE 'p_organization_id must say which of your organizations' END);
+		END IF;
+		v_org := v_orgs[1];
+	ELSIF v_org IS NOT NULL THEN
+		PERFORM protector_internal.authorize(v_org, 'audit.purge');
+	END IF;
+	INSERT INTO protector.audit_purges (organization_id, purge_before)
+	VALUES (v_org, p_before)
+	RETURNING rows_purged INTO v_purged;
+	RETURN v_purged;
+END
+$$;
+COMMENT ON FUNCTION protector.purge_audit_log(timestamptz, uuid) IS
+'Deletes the audit history before p_before of one organization (owners) or of all (service_role); recorded in audit_purges and audited';
+
+-- erasure -----------------------------------------------------------------
+
+CREATE TABLE protector.customer_erasures (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	customer_id		uuid NOT NULL,
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (organization_id, customer_id),
+	FOREIGN KEY (organization_id, customer_id) REFERENCES protector.customers (organization_id, id) ON DELETE CASCADE
+);
+COMMENT ON TABLE protector.customer_erasures IS
+'Customers whose personal data was erased (who asked, when; never what): a row is the erasure';
+
+-- The erasure: the customer becomes a tombstone; their bookings keep
+-- time, service, prices and payments for the books but lose details and
+-- cancellation reasons; the audit rows of both lose the same fields; the
+-- widget's record of their e-mail goes.
+CREATE FUNCTION protector_internal.erase_customer_data()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_identity text;
+	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
+	v_booking_text CONSTANT text[] := '{details,cancellation_reason}';
+BEGIN
+	SELECT c.identity_key INTO v_identity FROM protector.customers c
+	WHERE c.id OPERATOR(pg_catalog.=) NEW.customer_id;
+	UPDATE protector.customers c
+	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
+	WHERE c.id OPERATOR(pg_catalog.=) NEW.customer_id;
+	UPDATE protector.bookings b SET details = '{}', cancellation_reason = NULL
+	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+	  AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id;
+	-- the history: every audit row of the customer and of their bookings
+	-- (those just written included) keeps who changed what when, not the data
+	UPDATE protector.audit_log l
+	SET old_row = l.old_row OPERATOR(pg_catalog.-) v_personal,
+		new_row = l.new_row OPERATOR(pg_catalog.-) v_personal
+	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.customers'
+	  AND l.record_id OPERATOR(pg_catalog.=) NEW.customer_id::text;
+	UPDATE protector.audit_log l
+	SET old_row = l.old_row OPERATOR(pg_catalog.-) v_booking_text,
+		new_row = l.new_row OPERATOR(pg_catalog.-) v_booking_text
+	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
+	  AND l.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+	  AND (l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) NEW.customer_id::text
+		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) NEW.customer_id::text);
+	DELETE FROM protector_internal.widget_requests w
+	WHERE w.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+	  AND w.identity_key OPERATOR(pg_catalog.=) v_identity;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.erase_customer_data() IS
+'Trigger: replaces a customer''s personal data with a tombstone in customers, their bookings'' details and the audit history';
+
+CREATE TRIGGER erase_customer_data AFTER INSERT ON protector.customer_erasures
+	FOR EACH ROW WHEN (pg_catalog.current_setting('row_security') <> 'off')
+	EXECUTE FUNCTION protector_internal.erase_customer_data();
+
+CREATE FUNCTION protector.erase_customer(p_customer_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid := protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.erase', 'customer', true);
+	v_erasure protector.customer_erasures;
+BEGIN
+	INSERT INTO protector.customer_erasures (organization_id, customer_id)
+	VALUES (v_org, p_customer_id)
+	ON CONFLICT (organization_id, customer_id) DO NOTHING
+	RETURNING * INTO v_erasure;
+	IF v_erasure.id IS NULL THEN
+		SELECT * INTO v_erasure FROM protector.customer_erasures e
+		WHERE e.organization_id OPERATOR(pg_catalog.=) v_org AND e.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+		RETURN pg_catalog.to_jsonb(v_erasure) OPERATOR(pg_catalog.||) '{"already_erased": true}'::jsonb;
+	END IF;
+	RETURN pg_catalog.to_jsonb(v_erasure) OPERATOR(pg_catalog.||) '{"already_erased": false}'::jsonb;
+END
+$$;
+COMMENT ON FUNCTION protector.erase_customer(uuid) IS
+'Erases a customer''s personal data (GDPR): tombstone in customers, bookings'' details and the audit history; bookings and payments stay; recorded in customer_erasures';
+
+-- tables: RLS forced, policies from the capability map, dumped, audited
+ALTER TABLE protector.audit_purges ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.audit_purges FORCE ROW LEVEL SECURITY;
+ALTER TABLE protector.customer_erasures ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.customer_erasures FORCE ROW LEVEL SECURITY;
+CREATE POLICY audit_purges_select ON protector.audit_purges FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('audit.read'))::uuid[]));
+CREATE POLICY audit_purges_insert ON protector.audit_purges FOR INSERT TO authenticated
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('audit.purge'))::uuid[]));
+CREATE POLICY customer_erasures_select ON protector.customer_erasures FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('audit.read'))::uuid[]));
+CREATE POLICY customer_erasures_insert ON protector.customer_erasures FOR INSERT TO authenticated
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('customers.erase'))::uuid[]));
+GRANT SELECT ON protector.audit_purges, protector.customer_erasures TO authenticated;
+GRANT INSERT (organization_id, purge_before) ON protector.audit_purges TO authenticated;
+GRANT INSERT (organization_id, customer_id) ON protector.customer_erasures TO authenticated;
+GRANT SELECT, INSERT ON protector.audit_purges, protector.customer_erasures TO service_role;
+SELECT pg_catalog.pg_extension_config_dump('protector.audit_purges', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.customer_erasures', '');
+SELECT protector.enable_audit(t) FROM unnest('{protector.audit_purges, protector.customer_erasures}'::regclass[]) t;
+
+REVOKE ALL ON FUNCTION protector.expire_holds(integer), protector.purge_audit_log(timestamptz, uuid),
+	protector.erase_customer(uuid) FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector.expire_holds(integer) TO service_role;
+GRANT EXECUTE ON FUNCTION protector.purge_audit_log(timestamptz, uuid), protector.erase_customer(uuid)
+	TO authenticated, service_role;
+
+-- parallel restores (sql/98_restore.sql, as a fresh install has it)
 -- sql/95_restore.sql: what keeps a restore exact (docs/operations.md).
 --
 -- A restore is recognized by row_security = off, which pg_dump's output

@@ -114,6 +114,8 @@ static const Capability capability_map[] = {
 	{"notifications.create", R_DESK, "create notifications"},
 	{"notifications.delete", R_OWNER | R_ADMIN, "delete notifications"},
 	{"audit.read", R_OWNER | R_ADMIN, "read the audit log"},
+	{"audit.purge", R_OWNER, "purge old audit history"},
+	{"customers.erase", R_OWNER | R_ADMIN, "erase a customer's personal data"},
 };
 
 static SPIPlanPtr member_orgs_plan = NULL;

@@ -1,5 +1,6 @@
 \echo Use "CREATE EXTENSION protector" to load this file. \quit
--- sql/95_restore.sql: what keeps a restore exact (docs/operations.md).
+-- sql/98_restore.sql: what keeps a restore exact (it runs last: it covers
+-- every table) (docs/operations.md).
 --
 -- A restore is recognized by row_security = off, which pg_dump's output
 -- sets and only roles that bypass RLS can write with: the audit, workflow

@@ -1,0 +1,102 @@
+-- Data that ends: expired holds, audit retention, erasure.
+BEGIN;
+SELECT plan(24);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_owner', 'e_admin', 'e_manager', 'e_other', 'e_customer']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES
+	('0a120000-0000-4000-8000-000000000000', 'E', 'lifecycle-e'), ('0b120000-0000-4000-8000-000000000000', 'F', 'lifecycle-f');
+INSERT INTO protector.members (organization_id, user_id, role) VALUES
+	('0a120000-0000-4000-8000-000000000000', tests.get_supabase_uid('e_owner'), 'owner'),
+	('0a120000-0000-4000-8000-000000000000', tests.get_supabase_uid('e_admin'), 'admin'),
+	('0a120000-0000-4000-8000-000000000000', tests.get_supabase_uid('e_manager'), 'manager'),
+	('0b120000-0000-4000-8000-000000000000', tests.get_supabase_uid('e_other'), 'owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a120000-0000-4000-8000-0000000000a1', '0a120000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party) VALUES
+	('0a120000-0000-4000-8000-0000000005a1', '0a120000-0000-4000-8000-000000000000', '0a120000-0000-4000-8000-0000000000a1',
+	 'Room', '60 minutes', '60 minutes', '400 days', 1, 4);
+INSERT INTO protector.customers (id, organization_id, full_name, email, phone, notes, tags, user_id) VALUES
+	('0a120000-0000-4000-8000-00000000c001', '0a120000-0000-4000-8000-000000000000', 'Erin Erase', 'erin@example.com',
+	 '+49 30 5555', 'prefers mornings', '{vip}', tests.get_supabase_uid('e_customer')),
+	('0a120000-0000-4000-8000-00000000c002', '0a120000-0000-4000-8000-000000000000', 'Kim Keep', 'kim@example.com', NULL, NULL, '{}', NULL);
+-- hours 1..5 of the day after tomorrow: 3 holds, 2 confirmed bookings
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status, hold_expires_at, details, total_price)
+SELECT '0a120000-0000-4000-8000-000000000000', '0a120000-0000-4000-8000-0000000000a1', '0a120000-0000-4000-8000-0000000005a1',
+	   CASE WHEN h <= 2 THEN '0a120000-0000-4000-8000-00000000c001'::uuid ELSE '0a120000-0000-4000-8000-00000000c002'::uuid END,
+	   tstzrange(date_trunc('day', now()) + interval '2 days' + h * interval '1 hour',
+				 date_trunc('day', now()) + interval '2 days' + (h + 1) * interval '1 hour'),
+	   CASE WHEN h <= 3 THEN 'held' ELSE 'confirmed' END::protector.booking_status,
+	   CASE WHEN h <= 3 THEN now() + interval '10 minutes' END,
+	   jsonb_build_object('allergies', 'nuts', 'guest', 'Erin Erase'), 80
+FROM generate_series(1, 5) h;
+INSERT INTO protector.payments (organization_id, booking_id, amount, currency, status)
+SELECT organization_id, id, 80, 'USD', 'succeeded' FROM protector.bookings WHERE status = 'confirmed';
+
+-- expire_holds
+SELECT is(protector.expire_holds(), 0, 'nothing to do while the holds last');
+UPDATE protector.bookings SET hold_expires_at = now() - interval '1 second' WHERE status = 'held';
+SELECT is(protector.expire_holds(2), 2, 'p_limit bounds a call');
+SELECT is(protector.expire_holds(2), 1, '... the next call takes the rest');
+SELECT is(protector.expire_holds(), 0, '... and then there is nothing left: idempotent');
+SELECT results_eq($$SELECT status::text, cancellation_reason, count(*)::int FROM protector.bookings GROUP BY 1, 2 ORDER BY 1$$,
+	$$VALUES ('cancelled', 'hold expired', 3), ('confirmed', NULL, 2)$$, 'expired holds are cancelled with a reason; the rest is untouched');
+SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'protector.bookings' AND op = 'UPDATE'
+		   AND new_row ->> 'status' = 'cancelled'), 3, 'each expiry is audited');
+SELECT throws_ok($$SELECT protector.expire_holds(0)$$, '22023', NULL, 'p_limit 0 is refused');
+SELECT ok(NOT has_function_privilege('authenticated', 'protector.expire_holds(integer)', 'EXECUTE'),
+	'expire_holds crosses tenants: a job''s, not an API user''s (service_role, pg_cron)');
+
+-- purge_audit_log
+SELECT tests.authenticate_as('e_manager');
+SELECT throws_ok($$SELECT protector.purge_audit_log(now() - interval '1 second', '0a120000-0000-4000-8000-000000000000')$$, '42501',
+	'your role may not purge old audit history', 'a manager may not purge');
+SELECT tests.authenticate_as('e_other');
+SELECT throws_ok($$SELECT protector.purge_audit_log(now() - interval '1 second', '0a120000-0000-4000-8000-000000000000')$$, 'P0002',
+	'organization not found', 'another organization''s owner finds nothing to purge');
+SELECT tests.authenticate_as('e_owner');
+SELECT throws_ok($$SELECT protector.purge_audit_log(now() + interval '1 day')$$, '22023', NULL, 'not the future');
+SELECT throws_ok($$DELETE FROM protector.audit_log$$, '42501', NULL, 'the log stays append-only for everyone, owners included');
+SELECT tests.clear_authentication();
+-- the transaction's rows are all "now": back-date both organizations' history
+UPDATE protector.audit_log SET occurred_at = occurred_at - interval '1 year'
+WHERE organization_id IN ('0a120000-0000-4000-8000-000000000000', '0b120000-0000-4000-8000-000000000000');
+CREATE TEMP TABLE history AS SELECT organization_id, count(*) AS n FROM protector.audit_log GROUP BY 1;
+GRANT SELECT ON history TO authenticated;
+SELECT is(protector.purge_audit_log(now() - interval '1 day', '0b120000-0000-4000-8000-000000000000'),
+	(SELECT n FROM history WHERE organization_id = '0b120000-0000-4000-8000-000000000000'),
+	'service_role purges one organization''s history (every row of it, 2 here)');
+SELECT tests.authenticate_as('e_owner');
+SELECT is(protector.purge_audit_log(now() - interval '1 day'),
+	(SELECT n FROM history WHERE organization_id = '0a120000-0000-4000-8000-000000000000'),
+	'the owner purges their organization''s history older than a day: the other''s purge left it whole');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE organization_id = '0a120000-0000-4000-8000-000000000000'
+		   AND occurred_at < now() - interval '1 day'), 0, '... all of it');
+SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'protector.audit_purges'
+		   AND new_row ->> 'organization_id' = '0a120000-0000-4000-8000-000000000000'), 1, '... and the purge itself is audited');
+
+-- erase_customer
+SELECT tests.authenticate_as('e_manager');
+SELECT throws_ok($$SELECT protector.erase_customer('0a120000-0000-4000-8000-00000000c001')$$, '42501',
+	'your role may not erase a customer''s personal data', 'a manager may not erase');
+SELECT tests.authenticate_as('e_admin');
+SELECT is(protector.erase_customer('0a120000-0000-4000-8000-00000000c001') ->> 'already_erased', 'false', 'an admin erases a customer');
+SELECT is(protector.erase_customer('0a120000-0000-4000-8000-00000000c001') ->> 'already_erased', 'true', '... once');
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT full_name, email, phone, notes, tags, user_id, identity_key FROM protector.customers
+					WHERE id = '0a120000-0000-4000-8000-00000000c001'$$,
+	$$VALUES ('erased', NULL::text, NULL::text, NULL::text, '{}'::text[], NULL::uuid, NULL::text)$$, 'the customer is a tombstone');
+SELECT results_eq($$SELECT count(*)::int, sum(total_price), bool_and(details = '{}') FROM protector.bookings
+					WHERE customer_id = '0a120000-0000-4000-8000-00000000c001'$$,
+	$$VALUES (2, 160::numeric, true)$$, 'their bookings stay for the books, without their details');
+SELECT is((SELECT count(*)::int FROM protector.payments p JOIN protector.bookings b ON b.id = p.booking_id), 2, 'payments stay');
+SELECT is_empty($$SELECT id FROM protector.audit_log
+	WHERE concat(old_row::text, new_row::text) ~ '(Erin|erin@example|5555|mornings|nuts)'$$,
+	'no audit row holds the erased data any more (old and new rows, customers and bookings)');
+SELECT results_eq($$SELECT e.created_by, l.actor_uid FROM protector.customer_erasures e
+					JOIN protector.audit_log l ON l.table_name = 'protector.customer_erasures' AND l.record_id = e.id::text$$,
+	$$SELECT tests.get_supabase_uid('e_admin'), tests.get_supabase_uid('e_admin')$$,
+	'that it happened is recorded (who and when), and audited');
+
+SELECT * FROM finish();
+ROLLBACK;
