@@ -49,7 +49,7 @@ $(SQL_INSTALL): $(SQL_PARTS) $(EXTENSION).control
 
 all: $(SQL_INSTALL)
 
-.PHONY: demo test bench lint
+.PHONY: demo test bench lint fuzz check-sanitize
 demo:
 	bash scripts/demo.sh
 
@@ -61,3 +61,10 @@ bench:
 
 lint: all
 	bash scripts/lint.sh
+
+# not part of `make test`: they take minutes (docs/operations.md)
+fuzz:
+	bash scripts/fuzz.sh
+
+check-sanitize:
+	bash scripts/check-sanitize.sh
