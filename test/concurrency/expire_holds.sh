@@ -6,14 +6,9 @@
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 
-DB=protector_expire
-WORK=$(mktemp -d /tmp/protector-expire.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-createdb "$DB"
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_expire
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
-SET client_min_messages = warning;
-CREATE EXTENSION protector CASCADE;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0f300000-0000-4000-8000-000000000000', 'X', 'expire');
 INSERT INTO protector.venues (id, organization_id, name, timezone)
 VALUES ('0f300000-0000-4000-8000-0000000000f1', '0f300000-0000-4000-8000-000000000000', 'V', 'UTC');

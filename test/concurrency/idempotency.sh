@@ -9,15 +9,10 @@ set -euo pipefail
 
 CLIENTS=${CLIENTS:-8}
 KEYS=${KEYS:-20}
-DB=protector_idempotency
-WORK=$(mktemp -d /tmp/protector-idem.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_idempotency
 
-dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-createdb "$DB"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
-SET client_min_messages = warning;
-CREATE EXTENSION protector CASCADE;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0f100000-0000-4000-8000-000000000000', 'Idem', 'idem');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
 VALUES ('0f100000-0000-4000-8000-0000000000f1', '0f100000-0000-4000-8000-000000000000', 'V', 'UTC', '{}');

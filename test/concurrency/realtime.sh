@@ -11,17 +11,12 @@
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 
-DB=protector_realtime
-WORK=$(mktemp -d /tmp/protector-rt.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_realtime
 ORG_A=0f200000-0000-4000-8000-000000000000
 ORG_B=0f300000-0000-4000-8000-000000000000
 
-dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-createdb "$DB"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
-SET client_min_messages = warning;
-CREATE EXTENSION protector CASCADE;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG_A', 'A', 'a'), ('$ORG_B', 'B', 'b');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
 VALUES ('0f200000-0000-4000-8000-0000000000f1', '$ORG_A', 'V', 'UTC', '{}');

@@ -12,15 +12,10 @@ set -euo pipefail
 
 CLIENTS=${CLIENTS:-8}
 ATTEMPTS=${ATTEMPTS:-150}
-DB=protector_concurrency
-WORK=$(mktemp -d /tmp/protector-conc.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_concurrency
 
-dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-createdb "$DB"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
-SET client_min_messages = warning;
-CREATE EXTENSION protector CASCADE;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0f000000-0000-4000-8000-000000000000', 'Race', 'race');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
 VALUES ('0f000000-0000-4000-8000-0000000000f1', '0f000000-0000-4000-8000-000000000000', 'Track', 'Europe/Berlin', '{}');

@@ -10,15 +10,10 @@
 # through.  Runs inside the throwaway cluster of scripts/test.sh.
 set -euo pipefail
 
-DB=protector_widget_visitors
-WORK=$(mktemp -d /tmp/protector-widget.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_widget_visitors
 
-dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-createdb "$DB"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
-SET client_min_messages = warning;
-CREATE EXTENSION protector CASCADE;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0f200000-0000-4000-8000-000000000000', 'W', 'widget-race');
 INSERT INTO protector.venues (id, organization_id, name, timezone, widget_settings)
 VALUES ('0f200000-0000-4000-8000-0000000000f1', '0f200000-0000-4000-8000-000000000000', 'V', 'UTC',
