@@ -395,12 +395,19 @@ static RowPlans row_plans[ROW_PLANS];
 static RowPlans *
 row_plans_for(Oid relid)
 {
-	char	   *nsp = get_namespace_name(get_rel_namespace(relid));
-	char	   *rel = get_rel_name(relid);
+	char	   *nsp;
+	char	   *rel;
 	AttrNumber	id_att;
 	AttrNumber	org_att;
 	int			slot = -1;
 
+	/* an empty slot's relid is InvalidOid: never look one up */
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_table must be a table of schema protector")));
+	nsp = get_namespace_name(get_rel_namespace(relid));
+	rel = get_rel_name(relid);
 	for (int i = 0; i < ROW_PLANS; i++)
 	{
 		if (row_plans[i].relid == relid)
