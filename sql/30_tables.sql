@@ -108,7 +108,8 @@ CREATE TABLE protector.services (
 					CHECK (max_advance > interval '0' AND max_advance <= interval '1100 days'),
 	price			numeric(12, 2) NOT NULL DEFAULT 0 CHECK (price >= 0),
 	price_per_person numeric(12, 2) NOT NULL DEFAULT 0 CHECK (price_per_person >= 0),
-	currency		text NOT NULL DEFAULT 'USD' CHECK (currency ~ '^[A-Z]{3}$'),
+	-- NULL on insert: the organization's (sql/77_payments.sql)
+	currency		text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
 	settings		jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(settings) = 'object'),
 	active			boolean NOT NULL DEFAULT true,
 	created_at		timestamptz NOT NULL DEFAULT now(),
@@ -169,9 +170,11 @@ CREATE TABLE protector.bookings (
 	source			protector.booking_source NOT NULL DEFAULT 'dashboard',
 	hold_expires_at timestamptz,
 	idempotency_key text CHECK (length(idempotency_key) BETWEEN 1 AND 200),
-	currency		text NOT NULL DEFAULT 'USD' CHECK (currency ~ '^[A-Z]{3}$'),
+	-- NULL on insert: the service's
+	currency		text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
 	unit_price		numeric(12, 2) NOT NULL DEFAULT 0 CHECK (unit_price >= 0),
 	total_price		numeric(12, 2) NOT NULL DEFAULT 0 CHECK (total_price >= 0),
+	-- the payments ledger's: succeeded payments less succeeded refunds
 	amount_paid		numeric(12, 2) NOT NULL DEFAULT 0 CHECK (amount_paid >= 0),
 	assigned_agent	uuid,
 	details			jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(details) = 'object'),
@@ -180,6 +183,7 @@ CREATE TABLE protector.bookings (
 	created_by		uuid DEFAULT protector.current_user_id(),
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now(),
+	balance_due		numeric(12, 2) GENERATED ALWAYS AS (total_price - amount_paid) STORED,
 	CHECK (status <> 'held' OR hold_expires_at IS NOT NULL),
 	-- bounded length lets a per-service start-time index answer range queries
 	CONSTRAINT bookings_length_check CHECK (upper(during) - lower(during) <= interval '31 days'),
@@ -213,7 +217,8 @@ CREATE TABLE protector.payments (
 	booking_id		uuid NOT NULL,
 	kind			protector.payment_kind NOT NULL DEFAULT 'payment',
 	amount			numeric(12, 2) NOT NULL CHECK (amount >= 0),
-	currency		text NOT NULL DEFAULT 'USD' CHECK (currency ~ '^[A-Z]{3}$'),
+	-- NULL on insert: the booking's
+	currency		text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
 	status			protector.payment_status NOT NULL DEFAULT 'pending',
 	provider		text CHECK (length(provider) <= 100),
 	provider_reference text CHECK (length(provider_reference) <= 200),
@@ -226,7 +231,7 @@ CREATE TABLE protector.payments (
 		REFERENCES protector.bookings (organization_id, id)
 );
 CREATE INDEX payments_booking_idx ON protector.payments (organization_id, booking_id);
-CREATE UNIQUE INDEX payments_provider_reference_idx ON protector.payments (provider, provider_reference)
+CREATE UNIQUE INDEX payments_provider_reference_idx ON protector.payments (organization_id, provider, provider_reference)
 	WHERE provider_reference IS NOT NULL;
 COMMENT ON TABLE protector.payments IS
 'Money received for a booking (kind payment) or paid back (kind refund); amounts are never negative';

@@ -76,7 +76,11 @@ BEGIN
 	JOIN pg_catalog.jsonb_each(pg_catalog.to_jsonb(OLD)) o ON o.key OPERATOR(pg_catalog.=) n.key
 	WHERE n.value IS DISTINCT FROM o.value
 	  AND n.key OPERATOR(pg_catalog.<>) 'updated_at'
-	  AND n.key OPERATOR(pg_catalog.<>) ALL (allowed);
+	  AND n.key OPERATOR(pg_catalog.<>) ALL (allowed)
+	  -- a generated column is NULL in NEW until after BEFORE triggers
+	  AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+					  WHERE a.attrelid OPERATOR(pg_catalog.=) TG_RELID AND a.attname OPERATOR(pg_catalog.=) n.key
+						AND a.attgenerated OPERATOR(pg_catalog.<>) '');
 	IF changed IS NOT NULL THEN
 		PERFORM protector.raise('forbidden',
 			pg_catalog.format('your role may not change %s of %s',

@@ -35,7 +35,9 @@ BEGIN
 		WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped
 		  AND a.attname <> ALL (stamps)
 		  AND (t, a.attname) NOT IN (('protector.customers'::regclass, 'identity_key'),
-									 ('protector.customers'::regclass, 'merged_into'));
+									 ('protector.customers'::regclass, 'merged_into'),
+									 ('protector.bookings'::regclass, 'amount_paid'),
+									 ('protector.bookings'::regclass, 'balance_due'));
 		EXECUTE format('GRANT INSERT (%s) ON %s TO authenticated', cols, t);
 		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
 		FROM pg_catalog.pg_attribute a
@@ -43,7 +45,9 @@ BEGIN
 		  AND a.attname NOT IN ('id', 'organization_id') AND a.attname <> ALL (stamps)
 		  AND (t, a.attname) NOT IN (('protector.customers'::regclass, 'identity_key'),
 									 ('protector.members'::regclass, 'user_id'),
-									 ('protector.bookings'::regclass, 'source'));
+									 ('protector.bookings'::regclass, 'source'),
+									 ('protector.bookings'::regclass, 'amount_paid'),
+									 ('protector.bookings'::regclass, 'balance_due'));
 		EXECUTE format('GRANT UPDATE (%s) ON %s TO authenticated', cols, t);
 	END LOOP;
 END

@@ -40,6 +40,7 @@ DECLARE
 	p record;
 	v_progress boolean := true;
 	v_inserted integer;
+	v_columns text;
 BEGIN
 	IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 1 THEN
 		RETURN NULL;		-- a row inserted from here: the outer loop goes on
@@ -49,11 +50,16 @@ BEGIN
 	WHILE v_progress LOOP
 		v_progress := false;
 		FOR p IN SELECT * FROM protector_internal.restore_pending ORDER BY id LOOP
-			-- offered again: inserted, or set aside anew (and this entry goes)
+			-- offered again: inserted, or set aside anew (and this entry goes);
+			-- generated columns compute themselves
 			DELETE FROM protector_internal.restore_pending r WHERE r.id OPERATOR(pg_catalog.=) p.id;
-			EXECUTE pg_catalog.format('INSERT INTO %s OVERRIDING SYSTEM VALUE'
-									  ' SELECT * FROM pg_catalog.jsonb_populate_record(NULL::%s, $1)',
-									  p.relid, p.relid) USING p.row_data;
+			SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO v_columns
+			FROM pg_catalog.pg_attribute a
+			WHERE a.attrelid OPERATOR(pg_catalog.=) p.relid AND a.attnum OPERATOR(pg_catalog.>) 0
+			  AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) '';
+			EXECUTE pg_catalog.format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE'
+									  ' SELECT %s FROM pg_catalog.jsonb_populate_record(NULL::%s, $1)',
+									  p.relid, v_columns, v_columns, p.relid) USING p.row_data;
 			GET DIAGNOSTICS v_inserted = ROW_COUNT;
 			v_progress := v_progress OR v_inserted OPERATOR(pg_catalog.>) 0;
 		END LOOP;

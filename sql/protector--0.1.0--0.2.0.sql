@@ -599,6 +599,258 @@ GRANT EXECUTE ON FUNCTION protector.expire_holds(integer) TO service_role;
 GRANT EXECUTE ON FUNCTION protector.purge_audit_log(timestamptz, uuid), protector.erase_customer(uuid)
 	TO authenticated, service_role;
 
+-- Money (issue 12) --------------------------------------------------------------
+
+-- currencies follow the organization, the service, the booking
+ALTER TABLE protector.services ALTER COLUMN currency DROP DEFAULT;
+ALTER TABLE protector.bookings ALTER COLUMN currency DROP DEFAULT;
+ALTER TABLE protector.payments ALTER COLUMN currency DROP DEFAULT;
+CREATE OR REPLACE FUNCTION protector_internal.default_currency()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'services' THEN
+		SELECT o.currency INTO NEW.currency FROM protector.organizations o
+		WHERE o.id OPERATOR(pg_catalog.=) NEW.organization_id;
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'bookings' THEN
+		SELECT s.currency INTO NEW.currency FROM protector.services s
+		WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
+	ELSE
+		SELECT b.currency INTO NEW.currency FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id;
+	END IF;
+	-- no such parent: ISO 4217's "no currency", and the foreign key says
+	-- what is wrong
+	NEW.currency := COALESCE(NEW.currency, 'XXX');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.default_currency() IS
+'Trigger: a service''s currency defaults to its organization''s, a booking''s to its service''s, a payment''s to its booking''s';
+
+
+CREATE TRIGGER default_currency BEFORE INSERT ON protector.services
+	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
+CREATE TRIGGER default_currency BEFORE INSERT ON protector.bookings
+	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
+CREATE TRIGGER default_currency BEFORE INSERT ON protector.payments
+	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
+-- also for imports under session_replication_role = replica
+ALTER TABLE protector.services ENABLE ALWAYS TRIGGER default_currency;
+ALTER TABLE protector.bookings ENABLE ALWAYS TRIGGER default_currency;
+ALTER TABLE protector.payments ENABLE ALWAYS TRIGGER default_currency;
+
+-- the ledger decides what is paid
+ALTER TABLE protector.bookings
+	ADD COLUMN balance_due numeric(12, 2) GENERATED ALWAYS AS (total_price - amount_paid) STORED;
+REVOKE INSERT (amount_paid), UPDATE (amount_paid) ON protector.bookings FROM authenticated;
+DROP INDEX protector.payments_provider_reference_idx;
+CREATE UNIQUE INDEX payments_provider_reference_idx ON protector.payments (organization_id, provider, provider_reference)
+	WHERE provider_reference IS NOT NULL;
+CREATE OR REPLACE FUNCTION protector_internal.restrict_update_columns()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	allowed text[] := TG_ARGV[1]::text[];
+	changed text[];
+BEGIN
+	IF protector.current_user_id() IS NULL OR protector_internal.caller_is_trusted()
+	   OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(TG_ARGV[0])) THEN
+		RETURN NEW;
+	END IF;
+	IF NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('organizations.read')) THEN
+		allowed := COALESCE(TG_ARGV[4], '{}')::text[];
+	ELSIF TG_NARGS > 2 AND NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(TG_ARGV[2])) THEN
+		allowed := allowed OPERATOR(pg_catalog.||) TG_ARGV[3]::text[];
+	END IF;
+	SELECT pg_catalog.array_agg(n.key ORDER BY n.key) INTO changed
+	FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) n
+	JOIN pg_catalog.jsonb_each(pg_catalog.to_jsonb(OLD)) o ON o.key OPERATOR(pg_catalog.=) n.key
+	WHERE n.value IS DISTINCT FROM o.value
+	  AND n.key OPERATOR(pg_catalog.<>) 'updated_at'
+	  AND n.key OPERATOR(pg_catalog.<>) ALL (allowed)
+	  -- a generated column is NULL in NEW until after BEFORE triggers
+	  AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+					  WHERE a.attrelid OPERATOR(pg_catalog.=) TG_RELID AND a.attname OPERATOR(pg_catalog.=) n.key
+						AND a.attgenerated OPERATOR(pg_catalog.<>) '');
+	IF changed IS NOT NULL THEN
+		PERFORM protector.raise('forbidden',
+			pg_catalog.format('your role may not change %s of %s',
+							  pg_catalog.array_to_string(changed, ', '), TG_TABLE_NAME),
+			pg_catalog.format('Your role may change only %s.', pg_catalog.array_to_string(allowed, ', ')),
+			pg_catalog.format('Members whose role may do %s change the other columns (protector.capability_map()).',
+							  TG_ARGV[0]));
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.restrict_update_columns() IS
+'Trigger: lets members whose role may not do action TG_ARGV[0] change only the columns in TG_ARGV[1] (and TG_ARGV[3] with action TG_ARGV[2]), non-members only those in TG_ARGV[4]';
+
+CREATE OR REPLACE FUNCTION protector_internal.check_payment()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_currency text;
+	v_paid numeric;
+	v_refunded numeric;
+BEGIN
+	SELECT b.currency INTO v_currency FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN NEW;			-- the foreign key says what is wrong
+	END IF;
+	IF NEW.currency OPERATOR(pg_catalog.<>) v_currency THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a payment in %s for a booking in %s', NEW.currency, v_currency),
+			'A booking is paid in its own currency.', 'Convert the amount, or record it in the booking''s currency.');
+	END IF;
+	IF NEW.kind OPERATOR(pg_catalog.=) 'refund'
+	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[]) THEN
+		SELECT COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'
+														 AND p.status OPERATOR(pg_catalog.=) 'succeeded'), 0),
+			   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'refund'
+														 AND p.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])), 0)
+		INTO v_paid, v_refunded
+		FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.booking_id
+		  AND p.id OPERATOR(pg_catalog.<>) NEW.id;
+		IF v_refunded OPERATOR(pg_catalog.+) NEW.amount OPERATOR(pg_catalog.>) v_paid THEN
+			PERFORM protector.raise('invalid_parameter', 'a refund cannot exceed what was paid',
+				pg_catalog.format('Paid %s %s; refunded or to be refunded %s; this refund %s.',
+								  v_paid, v_currency, v_refunded, NEW.amount));
+		END IF;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_payment() IS
+'Trigger: locks the booking of a payment, refuses another currency and refunds beyond what was paid';
+
+
+CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF booking_id, kind, amount, currency, status ON protector.payments
+	FOR EACH ROW WHEN (pg_catalog.current_setting('row_security') <> 'off')
+	EXECUTE FUNCTION protector_internal.check_payment();
+
+CREATE OR REPLACE FUNCTION protector_internal.sum_payments()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+	v_paid numeric;
+BEGIN
+	FOR r IN
+		SELECT DISTINCT x.organization_id, x.booking_id
+		FROM (SELECT NEW.organization_id, NEW.booking_id WHERE TG_OP OPERATOR(pg_catalog.<>) 'DELETE'
+			  UNION ALL
+			  SELECT OLD.organization_id, OLD.booking_id WHERE TG_OP OPERATOR(pg_catalog.<>) 'INSERT') x
+	LOOP
+		SELECT GREATEST(COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+													ELSE OPERATOR(pg_catalog.-) p.amount END), 0), 0)
+		INTO v_paid
+		FROM protector.payments p
+		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) p.organization_id
+								 AND b.id OPERATOR(pg_catalog.=) p.booking_id
+		WHERE p.organization_id OPERATOR(pg_catalog.=) r.organization_id AND p.booking_id OPERATOR(pg_catalog.=) r.booking_id
+		  AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.currency OPERATOR(pg_catalog.=) b.currency;
+		-- only a change is written: a refund recorded while its booking is
+		-- being cancelled (a pending one, which changes nothing) must not
+		-- touch the row that update is writing
+		UPDATE protector.bookings b SET amount_paid = v_paid
+		WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id
+		  AND b.amount_paid OPERATOR(pg_catalog.<>) v_paid;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.sum_payments() IS
+'Trigger: a booking''s amount_paid is the sum of its succeeded payments less its succeeded refunds';
+
+
+CREATE TRIGGER sum_payments AFTER INSERT OR UPDATE OR DELETE ON protector.payments
+	FOR EACH ROW WHEN (pg_catalog.current_setting('row_security') <> 'off')
+	EXECUTE FUNCTION protector_internal.sum_payments();
+
+CREATE OR REPLACE FUNCTION protector.record_payment(
+	p_booking_id uuid,
+	p_amount numeric,
+	p_provider text DEFAULT NULL,
+	p_provider_reference text DEFAULT NULL,
+	p_kind protector.payment_kind DEFAULT 'payment',
+	p_status protector.payment_status DEFAULT 'succeeded',
+	p_currency text DEFAULT NULL,
+	p_details jsonb DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid := protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking');
+	v_payment protector.payments;
+	v_replayed boolean := false;
+BEGIN
+	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<=) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
+	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_amount must be a positive amount in cents',
+			pg_catalog.format('Got %s; refunds are p_kind => ''refund'' with a positive amount.', COALESCE(p_amount::text, 'NULL')));
+	END IF;
+	IF p_currency IS NOT NULL AND p_currency OPERATOR(pg_catalog.!~) '^[A-Z]{3}$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_currency must be an ISO 4217 code', NULL, 'Use three upper-case letters, e.g. "EUR".');
+	END IF;
+	IF (p_provider_reference IS NOT NULL AND p_provider IS NULL)
+	   OR pg_catalog.length(p_provider) OPERATOR(pg_catalog.>) 100 OR pg_catalog.length(p_provider_reference) OPERATOR(pg_catalog.>) 200 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider (at most 100 characters) and p_provider_reference (at most 200) go together');
+	END IF;
+	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_kind, p_status and p_details (a JSON object) must not be null');
+	END IF;
+	INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,
+									provider_reference, details)
+	VALUES (v_org, p_booking_id, p_kind, p_amount, p_currency, p_status, p_provider, p_provider_reference, p_details)
+	ON CONFLICT (organization_id, provider, provider_reference) WHERE provider_reference IS NOT NULL DO NOTHING
+	RETURNING * INTO v_payment;
+	IF v_payment.id IS NULL THEN
+		-- the same provider event again: the payment it recorded
+		SELECT * INTO STRICT v_payment FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) v_org AND p.provider OPERATOR(pg_catalog.=) p_provider
+		  AND p.provider_reference OPERATOR(pg_catalog.=) p_provider_reference;
+		v_replayed := true;
+	END IF;
+	RETURN pg_catalog.to_jsonb(v_payment) OPERATOR(pg_catalog.||) (
+		SELECT pg_catalog.jsonb_build_object('replayed', v_replayed, 'booking_total', b.total_price,
+											 'amount_paid', b.amount_paid, 'balance_due', b.balance_due)
+		FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id);
+END
+$$;
+COMMENT ON FUNCTION protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb) IS
+'Records a payment or refund of a booking (owners, admins, finance); idempotent by provider and provider reference; answers with the booking''s amount paid and balance';
+
+
+-- 0.1.0 never maintained amount_paid: what the ledger says now (a
+-- correction of derived data, so neither audited nor re-checked)
+SET LOCAL session_replication_role = replica;
+UPDATE protector.bookings b
+SET amount_paid = GREATEST(COALESCE((
+		SELECT pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount ELSE OPERATOR(pg_catalog.-) p.amount END)
+		FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
+		  AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.currency OPERATOR(pg_catalog.=) b.currency), 0), 0);
+RESET session_replication_role;
+
+REVOKE ALL ON FUNCTION protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb)
+TO authenticated, service_role;
+
 -- parallel restores (sql/98_restore.sql, as a fresh install has it)
 -- sql/95_restore.sql: what keeps a restore exact (docs/operations.md).
 --
@@ -640,6 +892,7 @@ DECLARE
 	p record;
 	v_progress boolean := true;
 	v_inserted integer;
+	v_columns text;
 BEGIN
 	IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 1 THEN
 		RETURN NULL;		-- a row inserted from here: the outer loop goes on
@@ -649,11 +902,16 @@ BEGIN
 	WHILE v_progress LOOP
 		v_progress := false;
 		FOR p IN SELECT * FROM protector_internal.restore_pending ORDER BY id LOOP
-			-- offered again: inserted, or set aside anew (and this entry goes)
+			-- offered again: inserted, or set aside anew (and this entry goes);
+			-- generated columns compute themselves
 			DELETE FROM protector_internal.restore_pending r WHERE r.id OPERATOR(pg_catalog.=) p.id;
-			EXECUTE pg_catalog.format('INSERT INTO %s OVERRIDING SYSTEM VALUE'
-									  ' SELECT * FROM pg_catalog.jsonb_populate_record(NULL::%s, $1)',
-									  p.relid, p.relid) USING p.row_data;
+			SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO v_columns
+			FROM pg_catalog.pg_attribute a
+			WHERE a.attrelid OPERATOR(pg_catalog.=) p.relid AND a.attnum OPERATOR(pg_catalog.>) 0
+			  AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) '';
+			EXECUTE pg_catalog.format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE'
+									  ' SELECT %s FROM pg_catalog.jsonb_populate_record(NULL::%s, $1)',
+									  p.relid, v_columns, v_columns, p.relid) USING p.row_data;
 			GET DIAGNOSTICS v_inserted = ROW_COUNT;
 			v_progress := v_progress OR v_inserted OPERATOR(pg_catalog.>) 0;
 		END LOOP;

@@ -102,7 +102,7 @@ static const Capability capability_map[] = {
 	{"bookings.cancel", R_DESK, "cancel bookings"},
 	{"bookings.delete", R_OWNER | R_ADMIN, "delete bookings"},
 	{"payments.read", R_MGMT | R_FINANCE, "see payments"},
-	{"payments.create", R_MGMT, "record payments"},
+	{"payments.create", R_OWNER | R_ADMIN | R_FINANCE, "record payments"},
 	{"payments.manage", R_OWNER | R_ADMIN, "change or delete payments"},
 	{"tasks.read", R_DESK, "see the organization's tasks"},
 	{"tasks.assigned", R_AGENT, "see and update tasks assigned to them"},

@@ -256,7 +256,7 @@ INSERT INTO expect VALUES
 	('bookings', 'update', '{denied,denied,ok,ok,ok,ok,ok,none,none,none,none,ok}'),
 	('bookings', 'delete', '{denied,none,ok,ok,none,none,none,none,none,none,none,ok}'),
 	('payments', 'select', '{denied,pA_1,A,A,A,-,-,A,-,B,-,"A,B"}'),
-	('payments', 'insert', '{denied,denied,ok,ok,ok,denied,denied,denied,denied,denied,denied,ok}'),
+	('payments', 'insert', '{denied,denied,ok,ok,denied,denied,denied,ok,denied,denied,denied,ok}'),
 	('payments', 'update', '{denied,none,ok,ok,none,none,none,none,none,none,none,ok}'),
 	('payments', 'delete', '{denied,none,ok,ok,none,none,none,none,none,none,none,ok}'),
 	('tasks', 'select', '{denied,-,A,A,A,A,tA_1,-,-,B,-,"A,B"}'),

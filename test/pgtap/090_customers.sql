@@ -53,8 +53,16 @@ INSERT INTO protector.payments (organization_id, booking_id, kind, amount, curre
 SELECT '0a900000-0000-4000-8000-000000000000', ('0a900000-0000-4000-8000-0000000' || c || lpad(d::text, 4, '0'))::uuid,
 	   k::protector.payment_kind, a, cur, 'succeeded'
 FROM (VALUES (1, 100, 'payment', 10, 'EUR'), (2, 50, 'payment', 20, 'EUR'), (3, 30, 'payment', 30, 'EUR'),
-			 (4, 20, 'payment', 40, 'EUR'), (5, 10, 'payment', 50, 'EUR'), (5, 20, 'payment', 999, 'USD'),
-			 (7, 5, 'payment', 100, 'EUR'), (7, 5, 'refund', 150, 'EUR')) x(c, d, k, a, cur);
+			 (4, 20, 'payment', 40, 'EUR'), (5, 10, 'payment', 50, 'EUR'), (7, 5, 'payment', 100, 'EUR')) x(c, d, k, a, cur);
+-- what the ledger now refuses (another currency, a refund beyond what was
+-- paid) may still be in a database: imported with triggers off, or from
+-- 0.1.0.  Analytics must not count it either.
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status)
+SELECT '0a900000-0000-4000-8000-000000000000', ('0a900000-0000-4000-8000-0000000' || c || lpad(d::text, 4, '0'))::uuid,
+	   k::protector.payment_kind, a, cur, 'succeeded'
+FROM (VALUES (5, 20, 'payment', 999, 'USD'), (7, 5, 'refund', 150, 'EUR')) x(c, d, k, a, cur);
+RESET session_replication_role;
 
 -- scores, computed by hand: 6 scored customers, ntile(5) sizes 2,1,1,1,1
 SELECT tests.authenticate_as('q_operator');

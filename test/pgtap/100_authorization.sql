@@ -116,6 +116,8 @@ INSERT INTO calls VALUES
 	('protector.get_customer_rfm_score(uuid)', 'z_owner_b', 'customer', 'p_customer_id', $$protector.get_customer_rfm_score(%1$s)$$),
 	('protector.calculate_customer_ltv(uuid)', 'z_owner_b', 'customer', 'p_customer_id', $$protector.calculate_customer_ltv(%1$s)$$),
 	('protector.erase_customer(uuid)', 'z_owner_b', 'customer', 'p_customer_id', $$protector.erase_customer(%1$s)$$),
+	('protector.record_payment(uuid,numeric,text,text,protector.payment_kind,protector.payment_status,text,jsonb)', 'z_owner_b',
+	 'booking', 'p_booking_id', $$protector.record_payment(%1$s, 10, 'stripe', 'pi_authz')$$),
 	('protector.purge_audit_log(timestamptz,uuid)', 'z_owner_b', 'organization', 'p_organization_id',
 	 $$protector.purge_audit_log('2020-01-01', %1$s)$$),
 	('protector.get_customer_rfm_scores(uuid)', 'z_owner_b', 'organization', 'p_organization_id',

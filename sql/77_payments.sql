@@ -1,0 +1,202 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/77_payments.sql: money that adds up (docs/payments.md).
+--
+-- A service's currency is its organization's unless set; a booking's is
+-- its service's; a payment's is its booking's, and a payment in another
+-- currency is refused.  What a booking has been paid is the ledger's:
+-- payments.amount (succeeded payments less succeeded refunds) summed into
+-- bookings.amount_paid by the triggers below, under the booking's row lock,
+-- in the payment's own transaction; balance_due = total_price - amount_paid.
+-- Refunds never exceed what was paid.
+
+-- A currency not given on insert: the organization's for a service, the
+-- service's for a booking, the booking's for a payment.
+CREATE FUNCTION protector_internal.default_currency()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'services' THEN
+		SELECT o.currency INTO NEW.currency FROM protector.organizations o
+		WHERE o.id OPERATOR(pg_catalog.=) NEW.organization_id;
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'bookings' THEN
+		SELECT s.currency INTO NEW.currency FROM protector.services s
+		WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
+	ELSE
+		SELECT b.currency INTO NEW.currency FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id;
+	END IF;
+	-- no such parent: ISO 4217's "no currency", and the foreign key says
+	-- what is wrong
+	NEW.currency := COALESCE(NEW.currency, 'XXX');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.default_currency() IS
+'Trigger: a service''s currency defaults to its organization''s, a booking''s to its service''s, a payment''s to its booking''s';
+
+CREATE TRIGGER default_currency BEFORE INSERT ON protector.services
+	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
+CREATE TRIGGER default_currency BEFORE INSERT ON protector.bookings
+	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
+CREATE TRIGGER default_currency BEFORE INSERT ON protector.payments
+	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
+-- also for imports under session_replication_role = replica
+ALTER TABLE protector.services ENABLE ALWAYS TRIGGER default_currency;
+ALTER TABLE protector.bookings ENABLE ALWAYS TRIGGER default_currency;
+ALTER TABLE protector.payments ENABLE ALWAYS TRIGGER default_currency;
+
+-- Before a payment row is written: lock its booking (so that what it was
+-- paid is summed one payment at a time, each seeing the others), refuse
+-- another currency and refunds beyond what was paid.  Runs as the owner:
+-- it must see every payment of the booking.
+CREATE FUNCTION protector_internal.check_payment()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_currency text;
+	v_paid numeric;
+	v_refunded numeric;
+BEGIN
+	SELECT b.currency INTO v_currency FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN NEW;			-- the foreign key says what is wrong
+	END IF;
+	IF NEW.currency OPERATOR(pg_catalog.<>) v_currency THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a payment in %s for a booking in %s', NEW.currency, v_currency),
+			'A booking is paid in its own currency.', 'Convert the amount, or record it in the booking''s currency.');
+	END IF;
+	IF NEW.kind OPERATOR(pg_catalog.=) 'refund'
+	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[]) THEN
+		SELECT COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'
+														 AND p.status OPERATOR(pg_catalog.=) 'succeeded'), 0),
+			   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'refund'
+														 AND p.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])), 0)
+		INTO v_paid, v_refunded
+		FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.booking_id
+		  AND p.id OPERATOR(pg_catalog.<>) NEW.id;
+		IF v_refunded OPERATOR(pg_catalog.+) NEW.amount OPERATOR(pg_catalog.>) v_paid THEN
+			PERFORM protector.raise('invalid_parameter', 'a refund cannot exceed what was paid',
+				pg_catalog.format('Paid %s %s; refunded or to be refunded %s; this refund %s.',
+								  v_paid, v_currency, v_refunded, NEW.amount));
+		END IF;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_payment() IS
+'Trigger: locks the booking of a payment, refuses another currency and refunds beyond what was paid';
+
+CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF booking_id, kind, amount, currency, status ON protector.payments
+	FOR EACH ROW WHEN (pg_catalog.current_setting('row_security') <> 'off')
+	EXECUTE FUNCTION protector_internal.check_payment();
+
+-- After: the booking's amount_paid is the ledger's sum (the booking is
+-- locked by check_payment, or by the delete).
+CREATE FUNCTION protector_internal.sum_payments()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+	v_paid numeric;
+BEGIN
+	FOR r IN
+		SELECT DISTINCT x.organization_id, x.booking_id
+		FROM (SELECT NEW.organization_id, NEW.booking_id WHERE TG_OP OPERATOR(pg_catalog.<>) 'DELETE'
+			  UNION ALL
+			  SELECT OLD.organization_id, OLD.booking_id WHERE TG_OP OPERATOR(pg_catalog.<>) 'INSERT') x
+	LOOP
+		SELECT GREATEST(COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+													ELSE OPERATOR(pg_catalog.-) p.amount END), 0), 0)
+		INTO v_paid
+		FROM protector.payments p
+		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) p.organization_id
+								 AND b.id OPERATOR(pg_catalog.=) p.booking_id
+		WHERE p.organization_id OPERATOR(pg_catalog.=) r.organization_id AND p.booking_id OPERATOR(pg_catalog.=) r.booking_id
+		  AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.currency OPERATOR(pg_catalog.=) b.currency;
+		-- only a change is written: a refund recorded while its booking is
+		-- being cancelled (a pending one, which changes nothing) must not
+		-- touch the row that update is writing
+		UPDATE protector.bookings b SET amount_paid = v_paid
+		WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id
+		  AND b.amount_paid OPERATOR(pg_catalog.<>) v_paid;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.sum_payments() IS
+'Trigger: a booking''s amount_paid is the sum of its succeeded payments less its succeeded refunds';
+
+CREATE TRIGGER sum_payments AFTER INSERT OR UPDATE OR DELETE ON protector.payments
+	FOR EACH ROW WHEN (pg_catalog.current_setting('row_security') <> 'off')
+	EXECUTE FUNCTION protector_internal.sum_payments();
+
+-- Records a payment or refund of a booking, e.g. from a payment provider's
+-- webhook: the same (provider, provider_reference) retried any number of
+-- times records one payment and answers with it.
+CREATE FUNCTION protector.record_payment(
+	p_booking_id uuid,
+	p_amount numeric,
+	p_provider text DEFAULT NULL,
+	p_provider_reference text DEFAULT NULL,
+	p_kind protector.payment_kind DEFAULT 'payment',
+	p_status protector.payment_status DEFAULT 'succeeded',
+	p_currency text DEFAULT NULL,
+	p_details jsonb DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid := protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking');
+	v_payment protector.payments;
+	v_replayed boolean := false;
+BEGIN
+	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<=) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
+	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_amount must be a positive amount in cents',
+			pg_catalog.format('Got %s; refunds are p_kind => ''refund'' with a positive amount.', COALESCE(p_amount::text, 'NULL')));
+	END IF;
+	IF p_currency IS NOT NULL AND p_currency OPERATOR(pg_catalog.!~) '^[A-Z]{3}$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_currency must be an ISO 4217 code', NULL, 'Use three upper-case letters, e.g. "EUR".');
+	END IF;
+	IF (p_provider_reference IS NOT NULL AND p_provider IS NULL)
+	   OR pg_catalog.length(p_provider) OPERATOR(pg_catalog.>) 100 OR pg_catalog.length(p_provider_reference) OPERATOR(pg_catalog.>) 200 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider (at most 100 characters) and p_provider_reference (at most 200) go together');
+	END IF;
+	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_kind, p_status and p_details (a JSON object) must not be null');
+	END IF;
+	INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,
+									provider_reference, details)
+	VALUES (v_org, p_booking_id, p_kind, p_amount, p_currency, p_status, p_provider, p_provider_reference, p_details)
+	ON CONFLICT (organization_id, provider, provider_reference) WHERE provider_reference IS NOT NULL DO NOTHING
+	RETURNING * INTO v_payment;
+	IF v_payment.id IS NULL THEN
+		-- the same provider event again: the payment it recorded
+		SELECT * INTO STRICT v_payment FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) v_org AND p.provider OPERATOR(pg_catalog.=) p_provider
+		  AND p.provider_reference OPERATOR(pg_catalog.=) p_provider_reference;
+		v_replayed := true;
+	END IF;
+	RETURN pg_catalog.to_jsonb(v_payment) OPERATOR(pg_catalog.||) (
+		SELECT pg_catalog.jsonb_build_object('replayed', v_replayed, 'booking_total', b.total_price,
+											 'amount_paid', b.amount_paid, 'balance_due', b.balance_due)
+		FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id);
+END
+$$;
+COMMENT ON FUNCTION protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb) IS
+'Records a payment or refund of a booking (owners, admins, finance); idempotent by provider and provider reference; answers with the booking''s amount paid and balance';
+
+GRANT EXECUTE ON FUNCTION
+	protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb)
+TO authenticated, service_role;

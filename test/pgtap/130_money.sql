@@ -1,0 +1,97 @@
+-- Money that adds up: the price formula on every path, currencies that
+-- follow the organization, and the payments ledger deciding what is paid.
+-- Every figure is computed by hand in the comment beside it.
+BEGIN;
+SELECT plan(22);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_manager', 'm_finance', 'm_operator', 'm_other']) u;
+INSERT INTO protector.organizations (id, name, slug, currency) VALUES
+	('0a130000-0000-4000-8000-000000000000', 'Euro Escapes', 'money-eur', 'EUR'),
+	('0b130000-0000-4000-8000-000000000000', 'Other', 'money-other', 'USD');
+INSERT INTO protector.members (organization_id, user_id, role)
+SELECT '0a130000-0000-4000-8000-000000000000', tests.get_supabase_uid('m_' || r), r::protector.member_role
+FROM unnest(ARRAY['owner', 'manager', 'finance', 'operator']) r;
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0b130000-0000-4000-8000-000000000000', tests.get_supabase_uid('m_other'), 'owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a130000-0000-4000-8000-0000000000a1', '0a130000-0000-4000-8000-000000000000', 'V', 'UTC');
+-- no currency given: the organization's
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
+								price, price_per_person) VALUES
+	('0a130000-0000-4000-8000-0000000005a1', '0a130000-0000-4000-8000-000000000000', '0a130000-0000-4000-8000-0000000000a1',
+	 'Group room', '60 minutes', '60 minutes', '400 days', 1, 8, 40, 15),
+	('0a130000-0000-4000-8000-0000000005a2', '0a130000-0000-4000-8000-000000000000', '0a130000-0000-4000-8000-0000000000a1',
+	 'Vault', '60 minutes', '60 minutes', '400 days', 1, 8, 20, 25);
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0a130000-0000-4000-8000-00000000c001', '0a130000-0000-4000-8000-000000000000', 'Paula Payer', 'paula@example.com');
+CREATE FUNCTION pg_temp.t(h int) RETURNS timestamptz LANGUAGE sql AS $$
+	SELECT date_trunc('day', now()) + interval '4 days' + h * interval '1 hour'
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.t(int) TO anon, authenticated;
+CREATE TEMP TABLE k AS SELECT embed_key AS key FROM protector.venues WHERE id = '0a130000-0000-4000-8000-0000000000a1';
+GRANT SELECT ON k TO anon;
+
+SELECT is((SELECT currency FROM protector.services WHERE id = '0a130000-0000-4000-8000-0000000005a1'), 'EUR',
+	'a service inserted without a currency is in its organization''s (EUR, not USD)');
+
+-- prices: price + price_per_person x party_size
+SELECT tests.authenticate_as_anon();
+SELECT is((SELECT (protector.create_widget_booking(key, '0a130000-0000-4000-8000-0000000005a1', 'Wendy Widget',
+			'wendy@example.com', NULL, pg_temp.t(9), 3) ->> 'total_price')::numeric FROM k),
+	85.00, 'through the widget: 40 + 15 x 3 = 85 (not (40 + 15) x 3 = 165)');
+SELECT tests.authenticate_as('m_operator');
+CREATE TEMP TABLE b AS SELECT protector.create_booking('0a130000-0000-4000-8000-0000000005a2', '0a130000-0000-4000-8000-00000000c001',
+	pg_temp.t(10), 4) AS j;
+GRANT SELECT ON b TO authenticated;
+SELECT is(((SELECT j FROM b) ->> 'total_price')::numeric, 120.00, 'from the desk: 20 + 25 x 4 = 120 (not 180)');
+SELECT is((SELECT j ->> 'currency' FROM b), 'EUR', 'the booking is in its service''s currency');
+SELECT is(((SELECT j FROM b) ->> 'balance_due')::numeric, 120.00, 'nothing paid yet: 120 - 0 = 120 due');
+SELECT is((protector.reschedule_booking((SELECT (j ->> 'id')::uuid FROM b), pg_temp.t(11), '0a130000-0000-4000-8000-0000000005a1')
+		   ->> 'total_price')::numeric, 100.00,
+	'rescheduled to the other service: priced again, 40 + 15 x 4 = 100, by an operator who may not set prices');
+
+-- the ledger
+SELECT tests.authenticate_as('m_manager');
+SELECT throws_ok($$SELECT protector.record_payment((SELECT (j ->> 'id')::uuid FROM b), 100, 'stripe', 'pi_1')$$, '42501',
+	'your role may not record payments', 'managers do not record payments (payments.create: owners, admins, finance)');
+SELECT tests.authenticate_as('m_other');
+SELECT throws_ok($$SELECT protector.record_payment((SELECT (j ->> 'id')::uuid FROM b), 100, 'stripe', 'pi_1')$$, 'P0002',
+	'booking not found', 'another organization finds no such booking');
+SELECT tests.authenticate_as('m_finance');
+SELECT is((protector.record_payment((SELECT (j ->> 'id')::uuid FROM b), 60, 'stripe', 'pi_1') ->> 'amount_paid')::numeric, 60.00,
+	'finance records a webhook''s payment of 60: paid 60');
+SELECT is((SELECT count(*)::int FROM generate_series(1, 10) i,
+		   LATERAL protector.record_payment((SELECT (j ->> 'id')::uuid FROM b), 60, 'stripe', 'pi_1') r
+		   WHERE (r ->> 'replayed')::boolean), 10, 'the same webhook ten times more: ten replays ...');
+SELECT is((SELECT count(*)::int FROM protector.payments), 1, '... and one payment');
+SELECT is((protector.record_payment((SELECT (j ->> 'id')::uuid FROM b), 40, 'stripe', 'pi_2') ->> 'balance_due')::numeric, 0.00,
+	'a second payment of 40: paid 60 + 40 = 100 = the total, 0 due');
+SELECT throws_ok($$SELECT protector.record_payment((SELECT (j ->> 'id')::uuid FROM b), 10, 'stripe', 'pi_3', p_currency => 'USD')$$,
+	'22023', 'a payment in USD for a booking in EUR', 'a payment in another currency is refused');
+SELECT throws_ok($$SELECT protector.record_payment((SELECT (j ->> 'id')::uuid FROM b), 100.01, 'stripe', 're_1', 'refund')$$,
+	'22023', 'a refund cannot exceed what was paid', 'a refund of 100.01 when 100 was paid is refused');
+SELECT is((protector.record_payment((SELECT (j ->> 'id')::uuid FROM b), 25, 'stripe', 're_2', 'refund') ->> 'amount_paid')::numeric,
+	75.00, 'a refund of 25: paid 100 - 25 = 75');
+SELECT throws_ok($$SELECT protector.record_payment((SELECT (j ->> 'id')::uuid FROM b), 0, 'stripe', 'pi_4')$$, '22023', NULL,
+	'an amount of 0 is refused');
+SELECT throws_ok($$SELECT protector.record_payment((SELECT (j ->> 'id')::uuid FROM b), 1.005, 'stripe', 'pi_5')$$, '22023', NULL,
+	'fractions of a cent are refused');
+SELECT is((protector.record_payment((SELECT (j ->> 'id')::uuid FROM b), 30, 'cash', 'till-7', p_status => 'pending')
+		   ->> 'amount_paid')::numeric, 75.00, 'a pending payment of 30 is not paid yet: still 75');
+SELECT tests.clear_authentication();
+UPDATE protector.payments SET status = 'succeeded' WHERE provider_reference = 'till-7';
+SELECT results_eq($$SELECT amount_paid, balance_due FROM protector.bookings WHERE id = (SELECT (j ->> 'id')::uuid FROM b)$$,
+	$$VALUES (105.00, -5.00)$$, 'it succeeds: paid 75 + 30 = 105 of 100, 5 overpaid (balance -5)');
+DELETE FROM protector.payments WHERE provider_reference = 'till-7';
+SELECT is((SELECT amount_paid FROM protector.bookings WHERE id = (SELECT (j ->> 'id')::uuid FROM b)), 75.00,
+	'a payment deleted: 105 - 30 = 75');
+
+-- nobody types amount_paid in
+SELECT tests.authenticate_as('m_owner');
+SELECT throws_ok($$UPDATE protector.bookings SET amount_paid = 1000$$, '42501', NULL, 'not even an owner sets amount_paid');
+SELECT throws_ok($$INSERT INTO protector.payments (organization_id, booking_id, amount, currency, status)
+	SELECT organization_id, id, 5, 'GBP', 'succeeded' FROM protector.bookings LIMIT 1$$, '22023', NULL,
+	'a direct payment row in another currency is refused too');
+
+SELECT * FROM finish();
+ROLLBACK;
