@@ -73,6 +73,15 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.caller_is_trusted() IS
 'True when the requesting role is a superuser or bypasses RLS (e.g. service_role), or protector''s own SECURITY DEFINER code is running';
 
+-- A restore is running: row_security is off (pg_dump's output sets it) and
+-- the requesting role bypasses RLS itself (docs/operations.md).
+CREATE FUNCTION protector_internal.restoring()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_restoring_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.restoring() IS
+'True while a restore runs: row_security is off and the requesting role bypasses RLS (the triggers then leave restored rows alone)';
+
 CREATE FUNCTION protector.raise(p_kind text, p_message text,
 								p_detail text DEFAULT NULL, p_hint text DEFAULT NULL)
 RETURNS void

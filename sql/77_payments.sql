@@ -95,7 +95,7 @@ COMMENT ON FUNCTION protector_internal.check_payment() IS
 'Trigger: locks the booking of a payment, refuses another currency and refunds beyond what was paid';
 
 CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF booking_id, kind, amount, currency, status ON protector.payments
-	FOR EACH ROW WHEN (pg_catalog.current_setting('row_security') <> 'off')
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment();
 
 -- After: the booking's amount_paid is the ledger's sum (the booking is
@@ -137,7 +137,7 @@ COMMENT ON FUNCTION protector_internal.sum_payments() IS
 'Trigger: a booking''s amount_paid is the sum of its succeeded payments less its succeeded refunds';
 
 CREATE TRIGGER sum_payments AFTER INSERT OR UPDATE OR DELETE ON protector.payments
-	FOR EACH ROW WHEN (pg_catalog.current_setting('row_security') <> 'off')
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.sum_payments();
 
 -- Records a payment or refund of a booking, e.g. from a payment provider's

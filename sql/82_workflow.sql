@@ -24,7 +24,7 @@ DECLARE
 BEGIN
 	-- a restore (row_security = off, as pg_dump's output sets it) writes
 	-- history: the tasks and notifications are restored with it
-	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+	IF protector_internal.restoring() THEN
 		RETURN NULL;
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'

@@ -44,7 +44,7 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+	IF protector_internal.restoring() THEN
 		RETURN NULL;		-- a restore: nothing happens live
 	END IF;
 	PERFORM realtime.broadcast_changes(
@@ -108,7 +108,7 @@ BEGIN
 		END IF;
 		-- members receive their organizations' topics; nobody else does (a
 		-- restore brings the policy back itself, with realtime.messages)
-		IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+		IF protector_internal.restoring() THEN
 			v_policy := 'restored';
 		ELSIF EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
 				   AND polname = 'protector_members_receive_organization_topic') THEN
@@ -202,26 +202,26 @@ $$;
 COMMENT ON FUNCTION protector.disable_realtime() IS
 'Takes protector out of Supabase Realtime (publication, broadcast trigger, topic policy); run before DROP EXTENSION';
 
--- A restored realtime_state row puts the restored tables back into
--- Realtime (the publication already exists by then: pg_dump creates it
--- before any data); a row that is there already is kept, not doubled.
+-- A restored realtime_state row is kept once (a row that is there already
+-- is not doubled); publication_created puts the tables back into Realtime
+-- when pg_dump's post-data section creates the publication.
 CREATE FUNCTION protector_internal.restore_realtime_state()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
-		PERFORM protector_internal.apply_realtime();
-		IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
-			RETURN NULL;
-		END IF;
+	-- during a restore only kept: applying it would take table locks while
+	-- other loads run (pg_restore -j); the publication, created after the
+	-- data, applies it (publication_created)
+	IF protector_internal.restoring() AND EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+		RETURN NULL;
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.restore_realtime_state() IS
-'Trigger: a restored realtime_state row applies apply_realtime() again';
+'Trigger: a restored realtime_state row is kept once (the publication created after the data applies it)';
 
 CREATE TRIGGER restore_realtime_state BEFORE INSERT ON protector_internal.realtime_state
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.restore_realtime_state();
@@ -250,4 +250,4 @@ CREATE EVENT TRIGGER protector_publication_created ON ddl_command_end
 
 -- (not during a restore: the restored realtime_state, publication and
 -- policy bring protector back into Realtime as it was)
-SELECT protector.enable_realtime() WHERE pg_catalog.current_setting('row_security') <> 'off';
+SELECT protector.enable_realtime() WHERE NOT protector_internal.restoring();

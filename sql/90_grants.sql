@@ -76,6 +76,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.authorize_row(regclass, uuid, text, text, boolean, boolean),
 	protector_internal.current_customer_ids(),
 	protector_internal.customer_organizations(),
+	protector_internal.restoring(),
 	protector_internal.caller_is_trusted()
 TO authenticated, service_role;
 -- merge_customers finds what refers to a customer here (catalog facts)

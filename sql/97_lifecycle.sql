@@ -79,7 +79,7 @@ COMMENT ON FUNCTION protector_internal.purge_audit_rows() IS
 'Trigger: deletes the audit rows a purge asks for (audit_log is append-only for everyone else)';
 
 CREATE TRIGGER purge_audit_rows BEFORE INSERT ON protector.audit_purges
-	FOR EACH ROW WHEN (pg_catalog.current_setting('row_security') <> 'off')
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.purge_audit_rows();
 
 CREATE FUNCTION protector.purge_audit_log(p_before timestamptz, p_organization_id uuid DEFAULT NULL)
@@ -177,7 +177,7 @@ COMMENT ON FUNCTION protector_internal.erase_customer_data() IS
 'Trigger: replaces a customer''s personal data with a tombstone in customers, their bookings'' details and the audit history';
 
 CREATE TRIGGER erase_customer_data AFTER INSERT ON protector.customer_erasures
-	FOR EACH ROW WHEN (pg_catalog.current_setting('row_security') <> 'off')
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.erase_customer_data();
 
 CREATE FUNCTION protector.erase_customer(p_customer_id uuid)

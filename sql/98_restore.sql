@@ -116,7 +116,7 @@ BEGIN
 			'Trigger, during restores only: sets a ' || t.relname || ' row aside until what it refers to is loaded');
 		-- "a_" fires before every other BEFORE INSERT trigger of the table
 		EXECUTE pg_catalog.format('CREATE TRIGGER a_restore_order BEFORE INSERT ON %s FOR EACH ROW'
-			' WHEN (pg_catalog.current_setting(''row_security'') = ''off'')'
+			' WHEN (protector_internal.restoring())'
 			' EXECUTE FUNCTION protector_internal.%I()', t.tbl, v_name);
 	END LOOP;
 	FOR t IN
@@ -127,7 +127,7 @@ BEGIN
 		ORDER BY n.nspname, c.relname
 	LOOP
 		EXECUTE pg_catalog.format('CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON %s FOR EACH STATEMENT'
-			' WHEN (pg_catalog.current_setting(''row_security'') = ''off'')'
+			' WHEN (protector_internal.restoring())'
 			' EXECUTE FUNCTION protector_internal.insert_restored_pending()', t.tbl);
 	END LOOP;
 END

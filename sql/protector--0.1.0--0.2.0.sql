@@ -7,6 +7,17 @@
 
 -- Restores (issue 11) -------------------------------------------------------
 
+-- A restore is running: row_security is off (pg_dump's output sets it) and
+-- the requesting role bypasses RLS itself (docs/operations.md).
+CREATE FUNCTION protector_internal.restoring()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_restoring_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.restoring() IS
+'True while a restore runs: row_security is off and the requesting role bypasses RLS (the triggers then leave restored rows alone)';
+REVOKE ALL ON FUNCTION protector_internal.restoring() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.restoring() TO authenticated, service_role;
+
 -- the workflow and the Realtime broadcast leave restored rows alone
 CREATE OR REPLACE FUNCTION protector_internal.booking_workflow()
 RETURNS trigger
@@ -22,7 +33,7 @@ DECLARE
 BEGIN
 	-- a restore (row_security = off, as pg_dump's output sets it) writes
 	-- history: the tasks and notifications are restored with it
-	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+	IF protector_internal.restoring() THEN
 		RETURN NULL;
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
@@ -102,7 +113,7 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+	IF protector_internal.restoring() THEN
 		RETURN NULL;		-- a restore: nothing happens live
 	END IF;
 	PERFORM realtime.broadcast_changes(
@@ -223,7 +234,7 @@ BEGIN
 		END IF;
 		-- members receive their organizations' topics; nobody else does (a
 		-- restore brings the policy back itself, with realtime.messages)
-		IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+		IF protector_internal.restoring() THEN
 			v_policy := 'restored';
 		ELSIF EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
 				   AND polname = 'protector_members_receive_organization_topic') THEN
@@ -317,17 +328,17 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
-		PERFORM protector_internal.apply_realtime();
-		IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
-			RETURN NULL;
-		END IF;
+	-- during a restore only kept: applying it would take table locks while
+	-- other loads run (pg_restore -j); the publication, created after the
+	-- data, applies it (publication_created)
+	IF protector_internal.restoring() AND EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+		RETURN NULL;
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.restore_realtime_state() IS
-'Trigger: a restored realtime_state row applies apply_realtime() again';
+'Trigger: a restored realtime_state row is kept once (the publication created after the data applies it)';
 
 
 CREATE TRIGGER restore_realtime_state BEFORE INSERT ON protector_internal.realtime_state
@@ -446,7 +457,7 @@ COMMENT ON FUNCTION protector_internal.purge_audit_rows() IS
 'Trigger: deletes the audit rows a purge asks for (audit_log is append-only for everyone else)';
 
 CREATE TRIGGER purge_audit_rows BEFORE INSERT ON protector.audit_purges
-	FOR EACH ROW WHEN (pg_catalog.current_setting('row_security') <> 'off')
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.purge_audit_rows();
 
 CREATE FUNCTION protector.purge_audit_log(p_before timestamptz, p_organization_id uuid DEFAULT NULL)
@@ -544,7 +555,7 @@ COMMENT ON FUNCTION protector_internal.erase_customer_data() IS
 'Trigger: replaces a customer''s personal data with a tombstone in customers, their bookings'' details and the audit history';
 
 CREATE TRIGGER erase_customer_data AFTER INSERT ON protector.customer_erasures
-	FOR EACH ROW WHEN (pg_catalog.current_setting('row_security') <> 'off')
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.erase_customer_data();
 
 CREATE FUNCTION protector.erase_customer(p_customer_id uuid)
@@ -736,7 +747,7 @@ COMMENT ON FUNCTION protector_internal.check_payment() IS
 
 
 CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF booking_id, kind, amount, currency, status ON protector.payments
-	FOR EACH ROW WHEN (pg_catalog.current_setting('row_security') <> 'off')
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment();
 
 CREATE OR REPLACE FUNCTION protector_internal.sum_payments()
@@ -777,7 +788,7 @@ COMMENT ON FUNCTION protector_internal.sum_payments() IS
 
 
 CREATE TRIGGER sum_payments AFTER INSERT OR UPDATE OR DELETE ON protector.payments
-	FOR EACH ROW WHEN (pg_catalog.current_setting('row_security') <> 'off')
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.sum_payments();
 
 CREATE OR REPLACE FUNCTION protector.record_payment(
@@ -968,7 +979,7 @@ BEGIN
 			'Trigger, during restores only: sets a ' || t.relname || ' row aside until what it refers to is loaded');
 		-- "a_" fires before every other BEFORE INSERT trigger of the table
 		EXECUTE pg_catalog.format('CREATE TRIGGER a_restore_order BEFORE INSERT ON %s FOR EACH ROW'
-			' WHEN (pg_catalog.current_setting(''row_security'') = ''off'')'
+			' WHEN (protector_internal.restoring())'
 			' EXECUTE FUNCTION protector_internal.%I()', t.tbl, v_name);
 	END LOOP;
 	FOR t IN
@@ -979,7 +990,7 @@ BEGIN
 		ORDER BY n.nspname, c.relname
 	LOOP
 		EXECUTE pg_catalog.format('CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON %s FOR EACH STATEMENT'
-			' WHEN (pg_catalog.current_setting(''row_security'') = ''off'')'
+			' WHEN (protector_internal.restoring())'
 			' EXECUTE FUNCTION protector_internal.insert_restored_pending()', t.tbl);
 	END LOOP;
 END

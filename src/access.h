@@ -29,20 +29,8 @@ extern void protector_restore(const ProtectorElevation *saved);
 extern Datum protector_select_uuid_array(SPIPlanPtr *plan, const char *sql,
 										 int nargs, Oid *argtypes, Datum *values);
 
-/*
- * A restore is running: pg_dump's output (restored by pg_restore or psql)
- * sets row_security = off, which only roles that bypass RLS can write
- * with.  The rows it writes are history, not changes: the audit, workflow
- * and live-update triggers leave them alone (docs/operations.md).
- */
-#include "utils/rls.h"
-static inline bool
-protector_restoring(void)
-{
-	return !row_security;
-}
-
 /* capabilities.c */
+extern bool protector_restoring(void);
 #include "utils/uuid.h"
 extern bool protector_caller_is_trusted(void);
 extern void protector_authorize(const pg_uuid_t *org, const char *action,

@@ -37,6 +37,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rls.h"
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
@@ -205,6 +206,34 @@ protector_caller_is_trusted(void)
 
 	return superuser_arg(outer) || has_bypassrls_privilege(outer) ||
 		GetUserId() == protector_table_owner("bookings");
+}
+
+/*
+ * A restore is running: pg_dump's output (restored by pg_restore or psql)
+ * sets row_security = off, and the role that runs it bypasses RLS itself
+ * (a superuser, or BYPASSRLS).  The rows it writes are history, not
+ * changes: the audit, workflow, live-update and reservation triggers leave
+ * them alone (docs/operations.md).  Any session may turn row_security off,
+ * so the role matters: the role that made the request, not the owner a
+ * SECURITY DEFINER function of protector runs as, or an anonymous visitor
+ * could switch the reservation check off through the widget.
+ */
+bool
+protector_restoring(void)
+{
+	Oid			outer = GetOuterUserId();
+
+	return !row_security && (superuser_arg(outer) || has_bypassrls_privilege(outer));
+}
+
+/*
+ * protector_internal.restoring() returns boolean
+ */
+PG_FUNCTION_INFO_V1(protector_restoring_sql);
+Datum
+protector_restoring_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(protector_restoring());
 }
 
 /* organizations where the caller is an active member with one of roles */

@@ -11,7 +11,7 @@
 --      only for the authorization helpers policies and RPCs ask;
 --   6. no role list is written outside the capability map.
 BEGIN;
-SELECT plan(45);
+SELECT plan(47);
 
 -- fixtures: organization A (the victim) and B (the caller's) --------------
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['z_owner_a', 'z_owner_b', 'z_manager_b', 'z_operator_b',
@@ -363,6 +363,18 @@ SELECT is(pg_temp.attempt('z_customer_b', $$
 		SELECT 1 / (details ? 'refund')::int FROM protector.bookings WHERE id = '0ab00000-0000-4000-8000-00000000b0c1'$$),
 	'ok', '... but cancels it directly, the refund noted by the database');
 
+-- a visitor who turns row_security off is no restore: the reservation
+-- check, audit and workflow still run for what the widget writes as owner
+SELECT is(left(pg_temp.attempt('anon', format($$
+		SELECT set_config('row_security', 'off', true);
+		SELECT protector.create_widget_booking(%1$L, '0ab00000-0000-4000-8000-0000000005a1', 'Rita', 'rita@example.com', NULL, %2$L);
+		SELECT protector.create_widget_booking(%1$L, '0ab00000-0000-4000-8000-0000000005a1', 'Rudi', 'rudi@example.com', NULL, %2$L)$$,
+		(SELECT key FROM const), (SELECT slot FROM const))), 5), '23P01',
+	'row_security = off from an anonymous session does not switch the reservation check off');
+SELECT is(pg_temp.attempt('z_manager_b', $$SELECT set_config('row_security', 'off', true);
+		SELECT 1 / (NOT protector_internal.restoring())::int$$), 'ok',
+	'... nor from a signed-in one: a restore needs a role that bypasses RLS');
+
 -- 4. lock_services ------------------------------------------------------------
 SELECT is(pg_temp.attempt('z_owner_b', format('SELECT protector.lock_services(%L)',
 		  (SELECT array_agg(gen_random_uuid()) FROM generate_series(1, 101)))),
@@ -387,6 +399,7 @@ SELECT set_eq($$
 $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.authorize(uuid,text,text)'),
 			 ('protector_internal.authorize_row(regclass,uuid,text,text,boolean,boolean)'),
 			 ('protector_internal.current_customer_ids()'), ('protector_internal.customer_organizations()'),
+			 ('protector_internal.restoring()'),
 			 ('protector_internal.caller_is_trusted()')$$,
 	'authenticated may execute only the authorization helpers that policies and RPCs ask');
 SELECT ok(NOT has_schema_privilege('anon', 'protector_internal', 'USAGE'), 'anon has no usage of protector_internal');
