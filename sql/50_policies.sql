@@ -104,7 +104,7 @@ CREATE POLICY customers_delete ON protector.customers FOR DELETE TO authenticate
 -- bookings: the desk and finance see all of the organization; agents
 -- their assigned ones; customers their own, which they may also create
 -- (held or pending, unassigned) and confirm or cancel; the trigger
--- guard_customer_booking holds them to what the booking RPCs allow.
+-- guard_booking_write holds them to what the booking RPCs allow.
 CREATE POLICY bookings_select ON protector.bookings FOR SELECT TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('bookings.read'))::uuid[])
 		   OR (assigned_agent = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('bookings.assigned'))::uuid[]))

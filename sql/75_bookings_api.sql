@@ -21,34 +21,51 @@ $$;
 COMMENT ON FUNCTION protector.booking_total(numeric, numeric, integer) IS
 'The price of a booking: price + price_per_person x party_size';
 
--- Customers write their own bookings under RLS (bookings_insert and
--- bookings_update); this holds them to what the RPCs offer: a bookable
--- slot at the service's price, held (at most a day) or pending,
--- unassigned, source api; afterwards only confirming their own hold or
--- cancelling (which columns they may change: restrict_update_columns).
--- Staff, trusted roles and protector's own functions are not customers
--- here.
-CREATE FUNCTION protector_internal.guard_customer_booking()
+-- What a booking write may say, beyond RLS and the column grants:
+--   * an insert by a caller whose role may not set prices
+--     (bookings.update_any_column) is a bookable slot at the service's
+--     price: an operator's direct insert is held to what create_booking
+--     does;
+--   * a caller who reaches the booking only as its customer (the
+--     policies let customers insert their own bookings, held or pending
+--     and unassigned, and update them), whatever role they may also have,
+--     gets source api, a hold of at most a day, and afterwards may only
+--     confirm their own hold or cancel;
+--   * an agent (bookings.assigned without bookings.update) confirms or
+--     cancels only if the capability map lets their role.
+-- Trusted roles and protector's own functions are not restricted here.
+CREATE FUNCTION protector_internal.guard_booking_write()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	s protector.services;
+	v_uid uuid := protector.current_user_id();
+	v_changed text[];
 BEGIN
-	IF protector.current_user_id() IS NULL
-	   OR NOT NEW.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())
-	   OR protector_internal.caller_is_trusted()
-	   OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('organizations.read')) THEN
+	IF protector_internal.caller_is_trusted() THEN
 		RETURN NEW;
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
-		SELECT * INTO STRICT s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) NEW.service_id;
-		NEW.during := protector.validate_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size);
-		NEW.currency := s.currency;
-		NEW.unit_price := s.price;
-		NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
-		NEW.amount_paid := 0;
+		-- callers the policies will refuse learn nothing from here
+		IF NOT (NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
+				OR NEW.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
+			RETURN NEW;
+		END IF;
+		IF NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
+			SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) NEW.service_id;
+			IF FOUND THEN
+				NEW.during := protector.validate_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size);
+				NEW.currency := s.currency;
+				NEW.unit_price := s.price;
+				NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
+			END IF;
+		END IF;
+		IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create')) THEN
+			RETURN NEW;
+		END IF;
+		-- through the customer policy
 		NEW.source := 'api';
 		IF NEW.status OPERATOR(pg_catalog.<>) 'held' THEN
 			NEW.hold_expires_at := NULL;
@@ -62,23 +79,47 @@ BEGIN
 		END IF;
 		RETURN NEW;
 	END IF;
-	IF NOT (NEW.status OPERATOR(pg_catalog.=) OLD.status
+
+	IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update')) THEN
+		RETURN NEW;
+	END IF;
+	IF OLD.assigned_agent OPERATOR(pg_catalog.=) v_uid
+	   AND NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.assigned')) THEN
+		-- an agent moves the booking along, but confirms or cancels only as
+		-- the capability map says
+		IF NEW.status IS DISTINCT FROM OLD.status AND NEW.status OPERATOR(pg_catalog.=) 'confirmed' THEN
+			PERFORM protector_internal.authorize(NEW.organization_id, 'bookings.confirm', 'booking');
+		ELSIF NEW.status IS DISTINCT FROM OLD.status AND NEW.status OPERATOR(pg_catalog.=) 'cancelled' THEN
+			PERFORM protector_internal.authorize(NEW.organization_id, 'bookings.cancel', 'booking');
+		END IF;
+		RETURN NEW;
+	END IF;
+	-- through the customer policy, whatever role the caller may also have
+	SELECT pg_catalog.array_agg(n.key ORDER BY n.key) INTO v_changed
+	FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) n
+	JOIN pg_catalog.jsonb_each(pg_catalog.to_jsonb(OLD)) o ON o.key OPERATOR(pg_catalog.=) n.key
+	WHERE n.value IS DISTINCT FROM o.value
+	  AND n.key OPERATOR(pg_catalog.<>) ALL ('{status,hold_expires_at,cancellation_reason,cancelled_at,updated_at,balance_due}');
+	IF v_changed IS NOT NULL
+	   OR NOT (NEW.status OPERATOR(pg_catalog.=) OLD.status
 			   OR (OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) 'confirmed')
 			   OR NEW.status OPERATOR(pg_catalog.=) 'cancelled')
 	   OR (NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
 		   AND NOT (NEW.hold_expires_at IS NULL AND NEW.status OPERATOR(pg_catalog.<>) 'held')) THEN
 		PERFORM protector.raise('forbidden', 'customers may only confirm their own holds or cancel their bookings',
-			pg_catalog.format('Booking %s: %s to %s.', OLD.id, OLD.status, NEW.status));
+			pg_catalog.format('Booking %s: %s to %s%s.', OLD.id, OLD.status, NEW.status,
+				CASE WHEN v_changed IS NOT NULL
+					 THEN ', changing ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(v_changed, ', ') ELSE '' END));
 	END IF;
 	RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.guard_customer_booking() IS
-'Trigger: what a customer writes to their own bookings is what the booking RPCs allow them';
+COMMENT ON FUNCTION protector_internal.guard_booking_write() IS
+'Trigger: inserts by callers who may not set prices are priced slots; customers, whatever else they are, write only what the booking RPCs allow them; agents confirm and cancel only by the map';
 
-CREATE TRIGGER guard_customer_booking BEFORE INSERT OR UPDATE ON protector.bookings
-	FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND protector.current_user_id() IS NOT NULL)
-	EXECUTE FUNCTION protector_internal.guard_customer_booking();
+CREATE TRIGGER guard_booking_write BEFORE INSERT OR UPDATE ON protector.bookings
+	FOR EACH ROW WHEN (protector.current_user_id() IS NOT NULL)
+	EXECUTE FUNCTION protector_internal.guard_booking_write();
 
 -- A booking moved to another service, or with another party size, is
 -- priced again from the service unless the same update sets its prices
@@ -95,7 +136,10 @@ BEGIN
 	IF NEW.unit_price IS DISTINCT FROM OLD.unit_price OR NEW.total_price IS DISTINCT FROM OLD.total_price THEN
 		RETURN NEW;
 	END IF;
-	SELECT * INTO STRICT s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) NEW.service_id;
+	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) NEW.service_id;
+	IF NOT FOUND THEN
+		RETURN NEW;			-- not a service the caller sees: the foreign key decides
+	END IF;
 	NEW.unit_price := s.price;
 	NEW.currency := s.currency;
 	NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);

@@ -37,7 +37,8 @@ BEGIN
 		  AND (t, a.attname) NOT IN (('protector.customers'::regclass, 'identity_key'),
 									 ('protector.customers'::regclass, 'merged_into'),
 									 ('protector.bookings'::regclass, 'amount_paid'),
-									 ('protector.bookings'::regclass, 'balance_due'));
+									 ('protector.bookings'::regclass, 'balance_due'),
+									 ('protector.venues'::regclass, 'embed_key'));
 		EXECUTE format('GRANT INSERT (%s) ON %s TO authenticated', cols, t);
 		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
 		FROM pg_catalog.pg_attribute a

@@ -66,6 +66,10 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF NOT pg_catalog.isfinite(NEW.purge_before) OR NEW.purge_before OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'purge_before must be a finite time in the past',
+			pg_catalog.format('Got %s.', NEW.purge_before));
+	END IF;
 	DELETE FROM protector.audit_log l
 	WHERE l.occurred_at OPERATOR(pg_catalog.<) NEW.purge_before
 	  AND (NEW.organization_id IS NULL OR l.organization_id OPERATOR(pg_catalog.=) NEW.organization_id)

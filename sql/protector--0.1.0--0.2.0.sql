@@ -377,6 +377,7 @@ WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=
   AND pa.attname OPERATOR(pg_catalog.=) 'id' AND c.conrelid OPERATOR(pg_catalog.<>) 'protector.customers'::pg_catalog.regclass
   -- the record of an erasure is about the customer it names: it stays
   AND c.conrelid IS DISTINCT FROM pg_catalog.to_regclass('protector.customer_erasures');
+
 -- sql/97_lifecycle.sql: data that ends: expired holds, audit retention,
 -- erasure of a customer's personal data (docs/operations.md).
 --
@@ -444,6 +445,10 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF NOT pg_catalog.isfinite(NEW.purge_before) OR NEW.purge_before OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'purge_before must be a finite time in the past',
+			pg_catalog.format('Got %s.', NEW.purge_before));
+	END IF;
 	DELETE FROM protector.audit_log l
 	WHERE l.occurred_at OPERATOR(pg_catalog.<) NEW.purge_before
 	  AND (NEW.organization_id IS NULL OR l.organization_id OPERATOR(pg_catalog.=) NEW.organization_id)
@@ -861,6 +866,140 @@ REVOKE ALL ON FUNCTION protector.record_payment(uuid, numeric, text, text, prote
 GRANT EXECUTE ON FUNCTION
 	protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb)
 TO authenticated, service_role;
+
+-- Review of 0.2.0 ----------------------------------------------------------------
+
+-- one guard for booking writes: operators' direct inserts are priced
+-- slots, members who are also customers are held to the customer rules,
+-- agents confirm and cancel only by the map
+DROP TRIGGER guard_customer_booking ON protector.bookings;
+DROP FUNCTION protector_internal.guard_customer_booking();
+CREATE FUNCTION protector_internal.guard_booking_write()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s protector.services;
+	v_uid uuid := protector.current_user_id();
+	v_changed text[];
+BEGIN
+	IF protector_internal.caller_is_trusted() THEN
+		RETURN NEW;
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		-- callers the policies will refuse learn nothing from here
+		IF NOT (NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
+				OR NEW.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
+			RETURN NEW;
+		END IF;
+		IF NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
+			SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) NEW.service_id;
+			IF FOUND THEN
+				NEW.during := protector.validate_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size);
+				NEW.currency := s.currency;
+				NEW.unit_price := s.price;
+				NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
+			END IF;
+		END IF;
+		IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create')) THEN
+			RETURN NEW;
+		END IF;
+		-- through the customer policy
+		NEW.source := 'api';
+		IF NEW.status OPERATOR(pg_catalog.<>) 'held' THEN
+			NEW.hold_expires_at := NULL;
+		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day') THEN
+			PERFORM protector.raise('invalid_parameter', 'a hold lasts at most a day',
+				pg_catalog.format('hold_expires_at is %s.', NEW.hold_expires_at));
+		END IF;
+		IF pg_catalog.pg_column_size(NEW.details) OPERATOR(pg_catalog.>) 65536 THEN
+			PERFORM protector.raise('invalid_parameter', 'details is too large',
+				pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(NEW.details)));
+		END IF;
+		RETURN NEW;
+	END IF;
+
+	IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update')) THEN
+		RETURN NEW;
+	END IF;
+	IF OLD.assigned_agent OPERATOR(pg_catalog.=) v_uid
+	   AND NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.assigned')) THEN
+		-- an agent moves the booking along, but confirms or cancels only as
+		-- the capability map says
+		IF NEW.status IS DISTINCT FROM OLD.status AND NEW.status OPERATOR(pg_catalog.=) 'confirmed' THEN
+			PERFORM protector_internal.authorize(NEW.organization_id, 'bookings.confirm', 'booking');
+		ELSIF NEW.status IS DISTINCT FROM OLD.status AND NEW.status OPERATOR(pg_catalog.=) 'cancelled' THEN
+			PERFORM protector_internal.authorize(NEW.organization_id, 'bookings.cancel', 'booking');
+		END IF;
+		RETURN NEW;
+	END IF;
+	-- through the customer policy, whatever role the caller may also have
+	SELECT pg_catalog.array_agg(n.key ORDER BY n.key) INTO v_changed
+	FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) n
+	JOIN pg_catalog.jsonb_each(pg_catalog.to_jsonb(OLD)) o ON o.key OPERATOR(pg_catalog.=) n.key
+	WHERE n.value IS DISTINCT FROM o.value
+	  AND n.key OPERATOR(pg_catalog.<>) ALL ('{status,hold_expires_at,cancellation_reason,cancelled_at,updated_at,balance_due}');
+	IF v_changed IS NOT NULL
+	   OR NOT (NEW.status OPERATOR(pg_catalog.=) OLD.status
+			   OR (OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) 'confirmed')
+			   OR NEW.status OPERATOR(pg_catalog.=) 'cancelled')
+	   OR (NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
+		   AND NOT (NEW.hold_expires_at IS NULL AND NEW.status OPERATOR(pg_catalog.<>) 'held')) THEN
+		PERFORM protector.raise('forbidden', 'customers may only confirm their own holds or cancel their bookings',
+			pg_catalog.format('Booking %s: %s to %s%s.', OLD.id, OLD.status, NEW.status,
+				CASE WHEN v_changed IS NOT NULL
+					 THEN ', changing ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(v_changed, ', ') ELSE '' END));
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.guard_booking_write() IS
+'Trigger: inserts by callers who may not set prices are priced slots; customers, whatever else they are, write only what the booking RPCs allow them; agents confirm and cancel only by the map';
+
+
+CREATE TRIGGER guard_booking_write BEFORE INSERT OR UPDATE ON protector.bookings
+	FOR EACH ROW WHEN (protector.current_user_id() IS NOT NULL)
+	EXECUTE FUNCTION protector_internal.guard_booking_write();
+
+CREATE OR REPLACE FUNCTION protector_internal.set_booking_price()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s protector.services;
+BEGIN
+	IF NEW.unit_price IS DISTINCT FROM OLD.unit_price OR NEW.total_price IS DISTINCT FROM OLD.total_price THEN
+		RETURN NEW;
+	END IF;
+	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) NEW.service_id;
+	IF NOT FOUND THEN
+		RETURN NEW;			-- not a service the caller sees: the foreign key decides
+	END IF;
+	NEW.unit_price := s.price;
+	NEW.currency := s.currency;
+	NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.set_booking_price() IS
+'Trigger: a booking moved to another service or party size is priced again (unless the update sets its prices)';
+
+CREATE OR REPLACE FUNCTION protector_internal.text_is_clean(p_text text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT p_text IS NULL
+		OR p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u061c\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff]'
+$$;
+COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
+'False when the text holds control characters or invisible bidirectional marks, overrides or isolates';
+
+
+-- embed keys are the database's on insert too
+REVOKE INSERT (embed_key) ON protector.venues FROM authenticated;
 
 -- parallel restores (sql/98_restore.sql, as a fresh install has it)
 -- sql/95_restore.sql: what keeps a restore exact (docs/operations.md).

@@ -523,6 +523,11 @@ protector_authorize_row(PG_FUNCTION_ARGS)
 				 errmsg("p_table must not be null")));
 	if (!PG_ARGISNULL(2))
 		cap = capability_arg(fcinfo, 2, "p_action");
+	if (lock && cap == NULL)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_lock needs p_action"),
+				 errdetail("A row is locked only for an action the caller may do.")));
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),

@@ -204,9 +204,11 @@ INSERT INTO stmt VALUES
 	('customers', 'insert', format($$INSERT INTO protector.customers (organization_id, full_name) VALUES (%L, 'New')$$, pg_temp.fx('A'))),
 	('customers', 'update', format($$UPDATE protector.customers SET notes = 'VIP' WHERE id = %L$$, pg_temp.fx('cA_other'))),
 	('customers', 'delete', format($$DELETE FROM protector.customers WHERE id = %L$$, pg_temp.fx('cA_spare'))),
+	-- a bookable slot: inserts by roles that may not set prices are validated
 	('bookings', 'insert', format($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during)
-									VALUES (%L, %L, %L, %L, '[2031-02-01 10:00+00, 2031-02-01 11:00+00)')$$,
-								  pg_temp.fx('A'), pg_temp.fx('vA'), pg_temp.fx('sA'), pg_temp.fx('cA_other'))),
+									VALUES (%L, %L, %L, %L, tstzrange(%L, %L))$$,
+								  pg_temp.fx('A'), pg_temp.fx('vA'), pg_temp.fx('sA'), pg_temp.fx('cA_other'),
+								  date_trunc('day', now()) + interval '10 days 10 hours', date_trunc('day', now()) + interval '10 days 11 hours')),
 	('bookings', 'update', format($$UPDATE protector.bookings SET details = details || '{"note": "bring ID"}' WHERE id = %L$$, pg_temp.fx('bA_1'))),
 	('bookings', 'delete', format($$DELETE FROM protector.bookings WHERE id = %L$$, pg_temp.fx('bA_2'))),
 	('payments', 'insert', format($$INSERT INTO protector.payments (organization_id, booking_id, amount) VALUES (%L, %L, 10)$$,

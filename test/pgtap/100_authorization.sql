@@ -11,7 +11,7 @@
 --      only for the authorization helpers policies and RPCs ask;
 --   6. no role list is written outside the capability map.
 BEGIN;
-SELECT plan(47);
+SELECT plan(57);
 
 -- fixtures: organization A (the victim) and B (the caller's) --------------
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['z_owner_a', 'z_owner_b', 'z_manager_b', 'z_operator_b',
@@ -353,7 +353,7 @@ SELECT is(pg_temp.attempt('z_customer_b', $$INSERT INTO protector.bookings (orga
 				'confirmed')$$),
 	'42501 | new row violates row-level security policy for table "bookings"', '... but not as confirmed: staff confirm');
 SELECT is(pg_temp.attempt('z_customer_b', $$UPDATE protector.bookings SET details = '{"vip": true}' WHERE id = '0ab00000-0000-4000-8000-00000000b0c1'$$),
-	'42501 | your role may not change details of bookings | Your role may change only status, hold_expires_at, cancellation_reason, cancelled_at. | Members whose role may do bookings.update_any_column change the other columns (protector.capability_map()).',
+	'42501 | customers may only confirm their own holds or cancel their bookings | Booking 0ab00000-0000-4000-8000-00000000b0c1: pending to pending, changing details.',
 	'a customer may not change what staff decide on their booking');
 SELECT is(pg_temp.attempt('z_customer_b', $$UPDATE protector.bookings SET status = 'confirmed' WHERE id = '0ab00000-0000-4000-8000-00000000b0c1'$$),
 	'42501 | customers may only confirm their own holds or cancel their bookings | Booking 0ab00000-0000-4000-8000-00000000b0c1: pending to confirmed.',
@@ -374,6 +374,57 @@ SELECT is(left(pg_temp.attempt('anon', format($$
 SELECT is(pg_temp.attempt('z_manager_b', $$SELECT set_config('row_security', 'off', true);
 		SELECT 1 / (NOT protector_internal.restoring())::int$$), 'ok',
 	'... nor from a signed-in one: a restore needs a role that bypasses RLS');
+
+-- found by attacking this file's subject: a member who is also a customer,
+-- operators' direct inserts, agents' direct status changes, purges, locks
+INSERT INTO protector.customers (id, organization_id, full_name, user_id) VALUES
+	('0ab00000-0000-4000-8000-00000000c004', '0ab00000-0000-4000-8000-000000000000', 'Vera Viewer', tests.get_supabase_uid('z_viewer_b'));
+SELECT is(left(pg_temp.attempt('z_viewer_b', $$INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during,
+		status, hold_expires_at, total_price, party_size)
+		VALUES ('0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1', '0ab00000-0000-4000-8000-0000000005a2',
+				'0ab00000-0000-4000-8000-00000000c004', '[2030-03-02 02:00+00, 2030-03-09 02:00+00)', 'held', now() + interval '1 year', 0, 4)$$), 5),
+	'22023', 'a viewer who is also a customer inserts only a bookable slot, like any customer');
+SELECT ok(pg_temp.attempt('z_viewer_b', $$
+		SELECT protector.create_booking('0ab00000-0000-4000-8000-0000000005a2', NULL, date_trunc('day', now()) + interval '9 days 10 hours');
+		UPDATE protector.bookings SET status = 'confirmed' WHERE customer_id = '0ab00000-0000-4000-8000-00000000c004'$$)
+	LIKE '42501 | customers may only confirm their own holds or cancel their bookings | %pending to confirmed.',
+	'... and cannot confirm their own pending booking, viewer or not');
+SELECT ok(pg_temp.attempt('z_viewer_b', $$
+		SELECT protector.create_booking('0ab00000-0000-4000-8000-0000000005a2', NULL, date_trunc('day', now()) + interval '9 days 10 hours');
+		UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('z_agent_b')
+		WHERE customer_id = '0ab00000-0000-4000-8000-00000000c004'$$)
+	LIKE '42501 | customers may only confirm their own holds or cancel their bookings | %changing assigned_agent.',
+	'... nor assign an agent');
+SELECT is(pg_temp.attempt('z_operator_b', $$
+		INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status, total_price, unit_price, party_size)
+		VALUES ('0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1', '0ab00000-0000-4000-8000-0000000005a2',
+				'0ab00000-0000-4000-8000-00000000c001',
+				tstzrange(date_trunc('day', now()) + interval '9 days 12 hours', date_trunc('day', now()) + interval '9 days 13 hours'),
+				'confirmed', 0, 0, 3);
+		SELECT 1 / (total_price = protector.booking_total(s.price, s.price_per_person, 3))::int
+		FROM protector.bookings b JOIN protector.services s ON s.id = b.service_id
+		WHERE b.during @> (date_trunc('day', now()) + interval '9 days 12 hours')$$), 'ok',
+	'an operator''s direct insert is priced by the formula, whatever it said');
+SELECT is(left(pg_temp.attempt('z_operator_b', $$
+		INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status)
+		VALUES ('0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1', '0ab00000-0000-4000-8000-0000000005a2',
+				'0ab00000-0000-4000-8000-00000000c001', '[2030-03-02 02:00+00, 2030-03-09 02:00+00)', 'confirmed')$$), 5),
+	'22023', '... and must be a bookable slot');
+UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('z_agent_b'), status = 'confirmed', hold_expires_at = NULL
+WHERE id = '0ab00000-0000-4000-8000-00000000b001';
+SELECT is(pg_temp.attempt('z_agent_b', $$UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0ab00000-0000-4000-8000-00000000b001'$$),
+	'42501 | your role may not cancel bookings | The action bookings.cancel is for owner, admin, manager and operator.',
+	'an agent cannot cancel an assigned booking by a direct update either');
+SELECT is(pg_temp.attempt('z_agent_b', $$UPDATE protector.bookings SET status = 'in_progress' WHERE id = '0ab00000-0000-4000-8000-00000000b001'$$),
+	'ok', '... but moves it along');
+SELECT is(pg_temp.attempt('z_owner_b', $$INSERT INTO protector.audit_purges (organization_id, purge_before)
+		VALUES ('0ab00000-0000-4000-8000-000000000000', '5000-01-01')$$),
+	'22023 | purge_before must be a finite time in the past | Got 5000-01-01 00:00:00+00.', 'a purge of the future is refused, however it is asked');
+SELECT is(pg_temp.attempt('z_customer_b', $$SELECT protector_internal.authorize_row('protector.services', '0ab00000-0000-4000-8000-0000000005a1', NULL, 'service', true)$$),
+	'22023 | p_lock needs p_action | A row is locked only for an action the caller may do.', 'authorize_row locks only for an action');
+SELECT is(pg_temp.attempt('z_manager_b', $$INSERT INTO protector.venues (organization_id, name, timezone, embed_key)
+		VALUES ('0ab00000-0000-4000-8000-000000000000', 'X', 'UTC', protector.generate_embed_key())$$),
+	'42501 | permission denied for table venues', 'nobody chooses an embed key on insert either');
 
 -- 4. lock_services ------------------------------------------------------------
 SELECT is(pg_temp.attempt('z_owner_b', format('SELECT protector.lock_services(%L)',
