@@ -28,8 +28,8 @@ INSERT INTO protector.customers (id, organization_id, full_name)
 SELECT ('0e000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, '0e000000-0000-4000-8000-000000000000', 'Customer ' || i
 FROM generate_series(1, $CUSTOMERS) i;
 -- skewed: low customer numbers book more often; some customers never book
-INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, total_price)
-SELECT gen_random_uuid(), '0e000000-0000-4000-8000-000000000000', '0e000000-0000-4000-8000-0000000000f1',
+INSERT INTO protector.bookings (id, organization_id, currency, venue_id, service_id, customer_id, during, status, total_price)
+SELECT gen_random_uuid(), '0e000000-0000-4000-8000-000000000000', 'EUR', '0e000000-0000-4000-8000-0000000000f1',
 	   '0e000000-0000-4000-8000-0000000000a1',
 	   ('0e000000-0000-4000-8000-' || lpad(to_hex(1 + (floor(power(random(), 2) * ($CUSTOMERS * 0.95)))::int), 12, '0'))::uuid,
 	   tstzrange(x.s, x.s + interval '1 hour'),

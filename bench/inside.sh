@@ -98,8 +98,8 @@ load_10k() {	# services 1..27: every other hour of the 31 days from tomorrow (~1
 SET client_min_messages = warning;
 TRUNCATE protector.bookings CASCADE;
 SET session_replication_role = replica;	-- bulk load of rows known not to overlap
-INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
-SELECT '0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s),
+INSERT INTO protector.bookings (organization_id, currency, venue_id, service_id, during)
+SELECT '0b000000-0000-4000-8000-000000000000', 'USD', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s),
 	   tstzrange(date_trunc('day', now()) + interval '1 day' + h * interval '2 hours',
 				 date_trunc('day', now()) + interval '1 day' + h * interval '2 hours' + interval '60 minutes')
 FROM generate_series(1, 27) s, generate_series(0, 31 * 12 - 1) h;
@@ -112,8 +112,8 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
 SET client_min_messages = warning;
 SET session_replication_role = replica;
 -- ~990k more, on the other 173 services
-INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
-SELECT '0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s),
+INSERT INTO protector.bookings (organization_id, currency, venue_id, service_id, during)
+SELECT '0b000000-0000-4000-8000-000000000000', 'USD', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s),
 	   tstzrange(date_trunc('day', now()) + h * interval '2 hours',
 				 date_trunc('day', now()) + h * interval '2 hours' + interval '60 minutes')
 FROM generate_series(28, 200) s, generate_series(0, 5724) h;

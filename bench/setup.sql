@@ -29,8 +29,8 @@ CREATE TABLE bench.plain (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING C
 -- (PL/pgSQL like the others: it caches its plan, a SQL function would not)
 CREATE FUNCTION bench.attempt_plain(s int, i int) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
-	INSERT INTO bench.plain (organization_id, venue_id, service_id, during)
-	VALUES ('0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s), bench.slot(i));
+	INSERT INTO bench.plain (organization_id, currency, venue_id, service_id, during)
+	VALUES ('0b000000-0000-4000-8000-000000000000', 'USD', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s), bench.slot(i));
 	RETURN true;
 END $$;
 
@@ -51,8 +51,8 @@ BEGIN
 END $$;
 CREATE FUNCTION bench.attempt_excl(s int, i int) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
-	INSERT INTO bench.excl (organization_id, venue_id, service_id, during)
-	VALUES ('0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s), bench.slot(i));
+	INSERT INTO bench.excl (organization_id, currency, venue_id, service_id, during)
+	VALUES ('0b000000-0000-4000-8000-000000000000', 'USD', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s), bench.slot(i));
 	RETURN true;
 EXCEPTION WHEN exclusion_violation THEN
 	RETURN false;
@@ -67,8 +67,8 @@ BEGIN
 			   AND status NOT IN ('cancelled', 'no_show')) THEN
 		RETURN false;
 	END IF;
-	INSERT INTO bench.plpg (organization_id, venue_id, service_id, during)
-	VALUES ('0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s), bench.slot(i));
+	INSERT INTO bench.plpg (organization_id, currency, venue_id, service_id, during)
+	VALUES ('0b000000-0000-4000-8000-000000000000', 'USD', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s), bench.slot(i));
 	RETURN true;
 END $$;
 
@@ -97,8 +97,8 @@ END $$;
 -- protector: a plain INSERT into protector.bookings; the C trigger decides
 CREATE FUNCTION bench.attempt_protector(s int, i int) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
-	INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
-	VALUES ('0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s), bench.slot(i));
+	INSERT INTO protector.bookings (organization_id, currency, venue_id, service_id, during)
+	VALUES ('0b000000-0000-4000-8000-000000000000', 'USD', '0b000000-0000-4000-8000-0000000000b1', bench.svc(s), bench.slot(i));
 	RETURN true;
 EXCEPTION WHEN exclusion_violation THEN
 	RETURN false;
