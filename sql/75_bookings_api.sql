@@ -153,34 +153,54 @@ CREATE TRIGGER set_booking_price BEFORE UPDATE OF service_id, party_size ON prot
 	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size)
 	EXECUTE FUNCTION protector_internal.set_booking_price();
 
--- A cancellation records its refund: what was paid (succeeded payments
--- less refunds) times the service's refund_policy percent for the time
--- left, as a pending refund row, and notes it in details.refund.  Off
--- for a transaction with protector.refund_on_cancel = off.
+-- Money rounded to cents, half to even (2.125 -> 2.12, 2.135 -> 2.14):
+-- what a percentage of a price comes to.
+CREATE FUNCTION protector.round_money(p_amount numeric)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.round(
+		CASE WHEN pg_catalog.abs(x OPERATOR(pg_catalog.-) pg_catalog.trunc(x)) OPERATOR(pg_catalog.=) 0.5
+			 THEN (pg_catalog.trunc(x) OPERATOR(pg_catalog.+)
+				   CASE WHEN pg_catalog.mod(pg_catalog.trunc(x), 2) OPERATOR(pg_catalog.<>) 0 THEN pg_catalog.sign(x) ELSE 0 END)
+				  OPERATOR(pg_catalog./) 100
+			 ELSE p_amount END, 2)
+	FROM (SELECT p_amount OPERATOR(pg_catalog.*) 100 AS x) v
+$$;
+COMMENT ON FUNCTION protector.round_money(numeric) IS
+'Rounds an amount to cents, half to even';
+
+-- A cancellation or a no-show settles what was paid (succeeded payments
+-- less refunds): the service's fee is kept, the rest refunded as a
+-- pending refund row, and both are noted in details.refund.  The fee:
+--   cancelled: settings.cancellation_fees, [{"within_hours": h,
+--     "fee_percent": f}, ...]: cancelling within h hours of the start costs
+--     f percent of the total, the smallest matching h wins, none: no fee;
+--     without tiers the older settings.refund_policy (full_refund_hours,
+--     late_refund_percent of what was paid) applies;
+--   no-show: settings.no_show_fee_percent of the total (none: no refund).
+-- Off for a transaction with protector.refund_on_cancel = off.
 CREATE FUNCTION protector_internal.refund_on_cancel()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_policy jsonb;
+	v_settings jsonb;
+	v_hours_left numeric := pg_catalog.date_part('epoch', pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.-) pg_catalog.now())
+							OPERATOR(pg_catalog./) 3600;
+	v_fee_percent numeric;
 	v_full_hours numeric;
-	v_percent numeric := 0;
+	v_percent numeric;
 	v_paid numeric;
+	v_fee numeric;
 	v_refund numeric := 0;
 BEGIN
 	IF pg_catalog.current_setting('protector.refund_on_cancel') OPERATOR(pg_catalog.=) 'off' THEN
 		RETURN NEW;
 	END IF;
-	SELECT s.settings -> 'refund_policy' INTO v_policy FROM protector.services s
-	WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
-	v_full_hours := COALESCE((v_policy ->> 'full_refund_hours')::numeric, 24);
-	IF pg_catalog.now() OPERATOR(pg_catalog.<=) (pg_catalog.lower(NEW.during)
-			OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => v_full_hours OPERATOR(pg_catalog.*) 3600)) THEN
-		v_percent := 100;
-	ELSIF pg_catalog.now() OPERATOR(pg_catalog.<) pg_catalog.lower(NEW.during) THEN
-		v_percent := LEAST(GREATEST(COALESCE((v_policy ->> 'late_refund_percent')::numeric, 0), 0), 100);
-	END IF;
+	SELECT s.settings INTO v_settings FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
 	SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
 										ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
 	INTO v_paid
@@ -188,24 +208,53 @@ BEGIN
 	WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
 	  AND ((p.kind OPERATOR(pg_catalog.=) 'payment' AND p.status OPERATOR(pg_catalog.=) 'succeeded')
 		   OR (p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])));
-	v_refund := pg_catalog.round(GREATEST(v_paid, 0) OPERATOR(pg_catalog.*) v_percent OPERATOR(pg_catalog./) 100, 2);
+	v_paid := GREATEST(v_paid, 0);
+
+	IF NEW.status OPERATOR(pg_catalog.=) 'no_show' THEN
+		v_fee_percent := CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'no_show_fee_percent') OPERATOR(pg_catalog.=) 'number'
+							  THEN (v_settings ->> 'no_show_fee_percent')::numeric ELSE 100 END;
+	ELSIF pg_catalog.jsonb_typeof(v_settings -> 'cancellation_fees') OPERATOR(pg_catalog.=) 'array' THEN
+		SELECT COALESCE((SELECT (t ->> 'fee_percent')::numeric
+						 FROM pg_catalog.jsonb_array_elements(v_settings -> 'cancellation_fees') t
+						 WHERE pg_catalog.jsonb_typeof(t -> 'within_hours') OPERATOR(pg_catalog.=) 'number'
+						   AND pg_catalog.jsonb_typeof(t -> 'fee_percent') OPERATOR(pg_catalog.=) 'number'
+						   AND v_hours_left OPERATOR(pg_catalog.<) (t ->> 'within_hours')::numeric
+						 ORDER BY (t ->> 'within_hours')::numeric LIMIT 1), 0)
+		INTO v_fee_percent;
+	END IF;
+
+	IF v_fee_percent IS NOT NULL THEN
+		v_fee_percent := LEAST(GREATEST(v_fee_percent, 0), 100);
+		v_fee := protector.round_money(NEW.total_price OPERATOR(pg_catalog.*) v_fee_percent OPERATOR(pg_catalog./) 100);
+		v_refund := GREATEST(v_paid OPERATOR(pg_catalog.-) v_fee, 0);
+	ELSE
+		-- the older policy: a percentage of what was paid
+		v_full_hours := COALESCE((v_settings #>> '{refund_policy,full_refund_hours}')::numeric, 24);
+		v_percent := CASE WHEN v_hours_left OPERATOR(pg_catalog.>=) v_full_hours THEN 100
+						  WHEN v_hours_left OPERATOR(pg_catalog.>) 0
+						  THEN LEAST(GREATEST(COALESCE((v_settings #>> '{refund_policy,late_refund_percent}')::numeric, 0), 0), 100)
+						  ELSE 0 END;
+		v_refund := protector.round_money(v_paid OPERATOR(pg_catalog.*) v_percent OPERATOR(pg_catalog./) 100);
+		v_fee := NULL;
+	END IF;
 	IF v_refund > 0 THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund, NEW.currency, 'pending',
-				pg_catalog.jsonb_build_object('reason', 'cancellation', 'refund_percent', v_percent));
+				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_percent));
 	END IF;
 	NEW.details := NEW.details OPERATOR(pg_catalog.||)
-		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object('amount', v_refund, 'percent', v_percent));
+		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object(
+			'amount', v_refund, 'percent', COALESCE(v_percent, 0), 'fee', v_fee));
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.refund_on_cancel() IS
-'Trigger: a cancelled booking gets a pending refund of what was paid, by its service''s refund policy (protector.refund_on_cancel)';
+'Trigger: a cancelled or no-show booking keeps its service''s fee of what was paid and gets the rest as a pending refund (protector.refund_on_cancel)';
 
 -- (named to run after restrict_update_columns: BEFORE triggers fire in
 -- name order, and the note in details is the database's, not the caller's)
 CREATE TRIGGER settle_cancellation BEFORE UPDATE OF status ON protector.bookings
-	FOR EACH ROW WHEN (NEW.status = 'cancelled' AND OLD.status <> 'cancelled')
+	FOR EACH ROW WHEN (NEW.status IN ('cancelled', 'no_show') AND OLD.status IS DISTINCT FROM NEW.status)
 	EXECUTE FUNCTION protector_internal.refund_on_cancel();
 
 CREATE FUNCTION protector.create_booking(
@@ -465,11 +514,12 @@ BEGIN
 	RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
 		'already_cancelled', false,
 		'refund_amount', COALESCE(v_booking.details #> '{refund,amount}', '0'),
-		'refund_percent', COALESCE(v_booking.details #> '{refund,percent}', '0'));
+		'refund_percent', COALESCE(v_booking.details #> '{refund,percent}', '0'),
+		'cancellation_fee', v_booking.details #> '{refund,fee}');
 END
 $$;
 COMMENT ON FUNCTION protector.cancel_booking(uuid, text, boolean) IS
-'Cancels a booking, frees its slot and records a refund by the service''s refund policy; a repeated cancel refunds nothing more';
+'Cancels a booking, frees its slot, keeps the service''s cancellation fee and records the rest of what was paid as a refund; a repeated cancel refunds nothing more';
 
 CREATE FUNCTION protector.update_booking_status_batch(p_booking_ids uuid[], p_status protector.booking_status)
 RETURNS jsonb

@@ -96,6 +96,7 @@ GRANT EXECUTE ON FUNCTION
 	protector.validate_slot(uuid, timestamptz, integer),
 	protector.booking_transition_allowed(protector.booking_status, protector.booking_status),
 	protector.booking_total(numeric, numeric, integer),
+	protector.round_money(numeric),
 	protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb, protector.booking_source, uuid, integer),
 	protector.hold_slot(uuid, uuid, timestamptz, integer, integer, text, jsonb, protector.booking_source),
 	protector.confirm_booking(uuid),

@@ -1136,3 +1136,144 @@ END
 $restore$;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
+
+-- Cancellation fees ------------------------------------------------------------
+-- tiered cancellation fees and no-show fees (docs/payments.md), money
+-- rounded half to even by round_money
+CREATE OR REPLACE FUNCTION protector.round_money(p_amount numeric)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.round(
+		CASE WHEN pg_catalog.abs(x OPERATOR(pg_catalog.-) pg_catalog.trunc(x)) OPERATOR(pg_catalog.=) 0.5
+			 THEN (pg_catalog.trunc(x) OPERATOR(pg_catalog.+)
+				   CASE WHEN pg_catalog.mod(pg_catalog.trunc(x), 2) OPERATOR(pg_catalog.<>) 0 THEN pg_catalog.sign(x) ELSE 0 END)
+				  OPERATOR(pg_catalog./) 100
+			 ELSE p_amount END, 2)
+	FROM (SELECT p_amount OPERATOR(pg_catalog.*) 100 AS x) v
+$$;
+COMMENT ON FUNCTION protector.round_money(numeric) IS
+'Rounds an amount to cents, half to even';
+
+
+REVOKE ALL ON FUNCTION protector.round_money(numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector.round_money(numeric) TO authenticated, service_role;
+
+CREATE OR REPLACE FUNCTION protector_internal.refund_on_cancel()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_settings jsonb;
+	v_hours_left numeric := pg_catalog.date_part('epoch', pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.-) pg_catalog.now())
+							OPERATOR(pg_catalog./) 3600;
+	v_fee_percent numeric;
+	v_full_hours numeric;
+	v_percent numeric;
+	v_paid numeric;
+	v_fee numeric;
+	v_refund numeric := 0;
+BEGIN
+	IF pg_catalog.current_setting('protector.refund_on_cancel') OPERATOR(pg_catalog.=) 'off' THEN
+		RETURN NEW;
+	END IF;
+	SELECT s.settings INTO v_settings FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
+	SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+										ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
+	INTO v_paid
+	FROM protector.payments p
+	WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
+	  AND ((p.kind OPERATOR(pg_catalog.=) 'payment' AND p.status OPERATOR(pg_catalog.=) 'succeeded')
+		   OR (p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])));
+	v_paid := GREATEST(v_paid, 0);
+
+	IF NEW.status OPERATOR(pg_catalog.=) 'no_show' THEN
+		v_fee_percent := CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'no_show_fee_percent') OPERATOR(pg_catalog.=) 'number'
+							  THEN (v_settings ->> 'no_show_fee_percent')::numeric ELSE 100 END;
+	ELSIF pg_catalog.jsonb_typeof(v_settings -> 'cancellation_fees') OPERATOR(pg_catalog.=) 'array' THEN
+		SELECT COALESCE((SELECT (t ->> 'fee_percent')::numeric
+						 FROM pg_catalog.jsonb_array_elements(v_settings -> 'cancellation_fees') t
+						 WHERE pg_catalog.jsonb_typeof(t -> 'within_hours') OPERATOR(pg_catalog.=) 'number'
+						   AND pg_catalog.jsonb_typeof(t -> 'fee_percent') OPERATOR(pg_catalog.=) 'number'
+						   AND v_hours_left OPERATOR(pg_catalog.<) (t ->> 'within_hours')::numeric
+						 ORDER BY (t ->> 'within_hours')::numeric LIMIT 1), 0)
+		INTO v_fee_percent;
+	END IF;
+
+	IF v_fee_percent IS NOT NULL THEN
+		v_fee_percent := LEAST(GREATEST(v_fee_percent, 0), 100);
+		v_fee := protector.round_money(NEW.total_price OPERATOR(pg_catalog.*) v_fee_percent OPERATOR(pg_catalog./) 100);
+		v_refund := GREATEST(v_paid OPERATOR(pg_catalog.-) v_fee, 0);
+	ELSE
+		-- the older policy: a percentage of what was paid
+		v_full_hours := COALESCE((v_settings #>> '{refund_policy,full_refund_hours}')::numeric, 24);
+		v_percent := CASE WHEN v_hours_left OPERATOR(pg_catalog.>=) v_full_hours THEN 100
+						  WHEN v_hours_left OPERATOR(pg_catalog.>) 0
+						  THEN LEAST(GREATEST(COALESCE((v_settings #>> '{refund_policy,late_refund_percent}')::numeric, 0), 0), 100)
+						  ELSE 0 END;
+		v_refund := protector.round_money(v_paid OPERATOR(pg_catalog.*) v_percent OPERATOR(pg_catalog./) 100);
+		v_fee := NULL;
+	END IF;
+	IF v_refund > 0 THEN
+		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
+		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund, NEW.currency, 'pending',
+				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_percent));
+	END IF;
+	NEW.details := NEW.details OPERATOR(pg_catalog.||)
+		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object(
+			'amount', v_refund, 'percent', COALESCE(v_percent, 0), 'fee', v_fee));
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refund_on_cancel() IS
+'Trigger: a cancelled or no-show booking keeps its service''s fee of what was paid and gets the rest as a pending refund (protector.refund_on_cancel)';
+
+CREATE OR REPLACE FUNCTION protector.cancel_booking(p_booking_id uuid, p_reason text DEFAULT NULL,
+										 p_issue_refund boolean DEFAULT true)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_booking protector.bookings;
+	v_refunds text := pg_catalog.current_setting('protector.refund_on_cancel');
+BEGIN
+	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'bookings.cancel', 'booking', true, true);
+	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
+	IF pg_catalog.length(p_reason) > 2000 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_reason must be at most 2000 characters');
+	END IF;
+	IF v_booking.status OPERATOR(pg_catalog.=) 'cancelled' THEN
+		-- a retried cancellation: no second refund
+		RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||)
+			'{"already_cancelled": true, "refund_amount": 0, "refund_percent": 0}'::jsonb;
+	END IF;
+	IF v_booking.status OPERATOR(pg_catalog.=) ANY ('{completed,no_show}'::protector.booking_status[]) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a %s booking cannot be cancelled', v_booking.status));
+	END IF;
+	-- the refund is the trigger refund_on_cancel's, by the service's policy
+	PERFORM pg_catalog.set_config('protector.refund_on_cancel',
+								  CASE WHEN p_issue_refund IS NOT FALSE THEN 'on' ELSE 'off' END, true);
+	UPDATE protector.bookings b
+	SET status = 'cancelled', cancelled_at = pg_catalog.now(), cancellation_reason = p_reason
+	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id
+	RETURNING * INTO v_booking;
+	PERFORM pg_catalog.set_config('protector.refund_on_cancel', v_refunds, true);
+	RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+		'already_cancelled', false,
+		'refund_amount', COALESCE(v_booking.details #> '{refund,amount}', '0'),
+		'refund_percent', COALESCE(v_booking.details #> '{refund,percent}', '0'),
+		'cancellation_fee', v_booking.details #> '{refund,fee}');
+END
+$$;
+COMMENT ON FUNCTION protector.cancel_booking(uuid, text, boolean) IS
+'Cancels a booking, frees its slot, keeps the service''s cancellation fee and records the rest of what was paid as a refund; a repeated cancel refunds nothing more';
+
+
+DROP TRIGGER settle_cancellation ON protector.bookings;
+CREATE TRIGGER settle_cancellation BEFORE UPDATE OF status ON protector.bookings
+	FOR EACH ROW WHEN (NEW.status IN ('cancelled', 'no_show') AND OLD.status IS DISTINCT FROM NEW.status)
+	EXECUTE FUNCTION protector_internal.refund_on_cancel();

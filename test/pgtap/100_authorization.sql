@@ -134,6 +134,7 @@ INSERT INTO calls VALUES
 	('protector.create_organization(text,text,text,text,text)', 'z_owner_b', NULL, NULL, $$protector.create_organization('New', 'authz-new')$$),
 	('protector.capability_map()', 'z_owner_b', NULL, NULL, $$protector.capability_map()$$),
 	('protector.booking_total(numeric,numeric,integer)', 'z_owner_b', NULL, NULL, $$protector.booking_total(20, 25, 4)$$),
+	('protector.round_money(numeric)', 'z_owner_b', NULL, NULL, $$protector.round_money(2.125)$$),
 	('protector.current_user_id()', 'z_owner_b', NULL, NULL, $$protector.current_user_id()$$),
 	('protector.timezone_is_valid(text)', 'z_owner_b', NULL, NULL, $$protector.timezone_is_valid('Europe/Berlin')$$),
 	('protector.check_timezone(text,text)', 'z_owner_b', NULL, NULL, $$protector.check_timezone('Europe/Berlin')$$),

@@ -2,7 +2,7 @@
 -- follow the organization, and the payments ledger deciding what is paid.
 -- Every figure is computed by hand in the comment beside it.
 BEGIN;
-SELECT plan(22);
+SELECT plan(36);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_manager', 'm_finance', 'm_operator', 'm_other']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -92,6 +92,90 @@ SELECT throws_ok($$UPDATE protector.bookings SET amount_paid = 1000$$, '42501', 
 SELECT throws_ok($$INSERT INTO protector.payments (organization_id, booking_id, amount, currency, status)
 	SELECT organization_id, id, 5, 'GBP', 'succeeded' FROM protector.bookings LIMIT 1$$, '22023', NULL,
 	'a direct payment row in another currency is refused too');
+
+-- rounding: to cents, half to even
+SELECT results_eq($$SELECT protector.round_money(v) FROM unnest(ARRAY[50.125, 50.135, 2.675, -0.125, 31.6825, 7]) v$$,
+	$$VALUES (50.12), (50.14), (2.68), (-0.12), (31.68), (7.00)$$,
+	'round_money: 50.125 -> 50.12, 50.135 -> 50.14, 2.675 -> 2.68, -0.125 -> -0.12, 31.6825 -> 31.68, 7 -> 7.00');
+
+-- cancellation fees: the smallest window the time left falls into wins
+-- (tiers given out of order on purpose); no-shows keep 20 percent
+SELECT tests.clear_authentication();
+UPDATE protector.services SET settings = settings || '{"cancellation_fees": [{"within_hours": 72, "fee_percent": 10},
+	{"within_hours": 24, "fee_percent": 100}, {"within_hours": 48, "fee_percent": 50}], "no_show_fee_percent": 20}'
+WHERE id = '0a130000-0000-4000-8000-0000000005a2';
+-- Vault bookings starting h hours after the current hour began, so
+-- h - 1 to h hours away
+CREATE FUNCTION pg_temp.vault(h int, party int, paid numeric) RETURNS uuid LANGUAGE plpgsql AS $$
+DECLARE
+	v_id uuid;
+BEGIN
+	PERFORM tests.authenticate_as('m_operator');
+	v_id := protector.create_booking('0a130000-0000-4000-8000-0000000005a2', '0a130000-0000-4000-8000-00000000c001',
+		date_trunc('hour', now()) + h * interval '1 hour', party) ->> 'id';
+	PERFORM tests.authenticate_as('m_finance');
+	PERFORM protector.record_payment(v_id, paid, 'stripe', 'pi_vault_' || h);
+	PERFORM tests.clear_authentication();
+	RETURN v_id;
+END
+$$;
+CREATE TEMP TABLE c (h int, id uuid, j jsonb);
+GRANT ALL ON c TO authenticated;
+INSERT INTO c (h, id) SELECT h, pg_temp.vault(h, party, paid) FROM (VALUES (31, 4, 120), (11, 2, 35), (76, 1, 45)) v(h, party, paid);
+SELECT tests.authenticate_as('m_operator');
+UPDATE c SET j = protector.cancel_booking(id, 'plans changed');
+SELECT results_eq($$SELECT (j ->> 'total_price')::numeric, (j ->> 'cancellation_fee')::numeric, (j ->> 'refund_amount')::numeric
+					FROM c ORDER BY h DESC$$,
+	$$VALUES (45.00, 0.00, 45.00), (120.00, 60.00, 60.00), (70.00, 70.00, 0.00)$$,
+	'cancelled 75-76 hours ahead: no tier, fee 0, 45 paid back; 30-31 hours ahead: the 48-hour tier, '
+	'fee 50% x 120 = 60, 120 - 60 = 60 back; 10-11 hours ahead: the 24-hour tier, fee 100% x 70 = 70, '
+	'of the 35 paid nothing back');
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT p.amount, p.status::text, p.details ->> 'reason' FROM protector.payments p JOIN c ON (c.j ->> 'id')::uuid = p.booking_id
+					WHERE p.kind = 'refund' ORDER BY c.h DESC$$,
+	$$VALUES (45.00, 'pending', 'cancelled'), (60.00, 'pending', 'cancelled')$$,
+	'the refunds are pending rows of the ledger (none for the booking that keeps its whole fee)');
+SELECT results_eq($$SELECT b.amount_paid FROM protector.bookings b JOIN c ON (c.j ->> 'id')::uuid = b.id ORDER BY c.h DESC$$,
+	$$VALUES (45.00), (120.00), (35.00)$$, 'a pending refund is not paid back yet: 45, 120, 35 still paid');
+UPDATE protector.payments SET status = 'succeeded' WHERE kind = 'refund';
+SELECT results_eq($$SELECT b.amount_paid FROM protector.bookings b JOIN c ON (c.j ->> 'id')::uuid = b.id ORDER BY c.h DESC$$,
+	$$VALUES (0.00), (60.00), (35.00)$$, 'the refunds succeed: each keeps its fee, 45 - 45 = 0, 120 - 60 = 60, 35 - 0 = 35');
+SELECT tests.authenticate_as('m_operator');
+SELECT is((SELECT protector.cancel_booking((j ->> 'id')::uuid) ->> 'refund_amount' FROM c WHERE h = 31), '0',
+	'cancelling again refunds nothing more');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.payments p JOIN c ON (c.j ->> 'id')::uuid = p.booking_id WHERE p.kind = 'refund'), 2,
+	'... and adds no refund row');
+
+CREATE TEMP TABLE n AS SELECT pg_temp.vault(50, 4, 120) AS id;
+GRANT SELECT ON n TO authenticated;
+SELECT tests.authenticate_as('m_operator');
+SELECT lives_ok($$SELECT protector.update_booking_status_batch(ARRAY[(SELECT id FROM n)], 'no_show')$$, 'a no-show is recorded');
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT p.amount, p.details ->> 'reason' FROM protector.payments p WHERE p.booking_id = (SELECT id FROM n) AND p.kind = 'refund'$$,
+	$$VALUES (96.00, 'no_show')$$, 'a no-show keeps 20% x 120 = 24 and refunds 120 - 24 = 96');
+SELECT is((SELECT details #> '{refund,fee}' FROM protector.bookings WHERE id = (SELECT id FROM n)), '24.00'::jsonb,
+	'the fee is noted on the booking');
+
+-- without a no-show fee set, a no-show keeps everything
+SELECT tests.clear_authentication();
+UPDATE protector.services SET settings = settings - 'no_show_fee_percent' WHERE id = '0a130000-0000-4000-8000-0000000005a2';
+UPDATE n SET id = pg_temp.vault(55, 1, 45);
+SELECT tests.authenticate_as('m_operator');
+SELECT lives_ok($$SELECT protector.update_booking_status_batch(ARRAY[(SELECT id FROM n)], 'no_show')$$, 'another no-show');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.payments WHERE booking_id = (SELECT id FROM n) AND kind = 'refund'), 0,
+	'with no no_show_fee_percent a no-show refunds nothing');
+SELECT is((SELECT amount_paid FROM protector.bookings WHERE id = (SELECT id FROM n)), 45.00, 'and keeps the 45 paid');
+
+-- settings that are not numbers are ignored, never a crash
+SELECT tests.clear_authentication();
+UPDATE protector.services SET settings = settings || '{"cancellation_fees": [{"within_hours": "soon", "fee_percent": 50}, 7]}'
+WHERE id = '0a130000-0000-4000-8000-0000000005a2';
+UPDATE n SET id = pg_temp.vault(12, 1, 45);
+SELECT tests.authenticate_as('m_operator');
+SELECT is((SELECT protector.cancel_booking(id) ->> 'refund_amount' FROM n), '45.00',
+	'malformed tiers are skipped: no fee, the 45 paid comes back');
 
 SELECT * FROM finish();
 ROLLBACK;
