@@ -184,6 +184,10 @@ CREATE TABLE protector.bookings (
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now(),
 	balance_due		numeric(12, 2) GENERATED ALWAYS AS (total_price - amount_paid) STORED,
+	-- the service's deposit, set on insert; payment_due_by: until when it
+	-- may stay unpaid (NULL once paid, or when none is due)
+	deposit_amount	numeric(12, 2) NOT NULL DEFAULT 0 CHECK (deposit_amount >= 0),
+	payment_due_by	timestamptz,
 	CHECK (status <> 'held' OR hold_expires_at IS NOT NULL),
 	-- bounded length lets a per-service start-time index answer range queries
 	CONSTRAINT bookings_length_check CHECK (upper(during) - lower(during) <= interval '31 days'),

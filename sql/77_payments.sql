@@ -125,8 +125,14 @@ BEGIN
 		  AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.currency OPERATOR(pg_catalog.=) b.currency;
 		-- only a change is written: a refund recorded while its booking is
 		-- being cancelled (a pending one, which changes nothing) must not
-		-- touch the row that update is writing
-		UPDATE protector.bookings b SET amount_paid = v_paid
+		-- touch the row that update is writing.  A booking waiting for its
+		-- deposit is confirmed once it is paid.
+		UPDATE protector.bookings b
+		SET amount_paid = v_paid,
+			status = CASE WHEN b.payment_due_by IS NOT NULL AND b.status OPERATOR(pg_catalog.=) 'pending'
+							   AND v_paid OPERATOR(pg_catalog.>=) b.deposit_amount
+						  THEN 'confirmed'::protector.booking_status ELSE b.status END,
+			payment_due_by = CASE WHEN v_paid OPERATOR(pg_catalog.>=) b.deposit_amount THEN NULL ELSE b.payment_due_by END
 		WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id
 		  AND b.amount_paid OPERATOR(pg_catalog.<>) v_paid;
 	END LOOP;
@@ -139,6 +145,64 @@ COMMENT ON FUNCTION protector_internal.sum_payments() IS
 CREATE TRIGGER sum_payments AFTER INSERT OR UPDATE OR DELETE ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.sum_payments();
+
+-- Deposits: a service's settings.deposit, {"percent": p} or {"amount": a}
+-- (at most the total) with "deadline_hours" (default 24), makes each new
+-- booking owe that much by then (never later than its start).  A booking
+-- that would be confirmed stays pending until the deposit is paid
+-- (sum_payments confirms it), and expire_holds cancels one unpaid by its
+-- deadline.  A held booking confirmed before its deposit is paid becomes
+-- pending.
+CREATE FUNCTION protector_internal.require_deposit()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_deposit jsonb;
+	v_hours numeric;
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		NEW.status := 'pending';
+		RETURN NEW;
+	END IF;
+	SELECT s.settings -> 'deposit' INTO v_deposit FROM protector.services s
+	WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) NEW.service_id;
+	IF pg_catalog.jsonb_typeof(v_deposit -> 'percent') OPERATOR(pg_catalog.=) 'number' THEN
+		NEW.deposit_amount := protector.round_money(NEW.total_price OPERATOR(pg_catalog.*)
+			LEAST(GREATEST((v_deposit ->> 'percent')::numeric, 0), 100) OPERATOR(pg_catalog./) 100);
+	ELSIF pg_catalog.jsonb_typeof(v_deposit -> 'amount') OPERATOR(pg_catalog.=) 'number' THEN
+		NEW.deposit_amount := LEAST(GREATEST(protector.round_money((v_deposit ->> 'amount')::numeric), 0), NEW.total_price);
+	ELSE
+		NEW.deposit_amount := 0;
+	END IF;
+	NEW.payment_due_by := NULL;
+	IF NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid
+	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed}'::protector.booking_status[]) THEN
+		v_hours := CASE WHEN pg_catalog.jsonb_typeof(v_deposit -> 'deadline_hours') OPERATOR(pg_catalog.=) 'number'
+						THEN LEAST(GREATEST((v_deposit ->> 'deadline_hours')::numeric, 0), 8760) ELSE 24 END;
+		NEW.payment_due_by := LEAST(pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => v_hours OPERATOR(pg_catalog.*) 3600),
+									pg_catalog.lower(NEW.during));
+		IF NEW.status OPERATOR(pg_catalog.=) 'confirmed' THEN
+			NEW.status := 'pending';
+		END IF;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.require_deposit() IS
+'Trigger: a new booking owes its service''s deposit by a deadline and stays pending until it is paid';
+
+-- named to run after guard_booking_write, which prices direct inserts
+CREATE TRIGGER require_deposit BEFORE INSERT ON protector.bookings
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.require_deposit();
+-- (named to run after restrict_update_columns, which judges the caller's
+-- confirmation, not this trigger's answer to it)
+CREATE TRIGGER wait_for_deposit BEFORE UPDATE OF status ON protector.bookings
+	FOR EACH ROW WHEN (OLD.status = 'held' AND NEW.status = 'confirmed' AND NEW.payment_due_by IS NOT NULL
+					   AND NEW.amount_paid < NEW.deposit_amount)
+	EXECUTE FUNCTION protector_internal.require_deposit();
 
 -- Records a payment or refund of a booking, e.g. from a payment provider's
 -- webhook: the same (provider, provider_reference) retried any number of
@@ -190,7 +254,8 @@ BEGIN
 	END IF;
 	RETURN pg_catalog.to_jsonb(v_payment) OPERATOR(pg_catalog.||) (
 		SELECT pg_catalog.jsonb_build_object('replayed', v_replayed, 'booking_total', b.total_price,
-											 'amount_paid', b.amount_paid, 'balance_due', b.balance_due)
+											 'amount_paid', b.amount_paid, 'balance_due', b.balance_due,
+											 'booking_status', b.status)
 		FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id);
 END
 $$;

@@ -38,6 +38,8 @@ BEGIN
 									 ('protector.customers'::regclass, 'merged_into'),
 									 ('protector.bookings'::regclass, 'amount_paid'),
 									 ('protector.bookings'::regclass, 'balance_due'),
+									 ('protector.bookings'::regclass, 'deposit_amount'),
+									 ('protector.bookings'::regclass, 'payment_due_by'),
 									 ('protector.venues'::regclass, 'embed_key'));
 		EXECUTE format('GRANT INSERT (%s) ON %s TO authenticated', cols, t);
 		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
@@ -48,7 +50,9 @@ BEGIN
 									 ('protector.members'::regclass, 'user_id'),
 									 ('protector.bookings'::regclass, 'source'),
 									 ('protector.bookings'::regclass, 'amount_paid'),
-									 ('protector.bookings'::regclass, 'balance_due'));
+									 ('protector.bookings'::regclass, 'balance_due'),
+									 ('protector.bookings'::regclass, 'deposit_amount'),
+									 ('protector.bookings'::regclass, 'payment_due_by'));
 		EXECUTE format('GRANT UPDATE (%s) ON %s TO authenticated', cols, t);
 	END LOOP;
 END

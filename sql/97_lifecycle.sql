@@ -9,8 +9,9 @@
 -- the record that it happened, and are audited like every core table.
 
 -- Held bookings past their hold (checkouts never finished, widget
--- bookings nobody confirmed) become cancelled, at most p_limit a call,
--- oldest first.  Safe from several workers at once (SKIP LOCKED); a call
+-- bookings nobody confirmed), then pending bookings whose deposit was not
+-- paid by its deadline (sql/77_payments.sql), become cancelled, at most
+-- p_limit a call, oldest first.  Safe from several workers at once (SKIP LOCKED); a call
 -- with nothing to do does nothing.  Schedule it, e.g. with pg_cron:
 --   SELECT cron.schedule('protector-expire-holds', '* * * * *',
 --                        'SELECT protector.expire_holds(1000)');
@@ -21,6 +22,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_expired integer;
+	v_unpaid integer := 0;
 BEGIN
 	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 100000',
@@ -37,13 +39,28 @@ BEGIN
 		cancellation_reason = 'hold expired'
 	FROM due WHERE b.id OPERATOR(pg_catalog.=) due.id;
 	GET DIAGNOSTICS v_expired = ROW_COUNT;
-	RETURN v_expired;
+	IF v_expired OPERATOR(pg_catalog.<) p_limit THEN
+		WITH due AS (
+			SELECT b.id FROM protector.bookings b
+			WHERE b.status OPERATOR(pg_catalog.=) 'pending' AND b.payment_due_by OPERATOR(pg_catalog.<=) pg_catalog.now()
+			  AND b.amount_paid OPERATOR(pg_catalog.<) b.deposit_amount
+			ORDER BY b.payment_due_by
+			LIMIT p_limit OPERATOR(pg_catalog.-) v_expired
+			FOR UPDATE SKIP LOCKED)
+		UPDATE protector.bookings b
+		SET status = 'cancelled', cancelled_at = pg_catalog.now(),
+			cancellation_reason = 'deposit not paid'
+		FROM due WHERE b.id OPERATOR(pg_catalog.=) due.id;
+		GET DIAGNOSTICS v_unpaid = ROW_COUNT;
+	END IF;
+	RETURN v_expired OPERATOR(pg_catalog.+) v_unpaid;
 END
 $$;
 COMMENT ON FUNCTION protector.expire_holds(integer) IS
-'Cancels up to p_limit held bookings whose hold has expired (reason "hold expired"); for a scheduled job (service_role, pg_cron)';
+'Cancels up to p_limit held bookings whose hold has expired (reason "hold expired") and pending ones whose deposit is overdue (reason "deposit not paid"); for a scheduled job (service_role, pg_cron)';
 
 CREATE INDEX bookings_expiring_holds_idx ON protector.bookings (hold_expires_at) WHERE status = 'held';
+CREATE INDEX bookings_unpaid_deposits_idx ON protector.bookings (payment_due_by) WHERE status = 'pending' AND payment_due_by IS NOT NULL;
 
 -- audit retention ---------------------------------------------------------
 

@@ -1277,3 +1277,206 @@ DROP TRIGGER settle_cancellation ON protector.bookings;
 CREATE TRIGGER settle_cancellation BEFORE UPDATE OF status ON protector.bookings
 	FOR EACH ROW WHEN (NEW.status IN ('cancelled', 'no_show') AND OLD.status IS DISTINCT FROM NEW.status)
 	EXECUTE FUNCTION protector_internal.refund_on_cancel();
+
+-- Deposits -------------------------------------------------------------------
+-- a service's settings.deposit makes new bookings owe it by a deadline;
+-- they stay pending until paid and the sweep cancels unpaid ones
+ALTER TABLE protector.bookings
+	ADD COLUMN deposit_amount numeric(12, 2) NOT NULL DEFAULT 0 CHECK (deposit_amount >= 0),
+	ADD COLUMN payment_due_by timestamptz;
+CREATE INDEX bookings_unpaid_deposits_idx ON protector.bookings (payment_due_by) WHERE status = 'pending' AND payment_due_by IS NOT NULL;
+
+CREATE OR REPLACE FUNCTION protector_internal.sum_payments()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+	v_paid numeric;
+BEGIN
+	FOR r IN
+		SELECT DISTINCT x.organization_id, x.booking_id
+		FROM (SELECT NEW.organization_id, NEW.booking_id WHERE TG_OP OPERATOR(pg_catalog.<>) 'DELETE'
+			  UNION ALL
+			  SELECT OLD.organization_id, OLD.booking_id WHERE TG_OP OPERATOR(pg_catalog.<>) 'INSERT') x
+	LOOP
+		SELECT GREATEST(COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+													ELSE OPERATOR(pg_catalog.-) p.amount END), 0), 0)
+		INTO v_paid
+		FROM protector.payments p
+		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) p.organization_id
+								 AND b.id OPERATOR(pg_catalog.=) p.booking_id
+		WHERE p.organization_id OPERATOR(pg_catalog.=) r.organization_id AND p.booking_id OPERATOR(pg_catalog.=) r.booking_id
+		  AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.currency OPERATOR(pg_catalog.=) b.currency;
+		-- only a change is written: a refund recorded while its booking is
+		-- being cancelled (a pending one, which changes nothing) must not
+		-- touch the row that update is writing.  A booking waiting for its
+		-- deposit is confirmed once it is paid.
+		UPDATE protector.bookings b
+		SET amount_paid = v_paid,
+			status = CASE WHEN b.payment_due_by IS NOT NULL AND b.status OPERATOR(pg_catalog.=) 'pending'
+							   AND v_paid OPERATOR(pg_catalog.>=) b.deposit_amount
+						  THEN 'confirmed'::protector.booking_status ELSE b.status END,
+			payment_due_by = CASE WHEN v_paid OPERATOR(pg_catalog.>=) b.deposit_amount THEN NULL ELSE b.payment_due_by END
+		WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id
+		  AND b.amount_paid OPERATOR(pg_catalog.<>) v_paid;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.sum_payments() IS
+'Trigger: a booking''s amount_paid is the sum of its succeeded payments less its succeeded refunds';
+
+CREATE OR REPLACE FUNCTION protector.record_payment(
+	p_booking_id uuid,
+	p_amount numeric,
+	p_provider text DEFAULT NULL,
+	p_provider_reference text DEFAULT NULL,
+	p_kind protector.payment_kind DEFAULT 'payment',
+	p_status protector.payment_status DEFAULT 'succeeded',
+	p_currency text DEFAULT NULL,
+	p_details jsonb DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid := protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking');
+	v_payment protector.payments;
+	v_replayed boolean := false;
+BEGIN
+	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<=) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
+	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_amount must be a positive amount in cents',
+			pg_catalog.format('Got %s; refunds are p_kind => ''refund'' with a positive amount.', COALESCE(p_amount::text, 'NULL')));
+	END IF;
+	IF p_currency IS NOT NULL AND p_currency OPERATOR(pg_catalog.!~) '^[A-Z]{3}$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_currency must be an ISO 4217 code', NULL, 'Use three upper-case letters, e.g. "EUR".');
+	END IF;
+	IF (p_provider_reference IS NOT NULL AND p_provider IS NULL)
+	   OR pg_catalog.length(p_provider) OPERATOR(pg_catalog.>) 100 OR pg_catalog.length(p_provider_reference) OPERATOR(pg_catalog.>) 200 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider (at most 100 characters) and p_provider_reference (at most 200) go together');
+	END IF;
+	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_kind, p_status and p_details (a JSON object) must not be null');
+	END IF;
+	INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,
+									provider_reference, details)
+	VALUES (v_org, p_booking_id, p_kind, p_amount, p_currency, p_status, p_provider, p_provider_reference, p_details)
+	ON CONFLICT (organization_id, provider, provider_reference) WHERE provider_reference IS NOT NULL DO NOTHING
+	RETURNING * INTO v_payment;
+	IF v_payment.id IS NULL THEN
+		-- the same provider event again: the payment it recorded
+		SELECT * INTO STRICT v_payment FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) v_org AND p.provider OPERATOR(pg_catalog.=) p_provider
+		  AND p.provider_reference OPERATOR(pg_catalog.=) p_provider_reference;
+		v_replayed := true;
+	END IF;
+	RETURN pg_catalog.to_jsonb(v_payment) OPERATOR(pg_catalog.||) (
+		SELECT pg_catalog.jsonb_build_object('replayed', v_replayed, 'booking_total', b.total_price,
+											 'amount_paid', b.amount_paid, 'balance_due', b.balance_due,
+											 'booking_status', b.status)
+		FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id);
+END
+$$;
+COMMENT ON FUNCTION protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb) IS
+'Records a payment or refund of a booking (owners, admins, finance); idempotent by provider and provider reference; answers with the booking''s amount paid and balance';
+
+CREATE OR REPLACE FUNCTION protector_internal.require_deposit()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_deposit jsonb;
+	v_hours numeric;
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		NEW.status := 'pending';
+		RETURN NEW;
+	END IF;
+	SELECT s.settings -> 'deposit' INTO v_deposit FROM protector.services s
+	WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) NEW.service_id;
+	IF pg_catalog.jsonb_typeof(v_deposit -> 'percent') OPERATOR(pg_catalog.=) 'number' THEN
+		NEW.deposit_amount := protector.round_money(NEW.total_price OPERATOR(pg_catalog.*)
+			LEAST(GREATEST((v_deposit ->> 'percent')::numeric, 0), 100) OPERATOR(pg_catalog./) 100);
+	ELSIF pg_catalog.jsonb_typeof(v_deposit -> 'amount') OPERATOR(pg_catalog.=) 'number' THEN
+		NEW.deposit_amount := LEAST(GREATEST(protector.round_money((v_deposit ->> 'amount')::numeric), 0), NEW.total_price);
+	ELSE
+		NEW.deposit_amount := 0;
+	END IF;
+	NEW.payment_due_by := NULL;
+	IF NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid
+	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed}'::protector.booking_status[]) THEN
+		v_hours := CASE WHEN pg_catalog.jsonb_typeof(v_deposit -> 'deadline_hours') OPERATOR(pg_catalog.=) 'number'
+						THEN LEAST(GREATEST((v_deposit ->> 'deadline_hours')::numeric, 0), 8760) ELSE 24 END;
+		NEW.payment_due_by := LEAST(pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => v_hours OPERATOR(pg_catalog.*) 3600),
+									pg_catalog.lower(NEW.during));
+		IF NEW.status OPERATOR(pg_catalog.=) 'confirmed' THEN
+			NEW.status := 'pending';
+		END IF;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.require_deposit() IS
+'Trigger: a new booking owes its service''s deposit by a deadline and stays pending until it is paid';
+
+CREATE OR REPLACE FUNCTION protector.expire_holds(p_limit integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_expired integer;
+	v_unpaid integer := 0;
+BEGIN
+	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 100000',
+			pg_catalog.format('Got %s.', COALESCE(p_limit::text, 'NULL')));
+	END IF;
+	WITH due AS (
+		SELECT b.id FROM protector.bookings b
+		WHERE b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+		ORDER BY b.hold_expires_at
+		LIMIT p_limit
+		FOR UPDATE SKIP LOCKED)
+	UPDATE protector.bookings b
+	SET status = 'cancelled', cancelled_at = pg_catalog.now(),
+		cancellation_reason = 'hold expired'
+	FROM due WHERE b.id OPERATOR(pg_catalog.=) due.id;
+	GET DIAGNOSTICS v_expired = ROW_COUNT;
+	IF v_expired OPERATOR(pg_catalog.<) p_limit THEN
+		WITH due AS (
+			SELECT b.id FROM protector.bookings b
+			WHERE b.status OPERATOR(pg_catalog.=) 'pending' AND b.payment_due_by OPERATOR(pg_catalog.<=) pg_catalog.now()
+			  AND b.amount_paid OPERATOR(pg_catalog.<) b.deposit_amount
+			ORDER BY b.payment_due_by
+			LIMIT p_limit OPERATOR(pg_catalog.-) v_expired
+			FOR UPDATE SKIP LOCKED)
+		UPDATE protector.bookings b
+		SET status = 'cancelled', cancelled_at = pg_catalog.now(),
+			cancellation_reason = 'deposit not paid'
+		FROM due WHERE b.id OPERATOR(pg_catalog.=) due.id;
+		GET DIAGNOSTICS v_unpaid = ROW_COUNT;
+	END IF;
+	RETURN v_expired OPERATOR(pg_catalog.+) v_unpaid;
+END
+$$;
+COMMENT ON FUNCTION protector.expire_holds(integer) IS
+'Cancels up to p_limit held bookings whose hold has expired (reason "hold expired") and pending ones whose deposit is overdue (reason "deposit not paid"); for a scheduled job (service_role, pg_cron)';
+
+
+REVOKE ALL ON FUNCTION protector_internal.require_deposit() FROM PUBLIC;
+
+-- named to run after guard_booking_write, which prices direct inserts
+CREATE TRIGGER require_deposit BEFORE INSERT ON protector.bookings
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.require_deposit();
+-- (named to run after restrict_update_columns, which judges the caller's
+-- confirmation, not this trigger's answer to it)
+CREATE TRIGGER wait_for_deposit BEFORE UPDATE OF status ON protector.bookings
+	FOR EACH ROW WHEN (OLD.status = 'held' AND NEW.status = 'confirmed' AND NEW.payment_due_by IS NOT NULL
+					   AND NEW.amount_paid < NEW.deposit_amount)
+	EXECUTE FUNCTION protector_internal.require_deposit();

@@ -2,7 +2,7 @@
 -- follow the organization, and the payments ledger deciding what is paid.
 -- Every figure is computed by hand in the comment beside it.
 BEGIN;
-SELECT plan(36);
+SELECT plan(47);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_manager', 'm_finance', 'm_operator', 'm_other']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -176,6 +176,67 @@ UPDATE n SET id = pg_temp.vault(12, 1, 45);
 SELECT tests.authenticate_as('m_operator');
 SELECT is((SELECT protector.cancel_booking(id) ->> 'refund_amount' FROM n), '45.00',
 	'malformed tiers are skipped: no fee, the 45 paid comes back');
+
+-- deposits: 25% of 20 + 25 x 4 = 120 is 30.00, due within 2 hours
+SELECT tests.clear_authentication();
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
+								price, price_per_person, settings) VALUES
+	('0a130000-0000-4000-8000-0000000005a3', '0a130000-0000-4000-8000-000000000000', '0a130000-0000-4000-8000-0000000000a1',
+	 'Deposit room', '60 minutes', '60 minutes', '400 days', 1, 8, 20, 25, '{"deposit": {"percent": 25, "deadline_hours": 2}}');
+CREATE TEMP TABLE d (label text, id uuid);
+GRANT ALL ON d TO authenticated;
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO d SELECT 'percent', (protector.create_booking('0a130000-0000-4000-8000-0000000005a3',
+	'0a130000-0000-4000-8000-00000000c001', pg_temp.t(13), 4) ->> 'id')::uuid;
+SELECT results_eq($$SELECT status::text, deposit_amount, payment_due_by = now() + interval '2 hours' FROM protector.bookings
+					WHERE id = (SELECT id FROM d WHERE label = 'percent')$$,
+	$$VALUES ('pending', 30.00, true)$$,
+	'a booking of a service with a 25% deposit: pending, 25% x 120 = 30 due within 2 hours');
+SELECT tests.authenticate_as('m_finance');
+SELECT is(protector.record_payment((SELECT id FROM d WHERE label = 'percent'), 20, 'stripe', 'pi_dep_1') ->> 'booking_status', 'pending',
+	'20 of the 30 paid: still pending');
+SELECT is((SELECT payment_due_by IS NOT NULL FROM protector.bookings WHERE id = (SELECT id FROM d WHERE label = 'percent')), true,
+	'... and still due');
+SELECT results_eq($$SELECT r ->> 'booking_status', (r ->> 'balance_due')::numeric
+					FROM protector.record_payment((SELECT id FROM d WHERE label = 'percent'), 10, 'stripe', 'pi_dep_2') r$$,
+	$$VALUES ('confirmed', 90.00)$$, '10 more: 20 + 10 = 30 = the deposit, confirmed, 120 - 30 = 90 left to pay');
+SELECT is((SELECT payment_due_by FROM protector.bookings WHERE id = (SELECT id FROM d WHERE label = 'percent')), NULL,
+	'nothing is due by a deadline any more');
+
+-- a fixed deposit is at most the total: min(50, 20 + 25 x 1 = 45) = 45;
+-- the deadline is never after the start
+SELECT tests.clear_authentication();
+UPDATE protector.services SET settings = '{"deposit": {"amount": 50, "deadline_hours": 24}}'
+WHERE id = '0a130000-0000-4000-8000-0000000005a3';
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO d SELECT 'fixed', (protector.create_booking('0a130000-0000-4000-8000-0000000005a3',
+	'0a130000-0000-4000-8000-00000000c001', date_trunc('hour', now()) + interval '5 hours', 1) ->> 'id')::uuid;
+SELECT results_eq($$SELECT deposit_amount, payment_due_by = date_trunc('hour', now()) + interval '5 hours'
+					FROM protector.bookings WHERE id = (SELECT id FROM d WHERE label = 'fixed')$$,
+	$$VALUES (45.00, true)$$, 'a fixed deposit of 50 on a total of 45 is 45, due by the start (5 hours) rather than in 24');
+
+-- a hold confirmed before its deposit is paid waits for it
+SELECT tests.authenticate_as('m_owner');
+INSERT INTO d SELECT 'held', (protector.hold_slot('0a130000-0000-4000-8000-0000000005a3',
+	'0a130000-0000-4000-8000-00000000c001', pg_temp.t(15), 2) ->> 'id')::uuid;
+SELECT results_eq($$SELECT j ->> 'status', (j ->> 'deposit_amount')::numeric
+					FROM protector.confirm_booking((SELECT id FROM d WHERE label = 'held')) j$$,
+	$$VALUES ('pending', 50.00)$$,
+	'confirming a hold whose deposit (min(50, 20 + 25 x 2 = 70) = 50) is unpaid leaves it pending');
+
+-- nobody writes the deposit or its deadline
+SELECT tests.authenticate_as('m_owner');
+SELECT throws_ok($$UPDATE protector.bookings SET deposit_amount = 0 WHERE id = (SELECT id FROM d WHERE label = 'fixed')$$,
+	'42501', NULL, 'not even an owner waives a deposit by hand');
+
+-- the sweep: overdue and unpaid -> cancelled; paid or not yet due -> kept
+SELECT tests.clear_authentication();
+UPDATE protector.bookings SET payment_due_by = now() - interval '1 minute' WHERE id = (SELECT id FROM d WHERE label = 'fixed');
+SELECT is(protector.expire_holds(100), 1, 'expire_holds cancels the one booking whose deposit is overdue');
+SELECT results_eq($$SELECT d.label, b.status::text, b.cancellation_reason FROM d JOIN protector.bookings b ON b.id = d.id ORDER BY d.label$$,
+	$$VALUES ('fixed', 'cancelled', 'deposit not paid'), ('held', 'pending', NULL), ('percent', 'confirmed', NULL)$$,
+	'the overdue one is cancelled ("deposit not paid"), the paid and the not yet due ones are kept');
+SELECT is(protector.expire_holds(100), 0, 'a second sweep finds nothing');
 
 SELECT * FROM finish();
 ROLLBACK;
