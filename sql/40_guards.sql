@@ -100,7 +100,7 @@ COMMENT ON FUNCTION protector_internal.restrict_update_columns() IS
 CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.bookings
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.restrict_update_columns(
 		'bookings.update_any_column',
-		'{status,assigned_agent,details,cancellation_reason,cancelled_at}',
+		'{status,hold_expires_at,assigned_agent,details,cancellation_reason,cancelled_at}',
 		'bookings.reschedule',
 		'{during,service_id,venue_id}',
 		'{status,hold_expires_at,cancellation_reason,cancelled_at}');

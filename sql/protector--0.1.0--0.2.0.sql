@@ -1480,3 +1480,14 @@ CREATE TRIGGER wait_for_deposit BEFORE UPDATE OF status ON protector.bookings
 	FOR EACH ROW WHEN (OLD.status = 'held' AND NEW.status = 'confirmed' AND NEW.payment_due_by IS NOT NULL
 					   AND NEW.amount_paid < NEW.deposit_amount)
 	EXECUTE FUNCTION protector_internal.require_deposit();
+
+-- operators confirm holds: confirm_booking clears hold_expires_at, which
+-- their column list did not include (bookings.confirm said yes, the guard no)
+DROP TRIGGER restrict_update_columns ON protector.bookings;
+CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.bookings
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.restrict_update_columns(
+		'bookings.update_any_column',
+		'{status,hold_expires_at,assigned_agent,details,cancellation_reason,cancelled_at}',
+		'bookings.reschedule',
+		'{during,service_id,venue_id}',
+		'{status,hold_expires_at,cancellation_reason,cancelled_at}');

@@ -215,14 +215,14 @@ SELECT results_eq($$SELECT deposit_amount, payment_due_by = date_trunc('hour', n
 					FROM protector.bookings WHERE id = (SELECT id FROM d WHERE label = 'fixed')$$,
 	$$VALUES (45.00, true)$$, 'a fixed deposit of 50 on a total of 45 is 45, due by the start (5 hours) rather than in 24');
 
--- a hold confirmed before its deposit is paid waits for it
-SELECT tests.authenticate_as('m_owner');
+-- a hold confirmed (by an operator: bookings.confirm) before its deposit
+-- is paid waits for it
 INSERT INTO d SELECT 'held', (protector.hold_slot('0a130000-0000-4000-8000-0000000005a3',
 	'0a130000-0000-4000-8000-00000000c001', pg_temp.t(15), 2) ->> 'id')::uuid;
 SELECT results_eq($$SELECT j ->> 'status', (j ->> 'deposit_amount')::numeric
 					FROM protector.confirm_booking((SELECT id FROM d WHERE label = 'held')) j$$,
 	$$VALUES ('pending', 50.00)$$,
-	'confirming a hold whose deposit (min(50, 20 + 25 x 2 = 70) = 50) is unpaid leaves it pending');
+	'an operator confirming a hold whose deposit (min(50, 20 + 25 x 2 = 70) = 50) is unpaid leaves it pending');
 
 -- nobody writes the deposit or its deadline
 SELECT tests.authenticate_as('m_owner');
