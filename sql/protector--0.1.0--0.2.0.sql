@@ -125,7 +125,6 @@ $$;
 COMMENT ON FUNCTION protector_internal.broadcast_booking_change() IS
 'Trigger: booking changes to Supabase Realtime Broadcast, topic protector:<organization id> (private)';
 
-
 -- merged_into: kept by triggers instead of a self-referencing foreign key,
 -- which pg_dump reported as circular on every data-only dump
 ALTER TABLE protector.customers DROP CONSTRAINT customers_organization_id_merged_into_fkey;
@@ -175,7 +174,6 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.release_merged_into() IS
 'Trigger: customers merged into a deleted customer are merged into nothing (as ON DELETE SET NULL)';
-
 
 CREATE TRIGGER release_merged_into AFTER DELETE ON protector.customers
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.release_merged_into();
@@ -340,7 +338,6 @@ $$;
 COMMENT ON FUNCTION protector_internal.restore_realtime_state() IS
 'Trigger: a restored realtime_state row is kept once (the publication created after the data applies it)';
 
-
 CREATE TRIGGER restore_realtime_state BEFORE INSERT ON protector_internal.realtime_state
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.restore_realtime_state();
 ALTER TABLE protector_internal.realtime_state ENABLE ALWAYS TRIGGER restore_realtime_state;
@@ -358,7 +355,6 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.publication_created() IS
 'Event trigger: a publication created while protector is in Realtime (a restore) gets protector''s tables again';
-
 
 CREATE EVENT TRIGGER protector_publication_created ON ddl_command_end
 	WHEN TAG IN ('CREATE PUBLICATION')
@@ -400,6 +396,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_expired integer;
+	v_unpaid integer := 0;
 BEGIN
 	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 100000',
@@ -416,11 +413,25 @@ BEGIN
 		cancellation_reason = 'hold expired'
 	FROM due WHERE b.id OPERATOR(pg_catalog.=) due.id;
 	GET DIAGNOSTICS v_expired = ROW_COUNT;
-	RETURN v_expired;
+	IF v_expired OPERATOR(pg_catalog.<) p_limit THEN
+		WITH due AS (
+			SELECT b.id FROM protector.bookings b
+			WHERE b.status OPERATOR(pg_catalog.=) 'pending' AND b.payment_due_by OPERATOR(pg_catalog.<=) pg_catalog.now()
+			  AND b.amount_paid OPERATOR(pg_catalog.<) b.deposit_amount
+			ORDER BY b.payment_due_by
+			LIMIT p_limit OPERATOR(pg_catalog.-) v_expired
+			FOR UPDATE SKIP LOCKED)
+		UPDATE protector.bookings b
+		SET status = 'cancelled', cancelled_at = pg_catalog.now(),
+			cancellation_reason = 'deposit not paid'
+		FROM due WHERE b.id OPERATOR(pg_catalog.=) due.id;
+		GET DIAGNOSTICS v_unpaid = ROW_COUNT;
+	END IF;
+	RETURN v_expired OPERATOR(pg_catalog.+) v_unpaid;
 END
 $$;
 COMMENT ON FUNCTION protector.expire_holds(integer) IS
-'Cancels up to p_limit held bookings whose hold has expired (reason "hold expired"); for a scheduled job (service_role, pg_cron)';
+'Cancels up to p_limit held bookings whose hold has expired (reason "hold expired") and pending ones whose deposit is overdue (reason "deposit not paid"); for a scheduled job (service_role, pg_cron)';
 
 CREATE INDEX bookings_expiring_holds_idx ON protector.bookings (hold_expires_at) WHERE status = 'held';
 
@@ -646,7 +657,6 @@ $$;
 COMMENT ON FUNCTION protector_internal.default_currency() IS
 'Trigger: a service''s currency defaults to its organization''s, a booking''s to its service''s, a payment''s to its booking''s';
 
-
 CREATE TRIGGER default_currency BEFORE INSERT ON protector.services
 	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
 CREATE TRIGGER default_currency BEFORE INSERT ON protector.bookings
@@ -750,7 +760,6 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_payment() IS
 'Trigger: locks the booking of a payment, refuses another currency and refunds beyond what was paid';
 
-
 CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF booking_id, kind, amount, currency, status ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment();
@@ -780,8 +789,14 @@ BEGIN
 		  AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.currency OPERATOR(pg_catalog.=) b.currency;
 		-- only a change is written: a refund recorded while its booking is
 		-- being cancelled (a pending one, which changes nothing) must not
-		-- touch the row that update is writing
-		UPDATE protector.bookings b SET amount_paid = v_paid
+		-- touch the row that update is writing.  A booking waiting for its
+		-- deposit is confirmed once it is paid.
+		UPDATE protector.bookings b
+		SET amount_paid = v_paid,
+			status = CASE WHEN b.payment_due_by IS NOT NULL AND b.status OPERATOR(pg_catalog.=) 'pending'
+							   AND v_paid OPERATOR(pg_catalog.>=) b.deposit_amount
+						  THEN 'confirmed'::protector.booking_status ELSE b.status END,
+			payment_due_by = CASE WHEN v_paid OPERATOR(pg_catalog.>=) b.deposit_amount THEN NULL ELSE b.payment_due_by END
 		WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id
 		  AND b.amount_paid OPERATOR(pg_catalog.<>) v_paid;
 	END LOOP;
@@ -790,7 +805,6 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.sum_payments() IS
 'Trigger: a booking''s amount_paid is the sum of its succeeded payments less its succeeded refunds';
-
 
 CREATE TRIGGER sum_payments AFTER INSERT OR UPDATE OR DELETE ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
@@ -843,13 +857,13 @@ BEGIN
 	END IF;
 	RETURN pg_catalog.to_jsonb(v_payment) OPERATOR(pg_catalog.||) (
 		SELECT pg_catalog.jsonb_build_object('replayed', v_replayed, 'booking_total', b.total_price,
-											 'amount_paid', b.amount_paid, 'balance_due', b.balance_due)
+											 'amount_paid', b.amount_paid, 'balance_due', b.balance_due,
+											 'booking_status', b.status)
 		FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id);
 END
 $$;
 COMMENT ON FUNCTION protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb) IS
 'Records a payment or refund of a booking (owners, admins, finance); idempotent by provider and provider reference; answers with the booking''s amount paid and balance';
-
 
 -- 0.1.0 never maintained amount_paid: what the ledger says now (a
 -- correction of derived data, so neither audited nor re-checked)
@@ -957,7 +971,6 @@ $$;
 COMMENT ON FUNCTION protector_internal.guard_booking_write() IS
 'Trigger: inserts by callers who may not set prices are priced slots; customers, whatever else they are, write only what the booking RPCs allow them; agents confirm and cancel only by the map';
 
-
 CREATE TRIGGER guard_booking_write BEFORE INSERT OR UPDATE ON protector.bookings
 	FOR EACH ROW WHEN (protector.current_user_id() IS NOT NULL)
 	EXECUTE FUNCTION protector_internal.guard_booking_write();
@@ -996,7 +1009,6 @@ AS $$
 $$;
 COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
 'False when the text holds control characters or invisible bidirectional marks, overrides or isolates';
-
 
 -- embed keys are the database's on insert too
 REVOKE INSERT (embed_key) ON protector.venues FROM authenticated;
@@ -1156,7 +1168,6 @@ $$;
 COMMENT ON FUNCTION protector.round_money(numeric) IS
 'Rounds an amount to cents, half to even';
 
-
 REVOKE ALL ON FUNCTION protector.round_money(numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector.round_money(numeric) TO authenticated, service_role;
 
@@ -1272,7 +1283,6 @@ $$;
 COMMENT ON FUNCTION protector.cancel_booking(uuid, text, boolean) IS
 'Cancels a booking, frees its slot, keeps the service''s cancellation fee and records the rest of what was paid as a refund; a repeated cancel refunds nothing more';
 
-
 DROP TRIGGER settle_cancellation ON protector.bookings;
 CREATE TRIGGER settle_cancellation BEFORE UPDATE OF status ON protector.bookings
 	FOR EACH ROW WHEN (NEW.status IN ('cancelled', 'no_show') AND OLD.status IS DISTINCT FROM NEW.status)
@@ -1285,103 +1295,6 @@ ALTER TABLE protector.bookings
 	ADD COLUMN deposit_amount numeric(12, 2) NOT NULL DEFAULT 0 CHECK (deposit_amount >= 0),
 	ADD COLUMN payment_due_by timestamptz;
 CREATE INDEX bookings_unpaid_deposits_idx ON protector.bookings (payment_due_by) WHERE status = 'pending' AND payment_due_by IS NOT NULL;
-
-CREATE OR REPLACE FUNCTION protector_internal.sum_payments()
-RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	r record;
-	v_paid numeric;
-BEGIN
-	FOR r IN
-		SELECT DISTINCT x.organization_id, x.booking_id
-		FROM (SELECT NEW.organization_id, NEW.booking_id WHERE TG_OP OPERATOR(pg_catalog.<>) 'DELETE'
-			  UNION ALL
-			  SELECT OLD.organization_id, OLD.booking_id WHERE TG_OP OPERATOR(pg_catalog.<>) 'INSERT') x
-	LOOP
-		SELECT GREATEST(COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-													ELSE OPERATOR(pg_catalog.-) p.amount END), 0), 0)
-		INTO v_paid
-		FROM protector.payments p
-		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) p.organization_id
-								 AND b.id OPERATOR(pg_catalog.=) p.booking_id
-		WHERE p.organization_id OPERATOR(pg_catalog.=) r.organization_id AND p.booking_id OPERATOR(pg_catalog.=) r.booking_id
-		  AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.currency OPERATOR(pg_catalog.=) b.currency;
-		-- only a change is written: a refund recorded while its booking is
-		-- being cancelled (a pending one, which changes nothing) must not
-		-- touch the row that update is writing.  A booking waiting for its
-		-- deposit is confirmed once it is paid.
-		UPDATE protector.bookings b
-		SET amount_paid = v_paid,
-			status = CASE WHEN b.payment_due_by IS NOT NULL AND b.status OPERATOR(pg_catalog.=) 'pending'
-							   AND v_paid OPERATOR(pg_catalog.>=) b.deposit_amount
-						  THEN 'confirmed'::protector.booking_status ELSE b.status END,
-			payment_due_by = CASE WHEN v_paid OPERATOR(pg_catalog.>=) b.deposit_amount THEN NULL ELSE b.payment_due_by END
-		WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id
-		  AND b.amount_paid OPERATOR(pg_catalog.<>) v_paid;
-	END LOOP;
-	RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.sum_payments() IS
-'Trigger: a booking''s amount_paid is the sum of its succeeded payments less its succeeded refunds';
-
-CREATE OR REPLACE FUNCTION protector.record_payment(
-	p_booking_id uuid,
-	p_amount numeric,
-	p_provider text DEFAULT NULL,
-	p_provider_reference text DEFAULT NULL,
-	p_kind protector.payment_kind DEFAULT 'payment',
-	p_status protector.payment_status DEFAULT 'succeeded',
-	p_currency text DEFAULT NULL,
-	p_details jsonb DEFAULT '{}')
-RETURNS jsonb
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_org uuid := protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking');
-	v_payment protector.payments;
-	v_replayed boolean := false;
-BEGIN
-	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<=) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
-	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_amount must be a positive amount in cents',
-			pg_catalog.format('Got %s; refunds are p_kind => ''refund'' with a positive amount.', COALESCE(p_amount::text, 'NULL')));
-	END IF;
-	IF p_currency IS NOT NULL AND p_currency OPERATOR(pg_catalog.!~) '^[A-Z]{3}$' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_currency must be an ISO 4217 code', NULL, 'Use three upper-case letters, e.g. "EUR".');
-	END IF;
-	IF (p_provider_reference IS NOT NULL AND p_provider IS NULL)
-	   OR pg_catalog.length(p_provider) OPERATOR(pg_catalog.>) 100 OR pg_catalog.length(p_provider_reference) OPERATOR(pg_catalog.>) 200 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_provider (at most 100 characters) and p_provider_reference (at most 200) go together');
-	END IF;
-	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_kind, p_status and p_details (a JSON object) must not be null');
-	END IF;
-	INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,
-									provider_reference, details)
-	VALUES (v_org, p_booking_id, p_kind, p_amount, p_currency, p_status, p_provider, p_provider_reference, p_details)
-	ON CONFLICT (organization_id, provider, provider_reference) WHERE provider_reference IS NOT NULL DO NOTHING
-	RETURNING * INTO v_payment;
-	IF v_payment.id IS NULL THEN
-		-- the same provider event again: the payment it recorded
-		SELECT * INTO STRICT v_payment FROM protector.payments p
-		WHERE p.organization_id OPERATOR(pg_catalog.=) v_org AND p.provider OPERATOR(pg_catalog.=) p_provider
-		  AND p.provider_reference OPERATOR(pg_catalog.=) p_provider_reference;
-		v_replayed := true;
-	END IF;
-	RETURN pg_catalog.to_jsonb(v_payment) OPERATOR(pg_catalog.||) (
-		SELECT pg_catalog.jsonb_build_object('replayed', v_replayed, 'booking_total', b.total_price,
-											 'amount_paid', b.amount_paid, 'balance_due', b.balance_due,
-											 'booking_status', b.status)
-		FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id);
-END
-$$;
-COMMENT ON FUNCTION protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb) IS
-'Records a payment or refund of a booking (owners, admins, finance); idempotent by provider and provider reference; answers with the booking''s amount paid and balance';
 
 CREATE OR REPLACE FUNCTION protector_internal.require_deposit()
 RETURNS trigger
@@ -1422,51 +1335,6 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.require_deposit() IS
 'Trigger: a new booking owes its service''s deposit by a deadline and stays pending until it is paid';
-
-CREATE OR REPLACE FUNCTION protector.expire_holds(p_limit integer DEFAULT 1000)
-RETURNS integer
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_expired integer;
-	v_unpaid integer := 0;
-BEGIN
-	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 100000',
-			pg_catalog.format('Got %s.', COALESCE(p_limit::text, 'NULL')));
-	END IF;
-	WITH due AS (
-		SELECT b.id FROM protector.bookings b
-		WHERE b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-		ORDER BY b.hold_expires_at
-		LIMIT p_limit
-		FOR UPDATE SKIP LOCKED)
-	UPDATE protector.bookings b
-	SET status = 'cancelled', cancelled_at = pg_catalog.now(),
-		cancellation_reason = 'hold expired'
-	FROM due WHERE b.id OPERATOR(pg_catalog.=) due.id;
-	GET DIAGNOSTICS v_expired = ROW_COUNT;
-	IF v_expired OPERATOR(pg_catalog.<) p_limit THEN
-		WITH due AS (
-			SELECT b.id FROM protector.bookings b
-			WHERE b.status OPERATOR(pg_catalog.=) 'pending' AND b.payment_due_by OPERATOR(pg_catalog.<=) pg_catalog.now()
-			  AND b.amount_paid OPERATOR(pg_catalog.<) b.deposit_amount
-			ORDER BY b.payment_due_by
-			LIMIT p_limit OPERATOR(pg_catalog.-) v_expired
-			FOR UPDATE SKIP LOCKED)
-		UPDATE protector.bookings b
-		SET status = 'cancelled', cancelled_at = pg_catalog.now(),
-			cancellation_reason = 'deposit not paid'
-		FROM due WHERE b.id OPERATOR(pg_catalog.=) due.id;
-		GET DIAGNOSTICS v_unpaid = ROW_COUNT;
-	END IF;
-	RETURN v_expired OPERATOR(pg_catalog.+) v_unpaid;
-END
-$$;
-COMMENT ON FUNCTION protector.expire_holds(integer) IS
-'Cancels up to p_limit held bookings whose hold has expired (reason "hold expired") and pending ones whose deposit is overdue (reason "deposit not paid"); for a scheduled job (service_role, pg_cron)';
-
 
 REVOKE ALL ON FUNCTION protector_internal.require_deposit() FROM PUBLIC;
 
