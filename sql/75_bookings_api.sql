@@ -172,7 +172,7 @@ COMMENT ON FUNCTION protector.round_money(numeric) IS
 'Rounds an amount to cents, half to even';
 
 -- A cancellation or a no-show settles what was paid (succeeded payments
--- less refunds): the service's fee is kept, the rest refunded as a
+-- less refunds, protector_internal.booking_refundable): the service's fee is kept, the rest refunded as a
 -- pending refund row, and both are noted in details.refund.  The fee:
 --   cancelled: settings.cancellation_fees, [{"within_hours": h,
 --     "fee_percent": f}, ...]: cancelling within h hours of the start costs
@@ -201,14 +201,8 @@ BEGIN
 		RETURN NEW;
 	END IF;
 	SELECT s.settings INTO v_settings FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
-	SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-										ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
-	INTO v_paid
-	FROM protector.payments p
-	WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
-	  AND ((p.kind OPERATOR(pg_catalog.=) 'payment' AND p.status OPERATOR(pg_catalog.=) 'succeeded')
-		   OR (p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])));
-	v_paid := GREATEST(v_paid, 0);
+	SELECT GREATEST(l.paid OPERATOR(pg_catalog.-) l.refunded, 0) INTO v_paid
+	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.id) l;
 
 	IF NEW.status OPERATOR(pg_catalog.=) 'no_show' THEN
 		v_fee_percent := CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'no_show_fee_percent') OPERATOR(pg_catalog.=) 'number'

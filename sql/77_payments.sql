@@ -47,6 +47,27 @@ ALTER TABLE protector.services ENABLE ALWAYS TRIGGER default_currency;
 ALTER TABLE protector.bookings ENABLE ALWAYS TRIGGER default_currency;
 ALTER TABLE protector.payments ENABLE ALWAYS TRIGGER default_currency;
 
+-- What a booking's ledger holds for refunds: paid, its succeeded
+-- payments; refunded, its refunds succeeded or still pending (committed
+-- to be paid back).  p_except leaves out the row being written.  Called
+-- by check_payment and refund_on_cancel (sql/75_bookings_api.sql), which
+-- run as the owner and so see every payment.
+CREATE FUNCTION protector_internal.booking_refundable(p_organization_id uuid, p_booking_id uuid, p_except uuid DEFAULT NULL,
+													 OUT paid numeric, OUT refunded numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'
+													 AND p.status OPERATOR(pg_catalog.=) 'succeeded'), 0),
+		   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'refund'
+													 AND p.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])), 0)
+	FROM protector.payments p
+	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
+	  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except)
+$$;
+COMMENT ON FUNCTION protector_internal.booking_refundable(uuid, uuid, uuid) IS
+'A booking''s succeeded payments and its pending or succeeded refunds (leaving out row p_except)';
+
 -- Before a payment row is written: lock its booking (so that what it was
 -- paid is summed one payment at a time, each seeing the others), refuse
 -- another currency and refunds beyond what was paid.  Runs as the owner:
@@ -74,14 +95,8 @@ BEGIN
 	END IF;
 	IF NEW.kind OPERATOR(pg_catalog.=) 'refund'
 	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[]) THEN
-		SELECT COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'
-														 AND p.status OPERATOR(pg_catalog.=) 'succeeded'), 0),
-			   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'refund'
-														 AND p.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])), 0)
-		INTO v_paid, v_refunded
-		FROM protector.payments p
-		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.booking_id
-		  AND p.id OPERATOR(pg_catalog.<>) NEW.id;
+		SELECT l.paid, l.refunded INTO v_paid, v_refunded
+		FROM protector_internal.booking_refundable(NEW.organization_id, NEW.booking_id, NEW.id) l;
 		IF v_refunded OPERATOR(pg_catalog.+) NEW.amount OPERATOR(pg_catalog.>) v_paid THEN
 			PERFORM protector.raise('invalid_parameter', 'a refund cannot exceed what was paid',
 				pg_catalog.format('Paid %s %s; refunded or to be refunded %s; this refund %s.',

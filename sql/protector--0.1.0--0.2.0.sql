@@ -717,6 +717,23 @@ $$;
 COMMENT ON FUNCTION protector_internal.restrict_update_columns() IS
 'Trigger: lets members whose role may not do action TG_ARGV[0] change only the columns in TG_ARGV[1] (and TG_ARGV[3] with action TG_ARGV[2]), non-members only those in TG_ARGV[4]';
 
+CREATE FUNCTION protector_internal.booking_refundable(p_organization_id uuid, p_booking_id uuid, p_except uuid DEFAULT NULL,
+													 OUT paid numeric, OUT refunded numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'
+													 AND p.status OPERATOR(pg_catalog.=) 'succeeded'), 0),
+		   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'refund'
+													 AND p.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])), 0)
+	FROM protector.payments p
+	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
+	  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except)
+$$;
+COMMENT ON FUNCTION protector_internal.booking_refundable(uuid, uuid, uuid) IS
+'A booking''s succeeded payments and its pending or succeeded refunds (leaving out row p_except)';
+REVOKE ALL ON FUNCTION protector_internal.booking_refundable(uuid, uuid, uuid) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION protector_internal.check_payment()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -740,14 +757,8 @@ BEGIN
 	END IF;
 	IF NEW.kind OPERATOR(pg_catalog.=) 'refund'
 	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[]) THEN
-		SELECT COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'
-														 AND p.status OPERATOR(pg_catalog.=) 'succeeded'), 0),
-			   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'refund'
-														 AND p.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])), 0)
-		INTO v_paid, v_refunded
-		FROM protector.payments p
-		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.booking_id
-		  AND p.id OPERATOR(pg_catalog.<>) NEW.id;
+		SELECT l.paid, l.refunded INTO v_paid, v_refunded
+		FROM protector_internal.booking_refundable(NEW.organization_id, NEW.booking_id, NEW.id) l;
 		IF v_refunded OPERATOR(pg_catalog.+) NEW.amount OPERATOR(pg_catalog.>) v_paid THEN
 			PERFORM protector.raise('invalid_parameter', 'a refund cannot exceed what was paid',
 				pg_catalog.format('Paid %s %s; refunded or to be refunded %s; this refund %s.',
@@ -1191,14 +1202,8 @@ BEGIN
 		RETURN NEW;
 	END IF;
 	SELECT s.settings INTO v_settings FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
-	SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-										ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
-	INTO v_paid
-	FROM protector.payments p
-	WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
-	  AND ((p.kind OPERATOR(pg_catalog.=) 'payment' AND p.status OPERATOR(pg_catalog.=) 'succeeded')
-		   OR (p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])));
-	v_paid := GREATEST(v_paid, 0);
+	SELECT GREATEST(l.paid OPERATOR(pg_catalog.-) l.refunded, 0) INTO v_paid
+	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.id) l;
 
 	IF NEW.status OPERATOR(pg_catalog.=) 'no_show' THEN
 		v_fee_percent := CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'no_show_fee_percent') OPERATOR(pg_catalog.=) 'number'
