@@ -188,6 +188,10 @@ CREATE TABLE protector.bookings (
 	-- may stay unpaid (NULL once paid, or when none is due)
 	deposit_amount	numeric(12, 2) NOT NULL DEFAULT 0 CHECK (deposit_amount >= 0),
 	payment_due_by	timestamptz,
+	-- a promo code's discount, already taken off total_price
+	-- (sql/78_vouchers.sql)
+	discount_amount numeric(12, 2) NOT NULL DEFAULT 0 CHECK (discount_amount >= 0),
+	promo_code_id	uuid,
 	CHECK (status <> 'held' OR hold_expires_at IS NOT NULL),
 	-- bounded length lets a per-service start-time index answer range queries
 	CONSTRAINT bookings_length_check CHECK (upper(during) - lower(during) <= interval '31 days'),
@@ -230,6 +234,8 @@ CREATE TABLE protector.payments (
 	created_by		uuid DEFAULT protector.current_user_id(),
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now(),
+	-- paid from (or back to) this gift voucher (sql/78_vouchers.sql)
+	voucher_id		uuid,
 	UNIQUE (organization_id, id),
 	FOREIGN KEY (organization_id, booking_id)
 		REFERENCES protector.bookings (organization_id, id)

@@ -183,7 +183,9 @@ CREATE FUNCTION protector.create_widget_booking(
 	p_start timestamptz,
 	p_party_size integer DEFAULT 1,
 	p_idempotency_key text DEFAULT NULL,
-	p_details jsonb DEFAULT '{}')
+	p_details jsonb DEFAULT '{}',
+	p_promo_code text DEFAULT NULL,
+	p_voucher_code text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -207,6 +209,8 @@ DECLARE
 	v_booking jsonb;
 BEGIN
 	v_service := protector_internal.widget_service(v, p_service_id);
+	PERFORM protector_internal.check_code(p_promo_code, 'promo', 'p_promo_code');
+	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
 	IF v_name IS NULL OR pg_catalog.length(v_name) NOT BETWEEN 1 AND 200 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_name must be 1 to 200 characters');
 	END IF;
@@ -297,7 +301,8 @@ BEGIN
 		CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true' THEN NULL
 			 WHEN pg_catalog.jsonb_typeof(v.widget_settings -> 'confirmation_minutes') OPERATOR(pg_catalog.=) 'number'
 			 THEN LEAST(GREATEST((v.widget_settings ->> 'confirmation_minutes')::numeric, 1), 1440)::integer
-			 ELSE 15 END);
+			 ELSE 15 END,
+		p_promo_code, p_voucher_code);
 	IF NOT (v_booking -> 'replayed')::boolean THEN
 		INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address)
 		VALUES (v.organization_id, v.id, v_identity, v_address);
@@ -308,8 +313,11 @@ BEGIN
 		'end', pg_catalog.upper((v_booking ->> 'during')::tstzrange),
 		'service', v_service.name, 'party_size', v_booking -> 'party_size',
 		'total_price', v_booking -> 'total_price', 'currency', v_booking -> 'currency',
+		'discount', v_booking -> 'discount_amount', 'amount_paid', v_booking -> 'amount_paid',
+		'balance_due', v_booking -> 'balance_due',
 		'replayed', COALESCE(v_booking -> 'replayed', 'false'));
 END
 $$;
-COMMENT ON FUNCTION protector.create_widget_booking(text, uuid, text, text, text, timestamptz, integer, text, jsonb) IS
-'Widget: books a slot for a visitor (customer found or created by email); returns the reference and status only';
+COMMENT ON FUNCTION protector.create_widget_booking(text, uuid, text, text, text, timestamptz, integer, text, jsonb,
+													 text, text) IS
+'Widget: books a slot for a visitor (customer found or created by email), with a promo code and a gift voucher; returns the reference, status and what is owed';

@@ -122,7 +122,8 @@ CREATE TRIGGER guard_booking_write BEFORE INSERT OR UPDATE ON protector.bookings
 	EXECUTE FUNCTION protector_internal.guard_booking_write();
 
 -- A booking moved to another service, or with another party size, is
--- priced again from the service unless the same update sets its prices
+-- priced again from the service, less its promo code's discount, unless
+-- the same update sets its prices
 -- (runs after restrict_update_columns, so operators may reschedule
 -- without the right to set prices).
 CREATE FUNCTION protector_internal.set_booking_price()
@@ -143,11 +144,16 @@ BEGIN
 	NEW.unit_price := s.price;
 	NEW.currency := s.currency;
 	NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
+	IF NEW.promo_code_id IS NOT NULL THEN
+		NEW.discount_amount := protector_internal.promo_discount(NEW.organization_id, NEW.promo_code_id,
+																 NEW.total_price, NEW.currency);
+		NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) NEW.discount_amount;
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.set_booking_price() IS
-'Trigger: a booking moved to another service or party size is priced again (unless the update sets its prices)';
+'Trigger: a booking moved to another service or party size is priced again, less its promo code''s discount (unless the update sets its prices)';
 
 CREATE TRIGGER set_booking_price BEFORE UPDATE OF service_id, party_size ON protector.bookings
 	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size)
@@ -172,8 +178,11 @@ COMMENT ON FUNCTION protector.round_money(numeric) IS
 'Rounds an amount to cents, half to even';
 
 -- A cancellation or a no-show settles what was paid (succeeded payments
--- less refunds, protector_internal.booking_refundable): the service's fee is kept, the rest refunded as a
--- pending refund row, and both are noted in details.refund.  The fee:
+-- less refunds, protector_internal.booking_refundable): the service's fee
+-- is kept and the rest refunded, to the vouchers that paid first
+-- (details.refund.to_vouchers, given back by return_to_vouchers,
+-- sql/78_vouchers.sql), the remainder as a pending refund row; all is
+-- noted in details.refund.  A hold that ends keeps no fee.  The fee:
 --   cancelled: settings.cancellation_fees, [{"within_hours": h,
 --     "fee_percent": f}, ...]: cancelling within h hours of the start costs
 --     f percent of the total, the smallest matching h wins, none: no fee;
@@ -196,6 +205,7 @@ DECLARE
 	v_paid numeric;
 	v_fee numeric;
 	v_refund numeric := 0;
+	v_to_vouchers numeric := 0;
 BEGIN
 	IF pg_catalog.current_setting('protector.refund_on_cancel') OPERATOR(pg_catalog.=) 'off' THEN
 		RETURN NEW;
@@ -204,7 +214,9 @@ BEGIN
 	SELECT GREATEST(l.paid OPERATOR(pg_catalog.-) l.refunded, 0) INTO v_paid
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.id) l;
 
-	IF NEW.status OPERATOR(pg_catalog.=) 'no_show' THEN
+	IF OLD.status OPERATOR(pg_catalog.=) 'held' THEN
+		v_fee_percent := 0;
+	ELSIF NEW.status OPERATOR(pg_catalog.=) 'no_show' THEN
 		v_fee_percent := CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'no_show_fee_percent') OPERATOR(pg_catalog.=) 'number'
 							  THEN (v_settings ->> 'no_show_fee_percent')::numeric ELSE 100 END;
 	ELSIF pg_catalog.jsonb_typeof(v_settings -> 'cancellation_fees') OPERATOR(pg_catalog.=) 'array' THEN
@@ -231,14 +243,21 @@ BEGIN
 		v_refund := protector.round_money(v_paid OPERATOR(pg_catalog.*) v_percent OPERATOR(pg_catalog./) 100);
 		v_fee := NULL;
 	END IF;
-	IF v_refund > 0 THEN
+	-- vouchers first: what they paid and were not given back
+	SELECT LEAST(v_refund, GREATEST(COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+																ELSE OPERATOR(pg_catalog.-) p.amount END), 0), 0))
+	INTO v_to_vouchers
+	FROM protector.payments p
+	WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
+	  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded';
+	IF v_refund OPERATOR(pg_catalog.>) v_to_vouchers THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
-		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund, NEW.currency, 'pending',
+		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_percent));
 	END IF;
 	NEW.details := NEW.details OPERATOR(pg_catalog.||)
 		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object(
-			'amount', v_refund, 'percent', COALESCE(v_percent, 0), 'fee', v_fee));
+			'amount', v_refund, 'percent', COALESCE(v_percent, 0), 'fee', v_fee, 'to_vouchers', v_to_vouchers));
 	RETURN NEW;
 END
 $$;
@@ -260,7 +279,9 @@ CREATE FUNCTION protector.create_booking(
 	p_details jsonb DEFAULT '{}',
 	p_source protector.booking_source DEFAULT 'api',
 	p_assigned_agent uuid DEFAULT NULL,
-	p_hold_minutes integer DEFAULT NULL)
+	p_hold_minutes integer DEFAULT NULL,
+	p_promo_code text DEFAULT NULL,
+	p_voucher_code text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -272,8 +293,12 @@ DECLARE
 	v_hold timestamptz;
 	v_key text := p_idempotency_key;
 	v_range tstzrange;
+	v_promo uuid;
 	v_booking protector.bookings;
 BEGIN
+	-- a mistyped code is refused before anything is looked up
+	PERFORM protector_internal.check_code(p_promo_code, 'promo', 'p_promo_code');
+	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
 	IF p_service_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_service_id must not be null');
 	END IF;
@@ -345,14 +370,19 @@ BEGIN
 		END IF;
 	END IF;
 	v_range := protector.validate_slot(v_service.id, p_start, p_party_size);
+	IF p_promo_code IS NOT NULL THEN
+		v_promo := protector_internal.promo_code_for(v_service.organization_id, p_promo_code);
+	END IF;
 	BEGIN
+		-- the promo code is checked, used and its discount taken off by the
+		-- trigger promo_discount (sql/78_vouchers.sql)
 		INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during,
 			party_size, status, source, hold_expires_at, idempotency_key, currency, unit_price,
-			total_price, assigned_agent, details)
+			total_price, assigned_agent, details, promo_code_id)
 		VALUES (v_service.organization_id, v_service.venue_id, v_service.id, v_customer, v_range,
 			p_party_size, v_status, COALESCE(p_source, 'api'), v_hold, v_key, v_service.currency, v_service.price,
 			protector.booking_total(v_service.price, v_service.price_per_person, p_party_size),
-			p_assigned_agent, p_details)
+			p_assigned_agent, p_details, v_promo)
 		RETURNING * INTO v_booking;
 	EXCEPTION WHEN unique_violation THEN
 		-- the same request raced us and committed first: answer with its booking
@@ -368,12 +398,17 @@ BEGIN
 		END IF;
 		RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
 	END;
+	IF p_voucher_code IS NOT NULL THEN
+		PERFORM protector.redeem_voucher(v_booking.id, p_voucher_code);
+		SELECT * INTO v_booking FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) v_booking.organization_id AND b.id OPERATOR(pg_catalog.=) v_booking.id;
+	END IF;
 	RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": false}'::jsonb;
 END
 $$;
 COMMENT ON FUNCTION protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb,
-											 protector.booking_source, uuid, integer) IS
-'Books a slot (with p_hold_minutes: holds it): validates, prices from the service, returns the booking; the same idempotency key returns the first booking';
+											 protector.booking_source, uuid, integer, text, text) IS
+'Books a slot (with p_hold_minutes: holds it): validates, prices from the service less a promo code''s discount, pays from a gift voucher, returns the booking; the same idempotency key returns the first booking';
 
 CREATE FUNCTION protector.hold_slot(
 	p_service_id uuid,
@@ -383,7 +418,9 @@ CREATE FUNCTION protector.hold_slot(
 	p_hold_minutes integer DEFAULT 10,
 	p_idempotency_key text DEFAULT NULL,
 	p_details jsonb DEFAULT '{}',
-	p_source protector.booking_source DEFAULT 'api')
+	p_source protector.booking_source DEFAULT 'api',
+	p_promo_code text DEFAULT NULL,
+	p_voucher_code text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -393,11 +430,11 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_hold_minutes must be between 1 and 1440', 'Got NULL.');
 	END IF;
 	RETURN protector.create_booking(p_service_id, p_customer_id, p_start, p_party_size, p_idempotency_key,
-									p_details, p_source, NULL, p_hold_minutes);
+									p_details, p_source, NULL, p_hold_minutes, p_promo_code, p_voucher_code);
 END
 $$;
 COMMENT ON FUNCTION protector.hold_slot(uuid, uuid, timestamptz, integer, integer, text, jsonb,
-										protector.booking_source) IS
+										protector.booking_source, text, text) IS
 'Holds a slot (status held) for p_hold_minutes; it occupies capacity until confirmed or expired';
 
 CREATE FUNCTION protector.confirm_booking(p_booking_id uuid)
@@ -505,10 +542,13 @@ BEGIN
 	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id
 	RETURNING * INTO v_booking;
 	PERFORM pg_catalog.set_config('protector.refund_on_cancel', v_refunds, true);
+	-- as the triggers after the update left it (vouchers given back)
+	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
 	RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
 		'already_cancelled', false,
 		'refund_amount', COALESCE(v_booking.details #> '{refund,amount}', '0'),
 		'refund_percent', COALESCE(v_booking.details #> '{refund,percent}', '0'),
+		'refund_to_vouchers', COALESCE(v_booking.details #> '{refund,to_vouchers}', '0'),
 		'cancellation_fee', v_booking.details #> '{refund,fee}');
 END
 $$;

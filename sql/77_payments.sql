@@ -9,15 +9,16 @@
 -- in the payment's own transaction; balance_due = total_price - amount_paid.
 -- Refunds never exceed what was paid.
 
--- A currency not given on insert: the organization's for a service, the
--- service's for a booking, the booking's for a payment.
+-- A currency not given on insert: the organization's for a service, a
+-- voucher or a promo code, the service's for a booking, the booking's for
+-- a payment.
 CREATE FUNCTION protector_internal.default_currency()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'services' THEN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) ANY ('{services,vouchers,promo_codes}') THEN
 		SELECT o.currency INTO NEW.currency FROM protector.organizations o
 		WHERE o.id OPERATOR(pg_catalog.=) NEW.organization_id;
 	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'bookings' THEN
@@ -34,7 +35,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.default_currency() IS
-'Trigger: a service''s currency defaults to its organization''s, a booking''s to its service''s, a payment''s to its booking''s';
+'Trigger: a service''s, voucher''s or promo code''s currency defaults to its organization''s, a booking''s to its service''s, a payment''s to its booking''s';
 
 CREATE TRIGGER default_currency BEFORE INSERT ON protector.services
 	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
@@ -46,6 +47,39 @@ CREATE TRIGGER default_currency BEFORE INSERT ON protector.payments
 ALTER TABLE protector.services ENABLE ALWAYS TRIGGER default_currency;
 ALTER TABLE protector.bookings ENABLE ALWAYS TRIGGER default_currency;
 ALTER TABLE protector.payments ENABLE ALWAYS TRIGGER default_currency;
+
+-- argument checks shared by the money RPCs
+CREATE FUNCTION protector_internal.check_money(p_amount numeric, p_parameter text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<=) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
+	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a positive amount in cents', p_parameter),
+			pg_catalog.format('Got %s.', COALESCE(p_amount::text, 'NULL')),
+			'Amounts are positive with at most two decimals; money paid back is a positive amount of kind refund.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_money(numeric, text) IS
+'Refuses an amount that is not positive, in cents and below 10^10 (22023 naming the parameter)';
+
+CREATE FUNCTION protector_internal.check_currency(p_currency text, p_parameter text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_currency IS NOT NULL AND p_currency OPERATOR(pg_catalog.!~) '^[A-Z]{3}$' THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an ISO 4217 code', p_parameter),
+			NULL, 'Use three upper-case letters, e.g. "EUR".');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_currency(text, text) IS
+'Refuses a currency that is not three upper-case letters (22023 naming the parameter); NULL passes';
 
 -- What a booking's ledger holds for refunds: paid, its succeeded
 -- payments; refunded, its refunds succeeded or still pending (committed
@@ -240,14 +274,8 @@ DECLARE
 	v_payment protector.payments;
 	v_replayed boolean := false;
 BEGIN
-	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<=) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
-	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_amount must be a positive amount in cents',
-			pg_catalog.format('Got %s; refunds are p_kind => ''refund'' with a positive amount.', COALESCE(p_amount::text, 'NULL')));
-	END IF;
-	IF p_currency IS NOT NULL AND p_currency OPERATOR(pg_catalog.!~) '^[A-Z]{3}$' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_currency must be an ISO 4217 code', NULL, 'Use three upper-case letters, e.g. "EUR".');
-	END IF;
+	PERFORM protector_internal.check_money(p_amount, 'p_amount');
+	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
 	IF (p_provider_reference IS NOT NULL AND p_provider IS NULL)
 	   OR pg_catalog.length(p_provider) OPERATOR(pg_catalog.>) 100 OR pg_catalog.length(p_provider_reference) OPERATOR(pg_catalog.>) 200 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_provider (at most 100 characters) and p_provider_reference (at most 200) go together');
@@ -278,5 +306,7 @@ COMMENT ON FUNCTION protector.record_payment(uuid, numeric, text, text, protecto
 'Records a payment or refund of a booking (owners, admins, finance); idempotent by provider and provider reference; answers with the booking''s amount paid and balance';
 
 GRANT EXECUTE ON FUNCTION
-	protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb)
+	protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb),
+	protector_internal.check_money(numeric, text),
+	protector_internal.check_currency(text, text)
 TO authenticated, service_role;

@@ -204,4 +204,5 @@ COMMENT ON FUNCTION protector.get_audit_logs(regclass, timestamptz, timestamptz,
 -- audited by default
 SELECT protector.enable_audit(t)
 FROM unnest('{protector.organizations, protector.venues, protector.services, protector.members,
-			  protector.customers, protector.bookings, protector.payments}'::regclass[]) t;
+			  protector.customers, protector.bookings, protector.payments, protector.vouchers,
+			  protector.promo_codes}'::regclass[]) t;

@@ -40,6 +40,11 @@ BEGIN
 									 ('protector.bookings'::regclass, 'balance_due'),
 									 ('protector.bookings'::regclass, 'deposit_amount'),
 									 ('protector.bookings'::regclass, 'payment_due_by'),
+									 ('protector.bookings'::regclass, 'discount_amount'),
+									 ('protector.vouchers'::regclass, 'code'),
+									 ('protector.vouchers'::regclass, 'balance'),
+									 ('protector.promo_codes'::regclass, 'code'),
+									 ('protector.promo_codes'::regclass, 'times_used'),
 									 ('protector.venues'::regclass, 'embed_key'));
 		EXECUTE format('GRANT INSERT (%s) ON %s TO authenticated', cols, t);
 		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
@@ -52,7 +57,14 @@ BEGIN
 									 ('protector.bookings'::regclass, 'amount_paid'),
 									 ('protector.bookings'::regclass, 'balance_due'),
 									 ('protector.bookings'::regclass, 'deposit_amount'),
-									 ('protector.bookings'::regclass, 'payment_due_by'));
+									 ('protector.bookings'::regclass, 'payment_due_by'),
+									 ('protector.bookings'::regclass, 'discount_amount'),
+									 ('protector.bookings'::regclass, 'promo_code_id'),
+									 ('protector.payments'::regclass, 'voucher_id'),
+									 ('protector.vouchers'::regclass, 'code'),
+									 ('protector.vouchers'::regclass, 'balance'),
+									 ('protector.promo_codes'::regclass, 'code'),
+									 ('protector.promo_codes'::regclass, 'times_used'));
 		EXECUTE format('GRANT UPDATE (%s) ON %s TO authenticated', cols, t);
 	END LOOP;
 END
@@ -101,8 +113,8 @@ GRANT EXECUTE ON FUNCTION
 	protector.booking_transition_allowed(protector.booking_status, protector.booking_status),
 	protector.booking_total(numeric, numeric, integer),
 	protector.round_money(numeric),
-	protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb, protector.booking_source, uuid, integer),
-	protector.hold_slot(uuid, uuid, timestamptz, integer, integer, text, jsonb, protector.booking_source),
+	protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb, protector.booking_source, uuid, integer, text, text),
+	protector.hold_slot(uuid, uuid, timestamptz, integer, integer, text, jsonb, protector.booking_source, text, text),
 	protector.confirm_booking(uuid),
 	protector.reschedule_booking(uuid, timestamptz, uuid),
 	protector.cancel_booking(uuid, text, boolean),
@@ -131,7 +143,7 @@ GRANT EXECUTE ON FUNCTION
 	protector.get_venue_by_embed_key(text),
 	protector.get_venue_services(text),
 	protector.get_widget_slots(text, uuid, date, date),
-	protector.create_widget_booking(text, uuid, text, text, text, timestamptz, integer, text, jsonb)
+	protector.create_widget_booking(text, uuid, text, text, text, timestamptz, integer, text, jsonb, text, text)
 TO anon, service_role;
 
 -- venues

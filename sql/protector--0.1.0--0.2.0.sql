@@ -638,7 +638,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'services' THEN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) ANY ('{services,vouchers,promo_codes}') THEN
 		SELECT o.currency INTO NEW.currency FROM protector.organizations o
 		WHERE o.id OPERATOR(pg_catalog.=) NEW.organization_id;
 	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'bookings' THEN
@@ -655,7 +655,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.default_currency() IS
-'Trigger: a service''s currency defaults to its organization''s, a booking''s to its service''s, a payment''s to its booking''s';
+'Trigger: a service''s, voucher''s or promo code''s currency defaults to its organization''s, a booking''s to its service''s, a payment''s to its booking''s';
 
 CREATE TRIGGER default_currency BEFORE INSERT ON protector.services
 	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
@@ -839,14 +839,8 @@ DECLARE
 	v_payment protector.payments;
 	v_replayed boolean := false;
 BEGIN
-	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<=) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
-	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_amount must be a positive amount in cents',
-			pg_catalog.format('Got %s; refunds are p_kind => ''refund'' with a positive amount.', COALESCE(p_amount::text, 'NULL')));
-	END IF;
-	IF p_currency IS NOT NULL AND p_currency OPERATOR(pg_catalog.!~) '^[A-Z]{3}$' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_currency must be an ISO 4217 code', NULL, 'Use three upper-case letters, e.g. "EUR".');
-	END IF;
+	PERFORM protector_internal.check_money(p_amount, 'p_amount');
+	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
 	IF (p_provider_reference IS NOT NULL AND p_provider IS NULL)
 	   OR pg_catalog.length(p_provider) OPERATOR(pg_catalog.>) 100 OR pg_catalog.length(p_provider_reference) OPERATOR(pg_catalog.>) 200 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_provider (at most 100 characters) and p_provider_reference (at most 200) go together');
@@ -1004,11 +998,16 @@ BEGIN
 	NEW.unit_price := s.price;
 	NEW.currency := s.currency;
 	NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
+	IF NEW.promo_code_id IS NOT NULL THEN
+		NEW.discount_amount := protector_internal.promo_discount(NEW.organization_id, NEW.promo_code_id,
+																 NEW.total_price, NEW.currency);
+		NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) NEW.discount_amount;
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.set_booking_price() IS
-'Trigger: a booking moved to another service or party size is priced again (unless the update sets its prices)';
+'Trigger: a booking moved to another service or party size is priced again, less its promo code''s discount (unless the update sets its prices)';
 
 CREATE OR REPLACE FUNCTION protector_internal.text_is_clean(p_text text)
 RETURNS boolean
@@ -1197,6 +1196,7 @@ DECLARE
 	v_paid numeric;
 	v_fee numeric;
 	v_refund numeric := 0;
+	v_to_vouchers numeric := 0;
 BEGIN
 	IF pg_catalog.current_setting('protector.refund_on_cancel') OPERATOR(pg_catalog.=) 'off' THEN
 		RETURN NEW;
@@ -1205,7 +1205,9 @@ BEGIN
 	SELECT GREATEST(l.paid OPERATOR(pg_catalog.-) l.refunded, 0) INTO v_paid
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.id) l;
 
-	IF NEW.status OPERATOR(pg_catalog.=) 'no_show' THEN
+	IF OLD.status OPERATOR(pg_catalog.=) 'held' THEN
+		v_fee_percent := 0;
+	ELSIF NEW.status OPERATOR(pg_catalog.=) 'no_show' THEN
 		v_fee_percent := CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'no_show_fee_percent') OPERATOR(pg_catalog.=) 'number'
 							  THEN (v_settings ->> 'no_show_fee_percent')::numeric ELSE 100 END;
 	ELSIF pg_catalog.jsonb_typeof(v_settings -> 'cancellation_fees') OPERATOR(pg_catalog.=) 'array' THEN
@@ -1232,14 +1234,21 @@ BEGIN
 		v_refund := protector.round_money(v_paid OPERATOR(pg_catalog.*) v_percent OPERATOR(pg_catalog./) 100);
 		v_fee := NULL;
 	END IF;
-	IF v_refund > 0 THEN
+	-- vouchers first: what they paid and were not given back
+	SELECT LEAST(v_refund, GREATEST(COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+																ELSE OPERATOR(pg_catalog.-) p.amount END), 0), 0))
+	INTO v_to_vouchers
+	FROM protector.payments p
+	WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
+	  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded';
+	IF v_refund OPERATOR(pg_catalog.>) v_to_vouchers THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
-		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund, NEW.currency, 'pending',
+		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_percent));
 	END IF;
 	NEW.details := NEW.details OPERATOR(pg_catalog.||)
 		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object(
-			'amount', v_refund, 'percent', COALESCE(v_percent, 0), 'fee', v_fee));
+			'amount', v_refund, 'percent', COALESCE(v_percent, 0), 'fee', v_fee, 'to_vouchers', v_to_vouchers));
 	RETURN NEW;
 END
 $$;
@@ -1278,10 +1287,13 @@ BEGIN
 	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id
 	RETURNING * INTO v_booking;
 	PERFORM pg_catalog.set_config('protector.refund_on_cancel', v_refunds, true);
+	-- as the triggers after the update left it (vouchers given back)
+	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
 	RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
 		'already_cancelled', false,
 		'refund_amount', COALESCE(v_booking.details #> '{refund,amount}', '0'),
 		'refund_percent', COALESCE(v_booking.details #> '{refund,percent}', '0'),
+		'refund_to_vouchers', COALESCE(v_booking.details #> '{refund,to_vouchers}', '0'),
 		'cancellation_fee', v_booking.details #> '{refund,fee}');
 END
 $$;
@@ -1364,3 +1376,1168 @@ CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.bookings
 		'bookings.reschedule',
 		'{during,service_id,venue_id}',
 		'{status,hold_expires_at,cancellation_reason,cancelled_at}');
+
+-- Gift vouchers and promo codes (issue 12) ------------------------------------
+
+ALTER TABLE protector.bookings
+	ADD COLUMN discount_amount numeric(12, 2) NOT NULL DEFAULT 0 CHECK (discount_amount >= 0),
+	ADD COLUMN promo_code_id uuid;
+ALTER TABLE protector.payments ADD COLUMN voucher_id uuid;
+
+-- argument checks shared by the money RPCs (sql/77_payments.sql)
+CREATE OR REPLACE FUNCTION protector_internal.check_money(p_amount numeric, p_parameter text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<=) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
+	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a positive amount in cents', p_parameter),
+			pg_catalog.format('Got %s.', COALESCE(p_amount::text, 'NULL')),
+			'Amounts are positive with at most two decimals; money paid back is a positive amount of kind refund.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_money(numeric, text) IS
+'Refuses an amount that is not positive, in cents and below 10^10 (22023 naming the parameter)';
+
+CREATE OR REPLACE FUNCTION protector_internal.check_currency(p_currency text, p_parameter text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_currency IS NOT NULL AND p_currency OPERATOR(pg_catalog.!~) '^[A-Z]{3}$' THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an ISO 4217 code', p_parameter),
+			NULL, 'Use three upper-case letters, e.g. "EUR".');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_currency(text, text) IS
+'Refuses a currency that is not three upper-case letters (22023 naming the parameter); NULL passes';
+
+GRANT EXECUTE ON FUNCTION
+	protector_internal.check_money(numeric, text),
+	protector_internal.check_currency(text, text)
+TO authenticated, service_role;
+-- sql/78_vouchers.sql: gift vouchers and promo codes (docs/payments.md).
+--
+-- A gift voucher is money an organization holds for someone: an amount in
+-- a currency, spent by payments of the organization's bookings
+-- (payments.voucher_id) until it is used up or expires.  Its balance is
+-- the ledger's: amount less its succeeded payments plus its succeeded
+-- refunds.  A cancelled booking gives back to its vouchers first
+-- (refund_on_cancel, sql/75_bookings_api.sql).
+--
+-- A promo code is a discount, a percentage of the booking's price or a
+-- fixed amount, with a validity window, a total and a per-customer limit
+-- of uses, the services it applies to and a minimum party.  A booking
+-- that names one (bookings.promo_code_id) is checked and discounted as it
+-- is inserted; a cancelled booking gives its use back.
+--
+-- Codes are generated and checksummed like embed keys (src/embed_key.c:
+-- "gift_..." and "promo_..."): a mistyped code is refused as "not a valid
+-- code" before any look-up.  Knowing a code is what lets a visitor or a
+-- customer use it; staff see codes by the capability map.
+--
+-- Race-free: a redemption locks its voucher or promo code row (FOR
+-- UPDATE) before it reads the balance or the uses, and then writes that
+-- row, so concurrent redemptions of one code wait for each other (READ
+-- COMMITTED re-reads the row once the lock is granted) or fail with a
+-- serialization error to be retried (REPEATABLE READ, SERIALIZABLE).
+
+CREATE TABLE protector.vouchers (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	code			text COLLATE "C" NOT NULL UNIQUE DEFAULT protector.generate_embed_key('gift')
+					CHECK (starts_with(code, 'gift_') AND protector.embed_key_is_well_formed(code)),
+	-- whose voucher it is (they see it); NULL: whoever holds the code
+	customer_id		uuid,
+	-- NULL on insert: the organization's
+	currency		text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
+	amount			numeric(12, 2) NOT NULL CHECK (amount > 0),
+	-- the ledger's: amount - succeeded payments + succeeded refunds
+	balance			numeric(12, 2) NOT NULL DEFAULT 0 CHECK (balance >= 0 AND balance <= amount),
+	expires_at		timestamptz,
+	note			text CHECK (length(note) <= 2000),
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (organization_id, id),
+	FOREIGN KEY (organization_id, customer_id)
+		REFERENCES protector.customers (organization_id, id) ON DELETE SET NULL (customer_id)
+);
+CREATE INDEX vouchers_customer_idx ON protector.vouchers (organization_id, customer_id);
+COMMENT ON TABLE protector.vouchers IS
+'Gift vouchers: an amount in a currency, spent by payments of the organization''s bookings until used up or expired';
+
+CREATE TABLE protector.promo_codes (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	code			text COLLATE "C" NOT NULL UNIQUE DEFAULT protector.generate_embed_key('promo')
+					CHECK (starts_with(code, 'promo_') AND protector.embed_key_is_well_formed(code)),
+	description		text CHECK (length(description) <= 2000),
+	discount_kind	text NOT NULL CHECK (discount_kind IN ('percent', 'fixed')),
+	discount_value	numeric(12, 2) NOT NULL
+					CHECK (discount_value > 0 AND (discount_kind = 'fixed' OR discount_value <= 100)),
+	-- of a fixed discount; NULL on insert: the organization's
+	currency		text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
+	valid_from		timestamptz,
+	valid_until		timestamptz,
+	max_uses		integer CHECK (max_uses > 0),
+	max_uses_per_customer integer CHECK (max_uses_per_customer > 0),
+	-- NULL: every service of the organization
+	service_ids		uuid[] CHECK (cardinality(service_ids) BETWEEN 1 AND 1000
+								  AND array_position(service_ids, NULL) IS NULL),
+	min_party_size	integer NOT NULL DEFAULT 1 CHECK (min_party_size BETWEEN 1 AND 100000),
+	active			boolean NOT NULL DEFAULT true,
+	-- bookings using it that are not cancelled
+	times_used		integer NOT NULL DEFAULT 0 CHECK (times_used >= 0),
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	CHECK (valid_until > valid_from),
+	UNIQUE (organization_id, id)
+);
+COMMENT ON TABLE protector.promo_codes IS
+'Promo codes: a percent or fixed discount with a validity window, use limits, services and a minimum party';
+
+ALTER TABLE protector.bookings ADD CONSTRAINT bookings_promo_code_fkey
+	FOREIGN KEY (organization_id, promo_code_id) REFERENCES protector.promo_codes (organization_id, id);
+CREATE INDEX bookings_promo_code_idx ON protector.bookings (organization_id, promo_code_id, customer_id);
+ALTER TABLE protector.payments ADD CONSTRAINT payments_voucher_fkey
+	FOREIGN KEY (organization_id, voucher_id) REFERENCES protector.vouchers (organization_id, id);
+CREATE INDEX payments_voucher_idx ON protector.payments (organization_id, voucher_id);
+
+CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.vouchers
+	FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at();
+CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.promo_codes
+	FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at();
+CREATE TRIGGER default_currency BEFORE INSERT ON protector.vouchers
+	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
+CREATE TRIGGER default_currency BEFORE INSERT ON protector.promo_codes
+	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
+ALTER TABLE protector.vouchers ENABLE ALWAYS TRIGGER default_currency;
+ALTER TABLE protector.promo_codes ENABLE ALWAYS TRIGGER default_currency;
+
+-- who sees and changes them: the capability map; a customer also sees
+-- the vouchers that are theirs
+ALTER TABLE protector.vouchers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.vouchers FORCE ROW LEVEL SECURITY;
+ALTER TABLE protector.promo_codes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.promo_codes FORCE ROW LEVEL SECURITY;
+CREATE POLICY vouchers_select ON protector.vouchers FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('vouchers.read'))::uuid[])
+		   OR customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[]));
+CREATE POLICY vouchers_insert ON protector.vouchers FOR INSERT TO authenticated
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('vouchers.manage'))::uuid[]));
+CREATE POLICY vouchers_update ON protector.vouchers FOR UPDATE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('vouchers.manage'))::uuid[]))
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('vouchers.manage'))::uuid[]));
+CREATE POLICY vouchers_delete ON protector.vouchers FOR DELETE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('vouchers.manage'))::uuid[]));
+CREATE POLICY promo_codes_select ON protector.promo_codes FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('promo_codes.read'))::uuid[]));
+CREATE POLICY promo_codes_insert ON protector.promo_codes FOR INSERT TO authenticated
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('promo_codes.manage'))::uuid[]));
+CREATE POLICY promo_codes_update ON protector.promo_codes FOR UPDATE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('promo_codes.manage'))::uuid[]))
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('promo_codes.manage'))::uuid[]));
+CREATE POLICY promo_codes_delete ON protector.promo_codes FOR DELETE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('promo_codes.manage'))::uuid[]));
+SELECT pg_catalog.pg_extension_config_dump('protector.vouchers', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.promo_codes', '');
+
+-- codes ---------------------------------------------------------------------
+
+-- A code's shape, checked offline: "not a valid code" for a typo, before
+-- anything is looked up.  NULL passes (no code given).
+CREATE FUNCTION protector_internal.check_code(p_code text, p_prefix text, p_parameter text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_code IS NOT NULL
+	   AND (pg_catalog.length(p_code) OPERATOR(pg_catalog.>) 64
+			OR NOT pg_catalog.starts_with(p_code, p_prefix OPERATOR(pg_catalog.||) '_')
+			OR NOT protector.embed_key_is_well_formed(p_code)) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s is not a valid code', p_parameter),
+			pg_catalog.format('Codes are "%s_" and 24 letters and digits; this one is mistyped or incomplete.', p_prefix),
+			'Copy the code as it was issued: letters are case-sensitive.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_code(text, text, text) IS
+'Refuses a code that is not a well-formed "<prefix>_..." code (22023, "<parameter> is not a valid code"), before any look-up';
+
+-- The promo code of an organization with this code; knowing the code is
+-- what lets its holder use it.
+CREATE FUNCTION protector_internal.promo_code_for(p_organization_id uuid, p_code text)
+RETURNS uuid
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id uuid;
+BEGIN
+	PERFORM protector_internal.check_code(p_code, 'promo', 'p_promo_code');
+	SELECT p.id INTO v_id FROM protector.promo_codes p
+	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.code OPERATOR(pg_catalog.=) p_code;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'promo code not found', 'No promo code of this organization has this code.');
+	END IF;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.promo_code_for(uuid, text) IS
+'The id of the organization''s promo code with this code ("not a valid code" for a typo, "promo code not found")';
+
+-- The voucher of an organization with this code, locked: what its holder
+-- may know of it.
+CREATE FUNCTION protector_internal.voucher_for(p_organization_id uuid, p_code text,
+											   OUT id uuid, OUT currency text, OUT balance numeric,
+											   OUT expires_at timestamptz)
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.check_code(p_code, 'gift', 'p_voucher_code');
+	SELECT v.id, v.currency, v.balance, v.expires_at INTO id, currency, balance, expires_at
+	FROM protector.vouchers v
+	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.code OPERATOR(pg_catalog.=) p_code
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'voucher not found', 'No voucher of this organization has this code.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.voucher_for(uuid, text) IS
+'The organization''s voucher with this code, locked for update: id, currency, balance, expiry';
+
+-- vouchers ------------------------------------------------------------------
+
+-- What has been spent of a voucher: its succeeded payments less its
+-- succeeded refunds (leaving out row p_except).
+CREATE FUNCTION protector_internal.voucher_spent(p_organization_id uuid, p_voucher_id uuid, p_except uuid DEFAULT NULL)
+RETURNS numeric
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+									   ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
+	FROM protector.payments p
+	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.voucher_id OPERATOR(pg_catalog.=) p_voucher_id
+	  AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+	  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except)
+$$;
+COMMENT ON FUNCTION protector_internal.voucher_spent(uuid, uuid, uuid) IS
+'What has been spent of a voucher: succeeded payments less succeeded refunds';
+
+-- A voucher's balance is its amount less what was spent of it: set on
+-- insert, and again when its amount changes (never below what was spent).
+CREATE FUNCTION protector_internal.voucher_balance()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_spent numeric := 0;
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		v_spent := protector_internal.voucher_spent(NEW.organization_id, NEW.id);
+	END IF;
+	IF NEW.amount OPERATOR(pg_catalog.<) v_spent THEN
+		PERFORM protector.raise('invalid_parameter', 'a voucher''s amount cannot be less than what was spent of it',
+			pg_catalog.format('%s %s of voucher %s has been spent.', v_spent, NEW.currency, NEW.id));
+	END IF;
+	NEW.balance := NEW.amount OPERATOR(pg_catalog.-) v_spent;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.voucher_balance() IS
+'Trigger: a voucher''s balance is its amount less what was spent of it';
+
+CREATE TRIGGER voucher_balance BEFORE INSERT OR UPDATE OF amount, balance ON protector.vouchers
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.voucher_balance();
+
+-- Before a payment from or to a voucher (after check_payment has locked
+-- its booking): lock the voucher, and refuse another currency, a status
+-- other than succeeded, and
+--   a payment: from an expired voucher, beyond its balance, or beyond
+--     what the booking still owes;
+--   a refund: beyond what the voucher paid for this booking.
+CREATE FUNCTION protector_internal.check_voucher_payment()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.vouchers;
+	v_left numeric;
+	v_due numeric;
+BEGIN
+	SELECT * INTO v FROM protector.vouchers x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.voucher_id
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN NEW;			-- the foreign key says what is wrong
+	END IF;
+	IF NEW.currency OPERATOR(pg_catalog.<>) v.currency THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a voucher in %s for a booking in %s', v.currency, NEW.currency),
+			'A voucher pays bookings in its own currency.');
+	END IF;
+	IF NEW.status OPERATOR(pg_catalog.<>) 'succeeded' THEN
+		PERFORM protector.raise('invalid_parameter', 'a voucher pays and is paid back at once',
+			pg_catalog.format('Payments and refunds of a voucher are recorded as succeeded, not %s.', NEW.status));
+	END IF;
+	IF NEW.kind OPERATOR(pg_catalog.=) 'payment' THEN
+		IF v.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+			PERFORM protector.raise('invalid_parameter', 'this voucher has expired',
+				pg_catalog.format('It expired at %s.', v.expires_at));
+		END IF;
+		v_left := v.amount OPERATOR(pg_catalog.-) protector_internal.voucher_spent(NEW.organization_id, v.id, NEW.id);
+		IF NEW.amount OPERATOR(pg_catalog.>) v_left THEN
+			PERFORM protector.raise('invalid_parameter', 'the voucher''s balance is less than the payment',
+				pg_catalog.format('Balance %s %s; payment %s.', v_left, v.currency, NEW.amount));
+		END IF;
+		SELECT b.total_price OPERATOR(pg_catalog.-) (l.paid OPERATOR(pg_catalog.-) COALESCE((
+				SELECT pg_catalog.sum(r.amount) FROM protector.payments r
+				WHERE r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id
+				  AND r.kind OPERATOR(pg_catalog.=) 'refund' AND r.status OPERATOR(pg_catalog.=) 'succeeded'), 0))
+		INTO v_due
+		FROM protector.bookings b, protector_internal.booking_refundable(NEW.organization_id, NEW.booking_id, NEW.id) l
+		WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id;
+		IF NEW.amount OPERATOR(pg_catalog.>) v_due THEN
+			PERFORM protector.raise('invalid_parameter', 'a voucher pays at most what the booking still owes',
+				pg_catalog.format('The booking owes %s %s; the payment is %s.', GREATEST(v_due, 0), v.currency, NEW.amount));
+		END IF;
+	ELSE
+		SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+										   ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
+		INTO v_left
+		FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.booking_id
+		  AND p.voucher_id OPERATOR(pg_catalog.=) v.id AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+		  AND p.id OPERATOR(pg_catalog.<>) NEW.id;
+		IF NEW.amount OPERATOR(pg_catalog.>) v_left THEN
+			PERFORM protector.raise('invalid_parameter', 'a refund to a voucher cannot exceed what it paid for the booking',
+				pg_catalog.format('The voucher paid %s %s of this booking that has not been given back; this refund %s.',
+								  v_left, v.currency, NEW.amount));
+		END IF;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_voucher_payment() IS
+'Trigger: locks a payment''s voucher; refuses expired vouchers, payments beyond the balance or what is owed, refunds beyond what it paid';
+
+-- (named to run after check_payment, which locks the booking first)
+CREATE TRIGGER check_voucher_payment BEFORE INSERT OR UPDATE OF booking_id, kind, amount, currency, status, voucher_id
+	ON protector.payments
+	FOR EACH ROW WHEN (NEW.voucher_id IS NOT NULL AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_voucher_payment();
+
+-- After: the voucher's balance is the ledger's (the voucher is locked).
+CREATE FUNCTION protector_internal.sum_voucher_payments()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE protector.vouchers v
+	SET balance = v.amount OPERATOR(pg_catalog.-) protector_internal.voucher_spent(v.organization_id, v.id)
+	WHERE (v.organization_id, v.id) IN (SELECT NEW.organization_id, NEW.voucher_id WHERE TG_OP OPERATOR(pg_catalog.<>) 'DELETE'
+										UNION ALL
+										SELECT OLD.organization_id, OLD.voucher_id WHERE TG_OP OPERATOR(pg_catalog.<>) 'INSERT');
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.sum_voucher_payments() IS
+'Trigger: a voucher''s balance is its amount less its succeeded payments plus its succeeded refunds';
+
+CREATE TRIGGER sum_voucher_payments AFTER INSERT OR UPDATE OR DELETE ON protector.payments
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.sum_voucher_payments();
+
+-- A cancelled or no-show booking gives back to its vouchers first:
+-- refund_on_cancel notes in details.refund.to_vouchers how much of the
+-- refund goes to them, and this gives it back, to the voucher used last
+-- first, as succeeded refunds (after the update: each changes the
+-- booking's amount_paid).
+CREATE FUNCTION protector_internal.return_to_vouchers()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_left numeric := COALESCE((NEW.details #>> '{refund,to_vouchers}')::numeric, 0);
+	v_amount numeric;
+	r record;
+BEGIN
+	IF pg_catalog.current_setting('protector.refund_on_cancel') OPERATOR(pg_catalog.=) 'off'
+	   OR v_left OPERATOR(pg_catalog.<=) 0 THEN
+		RETURN NULL;
+	END IF;
+	FOR r IN
+		SELECT p.voucher_id,
+			   pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+								  ELSE OPERATOR(pg_catalog.-) p.amount END) AS open
+		FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
+		  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+		GROUP BY p.voucher_id
+		ORDER BY pg_catalog.max(p.created_at) DESC, p.voucher_id
+	LOOP
+		v_amount := LEAST(v_left, r.open);
+		CONTINUE WHEN v_amount OPERATOR(pg_catalog.<=) 0;
+		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,
+										voucher_id, details)
+		VALUES (NEW.organization_id, NEW.id, 'refund', v_amount, NEW.currency, 'succeeded', 'voucher',
+				r.voucher_id, pg_catalog.jsonb_build_object('reason', NEW.status));
+		v_left := v_left OPERATOR(pg_catalog.-) v_amount;
+		EXIT WHEN v_left OPERATOR(pg_catalog.<=) 0;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.return_to_vouchers() IS
+'Trigger: a cancelled or no-show booking''s refund goes back to the vouchers that paid it first';
+
+CREATE TRIGGER return_to_vouchers AFTER UPDATE OF status ON protector.bookings
+	FOR EACH ROW WHEN (NEW.status IN ('cancelled', 'no_show') AND OLD.status IS DISTINCT FROM NEW.status
+					   AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.return_to_vouchers();
+
+-- Pays a booking with a voucher: as much of the voucher's balance as the
+-- booking still owes.  Staff who may redeem vouchers, and a customer for
+-- their own booking; the payment row is written as the caller (RLS).
+CREATE FUNCTION protector.redeem_voucher(p_booking_id uuid, p_voucher_code text)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid;
+	b protector.bookings;
+	v record;
+	v_amount numeric;
+BEGIN
+	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
+	IF p_voucher_code IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_voucher_code must not be null');
+	END IF;
+	-- the booking first, then the voucher: the order every writer locks in
+	-- (the widget, running as protector's owner, is trusted)
+	IF protector_internal.caller_is_trusted() THEN
+		SELECT x.organization_id INTO v_org FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
+		IF NOT FOUND THEN
+			PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
+		END IF;
+	ELSE
+		v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, 'vouchers.redeem', 'booking', true, true);
+	END IF;
+	SELECT * INTO b FROM protector.bookings x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) v_org AND x.id OPERATOR(pg_catalog.=) p_booking_id;
+	IF b.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[]) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('a booking that is %s cannot be paid with a voucher', b.status),
+			'Vouchers pay held, pending and confirmed bookings.');
+	END IF;
+	SELECT * INTO v FROM protector_internal.voucher_for(v_org, p_voucher_code);
+	IF v.balance OPERATOR(pg_catalog.<=) 0 THEN
+		PERFORM protector.raise('invalid_parameter', 'this voucher has no balance left');
+	END IF;
+	v_amount := LEAST(v.balance, b.balance_due);
+	IF v_amount OPERATOR(pg_catalog.<=) 0 THEN
+		PERFORM protector.raise('invalid_parameter', 'the booking is paid in full',
+			pg_catalog.format('It costs %s %s and %s has been paid.', b.total_price, b.currency, b.amount_paid));
+	END IF;
+	INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider, voucher_id)
+	VALUES (v_org, b.id, 'payment', v_amount, v.currency, 'succeeded', 'voucher', v.id);
+	SELECT * INTO b FROM protector.bookings x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) v_org AND x.id OPERATOR(pg_catalog.=) p_booking_id;
+	RETURN pg_catalog.jsonb_build_object(
+		'booking_id', b.id, 'amount', v_amount, 'currency', v.currency,
+		'voucher_balance', v.balance OPERATOR(pg_catalog.-) v_amount,
+		'amount_paid', b.amount_paid, 'balance_due', b.balance_due, 'booking_status', b.status);
+END
+$$;
+COMMENT ON FUNCTION protector.redeem_voucher(uuid, text) IS
+'Pays a booking with a gift voucher, as much of its balance as the booking owes; returns the amount and what is left';
+
+-- Issues a gift voucher (managers and above); returns it with its code.
+CREATE FUNCTION protector.create_voucher(
+	p_organization_id uuid,
+	p_amount numeric,
+	p_currency text DEFAULT NULL,
+	p_expires_at timestamptz DEFAULT NULL,
+	p_customer_id uuid DEFAULT NULL,
+	p_note text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.vouchers;
+BEGIN
+	PERFORM protector_internal.authorize(p_organization_id, 'vouchers.manage');
+	PERFORM protector_internal.check_money(p_amount, 'p_amount');
+	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
+	IF p_expires_at IS NOT NULL AND NOT (pg_catalog.isfinite(p_expires_at) AND p_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_expires_at must be in the future', pg_catalog.format('Got %s.', p_expires_at));
+	END IF;
+	IF p_note IS NOT NULL AND pg_catalog.length(p_note) OPERATOR(pg_catalog.>) 2000 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_note must be at most 2000 characters');
+	END IF;
+	IF p_customer_id IS NOT NULL AND NOT EXISTS (
+			SELECT FROM protector.customers c
+			WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.id OPERATOR(pg_catalog.=) p_customer_id) THEN
+		PERFORM protector.raise('not_found', 'customer not found', 'p_customer_id is not a customer of the organization.');
+	END IF;
+	INSERT INTO protector.vouchers (organization_id, customer_id, currency, amount, expires_at, note)
+	VALUES (p_organization_id, p_customer_id, p_currency, p_amount, p_expires_at, p_note)
+	RETURNING * INTO v;
+	RETURN pg_catalog.to_jsonb(v);
+END
+$$;
+COMMENT ON FUNCTION protector.create_voucher(uuid, numeric, text, timestamptz, uuid, text) IS
+'Issues a gift voucher of p_amount (managers and above); returns it with its generated code';
+
+-- promo codes ---------------------------------------------------------------
+
+-- What a promo code takes off a price: a percentage (rounded half-even to
+-- cents) or a fixed amount in the booking's currency, never more than the
+-- price.
+CREATE FUNCTION protector_internal.promo_discount(p_organization_id uuid, p_promo_code_id uuid,
+												  p_price numeric, p_currency text)
+RETURNS numeric
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p protector.promo_codes;
+BEGIN
+	SELECT * INTO p FROM protector.promo_codes x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_promo_code_id;
+	IF NOT FOUND THEN
+		RETURN 0;			-- the foreign key says what is wrong
+	END IF;
+	IF p.discount_kind OPERATOR(pg_catalog.=) 'percent' THEN
+		RETURN protector.round_money(p_price OPERATOR(pg_catalog.*) p.discount_value OPERATOR(pg_catalog./) 100);
+	END IF;
+	IF p.currency OPERATOR(pg_catalog.<>) p_currency THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a promo code in %s for a booking in %s', p.currency, p_currency),
+			'A fixed discount applies to bookings in its own currency.');
+	END IF;
+	RETURN LEAST(p.discount_value, p_price);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.promo_discount(uuid, uuid, numeric, text) IS
+'What a promo code takes off a price: a percentage rounded half-even to cents, or a fixed amount up to the price';
+
+-- A booking inserted with a promo code: the code is locked, checked
+-- (active, valid now, the service, the party, the total and the
+-- customer's uses) and used once more; the discount comes off the price
+-- before the deposit is worked out.
+CREATE FUNCTION protector_internal.apply_promo_code()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p protector.promo_codes;
+	v_used integer;
+BEGIN
+	SELECT * INTO p FROM protector.promo_codes x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN NEW;			-- the foreign key says what is wrong
+	END IF;
+	IF NOT p.active THEN
+		PERFORM protector.raise('invalid_parameter', 'this promo code is no longer active');
+	ELSIF p.valid_from OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'this promo code is not valid yet',
+			pg_catalog.format('It is valid from %s.', p.valid_from));
+	ELSIF p.valid_until OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'this promo code has expired',
+			pg_catalog.format('It was valid until %s.', p.valid_until));
+	ELSIF NOT NEW.service_id OPERATOR(pg_catalog.=) ANY (COALESCE(p.service_ids, ARRAY[NEW.service_id])) THEN
+		PERFORM protector.raise('invalid_parameter', 'this promo code does not apply to this service');
+	ELSIF NEW.party_size OPERATOR(pg_catalog.<) p.min_party_size THEN
+		PERFORM protector.raise('invalid_parameter', 'this promo code needs a larger party',
+			pg_catalog.format('It applies to parties of %s or more; this one is %s.', p.min_party_size, NEW.party_size));
+	ELSIF p.times_used OPERATOR(pg_catalog.>=) p.max_uses THEN
+		PERFORM protector.raise('invalid_parameter', 'this promo code has been used up',
+			pg_catalog.format('It may be used %s times.', p.max_uses));
+	END IF;
+	IF p.max_uses_per_customer IS NOT NULL AND NEW.customer_id IS NOT NULL THEN
+		SELECT pg_catalog.count(*) INTO v_used FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+		  AND b.promo_code_id OPERATOR(pg_catalog.=) p.id AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
+		  AND b.status OPERATOR(pg_catalog.<>) 'cancelled';
+		IF v_used OPERATOR(pg_catalog.>=) p.max_uses_per_customer THEN
+			PERFORM protector.raise('invalid_parameter', 'this customer has used this promo code as often as it allows',
+				pg_catalog.format('It may be used %s times per customer.', p.max_uses_per_customer));
+		END IF;
+	END IF;
+	NEW.discount_amount := protector_internal.promo_discount(NEW.organization_id, p.id, NEW.total_price, NEW.currency);
+	NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) NEW.discount_amount;
+	UPDATE protector.promo_codes x SET times_used = x.times_used OPERATOR(pg_catalog.+) 1
+	WHERE x.organization_id OPERATOR(pg_catalog.=) p.organization_id AND x.id OPERATOR(pg_catalog.=) p.id;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.apply_promo_code() IS
+'Trigger: a booking inserted with a promo code has it checked under its lock, used once more, and its discount taken off';
+
+-- named to run after guard_booking_write (which prices direct inserts) and
+-- before require_deposit (which works out the deposit of the discounted price)
+CREATE TRIGGER promo_discount BEFORE INSERT ON protector.bookings
+	FOR EACH ROW WHEN (NEW.promo_code_id IS NOT NULL AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.apply_promo_code();
+
+-- A cancelled (or deleted) booking gives its promo code's use back.
+CREATE FUNCTION protector_internal.release_promo_use()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE protector.promo_codes x SET times_used = GREATEST(x.times_used OPERATOR(pg_catalog.-) 1, 0)
+	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) OLD.promo_code_id;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.release_promo_use() IS
+'Trigger: a booking cancelled or deleted gives its promo code''s use back';
+
+CREATE TRIGGER release_promo_use AFTER UPDATE OF status ON protector.bookings
+	FOR EACH ROW WHEN (OLD.promo_code_id IS NOT NULL AND NEW.status = 'cancelled' AND OLD.status <> 'cancelled'
+					   AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.release_promo_use();
+CREATE TRIGGER release_promo_use_on_delete AFTER DELETE ON protector.bookings
+	FOR EACH ROW WHEN (OLD.promo_code_id IS NOT NULL AND OLD.status <> 'cancelled' AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.release_promo_use();
+
+-- A promo code's services are services of its organization.
+CREATE FUNCTION protector_internal.check_promo_services()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_missing uuid;
+BEGIN
+	SELECT x INTO v_missing FROM pg_catalog.unnest(NEW.service_ids) x
+	WHERE NOT EXISTS (SELECT FROM protector.services s
+					  WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) x)
+	LIMIT 1;
+	IF FOUND THEN
+		PERFORM protector.raise('invalid_parameter', 'service_ids names a service that is not the organization''s',
+			pg_catalog.format('Service %s does not exist in the organization, or you may not see it.', v_missing));
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_promo_services() IS
+'Trigger: a promo code applies only to services of its organization';
+
+CREATE TRIGGER check_promo_services BEFORE INSERT OR UPDATE OF service_ids, organization_id ON protector.promo_codes
+	FOR EACH ROW WHEN (NEW.service_ids IS NOT NULL AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_promo_services();
+
+-- Creates a promo code (managers and above); returns it with its code.
+CREATE FUNCTION protector.create_promo_code(
+	p_organization_id uuid,
+	p_discount_kind text,
+	p_discount_value numeric,
+	p_valid_from timestamptz DEFAULT NULL,
+	p_valid_until timestamptz DEFAULT NULL,
+	p_max_uses integer DEFAULT NULL,
+	p_max_uses_per_customer integer DEFAULT NULL,
+	p_service_ids uuid[] DEFAULT NULL,
+	p_min_party_size integer DEFAULT 1,
+	p_description text DEFAULT NULL,
+	p_currency text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p protector.promo_codes;
+BEGIN
+	PERFORM protector_internal.authorize(p_organization_id, 'promo_codes.manage');
+	IF p_discount_kind IS NULL OR p_discount_kind OPERATOR(pg_catalog.<>) ALL ('{percent,fixed}') THEN
+		PERFORM protector.raise('invalid_parameter', 'p_discount_kind must be percent or fixed',
+			pg_catalog.format('Got %s.', COALESCE(pg_catalog.quote_literal(p_discount_kind), 'NULL')));
+	END IF;
+	PERFORM protector_internal.check_money(p_discount_value, 'p_discount_value');
+	IF p_discount_kind OPERATOR(pg_catalog.=) 'percent' AND p_discount_value OPERATOR(pg_catalog.>) 100 THEN
+		PERFORM protector.raise('invalid_parameter', 'a percent discount is at most 100',
+			pg_catalog.format('Got %s.', p_discount_value));
+	END IF;
+	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
+	IF NOT (pg_catalog.isfinite(COALESCE(p_valid_from, pg_catalog.now())) AND pg_catalog.isfinite(COALESCE(p_valid_until, pg_catalog.now())))
+	   OR p_valid_until OPERATOR(pg_catalog.<=) COALESCE(p_valid_from, pg_catalog.now()) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_valid_until must be later than p_valid_from and now',
+			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'now'), COALESCE(p_valid_until::text, 'open end')));
+	END IF;
+	IF p_max_uses OPERATOR(pg_catalog.<) 1 OR p_max_uses_per_customer OPERATOR(pg_catalog.<) 1 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_max_uses and p_max_uses_per_customer must be positive when given');
+	END IF;
+	IF p_min_party_size IS NULL OR p_min_party_size NOT BETWEEN 1 AND 100000 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_min_party_size must be between 1 and 100000',
+			pg_catalog.format('Got %s.', COALESCE(p_min_party_size::text, 'NULL')));
+	END IF;
+	IF p_service_ids IS NOT NULL AND (pg_catalog.cardinality(p_service_ids) NOT BETWEEN 1 AND 1000
+									  OR pg_catalog.array_position(p_service_ids, NULL) IS NOT NULL) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_service_ids must list 1 to 1000 services, or be null for every service');
+	END IF;
+	IF p_description IS NOT NULL AND pg_catalog.length(p_description) OPERATOR(pg_catalog.>) 2000 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_description must be at most 2000 characters');
+	END IF;
+	INSERT INTO protector.promo_codes (organization_id, description, discount_kind, discount_value, currency,
+		valid_from, valid_until, max_uses, max_uses_per_customer, service_ids, min_party_size)
+	VALUES (p_organization_id, p_description, p_discount_kind, p_discount_value, p_currency,
+		p_valid_from, p_valid_until, p_max_uses, p_max_uses_per_customer, p_service_ids, p_min_party_size)
+	RETURNING * INTO p;
+	RETURN pg_catalog.to_jsonb(p);
+END
+$$;
+COMMENT ON FUNCTION protector.create_promo_code(uuid, text, numeric, timestamptz, timestamptz, integer, integer,
+												uuid[], integer, text, text) IS
+'Creates a promo code (managers and above): percent or fixed, validity, use limits, services, minimum party; returns it with its code';
+
+-- the RPCs, and the helpers they and the triggers call as the caller
+GRANT EXECUTE ON FUNCTION
+	protector.redeem_voucher(uuid, text),
+	protector.create_voucher(uuid, numeric, text, timestamptz, uuid, text),
+	protector.create_promo_code(uuid, text, numeric, timestamptz, timestamptz, integer, integer, uuid[], integer, text, text),
+	protector_internal.check_code(text, text, text),
+	protector_internal.promo_code_for(uuid, text),
+	protector_internal.voucher_for(uuid, text),
+	protector_internal.promo_discount(uuid, uuid, numeric, text)
+TO authenticated, service_role;
+
+-- the booking RPCs and the widget take the codes
+DROP FUNCTION protector.hold_slot(uuid, uuid, timestamptz, integer, integer, text, jsonb, protector.booking_source);
+DROP FUNCTION protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb, protector.booking_source, uuid, integer);
+DROP FUNCTION protector.create_widget_booking(text, uuid, text, text, text, timestamptz, integer, text, jsonb);
+CREATE OR REPLACE FUNCTION protector.create_booking(
+	p_service_id uuid,
+	p_customer_id uuid,
+	p_start timestamptz,
+	p_party_size integer DEFAULT 1,
+	p_idempotency_key text DEFAULT NULL,
+	p_details jsonb DEFAULT '{}',
+	p_source protector.booking_source DEFAULT 'api',
+	p_assigned_agent uuid DEFAULT NULL,
+	p_hold_minutes integer DEFAULT NULL,
+	p_promo_code text DEFAULT NULL,
+	p_voucher_code text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_service protector.services;
+	v_customer uuid := p_customer_id;
+	v_status protector.booking_status := 'confirmed';
+	v_hold timestamptz;
+	v_key text := p_idempotency_key;
+	v_range tstzrange;
+	v_promo uuid;
+	v_booking protector.bookings;
+BEGIN
+	-- a mistyped code is refused before anything is looked up
+	PERFORM protector_internal.check_code(p_promo_code, 'promo', 'p_promo_code');
+	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
+	IF p_service_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_service_id must not be null');
+	END IF;
+	SELECT * INTO v_service FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) p_service_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'service not found', 'It does not exist, or you may not see it.');
+	END IF;
+	IF p_hold_minutes IS NOT NULL THEN
+		IF p_hold_minutes NOT BETWEEN 1 AND 1440 THEN
+			PERFORM protector.raise('invalid_parameter', 'p_hold_minutes must be between 1 and 1440',
+				pg_catalog.format('Got %s.', p_hold_minutes));
+		END IF;
+		v_status := 'held';
+		v_hold := pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes);
+	END IF;
+
+	IF NOT (protector_internal.caller_is_trusted()
+			OR v_service.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))) THEN
+		-- a customer books for themselves: their record in this organization
+		SELECT c.id INTO v_customer FROM protector.customers c
+		WHERE c.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
+		  AND c.id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())
+		ORDER BY c.id LIMIT 1;
+		IF NOT FOUND THEN
+			PERFORM protector_internal.authorize(v_service.organization_id, 'bookings.create', 'service');
+		END IF;
+		IF p_customer_id IS NOT NULL AND p_customer_id OPERATOR(pg_catalog.<>) v_customer THEN
+			PERFORM protector.raise('not_found', 'customer not found',
+				'p_customer_id is not a customer of the service''s organization.');
+		END IF;
+		IF p_assigned_agent IS NOT NULL THEN
+			PERFORM protector.raise('forbidden', 'customers may not assign agents');
+		END IF;
+		-- staff confirm what customers book; their keys are their own
+		IF v_status OPERATOR(pg_catalog.=) 'confirmed' THEN
+			v_status := 'pending';
+		END IF;
+		v_key := 'customer/' OPERATOR(pg_catalog.||) protector.current_user_id()::text
+				 OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
+	ELSIF v_customer IS NOT NULL AND NOT EXISTS (
+			SELECT FROM protector.customers c
+			WHERE c.id OPERATOR(pg_catalog.=) v_customer
+			  AND c.organization_id OPERATOR(pg_catalog.=) v_service.organization_id) THEN
+		PERFORM protector.raise('not_found', 'customer not found',
+			'p_customer_id is not a customer of the service''s organization.');
+	END IF;
+	IF p_party_size IS NULL OR p_party_size < 1 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_party_size must be a positive number',
+			pg_catalog.format('Got %s.', COALESCE(p_party_size::text, 'NULL')));
+	END IF;
+	IF p_idempotency_key IS NOT NULL AND pg_catalog.length(p_idempotency_key) NOT BETWEEN 1 AND 200 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_idempotency_key must be 1 to 200 characters');
+	END IF;
+	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object');
+	END IF;
+	IF pg_catalog.pg_column_size(p_details) > 65536 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_details is too large',
+			pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(p_details)));
+	END IF;
+
+	-- a retried request answers with the booking it made the first time
+	IF v_key IS NOT NULL THEN
+		SELECT * INTO v_booking FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
+		  AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
+		IF FOUND THEN
+			RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
+		END IF;
+	END IF;
+	v_range := protector.validate_slot(v_service.id, p_start, p_party_size);
+	IF p_promo_code IS NOT NULL THEN
+		v_promo := protector_internal.promo_code_for(v_service.organization_id, p_promo_code);
+	END IF;
+	BEGIN
+		-- the promo code is checked, used and its discount taken off by the
+		-- trigger promo_discount (sql/78_vouchers.sql)
+		INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during,
+			party_size, status, source, hold_expires_at, idempotency_key, currency, unit_price,
+			total_price, assigned_agent, details, promo_code_id)
+		VALUES (v_service.organization_id, v_service.venue_id, v_service.id, v_customer, v_range,
+			p_party_size, v_status, COALESCE(p_source, 'api'), v_hold, v_key, v_service.currency, v_service.price,
+			protector.booking_total(v_service.price, v_service.price_per_person, p_party_size),
+			p_assigned_agent, p_details, v_promo)
+		RETURNING * INTO v_booking;
+	EXCEPTION WHEN unique_violation THEN
+		-- the same request raced us and committed first: answer with its booking
+		SELECT * INTO v_booking FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
+		  AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
+		IF v_key IS NULL OR NOT FOUND THEN
+			IF v_key IS NULL THEN
+				RAISE;
+			END IF;
+			PERFORM protector.raise('retry', 'a request with the same idempotency key was committed concurrently',
+				'This transaction''s snapshot cannot see it yet.', 'Retry the request.');
+		END IF;
+		RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
+	END;
+	IF p_voucher_code IS NOT NULL THEN
+		PERFORM protector.redeem_voucher(v_booking.id, p_voucher_code);
+		SELECT * INTO v_booking FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) v_booking.organization_id AND b.id OPERATOR(pg_catalog.=) v_booking.id;
+	END IF;
+	RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": false}'::jsonb;
+END
+$$;
+COMMENT ON FUNCTION protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb,
+											 protector.booking_source, uuid, integer, text, text) IS
+'Books a slot (with p_hold_minutes: holds it): validates, prices from the service less a promo code''s discount, pays from a gift voucher, returns the booking; the same idempotency key returns the first booking';
+
+CREATE OR REPLACE FUNCTION protector.hold_slot(
+	p_service_id uuid,
+	p_customer_id uuid,
+	p_start timestamptz,
+	p_party_size integer DEFAULT 1,
+	p_hold_minutes integer DEFAULT 10,
+	p_idempotency_key text DEFAULT NULL,
+	p_details jsonb DEFAULT '{}',
+	p_source protector.booking_source DEFAULT 'api',
+	p_promo_code text DEFAULT NULL,
+	p_voucher_code text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_hold_minutes IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_hold_minutes must be between 1 and 1440', 'Got NULL.');
+	END IF;
+	RETURN protector.create_booking(p_service_id, p_customer_id, p_start, p_party_size, p_idempotency_key,
+									p_details, p_source, NULL, p_hold_minutes, p_promo_code, p_voucher_code);
+END
+$$;
+COMMENT ON FUNCTION protector.hold_slot(uuid, uuid, timestamptz, integer, integer, text, jsonb,
+										protector.booking_source, text, text) IS
+'Holds a slot (status held) for p_hold_minutes; it occupies capacity until confirmed or expired';
+
+CREATE OR REPLACE FUNCTION protector.create_widget_booking(
+	p_embed_key text,
+	p_service_id uuid,
+	p_customer_name text,
+	p_customer_email text,
+	p_customer_phone text,
+	p_start timestamptz,
+	p_party_size integer DEFAULT 1,
+	p_idempotency_key text DEFAULT NULL,
+	p_details jsonb DEFAULT '{}',
+	p_promo_code text DEFAULT NULL,
+	p_voucher_code text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.venues := protector_internal.venue_for_embed_key(p_embed_key);
+	v_service protector.services;
+	v_name text := pg_catalog.btrim(p_customer_name);
+	v_email text := pg_catalog.lower(pg_catalog.btrim(p_customer_email));
+	v_phone text := NULLIF(pg_catalog.btrim(p_customer_phone), '');
+	v_limit integer;
+	v_recent integer;
+	v_identity text;
+	v_address inet := protector_internal.request_client_address();
+	v_per_visitor integer := protector_internal.widget_setting(v.widget_settings, 'visitor_bookings_per_hour', 5, 1, 100000);
+	v_per_address integer := protector_internal.widget_setting(v.widget_settings, 'address_bookings_per_hour', 20, 1, 100000);
+	v_by_visitor integer;
+	v_by_address integer;
+	v_customer uuid;
+	v_key text;
+	v_booking jsonb;
+BEGIN
+	v_service := protector_internal.widget_service(v, p_service_id);
+	PERFORM protector_internal.check_code(p_promo_code, 'promo', 'p_promo_code');
+	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
+	IF v_name IS NULL OR pg_catalog.length(v_name) NOT BETWEEN 1 AND 200 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_customer_name must be 1 to 200 characters');
+	END IF;
+	IF v_email IS NULL OR pg_catalog.length(v_email) OPERATOR(pg_catalog.>) 320
+	   OR v_email OPERATOR(pg_catalog.!~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_customer_email is not an email address',
+			'At most 320 characters, like name@example.com.');
+	END IF;
+	IF v_phone IS NOT NULL AND v_phone OPERATOR(pg_catalog.!~) '^\+?[0-9][0-9 ()./-]{2,38}$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_customer_phone is not a phone number',
+			'Digits, spaces and ( ) . / - only, an optional leading +, at most 40 characters.');
+	END IF;
+	IF p_idempotency_key IS NOT NULL AND pg_catalog.length(p_idempotency_key) NOT BETWEEN 1 AND 100 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_idempotency_key must be 1 to 100 characters');
+	END IF;
+	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object'
+	   OR pg_catalog.pg_column_size(p_details) OPERATOR(pg_catalog.>) 16384 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object of at most 16 kB');
+	END IF;
+	IF NOT (protector_internal.text_is_clean(v_name) AND protector_internal.text_is_clean(v_email)
+			AND protector_internal.text_is_clean(v_phone) AND protector_internal.text_is_clean(p_idempotency_key))
+	   OR EXISTS (SELECT FROM pg_catalog.jsonb_path_query(p_details, 'strict $.**') t
+				  WHERE NOT protector_internal.text_is_clean(CASE WHEN pg_catalog.jsonb_typeof(t) OPERATOR(pg_catalog.=) 'string'
+																  THEN t OPERATOR(pg_catalog.#>>) '{}' END)
+					 OR (pg_catalog.jsonb_typeof(t) OPERATOR(pg_catalog.=) 'object'
+						 AND EXISTS (SELECT FROM pg_catalog.jsonb_object_keys(t) k
+									 WHERE NOT protector_internal.text_is_clean(k)))) THEN
+		PERFORM protector.raise('invalid_parameter', 'the booking holds control or invisible direction characters',
+			'Names, e-mail, phone, request key and details must be plain text.');
+	END IF;
+	v_identity := protector.normalize_email(v_email);
+
+	-- one widget booking of an organization at a time: the rate limit and
+	-- the customer look-up see every earlier one
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547715, pg_catalog.hashtext(v.organization_id::text));
+	v_limit := protector_internal.widget_setting(v.widget_settings, 'bookings_per_minute', 30, 0, 100000);
+	SELECT pg_catalog.count(*) INTO v_recent FROM protector.bookings b
+	WHERE b.venue_id OPERATOR(pg_catalog.=) v.id AND b.source OPERATOR(pg_catalog.=) 'widget'
+	  AND b.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute');
+	IF v_limit OPERATOR(pg_catalog.=) 0 THEN
+		PERFORM protector.raise('forbidden', 'this venue does not take bookings through its widget',
+			'Its widget_settings.bookings_per_minute is 0.');
+	END IF;
+	IF v_recent OPERATOR(pg_catalog.>=) v_limit THEN
+		PERFORM protector.raise('rate_limited', 'too many bookings through this widget; try again in a minute',
+			pg_catalog.format('This venue takes at most %s widget bookings per minute.', v_limit));
+	END IF;
+	-- one visitor (by e-mail, and by client address where PostgREST passes
+	-- it) cannot fill the venue's calendar
+	DELETE FROM protector_internal.widget_requests w
+	WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
+	  AND w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day');
+	SELECT pg_catalog.count(*) FILTER (WHERE w.identity_key OPERATOR(pg_catalog.=) v_identity),
+		   pg_catalog.count(*) FILTER (WHERE w.client_address OPERATOR(pg_catalog.=) v_address)
+	INTO v_by_visitor, v_by_address
+	FROM protector_internal.widget_requests w
+	WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
+	  AND w.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour');
+	IF v_by_visitor OPERATOR(pg_catalog.>=) v_per_visitor OR v_by_address OPERATOR(pg_catalog.>=) v_per_address THEN
+		PERFORM protector.raise('rate_limited', 'too many bookings from you through this widget; try again later',
+			pg_catalog.format('This venue takes at most %s widget bookings per hour from one e-mail address and %s from one network address.',
+				v_per_visitor, v_per_address));
+	END IF;
+
+	-- a returning guest is found by email (case-insensitive); a customer
+	-- with an account is never attached to by e-mail alone: the booking
+	-- goes to a guest record of that e-mail
+	SELECT c.id INTO v_customer FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
+	  AND pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) v_email
+	  AND c.merged_into IS NULL AND c.user_id IS NULL
+	ORDER BY c.created_at, c.id LIMIT 1;
+	IF NOT FOUND THEN
+		INSERT INTO protector.customers (organization_id, full_name, email, phone)
+		VALUES (v.organization_id, v_name, v_email, v_phone)
+		RETURNING id INTO v_customer;
+	END IF;
+
+	-- a visitor's retry replays their own booking, never someone else's
+	IF p_idempotency_key IS NOT NULL THEN
+		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_email) OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
+	END IF;
+	-- without auto_confirm a widget booking is a hold the venue confirms
+	-- within widget_settings.confirmation_minutes (default 15); unconfirmed
+	-- it stops occupying its slot
+	v_booking := protector.create_booking(v_service.id, v_customer, p_start, p_party_size, v_key, p_details,
+		'widget', NULL,
+		CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true' THEN NULL
+			 WHEN pg_catalog.jsonb_typeof(v.widget_settings -> 'confirmation_minutes') OPERATOR(pg_catalog.=) 'number'
+			 THEN LEAST(GREATEST((v.widget_settings ->> 'confirmation_minutes')::numeric, 1), 1440)::integer
+			 ELSE 15 END,
+		p_promo_code, p_voucher_code);
+	IF NOT (v_booking -> 'replayed')::boolean THEN
+		INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address)
+		VALUES (v.organization_id, v.id, v_identity, v_address);
+	END IF;
+	RETURN pg_catalog.jsonb_build_object(
+		'reference', v_booking -> 'id', 'status', v_booking -> 'status', 'confirm_by', v_booking -> 'hold_expires_at',
+		'start', pg_catalog.lower((v_booking ->> 'during')::tstzrange),
+		'end', pg_catalog.upper((v_booking ->> 'during')::tstzrange),
+		'service', v_service.name, 'party_size', v_booking -> 'party_size',
+		'total_price', v_booking -> 'total_price', 'currency', v_booking -> 'currency',
+		'discount', v_booking -> 'discount_amount', 'amount_paid', v_booking -> 'amount_paid',
+		'balance_due', v_booking -> 'balance_due',
+		'replayed', COALESCE(v_booking -> 'replayed', 'false'));
+END
+$$;
+COMMENT ON FUNCTION protector.create_widget_booking(text, uuid, text, text, text, timestamptz, integer, text, jsonb,
+													 text, text) IS
+'Widget: books a slot for a visitor (customer found or created by email), with a promo code and a gift voucher; returns the reference, status and what is owed';
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb, protector.booking_source, uuid, integer, text, text),
+	protector.hold_slot(uuid, uuid, timestamptz, integer, integer, text, jsonb, protector.booking_source, text, text)
+TO authenticated, service_role;
+GRANT EXECUTE ON FUNCTION
+	protector.create_widget_booking(text, uuid, text, text, text, timestamptz, integer, text, jsonb, text, text)
+TO anon, service_role;
+
+-- payments from vouchers are written by those who may redeem them
+DROP POLICY payments_insert ON protector.payments;
+CREATE POLICY payments_insert ON protector.payments FOR INSERT TO authenticated
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('payments.create'))::uuid[])
+				OR (voucher_id IS NOT NULL AND kind = 'payment'
+					AND (organization_id = ANY ((SELECT protector_internal.orgs_with('vouchers.redeem'))::uuid[])
+						 OR EXISTS (SELECT FROM protector.bookings b
+									WHERE b.organization_id = payments.organization_id AND b.id = booking_id
+									  AND b.customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[])))));
+
+-- privileges as sql/90_grants.sql gives them: no API role writes codes,
+-- balances, uses or discounts
+GRANT SELECT, DELETE ON protector.vouchers, protector.promo_codes TO authenticated;
+GRANT INSERT (id, organization_id, customer_id, currency, amount, expires_at, note) ON protector.vouchers TO authenticated;
+GRANT UPDATE (customer_id, currency, amount, expires_at, note) ON protector.vouchers TO authenticated;
+GRANT INSERT (id, organization_id, description, discount_kind, discount_value, currency, valid_from, valid_until, max_uses,
+			  max_uses_per_customer, service_ids, min_party_size, active) ON protector.promo_codes TO authenticated;
+GRANT UPDATE (description, discount_kind, discount_value, currency, valid_from, valid_until, max_uses,
+			  max_uses_per_customer, service_ids, min_party_size, active) ON protector.promo_codes TO authenticated;
+GRANT INSERT (promo_code_id) ON protector.bookings TO authenticated;
+GRANT INSERT (voucher_id) ON protector.payments TO authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON protector.vouchers, protector.promo_codes TO service_role;
+SELECT protector.enable_audit(t) FROM unnest('{protector.vouchers, protector.promo_codes}'::regclass[]) t;
+
+-- restores: the new tables, and the new references of bookings and payments,
+-- set rows aside until what they refer to is loaded (sql/98_restore.sql)
+DO $restore_codes$
+DECLARE
+	t record;
+	v_check text;
+	v_name text;
+BEGIN
+	FOR t IN
+		SELECT pg_catalog.format('%I.%I', cn.nspname, cl.relname) AS tbl, cl.relname,
+			   pg_catalog.string_agg(pg_catalog.format('(%s OR EXISTS (SELECT FROM %s r WHERE %s))',
+					(SELECT pg_catalog.string_agg(pg_catalog.format('NEW.%I IS NULL', a.attname), ' OR ')
+					 FROM unnest(c.conkey) k JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k),
+					(SELECT pg_catalog.format('%I.%I', n.nspname, r.relname) FROM pg_catalog.pg_class r
+					 JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace WHERE r.oid = c.confrelid),
+					(SELECT pg_catalog.string_agg(pg_catalog.format('r.%I OPERATOR(pg_catalog.=) NEW.%I', pa.attname, a.attname), ' AND ')
+					 FROM unnest(c.conkey, c.confkey) u(fk_att, pk_att)
+					 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = u.fk_att
+					 JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = u.pk_att)),
+				E'\n\t   AND ' ORDER BY c.conname) AS checks
+		FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
+		JOIN pg_catalog.pg_namespace cn ON cn.oid = cl.relnamespace
+		WHERE c.contype = 'f' AND c.confrelid <> c.conrelid
+		  AND cl.relname IN ('bookings', 'payments', 'vouchers', 'promo_codes')
+		  AND c.connamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
+		GROUP BY cn.nspname, cl.relname
+		ORDER BY cl.relname
+	LOOP
+		v_name := 'restore_order_' || t.relname;
+		EXECUTE pg_catalog.format($f$
+			CREATE OR REPLACE FUNCTION protector_internal.%I() RETURNS trigger
+			LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+			AS $body$
+			BEGIN
+				IF %s THEN
+					RETURN NEW;
+				END IF;
+				INSERT INTO protector_internal.restore_pending (relid, row_data)
+				VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
+				RETURN NULL;
+			END
+			$body$$f$, v_name, t.checks);
+		EXECUTE pg_catalog.format('COMMENT ON FUNCTION protector_internal.%I() IS %L', v_name,
+			'Trigger, during restores only: sets a ' || t.relname || ' row aside until what it refers to is loaded');
+		-- "a_" fires before every other BEFORE INSERT trigger of the table
+		CONTINUE WHEN t.relname IN ('bookings', 'payments');
+		EXECUTE pg_catalog.format('CREATE TRIGGER a_restore_order BEFORE INSERT ON %s FOR EACH ROW'
+			' WHEN (protector_internal.restoring())'
+			' EXECUTE FUNCTION protector_internal.%I()', t.tbl, v_name);
+	END LOOP;
+	FOR t IN
+		SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS tbl FROM pg_catalog.pg_class c
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind = 'r' AND n.nspname IN ('protector', 'protector_internal')
+		  AND c.relname IN ('vouchers', 'promo_codes')
+		ORDER BY n.nspname, c.relname
+	LOOP
+		EXECUTE pg_catalog.format('CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON %s FOR EACH STATEMENT'
+			' WHEN (protector_internal.restoring())'
+			' EXECUTE FUNCTION protector_internal.insert_restored_pending()', t.tbl);
+	END LOOP;
+END
+$restore_codes$;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

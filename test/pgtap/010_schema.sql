@@ -1,12 +1,13 @@
 -- Schema facts every later feature relies on: tables, keys, RLS, policies,
 -- indexes on foreign keys, privileges and function properties.
 BEGIN;
-SELECT plan(52);
+SELECT plan(54);
 
 SELECT has_schema('protector');
 SELECT tables_are('protector', ARRAY[
 	'organizations', 'members', 'venues', 'venue_closures', 'services', 'customers',
-	'bookings', 'payments', 'tasks', 'notifications', 'audit_log', 'audit_purges', 'customer_erasures']);
+	'bookings', 'payments', 'tasks', 'notifications', 'audit_log', 'audit_purges', 'customer_erasures',
+	'vouchers', 'promo_codes']);
 SELECT enums_are('protector', ARRAY[
 	'member_role', 'booking_status', 'booking_source', 'service_mode',
 	'task_status', 'payment_kind', 'payment_status']);
@@ -75,6 +76,10 @@ SELECT policies_are('protector', 'tasks',
 SELECT policies_are('protector', 'notifications',
 	ARRAY['notifications_select', 'notifications_insert', 'notifications_update', 'notifications_delete']);
 SELECT policies_are('protector', 'audit_log', ARRAY['audit_log_select']);
+SELECT policies_are('protector', 'vouchers',
+	ARRAY['vouchers_select', 'vouchers_insert', 'vouchers_update', 'vouchers_delete']);
+SELECT policies_are('protector', 'promo_codes',
+	ARRAY['promo_codes_select', 'promo_codes_insert', 'promo_codes_update', 'promo_codes_delete']);
 
 -- an index whose leading columns are exactly the columns of each foreign key
 SELECT is_empty($$
@@ -125,7 +130,7 @@ SELECT set_eq($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
 	WHERE p.pronamespace = 'protector'::regnamespace
 	  AND has_function_privilege('anon', p.oid, 'EXECUTE')
-$$, ARRAY['protector.create_widget_booking(text,uuid,text,text,text,timestamp with time zone,integer,text,jsonb)',
+$$, ARRAY['protector.create_widget_booking(text,uuid,text,text,text,timestamp with time zone,integer,text,jsonb,text,text)',
 		  'protector.get_venue_by_embed_key(text)', 'protector.get_venue_services(text)',
 		  'protector.get_widget_slots(text,uuid,date,date)'],
 	'anon can execute the public widget functions and nothing else of the schema');

@@ -62,8 +62,8 @@ INSERT INTO r SELECT 'first', protector.create_widget_booking(pg_temp.k('Lockbox
 	'Ana', ' ANA@example.COM ', '+49 30 123456', pg_temp.t(10), 2, 'visit-1');
 SELECT is((SELECT result ->> 'status' FROM r WHERE name = 'first'), 'held', 'a visitor books: a hold until staff confirm');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM r, jsonb_object_keys(result) k WHERE name = 'first'),
-	'{confirm_by,currency,end,party_size,reference,replayed,service,start,status,total_price}'::text[],
-	'the answer: reference, status, time, price; nothing about the customer');
+	'{amount_paid,balance_due,confirm_by,currency,discount,end,party_size,reference,replayed,service,start,status,total_price}'::text[],
+	'the answer: reference, status, time, price, discount and what is owed; nothing about the customer');
 INSERT INTO r SELECT 'retry', protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
 	'Ana', 'ana@example.com', NULL, pg_temp.t(10), 2, 'visit-1');
 SELECT is((SELECT result ->> 'reference' FROM r WHERE name = 'retry'), (SELECT result ->> 'reference' FROM r WHERE name = 'first'),
@@ -108,7 +108,7 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedu
 		   FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
 		   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'protector'
 		   WHERE has_function_privilege('anon', p.oid, 'EXECUTE')),
-	ARRAY['protector.create_widget_booking(text,uuid,text,text,text,timestamp with time zone,integer,text,jsonb)',
+	ARRAY['protector.create_widget_booking(text,uuid,text,text,text,timestamp with time zone,integer,text,jsonb,text,text)',
 		  'protector.get_venue_by_embed_key(text)', 'protector.get_venue_services(text)',
 		  'protector.get_widget_slots(text,uuid,date,date)'],
 	'the widget functions are the only ones anon may execute');

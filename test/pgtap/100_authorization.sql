@@ -49,6 +49,15 @@ INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, custo
 	('0ab00000-0000-4000-8000-00000000b001', '0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1',
 	 '0ab00000-0000-4000-8000-0000000005a1', '0ab00000-0000-4000-8000-00000000c001',
 	 tstzrange(date_trunc('day', now()) + interval '5 days 10 hours', date_trunc('day', now()) + interval '5 days 11 hours'), 'held', now() + interval '1 hour');
+-- a booking of B that owes 50, a voucher and a promo code of B
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, total_price) VALUES
+	('0ab00000-0000-4000-8000-00000000b002', '0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1',
+	 '0ab00000-0000-4000-8000-0000000005a1', '0ab00000-0000-4000-8000-00000000c001',
+	 tstzrange(date_trunc('day', now()) + interval '5 days 12 hours', date_trunc('day', now()) + interval '5 days 13 hours'), 'confirmed', 50);
+INSERT INTO protector.vouchers (organization_id, code, amount)
+VALUES ('0ab00000-0000-4000-8000-000000000000', 'gift_MgPzjlEdtFyt7lkG0lLvwMPx', 100);
+INSERT INTO protector.promo_codes (organization_id, code, discount_kind, discount_value)
+VALUES ('0ab00000-0000-4000-8000-000000000000', 'promo_FDNVwOXl8tIgp7J1PSn9HCCF', 'percent', 10);
 
 -- ids: what the caller (owner of B) owns, the victim's, a random one
 CREATE TEMP TABLE ids (kind text PRIMARY KEY, b uuid, a uuid);
@@ -60,7 +69,8 @@ INSERT INTO ids VALUES
 	('service2', '0ab00000-0000-4000-8000-0000000005a2', '0aa00000-0000-4000-8000-0000000005a1'),
 	('customer', '0ab00000-0000-4000-8000-00000000c001', '0aa00000-0000-4000-8000-00000000c001'),
 	('customer2', '0ab00000-0000-4000-8000-00000000c002', '0aa00000-0000-4000-8000-00000000c002'),
-	('booking', '0ab00000-0000-4000-8000-00000000b001', '0aa00000-0000-4000-8000-00000000b001');
+	('booking', '0ab00000-0000-4000-8000-00000000b001', '0aa00000-0000-4000-8000-00000000b001'),
+	('booking_due', '0ab00000-0000-4000-8000-00000000b002', '0aa00000-0000-4000-8000-00000000b001');
 CREATE TEMP TABLE const AS
 SELECT date_trunc('day', now()) + interval '6 days 12 hours' AS slot,
 	   (SELECT embed_key FROM protector.venues WHERE id = '0ab00000-0000-4000-8000-0000000000a1') AS key;
@@ -71,13 +81,13 @@ SELECT date_trunc('day', now()) + interval '6 days 12 hours' AS slot,
 -- search_path here: only protector's own code is on trial.
 CREATE TEMP TABLE calls (fn regprocedure, who text, kind text, param text, call text);
 INSERT INTO calls VALUES
-	('protector.create_booking(uuid,uuid,timestamptz,integer,text,jsonb,protector.booking_source,uuid,integer)', 'z_owner_b', 'service', 'p_service_id',
+	('protector.create_booking(uuid,uuid,timestamptz,integer,text,jsonb,protector.booking_source,uuid,integer,text,text)', 'z_owner_b', 'service', 'p_service_id',
 	 $$protector.create_booking(%1$s, '0ab00000-0000-4000-8000-00000000c001', %2$s)$$),
-	('protector.create_booking(uuid,uuid,timestamptz,integer,text,jsonb,protector.booking_source,uuid,integer)', 'z_owner_b', 'customer', 'p_customer_id',
+	('protector.create_booking(uuid,uuid,timestamptz,integer,text,jsonb,protector.booking_source,uuid,integer,text,text)', 'z_owner_b', 'customer', 'p_customer_id',
 	 $$protector.create_booking('0ab00000-0000-4000-8000-0000000005a1', %1$s, %2$s)$$),
-	('protector.hold_slot(uuid,uuid,timestamptz,integer,integer,text,jsonb,protector.booking_source)', 'z_owner_b', 'service', 'p_service_id',
+	('protector.hold_slot(uuid,uuid,timestamptz,integer,integer,text,jsonb,protector.booking_source,text,text)', 'z_owner_b', 'service', 'p_service_id',
 	 $$protector.hold_slot(%1$s, '0ab00000-0000-4000-8000-00000000c001', %2$s)$$),
-	('protector.hold_slot(uuid,uuid,timestamptz,integer,integer,text,jsonb,protector.booking_source)', 'z_owner_b', 'customer', 'p_customer_id',
+	('protector.hold_slot(uuid,uuid,timestamptz,integer,integer,text,jsonb,protector.booking_source,text,text)', 'z_owner_b', 'customer', 'p_customer_id',
 	 $$protector.hold_slot('0ab00000-0000-4000-8000-0000000005a1', %1$s, %2$s)$$),
 	('protector.confirm_booking(uuid)', 'z_owner_b', 'booking', 'p_booking_id', $$protector.confirm_booking(%1$s)$$),
 	('protector.reschedule_booking(uuid,timestamptz,uuid)', 'z_owner_b', 'booking', 'p_booking_id',
@@ -118,6 +128,15 @@ INSERT INTO calls VALUES
 	('protector.erase_customer(uuid)', 'z_owner_b', 'customer', 'p_customer_id', $$protector.erase_customer(%1$s)$$),
 	('protector.record_payment(uuid,numeric,text,text,protector.payment_kind,protector.payment_status,text,jsonb)', 'z_owner_b',
 	 'booking', 'p_booking_id', $$protector.record_payment(%1$s, 10, 'stripe', 'pi_authz')$$),
+	('protector.redeem_voucher(uuid,text)', 'z_owner_b', 'booking_due', 'p_booking_id',
+	 $$protector.redeem_voucher(%1$s, 'gift_MgPzjlEdtFyt7lkG0lLvwMPx')$$),
+	('protector.create_voucher(uuid,numeric,text,timestamptz,uuid,text)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.create_voucher(%1$s, 25)$$),
+	('protector.create_promo_code(uuid,text,numeric,timestamptz,timestamptz,integer,integer,uuid[],integer,text,text)', 'z_owner_b',
+	 'organization', 'p_organization_id', $$protector.create_promo_code(%1$s, 'percent', 10)$$),
+	('protector.create_booking(uuid,uuid,timestamptz,integer,text,jsonb,protector.booking_source,uuid,integer,text,text)', 'z_owner_b',
+	 NULL, NULL, $$protector.create_booking('0ab00000-0000-4000-8000-0000000005a1', NULL, %2$s, 2,
+	 p_promo_code => 'promo_FDNVwOXl8tIgp7J1PSn9HCCF')$$),
 	('protector.purge_audit_log(timestamptz,uuid)', 'z_owner_b', 'organization', 'p_organization_id',
 	 $$protector.purge_audit_log('2020-01-01', %1$s)$$),
 	('protector.get_customer_rfm_scores(uuid)', 'z_owner_b', 'organization', 'p_organization_id',
@@ -128,7 +147,7 @@ INSERT INTO calls VALUES
 	 $$protector.get_audit_logs(p_organization_id => %1$s)$$),
 	('protector.get_widget_slots(text,uuid,date,date)', 'anon', 'service', 'p_service_id',
 	 $$protector.get_widget_slots(%3$s, %1$s, (%2$s)::pg_catalog.date)$$),
-	('protector.create_widget_booking(text,uuid,text,text,text,timestamptz,integer,text,jsonb)', 'anon', 'service', 'p_service_id',
+	('protector.create_widget_booking(text,uuid,text,text,text,timestamptz,integer,text,jsonb,text,text)', 'anon', 'service', 'p_service_id',
 	 $$protector.create_widget_booking(%3$s, %1$s, 'Vic Visitor', 'vic@visitor.test', NULL, %2$s)$$),
 	-- no id: the shadow test only
 	('protector.create_organization(text,text,text,text,text)', 'z_owner_b', NULL, NULL, $$protector.create_organization('New', 'authz-new')$$),
@@ -452,8 +471,11 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.authorize_row(regclass,uuid,text,text,boolean,boolean)'),
 			 ('protector_internal.current_customer_ids()'), ('protector_internal.customer_organizations()'),
 			 ('protector_internal.restoring()'),
-			 ('protector_internal.caller_is_trusted()')$$,
-	'authenticated may execute only the authorization helpers that policies and RPCs ask');
+			 ('protector_internal.caller_is_trusted()'),
+			 ('protector_internal.check_money(numeric,text)'), ('protector_internal.check_currency(text,text)'),
+			 ('protector_internal.check_code(text,text,text)'), ('protector_internal.promo_code_for(uuid,text)'),
+			 ('protector_internal.voucher_for(uuid,text)'), ('protector_internal.promo_discount(uuid,uuid,numeric,text)')$$,
+	'authenticated may execute only the helpers that policies and RPCs ask (docs/security.md lists them)');
 SELECT ok(NOT has_schema_privilege('anon', 'protector_internal', 'USAGE'), 'anon has no usage of protector_internal');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_proc p
@@ -465,7 +487,7 @@ SELECT set_eq($$
 	WHERE p.pronamespace = 'protector'::regnamespace AND p.prosecdef
 $$, $$VALUES ('protector.get_venue_by_embed_key(text)'), ('protector.get_venue_services(text)'),
 			 ('protector.get_widget_slots(text,uuid,date,date)'),
-			 ('protector.create_widget_booking(text,uuid,text,text,text,timestamp with time zone,integer,text,jsonb)')$$,
+			 ('protector.create_widget_booking(text,uuid,text,text,text,timestamp with time zone,integer,text,jsonb,text,text)')$$,
 	'the API''s only SECURITY DEFINER functions are the four widget functions, for anon');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_proc p
