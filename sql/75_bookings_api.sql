@@ -244,12 +244,7 @@ BEGIN
 		v_fee := NULL;
 	END IF;
 	-- vouchers first: what they paid and were not given back
-	SELECT LEAST(v_refund, GREATEST(COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-																ELSE OPERATOR(pg_catalog.-) p.amount END), 0), 0))
-	INTO v_to_vouchers
-	FROM protector.payments p
-	WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
-	  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded';
+	v_to_vouchers := LEAST(v_refund, GREATEST(protector_internal.voucher_paid(NEW.organization_id, NEW.id), 0));
 	IF v_refund OPERATOR(pg_catalog.>) v_to_vouchers THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',

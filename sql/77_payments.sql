@@ -102,6 +102,26 @@ $$;
 COMMENT ON FUNCTION protector_internal.booking_refundable(uuid, uuid, uuid) IS
 'A booking''s succeeded payments and its pending or succeeded refunds (leaving out row p_except)';
 
+-- What gift vouchers paid for a booking and were not given back: its
+-- succeeded voucher payments less its succeeded voucher refunds, of one
+-- voucher or (p_voucher_id NULL) of all, leaving out row p_except.
+CREATE FUNCTION protector_internal.voucher_paid(p_organization_id uuid, p_booking_id uuid,
+												p_voucher_id uuid DEFAULT NULL, p_except uuid DEFAULT NULL)
+RETURNS numeric
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+									   ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
+	FROM protector.payments p
+	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
+	  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+	  AND (p_voucher_id IS NULL OR p.voucher_id OPERATOR(pg_catalog.=) p_voucher_id)
+	  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except)
+$$;
+COMMENT ON FUNCTION protector_internal.voucher_paid(uuid, uuid, uuid, uuid) IS
+'What vouchers (or one voucher) paid for a booking and were not given back, leaving out row p_except';
+
 -- Before a payment row is written: lock its booking (so that what it was
 -- paid is summed one payment at a time, each seeing the others), refuse
 -- another currency and refunds beyond what was paid.  Runs as the owner:

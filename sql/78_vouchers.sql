@@ -294,13 +294,7 @@ BEGIN
 				pg_catalog.format('The booking owes %s %s; the payment is %s.', GREATEST(v_due, 0), v.currency, NEW.amount));
 		END IF;
 	ELSE
-		SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-										   ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
-		INTO v_left
-		FROM protector.payments p
-		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.booking_id
-		  AND p.voucher_id OPERATOR(pg_catalog.=) v.id AND p.status OPERATOR(pg_catalog.=) 'succeeded'
-		  AND p.id OPERATOR(pg_catalog.<>) NEW.id;
+		v_left := protector_internal.voucher_paid(NEW.organization_id, NEW.booking_id, v.id, NEW.id);
 		IF NEW.amount OPERATOR(pg_catalog.>) v_left THEN
 			PERFORM protector.raise('invalid_parameter', 'a refund to a voucher cannot exceed what it paid for the booking',
 				pg_catalog.format('The voucher paid %s %s of this booking that has not been given back; this refund %s.',
@@ -361,16 +355,13 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	FOR r IN
-		SELECT p.voucher_id,
-			   pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-								  ELSE OPERATOR(pg_catalog.-) p.amount END) AS open
-		FROM protector.payments p
+		SELECT p.voucher_id FROM protector.payments p
 		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded'
 		GROUP BY p.voucher_id
 		ORDER BY pg_catalog.max(p.created_at) DESC, p.voucher_id
 	LOOP
-		v_amount := LEAST(v_left, r.open);
+		v_amount := LEAST(v_left, protector_internal.voucher_paid(NEW.organization_id, NEW.id, r.voucher_id));
 		CONTINUE WHEN v_amount OPERATOR(pg_catalog.<=) 0;
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,
 										voucher_id, details)

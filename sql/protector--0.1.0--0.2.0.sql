@@ -1235,12 +1235,7 @@ BEGIN
 		v_fee := NULL;
 	END IF;
 	-- vouchers first: what they paid and were not given back
-	SELECT LEAST(v_refund, GREATEST(COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-																ELSE OPERATOR(pg_catalog.-) p.amount END), 0), 0))
-	INTO v_to_vouchers
-	FROM protector.payments p
-	WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
-	  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded';
+	v_to_vouchers := LEAST(v_refund, GREATEST(protector_internal.voucher_paid(NEW.organization_id, NEW.id), 0));
 	IF v_refund OPERATOR(pg_catalog.>) v_to_vouchers THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',
@@ -1383,6 +1378,23 @@ ALTER TABLE protector.bookings
 	ADD COLUMN discount_amount numeric(12, 2) NOT NULL DEFAULT 0 CHECK (discount_amount >= 0),
 	ADD COLUMN promo_code_id uuid;
 ALTER TABLE protector.payments ADD COLUMN voucher_id uuid;
+
+CREATE OR REPLACE FUNCTION protector_internal.voucher_paid(p_organization_id uuid, p_booking_id uuid,
+												p_voucher_id uuid DEFAULT NULL, p_except uuid DEFAULT NULL)
+RETURNS numeric
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+									   ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
+	FROM protector.payments p
+	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
+	  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+	  AND (p_voucher_id IS NULL OR p.voucher_id OPERATOR(pg_catalog.=) p_voucher_id)
+	  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except)
+$$;
+COMMENT ON FUNCTION protector_internal.voucher_paid(uuid, uuid, uuid, uuid) IS
+'What vouchers (or one voucher) paid for a booking and were not given back, leaving out row p_except';
 
 -- argument checks shared by the money RPCs (sql/77_payments.sql)
 CREATE OR REPLACE FUNCTION protector_internal.check_money(p_amount numeric, p_parameter text)
@@ -1669,7 +1681,7 @@ CREATE TRIGGER voucher_balance BEFORE INSERT OR UPDATE OF amount, balance ON pro
 --   a payment: from an expired voucher, beyond its balance, or beyond
 --     what the booking still owes;
 --   a refund: beyond what the voucher paid for this booking.
-CREATE FUNCTION protector_internal.check_voucher_payment()
+CREATE OR REPLACE FUNCTION protector_internal.check_voucher_payment()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1716,13 +1728,7 @@ BEGIN
 				pg_catalog.format('The booking owes %s %s; the payment is %s.', GREATEST(v_due, 0), v.currency, NEW.amount));
 		END IF;
 	ELSE
-		SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-										   ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
-		INTO v_left
-		FROM protector.payments p
-		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.booking_id
-		  AND p.voucher_id OPERATOR(pg_catalog.=) v.id AND p.status OPERATOR(pg_catalog.=) 'succeeded'
-		  AND p.id OPERATOR(pg_catalog.<>) NEW.id;
+		v_left := protector_internal.voucher_paid(NEW.organization_id, NEW.booking_id, v.id, NEW.id);
 		IF NEW.amount OPERATOR(pg_catalog.>) v_left THEN
 			PERFORM protector.raise('invalid_parameter', 'a refund to a voucher cannot exceed what it paid for the booking',
 				pg_catalog.format('The voucher paid %s %s of this booking that has not been given back; this refund %s.',
@@ -1768,7 +1774,7 @@ CREATE TRIGGER sum_voucher_payments AFTER INSERT OR UPDATE OR DELETE ON protecto
 -- refund goes to them, and this gives it back, to the voucher used last
 -- first, as succeeded refunds (after the update: each changes the
 -- booking's amount_paid).
-CREATE FUNCTION protector_internal.return_to_vouchers()
+CREATE OR REPLACE FUNCTION protector_internal.return_to_vouchers()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1783,16 +1789,13 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	FOR r IN
-		SELECT p.voucher_id,
-			   pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-								  ELSE OPERATOR(pg_catalog.-) p.amount END) AS open
-		FROM protector.payments p
+		SELECT p.voucher_id FROM protector.payments p
 		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded'
 		GROUP BY p.voucher_id
 		ORDER BY pg_catalog.max(p.created_at) DESC, p.voucher_id
 	LOOP
-		v_amount := LEAST(v_left, r.open);
+		v_amount := LEAST(v_left, protector_internal.voucher_paid(NEW.organization_id, NEW.id, r.voucher_id));
 		CONTINUE WHEN v_amount OPERATOR(pg_catalog.<=) 0;
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,
 										voucher_id, details)
