@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
-"""scripts/sql-function.py NAME... -- print the definitions of functions
-from the install parts sql/NN_*.sql as CREATE OR REPLACE FUNCTION, with
-their COMMENT, for pasting into an upgrade script: the upgrade then carries
-exactly the text a fresh install has.  NAME is schema-qualified, e.g.
-protector_internal.booking_workflow."""
+"""scripts/sql-function.py [--update FILE] NAME... -- print the definitions
+of functions from the install parts sql/NN_*.sql as CREATE OR REPLACE
+FUNCTION, with their COMMENT, for pasting into an upgrade script: the
+upgrade then carries exactly the text a fresh install has.  NAME is
+schema-qualified, e.g. protector_internal.booking_workflow.
+
+With --update FILE (an unreleased upgrade script), each function already
+defined in FILE is replaced there, in place, by its current text, and the
+others are appended at its end: every function stays defined once, in its
+final text."""
 import glob
 import re
 import sys
@@ -14,8 +19,11 @@ def definitions(text):
     pattern = re.compile(r'^CREATE FUNCTION ([a-z_]+\.[a-z_0-9]+)\(', re.M)
     for match in pattern.finditer(text):
         start = match.start()
-        body = text.index('$$', text.index('AS $$', start) + 5)
-        end = text.index(';', body) + 1
+        end = text.index(';', start) + 1
+        opening = text.find('AS $$', start)
+        if opening != -1 and opening < end:
+            # a body in $$: the statement ends after its closing $$
+            end = text.index(';', text.index('$$', opening + 5)) + 1
         comment = re.compile(r'\nCOMMENT ON FUNCTION ' + re.escape(match.group(1)) + r'\(.*?\';\n', re.S)
         found = comment.search(text, end)
         if found and found.start() == end:
@@ -23,13 +31,34 @@ def definitions(text):
         yield match.group(1), text[start:end]
 
 
-def main(names):
+def update(path, names, found):
+    """Replace each function's block in path, or append it."""
+    text = open(path).read()
+    blocks = dict(definitions(text.replace('CREATE OR REPLACE FUNCTION', 'CREATE FUNCTION')))
+    for name in names:
+        current = found[name].replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION', 1)
+        if name in blocks:
+            start = re.search(r'^CREATE (OR REPLACE )?FUNCTION ' + re.escape(name) + r'\(', text, re.M).start()
+            end = start + len(blocks[name]) + (len('OR REPLACE ') if text.startswith('CREATE OR REPLACE', start) else 0)
+            text = text[:start] + current + text[end:]
+        else:
+            text = text.rstrip('\n') + '\n\n' + current + '\n'
+    open(path, 'w').write(text)
+
+
+def main(args):
+    path = None
+    if args[:1] == ['--update']:
+        path, args = args[1], args[2:]
     text = ''.join(open(p).read() for p in sorted(glob.glob('sql/[0-9][0-9]_*.sql')))
     found = dict(definitions(text))
-    missing = [n for n in names if n not in found]
+    missing = [n for n in args if n not in found]
     if missing:
         sys.exit('not in sql/NN_*.sql: ' + ', '.join(missing))
-    for name in names:
+    if path:
+        update(path, args, found)
+        return
+    for name in args:
         print(found[name].replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION', 1) + '\n')
 
 

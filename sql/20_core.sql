@@ -160,9 +160,35 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector.normalize_name(text) IS
 'Name transliterated to Latin and ASCII, NFKC case-folded, spaces collapsed (ICU): for comparing names';
 
+CREATE FUNCTION protector.country_is_known(p_country text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_country_is_known_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector.country_is_known(text) IS
+'True for an assigned ISO 3166-1 alpha-2 country code (any case)';
+
+-- A country as the API takes it: an assigned ISO 3166-1 alpha-2 code in
+-- capitals (22023 naming the parameter otherwise); NULL passes.
+CREATE FUNCTION protector_internal.check_country(p_country text, p_parameter text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_country IS NOT NULL
+	   AND (p_country OPERATOR(pg_catalog.!~) '^[A-Z]{2}$' OR NOT protector.country_is_known(p_country)) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s must be an ISO 3166 alpha-2 code such as DE', p_parameter),
+			pg_catalog.format('Got "%s".', pg_catalog.left(p_country, 20)), 'Two capital letters of an assigned country code.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_country(text, text) IS
+'Refuses a country that is not an assigned ISO 3166-1 alpha-2 code in capitals (22023 naming the parameter); NULL passes';
+
 CREATE FUNCTION protector.normalize_phone(p_phone text, p_country text DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'protector_normalize_phone'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector.normalize_phone(text, text) IS
-'Phone as digits with + and country code where known (p_country: ISO code of the number''s country)';
+'Phone as digits with + and country code where known (p_country: ISO code of the number''s country; 22023 for an unassigned code)';

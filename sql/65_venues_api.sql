@@ -66,9 +66,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_name must be 1 to 200 characters');
 	END IF;
 	PERFORM protector.check_timezone(p_timezone, 'p_timezone');
-	IF p_country IS NOT NULL AND p_country !~ '^[A-Z]{2}$' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_country must be an ISO 3166 alpha-2 code such as DE');
-	END IF;
+	PERFORM protector_internal.check_country(p_country, 'p_country');
 	PERFORM protector.check_operating_hours(COALESCE(p_operating_hours, '{}'));
 	IF jsonb_typeof(COALESCE(p_branding, '{}')) <> 'object' OR jsonb_typeof(COALESCE(p_widget_settings, '{}')) <> 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_branding and p_widget_settings must be JSON objects');
@@ -110,6 +108,7 @@ BEGIN
 	IF p_changes ? 'timezone' THEN
 		PERFORM protector.check_timezone(p_changes ->> 'timezone', 'p_changes.timezone');
 	END IF;
+	PERFORM protector_internal.check_country(p_changes ->> 'country', 'p_changes.country');
 	IF p_changes ? 'name' AND (p_changes ->> 'name' IS NULL OR length(btrim(p_changes ->> 'name')) NOT BETWEEN 1 AND 200) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes.name must be 1 to 200 characters');
 	END IF;

@@ -100,7 +100,10 @@ BEGIN
 		v_age_years := extract(epoch FROM now() - v_first) / 86400 / 365.25;
 		v_per_year := (x ->> 'frequency')::bigint / GREATEST(v_age_years, 1);
 		v_lifespan_years := extract(epoch FROM v_last - v_first) / 86400 / 365.25;
-		v_remaining := GREATEST(v_org_lifespan - v_lifespan_years, 0);
+		-- churn is memoryless: a customer still booking has the whole
+		-- expected lifespan ahead, however long they have stayed (the old
+		-- "expected - stayed" predicted 0 for every regular)
+		v_remaining := v_org_lifespan;
 	END IF;
 	RETURN jsonb_build_object(
 		'customer_id', c.id,

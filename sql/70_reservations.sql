@@ -59,6 +59,15 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector.validate_slot(uuid, timestamptz, integer) IS
 'The booking range for a start if it is a bookable slot for that party size; otherwise a 22023/22008 error saying why';
 
+-- validate_slot, its errors naming the caller's parameter (p_new_start...)
+CREATE FUNCTION protector_internal.check_slot(p_service_id uuid, p_start timestamptz, p_party_size integer,
+											  p_parameter text)
+RETURNS tstzrange
+AS 'MODULE_PATHNAME', 'protector_validate_slot'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.check_slot(uuid, timestamptz, integer, text) IS
+'validate_slot whose errors name the start as p_parameter';
+
 -- The booking life cycle (docs/bookings.md).
 CREATE FUNCTION protector.booking_transition_allowed(p_from protector.booking_status,
 													 p_to protector.booking_status)
@@ -81,19 +90,35 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_tz text;
 BEGIN
-	IF NOT protector.booking_transition_allowed(OLD.status, NEW.status)
-	   AND NOT protector_internal.caller_is_trusted() THEN
+	IF protector_internal.caller_is_trusted() THEN
+		RETURN NEW;
+	END IF;
+	IF NOT protector.booking_transition_allowed(OLD.status, NEW.status) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('a %s booking cannot become %s', OLD.status, NEW.status),
 			pg_catalog.format('Booking %s is %s.', OLD.id, OLD.status),
 			'See the booking life cycle in docs/bookings.md.');
 	END IF;
+	-- what happens at the venue happens once the booking has started
+	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{in_progress,completed,no_show}'::protector.booking_status[])
+	   AND pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+		SELECT v.timezone INTO v_tz FROM protector.venues v
+		WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id;
+		v_tz := COALESCE(v_tz, 'UTC');
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a booking cannot become %s before it starts', NEW.status),
+			pg_catalog.format('Booking %s starts at %s local time (%s).', OLD.id,
+							  pg_catalog.timezone(v_tz, pg_catalog.lower(NEW.during)), v_tz),
+			'Mark it once it has started, or cancel it.');
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.enforce_status_transition() IS
-'Trigger: booking status changes follow the state machine (trusted callers may correct anything)';
+'Trigger: booking status changes follow the state machine, and in_progress, completed and no_show only once the booking has started (trusted callers may correct anything)';
 
 CREATE TRIGGER enforce_status_transition BEFORE UPDATE OF status ON protector.bookings
 	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)

@@ -490,7 +490,7 @@ BEGIN
 		PERFORM protector.raise('not_found', 'service not found',
 			'p_new_service_id is not a service of the booking''s organization.');
 	END IF;
-	v_range := protector.validate_slot(v_service.id, p_new_start, v_booking.party_size);
+	v_range := protector_internal.check_slot(v_service.id, p_new_start, v_booking.party_size, 'p_new_start');
 	-- both services' locks, in sorted order: no deadlock with a reschedule the other way
 	PERFORM protector.lock_services(ARRAY[v_booking.service_id, v_service.id]);
 	-- one statement: if the new slot is taken it fails and the booking

@@ -189,7 +189,7 @@ BEGIN
 		v_trigger := true;
 	END IF;
 	IF to_regclass('realtime.messages') IS NOT NULL
-	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
+	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
 				   AND polname = 'protector_members_receive_organization_topic') THEN
 		DROP POLICY protector_members_receive_organization_topic ON realtime.messages;
 		v_policy := true;

@@ -94,7 +94,9 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.current_customer_ids(),
 	protector_internal.customer_organizations(),
 	protector_internal.restoring(),
-	protector_internal.caller_is_trusted()
+	protector_internal.caller_is_trusted(),
+	protector_internal.check_slot(uuid, timestamptz, integer, text),
+	protector_internal.check_country(text, text)
 TO authenticated, service_role;
 -- merge_customers finds what refers to a customer here (catalog facts)
 GRANT SELECT ON protector_internal.customer_references TO authenticated, service_role;
@@ -165,6 +167,7 @@ GRANT EXECUTE ON FUNCTION
 	protector.normalize_email(text),
 	protector.normalize_name(text),
 	protector.normalize_phone(text, text),
+	protector.country_is_known(text),
 	protector.find_duplicate_customers(uuid),
 	protector.merge_customers(uuid, uuid)
 TO authenticated, service_role;

@@ -307,7 +307,7 @@ BEGIN
 		v_trigger := true;
 	END IF;
 	IF to_regclass('realtime.messages') IS NOT NULL
-	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
+	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
 				   AND polname = 'protector_members_receive_organization_topic') THEN
 		DROP POLICY protector_members_receive_organization_topic ON realtime.messages;
 		v_policy := true;
@@ -2544,3 +2544,321 @@ BEGIN
 END
 $restore_codes$;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
+
+-- The API as a front-end developer meets it (issue 13) ---------------------------
+
+CREATE OR REPLACE FUNCTION protector.country_is_known(p_country text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_country_is_known_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector.country_is_known(text) IS
+'True for an assigned ISO 3166-1 alpha-2 country code (any case)';
+
+CREATE OR REPLACE FUNCTION protector_internal.check_country(p_country text, p_parameter text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_country IS NOT NULL
+	   AND (p_country OPERATOR(pg_catalog.!~) '^[A-Z]{2}$' OR NOT protector.country_is_known(p_country)) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s must be an ISO 3166 alpha-2 code such as DE', p_parameter),
+			pg_catalog.format('Got "%s".', pg_catalog.left(p_country, 20)), 'Two capital letters of an assigned country code.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_country(text, text) IS
+'Refuses a country that is not an assigned ISO 3166-1 alpha-2 code in capitals (22023 naming the parameter); NULL passes';
+
+CREATE OR REPLACE FUNCTION protector.normalize_phone(p_phone text, p_country text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'protector_normalize_phone'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector.normalize_phone(text, text) IS
+'Phone as digits with + and country code where known (p_country: ISO code of the number''s country; 22023 for an unassigned code)';
+
+CREATE OR REPLACE FUNCTION protector_internal.check_slot(p_service_id uuid, p_start timestamptz, p_party_size integer,
+											  p_parameter text)
+RETURNS tstzrange
+AS 'MODULE_PATHNAME', 'protector_validate_slot'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.check_slot(uuid, timestamptz, integer, text) IS
+'validate_slot whose errors name the start as p_parameter';
+
+CREATE OR REPLACE FUNCTION protector.reschedule_booking(p_booking_id uuid, p_new_start timestamptz,
+											 p_new_service_id uuid DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_booking protector.bookings;
+	v_service protector.services;
+	v_range tstzrange;
+BEGIN
+	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'bookings.reschedule', 'booking', true);
+	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
+	IF v_booking.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[]) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a %s booking cannot be rescheduled', v_booking.status));
+	END IF;
+	SELECT * INTO v_service FROM protector.services s
+	WHERE s.id OPERATOR(pg_catalog.=) COALESCE(p_new_service_id, v_booking.service_id)
+	  AND s.organization_id OPERATOR(pg_catalog.=) v_booking.organization_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'service not found',
+			'p_new_service_id is not a service of the booking''s organization.');
+	END IF;
+	v_range := protector_internal.check_slot(v_service.id, p_new_start, v_booking.party_size, 'p_new_start');
+	-- both services' locks, in sorted order: no deadlock with a reschedule the other way
+	PERFORM protector.lock_services(ARRAY[v_booking.service_id, v_service.id]);
+	-- one statement: if the new slot is taken it fails and the booking
+	-- keeps its slot; another service prices it again (set_booking_price)
+	UPDATE protector.bookings b
+	SET during = v_range, service_id = v_service.id, venue_id = v_service.venue_id
+	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id
+	RETURNING * INTO v_booking;
+	RETURN pg_catalog.to_jsonb(v_booking);
+END
+$$;
+COMMENT ON FUNCTION protector.reschedule_booking(uuid, timestamptz, uuid) IS
+'Moves a booking to a new start (optionally another service) atomically: if the new slot is taken the booking keeps its old one';
+
+CREATE OR REPLACE FUNCTION protector.create_venue(
+	p_organization_id uuid,
+	p_name text,
+	p_timezone text,
+	p_description text DEFAULT NULL,
+	p_address text DEFAULT NULL,
+	p_city text DEFAULT NULL,
+	p_region text DEFAULT NULL,
+	p_country text DEFAULT NULL,
+	p_postal_code text DEFAULT NULL,
+	p_operating_hours jsonb DEFAULT '{}',
+	p_branding jsonb DEFAULT '{}',
+	p_widget_settings jsonb DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.venues;
+BEGIN
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
+	IF p_name IS NULL OR length(btrim(p_name)) NOT BETWEEN 1 AND 200 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_name must be 1 to 200 characters');
+	END IF;
+	PERFORM protector.check_timezone(p_timezone, 'p_timezone');
+	PERFORM protector_internal.check_country(p_country, 'p_country');
+	PERFORM protector.check_operating_hours(COALESCE(p_operating_hours, '{}'));
+	IF jsonb_typeof(COALESCE(p_branding, '{}')) <> 'object' OR jsonb_typeof(COALESCE(p_widget_settings, '{}')) <> 'object' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_branding and p_widget_settings must be JSON objects');
+	END IF;
+	PERFORM protector_internal.authorize(p_organization_id, 'venues.manage');
+	INSERT INTO protector.venues (organization_id, name, timezone, description, address, city, region,
+								  country, postal_code, operating_hours, branding, widget_settings)
+	VALUES (p_organization_id, btrim(p_name), p_timezone, p_description, p_address, p_city, p_region,
+			p_country, p_postal_code, COALESCE(p_operating_hours, '{}'), COALESCE(p_branding, '{}'),
+			COALESCE(p_widget_settings, '{}'))
+	RETURNING * INTO v;
+	RETURN to_jsonb(v);
+END
+$$;
+COMMENT ON FUNCTION protector.create_venue(uuid, text, text, text, text, text, text, text, text, jsonb, jsonb, jsonb) IS
+'Creates a venue (owners, admins, managers); it gets an embed key';
+
+CREATE OR REPLACE FUNCTION protector.update_venue(p_venue_id uuid, p_changes jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.venues;
+	v_unknown text;
+BEGIN
+	PERFORM protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.manage', 'venue', true);
+	SELECT * INTO v FROM protector.venues WHERE id = p_venue_id;
+	IF p_changes IS NULL OR jsonb_typeof(p_changes) <> 'object' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_changes must be a JSON object of the fields to change');
+	END IF;
+	SELECT string_agg(k, ', ' ORDER BY k) INTO v_unknown FROM jsonb_object_keys(p_changes) k
+	WHERE k NOT IN ('name', 'description', 'address', 'city', 'region', 'country', 'postal_code',
+					'timezone', 'capacity', 'branding', 'widget_settings', 'active');
+	IF v_unknown IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', format('p_changes has fields that cannot be changed here: %s', v_unknown),
+			NULL, 'Opening hours change through update_venue_schedule, the embed key through rotate_embed_key.');
+	END IF;
+	IF p_changes ? 'timezone' THEN
+		PERFORM protector.check_timezone(p_changes ->> 'timezone', 'p_changes.timezone');
+	END IF;
+	PERFORM protector_internal.check_country(p_changes ->> 'country', 'p_changes.country');
+	IF p_changes ? 'name' AND (p_changes ->> 'name' IS NULL OR length(btrim(p_changes ->> 'name')) NOT BETWEEN 1 AND 200) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_changes.name must be 1 to 200 characters');
+	END IF;
+	BEGIN
+		UPDATE protector.venues SET
+			name = CASE WHEN p_changes ? 'name' THEN btrim(p_changes ->> 'name') ELSE name END,
+			description = CASE WHEN p_changes ? 'description' THEN p_changes ->> 'description' ELSE description END,
+			address = CASE WHEN p_changes ? 'address' THEN p_changes ->> 'address' ELSE address END,
+			city = CASE WHEN p_changes ? 'city' THEN p_changes ->> 'city' ELSE city END,
+			region = CASE WHEN p_changes ? 'region' THEN p_changes ->> 'region' ELSE region END,
+			country = CASE WHEN p_changes ? 'country' THEN p_changes ->> 'country' ELSE country END,
+			postal_code = CASE WHEN p_changes ? 'postal_code' THEN p_changes ->> 'postal_code' ELSE postal_code END,
+			timezone = CASE WHEN p_changes ? 'timezone' THEN p_changes ->> 'timezone' ELSE timezone END,
+			capacity = CASE WHEN p_changes ? 'capacity' THEN (p_changes ->> 'capacity')::integer ELSE capacity END,
+			branding = CASE WHEN p_changes ? 'branding' THEN p_changes -> 'branding' ELSE branding END,
+			widget_settings = CASE WHEN p_changes ? 'widget_settings' THEN p_changes -> 'widget_settings' ELSE widget_settings END,
+			active = CASE WHEN p_changes ? 'active' THEN (p_changes ->> 'active')::boolean ELSE active END
+		WHERE id = v.id
+		RETURNING * INTO v;
+	EXCEPTION
+		WHEN check_violation OR not_null_violation OR invalid_text_representation OR numeric_value_out_of_range THEN
+			PERFORM protector.raise('invalid_parameter', format('p_changes: %s', SQLERRM));
+	END;
+	RETURN to_jsonb(v);
+END
+$$;
+COMMENT ON FUNCTION protector.update_venue(uuid, jsonb) IS
+'Changes the given fields of a venue (name, address, time zone, branding, widget settings, active, ...)';
+
+CREATE OR REPLACE FUNCTION protector.find_duplicate_customers(p_organization_id uuid)
+RETURNS TABLE (group_no integer, reason text, customer_ids uuid[], full_names text[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
+	PERFORM protector_internal.authorize(p_organization_id, 'customers.find_duplicates');
+	RETURN QUERY
+	WITH c AS (
+		SELECT id, full_name, created_at, identity_key,
+			   protector.normalize_phone(phone, CASE WHEN protector.country_is_known(country) THEN country END) AS phone_key,
+			   protector.normalize_name(full_name) AS name_key,
+			   right(regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g'), 4) AS phone_tail
+		FROM protector.customers
+		WHERE organization_id = p_organization_id AND merged_into IS NULL
+	), g AS (
+		SELECT 'same email' AS why, array_agg(id ORDER BY created_at, id) AS ids,
+			   array_agg(full_name ORDER BY created_at, id) AS names
+		FROM c WHERE identity_key IS NOT NULL GROUP BY identity_key HAVING count(*) > 1
+		UNION ALL
+		SELECT 'same phone', array_agg(id ORDER BY created_at, id), array_agg(full_name ORDER BY created_at, id)
+		FROM c WHERE phone_key IS NOT NULL GROUP BY phone_key HAVING count(*) > 1
+		UNION ALL
+		SELECT 'same name and phone ending', array_agg(id ORDER BY created_at, id), array_agg(full_name ORDER BY created_at, id)
+		FROM c WHERE name_key IS NOT NULL AND length(phone_tail) = 4
+		GROUP BY name_key, phone_tail HAVING count(*) > 1
+	)
+	SELECT (row_number() OVER (ORDER BY g.ids[1], g.why))::integer, g.why, g.ids, g.names FROM g
+	ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION protector.find_duplicate_customers(uuid) IS
+'Likely duplicate customers: same identity key (email), same normalized phone, or same normalized name and last 4 phone digits';
+
+CREATE OR REPLACE FUNCTION protector_internal.enforce_status_transition()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_tz text;
+BEGIN
+	IF protector_internal.caller_is_trusted() THEN
+		RETURN NEW;
+	END IF;
+	IF NOT protector.booking_transition_allowed(OLD.status, NEW.status) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a %s booking cannot become %s', OLD.status, NEW.status),
+			pg_catalog.format('Booking %s is %s.', OLD.id, OLD.status),
+			'See the booking life cycle in docs/bookings.md.');
+	END IF;
+	-- what happens at the venue happens once the booking has started
+	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{in_progress,completed,no_show}'::protector.booking_status[])
+	   AND pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+		SELECT v.timezone INTO v_tz FROM protector.venues v
+		WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id;
+		v_tz := COALESCE(v_tz, 'UTC');
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a booking cannot become %s before it starts', NEW.status),
+			pg_catalog.format('Booking %s starts at %s local time (%s).', OLD.id,
+							  pg_catalog.timezone(v_tz, pg_catalog.lower(NEW.during)), v_tz),
+			'Mark it once it has started, or cancel it.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.enforce_status_transition() IS
+'Trigger: booking status changes follow the state machine, and in_progress, completed and no_show only once the booking has started (trusted callers may correct anything)';
+
+CREATE OR REPLACE FUNCTION protector.calculate_customer_ltv(p_customer_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	x jsonb := protector.get_customer_rfm_score(p_customer_id);
+	c protector.customers;
+	v_first timestamptz;
+	v_last timestamptz;
+	v_org_lifespan numeric;
+	v_age_years numeric;
+	v_lifespan_years numeric;
+	v_aov numeric;
+	v_per_year numeric;
+	v_remaining numeric;
+BEGIN
+	SELECT * INTO c FROM protector.customers WHERE id = p_customer_id;
+	-- first and last qualifying booking per customer, once: this
+	-- customer's span, and how long customers who came back stay
+	WITH spans AS (
+		SELECT b.customer_id, min(lower(b.during)) AS f, max(lower(b.during)) AS l, count(*) AS n
+		FROM protector.bookings b
+		WHERE b.organization_id = c.organization_id AND b.customer_id IS NOT NULL
+		  AND b.status IN ('confirmed', 'in_progress', 'completed') AND lower(b.during) <= now()
+		GROUP BY b.customer_id)
+	SELECT (SELECT f FROM spans WHERE customer_id = c.id), (SELECT l FROM spans WHERE customer_id = c.id),
+		   (SELECT avg(extract(epoch FROM l - f) / 86400 / 365.25) FROM spans WHERE n >= 2)
+	INTO v_first, v_last, v_org_lifespan;
+	v_org_lifespan := COALESCE(NULLIF(v_org_lifespan, 0), 1);
+
+	IF (x ->> 'frequency')::bigint = 0 THEN
+		v_aov := 0; v_per_year := 0; v_remaining := v_org_lifespan; v_lifespan_years := 0;
+	ELSE
+		v_aov := (x ->> 'monetary')::numeric / (x ->> 'frequency')::bigint;
+		v_age_years := extract(epoch FROM now() - v_first) / 86400 / 365.25;
+		v_per_year := (x ->> 'frequency')::bigint / GREATEST(v_age_years, 1);
+		v_lifespan_years := extract(epoch FROM v_last - v_first) / 86400 / 365.25;
+		-- churn is memoryless: a customer still booking has the whole
+		-- expected lifespan ahead, however long they have stayed (the old
+		-- "expected - stayed" predicted 0 for every regular)
+		v_remaining := v_org_lifespan;
+	END IF;
+	RETURN jsonb_build_object(
+		'customer_id', c.id,
+		'currency', (SELECT o.currency FROM protector.organizations o WHERE o.id = c.organization_id),
+		'historic_value', (x ->> 'monetary')::numeric,
+		'bookings', (x ->> 'frequency')::bigint,
+		'average_order_value', round(v_aov, 2),
+		'bookings_per_year', round(v_per_year, 4),
+		'customer_lifespan_years', round(v_lifespan_years, 4),
+		'expected_lifespan_years', round(v_org_lifespan, 4),
+		'expected_remaining_years', round(v_remaining, 4),
+		'predicted_12_month_value', round(v_aov * v_per_year * LEAST(v_remaining, 1), 2));
+END
+$$;
+COMMENT ON FUNCTION protector.calculate_customer_ltv(uuid) IS
+'Historic value and predicted 12-month value (average order x bookings per year x min(1, expected remaining years))';
+
+REVOKE ALL ON FUNCTION protector.country_is_known(text), protector_internal.check_country(text, text),
+	protector_internal.check_slot(uuid, timestamptz, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector.country_is_known(text) TO authenticated, service_role;
+GRANT EXECUTE ON FUNCTION
+	protector_internal.check_slot(uuid, timestamptz, integer, text),
+	protector_internal.check_country(text, text)
+TO authenticated, service_role;

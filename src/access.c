@@ -137,36 +137,55 @@ protector_restore(const ProtectorElevation *saved)
 }
 
 /*
- * Runs a kept single-row, single-column plan returning uuid[] with the
- * given parameters as the owner of protector's tables, ignoring forced
- * RLS, and returns its result copied into the caller's memory context.
+ * Runs a kept plan returning at most one row of one column with the given
+ * parameters as the owner of protector's tables, ignoring forced RLS, and
+ * returns its value copied into the caller's memory context; *found says
+ * whether there was a row with a non-NULL value.
  */
 Datum
-protector_select_uuid_array(SPIPlanPtr *plan, const char *sql, int nargs,
-							Oid *argtypes, Datum *values)
+protector_select_datum(SPIPlanPtr *plan, const char *sql, int nargs,
+					   Oid *argtypes, Datum *values, bool *found)
 {
 	ProtectorElevation saved;
 	int			ret;
-	bool		isnull;
-	Datum		result;
+	bool		isnull = true;
+	Datum		result = (Datum) 0;
 	int			nestlevel = protector_spi_connect();
 
 	protector_keep_plan(plan, sql, nargs, argtypes);
 
 	protector_elevate(protector_table_owner("members"), &saved);
-	ret = SPI_execute_plan(*plan, values, NULL, true, 1);
+	ret = SPI_execute_plan(*plan, values, NULL, true, 2);
 	protector_restore(&saved);
 
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+	if (ret != SPI_OK_SELECT || SPI_processed > 1)
 		elog(ERROR, "unexpected result from \"%s\": %s",
 			 sql, SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+	{
+		Form_pg_attribute att = TupleDescAttr(SPI_tuptable->tupdesc, 0);
 
-	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-						   &isnull);
-	if (isnull)
-		elog(ERROR, "\"%s\" returned NULL", sql);
-	result = SPI_datumTransfer(result, false, -1);
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+							   &isnull);
+		if (!isnull)
+			result = SPI_datumTransfer(result, att->attbyval, att->attlen);
+	}
+	*found = !isnull;
 
 	protector_spi_finish(nestlevel);
+	return result;
+}
+
+/* the same, for a query that always returns one uuid[] */
+Datum
+protector_select_uuid_array(SPIPlanPtr *plan, const char *sql, int nargs,
+							Oid *argtypes, Datum *values)
+{
+	bool		found;
+	Datum		result = protector_select_datum(plan, sql, nargs, argtypes, values,
+												&found);
+
+	if (!found)
+		elog(ERROR, "\"%s\" returned no value", sql);
 	return result;
 }

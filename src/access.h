@@ -26,6 +26,9 @@ extern SPIPlanPtr protector_keep_plan(SPIPlanPtr *plan, const char *sql,
 									  int nargs, Oid *argtypes);
 extern void protector_elevate(Oid owner, ProtectorElevation *saved);
 extern void protector_restore(const ProtectorElevation *saved);
+extern Datum protector_select_datum(SPIPlanPtr *plan, const char *sql,
+									int nargs, Oid *argtypes, Datum *values,
+									bool *found);
 extern Datum protector_select_uuid_array(SPIPlanPtr *plan, const char *sql,
 										 int nargs, Oid *argtypes, Datum *values);
 

@@ -32,6 +32,7 @@
 #include "errors.h"
 #include "reserve.h"
 #include "schedule.h"
+#include "timezone.h"
 
 /* longest date range get_available_slots() answers in one call */
 #define MAX_AVAILABILITY_DAYS 93
@@ -170,16 +171,6 @@ protector_get_available_slots(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-static char *
-local_text(TimestampTz ts, const char *tzname)
-{
-	Datum		local = DirectFunctionCall2(timestamptz_zone,
-											CStringGetTextDatum(tzname),
-											TimestampTzGetDatum(ts));
-
-	return DatumGetCString(DirectFunctionCall1(timestamp_out, local));
-}
-
 /*
  * protector.validate_slot(p_service_id uuid, p_start timestamptz,
  *		p_party_size integer) returns tstzrange
@@ -194,6 +185,9 @@ Datum
 protector_validate_slot(PG_FUNCTION_ARGS)
 {
 	ServiceRules *rules = visible_service(fcinfo, 0);
+	/* the caller's name for the start: protector_internal.check_slot() */
+	const char *param = (PG_NARGS() > 3 && !PG_ARGISNULL(3)) ?
+		text_to_cstring(PG_GETARG_TEXT_PP(3)) : "p_start";
 	TimestampTz start;
 	int32		party;
 	TimestampTz now_ts = GetCurrentTransactionStartTimestamp();
@@ -207,7 +201,7 @@ protector_validate_slot(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_start must not be null")));
+				 errmsg("%s must not be null", param)));
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
@@ -218,7 +212,7 @@ protector_validate_slot(PG_FUNCTION_ARGS)
 	if (TIMESTAMP_NOT_FINITE(start))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
-				 errmsg("p_start must be a finite time")));
+				 errmsg("%s must be a finite time", param)));
 	if (party < rules->min_party || party > rules->max_party)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
@@ -227,23 +221,24 @@ protector_validate_slot(PG_FUNCTION_ARGS)
 	if (start < now_ts)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_start is in the past"),
-				 errdetail("Requested %s; it is now %s.",
-						   pstrdup(timestamptz_to_str(start)), timestamptz_to_str(now_ts))));
+				 errmsg("%s is in the past", param),
+				 errdetail("Requested %s local time; it is now %s (%s).",
+						   protector_local_text(start, rules->timezone),
+						   protector_local_text(now_ts, rules->timezone), rules->timezone)));
 	if (start < now_ts + rules->min_notice)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_start is too soon for service \"%s\"", rules->name),
-				 errdetail("The service must be booked %lld minutes ahead; the earliest start is %s.",
+				 errmsg("%s is too soon for service \"%s\"", param, rules->name),
+				 errdetail("The service must be booked %lld minutes ahead; the earliest start is %s local time (%s).",
 						   (long long) (rules->min_notice / USECS_PER_MINUTE),
-						   timestamptz_to_str(now_ts + rules->min_notice))));
+						   protector_local_text(now_ts + rules->min_notice, rules->timezone), rules->timezone)));
 	if (start > now_ts + rules->max_advance)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_start is too far ahead for service \"%s\"", rules->name),
-				 errdetail("The service can be booked at most %lld days ahead; the latest start is %s.",
+				 errmsg("%s is too far ahead for service \"%s\"", param, rules->name),
+				 errdetail("The service can be booked at most %lld days ahead; the latest start is %s local time (%s).",
 						   (long long) (rules->max_advance / USECS_PER_DAY),
-						   timestamptz_to_str(now_ts + rules->max_advance))));
+						   protector_local_text(now_ts + rules->max_advance, rules->timezone), rules->timezone)));
 
 	day = protector_local_day(start, pg_tzset(rules->timezone));
 	slots = protector_slots_between(rules, day, day, now_ts, false, &nslots);
@@ -269,7 +264,7 @@ protector_validate_slot(PG_FUNCTION_ARGS)
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("the venue of service \"%s\" is closed on that day", rules->name),
 				 errdetail("Requested %s local time (%s); the venue has no opening hours that day.",
-						   local_text(start, rules->timezone), rules->timezone)));
+						   protector_local_text(start, rules->timezone), rules->timezone)));
 	{
 		int			before = -1;
 
@@ -277,14 +272,14 @@ protector_validate_slot(PG_FUNCTION_ARGS)
 			before = i;
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_start is not a slot of service \"%s\"", rules->name),
+				 errmsg("%s is not a slot of service \"%s\"", param, rules->name),
 				 errdetail("Requested %s local time (%s)%s%s%s%s.",
-						   local_text(start, rules->timezone), rules->timezone,
+						   protector_local_text(start, rules->timezone), rules->timezone,
 						   before >= 0 ? "; the slot before starts " : "",
-						   before >= 0 ? local_text(slots[before].start, rules->timezone) : "",
+						   before >= 0 ? protector_local_text(slots[before].start, rules->timezone) : "",
 						   before + 1 < nslots ? "; the slot after starts " : "",
-						   before + 1 < nslots ? local_text(slots[before + 1].start, rules->timezone) : ""),
-				 errhint("Slots start at opening time and then every slot interval, and must end by closing time; get_available_slots() lists them.")));
+						   before + 1 < nslots ? protector_local_text(slots[before + 1].start, rules->timezone) : ""),
+				 errhint("Slots start at opening time and then every slot interval, and must end by closing time; get_available_slots() (get_widget_slots() in the widget) lists them.")));
 	}
 	PG_RETURN_NULL();
 }

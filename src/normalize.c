@@ -11,6 +11,7 @@
  *							 NFKC case-folded, whitespace collapsed:
  *							 "Zoë Ångström" and "ZOE  ANGSTROM" both become
  *							 "zoe angstrom"; "Зоя" becomes "zoa".
+ *	  country_is_known(text)	 an assigned ISO 3166-1 alpha-2 code?
  *	  normalize_phone(text, country)
  *							 digits with a leading + and country code when
  *							 one is known: "+49 (0)30 1234" and, for DE,
@@ -212,6 +213,43 @@ static const CountryCode country_codes[] = {
 	{"TR", "90", false}, {"UA", "380", false}, {"US", "1", false}, {"ZA", "27", false},
 };
 
+/* ISO 3166-1 alpha-2: every assigned code, two letters each, sorted */
+static const char iso_countries[] =
+"ADAEAFAGAIALAMAOAQARASATAUAWAXAZBABBBDBEBFBGBHBIBJBLBMBNBOBQBRBSBTBVBWBYBZ"
+"CACCCDCFCGCHCICKCLCMCNCOCRCUCVCWCXCYCZDEDJDKDMDODZECEEEGEHERESETFIFJFKFMFO"
+"FRGAGBGDGEGFGGGHGIGLGMGNGPGQGRGSGTGUGWGYHKHMHNHRHTHUIDIEILIMINIOIQIRISITJE"
+"JMJOJPKEKGKHKIKMKNKPKRKWKYKZLALBLCLILKLRLSLTLULVLYMAMCMDMEMFMGMHMKMLMMMNMO"
+"MPMQMRMSMTMUMVMWMXMYMZNANCNENFNGNINLNONPNRNUNZOMPAPEPFPGPHPKPLPMPNPRPSPTPW"
+"PYQARERORSRURWSASBSCSDSESGSHSISJSKSLSMSNSOSRSSSTSVSXSYSZTCTDTFTGTHTJTKTLTM"
+"TNTOTRTTTVTWTZUAUGUMUSUYUZVAVCVEVGVIVNVUWFWSYEYTZAZMZW";
+
+/* is code (any case) an assigned ISO 3166-1 alpha-2 country code? */
+static bool
+protector_country_is_known(const char *code, int len)
+{
+	if (len != 2)
+		return false;
+	for (const char *c = iso_countries; *c; c += 2)
+	{
+		if (c[0] == pg_ascii_toupper((unsigned char) code[0]) &&
+			c[1] == pg_ascii_toupper((unsigned char) code[1]))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * protector.country_is_known(p_country text) returns boolean
+ */
+PG_FUNCTION_INFO_V1(protector_country_is_known_sql);
+Datum
+protector_country_is_known_sql(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+
+	PG_RETURN_BOOL(protector_country_is_known(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
+}
+
 PG_FUNCTION_INFO_V1(protector_normalize_phone);
 Datum
 protector_normalize_phone(PG_FUNCTION_ARGS)
@@ -238,6 +276,11 @@ protector_normalize_phone(PG_FUNCTION_ARGS)
 	{
 		char	   *country = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
+		if (!protector_country_is_known(country, strlen(country)))
+			ereport(ERROR,
+					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+					 errmsg("p_country \"%.8s\" is not an ISO 3166 country code", country),
+					 errhint("Use two letters such as DE or US, or NULL when the country is unknown.")));
 		for (size_t i = 0; i < lengthof(country_codes); i++)
 		{
 			if (pg_strcasecmp(country, country_codes[i].iso) == 0)

@@ -67,6 +67,7 @@
 #include "locks.h"
 #include "reserve.h"
 #include "schedule.h"
+#include "timezone.h"
 
 static SPIPlanPtr occupancy_plan = NULL;
 
@@ -458,18 +459,34 @@ read_booking(HeapTuple tuple, TupleDesc desc, BookingRow *row)
 		row->occupies = true;
 }
 
-static char *
-format_range(TimestampTz start, TimestampTz end)
-{
-	char	   *s = pstrdup(timestamptz_to_str(start));
+static SPIPlanPtr venue_timezone_plan = NULL;
 
-	return psprintf("[%s, %s)", s, timestamptz_to_str(end));
+/*
+ * The booking's range in its venue's local time, as every other message
+ * about times says it: read only when a conflict is reported.
+ */
+static char *
+format_range(BookingRow *row)
+{
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		values[1] = {UUIDPGetDatum(row->service_id)};
+	bool		found;
+	Datum		tz = protector_select_datum(&venue_timezone_plan,
+											"SELECT v.timezone FROM protector.services s"
+											" JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) s.organization_id"
+											" AND v.id OPERATOR(pg_catalog.=) s.venue_id"
+											" WHERE s.id OPERATOR(pg_catalog.=) $1",
+											1, argtypes, values, &found);
+	char	   *tzname = found ? TextDatumGetCString(tz) : "UTC";
+
+	return psprintf("[%s, %s) local time (%s)", protector_local_text(row->start, tzname),
+					protector_local_text(row->end, tzname), tzname);
 }
 
 static void
 report_conflict(CapacityRules *rules, BookingRow *row, int32 taken, bool retry)
 {
-	char	   *range = format_range(row->start, row->end);
+	char	   *range = format_range(row);
 
 	if (retry)
 		ereport(ERROR,
@@ -484,13 +501,13 @@ report_conflict(CapacityRules *rules, BookingRow *row, int32 taken, bool retry)
 				 errmsg("service \"%s\" is already booked at the requested time", rules->name),
 				 errdetail("Requested %s; the service takes one booking at a time (buffers included) and another booking overlaps it.",
 						   range),
-				 errhint("Choose another time; protector.get_available_slots() lists the free ones.")));
+				 errhint("Choose another time; get_available_slots() (get_widget_slots() in the widget) lists the free ones.")));
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_CONFLICT),
 			 errmsg("service \"%s\" has no room for %d more at the requested time", rules->name, row->party),
 			 errdetail("Requested %s; the service holds %d at a time and %d places are already taken then.",
 					   range, rules->capacity, taken),
-			 errhint("Choose another time or a smaller party; protector.get_available_slots() lists the free places.")));
+			 errhint("Choose another time or a smaller party; get_available_slots() (get_widget_slots() in the widget) lists the free places.")));
 }
 
 static int
@@ -900,6 +917,9 @@ protector_service_mode_check(PG_FUNCTION_ARGS)
 		{
 			char	   *first = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(widest.id)));
 			char	   *second = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(row.id)));
+			BookingRow	earlier = widest;
+
+			earlier.service_id = row.service_id;	/* the same service */
 
 			ereport(ERROR,
 					(protector_errcode(PROTECTOR_ERR_CONFLICT),
@@ -907,8 +927,8 @@ protector_service_mode_check(PG_FUNCTION_ARGS)
 							TextDatumGetCString(heap_getattr(trigdata->tg_newtuple, catalog.s_name,
 															 sdesc, &isnull))),
 					 errdetail("Bookings %s %s and %s %s overlap (buffers included).",
-							   first, format_range(widest.start, widest.end),
-							   second, format_range(row.start, row.end)),
+							   first, format_range(&earlier),
+							   second, format_range(&row)),
 					 errhint("Cancel or move one of them first, or keep the service shared.")));
 		}
 		if (!have_widest || row.end > widest.end)

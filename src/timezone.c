@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * timezone.c
- *	  Is a string an IANA time zone name that this server can use?
+ *	  Is a string an IANA time zone name that this server can use?  And a
+ *	  time written as a venue's local time, for messages.
  *
  * A venue's timezone decides what "10:00 on Saturday" means, so it must be
  * a real zone of the tz database ("Europe/Berlin"), spelled exactly as the
@@ -23,6 +24,7 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "errors.h"
 #include "timezone.h"
@@ -150,4 +152,18 @@ protector_check_timezone_sql(PG_FUNCTION_ARGS)
 	name = PG_GETARG_TEXT_PP(0);
 	protector_check_timezone(text_to_cstring(name), param);
 	PG_RETURN_TEXT_P(name);
+}
+
+/*
+ * ts as local time in tzname, "2027-03-29 10:00:00" (a palloc'd string:
+ * several may stand in one message, unlike timestamptz_to_str's buffer).
+ */
+char *
+protector_local_text(TimestampTz ts, const char *tzname)
+{
+	Datum		local = DirectFunctionCall2(timestamptz_zone,
+											CStringGetTextDatum(tzname),
+											TimestampTzGetDatum(ts));
+
+	return DatumGetCString(DirectFunctionCall1(timestamp_out, local));
 }

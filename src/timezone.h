@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * timezone.h
- *	  Validation of IANA time zone names for venues and organizations.
+ *	  Validation of IANA time zone names for venues and organizations, and
+ *	  times written in a venue's local time for messages.
  *
  * src/timezone.h
  *
@@ -10,7 +11,10 @@
 #ifndef PROTECTOR_TIMEZONE_H
 #define PROTECTOR_TIMEZONE_H
 
+#include "datatype/timestamp.h"
+
 extern bool protector_timezone_is_valid(const char *name);
 extern void protector_check_timezone(const char *name, const char *param);
+extern char *protector_local_text(TimestampTz ts, const char *tzname);
 
 #endif							/* PROTECTOR_TIMEZONE_H */

@@ -168,6 +168,7 @@ INSERT INTO calls VALUES
 	('protector.normalize_email(text)', 'z_owner_b', NULL, NULL, $$protector.normalize_email(' Ann@Example.COM ')$$),
 	('protector.normalize_name(text)', 'z_owner_b', NULL, NULL, $$protector.normalize_name('Zoë  Ölund')$$),
 	('protector.normalize_phone(text,text)', 'z_owner_b', NULL, NULL, $$protector.normalize_phone('030 1234567', 'DE')$$),
+	('protector.country_is_known(text)', 'z_owner_b', NULL, NULL, $$protector.country_is_known('DE')$$),
 	('protector.rfm_segment(integer,integer,integer)', 'z_owner_b', NULL, NULL, $$protector.rfm_segment(5, 5, 5)$$),
 	('protector.get_venue_by_embed_key(text)', 'anon', NULL, NULL, $$protector.get_venue_by_embed_key(%3$s)$$),
 	('protector.get_venue_services(text)', 'anon', NULL, NULL, $$protector.get_venue_services(%3$s)$$);
@@ -430,7 +431,9 @@ SELECT is(left(pg_temp.attempt('z_operator_b', $$
 		VALUES ('0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1', '0ab00000-0000-4000-8000-0000000005a2',
 				'0ab00000-0000-4000-8000-00000000c001', '[2030-03-02 02:00+00, 2030-03-09 02:00+00)', 'confirmed')$$), 5),
 	'22023', '... and must be a bookable slot');
-UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('z_agent_b'), status = 'confirmed', hold_expires_at = NULL
+-- (started: what happens at the venue happens once it has)
+UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('z_agent_b'), status = 'confirmed', hold_expires_at = NULL,
+	during = tstzrange(now() - interval '10 minutes', now() + interval '50 minutes')
 WHERE id = '0ab00000-0000-4000-8000-00000000b001';
 SELECT is(pg_temp.attempt('z_agent_b', $$UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0ab00000-0000-4000-8000-00000000b001'$$),
 	'42501 | your role may not cancel bookings | The action bookings.cancel is for owner, admin, manager and operator.',
@@ -474,7 +477,8 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.caller_is_trusted()'),
 			 ('protector_internal.check_money(numeric,text)'), ('protector_internal.check_currency(text,text)'),
 			 ('protector_internal.check_code(text,text,text)'), ('protector_internal.promo_code_for(uuid,text)'),
-			 ('protector_internal.voucher_for(uuid,text)'), ('protector_internal.promo_discount(uuid,uuid,numeric,text)')$$,
+			 ('protector_internal.voucher_for(uuid,text)'), ('protector_internal.promo_discount(uuid,uuid,numeric,text)'),
+			 ('protector_internal.check_slot(uuid,timestamp with time zone,integer,text)'), ('protector_internal.check_country(text,text)')$$,
 	'authenticated may execute only the helpers that policies and RPCs ask (docs/security.md lists them)');
 SELECT ok(NOT has_schema_privilege('anon', 'protector_internal', 'USAGE'), 'anon has no usage of protector_internal');
 SELECT is_empty($$

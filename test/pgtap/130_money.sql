@@ -149,6 +149,8 @@ SELECT is((SELECT count(*)::int FROM protector.payments p JOIN c ON (c.j ->> 'id
 
 CREATE TEMP TABLE n AS SELECT pg_temp.vault(50, 4, 120) AS id;
 GRANT SELECT ON n TO authenticated;
+-- a no-show is recorded once the booking has started
+UPDATE protector.bookings SET during = tstzrange(now() - interval '1 hour', now()) WHERE id = (SELECT id FROM n);
 SELECT tests.authenticate_as('m_operator');
 SELECT lives_ok($$SELECT protector.update_booking_status_batch(ARRAY[(SELECT id FROM n)], 'no_show')$$, 'a no-show is recorded');
 SELECT tests.clear_authentication();
@@ -161,6 +163,7 @@ SELECT is((SELECT details #> '{refund,fee}' FROM protector.bookings WHERE id = (
 SELECT tests.clear_authentication();
 UPDATE protector.services SET settings = settings - 'no_show_fee_percent' WHERE id = '0a130000-0000-4000-8000-0000000005a2';
 UPDATE n SET id = pg_temp.vault(55, 1, 45);
+UPDATE protector.bookings SET during = tstzrange(now() - interval '2 hours', now() - interval '1 hour') WHERE id = (SELECT id FROM n);
 SELECT tests.authenticate_as('m_operator');
 SELECT lives_ok($$SELECT protector.update_booking_status_batch(ARRAY[(SELECT id FROM n)], 'no_show')$$, 'another no-show');
 SELECT tests.clear_authentication();

@@ -59,4 +59,7 @@ DROP PUBLICATION supabase_realtime;
 DROP SCHEMA auth CASCADE;
 CREATE EXTENSION protector;
 SELECT count(*) AS auth_fkeys FROM pg_constraint WHERE conname LIKE '%user_id_fkey';
+-- plain PostgreSQL: taking protector out of a Realtime that is not there
+-- does nothing, and says so
+SELECT protector.disable_realtime();
 SELECT count(*) AS tables FROM pg_class WHERE relnamespace = 'protector'::regnamespace AND relkind = 'r';

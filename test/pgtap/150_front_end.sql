@@ -1,0 +1,129 @@
+-- The API as a front-end developer meets it (issue 13): errors that name
+-- the parameter the caller passed and times in the venue's local time,
+-- refusals instead of "not found" for members, countries checked the same
+-- way everywhere, no status a booking cannot have yet, and a lifetime
+-- value that does not predict 0 for the best customer.
+BEGIN;
+SELECT plan(14);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['f_owner', 'f_operator', 'f_agent']) u;
+INSERT INTO protector.organizations (id, name, slug, currency) VALUES
+	('0a150000-0000-4000-8000-000000000000', 'Front', 'front-end', 'EUR');
+INSERT INTO protector.members (organization_id, user_id, role)
+SELECT '0a150000-0000-4000-8000-000000000000', tests.get_supabase_uid('f_' || r), r::protector.member_role
+FROM unnest(ARRAY['owner', 'operator', 'agent']) r;
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0a150000-0000-4000-8000-0000000000a1', '0a150000-0000-4000-8000-000000000000', 'Berlin', 'Europe/Berlin',
+	 '{"mon": [["09:00", "21:00"]], "tue": [["09:00", "21:00"]], "wed": [["09:00", "21:00"]], "thu": [["09:00", "21:00"]],
+	   "fri": [["09:00", "21:00"]], "sat": [["09:00", "21:00"]], "sun": [["09:00", "21:00"]]}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party, price)
+VALUES ('0a150000-0000-4000-8000-0000000005a1', '0a150000-0000-4000-8000-000000000000', '0a150000-0000-4000-8000-0000000000a1',
+		'Vault', '60 minutes', '60 minutes', '400 days', 1, 6, 30);
+
+-- the whole error, as "SQLSTATE | message | detail | hint"
+CREATE FUNCTION pg_temp.err(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	s text; m text; d text; h text;
+BEGIN
+	EXECUTE p_sql;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
+	RETURN concat_ws(' | ', s, m, NULLIF(d, ''), NULLIF(h, ''));
+END
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.err(text) TO authenticated;
+-- 10:00 Berlin time, 20 days ahead (the venue's local day)
+CREATE FUNCTION pg_temp.at(h text) RETURNS timestamptz LANGUAGE sql AS $$
+	SELECT ((now() AT TIME ZONE 'Europe/Berlin')::date + 20 + h::time) AT TIME ZONE 'Europe/Berlin'
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.at(text) TO authenticated;
+CREATE TEMP TABLE b (id uuid);
+GRANT SELECT, INSERT ON b TO authenticated;
+
+SELECT tests.authenticate_as('f_operator');
+INSERT INTO b SELECT (protector.create_booking('0a150000-0000-4000-8000-0000000005a1', NULL, pg_temp.at('10:00')) ->> 'id')::uuid;
+SELECT is(split_part(pg_temp.err(format($$SELECT protector.reschedule_booking(%L, %L)$$, (SELECT id FROM b), pg_temp.at('10:30'))), ' | ', 2),
+	'p_new_start is not a slot of service "Vault"', 'reschedule_booking names its own parameter, p_new_start');
+SELECT is(pg_temp.err($$SELECT protector.validate_slot('0a150000-0000-4000-8000-0000000005a1', '2020-01-01 10:00+00', 1)$$)
+		  ~ '^22023 \| p_start is in the past \| Requested 2020-01-01 11:00:00 local time; it is now \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? \(Europe/Berlin\)\.$'
+		  AND pg_temp.err($$SELECT protector.validate_slot('0a150000-0000-4000-8000-0000000005a1', '2020-01-01 10:00+00', 1)$$)
+			  NOT LIKE '%it is now 2020-01-01 11:00:00%',
+	true, 'a start in the past: the requested time and now, both in the venue''s local time, neither printed as the other');
+SELECT is(pg_temp.err(format($$SELECT protector.create_booking('0a150000-0000-4000-8000-0000000005a1', NULL, %L)$$, pg_temp.at('10:00'))),
+	format('23P01 | service "Vault" is already booked at the requested time | Requested [%s, %s) local time (Europe/Berlin); the service takes one booking at a time (buffers included) and another booking overlaps it. | Choose another time; get_available_slots() (get_widget_slots() in the widget) lists the free ones.',
+		   (pg_temp.at('10:00') AT TIME ZONE 'Europe/Berlin'), (pg_temp.at('11:00') AT TIME ZONE 'Europe/Berlin')),
+	'a conflict says the range in the venue''s local time, and names the widget''s slot function too');
+
+-- statuses that need the booking to have started
+SELECT is(pg_temp.err(format($$SELECT protector.update_booking_status_batch(ARRAY[%L]::uuid[], 'completed')$$, (SELECT id FROM b))),
+	format('22023 | a booking cannot become completed before it starts | Booking %s starts at %s local time (Europe/Berlin). | Mark it once it has started, or cancel it.',
+		   (SELECT id FROM b), (pg_temp.at('10:00') AT TIME ZONE 'Europe/Berlin')),
+	'a booking 20 days ahead cannot be completed');
+SELECT is(split_part(pg_temp.err(format($$UPDATE protector.bookings SET status = 'in_progress' WHERE id = %L$$, (SELECT id FROM b))), ' | ', 2),
+	'a booking cannot become in_progress before it starts', '... nor be in progress');
+SELECT is(split_part(pg_temp.err(format($$UPDATE protector.bookings SET status = 'no_show' WHERE id = %L$$, (SELECT id FROM b))), ' | ', 2),
+	'a booking cannot become no_show before it starts', '... nor be a no-show');
+SELECT tests.clear_authentication();
+UPDATE protector.bookings SET during = tstzrange(now() - interval '30 minutes', now() + interval '30 minutes') WHERE id = (SELECT id FROM b);
+SELECT tests.authenticate_as('f_operator');
+SELECT is(pg_temp.err(format($$SELECT protector.update_booking_status_batch(ARRAY[%L]::uuid[], 'in_progress')$$, (SELECT id FROM b))),
+	'ok', 'once it has started it may be');
+
+-- members are refused, not told "not found"
+SELECT tests.authenticate_as('f_agent');
+SELECT is(pg_temp.err($$SELECT * FROM protector.get_customer_segments('0a150000-0000-4000-8000-000000000000')$$),
+	'42501 | your role may not see aggregate analytics | The action analytics.aggregate is for owner, admin, manager, operator, finance and viewer.',
+	'an agent asking for its own organization''s segments is refused by the map');
+
+-- countries: one rule for every path
+SELECT tests.authenticate_as('f_owner');
+SELECT is(pg_temp.err($$SELECT protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"country": "de"}')$$),
+	'22023 | p_changes.country must be an ISO 3166 alpha-2 code such as DE | Got "de". | Two capital letters of an assigned country code.',
+	'update_venue refuses a lower-case country as create_venue does, naming the field');
+SELECT is(split_part(pg_temp.err($$SELECT protector.create_venue('0a150000-0000-4000-8000-000000000000', 'X', 'UTC', p_country => 'XX')$$), ' | ', 2),
+	'p_country must be an ISO 3166 alpha-2 code such as DE', 'an unassigned code is refused');
+SELECT is(pg_temp.err($$SELECT protector.normalize_phone('030 1234567', 'XX')$$),
+	'22023 | p_country "XX" is not an ISO 3166 country code | Use two letters such as DE or US, or NULL when the country is unknown.',
+	'normalize_phone refuses an unknown country instead of returning digits');
+SELECT is(ARRAY[protector.normalize_phone('030 1234567', 'de'), protector.normalize_phone('030 1234567', 'LU')],
+	ARRAY['+49301234567', '0301234567'], 'a known country completes the number; an assigned one without a calling code here keeps digits');
+
+-- lifetime value: a regular is not predicted to have left (docs/analytics.md)
+SELECT tests.clear_authentication();
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, mode, capacity, max_party)
+VALUES ('0a150000-0000-4000-8000-0000000005a2', '0a150000-0000-4000-8000-000000000000', '0a150000-0000-4000-8000-0000000000a1',
+		'Hall', '60 minutes', 'shared', 1000, 10);
+INSERT INTO protector.customers (id, organization_id, full_name)
+SELECT ('0a150000-0000-4000-8000-0000000000c' || c)::uuid, '0a150000-0000-4000-8000-000000000000', 'C' || c FROM unnest('{1,2,3,4}'::int[]) c;
+-- (customer, quarters of a year ago, status, paid): C1 every quarter from
+-- 2 years to a quarter ago, and one future and one cancelled booking
+-- unpaid; C2 4 and 2 quarters ago; C3 3 and 2; C4 2
+CREATE TEMP TABLE q (c int, q int, st text, paid numeric);
+INSERT INTO q VALUES (1, 8, 'completed', 100), (1, 7, 'completed', 100), (1, 6, 'completed', 100), (1, 5, 'completed', 100),
+	(1, 4, 'completed', 100), (1, 3, 'completed', 100), (1, 2, 'completed', 100), (1, 1, 'completed', 100),
+	(1, -1, 'confirmed', NULL), (1, 0, 'cancelled', NULL),
+	(2, 4, 'completed', 50), (2, 2, 'completed', 50), (3, 3, 'completed', 50), (3, 2, 'completed', 50), (4, 2, 'completed', 80);
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+SELECT ('0a150000-0000-4000-8000-0000000' || c || lpad((q + 10)::text, 4, '0'))::uuid, '0a150000-0000-4000-8000-000000000000',
+	   '0a150000-0000-4000-8000-0000000000a1', '0a150000-0000-4000-8000-0000000005a2', ('0a150000-0000-4000-8000-0000000000c' || c)::uuid,
+	   tstzrange(now() - q * interval '91 days 7 hours 30 minutes', now() - q * interval '91 days 7 hours 30 minutes' + interval '1 hour'),
+	   st::protector.booking_status
+FROM q;
+INSERT INTO protector.payments (organization_id, booking_id, amount, status)
+SELECT '0a150000-0000-4000-8000-000000000000', ('0a150000-0000-4000-8000-0000000' || c || lpad((q + 10)::text, 4, '0'))::uuid, paid, 'succeeded'
+FROM q WHERE paid IS NOT NULL;
+-- spans 1.75, 0.5, 0.25, 0 years: expected lifespan (1.75 + 0.5 + 0.25) / 3 = 0.8333;
+-- C1 800 / 8 = 100 x 8 / 2 = 4 a year x 0.8333 = 333.33; C2, C3 50 x 2 x 0.8333 = 83.33; C4 80 x 1 x 0.8333 = 66.67
+SELECT results_eq($$SELECT (protector.calculate_customer_ltv(c.id) ->> 'predicted_12_month_value')::numeric
+					FROM protector.customers c WHERE c.organization_id = '0a150000-0000-4000-8000-000000000000' ORDER BY c.full_name$$,
+	$$VALUES (333.33), (83.33), (83.33), (66.67)$$,
+	'predicted 12-month values by the documented formula: the regular C1 gets 333.33, not 0');
+SELECT is(protector.calculate_customer_ltv('0a150000-0000-4000-8000-0000000000c1') - 'predicted_12_month_value',
+	'{"bookings": 8, "currency": "EUR", "customer_id": "0a150000-0000-4000-8000-0000000000c1", "historic_value": 800.00,
+	  "bookings_per_year": 4.0000, "average_order_value": 100.00, "customer_lifespan_years": 1.7500,
+	  "expected_lifespan_years": 0.8333, "expected_remaining_years": 0.8333}'::jsonb,
+	'every field of C1''s lifetime value, as docs/analytics.md defines it');
+
+SELECT * FROM finish();
+ROLLBACK;
