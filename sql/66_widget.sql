@@ -307,17 +307,16 @@ BEGIN
 		INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address)
 		VALUES (v.organization_id, v.id, v_identity, v_address);
 	END IF;
-	RETURN pg_catalog.jsonb_build_object(
-		'reference', v_booking -> 'id', 'status', v_booking -> 'status', 'confirm_by', v_booking -> 'hold_expires_at',
-		'start', pg_catalog.lower((v_booking ->> 'during')::tstzrange),
-		'end', pg_catalog.upper((v_booking ->> 'during')::tstzrange),
-		'service', v_service.name, 'party_size', v_booking -> 'party_size',
-		'total_price', v_booking -> 'total_price', 'currency', v_booking -> 'currency',
-		'discount', v_booking -> 'discount_amount', 'amount_paid', v_booking -> 'amount_paid',
-		'balance_due', v_booking -> 'balance_due',
-		'replayed', COALESCE(v_booking -> 'replayed', 'false'));
+	-- the booking shape of the RPCs (booking_shape), without what is the
+	-- venue's business: customer, notes, agent, ledger details
+	RETURN (SELECT pg_catalog.jsonb_object_agg(k, v_booking -> k)
+			FROM pg_catalog.unnest(ARRAY['id', 'status', 'hold_expires_at', 'start', 'end', 'timezone', 'local_start',
+										 'local_end', 'party_size', 'currency', 'total_price', 'discount_amount',
+										 'amount_paid', 'balance_due']) k)
+		   OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('service', v_service.name,
+																  'replayed', COALESCE(v_booking -> 'replayed', 'false'));
 END
 $$;
 COMMENT ON FUNCTION protector.create_widget_booking(text, uuid, text, text, text, timestamptz, integer, text, jsonb,
 													 text, text) IS
-'Widget: books a slot for a visitor (customer found or created by email), with a promo code and a gift voucher; returns the reference, status and what is owed';
+'Widget: books a slot for a visitor (customer found or created by email), with a promo code and a gift voucher; returns the booking''s public fields: id, status, times, price and what is owed';

@@ -41,7 +41,7 @@ BEGIN
 							  'frequency', x.frequency, 'monetary', x.monetary,
 							  'currency', (SELECT o.currency FROM protector.organizations o WHERE o.id = c.organization_id),
 							  'r', x.r, 'f', x.f, 'm', x.m,
-							  'fm', CASE WHEN x.f IS NOT NULL THEN (x.f + x.m) / 2.0 END,
+							  'fm', CASE WHEN x.f IS NOT NULL THEN round((x.f + x.m) / 2.0, 1) END,
 							  'segment', x.segment)
 	INTO v
 	FROM protector.get_customer_rfm_scores(c.organization_id) x

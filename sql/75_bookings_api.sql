@@ -21,6 +21,27 @@ $$;
 COMMENT ON FUNCTION protector.booking_total(numeric, numeric, integer) IS
 'The price of a booking: price + price_per_person x party_size';
 
+-- The one shape in which the booking RPCs answer with a booking: its
+-- columns, plus start and end as ISO 8601 UTC timestamps and as local
+-- times of its venue, with the venue's time zone (docs/bookings.md).
+CREATE FUNCTION protector_internal.booking_shape(p_booking protector.bookings)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.to_jsonb(p_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+		'start', pg_catalog.to_char(pg_catalog.timezone('UTC', pg_catalog.lower(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+		'end', pg_catalog.to_char(pg_catalog.timezone('UTC', pg_catalog.upper(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+		'timezone', z.tz,
+		'local_start', pg_catalog.to_char(pg_catalog.timezone(z.tz, pg_catalog.lower(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS'),
+		'local_end', pg_catalog.to_char(pg_catalog.timezone(z.tz, pg_catalog.upper(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS'))
+	FROM (SELECT COALESCE((SELECT v.timezone FROM protector.venues v
+						   WHERE v.organization_id OPERATOR(pg_catalog.=) p_booking.organization_id
+							 AND v.id OPERATOR(pg_catalog.=) p_booking.venue_id), 'UTC') AS tz) z
+$$;
+COMMENT ON FUNCTION protector_internal.booking_shape(protector.bookings) IS
+'A booking as the RPCs answer with it: its columns, start and end in UTC (ISO 8601), local_start, local_end and the venue''s timezone';
+
 -- What a booking write may say, beyond RLS and the column grants:
 --   * an insert by a caller whose role may not set prices
 --     (bookings.update_any_column) is a bookable slot at the service's
@@ -361,7 +382,7 @@ BEGIN
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
 		  AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
 		IF FOUND THEN
-			RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
+			RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
 		END IF;
 	END IF;
 	v_range := protector.validate_slot(v_service.id, p_start, p_party_size);
@@ -391,14 +412,14 @@ BEGIN
 			PERFORM protector.raise('retry', 'a request with the same idempotency key was committed concurrently',
 				'This transaction''s snapshot cannot see it yet.', 'Retry the request.');
 		END IF;
-		RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
+		RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
 	END;
 	IF p_voucher_code IS NOT NULL THEN
 		PERFORM protector.redeem_voucher(v_booking.id, p_voucher_code);
 		SELECT * INTO v_booking FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_booking.organization_id AND b.id OPERATOR(pg_catalog.=) v_booking.id;
 	END IF;
-	RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": false}'::jsonb;
+	RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) '{"replayed": false}'::jsonb;
 END
 $$;
 COMMENT ON FUNCTION protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb,
@@ -444,7 +465,7 @@ BEGIN
 	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'bookings.confirm', 'booking', true, true);
 	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
 	IF v_booking.status OPERATOR(pg_catalog.=) 'confirmed' THEN
-		RETURN pg_catalog.to_jsonb(v_booking);
+		RETURN protector_internal.booking_shape(v_booking);
 	END IF;
 	v_staff := protector_internal.caller_is_trusted()
 			   OR v_booking.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.confirm'));
@@ -460,7 +481,7 @@ BEGIN
 	UPDATE protector.bookings b SET status = 'confirmed', hold_expires_at = NULL
 	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id
 	RETURNING * INTO v_booking;
-	RETURN pg_catalog.to_jsonb(v_booking);
+	RETURN protector_internal.booking_shape(v_booking);
 END
 $$;
 COMMENT ON FUNCTION protector.confirm_booking(uuid) IS
@@ -499,7 +520,7 @@ BEGIN
 	SET during = v_range, service_id = v_service.id, venue_id = v_service.venue_id
 	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id
 	RETURNING * INTO v_booking;
-	RETURN pg_catalog.to_jsonb(v_booking);
+	RETURN protector_internal.booking_shape(v_booking);
 END
 $$;
 COMMENT ON FUNCTION protector.reschedule_booking(uuid, timestamptz, uuid) IS
@@ -522,7 +543,7 @@ BEGIN
 	END IF;
 	IF v_booking.status OPERATOR(pg_catalog.=) 'cancelled' THEN
 		-- a retried cancellation: no second refund
-		RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||)
+		RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||)
 			'{"already_cancelled": true, "refund_amount": 0, "refund_percent": 0}'::jsonb;
 	END IF;
 	IF v_booking.status OPERATOR(pg_catalog.=) ANY ('{completed,no_show}'::protector.booking_status[]) THEN
@@ -539,7 +560,7 @@ BEGIN
 	PERFORM pg_catalog.set_config('protector.refund_on_cancel', v_refunds, true);
 	-- as the triggers after the update left it (vouchers given back)
 	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
-	RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+	RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
 		'already_cancelled', false,
 		'refund_amount', COALESCE(v_booking.details #> '{refund,amount}', '0'),
 		'refund_percent', COALESCE(v_booking.details #> '{refund,percent}', '0'),

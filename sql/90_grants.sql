@@ -96,7 +96,8 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.restoring(),
 	protector_internal.caller_is_trusted(),
 	protector_internal.check_slot(uuid, timestamptz, integer, text),
-	protector_internal.check_country(text, text)
+	protector_internal.check_country(text, text),
+	protector_internal.booking_shape(protector.bookings)
 TO authenticated, service_role;
 -- merge_customers finds what refers to a customer here (catalog facts)
 GRANT SELECT ON protector_internal.customer_references TO authenticated, service_role;

@@ -1267,7 +1267,7 @@ BEGIN
 	END IF;
 	IF v_booking.status OPERATOR(pg_catalog.=) 'cancelled' THEN
 		-- a retried cancellation: no second refund
-		RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||)
+		RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||)
 			'{"already_cancelled": true, "refund_amount": 0, "refund_percent": 0}'::jsonb;
 	END IF;
 	IF v_booking.status OPERATOR(pg_catalog.=) ANY ('{completed,no_show}'::protector.booking_status[]) THEN
@@ -1284,7 +1284,7 @@ BEGIN
 	PERFORM pg_catalog.set_config('protector.refund_on_cancel', v_refunds, true);
 	-- as the triggers after the update left it (vouchers given back)
 	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
-	RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+	RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
 		'already_cancelled', false,
 		'refund_amount', COALESCE(v_booking.details #> '{refund,amount}', '0'),
 		'refund_percent', COALESCE(v_booking.details #> '{refund,percent}', '0'),
@@ -2227,7 +2227,7 @@ BEGIN
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
 		  AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
 		IF FOUND THEN
-			RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
+			RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
 		END IF;
 	END IF;
 	v_range := protector.validate_slot(v_service.id, p_start, p_party_size);
@@ -2257,14 +2257,14 @@ BEGIN
 			PERFORM protector.raise('retry', 'a request with the same idempotency key was committed concurrently',
 				'This transaction''s snapshot cannot see it yet.', 'Retry the request.');
 		END IF;
-		RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
+		RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
 	END;
 	IF p_voucher_code IS NOT NULL THEN
 		PERFORM protector.redeem_voucher(v_booking.id, p_voucher_code);
 		SELECT * INTO v_booking FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_booking.organization_id AND b.id OPERATOR(pg_catalog.=) v_booking.id;
 	END IF;
-	RETURN pg_catalog.to_jsonb(v_booking) OPERATOR(pg_catalog.||) '{"replayed": false}'::jsonb;
+	RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) '{"replayed": false}'::jsonb;
 END
 $$;
 COMMENT ON FUNCTION protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb,
@@ -2431,20 +2431,19 @@ BEGIN
 		INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address)
 		VALUES (v.organization_id, v.id, v_identity, v_address);
 	END IF;
-	RETURN pg_catalog.jsonb_build_object(
-		'reference', v_booking -> 'id', 'status', v_booking -> 'status', 'confirm_by', v_booking -> 'hold_expires_at',
-		'start', pg_catalog.lower((v_booking ->> 'during')::tstzrange),
-		'end', pg_catalog.upper((v_booking ->> 'during')::tstzrange),
-		'service', v_service.name, 'party_size', v_booking -> 'party_size',
-		'total_price', v_booking -> 'total_price', 'currency', v_booking -> 'currency',
-		'discount', v_booking -> 'discount_amount', 'amount_paid', v_booking -> 'amount_paid',
-		'balance_due', v_booking -> 'balance_due',
-		'replayed', COALESCE(v_booking -> 'replayed', 'false'));
+	-- the booking shape of the RPCs (booking_shape), without what is the
+	-- venue's business: customer, notes, agent, ledger details
+	RETURN (SELECT pg_catalog.jsonb_object_agg(k, v_booking -> k)
+			FROM pg_catalog.unnest(ARRAY['id', 'status', 'hold_expires_at', 'start', 'end', 'timezone', 'local_start',
+										 'local_end', 'party_size', 'currency', 'total_price', 'discount_amount',
+										 'amount_paid', 'balance_due']) k)
+		   OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('service', v_service.name,
+																  'replayed', COALESCE(v_booking -> 'replayed', 'false'));
 END
 $$;
 COMMENT ON FUNCTION protector.create_widget_booking(text, uuid, text, text, text, timestamptz, integer, text, jsonb,
 													 text, text) IS
-'Widget: books a slot for a visitor (customer found or created by email), with a promo code and a gift voucher; returns the reference, status and what is owed';
+'Widget: books a slot for a visitor (customer found or created by email), with a promo code and a gift voucher; returns the booking''s public fields: id, status, times, price and what is owed';
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
@@ -2619,7 +2618,7 @@ BEGIN
 	SET during = v_range, service_id = v_service.id, venue_id = v_service.venue_id
 	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id
 	RETURNING * INTO v_booking;
-	RETURN pg_catalog.to_jsonb(v_booking);
+	RETURN protector_internal.booking_shape(v_booking);
 END
 $$;
 COMMENT ON FUNCTION protector.reschedule_booking(uuid, timestamptz, uuid) IS
@@ -2862,3 +2861,88 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_slot(uuid, timestamptz, integer, text),
 	protector_internal.check_country(text, text)
 TO authenticated, service_role;
+
+CREATE OR REPLACE FUNCTION protector_internal.booking_shape(p_booking protector.bookings)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.to_jsonb(p_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+		'start', pg_catalog.to_char(pg_catalog.timezone('UTC', pg_catalog.lower(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+		'end', pg_catalog.to_char(pg_catalog.timezone('UTC', pg_catalog.upper(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+		'timezone', z.tz,
+		'local_start', pg_catalog.to_char(pg_catalog.timezone(z.tz, pg_catalog.lower(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS'),
+		'local_end', pg_catalog.to_char(pg_catalog.timezone(z.tz, pg_catalog.upper(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS'))
+	FROM (SELECT COALESCE((SELECT v.timezone FROM protector.venues v
+						   WHERE v.organization_id OPERATOR(pg_catalog.=) p_booking.organization_id
+							 AND v.id OPERATOR(pg_catalog.=) p_booking.venue_id), 'UTC') AS tz) z
+$$;
+COMMENT ON FUNCTION protector_internal.booking_shape(protector.bookings) IS
+'A booking as the RPCs answer with it: its columns, start and end in UTC (ISO 8601), local_start, local_end and the venue''s timezone';
+
+CREATE OR REPLACE FUNCTION protector.confirm_booking(p_booking_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_booking protector.bookings;
+	v_staff boolean;
+BEGIN
+	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'bookings.confirm', 'booking', true, true);
+	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
+	IF v_booking.status OPERATOR(pg_catalog.=) 'confirmed' THEN
+		RETURN protector_internal.booking_shape(v_booking);
+	END IF;
+	v_staff := protector_internal.caller_is_trusted()
+			   OR v_booking.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.confirm'));
+	IF v_booking.status OPERATOR(pg_catalog.<>) 'held'
+	   AND NOT (v_booking.status OPERATOR(pg_catalog.=) 'pending' AND v_staff) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a %s booking cannot be confirmed%s', v_booking.status,
+				CASE WHEN v_booking.status OPERATOR(pg_catalog.=) 'pending' THEN ' by its customer' ELSE '' END),
+			NULL, 'Only held bookings (and, by staff, pending ones) can be confirmed.');
+	END IF;
+	-- an expired hold is re-checked by the reservation trigger: it is
+	-- confirmed only if its slot is still free
+	UPDATE protector.bookings b SET status = 'confirmed', hold_expires_at = NULL
+	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id
+	RETURNING * INTO v_booking;
+	RETURN protector_internal.booking_shape(v_booking);
+END
+$$;
+COMMENT ON FUNCTION protector.confirm_booking(uuid) IS
+'Turns a held booking (or, for staff, a pending one) into a confirmed booking';
+
+CREATE OR REPLACE FUNCTION protector.get_customer_rfm_score(p_customer_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c protector.customers;
+	v jsonb;
+BEGIN
+	PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'analytics.customer', 'customer');
+	SELECT * INTO c FROM protector.customers WHERE id = p_customer_id;
+	IF c.merged_into IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'this customer was merged into another',
+			format('Ask for customer %s instead.', c.merged_into));
+	END IF;
+	SELECT jsonb_build_object('customer_id', x.customer_id, 'recency_days', x.recency_days,
+							  'frequency', x.frequency, 'monetary', x.monetary,
+							  'currency', (SELECT o.currency FROM protector.organizations o WHERE o.id = c.organization_id),
+							  'r', x.r, 'f', x.f, 'm', x.m,
+							  'fm', CASE WHEN x.f IS NOT NULL THEN round((x.f + x.m) / 2.0, 1) END,
+							  'segment', x.segment)
+	INTO v
+	FROM protector.get_customer_rfm_scores(c.organization_id) x
+	WHERE x.customer_id = c.id;
+	RETURN v;
+END
+$$;
+COMMENT ON FUNCTION protector.get_customer_rfm_score(uuid) IS
+'Recency, frequency, monetary, their 1-5 scores within the organization, and the RFM segment of a customer';
+
+REVOKE ALL ON FUNCTION protector_internal.booking_shape(protector.bookings) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.booking_shape(protector.bookings) TO authenticated, service_role;

@@ -38,7 +38,7 @@ client() {
 			echo "BEGIN;"
 			echo "SELECT set_config('request.headers', '{\"x-forwarded-for\": \"$3\"}', true);"
 			echo "SELECT 'booked ' || (protector.create_widget_booking('$KEY', '0f200000-0000-4000-8000-0000000000a1',
-				'Visitor', '$2', NULL, date_trunc('day', now()) + interval '2 days' + interval '$(($4 + a)) hours') ->> 'reference');"
+				'Visitor', '$2', NULL, date_trunc('day', now()) + interval '2 days' + interval '$(($4 + a)) hours') ->> 'id');"
 			echo "COMMIT;"
 		done
 	} >"$WORK/client$1.sql"

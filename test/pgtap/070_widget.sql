@@ -62,11 +62,11 @@ INSERT INTO r SELECT 'first', protector.create_widget_booking(pg_temp.k('Lockbox
 	'Ana', ' ANA@example.COM ', '+49 30 123456', pg_temp.t(10), 2, 'visit-1');
 SELECT is((SELECT result ->> 'status' FROM r WHERE name = 'first'), 'held', 'a visitor books: a hold until staff confirm');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM r, jsonb_object_keys(result) k WHERE name = 'first'),
-	'{amount_paid,balance_due,confirm_by,currency,discount,end,party_size,reference,replayed,service,start,status,total_price}'::text[],
-	'the answer: reference, status, time, price, discount and what is owed; nothing about the customer');
+	'{amount_paid,balance_due,currency,discount_amount,end,hold_expires_at,id,local_end,local_start,party_size,replayed,service,start,status,timezone,total_price}'::text[],
+	'the answer: the booking shape''s public fields (id, status, times, price, what is owed); nothing about the customer');
 INSERT INTO r SELECT 'retry', protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
 	'Ana', 'ana@example.com', NULL, pg_temp.t(10), 2, 'visit-1');
-SELECT is((SELECT result ->> 'reference' FROM r WHERE name = 'retry'), (SELECT result ->> 'reference' FROM r WHERE name = 'first'),
+SELECT is((SELECT result ->> 'id' FROM r WHERE name = 'retry'), (SELECT result ->> 'id' FROM r WHERE name = 'first'),
 	'the retried request returns the same booking');
 SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
 	'Eve', 'eve@example.com', NULL, pg_temp.t(10), 1, 'visit-1')$$, '23P01', NULL,
@@ -117,7 +117,7 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedu
 SELECT is((SELECT count(*)::int FROM protector.customers WHERE lower(email) = 'ana@example.com'), 1,
 	'the visitor was matched to the existing customer by email, whatever the case');
 SELECT tests.authenticate_as('g_operator');
-SELECT is((SELECT source::text FROM protector.bookings WHERE id = (SELECT (result ->> 'reference')::uuid FROM r WHERE name = 'first')),
+SELECT is((SELECT source::text FROM protector.bookings WHERE id = (SELECT (result ->> 'id')::uuid FROM r WHERE name = 'first')),
 	'widget', 'the operator sees the widget booking');
 
 SELECT * FROM finish();

@@ -478,7 +478,8 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.check_money(numeric,text)'), ('protector_internal.check_currency(text,text)'),
 			 ('protector_internal.check_code(text,text,text)'), ('protector_internal.promo_code_for(uuid,text)'),
 			 ('protector_internal.voucher_for(uuid,text)'), ('protector_internal.promo_discount(uuid,uuid,numeric,text)'),
-			 ('protector_internal.check_slot(uuid,timestamp with time zone,integer,text)'), ('protector_internal.check_country(text,text)')$$,
+			 ('protector_internal.check_slot(uuid,timestamp with time zone,integer,text)'), ('protector_internal.check_country(text,text)'),
+			 ('protector_internal.booking_shape(protector.bookings)')$$,
 	'authenticated may execute only the helpers that policies and RPCs ask (docs/security.md lists them)');
 SELECT ok(NOT has_schema_privilege('anon', 'protector_internal', 'USAGE'), 'anon has no usage of protector_internal');
 SELECT is_empty($$

@@ -261,7 +261,7 @@ SELECT tests.authenticate_as_anon();
 INSERT INTO r SELECT 'w', protector.create_widget_booking(key, '0a140000-0000-4000-8000-0000000005a1', 'Wendy Widget',
 	'wendy@example.com', NULL, pg_temp.t(12), 3, NULL, '{}', pg_temp.code('fix15'), pg_temp.code('gift_dee')) FROM k;
 -- Room, party 3: 85 - 15 = 70; the voucher's 5 paid; 65 due
-SELECT is(ARRAY[(pg_temp.r('w') ->> 'total_price')::numeric, (pg_temp.r('w') ->> 'discount')::numeric,
+SELECT is(ARRAY[(pg_temp.r('w') ->> 'total_price')::numeric, (pg_temp.r('w') ->> 'discount_amount')::numeric,
 				(pg_temp.r('w') ->> 'amount_paid')::numeric, (pg_temp.r('w') ->> 'balance_due')::numeric],
 	ARRAY[70.00, 15.00, 5.00, 65.00], 'through the widget: 40 + 15 x 3 = 85, less 15 = 70, 5 from a voucher, 65 due');
 SELECT throws_ok($$SELECT protector.redeem_voucher('0a140000-0000-4000-8000-000000000000', 'gift_x')$$, '42501', NULL,

@@ -4,7 +4,7 @@
 -- way everywhere, no status a booking cannot have yet, and a lifetime
 -- value that does not predict 0 for the best customer.
 BEGIN;
-SELECT plan(14);
+SELECT plan(18);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['f_owner', 'f_operator', 'f_agent']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -54,6 +54,27 @@ SELECT is(pg_temp.err(format($$SELECT protector.create_booking('0a150000-0000-40
 	format('23P01 | service "Vault" is already booked at the requested time | Requested [%s, %s) local time (Europe/Berlin); the service takes one booking at a time (buffers included) and another booking overlaps it. | Choose another time; get_available_slots() (get_widget_slots() in the widget) lists the free ones.',
 		   (pg_temp.at('10:00') AT TIME ZONE 'Europe/Berlin'), (pg_temp.at('11:00') AT TIME ZONE 'Europe/Berlin')),
 	'a conflict says the range in the venue''s local time, and names the widget''s slot function too');
+
+-- one booking shape: UTC and local times with the zone, in every answer
+CREATE TEMP TABLE shapes (rpc text, j jsonb);
+GRANT SELECT, INSERT ON shapes TO authenticated;
+INSERT INTO shapes SELECT 'create', protector.create_booking('0a150000-0000-4000-8000-0000000005a1', NULL, pg_temp.at('12:00'));
+INSERT INTO shapes SELECT 'reschedule', protector.reschedule_booking((SELECT (j ->> 'id')::uuid FROM shapes WHERE rpc = 'create'),
+	pg_temp.at('13:00'));
+INSERT INTO shapes SELECT 'cancel', protector.cancel_booking((SELECT (j ->> 'id')::uuid FROM shapes WHERE rpc = 'create'));
+INSERT INTO shapes SELECT 'hold', protector.hold_slot('0a150000-0000-4000-8000-0000000005a1', NULL, pg_temp.at('14:00'));
+INSERT INTO shapes SELECT 'confirm', protector.confirm_booking((SELECT (j ->> 'id')::uuid FROM shapes WHERE rpc = 'hold'));
+SELECT is((SELECT j - 'replayed' FROM shapes WHERE rpc = 'create') ?& ARRAY['start', 'end', 'local_start', 'local_end', 'timezone',
+		   'status', 'total_price', 'amount_paid', 'balance_due', 'discount_amount'], true,
+	'create_booking answers with start, end, local times, time zone, status and money');
+SELECT is((SELECT j ->> 'start' FROM shapes WHERE rpc = 'reschedule') || ' ' || (SELECT j ->> 'local_start' FROM shapes WHERE rpc = 'reschedule')
+		  || ' ' || (SELECT j ->> 'timezone' FROM shapes WHERE rpc = 'reschedule'),
+	to_char(pg_temp.at('13:00') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ' '
+	|| to_char(pg_temp.at('13:00') AT TIME ZONE 'Europe/Berlin', 'YYYY-MM-DD"T"HH24:MI:SS') || ' Europe/Berlin',
+	'a rescheduled booking: start in UTC, local_start at 13:00 in Berlin');
+SELECT is((SELECT count(DISTINCT (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(j - ARRAY['replayed', 'already_cancelled',
+			'refund_amount', 'refund_percent', 'refund_to_vouchers', 'cancellation_fee']) k)) FROM shapes), 1::bigint,
+	'create, reschedule, cancel, hold and confirm answer with the same keys (beside their own extras)');
 
 -- statuses that need the booking to have started
 SELECT is(pg_temp.err(format($$SELECT protector.update_booking_status_batch(ARRAY[%L]::uuid[], 'completed')$$, (SELECT id FROM b))),
@@ -124,6 +145,11 @@ SELECT is(protector.calculate_customer_ltv('0a150000-0000-4000-8000-0000000000c1
 	  "bookings_per_year": 4.0000, "average_order_value": 100.00, "customer_lifespan_years": 1.7500,
 	  "expected_lifespan_years": 0.8333, "expected_remaining_years": 0.8333}'::jsonb,
 	'every field of C1''s lifetime value, as docs/analytics.md defines it');
+
+SELECT is((SELECT bool_and((x ->> 'fm') ~ '^[1-5]\.[05]$')
+		   FROM protector.customers c, protector.get_customer_rfm_score(c.id) x
+		   WHERE c.organization_id = '0a150000-0000-4000-8000-000000000000'), true,
+	'fm, the average of f and m, has one decimal (4.5, 5.0), not sixteen');
 
 SELECT * FROM finish();
 ROLLBACK;
