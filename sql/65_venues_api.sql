@@ -68,9 +68,8 @@ BEGIN
 	PERFORM protector.check_timezone(p_timezone, 'p_timezone');
 	PERFORM protector_internal.check_country(p_country, 'p_country');
 	PERFORM protector.check_operating_hours(COALESCE(p_operating_hours, '{}'));
-	IF jsonb_typeof(COALESCE(p_branding, '{}')) <> 'object' OR jsonb_typeof(COALESCE(p_widget_settings, '{}')) <> 'object' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_branding and p_widget_settings must be JSON objects');
-	END IF;
+	PERFORM protector_internal.check_settings('branding', COALESCE(p_branding, '{}'), 'p_branding');
+	PERFORM protector_internal.check_settings('widget', COALESCE(p_widget_settings, '{}'), 'p_widget_settings');
 	PERFORM protector_internal.authorize(p_organization_id, 'venues.manage');
 	INSERT INTO protector.venues (organization_id, name, timezone, description, address, city, region,
 								  country, postal_code, operating_hours, branding, widget_settings)
@@ -109,6 +108,16 @@ BEGIN
 		PERFORM protector.check_timezone(p_changes ->> 'timezone', 'p_changes.timezone');
 	END IF;
 	PERFORM protector_internal.check_country(p_changes ->> 'country', 'p_changes.country');
+	-- settings objects are merged (RFC 7386: a null removes a key), then checked
+	IF p_changes ? 'branding' THEN
+		p_changes := pg_catalog.jsonb_set(p_changes, '{branding}', protector.merge_patch(v.branding, p_changes -> 'branding'));
+		PERFORM protector_internal.check_settings('branding', p_changes -> 'branding', 'p_changes.branding');
+	END IF;
+	IF p_changes ? 'widget_settings' THEN
+		p_changes := pg_catalog.jsonb_set(p_changes, '{widget_settings}',
+										   protector.merge_patch(v.widget_settings, p_changes -> 'widget_settings'));
+		PERFORM protector_internal.check_settings('widget', p_changes -> 'widget_settings', 'p_changes.widget_settings');
+	END IF;
 	IF p_changes ? 'name' AND (p_changes ->> 'name' IS NULL OR length(btrim(p_changes ->> 'name')) NOT BETWEEN 1 AND 200) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes.name must be 1 to 200 characters');
 	END IF;
@@ -136,7 +145,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector.update_venue(uuid, jsonb) IS
-'Changes the given fields of a venue (name, address, time zone, branding, widget settings, active, ...)';
+'Changes the given fields of a venue (name, address, time zone, branding, widget settings, active, ...); branding and widget settings are merged (RFC 7386)';
 
 CREATE FUNCTION protector.update_venue_schedule(p_venue_id uuid, p_operating_hours jsonb)
 RETURNS jsonb

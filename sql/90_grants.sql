@@ -97,7 +97,12 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.caller_is_trusted(),
 	protector_internal.check_slot(uuid, timestamptz, integer, text),
 	protector_internal.check_country(text, text),
-	protector_internal.booking_shape(protector.bookings)
+	protector_internal.booking_shape(protector.bookings),
+	protector_internal.check_settings(text, jsonb, text),
+	protector_internal.check_setting_keys(jsonb, text, text[]),
+	protector_internal.check_setting_number(jsonb, text, numeric, numeric, boolean),
+	protector_internal.text_is_clean(text),
+	protector.merge_patch(jsonb, jsonb)
 TO authenticated, service_role;
 -- merge_customers finds what refers to a customer here (catalog facts)
 GRANT SELECT ON protector_internal.customer_references TO authenticated, service_role;

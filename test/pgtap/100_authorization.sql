@@ -169,6 +169,7 @@ INSERT INTO calls VALUES
 	('protector.normalize_name(text)', 'z_owner_b', NULL, NULL, $$protector.normalize_name('Zoë  Ölund')$$),
 	('protector.normalize_phone(text,text)', 'z_owner_b', NULL, NULL, $$protector.normalize_phone('030 1234567', 'DE')$$),
 	('protector.country_is_known(text)', 'z_owner_b', NULL, NULL, $$protector.country_is_known('DE')$$),
+	('protector.merge_patch(jsonb,jsonb)', 'z_owner_b', NULL, NULL, $$protector.merge_patch('{"a": 1}', '{"a": null, "b": {"c": 2}}')$$),
 	('protector.rfm_segment(integer,integer,integer)', 'z_owner_b', NULL, NULL, $$protector.rfm_segment(5, 5, 5)$$),
 	('protector.get_venue_by_embed_key(text)', 'anon', NULL, NULL, $$protector.get_venue_by_embed_key(%3$s)$$),
 	('protector.get_venue_services(text)', 'anon', NULL, NULL, $$protector.get_venue_services(%3$s)$$);
@@ -479,7 +480,10 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.check_code(text,text,text)'), ('protector_internal.promo_code_for(uuid,text)'),
 			 ('protector_internal.voucher_for(uuid,text)'), ('protector_internal.promo_discount(uuid,uuid,numeric,text)'),
 			 ('protector_internal.check_slot(uuid,timestamp with time zone,integer,text)'), ('protector_internal.check_country(text,text)'),
-			 ('protector_internal.booking_shape(protector.bookings)')$$,
+			 ('protector_internal.booking_shape(protector.bookings)'), ('protector_internal.check_settings(text,jsonb,text)'),
+			 ('protector_internal.check_setting_keys(jsonb,text,text[])'),
+			 ('protector_internal.check_setting_number(jsonb,text,numeric,numeric,boolean)'),
+			 ('protector_internal.text_is_clean(text)')$$,
 	'authenticated may execute only the helpers that policies and RPCs ask (docs/security.md lists them)');
 SELECT ok(NOT has_schema_privilege('anon', 'protector_internal', 'USAGE'), 'anon has no usage of protector_internal');
 SELECT is_empty($$

@@ -4,7 +4,7 @@
 -- way everywhere, no status a booking cannot have yet, and a lifetime
 -- value that does not predict 0 for the best customer.
 BEGIN;
-SELECT plan(18);
+SELECT plan(27);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['f_owner', 'f_operator', 'f_agent']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -109,6 +109,29 @@ SELECT is(pg_temp.err($$SELECT protector.normalize_phone('030 1234567', 'XX')$$)
 	'normalize_phone refuses an unknown country instead of returning digits');
 SELECT is(ARRAY[protector.normalize_phone('030 1234567', 'de'), protector.normalize_phone('030 1234567', 'LU')],
 	ARRAY['+49301234567', '0301234567'], 'a known country completes the number; an assigned one without a calling code here keeps digits');
+
+-- settings: a schema checked on write, naming the key; merged by the RPCs
+SELECT tests.authenticate_as('f_owner');
+SELECT is(pg_temp.err($$SELECT protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"widget_settings": {"bookings_per_minute": -5}}')$$),
+	'22023 | p_changes.widget_settings.bookings_per_minute must be an integer from 0 to 100000 | Got -5.',
+	'a negative widget limit is refused, naming the key');
+SELECT is(split_part(pg_temp.err($$SELECT protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"widget_settings": {"bookings_per_minute": "lots"}}')$$), ' | ', 2),
+	'p_changes.widget_settings.bookings_per_minute must be an integer from 0 to 100000', '... and so is "lots"');
+SELECT is(split_part(pg_temp.err($$SELECT protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"widget_settings": {"auto_confrim": true}}')$$), ' | ', 2),
+	'p_changes.widget_settings.auto_confrim is not a setting', 'a misspelt key is refused, not ignored');
+SELECT lives_ok($$SELECT protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"widget_settings": {"bookings_per_minute": 7}}')$$,
+	'a limit of 7');
+SELECT is(protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"widget_settings": {"auto_confirm": true}}') -> 'widget_settings',
+	'{"auto_confirm": true, "bookings_per_minute": 7}'::jsonb, 'setting auto_confirm keeps the limit set before (a merge, not a replacement)');
+SELECT is(protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"widget_settings": {"auto_confirm": null}, "branding": {"color": "#123", "custom": {"tagline": "Escape!"}}}')
+		  -> 'widget_settings', '{"bookings_per_minute": 7}'::jsonb, 'null removes a key');
+SELECT is(pg_temp.err($$UPDATE protector.services SET settings = '{"deposit": {"percent": 120}}' WHERE id = '0a150000-0000-4000-8000-0000000005a1'$$),
+	'22023 | settings.deposit.percent must be a number from 0 to 100 | Got 120.', 'a table write is checked too: a deposit of 120 percent');
+SELECT is(split_part(pg_temp.err($$UPDATE protector.services SET settings = '{"cancellation_fees": [{"within_hours": 24, "fee_percent": 50}, {"within_hours": "soon", "fee_percent": 10}]}'
+	WHERE id = '0a150000-0000-4000-8000-0000000005a1'$$), ' | ', 2),
+	'settings.cancellation_fees[1].within_hours must be a number from 0 to 8760', 'the tier at fault is named by its index');
+SELECT is(split_part(pg_temp.err($$UPDATE protector.organizations SET settings = '{"theme": "dark"}' WHERE id = '0a150000-0000-4000-8000-000000000000'$$), ' | ', 2),
+	'settings.theme is not a setting', 'organization settings: unknown keys are refused; data of one''s own goes under custom');
 
 -- lifetime value: a regular is not predicted to have left (docs/analytics.md)
 SELECT tests.clear_authentication();

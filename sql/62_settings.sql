@@ -1,0 +1,220 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/62_settings.sql: the settings objects and their schemas
+-- (docs/settings.md).
+--
+-- organizations.settings, venues.widget_settings, venues.branding and
+-- services.settings are JSON objects whose keys are documented here and
+-- checked on every write (triggers, for RPCs and table writes alike): an
+-- unknown key or a value of the wrong type or range is refused with 22023
+-- naming the key ("widget_settings.bookings_per_minute must be an integer
+-- from 0 to 100000").  Every object may carry "custom", an object of the
+-- front-end's own, which protector never reads.  Restored rows are history
+-- and are not checked again.
+--
+-- RPCs change settings as JSON merge patches (RFC 7386, merge_patch):
+-- the keys given replace theirs, a null removes one, the rest stays.
+
+-- A number setting in [p_min, p_max] (an integer one when p_integer).
+CREATE FUNCTION protector_internal.check_setting_number(p_value jsonb, p_path text, p_min numeric, p_max numeric,
+														p_integer boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.<>) 'number'
+	   OR (p_value #>> '{}')::numeric NOT BETWEEN p_min AND p_max
+	   OR (p_integer AND (p_value #>> '{}')::numeric OPERATOR(pg_catalog.<>) pg_catalog.trunc((p_value #>> '{}')::numeric)) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s must be %s from %s to %s', p_path, CASE WHEN p_integer THEN 'an integer' ELSE 'a number' END,
+							  p_min, p_max),
+			pg_catalog.format('Got %s.', pg_catalog.left(p_value::text, 100)));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_setting_number(jsonb, text, numeric, numeric, boolean) IS
+'Refuses a setting that is not a number (integer) in [p_min, p_max], naming its path (22023)';
+
+-- An object setting whose keys are among p_keys.
+CREATE FUNCTION protector_internal.check_setting_keys(p_value jsonb, p_path text, p_keys text[])
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_unknown text;
+BEGIN
+	IF pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.<>) 'object' THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a JSON object', p_path),
+			pg_catalog.format('Got %s.', pg_catalog.left(p_value::text, 100)));
+	END IF;
+	SELECT k INTO v_unknown FROM pg_catalog.jsonb_object_keys(p_value) k
+	WHERE k OPERATOR(pg_catalog.<>) ALL (p_keys) ORDER BY k LIMIT 1;
+	IF FOUND THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s.%s is not a setting', p_path, pg_catalog.left(v_unknown, 100)),
+			pg_catalog.format('%s takes %s.', p_path, pg_catalog.array_to_string(p_keys, ', ')),
+			'See docs/settings.md; keep data of your own under "custom".');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_setting_keys(jsonb, text, text[]) IS
+'Refuses a setting that is not an object of the given keys, naming the first unknown key (22023)';
+
+-- A settings object of p_kind ('organization', 'widget', 'branding',
+-- 'service'), p_path naming it in errors.  The schemas: docs/settings.md.
+CREATE FUNCTION protector_internal.check_settings(p_kind text, p_settings jsonb, p_path text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k text;
+	v jsonb;
+	p text;
+	t jsonb;
+	i integer := 0;
+BEGIN
+	PERFORM protector_internal.check_setting_keys(p_settings, p_path, CASE p_kind
+		WHEN 'organization' THEN '{custom}'::text[]
+		WHEN 'widget' THEN '{auto_confirm,confirmation_minutes,bookings_per_minute,visitor_bookings_per_hour,address_bookings_per_hour,custom}'
+		WHEN 'branding' THEN '{color,accent_color,background_color,text_color,logo_url,font,custom}'
+		WHEN 'service' THEN '{refund_policy,cancellation_fees,no_show_fee_percent,deposit,custom}' END);
+	FOR k, v IN SELECT * FROM pg_catalog.jsonb_each(p_settings) LOOP
+		p := p_path OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) k;
+		CASE
+		WHEN k OPERATOR(pg_catalog.=) 'custom' THEN
+			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'object' THEN
+				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a JSON object', p));
+			END IF;
+		WHEN k OPERATOR(pg_catalog.=) 'auto_confirm' THEN
+			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'boolean' THEN
+				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be true or false', p),
+					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 100)));
+			END IF;
+		WHEN k OPERATOR(pg_catalog.=) 'confirmation_minutes' THEN
+			PERFORM protector_internal.check_setting_number(v, p, 1, 1440, true);
+		WHEN k OPERATOR(pg_catalog.=) 'bookings_per_minute' THEN
+			PERFORM protector_internal.check_setting_number(v, p, 0, 100000, true);
+		WHEN k OPERATOR(pg_catalog.=) ANY ('{visitor_bookings_per_hour,address_bookings_per_hour}') THEN
+			PERFORM protector_internal.check_setting_number(v, p, 1, 100000, true);
+		WHEN k OPERATOR(pg_catalog.=) ANY ('{color,accent_color,background_color,text_color}') THEN
+			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
+			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$' THEN
+				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a colour like "#1a2b3c"', p),
+					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 100)));
+			END IF;
+		WHEN k OPERATOR(pg_catalog.=) 'logo_url' THEN
+			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
+			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^https://[^[:space:][:cntrl:]"<>]{1,2000}$' THEN
+				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an https:// URL of at most 2000 characters', p),
+					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 100)));
+			END IF;
+		WHEN k OPERATOR(pg_catalog.=) 'font' THEN
+			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
+			   OR pg_catalog.length(v #>> '{}') NOT BETWEEN 1 AND 100 OR NOT protector_internal.text_is_clean(v #>> '{}') THEN
+				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a font name of 1 to 100 plain characters', p));
+			END IF;
+		WHEN k OPERATOR(pg_catalog.=) 'refund_policy' THEN
+			PERFORM protector_internal.check_setting_keys(v, p, '{full_refund_hours,late_refund_percent}');
+			IF v ? 'full_refund_hours' THEN
+				PERFORM protector_internal.check_setting_number(v -> 'full_refund_hours', p OPERATOR(pg_catalog.||) '.full_refund_hours', 0, 8760);
+			END IF;
+			IF v ? 'late_refund_percent' THEN
+				PERFORM protector_internal.check_setting_number(v -> 'late_refund_percent', p OPERATOR(pg_catalog.||) '.late_refund_percent', 0, 100);
+			END IF;
+		WHEN k OPERATOR(pg_catalog.=) 'cancellation_fees' THEN
+			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'array' OR pg_catalog.jsonb_array_length(v) OPERATOR(pg_catalog.>) 20 THEN
+				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an array of at most 20 tiers', p),
+					'Each tier is {"within_hours": h, "fee_percent": f}.');
+			END IF;
+			FOR t IN SELECT x FROM pg_catalog.jsonb_array_elements(v) x LOOP
+				PERFORM protector_internal.check_setting_keys(t, pg_catalog.format('%s[%s]', p, i), '{within_hours,fee_percent}');
+				PERFORM protector_internal.check_setting_number(t -> 'within_hours', pg_catalog.format('%s[%s].within_hours', p, i), 0, 8760);
+				PERFORM protector_internal.check_setting_number(t -> 'fee_percent', pg_catalog.format('%s[%s].fee_percent', p, i), 0, 100);
+				i := i OPERATOR(pg_catalog.+) 1;
+			END LOOP;
+		WHEN k OPERATOR(pg_catalog.=) 'no_show_fee_percent' THEN
+			PERFORM protector_internal.check_setting_number(v, p, 0, 100);
+		WHEN k OPERATOR(pg_catalog.=) 'deposit' THEN
+			PERFORM protector_internal.check_setting_keys(v, p, '{percent,amount,deadline_hours}');
+			IF (v ? 'percent') OPERATOR(pg_catalog.=) (v ? 'amount') THEN
+				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s needs either percent or amount', p),
+					'A deposit is a percentage of the price or a fixed amount, not both.');
+			END IF;
+			IF v ? 'percent' THEN
+				PERFORM protector_internal.check_setting_number(v -> 'percent', p OPERATOR(pg_catalog.||) '.percent', 0, 100);
+			ELSE
+				PERFORM protector_internal.check_setting_number(v -> 'amount', p OPERATOR(pg_catalog.||) '.amount', 0, 9999999999.99);
+			END IF;
+			IF v ? 'deadline_hours' THEN
+				PERFORM protector_internal.check_setting_number(v -> 'deadline_hours', p OPERATOR(pg_catalog.||) '.deadline_hours', 0, 8760);
+			END IF;
+		ELSE
+			NULL;			-- (every key was checked against the kind's list above)
+		END CASE;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_settings(text, jsonb, text) IS
+'Refuses a settings object (organization, widget, branding, service) with an unknown key or a bad value, naming the key (22023; docs/settings.md)';
+
+-- The trigger: the settings columns of the row, when they are written.
+CREATE FUNCTION protector_internal.check_settings_columns()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'venues' THEN
+		IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.widget_settings IS DISTINCT FROM OLD.widget_settings THEN
+			PERFORM protector_internal.check_settings('widget', NEW.widget_settings, 'widget_settings');
+		END IF;
+		IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.branding IS DISTINCT FROM OLD.branding THEN
+			PERFORM protector_internal.check_settings('branding', NEW.branding, 'branding');
+		END IF;
+	ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.settings IS DISTINCT FROM OLD.settings THEN
+		PERFORM protector_internal.check_settings(CASE TG_TABLE_NAME WHEN 'organizations' THEN 'organization' ELSE 'service' END,
+												  NEW.settings, 'settings');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_settings_columns() IS
+'Trigger: settings, widget_settings and branding follow their schemas (docs/settings.md)';
+
+CREATE TRIGGER check_settings BEFORE INSERT OR UPDATE OF settings ON protector.organizations
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_settings_columns();
+CREATE TRIGGER check_settings BEFORE INSERT OR UPDATE OF widget_settings, branding ON protector.venues
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_settings_columns();
+CREATE TRIGGER check_settings BEFORE INSERT OR UPDATE OF settings ON protector.services
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_settings_columns();
+
+-- RFC 7386: p_patch's keys replace p_target's, recursively for objects; a
+-- null removes the key; a patch that is not an object replaces the target.
+CREATE FUNCTION protector.merge_patch(p_target jsonb, p_patch jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_result jsonb;
+	k text;
+	v jsonb;
+BEGIN
+	IF p_patch IS NULL OR pg_catalog.jsonb_typeof(p_patch) OPERATOR(pg_catalog.<>) 'object' THEN
+		RETURN p_patch;
+	END IF;
+	v_result := CASE WHEN pg_catalog.jsonb_typeof(p_target) OPERATOR(pg_catalog.=) 'object' THEN p_target ELSE '{}' END;
+	FOR k, v IN SELECT * FROM pg_catalog.jsonb_each(p_patch) LOOP
+		IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.=) 'null' THEN
+			v_result := v_result OPERATOR(pg_catalog.-) k;
+		ELSE
+			v_result := pg_catalog.jsonb_set(v_result, ARRAY[k], protector.merge_patch(v_result -> k, v));
+		END IF;
+	END LOOP;
+	RETURN v_result;
+END
+$$;
+COMMENT ON FUNCTION protector.merge_patch(jsonb, jsonb) IS
+'JSON merge patch (RFC 7386): the patch''s keys replace the target''s, recursively; null removes a key';
