@@ -16,7 +16,8 @@ export DEMO_KEEP="${KEEP:-0}"
 exec bash scripts/pg-cluster.sh bash -c '
 	set -euo pipefail
 	createdb protector_demo
-	psql -X -q -v ON_ERROR_STOP=1 -d protector_demo -f scripts/demo.sql
+	# the refusals it shows are errors: on stdout with the rest, in order
+	psql -X -q -v ON_ERROR_STOP=1 -d protector_demo -f scripts/demo.sql 2>&1 | sed "s/^psql:[^ ]*: /  /"
 	echo
 	echo "== 7. Two customers race for the last slot from two devices at the same instant"
 	race() {
@@ -93,6 +94,10 @@ SQL
 	if [ "$DEMO_KEEP" = 1 ]; then
 		echo
 		echo "KEEP=1: the demo database is open below; leave psql to drop the cluster."
-		psql -X -d protector_demo </dev/tty
+		if { : </dev/tty; } 2>/dev/null; then
+			psql -X -d protector_demo </dev/tty
+		else
+			echo "KEEP=1 needs a terminal to open psql in; none is attached, so the cluster goes now."
+		fi
 	fi
 '

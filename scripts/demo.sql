@@ -115,6 +115,7 @@ SELECT who AS "signed in as", bookings_seen AS "bookings visible (customer, star
 
 \echo
 \echo '== 4. What is refused'
+\set VERBOSITY terse
 \echo 'Anonymous visitors read nothing:'
 BEGIN;
 SET LOCAL ROLE anon;
@@ -129,14 +130,15 @@ SELECT pg_temp.as_user('alex (agent)') \g /dev/null
 UPDATE protector.bookings SET total_price = 1 WHERE assigned_agent = protector.current_user_id();
 \set ON_ERROR_STOP on
 ROLLBACK;
-\echo 'The owner of another business cannot touch Lockbox bookings, even knowing their ids (0 rows):'
+\echo 'The owner of another business cannot touch Lockbox bookings, even knowing their ids:'
 BEGIN;
 SELECT pg_temp.as_user('sam (owner of Shield)') \g /dev/null
-\set QUIET off
-UPDATE protector.bookings SET status = 'cancelled' WHERE organization_id = '0a000000-0000-4000-8000-000000000000';
-\set QUIET on
+WITH u AS (UPDATE protector.bookings SET status = 'cancelled' WHERE organization_id = '0a000000-0000-4000-8000-000000000000'
+		   RETURNING 1)
+SELECT count(*) AS "Lockbox bookings Sam cancelled" FROM u;
 ROLLBACK;
 
+\set VERBOSITY default
 \echo
 \echo '== 5. Booking: opening hours, free slots, an idempotent retry'
 UPDATE protector.venues SET operating_hours = '{"mon": [["10:00", "22:00"]], "tue": [["10:00", "22:00"]],

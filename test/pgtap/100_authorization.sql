@@ -137,6 +137,14 @@ INSERT INTO calls VALUES
 	('protector.create_booking(uuid,uuid,timestamptz,integer,text,jsonb,protector.booking_source,uuid,integer,text,text)', 'z_owner_b',
 	 NULL, NULL, $$protector.create_booking('0ab00000-0000-4000-8000-0000000005a1', NULL, %2$s, 2,
 	 p_promo_code => 'promo_FDNVwOXl8tIgp7J1PSn9HCCF')$$),
+	('protector.create_service(uuid,text,interval,numeric,numeric,integer,protector.service_mode,integer,integer,interval,interval,interval,interval,interval,text,text,jsonb)',
+	 'z_owner_b', 'venue', 'p_venue_id', $$protector.create_service(%1$s, 'New room', '1 hour')$$),
+	('protector.update_service(uuid,jsonb)', 'z_owner_b', 'service', 'p_service_id',
+	 $$protector.update_service(%1$s, '{"price": 12, "settings": {"no_show_fee_percent": 50}}')$$),
+	('protector.create_customer(uuid,text,text,text,text,text[],text)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.create_customer(%1$s, 'New Customer', 'new@b.test')$$),
+	('protector.update_customer(uuid,jsonb)', 'z_owner_b', 'customer', 'p_customer_id',
+	 $$protector.update_customer(%1$s, '{"phone": "+49 30 1234567", "tags": ["vip"]}')$$),
 	('protector.purge_audit_log(timestamptz,uuid)', 'z_owner_b', 'organization', 'p_organization_id',
 	 $$protector.purge_audit_log('2020-01-01', %1$s)$$),
 	('protector.get_customer_rfm_scores(uuid)', 'z_owner_b', 'organization', 'p_organization_id',
@@ -483,7 +491,11 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.booking_shape(protector.bookings)'), ('protector_internal.check_settings(text,jsonb,text)'),
 			 ('protector_internal.check_setting_keys(jsonb,text,text[])'),
 			 ('protector_internal.check_setting_number(jsonb,text,numeric,numeric,boolean)'),
-			 ('protector_internal.text_is_clean(text)')$$,
+			 ('protector_internal.text_is_clean(text)'), ('protector_internal.check_price(numeric,text)'),
+			 ('protector_internal.check_interval(interval,text,interval,interval,boolean)'),
+			 ('protector_internal.check_integer(integer,text,integer,integer)'), ('protector_internal.check_text(text,text,integer,integer)'),
+			 ('protector_internal.check_service(protector.services,text)'), ('protector_internal.check_customer(protector.customers,text)'),
+			 ('protector_internal.apply_changes(anyelement,jsonb,text[])')$$,
 	'authenticated may execute only the helpers that policies and RPCs ask (docs/security.md lists them)');
 SELECT ok(NOT has_schema_privilege('anon', 'protector_internal', 'USAGE'), 'anon has no usage of protector_internal');
 SELECT is_empty($$

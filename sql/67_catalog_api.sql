@@ -1,0 +1,367 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/67_catalog_api.sql: creating and changing services and customers
+-- through RPCs, with the validation and error style of the rest
+-- (docs/venues.md#services, docs/customers.md#creating-and-changing).
+--
+-- Each create_* checks its arguments by name (22023 "p_duration must
+-- be ..."), each update_* takes p_changes, a JSON object of the fields to
+-- change, checks the row they make the same way ("p_changes.duration must
+-- be ...") and merges settings objects (RFC 7386).  Table writes under RLS
+-- remain possible; the table constraints and triggers still hold for them.
+
+-- A price in cents from 0 (prices may be free, unlike payments).
+CREATE FUNCTION protector_internal.check_price(p_amount numeric, p_parameter text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
+	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an amount in cents from 0', p_parameter),
+			pg_catalog.format('Got %s.', COALESCE(p_amount::text, 'NULL')));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_price(numeric, text) IS
+'Refuses a price that is negative, not in cents or 10^10 or more (22023 naming the parameter)';
+
+-- A duration between p_min and p_max.
+CREATE FUNCTION protector_internal.check_interval(p_value interval, p_parameter text, p_min interval, p_max interval,
+												  p_min_inclusive boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_value IS NULL OR p_value OPERATOR(pg_catalog.>) p_max
+	   OR (p_min_inclusive AND p_value OPERATOR(pg_catalog.<) p_min)
+	   OR (NOT p_min_inclusive AND p_value OPERATOR(pg_catalog.<=) p_min) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s must be %s %s and at most %s', p_parameter,
+							  CASE WHEN p_min_inclusive THEN 'at least' ELSE 'more than' END, p_min, p_max),
+			pg_catalog.format('Got %s.', COALESCE(p_value::text, 'NULL')));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_interval(interval, text, interval, interval, boolean) IS
+'Refuses a duration outside its range (22023 naming the parameter)';
+
+-- An integer between p_min and p_max.
+CREATE FUNCTION protector_internal.check_integer(p_value integer, p_parameter text, p_min integer, p_max integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_value IS NULL OR p_value NOT BETWEEN p_min AND p_max THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be from %s to %s', p_parameter, p_min, p_max),
+			pg_catalog.format('Got %s.', COALESCE(p_value::text, 'NULL')));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_integer(integer, text, integer, integer) IS
+'Refuses an integer outside its range (22023 naming the parameter)';
+
+-- A plain text of p_min to p_max characters (no control or invisible
+-- direction characters); NULL passes when p_min is 0.
+CREATE FUNCTION protector_internal.check_text(p_value text, p_parameter text, p_min integer, p_max integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (p_value IS NULL AND p_min OPERATOR(pg_catalog.>) 0)
+	   OR pg_catalog.length(pg_catalog.btrim(p_value)) NOT BETWEEN p_min AND p_max THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be %s to %s characters', p_parameter, p_min, p_max),
+			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(pg_catalog.btrim(p_value))::text, 'NULL, 0')));
+	END IF;
+	IF NOT protector_internal.text_is_clean(p_value) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s holds control or invisible direction characters', p_parameter));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_text(text, text, integer, integer) IS
+'Refuses a text of the wrong length or with control characters (22023 naming the parameter)';
+
+-- A service as it would be written; p_prefix names its fields in errors
+-- ('p_' for create_service, 'p_changes.' for update_service).
+CREATE FUNCTION protector_internal.check_service(s protector.services, p_prefix text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.check_text(s.name, p_prefix OPERATOR(pg_catalog.||) 'name', 1, 200);
+	IF s.description IS NOT NULL THEN
+		PERFORM protector_internal.check_text(s.description, p_prefix OPERATOR(pg_catalog.||) 'description', 0, 5000);
+	END IF;
+	PERFORM protector_internal.check_interval(s.duration, p_prefix OPERATOR(pg_catalog.||) 'duration', '0', '31 days', false);
+	PERFORM protector_internal.check_integer(s.capacity, p_prefix OPERATOR(pg_catalog.||) 'capacity', 1, 100000);
+	PERFORM protector_internal.check_integer(s.min_party, p_prefix OPERATOR(pg_catalog.||) 'min_party', 1, 100000);
+	IF s.max_party IS NOT NULL THEN
+		PERFORM protector_internal.check_integer(s.max_party, p_prefix OPERATOR(pg_catalog.||) 'max_party', s.min_party,
+			CASE WHEN s.mode OPERATOR(pg_catalog.=) 'shared' THEN s.capacity ELSE 100000 END);
+	END IF;
+	IF s.mode OPERATOR(pg_catalog.=) 'shared' AND s.min_party OPERATOR(pg_catalog.>) s.capacity THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%smin_party must be at most the capacity of a shared service', p_prefix),
+			pg_catalog.format('min_party %s, capacity %s.', s.min_party, s.capacity));
+	END IF;
+	PERFORM protector_internal.check_interval(s.buffer_before, p_prefix OPERATOR(pg_catalog.||) 'buffer_before', '0', '1 day');
+	PERFORM protector_internal.check_interval(s.buffer_after, p_prefix OPERATOR(pg_catalog.||) 'buffer_after', '0', '1 day');
+	PERFORM protector_internal.check_interval(s.slot_interval, p_prefix OPERATOR(pg_catalog.||) 'slot_interval', '1 minute', '1 day');
+	PERFORM protector_internal.check_interval(s.min_notice, p_prefix OPERATOR(pg_catalog.||) 'min_notice', '0', '365 days');
+	PERFORM protector_internal.check_interval(s.max_advance, p_prefix OPERATOR(pg_catalog.||) 'max_advance', '0', '1100 days', false);
+	PERFORM protector_internal.check_price(s.price, p_prefix OPERATOR(pg_catalog.||) 'price');
+	PERFORM protector_internal.check_price(s.price_per_person, p_prefix OPERATOR(pg_catalog.||) 'price_per_person');
+	PERFORM protector_internal.check_currency(s.currency, p_prefix OPERATOR(pg_catalog.||) 'currency');
+	PERFORM protector_internal.check_settings('service', s.settings, p_prefix OPERATOR(pg_catalog.||) 'settings');
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_service(protector.services, text) IS
+'Refuses a service row with a bad field, naming it with p_prefix (22023)';
+
+-- A customer as it would be written, the same way.
+CREATE FUNCTION protector_internal.check_customer(c protector.customers, p_prefix text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.check_text(c.full_name, p_prefix OPERATOR(pg_catalog.||) 'full_name', 1, 200);
+	IF c.email IS NOT NULL AND (pg_catalog.length(c.email) OPERATOR(pg_catalog.>) 320
+								OR c.email OPERATOR(pg_catalog.!~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'
+								OR NOT protector_internal.text_is_clean(c.email)) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%semail is not an email address', p_prefix),
+			'At most 320 characters, like name@example.com.');
+	END IF;
+	IF c.phone IS NOT NULL AND c.phone OPERATOR(pg_catalog.!~) '^\+?[0-9][0-9 ()./-]{2,38}$' THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%sphone is not a phone number', p_prefix),
+			'Digits, spaces and ( ) . / - only, an optional leading +, at most 40 characters.');
+	END IF;
+	PERFORM protector_internal.check_country(c.country, p_prefix OPERATOR(pg_catalog.||) 'country');
+	IF c.tags IS NULL OR pg_catalog.cardinality(c.tags) OPERATOR(pg_catalog.>) 100
+	   OR EXISTS (SELECT FROM pg_catalog.unnest(c.tags) g
+				  WHERE g IS NULL OR pg_catalog.length(g) NOT BETWEEN 1 AND 50 OR NOT protector_internal.text_is_clean(g)) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%stags must be at most 100 tags of 1 to 50 plain characters', p_prefix));
+	END IF;
+	IF c.notes IS NOT NULL AND pg_catalog.length(c.notes) OPERATOR(pg_catalog.>) 10000 THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%snotes must be at most 10000 characters', p_prefix));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_customer(protector.customers, text) IS
+'Refuses a customer row with a bad field, naming it with p_prefix (22023)';
+
+-- p_changes applied to a row of p_table: the fields given, typed as the
+-- columns are (22023 naming the first unknown field or the first value of
+-- the wrong type), settings merged.
+CREATE FUNCTION protector_internal.apply_changes(p_row anyelement, p_changes jsonb, p_fields text[])
+RETURNS anyelement
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_unknown text;
+	k text;
+	v_result ALIAS FOR $0;
+BEGIN
+	IF p_changes IS NULL OR pg_catalog.jsonb_typeof(p_changes) OPERATOR(pg_catalog.<>) 'object' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_changes must be a JSON object of the fields to change');
+	END IF;
+	SELECT pg_catalog.string_agg(x, ', ' ORDER BY x) INTO v_unknown FROM pg_catalog.jsonb_object_keys(p_changes) x
+	WHERE x OPERATOR(pg_catalog.<>) ALL (p_fields);
+	IF v_unknown IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes has fields that cannot be changed here: %s', v_unknown),
+			pg_catalog.format('It may change %s.', pg_catalog.array_to_string(p_fields, ', ')));
+	END IF;
+	IF p_changes ? 'settings' THEN
+		p_changes := pg_catalog.jsonb_set(p_changes, '{settings}',
+			protector.merge_patch(pg_catalog.to_jsonb(p_row) -> 'settings', p_changes -> 'settings'));
+	END IF;
+	-- one field at a time, so that a bad value is named
+	v_result := p_row;
+	FOR k IN SELECT x FROM pg_catalog.jsonb_object_keys(p_changes) x ORDER BY x LOOP
+		BEGIN
+			v_result := pg_catalog.jsonb_populate_record(v_result, pg_catalog.jsonb_build_object(k, p_changes -> k));
+		EXCEPTION WHEN data_exception THEN
+			PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes.%s has a value of the wrong type', k),
+				pg_catalog.format('%s (got %s).', SQLERRM, pg_catalog.left((p_changes -> k)::text, 100)));
+		END;
+	END LOOP;
+	RETURN v_result;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.apply_changes(anyelement, jsonb, text[]) IS
+'A row with p_changes applied (only p_fields; typed per column; settings merged), 22023 naming a bad field';
+
+CREATE FUNCTION protector.create_service(
+	p_venue_id uuid,
+	p_name text,
+	p_duration interval,
+	p_price numeric DEFAULT 0,
+	p_price_per_person numeric DEFAULT 0,
+	p_capacity integer DEFAULT 1,
+	p_mode protector.service_mode DEFAULT 'exclusive',
+	p_min_party integer DEFAULT 1,
+	p_max_party integer DEFAULT NULL,
+	p_slot_interval interval DEFAULT '30 minutes',
+	p_buffer_before interval DEFAULT '0',
+	p_buffer_after interval DEFAULT '0',
+	p_min_notice interval DEFAULT '0',
+	p_max_advance interval DEFAULT '365 days',
+	p_currency text DEFAULT NULL,
+	p_description text DEFAULT NULL,
+	p_settings jsonb DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s protector.services;
+BEGIN
+	s.organization_id := protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.manage', 'venue', true);
+	s.venue_id := p_venue_id;
+	s.name := pg_catalog.btrim(p_name);
+	s.description := p_description;
+	s.mode := COALESCE(p_mode, 'exclusive');
+	s.duration := p_duration;
+	s.capacity := p_capacity;
+	s.min_party := p_min_party;
+	s.max_party := p_max_party;
+	s.buffer_before := p_buffer_before;
+	s.buffer_after := p_buffer_after;
+	s.slot_interval := p_slot_interval;
+	s.min_notice := p_min_notice;
+	s.max_advance := p_max_advance;
+	s.price := p_price;
+	s.price_per_person := p_price_per_person;
+	-- no currency: the organization's (trigger default_currency)
+	s.currency := p_currency;
+	s.settings := COALESCE(p_settings, '{}');
+	PERFORM protector_internal.check_service(s, 'p_');
+	INSERT INTO protector.services (organization_id, venue_id, name, description, mode, duration, capacity, min_party,
+		max_party, buffer_before, buffer_after, slot_interval, min_notice, max_advance, price, price_per_person,
+		currency, settings)
+	VALUES (s.organization_id, s.venue_id, s.name, s.description, s.mode, s.duration, s.capacity, s.min_party,
+		s.max_party, s.buffer_before, s.buffer_after, s.slot_interval, s.min_notice, s.max_advance, s.price,
+		s.price_per_person, s.currency, s.settings)
+	RETURNING * INTO s;
+	RETURN pg_catalog.to_jsonb(s);
+END
+$$;
+COMMENT ON FUNCTION protector.create_service(uuid, text, interval, numeric, numeric, integer, protector.service_mode,
+	integer, integer, interval, interval, interval, interval, interval, text, text, jsonb) IS
+'Creates a service at a venue (owners, admins, managers); currency defaults to the organization''s; returns it';
+
+CREATE FUNCTION protector.update_service(p_service_id uuid, p_changes jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s protector.services;
+BEGIN
+	PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service', true);
+	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) p_service_id;
+	s := protector_internal.apply_changes(s, p_changes,
+		'{name,description,mode,duration,capacity,min_party,max_party,buffer_before,buffer_after,slot_interval,min_notice,max_advance,price,price_per_person,currency,settings,active}');
+	PERFORM protector_internal.check_service(s, 'p_changes.');
+	IF s.active IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_changes.active must be true or false');
+	END IF;
+	UPDATE protector.services x
+	SET name = pg_catalog.btrim(s.name), description = s.description, mode = s.mode, duration = s.duration,
+		capacity = s.capacity, min_party = s.min_party, max_party = s.max_party, buffer_before = s.buffer_before,
+		buffer_after = s.buffer_after, slot_interval = s.slot_interval, min_notice = s.min_notice,
+		max_advance = s.max_advance, price = s.price, price_per_person = s.price_per_person, currency = s.currency,
+		settings = s.settings, active = s.active
+	WHERE x.id OPERATOR(pg_catalog.=) p_service_id
+	RETURNING * INTO s;
+	RETURN pg_catalog.to_jsonb(s);
+END
+$$;
+COMMENT ON FUNCTION protector.update_service(uuid, jsonb) IS
+'Changes the given fields of a service (owners, admins, managers); settings are merged (RFC 7386); bookings keep their prices';
+
+CREATE FUNCTION protector.create_customer(
+	p_organization_id uuid,
+	p_full_name text,
+	p_email text DEFAULT NULL,
+	p_phone text DEFAULT NULL,
+	p_country text DEFAULT NULL,
+	p_tags text[] DEFAULT '{}',
+	p_notes text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c protector.customers;
+BEGIN
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
+	PERFORM protector_internal.authorize(p_organization_id, 'customers.create');
+	c.organization_id := p_organization_id;
+	c.full_name := pg_catalog.btrim(p_full_name);
+	c.email := NULLIF(pg_catalog.btrim(p_email), '');
+	c.phone := NULLIF(pg_catalog.btrim(p_phone), '');
+	c.country := p_country;
+	c.tags := COALESCE(p_tags, '{}');
+	c.notes := p_notes;
+	PERFORM protector_internal.check_customer(c, 'p_');
+	INSERT INTO protector.customers (organization_id, full_name, email, phone, country, tags, notes)
+	VALUES (c.organization_id, c.full_name, c.email, c.phone, c.country, c.tags, c.notes)
+	RETURNING * INTO c;
+	RETURN pg_catalog.to_jsonb(c);
+END
+$$;
+COMMENT ON FUNCTION protector.create_customer(uuid, text, text, text, text, text[], text) IS
+'Creates a customer (the desk: owners to operators); returns it (find_duplicate_customers spots a second record of one person)';
+
+CREATE FUNCTION protector.update_customer(p_customer_id uuid, p_changes jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c protector.customers;
+BEGIN
+	PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.manage', 'customer', true);
+	SELECT * INTO c FROM protector.customers x WHERE x.id OPERATOR(pg_catalog.=) p_customer_id;
+	IF c.merged_into IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'this customer was merged into another',
+			pg_catalog.format('Change customer %s instead.', c.merged_into));
+	END IF;
+	c := protector_internal.apply_changes(c, p_changes, '{full_name,email,phone,country,tags,notes}');
+	c.full_name := pg_catalog.btrim(c.full_name);
+	c.email := NULLIF(pg_catalog.btrim(c.email), '');
+	c.phone := NULLIF(pg_catalog.btrim(c.phone), '');
+	c.tags := COALESCE(c.tags, '{}');
+	PERFORM protector_internal.check_customer(c, 'p_changes.');
+	UPDATE protector.customers x
+	SET full_name = c.full_name, email = c.email, phone = c.phone, country = c.country, tags = c.tags, notes = c.notes
+	WHERE x.id OPERATOR(pg_catalog.=) p_customer_id
+	RETURNING * INTO c;
+	RETURN pg_catalog.to_jsonb(c);
+END
+$$;
+COMMENT ON FUNCTION protector.update_customer(uuid, jsonb) IS
+'Changes the given fields of a customer (owners, admins, managers): full_name, email, phone, country, tags, notes';
+
+GRANT EXECUTE ON FUNCTION
+	protector.create_service(uuid, text, interval, numeric, numeric, integer, protector.service_mode,
+		integer, integer, interval, interval, interval, interval, interval, text, text, jsonb),
+	protector.update_service(uuid, jsonb),
+	protector.create_customer(uuid, text, text, text, text, text[], text),
+	protector.update_customer(uuid, jsonb),
+	protector_internal.check_price(numeric, text),
+	protector_internal.check_interval(interval, text, interval, interval, boolean),
+	protector_internal.check_integer(integer, text, integer, integer),
+	protector_internal.check_text(text, text, integer, integer),
+	protector_internal.check_service(protector.services, text),
+	protector_internal.check_customer(protector.customers, text),
+	protector_internal.apply_changes(anyelement, jsonb, text[])
+TO authenticated, service_role;
