@@ -87,6 +87,12 @@ fi
 # --- docs that must match the code (against the pgTAP database) ------------
 if want docs; then
 	echo "== docs"
+	if [ -z "${TAPDB:-}" ]; then		# run without the pgTAP suite
+		TAPDB=protector_docs
+		dropdb --if-exists "$TAPDB" >/dev/null 2>&1
+		createdb "$TAPDB"
+		psql -X -q -d "$TAPDB" -c "SET client_min_messages = warning" -c "CREATE EXTENSION protector CASCADE"
+	fi
 	doc_block=$(sed -n '/<!-- capability-map:begin -->/,/<!-- capability-map:end -->/p' docs/security.md | sed '1d;$d')
 	if [ "$doc_block" = "$(bash scripts/capability-table.sh "$TAPDB" 2>&1)" ]; then
 		echo "docs/security.md capability table ... ok"
@@ -96,6 +102,22 @@ if want docs; then
 		diff <(echo "$doc_block") <(bash scripts/capability-table.sh "$TAPDB" 2>&1) | head -20
 		failed=$((failed + 1))
 	fi
+	# every SQL example of README.md and docs/, as written, on make demo's data
+	dropdb --if-exists docs_template >/dev/null 2>&1 || true
+	createdb docs_template
+	if psql -X -q -v ON_ERROR_STOP=1 -d docs_template -f scripts/demo.sql >"$LOGDIR/docs-fixture.log" 2>&1; then
+		python3 scripts/docs-examples.py docs_template README.md docs/*.md >"$LOGDIR/docs-examples.log" 2>&1 || true
+		grep -E '\.\.\. (ok|FAILED)' -A30 "$LOGDIR/docs-examples.log" | grep -vE '\.\.\. ok$' | grep -v '^--$' || true
+		d_ok=$(grep -cE '\.\.\. ok$' "$LOGDIR/docs-examples.log" || true)
+		d_bad=$(grep -cE '\.\.\. FAILED' "$LOGDIR/docs-examples.log" || true)
+		echo "docs examples: $d_ok ok, $d_bad failed"
+		passed=$((passed + d_ok))
+		failed=$((failed + d_bad))
+	else
+		echo "docs examples ... FAILED (the demo data did not load; $LOGDIR/docs-fixture.log)"
+		failed=$((failed + 1))
+	fi
+	dropdb docs_template
 fi
 
 # --- concurrency (real concurrent sessions) and operations (restore, ----
