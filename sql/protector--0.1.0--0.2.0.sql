@@ -3511,3 +3511,288 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_customer(protector.customers, text),
 	protector_internal.apply_changes(anyelement, jsonb, text[])
 TO authenticated, service_role;
+
+-- Dashboards (issue 14) -------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION protector_internal.booking_buckets(p_organization_id uuid, p_venue_id uuid, p_bounds timestamptz[])
+RETURNS TABLE (bucket_start timestamptz, bookings bigint, cancelled bigint, no_shows bigint, concluded bigint,
+			   guests bigint, booked_value numeric, valued_bookings bigint, booked_seconds float8, revenue numeric)
+AS 'MODULE_PATHNAME', 'protector_booking_buckets'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION protector_internal.booking_buckets(uuid, uuid, timestamptz[]) IS
+'Per [bound i, bound i+1): bookings starting in it (counts by status, guests, booked value and time) and the ledger''s revenue paid in it; analytics.aggregate';
+
+CREATE OR REPLACE FUNCTION protector_internal.dashboard_timezone(p_organization_id uuid, p_venue_id uuid)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_tz text;
+BEGIN
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
+	IF p_venue_id IS NOT NULL THEN
+		SELECT v.timezone INTO v_tz FROM protector.venues v
+		WHERE v.id OPERATOR(pg_catalog.=) p_venue_id AND v.organization_id OPERATOR(pg_catalog.=) p_organization_id;
+		IF NOT FOUND THEN
+			PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
+		END IF;
+		RETURN v_tz;
+	END IF;
+	SELECT o.timezone INTO v_tz FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'organization not found', 'It does not exist, or you may not see it.');
+	END IF;
+	RETURN v_tz;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.dashboard_timezone(uuid, uuid) IS
+'The time zone a dashboard counts in: the venue''s, else the organization''s';
+
+CREATE OR REPLACE FUNCTION protector_internal.authorize_booking_list(p_organization_id uuid)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT (protector_internal.caller_is_trusted()
+			OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.read'))
+			OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.assigned'))) THEN
+		PERFORM protector_internal.authorize(p_organization_id, 'bookings.read');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.authorize_booking_list(uuid) IS
+'Refuses a list of bookings to whoever may not read the organization''s (or, as an agent, their own) bookings';
+
+CREATE OR REPLACE FUNCTION protector_internal.open_service_seconds(p_organization_id uuid, p_venue_id uuid,
+														p_lo timestamptz, p_hi timestamptz)
+RETURNS float8
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.sum(
+		pg_catalog.date_part('epoch', LEAST(g.closes_at, p_hi) OPERATOR(pg_catalog.-) GREATEST(g.opens_at, p_lo))
+		OPERATOR(pg_catalog.*) (SELECT pg_catalog.count(*) FROM protector.services s
+								WHERE s.organization_id OPERATOR(pg_catalog.=) v.organization_id
+								  AND s.venue_id OPERATOR(pg_catalog.=) v.id AND s.active)), 0)
+	FROM protector.venues v,
+		 protector.get_venue_schedule(v.id, (pg_catalog.timezone(v.timezone, p_lo))::date,
+									  (pg_catalog.timezone(v.timezone, p_hi))::date) g
+	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (p_venue_id IS NULL OR v.id OPERATOR(pg_catalog.=) p_venue_id)
+	  AND v.active AND g.kind OPERATOR(pg_catalog.<>) 'closed'
+	  AND g.closes_at OPERATOR(pg_catalog.>) p_lo AND g.opens_at OPERATOR(pg_catalog.<) p_hi
+$$;
+COMMENT ON FUNCTION protector_internal.open_service_seconds(uuid, uuid, timestamptz, timestamptz) IS
+'Open seconds of the venues in scope over a range, times their active services';
+
+CREATE OR REPLACE FUNCTION protector.get_dashboard_stats(p_organization_id uuid, p_venue_id uuid DEFAULT NULL)
+RETURNS TABLE (metric text, value numeric, previous numeric, change_percent numeric)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_tz text;
+	v_today date;
+	b timestamptz[];
+	c record;
+	p record;
+	r record;
+	v_open_c float8;
+	v_open_p float8;
+BEGIN
+	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
+	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
+	v_today := (pg_catalog.timezone(v_tz, pg_catalog.now()))::date;
+	-- the last 30 local days (today included) and the 30 before
+	b := ARRAY[pg_catalog.timezone(v_tz, (v_today OPERATOR(pg_catalog.-) 59)::timestamp),
+			   pg_catalog.timezone(v_tz, (v_today OPERATOR(pg_catalog.-) 29)::timestamp),
+			   pg_catalog.timezone(v_tz, (v_today OPERATOR(pg_catalog.+) 1)::timestamp)];
+	FOR r IN SELECT * FROM protector_internal.booking_buckets(p_organization_id, p_venue_id, b) x ORDER BY x.bucket_start LOOP
+		IF r.bucket_start OPERATOR(pg_catalog.=) b[1] THEN
+			p := r;
+		ELSE
+			c := r;
+		END IF;
+	END LOOP;
+	v_open_p := protector_internal.open_service_seconds(p_organization_id, p_venue_id, b[1], b[2]);
+	v_open_c := protector_internal.open_service_seconds(p_organization_id, p_venue_id, b[2], b[3]);
+	RETURN QUERY
+	SELECT m.metric, m.cur, m.prev,
+		   CASE WHEN m.prev OPERATOR(pg_catalog.<>) 0
+				THEN pg_catalog.round((m.cur OPERATOR(pg_catalog.-) m.prev) OPERATOR(pg_catalog./) m.prev OPERATOR(pg_catalog.*) 100, 1) END
+	FROM (VALUES
+		(1, 'bookings', c.bookings::numeric, p.bookings::numeric),
+		(2, 'guests', c.guests::numeric, p.guests::numeric),
+		(3, 'revenue', c.revenue, p.revenue),
+		(4, 'average_booking_value',
+			pg_catalog.round(c.booked_value OPERATOR(pg_catalog./) NULLIF(c.valued_bookings, 0), 2),
+			pg_catalog.round(p.booked_value OPERATOR(pg_catalog./) NULLIF(p.valued_bookings, 0), 2)),
+		(5, 'cancellation_rate',
+			pg_catalog.round(c.cancelled::numeric OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(c.bookings, 0), 1),
+			pg_catalog.round(p.cancelled::numeric OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(p.bookings, 0), 1)),
+		(6, 'no_show_rate',
+			pg_catalog.round(c.no_shows::numeric OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(c.concluded, 0), 1),
+			pg_catalog.round(p.no_shows::numeric OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(p.concluded, 0), 1)),
+		(7, 'occupancy',
+			pg_catalog.round((c.booked_seconds OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(v_open_c, 0))::numeric, 1),
+			pg_catalog.round((p.booked_seconds OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(v_open_p, 0))::numeric, 1))
+	) m(n, metric, cur, prev)
+	ORDER BY m.n;
+END
+$$;
+COMMENT ON FUNCTION protector.get_dashboard_stats(uuid, uuid) IS
+'The last 30 local days against the 30 before: bookings, guests, revenue, average booking value, cancellation and no-show rates, occupancy (docs/dashboards.md)';
+
+CREATE OR REPLACE FUNCTION protector.get_weekly_bookings_trend(p_organization_id uuid, p_venue_id uuid DEFAULT NULL,
+													 p_weeks integer DEFAULT 8)
+RETURNS TABLE (week_start date, bookings bigint, guests bigint, cancelled bigint, revenue numeric)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_tz text;
+	v_monday date;
+BEGIN
+	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
+	IF p_weeks IS NULL OR p_weeks NOT BETWEEN 1 AND 104 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_weeks must be from 1 to 104',
+			pg_catalog.format('Got %s.', COALESCE(p_weeks::text, 'NULL')));
+	END IF;
+	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
+	-- Monday of this local week
+	v_monday := (pg_catalog.timezone(v_tz, pg_catalog.now()))::date;
+	v_monday := v_monday OPERATOR(pg_catalog.-) (pg_catalog.date_part('isodow', v_monday)::integer OPERATOR(pg_catalog.-) 1);
+	RETURN QUERY
+	SELECT (pg_catalog.timezone(v_tz, x.bucket_start))::date, x.bookings, x.guests, x.cancelled, x.revenue
+	FROM protector_internal.booking_buckets(p_organization_id, p_venue_id,
+		ARRAY(SELECT pg_catalog.timezone(v_tz, (v_monday OPERATOR(pg_catalog.-) (7 OPERATOR(pg_catalog.*) w))::timestamp)
+			  FROM pg_catalog.generate_series(p_weeks OPERATOR(pg_catalog.-) 1, -1, -1) w)) x
+	ORDER BY x.bucket_start;
+END
+$$;
+COMMENT ON FUNCTION protector.get_weekly_bookings_trend(uuid, uuid, integer) IS
+'Bookings, guests, cancellations and revenue per local week (Monday to Sunday), the last p_weeks weeks, this one included';
+
+CREATE OR REPLACE FUNCTION protector.get_todays_bookings_by_hour(p_organization_id uuid, p_venue_id uuid DEFAULT NULL,
+													   p_date date DEFAULT NULL)
+RETURNS TABLE (hour_start timestamptz, local_hour text, utc_offset text, bookings bigint, guests bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_tz text;
+	v_day date;
+	v_lo timestamptz;
+	v_hi timestamptz;
+BEGIN
+	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
+	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
+	v_day := COALESCE(p_date, (pg_catalog.timezone(v_tz, pg_catalog.now()))::date);
+	IF NOT pg_catalog.isfinite(v_day) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_date must be a finite date');
+	END IF;
+	v_lo := pg_catalog.timezone(v_tz, v_day::timestamp);
+	v_hi := pg_catalog.timezone(v_tz, (v_day OPERATOR(pg_catalog.+) 1)::timestamp);
+	-- the local day's hours as they pass: 23 on a spring-forward day, 25 in autumn
+	RETURN QUERY
+	SELECT x.bucket_start, pg_catalog.to_char(pg_catalog.timezone(v_tz, x.bucket_start), 'HH24:MI'),
+		   (SELECT CASE WHEN o.s OPERATOR(pg_catalog.<) 0 THEN '-' ELSE '+' END
+				   OPERATOR(pg_catalog.||) pg_catalog.to_char(pg_catalog.make_interval(secs => pg_catalog.abs(o.s)), 'HH24:MI')
+			FROM (SELECT pg_catalog.date_part('epoch', pg_catalog.timezone(v_tz, x.bucket_start) OPERATOR(pg_catalog.-)
+												   pg_catalog.timezone('UTC', x.bucket_start)) AS s) o),
+		   x.bookings, x.guests
+	FROM protector_internal.booking_buckets(p_organization_id, p_venue_id,
+		ARRAY(SELECT h FROM pg_catalog.generate_series(v_lo, v_hi OPERATOR(pg_catalog.-) interval '1 microsecond', interval '1 hour') h)
+		OPERATOR(pg_catalog.||) v_hi) x
+	ORDER BY x.bucket_start;
+END
+$$;
+COMMENT ON FUNCTION protector.get_todays_bookings_by_hour(uuid, uuid, date) IS
+'Bookings and guests per hour of a local day (today by default): 23, 24 or 25 rows, with each hour''s local time and UTC offset';
+
+CREATE OR REPLACE FUNCTION protector.get_upcoming_bookings(p_organization_id uuid, p_venue_id uuid DEFAULT NULL,
+												 p_limit integer DEFAULT 10)
+RETURNS TABLE (booking_id uuid, start timestamptz, local_start timestamp, service text, customer text,
+			   party_size integer, status protector.booking_status, assigned_agent uuid)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_tz text;
+BEGIN
+	PERFORM protector_internal.authorize_booking_list(p_organization_id);
+	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_limit must be from 1 to 1000',
+			pg_catalog.format('Got %s.', COALESCE(p_limit::text, 'NULL')));
+	END IF;
+	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
+	-- the rest of the local day, as the caller may see it (RLS)
+	RETURN QUERY
+	SELECT b.id, pg_catalog.lower(b.during), pg_catalog.timezone(v_tz, pg_catalog.lower(b.during)), s.name, c.full_name,
+		   b.party_size, b.status, b.assigned_agent
+	FROM protector.bookings b
+	JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) b.organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
+	LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
+									AND c.id OPERATOR(pg_catalog.=) b.customer_id
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (p_venue_id IS NULL OR b.venue_id OPERATOR(pg_catalog.=) p_venue_id)
+	  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) pg_catalog.now()
+	  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<)
+		  pg_catalog.timezone(v_tz, ((pg_catalog.timezone(v_tz, pg_catalog.now()))::date OPERATOR(pg_catalog.+) 1)::timestamp)
+	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+	ORDER BY pg_catalog.lower(b.during), b.id
+	LIMIT p_limit;
+END
+$$;
+COMMENT ON FUNCTION protector.get_upcoming_bookings(uuid, uuid, integer) IS
+'The rest of today''s (local) bookings that are still to come, as the caller may see them: the desk and finance all, an agent their own';
+
+CREATE OR REPLACE FUNCTION protector.get_recent_booking_activity(p_organization_id uuid, p_limit integer DEFAULT 20)
+RETURNS TABLE (booking_id uuid, activity text, occurred_at timestamptz, status protector.booking_status,
+			   service text, customer text, start timestamptz)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.authorize_booking_list(p_organization_id);
+	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_limit must be from 1 to 1000',
+			pg_catalog.format('Got %s.', COALESCE(p_limit::text, 'NULL')));
+	END IF;
+	PERFORM protector_internal.dashboard_timezone(p_organization_id, NULL);
+	RETURN QUERY
+	SELECT b.id,
+		   CASE WHEN b.updated_at OPERATOR(pg_catalog.=) b.created_at THEN 'created'
+				WHEN b.status OPERATOR(pg_catalog.=) 'cancelled' THEN 'cancelled'
+				ELSE 'updated' END,
+		   b.updated_at, b.status, s.name, c.full_name, pg_catalog.lower(b.during)
+	FROM protector.bookings b
+	JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) b.organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
+	LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
+									AND c.id OPERATOR(pg_catalog.=) b.customer_id
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	ORDER BY b.updated_at DESC, b.id
+	LIMIT p_limit;
+END
+$$;
+COMMENT ON FUNCTION protector.get_recent_booking_activity(uuid, integer) IS
+'The organization''s most recently created or changed bookings, newest first, as the caller may see them';
+
+CREATE INDEX payments_created_idx ON protector.payments (organization_id, created_at);
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	protector.get_dashboard_stats(uuid, uuid),
+	protector.get_weekly_bookings_trend(uuid, uuid, integer),
+	protector.get_todays_bookings_by_hour(uuid, uuid, date),
+	protector.get_upcoming_bookings(uuid, uuid, integer),
+	protector.get_recent_booking_activity(uuid, integer),
+	protector_internal.booking_buckets(uuid, uuid, timestamptz[]),
+	protector_internal.dashboard_timezone(uuid, uuid),
+	protector_internal.authorize_booking_list(uuid),
+	protector_internal.open_service_seconds(uuid, uuid, timestamptz, timestamptz)
+TO authenticated, service_role;

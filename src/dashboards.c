@@ -1,0 +1,185 @@
+/*-------------------------------------------------------------------------
+ *
+ * dashboards.c
+ *	  The one aggregate the dashboards are built from: an organization's
+ *	  bookings and payments summed per time bucket (docs/dashboards.md).
+ *
+ * protector_internal.booking_buckets(p_organization_id, p_venue_id,
+ * p_bounds timestamptz[]) answers, for each [bounds[i], bounds[i+1]), the
+ * counts, sums and booked time of the bookings starting in it and the
+ * ledger's revenue of the payments made in it.  Bucket boundaries come
+ * from the caller (local days, weeks and hours are the SQL wrappers'
+ * business), so one kept plan serves the 30-day figures, the weekly trend
+ * and the hourly chart of a DST day alike.
+ *
+ * Invariant: these are aggregates only, never a row of personal data, and
+ * they are read past RLS once the capability map has allowed
+ * analytics.aggregate for the caller (as the other analytics do): a viewer
+ * sees the numbers without seeing the bookings.
+ *
+ * src/dashboards.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "access.h"
+#include "errors.h"
+
+/* at most this many buckets a call: 400 days, or a year of weeks */
+#define MAX_BOUNDS 401
+#define NCOLUMNS 10
+
+static SPIPlanPtr buckets_plan = NULL;
+
+/*
+ * $1 organization, $2 venue (NULL: all), $3 the bounds, $4 the
+ * organization's currency.  Money of another currency is left out.
+ */
+#define BUCKETS_SQL \
+	"WITH k AS (" \
+	"  SELECT lo, hi FROM (SELECT b AS lo, pg_catalog.lead(b) OVER (ORDER BY n) AS hi" \
+	"                        FROM pg_catalog.unnest($3::pg_catalog.timestamptz[]) WITH ORDINALITY u(b, n)) x" \
+	"   WHERE hi IS NOT NULL)" \
+	" SELECT k.lo," \
+	"  pg_catalog.count(x.id) FILTER (WHERE x.status OPERATOR(pg_catalog.<>) 'held')," \
+	"  pg_catalog.count(x.id) FILTER (WHERE x.status OPERATOR(pg_catalog.=) 'cancelled')," \
+	"  pg_catalog.count(x.id) FILTER (WHERE x.status OPERATOR(pg_catalog.=) 'no_show')," \
+	"  pg_catalog.count(x.id) FILTER (WHERE x.status OPERATOR(pg_catalog.=) ANY ('{completed,no_show}'::protector.booking_status[]))," \
+	"  COALESCE(pg_catalog.sum(x.party_size) FILTER (WHERE x.status OPERATOR(pg_catalog.<>) ALL ('{held,cancelled,no_show}'::protector.booking_status[])), 0)::pg_catalog.int8," \
+	"  COALESCE(pg_catalog.sum(x.total_price) FILTER (WHERE x.status OPERATOR(pg_catalog.<>) ALL ('{held,cancelled}'::protector.booking_status[])" \
+	"                                                  AND x.currency OPERATOR(pg_catalog.=) $4), 0)," \
+	"  pg_catalog.count(x.id) FILTER (WHERE x.status OPERATOR(pg_catalog.<>) ALL ('{held,cancelled}'::protector.booking_status[])" \
+	"                                 AND x.currency OPERATOR(pg_catalog.=) $4)," \
+	"  COALESCE(pg_catalog.sum(pg_catalog.date_part('epoch', pg_catalog.upper(x.during) OPERATOR(pg_catalog.-) pg_catalog.lower(x.during))" \
+	"      OPERATOR(pg_catalog.*) CASE WHEN s.mode OPERATOR(pg_catalog.=) 'shared'" \
+	"           THEN x.party_size::pg_catalog.float8 OPERATOR(pg_catalog./) s.capacity ELSE 1 END)" \
+	"    FILTER (WHERE x.status OPERATOR(pg_catalog.<>) ALL ('{held,cancelled,no_show}'::protector.booking_status[])), 0)," \
+	"  (SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount ELSE OPERATOR(pg_catalog.-) p.amount END), 0)" \
+	"     FROM protector.payments p" \
+	"     JOIN protector.bookings pb ON pb.organization_id OPERATOR(pg_catalog.=) p.organization_id AND pb.id OPERATOR(pg_catalog.=) p.booking_id" \
+	"    WHERE p.organization_id OPERATOR(pg_catalog.=) $1 AND p.status OPERATOR(pg_catalog.=) 'succeeded'" \
+	"      AND p.currency OPERATOR(pg_catalog.=) $4" \
+	"      AND p.created_at OPERATOR(pg_catalog.>=) k.lo AND p.created_at OPERATOR(pg_catalog.<) k.hi" \
+	"      AND ($2::pg_catalog.uuid IS NULL OR pb.venue_id OPERATOR(pg_catalog.=) $2))" \
+	" FROM k" \
+	" LEFT JOIN protector.bookings x ON x.organization_id OPERATOR(pg_catalog.=) $1" \
+	"      AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.>=) k.lo AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.<) k.hi" \
+	"      AND ($2::pg_catalog.uuid IS NULL OR x.venue_id OPERATOR(pg_catalog.=) $2)" \
+	" LEFT JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) x.organization_id AND s.id OPERATOR(pg_catalog.=) x.service_id" \
+	" GROUP BY k.lo, k.hi ORDER BY k.lo"
+
+static SPIPlanPtr currency_plan = NULL;
+
+/* the bounds argument: 2 to MAX_BOUNDS finite times, strictly increasing */
+static ArrayType *
+bounds_arg(FunctionCallInfo fcinfo, int argno)
+{
+	ArrayType  *bounds;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_bounds must not be null")));
+	bounds = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(bounds) > 1)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_bounds must be a one-dimensional array")));
+	deconstruct_array(bounds, TIMESTAMPTZOID, sizeof(TimestampTz), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, &n);
+	if (n < 2 || n > MAX_BOUNDS)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_bounds must hold 2 to %d times", MAX_BOUNDS),
+				 errdetail("It holds %d.", n)));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i] || TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(elems[i])) ||
+			(i > 0 && DatumGetTimestampTz(elems[i]) <= DatumGetTimestampTz(elems[i - 1])))
+			ereport(ERROR,
+					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+					 errmsg("p_bounds must be finite times in increasing order"),
+					 errdetail("Element %d is not.", i + 1)));
+	}
+	return bounds;
+}
+
+/*
+ * protector_internal.booking_buckets(p_organization_id uuid, p_venue_id
+ *		uuid, p_bounds timestamptz[]) returns table (bucket_start
+ *		timestamptz, bookings bigint, cancelled bigint, no_shows bigint,
+ *		concluded bigint, guests bigint, booked_value numeric,
+ *		valued_bookings bigint, booked_seconds float8, revenue numeric)
+ */
+PG_FUNCTION_INFO_V1(protector_booking_buckets);
+Datum
+protector_booking_buckets(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	pg_uuid_t  *org;
+	ArrayType  *bounds;
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		found;
+	int			nestlevel;
+	int			ret;
+	ProtectorElevation saved;
+	Oid			argtypes[4] = {UUIDOID, UUIDOID, TIMESTAMPTZARRAYOID, TEXTOID};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_organization_id must not be null")));
+	org = PG_GETARG_UUID_P(0);
+	bounds = bounds_arg(fcinfo, 2);
+	protector_authorize(org, "analytics.aggregate", "organization");
+
+	values[0] = UUIDPGetDatum(org);
+	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : UUIDPGetDatum(PG_GETARG_UUID_P(1));
+	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+	values[2] = PointerGetDatum(bounds);
+	values[3] = protector_select_datum(&currency_plan,
+									   "SELECT o.currency FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) $1",
+									   1, argtypes, values, &found);
+	if (!found)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_NOT_FOUND),
+				 errmsg("organization not found"),
+				 errdetail("It does not exist, or you may not see it.")));
+
+	InitMaterializedSRF(fcinfo, 0);
+	nestlevel = protector_spi_connect();
+	protector_keep_plan(&buckets_plan, BUCKETS_SQL, 4, argtypes);
+	protector_elevate(protector_table_owner("bookings"), &saved);
+	ret = SPI_execute_plan(buckets_plan, values, nulls, true, 0);
+	protector_restore(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "booking buckets failed: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		row[NCOLUMNS];
+		bool		rownulls[NCOLUMNS];
+
+		CHECK_FOR_INTERRUPTS();
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, row, rownulls);
+		/* copied into the result's memory by the tuplestore */
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
+	}
+	protector_spi_finish(nestlevel);
+	return (Datum) 0;
+}

@@ -1,0 +1,129 @@
+-- The dashboard figures (docs/dashboards.md) on a small fixture whose
+-- every number is worked out by hand in the comments, local days relative
+-- to today in Berlin; the hourly chart on DST days in New York and Berlin
+-- and a day in Tokyo (no DST); who may see what.
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+\set VERBOSITY terse
+\set SHOW_CONTEXT never
+
+INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES
+	('0d130000-0000-4000-8000-000000000000', 'Dash', 'dash', 'Europe/Berlin', 'EUR');
+-- open 10:00-20:00 every day: 10 hours a day
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0d130000-0000-4000-8000-0000000000a1', '0d130000-0000-4000-8000-000000000000', 'Mitte', 'Europe/Berlin',
+	 '{"mon": [["10:00", "20:00"]], "tue": [["10:00", "20:00"]], "wed": [["10:00", "20:00"]], "thu": [["10:00", "20:00"]],
+	   "fri": [["10:00", "20:00"]], "sat": [["10:00", "20:00"]], "sun": [["10:00", "20:00"]]}');
+-- Room: exclusive, 20 + 10 per person, an hour; Hall: shared by 10, 5 per person, two hours
+INSERT INTO protector.services (id, organization_id, venue_id, name, mode, capacity, max_party, duration, price, price_per_person)
+VALUES ('0d130000-0000-4000-8000-0000000005a1', '0d130000-0000-4000-8000-000000000000', '0d130000-0000-4000-8000-0000000000a1',
+		'Room', 'exclusive', 1, 6, '1 hour', 20, 10),
+	   ('0d130000-0000-4000-8000-0000000005a2', '0d130000-0000-4000-8000-000000000000', '0d130000-0000-4000-8000-0000000000a1',
+		'Hall', 'shared', 10, 10, '2 hours', 0, 5);
+CREATE FUNCTION pg_temp.d(p_days_ago int, p_time text) RETURNS timestamptz LANGUAGE sql AS $$
+	SELECT (((now() AT TIME ZONE 'Europe/Berlin')::date - p_days_ago) || ' ' || p_time)::timestamp AT TIME ZONE 'Europe/Berlin'
+$$;
+CREATE FUNCTION pg_temp.book(p_id text, p_service text, p_days_ago int, p_time text, p_party int, p_status text, p_total numeric)
+RETURNS void LANGUAGE sql AS $$
+	INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, party_size, status, total_price, currency,
+									hold_expires_at)
+	SELECT ('0d130000-0000-4000-8000-00000000b' || p_id)::uuid, '0d130000-0000-4000-8000-000000000000',
+		   '0d130000-0000-4000-8000-0000000000a1', ('0d130000-0000-4000-8000-0000000005' || p_service)::uuid,
+		   tstzrange(pg_temp.d(p_days_ago, p_time), pg_temp.d(p_days_ago, p_time) + s.duration), p_party,
+		   p_status::protector.booking_status, p_total, 'EUR',
+		   CASE WHEN p_status = 'held' THEN now() + interval '10 minutes' END
+	FROM protector.services s WHERE s.id = ('0d130000-0000-4000-8000-0000000005' || p_service)::uuid
+$$;
+-- the last 30 days (today and the 29 before):
+SELECT pg_temp.book('001', 'a1', 1, '10:00', 4, 'completed', 60);	-- 20 + 10 x 4
+SELECT pg_temp.book('002', 'a1', 2, '10:00', 2, 'no_show', 40);	-- 20 + 10 x 2
+SELECT pg_temp.book('003', 'a1', 3, '12:00', 3, 'cancelled', 50);	-- 20 + 10 x 3
+SELECT pg_temp.book('004', 'a2', 1, '14:00', 5, 'completed', 25);	-- 0 + 5 x 5
+SELECT pg_temp.book('005', 'a1', 4, '16:00', 1, 'held', 30);		-- a hold: not a booking yet
+-- the 30 days before:
+SELECT pg_temp.book('006', 'a1', 40, '10:00', 2, 'completed', 40);
+SELECT pg_temp.book('007', 'a1', 45, '11:00', 1, 'cancelled', 30);
+-- paid now: 60 + 25 + 40, 10 refunded; paid 40 days ago: 40
+INSERT INTO protector.payments (organization_id, booking_id, kind, amount, status)
+SELECT '0d130000-0000-4000-8000-000000000000', ('0d130000-0000-4000-8000-00000000b' || b)::uuid, k::protector.payment_kind, a, 'succeeded'
+FROM (VALUES ('001', 'payment', 60), ('004', 'payment', 25), ('002', 'payment', 40), ('002', 'refund', 10)) x(b, k, a);
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, created_at)
+VALUES ('0d130000-0000-4000-8000-000000000000', '0d130000-0000-4000-8000-00000000b006', 40, 'succeeded', pg_temp.d(40, '12:00'));
+
+-- bookings: 001 002 003 004 = 4 (the hold does not count); before: 006 007 = 2; change (4 - 2) / 2 = +100%
+-- guests: 4 + 5 = 9 (not cancelled, not no-show); before 2
+-- revenue: 60 + 25 + 40 - 10 = 115; before 40; change 75 / 40 = +187.5%
+-- average booking value: (60 + 40 + 25) / 3 = 41.67 (not cancelled); before 40 / 1 = 40.00; change 1.67 / 40 = +4.2%
+-- cancellation rate: 1 / 4 = 25.0%; before 1 / 2 = 50.0%; change -50.0%
+-- no-show rate: 1 of (001, 002, 004 concluded) = 33.3%; before 0 / 1 = 0.0%, no change figure
+-- occupancy: Room 1 h + Hall 2 h x 5 / 10 = 2 h booked of 30 days x 10 h x 2 services = 600 h: 0.3%;
+--   before 1 h / 600 h = 0.2%; change (0.3 - 0.2) / 0.2 = +50.0%
+SELECT * FROM protector.get_dashboard_stats('0d130000-0000-4000-8000-000000000000');
+-- the venue alone: the same (it is the only one)
+SELECT count(*) AS differing FROM (
+	SELECT * FROM protector.get_dashboard_stats('0d130000-0000-4000-8000-000000000000')
+	EXCEPT SELECT * FROM protector.get_dashboard_stats('0d130000-0000-4000-8000-000000000000', '0d130000-0000-4000-8000-0000000000a1')) x;
+
+-- eight local weeks, Monday first: the seven bookings but the hold, 2 cancelled, 40 + 115 paid
+SELECT count(*) AS weeks, sum(bookings) AS bookings, sum(cancelled) AS cancelled, sum(guests) AS guests, sum(revenue) AS revenue,
+	   bool_and(extract(isodow FROM week_start) = 1) AS mondays
+FROM protector.get_weekly_bookings_trend('0d130000-0000-4000-8000-000000000000');
+
+-- hours of a local day: DST days have 23 and 25
+INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
+	('0d130000-0000-4000-8000-0000000000f1', 'NY', 'dash-ny', 'America/New_York'),
+	('0d130000-0000-4000-8000-0000000000f2', 'Tokyo', 'dash-tokyo', 'Asia/Tokyo');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0d130000-0000-4000-8000-0000000000f3', '0d130000-0000-4000-8000-0000000000f1', 'Cabs', 'America/New_York', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, mode, capacity, max_party, duration)
+VALUES ('0d130000-0000-4000-8000-0000000005f3', '0d130000-0000-4000-8000-0000000000f1', '0d130000-0000-4000-8000-0000000000f3',
+		'Cab', 'shared', 10, 4, '30 minutes');
+-- on 2027-11-07 01:00 happens twice in New York: a ride in each
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size, status, currency)
+SELECT '0d130000-0000-4000-8000-0000000000f1', '0d130000-0000-4000-8000-0000000000f3', '0d130000-0000-4000-8000-0000000005f3',
+	   tstzrange(t, t + interval '30 minutes'), p, 'confirmed', 'USD'
+FROM (VALUES ('2027-11-07 01:30-04'::timestamptz, 1), ('2027-11-07 01:30-05', 3)) x(t, p);
+SELECT local_hour, utc_offset, bookings, guests FROM protector.get_todays_bookings_by_hour('0d130000-0000-4000-8000-0000000000f1',
+	p_date => '2027-11-07') WHERE local_hour IN ('00:00', '01:00', '02:00');
+SELECT d AS day, tz, count(*) AS hours
+FROM (VALUES ('2027-03-14'::date, 'America/New_York', '0d130000-0000-4000-8000-0000000000f1'::uuid),
+			 ('2027-11-07', 'America/New_York', '0d130000-0000-4000-8000-0000000000f1'),
+			 ('2027-03-28', 'Europe/Berlin', '0d130000-0000-4000-8000-000000000000'),
+			 ('2027-10-31', 'Europe/Berlin', '0d130000-0000-4000-8000-000000000000'),
+			 ('2027-03-28', 'Asia/Tokyo', '0d130000-0000-4000-8000-0000000000f2')) x(d, tz, org),
+	 protector.get_todays_bookings_by_hour(org, p_date => d) h
+GROUP BY d, tz ORDER BY tz, d;
+
+-- who sees what
+INSERT INTO protector.members (organization_id, user_id, role) VALUES
+	('0d130000-0000-4000-8000-000000000000', '0d130000-0000-4000-8000-0000000000e1', 'viewer'),
+	('0d130000-0000-4000-8000-000000000000', '0d130000-0000-4000-8000-0000000000e2', 'agent'),
+	('0d130000-0000-4000-8000-000000000000', '0d130000-0000-4000-8000-0000000000e3', 'operator');
+CREATE FUNCTION pg_temp.as_user(p_id text) RETURNS void LANGUAGE sql AS $$
+	SELECT set_config('role', 'authenticated', true),
+		   set_config('request.jwt.claims', format('{"sub": "0d130000-0000-4000-8000-0000000000%s", "role": "authenticated"}', p_id), true)
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.as_user(text) TO authenticated;
+BEGIN;
+SELECT pg_temp.as_user('e1');	-- the viewer: figures, no bookings
+SELECT metric, value FROM protector.get_dashboard_stats('0d130000-0000-4000-8000-000000000000') WHERE metric = 'bookings';
+SELECT * FROM protector.get_recent_booking_activity('0d130000-0000-4000-8000-000000000000');
+ROLLBACK;
+BEGIN;
+SELECT pg_temp.as_user('e2');	-- the agent: no figures
+SELECT * FROM protector.get_dashboard_stats('0d130000-0000-4000-8000-000000000000');
+ROLLBACK;
+BEGIN;
+SELECT pg_temp.as_user('e2');	-- ... and of the bookings only those assigned to them (none)
+SELECT count(*) AS visible FROM protector.get_recent_booking_activity('0d130000-0000-4000-8000-000000000000');
+ROLLBACK;
+BEGIN;
+SELECT pg_temp.as_user('e3');	-- the operator: the activity, newest first
+SELECT activity, status, service FROM protector.get_recent_booking_activity('0d130000-0000-4000-8000-000000000000', 3);
+ROLLBACK;
+BEGIN;
+SELECT pg_temp.as_user('e9');	-- someone else: no such organization
+SELECT * FROM protector.get_dashboard_stats('0d130000-0000-4000-8000-000000000000');
+ROLLBACK;
+-- a venue of another organization is not found
+SELECT * FROM protector.get_dashboard_stats('0d130000-0000-4000-8000-000000000000', '0d130000-0000-4000-8000-0000000000f3');
