@@ -192,29 +192,42 @@ CREATE TRIGGER check_settings BEFORE INSERT OR UPDATE OF settings ON protector.s
 
 -- RFC 7386: p_patch's keys replace p_target's, recursively for objects; a
 -- null removes the key; a patch that is not an object replaces the target.
+-- A patch is at most 256 kB and nests at most 32 levels (22023 beyond).
 CREATE FUNCTION protector.merge_patch(p_target jsonb, p_patch jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_result jsonb;
-	k text;
-	v jsonb;
 BEGIN
-	IF p_patch IS NULL OR pg_catalog.jsonb_typeof(p_patch) OPERATOR(pg_catalog.<>) 'object' THEN
-		RETURN p_patch;
+	IF pg_catalog.pg_column_size(p_patch) OPERATOR(pg_catalog.>) 262144 THEN
+		PERFORM protector.raise('invalid_parameter', 'the patch is too large',
+			pg_catalog.format('It takes %s bytes; at most 262144 are accepted.', pg_catalog.pg_column_size(p_patch)));
 	END IF;
-	v_result := CASE WHEN pg_catalog.jsonb_typeof(p_target) OPERATOR(pg_catalog.=) 'object' THEN p_target ELSE '{}' END;
-	FOR k, v IN SELECT * FROM pg_catalog.jsonb_each(p_patch) LOOP
-		IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.=) 'null' THEN
-			v_result := v_result OPERATOR(pg_catalog.-) k;
-		ELSE
-			v_result := pg_catalog.jsonb_set(v_result, ARRAY[k], protector.merge_patch(v_result -> k, v));
-		END IF;
-	END LOOP;
-	RETURN v_result;
+	IF pg_catalog.jsonb_path_exists(p_patch, 'strict $.**{32}') THEN
+		PERFORM protector.raise('invalid_parameter', 'the patch nests deeper than 32 levels');
+	END IF;
+	RETURN protector_internal.merge_patch_unchecked(p_target, p_patch);
 END
 $$;
 COMMENT ON FUNCTION protector.merge_patch(jsonb, jsonb) IS
 'JSON merge patch (RFC 7386): the patch''s keys replace the target''s, recursively; null removes a key';
+
+-- merge_patch itself, one pass over each object's keys
+CREATE FUNCTION protector_internal.merge_patch_unchecked(p_target jsonb, p_patch jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN p_patch IS NULL OR pg_catalog.jsonb_typeof(p_patch) OPERATOR(pg_catalog.<>) 'object' THEN p_patch
+		   ELSE (SELECT COALESCE(pg_catalog.jsonb_object_agg(k, v), '{}'::jsonb)
+				 FROM (SELECT t.key AS k, t.value AS v
+					   FROM pg_catalog.jsonb_each(CASE WHEN pg_catalog.jsonb_typeof(p_target) OPERATOR(pg_catalog.=) 'object'
+													   THEN p_target ELSE '{}'::jsonb END) t
+					   WHERE NOT p_patch OPERATOR(pg_catalog.?) t.key
+					   UNION ALL
+					   SELECT p.key, protector_internal.merge_patch_unchecked(p_target OPERATOR(pg_catalog.->) p.key, p.value)
+					   FROM pg_catalog.jsonb_each(p_patch) p
+					   WHERE pg_catalog.jsonb_typeof(p.value) OPERATOR(pg_catalog.<>) 'null') x) END
+$$;
+COMMENT ON FUNCTION protector_internal.merge_patch_unchecked(jsonb, jsonb) IS
+'merge_patch without its size and depth checks (called by it)';

@@ -142,6 +142,7 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.check_country(c.country, p_prefix OPERATOR(pg_catalog.||) 'country');
 	IF c.tags IS NULL OR pg_catalog.cardinality(c.tags) OPERATOR(pg_catalog.>) 100
+	   OR pg_catalog.array_ndims(c.tags) OPERATOR(pg_catalog.>) 1
 	   OR EXISTS (SELECT FROM pg_catalog.unnest(c.tags) g
 				  WHERE g IS NULL OR pg_catalog.length(g) NOT BETWEEN 1 AND 50 OR NOT protector_internal.text_is_clean(g)) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%stags must be at most 100 tags of 1 to 50 plain characters', p_prefix));
@@ -185,7 +186,7 @@ BEGIN
 	FOR k IN SELECT x FROM pg_catalog.jsonb_object_keys(p_changes) x ORDER BY x LOOP
 		BEGIN
 			v_result := pg_catalog.jsonb_populate_record(v_result, pg_catalog.jsonb_build_object(k, p_changes -> k));
-		EXCEPTION WHEN data_exception THEN
+		EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
 			PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes.%s has a value of the wrong type', k),
 				pg_catalog.format('%s (got %s).', SQLERRM, pg_catalog.left((p_changes -> k)::text, 100)));
 		END;

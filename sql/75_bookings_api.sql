@@ -150,31 +150,49 @@ CREATE TRIGGER guard_booking_write BEFORE INSERT OR UPDATE ON protector.bookings
 CREATE FUNCTION protector_internal.set_booking_price()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	s protector.services;
+	v_discount numeric;
 BEGIN
 	IF NEW.unit_price IS DISTINCT FROM OLD.unit_price OR NEW.total_price IS DISTINCT FROM OLD.total_price THEN
 		RETURN NEW;
 	END IF;
-	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) NEW.service_id;
+	SELECT * INTO s FROM protector.services x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
 	IF NOT FOUND THEN
-		RETURN NEW;			-- not a service the caller sees: the foreign key decides
+		RETURN NEW;			-- the foreign key says what is wrong
+	END IF;
+	-- money paid in one currency stays in it
+	IF s.currency OPERATOR(pg_catalog.<>) OLD.currency AND EXISTS (
+			SELECT FROM protector.payments p
+			WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND p.booking_id OPERATOR(pg_catalog.=) OLD.id) THEN
+		PERFORM protector.raise('invalid_parameter', 'a booking with payments cannot move to a service in another currency',
+			pg_catalog.format('Booking %s is paid in %s; service %s charges in %s.', OLD.id, OLD.currency, s.id, s.currency),
+			'Refund it and book the other service instead.');
 	END IF;
 	NEW.unit_price := s.price;
 	NEW.currency := s.currency;
 	NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
+	NEW.discount_amount := 0;
 	IF NEW.promo_code_id IS NOT NULL THEN
-		NEW.discount_amount := protector_internal.promo_discount(NEW.organization_id, NEW.promo_code_id,
-																 NEW.total_price, NEW.currency);
-		NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) NEW.discount_amount;
+		-- the code applies again, or the booking loses it (and the code gets
+		-- its use back, release_promo_use)
+		v_discount := protector_internal.promo_discount(NEW.organization_id, NEW.promo_code_id, NEW.service_id,
+														NEW.party_size, NEW.total_price, NEW.currency);
+		IF v_discount IS NULL THEN
+			NEW.promo_code_id := NULL;
+		ELSE
+			NEW.discount_amount := v_discount;
+			NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) v_discount;
+		END IF;
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.set_booking_price() IS
-'Trigger: a booking moved to another service or party size is priced again, less its promo code''s discount (unless the update sets its prices)';
+'Trigger: a booking moved to another service or party size is priced again, less its promo code''s discount where the code still applies (unless the update sets its prices); paid bookings keep their currency';
 
 CREATE TRIGGER set_booking_price BEFORE UPDATE OF service_id, party_size ON protector.bookings
 	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size)
@@ -309,7 +327,6 @@ DECLARE
 	v_hold timestamptz;
 	v_key text := p_idempotency_key;
 	v_range tstzrange;
-	v_promo uuid;
 	v_booking protector.bookings;
 BEGIN
 	-- a mistyped code is refused before anything is looked up
@@ -386,21 +403,22 @@ BEGIN
 		END IF;
 	END IF;
 	v_range := protector.validate_slot(v_service.id, p_start, p_party_size);
-	IF p_promo_code IS NOT NULL THEN
-		v_promo := protector_internal.promo_code_for(v_service.organization_id, p_promo_code);
-	END IF;
+	-- the promo code is looked up, checked, used and its discount taken off
+	-- by the insert's trigger promo_discount (sql/78_vouchers.sql), which
+	-- reads it from this setting, for this insert only
+	PERFORM pg_catalog.set_config('protector.promo_code', COALESCE(p_promo_code, ''), true);
 	BEGIN
-		-- the promo code is checked, used and its discount taken off by the
-		-- trigger promo_discount (sql/78_vouchers.sql)
 		INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during,
 			party_size, status, source, hold_expires_at, idempotency_key, currency, unit_price,
-			total_price, assigned_agent, details, promo_code_id)
+			total_price, assigned_agent, details)
 		VALUES (v_service.organization_id, v_service.venue_id, v_service.id, v_customer, v_range,
 			p_party_size, v_status, COALESCE(p_source, 'api'), v_hold, v_key, v_service.currency, v_service.price,
 			protector.booking_total(v_service.price, v_service.price_per_person, p_party_size),
-			p_assigned_agent, p_details, v_promo)
+			p_assigned_agent, p_details)
 		RETURNING * INTO v_booking;
+		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
 	EXCEPTION WHEN unique_violation THEN
+		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
 		-- the same request raced us and committed first: answer with its booking
 		SELECT * INTO v_booking FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id

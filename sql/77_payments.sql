@@ -313,6 +313,14 @@ BEGIN
 		SELECT * INTO STRICT v_payment FROM protector.payments p
 		WHERE p.organization_id OPERATOR(pg_catalog.=) v_org AND p.provider OPERATOR(pg_catalog.=) p_provider
 		  AND p.provider_reference OPERATOR(pg_catalog.=) p_provider_reference;
+		-- a retry says what the first call said; anything else is another event
+		IF v_payment.booking_id OPERATOR(pg_catalog.<>) p_booking_id OR v_payment.kind OPERATOR(pg_catalog.<>) p_kind
+		   OR v_payment.amount OPERATOR(pg_catalog.<>) p_amount THEN
+			PERFORM protector.raise('conflict', 'this provider reference was recorded for another payment',
+				pg_catalog.format('%s %s is a %s of %s for booking %s.', p_provider, p_provider_reference,
+								  v_payment.kind, v_payment.amount, v_payment.booking_id),
+				'A provider reference names one payment; check the webhook''s event.');
+		END IF;
 		v_replayed := true;
 	END IF;
 	RETURN pg_catalog.to_jsonb(v_payment) OPERATOR(pg_catalog.||) (

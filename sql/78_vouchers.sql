@@ -11,8 +11,9 @@
 -- A promo code is a discount, a percentage of the booking's price or a
 -- fixed amount, with a validity window, a total and a per-customer limit
 -- of uses, the services it applies to and a minimum party.  A booking
--- that names one (bookings.promo_code_id) is checked and discounted as it
--- is inserted; a cancelled booking gives its use back.
+-- made with its code (create_booking passes it to the insert trigger in
+-- the transaction-local setting protector.promo_code) is checked and
+-- discounted as it is inserted; a cancelled booking gives its use back.
 --
 -- Codes are generated and checksummed like embed keys (src/embed_key.c:
 -- "gift_..." and "promo_..."): a mistyped code is refused as "not a valid
@@ -381,41 +382,31 @@ CREATE TRIGGER return_to_vouchers AFTER UPDATE OF status ON protector.bookings
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.return_to_vouchers();
 
--- Pays a booking with a voucher: as much of the voucher's balance as the
--- booking still owes.  Staff who may redeem vouchers, and a customer for
--- their own booking; the payment row is written as the caller (RLS).
-CREATE FUNCTION protector.redeem_voucher(p_booking_id uuid, p_voucher_code text)
+-- The payment from a voucher, as protector's owner: the code proves the
+-- right to spend the voucher (whoever holds it may pay with it: a gift),
+-- the caller (redeem_voucher) has proved the right to pay the booking.
+-- As much of the balance as the booking still owes; the booking first,
+-- then the voucher: the order every writer locks in.
+CREATE FUNCTION protector_internal.pay_with_voucher(p_booking_id uuid, p_voucher_code text)
 RETURNS jsonb
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_org uuid;
 	b protector.bookings;
 	v record;
 	v_amount numeric;
 BEGIN
 	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
-	IF p_voucher_code IS NULL THEN
-		PERFORM protector.raise('invalid_parameter', 'p_voucher_code must not be null');
+	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
 	END IF;
-	-- the booking first, then the voucher: the order every writer locks in
-	-- (the widget, running as protector's owner, is trusted)
-	IF protector_internal.caller_is_trusted() THEN
-		SELECT x.organization_id INTO v_org FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
-		IF NOT FOUND THEN
-			PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
-		END IF;
-	ELSE
-		v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, 'vouchers.redeem', 'booking', true, true);
-	END IF;
-	SELECT * INTO b FROM protector.bookings x
-	WHERE x.organization_id OPERATOR(pg_catalog.=) v_org AND x.id OPERATOR(pg_catalog.=) p_booking_id;
 	IF b.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[]) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('a booking that is %s cannot be paid with a voucher', b.status),
 			'Vouchers pay held, pending and confirmed bookings.');
 	END IF;
-	SELECT * INTO v FROM protector_internal.voucher_for(v_org, p_voucher_code);
+	SELECT * INTO v FROM protector_internal.voucher_for(b.organization_id, p_voucher_code);
 	IF v.balance OPERATOR(pg_catalog.<=) 0 THEN
 		PERFORM protector.raise('invalid_parameter', 'this voucher has no balance left');
 	END IF;
@@ -425,13 +416,39 @@ BEGIN
 			pg_catalog.format('It costs %s %s and %s has been paid.', b.total_price, b.currency, b.amount_paid));
 	END IF;
 	INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider, voucher_id)
-	VALUES (v_org, b.id, 'payment', v_amount, v.currency, 'succeeded', 'voucher', v.id);
-	SELECT * INTO b FROM protector.bookings x
-	WHERE x.organization_id OPERATOR(pg_catalog.=) v_org AND x.id OPERATOR(pg_catalog.=) p_booking_id;
-	RETURN pg_catalog.jsonb_build_object(
-		'booking_id', b.id, 'amount', v_amount, 'currency', v.currency,
-		'voucher_balance', v.balance OPERATOR(pg_catalog.-) v_amount,
-		'amount_paid', b.amount_paid, 'balance_due', b.balance_due, 'booking_status', b.status);
+	VALUES (b.organization_id, b.id, 'payment', v_amount, v.currency, 'succeeded', 'voucher', v.id);
+	RETURN pg_catalog.jsonb_build_object('amount', v_amount, 'currency', v.currency,
+										 'voucher_balance', v.balance OPERATOR(pg_catalog.-) v_amount);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.pay_with_voucher(uuid, text) IS
+'Pays a booking from the voucher with this code (as much as it owes); the caller has checked the booking is theirs to pay';
+
+-- Pays a booking with a voucher: as much of the voucher's balance as the
+-- booking still owes.  Staff who may redeem vouchers, and a customer for
+-- their own booking; anon through the widget.
+CREATE FUNCTION protector.redeem_voucher(p_booking_id uuid, p_voucher_code text)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	b protector.bookings;
+	v_paid jsonb;
+BEGIN
+	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
+	IF p_voucher_code IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_voucher_code must not be null');
+	END IF;
+	-- the caller may pay this booking (the widget, as protector's owner, may)
+	IF NOT protector_internal.caller_is_trusted() THEN
+		PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'vouchers.redeem', 'booking', false, true);
+	END IF;
+	v_paid := protector_internal.pay_with_voucher(p_booking_id, p_voucher_code);
+	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id;
+	RETURN pg_catalog.jsonb_build_object('booking_id', b.id) OPERATOR(pg_catalog.||) v_paid
+		OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('amount_paid', b.amount_paid, 'balance_due', b.balance_due,
+															  'booking_status', b.status);
 END
 $$;
 COMMENT ON FUNCTION protector.redeem_voucher(uuid, text) IS
@@ -479,9 +496,9 @@ COMMENT ON FUNCTION protector.create_voucher(uuid, numeric, text, timestamptz, u
 
 -- What a promo code takes off a price: a percentage (rounded half-even to
 -- cents) or a fixed amount in the booking's currency, never more than the
--- price.
-CREATE FUNCTION protector_internal.promo_discount(p_organization_id uuid, p_promo_code_id uuid,
-												  p_price numeric, p_currency text)
+-- price; NULL when the code does not apply to that service and party.
+CREATE FUNCTION protector_internal.promo_discount(p_organization_id uuid, p_promo_code_id uuid, p_service_id uuid,
+												  p_party_size integer, p_price numeric, p_currency text)
 RETURNS numeric
 LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -491,8 +508,9 @@ DECLARE
 BEGIN
 	SELECT * INTO p FROM protector.promo_codes x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_promo_code_id;
-	IF NOT FOUND THEN
-		RETURN 0;			-- the foreign key says what is wrong
+	IF NOT FOUND OR NOT p_service_id OPERATOR(pg_catalog.=) ANY (COALESCE(p.service_ids, ARRAY[p_service_id]))
+	   OR p_party_size OPERATOR(pg_catalog.<) p.min_party_size THEN
+		RETURN NULL;
 	END IF;
 	IF p.discount_kind OPERATOR(pg_catalog.=) 'percent' THEN
 		RETURN protector.round_money(p_price OPERATOR(pg_catalog.*) p.discount_value OPERATOR(pg_catalog./) 100);
@@ -505,8 +523,8 @@ BEGIN
 	RETURN LEAST(p.discount_value, p_price);
 END
 $$;
-COMMENT ON FUNCTION protector_internal.promo_discount(uuid, uuid, numeric, text) IS
-'What a promo code takes off a price: a percentage rounded half-even to cents, or a fixed amount up to the price';
+COMMENT ON FUNCTION protector_internal.promo_discount(uuid, uuid, uuid, integer, numeric, text) IS
+'What a promo code takes off a price: a percentage rounded half-even to cents, or a fixed amount up to the price; NULL where it does not apply';
 
 -- A booking inserted with a promo code: the code is locked, checked
 -- (active, valid now, the service, the party, the total and the
@@ -520,7 +538,13 @@ AS $$
 DECLARE
 	p protector.promo_codes;
 	v_used integer;
+	v_code text := pg_catalog.current_setting('protector.promo_code');
 BEGIN
+	-- the code create_booking was given (only a trusted writer names the
+	-- code's id itself: promo_code_id is not granted)
+	IF v_code OPERATOR(pg_catalog.<>) '' THEN
+		NEW.promo_code_id := protector_internal.promo_code_for(NEW.organization_id, v_code);
+	END IF;
 	SELECT * INTO p FROM protector.promo_codes x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id
 	FOR UPDATE;
@@ -554,7 +578,8 @@ BEGIN
 				pg_catalog.format('It may be used %s times per customer.', p.max_uses_per_customer));
 		END IF;
 	END IF;
-	NEW.discount_amount := protector_internal.promo_discount(NEW.organization_id, p.id, NEW.total_price, NEW.currency);
+	NEW.discount_amount := protector_internal.promo_discount(NEW.organization_id, p.id, NEW.service_id, NEW.party_size,
+															 NEW.total_price, NEW.currency);
 	NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) NEW.discount_amount;
 	UPDATE protector.promo_codes x SET times_used = x.times_used OPERATOR(pg_catalog.+) 1
 	WHERE x.organization_id OPERATOR(pg_catalog.=) p.organization_id AND x.id OPERATOR(pg_catalog.=) p.id;
@@ -567,10 +592,12 @@ COMMENT ON FUNCTION protector_internal.apply_promo_code() IS
 -- named to run after guard_booking_write (which prices direct inserts) and
 -- before require_deposit (which works out the deposit of the discounted price)
 CREATE TRIGGER promo_discount BEFORE INSERT ON protector.bookings
-	FOR EACH ROW WHEN (NEW.promo_code_id IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN ((NEW.promo_code_id IS NOT NULL OR current_setting('protector.promo_code') <> '')
+					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.apply_promo_code();
 
--- A cancelled (or deleted) booking gives its promo code's use back.
+-- A cancelled (or deleted) booking, or one whose code no longer applies
+-- (set_booking_price), gives its promo code's use back.
 CREATE FUNCTION protector_internal.release_promo_use()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -583,10 +610,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.release_promo_use() IS
-'Trigger: a booking cancelled or deleted gives its promo code''s use back';
+'Trigger: a booking cancelled, deleted or no longer under its promo code gives the code''s use back';
 
-CREATE TRIGGER release_promo_use AFTER UPDATE OF status ON protector.bookings
-	FOR EACH ROW WHEN (OLD.promo_code_id IS NOT NULL AND NEW.status = 'cancelled' AND OLD.status <> 'cancelled'
+-- (no column list: promo_code_id changes in set_booking_price, not in SET)
+CREATE TRIGGER release_promo_use AFTER UPDATE ON protector.bookings
+	FOR EACH ROW WHEN (OLD.promo_code_id IS NOT NULL AND OLD.status <> 'cancelled'
+					   AND (NEW.status = 'cancelled' OR NEW.promo_code_id IS NULL)
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.release_promo_use();
 CREATE TRIGGER release_promo_use_on_delete AFTER DELETE ON protector.bookings
@@ -664,6 +693,7 @@ BEGIN
 			pg_catalog.format('Got %s.', COALESCE(p_min_party_size::text, 'NULL')));
 	END IF;
 	IF p_service_ids IS NOT NULL AND (pg_catalog.cardinality(p_service_ids) NOT BETWEEN 1 AND 1000
+									  OR pg_catalog.array_ndims(p_service_ids) OPERATOR(pg_catalog.<>) 1
 									  OR pg_catalog.array_position(p_service_ids, NULL) IS NOT NULL) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_service_ids must list 1 to 1000 services, or be null for every service');
 	END IF;
@@ -688,7 +718,5 @@ GRANT EXECUTE ON FUNCTION
 	protector.create_voucher(uuid, numeric, text, timestamptz, uuid, text),
 	protector.create_promo_code(uuid, text, numeric, timestamptz, timestamptz, integer, integer, uuid[], integer, text, text),
 	protector_internal.check_code(text, text, text),
-	protector_internal.promo_code_for(uuid, text),
-	protector_internal.voucher_for(uuid, text),
-	protector_internal.promo_discount(uuid, uuid, numeric, text)
+	protector_internal.pay_with_voucher(uuid, text)
 TO authenticated, service_role;

@@ -41,6 +41,8 @@ BEGIN
 									 ('protector.bookings'::regclass, 'deposit_amount'),
 									 ('protector.bookings'::regclass, 'payment_due_by'),
 									 ('protector.bookings'::regclass, 'discount_amount'),
+									 ('protector.bookings'::regclass, 'promo_code_id'),
+									 ('protector.payments'::regclass, 'voucher_id'),
 									 ('protector.vouchers'::regclass, 'code'),
 									 ('protector.vouchers'::regclass, 'balance'),
 									 ('protector.promo_codes'::regclass, 'code'),
@@ -102,7 +104,8 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_setting_keys(jsonb, text, text[]),
 	protector_internal.check_setting_number(jsonb, text, numeric, numeric, boolean),
 	protector_internal.text_is_clean(text),
-	protector.merge_patch(jsonb, jsonb)
+	protector.merge_patch(jsonb, jsonb),
+	protector_internal.merge_patch_unchecked(jsonb, jsonb)
 TO authenticated, service_role;
 -- merge_customers finds what refers to a customer here (catalog facts)
 GRANT SELECT ON protector_internal.customer_references TO authenticated, service_role;

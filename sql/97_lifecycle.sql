@@ -21,39 +21,57 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_expired integer;
-	v_unpaid integer := 0;
+	v_ids uuid[];
+	v_reasons text[];
+	v_done integer := 0;
+	i integer;
 BEGIN
 	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 100000',
 			pg_catalog.format('Got %s.', COALESCE(p_limit::text, 'NULL')));
 	END IF;
-	WITH due AS (
-		SELECT b.id FROM protector.bookings b
-		WHERE b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-		ORDER BY b.hold_expires_at
-		LIMIT p_limit
-		FOR UPDATE SKIP LOCKED)
-	UPDATE protector.bookings b
-	SET status = 'cancelled', cancelled_at = pg_catalog.now(),
-		cancellation_reason = 'hold expired'
-	FROM due WHERE b.id OPERATOR(pg_catalog.=) due.id;
-	GET DIAGNOSTICS v_expired = ROW_COUNT;
-	IF v_expired OPERATOR(pg_catalog.<) p_limit THEN
-		WITH due AS (
-			SELECT b.id FROM protector.bookings b
-			WHERE b.status OPERATOR(pg_catalog.=) 'pending' AND b.payment_due_by OPERATOR(pg_catalog.<=) pg_catalog.now()
-			  AND b.amount_paid OPERATOR(pg_catalog.<) b.deposit_amount
-			ORDER BY b.payment_due_by
-			LIMIT p_limit OPERATOR(pg_catalog.-) v_expired
-			FOR UPDATE SKIP LOCKED)
-		UPDATE protector.bookings b
-		SET status = 'cancelled', cancelled_at = pg_catalog.now(),
-			cancellation_reason = 'deposit not paid'
-		FROM due WHERE b.id OPERATOR(pg_catalog.=) due.id;
-		GET DIAGNOSTICS v_unpaid = ROW_COUNT;
+	-- what is due, oldest first, skipping what another worker has locked:
+	-- expired holds, then (with what is left of p_limit) unpaid deposits
+	SELECT COALESCE(pg_catalog.array_agg(h.id ORDER BY h.hold_expires_at), '{}') INTO v_ids
+	FROM (SELECT b.id, b.hold_expires_at FROM protector.bookings b
+		  WHERE b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+		  ORDER BY b.hold_expires_at LIMIT p_limit FOR UPDATE SKIP LOCKED) h;
+	v_reasons := pg_catalog.array_fill('hold expired'::text, ARRAY[pg_catalog.cardinality(v_ids)]);
+	IF pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.<) p_limit THEN
+		SELECT v_ids OPERATOR(pg_catalog.||) COALESCE(pg_catalog.array_agg(u.id ORDER BY u.payment_due_by), '{}'),
+			   v_reasons OPERATOR(pg_catalog.||) pg_catalog.array_fill('deposit not paid'::text, ARRAY[pg_catalog.count(*)::integer])
+		INTO v_ids, v_reasons
+		FROM (SELECT b.id, b.payment_due_by FROM protector.bookings b
+			  WHERE b.status OPERATOR(pg_catalog.=) 'pending' AND b.payment_due_by OPERATOR(pg_catalog.<=) pg_catalog.now()
+				AND b.amount_paid OPERATOR(pg_catalog.<) b.deposit_amount
+			  ORDER BY b.payment_due_by LIMIT p_limit OPERATOR(pg_catalog.-) pg_catalog.cardinality(v_ids)
+			  FOR UPDATE SKIP LOCKED) u;
 	END IF;
-	RETURN v_expired OPERATOR(pg_catalog.+) v_unpaid;
+	IF pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.=) 0 THEN
+		RETURN 0;
+	END IF;
+	BEGIN
+		UPDATE protector.bookings b
+		SET status = 'cancelled', cancelled_at = pg_catalog.now(), cancellation_reason = r.reason
+		FROM pg_catalog.unnest(v_ids, v_reasons) r(id, reason)
+		WHERE b.id OPERATOR(pg_catalog.=) r.id;
+		GET DIAGNOSTICS v_done = ROW_COUNT;
+	EXCEPTION WHEN OTHERS THEN
+		-- one booking that cannot be cancelled must not stop the sweep for
+		-- every other: each on its own, the failures reported
+		v_done := 0;
+		FOR i IN 1 .. pg_catalog.array_length(v_ids, 1) LOOP
+			BEGIN
+				UPDATE protector.bookings b
+				SET status = 'cancelled', cancelled_at = pg_catalog.now(), cancellation_reason = v_reasons[i]
+				WHERE b.id OPERATOR(pg_catalog.=) v_ids[i];
+				v_done := v_done OPERATOR(pg_catalog.+) 1;
+			EXCEPTION WHEN OTHERS THEN
+				RAISE WARNING 'protector.expire_holds: booking % could not be cancelled: %', v_ids[i], SQLERRM;
+			END;
+		END LOOP;
+	END;
+	RETURN v_done;
 END
 $$;
 COMMENT ON FUNCTION protector.expire_holds(integer) IS

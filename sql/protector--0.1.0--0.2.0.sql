@@ -389,45 +389,63 @@ WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=
 -- with nothing to do does nothing.  Schedule it, e.g. with pg_cron:
 --   SELECT cron.schedule('protector-expire-holds', '* * * * *',
 --                        'SELECT protector.expire_holds(1000)');
-CREATE FUNCTION protector.expire_holds(p_limit integer DEFAULT 1000)
+CREATE OR REPLACE FUNCTION protector.expire_holds(p_limit integer DEFAULT 1000)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_expired integer;
-	v_unpaid integer := 0;
+	v_ids uuid[];
+	v_reasons text[];
+	v_done integer := 0;
+	i integer;
 BEGIN
 	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 100000',
 			pg_catalog.format('Got %s.', COALESCE(p_limit::text, 'NULL')));
 	END IF;
-	WITH due AS (
-		SELECT b.id FROM protector.bookings b
-		WHERE b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-		ORDER BY b.hold_expires_at
-		LIMIT p_limit
-		FOR UPDATE SKIP LOCKED)
-	UPDATE protector.bookings b
-	SET status = 'cancelled', cancelled_at = pg_catalog.now(),
-		cancellation_reason = 'hold expired'
-	FROM due WHERE b.id OPERATOR(pg_catalog.=) due.id;
-	GET DIAGNOSTICS v_expired = ROW_COUNT;
-	IF v_expired OPERATOR(pg_catalog.<) p_limit THEN
-		WITH due AS (
-			SELECT b.id FROM protector.bookings b
-			WHERE b.status OPERATOR(pg_catalog.=) 'pending' AND b.payment_due_by OPERATOR(pg_catalog.<=) pg_catalog.now()
-			  AND b.amount_paid OPERATOR(pg_catalog.<) b.deposit_amount
-			ORDER BY b.payment_due_by
-			LIMIT p_limit OPERATOR(pg_catalog.-) v_expired
-			FOR UPDATE SKIP LOCKED)
-		UPDATE protector.bookings b
-		SET status = 'cancelled', cancelled_at = pg_catalog.now(),
-			cancellation_reason = 'deposit not paid'
-		FROM due WHERE b.id OPERATOR(pg_catalog.=) due.id;
-		GET DIAGNOSTICS v_unpaid = ROW_COUNT;
+	-- what is due, oldest first, skipping what another worker has locked:
+	-- expired holds, then (with what is left of p_limit) unpaid deposits
+	SELECT COALESCE(pg_catalog.array_agg(h.id ORDER BY h.hold_expires_at), '{}') INTO v_ids
+	FROM (SELECT b.id, b.hold_expires_at FROM protector.bookings b
+		  WHERE b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+		  ORDER BY b.hold_expires_at LIMIT p_limit FOR UPDATE SKIP LOCKED) h;
+	v_reasons := pg_catalog.array_fill('hold expired'::text, ARRAY[pg_catalog.cardinality(v_ids)]);
+	IF pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.<) p_limit THEN
+		SELECT v_ids OPERATOR(pg_catalog.||) COALESCE(pg_catalog.array_agg(u.id ORDER BY u.payment_due_by), '{}'),
+			   v_reasons OPERATOR(pg_catalog.||) pg_catalog.array_fill('deposit not paid'::text, ARRAY[pg_catalog.count(*)::integer])
+		INTO v_ids, v_reasons
+		FROM (SELECT b.id, b.payment_due_by FROM protector.bookings b
+			  WHERE b.status OPERATOR(pg_catalog.=) 'pending' AND b.payment_due_by OPERATOR(pg_catalog.<=) pg_catalog.now()
+				AND b.amount_paid OPERATOR(pg_catalog.<) b.deposit_amount
+			  ORDER BY b.payment_due_by LIMIT p_limit OPERATOR(pg_catalog.-) pg_catalog.cardinality(v_ids)
+			  FOR UPDATE SKIP LOCKED) u;
 	END IF;
-	RETURN v_expired OPERATOR(pg_catalog.+) v_unpaid;
+	IF pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.=) 0 THEN
+		RETURN 0;
+	END IF;
+	BEGIN
+		UPDATE protector.bookings b
+		SET status = 'cancelled', cancelled_at = pg_catalog.now(), cancellation_reason = r.reason
+		FROM pg_catalog.unnest(v_ids, v_reasons) r(id, reason)
+		WHERE b.id OPERATOR(pg_catalog.=) r.id;
+		GET DIAGNOSTICS v_done = ROW_COUNT;
+	EXCEPTION WHEN OTHERS THEN
+		-- one booking that cannot be cancelled must not stop the sweep for
+		-- every other: each on its own, the failures reported
+		v_done := 0;
+		FOR i IN 1 .. pg_catalog.array_length(v_ids, 1) LOOP
+			BEGIN
+				UPDATE protector.bookings b
+				SET status = 'cancelled', cancelled_at = pg_catalog.now(), cancellation_reason = v_reasons[i]
+				WHERE b.id OPERATOR(pg_catalog.=) v_ids[i];
+				v_done := v_done OPERATOR(pg_catalog.+) 1;
+			EXCEPTION WHEN OTHERS THEN
+				RAISE WARNING 'protector.expire_holds: booking % could not be cancelled: %', v_ids[i], SQLERRM;
+			END;
+		END LOOP;
+	END;
+	RETURN v_done;
 END
 $$;
 COMMENT ON FUNCTION protector.expire_holds(integer) IS
@@ -858,6 +876,14 @@ BEGIN
 		SELECT * INTO STRICT v_payment FROM protector.payments p
 		WHERE p.organization_id OPERATOR(pg_catalog.=) v_org AND p.provider OPERATOR(pg_catalog.=) p_provider
 		  AND p.provider_reference OPERATOR(pg_catalog.=) p_provider_reference;
+		-- a retry says what the first call said; anything else is another event
+		IF v_payment.booking_id OPERATOR(pg_catalog.<>) p_booking_id OR v_payment.kind OPERATOR(pg_catalog.<>) p_kind
+		   OR v_payment.amount OPERATOR(pg_catalog.<>) p_amount THEN
+			PERFORM protector.raise('conflict', 'this provider reference was recorded for another payment',
+				pg_catalog.format('%s %s is a %s of %s for booking %s.', p_provider, p_provider_reference,
+								  v_payment.kind, v_payment.amount, v_payment.booking_id),
+				'A provider reference names one payment; check the webhook''s event.');
+		END IF;
 		v_replayed := true;
 	END IF;
 	RETURN pg_catalog.to_jsonb(v_payment) OPERATOR(pg_catalog.||) (
@@ -983,31 +1009,49 @@ CREATE TRIGGER guard_booking_write BEFORE INSERT OR UPDATE ON protector.bookings
 CREATE OR REPLACE FUNCTION protector_internal.set_booking_price()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	s protector.services;
+	v_discount numeric;
 BEGIN
 	IF NEW.unit_price IS DISTINCT FROM OLD.unit_price OR NEW.total_price IS DISTINCT FROM OLD.total_price THEN
 		RETURN NEW;
 	END IF;
-	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) NEW.service_id;
+	SELECT * INTO s FROM protector.services x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
 	IF NOT FOUND THEN
-		RETURN NEW;			-- not a service the caller sees: the foreign key decides
+		RETURN NEW;			-- the foreign key says what is wrong
+	END IF;
+	-- money paid in one currency stays in it
+	IF s.currency OPERATOR(pg_catalog.<>) OLD.currency AND EXISTS (
+			SELECT FROM protector.payments p
+			WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND p.booking_id OPERATOR(pg_catalog.=) OLD.id) THEN
+		PERFORM protector.raise('invalid_parameter', 'a booking with payments cannot move to a service in another currency',
+			pg_catalog.format('Booking %s is paid in %s; service %s charges in %s.', OLD.id, OLD.currency, s.id, s.currency),
+			'Refund it and book the other service instead.');
 	END IF;
 	NEW.unit_price := s.price;
 	NEW.currency := s.currency;
 	NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
+	NEW.discount_amount := 0;
 	IF NEW.promo_code_id IS NOT NULL THEN
-		NEW.discount_amount := protector_internal.promo_discount(NEW.organization_id, NEW.promo_code_id,
-																 NEW.total_price, NEW.currency);
-		NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) NEW.discount_amount;
+		-- the code applies again, or the booking loses it (and the code gets
+		-- its use back, release_promo_use)
+		v_discount := protector_internal.promo_discount(NEW.organization_id, NEW.promo_code_id, NEW.service_id,
+														NEW.party_size, NEW.total_price, NEW.currency);
+		IF v_discount IS NULL THEN
+			NEW.promo_code_id := NULL;
+		ELSE
+			NEW.discount_amount := v_discount;
+			NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) v_discount;
+		END IF;
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.set_booking_price() IS
-'Trigger: a booking moved to another service or party size is priced again, less its promo code''s discount (unless the update sets its prices)';
+'Trigger: a booking moved to another service or party size is priced again, less its promo code''s discount where the code still applies (unless the update sets its prices); paid bookings keep their currency';
 
 CREATE OR REPLACE FUNCTION protector_internal.text_is_clean(p_text text)
 RETURNS boolean
@@ -1445,8 +1489,9 @@ TO authenticated, service_role;
 -- A promo code is a discount, a percentage of the booking's price or a
 -- fixed amount, with a validity window, a total and a per-customer limit
 -- of uses, the services it applies to and a minimum party.  A booking
--- that names one (bookings.promo_code_id) is checked and discounted as it
--- is inserted; a cancelled booking gives its use back.
+-- made with its code (create_booking passes it to the insert trigger in
+-- the transaction-local setting protector.promo_code) is checked and
+-- discounted as it is inserted; a cancelled booking gives its use back.
 --
 -- Codes are generated and checksummed like embed keys (src/embed_key.c:
 -- "gift_..." and "promo_..."): a mistyped code is refused as "not a valid
@@ -1681,7 +1726,7 @@ CREATE TRIGGER voucher_balance BEFORE INSERT OR UPDATE OF amount, balance ON pro
 --   a payment: from an expired voucher, beyond its balance, or beyond
 --     what the booking still owes;
 --   a refund: beyond what the voucher paid for this booking.
-CREATE OR REPLACE FUNCTION protector_internal.check_voucher_payment()
+CREATE FUNCTION protector_internal.check_voucher_payment()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1774,7 +1819,7 @@ CREATE TRIGGER sum_voucher_payments AFTER INSERT OR UPDATE OR DELETE ON protecto
 -- refund goes to them, and this gives it back, to the voucher used last
 -- first, as succeeded refunds (after the update: each changes the
 -- booking's amount_paid).
-CREATE OR REPLACE FUNCTION protector_internal.return_to_vouchers()
+CREATE FUNCTION protector_internal.return_to_vouchers()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1815,41 +1860,31 @@ CREATE TRIGGER return_to_vouchers AFTER UPDATE OF status ON protector.bookings
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.return_to_vouchers();
 
--- Pays a booking with a voucher: as much of the voucher's balance as the
--- booking still owes.  Staff who may redeem vouchers, and a customer for
--- their own booking; the payment row is written as the caller (RLS).
-CREATE FUNCTION protector.redeem_voucher(p_booking_id uuid, p_voucher_code text)
+-- The payment from a voucher, as protector's owner: the code proves the
+-- right to spend the voucher (whoever holds it may pay with it: a gift),
+-- the caller (redeem_voucher) has proved the right to pay the booking.
+-- As much of the balance as the booking still owes; the booking first,
+-- then the voucher: the order every writer locks in.
+CREATE FUNCTION protector_internal.pay_with_voucher(p_booking_id uuid, p_voucher_code text)
 RETURNS jsonb
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_org uuid;
 	b protector.bookings;
 	v record;
 	v_amount numeric;
 BEGIN
 	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
-	IF p_voucher_code IS NULL THEN
-		PERFORM protector.raise('invalid_parameter', 'p_voucher_code must not be null');
+	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
 	END IF;
-	-- the booking first, then the voucher: the order every writer locks in
-	-- (the widget, running as protector's owner, is trusted)
-	IF protector_internal.caller_is_trusted() THEN
-		SELECT x.organization_id INTO v_org FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
-		IF NOT FOUND THEN
-			PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
-		END IF;
-	ELSE
-		v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, 'vouchers.redeem', 'booking', true, true);
-	END IF;
-	SELECT * INTO b FROM protector.bookings x
-	WHERE x.organization_id OPERATOR(pg_catalog.=) v_org AND x.id OPERATOR(pg_catalog.=) p_booking_id;
 	IF b.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[]) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('a booking that is %s cannot be paid with a voucher', b.status),
 			'Vouchers pay held, pending and confirmed bookings.');
 	END IF;
-	SELECT * INTO v FROM protector_internal.voucher_for(v_org, p_voucher_code);
+	SELECT * INTO v FROM protector_internal.voucher_for(b.organization_id, p_voucher_code);
 	IF v.balance OPERATOR(pg_catalog.<=) 0 THEN
 		PERFORM protector.raise('invalid_parameter', 'this voucher has no balance left');
 	END IF;
@@ -1859,13 +1894,39 @@ BEGIN
 			pg_catalog.format('It costs %s %s and %s has been paid.', b.total_price, b.currency, b.amount_paid));
 	END IF;
 	INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider, voucher_id)
-	VALUES (v_org, b.id, 'payment', v_amount, v.currency, 'succeeded', 'voucher', v.id);
-	SELECT * INTO b FROM protector.bookings x
-	WHERE x.organization_id OPERATOR(pg_catalog.=) v_org AND x.id OPERATOR(pg_catalog.=) p_booking_id;
-	RETURN pg_catalog.jsonb_build_object(
-		'booking_id', b.id, 'amount', v_amount, 'currency', v.currency,
-		'voucher_balance', v.balance OPERATOR(pg_catalog.-) v_amount,
-		'amount_paid', b.amount_paid, 'balance_due', b.balance_due, 'booking_status', b.status);
+	VALUES (b.organization_id, b.id, 'payment', v_amount, v.currency, 'succeeded', 'voucher', v.id);
+	RETURN pg_catalog.jsonb_build_object('amount', v_amount, 'currency', v.currency,
+										 'voucher_balance', v.balance OPERATOR(pg_catalog.-) v_amount);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.pay_with_voucher(uuid, text) IS
+'Pays a booking from the voucher with this code (as much as it owes); the caller has checked the booking is theirs to pay';
+
+-- Pays a booking with a voucher: as much of the voucher's balance as the
+-- booking still owes.  Staff who may redeem vouchers, and a customer for
+-- their own booking; anon through the widget.
+CREATE FUNCTION protector.redeem_voucher(p_booking_id uuid, p_voucher_code text)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	b protector.bookings;
+	v_paid jsonb;
+BEGIN
+	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
+	IF p_voucher_code IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_voucher_code must not be null');
+	END IF;
+	-- the caller may pay this booking (the widget, as protector's owner, may)
+	IF NOT protector_internal.caller_is_trusted() THEN
+		PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'vouchers.redeem', 'booking', false, true);
+	END IF;
+	v_paid := protector_internal.pay_with_voucher(p_booking_id, p_voucher_code);
+	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id;
+	RETURN pg_catalog.jsonb_build_object('booking_id', b.id) OPERATOR(pg_catalog.||) v_paid
+		OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('amount_paid', b.amount_paid, 'balance_due', b.balance_due,
+															  'booking_status', b.status);
 END
 $$;
 COMMENT ON FUNCTION protector.redeem_voucher(uuid, text) IS
@@ -1913,9 +1974,9 @@ COMMENT ON FUNCTION protector.create_voucher(uuid, numeric, text, timestamptz, u
 
 -- What a promo code takes off a price: a percentage (rounded half-even to
 -- cents) or a fixed amount in the booking's currency, never more than the
--- price.
-CREATE FUNCTION protector_internal.promo_discount(p_organization_id uuid, p_promo_code_id uuid,
-												  p_price numeric, p_currency text)
+-- price; NULL when the code does not apply to that service and party.
+CREATE FUNCTION protector_internal.promo_discount(p_organization_id uuid, p_promo_code_id uuid, p_service_id uuid,
+												  p_party_size integer, p_price numeric, p_currency text)
 RETURNS numeric
 LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1925,8 +1986,9 @@ DECLARE
 BEGIN
 	SELECT * INTO p FROM protector.promo_codes x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_promo_code_id;
-	IF NOT FOUND THEN
-		RETURN 0;			-- the foreign key says what is wrong
+	IF NOT FOUND OR NOT p_service_id OPERATOR(pg_catalog.=) ANY (COALESCE(p.service_ids, ARRAY[p_service_id]))
+	   OR p_party_size OPERATOR(pg_catalog.<) p.min_party_size THEN
+		RETURN NULL;
 	END IF;
 	IF p.discount_kind OPERATOR(pg_catalog.=) 'percent' THEN
 		RETURN protector.round_money(p_price OPERATOR(pg_catalog.*) p.discount_value OPERATOR(pg_catalog./) 100);
@@ -1939,8 +2001,8 @@ BEGIN
 	RETURN LEAST(p.discount_value, p_price);
 END
 $$;
-COMMENT ON FUNCTION protector_internal.promo_discount(uuid, uuid, numeric, text) IS
-'What a promo code takes off a price: a percentage rounded half-even to cents, or a fixed amount up to the price';
+COMMENT ON FUNCTION protector_internal.promo_discount(uuid, uuid, uuid, integer, numeric, text) IS
+'What a promo code takes off a price: a percentage rounded half-even to cents, or a fixed amount up to the price; NULL where it does not apply';
 
 -- A booking inserted with a promo code: the code is locked, checked
 -- (active, valid now, the service, the party, the total and the
@@ -1954,7 +2016,13 @@ AS $$
 DECLARE
 	p protector.promo_codes;
 	v_used integer;
+	v_code text := pg_catalog.current_setting('protector.promo_code');
 BEGIN
+	-- the code create_booking was given (only a trusted writer names the
+	-- code's id itself: promo_code_id is not granted)
+	IF v_code OPERATOR(pg_catalog.<>) '' THEN
+		NEW.promo_code_id := protector_internal.promo_code_for(NEW.organization_id, v_code);
+	END IF;
 	SELECT * INTO p FROM protector.promo_codes x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id
 	FOR UPDATE;
@@ -1988,7 +2056,8 @@ BEGIN
 				pg_catalog.format('It may be used %s times per customer.', p.max_uses_per_customer));
 		END IF;
 	END IF;
-	NEW.discount_amount := protector_internal.promo_discount(NEW.organization_id, p.id, NEW.total_price, NEW.currency);
+	NEW.discount_amount := protector_internal.promo_discount(NEW.organization_id, p.id, NEW.service_id, NEW.party_size,
+															 NEW.total_price, NEW.currency);
 	NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) NEW.discount_amount;
 	UPDATE protector.promo_codes x SET times_used = x.times_used OPERATOR(pg_catalog.+) 1
 	WHERE x.organization_id OPERATOR(pg_catalog.=) p.organization_id AND x.id OPERATOR(pg_catalog.=) p.id;
@@ -2001,10 +2070,12 @@ COMMENT ON FUNCTION protector_internal.apply_promo_code() IS
 -- named to run after guard_booking_write (which prices direct inserts) and
 -- before require_deposit (which works out the deposit of the discounted price)
 CREATE TRIGGER promo_discount BEFORE INSERT ON protector.bookings
-	FOR EACH ROW WHEN (NEW.promo_code_id IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN ((NEW.promo_code_id IS NOT NULL OR current_setting('protector.promo_code') <> '')
+					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.apply_promo_code();
 
--- A cancelled (or deleted) booking gives its promo code's use back.
+-- A cancelled (or deleted) booking, or one whose code no longer applies
+-- (set_booking_price), gives its promo code's use back.
 CREATE FUNCTION protector_internal.release_promo_use()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -2017,10 +2088,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.release_promo_use() IS
-'Trigger: a booking cancelled or deleted gives its promo code''s use back';
+'Trigger: a booking cancelled, deleted or no longer under its promo code gives the code''s use back';
 
-CREATE TRIGGER release_promo_use AFTER UPDATE OF status ON protector.bookings
-	FOR EACH ROW WHEN (OLD.promo_code_id IS NOT NULL AND NEW.status = 'cancelled' AND OLD.status <> 'cancelled'
+-- (no column list: promo_code_id changes in set_booking_price, not in SET)
+CREATE TRIGGER release_promo_use AFTER UPDATE ON protector.bookings
+	FOR EACH ROW WHEN (OLD.promo_code_id IS NOT NULL AND OLD.status <> 'cancelled'
+					   AND (NEW.status = 'cancelled' OR NEW.promo_code_id IS NULL)
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.release_promo_use();
 CREATE TRIGGER release_promo_use_on_delete AFTER DELETE ON protector.bookings
@@ -2098,6 +2171,7 @@ BEGIN
 			pg_catalog.format('Got %s.', COALESCE(p_min_party_size::text, 'NULL')));
 	END IF;
 	IF p_service_ids IS NOT NULL AND (pg_catalog.cardinality(p_service_ids) NOT BETWEEN 1 AND 1000
+									  OR pg_catalog.array_ndims(p_service_ids) OPERATOR(pg_catalog.<>) 1
 									  OR pg_catalog.array_position(p_service_ids, NULL) IS NOT NULL) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_service_ids must list 1 to 1000 services, or be null for every service');
 	END IF;
@@ -2122,11 +2196,8 @@ GRANT EXECUTE ON FUNCTION
 	protector.create_voucher(uuid, numeric, text, timestamptz, uuid, text),
 	protector.create_promo_code(uuid, text, numeric, timestamptz, timestamptz, integer, integer, uuid[], integer, text, text),
 	protector_internal.check_code(text, text, text),
-	protector_internal.promo_code_for(uuid, text),
-	protector_internal.voucher_for(uuid, text),
-	protector_internal.promo_discount(uuid, uuid, numeric, text)
+	protector_internal.pay_with_voucher(uuid, text)
 TO authenticated, service_role;
-
 -- the booking RPCs and the widget take the codes
 DROP FUNCTION protector.hold_slot(uuid, uuid, timestamptz, integer, integer, text, jsonb, protector.booking_source);
 DROP FUNCTION protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb, protector.booking_source, uuid, integer);
@@ -2154,7 +2225,6 @@ DECLARE
 	v_hold timestamptz;
 	v_key text := p_idempotency_key;
 	v_range tstzrange;
-	v_promo uuid;
 	v_booking protector.bookings;
 BEGIN
 	-- a mistyped code is refused before anything is looked up
@@ -2231,21 +2301,22 @@ BEGIN
 		END IF;
 	END IF;
 	v_range := protector.validate_slot(v_service.id, p_start, p_party_size);
-	IF p_promo_code IS NOT NULL THEN
-		v_promo := protector_internal.promo_code_for(v_service.organization_id, p_promo_code);
-	END IF;
+	-- the promo code is looked up, checked, used and its discount taken off
+	-- by the insert's trigger promo_discount (sql/78_vouchers.sql), which
+	-- reads it from this setting, for this insert only
+	PERFORM pg_catalog.set_config('protector.promo_code', COALESCE(p_promo_code, ''), true);
 	BEGIN
-		-- the promo code is checked, used and its discount taken off by the
-		-- trigger promo_discount (sql/78_vouchers.sql)
 		INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during,
 			party_size, status, source, hold_expires_at, idempotency_key, currency, unit_price,
-			total_price, assigned_agent, details, promo_code_id)
+			total_price, assigned_agent, details)
 		VALUES (v_service.organization_id, v_service.venue_id, v_service.id, v_customer, v_range,
 			p_party_size, v_status, COALESCE(p_source, 'api'), v_hold, v_key, v_service.currency, v_service.price,
 			protector.booking_total(v_service.price, v_service.price_per_person, p_party_size),
-			p_assigned_agent, p_details, v_promo)
+			p_assigned_agent, p_details)
 		RETURNING * INTO v_booking;
+		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
 	EXCEPTION WHEN unique_violation THEN
+		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
 		-- the same request raced us and committed first: answer with its booking
 		SELECT * INTO v_booking FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
@@ -2455,15 +2526,6 @@ GRANT EXECUTE ON FUNCTION
 	protector.create_widget_booking(text, uuid, text, text, text, timestamptz, integer, text, jsonb, text, text)
 TO anon, service_role;
 
--- payments from vouchers are written by those who may redeem them
-DROP POLICY payments_insert ON protector.payments;
-CREATE POLICY payments_insert ON protector.payments FOR INSERT TO authenticated
-	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('payments.create'))::uuid[])
-				OR (voucher_id IS NOT NULL AND kind = 'payment'
-					AND (organization_id = ANY ((SELECT protector_internal.orgs_with('vouchers.redeem'))::uuid[])
-						 OR EXISTS (SELECT FROM protector.bookings b
-									WHERE b.organization_id = payments.organization_id AND b.id = booking_id
-									  AND b.customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[])))));
 
 -- privileges as sql/90_grants.sql gives them: no API role writes codes,
 -- balances, uses or discounts
@@ -2474,8 +2536,6 @@ GRANT INSERT (id, organization_id, description, discount_kind, discount_value, c
 			  max_uses_per_customer, service_ids, min_party_size, active) ON protector.promo_codes TO authenticated;
 GRANT UPDATE (description, discount_kind, discount_value, currency, valid_from, valid_until, max_uses,
 			  max_uses_per_customer, service_ids, min_party_size, active) ON protector.promo_codes TO authenticated;
-GRANT INSERT (promo_code_id) ON protector.bookings TO authenticated;
-GRANT INSERT (voucher_id) ON protector.payments TO authenticated;
 GRANT SELECT, INSERT, UPDATE, DELETE ON protector.vouchers, protector.promo_codes TO service_role;
 SELECT protector.enable_audit(t) FROM unnest('{protector.vouchers, protector.promo_codes}'::regclass[]) t;
 
@@ -3125,23 +3185,15 @@ RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_result jsonb;
-	k text;
-	v jsonb;
 BEGIN
-	IF p_patch IS NULL OR pg_catalog.jsonb_typeof(p_patch) OPERATOR(pg_catalog.<>) 'object' THEN
-		RETURN p_patch;
+	IF pg_catalog.pg_column_size(p_patch) OPERATOR(pg_catalog.>) 262144 THEN
+		PERFORM protector.raise('invalid_parameter', 'the patch is too large',
+			pg_catalog.format('It takes %s bytes; at most 262144 are accepted.', pg_catalog.pg_column_size(p_patch)));
 	END IF;
-	v_result := CASE WHEN pg_catalog.jsonb_typeof(p_target) OPERATOR(pg_catalog.=) 'object' THEN p_target ELSE '{}' END;
-	FOR k, v IN SELECT * FROM pg_catalog.jsonb_each(p_patch) LOOP
-		IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.=) 'null' THEN
-			v_result := v_result OPERATOR(pg_catalog.-) k;
-		ELSE
-			v_result := pg_catalog.jsonb_set(v_result, ARRAY[k], protector.merge_patch(v_result -> k, v));
-		END IF;
-	END LOOP;
-	RETURN v_result;
+	IF pg_catalog.jsonb_path_exists(p_patch, 'strict $.**{32}') THEN
+		PERFORM protector.raise('invalid_parameter', 'the patch nests deeper than 32 levels');
+	END IF;
+	RETURN protector_internal.merge_patch_unchecked(p_target, p_patch);
 END
 $$;
 COMMENT ON FUNCTION protector.merge_patch(jsonb, jsonb) IS
@@ -3289,6 +3341,7 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.check_country(c.country, p_prefix OPERATOR(pg_catalog.||) 'country');
 	IF c.tags IS NULL OR pg_catalog.cardinality(c.tags) OPERATOR(pg_catalog.>) 100
+	   OR pg_catalog.array_ndims(c.tags) OPERATOR(pg_catalog.>) 1
 	   OR EXISTS (SELECT FROM pg_catalog.unnest(c.tags) g
 				  WHERE g IS NULL OR pg_catalog.length(g) NOT BETWEEN 1 AND 50 OR NOT protector_internal.text_is_clean(g)) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%stags must be at most 100 tags of 1 to 50 plain characters', p_prefix));
@@ -3329,7 +3382,7 @@ BEGIN
 	FOR k IN SELECT x FROM pg_catalog.jsonb_object_keys(p_changes) x ORDER BY x LOOP
 		BEGIN
 			v_result := pg_catalog.jsonb_populate_record(v_result, pg_catalog.jsonb_build_object(k, p_changes -> k));
-		EXCEPTION WHEN data_exception THEN
+		EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
 			PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes.%s has a value of the wrong type', k),
 				pg_catalog.format('%s (got %s).', SQLERRM, pg_catalog.left((p_changes -> k)::text, 100)));
 		END;
@@ -3796,3 +3849,26 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.authorize_booking_list(uuid),
 	protector_internal.open_service_seconds(uuid, uuid, timestamptz, timestamptz)
 TO authenticated, service_role;
+
+CREATE OR REPLACE FUNCTION protector_internal.merge_patch_unchecked(p_target jsonb, p_patch jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN p_patch IS NULL OR pg_catalog.jsonb_typeof(p_patch) OPERATOR(pg_catalog.<>) 'object' THEN p_patch
+		   ELSE (SELECT COALESCE(pg_catalog.jsonb_object_agg(k, v), '{}'::jsonb)
+				 FROM (SELECT t.key AS k, t.value AS v
+					   FROM pg_catalog.jsonb_each(CASE WHEN pg_catalog.jsonb_typeof(p_target) OPERATOR(pg_catalog.=) 'object'
+													   THEN p_target ELSE '{}'::jsonb END) t
+					   WHERE NOT p_patch OPERATOR(pg_catalog.?) t.key
+					   UNION ALL
+					   SELECT p.key, protector_internal.merge_patch_unchecked(p_target OPERATOR(pg_catalog.->) p.key, p.value)
+					   FROM pg_catalog.jsonb_each(p_patch) p
+					   WHERE pg_catalog.jsonb_typeof(p.value) OPERATOR(pg_catalog.<>) 'null') x) END
+$$;
+COMMENT ON FUNCTION protector_internal.merge_patch_unchecked(jsonb, jsonb) IS
+'merge_patch without its size and depth checks (called by it)';
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.merge_patch_unchecked(jsonb, jsonb) TO authenticated, service_role;

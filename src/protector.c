@@ -28,6 +28,9 @@ PG_MODULE_MAGIC;
 /* read by the refund trigger through current_setting() */
 static bool protector_refund_on_cancel = true;
 
+/* read by the promo code trigger through current_setting() */
+static char *protector_promo_code = NULL;
+
 void		_PG_init(void);
 
 void
@@ -74,6 +77,16 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("protector.promo_code",
+							   "The promo code create_booking passes to its insert (internal).",
+							   "Set for one insert by protector.create_booking; a booking "
+							   "inserted while it is set is discounted by that code.",
+							   &protector_promo_code,
+							   "",
+							   PGC_USERSET,
+							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 
 	DefineCustomIntVariable("protector.notify_batch_limit",
 							"Rows per statement and organization notified one by one.",

@@ -5,7 +5,7 @@
 -- do what by the capability map.  Every figure is computed by hand in the
 -- comment beside it.  Concurrency: test/concurrency/redemptions.sh.
 BEGIN;
-SELECT plan(61);
+SELECT plan(68);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_finance', 'g_operator', 'g_viewer',
 														'g_customer', 'g_other']) u;
@@ -164,6 +164,12 @@ SELECT is((SELECT ARRAY[discount_amount, total_price] FROM protector.bookings WH
 	ARRAY[7.00, 63.00], 'a party changed from 4 to 2 is priced again with its code: 40 + 15 x 2 = 70, less 7, is 63');
 SELECT is((SELECT times_used FROM protector.promo_codes WHERE id = pg_temp.id('pct10')), 2,
 	'the code counts its uses that are not cancelled: Ann and Cat');
+UPDATE protector.bookings SET party_size = 2 WHERE id = pg_temp.id('b_fix');
+SELECT is((SELECT ARRAY[discount_amount, total_price] FROM protector.bookings WHERE id = pg_temp.id('b_fix')),
+	ARRAY[0.00, 70.00], 'a party of 2 is below the fixed code''s minimum of 3: it loses the code, 40 + 15 x 2 = 70');
+SELECT is((SELECT times_used FROM protector.promo_codes WHERE id = pg_temp.id('fix15')), 0,
+	'... and the code gets its use back');
+UPDATE protector.bookings SET party_size = 3 WHERE id = pg_temp.id('b_fix');
 UPDATE protector.promo_codes SET active = false WHERE id = pg_temp.id('pct12_5');
 SELECT tests.authenticate_as('g_operator');
 SELECT throws_ok(format($$SELECT protector.create_booking('0a140000-0000-4000-8000-0000000005a1', %L, %L, 1, p_promo_code => %L)$$,
@@ -193,13 +199,22 @@ SELECT is((SELECT count(*) FROM protector.payments WHERE voucher_id = pg_temp.id
 	'each redemption is a payment of the ledger, from the voucher');
 SELECT throws_ok(format($$INSERT INTO protector.payments (organization_id, booking_id, amount, status, voucher_id)
 	VALUES ('0a140000-0000-4000-8000-000000000000', %L, 5, 'succeeded', %L)$$, pg_temp.id('b_fix'), pg_temp.id('gift100')),
-	'22023', 'the voucher''s balance is less than the payment', 'a payment row cannot overdraw a voucher');
+	'42501', NULL, 'nobody writes voucher payments by the voucher''s id: the code is what spends it');
+SELECT tests.authenticate_as_service_role();
+SELECT throws_ok(format($$INSERT INTO protector.payments (organization_id, booking_id, amount, status, voucher_id)
+	VALUES ('0a140000-0000-4000-8000-000000000000', %L, 5, 'succeeded', %L)$$, pg_temp.id('b_fix'), pg_temp.id('gift100')),
+	'22023', 'the voucher''s balance is less than the payment', 'even a trusted payment row cannot overdraw a voucher');
+SELECT tests.authenticate_as('g_finance');
 SELECT lives_ok(format($$SELECT protector.record_payment(%L, 25, 'cash', 'till-1')$$, pg_temp.id('b_v2')),
 	'the rest of the second booking is paid in cash: 30 + 25 = 55');
+SELECT tests.authenticate_as_service_role();
 SELECT throws_ok(format($$INSERT INTO protector.payments (organization_id, booking_id, kind, amount, status, voucher_id)
 	VALUES ('0a140000-0000-4000-8000-000000000000', %L, 'refund', 31, 'succeeded', %L)$$, pg_temp.id('b_v2'), pg_temp.id('gift100')),
 	'22023', 'a refund to a voucher cannot exceed what it paid for the booking',
 	'nor give a voucher back more than it paid: 31 > 30 (of the 55 paid)');
+SELECT tests.authenticate_as('g_finance');
+SELECT throws_ok(format($$SELECT protector.record_payment(%L, 30, 'cash', 'till-1')$$, pg_temp.id('b_fix')), '23P01',
+	'this provider reference was recorded for another payment', 'a provider reference replays only the payment it named');
 
 -- cancelling gives back to the vouchers first
 SELECT tests.authenticate_as('g_operator');
@@ -257,6 +272,23 @@ SELECT is(ARRAY[(pg_temp.r('b_dee') ->> 'amount_paid')::numeric, (SELECT balance
 SELECT throws_ok(format($$INSERT INTO protector.payments (organization_id, booking_id, amount, status)
 	VALUES ('0a140000-0000-4000-8000-000000000000', %L, 5, 'succeeded')$$, pg_temp.id('b_dee')),
 	'42501', NULL, 'but records no other payment');
+SELECT throws_ok(format($$INSERT INTO protector.payments (organization_id, booking_id, amount, status, provider, voucher_id)
+	VALUES ('0a140000-0000-4000-8000-000000000000', %L, 5, 'succeeded', 'voucher', %L)$$, pg_temp.id('b_dee'), pg_temp.id('gift100')),
+	'42501', NULL, '... nor pays with a voucher whose id it has seen');
+SELECT throws_ok(format($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status,
+		hold_expires_at, promo_code_id)
+	VALUES ('0a140000-0000-4000-8000-000000000000', '0a140000-0000-4000-8000-0000000000a1', '0a140000-0000-4000-8000-0000000005a1',
+		%L, tstzrange(pg_temp.t(20), pg_temp.t(21)), 'held', now() + interval '1 hour', %L)$$, pg_temp.c(4), pg_temp.id('pct12_5')),
+	'42501', NULL, '... nor books under a promo code by its id');
+SELECT tests.clear_authentication();
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
+								price, currency)
+VALUES ('0a140000-0000-4000-8000-0000000005a9', '0a140000-0000-4000-8000-000000000000', '0a140000-0000-4000-8000-0000000000a1',
+		'Dollar room', '60 minutes', '60 minutes', '400 days', 1, 8, 20, 'USD');
+SELECT tests.authenticate_as('g_operator');
+SELECT throws_ok(format($$SELECT protector.reschedule_booking(%L, %L, '0a140000-0000-4000-8000-0000000005a9')$$,
+	pg_temp.id('b_dee'), pg_temp.t(13)), '22023', 'a booking with payments cannot move to a service in another currency',
+	'a booking paid in EUR (from a voucher) does not move to a USD service');
 SELECT tests.authenticate_as_anon();
 INSERT INTO r SELECT 'w', protector.create_widget_booking(key, '0a140000-0000-4000-8000-0000000005a1', 'Wendy Widget',
 	'wendy@example.com', NULL, pg_temp.t(12), 3, NULL, '{}', pg_temp.code('fix15'), pg_temp.code('gift_dee')) FROM k;

@@ -4,7 +4,7 @@
 -- way everywhere, no status a booking cannot have yet, and a lifetime
 -- value that does not predict 0 for the best customer.
 BEGIN;
-SELECT plan(36);
+SELECT plan(40);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['f_owner', 'f_operator', 'f_agent']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -162,6 +162,37 @@ SELECT is(split_part(pg_temp.err($$SELECT protector.create_customer('0a150000-00
 SELECT is(split_part(pg_temp.err(format($$SELECT protector.update_customer(%L, '{"email": "nope"}')$$,
 		(SELECT j ->> 'id' FROM made WHERE what = 'customer'))), ' | ', 2),
 	'your role may not change or delete customers', 'changing a customer is for managers and above');
+
+-- hostile JSON is refused, never a crash
+SELECT is(split_part(pg_temp.err(format('SELECT protector.merge_patch(%L, %L)', '{}',
+		repeat('{"a":', 40) || '1' || repeat('}', 40))), ' | ', 1) || ' ' || split_part(pg_temp.err(format('SELECT protector.merge_patch(%L, %L)', '{}',
+		repeat('{"a":', 40) || '1' || repeat('}', 40))), ' | ', 2),
+	'22023 the patch nests deeper than 32 levels', 'a patch nested 40 deep is refused');
+SELECT is(protector.merge_patch('{"a": 1, "b": {"c": 2, "d": 3}}', '{"a": null, "b": {"c": 5}, "e": [1]}'),
+	'{"b": {"c": 5, "d": 3}, "e": [1]}'::jsonb, 'merge_patch: null removes, objects merge, other values replace');
+SELECT tests.authenticate_as('f_owner');
+SELECT is(split_part(pg_temp.err(format($$SELECT protector.update_customer(%L, '{"tags": [["a", "b"], ["c", "d"]]}')$$,
+		(SELECT j ->> 'id' FROM made WHERE what = 'customer'))), ' | ', 2),
+	'p_changes.tags must be at most 100 tags of 1 to 50 plain characters', 'tags nested in tags are refused');
+SELECT tests.clear_authentication();
+-- one booking that cannot be cancelled does not stop the sweep
+CREATE FUNCTION pg_temp.refuse_b() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF OLD.id IN (SELECT id FROM stuck) THEN
+		RAISE EXCEPTION 'this one cannot be cancelled';
+	END IF;
+	RETURN NEW;
+END
+$$;
+INSERT INTO b SELECT (protector.hold_slot('0a150000-0000-4000-8000-0000000005a1', NULL, pg_temp.at(h || ':00')) ->> 'id')::uuid
+FROM unnest(ARRAY['15', '16', '17']) h;
+UPDATE protector.bookings SET hold_expires_at = now() - interval '1 minute' WHERE status = 'held'
+	AND organization_id = '0a150000-0000-4000-8000-000000000000';
+CREATE TEMP TABLE stuck AS SELECT id FROM protector.bookings
+	WHERE organization_id = '0a150000-0000-4000-8000-000000000000' AND status = 'held' ORDER BY id LIMIT 1;
+CREATE TRIGGER zz_refuse BEFORE UPDATE ON protector.bookings FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse_b();
+SELECT is(protector.expire_holds(), 2, 'expire_holds cancels the two others and warns about the one that fails');
+DROP TRIGGER zz_refuse ON protector.bookings;
 
 -- lifetime value: a regular is not predicted to have left (docs/analytics.md)
 SELECT tests.clear_authentication();
