@@ -3872,3 +3872,517 @@ COMMENT ON FUNCTION protector_internal.merge_patch_unchecked(jsonb, jsonb) IS
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.merge_patch_unchecked(jsonb, jsonb) TO authenticated, service_role;
+
+-- Reports (issue 14) ------------------------------------------------------------
+-- sql/89_reports.sql: reports and their cache (docs/dashboards.md#reports).
+--
+-- Each generate_*_report is an API function (SECURITY INVOKER) over a
+-- helper of protector_internal that runs as protector's owner, asks the
+-- capability map about the request itself (authorize_requester) and reads
+-- past RLS, as the other analytics do.  Their answers are cached in
+-- protector_internal.reports_cache, keyed by report and parameters, and are
+-- never stale: every statement that changes an organization's bookings,
+-- payments, tasks or members logs (organization, transaction) in
+-- report_changes, and a cached answer counts only while no change is
+-- logged that its snapshot could not see.  A read-only transaction (a GET
+-- through PostgREST) computes without storing.
+
+CREATE FUNCTION protector_internal.authorize_requester(p_organization_id uuid, p_action text,
+														p_entity text DEFAULT 'organization')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_authorize_requester'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION protector_internal.authorize_requester(uuid, text, text) IS
+'authorize() for SECURITY DEFINER helpers: asks about the request''s role and JWT user, not the owner the helper runs as';
+
+-- the changes that make cached reports stale ---------------------------------
+
+CREATE TABLE protector_internal.report_changes (
+	organization_id uuid NOT NULL,
+	xid				xid8 NOT NULL DEFAULT pg_current_xact_id(),
+	PRIMARY KEY (organization_id, xid)
+);
+ALTER TABLE protector_internal.report_changes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.report_changes FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE protector_internal.report_changes IS
+'Which transactions changed an organization''s report data (bookings, payments, tasks, members); pruned as caches move on';
+
+CREATE FUNCTION protector_internal.log_report_change()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+		INSERT INTO protector_internal.report_changes (organization_id)
+		SELECT DISTINCT o.organization_id FROM old_rows o
+		ON CONFLICT DO NOTHING;
+	ELSE
+		INSERT INTO protector_internal.report_changes (organization_id)
+		SELECT DISTINCT n.organization_id FROM new_rows n
+		ON CONFLICT DO NOTHING;
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.log_report_change() IS
+'Trigger, per statement: logs which organizations'' report data the transaction changed';
+
+DO $reports$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['bookings', 'payments', 'tasks', 'members'] LOOP
+		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_insert AFTER INSERT ON protector.%I'
+			' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (NOT protector_internal.restoring())'
+			' EXECUTE FUNCTION protector_internal.log_report_change()', t);
+		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_update AFTER UPDATE ON protector.%I'
+			' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (NOT protector_internal.restoring())'
+			' EXECUTE FUNCTION protector_internal.log_report_change()', t);
+		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_delete AFTER DELETE ON protector.%I'
+			' REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT WHEN (NOT protector_internal.restoring())'
+			' EXECUTE FUNCTION protector_internal.log_report_change()', t);
+	END LOOP;
+END
+$reports$;
+
+-- the cache ---------------------------------------------------------------------
+
+CREATE TABLE protector_internal.reports_cache (
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	report			text NOT NULL,
+	params			jsonb NOT NULL,
+	snapshot		pg_snapshot NOT NULL,
+	computed_at		timestamptz NOT NULL DEFAULT now(),
+	rows			jsonb NOT NULL,
+	PRIMARY KEY (organization_id, report, params)
+);
+ALTER TABLE protector_internal.reports_cache ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.reports_cache FORCE ROW LEVEL SECURITY;
+-- registered, but dumped empty: snapshots mean nothing in another cluster,
+-- and a restored database computes its reports afresh
+SELECT pg_catalog.pg_extension_config_dump('protector_internal.report_changes', 'WHERE false');
+SELECT pg_catalog.pg_extension_config_dump('protector_internal.reports_cache', 'WHERE false');
+COMMENT ON TABLE protector_internal.reports_cache IS
+'Computed reports by organization, report and parameters, with the snapshot they saw; valid while no change they could not see is logged';
+
+-- A report's rows: from the cache if nothing has changed since (and it
+-- was computed today, UTC: RFM recency counts days), else computed by
+-- p_compute (a fixed name, not the caller's text) and stored.
+CREATE FUNCTION protector_internal.cached_report(p_organization_id uuid, p_report text, p_params jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_rows jsonb;
+	v_snapshot pg_snapshot;
+BEGIN
+	-- this runs as the owner: it asks the map about the request itself
+	IF p_report IS NULL OR p_report OPERATOR(pg_catalog.<>) ALL ('{revenue,bookings,customers,staff}') THEN
+		PERFORM protector.raise('invalid_parameter', 'p_report must be revenue, bookings, customers or staff');
+	END IF;
+	PERFORM protector_internal.authorize_requester(p_organization_id,
+		CASE p_report WHEN 'staff' THEN 'bookings.read' ELSE 'analytics.aggregate' END);
+	IF p_params IS NULL OR pg_catalog.jsonb_typeof(p_params) OPERATOR(pg_catalog.<>) 'object' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_params must be a JSON object');
+	END IF;
+	SELECT c.rows INTO v_rows FROM protector_internal.reports_cache c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.report OPERATOR(pg_catalog.=) p_report
+	  AND c.params OPERATOR(pg_catalog.=) p_params
+	  AND c.computed_at OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('day', pg_catalog.now(), 'UTC')
+	  AND NOT EXISTS (SELECT FROM protector_internal.report_changes x
+					  WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id
+						AND x.xid OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin(c.snapshot)
+						AND NOT pg_catalog.pg_visible_in_snapshot(x.xid, c.snapshot));
+	IF FOUND THEN
+		RETURN v_rows;
+	END IF;
+	-- the snapshot before computing: a change it cannot see may or may not
+	-- be in the rows, so it invalidates them
+	v_snapshot := pg_catalog.pg_current_snapshot();
+	v_rows := CASE p_report
+		WHEN 'revenue' THEN protector_internal.revenue_report(p_organization_id, p_params)
+		WHEN 'bookings' THEN protector_internal.booking_report(p_organization_id, p_params)
+		WHEN 'customers' THEN protector_internal.customer_report(p_organization_id, p_params)
+		WHEN 'staff' THEN protector_internal.staff_report(p_organization_id, p_params) END;
+	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'off' THEN
+		INSERT INTO protector_internal.reports_cache (organization_id, report, params, snapshot, rows)
+		VALUES (p_organization_id, p_report, p_params, v_snapshot, v_rows)
+		ON CONFLICT (organization_id, report, params)
+		DO UPDATE SET snapshot = EXCLUDED.snapshot, computed_at = EXCLUDED.computed_at, rows = EXCLUDED.rows;
+		-- changes every cache of the organization can see are history
+		DELETE FROM protector_internal.report_changes x
+		WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id
+		  AND x.xid OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmin(v_snapshot)
+		  AND x.xid OPERATOR(pg_catalog.<) ALL (SELECT pg_catalog.pg_snapshot_xmin(c.snapshot) FROM protector_internal.reports_cache c
+												WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id);
+	END IF;
+	RETURN v_rows;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.cached_report(uuid, text, jsonb) IS
+'A report''s rows from the cache while nothing it could not see has changed, else computed and stored';
+
+-- the reports ---------------------------------------------------------------------
+
+-- The local range [p_from, p_to] of a report in its time zone, checked.
+CREATE FUNCTION protector_internal.report_range(p_organization_id uuid, p_venue_id uuid, p_from date, p_to date,
+												OUT tz text, OUT lo timestamptz, OUT hi timestamptz)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_from IS NULL OR p_to IS NULL OR NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to))
+	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 1100 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_from to p_to must be a finite range of at most 1101 days',
+			pg_catalog.format('Got %s to %s.', COALESCE(p_from::text, 'NULL'), COALESCE(p_to::text, 'NULL')));
+	END IF;
+	tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
+	lo := pg_catalog.timezone(tz, p_from::timestamp);
+	hi := pg_catalog.timezone(tz, (p_to OPERATOR(pg_catalog.+) 1)::timestamp);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.report_range(uuid, uuid, date, date) IS
+'A report''s local date range as times in its time zone (22023 for a bad range)';
+
+CREATE FUNCTION protector_internal.revenue_report(p_organization_id uuid, p_params jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_venue uuid := (p_params ->> 'venue_id')::uuid;
+	v_group text := p_params ->> 'group_by';
+	r record;
+	v_rows jsonb;
+BEGIN
+	SELECT * INTO r FROM protector_internal.report_range(p_organization_id, v_venue, (p_params ->> 'from')::date,
+														  (p_params ->> 'to')::date);
+	SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) ORDER BY x.period_start, x.venue, x.service), '[]')
+	INTO v_rows
+	FROM (SELECT (pg_catalog.date_trunc(v_group, pg_catalog.timezone(r.tz, p.created_at)))::date AS period_start,
+				 b.venue_id, v.name AS venue, b.service_id, s.name AS service,
+				 COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'), 0) AS payments,
+				 COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'refund'), 0) AS refunds,
+				 COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+											  ELSE OPERATOR(pg_catalog.-) p.amount END), 0) AS revenue,
+				 o.currency
+		  FROM protector.payments p
+		  JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) p.organization_id
+		  JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) p.organization_id
+								   AND b.id OPERATOR(pg_catalog.=) p.booking_id
+		  JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) b.organization_id AND v.id OPERATOR(pg_catalog.=) b.venue_id
+		  JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) b.organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
+		  WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+			AND p.currency OPERATOR(pg_catalog.=) o.currency
+			AND p.created_at OPERATOR(pg_catalog.>=) r.lo AND p.created_at OPERATOR(pg_catalog.<) r.hi
+			AND (v_venue IS NULL OR b.venue_id OPERATOR(pg_catalog.=) v_venue)
+		  GROUP BY 1, b.venue_id, v.name, b.service_id, s.name, o.currency) x;
+	RETURN v_rows;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.revenue_report(uuid, jsonb) IS
+'Revenue (succeeded payments less refunds, organization currency) per local day/week/month, venue and service';
+
+CREATE FUNCTION protector_internal.booking_report(p_organization_id uuid, p_params jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_venue uuid := (p_params ->> 'venue_id')::uuid;
+	r record;
+	v_rows jsonb;
+BEGIN
+	SELECT * INTO r FROM protector_internal.report_range(p_organization_id, v_venue, (p_params ->> 'from')::date,
+														  (p_params ->> 'to')::date);
+	SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) ORDER BY x.status, x.source, x.service), '[]')
+	INTO v_rows
+	FROM (SELECT b.status, b.source, b.service_id, s.name AS service, pg_catalog.count(*) AS bookings,
+				 COALESCE(pg_catalog.sum(b.party_size), 0) AS guests,
+				 COALESCE(pg_catalog.sum(b.total_price) FILTER (WHERE b.currency OPERATOR(pg_catalog.=) o.currency), 0) AS booked_value
+		  FROM protector.bookings b
+		  JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) b.organization_id
+		  JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) b.organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
+		  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) r.lo AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) r.hi
+			AND (v_venue IS NULL OR b.venue_id OPERATOR(pg_catalog.=) v_venue)
+		  GROUP BY b.status, b.source, b.service_id, s.name) x;
+	RETURN v_rows;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.booking_report(uuid, jsonb) IS
+'Bookings starting in a local date range by status, source and service: count, guests, booked value';
+
+CREATE FUNCTION protector_internal.customer_report(p_organization_id uuid, p_params jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+	v_rows jsonb;
+BEGIN
+	SELECT * INTO r FROM protector_internal.report_range(p_organization_id, NULL, (p_params ->> 'from')::date,
+														  (p_params ->> 'to')::date);
+	WITH q AS (		-- qualifying bookings: not held, not cancelled
+		SELECT b.customer_id, pg_catalog.lower(b.during) AS at FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id IS NOT NULL
+		  AND b.status OPERATOR(pg_catalog.<>) ALL ('{held,cancelled}'::protector.booking_status[])
+		  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) r.hi),
+	c AS (SELECT q.customer_id, pg_catalog.min(q.at) AS first_at,
+				 pg_catalog.bool_or(q.at OPERATOR(pg_catalog.>=) r.lo) AS in_range
+		  FROM q GROUP BY q.customer_id)
+	SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('category', x.category, 'label', x.label, 'customers', x.customers)
+								ORDER BY x.n)
+	INTO v_rows
+	FROM (SELECT 1 AS n, 'new' AS category, 'New customers' AS label,
+				 pg_catalog.count(*) FILTER (WHERE c.in_range AND c.first_at OPERATOR(pg_catalog.>=) r.lo) AS customers FROM c
+		  UNION ALL
+		  SELECT 2, 'returning', 'Returning customers',
+				 pg_catalog.count(*) FILTER (WHERE c.in_range AND c.first_at OPERATOR(pg_catalog.<) r.lo) FROM c
+		  UNION ALL
+		  SELECT 2 OPERATOR(pg_catalog.+) pg_catalog.row_number() OVER (), 'segment', g.segment, g.customers
+		  FROM protector.get_customer_segments(p_organization_id) g) x;
+	RETURN v_rows;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.customer_report(uuid, jsonb) IS
+'Customers with bookings in a local date range: new (first booking in it) and returning, and RFM segment counts';
+
+CREATE FUNCTION protector_internal.staff_report(p_organization_id uuid, p_params jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+	v_rows jsonb;
+BEGIN
+	SELECT * INTO r FROM protector_internal.report_range(p_organization_id, NULL, (p_params ->> 'from')::date,
+														  (p_params ->> 'to')::date);
+	SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) ORDER BY x.full_name, x.user_id), '[]')
+	INTO v_rows
+	FROM (SELECT m.user_id, m.full_name, m.role,
+				 (SELECT pg_catalog.count(*) FROM protector.bookings b
+				  WHERE b.organization_id OPERATOR(pg_catalog.=) m.organization_id
+					AND COALESCE(b.assigned_agent, b.created_by) OPERATOR(pg_catalog.=) m.user_id
+					AND b.status OPERATOR(pg_catalog.<>) 'held'
+					AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) r.lo
+					AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) r.hi) AS bookings_handled,
+				 (SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+													  ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
+				  FROM protector.payments p JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) p.organization_id
+				  WHERE p.organization_id OPERATOR(pg_catalog.=) m.organization_id AND p.created_by OPERATOR(pg_catalog.=) m.user_id
+					AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.currency OPERATOR(pg_catalog.=) o.currency
+					AND p.created_at OPERATOR(pg_catalog.>=) r.lo AND p.created_at OPERATOR(pg_catalog.<) r.hi) AS revenue,
+				 (SELECT pg_catalog.count(*) FROM protector.tasks t
+				  WHERE t.organization_id OPERATOR(pg_catalog.=) m.organization_id AND t.assignee OPERATOR(pg_catalog.=) m.user_id
+					AND t.status OPERATOR(pg_catalog.=) 'done'
+					AND t.completed_at OPERATOR(pg_catalog.>=) r.lo AND t.completed_at OPERATOR(pg_catalog.<) r.hi) AS tasks_done
+		  FROM protector.members m
+		  WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id) x;
+	RETURN v_rows;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.staff_report(uuid, jsonb) IS
+'Per member, over a local date range: bookings handled (assigned, else created), revenue recorded, tasks done';
+
+CREATE FUNCTION protector.generate_revenue_report(p_organization_id uuid, p_from date, p_to date,
+												   p_venue_id uuid DEFAULT NULL, p_group_by text DEFAULT 'day')
+RETURNS TABLE (period_start date, venue_id uuid, venue text, service_id uuid, service text,
+			   payments numeric, refunds numeric, revenue numeric, currency text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
+	IF p_group_by IS NULL OR p_group_by OPERATOR(pg_catalog.<>) ALL ('{day,week,month}') THEN
+		PERFORM protector.raise('invalid_parameter', 'p_group_by must be day, week or month',
+			pg_catalog.format('Got %s.', COALESCE(pg_catalog.quote_literal(p_group_by), 'NULL')));
+	END IF;
+	PERFORM protector_internal.report_range(p_organization_id, p_venue_id, p_from, p_to);
+	RETURN QUERY
+	SELECT * FROM pg_catalog.jsonb_to_recordset(protector_internal.cached_report(p_organization_id, 'revenue',
+		pg_catalog.jsonb_build_object('from', p_from, 'to', p_to, 'venue_id', p_venue_id, 'group_by', p_group_by)))
+		AS x(period_start date, venue_id uuid, venue text, service_id uuid, service text,
+			 payments numeric, refunds numeric, revenue numeric, currency text);
+END
+$$;
+COMMENT ON FUNCTION protector.generate_revenue_report(uuid, date, date, uuid, text) IS
+'Revenue per local day, week or month, venue and service over [p_from, p_to] (aggregates; cached, never stale)';
+
+CREATE FUNCTION protector.generate_booking_report(p_organization_id uuid, p_from date, p_to date,
+												   p_venue_id uuid DEFAULT NULL)
+RETURNS TABLE (status protector.booking_status, source protector.booking_source, service_id uuid, service text,
+			   bookings bigint, guests bigint, booked_value numeric)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
+	PERFORM protector_internal.report_range(p_organization_id, p_venue_id, p_from, p_to);
+	RETURN QUERY
+	SELECT * FROM pg_catalog.jsonb_to_recordset(protector_internal.cached_report(p_organization_id, 'bookings',
+		pg_catalog.jsonb_build_object('from', p_from, 'to', p_to, 'venue_id', p_venue_id)))
+		AS x(status protector.booking_status, source protector.booking_source, service_id uuid, service text,
+			 bookings bigint, guests bigint, booked_value numeric);
+END
+$$;
+COMMENT ON FUNCTION protector.generate_booking_report(uuid, date, date, uuid) IS
+'Bookings starting in [p_from, p_to] (local) by status, source and service (aggregates; cached, never stale)';
+
+CREATE FUNCTION protector.generate_customer_report(p_organization_id uuid, p_from date, p_to date)
+RETURNS TABLE (category text, label text, customers bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
+	PERFORM protector_internal.report_range(p_organization_id, NULL, p_from, p_to);
+	RETURN QUERY
+	SELECT * FROM pg_catalog.jsonb_to_recordset(protector_internal.cached_report(p_organization_id, 'customers',
+		pg_catalog.jsonb_build_object('from', p_from, 'to', p_to)))
+		AS x(category text, label text, customers bigint);
+END
+$$;
+COMMENT ON FUNCTION protector.generate_customer_report(uuid, date, date) IS
+'Customers booking in [p_from, p_to] (local): new and returning, and the RFM segment counts (aggregates; cached)';
+
+CREATE FUNCTION protector.generate_staff_report(p_organization_id uuid, p_from date, p_to date)
+RETURNS TABLE (user_id uuid, full_name text, role protector.member_role, bookings_handled bigint, revenue numeric,
+			   tasks_done bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- names of staff: for those who see the organization's bookings
+	PERFORM protector_internal.authorize(p_organization_id, 'bookings.read');
+	PERFORM protector_internal.report_range(p_organization_id, NULL, p_from, p_to);
+	RETURN QUERY
+	SELECT * FROM pg_catalog.jsonb_to_recordset(protector_internal.cached_report(p_organization_id, 'staff',
+		pg_catalog.jsonb_build_object('from', p_from, 'to', p_to)))
+		AS x(user_id uuid, full_name text, role protector.member_role, bookings_handled bigint, revenue numeric,
+			 tasks_done bigint);
+END
+$$;
+COMMENT ON FUNCTION protector.generate_staff_report(uuid, date, date) IS
+'Per member over [p_from, p_to] (local): bookings handled, revenue recorded, tasks done (the desk and finance; cached)';
+
+GRANT EXECUTE ON FUNCTION
+	protector.generate_revenue_report(uuid, date, date, uuid, text),
+	protector.generate_booking_report(uuid, date, date, uuid),
+	protector.generate_customer_report(uuid, date, date),
+	protector.generate_staff_report(uuid, date, date),
+	protector_internal.report_range(uuid, uuid, date, date),
+	protector_internal.cached_report(uuid, text, jsonb)
+TO authenticated, service_role;
+
+-- Export ---------------------------------------------------------------------------
+
+-- The bookings of a local date range with a fixed column list, for
+-- PostgREST's text/csv (Accept: text/csv, supabase-js .csv()) and for
+-- protector.csv_agg; read as the caller under RLS (personal data: the desk
+-- and finance, an agent their own).
+CREATE FUNCTION protector.export_bookings(p_organization_id uuid, p_from date, p_to date, p_venue_id uuid DEFAULT NULL)
+RETURNS TABLE (booking_id uuid, status protector.booking_status, source protector.booking_source, venue text, service text,
+			   starts_at timestamptz, ends_at timestamptz, local_start timestamp, local_end timestamp, timezone text,
+			   party_size integer, customer_name text, customer_email text, customer_phone text, currency text,
+			   total_price numeric, discount_amount numeric, amount_paid numeric, balance_due numeric,
+			   created_at timestamptz, cancelled_at timestamptz)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+BEGIN
+	PERFORM protector_internal.authorize_booking_list(p_organization_id);
+	SELECT * INTO r FROM protector_internal.report_range(p_organization_id, p_venue_id, p_from, p_to);
+	RETURN QUERY
+	SELECT b.id, b.status, b.source, v.name, s.name, pg_catalog.lower(b.during), pg_catalog.upper(b.during),
+		   pg_catalog.timezone(v.timezone, pg_catalog.lower(b.during)), pg_catalog.timezone(v.timezone, pg_catalog.upper(b.during)),
+		   v.timezone, b.party_size, c.full_name, c.email, c.phone, b.currency, b.total_price, b.discount_amount,
+		   b.amount_paid, b.balance_due, b.created_at, b.cancelled_at
+	FROM protector.bookings b
+	JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) b.organization_id AND v.id OPERATOR(pg_catalog.=) b.venue_id
+	JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) b.organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
+	LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
+									AND c.id OPERATOR(pg_catalog.=) b.customer_id
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) r.lo AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) r.hi
+	  AND (p_venue_id IS NULL OR b.venue_id OPERATOR(pg_catalog.=) p_venue_id)
+	ORDER BY pg_catalog.lower(b.during), b.id;
+END
+$$;
+COMMENT ON FUNCTION protector.export_bookings(uuid, date, date, uuid) IS
+'The bookings starting in [p_from, p_to] (local), a fixed column list for CSV export; as the caller may see them';
+
+GRANT EXECUTE ON FUNCTION protector.export_bookings(uuid, date, date, uuid), protector_internal.authorize_booking_list(uuid)
+TO authenticated, service_role;
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
+
+-- restores: the report tables like every other
+DO $restore_reports$
+DECLARE
+	t record;
+	v_check text;
+	v_name text;
+BEGIN
+	FOR t IN
+		SELECT pg_catalog.format('%I.%I', cn.nspname, cl.relname) AS tbl, cl.relname,
+			   pg_catalog.string_agg(pg_catalog.format('(%s OR EXISTS (SELECT FROM %s r WHERE %s))',
+					(SELECT pg_catalog.string_agg(pg_catalog.format('NEW.%I IS NULL', a.attname), ' OR ')
+					 FROM unnest(c.conkey) k JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k),
+					(SELECT pg_catalog.format('%I.%I', n.nspname, r.relname) FROM pg_catalog.pg_class r
+					 JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace WHERE r.oid = c.confrelid),
+					(SELECT pg_catalog.string_agg(pg_catalog.format('r.%I OPERATOR(pg_catalog.=) NEW.%I', pa.attname, a.attname), ' AND ')
+					 FROM unnest(c.conkey, c.confkey) u(fk_att, pk_att)
+					 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = u.fk_att
+					 JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = u.pk_att)),
+				E'\n\t   AND ' ORDER BY c.conname) AS checks
+		FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
+		JOIN pg_catalog.pg_namespace cn ON cn.oid = cl.relnamespace
+		WHERE c.contype = 'f' AND c.confrelid <> c.conrelid
+		  AND cl.relname IN ('reports_cache')
+		  AND c.connamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
+		GROUP BY cn.nspname, cl.relname
+		ORDER BY cl.relname
+	LOOP
+		v_name := 'restore_order_' || t.relname;
+		EXECUTE pg_catalog.format($f$
+			CREATE OR REPLACE FUNCTION protector_internal.%I() RETURNS trigger
+			LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+			AS $body$
+			BEGIN
+				IF %s THEN
+					RETURN NEW;
+				END IF;
+				INSERT INTO protector_internal.restore_pending (relid, row_data)
+				VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
+				RETURN NULL;
+			END
+			$body$$f$, v_name, t.checks);
+		EXECUTE pg_catalog.format('COMMENT ON FUNCTION protector_internal.%I() IS %L', v_name,
+			'Trigger, during restores only: sets a ' || t.relname || ' row aside until what it refers to is loaded');
+		-- "a_" fires before every other BEFORE INSERT trigger of the table
+				EXECUTE pg_catalog.format('CREATE TRIGGER a_restore_order BEFORE INSERT ON %s FOR EACH ROW'
+			' WHEN (protector_internal.restoring())'
+			' EXECUTE FUNCTION protector_internal.%I()', t.tbl, v_name);
+	END LOOP;
+	FOR t IN
+		SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS tbl FROM pg_catalog.pg_class c
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind = 'r' AND n.nspname IN ('protector', 'protector_internal')
+		  AND c.relname IN ('report_changes', 'reports_cache')
+		ORDER BY n.nspname, c.relname
+	LOOP
+		EXECUTE pg_catalog.format('CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON %s FOR EACH STATEMENT'
+			' WHEN (protector_internal.restoring())'
+			' EXECUTE FUNCTION protector_internal.insert_restored_pending()', t.tbl);
+	END LOOP;
+END
+$restore_reports$;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -397,6 +397,37 @@ protector_authorize(const pg_uuid_t *org, const char *action, const char *entity
  * raises 42501 for a member of it whose role may not, and for anyone else
  * the same "<entity> not found" a missing row gets.
  */
+/*
+ * protector_internal.authorize_requester(p_organization_id uuid, p_action
+ *		text, p_entity text) returns boolean
+ *
+ * authorize() for the inside of protector's own SECURITY DEFINER helpers:
+ * there the role in force is the owner, which authorize() trusts (so that
+ * the widget may book); this asks about the request only: the role that
+ * made it (a superuser or BYPASSRLS role is trusted) and its JWT user's
+ * memberships.
+ */
+PG_FUNCTION_INFO_V1(protector_authorize_requester);
+Datum
+protector_authorize_requester(PG_FUNCTION_ARGS)
+{
+	const Capability *cap = capability_arg(fcinfo, 1, "p_action");
+	char	   *entity = entity_arg(fcinfo, 2);
+	Oid			outer = GetOuterUserId();
+	pg_uuid_t  *org;
+
+	if (PG_ARGISNULL(0))
+		not_found(entity);
+	org = PG_GETARG_UUID_P(0);
+	if (superuser_arg(outer) || has_bypassrls_privilege(outer) ||
+		array_has_uuid(member_orgs(cap->roles), org))
+		PG_RETURN_BOOL(true);
+	if (array_has_uuid(member_orgs(R_ALL), org))
+		refuse(cap);
+	not_found(entity);
+	PG_RETURN_BOOL(false);		/* not reached */
+}
+
 PG_FUNCTION_INFO_V1(protector_authorize_sql);
 Datum
 protector_authorize_sql(PG_FUNCTION_ARGS)

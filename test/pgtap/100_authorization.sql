@@ -157,6 +157,16 @@ INSERT INTO calls VALUES
 	 $$protector.get_upcoming_bookings(%1$s)$$),
 	('protector.get_recent_booking_activity(uuid,integer)', 'z_owner_b', 'organization', 'p_organization_id',
 	 $$protector.get_recent_booking_activity(%1$s)$$),
+	('protector.generate_revenue_report(uuid,date,date,uuid,text)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.generate_revenue_report(%1$s, '2027-01-01', '2027-01-31')$$),
+	('protector.generate_booking_report(uuid,date,date,uuid)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.generate_booking_report(%1$s, '2027-01-01', '2027-01-31')$$),
+	('protector.generate_customer_report(uuid,date,date)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.generate_customer_report(%1$s, '2027-01-01', '2027-01-31')$$),
+	('protector.generate_staff_report(uuid,date,date)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.generate_staff_report(%1$s, '2027-01-01', '2027-01-31')$$),
+	('protector.export_bookings(uuid,date,date,uuid)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.export_bookings(%1$s, '2027-01-01', '2027-01-31')$$),
 	('protector.purge_audit_log(timestamptz,uuid)', 'z_owner_b', 'organization', 'p_organization_id',
 	 $$protector.purge_audit_log('2020-01-01', %1$s)$$),
 	('protector.get_customer_rfm_scores(uuid)', 'z_owner_b', 'organization', 'p_organization_id',
@@ -510,7 +520,8 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.apply_changes(anyelement,jsonb,text[])'),
 			 ('protector_internal.booking_buckets(uuid,uuid,timestamp with time zone[])'),
 			 ('protector_internal.dashboard_timezone(uuid,uuid)'), ('protector_internal.authorize_booking_list(uuid)'),
-			 ('protector_internal.open_service_seconds(uuid,uuid,timestamp with time zone,timestamp with time zone)')$$,
+			 ('protector_internal.open_service_seconds(uuid,uuid,timestamp with time zone,timestamp with time zone)'),
+			 ('protector_internal.report_range(uuid,uuid,date,date)'), ('protector_internal.cached_report(uuid,text,jsonb)')$$,
 	'authenticated may execute only the helpers that policies and RPCs ask (docs/security.md lists them)');
 SELECT ok(NOT has_schema_privilege('anon', 'protector_internal', 'USAGE'), 'anon has no usage of protector_internal');
 SELECT is_empty($$

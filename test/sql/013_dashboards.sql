@@ -127,3 +127,65 @@ SELECT * FROM protector.get_dashboard_stats('0d130000-0000-4000-8000-00000000000
 ROLLBACK;
 -- a venue of another organization is not found
 SELECT * FROM protector.get_dashboard_stats('0d130000-0000-4000-8000-000000000000', '0d130000-0000-4000-8000-0000000000f3');
+
+-- reports over the last 60 days (Berlin): revenue by month would split at
+-- month ends, so by the whole range of bookings and payments
+SELECT status, source, service, bookings, guests, booked_value
+FROM protector.generate_booking_report('0d130000-0000-4000-8000-000000000000',
+	(now() AT TIME ZONE 'Europe/Berlin')::date - 59, (now() AT TIME ZONE 'Europe/Berlin')::date);
+-- revenue: 60 + 25 + 40 paid, 10 refunded this month; 40 paid 40 days ago
+SELECT service, sum(payments) AS payments, sum(refunds) AS refunds, sum(revenue) AS revenue, min(currency) AS currency
+FROM protector.generate_revenue_report('0d130000-0000-4000-8000-000000000000',
+	(now() AT TIME ZONE 'Europe/Berlin')::date - 59, (now() AT TIME ZONE 'Europe/Berlin')::date, p_group_by => 'week')
+GROUP BY service ORDER BY service;
+SELECT * FROM protector.generate_revenue_report('0d130000-0000-4000-8000-000000000000', '2027-01-01', '2026-01-01');
+SELECT * FROM protector.generate_revenue_report('0d130000-0000-4000-8000-000000000000', '2026-01-01', '2026-01-31', p_group_by => 'hour');
+
+-- the cache: a second call is a look-up; every kind of change invalidates it
+SELECT count(*) AS cached FROM protector_internal.reports_cache WHERE organization_id = '0d130000-0000-4000-8000-000000000000';
+CREATE FUNCTION pg_temp.total_bookings() RETURNS bigint LANGUAGE sql AS $$
+	SELECT sum(bookings)::bigint FROM protector.generate_booking_report('0d130000-0000-4000-8000-000000000000',
+		(now() AT TIME ZONE 'Europe/Berlin')::date - 59, (now() AT TIME ZONE 'Europe/Berlin')::date)
+$$;
+SELECT pg_temp.total_bookings() AS before;
+SELECT pg_temp.book('008', 'a1', 6, '10:00', 1, 'confirmed', 30);
+SELECT pg_temp.total_bookings() AS after_a_booking;
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0d130000-0000-4000-8000-00000000b008';
+SELECT status, bookings FROM protector.generate_booking_report('0d130000-0000-4000-8000-000000000000',
+	(now() AT TIME ZONE 'Europe/Berlin')::date - 59, (now() AT TIME ZONE 'Europe/Berlin')::date) WHERE status = 'cancelled';
+CREATE FUNCTION pg_temp.paid() RETURNS numeric LANGUAGE sql AS $$
+	SELECT sum(revenue) FROM protector.generate_revenue_report('0d130000-0000-4000-8000-000000000000',
+		(now() AT TIME ZONE 'Europe/Berlin')::date - 59, (now() AT TIME ZONE 'Europe/Berlin')::date)
+$$;
+SELECT pg_temp.paid() AS revenue;
+INSERT INTO protector.payments (organization_id, booking_id, amount, status)
+VALUES ('0d130000-0000-4000-8000-000000000000', '0d130000-0000-4000-8000-00000000b004', 5, 'succeeded');
+SELECT pg_temp.paid() AS after_a_payment;
+CREATE FUNCTION pg_temp.staff() RETURNS text LANGUAGE sql AS $$
+	SELECT string_agg(role || ':' || tasks_done, ' ' ORDER BY role)
+	FROM protector.generate_staff_report('0d130000-0000-4000-8000-000000000000',
+		(now() AT TIME ZONE 'Europe/Berlin')::date - 59, (now() AT TIME ZONE 'Europe/Berlin')::date)
+$$;
+SELECT pg_temp.staff() AS staff;
+INSERT INTO protector.tasks (organization_id, title, status, assignee, completed_at)
+VALUES ('0d130000-0000-4000-8000-000000000000', 'Reset the room', 'done', '0d130000-0000-4000-8000-0000000000e3', now());
+SELECT pg_temp.staff() AS after_a_task;
+DELETE FROM protector.members WHERE user_id = '0d130000-0000-4000-8000-0000000000e1';
+SELECT pg_temp.staff() AS after_a_member_left;
+
+-- export: a fixed column list, the rows the caller may see
+SELECT booking_id, status, service, to_char(local_start, 'HH24:MI') AS local_start, party_size, total_price, amount_paid
+FROM protector.export_bookings('0d130000-0000-4000-8000-000000000000',
+	(now() AT TIME ZONE 'Europe/Berlin')::date - 59, (now() AT TIME ZONE 'Europe/Berlin')::date)
+ORDER BY booking_id;
+BEGIN;
+SELECT pg_temp.as_user('e3');	-- the operator exports; the viewer may not (personal data)
+SELECT count(*) AS exported FROM protector.export_bookings('0d130000-0000-4000-8000-000000000000',
+	(now() AT TIME ZONE 'Europe/Berlin')::date - 59, (now() AT TIME ZONE 'Europe/Berlin')::date);
+ROLLBACK;
+BEGIN;
+INSERT INTO protector.members (organization_id, user_id, role) VALUES
+	('0d130000-0000-4000-8000-000000000000', '0d130000-0000-4000-8000-0000000000e1', 'viewer');
+SELECT pg_temp.as_user('e1');
+SELECT count(*) FROM protector.export_bookings('0d130000-0000-4000-8000-000000000000', '2026-01-01', '2026-01-02');
+ROLLBACK;
