@@ -445,3 +445,37 @@ COMMENT ON FUNCTION protector.export_bookings(uuid, date, date, uuid) IS
 
 GRANT EXECUTE ON FUNCTION protector.export_bookings(uuid, date, date, uuid), protector_internal.authorize_booking_list(uuid)
 TO authenticated, service_role;
+
+-- CSV through PostgREST 12's media type handlers: the domain names the
+-- media type, the aggregate writes the document (src/csv.c).
+CREATE DOMAIN protector."text/csv" AS text;
+COMMENT ON DOMAIN protector."text/csv" IS
+'CSV (RFC 4180), the media type PostgREST answers Accept: text/csv with when an aggregate returns it';
+
+CREATE FUNCTION protector_internal.csv_agg_transfn(internal, anyelement)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'protector_csv_agg_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.csv_agg_transfn(internal, anyelement) IS
+'csv_agg: appends a row as a CSV record (the header first)';
+
+CREATE FUNCTION protector_internal.csv_agg_finalfn(internal)
+RETURNS protector."text/csv"
+AS 'MODULE_PATHNAME', 'protector_csv_agg_finalfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.csv_agg_finalfn(internal) IS
+'csv_agg: the document, handed over without a copy';
+
+CREATE AGGREGATE protector.csv_agg(anyelement) (
+	SFUNC = protector_internal.csv_agg_transfn,
+	STYPE = internal,
+	FINALFUNC = protector_internal.csv_agg_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE
+);
+COMMENT ON AGGREGATE protector.csv_agg(anyelement) IS
+'Rows as one RFC 4180 CSV document with a header row; text fields starting with = + - @ tab or CR are prefixed with a quote';
+
+GRANT EXECUTE ON FUNCTION protector.csv_agg(anyelement), protector_internal.csv_agg_transfn(internal, anyelement),
+	protector_internal.csv_agg_finalfn(internal)
+TO authenticated, service_role;
+GRANT USAGE ON DOMAIN protector."text/csv" TO authenticated, service_role;

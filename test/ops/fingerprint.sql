@@ -3,7 +3,7 @@
 -- rows (as jsonb, less the columns named in the psql variable ignore, a
 -- text[] literal) in a fixed order; one row per sequence: its position.
 -- Two databases hold the same data exactly when their fingerprints are
--- equal.
+-- equal.  Caches the extension dumps empty on purpose are left out.
 \if :{?ignore}
 \else
 \set ignore '{}'
@@ -16,6 +16,9 @@ CROSS JOIN LATERAL (SELECT * FROM query_to_xml(
 		   :'ignore', c.oid::regclass), false, false, '')) q(x0)
 CROSS JOIN LATERAL (SELECT (xpath('//n/text()', q.x0))[1]::text AS n, (xpath('//md5/text()', q.x0))[1]::text AS md5) x
 WHERE c.relkind = 'r' AND c.relname <> 'restore_pending'
+  -- caches, dumped empty by design (pg_extension_config_dump 'WHERE false')
+  AND c.oid <> ALL (SELECT u.cfg FROM pg_extension e, unnest(e.extconfig, e.extcondition) u(cfg, cond)
+				   WHERE e.extname = 'protector' AND u.cond = 'WHERE false')
   AND (c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
 	   OR EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = 'protector_audit'))
 UNION ALL

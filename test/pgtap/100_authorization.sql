@@ -167,6 +167,7 @@ INSERT INTO calls VALUES
 	 $$protector.generate_staff_report(%1$s, '2027-01-01', '2027-01-31')$$),
 	('protector.export_bookings(uuid,date,date,uuid)', 'z_owner_b', 'organization', 'p_organization_id',
 	 $$protector.export_bookings(%1$s, '2027-01-01', '2027-01-31')$$),
+	('protector.csv_agg(anyelement)', 'z_owner_b', NULL, NULL, $$protector.csv_agg(1)$$),
 	('protector.purge_audit_log(timestamptz,uuid)', 'z_owner_b', 'organization', 'p_organization_id',
 	 $$protector.purge_audit_log('2020-01-01', %1$s)$$),
 	('protector.get_customer_rfm_scores(uuid)', 'z_owner_b', 'organization', 'p_organization_id',
@@ -521,7 +522,8 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.booking_buckets(uuid,uuid,timestamp with time zone[])'),
 			 ('protector_internal.dashboard_timezone(uuid,uuid)'), ('protector_internal.authorize_booking_list(uuid)'),
 			 ('protector_internal.open_service_seconds(uuid,uuid,timestamp with time zone,timestamp with time zone)'),
-			 ('protector_internal.report_range(uuid,uuid,date,date)'), ('protector_internal.cached_report(uuid,text,jsonb)')$$,
+			 ('protector_internal.report_range(uuid,uuid,date,date)'), ('protector_internal.cached_report(uuid,text,jsonb)'),
+			 ('protector_internal.csv_agg_transfn(internal,anyelement)'), ('protector_internal.csv_agg_finalfn(internal)')$$,
 	'authenticated may execute only the helpers that policies and RPCs ask (docs/security.md lists them)');
 SELECT ok(NOT has_schema_privilege('anon', 'protector_internal', 'USAGE'), 'anon has no usage of protector_internal');
 SELECT is_empty($$
@@ -539,9 +541,9 @@ $$, $$VALUES ('protector.get_venue_by_embed_key(text)'), ('protector.get_venue_s
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_proc p
 	WHERE p.pronamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
-	  AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
+	  AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c') AND p.prokind <> 'a'
 	  AND NOT EXISTS (SELECT FROM unnest(p.proconfig) s WHERE s LIKE 'search_path=%')
-$$, 'every SQL and PL/pgSQL function pins its search_path (C functions pin it around their SQL)');
+$$, 'every SQL and PL/pgSQL function pins its search_path (C functions pin it around their SQL; aggregates are their C functions)');
 
 -- 6. the capability map is the only role list ---------------------------------
 SELECT is_empty($$

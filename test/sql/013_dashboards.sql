@@ -189,3 +189,16 @@ INSERT INTO protector.members (organization_id, user_id, role) VALUES
 SELECT pg_temp.as_user('e1');
 SELECT count(*) FROM protector.export_bookings('0d130000-0000-4000-8000-000000000000', '2026-01-01', '2026-01-02');
 ROLLBACK;
+
+-- CSV (RFC 4180) with a header, quoting, and formula injection defused in
+-- text fields only: -5.5 stays a number, "-neg" becomes "'-neg"
+\pset format unaligned
+SELECT replace(replace(protector.csv_agg(x), E'\r\n', E'<CRLF>\n'), E'\r', '<CR>') AS csv
+FROM (VALUES (1, 'plain', -5.5, NULL::text), (2, '=SUM(A1)', 3, 'say "hi", ok'), (3, E'two\nlines', 0, '-neg'),
+			 (4, '@cmd', 1, E'\ttab'), (5, '+1 555', 2, E'\rreturn')) x(n, label, amount, note);
+SELECT replace(protector.csv_agg(x), E'\r\n', '<CRLF>') AS export
+FROM (SELECT booking_id, status, service, party_size, total_price, amount_paid
+	  FROM protector.export_bookings('0d130000-0000-4000-8000-000000000000',
+		  (now() AT TIME ZONE 'Europe/Berlin')::date - 59, (now() AT TIME ZONE 'Europe/Berlin')::date)) x;
+SELECT protector.csv_agg(x) IS NULL AS no_rows_no_document FROM (SELECT 1 WHERE false) x;
+\pset format aligned
