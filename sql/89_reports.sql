@@ -195,8 +195,11 @@ BEGIN
 				 o.currency
 		  FROM protector.payments p
 		  JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) p.organization_id
-		  JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) p.organization_id
-								   AND b.id OPERATOR(pg_catalog.=) p.booking_id
+		  -- each payment's booking by its key (OFFSET 0: not a join that
+		  -- might read every booking of the table)
+		  CROSS JOIN LATERAL (SELECT y.venue_id, y.service_id, y.organization_id FROM protector.bookings y
+							  WHERE y.organization_id OPERATOR(pg_catalog.=) p.organization_id
+								AND y.id OPERATOR(pg_catalog.=) p.booking_id OFFSET 0) b
 		  JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) b.organization_id AND v.id OPERATOR(pg_catalog.=) b.venue_id
 		  JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) b.organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
 		  WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.status OPERATOR(pg_catalog.=) 'succeeded'

@@ -12,6 +12,11 @@
  * business), so one kept plan serves the 30-day figures, the weekly trend
  * and the hourly chart of a DST day alike.
  *
+ * The bookings are read by one range scan of (organization_id,
+ * lower(during)) over the whole window, then shared out to the buckets:
+ * the cost follows the organization's bookings in the window, whatever
+ * the table holds besides.
+ *
  * Invariant: these are aggregates only, never a row of personal data, and
  * they are read past RLS once the capability map has allowed
  * analytics.aggregate for the caller (as the other analytics do): a viewer
@@ -74,8 +79,11 @@ static SPIPlanPtr buckets_plan = NULL;
 	"      AND p.created_at OPERATOR(pg_catalog.>=) k.lo AND p.created_at OPERATOR(pg_catalog.<) k.hi" \
 	"      AND ($2::pg_catalog.uuid IS NULL OR pb.venue_id OPERATOR(pg_catalog.=) $2))" \
 	" FROM k" \
-	" LEFT JOIN protector.bookings x ON x.organization_id OPERATOR(pg_catalog.=) $1" \
-	"      AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.>=) k.lo AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.<) k.hi" \
+	" LEFT JOIN (SELECT * FROM protector.bookings y" \
+	"             WHERE y.organization_id OPERATOR(pg_catalog.=) $1" \
+	"               AND pg_catalog.lower(y.during) OPERATOR(pg_catalog.>=) ($3::pg_catalog.timestamptz[])[1]" \
+	"               AND pg_catalog.lower(y.during) OPERATOR(pg_catalog.<) ($3::pg_catalog.timestamptz[])[pg_catalog.array_upper($3, 1)]) x" \
+	"        ON pg_catalog.lower(x.during) OPERATOR(pg_catalog.>=) k.lo AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.<) k.hi" \
 	"      AND ($2::pg_catalog.uuid IS NULL OR x.venue_id OPERATOR(pg_catalog.=) $2)" \
 	" LEFT JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) x.organization_id AND s.id OPERATOR(pg_catalog.=) x.service_id" \
 	" GROUP BY k.lo, k.hi ORDER BY k.lo"
