@@ -33,7 +33,7 @@ INSERT INTO protector.bookings (organization_id, currency, venue_id, service_id,
 SELECT '$1', 'EUR', ('$2' || '00000-0000-4000-8000-0000000000f1')::uuid, ('$2' || '00000-0000-4000-8000-0000000000a1')::uuid,
 	   tstzrange(s, s + interval '1 hour'),
 	   (ARRAY['completed', 'completed', 'confirmed', 'cancelled', 'no_show'])[1 + i % 5]::protector.booking_status, 1 + i % 6, 20 + i % 80
-FROM generate_series(1, $3) i, LATERAL (SELECT now() + (random() * 120 - 60) * interval '1 day' AS s) x;
+FROM generate_series(1, $3) i, LATERAL (SELECT now() + (random() * 120 - 60 + i * 0) * interval '1 day' AS s) x;
 INSERT INTO protector.payments (organization_id, booking_id, amount, currency, status, created_at)
 SELECT organization_id, id, total_price, 'EUR', 'succeeded', lower(during) FROM protector.bookings
 WHERE organization_id = '$1' AND random() < 0.6;

@@ -43,6 +43,9 @@ typedef struct CsvState
 	int			ncolumns;		/* 1 for a scalar input */
 	FmgrInfo   *out;			/* output function per column */
 	bool	   *text_like;		/* guard against formula injection */
+	TupleDesc	desc;			/* of the rows (a copy), NULL for scalars */
+	Datum	   *values;			/* reused for every row */
+	bool	   *nulls;
 } CsvState;
 
 /* an export stops short of a text value's 1 GB limit */
@@ -112,8 +115,11 @@ start_document(FunctionCallInfo fcinfo, MemoryContext aggcontext, Datum row, Oid
 
 		state->type = HeapTupleHeaderGetTypeId(td);
 		state->typmod = HeapTupleHeaderGetTypMod(td);
-		desc = lookup_rowtype_tupdesc(state->type, state->typmod);
+		desc = lookup_rowtype_tupdesc_copy(state->type, state->typmod);
 		state->ncolumns = desc->natts;
+		state->desc = desc;
+		state->values = palloc(sizeof(Datum) * desc->natts);
+		state->nulls = palloc(sizeof(bool) * desc->natts);
 	}
 	else
 	{
@@ -138,8 +144,6 @@ start_document(FunctionCallInfo fcinfo, MemoryContext aggcontext, Datum row, Oid
 		append_field(&state->buf, desc ? NameStr(TupleDescAttr(desc, i)->attname) : "value", true);
 	}
 	end_record(&state->buf);
-	if (desc)
-		ReleaseTupleDesc(desc);
 	MemoryContextSwitchTo(old);
 	return state;
 }
@@ -180,16 +184,17 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 	if (state == NULL)
 		state = start_document(fcinfo, aggcontext, PG_GETARG_DATUM(1), argtype);
 
-	old = MemoryContextSwitchTo(aggcontext);
-	if (type_is_rowtype(argtype))
+	/*
+	 * The field texts are made in the per-row context the aggregate resets;
+	 * the buffer grows in the aggregate's context, where it was made
+	 * (repalloc keeps a chunk in its context).
+	 */
+	if (state->desc != NULL)
 	{
 		HeapTupleHeader td = PG_GETARG_HEAPTUPLEHEADER(1);
-		TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(td), HeapTupleHeaderGetTypMod(td));
 		HeapTupleData tuple;
-		Datum	   *values = palloc(sizeof(Datum) * desc->natts);
-		bool	   *nulls = palloc(sizeof(bool) * desc->natts);
 
-		if (desc->natts != state->ncolumns)
+		if (HeapTupleHeaderGetTypeId(td) != state->type)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("csv_agg rows must all have the same columns")));
@@ -197,34 +202,21 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 		ItemPointerSetInvalid(&tuple.t_self);
 		tuple.t_tableOid = InvalidOid;
 		tuple.t_data = td;
-		heap_deform_tuple(&tuple, desc, values, nulls);
-		for (int i = 0, written = 0; i < desc->natts; i++)
+		heap_deform_tuple(&tuple, state->desc, state->values, state->nulls);
+		for (int i = 0, written = 0; i < state->ncolumns; i++)
 		{
-			if (TupleDescAttr(desc, i)->attisdropped)
+			if (TupleDescAttr(state->desc, i)->attisdropped)
 				continue;
 			if (written++ > 0)
 				appendStringInfoChar(&state->buf, ',');
-			if (!nulls[i])
-			{
-				char	   *text = OutputFunctionCall(&state->out[i], values[i]);
-
-				append_field(&state->buf, text, state->text_like[i]);
-				pfree(text);
-			}
+			if (!state->nulls[i])
+				append_field(&state->buf, OutputFunctionCall(&state->out[i], state->values[i]),
+							 state->text_like[i]);
 		}
-		pfree(values);
-		pfree(nulls);
-		ReleaseTupleDesc(desc);
 	}
 	else
-	{
-		char	   *text = OutputFunctionCall(&state->out[0], PG_GETARG_DATUM(1));
-
-		append_field(&state->buf, text, state->text_like[0]);
-		pfree(text);
-	}
+		append_field(&state->buf, OutputFunctionCall(&state->out[0], PG_GETARG_DATUM(1)), state->text_like[0]);
 	end_record(&state->buf);
-	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(state);
 }
 
