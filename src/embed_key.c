@@ -115,7 +115,7 @@ protector_generate_embed_key(PG_FUNCTION_ARGS)
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("p_prefix must be 1 to %d characters: a lowercase letter, then lowercase letters or digits",
 						EMBED_PREFIX_MAX),
-				 errdetail("p_prefix was \"%.*s\".", Min(prefix_len, 64), prefix)));
+				 errdetail("p_prefix was \"%s\".", protector_clip(prefix, prefix_len, 64))));
 
 	while (filled < EMBED_RANDOM_CHARS)
 	{

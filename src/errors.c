@@ -16,6 +16,7 @@
 
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
 #include "errors.h"
@@ -151,4 +152,15 @@ protector_raise(PG_FUNCTION_ARGS)
 			 hint ? errhint("%s", hint) : 0));
 
 	PG_RETURN_VOID();
+}
+
+char *
+protector_clip(const char *value, int len, int maxbytes)
+{
+	int			keep;
+
+	if (len <= maxbytes)
+		return pnstrdup(value, len);
+	keep = pg_mbcliplen(value, len, maxbytes);
+	return psprintf("%.*s...", keep, value);
 }

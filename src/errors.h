@@ -34,6 +34,12 @@ extern bool protector_http_errors;
 
 extern int	protector_sqlstate(ProtectorErrorKind kind);
 
+/*
+ * A caller's value for an error message: at most maxbytes of it, cut at a
+ * character boundary (never half a UTF-8 character), "..." when cut.
+ */
+extern char *protector_clip(const char *value, int len, int maxbytes);
+
 /* Use inside ereport(): ereport(ERROR, (protector_errcode(kind), ...)) */
 #define protector_errcode(kind) errcode(protector_sqlstate(kind))
 

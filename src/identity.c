@@ -176,8 +176,8 @@ report_bad_sub(const char *setting, const char *value)
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 			 errmsg("the JWT subject in %s is not a valid user id", setting),
-			 errdetail("Expected a UUID such as \"2f0c1d8e-6b1a-4c55-9a8e-3f1d2c4b5a69\", got \"%.80s\"%s.",
-					   value, strlen(value) > 80 ? "..." : ""),
+			 errdetail("Expected a UUID such as \"2f0c1d8e-6b1a-4c55-9a8e-3f1d2c4b5a69\", got \"%s\".",
+					   protector_clip(value, strlen(value), 80)),
 			 errhint("The \"sub\" claim must be the id of a Supabase auth user.")));
 }
 

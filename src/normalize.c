@@ -279,7 +279,8 @@ protector_normalize_phone(PG_FUNCTION_ARGS)
 		if (!protector_country_is_known(country, strlen(country)))
 			ereport(ERROR,
 					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-					 errmsg("p_country \"%.8s\" is not an ISO 3166 country code", country),
+					 errmsg("p_country \"%s\" is not an ISO 3166 country code",
+							protector_clip(country, strlen(country), 8)),
 					 errhint("Use two letters such as DE or US, or NULL when the country is unknown.")));
 		for (size_t i = 0; i < lengthof(country_codes); i++)
 		{
