@@ -3711,10 +3711,7 @@ DECLARE
 	v_monday date;
 BEGIN
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
-	IF p_weeks IS NULL OR p_weeks NOT BETWEEN 1 AND 104 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_weeks must be from 1 to 104',
-			pg_catalog.format('Got %s.', COALESCE(p_weeks::text, 'NULL')));
-	END IF;
+	PERFORM protector_internal.check_integer(p_weeks, 'p_weeks', 1, 104);
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	-- Monday of this local week
 	v_monday := (pg_catalog.timezone(v_tz, pg_catalog.now()))::date;
@@ -3778,10 +3775,7 @@ DECLARE
 	v_tz text;
 BEGIN
 	PERFORM protector_internal.authorize_booking_list(p_organization_id);
-	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_limit must be from 1 to 1000',
-			pg_catalog.format('Got %s.', COALESCE(p_limit::text, 'NULL')));
-	END IF;
+	PERFORM protector_internal.check_integer(p_limit, 'p_limit', 1, 1000);
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	-- the rest of the local day, as the caller may see it (RLS)
 	RETURN QUERY
@@ -3812,10 +3806,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM protector_internal.authorize_booking_list(p_organization_id);
-	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_limit must be from 1 to 1000',
-			pg_catalog.format('Got %s.', COALESCE(p_limit::text, 'NULL')));
-	END IF;
+	PERFORM protector_internal.check_integer(p_limit, 'p_limit', 1, 1000);
 	PERFORM protector_internal.dashboard_timezone(p_organization_id, NULL);
 	RETURN QUERY
 	SELECT b.id,

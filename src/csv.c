@@ -158,7 +158,6 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 	MemoryContext aggcontext;
 	CsvState   *state;
 	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
-	MemoryContext old;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		ereport(ERROR,
@@ -174,11 +173,9 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 		/* a NULL row: an empty record (of as many empty fields) */
 		if (state == NULL)
 			PG_RETURN_NULL();	/* before the first row: nothing to write yet */
-		old = MemoryContextSwitchTo(aggcontext);
 		for (int i = 1; i < state->ncolumns; i++)
 			appendStringInfoChar(&state->buf, ',');
 		end_record(&state->buf);
-		MemoryContextSwitchTo(old);
 		PG_RETURN_POINTER(state);
 	}
 	if (state == NULL)
