@@ -184,29 +184,33 @@ DECLARE
 BEGIN
 	SELECT * INTO r FROM protector_internal.report_range(p_organization_id, v_venue, (p_params ->> 'from')::date,
 														  (p_params ->> 'to')::date);
+	-- the organization's payments in the range, summed per period, venue
+	-- and service first; names joined to those few rows after
 	SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) ORDER BY x.period_start, x.venue, x.service), '[]')
 	INTO v_rows
-	FROM (SELECT (pg_catalog.date_trunc(v_group, pg_catalog.timezone(r.tz, p.created_at)))::date AS period_start,
-				 b.venue_id, v.name AS venue, b.service_id, s.name AS service,
-				 COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'), 0) AS payments,
-				 COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'refund'), 0) AS refunds,
-				 COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-											  ELSE OPERATOR(pg_catalog.-) p.amount END), 0) AS revenue,
-				 o.currency
-		  FROM protector.payments p
-		  JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) p.organization_id
-		  -- each payment's booking by its key (OFFSET 0: not a join that
-		  -- might read every booking of the table)
-		  CROSS JOIN LATERAL (SELECT y.venue_id, y.service_id, y.organization_id FROM protector.bookings y
-							  WHERE y.organization_id OPERATOR(pg_catalog.=) p.organization_id
-								AND y.id OPERATOR(pg_catalog.=) p.booking_id OFFSET 0) b
-		  JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) b.organization_id AND v.id OPERATOR(pg_catalog.=) b.venue_id
-		  JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) b.organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
-		  WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.status OPERATOR(pg_catalog.=) 'succeeded'
-			AND p.currency OPERATOR(pg_catalog.=) o.currency
-			AND p.created_at OPERATOR(pg_catalog.>=) r.lo AND p.created_at OPERATOR(pg_catalog.<) r.hi
-			AND (v_venue IS NULL OR b.venue_id OPERATOR(pg_catalog.=) v_venue)
-		  GROUP BY 1, b.venue_id, v.name, b.service_id, s.name, o.currency) x;
+	FROM (SELECT g.period_start, g.venue_id, v.name AS venue, g.service_id, s.name AS service,
+				 g.payments, g.refunds, g.revenue, g.currency
+		  FROM (SELECT (pg_catalog.date_trunc(v_group, pg_catalog.timezone(r.tz, p.created_at)))::date AS period_start,
+					   b.venue_id, b.service_id, o.currency,
+					   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'), 0) AS payments,
+					   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'refund'), 0) AS refunds,
+					   COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+													ELSE OPERATOR(pg_catalog.-) p.amount END), 0) AS revenue
+				FROM protector.organizations o
+				JOIN protector.payments p ON p.organization_id OPERATOR(pg_catalog.=) o.id
+				-- each payment's booking by its key (OFFSET 0: not a join that
+				-- might read every booking of the table)
+				CROSS JOIN LATERAL (SELECT y.venue_id, y.service_id FROM protector.bookings y
+									WHERE y.organization_id OPERATOR(pg_catalog.=) p.organization_id
+									  AND y.id OPERATOR(pg_catalog.=) p.booking_id OFFSET 0) b
+				WHERE o.id OPERATOR(pg_catalog.=) p_organization_id AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+				  AND p.currency OPERATOR(pg_catalog.=) o.currency
+				  AND p.created_at OPERATOR(pg_catalog.>=) r.lo AND p.created_at OPERATOR(pg_catalog.<) r.hi
+				  AND (v_venue IS NULL OR b.venue_id OPERATOR(pg_catalog.=) v_venue)
+				GROUP BY 1, b.venue_id, b.service_id, o.currency) g
+		  JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.id OPERATOR(pg_catalog.=) g.venue_id
+		  JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) p_organization_id
+								   AND s.id OPERATOR(pg_catalog.=) g.service_id) x;
 	RETURN v_rows;
 END
 $$;
@@ -427,19 +431,22 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.authorize_booking_list(p_organization_id);
 	SELECT * INTO r FROM protector_internal.report_range(p_organization_id, p_venue_id, p_from, p_to);
+	-- the bookings by (organization, start) first (OFFSET 0 keeps that
+	-- plan), then the venue, service and customer of each by key
 	RETURN QUERY
 	SELECT b.id, b.status, b.source, v.name, s.name, pg_catalog.lower(b.during), pg_catalog.upper(b.during),
 		   pg_catalog.timezone(v.timezone, pg_catalog.lower(b.during)), pg_catalog.timezone(v.timezone, pg_catalog.upper(b.during)),
 		   v.timezone, b.party_size, c.full_name, c.email, c.phone, b.currency, b.total_price, b.discount_amount,
 		   b.amount_paid, b.balance_due, b.created_at, b.cancelled_at
-	FROM protector.bookings b
-	JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) b.organization_id AND v.id OPERATOR(pg_catalog.=) b.venue_id
-	JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) b.organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
-	LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
+	FROM (SELECT * FROM protector.bookings y
+		  WHERE y.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			AND pg_catalog.lower(y.during) OPERATOR(pg_catalog.>=) r.lo AND pg_catalog.lower(y.during) OPERATOR(pg_catalog.<) r.hi
+			AND (p_venue_id IS NULL OR y.venue_id OPERATOR(pg_catalog.=) p_venue_id)
+		  OFFSET 0) b
+	JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.id OPERATOR(pg_catalog.=) b.venue_id
+	JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
+	LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) p_organization_id
 									AND c.id OPERATOR(pg_catalog.=) b.customer_id
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) r.lo AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) r.hi
-	  AND (p_venue_id IS NULL OR b.venue_id OPERATOR(pg_catalog.=) p_venue_id)
 	ORDER BY pg_catalog.lower(b.during), b.id;
 END
 $$;

@@ -3804,10 +3804,18 @@ RETURNS TABLE (booking_id uuid, activity text, occurred_at timestamptz, status p
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_ids uuid[];
 BEGIN
 	PERFORM protector_internal.authorize_booking_list(p_organization_id);
 	PERFORM protector_internal.check_integer(p_limit, 'p_limit', 1, 1000);
 	PERFORM protector_internal.dashboard_timezone(p_organization_id, NULL);
+	-- the desk: the audit log says which bookings changed last (an agent's
+	-- few bookings are read directly)
+	IF protector_internal.caller_is_trusted()
+	   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.read')) THEN
+		v_ids := protector_internal.recent_booking_ids(p_organization_id, p_limit);
+	END IF;
 	RETURN QUERY
 	SELECT b.id,
 		   CASE WHEN b.updated_at OPERATOR(pg_catalog.=) b.created_at THEN 'created'
@@ -3819,6 +3827,7 @@ BEGIN
 	LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
 									AND c.id OPERATOR(pg_catalog.=) b.customer_id
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (v_ids IS NULL OR b.id OPERATOR(pg_catalog.=) ANY (v_ids))
 	ORDER BY b.updated_at DESC, b.id
 	LIMIT p_limit;
 END
@@ -4050,29 +4059,33 @@ DECLARE
 BEGIN
 	SELECT * INTO r FROM protector_internal.report_range(p_organization_id, v_venue, (p_params ->> 'from')::date,
 														  (p_params ->> 'to')::date);
+	-- the organization's payments in the range, summed per period, venue
+	-- and service first; names joined to those few rows after
 	SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) ORDER BY x.period_start, x.venue, x.service), '[]')
 	INTO v_rows
-	FROM (SELECT (pg_catalog.date_trunc(v_group, pg_catalog.timezone(r.tz, p.created_at)))::date AS period_start,
-				 b.venue_id, v.name AS venue, b.service_id, s.name AS service,
-				 COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'), 0) AS payments,
-				 COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'refund'), 0) AS refunds,
-				 COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-											  ELSE OPERATOR(pg_catalog.-) p.amount END), 0) AS revenue,
-				 o.currency
-		  FROM protector.payments p
-		  JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) p.organization_id
-		  -- each payment's booking by its key (OFFSET 0: not a join that
-		  -- might read every booking of the table)
-		  CROSS JOIN LATERAL (SELECT y.venue_id, y.service_id, y.organization_id FROM protector.bookings y
-							  WHERE y.organization_id OPERATOR(pg_catalog.=) p.organization_id
-								AND y.id OPERATOR(pg_catalog.=) p.booking_id OFFSET 0) b
-		  JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) b.organization_id AND v.id OPERATOR(pg_catalog.=) b.venue_id
-		  JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) b.organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
-		  WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.status OPERATOR(pg_catalog.=) 'succeeded'
-			AND p.currency OPERATOR(pg_catalog.=) o.currency
-			AND p.created_at OPERATOR(pg_catalog.>=) r.lo AND p.created_at OPERATOR(pg_catalog.<) r.hi
-			AND (v_venue IS NULL OR b.venue_id OPERATOR(pg_catalog.=) v_venue)
-		  GROUP BY 1, b.venue_id, v.name, b.service_id, s.name, o.currency) x;
+	FROM (SELECT g.period_start, g.venue_id, v.name AS venue, g.service_id, s.name AS service,
+				 g.payments, g.refunds, g.revenue, g.currency
+		  FROM (SELECT (pg_catalog.date_trunc(v_group, pg_catalog.timezone(r.tz, p.created_at)))::date AS period_start,
+					   b.venue_id, b.service_id, o.currency,
+					   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'), 0) AS payments,
+					   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'refund'), 0) AS refunds,
+					   COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+													ELSE OPERATOR(pg_catalog.-) p.amount END), 0) AS revenue
+				FROM protector.organizations o
+				JOIN protector.payments p ON p.organization_id OPERATOR(pg_catalog.=) o.id
+				-- each payment's booking by its key (OFFSET 0: not a join that
+				-- might read every booking of the table)
+				CROSS JOIN LATERAL (SELECT y.venue_id, y.service_id FROM protector.bookings y
+									WHERE y.organization_id OPERATOR(pg_catalog.=) p.organization_id
+									  AND y.id OPERATOR(pg_catalog.=) p.booking_id OFFSET 0) b
+				WHERE o.id OPERATOR(pg_catalog.=) p_organization_id AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+				  AND p.currency OPERATOR(pg_catalog.=) o.currency
+				  AND p.created_at OPERATOR(pg_catalog.>=) r.lo AND p.created_at OPERATOR(pg_catalog.<) r.hi
+				  AND (v_venue IS NULL OR b.venue_id OPERATOR(pg_catalog.=) v_venue)
+				GROUP BY 1, b.venue_id, b.service_id, o.currency) g
+		  JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.id OPERATOR(pg_catalog.=) g.venue_id
+		  JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) p_organization_id
+								   AND s.id OPERATOR(pg_catalog.=) g.service_id) x;
 	RETURN v_rows;
 END
 $$;
@@ -4279,7 +4292,7 @@ TO authenticated, service_role;
 -- PostgREST's text/csv (Accept: text/csv, supabase-js .csv()) and for
 -- protector.csv_agg; read as the caller under RLS (personal data: the desk
 -- and finance, an agent their own).
-CREATE FUNCTION protector.export_bookings(p_organization_id uuid, p_from date, p_to date, p_venue_id uuid DEFAULT NULL)
+CREATE OR REPLACE FUNCTION protector.export_bookings(p_organization_id uuid, p_from date, p_to date, p_venue_id uuid DEFAULT NULL)
 RETURNS TABLE (booking_id uuid, status protector.booking_status, source protector.booking_source, venue text, service text,
 			   starts_at timestamptz, ends_at timestamptz, local_start timestamp, local_end timestamp, timezone text,
 			   party_size integer, customer_name text, customer_email text, customer_phone text, currency text,
@@ -4293,19 +4306,22 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.authorize_booking_list(p_organization_id);
 	SELECT * INTO r FROM protector_internal.report_range(p_organization_id, p_venue_id, p_from, p_to);
+	-- the bookings by (organization, start) first (OFFSET 0 keeps that
+	-- plan), then the venue, service and customer of each by key
 	RETURN QUERY
 	SELECT b.id, b.status, b.source, v.name, s.name, pg_catalog.lower(b.during), pg_catalog.upper(b.during),
 		   pg_catalog.timezone(v.timezone, pg_catalog.lower(b.during)), pg_catalog.timezone(v.timezone, pg_catalog.upper(b.during)),
 		   v.timezone, b.party_size, c.full_name, c.email, c.phone, b.currency, b.total_price, b.discount_amount,
 		   b.amount_paid, b.balance_due, b.created_at, b.cancelled_at
-	FROM protector.bookings b
-	JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) b.organization_id AND v.id OPERATOR(pg_catalog.=) b.venue_id
-	JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) b.organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
-	LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
+	FROM (SELECT * FROM protector.bookings y
+		  WHERE y.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			AND pg_catalog.lower(y.during) OPERATOR(pg_catalog.>=) r.lo AND pg_catalog.lower(y.during) OPERATOR(pg_catalog.<) r.hi
+			AND (p_venue_id IS NULL OR y.venue_id OPERATOR(pg_catalog.=) p_venue_id)
+		  OFFSET 0) b
+	JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.id OPERATOR(pg_catalog.=) b.venue_id
+	JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
+	LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) p_organization_id
 									AND c.id OPERATOR(pg_catalog.=) b.customer_id
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) r.lo AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) r.hi
-	  AND (p_venue_id IS NULL OR b.venue_id OPERATOR(pg_catalog.=) p_venue_id)
 	ORDER BY pg_catalog.lower(b.during), b.id;
 END
 $$;
@@ -4419,3 +4435,43 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector.csv_agg(anyelement), protector_internal.csv_agg_transfn(internal, anyelement),
 	protector_internal.csv_agg_finalfn(internal)
 TO authenticated, service_role;
+
+CREATE OR REPLACE FUNCTION protector_internal.recent_booking_ids(p_organization_id uuid, p_limit integer)
+RETURNS uuid[]
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_ids uuid[] := '{}';
+	v_id text;
+	v_at timestamptz;
+	v_last timestamptz;
+BEGIN
+	PERFORM protector_internal.authorize_requester(p_organization_id, 'bookings.read');
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g
+				   WHERE g.tgrelid OPERATOR(pg_catalog.=) 'protector.bookings'::pg_catalog.regclass
+					 AND g.tgname OPERATOR(pg_catalog.=) 'protector_audit' AND g.tgenabled OPERATOR(pg_catalog.<>) 'D') THEN
+		RETURN NULL;
+	END IF;
+	-- (changes of one moment all come along: the caller breaks ties by id)
+	FOR v_id, v_at IN
+		SELECT l.record_id, l.occurred_at FROM protector.audit_log l
+		WHERE l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
+		ORDER BY l.occurred_at DESC, l.id DESC
+	LOOP
+		EXIT WHEN v_last IS NOT NULL AND v_at OPERATOR(pg_catalog.<) v_last;
+		IF NOT v_id::uuid OPERATOR(pg_catalog.=) ANY (v_ids) THEN
+			v_ids := v_ids OPERATOR(pg_catalog.||) v_id::uuid;
+			IF pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.=) p_limit THEN
+				v_last := v_at;
+			END IF;
+		END IF;
+	END LOOP;
+	RETURN CASE WHEN pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.>=) p_limit THEN v_ids END;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.recent_booking_ids(uuid, integer) IS
+'The p_limit bookings of an organization changed last, by the audit log (NULL when it cannot tell); bookings.read';
+
+REVOKE ALL ON FUNCTION protector_internal.recent_booking_ids(uuid, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.recent_booking_ids(uuid, integer) TO authenticated, service_role;
