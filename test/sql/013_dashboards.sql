@@ -202,3 +202,12 @@ FROM (SELECT booking_id, status, service, party_size, total_price, amount_paid
 		  (now() AT TIME ZONE 'Europe/Berlin')::date - 59, (now() AT TIME ZONE 'Europe/Berlin')::date)) x;
 SELECT protector.csv_agg(x) IS NULL AS no_rows_no_document FROM (SELECT 1 WHERE false) x;
 \pset format aligned
+
+-- csv_agg over a table's rows (a dropped column leaves no trace) and NULL rows
+\pset format unaligned
+CREATE TEMP TABLE t_csv (a int, gone text, b text);
+ALTER TABLE t_csv DROP COLUMN gone;
+INSERT INTO t_csv VALUES (1, 'x'), (2, NULL);
+SELECT replace(protector.csv_agg(t ORDER BY a), E'\r\n', '<CRLF>') AS csv FROM t_csv t;
+SELECT replace(protector.csv_agg(NULLIF(t, t) ORDER BY a), E'\r\n', '<CRLF>') AS only_null_rows FROM t_csv t;
+\pset format aligned
