@@ -107,7 +107,7 @@ csvsql="SELECT * FROM protector.export_bookings('$ORG', '$today'::date - 60, '$t
 cp=() ca=()
 for r in $(seq 1 "$REPEAT"); do
 	cp+=("$(psql -X -q -d "$A" -c '\timing on' -c "COPY ($csvsql) TO '/dev/null' WITH (FORMAT csv, HEADER)" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')")
-	ca+=("$(psql -X -q -d "$A" -c '\timing on' -c "SELECT length(protector.csv_agg(x)) FROM ($csvsql) x" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')")
+	ca+=("$(psql -X -q -d "$A" -c '\timing on' -c "SELECT octet_length(protector.csv_agg(x)) FROM ($csvsql) x" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')")
 done
 mp=$(echo "${cp[*]}" | median); ma=$(echo "${ca[*]}" | median)
 rows=$(psql -X -A -t -d "$A" -c "SELECT count(*) FROM ($csvsql) x")
