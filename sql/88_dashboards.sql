@@ -264,6 +264,7 @@ DECLARE
 	v_last timestamptz;
 BEGIN
 	PERFORM protector_internal.authorize_requester(p_organization_id, 'bookings.read');
+	PERFORM protector_internal.check_integer(p_limit, 'p_limit', 1, 1000);
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g
 				   WHERE g.tgrelid OPERATOR(pg_catalog.=) 'protector.bookings'::pg_catalog.regclass
 					 AND g.tgname OPERATOR(pg_catalog.=) 'protector_audit' AND g.tgenabled OPERATOR(pg_catalog.<>) 'D') THEN

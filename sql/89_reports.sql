@@ -7,7 +7,8 @@
 -- past RLS, as the other analytics do.  Their answers are cached in
 -- protector_internal.reports_cache, keyed by report and parameters, and are
 -- never stale: every statement that changes an organization's bookings,
--- payments, tasks or members logs (organization, transaction) in
+-- payments, tasks, members, customers, venues, services or the
+-- organization itself logs (organization, transaction) in
 -- report_changes, and a cached answer counts only while no change is
 -- logged that its snapshot could not see.  A read-only transaction (a GET
 -- through PostgREST) computes without storing.
@@ -38,6 +39,23 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
+		-- no rows to name: every cached report goes
+		DELETE FROM protector_internal.reports_cache;
+		RETURN NULL;
+	END IF;
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'organizations' THEN
+		-- (an organization's key is its id; a deleted one's caches go with it)
+		IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
+			INSERT INTO protector_internal.report_changes (organization_id)
+			SELECT n.id FROM new_rows n
+			ON CONFLICT DO NOTHING;
+		ELSE
+			DELETE FROM protector_internal.report_changes r
+			WHERE r.organization_id OPERATOR(pg_catalog.=) ANY (SELECT x.id FROM old_rows x);
+		END IF;
+		RETURN NULL;
+	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
 		INSERT INTO protector_internal.report_changes (organization_id)
 		SELECT DISTINCT o.organization_id FROM old_rows o
@@ -57,7 +75,10 @@ DO $reports$
 DECLARE
 	t text;
 BEGIN
-	FOREACH t IN ARRAY ARRAY['bookings', 'payments', 'tasks', 'members'] LOOP
+	-- what the reports show: bookings, payments, tasks, members and
+	-- customers, and the names and currency they print (venues, services,
+	-- organizations)
+	FOREACH t IN ARRAY ARRAY['bookings', 'payments', 'tasks', 'members', 'customers', 'venues', 'services', 'organizations'] LOOP
 		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_insert AFTER INSERT ON protector.%I'
 			' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (NOT protector_internal.restoring())'
 			' EXECUTE FUNCTION protector_internal.log_report_change()', t);
@@ -67,6 +88,13 @@ BEGIN
 		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_delete AFTER DELETE ON protector.%I'
 			' REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT WHEN (NOT protector_internal.restoring())'
 			' EXECUTE FUNCTION protector_internal.log_report_change()', t);
+		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_truncate AFTER TRUNCATE ON protector.%I'
+			' FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.log_report_change()', t);
+		-- imports under session_replication_role = replica change reports too
+		EXECUTE pg_catalog.format('ALTER TABLE protector.%I ENABLE ALWAYS TRIGGER zz_report_change_insert', t);
+		EXECUTE pg_catalog.format('ALTER TABLE protector.%I ENABLE ALWAYS TRIGGER zz_report_change_update', t);
+		EXECUTE pg_catalog.format('ALTER TABLE protector.%I ENABLE ALWAYS TRIGGER zz_report_change_delete', t);
+		EXECUTE pg_catalog.format('ALTER TABLE protector.%I ENABLE ALWAYS TRIGGER zz_report_change_truncate', t);
 	END LOOP;
 END
 $reports$;
@@ -131,7 +159,13 @@ BEGIN
 		WHEN 'bookings' THEN protector_internal.booking_report(p_organization_id, p_params)
 		WHEN 'customers' THEN protector_internal.customer_report(p_organization_id, p_params)
 		WHEN 'staff' THEN protector_internal.staff_report(p_organization_id, p_params) END;
-	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'off' THEN
+	-- stored only by a transaction that has written nothing yet: its own
+	-- later writes would log a change its snapshot counts as seen; and
+	-- stored and pruned one transaction per organization at a time, so
+	-- that pruning never misses an entry not yet committed
+	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'off'
+	   AND pg_catalog.pg_current_xact_id_if_assigned() IS NULL THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock(1886547717, pg_catalog.hashtext(p_organization_id::text));
 		INSERT INTO protector_internal.reports_cache (organization_id, report, params, snapshot, rows)
 		VALUES (p_organization_id, p_report, p_params, v_snapshot, v_rows)
 		ON CONFLICT (organization_id, report, params)
@@ -182,6 +216,9 @@ DECLARE
 	r record;
 	v_rows jsonb;
 BEGIN
+	IF v_group IS NULL OR v_group OPERATOR(pg_catalog.<>) ALL ('{day,week,month}') THEN
+		PERFORM protector.raise('invalid_parameter', 'group_by must be day, week or month');
+	END IF;
 	SELECT * INTO r FROM protector_internal.report_range(p_organization_id, v_venue, (p_params ->> 'from')::date,
 														  (p_params ->> 'to')::date);
 	-- the organization's payments in the range, summed per period, venue

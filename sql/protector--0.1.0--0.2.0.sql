@@ -3882,7 +3882,8 @@ GRANT EXECUTE ON FUNCTION protector_internal.merge_patch_unchecked(jsonb, jsonb)
 -- past RLS, as the other analytics do.  Their answers are cached in
 -- protector_internal.reports_cache, keyed by report and parameters, and are
 -- never stale: every statement that changes an organization's bookings,
--- payments, tasks or members logs (organization, transaction) in
+-- payments, tasks, members, customers, venues, services or the
+-- organization itself logs (organization, transaction) in
 -- report_changes, and a cached answer counts only while no change is
 -- logged that its snapshot could not see.  A read-only transaction (a GET
 -- through PostgREST) computes without storing.
@@ -3913,6 +3914,23 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
+		-- no rows to name: every cached report goes
+		DELETE FROM protector_internal.reports_cache;
+		RETURN NULL;
+	END IF;
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'organizations' THEN
+		-- (an organization's key is its id; a deleted one's caches go with it)
+		IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
+			INSERT INTO protector_internal.report_changes (organization_id)
+			SELECT n.id FROM new_rows n
+			ON CONFLICT DO NOTHING;
+		ELSE
+			DELETE FROM protector_internal.report_changes r
+			WHERE r.organization_id OPERATOR(pg_catalog.=) ANY (SELECT x.id FROM old_rows x);
+		END IF;
+		RETURN NULL;
+	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
 		INSERT INTO protector_internal.report_changes (organization_id)
 		SELECT DISTINCT o.organization_id FROM old_rows o
@@ -3932,7 +3950,10 @@ DO $reports$
 DECLARE
 	t text;
 BEGIN
-	FOREACH t IN ARRAY ARRAY['bookings', 'payments', 'tasks', 'members'] LOOP
+	-- what the reports show: bookings, payments, tasks, members and
+	-- customers, and the names and currency they print (venues, services,
+	-- organizations)
+	FOREACH t IN ARRAY ARRAY['bookings', 'payments', 'tasks', 'members', 'customers', 'venues', 'services', 'organizations'] LOOP
 		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_insert AFTER INSERT ON protector.%I'
 			' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (NOT protector_internal.restoring())'
 			' EXECUTE FUNCTION protector_internal.log_report_change()', t);
@@ -3942,6 +3963,13 @@ BEGIN
 		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_delete AFTER DELETE ON protector.%I'
 			' REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT WHEN (NOT protector_internal.restoring())'
 			' EXECUTE FUNCTION protector_internal.log_report_change()', t);
+		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_truncate AFTER TRUNCATE ON protector.%I'
+			' FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.log_report_change()', t);
+		-- imports under session_replication_role = replica change reports too
+		EXECUTE pg_catalog.format('ALTER TABLE protector.%I ENABLE ALWAYS TRIGGER zz_report_change_insert', t);
+		EXECUTE pg_catalog.format('ALTER TABLE protector.%I ENABLE ALWAYS TRIGGER zz_report_change_update', t);
+		EXECUTE pg_catalog.format('ALTER TABLE protector.%I ENABLE ALWAYS TRIGGER zz_report_change_delete', t);
+		EXECUTE pg_catalog.format('ALTER TABLE protector.%I ENABLE ALWAYS TRIGGER zz_report_change_truncate', t);
 	END LOOP;
 END
 $reports$;
@@ -4006,7 +4034,13 @@ BEGIN
 		WHEN 'bookings' THEN protector_internal.booking_report(p_organization_id, p_params)
 		WHEN 'customers' THEN protector_internal.customer_report(p_organization_id, p_params)
 		WHEN 'staff' THEN protector_internal.staff_report(p_organization_id, p_params) END;
-	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'off' THEN
+	-- stored only by a transaction that has written nothing yet: its own
+	-- later writes would log a change its snapshot counts as seen; and
+	-- stored and pruned one transaction per organization at a time, so
+	-- that pruning never misses an entry not yet committed
+	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'off'
+	   AND pg_catalog.pg_current_xact_id_if_assigned() IS NULL THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock(1886547717, pg_catalog.hashtext(p_organization_id::text));
 		INSERT INTO protector_internal.reports_cache (organization_id, report, params, snapshot, rows)
 		VALUES (p_organization_id, p_report, p_params, v_snapshot, v_rows)
 		ON CONFLICT (organization_id, report, params)
@@ -4046,7 +4080,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.report_range(uuid, uuid, date, date) IS
 'A report''s local date range as times in its time zone (22023 for a bad range)';
 
-CREATE OR REPLACE FUNCTION protector_internal.revenue_report(p_organization_id uuid, p_params jsonb)
+CREATE FUNCTION protector_internal.revenue_report(p_organization_id uuid, p_params jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -4057,6 +4091,9 @@ DECLARE
 	r record;
 	v_rows jsonb;
 BEGIN
+	IF v_group IS NULL OR v_group OPERATOR(pg_catalog.<>) ALL ('{day,week,month}') THEN
+		PERFORM protector.raise('invalid_parameter', 'group_by must be day, week or month');
+	END IF;
 	SELECT * INTO r FROM protector_internal.report_range(p_organization_id, v_venue, (p_params ->> 'from')::date,
 														  (p_params ->> 'to')::date);
 	-- the organization's payments in the range, summed per period, venue
@@ -4292,7 +4329,7 @@ TO authenticated, service_role;
 -- PostgREST's text/csv (Accept: text/csv, supabase-js .csv()) and for
 -- protector.csv_agg; read as the caller under RLS (personal data: the desk
 -- and finance, an agent their own).
-CREATE OR REPLACE FUNCTION protector.export_bookings(p_organization_id uuid, p_from date, p_to date, p_venue_id uuid DEFAULT NULL)
+CREATE FUNCTION protector.export_bookings(p_organization_id uuid, p_from date, p_to date, p_venue_id uuid DEFAULT NULL)
 RETURNS TABLE (booking_id uuid, status protector.booking_status, source protector.booking_source, venue text, service text,
 			   starts_at timestamptz, ends_at timestamptz, local_start timestamp, local_end timestamp, timezone text,
 			   party_size integer, customer_name text, customer_email text, customer_phone text, currency text,
@@ -4331,6 +4368,39 @@ COMMENT ON FUNCTION protector.export_bookings(uuid, date, date, uuid) IS
 GRANT EXECUTE ON FUNCTION protector.export_bookings(uuid, date, date, uuid), protector_internal.authorize_booking_list(uuid)
 TO authenticated, service_role;
 
+-- CSV through PostgREST 12's media type handlers: the domain names the
+-- media type, the aggregate writes the document (src/csv.c).
+CREATE DOMAIN protector."text/csv" AS text;
+COMMENT ON DOMAIN protector."text/csv" IS
+'CSV (RFC 4180), the media type PostgREST answers Accept: text/csv with when an aggregate returns it';
+
+CREATE FUNCTION protector_internal.csv_agg_transfn(internal, anyelement)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'protector_csv_agg_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.csv_agg_transfn(internal, anyelement) IS
+'csv_agg: appends a row as a CSV record (the header first)';
+
+CREATE FUNCTION protector_internal.csv_agg_finalfn(internal)
+RETURNS protector."text/csv"
+AS 'MODULE_PATHNAME', 'protector_csv_agg_finalfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.csv_agg_finalfn(internal) IS
+'csv_agg: the document, handed over without a copy';
+
+CREATE AGGREGATE protector.csv_agg(anyelement) (
+	SFUNC = protector_internal.csv_agg_transfn,
+	STYPE = internal,
+	FINALFUNC = protector_internal.csv_agg_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE
+);
+COMMENT ON AGGREGATE protector.csv_agg(anyelement) IS
+'Rows as one RFC 4180 CSV document with a header row; text fields starting with = + - @ tab or CR are prefixed with a quote';
+
+GRANT EXECUTE ON FUNCTION protector.csv_agg(anyelement), protector_internal.csv_agg_transfn(internal, anyelement),
+	protector_internal.csv_agg_finalfn(internal)
+TO authenticated, service_role;
+GRANT USAGE ON DOMAIN protector."text/csv" TO authenticated, service_role;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 
@@ -4397,44 +4467,6 @@ END
 $restore_reports$;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 
--- CSV through PostgREST 12's media type handlers: the domain names the
--- media type, the aggregate writes the document (src/csv.c).
-CREATE DOMAIN protector."text/csv" AS text;
-COMMENT ON DOMAIN protector."text/csv" IS
-'CSV (RFC 4180), the media type PostgREST answers Accept: text/csv with when an aggregate returns it';
-
-CREATE FUNCTION protector_internal.csv_agg_transfn(internal, anyelement)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'protector_csv_agg_transfn'
-LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION protector_internal.csv_agg_transfn(internal, anyelement) IS
-'csv_agg: appends a row as a CSV record (the header first)';
-
-CREATE FUNCTION protector_internal.csv_agg_finalfn(internal)
-RETURNS protector."text/csv"
-AS 'MODULE_PATHNAME', 'protector_csv_agg_finalfn'
-LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION protector_internal.csv_agg_finalfn(internal) IS
-'csv_agg: the document, handed over without a copy';
-
-CREATE AGGREGATE protector.csv_agg(anyelement) (
-	SFUNC = protector_internal.csv_agg_transfn,
-	STYPE = internal,
-	FINALFUNC = protector_internal.csv_agg_finalfn,
-	FINALFUNC_MODIFY = READ_WRITE
-);
-COMMENT ON AGGREGATE protector.csv_agg(anyelement) IS
-'Rows as one RFC 4180 CSV document with a header row; text fields starting with = + - @ tab or CR are prefixed with a quote';
-
-GRANT EXECUTE ON FUNCTION protector.csv_agg(anyelement), protector_internal.csv_agg_transfn(internal, anyelement),
-	protector_internal.csv_agg_finalfn(internal)
-TO authenticated, service_role;
-GRANT USAGE ON DOMAIN protector."text/csv" TO authenticated, service_role;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector FROM PUBLIC;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION protector.csv_agg(anyelement), protector_internal.csv_agg_transfn(internal, anyelement),
-	protector_internal.csv_agg_finalfn(internal)
-TO authenticated, service_role;
 
 CREATE OR REPLACE FUNCTION protector_internal.recent_booking_ids(p_organization_id uuid, p_limit integer)
 RETURNS uuid[]
@@ -4448,6 +4480,7 @@ DECLARE
 	v_last timestamptz;
 BEGIN
 	PERFORM protector_internal.authorize_requester(p_organization_id, 'bookings.read');
+	PERFORM protector_internal.check_integer(p_limit, 'p_limit', 1, 1000);
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g
 				   WHERE g.tgrelid OPERATOR(pg_catalog.=) 'protector.bookings'::pg_catalog.regclass
 					 AND g.tgname OPERATOR(pg_catalog.=) 'protector_audit' AND g.tgenabled OPERATOR(pg_catalog.<>) 'D') THEN

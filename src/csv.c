@@ -43,6 +43,7 @@ typedef struct CsvState
 	int			ncolumns;		/* 1 for a scalar input */
 	FmgrInfo   *out;			/* output function per column */
 	bool	   *text_like;		/* guard against formula injection */
+	int			nfields;		/* columns written (dropped ones are not) */
 	TupleDesc	desc;			/* of the rows (a copy), NULL for scalars */
 	Datum	   *values;			/* reused for every row */
 	bool	   *nulls;
@@ -58,7 +59,7 @@ is_text_like(Oid type)
 	bool		preferred;
 
 	get_type_category_preferred(getBaseType(type), &category, &preferred);
-	return category == TYPCATEGORY_STRING || category == TYPCATEGORY_USER ||
+	return getBaseType(type) == CHAROID || category == TYPCATEGORY_STRING || category == TYPCATEGORY_USER ||
 		category == TYPCATEGORY_UNKNOWN || category == TYPCATEGORY_ENUM;
 }
 
@@ -142,6 +143,7 @@ start_document(FunctionCallInfo fcinfo, MemoryContext aggcontext, Datum row, Oid
 		if (written++ > 0)
 			appendStringInfoChar(&state->buf, ',');
 		append_field(&state->buf, desc ? NameStr(TupleDescAttr(desc, i)->attname) : "value", true);
+		state->nfields++;
 	}
 	end_record(&state->buf);
 	MemoryContextSwitchTo(old);
@@ -173,7 +175,7 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 		/* a NULL row: an empty record (of as many empty fields) */
 		if (state == NULL)
 			PG_RETURN_NULL();	/* before the first row: nothing to write yet */
-		for (int i = 1; i < state->ncolumns; i++)
+		for (int i = 1; i < state->nfields; i++)
 			appendStringInfoChar(&state->buf, ',');
 		end_record(&state->buf);
 		PG_RETURN_POINTER(state);
@@ -191,10 +193,18 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 		HeapTupleHeader td = PG_GETARG_HEAPTUPLEHEADER(1);
 		HeapTupleData tuple;
 
-		if (HeapTupleHeaderGetTypeId(td) != state->type)
+		/*
+		 * Anonymous records are all of type record: their layout is the
+		 * typmod, and every row must have the first row's, or it would be
+		 * read with the wrong descriptor.
+		 */
+		if (HeapTupleHeaderGetTypeId(td) != state->type ||
+			HeapTupleHeaderGetTypMod(td) != state->typmod ||
+			HeapTupleHeaderGetNatts(td) > state->desc->natts)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("csv_agg rows must all have the same columns")));
+					 errmsg("csv_agg rows must all have the same columns"),
+					 errdetail("A row differs in type or layout from the first row.")));
 		tuple.t_len = HeapTupleHeaderGetDatumLength(td);
 		ItemPointerSetInvalid(&tuple.t_self);
 		tuple.t_tableOid = InvalidOid;

@@ -104,10 +104,10 @@ bounds_arg(FunctionCallInfo fcinfo, int argno)
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("p_bounds must not be null")));
 	bounds = PG_GETARG_ARRAYTYPE_P(argno);
-	if (ARR_NDIM(bounds) > 1)
+	if (ARR_NDIM(bounds) > 1 || (ARR_NDIM(bounds) == 1 && ARR_LBOUND(bounds)[0] != 1))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_bounds must be a one-dimensional array")));
+				 errmsg("p_bounds must be a one-dimensional array starting at index 1")));
 	deconstruct_array(bounds, TIMESTAMPTZOID, sizeof(TimestampTz), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 					  &elems, &nulls, &n);
 	if (n < 2 || n > MAX_BOUNDS)

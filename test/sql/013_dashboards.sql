@@ -173,6 +173,16 @@ SELECT pg_temp.staff() AS after_a_task;
 DELETE FROM protector.members WHERE user_id = '0d130000-0000-4000-8000-0000000000e1';
 SELECT pg_temp.staff() AS after_a_member_left;
 
+-- names printed in reports change with their rows
+UPDATE protector.services SET name = 'Escape room' WHERE id = '0d130000-0000-4000-8000-0000000005a1';
+SELECT DISTINCT service FROM protector.generate_booking_report('0d130000-0000-4000-8000-000000000000',
+	(now() AT TIME ZONE 'Europe/Berlin')::date - 59, (now() AT TIME ZONE 'Europe/Berlin')::date) ORDER BY 1;
+-- an import under session_replication_role = replica is seen as well
+SET session_replication_role = replica;
+SELECT pg_temp.book('009', 'a1', 7, '10:00', 1, 'confirmed', 30);
+SET session_replication_role = DEFAULT;
+SELECT pg_temp.total_bookings() AS after_an_import;
+
 -- export: a fixed column list, the rows the caller may see
 SELECT booking_id, status, service, to_char(local_start, 'HH24:MI') AS local_start, party_size, total_price, amount_paid
 FROM protector.export_bookings('0d130000-0000-4000-8000-000000000000',
@@ -211,3 +221,23 @@ INSERT INTO t_csv VALUES (1, 'x'), (2, NULL);
 SELECT replace(protector.csv_agg(t ORDER BY a), E'\r\n', '<CRLF>') AS csv FROM t_csv t;
 SELECT replace(protector.csv_agg(NULLIF(t, t) ORDER BY a), E'\r\n', '<CRLF>') AS only_null_rows FROM t_csv t;
 \pset format aligned
+
+-- rows of one anonymous type but another layout are refused, not misread
+SELECT protector.csv_agg(CASE WHEN g = 1 THEN ROW('abc'::text) ELSE ROW(x'7fffff00'::bigint) END) FROM generate_series(1, 2) g;
+\pset format unaligned
+SELECT replace(protector.csv_agg(CASE WHEN a = 2 THEN NULL ELSE t END ORDER BY a), E'\r\n', '<CRLF>') AS null_row_after_dropped
+FROM t_csv t;
+\pset format aligned
+-- a report computed inside a transaction that then changes its data is not
+-- kept: the next call sees the change
+CREATE FUNCTION pg_temp.no_bookings() RETURNS bigint LANGUAGE sql AS $$
+	SELECT customers FROM protector.generate_customer_report('0d130000-0000-4000-8000-000000000000',
+		(now() AT TIME ZONE 'Europe/Berlin')::date - 59, (now() AT TIME ZONE 'Europe/Berlin')::date) WHERE label = 'No bookings'
+$$;
+SELECT pg_temp.no_bookings() AS customers_without_bookings;
+BEGIN;
+UPDATE protector.bookings SET party_size = 3 WHERE id = '0d130000-0000-4000-8000-00000000b006';
+SELECT pg_temp.total_bookings() AS inside;
+INSERT INTO protector.customers (organization_id, full_name) VALUES ('0d130000-0000-4000-8000-000000000000', 'Newcomer');
+COMMIT;
+SELECT pg_temp.no_bookings() AS after_a_new_customer;
