@@ -191,8 +191,9 @@ BEGIN
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	v_day := COALESCE(p_date, (pg_catalog.timezone(v_tz, pg_catalog.now()))::date);
-	IF NOT pg_catalog.isfinite(v_day) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_date must be a finite date');
+	IF NOT pg_catalog.isfinite(v_day) OR v_day NOT BETWEEN '0001-01-02' AND '9999-12-30' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_date must be a date between the years 1 and 9999',
+			pg_catalog.format('Got %s.', v_day));
 	END IF;
 	v_lo := pg_catalog.timezone(v_tz, v_day::timestamp);
 	v_hi := pg_catalog.timezone(v_tz, (v_day OPERATOR(pg_catalog.+) 1)::timestamp);

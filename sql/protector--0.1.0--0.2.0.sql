@@ -3742,8 +3742,9 @@ BEGIN
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	v_day := COALESCE(p_date, (pg_catalog.timezone(v_tz, pg_catalog.now()))::date);
-	IF NOT pg_catalog.isfinite(v_day) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_date must be a finite date');
+	IF NOT pg_catalog.isfinite(v_day) OR v_day NOT BETWEEN '0001-01-02' AND '9999-12-30' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_date must be a date between the years 1 and 9999',
+			pg_catalog.format('Got %s.', v_day));
 	END IF;
 	v_lo := pg_catalog.timezone(v_tz, v_day::timestamp);
 	v_hi := pg_catalog.timezone(v_tz, (v_day OPERATOR(pg_catalog.+) 1)::timestamp);
@@ -4005,6 +4006,7 @@ AS $$
 DECLARE
 	v_rows jsonb;
 	v_snapshot pg_snapshot;
+	v_unknown text;
 BEGIN
 	-- this runs as the owner: it asks the map about the request itself
 	IF p_report IS NULL OR p_report OPERATOR(pg_catalog.<>) ALL ('{revenue,bookings,customers,staff}') THEN
@@ -4012,8 +4014,18 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.authorize_requester(p_organization_id,
 		CASE p_report WHEN 'staff' THEN 'bookings.read' ELSE 'analytics.aggregate' END);
+	-- the parameters each report takes, no others: one cache entry per question
 	IF p_params IS NULL OR pg_catalog.jsonb_typeof(p_params) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_params must be a JSON object');
+	END IF;
+	SELECT k INTO v_unknown FROM pg_catalog.jsonb_object_keys(p_params) k
+	WHERE k OPERATOR(pg_catalog.<>) ALL (CASE p_report WHEN 'revenue' THEN '{from,to,venue_id,group_by}'::text[]
+														WHEN 'bookings' THEN '{from,to,venue_id}'
+														ELSE '{from,to}' END)
+	LIMIT 1;
+	IF FOUND THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('p_params.%s is not a parameter of the %s report', pg_catalog.left(v_unknown, 100), p_report));
 	END IF;
 	SELECT c.rows INTO v_rows FROM protector_internal.reports_cache c
 	WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.report OPERATOR(pg_catalog.=) p_report
@@ -4068,8 +4080,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF p_from IS NULL OR p_to IS NULL OR NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to))
+	   OR p_from OPERATOR(pg_catalog.<) '0001-01-02' OR p_to OPERATOR(pg_catalog.>) '9999-12-30'
 	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 1100 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_from to p_to must be a finite range of at most 1101 days',
+		PERFORM protector.raise('invalid_parameter', 'p_from to p_to must be a range of at most 1101 days between the years 1 and 9999',
 			pg_catalog.format('Got %s to %s.', COALESCE(p_from::text, 'NULL'), COALESCE(p_to::text, 'NULL')));
 	END IF;
 	tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);

@@ -241,3 +241,8 @@ SELECT pg_temp.total_bookings() AS inside;
 INSERT INTO protector.customers (organization_id, full_name) VALUES ('0d130000-0000-4000-8000-000000000000', 'Newcomer');
 COMMIT;
 SELECT pg_temp.no_bookings() AS after_a_new_customer;
+-- dates PostgreSQL's timestamps cannot hold are refused in protector's words
+SELECT * FROM protector.generate_booking_report('0d130000-0000-4000-8000-000000000000', '5874897-12-01', '5874897-12-31');
+SELECT * FROM protector.get_todays_bookings_by_hour('0d130000-0000-4000-8000-000000000000', p_date => '294276-12-31');
+-- the cache takes each report's own parameters only
+SELECT protector_internal.cached_report('0d130000-0000-4000-8000-000000000000', 'staff', '{"from": "2026-01-01", "to": "2026-01-02", "x": 1}');
