@@ -112,6 +112,19 @@ CREATE TABLE protector_internal.reports_cache (
 );
 ALTER TABLE protector_internal.reports_cache ENABLE ROW LEVEL SECURITY;
 ALTER TABLE protector_internal.reports_cache FORCE ROW LEVEL SECURITY;
+-- How far an organization's change log has been pruned: a cache entry
+-- whose snapshot is older than that may have missed a change no longer
+-- logged, and is not stored.
+CREATE TABLE protector_internal.report_prunes (
+	organization_id uuid PRIMARY KEY REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	below			xid8 NOT NULL
+);
+ALTER TABLE protector_internal.report_prunes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.report_prunes FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE protector_internal.report_prunes IS
+'Per organization: report_changes rows below this transaction id have been pruned';
+SELECT pg_catalog.pg_extension_config_dump('protector_internal.report_prunes', 'WHERE false');
+
 -- registered, but dumped empty: snapshots mean nothing in another cluster,
 -- and a restored database computes its reports afresh
 SELECT pg_catalog.pg_extension_config_dump('protector_internal.report_changes', 'WHERE false');
@@ -131,6 +144,7 @@ DECLARE
 	v_rows jsonb;
 	v_snapshot pg_snapshot;
 	v_unknown text;
+	v_below xid8;
 BEGIN
 	-- this runs as the owner: it asks the map about the request itself
 	IF p_report IS NULL OR p_report OPERATOR(pg_catalog.<>) ALL ('{revenue,bookings,customers,staff}') THEN
@@ -170,23 +184,32 @@ BEGIN
 		WHEN 'bookings' THEN protector_internal.booking_report(p_organization_id, p_params)
 		WHEN 'customers' THEN protector_internal.customer_report(p_organization_id, p_params)
 		WHEN 'staff' THEN protector_internal.staff_report(p_organization_id, p_params) END;
-	-- stored only by a transaction that has written nothing yet: its own
-	-- later writes would log a change its snapshot counts as seen; and
-	-- stored and pruned one transaction per organization at a time, so
-	-- that pruning never misses an entry not yet committed
+	-- Stored only by a transaction that has written nothing yet (its own
+	-- later writes would log a change its snapshot counts as seen), one
+	-- transaction per organization at a time (a lock held to commit), and
+	-- only if no change it may have missed has been pruned meanwhile.
 	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'off'
 	   AND pg_catalog.pg_current_xact_id_if_assigned() IS NULL THEN
 		PERFORM pg_catalog.pg_advisory_xact_lock(1886547717, pg_catalog.hashtext(p_organization_id::text));
-		INSERT INTO protector_internal.reports_cache (organization_id, report, params, snapshot, rows)
-		VALUES (p_organization_id, p_report, p_params, v_snapshot, v_rows)
-		ON CONFLICT (organization_id, report, params)
-		DO UPDATE SET snapshot = EXCLUDED.snapshot, computed_at = EXCLUDED.computed_at, rows = EXCLUDED.rows;
-		-- changes every cache of the organization can see are history
-		DELETE FROM protector_internal.report_changes x
-		WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id
-		  AND x.xid OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmin(v_snapshot)
-		  AND x.xid OPERATOR(pg_catalog.<) ALL (SELECT pg_catalog.pg_snapshot_xmin(c.snapshot) FROM protector_internal.reports_cache c
-												WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id);
+		IF NOT EXISTS (SELECT FROM protector_internal.report_prunes p
+					   WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id
+						 AND p.below OPERATOR(pg_catalog.>) pg_catalog.pg_snapshot_xmin(v_snapshot)) THEN
+			INSERT INTO protector_internal.reports_cache (organization_id, report, params, snapshot, rows)
+			VALUES (p_organization_id, p_report, p_params, v_snapshot, v_rows)
+			ON CONFLICT (organization_id, report, params)
+			DO UPDATE SET snapshot = EXCLUDED.snapshot, computed_at = EXCLUDED.computed_at, rows = EXCLUDED.rows;
+			-- changes every cached entry (and every snapshot still running)
+			-- sees are history; later entries older than that are refused above
+			SELECT LEAST(pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()),
+						 (SELECT pg_catalog.pg_snapshot_xmin(c.snapshot) FROM protector_internal.reports_cache c
+						  WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id
+						  ORDER BY pg_catalog.pg_snapshot_xmin(c.snapshot) LIMIT 1))
+			INTO v_below;
+			DELETE FROM protector_internal.report_changes x
+			WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.xid OPERATOR(pg_catalog.<) v_below;
+			INSERT INTO protector_internal.report_prunes (organization_id, below) VALUES (p_organization_id, v_below)
+			ON CONFLICT (organization_id) DO UPDATE SET below = GREATEST(report_prunes.below, EXCLUDED.below);
+		END IF;
 	END IF;
 	RETURN v_rows;
 END
