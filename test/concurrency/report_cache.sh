@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# test/concurrency/report_cache.sh — a cached report is never stale, with
+# real concurrent sessions (found by a review): S2 books and keeps its
+# transaction open; S1 computes the report without S2's booking and keeps
+# its transaction open; S2 commits; S3 computes the same report over
+# another range, which stores an entry and prunes the change log; S1
+# commits.  A later call must count S2's booking: S1's entry, computed
+# before S2 committed, must not have been stored as valid.  (The
+# per-organization lock makes S3 wait for S1 here; report_prunes covers an
+# entry stored after a prune it could not see, which needs a computation
+# slower than this fixture's to show.)
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_report_cache
+
+ORG=0f150000-0000-4000-8000-000000000000
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES ('$ORG', 'Reports', 'reports', 'UTC', 'EUR');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
+VALUES ('0f150000-0000-4000-8000-0000000000f1', '$ORG', 'V', 'UTC', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, mode, capacity, max_party, duration, max_advance)
+VALUES ('0f150000-0000-4000-8000-0000000005a1', '$ORG', '0f150000-0000-4000-8000-0000000000f1', 'Hall', 'shared', 100, 10,
+		'60 minutes', '30 days');
+SET session_replication_role = replica;
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size, status, currency)
+SELECT '$ORG', '0f150000-0000-4000-8000-0000000000f1', '0f150000-0000-4000-8000-0000000005a1',
+	   tstzrange(now() - g * interval '1 day', now() - g * interval '1 day' + interval '1 hour'), 2, 'completed', 'EUR'
+FROM generate_series(1, 3) g;
+SQL
+report="SELECT sum(bookings) FROM protector.generate_booking_report('$ORG', current_date - 10, current_date)"
+
+# one round of the race; prints "S1-saw later actual"
+race() {
+	psql -X -q -d "$DB" -c "DELETE FROM protector_internal.reports_cache" >/dev/null
+	( psql -X -q -d "$DB" -c "BEGIN" \
+		-c "INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size, status, currency)
+			VALUES ('$ORG', '0f150000-0000-4000-8000-0000000000f1', '0f150000-0000-4000-8000-0000000005a1',
+					tstzrange(now() - interval '5 hours', now() - interval '4 hours'), 5, 'confirmed', 'EUR')" \
+		-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null ) &
+	( sleep 0.7; psql -X -q -A -t -d "$DB" -c "BEGIN" -c "$report" -c "SELECT pg_sleep(2.5)" -c "COMMIT" >"$WORK/s1" ) &
+	( sleep 3; psql -X -q -A -t -d "$DB" -c "$(sed 's/current_date - 10/current_date - 11/' <<<"$report")" >"$WORK/s3" ) &
+	wait
+	echo "$(grep -E '^[0-9]+$' "$WORK/s1" | head -1) $(psql -X -A -t -d "$DB" -c "$report") \
+$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings WHERE organization_id = '$ORG'")"
+}
+
+failures=0
+read -r saw later actual <<<"$(race)"
+echo "S1 saw $saw bookings while S2 was open; a later call says $later; the table holds $actual"
+if [ "$saw" != "$((actual - 1))" ]; then echo "the race did not happen"; failures=$((failures + 1)); fi
+if [ "$later" != "$actual" ]; then echo "STALE REPORT: the cache kept an entry that missed a committed booking"; failures=$((failures + 1)); fi
+
+# the mutant: stores and prunes without the per-organization lock
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
+DO $$
+BEGIN
+	EXECUTE replace(pg_get_functiondef('protector_internal.cached_report(uuid, text, jsonb)'::regprocedure),
+		'PERFORM pg_catalog.pg_advisory_xact_lock(1886547717, pg_catalog.hashtext(p_organization_id::text));', '');
+END
+$$;
+SQL
+read -r saw later actual <<<"$(race)"
+echo "[mutant without the lock] a later call says $later; the table holds $actual"
+if [ "$later" = "$actual" ]; then echo "MUTANT NOT CAUGHT"; failures=$((failures + 1)); fi
+
+dropdb "$DB"
+[ "$failures" -eq 0 ]
