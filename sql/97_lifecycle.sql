@@ -12,7 +12,9 @@
 -- bookings nobody confirmed), then pending bookings whose deposit was not
 -- paid by its deadline (sql/77_payments.sql), become cancelled, at most
 -- p_limit a call, oldest first.  Safe from several workers at once (SKIP LOCKED); a call
--- with nothing to do does nothing.  Schedule it, e.g. with pg_cron:
+-- with nothing to do does nothing.  It also prunes the report change log
+-- of organizations nobody reads reports of (sql/89_reports.sql).
+-- Schedule it, e.g. with pg_cron:
 --   SELECT cron.schedule('protector-expire-holds', '* * * * *',
 --                        'SELECT protector.expire_holds(1000)');
 CREATE FUNCTION protector.expire_holds(p_limit integer DEFAULT 1000)
@@ -47,6 +49,8 @@ BEGIN
 			  ORDER BY b.payment_due_by LIMIT p_limit OPERATOR(pg_catalog.-) pg_catalog.cardinality(v_ids)
 			  FOR UPDATE SKIP LOCKED) u;
 	END IF;
+	-- the sweep also keeps the report change log short (sql/89_reports.sql)
+	PERFORM protector_internal.prune_report_changes(100);
 	IF pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.=) 0 THEN
 		RETURN 0;
 	END IF;

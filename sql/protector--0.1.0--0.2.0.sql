@@ -421,6 +421,8 @@ BEGIN
 			  ORDER BY b.payment_due_by LIMIT p_limit OPERATOR(pg_catalog.-) pg_catalog.cardinality(v_ids)
 			  FOR UPDATE SKIP LOCKED) u;
 	END IF;
+	-- the sweep also keeps the report change log short (sql/89_reports.sql)
+	PERFORM protector_internal.prune_report_changes(100);
 	IF pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.=) 0 THEN
 		RETURN 0;
 	END IF;
@@ -4093,6 +4095,45 @@ $$;
 COMMENT ON FUNCTION protector_internal.cached_report(uuid, text, jsonb) IS
 'A report''s rows from the cache while nothing it could not see has changed, else computed and stored';
 
+-- The change log of organizations whose reports nobody reads would grow
+-- without end: the scheduled sweep (expire_holds) prunes up to p_limit
+-- organizations' logs, each under its lock and with its watermark, as
+-- cached_report does (an organization whose lock is busy is left for the
+-- next sweep).
+CREATE FUNCTION protector_internal.prune_report_changes(p_limit integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid;
+	v_below xid8;
+	v_pruned integer := 0;
+BEGIN
+	FOR v_org IN
+		SELECT DISTINCT x.organization_id FROM protector_internal.report_changes x
+		WHERE x.xid OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
+		LIMIT p_limit
+	LOOP
+		CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(1886547717, pg_catalog.hashtext(v_org::text));
+		SELECT LEAST(pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()),
+					 (SELECT pg_catalog.pg_snapshot_xmin(c.snapshot) FROM protector_internal.reports_cache c
+					  WHERE c.organization_id OPERATOR(pg_catalog.=) v_org
+					  ORDER BY pg_catalog.pg_snapshot_xmin(c.snapshot) LIMIT 1))
+		INTO v_below;
+		DELETE FROM protector_internal.report_changes x
+		WHERE x.organization_id OPERATOR(pg_catalog.=) v_org AND x.xid OPERATOR(pg_catalog.<) v_below;
+		INSERT INTO protector_internal.report_prunes (organization_id, below)
+		SELECT v_org, v_below WHERE EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) v_org)
+		ON CONFLICT (organization_id) DO UPDATE SET below = GREATEST(report_prunes.below, EXCLUDED.below);
+		v_pruned := v_pruned OPERATOR(pg_catalog.+) 1;
+	END LOOP;
+	RETURN v_pruned;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.prune_report_changes(integer) IS
+'Prunes the report change log of up to p_limit organizations (for the scheduled sweep); returns how many';
+
 -- the reports ---------------------------------------------------------------------
 
 -- The local range [p_from, p_to] of a report in its time zone, checked.
@@ -4350,6 +4391,7 @@ $$;
 COMMENT ON FUNCTION protector.generate_staff_report(uuid, date, date) IS
 'Per member over [p_from, p_to] (local): bookings handled, revenue recorded, tasks done (the desk and finance; cached)';
 
+GRANT EXECUTE ON FUNCTION protector_internal.prune_report_changes(integer) TO service_role;
 GRANT EXECUTE ON FUNCTION
 	protector.generate_revenue_report(uuid, date, date, uuid, text),
 	protector.generate_booking_report(uuid, date, date, uuid),

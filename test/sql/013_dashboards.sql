@@ -246,3 +246,7 @@ SELECT * FROM protector.generate_booking_report('0d130000-0000-4000-8000-0000000
 SELECT * FROM protector.get_todays_bookings_by_hour('0d130000-0000-4000-8000-000000000000', p_date => '294276-12-31');
 -- the cache takes each report's own parameters only
 SELECT protector_internal.cached_report('0d130000-0000-4000-8000-000000000000', 'staff', '{"from": "2026-01-01", "to": "2026-01-02", "x": 1}');
+-- the scheduled sweep prunes the change log of organizations without cached reports
+SELECT count(*) > 0 AS logged_before FROM protector_internal.report_changes WHERE organization_id = '0d130000-0000-4000-8000-0000000000f1';
+SELECT protector.expire_holds() >= 0 AS swept;
+SELECT count(*) AS logged_after FROM protector_internal.report_changes WHERE organization_id = '0d130000-0000-4000-8000-0000000000f1';
