@@ -132,6 +132,35 @@ SELECT pg_catalog.pg_extension_config_dump('protector_internal.reports_cache', '
 COMMENT ON TABLE protector_internal.reports_cache IS
 'Computed reports by organization, report and parameters, with the snapshot they saw; valid while no change they could not see is logged';
 
+-- Prunes one organization's change log; its caller holds the
+-- organization's lock.  Changes every cached entry (and every snapshot
+-- still running) sees are history; the watermark it raises makes
+-- cached_report refuse a later entry older than that.  An organization
+-- deleted meanwhile gets no watermark (its rows are gone with it).
+CREATE FUNCTION protector_internal.prune_report_log(p_organization_id uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_below xid8;
+BEGIN
+	SELECT LEAST(pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()),
+				 (SELECT pg_catalog.pg_snapshot_xmin(c.snapshot) FROM protector_internal.reports_cache c
+				  WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id
+				  ORDER BY pg_catalog.pg_snapshot_xmin(c.snapshot) LIMIT 1))
+	INTO v_below;
+	DELETE FROM protector_internal.report_changes x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.xid OPERATOR(pg_catalog.<) v_below;
+	INSERT INTO protector_internal.report_prunes (organization_id, below)
+	SELECT p_organization_id, v_below
+	WHERE EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id)
+	ON CONFLICT (organization_id) DO UPDATE SET below = GREATEST(report_prunes.below, EXCLUDED.below);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.prune_report_log(uuid) IS
+'Prunes one organization''s report change log up to what every cached entry and running snapshot sees (caller holds its lock)';
+
 -- A report's rows: from the cache if nothing has changed since (and it
 -- was computed today, UTC: RFM recency counts days), else computed by
 -- p_compute (a fixed name, not the caller's text) and stored.
@@ -144,7 +173,6 @@ DECLARE
 	v_rows jsonb;
 	v_snapshot pg_snapshot;
 	v_unknown text;
-	v_below xid8;
 BEGIN
 	-- this runs as the owner: it asks the map about the request itself
 	IF p_report IS NULL OR p_report OPERATOR(pg_catalog.<>) ALL ('{revenue,bookings,customers,staff}') THEN
@@ -198,17 +226,7 @@ BEGIN
 			VALUES (p_organization_id, p_report, p_params, v_snapshot, v_rows)
 			ON CONFLICT (organization_id, report, params)
 			DO UPDATE SET snapshot = EXCLUDED.snapshot, computed_at = EXCLUDED.computed_at, rows = EXCLUDED.rows;
-			-- changes every cached entry (and every snapshot still running)
-			-- sees are history; later entries older than that are refused above
-			SELECT LEAST(pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()),
-						 (SELECT pg_catalog.pg_snapshot_xmin(c.snapshot) FROM protector_internal.reports_cache c
-						  WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id
-						  ORDER BY pg_catalog.pg_snapshot_xmin(c.snapshot) LIMIT 1))
-			INTO v_below;
-			DELETE FROM protector_internal.report_changes x
-			WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.xid OPERATOR(pg_catalog.<) v_below;
-			INSERT INTO protector_internal.report_prunes (organization_id, below) VALUES (p_organization_id, v_below)
-			ON CONFLICT (organization_id) DO UPDATE SET below = GREATEST(report_prunes.below, EXCLUDED.below);
+			PERFORM protector_internal.prune_report_log(p_organization_id);
 		END IF;
 	END IF;
 	RETURN v_rows;
@@ -229,7 +247,6 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_org uuid;
-	v_below xid8;
 	v_pruned integer := 0;
 BEGIN
 	FOR v_org IN
@@ -238,16 +255,7 @@ BEGIN
 		LIMIT p_limit
 	LOOP
 		CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(1886547717, pg_catalog.hashtext(v_org::text));
-		SELECT LEAST(pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()),
-					 (SELECT pg_catalog.pg_snapshot_xmin(c.snapshot) FROM protector_internal.reports_cache c
-					  WHERE c.organization_id OPERATOR(pg_catalog.=) v_org
-					  ORDER BY pg_catalog.pg_snapshot_xmin(c.snapshot) LIMIT 1))
-		INTO v_below;
-		DELETE FROM protector_internal.report_changes x
-		WHERE x.organization_id OPERATOR(pg_catalog.=) v_org AND x.xid OPERATOR(pg_catalog.<) v_below;
-		INSERT INTO protector_internal.report_prunes (organization_id, below)
-		SELECT v_org, v_below WHERE EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) v_org)
-		ON CONFLICT (organization_id) DO UPDATE SET below = GREATEST(report_prunes.below, EXCLUDED.below);
+		PERFORM protector_internal.prune_report_log(v_org);
 		v_pruned := v_pruned OPERATOR(pg_catalog.+) 1;
 	END LOOP;
 	RETURN v_pruned;
