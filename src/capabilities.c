@@ -198,6 +198,19 @@ role_array(int roles)
 /* ---------- who is calling ---------- */
 
 /*
+ * The role that made the request (outside SECURITY DEFINER functions the
+ * current user, inside them the user they were called by) is a superuser
+ * or bypasses RLS.
+ */
+static bool
+requester_is_trusted(void)
+{
+	Oid			outer = GetOuterUserId();
+
+	return superuser_arg(outer) || has_bypassrls_privilege(outer);
+}
+
+/*
  * Trusted: the role that made the request (outside SECURITY DEFINER
  * functions the current user, inside them the user they were called by) is
  * a superuser or bypasses RLS, or protector's own code is running as the
@@ -207,9 +220,7 @@ role_array(int roles)
 bool
 protector_caller_is_trusted(void)
 {
-	Oid			outer = GetOuterUserId();
-
-	return superuser_arg(outer) || has_bypassrls_privilege(outer) ||
+	return requester_is_trusted() ||
 		GetUserId() == protector_table_owner("bookings");
 }
 
@@ -226,9 +237,7 @@ protector_caller_is_trusted(void)
 bool
 protector_restoring(void)
 {
-	Oid			outer = GetOuterUserId();
-
-	return !row_security && (superuser_arg(outer) || has_bypassrls_privilege(outer));
+	return !row_security && requester_is_trusted();
 }
 
 /*
@@ -372,16 +381,16 @@ protector_orgs_with(PG_FUNCTION_ARGS)
 }
 
 /*
- * The check of protector_internal.authorize() for C callers: returns if the
- * caller may do action in org, else raises 42501 (a member whose role may
- * not) or "<entity> not found" (anyone else).
+ * Returns if trusted or the caller's user is an active member of org whose
+ * role may do cap, else raises 42501 (a member whose role may not) or
+ * "<entity> not found" (anyone else): authorize() and authorize_requester()
+ * differ only in whom they trust.
  */
-void
-protector_authorize(const pg_uuid_t *org, const char *action, const char *entity)
+static void
+authorize_member(const pg_uuid_t *org, const Capability *cap, const char *entity,
+				 bool trusted)
 {
-	const Capability *cap = find_capability(action);
-
-	if (caller_may(org, cap))
+	if (trusted || array_has_uuid(member_orgs(cap->roles), org))
 		return;
 	if (array_has_uuid(member_orgs(R_ALL), org))
 		refuse(cap);
@@ -389,14 +398,16 @@ protector_authorize(const pg_uuid_t *org, const char *action, const char *entity
 }
 
 /*
- * protector_internal.authorize(p_organization_id uuid, p_action text,
- *								p_entity text default 'organization')
- * returns boolean
- *
- * True if the caller may do p_action in the organization.  Otherwise
- * raises 42501 for a member of it whose role may not, and for anyone else
- * the same "<entity> not found" a missing row gets.
+ * The check of protector_internal.authorize() for C callers: returns if the
+ * caller may do action in org, else raises 42501 (a member whose role may
+ * not) or "<entity> not found" (anyone else).
  */
+void
+protector_authorize(const pg_uuid_t *org, const char *action, const char *entity)
+{
+	authorize_member(org, find_capability(action), entity, protector_caller_is_trusted());
+}
+
 /*
  * protector_internal.authorize_requester(p_organization_id uuid, p_action
  *		text, p_entity text) returns boolean
@@ -413,21 +424,22 @@ protector_authorize_requester(PG_FUNCTION_ARGS)
 {
 	const Capability *cap = capability_arg(fcinfo, 1, "p_action");
 	char	   *entity = entity_arg(fcinfo, 2);
-	Oid			outer = GetOuterUserId();
-	pg_uuid_t  *org;
 
 	if (PG_ARGISNULL(0))
 		not_found(entity);
-	org = PG_GETARG_UUID_P(0);
-	if (superuser_arg(outer) || has_bypassrls_privilege(outer) ||
-		array_has_uuid(member_orgs(cap->roles), org))
-		PG_RETURN_BOOL(true);
-	if (array_has_uuid(member_orgs(R_ALL), org))
-		refuse(cap);
-	not_found(entity);
-	PG_RETURN_BOOL(false);		/* not reached */
+	authorize_member(PG_GETARG_UUID_P(0), cap, entity, requester_is_trusted());
+	PG_RETURN_BOOL(true);
 }
 
+/*
+ * protector_internal.authorize(p_organization_id uuid, p_action text,
+ *								p_entity text default 'organization')
+ * returns boolean
+ *
+ * True if the caller may do p_action in the organization.  Otherwise
+ * raises 42501 for a member of it whose role may not, and for anyone else
+ * the same "<entity> not found" a missing row gets.
+ */
 PG_FUNCTION_INFO_V1(protector_authorize_sql);
 Datum
 protector_authorize_sql(PG_FUNCTION_ARGS)
