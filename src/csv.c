@@ -14,9 +14,18 @@
  *		"+", "-", "@", tab or carriage return is prefixed with a single
  *		quote and quoted (OWASP's advice); numbers, dates and other
  *		non-text types are written as they are, so -5 stays -5;
- *	  - the document is built once: the final function hands the state's
- *		buffer over as the text value (a header's room is kept in front of
- *		it), so a large export is not copied at the end.
+ *	  - the document is never in memory twice: it grows in one buffer (on
+ *		Linux, past 2 MB, a mapping that mremap() doubles in place); the final
+ *		function moves it into the result a step at a time, unmapping what
+ *		it has copied; the result is allocated where the aggregate's caller
+ *		wants it, so PostgreSQL 15 does not copy it again (finalize_aggregate
+ *		copies a result from any other context).
+ *
+ * Why a mapping: on the VM this was measured on a page fault costs several
+ * microseconds, and a document grown by repalloc and copied at the end took
+ * two faults per 4 kB page, a third of csv_agg's time (docs/performance.md).
+ * Transparent huge pages (madvise) make that a fault per 2 MB.  A document
+ * moves into a mapping once it reaches 2 MB; smaller ones stay palloc'd.
  *
  * src/csv.c
  *
@@ -24,25 +33,73 @@
  */
 #include "postgres.h"
 
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
+#include "utils/uuid.h"
 
 #include "errors.h"
 
+/*
+ * The document's buffer: mapped (Linux) or memory of the aggregate's
+ * context; a mapping is unmapped when that context is reset or deleted, so
+ * an export that fails half way leaks nothing.
+ */
+typedef struct CsvBuffer
+{
+	char	   *data;
+	Size		len;
+	Size		cap;
+	bool		mapped;
+	MemoryContext cxt;			/* the aggregate's */
+	MemoryContextCallback release;
+} CsvBuffer;
+
+/*
+ * How a column's values become text: text and varchar are their own bytes
+ * (no output call, no copy); an enum's labels are remembered after their
+ * first output call (enum_out looks each one up in the catalog cache); a
+ * uuid and an integer are written straight into the document, as uuid_out
+ * and int4out write them; anything else goes through its output function,
+ * as COPY does.
+ */
+typedef enum CsvWrite
+{
+	CSV_WRITE_OUTPUT,
+	CSV_WRITE_TEXT,
+	CSV_WRITE_ENUM,
+	CSV_WRITE_UUID,
+	CSV_WRITE_INT4
+} CsvWrite;
+
+#define CSV_ENUM_LABELS 32
+
+typedef struct CsvColumn
+{
+	FmgrInfo	out;			/* output function */
+	CsvWrite	how;
+	bool		text_like;		/* guard against formula injection */
+	int			nlabels;		/* CSV_WRITE_ENUM: labels seen so far */
+	Oid			label_oids[CSV_ENUM_LABELS];
+	char	   *labels[CSV_ENUM_LABELS];
+} CsvColumn;
+
 typedef struct CsvState
 {
-	StringInfoData buf;			/* VARHDRSZ bytes of room, then the CSV */
+	CsvBuffer	buf;
 	Oid			type;			/* of the rows */
 	int32		typmod;
 	int			ncolumns;		/* 1 for a scalar input */
-	FmgrInfo   *out;			/* output function per column */
-	bool	   *text_like;		/* guard against formula injection */
+	CsvColumn  *columns;
 	int			nfields;		/* columns written (dropped ones are not) */
 	TupleDesc	desc;			/* of the rows (a copy), NULL for scalars */
 	Datum	   *values;			/* reused for every row */
@@ -50,7 +107,188 @@ typedef struct CsvState
 } CsvState;
 
 /* an export stops short of a text value's 1 GB limit */
-#define CSV_MAX_BYTES ((int) (MaxAllocSize - VARHDRSZ - 1024))
+#define CSV_MAX_BYTES ((Size) (MaxAllocSize - VARHDRSZ - 1024))
+
+/* a huge page: the mapping's first size and the final copy's step */
+#define CSV_STEP ((Size) 2 * 1024 * 1024)
+
+static void
+advise_huge_pages(char *start, Size len)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+	uintptr_t	from = TYPEALIGN(CSV_STEP, (uintptr_t) start);
+	uintptr_t	to = TYPEALIGN_DOWN(CSV_STEP, (uintptr_t) start + len);
+
+	/* advice only: where it is not taken, pages are small */
+	if (to > from)
+		(void) madvise((void *) from, to - from, MADV_HUGEPAGE);
+#endif
+}
+
+static void
+buffer_release(void *arg)
+{
+	CsvBuffer  *buf = (CsvBuffer *) arg;
+
+#ifdef __linux__
+	if (buf->mapped && buf->data != NULL)
+		(void) munmap(buf->data, buf->cap);
+#endif
+	buf->data = NULL;
+	buf->cap = buf->len = 0;
+}
+
+static void
+buffer_init(CsvBuffer *buf, MemoryContext cxt)
+{
+	buf->len = 0;
+	buf->cxt = cxt;
+	buf->mapped = false;
+	buf->cap = 64 * 1024;
+	buf->data = MemoryContextAlloc(cxt, buf->cap);
+}
+
+/*
+ * Moves a buffer that reaches CSV_STEP into a mapping of cap bytes (Linux):
+ * small documents (one per group of a GROUP BY, say) stay palloc'd, so
+ * they cost no mapping each.  False where no mapping is to be had.
+ */
+static bool
+buffer_map(CsvBuffer *buf, Size cap)
+{
+#ifdef __linux__
+	char	   *data;
+
+	if (buf->mapped || cap < CSV_STEP)
+		return false;
+	data = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (data == MAP_FAILED)
+		return false;
+	advise_huge_pages(data, cap);
+	memcpy(data, buf->data, buf->len);
+	pfree(buf->data);
+	buf->data = data;
+	buf->cap = cap;
+	buf->mapped = true;
+	buf->release.func = buffer_release;
+	buf->release.arg = buf;
+	MemoryContextRegisterResetCallback(buf->cxt, &buf->release);
+	return true;
+#else
+	(void) buf;
+	(void) cap;
+	return false;
+#endif
+}
+
+static void
+document_too_large(void)
+{
+	ereport(ERROR,
+			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+			 errmsg("the CSV document would exceed 1 GB"),
+			 errhint("Export a shorter date range at a time.")));
+}
+
+/* room for "more" bytes: doubles the buffer, in place where it is mapped */
+static void
+buffer_grow(CsvBuffer *buf, Size more)
+{
+	Size		need = buf->len + more;
+	Size		cap = buf->cap;
+	char	   *data;
+
+	if (need > CSV_MAX_BYTES)
+		document_too_large();
+	while (cap < need)
+		cap *= 2;
+	cap = Min(cap, CSV_MAX_BYTES);
+	if (buffer_map(buf, cap))
+		return;
+#ifdef __linux__
+	if (buf->mapped)
+	{
+		data = mremap(buf->data, buf->cap, cap, MREMAP_MAYMOVE);
+		if (data == MAP_FAILED)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory"),
+					 errdetail("The CSV document could not grow to %zu bytes: %m.", cap)));
+		buf->data = data;
+		buf->cap = cap;
+		advise_huge_pages(buf->data, buf->cap);
+		return;
+	}
+#endif
+	data = repalloc_huge(buf->data, cap);
+	buf->data = data;
+	buf->cap = cap;
+}
+
+static inline void
+buffer_reserve(CsvBuffer *buf, Size more)
+{
+	if (buf->len + more > buf->cap)
+		buffer_grow(buf, more);
+}
+
+static inline void
+buffer_append(CsvBuffer *buf, const char *bytes, Size n)
+{
+	buffer_reserve(buf, n);
+	memcpy(buf->data + buf->len, bytes, n);
+	buf->len += n;
+}
+
+static inline void
+buffer_append_char(CsvBuffer *buf, char c)
+{
+	buffer_reserve(buf, 1);
+	buf->data[buf->len++] = c;
+}
+
+/*
+ * The document as a text value in the current memory context, moved a step
+ * at a time: each copied step of a mapping is unmapped at once, so the
+ * document and its copy are never both whole.
+ */
+static text *
+buffer_to_text(CsvBuffer *buf)
+{
+	text	   *result = (text *) palloc(buf->len + VARHDRSZ);
+	char	   *to = VARDATA(result);
+	Size		done = 0;
+
+	advise_huge_pages((char *) result, buf->len + VARHDRSZ);
+	SET_VARSIZE(result, buf->len + VARHDRSZ);
+	while (done < buf->len)
+	{
+		Size		n = Min(CSV_STEP, buf->len - done);
+
+		memcpy(to + done, buf->data + done, n);
+		done += n;
+#ifdef __linux__
+		if (buf->mapped && n == CSV_STEP)
+			(void) munmap(buf->data + done - n, n);
+#endif
+	}
+#ifdef __linux__
+	if (buf->mapped)
+	{
+		Size		unmapped = done - done % CSV_STEP;
+
+		if (buf->cap > unmapped)
+			(void) munmap(buf->data + unmapped, buf->cap - unmapped);
+		buf->data = NULL;
+		buf->cap = buf->len = 0;
+		return result;
+	}
+#endif
+	pfree(buf->data);
+	buf->data = NULL;
+	buf->cap = buf->len = 0;
+	return result;
+}
 
 static bool
 is_text_like(Oid type)
@@ -63,41 +301,151 @@ is_text_like(Oid type)
 		category == TYPCATEGORY_UNKNOWN || category == TYPCATEGORY_ENUM;
 }
 
-/* one field, quoted and guarded as the invariants say */
-static void
-append_field(StringInfo buf, const char *value, bool text_like)
+static inline bool
+needs_quotes(const char *value, Size n)
 {
-	bool		guard = text_like &&
+	for (Size i = 0; i < n; i++)
+		if (value[i] == ',' || value[i] == '"' || value[i] == '\r' || value[i] == '\n')
+			return true;
+	return false;
+}
+
+/* one field of n bytes, quoted and guarded as the invariants say */
+static void
+append_field(CsvBuffer *buf, const char *value, Size n, bool text_like)
+{
+	bool		guard = text_like && n > 0 &&
 		(value[0] == '=' || value[0] == '+' || value[0] == '-' || value[0] == '@' ||
 		 value[0] == '\t' || value[0] == '\r');
-	bool		quote = guard || strpbrk(value, ",\"\r\n") != NULL;
+	char	   *out;
 
-	if (!quote)
+	if (!guard && !needs_quotes(value, n))
 	{
-		appendStringInfoString(buf, value);
+		buffer_append(buf, value, n);
 		return;
 	}
-	appendStringInfoChar(buf, '"');
+	/* at worst every byte a quote, doubled; two quotes and the guard */
+	buffer_reserve(buf, 2 * n + 3);
+	out = buf->data + buf->len;
+	*out++ = '"';
 	if (guard)
-		appendStringInfoChar(buf, '\'');
-	for (const char *p = value; *p; p++)
+		*out++ = '\'';
+	for (Size i = 0; i < n; i++)
 	{
-		if (*p == '"')
-			appendStringInfoChar(buf, '"');
-		appendStringInfoChar(buf, *p);
+		if (value[i] == '"')
+			*out++ = '"';
+		*out++ = value[i];
 	}
-	appendStringInfoChar(buf, '"');
+	*out++ = '"';
+	buf->len = out - buf->data;
 }
 
 static void
-end_record(StringInfo buf)
+append_cstring(CsvBuffer *buf, const char *value, bool text_like)
 {
-	appendStringInfoString(buf, "\r\n");
-	if (buf->len > CSV_MAX_BYTES)
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("the CSV document would exceed 1 GB"),
-				 errhint("Export a shorter date range at a time.")));
+	append_field(buf, value, strlen(value), text_like);
+}
+
+/* an enum's label: from the column's memory after its first output call */
+static const char *
+enum_label(CsvColumn *col, Datum value, MemoryContext cxt)
+{
+	Oid			oid = DatumGetObjectId(value);
+	char	   *label;
+
+	for (int i = 0; i < col->nlabels; i++)
+		if (col->label_oids[i] == oid)
+			return col->labels[i];
+	label = OutputFunctionCall(&col->out, value);
+	if (col->nlabels < CSV_ENUM_LABELS)
+	{
+		col->label_oids[col->nlabels] = oid;
+		col->labels[col->nlabels++] = MemoryContextStrdup(cxt, label);
+	}
+	return label;
+}
+
+/* a uuid as uuid_out writes it: 8-4-4-4-12 lower-case hex digits */
+static void
+append_uuid(CsvBuffer *buf, const pg_uuid_t *uuid)
+{
+	static const char hex[] = "0123456789abcdef";
+	char	   *out;
+
+	buffer_reserve(buf, 36);
+	out = buf->data + buf->len;
+	for (int i = 0; i < UUID_LEN; i++)
+	{
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*out++ = '-';
+		*out++ = hex[uuid->data[i] >> 4];
+		*out++ = hex[uuid->data[i] & 0x0F];
+	}
+	buf->len = out - buf->data;
+}
+
+static void
+append_int4(CsvBuffer *buf, int32 value)
+{
+	buffer_reserve(buf, 12);
+	buf->len += pg_ltoa(value, buf->data + buf->len);
+}
+
+/* one non-NULL value of a column */
+static void
+append_value(CsvState *state, CsvColumn *col, Datum value)
+{
+	switch (col->how)
+	{
+		case CSV_WRITE_TEXT:
+			{
+				text	   *t = DatumGetTextPP(value);
+
+				append_field(&state->buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), col->text_like);
+				break;
+			}
+		case CSV_WRITE_ENUM:
+			append_cstring(&state->buf, enum_label(col, value, state->buf.cxt), col->text_like);
+			break;
+		case CSV_WRITE_UUID:
+			append_uuid(&state->buf, DatumGetUUIDP(value));
+			break;
+		case CSV_WRITE_INT4:
+			append_int4(&state->buf, DatumGetInt32(value));
+			break;
+		case CSV_WRITE_OUTPUT:
+			append_cstring(&state->buf, OutputFunctionCall(&col->out, value), col->text_like);
+			break;
+	}
+}
+
+/* how a column of this type is written (CsvWrite) */
+static void
+init_column(CsvColumn *col, Oid type, MemoryContext cxt)
+{
+	Oid			outfunc;
+	bool		varlena;
+
+	getTypeOutputInfo(type, &outfunc, &varlena);
+	fmgr_info_cxt(outfunc, &col->out, cxt);
+	col->text_like = is_text_like(type);
+	col->nlabels = 0;
+	if (outfunc == F_TEXTOUT || outfunc == F_VARCHAROUT)
+		col->how = CSV_WRITE_TEXT;
+	else if (type_is_enum(getBaseType(type)))
+		col->how = CSV_WRITE_ENUM;
+	else if (outfunc == F_UUID_OUT)
+		col->how = CSV_WRITE_UUID;
+	else if (outfunc == F_INT4OUT)
+		col->how = CSV_WRITE_INT4;
+	else
+		col->how = CSV_WRITE_OUTPUT;
+}
+
+static void
+end_record(CsvBuffer *buf)
+{
+	buffer_append(buf, "\r\n", 2);
 }
 
 /* the state, its column output functions and the header row, first call */
@@ -108,8 +456,7 @@ start_document(FunctionCallInfo fcinfo, MemoryContext aggcontext, Datum row, Oid
 	CsvState   *state = palloc0(sizeof(CsvState));
 	TupleDesc	desc = NULL;
 
-	initStringInfo(&state->buf);
-	appendStringInfoSpaces(&state->buf, VARHDRSZ);
+	buffer_init(&state->buf, aggcontext);
 	if (type_is_rowtype(argtype))
 	{
 		HeapTupleHeader td = DatumGetHeapTupleHeader(row);
@@ -127,22 +474,15 @@ start_document(FunctionCallInfo fcinfo, MemoryContext aggcontext, Datum row, Oid
 		state->type = argtype;
 		state->ncolumns = 1;
 	}
-	state->out = palloc(sizeof(FmgrInfo) * Max(state->ncolumns, 1));
-	state->text_like = palloc(sizeof(bool) * Max(state->ncolumns, 1));
+	state->columns = palloc(sizeof(CsvColumn) * Max(state->ncolumns, 1));
 	for (int i = 0, written = 0; i < state->ncolumns; i++)
 	{
-		Oid			type = desc ? TupleDescAttr(desc, i)->atttypid : argtype;
-		Oid			outfunc;
-		bool		varlena;
-
 		if (desc && TupleDescAttr(desc, i)->attisdropped)
 			continue;
-		getTypeOutputInfo(type, &outfunc, &varlena);
-		fmgr_info_cxt(outfunc, &state->out[i], aggcontext);
-		state->text_like[i] = is_text_like(type);
+		init_column(&state->columns[i], desc ? TupleDescAttr(desc, i)->atttypid : argtype, aggcontext);
 		if (written++ > 0)
-			appendStringInfoChar(&state->buf, ',');
-		append_field(&state->buf, desc ? NameStr(TupleDescAttr(desc, i)->attname) : "value", true);
+			buffer_append_char(&state->buf, ',');
+		append_cstring(&state->buf, desc ? NameStr(TupleDescAttr(desc, i)->attname) : "value", true);
 		state->nfields++;
 	}
 	end_record(&state->buf);
@@ -176,7 +516,7 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 		if (state == NULL)
 			PG_RETURN_NULL();	/* before the first row: nothing to write yet */
 		for (int i = 1; i < state->nfields; i++)
-			appendStringInfoChar(&state->buf, ',');
+			buffer_append_char(&state->buf, ',');
 		end_record(&state->buf);
 		PG_RETURN_POINTER(state);
 	}
@@ -215,14 +555,13 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 			if (TupleDescAttr(state->desc, i)->attisdropped)
 				continue;
 			if (written++ > 0)
-				appendStringInfoChar(&state->buf, ',');
+				buffer_append_char(&state->buf, ',');
 			if (!state->nulls[i])
-				append_field(&state->buf, OutputFunctionCall(&state->out[i], state->values[i]),
-							 state->text_like[i]);
+				append_value(state, &state->columns[i], state->values[i]);
 		}
 	}
 	else
-		append_field(&state->buf, OutputFunctionCall(&state->out[0], PG_GETARG_DATUM(1)), state->text_like[0]);
+		append_value(state, &state->columns[0], PG_GETARG_DATUM(1));
 	end_record(&state->buf);
 	PG_RETURN_POINTER(state);
 }
@@ -230,24 +569,24 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 /*
  * protector_internal.csv_agg_finalfn(internal) returns protector."text/csv"
  *
- * The buffer becomes the value in place: its first VARHDRSZ bytes were kept
- * for the length word.  (The aggregate is declared FINALFUNC_MODIFY =
- * READ_WRITE: nothing is appended after this.)
+ * The document moves into the result (buffer_to_text); the state is spent.
+ * (The aggregate is declared FINALFUNC_MODIFY = READ_WRITE: nothing is
+ * appended after this, and it is not a window function.)
  */
 PG_FUNCTION_INFO_V1(protector_csv_agg_finalfn);
 Datum
 protector_csv_agg_finalfn(PG_FUNCTION_ARGS)
 {
 	CsvState   *state = PG_ARGISNULL(0) ? NULL : (CsvState *) PG_GETARG_POINTER(0);
-	text	   *result;
-
 	if (!AggCheckCallContext(fcinfo, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("csv_agg_finalfn called in a non-aggregate context")));
 	if (state == NULL)
 		PG_RETURN_NULL();		/* no rows: no document */
-	result = (text *) state->buf.data;
-	SET_VARSIZE(result, state->buf.len);
-	PG_RETURN_TEXT_P(result);
+	if (state->buf.data == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("csv_agg_finalfn called twice on one state")));
+	PG_RETURN_TEXT_P(buffer_to_text(&state->buf));
 }

@@ -228,6 +228,34 @@ SELECT protector.csv_agg(CASE WHEN g = 1 THEN ROW('abc'::text) ELSE ROW(x'7fffff
 SELECT replace(protector.csv_agg(CASE WHEN a = 2 THEN NULL ELSE t END ORDER BY a), E'\r\n', '<CRLF>') AS null_row_after_dropped
 FROM t_csv t;
 \pset format aligned
+-- the typed paths of csv_agg (uuid, integer, text, varchar, enum, a domain
+-- over text) write what the output functions write, guard text-like values
+-- only, and a document of several megabytes (the buffer grows and is moved
+-- into the result in 2 MB steps) is byte for byte the reference built with
+-- string_agg from the output functions
+CREATE DOMAIN pg_temp.label AS text;
+CREATE TYPE pg_temp.mood AS ENUM ('calm', '-tense', 'odd,one');
+CREATE TEMP TABLE t_typed AS
+SELECT g AS n, md5(g::text)::uuid AS u, (ARRAY[-2147483648, 2147483647, 0, -5])[1 + g % 4] + (g % 4 = 2)::int * g AS i,
+	   (ARRAY['plain', '=1+1', 'a,b', NULL])[1 + g % 4]::varchar AS v,
+	   (ARRAY['-x', 'y', E'q"q', '@z'])[1 + g % 4]::pg_temp.label AS d,
+	   (ARRAY['calm', '-tense', 'odd,one'])[1 + g % 3]::pg_temp.mood AS e,
+	   CASE WHEN g % 1000 = 0 THEN repeat('long,', 2000) ELSE 't' || g END AS t
+FROM generate_series(1, 150000) g;
+CREATE FUNCTION pg_temp.csv_field(v text, guard boolean) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN v IS NULL THEN ''
+				WHEN guard AND v ~ E'^[=+\\-@\t\r]' THEN '"''' || replace(v, '"', '""') || '"'
+				WHEN v ~ E'[,"\r\n]' THEN '"' || replace(v, '"', '""') || '"'
+				ELSE v END
+$$;
+SELECT octet_length(c) > 4 * 1024 * 1024 AS several_megabytes,
+	   c = 'n,u,i,v,d,e,t' || E'\r\n' || r AS same_as_output_functions,
+	   position('"''-tense"' IN c) > 0 AS enum_label_guarded, position(',-5,' IN c) > 0 AS integer_not_guarded,
+	   position(',-2147483648,' IN c) > 0 AS smallest_integer
+FROM (SELECT protector.csv_agg(x ORDER BY n) AS c FROM t_typed x) a,
+	 (SELECT string_agg(concat_ws(',', n, u, i, pg_temp.csv_field(v, true), pg_temp.csv_field(d, true), pg_temp.csv_field(e::text, true),
+								  pg_temp.csv_field(t, true)) || E'\r\n', '' ORDER BY n) AS r FROM t_typed) b;
+
 -- a report computed inside a transaction that then changes its data is not
 -- kept: the next call sees the change
 CREATE FUNCTION pg_temp.no_bookings() RETURNS bigint LANGUAGE sql AS $$
