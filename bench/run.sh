@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh — `make bench`: every benchmark, each figure a ratio against
 # baselines measured in the same run, on a throwaway cluster.
-#   BENCH_PARTS (default "reservations instructions audit realtime analytics dashboards")
+#   BENCH_PARTS (default "reservations instructions checks audit realtime analytics dashboards")
 #   selects parts;
 #   reservations: BENCH_SECONDS (default 8) per run, BENCH_REPEAT (default
 #   7) rounds of every variant, medians reported (many short rounds beat a
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh bench
 make -s >/dev/null
 make -s install >/dev/null
-export BENCH_PARTS="${BENCH_PARTS:-reservations instructions audit realtime analytics dashboards}"
+export BENCH_PARTS="${BENCH_PARTS:-reservations instructions checks audit realtime analytics dashboards}"
 # no checkpoint in the middle of a run: it would land on one variant by chance
 exec bash scripts/pg-cluster.sh -o "max_connections=50" -o "shared_buffers=512MB" \
 	-o "max_wal_size=16GB" -o "checkpoint_timeout=1h" bash -c '
@@ -20,6 +20,7 @@ exec bash scripts/pg-cluster.sh -o "max_connections=50" -o "shared_buffers=512MB
 		case $part in
 		reservations) bash bench/inside.sh ;;
 		instructions) bash bench/instructions.sh ;;
+		checks) bash bench/checks.sh ;;
 		audit) bash bench/audit.sh ;;
 		realtime) bash bench/realtime.sh ;;
 		analytics) bash bench/analytics.sh ;;

@@ -16,6 +16,26 @@ CREATE SCHEMA protector_internal;
 COMMENT ON SCHEMA protector_internal IS
 'protector: internal helpers and triggers; not for PostgREST''s db_schemas';
 
+-- CHECK constraints of protector.bookings in C (src/constraints.c): one
+-- call each where the SQL expressions were eleven; executable by the roles
+-- that insert and update bookings as themselves.
+CREATE FUNCTION protector_internal.during_is_bounded(tstzrange)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_during_is_bounded'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.during_is_bounded(tstzrange) IS
+'CHECK bookings_during_check: not empty, [) bounds, both finite';
+
+CREATE FUNCTION protector_internal.during_within_31_days(tstzrange)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_during_within_31_days'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.during_within_31_days(tstzrange) IS
+'CHECK bookings_length_check: upper - lower <= 31 days';
+
+GRANT EXECUTE ON FUNCTION protector_internal.during_is_bounded(tstzrange),
+	protector_internal.during_within_31_days(tstzrange) TO authenticated, service_role;
+
 -- The capability map (src/capabilities.c): the only place that says which
 -- member role may do which action.  docs/security.md shows it.
 CREATE FUNCTION protector.capability_map()

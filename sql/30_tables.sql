@@ -161,10 +161,9 @@ CREATE TABLE protector.bookings (
 	venue_id		uuid NOT NULL,
 	service_id		uuid NOT NULL,
 	customer_id		uuid,
+	-- not empty, [) bounds, both finite (src/constraints.c)
 	during			tstzrange NOT NULL
-					CHECK (NOT isempty(during) AND NOT lower_inf(during) AND NOT upper_inf(during)
-						   AND lower_inc(during) AND NOT upper_inc(during)
-						   AND isfinite(lower(during)) AND isfinite(upper(during))),
+					CONSTRAINT bookings_during_check CHECK (protector_internal.during_is_bounded(during)),
 	party_size		integer NOT NULL DEFAULT 1 CHECK (party_size BETWEEN 1 AND 100000),
 	status			protector.booking_status NOT NULL DEFAULT 'pending',
 	source			protector.booking_source NOT NULL DEFAULT 'dashboard',
@@ -194,7 +193,8 @@ CREATE TABLE protector.bookings (
 	promo_code_id	uuid,
 	CHECK (status <> 'held' OR hold_expires_at IS NOT NULL),
 	-- bounded length lets a per-service start-time index answer range queries
-	CONSTRAINT bookings_length_check CHECK (upper(during) - lower(during) <= interval '31 days'),
+	-- (upper(during) - lower(during) <= interval '31 days', in C)
+	CONSTRAINT bookings_length_check CHECK (protector_internal.during_within_31_days(during)),
 	UNIQUE (organization_id, id),
 	FOREIGN KEY (organization_id, venue_id, service_id)
 		REFERENCES protector.services (organization_id, venue_id, id),

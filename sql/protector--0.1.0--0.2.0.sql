@@ -4599,3 +4599,33 @@ COMMENT ON FUNCTION protector_internal.recent_booking_ids(uuid, integer) IS
 
 REVOKE ALL ON FUNCTION protector_internal.recent_booking_ids(uuid, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.recent_booking_ids(uuid, integer) TO authenticated, service_role;
+
+-- The bookings' time CHECKs in C (issue 15): same names, same rules ------------
+CREATE FUNCTION protector_internal.during_is_bounded(tstzrange)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_during_is_bounded'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.during_is_bounded(tstzrange) IS
+'CHECK bookings_during_check: not empty, [) bounds, both finite';
+
+CREATE FUNCTION protector_internal.during_within_31_days(tstzrange)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_during_within_31_days'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.during_within_31_days(tstzrange) IS
+'CHECK bookings_length_check: upper - lower <= 31 days';
+
+REVOKE ALL ON FUNCTION protector_internal.during_is_bounded(tstzrange),
+	protector_internal.during_within_31_days(tstzrange) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.during_is_bounded(tstzrange),
+	protector_internal.during_within_31_days(tstzrange) TO authenticated, service_role;
+
+-- every existing booking already passed the same rule: NOT VALID, then
+-- VALIDATE (a scan under a lock that lets bookings be read meanwhile)
+ALTER TABLE protector.bookings
+	DROP CONSTRAINT bookings_during_check,
+	ADD CONSTRAINT bookings_during_check CHECK (protector_internal.during_is_bounded(during)) NOT VALID,
+	DROP CONSTRAINT bookings_length_check,
+	ADD CONSTRAINT bookings_length_check CHECK (protector_internal.during_within_31_days(during)) NOT VALID;
+ALTER TABLE protector.bookings VALIDATE CONSTRAINT bookings_during_check;
+ALTER TABLE protector.bookings VALIDATE CONSTRAINT bookings_length_check;

@@ -130,3 +130,25 @@ ROLLBACK;
 -- leave the database as we found it for the next tests
 DELETE FROM protector.bookings;
 DELETE FROM protector.organizations;
+
+-- the C CHECKs (src/constraints.c) say what the SQL rules they replaced
+-- said, for every kind of range: 3 lower ends (unbounded, -infinity, t0)
+-- x 6 upper ends (unbounded, infinity, t0, t0 + 1 hour, + 31 days, + 31
+-- days and a microsecond) x 4 kinds of bounds = 72 ranges; bounded are the
+-- three "[)" ones from t0 to a later finite end, and of those two last at
+-- most 31 days.  (The length rule is compared where the during rule holds:
+-- it runs second, and in SQL it fails on an infinite bound.)
+SELECT count(*) AS ranges,
+	   count(*) FILTER (WHERE protector_internal.during_is_bounded(r)) AS bounded,
+	   count(*) FILTER (WHERE protector_internal.during_is_bounded(r) AND protector_internal.during_within_31_days(r)) AS within_31_days,
+	   count(*) FILTER (WHERE protector_internal.during_is_bounded(r) IS DISTINCT FROM
+						(NOT isempty(r) AND NOT lower_inf(r) AND NOT upper_inf(r) AND lower_inc(r) AND NOT upper_inc(r)
+						 AND isfinite(lower(r)) AND isfinite(upper(r)))) AS during_rule_differs,
+	   count(*) FILTER (WHERE protector_internal.during_is_bounded(r) AND
+						protector_internal.during_within_31_days(r) IS DISTINCT FROM (upper(r) - lower(r) <= interval '31 days'))
+		   AS length_rule_differs
+FROM (SELECT tstzrange(lo, hi, b) AS r
+	  FROM (VALUES (NULL::timestamptz), ('-infinity'), ('2030-03-01 00:00+00')) l(lo),
+		   (VALUES (NULL::timestamptz), ('infinity'), ('2030-03-01 00:00+00'), ('2030-03-01 01:00+00'), ('2030-04-01 00:00+00'),
+				   ('2030-04-01 00:00:00.000001+00')) h(hi),
+		   (VALUES ('[)'), ('(]'), ('[]'), ('()')) k(b)) x;
