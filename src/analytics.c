@@ -41,6 +41,7 @@
 
 #include "access.h"
 #include "errors.h"
+#include "support.h"
 
 #define NSEGMENTS 11
 
@@ -276,10 +277,7 @@ authorized_org_arg(FunctionCallInfo fcinfo, const char *action)
 {
 	pg_uuid_t  *org;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_organization_id must not be null")));
+	protector_require_arg(fcinfo, 0, "p_organization_id");
 	org = PG_GETARG_UUID_P(0);
 	protector_authorize(org, action, "organization");
 	return org;

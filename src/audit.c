@@ -69,6 +69,7 @@
 
 #include "access.h"
 #include "identity.h"
+#include "support.h"
 
 #define AUDIT_MASK_TEXT "[masked]"
 
@@ -185,23 +186,6 @@ audit_init_cache(void)
 	CacheRegisterRelcacheCallback(audit_relcache_callback, (Datum) 0);
 }
 
-static AttrNumber
-audit_log_column(TupleDesc desc, const char *name)
-{
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->attnum;
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_COLUMN),
-			 errmsg("protector.audit_log has no column \"%s\"", name),
-			 errhint("The protector extension is damaged; reinstall it.")));
-	return InvalidAttrNumber;	/* keep the compiler quiet */
-}
-
 static void
 audit_load_target(void)
 {
@@ -225,18 +209,18 @@ audit_load_target(void)
 	desc = RelationGetDescr(rel);
 	t.relid = relid;
 	t.natts = desc->natts;
-	t.id = audit_log_column(desc, "id");
-	t.occurred_at = audit_log_column(desc, "occurred_at");
-	t.organization_id = audit_log_column(desc, "organization_id");
-	t.actor_uid = audit_log_column(desc, "actor_uid");
-	t.actor_role = audit_log_column(desc, "actor_role");
-	t.table_name = audit_log_column(desc, "table_name");
-	t.record_id = audit_log_column(desc, "record_id");
-	t.op = audit_log_column(desc, "op");
-	t.old_row = audit_log_column(desc, "old_row");
-	t.new_row = audit_log_column(desc, "new_row");
-	t.changed_columns = audit_log_column(desc, "changed_columns");
-	t.txid = audit_log_column(desc, "txid");
+	t.id = protector_column_required(rel, "id", InvalidOid);
+	t.occurred_at = protector_column_required(rel, "occurred_at", InvalidOid);
+	t.organization_id = protector_column_required(rel, "organization_id", InvalidOid);
+	t.actor_uid = protector_column_required(rel, "actor_uid", InvalidOid);
+	t.actor_role = protector_column_required(rel, "actor_role", InvalidOid);
+	t.table_name = protector_column_required(rel, "table_name", InvalidOid);
+	t.record_id = protector_column_required(rel, "record_id", InvalidOid);
+	t.op = protector_column_required(rel, "op", InvalidOid);
+	t.old_row = protector_column_required(rel, "old_row", InvalidOid);
+	t.new_row = protector_column_required(rel, "new_row", InvalidOid);
+	t.changed_columns = protector_column_required(rel, "changed_columns", InvalidOid);
+	t.txid = protector_column_required(rel, "txid", InvalidOid);
 	t.seqid = getIdentitySequence(relid, t.id, false);
 	table_close(rel, AccessShareLock);
 
@@ -840,11 +824,20 @@ audit_write(const Datum *values, const bool *nulls)
 	ExecClearTuple(slot);
 }
 
+static const TriggerProtocol audit_protocol = {
+	.function = "audit_trigger()",
+	.after = true,
+	.row_events = PROTECTOR_ON_INSERT | PROTECTOR_ON_UPDATE | PROTECTOR_ON_DELETE,
+	.statement_events = PROTECTOR_ON_TRUNCATE,
+	.fired = "AFTER INSERT, UPDATE or DELETE FOR EACH ROW, or AFTER TRUNCATE FOR EACH STATEMENT",
+	.hint = "Use protector.enable_audit() to attach it.",
+};
+
 PG_FUNCTION_INFO_V1(protector_audit_trigger);
 Datum
 protector_audit_trigger(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerData *trigdata;
 	Relation	rel;
 	TupleDesc	desc;
 	AuditTable *entry;
@@ -861,22 +854,7 @@ protector_audit_trigger(PG_FUNCTION_ARGS)
 	pg_uuid_t	uid;
 	char	   *role;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("audit_trigger() must be called as a trigger")));
-	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("audit_trigger() must be fired AFTER the change"),
-				 errhint("Use protector.enable_audit() to attach it.")));
-	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) ?
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) :
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("audit_trigger() must be fired FOR EACH ROW on INSERT, UPDATE and DELETE, FOR EACH STATEMENT on TRUNCATE"),
-				 errhint("Use protector.enable_audit() to attach it.")));
+	trigdata = protector_trigger_data(fcinfo, &audit_protocol);
 
 	/* restored rows are history: their audit rows are restored too */
 	if (protector_restoring())

@@ -32,6 +32,7 @@
 #include "errors.h"
 #include "reserve.h"
 #include "schedule.h"
+#include "support.h"
 #include "timezone.h"
 
 /* longest date range get_available_slots() answers in one call */
@@ -43,10 +44,7 @@ visible_service(FunctionCallInfo fcinfo, int argno)
 	pg_uuid_t  *service_id;
 	ServiceRules *rules;
 
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_service_id must not be null")));
+	protector_require_arg(fcinfo, argno, "p_service_id");
 	service_id = PG_GETARG_UUID_P(argno);
 	rules = protector_load_service_rules(service_id);
 	if (rules == NULL)
@@ -117,10 +115,7 @@ protector_get_available_slots(PG_FUNCTION_ARGS)
 	int			lo = 0;
 
 	rules = visible_service(fcinfo, 0);
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_from must not be null")));
+	protector_require_arg(fcinfo, 1, "p_from");
 	from_day = PG_GETARG_DATEADT(1);
 	to_day = PG_ARGISNULL(2) ? from_day : PG_GETARG_DATEADT(2);
 	include_full = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
@@ -198,14 +193,8 @@ protector_validate_slot(PG_FUNCTION_ARGS)
 	RangeBound	lower_bound,
 				upper_bound;
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("%s must not be null", param)));
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_party_size must not be null")));
+	protector_require_arg(fcinfo, 1, param);
+	protector_require_arg(fcinfo, 2, "p_party_size");
 	start = PG_GETARG_TIMESTAMPTZ(1);
 	party = PG_GETARG_INT32(2);
 

@@ -44,6 +44,7 @@
 #include "access.h"
 #include "errors.h"
 #include "identity.h"
+#include "support.h"
 
 /* member roles, in protector.member_role's order */
 static const char *const member_roles[] = {
@@ -150,10 +151,7 @@ find_capability(const char *action)
 static const Capability *
 capability_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("%s must not be null", name)));
+	protector_require_arg(fcinfo, argno, name);
 	return find_capability(text_to_cstring(PG_GETARG_TEXT_PP(argno)));
 }
 
@@ -565,10 +563,7 @@ protector_authorize_row(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_table must not be null")));
+	protector_require_arg(fcinfo, 0, "p_table");
 	if (!PG_ARGISNULL(2))
 		cap = capability_arg(fcinfo, 2, "p_action");
 	if (lock && cap == NULL)

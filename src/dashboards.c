@@ -41,6 +41,7 @@
 
 #include "access.h"
 #include "errors.h"
+#include "support.h"
 
 /* at most this many buckets a call: 400 days, or a year of weeks */
 #define MAX_BOUNDS 401
@@ -99,10 +100,7 @@ bounds_arg(FunctionCallInfo fcinfo, int argno)
 	bool	   *nulls;
 	int			n;
 
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_bounds must not be null")));
+	protector_require_arg(fcinfo, argno, "p_bounds");
 	bounds = PG_GETARG_ARRAYTYPE_P(argno);
 	if (ARR_NDIM(bounds) > 1 || (ARR_NDIM(bounds) == 1 && ARR_LBOUND(bounds)[0] != 1))
 		ereport(ERROR,
@@ -149,10 +147,7 @@ protector_booking_buckets(PG_FUNCTION_ARGS)
 	ProtectorElevation saved;
 	Oid			argtypes[4] = {UUIDOID, UUIDOID, TIMESTAMPTZARRAYOID, TEXTOID};
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_organization_id must not be null")));
+	protector_require_arg(fcinfo, 0, "p_organization_id");
 	org = PG_GETARG_UUID_P(0);
 	bounds = bounds_arg(fcinfo, 2);
 	protector_authorize(org, "analytics.aggregate", "organization");

@@ -39,6 +39,7 @@
 #include "access.h"
 #include "errors.h"
 #include "locks.h"
+#include "support.h"
 
 /* more would let one request fill the shared lock table */
 #define LOCK_SERVICES_MAX 100
@@ -211,10 +212,7 @@ protector_lock_services(PG_FUNCTION_ARGS)
 	int			distinct = 0;
 	int32	   *keys;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_service_ids must not be null")));
+	protector_require_arg(fcinfo, 0, "p_service_ids");
 	ids = PG_GETARG_ARRAYTYPE_P(0);
 	if (ARR_NDIM(ids) > 1)
 		ereport(ERROR,

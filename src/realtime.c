@@ -56,6 +56,7 @@
 
 #include "access.h"
 #include "realtime.h"
+#include "support.h"
 
 bool		protector_notify = true;
 int			protector_notify_batch_limit = 100;
@@ -159,22 +160,14 @@ static AttrNumber
 notify_column(TupleDesc desc, const char *name, Oid typid, bool required,
 			  Relation rel)
 {
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
+	AttrNumber	attnum = protector_column(desc, name, typid);
 
-		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
-			continue;
-		if (typid == InvalidOid || getBaseType(att->atttypid) == typid)
-			return att->attnum;
-		break;
-	}
-	if (required)
+	if (attnum == InvalidAttrNumber && required)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("notify_trigger() needs a uuid column \"%s\" in table \"%s\"",
 						name, RelationGetRelationName(rel))));
-	return InvalidAttrNumber;
+	return attnum;
 }
 
 static void
@@ -203,11 +196,18 @@ notify_find_org(OrgCount *orgs, int n, const pg_uuid_t *org)
 	return NULL;
 }
 
+static const TriggerProtocol notify_protocol = {
+	.function = "notify_trigger()",
+	.after = true,
+	.statement_events = PROTECTOR_ON_INSERT | PROTECTOR_ON_UPDATE | PROTECTOR_ON_DELETE,
+	.fired = "AFTER INSERT, UPDATE or DELETE FOR EACH STATEMENT",
+};
+
 PG_FUNCTION_INFO_V1(protector_notify_trigger);
 Datum
 protector_notify_trigger(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerData *trigdata;
 	Relation	rel;
 	TupleDesc	desc;
 	Tuplestorestate *rows;
@@ -224,16 +224,7 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 	char		channel[NAMEDATALEN];
 	StringInfoData payload;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("notify_trigger() must be called as a trigger")));
-	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
-		TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("notify_trigger() must be fired AFTER INSERT, UPDATE or DELETE FOR EACH STATEMENT")));
+	trigdata = protector_trigger_data(fcinfo, &notify_protocol);
 
 	if (!protector_notify || protector_restoring())
 		return PointerGetDatum(NULL);
@@ -283,11 +274,7 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 		oc = notify_find_org(orgs, norgs, DatumGetUUIDP(d));
 		if (oc == NULL)
 		{
-			if (norgs == maxorgs)
-			{
-				maxorgs *= 2;
-				orgs = repalloc(orgs, sizeof(OrgCount) * maxorgs);
-			}
+			protector_grow(orgs, maxorgs, norgs);
 			oc = &orgs[norgs++];
 			memcpy(oc->org.data, DatumGetUUIDP(d)->data, UUID_LEN);
 			oc->rows = 0;

@@ -67,6 +67,7 @@
 #include "locks.h"
 #include "reserve.h"
 #include "schedule.h"
+#include "support.h"
 #include "timezone.h"
 
 static SPIPlanPtr occupancy_plan = NULL;
@@ -258,25 +259,6 @@ reserve_relcache_callback(Datum arg, Oid relid)
 		catalog.valid = false;
 }
 
-static AttrNumber
-column_of(Relation rel, const char *name)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->attnum;
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_COLUMN),
-			 errmsg("protector.%s has no column \"%s\"", RelationGetRelationName(rel), name),
-			 errhint("The protector extension is damaged; reinstall it.")));
-	return InvalidAttrNumber;	/* keep compiler quiet */
-}
-
 static Oid
 enum_label(Relation rel, AttrNumber attnum, const char *label)
 {
@@ -288,7 +270,7 @@ enum_label(Relation rel, AttrNumber attnum, const char *label)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("type %s has no label \"%s\"", format_type_be(typid), label),
-				 errhint("The protector extension is damaged; reinstall it.")));
+				 protector_errhint_damaged()));
 	return oid;
 }
 
@@ -303,7 +285,7 @@ index_named(Relation heap, const char *name)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("index protector.%s of %s is missing or invalid", name,
 						RelationGetRelationName(heap)),
-				 errhint("The protector extension is damaged; reinstall it.")));
+				 protector_errhint_damaged()));
 	return indexoid;
 }
 
@@ -354,7 +336,7 @@ check_index_shape(Relation index, Oid am, AttrNumber during)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("index protector.%s does not have the columns the reservation check reads",
 						RelationGetRelationName(index)),
-				 errhint("The protector extension is damaged; reinstall it.")));
+				 protector_errhint_damaged()));
 }
 
 static void
@@ -374,27 +356,27 @@ load_catalog(Relation bookings)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table protector.services is missing"),
-				 errhint("The protector extension is damaged; reinstall it.")));
+				 protector_errhint_damaged()));
 
 	catalog.bookings = RelationGetRelid(bookings);
 	catalog.services = relid;
-	catalog.b_id = column_of(bookings, "id");
-	catalog.b_service_id = column_of(bookings, "service_id");
-	catalog.b_party_size = column_of(bookings, "party_size");
-	catalog.b_during = column_of(bookings, "during");
-	catalog.b_status = column_of(bookings, "status");
-	catalog.b_hold_expires_at = column_of(bookings, "hold_expires_at");
+	catalog.b_id = protector_column_required(bookings, "id", InvalidOid);
+	catalog.b_service_id = protector_column_required(bookings, "service_id", InvalidOid);
+	catalog.b_party_size = protector_column_required(bookings, "party_size", InvalidOid);
+	catalog.b_during = protector_column_required(bookings, "during", InvalidOid);
+	catalog.b_status = protector_column_required(bookings, "status", InvalidOid);
+	catalog.b_hold_expires_at = protector_column_required(bookings, "hold_expires_at", InvalidOid);
 	catalog.status_cancelled = enum_label(bookings, catalog.b_status, "cancelled");
 	catalog.status_no_show = enum_label(bookings, catalog.b_status, "no_show");
 	catalog.status_held = enum_label(bookings, catalog.b_status, "held");
 
 	services = table_open(relid, AccessShareLock);
-	catalog.s_id = column_of(services, "id");
-	catalog.s_name = column_of(services, "name");
-	catalog.s_mode = column_of(services, "mode");
-	catalog.s_capacity = column_of(services, "capacity");
-	catalog.s_buffer_before = column_of(services, "buffer_before");
-	catalog.s_buffer_after = column_of(services, "buffer_after");
+	catalog.s_id = protector_column_required(services, "id", InvalidOid);
+	catalog.s_name = protector_column_required(services, "name", InvalidOid);
+	catalog.s_mode = protector_column_required(services, "mode", InvalidOid);
+	catalog.s_capacity = protector_column_required(services, "capacity", InvalidOid);
+	catalog.s_buffer_before = protector_column_required(services, "buffer_before", InvalidOid);
+	catalog.s_buffer_after = protector_column_required(services, "buffer_after", InvalidOid);
 	catalog.mode_shared = enum_label(services, catalog.s_mode, "shared");
 
 	catalog.services_pkey = index_named(services, "services_pkey");
@@ -672,11 +654,7 @@ occupancy_taken(BookingRow *row, ItemPointer self, Relation bookings,
 			other.start >= to || other.end <= from ||
 			memcmp(other.id, row->id, UUID_LEN) == 0 || !other.occupies)
 			continue;
-		if (n >= cap)
-		{
-			cap *= 2;
-			occ = repalloc(occ, sizeof(Occupancy) * cap);
-		}
+		protector_grow(occ, cap, n);
 		occ[n].start = other.start - rules->buffer_before;
 		occ[n].end = other.end + rules->buffer_after;
 		occ[n].party = other.party;
@@ -734,11 +712,18 @@ exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
 	return *taken + row->party > rules->capacity;
 }
 
+static const TriggerProtocol reservation_protocol = {
+	.function = "reservation_check()",
+	.after = true,
+	.row_events = PROTECTOR_ON_INSERT | PROTECTOR_ON_UPDATE,
+	.fired = "AFTER INSERT OR UPDATE FOR EACH ROW",
+};
+
 PG_FUNCTION_INFO_V1(protector_reservation_check);
 Datum
 protector_reservation_check(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerData *trigdata;
 	Relation	bookings;
 	TupleDesc	desc;
 	HeapTuple	tuple;
@@ -746,17 +731,7 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	CapacityRules rules;
 	int32		taken;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("reservation_check() must be called as a trigger")));
-	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ||
-		TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("reservation_check() must be fired AFTER INSERT OR UPDATE FOR EACH ROW")));
+	trigdata = protector_trigger_data(fcinfo, &reservation_protocol);
 
 	/*
 	 * A restore writes history as it was: a backup holding bookings that
@@ -808,6 +783,13 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
+static const TriggerProtocol service_mode_protocol = {
+	.function = "service_mode_check()",
+	.after = true,
+	.row_events = PROTECTOR_ON_UPDATE,
+	.fired = "AFTER UPDATE FOR EACH ROW",
+};
+
 /*
  * protector.service_mode_check(): AFTER UPDATE OF mode ON protector.services
  *
@@ -824,7 +806,7 @@ PG_FUNCTION_INFO_V1(protector_service_mode_check);
 Datum
 protector_service_mode_check(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerData *trigdata;
 	Relation	services;
 	TupleDesc	sdesc;
 	Relation	bookings;
@@ -844,16 +826,7 @@ protector_service_mode_check(PG_FUNCTION_ARGS)
 	BookingRow	widest = {0};
 	bool		have_widest = false;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("service_mode_check() must be called as a trigger")));
-	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("service_mode_check() must be fired AFTER UPDATE FOR EACH ROW")));
+	trigdata = protector_trigger_data(fcinfo, &service_mode_protocol);
 
 	services = trigdata->tg_relation;
 	bookings_relid = get_relname_relid("bookings", RelationGetNamespace(services));
@@ -861,7 +834,7 @@ protector_service_mode_check(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table protector.bookings is missing"),
-				 errhint("The protector extension is damaged; reinstall it.")));
+				 protector_errhint_damaged()));
 	bookings = table_open(bookings_relid, AccessShareLock);
 	if (!catalog.valid || catalog.bookings != bookings_relid ||
 		catalog.services != RelationGetRelid(services))

@@ -45,6 +45,7 @@
 #include "access.h"
 #include "errors.h"
 #include "schedule.h"
+#include "support.h"
 #include "timezone.h"
 
 #define MINUTES_PER_DAY 1440
@@ -472,11 +473,7 @@ protector_slots_between(ServiceRules *rules, int first_local_day,
 				start_day = protector_local_day(t, tz);
 				if (start_day < first_local_day || start_day > last_local_day)
 					continue;
-				if (n >= cap)
-				{
-					cap *= 2;
-					slots = repalloc(slots, sizeof(Slot) * cap);
-				}
+				protector_grow(slots, cap, n);
 				slots[n].start = t;
 				slots[n].end = t + rules->duration;
 				n++;
@@ -559,11 +556,7 @@ protector_open_intervals(const pg_uuid_t *venue_id, pg_tz *tz, Jsonb *hours,
 		if (special && ranges->n == 0)
 		{
 			/* a closure: one interval with open == close marks the day */
-			if (*n >= cap)
-			{
-				cap *= 2;
-				result = repalloc(result, sizeof(OpenInterval) * cap);
-			}
+			protector_grow(result, cap, *n);
 			result[*n].local_day = day;
 			result[*n].open = result[*n].close = DT_NOBEGIN;
 			result[*n].kind = OPEN_CLOSED;
@@ -572,11 +565,7 @@ protector_open_intervals(const pg_uuid_t *venue_id, pg_tz *tz, Jsonb *hours,
 		}
 		for (int r = 0; r < ranges->n; r++)
 		{
-			if (*n >= cap)
-			{
-				cap *= 2;
-				result = repalloc(result, sizeof(OpenInterval) * cap);
-			}
+			protector_grow(result, cap, *n);
 			result[*n].local_day = day;
 			result[*n].open = protector_local_time(day, ranges->open[r], tz);
 			result[*n].close = protector_local_time(day, ranges->close[r], tz);

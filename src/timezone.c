@@ -27,6 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "errors.h"
+#include "support.h"
 #include "timezone.h"
 
 /* longest zone name we look up; real ones are under 40 bytes */
@@ -145,10 +146,7 @@ protector_check_timezone_sql(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(1))
 		param = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("%s must not be null", param)));
+	protector_require_arg(fcinfo, 0, param);
 	name = PG_GETARG_TEXT_PP(0);
 	protector_check_timezone(text_to_cstring(name), param);
 	PG_RETURN_TEXT_P(name);

@@ -21,35 +21,29 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "support.h"
+
+static const TriggerProtocol touch_protocol = {
+	.function = "set_updated_at()",
+	.after = false,
+	.row_events = PROTECTOR_ON_UPDATE,
+	.fired = "BEFORE UPDATE FOR EACH ROW",
+};
+
 PG_FUNCTION_INFO_V1(protector_set_updated_at);
 Datum
 protector_set_updated_at(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerData *trigdata;
 	TupleDesc	tupdesc;
 	int			attnum;
 	int			cols[1];
 	Datum		values[1];
 	bool		nulls[1] = {false};
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("set_updated_at() must be called as a trigger")));
-	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("set_updated_at() must be fired BEFORE UPDATE FOR EACH ROW")));
-
+	trigdata = protector_trigger_data(fcinfo, &touch_protocol);
 	tupdesc = RelationGetDescr(trigdata->tg_relation);
-	attnum = SPI_fnumber(tupdesc, "updated_at");
-	if (attnum <= 0 || TupleDescAttr(tupdesc, attnum - 1)->atttypid != TIMESTAMPTZOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("table \"%s\" has no column \"updated_at\" of type timestamptz",
-						RelationGetRelationName(trigdata->tg_relation))));
+	attnum = protector_column_required(trigdata->tg_relation, "updated_at", TIMESTAMPTZOID);
 
 	cols[0] = attnum;
 	values[0] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());

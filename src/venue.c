@@ -30,6 +30,7 @@
 #include "access.h"
 #include "errors.h"
 #include "schedule.h"
+#include "support.h"
 #include "timezone.h"
 
 #define MAX_SCHEDULE_DAYS 93
@@ -55,10 +56,7 @@ load_venue(FunctionCallInfo fcinfo, int argno)
 	int			ret;
 	int			nestlevel;
 
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_venue_id must not be null")));
+	protector_require_arg(fcinfo, argno, "p_venue_id");
 	values[0] = PG_GETARG_DATUM(argno);
 
 	nestlevel = protector_spi_connect();
@@ -149,10 +147,7 @@ protector_is_venue_open(PG_FUNCTION_ARGS)
 	OpenInterval *iv;
 	int			n;
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_at must not be null")));
+	protector_require_arg(fcinfo, 1, "p_at");
 	at = PG_GETARG_TIMESTAMPTZ(1);
 	if (TIMESTAMP_NOT_FINITE(at))
 		ereport(ERROR,
@@ -195,10 +190,7 @@ protector_get_venue_schedule(PG_FUNCTION_ARGS)
 	OpenInterval *iv;
 	int			n;
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_from must not be null")));
+	protector_require_arg(fcinfo, 1, "p_from");
 	from_day = PG_GETARG_DATEADT(1);
 	if (DATE_NOT_FINITE(from_day))
 		ereport(ERROR,

@@ -1,0 +1,115 @@
+/*-------------------------------------------------------------------------
+ *
+ * support.c
+ *	  The C layer's shared mechanics (support.h): every C function that
+ *	  needs an argument, every trigger function, every lookup of a column
+ *	  by name and every growing array goes through these, so the checks and
+ *	  their errors are the same everywhere.
+ *
+ * Invariants:
+ *	  - a NULL required argument is "<name> must not be null" with the
+ *		invalid-parameter code (22023, or PT400 with protector.http_errors);
+ *	  - a trigger function refuses a call that is not a trigger, or that
+ *		fires at another time, level or event than it was written for
+ *		(39P01), before it reads any trigger data;
+ *	  - a column protector's own tables must have and do not is 42703 with
+ *		the hint that the installation is damaged.
+ *
+ * src/support.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "errors.h"
+#include "support.h"
+
+void
+protector_require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (argno >= PG_NARGS() || PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("%s must not be null", name)));
+}
+
+int
+protector_errhint_damaged(void)
+{
+	return errhint("The protector extension is damaged; reinstall it.");
+}
+
+TriggerData *
+protector_trigger_data(FunctionCallInfo fcinfo, const TriggerProtocol *protocol)
+{
+	TriggerData *trigdata;
+	TriggerEvent event;
+	int			allowed;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be called as a trigger", protocol->function)));
+	trigdata = (TriggerData *) fcinfo->context;
+	event = trigdata->tg_event;
+	allowed = TRIGGER_FIRED_FOR_ROW(event) ? protocol->row_events : protocol->statement_events;
+	if ((TRIGGER_FIRED_AFTER(event) ? !protocol->after : protocol->after) ||
+		(allowed & (1 << (event & TRIGGER_EVENT_OPMASK))) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be fired %s", protocol->function, protocol->fired),
+				 protocol->hint ? errhint("%s", protocol->hint) : 0));
+	return trigdata;
+}
+
+AttrNumber
+protector_column(TupleDesc desc, const char *name, Oid typid)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
+			continue;
+		if (!OidIsValid(typid) || getBaseType(att->atttypid) == typid)
+			return att->attnum;
+		break;
+	}
+	return InvalidAttrNumber;
+}
+
+AttrNumber
+protector_column_required(Relation rel, const char *name, Oid typid)
+{
+	AttrNumber	attnum = protector_column(RelationGetDescr(rel), name, typid);
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 OidIsValid(typid) ?
+				 errmsg("%s.%s has no column \"%s\" of type %s",
+						get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel),
+						name, format_type_be(typid)) :
+				 errmsg("%s.%s has no column \"%s\"",
+						get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel), name),
+				 protector_errhint_damaged()));
+	return attnum;
+}
+
+void *
+protector_grow_array(void *array, int *cap, int used, Size elem)
+{
+	if (used < *cap)
+		return array;
+	if ((Size) *cap * 2 > MaxAllocSize / elem)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many elements: %d", used)));
+	*cap = Max(*cap * 2, 4);
+	return repalloc(array, elem * *cap);
+}

@@ -1,0 +1,64 @@
+/*-------------------------------------------------------------------------
+ *
+ * support.h
+ *	  The C layer's shared mechanics, written once: required arguments,
+ *	  the trigger protocol, column lookup by name, the error of a damaged
+ *	  installation, and array growth.
+ *
+ * src/support.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROTECTOR_SUPPORT_H
+#define PROTECTOR_SUPPORT_H
+
+#include "access/tupdesc.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "utils/relcache.h"
+
+/* "<name> must not be null" (invalid parameter) unless argument argno is given */
+extern void protector_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
+
+/* errhint() of an object of protector's own that is missing or changed */
+extern int	protector_errhint_damaged(void);
+
+/* the events a trigger function accepts, per level (bits) */
+#define PROTECTOR_ON_INSERT (1 << TRIGGER_EVENT_INSERT)
+#define PROTECTOR_ON_DELETE (1 << TRIGGER_EVENT_DELETE)
+#define PROTECTOR_ON_UPDATE (1 << TRIGGER_EVENT_UPDATE)
+#define PROTECTOR_ON_TRUNCATE (1 << TRIGGER_EVENT_TRUNCATE)
+
+typedef struct TriggerProtocol
+{
+	const char *function;		/* "audit_trigger()", for messages */
+	bool		after;			/* AFTER, else BEFORE */
+	int			row_events;		/* PROTECTOR_ON_* fired FOR EACH ROW */
+	int			statement_events;	/* PROTECTOR_ON_* fired FOR EACH STATEMENT */
+	const char *fired;			/* "AFTER UPDATE FOR EACH ROW", for messages */
+	const char *hint;			/* how to attach it, or NULL */
+} TriggerProtocol;
+
+/* the call's TriggerData, once the call is a trigger firing as protocol says */
+extern TriggerData *protector_trigger_data(FunctionCallInfo fcinfo,
+										   const TriggerProtocol *protocol);
+
+/*
+ * The attnum of a live column called name (of type typid, a domain counting
+ * as its base type, unless typid is InvalidOid), or InvalidAttrNumber.
+ */
+extern AttrNumber protector_column(TupleDesc desc, const char *name, Oid typid);
+
+/* the same, for a column protector's own table must have */
+extern AttrNumber protector_column_required(Relation rel, const char *name, Oid typid);
+
+/*
+ * Room for element number used (0-based) in a palloc'd array of *cap
+ * elements of elem bytes: doubles it in its memory context when full.
+ */
+extern void *protector_grow_array(void *array, int *cap, int used, Size elem);
+
+#define protector_grow(array, cap, used) \
+	((array) = protector_grow_array((array), &(cap), (used), sizeof(*(array))))
+
+#endif							/* PROTECTOR_SUPPORT_H */
