@@ -39,8 +39,10 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "access.h"
+#include "capabilities.h"
+#include "elevation.h"
 #include "errors.h"
+#include "spi_scope.h"
 #include "support.h"
 
 #define NSEGMENTS 11

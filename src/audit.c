@@ -67,7 +67,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "access.h"
+#include "capabilities.h"
 #include "identity.h"
 #include "support.h"
 

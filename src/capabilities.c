@@ -15,7 +15,7 @@
  * everything, as RLS lets them.
  *
  * The membership reads run as the owner of protector's tables with forced
- * RLS lifted for one kept plan (access.c), as PostgreSQL's
+ * RLS lifted for one kept plan (elevation.c), as PostgreSQL's
  * referential-integrity checks do; the visibility read of authorize_row()
  * runs as the caller, so RLS alone decides whether a row exists for them.
  *
@@ -41,9 +41,11 @@
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
-#include "access.h"
+#include "capabilities.h"
+#include "elevation.h"
 #include "errors.h"
 #include "identity.h"
+#include "spi_scope.h"
 #include "support.h"
 
 /* member roles, in protector.member_role's order */

@@ -36,9 +36,10 @@
 #include "utils/memutils.h"
 #include "utils/uuid.h"
 
-#include "access.h"
+#include "capabilities.h"
 #include "errors.h"
 #include "locks.h"
+#include "spi_scope.h"
 #include "support.h"
 
 /* more would let one request fill the shared lock table */

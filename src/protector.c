@@ -4,9 +4,14 @@
  *	  Module magic and initialization: defines protector's settings.
  *
  * Everything else lives in a file per concern: errors.c (SQLSTATEs),
- * identity.c (the JWT user), access.c (RLS helpers), timezone.c (zone
- * names), touch.c (updated_at), locks.c (service locks), reserve.c (the
- * reservation invariant), schedule.c (hours and slots), availability.c.
+ * support.c (argument, trigger and column checks), spi_scope.c (SQL from
+ * C under a pinned search_path), elevation.c (reads past RLS),
+ * capabilities.c (the capability map), identity.c (the JWT user),
+ * constraints.c (CHECKs in C), timezone.c (zone names), touch.c
+ * (updated_at), locks.c (service locks), reserve.c (the reservation
+ * invariant), schedule.c (hours and slots), availability.c, venue.c,
+ * audit.c, realtime.c, analytics.c, dashboards.c, csv.c, normalize.c and
+ * embed_key.c.
  *
  * src/protector.c
  *

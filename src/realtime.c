@@ -54,7 +54,7 @@
 #include "utils/tuplestore.h"
 #include "utils/uuid.h"
 
-#include "access.h"
+#include "capabilities.h"
 #include "realtime.h"
 #include "support.h"
 

@@ -62,11 +62,13 @@
 #include "utils/typcache.h"
 #include "utils/uuid.h"
 
-#include "access.h"
+#include "capabilities.h"
+#include "elevation.h"
 #include "errors.h"
 #include "locks.h"
 #include "reserve.h"
 #include "schedule.h"
+#include "spi_scope.h"
 #include "support.h"
 #include "timezone.h"
 

@@ -27,9 +27,9 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "access.h"
 #include "errors.h"
 #include "schedule.h"
+#include "spi_scope.h"
 #include "support.h"
 #include "timezone.h"
 

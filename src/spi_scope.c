@@ -1,38 +1,27 @@
 /*-------------------------------------------------------------------------
  *
- * access.c
+ * spi_scope.c
  *	  How protector runs SQL from C: SPI scopes with a pinned search_path,
- *	  plans prepared once per backend, and short, explicit elevations to
- *	  the tables' owner for reads that must see past RLS.
+ *	  plans prepared once per backend, and the reads that copy their rows
+ *	  out of the scope.
  *
- * An elevation adds SECURITY_NOFORCE_RLS for the duration of one kept
- * plan, as PostgreSQL's own referential-integrity triggers do.  On error,
- * (sub)transaction abort restores the user id, the security context and
- * the search_path, so no PG_TRY is needed.
+ * Invariant: every SQL text protector runs from C is prepared and run
+ * inside protector_spi_connect() .. protector_spi_finish(), under
+ * search_path pg_catalog, pg_temp; on error, (sub)transaction abort pops
+ * the GUC nest level and the SPI connection.
  *
- * src/access.c
+ * src/spi_scope.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
-#include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "fmgr.h"
-#include "miscadmin.h"
-#include "utils/array.h"
-#include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
-#include "utils/syscache.h"
-#include "utils/uuid.h"
 
-#include "access.h"
-#include "errors.h"
-#include "identity.h"
+#include "elevation.h"
+#include "spi_scope.h"
 
 /*
  * The only search_path under which protector parses and runs SQL from C.
@@ -42,7 +31,6 @@
  * the rights of whoever protector is acting as, the table owner included.
  */
 #define PROTECTOR_SEARCH_PATH "pg_catalog, pg_temp"
-
 
 /*
  * SPI_connect() plus a search_path pinned to pg_catalog, pg_temp until
@@ -91,49 +79,6 @@ protector_keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 		*plan = newplan;
 	}
 	return *plan;
-}
-
-/*
- * Owner of a protector table (the extension's owner).
- */
-Oid
-protector_table_owner(const char *relname)
-{
-	Oid			relid;
-	HeapTuple	tuple;
-	Oid			owner;
-
-	relid = get_relname_relid(relname, get_namespace_oid("protector", false));
-	if (!OidIsValid(relid))
-		elog(ERROR, "relation protector.%s does not exist", relname);
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}
-
-/*
- * Act as the owner of protector's tables, ignoring forced RLS, until
- * protector_restore().  Used only around single read queries whose result
- * must not depend on what the caller may see (capacity checks), exactly as
- * PostgreSQL's referential-integrity checks do.  An error in between is
- * cleaned up by (sub)transaction abort, which restores the context.
- */
-void
-protector_elevate(Oid owner, ProtectorElevation *saved)
-{
-	GetUserIdAndSecContext(&saved->save_userid, &saved->save_sec_context);
-	SetUserIdAndSecContext(owner,
-						   saved->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_NOFORCE_RLS);
-}
-
-void
-protector_restore(const ProtectorElevation *saved)
-{
-	SetUserIdAndSecContext(saved->save_userid, saved->save_sec_context);
 }
 
 /*

@@ -1,0 +1,21 @@
+/*-------------------------------------------------------------------------
+ *
+ * capabilities.h
+ *	  What C code asks the capability map (capabilities.c): whether a
+ *	  restore runs, whether the caller is trusted, and authorization.
+ *
+ * src/capabilities.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROTECTOR_CAPABILITIES_H
+#define PROTECTOR_CAPABILITIES_H
+
+#include "utils/uuid.h"
+
+extern bool protector_restoring(void);
+extern bool protector_caller_is_trusted(void);
+extern void protector_authorize(const pg_uuid_t *org, const char *action,
+								const char *entity);
+
+#endif							/* PROTECTOR_CAPABILITIES_H */
