@@ -40,7 +40,6 @@
 #include "utils/uuid.h"
 
 #include "capabilities.h"
-#include "elevation.h"
 #include "errors.h"
 #include "spi_scope.h"
 #include "support.h"
@@ -198,56 +197,54 @@ assign(CustomerScore **order, int64 n, int which)
 	}
 }
 
+/* the customers' aggregates, each a CustomerScore to be scored */
+typedef struct CustomerRows
+{
+	CustomerScore *all;
+	int64		nscored;		/* customers with a booking */
+} CustomerRows;
+
+static void
+copy_customer(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+{
+	CustomerRows *rows = (CustomerRows *) arg;
+	CustomerScore *c;
+	bool		isnull;
+	Datum		d;
+
+	if (row == 0)
+		rows->all = palloc_extended(sizeof(CustomerScore) * nrows, MCXT_ALLOC_HUGE);
+	c = &rows->all[row];
+	memcpy(c->id.data, DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull))->data, UUID_LEN);
+	c->frequency = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	d = SPI_getbinval(tup, desc, 3, &isnull);
+	c->recency_days = isnull ? 0 : DatumGetInt32(d);
+	c->monetary_cents = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+	c->r = c->f = c->m = 0;
+	c->segment = NO_BOOKINGS;
+	if (c->frequency > 0)
+		rows->nscored++;
+}
+
 /* scores every customer of the organization; *n gets the count */
 static CustomerScore *
 score_organization(const pg_uuid_t *org, int64 *n)
 {
-	MemoryContext caller = CurrentMemoryContext;
+	Oid			argtypes[2] = {UUIDOID, TIMESTAMPTZOID};
+	ProtectorRead read = {&customers_plan, CUSTOMERS_SQL, 2, argtypes, "bookings", 0};
 	Datum		values[2];
+	CustomerRows rows = {NULL, 0};
 	CustomerScore *all;
 	CustomerScore **order;
-	int64		nscored = 0;
-	int			ret;
-	int			nestlevel;
-	ProtectorElevation saved;
+	int64		nscored;
 
-	nestlevel = protector_spi_connect();
-	{
-		Oid			argtypes[2] = {UUIDOID, TIMESTAMPTZOID};
-
-		protector_keep_plan(&customers_plan, CUSTOMERS_SQL, 2, argtypes);
-	}
 	values[0] = UUIDPGetDatum(org);
 	values[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	protector_elevate(protector_table_owner("bookings"), &saved);
-	ret = SPI_execute_plan(customers_plan, values, NULL, true, 0);
-	protector_restore(&saved);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "customer aggregate failed: %s", SPI_result_code_string(ret));
+	*n = (int64) protector_read(&read, values, NULL, copy_customer, &rows);
+	all = rows.all != NULL ? rows.all : palloc(sizeof(CustomerScore));
+	nscored = rows.nscored;
 
-	*n = (int64) SPI_processed;
-	all = MemoryContextAllocHuge(caller, sizeof(CustomerScore) * Max(*n, 1));
-	for (int64 i = 0; i < *n; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		d;
-
-		CHECK_FOR_INTERRUPTS();
-		memcpy(all[i].id.data, DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull))->data, UUID_LEN);
-		all[i].frequency = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		d = SPI_getbinval(tup, desc, 3, &isnull);
-		all[i].recency_days = isnull ? 0 : DatumGetInt32(d);
-		all[i].monetary_cents = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-		all[i].r = all[i].f = all[i].m = 0;
-		all[i].segment = NO_BOOKINGS;
-		if (all[i].frequency > 0)
-			nscored++;
-	}
-	protector_spi_finish(nestlevel);
-
-	order = MemoryContextAllocHuge(caller, sizeof(CustomerScore *) * Max(nscored, 1));
+	order = palloc_extended(sizeof(CustomerScore *) * Max(nscored, 1), MCXT_ALLOC_HUGE);
 	{
 		int64		k = 0;
 

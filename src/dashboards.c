@@ -40,7 +40,6 @@
 #include "utils/uuid.h"
 
 #include "capabilities.h"
-#include "elevation.h"
 #include "errors.h"
 #include "spi_scope.h"
 #include "support.h"
@@ -127,6 +126,18 @@ bounds_arg(FunctionCallInfo fcinfo, int argno)
 	return bounds;
 }
 
+/* a bucket row into the result (the tuplestore copies it) */
+static void
+put_bucket(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+	Datum		values[NCOLUMNS];
+	bool		nulls[NCOLUMNS];
+
+	heap_deform_tuple(tup, desc, values, nulls);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
 /*
  * protector_internal.booking_buckets(p_organization_id uuid, p_venue_id
  *		uuid, p_bounds timestamptz[]) returns table (bucket_start
@@ -144,10 +155,8 @@ protector_booking_buckets(PG_FUNCTION_ARGS)
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	bool		found;
-	int			nestlevel;
-	int			ret;
-	ProtectorElevation saved;
 	Oid			argtypes[4] = {UUIDOID, UUIDOID, TIMESTAMPTZARRAYOID, TEXTOID};
+	ProtectorRead read = {&buckets_plan, BUCKETS_SQL, 4, argtypes, "bookings", 0};
 
 	protector_require_arg(fcinfo, 0, "p_organization_id");
 	org = PG_GETARG_UUID_P(0);
@@ -168,23 +177,6 @@ protector_booking_buckets(PG_FUNCTION_ARGS)
 				 errdetail("It does not exist, or you may not see it.")));
 
 	InitMaterializedSRF(fcinfo, 0);
-	nestlevel = protector_spi_connect();
-	protector_keep_plan(&buckets_plan, BUCKETS_SQL, 4, argtypes);
-	protector_elevate(protector_table_owner("bookings"), &saved);
-	ret = SPI_execute_plan(buckets_plan, values, nulls, true, 0);
-	protector_restore(&saved);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "booking buckets failed: %s", SPI_result_code_string(ret));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		Datum		row[NCOLUMNS];
-		bool		rownulls[NCOLUMNS];
-
-		CHECK_FOR_INTERRUPTS();
-		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, row, rownulls);
-		/* copied into the result's memory by the tuplestore */
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
-	}
-	protector_spi_finish(nestlevel);
+	(void) protector_read(&read, values, nulls, put_bucket, rsinfo);
 	return (Datum) 0;
 }

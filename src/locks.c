@@ -149,6 +149,23 @@ protector_service_lock_key_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(protector_service_lock_key(PG_GETARG_UUID_P(0)));
 }
 
+/* the services among $1 whose bookings the caller may update, under RLS */
+#define LOCKABLE_SQL \
+	"SELECT pg_catalog.count(*) FROM protector.services s" \
+	" WHERE s.id OPERATOR(pg_catalog.=) ANY ($1)" \
+	"   AND (s.organization_id OPERATOR(pg_catalog.=)" \
+	"        ANY (protector_internal.orgs_with('bookings.update'))" \
+	"        OR s.organization_id OPERATOR(pg_catalog.=)" \
+	"        ANY (protector_internal.orgs_with('bookings.assigned')))"
+
+static void
+copy_count(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+{
+	bool		isnull;
+
+	*(int64 *) arg = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+}
+
 /*
  * Refuses unless every service is one whose bookings the caller may update
  * (capabilities bookings.update, bookings.assigned), seen under the
@@ -159,29 +176,14 @@ static void
 check_lockable(Datum *ids, int n)
 {
 	Oid			argtypes[1] = {UUIDARRAYOID};
+	ProtectorRead read = {&lockable_plan, LOCKABLE_SQL, 1, argtypes, NULL, 1};
 	Datum		values[1];
-	int			nestlevel;
-	int			ret;
-	bool		isnull;
-	int64		count;
+	int64		count = -1;
 
 	if (protector_caller_is_trusted())
 		return;
 	values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-	nestlevel = protector_spi_connect();
-	protector_keep_plan(&lockable_plan,
-						"SELECT pg_catalog.count(*) FROM protector.services s"
-						" WHERE s.id OPERATOR(pg_catalog.=) ANY ($1)"
-						"   AND (s.organization_id OPERATOR(pg_catalog.=)"
-						"        ANY (protector_internal.orgs_with('bookings.update'))"
-						"        OR s.organization_id OPERATOR(pg_catalog.=)"
-						"        ANY (protector_internal.orgs_with('bookings.assigned')))",
-						1, argtypes);
-	ret = SPI_execute_plan(lockable_plan, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "service check failed: %s", SPI_result_code_string(ret));
-	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	protector_spi_finish(nestlevel);
+	(void) protector_read(&read, values, NULL, copy_count, &count);
 	if (count != n)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_NOT_FOUND),

@@ -63,7 +63,6 @@
 #include "utils/uuid.h"
 
 #include "capabilities.h"
-#include "elevation.h"
 #include "errors.h"
 #include "locks.h"
 #include "reserve.h"
@@ -102,6 +101,27 @@ typedef struct CapacityRules
 	"        OR hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now())" \
 	" ORDER BY pg_catalog.lower(during)"
 
+/* occupancy rows: [start - buffer_before, end + buffer_after) and party */
+typedef struct OccupancyCopy
+{
+	int64		buffer_before;
+	int64		buffer_after;
+	Occupancy  *result;
+} OccupancyCopy;
+
+static void
+copy_occupancy(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+{
+	OccupancyCopy *out = (OccupancyCopy *) arg;
+	bool		isnull;
+
+	if (row == 0)
+		out->result = palloc(sizeof(Occupancy) * nrows);
+	out->result[row].start = DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull)) - out->buffer_before;
+	out->result[row].end = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull)) + out->buffer_after;
+	out->result[row].party = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+}
+
 /*
  * Loads the occupied intervals ([start - buffer_before, end + buffer_after))
  * of the bookings of a service that overlap [from, to), sorted by start,
@@ -113,45 +133,17 @@ protector_load_occupancy(const pg_uuid_t *service_id, TimestampTz from,
 						 TimestampTz to, int64 buffer_before,
 						 int64 buffer_after, int *n)
 {
-	MemoryContext caller = CurrentMemoryContext;
-	ProtectorElevation saved;
+	Oid			argtypes[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	ProtectorRead read = {&occupancy_plan, OCCUPANCY_SQL, 3, argtypes, "bookings", 0};
+	OccupancyCopy out = {buffer_before, buffer_after, NULL};
 	Datum		values[3];
-	int			ret;
-	int			nestlevel;
-	Occupancy  *result;
-
-	nestlevel = protector_spi_connect();
-	{
-		Oid			argtypes[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-
-		protector_keep_plan(&occupancy_plan, OCCUPANCY_SQL, 3, argtypes);
-	}
 
 	values[0] = UUIDPGetDatum(service_id);
 	/* occupied intervals overlap [from, to) iff during overlaps this */
 	values[1] = TimestampTzGetDatum(from - buffer_after);
 	values[2] = TimestampTzGetDatum(to + buffer_before);
-
-	protector_elevate(protector_table_owner("bookings"), &saved);
-	ret = SPI_execute_plan(occupancy_plan, values, NULL, true, 0);
-	protector_restore(&saved);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "occupancy query failed: %s", SPI_result_code_string(ret));
-
-	*n = (int) SPI_processed;
-	result = MemoryContextAlloc(caller, sizeof(Occupancy) * Max(*n, 1));
-	for (int i = 0; i < *n; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-
-		result[i].start = DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull)) - buffer_before;
-		result[i].end = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull)) + buffer_after;
-		result[i].party = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
-	}
-	protector_spi_finish(nestlevel);
-	return result;
+	*n = (int) protector_read(&read, values, NULL, copy_occupancy, &out);
+	return out.result != NULL ? out.result : palloc(sizeof(Occupancy));
 }
 
 /*

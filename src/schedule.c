@@ -42,7 +42,6 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "elevation.h"
 #include "errors.h"
 #include "schedule.h"
 #include "spi_scope.h"
@@ -271,6 +270,30 @@ protector_local_day(TimestampTz ts, pg_tz *tz)
 	"  JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) s.venue_id" \
 	" WHERE s.id OPERATOR(pg_catalog.=) $1"
 
+static void
+copy_service_rules(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+{
+	ServiceRules *rules = (ServiceRules *) arg;
+	bool		isnull;
+
+	rules->name = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+	rules->shared = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+	rules->capacity = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+	rules->min_party = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+	rules->max_party = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+	rules->duration = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 6, &isnull)));
+	rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 7, &isnull)));
+	rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 8, &isnull)));
+	rules->slot_interval = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 9, &isnull)));
+	rules->min_notice = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 10, &isnull)));
+	rules->max_advance = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 11, &isnull)));
+	rules->active = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
+	rules->timezone = TextDatumGetCString(SPI_getbinval(tup, desc, 13, &isnull));
+	rules->operating_hours = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 14, &isnull));
+	rules->venue_id = *DatumGetUUIDP(SPI_getbinval(tup, desc, 15, &isnull));
+	rules->tz = NULL;
+}
+
 /*
  * Loads a service with its venue, under the caller's RLS: a service the
  * caller may not see is "not found".  Returns NULL if there is none.
@@ -278,52 +301,18 @@ protector_local_day(TimestampTz ts, pg_tz *tz)
 ServiceRules *
 protector_load_service_rules(const pg_uuid_t *service_id)
 {
-	MemoryContext caller = CurrentMemoryContext;
+	Oid			argtypes[1] = {UUIDOID};
+	ProtectorRead read = {&rules_plan, RULES_SQL, 1, argtypes, NULL, 1};
+	ServiceRules *rules = palloc0(sizeof(ServiceRules));
 	Datum		values[1];
-	int			ret;
-	int			nestlevel;
-	ServiceRules *rules = NULL;
 
-	nestlevel = protector_spi_connect();
-	{
-		Oid			argtypes[1] = {UUIDOID};
-
-		protector_keep_plan(&rules_plan, RULES_SQL, 1, argtypes);
-	}
 	values[0] = UUIDPGetDatum(service_id);
-
-	ret = SPI_execute_plan(rules_plan, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "service query failed: %s", SPI_result_code_string(ret));
-
-	if (SPI_processed == 1)
+	rules->service_id = *service_id;
+	if (protector_read(&read, values, NULL, copy_service_rules, rules) == 0)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		MemoryContext spi = MemoryContextSwitchTo(caller);
-
-		rules = palloc0(sizeof(ServiceRules));
-		rules->service_id = *service_id;
-		rules->name = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
-		rules->shared = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
-		rules->capacity = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
-		rules->min_party = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
-		rules->max_party = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
-		rules->duration = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 6, &isnull)));
-		rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 7, &isnull)));
-		rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 8, &isnull)));
-		rules->slot_interval = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 9, &isnull)));
-		rules->min_notice = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 10, &isnull)));
-		rules->max_advance = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 11, &isnull)));
-		rules->active = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
-		rules->timezone = TextDatumGetCString(SPI_getbinval(tup, desc, 13, &isnull));
-		rules->operating_hours = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 14, &isnull));
-		rules->venue_id = *DatumGetUUIDP(SPI_getbinval(tup, desc, 15, &isnull));
-		rules->tz = NULL;
-		MemoryContextSwitchTo(spi);
+		pfree(rules);
+		return NULL;
 	}
-	protector_spi_finish(nestlevel);
 	return rules;
 }
 
@@ -349,56 +338,45 @@ typedef struct DayOverride
 	DayRanges	ranges;
 } DayOverride;
 
+#define CLOSURES_SQL \
+	"SELECT closed_on, closed, special_hours FROM protector.venue_closures" \
+	" WHERE venue_id OPERATOR(pg_catalog.=) $1" \
+	"   AND closed_on OPERATOR(pg_catalog.>=) $2" \
+	"   AND closed_on OPERATOR(pg_catalog.<=) $3"
+
+static void
+copy_override(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+{
+	DayOverride **result = (DayOverride **) arg;
+	DayOverride *o;
+	bool		isnull;
+	Datum		hours;
+
+	if (row == 0)
+		*result = palloc(sizeof(DayOverride) * nrows);
+	o = &(*result)[row];
+	o->day = DatumGetDateADT(SPI_getbinval(tup, desc, 1, &isnull));
+	o->closed = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+	o->ranges.n = 0;
+	hours = SPI_getbinval(tup, desc, 3, &isnull);
+	if (!o->closed && !isnull)
+		parse_day_ranges(&DatumGetJsonbP(hours)->root, "special_hours", "special hours", &o->ranges);
+}
+
+/* closures are schedule facts, not personal data: read them all */
 static DayOverride *
 load_overrides(const pg_uuid_t *venue_id, int first_day, int last_day, int *n)
 {
-	MemoryContext caller = CurrentMemoryContext;
-	ProtectorElevation saved;
+	Oid			argtypes[3] = {UUIDOID, DATEOID, DATEOID};
+	ProtectorRead read = {&closures_plan, CLOSURES_SQL, 3, argtypes, "venue_closures", 0};
 	Datum		values[3];
-	int			ret;
-	int			nestlevel;
-	DayOverride *result;
+	DayOverride *result = NULL;
 
-	nestlevel = protector_spi_connect();
-	{
-		Oid			argtypes[3] = {UUIDOID, DATEOID, DATEOID};
-
-		protector_keep_plan(&closures_plan, "SELECT closed_on, closed, special_hours FROM protector.venue_closures"
-									" WHERE venue_id OPERATOR(pg_catalog.=) $1"
-									"   AND closed_on OPERATOR(pg_catalog.>=) $2"
-									"   AND closed_on OPERATOR(pg_catalog.<=) $3",
-							3, argtypes);
-	}
 	values[0] = UUIDPGetDatum(venue_id);
 	values[1] = DateADTGetDatum(first_day);
 	values[2] = DateADTGetDatum(last_day);
-
-	/* closures are schedule facts, not personal data: read them all */
-	protector_elevate(protector_table_owner("venue_closures"), &saved);
-	ret = SPI_execute_plan(closures_plan, values, NULL, true, 0);
-	protector_restore(&saved);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "closures query failed: %s", SPI_result_code_string(ret));
-
-	*n = (int) SPI_processed;
-	result = MemoryContextAlloc(caller, sizeof(DayOverride) * Max(*n, 1));
-	for (int i = 0; i < *n; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		hours;
-
-		result[i].day = DatumGetDateADT(SPI_getbinval(tup, desc, 1, &isnull));
-		result[i].closed = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
-		result[i].ranges.n = 0;
-		hours = SPI_getbinval(tup, desc, 3, &isnull);
-		if (!result[i].closed && !isnull)
-			parse_day_ranges(&DatumGetJsonbP(hours)->root, "special_hours", "special hours",
-							 &result[i].ranges);
-	}
-	protector_spi_finish(nestlevel);
-	return result;
+	*n = (int) protector_read(&read, values, NULL, copy_override, &result);
+	return result != NULL ? result : palloc(sizeof(DayOverride));
 }
 
 static int

@@ -18,6 +18,8 @@
 
 #include "access/htup_details.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 
 #include "elevation.h"
@@ -82,6 +84,62 @@ protector_keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
+ * One read from C: runs *read->plan (prepared from read->sql on first use)
+ * with values and nulls inside an SPI scope, as the owner of the protector
+ * table read->owner_of when that is set (elevation.c), else as the caller,
+ * and hands every row to copy() with the caller's memory context current,
+ * so what copy() allocates outlives the scope.  Returns the row count.
+ */
+uint64
+protector_read(const ProtectorRead *read, Datum *values, const char *nulls,
+			   ProtectorRowCopy copy, void *arg)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	int			nestlevel = protector_spi_connect();
+	ProtectorElevation saved;
+	uint64		nrows;
+	int			ret;
+
+	protector_keep_plan(read->plan, read->sql, read->nargs, read->argtypes);
+	if (read->owner_of != NULL)
+		protector_elevate(protector_table_owner(read->owner_of), &saved);
+	ret = SPI_execute_plan(*read->plan, values, nulls, true, read->limit);
+	if (read->owner_of != NULL)
+		protector_restore(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "protector's read \"%s\" failed: %s", read->sql, SPI_result_code_string(ret));
+	nrows = SPI_processed;
+	for (uint64 i = 0; i < nrows; i++)
+	{
+		MemoryContext spi;
+
+		CHECK_FOR_INTERRUPTS();
+		spi = MemoryContextSwitchTo(caller);
+		copy(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, i, nrows, arg);
+		MemoryContextSwitchTo(spi);
+	}
+	protector_spi_finish(nestlevel);
+	return nrows;
+}
+
+/* protector_select_datum's row: its first column, copied */
+typedef struct DatumCopy
+{
+	Datum		value;
+	bool		isnull;
+} DatumCopy;
+
+static void
+copy_first_datum(HeapTuple tuple, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+{
+	DatumCopy  *out = (DatumCopy *) arg;
+	Form_pg_attribute att = TupleDescAttr(desc, 0);
+	Datum		d = SPI_getbinval(tuple, desc, 1, &out->isnull);
+
+	out->value = out->isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
+}
+
+/*
  * Runs a kept plan returning at most one row of one column with the given
  * parameters as the owner of protector's tables, ignoring forced RLS, and
  * returns its value copied into the caller's memory context; *found says
@@ -91,34 +149,13 @@ Datum
 protector_select_datum(SPIPlanPtr *plan, const char *sql, int nargs,
 					   Oid *argtypes, Datum *values, bool *found)
 {
-	ProtectorElevation saved;
-	int			ret;
-	bool		isnull = true;
-	Datum		result = (Datum) 0;
-	int			nestlevel = protector_spi_connect();
+	ProtectorRead read = {plan, sql, nargs, argtypes, "members", 2};
+	DatumCopy	out = {(Datum) 0, true};
 
-	protector_keep_plan(plan, sql, nargs, argtypes);
-
-	protector_elevate(protector_table_owner("members"), &saved);
-	ret = SPI_execute_plan(*plan, values, NULL, true, 2);
-	protector_restore(&saved);
-
-	if (ret != SPI_OK_SELECT || SPI_processed > 1)
-		elog(ERROR, "unexpected result from \"%s\": %s",
-			 sql, SPI_result_code_string(ret));
-	if (SPI_processed == 1)
-	{
-		Form_pg_attribute att = TupleDescAttr(SPI_tuptable->tupdesc, 0);
-
-		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-							   &isnull);
-		if (!isnull)
-			result = SPI_datumTransfer(result, att->attbyval, att->attlen);
-	}
-	*found = !isnull;
-
-	protector_spi_finish(nestlevel);
-	return result;
+	if (protector_read(&read, values, NULL, copy_first_datum, &out) > 1)
+		elog(ERROR, "\"%s\" returned more than one row", sql);
+	*found = !out.isnull;
+	return out.value;
 }
 
 /* the same, for a query that always returns one uuid[] */

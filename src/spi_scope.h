@@ -17,6 +17,23 @@ extern int	protector_spi_connect(void);
 extern void protector_spi_finish(int nestlevel);
 extern SPIPlanPtr protector_keep_plan(SPIPlanPtr *plan, const char *sql,
 									  int nargs, Oid *argtypes);
+/* a read of protector_read(): its plan, SQL, parameters, and as whom */
+typedef struct ProtectorRead
+{
+	SPIPlanPtr *plan;			/* kept here once prepared */
+	const char *sql;
+	int			nargs;
+	Oid		   *argtypes;
+	const char *owner_of;		/* a protector table: as its owner; NULL: as the caller */
+	long		limit;			/* at most this many rows; 0: all */
+} ProtectorRead;
+
+/* called per row with the caller's memory context current */
+typedef void (*ProtectorRowCopy) (HeapTuple tuple, TupleDesc desc, uint64 row,
+								  uint64 nrows, void *arg);
+
+extern uint64 protector_read(const ProtectorRead *read, Datum *values,
+							 const char *nulls, ProtectorRowCopy copy, void *arg);
 extern Datum protector_select_datum(SPIPlanPtr *plan, const char *sql,
 									int nargs, Oid *argtypes, Datum *values,
 									bool *found);

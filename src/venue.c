@@ -46,51 +46,41 @@ typedef struct VenueHours
 	Jsonb	   *hours;
 } VenueHours;
 
+#define VENUE_SQL \
+	"SELECT v.active AND v.deleted_at IS NULL, v.timezone, v.operating_hours" \
+	"  FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) $1"
+
+static void
+copy_venue(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+{
+	VenueHours **out = (VenueHours **) arg;
+	VenueHours *v = palloc0(sizeof(VenueHours));
+	bool		isnull;
+
+	v->open_for_business = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
+	v->timezone = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+	v->hours = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 3, &isnull));
+	*out = v;
+}
+
 /* the venue under the caller's RLS; "not found" if invisible */
 static VenueHours *
 load_venue(FunctionCallInfo fcinfo, int argno)
 {
-	MemoryContext caller = CurrentMemoryContext;
+	Oid			argtypes[1] = {UUIDOID};
+	ProtectorRead read = {&venue_plan, VENUE_SQL, 1, argtypes, NULL, 1};
 	VenueHours *v = NULL;
 	Datum		values[1];
-	int			ret;
-	int			nestlevel;
 
 	protector_require_arg(fcinfo, argno, "p_venue_id");
 	values[0] = PG_GETARG_DATUM(argno);
-
-	nestlevel = protector_spi_connect();
-	{
-		Oid			argtypes[1] = {UUIDOID};
-
-		protector_keep_plan(&venue_plan,
-							"SELECT v.active AND v.deleted_at IS NULL, v.timezone, v.operating_hours"
-							"  FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) $1",
-							1, argtypes);
-	}
-	ret = SPI_execute_plan(venue_plan, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "venue query failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 1)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		MemoryContext spi = MemoryContextSwitchTo(caller);
-
-		v = palloc0(sizeof(VenueHours));
-		v->id = *DatumGetUUIDP(values[0]);
-		v->open_for_business = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
-		v->timezone = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
-		v->hours = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 3, &isnull));
-		MemoryContextSwitchTo(spi);
-	}
-	protector_spi_finish(nestlevel);
+	(void) protector_read(&read, values, NULL, copy_venue, &v);
 	if (v == NULL)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_NOT_FOUND),
 				 errmsg("venue not found"),
 				 errdetail("It does not exist, or you may not see it.")));
+	v->id = *DatumGetUUIDP(values[0]);
 
 	protector_check_timezone(v->timezone, "venue timezone");
 	v->tz = pg_tzset(v->timezone);
