@@ -87,6 +87,25 @@ static bool callback_registered = false;
 
 static void notify_channel(char *channel, const pg_uuid_t *org);
 
+/*
+ * A payload is {"op":..., "table":..., then what the kind of payload adds
+ * (a row's id and status, or a summary's count), then "at"}: the two
+ * kinds share its start and its end.
+ */
+static void
+payload_start(StringInfo payload, const char *op, const char *table)
+{
+	resetStringInfo(payload);
+	appendStringInfo(payload, "{\"op\":\"%s\",\"table\":", op);
+	escape_json(payload, table);
+}
+
+static void
+payload_finish(StringInfo payload, const char *at)
+{
+	appendStringInfo(payload, ",\"at\":\"%s\"}", at);
+}
+
 static void
 notify_xact_callback(XactEvent event, void *arg)
 {
@@ -107,11 +126,9 @@ notify_xact_callback(XactEvent event, void *arg)
 				{
 					if (b->summed == 0)
 						continue;
-					resetStringInfo(&payload);
-					appendStringInfo(&payload, "{\"op\":\"%s\",\"table\":", b->op);
-					escape_json(&payload, b->table);
-					appendStringInfo(&payload, ",\"count\":" INT64_FORMAT ",\"at\":\"%s\"}",
-									 b->summed, at);
+					payload_start(&payload, b->op, b->table);
+					appendStringInfo(&payload, ",\"count\":" INT64_FORMAT, b->summed);
+					payload_finish(&payload, at);
 					notify_channel(channel, &b->org);
 					Async_Notify(channel, payload.data);
 				}
@@ -203,65 +220,30 @@ static const TriggerProtocol notify_protocol = {
 	.fired = "AFTER INSERT, UPDATE or DELETE FOR EACH STATEMENT",
 };
 
-PG_FUNCTION_INFO_V1(protector_notify_trigger);
-Datum
-protector_notify_trigger(PG_FUNCTION_ARGS)
+/* the statement's transition table, and its operation in *op */
+static Tuplestorestate *
+notify_rows(TriggerData *trigdata, const char **op)
 {
-	TriggerData *trigdata;
-	Relation	rel;
-	TupleDesc	desc;
-	Tuplestorestate *rows;
-	TupleTableSlot *slot;
-	const char *op;
-	AttrNumber	org_att,
-				id_att,
-				status_att;
-	OrgCount   *orgs;
-	int			norgs = 0;
-	int			maxorgs = 4;
-	int			readptr;
-	char		at[MAXDATELEN + 1];
-	char		channel[NAMEDATALEN];
-	StringInfoData payload;
+	bool		deleted = TRIGGER_FIRED_BY_DELETE(trigdata->tg_event);
+	Tuplestorestate *rows = deleted ? trigdata->tg_oldtable : trigdata->tg_newtable;
 
-	trigdata = protector_trigger_data(fcinfo, &notify_protocol);
-
-	if (!protector_notify || protector_restoring())
-		return PointerGetDatum(NULL);
-
-	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-	{
-		op = "DELETE";
-		rows = trigdata->tg_oldtable;
-	}
-	else
-	{
-		op = TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ? "INSERT" : "UPDATE";
-		rows = trigdata->tg_newtable;
-	}
+	*op = deleted ? "DELETE" : TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ? "INSERT" : "UPDATE";
 	if (rows == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("notify_trigger() needs a transition table"),
-				 errhint("Declare the trigger with REFERENCING %s TABLE AS ...",
-						 TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ? "OLD" : "NEW")));
+				 errhint("Declare the trigger with REFERENCING %s TABLE AS ...", deleted ? "OLD" : "NEW")));
+	return rows;
+}
 
-	rel = trigdata->tg_relation;
-	desc = RelationGetDescr(rel);
-	org_att = notify_column(desc, "organization_id", UUIDOID, true, rel);
-	id_att = notify_column(desc, "id", UUIDOID, true, rel);
-	status_att = notify_column(desc, "status", InvalidOid, false, rel);
+/* pass 1: the changed rows per organization (rows without one are not announced) */
+static OrgCount *
+count_rows_per_org(Tuplestorestate *rows, TupleTableSlot *slot, AttrNumber org_att, int *norgs)
+{
+	int			maxorgs = 4;
+	OrgCount   *orgs = palloc(sizeof(OrgCount) * maxorgs);
 
-	JsonEncodeDateTime(at, TimestampTzGetDatum(GetCurrentStatementStartTimestamp()),
-					   TIMESTAMPTZOID, NULL);
-
-	/* a read pointer of our own: other triggers may read the same store */
-	readptr = tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND);
-	tuplestore_select_read_pointer(rows, readptr);
-	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-
-	/* pass 1: rows per organization */
-	orgs = palloc(sizeof(OrgCount) * maxorgs);
+	*norgs = 0;
 	tuplestore_rescan(rows);
 	while (tuplestore_gettupleslot(rows, true, false, slot))
 	{
@@ -271,23 +253,26 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 
 		if (isnull)
 			continue;
-		oc = notify_find_org(orgs, norgs, DatumGetUUIDP(d));
+		oc = notify_find_org(orgs, *norgs, DatumGetUUIDP(d));
 		if (oc == NULL)
 		{
-			protector_grow(orgs, maxorgs, norgs);
-			oc = &orgs[norgs++];
+			protector_grow(orgs, maxorgs, *norgs);
+			oc = &orgs[(*norgs)++];
 			memcpy(oc->org.data, DatumGetUUIDP(d)->data, UUID_LEN);
 			oc->rows = 0;
 		}
 		oc->rows++;
 	}
+	return orgs;
+}
 
-	initStringInfo(&payload);
-
-	/*
-	 * Within the budget the rows are announced one by one; a statement that
-	 * would go past it is left to the summary at commit, whole.
-	 */
+/*
+ * Within the budget the rows are announced one by one; a statement that
+ * would go past it is left to the summary at commit, whole (rows = -1).
+ */
+static void
+spend_budgets(OrgCount *orgs, int norgs, Relation rel, const char *op)
+{
 	for (int i = 0; i < norgs; i++)
 	{
 		NotifyBudget *b = notify_budget(&orgs[i].org, rel, op);
@@ -295,53 +280,92 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 		if (b->summed > 0 || b->announced + orgs[i].rows > protector_notify_batch_limit)
 		{
 			b->summed += orgs[i].rows;
-			orgs[i].rows = -1;	/* not one by one */
+			orgs[i].rows = -1;
 		}
 		else
 			b->announced += orgs[i].rows;
 	}
+}
 
-	/* pass 2: one notification per row for the others */
+/* a row's payload: op, table, id, status (when the table has one), at */
+static void
+row_payload(StringInfo payload, const char *op, Relation rel, TupleTableSlot *slot,
+			AttrNumber id_att, AttrNumber status_att, const char *at)
+{
+	bool		isnull;
+	Datum		d;
+
+	payload_start(payload, op, RelationGetRelationName(rel));
+	d = slot_getattr(slot, id_att, &isnull);
+	if (!isnull)
+		appendStringInfo(payload, ",\"id\":\"%s\"", DatumGetCString(DirectFunctionCall1(uuid_out, d)));
+	if (status_att != InvalidAttrNumber)
+	{
+		d = slot_getattr(slot, status_att, &isnull);
+		if (!isnull)
+		{
+			Oid			outfunc;
+			bool		isvarlena;
+
+			getTypeOutputInfo(TupleDescAttr(RelationGetDescr(rel), status_att - 1)->atttypid,
+							  &outfunc, &isvarlena);
+			appendStringInfoString(payload, ",\"status\":");
+			escape_json(payload, OidOutputFunctionCall(outfunc, d));
+		}
+	}
+	payload_finish(payload, at);
+}
+
+PG_FUNCTION_INFO_V1(protector_notify_trigger);
+Datum
+protector_notify_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata;
+	Relation	rel;
+	Tuplestorestate *rows;
+	TupleTableSlot *slot;
+	const char *op;
+	AttrNumber	org_att,
+				id_att,
+				status_att;
+	OrgCount   *orgs;
+	int			norgs;
+	char		at[MAXDATELEN + 1];
+	char		channel[NAMEDATALEN];
+	StringInfoData payload;
+
+	trigdata = protector_trigger_data(fcinfo, &notify_protocol);
+	if (!protector_notify || protector_restoring())
+		return PointerGetDatum(NULL);
+	rows = notify_rows(trigdata, &op);
+	rel = trigdata->tg_relation;
+	org_att = notify_column(RelationGetDescr(rel), "organization_id", UUIDOID, true, rel);
+	id_att = notify_column(RelationGetDescr(rel), "id", UUIDOID, true, rel);
+	status_att = notify_column(RelationGetDescr(rel), "status", InvalidOid, false, rel);
+	JsonEncodeDateTime(at, TimestampTzGetDatum(GetCurrentStatementStartTimestamp()),
+					   TIMESTAMPTZOID, NULL);
+
+	/* a read pointer of our own: other triggers may read the same store */
+	tuplestore_select_read_pointer(rows, tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND));
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	orgs = count_rows_per_org(rows, slot, org_att, &norgs);
+	spend_budgets(orgs, norgs, rel, op);
+
+	/* pass 2: one notification per row of the organizations within budget */
+	initStringInfo(&payload);
 	tuplestore_rescan(rows);
 	while (tuplestore_gettupleslot(rows, true, false, slot))
 	{
 		bool		isnull;
 		Datum		d = slot_getattr(slot, org_att, &isnull);
-		OrgCount   *oc;
+		OrgCount   *oc = isnull ? NULL : notify_find_org(orgs, norgs, DatumGetUUIDP(d));
 
-		if (isnull)
-			continue;
-		oc = notify_find_org(orgs, norgs, DatumGetUUIDP(d));
 		if (oc == NULL || oc->rows < 0)
 			continue;
-
-		resetStringInfo(&payload);
-		appendStringInfo(&payload, "{\"op\":\"%s\",\"table\":", op);
-		escape_json(&payload, RelationGetRelationName(rel));
-		d = slot_getattr(slot, id_att, &isnull);
-		if (!isnull)
-			appendStringInfo(&payload, ",\"id\":\"%s\"",
-							 DatumGetCString(DirectFunctionCall1(uuid_out, d)));
-		if (status_att != InvalidAttrNumber)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, status_att - 1);
-
-			d = slot_getattr(slot, status_att, &isnull);
-			if (!isnull)
-			{
-				Oid			outfunc;
-				bool		isvarlena;
-
-				getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
-				appendStringInfoString(&payload, ",\"status\":");
-				escape_json(&payload, OidOutputFunctionCall(outfunc, d));
-			}
-		}
-		appendStringInfo(&payload, ",\"at\":\"%s\"}", at);
+		row_payload(&payload, op, rel, slot, id_att, status_att, at);
 		notify_channel(channel, &oc->org);
 		Async_Notify(channel, payload.data);
 	}
-
 	ExecDropSingleTupleTableSlot(slot);
 	return PointerGetDatum(NULL);
 }
