@@ -239,6 +239,8 @@ typedef struct ReserveCatalog
 	Oid			start_eq_collation;
 	FmgrInfo	start_less;
 	Oid			start_less_collation;
+	FmgrInfo	start_ge;
+	Oid			start_ge_collation;
 } ReserveCatalog;
 
 static ReserveCatalog catalog;
@@ -392,6 +394,7 @@ load_catalog(Relation bookings)
 	check_index_shape(index, BTREE_AM_OID, catalog.b_during);
 	index_key_function(index, 1, BTEqualStrategyNumber, &catalog.start_eq, &catalog.start_eq_collation);
 	index_key_function(index, 2, BTLessStrategyNumber, &catalog.start_less, &catalog.start_less_collation);
+	index_key_function(index, 2, BTGreaterEqualStrategyNumber, &catalog.start_ge, &catalog.start_ge_collation);
 	index_close(index, AccessShareLock);
 
 	catalog.valid = true;
@@ -552,44 +555,90 @@ read_capacity_rules(const pg_uuid_t *service_id, Snapshot snapshot,
  * written with the trigger switched off (session_replication_role =
  * replica) are, as for foreign keys, the writer's responsibility.
  */
+/*
+ * A walk over one service's bookings in start order through
+ * bookings_service_start_idx: keyed by the service and a bound on the
+ * start ("start < bound" or "start >= bound").  The exclusivity check and
+ * the service-mode check both walk this way.
+ */
+typedef struct StartWalk
+{
+	Relation	index;
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
+	TupleDesc	desc;
+} StartWalk;
+
+static void
+start_walk_begin(StartWalk *walk, Relation bookings, Snapshot snapshot, const pg_uuid_t *service_id,
+				 bool before, TimestampTz bound)
+{
+	ScanKeyData keys[2];
+
+	walk->index = index_open(catalog.start_idx, AccessShareLock);
+	walk->slot = table_slot_create(bookings, NULL);
+	walk->desc = RelationGetDescr(bookings);
+	ScanKeyEntryInitializeWithInfo(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+								   catalog.start_eq_collation, &catalog.start_eq,
+								   UUIDPGetDatum(service_id));
+	if (before)
+		ScanKeyEntryInitializeWithInfo(&keys[1], 0, 2, BTLessStrategyNumber, InvalidOid,
+									   catalog.start_less_collation, &catalog.start_less,
+									   TimestampTzGetDatum(bound));
+	else
+		ScanKeyEntryInitializeWithInfo(&keys[1], 0, 2, BTGreaterEqualStrategyNumber, InvalidOid,
+									   catalog.start_ge_collation, &catalog.start_ge,
+									   TimestampTzGetDatum(bound));
+	walk->scan = index_beginscan(bookings, walk->index, snapshot, 2, 0);
+	index_rescan(walk->scan, keys, 2, NULL, 0);
+}
+
+/*
+ * The next booking that occupies its service, into *row; false at the end.
+ * skip: a heap tuple passed over without a visit (the row being checked).
+ */
+static bool
+start_walk_next(StartWalk *walk, ScanDirection direction, ItemPointer skip, BookingRow *row)
+{
+	ItemPointer tid;
+
+	while ((tid = index_getnext_tid(walk->scan, direction)) != NULL)
+	{
+		/* an MVCC snapshot sees at most one version per index entry */
+		if ((skip != NULL && ItemPointerEquals(tid, skip)) || !index_fetch_heap(walk->scan, walk->slot))
+			continue;
+		read_booking(ExecFetchSlotHeapTuple(walk->slot, false, NULL), walk->desc, row);
+		if (row->occupies)
+			return true;
+	}
+	return false;
+}
+
+static void
+start_walk_end(StartWalk *walk)
+{
+	index_endscan(walk->scan);
+	ExecDropSingleTupleTableSlot(walk->slot);
+	index_close(walk->index, AccessShareLock);
+}
+
 static bool
 exclusive_taken(BookingRow *row, ItemPointer self, Relation bookings,
 				Snapshot snapshot, TimestampTz from, TimestampTz to)
 {
-	TupleDesc	desc = RelationGetDescr(bookings);
-	Relation	index = index_open(catalog.start_idx, AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(bookings, NULL);
-	ScanKeyData keys[2];
-	IndexScanDesc scan;
+	StartWalk	walk;
+	BookingRow	other;
 	bool		taken = false;
 
-	ScanKeyEntryInitializeWithInfo(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
-								   catalog.start_eq_collation, &catalog.start_eq,
-								   UUIDPGetDatum(row->service_id));
-	ScanKeyEntryInitializeWithInfo(&keys[1], 0, 2, BTLessStrategyNumber, InvalidOid,
-								   catalog.start_less_collation, &catalog.start_less,
-								   TimestampTzGetDatum(to));
-	scan = index_beginscan(bookings, index, snapshot, 2, 0);
-	index_rescan(scan, keys, 2, NULL, 0);
-	for (;;)
+	start_walk_begin(&walk, bookings, snapshot, row->service_id, true, to);
+	while (start_walk_next(&walk, BackwardScanDirection, self, &other))
 	{
-		ItemPointer tid = index_getnext_tid(scan, BackwardScanDirection);
-		BookingRow	other;
-
-		if (tid == NULL)
-			break;
-		/* an MVCC snapshot sees at most one version per index entry */
-		if (ItemPointerEquals(tid, self) || !index_fetch_heap(scan, slot))
-			continue;
-		read_booking(ExecFetchSlotHeapTuple(slot, false, NULL), desc, &other);
-		if (memcmp(other.id, row->id, UUID_LEN) == 0 || !other.occupies)
+		if (memcmp(other.id, row->id, UUID_LEN) == 0)
 			continue;
 		taken = other.end > from;
 		break;
 	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
+	start_walk_end(&walk);
 	return taken;
 }
 
@@ -796,119 +845,122 @@ static const TriggerProtocol service_mode_protocol = {
  * Runs under the service's reservation lock, so no booking slips in
  * between the check and the commit.
  */
-PG_FUNCTION_INFO_V1(protector_service_mode_check);
-Datum
-protector_service_mode_check(PG_FUNCTION_ARGS)
+/*
+ * Two bookings of a service that overlap (buffers included) and reach past
+ * since: false if there are none, else the first such pair in start order
+ * in *earlier and *later.  Two overlapping bookings one of which ends after
+ * since both end after since minus a booking's longest occupied span (31
+ * days plus buffers), so both start after since minus twice that: the
+ * walk starts there, keeping the booking reaching furthest.
+ */
+static bool
+find_overlap(Relation bookings, Snapshot snapshot, const pg_uuid_t *service_id, int64 buffer_before,
+			 int64 buffer_after, TimestampTz since, BookingRow *earlier, BookingRow *later)
 {
-	TriggerData *trigdata;
-	Relation	services;
-	TupleDesc	sdesc;
-	Relation	bookings;
-	Oid			bookings_relid;
-	bool		isnull;
-	Datum		old_mode;
-	Datum		new_mode;
-	pg_uuid_t  *service_id;
-	int64		buffer_before;
-	int64		buffer_after;
-	TimestampTz since = GetCurrentTransactionStartTimestamp();
-	Snapshot	snapshot;
-	Relation	index;
-	TupleTableSlot *slot;
-	ScanKeyData keys[2];
-	IndexScanDesc scan;
-	BookingRow	widest = {0};
+	StartWalk	walk;
+	BookingRow	row;
 	bool		have_widest = false;
+	bool		found = false;
 
-	trigdata = protector_trigger_data(fcinfo, &service_mode_protocol);
+	start_walk_begin(&walk, bookings, snapshot, service_id, false,
+					 since - 2 * (31 * USECS_PER_DAY + buffer_before + buffer_after));
+	while (!found && start_walk_next(&walk, ForwardScanDirection, NULL, &row))
+	{
+		if (have_widest && row.start - buffer_before < earlier->end + buffer_after &&
+			Max(row.end, earlier->end) + buffer_after > since)
+		{
+			/* copied: the walk's tuples go with it */
+			*later = row;
+			later->id = palloc(sizeof(pg_uuid_t));
+			memcpy(later->id, row.id, sizeof(pg_uuid_t));
+			later->service_id = palloc(sizeof(pg_uuid_t));
+			memcpy(later->service_id, row.service_id, sizeof(pg_uuid_t));
+			found = true;
+		}
+		else if (!have_widest || row.end > earlier->end)
+		{
+			*earlier = row;
+			earlier->id = palloc(sizeof(pg_uuid_t));
+			memcpy(earlier->id, row.id, sizeof(pg_uuid_t));
+			have_widest = true;
+		}
+	}
+	start_walk_end(&walk);
+	return found;
+}
 
-	services = trigdata->tg_relation;
-	bookings_relid = get_relname_relid("bookings", RelationGetNamespace(services));
-	if (!OidIsValid(bookings_relid))
+static void
+report_overlap(const char *service, BookingRow *earlier, BookingRow *later)
+{
+	char	   *first = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(earlier->id)));
+	char	   *second = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(later->id)));
+
+	earlier->service_id = later->service_id;	/* the same service */
+	ereport(ERROR,
+			(protector_errcode(PROTECTOR_ERR_CONFLICT),
+			 errmsg("service \"%s\" cannot become exclusive while its bookings overlap", service),
+			 errdetail("Bookings %s %s and %s %s overlap (buffers included).",
+					   first, format_range(earlier), second, format_range(later)),
+			 errhint("Cancel or move one of them first, or keep the service shared.")));
+}
+
+/* protector.bookings, opened, with the catalog loaded for it and services */
+static Relation
+open_bookings_of(Relation services)
+{
+	Oid			relid = get_relname_relid("bookings", RelationGetNamespace(services));
+	Relation	bookings;
+
+	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table protector.bookings is missing"),
 				 protector_errhint_damaged()));
-	bookings = table_open(bookings_relid, AccessShareLock);
-	if (!catalog.valid || catalog.bookings != bookings_relid ||
-		catalog.services != RelationGetRelid(services))
+	bookings = table_open(relid, AccessShareLock);
+	if (!catalog.valid || catalog.bookings != relid || catalog.services != RelationGetRelid(services))
 		load_catalog(bookings);
+	return bookings;
+}
 
-	sdesc = RelationGetDescr(services);
-	old_mode = heap_getattr(trigdata->tg_trigtuple, catalog.s_mode, sdesc, &isnull);
-	new_mode = heap_getattr(trigdata->tg_newtuple, catalog.s_mode, sdesc, &isnull);
-	if (DatumGetObjectId(new_mode) == catalog.mode_shared ||
-		DatumGetObjectId(old_mode) != catalog.mode_shared)
+static int64
+service_interval(HeapTuple service, AttrNumber attnum, TupleDesc desc)
+{
+	bool		isnull;
+
+	return protector_interval_usecs(DatumGetIntervalP(heap_getattr(service, attnum, desc, &isnull)));
+}
+
+PG_FUNCTION_INFO_V1(protector_service_mode_check);
+Datum
+protector_service_mode_check(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = protector_trigger_data(fcinfo, &service_mode_protocol);
+	Relation	services = trigdata->tg_relation;
+	TupleDesc	sdesc = RelationGetDescr(services);
+	HeapTuple	service = trigdata->tg_newtuple;
+	Relation	bookings = open_bookings_of(services);
+	bool		isnull;
+	pg_uuid_t  *service_id;
+	Snapshot	snapshot;
+	BookingRow	earlier = {0};
+	BookingRow	later;
+
+	/* only a shared service becoming exclusive is checked */
+	if (DatumGetObjectId(heap_getattr(service, catalog.s_mode, sdesc, &isnull)) == catalog.mode_shared ||
+		DatumGetObjectId(heap_getattr(trigdata->tg_trigtuple, catalog.s_mode, sdesc, &isnull)) != catalog.mode_shared)
 	{
 		table_close(bookings, AccessShareLock);
 		return PointerGetDatum(NULL);
 	}
-
-	service_id = DatumGetUUIDP(heap_getattr(trigdata->tg_newtuple, catalog.s_id, sdesc, &isnull));
-	buffer_before = protector_interval_usecs(DatumGetIntervalP(heap_getattr(trigdata->tg_newtuple,
-																			  catalog.s_buffer_before,
-																			  sdesc, &isnull)));
-	buffer_after = protector_interval_usecs(DatumGetIntervalP(heap_getattr(trigdata->tg_newtuple,
-																			 catalog.s_buffer_after,
-																			 sdesc, &isnull)));
-
+	service_id = DatumGetUUIDP(heap_getattr(service, catalog.s_id, sdesc, &isnull));
 	protector_lock_service(service_id);
 	CommandCounterIncrement();
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-
-	/*
-	 * Two overlapping bookings one of which ends after now both end after
-	 * now minus a booking's longest occupied span (31 days plus buffers),
-	 * so both start after now minus twice that.  Sweep the bookings from
-	 * there in start order, keeping the one reaching furthest.
-	 */
-	index = index_open(catalog.start_idx, AccessShareLock);
-	slot = table_slot_create(bookings, NULL);
-	ScanKeyEntryInitializeWithInfo(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
-								   catalog.start_eq_collation, &catalog.start_eq,
-								   UUIDPGetDatum(service_id));
-	ScanKeyInit(&keys[1], 2, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE,
-				TimestampTzGetDatum(since - 2 * (31 * USECS_PER_DAY + buffer_before + buffer_after)));
-	scan = index_beginscan(bookings, index, snapshot, 2, 0);
-	index_rescan(scan, keys, 2, NULL, 0);
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		BookingRow	row;
-
-		read_booking(ExecFetchSlotHeapTuple(slot, false, NULL), RelationGetDescr(bookings), &row);
-		if (!row.occupies)
-			continue;
-		if (have_widest &&
-			row.start - buffer_before < widest.end + buffer_after &&
-			Max(row.end, widest.end) + buffer_after > since)
-		{
-			char	   *first = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(widest.id)));
-			char	   *second = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(row.id)));
-			BookingRow	earlier = widest;
-
-			earlier.service_id = row.service_id;	/* the same service */
-
-			ereport(ERROR,
-					(protector_errcode(PROTECTOR_ERR_CONFLICT),
-					 errmsg("service \"%s\" cannot become exclusive while its bookings overlap",
-							TextDatumGetCString(heap_getattr(trigdata->tg_newtuple, catalog.s_name,
-															 sdesc, &isnull))),
-					 errdetail("Bookings %s %s and %s %s overlap (buffers included).",
-							   first, format_range(&earlier),
-							   second, format_range(&row)),
-					 errhint("Cancel or move one of them first, or keep the service shared.")));
-		}
-		if (!have_widest || row.end > widest.end)
-		{
-			widest = row;
-			widest.id = palloc(sizeof(pg_uuid_t));
-			memcpy(widest.id, row.id, sizeof(pg_uuid_t));
-			have_widest = true;
-		}
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
+	if (find_overlap(bookings, snapshot, service_id, service_interval(service, catalog.s_buffer_before, sdesc),
+					 service_interval(service, catalog.s_buffer_after, sdesc),
+					 GetCurrentTransactionStartTimestamp(), &earlier, &later))
+		report_overlap(TextDatumGetCString(heap_getattr(service, catalog.s_name, sdesc, &isnull)),
+					   &earlier, &later);
 	UnregisterSnapshot(snapshot);
 	table_close(bookings, AccessShareLock);
 	return PointerGetDatum(NULL);
