@@ -244,7 +244,6 @@ typedef struct ReserveCatalog
 } ReserveCatalog;
 
 static ReserveCatalog catalog;
-static bool catalog_callback_registered = false;
 
 static void
 reserve_relcache_callback(Datum arg, Oid relid)
@@ -342,11 +341,7 @@ load_catalog(Relation bookings)
 	Relation	index;
 	Oid			relid = get_relname_relid("services", RelationGetNamespace(bookings));
 
-	if (!catalog_callback_registered)
-	{
-		CacheRegisterRelcacheCallback(reserve_relcache_callback, (Datum) 0);
-		catalog_callback_registered = true;
-	}
+	protector_on_relcache_change(reserve_relcache_callback);
 	catalog.valid = false;
 	if (!OidIsValid(relid))
 		ereport(ERROR,

@@ -22,6 +22,7 @@
 #include "postgres.h"
 
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -99,6 +100,21 @@ protector_column_required(Relation rel, const char *name, Oid typid)
 						get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel), name),
 				 protector_errhint_damaged()));
 	return attnum;
+}
+
+void
+protector_on_relcache_change(RelcacheCallbackFunction func)
+{
+	static RelcacheCallbackFunction registered[4];
+	static int	nregistered = 0;
+
+	for (int i = 0; i < nregistered; i++)
+		if (registered[i] == func)
+			return;
+	if (nregistered == lengthof(registered))
+		elog(ERROR, "protector registers more relcache callbacks than it keeps track of");
+	CacheRegisterRelcacheCallback(func, (Datum) 0);
+	registered[nregistered++] = func;
 }
 
 void *

@@ -15,6 +15,7 @@
 #include "access/tupdesc.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "utils/inval.h"
 #include "utils/relcache.h"
 
 /* "<name> must not be null" (invalid parameter) unless argument argno is given */
@@ -51,6 +52,13 @@ extern AttrNumber protector_column(TupleDesc desc, const char *name, Oid typid);
 
 /* the same, for a column protector's own table must have */
 extern AttrNumber protector_column_required(Relation rel, const char *name, Oid typid);
+
+/*
+ * Calls func(arg, relid) on every relcache invalidation from now on: once
+ * per backend however often it is asked (PostgreSQL's list of callbacks is
+ * short and cannot be unregistered from).
+ */
+extern void protector_on_relcache_change(RelcacheCallbackFunction func);
 
 /*
  * Room for element number used (0-based) in a palloc'd array of *cap
