@@ -183,7 +183,7 @@ audit_init_cache(void)
 	ctl.hcxt = audit_cxt;
 	audit_tables = hash_create("protector audited tables", 32, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	CacheRegisterRelcacheCallback(audit_relcache_callback, (Datum) 0);
+	protector_on_relcache_change(audit_relcache_callback);
 }
 
 static void
@@ -306,36 +306,13 @@ audit_jsonb_key_cmp(const void *a, const void *b, void *arg)
 	return memcmp(x->name, y->name, x->namelen);
 }
 
+/* every masked column must exist: never log a renamed secret */
 static void
-audit_build_table(AuditTable *entry, Relation rel, Trigger *trigger)
+audit_check_masked(Relation rel, Trigger *trigger, const char *nspname)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
-	MemoryContext old;
-	Oid			pkoid;
-	bool		is_organizations;
-	Oid			nsp = RelationGetNamespace(rel);
-	char	   *nspname = get_namespace_name(nsp);
-
-	if (entry->cxt != NULL)
-		MemoryContextDelete(entry->cxt);
-	entry->cxt = AllocSetContextCreate(audit_cxt, "protector audited table",
-									   ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(entry->cxt);
-
-	/* every masked column must exist: never log a renamed secret */
 	for (int i = 0; i < trigger->tgnargs; i++)
 	{
-		bool		found = false;
-
-		for (int a = 0; a < desc->natts; a++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, a);
-
-			if (!att->attisdropped &&
-				strcmp(NameStr(att->attname), trigger->tgargs[i]) == 0)
-				found = true;
-		}
-		if (!found)
+		if (protector_column(RelationGetDescr(rel), trigger->tgargs[i], InvalidOid) == InvalidAttrNumber)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" masked by the audit trigger of table \"%s\" does not exist",
@@ -344,55 +321,111 @@ audit_build_table(AuditTable *entry, Relation rel, Trigger *trigger)
 					 errhint("Run protector.enable_audit('%s', ...) again with the current column names.",
 							 quote_qualified_identifier(nspname, RelationGetRelationName(rel)))));
 	}
+}
 
-	entry->table_name = PointerGetDatum(cstring_to_text(
-														quote_qualified_identifier(nspname, RelationGetRelationName(rel))));
-	is_organizations = strcmp(nspname, "protector") == 0 &&
+/* how one column is logged: its name, kind of value, masking, output */
+static void
+audit_init_column(AuditColumn *col, Form_pg_attribute att, Trigger *trigger, MemoryContext cxt)
+{
+	int32		typmod = att->atttypmod;
+
+	col->attnum = att->attnum;
+	col->name = pstrdup(NameStr(att->attname));
+	col->namelen = strlen(col->name);
+	col->name_text = PointerGetDatum(cstring_to_text(col->name));
+	col->basetype = getBaseTypeAndTypmod(att->atttypid, &typmod);
+	col->typlen = att->attlen;
+	col->typbyval = att->attbyval;
+	col->kind = audit_value_kind(col->basetype);
+	col->masked = audit_name_in_args(col->name, trigger);
+	col->is_updated_at = strcmp(col->name, "updated_at") == 0;
+	if (col->kind == AV_OUTPUT)
+	{
+		Oid			outfunc;
+		bool		isvarlena;
+
+		getTypeOutputInfo(col->basetype, &outfunc, &isvarlena);
+		fmgr_info_cxt(outfunc, &col->func, cxt);
+	}
+	else if (col->kind == AV_TO_JSONB)
+	{
+		/* to_jsonb(anyelement) learns the type from its call expression */
+		fmgr_info_cxt(F_TO_JSONB, &col->func, cxt);
+		col->func.fn_expr = (Node *)
+			makeFuncExpr(F_TO_JSONB, JSONBOID,
+						 list_make1(makeNullConst(att->atttypid, att->atttypmod, att->attcollation)),
+						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	}
+}
+
+/* the primary key's columns and output functions, printed as record_id */
+static void
+audit_init_primary_key(AuditTable *entry, Relation rel)
+{
+	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
+	HeapTuple	idxtup;
+	Form_pg_index idx;
+
+	entry->npk = 0;
+	entry->pk = NULL;
+	entry->pk_out = NULL;
+	if (!OidIsValid(pkoid))
+		return;
+	idxtup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pkoid));
+	if (!HeapTupleIsValid(idxtup))
+		elog(ERROR, "cache lookup failed for index %u", pkoid);
+	idx = (Form_pg_index) GETSTRUCT(idxtup);
+	entry->npk = idx->indnkeyatts;
+	entry->pk = palloc(sizeof(AuditColumn *) * entry->npk);
+	entry->pk_out = palloc(sizeof(FmgrInfo) * entry->npk);
+	for (int k = 0; k < entry->npk; k++)
+	{
+		AttrNumber	attnum = idx->indkey.values[k];
+		Oid			outfunc;
+		bool		isvarlena;
+
+		entry->pk[k] = NULL;
+		for (int c = 0; c < entry->ncolumns; c++)
+		{
+			if (entry->columns[c].attnum == attnum)
+				entry->pk[k] = &entry->columns[c];
+		}
+		if (entry->pk[k] == NULL)
+			elog(ERROR, "primary key column %d of \"%s\" not found", attnum, RelationGetRelationName(rel));
+		getTypeOutputInfo(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid, &outfunc, &isvarlena);
+		fmgr_info_cxt(outfunc, &entry->pk_out[k], entry->cxt);
+	}
+	ReleaseSysCache(idxtup);
+}
+
+static void
+audit_build_table(AuditTable *entry, Relation rel, Trigger *trigger)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	char	   *nspname = get_namespace_name(RelationGetNamespace(rel));
+	bool		is_organizations = strcmp(nspname, "protector") == 0 &&
 		strcmp(RelationGetRelationName(rel), "organizations") == 0;
+	MemoryContext old;
 
+	if (entry->cxt != NULL)
+		MemoryContextDelete(entry->cxt);
+	entry->cxt = AllocSetContextCreate(audit_cxt, "protector audited table", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(entry->cxt);
+	audit_check_masked(rel, trigger, nspname);
+	entry->table_name = PointerGetDatum(cstring_to_text(quote_qualified_identifier(nspname,
+																				   RelationGetRelationName(rel))));
 	entry->columns = palloc0(sizeof(AuditColumn) * Max(desc->natts, 1));
 	entry->ncolumns = 0;
 	entry->org_attnum = InvalidAttrNumber;
 	for (int a = 0; a < desc->natts; a++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, a);
-		AuditColumn *col;
-		int32		typmod = att->atttypmod;
 
 		if (att->attisdropped)
 			continue;
-		col = &entry->columns[entry->ncolumns++];
-		col->attnum = att->attnum;
-		col->name = pstrdup(NameStr(att->attname));
-		col->namelen = strlen(col->name);
-		col->name_text = PointerGetDatum(cstring_to_text(col->name));
-		col->basetype = getBaseTypeAndTypmod(att->atttypid, &typmod);
-		col->typlen = att->attlen;
-		col->typbyval = att->attbyval;
-		col->kind = audit_value_kind(col->basetype);
-		col->masked = audit_name_in_args(col->name, trigger);
-		col->is_updated_at = strcmp(col->name, "updated_at") == 0;
-		if (col->kind == AV_OUTPUT)
-		{
-			Oid			outfunc;
-			bool		isvarlena;
-
-			getTypeOutputInfo(col->basetype, &outfunc, &isvarlena);
-			fmgr_info_cxt(outfunc, &col->func, entry->cxt);
-		}
-		else if (col->kind == AV_TO_JSONB)
-		{
-			/* to_jsonb(anyelement) learns the type from its call expression */
-			fmgr_info_cxt(F_TO_JSONB, &col->func, entry->cxt);
-			col->func.fn_expr = (Node *)
-				makeFuncExpr(F_TO_JSONB, JSONBOID,
-							 list_make1(makeNullConst(att->atttypid, att->atttypmod,
-													  att->attcollation)),
-							 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-		}
-
+		audit_init_column(&entry->columns[entry->ncolumns++], att, trigger, entry->cxt);
 		if (att->atttypid == UUIDOID &&
-			strcmp(col->name, is_organizations ? "id" : "organization_id") == 0)
+			strcmp(NameStr(att->attname), is_organizations ? "id" : "organization_id") == 0)
 			entry->org_attnum = att->attnum;
 	}
 
@@ -403,47 +436,8 @@ audit_build_table(AuditTable *entry, Relation rel, Trigger *trigger)
 	entry->json_order = palloc(sizeof(int) * Max(entry->ncolumns, 1));
 	for (int c = 0; c < entry->ncolumns; c++)
 		entry->json_order[c] = c;
-	qsort_arg(entry->json_order, entry->ncolumns, sizeof(int),
-			  audit_jsonb_key_cmp, entry->columns);
-
-	/* the primary key, printed as record_id */
-	entry->npk = 0;
-	entry->pk = NULL;
-	entry->pk_out = NULL;
-	pkoid = RelationGetPrimaryKeyIndex(rel);
-	if (OidIsValid(pkoid))
-	{
-		HeapTuple	idxtup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pkoid));
-		Form_pg_index idx;
-
-		if (!HeapTupleIsValid(idxtup))
-			elog(ERROR, "cache lookup failed for index %u", pkoid);
-		idx = (Form_pg_index) GETSTRUCT(idxtup);
-		entry->npk = idx->indnkeyatts;
-		entry->pk = palloc(sizeof(AuditColumn *) * entry->npk);
-		entry->pk_out = palloc(sizeof(FmgrInfo) * entry->npk);
-		for (int k = 0; k < entry->npk; k++)
-		{
-			AttrNumber	attnum = idx->indkey.values[k];
-			Oid			outfunc;
-			bool		isvarlena;
-
-			entry->pk[k] = NULL;
-			for (int c = 0; c < entry->ncolumns; c++)
-			{
-				if (entry->columns[c].attnum == attnum)
-					entry->pk[k] = &entry->columns[c];
-			}
-			if (entry->pk[k] == NULL)
-				elog(ERROR, "primary key column %d of \"%s\" not found",
-					 attnum, RelationGetRelationName(rel));
-			getTypeOutputInfo(TupleDescAttr(desc, attnum - 1)->atttypid,
-							  &outfunc, &isvarlena);
-			fmgr_info_cxt(outfunc, &entry->pk_out[k], entry->cxt);
-		}
-		ReleaseSysCache(idxtup);
-	}
-
+	qsort_arg(entry->json_order, entry->ncolumns, sizeof(int), audit_jsonb_key_cmp, entry->columns);
+	audit_init_primary_key(entry, rel);
 	MemoryContextSwitchTo(old);
 	entry->valid = true;
 }
@@ -833,128 +827,135 @@ static const TriggerProtocol audit_protocol = {
 	.hint = "Use protector.enable_audit() to attach it.",
 };
 
+/* the values of one audit_log row being built */
+typedef struct AuditLogRow
+{
+	Datum	   *values;
+	bool	   *nulls;
+} AuditLogRow;
+
+static void
+audit_set(AuditLogRow *row, AttrNumber attnum, Datum value)
+{
+	row->values[attnum - 1] = value;
+	row->nulls[attnum - 1] = false;
+}
+
+static const char *
+audit_op(TriggerEvent event)
+{
+	if (TRIGGER_FIRED_BY_TRUNCATE(event))
+		return "TRUNCATE";
+	if (TRIGGER_FIRED_BY_INSERT(event))
+		return "INSERT";
+	return TRIGGER_FIRED_BY_UPDATE(event) ? "UPDATE" : "DELETE";
+}
+
+/* a row version's values, or NULLs when there is none */
+static void
+audit_deform(HeapTuple tuple, TupleDesc desc, Datum **values, bool **nulls)
+{
+	*values = NULL;
+	*nulls = NULL;
+	if (tuple == NULL)
+		return;
+	*values = palloc(sizeof(Datum) * desc->natts);
+	*nulls = palloc(sizeof(bool) * desc->natts);
+	heap_deform_tuple(tuple, desc, *values, *nulls);
+}
+
+/* who, when, what table, which operation, which transaction */
+static void
+audit_set_context(AuditLogRow *row, AuditTable *entry, const char *op)
+{
+	pg_uuid_t	uid;
+	char	   *role = GetUserNameFromId(GetOuterUserId(), true);
+
+	audit_set(row, audit_log_target.id, Int64GetDatum(nextval_internal(audit_log_target.seqid, false)));
+	audit_set(row, audit_log_target.occurred_at, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	if (protector_get_current_user_id(&uid))
+	{
+		pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
+
+		*u = uid;
+		audit_set(row, audit_log_target.actor_uid, UUIDPGetDatum(u));
+	}
+	if (role)
+		audit_set(row, audit_log_target.actor_role, PointerGetDatum(cstring_to_text(role)));
+	audit_set(row, audit_log_target.table_name, entry->table_name);
+	audit_set(row, audit_log_target.op, PointerGetDatum(cstring_to_text(op)));
+	audit_set(row, audit_log_target.txid,
+			  Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId())));
+}
+
+/* the changed row: its organization, key, versions and changed columns */
+static void
+audit_set_change(AuditLogRow *row, AuditTable *entry, Datum *oldv, bool *oldn,
+				 Datum *newv, bool *newn, ArrayType *changed)
+{
+	Datum	   *keyv = newv ? newv : oldv;
+	bool	   *keyn = newn ? newn : oldn;
+
+	if (keyv != NULL)
+	{
+		Datum		record_id = audit_record_id(entry, keyv, keyn);
+
+		if (entry->org_attnum != InvalidAttrNumber && !keyn[entry->org_attnum - 1])
+			audit_set(row, audit_log_target.organization_id, keyv[entry->org_attnum - 1]);
+		if (record_id != (Datum) 0)
+			audit_set(row, audit_log_target.record_id, record_id);
+	}
+	if (oldv != NULL)
+		audit_set(row, audit_log_target.old_row, JsonbPGetDatum(audit_row_jsonb(entry, oldv, oldn)));
+	if (newv != NULL)
+		audit_set(row, audit_log_target.new_row, JsonbPGetDatum(audit_row_jsonb(entry, newv, newn)));
+	if (changed != NULL)
+		audit_set(row, audit_log_target.changed_columns, PointerGetDatum(changed));
+}
+
 PG_FUNCTION_INFO_V1(protector_audit_trigger);
 Datum
 protector_audit_trigger(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata;
-	Relation	rel;
-	TupleDesc	desc;
+	TriggerData *trigdata = protector_trigger_data(fcinfo, &audit_protocol);
+	TriggerEvent event = trigdata->tg_event;
+	Relation	rel = trigdata->tg_relation;
 	AuditTable *entry;
-	const char *op;
-	Datum	   *oldv = NULL,
-			   *newv = NULL;
-	bool	   *oldn = NULL,
-			   *newn = NULL;
-	Datum	   *keyv;
-	bool	   *keyn;
-	Datum	   *values;
-	bool	   *nulls;
+	Datum	   *oldv,
+			   *newv;
+	bool	   *oldn,
+			   *newn;
 	ArrayType  *changed = NULL;
-	pg_uuid_t	uid;
-	char	   *role;
-
-	trigdata = protector_trigger_data(fcinfo, &audit_protocol);
+	AuditLogRow row;
 
 	/* restored rows are history: their audit rows are restored too */
 	if (protector_restoring())
 		return PointerGetDatum(NULL);
-
-	rel = trigdata->tg_relation;
 	audit_load_target();
 	if (RelationGetRelid(rel) == audit_log_target.relid)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("protector.audit_log cannot audit itself")));
 	entry = audit_table_for(rel, trigdata->tg_trigger);
-	desc = RelationGetDescr(rel);
 
-	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
-		op = "TRUNCATE";
-	else if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		op = "INSERT";
-	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		op = "UPDATE";
-	else
-		op = "DELETE";
-
-	if (!TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+	/* the versions: none for TRUNCATE, the new for INSERT, the old for DELETE */
+	audit_deform(TRIGGER_FIRED_BY_TRUNCATE(event) || TRIGGER_FIRED_BY_INSERT(event) ? NULL : trigdata->tg_trigtuple,
+				 RelationGetDescr(rel), &oldv, &oldn);
+	audit_deform(TRIGGER_FIRED_BY_INSERT(event) ? trigdata->tg_trigtuple :
+				 TRIGGER_FIRED_BY_UPDATE(event) ? trigdata->tg_newtuple : NULL,
+				 RelationGetDescr(rel), &newv, &newn);
+	if (oldv != NULL && newv != NULL)
 	{
-		HeapTuple	oldtup = NULL;
-		HeapTuple	newtup = NULL;
-
-		if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-			newtup = trigdata->tg_trigtuple;
-		else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		{
-			oldtup = trigdata->tg_trigtuple;
-			newtup = trigdata->tg_newtuple;
-		}
-		else
-			oldtup = trigdata->tg_trigtuple;
-
-		if (oldtup)
-		{
-			oldv = palloc(sizeof(Datum) * desc->natts);
-			oldn = palloc(sizeof(bool) * desc->natts);
-			heap_deform_tuple(oldtup, desc, oldv, oldn);
-		}
-		if (newtup)
-		{
-			newv = palloc(sizeof(Datum) * desc->natts);
-			newn = palloc(sizeof(bool) * desc->natts);
-			heap_deform_tuple(newtup, desc, newv, newn);
-		}
-		if (oldtup && newtup)
-		{
-			changed = audit_changed_columns(entry, oldv, oldn, newv, newn);
-			if (changed == NULL)
-				return PointerGetDatum(NULL);	/* a no-op update */
-		}
+		changed = audit_changed_columns(entry, oldv, oldn, newv, newn);
+		if (changed == NULL)
+			return PointerGetDatum(NULL);	/* a no-op update */
 	}
 
-	values = palloc0(sizeof(Datum) * audit_log_target.natts);
-	nulls = palloc(sizeof(bool) * audit_log_target.natts);
-	memset(nulls, true, sizeof(bool) * audit_log_target.natts);
-#define SET(col, v) \
-	do { values[audit_log_target.col - 1] = (v); nulls[audit_log_target.col - 1] = false; } while (0)
-
-	SET(id, Int64GetDatum(nextval_internal(audit_log_target.seqid, false)));
-	SET(occurred_at, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
-	if (protector_get_current_user_id(&uid))
-	{
-		pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
-
-		*u = uid;
-		SET(actor_uid, UUIDPGetDatum(u));
-	}
-	role = GetUserNameFromId(GetOuterUserId(), true);
-	if (role)
-		SET(actor_role, PointerGetDatum(cstring_to_text(role)));
-	SET(table_name, entry->table_name);
-	SET(op, PointerGetDatum(cstring_to_text(op)));
-	SET(txid, Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId())));
-
-	keyv = newv ? newv : oldv;
-	keyn = newn ? newn : oldn;
-	if (keyv != NULL)
-	{
-		Datum		record_id = audit_record_id(entry, keyv, keyn);
-
-		if (entry->org_attnum != InvalidAttrNumber && !keyn[entry->org_attnum - 1])
-			SET(organization_id, keyv[entry->org_attnum - 1]);
-		if (record_id != (Datum) 0)
-			SET(record_id, record_id);
-	}
-	if (oldv != NULL)
-		SET(old_row, JsonbPGetDatum(audit_row_jsonb(entry, oldv, oldn)));
-	if (newv != NULL)
-		SET(new_row, JsonbPGetDatum(audit_row_jsonb(entry, newv, newn)));
-	if (changed != NULL)
-		SET(changed_columns, PointerGetDatum(changed));
-#undef SET
-
-	audit_write(values, nulls);
-
+	row.values = palloc0(sizeof(Datum) * audit_log_target.natts);
+	row.nulls = palloc(sizeof(bool) * audit_log_target.natts);
+	memset(row.nulls, true, sizeof(bool) * audit_log_target.natts);
+	audit_set_context(&row, entry, audit_op(event));
+	audit_set_change(&row, entry, oldv, oldn, newv, newn, changed);
+	audit_write(row.values, row.nulls);
 	return PointerGetDatum(NULL);
 }
