@@ -6,8 +6,9 @@
  *	  requested start is bookable, with a precise reason when it is not.
  *
  * Both build slots with schedule.c in the venue's time zone and count
- * occupancy with reserve.c, so what availability offers is exactly what
- * create_booking() accepts.  The bookings of the requested days are read
+ * occupancy with occupancy.c, as the reservation check (reserve.c) does,
+ * so what availability offers is exactly what create_booking() accepts.
+ * The bookings of the requested days are read
  * in one range scan of the btree on (service_id, lower(during)) (bookings
  * last at most 31 days, which bounds how early an overlapping one
  * starts), so the cost grows with the days asked for, not with the table.
@@ -20,20 +21,20 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+
+#include "errors.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "occupancy.h"
+#include "schedule.h"
+#include "support.h"
+#include "timezone.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/rangetypes.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "utils/uuid.h"
-
-#include "errors.h"
-#include "reserve.h"
-#include "schedule.h"
-#include "support.h"
-#include "timezone.h"
 
 /* longest date range get_available_slots() answers in one call */
 #define MAX_AVAILABILITY_DAYS 93

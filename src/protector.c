@@ -8,10 +8,10 @@
  * C under a pinned search_path), elevation.c (reads past RLS),
  * capabilities.c (the capability map), identity.c (the JWT user),
  * constraints.c (CHECKs in C), timezone.c (zone names), touch.c
- * (updated_at), locks.c (service locks), reserve.c (the reservation
- * invariant), schedule.c (hours and slots), availability.c, venue.c,
- * audit.c, realtime.c, analytics.c, dashboards.c, csv.c, normalize.c and
- * embed_key.c.
+ * (updated_at), locks.c (service locks), occupancy.c (what occupies a
+ * service), reserve.c (the reservation invariant), schedule.c (hours and
+ * slots), availability.c, venue.c, audit.c, realtime.c, analytics.c,
+ * dashboards.c, csv.c, normalize.c and embed_key.c.
  *
  * src/protector.c
  *

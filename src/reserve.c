@@ -65,13 +65,11 @@
 #include "capabilities.h"
 #include "errors.h"
 #include "locks.h"
-#include "reserve.h"
+#include "occupancy.h"
 #include "schedule.h"
 #include "spi_scope.h"
 #include "support.h"
 #include "timezone.h"
-
-static SPIPlanPtr occupancy_plan = NULL;
 
 /* what the check needs to know of a service */
 typedef struct CapacityRules
@@ -82,106 +80,6 @@ typedef struct CapacityRules
 	int64		buffer_before;
 	int64		buffer_after;
 } CapacityRules;
-
-/*
- * Availability reads weeks of one service: rather than the GiST index,
- * whose pages interleave services as bookings arrive, it range-scans the
- * btree on (service_id, lower(during)).  Bookings last at most 31 days
- * (bookings_length_check), which bounds how early an overlapping one can
- * start.
- */
-#define OCCUPANCY_SQL \
-	"SELECT pg_catalog.lower(during), pg_catalog.upper(during), party_size FROM protector.bookings" \
-	" WHERE service_id OPERATOR(pg_catalog.=) $1" \
-	"   AND pg_catalog.lower(during) OPERATOR(pg_catalog.>=) ($2 OPERATOR(pg_catalog.-) '744 hours'::pg_catalog.interval)" \
-	"   AND pg_catalog.lower(during) OPERATOR(pg_catalog.<) $3" \
-	"   AND pg_catalog.upper(during) OPERATOR(pg_catalog.>) $2" \
-	"   AND status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])" \
-	"   AND (status OPERATOR(pg_catalog.<>) 'held'::protector.booking_status" \
-	"        OR hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now())" \
-	" ORDER BY pg_catalog.lower(during)"
-
-/* occupancy rows: [start - buffer_before, end + buffer_after) and party */
-typedef struct OccupancyCopy
-{
-	int64		buffer_before;
-	int64		buffer_after;
-	Occupancy  *result;
-} OccupancyCopy;
-
-static void
-copy_occupancy(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
-{
-	OccupancyCopy *out = (OccupancyCopy *) arg;
-	bool		isnull;
-
-	if (row == 0)
-		out->result = palloc(sizeof(Occupancy) * nrows);
-	out->result[row].start = DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull)) - out->buffer_before;
-	out->result[row].end = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull)) + out->buffer_after;
-	out->result[row].party = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
-}
-
-/*
- * Loads the occupied intervals ([start - buffer_before, end + buffer_after))
- * of the bookings of a service that overlap [from, to), sorted by start,
- * as the owner of the bookings table (no RLS): availability counts what
- * the caller may not see, without showing it.
- */
-Occupancy *
-protector_load_occupancy(const pg_uuid_t *service_id, TimestampTz from,
-						 TimestampTz to, int64 buffer_before,
-						 int64 buffer_after, int *n)
-{
-	Oid			argtypes[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	ProtectorRead read = {&occupancy_plan, OCCUPANCY_SQL, 3, argtypes, "bookings", 0};
-	OccupancyCopy out = {buffer_before, buffer_after, NULL};
-	Datum		values[3];
-
-	values[0] = UUIDPGetDatum(service_id);
-	/* occupied intervals overlap [from, to) iff during overlaps this */
-	values[1] = TimestampTzGetDatum(from - buffer_after);
-	values[2] = TimestampTzGetDatum(to + buffer_before);
-	*n = (int) protector_read(&read, values, NULL, copy_occupancy, &out);
-	return out.result != NULL ? out.result : palloc(sizeof(Occupancy));
-}
-
-/*
- * The largest total party size present at any instant of [from, to),
- * given occupied intervals sorted by start.
- */
-int32
-protector_max_occupancy(const Occupancy *occ, int n, TimestampTz from,
-						TimestampTz to)
-{
-	int32		best = 0;
-
-	/* the maximum is reached at from or at the start of some interval */
-	for (int i = -1; i < n; i++)
-	{
-		TimestampTz p;
-		int32		sum = 0;
-
-		if (i >= 0)
-		{
-			if (occ[i].start <= from)
-				continue;
-			if (occ[i].start >= to)
-				break;
-			p = occ[i].start;
-		}
-		else
-			p = from;
-
-		for (int j = 0; j < n && occ[j].start <= p; j++)
-		{
-			if (occ[j].end > p)
-				sum += occ[j].party;
-		}
-		best = Max(best, sum);
-	}
-	return best;
-}
 
 typedef struct BookingRow
 {
@@ -484,15 +382,6 @@ report_conflict(CapacityRules *rules, BookingRow *row, int32 taken, bool retry)
 			 errhint("Choose another time or a smaller party; get_available_slots() (get_widget_slots() in the widget) lists the free places.")));
 }
 
-static int
-compare_occupancy(const void *a, const void *b)
-{
-	TimestampTz x = ((const Occupancy *) a)->start;
-	TimestampTz y = ((const Occupancy *) b)->start;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * The check reads the tables directly through their indexes, as
  * PostgreSQL's own exclusion constraints do, rather than through SPI: it
@@ -706,7 +595,7 @@ occupancy_taken(BookingRow *row, ItemPointer self, Relation bookings,
 
 	if (!rules->shared)
 		return n > 0 ? 1 : 0;
-	qsort(occ, n, sizeof(Occupancy), compare_occupancy);
+	qsort(occ, n, sizeof(Occupancy), protector_compare_occupancy);
 	return protector_max_occupancy(occ, n, row->start - rules->buffer_before,
 								   row->end + rules->buffer_after);
 }

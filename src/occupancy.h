@@ -1,14 +1,15 @@
 /*-------------------------------------------------------------------------
  *
- * reserve.h
- *	  What occupies a service, and the capacity check built on it.
+ * occupancy.h
+ *	  What occupies a service (occupancy.c): for availability and for the
+ *	  reservation check.
  *
- * src/reserve.h
+ * src/occupancy.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef PROTECTOR_RESERVE_H
-#define PROTECTOR_RESERVE_H
+#ifndef PROTECTOR_OCCUPANCY_H
+#define PROTECTOR_OCCUPANCY_H
 
 #include "datatype/timestamp.h"
 #include "utils/uuid.h"
@@ -25,7 +26,8 @@ extern Occupancy *protector_load_occupancy(const pg_uuid_t *service_id,
 										   TimestampTz from, TimestampTz to,
 										   int64 buffer_before, int64 buffer_after,
 										   int *n);
+extern int	protector_compare_occupancy(const void *a, const void *b);
 extern int32 protector_max_occupancy(const Occupancy *occ, int n,
 									 TimestampTz from, TimestampTz to);
 
-#endif							/* PROTECTOR_RESERVE_H */
+#endif							/* PROTECTOR_OCCUPANCY_H */
