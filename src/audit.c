@@ -22,9 +22,10 @@
  * What a row looks like as jsonb (column names, how each type converts,
  * which columns are masked, where the key and organization are) is worked
  * out once per table and cached until the table's definition changes, and
- * the audit row is inserted into the heap and its indexes directly, as
- * logical replication's apply does, instead of planning and executing an
- * INSERT per row.  Values convert exactly as to_jsonb() converts them.
+ * the audit row is inserted into the heap and its indexes directly, after
+ * audit_log's constraints, as logical replication's apply does
+ * (direct_insert.c), instead of planning and executing an INSERT per row.
+ * Values convert exactly as to_jsonb() converts them.
  *
  * src/audit.c
  *
@@ -44,11 +45,16 @@
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+
+#include "capabilities.h"
+#include "direct_insert.h"
 #include "fmgr.h"
+#include "identity.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_coerce.h"
 #include "parser/scansup.h"
+#include "support.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -66,10 +72,6 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
-
-#include "capabilities.h"
-#include "identity.h"
-#include "support.h"
 
 #define AUDIT_MASK_TEXT "[masked]"
 
@@ -143,7 +145,6 @@ typedef struct AuditLogTarget
 } AuditLogTarget;
 
 static HTAB *audit_tables = NULL;
-static bool audit_writer_stale;
 static AuditLogTarget audit_log_target;
 static bool audit_log_target_valid = false;
 static MemoryContext audit_cxt = NULL;
@@ -155,10 +156,7 @@ audit_relcache_callback(Datum arg, Oid relid)
 	AuditTable *entry;
 
 	if (relid == InvalidOid || relid == audit_log_target.relid)
-	{
 		audit_log_target_valid = false;
-		audit_writer_stale = true;
-	}
 	if (audit_tables == NULL)
 		return;
 	hash_seq_init(&status, audit_tables);
@@ -689,103 +687,10 @@ audit_changed_columns(AuditTable *entry, const Datum *oldv, const bool *oldn,
 }
 
 /*
- * The writer: audit_log opened with its indexes once per transaction, on
- * the first audited change, and closed before commit.  Opened under the
- * top transaction's resource owner (so a subtransaction that rolls back
- * does not take it away), dropped without closing on abort (the resource
- * owner releases it), and reopened if audit_log's definition changes.
- */
-typedef struct AuditWriter
-{
-	Relation	rel;
-	EState	   *estate;
-	ResultRelInfo *rri;
-	TupleTableSlot *slot;
-	Oid			relid;
-} AuditWriter;
-
-static AuditWriter *audit_writer = NULL;
-static bool audit_callback_registered = false;
-
-static void
-audit_writer_close(void)
-{
-	ResourceOwner save = CurrentResourceOwner;
-	AuditWriter *w = audit_writer;
-
-	if (w == NULL)
-		return;
-	audit_writer = NULL;
-	CurrentResourceOwner = TopTransactionResourceOwner;
-	ExecCloseIndices(w->rri);
-	ExecResetTupleTable(w->estate->es_tupleTable, false);
-	FreeExecutorState(w->estate);
-	table_close(w->rel, NoLock);
-	CurrentResourceOwner = save;
-}
-
-static void
-audit_xact_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PRE_PREPARE:
-			audit_writer_close();
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PREPARE:
-			/* the resource owner releases what is still open */
-			audit_writer = NULL;
-			break;
-		default:
-			break;
-	}
-}
-
-static AuditWriter *
-audit_writer_open(void)
-{
-	ResourceOwner save = CurrentResourceOwner;
-	MemoryContext old;
-	AuditWriter *w;
-
-	if (audit_writer != NULL &&
-		(audit_writer_stale || audit_writer->relid != audit_log_target.relid))
-		audit_writer_close();
-	audit_writer_stale = false;
-	if (audit_writer != NULL)
-		return audit_writer;
-
-	if (!audit_callback_registered)
-	{
-		RegisterXactCallback(audit_xact_callback, NULL);
-		audit_callback_registered = true;
-	}
-	/* an error on the way aborts the transaction, which resets both */
-	old = MemoryContextSwitchTo(TopTransactionContext);
-	CurrentResourceOwner = TopTransactionResourceOwner;
-	w = palloc0(sizeof(AuditWriter));
-	w->relid = audit_log_target.relid;
-	w->rel = table_open(w->relid, RowExclusiveLock);
-	w->estate = CreateExecutorState();
-	w->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
-	ExecOpenIndices(w->rri, false);
-	w->slot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(w->rel), &TTSOpsVirtual);
-	CurrentResourceOwner = save;
-	MemoryContextSwitchTo(old);
-	audit_writer = w;
-	return w;
-}
-
-/*
  * protector.audit_release_writer(): an event trigger on ddl_command_start.
  * An open relation cannot be dropped or altered by the session holding it
- * ("being used by active queries"), so any DDL first closes the writer;
- * the next audited change reopens it.
+ * ("being used by active queries"), so any DDL first closes the tables
+ * open for direct inserts (direct_insert.c); their next use reopens them.
  */
 PG_FUNCTION_INFO_V1(protector_audit_release_writer);
 Datum
@@ -795,27 +700,15 @@ protector_audit_release_writer(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("audit_release_writer() must be called as an event trigger")));
-	audit_writer_close();
+	protector_direct_close_all();
 	PG_RETURN_VOID();
 }
 
-/* append one row to audit_log: heap and indexes, no executor, no RLS */
+/* append one row to audit_log: constraints, heap and indexes; no executor, no RLS */
 static void
 audit_write(const Datum *values, const bool *nulls)
 {
-	AuditWriter *w = audit_writer_open();
-	TupleTableSlot *slot = w->slot;
-
-	ExecClearTuple(slot);
-	memcpy(slot->tts_values, values, sizeof(Datum) * audit_log_target.natts);
-	memcpy(slot->tts_isnull, nulls, sizeof(bool) * audit_log_target.natts);
-	ExecStoreVirtualTuple(slot);
-
-	simple_table_tuple_insert(w->rel, slot);
-	if (w->rri->ri_NumIndices > 0)
-		list_free(ExecInsertIndexTuples(w->rri, slot, w->estate, false, false, NULL, NIL));
-	ResetPerTupleExprContext(w->estate);
-	ExecClearTuple(slot);
+	protector_direct_insert(protector_direct_table(audit_log_target.relid), values, nulls);
 }
 
 static const TriggerProtocol audit_protocol = {

@@ -152,6 +152,25 @@ SET ROLE anon;
 SELECT count(*) FROM protector.audit_log;
 RESET ROLE;
 
+-- audit rows are written past the executor (src/direct_insert.c), but
+-- they still pass audit_log's constraints: a CHECK added to audit_log
+-- refuses the change that would log a DELETE, and the change with it; in
+-- the same transaction, once the CHECK is gone, the next change is logged
+-- through a writer reopened for the new definition
+CREATE TABLE public.checked (a int PRIMARY KEY);
+SELECT protector.enable_audit('public.checked');
+INSERT INTO public.checked VALUES (7);
+BEGIN;
+ALTER TABLE protector.audit_log ADD CONSTRAINT no_deletes_logged CHECK (op <> 'DELETE') NOT VALID;
+SAVEPOINT s;
+DELETE FROM public.checked WHERE a = 7;
+ROLLBACK TO SAVEPOINT s;
+ALTER TABLE protector.audit_log DROP CONSTRAINT no_deletes_logged;
+DELETE FROM public.checked WHERE a = 7;
+COMMIT;
+SELECT op, record_id, new_row, old_row FROM protector.audit_log WHERE table_name = 'public.checked' ORDER BY id;
+DROP TABLE public.checked;
+
 DROP TABLE public.nopk, public.part;
 DROP VIEW public.v;
 DROP TYPE public.mood;

@@ -1,0 +1,199 @@
+/*-------------------------------------------------------------------------
+ *
+ * direct_insert.c
+ *	  Rows protector writes into its own tables without an INSERT
+ *	  statement: the heap and the indexes directly, after the table's
+ *	  NOT NULL and CHECK constraints, as logical replication's apply does
+ *	  (execReplication.c, ExecSimpleRelationInsert).  The audit trigger
+ *	  writes audit_log rows this way; a statement per row would cost an
+ *	  executor start-up each.
+ *
+ * Invariants:
+ *	  - every row passes the table's constraints (ExecConstraints) before it
+ *		is stored, and its index entries are made at once (unique indexes
+ *		checked);
+ *	  - no trigger fires and no RLS applies: the writer decides the row,
+ *		and proves its references by construction (an audit row's
+ *		organization is the audited row's);
+ *	  - a table is opened once per transaction, under the top transaction's
+ *		resource owner (a rolled-back subtransaction does not close it), and
+ *		closed before commit; on abort the resource owner releases it; DDL
+ *		first closes every open table (protector.audit_release_writer(), an
+ *		event trigger), and a relcache invalidation reopens the table on
+ *		its next use.
+ *
+ * src/direct_insert.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+
+#include "direct_insert.h"
+#include "support.h"
+
+struct DirectTable
+{
+	Oid			relid;
+	bool		stale;			/* its definition changed: reopen */
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	struct DirectTable *next;
+};
+
+/* the tables open in this transaction (TopTransactionContext) */
+static DirectTable *open_tables = NULL;
+static bool callbacks_registered = false;
+
+static void
+direct_close(DirectTable *t)
+{
+	ResourceOwner save = CurrentResourceOwner;
+
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	ExecCloseIndices(t->rri);
+	ExecResetTupleTable(t->estate->es_tupleTable, false);
+	FreeExecutorState(t->estate);
+	table_close(t->rel, NoLock);
+	CurrentResourceOwner = save;
+}
+
+void
+protector_direct_close_all(void)
+{
+	DirectTable *t = open_tables;
+
+	open_tables = NULL;
+	for (; t != NULL; t = t->next)
+		direct_close(t);
+}
+
+static void
+direct_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			protector_direct_close_all();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PREPARE:
+			/* the resource owner releases what is still open */
+			open_tables = NULL;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+direct_relcache_callback(Datum arg, Oid relid)
+{
+	for (DirectTable *t = open_tables; t != NULL; t = t->next)
+		if (relid == InvalidOid || relid == t->relid)
+			t->stale = true;
+}
+
+/* the executor state constraints and index inserts need, as apply makes it */
+static DirectTable *
+direct_open(Oid relid)
+{
+	DirectTable *t = palloc0(sizeof(DirectTable));
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	t->relid = relid;
+	t->rel = table_open(relid, RowExclusiveLock);
+	t->estate = CreateExecutorState();
+	rte->rtekind = RTE_RELATION;
+	rte->relid = relid;
+	rte->relkind = t->rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+#if PG_VERSION_NUM >= 160000
+	ExecInitRangeTable(t->estate, list_make1(rte), NIL);
+#else
+	ExecInitRangeTable(t->estate, list_make1(rte));
+#endif
+	t->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
+	ExecOpenIndices(t->rri, false);
+	t->slot = ExecInitExtraTupleSlot(t->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
+	return t;
+}
+
+DirectTable *
+protector_direct_table(Oid relid)
+{
+	DirectTable **link;
+	DirectTable *t;
+	MemoryContext old;
+	ResourceOwner save = CurrentResourceOwner;
+
+	for (link = &open_tables; *link != NULL; link = &(*link)->next)
+	{
+		if ((*link)->relid != relid)
+			continue;
+		if (!(*link)->stale)
+			return *link;
+		t = *link;
+		*link = t->next;
+		direct_close(t);
+		break;
+	}
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(direct_xact_callback, NULL);
+		protector_on_relcache_change(direct_relcache_callback);
+		callbacks_registered = true;
+	}
+	/* an error on the way aborts the transaction, which resets both */
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	t = direct_open(relid);
+	CurrentResourceOwner = save;
+	MemoryContextSwitchTo(old);
+	t->next = open_tables;
+	open_tables = t;
+	return t;
+}
+
+TupleDesc
+protector_direct_desc(DirectTable *t)
+{
+	return RelationGetDescr(t->rel);
+}
+
+void
+protector_direct_insert(DirectTable *t, const Datum *values, const bool *nulls)
+{
+	TupleTableSlot *slot = t->slot;
+	int			natts = RelationGetDescr(t->rel)->natts;
+
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, sizeof(Datum) * natts);
+	memcpy(slot->tts_isnull, nulls, sizeof(bool) * natts);
+	ExecStoreVirtualTuple(slot);
+	if (t->rel->rd_att->constr != NULL)
+		ExecConstraints(t->rri, slot, t->estate);
+	simple_table_tuple_insert(t->rel, slot);
+	if (t->rri->ri_NumIndices > 0)
+#if PG_VERSION_NUM >= 160000
+		list_free(ExecInsertIndexTuples(t->rri, slot, t->estate, false, false, NULL, NIL, false));
+#else
+		list_free(ExecInsertIndexTuples(t->rri, slot, t->estate, false, false, NULL, NIL));
+#endif
+	ResetPerTupleExprContext(t->estate);
+	ExecClearTuple(slot);
+}

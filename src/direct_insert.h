@@ -1,0 +1,29 @@
+/*-------------------------------------------------------------------------
+ *
+ * direct_insert.h
+ *	  Rows written into protector's own tables through the heap and the
+ *	  indexes, after the table's constraints (direct_insert.c).
+ *
+ * src/direct_insert.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROTECTOR_DIRECT_INSERT_H
+#define PROTECTOR_DIRECT_INSERT_H
+
+#include "access/tupdesc.h"
+
+typedef struct DirectTable DirectTable;
+
+/* the table, opened for direct inserts until this transaction commits */
+extern DirectTable *protector_direct_table(Oid relid);
+extern TupleDesc protector_direct_desc(DirectTable *table);
+
+/* one row: NOT NULL and CHECK constraints, heap, indexes; no triggers */
+extern void protector_direct_insert(DirectTable *table, const Datum *values,
+									const bool *nulls);
+
+/* closes every open table (before commit, and before DDL) */
+extern void protector_direct_close_all(void);
+
+#endif							/* PROTECTOR_DIRECT_INSERT_H */
