@@ -36,8 +36,7 @@ BEGIN
 	IF protector_internal.restoring() THEN
 		RETURN NULL;
 	END IF;
-	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
-	   AND NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent THEN
+	IF NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent THEN
 		UPDATE protector.tasks t
 		SET assignee = NEW.assigned_agent
 		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
@@ -46,16 +45,8 @@ BEGIN
 		  AND t.assignee IS NOT DISTINCT FROM OLD.assigned_agent;
 	END IF;
 
-	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
-		IF NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.source OPERATOR(pg_catalog.=) 'widget' THEN
-			-- a widget booking the desk confirms before its hold expires
-			v_kind := 'booking.awaiting_confirmation';
-		ELSIF NEW.status NOT IN ('pending', 'confirmed') THEN
-			RETURN NULL;
-		ELSE
-			v_kind := 'booking.created';
-		END IF;
-	ELSIF OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status IN ('pending', 'confirmed') THEN
+	-- (a new booking's work is booking_workflow_insert's, in C)
+	IF OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status IN ('pending', 'confirmed') THEN
 		v_kind := 'booking.created';
 	ELSIF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
 		UPDATE protector.tasks t
@@ -105,7 +96,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.booking_workflow() IS
-'Trigger: review tasks and desk notifications for new, rescheduled and cancelled bookings';
+'Trigger (AFTER UPDATE): review tasks and desk notifications for confirmed, rescheduled and cancelled bookings';
 
 CREATE OR REPLACE FUNCTION protector_internal.broadcast_booking_change()
 RETURNS trigger
@@ -4629,3 +4620,21 @@ ALTER TABLE protector.bookings
 	ADD CONSTRAINT bookings_length_check CHECK (protector_internal.during_within_31_days(during)) NOT VALID;
 ALTER TABLE protector.bookings VALIDATE CONSTRAINT bookings_during_check;
 ALTER TABLE protector.bookings VALIDATE CONSTRAINT bookings_length_check;
+
+CREATE OR REPLACE FUNCTION protector_internal.booking_workflow_insert()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_booking_workflow_insert'
+LANGUAGE C;
+COMMENT ON FUNCTION protector_internal.booking_workflow_insert() IS
+'Trigger (AFTER INSERT, C): the review task and desk notification of a new booking';
+
+-- A new booking's work in C (issue 15): the insert trigger runs
+-- booking_workflow_insert, the PL/pgSQL function keeps the changes
+REVOKE ALL ON FUNCTION protector_internal.booking_workflow_insert() FROM PUBLIC;
+DROP TRIGGER booking_workflow ON protector.bookings;
+CREATE TRIGGER booking_workflow
+	AFTER INSERT ON protector.bookings
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.booking_workflow_insert();
+CREATE TRIGGER booking_workflow_update
+	AFTER UPDATE OF status, during, assigned_agent ON protector.bookings
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.booking_workflow();

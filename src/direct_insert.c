@@ -9,6 +9,7 @@
  *	  executor start-up each.
  *
  * Invariants:
+ *	  - a column not given its DEFAULT, evaluated per row as INSERT does;
  *	  - every row passes the table's constraints (ExecConstraints) before it
  *		is stored, and its index entries are made at once (unique indexes
  *		checked);
@@ -33,6 +34,8 @@
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
@@ -48,6 +51,7 @@ struct DirectTable
 	EState	   *estate;
 	ResultRelInfo *rri;
 	TupleTableSlot *slot;
+	ExprState **defaults;		/* per column: its DEFAULT, or NULL */
 	struct DirectTable *next;
 };
 
@@ -130,6 +134,18 @@ direct_open(Oid relid)
 	InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
 	ExecOpenIndices(t->rri, false);
 	t->slot = ExecInitExtraTupleSlot(t->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
+	t->defaults = palloc0(sizeof(ExprState *) * RelationGetDescr(t->rel)->natts);
+	for (int i = 0; i < RelationGetDescr(t->rel)->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(t->rel), i);
+		Node	   *expr;
+
+		if (att->attisdropped || att->attgenerated)
+			continue;
+		expr = build_column_default(t->rel, att->attnum);
+		if (expr != NULL)
+			t->defaults[i] = ExecInitExpr(expression_planner((Expr *) expr), NULL);
+	}
 	return t;
 }
 
@@ -173,6 +189,33 @@ TupleDesc
 protector_direct_desc(DirectTable *t)
 {
 	return RelationGetDescr(t->rel);
+}
+
+Relation
+protector_direct_relation(DirectTable *t)
+{
+	return t->rel;
+}
+
+/*
+ * A new row's values as an INSERT naming no column would make them: each
+ * column's DEFAULT evaluated (volatile ones once per row), NULL where there
+ * is none.  The values live until the row is inserted.
+ */
+void
+protector_direct_defaults(DirectTable *t, Datum *values, bool *nulls)
+{
+	ExprContext *econtext = GetPerTupleExprContext(t->estate);
+	MemoryContext old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+
+	for (int i = 0; i < RelationGetDescr(t->rel)->natts; i++)
+	{
+		values[i] = (Datum) 0;
+		nulls[i] = true;
+		if (t->defaults[i] != NULL)
+			values[i] = ExecEvalExpr(t->defaults[i], econtext, &nulls[i]);
+	}
+	MemoryContextSwitchTo(old);
 }
 
 void

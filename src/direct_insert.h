@@ -12,12 +12,17 @@
 #define PROTECTOR_DIRECT_INSERT_H
 
 #include "access/tupdesc.h"
+#include "utils/relcache.h"
 
 typedef struct DirectTable DirectTable;
 
 /* the table, opened for direct inserts until this transaction commits */
 extern DirectTable *protector_direct_table(Oid relid);
 extern TupleDesc protector_direct_desc(DirectTable *table);
+extern Relation protector_direct_relation(DirectTable *table);
+
+/* a new row's values: every column's DEFAULT (evaluated), NULL where none */
+extern void protector_direct_defaults(DirectTable *table, Datum *values, bool *nulls);
 
 /* one row: NOT NULL and CHECK constraints, heap, indexes; no triggers */
 extern void protector_direct_insert(DirectTable *table, const Datum *values,

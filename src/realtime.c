@@ -369,3 +369,40 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 	ExecDropSingleTupleTableSlot(slot);
 	return PointerGetDatum(NULL);
 }
+
+/*
+ * One row inserted past the executor (direct_insert.c), where the
+ * statement trigger does not fire: announced as notify_trigger would
+ * announce it, one by one within the transaction's budget for its
+ * organization, table and INSERT, else in the summary at commit.
+ */
+void
+protector_announce_insert(Relation rel, const pg_uuid_t *org, const pg_uuid_t *id, const char *status)
+{
+	NotifyBudget *b;
+	char		at[MAXDATELEN + 1];
+	char		channel[NAMEDATALEN];
+	StringInfoData payload;
+
+	if (!protector_notify || protector_restoring())
+		return;
+	b = notify_budget(org, rel, "INSERT");
+	if (b->summed > 0 || b->announced + 1 > protector_notify_batch_limit)
+	{
+		b->summed++;
+		return;
+	}
+	b->announced++;
+	JsonEncodeDateTime(at, TimestampTzGetDatum(GetCurrentStatementStartTimestamp()), TIMESTAMPTZOID, NULL);
+	initStringInfo(&payload);
+	payload_start(&payload, "INSERT", RelationGetRelationName(rel));
+	appendStringInfo(&payload, ",\"id\":\"%s\"", DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id))));
+	if (status != NULL)
+	{
+		appendStringInfoString(&payload, ",\"status\":");
+		escape_json(&payload, status);
+	}
+	payload_finish(&payload, at);
+	notify_channel(channel, org);
+	Async_Notify(channel, payload.data);
+}
