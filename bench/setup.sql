@@ -73,8 +73,9 @@ BEGIN
 END $$;
 
 -- every variant has the CHECK constraints (LIKE ... INCLUDING CONSTRAINTS)
--- and the four foreign keys of protector.bookings (the customer and agent
--- ones are NULL here, but each still queues an after-trigger event per row)
+-- and the five foreign keys of protector.bookings (the customer, agent and
+-- promo code ones are NULL here, but each still queues an after-trigger
+-- event per row)
 DO $$
 DECLARE t text;
 BEGIN
@@ -86,6 +87,8 @@ BEGIN
 						REFERENCES protector.customers (organization_id, id)', t);
 		EXECUTE format('ALTER TABLE %s ADD FOREIGN KEY (organization_id, assigned_agent)
 						REFERENCES protector.members (organization_id, user_id)', t);
+		EXECUTE format('ALTER TABLE %s ADD FOREIGN KEY (organization_id, promo_code_id)
+						REFERENCES protector.promo_codes (organization_id, id)', t);
 	END LOOP;
 	-- and the same: no foreign key of protector.bookings is missing here
 	IF (SELECT count(*) FROM pg_constraint WHERE conrelid = 'bench.plain'::regclass AND contype = 'f')
@@ -117,7 +120,7 @@ ALTER TABLE protector.bookings SET (autovacuum_enabled = off);
 CREATE FUNCTION bench.workflow(p_on boolean) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE t text;
 BEGIN
-	FOREACH t IN ARRAY ARRAY['protector_audit', 'booking_workflow', 'notify_insert', 'notify_update', 'notify_delete'] LOOP
+	FOREACH t IN ARRAY ARRAY['protector_audit', 'booking_workflow', 'booking_workflow_update', 'notify_insert', 'notify_update', 'notify_delete'] LOOP
 		EXECUTE format('ALTER TABLE protector.bookings %s TRIGGER %I', CASE WHEN p_on THEN 'ENABLE' ELSE 'DISABLE' END, t);
 	END LOOP;
 END $$;
