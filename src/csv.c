@@ -144,7 +144,7 @@ buffer_init(CsvBuffer *buf, MemoryContext cxt)
 	buf->len = 0;
 	buf->cxt = cxt;
 	buf->mapped = false;
-	buf->cap = 64 * 1024;
+	buf->cap = 8 * 1024;		/* a GROUP BY may make many small documents */
 	buf->data = MemoryContextAlloc(cxt, buf->cap);
 }
 
@@ -571,7 +571,9 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
  *
  * The document moves into the result (buffer_to_text); the state is spent.
  * (The aggregate is declared FINALFUNC_MODIFY = READ_WRITE: nothing is
- * appended after this, and it is not a window function.)
+ * appended after this, and it is not a window function.  A hashed GROUP BY
+ * rescanned with its hash table reused would finalize a state again: that
+ * is refused with an error rather than answered with an empty document.)
  */
 PG_FUNCTION_INFO_V1(protector_csv_agg_finalfn);
 Datum

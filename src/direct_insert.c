@@ -9,7 +9,8 @@
  *	  executor start-up each.
  *
  * Invariants:
- *	  - a column not given its DEFAULT, evaluated per row as INSERT does;
+ *	  - a column the writer leaves alone gets its DEFAULT, evaluated per row
+ *		as INSERT does (tables with stored generated columns are refused);
  *	  - every row passes the table's constraints (ExecConstraints) before it
  *		is stored, and its index entries are made at once (unique indexes
  *		checked);
@@ -21,7 +22,8 @@
  *		closed before commit; on abort the resource owner releases it; DDL
  *		first closes every open table (protector.audit_release_writer(), an
  *		event trigger), and a relcache invalidation reopens the table on
- *		its next use.
+ *		its next use.  (TRUNCATE fires no event trigger: truncating such a
+ *		table later in the same transaction is refused as "in use".)
  *
  * src/direct_insert.c
  *
@@ -111,7 +113,38 @@ direct_relcache_callback(Datum arg, Oid relid)
 			t->stale = true;
 }
 
-/* the executor state constraints and index inserts need, as apply makes it */
+/* column defaults, compiled once per open table */
+static void
+direct_compile_defaults(DirectTable *t)
+{
+	TupleDesc	desc = RelationGetDescr(t->rel);
+
+	if (desc->constr != NULL && desc->constr->has_generated_stored)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table \"%s\" has stored generated columns, which direct inserts do not compute",
+						RelationGetRelationName(t->rel)),
+				 protector_errhint_damaged()));
+	t->defaults = palloc0(sizeof(ExprState *) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Node	   *expr;
+
+		if (att->attisdropped)
+			continue;
+		expr = build_column_default(t->rel, att->attnum);
+		if (expr != NULL)
+			t->defaults[i] = ExecInitExpr(expression_planner((Expr *) expr), NULL);
+	}
+}
+
+/*
+ * The executor state constraints and index inserts need, as apply makes
+ * it.  Opened under the top transaction's resource owner, which only
+ * releases at the end of the transaction: an error half way (caught by a
+ * PL/pgSQL EXCEPTION block, say) closes what was opened.
+ */
 static DirectTable *
 direct_open(Oid relid)
 {
@@ -120,32 +153,37 @@ direct_open(Oid relid)
 
 	t->relid = relid;
 	t->rel = table_open(relid, RowExclusiveLock);
-	t->estate = CreateExecutorState();
-	rte->rtekind = RTE_RELATION;
-	rte->relid = relid;
-	rte->relkind = t->rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-#if PG_VERSION_NUM >= 160000
-	ExecInitRangeTable(t->estate, list_make1(rte), NIL);
-#else
-	ExecInitRangeTable(t->estate, list_make1(rte));
-#endif
-	t->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
-	ExecOpenIndices(t->rri, false);
-	t->slot = ExecInitExtraTupleSlot(t->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
-	t->defaults = palloc0(sizeof(ExprState *) * RelationGetDescr(t->rel)->natts);
-	for (int i = 0; i < RelationGetDescr(t->rel)->natts; i++)
+	PG_TRY();
 	{
-		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(t->rel), i);
-		Node	   *expr;
-
-		if (att->attisdropped || att->attgenerated)
-			continue;
-		expr = build_column_default(t->rel, att->attnum);
-		if (expr != NULL)
-			t->defaults[i] = ExecInitExpr(expression_planner((Expr *) expr), NULL);
+		t->estate = CreateExecutorState();
+		rte->rtekind = RTE_RELATION;
+		rte->relid = relid;
+		rte->relkind = t->rel->rd_rel->relkind;
+		rte->rellockmode = RowExclusiveLock;
+#if PG_VERSION_NUM >= 160000
+		ExecInitRangeTable(t->estate, list_make1(rte), NIL);
+#else
+		ExecInitRangeTable(t->estate, list_make1(rte));
+#endif
+		t->rri = makeNode(ResultRelInfo);
+		InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
+		ExecOpenIndices(t->rri, false);
+		t->slot = ExecInitExtraTupleSlot(t->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
+		direct_compile_defaults(t);
 	}
+	PG_CATCH();
+	{
+		if (t->rri != NULL)
+			ExecCloseIndices(t->rri);
+		if (t->estate != NULL)
+		{
+			ExecResetTupleTable(t->estate->es_tupleTable, false);
+			FreeExecutorState(t->estate);
+		}
+		table_close(t->rel, NoLock);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	return t;
 }
 

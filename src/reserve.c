@@ -766,6 +766,8 @@ find_overlap(Relation bookings, Snapshot snapshot, const pg_uuid_t *service_id, 
 			*earlier = row;
 			earlier->id = palloc(sizeof(pg_uuid_t));
 			memcpy(earlier->id, row.id, sizeof(pg_uuid_t));
+			earlier->service_id = palloc(sizeof(pg_uuid_t));
+			memcpy(earlier->service_id, row.service_id, sizeof(pg_uuid_t));
 			have_widest = true;
 		}
 	}
@@ -779,7 +781,6 @@ report_overlap(const char *service, BookingRow *earlier, BookingRow *later)
 	char	   *first = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(earlier->id)));
 	char	   *second = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(later->id)));
 
-	earlier->service_id = later->service_id;	/* the same service */
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_CONFLICT),
 			 errmsg("service \"%s\" cannot become exclusive while its bookings overlap", service),

@@ -59,7 +59,7 @@ protector_trigger_data(FunctionCallInfo fcinfo, const TriggerProtocol *protocol)
 	trigdata = (TriggerData *) fcinfo->context;
 	event = trigdata->tg_event;
 	allowed = TRIGGER_FIRED_FOR_ROW(event) ? protocol->row_events : protocol->statement_events;
-	if ((TRIGGER_FIRED_AFTER(event) ? !protocol->after : protocol->after) ||
+	if (!(protocol->after ? TRIGGER_FIRED_AFTER(event) : TRIGGER_FIRED_BEFORE(event)) ||
 		(allowed & (1 << (event & TRIGGER_EVENT_OPMASK))) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),

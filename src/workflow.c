@@ -217,6 +217,7 @@ write_review_task(const NewBooking *b, const ServiceFacts *facts)
 	AttrNumber	status = protector_column_required(rel, "status", InvalidOid);
 	AttrNumber	id = protector_column_required(rel, "id", UUIDOID);
 	char	   *status_text;
+	pg_uuid_t	task_id;
 
 	protector_direct_defaults(t, values, nulls);
 	set_column(t, values, nulls, "organization_id", UUIDPGetDatum(b->organization_id), false);
@@ -226,8 +227,9 @@ write_review_task(const NewBooking *b, const ServiceFacts *facts)
 	set_column(t, values, nulls, "assignee", b->assigned_agent, b->no_agent);
 	set_column(t, values, nulls, "due_at", TimestampTzGetDatum(due), false);
 	status_text = nulls[status - 1] ? NULL : value_text(RelationGetDescr(rel), status, values[status - 1]);
+	task_id = *DatumGetUUIDP(values[id - 1]);	/* the insert frees the row's values */
 	protector_direct_insert(t, values, nulls);
-	protector_announce_insert(rel, b->organization_id, DatumGetUUIDP(values[id - 1]), status_text);
+	protector_announce_insert(rel, b->organization_id, &task_id, status_text);
 }
 
 /* the desk's notification: no customer data beyond what staff see on the booking */
@@ -240,6 +242,7 @@ write_desk_notification(const NewBooking *b, const ServiceFacts *facts, const ch
 	Datum	   *values = palloc(sizeof(Datum) * natts);
 	bool	   *nulls = palloc(sizeof(bool) * natts);
 	AttrNumber	id = protector_column_required(rel, "id", UUIDOID);
+	pg_uuid_t	notification_id;
 	char		ts[MAXDATELEN + 1];
 	StringInfoData json;
 
@@ -265,8 +268,9 @@ write_desk_notification(const NewBooking *b, const ServiceFacts *facts, const ch
 	set_column(t, values, nulls, "booking_id", UUIDPGetDatum(b->id), false);
 	set_column(t, values, nulls, "kind", CStringGetTextDatum(kind), false);
 	set_column(t, values, nulls, "payload", DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data)), false);
+	notification_id = *DatumGetUUIDP(values[id - 1]);	/* the insert frees the row's values */
 	protector_direct_insert(t, values, nulls);
-	protector_announce_insert(rel, b->organization_id, DatumGetUUIDP(values[id - 1]), NULL);
+	protector_announce_insert(rel, b->organization_id, &notification_id, NULL);
 }
 
 PG_FUNCTION_INFO_V1(protector_booking_workflow_insert);

@@ -82,6 +82,12 @@ expect "... and no per-row booking notifications beyond the single booking" 1 "$
 expect "the bulk's review tasks: 100 announced, then a summary of 50" 1 "$(grep -c '"op":"INSERT","table":"tasks","count":50,' <<<"$a" || true)"
 expect "... and the same for its desk notifications" 1 "$(grep -c '"op":"INSERT","table":"notifications","count":50,' <<<"$a" || true)"
 expect "per-row task and notification announcements: 2 for the single booking + 2 x 100 + the cancellation notice" 203 "$(grep -cE '"op":"INSERT","table":"(tasks|notifications)","id"' <<<"$a" || true)"
+# the announced task and notification ids are the stored rows' (they are
+# written past the executor, and announced from copies of their ids)
+announced=$(grep -oE '"table":"(tasks|notifications)","id":"[0-9a-f-]{36}"' <<<"$a" | grep -oE '[0-9a-f-]{36}' | sort -u | paste -sd, -)
+expect "every announced task and notification id is a stored row's" 0 "$(psql -X -A -t -d "$DB" -c "
+	SELECT count(*) FROM unnest('{$announced}'::uuid[]) i
+	WHERE NOT EXISTS (SELECT FROM protector.tasks t WHERE t.id = i) AND NOT EXISTS (SELECT FROM protector.notifications n WHERE n.id = i)")"
 expect "a booking made with protector.notify = off was not announced" 0 "$(grep -c '0f200000-0000-4000-8000-00000000a1e7' <<<"$a" || true)"
 expect "no personal data in any payload" 0 "$(grep -ciE 'secret|example\.com|Room' <<<"$a" || true)"
 expect "another organization's listener heard nothing" 0 "$(grep -c . <<<"$b" || true)"
