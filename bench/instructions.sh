@@ -52,6 +52,11 @@ SELECT count(*) FILTER (WHERE bench.attempt_plain(s, i)),
 	   count(*) FILTER (WHERE bench.attempt_protector(s, i))
 FROM prefill \g /dev/null
 SQL
+# the full booking (audit row, review task, desk notification, NOTIFY) in a
+# copy of the same database, so it books into the same state as protector
+dropdb --if-exists "${DB}_full" >/dev/null 2>&1 || true
+createdb -T "$DB" "${DB}_full"
+psql -X -q -v ON_ERROR_STOP=1 -d "${DB}_full" -c "SELECT bench.workflow(true)" >/dev/null
 awk -v n="$N" 'BEGIN { srand(7); for (k = 0; k < n; k++) printf "%d %d\n", int(rand() * 200) + 1, int(rand() * 17520) }' \
 	>"$WORK/pairs"
 for v in none plain excl protector; do
@@ -61,13 +66,16 @@ for v in none plain excl protector; do
 		awk -v v=$v '{ printf "SELECT bench.attempt_%s(%d, %d);\n", v, $1, $2 }' "$WORK/pairs"
 	fi >"$WORK/$v.sql"
 done
+cp "$WORK/protector.sql" "$WORK/full.sql"
 chmod 644 "$WORK"/*
 
 as_owner "$BINDIR/pg_ctl" -D "$DATA" -w stop >/dev/null
 declare -A IR
-for v in none plain excl protector; do
+for v in none plain excl protector full; do
+	db=$DB
+	[ $v = full ] && db=${DB}_full
 	as_owner valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.$v" \
-		"$BINDIR/postgres" --single -D "$DATA" -c fsync=off "$DB" <"$WORK/$v.sql" >"$WORK/$v.log" 2>&1
+		"$BINDIR/postgres" --single -D "$DATA" -c fsync=off "$db" <"$WORK/$v.sql" >"$WORK/$v.log" 2>&1
 	IR[$v]=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$WORK/$v.log")
 	if [ -z "${IR[$v]}" ]; then
 		cat "$WORK/$v.log" >&2
@@ -77,7 +85,9 @@ done
 as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$PGHOST/server.log" -w start >/dev/null
 booked=$(psql -X -A -t -d "$DB" -c "SELECT (SELECT count(*) FROM bench.plain) || ' ' || (SELECT count(*) FROM bench.excl)
 	|| ' ' || (SELECT count(*) FROM protector.bookings)")
+booked_full=$(psql -X -A -t -d "${DB}_full" -c "SELECT count(*) FROM protector.bookings")
 dropdb "$DB"
+dropdb "${DB}_full"
 
 echo "== instructions per booking attempt (callgrind, one single-user backend, wide scenario:"
 echo "   $N attempts into tables prefilled with 30,000; the session's own cost subtracted)"
@@ -85,11 +95,12 @@ printf '%-14s %14s %10s %10s\n' variant instructions "vs (b)" "vs (a)"
 per() { echo "(${IR[$1]} - ${IR[none]}) / $N" | bc; }
 a=$(per plain)
 b=$(per excl)
-for v in plain excl protector; do
-	case $v in plain) label="(a) plain";; excl) label="(b) exclude";; *) label=$v;; esac
+for v in plain excl protector full; do
+	case $v in plain) label="(a) plain";; excl) label="(b) exclude";; full) label="protector+";; *) label=$v;; esac
 	x=$(per $v)
 	# fewer instructions is faster: the ratios read like the throughput ones
 	printf '%-14s %14d %9.2fx %9.2fx\n' "$label" "$x" "$(echo "$b / $x" | bc -l)" "$(echo "$a / $x" | bc -l)"
 done
-echo "   rows after the run (plain, exclude, protector): $booked"
+echo "   rows after the run (plain, exclude, protector, protector+): $booked $booked_full"
+echo "   protector+ = the same booking with its audit row, review task, desk notification and NOTIFY"
 echo "   (exclude and protector refuse the same attempts: their counts must agree)"
