@@ -96,3 +96,18 @@ ROLLBACK;
 SELECT count(*) AS tasks,
 	   (SELECT count(*) FROM protector.notifications WHERE organization_id = '0d140000-0000-4000-8000-000000000000') AS notifications
 FROM protector.tasks WHERE organization_id = '0d140000-0000-4000-8000-000000000000';
+
+-- the compiled constraints are kept across transactions (direct_insert.c)
+-- and follow the table's definition: a CHECK committed on its own refuses
+-- the next transaction's booking; dropped, the one after books
+ALTER TABLE protector.notifications ADD CONSTRAINT no_desk_news CHECK (kind <> 'booking.created') NOT VALID;
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
+VALUES ('0d140000-0000-4000-8000-000000000000', '0d140000-0000-4000-8000-0000000000a1', '0d140000-0000-4000-8000-0000000005a1',
+		tstzrange(pg_temp.at(10, '10:00'), pg_temp.at(10, '11:00')), 'pending');
+ALTER TABLE protector.notifications DROP CONSTRAINT no_desk_news;
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
+VALUES ('0d140000-0000-4000-8000-000000000000', '0d140000-0000-4000-8000-0000000000a1', '0d140000-0000-4000-8000-0000000005a1',
+		tstzrange(pg_temp.at(10, '10:00'), pg_temp.at(10, '11:00')), 'pending');
+SELECT count(*) AS tasks,
+	   (SELECT count(*) FROM protector.notifications WHERE organization_id = '0d140000-0000-4000-8000-000000000000') AS notifications
+FROM protector.tasks WHERE organization_id = '0d140000-0000-4000-8000-000000000000';
