@@ -297,12 +297,6 @@ protector_direct_table(Oid relid)
 	return t;
 }
 
-TupleDesc
-protector_direct_desc(DirectTable *t)
-{
-	return RelationGetDescr(t->rel);
-}
-
 Relation
 protector_direct_relation(DirectTable *t)
 {

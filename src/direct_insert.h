@@ -18,7 +18,6 @@ typedef struct DirectTable DirectTable;
 
 /* the table, opened for direct inserts until this transaction commits */
 extern DirectTable *protector_direct_table(Oid relid);
-extern TupleDesc protector_direct_desc(DirectTable *table);
 extern Relation protector_direct_relation(DirectTable *table);
 
 /* a new row's values: every column's DEFAULT (evaluated), NULL where none */

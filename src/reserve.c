@@ -237,15 +237,10 @@ load_catalog(Relation bookings)
 {
 	Relation	services;
 	Relation	index;
-	Oid			relid = get_relname_relid("services", RelationGetNamespace(bookings));
+	Oid			relid = protector_sibling_relid(bookings, "services");
 
 	protector_on_relcache_change(reserve_relcache_callback);
 	catalog.valid = false;
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table protector.services is missing"),
-				 protector_errhint_damaged()));
 
 	catalog.bookings = RelationGetRelid(bookings);
 	catalog.services = relid;
@@ -793,15 +788,9 @@ report_overlap(const char *service, BookingRow *earlier, BookingRow *later)
 static Relation
 open_bookings_of(Relation services)
 {
-	Oid			relid = get_relname_relid("bookings", RelationGetNamespace(services));
-	Relation	bookings;
+	Oid			relid = protector_sibling_relid(services, "bookings");
+	Relation	bookings = table_open(relid, AccessShareLock);
 
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table protector.bookings is missing"),
-				 protector_errhint_damaged()));
-	bookings = table_open(relid, AccessShareLock);
 	if (!catalog.valid || catalog.bookings != relid || catalog.services != RelationGetRelid(services))
 		load_catalog(bookings);
 	return bookings;

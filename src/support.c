@@ -102,6 +102,29 @@ protector_column_required(Relation rel, const char *name, Oid typid)
 	return attnum;
 }
 
+char *
+protector_value_text(Oid type, Datum value)
+{
+	Oid			outfunc;
+	bool		isvarlena;
+
+	getTypeOutputInfo(type, &outfunc, &isvarlena);
+	return OidOutputFunctionCall(outfunc, value);
+}
+
+Oid
+protector_sibling_relid(Relation rel, const char *name)
+{
+	Oid			relid = get_relname_relid(name, RelationGetNamespace(rel));
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table %s.%s is missing", get_namespace_name(RelationGetNamespace(rel)), name),
+				 protector_errhint_damaged()));
+	return relid;
+}
+
 void
 protector_on_relcache_change(RelcacheCallbackFunction func)
 {

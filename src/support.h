@@ -53,6 +53,12 @@ extern AttrNumber protector_column(TupleDesc desc, const char *name, Oid typid);
 /* the same, for a column protector's own table must have */
 extern AttrNumber protector_column_required(Relation rel, const char *name, Oid typid);
 
+/* a value of the given type as its output function writes it */
+extern char *protector_value_text(Oid type, Datum value);
+
+/* the relid of protector's table name, beside rel in its schema */
+extern Oid	protector_sibling_relid(Relation rel, const char *name);
+
 /*
  * Calls func(arg, relid) on every relcache invalidation from now on: once
  * per backend however often it is asked (PostgreSQL's list of callbacks is

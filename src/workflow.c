@@ -32,7 +32,6 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -83,24 +82,13 @@ static SPIPlanPtr service_plan = NULL;
 	" JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) s.venue_id" \
 	" WHERE s.id OPERATOR(pg_catalog.=) $1"
 
-/* a value of a column (an enum's label, say) as text */
-static char *
-value_text(TupleDesc desc, AttrNumber attnum, Datum value)
-{
-	Oid			outfunc;
-	bool		varlena;
-
-	getTypeOutputInfo(TupleDescAttr(desc, attnum - 1)->atttypid, &outfunc, &varlena);
-	return OidOutputFunctionCall(outfunc, value);
-}
-
 static char *
 column_text(HeapTuple tuple, TupleDesc desc, AttrNumber attnum)
 {
 	bool		isnull;
 	Datum		d = heap_getattr(tuple, attnum, desc, &isnull);
 
-	return isnull ? NULL : value_text(desc, attnum, d);
+	return isnull ? NULL : protector_value_text(TupleDescAttr(desc, attnum - 1)->atttypid, d);
 }
 
 static Datum
@@ -191,24 +179,11 @@ set_column(DirectTable *t, Datum *values, bool *nulls, const char *name, Datum v
 	nulls[attnum - 1] = isnull;
 }
 
-static Oid
-protector_table(const char *name)
-{
-	Oid			relid = get_relname_relid(name, get_namespace_oid("protector", false));
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table protector.%s is missing", name),
-				 protector_errhint_damaged()));
-	return relid;
-}
-
 /* the review task: due an hour before the start, never before now nor after the start */
 static void
-write_review_task(const NewBooking *b, const ServiceFacts *facts)
+write_review_task(Relation bookings, const NewBooking *b, const ServiceFacts *facts)
 {
-	DirectTable *t = protector_direct_table(protector_table("tasks"));
+	DirectTable *t = protector_direct_table(protector_sibling_relid(bookings, "tasks"));
 	Relation	rel = protector_direct_relation(t);
 	int			natts = RelationGetDescr(rel)->natts;
 	Datum	   *values = palloc(sizeof(Datum) * natts);
@@ -226,7 +201,8 @@ write_review_task(const NewBooking *b, const ServiceFacts *facts)
 	set_column(t, values, nulls, "title", CStringGetTextDatum(review_title(facts, b->start)), false);
 	set_column(t, values, nulls, "assignee", b->assigned_agent, b->no_agent);
 	set_column(t, values, nulls, "due_at", TimestampTzGetDatum(due), false);
-	status_text = nulls[status - 1] ? NULL : value_text(RelationGetDescr(rel), status, values[status - 1]);
+	status_text = nulls[status - 1] ? NULL :
+		protector_value_text(TupleDescAttr(RelationGetDescr(rel), status - 1)->atttypid, values[status - 1]);
 	task_id = *DatumGetUUIDP(values[id - 1]);	/* the insert frees the row's values */
 	protector_direct_insert(t, values, nulls);
 	protector_announce_insert(rel, b->organization_id, &task_id, status_text);
@@ -234,9 +210,9 @@ write_review_task(const NewBooking *b, const ServiceFacts *facts)
 
 /* the desk's notification: no customer data beyond what staff see on the booking */
 static void
-write_desk_notification(const NewBooking *b, const ServiceFacts *facts, const char *kind)
+write_desk_notification(Relation bookings, const NewBooking *b, const ServiceFacts *facts, const char *kind)
 {
-	DirectTable *t = protector_direct_table(protector_table("notifications"));
+	DirectTable *t = protector_direct_table(protector_sibling_relid(bookings, "notifications"));
 	Relation	rel = protector_direct_relation(t);
 	int			natts = RelationGetDescr(rel)->natts;
 	Datum	   *values = palloc(sizeof(Datum) * natts);
@@ -294,7 +270,7 @@ protector_booking_workflow_insert(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	facts = read_service_facts(b.service_id);
 	if (review)
-		write_review_task(&b, &facts);
-	write_desk_notification(&b, &facts, review ? "booking.created" : "booking.awaiting_confirmation");
+		write_review_task(trigdata->tg_relation, &b, &facts);
+	write_desk_notification(trigdata->tg_relation, &b, &facts, review ? "booking.created" : "booking.awaiting_confirmation");
 	return PointerGetDatum(NULL);
 }
