@@ -47,7 +47,6 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -270,50 +269,47 @@ count_rows_per_org(Tuplestorestate *rows, TupleTableSlot *slot, AttrNumber org_a
  * Within the budget the rows are announced one by one; a statement that
  * would go past it is left to the summary at commit, whole (rows = -1).
  */
+static bool
+budget_spend(NotifyBudget *b, int64 rows)
+{
+	if (b->summed > 0 || b->announced + rows > protector_notify_batch_limit)
+	{
+		b->summed += rows;
+		return false;
+	}
+	b->announced += rows;
+	return true;
+}
+
 static void
 spend_budgets(OrgCount *orgs, int norgs, Relation rel, const char *op)
 {
 	for (int i = 0; i < norgs; i++)
-	{
-		NotifyBudget *b = notify_budget(&orgs[i].org, rel, op);
-
-		if (b->summed > 0 || b->announced + orgs[i].rows > protector_notify_batch_limit)
-		{
-			b->summed += orgs[i].rows;
+		if (!budget_spend(notify_budget(&orgs[i].org, rel, op), orgs[i].rows))
 			orgs[i].rows = -1;
-		}
-		else
-			b->announced += orgs[i].rows;
-	}
 }
 
-/* a row's payload: op, table, id, status (when the table has one), at */
+/* a row's payload: op, table, id (when there is one), status (or NULL), at */
 static void
-row_payload(StringInfo payload, const char *op, Relation rel, TupleTableSlot *slot,
-			AttrNumber id_att, AttrNumber status_att, const char *at)
+row_payload(StringInfo payload, const char *op, Relation rel, Datum id, bool no_id,
+			const char *status, const char *at)
 {
-	bool		isnull;
-	Datum		d;
-
 	payload_start(payload, op, RelationGetRelationName(rel));
-	d = slot_getattr(slot, id_att, &isnull);
-	if (!isnull)
-		appendStringInfo(payload, ",\"id\":\"%s\"", DatumGetCString(DirectFunctionCall1(uuid_out, d)));
-	if (status_att != InvalidAttrNumber)
+	if (!no_id)
+		appendStringInfo(payload, ",\"id\":\"%s\"", DatumGetCString(DirectFunctionCall1(uuid_out, id)));
+	if (status != NULL)
 	{
-		d = slot_getattr(slot, status_att, &isnull);
-		if (!isnull)
-		{
-			Oid			outfunc;
-			bool		isvarlena;
-
-			getTypeOutputInfo(TupleDescAttr(RelationGetDescr(rel), status_att - 1)->atttypid,
-							  &outfunc, &isvarlena);
-			appendStringInfoString(payload, ",\"status\":");
-			escape_json(payload, OidOutputFunctionCall(outfunc, d));
-		}
+		appendStringInfoString(payload, ",\"status\":");
+		escape_json(payload, status);
 	}
 	payload_finish(payload, at);
+}
+
+/* the statement's start, as payloads carry it */
+static void
+statement_at(char *at)
+{
+	JsonEncodeDateTime(at, TimestampTzGetDatum(GetCurrentStatementStartTimestamp()), TIMESTAMPTZOID, NULL);
 }
 
 PG_FUNCTION_INFO_V1(protector_notify_trigger);
@@ -342,8 +338,7 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 	org_att = notify_column(RelationGetDescr(rel), "organization_id", UUIDOID, true, rel);
 	id_att = notify_column(RelationGetDescr(rel), "id", UUIDOID, true, rel);
 	status_att = notify_column(RelationGetDescr(rel), "status", InvalidOid, false, rel);
-	JsonEncodeDateTime(at, TimestampTzGetDatum(GetCurrentStatementStartTimestamp()),
-					   TIMESTAMPTZOID, NULL);
+	statement_at(at);
 
 	/* a read pointer of our own: other triggers may read the same store */
 	tuplestore_select_read_pointer(rows, tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND));
@@ -359,10 +354,19 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 		bool		isnull;
 		Datum		d = slot_getattr(slot, org_att, &isnull);
 		OrgCount   *oc = isnull ? NULL : notify_find_org(orgs, norgs, DatumGetUUIDP(d));
+		bool		no_id;
+		Datum		id;
+		Datum		status = (Datum) 0;
+		bool		no_status = true;
 
 		if (oc == NULL || oc->rows < 0)
 			continue;
-		row_payload(&payload, op, rel, slot, id_att, status_att, at);
+		id = slot_getattr(slot, id_att, &no_id);
+		if (status_att != InvalidAttrNumber)
+			status = slot_getattr(slot, status_att, &no_status);
+		row_payload(&payload, op, rel, id, no_id,
+					no_status ? NULL : protector_value_text(TupleDescAttr(RelationGetDescr(rel), status_att - 1)->atttypid,
+															 status), at);
 		notify_channel(channel, &oc->org);
 		Async_Notify(channel, payload.data);
 	}
@@ -379,30 +383,17 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 void
 protector_announce_insert(Relation rel, const pg_uuid_t *org, const pg_uuid_t *id, const char *status)
 {
-	NotifyBudget *b;
 	char		at[MAXDATELEN + 1];
 	char		channel[NAMEDATALEN];
 	StringInfoData payload;
 
 	if (!protector_notify || protector_restoring())
 		return;
-	b = notify_budget(org, rel, "INSERT");
-	if (b->summed > 0 || b->announced + 1 > protector_notify_batch_limit)
-	{
-		b->summed++;
+	if (!budget_spend(notify_budget(org, rel, "INSERT"), 1))
 		return;
-	}
-	b->announced++;
-	JsonEncodeDateTime(at, TimestampTzGetDatum(GetCurrentStatementStartTimestamp()), TIMESTAMPTZOID, NULL);
+	statement_at(at);
 	initStringInfo(&payload);
-	payload_start(&payload, "INSERT", RelationGetRelationName(rel));
-	appendStringInfo(&payload, ",\"id\":\"%s\"", DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id))));
-	if (status != NULL)
-	{
-		appendStringInfoString(&payload, ",\"status\":");
-		escape_json(&payload, status);
-	}
-	payload_finish(&payload, at);
+	row_payload(&payload, "INSERT", rel, UUIDPGetDatum(id), false, status, at);
 	notify_channel(channel, org);
 	Async_Notify(channel, payload.data);
 }
