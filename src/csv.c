@@ -131,7 +131,7 @@ buffer_release(void *arg)
 	CsvBuffer  *buf = (CsvBuffer *) arg;
 
 #ifdef __linux__
-	if (buf->mapped && buf->data != NULL)
+	if (buf->mapped && buf->data != NULL && buf->cap > 0)
 		(void) munmap(buf->data, buf->cap);
 #endif
 	buf->data = NULL;
@@ -272,21 +272,17 @@ buffer_to_text(CsvBuffer *buf)
 			(void) munmap(buf->data + done - n, n);
 #endif
 	}
-#ifdef __linux__
 	if (buf->mapped)
 	{
+		/* the mapping's rest, past the steps already unmapped */
 		Size		unmapped = done - done % CSV_STEP;
 
-		if (buf->cap > unmapped)
-			(void) munmap(buf->data + unmapped, buf->cap - unmapped);
-		buf->data = NULL;
-		buf->cap = buf->len = 0;
-		return result;
+		buf->data += unmapped;
+		buf->cap -= unmapped;
 	}
-#endif
-	pfree(buf->data);
-	buf->data = NULL;
-	buf->cap = buf->len = 0;
+	else
+		pfree(buf->data);
+	buffer_release(buf);
 	return result;
 }
 
