@@ -14,23 +14,8 @@
 set -euo pipefail
 ROWS=${CHECK_ROWS:-2000}
 DB=protector_checks
-BINDIR=$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)
-WORK=$(mktemp -d /tmp/protector-checks.XXXXXX)
-chmod 755 "$WORK"
-if [ "$(id -u)" = 0 ]; then
-	chown postgres "$WORK"
-	as_owner() { runuser -u postgres -- "$@"; }
-else
-	as_owner() { "$@"; }
-fi
-DATA="$PGHOST/data"
-restart() {
-	if [ ! -f "$DATA/postmaster.pid" ]; then
-		as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$PGHOST/server.log" -w start >/dev/null
-	fi
-	rm -rf "$WORK"
-}
-trap restart EXIT
+cd "$(dirname "$0")"
+. ./callgrind.sh checks
 
 dropdb --if-exists "$DB" >/dev/null 2>&1 || true
 createdb "$DB"
@@ -56,19 +41,12 @@ for t in none c sql; do
 done
 bytes_c=$(node_bytes checks_c)
 bytes_sql=$(node_bytes checks_sql)
-chmod 644 "$WORK"/*.sql
-as_owner "$BINDIR/pg_ctl" -D "$DATA" -w stop >/dev/null
+callgrind_begin
 declare -A IR
 for t in none c sql; do
-	as_owner valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.$t" \
-		"$BINDIR/postgres" --single -D "$DATA" -c fsync=off "$DB" <"$WORK/$t.sql" >"$WORK/$t.log" 2>&1
-	IR[$t]=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$WORK/$t.log")
-	if [ -z "${IR[$t]}" ]; then
-		cat "$WORK/$t.log" >&2
-		exit 1
-	fi
+	IR[$t]=$(callgrind_count "$DB" "$WORK/$t.sql")
 done
-as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$PGHOST/server.log" -w start >/dev/null
+callgrind_end
 dropdb "$DB"
 per() { echo "(${IR[$1]} - ${IR[none]}) / $ROWS" | bc; }
 echo "== CHECK constraints of protector.bookings, one-row INSERTs ($ROWS each), instructions per insert beyond no CHECK at all"

@@ -15,28 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 N=${BENCH_INSTR_ATTEMPTS:-3000}
 DB=protector_instr
-BINDIR=$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)
-WORK=$(mktemp -d /tmp/protector-instr.XXXXXX)
-chmod 755 "$WORK"
-if [ "$(id -u)" = 0 ]; then
-	chown postgres "$WORK"
-	as_owner() { runuser -u postgres -- "$@"; }
-else
-	as_owner() { "$@"; }
-fi
-DATA="$PGHOST/data"
-restart() {
-	if [ ! -f "$DATA/postmaster.pid" ]; then
-		as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$PGHOST/server.log" -w start >/dev/null
-	fi
-	rm -rf "$WORK"
-}
-trap restart EXIT
-
-if ! command -v valgrind >/dev/null; then
-	echo "valgrind is missing (scripts/install-deps.sh installs it)" >&2
-	exit 1
-fi
+. ./callgrind.sh instr
 
 dropdb --if-exists "$DB" >/dev/null 2>&1 || true
 createdb "$DB"
@@ -67,22 +46,14 @@ for v in none plain excl protector; do
 	fi >"$WORK/$v.sql"
 done
 cp "$WORK/protector.sql" "$WORK/full.sql"
-chmod 644 "$WORK"/*
-
-as_owner "$BINDIR/pg_ctl" -D "$DATA" -w stop >/dev/null
+callgrind_begin
 declare -A IR
 for v in none plain excl protector full; do
 	db=$DB
 	[ $v = full ] && db=${DB}_full
-	as_owner valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.$v" \
-		"$BINDIR/postgres" --single -D "$DATA" -c fsync=off "$db" <"$WORK/$v.sql" >"$WORK/$v.log" 2>&1
-	IR[$v]=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$WORK/$v.log")
-	if [ -z "${IR[$v]}" ]; then
-		cat "$WORK/$v.log" >&2
-		exit 1
-	fi
+	IR[$v]=$(callgrind_count "$db" "$WORK/$v.sql")
 done
-as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$PGHOST/server.log" -w start >/dev/null
+callgrind_end
 booked=$(psql -X -A -t -d "$DB" -c "SELECT (SELECT count(*) FROM bench.plain) || ' ' || (SELECT count(*) FROM bench.excl)
 	|| ' ' || (SELECT count(*) FROM protector.bookings)")
 booked_full=$(psql -X -A -t -d "${DB}_full" -c "SELECT count(*) FROM protector.bookings")
