@@ -11,7 +11,9 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f setup.sql
 # "protector" measures the reservation engine: the booking's other work
 # (audit row, review task, desk notification, NOTIFY) is switched off, as
 # the baselines do none of it; "full" is the same insert with all of it;
-# "quiet" is "full" with protector.notify = off.
+# "quiet" is "full" with protector.notify = off; "direct" is "full" with
+# protector.notify_worker = off (each booking NOTIFYs at its own commit, as
+# before the outbox worker).
 workflow() {	# $1 = true (with the booking's other work) or false (the engine alone)
 	psql -X -q -d "$DB" -c "SELECT bench.workflow($1)" >/dev/null
 }
@@ -23,14 +25,14 @@ run() {	# $1 variant, $2 nsvc, $3 nslots -> prints "tps failed booked"
 		-c "TRUNCATE bench.plain, bench.excl, bench.plpg, protector.bookings, protector.audit_log CASCADE" >/dev/null
 	script=$1
 	if [ "$1" = protector ]; then workflow false; fi
-	if [ "$1" = full ] || [ "$1" = quiet ]; then workflow true; script=protector; fi
-	opts=$([ "$1" = quiet ] && echo "-c protector.notify=off" || true)
+	if [ "$1" = full ] || [ "$1" = quiet ] || [ "$1" = direct ]; then workflow true; script=protector; fi
+	opts=$(case $1 in quiet) echo "-c protector.notify=off";; direct) echo "-c protector.notify_worker=off";; esac)
 	# dirty buffers of the previous run are written now, not during this one
 	psql -X -q -d "$DB" -c "CHECKPOINT" >/dev/null
 	out=$(PGOPTIONS="$opts" pgbench -n -c 8 -j 2 -T "$SECS" -D nsvc="$2" -D nslots="$3" -f "attempt_$script.pgbench" "$DB" 2>&1)
 	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
 	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
-	table=$(case $1 in protector|full|quiet) echo protector.bookings;; *) echo "bench.$1";; esac)
+	table=$(case $1 in protector|full|quiet|direct) echo protector.bookings;; *) echo "bench.$1";; esac)
 	booked=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM $table")
 	overlaps=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM $table a JOIN $table b
 		ON a.service_id = b.service_id AND a.id < b.id AND a.during && b.during")
@@ -48,8 +50,8 @@ for scenario in wide hot; do
 	for r in $(seq 1 "$REPEAT"); do
 		# the variants compared run back to back, in alternating order
 		# (ABC CBA ...), so a steady drift of the host's speed cancels
-		if [ $((r % 2)) = 1 ]; then order="plain excl protector plpg full quiet"
-		else order="protector excl plain quiet full plpg"; fi
+		if [ $((r % 2)) = 1 ]; then order="plain excl protector plpg full quiet direct"
+		else order="direct protector excl plain quiet full plpg"; fi
 		for v in $order; do
 			read -r tps failed booked overlaps <<<"$(run "$v" "$nsvc" "$nslots")"
 			TPS[$v]="${TPS[$v]:-} $tps"
@@ -65,10 +67,10 @@ for scenario in wide hot; do
 	done
 	a=$(median <<<"${TPS[plain]}")
 	b=$(median <<<"${TPS[excl]}")
-	for v in plain excl plpg protector full quiet; do
+	for v in plain excl plpg protector full quiet direct; do
 		tps=$(median <<<"${TPS[$v]}")
 		case $v in plain) label="(a) plain";; excl) label="(b) exclude";; plpg) label="(c) plpgsql";;
-			full) label="protector+";; quiet) label="+ no NOTIFY";; *) label=$v;; esac
+			full) label="protector+";; quiet) label="+ no NOTIFY";; direct) label="+ own NOTIFY";; *) label=$v;; esac
 		printf '%-6s %-12s %12.1f %8s %9s %9s %9.2fx %9.2fx\n' "$scenario" "$label" "$tps" "${FAILED[$v]}" \
 			"${BOOKED[$v]}" "${OVERLAPS[$v]}" "$(echo "$tps / $b" | bc -l)" "$(echo "$tps / $a" | bc -l)"
 	done
@@ -80,7 +82,8 @@ done
 echo "   failed = failed transactions summed over the runs; booked = rows of the last run;"
 echo "   overlaps = double bookings summed over the runs ((a) checks nothing)"
 echo "   protector = the reservation engine alone; protector+ = the same booking with its audit row,"
-echo "   review task, desk notification and NOTIFY; + no NOTIFY = protector+ with protector.notify = off"
+echo "   review task, desk notification and NOTIFY (sent by the outbox worker); + no NOTIFY = protector+"
+echo "   with protector.notify = off; + own NOTIFY = protector+ with protector.notify_worker = off"
 
 echo
 echo "== get_available_slots, 31 days, same bookings in the window, table of ~10k vs ~1M bookings"

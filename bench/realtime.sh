@@ -28,3 +28,40 @@ echo "== live updates: $N bookings, one transaction each, a second connection LI
 "$BIN/listen_latency" "dbname=$DB" 0c000000-0000-4000-8000-000000000000 \
 	0c000000-0000-4000-8000-0000000000a1 0c000000-0000-4000-8000-0000000000f1 "$N"
 dropdb "$DB"
+
+# Under load: the same measurement while 8 clients make full bookings
+# (engine, audit row, review task, desk notification, announcements) as
+# fast as they can, wide scenario, in the same organization, so the
+# listener's channel carries the load's announcements too.  Once through
+# the outbox worker (the default), once with each transaction notifying at
+# its own commit (protector.notify_worker = off).
+LOAD_DB=protector_bench_rt_load
+LOAD_N=${REALTIME_LOAD_BOOKINGS:-300}
+LOAD_SECS=${REALTIME_LOAD_SECONDS:-20}
+dropdb --if-exists "$LOAD_DB" >/dev/null 2>&1 || true
+createdb "$LOAD_DB"
+psql -X -q -v ON_ERROR_STOP=1 -d "$LOAD_DB" -f setup.sql
+psql -X -q -v ON_ERROR_STOP=1 -d "$LOAD_DB" <<'SQL'
+SELECT bench.workflow(true);
+-- the listener's own service (the load books services 1 to 200)
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance)
+VALUES (bench.svc(201), '0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1',
+		'Latency', '60 minutes', '60 minutes', '1100 days');
+SQL
+for mode in on off; do
+	psql -X -q -d "$LOAD_DB" -c "SET client_min_messages = warning" \
+		-c "TRUNCATE protector.bookings, protector.audit_log CASCADE" -c "CHECKPOINT" >/dev/null
+	echo "== live updates under load: $LOAD_N bookings as above while 8 clients book (wide), notify_worker = $mode"
+	PGOPTIONS="-c protector.notify_worker=$mode" pgbench -n -c 8 -j 2 -T "$LOAD_SECS" -D nsvc=200 -D nslots=17520 \
+		-f attempt_protector.pgbench "$LOAD_DB" >"$BIN/load.out" 2>&1 &
+	load=$!
+	sleep 2
+	PGOPTIONS="-c protector.notify_worker=$mode" "$BIN/listen_latency" "dbname=$LOAD_DB" \
+		0b000000-0000-4000-8000-000000000000 0b000000-0000-4000-8000-0000000000c9 \
+		0b000000-0000-4000-8000-0000000000b1 "$LOAD_N"
+	if ! kill -0 "$load" 2>/dev/null; then echo "   (the load ended before the last measurement: raise REALTIME_LOAD_SECONDS)"; fi
+	wait "$load"
+	echo "   the load: $(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$BIN/load.out") attempts/s," \
+		"$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$BIN/load.out") failed"
+done
+dropdb "$LOAD_DB"

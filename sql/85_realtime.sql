@@ -35,6 +35,22 @@ BEGIN
 END
 $notify$;
 
+-- What committed transactions announce, until the outbox worker of the
+-- database sends it (src/outbox.c): one row per transaction and
+-- organization (its channel), the payloads one per line, taken oldest id
+-- first.  No foreign key: an organization deleted meanwhile still has its
+-- deletion announced.  Nobody but the worker (a superuser) reads it; it is
+-- not dumped (a restore announces nothing).
+CREATE TABLE protector_internal.outbox (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	organization_id uuid NOT NULL,
+	payloads		text NOT NULL
+);
+ALTER TABLE protector_internal.outbox ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.outbox FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE protector_internal.outbox IS
+'Announcements of committed transactions waiting for the outbox worker (docs/realtime.md); no policy: the worker only';
+
 -- Supabase Realtime Broadcast: the booking row, old and new, on the
 -- organization's private topic.  Called only where realtime.broadcast_changes
 -- exists (protector.enable_realtime() attaches it).

@@ -123,7 +123,7 @@ BEGIN
 		SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS tbl FROM pg_catalog.pg_class c
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind = 'r' AND n.nspname IN ('protector', 'protector_internal')
-		  AND c.relname <> 'restore_pending'
+		  AND c.relname NOT IN ('restore_pending', 'outbox')	-- neither is dumped
 		ORDER BY n.nspname, c.relname
 	LOOP
 		EXECUTE pg_catalog.format('CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON %s FOR EACH STATEMENT'

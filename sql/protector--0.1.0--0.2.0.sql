@@ -4638,3 +4638,14 @@ CREATE TRIGGER booking_workflow
 CREATE TRIGGER booking_workflow_update
 	AFTER UPDATE OF status, during, assigned_agent ON protector.bookings
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.booking_workflow();
+
+-- Live announcements off the commit path (issue 15, src/outbox.c)
+CREATE TABLE protector_internal.outbox (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	organization_id uuid NOT NULL,
+	payloads		text NOT NULL
+);
+ALTER TABLE protector_internal.outbox ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.outbox FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE protector_internal.outbox IS
+'Announcements of committed transactions waiting for the outbox worker (docs/realtime.md); no policy: the worker only';

@@ -261,25 +261,14 @@ direct_open(Oid relid)
 	return t;
 }
 
-DirectTable *
-protector_direct_table(Oid relid)
+/* the table opened for this transaction, not yet listed */
+static DirectTable *
+open_for_transaction(Oid relid)
 {
-	DirectTable **link;
 	DirectTable *t;
 	MemoryContext old;
 	ResourceOwner save = CurrentResourceOwner;
 
-	for (link = &open_tables; *link != NULL; link = &(*link)->next)
-	{
-		if ((*link)->relid != relid)
-			continue;
-		if (!(*link)->stale)
-			return *link;
-		t = *link;
-		*link = t->next;
-		direct_close(t);
-		break;
-	}
 	if (!callbacks_registered)
 	{
 		RegisterXactCallback(direct_xact_callback, NULL);
@@ -292,9 +281,48 @@ protector_direct_table(Oid relid)
 	t = direct_open(relid);
 	CurrentResourceOwner = save;
 	MemoryContextSwitchTo(old);
+	return t;
+}
+
+DirectTable *
+protector_direct_table(Oid relid)
+{
+	DirectTable **link;
+	DirectTable *t;
+
+	for (link = &open_tables; *link != NULL; link = &(*link)->next)
+	{
+		if ((*link)->relid != relid)
+			continue;
+		if (!(*link)->stale)
+			return *link;
+		t = *link;
+		*link = t->next;
+		direct_close(t);
+		break;
+	}
+	t = open_for_transaction(relid);
 	t->next = open_tables;
 	open_tables = t;
 	return t;
+}
+
+/*
+ * The table for a row or two written just before commit (outbox.c), when
+ * the tables of the transaction may be closed already: its caller closes
+ * it with protector_direct_close() (an error first: the abort releases it).
+ */
+DirectTable *
+protector_direct_table_once(Oid relid)
+{
+	return open_for_transaction(relid);
+}
+
+void
+protector_direct_close(DirectTable *t)
+{
+	direct_close(t);
+	pfree(t);
 }
 
 Relation

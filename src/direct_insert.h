@@ -20,6 +20,10 @@ typedef struct DirectTable DirectTable;
 extern DirectTable *protector_direct_table(Oid relid);
 extern Relation protector_direct_relation(DirectTable *table);
 
+/* the table, opened for rows written just before commit; closed by the caller */
+extern DirectTable *protector_direct_table_once(Oid relid);
+extern void protector_direct_close(DirectTable *table);
+
 /* a new row's values: every column's DEFAULT (evaluated), NULL where none */
 extern void protector_direct_defaults(DirectTable *table, Datum *values, bool *nulls);
 

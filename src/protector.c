@@ -26,6 +26,7 @@
 
 #include "errors.h"
 #include "locks.h"
+#include "outbox.h"
 #include "realtime.h"
 
 PG_MODULE_MAGIC;
@@ -68,6 +69,18 @@ _PG_init(void)
 							 "NOTIFY, so a database whose dashboards use Supabase Realtime "
 							 "instead can turn this off (ALTER DATABASE ... SET).",
 							 &protector_notify,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("protector.notify_worker",
+							 "Deliver protector.notify's announcements through a background worker.",
+							 "A committing transaction leaves its announcements in "
+							 "protector_internal.outbox and a worker per database sends them, "
+							 "so that bookings do not wait for NOTIFY's cluster-wide commit lock. "
+							 "Off: each transaction notifies at its own commit.",
+							 &protector_notify_worker,
 							 true,
 							 PGC_USERSET,
 							 0,

@@ -20,14 +20,20 @@
  * rows one statement at a time (review tasks for a bulk import) cannot
  * flood listeners either.
  *
- * protector.notify = off silences it (PostgreSQL serializes the commits of
- * all transactions that NOTIFY; dashboards on Supabase Realtime do not
- * need it).
+ * protector.notify = off silences it (dashboards on Supabase Realtime do
+ * not need it).
+ *
+ * What a transaction announces is kept here until it commits (a rolled-back
+ * subtransaction takes back its own), then left to the outbox worker
+ * (outbox.c), which sends it after the commit: PostgreSQL serializes the
+ * commits of transactions that NOTIFY, and only the worker does.  When no
+ * worker can be had, or with protector.notify_worker = off, the
+ * transaction notifies at its own commit.
  *
  * NOTIFY ignores RLS (anyone who may LISTEN hears every channel), so the
  * payload carries ids and a status, never personal data; it stays under
- * 250 bytes, far below NOTIFY's 8000.  PostgreSQL delivers notifications
- * only when the transaction commits, and never for a rolled-back one.
+ * 250 bytes, far below NOTIFY's 8000.  Nothing is sent before the
+ * transaction commits, and nothing for a rolled-back one.
  *
  * src/realtime.c
  *
@@ -44,6 +50,7 @@
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
@@ -54,6 +61,7 @@
 #include "utils/uuid.h"
 
 #include "capabilities.h"
+#include "outbox.h"
 #include "realtime.h"
 #include "support.h"
 
@@ -84,7 +92,6 @@ typedef struct NotifyBudget
 static NotifyBudget *budgets = NULL;
 static bool callback_registered = false;
 
-static void notify_channel(char *channel, const pg_uuid_t *org);
 
 /*
  * A payload is {"op":..., "table":..., then what the kind of payload adds
@@ -105,45 +112,183 @@ payload_finish(StringInfo payload, const char *at)
 	appendStringInfo(payload, ",\"at\":\"%s\"}", at);
 }
 
+/*
+ * What this transaction announces, in order, until it commits: a rolled-back
+ * subtransaction takes back its own (as async.c does for NOTIFY).
+ */
+typedef struct Pending
+{
+	int			level;			/* subtransaction nesting level */
+	pg_uuid_t	org;			/* whose channel */
+	char	   *payload;
+} Pending;
+
+static List *pending = NIL;		/* of Pending, in TopTransactionContext */
+static bool wake_worker = false;	/* wrote outbox rows: wake after commit */
+
+static void register_callbacks(void);
+
+static void
+announce_later(const pg_uuid_t *org, const char *payload)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	Pending    *p = palloc(sizeof(Pending));
+
+	register_callbacks();
+	p->level = GetCurrentTransactionNestLevel();
+	p->org = *org;
+	p->payload = pstrdup(payload);
+	pending = lappend(pending, p);
+	MemoryContextSwitchTo(old);
+}
+
+/* one outbox row per organization, its payloads one per line, in order */
+static void
+write_outbox(void)
+{
+	List	   *done = NIL;
+	ListCell   *lc;
+	StringInfoData lines;
+
+	initStringInfo(&lines);
+	foreach(lc, pending)
+	{
+		Pending    *p = lfirst(lc);
+		ListCell   *d;
+		bool		seen = false;
+
+		foreach(d, done)
+			seen = seen || memcmp(((pg_uuid_t *) lfirst(d))->data, p->org.data, UUID_LEN) == 0;
+		if (seen)
+			continue;
+		done = lappend(done, &p->org);
+		resetStringInfo(&lines);
+		for (ListCell *same = lc; same != NULL; same = lnext(pending, same))
+		{
+			Pending    *q = lfirst(same);
+
+			if (memcmp(q->org.data, p->org.data, UUID_LEN) != 0)
+				continue;
+			if (lines.len > 0)
+				appendStringInfoChar(&lines, '\n');
+			appendStringInfoString(&lines, q->payload);
+		}
+		protector_outbox_write(&p->org, lines.data);
+	}
+	wake_worker = true;
+}
+
+/*
+ * Before commit: to the worker through the outbox (outbox.c), or, when no
+ * worker can be had (or for PREPARE, which PostgreSQL then refuses as for
+ * any transaction that notified), NOTIFY at this transaction's commit.
+ */
+static void
+notify_now(void)
+{
+	ListCell   *lc;
+	char		channel[NAMEDATALEN];
+
+	foreach(lc, pending)
+	{
+		Pending    *p = lfirst(lc);
+
+		protector_notify_channel(channel, &p->org);
+		Async_Notify(channel, p->payload);
+	}
+}
+
+static void
+flush_pending(bool may_use_worker)
+{
+	if (pending == NIL)
+		return;
+	if (may_use_worker && protector_outbox_usable())
+		write_outbox();
+	else
+		notify_now();
+	pending = NIL;
+}
+
+/* the summaries of what went past the budget, announced at commit */
+static void
+announce_summaries(void)
+{
+	char		at[MAXDATELEN + 1];
+	StringInfoData payload;
+
+	JsonEncodeDateTime(at, TimestampTzGetDatum(GetCurrentTimestamp()),
+					   TIMESTAMPTZOID, NULL);
+	initStringInfo(&payload);
+	for (NotifyBudget *b = budgets; b != NULL; b = b->next)
+	{
+		if (b->summed == 0)
+			continue;
+		payload_start(&payload, b->op, b->table);
+		appendStringInfo(&payload, ",\"count\":" INT64_FORMAT, b->summed);
+		payload_finish(&payload, at);
+		announce_later(&b->org, payload.data);
+	}
+	budgets = NULL;
+}
+
 static void
 notify_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			{
-				char		at[MAXDATELEN + 1];
-				char		channel[NAMEDATALEN];
-				StringInfoData payload;
-
-				if (budgets == NULL)
-					break;
-				JsonEncodeDateTime(at, TimestampTzGetDatum(GetCurrentTimestamp()),
-								   TIMESTAMPTZOID, NULL);
-				initStringInfo(&payload);
-				for (NotifyBudget *b = budgets; b != NULL; b = b->next)
-				{
-					if (b->summed == 0)
-						continue;
-					payload_start(&payload, b->op, b->table);
-					appendStringInfo(&payload, ",\"count\":" INT64_FORMAT, b->summed);
-					payload_finish(&payload, at);
-					notify_channel(channel, &b->org);
-					Async_Notify(channel, payload.data);
-				}
-				budgets = NULL;
-				break;
-			}
+			announce_summaries();
+			flush_pending(true);
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			flush_pending(false);
+			break;
 		case XACT_EVENT_COMMIT:
+			if (wake_worker)
+				protector_outbox_wake();
+			/* FALLTHROUGH */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			budgets = NULL;		/* its memory goes with the transaction */
+			budgets = NULL;		/* their memory goes with the transaction */
+			pending = NIL;
+			wake_worker = false;
 			break;
 		default:
 			break;
 	}
+}
+
+static void
+notify_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	ListCell   *lc;
+
+	foreach(lc, pending)
+	{
+		Pending    *p = lfirst(lc);
+
+		if (p->level < level)
+			continue;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+			pending = foreach_delete_current(pending, lc);
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+			p->level = level - 1;
+	}
+}
+
+static void
+register_callbacks(void)
+{
+	if (callback_registered)
+		return;
+	RegisterXactCallback(notify_xact_callback, NULL);
+	RegisterSubXactCallback(notify_subxact_callback, NULL);
+	callback_registered = true;
 }
 
 static NotifyBudget *
@@ -157,11 +302,7 @@ notify_budget(const pg_uuid_t *org, Relation rel, const char *op)
 			memcmp(b->org.data, org->data, UUID_LEN) == 0)
 			return b;
 	}
-	if (!callback_registered)
-	{
-		RegisterXactCallback(notify_xact_callback, NULL);
-		callback_registered = true;
-	}
+	register_callbacks();
 	b = MemoryContextAllocZero(TopTransactionContext, sizeof(NotifyBudget));
 	memcpy(b->org.data, org->data, UUID_LEN);
 	b->relid = RelationGetRelid(rel);
@@ -186,8 +327,8 @@ notify_column(TupleDesc desc, const char *name, Oid typid, bool required,
 	return attnum;
 }
 
-static void
-notify_channel(char *channel, const pg_uuid_t *org)
+void
+protector_notify_channel(char *channel, const pg_uuid_t *org)
 {
 	static const char hex[] = "0123456789abcdef";
 	char	   *p = channel + strlen("protector_");
@@ -327,7 +468,6 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 	OrgCount   *orgs;
 	int			norgs;
 	char		at[MAXDATELEN + 1];
-	char		channel[NAMEDATALEN];
 	StringInfoData payload;
 
 	trigdata = protector_trigger_data(fcinfo, &notify_protocol);
@@ -367,8 +507,7 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 		row_payload(&payload, op, rel, id, no_id,
 					no_status ? NULL : protector_value_text(TupleDescAttr(RelationGetDescr(rel), status_att - 1)->atttypid,
 															 status), at);
-		notify_channel(channel, &oc->org);
-		Async_Notify(channel, payload.data);
+		announce_later(&oc->org, payload.data);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	return PointerGetDatum(NULL);
@@ -384,7 +523,6 @@ void
 protector_announce_insert(Relation rel, const pg_uuid_t *org, const pg_uuid_t *id, const char *status)
 {
 	char		at[MAXDATELEN + 1];
-	char		channel[NAMEDATALEN];
 	StringInfoData payload;
 
 	if (!protector_notify || protector_restoring())
@@ -394,6 +532,5 @@ protector_announce_insert(Relation rel, const pg_uuid_t *org, const pg_uuid_t *i
 	statement_at(at);
 	initStringInfo(&payload);
 	row_payload(&payload, "INSERT", rel, UUIDPGetDatum(id), false, status, at);
-	notify_channel(channel, org);
-	Async_Notify(channel, payload.data);
+	announce_later(org, payload.data);
 }

@@ -17,6 +17,9 @@
 extern bool protector_notify;
 extern int	protector_notify_batch_limit;
 
+/* channel protector_<the organization's 32 hex digits>, NAMEDATALEN bytes */
+extern void protector_notify_channel(char *channel, const pg_uuid_t *org);
+
 /* a row inserted past the executor, announced as notify_trigger would */
 extern void protector_announce_insert(Relation rel, const pg_uuid_t *org,
 									  const pg_uuid_t *id, const char *status);

@@ -3,7 +3,8 @@
 -- rows (as jsonb, less the columns named in the psql variable ignore, a
 -- text[] literal) in a fixed order; one row per sequence: its position.
 -- Two databases hold the same data exactly when their fingerprints are
--- equal.  Caches the extension dumps empty on purpose are left out.
+-- equal.  Caches the extension dumps empty on purpose are left out, and
+-- so are the tables it does not dump.
 \if :{?ignore}
 \else
 \set ignore '{}'
@@ -15,7 +16,9 @@ CROSS JOIN LATERAL (SELECT * FROM query_to_xml(
 		   ' FROM (SELECT (to_jsonb(t) - %L::text[])::text AS r FROM %s t) rows',
 		   :'ignore', c.oid::regclass), false, false, '')) q(x0)
 CROSS JOIN LATERAL (SELECT (xpath('//n/text()', q.x0))[1]::text AS n, (xpath('//md5/text()', q.x0))[1]::text AS md5) x
-WHERE c.relkind = 'r' AND c.relname <> 'restore_pending'
+-- a restore's scratch table; announcements not yet sent (not dumped: a
+-- restore announces nothing)
+WHERE c.relkind = 'r' AND c.relname NOT IN ('restore_pending', 'outbox')
   -- caches, dumped empty by design (pg_extension_config_dump 'WHERE false')
   AND c.oid <> ALL (SELECT u.cfg FROM pg_extension e, unnest(e.extconfig, e.extcondition) u(cfg, cond)
 				   WHERE e.extname = 'protector' AND u.cond = 'WHERE false')
@@ -27,5 +30,5 @@ SELECT format('%s last_value=%s is_called=%s', s.seqrelid::regclass,
 			  (xpath('//is_called/text()', query_to_xml(format('SELECT is_called FROM %s', s.seqrelid::regclass), false, false, '')))[1])
 FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
 WHERE c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace, 'public'::regnamespace)
-  AND c.relname <> 'restore_pending_id_seq'
+  AND c.relname NOT IN ('restore_pending_id_seq', 'outbox_id_seq')
 ORDER BY 1;

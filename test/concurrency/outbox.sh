@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# test/concurrency/outbox.sh — announcements delivered by the outbox worker
+# (src/outbox.c, docs/realtime.md) keep the guarantee "a committed change is
+# announced, once; a rolled-back one never is" under concurrent load, and
+# survive a killed worker and a server restart.
+#
+# Four sessions book at once, 60 transactions each: every third rolls back,
+# and every fifth of the others also rolls back a second booking to a
+# savepoint.  A psql session LISTENs meanwhile.  Expected, by hand: 60 - 20
+# = 40 committed bookings per session, 160 in all, each announced exactly
+# once with its review task and desk notification (160 each); none of the
+# 80 rolled-back transactions' or 32 savepoints' bookings (5, 10, 20, 25,
+# 35, 40, 50, 55: 8 per session) announced; no booking session sent a
+# notification itself (the worker did); the outbox is empty afterwards.
+# Then: a row left in the outbox while no worker runs waits (nothing runs
+# without an announcing commit), is still there after a server restart, and
+# is delivered, before the next booking's, by the worker that booking's
+# commit starts; a killed worker is replaced by the next commit; with
+# protector.notify_worker = off the session notifies at its own commit.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set);
+# it restarts that cluster once (the suites run one script at a time).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_outbox
+
+ORG=0f400000-0000-4000-8000-000000000000
+VENUE=0f400000-0000-4000-8000-0000000000f1
+SERVICE=0f400000-0000-4000-8000-0000000000a1
+CHANNEL=protector_${ORG//-/}
+SESSIONS=4
+PER=60
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Outbox', 'outbox');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
+VALUES ('$VENUE', '$ORG', 'V', 'UTC', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance)
+VALUES ('$SERVICE', '$ORG', '$VENUE', 'Room', '60 minutes', '60 minutes', '400 days');
+SQL
+
+booking() {	# $1 = id, $2 = hours from tomorrow
+	echo "INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during)
+VALUES ('$1', '$ORG', '$VENUE', '$SERVICE', tstzrange(date_trunc('hour', now()) + interval '1 day' + $2 * interval '1 hour',
+	date_trunc('hour', now()) + interval '1 day' + ($2 + 1) * interval '1 hour'));"
+}
+listen() {	# $1 = seconds, $2 = log
+	psql -X -d "$DB" >"$2" 2>&1 <<SQL
+LISTEN $CHANNEL;
+SELECT pg_sleep($1);
+SQL
+}
+payloads() { sed -n 's/^Asynchronous notification "[^"]*" with payload "\(.*\)" received from server process with PID [0-9]*\.$/\1/p' "$1"; }
+senders() { sed -n 's/^Asynchronous notification .* received from server process with PID \([0-9]*\)\.$/\1/p' "$1" | sort -u; }
+failures=0
+expect() {	# $1 = description, $2 = expected, $3 = actual
+	if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1 (expected $2, got $3)"; failures=$((failures + 1)); fi
+}
+worker_count() { psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'protector outbox'"; }
+wait_for_no_worker() {
+	for _ in $(seq 1 50); do
+		[ "$(worker_count)" = 0 ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# --- concurrent load with rollbacks ------------------------------------------
+: >"$WORK/rolled_back"
+for s in $(seq 1 "$SESSIONS"); do
+	{
+		echo "SELECT 'session pid ' || pg_backend_pid();"
+		for i in $(seq 1 "$PER"); do
+			id=$(printf '0f400000-0000-4000-8000-%012d' $((s * 1000 + i)))
+			hour=$(((s - 1) * PER * 2 + i * 2))
+			echo "BEGIN;"
+			booking "$id" "$hour"
+			if [ $((i % 3)) -eq 0 ]; then
+				echo "ROLLBACK;"
+				echo "$id" >>"$WORK/rolled_back"
+				continue
+			fi
+			if [ $((i % 5)) -eq 0 ]; then
+				sid=$(printf '0f400000-0000-4000-9000-%012d' $((s * 1000 + i)))
+				echo "SAVEPOINT second;"
+				booking "$sid" "$((hour + 1))"
+				echo "ROLLBACK TO SAVEPOINT second;"
+				echo "$sid" >>"$WORK/rolled_back"
+			fi
+			echo "COMMIT;"
+		done
+	} >"$WORK/session$s.sql"
+done
+
+listen 8 "$WORK/load.log" &
+listener=$!
+sleep 1
+pids=()
+for s in $(seq 1 "$SESSIONS"); do
+	psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -f "$WORK/session$s.sql" >"$WORK/session$s.log" 2>&1 &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+wait "$listener"
+
+a=$(payloads "$WORK/load.log")
+committed=$(psql -X -A -t -d "$DB" -c "SELECT id FROM protector.bookings WHERE organization_id = '$ORG' ORDER BY id")
+announced=$(grep -oE '"op":"INSERT","table":"bookings","id":"[0-9a-f-]{36}"' <<<"$a" | grep -oE '[0-9a-f-]{36}' | sort || true)
+expect "160 bookings committed" 160 "$(grep -c . <<<"$committed")"
+expect "160 booking INSERTs announced" 160 "$(grep -c . <<<"$announced")"
+expect "each committed booking announced exactly once" "$committed" "$(sort -u <<<"$announced")"
+expect "160 review tasks announced" 160 "$(grep -c '"op":"INSERT","table":"tasks","id"' <<<"$a" || true)"
+expect "160 desk notifications announced" 160 "$(grep -c '"op":"INSERT","table":"notifications","id"' <<<"$a" || true)"
+expect "112 rolled-back bookings (80 transactions, 32 savepoints)" 112 "$(grep -c . "$WORK/rolled_back")"
+expect "no rolled-back booking announced" 0 "$(grep -cFf "$WORK/rolled_back" <<<"$a" || true)"
+session_pids=$(sed -n 's/^session pid //p' "$WORK"/session*.log | sort -u)
+expect "four booking sessions" 4 "$(grep -c . <<<"$session_pids")"
+expect "no booking session sent a notification itself" 0 "$(comm -12 <(senders "$WORK/load.log") <(echo "$session_pids") | grep -c . || true)"
+expect "the outbox is empty" 0 "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector_internal.outbox")"
+
+# --- a waiting row, a server restart, a killed worker ----------------------
+wait_for_no_worker || echo "# the worker did not leave when idle"
+expect "the idle worker left" 0 "$(worker_count)"
+psql -X -q -d "$DB" -c "INSERT INTO protector_internal.outbox (organization_id, payloads)
+	VALUES ('$ORG', '{\"op\":\"TEST\",\"table\":\"bookings\",\"note\":\"left before the restart\"}')"
+sleep 1
+expect "a row nobody announced waits while no worker runs" 1 "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector_internal.outbox")"
+
+BINDIR=$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)
+as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+as_owner "$BINDIR/pg_ctl" -D "$PGHOST/data" -m fast -w stop >/dev/null
+as_owner "$BINDIR/pg_ctl" -D "$PGHOST/data" -l "$PGHOST/server.log" -w start >/dev/null
+expect "the row is still there after the restart" 1 "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector_internal.outbox")"
+
+listen 4 "$WORK/restart.log" &
+listener=$!
+sleep 1
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "$(booking 0f400000-0000-4000-a000-000000000001 1000)"
+sleep 0.5
+worker=$(psql -X -A -t -d "$DB" -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'protector outbox'")
+psql -X -q -d "$DB" -c "SELECT pg_terminate_backend($worker)" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "$(booking 0f400000-0000-4000-a000-000000000002 1002)"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SET protector.notify_worker = off" -c "SELECT 'session pid ' || pg_backend_pid()" \
+	-A -t -c "$(booking 0f400000-0000-4000-a000-000000000003 1004)" >"$WORK/direct.log"
+wait "$listener"
+r=$(payloads "$WORK/restart.log")
+expect "the waiting row was delivered first, then the booking" \
+	'left before the restart|0f400000-0000-4000-a000-000000000001' \
+	"$(grep -oE 'left before the restart|"table":"bookings","id":"[0-9a-f-]{36}' <<<"$r" | head -2 | sed 's/.*"id":"//' | paste -sd'|')"
+expect "a killed worker is replaced by the next commit" 1 "$(grep -c '"table":"bookings","id":"0f400000-0000-4000-a000-000000000002"' <<<"$r" || true)"
+direct_pid=$(sed -n 's/^session pid //p' "$WORK/direct.log")
+expect "with notify_worker = off the session notified at its own commit" 1 \
+	"$(grep -c "payload \"{\"op\":\"INSERT\",\"table\":\"bookings\",\"id\":\"0f400000-0000-4000-a000-000000000003\".*PID $direct_pid\.$" "$WORK/restart.log" || true)"
+expect "the outbox is empty" 0 "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector_internal.outbox")"
+
+if [ "$failures" -ne 0 ]; then
+	echo "--- load listener:"; head -5 "$WORK/load.log"
+	echo "--- restart listener:"; cat "$WORK/restart.log"
+fi
+wait_for_no_worker || true
+dropdb "$DB"
+[ "$failures" -eq 0 ]
