@@ -41,8 +41,8 @@ LOAD_SECS=${REALTIME_LOAD_SECONDS:-20}
 dropdb --if-exists "$LOAD_DB" >/dev/null 2>&1 || true
 createdb "$LOAD_DB"
 psql -X -q -v ON_ERROR_STOP=1 -d "$LOAD_DB" -f setup.sql
+psql -X -q -v ON_ERROR_STOP=1 -d "$LOAD_DB" -c "SELECT bench.workflow(true)" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$LOAD_DB" <<'SQL'
-SELECT bench.workflow(true);
 -- the listener's own service (the load books services 1 to 200)
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance)
 VALUES (bench.svc(201), '0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000-8000-0000000000b1',

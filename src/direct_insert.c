@@ -23,7 +23,9 @@
  *		first closes every open table (protector.audit_release_writer(), an
  *		event trigger), and a relcache invalidation reopens the table on
  *		its next use.  (TRUNCATE fires no event trigger: truncating such a
- *		table later in the same transaction is refused as "in use".)
+ *		table later in the same transaction is refused as "in use".)  A
+ *		table opened "once" (a row written just before commit, when the
+ *		others may be closed already) is not listed: its writer closes it.
  *
  * src/direct_insert.c
  *
@@ -321,6 +323,10 @@ protector_direct_table_once(Oid relid)
 void
 protector_direct_close(DirectTable *t)
 {
+#ifdef USE_ASSERT_CHECKING
+	for (DirectTable *o = open_tables; o != NULL; o = o->next)
+		Assert(o != t);			/* listed tables close at commit */
+#endif
 	direct_close(t);
 	pfree(t);
 }

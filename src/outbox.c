@@ -25,9 +25,10 @@
  *		commits start a new one), then drains once more, then exits, so no
  *		row committed while it was found is left behind;
  *	  - a transaction that cannot get a worker (no free max_worker_processes
- *		slot, more than OUTBOX_SLOTS databases announcing at once) notifies
- *		at its own commit as before: nothing waits for a worker that will
- *		not come.
+ *		slot, more than OUTBOX_SLOTS databases announcing at once, no spare
+ *		shared memory, or OUTBOX_MAX_FAILED_STARTS workers in a row that left
+ *		before reporting, within OUTBOX_RETRY_MS) notifies at its own commit
+ *		as before: nothing waits for a worker that will not come.
  *
  * The registry of workers (database, state, pid) is a small struct in the
  * main shared memory, allocated on first use: PostgreSQL 15 has no
@@ -76,6 +77,8 @@
 #define OUTBOX_SLOTS 64
 #define OUTBOX_IDLE_EXIT_MS 2000	/* below DROP DATABASE's 5 s wait */
 #define OUTBOX_START_TIMEOUT_MS 10000	/* a start that never reported */
+#define OUTBOX_MAX_FAILED_STARTS 3	/* in a row; then commits notify ... */
+#define OUTBOX_RETRY_MS 60000	/* ... themselves this long */
 #define OUTBOX_BATCH 1000		/* outbox rows per worker transaction */
 /* NOTIFY's own limit (async.c's NOTIFY_PAYLOAD_MAX_LENGTH, not exported) */
 #define OUTBOX_PAYLOAD_MAX (BLCKSZ - NAMEDATALEN - 128)
@@ -94,7 +97,8 @@ typedef struct OutboxSlot
 	Oid			dboid;			/* InvalidOid: free */
 	OutboxState state;
 	pid_t		pid;			/* RUNNING: the worker */
-	TimestampTz since;			/* STARTING: when it was asked for */
+	TimestampTz since;			/* when the state last changed */
+	int			failed_starts;	/* workers that left before reporting, in a row */
 } OutboxSlot;
 
 typedef struct OutboxRegistry
@@ -104,32 +108,52 @@ typedef struct OutboxRegistry
 } OutboxRegistry;
 
 static OutboxRegistry *registry = NULL;
+static bool registry_unavailable = false;
 
-/* the registry, allocated by the first process that needs it */
+/*
+ * The registry, allocated in the main shared memory by the first process
+ * that needs it; NULL (and the transaction notifies itself) if the spare
+ * shared memory is gone: that must not fail a booking.
+ */
 static OutboxRegistry *
 outbox_registry(void)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	bool		found;
 
-	if (registry != NULL)
+	if (registry != NULL || registry_unavailable)
 		return registry;
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	registry = ShmemInitStruct("protector outbox workers", sizeof(OutboxRegistry), &found);
-	if (!found)
+	PG_TRY();
 	{
-		SpinLockInit(&registry->mutex);
-		memset(registry->slot, 0, sizeof(registry->slot));
+		OutboxRegistry *r = ShmemInitStruct("protector outbox workers", sizeof(OutboxRegistry), &found);
+
+		if (!found)
+		{
+			SpinLockInit(&r->mutex);
+			memset(r->slot, 0, sizeof(r->slot));
+		}
+		registry = r;
 	}
+	PG_CATCH();
+	{
+		/* ShmemInitStruct released its own lock before raising */
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		registry_unavailable = true;
+	}
+	PG_END_TRY();
 	LWLockRelease(AddinShmemInitLock);
 	return registry;
 }
 
 /*
- * The database's slot (the mutex held); with claim, a free one or one
- * whose database has no worker is taken when it has none.
+ * The database's slot (the mutex held); with claim, when it has none, a
+ * free one is taken, or one whose database has no worker or a start that
+ * never reported.
  */
 static OutboxSlot *
-slot_of(OutboxRegistry *r, Oid dboid, bool claim)
+slot_of(OutboxRegistry *r, Oid dboid, bool claim, TimestampTz at)
 {
 	OutboxSlot *spare = NULL;
 
@@ -139,58 +163,70 @@ slot_of(OutboxRegistry *r, Oid dboid, bool claim)
 
 		if (s->dboid == dboid)
 			return s;
-		if (spare == NULL && (s->dboid == InvalidOid || s->state == OUTBOX_NONE))
+		if (spare == NULL &&
+			(s->dboid == InvalidOid || s->state == OUTBOX_NONE ||
+			 (s->state == OUTBOX_STARTING &&
+			  TimestampDifferenceExceeds(s->since, at, OUTBOX_START_TIMEOUT_MS))))
 			spare = s;
 	}
 	if (!claim || spare == NULL)
 		return NULL;
+	memset(spare, 0, sizeof(OutboxSlot));
 	spare->dboid = dboid;
-	spare->state = OUTBOX_NONE;
-	spare->pid = 0;
+	spare->since = at;
 	return spare;
 }
 
 /* a copy of the database's slot, taken under the mutex */
 static bool
-slot_read(Oid dboid, bool claim, OutboxSlot *copy)
+slot_read(Oid dboid, bool claim, TimestampTz at, OutboxSlot *copy)
 {
 	OutboxRegistry *r = outbox_registry();
 	OutboxSlot *s;
 
+	if (r == NULL)
+		return false;
 	SpinLockAcquire(&r->mutex);
-	s = slot_of(r, dboid, claim);
+	s = slot_of(r, dboid, claim, at);
 	if (s != NULL)
 		*copy = *s;
 	SpinLockRelease(&r->mutex);
 	return s != NULL;
 }
 
-/* moves the slot from state seen to next, if nobody moved it meanwhile */
+/*
+ * Moves the slot from what the caller saw to state next, unless somebody
+ * moved it meanwhile; a worker that reports running clears the failures.
+ */
 static bool
-slot_move(Oid dboid, const OutboxSlot *seen, OutboxState next, pid_t pid)
+slot_move(const OutboxSlot *seen, OutboxState next, pid_t pid, TimestampTz at)
 {
 	OutboxRegistry *r = outbox_registry();
 	OutboxSlot *s;
 	bool		moved = false;
 
+	if (r == NULL)
+		return false;
 	SpinLockAcquire(&r->mutex);
-	s = slot_of(r, dboid, false);
-	if (s != NULL && s->state == seen->state && s->pid == seen->pid)
+	s = slot_of(r, seen->dboid, false, at);
+	if (s != NULL && s->state == seen->state && s->pid == seen->pid && s->since == seen->since)
 	{
 		s->state = next;
 		s->pid = pid;
-		s->since = GetCurrentTimestamp();
+		s->since = at;
+		if (next == OUTBOX_RUNNING)
+			s->failed_starts = 0;
 		moved = true;
 	}
 	SpinLockRelease(&r->mutex);
 	return moved;
 }
 
+/* asks the postmaster for this database's worker; raises nothing */
 static bool
 start_worker(void)
 {
 	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -202,13 +238,15 @@ start_worker(void)
 	strlcpy(worker.bgw_type, "protector outbox", BGW_MAXLEN);
 	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
 	worker.bgw_notify_pid = 0;
-	return RegisterDynamicBackgroundWorker(&worker, &handle);
+	/* no handle: it would be palloc'd, and this runs after commit too */
+	return RegisterDynamicBackgroundWorker(&worker, NULL);
 }
 
 /*
  * Makes sure the database has a worker running or starting, starting one
- * if needed; false when none can be had.  The latch of a running worker
- * goes to *latch (NULL while it starts: it drains once it is up).
+ * if needed; false when none can be had (no slot, no shared memory, or
+ * workers that kept failing to start lately).  The latch of a running
+ * worker goes to *latch (NULL while it starts: it drains once it is up).
  */
 static bool
 ensure_worker(Latch **latch)
@@ -216,28 +254,34 @@ ensure_worker(Latch **latch)
 	*latch = NULL;
 	for (int attempt = 0; attempt < 3; attempt++)
 	{
+		TimestampTz at = GetCurrentTimestamp();
 		OutboxSlot	seen;
 		PGPROC	   *proc;
 
-		if (!slot_read(MyDatabaseId, true, &seen))
-			return false;		/* every slot busy with other databases */
+		if (!slot_read(MyDatabaseId, true, at, &seen))
+			return false;
 		if (seen.state == OUTBOX_RUNNING &&
-			(proc = BackendPidGetProc(seen.pid)) != NULL)
+			(proc = BackendPidGetProc(seen.pid)) != NULL &&
+			proc->databaseId == MyDatabaseId)
 		{
 			*latch = &proc->procLatch;
 			return true;
 		}
 		if (seen.state == OUTBOX_STARTING &&
-			!TimestampDifferenceExceeds(seen.since, GetCurrentTimestamp(), OUTBOX_START_TIMEOUT_MS))
+			!TimestampDifferenceExceeds(seen.since, at, OUTBOX_START_TIMEOUT_MS))
 			return true;
+		if (seen.failed_starts >= OUTBOX_MAX_FAILED_STARTS &&
+			!TimestampDifferenceExceeds(seen.since, at, OUTBOX_RETRY_MS))
+			return false;
 		/* none, gone, or a start that never reported: start one */
-		if (!slot_move(MyDatabaseId, &seen, OUTBOX_STARTING, 0))
+		if (!slot_move(&seen, OUTBOX_STARTING, 0, at))
 			continue;			/* someone else moved it: look again */
 		if (start_worker())
 			return true;
 		seen.state = OUTBOX_STARTING;
 		seen.pid = 0;
-		(void) slot_move(MyDatabaseId, &seen, OUTBOX_NONE, 0);
+		seen.since = at;
+		(void) slot_move(&seen, OUTBOX_NONE, 0, at);
 		return false;
 	}
 	return false;
@@ -272,17 +316,20 @@ protector_outbox_usable(void)
 /*
  * After commit: the transaction's outbox rows are visible; wake the
  * worker, or start one if the last one left meanwhile.  Raises nothing
- * (the transaction is committed): a failure to start is a WARNING, and
- * the rows wait for the next worker.
+ * (the transaction is committed; the registry was found before commit): a
+ * failure to start is a WARNING, and the rows wait for the next worker.
  */
 void
 protector_outbox_wake(void)
 {
 	Latch	   *latch;
 
+	if (registry == NULL)
+		return;					/* not reached: no registry, no outbox rows */
 	if (!ensure_worker(&latch))
 		ereport(WARNING,
-				(errmsg("protector could not start its announcement worker"),
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("protector could not start its announcement worker"),
 				 errdetail("This transaction's live announcements wait in protector_internal.outbox until a worker runs."),
 				 errhint("Raise max_worker_processes, or set protector.notify_worker = off.")));
 	else if (latch != NULL)
@@ -340,7 +387,8 @@ announce(const char *channel, const char *payload)
 	if (payload[0] == '\0' || strlen(payload) >= OUTBOX_PAYLOAD_MAX)
 	{
 		ereport(WARNING,
-				(errmsg("protector outbox: skipped an announcement NOTIFY would refuse"),
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("protector outbox: skipped an announcement NOTIFY would refuse"),
 				 errdetail("Channel \"%s\", payload of %zu bytes.", channel, strlen(payload))));
 		return;
 	}
@@ -399,8 +447,10 @@ drain(void)
 									" RETURNING o.id, o.organization_id, o.payloads)"
 									" SELECT organization_id, payloads FROM taken ORDER BY id",
 									0, NULL);
-			if (take_plan == NULL || SPI_keepplan(take_plan) != 0)
+			if (take_plan == NULL)
 				elog(ERROR, "could not prepare the outbox query: %s", SPI_result_code_string(SPI_result));
+			if (SPI_keepplan(take_plan) != 0)
+				elog(ERROR, "could not keep the outbox query");
 		}
 		if (SPI_execute_plan(take_plan, NULL, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "the outbox query failed");
@@ -411,9 +461,13 @@ drain(void)
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	/* the deletes reach the statistics, and so autovacuum, as they happen */
+	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return taken;
 }
+
+static bool published = false;
 
 /* on start: the database's worker, unless another one runs already */
 static bool
@@ -421,28 +475,65 @@ worker_publish(void)
 {
 	for (int attempt = 0; attempt < 3; attempt++)
 	{
+		TimestampTz at = GetCurrentTimestamp();
 		OutboxSlot	seen;
+		PGPROC	   *proc;
 
-		if (!slot_read(MyDatabaseId, true, &seen))
+		if (!slot_read(MyDatabaseId, true, at, &seen))
 			return false;
 		if (seen.state == OUTBOX_RUNNING && seen.pid != MyProcPid &&
-			BackendPidGetProc(seen.pid) != NULL)
+			(proc = BackendPidGetProc(seen.pid)) != NULL && proc->databaseId == MyDatabaseId)
 			return false;
-		if (slot_move(MyDatabaseId, &seen, OUTBOX_RUNNING, MyProcPid))
+		if (slot_move(&seen, OUTBOX_RUNNING, MyProcPid, at))
+		{
+			published = true;
 			return true;
+		}
 	}
 	return false;
 }
 
-/* on leaving: no longer found, so that later commits start a new worker */
+/*
+ * On leaving (idle, killed, failed, or before it could connect): no longer
+ * found, so that later commits start a new worker; a worker that never
+ * reported counts as a failed start.
+ */
 static void
-worker_unpublish(int code, Datum arg)
+worker_gone(int code, Datum dboid)
 {
-	OutboxSlot	seen;
+	OutboxRegistry *r = registry;
+	TimestampTz at = GetCurrentTimestamp();
+	OutboxSlot *s;
 
-	if (slot_read(MyDatabaseId, false, &seen) && seen.state == OUTBOX_RUNNING &&
-		seen.pid == MyProcPid)
-		(void) slot_move(MyDatabaseId, &seen, OUTBOX_NONE, 0);
+	if (r == NULL)
+		return;
+	SpinLockAcquire(&r->mutex);
+	s = slot_of(r, DatumGetObjectId(dboid), false, at);
+	if (s != NULL && published && s->state == OUTBOX_RUNNING && s->pid == MyProcPid)
+	{
+		s->state = OUTBOX_NONE;
+		s->pid = 0;
+		s->since = at;
+	}
+	else if (s != NULL && !published && s->state == OUTBOX_STARTING)
+	{
+		s->state = OUTBOX_NONE;
+		s->since = at;
+		s->failed_starts++;
+	}
+	SpinLockRelease(&r->mutex);
+	published = false;
+}
+
+/* what a database or role may have set that would stop the drain */
+static void
+worker_settings(void)
+{
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 void
@@ -452,12 +543,14 @@ protector_outbox_main(Datum main_arg)
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
+	/* registered first: a worker that cannot even connect is a failed start */
+	(void) outbox_registry();
+	before_shmem_exit(worker_gone, main_arg);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	worker_settings();
 	if (!worker_publish())
 		proc_exit(0);
-	before_shmem_exit(worker_unpublish, (Datum) 0);
 
 	idle_since = GetCurrentTimestamp();
 	for (;;)
@@ -470,6 +563,7 @@ protector_outbox_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			worker_settings();
 		}
 		taken = drain();
 		if (taken < 0)
@@ -485,7 +579,7 @@ protector_outbox_main(Datum main_arg)
 						 OUTBOX_IDLE_EXIT_MS / 4, PG_WAIT_EXTENSION);
 	}
 	/* idle: stop being found, then take what committed before that */
-	worker_unpublish(0, (Datum) 0);
+	worker_gone(0, main_arg);
 	while (drain() > 0)
 		;
 	proc_exit(0);

@@ -24,11 +24,12 @@
  * not need it).
  *
  * What a transaction announces is kept here until it commits (a rolled-back
- * subtransaction takes back its own), then left to the outbox worker
- * (outbox.c), which sends it after the commit: PostgreSQL serializes the
- * commits of transactions that NOTIFY, and only the worker does.  When no
- * worker can be had, or with protector.notify_worker = off, the
- * transaction notifies at its own commit.
+ * subtransaction takes back its announcements and the budget they spent),
+ * then left to the outbox worker (outbox.c), which sends it after the
+ * commit: PostgreSQL serializes the commits of transactions that NOTIFY,
+ * and bookings no longer do.  When no worker can be had, or with
+ * protector.notify_worker = off, the transaction notifies at its own
+ * commit.
  *
  * NOTIFY ignores RLS (anyone who may LISTEN hears every channel), so the
  * payload carries ids and a status, never personal data; it stays under
@@ -92,6 +93,19 @@ typedef struct NotifyBudget
 static NotifyBudget *budgets = NULL;
 static bool callback_registered = false;
 
+/*
+ * What a subtransaction spent of a budget, so that rolling it back gives it
+ * back (the top level needs no record: its abort forgets everything).
+ */
+typedef struct BudgetSpend
+{
+	NotifyBudget *budget;
+	int			level;			/* subtransaction nesting level */
+	int64		announced;
+	int64		summed;
+} BudgetSpend;
+
+static List *sub_spends = NIL;	/* of BudgetSpend, in TopTransactionContext */
 
 /*
  * A payload is {"op":..., "table":..., then what the kind of payload adds
@@ -178,11 +192,7 @@ write_outbox(void)
 	wake_worker = true;
 }
 
-/*
- * Before commit: to the worker through the outbox (outbox.c), or, when no
- * worker can be had (or for PREPARE, which PostgreSQL then refuses as for
- * any transaction that notified), NOTIFY at this transaction's commit.
- */
+/* NOTIFY, sent by PostgreSQL at this transaction's own commit */
 static void
 notify_now(void)
 {
@@ -198,6 +208,11 @@ notify_now(void)
 	}
 }
 
+/*
+ * Before commit: to the worker through the outbox (outbox.c), or, when no
+ * worker can be had (or for PREPARE, which PostgreSQL then refuses as for
+ * any transaction that notified), NOTIFY at this transaction's commit.
+ */
 static void
 flush_pending(bool may_use_worker)
 {
@@ -242,6 +257,7 @@ notify_xact_callback(XactEvent event, void *arg)
 			flush_pending(true);
 			break;
 		case XACT_EVENT_PRE_PREPARE:
+			announce_summaries();
 			flush_pending(false);
 			break;
 		case XACT_EVENT_COMMIT:
@@ -254,6 +270,7 @@ notify_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			budgets = NULL;		/* their memory goes with the transaction */
 			pending = NIL;
+			sub_spends = NIL;
 			wake_worker = false;
 			break;
 		default:
@@ -261,23 +278,46 @@ notify_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/*
+ * A subtransaction's end, as async.c treats NOTIFY: rolled back, its
+ * announcements and what they spent of the budgets are taken back;
+ * committed, they become its parent's.
+ */
 static void
 notify_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						SubTransactionId parentSubid, void *arg)
 {
 	int			level = GetCurrentTransactionNestLevel();
+	bool		abort = event == SUBXACT_EVENT_ABORT_SUB;
 	ListCell   *lc;
 
+	if (!abort && event != SUBXACT_EVENT_COMMIT_SUB)
+		return;
 	foreach(lc, pending)
 	{
 		Pending    *p = lfirst(lc);
 
 		if (p->level < level)
 			continue;
-		if (event == SUBXACT_EVENT_ABORT_SUB)
+		if (abort)
 			pending = foreach_delete_current(pending, lc);
-		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		else
 			p->level = level - 1;
+	}
+	foreach(lc, sub_spends)
+	{
+		BudgetSpend *spend = lfirst(lc);
+
+		if (spend->level < level)
+			continue;
+		if (abort)
+		{
+			spend->budget->announced -= spend->announced;
+			spend->budget->summed -= spend->summed;
+			sub_spends = foreach_delete_current(sub_spends, lc);
+		}
+		else
+			spend->level = level - 1;
 	}
 }
 
@@ -413,13 +453,26 @@ count_rows_per_org(Tuplestorestate *rows, TupleTableSlot *slot, AttrNumber org_a
 static bool
 budget_spend(NotifyBudget *b, int64 rows)
 {
-	if (b->summed > 0 || b->announced + rows > protector_notify_batch_limit)
-	{
+	bool		one_by_one = b->summed == 0 && b->announced + rows <= protector_notify_batch_limit;
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (one_by_one)
+		b->announced += rows;
+	else
 		b->summed += rows;
-		return false;
+	if (level > 1)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		BudgetSpend *spend = palloc(sizeof(BudgetSpend));
+
+		spend->budget = b;
+		spend->level = level;
+		spend->announced = one_by_one ? rows : 0;
+		spend->summed = one_by_one ? 0 : rows;
+		sub_spends = lappend(sub_spends, spend);
+		MemoryContextSwitchTo(old);
 	}
-	b->announced += rows;
-	return true;
+	return one_by_one;
 }
 
 static void

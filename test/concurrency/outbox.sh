@@ -12,7 +12,8 @@
 # 80 rolled-back transactions' or 32 savepoints' bookings (5, 10, 20, 25,
 # 35, 40, 50, 55: 8 per session) announced; no booking session sent a
 # notification itself (the worker did); the outbox is empty afterwards.
-# Then: a row left in the outbox while no worker runs waits (nothing runs
+# A rolled-back savepoint of 150 bookings (over the batch limit) leaves no
+# summary behind.  Then: a row left in the outbox while no worker runs waits (nothing runs
 # without an announcing commit), is still there after a server restart, and
 # is delivered, before the next booking's, by the worker that booking's
 # commit starts; a killed worker is replaced by the next commit; with
@@ -115,6 +116,30 @@ session_pids=$(sed -n 's/^session pid //p' "$WORK"/session*.log | sort -u)
 expect "four booking sessions" 4 "$(grep -c . <<<"$session_pids")"
 expect "no booking session sent a notification itself" 0 "$(comm -12 <(senders "$WORK/load.log") <(echo "$session_pids") | grep -c . || true)"
 expect "the outbox is empty" 0 "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector_internal.outbox")"
+
+# --- a rolled-back savepoint takes back what it spent of the budget -------
+# One booking, then 150 in a savepoint (past notify_batch_limit = 100: they
+# would be summed up at commit) that is rolled back: the booking is
+# announced, and no summary is (it would count rolled-back rows).
+listen 3 "$WORK/savepoint.log" &
+listener=$!
+sleep 1
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+BEGIN;
+$(booking 0f400000-0000-4000-b000-000000000001 2000)
+SAVEPOINT bulk;
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+SELECT '$ORG', '$VENUE', '$SERVICE', tstzrange(date_trunc('hour', now()) + interval '1 day' + (2100 + i) * interval '1 hour',
+	date_trunc('hour', now()) + interval '1 day' + (2101 + i) * interval '1 hour')
+FROM generate_series(1, 150) i;
+ROLLBACK TO SAVEPOINT bulk;
+COMMIT;
+SQL
+wait "$listener"
+sp=$(payloads "$WORK/savepoint.log")
+expect "the booking before the savepoint was announced" 1 "$(grep -c '"table":"bookings","id":"0f400000-0000-4000-b000-000000000001"' <<<"$sp" || true)"
+expect "no summary of the rolled-back bulk insert" 0 "$(grep -c '"count":' <<<"$sp" || true)"
+expect "three announcements in all (booking, task, notification)" 3 "$(grep -c . <<<"$sp")"
 
 # --- a waiting row, a server restart, a killed worker ----------------------
 wait_for_no_worker || echo "# the worker did not leave when idle"
