@@ -132,9 +132,8 @@ $$;
 COMMENT ON FUNCTION protector_internal.guard_booking_source() IS
 'Trigger: only the widget functions and trusted roles record bookings with source widget or import';
 
-CREATE TRIGGER guard_booking_source BEFORE INSERT ON protector.bookings
-	FOR EACH ROW WHEN (NEW.source IN ('widget', 'import'))
-	EXECUTE FUNCTION protector_internal.guard_booking_source();
+-- (prepare_booking(), src/booking_insert.c, calls it for a new booking
+-- with source widget or import)
 
 -- Embed keys are the database's: changing one needs venues.rotate_key,
 -- and whatever the caller wrote, the new key is a fresh random one

@@ -138,9 +138,27 @@ $$;
 COMMENT ON FUNCTION protector_internal.guard_booking_write() IS
 'Trigger: inserts by callers who may not set prices are priced slots; customers, whatever else they are, write only what the booking RPCs allow them; agents confirm and cancel only by the map';
 
-CREATE TRIGGER guard_booking_write BEFORE INSERT OR UPDATE ON protector.bookings
+CREATE TRIGGER guard_booking_write BEFORE UPDATE ON protector.bookings
 	FOR EACH ROW WHEN (protector.current_user_id() IS NOT NULL)
 	EXECUTE FUNCTION protector_internal.guard_booking_write();
+
+-- What a new booking gets before it is stored, in one C trigger (it was
+-- five, each with a WHEN clause parsed for every INSERT): the service's
+-- currency when none is given; guard_booking_source() for source widget or
+-- import; guard_booking_write() for a signed-in caller; apply_promo_code()
+-- for a promo code; require_deposit() when the service asks for a deposit
+-- (else none is due).  The last two not while restoring.
+CREATE FUNCTION protector_internal.prepare_booking()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_prepare_booking'
+LANGUAGE C;
+COMMENT ON FUNCTION protector_internal.prepare_booking() IS
+'Trigger (BEFORE INSERT, C): a new booking''s currency, source and caller checks, promo discount and deposit';
+CREATE TRIGGER prepare_booking BEFORE INSERT ON protector.bookings
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.prepare_booking();
+-- imports under session_replication_role = replica get the currency too
+-- (and only that, as before)
+ALTER TABLE protector.bookings ENABLE ALWAYS TRIGGER prepare_booking;
 
 -- A booking moved to another service, or with another party size, is
 -- priced again from the service, less its promo code's discount, unless
@@ -404,8 +422,9 @@ BEGIN
 	END IF;
 	v_range := protector.validate_slot(v_service.id, p_start, p_party_size);
 	-- the promo code is looked up, checked, used and its discount taken off
-	-- by the insert's trigger promo_discount (sql/78_vouchers.sql), which
-	-- reads it from this setting, for this insert only
+	-- by apply_promo_code() (sql/78_vouchers.sql), which the insert's
+	-- trigger prepare_booking calls; it reads the code from this setting,
+	-- for this insert only
 	PERFORM pg_catalog.set_config('protector.promo_code', COALESCE(p_promo_code, ''), true);
 	BEGIN
 		INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during,

@@ -39,13 +39,11 @@ COMMENT ON FUNCTION protector_internal.default_currency() IS
 
 CREATE TRIGGER default_currency BEFORE INSERT ON protector.services
 	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
-CREATE TRIGGER default_currency BEFORE INSERT ON protector.bookings
-	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
+-- (bookings: prepare_booking(), src/booking_insert.c, sets the service's)
 CREATE TRIGGER default_currency BEFORE INSERT ON protector.payments
 	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
 -- also for imports under session_replication_role = replica
 ALTER TABLE protector.services ENABLE ALWAYS TRIGGER default_currency;
-ALTER TABLE protector.bookings ENABLE ALWAYS TRIGGER default_currency;
 ALTER TABLE protector.payments ENABLE ALWAYS TRIGGER default_currency;
 
 -- argument checks shared by the money RPCs
@@ -262,10 +260,9 @@ $$;
 COMMENT ON FUNCTION protector_internal.require_deposit() IS
 'Trigger: a new booking owes its service''s deposit by a deadline and stays pending until it is paid';
 
--- named to run after guard_booking_write, which prices direct inserts
-CREATE TRIGGER require_deposit BEFORE INSERT ON protector.bookings
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
-	EXECUTE FUNCTION protector_internal.require_deposit();
+-- on insert, prepare_booking() (src/booking_insert.c) calls it after
+-- guard_booking_write, which prices direct inserts, and the promo code's
+-- discount, when the service asks for a deposit
 -- (named to run after restrict_update_columns, which judges the caller's
 -- confirmation, not this trigger's answer to it)
 CREATE TRIGGER wait_for_deposit BEFORE UPDATE OF status ON protector.bookings

@@ -589,12 +589,10 @@ $$;
 COMMENT ON FUNCTION protector_internal.apply_promo_code() IS
 'Trigger: a booking inserted with a promo code has it checked under its lock, used once more, and its discount taken off';
 
--- named to run after guard_booking_write (which prices direct inserts) and
--- before require_deposit (which works out the deposit of the discounted price)
-CREATE TRIGGER promo_discount BEFORE INSERT ON protector.bookings
-	FOR EACH ROW WHEN ((NEW.promo_code_id IS NOT NULL OR current_setting('protector.promo_code') <> '')
-					   AND NOT protector_internal.restoring())
-	EXECUTE FUNCTION protector_internal.apply_promo_code();
+-- prepare_booking() (src/booking_insert.c) calls it for a new booking with
+-- a code (promo_code_id, or protector.promo_code), not while restoring,
+-- after guard_booking_write (which prices direct inserts) and before
+-- require_deposit (which works out the deposit of the discounted price)
 
 -- A cancelled (or deleted) booking, or one whose code no longer applies
 -- (set_booking_price), gives its promo code's use back.

@@ -2295,8 +2295,9 @@ BEGIN
 	END IF;
 	v_range := protector.validate_slot(v_service.id, p_start, p_party_size);
 	-- the promo code is looked up, checked, used and its discount taken off
-	-- by the insert's trigger promo_discount (sql/78_vouchers.sql), which
-	-- reads it from this setting, for this insert only
+	-- by apply_promo_code() (sql/78_vouchers.sql), which the insert's
+	-- trigger prepare_booking calls; it reads the code from this setting,
+	-- for this insert only
 	PERFORM pg_catalog.set_config('protector.promo_code', COALESCE(p_promo_code, ''), true);
 	BEGIN
 		INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during,
@@ -4649,3 +4650,26 @@ ALTER TABLE protector_internal.outbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE protector_internal.outbox FORCE ROW LEVEL SECURITY;
 COMMENT ON TABLE protector_internal.outbox IS
 'Announcements of committed transactions waiting for the outbox worker (docs/realtime.md); no policy: the worker only';
+
+-- A new booking's preparation in one C trigger (issue 15,
+-- src/booking_insert.c): five BEFORE INSERT triggers, each with a WHEN
+-- clause parsed for every INSERT, become one; the PL/pgSQL functions stay
+-- and are called by it where needed
+CREATE FUNCTION protector_internal.prepare_booking()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_prepare_booking'
+LANGUAGE C;
+COMMENT ON FUNCTION protector_internal.prepare_booking() IS
+'Trigger (BEFORE INSERT, C): a new booking''s currency, source and caller checks, promo discount and deposit';
+REVOKE ALL ON FUNCTION protector_internal.prepare_booking() FROM PUBLIC;
+DROP TRIGGER default_currency ON protector.bookings;
+DROP TRIGGER guard_booking_source ON protector.bookings;
+DROP TRIGGER promo_discount ON protector.bookings;
+DROP TRIGGER require_deposit ON protector.bookings;
+DROP TRIGGER guard_booking_write ON protector.bookings;
+CREATE TRIGGER guard_booking_write BEFORE UPDATE ON protector.bookings
+	FOR EACH ROW WHEN (protector.current_user_id() IS NOT NULL)
+	EXECUTE FUNCTION protector_internal.guard_booking_write();
+CREATE TRIGGER prepare_booking BEFORE INSERT ON protector.bookings
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.prepare_booking();
+ALTER TABLE protector.bookings ENABLE ALWAYS TRIGGER prepare_booking;

@@ -2,7 +2,7 @@
 -- follow the organization, and the payments ledger deciding what is paid.
 -- Every figure is computed by hand in the comment beside it.
 BEGIN;
-SELECT plan(47);
+SELECT plan(52);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_manager', 'm_finance', 'm_operator', 'm_other']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -243,6 +243,47 @@ SELECT results_eq($$SELECT d.label, b.status::text, b.cancellation_reason FROM d
 	$$VALUES ('fixed', 'cancelled', 'deposit not paid'), ('held', 'pending', NULL), ('percent', 'confirmed', NULL)$$,
 	'the overdue one is cancelled ("deposit not paid"), the paid and the not yet due ones are kept');
 SELECT is(protector.expire_holds(100), 0, 'a second sweep finds nothing');
+
+-- a new booking's preparation (prepare_booking, src/booking_insert.c):
+-- the service's currency when none is given, and no deposit where the
+-- service asks for none, stored as the column stores money (0.00)
+SELECT tests.clear_authentication();
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during) VALUES
+	('0a130000-0000-4000-8000-0000000b0001', '0a130000-0000-4000-8000-000000000000', '0a130000-0000-4000-8000-0000000000a1',
+	 '0a130000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(40), pg_temp.t(41)));
+SELECT results_eq($$SELECT currency, deposit_amount::text, payment_due_by FROM protector.bookings
+					WHERE id = '0a130000-0000-4000-8000-0000000b0001'$$,
+	$$VALUES ('EUR', '0.00', NULL::timestamptz)$$,
+	'no currency given: the service''s (EUR, the organization''s); no deposit asked: 0.00 due, by no date');
+-- an import under session_replication_role = replica gets the currency and
+-- nothing else (the deposit trigger never ran for imports)
+SET session_replication_role = replica;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, deposit_amount, payment_due_by) VALUES
+	('0a130000-0000-4000-8000-0000000b0002', '0a130000-0000-4000-8000-000000000000', '0a130000-0000-4000-8000-0000000000a1',
+	 '0a130000-0000-4000-8000-0000000005a3', tstzrange(pg_temp.t(42), pg_temp.t(43)), 'confirmed', 7, now() + interval '1 day');
+RESET session_replication_role;
+SELECT results_eq($$SELECT currency, status::text, deposit_amount, payment_due_by IS NOT NULL FROM protector.bookings
+					WHERE id = '0a130000-0000-4000-8000-0000000b0002'$$,
+	$$VALUES ('EUR', 'confirmed', 7.00, true)$$,
+	'an import (replica) gets the service''s currency and keeps its own status and deposit');
+-- a service that asks for a deposit still gets require_deposit's rule: the
+-- room's fixed deposit (50, set above) on 20 + 25 x 2 = 70 is min(50, 70) =
+-- 50, pending until paid
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, party_size, unit_price, total_price, status) VALUES
+	('0a130000-0000-4000-8000-0000000b0003', '0a130000-0000-4000-8000-000000000000', '0a130000-0000-4000-8000-0000000000a1',
+	 '0a130000-0000-4000-8000-0000000005a3', tstzrange(pg_temp.t(44), pg_temp.t(45)), 2, 20, 70, 'confirmed');
+SELECT results_eq($$SELECT status::text, deposit_amount, payment_due_by IS NOT NULL FROM protector.bookings
+					WHERE id = '0a130000-0000-4000-8000-0000000b0003'$$,
+	$$VALUES ('pending', 50.00, true)$$,
+	'a deposit service: min(50, 70) = 50.00 due, and the confirmed insert waits as pending');
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, amount_paid) VALUES
+	('0a130000-0000-4000-8000-000000000000', '0a130000-0000-4000-8000-0000000000a1',
+	 '0a130000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(46), pg_temp.t(47)), -1)$$,
+	'23514', NULL, 'a negative amount paid is refused by the table''s CHECK');
+SELECT results_eq($$SELECT tgname::text COLLATE "default" FROM pg_trigger WHERE tgrelid = 'protector.bookings'::regclass
+					AND NOT tgisinternal AND tgtype & 2 = 2 AND tgtype & 4 = 4 ORDER BY 1$$,
+	$$VALUES ('a_restore_order'), ('prepare_booking')$$,
+	'a new booking passes two BEFORE INSERT triggers: the restore order and prepare_booking');
 
 SELECT * FROM finish();
 ROLLBACK;

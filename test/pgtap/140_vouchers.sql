@@ -5,7 +5,7 @@
 -- do what by the capability map.  Every figure is computed by hand in the
 -- comment beside it.  Concurrency: test/concurrency/redemptions.sh.
 BEGIN;
-SELECT plan(68);
+SELECT plan(70);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_finance', 'g_operator', 'g_viewer',
 														'g_customer', 'g_other']) u;
@@ -304,6 +304,27 @@ SELECT is((SELECT count(*) FROM protector.audit_log WHERE table_name IN ('protec
 SELECT is((SELECT sum(CASE WHEN kind = 'payment' THEN amount ELSE -amount END) FROM protector.payments
 		   WHERE voucher_id = pg_temp.id('gift100') AND status = 'succeeded'), 0.00,
 	'the ledger and the balance agree: payments 70 + 30 + 55 less refunds 70 + 30 + 55 = 0 spent, balance 100');
+
+-- a promo code and a deposit on one booking: the deposit is worked out on
+-- the discounted price (prepare_booking applies the code, then the
+-- deposit).  Deposit room, party 2: 40 + 15 x 2 = 70; 12.5 percent off:
+-- 8.75; 61.25 to pay; half of it as deposit: 30.625, rounded half to even
+-- (round_money) to 30.62; pending until paid
+SELECT tests.clear_authentication();
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
+								price, price_per_person, settings) VALUES
+	('0a140000-0000-4000-8000-0000000005a3', '0a140000-0000-4000-8000-000000000000', '0a140000-0000-4000-8000-0000000000a1',
+	 'Deposit room', '60 minutes', '60 minutes', '400 days', 1, 8, 40, 15, '{"deposit": {"percent": 50}}');
+SELECT tests.authenticate_as('g_manager');
+INSERT INTO r SELECT 'pct_dep', protector.create_promo_code('0a140000-0000-4000-8000-000000000000', 'percent', 12.5);
+SELECT tests.authenticate_as('g_operator');
+INSERT INTO r SELECT 'promo_deposit', protector.create_booking('0a140000-0000-4000-8000-0000000005a3', pg_temp.c(3), pg_temp.t(30), 2,
+	p_promo_code => pg_temp.code('pct_dep'));
+SELECT results_eq($$SELECT discount_amount, total_price FROM protector.bookings WHERE id = pg_temp.id('promo_deposit')$$,
+	$$VALUES (8.75, 61.25)$$, '12.5 percent off 40 + 15 x 2 = 70 is 8.75: 61.25 to pay');
+SELECT results_eq($$SELECT status::text, deposit_amount FROM protector.bookings WHERE id = pg_temp.id('promo_deposit')$$,
+	$$VALUES ('pending', 30.62)$$,
+	'the deposit is half of the discounted 61.25: 30.625, half to even 30.62; pending until paid');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,0 +1,295 @@
+/*-------------------------------------------------------------------------
+ *
+ * booking_insert.c
+ *	  protector_internal.prepare_booking(): what a new booking gets before
+ *	  it is stored, in one BEFORE INSERT trigger instead of five.
+ *
+ * In this order, as the triggers it replaces fired (by name):
+ *	  1. no currency: the service's (default_currency; 'XXX' when there is
+ *		 no such service, and the foreign key then says what is wrong);
+ *	  2. source widget or import: only protector records those
+ *		 (guard_booking_source());
+ *	  3. a signed-in caller: the booking RPCs' rules (guard_booking_write());
+ *	  4. a promo code (promo_code_id, or protector.promo_code set by
+ *		 create_booking), not while restoring: its discount
+ *		 (apply_promo_code());
+ *	  5. not while restoring: the service's deposit (require_deposit()).
+ *
+ * Under session_replication_role = replica (imports) only step 1 runs, as
+ * only default_currency was enabled ALWAYS.
+ *
+ * Steps 2 to 4, and step 5 when the service asks for a deposit, call the
+ * PL/pgSQL functions the triggers called, with this trigger's data; what
+ * every booking pays is one read of its service and no PL/pgSQL.  Five
+ * triggers cost five WHEN clauses parsed from their node strings for every
+ * INSERT statement, and require_deposit() read the service in PL/pgSQL
+ * for every booking, even when the service has no deposit.  A restore's
+ * ordering trigger (a_restore_order, sql/98_restore.sql) still fires
+ * first.
+ *
+ * src/booking_insert.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/uuid.h"
+
+#include "capabilities.h"
+#include "identity.h"
+#include "spi_scope.h"
+#include "support.h"
+
+static const TriggerProtocol prepare_protocol = {
+	.function = "prepare_booking()",
+	.after = false,
+	.row_events = PROTECTOR_ON_INSERT,
+	.fired = "BEFORE INSERT FOR EACH ROW",
+	.hint = "It is protector.bookings' own trigger.",
+};
+
+/* the service's currency and whether it asks for a deposit */
+typedef struct ServiceTerms
+{
+	bool		found;
+	char	   *currency;
+	bool		deposit;		/* settings has a "deposit" key */
+} ServiceTerms;
+
+static SPIPlanPtr terms_plan = NULL;
+
+#define TERMS_SQL \
+	"SELECT s.currency, s.settings OPERATOR(pg_catalog.?) 'deposit'" \
+	" FROM protector.services s" \
+	" WHERE s.organization_id OPERATOR(pg_catalog.=) $1 AND s.id OPERATOR(pg_catalog.=) $2"
+
+static void
+copy_terms(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+{
+	ServiceTerms *terms = (ServiceTerms *) arg;
+	bool		isnull;
+	Datum		deposit;
+
+	terms->found = true;
+	terms->currency = SPI_getvalue(tup, desc, 1);
+	deposit = SPI_getbinval(tup, desc, 2, &isnull);
+	terms->deposit = !isnull && DatumGetBool(deposit);
+}
+
+/*
+ * Read as the services' owner, on the statement's snapshot, by the
+ * booking's organization and service.  (default_currency() read the
+ * service by id as the caller: a caller who may not see the service got
+ * 'XXX' and then a foreign-key error; now the service's own currency and
+ * the same foreign-key error.  require_deposit(), which this read stands
+ * in for, read it as the owner by organization and id, on a snapshot of
+ * its own.)
+ */
+static ServiceTerms
+read_terms(Datum organization_id, Datum service_id)
+{
+	Oid			argtypes[2] = {UUIDOID, UUIDOID};
+	ProtectorRead read = {&terms_plan, TERMS_SQL, 2, argtypes, "services", 1};
+	Datum		values[2] = {organization_id, service_id};
+	ServiceTerms terms = {false, NULL, false};
+
+	(void) protector_read(&read, values, NULL, copy_terms, &terms);
+	return terms;
+}
+
+/* the PL/pgSQL functions a step may call */
+typedef enum PrepareStep
+{
+	STEP_GUARD_SOURCE,
+	STEP_GUARD_WRITE,
+	STEP_APPLY_PROMO,
+	STEP_DEPOSIT,
+	N_PREPARE_STEPS
+} PrepareStep;
+
+static const char *const step_function[N_PREPARE_STEPS] = {
+	"guard_booking_source", "guard_booking_write", "apply_promo_code", "require_deposit"
+};
+
+/* looked up once per query, in the trigger's own fn_extra */
+typedef struct StepFunctions
+{
+	bool		ready[N_PREPARE_STEPS];
+	FmgrInfo	flinfo[N_PREPARE_STEPS];
+} StepFunctions;
+
+/*
+ * protector_internal.<name>(), found by the catalog (no permission check on
+ * the schema: firing a trigger needs none) and kept for the query.
+ */
+static FmgrInfo *
+step_flinfo(FunctionCallInfo fcinfo, PrepareStep step)
+{
+	StepFunctions *cache = (StepFunctions *) fcinfo->flinfo->fn_extra;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(StepFunctions));
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	if (!cache->ready[step])
+	{
+		Oid			nsp = get_namespace_oid("protector_internal", false);
+		Oid			fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid,
+										 CStringGetDatum(step_function[step]),
+										 PointerGetDatum(buildoidvector(NULL, 0)),
+										 ObjectIdGetDatum(nsp));
+
+		if (!OidIsValid(fn))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("function protector_internal.%s() does not exist", step_function[step]),
+					 protector_errhint_damaged()));
+		fmgr_info_cxt(fn, &cache->flinfo[step], fcinfo->flinfo->fn_mcxt);
+		cache->ready[step] = true;
+	}
+	return &cache->flinfo[step];
+}
+
+/*
+ * Fires a step's trigger function on the row, as its own trigger would
+ * have: the same trigger data, the row as it is now.  Returns the row it
+ * returns (NULL: skip the insert).
+ */
+static HeapTuple
+fire(FunctionCallInfo outer, PrepareStep step, HeapTuple row)
+{
+	TriggerData data = *(TriggerData *) outer->context;
+	FunctionCallInfo fcinfo = palloc0(SizeForFunctionCallInfo(0));
+	Datum		result;
+
+	data.tg_trigtuple = row;
+	InitFunctionCallInfoData(*fcinfo, step_flinfo(outer, step), 0, InvalidOid, (Node *) &data, NULL);
+	result = FunctionCallInvoke(fcinfo);
+	if (fcinfo->isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger function protector_internal.%s() returned null value", step_function[step])));
+	pfree(fcinfo);
+	return (HeapTuple) DatumGetPointer(result);
+}
+
+/* the row with one column replaced */
+static HeapTuple
+with_column(Relation rel, HeapTuple row, const char *name, Oid type, Datum value, bool isnull)
+{
+	int			attnum = protector_column_required(rel, name, type);
+
+	return heap_modify_tuple_by_cols(row, RelationGetDescr(rel), 1, &attnum, &value, &isnull);
+}
+
+static Datum
+column(Relation rel, HeapTuple row, const char *name, Oid type, bool *isnull)
+{
+	return heap_getattr(row, protector_column_required(rel, name, type), RelationGetDescr(rel), isnull);
+}
+
+/* source widget or import: only protector records those */
+static bool
+source_guarded(Relation rel, HeapTuple row)
+{
+	bool		isnull;
+	AttrNumber	attnum = protector_column_required(rel, "source", InvalidOid);
+	Datum		source = heap_getattr(row, attnum, RelationGetDescr(rel), &isnull);
+	char	   *label;
+
+	if (isnull)
+		return false;
+	label = protector_value_text(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid, source);
+	return strcmp(label, "widget") == 0 || strcmp(label, "import") == 0;
+}
+
+/* a promo code named by the row or by create_booking */
+static bool
+promo_given(Relation rel, HeapTuple row)
+{
+	bool		isnull;
+	const char *code = GetConfigOption("protector.promo_code", true, false);
+
+	(void) column(rel, row, "promo_code_id", UUIDOID, &isnull);
+	return !isnull || (code != NULL && code[0] != '\0');
+}
+
+/*
+ * A service without a deposit: no deposit is due, nothing to pay by a
+ * date (require_deposit()'s outcome for it, short of a negative
+ * amount_paid, which the table's CHECK refuses).
+ */
+static HeapTuple
+no_deposit(Relation rel, HeapTuple row)
+{
+	int			attnum = protector_column_required(rel, "deposit_amount", NUMERICOID);
+	int32		typmod = TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypmod;
+
+	/* zero as the column stores it (numeric(12,2): 0.00), as an assignment would */
+	row = with_column(rel, row, "deposit_amount", NUMERICOID,
+					  DirectFunctionCall3(numeric_in, CStringGetDatum("0"),
+										  ObjectIdGetDatum(InvalidOid), Int32GetDatum(typmod)),
+					  false);
+	return with_column(rel, row, "payment_due_by", TIMESTAMPTZOID, (Datum) 0, true);
+}
+
+static bool
+amount_paid_negative(Relation rel, HeapTuple row)
+{
+	bool		isnull;
+	Datum		paid = column(rel, row, "amount_paid", NUMERICOID, &isnull);
+
+	return !isnull &&
+		DatumGetBool(DirectFunctionCall2(numeric_lt, paid,
+										 DirectFunctionCall1(int4_numeric, Int32GetDatum(0))));
+}
+
+PG_FUNCTION_INFO_V1(protector_prepare_booking);
+Datum
+protector_prepare_booking(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = protector_trigger_data(fcinfo, &prepare_protocol);
+	Relation	rel = trigdata->tg_relation;
+	HeapTuple	row = trigdata->tg_trigtuple;
+	bool		restoring = protector_restoring();
+	bool		no_org,
+				no_service,
+				no_currency;
+	Datum		org = column(rel, row, "organization_id", UUIDOID, &no_org);
+	Datum		service = column(rel, row, "service_id", UUIDOID, &no_service);
+	ServiceTerms terms = {false, NULL, false};
+	pg_uuid_t	uid;
+
+	(void) column(rel, row, "currency", TEXTOID, &no_currency);
+	if (!no_org && !no_service &&
+		(no_currency || (!restoring && SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA)))
+		terms = read_terms(org, service);
+	if (no_currency)
+		row = with_column(rel, row, "currency", TEXTOID,
+						  CStringGetTextDatum(terms.found && terms.currency != NULL ? terms.currency : "XXX"), false);
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+		return PointerGetDatum(row);
+	if (source_guarded(rel, row))
+		row = fire(fcinfo, STEP_GUARD_SOURCE, row);
+	if (row != NULL && protector_get_current_user_id(&uid))
+		row = fire(fcinfo, STEP_GUARD_WRITE, row);
+	if (row != NULL && !restoring && promo_given(rel, row))
+		row = fire(fcinfo, STEP_APPLY_PROMO, row);
+	if (row != NULL && !restoring)
+		row = terms.deposit || amount_paid_negative(rel, row)
+			? fire(fcinfo, STEP_DEPOSIT, row)
+			: no_deposit(rel, row);
+	return PointerGetDatum(row);
+}
