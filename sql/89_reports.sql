@@ -71,23 +71,37 @@ $$;
 COMMENT ON FUNCTION protector_internal.log_report_change() IS
 'Trigger, per statement: logs which organizations'' report data the transaction changed';
 
+-- the same for the tables with an organization_id, in C (every booking
+-- runs it): src/report_changes.c; it logs nothing while restoring
+CREATE FUNCTION protector_internal.report_change()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_report_change'
+LANGUAGE C;
+COMMENT ON FUNCTION protector_internal.report_change() IS
+'Trigger, per statement (C): logs which organizations'' report data the transaction changed';
+
 DO $reports$
 DECLARE
 	t text;
+	f text;
+	w text;
 BEGIN
 	-- what the reports show: bookings, payments, tasks, members and
 	-- customers, and the names and currency they print (venues, services,
 	-- organizations)
 	FOREACH t IN ARRAY ARRAY['bookings', 'payments', 'tasks', 'members', 'customers', 'venues', 'services', 'organizations'] LOOP
+		-- an organization's own changes (its key is its id) stay PL/pgSQL
+		f := CASE WHEN t = 'organizations' THEN 'log_report_change' ELSE 'report_change' END;
+		w := CASE WHEN t = 'organizations' THEN ' WHEN (NOT protector_internal.restoring())' ELSE '' END;
 		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_insert AFTER INSERT ON protector.%I'
-			' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (NOT protector_internal.restoring())'
-			' EXECUTE FUNCTION protector_internal.log_report_change()', t);
+			' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT%s'
+			' EXECUTE FUNCTION protector_internal.%I()', t, w, f);
 		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_update AFTER UPDATE ON protector.%I'
-			' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (NOT protector_internal.restoring())'
-			' EXECUTE FUNCTION protector_internal.log_report_change()', t);
+			' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT%s'
+			' EXECUTE FUNCTION protector_internal.%I()', t, w, f);
 		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_delete AFTER DELETE ON protector.%I'
-			' REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT WHEN (NOT protector_internal.restoring())'
-			' EXECUTE FUNCTION protector_internal.log_report_change()', t);
+			' REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT%s'
+			' EXECUTE FUNCTION protector_internal.%I()', t, w, f);
 		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_truncate AFTER TRUNCATE ON protector.%I'
 			' FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.log_report_change()', t);
 		-- imports under session_replication_role = replica change reports too

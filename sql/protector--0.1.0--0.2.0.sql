@@ -4673,3 +4673,37 @@ CREATE TRIGGER guard_booking_write BEFORE UPDATE ON protector.bookings
 CREATE TRIGGER prepare_booking BEFORE INSERT ON protector.bookings
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.prepare_booking();
 ALTER TABLE protector.bookings ENABLE ALWAYS TRIGGER prepare_booking;
+
+-- The report change log written in C for the tables with an
+-- organization_id (issue 15, src/report_changes.c): every booking ran the
+-- PL/pgSQL INSERT ... ON CONFLICT through SPI
+CREATE FUNCTION protector_internal.report_change()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_report_change'
+LANGUAGE C;
+COMMENT ON FUNCTION protector_internal.report_change() IS
+'Trigger, per statement (C): logs which organizations'' report data the transaction changed';
+REVOKE ALL ON FUNCTION protector_internal.report_change() FROM PUBLIC;
+DO $reports$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['bookings', 'payments', 'tasks', 'members', 'customers', 'venues', 'services'] LOOP
+		EXECUTE pg_catalog.format('DROP TRIGGER zz_report_change_insert ON protector.%I', t);
+		EXECUTE pg_catalog.format('DROP TRIGGER zz_report_change_update ON protector.%I', t);
+		EXECUTE pg_catalog.format('DROP TRIGGER zz_report_change_delete ON protector.%I', t);
+		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_insert AFTER INSERT ON protector.%I'
+			' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT'
+			' EXECUTE FUNCTION protector_internal.report_change()', t);
+		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_update AFTER UPDATE ON protector.%I'
+			' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT'
+			' EXECUTE FUNCTION protector_internal.report_change()', t);
+		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_delete AFTER DELETE ON protector.%I'
+			' REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT'
+			' EXECUTE FUNCTION protector_internal.report_change()', t);
+		EXECUTE pg_catalog.format('ALTER TABLE protector.%I ENABLE ALWAYS TRIGGER zz_report_change_insert', t);
+		EXECUTE pg_catalog.format('ALTER TABLE protector.%I ENABLE ALWAYS TRIGGER zz_report_change_update', t);
+		EXECUTE pg_catalog.format('ALTER TABLE protector.%I ENABLE ALWAYS TRIGGER zz_report_change_delete', t);
+	END LOOP;
+END
+$reports$;

@@ -287,15 +287,6 @@ ensure_worker(Latch **latch)
 	return false;
 }
 
-/* protector_internal's relation name, or InvalidOid */
-static Oid
-internal_relid(const char *name)
-{
-	Oid			nsp = get_namespace_oid("protector_internal", true);
-
-	return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
-}
-
 /*
  * Before commit: may this transaction leave its announcements to the
  * worker?  Yes when the outbox exists and a worker runs or could be
@@ -308,7 +299,7 @@ protector_outbox_usable(void)
 
 	/* a database still on 0.1.0 (no outbox) under this library: as before */
 	if (!protector_notify_worker || !IsUnderPostmaster ||
-		!OidIsValid(internal_relid("outbox")))
+		!OidIsValid(protector_internal_relid("outbox")))
 		return false;
 	return ensure_worker(&latch);
 }
@@ -344,7 +335,7 @@ protector_outbox_wake(void)
 void
 protector_outbox_write(const pg_uuid_t *org, const char *payloads)
 {
-	Oid			relid = internal_relid("outbox");
+	Oid			relid = protector_internal_relid("outbox");
 	DirectTable *t;
 	Relation	rel;
 	Datum		values[3];
@@ -433,7 +424,7 @@ drain(void)
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "protector outbox: announcing");
-	if (OidIsValid(internal_relid("outbox")))
+	if (OidIsValid(protector_internal_relid("outbox")))
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");

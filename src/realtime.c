@@ -69,11 +69,6 @@
 bool		protector_notify = true;
 int			protector_notify_batch_limit = 100;
 
-typedef struct OrgCount
-{
-	pg_uuid_t	org;
-	int64		rows;
-} OrgCount;
 
 /*
  * What this transaction announced so far, per organization, table and
@@ -382,17 +377,6 @@ protector_notify_channel(char *channel, const pg_uuid_t *org)
 	*p = '\0';
 }
 
-static OrgCount *
-notify_find_org(OrgCount *orgs, int n, const pg_uuid_t *org)
-{
-	for (int i = 0; i < n; i++)
-	{
-		if (memcmp(orgs[i].org.data, org->data, UUID_LEN) == 0)
-			return &orgs[i];
-	}
-	return NULL;
-}
-
 static const TriggerProtocol notify_protocol = {
 	.function = "notify_trigger()",
 	.after = true,
@@ -414,36 +398,6 @@ notify_rows(TriggerData *trigdata, const char **op)
 				 errmsg("notify_trigger() needs a transition table"),
 				 errhint("Declare the trigger with REFERENCING %s TABLE AS ...", deleted ? "OLD" : "NEW")));
 	return rows;
-}
-
-/* pass 1: the changed rows per organization (rows without one are not announced) */
-static OrgCount *
-count_rows_per_org(Tuplestorestate *rows, TupleTableSlot *slot, AttrNumber org_att, int *norgs)
-{
-	int			maxorgs = 4;
-	OrgCount   *orgs = palloc(sizeof(OrgCount) * maxorgs);
-
-	*norgs = 0;
-	tuplestore_rescan(rows);
-	while (tuplestore_gettupleslot(rows, true, false, slot))
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, org_att, &isnull);
-		OrgCount   *oc;
-
-		if (isnull)
-			continue;
-		oc = notify_find_org(orgs, *norgs, DatumGetUUIDP(d));
-		if (oc == NULL)
-		{
-			protector_grow(orgs, maxorgs, *norgs);
-			oc = &orgs[(*norgs)++];
-			memcpy(oc->org.data, DatumGetUUIDP(d)->data, UUID_LEN);
-			oc->rows = 0;
-		}
-		oc->rows++;
-	}
-	return orgs;
 }
 
 /*
@@ -536,7 +490,7 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 	/* a read pointer of our own: other triggers may read the same store */
 	tuplestore_select_read_pointer(rows, tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND));
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
-	orgs = count_rows_per_org(rows, slot, org_att, &norgs);
+	orgs = protector_orgs_of_rows(rows, slot, org_att, &norgs);
 	spend_budgets(orgs, norgs, rel, op);
 
 	/* pass 2: one notification per row of the organizations within budget */
@@ -546,7 +500,7 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 	{
 		bool		isnull;
 		Datum		d = slot_getattr(slot, org_att, &isnull);
-		OrgCount   *oc = isnull ? NULL : notify_find_org(orgs, norgs, DatumGetUUIDP(d));
+		OrgCount   *oc = isnull ? NULL : protector_find_org(orgs, norgs, DatumGetUUIDP(d));
 		bool		no_id;
 		Datum		id;
 		Datum		status = (Datum) 0;

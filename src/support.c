@@ -3,8 +3,9 @@
  * support.c
  *	  The C layer's shared mechanics (support.h): every C function that
  *	  needs an argument, every trigger function, every lookup of a column
- *	  by name and every growing array goes through these, so the checks and
- *	  their errors are the same everywhere.
+ *	  by name, every growing array and every reading of a transition
+ *	  table's organizations goes through these, so the checks and their
+ *	  errors are the same everywhere.
  *
  * Invariants:
  *	  - a NULL required argument is "<name> must not be null" with the
@@ -21,6 +22,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -151,4 +153,58 @@ protector_grow_array(void *array, int *cap, int used, Size elem)
 				 errmsg("too many elements: %d", used)));
 	*cap = Max(*cap * 2, 4);
 	return repalloc(array, elem * *cap);
+}
+
+OrgCount *
+protector_find_org(OrgCount *orgs, int n, const pg_uuid_t *org)
+{
+	for (int i = 0; i < n; i++)
+	{
+		if (memcmp(orgs[i].org.data, org->data, UUID_LEN) == 0)
+			return &orgs[i];
+	}
+	return NULL;
+}
+
+/*
+ * The organizations of a transition table's rows (column org_att), each
+ * with its number of rows; rows without one are left out.  Reads the
+ * store from its start through the caller's read pointer and slot.
+ */
+OrgCount *
+protector_orgs_of_rows(Tuplestorestate *rows, TupleTableSlot *slot, AttrNumber org_att, int *norgs)
+{
+	int			maxorgs = 4;
+	OrgCount   *orgs = palloc(sizeof(OrgCount) * maxorgs);
+
+	*norgs = 0;
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, org_att, &isnull);
+		OrgCount   *oc;
+
+		if (isnull)
+			continue;
+		oc = protector_find_org(orgs, *norgs, DatumGetUUIDP(d));
+		if (oc == NULL)
+		{
+			protector_grow(orgs, maxorgs, *norgs);
+			oc = &orgs[(*norgs)++];
+			memcpy(oc->org.data, DatumGetUUIDP(d)->data, UUID_LEN);
+			oc->rows = 0;
+		}
+		oc->rows++;
+	}
+	return orgs;
+}
+
+/* a table of protector_internal, or InvalidOid when there is none */
+Oid
+protector_internal_relid(const char *name)
+{
+	Oid			nsp = get_namespace_oid("protector_internal", true);
+
+	return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
 }

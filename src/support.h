@@ -17,6 +17,9 @@
 #include "fmgr.h"
 #include "utils/inval.h"
 #include "utils/relcache.h"
+#include "utils/tuplestore.h"
+#include "utils/uuid.h"
+#include "executor/tuptable.h"
 
 /* "<name> must not be null" (invalid parameter) unless argument argno is given */
 extern void protector_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
@@ -74,5 +77,19 @@ extern void *protector_grow_array(void *array, int *cap, int used, Size elem);
 
 #define protector_grow(array, cap, used) \
 	((array) = protector_grow_array((array), &(cap), (used), sizeof(*(array))))
+
+/* the organizations of a transition table's rows, with their row counts */
+typedef struct OrgCount
+{
+	pg_uuid_t	org;
+	int64		rows;
+} OrgCount;
+
+extern OrgCount *protector_orgs_of_rows(Tuplestorestate *rows, TupleTableSlot *slot,
+										AttrNumber org_att, int *norgs);
+extern OrgCount *protector_find_org(OrgCount *orgs, int n, const pg_uuid_t *org);
+
+/* a table of protector_internal, or InvalidOid when there is none */
+extern Oid	protector_internal_relid(const char *name);
 
 #endif							/* PROTECTOR_SUPPORT_H */

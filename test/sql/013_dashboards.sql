@@ -278,3 +278,27 @@ SELECT protector_internal.cached_report('0d130000-0000-4000-8000-000000000000', 
 SELECT count(*) > 0 AS logged_before FROM protector_internal.report_changes WHERE organization_id = '0d130000-0000-4000-8000-0000000000f1';
 SELECT protector.expire_holds() >= 0 AS swept;
 SELECT count(*) AS logged_after FROM protector_internal.report_changes WHERE organization_id = '0d130000-0000-4000-8000-0000000000f1';
+-- the change log (src/report_changes.c) keeps one row per organization and
+-- transaction, however many statements change it; a rolled-back
+-- savepoint's row goes with it, and a later change logs again; a restore
+-- (row_security off, a trusted role) logs nothing
+CREATE FUNCTION pg_temp.logged() RETURNS bigint LANGUAGE sql AS $$
+	SELECT count(*) FROM protector_internal.report_changes
+	WHERE organization_id = '0d130000-0000-4000-8000-000000000000' AND xid = pg_current_xact_id()
+$$;
+BEGIN;
+SAVEPOINT a;
+UPDATE protector.bookings SET party_size = 2 WHERE id = '0d130000-0000-4000-8000-00000000b006';
+SELECT pg_temp.logged() AS in_the_savepoint;
+ROLLBACK TO SAVEPOINT a;
+SELECT pg_temp.logged() AS after_rolling_it_back;
+UPDATE protector.bookings SET party_size = 2 WHERE id = '0d130000-0000-4000-8000-00000000b006';
+UPDATE protector.bookings SET party_size = 3 WHERE id = '0d130000-0000-4000-8000-00000000b006';
+INSERT INTO protector.customers (organization_id, full_name) VALUES ('0d130000-0000-4000-8000-000000000000', 'Logged once');
+SELECT pg_temp.logged() AS after_three_statements;
+ROLLBACK;
+BEGIN;
+SET LOCAL row_security = off;
+UPDATE protector.bookings SET party_size = 2 WHERE id = '0d130000-0000-4000-8000-00000000b006';
+SELECT pg_temp.logged() AS while_restoring;
+ROLLBACK;

@@ -1,0 +1,157 @@
+/*-------------------------------------------------------------------------
+ *
+ * report_changes.c
+ *	  protector_internal.report_change(): logs which organizations' report
+ *	  data a statement changed, so that cached reports are never stale
+ *	  (sql/89_reports.sql, docs/dashboards.md#reports).
+ *
+ * An AFTER INSERT, UPDATE or DELETE ... FOR EACH STATEMENT trigger with a
+ * transition table, on the tables with an organization_id that reports
+ * read (bookings, payments, tasks, members, customers, venues, services).
+ * For each organization among the statement's rows it keeps one row
+ * (organization, this transaction's id) in protector_internal.
+ * report_changes: written directly (direct_insert.c) unless the
+ * transaction logged that organization already (a probe of the primary
+ * key that sees this transaction's own rows, and not those of its
+ * rolled-back subtransactions).  The PL/pgSQL log_report_change() keeps
+ * what is rare: TRUNCATE, and changes of organizations themselves.
+ *
+ * Invariants:
+ *	  - after a statement that changed an organization's rows commits, its
+ *		transaction id is logged for that organization;
+ *	  - (organization, transaction) is logged once (the primary key);
+ *	  - a restore logs nothing (it changes no report: it brings one back).
+ *
+ * Why C: every booking ran the PL/pgSQL INSERT ... SELECT DISTINCT ... ON
+ * CONFLICT DO NOTHING through SPI, once per statement.
+ *
+ * src/report_changes.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
+#include "utils/uuid.h"
+#include "utils/xid8.h"
+
+#include "capabilities.h"
+#include "direct_insert.h"
+#include "support.h"
+
+static const TriggerProtocol report_change_protocol = {
+	.function = "report_change()",
+	.after = true,
+	.statement_events = PROTECTOR_ON_INSERT | PROTECTOR_ON_UPDATE | PROTECTOR_ON_DELETE,
+	.fired = "AFTER INSERT, UPDATE or DELETE FOR EACH STATEMENT",
+	.hint = "Declare it with REFERENCING NEW TABLE (OLD TABLE for DELETE) AS ...",
+};
+
+static Oid
+report_changes_relid(void)
+{
+	Oid			relid = protector_internal_relid("report_changes");
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table protector_internal.report_changes is missing"),
+				 protector_errhint_damaged()));
+	return relid;
+}
+
+/* has this transaction logged the organization already? */
+static bool
+logged(Relation changes, const pg_uuid_t *org, FullTransactionId xid)
+{
+	Oid			pkey = get_relname_relid("report_changes_pkey", RelationGetNamespace(changes));
+	Relation	index;
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bool		found;
+
+	if (!OidIsValid(pkey))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("index protector_internal.report_changes_pkey is missing"),
+				 protector_errhint_damaged()));
+	index = index_open(pkey, AccessShareLock);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(org));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_XID8EQ, FullTransactionIdGetDatum(xid));
+	slot = table_slot_create(changes, NULL);
+	/* this transaction's own rows, whatever their command */
+	scan = index_beginscan(changes, index, SnapshotSelf, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	return found;
+}
+
+static void
+log_change(const pg_uuid_t *org)
+{
+	DirectTable *t = protector_direct_table(report_changes_relid());
+	Relation	changes = protector_direct_relation(t);
+	TupleDesc	desc = RelationGetDescr(changes);
+	AttrNumber	org_att = protector_column_required(changes, "organization_id", UUIDOID);
+	Datum	   *values;
+	bool	   *nulls;
+
+	if (logged(changes, org, GetTopFullTransactionId()))
+		return;
+	values = palloc(sizeof(Datum) * desc->natts);
+	nulls = palloc(sizeof(bool) * desc->natts);
+	protector_direct_defaults(t, values, nulls);	/* xid: pg_current_xact_id() */
+	values[org_att - 1] = UUIDPGetDatum(org);
+	nulls[org_att - 1] = false;
+	protector_direct_insert(t, values, nulls);
+	pfree(values);
+	pfree(nulls);
+}
+
+PG_FUNCTION_INFO_V1(protector_report_change);
+Datum
+protector_report_change(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = protector_trigger_data(fcinfo, &report_change_protocol);
+	Relation	rel = trigdata->tg_relation;
+	bool		deleted = TRIGGER_FIRED_BY_DELETE(trigdata->tg_event);
+	Tuplestorestate *rows = deleted ? trigdata->tg_oldtable : trigdata->tg_newtable;
+	TupleTableSlot *slot;
+	OrgCount   *orgs;
+	int			norgs;
+
+	if (rows == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("report_change() needs a transition table"),
+				 errhint("%s", report_change_protocol.hint)));
+	if (protector_restoring())
+		return PointerGetDatum(NULL);
+	/* a read pointer of our own: other triggers may read the same store */
+	tuplestore_select_read_pointer(rows, tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND));
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	orgs = protector_orgs_of_rows(rows, slot,
+								  protector_column_required(rel, "organization_id", UUIDOID), &norgs);
+	ExecDropSingleTupleTableSlot(slot);
+	for (int i = 0; i < norgs; i++)
+		log_change(&orgs[i].org);
+	return PointerGetDatum(NULL);
+}
