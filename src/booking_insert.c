@@ -33,22 +33,28 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "executor/tuptable.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/snapmgr.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
 #include "capabilities.h"
 #include "identity.h"
-#include "spi_scope.h"
 #include "support.h"
 
 static const TriggerProtocol prepare_protocol = {
@@ -59,6 +65,65 @@ static const TriggerProtocol prepare_protocol = {
 	.hint = "It is protector.bookings' own trigger.",
 };
 
+/*
+ * What the trigger reads of bookings and services, by name once per
+ * backend (and again after a relcache invalidation of either table or the
+ * services' primary key).
+ */
+typedef struct PrepareCatalog
+{
+	bool		valid;
+	Oid			bookings;
+	AttrNumber	organization_id;
+	AttrNumber	service_id;
+	AttrNumber	currency;
+	AttrNumber	source;
+	AttrNumber	promo_code_id;
+	AttrNumber	deposit_amount;
+	AttrNumber	payment_due_by;
+	AttrNumber	amount_paid;
+	Oid			services;
+	Oid			services_pkey;
+	AttrNumber	s_organization_id;
+	AttrNumber	s_currency;
+	AttrNumber	s_settings;
+} PrepareCatalog;
+
+static PrepareCatalog catalog;
+
+static void
+prepare_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == catalog.bookings || relid == catalog.services ||
+		relid == catalog.services_pkey)
+		catalog.valid = false;
+}
+
+static void
+load_catalog(Relation bookings)
+{
+	Relation	services;
+
+	catalog.bookings = RelationGetRelid(bookings);
+	catalog.organization_id = protector_column_required(bookings, "organization_id", UUIDOID);
+	catalog.service_id = protector_column_required(bookings, "service_id", UUIDOID);
+	catalog.currency = protector_column_required(bookings, "currency", TEXTOID);
+	catalog.source = protector_column_required(bookings, "source", InvalidOid);
+	catalog.promo_code_id = protector_column_required(bookings, "promo_code_id", UUIDOID);
+	catalog.deposit_amount = protector_column_required(bookings, "deposit_amount", NUMERICOID);
+	catalog.payment_due_by = protector_column_required(bookings, "payment_due_by", TIMESTAMPTZOID);
+	catalog.amount_paid = protector_column_required(bookings, "amount_paid", NUMERICOID);
+	catalog.services = protector_sibling_relid(bookings, "services");
+	services = table_open(catalog.services, AccessShareLock);
+	catalog.s_organization_id = protector_column_required(services, "organization_id", UUIDOID);
+	catalog.s_currency = protector_column_required(services, "currency", TEXTOID);
+	catalog.s_settings = protector_column_required(services, "settings", JSONBOID);
+	catalog.services_pkey = protector_sibling_relid(services, "services_pkey");
+	table_close(services, AccessShareLock);
+	protector_on_relcache_change(prepare_relcache_callback);
+	catalog.valid = true;
+}
+
 /* the service's currency and whether it asks for a deposit */
 typedef struct ServiceTerms
 {
@@ -67,44 +132,49 @@ typedef struct ServiceTerms
 	bool		deposit;		/* settings has a "deposit" key */
 } ServiceTerms;
 
-static SPIPlanPtr terms_plan = NULL;
-
-#define TERMS_SQL \
-	"SELECT s.currency, s.settings OPERATOR(pg_catalog.?) 'deposit'" \
-	" FROM protector.services s" \
-	" WHERE s.organization_id OPERATOR(pg_catalog.=) $1 AND s.id OPERATOR(pg_catalog.=) $2"
-
-static void
-copy_terms(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
-{
-	ServiceTerms *terms = (ServiceTerms *) arg;
-	bool		isnull;
-	Datum		deposit;
-
-	terms->found = true;
-	terms->currency = SPI_getvalue(tup, desc, 1);
-	deposit = SPI_getbinval(tup, desc, 2, &isnull);
-	terms->deposit = !isnull && DatumGetBool(deposit);
-}
-
 /*
- * Read as the services' owner, on the statement's snapshot, by the
- * booking's organization and service.  (default_currency() read the
- * service by id as the caller: a caller who may not see the service got
- * 'XXX' and then a foreign-key error; now the service's own currency and
- * the same foreign-key error.  require_deposit(), which this read stands
- * in for, read it as the owner by organization and id, on a snapshot of
- * its own.)
+ * The booking's service, read through services_pkey on the statement's
+ * snapshot, as protector's own reads of a referenced row are (no RLS, no
+ * privilege: the engine's, not the caller's); a service of another
+ * organization counts as none.  (default_currency() read the service by
+ * id as the caller: a caller who may not see the service got 'XXX' and
+ * then a foreign-key error; now the service's own currency and the same
+ * foreign-key error.  require_deposit(), which this read stands in for,
+ * read it as the owner by organization and id.)
  */
 static ServiceTerms
 read_terms(Datum organization_id, Datum service_id)
 {
-	Oid			argtypes[2] = {UUIDOID, UUIDOID};
-	ProtectorRead read = {&terms_plan, TERMS_SQL, 2, argtypes, "services", 1};
-	Datum		values[2] = {organization_id, service_id};
+	Relation	services = table_open(catalog.services, AccessShareLock);
+	Relation	pkey = index_open(catalog.services_pkey, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(services, NULL);
+	IndexScanDesc scan = index_beginscan(services, pkey, GetActiveSnapshot(), 1, 0);
 	ServiceTerms terms = {false, NULL, false};
+	ScanKeyData key;
+	bool		isnull;
 
-	(void) protector_read(&read, values, NULL, copy_terms, &terms);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, service_id);
+	index_rescan(scan, &key, 1, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		Datum		org = slot_getattr(slot, catalog.s_organization_id, &isnull);
+
+		terms.found = !isnull && DatumGetBool(DirectFunctionCall2(uuid_eq, org, organization_id));
+	}
+	if (terms.found)
+	{
+		Datum		currency = slot_getattr(slot, catalog.s_currency, &isnull);
+		Datum		settings;
+
+		terms.currency = isnull ? NULL : TextDatumGetCString(currency);
+		settings = slot_getattr(slot, catalog.s_settings, &isnull);
+		terms.deposit = !isnull &&
+			DatumGetBool(DirectFunctionCall2(jsonb_exists, settings, CStringGetTextDatum("deposit")));
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(pkey, AccessShareLock);
+	table_close(services, AccessShareLock);
 	return terms;
 }
 
@@ -187,17 +257,17 @@ fire(FunctionCallInfo outer, PrepareStep step, HeapTuple row)
 
 /* the row with one column replaced */
 static HeapTuple
-with_column(Relation rel, HeapTuple row, const char *name, Oid type, Datum value, bool isnull)
+with_column(Relation rel, HeapTuple row, AttrNumber attnum, Datum value, bool isnull)
 {
-	int			attnum = protector_column_required(rel, name, type);
+	int			col = attnum;
 
-	return heap_modify_tuple_by_cols(row, RelationGetDescr(rel), 1, &attnum, &value, &isnull);
+	return heap_modify_tuple_by_cols(row, RelationGetDescr(rel), 1, &col, &value, &isnull);
 }
 
 static Datum
-column(Relation rel, HeapTuple row, const char *name, Oid type, bool *isnull)
+column(Relation rel, HeapTuple row, AttrNumber attnum, bool *isnull)
 {
-	return heap_getattr(row, protector_column_required(rel, name, type), RelationGetDescr(rel), isnull);
+	return heap_getattr(row, attnum, RelationGetDescr(rel), isnull);
 }
 
 /* source widget or import: only protector records those */
@@ -205,13 +275,12 @@ static bool
 source_guarded(Relation rel, HeapTuple row)
 {
 	bool		isnull;
-	AttrNumber	attnum = protector_column_required(rel, "source", InvalidOid);
-	Datum		source = heap_getattr(row, attnum, RelationGetDescr(rel), &isnull);
+	Datum		source = column(rel, row, catalog.source, &isnull);
 	char	   *label;
 
 	if (isnull)
 		return false;
-	label = protector_value_text(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid, source);
+	label = protector_value_text(TupleDescAttr(RelationGetDescr(rel), catalog.source - 1)->atttypid, source);
 	return strcmp(label, "widget") == 0 || strcmp(label, "import") == 0;
 }
 
@@ -222,7 +291,7 @@ promo_given(Relation rel, HeapTuple row)
 	bool		isnull;
 	const char *code = GetConfigOption("protector.promo_code", true, false);
 
-	(void) column(rel, row, "promo_code_id", UUIDOID, &isnull);
+	(void) column(rel, row, catalog.promo_code_id, &isnull);
 	return !isnull || (code != NULL && code[0] != '\0');
 }
 
@@ -234,22 +303,21 @@ promo_given(Relation rel, HeapTuple row)
 static HeapTuple
 no_deposit(Relation rel, HeapTuple row)
 {
-	int			attnum = protector_column_required(rel, "deposit_amount", NUMERICOID);
-	int32		typmod = TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypmod;
+	int32		typmod = TupleDescAttr(RelationGetDescr(rel), catalog.deposit_amount - 1)->atttypmod;
 
 	/* zero as the column stores it (numeric(12,2): 0.00), as an assignment would */
-	row = with_column(rel, row, "deposit_amount", NUMERICOID,
+	row = with_column(rel, row, catalog.deposit_amount,
 					  DirectFunctionCall3(numeric_in, CStringGetDatum("0"),
 										  ObjectIdGetDatum(InvalidOid), Int32GetDatum(typmod)),
 					  false);
-	return with_column(rel, row, "payment_due_by", TIMESTAMPTZOID, (Datum) 0, true);
+	return with_column(rel, row, catalog.payment_due_by, (Datum) 0, true);
 }
 
 static bool
 amount_paid_negative(Relation rel, HeapTuple row)
 {
 	bool		isnull;
-	Datum		paid = column(rel, row, "amount_paid", NUMERICOID, &isnull);
+	Datum		paid = column(rel, row, catalog.amount_paid, &isnull);
 
 	return !isnull &&
 		DatumGetBool(DirectFunctionCall2(numeric_lt, paid,
@@ -267,17 +335,21 @@ protector_prepare_booking(PG_FUNCTION_ARGS)
 	bool		no_org,
 				no_service,
 				no_currency;
-	Datum		org = column(rel, row, "organization_id", UUIDOID, &no_org);
-	Datum		service = column(rel, row, "service_id", UUIDOID, &no_service);
+	Datum		org,
+				service;
 	ServiceTerms terms = {false, NULL, false};
 	pg_uuid_t	uid;
 
-	(void) column(rel, row, "currency", TEXTOID, &no_currency);
+	if (!catalog.valid || catalog.bookings != RelationGetRelid(rel))
+		load_catalog(rel);
+	org = column(rel, row, catalog.organization_id, &no_org);
+	service = column(rel, row, catalog.service_id, &no_service);
+	(void) column(rel, row, catalog.currency, &no_currency);
 	if (!no_org && !no_service &&
 		(no_currency || (!restoring && SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA)))
 		terms = read_terms(org, service);
 	if (no_currency)
-		row = with_column(rel, row, "currency", TEXTOID,
+		row = with_column(rel, row, catalog.currency,
 						  CStringGetTextDatum(terms.found && terms.currency != NULL ? terms.currency : "XXX"), false);
 	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
 		return PointerGetDatum(row);

@@ -130,7 +130,7 @@ protector_sibling_relid(Relation rel, const char *name)
 void
 protector_on_relcache_change(RelcacheCallbackFunction func)
 {
-	static RelcacheCallbackFunction registered[4];
+	static RelcacheCallbackFunction registered[8];
 	static int	nregistered = 0;
 
 	for (int i = 0; i < nregistered; i++)
