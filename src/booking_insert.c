@@ -45,7 +45,6 @@
 #include "miscadmin.h"
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/snapmgr.h"
@@ -148,14 +147,10 @@ read_terms(Datum organization_id, Datum service_id)
 	Relation	services = table_open(catalog.services, AccessShareLock);
 	Relation	pkey = index_open(catalog.services_pkey, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(services, NULL);
-	IndexScanDesc scan = index_beginscan(services, pkey, GetActiveSnapshot(), 1, 0);
 	ServiceTerms terms = {false, NULL, false};
-	ScanKeyData key;
 	bool		isnull;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, service_id);
-	index_rescan(scan, &key, 1, NULL, 0);
-	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	if (protector_fetch_by_uuid(services, pkey, service_id, GetActiveSnapshot(), slot))
 	{
 		Datum		org = slot_getattr(slot, catalog.s_organization_id, &isnull);
 
@@ -171,7 +166,6 @@ read_terms(Datum organization_id, Datum service_id)
 		terms.deposit = !isnull &&
 			DatumGetBool(DirectFunctionCall2(jsonb_exists, settings, CStringGetTextDatum("deposit")));
 	}
-	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(pkey, AccessShareLock);
 	table_close(services, AccessShareLock);

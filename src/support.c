@@ -3,8 +3,9 @@
  * support.c
  *	  The C layer's shared mechanics (support.h): every C function that
  *	  needs an argument, every trigger function, every lookup of a column
- *	  by name, every growing array and every reading of a transition
- *	  table's organizations goes through these, so the checks and their
+ *	  by name, every growing array, every reading of a transition table's
+ *	  organizations and every fetch of a row by its uuid key goes through
+ *	  these, so the checks and their
  *	  errors are the same everywhere.
  *
  * Invariants:
@@ -22,8 +23,11 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
 #include "catalog/namespace.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -207,4 +211,25 @@ protector_internal_relid(const char *name)
 	Oid			nsp = get_namespace_oid("protector_internal", true);
 
 	return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+}
+
+/*
+ * The row of rel whose unique index on one uuid column holds key, read on
+ * snapshot into the caller's slot (table_slot_create(rel)); false when
+ * there is none.  The slot keeps its buffer pinned until it is cleared.
+ */
+bool
+protector_fetch_by_uuid(Relation rel, Relation index, Datum key, Snapshot snapshot,
+						TupleTableSlot *slot)
+{
+	ScanKeyData skey;
+	IndexScanDesc scan;
+	bool		found;
+
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_UUID_EQ, key);
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	return found;
 }

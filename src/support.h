@@ -17,6 +17,7 @@
 #include "fmgr.h"
 #include "utils/inval.h"
 #include "utils/relcache.h"
+#include "utils/snapshot.h"
 #include "utils/tuplestore.h"
 #include "utils/uuid.h"
 #include "executor/tuptable.h"
@@ -88,6 +89,10 @@ typedef struct OrgCount
 extern OrgCount *protector_orgs_of_rows(Tuplestorestate *rows, TupleTableSlot *slot,
 										AttrNumber org_att, int *norgs);
 extern OrgCount *protector_find_org(OrgCount *orgs, int n, const pg_uuid_t *org);
+
+/* the row whose unique uuid index holds key, into slot; false if none */
+extern bool protector_fetch_by_uuid(Relation rel, Relation index, Datum key,
+									Snapshot snapshot, TupleTableSlot *slot);
 
 /* a table of protector_internal, or InvalidOid when there is none */
 extern Oid	protector_internal_relid(const char *name);

@@ -32,9 +32,11 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/genam.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
-#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -43,13 +45,13 @@
 #include "utils/lsyscache.h"
 #include "utils/rangetypes.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "capabilities.h"
 #include "direct_insert.h"
 #include "realtime.h"
-#include "spi_scope.h"
 #include "support.h"
 
 static const TriggerProtocol workflow_protocol = {
@@ -74,13 +76,6 @@ typedef struct NewBooking
 	Datum		hold_expires_at;
 	bool		no_hold;
 } NewBooking;
-
-static SPIPlanPtr service_plan = NULL;
-
-#define SERVICE_SQL \
-	"SELECT s.name, v.timezone FROM protector.services s" \
-	" JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) s.venue_id" \
-	" WHERE s.id OPERATOR(pg_catalog.=) $1"
 
 static char *
 column_text(HeapTuple tuple, TupleDesc desc, AttrNumber attnum)
@@ -120,32 +115,65 @@ read_new_booking(Relation bookings, HeapTuple tuple, NewBooking *b)
 	b->hold_expires_at = column_value(bookings, tuple, "hold_expires_at", TIMESTAMPTZOID, &b->no_hold);
 }
 
-/* the service's name and its venue's time zone, read as their owner */
+/* the service's name and its venue's time zone, read past RLS */
 typedef struct ServiceFacts
 {
 	char	   *name;
 	char	   *timezone;
 } ServiceFacts;
 
-static void
-copy_service_facts(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+/*
+ * A row of table (beside sibling_of) by its primary key pkey, read on the
+ * statement's snapshot as protector's own reads of referenced rows are (no
+ * RLS, no privilege): its text column name (NULL when there is no row or
+ * no value) and, when other is given, a copy of its uuid column
+ * other_name.
+ */
+static char *
+text_by_key(Relation sibling_of, const char *table, const char *pkey, Datum key,
+			const char *name, Datum *other, const char *other_name)
 {
-	ServiceFacts *facts = (ServiceFacts *) arg;
+	Relation	rel = table_open(protector_sibling_relid(sibling_of, table), AccessShareLock);
+	Relation	index = index_open(protector_sibling_relid(rel, pkey), AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	char	   *value = NULL;
+	bool		isnull;
 
-	facts->name = SPI_getvalue(tup, desc, 1);
-	facts->timezone = SPI_getvalue(tup, desc, 2);
+	if (protector_fetch_by_uuid(rel, index, key, GetActiveSnapshot(), slot))
+	{
+		Datum		d = slot_getattr(slot, protector_column_required(rel, name, TEXTOID), &isnull);
+
+		value = isnull ? NULL : TextDatumGetCString(d);
+		if (other != NULL)
+		{
+			d = slot_getattr(slot, protector_column_required(rel, other_name, UUIDOID), &isnull);
+			if (!isnull)
+			{
+				pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));	/* the slot's goes */
+
+				*copy = *DatumGetUUIDP(d);
+				*other = UUIDPGetDatum(copy);
+			}
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return value;
 }
 
+/* the service's name and its venue's time zone, through their primary keys */
 static ServiceFacts
-read_service_facts(const pg_uuid_t *service_id)
+read_service_facts(Relation bookings, const pg_uuid_t *service_id)
 {
-	Oid			argtypes[1] = {UUIDOID};
-	ProtectorRead read = {&service_plan, SERVICE_SQL, 1, argtypes, "services", 1};
 	ServiceFacts facts = {NULL, NULL};
-	Datum		values[1] = {UUIDPGetDatum(service_id)};
+	Datum		venue_id = (Datum) 0;
 
-	if (protector_read(&read, values, NULL, copy_service_facts, &facts) != 1 ||
-		facts.name == NULL || facts.timezone == NULL)
+	facts.name = text_by_key(bookings, "services", "services_pkey", UUIDPGetDatum(service_id),
+							 "name", &venue_id, "venue_id");
+	if (facts.name != NULL && venue_id != (Datum) 0)
+		facts.timezone = text_by_key(bookings, "venues", "venues_pkey", venue_id, "timezone", NULL, NULL);
+	if (facts.name == NULL || facts.timezone == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("the booking's service or its venue is missing")));
@@ -268,7 +296,7 @@ protector_booking_workflow_insert(PG_FUNCTION_ARGS)
 		review = true;
 	else
 		return PointerGetDatum(NULL);
-	facts = read_service_facts(b.service_id);
+	facts = read_service_facts(trigdata->tg_relation, b.service_id);
 	if (review)
 		write_review_task(trigdata->tg_relation, &b, &facts);
 	write_desk_notification(trigdata->tg_relation, &b, &facts, review ? "booking.created" : "booking.awaiting_confirmation");
