@@ -16,9 +16,11 @@ CREATE SCHEMA protector_internal;
 COMMENT ON SCHEMA protector_internal IS
 'protector: internal helpers and triggers; not for PostgREST''s db_schemas';
 
--- CHECK constraints of protector.bookings in C (src/constraints.c): one
--- call each where the SQL expressions were eleven; executable by the roles
--- that insert and update bookings as themselves.
+-- The CHECK constraint of protector.bookings in C (src/constraints.c):
+-- bookings_row_check, every rule of a row in one call, each violation under
+-- its rule's own constraint name; during_is_bounded and
+-- during_within_31_days, two of its rules, callable alone.  Executable by
+-- the roles that insert and update bookings as themselves.
 CREATE FUNCTION protector_internal.during_is_bounded(tstzrange)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_during_is_bounded'
@@ -33,8 +35,23 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.during_within_31_days(tstzrange) IS
 'CHECK bookings_length_check: upper - lower <= 31 days';
 
+CREATE FUNCTION protector_internal.bookings_row_check(
+	amount_paid numeric, cancellation_reason text, status protector.booking_status,
+	hold_expires_at timestamptz, currency text, deposit_amount numeric, details jsonb,
+	discount_amount numeric, during tstzrange, idempotency_key text, party_size integer,
+	total_price numeric, unit_price numeric)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_bookings_row_check'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.bookings_row_check(numeric, text, protector.booking_status, timestamptz, text,
+	numeric, jsonb, numeric, tstzrange, text, integer, numeric, numeric) IS
+'CHECK bookings_row_check: every rule of a booking row; a violation names the rule''s own constraint (sql/30_tables.sql)';
+
 GRANT EXECUTE ON FUNCTION protector_internal.during_is_bounded(tstzrange),
-	protector_internal.during_within_31_days(tstzrange) TO authenticated, service_role;
+	protector_internal.during_within_31_days(tstzrange),
+	protector_internal.bookings_row_check(numeric, text, protector.booking_status, timestamptz, text,
+		numeric, jsonb, numeric, tstzrange, text, integer, numeric, numeric)
+	TO authenticated, service_role;
 
 -- The capability map (src/capabilities.c): the only place that says which
 -- member role may do which action.  docs/security.md shows it.

@@ -4707,3 +4707,42 @@ BEGIN
 	END LOOP;
 END
 $reports$;
+
+-- The bookings' thirteen CHECK constraints as one C call (issue 15,
+-- src/constraints.c): PostgreSQL parsed and planned every one of them for
+-- every INSERT statement; a violation still names the rule's own
+-- constraint.  Every existing booking already passed the same rules: NOT
+-- VALID, then VALIDATE.
+CREATE FUNCTION protector_internal.bookings_row_check(
+	amount_paid numeric, cancellation_reason text, status protector.booking_status,
+	hold_expires_at timestamptz, currency text, deposit_amount numeric, details jsonb,
+	discount_amount numeric, during tstzrange, idempotency_key text, party_size integer,
+	total_price numeric, unit_price numeric)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_bookings_row_check'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.bookings_row_check(numeric, text, protector.booking_status, timestamptz, text,
+	numeric, jsonb, numeric, tstzrange, text, integer, numeric, numeric) IS
+'CHECK bookings_row_check: every rule of a booking row; a violation names the rule''s own constraint (sql/30_tables.sql)';
+REVOKE ALL ON FUNCTION protector_internal.bookings_row_check(numeric, text, protector.booking_status, timestamptz, text,
+	numeric, jsonb, numeric, tstzrange, text, integer, numeric, numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.bookings_row_check(numeric, text, protector.booking_status, timestamptz, text,
+	numeric, jsonb, numeric, tstzrange, text, integer, numeric, numeric) TO authenticated, service_role;
+ALTER TABLE protector.bookings
+	DROP CONSTRAINT bookings_amount_paid_check,
+	DROP CONSTRAINT bookings_cancellation_reason_check,
+	DROP CONSTRAINT bookings_check,
+	DROP CONSTRAINT bookings_currency_check,
+	DROP CONSTRAINT bookings_deposit_amount_check,
+	DROP CONSTRAINT bookings_details_check,
+	DROP CONSTRAINT bookings_discount_amount_check,
+	DROP CONSTRAINT bookings_during_check,
+	DROP CONSTRAINT bookings_idempotency_key_check,
+	DROP CONSTRAINT bookings_length_check,
+	DROP CONSTRAINT bookings_party_size_check,
+	DROP CONSTRAINT bookings_total_price_check,
+	DROP CONSTRAINT bookings_unit_price_check,
+	ADD CONSTRAINT bookings_row_check CHECK (protector_internal.bookings_row_check(
+		amount_paid, cancellation_reason, status, hold_expires_at, currency, deposit_amount, details,
+		discount_amount, during, idempotency_key, party_size, total_price, unit_price)) NOT VALID;
+ALTER TABLE protector.bookings VALIDATE CONSTRAINT bookings_row_check;

@@ -525,7 +525,8 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.report_range(uuid,uuid,date,date)'), ('protector_internal.cached_report(uuid,text,jsonb)'),
 			 ('protector_internal.recent_booking_ids(uuid,integer)'),
 			 ('protector_internal.csv_agg_transfn(internal,anyelement)'), ('protector_internal.csv_agg_finalfn(internal)'),
-			 ('protector_internal.during_is_bounded(tstzrange)'), ('protector_internal.during_within_31_days(tstzrange)')$$,
+			 ('protector_internal.during_is_bounded(tstzrange)'), ('protector_internal.during_within_31_days(tstzrange)'),
+			 ('protector_internal.bookings_row_check(numeric,text,protector.booking_status,timestamp with time zone,text,numeric,jsonb,numeric,tstzrange,text,integer,numeric,numeric)')$$,
 	'authenticated may execute only the helpers that policies and RPCs ask (docs/security.md lists them)');
 SELECT ok(NOT has_schema_privilege('anon', 'protector_internal', 'USAGE'), 'anon has no usage of protector_internal');
 SELECT is_empty($$

@@ -152,3 +152,88 @@ FROM (SELECT tstzrange(lo, hi, b) AS r
 		   (VALUES (NULL::timestamptz), ('infinity'), ('2030-03-01 00:00+00'), ('2030-03-01 01:00+00'), ('2030-04-01 00:00+00'),
 				   ('2030-04-01 00:00:00.000001+00')) h(hi),
 		   (VALUES ('[)'), ('(]'), ('[]'), ('()')) k(b)) x;
+-- bookings_row_check, the bookings' one CHECK, against the thirteen SQL
+-- rules it stands for (sql/30_tables.sql), which PostgreSQL checked in the
+-- order of their names: a valid row, then each column through valid and
+-- invalid values with the others valid (5 + 6 + 4 + 8 + 4 + 6 + 3 + 11 +
+-- 6 + 6 + 3 + 3 = 65 rows), then rows breaking two or all rules (4).  The
+-- verdict is the name of the first rule broken, from the error the
+-- function raises, or ok.
+CREATE FUNCTION pg_temp.verdict(a numeric, cr text, st protector.booking_status, he timestamptz, cu text, dep numeric,
+								det jsonb, dis numeric, du tstzrange, ik text, ps integer, tp numeric, up numeric)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	c text;
+BEGIN
+	PERFORM protector_internal.bookings_row_check(a, cr, st, he, cu, dep, det, dis, du, ik, ps, tp, up);
+	RETURN 'ok';
+EXCEPTION WHEN check_violation THEN
+	GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME;
+	RETURN c;
+END $$;
+CREATE FUNCTION pg_temp.rules(a numeric, cr text, st protector.booking_status, he timestamptz, cu text, dep numeric,
+							  det jsonb, dis numeric, du tstzrange, ik text, ps integer, tp numeric, up numeric)
+RETURNS text LANGUAGE sql AS $$
+	SELECT coalesce((SELECT name FROM (VALUES
+		('bookings_amount_paid_check', a >= 0),
+		('bookings_cancellation_reason_check', length(cr) <= 2000),
+		('bookings_check', st <> 'held' OR he IS NOT NULL),
+		('bookings_currency_check', cu ~ '^[A-Z]{3}$'),
+		('bookings_deposit_amount_check', dep >= 0),
+		('bookings_details_check', jsonb_typeof(det) = 'object'),
+		('bookings_discount_amount_check', dis >= 0),
+		('bookings_during_check', NOT isempty(du) AND NOT lower_inf(du) AND NOT upper_inf(du) AND lower_inc(du)
+								  AND NOT upper_inc(du) AND isfinite(lower(du)) AND isfinite(upper(du))),
+		('bookings_idempotency_key_check', length(ik) BETWEEN 1 AND 200),
+		-- (the SQL rule raised on an infinite bound; bookings_during_check,
+		-- first by name, refuses those)
+		('bookings_length_check', CASE WHEN isfinite(lower(du)) AND isfinite(upper(du))
+									   THEN upper(du) - lower(du) <= interval '31 days' END),
+		('bookings_party_size_check', ps BETWEEN 1 AND 100000),
+		('bookings_total_price_check', tp >= 0),
+		('bookings_unit_price_check', up >= 0)) r(name, ok)
+		WHERE ok IS FALSE ORDER BY name COLLATE "C" LIMIT 1), 'ok')
+$$;
+CREATE TEMP TABLE base AS
+SELECT 0::numeric AS a, NULL::text AS cr, 'pending'::protector.booking_status AS st, NULL::timestamptz AS he,
+	   'EUR'::text AS cu, 0::numeric AS dep, '{}'::jsonb AS det, 0::numeric AS dis,
+	   '[2030-01-05 10:00+00, 2030-01-05 11:00+00)'::tstzrange AS du, NULL::text AS ik, 1 AS ps,
+	   0::numeric AS tp, 0::numeric AS up;
+CREATE TEMP TABLE grid AS
+SELECT * FROM base
+UNION ALL SELECT v, cr, st, he, cu, dep, det, dis, du, ik, ps, tp, up FROM base, unnest('{-0.01,0,5,NaN,NULL}'::numeric[]) v
+UNION ALL SELECT a, v, st, he, cu, dep, det, dis, du, ik, ps, tp, up FROM base,
+	unnest(ARRAY[repeat('x', 2000), repeat('x', 2001), repeat('é', 2000), repeat('é', 2001), '', NULL]) v
+UNION ALL SELECT a, cr, s, h, cu, dep, det, dis, du, ik, ps, tp, up FROM base,
+	(VALUES ('held'::protector.booking_status, NULL::timestamptz), ('held', '2030-01-01 00:00+00'), ('pending', NULL),
+			(NULL, NULL)) x(s, h)
+UNION ALL SELECT a, cr, st, he, v, dep, det, dis, du, ik, ps, tp, up FROM base,
+	unnest(ARRAY['EUR', 'eur', 'EU', 'EURO', 'ÉUR', 'E1R', '', NULL]) v
+UNION ALL SELECT a, cr, st, he, cu, v, det, dis, du, ik, ps, tp, up FROM base, unnest('{-1,0,NaN,NULL}'::numeric[]) v
+UNION ALL SELECT a, cr, st, he, cu, dep, v, dis, du, ik, ps, tp, up FROM base,
+	unnest(ARRAY['{}', '[]', '1', 'null', '"x"', NULL]::jsonb[]) v
+UNION ALL SELECT a, cr, st, he, cu, dep, det, v, du, ik, ps, tp, up FROM base, unnest('{-1,0,NULL}'::numeric[]) v
+UNION ALL SELECT a, cr, st, he, cu, dep, det, dis, v, ik, ps, tp, up FROM base,
+	unnest(ARRAY['[2030-01-05 10:00+00, 2030-01-05 11:00+00)', 'empty', '[2030-01-05 10:00+00,)',
+				 '(2030-01-05 10:00+00, 2030-01-05 11:00+00]', '[2030-01-05 10:00+00, 2030-01-05 11:00+00]',
+				 '[2030-01-05 10:00+00, infinity)', '[-infinity, 2030-01-05 11:00+00)',
+				 '[2030-01-05 00:00+00, 2030-02-05 00:00+00)', '[2030-01-05 00:00+00, 2030-02-05 00:00:00.000001+00)',
+				 '[2030-01-05 00:00+00, 2030-02-06 00:00+00)', NULL]::tstzrange[]) v
+UNION ALL SELECT a, cr, st, he, cu, dep, det, dis, du, v, ps, tp, up FROM base,
+	unnest(ARRAY['', 'k', repeat('k', 200), repeat('k', 201), repeat('é', 200), NULL]) v
+UNION ALL SELECT a, cr, st, he, cu, dep, det, dis, du, ik, v, tp, up FROM base, unnest('{0,1,100000,100001,-5,NULL}'::int[]) v
+UNION ALL SELECT a, cr, st, he, cu, dep, det, dis, du, ik, ps, v, up FROM base, unnest('{-1,0,NULL}'::numeric[]) v
+UNION ALL SELECT a, cr, st, he, cu, dep, det, dis, du, ik, ps, tp, v FROM base, unnest('{-1,0,NULL}'::numeric[]) v
+-- two rules broken: the first by name wins (during before idempotency_key,
+-- length before party_size, total_price before unit_price); all broken
+UNION ALL SELECT a, cr, st, he, cu, dep, det, dis, 'empty', '', ps, tp, up FROM base
+UNION ALL SELECT a, cr, st, he, cu, dep, det, dis, '[2030-01-05 00:00+00, 2030-03-05 00:00+00)', ik, 0, tp, up FROM base
+UNION ALL SELECT a, cr, st, he, cu, dep, det, dis, du, ik, ps, -1, -1 FROM base
+UNION ALL SELECT -1, repeat('x', 2001), 'held', NULL, 'eu', -1, '[]', -1, 'empty', '', 0, -1, -1;
+SELECT count(*) AS rows,
+	   count(*) FILTER (WHERE pg_temp.verdict(a, cr, st, he, cu, dep, det, dis, du, ik, ps, tp, up)
+						IS DISTINCT FROM pg_temp.rules(a, cr, st, he, cu, dep, det, dis, du, ik, ps, tp, up)) AS disagreements
+FROM grid;
+SELECT verdict, count(*)
+FROM (SELECT pg_temp.verdict(a, cr, st, he, cu, dep, det, dis, du, ik, ps, tp, up) AS verdict FROM grid) g
+GROUP BY verdict ORDER BY verdict COLLATE "C";
