@@ -96,9 +96,12 @@ BEGIN
 		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_insert AFTER INSERT ON protector.%I'
 			' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT%s'
 			' EXECUTE FUNCTION protector_internal.%I()', t, w, f);
+		-- (report_change() reads the old rows too: a row may move to
+		-- another organization, whose reports change as well)
 		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_update AFTER UPDATE ON protector.%I'
-			' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT%s'
-			' EXECUTE FUNCTION protector_internal.%I()', t, w, f);
+			' REFERENCING %s NEW TABLE AS new_rows FOR EACH STATEMENT%s'
+			' EXECUTE FUNCTION protector_internal.%I()', t,
+			CASE WHEN t = 'organizations' THEN '' ELSE 'OLD TABLE AS old_rows' END, w, f);
 		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_delete AFTER DELETE ON protector.%I'
 			' REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT%s'
 			' EXECUTE FUNCTION protector_internal.%I()', t, w, f);

@@ -4696,7 +4696,7 @@ BEGIN
 			' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT'
 			' EXECUTE FUNCTION protector_internal.report_change()', t);
 		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_update AFTER UPDATE ON protector.%I'
-			' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT'
+			' REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT'
 			' EXECUTE FUNCTION protector_internal.report_change()', t);
 		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_delete AFTER DELETE ON protector.%I'
 			' REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT'

@@ -82,10 +82,6 @@ typedef struct PrepareCatalog
 	AttrNumber	payment_due_by;
 	AttrNumber	amount_paid;
 	Oid			services;
-	Oid			services_pkey;
-	AttrNumber	s_organization_id;
-	AttrNumber	s_currency;
-	AttrNumber	s_settings;
 } PrepareCatalog;
 
 static PrepareCatalog catalog;
@@ -93,16 +89,14 @@ static PrepareCatalog catalog;
 static void
 prepare_relcache_callback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == catalog.bookings || relid == catalog.services ||
-		relid == catalog.services_pkey)
+	if (relid == InvalidOid || relid == catalog.bookings || relid == catalog.services)
 		catalog.valid = false;
 }
 
 static void
 load_catalog(Relation bookings)
 {
-	Relation	services;
-
+	catalog.valid = false;		/* until every lookup below has succeeded */
 	catalog.bookings = RelationGetRelid(bookings);
 	catalog.organization_id = protector_column_required(bookings, "organization_id", UUIDOID);
 	catalog.service_id = protector_column_required(bookings, "service_id", UUIDOID);
@@ -113,12 +107,6 @@ load_catalog(Relation bookings)
 	catalog.payment_due_by = protector_column_required(bookings, "payment_due_by", TIMESTAMPTZOID);
 	catalog.amount_paid = protector_column_required(bookings, "amount_paid", NUMERICOID);
 	catalog.services = protector_sibling_relid(bookings, "services");
-	services = table_open(catalog.services, AccessShareLock);
-	catalog.s_organization_id = protector_column_required(services, "organization_id", UUIDOID);
-	catalog.s_currency = protector_column_required(services, "currency", TEXTOID);
-	catalog.s_settings = protector_column_required(services, "settings", JSONBOID);
-	catalog.services_pkey = protector_sibling_relid(services, "services_pkey");
-	table_close(services, AccessShareLock);
 	protector_on_relcache_change(prepare_relcache_callback);
 	catalog.valid = true;
 }
@@ -145,30 +133,32 @@ static ServiceTerms
 read_terms(Datum organization_id, Datum service_id)
 {
 	Relation	services = table_open(catalog.services, AccessShareLock);
-	Relation	pkey = index_open(catalog.services_pkey, AccessShareLock);
+	/* the key and columns as they are now that the table is locked */
+	Relation	pkey = index_open(protector_primary_key(services), AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(services, NULL);
 	ServiceTerms terms = {false, NULL, false};
 	bool		isnull;
 
 	if (protector_fetch_by_uuid(services, pkey, service_id, GetActiveSnapshot(), slot))
 	{
-		Datum		org = slot_getattr(slot, catalog.s_organization_id, &isnull);
+		Datum		org = slot_getattr(slot, protector_column_required(services, "organization_id", UUIDOID), &isnull);
 
 		terms.found = !isnull && DatumGetBool(DirectFunctionCall2(uuid_eq, org, organization_id));
 	}
 	if (terms.found)
 	{
-		Datum		currency = slot_getattr(slot, catalog.s_currency, &isnull);
+		Datum		currency = slot_getattr(slot, protector_column_required(services, "currency", TEXTOID), &isnull);
 		Datum		settings;
 
 		terms.currency = isnull ? NULL : TextDatumGetCString(currency);
-		settings = slot_getattr(slot, catalog.s_settings, &isnull);
+		settings = slot_getattr(slot, protector_column_required(services, "settings", JSONBOID), &isnull);
 		terms.deposit = !isnull &&
 			DatumGetBool(DirectFunctionCall2(jsonb_exists, settings, CStringGetTextDatum("deposit")));
 	}
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(pkey, AccessShareLock);
-	table_close(services, AccessShareLock);
+	/* the locks stay until the transaction ends, as a foreign key's would */
+	index_close(pkey, NoLock);
+	table_close(services, NoLock);
 	return terms;
 }
 

@@ -78,7 +78,8 @@ typedef struct CompiledTable
 	ExprState **defaults;		/* per column, or NULL */
 } CompiledTable;
 
-#define MAX_COMPILED_TABLES 8
+/* five tables today; the rest for reinstalls within one backend */
+#define MAX_COMPILED_TABLES 32
 static CompiledTable compiled[MAX_COMPILED_TABLES];
 static int	ncompiled = 0;
 

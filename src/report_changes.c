@@ -8,7 +8,8 @@
  * An AFTER INSERT, UPDATE or DELETE ... FOR EACH STATEMENT trigger with a
  * transition table, on the tables with an organization_id that reports
  * read (bookings, payments, tasks, members, customers, venues, services).
- * For each organization among the statement's rows it keeps one row
+ * For each organization among the statement's rows (for an update, old and
+ * new: a row may move to another organization) it keeps one row
  * (organization, this transaction's id) in protector_internal.
  * report_changes: written directly (direct_insert.c) unless the
  * transaction logged that organization already (a probe of the primary
@@ -24,6 +25,10 @@
  *
  * Why C: every booking ran the PL/pgSQL INSERT ... SELECT DISTINCT ... ON
  * CONFLICT DO NOTHING through SPI, once per statement.
+ *
+ * Like every table written directly, report_changes stays open until the
+ * transaction commits: TRUNCATE of it later in the same transaction is
+ * refused as "in use" (direct_insert.c).
  *
  * src/report_changes.c
  *
@@ -58,7 +63,7 @@ static const TriggerProtocol report_change_protocol = {
 	.after = true,
 	.statement_events = PROTECTOR_ON_INSERT | PROTECTOR_ON_UPDATE | PROTECTOR_ON_DELETE,
 	.fired = "AFTER INSERT, UPDATE or DELETE FOR EACH STATEMENT",
-	.hint = "Declare it with REFERENCING NEW TABLE (OLD TABLE for DELETE) AS ...",
+	.hint = "Declare it with REFERENCING NEW TABLE AS ... (OLD TABLE for DELETE, both for UPDATE).",
 };
 
 static Oid
@@ -78,18 +83,13 @@ report_changes_relid(void)
 static bool
 logged(Relation changes, const pg_uuid_t *org, FullTransactionId xid)
 {
-	Oid			pkey = get_relname_relid("report_changes_pkey", RelationGetNamespace(changes));
+	Oid			pkey = protector_primary_key(changes);
 	Relation	index;
 	ScanKeyData keys[2];
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	bool		found;
 
-	if (!OidIsValid(pkey))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("index protector_internal.report_changes_pkey is missing"),
-				 protector_errhint_damaged()));
 	index = index_open(pkey, AccessShareLock);
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(org));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_XID8EQ, FullTransactionIdGetDatum(xid));
@@ -100,7 +100,7 @@ logged(Relation changes, const pg_uuid_t *org, FullTransactionId xid)
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
+	index_close(index, NoLock);
 	return found;
 }
 
@@ -126,25 +126,14 @@ log_change(const pg_uuid_t *org)
 	pfree(nulls);
 }
 
-PG_FUNCTION_INFO_V1(protector_report_change);
-Datum
-protector_report_change(PG_FUNCTION_ARGS)
+/* logs the organizations of one transition table's rows */
+static void
+log_rows(Relation rel, Tuplestorestate *rows)
 {
-	TriggerData *trigdata = protector_trigger_data(fcinfo, &report_change_protocol);
-	Relation	rel = trigdata->tg_relation;
-	bool		deleted = TRIGGER_FIRED_BY_DELETE(trigdata->tg_event);
-	Tuplestorestate *rows = deleted ? trigdata->tg_oldtable : trigdata->tg_newtable;
 	TupleTableSlot *slot;
 	OrgCount   *orgs;
 	int			norgs;
 
-	if (rows == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("report_change() needs a transition table"),
-				 errhint("%s", report_change_protocol.hint)));
-	if (protector_restoring())
-		return PointerGetDatum(NULL);
 	/* a read pointer of our own: other triggers may read the same store */
 	tuplestore_select_read_pointer(rows, tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND));
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
@@ -153,5 +142,28 @@ protector_report_change(PG_FUNCTION_ARGS)
 	ExecDropSingleTupleTableSlot(slot);
 	for (int i = 0; i < norgs; i++)
 		log_change(&orgs[i].org);
+}
+
+PG_FUNCTION_INFO_V1(protector_report_change);
+Datum
+protector_report_change(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = protector_trigger_data(fcinfo, &report_change_protocol);
+	Relation	rel = trigdata->tg_relation;
+	bool		deleted = TRIGGER_FIRED_BY_DELETE(trigdata->tg_event);
+	bool		updated = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event);
+	Tuplestorestate *rows = deleted ? trigdata->tg_oldtable : trigdata->tg_newtable;
+
+	/* an update names both tables: a row may move to another organization */
+	if (rows == NULL || (updated && trigdata->tg_oldtable == NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("report_change() needs the statement's transition tables"),
+				 errhint("%s", report_change_protocol.hint)));
+	if (protector_restoring())
+		return PointerGetDatum(NULL);
+	log_rows(rel, rows);
+	if (updated)
+		log_rows(rel, trigdata->tg_oldtable);
 	return PointerGetDatum(NULL);
 }

@@ -233,3 +233,17 @@ protector_fetch_by_uuid(Relation rel, Relation index, Datum key, Snapshot snapsh
 	index_endscan(scan);
 	return found;
 }
+
+/* the primary key index of protector's table rel */
+Oid
+protector_primary_key(Relation rel)
+{
+	Oid			pkey = RelationGetPrimaryKeyIndex(rel);
+
+	if (!OidIsValid(pkey))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("table %s has no primary key", RelationGetRelationName(rel)),
+				 protector_errhint_damaged()));
+	return pkey;
+}

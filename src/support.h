@@ -94,6 +94,9 @@ extern OrgCount *protector_find_org(OrgCount *orgs, int n, const pg_uuid_t *org)
 extern bool protector_fetch_by_uuid(Relation rel, Relation index, Datum key,
 									Snapshot snapshot, TupleTableSlot *slot);
 
+/* the primary key index of protector's table rel (its absence is an error) */
+extern Oid	protector_primary_key(Relation rel);
+
 /* a table of protector_internal, or InvalidOid when there is none */
 extern Oid	protector_internal_relid(const char *name);
 

@@ -123,18 +123,18 @@ typedef struct ServiceFacts
 } ServiceFacts;
 
 /*
- * A row of table (beside sibling_of) by its primary key pkey, read on the
+ * A row of table (beside sibling_of) by its primary key, read on the
  * statement's snapshot as protector's own reads of referenced rows are (no
  * RLS, no privilege): its text column name (NULL when there is no row or
  * no value) and, when other is given, a copy of its uuid column
  * other_name.
  */
 static char *
-text_by_key(Relation sibling_of, const char *table, const char *pkey, Datum key,
+text_by_key(Relation sibling_of, const char *table, Datum key,
 			const char *name, Datum *other, const char *other_name)
 {
 	Relation	rel = table_open(protector_sibling_relid(sibling_of, table), AccessShareLock);
-	Relation	index = index_open(protector_sibling_relid(rel, pkey), AccessShareLock);
+	Relation	index = index_open(protector_primary_key(rel), AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	char	   *value = NULL;
 	bool		isnull;
@@ -157,8 +157,9 @@ text_by_key(Relation sibling_of, const char *table, const char *pkey, Datum key,
 		}
 	}
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
-	table_close(rel, AccessShareLock);
+	/* the locks stay until the transaction ends, as a foreign key's would */
+	index_close(index, NoLock);
+	table_close(rel, NoLock);
 	return value;
 }
 
@@ -169,10 +170,10 @@ read_service_facts(Relation bookings, const pg_uuid_t *service_id)
 	ServiceFacts facts = {NULL, NULL};
 	Datum		venue_id = (Datum) 0;
 
-	facts.name = text_by_key(bookings, "services", "services_pkey", UUIDPGetDatum(service_id),
+	facts.name = text_by_key(bookings, "services", UUIDPGetDatum(service_id),
 							 "name", &venue_id, "venue_id");
 	if (facts.name != NULL && venue_id != (Datum) 0)
-		facts.timezone = text_by_key(bookings, "venues", "venues_pkey", venue_id, "timezone", NULL, NULL);
+		facts.timezone = text_by_key(bookings, "venues", venue_id, "timezone", NULL, NULL);
 	if (facts.name == NULL || facts.timezone == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),

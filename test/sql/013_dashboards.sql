@@ -302,3 +302,12 @@ SET LOCAL row_security = off;
 UPDATE protector.bookings SET party_size = 2 WHERE id = '0d130000-0000-4000-8000-00000000b006';
 SELECT pg_temp.logged() AS while_restoring;
 ROLLBACK;
+-- a row moved to another organization changes both organizations' reports
+INSERT INTO protector.customers (id, organization_id, full_name)
+VALUES ('0d130000-0000-4000-8000-0000000c0ed0', '0d130000-0000-4000-8000-000000000000', 'Mover');
+BEGIN;
+UPDATE protector.customers SET organization_id = '0d130000-0000-4000-8000-0000000000f1'
+WHERE id = '0d130000-0000-4000-8000-0000000c0ed0';
+SELECT organization_id, count(*) FROM protector_internal.report_changes WHERE xid = pg_current_xact_id()
+GROUP BY 1 ORDER BY 1;
+ROLLBACK;
