@@ -74,4 +74,5 @@ for v in plain excl protector full; do
 done
 echo "   rows after the run (plain, exclude, protector, protector+): $booked $booked_full"
 echo "   protector+ = the same booking with its audit row, review task, desk notification and NOTIFY"
+echo "   (a single-user backend starts no outbox worker: its announcements NOTIFY at its own commit)"
 echo "   (exclude and protector refuse the same attempts: their counts must agree)"
