@@ -299,7 +299,7 @@ protector_outbox_usable(void)
 
 	/* a database still on 0.1.0 (no outbox) under this library: as before */
 	if (!protector_notify_worker || !IsUnderPostmaster ||
-		!OidIsValid(protector_internal_relid("outbox")))
+		!OidIsValid(protector_internal_relid("outbox", true)))
 		return false;
 	return ensure_worker(&latch);
 }
@@ -335,17 +335,12 @@ protector_outbox_wake(void)
 void
 protector_outbox_write(const pg_uuid_t *org, const char *payloads)
 {
-	Oid			relid = protector_internal_relid("outbox");
+	Oid			relid = protector_internal_relid("outbox", false);
 	DirectTable *t;
 	Relation	rel;
 	Datum		values[3];
 	bool		nulls[3];
 
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("protector_internal.outbox is missing"),
-				 protector_errhint_damaged()));
 	t = protector_direct_table_once(relid);
 	rel = protector_direct_relation(t);
 	if (RelationGetDescr(rel)->natts != 3 ||
@@ -424,7 +419,7 @@ drain(void)
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "protector outbox: announcing");
-	if (OidIsValid(protector_internal_relid("outbox")))
+	if (OidIsValid(protector_internal_relid("outbox", true)))
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");

@@ -66,19 +66,6 @@ static const TriggerProtocol report_change_protocol = {
 	.hint = "Declare it with REFERENCING NEW TABLE AS ... (OLD TABLE for DELETE, both for UPDATE).",
 };
 
-static Oid
-report_changes_relid(void)
-{
-	Oid			relid = protector_internal_relid("report_changes");
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table protector_internal.report_changes is missing"),
-				 protector_errhint_damaged()));
-	return relid;
-}
-
 /* has this transaction logged the organization already? */
 static bool
 logged(Relation changes, const pg_uuid_t *org, FullTransactionId xid)
@@ -107,7 +94,7 @@ logged(Relation changes, const pg_uuid_t *org, FullTransactionId xid)
 static void
 log_change(const pg_uuid_t *org)
 {
-	DirectTable *t = protector_direct_table(report_changes_relid());
+	DirectTable *t = protector_direct_table(protector_internal_relid("report_changes", false));
 	Relation	changes = protector_direct_relation(t);
 	TupleDesc	desc = RelationGetDescr(changes);
 	AttrNumber	org_att = protector_column_required(changes, "organization_id", UUIDOID);

@@ -125,9 +125,8 @@ typedef struct ReserveCatalog
 	Oid			status_no_show;
 	Oid			status_held;
 	Oid			mode_shared;
-	/* scan keys: services_pkey (id =), bookings_during_idx (service_id =, during &&) */
-	FmgrInfo	pkey_eq;
-	Oid			pkey_collation;
+	/* scan keys of bookings_during_idx (service_id =, during &&); services_pkey
+	 * is read by protector_fetch_by_uuid */
 	FmgrInfo	during_eq;
 	Oid			during_eq_collation;
 	FmgrInfo	during_overlaps;
@@ -264,9 +263,6 @@ load_catalog(Relation bookings)
 	catalog.mode_shared = enum_label(services, catalog.s_mode, "shared");
 
 	catalog.services_pkey = index_named(services, "services_pkey");
-	index = index_open(catalog.services_pkey, AccessShareLock);
-	index_key_function(index, 1, BTEqualStrategyNumber, &catalog.pkey_eq, &catalog.pkey_collation);
-	index_close(index, AccessShareLock);
 	table_close(services, AccessShareLock);
 
 	catalog.during_idx = index_named(bookings, "bookings_during_idx");
@@ -391,18 +387,10 @@ read_capacity_rules(const pg_uuid_t *service_id, Snapshot snapshot,
 {
 	Relation	services = table_open(catalog.services, AccessShareLock);
 	Relation	pkey = index_open(catalog.services_pkey, AccessShareLock);
-	ScanKeyData key;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
+	TupleTableSlot *slot = table_slot_create(services, NULL);
 	bool		isnull;
 
-	ScanKeyEntryInitializeWithInfo(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
-								   catalog.pkey_collation, &catalog.pkey_eq,
-								   UUIDPGetDatum(service_id));
-	slot = table_slot_create(services, NULL);
-	scan = index_beginscan(services, pkey, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+	if (!protector_fetch_by_uuid(services, pkey, UUIDPGetDatum(service_id), snapshot, slot))
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("booking refers to a service that does not exist")));
@@ -413,7 +401,6 @@ read_capacity_rules(const pg_uuid_t *service_id, Snapshot snapshot,
 	rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(slot_getattr(slot, catalog.s_buffer_before, &isnull)));
 	rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(slot_getattr(slot, catalog.s_buffer_after, &isnull)));
 
-	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(pkey, AccessShareLock);
 	table_close(services, AccessShareLock);

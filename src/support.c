@@ -204,13 +204,22 @@ protector_orgs_of_rows(Tuplestorestate *rows, TupleTableSlot *slot, AttrNumber o
 	return orgs;
 }
 
-/* a table of protector_internal, or InvalidOid when there is none */
+/*
+ * A table of protector_internal; when there is none, InvalidOid with
+ * missing_ok, else the damaged-extension error.
+ */
 Oid
-protector_internal_relid(const char *name)
+protector_internal_relid(const char *name, bool missing_ok)
 {
 	Oid			nsp = get_namespace_oid("protector_internal", true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
 
-	return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+	if (!OidIsValid(relid) && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table protector_internal.%s is missing", name),
+				 protector_errhint_damaged()));
+	return relid;
 }
 
 /*

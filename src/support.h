@@ -97,7 +97,7 @@ extern bool protector_fetch_by_uuid(Relation rel, Relation index, Datum key,
 /* the primary key index of protector's table rel (its absence is an error) */
 extern Oid	protector_primary_key(Relation rel);
 
-/* a table of protector_internal, or InvalidOid when there is none */
-extern Oid	protector_internal_relid(const char *name);
+/* a table of protector_internal (InvalidOid if none and missing_ok) */
+extern Oid	protector_internal_relid(const char *name, bool missing_ok);
 
 #endif							/* PROTECTOR_SUPPORT_H */
