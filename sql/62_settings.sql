@@ -76,7 +76,7 @@ DECLARE
 	i integer := 0;
 BEGIN
 	PERFORM protector_internal.check_setting_keys(p_settings, p_path, CASE p_kind
-		WHEN 'organization' THEN '{custom}'::text[]
+		WHEN 'organization' THEN '{reminders,custom}'::text[]
 		WHEN 'widget' THEN '{auto_confirm,confirmation_minutes,bookings_per_minute,visitor_bookings_per_hour,address_bookings_per_hour,custom}'
 		WHEN 'branding' THEN '{color,accent_color,background_color,text_color,logo_url,font,custom}'
 		WHEN 'service' THEN '{refund_policy,cancellation_fees,no_show_fee_percent,deposit,custom}' END);
@@ -134,6 +134,31 @@ BEGIN
 				PERFORM protector_internal.check_setting_number(t -> 'fee_percent', pg_catalog.format('%s[%s].fee_percent', p, i), 0, 100);
 				i := i OPERATOR(pg_catalog.+) 1;
 			END LOOP;
+		WHEN k OPERATOR(pg_catalog.=) 'reminders' THEN
+			PERFORM protector_internal.check_setting_keys(v, p, '{offsets_minutes,max_attempts}');
+			IF v ? 'offsets_minutes' THEN
+				IF pg_catalog.jsonb_typeof(v -> 'offsets_minutes') OPERATOR(pg_catalog.<>) 'array'
+				   OR pg_catalog.jsonb_array_length(v -> 'offsets_minutes') OPERATOR(pg_catalog.>) 10 THEN
+					PERFORM protector.raise('invalid_parameter',
+						pg_catalog.format('%s.offsets_minutes must be an array of at most 10 offsets', p),
+						pg_catalog.format('Got %s.', pg_catalog.left((v -> 'offsets_minutes')::text, 100)),
+						'Minutes before the start, e.g. [1440, 60] for 24 hours and 1 hour.');
+				END IF;
+				FOR t IN SELECT x FROM pg_catalog.jsonb_array_elements(v -> 'offsets_minutes') x LOOP
+					PERFORM protector_internal.check_setting_number(t, pg_catalog.format('%s.offsets_minutes[%s]', p, i),
+																	1, 43200, true);
+					i := i OPERATOR(pg_catalog.+) 1;
+				END LOOP;
+				IF (SELECT pg_catalog.count(DISTINCT x) FROM pg_catalog.jsonb_array_elements(v -> 'offsets_minutes') x)
+				   OPERATOR(pg_catalog.<>) pg_catalog.jsonb_array_length(v -> 'offsets_minutes') THEN
+					PERFORM protector.raise('invalid_parameter',
+						pg_catalog.format('%s.offsets_minutes must not repeat an offset', p),
+						pg_catalog.format('Got %s.', pg_catalog.left((v -> 'offsets_minutes')::text, 100)));
+				END IF;
+			END IF;
+			IF v ? 'max_attempts' THEN
+				PERFORM protector_internal.check_setting_number(v -> 'max_attempts', p OPERATOR(pg_catalog.||) '.max_attempts', 1, 20, true);
+			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'no_show_fee_percent' THEN
 			PERFORM protector_internal.check_setting_number(v, p, 0, 100);
 		WHEN k OPERATOR(pg_catalog.=) 'deposit' THEN

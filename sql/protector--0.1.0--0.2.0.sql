@@ -3068,7 +3068,7 @@ DECLARE
 	i integer := 0;
 BEGIN
 	PERFORM protector_internal.check_setting_keys(p_settings, p_path, CASE p_kind
-		WHEN 'organization' THEN '{custom}'::text[]
+		WHEN 'organization' THEN '{reminders,custom}'::text[]
 		WHEN 'widget' THEN '{auto_confirm,confirmation_minutes,bookings_per_minute,visitor_bookings_per_hour,address_bookings_per_hour,custom}'
 		WHEN 'branding' THEN '{color,accent_color,background_color,text_color,logo_url,font,custom}'
 		WHEN 'service' THEN '{refund_policy,cancellation_fees,no_show_fee_percent,deposit,custom}' END);
@@ -3126,6 +3126,31 @@ BEGIN
 				PERFORM protector_internal.check_setting_number(t -> 'fee_percent', pg_catalog.format('%s[%s].fee_percent', p, i), 0, 100);
 				i := i OPERATOR(pg_catalog.+) 1;
 			END LOOP;
+		WHEN k OPERATOR(pg_catalog.=) 'reminders' THEN
+			PERFORM protector_internal.check_setting_keys(v, p, '{offsets_minutes,max_attempts}');
+			IF v ? 'offsets_minutes' THEN
+				IF pg_catalog.jsonb_typeof(v -> 'offsets_minutes') OPERATOR(pg_catalog.<>) 'array'
+				   OR pg_catalog.jsonb_array_length(v -> 'offsets_minutes') OPERATOR(pg_catalog.>) 10 THEN
+					PERFORM protector.raise('invalid_parameter',
+						pg_catalog.format('%s.offsets_minutes must be an array of at most 10 offsets', p),
+						pg_catalog.format('Got %s.', pg_catalog.left((v -> 'offsets_minutes')::text, 100)),
+						'Minutes before the start, e.g. [1440, 60] for 24 hours and 1 hour.');
+				END IF;
+				FOR t IN SELECT x FROM pg_catalog.jsonb_array_elements(v -> 'offsets_minutes') x LOOP
+					PERFORM protector_internal.check_setting_number(t, pg_catalog.format('%s.offsets_minutes[%s]', p, i),
+																	1, 43200, true);
+					i := i OPERATOR(pg_catalog.+) 1;
+				END LOOP;
+				IF (SELECT pg_catalog.count(DISTINCT x) FROM pg_catalog.jsonb_array_elements(v -> 'offsets_minutes') x)
+				   OPERATOR(pg_catalog.<>) pg_catalog.jsonb_array_length(v -> 'offsets_minutes') THEN
+					PERFORM protector.raise('invalid_parameter',
+						pg_catalog.format('%s.offsets_minutes must not repeat an offset', p),
+						pg_catalog.format('Got %s.', pg_catalog.left((v -> 'offsets_minutes')::text, 100)));
+				END IF;
+			END IF;
+			IF v ? 'max_attempts' THEN
+				PERFORM protector_internal.check_setting_number(v -> 'max_attempts', p OPERATOR(pg_catalog.||) '.max_attempts', 1, 20, true);
+			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'no_show_fee_percent' THEN
 			PERFORM protector_internal.check_setting_number(v, p, 0, 100);
 		WHEN k OPERATOR(pg_catalog.=) 'deposit' THEN
@@ -4746,3 +4771,571 @@ ALTER TABLE protector.bookings
 		amount_paid, cancellation_reason, status, hold_expires_at, currency, deposit_amount, details,
 		discount_amount, during, idempotency_key, party_size, total_price, unit_price)) NOT VALID;
 ALTER TABLE protector.bookings VALIDATE CONSTRAINT bookings_row_check;
+
+-- The reminders outbox (issue 16) ---------------------------------------------
+-- sql/84_reminders.sql: the reminders outbox (docs/reminders.md).
+--
+-- Every confirmed booking with a customer has a reminder row per offset of
+-- its organization (settings.reminders.offsets_minutes, default 24 hours
+-- and 1 hour before the start) whose time has not passed when the booking
+-- is confirmed.  The booking's own trigger keeps them right: a reschedule
+-- cancels the pending reminders of the old start and makes those of the
+-- new one, a cancellation (any status but confirmed) cancels them, and a
+-- booking confirmed again gets back the reminders cancelled before (never
+-- one already sent).  Staff may also send one now (send_booking_reminder).
+--
+-- A worker (an Edge Function, a cron job) running as a trusted role
+-- (service_role) calls claim_due_reminders(p_limit), which hands each due
+-- reminder to exactly one caller (FOR UPDATE SKIP LOCKED) for a lease,
+-- with the address read at that moment, and then complete_reminder(p_id,
+-- p_ok, p_error).  A failed attempt is retried with backoff (1, 2, 4 ...
+-- at most 60 minutes) up to settings.reminders.max_attempts (default 5);
+-- a lease that runs out counts as a failed attempt.  A reminder not sent
+-- before its booking starts expires.  Nothing is handed out twice at
+-- once, a sent reminder is never handed out again, and nothing due is
+-- left behind: every due reminder ends sent, failed, cancelled (with the
+-- reason) or expired.
+
+ALTER TABLE protector.customers ADD COLUMN reminder_channel text
+	CHECK (reminder_channel IN ('email', 'sms', 'none'));
+COMMENT ON COLUMN protector.customers.reminder_channel IS
+'How the customer wants booking reminders: email, sms or none; NULL: e-mail if they have an address, else SMS';
+
+CREATE TABLE protector.booking_reminders (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	booking_id		uuid NOT NULL,
+	-- scheduled: one of the organization's offsets; manual: sent by staff
+	kind			text NOT NULL DEFAULT 'manual' CHECK (kind IN ('scheduled', 'manual')),
+	offset_minutes	integer CHECK (offset_minutes BETWEEN 1 AND 43200),
+	-- the channel planned (resolved again when claimed)
+	channel			text CHECK (channel IN ('email', 'sms')),
+	-- the start of the booking it reminds of, and when it is due
+	starts_at		timestamptz NOT NULL,
+	due_at			timestamptz NOT NULL,
+	status			text NOT NULL DEFAULT 'pending'
+					CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'cancelled', 'expired')),
+	attempts		integer NOT NULL DEFAULT 0 CHECK (attempts BETWEEN 0 AND 20),
+	-- when it may be claimed (due_at, later after a failed attempt)
+	next_attempt_at timestamptz NOT NULL,
+	claimed_at		timestamptz,
+	lease_until		timestamptz,
+	sent_at			timestamptz,
+	last_error		text CHECK (length(last_error) <= 2000),
+	cancelled_reason text CHECK (length(cancelled_reason) <= 200),
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	CHECK ((kind = 'scheduled') = (offset_minutes IS NOT NULL)),
+	CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
+	CHECK ((status = 'sent') = (sent_at IS NOT NULL)),
+	UNIQUE (organization_id, id),
+	FOREIGN KEY (organization_id, booking_id)
+		REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE
+);
+CREATE INDEX booking_reminders_booking_idx ON protector.booking_reminders (organization_id, booking_id);
+-- one reminder per booking, offset and start: a sent one is never made again
+CREATE UNIQUE INDEX booking_reminders_once_idx ON protector.booking_reminders (booking_id, offset_minutes, starts_at)
+	WHERE kind = 'scheduled';
+-- what claim_due_reminders reads: due ones, and leases that ran out
+CREATE INDEX booking_reminders_due_idx ON protector.booking_reminders (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX booking_reminders_lease_idx ON protector.booking_reminders (lease_until) WHERE status = 'sending';
+COMMENT ON TABLE protector.booking_reminders IS
+'Reminders outbox: the reminders of confirmed bookings, claimed and completed by a worker (docs/reminders.md)';
+
+CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.booking_reminders
+	FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at();
+
+-- Staff see the reminders of their organization and queue manual ones
+-- (send_booking_reminder, or a direct insert of kind manual, which
+-- prepare_reminder completes); the rest is the worker's and the
+-- triggers'.
+ALTER TABLE protector.booking_reminders ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.booking_reminders FORCE ROW LEVEL SECURITY;
+CREATE POLICY booking_reminders_select ON protector.booking_reminders FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('reminders.read'))::uuid[]));
+CREATE POLICY booking_reminders_insert ON protector.booking_reminders FOR INSERT TO authenticated
+	WITH CHECK (kind = 'manual'
+				AND organization_id = ANY ((SELECT protector_internal.orgs_with('reminders.send'))::uuid[]));
+SELECT pg_catalog.pg_extension_config_dump('protector.booking_reminders', '');
+
+-- the organization's reminder settings, defaults filled in
+CREATE FUNCTION protector_internal.reminder_offsets(p_organization_id uuid)
+RETURNS integer[]
+LANGUAGE sql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE((SELECT pg_catalog.array_agg((x #>> '{}')::integer)
+					 FROM pg_catalog.jsonb_array_elements(o.settings #> '{reminders,offsets_minutes}') x),
+					CASE WHEN o.settings #> '{reminders,offsets_minutes}' IS NULL THEN '{1440,60}'::integer[]
+						 ELSE '{}'::integer[] END)
+	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id
+$$;
+COMMENT ON FUNCTION protector_internal.reminder_offsets(uuid) IS
+'Minutes before a booking''s start at which the organization sends reminders (settings.reminders.offsets_minutes, default {1440,60})';
+
+CREATE FUNCTION protector_internal.reminder_max_attempts(p_organization_id uuid)
+RETURNS integer
+LANGUAGE sql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE((o.settings #>> '{reminders,max_attempts}')::integer, 5)
+	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id
+$$;
+COMMENT ON FUNCTION protector_internal.reminder_max_attempts(uuid) IS
+'How many times a reminder is tried before it fails (settings.reminders.max_attempts, default 5)';
+
+-- After failed attempt n: wait 2^(n-1) minutes, at most 60.
+CREATE FUNCTION protector_internal.reminder_backoff(p_attempts integer)
+RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.make_interval(mins => LEAST(1 OPERATOR(pg_catalog.<<) LEAST(GREATEST(p_attempts, 1) OPERATOR(pg_catalog.-) 1, 6), 60))
+$$;
+COMMENT ON FUNCTION protector_internal.reminder_backoff(integer) IS
+'Wait before the next try after failed attempt n: 1, 2, 4, 8, 16, 32, then 60 minutes';
+
+-- The channel a reminder to this customer goes by, and the address:
+-- their choice if they have its address, else the other one they have;
+-- none when they chose none or have neither.
+CREATE FUNCTION protector_internal.reminder_address(p_organization_id uuid, p_customer_id uuid,
+													p_channel text DEFAULT NULL,
+													OUT channel text, OUT recipient text)
+LANGUAGE sql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT a.channel, a.recipient
+	FROM protector.customers c,
+		 LATERAL (SELECT x.channel, x.recipient
+				  FROM (VALUES (1, 'email', c.email), (2, 'sms', c.phone)) x(n, channel, recipient)
+				  WHERE x.recipient IS NOT NULL
+					AND (p_channel IS NULL OR x.channel OPERATOR(pg_catalog.=) p_channel)
+				  ORDER BY x.channel OPERATOR(pg_catalog.=) COALESCE(c.reminder_channel, 'email') DESC, x.n
+				  LIMIT 1) a
+	WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.id OPERATOR(pg_catalog.=) p_customer_id
+	  AND c.reminder_channel IS DISTINCT FROM 'none'
+$$;
+COMMENT ON FUNCTION protector_internal.reminder_address(uuid, uuid, text) IS
+'Channel and address for a reminder to the customer (p_channel: only that one): their reminder_channel if they have its address, else the other; none for reminder_channel none';
+
+-- The booking's reminders follow it: after an insert or a change of its
+-- status, time or customer.
+CREATE FUNCTION protector_internal.sync_booking_reminders()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_start timestamptz := pg_catalog.lower(NEW.during);
+	v_wanted boolean := NEW.status OPERATOR(pg_catalog.=) 'confirmed' AND NEW.customer_id IS NOT NULL;
+	v_offsets integer[] := protector_internal.reminder_offsets(NEW.organization_id);
+	v_channel text;
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		UPDATE protector.booking_reminders r
+		SET status = 'cancelled',
+			cancelled_reason = CASE WHEN NOT v_wanted AND NEW.customer_id IS NULL AND NEW.status OPERATOR(pg_catalog.=) 'confirmed'
+									THEN 'booking has no customer'
+									WHEN NOT v_wanted THEN 'booking ' OPERATOR(pg_catalog.||) NEW.status::text
+									WHEN r.starts_at OPERATOR(pg_catalog.<>) v_start THEN 'booking rescheduled'
+									ELSE 'offset no longer configured' END
+		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+		  AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
+		  AND r.status OPERATOR(pg_catalog.=) 'pending'
+		  AND (NOT v_wanted OR r.starts_at OPERATOR(pg_catalog.<>) v_start
+			   OR (r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.offset_minutes OPERATOR(pg_catalog.<>) ALL (v_offsets)));
+	END IF;
+	IF NOT v_wanted OR v_start OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+		RETURN NULL;
+	END IF;
+	SELECT a.channel INTO v_channel FROM protector_internal.reminder_address(NEW.organization_id, NEW.customer_id) a;
+	IF v_channel IS NULL THEN
+		RETURN NULL;		-- opted out, or no address to send to
+	END IF;
+	-- the reminders whose time has not passed; one cancelled before comes
+	-- back, one sent before stays sent
+	INSERT INTO protector.booking_reminders AS r
+		(organization_id, booking_id, kind, offset_minutes, channel, starts_at, due_at, next_attempt_at, created_by)
+	SELECT NEW.organization_id, NEW.id, 'scheduled', o, v_channel, v_start,
+		   v_start OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o),
+		   v_start OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o), NULL
+	FROM pg_catalog.unnest(v_offsets) o
+	WHERE v_start OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o) OPERATOR(pg_catalog.>) pg_catalog.now()
+	ON CONFLICT (booking_id, offset_minutes, starts_at) WHERE kind = 'scheduled'
+	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, attempts = 0, next_attempt_at = EXCLUDED.due_at,
+				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
+	WHERE r.status OPERATOR(pg_catalog.=) 'cancelled';
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.sync_booking_reminders() IS
+'Trigger (AFTER INSERT or UPDATE of status, during, customer_id): the booking''s reminders follow its status, start and customer';
+
+CREATE TRIGGER sync_reminders AFTER INSERT ON protector.bookings
+	FOR EACH ROW WHEN (NEW.status = 'confirmed' AND NEW.customer_id IS NOT NULL AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.sync_booking_reminders();
+CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id ON protector.bookings
+	FOR EACH ROW WHEN ((OLD.status = 'confirmed' OR NEW.status = 'confirmed')
+					   AND (OLD.status, OLD.during, OLD.customer_id) IS DISTINCT FROM (NEW.status, NEW.during, NEW.customer_id)
+					   AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.sync_booking_reminders();
+
+-- A manual reminder as staff queue it: about the booking's start, due
+-- now, by the customer's channel (or the one asked for, if they have its
+-- address); the booking must be confirmed and not started, and one manual
+-- reminder per booking in 10 minutes is enough.
+CREATE FUNCTION protector_internal.prepare_reminder()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	b protector.bookings;
+	v_channel text;
+BEGIN
+	SELECT * INTO b FROM protector.bookings x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.booking_id
+	FOR KEY SHARE;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
+	ELSIF b.status OPERATOR(pg_catalog.<>) 'confirmed' OR pg_catalog.lower(b.during) OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'only a confirmed booking that has not started gets reminders',
+			pg_catalog.format('The booking is %s and starts at %s.', b.status, pg_catalog.lower(b.during)));
+	ELSIF b.customer_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'the booking has no customer to remind');
+	END IF;
+	IF NEW.channel IS NOT NULL AND NEW.channel OPERATOR(pg_catalog.<>) ALL ('{email,sms}') THEN
+		PERFORM protector.raise('invalid_parameter', 'p_channel must be email or sms',
+			pg_catalog.format('Got "%s".', pg_catalog.left(NEW.channel, 20)));
+	END IF;
+	SELECT a.channel INTO v_channel FROM protector_internal.reminder_address(b.organization_id, b.customer_id, NEW.channel) a;
+	IF v_channel IS NULL THEN
+		PERFORM protector.raise('invalid_parameter',
+			CASE WHEN NEW.channel IS NULL THEN 'the customer has no e-mail address or phone number for reminders'
+				 ELSE pg_catalog.format('the customer has no %s for reminders',
+										CASE NEW.channel WHEN 'email' THEN 'e-mail address' ELSE 'phone number' END) END,
+			'Or they chose not to get reminders (customers.reminder_channel = none).');
+	END IF;
+	IF EXISTS (SELECT FROM protector.booking_reminders r
+			   WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+				 AND r.booking_id OPERATOR(pg_catalog.=) NEW.booking_id AND r.kind OPERATOR(pg_catalog.=) 'manual'
+				 AND r.status OPERATOR(pg_catalog.<>) 'cancelled'
+				 AND r.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '10 minutes')) THEN
+		PERFORM protector.raise('rate_limited', 'a reminder for this booking was sent less than 10 minutes ago',
+			NULL, 'Wait a few minutes before sending another.');
+	END IF;
+	NEW.channel := v_channel;
+	NEW.starts_at := pg_catalog.lower(b.during);
+	NEW.due_at := pg_catalog.now();
+	NEW.next_attempt_at := pg_catalog.now();
+	NEW.status := 'pending';
+	NEW.attempts := 0;
+	NEW.claimed_at := NULL;
+	NEW.lease_until := NULL;
+	NEW.sent_at := NULL;
+	NEW.last_error := NULL;
+	NEW.cancelled_reason := NULL;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.prepare_reminder() IS
+'Trigger (BEFORE INSERT of a manual reminder): due now, about the booking''s start, by the customer''s channel; refuses a booking not confirmed or started, and more than one in 10 minutes';
+
+CREATE TRIGGER prepare_reminder BEFORE INSERT ON protector.booking_reminders
+	FOR EACH ROW WHEN (NEW.kind = 'manual' AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.prepare_reminder();
+
+CREATE FUNCTION protector.send_booking_reminder(p_booking_id uuid, p_channel text DEFAULT NULL)
+RETURNS protector.booking_reminders
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid;
+	r protector.booking_reminders;
+BEGIN
+	v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, 'reminders.send', 'booking');
+	INSERT INTO protector.booking_reminders (organization_id, booking_id, kind, channel, starts_at, due_at, next_attempt_at)
+	VALUES (v_org, p_booking_id, 'manual', p_channel, pg_catalog.now(), pg_catalog.now(), pg_catalog.now())
+	RETURNING * INTO r;
+	RETURN r;
+END
+$$;
+COMMENT ON FUNCTION protector.send_booking_reminder(uuid, text) IS
+'Queues a reminder of a confirmed booking due now, by the customer''s channel or p_channel (email, sms); the worker sends it';
+
+-- the worker ------------------------------------------------------------------
+
+CREATE FUNCTION protector_internal.require_worker(p_function text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT protector_internal.caller_is_trusted() THEN
+		PERFORM protector.raise('forbidden', pg_catalog.format('%s is for the reminder worker', p_function),
+			'It hands out and completes the reminders of every organization.',
+			'Call it as service_role (an Edge Function or a cron job), not as a signed-in user.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.require_worker(text) IS
+'Refuses (42501) a caller that is not trusted (service_role, a superuser): the reminder worker''s functions';
+
+-- Reminders whose lease ran out or whose booking started meanwhile; at
+-- most 1000 a call, skipping rows another call holds.
+CREATE FUNCTION protector_internal.settle_stale_reminders()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- a lease that ran out is a failed attempt: the worker did not report
+	UPDATE protector.booking_reminders r
+	SET status = CASE WHEN r.attempts OPERATOR(pg_catalog.>=) protector_internal.reminder_max_attempts(r.organization_id)
+					  THEN 'failed' ELSE 'pending' END,
+		next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(r.attempts),
+		lease_until = NULL,
+		last_error = 'lease expired: the worker did not report'
+	FROM (SELECT x.id FROM protector.booking_reminders x
+		  WHERE x.status OPERATOR(pg_catalog.=) 'sending' AND x.lease_until OPERATOR(pg_catalog.<=) pg_catalog.now()
+		  ORDER BY x.lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED) s
+	WHERE r.id OPERATOR(pg_catalog.=) s.id;
+	-- too late to remind
+	UPDATE protector.booking_reminders r
+	SET status = 'expired'
+	FROM (SELECT x.id FROM protector.booking_reminders x
+		  WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+			AND x.starts_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+		  ORDER BY x.next_attempt_at LIMIT 1000 FOR UPDATE SKIP LOCKED) s
+	WHERE r.id OPERATOR(pg_catalog.=) s.id;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.settle_stale_reminders() IS
+'Leases that ran out become failed attempts (retried or failed); pending reminders of started bookings expire';
+
+CREATE FUNCTION protector.claim_due_reminders(p_limit integer DEFAULT 100, p_lease interval DEFAULT '5 minutes')
+RETURNS TABLE (reminder_id uuid, organization_id uuid, booking_id uuid, kind text, offset_minutes integer,
+			   channel text, recipient text, customer_name text, starts_at timestamptz, timezone text,
+			   venue_name text, service_name text, attempt integer, lease_until timestamptz, idempotency_key text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_ids uuid[];
+BEGIN
+	PERFORM protector_internal.require_worker('claim_due_reminders');
+	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 1000',
+			pg_catalog.format('Got %s.', COALESCE(p_limit::text, 'NULL')));
+	END IF;
+	IF p_lease IS NULL OR p_lease NOT BETWEEN interval '10 seconds' AND interval '1 hour' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_lease must be between 10 seconds and 1 hour',
+			pg_catalog.format('Got %s.', COALESCE(p_lease::text, 'NULL')),
+			'Long enough to send a batch; a lease that runs out hands the reminder to the next claim.');
+	END IF;
+	PERFORM protector_internal.settle_stale_reminders();
+	-- the due ones, oldest first, each to one caller
+	WITH due AS (
+		SELECT x.id FROM protector.booking_reminders x
+		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+		ORDER BY x.next_attempt_at, x.id LIMIT p_limit FOR UPDATE SKIP LOCKED),
+	taken AS (
+		UPDATE protector.booking_reminders r
+		SET status = 'sending', attempts = r.attempts OPERATOR(pg_catalog.+) 1, claimed_at = pg_catalog.now(),
+			lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) p_lease
+		FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id
+		RETURNING r.id)
+	SELECT pg_catalog.array_agg(t.id) INTO v_ids FROM taken t;
+	IF v_ids IS NULL THEN
+		RETURN;
+	END IF;
+	-- the address as it is now; none (opted out, erased, no booking to
+	-- remind of any more): cancelled, not handed out
+	RETURN QUERY
+	WITH claimed AS (
+		SELECT r.id, r.organization_id, r.booking_id, r.kind, r.offset_minutes, a.channel, a.recipient,
+			   c.full_name, r.starts_at, r.due_at, v.timezone, v.name AS venue_name, s.name AS service_name, r.attempts,
+			   r.lease_until,
+			   (b.status OPERATOR(pg_catalog.=) 'confirmed' AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.=) r.starts_at) AS current
+		FROM protector.booking_reminders r
+		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) r.organization_id
+								  AND b.id OPERATOR(pg_catalog.=) r.booking_id
+		JOIN protector.services s ON s.id OPERATOR(pg_catalog.=) b.service_id
+		JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) b.venue_id
+		LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
+										AND c.id OPERATOR(pg_catalog.=) b.customer_id
+		LEFT JOIN LATERAL protector_internal.reminder_address(b.organization_id, b.customer_id,
+															  CASE WHEN r.kind OPERATOR(pg_catalog.=) 'manual' THEN r.channel END) a ON true
+		WHERE r.id OPERATOR(pg_catalog.=) ANY (v_ids)),
+	dropped AS (
+		UPDATE protector.booking_reminders r
+		SET status = 'cancelled', lease_until = NULL,
+			cancelled_reason = CASE WHEN NOT k.current THEN 'booking no longer confirmed for this time'
+									ELSE 'customer has no address for reminders' END
+		FROM claimed k
+		WHERE r.id OPERATOR(pg_catalog.=) k.id AND (NOT k.current OR k.recipient IS NULL)),
+	kept AS (
+		UPDATE protector.booking_reminders r
+		SET channel = k.channel
+		FROM claimed k
+		WHERE r.id OPERATOR(pg_catalog.=) k.id AND k.current AND k.recipient IS NOT NULL
+		  AND r.channel IS DISTINCT FROM k.channel)
+	SELECT k.id, k.organization_id, k.booking_id, k.kind, k.offset_minutes, k.channel, k.recipient, k.full_name,
+		   k.starts_at, k.timezone, k.venue_name, k.service_name, k.attempts, k.lease_until,
+		   k.id::text
+	FROM claimed k
+	WHERE k.current AND k.recipient IS NOT NULL
+	ORDER BY k.starts_at, k.due_at, k.id;
+END
+$$;
+COMMENT ON FUNCTION protector.claim_due_reminders(integer, interval) IS
+'For the reminder worker (service_role): hands out at most p_limit due reminders, each to one caller for p_lease, with the address to send to';
+
+CREATE FUNCTION protector.complete_reminder(p_id uuid, p_ok boolean, p_error text DEFAULT NULL,
+											p_attempt integer DEFAULT NULL)
+RETURNS protector.booking_reminders
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r protector.booking_reminders;
+BEGIN
+	PERFORM protector_internal.require_worker('complete_reminder');
+	IF p_id IS NULL OR p_ok IS NULL THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s must not be null', CASE WHEN p_id IS NULL THEN 'p_id' ELSE 'p_ok' END),
+			NULL, 'p_ok says whether the reminder was sent.');
+	END IF;
+	SELECT * INTO r FROM protector.booking_reminders x WHERE x.id OPERATOR(pg_catalog.=) p_id FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'reminder not found', pg_catalog.format('No reminder has id %s.', p_id));
+	END IF;
+	IF r.status OPERATOR(pg_catalog.<>) 'sending' THEN
+		PERFORM protector.raise('conflict', 'the reminder is not being sent',
+			pg_catalog.format('Its status is %s.', r.status),
+			'Only a reminder handed out by claim_due_reminders is completed, once; a lease that ran out hands it to the next claim.');
+	END IF;
+	IF p_attempt IS NOT NULL AND p_attempt OPERATOR(pg_catalog.<>) r.attempts THEN
+		PERFORM protector.raise('conflict', 'this claim of the reminder has run out',
+			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, r.attempts),
+			'Its lease ran out and another claim took it.');
+	END IF;
+	IF p_ok THEN
+		UPDATE protector.booking_reminders x
+		SET status = 'sent', sent_at = pg_catalog.now(), lease_until = NULL, last_error = NULL
+		WHERE x.id OPERATOR(pg_catalog.=) p_id
+		RETURNING * INTO r;
+	ELSE
+		UPDATE protector.booking_reminders x
+		SET status = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) protector_internal.reminder_max_attempts(x.organization_id)
+						  THEN 'failed' ELSE 'pending' END,
+			next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(x.attempts),
+			lease_until = NULL,
+			last_error = COALESCE(pg_catalog.left(NULLIF(pg_catalog.btrim(p_error), ''), 2000), 'failed (no error given)')
+		WHERE x.id OPERATOR(pg_catalog.=) p_id
+		RETURNING * INTO r;
+	END IF;
+	RETURN r;
+END
+$$;
+COMMENT ON FUNCTION protector.complete_reminder(uuid, boolean, text, integer) IS
+'For the reminder worker (service_role): a claimed reminder was sent (p_ok) or failed (p_error, retried with backoff up to max_attempts); p_attempt: only that claim';
+
+-- audited like every business table
+SELECT protector.enable_audit('protector.booking_reminders');
+
+GRANT EXECUTE ON FUNCTION protector.send_booking_reminder(uuid, text) TO authenticated, service_role;
+GRANT EXECUTE ON FUNCTION
+	protector.claim_due_reminders(integer, interval),
+	protector.complete_reminder(uuid, boolean, text, integer),
+	protector_internal.require_worker(text),
+	protector_internal.settle_stale_reminders(),
+	protector_internal.reminder_max_attempts(uuid),
+	protector_internal.reminder_backoff(integer),
+	protector_internal.reminder_address(uuid, uuid, text)
+TO service_role;
+
+-- privileges as sql/90_grants.sql gives every table
+GRANT SELECT, DELETE ON protector.booking_reminders TO authenticated;
+GRANT INSERT (id, organization_id, booking_id, kind, offset_minutes, channel, starts_at, due_at, status, attempts,
+			  next_attempt_at, claimed_at, lease_until, sent_at, last_error, cancelled_reason)
+	ON protector.booking_reminders TO authenticated;
+GRANT UPDATE (booking_id, kind, offset_minutes, channel, starts_at, due_at, status, attempts,
+			  next_attempt_at, claimed_at, lease_until, sent_at, last_error, cancelled_reason)
+	ON protector.booking_reminders TO authenticated;
+GRANT INSERT (reminder_channel), UPDATE (reminder_channel) ON protector.customers TO authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON protector.booking_reminders TO service_role;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
+
+-- the confirmed bookings of before the update get their reminders, as if
+-- confirmed now (derived data: not audited)
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.booking_reminders
+	(organization_id, booking_id, kind, offset_minutes, channel, starts_at, due_at, next_attempt_at, created_by)
+SELECT b.organization_id, b.id, 'scheduled', o, a.channel, pg_catalog.lower(b.during),
+	   pg_catalog.lower(b.during) OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o),
+	   pg_catalog.lower(b.during) OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o), NULL
+FROM protector.bookings b
+CROSS JOIN LATERAL protector_internal.reminder_address(b.organization_id, b.customer_id) a
+CROSS JOIN LATERAL pg_catalog.unnest(protector_internal.reminder_offsets(b.organization_id)) o
+WHERE b.status OPERATOR(pg_catalog.=) 'confirmed' AND a.channel IS NOT NULL
+  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o) OPERATOR(pg_catalog.>) pg_catalog.now();
+RESET session_replication_role;
+
+-- restores: the tables of issue 16 like every other (sql/98_restore.sql)
+DO $restore_issue16$
+DECLARE
+	t record;
+	v_name text;
+BEGIN
+	FOR t IN
+		SELECT pg_catalog.format('%I.%I', cn.nspname, cl.relname) AS tbl, cl.relname,
+			   pg_catalog.string_agg(pg_catalog.format('(%s OR EXISTS (SELECT FROM %s r WHERE %s))',
+					(SELECT pg_catalog.string_agg(pg_catalog.format('NEW.%I IS NULL', a.attname), ' OR ')
+					 FROM unnest(c.conkey) k JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k),
+					(SELECT pg_catalog.format('%I.%I', n.nspname, r.relname) FROM pg_catalog.pg_class r
+					 JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace WHERE r.oid = c.confrelid),
+					(SELECT pg_catalog.string_agg(pg_catalog.format('r.%I OPERATOR(pg_catalog.=) NEW.%I', pa.attname, a.attname), ' AND ')
+					 FROM unnest(c.conkey, c.confkey) u(fk_att, pk_att)
+					 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = u.fk_att
+					 JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = u.pk_att)),
+				E'\n\t   AND ' ORDER BY c.conname) AS checks
+		FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
+		JOIN pg_catalog.pg_namespace cn ON cn.oid = cl.relnamespace
+		WHERE c.contype = 'f' AND c.confrelid <> c.conrelid
+		  AND cl.relname IN ('booking_reminders')
+		  AND c.connamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
+		GROUP BY cn.nspname, cl.relname
+		ORDER BY cl.relname
+	LOOP
+		v_name := 'restore_order_' || t.relname;
+		EXECUTE pg_catalog.format($f$
+			CREATE FUNCTION protector_internal.%I() RETURNS trigger
+			LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+			AS $body$
+			BEGIN
+				IF %s THEN
+					RETURN NEW;
+				END IF;
+				INSERT INTO protector_internal.restore_pending (relid, row_data)
+				VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
+				RETURN NULL;
+			END
+			$body$$f$, v_name, t.checks);
+		EXECUTE pg_catalog.format('COMMENT ON FUNCTION protector_internal.%I() IS %L', v_name,
+			'Trigger, during restores only: sets a ' || t.relname || ' row aside until what it refers to is loaded');
+		EXECUTE pg_catalog.format('CREATE TRIGGER a_restore_order BEFORE INSERT ON %s FOR EACH ROW'
+			' WHEN (protector_internal.restoring())'
+			' EXECUTE FUNCTION protector_internal.%I()', t.tbl, v_name);
+		EXECUTE pg_catalog.format('CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON %s FOR EACH STATEMENT'
+			' WHEN (protector_internal.restoring())'
+			' EXECUTE FUNCTION protector_internal.insert_restored_pending()', t.tbl);
+	END LOOP;
+END
+$restore_issue16$;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

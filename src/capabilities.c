@@ -125,6 +125,8 @@ static const Capability capability_map[] = {
 	{"audit.read", R_OWNER | R_ADMIN, "read the audit log"},
 	{"audit.purge", R_OWNER, "purge old audit history"},
 	{"customers.erase", R_OWNER | R_ADMIN, "erase a customer's personal data"},
+	{"reminders.read", R_DESK, "see the reminders of the organization's bookings"},
+	{"reminders.send", R_DESK, "send a booking reminder now"},
 };
 
 static SPIPlanPtr member_orgs_plan = NULL;

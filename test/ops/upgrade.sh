@@ -66,6 +66,20 @@ echo "$PREV -> $version (development version $CUR), $(wc -l <"$WORK/before") tab
 if [ "$version" != "$CUR" ]; then
 	echo "ALTER EXTENSION UPDATE ended at $version, not $CUR"; failures=$((failures + 1))
 fi
+# the confirmed bookings of before get their reminders (docs/reminders.md):
+# one per default offset (1440, 60 minutes) still ahead, if the customer
+# has an address
+missing=$(psql -X -A -t -d protector_upgraded -c "SELECT count(*) FROM protector.bookings b
+	JOIN protector.customers c ON c.id = b.customer_id AND (c.email IS NOT NULL OR c.phone IS NOT NULL),
+	unnest('{1440,60}'::int[]) o
+	WHERE b.status = 'confirmed' AND lower(b.during) - o * interval '1 minute' > now()
+	  AND NOT EXISTS (SELECT FROM protector.booking_reminders r WHERE r.booking_id = b.id AND r.offset_minutes = o
+					  AND r.starts_at = lower(b.during) AND r.status = 'pending')")
+made=$(psql -X -A -t -d protector_upgraded -c "SELECT count(*) FROM protector.booking_reminders")
+echo "reminders made for the confirmed bookings of before: $made"
+if [ "$missing" != 0 ] || [ "$made" = 0 ]; then
+	echo "$missing reminders of confirmed bookings missing after the update ($made made)"; failures=$((failures + 1))
+fi
 # every table and sequence of before is unchanged after (new tables may appear)
 lost=$(comm -23 <(sort "$WORK/before") <(sort "$WORK/after"))
 if [ -n "$lost" ]; then

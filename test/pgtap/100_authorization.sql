@@ -128,6 +128,8 @@ INSERT INTO calls VALUES
 	('protector.erase_customer(uuid)', 'z_owner_b', 'customer', 'p_customer_id', $$protector.erase_customer(%1$s)$$),
 	('protector.record_payment(uuid,numeric,text,text,protector.payment_kind,protector.payment_status,text,jsonb)', 'z_owner_b',
 	 'booking', 'p_booking_id', $$protector.record_payment(%1$s, 10, 'stripe', 'pi_authz')$$),
+	('protector.send_booking_reminder(uuid,text)', 'z_owner_b', 'booking_due', 'p_booking_id',
+	 $$protector.send_booking_reminder(%1$s)$$),
 	('protector.redeem_voucher(uuid,text)', 'z_owner_b', 'booking_due', 'p_booking_id',
 	 $$protector.redeem_voucher(%1$s, 'gift_MgPzjlEdtFyt7lkG0lLvwMPx')$$),
 	('protector.create_voucher(uuid,numeric,text,timestamptz,uuid,text)', 'z_owner_b', 'organization', 'p_organization_id',
