@@ -150,6 +150,11 @@ BEGIN
 	IF c.notes IS NOT NULL AND pg_catalog.length(c.notes) OPERATOR(pg_catalog.>) 10000 THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%snotes must be at most 10000 characters', p_prefix));
 	END IF;
+	-- (a column of sql/84_reminders.sql)
+	IF c.reminder_channel IS NOT NULL AND c.reminder_channel OPERATOR(pg_catalog.<>) ALL ('{email,sms,none}') THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%sreminder_channel must be email, sms or none', p_prefix),
+			pg_catalog.format('Got "%s"; null: e-mail if there is an address, else SMS.', pg_catalog.left(c.reminder_channel, 20)));
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_customer(protector.customers, text) IS
@@ -267,7 +272,7 @@ BEGIN
 	PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service', true);
 	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) p_service_id;
 	s := protector_internal.apply_changes(s, p_changes,
-		'{name,description,mode,duration,capacity,min_party,max_party,buffer_before,buffer_after,slot_interval,min_notice,max_advance,price,price_per_person,currency,settings,active}');
+		'{name,description,mode,duration,capacity,min_party,max_party,buffer_before,buffer_after,slot_interval,min_notice,max_advance,price,price_per_person,currency,settings,active,waiver_id}');
 	PERFORM protector_internal.check_service(s, 'p_changes.');
 	IF s.active IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes.active must be true or false');
@@ -277,7 +282,7 @@ BEGIN
 		capacity = s.capacity, min_party = s.min_party, max_party = s.max_party, buffer_before = s.buffer_before,
 		buffer_after = s.buffer_after, slot_interval = s.slot_interval, min_notice = s.min_notice,
 		max_advance = s.max_advance, price = s.price, price_per_person = s.price_per_person, currency = s.currency,
-		settings = s.settings, active = s.active
+		settings = s.settings, active = s.active, waiver_id = s.waiver_id
 	WHERE x.id OPERATOR(pg_catalog.=) p_service_id
 	RETURNING * INTO s;
 	RETURN pg_catalog.to_jsonb(s);
@@ -336,21 +341,22 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'this customer was merged into another',
 			pg_catalog.format('Change customer %s instead.', c.merged_into));
 	END IF;
-	c := protector_internal.apply_changes(c, p_changes, '{full_name,email,phone,country,tags,notes}');
+	c := protector_internal.apply_changes(c, p_changes, '{full_name,email,phone,country,tags,notes,reminder_channel}');
 	c.full_name := pg_catalog.btrim(c.full_name);
 	c.email := NULLIF(pg_catalog.btrim(c.email), '');
 	c.phone := NULLIF(pg_catalog.btrim(c.phone), '');
 	c.tags := COALESCE(c.tags, '{}');
 	PERFORM protector_internal.check_customer(c, 'p_changes.');
 	UPDATE protector.customers x
-	SET full_name = c.full_name, email = c.email, phone = c.phone, country = c.country, tags = c.tags, notes = c.notes
+	SET full_name = c.full_name, email = c.email, phone = c.phone, country = c.country, tags = c.tags, notes = c.notes,
+		reminder_channel = c.reminder_channel
 	WHERE x.id OPERATOR(pg_catalog.=) p_customer_id
 	RETURNING * INTO c;
 	RETURN pg_catalog.to_jsonb(c);
 END
 $$;
 COMMENT ON FUNCTION protector.update_customer(uuid, jsonb) IS
-'Changes the given fields of a customer (owners, admins, managers): full_name, email, phone, country, tags, notes';
+'Changes the given fields of a customer (owners, admins, managers): full_name, email, phone, country, tags, notes, reminder_channel';
 
 GRANT EXECUTE ON FUNCTION
 	protector.create_service(uuid, text, interval, numeric, numeric, integer, protector.service_mode,

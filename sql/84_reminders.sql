@@ -91,9 +91,10 @@ RETURNS integer[]
 LANGUAGE sql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE((SELECT pg_catalog.array_agg((x #>> '{}')::integer)
-					 FROM pg_catalog.jsonb_array_elements(o.settings #> '{reminders,offsets_minutes}') x),
-					CASE WHEN o.settings #> '{reminders,offsets_minutes}' IS NULL THEN '{1440,60}'::integer[]
+	-- (through numeric: the settings schema takes 60.0 as the integer 60)
+	SELECT COALESCE((SELECT pg_catalog.array_agg((x OPERATOR(pg_catalog.#>>) '{}')::numeric::integer)
+					 FROM pg_catalog.jsonb_array_elements(o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}') x),
+					CASE WHEN o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}' IS NULL THEN '{1440,60}'::integer[]
 						 ELSE '{}'::integer[] END)
 	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id
 $$;
@@ -105,7 +106,7 @@ RETURNS integer
 LANGUAGE sql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE((o.settings #>> '{reminders,max_attempts}')::integer, 5)
+	SELECT COALESCE((o.settings OPERATOR(pg_catalog.#>>) '{reminders,max_attempts}')::numeric::integer, 5)
 	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id
 $$;
 COMMENT ON FUNCTION protector_internal.reminder_max_attempts(uuid) IS
@@ -124,12 +125,13 @@ COMMENT ON FUNCTION protector_internal.reminder_backoff(integer) IS
 
 -- The channel a reminder to this customer goes by, and the address:
 -- their choice if they have its address, else the other one they have;
--- none when they chose none or have neither.
+-- none when they chose none or have neither.  As the caller: RLS decides
+-- whose addresses they may read.
 CREATE FUNCTION protector_internal.reminder_address(p_organization_id uuid, p_customer_id uuid,
 													p_channel text DEFAULT NULL,
 													OUT channel text, OUT recipient text)
 LANGUAGE sql STABLE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT a.channel, a.recipient
 	FROM protector.customers c,
@@ -140,10 +142,48 @@ AS $$
 				  ORDER BY x.channel OPERATOR(pg_catalog.=) COALESCE(c.reminder_channel, 'email') DESC, x.n
 				  LIMIT 1) a
 	WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.id OPERATOR(pg_catalog.=) p_customer_id
-	  AND c.reminder_channel IS DISTINCT FROM 'none'
+	  AND (c.reminder_channel IS NULL OR c.reminder_channel OPERATOR(pg_catalog.<>) 'none')
 $$;
 COMMENT ON FUNCTION protector_internal.reminder_address(uuid, uuid, text) IS
 'Channel and address for a reminder to the customer (p_channel: only that one): their reminder_channel if they have its address, else the other; none for reminder_channel none';
+
+-- The reminders a confirmed booking with a customer should have, made (or
+-- brought back when cancelled before; never one already sent): one per
+-- offset whose time has not passed, and, due now, those of p_due_now (the
+-- offsets whose reminder was due and not yet sent when the booking moved:
+-- a late worker must not make the customer miss it).
+CREATE FUNCTION protector_internal.make_booking_reminders(b protector.bookings, p_due_now integer[] DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_start timestamptz := pg_catalog.lower(b.during);
+	v_channel text;
+BEGIN
+	IF b.status OPERATOR(pg_catalog.<>) 'confirmed' OR b.customer_id IS NULL
+	   OR v_start OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+		RETURN;
+	END IF;
+	SELECT a.channel INTO v_channel FROM protector_internal.reminder_address(b.organization_id, b.customer_id) a;
+	IF v_channel IS NULL THEN
+		RETURN;		-- opted out, or no address to send to
+	END IF;
+	INSERT INTO protector.booking_reminders AS r
+		(organization_id, booking_id, kind, offset_minutes, channel, starts_at, due_at, next_attempt_at, created_by)
+	SELECT b.organization_id, b.id, 'scheduled', o, v_channel, v_start, d.due, d.due, NULL
+	FROM pg_catalog.unnest(protector_internal.reminder_offsets(b.organization_id)) o,
+		 LATERAL (SELECT GREATEST(v_start OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o), pg_catalog.now()) AS due) d
+	WHERE v_start OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o) OPERATOR(pg_catalog.>) pg_catalog.now()
+	   OR o OPERATOR(pg_catalog.=) ANY (p_due_now)
+	ON CONFLICT (booking_id, offset_minutes, starts_at) WHERE kind OPERATOR(pg_catalog.=) 'scheduled'
+	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, attempts = 0, next_attempt_at = EXCLUDED.due_at,
+				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
+	WHERE r.status OPERATOR(pg_catalog.=) 'cancelled';
+END
+$$;
+COMMENT ON FUNCTION protector_internal.make_booking_reminders(protector.bookings, integer[]) IS
+'Makes a confirmed booking''s reminders (offsets still ahead, and p_due_now due now); brings back cancelled ones, never sent ones';
 
 -- The booking's reminders follow it: after an insert or a change of its
 -- status, time or customer.
@@ -156,47 +196,63 @@ DECLARE
 	v_start timestamptz := pg_catalog.lower(NEW.during);
 	v_wanted boolean := NEW.status OPERATOR(pg_catalog.=) 'confirmed' AND NEW.customer_id IS NOT NULL;
 	v_offsets integer[] := protector_internal.reminder_offsets(NEW.organization_id);
-	v_channel text;
+	v_due_now integer[];
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
-		UPDATE protector.booking_reminders r
-		SET status = 'cancelled',
-			cancelled_reason = CASE WHEN NOT v_wanted AND NEW.customer_id IS NULL AND NEW.status OPERATOR(pg_catalog.=) 'confirmed'
-									THEN 'booking has no customer'
-									WHEN NOT v_wanted THEN 'booking ' OPERATOR(pg_catalog.||) NEW.status::text
-									WHEN r.starts_at OPERATOR(pg_catalog.<>) v_start THEN 'booking rescheduled'
-									ELSE 'offset no longer configured' END
-		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-		  AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
-		  AND r.status OPERATOR(pg_catalog.=) 'pending'
-		  AND (NOT v_wanted OR r.starts_at OPERATOR(pg_catalog.<>) v_start
-			   OR (r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.offset_minutes OPERATOR(pg_catalog.<>) ALL (v_offsets)));
+		WITH cancelled AS (
+			UPDATE protector.booking_reminders r
+			SET status = 'cancelled',
+				cancelled_reason = CASE WHEN NOT v_wanted AND NEW.customer_id IS NULL AND NEW.status OPERATOR(pg_catalog.=) 'confirmed'
+										THEN 'booking has no customer'
+										WHEN NOT v_wanted THEN 'booking ' OPERATOR(pg_catalog.||) NEW.status::text
+										WHEN r.starts_at OPERATOR(pg_catalog.<>) v_start THEN 'booking rescheduled'
+										ELSE 'offset no longer configured' END
+			WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+			  AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
+			  AND r.status OPERATOR(pg_catalog.=) 'pending'
+			  AND (NOT v_wanted OR r.starts_at OPERATOR(pg_catalog.<>) v_start
+				   OR (r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.offset_minutes OPERATOR(pg_catalog.<>) ALL (v_offsets)))
+			RETURNING r.kind, r.offset_minutes, r.due_at)
+		SELECT pg_catalog.array_agg(c.offset_minutes) INTO v_due_now FROM cancelled c
+		WHERE c.kind OPERATOR(pg_catalog.=) 'scheduled' AND c.due_at OPERATOR(pg_catalog.<=) pg_catalog.now();
 	END IF;
-	IF NOT v_wanted OR v_start OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
-		RETURN NULL;
+	IF v_wanted THEN
+		PERFORM protector_internal.make_booking_reminders(NEW, COALESCE(v_due_now, '{}'));
 	END IF;
-	SELECT a.channel INTO v_channel FROM protector_internal.reminder_address(NEW.organization_id, NEW.customer_id) a;
-	IF v_channel IS NULL THEN
-		RETURN NULL;		-- opted out, or no address to send to
-	END IF;
-	-- the reminders whose time has not passed; one cancelled before comes
-	-- back, one sent before stays sent
-	INSERT INTO protector.booking_reminders AS r
-		(organization_id, booking_id, kind, offset_minutes, channel, starts_at, due_at, next_attempt_at, created_by)
-	SELECT NEW.organization_id, NEW.id, 'scheduled', o, v_channel, v_start,
-		   v_start OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o),
-		   v_start OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o), NULL
-	FROM pg_catalog.unnest(v_offsets) o
-	WHERE v_start OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o) OPERATOR(pg_catalog.>) pg_catalog.now()
-	ON CONFLICT (booking_id, offset_minutes, starts_at) WHERE kind = 'scheduled'
-	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, attempts = 0, next_attempt_at = EXCLUDED.due_at,
-				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
-	WHERE r.status OPERATOR(pg_catalog.=) 'cancelled';
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.sync_booking_reminders() IS
 'Trigger (AFTER INSERT or UPDATE of status, during, customer_id): the booking''s reminders follow its status, start and customer';
+
+-- A customer who gets an address, or turns reminders back on, gets the
+-- reminders of their confirmed bookings still ahead.
+CREATE FUNCTION protector_internal.customer_reminders()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	b protector.bookings;
+BEGIN
+	FOR b IN
+		SELECT * FROM protector.bookings x
+		WHERE x.customer_id OPERATOR(pg_catalog.=) NEW.id AND x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+		  AND x.status OPERATOR(pg_catalog.=) 'confirmed' AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+	LOOP
+		PERFORM protector_internal.make_booking_reminders(b);
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.customer_reminders() IS
+'Trigger (AFTER UPDATE of a customer''s email, phone or reminder_channel): their confirmed bookings get the reminders they now can';
+
+CREATE TRIGGER customer_reminders AFTER UPDATE OF email, phone, reminder_channel ON protector.customers
+	FOR EACH ROW WHEN ((OLD.email, OLD.phone, OLD.reminder_channel) IS DISTINCT FROM (NEW.email, NEW.phone, NEW.reminder_channel)
+					   AND (NEW.email IS NOT NULL OR NEW.phone IS NOT NULL)
+					   AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.customer_reminders();
 
 CREATE TRIGGER sync_reminders AFTER INSERT ON protector.bookings
 	FOR EACH ROW WHEN (NEW.status = 'confirmed' AND NEW.customer_id IS NOT NULL AND NOT protector_internal.restoring())
@@ -210,19 +266,24 @@ CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id
 -- A manual reminder as staff queue it: about the booking's start, due
 -- now, by the customer's channel (or the one asked for, if they have its
 -- address); the booking must be confirmed and not started, and one manual
--- reminder per booking in 10 minutes is enough.
+-- reminder per booking in 10 minutes is enough.  Runs as the caller, and
+-- asks the capability map first: whoever may not send reminders in the
+-- booking's organization learns nothing about its bookings.
 CREATE FUNCTION protector_internal.prepare_reminder()
 RETURNS trigger
 LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	b protector.bookings;
 	v_channel text;
 BEGIN
+	IF NOT (protector_internal.caller_is_trusted()
+			OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('reminders.send'))) THEN
+		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
+	END IF;
 	SELECT * INTO b FROM protector.bookings x
-	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.booking_id
-	FOR KEY SHARE;
+	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.booking_id;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
 	ELSIF b.status OPERATOR(pg_catalog.<>) 'confirmed' OR pg_catalog.lower(b.during) OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
@@ -239,10 +300,14 @@ BEGIN
 	IF v_channel IS NULL THEN
 		PERFORM protector.raise('invalid_parameter',
 			CASE WHEN NEW.channel IS NULL THEN 'the customer has no e-mail address or phone number for reminders'
-				 ELSE pg_catalog.format('the customer has no %s for reminders',
-										CASE NEW.channel WHEN 'email' THEN 'e-mail address' ELSE 'phone number' END) END,
+				 WHEN NEW.channel OPERATOR(pg_catalog.=) 'email' THEN 'the customer has no e-mail address for reminders'
+				 ELSE 'the customer has no phone number for reminders' END,
 			'Or they chose not to get reminders (customers.reminder_channel = none).');
 	END IF;
+	-- one at a time per booking, so that the 10-minute rule holds for
+	-- callers at the same moment (READ COMMITTED: the check below then
+	-- sees what the one before committed)
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547718, pg_catalog.hashtext(NEW.booking_id::text));
 	IF EXISTS (SELECT FROM protector.booking_reminders r
 			   WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 				 AND r.booking_id OPERATOR(pg_catalog.=) NEW.booking_id AND r.kind OPERATOR(pg_catalog.=) 'manual'
@@ -364,11 +429,17 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.settle_stale_reminders();
 	-- the due ones, oldest first, each to one caller
+	-- (the booking shared-locked too, skipped while a change of it is in
+	-- progress: that change's trigger then finds the reminder pending, and
+	-- a change after this claim waits for it)
 	WITH due AS (
 		SELECT x.id FROM protector.booking_reminders x
+		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
+								  AND b.id OPERATOR(pg_catalog.=) x.booking_id
 		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
 		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
-		ORDER BY x.next_attempt_at, x.id LIMIT p_limit FOR UPDATE SKIP LOCKED),
+		ORDER BY x.next_attempt_at, x.id LIMIT p_limit
+		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED),
 	taken AS (
 		UPDATE protector.booking_reminders r
 		SET status = 'sending', attempts = r.attempts OPERATOR(pg_catalog.+) 1, claimed_at = pg_catalog.now(),
@@ -445,6 +516,11 @@ BEGIN
 			pg_catalog.format('Its status is %s.', r.status),
 			'Only a reminder handed out by claim_due_reminders is completed, once; a lease that ran out hands it to the next claim.');
 	END IF;
+	IF p_attempt IS NULL AND r.attempts OPERATOR(pg_catalog.>) 1 THEN
+		PERFORM protector.raise('conflict', 'this reminder was claimed more than once: p_attempt must say which claim reports',
+			pg_catalog.format('It is at attempt %s.', r.attempts),
+			'Pass the attempt that claim_due_reminders handed out; a report of an earlier claim is refused.');
+	END IF;
 	IF p_attempt IS NOT NULL AND p_attempt OPERATOR(pg_catalog.<>) r.attempts THEN
 		PERFORM protector.raise('conflict', 'this claim of the reminder has run out',
 			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, r.attempts),
@@ -481,6 +557,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.require_worker(text),
 	protector_internal.settle_stale_reminders(),
 	protector_internal.reminder_max_attempts(uuid),
-	protector_internal.reminder_backoff(integer),
-	protector_internal.reminder_address(uuid, uuid, text)
+	protector_internal.reminder_backoff(integer)
 TO service_role;
+-- (as the caller, under RLS: prepare_reminder asks it for the desk)
+GRANT EXECUTE ON FUNCTION protector_internal.reminder_address(uuid, uuid, text) TO authenticated, service_role;

@@ -213,11 +213,28 @@ BEGIN
 	DELETE FROM protector_internal.widget_requests w
 	WHERE w.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 	  AND w.identity_key OPERATOR(pg_catalog.=) v_identity;
+	-- their reminders: none is sent any more, and the worker's error texts
+	-- (which tend to quote the address) go, in the history too
+	UPDATE protector.booking_reminders r
+	SET last_error = NULL,
+		cancelled_reason = CASE WHEN r.status OPERATOR(pg_catalog.=) 'pending' THEN 'customer erased' ELSE r.cancelled_reason END,
+		status = CASE WHEN r.status OPERATOR(pg_catalog.=) 'pending' THEN 'cancelled' ELSE r.status END
+	FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
+	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
+	UPDATE protector.audit_log l
+	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'last_error',
+		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'
+	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.booking_reminders'
+	  AND l.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
+		  (SELECT b.id::text FROM protector.bookings b
+		   WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id);
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.erase_customer_data() IS
-'Trigger: replaces a customer''s personal data with a tombstone in customers, their bookings'' details and the audit history';
+'Trigger: replaces a customer''s personal data with a tombstone in customers, their bookings'' details, their reminders and the audit history';
 
 CREATE TRIGGER erase_customer_data AFTER INSERT ON protector.customer_erasures
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())

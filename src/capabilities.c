@@ -125,6 +125,9 @@ static const Capability capability_map[] = {
 	{"audit.read", R_OWNER | R_ADMIN, "read the audit log"},
 	{"audit.purge", R_OWNER, "purge old audit history"},
 	{"customers.erase", R_OWNER | R_ADMIN, "erase a customer's personal data"},
+	{"waivers.read", R_DESK, "see waivers and the signed submissions"},
+	{"waivers.manage", R_MGMT, "create and change waiver templates"},
+	{"waivers.collect", R_DESK | R_AGENT, "collect waiver signatures (agents: for their bookings)"},
 	{"reminders.read", R_DESK, "see the reminders of the organization's bookings"},
 	{"reminders.send", R_DESK, "send a booking reminder now"},
 };

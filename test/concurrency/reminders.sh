@@ -173,16 +173,38 @@ left=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.booking_reminde
 	WHERE r.status NOT IN ('sent', 'failed', 'cancelled') AND r.next_attempt_at <= now()")
 if [ "$left" != 0 ]; then echo "$left due reminders were never handed out"; failures=$((failures + 1)); fi
 
+# staff sending a reminder now from three devices at once: one is queued,
+# the others are told it was sent less than 10 minutes ago
+booking=$(psql -X -A -t -d "$DB" -c "SELECT id FROM protector.bookings WHERE status = 'confirmed'
+	AND lower(during) > now() ORDER BY lower(during) LIMIT 1")
+for n in 1 2 3; do
+	psql -X -q -d "$DB" >"$WORK/send$n.log" 2>&1 <<SQL &
+BEGIN;
+DO \$\$ BEGIN WHILE NOT EXISTS (SELECT FROM gate) LOOP PERFORM pg_sleep(0.005); END LOOP; END \$\$;
+SELECT protector.send_booking_reminder('$booking') IS NOT NULL AS queued;
+SELECT pg_sleep(0.5);
+COMMIT;
+SQL
+done
+psql -X -q -d "$DB" -c "TRUNCATE gate" -c "SELECT pg_sleep(0.3)" -c "INSERT INTO gate VALUES (true)" >/dev/null
+wait
+queued=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.booking_reminders WHERE booking_id = '$booking' AND kind = 'manual'")
+limited=$(grep -l "ERROR: .*sent less than 10 minutes ago" "$WORK"/send*.log | wc -l)
+echo "three sends at once: $queued queued, $limited refused"
+if [ "$queued" != 1 ] || [ "$limited" != 2 ]; then
+	echo "SEND RACE LOST: $queued manual reminders queued"; failures=$((failures + 1))
+fi
+
 # the mutant: a claim that does not lock what it takes
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
 DO $$
 DECLARE
 	v_def text := pg_get_functiondef('protector.claim_due_reminders(integer, interval)'::regprocedure);
 BEGIN
-	IF position('LIMIT p_limit FOR UPDATE SKIP LOCKED' IN v_def) = 0 THEN
+	IF position('FOR UPDATE OF x SKIP LOCKED' IN v_def) = 0 THEN
 		RAISE EXCEPTION 'the claim no longer reads as the mutant expects';
 	END IF;
-	EXECUTE replace(v_def, 'LIMIT p_limit FOR UPDATE SKIP LOCKED', 'LIMIT p_limit');
+	EXECUTE replace(v_def, 'FOR UPDATE OF x SKIP LOCKED', '');
 END
 $$;
 SQL

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test/ops/restore.sh — backups restore exactly.  A database filled through
-# the RPCs (test/ops/fixture.sql, Supabase Realtime publication included) is
+# the RPCs (test/ops/fixture.sql, Supabase Realtime publication included,
+# then test/ops/fixture_current.sql: waivers, signatures, reminders) is
 # dumped and restored every standard way:
 #   pg_restore; pg_restore --single-transaction; pg_restore -j 2; a plain
 #   SQL dump through psql; pg_dumpall into a fresh cluster; a data-only
@@ -83,6 +84,7 @@ fresh() {
 fresh "$SRC"
 prepare "$SRC" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -f test/ops/fixture.sql >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -f test/ops/fixture_current.sql >/dev/null
 psql -X -A -t -d "$SRC" -f test/ops/fingerprint.sql >"$WORK/source.fp"
 PUB=$(publication "$SRC")
 echo "source: $(grep -c . "$WORK/source.fp") tables and sequences; $(grep '^protector.bookings ' "$WORK/source.fp" | cut -d' ' -f2) bookings, $(grep '^protector.audit_log ' "$WORK/source.fp" | cut -d' ' -f2) audit rows; publication: $PUB"

@@ -59,6 +59,26 @@ VALUES ('0ab00000-0000-4000-8000-000000000000', 'gift_MgPzjlEdtFyt7lkG0lLvwMPx',
 INSERT INTO protector.promo_codes (organization_id, code, discount_kind, discount_value)
 VALUES ('0ab00000-0000-4000-8000-000000000000', 'promo_FDNVwOXl8tIgp7J1PSn9HCCF', 'percent', 10);
 
+-- a waiver of each; B's service SB2 asks for B's, with a booking to link
+-- a signature of B made without one
+INSERT INTO protector.waivers (id, organization_id, name) VALUES
+	('0aa00000-0000-4000-8000-0000000000f1', '0aa00000-0000-4000-8000-000000000000', 'Waiver A'),
+	('0ab00000-0000-4000-8000-0000000000f1', '0ab00000-0000-4000-8000-000000000000', 'Waiver B');
+INSERT INTO protector.waiver_versions (id, organization_id, waiver_id, title, body) VALUES
+	('0aa00000-0000-4000-8000-0000000000f2', '0aa00000-0000-4000-8000-000000000000', '0aa00000-0000-4000-8000-0000000000f1', 'A', 'Text A'),
+	('0ab00000-0000-4000-8000-0000000000f2', '0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000f1', 'B', 'Text B');
+INSERT INTO protector.waiver_submissions (id, organization_id, waiver_version_id, participant_name, participant_birth_date,
+										  signer_name, signature) VALUES
+	('0aa00000-0000-4000-8000-0000000000f3', '0aa00000-0000-4000-8000-000000000000', '0aa00000-0000-4000-8000-0000000000f2',
+	 'Pat A', '1990-01-01', 'Pat A', 'Pat A'),
+	('0ab00000-0000-4000-8000-0000000000f3', '0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000f2',
+	 'Pat B', '1990-01-01', 'Pat B', 'Pat B');
+UPDATE protector.services SET waiver_id = '0ab00000-0000-4000-8000-0000000000f1' WHERE id = '0ab00000-0000-4000-8000-0000000005a2';
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status) VALUES
+	('0ab00000-0000-4000-8000-00000000b003', '0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1',
+	 '0ab00000-0000-4000-8000-0000000005a2', '0ab00000-0000-4000-8000-00000000c001',
+	 tstzrange(date_trunc('day', now()) + interval '5 days 14 hours', date_trunc('day', now()) + interval '5 days 15 hours'), 'confirmed');
+
 -- ids: what the caller (owner of B) owns, the victim's, a random one
 CREATE TEMP TABLE ids (kind text PRIMARY KEY, b uuid, a uuid);
 INSERT INTO ids VALUES
@@ -70,7 +90,9 @@ INSERT INTO ids VALUES
 	('customer', '0ab00000-0000-4000-8000-00000000c001', '0aa00000-0000-4000-8000-00000000c001'),
 	('customer2', '0ab00000-0000-4000-8000-00000000c002', '0aa00000-0000-4000-8000-00000000c002'),
 	('booking', '0ab00000-0000-4000-8000-00000000b001', '0aa00000-0000-4000-8000-00000000b001'),
-	('booking_due', '0ab00000-0000-4000-8000-00000000b002', '0aa00000-0000-4000-8000-00000000b001');
+	('booking_due', '0ab00000-0000-4000-8000-00000000b002', '0aa00000-0000-4000-8000-00000000b001'),
+	('waiver', '0ab00000-0000-4000-8000-0000000000f1', '0aa00000-0000-4000-8000-0000000000f1'),
+	('submission', '0ab00000-0000-4000-8000-0000000000f3', '0aa00000-0000-4000-8000-0000000000f3');
 CREATE TEMP TABLE const AS
 SELECT date_trunc('day', now()) + interval '6 days 12 hours' AS slot,
 	   (SELECT embed_key FROM protector.venues WHERE id = '0ab00000-0000-4000-8000-0000000000a1') AS key;
@@ -128,6 +150,18 @@ INSERT INTO calls VALUES
 	('protector.erase_customer(uuid)', 'z_owner_b', 'customer', 'p_customer_id', $$protector.erase_customer(%1$s)$$),
 	('protector.record_payment(uuid,numeric,text,text,protector.payment_kind,protector.payment_status,text,jsonb)', 'z_owner_b',
 	 'booking', 'p_booking_id', $$protector.record_payment(%1$s, 10, 'stripe', 'pi_authz')$$),
+	('protector.create_waiver(uuid,text,text,text,integer,integer)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.create_waiver(%1$s, 'Waiver B', 'The new text.')$$),
+	('protector.submit_waiver(uuid,text,date,text,text,uuid,text)', 'z_owner_b', 'waiver', 'p_waiver_id',
+	 $$protector.submit_waiver(%1$s, 'Lee Roe', '1990-01-01', 'Lee Roe', 'Lee Roe')$$),
+	('protector.link_waiver_to_booking(uuid,uuid)', 'z_owner_b', 'submission', 'p_submission_id',
+	 $$protector.link_waiver_to_booking(%1$s, '0ab00000-0000-4000-8000-00000000b003')$$),
+	('protector.get_waiver_submissions(uuid,uuid)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.get_waiver_submissions(%1$s)$$),
+	('protector.verify_waiver_signature(uuid)', 'z_owner_b', 'submission', 'p_submission_id',
+	 $$protector.verify_waiver_signature(%1$s)$$),
+	('protector.export_waivers(uuid,date,date)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.export_waivers(%1$s, '2026-01-01', '2027-12-31')$$),
 	('protector.send_booking_reminder(uuid,text)', 'z_owner_b', 'booking_due', 'p_booking_id',
 	 $$protector.send_booking_reminder(%1$s)$$),
 	('protector.redeem_voucher(uuid,text)', 'z_owner_b', 'booking_due', 'p_booking_id',
@@ -528,6 +562,8 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.recent_booking_ids(uuid,integer)'),
 			 ('protector_internal.csv_agg_transfn(internal,anyelement)'), ('protector_internal.csv_agg_finalfn(internal)'),
 			 ('protector_internal.during_is_bounded(tstzrange)'), ('protector_internal.during_within_31_days(tstzrange)'),
+			 ('protector_internal.reminder_address(uuid,uuid,text)'), ('protector_internal.sha256_hex(text)'),
+			 ('protector_internal.waiver_submission_digest(protector.waiver_submissions)'),
 			 ('protector_internal.bookings_row_check(numeric,text,protector.booking_status,timestamp with time zone,text,numeric,jsonb,numeric,tstzrange,text,integer,numeric,numeric)')$$,
 	'authenticated may execute only the helpers that policies and RPCs ask (docs/security.md lists them)');
 SELECT ok(NOT has_schema_privilege('anon', 'protector_internal', 'USAGE'), 'anon has no usage of protector_internal');

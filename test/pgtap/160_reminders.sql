@@ -7,7 +7,7 @@
 -- whole file runs in one transaction, so now() is one instant.
 -- Concurrent claimers: test/concurrency/reminders.sh.
 BEGIN;
-SELECT plan(69);
+SELECT plan(81);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['r_owner', 'r_operator', 'r_agent', 'r_finance', 'r_viewer',
 														'r_other']) u;
@@ -234,10 +234,14 @@ SELECT results_eq($$SELECT customer_name, attempt FROM protector.claim_due_remin
 SELECT is((SELECT format('%s %s %s %s', status, attempts, next_attempt_at - now(), last_error)
 		   FROM protector.booking_reminders WHERE booking_id = '0a160000-0000-4000-8000-0000000b0003' AND kind = 'manual'),
 	'pending 1 00:01:00 lease expired: the worker did not report', 'a lease that ran out is a failed attempt');
+SELECT throws_ok($$SELECT protector.complete_reminder((SELECT id FROM protector.booking_reminders
+													  WHERE booking_id = '0a160000-0000-4000-8000-0000000b0002' AND kind = 'manual'), true)$$,
+	'23P01', 'this reminder was claimed more than once: p_attempt must say which claim reports',
+	'a report without p_attempt could be a late one of claim 1');
 SELECT is((SELECT format('%s %s', status, next_attempt_at - now())
 		   FROM protector.complete_reminder((SELECT id FROM protector.booking_reminders
 											 WHERE booking_id = '0a160000-0000-4000-8000-0000000b0002' AND kind = 'manual'),
-											false, NULL)),
+											false, NULL, 2)),
 	'pending 00:02:00', 'failed again: retried after 2^1 = 2 minutes');
 SELECT is(protector_internal.reminder_backoff(5) || ' ' || protector_internal.reminder_backoff(7) || ' '
 		  || protector_internal.reminder_backoff(20), '00:16:00 01:00:00 01:00:00', 'backoff: 2^4 = 16 minutes, then at most 60');
@@ -257,7 +261,7 @@ SELECT tests.authenticate_as_service_role();
 SELECT is((SELECT attempt FROM protector.claim_due_reminders(10) WHERE customer_name = 'Fay'), 2, 'the second try');
 SELECT is((SELECT status || ' ' || attempts FROM protector.complete_reminder((SELECT id FROM protector.booking_reminders
 														   WHERE organization_id = '0b160000-0000-4000-8000-000000000000'),
-														  false, 'bounced')), 'failed 2', 'max_attempts 2: failed for good');
+														  false, 'bounced', 2)), 'failed 2', 'max_attempts 2: failed for good');
 -- at claim time the address is read again: Cy now prefers e-mail, Ann opted out
 RESET ROLE;
 UPDATE protector.customers SET reminder_channel = 'email' WHERE id = '0a160000-0000-4000-8000-00000000c003';
@@ -284,6 +288,63 @@ SELECT tests.authenticate_as_service_role();
 SELECT is_empty($$SELECT * FROM protector.claim_due_reminders(10) WHERE customer_name = 'Ann'$$, 'too late to remind');
 SELECT is((SELECT status FROM protector.booking_reminders WHERE booking_id = '0a160000-0000-4000-8000-0000000b0007'),
 	'expired', 'it expired');
+-- a reschedule while a reminder was due but not yet sent (the worker is
+-- late): a booking 90 minutes ahead has its 1-hour reminder due in 30;
+-- the worker is 5 minutes behind, and the booking moves to 50 minutes
+-- ahead, whose 1-hour time (10 minutes ago) has passed: due now, not lost
+RESET ROLE;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a160000-0000-4000-8000-0000000b0010', '0a160000-0000-4000-8000-000000000000', '0a160000-0000-4000-8000-0000000000a1',
+		'0a160000-0000-4000-8000-0000000005a1', '0a160000-0000-4000-8000-00000000c002',
+		tstzrange(now() + interval '90 minutes', now() + interval '150 minutes'), 'confirmed');
+SELECT is((SELECT string_agg(offset_minutes || ' due in ' || (due_at - now()), ', ') FROM protector.booking_reminders
+		   WHERE booking_id = '0a160000-0000-4000-8000-0000000b0010'), '60 due in 00:30:00', 'only the 1-hour one, due in 90 - 60 = 30 minutes');
+UPDATE protector.booking_reminders SET due_at = now() - interval '5 minutes', next_attempt_at = now() - interval '5 minutes'
+WHERE booking_id = '0a160000-0000-4000-8000-0000000b0010';
+UPDATE protector.bookings SET during = tstzrange(now() + interval '50 minutes', now() + interval '110 minutes')
+WHERE id = '0a160000-0000-4000-8000-0000000b0010';
+SELECT results_eq($$SELECT offset_minutes, status, due_at - now(), starts_at - now()
+					FROM protector.booking_reminders WHERE booking_id = '0a160000-0000-4000-8000-0000000b0010'
+					ORDER BY status$$,
+	$$VALUES (60, 'cancelled', interval '-5 minutes', interval '90 minutes'), (60, 'pending', interval '0', interval '50 minutes')$$,
+	'moved while the 1-hour reminder was overdue: the new one is due now');
+SELECT pg_temp.book('13', '002', 20);
+UPDATE protector.bookings SET during = tstzrange(pg_temp.t(21), pg_temp.t(22)) WHERE id = '0a160000-0000-4000-8000-0000000b0013';
+SELECT is((SELECT count(*)::int FROM protector.booking_reminders WHERE booking_id = '0a160000-0000-4000-8000-0000000b0013'
+		   AND status = 'pending' AND due_at > now()), 2, 'a reschedule with nothing overdue: both at their times');
+-- a customer who gets an address gets the reminders of their bookings
+SELECT pg_temp.book('11', '005', 23);
+SELECT is((SELECT count(*)::int FROM protector.booking_reminders WHERE booking_id = '0a160000-0000-4000-8000-0000000b0011'), 0,
+	'Eve has no address: no reminders');
+UPDATE protector.customers SET email = 'eve@example.com' WHERE id = '0a160000-0000-4000-8000-00000000c005';
+SELECT is((SELECT string_agg(offset_minutes || ' ' || channel, ', ' ORDER BY offset_minutes)
+		   FROM protector.booking_reminders WHERE booking_id = '0a160000-0000-4000-8000-0000000b0011'),
+	'60 email, 1440 email', 'given an e-mail address, she gets both');
+-- 60.0 is the integer 60 in the settings schema; the reminders read it so
+UPDATE protector.organizations SET settings = '{"reminders": {"offsets_minutes": [90.0], "max_attempts": 3.0}}'
+WHERE id = '0b160000-0000-4000-8000-000000000000';
+SELECT pg_temp.book('12', '001', 12, 'confirmed', '0b16');
+SELECT is((SELECT offset_minutes || ' ' || (starts_at - due_at) FROM protector.booking_reminders
+		   WHERE booking_id = '0a160000-0000-4000-8000-0000000b0012'), '90 01:30:00', 'an offset written 90.0: 90 minutes');
+SELECT is(protector_internal.reminder_max_attempts('0b160000-0000-4000-8000-000000000000'), 3, 'max_attempts 3.0: 3');
+-- no answer about another organization's bookings but "not found"
+SELECT tests.authenticate_as('r_other');
+SELECT throws_ok($$INSERT INTO protector.booking_reminders (organization_id, booking_id)
+				   VALUES ('0a160000-0000-4000-8000-000000000000', '0a160000-0000-4000-8000-0000000b0006')$$, 'P0002',
+	'booking not found', 'another tenant''s cancelled booking: not found, like any other id');
+-- an erased customer: nothing more is sent, the worker's errors go
+RESET ROLE;
+SELECT tests.authenticate_as('r_owner');
+SELECT is(protector.erase_customer('0a160000-0000-4000-8000-00000000c002') ->> 'already_erased', 'false', 'the owner erases Bob');
+RESET ROLE;
+SELECT is((SELECT count(*) FILTER (WHERE r.status = 'pending') || ' pending, ' || count(r.last_error) || ' errors'
+		   FROM protector.booking_reminders r JOIN protector.bookings b ON b.id = r.booking_id
+		   WHERE b.customer_id = '0a160000-0000-4000-8000-00000000c002'),
+	'0 pending, 0 errors', 'Bob erased: his reminders cancelled, the errors gone');
+SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'protector.booking_reminders'
+		   AND (new_row ? 'last_error' OR old_row ? 'last_error')
+		   AND COALESCE(new_row, old_row) ->> 'booking_id' IN ('0a160000-0000-4000-8000-0000000b0002', '0a160000-0000-4000-8000-0000000b0010')),
+	0, 'and from the history');
 -- every change is audited
 RESET ROLE;
 SELECT is((SELECT string_agg(l.op || ' ' || COALESCE(l.new_row ->> 'status', '') || ' ' || COALESCE(l.actor_role, ''), ', ' ORDER BY l.id)

@@ -1,0 +1,713 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/83_waivers.sql: digital waivers (docs/waivers.md).
+--
+-- A waiver is a named template of an organization; its text lives in
+-- versions.  A version nobody has signed may still be corrected; once
+-- signed it can never change or go (a new text is a new version, the next
+-- number).  New signatures take the latest version of an active waiver.
+--
+-- A submission is one participant's signature: typed signature, signer,
+-- date of birth, the guardian who signs for a minor, the local date of
+-- signing in the venue's time zone (the organization's without a booking),
+-- and two SHA-256 digests: of the text signed, and of the submission
+-- itself.  verify_waiver_signature recomputes both, proving that neither
+-- the text nor the signature changed since.  Submissions are never edited;
+-- one signed before its booking is known is linked to it once.
+--
+-- A service may require a waiver (services.waiver_id): its bookings go
+-- in_progress only when as many distinct participants (name and date of
+-- birth) as the party has signed it; the error names who is missing.
+
+CREATE TABLE protector.waivers (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	name			text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
+	active			boolean NOT NULL DEFAULT true,
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (organization_id, id),
+	UNIQUE (organization_id, name)
+);
+COMMENT ON TABLE protector.waivers IS
+'Waiver templates of an organization; their texts are waiver_versions';
+
+CREATE TABLE protector.waiver_versions (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	waiver_id		uuid NOT NULL,
+	-- NULL on insert: the next number of the waiver
+	version			integer NOT NULL CHECK (version BETWEEN 1 AND 100000),
+	title			text NOT NULL CHECK (length(btrim(title)) BETWEEN 1 AND 200),
+	body			text NOT NULL CHECK (length(btrim(body)) BETWEEN 1 AND 100000),
+	-- participants younger are refused; younger than guardian_under, a
+	-- guardian signs for them
+	minimum_age		integer NOT NULL DEFAULT 0 CHECK (minimum_age BETWEEN 0 AND 120),
+	guardian_under	integer NOT NULL DEFAULT 18 CHECK (guardian_under BETWEEN 0 AND 120),
+	-- hex SHA-256 of the body (UTF-8), set by the database
+	body_sha256		text COLLATE "C" NOT NULL CHECK (body_sha256 ~ '^[0-9a-f]{64}$'),
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (organization_id, id),
+	UNIQUE (waiver_id, version),
+	FOREIGN KEY (organization_id, waiver_id) REFERENCES protector.waivers (organization_id, id) ON DELETE CASCADE
+);
+CREATE INDEX waiver_versions_waiver_idx ON protector.waiver_versions (organization_id, waiver_id, version);
+COMMENT ON TABLE protector.waiver_versions IS
+'The texts of a waiver, numbered; a signed version never changes (a new text is a new version)';
+
+CREATE TABLE protector.waiver_submissions (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	waiver_version_id uuid NOT NULL,
+	-- linked once (link_waiver_to_booking) when signed before the booking
+	booking_id		uuid,
+	-- the booking's customer (who holds the booking), by default
+	customer_id		uuid,
+	participant_name text NOT NULL CHECK (length(participant_name) BETWEEN 1 AND 200),
+	participant_birth_date date NOT NULL,
+	-- in whole years on signed_on, set by the database
+	participant_age integer NOT NULL CHECK (participant_age BETWEEN 0 AND 150),
+	signer_name		text NOT NULL CHECK (length(signer_name) BETWEEN 1 AND 200),
+	signature		text NOT NULL CHECK (length(signature) BETWEEN 1 AND 200),
+	-- the signer, when the participant is a minor
+	guardian_name	text CHECK (length(guardian_name) BETWEEN 1 AND 200),
+	-- set by the database: the time, its local date (the venue's), and the
+	-- digests of the text signed and of this submission
+	signed_at		timestamptz NOT NULL DEFAULT now(),
+	signed_on		date NOT NULL,
+	text_sha256		text COLLATE "C" NOT NULL CHECK (text_sha256 ~ '^[0-9a-f]{64}$'),
+	submission_sha256 text COLLATE "C" NOT NULL CHECK (submission_sha256 ~ '^[0-9a-f]{64}$'),
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (organization_id, id),
+	FOREIGN KEY (organization_id, waiver_version_id) REFERENCES protector.waiver_versions (organization_id, id),
+	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id),
+	FOREIGN KEY (organization_id, customer_id)
+		REFERENCES protector.customers (organization_id, id) ON DELETE SET NULL (customer_id)
+);
+CREATE INDEX waiver_submissions_version_idx ON protector.waiver_submissions (organization_id, waiver_version_id);
+CREATE INDEX waiver_submissions_booking_idx ON protector.waiver_submissions (organization_id, booking_id);
+CREATE INDEX waiver_submissions_customer_idx ON protector.waiver_submissions (organization_id, customer_id);
+CREATE INDEX waiver_submissions_signed_idx ON protector.waiver_submissions (organization_id, signed_on);
+-- one signature per participant (name as compared, date of birth) and booking
+CREATE UNIQUE INDEX waiver_submissions_participant_idx ON protector.waiver_submissions
+	(organization_id, booking_id, protector.normalize_name(participant_name), participant_birth_date)
+	WHERE booking_id IS NOT NULL;
+COMMENT ON TABLE protector.waiver_submissions IS
+'Signed waivers: one participant''s typed signature of one waiver version, with digests that prove text and signature unchanged';
+
+ALTER TABLE protector.services ADD COLUMN waiver_id uuid;
+COMMENT ON COLUMN protector.services.waiver_id IS
+'The waiver every participant must have signed before a booking of this service goes in_progress';
+ALTER TABLE protector.services ADD CONSTRAINT services_waiver_fkey
+	FOREIGN KEY (organization_id, waiver_id) REFERENCES protector.waivers (organization_id, id);
+CREATE INDEX services_waiver_idx ON protector.services (organization_id, waiver_id);
+
+CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.waivers
+	FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at();
+CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.waiver_versions
+	FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at();
+CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.waiver_submissions
+	FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at();
+
+-- Managers write templates; the desk and agents (for their bookings)
+-- collect signatures; customers read the waivers of organizations they
+-- are customers of and sign for their own bookings.
+ALTER TABLE protector.waivers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.waivers FORCE ROW LEVEL SECURITY;
+ALTER TABLE protector.waiver_versions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.waiver_versions FORCE ROW LEVEL SECURITY;
+ALTER TABLE protector.waiver_submissions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.waiver_submissions FORCE ROW LEVEL SECURITY;
+CREATE POLICY waivers_select ON protector.waivers FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.read'))::uuid[])
+		   OR organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.collect'))::uuid[])
+		   OR organization_id = ANY ((SELECT protector_internal.customer_organizations())::uuid[]));
+CREATE POLICY waivers_insert ON protector.waivers FOR INSERT TO authenticated
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.manage'))::uuid[]));
+CREATE POLICY waivers_update ON protector.waivers FOR UPDATE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.manage'))::uuid[]))
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.manage'))::uuid[]));
+CREATE POLICY waivers_delete ON protector.waivers FOR DELETE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.manage'))::uuid[]));
+CREATE POLICY waiver_versions_select ON protector.waiver_versions FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.read'))::uuid[])
+		   OR organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.collect'))::uuid[])
+		   OR organization_id = ANY ((SELECT protector_internal.customer_organizations())::uuid[]));
+CREATE POLICY waiver_versions_insert ON protector.waiver_versions FOR INSERT TO authenticated
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.manage'))::uuid[]));
+CREATE POLICY waiver_versions_update ON protector.waiver_versions FOR UPDATE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.manage'))::uuid[]))
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.manage'))::uuid[]));
+CREATE POLICY waiver_versions_delete ON protector.waiver_versions FOR DELETE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.manage'))::uuid[]));
+CREATE POLICY waiver_submissions_select ON protector.waiver_submissions FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.read'))::uuid[])
+		   OR customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[])
+		   OR booking_id IN (SELECT b.id FROM protector.bookings b WHERE b.assigned_agent = (SELECT protector.current_user_id())));
+-- (a booking is "visible" by the caller's own RLS on bookings: the desk's,
+-- an agent's assigned ones, a customer's own)
+CREATE POLICY waiver_submissions_insert ON protector.waiver_submissions FOR INSERT TO authenticated
+	WITH CHECK ((organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.collect'))::uuid[])
+				 AND (booking_id IN (SELECT b.id FROM protector.bookings b)
+					  OR (booking_id IS NULL AND organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.read'))::uuid[]))))
+				OR booking_id IN (SELECT b.id FROM protector.bookings b
+								  WHERE b.customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[])));
+CREATE POLICY waiver_submissions_update ON protector.waiver_submissions FOR UPDATE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.read'))::uuid[])
+		   OR customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[]))
+	WITH CHECK ((organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.collect'))::uuid[])
+				 AND booking_id IN (SELECT b.id FROM protector.bookings b))
+				OR booking_id IN (SELECT b.id FROM protector.bookings b
+								  WHERE b.customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[])));
+SELECT pg_catalog.pg_extension_config_dump('protector.waivers', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.waiver_versions', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.waiver_submissions', '');
+
+-- versions --------------------------------------------------------------------
+
+CREATE FUNCTION protector_internal.sha256_hex(p_text text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_text, 'UTF8')), 'hex')
+$$;
+COMMENT ON FUNCTION protector_internal.sha256_hex(text) IS
+'Hex SHA-256 of a text''s UTF-8 bytes (PostgreSQL''s sha256())';
+
+-- A version's number (the next of its waiver, the waiver locked so that
+-- two new versions wait for each other) and digest; a signed version
+-- neither changes nor goes.
+CREATE FUNCTION protector_internal.prepare_waiver_version()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT'
+	   AND EXISTS (SELECT FROM protector.waiver_submissions s
+				   WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+					 AND s.waiver_version_id OPERATOR(pg_catalog.=) OLD.id) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('version %s of this waiver has been signed and cannot be %s', OLD.version,
+							  CASE TG_OP WHEN 'DELETE' THEN 'deleted' ELSE 'changed' END),
+			NULL, 'A new text is a new version: create_waiver with the same name.');
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+		RETURN OLD;
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+	   AND (NEW.waiver_id, NEW.version) IS DISTINCT FROM (OLD.waiver_id, OLD.version) THEN
+		PERFORM protector.raise('invalid_parameter', 'a version keeps its waiver and number');
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		PERFORM FROM protector.waivers w
+		WHERE w.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND w.id OPERATOR(pg_catalog.=) NEW.waiver_id
+		FOR UPDATE;
+		IF NEW.version IS NULL THEN
+			SELECT COALESCE(pg_catalog.max(v.version), 0) OPERATOR(pg_catalog.+) 1 INTO NEW.version
+			FROM protector.waiver_versions v WHERE v.waiver_id OPERATOR(pg_catalog.=) NEW.waiver_id;
+		END IF;
+	END IF;
+	PERFORM protector_internal.check_text(NEW.title, 'title', 1, 200);
+	IF NEW.body IS NULL OR NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\n\t', '  ')) THEN
+		PERFORM protector.raise('invalid_parameter', 'body must be text without control characters other than line breaks and tabs');
+	END IF;
+	NEW.body_sha256 := protector_internal.sha256_hex(NEW.body);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.prepare_waiver_version() IS
+'Trigger: a waiver version''s number (the next one) and SHA-256; refuses changing or deleting a signed version';
+
+CREATE TRIGGER prepare_waiver_version BEFORE INSERT OR UPDATE OR DELETE ON protector.waiver_versions
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.prepare_waiver_version();
+
+-- The waiver of p_organization_id named p_name gets a new version (made
+-- with version 1 when there is none): the text a new signature takes.
+CREATE FUNCTION protector.create_waiver(p_organization_id uuid, p_name text, p_body text,
+										p_title text DEFAULT NULL, p_minimum_age integer DEFAULT 0,
+										p_guardian_under integer DEFAULT 18)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w protector.waivers;
+	v protector.waiver_versions;
+BEGIN
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
+	PERFORM protector_internal.authorize(p_organization_id, 'waivers.manage');
+	PERFORM protector_internal.check_text(p_name, 'p_name', 1, 200);
+	PERFORM protector_internal.check_integer(p_minimum_age, 'p_minimum_age', 0, 120);
+	PERFORM protector_internal.check_integer(p_guardian_under, 'p_guardian_under', 0, 120);
+	IF p_body IS NULL OR pg_catalog.length(pg_catalog.btrim(p_body)) NOT BETWEEN 1 AND 100000 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_body must be 1 to 100000 characters',
+			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(pg_catalog.btrim(p_body))::text, 'NULL, 0')));
+	END IF;
+	INSERT INTO protector.waivers AS x (organization_id, name) VALUES (p_organization_id, pg_catalog.btrim(p_name))
+	ON CONFLICT (organization_id, name) DO UPDATE SET active = true
+	RETURNING * INTO w;
+	INSERT INTO protector.waiver_versions (organization_id, waiver_id, version, title, body, minimum_age, guardian_under)
+	VALUES (p_organization_id, w.id, NULL, pg_catalog.btrim(COALESCE(p_title, p_name)), p_body, p_minimum_age, p_guardian_under)
+	RETURNING * INTO v;
+	RETURN pg_catalog.jsonb_build_object('waiver_id', w.id, 'name', w.name, 'version_id', v.id, 'version', v.version,
+										 'title', v.title, 'minimum_age', v.minimum_age, 'guardian_under', v.guardian_under,
+										 'body_sha256', v.body_sha256);
+END
+$$;
+COMMENT ON FUNCTION protector.create_waiver(uuid, text, text, text, integer, integer) IS
+'A new version of the organization''s waiver named p_name (version 1 of a new one); owners, admins and managers';
+
+-- submissions ---------------------------------------------------------------
+
+-- The local date of a signature in a time zone, and a participant's age
+-- on it in whole years (born on 29 February: a year older on 1 March of
+-- other years).
+CREATE FUNCTION protector_internal.signing_age(p_birth_date date, p_signed_at timestamptz, p_timezone text,
+											   OUT signed_on date, OUT age integer)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT d, pg_catalog.date_part('year', pg_catalog.age(d::timestamp, p_birth_date::timestamp))::integer
+	FROM (SELECT pg_catalog.timezone(p_timezone, p_signed_at)::date AS d) x
+$$;
+COMMENT ON FUNCTION protector_internal.signing_age(date, timestamptz, text) IS
+'The local date of p_signed_at in p_timezone and the age in whole years on it of someone born on p_birth_date';
+
+-- What a submission's digest covers: everything signed, in a fixed form.
+CREATE FUNCTION protector_internal.waiver_submission_digest(s protector.waiver_submissions)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT protector_internal.sha256_hex(pg_catalog.concat_ws(E'\n', 'protector waiver submission 1',
+		s.id::text, s.organization_id::text, s.waiver_version_id::text, s.text_sha256,
+		s.participant_name, pg_catalog.to_char(s.participant_birth_date, 'YYYY-MM-DD'), s.participant_age::text,
+		s.signer_name, s.signature, COALESCE(s.guardian_name, ''),
+		pg_catalog.to_char(s.signed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+		pg_catalog.to_char(s.signed_on, 'YYYY-MM-DD')))
+$$;
+COMMENT ON FUNCTION protector_internal.waiver_submission_digest(protector.waiver_submissions) IS
+'Hex SHA-256 of what a waiver submission records as signed (ids, text digest, participant, signer, signature, guardian, times)';
+
+-- A submission's booking: of the service that asks for this waiver, not
+-- cancelled, and not yet signed by this participant.
+CREATE FUNCTION protector_internal.check_waiver_booking(s protector.waiver_submissions)
+RETURNS protector.bookings
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	b protector.bookings;
+	v_required uuid;
+	v_signed uuid;
+BEGIN
+	SELECT * INTO b FROM protector.bookings x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) s.organization_id AND x.id OPERATOR(pg_catalog.=) s.booking_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
+	END IF;
+	SELECT sv.waiver_id INTO v_required FROM protector.services sv
+	WHERE sv.organization_id OPERATOR(pg_catalog.=) b.organization_id AND sv.id OPERATOR(pg_catalog.=) b.service_id;
+	SELECT v.waiver_id INTO v_signed FROM protector.waiver_versions v
+	WHERE v.organization_id OPERATOR(pg_catalog.=) s.organization_id AND v.id OPERATOR(pg_catalog.=) s.waiver_version_id;
+	IF v_required IS DISTINCT FROM v_signed THEN
+		PERFORM protector.raise('invalid_parameter', 'this booking''s service does not ask for this waiver',
+			CASE WHEN v_required IS NULL THEN 'The service asks for no waiver.'
+				 ELSE pg_catalog.format('It asks for waiver %s.', v_required) END);
+	END IF;
+	IF b.status OPERATOR(pg_catalog.=) ANY ('{cancelled,no_show}'::protector.booking_status[]) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('a %s booking takes no more waivers', b.status));
+	END IF;
+	IF EXISTS (SELECT FROM protector.waiver_submissions o
+			   WHERE o.organization_id OPERATOR(pg_catalog.=) s.organization_id
+				 AND o.booking_id OPERATOR(pg_catalog.=) s.booking_id AND o.id OPERATOR(pg_catalog.<>) s.id
+				 AND protector.normalize_name(o.participant_name) OPERATOR(pg_catalog.=) protector.normalize_name(s.participant_name)
+				 AND o.participant_birth_date OPERATOR(pg_catalog.=) s.participant_birth_date) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s has already signed the waiver of this booking', s.participant_name));
+	END IF;
+	RETURN b;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_waiver_booking(protector.waiver_submissions) IS
+'Refuses a submission''s booking whose service asks for another waiver (or none), that is cancelled, or that this participant has signed already';
+
+-- A new submission as the database records it: the text's digest, the
+-- signing time and local date, the participant's age on it, checked
+-- against the version's minimum age and guardian age, and the digest of
+-- the whole.
+CREATE FUNCTION protector_internal.prepare_waiver_submission()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.waiver_versions;
+	b protector.bookings;
+	v_active boolean;
+	v_timezone text;
+	v_minor boolean;
+BEGIN
+	SELECT * INTO v FROM protector.waiver_versions x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.waiver_version_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'waiver not found', 'It does not exist, or you may not see it.');
+	END IF;
+	SELECT w.active INTO v_active FROM protector.waivers w WHERE w.id OPERATOR(pg_catalog.=) v.waiver_id;
+	IF NOT v_active THEN
+		PERFORM protector.raise('invalid_parameter', 'this waiver is no longer in use', NULL,
+			'An owner, admin or manager can activate it again (create_waiver with its name).');
+	END IF;
+	PERFORM protector_internal.check_text(NEW.participant_name, 'participant_name', 1, 200);
+	PERFORM protector_internal.check_text(NEW.signer_name, 'signer_name', 1, 200);
+	PERFORM protector_internal.check_text(NEW.signature, 'signature', 1, 200);
+	IF NEW.guardian_name IS NOT NULL THEN
+		PERFORM protector_internal.check_text(NEW.guardian_name, 'guardian_name', 1, 200);
+	END IF;
+	NEW.participant_name := pg_catalog.btrim(NEW.participant_name);
+	NEW.signer_name := pg_catalog.btrim(NEW.signer_name);
+	NEW.signature := pg_catalog.btrim(NEW.signature);
+	NEW.guardian_name := pg_catalog.btrim(NEW.guardian_name);
+	IF protector.normalize_name(NEW.signature) OPERATOR(pg_catalog.<>) protector.normalize_name(NEW.signer_name) THEN
+		PERFORM protector.raise('invalid_parameter', 'the typed signature must be the signer''s name',
+			pg_catalog.format('Signed "%s" for %s.', pg_catalog.left(NEW.signature, 100), pg_catalog.left(NEW.signer_name, 100)));
+	END IF;
+
+	-- the local date of signing: the booking's venue's, else the organization's
+	NEW.signed_at := pg_catalog.now();
+	IF NEW.booking_id IS NOT NULL THEN
+		b := protector_internal.check_waiver_booking(NEW);
+		SELECT vn.timezone INTO v_timezone FROM protector.venues vn WHERE vn.id OPERATOR(pg_catalog.=) b.venue_id;
+		NEW.customer_id := COALESCE(NEW.customer_id, b.customer_id);
+	ELSE
+		SELECT o.timezone INTO v_timezone FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) NEW.organization_id;
+	END IF;
+	SELECT a.signed_on INTO NEW.signed_on FROM protector_internal.signing_age(NULL, NEW.signed_at, v_timezone) a;
+	IF NEW.participant_birth_date IS NULL OR NEW.participant_birth_date OPERATOR(pg_catalog.>) NEW.signed_on
+	   OR NEW.participant_birth_date OPERATOR(pg_catalog.<) (NEW.signed_on OPERATOR(pg_catalog.-) 54787) THEN
+		PERFORM protector.raise('invalid_parameter', 'participant_birth_date must be a date of the last 150 years, not in the future',
+			pg_catalog.format('Got %s; today is %s in %s.', COALESCE(NEW.participant_birth_date::text, 'NULL'), NEW.signed_on, v_timezone));
+	END IF;
+	SELECT a.age INTO NEW.participant_age
+	FROM protector_internal.signing_age(NEW.participant_birth_date, NEW.signed_at, v_timezone) a;
+	IF NEW.participant_age OPERATOR(pg_catalog.<) v.minimum_age THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s is %s; this waiver is for participants of at least %s', NEW.participant_name,
+							  NEW.participant_age, v.minimum_age));
+	END IF;
+	v_minor := NEW.participant_age OPERATOR(pg_catalog.<) v.guardian_under;
+	IF v_minor AND (NEW.guardian_name IS NULL
+					OR protector.normalize_name(NEW.guardian_name) OPERATOR(pg_catalog.<>) protector.normalize_name(NEW.signer_name)
+					OR protector.normalize_name(NEW.guardian_name) OPERATOR(pg_catalog.=) protector.normalize_name(NEW.participant_name)) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s is %s: a parent or guardian must sign for them', NEW.participant_name, NEW.participant_age),
+			pg_catalog.format('Participants under %s need a guardian, who signs as signer_name and is named in guardian_name.',
+							  v.guardian_under));
+	ELSIF NOT v_minor AND (NEW.guardian_name IS NOT NULL
+						   OR protector.normalize_name(NEW.signer_name) OPERATOR(pg_catalog.<>) protector.normalize_name(NEW.participant_name)) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s is %s and signs for themselves', NEW.participant_name, NEW.participant_age),
+			'The signer of an adult participant''s waiver is the participant, without a guardian.');
+	END IF;
+	NEW.text_sha256 := protector_internal.sha256_hex(v.body);
+	NEW.submission_sha256 := protector_internal.waiver_submission_digest(NEW);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.prepare_waiver_submission() IS
+'Trigger (BEFORE INSERT): checks a signature (typed name, age on the local signing date, guardian for minors) and records its digests';
+
+CREATE TRIGGER prepare_waiver_submission BEFORE INSERT ON protector.waiver_submissions
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.prepare_waiver_submission();
+
+-- A signature is never edited: only its booking is set, once, and its
+-- customer follows a merge.
+CREATE FUNCTION protector_internal.guard_waiver_submission()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (NEW.id, NEW.organization_id, NEW.waiver_version_id, NEW.participant_name, NEW.participant_birth_date,
+		NEW.participant_age, NEW.signer_name, NEW.signature, NEW.guardian_name, NEW.signed_at, NEW.signed_on,
+		NEW.text_sha256, NEW.submission_sha256, NEW.created_by, NEW.created_at)
+	   IS DISTINCT FROM
+	   (OLD.id, OLD.organization_id, OLD.waiver_version_id, OLD.participant_name, OLD.participant_birth_date,
+		OLD.participant_age, OLD.signer_name, OLD.signature, OLD.guardian_name, OLD.signed_at, OLD.signed_on,
+		OLD.text_sha256, OLD.submission_sha256, OLD.created_by, OLD.created_at) THEN
+		PERFORM protector.raise('invalid_parameter', 'a signed waiver cannot be changed',
+			NULL, 'Only its booking is set, once (link_waiver_to_booking).');
+	END IF;
+	IF NEW.booking_id IS DISTINCT FROM OLD.booking_id THEN
+		IF OLD.booking_id IS NOT NULL THEN
+			PERFORM protector.raise('invalid_parameter', 'this waiver is already linked to a booking',
+				pg_catalog.format('It is linked to booking %s.', OLD.booking_id));
+		END IF;
+		PERFORM protector_internal.check_waiver_booking(NEW);
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.guard_waiver_submission() IS
+'Trigger: a signed waiver never changes; its booking is set once (checked like a new one), its customer follows merges';
+
+CREATE TRIGGER guard_waiver_submission BEFORE UPDATE ON protector.waiver_submissions
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.guard_waiver_submission();
+
+CREATE FUNCTION protector.submit_waiver(p_waiver_id uuid, p_participant_name text, p_participant_birth_date date,
+										p_signer_name text, p_signature text, p_booking_id uuid DEFAULT NULL,
+										p_guardian_name text DEFAULT NULL)
+RETURNS protector.waiver_submissions
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.waiver_versions;
+	s protector.waiver_submissions;
+	v_org uuid;
+BEGIN
+	IF p_waiver_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_waiver_id must not be null');
+	END IF;
+	-- the booking first: whoever sees it and may not collect is told so
+	IF p_booking_id IS NOT NULL THEN
+		v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, 'waivers.collect', 'booking', false, true);
+	END IF;
+	-- the latest version, as the caller may see it
+	SELECT * INTO v FROM protector.waiver_versions x
+	WHERE x.waiver_id OPERATOR(pg_catalog.=) p_waiver_id ORDER BY x.version DESC LIMIT 1;
+	IF NOT FOUND OR v.organization_id IS DISTINCT FROM COALESCE(v_org, v.organization_id) THEN
+		PERFORM protector.raise('not_found', 'waiver not found', 'It does not exist, or you may not see it.');
+	END IF;
+	IF p_booking_id IS NULL THEN
+		PERFORM protector_internal.authorize(v.organization_id, 'waivers.collect', 'waiver');
+		-- without a booking the signature is the desk's to keep (agents
+		-- see only the signatures of their bookings)
+		IF NOT (protector_internal.caller_is_trusted()
+				OR v.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.read'))) THEN
+			PERFORM protector.raise('forbidden', 'a waiver without a booking is collected by the desk',
+				'Roles that may see the signed submissions (waivers.read) collect them without a booking.',
+				'Pass p_booking_id: agents collect waivers for the bookings assigned to them.');
+		END IF;
+	END IF;
+	-- the age, local date and digests are the database's (prepare_waiver_submission)
+	INSERT INTO protector.waiver_submissions (organization_id, waiver_version_id, booking_id, participant_name,
+											  participant_birth_date, signer_name, signature, guardian_name)
+	VALUES (v.organization_id, v.id, p_booking_id, p_participant_name, p_participant_birth_date, p_signer_name, p_signature,
+			p_guardian_name)
+	RETURNING * INTO s;
+	RETURN s;
+END
+$$;
+COMMENT ON FUNCTION protector.submit_waiver(uuid, text, date, text, text, uuid, text) IS
+'Signs the latest version of a waiver for one participant (the desk and agents for their bookings; a customer for their own booking)';
+
+CREATE FUNCTION protector.link_waiver_to_booking(p_submission_id uuid, p_booking_id uuid)
+RETURNS protector.waiver_submissions
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid;
+	s protector.waiver_submissions;
+BEGIN
+	v_org := protector_internal.authorize_row('protector.waiver_submissions', p_submission_id, 'waivers.collect',
+											  'waiver submission', true, true);
+	IF p_booking_id IS NULL
+	   OR protector_internal.authorize_row('protector.bookings', p_booking_id, 'waivers.collect', 'booking', false, true)
+		  OPERATOR(pg_catalog.<>) v_org THEN
+		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
+	END IF;
+	SELECT * INTO s FROM protector.waiver_submissions x WHERE x.id OPERATOR(pg_catalog.=) p_submission_id;
+	IF s.booking_id OPERATOR(pg_catalog.=) p_booking_id THEN
+		RETURN s;		-- linked already: a retry
+	END IF;
+	UPDATE protector.waiver_submissions x SET booking_id = p_booking_id
+	WHERE x.id OPERATOR(pg_catalog.=) p_submission_id
+	RETURNING * INTO s;
+	RETURN s;
+END
+$$;
+COMMENT ON FUNCTION protector.link_waiver_to_booking(uuid, uuid) IS
+'Links a waiver signed without a booking to one (once; its service must ask for that waiver)';
+
+CREATE FUNCTION protector.get_waiver_submissions(p_organization_id uuid, p_booking_id uuid DEFAULT NULL)
+RETURNS SETOF protector.waiver_submissions
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
+	IF p_booking_id IS NULL THEN
+		PERFORM protector_internal.authorize(p_organization_id, 'waivers.read');
+	ELSIF protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking')
+		  OPERATOR(pg_catalog.<>) p_organization_id THEN
+		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
+	END IF;
+	RETURN QUERY
+	SELECT s.* FROM protector.waiver_submissions s
+	WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (p_booking_id IS NULL OR s.booking_id OPERATOR(pg_catalog.=) p_booking_id)
+	ORDER BY s.signed_at DESC, s.id;
+END
+$$;
+COMMENT ON FUNCTION protector.get_waiver_submissions(uuid, uuid) IS
+'Signed waivers of the organization (the desk) or of one booking (whoever sees it: the desk, its agent, its customer), newest first';
+
+CREATE FUNCTION protector.verify_waiver_signature(p_submission_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s protector.waiver_submissions;
+	v_body text;
+	v_text_ok boolean;
+	v_submission_ok boolean;
+BEGIN
+	PERFORM protector_internal.authorize_row('protector.waiver_submissions', p_submission_id, NULL, 'waiver submission');
+	SELECT * INTO s FROM protector.waiver_submissions x WHERE x.id OPERATOR(pg_catalog.=) p_submission_id;
+	SELECT v.body INTO v_body FROM protector.waiver_versions v
+	WHERE v.organization_id OPERATOR(pg_catalog.=) s.organization_id AND v.id OPERATOR(pg_catalog.=) s.waiver_version_id;
+	v_text_ok := COALESCE(protector_internal.sha256_hex(v_body) OPERATOR(pg_catalog.=) s.text_sha256, false);
+	v_submission_ok := protector_internal.waiver_submission_digest(s) OPERATOR(pg_catalog.=) s.submission_sha256;
+	RETURN pg_catalog.jsonb_build_object('submission_id', s.id, 'valid', v_text_ok AND v_submission_ok,
+										 'text_unchanged', v_text_ok, 'submission_unchanged', v_submission_ok,
+										 'text_sha256', s.text_sha256, 'signed_at', s.signed_at,
+										 'participant_name', s.participant_name, 'signer_name', s.signer_name);
+END
+$$;
+COMMENT ON FUNCTION protector.verify_waiver_signature(uuid) IS
+'Recomputes a signed waiver''s digests: valid when neither the text signed nor the signature has changed since signing';
+
+-- The signed waivers of a local date range (signed_on, the venue's date),
+-- a fixed column list for CSV (protector.csv_agg, PostgREST's text/csv).
+CREATE FUNCTION protector.export_waivers(p_organization_id uuid, p_from date, p_to date)
+RETURNS TABLE (submission_id uuid, signed_at timestamptz, signed_on date, waiver text, version integer, title text,
+			   participant_name text, participant_birth_date date, participant_age integer, signer_name text,
+			   guardian_name text, booking_id uuid, booking_start timestamptz, service text, customer_name text,
+			   text_sha256 text, submission_sha256 text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_organization_id IS NULL OR p_from IS NULL OR p_to IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id, p_from and p_to must not be null');
+	END IF;
+	IF p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 3660 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_to must be from p_from to ten years after it',
+			pg_catalog.format('Got %s to %s.', p_from, p_to));
+	END IF;
+	PERFORM protector_internal.authorize(p_organization_id, 'waivers.read');
+	RETURN QUERY
+	SELECT s.id, s.signed_at, s.signed_on, w.name, v.version, v.title, s.participant_name, s.participant_birth_date,
+		   s.participant_age, s.signer_name, s.guardian_name, s.booking_id, pg_catalog.lower(b.during), sv.name, c.full_name,
+		   s.text_sha256, s.submission_sha256
+	FROM protector.waiver_submissions s
+	JOIN protector.waiver_versions v ON v.organization_id OPERATOR(pg_catalog.=) s.organization_id
+									 AND v.id OPERATOR(pg_catalog.=) s.waiver_version_id
+	JOIN protector.waivers w ON w.organization_id OPERATOR(pg_catalog.=) s.organization_id AND w.id OPERATOR(pg_catalog.=) v.waiver_id
+	LEFT JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) s.organization_id
+								   AND b.id OPERATOR(pg_catalog.=) s.booking_id
+	LEFT JOIN protector.services sv ON sv.organization_id OPERATOR(pg_catalog.=) s.organization_id
+									AND sv.id OPERATOR(pg_catalog.=) b.service_id
+	LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) s.organization_id
+									AND c.id OPERATOR(pg_catalog.=) s.customer_id
+	WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND s.signed_on OPERATOR(pg_catalog.>=) p_from AND s.signed_on OPERATOR(pg_catalog.<=) p_to
+	ORDER BY s.signed_at, s.id;
+END
+$$;
+COMMENT ON FUNCTION protector.export_waivers(uuid, date, date) IS
+'The waivers signed on local dates [p_from, p_to] (the desk), a fixed column list for CSV export';
+
+-- the gate ------------------------------------------------------------------
+
+-- A booking of a service that asks for a waiver goes in_progress only when
+-- as many distinct participants as its party have signed it; the error
+-- names who is missing (details.participants, when the booking lists
+-- them by name) or how many.
+CREATE FUNCTION protector_internal.require_waivers()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_waiver protector.waivers;
+	v_signed text[];
+	v_listed text[];
+	v_missing text;
+BEGIN
+	SELECT w.* INTO v_waiver FROM protector.services s
+	JOIN protector.waivers w ON w.organization_id OPERATOR(pg_catalog.=) s.organization_id AND w.id OPERATOR(pg_catalog.=) s.waiver_id
+	WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) NEW.service_id;
+	IF NOT FOUND THEN
+		RETURN NEW;
+	END IF;
+	SELECT COALESCE(pg_catalog.array_agg(DISTINCT x.participant_name), '{}') INTO v_signed
+	FROM (SELECT DISTINCT ON (protector.normalize_name(s.participant_name), s.participant_birth_date) s.participant_name
+		  FROM protector.waiver_submissions s
+		  JOIN protector.waiver_versions v ON v.organization_id OPERATOR(pg_catalog.=) s.organization_id
+										   AND v.id OPERATOR(pg_catalog.=) s.waiver_version_id
+		  WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.booking_id OPERATOR(pg_catalog.=) NEW.id
+			AND v.waiver_id OPERATOR(pg_catalog.=) v_waiver.id) x;
+	IF pg_catalog.cardinality(v_signed) OPERATOR(pg_catalog.>=) NEW.party_size THEN
+		RETURN NEW;
+	END IF;
+	-- who is missing: the participants the booking lists that have not signed
+	IF pg_catalog.jsonb_typeof(NEW.details -> 'participants') OPERATOR(pg_catalog.=) 'array' THEN
+		SELECT pg_catalog.array_agg(n ORDER BY i) INTO v_listed
+		FROM (SELECT COALESCE(p.value ->> 'name', p.value #>> '{}') AS n, p.i
+			  FROM pg_catalog.jsonb_array_elements(NEW.details -> 'participants') WITH ORDINALITY p(value, i)
+			  WHERE pg_catalog.jsonb_typeof(p.value) OPERATOR(pg_catalog.=) ANY ('{string,object}')) l
+		WHERE n IS NOT NULL
+		  AND protector.normalize_name(n) OPERATOR(pg_catalog.<>) ALL
+			  (SELECT protector.normalize_name(x) FROM pg_catalog.unnest(v_signed) x);
+		v_missing := pg_catalog.array_to_string(v_listed[1:10], ', ');
+	END IF;
+	PERFORM protector.raise('invalid_parameter',
+		pg_catalog.format('%s of %s participants have signed the waiver "%s"', pg_catalog.cardinality(v_signed),
+						  NEW.party_size, v_waiver.name),
+		CASE WHEN v_missing IS NOT NULL AND v_missing OPERATOR(pg_catalog.<>) '' THEN pg_catalog.format('Not signed: %s.', v_missing)
+			 ELSE pg_catalog.format('Signed: %s; %s more must sign.',
+									COALESCE(NULLIF(pg_catalog.array_to_string(v_signed[1:10], ', '), ''), 'nobody'),
+									NEW.party_size OPERATOR(pg_catalog.-) pg_catalog.cardinality(v_signed)) END,
+		'A booking whose service asks for a waiver goes in_progress once every participant has signed it (submit_waiver).');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.require_waivers() IS
+'Trigger: a booking of a service that asks for a waiver goes in_progress only when every participant has signed it';
+
+CREATE TRIGGER require_waivers BEFORE UPDATE OF status ON protector.bookings
+	FOR EACH ROW WHEN (NEW.status = 'in_progress' AND OLD.status IS DISTINCT FROM 'in_progress'
+					   AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.require_waivers();
+
+-- audited like every business table
+SELECT protector.enable_audit(t)
+FROM unnest('{protector.waivers, protector.waiver_versions, protector.waiver_submissions}'::regclass[]) t;
+
+GRANT EXECUTE ON FUNCTION
+	protector.create_waiver(uuid, text, text, text, integer, integer),
+	protector.submit_waiver(uuid, text, date, text, text, uuid, text),
+	protector.link_waiver_to_booking(uuid, uuid),
+	protector.get_waiver_submissions(uuid, uuid),
+	protector.verify_waiver_signature(uuid),
+	protector.export_waivers(uuid, date, date),
+	protector_internal.sha256_hex(text),
+	protector_internal.waiver_submission_digest(protector.waiver_submissions)
+TO authenticated, service_role;

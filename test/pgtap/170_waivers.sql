@@ -1,0 +1,266 @@
+-- Digital waivers: templates with versions that never change once signed,
+-- signatures checked (typed name, age on the venue's local date, minimum
+-- age, a guardian for minors), digests that verify_waiver_signature
+-- recomputes, linking, the in_progress gate naming who is missing, the
+-- export, and who may do what by the capability map.  Ages are built from
+-- the venue's local date so that every one is exact; each is worked out
+-- in the comment beside it.  Hashing and the age rules on fixed dates:
+-- test/sql/015_waivers.sql.
+BEGIN;
+SELECT plan(58);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_manager', 'w_operator', 'w_agent', 'w_finance',
+														'w_viewer', 'w_customer', 'w_other']) u;
+INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
+	('0a170000-0000-4000-8000-000000000000', 'Climb', 'climb', 'Europe/Berlin'),
+	('0b170000-0000-4000-8000-000000000000', 'Other', 'climb-other', 'UTC');
+INSERT INTO protector.members (organization_id, user_id, role)
+SELECT '0a170000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_' || r), r::protector.member_role
+FROM unnest(ARRAY['owner', 'manager', 'operator', 'agent', 'finance', 'viewer']) r;
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0b170000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_other'), 'owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a170000-0000-4000-8000-0000000000a1', '0a170000-0000-4000-8000-000000000000', 'Wall', 'Europe/Berlin');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity,
+								max_party, mode) VALUES
+	('0a170000-0000-4000-8000-0000000005a1', '0a170000-0000-4000-8000-000000000000', '0a170000-0000-4000-8000-0000000000a1',
+	 'Climbing', '60 minutes', '60 minutes', '400 days', 100, 8, 'shared'),
+	('0a170000-0000-4000-8000-0000000005a2', '0a170000-0000-4000-8000-000000000000', '0a170000-0000-4000-8000-0000000000a1',
+	 'Tour', '60 minutes', '60 minutes', '400 days', 100, 8, 'shared');
+INSERT INTO protector.customers (id, organization_id, user_id, full_name, email) VALUES
+	('0a170000-0000-4000-8000-00000000c001', '0a170000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_customer'),
+	 'Cara', 'cara@example.com');
+-- b1: climbing now, party of 3, listed by name, Cara's, the agent's;
+-- b2: climbing, party of 1; b3: the tour (no waiver)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, party_size,
+								details, assigned_agent) VALUES
+	('0a170000-0000-4000-8000-0000000000b1', '0a170000-0000-4000-8000-000000000000', '0a170000-0000-4000-8000-0000000000a1',
+	 '0a170000-0000-4000-8000-0000000005a1', '0a170000-0000-4000-8000-00000000c001',
+	 tstzrange(now() - interval '10 minutes', now() + interval '50 minutes'), 'confirmed', 3,
+	 '{"participants": [{"name": "Ann Adult"}, {"name": "Ben Minor"}, "Cy Third"]}', tests.get_supabase_uid('w_agent')),
+	('0a170000-0000-4000-8000-0000000000b2', '0a170000-0000-4000-8000-000000000000', '0a170000-0000-4000-8000-0000000000a1',
+	 '0a170000-0000-4000-8000-0000000005a1', NULL, tstzrange(now() + interval '1 day', now() + interval '1 day 1 hour'),
+	 'confirmed', 1, '{}', NULL),
+	('0a170000-0000-4000-8000-0000000000b3', '0a170000-0000-4000-8000-000000000000', '0a170000-0000-4000-8000-0000000000a1',
+	 '0a170000-0000-4000-8000-0000000005a2', NULL, tstzrange(now() + interval '1 day', now() + interval '1 day 1 hour'),
+	 'confirmed', 1, '{}', NULL);
+-- today at the venue (Berlin), and a birth date making someone exactly n
+-- years old there today (n - 1 if born tomorrow)
+CREATE FUNCTION pg_temp.born(n int, days int DEFAULT 0) RETURNS date LANGUAGE sql AS $$
+	SELECT ((now() AT TIME ZONE 'Europe/Berlin')::date - make_interval(years => n))::date + days
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.born(int, int) TO authenticated;
+CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
+GRANT SELECT, INSERT ON ids TO authenticated;
+
+-- 1. templates and versions
+SELECT tests.authenticate_as('w_manager');
+INSERT INTO ids SELECT 'waiver', (w ->> 'waiver_id')::uuid FROM protector.create_waiver('0a170000-0000-4000-8000-000000000000',
+	'Climbing waiver', E'I climb at my own risk.\nI follow the staff.', p_minimum_age => 8) w;
+SELECT is((SELECT version || ' ' || body_sha256 FROM protector.waiver_versions WHERE waiver_id = (SELECT id FROM ids WHERE name = 'waiver')),
+	'1 ' || encode(sha256(convert_to(E'I climb at my own risk.\nI follow the staff.', 'UTF8')), 'hex'),
+	'version 1, with the SHA-256 of its text');
+SELECT is((SELECT (w ->> 'version') || ' ' || (w ->> 'minimum_age') || ' ' || (w ->> 'guardian_under')
+		   FROM protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'Climbing waiver',
+										E'I climb at my own risk.\nI follow the staff.\nI wear a helmet.', 'Climbing', 8) w),
+	'2 8 18', 'the same name again: version 2 (minimum age 8, a guardian under 18)');
+SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'X', '   ')$$, '22023',
+	'p_body must be 1 to 100000 characters', 'an empty text');
+SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'X', 'text', p_minimum_age => 130)$$,
+	'22023', 'p_minimum_age must be from 0 to 120', 'an impossible age');
+SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'X', E'bell\007')$$, '22023',
+	'body must be text without control characters other than line breaks and tabs', 'a control character');
+SELECT lives_ok($$SELECT protector.update_service('0a170000-0000-4000-8000-0000000005a1',
+					jsonb_build_object('waiver_id', (SELECT id FROM ids WHERE name = 'waiver')))$$,
+	'the climbing service asks for the waiver');
+SELECT tests.authenticate_as('w_operator');
+SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'Mine', 'text')$$, '42501',
+	'your role may not create and change waiver templates', 'an operator writes no templates');
+SELECT tests.authenticate_as('w_other');
+SELECT is((SELECT count(*)::int FROM protector.waivers), 0, 'another organization sees none');
+SELECT tests.authenticate_as('w_customer');
+SELECT is((SELECT count(*)::int FROM protector.waiver_versions), 2, 'a customer of the organization reads its waivers');
+
+-- 2. signing
+SELECT tests.authenticate_as('w_operator');
+SELECT is((SELECT format('%s %s %s %s', participant_age, signed_on = (now() AT TIME ZONE 'Europe/Berlin')::date,
+						 customer_id = '0a170000-0000-4000-8000-00000000c001', length(submission_sha256))
+		   FROM protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Ann Adult', pg_temp.born(30, -2),
+										'Ann Adult', 'ann adult', '0a170000-0000-4000-8000-0000000000b1')),
+	'30 t t 64', 'Ann, born 30 years and 2 days ago, signs: 30, on Berlin''s date, for Cara''s booking');
+SELECT is((SELECT v.version FROM protector.waiver_submissions s JOIN protector.waiver_versions v ON v.id = s.waiver_version_id
+		   WHERE s.participant_name = 'Ann Adult'), 2, 'the latest version is the one signed');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Ben Minor', pg_temp.born(10),
+				   'Ben Minor', 'Ben Minor', '0a170000-0000-4000-8000-0000000000b1')$$, '22023',
+	'Ben Minor is 10: a parent or guardian must sign for them', 'a 10-year-old does not sign alone (born 10 years ago today)');
+SELECT is((SELECT participant_age || ' ' || guardian_name
+		   FROM protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Ben Minor', pg_temp.born(10),
+										'Gina Guardian', 'Gina Guardian', '0a170000-0000-4000-8000-0000000000b1',
+										'Gina Guardian')),
+	'10 Gina Guardian', 'his guardian signs for him');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Tim Tiny', pg_temp.born(8, 1),
+				   'Gina Guardian', 'Gina Guardian', '0a170000-0000-4000-8000-0000000000b1', 'Gina Guardian')$$, '22023',
+	'Tim Tiny is 7; this waiver is for participants of at least 8', 'eight tomorrow is seven today: too young');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Cy Third', pg_temp.born(18),
+				   'Cy Third', 'C. Third', '0a170000-0000-4000-8000-0000000000b1')$$, '22023',
+	'the typed signature must be the signer''s name', 'a signature that is not the signer''s name');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Cy Third', pg_temp.born(18),
+				   'Gina Guardian', 'Gina Guardian', '0a170000-0000-4000-8000-0000000000b1', 'Gina Guardian')$$, '22023',
+	'Cy Third is 18 and signs for themselves', 'eighteen today: an adult, no guardian');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'ANN  adult', pg_temp.born(30, -2),
+				   'Ann Adult', 'Ann Adult', '0a170000-0000-4000-8000-0000000000b1')$$, '22023',
+	'ANN  adult has already signed the waiver of this booking', 'one signature per participant (names compared as normalized)');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Zed', pg_temp.born(-1),
+				   'Zed', 'Zed', '0a170000-0000-4000-8000-0000000000b1')$$, '22023',
+	'participant_birth_date must be a date of the last 150 years, not in the future', 'born next year');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Zed', pg_temp.born(30),
+				   'Zed', 'Zed', '0a170000-0000-4000-8000-0000000000b3')$$, '22023',
+	'this booking''s service does not ask for this waiver', 'not for the tour');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), E'Zed\u202E', pg_temp.born(30),
+				   'Zed', 'Zed', '0a170000-0000-4000-8000-0000000000b1')$$, '22023',
+	'participant_name holds control or invisible direction characters', 'no direction tricks in names');
+
+-- 3. the gate: in_progress once every participant has signed
+RESET ROLE;
+SELECT throws_ok($$UPDATE protector.bookings SET status = 'in_progress' WHERE id = '0a170000-0000-4000-8000-0000000000b1'$$,
+	'22023', '2 of 3 participants have signed the waiver "Climbing waiver"', 'two of three have signed: not yet');
+CREATE FUNCTION pg_temp.gate_detail() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE d text;
+BEGIN
+	UPDATE protector.bookings SET status = 'in_progress' WHERE id = '0a170000-0000-4000-8000-0000000000b1';
+	RETURN 'passed';
+EXCEPTION WHEN invalid_parameter_value THEN
+	GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+	RETURN d;
+END $$;
+SELECT is(pg_temp.gate_detail(), 'Not signed: Cy Third.', 'the error names who is missing, from the booking''s list');
+UPDATE protector.bookings SET details = '{}' WHERE id = '0a170000-0000-4000-8000-0000000000b1';
+SELECT is(pg_temp.gate_detail(), 'Signed: Ann Adult, Ben Minor; 1 more must sign.', 'or, without a list, how many');
+SELECT tests.authenticate_as('w_customer');
+SELECT is((SELECT participant_age FROM protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Cy Third',
+											pg_temp.born(18), 'Cy Third', 'Cy Third', '0a170000-0000-4000-8000-0000000000b1')),
+	18, 'Cara signs for Cy on her own booking: eighteen today');
+RESET ROLE;
+SELECT is(pg_temp.gate_detail(), 'passed', 'three of three: the booking goes in_progress');
+SELECT is((SELECT status::text FROM protector.bookings WHERE id = '0a170000-0000-4000-8000-0000000000b1'), 'in_progress',
+	'and is in progress');
+
+-- 4. who may collect and see signatures
+SELECT tests.authenticate_as('w_finance');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Fin', pg_temp.born(30),
+				   'Fin', 'Fin', '0a170000-0000-4000-8000-0000000000b2')$$, '42501',
+	'your role may not collect waiver signatures (agents: for their bookings)', 'finance collects no signatures');
+SELECT is((SELECT count(*)::int FROM protector.waiver_submissions), 0, 'nor sees them');
+SELECT tests.authenticate_as('w_viewer');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Vi', pg_temp.born(30),
+				   'Vi', 'Vi', '0a170000-0000-4000-8000-0000000000b2')$$, 'P0002', 'booking not found',
+	'a viewer does not see bookings');
+SELECT tests.authenticate_as('w_agent');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Al', pg_temp.born(30),
+				   'Al', 'Al', '0a170000-0000-4000-8000-0000000000b2')$$, 'P0002', 'booking not found',
+	'an agent collects only for bookings assigned to them');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Al', pg_temp.born(30), 'Al', 'Al')$$,
+	'42501', 'a waiver without a booking is collected by the desk', 'nor without a booking');
+SELECT is((SELECT count(*)::int FROM protector.get_waiver_submissions('0a170000-0000-4000-8000-000000000000',
+																	   '0a170000-0000-4000-8000-0000000000b1')),
+	3, 'the agent sees the three of their booking');
+SELECT tests.authenticate_as('w_customer');
+SELECT is((SELECT string_agg(participant_name, ', ' ORDER BY participant_name) FROM protector.waiver_submissions),
+	'Ann Adult, Ben Minor, Cy Third', 'Cara sees those of her booking');
+SELECT throws_ok($$SELECT * FROM protector.get_waiver_submissions('0a170000-0000-4000-8000-000000000000')$$, 'P0002',
+	'organization not found', 'but not the organization''s list (she is no member)');
+SELECT tests.authenticate_as('w_other');
+SELECT throws_ok($$SELECT * FROM protector.get_waiver_submissions('0a170000-0000-4000-8000-000000000000')$$, 'P0002',
+	'organization not found', 'another organization''s owner: not found');
+
+-- 5. signed things never change
+SELECT tests.authenticate_as('w_manager');
+SELECT throws_ok($$UPDATE protector.waiver_versions SET body = 'changed' WHERE version = 2$$, '22023',
+	'version 2 of this waiver has been signed and cannot be changed', 'a signed version is never edited');
+SELECT throws_ok($$DELETE FROM protector.waiver_versions WHERE version = 2$$, '22023',
+	'version 2 of this waiver has been signed and cannot be deleted', 'nor deleted');
+UPDATE protector.waiver_versions SET body = 'Corrected.' WHERE version = 1;
+SELECT is((SELECT body_sha256 FROM protector.waiver_versions WHERE version = 1), encode(sha256('Corrected.'::bytea), 'hex'),
+	'an unsigned version may be corrected, its digest follows');
+SELECT throws_ok($$DELETE FROM protector.waivers$$, '22023', 'version 2 of this waiver has been signed and cannot be deleted',
+	'a signed waiver cannot be deleted');
+SELECT tests.authenticate_as('w_operator');
+SELECT throws_ok($$UPDATE protector.waiver_submissions SET participant_name = 'Someone Else'$$, '22023',
+	'a signed waiver cannot be changed', 'a signature is never edited');
+SELECT is((SELECT count(*)::int FROM protector.waiver_submissions WHERE (protector.verify_waiver_signature(id) ->> 'valid')::boolean),
+	3, 'all three verify');
+-- tampering past the triggers (as a superuser can) is found
+RESET ROLE;
+SET LOCAL session_replication_role = replica;
+UPDATE protector.waiver_versions SET body = body || ' ' WHERE version = 2;
+UPDATE protector.waiver_submissions SET signature = 'ANN ADULT' WHERE participant_name = 'Ann Adult';
+SET LOCAL session_replication_role = origin;
+SELECT tests.authenticate_as('w_operator');
+SELECT results_eq($$SELECT participant_name, (v ->> 'text_unchanged')::boolean, (v ->> 'submission_unchanged')::boolean,
+						   (v ->> 'valid')::boolean
+					FROM protector.waiver_submissions s, protector.verify_waiver_signature(s.id) v ORDER BY 1$$,
+	$$VALUES ('Ann Adult', false, false, false), ('Ben Minor', false, true, false), ('Cy Third', false, true, false)$$,
+	'a changed text and a changed signature are found');
+RESET ROLE;
+SET LOCAL session_replication_role = replica;
+UPDATE protector.waiver_versions SET body = rtrim(body, ' ') WHERE version = 2;
+UPDATE protector.waiver_submissions SET signature = 'ann adult' WHERE participant_name = 'Ann Adult';
+SET LOCAL session_replication_role = origin;
+SELECT tests.authenticate_as('w_operator');
+SELECT is((SELECT count(*)::int FROM protector.waiver_submissions WHERE (protector.verify_waiver_signature(id) ->> 'valid')::boolean),
+	3, 'put back, all three verify again');
+SELECT throws_ok($$SELECT protector.verify_waiver_signature(gen_random_uuid())$$, 'P0002', 'waiver submission not found',
+	'an unknown submission');
+
+-- 6. signed at the desk first, linked later
+INSERT INTO ids SELECT 'dan', id FROM protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Dan Desk',
+															   pg_temp.born(40), 'Dan Desk', 'Dan Desk');
+SELECT is((SELECT booking_id FROM protector.waiver_submissions WHERE id = (SELECT id FROM ids WHERE name = 'dan')), NULL,
+	'signed without a booking');
+SELECT throws_ok($$SELECT protector.link_waiver_to_booking((SELECT id FROM ids WHERE name = 'dan'),
+				   '0a170000-0000-4000-8000-0000000000b3')$$, '22023', 'this booking''s service does not ask for this waiver',
+	'not to the tour');
+SELECT is((SELECT booking_id FROM protector.link_waiver_to_booking((SELECT id FROM ids WHERE name = 'dan'),
+																   '0a170000-0000-4000-8000-0000000000b2')),
+	'0a170000-0000-4000-8000-0000000000b2'::uuid, 'linked to a climbing booking');
+SELECT lives_ok($$SELECT protector.link_waiver_to_booking((SELECT id FROM ids WHERE name = 'dan'),
+				  '0a170000-0000-4000-8000-0000000000b2')$$, 'linking again is a retry');
+SELECT throws_ok($$SELECT protector.link_waiver_to_booking((SELECT id FROM ids WHERE name = 'dan'),
+				   '0a170000-0000-4000-8000-0000000000b1')$$, '22023', 'this waiver is already linked to a booking',
+	'but it is linked once');
+SELECT is((SELECT (protector.verify_waiver_signature((SELECT id FROM ids WHERE name = 'dan')) ->> 'valid')::boolean), true,
+	'linking does not touch the signature');
+
+-- 7. export and retirement
+SELECT tests.authenticate_as('w_manager');
+SELECT results_eq($$SELECT participant_name, participant_age, guardian_name, waiver, version, service
+					FROM protector.export_waivers('0a170000-0000-4000-8000-000000000000',
+												  (now() AT TIME ZONE 'Europe/Berlin')::date, (now() AT TIME ZONE 'Europe/Berlin')::date)
+					ORDER BY participant_name$$,
+	$$VALUES ('Ann Adult', 30, NULL::text, 'Climbing waiver', 2, 'Climbing'), ('Ben Minor', 10, 'Gina Guardian', 'Climbing waiver', 2, 'Climbing'),
+			 ('Cy Third', 18, NULL, 'Climbing waiver', 2, 'Climbing'), ('Dan Desk', 40, NULL, 'Climbing waiver', 2, 'Climbing')$$,
+	'today''s four signatures, for the records');
+SELECT is((SELECT split_part(protector.csv_agg(e), E'\r\n', 1) FROM protector.export_waivers('0a170000-0000-4000-8000-000000000000',
+		   current_date - 1, current_date + 1) e),
+	'submission_id,signed_at,signed_on,waiver,version,title,participant_name,participant_birth_date,participant_age,signer_name,guardian_name,booking_id,booking_start,service,customer_name,text_sha256,submission_sha256',
+	'as CSV, with a header');
+SELECT throws_ok($$SELECT * FROM protector.export_waivers('0a170000-0000-4000-8000-000000000000', current_date, current_date - 1)$$,
+	'22023', 'p_to must be from p_from to ten years after it', 'a backwards range');
+UPDATE protector.waivers SET active = false;
+SELECT tests.authenticate_as('w_operator');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Eve', pg_temp.born(30),
+				   'Eve', 'Eve', '0a170000-0000-4000-8000-0000000000b2')$$, '22023', 'this waiver is no longer in use',
+	'a retired waiver takes no signatures');
+RESET ROLE;
+SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'protector.waiver_submissions' AND op = 'INSERT'), 4,
+	'every signature is audited');
+SELECT tests.clear_authentication();
+
+-- 8. schema
+SELECT col_is_fk('protector', 'waiver_submissions', ARRAY['organization_id', 'waiver_version_id'], 'a signature is of a version');
+SELECT col_is_fk('protector', 'services', ARRAY['organization_id', 'waiver_id'], 'a service asks for a waiver of its organization');
+SELECT policies_are('protector', 'waiver_submissions',
+	ARRAY['waiver_submissions_select', 'waiver_submissions_insert', 'waiver_submissions_update']);
+
+SELECT * FROM finish();
+ROLLBACK;
