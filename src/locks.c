@@ -55,16 +55,32 @@ protector_service_lock_key(const pg_uuid_t *service_id)
 	return (int32) hash_bytes(service_id->data, UUID_LEN);
 }
 
+/* what a lock class guards, for the busy error */
+typedef struct LockClass
+{
+	int32		classid;
+	const char *busy;			/* "the service is busy, try again" */
+	const char *holder;			/* "Another booking of the same service" */
+} LockClass;
+
+static const LockClass service_lock = {
+	PROTECTOR_LOCK_CLASS_RESERVATION, "the service is busy, try again", "Another booking of the same service"
+};
+static const LockClass member_lock = {
+	PROTECTOR_LOCK_CLASS_MEMBER, "the staff member's schedule is busy, try again",
+	"Another change of the same member's shifts or assignments"
+};
+
 static bool
-try_lock_key(int32 key)
+try_lock_key(const LockClass *class, int32 key)
 {
 	return DatumGetBool(DirectFunctionCall2(pg_try_advisory_xact_lock_int4,
-											Int32GetDatum(PROTECTOR_LOCK_CLASS_RESERVATION),
+											Int32GetDatum(class->classid),
 											Int32GetDatum(key)));
 }
 
 static void
-lock_key(int32 key)
+lock_key(const LockClass *class, int32 key)
 {
 	int			save_nestlevel;
 	int			timeout;
@@ -72,13 +88,13 @@ lock_key(int32 key)
 	MemoryContext oldcontext = CurrentMemoryContext;
 
 	/* uncontended: no timer, no GUC juggling */
-	if (try_lock_key(key))
+	if (try_lock_key(class, key))
 		return;
 
 	if (protector_lock_timeout <= 0)
 	{
 		DirectFunctionCall2(pg_advisory_xact_lock_int4,
-							Int32GetDatum(PROTECTOR_LOCK_CLASS_RESERVATION),
+							Int32GetDatum(class->classid),
 							Int32GetDatum(key));
 		return;
 	}
@@ -96,7 +112,7 @@ lock_key(int32 key)
 	PG_TRY();
 	{
 		DirectFunctionCall2(pg_advisory_xact_lock_int4,
-							Int32GetDatum(PROTECTOR_LOCK_CLASS_RESERVATION),
+							Int32GetDatum(class->classid),
 							Int32GetDatum(key));
 	}
 	PG_CATCH();
@@ -112,9 +128,8 @@ lock_key(int32 key)
 		FlushErrorState();
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_RETRY),
-				 errmsg("the service is busy, try again"),
-				 errdetail("Another booking of the same service held its lock for more than %d ms.",
-						   timeout),
+				 errmsg("%s", class->busy),
+				 errdetail("%s held its lock for more than %d ms.", class->holder, timeout),
 				 errhint("Retry the request; protector.lock_timeout sets how long to wait.")));
 	}
 	PG_END_TRY();
@@ -125,7 +140,14 @@ lock_key(int32 key)
 void
 protector_lock_service(const pg_uuid_t *service_id)
 {
-	lock_key(protector_service_lock_key(service_id));
+	lock_key(&service_lock, protector_service_lock_key(service_id));
+}
+
+/* a staff member's schedule: their shifts and the bookings assigned to them */
+void
+protector_lock_member(const pg_uuid_t *member_id)
+{
+	lock_key(&member_lock, protector_service_lock_key(member_id));
 }
 
 static int
@@ -253,7 +275,7 @@ protector_lock_services(PG_FUNCTION_ARGS)
 	{
 		if (i > 0 && keys[i] == keys[i - 1])
 			continue;
-		lock_key(keys[i]);
+		lock_key(&service_lock, keys[i]);
 	}
 	PG_RETURN_VOID();
 }

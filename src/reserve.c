@@ -66,6 +66,7 @@
 #include "errors.h"
 #include "locks.h"
 #include "occupancy.h"
+#include "range_scan.h"
 #include "schedule.h"
 #include "spi_scope.h"
 #include "support.h"
@@ -125,12 +126,9 @@ typedef struct ReserveCatalog
 	Oid			status_no_show;
 	Oid			status_held;
 	Oid			mode_shared;
-	/* scan keys of bookings_during_idx (service_id =, during &&); services_pkey
-	 * is read by protector_fetch_by_uuid */
-	FmgrInfo	during_eq;
-	Oid			during_eq_collation;
-	FmgrInfo	during_overlaps;
-	Oid			during_overlaps_collation;
+	/* bookings_during_idx (service_id =, during &&); services_pkey is read
+	 * by protector_fetch_by_uuid */
+	RangeIndex	during;
 	/* bookings_service_start_idx (service_id =, lower(during) <) */
 	FmgrInfo	start_eq;
 	Oid			start_eq_collation;
@@ -181,48 +179,26 @@ index_named(Relation heap, const char *name)
 	return indexoid;
 }
 
-/* the function of "attribute <strategy> attribute" in the index's opfamily */
-static void
-index_key_function(Relation index, int attno, StrategyNumber strategy,
-				   FmgrInfo *finfo, Oid *collation)
-{
-	Oid			opfamily = index->rd_opfamily[attno - 1];
-	Oid			opcintype = index->rd_opcintype[attno - 1];
-	Oid			opno = get_opfamily_member(opfamily, opcintype, opcintype, strategy);
-
-	if (!OidIsValid(opno))
-		elog(ERROR, "missing operator %d(%u,%u) in opfamily %u",
-			 strategy, opcintype, opcintype, opfamily);
-	fmgr_info_cxt(get_opcode(opno), finfo, TopMemoryContext);
-	*collation = index->rd_indcollation[attno - 1];
-}
-
 /*
- * The check reads the two indexes of bookings by position, so it makes
- * sure they are what 30_tables.sql made them: a btree on (service_id,
- * lower(during)) and a GiST index on (service_id, during).
+ * The check reads the btree of bookings by position, so it makes sure it
+ * is what 30_tables.sql made it: on (service_id, lower(during)).  (The GiST
+ * index on (service_id, during) is checked by protector_range_index_init.)
  */
 static void
-check_index_shape(Relation index, Oid am, AttrNumber during)
+check_start_index_shape(Relation index, AttrNumber during)
 {
 	Form_pg_index form = index->rd_index;
-	bool		ok = index->rd_rel->relam == am && form->indnkeyatts == 2 &&
+	List	   *exprs = RelationGetIndexExpressions(index);
+	FuncExpr   *start = list_length(exprs) == 1 && IsA(linitial(exprs), FuncExpr) ?
+		(FuncExpr *) linitial(exprs) : NULL;
+	bool		ok = index->rd_rel->relam == BTREE_AM_OID && form->indnkeyatts == 2 &&
 		index->rd_opcintype[0] == UUIDOID &&
-		form->indkey.values[0] == catalog.b_service_id;
+		form->indkey.values[0] == catalog.b_service_id &&
+		form->indkey.values[1] == 0 && index->rd_opcintype[1] == TIMESTAMPTZOID &&
+		start != NULL && start->funcid == F_LOWER_ANYRANGE &&
+		list_length(start->args) == 1 && IsA(linitial(start->args), Var) &&
+		((Var *) linitial(start->args))->varattno == during;
 
-	if (ok && am == BTREE_AM_OID)
-	{
-		List	   *exprs = RelationGetIndexExpressions(index);
-		FuncExpr   *start = list_length(exprs) == 1 && IsA(linitial(exprs), FuncExpr) ?
-			(FuncExpr *) linitial(exprs) : NULL;
-
-		ok = form->indkey.values[1] == 0 && index->rd_opcintype[1] == TIMESTAMPTZOID &&
-			start != NULL && start->funcid == F_LOWER_ANYRANGE &&
-			list_length(start->args) == 1 && IsA(linitial(start->args), Var) &&
-			((Var *) linitial(start->args))->varattno == during;
-	}
-	else if (ok)
-		ok = form->indkey.values[1] == during;
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -266,19 +242,16 @@ load_catalog(Relation bookings)
 	table_close(services, AccessShareLock);
 
 	catalog.during_idx = index_named(bookings, "bookings_during_idx");
-	index = index_open(catalog.during_idx, AccessShareLock);
-	check_index_shape(index, GIST_AM_OID, catalog.b_during);
-	index_key_function(index, 1, BTEqualStrategyNumber, &catalog.during_eq, &catalog.during_eq_collation);
-	index_key_function(index, 2, RTOverlapStrategyNumber, &catalog.during_overlaps,
-					   &catalog.during_overlaps_collation);
-	index_close(index, AccessShareLock);
+	protector_range_index_init(&catalog.during, bookings, catalog.during_idx,
+							   catalog.b_service_id, catalog.b_during);
 
 	catalog.start_idx = index_named(bookings, "bookings_service_start_idx");
 	index = index_open(catalog.start_idx, AccessShareLock);
-	check_index_shape(index, BTREE_AM_OID, catalog.b_during);
-	index_key_function(index, 1, BTEqualStrategyNumber, &catalog.start_eq, &catalog.start_eq_collation);
-	index_key_function(index, 2, BTLessStrategyNumber, &catalog.start_less, &catalog.start_less_collation);
-	index_key_function(index, 2, BTGreaterEqualStrategyNumber, &catalog.start_ge, &catalog.start_ge_collation);
+	check_start_index_shape(index, catalog.b_during);
+	protector_index_key_function(index, 1, BTEqualStrategyNumber, &catalog.start_eq, &catalog.start_eq_collation);
+	protector_index_key_function(index, 2, BTLessStrategyNumber, &catalog.start_less, &catalog.start_less_collation);
+	protector_index_key_function(index, 2, BTGreaterEqualStrategyNumber, &catalog.start_ge,
+								 &catalog.start_ge_collation);
 	index_close(index, AccessShareLock);
 
 	catalog.valid = true;
@@ -508,6 +481,39 @@ exclusive_taken(BookingRow *row, ItemPointer self, Relation bookings,
 	return taken;
 }
 
+/* what occupancy_taken's visits gather */
+typedef struct OccupancyVisit
+{
+	BookingRow *row;
+	CapacityRules *rules;
+	TupleDesc	desc;
+	TimestampTz from;
+	TimestampTz to;
+	Occupancy  *occ;
+	int			n;
+	int			cap;
+} OccupancyVisit;
+
+static bool
+visit_occupying(TupleTableSlot *slot, void *arg)
+{
+	OccupancyVisit *v = (OccupancyVisit *) arg;
+	BookingRow	other;
+
+	read_booking(ExecFetchSlotHeapTuple(slot, false, NULL), v->desc, &other);
+	/* GiST answers may be lossy: recheck what the keys asked */
+	if (memcmp(other.service_id, v->row->service_id, UUID_LEN) != 0 ||
+		other.start >= v->to || other.end <= v->from ||
+		memcmp(other.id, v->row->id, UUID_LEN) == 0 || !other.occupies)
+		return true;
+	protector_grow(v->occ, v->cap, v->n);
+	v->occ[v->n].start = other.start - v->rules->buffer_before;
+	v->occ[v->n].end = other.end + v->rules->buffer_after;
+	v->occ[v->n].party = other.party;
+	v->n++;
+	return v->rules->shared;	/* exclusive: one is enough */
+}
+
 /*
  * The places taken at the busiest instant of [from, to) by the occupying
  * bookings other than row, found through the GiST index on (service_id,
@@ -518,69 +524,27 @@ occupancy_taken(BookingRow *row, ItemPointer self, Relation bookings,
 				Snapshot snapshot, CapacityRules *rules, TimestampTz from,
 				TimestampTz to)
 {
-	TupleDesc	desc = RelationGetDescr(bookings);
-	TypeCacheEntry *typcache = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
-	Relation	index = index_open(catalog.during_idx, AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(bookings, NULL);
-	RangeBound	lower_bound,
-				upper_bound;
-	ScanKeyData keys[2];
-	IndexScanDesc scan;
-	Occupancy  *occ;
-	int			n = 0;
-	int			cap = 8;
+	OccupancyVisit v = {row, rules, RelationGetDescr(bookings), from, to, NULL, 0, 8};
 
-	lower_bound.val = TimestampTzGetDatum(from);
-	lower_bound.infinite = false;
-	lower_bound.inclusive = true;
-	lower_bound.lower = true;
-	upper_bound.val = TimestampTzGetDatum(to);
-	upper_bound.infinite = false;
-	upper_bound.inclusive = false;
-	upper_bound.lower = false;
-	ScanKeyEntryInitializeWithInfo(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
-								   catalog.during_eq_collation, &catalog.during_eq,
-								   UUIDPGetDatum(row->service_id));
-	ScanKeyEntryInitializeWithInfo(&keys[1], 0, 2, RTOverlapStrategyNumber, InvalidOid,
-								   catalog.during_overlaps_collation, &catalog.during_overlaps,
-								   RangeTypePGetDatum(make_range(typcache, &lower_bound, &upper_bound, false)));
-
-	occ = palloc(sizeof(Occupancy) * cap);
-	scan = index_beginscan(bookings, index, snapshot, 2, 0);
-	index_rescan(scan, keys, 2, NULL, 0);
-	for (;;)
-	{
-		ItemPointer tid = index_getnext_tid(scan, ForwardScanDirection);
-		BookingRow	other;
-
-		if (tid == NULL)
-			break;
-		if (ItemPointerEquals(tid, self) || !index_fetch_heap(scan, slot))
-			continue;
-		read_booking(ExecFetchSlotHeapTuple(slot, false, NULL), desc, &other);
-		/* GiST answers may be lossy: recheck what the keys asked */
-		if (memcmp(other.service_id, row->service_id, UUID_LEN) != 0 ||
-			other.start >= to || other.end <= from ||
-			memcmp(other.id, row->id, UUID_LEN) == 0 || !other.occupies)
-			continue;
-		protector_grow(occ, cap, n);
-		occ[n].start = other.start - rules->buffer_before;
-		occ[n].end = other.end + rules->buffer_after;
-		occ[n].party = other.party;
-		n++;
-		if (!rules->shared)
-			break;				/* one is enough */
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
-
+	v.occ = palloc(sizeof(Occupancy) * v.cap);
+	protector_range_scan(bookings, &catalog.during, UUIDPGetDatum(row->service_id), from, to,
+						 snapshot, self, visit_occupying, &v);
 	if (!rules->shared)
-		return n > 0 ? 1 : 0;
-	qsort(occ, n, sizeof(Occupancy), protector_compare_occupancy);
-	return protector_max_occupancy(occ, n, row->start - rules->buffer_before,
+		return v.n > 0 ? 1 : 0;
+	qsort(v.occ, v.n, sizeof(Occupancy), protector_compare_occupancy);
+	return protector_max_occupancy(v.occ, v.n, row->start - rules->buffer_before,
 								   row->end + rules->buffer_after);
 }
+
+/* the row under check, and what a check under one snapshot found */
+typedef struct CapacityCheck
+{
+	BookingRow *row;
+	ItemPointer self;
+	Relation	bookings;
+	CapacityRules rules;
+	int32		taken;
+} CapacityCheck;
 
 /*
  * Would adding row to the occupancy visible in snapshot exceed capacity?
@@ -597,7 +561,6 @@ exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
 	TimestampTz to;
 	int64		gap;
 
-	snapshot = RegisterSnapshot(snapshot);
 	read_capacity_rules(row->service_id, snapshot, rules);
 
 	/* bookings whose occupied interval can overlap the row's */
@@ -614,11 +577,18 @@ exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
 		*taken = exclusive_taken(row, self, bookings, snapshot, from, to) ? 1 : 0;
 	else
 		*taken = occupancy_taken(row, self, bookings, snapshot, rules, from, to);
-	UnregisterSnapshot(snapshot);
 
 	if (!rules->shared)
 		return *taken > 0;		/* one booking at a time, whatever its party */
 	return *taken + row->party > rules->capacity;
+}
+
+static bool
+capacity_check(Snapshot snapshot, void *arg)
+{
+	CapacityCheck *c = (CapacityCheck *) arg;
+
+	return exceeds_capacity(c->row, c->self, c->bookings, snapshot, &c->rules, &c->taken);
 }
 
 static const TriggerProtocol reservation_protocol = {
@@ -637,8 +607,9 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	HeapTuple	tuple;
 	BookingRow	row;
-	CapacityRules rules;
-	int32		taken;
+	CapacityCheck latest;
+	CapacityCheck then;
+	RangeVerdict verdict;
 
 	trigdata = protector_trigger_data(fcinfo, &reservation_protocol);
 
@@ -674,20 +645,11 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	}
 
 	protector_lock_service(row.service_id);
-
-	/* see everything committed before we got the lock, and our own work */
-	CommandCounterIncrement();
-	if (exceeds_capacity(&row, &tuple->t_self, bookings, GetLatestSnapshot(), &rules, &taken))
-	{
-		bool		retry = false;
-		int32		taken_then;
-
-		/* hidden from our snapshot: a concurrent commit, so retry */
-		if (IsolationUsesXactSnapshot() &&
-			!exceeds_capacity(&row, &tuple->t_self, bookings, GetTransactionSnapshot(), &rules, &taken_then))
-			retry = true;
-		report_conflict(&rules, &row, taken, retry);
-	}
+	latest = (CapacityCheck) {&row, &tuple->t_self, bookings};
+	then = latest;
+	verdict = protector_range_verdict(capacity_check, &latest, capacity_check, &then);
+	if (verdict != RANGE_FREE)
+		report_conflict(&latest.rules, &row, latest.taken, verdict == RANGE_RETRY);
 
 	return PointerGetDatum(NULL);
 }

@@ -103,7 +103,11 @@ protector_read(const ProtectorRead *read, Datum *values, const char *nulls,
 	protector_keep_plan(read->plan, read->sql, read->nargs, read->argtypes);
 	if (read->owner_of != NULL)
 		protector_elevate(protector_table_owner(read->owner_of), &saved);
-	ret = SPI_execute_plan(*read->plan, values, nulls, true, read->limit);
+	if (read->snapshot != NULL)
+		ret = SPI_execute_snapshot(*read->plan, values, nulls, read->snapshot, InvalidSnapshot,
+								   true, false, read->limit);
+	else
+		ret = SPI_execute_plan(*read->plan, values, nulls, true, read->limit);
 	if (read->owner_of != NULL)
 		protector_restore(&saved);
 	if (ret != SPI_OK_SELECT)

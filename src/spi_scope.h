@@ -26,6 +26,7 @@ typedef struct ProtectorRead
 	Oid		   *argtypes;
 	const char *owner_of;		/* a protector table: as its owner; NULL: as the caller */
 	long		limit;			/* at most this many rows; 0: all */
+	Snapshot	snapshot;		/* read under it (e.g. the latest); NULL: the statement's */
 } ProtectorRead;
 
 /* called per row with the caller's memory context current */

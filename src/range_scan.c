@@ -1,0 +1,140 @@
+/*-------------------------------------------------------------------------
+ *
+ * range_scan.c
+ *	  The reservation engine's shared mechanics: a GiST probe of the rows
+ *	  of one key overlapping an interval, and the verdict of a check under
+ *	  the latest snapshot and then the transaction's.
+ *
+ * Invariant kept: the probe reads the heap directly through the index, as
+ * exclusion constraints do (no RLS: a conflict counts rows the caller may
+ * not see), and a conflict hidden by a REPEATABLE READ or SERIALIZABLE
+ * snapshot ends in 40001, never in a row that slipped through.  Used by
+ * reserve.c (bookings of a service) and shifts.c (shifts of a member).
+ *
+ * src/range_scan.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_type.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rangetypes.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "range_scan.h"
+#include "support.h"
+
+void
+protector_index_key_function(Relation index, int attno, StrategyNumber strategy,
+							 FmgrInfo *finfo, Oid *collation)
+{
+	Oid			opfamily = index->rd_opfamily[attno - 1];
+	Oid			opcintype = index->rd_opcintype[attno - 1];
+	Oid			opno = get_opfamily_member(opfamily, opcintype, opcintype, strategy);
+
+	if (!OidIsValid(opno))
+		elog(ERROR, "missing operator %d(%u,%u) in opfamily %u",
+			 strategy, opcintype, opcintype, opfamily);
+	fmgr_info_cxt(get_opcode(opno), finfo, TopMemoryContext);
+	*collation = index->rd_indcollation[attno - 1];
+}
+
+void
+protector_range_index_init(RangeIndex *ri, Relation heap, Oid indexoid,
+						   AttrNumber key_att, AttrNumber range_att)
+{
+	Relation	index = index_open(indexoid, AccessShareLock);
+	Form_pg_index form = index->rd_index;
+
+	if (index->rd_rel->relam != GIST_AM_OID || form->indnkeyatts != 2 ||
+		form->indrelid != RelationGetRelid(heap) ||
+		form->indkey.values[0] != key_att || index->rd_opcintype[0] != UUIDOID ||
+		form->indkey.values[1] != range_att)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("index protector.%s does not have the columns the overlap check reads",
+						RelationGetRelationName(index)),
+				 protector_errhint_damaged()));
+	ri->index = indexoid;
+	protector_index_key_function(index, 1, BTEqualStrategyNumber, &ri->key_eq, &ri->key_eq_collation);
+	protector_index_key_function(index, 2, RTOverlapStrategyNumber, &ri->overlaps, &ri->overlaps_collation);
+	index_close(index, AccessShareLock);
+}
+
+void
+protector_range_scan(Relation heap, const RangeIndex *ri, Datum key,
+					 TimestampTz from, TimestampTz to, Snapshot snapshot,
+					 ItemPointer skip, RangeVisit visit, void *arg)
+{
+	TypeCacheEntry *typcache = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
+	Relation	index = index_open(ri->index, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	RangeBound	lower_bound,
+				upper_bound;
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	ItemPointer tid;
+
+	lower_bound.val = TimestampTzGetDatum(from);
+	lower_bound.infinite = false;
+	lower_bound.inclusive = true;
+	lower_bound.lower = true;
+	upper_bound.val = TimestampTzGetDatum(to);
+	upper_bound.infinite = false;
+	upper_bound.inclusive = false;
+	upper_bound.lower = false;
+	ScanKeyEntryInitializeWithInfo(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+								   ri->key_eq_collation, (FmgrInfo *) &ri->key_eq, key);
+	ScanKeyEntryInitializeWithInfo(&keys[1], 0, 2, RTOverlapStrategyNumber, InvalidOid,
+								   ri->overlaps_collation, (FmgrInfo *) &ri->overlaps,
+								   RangeTypePGetDatum(make_range(typcache, &lower_bound, &upper_bound, false)));
+
+	scan = index_beginscan(heap, index, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	while ((tid = index_getnext_tid(scan, ForwardScanDirection)) != NULL)
+	{
+		if ((skip != NULL && ItemPointerEquals(tid, skip)) || !index_fetch_heap(scan, slot))
+			continue;
+		if (!visit(slot, arg))
+			break;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+}
+
+RangeVerdict
+protector_range_verdict(RangeCheck check, void *arg, RangeCheck recheck, void *rearg)
+{
+	Snapshot	snapshot;
+	bool		conflict;
+
+	/* see everything committed before we got the lock, and our own work */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	conflict = check(snapshot, arg);
+	UnregisterSnapshot(snapshot);
+	if (!conflict)
+		return RANGE_FREE;
+
+	/* hidden from our snapshot: a concurrent commit, so retry */
+	if (IsolationUsesXactSnapshot())
+	{
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		conflict = recheck(snapshot, rearg);
+		UnregisterSnapshot(snapshot);
+		if (!conflict)
+			return RANGE_RETRY;
+	}
+	return RANGE_CONFLICT;
+}
