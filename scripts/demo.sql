@@ -53,6 +53,15 @@ INSERT INTO protector.customers (id, organization_id, user_id, full_name, email)
 	('0a000000-0000-4000-8000-00000000c001', '0a000000-0000-4000-8000-000000000000', 'c0000000-0000-4000-8000-000000000001', 'Cora Klein', 'cora@example.com'),
 	('0a000000-0000-4000-8000-00000000c002', '0a000000-0000-4000-8000-000000000000', NULL, 'Jonas Weber', 'jonas@example.com'),
 	('0b000000-0000-4000-8000-00000000c001', '0b000000-0000-4000-8000-000000000000', NULL, 'Dana Price', 'dana@example.com');
+-- Alex the agent works at Lockbox Mitte on the evening of 4 May 2030: a
+-- booking is assigned only to someone on shift for all of it
+INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
+SELECT m.organization_id, m.id, '0a000000-0000-4000-8000-0000000000a1' FROM protector.members m
+WHERE m.user_id = 'a0000000-0000-4000-8000-000000000005';
+INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
+SELECT m.organization_id, m.id, '0a000000-0000-4000-8000-0000000000a1',
+	   tstzrange('2030-05-04 16:00 Europe/Berlin', '2030-05-04 23:00 Europe/Berlin')
+FROM protector.members m WHERE m.user_id = 'a0000000-0000-4000-8000-000000000005';
 INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, party_size, status, total_price, currency, assigned_agent) VALUES
 	('0a000000-0000-4000-8000-000000000000', '0a000000-0000-4000-8000-0000000000a1', '0a000000-0000-4000-8000-0000000005a1',
 	 '0a000000-0000-4000-8000-00000000c001', tstzrange('2030-05-04 18:00 Europe/Berlin', '2030-05-04 19:00 Europe/Berlin'),

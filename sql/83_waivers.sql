@@ -36,7 +36,7 @@ CREATE TABLE protector.waiver_versions (
 	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	waiver_id		uuid NOT NULL,
-	-- NULL on insert: the next number of the waiver
+	-- set on insert: the next number of the waiver
 	version			integer NOT NULL CHECK (version BETWEEN 1 AND 100000),
 	title			text NOT NULL CHECK (length(btrim(title)) BETWEEN 1 AND 200),
 	body			text NOT NULL CHECK (length(btrim(body)) BETWEEN 1 AND 100000),
@@ -61,6 +61,8 @@ CREATE TABLE protector.waiver_submissions (
 	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	waiver_version_id uuid NOT NULL,
+	-- the version's waiver, set by the database
+	waiver_id		uuid NOT NULL,
 	-- linked once (link_waiver_to_booking) when signed before the booking
 	booking_id		uuid,
 	-- the booking's customer (who holds the booking), by default
@@ -84,17 +86,21 @@ CREATE TABLE protector.waiver_submissions (
 	updated_at		timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (organization_id, id),
 	FOREIGN KEY (organization_id, waiver_version_id) REFERENCES protector.waiver_versions (organization_id, id),
+	FOREIGN KEY (organization_id, waiver_id) REFERENCES protector.waivers (organization_id, id),
+	-- a booking with signed waivers is cancelled, not deleted
 	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id),
 	FOREIGN KEY (organization_id, customer_id)
 		REFERENCES protector.customers (organization_id, id) ON DELETE SET NULL (customer_id)
 );
 CREATE INDEX waiver_submissions_version_idx ON protector.waiver_submissions (organization_id, waiver_version_id);
 CREATE INDEX waiver_submissions_booking_idx ON protector.waiver_submissions (organization_id, booking_id);
+CREATE INDEX waiver_submissions_waiver_idx ON protector.waiver_submissions (organization_id, waiver_id);
 CREATE INDEX waiver_submissions_customer_idx ON protector.waiver_submissions (organization_id, customer_id);
 CREATE INDEX waiver_submissions_signed_idx ON protector.waiver_submissions (organization_id, signed_on);
--- one signature per participant (name as compared, date of birth) and booking
+-- one signature per participant (name as compared, date of birth), booking
+-- and waiver
 CREATE UNIQUE INDEX waiver_submissions_participant_idx ON protector.waiver_submissions
-	(organization_id, booking_id, protector.normalize_name(participant_name), participant_birth_date)
+	(organization_id, booking_id, waiver_id, protector.normalize_name(participant_name), participant_birth_date)
 	WHERE booking_id IS NOT NULL;
 COMMENT ON TABLE protector.waiver_submissions IS
 'Signed waivers: one participant''s typed signature of one waiver version, with digests that prove text and signature unchanged';
@@ -147,7 +153,9 @@ CREATE POLICY waiver_versions_delete ON protector.waiver_versions FOR DELETE TO 
 CREATE POLICY waiver_submissions_select ON protector.waiver_submissions FOR SELECT TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.read'))::uuid[])
 		   OR customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[])
-		   OR booking_id IN (SELECT b.id FROM protector.bookings b WHERE b.assigned_agent = (SELECT protector.current_user_id())));
+		   OR booking_id IN (SELECT b.id FROM protector.bookings b
+							 WHERE b.assigned_agent = (SELECT protector.current_user_id())
+							   AND b.organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.collect'))::uuid[])));
 -- (a booking is "visible" by the caller's own RLS on bookings: the desk's,
 -- an agent's assigned ones, a customer's own)
 CREATE POLICY waiver_submissions_insert ON protector.waiver_submissions FOR INSERT TO authenticated
@@ -188,7 +196,13 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- wait for signatures of it in progress (lock_waiver_version); the
+	-- deletion of the whole organization takes everything with it
+	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock(1886547720, pg_catalog.hashtext(OLD.id::text));
+	END IF;
 	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT'
+	   AND EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id)
 	   AND EXISTS (SELECT FROM protector.waiver_submissions s
 				   WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 					 AND s.waiver_version_id OPERATOR(pg_catalog.=) OLD.id) THEN
@@ -208,10 +222,9 @@ BEGIN
 		PERFORM FROM protector.waivers w
 		WHERE w.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND w.id OPERATOR(pg_catalog.=) NEW.waiver_id
 		FOR UPDATE;
-		IF NEW.version IS NULL THEN
-			SELECT COALESCE(pg_catalog.max(v.version), 0) OPERATOR(pg_catalog.+) 1 INTO NEW.version
-			FROM protector.waiver_versions v WHERE v.waiver_id OPERATOR(pg_catalog.=) NEW.waiver_id;
-		END IF;
+		-- the next number, whatever the insert said
+		SELECT COALESCE(pg_catalog.max(v.version), 0) OPERATOR(pg_catalog.+) 1 INTO NEW.version
+		FROM protector.waiver_versions v WHERE v.waiver_id OPERATOR(pg_catalog.=) NEW.waiver_id;
 	END IF;
 	PERFORM protector_internal.check_text(NEW.title, 'title', 1, 200);
 	IF NEW.body IS NULL OR NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\n\t', '  ')) THEN
@@ -299,16 +312,16 @@ COMMENT ON FUNCTION protector_internal.waiver_submission_digest(protector.waiver
 'Hex SHA-256 of what a waiver submission records as signed (ids, text digest, participant, signer, signature, guardian, times)';
 
 -- A submission's booking: of the service that asks for this waiver, not
--- cancelled, and not yet signed by this participant.
+-- cancelled, and not yet signed by this participant for this waiver.  As
+-- the caller, under RLS (the unique index has the last word on duplicates).
 CREATE FUNCTION protector_internal.check_waiver_booking(s protector.waiver_submissions)
 RETURNS protector.bookings
 LANGUAGE plpgsql STABLE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	b protector.bookings;
 	v_required uuid;
-	v_signed uuid;
 BEGIN
 	SELECT * INTO b FROM protector.bookings x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) s.organization_id AND x.id OPERATOR(pg_catalog.=) s.booking_id;
@@ -317,9 +330,7 @@ BEGIN
 	END IF;
 	SELECT sv.waiver_id INTO v_required FROM protector.services sv
 	WHERE sv.organization_id OPERATOR(pg_catalog.=) b.organization_id AND sv.id OPERATOR(pg_catalog.=) b.service_id;
-	SELECT v.waiver_id INTO v_signed FROM protector.waiver_versions v
-	WHERE v.organization_id OPERATOR(pg_catalog.=) s.organization_id AND v.id OPERATOR(pg_catalog.=) s.waiver_version_id;
-	IF v_required IS DISTINCT FROM v_signed THEN
+	IF v_required IS DISTINCT FROM s.waiver_id THEN
 		PERFORM protector.raise('invalid_parameter', 'this booking''s service does not ask for this waiver',
 			CASE WHEN v_required IS NULL THEN 'The service asks for no waiver.'
 				 ELSE pg_catalog.format('It asks for waiver %s.', v_required) END);
@@ -329,7 +340,8 @@ BEGIN
 	END IF;
 	IF EXISTS (SELECT FROM protector.waiver_submissions o
 			   WHERE o.organization_id OPERATOR(pg_catalog.=) s.organization_id
-				 AND o.booking_id OPERATOR(pg_catalog.=) s.booking_id AND o.id OPERATOR(pg_catalog.<>) s.id
+				 AND o.booking_id OPERATOR(pg_catalog.=) s.booking_id AND o.waiver_id OPERATOR(pg_catalog.=) s.waiver_id
+				 AND o.id OPERATOR(pg_catalog.<>) s.id
 				 AND protector.normalize_name(o.participant_name) OPERATOR(pg_catalog.=) protector.normalize_name(s.participant_name)
 				 AND o.participant_birth_date OPERATOR(pg_catalog.=) s.participant_birth_date) THEN
 		PERFORM protector.raise('invalid_parameter',
@@ -339,34 +351,78 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_waiver_booking(protector.waiver_submissions) IS
-'Refuses a submission''s booking whose service asks for another waiver (or none), that is cancelled, or that this participant has signed already';
+'Refuses a submission''s booking whose service asks for another waiver (or none), that is cancelled, or that this participant has signed this waiver for already';
+
+-- The version a signature takes, as the caller sees it, with its waiver's
+-- state; a shared transaction-level advisory lock on it (class id
+-- 1886547720) keeps it from changing until the signature commits
+-- (prepare_waiver_version takes the exclusive one before it looks for
+-- signatures).
+CREATE FUNCTION protector_internal.lock_waiver_version(p_organization_id uuid, p_version_id uuid,
+													   OUT version protector.waiver_versions, OUT active boolean)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pg_catalog.pg_advisory_xact_lock_shared(1886547720, pg_catalog.hashtext(p_version_id::text));
+	SELECT v.* INTO version FROM protector.waiver_versions v
+	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.id OPERATOR(pg_catalog.=) p_version_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'waiver not found', 'It does not exist, or you may not see it.');
+	END IF;
+	SELECT w.active INTO active FROM protector.waivers w WHERE w.id OPERATOR(pg_catalog.=) version.waiver_id;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_waiver_version(uuid, uuid) IS
+'The waiver version a signature takes (as the caller sees it), kept from changing until the signature commits, and whether its waiver is active';
+
+-- Whether the caller may sign in the organization: the map's collectors,
+-- trusted callers, or the customer of the booking (as the caller, under
+-- RLS).  Everyone else learns nothing: "waiver not found".
+CREATE FUNCTION protector_internal.may_sign(p_organization_id uuid, p_booking_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT protector_internal.caller_is_trusted()
+		   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.collect'))
+		   OR EXISTS (SELECT FROM protector.bookings b
+					  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+						AND b.id OPERATOR(pg_catalog.=) p_booking_id
+						AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()))
+$$;
+COMMENT ON FUNCTION protector_internal.may_sign(uuid, uuid) IS
+'True when the caller may sign waivers in the organization: collectors by the map, trusted callers, the booking''s own customer';
 
 -- A new submission as the database records it: the text's digest, the
 -- signing time and local date, the participant's age on it, checked
 -- against the version's minimum age and guardian age, and the digest of
--- the whole.
+-- the whole.  Runs as the caller and asks who may sign first, so that no
+-- check below answers anybody else.
 CREATE FUNCTION protector_internal.prepare_waiver_submission()
 RETURNS trigger
 LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v protector.waiver_versions;
+	v_locked record;
 	b protector.bookings;
 	v_active boolean;
 	v_timezone text;
 	v_minor boolean;
 BEGIN
-	SELECT * INTO v FROM protector.waiver_versions x
-	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.waiver_version_id;
-	IF NOT FOUND THEN
+	IF NOT protector_internal.may_sign(NEW.organization_id, NEW.booking_id) THEN
 		PERFORM protector.raise('not_found', 'waiver not found', 'It does not exist, or you may not see it.');
 	END IF;
-	SELECT w.active INTO v_active FROM protector.waivers w WHERE w.id OPERATOR(pg_catalog.=) v.waiver_id;
+	SELECT l.* INTO v_locked FROM protector_internal.lock_waiver_version(NEW.organization_id, NEW.waiver_version_id) l;
+	v := v_locked.version;
+	v_active := v_locked.active;
 	IF NOT v_active THEN
 		PERFORM protector.raise('invalid_parameter', 'this waiver is no longer in use', NULL,
-			'An owner, admin or manager can activate it again (create_waiver with its name).');
+			'Those who may manage waivers (waivers.manage) activate it again with a new version (create_waiver with its name).');
 	END IF;
+	NEW.waiver_id := v.waiver_id;
 	PERFORM protector_internal.check_text(NEW.participant_name, 'participant_name', 1, 200);
 	PERFORM protector_internal.check_text(NEW.signer_name, 'signer_name', 1, 200);
 	PERFORM protector_internal.check_text(NEW.signature, 'signature', 1, 200);
@@ -382,14 +438,15 @@ BEGIN
 			pg_catalog.format('Signed "%s" for %s.', pg_catalog.left(NEW.signature, 100), pg_catalog.left(NEW.signer_name, 100)));
 	END IF;
 
-	-- the local date of signing: the booking's venue's, else the organization's
+	-- the local date of signing: the booking's venue's, else the
+	-- organization's; a booking's signature is of the booking's customer
 	NEW.signed_at := pg_catalog.now();
 	IF NEW.booking_id IS NOT NULL THEN
 		b := protector_internal.check_waiver_booking(NEW);
-		SELECT vn.timezone INTO v_timezone FROM protector.venues vn WHERE vn.id OPERATOR(pg_catalog.=) b.venue_id;
-		NEW.customer_id := COALESCE(NEW.customer_id, b.customer_id);
+		v_timezone := protector_internal.venue_timezone(b.organization_id, b.venue_id);
+		NEW.customer_id := b.customer_id;
 	ELSE
-		SELECT o.timezone INTO v_timezone FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) NEW.organization_id;
+		v_timezone := protector_internal.venue_timezone(NEW.organization_id, NULL);
 	END IF;
 	SELECT a.signed_on INTO NEW.signed_on FROM protector_internal.signing_age(NULL, NEW.signed_at, v_timezone) a;
 	IF NEW.participant_birth_date IS NULL OR NEW.participant_birth_date OPERATOR(pg_catalog.>) NEW.signed_on
@@ -424,25 +481,42 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.prepare_waiver_submission() IS
-'Trigger (BEFORE INSERT): checks a signature (typed name, age on the local signing date, guardian for minors) and records its digests';
+'Trigger (BEFORE INSERT): checks a signature (who may sign, typed name, age on the local signing date, guardian for minors) and records its digests';
+
+-- a venue's time zone (p_venue_id NULL: the organization's), as the
+-- caller sees them
+CREATE FUNCTION protector_internal.venue_timezone(p_organization_id uuid, p_venue_id uuid)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE((SELECT v.timezone FROM protector.venues v
+					 WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.id OPERATOR(pg_catalog.=) p_venue_id),
+					(SELECT o.timezone FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id),
+					'UTC')
+$$;
+COMMENT ON FUNCTION protector_internal.venue_timezone(uuid, uuid) IS
+'The time zone of a venue of the organization, or of the organization when p_venue_id is NULL';
 
 CREATE TRIGGER prepare_waiver_submission BEFORE INSERT ON protector.waiver_submissions
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.prepare_waiver_submission();
 
--- A signature is never edited: only its booking is set, once, and its
--- customer follows a merge.
+-- A signature is never edited: only its booking is set, once (and with it
+-- the booking's customer), and its customer follows a merge.
 CREATE FUNCTION protector_internal.guard_waiver_submission()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	b protector.bookings;
 BEGIN
-	IF (NEW.id, NEW.organization_id, NEW.waiver_version_id, NEW.participant_name, NEW.participant_birth_date,
+	IF (NEW.id, NEW.organization_id, NEW.waiver_version_id, NEW.waiver_id, NEW.participant_name, NEW.participant_birth_date,
 		NEW.participant_age, NEW.signer_name, NEW.signature, NEW.guardian_name, NEW.signed_at, NEW.signed_on,
 		NEW.text_sha256, NEW.submission_sha256, NEW.created_by, NEW.created_at)
 	   IS DISTINCT FROM
-	   (OLD.id, OLD.organization_id, OLD.waiver_version_id, OLD.participant_name, OLD.participant_birth_date,
+	   (OLD.id, OLD.organization_id, OLD.waiver_version_id, OLD.waiver_id, OLD.participant_name, OLD.participant_birth_date,
 		OLD.participant_age, OLD.signer_name, OLD.signature, OLD.guardian_name, OLD.signed_at, OLD.signed_on,
 		OLD.text_sha256, OLD.submission_sha256, OLD.created_by, OLD.created_at) THEN
 		PERFORM protector.raise('invalid_parameter', 'a signed waiver cannot be changed',
@@ -453,13 +527,14 @@ BEGIN
 			PERFORM protector.raise('invalid_parameter', 'this waiver is already linked to a booking',
 				pg_catalog.format('It is linked to booking %s.', OLD.booking_id));
 		END IF;
-		PERFORM protector_internal.check_waiver_booking(NEW);
+		b := protector_internal.check_waiver_booking(NEW);
+		NEW.customer_id := b.customer_id;
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.guard_waiver_submission() IS
-'Trigger: a signed waiver never changes; its booking is set once (checked like a new one), its customer follows merges';
+'Trigger: a signed waiver never changes; its booking is set once (checked like a new one, its customer with it), its customer follows merges';
 
 CREATE TRIGGER guard_waiver_submission BEFORE UPDATE ON protector.waiver_submissions
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
@@ -502,11 +577,17 @@ BEGIN
 		END IF;
 	END IF;
 	-- the age, local date and digests are the database's (prepare_waiver_submission)
-	INSERT INTO protector.waiver_submissions (organization_id, waiver_version_id, booking_id, participant_name,
-											  participant_birth_date, signer_name, signature, guardian_name)
-	VALUES (v.organization_id, v.id, p_booking_id, p_participant_name, p_participant_birth_date, p_signer_name, p_signature,
-			p_guardian_name)
-	RETURNING * INTO s;
+	BEGIN
+		INSERT INTO protector.waiver_submissions (organization_id, waiver_version_id, booking_id, participant_name,
+												  participant_birth_date, signer_name, signature, guardian_name)
+		VALUES (v.organization_id, v.id, p_booking_id, p_participant_name, p_participant_birth_date, p_signer_name, p_signature,
+				p_guardian_name)
+		RETURNING * INTO s;
+	EXCEPTION WHEN unique_violation THEN
+		-- the same participant signed at the same moment elsewhere
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s has already signed the waiver of this booking', p_participant_name));
+	END;
 	RETURN s;
 END
 $$;
@@ -636,10 +717,13 @@ COMMENT ON FUNCTION protector.export_waivers(uuid, date, date) IS
 
 -- the gate ------------------------------------------------------------------
 
--- A booking of a service that asks for a waiver goes in_progress only when
--- as many distinct participants as its party have signed it; the error
--- names who is missing (details.participants, when the booking lists
--- them by name) or how many.
+-- A booking of a service that asks for a waiver is in_progress only when
+-- as many distinct participants (name as compared, date of birth) as its
+-- party have signed that waiver, and, when it lists its participants by
+-- name (details.participants), every one listed has; the error names who
+-- is missing (or says how many).  Checked when it goes in_progress
+-- (inserted so, or updated), and when an in_progress booking grows its
+-- party or changes service.
 CREATE FUNCTION protector_internal.require_waivers()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -648,8 +732,8 @@ AS $$
 DECLARE
 	v_waiver protector.waivers;
 	v_signed text[];
-	v_listed text[];
-	v_missing text;
+	v_count integer;
+	v_missing text[];
 BEGIN
 	SELECT w.* INTO v_waiver FROM protector.services s
 	JOIN protector.waivers w ON w.organization_id OPERATOR(pg_catalog.=) s.organization_id AND w.id OPERATOR(pg_catalog.=) s.waiver_id
@@ -657,44 +741,49 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN NEW;
 	END IF;
-	SELECT COALESCE(pg_catalog.array_agg(DISTINCT x.participant_name), '{}') INTO v_signed
+	-- the distinct participants who signed it for this booking
+	SELECT pg_catalog.count(*)::integer, COALESCE(pg_catalog.array_agg(x.participant_name ORDER BY x.participant_name), '{}')
+	INTO v_count, v_signed
 	FROM (SELECT DISTINCT ON (protector.normalize_name(s.participant_name), s.participant_birth_date) s.participant_name
 		  FROM protector.waiver_submissions s
-		  JOIN protector.waiver_versions v ON v.organization_id OPERATOR(pg_catalog.=) s.organization_id
-										   AND v.id OPERATOR(pg_catalog.=) s.waiver_version_id
 		  WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.booking_id OPERATOR(pg_catalog.=) NEW.id
-			AND v.waiver_id OPERATOR(pg_catalog.=) v_waiver.id) x;
-	IF pg_catalog.cardinality(v_signed) OPERATOR(pg_catalog.>=) NEW.party_size THEN
+			AND s.waiver_id OPERATOR(pg_catalog.=) v_waiver.id) x;
+	-- the participants the booking lists by name who have not signed
+	IF pg_catalog.jsonb_typeof(NEW.details OPERATOR(pg_catalog.->) 'participants') OPERATOR(pg_catalog.=) 'array' THEN
+		SELECT pg_catalog.array_agg(l.n ORDER BY l.i) INTO v_missing
+		FROM (SELECT COALESCE(p.value OPERATOR(pg_catalog.->>) 'name', p.value OPERATOR(pg_catalog.#>>) '{}') AS n, p.i
+			  FROM pg_catalog.jsonb_array_elements(NEW.details OPERATOR(pg_catalog.->) 'participants') WITH ORDINALITY p(value, i)
+			  WHERE pg_catalog.jsonb_typeof(p.value) OPERATOR(pg_catalog.=) ANY ('{string,object}')) l
+		WHERE l.n IS NOT NULL
+		  AND protector.normalize_name(l.n) OPERATOR(pg_catalog.<>) ALL
+			  (SELECT protector.normalize_name(x) FROM pg_catalog.unnest(v_signed) x);
+	END IF;
+	IF v_count OPERATOR(pg_catalog.>=) NEW.party_size AND v_missing IS NULL THEN
 		RETURN NEW;
 	END IF;
-	-- who is missing: the participants the booking lists that have not signed
-	IF pg_catalog.jsonb_typeof(NEW.details -> 'participants') OPERATOR(pg_catalog.=) 'array' THEN
-		SELECT pg_catalog.array_agg(n ORDER BY i) INTO v_listed
-		FROM (SELECT COALESCE(p.value ->> 'name', p.value #>> '{}') AS n, p.i
-			  FROM pg_catalog.jsonb_array_elements(NEW.details -> 'participants') WITH ORDINALITY p(value, i)
-			  WHERE pg_catalog.jsonb_typeof(p.value) OPERATOR(pg_catalog.=) ANY ('{string,object}')) l
-		WHERE n IS NOT NULL
-		  AND protector.normalize_name(n) OPERATOR(pg_catalog.<>) ALL
-			  (SELECT protector.normalize_name(x) FROM pg_catalog.unnest(v_signed) x);
-		v_missing := pg_catalog.array_to_string(v_listed[1:10], ', ');
-	END IF;
 	PERFORM protector.raise('invalid_parameter',
-		pg_catalog.format('%s of %s participants have signed the waiver "%s"', pg_catalog.cardinality(v_signed),
+		pg_catalog.format('%s of %s participants have signed the waiver "%s"', LEAST(v_count, NEW.party_size),
 						  NEW.party_size, v_waiver.name),
-		CASE WHEN v_missing IS NOT NULL AND v_missing OPERATOR(pg_catalog.<>) '' THEN pg_catalog.format('Not signed: %s.', v_missing)
+		CASE WHEN v_missing IS NOT NULL THEN pg_catalog.format('Not signed: %s.', pg_catalog.array_to_string(v_missing[1:10], ', '))
 			 ELSE pg_catalog.format('Signed: %s; %s more must sign.',
 									COALESCE(NULLIF(pg_catalog.array_to_string(v_signed[1:10], ', '), ''), 'nobody'),
-									NEW.party_size OPERATOR(pg_catalog.-) pg_catalog.cardinality(v_signed)) END,
+									NEW.party_size OPERATOR(pg_catalog.-) v_count) END,
 		'A booking whose service asks for a waiver goes in_progress once every participant has signed it (submit_waiver).');
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.require_waivers() IS
-'Trigger: a booking of a service that asks for a waiver goes in_progress only when every participant has signed it';
+'Trigger: a booking of a service that asks for a waiver is in_progress only when every participant has signed it';
 
-CREATE TRIGGER require_waivers BEFORE UPDATE OF status ON protector.bookings
-	FOR EACH ROW WHEN (NEW.status = 'in_progress' AND OLD.status IS DISTINCT FROM 'in_progress'
+CREATE TRIGGER require_waivers BEFORE UPDATE OF status, party_size, service_id, details ON protector.bookings
+	FOR EACH ROW WHEN (NEW.status = 'in_progress'
+					   AND (OLD.status IS DISTINCT FROM 'in_progress' OR NEW.party_size > OLD.party_size
+							OR NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.details IS DISTINCT FROM OLD.details)
 					   AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.require_waivers();
+-- (AFTER: a new booking's BEFORE INSERT path stays prepare_booking alone)
+CREATE TRIGGER require_waivers_insert AFTER INSERT ON protector.bookings
+	FOR EACH ROW WHEN (NEW.status = 'in_progress' AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.require_waivers();
 
 -- audited like every business table
@@ -709,5 +798,10 @@ GRANT EXECUTE ON FUNCTION
 	protector.verify_waiver_signature(uuid),
 	protector.export_waivers(uuid, date, date),
 	protector_internal.sha256_hex(text),
-	protector_internal.waiver_submission_digest(protector.waiver_submissions)
+	protector_internal.waiver_submission_digest(protector.waiver_submissions),
+	protector_internal.may_sign(uuid, uuid),
+	protector_internal.check_waiver_booking(protector.waiver_submissions),
+	protector_internal.lock_waiver_version(uuid, uuid),
+	protector_internal.venue_timezone(uuid, uuid),
+	protector_internal.signing_age(date, timestamptz, text)
 TO authenticated, service_role;

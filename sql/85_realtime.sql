@@ -21,7 +21,7 @@ DO $notify$
 DECLARE
 	t text;
 BEGIN
-	FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications'] LOOP
+	FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications', 'booking_messages'] LOOP
 		EXECUTE format('CREATE TRIGGER notify_insert AFTER INSERT ON protector.%I'
 					   ' REFERENCING NEW TABLE AS changed FOR EACH STATEMENT'
 					   ' EXECUTE FUNCTION protector.notify_trigger()', t);
@@ -122,6 +122,13 @@ BEGIN
 				AFTER INSERT OR UPDATE OR DELETE ON protector.bookings
 				FOR EACH ROW EXECUTE FUNCTION protector_internal.broadcast_booking_change();
 		END IF;
+		-- booking messages (sql/84_messages.sql)
+		IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'protector.booking_messages'::regclass
+					   AND tgname = 'broadcast_message') THEN
+			CREATE TRIGGER broadcast_message
+				AFTER INSERT OR UPDATE ON protector.booking_messages
+				FOR EACH ROW EXECUTE FUNCTION protector_internal.broadcast_message();
+		END IF;
 		-- members receive their organizations' topics; nobody else does (a
 		-- restore brings the policy back itself, with realtime.messages)
 		IF protector_internal.restoring() THEN
@@ -146,6 +153,22 @@ BEGIN
 					USING HINT = 'Run protector.enable_realtime() as the owner of realtime.messages (or a superuser), or private topics stay closed to everyone.';
 			END;
 		END IF;
+	END IF;
+
+	-- a customer joins their own topic (their booking messages) only
+	IF v_broadcast AND NOT protector_internal.restoring()
+	   AND NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
+					   AND polname = 'protector_customers_receive_own_topic') THEN
+		BEGIN
+			EXECUTE $p$
+				CREATE POLICY protector_customers_receive_own_topic
+				ON realtime.messages FOR SELECT TO authenticated
+				USING (realtime.messages.extension = 'broadcast'
+					   AND (SELECT realtime.topic()) = 'protector:customer:' || (SELECT protector.current_user_id())::text)
+			$p$;
+		EXCEPTION WHEN insufficient_privilege THEN
+			RAISE WARNING 'could not create the customers'' policy on realtime.messages: %', SQLERRM;
+		END;
 	END IF;
 
 	RETURN jsonb_build_object('publication', v_publication, 'tables_added', to_jsonb(v_added),
@@ -204,11 +227,20 @@ BEGIN
 		DROP TRIGGER broadcast_booking_change ON protector.bookings;
 		v_trigger := true;
 	END IF;
+	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'protector.booking_messages'::regclass
+			   AND tgname = 'broadcast_message') THEN
+		DROP TRIGGER broadcast_message ON protector.booking_messages;
+	END IF;
 	IF to_regclass('realtime.messages') IS NOT NULL
 	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
 				   AND polname = 'protector_members_receive_organization_topic') THEN
 		DROP POLICY protector_members_receive_organization_topic ON realtime.messages;
 		v_policy := true;
+	END IF;
+	IF to_regclass('realtime.messages') IS NOT NULL
+	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
+				   AND polname = 'protector_customers_receive_own_topic') THEN
+		DROP POLICY protector_customers_receive_own_topic ON realtime.messages;
 	END IF;
 	DELETE FROM protector_internal.realtime_state;
 	RETURN jsonb_build_object('tables_removed', to_jsonb(v_removed), 'broadcast_trigger_dropped', v_trigger,

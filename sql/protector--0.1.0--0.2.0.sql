@@ -221,6 +221,13 @@ BEGIN
 				AFTER INSERT OR UPDATE OR DELETE ON protector.bookings
 				FOR EACH ROW EXECUTE FUNCTION protector_internal.broadcast_booking_change();
 		END IF;
+		-- booking messages (sql/84_messages.sql)
+		IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'protector.booking_messages'::regclass
+					   AND tgname = 'broadcast_message') THEN
+			CREATE TRIGGER broadcast_message
+				AFTER INSERT OR UPDATE ON protector.booking_messages
+				FOR EACH ROW EXECUTE FUNCTION protector_internal.broadcast_message();
+		END IF;
 		-- members receive their organizations' topics; nobody else does (a
 		-- restore brings the policy back itself, with realtime.messages)
 		IF protector_internal.restoring() THEN
@@ -245,6 +252,22 @@ BEGIN
 					USING HINT = 'Run protector.enable_realtime() as the owner of realtime.messages (or a superuser), or private topics stay closed to everyone.';
 			END;
 		END IF;
+	END IF;
+
+	-- a customer joins their own topic (their booking messages) only
+	IF v_broadcast AND NOT protector_internal.restoring()
+	   AND NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
+					   AND polname = 'protector_customers_receive_own_topic') THEN
+		BEGIN
+			EXECUTE $p$
+				CREATE POLICY protector_customers_receive_own_topic
+				ON realtime.messages FOR SELECT TO authenticated
+				USING (realtime.messages.extension = 'broadcast'
+					   AND (SELECT realtime.topic()) = 'protector:customer:' || (SELECT protector.current_user_id())::text)
+			$p$;
+		EXCEPTION WHEN insufficient_privilege THEN
+			RAISE WARNING 'could not create the customers'' policy on realtime.messages: %', SQLERRM;
+		END;
 	END IF;
 
 	RETURN jsonb_build_object('publication', v_publication, 'tables_added', to_jsonb(v_added),
@@ -297,11 +320,20 @@ BEGIN
 		DROP TRIGGER broadcast_booking_change ON protector.bookings;
 		v_trigger := true;
 	END IF;
+	IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'protector.booking_messages'::regclass
+			   AND tgname = 'broadcast_message') THEN
+		DROP TRIGGER broadcast_message ON protector.booking_messages;
+	END IF;
 	IF to_regclass('realtime.messages') IS NOT NULL
 	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
 				   AND polname = 'protector_members_receive_organization_topic') THEN
 		DROP POLICY protector_members_receive_organization_topic ON realtime.messages;
 		v_policy := true;
+	END IF;
+	IF to_regclass('realtime.messages') IS NOT NULL
+	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
+				   AND polname = 'protector_customers_receive_own_topic') THEN
+		DROP POLICY protector_customers_receive_own_topic ON realtime.messages;
 	END IF;
 	DELETE FROM protector_internal.realtime_state;
 	RETURN jsonb_build_object('tables_removed', to_jsonb(v_removed), 'broadcast_trigger_dropped', v_trigger,
@@ -3085,7 +3117,7 @@ DECLARE
 	i integer := 0;
 BEGIN
 	PERFORM protector_internal.check_setting_keys(p_settings, p_path, CASE p_kind
-		WHEN 'organization' THEN '{reminders,custom}'::text[]
+		WHEN 'organization' THEN '{reminders,staff,custom}'::text[]
 		WHEN 'widget' THEN '{auto_confirm,confirmation_minutes,bookings_per_minute,visitor_bookings_per_hour,address_bookings_per_hour,custom}'
 		WHEN 'branding' THEN '{color,accent_color,background_color,text_color,logo_url,font,custom}'
 		WHEN 'service' THEN '{refund_policy,cancellation_fees,no_show_fee_percent,deposit,custom}' END);
@@ -3143,6 +3175,12 @@ BEGIN
 				PERFORM protector_internal.check_setting_number(t -> 'fee_percent', pg_catalog.format('%s[%s].fee_percent', p, i), 0, 100);
 				i := i OPERATOR(pg_catalog.+) 1;
 			END LOOP;
+		WHEN k OPERATOR(pg_catalog.=) 'staff' THEN
+			PERFORM protector_internal.check_setting_keys(v, p, '{require_shifts}');
+			IF v ? 'require_shifts' AND pg_catalog.jsonb_typeof(v -> 'require_shifts') OPERATOR(pg_catalog.<>) 'boolean' THEN
+				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.require_shifts must be true or false', p),
+					pg_catalog.format('Got %s.', pg_catalog.left((v -> 'require_shifts')::text, 100)));
+			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'reminders' THEN
 			PERFORM protector_internal.check_setting_keys(v, p, '{offsets_minutes,max_attempts}');
 			IF v ? 'offsets_minutes' THEN
@@ -4795,6 +4833,684 @@ ALTER TABLE protector.bookings
 		discount_amount, during, idempotency_key, party_size, total_price, unit_price)) NOT VALID;
 ALTER TABLE protector.bookings VALIDATE CONSTRAINT bookings_row_check;
 
+-- Staff and shifts (issue 16) --------------------------------------------------
+-- sql/63_staff.sql: the staff of an organization: invitations, roles,
+-- deactivation, venues, shifts, activity and performance
+-- (docs/staff.md).
+--
+-- Members are invited by e-mail before they have an account; the
+-- membership starts when an auth user with that e-mail, confirmed, signs
+-- in (the Supabase access-token hook auth_access_token_hook, or
+-- accept_staff_invitations() called by the app after sign-in).
+--
+-- Shifts (staff_shifts: member, venue, time range) are kept by C triggers
+-- on the reservation engine's mechanics (src/shifts.c): a member's shifts
+-- never overlap, and a booking's agent is on shift at its venue for its
+-- whole time (settings.staff.require_shifts, default true), under the
+-- member's transaction-level advisory lock (class id 1886547719).
+
+-- invitations -----------------------------------------------------------------
+
+CREATE TABLE protector.staff_invitations (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	email			text NOT NULL CHECK (length(email) <= 320 AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
+	-- the e-mail as compared (normalize_email), set by the database
+	email_key		text NOT NULL,
+	role			protector.member_role NOT NULL DEFAULT 'viewer',
+	full_name		text CHECK (length(full_name) <= 200),
+	expires_at		timestamptz NOT NULL DEFAULT now() + interval '14 days',
+	accepted_at		timestamptz,
+	member_id		uuid,
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	CHECK ((accepted_at IS NULL) = (member_id IS NULL)),
+	UNIQUE (organization_id, id),
+	FOREIGN KEY (organization_id, member_id) REFERENCES protector.members (organization_id, id) ON DELETE SET NULL (member_id)
+);
+CREATE INDEX staff_invitations_member_idx ON protector.staff_invitations (organization_id, member_id);
+CREATE INDEX staff_invitations_email_idx ON protector.staff_invitations (email_key) WHERE accepted_at IS NULL;
+CREATE UNIQUE INDEX staff_invitations_open_idx ON protector.staff_invitations (organization_id, email_key)
+	WHERE accepted_at IS NULL;
+COMMENT ON TABLE protector.staff_invitations IS
+'Members invited by e-mail; the membership starts when a confirmed auth user with that e-mail signs in';
+
+-- staff at venues ---------------------------------------------------------------
+
+CREATE TABLE protector.staff_venues (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	member_id		uuid NOT NULL,
+	venue_id		uuid NOT NULL,
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (organization_id, member_id, venue_id),
+	FOREIGN KEY (organization_id, member_id) REFERENCES protector.members (organization_id, id) ON DELETE CASCADE,
+	FOREIGN KEY (organization_id, venue_id) REFERENCES protector.venues (organization_id, id) ON DELETE CASCADE
+);
+CREATE INDEX staff_venues_venue_idx ON protector.staff_venues (organization_id, venue_id);
+COMMENT ON TABLE protector.staff_venues IS 'Which members work at which venues: shifts are scheduled only there';
+
+-- shifts ------------------------------------------------------------------------
+
+CREATE TABLE protector.staff_shifts (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	member_id		uuid NOT NULL,
+	venue_id		uuid NOT NULL,
+	-- not empty, [) bounds, both finite, at most 31 days
+	during			tstzrange NOT NULL CHECK (protector_internal.during_is_bounded(during)
+											  AND protector_internal.during_within_31_days(during)),
+	note			text CHECK (length(note) <= 2000),
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (organization_id, id),
+	FOREIGN KEY (organization_id, member_id) REFERENCES protector.members (organization_id, id) ON DELETE CASCADE,
+	FOREIGN KEY (organization_id, venue_id) REFERENCES protector.venues (organization_id, id) ON DELETE CASCADE
+);
+-- what the overlap check probes (src/shifts.c), by position
+CREATE INDEX staff_shifts_during_idx ON protector.staff_shifts USING gist (member_id, during);
+CREATE INDEX staff_shifts_member_idx ON protector.staff_shifts (organization_id, member_id);
+CREATE INDEX staff_shifts_venue_idx ON protector.staff_shifts (organization_id, venue_id, (lower(during)));
+COMMENT ON TABLE protector.staff_shifts IS
+'Staff shifts (the seeds'' staff_schedules): a member''s shifts never overlap; bookings are assigned only to agents on shift';
+
+-- activity ----------------------------------------------------------------------
+
+CREATE TABLE protector.staff_activity (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	member_id		uuid,
+	action			text NOT NULL CHECK (action ~ '^[a-z][a-z0-9_.]{0,62}$'),
+	details			jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(details) = 'object' AND pg_column_size(details) <= 8192),
+	occurred_at		timestamptz NOT NULL DEFAULT now(),
+	FOREIGN KEY (organization_id, member_id) REFERENCES protector.members (organization_id, id) ON DELETE SET NULL (member_id)
+);
+CREATE INDEX staff_activity_member_idx ON protector.staff_activity (organization_id, member_id, occurred_at);
+COMMENT ON TABLE protector.staff_activity IS
+'What staff did (log_staff_activity, and protector''s own staff changes): append-only';
+
+CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.staff_invitations
+	FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at();
+CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.staff_shifts
+	FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at();
+
+ALTER TABLE protector.staff_invitations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.staff_invitations FORCE ROW LEVEL SECURITY;
+ALTER TABLE protector.staff_venues ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.staff_venues FORCE ROW LEVEL SECURITY;
+ALTER TABLE protector.staff_shifts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.staff_shifts FORCE ROW LEVEL SECURITY;
+ALTER TABLE protector.staff_activity ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.staff_activity FORCE ROW LEVEL SECURITY;
+-- invitations: those who manage members (owners' invitations: owners)
+CREATE POLICY staff_invitations_select ON protector.staff_invitations FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[]));
+CREATE POLICY staff_invitations_insert ON protector.staff_invitations FOR INSERT TO authenticated
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[])
+				AND (role <> 'owner' OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
+CREATE POLICY staff_invitations_update ON protector.staff_invitations FOR UPDATE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[]))
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[])
+				AND (role <> 'owner' OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
+CREATE POLICY staff_invitations_delete ON protector.staff_invitations FOR DELETE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[]));
+-- venues of staff: the desk sees them, schedulers change them
+CREATE POLICY staff_venues_select ON protector.staff_venues FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.read'))::uuid[])
+		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id())));
+CREATE POLICY staff_venues_insert ON protector.staff_venues FOR INSERT TO authenticated
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
+CREATE POLICY staff_venues_delete ON protector.staff_venues FOR DELETE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
+-- shifts: the desk sees them all, everyone their own; schedulers write
+CREATE POLICY staff_shifts_select ON protector.staff_shifts FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.read'))::uuid[])
+		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id())));
+CREATE POLICY staff_shifts_insert ON protector.staff_shifts FOR INSERT TO authenticated
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
+CREATE POLICY staff_shifts_update ON protector.staff_shifts FOR UPDATE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]))
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
+CREATE POLICY staff_shifts_delete ON protector.staff_shifts FOR DELETE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
+-- activity: owners and admins read it all, everyone their own; written by
+-- log_staff_activity and protector's own changes
+CREATE POLICY staff_activity_select ON protector.staff_activity FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('staff.activity'))::uuid[])
+		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id())));
+CREATE POLICY staff_activity_insert ON protector.staff_activity FOR INSERT TO authenticated
+	WITH CHECK (member_id IN (SELECT m.id FROM protector.members m
+							  WHERE m.user_id = (SELECT protector.current_user_id()) AND m.active));
+SELECT pg_catalog.pg_extension_config_dump('protector.staff_invitations', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.staff_venues', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.staff_shifts', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.staff_activity', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.staff_activity_id_seq', '');
+
+-- an invitation's e-mail as compared
+CREATE FUNCTION protector_internal.prepare_invitation()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.email := pg_catalog.btrim(NEW.email);
+	NEW.email_key := protector.normalize_email(NEW.email);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.prepare_invitation() IS
+'Trigger: an invitation''s email_key is its e-mail normalized (normalize_email)';
+CREATE TRIGGER prepare_invitation BEFORE INSERT OR UPDATE OF email ON protector.staff_invitations
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.prepare_invitation();
+
+-- the shift checks (src/shifts.c) --------------------------------------------------
+
+CREATE FUNCTION protector_internal.shift_check()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_shift_check'
+LANGUAGE C;
+COMMENT ON FUNCTION protector_internal.shift_check() IS
+'Trigger (AFTER INSERT, UPDATE, DELETE, C): a member''s shifts never overlap, and never leave an assigned booking without a shift';
+CREATE FUNCTION protector_internal.agent_shift_check()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_agent_shift_check'
+LANGUAGE C;
+COMMENT ON FUNCTION protector_internal.agent_shift_check() IS
+'Trigger (AFTER INSERT or UPDATE of a booking''s agent, time, venue, status, C): the agent''s shifts at the venue cover the booking';
+
+CREATE TRIGGER shift_check AFTER INSERT OR UPDATE OR DELETE ON protector.staff_shifts
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.shift_check();
+CREATE TRIGGER agent_shift_check AFTER INSERT ON protector.bookings
+	FOR EACH ROW WHEN (NEW.assigned_agent IS NOT NULL
+					   AND NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]))
+	EXECUTE FUNCTION protector_internal.agent_shift_check();
+CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, venue_id, status ON protector.bookings
+	FOR EACH ROW WHEN (NEW.assigned_agent IS NOT NULL
+					   AND NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+					   AND (NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent OR NEW.venue_id IS DISTINCT FROM OLD.venue_id
+							OR NOT NEW.during <@ OLD.during
+							OR OLD.status <> ALL ('{held,pending,confirmed,in_progress}'::protector.booking_status[])))
+	EXECUTE FUNCTION protector_internal.agent_shift_check();
+
+-- A shift is at a venue the member works at (staff_venues), for an active member.
+CREATE FUNCTION protector_internal.check_shift_member()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM protector.members m
+				   WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					 AND m.id OPERATOR(pg_catalog.=) NEW.member_id AND m.active) THEN
+		PERFORM protector.raise('invalid_parameter', 'shifts are for active members',
+			pg_catalog.format('Member %s is not an active member of the organization.', NEW.member_id));
+	END IF;
+	IF NOT EXISTS (SELECT FROM protector.staff_venues sv
+				   WHERE sv.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					 AND sv.member_id OPERATOR(pg_catalog.=) NEW.member_id AND sv.venue_id OPERATOR(pg_catalog.=) NEW.venue_id) THEN
+		PERFORM protector.raise('invalid_parameter', 'the member does not work at this venue',
+			pg_catalog.format('Member %s has no assignment to venue %s.', NEW.member_id, NEW.venue_id),
+			'Assign them first: assign_staff_to_venue.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_shift_member() IS
+'Trigger: a shift is of an active member at a venue they are assigned to';
+CREATE TRIGGER check_shift_member BEFORE INSERT OR UPDATE OF member_id, venue_id ON protector.staff_shifts
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_shift_member();
+
+-- activity ------------------------------------------------------------------------
+
+CREATE FUNCTION protector.log_staff_activity(p_organization_id uuid, p_action text, p_details jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_member uuid;
+	v_id bigint;
+BEGIN
+	IF p_organization_id IS NULL OR p_action IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id and p_action must not be null');
+	END IF;
+	IF p_action OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_.]{0,62}$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_action must be a lower-case name like "desk.check_in"',
+			pg_catalog.format('Got "%s".', pg_catalog.left(p_action, 70)), 'Letters, digits, _ and ., at most 63.');
+	END IF;
+	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object'
+	   OR pg_catalog.pg_column_size(p_details) OPERATOR(pg_catalog.>) 8192 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object of at most 8 kB');
+	END IF;
+	SELECT m.id INTO v_member FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND m.user_id OPERATOR(pg_catalog.=) protector.current_user_id() AND m.active;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'organization not found', 'It does not exist, or you may not see it.');
+	END IF;
+	INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
+	VALUES (p_organization_id, v_member, p_action, p_details)
+	RETURNING id INTO v_id;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION protector.log_staff_activity(uuid, text, jsonb) IS
+'Records an action of the calling member (e.g. desk.check_in) in their organization''s staff activity';
+
+-- protector's own staff changes, recorded as the member who made them (as
+-- the caller: the policy lets a member write their own activity only)
+CREATE FUNCTION protector_internal.record_staff_activity(p_organization_id uuid, p_action text, p_details jsonb)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
+	SELECT p_organization_id,
+		   (SELECT m.id FROM protector.members m WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			AND m.user_id OPERATOR(pg_catalog.=) protector.current_user_id() AND m.active),
+		   p_action, p_details
+	WHERE protector.current_user_id() IS NOT NULL OR protector_internal.caller_is_trusted()
+$$;
+COMMENT ON FUNCTION protector_internal.record_staff_activity(uuid, text, jsonb) IS
+'Records a staff change made by protector''s RPCs as the calling member''s activity';
+
+-- members -----------------------------------------------------------------------
+
+CREATE FUNCTION protector.create_staff_member(p_organization_id uuid, p_email text,
+											  p_role protector.member_role DEFAULT 'viewer',
+											  p_full_name text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	i protector.staff_invitations;
+BEGIN
+	IF p_organization_id IS NULL OR p_role IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id and p_role must not be null');
+	END IF;
+	PERFORM protector_internal.authorize(p_organization_id, CASE WHEN p_role OPERATOR(pg_catalog.=) 'owner'
+																 THEN 'members.manage_owners' ELSE 'members.manage' END);
+	IF p_email IS NULL OR pg_catalog.btrim(p_email) OPERATOR(pg_catalog.!~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'
+	   OR pg_catalog.length(p_email) OPERATOR(pg_catalog.>) 320 OR NOT protector_internal.text_is_clean(p_email) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_email is not an email address', 'At most 320 characters, like name@example.com.');
+	END IF;
+	IF p_full_name IS NOT NULL THEN
+		PERFORM protector_internal.check_text(p_full_name, 'p_full_name', 1, 200);
+	END IF;
+	-- a new invitation replaces an open one of the same address
+	DELETE FROM protector.staff_invitations x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.accepted_at IS NULL
+	  AND x.email_key OPERATOR(pg_catalog.=) protector.normalize_email(p_email);
+	INSERT INTO protector.staff_invitations (organization_id, email, role, full_name)
+	VALUES (p_organization_id, p_email, p_role, NULLIF(pg_catalog.btrim(p_full_name), ''))
+	RETURNING * INTO i;
+	PERFORM protector_internal.record_staff_activity(p_organization_id, 'staff.invited',
+		pg_catalog.jsonb_build_object('invitation_id', i.id, 'role', i.role));
+	RETURN pg_catalog.to_jsonb(i) OPERATOR(pg_catalog.-) 'email_key';
+END
+$$;
+COMMENT ON FUNCTION protector.create_staff_member(uuid, text, protector.member_role, text) IS
+'Invites a member by e-mail (owners and admins; owners invite owners): the membership starts when a confirmed auth user with that e-mail signs in';
+
+-- The open invitations of a confirmed auth user's e-mail become
+-- memberships (a deactivated membership comes back with the invited
+-- role).  Needs Supabase Auth's auth.users with email_confirmed_at.
+CREATE FUNCTION protector_internal.activate_invitations(p_user_id uuid)
+RETURNS SETOF uuid
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_email text;
+	i protector.staff_invitations;
+	v_member uuid;
+BEGIN
+	-- a signed-in user activates their own invitations only (the hook runs
+	-- without one)
+	IF p_user_id IS DISTINCT FROM COALESCE(protector.current_user_id(), p_user_id)
+	   OR p_user_id IS NULL OR pg_catalog.to_regclass('auth.users') IS NULL
+	   OR NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+					  WHERE a.attrelid OPERATOR(pg_catalog.=) 'auth.users'::pg_catalog.regclass
+						AND a.attname OPERATOR(pg_catalog.=) 'email_confirmed_at' AND NOT a.attisdropped) THEN
+		RETURN;
+	END IF;
+	EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1 AND u.email_confirmed_at IS NOT NULL'
+	INTO v_email USING p_user_id;
+	IF v_email IS NULL THEN
+		RETURN;
+	END IF;
+	FOR i IN
+		SELECT * FROM protector.staff_invitations x
+		WHERE x.email_key OPERATOR(pg_catalog.=) protector.normalize_email(v_email) AND x.accepted_at IS NULL
+		  AND x.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
+		FOR UPDATE
+	LOOP
+		INSERT INTO protector.members AS m (organization_id, user_id, role, full_name, email, active)
+		VALUES (i.organization_id, p_user_id, i.role, i.full_name, v_email, true)
+		ON CONFLICT (organization_id, user_id)
+		DO UPDATE SET role = EXCLUDED.role, active = true, full_name = COALESCE(EXCLUDED.full_name, m.full_name)
+		WHERE NOT m.active
+		RETURNING m.id INTO v_member;
+		IF v_member IS NULL THEN
+			CONTINUE;		-- an active member already: the invitation stays open
+		END IF;
+		UPDATE protector.staff_invitations x SET accepted_at = pg_catalog.now(), member_id = v_member
+		WHERE x.id OPERATOR(pg_catalog.=) i.id;
+		INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
+		VALUES (i.organization_id, v_member, 'staff.joined', pg_catalog.jsonb_build_object('invitation_id', i.id, 'role', i.role));
+		RETURN NEXT i.organization_id;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.activate_invitations(uuid) IS
+'Turns the open invitations of a confirmed auth user''s e-mail into memberships; returns their organizations';
+
+CREATE FUNCTION protector.accept_staff_invitations()
+RETURNS uuid[]
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.array_agg(o), '{}') FROM protector_internal.activate_invitations(protector.current_user_id()) o
+$$;
+COMMENT ON FUNCTION protector.accept_staff_invitations() IS
+'The signed-in user''s open invitations (to their confirmed e-mail) become memberships; returns the organizations joined';
+
+-- Supabase Auth's custom access token hook: every sign-in activates the
+-- user's invitations, and the token is issued unchanged.
+CREATE FUNCTION protector.auth_access_token_hook(event jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	BEGIN
+		PERFORM protector_internal.activate_invitations((event OPERATOR(pg_catalog.->>) 'user_id')::uuid);
+	EXCEPTION WHEN OTHERS THEN
+		-- a sign-in must never fail because of an invitation
+		RAISE WARNING 'protector.auth_access_token_hook: invitations not activated: %', SQLERRM;
+	END;
+	RETURN event;
+END
+$$;
+COMMENT ON FUNCTION protector.auth_access_token_hook(jsonb) IS
+'Supabase Auth custom access token hook: activates the signing-in user''s staff invitations; returns the event unchanged';
+
+CREATE FUNCTION protector.update_staff_permissions(p_member_id uuid, p_role protector.member_role)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m protector.members;
+	v_old protector.member_role;
+BEGIN
+	IF p_role IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_role must not be null');
+	END IF;
+	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
+	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	v_old := m.role;
+	IF v_old OPERATOR(pg_catalog.=) 'owner' OR p_role OPERATOR(pg_catalog.=) 'owner' THEN
+		PERFORM protector_internal.authorize(m.organization_id, 'members.manage_owners', 'member');
+	END IF;
+	-- (keep_one_owner refuses to demote the last active owner)
+	UPDATE protector.members x SET role = p_role WHERE x.id OPERATOR(pg_catalog.=) p_member_id RETURNING * INTO m;
+	PERFORM protector_internal.record_staff_activity(m.organization_id, 'staff.role_changed',
+		pg_catalog.jsonb_build_object('member_id', m.id, 'from', v_old, 'to', p_role));
+	RETURN pg_catalog.to_jsonb(m);
+END
+$$;
+COMMENT ON FUNCTION protector.update_staff_permissions(uuid, protector.member_role) IS
+'Changes a member''s role (owners and admins; only owners touch owners; never the last owner)';
+
+-- Deactivation: the member keeps their history but loses access; their
+-- open tasks, the bookings assigned to them that have not started, and
+-- their future shifts are released, each change audited.
+CREATE FUNCTION protector.deactivate_staff(p_member_id uuid, p_reason text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m protector.members;
+	v_tasks integer;
+	v_bookings integer;
+	v_shifts integer;
+BEGIN
+	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
+	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	IF m.role OPERATOR(pg_catalog.=) 'owner' THEN
+		PERFORM protector_internal.authorize(m.organization_id, 'members.manage_owners', 'member');
+	END IF;
+	IF p_reason IS NOT NULL THEN
+		PERFORM protector_internal.check_text(p_reason, 'p_reason', 1, 500);
+	END IF;
+	IF NOT m.active THEN
+		RETURN pg_catalog.jsonb_build_object('member_id', m.id, 'already_inactive', true);
+	END IF;
+	-- tasks first: releasing a booking also hands its open tasks on
+	UPDATE protector.tasks t SET assignee = NULL
+	WHERE t.organization_id OPERATOR(pg_catalog.=) m.organization_id AND t.assignee OPERATOR(pg_catalog.=) m.user_id
+	  AND t.status OPERATOR(pg_catalog.<>) 'done';
+	GET DIAGNOSTICS v_tasks = ROW_COUNT;
+	UPDATE protector.bookings b SET assigned_agent = NULL
+	WHERE b.organization_id OPERATOR(pg_catalog.=) m.organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
+	  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed}'::protector.booking_status[]);
+	GET DIAGNOSTICS v_bookings = ROW_COUNT;
+	DELETE FROM protector.staff_shifts s
+	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
+	  AND pg_catalog.lower(s.during) OPERATOR(pg_catalog.>) pg_catalog.now();
+	GET DIAGNOSTICS v_shifts = ROW_COUNT;
+	-- (keep_one_owner refuses to deactivate the last active owner)
+	UPDATE protector.members x SET active = false WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	PERFORM protector_internal.record_staff_activity(m.organization_id, 'staff.deactivated',
+		pg_catalog.jsonb_build_object('member_id', m.id, 'reason', p_reason, 'bookings_released', v_bookings,
+									  'tasks_released', v_tasks, 'shifts_removed', v_shifts));
+	RETURN pg_catalog.jsonb_build_object('member_id', m.id, 'already_inactive', false, 'bookings_released', v_bookings,
+										 'tasks_released', v_tasks, 'shifts_removed', v_shifts);
+END
+$$;
+COMMENT ON FUNCTION protector.deactivate_staff(uuid, text) IS
+'Deactivates a member (owners and admins): their open tasks, bookings not started and future shifts are released; audited';
+
+-- venues and shifts -------------------------------------------------------------
+
+CREATE FUNCTION protector.assign_staff_to_venue(p_member_id uuid, p_venue_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid;
+	a protector.staff_venues;
+BEGIN
+	v_org := protector_internal.authorize_row('protector.members', p_member_id, 'shifts.manage', 'member');
+	IF p_venue_id IS NULL
+	   OR protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.manage', 'venue') OPERATOR(pg_catalog.<>) v_org THEN
+		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
+	END IF;
+	INSERT INTO protector.staff_venues AS x (organization_id, member_id, venue_id) VALUES (v_org, p_member_id, p_venue_id)
+	ON CONFLICT (organization_id, member_id, venue_id) DO NOTHING
+	RETURNING * INTO a;
+	IF a.id IS NULL THEN
+		SELECT * INTO a FROM protector.staff_venues x
+		WHERE x.organization_id OPERATOR(pg_catalog.=) v_org AND x.member_id OPERATOR(pg_catalog.=) p_member_id
+		  AND x.venue_id OPERATOR(pg_catalog.=) p_venue_id;
+	END IF;
+	RETURN pg_catalog.to_jsonb(a);
+END
+$$;
+COMMENT ON FUNCTION protector.assign_staff_to_venue(uuid, uuid) IS
+'Lets a member work at a venue (owners, admins, managers); idempotent';
+
+CREATE FUNCTION protector.create_staff_schedule(p_member_id uuid, p_venue_id uuid, p_start timestamptz,
+												p_end timestamptz, p_note text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid;
+	s protector.staff_shifts;
+BEGIN
+	v_org := protector_internal.authorize_row('protector.members', p_member_id, 'shifts.manage', 'member');
+	IF p_venue_id IS NULL
+	   OR protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.manage', 'venue') OPERATOR(pg_catalog.<>) v_org THEN
+		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
+	END IF;
+	IF p_start IS NULL OR p_end IS NULL OR p_end OPERATOR(pg_catalog.<=) p_start
+	   OR p_end OPERATOR(pg_catalog.>) (p_start OPERATOR(pg_catalog.+) interval '31 days')
+	   OR NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) THEN
+		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days',
+			pg_catalog.format('Got %s to %s.', COALESCE(p_start::text, 'NULL'), COALESCE(p_end::text, 'NULL')));
+	END IF;
+	IF p_note IS NOT NULL THEN
+		PERFORM protector_internal.check_text(p_note, 'p_note', 1, 2000);
+	END IF;
+	INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during, note)
+	VALUES (v_org, p_member_id, p_venue_id, pg_catalog.tstzrange(p_start, p_end), p_note)
+	RETURNING * INTO s;
+	RETURN pg_catalog.to_jsonb(s);
+END
+$$;
+COMMENT ON FUNCTION protector.create_staff_schedule(uuid, uuid, timestamptz, timestamptz, text) IS
+'Schedules a shift of a member at a venue they work at (owners, admins, managers); refused when it overlaps another of theirs';
+
+-- A venue's week of shifts in its local time (p_week_start: a local date;
+-- the week is that day and the six after it).
+CREATE FUNCTION protector.get_staff_schedule(p_venue_id uuid, p_week_start date)
+RETURNS TABLE (shift_id uuid, member_id uuid, full_name text, role protector.member_role, local_date date,
+			   local_start timestamp, local_end timestamp, starts_at timestamptz, ends_at timestamptz,
+			   timezone text, assigned_bookings integer, note text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid;
+	v_tz text;
+	v_from timestamptz;
+	v_to timestamptz;
+BEGIN
+	IF p_week_start IS NULL OR NOT pg_catalog.isfinite(p_week_start) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date');
+	END IF;
+	v_org := protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.read', 'venue');
+	SELECT v.timezone INTO v_tz FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) p_venue_id;
+	v_from := pg_catalog.timezone(v_tz, p_week_start::timestamp);
+	v_to := pg_catalog.timezone(v_tz, (p_week_start OPERATOR(pg_catalog.+) 7)::timestamp);
+	RETURN QUERY
+	SELECT s.id, s.member_id, m.full_name, m.role, pg_catalog.timezone(v_tz, pg_catalog.lower(s.during))::date,
+		   pg_catalog.timezone(v_tz, pg_catalog.lower(s.during)), pg_catalog.timezone(v_tz, pg_catalog.upper(s.during)),
+		   pg_catalog.lower(s.during), pg_catalog.upper(s.during), v_tz,
+		   (SELECT pg_catalog.count(*)::integer FROM protector.bookings b
+			WHERE b.organization_id OPERATOR(pg_catalog.=) v_org AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
+			  AND b.venue_id OPERATOR(pg_catalog.=) p_venue_id AND b.during OPERATOR(pg_catalog.<@) s.during
+			  AND b.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])),
+		   s.note
+	FROM protector.staff_shifts s
+	JOIN protector.members m ON m.organization_id OPERATOR(pg_catalog.=) v_org AND m.id OPERATOR(pg_catalog.=) s.member_id
+	WHERE s.organization_id OPERATOR(pg_catalog.=) v_org AND s.venue_id OPERATOR(pg_catalog.=) p_venue_id
+	  AND s.during OPERATOR(pg_catalog.&&) pg_catalog.tstzrange(v_from, v_to)
+	ORDER BY pg_catalog.lower(s.during), m.full_name, s.id;
+END
+$$;
+COMMENT ON FUNCTION protector.get_staff_schedule(uuid, date) IS
+'A venue''s shifts of the local week starting p_week_start, in local time, with the bookings assigned within each';
+
+-- performance ------------------------------------------------------------------
+
+-- Per active member, for bookings starting in the local dates [p_from,
+-- p_to] (the organization's time zone): bookings handled (assigned to them
+-- and completed), their revenue (the ledger: succeeded payments less
+-- refunds), tasks they completed in the range, and the median minutes
+-- between a customer's message and their next reply on the same booking
+-- (sql/86_messages.sql; NULL without replies).
+CREATE FUNCTION protector.get_staff_performance(p_organization_id uuid, p_from date, p_to date)
+RETURNS TABLE (member_id uuid, full_name text, role protector.member_role, bookings_handled integer,
+			   revenue numeric, currency text, tasks_done integer, median_response_minutes numeric)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_tz text;
+	v_currency text;
+	v_lo timestamptz;
+	v_hi timestamptz;
+BEGIN
+	IF p_organization_id IS NULL OR p_from IS NULL OR p_to IS NULL OR p_to OPERATOR(pg_catalog.<) p_from
+	   OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 3660 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be dates, p_to from p_from to ten years after it');
+	END IF;
+	PERFORM protector_internal.authorize(p_organization_id, 'staff.performance');
+	SELECT o.timezone, o.currency INTO v_tz, v_currency FROM protector.organizations o
+	WHERE o.id OPERATOR(pg_catalog.=) p_organization_id;
+	v_lo := pg_catalog.timezone(v_tz, p_from::timestamp);
+	v_hi := pg_catalog.timezone(v_tz, (p_to OPERATOR(pg_catalog.+) 1)::timestamp);
+	RETURN QUERY
+	SELECT m.id, m.full_name, m.role,
+		   (SELECT pg_catalog.count(*)::integer FROM protector.bookings b
+			WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
+			  AND b.status OPERATOR(pg_catalog.=) 'completed'
+			  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) v_lo AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) v_hi),
+		   (SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+											 ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
+			FROM protector.bookings b JOIN protector.payments p ON p.organization_id OPERATOR(pg_catalog.=) b.organization_id
+																AND p.booking_id OPERATOR(pg_catalog.=) b.id
+			WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
+			  AND b.status OPERATOR(pg_catalog.=) 'completed' AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+			  AND p.currency OPERATOR(pg_catalog.=) v_currency
+			  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) v_lo AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) v_hi),
+		   v_currency,
+		   (SELECT pg_catalog.count(*)::integer FROM protector.tasks t
+			WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.assignee OPERATOR(pg_catalog.=) m.user_id
+			  AND t.status OPERATOR(pg_catalog.=) 'done'
+			  AND t.completed_at OPERATOR(pg_catalog.>=) v_lo AND t.completed_at OPERATOR(pg_catalog.<) v_hi),
+		   protector_internal.median_response_minutes(p_organization_id, m.user_id, v_lo, v_hi)
+	FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.active
+	ORDER BY m.full_name, m.id;
+END
+$$;
+COMMENT ON FUNCTION protector.get_staff_performance(uuid, date, date) IS
+'Per active member: completed bookings, their revenue (the ledger), tasks done and median reply time to customers, over local dates';
+
+-- audited like every business table
+SELECT protector.enable_audit(t)
+FROM unnest('{protector.staff_invitations, protector.staff_venues, protector.staff_shifts}'::regclass[]) t;
+
+GRANT EXECUTE ON FUNCTION
+	protector.log_staff_activity(uuid, text, jsonb),
+	protector.create_staff_member(uuid, text, protector.member_role, text),
+	protector.accept_staff_invitations(),
+	protector.update_staff_permissions(uuid, protector.member_role),
+	protector.deactivate_staff(uuid, text),
+	protector.assign_staff_to_venue(uuid, uuid),
+	protector.create_staff_schedule(uuid, uuid, timestamptz, timestamptz, text),
+	protector.get_staff_schedule(uuid, date),
+	protector.get_staff_performance(uuid, date, date),
+	protector_internal.record_staff_activity(uuid, text, jsonb),
+	protector_internal.activate_invitations(uuid)
+TO authenticated, service_role;
+GRANT EXECUTE ON FUNCTION protector.auth_access_token_hook(jsonb) TO service_role;
+DO $hook$
+BEGIN
+	-- Supabase Auth calls the hook as supabase_auth_admin
+	IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'supabase_auth_admin') THEN
+		GRANT EXECUTE ON FUNCTION protector.auth_access_token_hook(jsonb), protector_internal.activate_invitations(uuid)
+			TO supabase_auth_admin;
+		GRANT USAGE ON SCHEMA protector, protector_internal TO supabase_auth_admin;
+	END IF;
+END
+$hook$;
+
 -- Waivers (issue 16) ------------------------------------------------------------
 -- sql/83_waivers.sql: digital waivers (docs/waivers.md).
 --
@@ -4833,7 +5549,7 @@ CREATE TABLE protector.waiver_versions (
 	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	waiver_id		uuid NOT NULL,
-	-- NULL on insert: the next number of the waiver
+	-- set on insert: the next number of the waiver
 	version			integer NOT NULL CHECK (version BETWEEN 1 AND 100000),
 	title			text NOT NULL CHECK (length(btrim(title)) BETWEEN 1 AND 200),
 	body			text NOT NULL CHECK (length(btrim(body)) BETWEEN 1 AND 100000),
@@ -4858,6 +5574,8 @@ CREATE TABLE protector.waiver_submissions (
 	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	waiver_version_id uuid NOT NULL,
+	-- the version's waiver, set by the database
+	waiver_id		uuid NOT NULL,
 	-- linked once (link_waiver_to_booking) when signed before the booking
 	booking_id		uuid,
 	-- the booking's customer (who holds the booking), by default
@@ -4881,17 +5599,21 @@ CREATE TABLE protector.waiver_submissions (
 	updated_at		timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (organization_id, id),
 	FOREIGN KEY (organization_id, waiver_version_id) REFERENCES protector.waiver_versions (organization_id, id),
+	FOREIGN KEY (organization_id, waiver_id) REFERENCES protector.waivers (organization_id, id),
+	-- a booking with signed waivers is cancelled, not deleted
 	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id),
 	FOREIGN KEY (organization_id, customer_id)
 		REFERENCES protector.customers (organization_id, id) ON DELETE SET NULL (customer_id)
 );
 CREATE INDEX waiver_submissions_version_idx ON protector.waiver_submissions (organization_id, waiver_version_id);
 CREATE INDEX waiver_submissions_booking_idx ON protector.waiver_submissions (organization_id, booking_id);
+CREATE INDEX waiver_submissions_waiver_idx ON protector.waiver_submissions (organization_id, waiver_id);
 CREATE INDEX waiver_submissions_customer_idx ON protector.waiver_submissions (organization_id, customer_id);
 CREATE INDEX waiver_submissions_signed_idx ON protector.waiver_submissions (organization_id, signed_on);
--- one signature per participant (name as compared, date of birth) and booking
+-- one signature per participant (name as compared, date of birth), booking
+-- and waiver
 CREATE UNIQUE INDEX waiver_submissions_participant_idx ON protector.waiver_submissions
-	(organization_id, booking_id, protector.normalize_name(participant_name), participant_birth_date)
+	(organization_id, booking_id, waiver_id, protector.normalize_name(participant_name), participant_birth_date)
 	WHERE booking_id IS NOT NULL;
 COMMENT ON TABLE protector.waiver_submissions IS
 'Signed waivers: one participant''s typed signature of one waiver version, with digests that prove text and signature unchanged';
@@ -4944,7 +5666,9 @@ CREATE POLICY waiver_versions_delete ON protector.waiver_versions FOR DELETE TO 
 CREATE POLICY waiver_submissions_select ON protector.waiver_submissions FOR SELECT TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.read'))::uuid[])
 		   OR customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[])
-		   OR booking_id IN (SELECT b.id FROM protector.bookings b WHERE b.assigned_agent = (SELECT protector.current_user_id())));
+		   OR booking_id IN (SELECT b.id FROM protector.bookings b
+							 WHERE b.assigned_agent = (SELECT protector.current_user_id())
+							   AND b.organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.collect'))::uuid[])));
 -- (a booking is "visible" by the caller's own RLS on bookings: the desk's,
 -- an agent's assigned ones, a customer's own)
 CREATE POLICY waiver_submissions_insert ON protector.waiver_submissions FOR INSERT TO authenticated
@@ -4985,7 +5709,13 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- wait for signatures of it in progress (lock_waiver_version); the
+	-- deletion of the whole organization takes everything with it
+	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock(1886547720, pg_catalog.hashtext(OLD.id::text));
+	END IF;
 	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT'
+	   AND EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id)
 	   AND EXISTS (SELECT FROM protector.waiver_submissions s
 				   WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 					 AND s.waiver_version_id OPERATOR(pg_catalog.=) OLD.id) THEN
@@ -5005,10 +5735,9 @@ BEGIN
 		PERFORM FROM protector.waivers w
 		WHERE w.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND w.id OPERATOR(pg_catalog.=) NEW.waiver_id
 		FOR UPDATE;
-		IF NEW.version IS NULL THEN
-			SELECT COALESCE(pg_catalog.max(v.version), 0) OPERATOR(pg_catalog.+) 1 INTO NEW.version
-			FROM protector.waiver_versions v WHERE v.waiver_id OPERATOR(pg_catalog.=) NEW.waiver_id;
-		END IF;
+		-- the next number, whatever the insert said
+		SELECT COALESCE(pg_catalog.max(v.version), 0) OPERATOR(pg_catalog.+) 1 INTO NEW.version
+		FROM protector.waiver_versions v WHERE v.waiver_id OPERATOR(pg_catalog.=) NEW.waiver_id;
 	END IF;
 	PERFORM protector_internal.check_text(NEW.title, 'title', 1, 200);
 	IF NEW.body IS NULL OR NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\n\t', '  ')) THEN
@@ -5096,16 +5825,16 @@ COMMENT ON FUNCTION protector_internal.waiver_submission_digest(protector.waiver
 'Hex SHA-256 of what a waiver submission records as signed (ids, text digest, participant, signer, signature, guardian, times)';
 
 -- A submission's booking: of the service that asks for this waiver, not
--- cancelled, and not yet signed by this participant.
+-- cancelled, and not yet signed by this participant for this waiver.  As
+-- the caller, under RLS (the unique index has the last word on duplicates).
 CREATE FUNCTION protector_internal.check_waiver_booking(s protector.waiver_submissions)
 RETURNS protector.bookings
 LANGUAGE plpgsql STABLE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	b protector.bookings;
 	v_required uuid;
-	v_signed uuid;
 BEGIN
 	SELECT * INTO b FROM protector.bookings x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) s.organization_id AND x.id OPERATOR(pg_catalog.=) s.booking_id;
@@ -5114,9 +5843,7 @@ BEGIN
 	END IF;
 	SELECT sv.waiver_id INTO v_required FROM protector.services sv
 	WHERE sv.organization_id OPERATOR(pg_catalog.=) b.organization_id AND sv.id OPERATOR(pg_catalog.=) b.service_id;
-	SELECT v.waiver_id INTO v_signed FROM protector.waiver_versions v
-	WHERE v.organization_id OPERATOR(pg_catalog.=) s.organization_id AND v.id OPERATOR(pg_catalog.=) s.waiver_version_id;
-	IF v_required IS DISTINCT FROM v_signed THEN
+	IF v_required IS DISTINCT FROM s.waiver_id THEN
 		PERFORM protector.raise('invalid_parameter', 'this booking''s service does not ask for this waiver',
 			CASE WHEN v_required IS NULL THEN 'The service asks for no waiver.'
 				 ELSE pg_catalog.format('It asks for waiver %s.', v_required) END);
@@ -5126,7 +5853,8 @@ BEGIN
 	END IF;
 	IF EXISTS (SELECT FROM protector.waiver_submissions o
 			   WHERE o.organization_id OPERATOR(pg_catalog.=) s.organization_id
-				 AND o.booking_id OPERATOR(pg_catalog.=) s.booking_id AND o.id OPERATOR(pg_catalog.<>) s.id
+				 AND o.booking_id OPERATOR(pg_catalog.=) s.booking_id AND o.waiver_id OPERATOR(pg_catalog.=) s.waiver_id
+				 AND o.id OPERATOR(pg_catalog.<>) s.id
 				 AND protector.normalize_name(o.participant_name) OPERATOR(pg_catalog.=) protector.normalize_name(s.participant_name)
 				 AND o.participant_birth_date OPERATOR(pg_catalog.=) s.participant_birth_date) THEN
 		PERFORM protector.raise('invalid_parameter',
@@ -5136,34 +5864,78 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_waiver_booking(protector.waiver_submissions) IS
-'Refuses a submission''s booking whose service asks for another waiver (or none), that is cancelled, or that this participant has signed already';
+'Refuses a submission''s booking whose service asks for another waiver (or none), that is cancelled, or that this participant has signed this waiver for already';
+
+-- The version a signature takes, as the caller sees it, with its waiver's
+-- state; a shared transaction-level advisory lock on it (class id
+-- 1886547720) keeps it from changing until the signature commits
+-- (prepare_waiver_version takes the exclusive one before it looks for
+-- signatures).
+CREATE FUNCTION protector_internal.lock_waiver_version(p_organization_id uuid, p_version_id uuid,
+													   OUT version protector.waiver_versions, OUT active boolean)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pg_catalog.pg_advisory_xact_lock_shared(1886547720, pg_catalog.hashtext(p_version_id::text));
+	SELECT v.* INTO version FROM protector.waiver_versions v
+	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.id OPERATOR(pg_catalog.=) p_version_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'waiver not found', 'It does not exist, or you may not see it.');
+	END IF;
+	SELECT w.active INTO active FROM protector.waivers w WHERE w.id OPERATOR(pg_catalog.=) version.waiver_id;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_waiver_version(uuid, uuid) IS
+'The waiver version a signature takes (as the caller sees it), kept from changing until the signature commits, and whether its waiver is active';
+
+-- Whether the caller may sign in the organization: the map's collectors,
+-- trusted callers, or the customer of the booking (as the caller, under
+-- RLS).  Everyone else learns nothing: "waiver not found".
+CREATE FUNCTION protector_internal.may_sign(p_organization_id uuid, p_booking_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT protector_internal.caller_is_trusted()
+		   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.collect'))
+		   OR EXISTS (SELECT FROM protector.bookings b
+					  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+						AND b.id OPERATOR(pg_catalog.=) p_booking_id
+						AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()))
+$$;
+COMMENT ON FUNCTION protector_internal.may_sign(uuid, uuid) IS
+'True when the caller may sign waivers in the organization: collectors by the map, trusted callers, the booking''s own customer';
 
 -- A new submission as the database records it: the text's digest, the
 -- signing time and local date, the participant's age on it, checked
 -- against the version's minimum age and guardian age, and the digest of
--- the whole.
+-- the whole.  Runs as the caller and asks who may sign first, so that no
+-- check below answers anybody else.
 CREATE FUNCTION protector_internal.prepare_waiver_submission()
 RETURNS trigger
 LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v protector.waiver_versions;
+	v_locked record;
 	b protector.bookings;
 	v_active boolean;
 	v_timezone text;
 	v_minor boolean;
 BEGIN
-	SELECT * INTO v FROM protector.waiver_versions x
-	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.waiver_version_id;
-	IF NOT FOUND THEN
+	IF NOT protector_internal.may_sign(NEW.organization_id, NEW.booking_id) THEN
 		PERFORM protector.raise('not_found', 'waiver not found', 'It does not exist, or you may not see it.');
 	END IF;
-	SELECT w.active INTO v_active FROM protector.waivers w WHERE w.id OPERATOR(pg_catalog.=) v.waiver_id;
+	SELECT l.* INTO v_locked FROM protector_internal.lock_waiver_version(NEW.organization_id, NEW.waiver_version_id) l;
+	v := v_locked.version;
+	v_active := v_locked.active;
 	IF NOT v_active THEN
 		PERFORM protector.raise('invalid_parameter', 'this waiver is no longer in use', NULL,
-			'An owner, admin or manager can activate it again (create_waiver with its name).');
+			'Those who may manage waivers (waivers.manage) activate it again with a new version (create_waiver with its name).');
 	END IF;
+	NEW.waiver_id := v.waiver_id;
 	PERFORM protector_internal.check_text(NEW.participant_name, 'participant_name', 1, 200);
 	PERFORM protector_internal.check_text(NEW.signer_name, 'signer_name', 1, 200);
 	PERFORM protector_internal.check_text(NEW.signature, 'signature', 1, 200);
@@ -5179,14 +5951,15 @@ BEGIN
 			pg_catalog.format('Signed "%s" for %s.', pg_catalog.left(NEW.signature, 100), pg_catalog.left(NEW.signer_name, 100)));
 	END IF;
 
-	-- the local date of signing: the booking's venue's, else the organization's
+	-- the local date of signing: the booking's venue's, else the
+	-- organization's; a booking's signature is of the booking's customer
 	NEW.signed_at := pg_catalog.now();
 	IF NEW.booking_id IS NOT NULL THEN
 		b := protector_internal.check_waiver_booking(NEW);
-		SELECT vn.timezone INTO v_timezone FROM protector.venues vn WHERE vn.id OPERATOR(pg_catalog.=) b.venue_id;
-		NEW.customer_id := COALESCE(NEW.customer_id, b.customer_id);
+		v_timezone := protector_internal.venue_timezone(b.organization_id, b.venue_id);
+		NEW.customer_id := b.customer_id;
 	ELSE
-		SELECT o.timezone INTO v_timezone FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) NEW.organization_id;
+		v_timezone := protector_internal.venue_timezone(NEW.organization_id, NULL);
 	END IF;
 	SELECT a.signed_on INTO NEW.signed_on FROM protector_internal.signing_age(NULL, NEW.signed_at, v_timezone) a;
 	IF NEW.participant_birth_date IS NULL OR NEW.participant_birth_date OPERATOR(pg_catalog.>) NEW.signed_on
@@ -5221,25 +5994,42 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.prepare_waiver_submission() IS
-'Trigger (BEFORE INSERT): checks a signature (typed name, age on the local signing date, guardian for minors) and records its digests';
+'Trigger (BEFORE INSERT): checks a signature (who may sign, typed name, age on the local signing date, guardian for minors) and records its digests';
+
+-- a venue's time zone (p_venue_id NULL: the organization's), as the
+-- caller sees them
+CREATE FUNCTION protector_internal.venue_timezone(p_organization_id uuid, p_venue_id uuid)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE((SELECT v.timezone FROM protector.venues v
+					 WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.id OPERATOR(pg_catalog.=) p_venue_id),
+					(SELECT o.timezone FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id),
+					'UTC')
+$$;
+COMMENT ON FUNCTION protector_internal.venue_timezone(uuid, uuid) IS
+'The time zone of a venue of the organization, or of the organization when p_venue_id is NULL';
 
 CREATE TRIGGER prepare_waiver_submission BEFORE INSERT ON protector.waiver_submissions
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.prepare_waiver_submission();
 
--- A signature is never edited: only its booking is set, once, and its
--- customer follows a merge.
+-- A signature is never edited: only its booking is set, once (and with it
+-- the booking's customer), and its customer follows a merge.
 CREATE FUNCTION protector_internal.guard_waiver_submission()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	b protector.bookings;
 BEGIN
-	IF (NEW.id, NEW.organization_id, NEW.waiver_version_id, NEW.participant_name, NEW.participant_birth_date,
+	IF (NEW.id, NEW.organization_id, NEW.waiver_version_id, NEW.waiver_id, NEW.participant_name, NEW.participant_birth_date,
 		NEW.participant_age, NEW.signer_name, NEW.signature, NEW.guardian_name, NEW.signed_at, NEW.signed_on,
 		NEW.text_sha256, NEW.submission_sha256, NEW.created_by, NEW.created_at)
 	   IS DISTINCT FROM
-	   (OLD.id, OLD.organization_id, OLD.waiver_version_id, OLD.participant_name, OLD.participant_birth_date,
+	   (OLD.id, OLD.organization_id, OLD.waiver_version_id, OLD.waiver_id, OLD.participant_name, OLD.participant_birth_date,
 		OLD.participant_age, OLD.signer_name, OLD.signature, OLD.guardian_name, OLD.signed_at, OLD.signed_on,
 		OLD.text_sha256, OLD.submission_sha256, OLD.created_by, OLD.created_at) THEN
 		PERFORM protector.raise('invalid_parameter', 'a signed waiver cannot be changed',
@@ -5250,13 +6040,14 @@ BEGIN
 			PERFORM protector.raise('invalid_parameter', 'this waiver is already linked to a booking',
 				pg_catalog.format('It is linked to booking %s.', OLD.booking_id));
 		END IF;
-		PERFORM protector_internal.check_waiver_booking(NEW);
+		b := protector_internal.check_waiver_booking(NEW);
+		NEW.customer_id := b.customer_id;
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.guard_waiver_submission() IS
-'Trigger: a signed waiver never changes; its booking is set once (checked like a new one), its customer follows merges';
+'Trigger: a signed waiver never changes; its booking is set once (checked like a new one, its customer with it), its customer follows merges';
 
 CREATE TRIGGER guard_waiver_submission BEFORE UPDATE ON protector.waiver_submissions
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
@@ -5299,11 +6090,17 @@ BEGIN
 		END IF;
 	END IF;
 	-- the age, local date and digests are the database's (prepare_waiver_submission)
-	INSERT INTO protector.waiver_submissions (organization_id, waiver_version_id, booking_id, participant_name,
-											  participant_birth_date, signer_name, signature, guardian_name)
-	VALUES (v.organization_id, v.id, p_booking_id, p_participant_name, p_participant_birth_date, p_signer_name, p_signature,
-			p_guardian_name)
-	RETURNING * INTO s;
+	BEGIN
+		INSERT INTO protector.waiver_submissions (organization_id, waiver_version_id, booking_id, participant_name,
+												  participant_birth_date, signer_name, signature, guardian_name)
+		VALUES (v.organization_id, v.id, p_booking_id, p_participant_name, p_participant_birth_date, p_signer_name, p_signature,
+				p_guardian_name)
+		RETURNING * INTO s;
+	EXCEPTION WHEN unique_violation THEN
+		-- the same participant signed at the same moment elsewhere
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s has already signed the waiver of this booking', p_participant_name));
+	END;
 	RETURN s;
 END
 $$;
@@ -5433,10 +6230,13 @@ COMMENT ON FUNCTION protector.export_waivers(uuid, date, date) IS
 
 -- the gate ------------------------------------------------------------------
 
--- A booking of a service that asks for a waiver goes in_progress only when
--- as many distinct participants as its party have signed it; the error
--- names who is missing (details.participants, when the booking lists
--- them by name) or how many.
+-- A booking of a service that asks for a waiver is in_progress only when
+-- as many distinct participants (name as compared, date of birth) as its
+-- party have signed that waiver, and, when it lists its participants by
+-- name (details.participants), every one listed has; the error names who
+-- is missing (or says how many).  Checked when it goes in_progress
+-- (inserted so, or updated), and when an in_progress booking grows its
+-- party or changes service.
 CREATE FUNCTION protector_internal.require_waivers()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -5445,8 +6245,8 @@ AS $$
 DECLARE
 	v_waiver protector.waivers;
 	v_signed text[];
-	v_listed text[];
-	v_missing text;
+	v_count integer;
+	v_missing text[];
 BEGIN
 	SELECT w.* INTO v_waiver FROM protector.services s
 	JOIN protector.waivers w ON w.organization_id OPERATOR(pg_catalog.=) s.organization_id AND w.id OPERATOR(pg_catalog.=) s.waiver_id
@@ -5454,44 +6254,49 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN NEW;
 	END IF;
-	SELECT COALESCE(pg_catalog.array_agg(DISTINCT x.participant_name), '{}') INTO v_signed
+	-- the distinct participants who signed it for this booking
+	SELECT pg_catalog.count(*)::integer, COALESCE(pg_catalog.array_agg(x.participant_name ORDER BY x.participant_name), '{}')
+	INTO v_count, v_signed
 	FROM (SELECT DISTINCT ON (protector.normalize_name(s.participant_name), s.participant_birth_date) s.participant_name
 		  FROM protector.waiver_submissions s
-		  JOIN protector.waiver_versions v ON v.organization_id OPERATOR(pg_catalog.=) s.organization_id
-										   AND v.id OPERATOR(pg_catalog.=) s.waiver_version_id
 		  WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.booking_id OPERATOR(pg_catalog.=) NEW.id
-			AND v.waiver_id OPERATOR(pg_catalog.=) v_waiver.id) x;
-	IF pg_catalog.cardinality(v_signed) OPERATOR(pg_catalog.>=) NEW.party_size THEN
+			AND s.waiver_id OPERATOR(pg_catalog.=) v_waiver.id) x;
+	-- the participants the booking lists by name who have not signed
+	IF pg_catalog.jsonb_typeof(NEW.details OPERATOR(pg_catalog.->) 'participants') OPERATOR(pg_catalog.=) 'array' THEN
+		SELECT pg_catalog.array_agg(l.n ORDER BY l.i) INTO v_missing
+		FROM (SELECT COALESCE(p.value OPERATOR(pg_catalog.->>) 'name', p.value OPERATOR(pg_catalog.#>>) '{}') AS n, p.i
+			  FROM pg_catalog.jsonb_array_elements(NEW.details OPERATOR(pg_catalog.->) 'participants') WITH ORDINALITY p(value, i)
+			  WHERE pg_catalog.jsonb_typeof(p.value) OPERATOR(pg_catalog.=) ANY ('{string,object}')) l
+		WHERE l.n IS NOT NULL
+		  AND protector.normalize_name(l.n) OPERATOR(pg_catalog.<>) ALL
+			  (SELECT protector.normalize_name(x) FROM pg_catalog.unnest(v_signed) x);
+	END IF;
+	IF v_count OPERATOR(pg_catalog.>=) NEW.party_size AND v_missing IS NULL THEN
 		RETURN NEW;
 	END IF;
-	-- who is missing: the participants the booking lists that have not signed
-	IF pg_catalog.jsonb_typeof(NEW.details -> 'participants') OPERATOR(pg_catalog.=) 'array' THEN
-		SELECT pg_catalog.array_agg(n ORDER BY i) INTO v_listed
-		FROM (SELECT COALESCE(p.value ->> 'name', p.value #>> '{}') AS n, p.i
-			  FROM pg_catalog.jsonb_array_elements(NEW.details -> 'participants') WITH ORDINALITY p(value, i)
-			  WHERE pg_catalog.jsonb_typeof(p.value) OPERATOR(pg_catalog.=) ANY ('{string,object}')) l
-		WHERE n IS NOT NULL
-		  AND protector.normalize_name(n) OPERATOR(pg_catalog.<>) ALL
-			  (SELECT protector.normalize_name(x) FROM pg_catalog.unnest(v_signed) x);
-		v_missing := pg_catalog.array_to_string(v_listed[1:10], ', ');
-	END IF;
 	PERFORM protector.raise('invalid_parameter',
-		pg_catalog.format('%s of %s participants have signed the waiver "%s"', pg_catalog.cardinality(v_signed),
+		pg_catalog.format('%s of %s participants have signed the waiver "%s"', LEAST(v_count, NEW.party_size),
 						  NEW.party_size, v_waiver.name),
-		CASE WHEN v_missing IS NOT NULL AND v_missing OPERATOR(pg_catalog.<>) '' THEN pg_catalog.format('Not signed: %s.', v_missing)
+		CASE WHEN v_missing IS NOT NULL THEN pg_catalog.format('Not signed: %s.', pg_catalog.array_to_string(v_missing[1:10], ', '))
 			 ELSE pg_catalog.format('Signed: %s; %s more must sign.',
 									COALESCE(NULLIF(pg_catalog.array_to_string(v_signed[1:10], ', '), ''), 'nobody'),
-									NEW.party_size OPERATOR(pg_catalog.-) pg_catalog.cardinality(v_signed)) END,
+									NEW.party_size OPERATOR(pg_catalog.-) v_count) END,
 		'A booking whose service asks for a waiver goes in_progress once every participant has signed it (submit_waiver).');
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.require_waivers() IS
-'Trigger: a booking of a service that asks for a waiver goes in_progress only when every participant has signed it';
+'Trigger: a booking of a service that asks for a waiver is in_progress only when every participant has signed it';
 
-CREATE TRIGGER require_waivers BEFORE UPDATE OF status ON protector.bookings
-	FOR EACH ROW WHEN (NEW.status = 'in_progress' AND OLD.status IS DISTINCT FROM 'in_progress'
+CREATE TRIGGER require_waivers BEFORE UPDATE OF status, party_size, service_id, details ON protector.bookings
+	FOR EACH ROW WHEN (NEW.status = 'in_progress'
+					   AND (OLD.status IS DISTINCT FROM 'in_progress' OR NEW.party_size > OLD.party_size
+							OR NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.details IS DISTINCT FROM OLD.details)
 					   AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.require_waivers();
+-- (AFTER: a new booking's BEFORE INSERT path stays prepare_booking alone)
+CREATE TRIGGER require_waivers_insert AFTER INSERT ON protector.bookings
+	FOR EACH ROW WHEN (NEW.status = 'in_progress' AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.require_waivers();
 
 -- audited like every business table
@@ -5506,8 +6311,303 @@ GRANT EXECUTE ON FUNCTION
 	protector.verify_waiver_signature(uuid),
 	protector.export_waivers(uuid, date, date),
 	protector_internal.sha256_hex(text),
-	protector_internal.waiver_submission_digest(protector.waiver_submissions)
+	protector_internal.waiver_submission_digest(protector.waiver_submissions),
+	protector_internal.may_sign(uuid, uuid),
+	protector_internal.check_waiver_booking(protector.waiver_submissions),
+	protector_internal.lock_waiver_version(uuid, uuid),
+	protector_internal.venue_timezone(uuid, uuid),
+	protector_internal.signing_age(date, timestamptz, text)
 TO authenticated, service_role;
+
+-- Messages (issue 16) -----------------------------------------------------------
+-- sql/84_messages.sql: one message thread per booking between the
+-- organization and its customer (docs/messages.md).
+--
+-- Staff who may see the booking (the desk; an agent only on the bookings
+-- assigned to them) and the customer who owns it read and write; anon
+-- never.  A message is written once: only its read receipt changes, set by
+-- the other side (mark_messages_read).  Bodies are 1 to 4000 characters of
+-- text without control characters (line breaks and tabs aside); the audit
+-- log records messages without their bodies.  Live delivery: the
+-- organization's LISTEN channel (ids only, sql/85_realtime.sql) and, with
+-- Supabase Realtime, Broadcast on the organization's private topic
+-- (without the body) and on the customer's own private topic
+-- protector:customer:<auth user id> (with it), which only they may
+-- subscribe to (a policy on realtime.messages).
+
+CREATE TABLE protector.booking_messages (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	booking_id		uuid NOT NULL,
+	-- staff or customer, and the auth user who wrote it (the database's)
+	sender_kind		text NOT NULL CHECK (sender_kind IN ('staff', 'customer')),
+	sender_user_id	uuid,
+	body			text NOT NULL CHECK (length(body) BETWEEN 1 AND 4000),
+	-- when the other side read it
+	read_at			timestamptz,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (organization_id, id),
+	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE
+);
+CREATE INDEX booking_messages_booking_idx ON protector.booking_messages (organization_id, booking_id, created_at);
+COMMENT ON TABLE protector.booking_messages IS
+'Messages between an organization and the customer of a booking, one thread per booking (docs/messages.md)';
+
+-- a booking the caller may message about as staff: the desk's, an agent's own
+CREATE FUNCTION protector_internal.staff_may_message(p_organization_id uuid, p_booking_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('messages.read'))
+		   OR (p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('messages.send'))
+			   AND EXISTS (SELECT FROM protector.bookings b
+						   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+							 AND b.id OPERATOR(pg_catalog.=) p_booking_id
+							 AND b.assigned_agent OPERATOR(pg_catalog.=) protector.current_user_id()))
+$$;
+COMMENT ON FUNCTION protector_internal.staff_may_message(uuid, uuid) IS
+'True when the caller reads and writes a booking''s thread as staff: the map''s messages.read, or messages.send on a booking assigned to them';
+
+-- a booking of the caller's own customer records
+CREATE FUNCTION protector_internal.customer_owns_booking(p_organization_id uuid, p_booking_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
+					 AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()))
+$$;
+COMMENT ON FUNCTION protector_internal.customer_owns_booking(uuid, uuid) IS
+'True when the booking is of one of the caller''s own customer records';
+
+ALTER TABLE protector.booking_messages ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.booking_messages FORCE ROW LEVEL SECURITY;
+CREATE POLICY booking_messages_select ON protector.booking_messages FOR SELECT TO authenticated
+	USING (protector_internal.staff_may_message(organization_id, booking_id)
+		   OR protector_internal.customer_owns_booking(organization_id, booking_id));
+CREATE POLICY booking_messages_insert ON protector.booking_messages FOR INSERT TO authenticated
+	WITH CHECK ((sender_kind = 'staff' AND protector_internal.staff_may_message(organization_id, booking_id)
+				 AND organization_id = ANY ((SELECT protector_internal.orgs_with('messages.send'))::uuid[]))
+				OR (sender_kind = 'customer' AND protector_internal.customer_owns_booking(organization_id, booking_id)));
+CREATE POLICY booking_messages_update ON protector.booking_messages FOR UPDATE TO authenticated
+	USING (protector_internal.staff_may_message(organization_id, booking_id)
+		   OR protector_internal.customer_owns_booking(organization_id, booking_id))
+	WITH CHECK (protector_internal.staff_may_message(organization_id, booking_id)
+				OR protector_internal.customer_owns_booking(organization_id, booking_id));
+SELECT pg_catalog.pg_extension_config_dump('protector.booking_messages', '');
+
+-- A new message as the database records it: written by the caller, now,
+-- unread, its body checked.
+CREATE FUNCTION protector_internal.prepare_message()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.body := pg_catalog.btrim(NEW.body, E' \n\t');
+	IF NEW.body IS NULL OR pg_catalog.length(NEW.body) NOT BETWEEN 1 AND 4000 THEN
+		PERFORM protector.raise('invalid_parameter', 'a message is 1 to 4000 characters',
+			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(NEW.body), 0)));
+	END IF;
+	IF NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\n\t', '  ')) THEN
+		PERFORM protector.raise('invalid_parameter', 'a message holds control or invisible direction characters',
+			NULL, 'Plain text with line breaks and tabs is accepted.');
+	END IF;
+	NEW.sender_user_id := protector.current_user_id();
+	NEW.read_at := NULL;
+	NEW.created_at := pg_catalog.now();
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.prepare_message() IS
+'Trigger (BEFORE INSERT): a message is the caller''s, now, unread, with a clean body of 1 to 4000 characters';
+CREATE TRIGGER prepare_message BEFORE INSERT ON protector.booking_messages
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.prepare_message();
+
+-- Only the read receipt of a message changes, once.
+CREATE FUNCTION protector_internal.guard_message()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.sender_user_id, NEW.body, NEW.created_at)
+	   IS DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.sender_user_id, OLD.body, OLD.created_at)
+	   OR (OLD.read_at IS NOT NULL AND NEW.read_at IS DISTINCT FROM OLD.read_at) THEN
+		PERFORM protector.raise('invalid_parameter', 'a message cannot be changed', NULL,
+			'Only its read receipt is set, once (mark_messages_read).');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.guard_message() IS
+'Trigger: a message is never edited; its read receipt is set once';
+CREATE TRIGGER guard_message BEFORE UPDATE ON protector.booking_messages
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.guard_message();
+
+CREATE FUNCTION protector.send_message(p_booking_id uuid, p_body text)
+RETURNS protector.booking_messages
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid;
+	v_side text;
+	m protector.booking_messages;
+BEGIN
+	-- the booking as the caller sees it; staff by the map, else its customer
+	v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
+	v_side := CASE WHEN protector_internal.caller_is_trusted() THEN 'staff'
+				   WHEN protector_internal.staff_may_message(v_org, p_booking_id)
+					    AND v_org OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('messages.send')) THEN 'staff'
+				   WHEN protector_internal.customer_owns_booking(v_org, p_booking_id) THEN 'customer' END;
+	IF v_side IS NULL THEN
+		PERFORM protector.raise('forbidden', 'your role may not message customers',
+			'The action messages.send is for the desk, and for agents on the bookings assigned to them.');
+	END IF;
+	INSERT INTO protector.booking_messages (organization_id, booking_id, sender_kind, body)
+	VALUES (v_org, p_booking_id, v_side, p_body)
+	RETURNING * INTO m;
+	RETURN m;
+END
+$$;
+COMMENT ON FUNCTION protector.send_message(uuid, text) IS
+'Writes a message in a booking''s thread: as staff (the desk, an agent on their booking) or as the booking''s customer';
+
+CREATE FUNCTION protector.get_booking_messages(p_booking_id uuid, p_limit integer DEFAULT 100)
+RETURNS SETOF protector.booking_messages
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 1000');
+	END IF;
+	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
+	RETURN QUERY
+	SELECT * FROM (SELECT m.* FROM protector.booking_messages m
+				   WHERE m.booking_id OPERATOR(pg_catalog.=) p_booking_id
+				   ORDER BY m.created_at DESC, m.id DESC LIMIT p_limit) x
+	ORDER BY x.created_at, x.id;
+END
+$$;
+COMMENT ON FUNCTION protector.get_booking_messages(uuid, integer) IS
+'A booking''s thread as the caller may read it, the last p_limit messages, oldest first';
+
+-- The other side's unread messages of the thread become read; returns how many.
+CREATE FUNCTION protector.mark_messages_read(p_booking_id uuid)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid;
+	v_side text;
+	v_count integer;
+BEGIN
+	v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
+	v_side := CASE WHEN protector_internal.caller_is_trusted() OR protector_internal.staff_may_message(v_org, p_booking_id) THEN 'staff'
+				   WHEN protector_internal.customer_owns_booking(v_org, p_booking_id) THEN 'customer' END;
+	IF v_side IS NULL THEN
+		PERFORM protector.raise('forbidden', 'your role may not read this booking''s messages',
+			'The thread is for the desk, the booking''s agent and its customer (messages.read, messages.send).');
+	END IF;
+	UPDATE protector.booking_messages m SET read_at = pg_catalog.now()
+	WHERE m.organization_id OPERATOR(pg_catalog.=) v_org AND m.booking_id OPERATOR(pg_catalog.=) p_booking_id
+	  AND m.sender_kind OPERATOR(pg_catalog.<>) v_side AND m.read_at IS NULL;
+	GET DIAGNOSTICS v_count = ROW_COUNT;
+	RETURN v_count;
+END
+$$;
+COMMENT ON FUNCTION protector.mark_messages_read(uuid) IS
+'Marks the other side''s unread messages of a booking''s thread read (read receipts); returns how many';
+
+-- Supabase Realtime Broadcast (attached by protector.enable_realtime(),
+-- sql/85_realtime.sql): the organization's private topic gets the
+-- message without its body, the customer's own private topic with it.
+CREATE FUNCTION protector_internal.broadcast_message()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_user uuid;
+	v_payload jsonb;
+BEGIN
+	IF protector_internal.restoring() THEN
+		RETURN NULL;
+	END IF;
+	v_payload := pg_catalog.jsonb_build_object('op', TG_OP, 'id', NEW.id, 'booking_id', NEW.booking_id,
+											   'sender_kind', NEW.sender_kind, 'created_at', NEW.created_at,
+											   'read_at', NEW.read_at);
+	PERFORM realtime.send(v_payload, 'message', 'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text, true);
+	SELECT c.user_id INTO v_user FROM protector.bookings b
+	JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
+							   AND c.id OPERATOR(pg_catalog.=) b.customer_id
+	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id;
+	IF v_user IS NOT NULL THEN
+		PERFORM realtime.send(v_payload OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('body', NEW.body), 'message',
+							  'protector:customer:' OPERATOR(pg_catalog.||) v_user::text, true);
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.broadcast_message() IS
+'Trigger: a message to Realtime Broadcast, on protector:<organization> (without the body) and protector:customer:<user> (with it)';
+
+-- Median minutes between a customer's message and the member's next reply
+-- in the same thread, for customer messages written in [p_from, p_to)
+-- (staff performance, sql/81_staff.sql).
+CREATE FUNCTION protector_internal.median_response_minutes(p_organization_id uuid, p_user_id uuid,
+														   p_from timestamptz, p_to timestamptz)
+RETURNS numeric
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.round((pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY r.minutes))::numeric, 1)
+	FROM (SELECT pg_catalog.date_part('epoch', (SELECT pg_catalog.min(s.created_at) FROM protector.booking_messages s
+												WHERE s.organization_id OPERATOR(pg_catalog.=) c.organization_id
+												  AND s.booking_id OPERATOR(pg_catalog.=) c.booking_id
+												  AND s.sender_kind OPERATOR(pg_catalog.=) 'staff'
+												  AND s.created_at OPERATOR(pg_catalog.>) c.created_at)
+								 OPERATOR(pg_catalog.-) c.created_at) OPERATOR(pg_catalog./) 60 AS minutes,
+				 (SELECT s.sender_user_id FROM protector.booking_messages s
+				  WHERE s.organization_id OPERATOR(pg_catalog.=) c.organization_id AND s.booking_id OPERATOR(pg_catalog.=) c.booking_id
+					AND s.sender_kind OPERATOR(pg_catalog.=) 'staff' AND s.created_at OPERATOR(pg_catalog.>) c.created_at
+				  ORDER BY s.created_at LIMIT 1) AS replier
+		  FROM protector.booking_messages c
+		  WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.sender_kind OPERATOR(pg_catalog.=) 'customer'
+			AND c.created_at OPERATOR(pg_catalog.>=) p_from AND c.created_at OPERATOR(pg_catalog.<) p_to) r
+	WHERE r.replier OPERATOR(pg_catalog.=) p_user_id
+$$;
+COMMENT ON FUNCTION protector_internal.median_response_minutes(uuid, uuid, timestamptz, timestamptz) IS
+'Median minutes between a customer''s message and the next staff reply in the thread, over the replies the member wrote';
+
+-- audited like every business table, without the bodies
+SELECT protector.enable_audit('protector.booking_messages', '{body}');
+
+GRANT EXECUTE ON FUNCTION
+	protector.send_message(uuid, text),
+	protector.get_booking_messages(uuid, integer),
+	protector.mark_messages_read(uuid),
+	protector_internal.staff_may_message(uuid, uuid),
+	protector_internal.customer_owns_booking(uuid, uuid),
+	protector_internal.median_response_minutes(uuid, uuid, timestamptz, timestamptz)
+TO authenticated, service_role;
+
+-- the organization's LISTEN channel for messages, as sql/85_realtime.sql gives it
+CREATE TRIGGER notify_insert AFTER INSERT ON protector.booking_messages
+	REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION protector.notify_trigger();
+CREATE TRIGGER notify_update AFTER UPDATE ON protector.booking_messages
+	REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION protector.notify_trigger();
+CREATE TRIGGER notify_delete AFTER DELETE ON protector.booking_messages
+	REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION protector.notify_trigger();
+-- in Supabase Realtime already: the message broadcast and the customers' topics
+SELECT protector_internal.apply_realtime() FROM protector_internal.realtime_state;
 
 -- The reminders outbox (issue 16) ---------------------------------------------
 -- sql/84_reminders.sql: the reminders outbox (docs/reminders.md).
@@ -6074,30 +7174,32 @@ TO service_role;
 GRANT EXECUTE ON FUNCTION protector_internal.reminder_address(uuid, uuid, text) TO authenticated, service_role;
 
 -- privileges as sql/90_grants.sql gives every table
-GRANT SELECT, DELETE ON protector.booking_reminders TO authenticated;
-GRANT INSERT (id, organization_id, booking_id, kind, offset_minutes, channel, starts_at, due_at, status, attempts,
-			  next_attempt_at, claimed_at, lease_until, sent_at, last_error, cancelled_reason)
-	ON protector.booking_reminders TO authenticated;
-GRANT UPDATE (booking_id, kind, offset_minutes, channel, starts_at, due_at, status, attempts,
-			  next_attempt_at, claimed_at, lease_until, sent_at, last_error, cancelled_reason)
-	ON protector.booking_reminders TO authenticated;
+DO $grants_issue16$
+DECLARE
+	t regclass;
+	cols text;
+	stamps CONSTANT text[] := '{created_at,created_by,updated_at}';
+BEGIN
+	FOREACH t IN ARRAY '{protector.booking_messages, protector.booking_reminders, protector.staff_activity,
+						 protector.staff_invitations, protector.staff_shifts, protector.staff_venues,
+						 protector.waiver_submissions, protector.waiver_versions, protector.waivers}'::regclass[] LOOP
+		EXECUTE format('GRANT SELECT, DELETE ON %s TO authenticated', t);
+		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+		FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> ALL (stamps);
+		EXECUTE format('GRANT INSERT (%s) ON %s TO authenticated', cols, t);
+		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+		FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped
+		  AND a.attname NOT IN ('id', 'organization_id') AND a.attname <> ALL (stamps);
+		EXECUTE format('GRANT UPDATE (%s) ON %s TO authenticated', cols, t);
+		EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO service_role', t);
+	END LOOP;
+END
+$grants_issue16$;
+GRANT USAGE, SELECT ON SEQUENCE protector.staff_activity_id_seq TO service_role;
 GRANT INSERT (reminder_channel), UPDATE (reminder_channel) ON protector.customers TO authenticated;
 GRANT INSERT (waiver_id), UPDATE (waiver_id) ON protector.services TO authenticated;
-GRANT SELECT, DELETE ON protector.waivers, protector.waiver_versions, protector.waiver_submissions TO authenticated;
-GRANT INSERT (id, organization_id, name, active) ON protector.waivers TO authenticated;
-GRANT UPDATE (name, active) ON protector.waivers TO authenticated;
-GRANT INSERT (id, organization_id, waiver_id, version, title, body, minimum_age, guardian_under, body_sha256)
-	ON protector.waiver_versions TO authenticated;
-GRANT UPDATE (waiver_id, version, title, body, minimum_age, guardian_under, body_sha256)
-	ON protector.waiver_versions TO authenticated;
-GRANT INSERT (id, organization_id, waiver_version_id, booking_id, customer_id, participant_name, participant_birth_date,
-			  participant_age, signer_name, signature, guardian_name, signed_at, signed_on, text_sha256, submission_sha256)
-	ON protector.waiver_submissions TO authenticated;
-GRANT UPDATE (waiver_version_id, booking_id, customer_id, participant_name, participant_birth_date,
-			  participant_age, signer_name, signature, guardian_name, signed_at, signed_on, text_sha256, submission_sha256)
-	ON protector.waiver_submissions TO authenticated;
-GRANT SELECT, INSERT, UPDATE, DELETE ON protector.booking_reminders, protector.waivers, protector.waiver_versions,
-	protector.waiver_submissions TO service_role;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 
@@ -6137,7 +7239,8 @@ BEGIN
 		FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
 		JOIN pg_catalog.pg_namespace cn ON cn.oid = cl.relnamespace
 		WHERE c.contype = 'f' AND c.confrelid <> c.conrelid
-		  AND cl.relname IN ('booking_reminders', 'waivers', 'waiver_versions', 'waiver_submissions', 'services')
+		  AND cl.relname IN ('booking_reminders', 'waivers', 'waiver_versions', 'waiver_submissions', 'services',
+							 'staff_invitations', 'staff_venues', 'staff_shifts', 'staff_activity', 'booking_messages')
 		  AND c.connamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
 		GROUP BY cn.nspname, cl.relname
 		ORDER BY cl.relname

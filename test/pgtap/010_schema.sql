@@ -7,7 +7,8 @@ SELECT has_schema('protector');
 SELECT tables_are('protector', ARRAY[
 	'organizations', 'members', 'venues', 'venue_closures', 'services', 'customers',
 	'bookings', 'payments', 'tasks', 'notifications', 'audit_log', 'audit_purges', 'customer_erasures',
-	'vouchers', 'promo_codes', 'booking_reminders', 'waivers', 'waiver_versions', 'waiver_submissions']);
+	'vouchers', 'promo_codes', 'booking_reminders', 'waivers', 'waiver_versions', 'waiver_submissions',
+	'staff_invitations', 'staff_venues', 'staff_shifts', 'staff_activity', 'booking_messages']);
 SELECT enums_are('protector', ARRAY[
 	'member_role', 'booking_status', 'booking_source', 'service_mode',
 	'task_status', 'payment_kind', 'payment_status']);

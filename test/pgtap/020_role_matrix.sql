@@ -56,6 +56,8 @@ INSERT INTO fixture VALUES
 INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES
 	(pg_temp.fx('A'), 'Lockbox Escapes', 'matrix-a', 'Europe/Berlin', 'EUR'),
 	(pg_temp.fx('B'), 'Shield Protection', 'matrix-b', 'America/New_York', 'USD');
+-- agents are assigned here without shifts (docs/staff.md)
+UPDATE protector.organizations SET settings = settings || '{"staff": {"require_shifts": false}}';
 
 INSERT INTO fixture
 SELECT 'm' || upper(right(u, 1)) || '_' || split_part(u, '_', 1), 'members', upper(right(u, 1)), gen_random_uuid()::text

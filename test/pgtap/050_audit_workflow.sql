@@ -8,6 +8,8 @@ SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_admin', 'w_
 INSERT INTO protector.organizations (id, name, slug) VALUES
 	('0a500000-0000-4000-8000-000000000000', 'A', 'workflow-a'),
 	('0b500000-0000-4000-8000-000000000000', 'B', 'workflow-b');
+-- agents are assigned here without shifts (docs/staff.md)
+UPDATE protector.organizations SET settings = settings || '{"staff": {"require_shifts": false}}';
 INSERT INTO protector.members (organization_id, user_id, role)
 SELECT '0a500000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_' || r), r::protector.member_role
 FROM unnest(ARRAY['owner', 'admin', 'manager', 'operator', 'agent']) r;

@@ -19,6 +19,8 @@ SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['z_owner_a', 'z_owner_b',
 INSERT INTO protector.organizations (id, name, slug) VALUES
 	('0aa00000-0000-4000-8000-000000000000', 'A', 'authz-a'),
 	('0ab00000-0000-4000-8000-000000000000', 'B', 'authz-b');
+-- agents are assigned here without shifts (docs/staff.md)
+UPDATE protector.organizations SET settings = settings || '{"staff": {"require_shifts": false}}';
 INSERT INTO protector.members (organization_id, user_id, role) VALUES
 	('0aa00000-0000-4000-8000-000000000000', tests.get_supabase_uid('z_owner_a'), 'owner');
 INSERT INTO protector.members (organization_id, user_id, role)
@@ -93,6 +95,12 @@ INSERT INTO ids VALUES
 	('booking_due', '0ab00000-0000-4000-8000-00000000b002', '0aa00000-0000-4000-8000-00000000b001'),
 	('waiver', '0ab00000-0000-4000-8000-0000000000f1', '0aa00000-0000-4000-8000-0000000000f1'),
 	('submission', '0ab00000-0000-4000-8000-0000000000f3', '0aa00000-0000-4000-8000-0000000000f3');
+-- members: B's viewer (who works at B's venue), A's owner
+INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
+SELECT organization_id, id, '0ab00000-0000-4000-8000-0000000000a1' FROM protector.members
+WHERE user_id = tests.get_supabase_uid('z_viewer_b');
+INSERT INTO ids SELECT 'member', (SELECT id FROM protector.members WHERE user_id = tests.get_supabase_uid('z_viewer_b')),
+	(SELECT id FROM protector.members WHERE user_id = tests.get_supabase_uid('z_owner_a'));
 CREATE TEMP TABLE const AS
 SELECT date_trunc('day', now()) + interval '6 days 12 hours' AS slot,
 	   (SELECT embed_key FROM protector.venues WHERE id = '0ab00000-0000-4000-8000-0000000000a1') AS key;
@@ -162,6 +170,27 @@ INSERT INTO calls VALUES
 	 $$protector.verify_waiver_signature(%1$s)$$),
 	('protector.export_waivers(uuid,date,date)', 'z_owner_b', 'organization', 'p_organization_id',
 	 $$protector.export_waivers(%1$s, '2026-01-01', '2027-12-31')$$),
+	('protector.log_staff_activity(uuid,text,jsonb)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.log_staff_activity(%1$s, 'desk.check_in')$$),
+	('protector.create_staff_member(uuid,text,protector.member_role,text)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.create_staff_member(%1$s, 'new.staff@b.test', 'agent')$$),
+	('protector.accept_staff_invitations()', 'z_owner_b', NULL, NULL, $$protector.accept_staff_invitations()$$),
+	('protector.update_staff_permissions(uuid,protector.member_role)', 'z_owner_b', 'member', 'p_member_id',
+	 $$protector.update_staff_permissions(%1$s, 'operator')$$),
+	('protector.deactivate_staff(uuid,text)', 'z_owner_b', 'member', 'p_member_id', $$protector.deactivate_staff(%1$s)$$),
+	('protector.assign_staff_to_venue(uuid,uuid)', 'z_owner_b', 'member', 'p_member_id',
+	 $$protector.assign_staff_to_venue(%1$s, '0ab00000-0000-4000-8000-0000000000a1')$$),
+	('protector.create_staff_schedule(uuid,uuid,timestamptz,timestamptz,text)', 'z_owner_b', 'member', 'p_member_id',
+	 $$protector.create_staff_schedule(%1$s, '0ab00000-0000-4000-8000-0000000000a1', %2$s,
+		(%2$s)::pg_catalog.timestamptz OPERATOR(pg_catalog.+) '1 hour'::pg_catalog.interval)$$),
+	('protector.get_staff_schedule(uuid,date)', 'z_owner_b', 'venue', 'p_venue_id',
+	 $$protector.get_staff_schedule(%1$s, (%2$s)::pg_catalog.date)$$),
+	('protector.get_staff_performance(uuid,date,date)', 'z_owner_b', 'organization', 'p_organization_id',
+	 $$protector.get_staff_performance(%1$s, '2027-01-01', '2027-01-31')$$),
+	('protector.send_message(uuid,text)', 'z_owner_b', 'booking_due', 'p_booking_id', $$protector.send_message(%1$s, 'Hello')$$),
+	('protector.get_booking_messages(uuid,integer)', 'z_owner_b', 'booking', 'p_booking_id',
+	 $$protector.get_booking_messages(%1$s)$$),
+	('protector.mark_messages_read(uuid)', 'z_owner_b', 'booking', 'p_booking_id', $$protector.mark_messages_read(%1$s)$$),
 	('protector.send_booking_reminder(uuid,text)', 'z_owner_b', 'booking_due', 'p_booking_id',
 	 $$protector.send_booking_reminder(%1$s)$$),
 	('protector.redeem_voucher(uuid,text)', 'z_owner_b', 'booking_due', 'p_booking_id',
@@ -563,6 +592,12 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.csv_agg_transfn(internal,anyelement)'), ('protector_internal.csv_agg_finalfn(internal)'),
 			 ('protector_internal.during_is_bounded(tstzrange)'), ('protector_internal.during_within_31_days(tstzrange)'),
 			 ('protector_internal.reminder_address(uuid,uuid,text)'), ('protector_internal.sha256_hex(text)'),
+			 ('protector_internal.may_sign(uuid,uuid)'), ('protector_internal.lock_waiver_version(uuid,uuid)'),
+			 ('protector_internal.check_waiver_booking(protector.waiver_submissions)'),
+			 ('protector_internal.signing_age(date,timestamp with time zone,text)'), ('protector_internal.venue_timezone(uuid,uuid)'),
+			 ('protector_internal.staff_may_message(uuid,uuid)'), ('protector_internal.customer_owns_booking(uuid,uuid)'),
+			 ('protector_internal.median_response_minutes(uuid,uuid,timestamp with time zone,timestamp with time zone)'),
+			 ('protector_internal.record_staff_activity(uuid,text,jsonb)'), ('protector_internal.activate_invitations(uuid)'),
 			 ('protector_internal.waiver_submission_digest(protector.waiver_submissions)'),
 			 ('protector_internal.bookings_row_check(numeric,text,protector.booking_status,timestamp with time zone,text,numeric,jsonb,numeric,tstzrange,text,integer,numeric,numeric)')$$,
 	'authenticated may execute only the helpers that policies and RPCs ask (docs/security.md lists them)');

@@ -7,13 +7,15 @@
 -- in the comment beside it.  Hashing and the age rules on fixed dates:
 -- test/sql/015_waivers.sql.
 BEGIN;
-SELECT plan(58);
+SELECT plan(68);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_manager', 'w_operator', 'w_agent', 'w_finance',
 														'w_viewer', 'w_customer', 'w_other']) u;
 INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
 	('0a170000-0000-4000-8000-000000000000', 'Climb', 'climb', 'Europe/Berlin'),
 	('0b170000-0000-4000-8000-000000000000', 'Other', 'climb-other', 'UTC');
+-- agents are assigned here without shifts (docs/staff.md)
+UPDATE protector.organizations SET settings = settings || '{"staff": {"require_shifts": false}}';
 INSERT INTO protector.members (organization_id, user_id, role)
 SELECT '0a170000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_' || r), r::protector.member_role
 FROM unnest(ARRAY['owner', 'manager', 'operator', 'agent', 'finance', 'viewer']) r;
@@ -231,15 +233,65 @@ SELECT throws_ok($$SELECT protector.link_waiver_to_booking((SELECT id FROM ids W
 SELECT is((SELECT (protector.verify_waiver_signature((SELECT id FROM ids WHERE name = 'dan')) ->> 'valid')::boolean), true,
 	'linking does not touch the signature');
 
+-- 6b. what review found: nobody outside learns anything; the gate holds
+SELECT tests.authenticate_as('w_other');
+SELECT throws_ok($$INSERT INTO protector.waiver_submissions (organization_id, waiver_version_id, booking_id, participant_name,
+					participant_birth_date, signer_name, signature)
+				   SELECT '0a170000-0000-4000-8000-000000000000', (SELECT id FROM protector.waiver_versions LIMIT 1),
+						  '0a170000-0000-4000-8000-0000000000b3', 'X', pg_temp.born(5), 'X', 'X'$$,
+	'P0002', 'waiver not found', 'another tenant''s version and booking: "waiver not found" before any check');
+SELECT throws_ok($$INSERT INTO protector.waiver_submissions (organization_id, waiver_version_id, booking_id, participant_name,
+					participant_birth_date, signer_name, signature)
+				   VALUES ('0a170000-0000-4000-8000-000000000000', gen_random_uuid(), gen_random_uuid(), 'X', pg_temp.born(5), 'X', 'X')$$,
+	'P0002', 'waiver not found', 'the same answer as for random ids');
+RESET ROLE;
+-- inserted in_progress without signatures, or growing the party later
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, party_size)
+				   VALUES ('0a170000-0000-4000-8000-000000000000', '0a170000-0000-4000-8000-0000000000a1',
+						   '0a170000-0000-4000-8000-0000000005a1', tstzrange(now(), now() + interval '1 hour'), 'in_progress', 2)$$,
+	'22023', '0 of 2 participants have signed the waiver "Climbing waiver"', 'a booking inserted in progress is checked too');
+SELECT throws_ok($$UPDATE protector.bookings SET party_size = 4 WHERE id = '0a170000-0000-4000-8000-0000000000b1'$$,
+	'22023', '3 of 4 participants have signed the waiver "Climbing waiver"', 'an in-progress party that grows is checked again');
+-- a listed participant must sign, whatever the count: b2 lists Dan and Eve,
+-- party 2, Dan signed (linked above) and "dan desk" of another birth date
+INSERT INTO protector.waiver_submissions (organization_id, waiver_version_id, booking_id, participant_name, participant_birth_date,
+										  signer_name, signature)
+SELECT '0a170000-0000-4000-8000-000000000000', v.id, '0a170000-0000-4000-8000-0000000000b2', 'dan desk', pg_temp.born(41),
+	   'dan desk', 'dan desk'
+FROM protector.waiver_versions v WHERE v.version = 2;
+UPDATE protector.bookings SET party_size = 2, details = '{"participants": ["Dan Desk", "Eve Late"]}'
+WHERE id = '0a170000-0000-4000-8000-0000000000b2';
+SELECT throws_ok($$UPDATE protector.bookings SET status = 'in_progress' WHERE id = '0a170000-0000-4000-8000-0000000000b2'$$,
+	'22023', '2 of 2 participants have signed the waiver "Climbing waiver"', 'two signatures of name variants do not sign for Eve');
+-- the service asks for another waiver: the same people sign it
+SELECT lives_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'Second waiver', 'Also this.')$$,
+	'a second waiver');
+UPDATE protector.services SET waiver_id = (SELECT id FROM protector.waivers WHERE name = 'Second waiver')
+WHERE id = '0a170000-0000-4000-8000-0000000005a1';
+SELECT is((SELECT participant_name FROM protector.submit_waiver((SELECT id FROM protector.waivers WHERE name = 'Second waiver'),
+		   'Dan Desk', pg_temp.born(40), 'Dan Desk', 'Dan Desk', '0a170000-0000-4000-8000-0000000000b2')),
+	'Dan Desk', 'Dan signs the new waiver too: a signature of the first does not count as a duplicate');
+UPDATE protector.services SET waiver_id = (SELECT id FROM ids WHERE name = 'waiver') WHERE id = '0a170000-0000-4000-8000-0000000005a1';
+-- a version's number is always the database's
+INSERT INTO protector.waiver_versions (organization_id, waiver_id, version, title, body)
+VALUES ('0a170000-0000-4000-8000-000000000000', (SELECT id FROM ids WHERE name = 'waiver'), 100000, 'T', 'Third.');
+SELECT is((SELECT max(version) FROM protector.waiver_versions WHERE waiver_id = (SELECT id FROM ids WHERE name = 'waiver')), 3,
+	'an insert asking for version 100000 gets 3, the next one');
+-- a walk-in signature linked to Cara's booking is hers
+SELECT is((SELECT count(*)::int FROM protector.waiver_submissions WHERE customer_id = '0a170000-0000-4000-8000-00000000c001'), 3,
+	'the three of Cara''s booking carry her as customer');
+SELECT tests.authenticate_as('w_operator');
+
 -- 7. export and retirement
 SELECT tests.authenticate_as('w_manager');
 SELECT results_eq($$SELECT participant_name, participant_age, guardian_name, waiver, version, service
 					FROM protector.export_waivers('0a170000-0000-4000-8000-000000000000',
 												  (now() AT TIME ZONE 'Europe/Berlin')::date, (now() AT TIME ZONE 'Europe/Berlin')::date)
-					ORDER BY participant_name$$,
+					ORDER BY participant_name COLLATE "C", waiver$$,
 	$$VALUES ('Ann Adult', 30, NULL::text, 'Climbing waiver', 2, 'Climbing'), ('Ben Minor', 10, 'Gina Guardian', 'Climbing waiver', 2, 'Climbing'),
-			 ('Cy Third', 18, NULL, 'Climbing waiver', 2, 'Climbing'), ('Dan Desk', 40, NULL, 'Climbing waiver', 2, 'Climbing')$$,
-	'today''s four signatures, for the records');
+			 ('Cy Third', 18, NULL, 'Climbing waiver', 2, 'Climbing'), ('Dan Desk', 40, NULL, 'Climbing waiver', 2, 'Climbing'),
+			 ('Dan Desk', 40, NULL, 'Second waiver', 1, 'Climbing'), ('dan desk', 41, NULL, 'Climbing waiver', 2, 'Climbing')$$,
+	'today''s six signatures, for the records');
 SELECT is((SELECT split_part(protector.csv_agg(e), E'\r\n', 1) FROM protector.export_waivers('0a170000-0000-4000-8000-000000000000',
 		   current_date - 1, current_date + 1) e),
 	'submission_id,signed_at,signed_on,waiver,version,title,participant_name,participant_birth_date,participant_age,signer_name,guardian_name,booking_id,booking_start,service,customer_name,text_sha256,submission_sha256',
@@ -252,9 +304,14 @@ SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name
 				   'Eve', 'Eve', '0a170000-0000-4000-8000-0000000000b2')$$, '22023', 'this waiver is no longer in use',
 	'a retired waiver takes no signatures');
 RESET ROLE;
-SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'protector.waiver_submissions' AND op = 'INSERT'), 4,
-	'every signature is audited');
+SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'protector.waiver_submissions' AND op = 'INSERT'), 6,
+	'every signature is audited: Ann, Ben, Cy, Dan, Dan again (second waiver), dan');
 SELECT tests.clear_authentication();
+
+-- an organization with signed waivers can still be deleted, whole
+RESET ROLE;
+SELECT lives_ok($$DELETE FROM protector.organizations WHERE id = '0a170000-0000-4000-8000-000000000000'$$,
+	'deleting the organization takes its waivers and signatures with it');
 
 -- 8. schema
 SELECT col_is_fk('protector', 'waiver_submissions', ARRAY['organization_id', 'waiver_version_id'], 'a signature is of a version');

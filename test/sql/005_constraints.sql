@@ -7,6 +7,8 @@ SET DateStyle = 'ISO, YMD';
 INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES
 	('00000000-0000-4000-8000-00000000000a', 'Lockbox Escapes', 'lockbox', 'Europe/Berlin', 'EUR'),
 	('00000000-0000-4000-8000-00000000000b', 'Shield Protection', 'shield', 'America/New_York', 'USD');
+-- agents are assigned here without shifts (docs/staff.md)
+UPDATE protector.organizations SET settings = settings || '{"staff": {"require_shifts": false}}' WHERE id IN ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b');
 INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
 	('00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-00000000000a', 'Lockbox Mitte', 'Europe/Berlin'),
 	('00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-00000000000b', 'Shield HQ', 'America/New_York');

@@ -10,6 +10,8 @@ SET DateStyle = 'ISO, YMD';
 
 INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
 	('0d140000-0000-4000-8000-000000000000', 'Flow', 'flow', 'America/New_York');
+-- agents are assigned here without shifts (docs/staff.md)
+UPDATE protector.organizations SET settings = settings || '{"staff": {"require_shifts": false}}' WHERE id = '0d140000-0000-4000-8000-000000000000';
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
 	('0d140000-0000-4000-8000-0000000000a1', '0d140000-0000-4000-8000-000000000000', 'Loft', 'America/New_York', '{}');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, max_advance) VALUES

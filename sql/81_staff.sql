@@ -1,0 +1,677 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/63_staff.sql: the staff of an organization: invitations, roles,
+-- deactivation, venues, shifts, activity and performance
+-- (docs/staff.md).
+--
+-- Members are invited by e-mail before they have an account; the
+-- membership starts when an auth user with that e-mail, confirmed, signs
+-- in (the Supabase access-token hook auth_access_token_hook, or
+-- accept_staff_invitations() called by the app after sign-in).
+--
+-- Shifts (staff_shifts: member, venue, time range) are kept by C triggers
+-- on the reservation engine's mechanics (src/shifts.c): a member's shifts
+-- never overlap, and a booking's agent is on shift at its venue for its
+-- whole time (settings.staff.require_shifts, default true), under the
+-- member's transaction-level advisory lock (class id 1886547719).
+
+-- invitations -----------------------------------------------------------------
+
+CREATE TABLE protector.staff_invitations (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	email			text NOT NULL CHECK (length(email) <= 320 AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
+	-- the e-mail as compared (normalize_email), set by the database
+	email_key		text NOT NULL,
+	role			protector.member_role NOT NULL DEFAULT 'viewer',
+	full_name		text CHECK (length(full_name) <= 200),
+	expires_at		timestamptz NOT NULL DEFAULT now() + interval '14 days',
+	accepted_at		timestamptz,
+	member_id		uuid,
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	CHECK ((accepted_at IS NULL) = (member_id IS NULL)),
+	UNIQUE (organization_id, id),
+	FOREIGN KEY (organization_id, member_id) REFERENCES protector.members (organization_id, id) ON DELETE SET NULL (member_id)
+);
+CREATE INDEX staff_invitations_member_idx ON protector.staff_invitations (organization_id, member_id);
+CREATE INDEX staff_invitations_email_idx ON protector.staff_invitations (email_key) WHERE accepted_at IS NULL;
+CREATE UNIQUE INDEX staff_invitations_open_idx ON protector.staff_invitations (organization_id, email_key)
+	WHERE accepted_at IS NULL;
+COMMENT ON TABLE protector.staff_invitations IS
+'Members invited by e-mail; the membership starts when a confirmed auth user with that e-mail signs in';
+
+-- staff at venues ---------------------------------------------------------------
+
+CREATE TABLE protector.staff_venues (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	member_id		uuid NOT NULL,
+	venue_id		uuid NOT NULL,
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (organization_id, member_id, venue_id),
+	FOREIGN KEY (organization_id, member_id) REFERENCES protector.members (organization_id, id) ON DELETE CASCADE,
+	FOREIGN KEY (organization_id, venue_id) REFERENCES protector.venues (organization_id, id) ON DELETE CASCADE
+);
+CREATE INDEX staff_venues_venue_idx ON protector.staff_venues (organization_id, venue_id);
+COMMENT ON TABLE protector.staff_venues IS 'Which members work at which venues: shifts are scheduled only there';
+
+-- shifts ------------------------------------------------------------------------
+
+CREATE TABLE protector.staff_shifts (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	member_id		uuid NOT NULL,
+	venue_id		uuid NOT NULL,
+	-- not empty, [) bounds, both finite, at most 31 days
+	during			tstzrange NOT NULL CHECK (protector_internal.during_is_bounded(during)
+											  AND protector_internal.during_within_31_days(during)),
+	note			text CHECK (length(note) <= 2000),
+	created_by		uuid DEFAULT protector.current_user_id(),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (organization_id, id),
+	FOREIGN KEY (organization_id, member_id) REFERENCES protector.members (organization_id, id) ON DELETE CASCADE,
+	FOREIGN KEY (organization_id, venue_id) REFERENCES protector.venues (organization_id, id) ON DELETE CASCADE
+);
+-- what the overlap check probes (src/shifts.c), by position
+CREATE INDEX staff_shifts_during_idx ON protector.staff_shifts USING gist (member_id, during);
+CREATE INDEX staff_shifts_member_idx ON protector.staff_shifts (organization_id, member_id);
+CREATE INDEX staff_shifts_venue_idx ON protector.staff_shifts (organization_id, venue_id, (lower(during)));
+COMMENT ON TABLE protector.staff_shifts IS
+'Staff shifts (the seeds'' staff_schedules): a member''s shifts never overlap; bookings are assigned only to agents on shift';
+
+-- activity ----------------------------------------------------------------------
+
+CREATE TABLE protector.staff_activity (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	member_id		uuid,
+	action			text NOT NULL CHECK (action ~ '^[a-z][a-z0-9_.]{0,62}$'),
+	details			jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(details) = 'object' AND pg_column_size(details) <= 8192),
+	occurred_at		timestamptz NOT NULL DEFAULT now(),
+	FOREIGN KEY (organization_id, member_id) REFERENCES protector.members (organization_id, id) ON DELETE SET NULL (member_id)
+);
+CREATE INDEX staff_activity_member_idx ON protector.staff_activity (organization_id, member_id, occurred_at);
+COMMENT ON TABLE protector.staff_activity IS
+'What staff did (log_staff_activity, and protector''s own staff changes): append-only';
+
+CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.staff_invitations
+	FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at();
+CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.staff_shifts
+	FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at();
+
+ALTER TABLE protector.staff_invitations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.staff_invitations FORCE ROW LEVEL SECURITY;
+ALTER TABLE protector.staff_venues ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.staff_venues FORCE ROW LEVEL SECURITY;
+ALTER TABLE protector.staff_shifts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.staff_shifts FORCE ROW LEVEL SECURITY;
+ALTER TABLE protector.staff_activity ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.staff_activity FORCE ROW LEVEL SECURITY;
+-- invitations: those who manage members (owners' invitations: owners)
+CREATE POLICY staff_invitations_select ON protector.staff_invitations FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[]));
+CREATE POLICY staff_invitations_insert ON protector.staff_invitations FOR INSERT TO authenticated
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[])
+				AND (role <> 'owner' OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
+CREATE POLICY staff_invitations_update ON protector.staff_invitations FOR UPDATE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[]))
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[])
+				AND (role <> 'owner' OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
+CREATE POLICY staff_invitations_delete ON protector.staff_invitations FOR DELETE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[]));
+-- venues of staff: the desk sees them, schedulers change them
+CREATE POLICY staff_venues_select ON protector.staff_venues FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.read'))::uuid[])
+		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id())));
+CREATE POLICY staff_venues_insert ON protector.staff_venues FOR INSERT TO authenticated
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
+CREATE POLICY staff_venues_delete ON protector.staff_venues FOR DELETE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
+-- shifts: the desk sees them all, everyone their own; schedulers write
+CREATE POLICY staff_shifts_select ON protector.staff_shifts FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.read'))::uuid[])
+		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id())));
+CREATE POLICY staff_shifts_insert ON protector.staff_shifts FOR INSERT TO authenticated
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
+CREATE POLICY staff_shifts_update ON protector.staff_shifts FOR UPDATE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]))
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
+CREATE POLICY staff_shifts_delete ON protector.staff_shifts FOR DELETE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
+-- activity: owners and admins read it all, everyone their own; written by
+-- log_staff_activity and protector's own changes
+CREATE POLICY staff_activity_select ON protector.staff_activity FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('staff.activity'))::uuid[])
+		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id())));
+CREATE POLICY staff_activity_insert ON protector.staff_activity FOR INSERT TO authenticated
+	WITH CHECK (member_id IN (SELECT m.id FROM protector.members m
+							  WHERE m.user_id = (SELECT protector.current_user_id()) AND m.active));
+SELECT pg_catalog.pg_extension_config_dump('protector.staff_invitations', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.staff_venues', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.staff_shifts', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.staff_activity', '');
+SELECT pg_catalog.pg_extension_config_dump('protector.staff_activity_id_seq', '');
+
+-- an invitation's e-mail as compared
+CREATE FUNCTION protector_internal.prepare_invitation()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.email := pg_catalog.btrim(NEW.email);
+	NEW.email_key := protector.normalize_email(NEW.email);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.prepare_invitation() IS
+'Trigger: an invitation''s email_key is its e-mail normalized (normalize_email)';
+CREATE TRIGGER prepare_invitation BEFORE INSERT OR UPDATE OF email ON protector.staff_invitations
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.prepare_invitation();
+
+-- the shift checks (src/shifts.c) --------------------------------------------------
+
+CREATE FUNCTION protector_internal.shift_check()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_shift_check'
+LANGUAGE C;
+COMMENT ON FUNCTION protector_internal.shift_check() IS
+'Trigger (AFTER INSERT, UPDATE, DELETE, C): a member''s shifts never overlap, and never leave an assigned booking without a shift';
+CREATE FUNCTION protector_internal.agent_shift_check()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_agent_shift_check'
+LANGUAGE C;
+COMMENT ON FUNCTION protector_internal.agent_shift_check() IS
+'Trigger (AFTER INSERT or UPDATE of a booking''s agent, time, venue, status, C): the agent''s shifts at the venue cover the booking';
+
+CREATE TRIGGER shift_check AFTER INSERT OR UPDATE OR DELETE ON protector.staff_shifts
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.shift_check();
+CREATE TRIGGER agent_shift_check AFTER INSERT ON protector.bookings
+	FOR EACH ROW WHEN (NEW.assigned_agent IS NOT NULL
+					   AND NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]))
+	EXECUTE FUNCTION protector_internal.agent_shift_check();
+CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, venue_id, status ON protector.bookings
+	FOR EACH ROW WHEN (NEW.assigned_agent IS NOT NULL
+					   AND NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+					   AND (NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent OR NEW.venue_id IS DISTINCT FROM OLD.venue_id
+							OR NOT NEW.during <@ OLD.during
+							OR OLD.status <> ALL ('{held,pending,confirmed,in_progress}'::protector.booking_status[])))
+	EXECUTE FUNCTION protector_internal.agent_shift_check();
+
+-- A shift is at a venue the member works at (staff_venues), for an active member.
+CREATE FUNCTION protector_internal.check_shift_member()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM protector.members m
+				   WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					 AND m.id OPERATOR(pg_catalog.=) NEW.member_id AND m.active) THEN
+		PERFORM protector.raise('invalid_parameter', 'shifts are for active members',
+			pg_catalog.format('Member %s is not an active member of the organization.', NEW.member_id));
+	END IF;
+	IF NOT EXISTS (SELECT FROM protector.staff_venues sv
+				   WHERE sv.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					 AND sv.member_id OPERATOR(pg_catalog.=) NEW.member_id AND sv.venue_id OPERATOR(pg_catalog.=) NEW.venue_id) THEN
+		PERFORM protector.raise('invalid_parameter', 'the member does not work at this venue',
+			pg_catalog.format('Member %s has no assignment to venue %s.', NEW.member_id, NEW.venue_id),
+			'Assign them first: assign_staff_to_venue.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_shift_member() IS
+'Trigger: a shift is of an active member at a venue they are assigned to';
+CREATE TRIGGER check_shift_member BEFORE INSERT OR UPDATE OF member_id, venue_id ON protector.staff_shifts
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_shift_member();
+
+-- activity ------------------------------------------------------------------------
+
+CREATE FUNCTION protector.log_staff_activity(p_organization_id uuid, p_action text, p_details jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_member uuid;
+	v_id bigint;
+BEGIN
+	IF p_organization_id IS NULL OR p_action IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id and p_action must not be null');
+	END IF;
+	IF p_action OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_.]{0,62}$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_action must be a lower-case name like "desk.check_in"',
+			pg_catalog.format('Got "%s".', pg_catalog.left(p_action, 70)), 'Letters, digits, _ and ., at most 63.');
+	END IF;
+	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object'
+	   OR pg_catalog.pg_column_size(p_details) OPERATOR(pg_catalog.>) 8192 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object of at most 8 kB');
+	END IF;
+	SELECT m.id INTO v_member FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND m.user_id OPERATOR(pg_catalog.=) protector.current_user_id() AND m.active;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'organization not found', 'It does not exist, or you may not see it.');
+	END IF;
+	INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
+	VALUES (p_organization_id, v_member, p_action, p_details)
+	RETURNING id INTO v_id;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION protector.log_staff_activity(uuid, text, jsonb) IS
+'Records an action of the calling member (e.g. desk.check_in) in their organization''s staff activity';
+
+-- protector's own staff changes, recorded as the member who made them (as
+-- the caller: the policy lets a member write their own activity only)
+CREATE FUNCTION protector_internal.record_staff_activity(p_organization_id uuid, p_action text, p_details jsonb)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
+	SELECT p_organization_id,
+		   (SELECT m.id FROM protector.members m WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			AND m.user_id OPERATOR(pg_catalog.=) protector.current_user_id() AND m.active),
+		   p_action, p_details
+	WHERE protector.current_user_id() IS NOT NULL OR protector_internal.caller_is_trusted()
+$$;
+COMMENT ON FUNCTION protector_internal.record_staff_activity(uuid, text, jsonb) IS
+'Records a staff change made by protector''s RPCs as the calling member''s activity';
+
+-- members -----------------------------------------------------------------------
+
+CREATE FUNCTION protector.create_staff_member(p_organization_id uuid, p_email text,
+											  p_role protector.member_role DEFAULT 'viewer',
+											  p_full_name text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	i protector.staff_invitations;
+BEGIN
+	IF p_organization_id IS NULL OR p_role IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id and p_role must not be null');
+	END IF;
+	PERFORM protector_internal.authorize(p_organization_id, CASE WHEN p_role OPERATOR(pg_catalog.=) 'owner'
+																 THEN 'members.manage_owners' ELSE 'members.manage' END);
+	IF p_email IS NULL OR pg_catalog.btrim(p_email) OPERATOR(pg_catalog.!~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'
+	   OR pg_catalog.length(p_email) OPERATOR(pg_catalog.>) 320 OR NOT protector_internal.text_is_clean(p_email) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_email is not an email address', 'At most 320 characters, like name@example.com.');
+	END IF;
+	IF p_full_name IS NOT NULL THEN
+		PERFORM protector_internal.check_text(p_full_name, 'p_full_name', 1, 200);
+	END IF;
+	-- a new invitation replaces an open one of the same address
+	DELETE FROM protector.staff_invitations x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.accepted_at IS NULL
+	  AND x.email_key OPERATOR(pg_catalog.=) protector.normalize_email(p_email);
+	INSERT INTO protector.staff_invitations (organization_id, email, role, full_name)
+	VALUES (p_organization_id, p_email, p_role, NULLIF(pg_catalog.btrim(p_full_name), ''))
+	RETURNING * INTO i;
+	PERFORM protector_internal.record_staff_activity(p_organization_id, 'staff.invited',
+		pg_catalog.jsonb_build_object('invitation_id', i.id, 'role', i.role));
+	RETURN pg_catalog.to_jsonb(i) OPERATOR(pg_catalog.-) 'email_key';
+END
+$$;
+COMMENT ON FUNCTION protector.create_staff_member(uuid, text, protector.member_role, text) IS
+'Invites a member by e-mail (owners and admins; owners invite owners): the membership starts when a confirmed auth user with that e-mail signs in';
+
+-- The open invitations of a confirmed auth user's e-mail become
+-- memberships (a deactivated membership comes back with the invited
+-- role).  Needs Supabase Auth's auth.users with email_confirmed_at.
+CREATE FUNCTION protector_internal.activate_invitations(p_user_id uuid)
+RETURNS SETOF uuid
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_email text;
+	i protector.staff_invitations;
+	v_member uuid;
+BEGIN
+	-- a signed-in user activates their own invitations only (the hook runs
+	-- without one)
+	IF p_user_id IS DISTINCT FROM COALESCE(protector.current_user_id(), p_user_id)
+	   OR p_user_id IS NULL OR pg_catalog.to_regclass('auth.users') IS NULL
+	   OR NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+					  WHERE a.attrelid OPERATOR(pg_catalog.=) 'auth.users'::pg_catalog.regclass
+						AND a.attname OPERATOR(pg_catalog.=) 'email_confirmed_at' AND NOT a.attisdropped) THEN
+		RETURN;
+	END IF;
+	EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1 AND u.email_confirmed_at IS NOT NULL'
+	INTO v_email USING p_user_id;
+	IF v_email IS NULL THEN
+		RETURN;
+	END IF;
+	FOR i IN
+		SELECT * FROM protector.staff_invitations x
+		WHERE x.email_key OPERATOR(pg_catalog.=) protector.normalize_email(v_email) AND x.accepted_at IS NULL
+		  AND x.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
+		FOR UPDATE
+	LOOP
+		INSERT INTO protector.members AS m (organization_id, user_id, role, full_name, email, active)
+		VALUES (i.organization_id, p_user_id, i.role, i.full_name, v_email, true)
+		ON CONFLICT (organization_id, user_id)
+		DO UPDATE SET role = EXCLUDED.role, active = true, full_name = COALESCE(EXCLUDED.full_name, m.full_name)
+		WHERE NOT m.active
+		RETURNING m.id INTO v_member;
+		IF v_member IS NULL THEN
+			CONTINUE;		-- an active member already: the invitation stays open
+		END IF;
+		UPDATE protector.staff_invitations x SET accepted_at = pg_catalog.now(), member_id = v_member
+		WHERE x.id OPERATOR(pg_catalog.=) i.id;
+		INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
+		VALUES (i.organization_id, v_member, 'staff.joined', pg_catalog.jsonb_build_object('invitation_id', i.id, 'role', i.role));
+		RETURN NEXT i.organization_id;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.activate_invitations(uuid) IS
+'Turns the open invitations of a confirmed auth user''s e-mail into memberships; returns their organizations';
+
+CREATE FUNCTION protector.accept_staff_invitations()
+RETURNS uuid[]
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.array_agg(o), '{}') FROM protector_internal.activate_invitations(protector.current_user_id()) o
+$$;
+COMMENT ON FUNCTION protector.accept_staff_invitations() IS
+'The signed-in user''s open invitations (to their confirmed e-mail) become memberships; returns the organizations joined';
+
+-- Supabase Auth's custom access token hook: every sign-in activates the
+-- user's invitations, and the token is issued unchanged.
+CREATE FUNCTION protector.auth_access_token_hook(event jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	BEGIN
+		PERFORM protector_internal.activate_invitations((event OPERATOR(pg_catalog.->>) 'user_id')::uuid);
+	EXCEPTION WHEN OTHERS THEN
+		-- a sign-in must never fail because of an invitation
+		RAISE WARNING 'protector.auth_access_token_hook: invitations not activated: %', SQLERRM;
+	END;
+	RETURN event;
+END
+$$;
+COMMENT ON FUNCTION protector.auth_access_token_hook(jsonb) IS
+'Supabase Auth custom access token hook: activates the signing-in user''s staff invitations; returns the event unchanged';
+
+CREATE FUNCTION protector.update_staff_permissions(p_member_id uuid, p_role protector.member_role)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m protector.members;
+	v_old protector.member_role;
+BEGIN
+	IF p_role IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_role must not be null');
+	END IF;
+	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
+	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	v_old := m.role;
+	IF v_old OPERATOR(pg_catalog.=) 'owner' OR p_role OPERATOR(pg_catalog.=) 'owner' THEN
+		PERFORM protector_internal.authorize(m.organization_id, 'members.manage_owners', 'member');
+	END IF;
+	-- (keep_one_owner refuses to demote the last active owner)
+	UPDATE protector.members x SET role = p_role WHERE x.id OPERATOR(pg_catalog.=) p_member_id RETURNING * INTO m;
+	PERFORM protector_internal.record_staff_activity(m.organization_id, 'staff.role_changed',
+		pg_catalog.jsonb_build_object('member_id', m.id, 'from', v_old, 'to', p_role));
+	RETURN pg_catalog.to_jsonb(m);
+END
+$$;
+COMMENT ON FUNCTION protector.update_staff_permissions(uuid, protector.member_role) IS
+'Changes a member''s role (owners and admins; only owners touch owners; never the last owner)';
+
+-- Deactivation: the member keeps their history but loses access; their
+-- open tasks, the bookings assigned to them that have not started, and
+-- their future shifts are released, each change audited.
+CREATE FUNCTION protector.deactivate_staff(p_member_id uuid, p_reason text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m protector.members;
+	v_tasks integer;
+	v_bookings integer;
+	v_shifts integer;
+BEGIN
+	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
+	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	IF m.role OPERATOR(pg_catalog.=) 'owner' THEN
+		PERFORM protector_internal.authorize(m.organization_id, 'members.manage_owners', 'member');
+	END IF;
+	IF p_reason IS NOT NULL THEN
+		PERFORM protector_internal.check_text(p_reason, 'p_reason', 1, 500);
+	END IF;
+	IF NOT m.active THEN
+		RETURN pg_catalog.jsonb_build_object('member_id', m.id, 'already_inactive', true);
+	END IF;
+	-- tasks first: releasing a booking also hands its open tasks on
+	UPDATE protector.tasks t SET assignee = NULL
+	WHERE t.organization_id OPERATOR(pg_catalog.=) m.organization_id AND t.assignee OPERATOR(pg_catalog.=) m.user_id
+	  AND t.status OPERATOR(pg_catalog.<>) 'done';
+	GET DIAGNOSTICS v_tasks = ROW_COUNT;
+	UPDATE protector.bookings b SET assigned_agent = NULL
+	WHERE b.organization_id OPERATOR(pg_catalog.=) m.organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
+	  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed}'::protector.booking_status[]);
+	GET DIAGNOSTICS v_bookings = ROW_COUNT;
+	DELETE FROM protector.staff_shifts s
+	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
+	  AND pg_catalog.lower(s.during) OPERATOR(pg_catalog.>) pg_catalog.now();
+	GET DIAGNOSTICS v_shifts = ROW_COUNT;
+	-- (keep_one_owner refuses to deactivate the last active owner)
+	UPDATE protector.members x SET active = false WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	PERFORM protector_internal.record_staff_activity(m.organization_id, 'staff.deactivated',
+		pg_catalog.jsonb_build_object('member_id', m.id, 'reason', p_reason, 'bookings_released', v_bookings,
+									  'tasks_released', v_tasks, 'shifts_removed', v_shifts));
+	RETURN pg_catalog.jsonb_build_object('member_id', m.id, 'already_inactive', false, 'bookings_released', v_bookings,
+										 'tasks_released', v_tasks, 'shifts_removed', v_shifts);
+END
+$$;
+COMMENT ON FUNCTION protector.deactivate_staff(uuid, text) IS
+'Deactivates a member (owners and admins): their open tasks, bookings not started and future shifts are released; audited';
+
+-- venues and shifts -------------------------------------------------------------
+
+CREATE FUNCTION protector.assign_staff_to_venue(p_member_id uuid, p_venue_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid;
+	a protector.staff_venues;
+BEGIN
+	v_org := protector_internal.authorize_row('protector.members', p_member_id, 'shifts.manage', 'member');
+	IF p_venue_id IS NULL
+	   OR protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.manage', 'venue') OPERATOR(pg_catalog.<>) v_org THEN
+		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
+	END IF;
+	INSERT INTO protector.staff_venues AS x (organization_id, member_id, venue_id) VALUES (v_org, p_member_id, p_venue_id)
+	ON CONFLICT (organization_id, member_id, venue_id) DO NOTHING
+	RETURNING * INTO a;
+	IF a.id IS NULL THEN
+		SELECT * INTO a FROM protector.staff_venues x
+		WHERE x.organization_id OPERATOR(pg_catalog.=) v_org AND x.member_id OPERATOR(pg_catalog.=) p_member_id
+		  AND x.venue_id OPERATOR(pg_catalog.=) p_venue_id;
+	END IF;
+	RETURN pg_catalog.to_jsonb(a);
+END
+$$;
+COMMENT ON FUNCTION protector.assign_staff_to_venue(uuid, uuid) IS
+'Lets a member work at a venue (owners, admins, managers); idempotent';
+
+CREATE FUNCTION protector.create_staff_schedule(p_member_id uuid, p_venue_id uuid, p_start timestamptz,
+												p_end timestamptz, p_note text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid;
+	s protector.staff_shifts;
+BEGIN
+	v_org := protector_internal.authorize_row('protector.members', p_member_id, 'shifts.manage', 'member');
+	IF p_venue_id IS NULL
+	   OR protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.manage', 'venue') OPERATOR(pg_catalog.<>) v_org THEN
+		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
+	END IF;
+	IF p_start IS NULL OR p_end IS NULL OR p_end OPERATOR(pg_catalog.<=) p_start
+	   OR p_end OPERATOR(pg_catalog.>) (p_start OPERATOR(pg_catalog.+) interval '31 days')
+	   OR NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) THEN
+		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days',
+			pg_catalog.format('Got %s to %s.', COALESCE(p_start::text, 'NULL'), COALESCE(p_end::text, 'NULL')));
+	END IF;
+	IF p_note IS NOT NULL THEN
+		PERFORM protector_internal.check_text(p_note, 'p_note', 1, 2000);
+	END IF;
+	INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during, note)
+	VALUES (v_org, p_member_id, p_venue_id, pg_catalog.tstzrange(p_start, p_end), p_note)
+	RETURNING * INTO s;
+	RETURN pg_catalog.to_jsonb(s);
+END
+$$;
+COMMENT ON FUNCTION protector.create_staff_schedule(uuid, uuid, timestamptz, timestamptz, text) IS
+'Schedules a shift of a member at a venue they work at (owners, admins, managers); refused when it overlaps another of theirs';
+
+-- A venue's week of shifts in its local time (p_week_start: a local date;
+-- the week is that day and the six after it).
+CREATE FUNCTION protector.get_staff_schedule(p_venue_id uuid, p_week_start date)
+RETURNS TABLE (shift_id uuid, member_id uuid, full_name text, role protector.member_role, local_date date,
+			   local_start timestamp, local_end timestamp, starts_at timestamptz, ends_at timestamptz,
+			   timezone text, assigned_bookings integer, note text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid;
+	v_tz text;
+	v_from timestamptz;
+	v_to timestamptz;
+BEGIN
+	IF p_week_start IS NULL OR NOT pg_catalog.isfinite(p_week_start) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date');
+	END IF;
+	v_org := protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.read', 'venue');
+	SELECT v.timezone INTO v_tz FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) p_venue_id;
+	v_from := pg_catalog.timezone(v_tz, p_week_start::timestamp);
+	v_to := pg_catalog.timezone(v_tz, (p_week_start OPERATOR(pg_catalog.+) 7)::timestamp);
+	RETURN QUERY
+	SELECT s.id, s.member_id, m.full_name, m.role, pg_catalog.timezone(v_tz, pg_catalog.lower(s.during))::date,
+		   pg_catalog.timezone(v_tz, pg_catalog.lower(s.during)), pg_catalog.timezone(v_tz, pg_catalog.upper(s.during)),
+		   pg_catalog.lower(s.during), pg_catalog.upper(s.during), v_tz,
+		   (SELECT pg_catalog.count(*)::integer FROM protector.bookings b
+			WHERE b.organization_id OPERATOR(pg_catalog.=) v_org AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
+			  AND b.venue_id OPERATOR(pg_catalog.=) p_venue_id AND b.during OPERATOR(pg_catalog.<@) s.during
+			  AND b.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])),
+		   s.note
+	FROM protector.staff_shifts s
+	JOIN protector.members m ON m.organization_id OPERATOR(pg_catalog.=) v_org AND m.id OPERATOR(pg_catalog.=) s.member_id
+	WHERE s.organization_id OPERATOR(pg_catalog.=) v_org AND s.venue_id OPERATOR(pg_catalog.=) p_venue_id
+	  AND s.during OPERATOR(pg_catalog.&&) pg_catalog.tstzrange(v_from, v_to)
+	ORDER BY pg_catalog.lower(s.during), m.full_name, s.id;
+END
+$$;
+COMMENT ON FUNCTION protector.get_staff_schedule(uuid, date) IS
+'A venue''s shifts of the local week starting p_week_start, in local time, with the bookings assigned within each';
+
+-- performance ------------------------------------------------------------------
+
+-- Per active member, for bookings starting in the local dates [p_from,
+-- p_to] (the organization's time zone): bookings handled (assigned to them
+-- and completed), their revenue (the ledger: succeeded payments less
+-- refunds), tasks they completed in the range, and the median minutes
+-- between a customer's message and their next reply on the same booking
+-- (sql/86_messages.sql; NULL without replies).
+CREATE FUNCTION protector.get_staff_performance(p_organization_id uuid, p_from date, p_to date)
+RETURNS TABLE (member_id uuid, full_name text, role protector.member_role, bookings_handled integer,
+			   revenue numeric, currency text, tasks_done integer, median_response_minutes numeric)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_tz text;
+	v_currency text;
+	v_lo timestamptz;
+	v_hi timestamptz;
+BEGIN
+	IF p_organization_id IS NULL OR p_from IS NULL OR p_to IS NULL OR p_to OPERATOR(pg_catalog.<) p_from
+	   OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 3660 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be dates, p_to from p_from to ten years after it');
+	END IF;
+	PERFORM protector_internal.authorize(p_organization_id, 'staff.performance');
+	SELECT o.timezone, o.currency INTO v_tz, v_currency FROM protector.organizations o
+	WHERE o.id OPERATOR(pg_catalog.=) p_organization_id;
+	v_lo := pg_catalog.timezone(v_tz, p_from::timestamp);
+	v_hi := pg_catalog.timezone(v_tz, (p_to OPERATOR(pg_catalog.+) 1)::timestamp);
+	RETURN QUERY
+	SELECT m.id, m.full_name, m.role,
+		   (SELECT pg_catalog.count(*)::integer FROM protector.bookings b
+			WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
+			  AND b.status OPERATOR(pg_catalog.=) 'completed'
+			  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) v_lo AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) v_hi),
+		   (SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+											 ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
+			FROM protector.bookings b JOIN protector.payments p ON p.organization_id OPERATOR(pg_catalog.=) b.organization_id
+																AND p.booking_id OPERATOR(pg_catalog.=) b.id
+			WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
+			  AND b.status OPERATOR(pg_catalog.=) 'completed' AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+			  AND p.currency OPERATOR(pg_catalog.=) v_currency
+			  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) v_lo AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) v_hi),
+		   v_currency,
+		   (SELECT pg_catalog.count(*)::integer FROM protector.tasks t
+			WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.assignee OPERATOR(pg_catalog.=) m.user_id
+			  AND t.status OPERATOR(pg_catalog.=) 'done'
+			  AND t.completed_at OPERATOR(pg_catalog.>=) v_lo AND t.completed_at OPERATOR(pg_catalog.<) v_hi),
+		   protector_internal.median_response_minutes(p_organization_id, m.user_id, v_lo, v_hi)
+	FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.active
+	ORDER BY m.full_name, m.id;
+END
+$$;
+COMMENT ON FUNCTION protector.get_staff_performance(uuid, date, date) IS
+'Per active member: completed bookings, their revenue (the ledger), tasks done and median reply time to customers, over local dates';
+
+-- audited like every business table
+SELECT protector.enable_audit(t)
+FROM unnest('{protector.staff_invitations, protector.staff_venues, protector.staff_shifts}'::regclass[]) t;
+
+GRANT EXECUTE ON FUNCTION
+	protector.log_staff_activity(uuid, text, jsonb),
+	protector.create_staff_member(uuid, text, protector.member_role, text),
+	protector.accept_staff_invitations(),
+	protector.update_staff_permissions(uuid, protector.member_role),
+	protector.deactivate_staff(uuid, text),
+	protector.assign_staff_to_venue(uuid, uuid),
+	protector.create_staff_schedule(uuid, uuid, timestamptz, timestamptz, text),
+	protector.get_staff_schedule(uuid, date),
+	protector.get_staff_performance(uuid, date, date),
+	protector_internal.record_staff_activity(uuid, text, jsonb),
+	protector_internal.activate_invitations(uuid)
+TO authenticated, service_role;
+GRANT EXECUTE ON FUNCTION protector.auth_access_token_hook(jsonb) TO service_role;
+DO $hook$
+BEGIN
+	-- Supabase Auth calls the hook as supabase_auth_admin
+	IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'supabase_auth_admin') THEN
+		GRANT EXECUTE ON FUNCTION protector.auth_access_token_hook(jsonb), protector_internal.activate_invitations(uuid)
+			TO supabase_auth_admin;
+		GRANT USAGE ON SCHEMA protector, protector_internal TO supabase_auth_admin;
+	END IF;
+END
+$hook$;

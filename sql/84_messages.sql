@@ -1,0 +1,279 @@
+\echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- sql/84_messages.sql: one message thread per booking between the
+-- organization and its customer (docs/messages.md).
+--
+-- Staff who may see the booking (the desk; an agent only on the bookings
+-- assigned to them) and the customer who owns it read and write; anon
+-- never.  A message is written once: only its read receipt changes, set by
+-- the other side (mark_messages_read).  Bodies are 1 to 4000 characters of
+-- text without control characters (line breaks and tabs aside); the audit
+-- log records messages without their bodies.  Live delivery: the
+-- organization's LISTEN channel (ids only, sql/85_realtime.sql) and, with
+-- Supabase Realtime, Broadcast on the organization's private topic
+-- (without the body) and on the customer's own private topic
+-- protector:customer:<auth user id> (with it), which only they may
+-- subscribe to (a policy on realtime.messages).
+
+CREATE TABLE protector.booking_messages (
+	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
+	booking_id		uuid NOT NULL,
+	-- staff or customer, and the auth user who wrote it (the database's)
+	sender_kind		text NOT NULL CHECK (sender_kind IN ('staff', 'customer')),
+	sender_user_id	uuid,
+	body			text NOT NULL CHECK (length(body) BETWEEN 1 AND 4000),
+	-- when the other side read it
+	read_at			timestamptz,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (organization_id, id),
+	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE
+);
+CREATE INDEX booking_messages_booking_idx ON protector.booking_messages (organization_id, booking_id, created_at);
+COMMENT ON TABLE protector.booking_messages IS
+'Messages between an organization and the customer of a booking, one thread per booking (docs/messages.md)';
+
+-- a booking the caller may message about as staff: the desk's, an agent's own
+CREATE FUNCTION protector_internal.staff_may_message(p_organization_id uuid, p_booking_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('messages.read'))
+		   OR (p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('messages.send'))
+			   AND EXISTS (SELECT FROM protector.bookings b
+						   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+							 AND b.id OPERATOR(pg_catalog.=) p_booking_id
+							 AND b.assigned_agent OPERATOR(pg_catalog.=) protector.current_user_id()))
+$$;
+COMMENT ON FUNCTION protector_internal.staff_may_message(uuid, uuid) IS
+'True when the caller reads and writes a booking''s thread as staff: the map''s messages.read, or messages.send on a booking assigned to them';
+
+-- a booking of the caller's own customer records
+CREATE FUNCTION protector_internal.customer_owns_booking(p_organization_id uuid, p_booking_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
+					 AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()))
+$$;
+COMMENT ON FUNCTION protector_internal.customer_owns_booking(uuid, uuid) IS
+'True when the booking is of one of the caller''s own customer records';
+
+ALTER TABLE protector.booking_messages ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector.booking_messages FORCE ROW LEVEL SECURITY;
+CREATE POLICY booking_messages_select ON protector.booking_messages FOR SELECT TO authenticated
+	USING (protector_internal.staff_may_message(organization_id, booking_id)
+		   OR protector_internal.customer_owns_booking(organization_id, booking_id));
+CREATE POLICY booking_messages_insert ON protector.booking_messages FOR INSERT TO authenticated
+	WITH CHECK ((sender_kind = 'staff' AND protector_internal.staff_may_message(organization_id, booking_id)
+				 AND organization_id = ANY ((SELECT protector_internal.orgs_with('messages.send'))::uuid[]))
+				OR (sender_kind = 'customer' AND protector_internal.customer_owns_booking(organization_id, booking_id)));
+CREATE POLICY booking_messages_update ON protector.booking_messages FOR UPDATE TO authenticated
+	USING (protector_internal.staff_may_message(organization_id, booking_id)
+		   OR protector_internal.customer_owns_booking(organization_id, booking_id))
+	WITH CHECK (protector_internal.staff_may_message(organization_id, booking_id)
+				OR protector_internal.customer_owns_booking(organization_id, booking_id));
+SELECT pg_catalog.pg_extension_config_dump('protector.booking_messages', '');
+
+-- A new message as the database records it: written by the caller, now,
+-- unread, its body checked.
+CREATE FUNCTION protector_internal.prepare_message()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.body := pg_catalog.btrim(NEW.body, E' \n\t');
+	IF NEW.body IS NULL OR pg_catalog.length(NEW.body) NOT BETWEEN 1 AND 4000 THEN
+		PERFORM protector.raise('invalid_parameter', 'a message is 1 to 4000 characters',
+			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(NEW.body), 0)));
+	END IF;
+	IF NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\n\t', '  ')) THEN
+		PERFORM protector.raise('invalid_parameter', 'a message holds control or invisible direction characters',
+			NULL, 'Plain text with line breaks and tabs is accepted.');
+	END IF;
+	NEW.sender_user_id := protector.current_user_id();
+	NEW.read_at := NULL;
+	NEW.created_at := pg_catalog.now();
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.prepare_message() IS
+'Trigger (BEFORE INSERT): a message is the caller''s, now, unread, with a clean body of 1 to 4000 characters';
+CREATE TRIGGER prepare_message BEFORE INSERT ON protector.booking_messages
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.prepare_message();
+
+-- Only the read receipt of a message changes, once.
+CREATE FUNCTION protector_internal.guard_message()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.sender_user_id, NEW.body, NEW.created_at)
+	   IS DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.sender_user_id, OLD.body, OLD.created_at)
+	   OR (OLD.read_at IS NOT NULL AND NEW.read_at IS DISTINCT FROM OLD.read_at) THEN
+		PERFORM protector.raise('invalid_parameter', 'a message cannot be changed', NULL,
+			'Only its read receipt is set, once (mark_messages_read).');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.guard_message() IS
+'Trigger: a message is never edited; its read receipt is set once';
+CREATE TRIGGER guard_message BEFORE UPDATE ON protector.booking_messages
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.guard_message();
+
+CREATE FUNCTION protector.send_message(p_booking_id uuid, p_body text)
+RETURNS protector.booking_messages
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid;
+	v_side text;
+	m protector.booking_messages;
+BEGIN
+	-- the booking as the caller sees it; staff by the map, else its customer
+	v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
+	v_side := CASE WHEN protector_internal.caller_is_trusted() THEN 'staff'
+				   WHEN protector_internal.staff_may_message(v_org, p_booking_id)
+					    AND v_org OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('messages.send')) THEN 'staff'
+				   WHEN protector_internal.customer_owns_booking(v_org, p_booking_id) THEN 'customer' END;
+	IF v_side IS NULL THEN
+		PERFORM protector.raise('forbidden', 'your role may not message customers',
+			'The action messages.send is for the desk, and for agents on the bookings assigned to them.');
+	END IF;
+	INSERT INTO protector.booking_messages (organization_id, booking_id, sender_kind, body)
+	VALUES (v_org, p_booking_id, v_side, p_body)
+	RETURNING * INTO m;
+	RETURN m;
+END
+$$;
+COMMENT ON FUNCTION protector.send_message(uuid, text) IS
+'Writes a message in a booking''s thread: as staff (the desk, an agent on their booking) or as the booking''s customer';
+
+CREATE FUNCTION protector.get_booking_messages(p_booking_id uuid, p_limit integer DEFAULT 100)
+RETURNS SETOF protector.booking_messages
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 1000');
+	END IF;
+	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
+	RETURN QUERY
+	SELECT * FROM (SELECT m.* FROM protector.booking_messages m
+				   WHERE m.booking_id OPERATOR(pg_catalog.=) p_booking_id
+				   ORDER BY m.created_at DESC, m.id DESC LIMIT p_limit) x
+	ORDER BY x.created_at, x.id;
+END
+$$;
+COMMENT ON FUNCTION protector.get_booking_messages(uuid, integer) IS
+'A booking''s thread as the caller may read it, the last p_limit messages, oldest first';
+
+-- The other side's unread messages of the thread become read; returns how many.
+CREATE FUNCTION protector.mark_messages_read(p_booking_id uuid)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid;
+	v_side text;
+	v_count integer;
+BEGIN
+	v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
+	v_side := CASE WHEN protector_internal.caller_is_trusted() OR protector_internal.staff_may_message(v_org, p_booking_id) THEN 'staff'
+				   WHEN protector_internal.customer_owns_booking(v_org, p_booking_id) THEN 'customer' END;
+	IF v_side IS NULL THEN
+		PERFORM protector.raise('forbidden', 'your role may not read this booking''s messages',
+			'The thread is for the desk, the booking''s agent and its customer (messages.read, messages.send).');
+	END IF;
+	UPDATE protector.booking_messages m SET read_at = pg_catalog.now()
+	WHERE m.organization_id OPERATOR(pg_catalog.=) v_org AND m.booking_id OPERATOR(pg_catalog.=) p_booking_id
+	  AND m.sender_kind OPERATOR(pg_catalog.<>) v_side AND m.read_at IS NULL;
+	GET DIAGNOSTICS v_count = ROW_COUNT;
+	RETURN v_count;
+END
+$$;
+COMMENT ON FUNCTION protector.mark_messages_read(uuid) IS
+'Marks the other side''s unread messages of a booking''s thread read (read receipts); returns how many';
+
+-- Supabase Realtime Broadcast (attached by protector.enable_realtime(),
+-- sql/85_realtime.sql): the organization's private topic gets the
+-- message without its body, the customer's own private topic with it.
+CREATE FUNCTION protector_internal.broadcast_message()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_user uuid;
+	v_payload jsonb;
+BEGIN
+	IF protector_internal.restoring() THEN
+		RETURN NULL;
+	END IF;
+	v_payload := pg_catalog.jsonb_build_object('op', TG_OP, 'id', NEW.id, 'booking_id', NEW.booking_id,
+											   'sender_kind', NEW.sender_kind, 'created_at', NEW.created_at,
+											   'read_at', NEW.read_at);
+	PERFORM realtime.send(v_payload, 'message', 'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text, true);
+	SELECT c.user_id INTO v_user FROM protector.bookings b
+	JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
+							   AND c.id OPERATOR(pg_catalog.=) b.customer_id
+	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id;
+	IF v_user IS NOT NULL THEN
+		PERFORM realtime.send(v_payload OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('body', NEW.body), 'message',
+							  'protector:customer:' OPERATOR(pg_catalog.||) v_user::text, true);
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.broadcast_message() IS
+'Trigger: a message to Realtime Broadcast, on protector:<organization> (without the body) and protector:customer:<user> (with it)';
+
+-- Median minutes between a customer's message and the member's next reply
+-- in the same thread, for customer messages written in [p_from, p_to)
+-- (staff performance, sql/81_staff.sql).
+CREATE FUNCTION protector_internal.median_response_minutes(p_organization_id uuid, p_user_id uuid,
+														   p_from timestamptz, p_to timestamptz)
+RETURNS numeric
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.round((pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY r.minutes))::numeric, 1)
+	FROM (SELECT pg_catalog.date_part('epoch', (SELECT pg_catalog.min(s.created_at) FROM protector.booking_messages s
+												WHERE s.organization_id OPERATOR(pg_catalog.=) c.organization_id
+												  AND s.booking_id OPERATOR(pg_catalog.=) c.booking_id
+												  AND s.sender_kind OPERATOR(pg_catalog.=) 'staff'
+												  AND s.created_at OPERATOR(pg_catalog.>) c.created_at)
+								 OPERATOR(pg_catalog.-) c.created_at) OPERATOR(pg_catalog./) 60 AS minutes,
+				 (SELECT s.sender_user_id FROM protector.booking_messages s
+				  WHERE s.organization_id OPERATOR(pg_catalog.=) c.organization_id AND s.booking_id OPERATOR(pg_catalog.=) c.booking_id
+					AND s.sender_kind OPERATOR(pg_catalog.=) 'staff' AND s.created_at OPERATOR(pg_catalog.>) c.created_at
+				  ORDER BY s.created_at LIMIT 1) AS replier
+		  FROM protector.booking_messages c
+		  WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.sender_kind OPERATOR(pg_catalog.=) 'customer'
+			AND c.created_at OPERATOR(pg_catalog.>=) p_from AND c.created_at OPERATOR(pg_catalog.<) p_to) r
+	WHERE r.replier OPERATOR(pg_catalog.=) p_user_id
+$$;
+COMMENT ON FUNCTION protector_internal.median_response_minutes(uuid, uuid, timestamptz, timestamptz) IS
+'Median minutes between a customer''s message and the next staff reply in the thread, over the replies the member wrote';
+
+-- audited like every business table, without the bodies
+SELECT protector.enable_audit('protector.booking_messages', '{body}');
+
+GRANT EXECUTE ON FUNCTION
+	protector.send_message(uuid, text),
+	protector.get_booking_messages(uuid, integer),
+	protector.mark_messages_read(uuid),
+	protector_internal.staff_may_message(uuid, uuid),
+	protector_internal.customer_owns_booking(uuid, uuid),
+	protector_internal.median_response_minutes(uuid, uuid, timestamptz, timestamptz)
+TO authenticated, service_role;

@@ -1,0 +1,536 @@
+/*-------------------------------------------------------------------------
+ *
+ * shifts.c
+ *	  Staff shifts: a member's shifts never overlap, and a booking's agent
+ *	  is on shift at the booking's venue for its whole time.
+ *
+ * Both are kept under concurrency the way reserve.c keeps bookings, with
+ * its mechanics (range_scan.c): every write that can break them takes the
+ * member's transaction-level advisory lock (locks.c, class 1886547719),
+ * then checks under the latest snapshot, and a conflict its own
+ * REPEATABLE READ / SERIALIZABLE snapshot cannot see asks for a retry
+ * (40001).
+ *
+ *	- protector.shift_check(): AFTER INSERT OR UPDATE OR DELETE on
+ *	  staff_shifts.  A new or moved shift must not overlap another shift of
+ *	  the member (GiST index on (member_id, during), as the booking check
+ *	  probes); a shift that shrinks, moves or goes must leave every active
+ *	  booking assigned to the member within its old time covered by the
+ *	  member's remaining shifts at the booking's venue.
+ *	- protector.agent_shift_check(): AFTER INSERT or UPDATE of the agent,
+ *	  time, venue or status of a booking: the agent's shifts at the venue
+ *	  cover the booking's whole time (several shifts back to back count).
+ *
+ * Organizations that do not schedule shifts turn the second rule off
+ * (settings.staff.require_shifts = false).  Restores write history as it
+ * was and are not checked.
+ *
+ * src/shifts.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rangetypes.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+#include "utils/uuid.h"
+
+#include "capabilities.h"
+#include "errors.h"
+#include "locks.h"
+#include "range_scan.h"
+#include "spi_scope.h"
+#include "support.h"
+#include "timezone.h"
+
+typedef struct ShiftCatalog
+{
+	bool		valid;
+	Oid			shifts;
+	RangeIndex	during;
+	AttrNumber	id;
+	AttrNumber	organization_id;
+	AttrNumber	member_id;
+	AttrNumber	venue_id;
+	AttrNumber	range;
+} ShiftCatalog;
+
+static ShiftCatalog catalog;
+
+typedef struct ShiftRow
+{
+	pg_uuid_t  *id;
+	pg_uuid_t  *organization_id;
+	pg_uuid_t  *member_id;
+	pg_uuid_t  *venue_id;
+	Datum		during;
+	TimestampTz start;
+	TimestampTz end;
+} ShiftRow;
+
+static void
+shifts_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == catalog.shifts || relid == catalog.during.index)
+		catalog.valid = false;
+}
+
+static void
+load_catalog(Relation shifts)
+{
+	Oid			indexoid = get_relname_relid("staff_shifts_during_idx", RelationGetNamespace(shifts));
+
+	protector_on_relcache_change(shifts_relcache_callback);
+	catalog.valid = false;
+	if (!OidIsValid(indexoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("index protector.staff_shifts_during_idx is missing"),
+				 protector_errhint_damaged()));
+	catalog.shifts = RelationGetRelid(shifts);
+	catalog.id = protector_column_required(shifts, "id", UUIDOID);
+	catalog.organization_id = protector_column_required(shifts, "organization_id", UUIDOID);
+	catalog.member_id = protector_column_required(shifts, "member_id", UUIDOID);
+	catalog.venue_id = protector_column_required(shifts, "venue_id", UUIDOID);
+	catalog.range = protector_column_required(shifts, "during", TSTZRANGEOID);
+	protector_range_index_init(&catalog.during, shifts, indexoid, catalog.member_id, catalog.range);
+	catalog.valid = true;
+}
+
+/* the bounds of a finite, non-empty range (the tables' CHECKs say so) */
+static void
+range_bounds(Datum range, TimestampTz *start, TimestampTz *end)
+{
+	RangeType  *r = DatumGetRangeTypeP(range);
+	TypeCacheEntry *typcache = lookup_type_cache(RangeTypeGetOid(r), TYPECACHE_RANGE_INFO);
+	RangeBound	lo,
+				hi;
+	bool		empty;
+
+	range_deserialize(typcache, r, &lo, &hi, &empty);
+	if (empty || lo.infinite || hi.infinite)
+		elog(ERROR, "a shift or booking range must be finite and non-empty");
+	*start = DatumGetTimestampTz(lo.val);
+	*end = DatumGetTimestampTz(hi.val);
+}
+
+static void
+read_shift(HeapTuple tuple, TupleDesc desc, ShiftRow *row)
+{
+	bool		isnull;
+
+	row->id = DatumGetUUIDP(heap_getattr(tuple, catalog.id, desc, &isnull));
+	row->organization_id = DatumGetUUIDP(heap_getattr(tuple, catalog.organization_id, desc, &isnull));
+	row->member_id = DatumGetUUIDP(heap_getattr(tuple, catalog.member_id, desc, &isnull));
+	row->venue_id = DatumGetUUIDP(heap_getattr(tuple, catalog.venue_id, desc, &isnull));
+	row->during = heap_getattr(tuple, catalog.range, desc, &isnull);
+	range_bounds(row->during, &row->start, &row->end);
+}
+
+/* ---------- messages ---------- */
+
+static SPIPlanPtr member_name_plan = NULL;
+static SPIPlanPtr venue_plan = NULL;
+
+static char *
+member_name(const pg_uuid_t *member_id)
+{
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		values[1] = {UUIDPGetDatum(member_id)};
+	bool		found;
+	Datum		d = protector_select_datum(&member_name_plan,
+										   "SELECT COALESCE(m.full_name, m.email, m.user_id::text) FROM protector.members m"
+										   " WHERE m.id OPERATOR(pg_catalog.=) $1",
+										   1, argtypes, values, &found);
+
+	return found ? TextDatumGetCString(d) : "(a former member)";
+}
+
+/* "[a, b) local time (Zone) at Venue" */
+static char *
+local_range(const pg_uuid_t *venue_id, TimestampTz start, TimestampTz end)
+{
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		values[1] = {UUIDPGetDatum(venue_id)};
+	bool		found;
+	Datum		d = protector_select_datum(&venue_plan,
+										   "SELECT pg_catalog.concat_ws(chr(10), v.timezone, v.name) FROM protector.venues v"
+										   " WHERE v.id OPERATOR(pg_catalog.=) $1",
+										   1, argtypes, values, &found);
+	char	   *tz = "UTC";
+	char	   *name = "?";
+
+	if (found)
+	{
+		char	   *both = TextDatumGetCString(d);
+		char	   *nl = strchr(both, '\n');
+
+		tz = both;
+		if (nl != NULL)
+		{
+			*nl = '\0';
+			name = nl + 1;
+		}
+	}
+	return psprintf("[%s, %s) local time (%s) at %s", protector_local_text(start, tz),
+					protector_local_text(end, tz), tz, name);
+}
+
+/* ---------- a member's shifts never overlap ---------- */
+
+typedef struct OverlapCheck
+{
+	ShiftRow   *row;
+	ItemPointer self;
+	Relation	shifts;
+	TupleDesc	desc;
+	bool		found;
+	ShiftRow	other;
+} OverlapCheck;
+
+static bool
+visit_overlap(TupleTableSlot *slot, void *arg)
+{
+	OverlapCheck *c = (OverlapCheck *) arg;
+	ShiftRow	other;
+
+	read_shift(ExecFetchSlotHeapTuple(slot, false, NULL), c->desc, &other);
+	/* GiST answers may be lossy: recheck */
+	if (memcmp(other.member_id, c->row->member_id, UUID_LEN) != 0 ||
+		other.start >= c->row->end || other.end <= c->row->start ||
+		memcmp(other.id, c->row->id, UUID_LEN) == 0)
+		return true;
+	c->found = true;
+	c->other.start = other.start;
+	c->other.end = other.end;
+	c->other.venue_id = palloc(sizeof(pg_uuid_t));
+	memcpy(c->other.venue_id, other.venue_id, sizeof(pg_uuid_t));
+	return false;
+}
+
+static bool
+overlap_check(Snapshot snapshot, void *arg)
+{
+	OverlapCheck *c = (OverlapCheck *) arg;
+
+	c->found = false;
+	protector_range_scan(c->shifts, &catalog.during, UUIDPGetDatum(c->row->member_id),
+						 c->row->start, c->row->end, snapshot, c->self, visit_overlap, c);
+	return c->found;
+}
+
+static void
+check_no_overlap(Relation shifts, HeapTuple tuple, ShiftRow *row)
+{
+	OverlapCheck latest = {row, &tuple->t_self, shifts, RelationGetDescr(shifts)};
+	OverlapCheck then = latest;
+	RangeVerdict verdict = protector_range_verdict(overlap_check, &latest, overlap_check, &then);
+
+	if (verdict == RANGE_RETRY)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_RETRY),
+				 errmsg("the shifts of %s were changed concurrently", member_name(row->member_id)),
+				 errdetail("Requested %s; a shift committed after this transaction started overlaps it.",
+						   local_range(row->venue_id, row->start, row->end)),
+				 errhint("Retry the transaction: it will then see the other shift.")));
+	if (verdict == RANGE_CONFLICT)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_CONFLICT),
+				 errmsg("the shifts of %s overlap", member_name(row->member_id)),
+				 errdetail("Requested %s; their shift %s overlaps it.",
+						   local_range(row->venue_id, row->start, row->end),
+						   local_range(latest.other.venue_id, latest.other.start, latest.other.end)),
+				 errhint("A member works one shift at a time: end the other one first, or choose another time.")));
+}
+
+/* ---------- assigned bookings stay covered ---------- */
+
+/* an active booking of the member in $3 their shifts at its venue do not cover */
+#define UNCOVERED_SQL \
+	"SELECT b.id, b.venue_id, b.during FROM protector.bookings b" \
+	" JOIN protector.members m ON m.organization_id OPERATOR(pg_catalog.=) $1 AND m.id OPERATOR(pg_catalog.=) $2" \
+	"  AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id" \
+	" JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) $1" \
+	" WHERE b.organization_id OPERATOR(pg_catalog.=) $1 AND b.during OPERATOR(pg_catalog.&&) $3" \
+	"   AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])" \
+	"   AND (o.settings OPERATOR(pg_catalog.#>>) '{staff,require_shifts}') IS DISTINCT FROM 'false'" \
+	"   AND NOT b.during OPERATOR(pg_catalog.<@) COALESCE((SELECT pg_catalog.range_agg(s.during)" \
+	"        FROM protector.staff_shifts s WHERE s.organization_id OPERATOR(pg_catalog.=) $1" \
+	"         AND s.member_id OPERATOR(pg_catalog.=) $2 AND s.venue_id OPERATOR(pg_catalog.=) b.venue_id" \
+	"         AND s.during OPERATOR(pg_catalog.&&) b.during), '{}'::pg_catalog.tstzmultirange)" \
+	" ORDER BY pg_catalog.lower(b.during) LIMIT 1"
+
+static SPIPlanPtr uncovered_plan = NULL;
+
+typedef struct CoverageCheck
+{
+	const pg_uuid_t *organization_id;
+	const pg_uuid_t *member_id;
+	Datum		window;			/* tstzrange */
+	bool		found;
+	pg_uuid_t	booking;
+	pg_uuid_t	venue;
+	TimestampTz start;
+	TimestampTz end;
+} CoverageCheck;
+
+static void
+copy_uncovered(HeapTuple tuple, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+{
+	CoverageCheck *c = (CoverageCheck *) arg;
+	bool		isnull;
+
+	c->found = true;
+	memcpy(&c->booking, DatumGetUUIDP(SPI_getbinval(tuple, desc, 1, &isnull)), sizeof(pg_uuid_t));
+	memcpy(&c->venue, DatumGetUUIDP(SPI_getbinval(tuple, desc, 2, &isnull)), sizeof(pg_uuid_t));
+	range_bounds(SPI_getbinval(tuple, desc, 3, &isnull), &c->start, &c->end);
+}
+
+static bool
+coverage_check(Snapshot snapshot, void *arg)
+{
+	CoverageCheck *c = (CoverageCheck *) arg;
+	Oid			argtypes[3] = {UUIDOID, UUIDOID, TSTZRANGEOID};
+	Datum		values[3] = {UUIDPGetDatum(c->organization_id), UUIDPGetDatum(c->member_id), c->window};
+	ProtectorRead read = {&uncovered_plan, UNCOVERED_SQL, 3, argtypes, "members", 1, snapshot};
+
+	c->found = false;
+	(void) protector_read(&read, values, NULL, copy_uncovered, c);
+	return c->found;
+}
+
+/*
+ * After a shift shrank, moved or went: the member's active bookings in its
+ * old time are still covered.  rule names what changed, for the message.
+ */
+static void
+check_still_covered(ShiftRow *old, const char *change)
+{
+	CoverageCheck latest = {old->organization_id, old->member_id, old->during};
+	CoverageCheck then = latest;
+	RangeVerdict verdict = protector_range_verdict(coverage_check, &latest, coverage_check, &then);
+	char	   *booking;
+
+	if (verdict == RANGE_FREE)
+		return;
+	booking = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&latest.booking)));
+	ereport(ERROR,
+			(protector_errcode(verdict == RANGE_RETRY ? PROTECTOR_ERR_RETRY : PROTECTOR_ERR_CONFLICT),
+			 errmsg("this shift of %s cannot be %s: booking %s assigned to them would be left without a shift",
+					member_name(old->member_id), change, booking),
+			 errdetail("The booking is %s.", local_range(&latest.venue, latest.start, latest.end)),
+			 errhint(verdict == RANGE_RETRY ? "Retry the transaction: it will then see the other change." :
+					 "Assign the booking to someone on shift first, or keep a shift that covers it.")));
+}
+
+static const TriggerProtocol shift_protocol = {
+	.function = "shift_check()",
+	.after = true,
+	.row_events = PROTECTOR_ON_INSERT | PROTECTOR_ON_UPDATE | PROTECTOR_ON_DELETE,
+	.fired = "AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW",
+};
+
+/* both members' locks, in a fixed order: two moves between them never deadlock */
+static void
+lock_members(const pg_uuid_t *a, const pg_uuid_t *b)
+{
+	if (b == NULL || memcmp(a, b, UUID_LEN) == 0)
+		protector_lock_member(a);
+	else if (memcmp(a, b, UUID_LEN) < 0)
+	{
+		protector_lock_member(a);
+		protector_lock_member(b);
+	}
+	else
+	{
+		protector_lock_member(b);
+		protector_lock_member(a);
+	}
+}
+
+PG_FUNCTION_INFO_V1(protector_shift_check);
+Datum
+protector_shift_check(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = protector_trigger_data(fcinfo, &shift_protocol);
+	Relation	shifts = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(shifts);
+	bool		inserted = TRIGGER_FIRED_BY_INSERT(trigdata->tg_event);
+	bool		deleted = TRIGGER_FIRED_BY_DELETE(trigdata->tg_event);
+	ShiftRow	old;
+	ShiftRow	new;
+
+	if (protector_restoring())
+		return PointerGetDatum(NULL);
+	if (!catalog.valid || catalog.shifts != RelationGetRelid(shifts))
+		load_catalog(shifts);
+
+	if (!inserted)
+		read_shift(trigdata->tg_trigtuple, desc, &old);
+	if (!deleted)
+		read_shift(inserted ? trigdata->tg_trigtuple : trigdata->tg_newtuple, desc, &new);
+	lock_members(deleted ? old.member_id : new.member_id,
+				 (inserted || deleted) ? NULL : old.member_id);
+
+	if (!deleted)
+		check_no_overlap(shifts, inserted ? trigdata->tg_trigtuple : trigdata->tg_newtuple, &new);
+	if (deleted)
+		check_still_covered(&old, "deleted");
+	else if (!inserted &&
+			 (memcmp(old.member_id, new.member_id, UUID_LEN) != 0 ||
+			  memcmp(old.venue_id, new.venue_id, UUID_LEN) != 0 ||
+			  new.start > old.start || new.end < old.end))
+		check_still_covered(&old, "changed");
+	return PointerGetDatum(NULL);
+}
+
+/* ---------- a booking's agent is on shift ---------- */
+
+typedef struct BookingAgentCatalog
+{
+	bool		valid;
+	Oid			bookings;
+	AttrNumber	organization_id;
+	AttrNumber	assigned_agent;
+	AttrNumber	venue_id;
+	AttrNumber	during;
+} BookingAgentCatalog;
+
+static BookingAgentCatalog agent_catalog;
+
+static void
+agent_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == agent_catalog.bookings)
+		agent_catalog.valid = false;
+}
+
+/* the member that user is in the organization, if its shifts are required */
+#define MEMBER_SQL \
+	"SELECT m.id FROM protector.members m" \
+	" JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) m.organization_id" \
+	" WHERE m.organization_id OPERATOR(pg_catalog.=) $1 AND m.user_id OPERATOR(pg_catalog.=) $2" \
+	"   AND (o.settings OPERATOR(pg_catalog.#>>) '{staff,require_shifts}') IS DISTINCT FROM 'false'"
+
+/* do the member's shifts at the venue cover the range? */
+#define COVERED_SQL \
+	"SELECT $4 OPERATOR(pg_catalog.<@) COALESCE((SELECT pg_catalog.range_agg(s.during)" \
+	"  FROM protector.staff_shifts s WHERE s.organization_id OPERATOR(pg_catalog.=) $1" \
+	"   AND s.member_id OPERATOR(pg_catalog.=) $2 AND s.venue_id OPERATOR(pg_catalog.=) $3" \
+	"   AND s.during OPERATOR(pg_catalog.&&) $4), '{}'::pg_catalog.tstzmultirange)"
+
+static SPIPlanPtr member_plan = NULL;
+static SPIPlanPtr covered_plan = NULL;
+
+typedef struct AgentCheck
+{
+	Datum		values[4];		/* organization, member, venue, range */
+} AgentCheck;
+
+static void
+copy_bool(HeapTuple tuple, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+{
+	bool		isnull;
+
+	*(bool *) arg = DatumGetBool(SPI_getbinval(tuple, desc, 1, &isnull)) && !isnull;
+}
+
+static void
+copy_member(HeapTuple tuple, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+{
+	bool		isnull;
+	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+
+	memcpy(id, DatumGetUUIDP(SPI_getbinval(tuple, desc, 1, &isnull)), sizeof(pg_uuid_t));
+	*(Datum *) arg = UUIDPGetDatum(id);
+}
+
+static bool
+agent_uncovered(Snapshot snapshot, void *arg)
+{
+	AgentCheck *c = (AgentCheck *) arg;
+	Oid			argtypes[4] = {UUIDOID, UUIDOID, UUIDOID, TSTZRANGEOID};
+	ProtectorRead read = {&covered_plan, COVERED_SQL, 4, argtypes, "members", 1, snapshot};
+	bool		covered = false;
+
+	(void) protector_read(&read, c->values, NULL, copy_bool, &covered);
+	return !covered;
+}
+
+static const TriggerProtocol agent_protocol = {
+	.function = "agent_shift_check()",
+	.after = true,
+	.row_events = PROTECTOR_ON_INSERT | PROTECTOR_ON_UPDATE,
+	.fired = "AFTER INSERT OR UPDATE FOR EACH ROW",
+};
+
+PG_FUNCTION_INFO_V1(protector_agent_shift_check);
+Datum
+protector_agent_shift_check(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = protector_trigger_data(fcinfo, &agent_protocol);
+	Relation	bookings = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(bookings);
+	HeapTuple	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+		trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	Oid			argtypes[2] = {UUIDOID, UUIDOID};
+	ProtectorRead read = {&member_plan, MEMBER_SQL, 2, argtypes, "members", 1};
+	AgentCheck	latest;
+	AgentCheck	then;
+	bool		isnull;
+	Datum		agent;
+	Datum		args[2];
+	RangeVerdict verdict;
+	TimestampTz start;
+	TimestampTz end;
+
+	if (protector_restoring())
+		return PointerGetDatum(NULL);
+	if (!agent_catalog.valid || agent_catalog.bookings != RelationGetRelid(bookings))
+	{
+		protector_on_relcache_change(agent_relcache_callback);
+		agent_catalog.bookings = RelationGetRelid(bookings);
+		agent_catalog.organization_id = protector_column_required(bookings, "organization_id", UUIDOID);
+		agent_catalog.assigned_agent = protector_column_required(bookings, "assigned_agent", UUIDOID);
+		agent_catalog.venue_id = protector_column_required(bookings, "venue_id", UUIDOID);
+		agent_catalog.during = protector_column_required(bookings, "during", TSTZRANGEOID);
+		agent_catalog.valid = true;
+	}
+	agent = heap_getattr(tuple, agent_catalog.assigned_agent, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL);
+	latest.values[0] = heap_getattr(tuple, agent_catalog.organization_id, desc, &isnull);
+	latest.values[2] = heap_getattr(tuple, agent_catalog.venue_id, desc, &isnull);
+	latest.values[3] = heap_getattr(tuple, agent_catalog.during, desc, &isnull);
+
+	/* the member, when the organization requires shifts */
+	args[0] = latest.values[0];
+	args[1] = agent;
+	if (protector_read(&read, args, NULL, copy_member, &latest.values[1]) == 0)
+		return PointerGetDatum(NULL);
+	lock_members(DatumGetUUIDP(latest.values[1]), NULL);
+	then = latest;
+	verdict = protector_range_verdict(agent_uncovered, &latest, agent_uncovered, &then);
+	if (verdict == RANGE_FREE)
+		return PointerGetDatum(NULL);
+	range_bounds(latest.values[3], &start, &end);
+	ereport(ERROR,
+			(protector_errcode(verdict == RANGE_RETRY ? PROTECTOR_ERR_RETRY : PROTECTOR_ERR_CONFLICT),
+			 errmsg("%s is not on shift for the whole booking", member_name(DatumGetUUIDP(latest.values[1]))),
+			 errdetail("The booking is %s; a booking is assigned only to someone whose shifts there cover all of it.",
+					   local_range(DatumGetUUIDP(latest.values[2]), start, end)),
+			 errhint(verdict == RANGE_RETRY ? "Retry the transaction: it will then see the other change." :
+					 "Schedule a shift first (create_staff_schedule), or assign someone on shift.")));
+	PG_RETURN_NULL();
+}

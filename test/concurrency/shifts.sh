@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# test/concurrency/shifts.sh — staff shifts under concurrent writers, at
+# READ COMMITTED, REPEATABLE READ and SERIALIZABLE (src/shifts.c):
+#   * overlapping shifts: CLIENTS sessions each try ATTEMPTS random 3-hour
+#     shifts of one member in a 2-day window; afterwards no two of the
+#     member's shifts overlap;
+#   * assignment while a shift changes: one session keeps cutting the
+#     member's shift short and restoring it, others keep assigning
+#     bookings in the shift's last hours to the member; afterwards no
+#     active booking assigned to the member lies outside their shifts.
+# Refusals are 23P01 (conflict) or 40001 (retry); nothing else.  Then the
+# same overlap race against a mutant check without the member's lock
+# (a PL/pgSQL EXISTS, as a naive trigger would be): it must be caught.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+
+CLIENTS=${CLIENTS:-6}
+ATTEMPTS=${ATTEMPTS:-15}
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_shifts
+
+ORG=0c180000-0000-4000-8000-000000000000
+MEMBER=0c180000-0000-4000-8000-0000000000e1
+VENUE=0c180000-0000-4000-8000-0000000000a1
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Shifts', 'shifts');
+INSERT INTO protector.members (id, organization_id, user_id, role, full_name)
+VALUES ('$MEMBER', '$ORG', '0c180000-0000-4000-8000-0000000000f1', 'agent', 'Kim');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('$VENUE', '$ORG', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, mode, capacity, max_party, duration, slot_interval, max_advance)
+VALUES ('0c180000-0000-4000-8000-0000000005a1', '$ORG', '$VENUE', 'S', 'shared', 100000, 1, '60 minutes', '60 minutes', '30 days');
+INSERT INTO protector.staff_venues (organization_id, member_id, venue_id) VALUES ('$ORG', '$MEMBER', '$VENUE');
+CREATE TABLE gate (open boolean);
+CREATE FUNCTION base() RETURNS timestamptz LANGUAGE sql AS \$\$ SELECT date_trunc('day', now()) + interval '3 days' \$\$;
+SQL
+
+failures=0
+start_gate() { psql -X -q -d "$DB" -c "TRUNCATE gate" >/dev/null; }
+open_gate() { sleep 0.3; psql -X -q -d "$DB" -c "INSERT INTO gate VALUES (true)" >/dev/null; }
+WAIT='BEGIN ISOLATION LEVEL READ COMMITTED; DO $$ BEGIN WHILE NOT EXISTS (SELECT FROM gate) LOOP PERFORM pg_sleep(0.005); END LOOP; END $$; COMMIT;'
+
+# every error that is not a clean refusal
+unexpected() {
+	cat "$WORK"/err*.log 2>/dev/null | grep 'ERROR' |
+		grep -vE 'shifts of Kim overlap|were changed concurrently|not on shift for the whole booking|cannot be (changed|deleted): booking|could not serialize access|current transaction is aborted|is busy, try again' |
+		sed 's/^psql:[^ ]* //' | sort | uniq -c | head -5 || true
+}
+
+overlaps() {
+	psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.staff_shifts a JOIN protector.staff_shifts b
+		ON a.member_id = b.member_id AND a.id < b.id AND a.during && b.during"
+}
+
+# the overlap race: each attempt its own transaction, random start in 48 h
+overlap_race() {
+	local level=$1
+	start_gate
+	psql -X -q -d "$DB" -c "DELETE FROM protector.staff_shifts" >/dev/null
+	rm -f "$WORK"/err*.log
+	local pids=()
+	for c in $(seq 1 "$CLIENTS"); do
+		{
+			echo "$WAIT"
+			for a in $(seq 1 "$ATTEMPTS"); do
+				local h=$(( (c * 7 + a * 5) % 45 ))
+				echo "BEGIN;"
+				echo "INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
+					  VALUES ('$ORG', '$MEMBER', '$VENUE', tstzrange(base() + interval '$h hours', base() + interval '$((h + 3)) hours'));"
+				echo "SELECT pg_sleep(0.005);"
+				echo "COMMIT;"
+			done
+		} | PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" \
+			psql -X -q -d "$DB" >/dev/null 2>"$WORK/err$c.log" &
+		pids+=($!)
+	done
+	open_gate
+	for p in "${pids[@]}"; do wait "$p" || true; done
+}
+
+for level in "read committed" "repeatable read" "serializable"; do
+	overlap_race "$level"
+	n=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.staff_shifts")
+	bad=$(overlaps)
+	other=$(unexpected)
+	echo "[$level] overlapping shifts: $n kept, $bad overlapping pairs"
+	if [ "$bad" != 0 ]; then echo "SHIFT RACE LOST: $bad overlapping pairs"; failures=$((failures + 1)); fi
+	if [ "$n" = 0 ]; then echo "no shift was kept at all"; failures=$((failures + 1)); fi
+	if [ -n "$other" ]; then echo "unexpected errors:"; echo "$other"; failures=$((failures + 1)); fi
+done
+
+# the assignment race: a 9:00-18:00 shift on day 3; one session cuts it to
+# 9:00-14:00 and restores it, over and over; the others assign bookings of
+# 15:00-16:00 and 16:00-17:00 to the member and unassign them again
+for level in "read committed" "repeatable read" "serializable"; do
+	start_gate
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+UPDATE protector.bookings SET assigned_agent = NULL;
+DELETE FROM protector.bookings;
+DELETE FROM protector.staff_shifts;
+INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
+VALUES ('$ORG', '$MEMBER', '$VENUE', tstzrange(base() + interval '9 hours', base() + interval '18 hours'));
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
+SELECT '$ORG', '$VENUE', '0c180000-0000-4000-8000-0000000005a1',
+	   tstzrange(base() + make_interval(hours => 15 + i % 2), base() + make_interval(hours => 16 + i % 2)), 'confirmed'
+FROM generate_series(1, $CLIENTS) i;
+SQL
+	rm -f "$WORK"/err*.log
+	pids=()
+	{
+		echo "$WAIT"
+		for a in $(seq 1 $((ATTEMPTS * 2))); do
+			echo "BEGIN;"
+			echo "UPDATE protector.staff_shifts SET during = tstzrange(base() + interval '9 hours', base() + interval '14 hours');"
+			echo "SELECT pg_sleep(0.005);"
+			echo "COMMIT;"
+			echo "UPDATE protector.staff_shifts SET during = tstzrange(base() + interval '9 hours', base() + interval '18 hours');"
+		done
+	} | PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" psql -X -q -d "$DB" >/dev/null 2>"$WORK/err0.log" &
+	pids+=($!)
+	for c in $(seq 1 "$CLIENTS"); do
+		{
+			echo "$WAIT"
+			for a in $(seq 1 "$ATTEMPTS"); do
+				echo "BEGIN;"
+				echo "UPDATE protector.bookings SET assigned_agent = '0c180000-0000-4000-8000-0000000000f1'
+					  WHERE id = (SELECT id FROM protector.bookings ORDER BY id OFFSET $((c - 1)) LIMIT 1);"
+				echo "SELECT pg_sleep(0.005);"
+				echo "COMMIT;"
+				echo "UPDATE protector.bookings SET assigned_agent = NULL
+					  WHERE id = (SELECT id FROM protector.bookings ORDER BY id OFFSET $((c - 1)) LIMIT 1) AND $a % 3 = 0;"
+			done
+		} | PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" \
+			psql -X -q -d "$DB" >/dev/null 2>"$WORK/err$c.log" &
+		pids+=($!)
+	done
+	open_gate
+	for p in "${pids[@]}"; do wait "$p" || true; done
+	uncovered=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings b
+		WHERE b.assigned_agent IS NOT NULL AND b.status <> 'cancelled'
+		  AND NOT b.during <@ COALESCE((SELECT range_agg(s.during) FROM protector.staff_shifts s
+										WHERE s.member_id = '$MEMBER' AND s.venue_id = b.venue_id), '{}'::tstzmultirange)")
+	assigned=$(cat "$WORK"/err*.log | grep -c 'ERROR: .*not on shift' || true)
+	kept=$(cat "$WORK"/err*.log | grep -c 'ERROR: .*cannot be changed: booking' || true)
+	other=$(unexpected)
+	echo "[$level] assignment while the shift changes: $uncovered assigned bookings outside a shift; $assigned assignments and $kept shift cuts refused"
+	if [ "$uncovered" != 0 ]; then echo "ASSIGNMENT RACE LOST"; failures=$((failures + 1)); fi
+	if [ "$assigned" = 0 ] && [ "$kept" = 0 ]; then echo "the race never met: nothing was refused"; failures=$((failures + 1)); fi
+	if [ -n "$other" ]; then echo "unexpected errors:"; echo "$other"; failures=$((failures + 1)); fi
+done
+
+# the mutant: the overlap check as a naive trigger, without the lock
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
+ALTER TABLE protector.staff_shifts DISABLE TRIGGER shift_check;
+CREATE FUNCTION naive_check() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF EXISTS (SELECT FROM protector.staff_shifts s WHERE s.member_id = NEW.member_id AND s.id <> NEW.id
+			   AND s.during && NEW.during) THEN
+		RAISE EXCEPTION 'the shifts of Kim overlap';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER naive_check BEFORE INSERT ON protector.staff_shifts FOR EACH ROW EXECUTE FUNCTION naive_check();
+SQL
+overlap_race "read committed"
+bad=$(overlaps)
+echo "[mutant without the member's lock] overlapping pairs: $bad"
+if [ "$bad" = 0 ]; then echo "MUTANT NOT CAUGHT: a check without the lock kept the shifts apart"; failures=$((failures + 1)); fi
+dropdb "$DB"
+[ "$failures" -eq 0 ]
