@@ -19,13 +19,18 @@ BEGIN
 			OR NEW.role OPERATOR(pg_catalog.<>) 'owner' OR NOT NEW.active) THEN
 		-- serialize owner changes of one organization
 		PERFORM pg_catalog.pg_advisory_xact_lock(1886547714, pg_catalog.hashtext(OLD.organization_id::text));
-		-- a cascaded delete of the whole organization may remove every owner
+		-- a cascaded delete of the whole organization may remove every owner;
+		-- the other owners are locked (FOR KEY SHARE's stronger kin): under
+		-- REPEATABLE READ or SERIALIZABLE, an owner another transaction
+		-- demoted since the snapshot is a serialization failure (40001), not
+		-- an owner counted that is no longer one
+		PERFORM FROM protector.members m
+		WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+		  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id
+		FOR UPDATE;
 		IF EXISTS (SELECT FROM protector.organizations o
 				   WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id)
-		   AND NOT EXISTS (SELECT FROM protector.members m
-						   WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
-							 AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active
-							 AND m.id OPERATOR(pg_catalog.<>) OLD.id) THEN
+		   AND NOT FOUND THEN
 			PERFORM protector.raise('invalid_parameter',
 				'an organization must keep at least one active owner',
 				pg_catalog.format('Member %s is the last active owner of organization %s.',

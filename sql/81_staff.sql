@@ -1,5 +1,5 @@
 \echo Use "CREATE EXTENSION protector" to load this file. \quit
--- sql/63_staff.sql: the staff of an organization: invitations, roles,
+-- sql/81_staff.sql: the staff of an organization: invitations, roles,
 -- deactivation, venues, shifts, activity and performance
 -- (docs/staff.md).
 --
@@ -20,7 +20,7 @@ CREATE TABLE protector.staff_invitations (
 	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	email			text NOT NULL CHECK (length(email) <= 320 AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
-	-- the e-mail as compared (normalize_email), set by the database
+	-- the e-mail as compared (trimmed, lower case), set by the database
 	email_key		text NOT NULL,
 	role			protector.member_role NOT NULL DEFAULT 'viewer',
 	full_name		text CHECK (length(full_name) <= 200),
@@ -116,16 +116,13 @@ CREATE POLICY staff_invitations_select ON protector.staff_invitations FOR SELECT
 CREATE POLICY staff_invitations_insert ON protector.staff_invitations FOR INSERT TO authenticated
 	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[])
 				AND (role <> 'owner' OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
-CREATE POLICY staff_invitations_update ON protector.staff_invitations FOR UPDATE TO authenticated
-	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[]))
-	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[])
-				AND (role <> 'owner' OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
+-- (an invitation is not edited: a new one replaces it)
 CREATE POLICY staff_invitations_delete ON protector.staff_invitations FOR DELETE TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[]));
 -- venues of staff: the desk sees them, schedulers change them
 CREATE POLICY staff_venues_select ON protector.staff_venues FOR SELECT TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.read'))::uuid[])
-		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id())));
+		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id()) AND m.active));
 CREATE POLICY staff_venues_insert ON protector.staff_venues FOR INSERT TO authenticated
 	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
 CREATE POLICY staff_venues_delete ON protector.staff_venues FOR DELETE TO authenticated
@@ -133,7 +130,7 @@ CREATE POLICY staff_venues_delete ON protector.staff_venues FOR DELETE TO authen
 -- shifts: the desk sees them all, everyone their own; schedulers write
 CREATE POLICY staff_shifts_select ON protector.staff_shifts FOR SELECT TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.read'))::uuid[])
-		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id())));
+		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id()) AND m.active));
 CREATE POLICY staff_shifts_insert ON protector.staff_shifts FOR INSERT TO authenticated
 	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
 CREATE POLICY staff_shifts_update ON protector.staff_shifts FOR UPDATE TO authenticated
@@ -145,7 +142,7 @@ CREATE POLICY staff_shifts_delete ON protector.staff_shifts FOR DELETE TO authen
 -- log_staff_activity and protector's own changes
 CREATE POLICY staff_activity_select ON protector.staff_activity FOR SELECT TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('staff.activity'))::uuid[])
-		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id())));
+		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id()) AND m.active));
 CREATE POLICY staff_activity_insert ON protector.staff_activity FOR INSERT TO authenticated
 	WITH CHECK (member_id IN (SELECT m.id FROM protector.members m
 							  WHERE m.user_id = (SELECT protector.current_user_id()) AND m.active));
@@ -155,7 +152,8 @@ SELECT pg_catalog.pg_extension_config_dump('protector.staff_shifts', '');
 SELECT pg_catalog.pg_extension_config_dump('protector.staff_activity', '');
 SELECT pg_catalog.pg_extension_config_dump('protector.staff_activity_id_seq', '');
 
--- an invitation's e-mail as compared
+-- an invitation's e-mail as compared: trimmed and in lower case, nothing
+-- more (no Unicode folding: two mailboxes never share an invitation)
 CREATE FUNCTION protector_internal.prepare_invitation()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -163,13 +161,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	NEW.email := pg_catalog.btrim(NEW.email);
-	NEW.email_key := protector.normalize_email(NEW.email);
+	NEW.email_key := pg_catalog.lower(NEW.email);
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.prepare_invitation() IS
-'Trigger: an invitation''s email_key is its e-mail normalized (normalize_email)';
-CREATE TRIGGER prepare_invitation BEFORE INSERT OR UPDATE OF email ON protector.staff_invitations
+'Trigger: an invitation''s email_key is its e-mail trimmed and in lower case, whatever a write says';
+CREATE TRIGGER prepare_invitation BEFORE INSERT OR UPDATE ON protector.staff_invitations
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.prepare_invitation();
 
@@ -190,10 +188,7 @@ COMMENT ON FUNCTION protector_internal.agent_shift_check() IS
 
 CREATE TRIGGER shift_check AFTER INSERT OR UPDATE OR DELETE ON protector.staff_shifts
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.shift_check();
-CREATE TRIGGER agent_shift_check AFTER INSERT ON protector.bookings
-	FOR EACH ROW WHEN (NEW.assigned_agent IS NOT NULL
-					   AND NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]))
-	EXECUTE FUNCTION protector_internal.agent_shift_check();
+-- (a new booking's check: fired by its AFTER INSERT trigger, src/booking_followups.c)
 CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, venue_id, status ON protector.bookings
 	FOR EACH ROW WHEN (NEW.assigned_agent IS NOT NULL
 					   AND NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
@@ -312,7 +307,7 @@ BEGIN
 	-- a new invitation replaces an open one of the same address
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.accepted_at IS NULL
-	  AND x.email_key OPERATOR(pg_catalog.=) protector.normalize_email(p_email);
+	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(p_email));
 	INSERT INTO protector.staff_invitations (organization_id, email, role, full_name)
 	VALUES (p_organization_id, p_email, p_role, NULLIF(pg_catalog.btrim(p_full_name), ''))
 	RETURNING * INTO i;
@@ -337,9 +332,11 @@ DECLARE
 	i protector.staff_invitations;
 	v_member uuid;
 BEGIN
-	-- a signed-in user activates their own invitations only (the hook runs
-	-- without one)
+	-- a signed-in user activates their own invitations only; without a user,
+	-- only Supabase Auth's hook session (or a superuser) names one
 	IF p_user_id IS DISTINCT FROM COALESCE(protector.current_user_id(), p_user_id)
+	   OR (protector.current_user_id() IS NULL AND SESSION_USER OPERATOR(pg_catalog.<>) 'supabase_auth_admin'
+		   AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER AND r.rolsuper))
 	   OR p_user_id IS NULL OR pg_catalog.to_regclass('auth.users') IS NULL
 	   OR NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
 					  WHERE a.attrelid OPERATOR(pg_catalog.=) 'auth.users'::pg_catalog.regclass
@@ -353,18 +350,19 @@ BEGIN
 	END IF;
 	FOR i IN
 		SELECT * FROM protector.staff_invitations x
-		WHERE x.email_key OPERATOR(pg_catalog.=) protector.normalize_email(v_email) AND x.accepted_at IS NULL
+		WHERE x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(v_email)) AND x.accepted_at IS NULL
 		  AND x.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
 		FOR UPDATE
 	LOOP
+		-- a member already (active, or deactivated: re-admitted by
+		-- reactivating the membership, never by an invitation): it stays open
+		v_member := NULL;
 		INSERT INTO protector.members AS m (organization_id, user_id, role, full_name, email, active)
 		VALUES (i.organization_id, p_user_id, i.role, i.full_name, v_email, true)
-		ON CONFLICT (organization_id, user_id)
-		DO UPDATE SET role = EXCLUDED.role, active = true, full_name = COALESCE(EXCLUDED.full_name, m.full_name)
-		WHERE NOT m.active
+		ON CONFLICT (organization_id, user_id) DO NOTHING
 		RETURNING m.id INTO v_member;
 		IF v_member IS NULL THEN
-			CONTINUE;		-- an active member already: the invitation stays open
+			CONTINUE;
 		END IF;
 		UPDATE protector.staff_invitations x SET accepted_at = pg_catalog.now(), member_id = v_member
 		WHERE x.id OPERATOR(pg_catalog.=) i.id;
@@ -375,7 +373,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.activate_invitations(uuid) IS
-'Turns the open invitations of a confirmed auth user''s e-mail into memberships; returns their organizations';
+'Turns the open invitations of a confirmed auth user''s e-mail into new memberships (never re-admits a deactivated member); returns their organizations';
 
 CREATE FUNCTION protector.accept_staff_invitations()
 RETURNS uuid[]
@@ -436,8 +434,8 @@ COMMENT ON FUNCTION protector.update_staff_permissions(uuid, protector.member_ro
 'Changes a member''s role (owners and admins; only owners touch owners; never the last owner)';
 
 -- Deactivation: the member keeps their history but loses access; their
--- open tasks, the bookings assigned to them that have not started, and
--- their future shifts are released, each change audited.
+-- open tasks, the bookings assigned to them that have not ended, and
+-- their shifts that have not ended are released, each change audited.
 CREATE FUNCTION protector.deactivate_staff(p_member_id uuid, p_reason text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
@@ -467,13 +465,17 @@ BEGIN
 	GET DIAGNOSTICS v_tasks = ROW_COUNT;
 	UPDATE protector.bookings b SET assigned_agent = NULL
 	WHERE b.organization_id OPERATOR(pg_catalog.=) m.organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
-	  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
-	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed}'::protector.booking_status[]);
+	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]);
 	GET DIAGNOSTICS v_bookings = ROW_COUNT;
 	DELETE FROM protector.staff_shifts s
 	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
-	  AND pg_catalog.lower(s.during) OPERATOR(pg_catalog.>) pg_catalog.now();
+	  AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now();
 	GET DIAGNOSTICS v_shifts = ROW_COUNT;
+	-- and invitations to them still open (an invitation never re-admits)
+	DELETE FROM protector.staff_invitations x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) m.organization_id AND x.accepted_at IS NULL
+	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(m.email));
 	-- (keep_one_owner refuses to deactivate the last active owner)
 	UPDATE protector.members x SET active = false WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	PERFORM protector_internal.record_staff_activity(m.organization_id, 'staff.deactivated',
@@ -484,7 +486,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector.deactivate_staff(uuid, text) IS
-'Deactivates a member (owners and admins): their open tasks, bookings not started and future shifts are released; audited';
+'Deactivates a member (owners and admins): their open tasks, bookings and shifts not ended are released; audited';
 
 -- venues and shifts -------------------------------------------------------------
 
@@ -532,9 +534,10 @@ BEGIN
 		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
 	END IF;
 	IF p_start IS NULL OR p_end IS NULL OR p_end OPERATOR(pg_catalog.<=) p_start
+	   OR p_start OPERATOR(pg_catalog.<) '2000-01-01 00:00+00' OR p_end OPERATOR(pg_catalog.>) '2200-01-01 00:00+00'
 	   OR p_end OPERATOR(pg_catalog.>) (p_start OPERATOR(pg_catalog.+) interval '31 days')
 	   OR NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) THEN
-		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days',
+		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, between the years 2000 and 2200',
 			pg_catalog.format('Got %s to %s.', COALESCE(p_start::text, 'NULL'), COALESCE(p_end::text, 'NULL')));
 	END IF;
 	IF p_note IS NOT NULL THEN
@@ -564,8 +567,8 @@ DECLARE
 	v_from timestamptz;
 	v_to timestamptz;
 BEGIN
-	IF p_week_start IS NULL OR NOT pg_catalog.isfinite(p_week_start) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date');
+	IF p_week_start IS NULL OR p_week_start NOT BETWEEN '2000-01-01' AND '2199-12-25' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date between the years 2000 and 2199');
 	END IF;
 	v_org := protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.read', 'venue');
 	SELECT v.timezone INTO v_tz FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) p_venue_id;
@@ -597,7 +600,7 @@ COMMENT ON FUNCTION protector.get_staff_schedule(uuid, date) IS
 -- and completed), their revenue (the ledger: succeeded payments less
 -- refunds), tasks they completed in the range, and the median minutes
 -- between a customer's message and their next reply on the same booking
--- (sql/86_messages.sql; NULL without replies).
+-- (sql/84_messages.sql; NULL without replies).
 CREATE FUNCTION protector.get_staff_performance(p_organization_id uuid, p_from date, p_to date)
 RETURNS TABLE (member_id uuid, full_name text, role protector.member_role, bookings_handled integer,
 			   revenue numeric, currency text, tasks_done integer, median_response_minutes numeric)

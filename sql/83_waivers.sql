@@ -781,10 +781,8 @@ CREATE TRIGGER require_waivers BEFORE UPDATE OF status, party_size, service_id, 
 							OR NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.details IS DISTINCT FROM OLD.details)
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.require_waivers();
--- (AFTER: a new booking's BEFORE INSERT path stays prepare_booking alone)
-CREATE TRIGGER require_waivers_insert AFTER INSERT ON protector.bookings
-	FOR EACH ROW WHEN (NEW.status = 'in_progress' AND NOT protector_internal.restoring())
-	EXECUTE FUNCTION protector_internal.require_waivers();
+-- (a new booking in progress: fired by its AFTER INSERT trigger,
+-- src/booking_followups.c)
 
 -- audited like every business table
 SELECT protector.enable_audit(t)

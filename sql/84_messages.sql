@@ -21,14 +21,21 @@ CREATE TABLE protector.booking_messages (
 	-- staff or customer, and the auth user who wrote it (the database's)
 	sender_kind		text NOT NULL CHECK (sender_kind IN ('staff', 'customer')),
 	sender_user_id	uuid,
+	-- the booking's customer when it was written: whose thread it is (a
+	-- booking moved to another customer does not hand them the earlier
+	-- messages)
+	customer_id		uuid,
 	body			text NOT NULL CHECK (length(body) BETWEEN 1 AND 4000),
 	-- when the other side read it
 	read_at			timestamptz,
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (organization_id, id),
-	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE
+	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE,
+	FOREIGN KEY (organization_id, customer_id)
+		REFERENCES protector.customers (organization_id, id) ON DELETE SET NULL (customer_id)
 );
 CREATE INDEX booking_messages_booking_idx ON protector.booking_messages (organization_id, booking_id, created_at);
+CREATE INDEX booking_messages_customer_idx ON protector.booking_messages (organization_id, customer_id);
 COMMENT ON TABLE protector.booking_messages IS
 'Messages between an organization and the customer of a booking, one thread per booking (docs/messages.md)';
 
@@ -63,18 +70,28 @@ COMMENT ON FUNCTION protector_internal.customer_owns_booking(uuid, uuid) IS
 
 ALTER TABLE protector.booking_messages ENABLE ROW LEVEL SECURITY;
 ALTER TABLE protector.booking_messages FORCE ROW LEVEL SECURITY;
+-- (written as bookings_select is: uncorrelated subqueries, run once per
+-- statement, not per row)
 CREATE POLICY booking_messages_select ON protector.booking_messages FOR SELECT TO authenticated
-	USING (protector_internal.staff_may_message(organization_id, booking_id)
-		   OR protector_internal.customer_owns_booking(organization_id, booking_id));
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('messages.read'))::uuid[])
+		   OR booking_id IN (SELECT b.id FROM protector.bookings b
+							 WHERE b.assigned_agent = (SELECT protector.current_user_id())
+							   AND b.organization_id = ANY ((SELECT protector_internal.orgs_with('messages.send'))::uuid[]))
+		   OR customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[]));
 CREATE POLICY booking_messages_insert ON protector.booking_messages FOR INSERT TO authenticated
-	WITH CHECK ((sender_kind = 'staff' AND protector_internal.staff_may_message(organization_id, booking_id)
-				 AND organization_id = ANY ((SELECT protector_internal.orgs_with('messages.send'))::uuid[]))
-				OR (sender_kind = 'customer' AND protector_internal.customer_owns_booking(organization_id, booking_id)));
+	WITH CHECK ((sender_kind = 'staff'
+				 AND organization_id = ANY ((SELECT protector_internal.orgs_with('messages.send'))::uuid[])
+				 AND (organization_id = ANY ((SELECT protector_internal.orgs_with('messages.read'))::uuid[])
+					  OR booking_id IN (SELECT b.id FROM protector.bookings b
+										WHERE b.assigned_agent = (SELECT protector.current_user_id()))))
+				OR (sender_kind = 'customer' AND customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[])));
+-- read receipts only, through mark_messages_read (guard_message checks the side)
 CREATE POLICY booking_messages_update ON protector.booking_messages FOR UPDATE TO authenticated
-	USING (protector_internal.staff_may_message(organization_id, booking_id)
-		   OR protector_internal.customer_owns_booking(organization_id, booking_id))
-	WITH CHECK (protector_internal.staff_may_message(organization_id, booking_id)
-				OR protector_internal.customer_owns_booking(organization_id, booking_id));
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('messages.read'))::uuid[])
+		   OR booking_id IN (SELECT b.id FROM protector.bookings b
+							 WHERE b.assigned_agent = (SELECT protector.current_user_id())
+							   AND b.organization_id = ANY ((SELECT protector_internal.orgs_with('messages.send'))::uuid[]))
+		   OR customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[]));
 SELECT pg_catalog.pg_extension_config_dump('protector.booking_messages', '');
 
 -- A new message as the database records it: written by the caller, now,
@@ -90,11 +107,14 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a message is 1 to 4000 characters',
 			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(NEW.body), 0)));
 	END IF;
-	IF NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\n\t', '  ')) THEN
+	IF NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\r\n\t', '   ')) THEN
 		PERFORM protector.raise('invalid_parameter', 'a message holds control or invisible direction characters',
 			NULL, 'Plain text with line breaks and tabs is accepted.');
 	END IF;
 	NEW.sender_user_id := protector.current_user_id();
+	-- the thread's customer now (the booking as the caller sees it)
+	SELECT b.customer_id INTO NEW.customer_id FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id;
 	NEW.read_at := NULL;
 	NEW.created_at := pg_catalog.now();
 	RETURN NEW;
@@ -106,26 +126,40 @@ CREATE TRIGGER prepare_message BEFORE INSERT ON protector.booking_messages
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.prepare_message();
 
--- Only the read receipt of a message changes, once.
+-- Only the read receipt of a message changes: once, to now, by the other
+-- side (staff read the customer's, the customer staff's).  An erasure of
+-- the customer (sql/97_lifecycle.sql) replaces the bodies of their thread.
 CREATE FUNCTION protector_internal.guard_message()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.sender_user_id, NEW.body, NEW.created_at)
-	   IS DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.sender_user_id, OLD.body, OLD.created_at)
-	   OR (OLD.read_at IS NOT NULL AND NEW.read_at IS DISTINCT FROM OLD.read_at) THEN
+	IF NEW.body OPERATOR(pg_catalog.=) '[erased]' AND protector_internal.caller_is_trusted()
+	   AND (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.created_at, NEW.read_at)
+		   IS NOT DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.created_at, OLD.read_at) THEN
+		RETURN NEW;
+	END IF;
+	IF (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.sender_user_id, NEW.customer_id, NEW.body, NEW.created_at)
+	   IS DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.sender_user_id, OLD.customer_id,
+						 OLD.body, OLD.created_at)
+	   OR OLD.read_at IS NOT NULL
+	   OR NEW.read_at IS DISTINCT FROM pg_catalog.now()
+	   OR NOT (protector_internal.caller_is_trusted()
+			   OR (OLD.sender_kind OPERATOR(pg_catalog.=) 'customer'
+				   AND protector_internal.staff_may_message(OLD.organization_id, OLD.booking_id))
+			   OR (OLD.sender_kind OPERATOR(pg_catalog.=) 'staff'
+				   AND OLD.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()))) THEN
 		PERFORM protector.raise('invalid_parameter', 'a message cannot be changed', NULL,
-			'Only its read receipt is set, once (mark_messages_read).');
+			'Only its read receipt is set, once, by the other side (mark_messages_read).');
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.guard_message() IS
-'Trigger: a message is never edited; its read receipt is set once';
+'Trigger: a message is never edited; its read receipt is set once, to now, by the other side; an erasure blanks bodies';
 CREATE TRIGGER guard_message BEFORE UPDATE ON protector.booking_messages
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring() AND OLD.* IS DISTINCT FROM NEW.*)
 	EXECUTE FUNCTION protector_internal.guard_message();
 
 CREATE FUNCTION protector.send_message(p_booking_id uuid, p_body text)
@@ -162,14 +196,16 @@ RETURNS SETOF protector.booking_messages
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_org uuid;
 BEGIN
 	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 1000');
 	END IF;
-	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
+	v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
 	RETURN QUERY
 	SELECT * FROM (SELECT m.* FROM protector.booking_messages m
-				   WHERE m.booking_id OPERATOR(pg_catalog.=) p_booking_id
+				   WHERE m.organization_id OPERATOR(pg_catalog.=) v_org AND m.booking_id OPERATOR(pg_catalog.=) p_booking_id
 				   ORDER BY m.created_at DESC, m.id DESC LIMIT p_limit) x
 	ORDER BY x.created_at, x.id;
 END
@@ -197,7 +233,8 @@ BEGIN
 	END IF;
 	UPDATE protector.booking_messages m SET read_at = pg_catalog.now()
 	WHERE m.organization_id OPERATOR(pg_catalog.=) v_org AND m.booking_id OPERATOR(pg_catalog.=) p_booking_id
-	  AND m.sender_kind OPERATOR(pg_catalog.<>) v_side AND m.read_at IS NULL;
+	  AND m.sender_kind OPERATOR(pg_catalog.<>) v_side AND m.read_at IS NULL
+	  AND (v_side OPERATOR(pg_catalog.=) 'staff' OR m.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()));
 	GET DIAGNOSTICS v_count = ROW_COUNT;
 	RETURN v_count;
 END
@@ -217,17 +254,17 @@ DECLARE
 	v_user uuid;
 	v_payload jsonb;
 BEGIN
-	IF protector_internal.restoring() THEN
+	IF protector_internal.restoring()
+	   OR (TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.read_at IS NOT DISTINCT FROM OLD.read_at) THEN
 		RETURN NULL;
 	END IF;
 	v_payload := pg_catalog.jsonb_build_object('op', TG_OP, 'id', NEW.id, 'booking_id', NEW.booking_id,
 											   'sender_kind', NEW.sender_kind, 'created_at', NEW.created_at,
 											   'read_at', NEW.read_at);
 	PERFORM realtime.send(v_payload, 'message', 'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text, true);
-	SELECT c.user_id INTO v_user FROM protector.bookings b
-	JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
-							   AND c.id OPERATOR(pg_catalog.=) b.customer_id
-	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id;
+	-- the customer of the message (not whoever holds the booking now)
+	SELECT c.user_id INTO v_user FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.customer_id;
 	IF v_user IS NOT NULL THEN
 		PERFORM realtime.send(v_payload OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('body', NEW.body), 'message',
 							  'protector:customer:' OPERATOR(pg_catalog.||) v_user::text, true);
@@ -238,8 +275,9 @@ $$;
 COMMENT ON FUNCTION protector_internal.broadcast_message() IS
 'Trigger: a message to Realtime Broadcast, on protector:<organization> (without the body) and protector:customer:<user> (with it)';
 
--- Median minutes between a customer's message and the member's next reply
--- in the same thread, for customer messages written in [p_from, p_to)
+-- Per reply the member wrote: the minutes since the first customer
+-- message of the thread that no staff reply had answered yet; the median
+-- of those, for replies to customer messages written in [p_from, p_to)
 -- (staff performance, sql/81_staff.sql).
 CREATE FUNCTION protector_internal.median_response_minutes(p_organization_id uuid, p_user_id uuid,
 														   p_from timestamptz, p_to timestamptz)
@@ -248,23 +286,24 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT pg_catalog.round((pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY r.minutes))::numeric, 1)
-	FROM (SELECT pg_catalog.date_part('epoch', (SELECT pg_catalog.min(s.created_at) FROM protector.booking_messages s
-												WHERE s.organization_id OPERATOR(pg_catalog.=) c.organization_id
-												  AND s.booking_id OPERATOR(pg_catalog.=) c.booking_id
-												  AND s.sender_kind OPERATOR(pg_catalog.=) 'staff'
-												  AND s.created_at OPERATOR(pg_catalog.>) c.created_at)
-								 OPERATOR(pg_catalog.-) c.created_at) OPERATOR(pg_catalog./) 60 AS minutes,
-				 (SELECT s.sender_user_id FROM protector.booking_messages s
-				  WHERE s.organization_id OPERATOR(pg_catalog.=) c.organization_id AND s.booking_id OPERATOR(pg_catalog.=) c.booking_id
-					AND s.sender_kind OPERATOR(pg_catalog.=) 'staff' AND s.created_at OPERATOR(pg_catalog.>) c.created_at
-				  ORDER BY s.created_at LIMIT 1) AS replier
-		  FROM protector.booking_messages c
-		  WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.sender_kind OPERATOR(pg_catalog.=) 'customer'
-			AND c.created_at OPERATOR(pg_catalog.>=) p_from AND c.created_at OPERATOR(pg_catalog.<) p_to) r
-	WHERE r.replier OPERATOR(pg_catalog.=) p_user_id
+	FROM (SELECT pg_catalog.date_part('epoch', s.created_at OPERATOR(pg_catalog.-) q.asked) OPERATOR(pg_catalog./) 60 AS minutes
+		  FROM protector.booking_messages s
+		  CROSS JOIN LATERAL (
+			  -- the first customer message since the previous staff message
+			  SELECT pg_catalog.min(c.created_at) AS asked FROM protector.booking_messages c
+			  WHERE c.organization_id OPERATOR(pg_catalog.=) s.organization_id AND c.booking_id OPERATOR(pg_catalog.=) s.booking_id
+				AND c.sender_kind OPERATOR(pg_catalog.=) 'customer' AND c.created_at OPERATOR(pg_catalog.<) s.created_at
+				AND c.created_at OPERATOR(pg_catalog.>) COALESCE(
+					(SELECT pg_catalog.max(p.created_at) FROM protector.booking_messages p
+					 WHERE p.organization_id OPERATOR(pg_catalog.=) s.organization_id AND p.booking_id OPERATOR(pg_catalog.=) s.booking_id
+					   AND p.sender_kind OPERATOR(pg_catalog.=) 'staff' AND p.created_at OPERATOR(pg_catalog.<) s.created_at),
+					'-infinity')) q
+		  WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.sender_kind OPERATOR(pg_catalog.=) 'staff'
+			AND s.sender_user_id OPERATOR(pg_catalog.=) p_user_id
+			AND q.asked OPERATOR(pg_catalog.>=) p_from AND q.asked OPERATOR(pg_catalog.<) p_to) r
 $$;
 COMMENT ON FUNCTION protector_internal.median_response_minutes(uuid, uuid, timestamptz, timestamptz) IS
-'Median minutes between a customer''s message and the next staff reply in the thread, over the replies the member wrote';
+'Median minutes, over the member''s replies, from the first unanswered customer message of the thread to the reply';
 
 -- audited like every business table, without the bodies
 SELECT protector.enable_audit('protector.booking_messages', '{body}');

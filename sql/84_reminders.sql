@@ -254,9 +254,7 @@ CREATE TRIGGER customer_reminders AFTER UPDATE OF email, phone, reminder_channel
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.customer_reminders();
 
-CREATE TRIGGER sync_reminders AFTER INSERT ON protector.bookings
-	FOR EACH ROW WHEN (NEW.status = 'confirmed' AND NEW.customer_id IS NOT NULL AND NOT protector_internal.restoring())
-	EXECUTE FUNCTION protector_internal.sync_booking_reminders();
+-- (a new booking's: fired by its AFTER INSERT trigger, src/booking_followups.c)
 CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id ON protector.bookings
 	FOR EACH ROW WHEN ((OLD.status = 'confirmed' OR NEW.status = 'confirmed')
 					   AND (OLD.status, OLD.during, OLD.customer_id) IS DISTINCT FROM (NEW.status, NEW.during, NEW.customer_id)

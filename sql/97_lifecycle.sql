@@ -222,6 +222,10 @@ BEGIN
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
 	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
+	-- their messages: the bodies go (the thread's times stay)
+	UPDATE protector.booking_messages m SET body = '[erased]'
+	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
+	  AND m.body OPERATOR(pg_catalog.<>) '[erased]';
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'last_error',
 		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'

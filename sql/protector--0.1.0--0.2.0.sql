@@ -616,6 +616,10 @@ BEGIN
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
 	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
+	-- their messages: the bodies go (the thread's times stay)
+	UPDATE protector.booking_messages m SET body = '[erased]'
+	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
+	  AND m.body OPERATOR(pg_catalog.<>) '[erased]';
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'last_error',
 		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'
@@ -4834,7 +4838,7 @@ ALTER TABLE protector.bookings
 ALTER TABLE protector.bookings VALIDATE CONSTRAINT bookings_row_check;
 
 -- Staff and shifts (issue 16) --------------------------------------------------
--- sql/63_staff.sql: the staff of an organization: invitations, roles,
+-- sql/81_staff.sql: the staff of an organization: invitations, roles,
 -- deactivation, venues, shifts, activity and performance
 -- (docs/staff.md).
 --
@@ -4855,7 +4859,7 @@ CREATE TABLE protector.staff_invitations (
 	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	email			text NOT NULL CHECK (length(email) <= 320 AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
-	-- the e-mail as compared (normalize_email), set by the database
+	-- the e-mail as compared (trimmed, lower case), set by the database
 	email_key		text NOT NULL,
 	role			protector.member_role NOT NULL DEFAULT 'viewer',
 	full_name		text CHECK (length(full_name) <= 200),
@@ -4951,16 +4955,13 @@ CREATE POLICY staff_invitations_select ON protector.staff_invitations FOR SELECT
 CREATE POLICY staff_invitations_insert ON protector.staff_invitations FOR INSERT TO authenticated
 	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[])
 				AND (role <> 'owner' OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
-CREATE POLICY staff_invitations_update ON protector.staff_invitations FOR UPDATE TO authenticated
-	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[]))
-	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[])
-				AND (role <> 'owner' OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
+-- (an invitation is not edited: a new one replaces it)
 CREATE POLICY staff_invitations_delete ON protector.staff_invitations FOR DELETE TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[]));
 -- venues of staff: the desk sees them, schedulers change them
 CREATE POLICY staff_venues_select ON protector.staff_venues FOR SELECT TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.read'))::uuid[])
-		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id())));
+		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id()) AND m.active));
 CREATE POLICY staff_venues_insert ON protector.staff_venues FOR INSERT TO authenticated
 	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
 CREATE POLICY staff_venues_delete ON protector.staff_venues FOR DELETE TO authenticated
@@ -4968,7 +4969,7 @@ CREATE POLICY staff_venues_delete ON protector.staff_venues FOR DELETE TO authen
 -- shifts: the desk sees them all, everyone their own; schedulers write
 CREATE POLICY staff_shifts_select ON protector.staff_shifts FOR SELECT TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.read'))::uuid[])
-		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id())));
+		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id()) AND m.active));
 CREATE POLICY staff_shifts_insert ON protector.staff_shifts FOR INSERT TO authenticated
 	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
 CREATE POLICY staff_shifts_update ON protector.staff_shifts FOR UPDATE TO authenticated
@@ -4980,7 +4981,7 @@ CREATE POLICY staff_shifts_delete ON protector.staff_shifts FOR DELETE TO authen
 -- log_staff_activity and protector's own changes
 CREATE POLICY staff_activity_select ON protector.staff_activity FOR SELECT TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('staff.activity'))::uuid[])
-		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id())));
+		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id()) AND m.active));
 CREATE POLICY staff_activity_insert ON protector.staff_activity FOR INSERT TO authenticated
 	WITH CHECK (member_id IN (SELECT m.id FROM protector.members m
 							  WHERE m.user_id = (SELECT protector.current_user_id()) AND m.active));
@@ -4990,7 +4991,8 @@ SELECT pg_catalog.pg_extension_config_dump('protector.staff_shifts', '');
 SELECT pg_catalog.pg_extension_config_dump('protector.staff_activity', '');
 SELECT pg_catalog.pg_extension_config_dump('protector.staff_activity_id_seq', '');
 
--- an invitation's e-mail as compared
+-- an invitation's e-mail as compared: trimmed and in lower case, nothing
+-- more (no Unicode folding: two mailboxes never share an invitation)
 CREATE FUNCTION protector_internal.prepare_invitation()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -4998,13 +5000,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	NEW.email := pg_catalog.btrim(NEW.email);
-	NEW.email_key := protector.normalize_email(NEW.email);
+	NEW.email_key := pg_catalog.lower(NEW.email);
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.prepare_invitation() IS
-'Trigger: an invitation''s email_key is its e-mail normalized (normalize_email)';
-CREATE TRIGGER prepare_invitation BEFORE INSERT OR UPDATE OF email ON protector.staff_invitations
+'Trigger: an invitation''s email_key is its e-mail trimmed and in lower case, whatever a write says';
+CREATE TRIGGER prepare_invitation BEFORE INSERT OR UPDATE ON protector.staff_invitations
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.prepare_invitation();
 
@@ -5025,10 +5027,7 @@ COMMENT ON FUNCTION protector_internal.agent_shift_check() IS
 
 CREATE TRIGGER shift_check AFTER INSERT OR UPDATE OR DELETE ON protector.staff_shifts
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.shift_check();
-CREATE TRIGGER agent_shift_check AFTER INSERT ON protector.bookings
-	FOR EACH ROW WHEN (NEW.assigned_agent IS NOT NULL
-					   AND NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]))
-	EXECUTE FUNCTION protector_internal.agent_shift_check();
+-- (a new booking's check: fired by its AFTER INSERT trigger, src/booking_followups.c)
 CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, venue_id, status ON protector.bookings
 	FOR EACH ROW WHEN (NEW.assigned_agent IS NOT NULL
 					   AND NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
@@ -5147,7 +5146,7 @@ BEGIN
 	-- a new invitation replaces an open one of the same address
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.accepted_at IS NULL
-	  AND x.email_key OPERATOR(pg_catalog.=) protector.normalize_email(p_email);
+	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(p_email));
 	INSERT INTO protector.staff_invitations (organization_id, email, role, full_name)
 	VALUES (p_organization_id, p_email, p_role, NULLIF(pg_catalog.btrim(p_full_name), ''))
 	RETURNING * INTO i;
@@ -5172,9 +5171,11 @@ DECLARE
 	i protector.staff_invitations;
 	v_member uuid;
 BEGIN
-	-- a signed-in user activates their own invitations only (the hook runs
-	-- without one)
+	-- a signed-in user activates their own invitations only; without a user,
+	-- only Supabase Auth's hook session (or a superuser) names one
 	IF p_user_id IS DISTINCT FROM COALESCE(protector.current_user_id(), p_user_id)
+	   OR (protector.current_user_id() IS NULL AND SESSION_USER OPERATOR(pg_catalog.<>) 'supabase_auth_admin'
+		   AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER AND r.rolsuper))
 	   OR p_user_id IS NULL OR pg_catalog.to_regclass('auth.users') IS NULL
 	   OR NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
 					  WHERE a.attrelid OPERATOR(pg_catalog.=) 'auth.users'::pg_catalog.regclass
@@ -5188,18 +5189,19 @@ BEGIN
 	END IF;
 	FOR i IN
 		SELECT * FROM protector.staff_invitations x
-		WHERE x.email_key OPERATOR(pg_catalog.=) protector.normalize_email(v_email) AND x.accepted_at IS NULL
+		WHERE x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(v_email)) AND x.accepted_at IS NULL
 		  AND x.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
 		FOR UPDATE
 	LOOP
+		-- a member already (active, or deactivated: re-admitted by
+		-- reactivating the membership, never by an invitation): it stays open
+		v_member := NULL;
 		INSERT INTO protector.members AS m (organization_id, user_id, role, full_name, email, active)
 		VALUES (i.organization_id, p_user_id, i.role, i.full_name, v_email, true)
-		ON CONFLICT (organization_id, user_id)
-		DO UPDATE SET role = EXCLUDED.role, active = true, full_name = COALESCE(EXCLUDED.full_name, m.full_name)
-		WHERE NOT m.active
+		ON CONFLICT (organization_id, user_id) DO NOTHING
 		RETURNING m.id INTO v_member;
 		IF v_member IS NULL THEN
-			CONTINUE;		-- an active member already: the invitation stays open
+			CONTINUE;
 		END IF;
 		UPDATE protector.staff_invitations x SET accepted_at = pg_catalog.now(), member_id = v_member
 		WHERE x.id OPERATOR(pg_catalog.=) i.id;
@@ -5210,7 +5212,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.activate_invitations(uuid) IS
-'Turns the open invitations of a confirmed auth user''s e-mail into memberships; returns their organizations';
+'Turns the open invitations of a confirmed auth user''s e-mail into new memberships (never re-admits a deactivated member); returns their organizations';
 
 CREATE FUNCTION protector.accept_staff_invitations()
 RETURNS uuid[]
@@ -5271,8 +5273,8 @@ COMMENT ON FUNCTION protector.update_staff_permissions(uuid, protector.member_ro
 'Changes a member''s role (owners and admins; only owners touch owners; never the last owner)';
 
 -- Deactivation: the member keeps their history but loses access; their
--- open tasks, the bookings assigned to them that have not started, and
--- their future shifts are released, each change audited.
+-- open tasks, the bookings assigned to them that have not ended, and
+-- their shifts that have not ended are released, each change audited.
 CREATE FUNCTION protector.deactivate_staff(p_member_id uuid, p_reason text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
@@ -5302,13 +5304,17 @@ BEGIN
 	GET DIAGNOSTICS v_tasks = ROW_COUNT;
 	UPDATE protector.bookings b SET assigned_agent = NULL
 	WHERE b.organization_id OPERATOR(pg_catalog.=) m.organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
-	  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
-	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed}'::protector.booking_status[]);
+	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]);
 	GET DIAGNOSTICS v_bookings = ROW_COUNT;
 	DELETE FROM protector.staff_shifts s
 	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
-	  AND pg_catalog.lower(s.during) OPERATOR(pg_catalog.>) pg_catalog.now();
+	  AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now();
 	GET DIAGNOSTICS v_shifts = ROW_COUNT;
+	-- and invitations to them still open (an invitation never re-admits)
+	DELETE FROM protector.staff_invitations x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) m.organization_id AND x.accepted_at IS NULL
+	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(m.email));
 	-- (keep_one_owner refuses to deactivate the last active owner)
 	UPDATE protector.members x SET active = false WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	PERFORM protector_internal.record_staff_activity(m.organization_id, 'staff.deactivated',
@@ -5319,7 +5325,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector.deactivate_staff(uuid, text) IS
-'Deactivates a member (owners and admins): their open tasks, bookings not started and future shifts are released; audited';
+'Deactivates a member (owners and admins): their open tasks, bookings and shifts not ended are released; audited';
 
 -- venues and shifts -------------------------------------------------------------
 
@@ -5367,9 +5373,10 @@ BEGIN
 		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
 	END IF;
 	IF p_start IS NULL OR p_end IS NULL OR p_end OPERATOR(pg_catalog.<=) p_start
+	   OR p_start OPERATOR(pg_catalog.<) '2000-01-01 00:00+00' OR p_end OPERATOR(pg_catalog.>) '2200-01-01 00:00+00'
 	   OR p_end OPERATOR(pg_catalog.>) (p_start OPERATOR(pg_catalog.+) interval '31 days')
 	   OR NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) THEN
-		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days',
+		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, between the years 2000 and 2200',
 			pg_catalog.format('Got %s to %s.', COALESCE(p_start::text, 'NULL'), COALESCE(p_end::text, 'NULL')));
 	END IF;
 	IF p_note IS NOT NULL THEN
@@ -5399,8 +5406,8 @@ DECLARE
 	v_from timestamptz;
 	v_to timestamptz;
 BEGIN
-	IF p_week_start IS NULL OR NOT pg_catalog.isfinite(p_week_start) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date');
+	IF p_week_start IS NULL OR p_week_start NOT BETWEEN '2000-01-01' AND '2199-12-25' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date between the years 2000 and 2199');
 	END IF;
 	v_org := protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.read', 'venue');
 	SELECT v.timezone INTO v_tz FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) p_venue_id;
@@ -5432,7 +5439,7 @@ COMMENT ON FUNCTION protector.get_staff_schedule(uuid, date) IS
 -- and completed), their revenue (the ledger: succeeded payments less
 -- refunds), tasks they completed in the range, and the median minutes
 -- between a customer's message and their next reply on the same booking
--- (sql/86_messages.sql; NULL without replies).
+-- (sql/84_messages.sql; NULL without replies).
 CREATE FUNCTION protector.get_staff_performance(p_organization_id uuid, p_from date, p_to date)
 RETURNS TABLE (member_id uuid, full_name text, role protector.member_role, bookings_handled integer,
 			   revenue numeric, currency text, tasks_done integer, median_response_minutes numeric)
@@ -6294,10 +6301,8 @@ CREATE TRIGGER require_waivers BEFORE UPDATE OF status, party_size, service_id, 
 							OR NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.details IS DISTINCT FROM OLD.details)
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.require_waivers();
--- (AFTER: a new booking's BEFORE INSERT path stays prepare_booking alone)
-CREATE TRIGGER require_waivers_insert AFTER INSERT ON protector.bookings
-	FOR EACH ROW WHEN (NEW.status = 'in_progress' AND NOT protector_internal.restoring())
-	EXECUTE FUNCTION protector_internal.require_waivers();
+-- (a new booking in progress: fired by its AFTER INSERT trigger,
+-- src/booking_followups.c)
 
 -- audited like every business table
 SELECT protector.enable_audit(t)
@@ -6342,14 +6347,21 @@ CREATE TABLE protector.booking_messages (
 	-- staff or customer, and the auth user who wrote it (the database's)
 	sender_kind		text NOT NULL CHECK (sender_kind IN ('staff', 'customer')),
 	sender_user_id	uuid,
+	-- the booking's customer when it was written: whose thread it is (a
+	-- booking moved to another customer does not hand them the earlier
+	-- messages)
+	customer_id		uuid,
 	body			text NOT NULL CHECK (length(body) BETWEEN 1 AND 4000),
 	-- when the other side read it
 	read_at			timestamptz,
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (organization_id, id),
-	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE
+	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE,
+	FOREIGN KEY (organization_id, customer_id)
+		REFERENCES protector.customers (organization_id, id) ON DELETE SET NULL (customer_id)
 );
 CREATE INDEX booking_messages_booking_idx ON protector.booking_messages (organization_id, booking_id, created_at);
+CREATE INDEX booking_messages_customer_idx ON protector.booking_messages (organization_id, customer_id);
 COMMENT ON TABLE protector.booking_messages IS
 'Messages between an organization and the customer of a booking, one thread per booking (docs/messages.md)';
 
@@ -6384,18 +6396,28 @@ COMMENT ON FUNCTION protector_internal.customer_owns_booking(uuid, uuid) IS
 
 ALTER TABLE protector.booking_messages ENABLE ROW LEVEL SECURITY;
 ALTER TABLE protector.booking_messages FORCE ROW LEVEL SECURITY;
+-- (written as bookings_select is: uncorrelated subqueries, run once per
+-- statement, not per row)
 CREATE POLICY booking_messages_select ON protector.booking_messages FOR SELECT TO authenticated
-	USING (protector_internal.staff_may_message(organization_id, booking_id)
-		   OR protector_internal.customer_owns_booking(organization_id, booking_id));
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('messages.read'))::uuid[])
+		   OR booking_id IN (SELECT b.id FROM protector.bookings b
+							 WHERE b.assigned_agent = (SELECT protector.current_user_id())
+							   AND b.organization_id = ANY ((SELECT protector_internal.orgs_with('messages.send'))::uuid[]))
+		   OR customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[]));
 CREATE POLICY booking_messages_insert ON protector.booking_messages FOR INSERT TO authenticated
-	WITH CHECK ((sender_kind = 'staff' AND protector_internal.staff_may_message(organization_id, booking_id)
-				 AND organization_id = ANY ((SELECT protector_internal.orgs_with('messages.send'))::uuid[]))
-				OR (sender_kind = 'customer' AND protector_internal.customer_owns_booking(organization_id, booking_id)));
+	WITH CHECK ((sender_kind = 'staff'
+				 AND organization_id = ANY ((SELECT protector_internal.orgs_with('messages.send'))::uuid[])
+				 AND (organization_id = ANY ((SELECT protector_internal.orgs_with('messages.read'))::uuid[])
+					  OR booking_id IN (SELECT b.id FROM protector.bookings b
+										WHERE b.assigned_agent = (SELECT protector.current_user_id()))))
+				OR (sender_kind = 'customer' AND customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[])));
+-- read receipts only, through mark_messages_read (guard_message checks the side)
 CREATE POLICY booking_messages_update ON protector.booking_messages FOR UPDATE TO authenticated
-	USING (protector_internal.staff_may_message(organization_id, booking_id)
-		   OR protector_internal.customer_owns_booking(organization_id, booking_id))
-	WITH CHECK (protector_internal.staff_may_message(organization_id, booking_id)
-				OR protector_internal.customer_owns_booking(organization_id, booking_id));
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('messages.read'))::uuid[])
+		   OR booking_id IN (SELECT b.id FROM protector.bookings b
+							 WHERE b.assigned_agent = (SELECT protector.current_user_id())
+							   AND b.organization_id = ANY ((SELECT protector_internal.orgs_with('messages.send'))::uuid[]))
+		   OR customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[]));
 SELECT pg_catalog.pg_extension_config_dump('protector.booking_messages', '');
 
 -- A new message as the database records it: written by the caller, now,
@@ -6411,11 +6433,14 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a message is 1 to 4000 characters',
 			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(NEW.body), 0)));
 	END IF;
-	IF NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\n\t', '  ')) THEN
+	IF NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\r\n\t', '   ')) THEN
 		PERFORM protector.raise('invalid_parameter', 'a message holds control or invisible direction characters',
 			NULL, 'Plain text with line breaks and tabs is accepted.');
 	END IF;
 	NEW.sender_user_id := protector.current_user_id();
+	-- the thread's customer now (the booking as the caller sees it)
+	SELECT b.customer_id INTO NEW.customer_id FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id;
 	NEW.read_at := NULL;
 	NEW.created_at := pg_catalog.now();
 	RETURN NEW;
@@ -6427,26 +6452,40 @@ CREATE TRIGGER prepare_message BEFORE INSERT ON protector.booking_messages
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.prepare_message();
 
--- Only the read receipt of a message changes, once.
+-- Only the read receipt of a message changes: once, to now, by the other
+-- side (staff read the customer's, the customer staff's).  An erasure of
+-- the customer (sql/97_lifecycle.sql) replaces the bodies of their thread.
 CREATE FUNCTION protector_internal.guard_message()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.sender_user_id, NEW.body, NEW.created_at)
-	   IS DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.sender_user_id, OLD.body, OLD.created_at)
-	   OR (OLD.read_at IS NOT NULL AND NEW.read_at IS DISTINCT FROM OLD.read_at) THEN
+	IF NEW.body OPERATOR(pg_catalog.=) '[erased]' AND protector_internal.caller_is_trusted()
+	   AND (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.created_at, NEW.read_at)
+		   IS NOT DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.created_at, OLD.read_at) THEN
+		RETURN NEW;
+	END IF;
+	IF (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.sender_user_id, NEW.customer_id, NEW.body, NEW.created_at)
+	   IS DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.sender_user_id, OLD.customer_id,
+						 OLD.body, OLD.created_at)
+	   OR OLD.read_at IS NOT NULL
+	   OR NEW.read_at IS DISTINCT FROM pg_catalog.now()
+	   OR NOT (protector_internal.caller_is_trusted()
+			   OR (OLD.sender_kind OPERATOR(pg_catalog.=) 'customer'
+				   AND protector_internal.staff_may_message(OLD.organization_id, OLD.booking_id))
+			   OR (OLD.sender_kind OPERATOR(pg_catalog.=) 'staff'
+				   AND OLD.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()))) THEN
 		PERFORM protector.raise('invalid_parameter', 'a message cannot be changed', NULL,
-			'Only its read receipt is set, once (mark_messages_read).');
+			'Only its read receipt is set, once, by the other side (mark_messages_read).');
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.guard_message() IS
-'Trigger: a message is never edited; its read receipt is set once';
+'Trigger: a message is never edited; its read receipt is set once, to now, by the other side; an erasure blanks bodies';
 CREATE TRIGGER guard_message BEFORE UPDATE ON protector.booking_messages
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring() AND OLD.* IS DISTINCT FROM NEW.*)
 	EXECUTE FUNCTION protector_internal.guard_message();
 
 CREATE FUNCTION protector.send_message(p_booking_id uuid, p_body text)
@@ -6483,14 +6522,16 @@ RETURNS SETOF protector.booking_messages
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_org uuid;
 BEGIN
 	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 1000');
 	END IF;
-	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
+	v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
 	RETURN QUERY
 	SELECT * FROM (SELECT m.* FROM protector.booking_messages m
-				   WHERE m.booking_id OPERATOR(pg_catalog.=) p_booking_id
+				   WHERE m.organization_id OPERATOR(pg_catalog.=) v_org AND m.booking_id OPERATOR(pg_catalog.=) p_booking_id
 				   ORDER BY m.created_at DESC, m.id DESC LIMIT p_limit) x
 	ORDER BY x.created_at, x.id;
 END
@@ -6518,7 +6559,8 @@ BEGIN
 	END IF;
 	UPDATE protector.booking_messages m SET read_at = pg_catalog.now()
 	WHERE m.organization_id OPERATOR(pg_catalog.=) v_org AND m.booking_id OPERATOR(pg_catalog.=) p_booking_id
-	  AND m.sender_kind OPERATOR(pg_catalog.<>) v_side AND m.read_at IS NULL;
+	  AND m.sender_kind OPERATOR(pg_catalog.<>) v_side AND m.read_at IS NULL
+	  AND (v_side OPERATOR(pg_catalog.=) 'staff' OR m.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()));
 	GET DIAGNOSTICS v_count = ROW_COUNT;
 	RETURN v_count;
 END
@@ -6538,17 +6580,17 @@ DECLARE
 	v_user uuid;
 	v_payload jsonb;
 BEGIN
-	IF protector_internal.restoring() THEN
+	IF protector_internal.restoring()
+	   OR (TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.read_at IS NOT DISTINCT FROM OLD.read_at) THEN
 		RETURN NULL;
 	END IF;
 	v_payload := pg_catalog.jsonb_build_object('op', TG_OP, 'id', NEW.id, 'booking_id', NEW.booking_id,
 											   'sender_kind', NEW.sender_kind, 'created_at', NEW.created_at,
 											   'read_at', NEW.read_at);
 	PERFORM realtime.send(v_payload, 'message', 'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text, true);
-	SELECT c.user_id INTO v_user FROM protector.bookings b
-	JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
-							   AND c.id OPERATOR(pg_catalog.=) b.customer_id
-	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id;
+	-- the customer of the message (not whoever holds the booking now)
+	SELECT c.user_id INTO v_user FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.customer_id;
 	IF v_user IS NOT NULL THEN
 		PERFORM realtime.send(v_payload OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('body', NEW.body), 'message',
 							  'protector:customer:' OPERATOR(pg_catalog.||) v_user::text, true);
@@ -6559,8 +6601,9 @@ $$;
 COMMENT ON FUNCTION protector_internal.broadcast_message() IS
 'Trigger: a message to Realtime Broadcast, on protector:<organization> (without the body) and protector:customer:<user> (with it)';
 
--- Median minutes between a customer's message and the member's next reply
--- in the same thread, for customer messages written in [p_from, p_to)
+-- Per reply the member wrote: the minutes since the first customer
+-- message of the thread that no staff reply had answered yet; the median
+-- of those, for replies to customer messages written in [p_from, p_to)
 -- (staff performance, sql/81_staff.sql).
 CREATE FUNCTION protector_internal.median_response_minutes(p_organization_id uuid, p_user_id uuid,
 														   p_from timestamptz, p_to timestamptz)
@@ -6569,23 +6612,24 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT pg_catalog.round((pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY r.minutes))::numeric, 1)
-	FROM (SELECT pg_catalog.date_part('epoch', (SELECT pg_catalog.min(s.created_at) FROM protector.booking_messages s
-												WHERE s.organization_id OPERATOR(pg_catalog.=) c.organization_id
-												  AND s.booking_id OPERATOR(pg_catalog.=) c.booking_id
-												  AND s.sender_kind OPERATOR(pg_catalog.=) 'staff'
-												  AND s.created_at OPERATOR(pg_catalog.>) c.created_at)
-								 OPERATOR(pg_catalog.-) c.created_at) OPERATOR(pg_catalog./) 60 AS minutes,
-				 (SELECT s.sender_user_id FROM protector.booking_messages s
-				  WHERE s.organization_id OPERATOR(pg_catalog.=) c.organization_id AND s.booking_id OPERATOR(pg_catalog.=) c.booking_id
-					AND s.sender_kind OPERATOR(pg_catalog.=) 'staff' AND s.created_at OPERATOR(pg_catalog.>) c.created_at
-				  ORDER BY s.created_at LIMIT 1) AS replier
-		  FROM protector.booking_messages c
-		  WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.sender_kind OPERATOR(pg_catalog.=) 'customer'
-			AND c.created_at OPERATOR(pg_catalog.>=) p_from AND c.created_at OPERATOR(pg_catalog.<) p_to) r
-	WHERE r.replier OPERATOR(pg_catalog.=) p_user_id
+	FROM (SELECT pg_catalog.date_part('epoch', s.created_at OPERATOR(pg_catalog.-) q.asked) OPERATOR(pg_catalog./) 60 AS minutes
+		  FROM protector.booking_messages s
+		  CROSS JOIN LATERAL (
+			  -- the first customer message since the previous staff message
+			  SELECT pg_catalog.min(c.created_at) AS asked FROM protector.booking_messages c
+			  WHERE c.organization_id OPERATOR(pg_catalog.=) s.organization_id AND c.booking_id OPERATOR(pg_catalog.=) s.booking_id
+				AND c.sender_kind OPERATOR(pg_catalog.=) 'customer' AND c.created_at OPERATOR(pg_catalog.<) s.created_at
+				AND c.created_at OPERATOR(pg_catalog.>) COALESCE(
+					(SELECT pg_catalog.max(p.created_at) FROM protector.booking_messages p
+					 WHERE p.organization_id OPERATOR(pg_catalog.=) s.organization_id AND p.booking_id OPERATOR(pg_catalog.=) s.booking_id
+					   AND p.sender_kind OPERATOR(pg_catalog.=) 'staff' AND p.created_at OPERATOR(pg_catalog.<) s.created_at),
+					'-infinity')) q
+		  WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.sender_kind OPERATOR(pg_catalog.=) 'staff'
+			AND s.sender_user_id OPERATOR(pg_catalog.=) p_user_id
+			AND q.asked OPERATOR(pg_catalog.>=) p_from AND q.asked OPERATOR(pg_catalog.<) p_to) r
 $$;
 COMMENT ON FUNCTION protector_internal.median_response_minutes(uuid, uuid, timestamptz, timestamptz) IS
-'Median minutes between a customer''s message and the next staff reply in the thread, over the replies the member wrote';
+'Median minutes, over the member''s replies, from the first unanswered customer message of the thread to the reply';
 
 -- audited like every business table, without the bodies
 SELECT protector.enable_audit('protector.booking_messages', '{body}');
@@ -6865,9 +6909,7 @@ CREATE TRIGGER customer_reminders AFTER UPDATE OF email, phone, reminder_channel
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.customer_reminders();
 
-CREATE TRIGGER sync_reminders AFTER INSERT ON protector.bookings
-	FOR EACH ROW WHEN (NEW.status = 'confirmed' AND NEW.customer_id IS NOT NULL AND NOT protector_internal.restoring())
-	EXECUTE FUNCTION protector_internal.sync_booking_reminders();
+-- (a new booking's: fired by its AFTER INSERT trigger, src/booking_followups.c)
 CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id ON protector.bookings
 	FOR EACH ROW WHEN ((OLD.status = 'confirmed' OR NEW.status = 'confirmed')
 					   AND (OLD.status, OLD.during, OLD.customer_id) IS DISTINCT FROM (NEW.status, NEW.during, NEW.customer_id)
@@ -7218,6 +7260,27 @@ WHERE b.status OPERATOR(pg_catalog.=) 'confirmed' AND a.channel IS NOT NULL
   AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o) OPERATOR(pg_catalog.>) pg_catalog.now();
 RESET session_replication_role;
 
+-- bookings now go only to agents on shift (docs/staff.md): name the
+-- organizations that assigned agents before, so that they schedule shifts
+-- or turn settings.staff.require_shifts off before they next assign or
+-- move such a booking
+DO $require_shifts$
+DECLARE
+	o record;
+BEGIN
+	FOR o IN
+		SELECT g.id, g.slug, pg_catalog.count(*) AS n FROM protector.organizations g
+		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) g.id
+		WHERE b.assigned_agent IS NOT NULL AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+		  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+		GROUP BY g.id, g.slug ORDER BY g.slug
+	LOOP
+		RAISE NOTICE 'protector 0.2.0: organization % (%) has % assigned bookings and no shifts yet', o.slug, o.id, o.n
+			USING HINT = 'Schedule the agents'' shifts (create_staff_schedule), or set settings.staff.require_shifts to false.';
+	END LOOP;
+END
+$require_shifts$;
+
 -- restores: the tables of issue 16 like every other (sql/98_restore.sql)
 DO $restore_issue16$
 DECLARE
@@ -7274,3 +7337,42 @@ BEGIN
 END
 $restore_issue16$;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION protector_internal.keep_one_owner()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF OLD.role OPERATOR(pg_catalog.=) 'owner' AND OLD.active
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'DELETE'
+			OR NEW.role OPERATOR(pg_catalog.<>) 'owner' OR NOT NEW.active) THEN
+		-- serialize owner changes of one organization
+		PERFORM pg_catalog.pg_advisory_xact_lock(1886547714, pg_catalog.hashtext(OLD.organization_id::text));
+		-- a cascaded delete of the whole organization may remove every owner;
+		-- the other owners are locked (FOR KEY SHARE's stronger kin): under
+		-- REPEATABLE READ or SERIALIZABLE, an owner another transaction
+		-- demoted since the snapshot is a serialization failure (40001), not
+		-- an owner counted that is no longer one
+		PERFORM FROM protector.members m
+		WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+		  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id
+		FOR UPDATE;
+		IF EXISTS (SELECT FROM protector.organizations o
+				   WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id)
+		   AND NOT FOUND THEN
+			PERFORM protector.raise('invalid_parameter',
+				'an organization must keep at least one active owner',
+				pg_catalog.format('Member %s is the last active owner of organization %s.',
+								  OLD.id, OLD.organization_id),
+				'Make another member owner first.');
+		END IF;
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+		RETURN OLD;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_one_owner() IS
+'Trigger: refuses to delete, demote or deactivate the last active owner of an organization';

@@ -125,16 +125,29 @@ range_bounds(Datum range, TimestampTz *start, TimestampTz *end)
 	*end = DatumGetTimestampTz(hi.val);
 }
 
+/* a column the table declares NOT NULL (an error on any other table) */
+static Datum
+required(HeapTuple tuple, AttrNumber attnum, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attnum, desc, &isnull);
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("column \"%s\" of a shift must not be null", NameStr(TupleDescAttr(desc, attnum - 1)->attname)),
+				 protector_errhint_damaged()));
+	return d;
+}
+
 static void
 read_shift(HeapTuple tuple, TupleDesc desc, ShiftRow *row)
 {
-	bool		isnull;
-
-	row->id = DatumGetUUIDP(heap_getattr(tuple, catalog.id, desc, &isnull));
-	row->organization_id = DatumGetUUIDP(heap_getattr(tuple, catalog.organization_id, desc, &isnull));
-	row->member_id = DatumGetUUIDP(heap_getattr(tuple, catalog.member_id, desc, &isnull));
-	row->venue_id = DatumGetUUIDP(heap_getattr(tuple, catalog.venue_id, desc, &isnull));
-	row->during = heap_getattr(tuple, catalog.range, desc, &isnull);
+	row->id = DatumGetUUIDP(required(tuple, catalog.id, desc));
+	row->organization_id = DatumGetUUIDP(required(tuple, catalog.organization_id, desc));
+	row->member_id = DatumGetUUIDP(required(tuple, catalog.member_id, desc));
+	row->venue_id = DatumGetUUIDP(required(tuple, catalog.venue_id, desc));
+	row->during = required(tuple, catalog.range, desc);
 	range_bounds(row->during, &row->start, &row->end);
 }
 
@@ -418,7 +431,7 @@ agent_relcache_callback(Datum arg, Oid relid)
 
 /* the member that user is in the organization, if its shifts are required */
 #define MEMBER_SQL \
-	"SELECT m.id FROM protector.members m" \
+	"SELECT m.id, m.active FROM protector.members m" \
 	" JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) m.organization_id" \
 	" WHERE m.organization_id OPERATOR(pg_catalog.=) $1 AND m.user_id OPERATOR(pg_catalog.=) $2" \
 	"   AND (o.settings OPERATOR(pg_catalog.#>>) '{staff,require_shifts}') IS DISTINCT FROM 'false'"
@@ -446,14 +459,22 @@ copy_bool(HeapTuple tuple, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
 	*(bool *) arg = DatumGetBool(SPI_getbinval(tuple, desc, 1, &isnull)) && !isnull;
 }
 
+typedef struct MemberOf
+{
+	Datum		id;
+	bool		active;
+} MemberOf;
+
 static void
 copy_member(HeapTuple tuple, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
 {
+	MemberOf   *m = (MemberOf *) arg;
 	bool		isnull;
 	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
 
 	memcpy(id, DatumGetUUIDP(SPI_getbinval(tuple, desc, 1, &isnull)), sizeof(pg_uuid_t));
-	*(Datum *) arg = UUIDPGetDatum(id);
+	m->id = UUIDPGetDatum(id);
+	m->active = DatumGetBool(SPI_getbinval(tuple, desc, 2, &isnull));
 }
 
 static bool
@@ -489,8 +510,12 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 	AgentCheck	latest;
 	AgentCheck	then;
 	bool		isnull;
+	bool		null_org;
+	bool		null_venue;
+	bool		null_range;
 	Datum		agent;
 	Datum		args[2];
+	MemberOf	member;
 	RangeVerdict verdict;
 	TimestampTz start;
 	TimestampTz end;
@@ -510,15 +535,27 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 	agent = heap_getattr(tuple, agent_catalog.assigned_agent, desc, &isnull);
 	if (isnull)
 		return PointerGetDatum(NULL);
-	latest.values[0] = heap_getattr(tuple, agent_catalog.organization_id, desc, &isnull);
-	latest.values[2] = heap_getattr(tuple, agent_catalog.venue_id, desc, &isnull);
-	latest.values[3] = heap_getattr(tuple, agent_catalog.during, desc, &isnull);
+	latest.values[0] = heap_getattr(tuple, agent_catalog.organization_id, desc, &null_org);
+	latest.values[2] = heap_getattr(tuple, agent_catalog.venue_id, desc, &null_venue);
+	latest.values[3] = heap_getattr(tuple, agent_catalog.during, desc, &null_range);
+	if (null_org || null_venue || null_range)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("a booking's organization, venue and time must not be null"),
+				 protector_errhint_damaged()));
 
 	/* the member, when the organization requires shifts */
 	args[0] = latest.values[0];
 	args[1] = agent;
-	if (protector_read(&read, args, NULL, copy_member, &latest.values[1]) == 0)
+	if (protector_read(&read, args, NULL, copy_member, &member) == 0)
 		return PointerGetDatum(NULL);
+	if (!member.active)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_CONFLICT),
+				 errmsg("%s is no active member", member_name(DatumGetUUIDP(member.id))),
+				 errdetail("A booking is assigned only to an active member on shift."),
+				 errhint("Assign someone else.")));
+	latest.values[1] = member.id;
 	lock_members(DatumGetUUIDP(latest.values[1]), NULL);
 	then = latest;
 	verdict = protector_range_verdict(agent_uncovered, &latest, agent_uncovered, &then);

@@ -52,6 +52,7 @@
 #include "capabilities.h"
 #include "direct_insert.h"
 #include "realtime.h"
+#include "booking_followups.h"
 #include "support.h"
 
 static const TriggerProtocol workflow_protocol = {
@@ -69,6 +70,7 @@ typedef struct NewBooking
 	pg_uuid_t  *service_id;
 	Datum		assigned_agent;
 	bool		no_agent;
+	bool		no_customer;
 	TimestampTz start;
 	char	   *status;
 	char	   *source;
@@ -106,6 +108,7 @@ read_new_booking(Relation bookings, HeapTuple tuple, NewBooking *b)
 	b->organization_id = DatumGetUUIDP(column_value(bookings, tuple, "organization_id", UUIDOID, &isnull));
 	b->service_id = DatumGetUUIDP(column_value(bookings, tuple, "service_id", UUIDOID, &isnull));
 	b->assigned_agent = column_value(bookings, tuple, "assigned_agent", UUIDOID, &b->no_agent);
+	(void) column_value(bookings, tuple, "customer_id", UUIDOID, &b->no_customer);
 	during = DatumGetRangeTypeP(column_value(bookings, tuple, "during", TSTZRANGEOID, &isnull));
 	range_deserialize(lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO), during, &lo, &hi, &empty);
 	b->start = DatumGetTimestampTz(lo.val);
@@ -291,6 +294,8 @@ protector_booking_workflow_insert(PG_FUNCTION_ARGS)
 	if (protector_restoring())
 		return PointerGetDatum(NULL);
 	read_new_booking(trigdata->tg_relation, trigdata->tg_trigtuple, &b);
+	/* reminders, the agent's shift, waivers: booking_followups.c */
+	protector_booking_followups(fcinfo, b.status, !b.no_customer, !b.no_agent);
 	if (strcmp(b.status, "held") == 0 && strcmp(b.source, "widget") == 0)
 		review = false;			/* a widget booking the desk confirms before its hold expires */
 	else if (strcmp(b.status, "pending") == 0 || strcmp(b.status, "confirmed") == 0)

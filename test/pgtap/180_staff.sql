@@ -7,7 +7,7 @@
 -- figures are worked out beside them.  Concurrency:
 -- test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(50);
+SELECT plan(56);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['s_owner', 's_admin', 's_manager', 's_operator', 's_agent', 's_agent2',
 														's_viewer', 's_other']) u;
@@ -105,7 +105,7 @@ SELECT throws_ok($$SELECT protector.create_staff_schedule('0a180000-0000-4000-80
 				   pg_temp.t(0, 17), pg_temp.t(0, 20))$$, '23P01', 'the shifts of Agent overlap',
 	'17:00-20:00 overlaps 13:00-18:00');
 SELECT throws_ok($$SELECT protector.create_staff_schedule('0a180000-0000-4000-8000-0000000000e5', '0a180000-0000-4000-8000-0000000000a1',
-				   pg_temp.t(0, 18), pg_temp.t(0, 17))$$, '22023', 'a shift ends after it starts, within 31 days', 'backwards');
+				   pg_temp.t(0, 18), pg_temp.t(0, 17))$$, '22023', 'a shift ends after it starts, within 31 days, between the years 2000 and 2200', 'backwards');
 SELECT lives_ok($$SELECT protector.create_staff_schedule('0a180000-0000-4000-8000-0000000000e6', '0a180000-0000-4000-8000-0000000000a1',
 				  pg_temp.t(0, 9), pg_temp.t(0, 12))$$, 'Agent2: Monday 9:00-12:00 (another member may overlap Agent)');
 SELECT tests.authenticate_as('s_operator');
@@ -175,6 +175,38 @@ SELECT tests.authenticate_as('s_manager');
 SELECT throws_ok($$SELECT protector.create_staff_schedule('0a180000-0000-4000-8000-0000000000e5', '0a180000-0000-4000-8000-0000000000a1',
 				   pg_temp.t(4, 9), pg_temp.t(4, 12))$$, '22023', 'shifts are for active members', 'no shifts for a former member');
 
+-- 6b. what review found
+-- an invitation never re-admits a deactivated member, nor can it be edited
+SELECT tests.authenticate_as('s_admin');
+SELECT lives_ok($$SELECT protector.create_staff_member('0a180000-0000-4000-8000-000000000000', 's_agent@test.invalid', 'admin')$$,
+	'an admin invites the departed agent''s address as an admin');
+UPDATE protector.staff_invitations SET expires_at = 'infinity', email_key = 'evil@test.invalid';
+SELECT is((SELECT count(*)::int FROM protector.staff_invitations WHERE expires_at = 'infinity' OR email_key = 'evil@test.invalid'), 0,
+	'invitations cannot be edited (no expiry forever, no other address)');
+RESET ROLE;
+UPDATE auth.users SET email_confirmed_at = now() WHERE id = tests.get_supabase_uid('s_agent');
+SELECT tests.authenticate_as('s_agent');
+SELECT is(protector.accept_staff_invitations(), '{}'::uuid[], 'the deactivated agent accepts nothing');
+RESET ROLE;
+SELECT is((SELECT format('%s %s', role, active) FROM protector.members WHERE id = '0a180000-0000-4000-8000-0000000000e5'),
+	'agent f', 'and stays an inactive agent');
+-- a deactivated member is assigned nothing, even on a shift of theirs
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
+VALUES ('0a180000-0000-4000-8000-000000000000', '0a180000-0000-4000-8000-0000000000e5', '0a180000-0000-4000-8000-0000000000a1',
+		tstzrange(pg_temp.t(5, 8), pg_temp.t(5, 20)));
+SET LOCAL session_replication_role = origin;
+SELECT throws_ok($$SELECT protector.create_booking('0a180000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(5, 10),
+				   p_assigned_agent => tests.get_supabase_uid('s_agent'))$$, '23P01', 'Agent is no active member',
+	'no booking goes to a deactivated member');
+-- the hook's path without a user is the hook's only
+SELECT tests.authenticate_as('s_operator');
+SELECT set_config('request.jwt.claims', '{"role": "authenticated"}', true);
+SELECT is((SELECT count(*)::int FROM protector_internal.activate_invitations(tests.get_supabase_uid('s_agent2'))), 0,
+	'a request without a user activates nobody''s invitations');
+RESET ROLE;
+SELECT tests.authenticate_as('s_operator');
+
 -- 7. activity and performance
 SELECT tests.authenticate_as('s_operator');
 SELECT isnt(protector.log_staff_activity('0a180000-0000-4000-8000-000000000000', 'desk.check_in', '{"door": "north"}'), NULL,
@@ -184,7 +216,7 @@ SELECT throws_ok($$SELECT protector.log_staff_activity('0a180000-0000-4000-8000-
 SELECT is((SELECT string_agg(action, ', ' ORDER BY id) FROM protector.staff_activity), 'desk.check_in', 'and sees their own only');
 SELECT tests.authenticate_as('s_owner');
 SELECT is((SELECT string_agg(action, ', ' ORDER BY id) FROM protector.staff_activity),
-	'staff.invited, staff.joined, staff.role_changed, staff.deactivated, desk.check_in',
+	'staff.invited, staff.joined, staff.role_changed, staff.deactivated, staff.invited, desk.check_in',
 	'the owner reads the whole log, protector''s own entries included');
 SELECT tests.authenticate_as('s_operator');
 SELECT throws_ok($$SELECT * FROM protector.get_staff_performance('0a180000-0000-4000-8000-000000000000', current_date, current_date)$$,

@@ -1,0 +1,77 @@
+/*-------------------------------------------------------------------------
+ *
+ * booking_followups.c
+ *	  What else a new booking sets off, fired from its one AFTER INSERT
+ *	  row trigger (workflow.c) instead of from triggers of their own:
+ *	  PostgreSQL parses and compiles every trigger's WHEN clause for every
+ *	  INSERT statement, and a booking that needs none of these (most do
+ *	  not) should not pay for three.
+ *
+ *	  - confirmed, with a customer: its reminders
+ *	    (protector_internal.sync_booking_reminders, sql/84_reminders.sql);
+ *	  - assigned to an agent, and active: the agent is on shift for all of
+ *	    it (shifts.c);
+ *	  - inserted in progress: every participant signed the service's
+ *	    waiver (protector_internal.require_waivers, sql/83_waivers.sql).
+ *
+ * Invariant kept: each runs exactly when its own trigger would have, with
+ * the same trigger data.  The update triggers stay separate (sql/).
+ *
+ * src/booking_followups.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/syscache.h"
+
+#include "booking_followups.h"
+#include "support.h"
+
+extern Datum protector_agent_shift_check(PG_FUNCTION_ARGS);
+
+/* protector_internal.<name>() fired as a trigger function on the same row */
+static void
+fire_plpgsql(FunctionCallInfo outer, const char *name)
+{
+	Oid			nsp = get_namespace_oid("protector_internal", false);
+	Oid			fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
+									 PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp));
+	FmgrInfo	flinfo;
+	FunctionCallInfo fcinfo = palloc0(SizeForFunctionCallInfo(0));
+
+	if (!OidIsValid(fn))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function protector_internal.%s() does not exist", name),
+				 protector_errhint_damaged()));
+	fmgr_info(fn, &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, outer->context, NULL);
+	(void) FunctionCallInvoke(fcinfo);
+	pfree(fcinfo);
+}
+
+void
+protector_booking_followups(FunctionCallInfo fcinfo, const char *status, bool has_customer, bool has_agent)
+{
+	if (strcmp(status, "confirmed") == 0 && has_customer)
+		fire_plpgsql(fcinfo, "sync_booking_reminders");
+	if (has_agent && (strcmp(status, "held") == 0 || strcmp(status, "pending") == 0 ||
+					  strcmp(status, "confirmed") == 0 || strcmp(status, "in_progress") == 0))
+	{
+		FunctionCallInfo inner = palloc0(SizeForFunctionCallInfo(0));
+
+		InitFunctionCallInfoData(*inner, fcinfo->flinfo, 0, InvalidOid, fcinfo->context, NULL);
+		(void) protector_agent_shift_check(inner);
+		pfree(inner);
+	}
+	if (strcmp(status, "in_progress") == 0)
+		fire_plpgsql(fcinfo, "require_waivers");
+}
