@@ -522,6 +522,13 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a signed waiver cannot be changed',
 			NULL, 'Only its booking is set, once (link_waiver_to_booking).');
 	END IF;
+	-- its customer follows a merge of customer records, made by those who may merge
+	IF NEW.customer_id IS DISTINCT FROM OLD.customer_id AND NEW.booking_id IS NOT DISTINCT FROM OLD.booking_id
+	   AND protector.current_user_id() IS NOT NULL
+	   AND NOT OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('customers.merge')) THEN
+		PERFORM protector.raise('invalid_parameter', 'a signed waiver cannot be changed',
+			NULL, 'Its customer changes only with a merge of customer records (merge_customers).');
+	END IF;
 	IF NEW.booking_id IS DISTINCT FROM OLD.booking_id THEN
 		IF OLD.booking_id IS NOT NULL THEN
 			PERFORM protector.raise('invalid_parameter', 'this waiver is already linked to a booking',

@@ -140,6 +140,15 @@ BEGIN
 		   IS NOT DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.created_at, OLD.read_at) THEN
 		RETURN NEW;
 	END IF;
+	-- a merge of customer records moves the messages with the rest
+	IF NEW.customer_id IS DISTINCT FROM OLD.customer_id
+	   AND (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.sender_user_id, NEW.body, NEW.created_at, NEW.read_at)
+		   IS NOT DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.sender_user_id, OLD.body,
+								 OLD.created_at, OLD.read_at)
+	   AND (protector_internal.caller_is_trusted()
+			OR OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('customers.merge'))) THEN
+		RETURN NEW;
+	END IF;
 	IF (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.sender_user_id, NEW.customer_id, NEW.body, NEW.created_at)
 	   IS DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.sender_user_id, OLD.customer_id,
 						 OLD.body, OLD.created_at)

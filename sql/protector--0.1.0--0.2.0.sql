@@ -6042,6 +6042,13 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a signed waiver cannot be changed',
 			NULL, 'Only its booking is set, once (link_waiver_to_booking).');
 	END IF;
+	-- its customer follows a merge of customer records, made by those who may merge
+	IF NEW.customer_id IS DISTINCT FROM OLD.customer_id AND NEW.booking_id IS NOT DISTINCT FROM OLD.booking_id
+	   AND protector.current_user_id() IS NOT NULL
+	   AND NOT OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('customers.merge')) THEN
+		PERFORM protector.raise('invalid_parameter', 'a signed waiver cannot be changed',
+			NULL, 'Its customer changes only with a merge of customer records (merge_customers).');
+	END IF;
 	IF NEW.booking_id IS DISTINCT FROM OLD.booking_id THEN
 		IF OLD.booking_id IS NOT NULL THEN
 			PERFORM protector.raise('invalid_parameter', 'this waiver is already linked to a booking',
@@ -6464,6 +6471,15 @@ BEGIN
 	IF NEW.body OPERATOR(pg_catalog.=) '[erased]' AND protector_internal.caller_is_trusted()
 	   AND (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.created_at, NEW.read_at)
 		   IS NOT DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.created_at, OLD.read_at) THEN
+		RETURN NEW;
+	END IF;
+	-- a merge of customer records moves the messages with the rest
+	IF NEW.customer_id IS DISTINCT FROM OLD.customer_id
+	   AND (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.sender_user_id, NEW.body, NEW.created_at, NEW.read_at)
+		   IS NOT DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.sender_user_id, OLD.body,
+								 OLD.created_at, OLD.read_at)
+	   AND (protector_internal.caller_is_trusted()
+			OR OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('customers.merge'))) THEN
 		RETURN NEW;
 	END IF;
 	IF (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.sender_user_id, NEW.customer_id, NEW.body, NEW.created_at)

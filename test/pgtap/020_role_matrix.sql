@@ -119,6 +119,70 @@ SELECT CASE WHEN organization_id = pg_temp.fx('A') THEN 'aA_1' ELSE 'aB_1' END, 
 	   CASE WHEN organization_id = pg_temp.fx('A') THEN 'A' ELSE 'B' END, id::text
 FROM a;
 
+-- the tables of issue 16: waivers and signatures, messages, reminders,
+-- staff at venues, shifts, invitations, the activity log
+INSERT INTO fixture VALUES
+	('wA', 'waivers', 'A', '0000000a-0000-4000-8000-0000000010a1'), ('wB', 'waivers', 'B', '0000000b-0000-4000-8000-0000000010b1'),
+	('wvA', 'waiver_versions', 'A', '0000000a-0000-4000-8000-0000000011a1'),
+	('wvB', 'waiver_versions', 'B', '0000000b-0000-4000-8000-0000000011b1'),
+	('wsA_1', 'waiver_submissions', 'A', '0000000a-0000-4000-8000-0000000012a1'),
+	('wsA_2', 'waiver_submissions', 'A', '0000000a-0000-4000-8000-0000000012a2'),
+	('wsB_1', 'waiver_submissions', 'B', '0000000b-0000-4000-8000-0000000012b1'),
+	('msgA_1', 'booking_messages', 'A', '0000000a-0000-4000-8000-0000000013a1'),
+	('msgA_2', 'booking_messages', 'A', '0000000a-0000-4000-8000-0000000013a2'),
+	('msgB_1', 'booking_messages', 'B', '0000000b-0000-4000-8000-0000000013b1'),
+	('rA_1', 'booking_reminders', 'A', '0000000a-0000-4000-8000-0000000014a1'),
+	('rB_1', 'booking_reminders', 'B', '0000000b-0000-4000-8000-0000000014b1'),
+	('svA_agent', 'staff_venues', 'A', '0000000a-0000-4000-8000-0000000015a1'),
+	('svA_mgr', 'staff_venues', 'A', '0000000a-0000-4000-8000-0000000015a2'),
+	('svB', 'staff_venues', 'B', '0000000b-0000-4000-8000-0000000015b1'),
+	('shA_agent', 'staff_shifts', 'A', '0000000a-0000-4000-8000-0000000016a1'),
+	('shA_mgr', 'staff_shifts', 'A', '0000000a-0000-4000-8000-0000000016a2'),
+	('shB', 'staff_shifts', 'B', '0000000b-0000-4000-8000-0000000016b1'),
+	('invA', 'staff_invitations', 'A', '0000000a-0000-4000-8000-0000000017a1'),
+	('invB', 'staff_invitations', 'B', '0000000b-0000-4000-8000-0000000017b1');
+INSERT INTO protector.waivers (id, organization_id, name) VALUES
+	(pg_temp.fx('wA'), pg_temp.fx('A'), 'Waiver A'), (pg_temp.fx('wB'), pg_temp.fx('B'), 'Waiver B');
+INSERT INTO protector.waiver_versions (id, organization_id, waiver_id, title, body) VALUES
+	(pg_temp.fx('wvA'), pg_temp.fx('A'), pg_temp.fx('wA'), 'A', 'Text A'),
+	(pg_temp.fx('wvB'), pg_temp.fx('B'), pg_temp.fx('wB'), 'B', 'Text B');
+UPDATE protector.services SET waiver_id = pg_temp.fx('wA') WHERE id = pg_temp.fx('sA');
+UPDATE protector.services SET waiver_id = pg_temp.fx('wB') WHERE id = pg_temp.fx('sB');
+INSERT INTO protector.waiver_submissions (id, organization_id, waiver_version_id, booking_id, participant_name,
+										  participant_birth_date, signer_name, signature) VALUES
+	(pg_temp.fx('wsA_1'), pg_temp.fx('A'), pg_temp.fx('wvA'), pg_temp.fx('bA_1'), 'Self', '1990-01-01', 'Self', 'Self'),
+	(pg_temp.fx('wsA_2'), pg_temp.fx('A'), pg_temp.fx('wvA'), pg_temp.fx('bA_3'), 'Other', '1990-01-01', 'Other', 'Other'),
+	(pg_temp.fx('wsB_1'), pg_temp.fx('B'), pg_temp.fx('wvB'), pg_temp.fx('bB_1'), 'Bee', '1990-01-01', 'Bee', 'Bee');
+INSERT INTO protector.booking_messages (id, organization_id, booking_id, sender_kind, body) VALUES
+	(pg_temp.fx('msgA_1'), pg_temp.fx('A'), pg_temp.fx('bA_1'), 'customer', 'Hello'),
+	(pg_temp.fx('msgA_2'), pg_temp.fx('A'), pg_temp.fx('bA_2'), 'staff', 'Welcome'),
+	(pg_temp.fx('msgB_1'), pg_temp.fx('B'), pg_temp.fx('bB_1'), 'staff', 'Welcome');
+INSERT INTO protector.booking_reminders (id, organization_id, booking_id, kind, offset_minutes, channel, starts_at, due_at,
+										 next_attempt_at)
+SELECT pg_temp.fx(r), b.organization_id, b.id, 'scheduled', 60, 'email', lower(b.during), lower(b.during) - interval '1 hour',
+	   lower(b.during) - interval '1 hour'
+FROM unnest(ARRAY['rA_1', 'rB_1'], ARRAY['bA_1', 'bB_1']) u(r, bk) JOIN protector.bookings b ON b.id = pg_temp.fx(u.bk);
+INSERT INTO protector.staff_venues (id, organization_id, member_id, venue_id) VALUES
+	(pg_temp.fx('svA_agent'), pg_temp.fx('A'), pg_temp.fx('mA_agent'), pg_temp.fx('vA')),
+	(pg_temp.fx('svA_mgr'), pg_temp.fx('A'), pg_temp.fx('mA_manager'), pg_temp.fx('vA')),
+	(pg_temp.fx('svB'), pg_temp.fx('B'), pg_temp.fx('mB_owner'), pg_temp.fx('vB'));
+INSERT INTO protector.staff_shifts (id, organization_id, member_id, venue_id, during) VALUES
+	(pg_temp.fx('shA_agent'), pg_temp.fx('A'), pg_temp.fx('mA_agent'), pg_temp.fx('vA'), '[2030-03-01 09:00+01, 2030-03-01 18:00+01)'),
+	(pg_temp.fx('shA_mgr'), pg_temp.fx('A'), pg_temp.fx('mA_manager'), pg_temp.fx('vA'), '[2030-03-01 09:00+01, 2030-03-01 18:00+01)'),
+	(pg_temp.fx('shB'), pg_temp.fx('B'), pg_temp.fx('mB_owner'), pg_temp.fx('vB'), '[2030-03-01 09:00-05, 2030-03-01 18:00-05)');
+INSERT INTO protector.staff_invitations (id, organization_id, email, role) VALUES
+	(pg_temp.fx('invA'), pg_temp.fx('A'), 'new@a.test', 'agent'), (pg_temp.fx('invB'), pg_temp.fx('B'), 'new@b.test', 'agent');
+WITH a AS (
+	INSERT INTO protector.staff_activity (organization_id, member_id, action)
+	VALUES (pg_temp.fx('A'), pg_temp.fx('mA_agent'), 'desk.test'), (pg_temp.fx('A'), pg_temp.fx('mA_finance'), 'desk.test'),
+		   (pg_temp.fx('B'), pg_temp.fx('mB_owner'), 'desk.test')
+	RETURNING id, organization_id, member_id
+)
+INSERT INTO fixture
+SELECT CASE member_id WHEN pg_temp.fx('mA_agent') THEN 'actA_agent' WHEN pg_temp.fx('mA_finance') THEN 'actA_fin' ELSE 'actB' END,
+	   'staff_activity', CASE WHEN organization_id = pg_temp.fx('A') THEN 'A' ELSE 'B' END, id::text
+FROM a;
+
 -- acting as someone, exactly as PostgREST does ------------------------------
 CREATE FUNCTION pg_temp.become(p_who text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -274,7 +338,17 @@ INSERT INTO expect VALUES
 	('audit_log', 'select', '{denied,-,A,A,-,-,-,-,-,B,-,"A,B"}'),
 	('audit_log', 'insert', '{denied,denied,denied,denied,denied,denied,denied,denied,denied,denied,denied,denied}'),
 	('audit_log', 'update', '{denied,denied,denied,denied,denied,denied,denied,denied,denied,denied,denied,denied}'),
-	('audit_log', 'delete', '{denied,denied,denied,denied,denied,denied,denied,denied,denied,denied,denied,denied}');
+	('audit_log', 'delete', '{denied,denied,denied,denied,denied,denied,denied,denied,denied,denied,denied,denied}'),
+	-- issue 16 (writes: test/pgtap/160 to 190)
+	('waivers', 'select', '{denied,A,A,A,A,A,A,-,-,B,-,"A,B"}'),
+	('waiver_versions', 'select', '{denied,A,A,A,A,A,A,-,-,B,-,"A,B"}'),
+	('waiver_submissions', 'select', '{denied,wsA_1,A,A,A,A,wsA_1,-,-,B,-,"A,B"}'),
+	('booking_messages', 'select', '{denied,msgA_1,A,A,A,A,msgA_1,-,-,B,-,"A,B"}'),
+	('booking_reminders', 'select', '{denied,-,A,A,A,A,-,-,-,B,-,"A,B"}'),
+	('staff_venues', 'select', '{denied,-,A,A,A,A,svA_agent,-,-,B,-,"A,B"}'),
+	('staff_shifts', 'select', '{denied,-,A,A,A,A,shA_agent,-,-,B,-,"A,B"}'),
+	('staff_invitations', 'select', '{denied,-,A,A,-,-,-,-,-,B,-,"A,B"}'),
+	('staff_activity', 'select', '{denied,-,A,A,-,-,actA_agent,actA_fin,-,B,-,"A,B"}');
 
 SELECT plan((SELECT count(*)::int * 12 FROM expect) + 24);
 
@@ -354,6 +428,8 @@ VALUES ('0000000a-0000-4000-8000-00000000c009', pg_temp.fx('A'), tests.get_supab
 SELECT is(pg_temp.try_select('customer', 'bookings'), '-', 'a customer sees only bookings of their own records');
 -- (as a merge does: what referred to the record moves first)
 UPDATE protector.bookings SET customer_id = '0000000a-0000-4000-8000-00000000c009' WHERE customer_id = pg_temp.fx('cA_self');
+UPDATE protector.waiver_submissions SET customer_id = '0000000a-0000-4000-8000-00000000c009' WHERE customer_id = pg_temp.fx('cA_self');
+UPDATE protector.booking_messages SET customer_id = '0000000a-0000-4000-8000-00000000c009' WHERE customer_id = pg_temp.fx('cA_self');
 UPDATE protector.customers SET merged_into = '0000000a-0000-4000-8000-00000000c009',
 	user_id = tests.get_supabase_uid('customer_a') WHERE id = pg_temp.fx('cA_self');
 SELECT is(pg_temp.try_select('customer', 'customers'), '-', 'merged-away records are not the customer''s any more');
