@@ -4951,13 +4951,15 @@ ALTER TABLE protector.staff_activity ENABLE ROW LEVEL SECURITY;
 ALTER TABLE protector.staff_activity FORCE ROW LEVEL SECURITY;
 -- invitations: those who manage members (owners' invitations: owners)
 CREATE POLICY staff_invitations_select ON protector.staff_invitations FOR SELECT TO authenticated
-	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[]));
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[])
+		   AND (role <> 'owner' OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
 CREATE POLICY staff_invitations_insert ON protector.staff_invitations FOR INSERT TO authenticated
 	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[])
 				AND (role <> 'owner' OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
 -- (an invitation is not edited: a new one replaces it)
 CREATE POLICY staff_invitations_delete ON protector.staff_invitations FOR DELETE TO authenticated
-	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[]));
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage'))::uuid[])
+		   AND (role <> 'owner' OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
 -- venues of staff: the desk sees them, schedulers change them
 CREATE POLICY staff_venues_select ON protector.staff_venues FOR SELECT TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('members.read'))::uuid[])
@@ -4982,9 +4984,11 @@ CREATE POLICY staff_shifts_delete ON protector.staff_shifts FOR DELETE TO authen
 CREATE POLICY staff_activity_select ON protector.staff_activity FOR SELECT TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('staff.activity'))::uuid[])
 		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id()) AND m.active));
+-- (staff.* names protector's own entries: record_staff_activity)
 CREATE POLICY staff_activity_insert ON protector.staff_activity FOR INSERT TO authenticated
 	WITH CHECK (member_id IN (SELECT m.id FROM protector.members m
-							  WHERE m.user_id = (SELECT protector.current_user_id()) AND m.active));
+							  WHERE m.user_id = (SELECT protector.current_user_id()) AND m.active)
+				AND NOT starts_with(action, 'staff.') AND occurred_at = now());
 SELECT pg_catalog.pg_extension_config_dump('protector.staff_invitations', '');
 SELECT pg_catalog.pg_extension_config_dump('protector.staff_venues', '');
 SELECT pg_catalog.pg_extension_config_dump('protector.staff_shifts', '');
@@ -5036,6 +5040,32 @@ CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, 
 							OR OLD.status <> ALL ('{held,pending,confirmed,in_progress}'::protector.booking_status[])))
 	EXECUTE FUNCTION protector_internal.agent_shift_check();
 
+-- A member leaves a venue (their staff_venues row goes) only once they
+-- have no shift there that has not ended.
+CREATE FUNCTION protector_internal.check_venue_unassignment()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM protector.staff_shifts s
+			   WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+				 AND s.member_id OPERATOR(pg_catalog.=) OLD.member_id AND s.venue_id OPERATOR(pg_catalog.=) OLD.venue_id
+				 AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now())
+	   AND EXISTS (SELECT FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) OLD.member_id)
+	   AND EXISTS (SELECT FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) OLD.venue_id) THEN
+		PERFORM protector.raise('invalid_parameter', 'the member still has shifts at this venue',
+			NULL, 'Delete or move their shifts there first.');
+	END IF;
+	RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_venue_unassignment() IS
+'Trigger: a member leaves a venue only with no shift there that has not ended (deleting the member or venue takes all)';
+CREATE TRIGGER check_venue_unassignment BEFORE DELETE ON protector.staff_venues
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_venue_unassignment();
+
 -- A shift is at a venue the member works at (staff_venues), for an active member.
 CREATE FUNCTION protector_internal.check_shift_member()
 RETURNS trigger
@@ -5083,6 +5113,10 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_action must be a lower-case name like "desk.check_in"',
 			pg_catalog.format('Got "%s".', pg_catalog.left(p_action, 70)), 'Letters, digits, _ and ., at most 63.');
 	END IF;
+	IF pg_catalog.starts_with(p_action, 'staff.') THEN
+		PERFORM protector.raise('invalid_parameter', 'actions named staff.* are protector''s own entries',
+			pg_catalog.format('Got "%s".', pg_catalog.left(p_action, 70)), 'Name your action otherwise, e.g. "desk.check_in".');
+	END IF;
 	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object'
 	   OR pg_catalog.pg_column_size(p_details) OPERATOR(pg_catalog.>) 8192 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object of at most 8 kB');
@@ -5102,19 +5136,22 @@ $$;
 COMMENT ON FUNCTION protector.log_staff_activity(uuid, text, jsonb) IS
 'Records an action of the calling member (e.g. desk.check_in) in their organization''s staff activity';
 
--- protector's own staff changes, recorded as the member who made them (as
--- the caller: the policy lets a member write their own activity only)
+-- protector's own staff changes (staff.*), recorded as the member who made
+-- them: past the policy, which keeps staff.* to protector, for those who
+-- manage members (who made the change) and server-side callers only
 CREATE FUNCTION protector_internal.record_staff_activity(p_organization_id uuid, p_action text, p_details jsonb)
 RETURNS void
 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 	INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
 	SELECT p_organization_id,
 		   (SELECT m.id FROM protector.members m WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
 			AND m.user_id OPERATOR(pg_catalog.=) protector.current_user_id() AND m.active),
 		   p_action, p_details
-	WHERE protector.current_user_id() IS NOT NULL OR protector_internal.caller_is_trusted()
+	WHERE pg_catalog.starts_with(p_action, 'staff.')
+	  AND (protector.current_user_id() IS NULL
+		   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage')))
 $$;
 COMMENT ON FUNCTION protector_internal.record_staff_activity(uuid, text, jsonb) IS
 'Records a staff change made by protector''s RPCs as the calling member''s activity';

@@ -7,7 +7,7 @@
 -- figures are worked out beside them.  Concurrency:
 -- test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(56);
+SELECT plan(60);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['s_owner', 's_admin', 's_manager', 's_operator', 's_agent', 's_agent2',
 														's_viewer', 's_other']) u;
@@ -175,6 +175,11 @@ SELECT tests.authenticate_as('s_manager');
 SELECT throws_ok($$SELECT protector.create_staff_schedule('0a180000-0000-4000-8000-0000000000e5', '0a180000-0000-4000-8000-0000000000a1',
 				   pg_temp.t(4, 9), pg_temp.t(4, 12))$$, '22023', 'shifts are for active members', 'no shifts for a former member');
 
+-- a member leaves a venue only without shifts left there
+SELECT tests.authenticate_as('s_manager');
+SELECT throws_ok($$DELETE FROM protector.staff_venues WHERE member_id = '0a180000-0000-4000-8000-0000000000e6'$$, '22023',
+	'the member still has shifts at this venue', 'Agent2 still has a shift at HQ');
+
 -- 6b. what review found
 -- an invitation never re-admits a deactivated member, nor can it be edited
 SELECT tests.authenticate_as('s_admin');
@@ -213,6 +218,14 @@ SELECT isnt(protector.log_staff_activity('0a180000-0000-4000-8000-000000000000',
 	'an operator logs a check-in');
 SELECT throws_ok($$SELECT protector.log_staff_activity('0a180000-0000-4000-8000-000000000000', 'Check In!')$$, '22023',
 	'p_action must be a lower-case name like "desk.check_in"', 'action names are checked');
+SELECT throws_ok($$SELECT protector.log_staff_activity('0a180000-0000-4000-8000-000000000000', 'staff.role_changed')$$, '22023',
+	'actions named staff.* are protector''s own entries', 'nobody writes protector''s own entries');
+SELECT throws_ok($$INSERT INTO protector.staff_activity (organization_id, member_id, action)
+				   VALUES ('0a180000-0000-4000-8000-000000000000', '0a180000-0000-4000-8000-0000000000e4', 'staff.deactivated')$$,
+	'42501', NULL, 'not by a direct insert either');
+SELECT throws_ok($$INSERT INTO protector.staff_activity (organization_id, member_id, action, occurred_at)
+				   VALUES ('0a180000-0000-4000-8000-000000000000', '0a180000-0000-4000-8000-0000000000e4', 'desk.check_in', '2000-01-01')$$,
+	'42501', NULL, 'nor is an entry backdated');
 SELECT is((SELECT string_agg(action, ', ' ORDER BY id) FROM protector.staff_activity), 'desk.check_in', 'and sees their own only');
 SELECT tests.authenticate_as('s_owner');
 SELECT is((SELECT string_agg(action, ', ' ORDER BY id) FROM protector.staff_activity),
