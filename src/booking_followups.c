@@ -23,14 +23,8 @@
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_proc.h"
-#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
-#include "utils/builtins.h"
-#include "utils/syscache.h"
 
 #include "booking_followups.h"
 #include "support.h"
@@ -41,18 +35,10 @@ extern Datum protector_agent_shift_check(PG_FUNCTION_ARGS);
 static void
 fire_plpgsql(FunctionCallInfo outer, const char *name)
 {
-	Oid			nsp = get_namespace_oid("protector_internal", false);
-	Oid			fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
-									 PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp));
 	FmgrInfo	flinfo;
 	FunctionCallInfo fcinfo = palloc0(SizeForFunctionCallInfo(0));
 
-	if (!OidIsValid(fn))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("function protector_internal.%s() does not exist", name),
-				 protector_errhint_damaged()));
-	fmgr_info(fn, &flinfo);
+	fmgr_info(protector_internal_function(name), &flinfo);
 	InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, outer->context, NULL);
 	(void) FunctionCallInvoke(fcinfo);
 	pfree(fcinfo);

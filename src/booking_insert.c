@@ -183,10 +183,7 @@ typedef struct StepFunctions
 	FmgrInfo	flinfo[N_PREPARE_STEPS];
 } StepFunctions;
 
-/*
- * protector_internal.<name>(), found by the catalog (no permission check on
- * the schema: firing a trigger needs none) and kept for the query.
- */
+/* protector_internal.<name>() (protector_internal_function), kept for the query */
 static FmgrInfo *
 step_flinfo(FunctionCallInfo fcinfo, PrepareStep step)
 {
@@ -199,18 +196,8 @@ step_flinfo(FunctionCallInfo fcinfo, PrepareStep step)
 	}
 	if (!cache->ready[step])
 	{
-		Oid			nsp = get_namespace_oid("protector_internal", false);
-		Oid			fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid,
-										 CStringGetDatum(step_function[step]),
-										 PointerGetDatum(buildoidvector(NULL, 0)),
-										 ObjectIdGetDatum(nsp));
-
-		if (!OidIsValid(fn))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_FUNCTION),
-					 errmsg("function protector_internal.%s() does not exist", step_function[step]),
-					 protector_errhint_damaged()));
-		fmgr_info_cxt(fn, &cache->flinfo[step], fcinfo->flinfo->fn_mcxt);
+		fmgr_info_cxt(protector_internal_function(step_function[step]), &cache->flinfo[step],
+					  fcinfo->flinfo->fn_mcxt);
 		cache->ready[step] = true;
 	}
 	return &cache->flinfo[step];

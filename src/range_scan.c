@@ -72,6 +72,22 @@ protector_range_index_init(RangeIndex *ri, Relation heap, Oid indexoid,
 }
 
 void
+protector_range_bounds(Datum range, TimestampTz *start, TimestampTz *end)
+{
+	RangeType  *r = DatumGetRangeTypeP(range);
+	TypeCacheEntry *typcache = lookup_type_cache(RangeTypeGetOid(r), TYPECACHE_RANGE_INFO);
+	RangeBound	lo,
+				hi;
+	bool		empty;
+
+	range_deserialize(typcache, r, &lo, &hi, &empty);
+	if (empty || lo.infinite || hi.infinite)
+		elog(ERROR, "a booking or shift range must be finite and non-empty");
+	*start = DatumGetTimestampTz(lo.val);
+	*end = DatumGetTimestampTz(hi.val);
+}
+
+void
 protector_range_scan(Relation heap, const RangeIndex *ri, Datum key,
 					 TimestampTz from, TimestampTz to, Snapshot snapshot,
 					 ItemPointer skip, RangeVisit visit, void *arg)

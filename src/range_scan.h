@@ -44,6 +44,12 @@ extern void protector_index_key_function(Relation index, int attno, StrategyNumb
 extern void protector_range_index_init(RangeIndex *ri, Relation heap, Oid indexoid,
 									   AttrNumber key_att, AttrNumber range_att);
 
+/*
+ * The bounds of a finite, non-empty tstzrange read from a row (the tables'
+ * CHECK constraints say so; anything else is an error).
+ */
+extern void protector_range_bounds(Datum range, TimestampTz *start, TimestampTz *end);
+
 /* a row of the scan; false stops it */
 typedef bool (*RangeVisit) (TupleTableSlot *slot, void *arg);
 

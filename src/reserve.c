@@ -262,24 +262,13 @@ read_booking(HeapTuple tuple, TupleDesc desc, BookingRow *row)
 {
 	bool		isnull;
 	Datum		d;
-	RangeType  *during;
-	TypeCacheEntry *typcache;
-	RangeBound	lower_bound,
-				upper_bound;
-	bool		empty;
 
 	row->id = DatumGetUUIDP(heap_getattr(tuple, catalog.b_id, desc, &isnull));
 	row->service_id = DatumGetUUIDP(heap_getattr(tuple, catalog.b_service_id, desc, &isnull));
 	row->party = DatumGetInt32(heap_getattr(tuple, catalog.b_party_size, desc, &isnull));
 
-	during = DatumGetRangeTypeP(heap_getattr(tuple, catalog.b_during, desc, &isnull));
-	typcache = lookup_type_cache(RangeTypeGetOid(during), TYPECACHE_RANGE_INFO);
-	range_deserialize(typcache, during, &lower_bound, &upper_bound, &empty);
 	/* the table's CHECK constraint guarantees finite, non-empty [a, b) */
-	if (empty || lower_bound.infinite || upper_bound.infinite)
-		elog(ERROR, "booking range must be finite and non-empty");
-	row->start = DatumGetTimestampTz(lower_bound.val);
-	row->end = DatumGetTimestampTz(upper_bound.val);
+	protector_range_bounds(heap_getattr(tuple, catalog.b_during, desc, &isnull), &row->start, &row->end);
 
 	d = heap_getattr(tuple, catalog.b_status, desc, &isnull);
 	if (DatumGetObjectId(d) == catalog.status_cancelled ||

@@ -39,11 +39,9 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/rangetypes.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-#include "utils/typcache.h"
 #include "utils/uuid.h"
 
 #include "capabilities.h"
@@ -108,23 +106,6 @@ load_catalog(Relation shifts)
 	catalog.valid = true;
 }
 
-/* the bounds of a finite, non-empty range (the tables' CHECKs say so) */
-static void
-range_bounds(Datum range, TimestampTz *start, TimestampTz *end)
-{
-	RangeType  *r = DatumGetRangeTypeP(range);
-	TypeCacheEntry *typcache = lookup_type_cache(RangeTypeGetOid(r), TYPECACHE_RANGE_INFO);
-	RangeBound	lo,
-				hi;
-	bool		empty;
-
-	range_deserialize(typcache, r, &lo, &hi, &empty);
-	if (empty || lo.infinite || hi.infinite)
-		elog(ERROR, "a shift or booking range must be finite and non-empty");
-	*start = DatumGetTimestampTz(lo.val);
-	*end = DatumGetTimestampTz(hi.val);
-}
-
 /* a column the table declares NOT NULL (an error on any other table) */
 static Datum
 required(HeapTuple tuple, AttrNumber attnum, TupleDesc desc)
@@ -148,7 +129,7 @@ read_shift(HeapTuple tuple, TupleDesc desc, ShiftRow *row)
 	row->member_id = DatumGetUUIDP(required(tuple, catalog.member_id, desc));
 	row->venue_id = DatumGetUUIDP(required(tuple, catalog.venue_id, desc));
 	row->during = required(tuple, catalog.range, desc);
-	range_bounds(row->during, &row->start, &row->end);
+	protector_range_bounds(row->during, &row->start, &row->end);
 }
 
 /* ---------- messages ---------- */
@@ -307,7 +288,7 @@ copy_uncovered(HeapTuple tuple, TupleDesc desc, uint64 row, uint64 nrows, void *
 	c->found = true;
 	memcpy(&c->booking, DatumGetUUIDP(SPI_getbinval(tuple, desc, 1, &isnull)), sizeof(pg_uuid_t));
 	memcpy(&c->venue, DatumGetUUIDP(SPI_getbinval(tuple, desc, 2, &isnull)), sizeof(pg_uuid_t));
-	range_bounds(SPI_getbinval(tuple, desc, 3, &isnull), &c->start, &c->end);
+	protector_range_bounds(SPI_getbinval(tuple, desc, 3, &isnull), &c->start, &c->end);
 }
 
 static bool
@@ -561,7 +542,7 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 	verdict = protector_range_verdict(agent_uncovered, &latest, agent_uncovered, &then);
 	if (verdict == RANGE_FREE)
 		return PointerGetDatum(NULL);
-	range_bounds(latest.values[3], &start, &end);
+	protector_range_bounds(latest.values[3], &start, &end);
 	ereport(ERROR,
 			(protector_errcode(verdict == RANGE_RETRY ? PROTECTOR_ERR_RETRY : PROTECTOR_ERR_CONFLICT),
 			 errmsg("%s is not on shift for the whole booking", member_name(DatumGetUUIDP(latest.values[1]))),

@@ -26,12 +26,14 @@
 #include "access/genam.h"
 #include "access/stratnum.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "errors.h"
 #include "support.h"
@@ -220,6 +222,21 @@ protector_internal_relid(const char *name, bool missing_ok)
 				 errmsg("table protector_internal.%s is missing", name),
 				 protector_errhint_damaged()));
 	return relid;
+}
+
+Oid
+protector_internal_function(const char *name)
+{
+	Oid			nsp = get_namespace_oid("protector_internal", false);
+	Oid			fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
+									 PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp));
+
+	if (!OidIsValid(fn))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function protector_internal.%s() does not exist", name),
+				 protector_errhint_damaged()));
+	return fn;
 }
 
 /*

@@ -97,6 +97,13 @@ extern bool protector_fetch_by_uuid(Relation rel, Relation index, Datum key,
 /* the primary key index of protector's table rel (its absence is an error) */
 extern Oid	protector_primary_key(Relation rel);
 
+/*
+ * protector_internal.<name>() without arguments (a trigger function),
+ * found by the catalog: no permission check on the schema, as firing a
+ * trigger needs none.  Its absence is the error of a damaged installation.
+ */
+extern Oid	protector_internal_function(const char *name);
+
 /* a table of protector_internal (InvalidOid if none and missing_ok) */
 extern Oid	protector_internal_relid(const char *name, bool missing_ok);
 

@@ -53,6 +53,7 @@
 #include "direct_insert.h"
 #include "realtime.h"
 #include "booking_followups.h"
+#include "range_scan.h"
 #include "support.h"
 
 static const TriggerProtocol workflow_protocol = {
@@ -99,19 +100,14 @@ read_new_booking(Relation bookings, HeapTuple tuple, NewBooking *b)
 {
 	TupleDesc	desc = RelationGetDescr(bookings);
 	bool		isnull;
-	RangeType  *during;
-	RangeBound	lo,
-				hi;
-	bool		empty;
+	TimestampTz end;
 
 	b->id = DatumGetUUIDP(column_value(bookings, tuple, "id", UUIDOID, &isnull));
 	b->organization_id = DatumGetUUIDP(column_value(bookings, tuple, "organization_id", UUIDOID, &isnull));
 	b->service_id = DatumGetUUIDP(column_value(bookings, tuple, "service_id", UUIDOID, &isnull));
 	b->assigned_agent = column_value(bookings, tuple, "assigned_agent", UUIDOID, &b->no_agent);
 	(void) column_value(bookings, tuple, "customer_id", UUIDOID, &b->no_customer);
-	during = DatumGetRangeTypeP(column_value(bookings, tuple, "during", TSTZRANGEOID, &isnull));
-	range_deserialize(lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO), during, &lo, &hi, &empty);
-	b->start = DatumGetTimestampTz(lo.val);
+	protector_range_bounds(column_value(bookings, tuple, "during", TSTZRANGEOID, &isnull), &b->start, &end);
 	b->status = column_text(tuple, desc, protector_column_required(bookings, "status", InvalidOid));
 	b->source = column_text(tuple, desc, protector_column_required(bookings, "source", InvalidOid));
 	b->party_size = DatumGetInt32(column_value(bookings, tuple, "party_size", INT4OID, &isnull));
