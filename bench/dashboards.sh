@@ -111,25 +111,41 @@ printf '== revenue report, 60 days: computed %s ms, from the cache %s ms: %.1fx 
 # host's runs fall into a fast and a slow mode (~1.5x apart), so the median
 # and the fastest run are both shown.  Then end to end, as the issue words
 # it: COPY ... TO STDOUT into a client against the document delivered as
-# one value (what PostgREST's handler receives).
+# one value (what PostgREST's handler receives), in text and in binary
+# result format, received by bench/csv_client.c (psql checks the encoding
+# of every byte of a value it prints, which would measure psql).
 csvsql="SELECT * FROM protector.export_bookings('$ORG', '$today'::date - 60, '$today'::date + 60)"
 CSV_REPEAT=${DASH_CSV_REPEAT:-9}
-elapsed() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo "scale=1; ($t1 - $t0) / 1000000" | bc; }
+BIN=$(mktemp -d /tmp/protector-bench-csv.XXXXXX)
+trap 'rm -rf "$BIN"' EXIT
+gcc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$BIN/csv_client" csv_client.c \
+	-L"$(pg_config --libdir)" -lpq
 fastest() { tr ' ' '\n' | grep -v '^$' | sort -g | head -1; }
-cp=() ca=() ep=() ea=()
+# csv_client's runs on one connection: the first (a new backend) and the
+# warm ones after it, as PostgREST's pooled connections meet them
+client() { "$BIN/csv_client" "dbname=$A" "$@" 4 2>&1 >/dev/null; }
+cp=() ca=() cold_p=() cold_t=() cold_b=() ep=() et=() eb=()
 for r in $(seq 1 "$CSV_REPEAT"); do
 	cp+=("$(psql -X -q -d "$A" -c '\timing on' -c "COPY ($csvsql) TO '/dev/null' WITH (FORMAT csv, HEADER)" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')")
 	ca+=("$(psql -X -q -d "$A" -c '\timing on' -c "SELECT octet_length(protector.csv_agg(x)) FROM ($csvsql) x" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')")
-	ep+=("$(elapsed psql -X -q -d "$A" -c "COPY ($csvsql) TO STDOUT WITH (FORMAT csv, HEADER)")")
-	ea+=("$(elapsed psql -X -q -A -t -d "$A" -c "SELECT protector.csv_agg(x) FROM ($csvsql) x")")
+	read -r bytes_p c rest <<<"$(client copy "COPY ($csvsql) TO STDOUT WITH (FORMAT csv, HEADER)")"
+	cold_p+=("$c"); ep+=($rest)
+	read -r bytes c rest <<<"$(client text "SELECT protector.csv_agg(x) FROM ($csvsql) x")"
+	cold_t+=("$c"); et+=($rest)
+	read -r bytes c rest <<<"$(client binary "SELECT protector.csv_agg(x) FROM ($csvsql) x")"
+	cold_b+=("$c"); eb+=($rest)
 done
 mp=$(echo "${cp[*]}" | median); ma=$(echo "${ca[*]}" | median)
 fp=$(echo "${cp[*]}" | fastest); fa=$(echo "${ca[*]}" | fastest)
 rows=$(psql -X -A -t -d "$A" -c "SELECT count(*) FROM ($csvsql) x")
-printf '== CSV of %s bookings, server side: COPY ... WITH CSV %s ms, csv_agg %s ms (median): COPY / csv_agg %.2fx (target >= 1.0); fastest runs %s / %s ms = %.2fx\n' \
-	"$rows" "$mp" "$ma" "$(echo "$mp / $ma" | bc -l)" "$fp" "$fa" "$(echo "$fp / $fa" | bc -l)"
-mp=$(echo "${ep[*]}" | median); ma=$(echo "${ea[*]}" | median)
-printf '== CSV end to end (psql client): COPY ... TO STDOUT %s ms, csv_agg as one value %s ms (median): %.2fx\n' \
-	"$mp" "$ma" "$(echo "$mp / $ma" | bc -l)"
+printf '== CSV of %s bookings (COPY %s bytes, csv_agg %s bytes), server side: COPY ... WITH CSV %s ms, csv_agg %s ms (median): COPY / csv_agg %.2fx (target >= 1.0); fastest runs %s / %s ms = %.2fx\n' \
+	"$rows" "$bytes_p" "$bytes" "$mp" "$ma" "$(echo "$mp / $ma" | bc -l)" "$fp" "$fa" "$(echo "$fp / $fa" | bc -l)"
+for k in warm cold; do
+	if [ $k = warm ]; then set -- "${ep[*]}" "${et[*]}" "${eb[*]}"; what="pooled connection, runs 2-4"
+	else set -- "${cold_p[*]}" "${cold_t[*]}" "${cold_b[*]}"; what="new connection, first run"; fi
+	me=$(echo "$1" | median); mt=$(echo "$2" | median); mb=$(echo "$3" | median)
+	printf '== CSV end to end, libpq client, %s (medians): COPY ... TO STDOUT %s ms; csv_agg as one value %s ms text: %.2fx, %s ms binary: %.2fx (target >= 1.0)\n' \
+		"$what" "$me" "$mt" "$(echo "$me / $mt" | bc -l)" "$mb" "$(echo "$me / $mb" | bc -l)"
+done
 dropdb "$A"
 dropdb "$B"
