@@ -14,6 +14,9 @@
  *		 create_booking), not while restoring: its discount
  *		 (apply_promo_code());
  *	  5. not while restoring: the service's deposit (require_deposit()).
+ *	  6. not while restoring: the reservation check's early refusal of a
+ *		 booking its service has no room for (reserve.c), on the finished
+ *		 row, so that a refusal stores nothing.
  *
  * Under session_replication_role = replica (imports) only step 1 runs, as
  * only default_currency was enabled ALWAYS.
@@ -54,6 +57,7 @@
 
 #include "capabilities.h"
 #include "identity.h"
+#include "reserve.h"
 #include "support.h"
 
 static const TriggerProtocol prepare_protocol = {
@@ -334,5 +338,7 @@ protector_prepare_booking(PG_FUNCTION_ARGS)
 		row = terms.deposit || amount_paid_negative(rel, row)
 			? fire(fcinfo, STEP_DEPOSIT, row)
 			: no_deposit(rel, row);
+	if (row != NULL && !restoring)
+		protector_reservation_precheck(rel, row);
 	return PointerGetDatum(row);
 }

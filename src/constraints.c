@@ -34,6 +34,9 @@
 #include "utils/jsonb.h"
 #include "utils/rangetypes.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "constraints.h"
 
 /* the bounds of a tstzrange argument, read once */
 static void
@@ -78,6 +81,27 @@ during_short(FunctionCallInfo fcinfo, int argno)
 	if (empty || !bound_is_finite(&lo) || !bound_is_finite(&hi))
 		return true;
 	return DatumGetTimestampTz(hi.val) - DatumGetTimestampTz(lo.val) <= (TimestampTz) 31 * USECS_PER_DAY;
+}
+
+/*
+ * A booking's range as bookings_during_check and bookings_length_check
+ * want it: for code that reads a row before the table's CHECK has run
+ * (the reservation precheck, reserve.c).
+ */
+bool
+protector_during_is_valid(Datum range)
+{
+	RangeType  *r = DatumGetRangeTypeP(range);
+	TypeCacheEntry *typcache = lookup_type_cache(RangeTypeGetOid(r), TYPECACHE_RANGE_INFO);
+	RangeBound	lo;
+	RangeBound	hi;
+	bool		empty;
+
+	if (typcache->rngelemtype == NULL || typcache->rngelemtype->type_id != TIMESTAMPTZOID)
+		return false;
+	range_deserialize(typcache, r, &lo, &hi, &empty);
+	return !empty && lo.inclusive && !hi.inclusive && bound_is_finite(&lo) && bound_is_finite(&hi) &&
+		DatumGetTimestampTz(hi.val) - DatumGetTimestampTz(lo.val) <= (TimestampTz) 31 * USECS_PER_DAY;
 }
 
 /*

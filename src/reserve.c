@@ -56,6 +56,7 @@
 #include "utils/memutils.h"
 #include "utils/rangetypes.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -63,10 +64,12 @@
 #include "utils/uuid.h"
 
 #include "capabilities.h"
+#include "constraints.h"
 #include "errors.h"
 #include "locks.h"
 #include "occupancy.h"
 #include "range_scan.h"
+#include "reserve.h"
 #include "schedule.h"
 #include "spi_scope.h"
 #include "support.h"
@@ -109,6 +112,8 @@ typedef struct ReserveCatalog
 	Oid			start_idx;
 	/* protector.bookings columns */
 	AttrNumber	b_id;
+	AttrNumber	b_organization_id;
+	AttrNumber	b_idempotency_key;
 	AttrNumber	b_service_id;
 	AttrNumber	b_party_size;
 	AttrNumber	b_during;
@@ -116,6 +121,7 @@ typedef struct ReserveCatalog
 	AttrNumber	b_hold_expires_at;
 	/* protector.services columns */
 	AttrNumber	s_id;
+	AttrNumber	s_organization_id;
 	AttrNumber	s_name;
 	AttrNumber	s_mode;
 	AttrNumber	s_capacity;
@@ -220,6 +226,8 @@ load_catalog(Relation bookings)
 	catalog.bookings = RelationGetRelid(bookings);
 	catalog.services = relid;
 	catalog.b_id = protector_column_required(bookings, "id", InvalidOid);
+	catalog.b_organization_id = protector_column_required(bookings, "organization_id", InvalidOid);
+	catalog.b_idempotency_key = protector_column_required(bookings, "idempotency_key", InvalidOid);
 	catalog.b_service_id = protector_column_required(bookings, "service_id", InvalidOid);
 	catalog.b_party_size = protector_column_required(bookings, "party_size", InvalidOid);
 	catalog.b_during = protector_column_required(bookings, "during", InvalidOid);
@@ -231,6 +239,7 @@ load_catalog(Relation bookings)
 
 	services = table_open(relid, AccessShareLock);
 	catalog.s_id = protector_column_required(services, "id", InvalidOid);
+	catalog.s_organization_id = protector_column_required(services, "organization_id", InvalidOid);
 	catalog.s_name = protector_column_required(services, "name", InvalidOid);
 	catalog.s_mode = protector_column_required(services, "mode", InvalidOid);
 	catalog.s_capacity = protector_column_required(services, "capacity", InvalidOid);
@@ -342,20 +351,39 @@ report_conflict(CapacityRules *rules, BookingRow *row, int32 taken, bool retry)
  * would cost more than the check itself.  Scans bypass RLS by nature.
  */
 
-/* the service's capacity rules, read through services_pkey */
-static void
-read_capacity_rules(const pg_uuid_t *service_id, Snapshot snapshot,
-					CapacityRules *rules)
+/*
+ * The service's capacity rules, read through services_pkey.  With
+ * organization_id (the precheck): false, and nothing read, when the
+ * service does not exist in that organization (the foreign key will say
+ * so); without, that is an error.
+ */
+static bool
+read_capacity_rules(const pg_uuid_t *service_id, const pg_uuid_t *organization_id,
+					Snapshot snapshot, CapacityRules *rules)
 {
 	Relation	services = table_open(catalog.services, AccessShareLock);
 	Relation	pkey = index_open(catalog.services_pkey, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(services, NULL);
 	bool		isnull;
+	bool		found = protector_fetch_by_uuid(services, pkey, UUIDPGetDatum(service_id), snapshot, slot);
 
-	if (!protector_fetch_by_uuid(services, pkey, UUIDPGetDatum(service_id), snapshot, slot))
+	if (found && organization_id != NULL)
+	{
+		Datum		org = slot_getattr(slot, catalog.s_organization_id, &isnull);
+
+		found = !isnull && memcmp(DatumGetUUIDP(org), organization_id, UUID_LEN) == 0;
+	}
+	if (!found && organization_id == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("booking refers to a service that does not exist")));
+	if (!found)
+	{
+		ExecDropSingleTupleTableSlot(slot);
+		index_close(pkey, AccessShareLock);
+		table_close(services, AccessShareLock);
+		return false;
+	}
 
 	rules->name = TextDatumGetCString(slot_getattr(slot, catalog.s_name, &isnull));
 	rules->shared = DatumGetObjectId(slot_getattr(slot, catalog.s_mode, &isnull)) == catalog.mode_shared;
@@ -366,6 +394,7 @@ read_capacity_rules(const pg_uuid_t *service_id, Snapshot snapshot,
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(pkey, AccessShareLock);
 	table_close(services, AccessShareLock);
+	return true;
 }
 
 /*
@@ -525,12 +554,17 @@ occupancy_taken(BookingRow *row, ItemPointer self, Relation bookings,
 								   row->end + rules->buffer_after);
 }
 
-/* the row under check, and what a check under one snapshot found */
+/*
+ * The row under check, and what a check under one snapshot found.
+ * organization_id: set by the precheck, which passes a row whose service
+ * is not in its organization on to the foreign key.
+ */
 typedef struct CapacityCheck
 {
 	BookingRow *row;
 	ItemPointer self;
 	Relation	bookings;
+	const pg_uuid_t *organization_id;
 	CapacityRules rules;
 	int32		taken;
 } CapacityCheck;
@@ -544,13 +578,15 @@ typedef struct CapacityCheck
  */
 static bool
 exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
-				 Snapshot snapshot, CapacityRules *rules, int32 *taken)
+				 const pg_uuid_t *organization_id, Snapshot snapshot,
+				 CapacityRules *rules, int32 *taken)
 {
 	TimestampTz from;
 	TimestampTz to;
 	int64		gap;
 
-	read_capacity_rules(row->service_id, snapshot, rules);
+	if (!read_capacity_rules(row->service_id, organization_id, snapshot, rules))
+		return false;
 
 	/* bookings whose occupied interval can overlap the row's */
 	gap = rules->buffer_before + rules->buffer_after;
@@ -577,7 +613,8 @@ capacity_check(Snapshot snapshot, void *arg)
 {
 	CapacityCheck *c = (CapacityCheck *) arg;
 
-	return exceeds_capacity(c->row, c->self, c->bookings, snapshot, &c->rules, &c->taken);
+	return exceeds_capacity(c->row, c->self, c->bookings, c->organization_id, snapshot,
+							&c->rules, &c->taken);
 }
 
 static const TriggerProtocol reservation_protocol = {
@@ -634,13 +671,110 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	}
 
 	protector_lock_service(row.service_id);
-	latest = (CapacityCheck) {&row, &tuple->t_self, bookings};
+	latest = (CapacityCheck) {&row, &tuple->t_self, bookings, NULL};
 	then = latest;
 	verdict = protector_range_verdict(capacity_check, &latest, capacity_check, &then);
 	if (verdict != RANGE_FREE)
 		report_conflict(&latest.rules, &row, latest.taken, verdict == RANGE_RETRY);
 
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * The early refusal of a new booking, before it is stored.
+ *
+ * prepare_booking (booking_insert.c), the last BEFORE INSERT trigger,
+ * calls protector_reservation_precheck() with the finished row: the same
+ * lock, the same check and the same error as reservation_check(), so a
+ * refused booking costs no heap tuple, no index entries, no foreign-key
+ * checks and no audit or workflow rows; when many clients want one slot,
+ * nearly every attempt is such a refusal.  It only refuses early: every
+ * row is still checked by reservation_check() after it is stored, which
+ * alone sees the other rows of the same statement.  A refusal is right
+ * when it is made: the lock is held from then to the commit, and nothing
+ * that adds occupancy to the service commits in between.
+ *
+ * It runs where answering early changes no other answer, and not
+ * otherwise:
+ *	- for callers row-level security does not apply to: the insert policy
+ *	  is checked after the BEFORE triggers, and a caller it refuses must not
+ *	  learn whether another tenant's slot is taken;
+ *	- for rows without an idempotency key: a replayed request is answered
+ *	  with its first booking through the unique index (create_booking);
+ *	- for rows whose fields the check reads pass the table's rules and
+ *	  whose service exists in the row's organization: otherwise the NOT
+ *	  NULL, CHECK or foreign key constraint reports what is wrong;
+ *	- while reservation_check() fires at all (a DBA may disable it).
+ * A booking that takes a taken slot and also breaks a rule the precheck
+ * does not read (a negative price, an unknown customer) may be refused
+ * for the conflict rather than for that rule.
+ */
+static bool
+reservation_trigger_fires(Relation bookings)
+{
+	TriggerDesc *trigdesc = bookings->trigdesc;
+	int			i;
+
+	for (i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
+	{
+		Trigger    *t = &trigdesc->triggers[i];
+
+		if (strcmp(t->tgname, "reservation_check") == 0)
+			return t->tgenabled == TRIGGER_FIRES_ON_ORIGIN || t->tgenabled == TRIGGER_FIRES_ALWAYS;
+	}
+	return false;
+}
+
+/* the row's fields the check reads, if they pass the table's rules */
+static bool
+precheckable(HeapTuple tuple, TupleDesc desc, BookingRow *row, pg_uuid_t **organization_id)
+{
+	bool		isnull;
+	Datum		d;
+	int32		party;
+
+	if (!heap_attisnull(tuple, catalog.b_idempotency_key, desc) ||
+		heap_attisnull(tuple, catalog.b_id, desc) ||
+		heap_attisnull(tuple, catalog.b_service_id, desc) ||
+		heap_attisnull(tuple, catalog.b_status, desc))
+		return false;
+	d = heap_getattr(tuple, catalog.b_organization_id, desc, &isnull);
+	if (isnull)
+		return false;
+	*organization_id = DatumGetUUIDP(d);
+	d = heap_getattr(tuple, catalog.b_party_size, desc, &isnull);
+	party = isnull ? 0 : DatumGetInt32(d);
+	if (party < 1 || party > 100000)
+		return false;
+	d = heap_getattr(tuple, catalog.b_during, desc, &isnull);
+	if (isnull || !protector_during_is_valid(d))
+		return false;
+	read_booking(tuple, desc, row);
+	return row->occupies;
+}
+
+void
+protector_reservation_precheck(Relation bookings, HeapTuple tuple)
+{
+	BookingRow	row;
+	pg_uuid_t  *organization_id;
+	CapacityCheck latest;
+	CapacityCheck then;
+	RangeVerdict verdict;
+
+	if (!catalog.valid || catalog.bookings != RelationGetRelid(bookings))
+		load_catalog(bookings);
+	if (!precheckable(tuple, RelationGetDescr(bookings), &row, &organization_id) ||
+		check_enable_rls(RelationGetRelid(bookings), InvalidOid, true) == RLS_ENABLED ||
+		!reservation_trigger_fires(bookings))
+		return;
+
+	protector_lock_service(row.service_id);
+	latest = (CapacityCheck) {&row, NULL, bookings, organization_id};
+	then = latest;
+	verdict = protector_range_verdict(capacity_check, &latest, capacity_check, &then);
+	if (verdict != RANGE_FREE)
+		report_conflict(&latest.rules, &row, latest.taken, verdict == RANGE_RETRY);
 }
 
 static const TriggerProtocol service_mode_protocol = {

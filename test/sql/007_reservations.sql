@@ -68,6 +68,7 @@ UPDATE protector.bookings SET during = tstzrange('2030-06-01 10:00+00', '2030-06
 WHERE service_id = '0e000000-0000-4000-8000-00000000e001' AND during = tstzrange('2030-06-01 10:00+00', '2030-06-01 11:00+00');
 SELECT pg_temp.book('1', '11:00', '11:15');
 -- a statement of several rows is checked row by row against the others
+-- (the second row meets the first, which is taken, before it is stored)
 INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
 SELECT '0e000000-0000-4000-8000-000000000000', '0e000000-0000-4000-8000-0000000000a1',
 	   '0e000000-0000-4000-8000-00000000e001', tstzrange(t, t + interval '30 minutes')
