@@ -24,6 +24,11 @@
  *	   40001 when the conflict was committed after the transaction's
  *	   snapshot (REPEATABLE READ / SERIALIZABLE), so the client retries.
  *
+ * A new booking meets the same check before it is stored, from the BEFORE
+ * INSERT trigger prepare_booking (protector_reservation_precheck, below):
+ * a refusal then stores nothing, and the check after the insert of a row
+ * the precheck has just let through knows its answer.
+ *
  * protector.service_mode_check() guards what the btree step relies on: a
  * shared service becomes exclusive only when its bookings that end after
  * now do not overlap.
@@ -40,9 +45,11 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "storage/proc.h"
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_enum.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -106,13 +113,17 @@ typedef struct ReserveCatalog
 {
 	bool		valid;
 	Oid			bookings;
+	Oid			bookings_pkey;
 	Oid			services;
 	Oid			services_pkey;
+	Oid			organizations;
+	Oid			organizations_pkey;
 	Oid			during_idx;
 	Oid			start_idx;
 	/* protector.bookings columns */
 	AttrNumber	b_id;
 	AttrNumber	b_organization_id;
+	AttrNumber	b_venue_id;
 	AttrNumber	b_idempotency_key;
 	AttrNumber	b_service_id;
 	AttrNumber	b_party_size;
@@ -122,6 +133,7 @@ typedef struct ReserveCatalog
 	/* protector.services columns */
 	AttrNumber	s_id;
 	AttrNumber	s_organization_id;
+	AttrNumber	s_venue_id;
 	AttrNumber	s_name;
 	AttrNumber	s_mode;
 	AttrNumber	s_capacity;
@@ -149,8 +161,9 @@ static ReserveCatalog catalog;
 static void
 reserve_relcache_callback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == catalog.bookings ||
+	if (relid == InvalidOid || relid == catalog.bookings || relid == catalog.bookings_pkey ||
 		relid == catalog.services || relid == catalog.services_pkey ||
+		relid == catalog.organizations || relid == catalog.organizations_pkey ||
 		relid == catalog.during_idx || relid == catalog.start_idx)
 		catalog.valid = false;
 }
@@ -227,6 +240,7 @@ load_catalog(Relation bookings)
 	catalog.services = relid;
 	catalog.b_id = protector_column_required(bookings, "id", InvalidOid);
 	catalog.b_organization_id = protector_column_required(bookings, "organization_id", InvalidOid);
+	catalog.b_venue_id = protector_column_required(bookings, "venue_id", InvalidOid);
 	catalog.b_idempotency_key = protector_column_required(bookings, "idempotency_key", InvalidOid);
 	catalog.b_service_id = protector_column_required(bookings, "service_id", InvalidOid);
 	catalog.b_party_size = protector_column_required(bookings, "party_size", InvalidOid);
@@ -240,6 +254,7 @@ load_catalog(Relation bookings)
 	services = table_open(relid, AccessShareLock);
 	catalog.s_id = protector_column_required(services, "id", InvalidOid);
 	catalog.s_organization_id = protector_column_required(services, "organization_id", InvalidOid);
+	catalog.s_venue_id = protector_column_required(services, "venue_id", InvalidOid);
 	catalog.s_name = protector_column_required(services, "name", InvalidOid);
 	catalog.s_mode = protector_column_required(services, "mode", InvalidOid);
 	catalog.s_capacity = protector_column_required(services, "capacity", InvalidOid);
@@ -248,6 +263,11 @@ load_catalog(Relation bookings)
 	catalog.mode_shared = enum_label(services, catalog.s_mode, "shared");
 
 	catalog.services_pkey = index_named(services, "services_pkey");
+	table_close(services, AccessShareLock);
+	catalog.bookings_pkey = index_named(bookings, "bookings_pkey");
+	catalog.organizations = protector_sibling_relid(bookings, "organizations");
+	services = table_open(catalog.organizations, AccessShareLock);
+	catalog.organizations_pkey = index_named(services, "organizations_pkey");
 	table_close(services, AccessShareLock);
 
 	catalog.during_idx = index_named(bookings, "bookings_during_idx");
@@ -617,6 +637,59 @@ capacity_check(Snapshot snapshot, void *arg)
 							&c->rules, &c->taken);
 }
 
+/*
+ * The last row the precheck (below) let through.  reservation_check() of
+ * that very row, in the same subtransaction, with no reservation check run
+ * in between, need not check it again: the precheck held the service's
+ * lock from then on (nothing that adds occupancy to the service commits
+ * meanwhile) and, after CommandCounterIncrement, saw every booking the
+ * check after the insert sees except later rows of the same statement
+ * (each prechecked with this row visible, which replaces the memo, or
+ * checked after the insert with this row visible) and the rows of a
+ * data-modifying WITH (checked after their own write, with this row
+ * visible).  Every precheck and every reservation_check() call consumes
+ * the memo; a subtransaction that ends cannot leave it behind, since its
+ * id is part of it (and its lock would have gone with it).
+ */
+static struct
+{
+	bool		valid;
+	LocalTransactionId lxid;
+	SubTransactionId subxid;
+	pg_uuid_t	id;
+	pg_uuid_t	service_id;
+	TimestampTz start;
+	TimestampTz end;
+	int32		party;
+} passed;
+
+static void
+remember_passed(const BookingRow *row)
+{
+	passed.valid = true;
+	passed.lxid = MyProc->lxid;
+	passed.subxid = GetCurrentSubTransactionId();
+	passed.id = *row->id;
+	passed.service_id = *row->service_id;
+	passed.start = row->start;
+	passed.end = row->end;
+	passed.party = row->party;
+}
+
+/* was row, being checked now, the last to pass the precheck?  (consumes) */
+static bool
+precheck_passed(const BookingRow *row)
+{
+	bool		same = passed.valid && passed.lxid == MyProc->lxid &&
+		passed.subxid == GetCurrentSubTransactionId() &&
+		memcmp(&passed.id, row->id, UUID_LEN) == 0 &&
+		memcmp(&passed.service_id, row->service_id, UUID_LEN) == 0 &&
+		passed.start == row->start && passed.end == row->end && passed.party == row->party;
+
+	passed.valid = false;
+	return same;
+}
+
 static const TriggerProtocol reservation_protocol = {
 	.function = "reservation_check()",
 	.after = true,
@@ -645,7 +718,10 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	 * write after it is checked again.
 	 */
 	if (protector_restoring())
+	{
+		passed.valid = false;
 		return PointerGetDatum(NULL);
+	}
 
 	bookings = trigdata->tg_relation;
 	if (!catalog.valid || catalog.bookings != RelationGetRelid(bookings))
@@ -654,6 +730,8 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	read_booking(tuple, desc, &row);
+	if (precheck_passed(&row) && TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		return PointerGetDatum(NULL);
 	if (!row.occupies)
 		return PointerGetDatum(NULL);
 
@@ -689,47 +767,74 @@ protector_reservation_check(PG_FUNCTION_ARGS)
  * refused booking costs no heap tuple, no index entries, no foreign-key
  * checks and no audit or workflow rows; when many clients want one slot,
  * nearly every attempt is such a refusal.  It only refuses early: every
- * row is still checked by reservation_check() after it is stored, which
- * alone sees the other rows of the same statement.  A refusal is right
- * when it is made: the lock is held from then to the commit, and nothing
- * that adds occupancy to the service commits in between.
+ * row is still checked by reservation_check() after it is stored.  A
+ * refusal is right when it is made: the lock is held from then to the
+ * commit, and nothing that adds occupancy to the service commits between.
  *
  * It runs where answering early changes no other answer, and not
  * otherwise:
  *	- for callers row-level security does not apply to: the insert policy
  *	  is checked after the BEFORE triggers, and a caller it refuses must not
  *	  learn whether another tenant's slot is taken;
- *	- for rows without an idempotency key: a replayed request is answered
- *	  with its first booking through the unique index (create_booking);
+ *	- for rows without an idempotency key, and whose id no booking has: a
+ *	  replayed request meets the unique index (create_booking answers it
+ *	  with the first booking), an upsert its ON CONFLICT clause;
  *	- for rows whose fields the check reads pass the table's rules and
- *	  whose service exists in the row's organization: otherwise the NOT
- *	  NULL, CHECK or foreign key constraint reports what is wrong;
- *	- while reservation_check() fires at all (a DBA may disable it).
+ *	  whose organization and service (in the row's venue) exist: otherwise
+ *	  the NOT NULL, CHECK or foreign key constraint reports what is wrong;
+ *	- while reservation_check() fires, and no BEFORE INSERT trigger of
+ *	  someone else's fires after prepare_booking (it could still change or
+ *	  drop the row).
+ *
+ * Locks come in the order the insert always took them: the foreign keys'
+ * KEY SHARE on the organization's and the service's rows, then the
+ * service's lock.  A desk that locks the service row FOR UPDATE and then
+ * takes the service's lock (update_service turning a service exclusive)
+ * never waits for a booking that waits for it.
+ *
  * A booking that takes a taken slot and also breaks a rule the precheck
- * does not read (a negative price, an unknown customer) may be refused
- * for the conflict rather than for that rule.
+ * does not read (a negative price, an unknown customer) may be refused for
+ * the conflict rather than for that rule; a statement that frees a slot in
+ * a data-modifying WITH and books it in its main INSERT is refused (the
+ * WITH runs after the INSERT).
  */
+
+/* may the precheck run, by the triggers of bookings? */
 static bool
-reservation_trigger_fires(Relation bookings)
+precheck_trigger_order(Relation bookings)
 {
 	TriggerDesc *trigdesc = bookings->trigdesc;
+	bool		checked = false;
+	bool		last = true;
 	int			i;
 
 	for (i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
 	{
 		Trigger    *t = &trigdesc->triggers[i];
+		bool		fires = t->tgenabled == TRIGGER_FIRES_ON_ORIGIN || t->tgenabled == TRIGGER_FIRES_ALWAYS;
 
 		if (strcmp(t->tgname, "reservation_check") == 0)
-			return t->tgenabled == TRIGGER_FIRES_ON_ORIGIN || t->tgenabled == TRIGGER_FIRES_ALWAYS;
+			checked = fires;
+		else if (fires && TRIGGER_FOR_ROW(t->tgtype) && TRIGGER_FOR_BEFORE(t->tgtype) &&
+				 TRIGGER_FOR_INSERT(t->tgtype) && strcmp(t->tgname, "prepare_booking") > 0)
+			last = false;
 	}
-	return false;
+	return checked && last;
 }
+
+/* the foreign keys' targets of a new booking, as the precheck reads them */
+typedef struct BookingKeys
+{
+	pg_uuid_t  *organization_id;
+	pg_uuid_t  *venue_id;
+} BookingKeys;
 
 /* the row's fields the check reads, if they pass the table's rules */
 static bool
-precheckable(HeapTuple tuple, TupleDesc desc, BookingRow *row, pg_uuid_t **organization_id)
+precheckable(HeapTuple tuple, TupleDesc desc, BookingRow *row, BookingKeys *keys)
 {
 	bool		isnull;
+	bool		venue_null;
 	Datum		d;
 	int32		party;
 
@@ -739,9 +844,11 @@ precheckable(HeapTuple tuple, TupleDesc desc, BookingRow *row, pg_uuid_t **organ
 		heap_attisnull(tuple, catalog.b_status, desc))
 		return false;
 	d = heap_getattr(tuple, catalog.b_organization_id, desc, &isnull);
-	if (isnull)
+	keys->organization_id = isnull ? NULL : DatumGetUUIDP(d);
+	d = heap_getattr(tuple, catalog.b_venue_id, desc, &venue_null);
+	keys->venue_id = venue_null ? NULL : DatumGetUUIDP(d);
+	if (isnull || venue_null)
 		return false;
-	*organization_id = DatumGetUUIDP(d);
 	d = heap_getattr(tuple, catalog.b_party_size, desc, &isnull);
 	party = isnull ? 0 : DatumGetInt32(d);
 	if (party < 1 || party > 100000)
@@ -753,28 +860,91 @@ precheckable(HeapTuple tuple, TupleDesc desc, BookingRow *row, pg_uuid_t **organ
 	return row->occupies;
 }
 
+static bool
+uuid_column_is(TupleTableSlot *slot, AttrNumber attnum, const pg_uuid_t *value)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, attnum, &isnull);
+
+	return !isnull && memcmp(DatumGetUUIDP(d), value, UUID_LEN) == 0;
+}
+
+/*
+ * KEY SHARE on the row of relid whose primary key is key, as a foreign
+ * key's check takes it; false when there is no such row to lock as it
+ * stands (missing, changed or deleted since), or it is a services row not
+ * in keys' organization and venue.
+ */
+static bool
+lock_referenced_row(Oid relid, Oid pkeyid, const pg_uuid_t *key, const BookingKeys *keys,
+					Snapshot snapshot)
+{
+	Relation	rel = table_open(relid, RowShareLock);
+	Relation	pkey = index_open(pkeyid, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TM_FailureData tmfd;
+	bool		ok = protector_fetch_by_uuid(rel, pkey, UUIDPGetDatum(key), snapshot, slot);
+
+	if (ok && relid == catalog.services)
+		ok = uuid_column_is(slot, catalog.s_organization_id, keys->organization_id) &&
+			uuid_column_is(slot, catalog.s_venue_id, keys->venue_id);
+	if (ok)
+		ok = table_tuple_lock(rel, &slot->tts_tid, snapshot, slot, GetCurrentCommandId(false),
+							  LockTupleKeyShare, LockWaitBlock, 0, &tmfd) == TM_Ok;
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(pkey, AccessShareLock);
+	table_close(rel, RowShareLock);
+	return ok;
+}
+
+/* is there a booking with this id already (the insert will meet it)? */
+static bool
+booking_exists(Relation bookings, const pg_uuid_t *id, Snapshot snapshot)
+{
+	Relation	pkey = index_open(catalog.bookings_pkey, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(bookings, NULL);
+	bool		found = protector_fetch_by_uuid(bookings, pkey, UUIDPGetDatum(id), snapshot, slot);
+
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(pkey, AccessShareLock);
+	return found;
+}
+
 void
 protector_reservation_precheck(Relation bookings, HeapTuple tuple)
 {
 	BookingRow	row;
-	pg_uuid_t  *organization_id;
+	BookingKeys keys;
+	Snapshot	snapshot;
+	bool		ready;
 	CapacityCheck latest;
 	CapacityCheck then;
 	RangeVerdict verdict;
 
+	passed.valid = false;
 	if (!catalog.valid || catalog.bookings != RelationGetRelid(bookings))
 		load_catalog(bookings);
-	if (!precheckable(tuple, RelationGetDescr(bookings), &row, &organization_id) ||
+	if (!precheckable(tuple, RelationGetDescr(bookings), &row, &keys) ||
 		check_enable_rls(RelationGetRelid(bookings), InvalidOid, true) == RLS_ENABLED ||
-		!reservation_trigger_fires(bookings))
+		!precheck_trigger_order(bookings))
+		return;
+
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ready = !booking_exists(bookings, row.id, snapshot) &&
+		lock_referenced_row(catalog.organizations, catalog.organizations_pkey, keys.organization_id,
+							&keys, snapshot) &&
+		lock_referenced_row(catalog.services, catalog.services_pkey, row.service_id, &keys, snapshot);
+	UnregisterSnapshot(snapshot);
+	if (!ready)
 		return;
 
 	protector_lock_service(row.service_id);
-	latest = (CapacityCheck) {&row, NULL, bookings, organization_id};
+	latest = (CapacityCheck) {&row, NULL, bookings, keys.organization_id};
 	then = latest;
 	verdict = protector_range_verdict(capacity_check, &latest, capacity_check, &then);
 	if (verdict != RANGE_FREE)
 		report_conflict(&latest.rules, &row, latest.taken, verdict == RANGE_RETRY);
+	remember_passed(&row);
 }
 
 static const TriggerProtocol service_mode_protocol = {

@@ -5,7 +5,8 @@
 # takes the service's lock first wins and the other is refused with 23P01
 # (or, a booking under REPEATABLE READ, told to retry with 40001, and
 # refused on the retry): never an exclusive service left with overlapping
-# bookings.
+# bookings.  And a booking arriving while the desk holds the service row
+# FOR UPDATE to change its mode waits without deadlocking.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 
@@ -107,6 +108,41 @@ for level in "read committed" "repeatable read"; do
 	check "$level, booking first: the mode change is refused" 23P01 "$got"
 	check "$level, booking first: the booking commits" "" "$(grep -oE '[0-9A-Z]{5}' "$WORK/first" || true)"
 	check "$level, booking first: shared with two bookings" "shared 2" "$(state)"
+done
+
+# The desk's way (update_service): the service row locked FOR UPDATE, then
+# the mode change, which takes the service's lock.  A booking arriving in
+# between waits for the row before it takes the service's lock (the
+# foreign key's order), so nobody deadlocks (40P01): the booking then meets
+# an exclusive service (23P01), or under REPEATABLE READ a changed one
+# (40001).
+DESK_SQL="SELECT 1 FROM protector.services WHERE id = '$SERVICE' FOR UPDATE;
+SELECT pg_sleep(2);
+$MODE_SQL"
+for level in "read committed" "repeatable read"; do
+	reset
+	hold "$level" "$DESK_SQL" "$WORK/desk" &
+	for _ in $(seq 1 100); do
+		[ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(2);' AND wait_event = 'PgSleep'")" = 1 ] && break
+		sleep 0.05
+	done
+	run "$level" "$BOOK_SQL" >"$WORK/booking" &
+	waited=no
+	for _ in $(seq 1 30); do
+		if [ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%INSERT INTO protector.bookings%' AND wait_event_type = 'Lock'")" = 1 ]; then
+			waited=yes; break
+		fi
+		sleep 0.05
+	done
+	wait
+	check "$level, desk holds the service row: the booking waited for it" yes "$waited"
+	check "$level, desk holds the service row: the mode change commits" "" "$(grep -oE '[0-9A-Z]{5}' "$WORK/desk" || true)"
+	if [ "$level" = "read committed" ]; then
+		check "$level, desk holds the service row: the booking is refused" 23P01 "$(cat "$WORK/booking")"
+	else
+		check "$level, desk holds the service row: the booking is told to retry" 40001 "$(cat "$WORK/booking")"
+	fi
+	check "$level, desk holds the service row: exclusive with one booking" "exclusive 1" "$(state)"
 done
 
 dropdb "$DB"

@@ -63,20 +63,23 @@ VALUES ('16000000-0000-4000-8000-000000000000', '16000000-0000-4000-8000-0000000
 -- precheck sees the first, stored just before it, and refuses it (1 row
 -- written); rows it does not check (here: with idempotency keys) are
 -- refused by the check after the insert, which sees both (2 rows written)
-CREATE FUNCTION pg_temp.two_rows(p_keys boolean) RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION pg_temp.two_rows(p_keys text[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE n0 bigint := pg_stat_get_xact_tuples_inserted('protector.bookings'::regclass);
 BEGIN
 	INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, idempotency_key)
 	VALUES ('16000000-0000-4000-8000-000000000000', '16000000-0000-4000-8000-0000000000a1',
-			'16000000-0000-4000-8000-00000000e001', '[2030-03-02 10:00, 2030-03-02 11:00)', CASE WHEN p_keys THEN 'a' END),
+			'16000000-0000-4000-8000-00000000e001', '[2030-03-02 10:00, 2030-03-02 11:00)', p_keys[1]),
 		   ('16000000-0000-4000-8000-000000000000', '16000000-0000-4000-8000-0000000000a1',
-			'16000000-0000-4000-8000-00000000e001', '[2030-03-02 10:30, 2030-03-02 11:30)', CASE WHEN p_keys THEN 'b' END);
+			'16000000-0000-4000-8000-00000000e001', '[2030-03-02 10:30, 2030-03-02 11:30)', p_keys[2]);
 EXCEPTION WHEN OTHERS THEN
 	RAISE NOTICE '% %; rows written: %', SQLSTATE, SQLERRM,
 		pg_stat_get_xact_tuples_inserted('protector.bookings'::regclass) - n0;
 END $$;
-SELECT pg_temp.two_rows(false);
-SELECT pg_temp.two_rows(true);
+SELECT pg_temp.two_rows('{NULL, NULL}');
+SELECT pg_temp.two_rows('{a, b}');
+-- the first row prechecked, the second not: the first's check after the
+-- insert knows the precheck's answer, the second's sees both
+SELECT pg_temp.two_rows('{NULL, b}');
 
 -- where refusing early would change the answer, the other answer stands:
 -- a replayed request with an idempotency key meets the unique index
@@ -84,6 +87,33 @@ SELECT pg_temp.try('0', '1', '2030-03-01 12:00', '2030-03-01 13:00', 1, 'request
 -- a service of another organization: the foreign key, not the other
 -- organization's taken slot
 SELECT pg_temp.try('0', 'b', '2030-03-01 10:00', '2030-03-01 11:00');
+-- a service of the organization in another venue: the foreign key too
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+VALUES ('16000000-0000-4000-8000-000000000000', '16000000-0000-4000-8000-0000000000b1',
+		'16000000-0000-4000-8000-00000000e001', '[2030-03-01 10:00, 2030-03-01 11:00)');
+-- an upsert of a booking that exists: its ON CONFLICT clause, not the slot
+-- its new values would take (here: cancelled, its slot taken since)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status)
+VALUES ('16000000-0000-4000-8000-0000000000d1', '16000000-0000-4000-8000-000000000000',
+		'16000000-0000-4000-8000-0000000000a1', '16000000-0000-4000-8000-00000000e001',
+		'[2030-03-03 10:00, 2030-03-03 11:00)', 'cancelled');
+SELECT pg_temp.try('0', '1', '2030-03-03 10:00', '2030-03-03 11:00');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status)
+VALUES ('16000000-0000-4000-8000-0000000000d1', '16000000-0000-4000-8000-000000000000',
+		'16000000-0000-4000-8000-0000000000a1', '16000000-0000-4000-8000-00000000e001',
+		'[2030-03-03 10:00, 2030-03-03 11:00)', 'confirmed')
+ON CONFLICT (id) DO NOTHING;
+-- a BEFORE INSERT trigger of the operator's that fires after prepare_booking
+-- may still change the row (here: a waitlist entry is stored cancelled)
+CREATE FUNCTION pg_temp.waitlist() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	NEW.status := 'cancelled';
+	RETURN NEW;
+END $$;
+CREATE TRIGGER z_waitlist BEFORE INSERT ON protector.bookings
+	FOR EACH ROW EXECUTE FUNCTION pg_temp.waitlist();
+SELECT pg_temp.try('0', '1', '2030-03-01 10:30', '2030-03-01 11:30');
+DROP TRIGGER z_waitlist ON protector.bookings;
 -- rows the table's rules refuse: their CHECK
 SELECT pg_temp.try('0', '1', '2030-03-01 10:00', '2030-04-11 10:00');
 SELECT pg_temp.try('0', '1', '2030-03-01 10:00', '2030-03-01 11:00', 0);
@@ -104,5 +134,6 @@ BEGIN;
 ALTER TABLE protector.bookings DISABLE TRIGGER reservation_check;
 SELECT pg_temp.try('0', '1', '2030-03-01 10:30', '2030-03-01 11:30');
 ROLLBACK;
-SELECT count(*) AS bookings FROM protector.bookings WHERE organization_id IN
-	('16000000-0000-4000-8000-000000000000', '16000000-0000-4000-8000-00000000000b');
+SELECT status, count(*) AS bookings FROM protector.bookings WHERE organization_id IN
+	('16000000-0000-4000-8000-000000000000', '16000000-0000-4000-8000-00000000000b')
+GROUP BY status ORDER BY status;
