@@ -25,9 +25,8 @@
  *	   snapshot (REPEATABLE READ / SERIALIZABLE), so the client retries.
  *
  * A new booking meets the same check before it is stored, from the BEFORE
- * INSERT trigger prepare_booking (protector_reservation_precheck, below):
- * a refusal then stores nothing, and the check after the insert of a row
- * the precheck has just let through knows its answer.
+ * INSERT trigger prepare_booking (protector_reservation_precheck, below),
+ * so that a refusal stores nothing.
  *
  * protector.service_mode_check() guards what the btree step relies on: a
  * shared service becomes exclusive only when its bookings that end after
@@ -45,7 +44,6 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "storage/proc.h"
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_enum.h"
@@ -92,6 +90,13 @@ typedef struct CapacityRules
 	int64		buffer_after;
 } CapacityRules;
 
+/* the foreign keys' targets of a new booking, as the precheck reads them */
+typedef struct BookingKeys
+{
+	pg_uuid_t  *organization_id;
+	pg_uuid_t  *venue_id;
+} BookingKeys;
+
 typedef struct BookingRow
 {
 	pg_uuid_t  *id;
@@ -116,8 +121,6 @@ typedef struct ReserveCatalog
 	Oid			bookings_pkey;
 	Oid			services;
 	Oid			services_pkey;
-	Oid			organizations;
-	Oid			organizations_pkey;
 	Oid			during_idx;
 	Oid			start_idx;
 	/* protector.bookings columns */
@@ -163,7 +166,6 @@ reserve_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == catalog.bookings || relid == catalog.bookings_pkey ||
 		relid == catalog.services || relid == catalog.services_pkey ||
-		relid == catalog.organizations || relid == catalog.organizations_pkey ||
 		relid == catalog.during_idx || relid == catalog.start_idx)
 		catalog.valid = false;
 }
@@ -265,10 +267,6 @@ load_catalog(Relation bookings)
 	catalog.services_pkey = index_named(services, "services_pkey");
 	table_close(services, AccessShareLock);
 	catalog.bookings_pkey = index_named(bookings, "bookings_pkey");
-	catalog.organizations = protector_sibling_relid(bookings, "organizations");
-	services = table_open(catalog.organizations, AccessShareLock);
-	catalog.organizations_pkey = index_named(services, "organizations_pkey");
-	table_close(services, AccessShareLock);
 
 	catalog.during_idx = index_named(bookings, "bookings_during_idx");
 	protector_range_index_init(&catalog.during, bookings, catalog.during_idx,
@@ -371,14 +369,23 @@ report_conflict(CapacityRules *rules, BookingRow *row, int32 taken, bool retry)
  * would cost more than the check itself.  Scans bypass RLS by nature.
  */
 
+static bool
+uuid_column_is(TupleTableSlot *slot, AttrNumber attnum, const pg_uuid_t *value)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, attnum, &isnull);
+
+	return !isnull && memcmp(DatumGetUUIDP(d), value, UUID_LEN) == 0;
+}
+
 /*
- * The service's capacity rules, read through services_pkey.  With
- * organization_id (the precheck): false, and nothing read, when the
- * service does not exist in that organization (the foreign key will say
- * so); without, that is an error.
+ * The service's capacity rules, read through services_pkey.  With keys
+ * (the precheck): false, and nothing read, when the service does not exist
+ * in the row's organization and venue (the foreign key will say so);
+ * without, that is an error.
  */
 static bool
-read_capacity_rules(const pg_uuid_t *service_id, const pg_uuid_t *organization_id,
+read_capacity_rules(const pg_uuid_t *service_id, const BookingKeys *keys,
 					Snapshot snapshot, CapacityRules *rules)
 {
 	Relation	services = table_open(catalog.services, AccessShareLock);
@@ -387,13 +394,10 @@ read_capacity_rules(const pg_uuid_t *service_id, const pg_uuid_t *organization_i
 	bool		isnull;
 	bool		found = protector_fetch_by_uuid(services, pkey, UUIDPGetDatum(service_id), snapshot, slot);
 
-	if (found && organization_id != NULL)
-	{
-		Datum		org = slot_getattr(slot, catalog.s_organization_id, &isnull);
-
-		found = !isnull && memcmp(DatumGetUUIDP(org), organization_id, UUID_LEN) == 0;
-	}
-	if (!found && organization_id == NULL)
+	if (found && keys != NULL)
+		found = uuid_column_is(slot, catalog.s_organization_id, keys->organization_id) &&
+			uuid_column_is(slot, catalog.s_venue_id, keys->venue_id);
+	if (!found && keys == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("booking refers to a service that does not exist")));
@@ -575,16 +579,16 @@ occupancy_taken(BookingRow *row, ItemPointer self, Relation bookings,
 }
 
 /*
- * The row under check, and what a check under one snapshot found.
- * organization_id: set by the precheck, which passes a row whose service
- * is not in its organization on to the foreign key.
+ * The row under check, and what a check under one snapshot found.  keys:
+ * set by the precheck, which passes a row whose service is not in its
+ * organization and venue on to the foreign key.
  */
 typedef struct CapacityCheck
 {
 	BookingRow *row;
 	ItemPointer self;
 	Relation	bookings;
-	const pg_uuid_t *organization_id;
+	const BookingKeys *keys;
 	CapacityRules rules;
 	int32		taken;
 } CapacityCheck;
@@ -598,14 +602,14 @@ typedef struct CapacityCheck
  */
 static bool
 exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
-				 const pg_uuid_t *organization_id, Snapshot snapshot,
+				 const BookingKeys *keys, Snapshot snapshot,
 				 CapacityRules *rules, int32 *taken)
 {
 	TimestampTz from;
 	TimestampTz to;
 	int64		gap;
 
-	if (!read_capacity_rules(row->service_id, organization_id, snapshot, rules))
+	if (!read_capacity_rules(row->service_id, keys, snapshot, rules))
 		return false;
 
 	/* bookings whose occupied interval can overlap the row's */
@@ -633,61 +637,8 @@ capacity_check(Snapshot snapshot, void *arg)
 {
 	CapacityCheck *c = (CapacityCheck *) arg;
 
-	return exceeds_capacity(c->row, c->self, c->bookings, c->organization_id, snapshot,
+	return exceeds_capacity(c->row, c->self, c->bookings, c->keys, snapshot,
 							&c->rules, &c->taken);
-}
-
-/*
- * The last row the precheck (below) let through.  reservation_check() of
- * that very row, in the same subtransaction, with no reservation check run
- * in between, need not check it again: the precheck held the service's
- * lock from then on (nothing that adds occupancy to the service commits
- * meanwhile) and, after CommandCounterIncrement, saw every booking the
- * check after the insert sees except later rows of the same statement
- * (each prechecked with this row visible, which replaces the memo, or
- * checked after the insert with this row visible) and the rows of a
- * data-modifying WITH (checked after their own write, with this row
- * visible).  Every precheck and every reservation_check() call consumes
- * the memo; a subtransaction that ends cannot leave it behind, since its
- * id is part of it (and its lock would have gone with it).
- */
-static struct
-{
-	bool		valid;
-	LocalTransactionId lxid;
-	SubTransactionId subxid;
-	pg_uuid_t	id;
-	pg_uuid_t	service_id;
-	TimestampTz start;
-	TimestampTz end;
-	int32		party;
-} passed;
-
-static void
-remember_passed(const BookingRow *row)
-{
-	passed.valid = true;
-	passed.lxid = MyProc->lxid;
-	passed.subxid = GetCurrentSubTransactionId();
-	passed.id = *row->id;
-	passed.service_id = *row->service_id;
-	passed.start = row->start;
-	passed.end = row->end;
-	passed.party = row->party;
-}
-
-/* was row, being checked now, the last to pass the precheck?  (consumes) */
-static bool
-precheck_passed(const BookingRow *row)
-{
-	bool		same = passed.valid && passed.lxid == MyProc->lxid &&
-		passed.subxid == GetCurrentSubTransactionId() &&
-		memcmp(&passed.id, row->id, UUID_LEN) == 0 &&
-		memcmp(&passed.service_id, row->service_id, UUID_LEN) == 0 &&
-		passed.start == row->start && passed.end == row->end && passed.party == row->party;
-
-	passed.valid = false;
-	return same;
 }
 
 static const TriggerProtocol reservation_protocol = {
@@ -718,10 +669,7 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	 * write after it is checked again.
 	 */
 	if (protector_restoring())
-	{
-		passed.valid = false;
 		return PointerGetDatum(NULL);
-	}
 
 	bookings = trigdata->tg_relation;
 	if (!catalog.valid || catalog.bookings != RelationGetRelid(bookings))
@@ -730,8 +678,6 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	read_booking(tuple, desc, &row);
-	if (precheck_passed(&row) && TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		return PointerGetDatum(NULL);
 	if (!row.occupies)
 		return PointerGetDatum(NULL);
 
@@ -763,13 +709,18 @@ protector_reservation_check(PG_FUNCTION_ARGS)
  *
  * prepare_booking (booking_insert.c), the last BEFORE INSERT trigger,
  * calls protector_reservation_precheck() with the finished row: the same
- * lock, the same check and the same error as reservation_check(), so a
- * refused booking costs no heap tuple, no index entries, no foreign-key
- * checks and no audit or workflow rows; when many clients want one slot,
- * nearly every attempt is such a refusal.  It only refuses early: every
- * row is still checked by reservation_check() after it is stored.  A
- * refusal is right when it is made: the lock is held from then to the
- * commit, and nothing that adds occupancy to the service commits between.
+ * check and the same error as reservation_check(), so a refused booking
+ * costs no heap tuple, no index entries, no foreign-key checks, no audit
+ * or workflow rows, and no transaction id; when many clients want one
+ * slot, nearly every attempt is such a refusal.  It concludes only
+ * refusals, and takes no lock: a booking it meets is committed (or the
+ * transaction's own) and occupies the time now, so the check after the
+ * insert, under the service's lock, would meet it as well (a cancellation
+ * committed in between is a race the refusal lost a moment earlier).  Under
+ * REPEATABLE READ a booking committed after the transaction's snapshot
+ * gives 40001, as there.  A row it lets through is checked after the
+ * insert as always; taking no lock here also keeps the order of locks the
+ * insert always took (the foreign keys' row locks, then the service's).
  *
  * It runs where answering early changes no other answer, and not
  * otherwise:
@@ -780,17 +731,11 @@ protector_reservation_check(PG_FUNCTION_ARGS)
  *	  replayed request meets the unique index (create_booking answers it
  *	  with the first booking), an upsert its ON CONFLICT clause;
  *	- for rows whose fields the check reads pass the table's rules and
- *	  whose organization and service (in the row's venue) exist: otherwise
+ *	  whose service exists in the row's organization and venue: otherwise
  *	  the NOT NULL, CHECK or foreign key constraint reports what is wrong;
  *	- while reservation_check() fires, and no BEFORE INSERT trigger of
  *	  someone else's fires after prepare_booking (it could still change or
  *	  drop the row).
- *
- * Locks come in the order the insert always took them: the foreign keys'
- * KEY SHARE on the organization's and the service's rows, then the
- * service's lock.  A desk that locks the service row FOR UPDATE and then
- * takes the service's lock (update_service turning a service exclusive)
- * never waits for a booking that waits for it.
  *
  * A booking that takes a taken slot and also breaks a rule the precheck
  * does not read (a negative price, an unknown customer) may be refused for
@@ -821,13 +766,6 @@ precheck_trigger_order(Relation bookings)
 	}
 	return checked && last;
 }
-
-/* the foreign keys' targets of a new booking, as the precheck reads them */
-typedef struct BookingKeys
-{
-	pg_uuid_t  *organization_id;
-	pg_uuid_t  *venue_id;
-} BookingKeys;
 
 /* the row's fields the check reads, if they pass the table's rules */
 static bool
@@ -860,43 +798,6 @@ precheckable(HeapTuple tuple, TupleDesc desc, BookingRow *row, BookingKeys *keys
 	return row->occupies;
 }
 
-static bool
-uuid_column_is(TupleTableSlot *slot, AttrNumber attnum, const pg_uuid_t *value)
-{
-	bool		isnull;
-	Datum		d = slot_getattr(slot, attnum, &isnull);
-
-	return !isnull && memcmp(DatumGetUUIDP(d), value, UUID_LEN) == 0;
-}
-
-/*
- * KEY SHARE on the row of relid whose primary key is key, as a foreign
- * key's check takes it; false when there is no such row to lock as it
- * stands (missing, changed or deleted since), or it is a services row not
- * in keys' organization and venue.
- */
-static bool
-lock_referenced_row(Oid relid, Oid pkeyid, const pg_uuid_t *key, const BookingKeys *keys,
-					Snapshot snapshot)
-{
-	Relation	rel = table_open(relid, RowShareLock);
-	Relation	pkey = index_open(pkeyid, AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	TM_FailureData tmfd;
-	bool		ok = protector_fetch_by_uuid(rel, pkey, UUIDPGetDatum(key), snapshot, slot);
-
-	if (ok && relid == catalog.services)
-		ok = uuid_column_is(slot, catalog.s_organization_id, keys->organization_id) &&
-			uuid_column_is(slot, catalog.s_venue_id, keys->venue_id);
-	if (ok)
-		ok = table_tuple_lock(rel, &slot->tts_tid, snapshot, slot, GetCurrentCommandId(false),
-							  LockTupleKeyShare, LockWaitBlock, 0, &tmfd) == TM_Ok;
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(pkey, AccessShareLock);
-	table_close(rel, RowShareLock);
-	return ok;
-}
-
 /* is there a booking with this id already (the insert will meet it)? */
 static bool
 booking_exists(Relation bookings, const pg_uuid_t *id, Snapshot snapshot)
@@ -916,12 +817,11 @@ protector_reservation_precheck(Relation bookings, HeapTuple tuple)
 	BookingRow	row;
 	BookingKeys keys;
 	Snapshot	snapshot;
-	bool		ready;
+	bool		exists;
 	CapacityCheck latest;
 	CapacityCheck then;
 	RangeVerdict verdict;
 
-	passed.valid = false;
 	if (!catalog.valid || catalog.bookings != RelationGetRelid(bookings))
 		load_catalog(bookings);
 	if (!precheckable(tuple, RelationGetDescr(bookings), &row, &keys) ||
@@ -929,22 +829,19 @@ protector_reservation_precheck(Relation bookings, HeapTuple tuple)
 		!precheck_trigger_order(bookings))
 		return;
 
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	ready = !booking_exists(bookings, row.id, snapshot) &&
-		lock_referenced_row(catalog.organizations, catalog.organizations_pkey, keys.organization_id,
-							&keys, snapshot) &&
-		lock_referenced_row(catalog.services, catalog.services_pkey, row.service_id, &keys, snapshot);
-	UnregisterSnapshot(snapshot);
-	if (!ready)
-		return;
-
-	protector_lock_service(row.service_id);
-	latest = (CapacityCheck) {&row, NULL, bookings, keys.organization_id};
+	/* no lock: only a refusal is concluded (see above) */
+	latest = (CapacityCheck) {&row, NULL, bookings, &keys};
 	then = latest;
 	verdict = protector_range_verdict(capacity_check, &latest, capacity_check, &then);
-	if (verdict != RANGE_FREE)
+	if (verdict == RANGE_FREE)
+		return;
+
+	/* a booking with this id: the insert meets it first (asked only now) */
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	exists = booking_exists(bookings, row.id, snapshot);
+	UnregisterSnapshot(snapshot);
+	if (!exists)
 		report_conflict(&latest.rules, &row, latest.taken, verdict == RANGE_RETRY);
-	remember_passed(&row);
 }
 
 static const TriggerProtocol service_mode_protocol = {

@@ -112,10 +112,11 @@ done
 
 # The desk's way (update_service): the service row locked FOR UPDATE, then
 # the mode change, which takes the service's lock.  A booking arriving in
-# between waits for the row before it takes the service's lock (the
-# foreign key's order), so nobody deadlocks (40P01): the booking then meets
-# an exclusive service (23P01), or under REPEATABLE READ a changed one
-# (40001).
+# between waits for the row (its foreign key) before it takes the
+# service's lock, so nobody deadlocks (40P01): the booking then meets an
+# exclusive service (23P01), or under REPEATABLE READ a changed one
+# (40001).  (A precheck that took the service's lock before the insert
+# would deadlock here.)
 DESK_SQL="SELECT 1 FROM protector.services WHERE id = '$SERVICE' FOR UPDATE;
 SELECT pg_sleep(2);
 $MODE_SQL"

@@ -2,7 +2,7 @@
 -- stored (reserve.c's precheck, called by prepare_booking) with the error
 -- of the reservation check, and only where answering early changes no
 -- other answer: the reservation check after the insert still checks every
--- row.  "rows written" counts the heap tuples the attempt wrote into
+-- row stored.  "rows written" counts the heap tuples the attempt wrote into
 -- bookings (pg_stat_get_xact_tuples_inserted counts rolled-back ones too):
 -- 0 for an early refusal, 1 per row for a refusal after the insert.
 SET TimeZone = 'UTC';
@@ -77,8 +77,8 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 SELECT pg_temp.two_rows('{NULL, NULL}');
 SELECT pg_temp.two_rows('{a, b}');
--- the first row prechecked, the second not: the first's check after the
--- insert knows the precheck's answer, the second's sees both
+-- the first row prechecked and let through, the second not prechecked:
+-- the checks after the insert see both
 SELECT pg_temp.two_rows('{NULL, b}');
 
 -- where refusing early would change the answer, the other answer stands:
