@@ -45,6 +45,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/index.h"
+#include "common/hashfn.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_trigger.h"
@@ -335,10 +336,53 @@ format_range(BookingRow *row)
 					protector_local_text(row->end, tzname), tzname);
 }
 
+/*
+ * How contended each service has been lately, as this backend met it: the
+ * share of its recent booking checks that were refusals, as a moving
+ * average (each outcome weighs 1/8, older ones fade), in a small table
+ * indexed by a hash of the service id (a service that collides with
+ * another starts over from 0).  The precheck runs for a service above
+ * PRECHECK_SHARE: below it, checking twice costs the bookings let through
+ * more than refusing early saves (a refusal after the insert costs about
+ * five times a check).
+ */
+#define CONTENTION_SLOTS 256
+#define PRECHECK_SHARE 0.2
+
+static struct
+{
+	pg_uuid_t	service_id;
+	double		refused;
+} contention[CONTENTION_SLOTS];
+
+static double *
+contention_of(const pg_uuid_t *service_id)
+{
+	uint32		h = hash_bytes(service_id->data, UUID_LEN) % CONTENTION_SLOTS;
+
+	if (memcmp(&contention[h].service_id, service_id, UUID_LEN) != 0)
+	{
+		contention[h].service_id = *service_id;
+		contention[h].refused = 0;
+	}
+	return &contention[h].refused;
+}
+
+static void
+note_outcome(const pg_uuid_t *service_id, bool refused)
+{
+	double	   *share = contention_of(service_id);
+
+	*share = *share * 0.875 + (refused ? 0.125 : 0);
+}
+
 static void
 report_conflict(CapacityRules *rules, BookingRow *row, int32 taken, bool retry)
 {
-	char	   *range = format_range(row);
+	char	   *range;
+
+	note_outcome(row->service_id, true);
+	range = format_range(row);
 
 	if (retry)
 		ereport(ERROR,
@@ -700,6 +744,7 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	verdict = protector_range_verdict(capacity_check, &latest, capacity_check, &then);
 	if (verdict != RANGE_FREE)
 		report_conflict(&latest.rules, &row, latest.taken, verdict == RANGE_RETRY);
+	note_outcome(row.service_id, false);
 
 	return PointerGetDatum(NULL);
 }
@@ -722,8 +767,10 @@ protector_reservation_check(PG_FUNCTION_ARGS)
  * insert as always; taking no lock here also keeps the order of locks the
  * insert always took (the foreign keys' row locks, then the service's).
  *
- * It runs where answering early changes no other answer, and not
- * otherwise:
+ * It runs for services this backend has found contended lately (see
+ * contention_of(); elsewhere, checking twice costs the bookings let
+ * through more than refusing early saves), and where answering early
+ * changes no other answer, not otherwise:
  *	- for callers row-level security does not apply to: the insert policy
  *	  is checked after the BEFORE triggers, and a caller it refuses must not
  *	  learn whether another tenant's slot is taken;
@@ -825,6 +872,7 @@ protector_reservation_precheck(Relation bookings, HeapTuple tuple)
 	if (!catalog.valid || catalog.bookings != RelationGetRelid(bookings))
 		load_catalog(bookings);
 	if (!precheckable(tuple, RelationGetDescr(bookings), &row, &keys) ||
+		*contention_of(row.service_id) <= PRECHECK_SHARE ||
 		check_enable_rls(RelationGetRelid(bookings), InvalidOid, true) == RLS_ENABLED ||
 		!precheck_trigger_order(bookings))
 		return;

@@ -1,10 +1,11 @@
 -- A new booking its service has no room for is refused before it is
 -- stored (reserve.c's precheck, called by prepare_booking) with the error
--- of the reservation check, and only where answering early changes no
--- other answer: the reservation check after the insert still checks every
--- row stored.  "rows written" counts the heap tuples the attempt wrote into
--- bookings (pg_stat_get_xact_tuples_inserted counts rolled-back ones too):
--- 0 for an early refusal, 1 per row for a refusal after the insert.
+-- of the reservation check, once the service is contended, and only where
+-- answering early changes no other answer: the reservation check after
+-- the insert still checks every row stored.  "rows written" counts the
+-- heap tuples the attempt wrote into bookings
+-- (pg_stat_get_xact_tuples_inserted counts rolled-back ones too): 0 for an
+-- early refusal, 1 per row for a refusal after the insert.
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 \set VERBOSITY default
@@ -49,6 +50,19 @@ SELECT pg_temp.try('0', '1', '2030-03-01 10:00', '2030-03-01 11:00');
 SELECT pg_temp.try('0', '2', '2030-03-01 10:00', '2030-03-01 11:00', 3);
 SELECT pg_temp.try('b', 'b', '2030-03-01 10:00', '2030-03-01 11:00');
 SELECT pg_temp.try('0', '1', '2030-03-01 12:00', '2030-03-01 13:00', 1, 'request-1');
+
+-- the precheck runs for a service this connection has found contended
+-- lately (a fifth or more of its recent checks refused): its first
+-- refusals are made after the insert, then before it
+CREATE FUNCTION pg_temp.six(p_org text, p_service text, p_from timestamptz, p_to timestamptz,
+							p_party int DEFAULT 1) RETURNS text
+LANGUAGE sql AS $$
+	SELECT string_agg(regexp_replace(pg_temp.try(p_org, p_service, p_from, p_to, p_party), '^.*rows written: ', ''), ' ')
+	FROM generate_series(1, 6)
+$$;
+SELECT pg_temp.six('0', '1', '2030-03-01 10:30', '2030-03-01 11:30') AS rows_written;
+SELECT pg_temp.six('0', '2', '2030-03-01 10:00', '2030-03-01 11:00', 2) AS rows_written;
+SELECT pg_temp.six('b', 'b', '2030-03-01 10:00', '2030-03-01 11:00') AS rows_written;
 
 -- refused before it is stored, with the reservation check's error
 SELECT pg_temp.try('0', '1', '2030-03-01 10:30', '2030-03-01 11:30');
