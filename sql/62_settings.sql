@@ -48,8 +48,12 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a JSON object', p_path),
 			pg_catalog.format('Got %s.', pg_catalog.left(p_value::text, 100)));
 	END IF;
-	SELECT k INTO v_unknown FROM pg_catalog.jsonb_object_keys(p_value) k
-	WHERE k OPERATOR(pg_catalog.<>) ALL (p_keys) ORDER BY k LIMIT 1;
+	-- a set difference (hashed), not "<> ALL" per key: that compared every
+	-- key with every allowed one, and both lists come from the caller
+	SELECT x.k INTO v_unknown
+	FROM (SELECT k FROM pg_catalog.jsonb_object_keys(p_value) k
+		  EXCEPT SELECT a FROM pg_catalog.unnest(p_keys) a) x
+	ORDER BY x.k LIMIT 1;
 	IF FOUND THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s.%s is not a setting', p_path, pg_catalog.left(v_unknown, 100)),
