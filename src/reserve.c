@@ -77,7 +77,6 @@
 #include "range_scan.h"
 #include "reserve.h"
 #include "schedule.h"
-#include "spi_scope.h"
 #include "support.h"
 #include "timezone.h"
 
@@ -85,6 +84,7 @@
 typedef struct CapacityRules
 {
 	char	   *name;
+	pg_uuid_t	venue_id;
 	bool		shared;
 	int32		capacity;
 	int64		buffer_before;
@@ -312,26 +312,19 @@ read_booking(HeapTuple tuple, TupleDesc desc, BookingRow *row)
 		row->occupies = true;
 }
 
-static SPIPlanPtr venue_timezone_plan = NULL;
-
 /*
  * The booking's range in its venue's local time, as every other message
- * about times says it: read only when a conflict is reported.
+ * about times says it: read only when a conflict is reported, through the
+ * venues' primary key (a refusal in the hot path pays for it).
  */
 static char *
-format_range(BookingRow *row)
+format_range(Relation bookings, const pg_uuid_t *venue_id, BookingRow *row)
 {
-	Oid			argtypes[1] = {UUIDOID};
-	Datum		values[1] = {UUIDPGetDatum(row->service_id)};
-	bool		found;
-	Datum		tz = protector_select_datum(&venue_timezone_plan,
-											"SELECT v.timezone FROM protector.services s"
-											" JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) s.organization_id"
-											" AND v.id OPERATOR(pg_catalog.=) s.venue_id"
-											" WHERE s.id OPERATOR(pg_catalog.=) $1",
-											1, argtypes, values, &found);
-	char	   *tzname = found ? TextDatumGetCString(tz) : "UTC";
+	char	   *tzname = protector_text_by_key(bookings, "venues", UUIDPGetDatum(venue_id),
+											   "timezone", NULL, NULL);
 
+	if (tzname == NULL)
+		tzname = "UTC";
 	return psprintf("[%s, %s) local time (%s)", protector_local_text(row->start, tzname),
 					protector_local_text(row->end, tzname), tzname);
 }
@@ -377,12 +370,12 @@ note_outcome(const pg_uuid_t *service_id, bool refused)
 }
 
 static void
-report_conflict(CapacityRules *rules, BookingRow *row, int32 taken, bool retry)
+report_conflict(Relation bookings, CapacityRules *rules, BookingRow *row, int32 taken, bool retry)
 {
 	char	   *range;
 
 	note_outcome(row->service_id, true);
-	range = format_range(row);
+	range = format_range(bookings, &rules->venue_id, row);
 
 	if (retry)
 		ereport(ERROR,
@@ -454,6 +447,7 @@ read_capacity_rules(const pg_uuid_t *service_id, const BookingKeys *keys,
 	}
 
 	rules->name = TextDatumGetCString(slot_getattr(slot, catalog.s_name, &isnull));
+	rules->venue_id = *DatumGetUUIDP(slot_getattr(slot, catalog.s_venue_id, &isnull));
 	rules->shared = DatumGetObjectId(slot_getattr(slot, catalog.s_mode, &isnull)) == catalog.mode_shared;
 	rules->capacity = DatumGetInt32(slot_getattr(slot, catalog.s_capacity, &isnull));
 	rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(slot_getattr(slot, catalog.s_buffer_before, &isnull)));
@@ -743,7 +737,7 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	then = latest;
 	verdict = protector_range_verdict(capacity_check, &latest, capacity_check, &then);
 	if (verdict != RANGE_FREE)
-		report_conflict(&latest.rules, &row, latest.taken, verdict == RANGE_RETRY);
+		report_conflict(bookings, &latest.rules, &row, latest.taken, verdict == RANGE_RETRY);
 	note_outcome(row.service_id, false);
 
 	return PointerGetDatum(NULL);
@@ -889,7 +883,7 @@ protector_reservation_precheck(Relation bookings, HeapTuple tuple)
 	exists = booking_exists(bookings, row.id, snapshot);
 	UnregisterSnapshot(snapshot);
 	if (!exists)
-		report_conflict(&latest.rules, &row, latest.taken, verdict == RANGE_RETRY);
+		report_conflict(bookings, &latest.rules, &row, latest.taken, verdict == RANGE_RETRY);
 }
 
 static const TriggerProtocol service_mode_protocol = {
@@ -958,7 +952,8 @@ find_overlap(Relation bookings, Snapshot snapshot, const pg_uuid_t *service_id, 
 }
 
 static void
-report_overlap(const char *service, BookingRow *earlier, BookingRow *later)
+report_overlap(Relation bookings, const char *service, const pg_uuid_t *venue_id,
+			   BookingRow *earlier, BookingRow *later)
 {
 	char	   *first = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(earlier->id)));
 	char	   *second = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(later->id)));
@@ -967,7 +962,8 @@ report_overlap(const char *service, BookingRow *earlier, BookingRow *later)
 			(protector_errcode(PROTECTOR_ERR_CONFLICT),
 			 errmsg("service \"%s\" cannot become exclusive while its bookings overlap", service),
 			 errdetail("Bookings %s %s and %s %s overlap (buffers included).",
-					   first, format_range(earlier), second, format_range(later)),
+					   first, format_range(bookings, venue_id, earlier),
+					   second, format_range(bookings, venue_id, later)),
 			 errhint("Cancel or move one of them first, or keep the service shared.")));
 }
 
@@ -1020,7 +1016,8 @@ protector_service_mode_check(PG_FUNCTION_ARGS)
 	if (find_overlap(bookings, snapshot, service_id, service_interval(service, catalog.s_buffer_before, sdesc),
 					 service_interval(service, catalog.s_buffer_after, sdesc),
 					 GetCurrentTransactionStartTimestamp(), &earlier, &later))
-		report_overlap(TextDatumGetCString(heap_getattr(service, catalog.s_name, sdesc, &isnull)),
+		report_overlap(bookings, TextDatumGetCString(heap_getattr(service, catalog.s_name, sdesc, &isnull)),
+					   DatumGetUUIDP(heap_getattr(service, catalog.s_venue_id, sdesc, &isnull)),
 					   &earlier, &later);
 	UnregisterSnapshot(snapshot);
 	table_close(bookings, AccessShareLock);

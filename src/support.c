@@ -25,14 +25,18 @@
 
 #include "access/genam.h"
 #include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "errors.h"
@@ -258,6 +262,47 @@ protector_fetch_by_uuid(Relation rel, Relation index, Datum key, Snapshot snapsh
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
 	return found;
+}
+
+/*
+ * A row of table (beside sibling_of) by its primary key, read on the
+ * statement's snapshot as protector's own reads of referenced rows are (no
+ * RLS, no privilege): its text column name (NULL when there is no row or
+ * no value) and, when other is given, a copy of its uuid column
+ * other_name.
+ */
+char *
+protector_text_by_key(Relation sibling_of, const char *table, Datum key,
+					  const char *name, Datum *other, const char *other_name)
+{
+	Relation	rel = table_open(protector_sibling_relid(sibling_of, table), AccessShareLock);
+	Relation	index = index_open(protector_primary_key(rel), AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	char	   *value = NULL;
+	bool		isnull;
+
+	if (protector_fetch_by_uuid(rel, index, key, GetActiveSnapshot(), slot))
+	{
+		Datum		d = slot_getattr(slot, protector_column_required(rel, name, TEXTOID), &isnull);
+
+		value = isnull ? NULL : TextDatumGetCString(d);
+		if (other != NULL)
+		{
+			d = slot_getattr(slot, protector_column_required(rel, other_name, UUIDOID), &isnull);
+			if (!isnull)
+			{
+				pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));	/* the slot's goes */
+
+				*copy = *DatumGetUUIDP(d);
+				*other = UUIDPGetDatum(copy);
+			}
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	/* the locks stay until the transaction ends, as a foreign key's would */
+	index_close(index, NoLock);
+	table_close(rel, NoLock);
+	return value;
 }
 
 /* the primary key index of protector's table rel */

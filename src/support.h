@@ -94,6 +94,14 @@ extern OrgCount *protector_find_org(OrgCount *orgs, int n, const pg_uuid_t *org)
 extern bool protector_fetch_by_uuid(Relation rel, Relation index, Datum key,
 									Snapshot snapshot, TupleTableSlot *slot);
 
+/*
+ * The text column name of the row of table (beside sibling_of) whose
+ * primary key is key, on the active snapshot, past RLS (NULL if no row or
+ * no value); with other, a copy of its uuid column other_name too.
+ */
+extern char *protector_text_by_key(Relation sibling_of, const char *table, Datum key,
+								   const char *name, Datum *other, const char *other_name);
+
 /* the primary key index of protector's table rel (its absence is an error) */
 extern Oid	protector_primary_key(Relation rel);
 

@@ -121,47 +121,6 @@ typedef struct ServiceFacts
 	char	   *timezone;
 } ServiceFacts;
 
-/*
- * A row of table (beside sibling_of) by its primary key, read on the
- * statement's snapshot as protector's own reads of referenced rows are (no
- * RLS, no privilege): its text column name (NULL when there is no row or
- * no value) and, when other is given, a copy of its uuid column
- * other_name.
- */
-static char *
-text_by_key(Relation sibling_of, const char *table, Datum key,
-			const char *name, Datum *other, const char *other_name)
-{
-	Relation	rel = table_open(protector_sibling_relid(sibling_of, table), AccessShareLock);
-	Relation	index = index_open(protector_primary_key(rel), AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	char	   *value = NULL;
-	bool		isnull;
-
-	if (protector_fetch_by_uuid(rel, index, key, GetActiveSnapshot(), slot))
-	{
-		Datum		d = slot_getattr(slot, protector_column_required(rel, name, TEXTOID), &isnull);
-
-		value = isnull ? NULL : TextDatumGetCString(d);
-		if (other != NULL)
-		{
-			d = slot_getattr(slot, protector_column_required(rel, other_name, UUIDOID), &isnull);
-			if (!isnull)
-			{
-				pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));	/* the slot's goes */
-
-				*copy = *DatumGetUUIDP(d);
-				*other = UUIDPGetDatum(copy);
-			}
-		}
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	/* the locks stay until the transaction ends, as a foreign key's would */
-	index_close(index, NoLock);
-	table_close(rel, NoLock);
-	return value;
-}
-
 /* the service's name and its venue's time zone, through their primary keys */
 static ServiceFacts
 read_service_facts(Relation bookings, const pg_uuid_t *service_id)
@@ -169,10 +128,10 @@ read_service_facts(Relation bookings, const pg_uuid_t *service_id)
 	ServiceFacts facts = {NULL, NULL};
 	Datum		venue_id = (Datum) 0;
 
-	facts.name = text_by_key(bookings, "services", UUIDPGetDatum(service_id),
+	facts.name = protector_text_by_key(bookings, "services", UUIDPGetDatum(service_id),
 							 "name", &venue_id, "venue_id");
 	if (facts.name != NULL && venue_id != (Datum) 0)
-		facts.timezone = text_by_key(bookings, "venues", venue_id, "timezone", NULL, NULL);
+		facts.timezone = protector_text_by_key(bookings, "venues", venue_id, "timezone", NULL, NULL);
 	if (facts.name == NULL || facts.timezone == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
