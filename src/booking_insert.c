@@ -16,7 +16,8 @@
  *	  5. not while restoring: the service's deposit (require_deposit()).
  *	  6. not while restoring: the reservation check's early refusal of a
  *		 booking its service has no room for (reserve.c), on the finished
- *		 row, so that a refusal stores nothing.
+ *		 row, so that a refusal stores nothing (for services this backend
+ *		 finds contended, and callers row-level security does not apply to).
  *
  * Under session_replication_role = replica (imports) only step 1 runs, as
  * only default_currency was enabled ALWAYS.
