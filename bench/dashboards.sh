@@ -63,11 +63,14 @@ createdb -T "$A" "$B"
 	echo "SET session_replication_role = DEFAULT; ANALYZE;"
 } | psql -X -q -v ON_ERROR_STOP=1 -d "$B"
 
-# milliseconds of one call, server side, in a warm session (the third of
-# three calls: plans and caches are made by the first)
+# milliseconds of one call, server side, in a warm session: after two
+# calls (plans and caches are made by the first), the mean of as many
+# calls as fill 200 ms (one call of a 2 ms function is mostly noise)
 ms() {
 	psql -X -q -d "$1" -c "SET client_min_messages = notice" \
-		-c "DO \$\$ DECLARE t timestamptz; BEGIN PERFORM * FROM $2; PERFORM * FROM $2; t := clock_timestamp(); PERFORM * FROM $2; RAISE NOTICE 'ms=%', round(extract(epoch FROM clock_timestamp() - t) * 1000, 2); END \$\$" 2>&1 |
+		-c "DO \$\$ DECLARE t timestamptz; n int := 0; BEGIN PERFORM * FROM $2; PERFORM * FROM $2; t := clock_timestamp();
+			LOOP PERFORM * FROM $2; n := n + 1; EXIT WHEN clock_timestamp() - t >= interval '200 ms'; END LOOP;
+			RAISE NOTICE 'ms=%', round(extract(epoch FROM clock_timestamp() - t) * 1000 / n, 3); END \$\$" 2>&1 |
 		sed -n 's/.*ms=//p'
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -82,12 +85,16 @@ calls=(
 	"protector.export_bookings('$ORG', '$today'::date - 30, '$today'::date)"
 )
 echo "== dashboards: $BOOKINGS bookings of one organization; A holds only them, B also $OTHERS of 100 others"
-echo "   median of $REPEAT alternating runs, server side"
+echo "   median of $REPEAT alternating runs (AB BA ...), each the mean of the calls that fill 200 ms, server side"
 printf '%-72s %9s %9s %7s\n' "call" "A ms" "B ms" "B / A"
 worst=0
 for c in "${calls[@]}"; do
 	a=() b=()
-	for r in $(seq 1 "$REPEAT"); do a+=("$(ms "$A" "$c")"); b+=("$(ms "$B" "$c")"); done
+	for r in $(seq 1 "$REPEAT"); do
+		# A then B, then B then A: a drift of the host's speed cancels
+		if [ $((r % 2)) = 1 ]; then a+=("$(ms "$A" "$c")"); b+=("$(ms "$B" "$c")")
+		else b+=("$(ms "$B" "$c")"); a+=("$(ms "$A" "$c")"); fi
+	done
 	ma=$(echo "${a[*]}" | median); mb=$(echo "${b[*]}" | median)
 	ratio=$(echo "$mb / $ma" | bc -l)
 	printf '%-72s %9s %9s %6.2fx\n' "${c:0:72}" "$ma" "$mb" "$ratio"

@@ -3866,22 +3866,29 @@ BEGIN
 	PERFORM protector_internal.authorize_booking_list(p_organization_id);
 	PERFORM protector_internal.check_integer(p_limit, 'p_limit', 1, 1000);
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
-	-- the rest of the local day, as the caller may see it (RLS)
+	-- the rest of the local day, as the caller may see it (RLS).  The first
+	-- p_limit bookings are taken in start order from the organization's
+	-- index on (organization_id, lower(during)) before anything is joined:
+	-- joined first, the planner could start from the organization's
+	-- services and read all of the day's bookings to sort them (5.6x
+	-- slower beside 2M bookings of other organizations, bench/dashboards.sh)
 	RETURN QUERY
 	SELECT b.id, pg_catalog.lower(b.during), pg_catalog.timezone(v_tz, pg_catalog.lower(b.during)), s.name, c.full_name,
 		   b.party_size, b.status, b.assigned_agent
-	FROM protector.bookings b
+	FROM (SELECT x.id, x.organization_id, x.service_id, x.customer_id, x.during, x.party_size, x.status, x.assigned_agent
+		  FROM protector.bookings x
+		  WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			AND (p_venue_id IS NULL OR x.venue_id OPERATOR(pg_catalog.=) p_venue_id)
+			AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.>=) pg_catalog.now()
+			AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.<)
+				pg_catalog.timezone(v_tz, ((pg_catalog.timezone(v_tz, pg_catalog.now()))::date OPERATOR(pg_catalog.+) 1)::timestamp)
+			AND x.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+		  ORDER BY pg_catalog.lower(x.during), x.id
+		  LIMIT p_limit) b
 	JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) b.organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
 	LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
 									AND c.id OPERATOR(pg_catalog.=) b.customer_id
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (p_venue_id IS NULL OR b.venue_id OPERATOR(pg_catalog.=) p_venue_id)
-	  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) pg_catalog.now()
-	  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<)
-		  pg_catalog.timezone(v_tz, ((pg_catalog.timezone(v_tz, pg_catalog.now()))::date OPERATOR(pg_catalog.+) 1)::timestamp)
-	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
-	ORDER BY pg_catalog.lower(b.during), b.id
-	LIMIT p_limit;
+	ORDER BY pg_catalog.lower(b.during), b.id;
 END
 $$;
 COMMENT ON FUNCTION protector.get_upcoming_bookings(uuid, uuid, integer) IS
