@@ -434,29 +434,24 @@ read_capacity_rules(const pg_uuid_t *service_id, const BookingKeys *keys,
 	if (found && keys != NULL)
 		found = uuid_column_is(slot, catalog.s_organization_id, keys->organization_id) &&
 			uuid_column_is(slot, catalog.s_venue_id, keys->venue_id);
-	if (!found && keys == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("booking refers to a service that does not exist")));
-	if (!found)
+	if (found)
 	{
-		ExecDropSingleTupleTableSlot(slot);
-		index_close(pkey, AccessShareLock);
-		table_close(services, AccessShareLock);
-		return false;
+		rules->name = TextDatumGetCString(slot_getattr(slot, catalog.s_name, &isnull));
+		rules->venue_id = *DatumGetUUIDP(slot_getattr(slot, catalog.s_venue_id, &isnull));
+		rules->shared = DatumGetObjectId(slot_getattr(slot, catalog.s_mode, &isnull)) == catalog.mode_shared;
+		rules->capacity = DatumGetInt32(slot_getattr(slot, catalog.s_capacity, &isnull));
+		rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(slot_getattr(slot, catalog.s_buffer_before, &isnull)));
+		rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(slot_getattr(slot, catalog.s_buffer_after, &isnull)));
 	}
-
-	rules->name = TextDatumGetCString(slot_getattr(slot, catalog.s_name, &isnull));
-	rules->venue_id = *DatumGetUUIDP(slot_getattr(slot, catalog.s_venue_id, &isnull));
-	rules->shared = DatumGetObjectId(slot_getattr(slot, catalog.s_mode, &isnull)) == catalog.mode_shared;
-	rules->capacity = DatumGetInt32(slot_getattr(slot, catalog.s_capacity, &isnull));
-	rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(slot_getattr(slot, catalog.s_buffer_before, &isnull)));
-	rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(slot_getattr(slot, catalog.s_buffer_after, &isnull)));
 
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(pkey, AccessShareLock);
 	table_close(services, AccessShareLock);
-	return true;
+	if (!found && keys == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("booking refers to a service that does not exist")));
+	return found;
 }
 
 /*
@@ -679,6 +674,22 @@ capacity_check(Snapshot snapshot, void *arg)
 							&c->rules, &c->taken);
 }
 
+/*
+ * The engine's verdict on row (range_scan.c: the latest snapshot, then the
+ * transaction's); *latest receives what the check under the latest one
+ * found, which a conflict is reported with.
+ */
+static RangeVerdict
+judge_capacity(Relation bookings, BookingRow *row, ItemPointer self, const BookingKeys *keys,
+			   CapacityCheck *latest)
+{
+	CapacityCheck then;
+
+	*latest = (CapacityCheck) {row, self, bookings, keys};
+	then = *latest;
+	return protector_range_verdict(capacity_check, latest, capacity_check, &then);
+}
+
 static const TriggerProtocol reservation_protocol = {
 	.function = "reservation_check()",
 	.after = true,
@@ -696,7 +707,6 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	HeapTuple	tuple;
 	BookingRow	row;
 	CapacityCheck latest;
-	CapacityCheck then;
 	RangeVerdict verdict;
 
 	trigdata = protector_trigger_data(fcinfo, &reservation_protocol);
@@ -733,9 +743,7 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	}
 
 	protector_lock_service(row.service_id);
-	latest = (CapacityCheck) {&row, &tuple->t_self, bookings, NULL};
-	then = latest;
-	verdict = protector_range_verdict(capacity_check, &latest, capacity_check, &then);
+	verdict = judge_capacity(bookings, &row, &tuple->t_self, NULL, &latest);
 	if (verdict != RANGE_FREE)
 		report_conflict(bookings, &latest.rules, &row, latest.taken, verdict == RANGE_RETRY);
 	note_outcome(row.service_id, false);
@@ -860,7 +868,6 @@ protector_reservation_precheck(Relation bookings, HeapTuple tuple)
 	Snapshot	snapshot;
 	bool		exists;
 	CapacityCheck latest;
-	CapacityCheck then;
 	RangeVerdict verdict;
 
 	if (!catalog.valid || catalog.bookings != RelationGetRelid(bookings))
@@ -872,9 +879,7 @@ protector_reservation_precheck(Relation bookings, HeapTuple tuple)
 		return;
 
 	/* no lock: only a refusal is concluded (see above) */
-	latest = (CapacityCheck) {&row, NULL, bookings, &keys};
-	then = latest;
-	verdict = protector_range_verdict(capacity_check, &latest, capacity_check, &then);
+	verdict = judge_capacity(bookings, &row, NULL, &keys, &latest);
 	if (verdict == RANGE_FREE)
 		return;
 
