@@ -65,11 +65,12 @@ createdb -T "$A" "$B"
 
 # milliseconds of one call, server side, in a warm session: after two
 # calls (plans and caches are made by the first), the mean of as many
-# calls as fill 200 ms (one call of a 2 ms function is mostly noise)
+# calls as fill 200 ms, and of five at least (one call of a 2 ms function
+# is mostly noise; two of a 100 ms one were too few)
 ms() {
 	psql -X -q -d "$1" -c "SET client_min_messages = notice" \
 		-c "DO \$\$ DECLARE t timestamptz; n int := 0; BEGIN PERFORM * FROM $2; PERFORM * FROM $2; t := clock_timestamp();
-			LOOP PERFORM * FROM $2; n := n + 1; EXIT WHEN clock_timestamp() - t >= interval '200 ms'; END LOOP;
+			LOOP PERFORM * FROM $2; n := n + 1; EXIT WHEN clock_timestamp() - t >= interval '200 ms' AND n >= 5; END LOOP;
 			RAISE NOTICE 'ms=%', round(extract(epoch FROM clock_timestamp() - t) * 1000 / n, 3); END \$\$" 2>&1 |
 		sed -n 's/.*ms=//p'
 }

@@ -3867,12 +3867,19 @@ BEGIN
 	PERFORM protector_internal.check_integer(p_limit, 'p_limit', 1, 1000);
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	-- the rest of the local day, as the caller may see it (RLS).  The first
-	-- p_limit bookings are taken in start order from the organization's
-	-- index on (organization_id, lower(during)) before anything is joined:
-	-- joined first, the planner could start from the organization's
-	-- services and read all of the day's bookings to sort them (5.6x
-	-- slower beside 2M bookings of other organizations, bench/dashboards.sh)
+	-- p_limit bookings (and those starting at the same moment as the last
+	-- of them) are taken in start order from the organization's index on
+	-- (organization_id, lower(during)) before anything is joined: joined
+	-- first, the planner could start from the organization's services and
+	-- read all of the day's bookings to sort them (5.6x slower beside 2M
+	-- bookings of other organizations, bench/dashboards.sh).  WITH TIES on
+	-- the index's own order, not LIMIT on (start, id): that needs a sort,
+	-- and the generic plan, which estimates one row, sorted the whole day
+	-- (2x slower beside other organizations).  The organization's services
+	-- are read once (MATERIALIZED): the generic plan otherwise scanned the
+	-- services table once per booking
 	RETURN QUERY
+	WITH s AS MATERIALIZED (SELECT y.id, y.name FROM protector.services y WHERE y.organization_id OPERATOR(pg_catalog.=) p_organization_id)
 	SELECT b.id, pg_catalog.lower(b.during), pg_catalog.timezone(v_tz, pg_catalog.lower(b.during)), s.name, c.full_name,
 		   b.party_size, b.status, b.assigned_agent
 	FROM (SELECT x.id, x.organization_id, x.service_id, x.customer_id, x.during, x.party_size, x.status, x.assigned_agent
@@ -3883,12 +3890,13 @@ BEGIN
 			AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.<)
 				pg_catalog.timezone(v_tz, ((pg_catalog.timezone(v_tz, pg_catalog.now()))::date OPERATOR(pg_catalog.+) 1)::timestamp)
 			AND x.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
-		  ORDER BY pg_catalog.lower(x.during), x.id
-		  LIMIT p_limit) b
-	JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) b.organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
+		  ORDER BY pg_catalog.lower(x.during)
+		  FETCH FIRST p_limit ROWS WITH TIES) b
+	JOIN s ON s.id OPERATOR(pg_catalog.=) b.service_id
 	LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
 									AND c.id OPERATOR(pg_catalog.=) b.customer_id
-	ORDER BY pg_catalog.lower(b.during), b.id;
+	ORDER BY pg_catalog.lower(b.during), b.id
+	LIMIT p_limit;
 END
 $$;
 COMMENT ON FUNCTION protector.get_upcoming_bookings(uuid, uuid, integer) IS
@@ -3906,11 +3914,29 @@ BEGIN
 	PERFORM protector_internal.authorize_booking_list(p_organization_id);
 	PERFORM protector_internal.check_integer(p_limit, 'p_limit', 1, 1000);
 	PERFORM protector_internal.dashboard_timezone(p_organization_id, NULL);
-	-- the desk: the audit log says which bookings changed last (an agent's
-	-- few bookings are read directly)
+	-- the desk: the audit log says which bookings changed last (at most
+	-- 2 p_limit ids, each read by primary key); an agent's few bookings
+	-- are read directly
 	IF protector_internal.caller_is_trusted()
 	   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.read')) THEN
 		v_ids := protector_internal.recent_booking_ids(p_organization_id, p_limit);
+	END IF;
+	IF v_ids IS NOT NULL THEN
+		RETURN QUERY
+		SELECT b.id,
+			   CASE WHEN b.updated_at OPERATOR(pg_catalog.=) b.created_at THEN 'created'
+					WHEN b.status OPERATOR(pg_catalog.=) 'cancelled' THEN 'cancelled'
+					ELSE 'updated' END,
+			   b.updated_at, b.status, s.name, c.full_name, pg_catalog.lower(b.during)
+		FROM pg_catalog.unnest(v_ids) AS r(id)
+		JOIN protector.bookings b ON b.id OPERATOR(pg_catalog.=) r.id
+								  AND b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+		JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) b.organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
+		LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
+										AND c.id OPERATOR(pg_catalog.=) b.customer_id
+		ORDER BY b.updated_at DESC, b.id
+		LIMIT p_limit;
+		RETURN;
 	END IF;
 	RETURN QUERY
 	SELECT b.id,
@@ -3923,7 +3949,6 @@ BEGIN
 	LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
 									AND c.id OPERATOR(pg_catalog.=) b.customer_id
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (v_ids IS NULL OR b.id OPERATOR(pg_catalog.=) ANY (v_ids))
 	ORDER BY b.updated_at DESC, b.id
 	LIMIT p_limit;
 END
@@ -4508,7 +4533,7 @@ TO authenticated, service_role;
 -- PostgREST's text/csv (Accept: text/csv, supabase-js .csv()) and for
 -- protector.csv_agg; read as the caller under RLS (personal data: the desk
 -- and finance, an agent their own).
-CREATE FUNCTION protector.export_bookings(p_organization_id uuid, p_from date, p_to date, p_venue_id uuid DEFAULT NULL)
+CREATE OR REPLACE FUNCTION protector.export_bookings(p_organization_id uuid, p_from date, p_to date, p_venue_id uuid DEFAULT NULL)
 RETURNS TABLE (booking_id uuid, status protector.booking_status, source protector.booking_source, venue text, service text,
 			   starts_at timestamptz, ends_at timestamptz, local_start timestamp, local_end timestamp, timezone text,
 			   party_size integer, customer_name text, customer_email text, customer_phone text, currency text,
@@ -4516,6 +4541,8 @@ RETURNS TABLE (booking_id uuid, status protector.booking_status, source protecto
 			   created_at timestamptz, cancelled_at timestamptz)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+SET enable_indexscan = off
 AS $$
 DECLARE
 	r record;
@@ -4524,14 +4551,28 @@ BEGIN
 	SELECT * INTO r FROM protector_internal.report_range(p_organization_id, p_venue_id, p_from, p_to);
 	-- the bookings by (organization, start) with their customers first
 	-- (OFFSET 0 keeps that part whole: its row estimate is right, so the
-	-- customers are hashed); then the venue and service of each.  Joined
-	-- to venues and services first, the bookings were estimated at 1/n of
-	-- the organization's (n = venues in the table) and the customers were
-	-- scanned once per booking: twice the time next to other tenants.
+	-- customers are hashed); then the service and venue of each, read
+	-- once for the organization (MATERIALIZED: a booking's service names
+	-- its venue).  Joined to venues and services first, the bookings were
+	-- estimated at 1/n of the organization's (n = venues in the table) and
+	-- the customers were scanned once per booking: twice the time next to
+	-- other tenants; joined to each as a table, the estimate of 1/n chose
+	-- two hash probes per booking.  Each call is planned for its own
+	-- organization and dates (force_custom_plan above: the generic plan,
+	-- reused from the sixth call on, estimated two bookings and looked up
+	-- each one's customer, 2.5x slower next to other tenants), and reads
+	-- the bookings by bitmap (enable_indexscan off: the result is sorted
+	-- anyway; in index order every booking cost a heap page visit when
+	-- the organization's bookings were stored together).
 	RETURN QUERY
-	SELECT b.id, b.status, b.source, v.name, s.name, pg_catalog.lower(b.during), pg_catalog.upper(b.during),
-		   pg_catalog.timezone(v.timezone, pg_catalog.lower(b.during)), pg_catalog.timezone(v.timezone, pg_catalog.upper(b.during)),
-		   v.timezone, b.party_size, b.customer_name, b.customer_email, b.customer_phone, b.currency, b.total_price, b.discount_amount,
+	WITH sv AS MATERIALIZED (
+		SELECT s.id, s.venue_id, s.name AS service, v.name AS venue, v.timezone
+		FROM protector.services s
+		JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) s.organization_id AND v.id OPERATOR(pg_catalog.=) s.venue_id
+		WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id)
+	SELECT b.id, b.status, b.source, sv.venue, sv.service, pg_catalog.lower(b.during), pg_catalog.upper(b.during),
+		   pg_catalog.timezone(sv.timezone, pg_catalog.lower(b.during)), pg_catalog.timezone(sv.timezone, pg_catalog.upper(b.during)),
+		   sv.timezone, b.party_size, b.customer_name, b.customer_email, b.customer_phone, b.currency, b.total_price, b.discount_amount,
 		   b.amount_paid, b.balance_due, b.created_at, b.cancelled_at
 	FROM (SELECT y.*, c.full_name AS customer_name, c.email AS customer_email, c.phone AS customer_phone
 		  FROM protector.bookings y
@@ -4541,8 +4582,7 @@ BEGIN
 			AND pg_catalog.lower(y.during) OPERATOR(pg_catalog.>=) r.lo AND pg_catalog.lower(y.during) OPERATOR(pg_catalog.<) r.hi
 			AND (p_venue_id IS NULL OR y.venue_id OPERATOR(pg_catalog.=) p_venue_id)
 		  OFFSET 0) b
-	JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.id OPERATOR(pg_catalog.=) b.venue_id
-	JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
+	JOIN sv ON sv.id OPERATOR(pg_catalog.=) b.service_id AND sv.venue_id OPERATOR(pg_catalog.=) b.venue_id
 	ORDER BY pg_catalog.lower(b.during), b.id;
 END
 $$;
@@ -4661,7 +4701,6 @@ DECLARE
 	v_ids uuid[] := '{}';
 	v_id text;
 	v_at timestamptz;
-	v_last timestamptz;
 BEGIN
 	PERFORM protector_internal.authorize_requester(p_organization_id, 'bookings.read');
 	PERFORM protector_internal.check_integer(p_limit, 'p_limit', 1, 1000);
@@ -4670,21 +4709,28 @@ BEGIN
 					 AND g.tgname OPERATOR(pg_catalog.=) 'protector_audit' AND g.tgenabled OPERATOR(pg_catalog.<>) 'D') THEN
 		RETURN NULL;
 	END IF;
-	-- (changes of one moment all come along: the caller breaks ties by id)
 	FOR v_id, v_at IN
 		SELECT l.record_id, l.occurred_at FROM protector.audit_log l
 		WHERE l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 		ORDER BY l.occurred_at DESC, l.id DESC
 	LOOP
-		EXIT WHEN v_last IS NOT NULL AND v_at OPERATOR(pg_catalog.<) v_last;
 		IF NOT v_id::uuid OPERATOR(pg_catalog.=) ANY (v_ids) THEN
 			v_ids := v_ids OPERATOR(pg_catalog.||) v_id::uuid;
-			IF pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.=) p_limit THEN
-				v_last := v_at;
-			END IF;
+			EXIT WHEN pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.=) p_limit;
 		END IF;
 	END LOOP;
-	RETURN CASE WHEN pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.>=) p_limit THEN v_ids END;
+	IF pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.<) p_limit THEN
+		RETURN NULL;
+	END IF;
+	SELECT pg_catalog.array_agg(DISTINCT x.id) INTO v_ids
+	FROM (SELECT pg_catalog.unnest(v_ids) AS id
+		  UNION ALL
+		  (SELECT DISTINCT l.record_id::uuid
+		   FROM protector.audit_log l
+		   WHERE l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.occurred_at OPERATOR(pg_catalog.=) v_at
+			 AND l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
+		   ORDER BY 1 LIMIT p_limit)) x;
+	RETURN v_ids;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.recent_booking_ids(uuid, integer) IS

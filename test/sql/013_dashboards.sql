@@ -311,3 +311,18 @@ WHERE id = '0d130000-0000-4000-8000-0000000c0ed0';
 SELECT organization_id, count(*) FROM protector_internal.report_changes WHERE xid = pg_current_xact_id()
 GROUP BY 1 ORDER BY 1;
 ROLLBACK;
+-- the recent activity, read through the audit log, is the organization's
+-- bookings by last change, newest first, ties (one transaction's changes)
+-- broken by id, for every limit: the fixture's bookings are changed in one
+-- transaction (a tie larger than the small limits), one of them again in a
+-- later one; limits above the audited count take the direct scan
+UPDATE protector.bookings SET details = '{"checked": true}' WHERE organization_id = '0d130000-0000-4000-8000-000000000000';
+UPDATE protector.bookings SET details = '{"checked": "twice"}' WHERE id = '0d130000-0000-4000-8000-00000000b003';
+SELECT count(*) AS tied FROM protector.bookings
+WHERE organization_id = '0d130000-0000-4000-8000-000000000000' AND details = '{"checked": true}';
+SELECT n, (SELECT array_agg(booking_id) FROM protector.get_recent_booking_activity('0d130000-0000-4000-8000-000000000000', n))
+		  IS NOT DISTINCT FROM
+		  (SELECT array_agg(id) FROM (SELECT id FROM protector.bookings WHERE organization_id = '0d130000-0000-4000-8000-000000000000'
+									 ORDER BY updated_at DESC, id LIMIT n) x) AS as_defined,
+	   (SELECT booking_id FROM protector.get_recent_booking_activity('0d130000-0000-4000-8000-000000000000', n) LIMIT 1) AS newest
+FROM generate_series(1, 12) n;
