@@ -156,7 +156,13 @@ protector_booking_buckets(PG_FUNCTION_ARGS)
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	bool		found;
 	Oid			argtypes[4] = {UUIDOID, UUIDOID, TIMESTAMPTZARRAYOID, TEXTOID};
-	ProtectorRead read = {&buckets_plan, BUCKETS_SQL, 4, argtypes, "bookings", 0};
+	/*
+	 * planned for each call's organization and window: the generic plan
+	 * estimated two bookings "of some organization" and, beside other
+	 * tenants, sorted the window's 50,000 on disk (1.4x-1.9x slower)
+	 */
+	ProtectorRead read = {&buckets_plan, BUCKETS_SQL, 4, argtypes, "bookings", 0, NULL,
+	CURSOR_OPT_CUSTOM_PLAN};
 
 	protector_require_arg(fcinfo, 0, "p_organization_id");
 	org = PG_GETARG_UUID_P(0);

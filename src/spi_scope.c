@@ -69,9 +69,22 @@ protector_spi_finish(int nestlevel)
 SPIPlanPtr
 protector_keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 {
+	return protector_keep_plan_opts(plan, sql, nargs, argtypes, 0);
+}
+
+/*
+ * The same with the plan cache's cursor options: CURSOR_OPT_CUSTOM_PLAN
+ * plans every execution for its own parameters, for a statement whose
+ * best plan depends on them (a generic plan estimates "some organization,
+ * some window") and whose run costs far more than planning it.
+ */
+SPIPlanPtr
+protector_keep_plan_opts(SPIPlanPtr *plan, const char *sql, int nargs,
+						 Oid *argtypes, int cursor_options)
+{
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	newplan = SPI_prepare(sql, nargs, argtypes);
+		SPIPlanPtr	newplan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 
 		if (newplan == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
@@ -100,7 +113,8 @@ protector_read(const ProtectorRead *read, Datum *values, const char *nulls,
 	uint64		nrows;
 	int			ret;
 
-	protector_keep_plan(read->plan, read->sql, read->nargs, read->argtypes);
+	protector_keep_plan_opts(read->plan, read->sql, read->nargs, read->argtypes,
+							 read->cursor_options);
 	if (read->owner_of != NULL)
 		protector_elevate(protector_table_owner(read->owner_of), &saved);
 	if (read->snapshot != NULL)

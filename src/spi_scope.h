@@ -17,6 +17,9 @@ extern int	protector_spi_connect(void);
 extern void protector_spi_finish(int nestlevel);
 extern SPIPlanPtr protector_keep_plan(SPIPlanPtr *plan, const char *sql,
 									  int nargs, Oid *argtypes);
+extern SPIPlanPtr protector_keep_plan_opts(SPIPlanPtr *plan, const char *sql,
+										   int nargs, Oid *argtypes,
+										   int cursor_options);
 /* a read of protector_read(): its plan, SQL, parameters, and as whom */
 typedef struct ProtectorRead
 {
@@ -27,6 +30,7 @@ typedef struct ProtectorRead
 	const char *owner_of;		/* a protector table: as its owner; NULL: as the caller */
 	long		limit;			/* at most this many rows; 0: all */
 	Snapshot	snapshot;		/* read under it (e.g. the latest); NULL: the statement's */
+	int			cursor_options; /* CURSOR_OPT_CUSTOM_PLAN: planned per call */
 } ProtectorRead;
 
 /* called per row with the caller's memory context current */
