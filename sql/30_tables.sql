@@ -263,7 +263,7 @@ CREATE TABLE protector.tasks (
 	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	booking_id		uuid,
-	kind			text NOT NULL DEFAULT 'manual' CHECK (kind ~ '^[a-z][a-z0-9_]{0,63}$'),
+	kind			text NOT NULL DEFAULT 'manual' CHECK (kind ~ '^[a-z][a-z0-9_]*$' AND length(kind) <= 64),
 	title			text NOT NULL CHECK (length(btrim(title)) BETWEEN 1 AND 300),
 	description		text CHECK (length(description) <= 10000),
 	status			protector.task_status NOT NULL DEFAULT 'open',
@@ -289,7 +289,7 @@ CREATE TABLE protector.notifications (
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	recipient_id	uuid,
 	booking_id		uuid,
-	kind			text NOT NULL CHECK (kind ~ '^[a-z][a-z0-9_.]{0,63}$'),
+	kind			text NOT NULL CHECK (kind ~ '^[a-z][a-z0-9_.]*$' AND length(kind) <= 64),
 	payload			jsonb NOT NULL DEFAULT '{}'
 					CHECK (jsonb_typeof(payload) = 'object' AND pg_column_size(payload) <= 8192),
 	read_at			timestamptz,

@@ -88,7 +88,7 @@ CREATE TABLE protector.staff_activity (
 	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	member_id		uuid,
-	action			text NOT NULL CHECK (action ~ '^[a-z][a-z0-9_.]{0,62}$'),
+	action			text NOT NULL CHECK (action ~ '^[a-z][a-z0-9_.]*$' AND length(action) <= 63),
 	details			jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(details) = 'object' AND pg_column_size(details) <= 8192),
 	occurred_at		timestamptz NOT NULL DEFAULT now(),
 	FOREIGN KEY (organization_id, member_id) REFERENCES protector.members (organization_id, id) ON DELETE SET NULL (member_id)

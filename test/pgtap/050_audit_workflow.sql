@@ -1,7 +1,7 @@
 -- Audit trail as PostgREST requests see it, the work a booking creates
 -- (review task, desk notifications), and Supabase Realtime wiring.
 BEGIN;
-SELECT plan(37);
+SELECT plan(43);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_admin', 'w_manager', 'w_operator',
 	'w_agent', 'w_agent2', 'w_customer', 'w_other']) u;
@@ -150,6 +150,22 @@ SELECT is((SELECT count(*)::int FROM realtime.messages), 0,
 SELECT tests.authenticate_as('w_other');
 SELECT set_config('realtime.topic', 'protector:0a500000-0000-4000-8000-000000000000', true);
 SELECT is((SELECT count(*)::int FROM realtime.messages), 0, 'another organization''s member may not');
+
+-- the kinds of tasks and notifications: a lower-case letter, then letters,
+-- digits and _ (notifications also .), 64 characters at most
+SELECT tests.clear_authentication();
+SELECT lives_ok($$INSERT INTO protector.tasks (organization_id, kind, title)
+	VALUES ('0a500000-0000-4000-8000-000000000000', 'k' || repeat('x_9', 21), 'T')$$, 'a task kind of 64 characters');
+SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, kind, title)
+	VALUES ('0a500000-0000-4000-8000-000000000000', 'k' || repeat('x_9', 21) || 'z', 'T')$$, '23514', NULL, '... not 65');
+SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, kind, title)
+	VALUES ('0a500000-0000-4000-8000-000000000000', '9lives', 'T')$$, '23514', NULL, '... starting with a letter');
+SELECT lives_ok($$INSERT INTO protector.notifications (organization_id, kind)
+	VALUES ('0a500000-0000-4000-8000-000000000000', 'b' || repeat('.x', 31) || '9')$$, 'a notification kind of 64 characters');
+SELECT throws_ok($$INSERT INTO protector.notifications (organization_id, kind)
+	VALUES ('0a500000-0000-4000-8000-000000000000', 'b' || repeat('.x', 32))$$, '23514', NULL, '... not 65');
+SELECT throws_ok($$INSERT INTO protector.notifications (organization_id, kind)
+	VALUES ('0a500000-0000-4000-8000-000000000000', 'booking.Created')$$, '23514', NULL, '... in lower case');
 
 SELECT * FROM finish();
 ROLLBACK;
