@@ -558,14 +558,16 @@ protector_outbox_main(Datum main_arg)
 		if (taken > 0)
 		{
 			/*
-			 * Busy: let the next batch gather for a moment instead of
-			 * waking for every commit (a transaction, a commit and a
-			 * context switch per booking cost a fifth of the bookings'
-			 * throughput on two cores).  Commits meanwhile only set the
-			 * latch; an announcement waits at most this much longer.
+			 * Busy (more than one row came since the last batch): let
+			 * the next batch gather for a moment instead of waking for
+			 * every commit (a transaction, a commit and a context switch
+			 * per booking cost a fifth of the bookings' throughput on two
+			 * cores).  Commits meanwhile only set the latch; an
+			 * announcement waits at most this much longer.  One commit at
+			 * a time is announced at once.
 			 */
 			idle_since = GetCurrentTimestamp();
-			if (taken < OUTBOX_BATCH)
+			if (taken > 1 && taken < OUTBOX_BATCH)
 				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 								 OUTBOX_GATHER_MS, PG_WAIT_EXTENSION);
 			continue;
