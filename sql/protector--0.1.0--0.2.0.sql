@@ -4699,8 +4699,10 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_ids uuid[] := '{}';
-	v_id text;
+	v_seen uuid[] := '{}';
+	v_id uuid;
 	v_at timestamptz;
+	v_read integer := 0;
 BEGIN
 	PERFORM protector_internal.authorize_requester(p_organization_id, 'bookings.read');
 	PERFORM protector_internal.check_integer(p_limit, 'p_limit', 1, 1000);
@@ -4710,14 +4712,21 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	FOR v_id, v_at IN
-		SELECT l.record_id, l.occurred_at FROM protector.audit_log l
+		SELECT l.record_id::uuid, l.occurred_at FROM protector.audit_log l
 		WHERE l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 		ORDER BY l.occurred_at DESC, l.id DESC
 	LOOP
-		IF NOT v_id::uuid OPERATOR(pg_catalog.=) ANY (v_ids) THEN
-			v_ids := v_ids OPERATOR(pg_catalog.||) v_id::uuid;
-			EXIT WHEN pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.=) p_limit;
+		v_read := v_read OPERATOR(pg_catalog.+) 1;
+		IF v_read OPERATOR(pg_catalog.>) ((10 OPERATOR(pg_catalog.*) p_limit) OPERATOR(pg_catalog.+) 1000) THEN
+			RETURN NULL;
 		END IF;
+		CONTINUE WHEN v_id OPERATOR(pg_catalog.=) ANY (v_seen);
+		v_seen := v_seen OPERATOR(pg_catalog.||) v_id;
+		CONTINUE WHEN NOT EXISTS (SELECT FROM protector.bookings b
+								  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+									AND b.id OPERATOR(pg_catalog.=) v_id);
+		v_ids := v_ids OPERATOR(pg_catalog.||) v_id;
+		EXIT WHEN pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.=) p_limit;
 	END LOOP;
 	IF pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.<) p_limit THEN
 		RETURN NULL;
@@ -4725,8 +4734,10 @@ BEGIN
 	SELECT pg_catalog.array_agg(DISTINCT x.id) INTO v_ids
 	FROM (SELECT pg_catalog.unnest(v_ids) AS id
 		  UNION ALL
-		  (SELECT DISTINCT l.record_id::uuid
+		  (SELECT DISTINCT b.id
 		   FROM protector.audit_log l
+		   JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+									AND b.id OPERATOR(pg_catalog.=) l.record_id::uuid
 		   WHERE l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.occurred_at OPERATOR(pg_catalog.=) v_at
 			 AND l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 		   ORDER BY 1 LIMIT p_limit)) x;
