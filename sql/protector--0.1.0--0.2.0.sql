@@ -4563,7 +4563,9 @@ BEGIN
 	-- each one's customer, 2.5x slower next to other tenants), and reads
 	-- the bookings by bitmap (enable_indexscan off: the result is sorted
 	-- anyway; in index order every booking cost a heap page visit when
-	-- the organization's bookings were stored together).
+	-- the organization's bookings were stored together).  Both settings
+	-- hold for the whole call, report_range and the policies' lookups
+	-- included: bitmap and index-only scans serve those as well.
 	RETURN QUERY
 	WITH sv AS MATERIALIZED (
 		SELECT s.id, s.venue_id, s.name AS service, v.name AS venue, v.timezone

@@ -320,12 +320,16 @@ UPDATE protector.bookings SET details = '{"checked": true}' WHERE organization_i
 UPDATE protector.bookings SET details = '{"checked": "twice"}' WHERE id = '0d130000-0000-4000-8000-00000000b003';
 SELECT count(*) AS tied FROM protector.bookings
 WHERE organization_id = '0d130000-0000-4000-8000-000000000000' AND details = '{"checked": true}';
-SELECT n, (SELECT array_agg(booking_id) FROM protector.get_recent_booking_activity('0d130000-0000-4000-8000-000000000000', n))
-		  IS NOT DISTINCT FROM
-		  (SELECT array_agg(id) FROM (SELECT id FROM protector.bookings WHERE organization_id = '0d130000-0000-4000-8000-000000000000'
-									 ORDER BY updated_at DESC, id LIMIT n) x) AS as_defined,
-	   (SELECT booking_id FROM protector.get_recent_booking_activity('0d130000-0000-4000-8000-000000000000', n) LIMIT 1) AS newest
-FROM generate_series(1, 12) n;
+CREATE FUNCTION pg_temp.recent_as_defined(p_upto int) RETURNS TABLE (n int, as_defined boolean, newest uuid)
+LANGUAGE sql AS $$
+	SELECT n, (SELECT array_agg(booking_id) FROM protector.get_recent_booking_activity('0d130000-0000-4000-8000-000000000000', n))
+			  IS NOT DISTINCT FROM
+			  (SELECT array_agg(id) FROM (SELECT id FROM protector.bookings WHERE organization_id = '0d130000-0000-4000-8000-000000000000'
+										 ORDER BY updated_at DESC, id LIMIT n) x),
+		   (SELECT booking_id FROM protector.get_recent_booking_activity('0d130000-0000-4000-8000-000000000000', n) LIMIT 1)
+	FROM generate_series(1, p_upto) n
+$$;
+SELECT * FROM pg_temp.recent_as_defined(12);
 -- deleted bookings take no place: in one transaction the smallest id of
 -- the tie is deleted and two others changed; then a booking is deleted on
 -- its own (the newest entry of the log)
@@ -334,16 +338,6 @@ DELETE FROM protector.bookings WHERE id = '0d130000-0000-4000-8000-00000000b005'
 UPDATE protector.bookings SET details = '{"checked": 3}'
 WHERE id IN ('0d130000-0000-4000-8000-00000000b007', '0d130000-0000-4000-8000-00000000b008');
 COMMIT;
-SELECT n, (SELECT array_agg(booking_id) FROM protector.get_recent_booking_activity('0d130000-0000-4000-8000-000000000000', n))
-		  IS NOT DISTINCT FROM
-		  (SELECT array_agg(id) FROM (SELECT id FROM protector.bookings WHERE organization_id = '0d130000-0000-4000-8000-000000000000'
-									 ORDER BY updated_at DESC, id LIMIT n) x) AS as_defined,
-	   (SELECT booking_id FROM protector.get_recent_booking_activity('0d130000-0000-4000-8000-000000000000', n) LIMIT 1) AS newest
-FROM generate_series(1, 3) n;
+SELECT * FROM pg_temp.recent_as_defined(3);
 DELETE FROM protector.bookings WHERE id = '0d130000-0000-4000-8000-00000000b003';
-SELECT n, (SELECT array_agg(booking_id) FROM protector.get_recent_booking_activity('0d130000-0000-4000-8000-000000000000', n))
-		  IS NOT DISTINCT FROM
-		  (SELECT array_agg(id) FROM (SELECT id FROM protector.bookings WHERE organization_id = '0d130000-0000-4000-8000-000000000000'
-									 ORDER BY updated_at DESC, id LIMIT n) x) AS as_defined,
-	   (SELECT booking_id FROM protector.get_recent_booking_activity('0d130000-0000-4000-8000-000000000000', n) LIMIT 1) AS newest
-FROM generate_series(1, 8) n;
+SELECT * FROM pg_temp.recent_as_defined(8);
