@@ -162,7 +162,7 @@ protector_booking_buckets(PG_FUNCTION_ARGS)
 	 * tenants, sorted the window's 50,000 on disk (1.4x-1.9x slower)
 	 */
 	ProtectorRead read = {&buckets_plan, BUCKETS_SQL, 4, argtypes, "bookings", 0, NULL,
-	CURSOR_OPT_CUSTOM_PLAN};
+		CURSOR_OPT_CUSTOM_PLAN};
 
 	protector_require_arg(fcinfo, 0, "p_organization_id");
 	org = PG_GETARG_UUID_P(0);

@@ -129,7 +129,7 @@ read_service_facts(Relation bookings, const pg_uuid_t *service_id)
 	Datum		venue_id = (Datum) 0;
 
 	facts.name = protector_text_by_key(bookings, "services", UUIDPGetDatum(service_id),
-							 "name", &venue_id, "venue_id");
+									   "name", &venue_id, "venue_id");
 	if (facts.name != NULL && venue_id != (Datum) 0)
 		facts.timezone = protector_text_by_key(bookings, "venues", venue_id, "timezone", NULL, NULL);
 	if (facts.name == NULL || facts.timezone == NULL)
