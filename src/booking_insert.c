@@ -51,6 +51,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -86,16 +87,46 @@ typedef struct PrepareCatalog
 	AttrNumber	deposit_amount;
 	AttrNumber	payment_due_by;
 	AttrNumber	amount_paid;
+	Datum		zero_deposit;	/* 0 as deposit_amount stores it (0.00) */
 	Oid			services;
 } PrepareCatalog;
 
 static PrepareCatalog catalog;
+
+/* what read_terms() reads of services, looked up once the table is locked */
+typedef struct ServiceColumns
+{
+	bool		valid;
+	AttrNumber	organization_id;
+	AttrNumber	currency;
+	AttrNumber	settings;
+} ServiceColumns;
+
+static ServiceColumns service_columns;
 
 static void
 prepare_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == catalog.bookings || relid == catalog.services)
 		catalog.valid = false;
+	if (relid == InvalidOid || relid == catalog.services)
+		service_columns.valid = false;
+}
+
+/*
+ * Zero as a numeric of the column's type modifier (numeric(12,2): 0.00),
+ * as an assignment would store it; kept in CacheMemoryContext.
+ */
+static Datum
+zero_of(Relation rel, AttrNumber attnum)
+{
+	int32		typmod = TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypmod;
+	MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+	Datum		zero = DirectFunctionCall3(numeric_in, CStringGetDatum("0"),
+										   ObjectIdGetDatum(InvalidOid), Int32GetDatum(typmod));
+
+	MemoryContextSwitchTo(old);
+	return zero;
 }
 
 static void
@@ -111,6 +142,10 @@ load_catalog(Relation bookings)
 	catalog.deposit_amount = protector_column_required(bookings, "deposit_amount", NUMERICOID);
 	catalog.payment_due_by = protector_column_required(bookings, "payment_due_by", TIMESTAMPTZOID);
 	catalog.amount_paid = protector_column_required(bookings, "amount_paid", NUMERICOID);
+	if (catalog.zero_deposit != (Datum) 0)
+		pfree(DatumGetPointer(catalog.zero_deposit));
+	catalog.zero_deposit = (Datum) 0;
+	catalog.zero_deposit = zero_of(bookings, catalog.deposit_amount);
 	catalog.services = protector_sibling_relid(bookings, "services");
 	protector_on_relcache_change(prepare_relcache_callback);
 	catalog.valid = true;
@@ -144,19 +179,26 @@ read_terms(Datum organization_id, Datum service_id)
 	ServiceTerms terms = {false, NULL, false};
 	bool		isnull;
 
+	if (!service_columns.valid)
+	{
+		service_columns.organization_id = protector_column_required(services, "organization_id", UUIDOID);
+		service_columns.currency = protector_column_required(services, "currency", TEXTOID);
+		service_columns.settings = protector_column_required(services, "settings", JSONBOID);
+		service_columns.valid = true;
+	}
 	if (protector_fetch_by_uuid(services, pkey, service_id, GetActiveSnapshot(), slot))
 	{
-		Datum		org = slot_getattr(slot, protector_column_required(services, "organization_id", UUIDOID), &isnull);
+		Datum		org = slot_getattr(slot, service_columns.organization_id, &isnull);
 
 		terms.found = !isnull && DatumGetBool(DirectFunctionCall2(uuid_eq, org, organization_id));
 	}
 	if (terms.found)
 	{
-		Datum		currency = slot_getattr(slot, protector_column_required(services, "currency", TEXTOID), &isnull);
+		Datum		currency = slot_getattr(slot, service_columns.currency, &isnull);
 		Datum		settings;
 
 		terms.currency = isnull ? NULL : TextDatumGetCString(currency);
-		settings = slot_getattr(slot, protector_column_required(services, "settings", JSONBOID), &isnull);
+		settings = slot_getattr(slot, service_columns.settings, &isnull);
 		terms.deposit = !isnull &&
 			DatumGetBool(DirectFunctionCall2(jsonb_exists, settings, CStringGetTextDatum("deposit")));
 	}
@@ -274,19 +316,25 @@ promo_given(Relation rel, HeapTuple row)
 /*
  * A service without a deposit: no deposit is due, nothing to pay by a
  * date (require_deposit()'s outcome for it, short of a negative
- * amount_paid, which the table's CHECK refuses).
+ * amount_paid, which the table's CHECK refuses).  A row that says so
+ * already (the columns' defaults) is returned as it is: forming the row
+ * again was a tenth of what the engine added to an insert.
  */
 static HeapTuple
 no_deposit(Relation rel, HeapTuple row)
 {
-	int32		typmod = TupleDescAttr(RelationGetDescr(rel), catalog.deposit_amount - 1)->atttypmod;
+	bool		no_amount,
+				no_due;
+	Datum		amount = column(rel, row, catalog.deposit_amount, &no_amount);
+	int			cols[2] = {catalog.deposit_amount, catalog.payment_due_by};
+	Datum		values[2] = {catalog.zero_deposit, (Datum) 0};
+	bool		nulls[2] = {false, true};
 
-	/* zero as the column stores it (numeric(12,2): 0.00), as an assignment would */
-	row = with_column(rel, row, catalog.deposit_amount,
-					  DirectFunctionCall3(numeric_in, CStringGetDatum("0"),
-										  ObjectIdGetDatum(InvalidOid), Int32GetDatum(typmod)),
-					  false);
-	return with_column(rel, row, catalog.payment_due_by, (Datum) 0, true);
+	(void) column(rel, row, catalog.payment_due_by, &no_due);
+	if (no_due && !no_amount &&
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount, catalog.zero_deposit)) == 0)
+		return row;
+	return heap_modify_tuple_by_cols(row, RelationGetDescr(rel), 2, cols, values, nulls);
 }
 
 static bool

@@ -2,7 +2,7 @@
 -- follow the organization, and the payments ledger deciding what is paid.
 -- Every figure is computed by hand in the comment beside it.
 BEGIN;
-SELECT plan(52);
+SELECT plan(54);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_manager', 'm_finance', 'm_operator', 'm_other']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -255,6 +255,21 @@ SELECT results_eq($$SELECT currency, deposit_amount::text, payment_due_by FROM p
 					WHERE id = '0a130000-0000-4000-8000-0000000b0001'$$,
 	$$VALUES ('EUR', '0.00', NULL::timestamptz)$$,
 	'no currency given: the service''s (EUR, the organization''s); no deposit asked: 0.00 due, by no date');
+-- a service without a deposit sets what the caller wrote: none due, by no
+-- date (and a row already saying so is kept as it is)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, deposit_amount, payment_due_by) VALUES
+	('0a130000-0000-4000-8000-0000000b0004', '0a130000-0000-4000-8000-000000000000', '0a130000-0000-4000-8000-0000000000a1',
+	 '0a130000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(48), pg_temp.t(49)), 7, now() + interval '1 day'),
+	('0a130000-0000-4000-8000-0000000b0005', '0a130000-0000-4000-8000-000000000000', '0a130000-0000-4000-8000-0000000000a1',
+	 '0a130000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(50), pg_temp.t(51)), 0, now() + interval '1 day');
+SELECT results_eq($$SELECT deposit_amount::text, payment_due_by FROM protector.bookings
+					WHERE id = '0a130000-0000-4000-8000-0000000b0004'$$,
+	$$VALUES ('0.00', NULL::timestamptz)$$,
+	'no deposit asked: a deposit of 7 and a due date written by the caller become 0.00 by no date');
+SELECT results_eq($$SELECT deposit_amount::text, payment_due_by FROM protector.bookings
+					WHERE id = '0a130000-0000-4000-8000-0000000b0005'$$,
+	$$VALUES ('0.00', NULL::timestamptz)$$,
+	'no deposit asked: a deposit of 0 with a due date loses the date');
 -- an import under session_replication_role = replica gets the currency and
 -- nothing else (the deposit trigger never ran for imports)
 SET session_replication_role = replica;
