@@ -338,6 +338,15 @@ protector_direct_relation(DirectTable *t)
 	return t->rel;
 }
 
+Relation
+protector_direct_index(DirectTable *t, Oid indexid)
+{
+	for (int i = 0; i < t->rri->ri_NumIndices; i++)
+		if (RelationGetRelid(t->rri->ri_IndexRelationDescs[i]) == indexid)
+			return t->rri->ri_IndexRelationDescs[i];
+	return NULL;
+}
+
 /*
  * A new row's values as an INSERT naming no column would make them: each
  * column's DEFAULT evaluated (volatile ones once per row), NULL where there

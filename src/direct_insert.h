@@ -19,6 +19,8 @@ typedef struct DirectTable DirectTable;
 /* the table, opened for direct inserts until this transaction commits */
 extern DirectTable *protector_direct_table(Oid relid);
 extern Relation protector_direct_relation(DirectTable *table);
+/* one of the table's indexes, open with it (NULL if it has no such index) */
+extern Relation protector_direct_index(DirectTable *table, Oid indexid);
 
 /* the table, opened for rows written just before commit; closed by the caller */
 extern DirectTable *protector_direct_table_once(Oid relid);

@@ -66,18 +66,50 @@ static const TriggerProtocol report_change_protocol = {
 	.hint = "Declare it with REFERENCING NEW TABLE AS ... (OLD TABLE for DELETE, both for UPDATE).",
 };
 
+/*
+ * report_changes and its organization column, looked up by name once per
+ * backend (again after a relcache invalidation of the table)
+ */
+static Oid	changes_relid = InvalidOid;
+static AttrNumber changes_org_att;
+
+static void
+changes_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == changes_relid)
+		changes_relid = InvalidOid;
+}
+
+/* the table, open for direct inserts until this transaction commits */
+static DirectTable *
+changes_table(void)
+{
+	DirectTable *t;
+
+	if (OidIsValid(changes_relid))
+		return protector_direct_table(changes_relid);
+	protector_on_relcache_change(changes_relcache_callback);
+	t = protector_direct_table(protector_internal_relid("report_changes", false));
+	changes_org_att = protector_column_required(protector_direct_relation(t),
+												"organization_id", UUIDOID);
+	changes_relid = RelationGetRelid(protector_direct_relation(t));
+	return t;
+}
+
 /* has this transaction logged the organization already? */
 static bool
-logged(Relation changes, const pg_uuid_t *org, FullTransactionId xid)
+logged(DirectTable *t, const pg_uuid_t *org, FullTransactionId xid)
 {
-	Oid			pkey = protector_primary_key(changes);
-	Relation	index;
+	Relation	changes = protector_direct_relation(t);
+	/* the primary key, open with the table */
+	Relation	index = protector_direct_index(t, protector_primary_key(changes));
 	ScanKeyData keys[2];
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	bool		found;
 
-	index = index_open(pkey, AccessShareLock);
+	if (index == NULL)
+		elog(ERROR, "the primary key of %s is not open", RelationGetRelationName(changes));
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(org));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_XID8EQ, FullTransactionIdGetDatum(xid));
 	slot = table_slot_create(changes, NULL);
@@ -87,27 +119,24 @@ logged(Relation changes, const pg_uuid_t *org, FullTransactionId xid)
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, NoLock);
 	return found;
 }
 
 static void
 log_change(const pg_uuid_t *org)
 {
-	DirectTable *t = protector_direct_table(protector_internal_relid("report_changes", false));
-	Relation	changes = protector_direct_relation(t);
-	TupleDesc	desc = RelationGetDescr(changes);
-	AttrNumber	org_att = protector_column_required(changes, "organization_id", UUIDOID);
+	DirectTable *t = changes_table();
+	TupleDesc	desc = RelationGetDescr(protector_direct_relation(t));
 	Datum	   *values;
 	bool	   *nulls;
 
-	if (logged(changes, org, GetTopFullTransactionId()))
+	if (logged(t, org, GetTopFullTransactionId()))
 		return;
 	values = palloc(sizeof(Datum) * desc->natts);
 	nulls = palloc(sizeof(bool) * desc->natts);
 	protector_direct_defaults(t, values, nulls);	/* xid: pg_current_xact_id() */
-	values[org_att - 1] = UUIDPGetDatum(org);
-	nulls[org_att - 1] = false;
+	values[changes_org_att - 1] = UUIDPGetDatum(org);
+	nulls[changes_org_att - 1] = false;
 	protector_direct_insert(t, values, nulls);
 	pfree(values);
 	pfree(nulls);
