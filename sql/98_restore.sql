@@ -16,7 +16,10 @@
 -- each table's load the rows set aside whose references have arrived are
 -- inserted.  These statement triggers take one transaction-level lock, so
 -- the last load to finish sees every committed one and leaves nothing
--- behind.  Outside a restore the WHEN clauses keep all this from running.
+-- behind.  Outside a restore the WHEN clauses keep all this from running;
+-- the tables whose C triggers check for a restore anyway (bookings'
+-- prepare_booking, report_change of the tables reports read) call the
+-- functions from there and have no trigger of their own for it.
 
 CREATE TABLE protector_internal.restore_pending (
 	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -114,16 +117,26 @@ BEGIN
 			$body$$f$, v_name, t.checks);
 		EXECUTE pg_catalog.format('COMMENT ON FUNCTION protector_internal.%I() IS %L', v_name,
 			'Trigger, during restores only: sets a ' || t.relname || ' row aside until what it refers to is loaded');
-		-- "a_" fires before every other BEFORE INSERT trigger of the table
-		EXECUTE pg_catalog.format('CREATE TRIGGER a_restore_order BEFORE INSERT ON %s FOR EACH ROW'
-			' WHEN (protector_internal.restoring())'
-			' EXECUTE FUNCTION protector_internal.%I()', t.tbl, v_name);
+		-- "a_" fires before every other BEFORE INSERT trigger of the table;
+		-- bookings' own BEFORE INSERT trigger, prepare_booking() (C), calls
+		-- the function first itself while restoring (no WHEN clause for
+		-- every booking to compile)
+		IF t.tbl OPERATOR(pg_catalog.<>) 'protector.bookings' THEN
+			EXECUTE pg_catalog.format('CREATE TRIGGER a_restore_order BEFORE INSERT ON %s FOR EACH ROW'
+				' WHEN (protector_internal.restoring())'
+				' EXECUTE FUNCTION protector_internal.%I()', t.tbl, v_name);
+		END IF;
 	END LOOP;
 	FOR t IN
 		SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS tbl FROM pg_catalog.pg_class c
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind = 'r' AND n.nspname IN ('protector', 'protector_internal')
 		  AND c.relname NOT IN ('restore_pending', 'outbox')	-- neither is dumped
+		  -- report_change() (C, sql/89_reports.sql) does it after their
+		  -- INSERT statements while restoring
+		  AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g
+						  WHERE g.tgrelid = c.oid AND g.tgname = 'zz_report_change_insert'
+							AND g.tgfoid = 'protector_internal.report_change()'::pg_catalog.regprocedure)
 		ORDER BY n.nspname, c.relname
 	LOOP
 		EXECUTE pg_catalog.format('CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON %s FOR EACH STATEMENT'

@@ -7502,3 +7502,18 @@ ALTER TABLE protector.tasks DROP CONSTRAINT tasks_kind_check,
 	ADD CONSTRAINT tasks_kind_check CHECK (kind ~ '^[a-z][a-z0-9_]*$' AND length(kind) <= 64);
 ALTER TABLE protector.notifications DROP CONSTRAINT notifications_kind_check,
 	ADD CONSTRAINT notifications_kind_check CHECK (kind ~ '^[a-z][a-z0-9_.]*$' AND length(kind) <= 64);
+
+-- A restore's ordering step and pending inserts, for the tables whose C
+-- triggers check for a restore anyway: bookings' prepare_booking() runs
+-- restore_order_bookings() first, report_change() runs
+-- insert_restored_pending() after an INSERT statement (sql/98_restore.sql).
+-- Their own triggers cost every insert a WHEN clause compiled per
+-- statement while no restore ran (17,000 instructions per booking).
+DROP TRIGGER a_restore_order ON protector.bookings;
+DROP TRIGGER z_insert_restored_pending ON protector.bookings;
+DROP TRIGGER z_insert_restored_pending ON protector.payments;
+DROP TRIGGER z_insert_restored_pending ON protector.tasks;
+DROP TRIGGER z_insert_restored_pending ON protector.members;
+DROP TRIGGER z_insert_restored_pending ON protector.customers;
+DROP TRIGGER z_insert_restored_pending ON protector.venues;
+DROP TRIGGER z_insert_restored_pending ON protector.services;

@@ -2,9 +2,15 @@
  *
  * booking_insert.c
  *	  protector_internal.prepare_booking(): what a new booking gets before
- *	  it is stored, in one BEFORE INSERT trigger instead of five.
+ *	  it is stored, in one BEFORE INSERT trigger instead of six.
  *
  * In this order, as the triggers it replaces fired (by name):
+ *	  0. while restoring (not under session_replication_role = replica):
+ *		 the restore's ordering step, which sets aside a row whose
+ *		 references have not been loaded yet (restore_order_bookings(),
+ *		 sql/98_restore.sql; the a_restore_order trigger of the other
+ *		 tables, which cost every booking a WHEN clause compiled per
+ *		 statement while no restore ran);
  *	  1. no currency: the service's (default_currency; 'XXX' when there is
  *		 no such service, and the foreign key then says what is wrong);
  *	  2. source widget or import: only protector records those
@@ -22,14 +28,13 @@
  * Under session_replication_role = replica (imports) only step 1 runs, as
  * only default_currency was enabled ALWAYS.
  *
- * Steps 2 to 4, and step 5 when the service asks for a deposit, call the
- * PL/pgSQL functions the triggers called, with this trigger's data; what
- * every booking pays is one read of its service and no PL/pgSQL.  Five
- * triggers cost five WHEN clauses parsed from their node strings for every
- * INSERT statement, and require_deposit() read the service in PL/pgSQL
- * for every booking, even when the service has no deposit.  A restore's
- * ordering trigger (a_restore_order, sql/98_restore.sql) still fires
- * first.
+ * Step 0, steps 2 to 4, and step 5 when the service asks for a deposit,
+ * call the PL/pgSQL functions the triggers called, with this trigger's
+ * data; what every booking pays is one read of its service and no
+ * PL/pgSQL.  Five triggers cost five WHEN clauses parsed from their node
+ * strings for every INSERT statement, and require_deposit() read the
+ * service in PL/pgSQL for every booking, even when the service has no
+ * deposit.
  *
  * src/booking_insert.c
  *
@@ -212,6 +217,7 @@ read_terms(Datum organization_id, Datum service_id)
 /* the PL/pgSQL functions a step may call */
 typedef enum PrepareStep
 {
+	STEP_RESTORE_ORDER,
 	STEP_GUARD_SOURCE,
 	STEP_GUARD_WRITE,
 	STEP_APPLY_PROMO,
@@ -220,7 +226,7 @@ typedef enum PrepareStep
 } PrepareStep;
 
 static const char *const step_function[N_PREPARE_STEPS] = {
-	"guard_booking_source", "guard_booking_write", "apply_promo_code", "require_deposit"
+	"restore_order_bookings", "guard_booking_source", "guard_booking_write", "apply_promo_code", "require_deposit"
 };
 
 /* looked up once per query, in the trigger's own fn_extra */
@@ -250,27 +256,11 @@ step_flinfo(FunctionCallInfo fcinfo, PrepareStep step)
 	return &cache->flinfo[step];
 }
 
-/*
- * Fires a step's trigger function on the row, as its own trigger would
- * have: the same trigger data, the row as it is now.  Returns the row it
- * returns (NULL: skip the insert).
- */
+/* a step's trigger function on the row (NULL: skip the insert) */
 static HeapTuple
 fire(FunctionCallInfo outer, PrepareStep step, HeapTuple row)
 {
-	TriggerData data = *(TriggerData *) outer->context;
-	FunctionCallInfo fcinfo = palloc0(SizeForFunctionCallInfo(0));
-	Datum		result;
-
-	data.tg_trigtuple = row;
-	InitFunctionCallInfoData(*fcinfo, step_flinfo(outer, step), 0, InvalidOid, (Node *) &data, NULL);
-	result = FunctionCallInvoke(fcinfo);
-	if (fcinfo->isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("trigger function protector_internal.%s() returned null value", step_function[step])));
-	pfree(fcinfo);
-	return (HeapTuple) DatumGetPointer(result);
+	return protector_fire_trigger(outer, step_flinfo(outer, step), row);
 }
 
 /* the row with one column replaced */
@@ -366,6 +356,10 @@ protector_prepare_booking(PG_FUNCTION_ARGS)
 
 	if (!catalog.valid || catalog.bookings != RelationGetRelid(rel))
 		load_catalog(rel);
+	/* a restore's rows whose references have not arrived yet wait */
+	if (restoring && SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA &&
+		(row = fire(fcinfo, STEP_RESTORE_ORDER, row)) == NULL)
+		return PointerGetDatum(NULL);
 	org = column(rel, row, catalog.organization_id, &no_org);
 	service = column(rel, row, catalog.service_id, &no_service);
 	(void) column(rel, row, catalog.currency, &no_currency);

@@ -35,6 +35,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -78,6 +79,26 @@ protector_trigger_data(FunctionCallInfo fcinfo, const TriggerProtocol *protocol)
 				 errmsg("%s must be fired %s", protocol->function, protocol->fired),
 				 protocol->hint ? errhint("%s", protocol->hint) : 0));
 	return trigdata;
+}
+
+HeapTuple
+protector_fire_trigger(FunctionCallInfo outer, FmgrInfo *flinfo, HeapTuple row)
+{
+	TriggerData data = *(TriggerData *) outer->context;
+	FunctionCallInfo fcinfo = palloc0(SizeForFunctionCallInfo(0));
+	Datum		result;
+
+	data.tg_trigtuple = row;
+	InitFunctionCallInfoData(*fcinfo, flinfo, 0, InvalidOid, (Node *) &data, NULL);
+	result = FunctionCallInvoke(fcinfo);
+	/* as ExecCallTriggerFunc() says it */
+	if (fcinfo->isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger function %s returned null value",
+						format_procedure_qualified(flinfo->fn_oid))));
+	pfree(fcinfo);
+	return (HeapTuple) DatumGetPointer(result);
 }
 
 AttrNumber

@@ -49,6 +49,14 @@ extern TriggerData *protector_trigger_data(FunctionCallInfo fcinfo,
 										   const TriggerProtocol *protocol);
 
 /*
+ * Fires another trigger function (flinfo) from within a trigger (outer), as
+ * its own trigger would have: outer's trigger data, with row as the row
+ * (NULL for a statement trigger).  Returns what it returns: the row to
+ * store, or NULL to skip it.
+ */
+extern HeapTuple protector_fire_trigger(FunctionCallInfo outer, FmgrInfo *flinfo, HeapTuple row);
+
+/*
  * The attnum of a live column called name (of type typid, a domain counting
  * as its base type, unless typid is InvalidOid), or InvalidAttrNumber.
  */

@@ -1,0 +1,66 @@
+-- A restore's ordering (sql/98_restore.sql, docs/operations.md): while
+-- restoring (row_security = off, as pg_dump's output sets it, by a role
+-- that bypasses RLS) a row whose references have not been loaded yet is
+-- set aside in restore_pending, and goes in after an INSERT statement of
+-- another table has loaded what it refers to.  Bookings do it in their C
+-- trigger prepare_booking(), the tables reports read in report_change();
+-- the other tables in triggers of their own.  Under
+-- session_replication_role = replica (Supabase's data-only recipe) nothing
+-- is set aside: foreign keys do not fire either.
+BEGIN;
+SELECT plan(11);
+
+INSERT INTO protector.organizations (id, name, slug) VALUES
+	('0a200000-0000-4000-8000-000000000000', 'Restore order', 'restore-order');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0a200000-0000-4000-8000-0000000000a1', '0a200000-0000-4000-8000-000000000000', 'V', 'UTC', '{}');
+
+SET LOCAL row_security = off;
+SELECT ok(protector_internal.restoring(), 'row_security = off by a superuser is a restore');
+
+-- a booking loaded before its service (bookings: prepare_booking)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, currency, status) VALUES
+	('0a200000-0000-4000-8000-0000000b0001', '0a200000-0000-4000-8000-000000000000', '0a200000-0000-4000-8000-0000000000a1',
+	 '0a200000-0000-4000-8000-0000000005a1', '[2031-01-06 10:00+00, 2031-01-06 11:00+00)', 'EUR', 'confirmed');
+SELECT is((SELECT count(*) FROM protector.bookings WHERE id = '0a200000-0000-4000-8000-0000000b0001'), 0::bigint,
+	'a booking whose service has not been loaded is not stored yet');
+SELECT is((SELECT row_data ->> 'id' FROM protector_internal.restore_pending WHERE relid = 'protector.bookings'::regclass),
+	'0a200000-0000-4000-8000-0000000b0001', 'it waits in restore_pending');
+
+-- the service's load brings it in (services: report_change)
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance) VALUES
+	('0a200000-0000-4000-8000-0000000005a1', '0a200000-0000-4000-8000-000000000000', '0a200000-0000-4000-8000-0000000000a1',
+	 'Room', '60 minutes', '60 minutes', '400 days');
+SELECT results_eq($$SELECT currency, status::text FROM protector.bookings WHERE id = '0a200000-0000-4000-8000-0000000b0001'$$,
+	$$VALUES ('EUR', 'confirmed')$$, 'after the service''s INSERT statement the booking is stored as it was dumped');
+SELECT is((SELECT count(*) FROM protector_internal.restore_pending), 0::bigint, 'nothing is left aside');
+
+-- a venue loaded before its organization (venues: a trigger of its own;
+-- organizations: insert_restored_pending's own trigger)
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0a200000-0000-4000-8000-0000000000a2', '0a200000-0000-4000-8000-000000000001', 'Later', 'UTC', '{}');
+SELECT is((SELECT count(*) FROM protector_internal.restore_pending WHERE relid = 'protector.venues'::regclass), 1::bigint,
+	'a venue whose organization has not been loaded waits');
+INSERT INTO protector.organizations (id, name, slug) VALUES
+	('0a200000-0000-4000-8000-000000000001', 'Later', 'restore-order-later');
+SELECT is((SELECT name FROM protector.venues WHERE id = '0a200000-0000-4000-8000-0000000000a2'), 'Later',
+	'the organization''s load brings it in');
+SELECT is((SELECT count(*) FROM protector_internal.restore_pending), 0::bigint, 'nothing is left aside');
+
+-- Supabase's recipe: no ordering, no foreign keys
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, currency, status) VALUES
+	('0a200000-0000-4000-8000-0000000b0002', '0a200000-0000-4000-8000-000000000000', '0a200000-0000-4000-8000-0000000000a1',
+	 '0a200000-0000-4000-8000-0000000005a9', '[2031-01-06 12:00+00, 2031-01-06 13:00+00)', 'EUR', 'confirmed');
+SELECT is((SELECT count(*) FROM protector.bookings WHERE id = '0a200000-0000-4000-8000-0000000b0002'), 1::bigint,
+	'under session_replication_role = replica a row is stored as it comes');
+SELECT is((SELECT count(*) FROM protector_internal.restore_pending), 0::bigint, '... and nothing is set aside');
+RESET session_replication_role;
+
+-- the tables whose C triggers do it have no trigger of their own for it
+SELECT is((SELECT count(*) FROM pg_trigger WHERE tgrelid = 'protector.bookings'::regclass
+		   AND tgname IN ('a_restore_order', 'z_insert_restored_pending')), 0::bigint,
+	'bookings: the ordering step and the pending inserts run in its C triggers');
+
+SELECT * FROM finish();
+ROLLBACK;
