@@ -23,9 +23,10 @@ SELECT bench.svc(i), '0b000000-0000-4000-8000-000000000000', '0b000000-0000-4000
 	   'S' || i, '60 minutes', '30 minutes', '1100 days'
 FROM generate_series(1, 200) i;
 
--- (a) the physical limit: the same row into a table with the same indexes and
--- constraints, but no capacity check
-CREATE TABLE bench.plain (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+-- (a) the physical limit: the same row into a table with the same indexes,
+-- constraints and generated columns (balance_due is computed for every row
+-- written), but no capacity check
+CREATE TABLE bench.plain (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS INCLUDING INDEXES);
 -- (PL/pgSQL like the others: it caches its plan, a SQL function would not)
 CREATE FUNCTION bench.attempt_plain(s int, i int) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
@@ -35,7 +36,7 @@ BEGIN
 END $$;
 
 -- (b) the canonical exclusion constraint, violation caught in a function
-CREATE TABLE bench.excl (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES,
+CREATE TABLE bench.excl (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS INCLUDING INDEXES,
 	EXCLUDE USING gist (service_id WITH =, during WITH &&));
 -- the exclusion constraint's GiST index takes the place of the copied
 -- bookings_during_idx: one GiST index per variant, not two
@@ -59,7 +60,7 @@ EXCEPTION WHEN exclusion_violation THEN
 END $$;
 
 -- (c) PL/pgSQL: advisory lock + overlap check + insert
-CREATE TABLE bench.plpg (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+CREATE TABLE bench.plpg (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS INCLUDING INDEXES);
 CREATE FUNCTION bench.attempt_plpg(s int, i int) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM pg_advisory_xact_lock(42, hashtext(bench.svc(s)::text));
@@ -90,10 +91,15 @@ BEGIN
 		EXECUTE format('ALTER TABLE %s ADD FOREIGN KEY (organization_id, promo_code_id)
 						REFERENCES protector.promo_codes (organization_id, id)', t);
 	END LOOP;
-	-- and the same: no foreign key of protector.bookings is missing here
+	-- and the same: no foreign key of protector.bookings is missing here,
+	-- nor a generated column
 	IF (SELECT count(*) FROM pg_constraint WHERE conrelid = 'bench.plain'::regclass AND contype = 'f')
 	   <> (SELECT count(*) FROM pg_constraint WHERE conrelid = 'protector.bookings'::regclass AND contype = 'f') THEN
 		RAISE EXCEPTION 'bench tables and protector.bookings differ in foreign keys';
+	END IF;
+	IF (SELECT count(*) FROM pg_attribute WHERE attrelid = 'bench.plain'::regclass AND attgenerated <> '')
+	   <> (SELECT count(*) FROM pg_attribute WHERE attrelid = 'protector.bookings'::regclass AND attgenerated <> '') THEN
+		RAISE EXCEPTION 'bench tables and protector.bookings differ in generated columns';
 	END IF;
 END $$;
 
