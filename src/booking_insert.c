@@ -101,7 +101,7 @@ static PrepareCatalog catalog;
 /* what read_terms() reads of services, looked up once the table is locked */
 typedef struct ServiceColumns
 {
-	bool		valid;
+	Oid			relid;			/* InvalidOid: look up again */
 	AttrNumber	organization_id;
 	AttrNumber	currency;
 	AttrNumber	settings;
@@ -114,8 +114,8 @@ prepare_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == catalog.bookings || relid == catalog.services)
 		catalog.valid = false;
-	if (relid == InvalidOid || relid == catalog.services)
-		service_columns.valid = false;
+	if (relid == InvalidOid || relid == service_columns.relid)
+		service_columns.relid = InvalidOid;
 }
 
 /*
@@ -184,12 +184,14 @@ read_terms(Datum organization_id, Datum service_id)
 	ServiceTerms terms = {false, NULL, false};
 	bool		isnull;
 
-	if (!service_columns.valid)
+	/* (the services of this trigger's table: another's may differ) */
+	if (service_columns.relid != RelationGetRelid(services))
 	{
+		service_columns.relid = InvalidOid;
 		service_columns.organization_id = protector_column_required(services, "organization_id", UUIDOID);
 		service_columns.currency = protector_column_required(services, "currency", TEXTOID);
 		service_columns.settings = protector_column_required(services, "settings", JSONBOID);
-		service_columns.valid = true;
+		service_columns.relid = RelationGetRelid(services);
 	}
 	if (protector_fetch_by_uuid(services, pkey, service_id, GetActiveSnapshot(), slot))
 	{

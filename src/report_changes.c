@@ -86,15 +86,18 @@ changes_relcache_callback(Datum arg, Oid relid)
 static DirectTable *
 changes_table(void)
 {
-	DirectTable *t;
+	DirectTable *t = protector_direct_table(OidIsValid(changes_relid) ? changes_relid :
+											protector_internal_relid("report_changes", false));
+	Relation	changes = protector_direct_relation(t);
 
-	if (OidIsValid(changes_relid))
-		return protector_direct_table(changes_relid);
-	protector_on_relcache_change(changes_relcache_callback);
-	t = protector_direct_table(protector_internal_relid("report_changes", false));
-	changes_org_att = protector_column_required(protector_direct_relation(t),
-												"organization_id", UUIDOID);
-	changes_relid = RelationGetRelid(protector_direct_relation(t));
+	/* locked now: an invalidation of its definition has reset the cache */
+	if (changes_relid != RelationGetRelid(changes))
+	{
+		protector_on_relcache_change(changes_relcache_callback);
+		changes_relid = InvalidOid;
+		changes_org_att = protector_column_required(changes, "organization_id", UUIDOID);
+		changes_relid = RelationGetRelid(changes);
+	}
 	return t;
 }
 

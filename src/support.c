@@ -158,19 +158,33 @@ protector_sibling_relid(Relation rel, const char *name)
 	return relid;
 }
 
+/*
+ * Protector's relcache callbacks, behind one of PostgreSQL's: a backend has
+ * ten slots for core and every extension together (MAX_RELCACHE_CALLBACKS
+ * in inval.c), and a registration past them ends the connection.  Each of
+ * protector's caches registering its own took eight.
+ */
+static RelcacheCallbackFunction relcache_callbacks[16];
+static int	n_relcache_callbacks = 0;
+
+static void
+relcache_dispatch(Datum arg, Oid relid)
+{
+	for (int i = 0; i < n_relcache_callbacks; i++)
+		relcache_callbacks[i] (arg, relid);
+}
+
 void
 protector_on_relcache_change(RelcacheCallbackFunction func)
 {
-	static RelcacheCallbackFunction registered[8];
-	static int	nregistered = 0;
-
-	for (int i = 0; i < nregistered; i++)
-		if (registered[i] == func)
+	for (int i = 0; i < n_relcache_callbacks; i++)
+		if (relcache_callbacks[i] == func)
 			return;
-	if (nregistered == lengthof(registered))
+	if (n_relcache_callbacks == lengthof(relcache_callbacks))
 		elog(ERROR, "protector registers more relcache callbacks than it keeps track of");
-	CacheRegisterRelcacheCallback(func, (Datum) 0);
-	registered[nregistered++] = func;
+	if (n_relcache_callbacks == 0)
+		CacheRegisterRelcacheCallback(relcache_dispatch, (Datum) 0);
+	relcache_callbacks[n_relcache_callbacks++] = func;
 }
 
 void *

@@ -2,7 +2,7 @@
 -- follow the organization, and the payments ledger deciding what is paid.
 -- Every figure is computed by hand in the comment beside it.
 BEGIN;
-SELECT plan(54);
+SELECT plan(55);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_manager', 'm_finance', 'm_operator', 'm_other']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -299,6 +299,21 @@ SELECT results_eq($$SELECT tgname::text COLLATE "default" FROM pg_trigger WHERE 
 					AND NOT tgisinternal AND tgtype & 2 = 2 AND tgtype & 4 = 4 ORDER BY 1$$,
 	$$VALUES ('prepare_booking')$$,
 	'a new booking passes one BEFORE INSERT trigger: prepare_booking (which runs a restore''s ordering step itself)');
+
+-- prepare_booking() fired on another schema's bookings reads that schema's
+-- services as they are, not with the columns it found in protector's (a
+-- cache of them kept across tables crashed the backend here)
+CREATE SCHEMA pb_other;
+CREATE TABLE pb_other.services (id uuid PRIMARY KEY, organization_id integer, currency integer, settings integer);
+CREATE TABLE pb_other.bookings (LIKE protector.bookings INCLUDING DEFAULTS);
+CREATE TRIGGER prepare_booking BEFORE INSERT ON pb_other.bookings
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.prepare_booking();
+INSERT INTO pb_other.services VALUES ('0a130000-0000-4000-8000-0000000005a1', 1, 2, 3);
+SELECT throws_ok($$INSERT INTO pb_other.bookings (organization_id, venue_id, service_id, during) VALUES
+	('0a130000-0000-4000-8000-000000000000', '0a130000-0000-4000-8000-0000000000a1',
+	 '0a130000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(52), pg_temp.t(53)))$$,
+	'42703', 'pb_other.services has no column "organization_id" of type uuid',
+	'another table''s services are read by their own columns');
 
 SELECT * FROM finish();
 ROLLBACK;
