@@ -99,23 +99,22 @@ typedef struct PrepareCatalog
 static PrepareCatalog catalog;
 
 /* what read_terms() reads of services, looked up once the table is locked */
-typedef struct ServiceColumns
+enum
 {
-	Oid			relid;			/* InvalidOid: look up again */
-	AttrNumber	organization_id;
-	AttrNumber	currency;
-	AttrNumber	settings;
-} ServiceColumns;
-
-static ServiceColumns service_columns;
+	SV_ORGANIZATION_ID, SV_CURRENCY, SV_SETTINGS
+};
+static const ProtectorColumn service_column_list[] = {
+	[SV_ORGANIZATION_ID] = {"organization_id", UUIDOID},
+	[SV_CURRENCY] = {"currency", TEXTOID},
+	[SV_SETTINGS] = {"settings", JSONBOID},
+};
+static ProtectorColumns service_columns = {service_column_list, lengthof(service_column_list)};
 
 static void
 prepare_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == catalog.bookings || relid == catalog.services)
 		catalog.valid = false;
-	if (relid == InvalidOid || relid == service_columns.relid)
-		service_columns.relid = InvalidOid;
 }
 
 /*
@@ -180,32 +179,25 @@ read_terms(Datum organization_id, Datum service_id)
 	Relation	services = table_open(catalog.services, AccessShareLock);
 	/* the key and columns as they are now that the table is locked */
 	Relation	pkey = index_open(protector_primary_key(services), AccessShareLock);
+	/* (of this trigger's table's services: another's may differ) */
+	const AttrNumber *columns = protector_columns(&service_columns, services);
 	TupleTableSlot *slot = table_slot_create(services, NULL);
 	ServiceTerms terms = {false, NULL, false};
 	bool		isnull;
 
-	/* (the services of this trigger's table: another's may differ) */
-	if (service_columns.relid != RelationGetRelid(services))
-	{
-		service_columns.relid = InvalidOid;
-		service_columns.organization_id = protector_column_required(services, "organization_id", UUIDOID);
-		service_columns.currency = protector_column_required(services, "currency", TEXTOID);
-		service_columns.settings = protector_column_required(services, "settings", JSONBOID);
-		service_columns.relid = RelationGetRelid(services);
-	}
 	if (protector_fetch_by_uuid(services, pkey, service_id, GetActiveSnapshot(), slot))
 	{
-		Datum		org = slot_getattr(slot, service_columns.organization_id, &isnull);
+		Datum		org = slot_getattr(slot, columns[SV_ORGANIZATION_ID], &isnull);
 
 		terms.found = !isnull && DatumGetBool(DirectFunctionCall2(uuid_eq, org, organization_id));
 	}
 	if (terms.found)
 	{
-		Datum		currency = slot_getattr(slot, service_columns.currency, &isnull);
+		Datum		currency = slot_getattr(slot, columns[SV_CURRENCY], &isnull);
 		Datum		settings;
 
 		terms.currency = isnull ? NULL : TextDatumGetCString(currency);
-		settings = slot_getattr(slot, service_columns.settings, &isnull);
+		settings = slot_getattr(slot, columns[SV_SETTINGS], &isnull);
 		terms.deposit = !isnull &&
 			DatumGetBool(DirectFunctionCall2(jsonb_exists, settings, CStringGetTextDatum("deposit")));
 	}

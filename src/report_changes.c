@@ -69,36 +69,19 @@ static const TriggerProtocol report_change_protocol = {
 };
 
 /*
- * report_changes and its organization column, looked up by name once per
- * backend (again after a relcache invalidation of the table)
+ * report_changes' organization column, and (its cache's relid) the table,
+ * looked up by name once per backend and again after a relcache
+ * invalidation of the table
  */
-static Oid	changes_relid = InvalidOid;
-static AttrNumber changes_org_att;
-
-static void
-changes_relcache_callback(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == changes_relid)
-		changes_relid = InvalidOid;
-}
+static const ProtectorColumn changes_column_list[] = {{"organization_id", UUIDOID}};
+static ProtectorColumns changes_columns = {changes_column_list, lengthof(changes_column_list)};
 
 /* the table, open for direct inserts until this transaction commits */
 static DirectTable *
 changes_table(void)
 {
-	DirectTable *t = protector_direct_table(OidIsValid(changes_relid) ? changes_relid :
-											protector_internal_relid("report_changes", false));
-	Relation	changes = protector_direct_relation(t);
-
-	/* locked now: an invalidation of its definition has reset the cache */
-	if (changes_relid != RelationGetRelid(changes))
-	{
-		protector_on_relcache_change(changes_relcache_callback);
-		changes_relid = InvalidOid;
-		changes_org_att = protector_column_required(changes, "organization_id", UUIDOID);
-		changes_relid = RelationGetRelid(changes);
-	}
-	return t;
+	return protector_direct_table(OidIsValid(changes_columns.relid) ? changes_columns.relid :
+								  protector_internal_relid("report_changes", false));
 }
 
 /* has this transaction logged the organization already? */
@@ -131,7 +114,10 @@ static void
 log_change(const pg_uuid_t *org)
 {
 	DirectTable *t = changes_table();
-	TupleDesc	desc = RelationGetDescr(protector_direct_relation(t));
+	Relation	changes = protector_direct_relation(t);
+	/* (locked now: an invalidation of its definition has reset the cache) */
+	AttrNumber	org_att = protector_columns(&changes_columns, changes)[0];
+	TupleDesc	desc = RelationGetDescr(changes);
 	Datum	   *values;
 	bool	   *nulls;
 
@@ -140,8 +126,8 @@ log_change(const pg_uuid_t *org)
 	values = palloc(sizeof(Datum) * desc->natts);
 	nulls = palloc(sizeof(bool) * desc->natts);
 	protector_direct_defaults(t, values, nulls);	/* xid: pg_current_xact_id() */
-	values[changes_org_att - 1] = UUIDPGetDatum(org);
-	nulls[changes_org_att - 1] = false;
+	values[org_att - 1] = UUIDPGetDatum(org);
+	nulls[org_att - 1] = false;
 	protector_direct_insert(t, values, nulls);
 	pfree(values);
 	pfree(nulls);

@@ -162,16 +162,32 @@ protector_sibling_relid(Relation rel, const char *name)
  * Protector's relcache callbacks, behind one of PostgreSQL's: a backend has
  * ten slots for core and every extension together (MAX_RELCACHE_CALLBACKS
  * in inval.c), and a registration past them ends the connection.  Each of
- * protector's caches registering its own took eight.
+ * protector's caches registering its own took eight.  Column caches
+ * (protector_columns) are reset here too.
  */
 static RelcacheCallbackFunction relcache_callbacks[16];
 static int	n_relcache_callbacks = 0;
+static ProtectorColumns *column_caches[32];
+static int	n_column_caches = 0;
 
 static void
 relcache_dispatch(Datum arg, Oid relid)
 {
+	for (int i = 0; i < n_column_caches; i++)
+		if (relid == InvalidOid || relid == column_caches[i]->relid)
+			column_caches[i]->relid = InvalidOid;
 	for (int i = 0; i < n_relcache_callbacks; i++)
 		relcache_callbacks[i] (arg, relid);
+}
+
+static void
+register_dispatch(void)
+{
+	static bool registered = false;
+
+	if (!registered)
+		CacheRegisterRelcacheCallback(relcache_dispatch, (Datum) 0);
+	registered = true;
 }
 
 void
@@ -182,9 +198,28 @@ protector_on_relcache_change(RelcacheCallbackFunction func)
 			return;
 	if (n_relcache_callbacks == lengthof(relcache_callbacks))
 		elog(ERROR, "protector registers more relcache callbacks than it keeps track of");
-	if (n_relcache_callbacks == 0)
-		CacheRegisterRelcacheCallback(relcache_dispatch, (Datum) 0);
+	register_dispatch();
 	relcache_callbacks[n_relcache_callbacks++] = func;
+}
+
+const AttrNumber *
+protector_columns(ProtectorColumns *cache, Relation rel)
+{
+	if (cache->relid == RelationGetRelid(rel))
+		return cache->attnum;
+	if (!cache->registered)
+	{
+		if (n_column_caches == lengthof(column_caches) || cache->ncolumns > PROTECTOR_MAX_COLUMNS)
+			elog(ERROR, "protector keeps more column caches than it keeps track of");
+		register_dispatch();
+		column_caches[n_column_caches++] = cache;
+		cache->registered = true;
+	}
+	cache->relid = InvalidOid;	/* until every lookup below has succeeded */
+	for (int i = 0; i < cache->ncolumns; i++)
+		cache->attnum[i] = protector_column_required(rel, cache->columns[i].name, cache->columns[i].type);
+	cache->relid = RelationGetRelid(rel);
+	return cache->attnum;
 }
 
 void *

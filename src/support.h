@@ -65,6 +65,33 @@ extern AttrNumber protector_column(TupleDesc desc, const char *name, Oid typid);
 /* the same, for a column protector's own table must have */
 extern AttrNumber protector_column_required(Relation rel, const char *name, Oid typid);
 
+/* a column a C function reads or writes by name (type InvalidOid: any) */
+typedef struct ProtectorColumn
+{
+	const char *name;
+	Oid			type;
+} ProtectorColumn;
+
+#define PROTECTOR_MAX_COLUMNS 16
+
+/*
+ * The attnums of a fixed list of columns of one table, found by name
+ * (protector_column_required) on first use, and again after a relcache
+ * invalidation of the table or when asked about another table.  Declared
+ * static with its list: {list, lengthof(list)}.
+ */
+typedef struct ProtectorColumns
+{
+	const ProtectorColumn *columns;
+	int			ncolumns;
+	Oid			relid;			/* whose attnums these are; InvalidOid: none */
+	bool		registered;		/* with the relcache dispatcher */
+	AttrNumber	attnum[PROTECTOR_MAX_COLUMNS];
+} ProtectorColumns;
+
+/* the attnums of cache's columns in rel, in the order of its list */
+extern const AttrNumber *protector_columns(ProtectorColumns *cache, Relation rel);
+
 /* a value of the given type as its output function writes it */
 extern char *protector_value_text(Oid type, Datum value);
 

@@ -84,120 +84,53 @@ typedef struct NewBooking
  * again after a relcache invalidation of the table): 23 lookups by name
  * per booking were 8,600 instructions.
  */
-typedef struct BookingColumns
+enum
 {
-	Oid			relid;			/* InvalidOid: look up again */
-	AttrNumber	id,
-				organization_id,
-				service_id,
-				assigned_agent,
-				customer_id,
-				during,
-				status,
-				source,
-				party_size,
-				hold_expires_at;
-} BookingColumns;
+	BK_ID, BK_ORGANIZATION_ID, BK_SERVICE_ID, BK_ASSIGNED_AGENT, BK_CUSTOMER_ID,
+	BK_DURING, BK_STATUS, BK_SOURCE, BK_PARTY_SIZE, BK_HOLD_EXPIRES_AT
+};
+static const ProtectorColumn booking_column_list[] = {
+	[BK_ID] = {"id", UUIDOID},
+	[BK_ORGANIZATION_ID] = {"organization_id", UUIDOID},
+	[BK_SERVICE_ID] = {"service_id", UUIDOID},
+	[BK_ASSIGNED_AGENT] = {"assigned_agent", UUIDOID},
+	[BK_CUSTOMER_ID] = {"customer_id", UUIDOID},
+	[BK_DURING] = {"during", TSTZRANGEOID},
+	[BK_STATUS] = {"status", InvalidOid},
+	[BK_SOURCE] = {"source", InvalidOid},
+	[BK_PARTY_SIZE] = {"party_size", INT4OID},
+	[BK_HOLD_EXPIRES_AT] = {"hold_expires_at", TIMESTAMPTZOID},
+};
+static ProtectorColumns booking_columns = {booking_column_list, lengthof(booking_column_list)};
 
-typedef struct TaskColumns
+enum
 {
-	Oid			relid;
-	AttrNumber	id,
-				organization_id,
-				booking_id,
-				kind,
-				title,
-				assignee,
-				due_at,
-				status;
-} TaskColumns;
+	TK_ID, TK_ORGANIZATION_ID, TK_BOOKING_ID, TK_KIND, TK_TITLE, TK_ASSIGNEE, TK_DUE_AT, TK_STATUS
+};
+static const ProtectorColumn task_column_list[] = {
+	[TK_ID] = {"id", UUIDOID},
+	[TK_ORGANIZATION_ID] = {"organization_id", InvalidOid},
+	[TK_BOOKING_ID] = {"booking_id", InvalidOid},
+	[TK_KIND] = {"kind", InvalidOid},
+	[TK_TITLE] = {"title", InvalidOid},
+	[TK_ASSIGNEE] = {"assignee", InvalidOid},
+	[TK_DUE_AT] = {"due_at", InvalidOid},
+	[TK_STATUS] = {"status", InvalidOid},
+};
+static ProtectorColumns task_columns = {task_column_list, lengthof(task_column_list)};
 
-typedef struct NotificationColumns
+enum
 {
-	Oid			relid;
-	AttrNumber	id,
-				organization_id,
-				booking_id,
-				kind,
-				payload;
-} NotificationColumns;
-
-static BookingColumns booking_columns;
-static TaskColumns task_columns;
-static NotificationColumns notification_columns;
-
-static void
-workflow_relcache_callback(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == booking_columns.relid)
-		booking_columns.relid = InvalidOid;
-	if (relid == InvalidOid || relid == task_columns.relid)
-		task_columns.relid = InvalidOid;
-	if (relid == InvalidOid || relid == notification_columns.relid)
-		notification_columns.relid = InvalidOid;
-}
-
-static const BookingColumns *
-booking_columns_of(Relation rel)
-{
-	BookingColumns *c = &booking_columns;
-
-	if (c->relid == RelationGetRelid(rel))
-		return c;
-	protector_on_relcache_change(workflow_relcache_callback);
-	c->relid = InvalidOid;		/* until every lookup below has succeeded */
-	c->id = protector_column_required(rel, "id", UUIDOID);
-	c->organization_id = protector_column_required(rel, "organization_id", UUIDOID);
-	c->service_id = protector_column_required(rel, "service_id", UUIDOID);
-	c->assigned_agent = protector_column_required(rel, "assigned_agent", UUIDOID);
-	c->customer_id = protector_column_required(rel, "customer_id", UUIDOID);
-	c->during = protector_column_required(rel, "during", TSTZRANGEOID);
-	c->status = protector_column_required(rel, "status", InvalidOid);
-	c->source = protector_column_required(rel, "source", InvalidOid);
-	c->party_size = protector_column_required(rel, "party_size", INT4OID);
-	c->hold_expires_at = protector_column_required(rel, "hold_expires_at", TIMESTAMPTZOID);
-	c->relid = RelationGetRelid(rel);
-	return c;
-}
-
-static const TaskColumns *
-task_columns_of(Relation rel)
-{
-	TaskColumns *c = &task_columns;
-
-	if (c->relid == RelationGetRelid(rel))
-		return c;
-	protector_on_relcache_change(workflow_relcache_callback);
-	c->relid = InvalidOid;
-	c->id = protector_column_required(rel, "id", UUIDOID);
-	c->organization_id = protector_column_required(rel, "organization_id", InvalidOid);
-	c->booking_id = protector_column_required(rel, "booking_id", InvalidOid);
-	c->kind = protector_column_required(rel, "kind", InvalidOid);
-	c->title = protector_column_required(rel, "title", InvalidOid);
-	c->assignee = protector_column_required(rel, "assignee", InvalidOid);
-	c->due_at = protector_column_required(rel, "due_at", InvalidOid);
-	c->status = protector_column_required(rel, "status", InvalidOid);
-	c->relid = RelationGetRelid(rel);
-	return c;
-}
-
-static const NotificationColumns *
-notification_columns_of(Relation rel)
-{
-	NotificationColumns *c = &notification_columns;
-
-	if (c->relid == RelationGetRelid(rel))
-		return c;
-	protector_on_relcache_change(workflow_relcache_callback);
-	c->relid = InvalidOid;
-	c->id = protector_column_required(rel, "id", UUIDOID);
-	c->organization_id = protector_column_required(rel, "organization_id", InvalidOid);
-	c->booking_id = protector_column_required(rel, "booking_id", InvalidOid);
-	c->kind = protector_column_required(rel, "kind", InvalidOid);
-	c->payload = protector_column_required(rel, "payload", JSONBOID);
-	c->relid = RelationGetRelid(rel);
-	return c;
-}
+	NT_ID, NT_ORGANIZATION_ID, NT_BOOKING_ID, NT_KIND, NT_PAYLOAD
+};
+static const ProtectorColumn notification_column_list[] = {
+	[NT_ID] = {"id", UUIDOID},
+	[NT_ORGANIZATION_ID] = {"organization_id", InvalidOid},
+	[NT_BOOKING_ID] = {"booking_id", InvalidOid},
+	[NT_KIND] = {"kind", InvalidOid},
+	[NT_PAYLOAD] = {"payload", JSONBOID},
+};
+static ProtectorColumns notification_columns = {notification_column_list, lengthof(notification_column_list)};
 
 static char *
 column_text(HeapTuple tuple, TupleDesc desc, AttrNumber attnum)
@@ -211,21 +144,21 @@ column_text(HeapTuple tuple, TupleDesc desc, AttrNumber attnum)
 static void
 read_new_booking(Relation bookings, HeapTuple tuple, NewBooking *b)
 {
-	const BookingColumns *c = booking_columns_of(bookings);
+	const AttrNumber *c = protector_columns(&booking_columns, bookings);
 	TupleDesc	desc = RelationGetDescr(bookings);
 	bool		isnull;
 	TimestampTz end;
 
-	b->id = DatumGetUUIDP(heap_getattr(tuple, c->id, desc, &isnull));
-	b->organization_id = DatumGetUUIDP(heap_getattr(tuple, c->organization_id, desc, &isnull));
-	b->service_id = DatumGetUUIDP(heap_getattr(tuple, c->service_id, desc, &isnull));
-	b->assigned_agent = heap_getattr(tuple, c->assigned_agent, desc, &b->no_agent);
-	(void) heap_getattr(tuple, c->customer_id, desc, &b->no_customer);
-	protector_range_bounds(heap_getattr(tuple, c->during, desc, &isnull), &b->start, &end);
-	b->status = column_text(tuple, desc, c->status);
-	b->source = column_text(tuple, desc, c->source);
-	b->party_size = DatumGetInt32(heap_getattr(tuple, c->party_size, desc, &isnull));
-	b->hold_expires_at = heap_getattr(tuple, c->hold_expires_at, desc, &b->no_hold);
+	b->id = DatumGetUUIDP(heap_getattr(tuple, c[BK_ID], desc, &isnull));
+	b->organization_id = DatumGetUUIDP(heap_getattr(tuple, c[BK_ORGANIZATION_ID], desc, &isnull));
+	b->service_id = DatumGetUUIDP(heap_getattr(tuple, c[BK_SERVICE_ID], desc, &isnull));
+	b->assigned_agent = heap_getattr(tuple, c[BK_ASSIGNED_AGENT], desc, &b->no_agent);
+	(void) heap_getattr(tuple, c[BK_CUSTOMER_ID], desc, &b->no_customer);
+	protector_range_bounds(heap_getattr(tuple, c[BK_DURING], desc, &isnull), &b->start, &end);
+	b->status = column_text(tuple, desc, c[BK_STATUS]);
+	b->source = column_text(tuple, desc, c[BK_SOURCE]);
+	b->party_size = DatumGetInt32(heap_getattr(tuple, c[BK_PARTY_SIZE], desc, &isnull));
+	b->hold_expires_at = heap_getattr(tuple, c[BK_HOLD_EXPIRES_AT], desc, &b->no_hold);
 }
 
 /* the service's name and its venue's time zone, read past RLS */
@@ -284,7 +217,7 @@ write_review_task(Relation bookings, const NewBooking *b, const ServiceFacts *fa
 {
 	DirectTable *t = protector_direct_table(protector_sibling_relid(bookings, "tasks"));
 	Relation	rel = protector_direct_relation(t);
-	const TaskColumns *c = task_columns_of(rel);
+	const AttrNumber *c = protector_columns(&task_columns, rel);
 	int			natts = RelationGetDescr(rel)->natts;
 	Datum	   *values = palloc(sizeof(Datum) * natts);
 	bool	   *nulls = palloc(sizeof(bool) * natts);
@@ -293,15 +226,16 @@ write_review_task(Relation bookings, const NewBooking *b, const ServiceFacts *fa
 	pg_uuid_t	task_id;
 
 	protector_direct_defaults(t, values, nulls);
-	set_column(values, nulls, c->organization_id, UUIDPGetDatum(b->organization_id), false);
-	set_column(values, nulls, c->booking_id, UUIDPGetDatum(b->id), false);
-	set_column(values, nulls, c->kind, CStringGetTextDatum("booking_review"), false);
-	set_column(values, nulls, c->title, CStringGetTextDatum(review_title(facts, b->start)), false);
-	set_column(values, nulls, c->assignee, b->assigned_agent, b->no_agent);
-	set_column(values, nulls, c->due_at, TimestampTzGetDatum(due), false);
-	status_text = nulls[c->status - 1] ? NULL :
-		protector_value_text(TupleDescAttr(RelationGetDescr(rel), c->status - 1)->atttypid, values[c->status - 1]);
-	task_id = *DatumGetUUIDP(values[c->id - 1]);	/* the insert frees the row's values */
+	set_column(values, nulls, c[TK_ORGANIZATION_ID], UUIDPGetDatum(b->organization_id), false);
+	set_column(values, nulls, c[TK_BOOKING_ID], UUIDPGetDatum(b->id), false);
+	set_column(values, nulls, c[TK_KIND], CStringGetTextDatum("booking_review"), false);
+	set_column(values, nulls, c[TK_TITLE], CStringGetTextDatum(review_title(facts, b->start)), false);
+	set_column(values, nulls, c[TK_ASSIGNEE], b->assigned_agent, b->no_agent);
+	set_column(values, nulls, c[TK_DUE_AT], TimestampTzGetDatum(due), false);
+	status_text = nulls[c[TK_STATUS] - 1] ? NULL :
+		protector_value_text(TupleDescAttr(RelationGetDescr(rel), c[TK_STATUS] - 1)->atttypid,
+							 values[c[TK_STATUS] - 1]);
+	task_id = *DatumGetUUIDP(values[c[TK_ID] - 1]);	/* the insert frees the row's values */
 	protector_direct_insert(t, values, nulls);
 	protector_announce_insert(rel, b->organization_id, &task_id, status_text);
 }
@@ -374,18 +308,18 @@ write_desk_notification(Relation bookings, const NewBooking *b, const ServiceFac
 {
 	DirectTable *t = protector_direct_table(protector_sibling_relid(bookings, "notifications"));
 	Relation	rel = protector_direct_relation(t);
-	const NotificationColumns *c = notification_columns_of(rel);
+	const AttrNumber *c = protector_columns(&notification_columns, rel);
 	int			natts = RelationGetDescr(rel)->natts;
 	Datum	   *values = palloc(sizeof(Datum) * natts);
 	bool	   *nulls = palloc(sizeof(bool) * natts);
 	pg_uuid_t	notification_id;
 
 	protector_direct_defaults(t, values, nulls);
-	set_column(values, nulls, c->organization_id, UUIDPGetDatum(b->organization_id), false);
-	set_column(values, nulls, c->booking_id, UUIDPGetDatum(b->id), false);
-	set_column(values, nulls, c->kind, CStringGetTextDatum(kind), false);
-	set_column(values, nulls, c->payload, desk_payload(b, facts), false);
-	notification_id = *DatumGetUUIDP(values[c->id - 1]);	/* the insert frees the row's values */
+	set_column(values, nulls, c[NT_ORGANIZATION_ID], UUIDPGetDatum(b->organization_id), false);
+	set_column(values, nulls, c[NT_BOOKING_ID], UUIDPGetDatum(b->id), false);
+	set_column(values, nulls, c[NT_KIND], CStringGetTextDatum(kind), false);
+	set_column(values, nulls, c[NT_PAYLOAD], desk_payload(b, facts), false);
+	notification_id = *DatumGetUUIDP(values[c[NT_ID] - 1]);	/* the insert frees the row's values */
 	protector_direct_insert(t, values, nulls);
 	protector_announce_insert(rel, b->organization_id, &notification_id, NULL);
 }

@@ -1,7 +1,7 @@
 -- Audit trail as PostgREST requests see it, the work a booking creates
 -- (review task, desk notifications), and Supabase Realtime wiring.
 BEGIN;
-SELECT plan(43);
+SELECT plan(44);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_admin', 'w_manager', 'w_operator',
 	'w_agent', 'w_agent2', 'w_customer', 'w_other']) u;
@@ -166,6 +166,18 @@ SELECT throws_ok($$INSERT INTO protector.notifications (organization_id, kind)
 	VALUES ('0a500000-0000-4000-8000-000000000000', 'b' || repeat('.x', 32))$$, '23514', NULL, '... not 65');
 SELECT throws_ok($$INSERT INTO protector.notifications (organization_id, kind)
 	VALUES ('0a500000-0000-4000-8000-000000000000', 'booking.Created')$$, '23514', NULL, '... in lower case');
+
+-- the workflow trigger finds its columns again after the table's
+-- definition changes in the same session (a relcache invalidation): a
+-- title column made anew gets the review title, not the old one's place
+ALTER TABLE protector.tasks RENAME COLUMN title TO title_before;
+ALTER TABLE protector.tasks ALTER COLUMN title_before DROP NOT NULL, ADD COLUMN title text;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during) VALUES
+	('0a500000-0000-4000-8000-0000000b0099', '0a500000-0000-4000-8000-000000000000', '0a500000-0000-4000-8000-0000000000a1',
+	 '0a500000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(60), pg_temp.t(61)));
+SELECT results_eq($$SELECT title LIKE 'Review booking: Vault, %', title_before IS NULL FROM protector.tasks
+					WHERE booking_id = '0a500000-0000-4000-8000-0000000b0099'$$,
+	$$VALUES (true, true)$$, 'a column renamed and made anew: the review title goes to the new one');
 
 SELECT * FROM finish();
 ROLLBACK;
