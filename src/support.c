@@ -209,7 +209,9 @@ protector_columns(ProtectorColumns *cache, Relation rel)
 		return cache->attnum;
 	if (!cache->registered)
 	{
-		if (n_column_caches == lengthof(column_caches) || cache->ncolumns > PROTECTOR_MAX_COLUMNS)
+		if (cache->ncolumns > PROTECTOR_MAX_COLUMNS)
+			elog(ERROR, "a column cache lists more than %d columns", PROTECTOR_MAX_COLUMNS);
+		if (n_column_caches == lengthof(column_caches))
 			elog(ERROR, "protector keeps more column caches than it keeps track of");
 		register_dispatch();
 		column_caches[n_column_caches++] = cache;
