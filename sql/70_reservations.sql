@@ -72,15 +72,19 @@ COMMENT ON FUNCTION protector_internal.check_slot(uuid, timestamptz, integer, te
 CREATE FUNCTION protector.booking_transition_allowed(p_from protector.booking_status,
 													 p_to protector.booking_status)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT p_from OPERATOR(pg_catalog.=) p_to OR (p_from, p_to) IN (
+-- (PL/pgSQL: a SQL function with a SET clause is planned again in every
+-- transaction; see booking_total() in sql/75_bookings_api.sql)
+BEGIN
+	RETURN p_from OPERATOR(pg_catalog.=) p_to OR (p_from, p_to) IN (
 		('held', 'pending'), ('held', 'confirmed'), ('held', 'cancelled'),
 		('pending', 'confirmed'), ('pending', 'cancelled'),
 		('confirmed', 'in_progress'), ('confirmed', 'completed'),
 		('confirmed', 'cancelled'), ('confirmed', 'no_show'),
-		('in_progress', 'completed'), ('in_progress', 'cancelled'))
+		('in_progress', 'completed'), ('in_progress', 'cancelled'));
+END
 $$;
 COMMENT ON FUNCTION protector.booking_transition_allowed(protector.booking_status, protector.booking_status) IS
 'The booking state machine: may a booking go from p_from to p_to?';

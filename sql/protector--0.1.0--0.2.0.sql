@@ -1254,16 +1254,21 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 -- rounded half to even by round_money
 CREATE OR REPLACE FUNCTION protector.round_money(p_amount numeric)
 RETURNS numeric
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT pg_catalog.round(
+-- (PL/pgSQL: a SQL function with a SET clause is planned again in every
+-- transaction; see booking_total())
+DECLARE
+	x numeric := p_amount OPERATOR(pg_catalog.*) 100;
+BEGIN
+	RETURN pg_catalog.round(
 		CASE WHEN pg_catalog.abs(x OPERATOR(pg_catalog.-) pg_catalog.trunc(x)) OPERATOR(pg_catalog.=) 0.5
 			 THEN (pg_catalog.trunc(x) OPERATOR(pg_catalog.+)
 				   CASE WHEN pg_catalog.mod(pg_catalog.trunc(x), 2) OPERATOR(pg_catalog.<>) 0 THEN pg_catalog.sign(x) ELSE 0 END)
 				  OPERATOR(pg_catalog./) 100
-			 ELSE p_amount END, 2)
-	FROM (SELECT p_amount OPERATOR(pg_catalog.*) 100 AS x) v
+			 ELSE p_amount END, 2);
+END
 $$;
 COMMENT ON FUNCTION protector.round_money(numeric) IS
 'Rounds an amount to cents, half to even';
@@ -2980,18 +2985,23 @@ TO authenticated, service_role;
 
 CREATE OR REPLACE FUNCTION protector_internal.booking_shape(p_booking protector.bookings)
 RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT pg_catalog.to_jsonb(p_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+DECLARE
+	v_tz text;
+BEGIN
+	SELECT v.timezone INTO v_tz FROM protector.venues v
+	WHERE v.organization_id OPERATOR(pg_catalog.=) p_booking.organization_id
+	  AND v.id OPERATOR(pg_catalog.=) p_booking.venue_id;
+	v_tz := COALESCE(v_tz, 'UTC');
+	RETURN pg_catalog.to_jsonb(p_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
 		'start', pg_catalog.to_char(pg_catalog.timezone('UTC', pg_catalog.lower(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
 		'end', pg_catalog.to_char(pg_catalog.timezone('UTC', pg_catalog.upper(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-		'timezone', z.tz,
-		'local_start', pg_catalog.to_char(pg_catalog.timezone(z.tz, pg_catalog.lower(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS'),
-		'local_end', pg_catalog.to_char(pg_catalog.timezone(z.tz, pg_catalog.upper(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS'))
-	FROM (SELECT COALESCE((SELECT v.timezone FROM protector.venues v
-						   WHERE v.organization_id OPERATOR(pg_catalog.=) p_booking.organization_id
-							 AND v.id OPERATOR(pg_catalog.=) p_booking.venue_id), 'UTC') AS tz) z
+		'timezone', v_tz,
+		'local_start', pg_catalog.to_char(pg_catalog.timezone(v_tz, pg_catalog.lower(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS'),
+		'local_end', pg_catalog.to_char(pg_catalog.timezone(v_tz, pg_catalog.upper(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS'));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.booking_shape(protector.bookings) IS
 'A booking as the RPCs answer with it: its columns, start and end in UTC (ISO 8601), local_start, local_end and the venue''s timezone';
@@ -7517,3 +7527,39 @@ DROP TRIGGER z_insert_restored_pending ON protector.members;
 DROP TRIGGER z_insert_restored_pending ON protector.customers;
 DROP TRIGGER z_insert_restored_pending ON protector.venues;
 DROP TRIGGER z_insert_restored_pending ON protector.services;
+
+-- booking_total(), booking_shape() and booking_transition_allowed() (and
+-- round_money() above) in PL/pgSQL: as SQL functions with a
+-- SET clause they were parsed and planned again in every transaction, a
+-- third of a create_booking (sql/75_bookings_api.sql).
+CREATE OR REPLACE FUNCTION protector.booking_total(p_price numeric, p_price_per_person numeric, p_party_size integer)
+RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN p_price OPERATOR(pg_catalog.+) (p_price_per_person OPERATOR(pg_catalog.*) p_party_size);
+END
+$$;
+COMMENT ON FUNCTION protector.booking_total(numeric, numeric, integer) IS
+'The price of a booking: price + price_per_person x party_size';
+
+CREATE OR REPLACE FUNCTION protector.booking_transition_allowed(p_from protector.booking_status,
+													 p_to protector.booking_status)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+-- (PL/pgSQL: a SQL function with a SET clause is planned again in every
+-- transaction; see booking_total() in sql/75_bookings_api.sql)
+BEGIN
+	RETURN p_from OPERATOR(pg_catalog.=) p_to OR (p_from, p_to) IN (
+		('held', 'pending'), ('held', 'confirmed'), ('held', 'cancelled'),
+		('pending', 'confirmed'), ('pending', 'cancelled'),
+		('confirmed', 'in_progress'), ('confirmed', 'completed'),
+		('confirmed', 'cancelled'), ('confirmed', 'no_show'),
+		('in_progress', 'completed'), ('in_progress', 'cancelled'));
+END
+$$;
+COMMENT ON FUNCTION protector.booking_transition_allowed(protector.booking_status, protector.booking_status) IS
+'The booking state machine: may a booking go from p_from to p_to?';
