@@ -148,7 +148,7 @@ load_catalog(Relation bookings)
 	catalog.amount_paid = protector_column_required(bookings, "amount_paid", NUMERICOID);
 	if (catalog.zero_deposit != (Datum) 0)
 		pfree(DatumGetPointer(catalog.zero_deposit));
-	catalog.zero_deposit = (Datum) 0;
+	catalog.zero_deposit = (Datum) 0;	/* freed: if zero_of() fails, not again */
 	catalog.zero_deposit = zero_of(bookings, catalog.deposit_amount);
 	catalog.services = protector_sibling_relid(bookings, "services");
 	protector_on_relcache_change(prepare_relcache_callback);
