@@ -230,7 +230,7 @@ protector_validate_slot(PG_FUNCTION_ARGS)
 						   (long long) (rules->max_advance / USECS_PER_DAY),
 						   protector_local_text(now_ts + rules->max_advance, rules->timezone), rules->timezone)));
 
-	day = protector_local_day(start, pg_tzset(rules->timezone));
+	day = protector_local_day(start, protector_rules_tz(rules));
 	slots = protector_slots_between(rules, day, day, now_ts, false, &nslots);
 	for (int i = 0; i < nslots; i++)
 	{

@@ -316,8 +316,9 @@ protector_load_service_rules(const pg_uuid_t *service_id)
 	return rules;
 }
 
-static pg_tz *
-rules_tz(ServiceRules *rules)
+/* the venue's zone of a service, checked and loaded once per rules */
+pg_tz *
+protector_rules_tz(ServiceRules *rules)
 {
 	if (rules->tz == NULL)
 	{
@@ -398,7 +399,7 @@ protector_slots_between(ServiceRules *rules, int first_local_day,
 						int last_local_day, TimestampTz now_ts, bool apply_notice,
 						int *nslots)
 {
-	pg_tz	   *tz = rules_tz(rules);
+	pg_tz	   *tz = protector_rules_tz(rules);
 	Week		week;
 	DayOverride *overrides;
 	int			noverrides;

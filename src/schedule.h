@@ -66,6 +66,7 @@ typedef struct OpenInterval
 } OpenInterval;
 
 extern ServiceRules *protector_load_service_rules(const pg_uuid_t *service_id);
+extern pg_tz *protector_rules_tz(ServiceRules *rules);
 extern void protector_validate_operating_hours(Jsonb *hours, const char *what);
 extern void protector_validate_day_ranges(Jsonb *ranges, const char *what);
 extern OpenInterval *protector_open_intervals(const pg_uuid_t *venue_id, pg_tz *tz,

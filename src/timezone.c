@@ -10,8 +10,14 @@
  * POSIX specs such as "XYZ5" or "<+03>-3" and abbreviations such as "CET"
  * used as offsets have no DST rules a venue could rely on.
  *
- * The valid names are those pg_timezone_names lists: the server's tz
- * directory, loaded once per backend into a hash table on first use.
+ * The valid names are those pg_timezone_names lists: the zone files of
+ * the server's tz directory.  A name is checked by loading that one zone
+ * (pg_tzset, which PostgreSQL caches per backend) and comparing the
+ * spelling the directory gives it; only a name that could also be read as
+ * a POSIX spec (no '/', a digit: "EST5EDT" is a file, "XYZ5" is not) is
+ * looked up in the list of all names, loaded once per backend on first
+ * such use.  Loading that list parses every zone file (about 50 ms), and
+ * a backend's first booking or availability query used to pay it.
  *
  * src/timezone.c
  *
@@ -69,6 +75,30 @@ load_tz_names(void)
 	tz_names = names;
 }
 
+/*
+ * pg_tzset() reads a name it finds no zone file for as a POSIX spec, which
+ * always has an offset with a digit and never a '/'.  A name without a
+ * digit, or with a '/', loads from a zone file or not at all.
+ */
+static bool
+could_be_posix_spec(const char *name)
+{
+	return strchr(name, '/') == NULL && strpbrk(name, "0123456789") != NULL;
+}
+
+/*
+ * Is name, spelled exactly so, a usable zone file?  pg_tzset() finds files
+ * regardless of letter case and names the zone as the directory spells it.
+ */
+static bool
+is_zone_file(const char *name)
+{
+	pg_tz	   *tz = pg_tzset(name);
+
+	return tz != NULL && pg_tz_acceptable(tz) &&
+		strcmp(pg_get_timezone_name(tz), name) == 0;
+}
+
 bool
 protector_timezone_is_valid(const char *name)
 {
@@ -87,9 +117,13 @@ protector_timezone_is_valid(const char *name)
 	if (name[0] == '/' || strstr(name, "..") != NULL)
 		return false;
 
-	if (tz_names == NULL)
-		load_tz_names();
-	return hash_search(tz_names, name, HASH_FIND, NULL) != NULL;
+	if (could_be_posix_spec(name))
+	{
+		if (tz_names == NULL)
+			load_tz_names();
+		return hash_search(tz_names, name, HASH_FIND, NULL) != NULL;
+	}
+	return is_zone_file(name);
 }
 
 /*

@@ -6,6 +6,8 @@ SELECT name, protector.timezone_is_valid(name) AS valid
 FROM unnest(ARRAY[
 	'Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'UTC', 'Etc/GMT+5',
 	'America/Argentina/Buenos_Aires',
+	-- zone files whose names could also be POSIX specs, or have a '-'
+	'EST5EDT', 'GMT0', 'GMT', 'W-SU', 'GB-Eire',
 	-- wrong case, POSIX specs, abbreviations, paths, junk
 	'europe/berlin', 'EUROPE/BERLIN', 'XYZ5', 'EST5EDT,M3.2.0,M11.1.0', '<+03>-3',
 	'CEST', 'Mars/Olympus_Mons', '', ' Europe/Berlin', 'Europe/Berlin ', '../etc/passwd',
@@ -15,6 +17,12 @@ FROM unnest(ARRAY[
 -- every name pg_timezone_names lists is accepted
 SELECT count(*) FILTER (WHERE NOT protector.timezone_is_valid(name)) AS rejected
 FROM pg_timezone_names;
+-- and only as the directory spells it (one zone loaded per name: the
+-- list of all names is read only for names that could be POSIX specs)
+SELECT count(*) FILTER (WHERE protector.timezone_is_valid(lower(name))) AS lower_accepted,
+	   count(*) FILTER (WHERE protector.timezone_is_valid(upper(name))) AS upper_accepted
+FROM pg_timezone_names
+WHERE lower(name) <> name AND upper(name) <> name;
 SELECT protector.timezone_is_valid(repeat('A', 10000));
 SELECT protector.timezone_is_valid(NULL) IS NULL AS strict;
 
