@@ -250,10 +250,11 @@ COMMENT ON FUNCTION protector.merge_patch(jsonb, jsonb) IS
 -- merge_patch itself, one pass over each object's keys
 CREATE FUNCTION protector_internal.merge_patch_unchecked(p_target jsonb, p_patch jsonb)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN p_patch IS NULL OR pg_catalog.jsonb_typeof(p_patch) OPERATOR(pg_catalog.<>) 'object' THEN p_patch
+BEGIN
+	RETURN CASE WHEN p_patch IS NULL OR pg_catalog.jsonb_typeof(p_patch) OPERATOR(pg_catalog.<>) 'object' THEN p_patch
 		   ELSE (SELECT COALESCE(pg_catalog.jsonb_object_agg(k, v), '{}'::jsonb)
 				 FROM (SELECT t.key AS k, t.value AS v
 					   FROM pg_catalog.jsonb_each(CASE WHEN pg_catalog.jsonb_typeof(p_target) OPERATOR(pg_catalog.=) 'object'
@@ -262,7 +263,8 @@ AS $$
 					   UNION ALL
 					   SELECT p.key, protector_internal.merge_patch_unchecked(p_target OPERATOR(pg_catalog.->) p.key, p.value)
 					   FROM pg_catalog.jsonb_each(p_patch) p
-					   WHERE pg_catalog.jsonb_typeof(p.value) OPERATOR(pg_catalog.<>) 'null') x) END
+					   WHERE pg_catalog.jsonb_typeof(p.value) OPERATOR(pg_catalog.<>) 'null') x) END;
+END
 $$;
 COMMENT ON FUNCTION protector_internal.merge_patch_unchecked(jsonb, jsonb) IS
 'merge_patch without its size and depth checks (called by it)';

@@ -115,11 +115,13 @@ COMMENT ON FUNCTION protector.get_widget_slots(text, uuid, date, date) IS
 -- marks or overrides (they disguise a name on the operator's screen).
 CREATE FUNCTION protector_internal.text_is_clean(p_text text)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT p_text IS NULL
-		OR p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u061c\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff]'
+BEGIN
+	RETURN p_text IS NULL
+		OR p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u061c\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff]';
+END
 $$;
 COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
 'False when the text holds control characters or invisible bidirectional marks, overrides or isolates';
@@ -164,12 +166,14 @@ SELECT pg_catalog.pg_extension_config_dump('protector_internal.widget_requests_i
 CREATE FUNCTION protector_internal.widget_setting(p_settings jsonb, p_key text, p_default integer,
 												  p_min integer, p_max integer)
 RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN pg_catalog.jsonb_typeof(p_settings -> p_key) OPERATOR(pg_catalog.=) 'number'
+BEGIN
+	RETURN CASE WHEN pg_catalog.jsonb_typeof(p_settings -> p_key) OPERATOR(pg_catalog.=) 'number'
 				THEN LEAST(GREATEST((p_settings ->> p_key)::numeric, p_min), p_max)::integer
-				ELSE p_default END
+				ELSE p_default END;
+END
 $$;
 COMMENT ON FUNCTION protector_internal.widget_setting(jsonb, text, integer, integer, integer) IS
 'A numeric widget setting clamped to [p_min, p_max], or p_default when absent or not a number';

@@ -86,16 +86,19 @@ COMMENT ON FUNCTION protector_internal.check_currency(text, text) IS
 -- run as the owner and so see every payment.
 CREATE FUNCTION protector_internal.booking_refundable(p_organization_id uuid, p_booking_id uuid, p_except uuid DEFAULT NULL,
 													 OUT paid numeric, OUT refunded numeric)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
 	SELECT COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'
 													 AND p.status OPERATOR(pg_catalog.=) 'succeeded'), 0),
 		   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'refund'
 													 AND p.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])), 0)
+	INTO paid, refunded
 	FROM protector.payments p
 	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
-	  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except)
+	  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except);
+END
 $$;
 COMMENT ON FUNCTION protector_internal.booking_refundable(uuid, uuid, uuid) IS
 'A booking''s succeeded payments and its pending or succeeded refunds (leaving out row p_except)';
@@ -106,16 +109,18 @@ COMMENT ON FUNCTION protector_internal.booking_refundable(uuid, uuid, uuid) IS
 CREATE FUNCTION protector_internal.voucher_paid(p_organization_id uuid, p_booking_id uuid,
 												p_voucher_id uuid DEFAULT NULL, p_except uuid DEFAULT NULL)
 RETURNS numeric
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-									   ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
-	FROM protector.payments p
-	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
-	  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded'
-	  AND (p_voucher_id IS NULL OR p.voucher_id OPERATOR(pg_catalog.=) p_voucher_id)
-	  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except)
+BEGIN
+	RETURN (SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+											   ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
+			FROM protector.payments p
+			WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
+			  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+			  AND (p_voucher_id IS NULL OR p.voucher_id OPERATOR(pg_catalog.=) p_voucher_id)
+			  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.voucher_paid(uuid, uuid, uuid, uuid) IS
 'What vouchers (or one voucher) paid for a booking and were not given back, leaving out row p_except';

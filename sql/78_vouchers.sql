@@ -201,15 +201,17 @@ COMMENT ON FUNCTION protector_internal.voucher_for(uuid, text) IS
 -- succeeded refunds (leaving out row p_except).
 CREATE FUNCTION protector_internal.voucher_spent(p_organization_id uuid, p_voucher_id uuid, p_except uuid DEFAULT NULL)
 RETURNS numeric
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-									   ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
-	FROM protector.payments p
-	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.voucher_id OPERATOR(pg_catalog.=) p_voucher_id
-	  AND p.status OPERATOR(pg_catalog.=) 'succeeded'
-	  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except)
+BEGIN
+	RETURN (SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+											   ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
+			FROM protector.payments p
+			WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.voucher_id OPERATOR(pg_catalog.=) p_voucher_id
+			  AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+			  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.voucher_spent(uuid, uuid, uuid) IS
 'What has been spent of a voucher: succeeded payments less succeeded refunds';

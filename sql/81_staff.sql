@@ -302,9 +302,10 @@ COMMENT ON FUNCTION protector.log_staff_activity(uuid, text, jsonb) IS
 -- manage members (who made the change) and server-side callers only
 CREATE FUNCTION protector_internal.record_staff_activity(p_organization_id uuid, p_action text, p_details jsonb)
 RETURNS void
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
 	INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
 	SELECT p_organization_id,
 		   (SELECT m.id FROM protector.members m WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -312,7 +313,8 @@ AS $$
 		   p_action, p_details
 	WHERE pg_catalog.starts_with(p_action, 'staff.')
 	  AND (protector.current_user_id() IS NULL
-		   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage')))
+		   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage')));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.record_staff_activity(uuid, text, jsonb) IS
 'Records a staff change made by protector''s RPCs as the calling member''s activity';
@@ -414,10 +416,12 @@ COMMENT ON FUNCTION protector_internal.activate_invitations(uuid) IS
 
 CREATE FUNCTION protector.accept_staff_invitations()
 RETURNS uuid[]
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE(pg_catalog.array_agg(o), '{}') FROM protector_internal.activate_invitations(protector.current_user_id()) o
+BEGIN
+	RETURN (SELECT COALESCE(pg_catalog.array_agg(o), '{}') FROM protector_internal.activate_invitations(protector.current_user_id()) o);
+END
 $$;
 COMMENT ON FUNCTION protector.accept_staff_invitations() IS
 'The signed-in user''s open invitations (to their confirmed e-mail) become memberships; returns the organizations joined';

@@ -179,10 +179,12 @@ SELECT pg_catalog.pg_extension_config_dump('protector.waiver_submissions', '');
 
 CREATE FUNCTION protector_internal.sha256_hex(p_text text)
 RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_text, 'UTF8')), 'hex')
+BEGIN
+	RETURN pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_text, 'UTF8')), 'hex');
+END
 $$;
 COMMENT ON FUNCTION protector_internal.sha256_hex(text) IS
 'Hex SHA-256 of a text''s UTF-8 bytes (PostgreSQL''s sha256())';
@@ -286,11 +288,13 @@ COMMENT ON FUNCTION protector.create_waiver(uuid, text, text, text, integer, int
 -- other years).
 CREATE FUNCTION protector_internal.signing_age(p_birth_date date, p_signed_at timestamptz, p_timezone text,
 											   OUT signed_on date, OUT age integer)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT d, pg_catalog.date_part('year', pg_catalog.age(d::timestamp, p_birth_date::timestamp))::integer
-	FROM (SELECT pg_catalog.timezone(p_timezone, p_signed_at)::date AS d) x
+BEGIN
+	signed_on := pg_catalog.timezone(p_timezone, p_signed_at)::date;
+	age := pg_catalog.date_part('year', pg_catalog.age(signed_on::timestamp, p_birth_date::timestamp))::integer;
+END
 $$;
 COMMENT ON FUNCTION protector_internal.signing_age(date, timestamptz, text) IS
 'The local date of p_signed_at in p_timezone and the age in whole years on it of someone born on p_birth_date';
@@ -298,15 +302,17 @@ COMMENT ON FUNCTION protector_internal.signing_age(date, timestamptz, text) IS
 -- What a submission's digest covers: everything signed, in a fixed form.
 CREATE FUNCTION protector_internal.waiver_submission_digest(s protector.waiver_submissions)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT protector_internal.sha256_hex(pg_catalog.concat_ws(E'\n', 'protector waiver submission 1',
+BEGIN
+	RETURN protector_internal.sha256_hex(pg_catalog.concat_ws(E'\n', 'protector waiver submission 1',
 		s.id::text, s.organization_id::text, s.waiver_version_id::text, s.text_sha256,
 		s.participant_name, pg_catalog.to_char(s.participant_birth_date, 'YYYY-MM-DD'), s.participant_age::text,
 		s.signer_name, s.signature, COALESCE(s.guardian_name, ''),
 		pg_catalog.to_char(s.signed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-		pg_catalog.to_char(s.signed_on, 'YYYY-MM-DD')))
+		pg_catalog.to_char(s.signed_on, 'YYYY-MM-DD')));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.waiver_submission_digest(protector.waiver_submissions) IS
 'Hex SHA-256 of what a waiver submission records as signed (ids, text digest, participant, signer, signature, guardian, times)';
@@ -381,15 +387,17 @@ COMMENT ON FUNCTION protector_internal.lock_waiver_version(uuid, uuid) IS
 -- RLS).  Everyone else learns nothing: "waiver not found".
 CREATE FUNCTION protector_internal.may_sign(p_organization_id uuid, p_booking_id uuid)
 RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT protector_internal.caller_is_trusted()
+BEGIN
+	RETURN protector_internal.caller_is_trusted()
 		   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.collect'))
 		   OR EXISTS (SELECT FROM protector.bookings b
 					  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
 						AND b.id OPERATOR(pg_catalog.=) p_booking_id
-						AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()))
+						AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.may_sign(uuid, uuid) IS
 'True when the caller may sign waivers in the organization: collectors by the map, trusted callers, the booking''s own customer';
@@ -487,13 +495,15 @@ COMMENT ON FUNCTION protector_internal.prepare_waiver_submission() IS
 -- caller sees them
 CREATE FUNCTION protector_internal.venue_timezone(p_organization_id uuid, p_venue_id uuid)
 RETURNS text
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE((SELECT v.timezone FROM protector.venues v
+BEGIN
+	RETURN COALESCE((SELECT v.timezone FROM protector.venues v
 					 WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.id OPERATOR(pg_catalog.=) p_venue_id),
 					(SELECT o.timezone FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id),
-					'UTC')
+					'UTC');
+END
 $$;
 COMMENT ON FUNCTION protector_internal.venue_timezone(uuid, uuid) IS
 'The time zone of a venue of the organization, or of the organization when p_venue_id is NULL';

@@ -42,15 +42,17 @@ COMMENT ON TABLE protector.booking_messages IS
 -- a booking the caller may message about as staff: the desk's, an agent's own
 CREATE FUNCTION protector_internal.staff_may_message(p_organization_id uuid, p_booking_id uuid)
 RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('messages.read'))
+BEGIN
+	RETURN p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('messages.read'))
 		   OR (p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('messages.send'))
 			   AND EXISTS (SELECT FROM protector.bookings b
 						   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
 							 AND b.id OPERATOR(pg_catalog.=) p_booking_id
-							 AND b.assigned_agent OPERATOR(pg_catalog.=) protector.current_user_id()))
+							 AND b.assigned_agent OPERATOR(pg_catalog.=) protector.current_user_id()));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.staff_may_message(uuid, uuid) IS
 'True when the caller reads and writes a booking''s thread as staff: the map''s messages.read, or messages.send on a booking assigned to them';
@@ -58,12 +60,14 @@ COMMENT ON FUNCTION protector_internal.staff_may_message(uuid, uuid) IS
 -- a booking of the caller's own customer records
 CREATE FUNCTION protector_internal.customer_owns_booking(p_organization_id uuid, p_booking_id uuid)
 RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT EXISTS (SELECT FROM protector.bookings b
+BEGIN
+	RETURN EXISTS (SELECT FROM protector.bookings b
 				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
-					 AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()))
+					 AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.customer_owns_booking(uuid, uuid) IS
 'True when the booking is of one of the caller''s own customer records';
@@ -291,25 +295,27 @@ COMMENT ON FUNCTION protector_internal.broadcast_message() IS
 CREATE FUNCTION protector_internal.median_response_minutes(p_organization_id uuid, p_user_id uuid,
 														   p_from timestamptz, p_to timestamptz)
 RETURNS numeric
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT pg_catalog.round((pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY r.minutes))::numeric, 1)
-	FROM (SELECT pg_catalog.date_part('epoch', s.created_at OPERATOR(pg_catalog.-) q.asked) OPERATOR(pg_catalog./) 60 AS minutes
-		  FROM protector.booking_messages s
-		  CROSS JOIN LATERAL (
-			  -- the first customer message since the previous staff message
-			  SELECT pg_catalog.min(c.created_at) AS asked FROM protector.booking_messages c
-			  WHERE c.organization_id OPERATOR(pg_catalog.=) s.organization_id AND c.booking_id OPERATOR(pg_catalog.=) s.booking_id
-				AND c.sender_kind OPERATOR(pg_catalog.=) 'customer' AND c.created_at OPERATOR(pg_catalog.<) s.created_at
-				AND c.created_at OPERATOR(pg_catalog.>) COALESCE(
-					(SELECT pg_catalog.max(p.created_at) FROM protector.booking_messages p
-					 WHERE p.organization_id OPERATOR(pg_catalog.=) s.organization_id AND p.booking_id OPERATOR(pg_catalog.=) s.booking_id
-					   AND p.sender_kind OPERATOR(pg_catalog.=) 'staff' AND p.created_at OPERATOR(pg_catalog.<) s.created_at),
-					'-infinity')) q
-		  WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.sender_kind OPERATOR(pg_catalog.=) 'staff'
-			AND s.sender_user_id OPERATOR(pg_catalog.=) p_user_id
-			AND q.asked OPERATOR(pg_catalog.>=) p_from AND q.asked OPERATOR(pg_catalog.<) p_to) r
+BEGIN
+	RETURN (SELECT pg_catalog.round((pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY r.minutes))::numeric, 1)
+			FROM (SELECT pg_catalog.date_part('epoch', s.created_at OPERATOR(pg_catalog.-) q.asked) OPERATOR(pg_catalog./) 60 AS minutes
+				  FROM protector.booking_messages s
+				  CROSS JOIN LATERAL (
+					  -- the first customer message since the previous staff message
+					  SELECT pg_catalog.min(c.created_at) AS asked FROM protector.booking_messages c
+					  WHERE c.organization_id OPERATOR(pg_catalog.=) s.organization_id AND c.booking_id OPERATOR(pg_catalog.=) s.booking_id
+						AND c.sender_kind OPERATOR(pg_catalog.=) 'customer' AND c.created_at OPERATOR(pg_catalog.<) s.created_at
+						AND c.created_at OPERATOR(pg_catalog.>) COALESCE(
+							(SELECT pg_catalog.max(p.created_at) FROM protector.booking_messages p
+							 WHERE p.organization_id OPERATOR(pg_catalog.=) s.organization_id AND p.booking_id OPERATOR(pg_catalog.=) s.booking_id
+							   AND p.sender_kind OPERATOR(pg_catalog.=) 'staff' AND p.created_at OPERATOR(pg_catalog.<) s.created_at),
+							'-infinity')) q
+				  WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.sender_kind OPERATOR(pg_catalog.=) 'staff'
+					AND s.sender_user_id OPERATOR(pg_catalog.=) p_user_id
+					AND q.asked OPERATOR(pg_catalog.>=) p_from AND q.asked OPERATOR(pg_catalog.<) p_to) r);
+END
 $$;
 COMMENT ON FUNCTION protector_internal.median_response_minutes(uuid, uuid, timestamptz, timestamptz) IS
 'Median minutes, over the member''s replies, from the first unanswered customer message of the thread to the reply';

@@ -88,26 +88,30 @@ SELECT pg_catalog.pg_extension_config_dump('protector.booking_reminders', '');
 -- the organization's reminder settings, defaults filled in
 CREATE FUNCTION protector_internal.reminder_offsets(p_organization_id uuid)
 RETURNS integer[]
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
 	-- (through numeric: the settings schema takes 60.0 as the integer 60)
-	SELECT COALESCE((SELECT pg_catalog.array_agg((x OPERATOR(pg_catalog.#>>) '{}')::numeric::integer)
-					 FROM pg_catalog.jsonb_array_elements(o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}') x),
-					CASE WHEN o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}' IS NULL THEN '{1440,60}'::integer[]
-						 ELSE '{}'::integer[] END)
-	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id
+	RETURN (SELECT COALESCE((SELECT pg_catalog.array_agg((x OPERATOR(pg_catalog.#>>) '{}')::numeric::integer)
+							 FROM pg_catalog.jsonb_array_elements(o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}') x),
+							CASE WHEN o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}' IS NULL THEN '{1440,60}'::integer[]
+								 ELSE '{}'::integer[] END)
+			FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id);
+END
 $$;
 COMMENT ON FUNCTION protector_internal.reminder_offsets(uuid) IS
 'Minutes before a booking''s start at which the organization sends reminders (settings.reminders.offsets_minutes, default {1440,60})';
 
 CREATE FUNCTION protector_internal.reminder_max_attempts(p_organization_id uuid)
 RETURNS integer
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE((o.settings OPERATOR(pg_catalog.#>>) '{reminders,max_attempts}')::numeric::integer, 5)
-	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id
+BEGIN
+	RETURN (SELECT COALESCE((o.settings OPERATOR(pg_catalog.#>>) '{reminders,max_attempts}')::numeric::integer, 5)
+			FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id);
+END
 $$;
 COMMENT ON FUNCTION protector_internal.reminder_max_attempts(uuid) IS
 'How many times a reminder is tried before it fails (settings.reminders.max_attempts, default 5)';
@@ -115,10 +119,12 @@ COMMENT ON FUNCTION protector_internal.reminder_max_attempts(uuid) IS
 -- After failed attempt n: wait 2^(n-1) minutes, at most 60.
 CREATE FUNCTION protector_internal.reminder_backoff(p_attempts integer)
 RETURNS interval
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT pg_catalog.make_interval(mins => LEAST(1 OPERATOR(pg_catalog.<<) LEAST(GREATEST(p_attempts, 1) OPERATOR(pg_catalog.-) 1, 6), 60))
+BEGIN
+	RETURN pg_catalog.make_interval(mins => LEAST(1 OPERATOR(pg_catalog.<<) LEAST(GREATEST(p_attempts, 1) OPERATOR(pg_catalog.-) 1, 6), 60));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.reminder_backoff(integer) IS
 'Wait before the next try after failed attempt n: 1, 2, 4, 8, 16, 32, then 60 minutes';
@@ -130,10 +136,12 @@ COMMENT ON FUNCTION protector_internal.reminder_backoff(integer) IS
 CREATE FUNCTION protector_internal.reminder_address(p_organization_id uuid, p_customer_id uuid,
 													p_channel text DEFAULT NULL,
 													OUT channel text, OUT recipient text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
 	SELECT a.channel, a.recipient
+	INTO channel, recipient
 	FROM protector.customers c,
 		 LATERAL (SELECT x.channel, x.recipient
 				  FROM (VALUES (1, 'email', c.email), (2, 'sms', c.phone)) x(n, channel, recipient)
@@ -142,7 +150,8 @@ AS $$
 				  ORDER BY x.channel OPERATOR(pg_catalog.=) COALESCE(c.reminder_channel, 'email') DESC, x.n
 				  LIMIT 1) a
 	WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.id OPERATOR(pg_catalog.=) p_customer_id
-	  AND (c.reminder_channel IS NULL OR c.reminder_channel OPERATOR(pg_catalog.<>) 'none')
+	  AND (c.reminder_channel IS NULL OR c.reminder_channel OPERATOR(pg_catalog.<>) 'none');
+END
 $$;
 COMMENT ON FUNCTION protector_internal.reminder_address(uuid, uuid, text) IS
 'Channel and address for a reminder to the customer (p_channel: only that one): their reminder_channel if they have its address, else the other; none for reminder_channel none';

@@ -72,21 +72,23 @@ COMMENT ON FUNCTION protector_internal.authorize_booking_list(uuid) IS
 CREATE FUNCTION protector_internal.open_service_seconds(p_organization_id uuid, p_venue_id uuid,
 														p_lo timestamptz, p_hi timestamptz)
 RETURNS float8
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE(pg_catalog.sum(
-		pg_catalog.date_part('epoch', LEAST(g.closes_at, p_hi) OPERATOR(pg_catalog.-) GREATEST(g.opens_at, p_lo))
-		OPERATOR(pg_catalog.*) (SELECT pg_catalog.count(*) FROM protector.services s
-								WHERE s.organization_id OPERATOR(pg_catalog.=) v.organization_id
-								  AND s.venue_id OPERATOR(pg_catalog.=) v.id AND s.active)), 0)
-	FROM protector.venues v,
-		 protector.get_venue_schedule(v.id, (pg_catalog.timezone(v.timezone, p_lo))::date,
-									  (pg_catalog.timezone(v.timezone, p_hi))::date) g
-	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (p_venue_id IS NULL OR v.id OPERATOR(pg_catalog.=) p_venue_id)
-	  AND v.active AND g.kind OPERATOR(pg_catalog.<>) 'closed'
-	  AND g.closes_at OPERATOR(pg_catalog.>) p_lo AND g.opens_at OPERATOR(pg_catalog.<) p_hi
+BEGIN
+	RETURN (SELECT COALESCE(pg_catalog.sum(
+				pg_catalog.date_part('epoch', LEAST(g.closes_at, p_hi) OPERATOR(pg_catalog.-) GREATEST(g.opens_at, p_lo))
+				OPERATOR(pg_catalog.*) (SELECT pg_catalog.count(*) FROM protector.services s
+										WHERE s.organization_id OPERATOR(pg_catalog.=) v.organization_id
+										  AND s.venue_id OPERATOR(pg_catalog.=) v.id AND s.active)), 0)
+			FROM protector.venues v,
+				 protector.get_venue_schedule(v.id, (pg_catalog.timezone(v.timezone, p_lo))::date,
+											  (pg_catalog.timezone(v.timezone, p_hi))::date) g
+			WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			  AND (p_venue_id IS NULL OR v.id OPERATOR(pg_catalog.=) p_venue_id)
+			  AND v.active AND g.kind OPERATOR(pg_catalog.<>) 'closed'
+			  AND g.closes_at OPERATOR(pg_catalog.>) p_lo AND g.opens_at OPERATOR(pg_catalog.<) p_hi);
+END
 $$;
 COMMENT ON FUNCTION protector_internal.open_service_seconds(uuid, uuid, timestamptz, timestamptz) IS
 'Open seconds of the venues in scope over a range, times their active services';

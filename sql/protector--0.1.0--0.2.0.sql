@@ -781,18 +781,21 @@ $$;
 COMMENT ON FUNCTION protector_internal.restrict_update_columns() IS
 'Trigger: lets members whose role may not do action TG_ARGV[0] change only the columns in TG_ARGV[1] (and TG_ARGV[3] with action TG_ARGV[2]), non-members only those in TG_ARGV[4]';
 
-CREATE FUNCTION protector_internal.booking_refundable(p_organization_id uuid, p_booking_id uuid, p_except uuid DEFAULT NULL,
+CREATE OR REPLACE FUNCTION protector_internal.booking_refundable(p_organization_id uuid, p_booking_id uuid, p_except uuid DEFAULT NULL,
 													 OUT paid numeric, OUT refunded numeric)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
 	SELECT COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'
 													 AND p.status OPERATOR(pg_catalog.=) 'succeeded'), 0),
 		   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'refund'
 													 AND p.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])), 0)
+	INTO paid, refunded
 	FROM protector.payments p
 	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
-	  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except)
+	  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except);
+END
 $$;
 COMMENT ON FUNCTION protector_internal.booking_refundable(uuid, uuid, uuid) IS
 'A booking''s succeeded payments and its pending or succeeded refunds (leaving out row p_except)';
@@ -1101,11 +1104,13 @@ COMMENT ON FUNCTION protector_internal.set_booking_price() IS
 
 CREATE OR REPLACE FUNCTION protector_internal.text_is_clean(p_text text)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT p_text IS NULL
-		OR p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u061c\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff]'
+BEGIN
+	RETURN p_text IS NULL
+		OR p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u061c\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff]';
+END
 $$;
 COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
 'False when the text holds control characters or invisible bidirectional marks, overrides or isolates';
@@ -1477,16 +1482,18 @@ ALTER TABLE protector.payments ADD COLUMN voucher_id uuid;
 CREATE OR REPLACE FUNCTION protector_internal.voucher_paid(p_organization_id uuid, p_booking_id uuid,
 												p_voucher_id uuid DEFAULT NULL, p_except uuid DEFAULT NULL)
 RETURNS numeric
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-									   ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
-	FROM protector.payments p
-	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
-	  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded'
-	  AND (p_voucher_id IS NULL OR p.voucher_id OPERATOR(pg_catalog.=) p_voucher_id)
-	  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except)
+BEGIN
+	RETURN (SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+											   ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
+			FROM protector.payments p
+			WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
+			  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+			  AND (p_voucher_id IS NULL OR p.voucher_id OPERATOR(pg_catalog.=) p_voucher_id)
+			  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.voucher_paid(uuid, uuid, uuid, uuid) IS
 'What vouchers (or one voucher) paid for a booking and were not given back, leaving out row p_except';
@@ -1728,17 +1735,19 @@ COMMENT ON FUNCTION protector_internal.voucher_for(uuid, text) IS
 
 -- What has been spent of a voucher: its succeeded payments less its
 -- succeeded refunds (leaving out row p_except).
-CREATE FUNCTION protector_internal.voucher_spent(p_organization_id uuid, p_voucher_id uuid, p_except uuid DEFAULT NULL)
+CREATE OR REPLACE FUNCTION protector_internal.voucher_spent(p_organization_id uuid, p_voucher_id uuid, p_except uuid DEFAULT NULL)
 RETURNS numeric
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-									   ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
-	FROM protector.payments p
-	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.voucher_id OPERATOR(pg_catalog.=) p_voucher_id
-	  AND p.status OPERATOR(pg_catalog.=) 'succeeded'
-	  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except)
+BEGIN
+	RETURN (SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+											   ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
+			FROM protector.payments p
+			WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.voucher_id OPERATOR(pg_catalog.=) p_voucher_id
+			  AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+			  AND (p_except IS NULL OR p.id OPERATOR(pg_catalog.<>) p_except));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.voucher_spent(uuid, uuid, uuid) IS
 'What has been spent of a voucher: succeeded payments less succeeded refunds';
@@ -3721,21 +3730,23 @@ COMMENT ON FUNCTION protector_internal.authorize_booking_list(uuid) IS
 CREATE OR REPLACE FUNCTION protector_internal.open_service_seconds(p_organization_id uuid, p_venue_id uuid,
 														p_lo timestamptz, p_hi timestamptz)
 RETURNS float8
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE(pg_catalog.sum(
-		pg_catalog.date_part('epoch', LEAST(g.closes_at, p_hi) OPERATOR(pg_catalog.-) GREATEST(g.opens_at, p_lo))
-		OPERATOR(pg_catalog.*) (SELECT pg_catalog.count(*) FROM protector.services s
-								WHERE s.organization_id OPERATOR(pg_catalog.=) v.organization_id
-								  AND s.venue_id OPERATOR(pg_catalog.=) v.id AND s.active)), 0)
-	FROM protector.venues v,
-		 protector.get_venue_schedule(v.id, (pg_catalog.timezone(v.timezone, p_lo))::date,
-									  (pg_catalog.timezone(v.timezone, p_hi))::date) g
-	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (p_venue_id IS NULL OR v.id OPERATOR(pg_catalog.=) p_venue_id)
-	  AND v.active AND g.kind OPERATOR(pg_catalog.<>) 'closed'
-	  AND g.closes_at OPERATOR(pg_catalog.>) p_lo AND g.opens_at OPERATOR(pg_catalog.<) p_hi
+BEGIN
+	RETURN (SELECT COALESCE(pg_catalog.sum(
+				pg_catalog.date_part('epoch', LEAST(g.closes_at, p_hi) OPERATOR(pg_catalog.-) GREATEST(g.opens_at, p_lo))
+				OPERATOR(pg_catalog.*) (SELECT pg_catalog.count(*) FROM protector.services s
+										WHERE s.organization_id OPERATOR(pg_catalog.=) v.organization_id
+										  AND s.venue_id OPERATOR(pg_catalog.=) v.id AND s.active)), 0)
+			FROM protector.venues v,
+				 protector.get_venue_schedule(v.id, (pg_catalog.timezone(v.timezone, p_lo))::date,
+											  (pg_catalog.timezone(v.timezone, p_hi))::date) g
+			WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			  AND (p_venue_id IS NULL OR v.id OPERATOR(pg_catalog.=) p_venue_id)
+			  AND v.active AND g.kind OPERATOR(pg_catalog.<>) 'closed'
+			  AND g.closes_at OPERATOR(pg_catalog.>) p_lo AND g.opens_at OPERATOR(pg_catalog.<) p_hi);
+END
 $$;
 COMMENT ON FUNCTION protector_internal.open_service_seconds(uuid, uuid, timestamptz, timestamptz) IS
 'Open seconds of the venues in scope over a range, times their active services';
@@ -3976,10 +3987,11 @@ TO authenticated, service_role;
 
 CREATE OR REPLACE FUNCTION protector_internal.merge_patch_unchecked(p_target jsonb, p_patch jsonb)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN p_patch IS NULL OR pg_catalog.jsonb_typeof(p_patch) OPERATOR(pg_catalog.<>) 'object' THEN p_patch
+BEGIN
+	RETURN CASE WHEN p_patch IS NULL OR pg_catalog.jsonb_typeof(p_patch) OPERATOR(pg_catalog.<>) 'object' THEN p_patch
 		   ELSE (SELECT COALESCE(pg_catalog.jsonb_object_agg(k, v), '{}'::jsonb)
 				 FROM (SELECT t.key AS k, t.value AS v
 					   FROM pg_catalog.jsonb_each(CASE WHEN pg_catalog.jsonb_typeof(p_target) OPERATOR(pg_catalog.=) 'object'
@@ -3988,7 +4000,8 @@ AS $$
 					   UNION ALL
 					   SELECT p.key, protector_internal.merge_patch_unchecked(p_target OPERATOR(pg_catalog.->) p.key, p.value)
 					   FROM pg_catalog.jsonb_each(p_patch) p
-					   WHERE pg_catalog.jsonb_typeof(p.value) OPERATOR(pg_catalog.<>) 'null') x) END
+					   WHERE pg_catalog.jsonb_typeof(p.value) OPERATOR(pg_catalog.<>) 'null') x) END;
+END
 $$;
 COMMENT ON FUNCTION protector_internal.merge_patch_unchecked(jsonb, jsonb) IS
 'merge_patch without its size and depth checks (called by it)';
@@ -5212,11 +5225,12 @@ COMMENT ON FUNCTION protector.log_staff_activity(uuid, text, jsonb) IS
 -- protector's own staff changes (staff.*), recorded as the member who made
 -- them: past the policy, which keeps staff.* to protector, for those who
 -- manage members (who made the change) and server-side callers only
-CREATE FUNCTION protector_internal.record_staff_activity(p_organization_id uuid, p_action text, p_details jsonb)
+CREATE OR REPLACE FUNCTION protector_internal.record_staff_activity(p_organization_id uuid, p_action text, p_details jsonb)
 RETURNS void
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
 	INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
 	SELECT p_organization_id,
 		   (SELECT m.id FROM protector.members m WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -5224,7 +5238,8 @@ AS $$
 		   p_action, p_details
 	WHERE pg_catalog.starts_with(p_action, 'staff.')
 	  AND (protector.current_user_id() IS NULL
-		   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage')))
+		   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage')));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.record_staff_activity(uuid, text, jsonb) IS
 'Records a staff change made by protector''s RPCs as the calling member''s activity';
@@ -5324,12 +5339,14 @@ $$;
 COMMENT ON FUNCTION protector_internal.activate_invitations(uuid) IS
 'Turns the open invitations of a confirmed auth user''s e-mail into new memberships (never re-admits a deactivated member); returns their organizations';
 
-CREATE FUNCTION protector.accept_staff_invitations()
+CREATE OR REPLACE FUNCTION protector.accept_staff_invitations()
 RETURNS uuid[]
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE(pg_catalog.array_agg(o), '{}') FROM protector_internal.activate_invitations(protector.current_user_id()) o
+BEGIN
+	RETURN (SELECT COALESCE(pg_catalog.array_agg(o), '{}') FROM protector_internal.activate_invitations(protector.current_user_id()) o);
+END
 $$;
 COMMENT ON FUNCTION protector.accept_staff_invitations() IS
 'The signed-in user''s open invitations (to their confirmed e-mail) become memberships; returns the organizations joined';
@@ -5807,12 +5824,14 @@ SELECT pg_catalog.pg_extension_config_dump('protector.waiver_submissions', '');
 
 -- versions --------------------------------------------------------------------
 
-CREATE FUNCTION protector_internal.sha256_hex(p_text text)
+CREATE OR REPLACE FUNCTION protector_internal.sha256_hex(p_text text)
 RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_text, 'UTF8')), 'hex')
+BEGIN
+	RETURN pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_text, 'UTF8')), 'hex');
+END
 $$;
 COMMENT ON FUNCTION protector_internal.sha256_hex(text) IS
 'Hex SHA-256 of a text''s UTF-8 bytes (PostgreSQL''s sha256())';
@@ -5914,29 +5933,33 @@ COMMENT ON FUNCTION protector.create_waiver(uuid, text, text, text, integer, int
 -- The local date of a signature in a time zone, and a participant's age
 -- on it in whole years (born on 29 February: a year older on 1 March of
 -- other years).
-CREATE FUNCTION protector_internal.signing_age(p_birth_date date, p_signed_at timestamptz, p_timezone text,
+CREATE OR REPLACE FUNCTION protector_internal.signing_age(p_birth_date date, p_signed_at timestamptz, p_timezone text,
 											   OUT signed_on date, OUT age integer)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT d, pg_catalog.date_part('year', pg_catalog.age(d::timestamp, p_birth_date::timestamp))::integer
-	FROM (SELECT pg_catalog.timezone(p_timezone, p_signed_at)::date AS d) x
+BEGIN
+	signed_on := pg_catalog.timezone(p_timezone, p_signed_at)::date;
+	age := pg_catalog.date_part('year', pg_catalog.age(signed_on::timestamp, p_birth_date::timestamp))::integer;
+END
 $$;
 COMMENT ON FUNCTION protector_internal.signing_age(date, timestamptz, text) IS
 'The local date of p_signed_at in p_timezone and the age in whole years on it of someone born on p_birth_date';
 
 -- What a submission's digest covers: everything signed, in a fixed form.
-CREATE FUNCTION protector_internal.waiver_submission_digest(s protector.waiver_submissions)
+CREATE OR REPLACE FUNCTION protector_internal.waiver_submission_digest(s protector.waiver_submissions)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT protector_internal.sha256_hex(pg_catalog.concat_ws(E'\n', 'protector waiver submission 1',
+BEGIN
+	RETURN protector_internal.sha256_hex(pg_catalog.concat_ws(E'\n', 'protector waiver submission 1',
 		s.id::text, s.organization_id::text, s.waiver_version_id::text, s.text_sha256,
 		s.participant_name, pg_catalog.to_char(s.participant_birth_date, 'YYYY-MM-DD'), s.participant_age::text,
 		s.signer_name, s.signature, COALESCE(s.guardian_name, ''),
 		pg_catalog.to_char(s.signed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-		pg_catalog.to_char(s.signed_on, 'YYYY-MM-DD')))
+		pg_catalog.to_char(s.signed_on, 'YYYY-MM-DD')));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.waiver_submission_digest(protector.waiver_submissions) IS
 'Hex SHA-256 of what a waiver submission records as signed (ids, text digest, participant, signer, signature, guardian, times)';
@@ -6009,17 +6032,19 @@ COMMENT ON FUNCTION protector_internal.lock_waiver_version(uuid, uuid) IS
 -- Whether the caller may sign in the organization: the map's collectors,
 -- trusted callers, or the customer of the booking (as the caller, under
 -- RLS).  Everyone else learns nothing: "waiver not found".
-CREATE FUNCTION protector_internal.may_sign(p_organization_id uuid, p_booking_id uuid)
+CREATE OR REPLACE FUNCTION protector_internal.may_sign(p_organization_id uuid, p_booking_id uuid)
 RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT protector_internal.caller_is_trusted()
+BEGIN
+	RETURN protector_internal.caller_is_trusted()
 		   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.collect'))
 		   OR EXISTS (SELECT FROM protector.bookings b
 					  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
 						AND b.id OPERATOR(pg_catalog.=) p_booking_id
-						AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()))
+						AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.may_sign(uuid, uuid) IS
 'True when the caller may sign waivers in the organization: collectors by the map, trusted callers, the booking''s own customer';
@@ -6115,15 +6140,17 @@ COMMENT ON FUNCTION protector_internal.prepare_waiver_submission() IS
 
 -- a venue's time zone (p_venue_id NULL: the organization's), as the
 -- caller sees them
-CREATE FUNCTION protector_internal.venue_timezone(p_organization_id uuid, p_venue_id uuid)
+CREATE OR REPLACE FUNCTION protector_internal.venue_timezone(p_organization_id uuid, p_venue_id uuid)
 RETURNS text
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE((SELECT v.timezone FROM protector.venues v
+BEGIN
+	RETURN COALESCE((SELECT v.timezone FROM protector.venues v
 					 WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.id OPERATOR(pg_catalog.=) p_venue_id),
 					(SELECT o.timezone FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id),
-					'UTC')
+					'UTC');
+END
 $$;
 COMMENT ON FUNCTION protector_internal.venue_timezone(uuid, uuid) IS
 'The time zone of a venue of the organization, or of the organization when p_venue_id is NULL';
@@ -6483,30 +6510,34 @@ COMMENT ON TABLE protector.booking_messages IS
 'Messages between an organization and the customer of a booking, one thread per booking (docs/messages.md)';
 
 -- a booking the caller may message about as staff: the desk's, an agent's own
-CREATE FUNCTION protector_internal.staff_may_message(p_organization_id uuid, p_booking_id uuid)
+CREATE OR REPLACE FUNCTION protector_internal.staff_may_message(p_organization_id uuid, p_booking_id uuid)
 RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('messages.read'))
+BEGIN
+	RETURN p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('messages.read'))
 		   OR (p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('messages.send'))
 			   AND EXISTS (SELECT FROM protector.bookings b
 						   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
 							 AND b.id OPERATOR(pg_catalog.=) p_booking_id
-							 AND b.assigned_agent OPERATOR(pg_catalog.=) protector.current_user_id()))
+							 AND b.assigned_agent OPERATOR(pg_catalog.=) protector.current_user_id()));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.staff_may_message(uuid, uuid) IS
 'True when the caller reads and writes a booking''s thread as staff: the map''s messages.read, or messages.send on a booking assigned to them';
 
 -- a booking of the caller's own customer records
-CREATE FUNCTION protector_internal.customer_owns_booking(p_organization_id uuid, p_booking_id uuid)
+CREATE OR REPLACE FUNCTION protector_internal.customer_owns_booking(p_organization_id uuid, p_booking_id uuid)
 RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT EXISTS (SELECT FROM protector.bookings b
+BEGIN
+	RETURN EXISTS (SELECT FROM protector.bookings b
 				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
-					 AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()))
+					 AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.customer_owns_booking(uuid, uuid) IS
 'True when the booking is of one of the caller''s own customer records';
@@ -6731,28 +6762,30 @@ COMMENT ON FUNCTION protector_internal.broadcast_message() IS
 -- message of the thread that no staff reply had answered yet; the median
 -- of those, for replies to customer messages written in [p_from, p_to)
 -- (staff performance, sql/81_staff.sql).
-CREATE FUNCTION protector_internal.median_response_minutes(p_organization_id uuid, p_user_id uuid,
+CREATE OR REPLACE FUNCTION protector_internal.median_response_minutes(p_organization_id uuid, p_user_id uuid,
 														   p_from timestamptz, p_to timestamptz)
 RETURNS numeric
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT pg_catalog.round((pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY r.minutes))::numeric, 1)
-	FROM (SELECT pg_catalog.date_part('epoch', s.created_at OPERATOR(pg_catalog.-) q.asked) OPERATOR(pg_catalog./) 60 AS minutes
-		  FROM protector.booking_messages s
-		  CROSS JOIN LATERAL (
-			  -- the first customer message since the previous staff message
-			  SELECT pg_catalog.min(c.created_at) AS asked FROM protector.booking_messages c
-			  WHERE c.organization_id OPERATOR(pg_catalog.=) s.organization_id AND c.booking_id OPERATOR(pg_catalog.=) s.booking_id
-				AND c.sender_kind OPERATOR(pg_catalog.=) 'customer' AND c.created_at OPERATOR(pg_catalog.<) s.created_at
-				AND c.created_at OPERATOR(pg_catalog.>) COALESCE(
-					(SELECT pg_catalog.max(p.created_at) FROM protector.booking_messages p
-					 WHERE p.organization_id OPERATOR(pg_catalog.=) s.organization_id AND p.booking_id OPERATOR(pg_catalog.=) s.booking_id
-					   AND p.sender_kind OPERATOR(pg_catalog.=) 'staff' AND p.created_at OPERATOR(pg_catalog.<) s.created_at),
-					'-infinity')) q
-		  WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.sender_kind OPERATOR(pg_catalog.=) 'staff'
-			AND s.sender_user_id OPERATOR(pg_catalog.=) p_user_id
-			AND q.asked OPERATOR(pg_catalog.>=) p_from AND q.asked OPERATOR(pg_catalog.<) p_to) r
+BEGIN
+	RETURN (SELECT pg_catalog.round((pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY r.minutes))::numeric, 1)
+			FROM (SELECT pg_catalog.date_part('epoch', s.created_at OPERATOR(pg_catalog.-) q.asked) OPERATOR(pg_catalog./) 60 AS minutes
+				  FROM protector.booking_messages s
+				  CROSS JOIN LATERAL (
+					  -- the first customer message since the previous staff message
+					  SELECT pg_catalog.min(c.created_at) AS asked FROM protector.booking_messages c
+					  WHERE c.organization_id OPERATOR(pg_catalog.=) s.organization_id AND c.booking_id OPERATOR(pg_catalog.=) s.booking_id
+						AND c.sender_kind OPERATOR(pg_catalog.=) 'customer' AND c.created_at OPERATOR(pg_catalog.<) s.created_at
+						AND c.created_at OPERATOR(pg_catalog.>) COALESCE(
+							(SELECT pg_catalog.max(p.created_at) FROM protector.booking_messages p
+							 WHERE p.organization_id OPERATOR(pg_catalog.=) s.organization_id AND p.booking_id OPERATOR(pg_catalog.=) s.booking_id
+							   AND p.sender_kind OPERATOR(pg_catalog.=) 'staff' AND p.created_at OPERATOR(pg_catalog.<) s.created_at),
+							'-infinity')) q
+				  WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.sender_kind OPERATOR(pg_catalog.=) 'staff'
+					AND s.sender_user_id OPERATOR(pg_catalog.=) p_user_id
+					AND q.asked OPERATOR(pg_catalog.>=) p_from AND q.asked OPERATOR(pg_catalog.<) p_to) r);
+END
 $$;
 COMMENT ON FUNCTION protector_internal.median_response_minutes(uuid, uuid, timestamptz, timestamptz) IS
 'Median minutes, over the member''s replies, from the first unanswered customer message of the thread to the reply';
@@ -6867,39 +6900,45 @@ CREATE POLICY booking_reminders_insert ON protector.booking_reminders FOR INSERT
 SELECT pg_catalog.pg_extension_config_dump('protector.booking_reminders', '');
 
 -- the organization's reminder settings, defaults filled in
-CREATE FUNCTION protector_internal.reminder_offsets(p_organization_id uuid)
+CREATE OR REPLACE FUNCTION protector_internal.reminder_offsets(p_organization_id uuid)
 RETURNS integer[]
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
 	-- (through numeric: the settings schema takes 60.0 as the integer 60)
-	SELECT COALESCE((SELECT pg_catalog.array_agg((x OPERATOR(pg_catalog.#>>) '{}')::numeric::integer)
-					 FROM pg_catalog.jsonb_array_elements(o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}') x),
-					CASE WHEN o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}' IS NULL THEN '{1440,60}'::integer[]
-						 ELSE '{}'::integer[] END)
-	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id
+	RETURN (SELECT COALESCE((SELECT pg_catalog.array_agg((x OPERATOR(pg_catalog.#>>) '{}')::numeric::integer)
+							 FROM pg_catalog.jsonb_array_elements(o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}') x),
+							CASE WHEN o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}' IS NULL THEN '{1440,60}'::integer[]
+								 ELSE '{}'::integer[] END)
+			FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id);
+END
 $$;
 COMMENT ON FUNCTION protector_internal.reminder_offsets(uuid) IS
 'Minutes before a booking''s start at which the organization sends reminders (settings.reminders.offsets_minutes, default {1440,60})';
 
-CREATE FUNCTION protector_internal.reminder_max_attempts(p_organization_id uuid)
+CREATE OR REPLACE FUNCTION protector_internal.reminder_max_attempts(p_organization_id uuid)
 RETURNS integer
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE((o.settings OPERATOR(pg_catalog.#>>) '{reminders,max_attempts}')::numeric::integer, 5)
-	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id
+BEGIN
+	RETURN (SELECT COALESCE((o.settings OPERATOR(pg_catalog.#>>) '{reminders,max_attempts}')::numeric::integer, 5)
+			FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id);
+END
 $$;
 COMMENT ON FUNCTION protector_internal.reminder_max_attempts(uuid) IS
 'How many times a reminder is tried before it fails (settings.reminders.max_attempts, default 5)';
 
 -- After failed attempt n: wait 2^(n-1) minutes, at most 60.
-CREATE FUNCTION protector_internal.reminder_backoff(p_attempts integer)
+CREATE OR REPLACE FUNCTION protector_internal.reminder_backoff(p_attempts integer)
 RETURNS interval
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT pg_catalog.make_interval(mins => LEAST(1 OPERATOR(pg_catalog.<<) LEAST(GREATEST(p_attempts, 1) OPERATOR(pg_catalog.-) 1, 6), 60))
+BEGIN
+	RETURN pg_catalog.make_interval(mins => LEAST(1 OPERATOR(pg_catalog.<<) LEAST(GREATEST(p_attempts, 1) OPERATOR(pg_catalog.-) 1, 6), 60));
+END
 $$;
 COMMENT ON FUNCTION protector_internal.reminder_backoff(integer) IS
 'Wait before the next try after failed attempt n: 1, 2, 4, 8, 16, 32, then 60 minutes';
@@ -6908,13 +6947,15 @@ COMMENT ON FUNCTION protector_internal.reminder_backoff(integer) IS
 -- their choice if they have its address, else the other one they have;
 -- none when they chose none or have neither.  As the caller: RLS decides
 -- whose addresses they may read.
-CREATE FUNCTION protector_internal.reminder_address(p_organization_id uuid, p_customer_id uuid,
+CREATE OR REPLACE FUNCTION protector_internal.reminder_address(p_organization_id uuid, p_customer_id uuid,
 													p_channel text DEFAULT NULL,
 													OUT channel text, OUT recipient text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
 	SELECT a.channel, a.recipient
+	INTO channel, recipient
 	FROM protector.customers c,
 		 LATERAL (SELECT x.channel, x.recipient
 				  FROM (VALUES (1, 'email', c.email), (2, 'sms', c.phone)) x(n, channel, recipient)
@@ -6923,7 +6964,8 @@ AS $$
 				  ORDER BY x.channel OPERATOR(pg_catalog.=) COALESCE(c.reminder_channel, 'email') DESC, x.n
 				  LIMIT 1) a
 	WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.id OPERATOR(pg_catalog.=) p_customer_id
-	  AND (c.reminder_channel IS NULL OR c.reminder_channel OPERATOR(pg_catalog.<>) 'none')
+	  AND (c.reminder_channel IS NULL OR c.reminder_channel OPERATOR(pg_catalog.<>) 'none');
+END
 $$;
 COMMENT ON FUNCTION protector_internal.reminder_address(uuid, uuid, text) IS
 'Channel and address for a reminder to the customer (p_channel: only that one): their reminder_channel if they have its address, else the other; none for reminder_channel none';
@@ -7563,3 +7605,18 @@ END
 $$;
 COMMENT ON FUNCTION protector.booking_transition_allowed(protector.booking_status, protector.booking_status) IS
 'The booking state machine: may a booking go from p_from to p_to?';
+
+CREATE OR REPLACE FUNCTION protector_internal.widget_setting(p_settings jsonb, p_key text, p_default integer,
+												  p_min integer, p_max integer)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN CASE WHEN pg_catalog.jsonb_typeof(p_settings -> p_key) OPERATOR(pg_catalog.=) 'number'
+				THEN LEAST(GREATEST((p_settings ->> p_key)::numeric, p_min), p_max)::integer
+				ELSE p_default END;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.widget_setting(jsonb, text, integer, integer, integer) IS
+'A numeric widget setting clamped to [p_min, p_max], or p_default when absent or not a number';
