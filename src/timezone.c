@@ -14,9 +14,9 @@
  * the server's tz directory.  A name is checked by loading that one zone
  * (pg_tzset, which PostgreSQL caches per backend) and comparing the
  * spelling the directory gives it; only a name that could also be read as
- * a POSIX spec (no '/', a digit: "EST5EDT" is a file, "XYZ5" is not) is
- * looked up in the list of all names, loaded once per backend on first
- * such use.  Loading that list parses every zone file (about 50 ms), and
+ * a POSIX spec (one with a digit: "EST5EDT" and "Etc/GMT+5" are files,
+ * "XYZ5" and "A/B5" are not) is looked up in the list of all names, loaded
+ * once per backend on first such use.  Loading that list parses every zone file (about 50 ms), and
  * a backend's first booking or availability query used to pay it.
  *
  * src/timezone.c
@@ -76,14 +76,15 @@ load_tz_names(void)
 }
 
 /*
- * pg_tzset() reads a name it finds no zone file for as a POSIX spec, which
- * always has an offset with a digit and never a '/'.  A name without a
- * digit, or with a '/', loads from a zone file or not at all.
+ * pg_tzset() reads a name it finds no zone file for as a POSIX spec, whose
+ * offset always has a digit; the spec's abbreviation may hold anything but
+ * digits, ',', '+' and '-', a '/' included ("A/B5").  A name without a
+ * digit loads from a zone file or not at all.
  */
 static bool
 could_be_posix_spec(const char *name)
 {
-	return strchr(name, '/') == NULL && strpbrk(name, "0123456789") != NULL;
+	return strpbrk(name, "0123456789") != NULL;
 }
 
 /*

@@ -10,6 +10,8 @@ FROM unnest(ARRAY[
 	'EST5EDT', 'GMT0', 'GMT', 'W-SU', 'GB-Eire',
 	-- wrong case, POSIX specs, abbreviations, paths, junk
 	'europe/berlin', 'EUROPE/BERLIN', 'XYZ5', 'EST5EDT,M3.2.0,M11.1.0', '<+03>-3',
+	-- POSIX specs with a '/' in their abbreviation
+	'A/B5', 'ETC/GMT+15', 'EUROPE/BERLIN5',
 	'CEST', 'Mars/Olympus_Mons', '', ' Europe/Berlin', 'Europe/Berlin ', '../etc/passwd',
 	'/usr/share/zoneinfo/UTC', 'Europe//Berlin', 'Europe/Berlin/'
 ]) AS name;
