@@ -12,7 +12,7 @@
 
 -- The price of a booking before discounts (docs/bookings.md).
 --
--- This and booking_shape() are PL/pgSQL, not SQL: a SQL function with a
+-- This is PL/pgSQL, not SQL: a SQL function with a
 -- SET clause is never inlined, and PostgreSQL 15 parses and plans its body
 -- again in every transaction that calls it (its cache lives for one
 -- transaction), 600,000 instructions each, a third of a create_booking;
@@ -31,29 +31,15 @@ COMMENT ON FUNCTION protector.booking_total(numeric, numeric, integer) IS
 
 -- The one shape in which the booking RPCs answer with a booking: its
 -- columns, plus start and end as ISO 8601 UTC timestamps and as local
--- times of its venue, with the venue's time zone (docs/bookings.md).
-CREATE FUNCTION protector_internal.booking_shape(p_booking protector.bookings)
+-- times of its venue, with the venue's time zone (docs/bookings.md);
+-- src/booking_shape.c: in PL/pgSQL, to_jsonb(row) || ... sorted the
+-- booking's keys over again for each ||.
+CREATE FUNCTION protector_internal.booking_shape(p_booking protector.bookings, p_replayed boolean DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_tz text;
-BEGIN
-	SELECT v.timezone INTO v_tz FROM protector.venues v
-	WHERE v.organization_id OPERATOR(pg_catalog.=) p_booking.organization_id
-	  AND v.id OPERATOR(pg_catalog.=) p_booking.venue_id;
-	v_tz := COALESCE(v_tz, 'UTC');
-	RETURN pg_catalog.to_jsonb(p_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-		'start', pg_catalog.to_char(pg_catalog.timezone('UTC', pg_catalog.lower(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-		'end', pg_catalog.to_char(pg_catalog.timezone('UTC', pg_catalog.upper(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-		'timezone', v_tz,
-		'local_start', pg_catalog.to_char(pg_catalog.timezone(v_tz, pg_catalog.lower(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS'),
-		'local_end', pg_catalog.to_char(pg_catalog.timezone(v_tz, pg_catalog.upper(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS'));
-END
-$$;
-COMMENT ON FUNCTION protector_internal.booking_shape(protector.bookings) IS
-'A booking as the RPCs answer with it: its columns, start and end in UTC (ISO 8601), local_start, local_end and the venue''s timezone';
+AS 'MODULE_PATHNAME', 'protector_booking_shape'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.booking_shape(protector.bookings, boolean) IS
+'A booking as the RPCs answer with it: its columns, start and end in UTC (ISO 8601), local_start, local_end and the venue''s timezone (as the caller sees the venue, else UTC), and replayed unless p_replayed is NULL';
 
 -- What a booking write may say, beyond RLS and the column grants:
 --   * an insert by a caller whose role may not set prices
@@ -435,7 +421,7 @@ BEGIN
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
 		  AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
 		IF FOUND THEN
-			RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
+			RETURN protector_internal.booking_shape(v_booking, true);
 		END IF;
 	END IF;
 	v_range := protector.validate_slot(v_service.id, p_start, p_party_size);
@@ -467,14 +453,14 @@ BEGIN
 			PERFORM protector.raise('retry', 'a request with the same idempotency key was committed concurrently',
 				'This transaction''s snapshot cannot see it yet.', 'Retry the request.');
 		END IF;
-		RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
+		RETURN protector_internal.booking_shape(v_booking, true);
 	END;
 	IF p_voucher_code IS NOT NULL THEN
 		PERFORM protector.redeem_voucher(v_booking.id, p_voucher_code);
 		SELECT * INTO v_booking FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_booking.organization_id AND b.id OPERATOR(pg_catalog.=) v_booking.id;
 	END IF;
-	RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) '{"replayed": false}'::jsonb;
+	RETURN protector_internal.booking_shape(v_booking, false);
 END
 $$;
 COMMENT ON FUNCTION protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb,

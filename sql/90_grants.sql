@@ -99,7 +99,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.caller_is_trusted(),
 	protector_internal.check_slot(uuid, timestamptz, integer, text),
 	protector_internal.check_country(text, text),
-	protector_internal.booking_shape(protector.bookings),
+	protector_internal.booking_shape(protector.bookings, boolean),
 	protector_internal.check_settings(text, jsonb, text),
 	protector_internal.check_setting_keys(jsonb, text, text[]),
 	protector_internal.check_setting_number(jsonb, text, numeric, numeric, boolean),

@@ -2357,7 +2357,7 @@ BEGIN
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
 		  AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
 		IF FOUND THEN
-			RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
+			RETURN protector_internal.booking_shape(v_booking, true);
 		END IF;
 	END IF;
 	v_range := protector.validate_slot(v_service.id, p_start, p_party_size);
@@ -2389,14 +2389,14 @@ BEGIN
 			PERFORM protector.raise('retry', 'a request with the same idempotency key was committed concurrently',
 				'This transaction''s snapshot cannot see it yet.', 'Retry the request.');
 		END IF;
-		RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) '{"replayed": true}'::jsonb;
+		RETURN protector_internal.booking_shape(v_booking, true);
 	END;
 	IF p_voucher_code IS NOT NULL THEN
 		PERFORM protector.redeem_voucher(v_booking.id, p_voucher_code);
 		SELECT * INTO v_booking FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_booking.organization_id AND b.id OPERATOR(pg_catalog.=) v_booking.id;
 	END IF;
-	RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) '{"replayed": false}'::jsonb;
+	RETURN protector_internal.booking_shape(v_booking, false);
 END
 $$;
 COMMENT ON FUNCTION protector.create_booking(uuid, uuid, timestamptz, integer, text, jsonb,
@@ -2992,28 +2992,12 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_country(text, text)
 TO authenticated, service_role;
 
-CREATE OR REPLACE FUNCTION protector_internal.booking_shape(p_booking protector.bookings)
+CREATE OR REPLACE FUNCTION protector_internal.booking_shape(p_booking protector.bookings, p_replayed boolean DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_tz text;
-BEGIN
-	SELECT v.timezone INTO v_tz FROM protector.venues v
-	WHERE v.organization_id OPERATOR(pg_catalog.=) p_booking.organization_id
-	  AND v.id OPERATOR(pg_catalog.=) p_booking.venue_id;
-	v_tz := COALESCE(v_tz, 'UTC');
-	RETURN pg_catalog.to_jsonb(p_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-		'start', pg_catalog.to_char(pg_catalog.timezone('UTC', pg_catalog.lower(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-		'end', pg_catalog.to_char(pg_catalog.timezone('UTC', pg_catalog.upper(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-		'timezone', v_tz,
-		'local_start', pg_catalog.to_char(pg_catalog.timezone(v_tz, pg_catalog.lower(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS'),
-		'local_end', pg_catalog.to_char(pg_catalog.timezone(v_tz, pg_catalog.upper(p_booking.during)), 'YYYY-MM-DD"T"HH24:MI:SS'));
-END
-$$;
-COMMENT ON FUNCTION protector_internal.booking_shape(protector.bookings) IS
-'A booking as the RPCs answer with it: its columns, start and end in UTC (ISO 8601), local_start, local_end and the venue''s timezone';
+AS 'MODULE_PATHNAME', 'protector_booking_shape'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.booking_shape(protector.bookings, boolean) IS
+'A booking as the RPCs answer with it: its columns, start and end in UTC (ISO 8601), local_start, local_end and the venue''s timezone (as the caller sees the venue, else UTC), and replayed unless p_replayed is NULL';
 
 CREATE OR REPLACE FUNCTION protector.confirm_booking(p_booking_id uuid)
 RETURNS jsonb
@@ -3079,8 +3063,8 @@ $$;
 COMMENT ON FUNCTION protector.get_customer_rfm_score(uuid) IS
 'Recency, frequency, monetary, their 1-5 scores within the organization, and the RFM segment of a customer';
 
-REVOKE ALL ON FUNCTION protector_internal.booking_shape(protector.bookings) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION protector_internal.booking_shape(protector.bookings) TO authenticated, service_role;
+REVOKE ALL ON FUNCTION protector_internal.booking_shape(protector.bookings, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.booking_shape(protector.bookings, boolean) TO authenticated, service_role;
 
 CREATE OR REPLACE FUNCTION protector_internal.check_setting_number(p_value jsonb, p_path text, p_min numeric, p_max numeric,
 														p_integer boolean DEFAULT false)
@@ -7570,8 +7554,8 @@ DROP TRIGGER z_insert_restored_pending ON protector.customers;
 DROP TRIGGER z_insert_restored_pending ON protector.venues;
 DROP TRIGGER z_insert_restored_pending ON protector.services;
 
--- booking_total(), booking_shape() and booking_transition_allowed() (and
--- round_money() above) in PL/pgSQL: as SQL functions with a
+-- booking_total() and booking_transition_allowed() (and round_money()
+-- above) in PL/pgSQL (booking_shape() is C, above): as SQL functions with a
 -- SET clause they were parsed and planned again in every transaction, a
 -- third of a create_booking (sql/75_bookings_api.sql).
 CREATE OR REPLACE FUNCTION protector.booking_total(p_price numeric, p_price_per_person numeric, p_party_size integer)

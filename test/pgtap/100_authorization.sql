@@ -576,7 +576,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.check_code(text,text,text)'),
 			 ('protector_internal.pay_with_voucher(uuid,text)'), ('protector_internal.merge_patch_unchecked(jsonb,jsonb)'),
 			 ('protector_internal.check_slot(uuid,timestamp with time zone,integer,text)'), ('protector_internal.check_country(text,text)'),
-			 ('protector_internal.booking_shape(protector.bookings)'), ('protector_internal.check_settings(text,jsonb,text)'),
+			 ('protector_internal.booking_shape(protector.bookings,boolean)'), ('protector_internal.check_settings(text,jsonb,text)'),
 			 ('protector_internal.check_setting_keys(jsonb,text,text[])'),
 			 ('protector_internal.check_setting_number(jsonb,text,numeric,numeric,boolean)'),
 			 ('protector_internal.text_is_clean(text)'), ('protector_internal.check_price(numeric,text)'),
