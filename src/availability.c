@@ -167,38 +167,51 @@ protector_get_available_slots(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/*
- * protector.validate_slot(p_service_id uuid, p_start timestamptz,
- *		p_party_size integer) returns tstzrange
- *
- * The booking range [p_start, p_start + duration) if a booking of
- * p_party_size may start then; otherwise a 22023/22008 error saying why.
- * Capacity is not checked here: the reservation trigger does that under
- * the service's lock.
- */
-PG_FUNCTION_INFO_V1(protector_validate_slot);
-Datum
-protector_validate_slot(PG_FUNCTION_ARGS)
+/* [start, end) as a tstzrange */
+static Datum
+slot_range(TimestampTz start, TimestampTz end)
 {
-	ServiceRules *rules = visible_service(fcinfo, 0);
-	/* the caller's name for the start: protector_internal.check_slot() */
-	const char *param = (PG_NARGS() > 3 && !PG_ARGISNULL(3)) ?
-		text_to_cstring(PG_GETARG_TEXT_PP(3)) : "p_start";
-	TimestampTz start;
-	int32		party;
-	TimestampTz now_ts = GetCurrentTransactionStartTimestamp();
-	int			day;
-	Slot	   *slots;
+	TypeCacheEntry *typcache = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
+	RangeBound	from = {.val = TimestampTzGetDatum(start), .inclusive = true, .lower = true};
+	RangeBound	to = {.val = TimestampTzGetDatum(end)};
+
+	return RangeTypePGetDatum(make_range(typcache, &from, &to, false));
+}
+
+/* start is not a slot: say which are, from the day's list */
+static void
+report_not_a_slot(ServiceRules *rules, const char *param, TimestampTz start, int day,
+				  TimestampTz now_ts)
+{
 	int			nslots;
-	TypeCacheEntry *typcache;
-	RangeBound	lower_bound,
-				upper_bound;
+	Slot	   *slots = protector_slots_between(rules, day, day, now_ts, false, &nslots);
+	int			before = -1;
 
-	protector_require_arg(fcinfo, 1, param);
-	protector_require_arg(fcinfo, 2, "p_party_size");
-	start = PG_GETARG_TIMESTAMPTZ(1);
-	party = PG_GETARG_INT32(2);
+	if (nslots == 0)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("the venue of service \"%s\" is closed on that day", rules->name),
+				 errdetail("Requested %s local time (%s); the venue has no opening hours that day.",
+						   protector_local_text(start, rules->timezone), rules->timezone)));
+	for (int i = 0; i < nslots && slots[i].start < start; i++)
+		before = i;
+	ereport(ERROR,
+			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+			 errmsg("%s is not a slot of service \"%s\"", param, rules->name),
+			 errdetail("Requested %s local time (%s)%s%s%s%s.",
+					   protector_local_text(start, rules->timezone), rules->timezone,
+					   before >= 0 ? "; the slot before starts " : "",
+					   before >= 0 ? protector_local_text(slots[before].start, rules->timezone) : "",
+					   before + 1 < nslots ? "; the slot after starts " : "",
+					   before + 1 < nslots ? protector_local_text(slots[before + 1].start, rules->timezone) : ""),
+			 errhint("Slots start at opening time and then every slot interval, and must end by closing time; get_available_slots() (get_widget_slots() in the widget) lists them.")));
+}
 
+/* a start the service takes, for this party, this far ahead, or an error */
+static void
+check_start(ServiceRules *rules, const char *param, TimestampTz start, int32 party,
+			TimestampTz now_ts)
+{
 	if (TIMESTAMP_NOT_FINITE(start))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
@@ -229,47 +242,36 @@ protector_validate_slot(PG_FUNCTION_ARGS)
 				 errdetail("The service can be booked at most %lld days ahead; the latest start is %s local time (%s).",
 						   (long long) (rules->max_advance / USECS_PER_DAY),
 						   protector_local_text(now_ts + rules->max_advance, rules->timezone), rules->timezone)));
+}
+
+/*
+ * protector.validate_slot(p_service_id uuid, p_start timestamptz,
+ *		p_party_size integer) returns tstzrange
+ *
+ * The booking range [p_start, p_start + duration) if a booking of
+ * p_party_size may start then; otherwise a 22023/22008 error saying why.
+ * Capacity is not checked here: the reservation trigger does that under
+ * the service's lock.
+ */
+PG_FUNCTION_INFO_V1(protector_validate_slot);
+Datum
+protector_validate_slot(PG_FUNCTION_ARGS)
+{
+	ServiceRules *rules = visible_service(fcinfo, 0);
+	/* the caller's name for the start: protector_internal.check_slot() */
+	const char *param = (PG_NARGS() > 3 && !PG_ARGISNULL(3)) ?
+		text_to_cstring(PG_GETARG_TEXT_PP(3)) : "p_start";
+	TimestampTz now_ts = GetCurrentTransactionStartTimestamp();
+	TimestampTz start;
+	int			day;
+
+	protector_require_arg(fcinfo, 1, param);
+	protector_require_arg(fcinfo, 2, "p_party_size");
+	start = PG_GETARG_TIMESTAMPTZ(1);
+	check_start(rules, param, start, PG_GETARG_INT32(2), now_ts);
 
 	day = protector_local_day(start, protector_rules_tz(rules));
-	slots = protector_slots_between(rules, day, day, now_ts, false, &nslots);
-	for (int i = 0; i < nslots; i++)
-	{
-		if (slots[i].start == start)
-		{
-			typcache = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
-			lower_bound.val = TimestampTzGetDatum(start);
-			lower_bound.infinite = false;
-			lower_bound.inclusive = true;
-			lower_bound.lower = true;
-			upper_bound.val = TimestampTzGetDatum(slots[i].end);
-			upper_bound.infinite = false;
-			upper_bound.inclusive = false;
-			upper_bound.lower = false;
-			PG_RETURN_RANGE_P(make_range(typcache, &lower_bound, &upper_bound, false));
-		}
-	}
-
-	if (nslots == 0)
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("the venue of service \"%s\" is closed on that day", rules->name),
-				 errdetail("Requested %s local time (%s); the venue has no opening hours that day.",
-						   protector_local_text(start, rules->timezone), rules->timezone)));
-	{
-		int			before = -1;
-
-		for (int i = 0; i < nslots && slots[i].start < start; i++)
-			before = i;
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("%s is not a slot of service \"%s\"", param, rules->name),
-				 errdetail("Requested %s local time (%s)%s%s%s%s.",
-						   protector_local_text(start, rules->timezone), rules->timezone,
-						   before >= 0 ? "; the slot before starts " : "",
-						   before >= 0 ? protector_local_text(slots[before].start, rules->timezone) : "",
-						   before + 1 < nslots ? "; the slot after starts " : "",
-						   before + 1 < nslots ? protector_local_text(slots[before + 1].start, rules->timezone) : ""),
-				 errhint("Slots start at opening time and then every slot interval, and must end by closing time; get_available_slots() (get_widget_slots() in the widget) lists them.")));
-	}
-	PG_RETURN_NULL();
+	if (!protector_is_slot_start(rules, start, day))
+		report_not_a_slot(rules, param, start, day, now_ts);
+	PG_RETURN_DATUM(slot_range(start, start + rules->duration));
 }

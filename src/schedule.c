@@ -390,6 +390,61 @@ compare_slots(const void *a, const void *b)
 }
 
 /*
+ * A service's schedule over a span of local days: its venue's week, the
+ * closures and special hours of those days and the day before (whose
+ * ranges may run past midnight), and the venue's zone.
+ */
+typedef struct ScheduleSpan
+{
+	pg_tz	   *tz;
+	Week		week;
+	DayOverride *overrides;
+	int			noverrides;
+	DayRanges	always;			/* the ranges of a venue open around the clock */
+} ScheduleSpan;
+
+static void
+load_span(ServiceRules *rules, int first_local_day, int last_local_day, ScheduleSpan *span)
+{
+	if (rules->slot_interval <= 0 || rules->duration <= 0)
+		elog(ERROR, "service has no positive duration or slot interval");
+	span->tz = protector_rules_tz(rules);
+	parse_week(rules->operating_hours, "venue operating_hours", &span->week);
+	span->overrides = load_overrides(&rules->venue_id, first_local_day - 1, last_local_day,
+									 &span->noverrides);
+	span->always.n = 1;
+	span->always.open[0] = 0;
+	span->always.close[0] = MINUTES_PER_DAY;
+}
+
+/* a day's opening ranges: its special hours or closure, else the week's */
+static DayRanges *
+day_ranges(ScheduleSpan *span, int day)
+{
+	DayRanges  *ranges = span->week.always_open ? &span->always :
+		&span->week.day[j2day(day + POSTGRES_EPOCH_JDATE)];
+
+	for (int i = 0; i < span->noverrides; i++)
+	{
+		if (span->overrides[i].day == day)
+			ranges = &span->overrides[i].ranges;	/* closed: n = 0 */
+	}
+	return ranges;
+}
+
+/*
+ * Slots start at a range's opening and then every slot interval while they
+ * end by its closing; open around the clock, days join seamlessly, so a
+ * slot only has to start within the day and may run past midnight.
+ */
+static bool
+slot_fits(const ServiceRules *rules, const ScheduleSpan *span, const DayRanges *ranges, TimestampTz t,
+		  TimestampTz close)
+{
+	return ranges == &span->always ? t < close : t + rules->duration <= close;
+}
+
+/*
  * All slots of the service whose local start day lies in
  * [first_local_day, last_local_day], sorted and without duplicates.  With
  * apply_notice, only those between now + min_notice and now + max_advance.
@@ -399,58 +454,33 @@ protector_slots_between(ServiceRules *rules, int first_local_day,
 						int last_local_day, TimestampTz now_ts, bool apply_notice,
 						int *nslots)
 {
-	pg_tz	   *tz = protector_rules_tz(rules);
-	Week		week;
-	DayOverride *overrides;
-	int			noverrides;
+	ScheduleSpan span;
 	Slot	   *slots;
 	int			n = 0;
 	int			cap = 64;
 	TimestampTz earliest = now_ts + rules->min_notice;
 	TimestampTz latest = now_ts + rules->max_advance;
 
-	if (rules->slot_interval <= 0 || rules->duration <= 0)
-		elog(ERROR, "service has no positive duration or slot interval");
-
-	parse_week(rules->operating_hours, "venue operating_hours", &week);
-	overrides = load_overrides(&rules->venue_id, first_local_day - 1, last_local_day, &noverrides);
-
+	load_span(rules, first_local_day, last_local_day, &span);
 	slots = palloc(sizeof(Slot) * cap);
-	/* the day before may open a range that runs past midnight */
 	for (int day = first_local_day - 1; day <= last_local_day; day++)
 	{
-		DayRanges	always = {1, {0}, {MINUTES_PER_DAY}};
-		DayRanges  *ranges;
+		DayRanges  *ranges = day_ranges(&span, day);
 
 		CHECK_FOR_INTERRUPTS();
-		ranges = week.always_open ? &always :
-			&week.day[j2day(day + POSTGRES_EPOCH_JDATE)];
-		for (int i = 0; i < noverrides; i++)
-		{
-			if (overrides[i].day == day)
-				ranges = &overrides[i].ranges;	/* closed: n = 0 */
-		}
-
 		for (int r = 0; r < ranges->n; r++)
 		{
-			TimestampTz open = protector_local_time(day, ranges->open[r], tz);
-			TimestampTz close = protector_local_time(day, ranges->close[r], tz);
+			TimestampTz open = protector_local_time(day, ranges->open[r], span.tz);
+			TimestampTz close = protector_local_time(day, ranges->close[r], span.tz);
 
-			/*
-			 * Open around the clock: days join seamlessly, so a slot only
-			 * has to start within the day and may run past midnight.
-			 */
-			bool		seamless = (ranges == &always);
-
-			for (TimestampTz t = open;
-				 seamless ? t < close : t + rules->duration <= close;
+			for (TimestampTz t = open; slot_fits(rules, &span, ranges, t, close);
 				 t += rules->slot_interval)
 			{
 				int			start_day;
 
 				if (apply_notice && (t < earliest || t > latest))
 					continue;
-				start_day = protector_local_day(t, tz);
+				start_day = protector_local_day(t, span.tz);
 				if (start_day < first_local_day || start_day > last_local_day)
 					continue;
 				protector_grow(slots, cap, n);
@@ -475,6 +505,36 @@ protector_slots_between(ServiceRules *rules, int first_local_day,
 	}
 	*nslots = n;
 	return slots;
+}
+
+/*
+ * Is start, whose local day is local_day, one of the slots
+ * protector_slots_between(rules, local_day, local_day, now, false) lists?
+ * The same ranges, each asked whether its walk reaches start (the walk
+ * goes on while slot_fits(), which only turns false as it goes) instead
+ * of walking it: a booking is checked against one slot, not a day's.
+ */
+bool
+protector_is_slot_start(ServiceRules *rules, TimestampTz start, int local_day)
+{
+	ScheduleSpan span;
+
+	load_span(rules, local_day, local_day, &span);
+	for (int day = local_day - 1; day <= local_day; day++)
+	{
+		DayRanges  *ranges = day_ranges(&span, day);
+
+		for (int r = 0; r < ranges->n; r++)
+		{
+			TimestampTz open = protector_local_time(day, ranges->open[r], span.tz);
+			TimestampTz close = protector_local_time(day, ranges->close[r], span.tz);
+
+			if (start >= open && (start - open) % rules->slot_interval == 0 &&
+				slot_fits(rules, &span, ranges, start, close))
+				return true;
+		}
+	}
+	return false;
 }
 
 /* ---------- venues ---------- */

@@ -75,6 +75,7 @@ extern OpenInterval *protector_open_intervals(const pg_uuid_t *venue_id, pg_tz *
 extern Slot *protector_slots_between(ServiceRules *rules, int first_local_day,
 									 int last_local_day, TimestampTz now,
 									 bool apply_notice, int *nslots);
+extern bool protector_is_slot_start(ServiceRules *rules, TimestampTz start, int local_day);
 extern TimestampTz protector_local_time(int local_day, int minute, pg_tz *tz);
 extern int	protector_local_day(TimestampTz ts, pg_tz *tz);
 

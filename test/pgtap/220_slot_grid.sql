@@ -1,0 +1,93 @@
+-- validate_slot() accepts a start exactly when get_available_slots() lists
+-- it (include_full, so that bookings do not matter): the check of one start
+-- (protector_is_slot_start, src/schedule.c) against the list of a day's
+-- slots (protector_slots_between), for every 5 minutes of DST days and
+-- ordinary days, around the clock (hourly, and every 45 minutes, which
+-- does not divide a day), overnight ranges, split ranges, a closure and
+-- special hours.
+BEGIN;
+SELECT plan(6);
+
+INSERT INTO protector.organizations (id, name, slug) VALUES
+	('0a220000-0000-4000-8000-000000000000', 'Grid', 'slot-grid');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0a220000-0000-4000-8000-0000000000b1', '0a220000-0000-4000-8000-000000000000', 'Berlin 24h', 'Europe/Berlin', '{}'),
+	('0a220000-0000-4000-8000-0000000000b2', '0a220000-0000-4000-8000-000000000000', 'New York nights', 'America/New_York',
+	 '{"sat": [["22:00", "04:00"]], "sun": [["22:00", "04:00"]]}'),
+	('0a220000-0000-4000-8000-0000000000b3', '0a220000-0000-4000-8000-000000000000', 'Kolkata', 'Asia/Kolkata',
+	 '{"mon": [["09:30", "13:00"], ["14:00", "18:00"]], "tue": [["09:30", "18:00"]], "wed": [["09:30", "18:00"]],
+	   "thu": [["09:30", "18:00"]], "fri": [["09:30", "18:00"]], "sat": [["20:00", "02:00"]]}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance) VALUES
+	('0a220000-0000-4000-8000-00000000d001', '0a220000-0000-4000-8000-000000000000', '0a220000-0000-4000-8000-0000000000b1',
+	 'Hourly', '60 minutes', '60 minutes', '1100 days'),
+	('0a220000-0000-4000-8000-00000000d002', '0a220000-0000-4000-8000-000000000000', '0a220000-0000-4000-8000-0000000000b1',
+	 'Every 45', '90 minutes', '45 minutes', '1100 days'),
+	('0a220000-0000-4000-8000-00000000d003', '0a220000-0000-4000-8000-000000000000', '0a220000-0000-4000-8000-0000000000b2',
+	 'Nights', '30 minutes', '30 minutes', '1100 days'),
+	('0a220000-0000-4000-8000-00000000d004', '0a220000-0000-4000-8000-000000000000', '0a220000-0000-4000-8000-0000000000b3',
+	 'Consultation', '45 minutes', '45 minutes', '1100 days');
+
+-- next year's clock changes in Berlin and New York, and ordinary days
+CREATE TEMP TABLE grid_day AS
+SELECT d::date AS d FROM (VALUES
+	(make_date(extract(year FROM now())::int + 1, 3, 31) - extract(dow FROM make_date(extract(year FROM now())::int + 1, 3, 31))::int),
+	(make_date(extract(year FROM now())::int + 1, 10, 31) - extract(dow FROM make_date(extract(year FROM now())::int + 1, 10, 31))::int),
+	(make_date(extract(year FROM now())::int + 1, 3, 1) + (7 - extract(dow FROM make_date(extract(year FROM now())::int + 1, 3, 1))::int) % 7 + 7),
+	(make_date(extract(year FROM now())::int + 1, 11, 1) + (7 - extract(dow FROM make_date(extract(year FROM now())::int + 1, 11, 1))::int) % 7),
+	(make_date(extract(year FROM now())::int + 1, 6, 15))) v(d)
+UNION
+SELECT make_date(extract(year FROM now())::int + 1, 6, 15) + k FROM generate_series(1, 6) k;
+
+-- a closure and special hours in Kolkata
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, closed, special_hours, reason)
+SELECT '0a220000-0000-4000-8000-000000000000', '0a220000-0000-4000-8000-0000000000b3', d, closed, hours, 'test'
+FROM (VALUES (make_date(extract(year FROM now())::int + 1, 6, 16), true, NULL::jsonb),
+			 (make_date(extract(year FROM now())::int + 1, 6, 17), false, '[["12:00", "13:30"], ["23:00", "01:00"]]')) c(d, closed, hours);
+
+CREATE FUNCTION pg_temp.accepts(p_service uuid, p_start timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	PERFORM protector.validate_slot(p_service, p_start, 1);
+	RETURN true;
+EXCEPTION WHEN invalid_parameter_value THEN
+	RETURN false;
+END
+$$;
+
+-- every 5 minutes of each local day, asked one by one and listed
+CREATE TEMP TABLE grid AS
+SELECT s.id AS service, g.d, t,
+	   pg_temp.accepts(s.id, t) AS accepted,
+	   EXISTS (SELECT FROM protector.get_available_slots(s.id, g.d, g.d, true) a WHERE a.slot_start = t) AS listed
+FROM protector.services s
+JOIN protector.venues v ON v.id = s.venue_id
+CROSS JOIN grid_day g
+CROSS JOIN LATERAL generate_series(g.d::timestamp AT TIME ZONE v.timezone,
+								   (g.d + 1)::timestamp AT TIME ZONE v.timezone - interval '1 minute',
+								   interval '5 minutes') t
+WHERE s.organization_id = '0a220000-0000-4000-8000-000000000000';
+
+SELECT is((SELECT count(*) FROM grid WHERE accepted <> listed), 0::bigint,
+	'validate_slot accepts exactly the starts get_available_slots lists');
+SELECT ok((SELECT count(*) FILTER (WHERE accepted) > 100 AND count(*) FILTER (WHERE NOT accepted) > 100 FROM grid),
+	'... over many accepted and many refused starts');
+SELECT is((SELECT count(*) FROM grid WHERE service = '0a220000-0000-4000-8000-00000000d001' AND accepted
+		   AND d = (SELECT min(d) FROM grid_day WHERE extract(month FROM d) = 3 AND extract(day FROM d) > 20)), 23::bigint,
+	'Berlin''s spring-forward day has 23 hourly starts');
+SELECT is((SELECT count(*) FROM grid WHERE service = '0a220000-0000-4000-8000-00000000d001' AND accepted
+		   AND d = (SELECT min(d) FROM grid_day WHERE extract(month FROM d) = 10)), 25::bigint,
+	'... and its fall-back day 25');
+-- a Sunday's 00:00-04:00 starts come from Saturday's overnight range
+SELECT ok((SELECT bool_and(accepted) FROM grid WHERE service = '0a220000-0000-4000-8000-00000000d003'
+		   AND extract(dow FROM d) = 0
+		   AND (t AT TIME ZONE 'America/New_York')::time IN ('00:00', '00:30', '03:30')),
+	'a range that runs past midnight opens the next day''s early slots');
+-- every 45 minutes around the clock: 32 starts a day, the last at 23:15
+SELECT is((SELECT count(*) FROM grid WHERE service = '0a220000-0000-4000-8000-00000000d002' AND accepted
+		   AND d = make_date(extract(year FROM now())::int + 1, 6, 15)), 32::bigint,
+	'every 45 minutes, around the clock: 32 starts on an ordinary day');
+
+SELECT * FROM finish();
+ROLLBACK;
