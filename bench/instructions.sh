@@ -36,6 +36,9 @@ SQL
 dropdb --if-exists "${DB}_full" >/dev/null 2>&1 || true
 createdb -T "$DB" "${DB}_full"
 psql -X -q -v ON_ERROR_STOP=1 -d "${DB}_full" -c "SELECT bench.workflow(true)" >/dev/null
+# the full booking through protector.create_booking, in a third copy
+dropdb --if-exists "${DB}_rpc" >/dev/null 2>&1 || true
+createdb -T "${DB}_full" "${DB}_rpc"
 awk -v n="$N" 'BEGIN { srand(7); for (k = 0; k < n; k++) printf "%d %d\n", int(rand() * 200) + 1, int(rand() * 17520) }' \
 	>"$WORK/pairs"
 for v in none plain excl protector; do
@@ -46,11 +49,13 @@ for v in none plain excl protector; do
 	fi >"$WORK/$v.sql"
 done
 cp "$WORK/protector.sql" "$WORK/full.sql"
+awk '{ printf "SELECT bench.attempt_rpc(%d, %d);\n", $1, $2 }' "$WORK/pairs" >"$WORK/rpc.sql"
 callgrind_begin
 declare -A IR
-for v in none plain excl protector full; do
+for v in none plain excl protector full rpc; do
 	db=$DB
 	[ $v = full ] && db=${DB}_full
+	[ $v = rpc ] && db=${DB}_rpc
 	IR[$v]=$(callgrind_count "$db" "$WORK/$v.sql")
 done
 callgrind_end
@@ -59,6 +64,7 @@ booked=$(psql -X -A -t -d "$DB" -c "SELECT (SELECT count(*) FROM bench.plain) ||
 booked_full=$(psql -X -A -t -d "${DB}_full" -c "SELECT count(*) FROM protector.bookings")
 dropdb "$DB"
 dropdb "${DB}_full"
+dropdb "${DB}_rpc"
 
 echo "== instructions per booking attempt (callgrind, one single-user backend, wide scenario:"
 echo "   $N attempts into tables prefilled with 30,000; the session's own cost subtracted)"
@@ -72,7 +78,12 @@ for v in plain excl protector full; do
 	# fewer instructions is faster: the ratios read like the throughput ones
 	printf '%-14s %14d %9.2fx %9.2fx\n' "$label" "$x" "$(echo "$b / $x" | bc -l)" "$(echo "$a / $x" | bc -l)"
 done
+rpc=$(per rpc)
+full=$(per full)
+printf '%-14s %14d %9.2fx %9.2fx   (its own part beyond protector+: %d)\n' "create_booking" "$rpc" \
+	"$(echo "$b / $rpc" | bc -l)" "$(echo "$a / $rpc" | bc -l)" "$((rpc - full))"
 echo "   rows after the run (plain, exclude, protector, protector+): $booked $booked_full"
 echo "   protector+ = the same booking with its audit row, review task, desk notification and NOTIFY"
 echo "   (a single-user backend starts no outbox worker: its announcements NOTIFY at its own commit)"
 echo "   (exclude and protector refuse the same attempts: their counts must agree)"
+echo "   create_booking = protector+ through the RPC (price, slot check, answer), its starts from tomorrow"

@@ -113,6 +113,18 @@ EXCEPTION WHEN exclusion_violation THEN
 	RETURN false;
 END $$;
 
+-- the same booking through the RPC users call (bench/instructions.sh); its
+-- starts count from tomorrow, since create_booking refuses starts beyond
+-- the service's max_advance (the inserts above book in 2030)
+CREATE FUNCTION bench.attempt_rpc(s int, i int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM protector.create_booking(bench.svc(s), NULL,
+									 date_trunc('day', now()) + interval '1 day' + i * interval '30 minutes');
+	RETURN true;
+EXCEPTION WHEN exclusion_violation THEN
+	RETURN false;
+END $$;
+
 -- no autovacuum run landing on one variant by chance: each run starts from
 -- an empty table, and the availability part vacuums explicitly after loading
 ALTER TABLE bench.plain SET (autovacuum_enabled = off);

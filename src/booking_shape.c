@@ -32,10 +32,10 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/jsonb.h"
+#include "utils/rangetypes.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
-#include "range_scan.h"
 #include "spi_scope.h"
 #include "support.h"
 
@@ -81,18 +81,58 @@ venue_timezone(Datum organization_id, Datum venue_id, bool isnull)
 	return tzname != NULL ? tzname : "UTC";
 }
 
-/* to_char(timezone(tzname, ts), format), as the SQL version wrote it */
+/*
+ * to_char(timezone(tzname, ts), format), as the SQL version wrote it; a
+ * missing or infinite time is null there (to_char of infinity is NULL)
+ */
 static void
-local_text(JsonbValue *out, TimestampTz ts, const char *tzname, const char *format)
+local_text(JsonbValue *out, const TimestampTz *ts, const char *tzname, const char *format)
 {
-	Datum		local = DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum(tzname),
-										   TimestampTzGetDatum(ts));
-	text	   *t = DatumGetTextPP(DirectFunctionCall2(timestamp_to_char, local,
-													   CStringGetTextDatum(format)));
+	Datum		local;
+	text	   *t;
 
+	if (ts == NULL || TIMESTAMP_NOT_FINITE(*ts))
+	{
+		out->type = jbvNull;
+		return;
+	}
+	local = DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum(tzname),
+								TimestampTzGetDatum(*ts));
+	t = DatumGetTextPP(DirectFunctionCall2(timestamp_to_char, local, CStringGetTextDatum(format)));
 	out->type = jbvString;
 	out->val.string.val = VARDATA_ANY(t);
 	out->val.string.len = VARSIZE_ANY_EXHDR(t);
+}
+
+/*
+ * lower(during) and upper(during): NULL for a NULL or empty range and for
+ * an unbounded side, as in SQL (stored bookings have neither: a hand-made
+ * row may)
+ */
+static void
+range_sides(Datum during, bool isnull, const TimestampTz **start, const TimestampTz **end)
+{
+	RangeType  *range;
+	TypeCacheEntry *typcache;
+	RangeBound	lower;
+	RangeBound	upper;
+	bool		empty;
+	TimestampTz *bounds = palloc(2 * sizeof(TimestampTz));
+
+	*start = *end = NULL;
+	if (isnull)
+		return;
+	range = DatumGetRangeTypeP(during);
+	typcache = lookup_type_cache(RangeTypeGetOid(range), TYPECACHE_RANGE_INFO);
+	range_deserialize(typcache, range, &lower, &upper, &empty);
+	if (empty)
+		return;
+	bounds[0] = DatumGetTimestampTz(lower.val);
+	bounds[1] = DatumGetTimestampTz(upper.val);
+	if (!lower.infinite)
+		*start = &bounds[0];
+	if (!upper.infinite)
+		*end = &bounds[1];
 }
 
 static void
@@ -166,8 +206,8 @@ shape_keys(ShapeKey *keys, HeapTupleHeader row, FunctionCallInfo fcinfo)
 	Datum		during;
 	Datum		org;
 	Datum		venue;
-	TimestampTz start;
-	TimestampTz end;
+	const TimestampTz *start;
+	const TimestampTz *end;
 	char	   *tzname;
 	int			n = 0;
 
@@ -186,11 +226,7 @@ shape_keys(ShapeKey *keys, HeapTupleHeader row, FunctionCallInfo fcinfo)
 	org = heap_getattr(&tuple, org_att, desc, &org_null);
 	venue = heap_getattr(&tuple, venue_att, desc, &venue_null);
 	ReleaseTupleDesc(desc);
-	if (isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("booking_shape() needs the booking's during")));
-	protector_range_bounds(during, &start, &end);
+	range_sides(during, isnull, &start, &end);
 	tzname = venue_timezone(org, venue, org_null || venue_null);
 
 	keys[n].key = "start";

@@ -5,7 +5,7 @@
 -- every kind of row: time zones with and without DST, a DST day, NULLs,
 -- nested details, and a venue the caller cannot see (UTC).
 BEGIN;
-SELECT plan(12);
+SELECT plan(13);
 
 CREATE FUNCTION pg_temp.shape_ref(p_booking protector.bookings)
 RETURNS jsonb
@@ -88,6 +88,15 @@ SELECT ok((SELECT protector_internal.booking_shape(b) ? 'customer_id' AND protec
 SELECT is((SELECT protector_internal.booking_shape(b, true) -> 'replayed' FROM protector.bookings b
 		   WHERE id = '0a210000-0000-4000-8000-0000000b0002'), 'true'::jsonb, 'replayed is a JSON boolean');
 SELECT is(protector_internal.booking_shape(NULL), NULL, 'no booking, no shape');
+-- rows no table holds (the RPCs' RETURNING INTO finds no row, a hand-made
+-- row): a missing, empty, unbounded or infinite range gives nulls, as in SQL
+SELECT is((SELECT count(*) FROM protector.bookings b,
+				 (VALUES (NULL), ('empty'), ('[2027-01-01 10:00+00,)'), ('(,2027-01-01 10:00+00)'),
+						 ('[2027-01-01 10:00+00, infinity)'), ('[-infinity, 2027-01-01 10:00+00)')) r(during),
+				 LATERAL jsonb_populate_record(b, jsonb_build_object('during', r.during)) x
+		   WHERE b.id = '0a210000-0000-4000-8000-0000000b0001'
+			 AND protector_internal.booking_shape(x) IS DISTINCT FROM pg_temp.shape_ref(x)), 0::bigint,
+	'a NULL, empty, unbounded or infinite during gives the reference''s nulls');
 
 -- the venue is read as the caller: one who cannot see it gets UTC
 CREATE TEMP TABLE shape_rows AS
