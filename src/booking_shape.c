@@ -114,8 +114,8 @@ range_sides(Datum during, bool isnull, const TimestampTz **start, const Timestam
 {
 	RangeType  *range;
 	TypeCacheEntry *typcache;
-	RangeBound	lower;
-	RangeBound	upper;
+	RangeBound	from;
+	RangeBound	to;
 	bool		empty;
 	TimestampTz *bounds = palloc(2 * sizeof(TimestampTz));
 
@@ -124,14 +124,14 @@ range_sides(Datum during, bool isnull, const TimestampTz **start, const Timestam
 		return;
 	range = DatumGetRangeTypeP(during);
 	typcache = lookup_type_cache(RangeTypeGetOid(range), TYPECACHE_RANGE_INFO);
-	range_deserialize(typcache, range, &lower, &upper, &empty);
+	range_deserialize(typcache, range, &from, &to, &empty);
 	if (empty)
 		return;
-	bounds[0] = DatumGetTimestampTz(lower.val);
-	bounds[1] = DatumGetTimestampTz(upper.val);
-	if (!lower.infinite)
+	bounds[0] = DatumGetTimestampTz(from.val);
+	bounds[1] = DatumGetTimestampTz(to.val);
+	if (!from.infinite)
 		*start = &bounds[0];
-	if (!upper.infinite)
+	if (!to.infinite)
 		*end = &bounds[1];
 }
 
