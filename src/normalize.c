@@ -250,6 +250,94 @@ protector_country_is_known_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(protector_country_is_known(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
 }
 
+/* p_country's entry in country_codes (NULL: none given, or none listed) */
+static const CountryCode *
+phone_country(FunctionCallInfo fcinfo)
+{
+	char	   *country;
+	const CountryCode *cc = NULL;
+
+	if (PG_ARGISNULL(1))
+		return NULL;
+	country = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (!protector_country_is_known(country, strlen(country)))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_country \"%s\" is not an ISO 3166 country code",
+						protector_clip(country, strlen(country), 8)),
+				 errhint("Use two letters such as DE or US, or NULL when the country is unknown.")));
+	for (size_t i = 0; i < lengthof(country_codes); i++)
+	{
+		if (pg_strcasecmp(country, country_codes[i].iso) == 0)
+			cc = &country_codes[i];
+	}
+	return cc;
+}
+
+/*
+ * The digits of s (at most PHONE_MAX_DIGITS, NUL-terminated in digits);
+ * *plus says whether a '+' came before the first.  Returns their count.
+ */
+#define PHONE_MAX_DIGITS 63
+
+static int
+phone_digits(const char *s, int len, char *digits, bool *plus)
+{
+	int			n = 0;
+
+	*plus = false;
+	for (int i = 0; i < len; i++)
+	{
+		if (s[i] == '+' && n == 0)
+			*plus = true;
+		else if (s[i] >= '0' && s[i] <= '9')
+		{
+			if (n >= PHONE_MAX_DIGITS)
+				ereport(ERROR,
+						(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+						 errmsg("phone has too many digits")));
+			digits[n++] = s[i];
+		}
+	}
+	digits[n] = '\0';
+	return n;
+}
+
+/*
+ * "+<digits>": a number written with its country code.  "+49 (0)30 ...":
+ * a trunk 0 in parentheses after the country code is dropped.
+ */
+static void
+append_international(StringInfo out, const char *digits, const char *s, int len)
+{
+	const char *d = digits;
+	bool		parenthesis = memchr(s, '(', len) != NULL;
+
+	appendStringInfoChar(out, '+');
+	for (size_t i = 0; parenthesis && i < lengthof(country_codes); i++)
+	{
+		size_t		cl = strlen(country_codes[i].code);
+
+		if (!country_codes[i].keeps_trunk_zero &&
+			strncmp(d, country_codes[i].code, cl) == 0 && d[cl] == '0')
+		{
+			appendBinaryStringInfo(out, d, cl);
+			d += cl + 1;
+			break;
+		}
+	}
+	appendStringInfoString(out, d);
+}
+
+/*
+ * protector.normalize_phone(p_phone text, p_country text default null)
+ * returns text
+ *
+ * The number as "+<country code><number>" where its country is known (a
+ * leading + or 00, or p_country for a national number), else its digits;
+ * NULL for fewer than three digits.  22023 for over 100 characters, over
+ * 63 digits or an unknown p_country.
+ */
 PG_FUNCTION_INFO_V1(protector_normalize_phone);
 Datum
 protector_normalize_phone(PG_FUNCTION_ARGS)
@@ -257,10 +345,10 @@ protector_normalize_phone(PG_FUNCTION_ARGS)
 	text	   *t;
 	const char *s;
 	int			len;
-	char		digits[64];
-	int			n = 0;
-	bool		plus = false;
-	const CountryCode *cc = NULL;
+	char		digits[PHONE_MAX_DIGITS + 1];
+	int			n;
+	bool		plus;
+	const CountryCode *cc;
 	StringInfoData out;
 
 	if (PG_ARGISNULL(0))
@@ -272,37 +360,8 @@ protector_normalize_phone(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("phone must be at most 100 characters")));
-	if (!PG_ARGISNULL(1))
-	{
-		char	   *country = text_to_cstring(PG_GETARG_TEXT_PP(1));
-
-		if (!protector_country_is_known(country, strlen(country)))
-			ereport(ERROR,
-					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-					 errmsg("p_country \"%s\" is not an ISO 3166 country code",
-							protector_clip(country, strlen(country), 8)),
-					 errhint("Use two letters such as DE or US, or NULL when the country is unknown.")));
-		for (size_t i = 0; i < lengthof(country_codes); i++)
-		{
-			if (pg_strcasecmp(country, country_codes[i].iso) == 0)
-				cc = &country_codes[i];
-		}
-	}
-
-	for (int i = 0; i < len; i++)
-	{
-		if (s[i] == '+' && n == 0)
-			plus = true;
-		else if (s[i] >= '0' && s[i] <= '9')
-		{
-			if (n >= (int) sizeof(digits) - 1)
-				ereport(ERROR,
-						(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-						 errmsg("phone has too many digits")));
-			digits[n++] = s[i];
-		}
-	}
-	digits[n] = '\0';
+	cc = phone_country(fcinfo);
+	n = phone_digits(s, len, digits, &plus);
 	if (n < 3)
 		PG_RETURN_NULL();
 
@@ -310,26 +369,7 @@ protector_normalize_phone(PG_FUNCTION_ARGS)
 	if (!plus && digits[0] == '0' && digits[1] == '0')
 		appendStringInfo(&out, "+%s", digits + 2);	/* 00: international prefix */
 	else if (plus)
-	{
-		/* "+49 (0)30 ...": a trunk 0 after the country code is dropped */
-		const char *d = digits;
-
-		appendStringInfoChar(&out, '+');
-		for (size_t i = 0; i < lengthof(country_codes); i++)
-		{
-			size_t		cl = strlen(country_codes[i].code);
-
-			if (!country_codes[i].keeps_trunk_zero &&
-				strncmp(d, country_codes[i].code, cl) == 0 && d[cl] == '0' &&
-				strchr(s, '(') != NULL)
-			{
-				appendBinaryStringInfo(&out, d, cl);
-				d += cl + 1;
-				break;
-			}
-		}
-		appendStringInfoString(&out, d);
-	}
+		append_international(&out, digits, s, len);
 	else if (cc != NULL && digits[0] == '0' && !cc->keeps_trunk_zero)
 		appendStringInfo(&out, "+%s%s", cc->code, digits + 1);
 	else if (cc != NULL && strcmp(cc->code, "1") == 0 && n == 11 && digits[0] == '1')
