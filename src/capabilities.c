@@ -558,6 +558,62 @@ row_plans_for(Oid relid)
  * With p_lock the row is then locked FOR UPDATE.  Returns the row's
  * organization_id.
  */
+/*
+ * The row's organization, and its customer if the table has one, as the
+ * user who made the request sees the row (RLS applying); "not found"
+ * when they cannot.
+ */
+static void
+visible_row(RowPlans *plans, Datum id, const char *entity, pg_uuid_t *org,
+			pg_uuid_t *customer, bool *has_customer)
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+	bool		isnull;
+	Datum		d;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(GetOuterUserId(),
+						   (save_sec | SECURITY_LOCAL_USERID_CHANGE) & ~SECURITY_NOFORCE_RLS);
+	ret = SPI_execute_plan(plans->visible, &id, NULL, true, 1);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "visibility query failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		not_found(entity);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		not_found(entity);
+	*org = *DatumGetUUIDP(d);
+	*has_customer = false;
+	if (plans->has_customer)
+	{
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		if (!isnull)
+		{
+			*customer = *DatumGetUUIDP(d);
+			*has_customer = true;
+		}
+	}
+}
+
+/* locks the row as its table's owner; "not found" if it went meanwhile */
+static void
+lock_row(RowPlans *plans, Oid relid, Datum id, const char *entity)
+{
+	ProtectorElevation saved;
+	int			ret;
+
+	protector_elevate(protector_table_owner(get_rel_name(relid)), &saved);
+	ret = SPI_execute_plan(plans->lock, &id, NULL, false, 1);
+	protector_restore(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "row lock failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		not_found(entity);		/* deleted concurrently */
+}
+
 PG_FUNCTION_INFO_V1(protector_authorize_row);
 Datum
 protector_authorize_row(PG_FUNCTION_ARGS)
@@ -567,14 +623,11 @@ protector_authorize_row(PG_FUNCTION_ARGS)
 	bool		lock = PG_NARGS() > 4 && !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
 	bool		customer_may = PG_NARGS() > 5 && !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
 	pg_uuid_t	customer;
-	bool		has_customer = false;
+	bool		has_customer;
 	RowPlans   *plans;
 	Datum		id;
 	pg_uuid_t	org;
 	int			nestlevel;
-	int			ret;
-	Oid			save_userid;
-	int			save_sec;
 
 	protector_require_arg(fcinfo, 0, "p_table");
 	if (!PG_ARGISNULL(2))
@@ -593,50 +646,14 @@ protector_authorize_row(PG_FUNCTION_ARGS)
 	nestlevel = protector_spi_connect();
 	plans = row_plans_for(PG_GETARG_OID(0));
 
-	/* visibility: as the user who made the request, RLS applying */
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(GetOuterUserId(),
-						   (save_sec | SECURITY_LOCAL_USERID_CHANGE) & ~SECURITY_NOFORCE_RLS);
-	ret = SPI_execute_plan(plans->visible, &id, NULL, true, 1);
-	SetUserIdAndSecContext(save_userid, save_sec);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "visibility query failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed != 1)
-		not_found(entity);
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (isnull)
-			not_found(entity);
-		org = *DatumGetUUIDP(d);
-		if (plans->has_customer)
-		{
-			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-			if (!isnull)
-			{
-				customer = *DatumGetUUIDP(d);
-				has_customer = true;
-			}
-		}
-	}
+	visible_row(plans, id, entity, &org, &customer, &has_customer);
 
 	if (cap != NULL && !caller_may(&org, cap) &&
 		!(customer_may && has_customer && array_has_uuid(own_customer_ids(), &customer)))
 		refuse(cap);
 
 	if (lock)
-	{
-		ProtectorElevation saved;
-
-		protector_elevate(protector_table_owner(get_rel_name(PG_GETARG_OID(0))), &saved);
-		ret = SPI_execute_plan(plans->lock, &id, NULL, false, 1);
-		protector_restore(&saved);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "row lock failed: %s", SPI_result_code_string(ret));
-		if (SPI_processed != 1)
-			not_found(entity);	/* deleted concurrently */
-	}
+		lock_row(plans, PG_GETARG_OID(0), id, entity);
 	protector_spi_finish(nestlevel);
 	{
 		pg_uuid_t  *result = palloc(sizeof(pg_uuid_t));
