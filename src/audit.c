@@ -473,110 +473,126 @@ audit_table_for(Relation rel, Trigger *trigger)
 	return entry;
 }
 
+/*
+ * One column's value in the audit row, as to_jsonb() writes it: the
+ * converters by the column's kind (audit_build_table), then the push.
+ */
+static void
+string_value(JsonbValue *v, char *str, int len)
+{
+	v->type = jbvString;
+	v->val.string.val = str;
+	v->val.string.len = len;
+}
+
+static void
+integer_value(JsonbValue *v, Oid basetype, Datum value)
+{
+	int64		i;
+
+	if (basetype == INT2OID)
+		i = DatumGetInt16(value);
+	else if (basetype == INT4OID)
+		i = DatumGetInt32(value);
+	else
+		i = DatumGetInt64(value);
+	v->type = jbvNumeric;
+	v->val.numeric = int64_to_numeric(i);
+}
+
+static void
+numeric_value(JsonbValue *v, Datum value)
+{
+	Numeric		n = DatumGetNumeric(value);
+
+	if (numeric_is_nan(n) || numeric_is_inf(n))
+	{
+		/* JSON has no NaN or Infinity: to_jsonb makes them strings */
+		char	   *str = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+
+		string_value(v, str, strlen(str));
+		return;
+	}
+	v->type = jbvNumeric;
+	v->val.numeric = n;
+}
+
+static void
+datetime_value(JsonbValue *v, Oid basetype, Datum value)
+{
+	char		buf[MAXDATELEN + 1];
+
+	JsonEncodeDateTime(buf, value, basetype, NULL);
+	string_value(v, pstrdup(buf), strlen(buf));
+}
+
+/* a jsonb column's value, or to_jsonb() of a value of another type */
+static void
+jsonb_value(JsonbValue *v, AuditColumn *col, Datum value)
+{
+	Jsonb	   *jb;
+
+	if (col->kind == AV_JSONB)
+		jb = DatumGetJsonbP(value);
+	else
+		jb = DatumGetJsonbP(FunctionCall1(&col->func, value));
+	if (JB_ROOT_IS_SCALAR(jb))
+	{
+		/* a scalar is stored as a one-element raw array */
+		if (!JsonbExtractScalar(&jb->root, v))
+			elog(ERROR, "could not extract a jsonb scalar");
+		return;
+	}
+	v->type = jbvBinary;
+	v->val.binary.data = &jb->root;
+	v->val.binary.len = VARSIZE(jb) - VARHDRSZ;
+}
+
 static void
 audit_push_value(JsonbParseState **state, AuditColumn *col, Datum value, bool isnull)
 {
 	JsonbValue	v;
 
 	if (isnull)
-	{
 		v.type = jbvNull;
-		pushJsonbValue(state, WJB_VALUE, &v);
-		return;
-	}
-	if (col->masked)
+	else if (col->masked)
+		string_value(&v, AUDIT_MASK_TEXT, strlen(AUDIT_MASK_TEXT));
+	else
 	{
-		v.type = jbvString;
-		v.val.string.val = AUDIT_MASK_TEXT;
-		v.val.string.len = strlen(AUDIT_MASK_TEXT);
-		pushJsonbValue(state, WJB_VALUE, &v);
-		return;
-	}
-
-	switch (col->kind)
-	{
-		case AV_TEXT:
-			{
-				text	   *t = DatumGetTextPP(value);
-
-				v.type = jbvString;
-				v.val.string.val = VARDATA_ANY(t);
-				v.val.string.len = VARSIZE_ANY_EXHDR(t);
-				break;
-			}
-		case AV_OUTPUT:
-			v.type = jbvString;
-			v.val.string.val = OutputFunctionCall(&col->func, value);
-			v.val.string.len = strlen(v.val.string.val);
-			break;
-		case AV_BOOL:
-			v.type = jbvBool;
-			v.val.boolean = DatumGetBool(value);
-			break;
-		case AV_INTEGER:
-			{
-				int64		i;
-
-				if (col->basetype == INT2OID)
-					i = DatumGetInt16(value);
-				else if (col->basetype == INT4OID)
-					i = DatumGetInt32(value);
-				else
-					i = DatumGetInt64(value);
-				v.type = jbvNumeric;
-				v.val.numeric = int64_to_numeric(i);
-				break;
-			}
-		case AV_NUMERIC:
-			{
-				Numeric		n = DatumGetNumeric(value);
-
-				if (numeric_is_nan(n) || numeric_is_inf(n))
+		switch (col->kind)
+		{
+			case AV_TEXT:
 				{
-					/* JSON has no NaN or Infinity: to_jsonb makes them strings */
-					v.type = jbvString;
-					v.val.string.val = DatumGetCString(DirectFunctionCall1(numeric_out,
-																		   NumericGetDatum(n)));
-					v.val.string.len = strlen(v.val.string.val);
-				}
-				else
-				{
-					v.type = jbvNumeric;
-					v.val.numeric = n;
-				}
-				break;
-			}
-		case AV_DATETIME:
-			{
-				char		buf[MAXDATELEN + 1];
+					text	   *t = DatumGetTextPP(value);
 
-				JsonEncodeDateTime(buf, value, col->basetype, NULL);
-				v.type = jbvString;
-				v.val.string.val = pstrdup(buf);
-				v.val.string.len = strlen(buf);
-				break;
-			}
-		case AV_JSONB:
-		case AV_TO_JSONB:
-			{
-				Jsonb	   *jb;
-
-				if (col->kind == AV_JSONB)
-					jb = DatumGetJsonbP(value);
-				else
-					jb = DatumGetJsonbP(FunctionCall1(&col->func, value));
-				if (JB_ROOT_IS_SCALAR(jb))
-				{
-					/* a scalar is stored as a one-element raw array */
-					if (!JsonbExtractScalar(&jb->root, &v))
-						elog(ERROR, "could not extract a jsonb scalar");
+					string_value(&v, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 					break;
 				}
-				v.type = jbvBinary;
-				v.val.binary.data = &jb->root;
-				v.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+			case AV_OUTPUT:
+				{
+					char	   *str = OutputFunctionCall(&col->func, value);
+
+					string_value(&v, str, strlen(str));
+					break;
+				}
+			case AV_BOOL:
+				v.type = jbvBool;
+				v.val.boolean = DatumGetBool(value);
 				break;
-			}
+			case AV_INTEGER:
+				integer_value(&v, col->basetype, value);
+				break;
+			case AV_NUMERIC:
+				numeric_value(&v, value);
+				break;
+			case AV_DATETIME:
+				datetime_value(&v, col->basetype, value);
+				break;
+			case AV_JSONB:
+			case AV_TO_JSONB:
+				jsonb_value(&v, col, value);
+				break;
+		}
 	}
 	pushJsonbValue(state, WJB_VALUE, &v);
 }
