@@ -205,11 +205,20 @@ BEGIN
 			NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) v_discount;
 		END IF;
 	END IF;
+	-- a deposit is at most the total; one paid by now confirms a booking
+	-- that waited for it, as sum_payments() does when it is paid
+	NEW.deposit_amount := LEAST(NEW.deposit_amount, NEW.total_price);
+	IF NEW.payment_due_by IS NOT NULL AND NEW.amount_paid OPERATOR(pg_catalog.>=) NEW.deposit_amount THEN
+		NEW.payment_due_by := NULL;
+		IF NEW.status OPERATOR(pg_catalog.=) 'pending' THEN
+			NEW.status := 'confirmed';
+		END IF;
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.set_booking_price() IS
-'Trigger: a booking moved to another service or party size is priced again, less its promo code''s discount where the code still applies (unless the update sets its prices); paid bookings keep their currency';
+'Trigger: a booking moved to another service or party size is priced again, less its promo code''s discount where the code still applies (unless the update sets its prices); its deposit stays within the total; paid bookings keep their currency';
 
 CREATE TRIGGER set_booking_price BEFORE UPDATE OF service_id, party_size ON protector.bookings
 	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size)

@@ -125,48 +125,97 @@ $$;
 COMMENT ON FUNCTION protector_internal.voucher_paid(uuid, uuid, uuid, uuid) IS
 'What vouchers (or one voucher) paid for a booking and were not given back, leaving out row p_except';
 
--- Before a payment row is written: lock its booking (so that what it was
--- paid is summed one payment at a time, each seeing the others), refuse
--- another currency and refunds beyond what was paid.  Runs as the owner:
--- it must see every payment of the booking.
+-- Before a payment row is written or deleted: lock its booking (so that
+-- what it was paid is summed one payment at a time, each seeing the
+-- others, deletions too), refuse another currency, a move to another
+-- booking, and any change after which the booking's refunds would exceed
+-- what was paid (a refund too large, or a payment lowered, failed or
+-- deleted under its refunds).  Runs as the owner: it must see every
+-- payment of the booking.
 CREATE FUNCTION protector_internal.check_payment()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	v_row protector.payments;
 	v_currency text;
-	v_paid numeric;
+	v_paid numeric;				-- the booking's other rows
 	v_refunded numeric;
+	v_after numeric;			-- paid less refunded, with this row as it will be
+	v_before numeric;			-- ... as it was
 BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+		v_row := OLD;
+	ELSE
+		v_row := NEW;
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND (NEW.organization_id OPERATOR(pg_catalog.<>) OLD.organization_id
+												  OR NEW.booking_id OPERATOR(pg_catalog.<>) OLD.booking_id) THEN
+		PERFORM protector.raise('invalid_parameter', 'a payment stays with its booking',
+			pg_catalog.format('Payment %s is of booking %s.', OLD.id, OLD.booking_id),
+			'Refund it, and record a payment of the other booking.');
+	END IF;
 	SELECT b.currency INTO v_currency FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
+	WHERE b.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND b.id OPERATOR(pg_catalog.=) v_row.booking_id
 	FOR UPDATE;
 	IF NOT FOUND THEN
-		RETURN NEW;			-- the foreign key says what is wrong
+		RETURN v_row;			-- the foreign key says what is wrong (or the booking is being deleted)
 	END IF;
-	IF NEW.currency OPERATOR(pg_catalog.<>) v_currency THEN
+	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.currency OPERATOR(pg_catalog.<>) v_currency THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('a payment in %s for a booking in %s', NEW.currency, v_currency),
 			'A booking is paid in its own currency.', 'Convert the amount, or record it in the booking''s currency.');
 	END IF;
-	IF NEW.kind OPERATOR(pg_catalog.=) 'refund'
-	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[]) THEN
-		SELECT l.paid, l.refunded INTO v_paid, v_refunded
-		FROM protector_internal.booking_refundable(NEW.organization_id, NEW.booking_id, NEW.id) l;
-		IF v_refunded OPERATOR(pg_catalog.+) NEW.amount OPERATOR(pg_catalog.>) v_paid THEN
+	-- (after the lock: a new snapshot sees the payments committed meanwhile)
+	SELECT l.paid, l.refunded INTO v_paid, v_refunded
+	FROM protector_internal.booking_refundable(v_row.organization_id, v_row.booking_id, v_row.id) l;
+	v_after := v_paid OPERATOR(pg_catalog.-) v_refunded;
+	v_before := v_after;
+	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
+		v_after := v_after OPERATOR(pg_catalog.+) protector_internal.payment_effect(NEW.kind, NEW.status, NEW.amount);
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
+		v_before := v_before OPERATOR(pg_catalog.+) protector_internal.payment_effect(OLD.kind, OLD.status, OLD.amount);
+	END IF;
+	IF v_after OPERATOR(pg_catalog.<) 0 AND v_after OPERATOR(pg_catalog.<) v_before THEN
+		IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.kind OPERATOR(pg_catalog.=) 'refund' THEN
 			PERFORM protector.raise('invalid_parameter', 'a refund cannot exceed what was paid',
 				pg_catalog.format('Paid %s %s; refunded or to be refunded %s; this refund %s.',
 								  v_paid, v_currency, v_refunded, NEW.amount));
 		END IF;
+		PERFORM protector.raise('invalid_parameter', 'a payment cannot be lowered or removed below what was refunded',
+			pg_catalog.format('Without it the booking was paid %s %s and refunded or is to be refunded %s; this change would leave %s.',
+							  v_paid, v_currency, v_refunded, v_after),
+			'Cancel or lower the refunds first.');
 	END IF;
-	RETURN NEW;
+	RETURN v_row;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_payment() IS
-'Trigger: locks the booking of a payment, refuses another currency and refunds beyond what was paid';
+'Trigger: locks the booking of a payment, refuses another currency, another booking, and changes that leave refunds beyond what was paid';
 
-CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF booking_id, kind, amount, currency, status ON protector.payments
+-- What a payment row adds to what its booking keeps: a succeeded payment
+-- its amount, a pending or succeeded refund less its amount
+CREATE FUNCTION protector_internal.payment_effect(p_kind protector.payment_kind, p_status protector.payment_status,
+												   p_amount numeric)
+RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN CASE WHEN p_kind OPERATOR(pg_catalog.=) 'payment' AND p_status OPERATOR(pg_catalog.=) 'succeeded' THEN p_amount
+				WHEN p_kind OPERATOR(pg_catalog.=) 'refund'
+					 AND p_status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])
+				THEN OPERATOR(pg_catalog.-) p_amount
+				ELSE 0 END;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.payment_effect(protector.payment_kind, protector.payment_status, numeric) IS
+'What a payment row adds to paid less refunded: a succeeded payment its amount, a pending or succeeded refund minus its amount';
+
+CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF organization_id, booking_id, kind, amount, currency, status OR DELETE
+	ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment();
 
@@ -217,6 +266,39 @@ COMMENT ON FUNCTION protector_internal.sum_payments() IS
 CREATE TRIGGER sum_payments AFTER INSERT OR UPDATE OR DELETE ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.sum_payments();
+
+-- Money paid in one currency stays in it: a booking or a gift voucher with
+-- payments keeps its currency (set_booking_price() refuses the same for a
+-- move to a service in another currency).  Otherwise the ledger would mix
+-- currencies, and sums by the new one would drop what was paid.
+CREATE FUNCTION protector_internal.keep_paid_currency()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_voucher boolean := TG_TABLE_NAME OPERATOR(pg_catalog.=) 'vouchers';
+BEGIN
+	IF (v_voucher AND EXISTS (SELECT FROM protector.payments p
+							  WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+								AND p.voucher_id OPERATOR(pg_catalog.=) OLD.id))
+	   OR (NOT v_voucher AND EXISTS (SELECT FROM protector.payments p
+									 WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+									   AND p.booking_id OPERATOR(pg_catalog.=) OLD.id)) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a %s with payments keeps its currency', CASE WHEN v_voucher THEN 'voucher' ELSE 'booking' END),
+			pg_catalog.format('It has payments in %s; the update asked for %s.', OLD.currency, NEW.currency),
+			'Refund it and create another in the new currency.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_paid_currency() IS
+'Trigger: a booking or voucher with payments keeps its currency';
+
+CREATE TRIGGER keep_paid_currency BEFORE UPDATE OF currency ON protector.bookings
+	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_paid_currency();
 
 -- Deposits: a service's settings.deposit, {"percent": p} or {"amount": a}
 -- (at most the total) with "deadline_hours" (default 24), makes each new

@@ -244,6 +244,11 @@ CREATE TRIGGER voucher_balance BEFORE INSERT OR UPDATE OF amount, balance ON pro
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.voucher_balance();
 
+-- (protector_internal.keep_paid_currency(), sql/77_payments.sql)
+CREATE TRIGGER keep_paid_currency BEFORE UPDATE OF currency ON protector.vouchers
+	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_paid_currency();
+
 -- Before a payment from or to a voucher (after check_payment has locked
 -- its booking): lock the voucher, and refuse another currency, a status
 -- other than succeeded, and
@@ -552,6 +557,13 @@ BEGIN
 	FOR UPDATE;
 	IF NOT FOUND THEN
 		RETURN NEW;			-- the foreign key says what is wrong
+	END IF;
+	-- a use counts while its booking is not cancelled, and goes back when
+	-- it is: a booking written as cancelled (or over) would keep it for good
+	IF NEW.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[]) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a promo code cannot be used by a booking written as %s', NEW.status),
+			'Promo codes apply to new bookings that are held, pending or confirmed.');
 	END IF;
 	IF NOT p.active THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code is no longer active');

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# test/concurrency/payments.sh — a payment deleted while another payment
+# of the same booking is being recorded (a webhook) in a concurrent
+# transaction, under READ COMMITTED.  amount_paid must end as the ledger's
+# sum: the deletion waits for the booking's lock before it sums, and then
+# sees the other payment.  Then the same race against a mutant whose
+# deletion does not lock the booking first: it must be caught (its
+# amount_paid drops the concurrent payment), or the test proves nothing.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_payments
+
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
+INSERT INTO protector.organizations (id, name, slug, currency) VALUES ('0f230000-0000-4000-8000-000000000000', 'Ledger', 'ledger', 'EUR');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
+VALUES ('0f230000-0000-4000-8000-0000000000f1', '0f230000-0000-4000-8000-000000000000', 'V', 'UTC', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, price, price_per_person)
+VALUES ('0f230000-0000-4000-8000-0000000005f1', '0f230000-0000-4000-8000-000000000000', '0f230000-0000-4000-8000-0000000000f1',
+		'Vault', '60 minutes', '60 minutes', '30 days', 20, 25);
+CREATE FUNCTION pay(p_booking uuid, p_amount numeric, p_ref text) RETURNS void LANGUAGE sql AS $$
+	INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider, provider_reference)
+	VALUES ('0f230000-0000-4000-8000-000000000000', p_booking, 'payment', p_amount, 'EUR', 'succeeded', 'stripe', p_ref)
+$$;
+SQL
+
+# one round: a booking of 20 + 25 x 4 = 120 paid 100 (pi_1); session A
+# records 20 more and commits after 2 s; session B deletes pi_1 meanwhile.
+# Prints amount_paid and the ledger's sum (succeeded payments), which must
+# both be 20.
+round() {
+	local n=$1 booking
+	booking=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size)
+VALUES ('0f230000-0000-4000-8000-000000000000', '0f230000-0000-4000-8000-0000000000f1', '0f230000-0000-4000-8000-0000000005f1',
+		tstzrange(date_trunc('day', now()) + interval '2 days' + $n * interval '1 hour',
+				  date_trunc('day', now()) + interval '2 days' + ($n + 1) * interval '1 hour'), 4)
+RETURNING id;
+SQL
+)
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT pay('$booking', 100, 'pi_1_$n')" >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL &
+BEGIN;
+SELECT pay('$booking', 20, 'pi_2_$n');
+SELECT pg_sleep(2);
+COMMIT;
+SQL
+	local a=$!
+	sleep 0.7
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "DELETE FROM protector.payments WHERE provider_reference = 'pi_1_$n'" >/dev/null
+	wait $a
+	psql -X -A -t -q -d "$DB" -c "SELECT b.amount_paid || ' ' || (SELECT sum(p.amount) FROM protector.payments p WHERE p.booking_id = b.id)
+								   FROM protector.bookings b WHERE b.id = '$booking'"
+}
+
+fail=0
+for n in 1 2 3; do
+	got=$(round "$n")
+	if [ "$got" != "20.00 20.00" ]; then
+		echo "round $n: amount_paid and the ledger are $got, expected 20.00 20.00"
+		fail=1
+	fi
+done
+
+# the mutant: deletions no longer pass check_payment (which locks the
+# booking before anything is summed)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
+DROP TRIGGER check_payment ON protector.payments;
+CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF organization_id, booking_id, kind, amount, currency, status
+	ON protector.payments FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_payment();
+SQL
+got=$(round 4)
+if [ "$got" = "20.00 20.00" ]; then
+	echo "the mutant (deletions summed without the booking's lock) was not caught: $got"
+	fail=1
+fi
+
+if [ $fail -eq 0 ]; then
+	echo "payments: a deletion racing a payment leaves amount_paid = the ledger (3 rounds); the unlocked mutant is caught ($got)"
+fi
+exit $fail

@@ -1,0 +1,103 @@
+-- Money that adds up at its edges (found by an attack on the ledger):
+-- currencies that stay with what was paid in them, refunds that never
+-- exceed what was paid whichever row changes, deposits within the total
+-- after a booking is priced again, and promo code uses that cannot be
+-- burned.  Every figure is computed by hand beside it.  The race of a
+-- deleted payment with a concurrent one: test/concurrency/payments.sh.
+BEGIN;
+SELECT plan(14);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_owner', 'e_admin', 'e_manager', 'e_finance', 'e_operator']) u;
+INSERT INTO protector.organizations (id, name, slug, currency) VALUES
+	('0a230000-0000-4000-8000-000000000000', 'Edges', 'money-edges', 'EUR');
+INSERT INTO protector.members (organization_id, user_id, role)
+SELECT '0a230000-0000-4000-8000-000000000000', tests.get_supabase_uid('e_' || r), r::protector.member_role
+FROM unnest(ARRAY['owner', 'admin', 'manager', 'finance', 'operator']) r;
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a230000-0000-4000-8000-0000000000a1', '0a230000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
+								price, price_per_person, settings) VALUES
+	('0a230000-0000-4000-8000-0000000005a1', '0a230000-0000-4000-8000-000000000000', '0a230000-0000-4000-8000-0000000000a1',
+	 'Vault', '60 minutes', '60 minutes', '400 days', 1, 8, 20, 25, '{}'),
+	('0a230000-0000-4000-8000-0000000005a2', '0a230000-0000-4000-8000-000000000000', '0a230000-0000-4000-8000-0000000000a1',
+	 'Deposit vault', '60 minutes', '60 minutes', '400 days', 1, 8, 20, 25, '{"deposit": {"amount": 50, "deadline_hours": 24}}'),
+	('0a230000-0000-4000-8000-0000000005a3', '0a230000-0000-4000-8000-000000000000', '0a230000-0000-4000-8000-0000000000a1',
+	 'Cheap', '60 minutes', '60 minutes', '400 days', 1, 8, 10, 0, '{}');
+CREATE FUNCTION pg_temp.t(h int) RETURNS timestamptz LANGUAGE sql AS $$
+	SELECT date_trunc('day', now()) + interval '6 days' + h * interval '1 hour'
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.t(int) TO authenticated;
+CREATE TEMP TABLE r (name text PRIMARY KEY, j jsonb);
+GRANT SELECT, INSERT ON r TO authenticated;
+CREATE FUNCTION pg_temp.id(n text) RETURNS uuid LANGUAGE sql AS $$ SELECT (j ->> 'id')::uuid FROM r WHERE name = n $$;
+GRANT EXECUTE ON FUNCTION pg_temp.id(text) TO authenticated;
+
+-- a paid booking keeps its currency -------------------------------------
+SELECT tests.authenticate_as('e_operator');
+INSERT INTO r SELECT 'paid', protector.create_booking('0a230000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(10), 4);
+INSERT INTO r SELECT 'unpaid', protector.create_booking('0a230000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(12), 1);
+SELECT tests.authenticate_as('e_finance');
+SELECT is((protector.record_payment(pg_temp.id('paid'), 120, 'stripe', 'pi_e1') ->> 'amount_paid')::numeric, 120.00,
+	'20 + 25 x 4 = 120 paid in full');
+SELECT tests.authenticate_as('e_manager');
+SELECT throws_ok($$UPDATE protector.bookings SET currency = 'USD' WHERE id = pg_temp.id('paid')$$,
+	'22023', 'a booking with payments keeps its currency', 'a paid booking''s currency does not change');
+UPDATE protector.bookings SET currency = 'USD' WHERE id = pg_temp.id('unpaid');
+SELECT is((SELECT currency FROM protector.bookings WHERE id = pg_temp.id('unpaid')), 'USD',
+	'... one without payments may change it');
+
+-- refunds never exceed what was paid, whichever row changes --------------
+SELECT tests.authenticate_as('e_finance');
+SELECT is((protector.record_payment(pg_temp.id('paid'), 100, 'stripe', 're_e1', 'refund') ->> 'amount_paid')::numeric, 20.00,
+	'a refund of 100: 120 - 100 = 20 kept');
+SELECT tests.authenticate_as('e_admin');
+SELECT throws_ok($$UPDATE protector.payments SET amount = 10 WHERE provider_reference = 'pi_e1'$$,
+	'22023', 'a payment cannot be lowered or removed below what was refunded',
+	'the 120 lowered to 10 under a refund of 100 is refused (10 - 100 < 0)');
+SELECT throws_ok($$UPDATE protector.payments SET status = 'failed' WHERE provider_reference = 'pi_e1'$$,
+	'22023', 'a payment cannot be lowered or removed below what was refunded', '... and so is marking it failed');
+SELECT throws_ok($$DELETE FROM protector.payments WHERE provider_reference = 'pi_e1'$$,
+	'22023', 'a payment cannot be lowered or removed below what was refunded', '... and deleting it');
+UPDATE protector.payments SET amount = 100 WHERE provider_reference = 'pi_e1';
+SELECT is((SELECT amount_paid FROM protector.bookings WHERE id = pg_temp.id('paid')), 0.00,
+	'lowered to 100, what was refunded: 100 - 100 = 0 kept, allowed');
+SELECT throws_ok($$UPDATE protector.payments SET booking_id = pg_temp.id('unpaid') WHERE provider_reference = 're_e1'$$,
+	'22023', 'a payment stays with its booking', 'a payment row does not move to another booking');
+
+-- a deposit stays within the total when the booking is priced again -------
+SELECT tests.authenticate_as('e_operator');
+INSERT INTO r SELECT 'deposit', protector.create_booking('0a230000-0000-4000-8000-0000000005a2', NULL, pg_temp.t(14), 4);
+SELECT results_eq($$SELECT status::text, deposit_amount FROM protector.bookings WHERE id = pg_temp.id('deposit')$$,
+	$$VALUES ('pending', 50.00)$$, 'a deposit of min(50, 20 + 25 x 4 = 120) = 50, pending until paid');
+SELECT is((protector.reschedule_booking(pg_temp.id('deposit'), pg_temp.t(15), '0a230000-0000-4000-8000-0000000005a3')
+		   ->> 'deposit_amount')::numeric, 10.00,
+	'moved to a service of 10 + 0 x 4 = 10: the deposit is min(50, 10) = 10, not more than the total');
+SELECT tests.authenticate_as('e_finance');
+SELECT results_eq($$SELECT r ->> 'booking_status', (r ->> 'balance_due')::numeric
+					FROM protector.record_payment(pg_temp.id('deposit'), 10, 'stripe', 'pi_e2') r$$,
+	$$VALUES ('confirmed', 0.00)$$, 'paying the 10 confirms it, 10 - 10 = 0 due (expire_holds no longer cancels it)');
+
+-- gift vouchers keep their currency once used ------------------------------
+SELECT tests.authenticate_as('e_manager');
+INSERT INTO r SELECT 'gift', protector.create_voucher('0a230000-0000-4000-8000-000000000000', 100);
+SELECT tests.authenticate_as('e_operator');
+INSERT INTO r SELECT 'by_gift', protector.create_booking('0a230000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(16), 2,
+	p_voucher_code => (SELECT j ->> 'code' FROM r WHERE name = 'gift'));
+SELECT tests.authenticate_as('e_manager');
+SELECT throws_ok($$UPDATE protector.vouchers SET currency = 'USD' WHERE id = pg_temp.id('gift')$$,
+	'22023', 'a voucher with payments keeps its currency', 'a voucher that paid 20 + 25 x 2 = 70 keeps its currency');
+
+-- a promo code's use cannot be burned by a booking written as cancelled ----
+SELECT tests.authenticate_as('e_manager');
+INSERT INTO r SELECT 'promo', protector.create_promo_code('0a230000-0000-4000-8000-000000000000', 'percent', 10, p_max_uses => 1);
+SELECT tests.authenticate_as('e_operator');
+SELECT set_config('protector.promo_code', (SELECT j ->> 'code' FROM r WHERE name = 'promo'), true);
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
+	VALUES ('0a230000-0000-4000-8000-000000000000', '0a230000-0000-4000-8000-0000000000a1',
+			'0a230000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(18), pg_temp.t(19)), 'cancelled')$$,
+	'22023', 'a promo code cannot be used by a booking written as cancelled',
+	'a booking written as cancelled does not take (and keep) a promo code''s use');
+SELECT set_config('protector.promo_code', '', true);
+
+SELECT * FROM finish();
+ROLLBACK;
