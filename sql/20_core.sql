@@ -86,6 +86,23 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION protector_internal.authorize_row(regclass, uuid, text, text, boolean, boolean) IS
 'The row''s organization if the caller sees it under RLS ("<p_entity> not found" otherwise) and may do p_action, or with p_customer_may it is their own (42501); locks it with p_lock';
 
+-- Permits (src/capabilities.c): a SECURITY DEFINER helper cannot tell who
+-- called it, so the RPC that authorized the request leaves a permit for
+-- the row and action (authorize_row() does; permit() in a trusted branch)
+-- and the helper requires it.  They last until the transaction ends.
+CREATE FUNCTION protector_internal.permit(p_id uuid, p_action text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_permit'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.permit(uuid, text) IS
+'For an RPC''s trusted branch: a permit for p_action on the row for this transaction; 42501 for anyone else';
+CREATE FUNCTION protector_internal.require_permit(p_id uuid, p_action text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_require_permit'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.require_permit(uuid, text) IS
+'For SECURITY DEFINER helpers: 42501 unless this transaction authorized p_action on the row (authorize_row, permit)';
+
 CREATE FUNCTION protector_internal.customer_organizations()
 RETURNS uuid[]
 AS 'MODULE_PATHNAME', 'protector_customer_organizations'

@@ -404,6 +404,8 @@ DECLARE
 	v record;
 	v_amount numeric;
 BEGIN
+	-- (it runs as the owner: the caller's right was proven by redeem_voucher)
+	PERFORM protector_internal.require_permit(p_booking_id, 'vouchers.redeem');
 	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
 	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
 	IF NOT FOUND THEN
@@ -429,7 +431,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.pay_with_voucher(uuid, text) IS
-'Pays a booking from the voucher with this code (as much as it owes); the caller has checked the booking is theirs to pay';
+'Pays a booking from the voucher with this code (as much as it owes), for a caller this transaction authorized to (require_permit)';
 
 -- Pays a booking with a voucher: as much of the voucher's balance as the
 -- booking still owes.  Staff who may redeem vouchers, and a customer for
@@ -448,8 +450,11 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_voucher_code must not be null');
 	END IF;
 	-- the caller may pay this booking (the widget, as protector's owner, may)
+	-- (either way a permit for pay_with_voucher, which runs as the owner)
 	IF NOT protector_internal.caller_is_trusted() THEN
 		PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'vouchers.redeem', 'booking', false, true);
+	ELSE
+		PERFORM protector_internal.permit(p_booking_id, 'vouchers.redeem');
 	END IF;
 	v_paid := protector_internal.pay_with_voucher(p_booking_id, p_voucher_code);
 	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id;
@@ -732,3 +737,5 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_code(text, text, text),
 	protector_internal.pay_with_voucher(uuid, text)
 TO authenticated, service_role;
+-- (redeem_voucher's trusted branch: service_role, and the widget as the owner)
+GRANT EXECUTE ON FUNCTION protector_internal.permit(uuid, text) TO service_role;

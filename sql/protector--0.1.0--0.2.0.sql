@@ -1999,7 +1999,7 @@ CREATE TRIGGER return_to_vouchers AFTER UPDATE OF status ON protector.bookings
 -- the caller (redeem_voucher) has proved the right to pay the booking.
 -- As much of the balance as the booking still owes; the booking first,
 -- then the voucher: the order every writer locks in.
-CREATE FUNCTION protector_internal.pay_with_voucher(p_booking_id uuid, p_voucher_code text)
+CREATE OR REPLACE FUNCTION protector_internal.pay_with_voucher(p_booking_id uuid, p_voucher_code text)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -2009,6 +2009,8 @@ DECLARE
 	v record;
 	v_amount numeric;
 BEGIN
+	-- (it runs as the owner: the caller's right was proven by redeem_voucher)
+	PERFORM protector_internal.require_permit(p_booking_id, 'vouchers.redeem');
 	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
 	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
 	IF NOT FOUND THEN
@@ -2034,12 +2036,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.pay_with_voucher(uuid, text) IS
-'Pays a booking from the voucher with this code (as much as it owes); the caller has checked the booking is theirs to pay';
+'Pays a booking from the voucher with this code (as much as it owes), for a caller this transaction authorized to (require_permit)';
 
 -- Pays a booking with a voucher: as much of the voucher's balance as the
 -- booking still owes.  Staff who may redeem vouchers, and a customer for
 -- their own booking; anon through the widget.
-CREATE FUNCTION protector.redeem_voucher(p_booking_id uuid, p_voucher_code text)
+CREATE OR REPLACE FUNCTION protector.redeem_voucher(p_booking_id uuid, p_voucher_code text)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -2053,8 +2055,11 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_voucher_code must not be null');
 	END IF;
 	-- the caller may pay this booking (the widget, as protector's owner, may)
+	-- (either way a permit for pay_with_voucher, which runs as the owner)
 	IF NOT protector_internal.caller_is_trusted() THEN
 		PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'vouchers.redeem', 'booking', false, true);
+	ELSE
+		PERFORM protector_internal.permit(p_booking_id, 'vouchers.redeem');
 	END IF;
 	v_paid := protector_internal.pay_with_voucher(p_booking_id, p_voucher_code);
 	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id;
@@ -7703,3 +7708,19 @@ $$;
 COMMENT ON FUNCTION protector_internal.payment_effect(protector.payment_kind, protector.payment_status, numeric) IS
 'What a payment row adds to paid less refunded: a succeeded payment its amount, a pending or succeeded refund minus its amount';
 REVOKE ALL ON FUNCTION protector_internal.payment_effect(protector.payment_kind, protector.payment_status, numeric) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION protector_internal.permit(p_id uuid, p_action text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_permit'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.permit(uuid, text) IS
+'For an RPC''s trusted branch: a permit for p_action on the row for this transaction; 42501 for anyone else';
+
+CREATE OR REPLACE FUNCTION protector_internal.require_permit(p_id uuid, p_action text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_require_permit'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.require_permit(uuid, text) IS
+'For SECURITY DEFINER helpers: 42501 unless this transaction authorized p_action on the row (authorize_row, permit)';
+REVOKE ALL ON FUNCTION protector_internal.permit(uuid, text), protector_internal.require_permit(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.permit(uuid, text) TO service_role;

@@ -33,6 +33,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -558,6 +559,129 @@ row_plans_for(Oid relid)
  * With p_lock the row is then locked FOR UPDATE.  Returns the row's
  * organization_id.
  */
+/* ---------- permits: authorizations proven earlier in the transaction ---------- */
+
+/*
+ * A SECURITY DEFINER helper runs as protector's owner and cannot tell who
+ * called it: protector_caller_is_trusted() is true inside it for anyone.
+ * So the RPC that authorized the request leaves a permit for the row and
+ * the action (authorize_row() does on success; permit() in an RPC's
+ * trusted branch), and the helper requires one (require_permit()).
+ * A permit is the requester's (the role that made the request and its
+ * JWT's user) and lasts until the transaction ends; a backend keeps the
+ * last MAX_PERMITS.
+ */
+#define MAX_PERMITS 32
+
+typedef struct Permit
+{
+	pg_uuid_t	row;
+	const Capability *cap;
+	Oid			requester;		/* the role that made the request */
+	bool		has_user;		/* ... and its JWT's user, if any */
+	pg_uuid_t	user;
+} Permit;
+
+static Permit permits[MAX_PERMITS];
+static int	npermits = 0;
+static int	next_permit = 0;
+static LocalTransactionId permits_lxid = InvalidLocalTransactionId;
+
+/* a new transaction starts without permits */
+static void
+forget_old_permits(void)
+{
+	if (permits_lxid != MyProc->lxid)
+	{
+		npermits = 0;
+		next_permit = 0;
+		permits_lxid = MyProc->lxid;
+	}
+}
+
+/* a permit for the row and action, for whoever is asking now */
+static Permit
+permit_for(const pg_uuid_t *row, const Capability *cap)
+{
+	Permit		p = {0};
+
+	p.row = *row;
+	p.cap = cap;
+	p.requester = GetOuterUserId();
+	p.has_user = protector_get_current_user_id(&p.user);
+	return p;
+}
+
+static void
+grant_permit(const pg_uuid_t *row, const Capability *cap)
+{
+	forget_old_permits();
+	permits[next_permit] = permit_for(row, cap);
+	next_permit = (next_permit + 1) % MAX_PERMITS;
+	if (npermits < MAX_PERMITS)
+		npermits++;
+}
+
+/* (a transaction that switches roles or users does not carry permits over) */
+static bool
+has_permit(const pg_uuid_t *row, const Capability *cap)
+{
+	Permit		wanted = permit_for(row, cap);
+
+	forget_old_permits();
+	for (int i = 0; i < npermits; i++)
+	{
+		const Permit *p = &permits[i];
+
+		if (p->cap == wanted.cap && p->requester == wanted.requester &&
+			memcmp(&p->row, &wanted.row, UUID_LEN) == 0 && p->has_user == wanted.has_user &&
+			(!p->has_user || memcmp(&p->user, &wanted.user, UUID_LEN) == 0))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * protector_internal.permit(p_id uuid, p_action text) returns void
+ *
+ * For an RPC's trusted branch (the widget's functions as protector's
+ * owner, a role that bypasses RLS): a permit for p_action on the row.
+ * Anyone else is refused: authorize_row() gives theirs.
+ */
+PG_FUNCTION_INFO_V1(protector_permit);
+Datum
+protector_permit(PG_FUNCTION_ARGS)
+{
+	const Capability *cap = capability_arg(fcinfo, 1, "p_action");
+
+	protector_require_arg(fcinfo, 0, "p_id");
+	if (!protector_caller_is_trusted())
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_FORBIDDEN),
+				 errmsg("only protector's own functions and trusted roles give permits"),
+				 errhint("authorize_row() gives one for a row the caller may act on.")));
+	grant_permit(PG_GETARG_UUID_P(0), cap);
+	PG_RETURN_VOID();
+}
+
+/*
+ * protector_internal.require_permit(p_id uuid, p_action text) returns void
+ *
+ * For SECURITY DEFINER helpers: 42501 unless this transaction authorized
+ * p_action on the row (authorize_row(), permit()).
+ */
+PG_FUNCTION_INFO_V1(protector_require_permit);
+Datum
+protector_require_permit(PG_FUNCTION_ARGS)
+{
+	const Capability *cap = capability_arg(fcinfo, 1, "p_action");
+
+	protector_require_arg(fcinfo, 0, "p_id");
+	if (!has_permit(PG_GETARG_UUID_P(0), cap))
+		refuse(cap);
+	PG_RETURN_VOID();
+}
+
 /*
  * The row's organization, and its customer if the table has one, as the
  * user who made the request sees the row (RLS applying); "not found"
@@ -651,6 +775,8 @@ protector_authorize_row(PG_FUNCTION_ARGS)
 	if (cap != NULL && !caller_may(&org, cap) &&
 		!(customer_may && has_customer && array_has_uuid(own_customer_ids(), &customer)))
 		refuse(cap);
+	if (cap != NULL)
+		grant_permit(DatumGetUUIDP(id), cap);
 
 	if (lock)
 		lock_row(plans, PG_GETARG_OID(0), id, entity);

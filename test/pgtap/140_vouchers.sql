@@ -5,7 +5,7 @@
 -- do what by the capability map.  Every figure is computed by hand in the
 -- comment beside it.  Concurrency: test/concurrency/redemptions.sh.
 BEGIN;
-SELECT plan(70);
+SELECT plan(73);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_finance', 'g_operator', 'g_viewer',
 														'g_customer', 'g_other']) u;
@@ -280,6 +280,18 @@ SELECT throws_ok(format($$INSERT INTO protector.bookings (organization_id, venue
 	VALUES ('0a140000-0000-4000-8000-000000000000', '0a140000-0000-4000-8000-0000000000a1', '0a140000-0000-4000-8000-0000000005a1',
 		%L, tstzrange(pg_temp.t(20), pg_temp.t(21)), 'held', now() + interval '1 hour', %L)$$, pg_temp.c(4), pg_temp.id('pct12_5')),
 	'42501', NULL, '... nor books under a promo code by its id');
+-- pay_with_voucher runs as the owner: it pays only what redeem_voucher
+-- authorized in the same transaction (a permit), whoever calls it
+SELECT throws_ok(format($$SELECT protector_internal.pay_with_voucher(%L, %L)$$, pg_temp.id('b_fix'), pg_temp.code('gift_dee')),
+	'42501', 'your role may not pay bookings with gift vouchers',
+	'the helper called directly pays no booking the caller may not (a booking of another customer)');
+SELECT throws_ok(format($$SELECT protector_internal.permit(%L, 'vouchers.redeem')$$, pg_temp.id('b_fix')),
+	'42501', NULL, 'nor does a signed-in caller give themselves a permit');
+SELECT tests.authenticate_as('g_other');
+SELECT throws_ok(format($$SELECT protector_internal.pay_with_voucher(%L, %L)$$, pg_temp.id('b_dee'), pg_temp.code('gift_dee')),
+	'42501', 'your role may not pay bookings with gift vouchers',
+	'a permit is its requester''s: another user in the same transaction gets none (the customer was authorized for this booking)');
+SELECT tests.authenticate_as('g_customer');
 SELECT tests.clear_authentication();
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
 								price, currency)
