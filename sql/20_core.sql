@@ -90,18 +90,18 @@ COMMENT ON FUNCTION protector_internal.authorize_row(regclass, uuid, text, text,
 -- called it, so the RPC that authorized the request leaves a permit for
 -- the row and action (authorize_row() does; permit() in a trusted branch)
 -- and the helper requires it.  They last until the transaction ends.
-CREATE FUNCTION protector_internal.permit(p_id uuid, p_action text)
+CREATE FUNCTION protector_internal.permit(p_table regclass, p_id uuid, p_action text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'protector_permit'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION protector_internal.permit(uuid, text) IS
-'For an RPC''s trusted branch: a permit for p_action on the row for this transaction; 42501 for anyone else';
-CREATE FUNCTION protector_internal.require_permit(p_id uuid, p_action text)
+COMMENT ON FUNCTION protector_internal.permit(regclass, uuid, text) IS
+'For an RPC''s trusted branch: a permit for p_action on the row of p_table for this transaction; 42501 for anyone else';
+CREATE FUNCTION protector_internal.require_permit(p_table regclass, p_id uuid, p_action text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'protector_require_permit'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION protector_internal.require_permit(uuid, text) IS
-'For SECURITY DEFINER helpers: 42501 unless this transaction authorized p_action on the row (authorize_row, permit)';
+COMMENT ON FUNCTION protector_internal.require_permit(regclass, uuid, text) IS
+'For SECURITY DEFINER helpers: 42501 unless this transaction authorized p_action on the row of p_table for the requester (authorize_row, permit)';
 
 CREATE FUNCTION protector_internal.customer_organizations()
 RETURNS uuid[]

@@ -173,40 +173,44 @@ DECLARE
 	s protector.services;
 	v_discount numeric;
 BEGIN
-	IF NEW.unit_price IS DISTINCT FROM OLD.unit_price OR NEW.total_price IS DISTINCT FROM OLD.total_price THEN
-		RETURN NEW;
-	END IF;
-	SELECT * INTO s FROM protector.services x
-	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
-	IF NOT FOUND THEN
-		RETURN NEW;			-- the foreign key says what is wrong
-	END IF;
-	-- money paid in one currency stays in it
-	IF s.currency OPERATOR(pg_catalog.<>) OLD.currency AND EXISTS (
-			SELECT FROM protector.payments p
-			WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND p.booking_id OPERATOR(pg_catalog.=) OLD.id) THEN
-		PERFORM protector.raise('invalid_parameter', 'a booking with payments cannot move to a service in another currency',
-			pg_catalog.format('Booking %s is paid in %s; service %s charges in %s.', OLD.id, OLD.currency, s.id, s.currency),
-			'Refund it and book the other service instead.');
-	END IF;
-	NEW.unit_price := s.price;
-	NEW.currency := s.currency;
-	NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
-	NEW.discount_amount := 0;
-	IF NEW.promo_code_id IS NOT NULL THEN
-		-- the code applies again, or the booking loses it (and the code gets
-		-- its use back, release_promo_use)
-		v_discount := protector_internal.promo_discount(NEW.organization_id, NEW.promo_code_id, NEW.service_id,
-														NEW.party_size, NEW.total_price, NEW.currency);
-		IF v_discount IS NULL THEN
-			NEW.promo_code_id := NULL;
-		ELSE
-			NEW.discount_amount := v_discount;
-			NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) v_discount;
+	-- another service or party size is priced again, unless the update sets
+	-- the prices itself
+	IF (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size)
+	   AND NEW.unit_price IS NOT DISTINCT FROM OLD.unit_price AND NEW.total_price IS NOT DISTINCT FROM OLD.total_price THEN
+		SELECT * INTO s FROM protector.services x
+		WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
+		IF NOT FOUND THEN
+			RETURN NEW;			-- the foreign key says what is wrong
+		END IF;
+		-- money paid in one currency stays in it
+		IF s.currency OPERATOR(pg_catalog.<>) OLD.currency AND EXISTS (
+				SELECT FROM protector.payments p
+				WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND p.booking_id OPERATOR(pg_catalog.=) OLD.id) THEN
+			PERFORM protector.raise('invalid_parameter', 'a booking with payments cannot move to a service in another currency',
+				pg_catalog.format('Booking %s is paid in %s; service %s charges in %s.', OLD.id, OLD.currency, s.id, s.currency),
+				'Refund it and book the other service instead.');
+		END IF;
+		NEW.unit_price := s.price;
+		NEW.currency := s.currency;
+		NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
+		NEW.discount_amount := 0;
+		IF NEW.promo_code_id IS NOT NULL THEN
+			-- the code applies again, or the booking loses it (and the code
+			-- gets its use back, release_promo_use)
+			v_discount := protector_internal.promo_discount(NEW.organization_id, NEW.promo_code_id, NEW.service_id,
+															NEW.party_size, NEW.total_price, NEW.currency);
+			IF v_discount IS NULL THEN
+				NEW.promo_code_id := NULL;
+			ELSE
+				NEW.discount_amount := v_discount;
+				NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) v_discount;
+			END IF;
 		END IF;
 	END IF;
-	-- a deposit is at most the total; one paid by now confirms a booking
-	-- that waited for it, as sum_payments() does when it is paid
+	-- whatever set the new total: a deposit is at most the total, and one
+	-- paid by now confirms a booking that waited for it, as sum_payments()
+	-- does when it is paid (sync_reminders_update sees the status change:
+	-- it fires on the columns that fire this trigger)
 	NEW.deposit_amount := LEAST(NEW.deposit_amount, NEW.total_price);
 	IF NEW.payment_due_by IS NOT NULL AND NEW.amount_paid OPERATOR(pg_catalog.>=) NEW.deposit_amount THEN
 		NEW.payment_due_by := NULL;
@@ -220,8 +224,9 @@ $$;
 COMMENT ON FUNCTION protector_internal.set_booking_price() IS
 'Trigger: a booking moved to another service or party size is priced again, less its promo code''s discount where the code still applies (unless the update sets its prices); its deposit stays within the total; paid bookings keep their currency';
 
-CREATE TRIGGER set_booking_price BEFORE UPDATE OF service_id, party_size ON protector.bookings
-	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size)
+CREATE TRIGGER set_booking_price BEFORE UPDATE OF service_id, party_size, total_price ON protector.bookings
+	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size
+					   OR NEW.total_price IS DISTINCT FROM OLD.total_price)
 	EXECUTE FUNCTION protector_internal.set_booking_price();
 
 -- Money rounded to cents, half to even (2.125 -> 2.12, 2.135 -> 2.14):

@@ -387,25 +387,36 @@ BEGIN
 	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_kind, p_status and p_details (a JSON object) must not be null');
 	END IF;
-	INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,
-									provider_reference, details)
-	VALUES (v_org, p_booking_id, p_kind, p_amount, p_currency, p_status, p_provider, p_provider_reference, p_details)
-	ON CONFLICT (organization_id, provider, provider_reference) WHERE provider_reference IS NOT NULL DO NOTHING
-	RETURNING * INTO v_payment;
-	IF v_payment.id IS NULL THEN
-		-- the same provider event again: the payment it recorded
-		SELECT * INTO STRICT v_payment FROM protector.payments p
+	-- the same provider event again answers with the payment it recorded,
+	-- before anything is checked again (a refund's check would count the
+	-- refund it recorded the first time)
+	IF p_provider_reference IS NOT NULL THEN
+		SELECT * INTO v_payment FROM protector.payments p
 		WHERE p.organization_id OPERATOR(pg_catalog.=) v_org AND p.provider OPERATOR(pg_catalog.=) p_provider
 		  AND p.provider_reference OPERATOR(pg_catalog.=) p_provider_reference;
-		-- a retry says what the first call said; anything else is another event
-		IF v_payment.booking_id OPERATOR(pg_catalog.<>) p_booking_id OR v_payment.kind OPERATOR(pg_catalog.<>) p_kind
-		   OR v_payment.amount OPERATOR(pg_catalog.<>) p_amount THEN
-			PERFORM protector.raise('conflict', 'this provider reference was recorded for another payment',
-				pg_catalog.format('%s %s is a %s of %s for booking %s.', p_provider, p_provider_reference,
-								  v_payment.kind, v_payment.amount, v_payment.booking_id),
-				'A provider reference names one payment; check the webhook''s event.');
+		v_replayed := FOUND;
+	END IF;
+	IF NOT v_replayed THEN
+		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,
+										provider_reference, details)
+		VALUES (v_org, p_booking_id, p_kind, p_amount, p_currency, p_status, p_provider, p_provider_reference, p_details)
+		ON CONFLICT (organization_id, provider, provider_reference) WHERE provider_reference IS NOT NULL DO NOTHING
+		RETURNING * INTO v_payment;
+		IF v_payment.id IS NULL THEN
+			-- ... recorded by a concurrent call of the same event
+			SELECT * INTO STRICT v_payment FROM protector.payments p
+			WHERE p.organization_id OPERATOR(pg_catalog.=) v_org AND p.provider OPERATOR(pg_catalog.=) p_provider
+			  AND p.provider_reference OPERATOR(pg_catalog.=) p_provider_reference;
+			v_replayed := true;
 		END IF;
-		v_replayed := true;
+	END IF;
+	-- a retry says what the first call said; anything else is another event
+	IF v_replayed AND (v_payment.booking_id OPERATOR(pg_catalog.<>) p_booking_id OR v_payment.kind OPERATOR(pg_catalog.<>) p_kind
+					   OR v_payment.amount OPERATOR(pg_catalog.<>) p_amount) THEN
+		PERFORM protector.raise('conflict', 'this provider reference was recorded for another payment',
+			pg_catalog.format('%s %s is a %s of %s for booking %s.', p_provider, p_provider_reference,
+							  v_payment.kind, v_payment.amount, v_payment.booking_id),
+			'A provider reference names one payment; check the webhook''s event.');
 	END IF;
 	RETURN pg_catalog.to_jsonb(v_payment) OPERATOR(pg_catalog.||) (
 		SELECT pg_catalog.jsonb_build_object('replayed', v_replayed, 'booking_total', b.total_price,

@@ -405,7 +405,7 @@ DECLARE
 	v_amount numeric;
 BEGIN
 	-- (it runs as the owner: the caller's right was proven by redeem_voucher)
-	PERFORM protector_internal.require_permit(p_booking_id, 'vouchers.redeem');
+	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'vouchers.redeem');
 	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
 	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
 	IF NOT FOUND THEN
@@ -454,7 +454,7 @@ BEGIN
 	IF NOT protector_internal.caller_is_trusted() THEN
 		PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'vouchers.redeem', 'booking', false, true);
 	ELSE
-		PERFORM protector_internal.permit(p_booking_id, 'vouchers.redeem');
+		PERFORM protector_internal.permit('protector.bookings', p_booking_id, 'vouchers.redeem');
 	END IF;
 	v_paid := protector_internal.pay_with_voucher(p_booking_id, p_voucher_code);
 	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id;
@@ -738,4 +738,4 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.pay_with_voucher(uuid, text)
 TO authenticated, service_role;
 -- (redeem_voucher's trusted branch: service_role, and the widget as the owner)
-GRANT EXECUTE ON FUNCTION protector_internal.permit(uuid, text) TO service_role;
+GRANT EXECUTE ON FUNCTION protector_internal.permit(regclass, uuid, text) TO service_role;

@@ -264,7 +264,10 @@ CREATE TRIGGER customer_reminders AFTER UPDATE OF email, phone, reminder_channel
 	EXECUTE FUNCTION protector_internal.customer_reminders();
 
 -- (a new booking's: fired by its AFTER INSERT trigger, src/booking_followups.c)
-CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id ON protector.bookings
+-- (service_id, party_size and total_price: set_booking_price() may confirm
+-- a booking whose deposit a new price leaves paid)
+CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id, service_id, party_size, total_price
+	ON protector.bookings
 	FOR EACH ROW WHEN ((OLD.status = 'confirmed' OR NEW.status = 'confirmed')
 					   AND (OLD.status, OLD.during, OLD.customer_id) IS DISTINCT FROM (NEW.status, NEW.during, NEW.customer_id)
 					   AND NOT protector_internal.restoring())

@@ -975,25 +975,36 @@ BEGIN
 	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_kind, p_status and p_details (a JSON object) must not be null');
 	END IF;
-	INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,
-									provider_reference, details)
-	VALUES (v_org, p_booking_id, p_kind, p_amount, p_currency, p_status, p_provider, p_provider_reference, p_details)
-	ON CONFLICT (organization_id, provider, provider_reference) WHERE provider_reference IS NOT NULL DO NOTHING
-	RETURNING * INTO v_payment;
-	IF v_payment.id IS NULL THEN
-		-- the same provider event again: the payment it recorded
-		SELECT * INTO STRICT v_payment FROM protector.payments p
+	-- the same provider event again answers with the payment it recorded,
+	-- before anything is checked again (a refund's check would count the
+	-- refund it recorded the first time)
+	IF p_provider_reference IS NOT NULL THEN
+		SELECT * INTO v_payment FROM protector.payments p
 		WHERE p.organization_id OPERATOR(pg_catalog.=) v_org AND p.provider OPERATOR(pg_catalog.=) p_provider
 		  AND p.provider_reference OPERATOR(pg_catalog.=) p_provider_reference;
-		-- a retry says what the first call said; anything else is another event
-		IF v_payment.booking_id OPERATOR(pg_catalog.<>) p_booking_id OR v_payment.kind OPERATOR(pg_catalog.<>) p_kind
-		   OR v_payment.amount OPERATOR(pg_catalog.<>) p_amount THEN
-			PERFORM protector.raise('conflict', 'this provider reference was recorded for another payment',
-				pg_catalog.format('%s %s is a %s of %s for booking %s.', p_provider, p_provider_reference,
-								  v_payment.kind, v_payment.amount, v_payment.booking_id),
-				'A provider reference names one payment; check the webhook''s event.');
+		v_replayed := FOUND;
+	END IF;
+	IF NOT v_replayed THEN
+		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,
+										provider_reference, details)
+		VALUES (v_org, p_booking_id, p_kind, p_amount, p_currency, p_status, p_provider, p_provider_reference, p_details)
+		ON CONFLICT (organization_id, provider, provider_reference) WHERE provider_reference IS NOT NULL DO NOTHING
+		RETURNING * INTO v_payment;
+		IF v_payment.id IS NULL THEN
+			-- ... recorded by a concurrent call of the same event
+			SELECT * INTO STRICT v_payment FROM protector.payments p
+			WHERE p.organization_id OPERATOR(pg_catalog.=) v_org AND p.provider OPERATOR(pg_catalog.=) p_provider
+			  AND p.provider_reference OPERATOR(pg_catalog.=) p_provider_reference;
+			v_replayed := true;
 		END IF;
-		v_replayed := true;
+	END IF;
+	-- a retry says what the first call said; anything else is another event
+	IF v_replayed AND (v_payment.booking_id OPERATOR(pg_catalog.<>) p_booking_id OR v_payment.kind OPERATOR(pg_catalog.<>) p_kind
+					   OR v_payment.amount OPERATOR(pg_catalog.<>) p_amount) THEN
+		PERFORM protector.raise('conflict', 'this provider reference was recorded for another payment',
+			pg_catalog.format('%s %s is a %s of %s for booking %s.', p_provider, p_provider_reference,
+							  v_payment.kind, v_payment.amount, v_payment.booking_id),
+			'A provider reference names one payment; check the webhook''s event.');
 	END IF;
 	RETURN pg_catalog.to_jsonb(v_payment) OPERATOR(pg_catalog.||) (
 		SELECT pg_catalog.jsonb_build_object('replayed', v_replayed, 'booking_total', b.total_price,
@@ -1124,40 +1135,44 @@ DECLARE
 	s protector.services;
 	v_discount numeric;
 BEGIN
-	IF NEW.unit_price IS DISTINCT FROM OLD.unit_price OR NEW.total_price IS DISTINCT FROM OLD.total_price THEN
-		RETURN NEW;
-	END IF;
-	SELECT * INTO s FROM protector.services x
-	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
-	IF NOT FOUND THEN
-		RETURN NEW;			-- the foreign key says what is wrong
-	END IF;
-	-- money paid in one currency stays in it
-	IF s.currency OPERATOR(pg_catalog.<>) OLD.currency AND EXISTS (
-			SELECT FROM protector.payments p
-			WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND p.booking_id OPERATOR(pg_catalog.=) OLD.id) THEN
-		PERFORM protector.raise('invalid_parameter', 'a booking with payments cannot move to a service in another currency',
-			pg_catalog.format('Booking %s is paid in %s; service %s charges in %s.', OLD.id, OLD.currency, s.id, s.currency),
-			'Refund it and book the other service instead.');
-	END IF;
-	NEW.unit_price := s.price;
-	NEW.currency := s.currency;
-	NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
-	NEW.discount_amount := 0;
-	IF NEW.promo_code_id IS NOT NULL THEN
-		-- the code applies again, or the booking loses it (and the code gets
-		-- its use back, release_promo_use)
-		v_discount := protector_internal.promo_discount(NEW.organization_id, NEW.promo_code_id, NEW.service_id,
-														NEW.party_size, NEW.total_price, NEW.currency);
-		IF v_discount IS NULL THEN
-			NEW.promo_code_id := NULL;
-		ELSE
-			NEW.discount_amount := v_discount;
-			NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) v_discount;
+	-- another service or party size is priced again, unless the update sets
+	-- the prices itself
+	IF (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size)
+	   AND NEW.unit_price IS NOT DISTINCT FROM OLD.unit_price AND NEW.total_price IS NOT DISTINCT FROM OLD.total_price THEN
+		SELECT * INTO s FROM protector.services x
+		WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
+		IF NOT FOUND THEN
+			RETURN NEW;			-- the foreign key says what is wrong
+		END IF;
+		-- money paid in one currency stays in it
+		IF s.currency OPERATOR(pg_catalog.<>) OLD.currency AND EXISTS (
+				SELECT FROM protector.payments p
+				WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND p.booking_id OPERATOR(pg_catalog.=) OLD.id) THEN
+			PERFORM protector.raise('invalid_parameter', 'a booking with payments cannot move to a service in another currency',
+				pg_catalog.format('Booking %s is paid in %s; service %s charges in %s.', OLD.id, OLD.currency, s.id, s.currency),
+				'Refund it and book the other service instead.');
+		END IF;
+		NEW.unit_price := s.price;
+		NEW.currency := s.currency;
+		NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
+		NEW.discount_amount := 0;
+		IF NEW.promo_code_id IS NOT NULL THEN
+			-- the code applies again, or the booking loses it (and the code
+			-- gets its use back, release_promo_use)
+			v_discount := protector_internal.promo_discount(NEW.organization_id, NEW.promo_code_id, NEW.service_id,
+															NEW.party_size, NEW.total_price, NEW.currency);
+			IF v_discount IS NULL THEN
+				NEW.promo_code_id := NULL;
+			ELSE
+				NEW.discount_amount := v_discount;
+				NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) v_discount;
+			END IF;
 		END IF;
 	END IF;
-	-- a deposit is at most the total; one paid by now confirms a booking
-	-- that waited for it, as sum_payments() does when it is paid
+	-- whatever set the new total: a deposit is at most the total, and one
+	-- paid by now confirms a booking that waited for it, as sum_payments()
+	-- does when it is paid (sync_reminders_update sees the status change:
+	-- it fires on the columns that fire this trigger)
 	NEW.deposit_amount := LEAST(NEW.deposit_amount, NEW.total_price);
 	IF NEW.payment_due_by IS NOT NULL AND NEW.amount_paid OPERATOR(pg_catalog.>=) NEW.deposit_amount THEN
 		NEW.payment_due_by := NULL;
@@ -2010,7 +2025,7 @@ DECLARE
 	v_amount numeric;
 BEGIN
 	-- (it runs as the owner: the caller's right was proven by redeem_voucher)
-	PERFORM protector_internal.require_permit(p_booking_id, 'vouchers.redeem');
+	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'vouchers.redeem');
 	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
 	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
 	IF NOT FOUND THEN
@@ -2059,7 +2074,7 @@ BEGIN
 	IF NOT protector_internal.caller_is_trusted() THEN
 		PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'vouchers.redeem', 'booking', false, true);
 	ELSE
-		PERFORM protector_internal.permit(p_booking_id, 'vouchers.redeem');
+		PERFORM protector_internal.permit('protector.bookings', p_booking_id, 'vouchers.redeem');
 	END IF;
 	v_paid := protector_internal.pay_with_voucher(p_booking_id, p_voucher_code);
 	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id;
@@ -7148,7 +7163,10 @@ CREATE TRIGGER customer_reminders AFTER UPDATE OF email, phone, reminder_channel
 	EXECUTE FUNCTION protector_internal.customer_reminders();
 
 -- (a new booking's: fired by its AFTER INSERT trigger, src/booking_followups.c)
-CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id ON protector.bookings
+-- (service_id, party_size and total_price: set_booking_price() may confirm
+-- a booking whose deposit a new price leaves paid)
+CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id, service_id, party_size, total_price
+	ON protector.bookings
 	FOR EACH ROW WHEN ((OLD.status = 'confirmed' OR NEW.status = 'confirmed')
 					   AND (OLD.status, OLD.during, OLD.customer_id) IS DISTINCT FROM (NEW.status, NEW.during, NEW.customer_id)
 					   AND NOT protector_internal.restoring())
@@ -7709,18 +7727,27 @@ COMMENT ON FUNCTION protector_internal.payment_effect(protector.payment_kind, pr
 'What a payment row adds to paid less refunded: a succeeded payment its amount, a pending or succeeded refund minus its amount';
 REVOKE ALL ON FUNCTION protector_internal.payment_effect(protector.payment_kind, protector.payment_status, numeric) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION protector_internal.permit(p_id uuid, p_action text)
+
+-- set_booking_price() also keeps the deposit within a total the update sets
+DROP TRIGGER set_booking_price ON protector.bookings;
+CREATE TRIGGER set_booking_price BEFORE UPDATE OF service_id, party_size, total_price ON protector.bookings
+	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size
+					   OR NEW.total_price IS DISTINCT FROM OLD.total_price)
+	EXECUTE FUNCTION protector_internal.set_booking_price();
+
+CREATE OR REPLACE FUNCTION protector_internal.permit(p_table regclass, p_id uuid, p_action text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'protector_permit'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION protector_internal.permit(uuid, text) IS
-'For an RPC''s trusted branch: a permit for p_action on the row for this transaction; 42501 for anyone else';
+COMMENT ON FUNCTION protector_internal.permit(regclass, uuid, text) IS
+'For an RPC''s trusted branch: a permit for p_action on the row of p_table for this transaction; 42501 for anyone else';
 
-CREATE OR REPLACE FUNCTION protector_internal.require_permit(p_id uuid, p_action text)
+CREATE OR REPLACE FUNCTION protector_internal.require_permit(p_table regclass, p_id uuid, p_action text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'protector_require_permit'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION protector_internal.require_permit(uuid, text) IS
-'For SECURITY DEFINER helpers: 42501 unless this transaction authorized p_action on the row (authorize_row, permit)';
-REVOKE ALL ON FUNCTION protector_internal.permit(uuid, text), protector_internal.require_permit(uuid, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION protector_internal.permit(uuid, text) TO service_role;
+COMMENT ON FUNCTION protector_internal.require_permit(regclass, uuid, text) IS
+'For SECURITY DEFINER helpers: 42501 unless this transaction authorized p_action on the row of p_table for the requester (authorize_row, permit)';
+REVOKE ALL ON FUNCTION protector_internal.permit(regclass, uuid, text), protector_internal.require_permit(regclass, uuid, text)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.permit(regclass, uuid, text) TO service_role;

@@ -26,6 +26,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -564,27 +565,29 @@ row_plans_for(Oid relid)
 /*
  * A SECURITY DEFINER helper runs as protector's owner and cannot tell who
  * called it: protector_caller_is_trusted() is true inside it for anyone.
- * So the RPC that authorized the request leaves a permit for the row and
- * the action (authorize_row() does on success; permit() in an RPC's
- * trusted branch), and the helper requires one (require_permit()).
- * A permit is the requester's (the role that made the request and its
- * JWT's user) and lasts until the transaction ends; a backend keeps the
- * last MAX_PERMITS.
+ * So the RPC that authorized the request leaves a permit for the row of
+ * its table and the action (authorize_row() does on success; permit() in
+ * an RPC's trusted branch), and the helper requires one
+ * (require_permit()).  A permit is the requester's (the role that made
+ * the request and its JWT's user); it goes with the subtransaction that
+ * gave it when that is rolled back, and with the transaction at its end.
+ * A backend keeps the last MAX_PERMITS.
  */
 #define MAX_PERMITS 32
 
 typedef struct Permit
 {
+	Oid			relid;
 	pg_uuid_t	row;
 	const Capability *cap;
 	Oid			requester;		/* the role that made the request */
 	bool		has_user;		/* ... and its JWT's user, if any */
 	pg_uuid_t	user;
+	SubTransactionId subid;		/* given in this subtransaction */
 } Permit;
 
 static Permit permits[MAX_PERMITS];
 static int	npermits = 0;
-static int	next_permit = 0;
 static LocalTransactionId permits_lxid = InvalidLocalTransactionId;
 
 /* a new transaction starts without permits */
@@ -594,46 +597,73 @@ forget_old_permits(void)
 	if (permits_lxid != MyProc->lxid)
 	{
 		npermits = 0;
-		next_permit = 0;
 		permits_lxid = MyProc->lxid;
 	}
 }
 
-/* a permit for the row and action, for whoever is asking now */
+/* a rolled-back subtransaction takes its permits (and its children's) along */
+static void
+permits_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	int			kept = 0;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB || permits_lxid != MyProc->lxid)
+		return;
+	for (int i = 0; i < npermits; i++)
+	{
+		if (permits[i].subid < mySubid)
+			permits[kept++] = permits[i];
+	}
+	npermits = kept;
+}
+
+/* a permit for the table's row and the action, for whoever is asking now */
 static Permit
-permit_for(const pg_uuid_t *row, const Capability *cap)
+permit_for(Oid relid, const pg_uuid_t *row, const Capability *cap)
 {
 	Permit		p = {0};
 
+	p.relid = relid;
 	p.row = *row;
 	p.cap = cap;
 	p.requester = GetOuterUserId();
 	p.has_user = protector_get_current_user_id(&p.user);
+	p.subid = GetCurrentSubTransactionId();
 	return p;
 }
 
 static void
-grant_permit(const pg_uuid_t *row, const Capability *cap)
+grant_permit(Oid relid, const pg_uuid_t *row, const Capability *cap)
 {
+	static bool registered = false;
+
+	if (!registered)
+	{
+		RegisterSubXactCallback(permits_subxact_callback, NULL);
+		registered = true;
+	}
 	forget_old_permits();
-	permits[next_permit] = permit_for(row, cap);
-	next_permit = (next_permit + 1) % MAX_PERMITS;
-	if (npermits < MAX_PERMITS)
-		npermits++;
+	if (npermits == MAX_PERMITS)
+	{
+		memmove(&permits[0], &permits[1], sizeof(Permit) * (MAX_PERMITS - 1));
+		npermits--;
+	}
+	permits[npermits++] = permit_for(relid, row, cap);
 }
 
 /* (a transaction that switches roles or users does not carry permits over) */
 static bool
-has_permit(const pg_uuid_t *row, const Capability *cap)
+has_permit(Oid relid, const pg_uuid_t *row, const Capability *cap)
 {
-	Permit		wanted = permit_for(row, cap);
+	Permit		wanted = permit_for(relid, row, cap);
 
 	forget_old_permits();
 	for (int i = 0; i < npermits; i++)
 	{
 		const Permit *p = &permits[i];
 
-		if (p->cap == wanted.cap && p->requester == wanted.requester &&
+		if (p->relid == wanted.relid && p->cap == wanted.cap && p->requester == wanted.requester &&
 			memcmp(&p->row, &wanted.row, UUID_LEN) == 0 && p->has_user == wanted.has_user &&
 			(!p->has_user || memcmp(&p->user, &wanted.user, UUID_LEN) == 0))
 			return true;
@@ -642,7 +672,8 @@ has_permit(const pg_uuid_t *row, const Capability *cap)
 }
 
 /*
- * protector_internal.permit(p_id uuid, p_action text) returns void
+ * protector_internal.permit(p_table regclass, p_id uuid, p_action text)
+ * returns void
  *
  * For an RPC's trusted branch (the widget's functions as protector's
  * owner, a role that bypasses RLS): a permit for p_action on the row.
@@ -652,32 +683,36 @@ PG_FUNCTION_INFO_V1(protector_permit);
 Datum
 protector_permit(PG_FUNCTION_ARGS)
 {
-	const Capability *cap = capability_arg(fcinfo, 1, "p_action");
+	const Capability *cap = capability_arg(fcinfo, 2, "p_action");
 
-	protector_require_arg(fcinfo, 0, "p_id");
+	protector_require_arg(fcinfo, 0, "p_table");
+	protector_require_arg(fcinfo, 1, "p_id");
 	if (!protector_caller_is_trusted())
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_FORBIDDEN),
 				 errmsg("only protector's own functions and trusted roles give permits"),
 				 errhint("authorize_row() gives one for a row the caller may act on.")));
-	grant_permit(PG_GETARG_UUID_P(0), cap);
+	grant_permit(PG_GETARG_OID(0), PG_GETARG_UUID_P(1), cap);
 	PG_RETURN_VOID();
 }
 
 /*
- * protector_internal.require_permit(p_id uuid, p_action text) returns void
+ * protector_internal.require_permit(p_table regclass, p_id uuid, p_action
+ * text) returns void
  *
  * For SECURITY DEFINER helpers: 42501 unless this transaction authorized
- * p_action on the row (authorize_row(), permit()).
+ * p_action on the row of p_table for the requester (authorize_row(),
+ * permit()).
  */
 PG_FUNCTION_INFO_V1(protector_require_permit);
 Datum
 protector_require_permit(PG_FUNCTION_ARGS)
 {
-	const Capability *cap = capability_arg(fcinfo, 1, "p_action");
+	const Capability *cap = capability_arg(fcinfo, 2, "p_action");
 
-	protector_require_arg(fcinfo, 0, "p_id");
-	if (!has_permit(PG_GETARG_UUID_P(0), cap))
+	protector_require_arg(fcinfo, 0, "p_table");
+	protector_require_arg(fcinfo, 1, "p_id");
+	if (!has_permit(PG_GETARG_OID(0), PG_GETARG_UUID_P(1), cap))
 		refuse(cap);
 	PG_RETURN_VOID();
 }
@@ -776,7 +811,7 @@ protector_authorize_row(PG_FUNCTION_ARGS)
 		!(customer_may && has_customer && array_has_uuid(own_customer_ids(), &customer)))
 		refuse(cap);
 	if (cap != NULL)
-		grant_permit(DatumGetUUIDP(id), cap);
+		grant_permit(PG_GETARG_OID(0), DatumGetUUIDP(id), cap);
 
 	if (lock)
 		lock_row(plans, PG_GETARG_OID(0), id, entity);

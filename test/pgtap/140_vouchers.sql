@@ -5,7 +5,7 @@
 -- do what by the capability map.  Every figure is computed by hand in the
 -- comment beside it.  Concurrency: test/concurrency/redemptions.sh.
 BEGIN;
-SELECT plan(73);
+SELECT plan(76);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_finance', 'g_operator', 'g_viewer',
 														'g_customer', 'g_other']) u;
@@ -285,12 +285,28 @@ SELECT throws_ok(format($$INSERT INTO protector.bookings (organization_id, venue
 SELECT throws_ok(format($$SELECT protector_internal.pay_with_voucher(%L, %L)$$, pg_temp.id('b_fix'), pg_temp.code('gift_dee')),
 	'42501', 'your role may not pay bookings with gift vouchers',
 	'the helper called directly pays no booking the caller may not (a booking of another customer)');
-SELECT throws_ok(format($$SELECT protector_internal.permit(%L, 'vouchers.redeem')$$, pg_temp.id('b_fix')),
+SELECT throws_ok(format($$SELECT protector_internal.permit('protector.bookings', %L, 'vouchers.redeem')$$, pg_temp.id('b_fix')),
 	'42501', NULL, 'nor does a signed-in caller give themselves a permit');
 SELECT tests.authenticate_as('g_other');
 SELECT throws_ok(format($$SELECT protector_internal.pay_with_voucher(%L, %L)$$, pg_temp.id('b_dee'), pg_temp.code('gift_dee')),
 	'42501', 'your role may not pay bookings with gift vouchers',
 	'a permit is its requester''s: another user in the same transaction gets none (the customer was authorized for this booking)');
+-- ... of one table's row: authorizing a venue of theirs that has a
+-- booking's id gives no permit for the booking
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES (pg_temp.id('b_fix'), '0b140000-0000-4000-8000-000000000000', 'Same id', 'UTC');
+SELECT protector_internal.authorize_row('protector.venues', pg_temp.id('b_fix'), 'vouchers.redeem', 'venue') \g /dev/null
+SELECT throws_ok(format($$SELECT protector_internal.pay_with_voucher(%L, %L)$$, pg_temp.id('b_fix'), pg_temp.code('gift_dee')),
+	'42501', 'your role may not pay bookings with gift vouchers', 'a permit is for a row of one table');
+-- ... and goes with a rolled-back subtransaction
+SAVEPOINT permit;
+SELECT protector_internal.authorize_row('protector.bookings', pg_temp.id('b_other'), 'vouchers.redeem', 'booking') \g /dev/null
+ROLLBACK TO SAVEPOINT permit;
+SELECT throws_ok(format($$SELECT protector_internal.pay_with_voucher(%L, %L)$$, pg_temp.id('b_other'), pg_temp.code('gift_dee')),
+	'42501', 'your role may not pay bookings with gift vouchers', 'a permit given in a rolled-back subtransaction is gone');
+SELECT protector_internal.authorize_row('protector.bookings', pg_temp.id('b_other'), 'vouchers.redeem', 'booking') \g /dev/null
+SELECT throws_ok(format($$SELECT protector_internal.pay_with_voucher(%L, %L)$$, pg_temp.id('b_other'), pg_temp.code('gift_dee')),
+	'P0002', 'voucher not found', '... and one kept lets the helper go on (to a voucher of another organization: not found)');
 SELECT tests.authenticate_as('g_customer');
 SELECT tests.clear_authentication();
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,

@@ -5,7 +5,7 @@
 -- burned.  Every figure is computed by hand beside it.  The race of a
 -- deleted payment with a concurrent one: test/concurrency/payments.sh.
 BEGIN;
-SELECT plan(14);
+SELECT plan(19);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_owner', 'e_admin', 'e_manager', 'e_finance', 'e_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -15,6 +15,8 @@ SELECT '0a230000-0000-4000-8000-000000000000', tests.get_supabase_uid('e_' || r)
 FROM unnest(ARRAY['owner', 'admin', 'manager', 'finance', 'operator']) r;
 INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
 	('0a230000-0000-4000-8000-0000000000a1', '0a230000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0a230000-0000-4000-8000-00000000c001', '0a230000-0000-4000-8000-000000000000', 'Rita Reminded', 'rita@example.com');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
 								price, price_per_person, settings) VALUES
 	('0a230000-0000-4000-8000-0000000005a1', '0a230000-0000-4000-8000-000000000000', '0a230000-0000-4000-8000-0000000000a1',
@@ -76,6 +78,38 @@ SELECT tests.authenticate_as('e_finance');
 SELECT results_eq($$SELECT r ->> 'booking_status', (r ->> 'balance_due')::numeric
 					FROM protector.record_payment(pg_temp.id('deposit'), 10, 'stripe', 'pi_e2') r$$,
 	$$VALUES ('confirmed', 0.00)$$, 'paying the 10 confirms it, 10 - 10 = 0 due (expire_holds no longer cancels it)');
+
+-- ... whatever sets the new total: a direct service change confirms a
+-- booking already paid its new deposit, and its reminders follow
+SELECT tests.authenticate_as('e_operator');
+INSERT INTO r SELECT 'deposit2', protector.create_booking('0a230000-0000-4000-8000-0000000005a2',
+	'0a230000-0000-4000-8000-00000000c001', pg_temp.t(20), 4);
+SELECT tests.authenticate_as('e_finance');
+SELECT protector.record_payment(pg_temp.id('deposit2'), 20, 'stripe', 'pi_e3') \g /dev/null
+SELECT tests.clear_authentication();
+UPDATE protector.bookings SET service_id = '0a230000-0000-4000-8000-0000000005a3' WHERE id = pg_temp.id('deposit2');
+SELECT results_eq($$SELECT b.status::text, b.deposit_amount, (SELECT count(*) FROM protector.booking_reminders x WHERE x.booking_id = b.id)
+					FROM protector.bookings b WHERE b.id = pg_temp.id('deposit2')$$,
+	$$VALUES ('confirmed', 10.00, 2::bigint)$$,
+	'paid 20 of a deposit of 50, moved to a service of 10: deposit min(50, 10) = 10, confirmed, its 2 reminders (1440 and 60 minutes) made');
+-- ... and a total set by hand: 120 set to 40 under a deposit of 50
+SELECT tests.authenticate_as('e_operator');
+INSERT INTO r SELECT 'deposit3', protector.create_booking('0a230000-0000-4000-8000-0000000005a2', NULL, pg_temp.t(22), 4);
+SELECT tests.authenticate_as('e_owner');
+UPDATE protector.bookings SET total_price = 40 WHERE id = pg_temp.id('deposit3');
+SELECT is((SELECT deposit_amount FROM protector.bookings WHERE id = pg_temp.id('deposit3')), 40.00,
+	'an owner setting the total to 40 leaves a deposit of min(50, 40) = 40');
+SELECT tests.authenticate_as('e_finance');
+SELECT is(protector.record_payment(pg_temp.id('deposit3'), 40, 'stripe', 'pi_e4') ->> 'booking_status', 'confirmed',
+	'paying the 40 confirms it');
+
+-- a refund's webhook retried answers with the refund (its check would
+-- count the refund it recorded the first time)
+SELECT tests.authenticate_as('e_finance');
+SELECT protector.record_payment(pg_temp.id('deposit3'), 40, 'stripe', 're_e4', 'refund') \g /dev/null
+SELECT is((protector.record_payment(pg_temp.id('deposit3'), 40, 'stripe', 're_e4', 'refund') ->> 'replayed')::boolean, true,
+	'refund 40 of 40 paid, the same webhook again: replayed, not "a refund cannot exceed what was paid"');
+SELECT is((SELECT count(*) FROM protector.payments WHERE provider_reference = 're_e4'), 1::bigint, '... one refund');
 
 -- gift vouchers keep their currency once used ------------------------------
 SELECT tests.authenticate_as('e_manager');
