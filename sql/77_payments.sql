@@ -162,6 +162,15 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN v_row;			-- the foreign key says what is wrong (or the booking is being deleted)
 	END IF;
+	-- the same provider event, committed by a concurrent call while this
+	-- one waited for the lock: its unique key turns this insert into a
+	-- replay (record_payment's ON CONFLICT), nothing to check
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND NEW.provider_reference IS NOT NULL AND EXISTS (
+			SELECT FROM protector.payments p
+			WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.provider OPERATOR(pg_catalog.=) NEW.provider
+			  AND p.provider_reference OPERATOR(pg_catalog.=) NEW.provider_reference) THEN
+		RETURN NEW;
+	END IF;
 	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.currency OPERATOR(pg_catalog.<>) v_currency THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('a payment in %s for a booking in %s', NEW.currency, v_currency),

@@ -6,6 +6,7 @@
 # sees the other payment.  Then the same race against a mutant whose
 # deletion does not lock the booking first: it must be caught (its
 # amount_paid drops the concurrent payment), or the test proves nothing.
+# A refund's webhook delivered twice at once is one refund and a replay.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 
@@ -63,6 +64,33 @@ for n in 1 2 3; do
 	fi
 done
 
+# a refund's webhook delivered twice at once: the second call waits for
+# the booking's lock, then must answer with the first's refund (replayed),
+# not count it against itself ("a refund cannot exceed what was paid")
+booking=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size)
+VALUES ('0f230000-0000-4000-8000-000000000000', '0f230000-0000-4000-8000-0000000000f1', '0f230000-0000-4000-8000-0000000005f1',
+		tstzrange(date_trunc('day', now()) + interval '3 days', date_trunc('day', now()) + interval '3 days 1 hour'), 1)
+RETURNING id;
+SQL
+)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT pay('$booking', 45, 'pi_r')" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL &
+BEGIN;
+SELECT protector.record_payment('$booking', 45, 'stripe', 're_r', 'refund');
+SELECT pg_sleep(2);
+COMMIT;
+SQL
+first=$!
+sleep 0.7
+second=$(psql -X -A -t -q -d "$DB" -c "SELECT protector.record_payment('$booking', 45, 'stripe', 're_r', 'refund') ->> 'replayed'" 2>&1 || true)
+wait $first
+rows=$(psql -X -A -t -q -d "$DB" -c "SELECT count(*) FROM protector.payments WHERE provider_reference = 're_r'")
+if [ "$second" != "true" ] || [ "$rows" != "1" ]; then
+	echo "a refund webhook delivered twice at once: the second call answered \"$second\" with $rows refund rows, expected a replay of one"
+	fail=1
+fi
+
 # the mutant: deletions no longer pass check_payment (which locks the
 # booking before anything is summed)
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
@@ -78,6 +106,6 @@ if [ "$got" = "20.00 20.00" ]; then
 fi
 
 if [ $fail -eq 0 ]; then
-	echo "payments: a deletion racing a payment leaves amount_paid = the ledger (3 rounds); the unlocked mutant is caught ($got)"
+	echo "payments: a deletion racing a payment leaves amount_paid = the ledger (3 rounds); a refund webhook twice at once is one refund and a replay; the unlocked mutant is caught ($got)"
 fi
 exit $fail
