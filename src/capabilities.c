@@ -671,6 +671,19 @@ has_permit(Oid relid, const pg_uuid_t *row, const Capability *cap)
 	return false;
 }
 
+/* permit()'s and require_permit()'s arguments: the table, the row, the action */
+static const Capability *
+permit_args(FunctionCallInfo fcinfo, Oid *relid, pg_uuid_t **row)
+{
+	const Capability *cap = capability_arg(fcinfo, 2, "p_action");
+
+	protector_require_arg(fcinfo, 0, "p_table");
+	protector_require_arg(fcinfo, 1, "p_id");
+	*relid = PG_GETARG_OID(0);
+	*row = PG_GETARG_UUID_P(1);
+	return cap;
+}
+
 /*
  * protector_internal.permit(p_table regclass, p_id uuid, p_action text)
  * returns void
@@ -683,16 +696,16 @@ PG_FUNCTION_INFO_V1(protector_permit);
 Datum
 protector_permit(PG_FUNCTION_ARGS)
 {
-	const Capability *cap = capability_arg(fcinfo, 2, "p_action");
+	Oid			relid;
+	pg_uuid_t  *row;
+	const Capability *cap = permit_args(fcinfo, &relid, &row);
 
-	protector_require_arg(fcinfo, 0, "p_table");
-	protector_require_arg(fcinfo, 1, "p_id");
 	if (!protector_caller_is_trusted())
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_FORBIDDEN),
 				 errmsg("only protector's own functions and trusted roles give permits"),
 				 errhint("authorize_row() gives one for a row the caller may act on.")));
-	grant_permit(PG_GETARG_OID(0), PG_GETARG_UUID_P(1), cap);
+	grant_permit(relid, row, cap);
 	PG_RETURN_VOID();
 }
 
@@ -708,11 +721,11 @@ PG_FUNCTION_INFO_V1(protector_require_permit);
 Datum
 protector_require_permit(PG_FUNCTION_ARGS)
 {
-	const Capability *cap = capability_arg(fcinfo, 2, "p_action");
+	Oid			relid;
+	pg_uuid_t  *row;
+	const Capability *cap = permit_args(fcinfo, &relid, &row);
 
-	protector_require_arg(fcinfo, 0, "p_table");
-	protector_require_arg(fcinfo, 1, "p_id");
-	if (!has_permit(PG_GETARG_OID(0), PG_GETARG_UUID_P(1), cap))
+	if (!has_permit(relid, row, cap))
 		refuse(cap);
 	PG_RETURN_VOID();
 }
