@@ -475,16 +475,8 @@ audit_table_for(Relation rel, Trigger *trigger)
 
 /*
  * One column's value in the audit row, as to_jsonb() writes it: the
- * converters by the column's kind (audit_build_table), then the push.
+ * converters by the column's kind (audit_build_table), then the value.
  */
-static void
-string_value(JsonbValue *v, char *str, int len)
-{
-	v->type = jbvString;
-	v->val.string.val = str;
-	v->val.string.len = len;
-}
-
 static void
 integer_value(JsonbValue *v, Oid basetype, Datum value)
 {
@@ -510,7 +502,7 @@ numeric_value(JsonbValue *v, Datum value)
 		/* JSON has no NaN or Infinity: to_jsonb makes them strings */
 		char	   *str = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
 
-		string_value(v, str, strlen(str));
+		protector_jsonb_string(v, str, strlen(str));
 		return;
 	}
 	v->type = jbvNumeric;
@@ -523,7 +515,7 @@ datetime_value(JsonbValue *v, Oid basetype, Datum value)
 	char		buf[MAXDATELEN + 1];
 
 	JsonEncodeDateTime(buf, value, basetype, NULL);
-	string_value(v, pstrdup(buf), strlen(buf));
+	protector_jsonb_string(v, pstrdup(buf), strlen(buf));
 }
 
 /* a jsonb column's value, or to_jsonb() of a value of another type */
@@ -549,52 +541,52 @@ jsonb_value(JsonbValue *v, AuditColumn *col, Datum value)
 }
 
 static void
-audit_push_value(JsonbParseState **state, AuditColumn *col, Datum value, bool isnull)
+audit_value(JsonbValue *v, AuditColumn *col, Datum value, bool isnull)
 {
-	JsonbValue	v;
-
 	if (isnull)
-		v.type = jbvNull;
-	else if (col->masked)
-		string_value(&v, AUDIT_MASK_TEXT, strlen(AUDIT_MASK_TEXT));
-	else
 	{
-		switch (col->kind)
-		{
-			case AV_TEXT:
-				{
-					text	   *t = DatumGetTextPP(value);
-
-					string_value(&v, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-					break;
-				}
-			case AV_OUTPUT:
-				{
-					char	   *str = OutputFunctionCall(&col->func, value);
-
-					string_value(&v, str, strlen(str));
-					break;
-				}
-			case AV_BOOL:
-				v.type = jbvBool;
-				v.val.boolean = DatumGetBool(value);
-				break;
-			case AV_INTEGER:
-				integer_value(&v, col->basetype, value);
-				break;
-			case AV_NUMERIC:
-				numeric_value(&v, value);
-				break;
-			case AV_DATETIME:
-				datetime_value(&v, col->basetype, value);
-				break;
-			case AV_JSONB:
-			case AV_TO_JSONB:
-				jsonb_value(&v, col, value);
-				break;
-		}
+		v->type = jbvNull;
+		return;
 	}
-	pushJsonbValue(state, WJB_VALUE, &v);
+	if (col->masked)
+	{
+		protector_jsonb_string(v, AUDIT_MASK_TEXT, strlen(AUDIT_MASK_TEXT));
+		return;
+	}
+	switch (col->kind)
+	{
+		case AV_TEXT:
+			{
+				text	   *t = DatumGetTextPP(value);
+
+				protector_jsonb_string(v, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+				break;
+			}
+		case AV_OUTPUT:
+			{
+				char	   *str = OutputFunctionCall(&col->func, value);
+
+				protector_jsonb_string(v, str, strlen(str));
+				break;
+			}
+		case AV_BOOL:
+			v->type = jbvBool;
+			v->val.boolean = DatumGetBool(value);
+			break;
+		case AV_INTEGER:
+			integer_value(v, col->basetype, value);
+			break;
+		case AV_NUMERIC:
+			numeric_value(v, value);
+			break;
+		case AV_DATETIME:
+			datetime_value(v, col->basetype, value);
+			break;
+		case AV_JSONB:
+		case AV_TO_JSONB:
+			jsonb_value(v, col, value);
+			break;
+	}
 }
 
 static Jsonb *
@@ -607,13 +599,10 @@ audit_row_jsonb(AuditTable *entry, const Datum *values, const bool *nulls)
 	for (int c = 0; c < entry->ncolumns; c++)
 	{
 		AuditColumn *col = &entry->columns[entry->json_order[c]];
-		JsonbValue	k;
+		JsonbValue	v;
 
-		k.type = jbvString;
-		k.val.string.val = col->name;
-		k.val.string.len = col->namelen;
-		pushJsonbValue(&state, WJB_KEY, &k);
-		audit_push_value(&state, col, values[col->attnum - 1], nulls[col->attnum - 1]);
+		audit_value(&v, col, values[col->attnum - 1], nulls[col->attnum - 1]);
+		protector_push_member(&state, col->name, col->namelen, &v);
 	}
 	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(result);

@@ -99,9 +99,7 @@ local_text(JsonbValue *out, const TimestampTz *ts, const char *tzname, const cha
 	local = DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum(tzname),
 								TimestampTzGetDatum(*ts));
 	t = DatumGetTextPP(DirectFunctionCall2(timestamp_to_char, local, CStringGetTextDatum(format)));
-	out->type = jbvString;
-	out->val.string.val = VARDATA_ANY(t);
-	out->val.string.len = VARSIZE_ANY_EXHDR(t);
+	protector_jsonb_string(out, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
 /*
@@ -133,14 +131,6 @@ range_sides(Datum during, bool isnull, const TimestampTz **start, const Timestam
 		*start = &bounds[0];
 	if (!to.infinite)
 		*end = &bounds[1];
-}
-
-static void
-string_value(JsonbValue *out, const char *s)
-{
-	out->type = jbvString;
-	out->val.string.val = (char *) s;
-	out->val.string.len = strlen(s);
 }
 
 /* jsonb's key order: shorter first, then bytewise */
@@ -234,7 +224,7 @@ shape_keys(ShapeKey *keys, HeapTupleHeader row, FunctionCallInfo fcinfo)
 	keys[n].key = "end";
 	local_text(&keys[n++].value, end, "UTC", "YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"");
 	keys[n].key = "timezone";
-	string_value(&keys[n++].value, tzname);
+	protector_jsonb_string(&keys[n++].value, tzname, strlen(tzname));
 	keys[n].key = "local_start";
 	local_text(&keys[n++].value, start, tzname, "YYYY-MM-DD\"T\"HH24:MI:SS");
 	keys[n].key = "local_end";
@@ -248,17 +238,6 @@ shape_keys(ShapeKey *keys, HeapTupleHeader row, FunctionCallInfo fcinfo)
 	Assert(n <= SHAPE_MAX_EXTRA);
 	qsort(keys, n, sizeof(ShapeKey), compare_shape_keys);
 	return n;
-}
-
-static void
-push_key(JsonbParseState **state, const char *key, int len)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = len;
-	(void) pushJsonbValue(state, WJB_KEY, &k);
 }
 
 /*
@@ -306,8 +285,7 @@ protector_booking_shape(PG_FUNCTION_ARGS)
 
 			if (cmp > 0)
 				break;
-			push_key(&state, keys[next].key, strlen(keys[next].key));
-			(void) pushJsonbValue(&state, WJB_VALUE, &keys[next].value);
+			protector_push_member(&state, keys[next].key, strlen(keys[next].key), &keys[next].value);
 			next++;
 			replaced = (cmp == 0);
 		}
@@ -315,13 +293,11 @@ protector_booking_shape(PG_FUNCTION_ARGS)
 		Assert(token == WJB_VALUE);
 		if (replaced)
 			continue;
-		push_key(&state, key, len);
-		(void) pushJsonbValue(&state, WJB_VALUE, &v);
+		protector_push_member(&state, key, len, &v);
 	}
 	for (; next < nkeys; next++)
 	{
-		push_key(&state, keys[next].key, strlen(keys[next].key));
-		(void) pushJsonbValue(&state, WJB_VALUE, &keys[next].value);
+		protector_push_member(&state, keys[next].key, strlen(keys[next].key), &keys[next].value);
 	}
 	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(result));

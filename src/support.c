@@ -135,6 +135,24 @@ protector_column_required(Relation rel, const char *name, Oid typid)
 	return attnum;
 }
 
+void
+protector_jsonb_string(JsonbValue *v, const char *s, int len)
+{
+	v->type = jbvString;
+	v->val.string.val = (char *) s;
+	v->val.string.len = len;
+}
+
+void
+protector_push_member(JsonbParseState **state, const char *key, int keylen, JsonbValue *value)
+{
+	JsonbValue	k;
+
+	protector_jsonb_string(&k, key, keylen);
+	(void) pushJsonbValue(state, WJB_KEY, &k);
+	(void) pushJsonbValue(state, WJB_VALUE, value);
+}
+
 char *
 protector_value_text(Oid type, Datum value)
 {

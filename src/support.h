@@ -16,6 +16,7 @@
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "utils/inval.h"
+#include "utils/jsonb.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
 #include "utils/tuplestore.h"
@@ -97,6 +98,12 @@ extern char *protector_value_text(Oid type, Datum value);
 
 /* the relid of protector's table name, beside rel in its schema */
 extern Oid	protector_sibling_relid(Relation rel, const char *name);
+
+/* a JSON string of len bytes at s (not copied) */
+extern void protector_jsonb_string(JsonbValue *v, const char *s, int len);
+/* key: value into the jsonb object being built */
+extern void protector_push_member(JsonbParseState **state, const char *key, int keylen,
+								  JsonbValue *value);
 
 /*
  * Calls func(arg, relid) on every relcache invalidation from now on: once

@@ -240,32 +240,17 @@ write_review_task(Relation bookings, const NewBooking *b, const ServiceFacts *fa
 	protector_announce_insert(rel, b->organization_id, &task_id, status_text);
 }
 
-/* key: value into the object being built */
-static void
-push_member(JsonbParseState **state, const char *key, JsonbValue *value)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &k);
-	pushJsonbValue(state, WJB_VALUE, value);
-}
-
 /* key: a string, or null for NULL */
 static void
 push_text(JsonbParseState **state, const char *key, const char *value)
 {
 	JsonbValue	v;
 
-	v.type = value == NULL ? jbvNull : jbvString;
-	if (value != NULL)
-	{
-		v.val.string.val = (char *) value;
-		v.val.string.len = strlen(value);
-	}
-	push_member(state, key, &v);
+	if (value == NULL)
+		v.type = jbvNull;
+	else
+		protector_jsonb_string(&v, value, strlen(value));
+	protector_push_member(state, key, strlen(key), &v);
 }
 
 /* a timestamp as JSON writes it (to_jsonb: "2031-01-06T10:00:00+00:00") */
@@ -296,7 +281,7 @@ desk_payload(const NewBooking *b, const ServiceFacts *facts)
 	push_text(&state, "status", b->status);
 	v.type = jbvNumeric;
 	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(b->party_size)));
-	push_member(&state, "party_size", &v);
+	protector_push_member(&state, "party_size", strlen("party_size"), &v);
 	push_text(&state, "confirm_by", b->no_hold ? NULL : json_timestamptz(b->hold_expires_at));
 	object = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	return JsonbPGetDatum(JsonbValueToJsonb(object));
