@@ -2,7 +2,7 @@
 -- follow the organization, and the payments ledger deciding what is paid.
 -- Every figure is computed by hand in the comment beside it.
 BEGIN;
-SELECT plan(55);
+SELECT plan(61);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_manager', 'm_finance', 'm_operator', 'm_other']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -35,6 +35,17 @@ SELECT is((SELECT currency FROM protector.services WHERE id = '0a130000-0000-400
 	'a service inserted without a currency is in its organization''s (EUR, not USD)');
 
 -- prices: price + price_per_person x party_size
+-- the formula itself (C): 20 + 25 x 4 = 120; 0.005 + 0.001 x 3 = 0.008 (no
+-- rounding, scale kept); 0 + 0 x 1 = 0; NULL anywhere is NULL (STRICT, as
+-- the SQL expression); an overflow is numeric's own 22003
+SELECT is(protector.booking_total(20, 25, 4), 120::numeric, 'booking_total(20, 25, 4) = 20 + 25 x 4 = 120');
+SELECT is(protector.booking_total(0.005, 0.001, 3)::text, '0.008', 'booking_total(0.005, 0.001, 3) = 0.008, scale kept');
+SELECT is(protector.booking_total(40, 15, 0)::text, '40', 'booking_total(40, 15, 0) = 40 + 15 x 0 = 40');
+SELECT ok(protector.booking_total(NULL, 1, 1) IS NULL AND protector.booking_total(1, NULL, 1) IS NULL
+	AND protector.booking_total(1, 1, NULL) IS NULL, 'booking_total of a NULL is NULL');
+SELECT throws_ok($$SELECT protector.booking_total(1, 9e131071, 10)$$, '22003', NULL,
+	'booking_total: an overflow is numeric''s "value overflows numeric format"');
+SELECT is(protector.booking_total(-5, 2.5, 2), 0.0, 'booking_total(-5, 2.5, 2) = -5 + 2.5 x 2 = 0.0 (the formula; prices are checked elsewhere)');
 SELECT tests.authenticate_as_anon();
 SELECT is((SELECT (protector.create_widget_booking(key, '0a130000-0000-4000-8000-0000000005a1', 'Wendy Widget',
 			'wendy@example.com', NULL, pg_temp.t(9), 3) ->> 'total_price')::numeric FROM k),
