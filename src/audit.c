@@ -25,7 +25,7 @@
  * the audit row is inserted into the heap and its indexes directly, after
  * audit_log's constraints, as logical replication's apply does
  * (direct_insert.c), instead of planning and executing an INSERT per row.
- * Values convert exactly as to_jsonb() converts them.
+ * Values convert exactly as to_jsonb() converts them (row_jsonb.c).
  *
  * src/audit.c
  *
@@ -50,23 +50,18 @@
 #include "direct_insert.h"
 #include "fmgr.h"
 #include "identity.h"
+#include "row_jsonb.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "parser/parse_coerce.h"
 #include "parser/scansup.h"
 #include "support.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/datetime.h"
 #include "utils/datum.h"
-#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
@@ -75,32 +70,14 @@
 
 #define AUDIT_MASK_TEXT "[masked]"
 
-/* how one column's value becomes jsonb (the categories of to_jsonb) */
-typedef enum AuditValueKind
-{
-	AV_TEXT,					/* text, varchar, bpchar: the string itself */
-	AV_OUTPUT,					/* a string from the type's output function */
-	AV_BOOL,
-	AV_INTEGER,					/* int2, int4, int8 */
-	AV_NUMERIC,
-	AV_DATETIME,				/* date, timestamp, timestamptz: ISO 8601 */
-	AV_JSONB,
-	AV_TO_JSONB					/* anything else: to_jsonb() itself */
-} AuditValueKind;
-
 typedef struct AuditColumn
 {
-	AttrNumber	attnum;
-	char	   *name;
-	int			namelen;
+	JsonbColumn json;			/* its name, and how its value converts */
 	Datum		name_text;		/* for changed_columns */
-	AuditValueKind kind;
-	Oid			basetype;
 	int16		typlen;
 	bool		typbyval;
 	bool		masked;
 	bool		is_updated_at;	/* a change here alone is no change */
-	FmgrInfo	func;			/* output function, or to_jsonb */
 } AuditColumn;
 
 typedef struct AuditKey
@@ -226,61 +203,6 @@ audit_load_target(void)
 	audit_log_target_valid = true;
 }
 
-/* the to_jsonb category of a (base) type */
-static AuditValueKind
-audit_value_kind(Oid basetype)
-{
-	Oid			castfunc;
-
-	switch (basetype)
-	{
-		case TEXTOID:
-		case VARCHAROID:
-		case BPCHAROID:
-			return AV_TEXT;
-		case BOOLOID:
-			return AV_BOOL;
-		case INT2OID:
-		case INT4OID:
-		case INT8OID:
-			return AV_INTEGER;
-		case NUMERICOID:
-			return AV_NUMERIC;
-		case DATEOID:
-		case TIMESTAMPOID:
-		case TIMESTAMPTZOID:
-			return AV_DATETIME;
-		case JSONBOID:
-			return AV_JSONB;
-		case UUIDOID:
-		case NAMEOID:
-		case INETOID:
-		case BYTEAOID:
-		case TSTZRANGEOID:
-		case INTERVALOID:
-		case TIMEOID:
-			return AV_OUTPUT;
-		default:
-			break;
-	}
-
-	/*
-	 * Enums and ranges print as strings unless someone gave them a cast to
-	 * json (to_jsonb looks for one on user-defined types); arrays, composites
-	 * and all else go through to_jsonb.
-	 */
-	if (type_is_enum(basetype) || type_is_range(basetype))
-	{
-		if (basetype < FirstNormalObjectId ||
-			(find_coercion_pathway(JSONOID, basetype, COERCION_EXPLICIT,
-								   &castfunc) != COERCION_PATH_FUNC &&
-			 find_coercion_pathway(JSONBOID, basetype, COERCION_EXPLICIT,
-								   &castfunc) != COERCION_PATH_FUNC))
-			return AV_OUTPUT;
-	}
-	return AV_TO_JSONB;
-}
-
 static bool
 audit_name_in_args(const char *name, Trigger *trigger)
 {
@@ -299,9 +221,7 @@ audit_jsonb_key_cmp(const void *a, const void *b, void *arg)
 	const AuditColumn *x = &columns[*(const int *) a];
 	const AuditColumn *y = &columns[*(const int *) b];
 
-	if (x->namelen != y->namelen)
-		return (x->namelen > y->namelen) ? 1 : -1;
-	return memcmp(x->name, y->name, x->namelen);
+	return protector_jsonb_key_order(x->json.name, x->json.namelen, y->json.name, y->json.namelen);
 }
 
 /* every masked column must exist: never log a renamed secret */
@@ -321,39 +241,16 @@ audit_check_masked(Relation rel, Trigger *trigger, const char *nspname)
 	}
 }
 
-/* how one column is logged: its name, kind of value, masking, output */
+/* how one column is logged: its name, kind of value, masking */
 static void
 audit_init_column(AuditColumn *col, Form_pg_attribute att, Trigger *trigger, MemoryContext cxt)
 {
-	int32		typmod = att->atttypmod;
-
-	col->attnum = att->attnum;
-	col->name = pstrdup(NameStr(att->attname));
-	col->namelen = strlen(col->name);
-	col->name_text = PointerGetDatum(cstring_to_text(col->name));
-	col->basetype = getBaseTypeAndTypmod(att->atttypid, &typmod);
+	protector_jsonb_column_init(&col->json, att, cxt);
+	col->name_text = PointerGetDatum(cstring_to_text(col->json.name));
 	col->typlen = att->attlen;
 	col->typbyval = att->attbyval;
-	col->kind = audit_value_kind(col->basetype);
-	col->masked = audit_name_in_args(col->name, trigger);
-	col->is_updated_at = strcmp(col->name, "updated_at") == 0;
-	if (col->kind == AV_OUTPUT)
-	{
-		Oid			outfunc;
-		bool		isvarlena;
-
-		getTypeOutputInfo(col->basetype, &outfunc, &isvarlena);
-		fmgr_info_cxt(outfunc, &col->func, cxt);
-	}
-	else if (col->kind == AV_TO_JSONB)
-	{
-		/* to_jsonb(anyelement) learns the type from its call expression */
-		fmgr_info_cxt(F_TO_JSONB, &col->func, cxt);
-		col->func.fn_expr = (Node *)
-			makeFuncExpr(F_TO_JSONB, JSONBOID,
-						 list_make1(makeNullConst(att->atttypid, att->atttypmod, att->attcollation)),
-						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	}
+	col->masked = audit_name_in_args(col->json.name, trigger);
+	col->is_updated_at = strcmp(col->json.name, "updated_at") == 0;
 }
 
 /* the primary key's columns and output functions, printed as record_id */
@@ -385,7 +282,7 @@ audit_init_primary_key(AuditTable *entry, Relation rel)
 		entry->pk[k] = NULL;
 		for (int c = 0; c < entry->ncolumns; c++)
 		{
-			if (entry->columns[c].attnum == attnum)
+			if (entry->columns[c].json.attnum == attnum)
 				entry->pk[k] = &entry->columns[c];
 		}
 		if (entry->pk[k] == NULL)
@@ -473,120 +370,14 @@ audit_table_for(Relation rel, Trigger *trigger)
 	return entry;
 }
 
-/*
- * One column's value in the audit row, as to_jsonb() writes it: the
- * converters by the column's kind (audit_build_table), then the value.
- */
-static void
-integer_value(JsonbValue *v, Oid basetype, Datum value)
-{
-	int64		i;
-
-	if (basetype == INT2OID)
-		i = DatumGetInt16(value);
-	else if (basetype == INT4OID)
-		i = DatumGetInt32(value);
-	else
-		i = DatumGetInt64(value);
-	v->type = jbvNumeric;
-	v->val.numeric = int64_to_numeric(i);
-}
-
-static void
-numeric_value(JsonbValue *v, Datum value)
-{
-	Numeric		n = DatumGetNumeric(value);
-
-	if (numeric_is_nan(n) || numeric_is_inf(n))
-	{
-		/* JSON has no NaN or Infinity: to_jsonb makes them strings */
-		char	   *str = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
-
-		protector_jsonb_string(v, str, strlen(str));
-		return;
-	}
-	v->type = jbvNumeric;
-	v->val.numeric = n;
-}
-
-static void
-datetime_value(JsonbValue *v, Oid basetype, Datum value)
-{
-	char		buf[MAXDATELEN + 1];
-
-	JsonEncodeDateTime(buf, value, basetype, NULL);
-	protector_jsonb_string(v, pstrdup(buf), strlen(buf));
-}
-
-/* a jsonb column's value, or to_jsonb() of a value of another type */
-static void
-jsonb_value(JsonbValue *v, AuditColumn *col, Datum value)
-{
-	Jsonb	   *jb;
-
-	if (col->kind == AV_JSONB)
-		jb = DatumGetJsonbP(value);
-	else
-		jb = DatumGetJsonbP(FunctionCall1(&col->func, value));
-	if (JB_ROOT_IS_SCALAR(jb))
-	{
-		/* a scalar is stored as a one-element raw array */
-		if (!JsonbExtractScalar(&jb->root, v))
-			elog(ERROR, "could not extract a jsonb scalar");
-		return;
-	}
-	v->type = jbvBinary;
-	v->val.binary.data = &jb->root;
-	v->val.binary.len = VARSIZE(jb) - VARHDRSZ;
-}
-
+/* one column's value in the audit row: to_jsonb()'s, or the mask */
 static void
 audit_value(JsonbValue *v, AuditColumn *col, Datum value, bool isnull)
 {
-	if (isnull)
-	{
-		v->type = jbvNull;
-		return;
-	}
-	if (col->masked)
-	{
+	if (col->masked && !isnull)
 		protector_jsonb_string(v, AUDIT_MASK_TEXT, strlen(AUDIT_MASK_TEXT));
-		return;
-	}
-	switch (col->kind)
-	{
-		case AV_TEXT:
-			{
-				text	   *t = DatumGetTextPP(value);
-
-				protector_jsonb_string(v, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-				break;
-			}
-		case AV_OUTPUT:
-			{
-				char	   *str = OutputFunctionCall(&col->func, value);
-
-				protector_jsonb_string(v, str, strlen(str));
-				break;
-			}
-		case AV_BOOL:
-			v->type = jbvBool;
-			v->val.boolean = DatumGetBool(value);
-			break;
-		case AV_INTEGER:
-			integer_value(v, col->basetype, value);
-			break;
-		case AV_NUMERIC:
-			numeric_value(v, value);
-			break;
-		case AV_DATETIME:
-			datetime_value(v, col->basetype, value);
-			break;
-		case AV_JSONB:
-		case AV_TO_JSONB:
-			jsonb_value(v, col, value);
-			break;
-	}
+	else
+		protector_jsonb_column_value(v, &col->json, value, isnull);
 }
 
 static Jsonb *
@@ -601,8 +392,8 @@ audit_row_jsonb(AuditTable *entry, const Datum *values, const bool *nulls)
 		AuditColumn *col = &entry->columns[entry->json_order[c]];
 		JsonbValue	v;
 
-		audit_value(&v, col, values[col->attnum - 1], nulls[col->attnum - 1]);
-		protector_push_member(&state, col->name, col->namelen, &v);
+		audit_value(&v, col, values[col->json.attnum - 1], nulls[col->json.attnum - 1]);
+		protector_push_member(&state, col->json.name, col->json.namelen, &v);
 	}
 	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(result);
@@ -618,7 +409,7 @@ audit_record_id(AuditTable *entry, const Datum *values, const bool *nulls)
 		return (Datum) 0;
 	if (entry->npk == 1)
 	{
-		AttrNumber	attnum = entry->pk[0]->attnum;
+		AttrNumber	attnum = entry->pk[0]->json.attnum;
 
 		if (nulls[attnum - 1])
 			return (Datum) 0;
@@ -630,7 +421,7 @@ audit_record_id(AuditTable *entry, const Datum *values, const bool *nulls)
 	appendStringInfoChar(&buf, '(');
 	for (int k = 0; k < entry->npk; k++)
 	{
-		AttrNumber	attnum = entry->pk[k]->attnum;
+		AttrNumber	attnum = entry->pk[k]->json.attnum;
 		char	   *s;
 		bool		quote;
 
@@ -673,7 +464,7 @@ audit_changed_columns(AuditTable *entry, const Datum *oldv, const bool *oldn,
 	for (int c = 0; c < entry->ncolumns; c++)
 	{
 		AuditColumn *col = &entry->columns[c];
-		int			i = col->attnum - 1;
+		int			i = col->json.attnum - 1;
 		bool		same;
 
 		if (oldn[i] || newn[i])
