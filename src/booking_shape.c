@@ -16,8 +16,10 @@
  * Why C: jsonb sorts an object's keys whenever one is built, and the
  * concatenations sorted the booking's 30-odd keys three times more
  * (308,000 instructions per call, an eighth of a create_booking).  Here the
- * row's keys, already in jsonb's order, and the added ones are pushed
- * merged in that order, so the last sort finds them sorted.
+ * row's columns, converted as to_jsonb() converts them (row_jsonb.c, which
+ * works out each column's conversion once per row type where to_jsonb()
+ * does for every value), and the added keys are pushed merged in jsonb's
+ * key order, so the last sort finds them sorted.
  *
  * src/booking_shape.c
  *
@@ -28,14 +30,14 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
-#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
+#include "utils/memutils.h"
 #include "utils/jsonb.h"
 #include "utils/rangetypes.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "row_jsonb.h"
 #include "spi_scope.h"
 #include "support.h"
 
@@ -133,91 +135,93 @@ range_sides(Datum during, bool isnull, const TimestampTz **start, const Timestam
 		*end = &bounds[1];
 }
 
-/* jsonb's key order: shorter first, then bytewise */
-static int
-key_order(const char *a, int alen, const char *b, int blen)
-{
-	if (alen != blen)
-		return alen < blen ? -1 : 1;
-	return memcmp(a, b, alen);
-}
-
 static int
 compare_shape_keys(const void *a, const void *b)
 {
 	const char *x = ((const ShapeKey *) a)->key;
 	const char *y = ((const ShapeKey *) b)->key;
 
-	return key_order(x, strlen(x), y, strlen(y));
+	return protector_jsonb_key_order(x, strlen(x), y, strlen(y));
 }
 
-/* to_jsonb() as SQL calls it, told the row's type (in fn_extra) */
+/*
+ * What the shape knows of the row type, worked out once per backend and
+ * version of the type (row_jsonb.c): how each column converts, in jsonb's
+ * key order, and where the columns it reads are.  (Per backend, not in
+ * fn_extra: PL/pgSQL builds a simple expression's state, RETURN
+ * booking_shape(...) included, again in every transaction.)
+ */
 typedef struct ShapeCall
 {
 	Oid			rowtype;
-	FmgrInfo	to_jsonb;
+	uint64		identifier;		/* the row type's version (typcache.c) */
+	MemoryContext cxt;
+	JsonbRowLayout layout;
+	AttrNumber	during;
+	AttrNumber	organization_id;
+	AttrNumber	venue_id;
 } ShapeCall;
 
-static Jsonb *
-row_to_jsonb(FunctionCallInfo fcinfo, HeapTupleHeader row)
+static ShapeCall shape_cache;
+
+/* the column of the layout with this name and (base) type, else 0 */
+static AttrNumber
+shape_column(JsonbRowLayout *layout, const char *name, Oid type)
 {
-	ShapeCall  *call = (ShapeCall *) fcinfo->flinfo->fn_extra;
-	Oid			rowtype = HeapTupleHeaderGetTypeId(row);
-
-	if (call == NULL || call->rowtype != rowtype)
+	for (int c = 0; c < layout->ncolumns; c++)
 	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		JsonbColumn *col = &layout->columns[c];
 
-		call = palloc0(sizeof(ShapeCall));
-		call->rowtype = rowtype;
-		fmgr_info_cxt(F_TO_JSONB, &call->to_jsonb, fcinfo->flinfo->fn_mcxt);
-		call->to_jsonb.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
-													   list_make1(makeNullConst(rowtype, -1, InvalidOid)),
-													   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-		fcinfo->flinfo->fn_extra = call;
-		MemoryContextSwitchTo(old);
+		if (strcmp(col->name, name) == 0 && col->basetype == type)
+			return col->attnum;
 	}
-	return DatumGetJsonbP(FunctionCall1(&call->to_jsonb, PointerGetDatum(row)));
+	return InvalidAttrNumber;
 }
 
-/* the keys the shape adds, sorted in jsonb's order; returns their count */
-static int
-shape_keys(ShapeKey *keys, HeapTupleHeader row, FunctionCallInfo fcinfo)
+static ShapeCall *
+shape_call(Oid rowtype, int32 typmod, TupleDesc desc)
 {
-	Oid			rowtype = HeapTupleHeaderGetTypeId(row);
-	TupleDesc	desc = lookup_rowtype_tupdesc(rowtype, HeapTupleHeaderGetTypMod(row));
-	HeapTupleData tuple;
-	AttrNumber	during_att = protector_column(desc, "during", TSTZRANGEOID);
-	AttrNumber	org_att = protector_column(desc, "organization_id", UUIDOID);
-	AttrNumber	venue_att = protector_column(desc, "venue_id", UUIDOID);
-	bool		isnull;
-	bool		org_null;
-	bool		venue_null;
-	Datum		during;
-	Datum		org;
-	Datum		venue;
-	const TimestampTz *start;
-	const TimestampTz *end;
-	char	   *tzname;
-	int			n = 0;
+	ShapeCall  *call = &shape_cache;
+	uint64		identifier = assign_record_type_identifier(rowtype, typmod);
 
-	if (during_att == InvalidAttrNumber || org_att == InvalidAttrNumber || venue_att == InvalidAttrNumber)
+	if (call->rowtype == rowtype && call->identifier == identifier)
+		return call;
+	if (call->cxt != NULL)
+		MemoryContextDelete(call->cxt);
+	call->rowtype = InvalidOid;
+	call->cxt = AllocSetContextCreate(CacheMemoryContext, "protector booking shape",
+									  ALLOCSET_SMALL_SIZES);
+	protector_jsonb_layout_init(&call->layout, desc, call->cxt);
+	call->during = shape_column(&call->layout, "during", TSTZRANGEOID);
+	call->organization_id = shape_column(&call->layout, "organization_id", UUIDOID);
+	call->venue_id = shape_column(&call->layout, "venue_id", UUIDOID);
+	if (call->during == InvalidAttrNumber || call->organization_id == InvalidAttrNumber ||
+		call->venue_id == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("booking_shape() takes a row of protector.bookings"),
 				 errdetail("Type %s has no during, organization_id or venue_id column of the bookings' types.",
 						   format_type_be(rowtype)),
 				 protector_errhint_damaged()));
-	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
-	ItemPointerSetInvalid(&tuple.t_self);
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = row;
-	during = heap_getattr(&tuple, during_att, desc, &isnull);
-	org = heap_getattr(&tuple, org_att, desc, &org_null);
-	venue = heap_getattr(&tuple, venue_att, desc, &venue_null);
-	ReleaseTupleDesc(desc);
-	range_sides(during, isnull, &start, &end);
-	tzname = venue_timezone(org, venue, org_null || venue_null);
+	call->rowtype = rowtype;
+	call->identifier = identifier;
+	return call;
+}
+
+/* the keys the shape adds, sorted in jsonb's order; returns their count */
+static int
+shape_keys(ShapeKey *keys, ShapeCall *call, const Datum *values, const bool *nulls,
+		   FunctionCallInfo fcinfo)
+{
+	int			org = call->organization_id - 1;
+	int			venue = call->venue_id - 1;
+	const TimestampTz *start;
+	const TimestampTz *end;
+	char	   *tzname;
+	int			n = 0;
+
+	range_sides(values[call->during - 1], nulls[call->during - 1], &start, &end);
+	tzname = venue_timezone(values[org], values[venue], nulls[org] || nulls[venue]);
 
 	keys[n].key = "start";
 	local_text(&keys[n++].value, start, "UTC", "YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"");
@@ -241,6 +245,44 @@ shape_keys(ShapeKey *keys, HeapTupleHeader row, FunctionCallInfo fcinfo)
 }
 
 /*
+ * The row's columns and the added keys, merged in jsonb's key order (an
+ * added key replaces a column of the same name)
+ */
+static Jsonb *
+shape_jsonb(ShapeCall *call, const Datum *values, const bool *nulls, ShapeKey *keys, int nkeys)
+{
+	JsonbParseState *state = NULL;
+	int			next = 0;
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (int c = 0; c < call->layout.ncolumns; c++)
+	{
+		JsonbColumn *col = &call->layout.columns[call->layout.order[c]];
+		JsonbValue	v;
+		bool		replaced = false;
+
+		while (next < nkeys && !replaced)
+		{
+			int			cmp = protector_jsonb_key_order(keys[next].key, strlen(keys[next].key),
+														col->name, col->namelen);
+
+			if (cmp > 0)
+				break;
+			protector_push_member(&state, keys[next].key, strlen(keys[next].key), &keys[next].value);
+			next++;
+			replaced = (cmp == 0);
+		}
+		if (replaced)
+			continue;
+		protector_jsonb_column_value(&v, col, values[col->attnum - 1], nulls[col->attnum - 1]);
+		protector_push_member(&state, col->name, col->namelen, &v);
+	}
+	for (; next < nkeys; next++)
+		protector_push_member(&state, keys[next].key, strlen(keys[next].key), &keys[next].value);
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/*
  * protector_internal.booking_shape(p_booking protector.bookings,
  *								   p_replayed boolean default null) returns jsonb
  */
@@ -249,56 +291,32 @@ Datum
 protector_booking_shape(PG_FUNCTION_ARGS)
 {
 	HeapTupleHeader row;
+	Oid			rowtype;
+	int32		typmod;
+	TupleDesc	desc;
+	HeapTupleData tuple;
+	ShapeCall  *call;
+	Datum	   *values;
+	bool	   *nulls;
 	ShapeKey	keys[SHAPE_MAX_EXTRA];
 	int			nkeys;
-	int			next = 0;
-	Jsonb	   *columns;
-	JsonbIterator *it;
-	JsonbIteratorToken token;
-	JsonbValue	v;
-	JsonbParseState *state = NULL;
-	JsonbValue *result;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	row = PG_GETARG_HEAPTUPLEHEADER(0);
-	nkeys = shape_keys(keys, row, fcinfo);
-	columns = row_to_jsonb(fcinfo, row);
+	rowtype = HeapTupleHeaderGetTypeId(row);
+	typmod = HeapTupleHeaderGetTypMod(row);
+	desc = lookup_rowtype_tupdesc(rowtype, typmod);
+	call = shape_call(rowtype, typmod, desc);
+	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = row;
+	values = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
+	heap_deform_tuple(&tuple, desc, values, nulls);
+	ReleaseTupleDesc(desc);
 
-	it = JsonbIteratorInit(&columns->root);
-	while ((token = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		const char *key;
-		int			len;
-		bool		replaced = false;
-
-		if (token == WJB_BEGIN_OBJECT)
-			(void) pushJsonbValue(&state, token, NULL);
-		if (token != WJB_KEY)
-			continue;			/* (the end is pushed below) */
-		key = v.val.string.val;
-		len = v.val.string.len;
-		/* the added keys that sort before this one, or replace it */
-		while (next < nkeys && !replaced)
-		{
-			int			cmp = key_order(keys[next].key, strlen(keys[next].key), key, len);
-
-			if (cmp > 0)
-				break;
-			protector_push_member(&state, keys[next].key, strlen(keys[next].key), &keys[next].value);
-			next++;
-			replaced = (cmp == 0);
-		}
-		token = JsonbIteratorNext(&it, &v, true);
-		Assert(token == WJB_VALUE);
-		if (replaced)
-			continue;
-		protector_push_member(&state, key, len, &v);
-	}
-	for (; next < nkeys; next++)
-	{
-		protector_push_member(&state, keys[next].key, strlen(keys[next].key), &keys[next].value);
-	}
-	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	PG_RETURN_JSONB_P(JsonbValueToJsonb(result));
+	nkeys = shape_keys(keys, call, values, nulls, fcinfo);
+	PG_RETURN_JSONB_P(shape_jsonb(call, values, nulls, keys, nkeys));
 }
