@@ -49,6 +49,16 @@ $$;
 COMMENT ON FUNCTION protector_internal.dashboard_timezone(uuid, uuid) IS
 'The time zone a dashboard counts in: the venue''s, else the organization''s';
 
+-- Where a local day begins: its first instant, also on a day whose
+-- midnight the clocks pass twice (src/dashboards.c).  Days, weeks, hours
+-- and report ranges begin and end here.
+CREATE FUNCTION protector_internal.local_midnight(p_timezone text, p_day date)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'protector_local_midnight_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.local_midnight(text, date) IS
+'The first instant of the local day p_day in zone p_timezone (the earlier one where midnight happens twice)';
+
 -- Lists of bookings are for those who may read them (as the caller,
 -- under RLS): bookings.read, or bookings.assigned for an agent's own.
 CREATE FUNCTION protector_internal.authorize_booking_list(p_organization_id uuid)
@@ -82,7 +92,8 @@ BEGIN
 										WHERE s.organization_id OPERATOR(pg_catalog.=) v.organization_id
 										  AND s.venue_id OPERATOR(pg_catalog.=) v.id AND s.active)), 0)
 			FROM protector.venues v,
-				 protector.get_venue_schedule(v.id, (pg_catalog.timezone(v.timezone, p_lo))::date,
+				 -- from the day before: an overnight opening of that day reaches in
+				 protector.get_venue_schedule(v.id, (pg_catalog.timezone(v.timezone, p_lo))::date OPERATOR(pg_catalog.-) 1,
 											  (pg_catalog.timezone(v.timezone, p_hi))::date) g
 			WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
 			  AND (p_venue_id IS NULL OR v.id OPERATOR(pg_catalog.=) p_venue_id)
@@ -112,9 +123,9 @@ BEGIN
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	v_today := (pg_catalog.timezone(v_tz, pg_catalog.now()))::date;
 	-- the last 30 local days (today included) and the 30 before
-	b := ARRAY[pg_catalog.timezone(v_tz, (v_today OPERATOR(pg_catalog.-) 59)::timestamp),
-			   pg_catalog.timezone(v_tz, (v_today OPERATOR(pg_catalog.-) 29)::timestamp),
-			   pg_catalog.timezone(v_tz, (v_today OPERATOR(pg_catalog.+) 1)::timestamp)];
+	b := ARRAY[protector_internal.local_midnight(v_tz, v_today OPERATOR(pg_catalog.-) 59),
+			   protector_internal.local_midnight(v_tz, v_today OPERATOR(pg_catalog.-) 29),
+			   protector_internal.local_midnight(v_tz, v_today OPERATOR(pg_catalog.+) 1)];
 	FOR r IN SELECT * FROM protector_internal.booking_buckets(p_organization_id, p_venue_id, b) x ORDER BY x.bucket_start LOOP
 		IF r.bucket_start OPERATOR(pg_catalog.=) b[1] THEN
 			p := r;
@@ -170,7 +181,7 @@ BEGIN
 	RETURN QUERY
 	SELECT (pg_catalog.timezone(v_tz, x.bucket_start))::date, x.bookings, x.guests, x.cancelled, x.revenue
 	FROM protector_internal.booking_buckets(p_organization_id, p_venue_id,
-		ARRAY(SELECT pg_catalog.timezone(v_tz, (v_monday OPERATOR(pg_catalog.-) (7 OPERATOR(pg_catalog.*) w))::timestamp)
+		ARRAY(SELECT protector_internal.local_midnight(v_tz, v_monday OPERATOR(pg_catalog.-) (7 OPERATOR(pg_catalog.*) w))
 			  FROM pg_catalog.generate_series(p_weeks OPERATOR(pg_catalog.-) 1, -1, -1) w)) x
 	ORDER BY x.bucket_start;
 END
@@ -197,8 +208,8 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_date must be a date between the years 1 and 9999',
 			pg_catalog.format('Got %s.', v_day));
 	END IF;
-	v_lo := pg_catalog.timezone(v_tz, v_day::timestamp);
-	v_hi := pg_catalog.timezone(v_tz, (v_day OPERATOR(pg_catalog.+) 1)::timestamp);
+	v_lo := protector_internal.local_midnight(v_tz, v_day);
+	v_hi := protector_internal.local_midnight(v_tz, v_day OPERATOR(pg_catalog.+) 1);
 	-- the local day's hours as they pass: 23 on a spring-forward day, 25 in autumn
 	RETURN QUERY
 	SELECT x.bucket_start, pg_catalog.to_char(pg_catalog.timezone(v_tz, x.bucket_start), 'HH24:MI'),
@@ -251,7 +262,7 @@ BEGIN
 			AND (p_venue_id IS NULL OR x.venue_id OPERATOR(pg_catalog.=) p_venue_id)
 			AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.>=) pg_catalog.now()
 			AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.<)
-				pg_catalog.timezone(v_tz, ((pg_catalog.timezone(v_tz, pg_catalog.now()))::date OPERATOR(pg_catalog.+) 1)::timestamp)
+				protector_internal.local_midnight(v_tz, (pg_catalog.timezone(v_tz, pg_catalog.now()))::date OPERATOR(pg_catalog.+) 1)
 			AND x.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
 		  ORDER BY pg_catalog.lower(x.during)
 		  FETCH FIRST p_limit ROWS WITH TIES) b
@@ -389,6 +400,7 @@ GRANT EXECUTE ON FUNCTION
 	protector.get_recent_booking_activity(uuid, integer),
 	protector_internal.booking_buckets(uuid, uuid, timestamptz[]),
 	protector_internal.dashboard_timezone(uuid, uuid),
+	protector_internal.local_midnight(text, date),
 	protector_internal.authorize_booking_list(uuid),
 	protector_internal.open_service_seconds(uuid, uuid, timestamptz, timestamptz),
 	protector_internal.recent_booking_ids(uuid, integer)

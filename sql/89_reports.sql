@@ -297,8 +297,8 @@ BEGIN
 			pg_catalog.format('Got %s to %s.', COALESCE(p_from::text, 'NULL'), COALESCE(p_to::text, 'NULL')));
 	END IF;
 	tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
-	lo := pg_catalog.timezone(tz, p_from::timestamp);
-	hi := pg_catalog.timezone(tz, (p_to OPERATOR(pg_catalog.+) 1)::timestamp);
+	lo := protector_internal.local_midnight(tz, p_from);
+	hi := protector_internal.local_midnight(tz, p_to OPERATOR(pg_catalog.+) 1);
 END
 $$;
 COMMENT ON FUNCTION protector_internal.report_range(uuid, uuid, date, date) IS

@@ -3843,7 +3843,8 @@ BEGIN
 										WHERE s.organization_id OPERATOR(pg_catalog.=) v.organization_id
 										  AND s.venue_id OPERATOR(pg_catalog.=) v.id AND s.active)), 0)
 			FROM protector.venues v,
-				 protector.get_venue_schedule(v.id, (pg_catalog.timezone(v.timezone, p_lo))::date,
+				 -- from the day before: an overnight opening of that day reaches in
+				 protector.get_venue_schedule(v.id, (pg_catalog.timezone(v.timezone, p_lo))::date OPERATOR(pg_catalog.-) 1,
 											  (pg_catalog.timezone(v.timezone, p_hi))::date) g
 			WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
 			  AND (p_venue_id IS NULL OR v.id OPERATOR(pg_catalog.=) p_venue_id)
@@ -3873,9 +3874,9 @@ BEGIN
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	v_today := (pg_catalog.timezone(v_tz, pg_catalog.now()))::date;
 	-- the last 30 local days (today included) and the 30 before
-	b := ARRAY[pg_catalog.timezone(v_tz, (v_today OPERATOR(pg_catalog.-) 59)::timestamp),
-			   pg_catalog.timezone(v_tz, (v_today OPERATOR(pg_catalog.-) 29)::timestamp),
-			   pg_catalog.timezone(v_tz, (v_today OPERATOR(pg_catalog.+) 1)::timestamp)];
+	b := ARRAY[protector_internal.local_midnight(v_tz, v_today OPERATOR(pg_catalog.-) 59),
+			   protector_internal.local_midnight(v_tz, v_today OPERATOR(pg_catalog.-) 29),
+			   protector_internal.local_midnight(v_tz, v_today OPERATOR(pg_catalog.+) 1)];
 	FOR r IN SELECT * FROM protector_internal.booking_buckets(p_organization_id, p_venue_id, b) x ORDER BY x.bucket_start LOOP
 		IF r.bucket_start OPERATOR(pg_catalog.=) b[1] THEN
 			p := r;
@@ -3931,7 +3932,7 @@ BEGIN
 	RETURN QUERY
 	SELECT (pg_catalog.timezone(v_tz, x.bucket_start))::date, x.bookings, x.guests, x.cancelled, x.revenue
 	FROM protector_internal.booking_buckets(p_organization_id, p_venue_id,
-		ARRAY(SELECT pg_catalog.timezone(v_tz, (v_monday OPERATOR(pg_catalog.-) (7 OPERATOR(pg_catalog.*) w))::timestamp)
+		ARRAY(SELECT protector_internal.local_midnight(v_tz, v_monday OPERATOR(pg_catalog.-) (7 OPERATOR(pg_catalog.*) w))
 			  FROM pg_catalog.generate_series(p_weeks OPERATOR(pg_catalog.-) 1, -1, -1) w)) x
 	ORDER BY x.bucket_start;
 END
@@ -3958,8 +3959,8 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_date must be a date between the years 1 and 9999',
 			pg_catalog.format('Got %s.', v_day));
 	END IF;
-	v_lo := pg_catalog.timezone(v_tz, v_day::timestamp);
-	v_hi := pg_catalog.timezone(v_tz, (v_day OPERATOR(pg_catalog.+) 1)::timestamp);
+	v_lo := protector_internal.local_midnight(v_tz, v_day);
+	v_hi := protector_internal.local_midnight(v_tz, v_day OPERATOR(pg_catalog.+) 1);
 	-- the local day's hours as they pass: 23 on a spring-forward day, 25 in autumn
 	RETURN QUERY
 	SELECT x.bucket_start, pg_catalog.to_char(pg_catalog.timezone(v_tz, x.bucket_start), 'HH24:MI'),
@@ -4012,7 +4013,7 @@ BEGIN
 			AND (p_venue_id IS NULL OR x.venue_id OPERATOR(pg_catalog.=) p_venue_id)
 			AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.>=) pg_catalog.now()
 			AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.<)
-				pg_catalog.timezone(v_tz, ((pg_catalog.timezone(v_tz, pg_catalog.now()))::date OPERATOR(pg_catalog.+) 1)::timestamp)
+				protector_internal.local_midnight(v_tz, (pg_catalog.timezone(v_tz, pg_catalog.now()))::date OPERATOR(pg_catalog.+) 1)
 			AND x.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
 		  ORDER BY pg_catalog.lower(x.during)
 		  FETCH FIRST p_limit ROWS WITH TIES) b
@@ -4382,7 +4383,7 @@ COMMENT ON FUNCTION protector_internal.prune_report_changes(integer) IS
 -- the reports ---------------------------------------------------------------------
 
 -- The local range [p_from, p_to] of a report in its time zone, checked.
-CREATE FUNCTION protector_internal.report_range(p_organization_id uuid, p_venue_id uuid, p_from date, p_to date,
+CREATE OR REPLACE FUNCTION protector_internal.report_range(p_organization_id uuid, p_venue_id uuid, p_from date, p_to date,
 												OUT tz text, OUT lo timestamptz, OUT hi timestamptz)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -4395,8 +4396,8 @@ BEGIN
 			pg_catalog.format('Got %s to %s.', COALESCE(p_from::text, 'NULL'), COALESCE(p_to::text, 'NULL')));
 	END IF;
 	tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
-	lo := pg_catalog.timezone(tz, p_from::timestamp);
-	hi := pg_catalog.timezone(tz, (p_to OPERATOR(pg_catalog.+) 1)::timestamp);
+	lo := protector_internal.local_midnight(tz, p_from);
+	hi := protector_internal.local_midnight(tz, p_to OPERATOR(pg_catalog.+) 1);
 END
 $$;
 COMMENT ON FUNCTION protector_internal.report_range(uuid, uuid, date, date) IS
@@ -7764,3 +7765,12 @@ COMMENT ON FUNCTION protector_internal.require_permit(regclass, uuid, text) IS
 REVOKE ALL ON FUNCTION protector_internal.permit(regclass, uuid, text), protector_internal.require_permit(regclass, uuid, text)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.permit(regclass, uuid, text) TO service_role;
+
+CREATE OR REPLACE FUNCTION protector_internal.local_midnight(p_timezone text, p_day date)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'protector_local_midnight_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.local_midnight(text, date) IS
+'The first instant of the local day p_day in zone p_timezone (the earlier one where midnight happens twice)';
+REVOKE ALL ON FUNCTION protector_internal.local_midnight(text, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.local_midnight(text, date) TO authenticated, service_role;

@@ -36,13 +36,16 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "capabilities.h"
 #include "errors.h"
+#include "schedule.h"
 #include "spi_scope.h"
 #include "support.h"
+#include "timezone.h"
 
 /* at most this many buckets a call: 400 days, or a year of weeks */
 #define MAX_BOUNDS 401
@@ -185,4 +188,30 @@ protector_booking_buckets(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	(void) protector_read(&read, values, nulls, put_bucket, rsinfo);
 	return (Datum) 0;
+}
+
+/*
+ * protector_internal.local_midnight(p_timezone text, p_day date) returns
+ * timestamptz: the first instant of the local day p_day in the zone, where
+ * the dashboards' and reports' days, weeks and ranges begin and end
+ * (timezone(p_timezone, p_day::timestamp) is the later instant of a
+ * midnight the clocks pass twice: schedule.c).
+ */
+PG_FUNCTION_INFO_V1(protector_local_midnight_sql);
+Datum
+protector_local_midnight_sql(PG_FUNCTION_ARGS)
+{
+	char	   *zone;
+	DateADT		day;
+
+	protector_require_arg(fcinfo, 0, "p_timezone");
+	protector_require_arg(fcinfo, 1, "p_day");
+	zone = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	day = PG_GETARG_DATEADT(1);
+	protector_check_timezone(zone, "p_timezone");
+	if (DATE_NOT_FINITE(day))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
+				 errmsg("p_day must be a finite date")));
+	PG_RETURN_TIMESTAMPTZ(protector_local_midnight(day, pg_tzset(zone)));
 }

@@ -259,6 +259,39 @@ protector_local_day(TimestampTz ts, pg_tz *tz)
 	return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
 }
 
+/*
+ * The first instant of a local day.  protector_local_time(), as PostgreSQL
+ * does, reads a local time the clocks pass twice (going back) as its later
+ * instant; a day whose midnight is passed twice (America/Havana,
+ * Atlantic/Azores: back from 01:00 to 00:00) begins at the earlier one,
+ * and has 25 hours.  A transition up to three hours before the later
+ * midnight is looked for; the earlier instant is taken only if its local
+ * time is that day's 00:00.
+ */
+TimestampTz
+protector_local_midnight(int local_day, pg_tz *tz)
+{
+	TimestampTz later = protector_local_time(local_day, 0, tz);
+	TimestampTz earlier;
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			west_before;
+	int			west_after;
+
+	if (timestamp2tm(later - 3 * USECS_PER_HOUR, &west_before, &tm, &fsec, NULL, tz) != 0 ||
+		timestamp2tm(later, &west_after, &tm, &fsec, NULL, tz) != 0)
+		return later;			/* at the edge of the range: no earlier instant */
+	/* offsets are seconds west of UTC: going back makes them grow */
+	if (west_after <= west_before)
+		return later;
+	earlier = later - (int64) (west_after - west_before) * USECS_PER_SEC;
+	if (timestamp2tm(earlier, &west_before, &tm, &fsec, NULL, tz) == 0 &&
+		tm.tm_hour == 0 && tm.tm_min == 0 && tm.tm_sec == 0 && fsec == 0 &&
+		date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE == local_day)
+		return earlier;
+	return later;
+}
+
 /* ---------- service rules ---------- */
 
 #define RULES_SQL \

@@ -77,6 +77,7 @@ extern Slot *protector_slots_between(ServiceRules *rules, int first_local_day,
 									 bool apply_notice, int *nslots);
 extern bool protector_is_slot_start(ServiceRules *rules, TimestampTz start, int local_day);
 extern TimestampTz protector_local_time(int local_day, int minute, pg_tz *tz);
+extern TimestampTz protector_local_midnight(int local_day, pg_tz *tz);
 extern int	protector_local_day(TimestampTz ts, pg_tz *tz);
 
 #endif							/* PROTECTOR_SCHEDULE_H */

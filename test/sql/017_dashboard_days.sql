@@ -1,0 +1,81 @@
+-- Where local days begin, for the dashboards and reports: the first
+-- instant of the day, also where the clocks go back over midnight
+-- (America/Havana on 2026-11-01: 01:00 CDT back to 00:00 CST, so midnight
+-- is at 04:00 UTC and again at 05:00 UTC; Atlantic/Azores on 2026-10-25:
+-- 01:00 back to 00:00, midnight at 00:00 UTC and again at 01:00 UTC).
+-- Every instant below is worked out by hand from the zones' offsets.
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+\set VERBOSITY terse
+\set SHOW_CONTEXT never
+
+SELECT tz, d, protector_internal.local_midnight(tz, d) AS first_instant,
+	   timezone(tz, d::timestamp) AS core_reads_midnight_as
+FROM (VALUES
+	-- the day the clocks go back over midnight: the earlier midnight
+	('America/Havana', '2026-11-01'::date),	-- 00:00 CDT (-4) = 04:00 UTC; core: 00:00 CST (-5) = 05:00
+	('America/Havana', '2026-11-02'),			-- 00:00 CST (-5) = 05:00 UTC
+	('Atlantic/Azores', '2026-10-25'),			-- 00:00 (+0) = 00:00 UTC; core: 00:00 (-1) = 01:00
+	-- midnight skipped (00:00 -> 01:00 CDT): the day begins at 01:00 CDT = 05:00 UTC
+	('America/Havana', '2026-03-08'),
+	-- the clocks go back at 03:00 / 02:00, not over midnight: one midnight
+	('Europe/Berlin', '2026-10-25'),			-- 00:00 CEST (+2) = 2026-10-24 22:00 UTC
+	('America/New_York', '2026-11-01'),		-- 00:00 EDT (-4) = 04:00 UTC
+	('America/New_York', '2026-03-08'),		-- 00:00 EST (-5) = 05:00 UTC
+	('Asia/Kolkata', '2026-06-01'),			-- 00:00 (+5:30) = 2026-05-31 18:30 UTC
+	('UTC', '2026-06-01')) x(tz, d)
+ORDER BY tz, d;
+
+-- bad input: named, never an internal error
+SELECT protector_internal.local_midnight(NULL, '2026-11-01');
+SELECT protector_internal.local_midnight('America/Havana', NULL);
+SELECT protector_internal.local_midnight('Mars/Olympus', '2026-11-01');
+SELECT protector_internal.local_midnight('America/Havana', 'infinity');
+
+-- A desk in Havana: one ride at 00:30 CDT on 2026-11-01 (04:30 UTC, the
+-- first 00:30 of the day), paid at 00:40 CDT (04:40 UTC); one at 00:30 CST
+-- (05:30 UTC, the second).  Both are on 2026-11-01, which has 25 hours.
+INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES
+	('0d170000-0000-4000-8000-000000000000', 'Havana', 'days-havana', 'America/Havana', 'USD');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0d170000-0000-4000-8000-0000000000a1', '0d170000-0000-4000-8000-000000000000', 'Malecon', 'America/Havana', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, mode, capacity, max_party, duration)
+VALUES ('0d170000-0000-4000-8000-0000000005a1', '0d170000-0000-4000-8000-000000000000', '0d170000-0000-4000-8000-0000000000a1',
+		'Ride', 'shared', 10, 4, '20 minutes');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, party_size, status, currency, total_price)
+SELECT id::uuid, '0d170000-0000-4000-8000-000000000000', '0d170000-0000-4000-8000-0000000000a1',
+	   '0d170000-0000-4000-8000-0000000005a1', tstzrange(t, t + interval '20 minutes'), p, 'confirmed', 'USD', 20
+FROM (VALUES ('0d170000-0000-4000-8000-00000000b001', '2026-11-01 04:30+00'::timestamptz, 1),
+			 ('0d170000-0000-4000-8000-00000000b002', '2026-11-01 05:30+00', 2)) x(id, t, p);
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, created_at)
+VALUES ('0d170000-0000-4000-8000-000000000000', '0d170000-0000-4000-8000-00000000b001', 20, 'succeeded', '2026-11-01 04:40+00');
+
+-- the hourly chart: 25 hours from 04:00 UTC, 00:00 twice (1 guest in the
+-- first, 2 in the second); the day before ends at 04:00 UTC with 24 hours
+SELECT hour_start, local_hour, utc_offset, bookings, guests
+FROM protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-000000000000', p_date => '2026-11-01')
+WHERE local_hour IN ('00:00', '01:00') OR hour_start = '2026-11-02 04:00+00';
+SELECT d, count(*) AS hours, min(hour_start) AS first_hour, sum(bookings) AS bookings
+FROM (VALUES ('2026-10-31'::date), ('2026-11-01'), ('2026-11-02')) x(d),
+	 protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-000000000000', p_date => d)
+GROUP BY d ORDER BY d;
+-- reports of 2026-11-01 count both rides and the payment (20.00); of
+-- 2026-10-31, nothing
+SELECT period_start, revenue FROM protector.generate_revenue_report('0d170000-0000-4000-8000-000000000000', '2026-10-31', '2026-11-01');
+SELECT count(*) AS rides FROM protector.export_bookings('0d170000-0000-4000-8000-000000000000', '2026-11-01', '2026-11-01');
+SELECT count(*) AS rides FROM protector.export_bookings('0d170000-0000-4000-8000-000000000000', '2026-10-31', '2026-10-31');
+
+-- Occupancy's open time counts an overnight opening from the day before:
+-- New York, 18:00-02:00 every day, one service.  2026-11-10 (EST, -5) is
+-- open 00:00-02:00 (the 9th's opening) and 18:00-24:00 (its own, until
+-- the next midnight): 2 + 6 = 8 hours = 28,800 s
+INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
+	('0d170000-0000-4000-8000-0000000000b0', 'Night', 'days-night', 'America/New_York');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0d170000-0000-4000-8000-0000000000b1', '0d170000-0000-4000-8000-0000000000b0', 'Late', 'America/New_York',
+	 '{"mon": [["18:00", "02:00"]], "tue": [["18:00", "02:00"]], "wed": [["18:00", "02:00"]], "thu": [["18:00", "02:00"]],
+	   "fri": [["18:00", "02:00"]], "sat": [["18:00", "02:00"]], "sun": [["18:00", "02:00"]]}');
+INSERT INTO protector.services (organization_id, venue_id, name, duration)
+VALUES ('0d170000-0000-4000-8000-0000000000b0', '0d170000-0000-4000-8000-0000000000b1', 'Bar table', '1 hour');
+SELECT protector_internal.open_service_seconds('0d170000-0000-4000-8000-0000000000b0', NULL,
+	'2026-11-10 05:00+00', '2026-11-11 05:00+00') AS open_seconds;
