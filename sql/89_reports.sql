@@ -40,8 +40,13 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
-		-- no rows to name: every cached report goes
-		DELETE FROM protector_internal.reports_cache;
+		-- no rows to name: every organization's reports changed.  Logged
+		-- (not a DELETE of the cache, which under REPEATABLE READ misses
+		-- entries committed after the snapshot and cannot stop entries
+		-- computed before this commits from being stored after it)
+		INSERT INTO protector_internal.report_changes (organization_id)
+		SELECT o.id FROM protector.organizations o
+		ON CONFLICT DO NOTHING;
 		RETURN NULL;
 	END IF;
 	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'organizations' THEN
@@ -72,7 +77,7 @@ COMMENT ON FUNCTION protector_internal.log_report_change() IS
 'Trigger, per statement: logs which organizations'' report data the transaction changed';
 
 -- the same for the tables with an organization_id, in C (every booking
--- runs it): src/report_changes.c; it logs nothing while restoring
+-- runs it): src/report_changes.c; it logs while restoring too
 CREATE FUNCTION protector_internal.report_change()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'protector_report_change'
@@ -90,9 +95,11 @@ BEGIN
 	-- customers, and the names and currency they print (venues, services,
 	-- organizations)
 	FOREACH t IN ARRAY ARRAY['bookings', 'payments', 'tasks', 'members', 'customers', 'venues', 'services', 'organizations'] LOOP
-		-- an organization's own changes (its key is its id) stay PL/pgSQL
+		-- an organization's own changes (its key is its id) stay PL/pgSQL;
+		-- a restore logs too (a data-only restore into a live database
+		-- changes reports)
 		f := CASE WHEN t = 'organizations' THEN 'log_report_change' ELSE 'report_change' END;
-		w := CASE WHEN t = 'organizations' THEN ' WHEN (NOT protector_internal.restoring())' ELSE '' END;
+		w := '';
 		EXECUTE pg_catalog.format('CREATE TRIGGER zz_report_change_insert AFTER INSERT ON protector.%I'
 			' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT%s'
 			' EXECUTE FUNCTION protector_internal.%I()', t, w, f);
@@ -149,8 +156,10 @@ SELECT pg_catalog.pg_extension_config_dump('protector_internal.reports_cache', '
 COMMENT ON TABLE protector_internal.reports_cache IS
 'Computed reports by organization, report and parameters, with the snapshot they saw; valid while no change they could not see is logged';
 
--- Prunes one organization's change log; its caller holds the
--- organization's lock.  Changes every cached entry (and every snapshot
+-- Prunes one organization's cache and change log; its caller holds the
+-- organization's lock.  Entries that can no longer answer go first
+-- (expired, or a change they could not see is logged), and all but the
+-- newest 100; then changes every remaining entry (and every snapshot
 -- still running) sees are history; the watermark it raises makes
 -- cached_report refuse a later entry older than that.  An organization
 -- deleted meanwhile gets no watermark (its rows are gone with it).
@@ -162,6 +171,18 @@ AS $$
 DECLARE
 	v_below xid8;
 BEGIN
+	DELETE FROM protector_internal.reports_cache c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (c.computed_at OPERATOR(pg_catalog.<) pg_catalog.date_trunc('day', pg_catalog.now(), 'UTC')
+		   OR EXISTS (SELECT FROM protector_internal.report_changes x
+					  WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id
+						AND x.xid OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin(c.snapshot)
+						AND NOT pg_catalog.pg_visible_in_snapshot(x.xid, c.snapshot)));
+	DELETE FROM protector_internal.reports_cache c
+	WHERE c.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(
+		SELECT k.ctid FROM protector_internal.reports_cache k
+		WHERE k.organization_id OPERATOR(pg_catalog.=) p_organization_id
+		ORDER BY k.computed_at DESC OFFSET 100));
 	SELECT LEAST(pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()),
 				 (SELECT pg_catalog.pg_snapshot_xmin(c.snapshot) FROM protector_internal.reports_cache c
 				  WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -176,11 +197,13 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.prune_report_log(uuid) IS
-'Prunes one organization''s report change log up to what every cached entry and running snapshot sees (caller holds its lock)';
+'Evicts one organization''s cached reports that cannot answer (and all but the newest 100), then prunes its change log up to what every entry and running snapshot sees (caller holds its lock)';
 
 -- A report's rows: from the cache if nothing has changed since (and it
--- was computed today, UTC: RFM recency counts days), else computed by
--- p_compute (a fixed name, not the caller's text) and stored.
+-- was computed today, UTC: older entries are evicted), else computed and
+-- stored.  What is cached depends on the data only, never on the clock
+-- (the customer report's RFM segments, which count days up to now, are
+-- added by generate_customer_report each call).
 CREATE FUNCTION protector_internal.cached_report(p_organization_id uuid, p_report text, p_params jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
@@ -229,13 +252,17 @@ BEGIN
 		WHEN 'bookings' THEN protector_internal.booking_report(p_organization_id, p_params)
 		WHEN 'customers' THEN protector_internal.customer_report(p_organization_id, p_params)
 		WHEN 'staff' THEN protector_internal.staff_report(p_organization_id, p_params) END;
-	-- Stored only by a transaction that has written nothing yet (its own
-	-- later writes would log a change its snapshot counts as seen), one
-	-- transaction per organization at a time (a lock held to commit), and
-	-- only if no change it may have missed has been pruned meanwhile.
+	-- Stored only by a READ COMMITTED transaction (storing and pruning
+	-- under a transaction snapshot would fail with 40001 beside a
+	-- concurrent store) that has written nothing yet (its own later writes
+	-- would log a change its snapshot counts as seen), one transaction per
+	-- organization at a time (a lock held to commit; when another holds
+	-- it, the rows are answered unstored rather than waiting), and only if
+	-- no change it may have missed has been pruned meanwhile.
 	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'off'
-	   AND pg_catalog.pg_current_xact_id_if_assigned() IS NULL THEN
-		PERFORM pg_catalog.pg_advisory_xact_lock(1886547717, pg_catalog.hashtext(p_organization_id::text));
+	   AND pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed'
+	   AND pg_catalog.pg_current_xact_id_if_assigned() IS NULL
+	   AND pg_catalog.pg_try_advisory_xact_lock(1886547717, pg_catalog.hashtext(p_organization_id::text)) THEN
 		IF NOT EXISTS (SELECT FROM protector_internal.report_prunes p
 					   WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id
 						 AND p.below OPERATOR(pg_catalog.>) pg_catalog.pg_snapshot_xmin(v_snapshot)) THEN
@@ -266,6 +293,11 @@ DECLARE
 	v_org uuid;
 	v_pruned integer := 0;
 BEGIN
+	PERFORM protector_internal.check_integer(p_limit, 'p_limit', 0, 1000000);
+	-- (under a transaction snapshot a concurrent store makes it fail: the next sweep does it)
+	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+		RETURN 0;
+	END IF;
 	FOR v_org IN
 		SELECT DISTINCT x.organization_id FROM protector_internal.report_changes x
 		WHERE x.xid OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
@@ -409,15 +441,12 @@ BEGIN
 				 pg_catalog.count(*) FILTER (WHERE c.in_range AND c.first_at OPERATOR(pg_catalog.>=) r.lo) AS customers FROM c
 		  UNION ALL
 		  SELECT 2, 'returning', 'Returning customers',
-				 pg_catalog.count(*) FILTER (WHERE c.in_range AND c.first_at OPERATOR(pg_catalog.<) r.lo) FROM c
-		  UNION ALL
-		  SELECT 2 OPERATOR(pg_catalog.+) pg_catalog.row_number() OVER (), 'segment', g.segment, g.customers
-		  FROM protector.get_customer_segments(p_organization_id) g) x;
+				 pg_catalog.count(*) FILTER (WHERE c.in_range AND c.first_at OPERATOR(pg_catalog.<) r.lo) FROM c) x;
 	RETURN v_rows;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.customer_report(uuid, jsonb) IS
-'Customers with bookings in a local date range: new (first booking in it) and returning, and RFM segment counts';
+'Customers with bookings in a local date range: new (first booking in it) and returning (the cached part of the customer report)';
 
 CREATE FUNCTION protector_internal.staff_report(p_organization_id uuid, p_params jsonb)
 RETURNS jsonb
@@ -513,6 +542,10 @@ BEGIN
 	SELECT * FROM pg_catalog.jsonb_to_recordset(protector_internal.cached_report(p_organization_id, 'customers',
 		pg_catalog.jsonb_build_object('from', p_from, 'to', p_to)))
 		AS x(category text, label text, customers bigint);
+	-- the segments as of now, every call: they move with the clock (a
+	-- booking's start passing, a customer's days since the last one)
+	RETURN QUERY
+	SELECT 'segment'::text, g.segment, g.customers FROM protector.get_customer_segments(p_organization_id) g;
 END
 $$;
 COMMENT ON FUNCTION protector.generate_customer_report(uuid, date, date) IS

@@ -16,14 +16,16 @@
  * key that sees this transaction's own rows, and not those of its
  * rolled-back subtransactions).  The PL/pgSQL log_report_change() keeps
  * what is rare: TRUNCATE, and changes of organizations themselves.
- * While restoring it logs nothing, and after an INSERT statement runs the
- * restore's pending inserts for its table (sql/98_restore.sql).
+ * While restoring it logs as always (a data-only restore into a live
+ * database changes reports; "restoring" is only row_security off for a
+ * role that bypasses RLS, which maintenance sessions are too), and after
+ * an INSERT statement runs the restore's pending inserts for its table
+ * (sql/98_restore.sql).
  *
  * Invariants:
  *	  - after a statement that changed an organization's rows commits, its
  *		transaction id is logged for that organization;
- *	  - (organization, transaction) is logged once (the primary key);
- *	  - a restore logs nothing (it changes no report: it brings one back).
+ *	  - (organization, transaction) is logged once (the primary key).
  *
  * Why C: every booking ran the PL/pgSQL INSERT ... SELECT DISTINCT ... ON
  * CONFLICT DO NOTHING through SPI, once per statement.
@@ -187,14 +189,10 @@ protector_report_change(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("report_change() needs the statement's transition tables"),
 				 errhint("%s", report_change_protocol.hint)));
-	if (protector_restoring())
-	{
-		if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-			insert_restored_pending(fcinfo);
-		return PointerGetDatum(NULL);
-	}
 	log_rows(rel, rows);
 	if (updated)
 		log_rows(rel, trigdata->tg_oldtable);
+	if (protector_restoring() && TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		insert_restored_pending(fcinfo);
 	return PointerGetDatum(NULL);
 }

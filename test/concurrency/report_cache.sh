@@ -8,7 +8,10 @@
 # before S2 committed, must not have been stored as valid.  (The
 # per-organization lock makes S3 wait for S1 here; report_prunes covers an
 # entry stored after a prune it could not see, which needs a computation
-# slower than this fixture's to show.)
+# slower than this fixture's to show.)  S3 does not wait for S1's lock: it
+# answers without storing.  Then a report call while another transaction
+# holds the organization's lock returns at once (it used to wait for that
+# transaction to end).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -51,18 +54,31 @@ echo "S1 saw $saw bookings while S2 was open; a later call says $later; the tabl
 if [ "$saw" != "$((actual - 1))" ]; then echo "the race did not happen"; failures=$((failures + 1)); fi
 if [ "$later" != "$actual" ]; then echo "STALE REPORT: the cache kept an entry that missed a committed booking"; failures=$((failures + 1)); fi
 
+# a report call beside a transaction that stored one and stays open: at once, unstored
+psql -X -q -d "$DB" -c "DELETE FROM protector_internal.reports_cache" >/dev/null
+( psql -X -q -d "$DB" -c "BEGIN" -c "$report" -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null ) &
+sleep 1
+if psql -X -q -A -t -d "$DB" -c "SET statement_timeout = '2s'" \
+	-c "$(sed 's/current_date - 10/current_date - 12/' <<<"$report")" >"$WORK/s4" 2>&1; then
+	echo "a report beside an open storing transaction answered: $(grep -E '^[0-9]+$' "$WORK/s4")"
+else
+	echo "BLOCKED: a report waited for another transaction's lock: $(cat "$WORK/s4")"; failures=$((failures + 1))
+fi
+wait
+
 # the mutant: stores and prunes without the per-organization lock
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
 DO $$
 BEGIN
 	EXECUTE replace(pg_get_functiondef('protector_internal.cached_report(uuid, text, jsonb)'::regprocedure),
-		'PERFORM pg_catalog.pg_advisory_xact_lock(1886547717, pg_catalog.hashtext(p_organization_id::text));', '');
+		'AND pg_catalog.pg_try_advisory_xact_lock(1886547717, pg_catalog.hashtext(p_organization_id::text)) THEN', 'THEN');
 END
 $$;
 SQL
 read -r saw later actual <<<"$(race)"
 echo "[mutant without the lock] a later call says $later; the table holds $actual"
 if [ "$later" = "$actual" ]; then echo "MUTANT NOT CAUGHT"; failures=$((failures + 1)); fi
+
 
 dropdb "$DB"
 [ "$failures" -eq 0 ]

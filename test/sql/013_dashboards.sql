@@ -281,7 +281,8 @@ SELECT count(*) AS logged_after FROM protector_internal.report_changes WHERE org
 -- the change log (src/report_changes.c) keeps one row per organization and
 -- transaction, however many statements change it; a rolled-back
 -- savepoint's row goes with it, and a later change logs again; a restore
--- (row_security off, a trusted role) logs nothing
+-- (row_security off, a trusted role) logs too: a data-only restore into a
+-- live database, or maintenance run that way, changes reports
 CREATE FUNCTION pg_temp.logged() RETURNS bigint LANGUAGE sql AS $$
 	SELECT count(*) FROM protector_internal.report_changes
 	WHERE organization_id = '0d130000-0000-4000-8000-000000000000' AND xid = pg_current_xact_id()
