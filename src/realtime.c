@@ -8,13 +8,14 @@
  * event: PostgreSQL allows transition tables only on single-event
  * triggers).  On channel protector_<organization uuid, 32 hex digits> it
  * announces each changed row,
- *	  {"op":"UPDATE","table":"bookings","id":"…","status":"confirmed","at":"…"}
+ *	  {"op":"UPDATE","table":"bookings","id":"…","status":"confirmed","at":"…",
+ *	   "tx":…,"n":…}
  * until protector.notify_batch_limit rows of that table, operation and
  * organization have been announced in the transaction; a statement that
  * would go past the limit is not announced row by row, and everything not
  * announced is summed up in one notification per table, operation and
  * organization sent at commit,
- *	  {"op":"UPDATE","table":"bookings","count":5000,"at":"…"}
+ *	  {"op":"UPDATE","table":"bookings","count":5000,"at":"…","tx":…,"n":…}
  * after which a dashboard reloads instead of patching row by row.  The
  * limit holds per transaction, not per statement, so triggers that insert
  * rows one statement at a time (review tasks for a bulk import) cannot
@@ -52,6 +53,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
@@ -115,10 +117,28 @@ payload_start(StringInfo payload, const char *op, const char *table)
 	escape_json(payload, table);
 }
 
+/*
+ * ... and then "tx" and "n": the transaction's id and the payload's number
+ * within it.  NOTIFY sends identical payloads of one transaction once, and
+ * the worker sends many transactions' payloads in one: "at" (the
+ * statement's start) is the same for every statement of one client
+ * message or CALL, so a booking confirmed, set back to pending and
+ * confirmed again in three transactions of one procedure lost its last
+ * announcement.  No two payloads are alike now.
+ */
 static void
 payload_finish(StringInfo payload, const char *at)
 {
-	appendStringInfo(payload, ",\"at\":\"%s\"}", at);
+	static LocalTransactionId numbered_in = InvalidLocalTransactionId;
+	static uint32 n = 0;
+
+	if (numbered_in != MyProc->lxid)
+	{
+		numbered_in = MyProc->lxid;
+		n = 0;
+	}
+	appendStringInfo(payload, ",\"at\":\"%s\",\"tx\":" UINT64_FORMAT ",\"n\":%u}", at,
+					 U64FromFullTransactionId(GetTopFullTransactionIdIfAny()), ++n);
 }
 
 /*

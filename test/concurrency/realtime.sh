@@ -25,6 +25,13 @@ VALUES ('0f200000-0000-4000-8000-0000000000a1', '$ORG_A', '0f200000-0000-4000-80
 		'Room', '60 minutes', '60 minutes', '30 days');
 INSERT INTO protector.customers (id, organization_id, full_name, email)
 VALUES ('0f200000-0000-4000-8000-0000000000c1', '$ORG_A', 'Secret Person', 'secret@example.com');
+-- three transactions in one CALL: their statements share one start time
+CREATE PROCEDURE toggle(b uuid) LANGUAGE plpgsql AS \$\$
+BEGIN
+	UPDATE protector.bookings SET status = 'confirmed' WHERE id = b; COMMIT;
+	UPDATE protector.bookings SET status = 'pending' WHERE id = b; COMMIT;
+	UPDATE protector.bookings SET status = 'confirmed' WHERE id = b; COMMIT;
+END \$\$;
 SQL
 
 listen() {	# $1 = organization, $2 = log; listens for 4 s
@@ -55,7 +62,20 @@ SELECT '$ORG_A', '0f200000-0000-4000-8000-0000000000f1', '0f200000-0000-4000-800
 	   tstzrange(date_trunc('hour', now()) + interval '3 days' + i * interval '1 hour',
 				 date_trunc('hour', now()) + interval '3 days' + i * interval '1 hour' + interval '50 minutes')
 FROM generate_series(1, 150) i;
+CALL toggle('0f200000-0000-4000-8000-00000000900d');
 UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0f200000-0000-4000-8000-00000000900d';
+-- booked, deleted and booked again in one transaction: three changes
+BEGIN;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during)
+VALUES ('0f200000-0000-4000-8000-0000000000d1', '$ORG_A', '0f200000-0000-4000-8000-0000000000f1',
+		'0f200000-0000-4000-8000-0000000000a1',
+		tstzrange(date_trunc('hour', now()) + interval '25 days', date_trunc('hour', now()) + interval '25 days 1 hour'));
+DELETE FROM protector.bookings WHERE id = '0f200000-0000-4000-8000-0000000000d1';
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during)
+VALUES ('0f200000-0000-4000-8000-0000000000d1', '$ORG_A', '0f200000-0000-4000-8000-0000000000f1',
+		'0f200000-0000-4000-8000-0000000000a1',
+		tstzrange(date_trunc('hour', now()) + interval '25 days', date_trunc('hour', now()) + interval '25 days 1 hour'));
+COMMIT;
 SET protector.notify = off;
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during)
 VALUES ('0f200000-0000-4000-8000-00000000a1e7', '$ORG_A', '0f200000-0000-4000-8000-0000000000f1',
@@ -66,26 +86,33 @@ wait "$pa" "$pb"
 
 payloads() { sed -n 's/^Asynchronous notification "[^"]*" with payload "\(.*\)" received from server process with PID [0-9]*\.$/\1/p' "$1"; }
 failures=0
-expect() {	# $1 = description, $2 = expected count, $3 = actual count
-	if [ "$2" -eq "$3" ]; then echo "ok - $1"; else echo "not ok - $1 (expected $2, got $3)"; failures=$((failures + 1)); fi
+expect() {	# $1 = description, $2 = expected, $3 = actual (a count, or words)
+	if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1 (expected $2, got $3)"; failures=$((failures + 1)); fi
 }
 a=$(payloads "$WORK/a.log")
 b=$(payloads "$WORK/b.log")
 expect "the committed booking's INSERT arrived" 1 "$(grep -c '"op":"INSERT","table":"bookings","id":"0f200000-0000-4000-8000-00000000900d","status":"pending"' <<<"$a" || true)"
 expect "its cancellation arrived with the new status" 1 "$(grep -c '"op":"UPDATE","table":"bookings","id":"0f200000-0000-4000-8000-00000000900d","status":"cancelled"' <<<"$a" || true)"
+# identical payloads would be sent once (NOTIFY's rule): "tx" and "n" keep them apart
+expect "the three transactions of one CALL announced confirmed, pending, confirmed" "confirmed pending confirmed" \
+	"$(grep -oE '"op":"UPDATE","table":"bookings","id":"0f200000-0000-4000-8000-00000000900d","status":"(confirmed|pending)"' <<<"$a" \
+		| grep -oE '(confirmed|pending)"$' | tr -d '"' | paste -sd' ')"
+expect "booked, deleted and booked again in one transaction: INSERT DELETE INSERT" "INSERT DELETE INSERT" \
+	"$(grep -E '"table":"bookings","id":"0f200000-0000-4000-8000-0000000000d1"' <<<"$a" | grep -oE '"op":"[A-Z]+"' | cut -d'"' -f4 | paste -sd' ')"
 expect "the rolled-back booking sent nothing" 0 "$(grep -c '0f200000-0000-4000-8000-00000000bad0' <<<"$a" || true)"
 expect "the bulk insert of 150 sent one summary for bookings" 1 "$(grep -c '"op":"INSERT","table":"bookings","count":150' <<<"$a" || true)"
-expect "... and no per-row booking notifications beyond the single booking" 1 "$(grep -c '"op":"INSERT","table":"bookings","id"' <<<"$a" || true)"
+expect "... and no per-row booking notifications beyond the single booking and d1's two" 3 "$(grep -c '"op":"INSERT","table":"bookings","id"' <<<"$a" || true)"
 # the 150 review tasks and desk notifications are inserted one statement
 # at a time by the booking trigger: the first 100 of each are announced,
 # the other 50 summed up at commit
 expect "the bulk's review tasks: 100 announced, then a summary of 50" 1 "$(grep -c '"op":"INSERT","table":"tasks","count":50,' <<<"$a" || true)"
 expect "... and the same for its desk notifications" 1 "$(grep -c '"op":"INSERT","table":"notifications","count":50,' <<<"$a" || true)"
-expect "per-row task and notification announcements: 2 for the single booking + 2 x 100 + the cancellation notice" 203 "$(grep -cE '"op":"INSERT","table":"(tasks|notifications)","id"' <<<"$a" || true)"
+expect "per-row task and notification announcements: 2 for the single booking + 2 x 100 + the cancellation notice + 2 x 2 for d1" 207 "$(grep -cE '"op":"INSERT","table":"(tasks|notifications)","id"' <<<"$a" || true)"
 # the announced task and notification ids are the stored rows' (they are
 # written past the executor, and announced from copies of their ids)
 announced=$(grep -oE '"table":"(tasks|notifications)","id":"[0-9a-f-]{36}"' <<<"$a" | grep -oE '[0-9a-f-]{36}' | sort -u | paste -sd, -)
-expect "every announced task and notification id is a stored row's" 0 "$(psql -X -A -t -d "$DB" -c "
+# (but d1's first task and notification, deleted with it)
+expect "every announced task and notification id is a stored row's, but d1's first two" 2 "$(psql -X -A -t -d "$DB" -c "
 	SELECT count(*) FROM unnest('{$announced}'::uuid[]) i
 	WHERE NOT EXISTS (SELECT FROM protector.tasks t WHERE t.id = i) AND NOT EXISTS (SELECT FROM protector.notifications n WHERE n.id = i)")"
 expect "a booking made with protector.notify = off was not announced" 0 "$(grep -c '0f200000-0000-4000-8000-00000000a1e7' <<<"$a" || true)"
