@@ -521,6 +521,12 @@ worker_settings(void)
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * listeners hear a batch once its deletion is durable: committed
+	 * asynchronously, a crash could lose the deletion after the batch was
+	 * heard, and the batch would be announced again
+	 */
+	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 void
