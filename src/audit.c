@@ -184,18 +184,19 @@ audit_load_target(void)
 	desc = RelationGetDescr(rel);
 	t.relid = relid;
 	t.natts = desc->natts;
-	t.id = protector_column_required(rel, "id", InvalidOid);
-	t.occurred_at = protector_column_required(rel, "occurred_at", InvalidOid);
-	t.organization_id = protector_column_required(rel, "organization_id", InvalidOid);
-	t.actor_uid = protector_column_required(rel, "actor_uid", InvalidOid);
-	t.actor_role = protector_column_required(rel, "actor_role", InvalidOid);
-	t.table_name = protector_column_required(rel, "table_name", InvalidOid);
-	t.record_id = protector_column_required(rel, "record_id", InvalidOid);
-	t.op = protector_column_required(rel, "op", InvalidOid);
-	t.old_row = protector_column_required(rel, "old_row", InvalidOid);
-	t.new_row = protector_column_required(rel, "new_row", InvalidOid);
-	t.changed_columns = protector_column_required(rel, "changed_columns", InvalidOid);
-	t.txid = protector_column_required(rel, "txid", InvalidOid);
+	/* every column is written directly: of exactly the type written */
+	t.id = protector_column_writable(rel, "id", INT8OID);
+	t.occurred_at = protector_column_writable(rel, "occurred_at", TIMESTAMPTZOID);
+	t.organization_id = protector_column_writable(rel, "organization_id", UUIDOID);
+	t.actor_uid = protector_column_writable(rel, "actor_uid", UUIDOID);
+	t.actor_role = protector_column_writable(rel, "actor_role", TEXTOID);
+	t.table_name = protector_column_writable(rel, "table_name", TEXTOID);
+	t.record_id = protector_column_writable(rel, "record_id", TEXTOID);
+	t.op = protector_column_writable(rel, "op", TEXTOID);
+	t.old_row = protector_column_writable(rel, "old_row", JSONBOID);
+	t.new_row = protector_column_writable(rel, "new_row", JSONBOID);
+	t.changed_columns = protector_column_writable(rel, "changed_columns", TEXTARRAYOID);
+	t.txid = protector_column_writable(rel, "txid", INT8OID);
 	t.seqid = getIdentitySequence(relid, t.id, false);
 	table_close(rel, AccessShareLock);
 
@@ -399,6 +400,15 @@ audit_row_jsonb(AuditTable *entry, const Datum *values, const bool *nulls)
 	return JsonbValueToJsonb(result);
 }
 
+/* a key column's text: its value, or the mask (a masked key is masked here too) */
+static char *
+audit_key_text(AuditTable *entry, int k, const Datum *values)
+{
+	if (entry->pk[k]->masked)
+		return pstrdup(AUDIT_MASK_TEXT);
+	return OutputFunctionCall(&entry->pk_out[k], values[entry->pk[k]->json.attnum - 1]);
+}
+
 /* the primary key as text: the value itself, or ROW(a, b)::text's form */
 static Datum
 audit_record_id(AuditTable *entry, const Datum *values, const bool *nulls)
@@ -413,8 +423,7 @@ audit_record_id(AuditTable *entry, const Datum *values, const bool *nulls)
 
 		if (nulls[attnum - 1])
 			return (Datum) 0;
-		return PointerGetDatum(cstring_to_text(OutputFunctionCall(&entry->pk_out[0],
-																  values[attnum - 1])));
+		return PointerGetDatum(cstring_to_text(audit_key_text(entry, 0, values)));
 	}
 
 	initStringInfo(&buf);
@@ -429,7 +438,7 @@ audit_record_id(AuditTable *entry, const Datum *values, const bool *nulls)
 			appendStringInfoChar(&buf, ',');
 		if (nulls[attnum - 1])
 			continue;
-		s = OutputFunctionCall(&entry->pk_out[k], values[attnum - 1]);
+		s = audit_key_text(entry, k, values);
 		quote = (s[0] == '\0');
 		for (char *p = s; *p && !quote; p++)
 			quote = (*p == '"' || *p == '\\' || *p == '(' || *p == ')' ||
@@ -500,13 +509,6 @@ protector_audit_release_writer(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* append one row to audit_log: constraints, heap and indexes; no executor, no RLS */
-static void
-audit_write(const Datum *values, const bool *nulls)
-{
-	protector_direct_insert(protector_direct_table(audit_log_target.relid), values, nulls);
-}
-
 static const TriggerProtocol audit_protocol = {
 	.function = "audit_trigger()",
 	.after = true,
@@ -560,7 +562,9 @@ audit_set_context(AuditLogRow *row, AuditTable *entry, const char *op)
 	pg_uuid_t	uid;
 	char	   *role = GetUserNameFromId(GetOuterUserId(), true);
 
-	audit_set(row, audit_log_target.id, Int64GetDatum(nextval_internal(audit_log_target.seqid, false)));
+	/* (the identity column's default took the next id already) */
+	if (row->nulls[audit_log_target.id - 1])
+		audit_set(row, audit_log_target.id, Int64GetDatum(nextval_internal(audit_log_target.seqid, false)));
 	audit_set(row, audit_log_target.occurred_at, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
 	if (protector_get_current_user_id(&uid))
 	{
@@ -616,6 +620,8 @@ protector_audit_trigger(PG_FUNCTION_ARGS)
 			   *newn;
 	ArrayType  *changed = NULL;
 	AuditLogRow row;
+	DirectTable *writer;
+	int			natts;
 
 	/* restored rows are history: their audit rows are restored too */
 	if (protector_restoring())
@@ -640,11 +646,14 @@ protector_audit_trigger(PG_FUNCTION_ARGS)
 			return PointerGetDatum(NULL);	/* a no-op update */
 	}
 
-	row.values = palloc0(sizeof(Datum) * audit_log_target.natts);
-	row.nulls = palloc(sizeof(bool) * audit_log_target.natts);
-	memset(row.nulls, true, sizeof(bool) * audit_log_target.natts);
+	/* the columns audit_log has besides get their defaults, as in an INSERT */
+	writer = protector_direct_table(audit_log_target.relid);
+	natts = RelationGetDescr(protector_direct_relation(writer))->natts;
+	row.values = palloc(sizeof(Datum) * natts);
+	row.nulls = palloc(sizeof(bool) * natts);
+	protector_direct_defaults(writer, row.values, row.nulls);
 	audit_set_context(&row, entry, audit_op(event));
 	audit_set_change(&row, entry, oldv, oldn, newv, newn, changed);
-	audit_write(row.values, row.nulls);
+	protector_direct_insert(writer, row.values, row.nulls);
 	return PointerGetDatum(NULL);
 }

@@ -196,6 +196,16 @@ compiled_table(Relation rel)
 	for (int i = 0; i < ncompiled; i++)
 		if (compiled[i].relid == RelationGetRelid(rel))
 			c = &compiled[i];
+	/* a slot invalidated (its table dropped or altered) may take another table */
+	for (int i = 0; c == NULL && ncompiled == MAX_COMPILED_TABLES && i < ncompiled; i++)
+		if (!compiled[i].valid)
+		{
+			c = &compiled[i];
+			if (c->cxt != NULL)
+				MemoryContextDelete(c->cxt);
+			memset(c, 0, sizeof(CompiledTable));
+			c->relid = RelationGetRelid(rel);
+		}
 	if (c == NULL)
 	{
 		if (ncompiled == MAX_COMPILED_TABLES)
@@ -207,6 +217,28 @@ compiled_table(Relation rel)
 	if (!c->valid)
 		compile_table(c, rel);
 	return c;
+}
+
+/*
+ * A deferrable unique or exclusion constraint is checked again at commit
+ * by a trigger queued with the row (ExecARInsertTriggers, which direct
+ * inserts do not fire): refused rather than left unchecked.
+ */
+static void
+refuse_deferred_indexes(ResultRelInfo *rri)
+{
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Relation	index = rri->ri_IndexRelationDescs[i];
+
+		if (index != NULL && !index->rd_index->indimmediate)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("index \"%s\" of table \"%s\" is deferrable, which direct inserts do not check",
+							RelationGetRelationName(index), RelationGetRelationName(rri->ri_RelationDesc)),
+					 errdetail("Protector writes this table's rows directly and checks its constraints at once."),
+					 errhint("Make the constraint NOT DEFERRABLE.")));
+	}
 }
 
 /*
@@ -238,6 +270,7 @@ direct_open(Oid relid)
 		t->rri = makeNode(ResultRelInfo);
 		InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
 		ExecOpenIndices(t->rri, false);
+		refuse_deferred_indexes(t->rri);
 		t->slot = ExecInitExtraTupleSlot(t->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
 		{
 			CompiledTable *c = compiled_table(t->rel);

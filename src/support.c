@@ -135,6 +135,23 @@ protector_column_required(Relation rel, const char *name, Oid typid)
 	return attnum;
 }
 
+AttrNumber
+protector_column_writable(Relation rel, const char *name, Oid typid)
+{
+	AttrNumber	attnum = protector_column_required(rel, name, InvalidOid);
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+
+	if (att->atttypid != typid || att->atttypmod != -1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s.%s.%s is of type %s, where protector writes %s",
+						get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel), name,
+						format_type_with_typemod(att->atttypid, att->atttypmod), format_type_be(typid)),
+				 errdetail("Protector stores its values there directly, without casts or domain checks."),
+				 protector_errhint_damaged()));
+	return attnum;
+}
+
 void
 protector_jsonb_string(JsonbValue *v, const char *s, int len)
 {
@@ -237,7 +254,9 @@ protector_columns(ProtectorColumns *cache, Relation rel)
 	}
 	cache->relid = InvalidOid;	/* until every lookup below has succeeded */
 	for (int i = 0; i < cache->ncolumns; i++)
-		cache->attnum[i] = protector_column_required(rel, cache->columns[i].name, cache->columns[i].type);
+		cache->attnum[i] = cache->columns[i].written ?
+			protector_column_writable(rel, cache->columns[i].name, cache->columns[i].type) :
+			protector_column_required(rel, cache->columns[i].name, cache->columns[i].type);
 	cache->relid = RelationGetRelid(rel);
 	return cache->attnum;
 }

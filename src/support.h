@@ -70,7 +70,9 @@ extern AttrNumber protector_column_required(Relation rel, const char *name, Oid 
 typedef struct ProtectorColumn
 {
 	const char *name;
-	Oid			type;
+	Oid			type;			/* its (base) type; InvalidOid: any */
+	bool		written;		/* protector stores Datums of type there:
+								 * exactly that type, no domain, no typmod */
 } ProtectorColumn;
 
 #define PROTECTOR_MAX_COLUMNS 16
@@ -89,6 +91,13 @@ typedef struct ProtectorColumns
 	bool		registered;		/* with the relcache dispatcher */
 	AttrNumber	attnum[PROTECTOR_MAX_COLUMNS];
 } ProtectorColumns;
+
+/*
+ * A column protector writes values of typid into directly (no coercion
+ * runs): it must be of exactly that type, without a type modifier, else
+ * 42804 with the damaged hint.  Returns its attnum.
+ */
+extern AttrNumber protector_column_writable(Relation rel, const char *name, Oid typid);
 
 /* the attnums of cache's columns in rel, in the order of its list */
 extern const AttrNumber *protector_columns(ProtectorColumns *cache, Relation rel);

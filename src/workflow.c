@@ -109,12 +109,12 @@ enum
 };
 static const ProtectorColumn task_column_list[] = {
 	[TK_ID] = {"id", UUIDOID},
-	[TK_ORGANIZATION_ID] = {"organization_id", InvalidOid},
-	[TK_BOOKING_ID] = {"booking_id", InvalidOid},
-	[TK_KIND] = {"kind", InvalidOid},
-	[TK_TITLE] = {"title", InvalidOid},
-	[TK_ASSIGNEE] = {"assignee", InvalidOid},
-	[TK_DUE_AT] = {"due_at", InvalidOid},
+	[TK_ORGANIZATION_ID] = {"organization_id", UUIDOID, true},
+	[TK_BOOKING_ID] = {"booking_id", UUIDOID, true},
+	[TK_KIND] = {"kind", TEXTOID, true},
+	[TK_TITLE] = {"title", TEXTOID, true},
+	[TK_ASSIGNEE] = {"assignee", UUIDOID, true},
+	[TK_DUE_AT] = {"due_at", TIMESTAMPTZOID, true},
 	[TK_STATUS] = {"status", InvalidOid},
 };
 static ProtectorColumns task_columns = {task_column_list, lengthof(task_column_list)};
@@ -125,10 +125,10 @@ enum
 };
 static const ProtectorColumn notification_column_list[] = {
 	[NT_ID] = {"id", UUIDOID},
-	[NT_ORGANIZATION_ID] = {"organization_id", InvalidOid},
-	[NT_BOOKING_ID] = {"booking_id", InvalidOid},
-	[NT_KIND] = {"kind", InvalidOid},
-	[NT_PAYLOAD] = {"payload", JSONBOID},
+	[NT_ORGANIZATION_ID] = {"organization_id", UUIDOID, true},
+	[NT_BOOKING_ID] = {"booking_id", UUIDOID, true},
+	[NT_KIND] = {"kind", TEXTOID, true},
+	[NT_PAYLOAD] = {"payload", JSONBOID, true},
 };
 static ProtectorColumns notification_columns = {notification_column_list, lengthof(notification_column_list)};
 
@@ -155,8 +155,13 @@ read_new_booking(Relation bookings, HeapTuple tuple, NewBooking *b)
 	b->assigned_agent = heap_getattr(tuple, c[BK_ASSIGNED_AGENT], desc, &b->no_agent);
 	(void) heap_getattr(tuple, c[BK_CUSTOMER_ID], desc, &b->no_customer);
 	protector_range_bounds(heap_getattr(tuple, c[BK_DURING], desc, &isnull), &b->start, &end);
+	/* (NULL, which only a changed table lets through, is no status or source) */
 	b->status = column_text(tuple, desc, c[BK_STATUS]);
 	b->source = column_text(tuple, desc, c[BK_SOURCE]);
+	if (b->status == NULL)
+		b->status = "";
+	if (b->source == NULL)
+		b->source = "";
 	b->party_size = DatumGetInt32(heap_getattr(tuple, c[BK_PARTY_SIZE], desc, &isnull));
 	b->hold_expires_at = heap_getattr(tuple, c[BK_HOLD_EXPIRES_AT], desc, &b->no_hold);
 }
@@ -204,6 +209,19 @@ review_title(const ServiceFacts *facts, TimestampTz start)
 					tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, facts->timezone);
 }
 
+/* the new row's id, from its column's default (copied: the insert frees the row's values) */
+static pg_uuid_t
+default_id(Relation rel, const Datum *values, const bool *nulls, AttrNumber attnum)
+{
+	if (nulls[attnum - 1])
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("%s.id has no default", RelationGetRelationName(rel)),
+				 errdetail("Protector's rows take their id from the column's default, gen_random_uuid()."),
+				 protector_errhint_damaged()));
+	return *DatumGetUUIDP(values[attnum - 1]);
+}
+
 static void
 set_column(Datum *values, bool *nulls, AttrNumber attnum, Datum value, bool isnull)
 {
@@ -235,7 +253,7 @@ write_review_task(Relation bookings, const NewBooking *b, const ServiceFacts *fa
 	status_text = nulls[c[TK_STATUS] - 1] ? NULL :
 		protector_value_text(TupleDescAttr(RelationGetDescr(rel), c[TK_STATUS] - 1)->atttypid,
 							 values[c[TK_STATUS] - 1]);
-	task_id = *DatumGetUUIDP(values[c[TK_ID] - 1]);	/* the insert frees the row's values */
+	task_id = default_id(rel, values, nulls, c[TK_ID]);
 	protector_direct_insert(t, values, nulls);
 	protector_announce_insert(rel, b->organization_id, &task_id, status_text);
 }
@@ -304,7 +322,7 @@ write_desk_notification(Relation bookings, const NewBooking *b, const ServiceFac
 	set_column(values, nulls, c[NT_BOOKING_ID], UUIDPGetDatum(b->id), false);
 	set_column(values, nulls, c[NT_KIND], CStringGetTextDatum(kind), false);
 	set_column(values, nulls, c[NT_PAYLOAD], desk_payload(b, facts), false);
-	notification_id = *DatumGetUUIDP(values[c[NT_ID] - 1]);	/* the insert frees the row's values */
+	notification_id = default_id(rel, values, nulls, c[NT_ID]);
 	protector_direct_insert(t, values, nulls);
 	protector_announce_insert(rel, b->organization_id, &notification_id, NULL);
 }

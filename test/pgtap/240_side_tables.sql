@@ -1,0 +1,76 @@
+-- The rows protector writes past the executor (direct_insert.c: audit
+-- rows, review tasks, desk notifications) against side tables someone
+-- changed: a column of another type, a domain or a type modifier, a
+-- dropped default, a deferrable unique constraint, a new column with a
+-- default.  Each must end in a named error or the row an INSERT would
+-- write; none may crash the server (a review crashed it with the first).
+-- A masked key column stays masked in record_id.
+BEGIN;
+SELECT plan(12);
+
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a240000-0000-4000-8000-000000000000', 'Side', 'side-tables');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0a240000-0000-4000-8000-0000000000a1', '0a240000-0000-4000-8000-000000000000', 'V', 'UTC', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance) VALUES
+	('0a240000-0000-4000-8000-0000000005a1', '0a240000-0000-4000-8000-000000000000', '0a240000-0000-4000-8000-0000000000a1',
+	 'Room', '60 minutes', '60 minutes', '400 days');
+CREATE FUNCTION pg_temp.book(h int) RETURNS void LANGUAGE sql AS $$
+	INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+	VALUES ('0a240000-0000-4000-8000-000000000000', '0a240000-0000-4000-8000-0000000000a1', '0a240000-0000-4000-8000-0000000005a1',
+			tstzrange(date_trunc('day', now()) + interval '3 days' + h * interval '1 hour',
+					  date_trunc('day', now()) + interval '3 days' + (h + 1) * interval '1 hour'))
+$$;
+CREATE DOMAIN pg_temp.short_text AS text CHECK (length(VALUE) <= 30);
+
+SAVEPOINT s;
+ALTER TABLE protector.tasks ALTER COLUMN due_at TYPE text;
+SELECT throws_ok($$SELECT pg_temp.book(1)$$, '42804', 'protector.tasks.due_at is of type text, where protector writes timestamp with time zone',
+	'a review task''s due_at of another type: a named error, not a crash');
+ROLLBACK TO SAVEPOINT s;
+ALTER TABLE protector.tasks ALTER COLUMN title TYPE pg_temp.short_text;
+SELECT throws_ok($$SELECT pg_temp.book(2)$$, '42804', NULL, 'a title of a domain type: refused (its CHECK would not run)');
+ROLLBACK TO SAVEPOINT s;
+ALTER TABLE protector.tasks ALTER COLUMN title TYPE varchar(30);
+SELECT throws_ok($$SELECT pg_temp.book(3)$$, '42804', NULL, 'a title with a type modifier: refused (it would not apply)');
+ROLLBACK TO SAVEPOINT s;
+ALTER TABLE protector.notifications ALTER COLUMN kind TYPE varchar;
+SELECT throws_ok($$SELECT pg_temp.book(4)$$, '42804', NULL, 'a desk notification''s kind of another type: refused');
+ROLLBACK TO SAVEPOINT s;
+ALTER TABLE protector.audit_log ALTER COLUMN txid TYPE text;
+SELECT throws_ok($$UPDATE protector.organizations SET name = 'Side 2' WHERE id = '0a240000-0000-4000-8000-000000000000'$$,
+	'42804', 'protector.audit_log.txid is of type text, where protector writes bigint', 'an audit column of another type: a named error');
+ROLLBACK TO SAVEPOINT s;
+ALTER TABLE protector.tasks ALTER COLUMN id DROP DEFAULT;
+SELECT throws_ok($$SELECT pg_temp.book(5)$$, '23502', 'tasks.id has no default', 'a task id without its default: a named error');
+ROLLBACK TO SAVEPOINT s;
+-- a booking whose status or source is NULL (only a changed table lets one through)
+ALTER TABLE protector.bookings ALTER COLUMN source DROP NOT NULL;
+SELECT lives_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, source, hold_expires_at)
+	VALUES ('0a240000-0000-4000-8000-000000000000', '0a240000-0000-4000-8000-0000000000a1', '0a240000-0000-4000-8000-0000000005a1',
+			tstzrange(date_trunc('day', now()) + interval '3 days 6 hours', date_trunc('day', now()) + interval '3 days 7 hours'),
+			'held', NULL, now() + interval '1 hour')$$, 'a held booking without a source is written (it crashed the server)');
+ROLLBACK TO SAVEPOINT s;
+ALTER TABLE protector.tasks ADD CONSTRAINT side_one_review UNIQUE (organization_id, kind) DEFERRABLE INITIALLY DEFERRED;
+SELECT throws_ok($$SELECT pg_temp.book(8)$$, '0A000', NULL,
+	'a deferrable unique constraint on tasks: refused (direct inserts cannot queue its check at commit)');
+ROLLBACK TO SAVEPOINT s;
+-- a column added to audit_log with a default gets it, as in an INSERT
+ALTER TABLE protector.audit_log ADD COLUMN side_app text NOT NULL DEFAULT 'api';
+UPDATE protector.organizations SET name = 'Side 3' WHERE id = '0a240000-0000-4000-8000-000000000000';
+SELECT is((SELECT side_app FROM protector.audit_log WHERE table_name = 'protector.organizations' ORDER BY id DESC LIMIT 1), 'api',
+	'an audit row takes the defaults of columns audit_log has besides');
+ROLLBACK TO SAVEPOINT s;
+-- the unchanged tables work as before
+SELECT lives_ok($$SELECT pg_temp.book(9)$$, 'the side tables as installed: a booking with its task and notification');
+SELECT is((SELECT count(*)::int FROM protector.tasks WHERE organization_id = '0a240000-0000-4000-8000-000000000000'), 1,
+	'... its review task');
+
+-- a masked key column: masked in record_id too, not only in the row images
+CREATE TABLE pg_temp.cards (card_number text PRIMARY KEY, holder text);
+SELECT protector.enable_audit('pg_temp.cards', '{card_number}');
+INSERT INTO pg_temp.cards VALUES ('4111111111111111', 'Ann');
+SELECT is((SELECT record_id || ' ' || (new_row ->> 'card_number') FROM protector.audit_log WHERE table_name LIKE '%cards' ORDER BY id DESC LIMIT 1),
+	'[masked] [masked]', 'a masked primary key is masked in record_id');
+
+SELECT * FROM finish();
+ROLLBACK;
