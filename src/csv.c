@@ -12,8 +12,10 @@
  *		empty field;
  *	  - spreadsheet formula injection: a text field that starts with "=",
  *		"+", "-", "@", tab or carriage return is prefixed with a single
- *		quote and quoted (OWASP's advice); numbers, dates and other
- *		non-text types are written as they are, so -5 stays -5;
+ *		quote and quoted (OWASP's advice), and so is every such character
+ *		that follows a ";" or a line break inside it, where a spreadsheet
+ *		reading ";" as the separator starts a cell; numbers, dates and
+ *		other non-text types are written as they are, so -5 stays -5;
  *	  - the document is never in memory twice: it grows in one buffer (on
  *		Linux, past 2 MB, a mapping that mremap() doubles in place); the final
  *		function moves it into the result a step at a time, unmapping what
@@ -41,6 +43,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "nodes/execnodes.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -104,6 +107,8 @@ typedef struct CsvState
 	TupleDesc	desc;			/* of the rows (a copy), NULL for scalars */
 	Datum	   *values;			/* reused for every row */
 	bool	   *nulls;
+	bool		started;		/* the header is written */
+	int64		leading_nulls;	/* NULL rows before it: empty records to come */
 } CsvState;
 
 /* an export stops short of a text value's 1 GB limit */
@@ -297,40 +302,70 @@ is_text_like(Oid type)
 		category == TYPCATEGORY_UNKNOWN || category == TYPCATEGORY_ENUM;
 }
 
+/* may a spreadsheet read a formula from a cell starting with c? */
 static inline bool
-needs_quotes(const char *value, Size n)
+starts_formula(char c)
 {
-	for (Size i = 0; i < n; i++)
-		if (value[i] == ',' || value[i] == '"' || value[i] == '\r' || value[i] == '\n')
-			return true;
-	return false;
+	return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
 }
 
-/* one field of n bytes, quoted and guarded as the invariants say */
+/*
+ * Where a spreadsheet may start a cell inside a text field: after a
+ * semicolon (the list separator of many locales, which reads a
+ * comma-separated document as one cell up to each ";") or a line break
+ * (inside a quoted field, which such a reading does not see as quoted)
+ */
+static inline bool
+starts_cell_after(char c)
+{
+	return c == ';' || c == '\n' || c == '\r';
+}
+
+/*
+ * One field of n bytes, quoted and guarded as the invariants say: the
+ * bytes it takes are counted first, so that only what is written is
+ * reserved (a reservation for the worst case refused documents short of
+ * 1 GB).
+ */
 static void
 append_field(CsvBuffer *buf, const char *value, Size n, bool text_like)
 {
-	bool		guard = text_like && n > 0 &&
-		(value[0] == '=' || value[0] == '+' || value[0] == '-' || value[0] == '@' ||
-		 value[0] == '\t' || value[0] == '\r');
+	Size		quotes = 0;
+	Size		guards = (text_like && n > 0 && starts_formula(value[0])) ? 1 : 0;
+	bool		special = guards > 0;
 	char	   *out;
 
-	if (!guard && !needs_quotes(value, n))
+	for (Size i = 0; i < n; i++)
+	{
+		char		c = value[i];
+
+		if (c == '"')
+			quotes++;
+		if (c == ',' || c == '"' || c == '\r' || c == '\n')
+			special = true;
+		if (text_like && starts_cell_after(c) && i + 1 < n && starts_formula(value[i + 1]))
+		{
+			guards++;
+			special = true;
+		}
+	}
+	if (!special)
 	{
 		buffer_append(buf, value, n);
 		return;
 	}
-	/* at worst every byte a quote, doubled; two quotes and the guard */
-	buffer_reserve(buf, 2 * n + 3);
+	buffer_reserve(buf, n + quotes + guards + 2);
 	out = buf->data + buf->len;
 	*out++ = '"';
-	if (guard)
+	if (text_like && n > 0 && starts_formula(value[0]))
 		*out++ = '\'';
 	for (Size i = 0; i < n; i++)
 	{
 		if (value[i] == '"')
 			*out++ = '"';
 		*out++ = value[i];
+		if (text_like && starts_cell_after(value[i]) && i + 1 < n && starts_formula(value[i + 1]))
+			*out++ = '\'';
 	}
 	*out++ = '"';
 	buf->len = out - buf->data;
@@ -444,14 +479,29 @@ end_record(CsvBuffer *buf)
 	buffer_append(buf, "\r\n", 2);
 }
 
-/* the state, its column output functions and the header row, first call */
+/* a NULL row: an empty record (of as many empty fields) */
+static void
+empty_record(CsvState *state)
+{
+	for (int i = 1; i < state->nfields; i++)
+		buffer_append_char(&state->buf, ',');
+	end_record(&state->buf);
+}
+
+/*
+ * The state, its column output functions and the header row, at the first
+ * row that is not NULL (its layout names the columns), then the empty
+ * records of the NULL rows before it.  state: NULL, or the one those NULL
+ * rows made.
+ */
 static CsvState *
-start_document(FunctionCallInfo fcinfo, MemoryContext aggcontext, Datum row, Oid argtype)
+start_document(CsvState *state, MemoryContext aggcontext, Datum row, Oid argtype)
 {
 	MemoryContext old = MemoryContextSwitchTo(aggcontext);
-	CsvState   *state = palloc0(sizeof(CsvState));
 	TupleDesc	desc = NULL;
 
+	if (state == NULL)
+		state = palloc0(sizeof(CsvState));
 	buffer_init(&state->buf, aggcontext);
 	if (type_is_rowtype(argtype))
 	{
@@ -482,6 +532,9 @@ start_document(FunctionCallInfo fcinfo, MemoryContext aggcontext, Datum row, Oid
 		state->nfields++;
 	}
 	end_record(&state->buf);
+	state->started = true;
+	for (int64 i = 0; i < state->leading_nulls; i++)
+		empty_record(state);
 	MemoryContextSwitchTo(old);
 	return state;
 }
@@ -508,16 +561,17 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 	state = PG_ARGISNULL(0) ? NULL : (CsvState *) PG_GETARG_POINTER(0);
 	if (PG_ARGISNULL(1))
 	{
-		/* a NULL row: an empty record (of as many empty fields) */
+		/* before the first row that names the columns: counted, written then */
 		if (state == NULL)
-			PG_RETURN_NULL();	/* before the first row: nothing to write yet */
-		for (int i = 1; i < state->nfields; i++)
-			buffer_append_char(&state->buf, ',');
-		end_record(&state->buf);
+			state = MemoryContextAllocZero(aggcontext, sizeof(CsvState));
+		if (!state->started)
+			state->leading_nulls++;
+		else
+			empty_record(state);
 		PG_RETURN_POINTER(state);
 	}
-	if (state == NULL)
-		state = start_document(fcinfo, aggcontext, PG_GETARG_DATUM(1), argtype);
+	if (state == NULL || !state->started)
+		state = start_document(state, aggcontext, PG_GETARG_DATUM(1), argtype);
 
 	/*
 	 * The field texts are made in the per-row context the aggregate resets;
@@ -563,13 +617,39 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 }
 
 /*
+ * May this state be finalized again?  A hashed GROUP BY rescanned with its
+ * hash table kept (a correlated subquery's, say) finalizes every group's
+ * state again; a plain aggregate, PostgREST's, never does.
+ */
+static bool
+finalized_again(FunctionCallInfo fcinfo)
+{
+	AggState   *agg = (AggState *) fcinfo->context;
+
+	return agg != NULL && IsA(agg, AggState) &&
+		(agg->aggstrategy == AGG_HASHED || agg->aggstrategy == AGG_MIXED);
+}
+
+/* the document copied into a text value, the buffer kept */
+static text *
+buffer_copy_to_text(const CsvBuffer *buf)
+{
+	text	   *result = (text *) palloc(buf->len + VARHDRSZ);
+
+	SET_VARSIZE(result, buf->len + VARHDRSZ);
+	memcpy(VARDATA(result), buf->data, buf->len);
+	return result;
+}
+
+/*
  * protector_internal.csv_agg_finalfn(internal) returns protector."text/csv"
  *
- * The document moves into the result (buffer_to_text); the state is spent.
- * (The aggregate is declared FINALFUNC_MODIFY = READ_WRITE: nothing is
- * appended after this, and it is not a window function.  A hashed GROUP BY
- * rescanned with its hash table reused would finalize a state again: that
- * is refused with an error rather than answered with an empty document.)
+ * The document moves into the result (buffer_to_text) and the state is
+ * spent, except under hashed grouping, whose states may be finalized again:
+ * there each group's (usually small) document is copied.  (The aggregate
+ * is declared FINALFUNC_MODIFY = READ_WRITE: nothing is appended after
+ * this, and it is not a window function.)  NULL when no row named the
+ * columns: no rows, or only NULL ones.
  */
 PG_FUNCTION_INFO_V1(protector_csv_agg_finalfn);
 Datum
@@ -580,11 +660,11 @@ protector_csv_agg_finalfn(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("csv_agg_finalfn called in a non-aggregate context")));
-	if (state == NULL)
-		PG_RETURN_NULL();		/* no rows: no document */
+	if (state == NULL || !state->started)
+		PG_RETURN_NULL();
 	if (state->buf.data == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("csv_agg_finalfn called twice on one state")));
+		elog(ERROR, "csv_agg_finalfn called twice on one state");
+	if (finalized_again(fcinfo))
+		PG_RETURN_TEXT_P(buffer_copy_to_text(&state->buf));
 	PG_RETURN_TEXT_P(buffer_to_text(&state->buf));
 }

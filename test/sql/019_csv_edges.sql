@@ -1,0 +1,35 @@
+-- protector.csv_agg (src/csv.c) at its edges: cells a spreadsheet reading
+-- ";" as the separator would start inside a text field, NULL rows before
+-- the first row, and a hashed GROUP BY finalized again.  Records end in
+-- CRLF, shown here as <CRLF>; a line break inside a field as <LF>.
+SET TimeZone = 'UTC';
+\set VERBOSITY terse
+\set SHOW_CONTEXT never
+CREATE FUNCTION pg_temp.shown(p text) RETURNS text LANGUAGE sql AS $$
+	SELECT replace(replace(p, E'\r\n', '<CRLF>'), E'\n', '<LF>')
+$$;
+
+-- a visitor's name "Jo;=1+1;" read with ";" as the separator had "=1+1"
+-- as a cell of its own: every formula character after a ";" or a line
+-- break is guarded too; "a;b" and "-1" after a space need nothing
+SELECT pg_temp.shown(protector.csv_agg(x)) FROM (VALUES
+	('Jo;=1+1;'), ('jo;=2+2@evil.example'), (E'x\n=1+1'), ('a;b'), ('a; -1'), (';@SUM(A1)'), ('=start;+end'), (E'tab;\tx')) v(x);
+-- only text: a number after a ";" cannot be (numbers have none)
+SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT 'a;b'::text AS t, -5 AS n) r;
+
+-- NULL rows: one empty record each, before the first row as after it
+SELECT pg_temp.shown(protector.csv_agg(x)) FROM (VALUES (NULL::int), (NULL), (1), (NULL)) v(x);
+SELECT pg_temp.shown(protector.csv_agg(c ORDER BY b.n DESC)) AS desc_order,
+	   pg_temp.shown(protector.csv_agg(c ORDER BY b.n)) AS asc_order
+FROM (VALUES (1, NULL::int), (2, 1)) b(n, cid)
+LEFT JOIN (VALUES (1, 'Ann')) c(id, name) ON c.id = b.cid;
+-- only NULL rows: no row names the columns, so no document
+SELECT protector.csv_agg(x) IS NULL AS no_document FROM (VALUES (NULL::int), (NULL)) v(x);
+
+-- a hashed GROUP BY under a correlated subquery keeps its hash table and
+-- finalizes every group's state again for each outer row
+SET enable_sort = off;
+SELECT o.i, (SELECT pg_temp.shown(c) FROM (SELECT g % 3 AS k, protector.csv_agg(g) c FROM generate_series(1, 6) g
+												GROUP BY 1 OFFSET 0) s WHERE s.k = o.i) AS doc
+FROM generate_series(0, 2) o(i);
+RESET enable_sort;
