@@ -33,6 +33,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -40,23 +41,20 @@
 #include "catalog/dependency.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
-
-#include "capabilities.h"
-#include "direct_insert.h"
 #include "fmgr.h"
-#include "identity.h"
-#include "row_jsonb.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "parser/scansup.h"
-#include "support.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
@@ -67,6 +65,12 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
+
+#include "capabilities.h"
+#include "direct_insert.h"
+#include "identity.h"
+#include "row_jsonb.h"
+#include "support.h"
 
 #define AUDIT_MASK_TEXT "[masked]"
 
@@ -491,11 +495,77 @@ audit_changed_columns(AuditTable *entry, const Datum *oldv, const bool *oldn,
 	return construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
+/* does the audit trigger of relid mask the column name? */
+static bool
+audit_masks_column(Oid relid, const char *name)
+{
+	Relation	triggers = table_open(TriggerRelationId, AccessShareLock);
+	NameData	tgname;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		masked = false;
+
+	namestrcpy(&tgname, "protector_audit");
+	ScanKeyInit(&key[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&key[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber, F_NAMEEQ, NameGetDatum(&tgname));
+	scan = systable_beginscan(triggers, TriggerRelidNameIndexId, true, NULL, 2, key);
+	if (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		int			nargs = ((Form_pg_trigger) GETSTRUCT(tuple))->tgnargs;
+		bool		isnull;
+		Datum		args = heap_getattr(tuple, Anum_pg_trigger_tgargs, RelationGetDescr(triggers), &isnull);
+		bytea	   *bytes = isnull ? NULL : DatumGetByteaPP(args);
+		const char *arg = bytes ? VARDATA_ANY(bytes) : NULL;
+		const char *end = bytes ? arg + VARSIZE_ANY_EXHDR(bytes) : NULL;
+
+		/* the arguments: nargs strings, each ended by a NUL */
+		for (int i = 0; arg != NULL && i < nargs && arg < end && !masked; i++)
+		{
+			const char *nul = memchr(arg, '\0', end - arg);
+
+			if (nul == NULL)
+				break;
+			masked = strcmp(arg, name) == 0;
+			arg = nul + 1;
+		}
+	}
+	systable_endscan(scan);
+	table_close(triggers, AccessShareLock);
+	return masked;
+}
+
+/*
+ * A masked column renamed would be logged in clear under its new name, and
+ * a column added under its old name would take the mask in its place: the
+ * rename is refused while the audit trigger masks the column.
+ */
+static void
+refuse_masked_rename(Node *parsetree)
+{
+	RenameStmt *stmt = (RenameStmt *) parsetree;
+	Oid			relid;
+
+	if (parsetree == NULL || !IsA(parsetree, RenameStmt) || stmt->renameType != OBJECT_COLUMN ||
+		stmt->relation == NULL || stmt->subname == NULL)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid) || !audit_masks_column(relid, stmt->subname))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+			 errmsg("cannot rename column \"%s\" of table \"%s\": the audit trigger masks it",
+					stmt->subname, stmt->relation->relname),
+			 errdetail("Renamed, its values would reach the audit log in clear under the new name."),
+			 errhint("In one transaction: protector.enable_audit() without it, the rename, then protector.enable_audit() with its new name.")));
+}
+
 /*
  * protector.audit_release_writer(): an event trigger on ddl_command_start.
  * An open relation cannot be dropped or altered by the session holding it
  * ("being used by active queries"), so any DDL first closes the tables
  * open for direct inserts (direct_insert.c); their next use reopens them.
+ * It also refuses to rename a masked column (refuse_masked_rename).
  */
 PG_FUNCTION_INFO_V1(protector_audit_release_writer);
 Datum
@@ -505,6 +575,7 @@ protector_audit_release_writer(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("audit_release_writer() must be called as an event trigger")));
+	refuse_masked_rename(((EventTriggerData *) fcinfo->context)->parsetree);
 	protector_direct_close_all();
 	PG_RETURN_VOID();
 }

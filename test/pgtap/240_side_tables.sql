@@ -4,9 +4,10 @@
 -- dropped default, a deferrable unique constraint, a new column with a
 -- default.  Each must end in a named error or the row an INSERT would
 -- write; none may crash the server (a review crashed it with the first).
--- A masked key column stays masked in record_id.
+-- A masked key column stays masked in record_id; a masked column cannot
+-- be renamed out from under its mask.
 BEGIN;
-SELECT plan(12);
+SELECT plan(16);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a240000-0000-4000-8000-000000000000', 'Side', 'side-tables');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
@@ -71,6 +72,25 @@ SELECT protector.enable_audit('pg_temp.cards', '{card_number}');
 INSERT INTO pg_temp.cards VALUES ('4111111111111111', 'Ann');
 SELECT is((SELECT record_id || ' ' || (new_row ->> 'card_number') FROM protector.audit_log WHERE table_name LIKE '%cards' ORDER BY id DESC LIMIT 1),
 	'[masked] [masked]', 'a masked primary key is masked in record_id');
+
+-- renaming a masked column would log it in clear under its new name (and a
+-- column added under the old name would take the mask): refused
+CREATE TABLE pg_temp.waivers (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), signer text, card_token text);
+SELECT protector.enable_audit('pg_temp.waivers', '{card_token}');
+SELECT throws_ok($$ALTER TABLE pg_temp.waivers RENAME card_token TO card_token_legacy$$, '2BP01',
+	'cannot rename column "card_token" of table "waivers": the audit trigger masks it', 'a masked column cannot be renamed');
+SELECT lives_ok($$ALTER TABLE pg_temp.waivers RENAME signer TO signed_by$$, 'an unmasked column renames as ever');
+-- the way the hint gives: unmask, rename, mask the new name (one transaction)
+SELECT protector.enable_audit('pg_temp.waivers', '{}');
+ALTER TABLE pg_temp.waivers RENAME card_token TO card_token_legacy;
+SELECT protector.enable_audit('pg_temp.waivers', '{card_token_legacy}');
+ALTER TABLE pg_temp.waivers ADD COLUMN card_token text;
+INSERT INTO pg_temp.waivers (signed_by, card_token_legacy, card_token) VALUES ('Bob', 'tok_2_SECRET', 'new');
+SELECT is((SELECT (new_row ->> 'card_token_legacy') || ' ' || (new_row ->> 'card_token') FROM protector.audit_log
+		   WHERE table_name LIKE '%waivers' ORDER BY id DESC LIMIT 1), '[masked] new',
+	'... and the renamed column stays masked, the new one is not');
+SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name LIKE '%waivers' AND new_row::text LIKE '%tok_2_SECRET%'), 0,
+	'the secret is nowhere in the log');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -49,12 +49,23 @@ SELECT txid = txid_current() AS same_transaction, occurred_at = now() AS at_tran
 FROM protector.audit_log WHERE record_id = '(4,tx)';
 COMMIT;
 
--- a masked column renamed: writes are refused rather than logged in clear
+-- a masked column cannot be renamed (its values would be logged in clear
+-- under the new name); unmasked, renamed and masked again in one
+-- transaction, it stays masked
 ALTER TABLE public.exotic RENAME COLUMN secret TO pin;
-INSERT INTO public.exotic (a, b, pin) VALUES (9, 'z', '1234');
+BEGIN;
+SELECT protector.enable_audit('public.exotic', '{}');
+ALTER TABLE public.exotic RENAME COLUMN secret TO pin;
 SELECT protector.enable_audit('public.exotic', '{pin}');
+COMMIT;
 INSERT INTO public.exotic (a, b, pin) VALUES (9, 'z', '1234');
 SELECT new_row ->> 'pin' AS pin FROM protector.audit_log WHERE record_id = '(9,z)';
+-- a masked column dropped: writes are refused until the list is set again
+ALTER TABLE public.exotic ADD COLUMN note text;
+SELECT protector.enable_audit('public.exotic', '{pin,note}');
+ALTER TABLE public.exotic DROP COLUMN note;
+INSERT INTO public.exotic (a, b, pin) VALUES (10, 'y', '1');
+SELECT protector.enable_audit('public.exotic', '{pin}');
 
 -- bad input: clear errors or documented no-ops
 SELECT protector.enable_audit(NULL);
