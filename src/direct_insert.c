@@ -40,6 +40,7 @@
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
+#include "utils/datum.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
@@ -56,6 +57,8 @@ struct DirectTable
 	ResultRelInfo *rri;
 	TupleTableSlot *slot;
 	ExprState **defaults;		/* per column: its DEFAULT, or NULL */
+	SubTransactionId inserting; /* a row is being inserted, in this
+								 * subtransaction (none: Invalid) */
 	struct DirectTable *next;
 };
 
@@ -383,22 +386,51 @@ protector_direct_index(DirectTable *t, Oid indexid)
 /*
  * A new row's values as an INSERT naming no column would make them: each
  * column's DEFAULT evaluated (volatile ones once per row), NULL where there
- * is none.  The values live until the row is inserted.
+ * is none.  The values are the caller's (allocated in its memory context).
  */
 void
 protector_direct_defaults(DirectTable *t, Datum *values, bool *nulls)
 {
 	ExprContext *econtext = GetPerTupleExprContext(t->estate);
-	MemoryContext old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	TupleDesc	desc = RelationGetDescr(t->rel);
+	MemoryContext caller = CurrentMemoryContext;
 
-	for (int i = 0; i < RelationGetDescr(t->rel)->natts; i++)
+	for (int i = 0; i < desc->natts; i++)
 	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
 		values[i] = (Datum) 0;
 		nulls[i] = true;
-		if (t->defaults[i] != NULL)
-			values[i] = ExecEvalExpr(t->defaults[i], econtext, &nulls[i]);
+		if (t->defaults[i] == NULL)
+			continue;
+		MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+		values[i] = ExecEvalExpr(t->defaults[i], econtext, &nulls[i]);
+		/*
+		 * copied out: another row inserted into the table before this one
+		 * (by code the writer runs meanwhile) resets the per-tuple memory
+		 */
+		MemoryContextSwitchTo(caller);
+		if (!nulls[i] && !att->attbyval)
+			values[i] = datumCopy(values[i], false, att->attlen);
 	}
-	MemoryContextSwitchTo(old);
+}
+
+/*
+ * A row inserted into t while another is (a CHECK constraint or index
+ * expression of the table writing to a table whose changes protector
+ * records in it) would take the same slot and executor state: refused.
+ * A row whose insert failed in a subtransaction that was rolled back no
+ * longer counts.
+ */
+static void
+refuse_reentry(DirectTable *t)
+{
+	if (t->inserting != InvalidSubTransactionId && SubTransactionIsActive(t->inserting))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a row was to be written into \"%s\" while protector was writing one there",
+						RelationGetRelationName(t->rel)),
+				 errdetail("A CHECK constraint or index expression of the table writes to a table whose changes protector records there.")));
 }
 
 void
@@ -407,6 +439,8 @@ protector_direct_insert(DirectTable *t, const Datum *values, const bool *nulls)
 	TupleTableSlot *slot = t->slot;
 	int			natts = RelationGetDescr(t->rel)->natts;
 
+	refuse_reentry(t);
+	t->inserting = GetCurrentSubTransactionId();
 	ExecClearTuple(slot);
 	memcpy(slot->tts_values, values, sizeof(Datum) * natts);
 	memcpy(slot->tts_isnull, nulls, sizeof(bool) * natts);
@@ -422,4 +456,5 @@ protector_direct_insert(DirectTable *t, const Datum *values, const bool *nulls)
 #endif
 	ResetPerTupleExprContext(t->estate);
 	ExecClearTuple(slot);
+	t->inserting = InvalidSubTransactionId;
 }

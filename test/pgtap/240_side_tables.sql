@@ -7,7 +7,7 @@
 -- A masked key column stays masked in record_id; a masked column cannot
 -- be renamed out from under its mask.
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a240000-0000-4000-8000-000000000000', 'Side', 'side-tables');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
@@ -60,6 +60,24 @@ ALTER TABLE protector.audit_log ADD COLUMN side_app text NOT NULL DEFAULT 'api';
 UPDATE protector.organizations SET name = 'Side 3' WHERE id = '0a240000-0000-4000-8000-000000000000';
 SELECT is((SELECT side_app FROM protector.audit_log WHERE table_name = 'protector.organizations' ORDER BY id DESC LIMIT 1), 'api',
 	'an audit row takes the defaults of columns audit_log has besides');
+ROLLBACK TO SAVEPOINT s;
+-- a CHECK of audit_log that writes to an audited table: the nested audit
+-- row would take the outer one's slot (an internal error, XX000): refused
+CREATE TABLE public.side_m2 (id int PRIMARY KEY, v text);
+SELECT protector.enable_audit('public.side_m2');
+CREATE TABLE public.side_m1 (id int PRIMARY KEY, v text);
+SELECT protector.enable_audit('public.side_m1');
+CREATE FUNCTION public.side_check(p_table text) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN
+	IF p_table LIKE '%side_m1' THEN
+		INSERT INTO public.side_m2 VALUES (1, 'x') ON CONFLICT DO NOTHING;
+	END IF;
+	RETURN true;
+END $f$;
+ALTER TABLE protector.audit_log ADD CONSTRAINT side_check CHECK (public.side_check(table_name)) NOT VALID;
+SELECT throws_ok($$INSERT INTO public.side_m1 VALUES (1, 'a')$$, '0A000',
+	'a row was to be written into "audit_log" while protector was writing one there',
+	'a write into audit_log from within a write into it: a named error');
 ROLLBACK TO SAVEPOINT s;
 -- the unchanged tables work as before
 SELECT lives_ok($$SELECT pg_temp.book(9)$$, 'the side tables as installed: a booking with its task and notification');
