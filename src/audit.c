@@ -12,7 +12,7 @@
  * 'authenticated' even inside SECURITY DEFINER functions), the table, the
  * primary key as text, the operation, old and new row as jsonb, the names
  * of the changed columns and the top-level transaction id.  An UPDATE that
- * changes nothing (updated_at aside) writes nothing.
+ * changes nothing (updated_at aside where protector stamps it) writes nothing.
  *
  * Trigger arguments name columns whose values are masked ("[masked]"; NULL
  * stays NULL).  A masked column that no longer exists is an error rather
@@ -41,6 +41,7 @@
 #include "catalog/dependency.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
@@ -246,16 +247,37 @@ audit_check_masked(Relation rel, Trigger *trigger, const char *nspname)
 	}
 }
 
+/*
+ * Does protector stamp rel's updated_at (its trigger set_updated_at runs
+ * protector.set_updated_at())?  Only there is a change of updated_at alone
+ * no change: elsewhere someone set it, and that is audited.
+ */
+static bool
+stamps_updated_at(Relation rel)
+{
+	TriggerDesc *triggers = rel->trigdesc;
+	Oid			nsp = get_namespace_oid("protector", true);
+	Oid			stamp = OidIsValid(nsp) ?
+		GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("set_updated_at"),
+						PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp)) : InvalidOid;
+
+	for (int i = 0; triggers != NULL && OidIsValid(stamp) && i < triggers->numtriggers; i++)
+		if (triggers->triggers[i].tgfoid == stamp && triggers->triggers[i].tgenabled != TRIGGER_DISABLED)
+			return true;
+	return false;
+}
+
 /* how one column is logged: its name, kind of value, masking */
 static void
-audit_init_column(AuditColumn *col, Form_pg_attribute att, Trigger *trigger, MemoryContext cxt)
+audit_init_column(AuditColumn *col, Form_pg_attribute att, Trigger *trigger, bool stamped,
+				  MemoryContext cxt)
 {
 	protector_jsonb_column_init(&col->json, att, cxt);
 	col->name_text = PointerGetDatum(cstring_to_text(col->json.name));
 	col->typlen = att->attlen;
 	col->typbyval = att->attbyval;
 	col->masked = audit_name_in_args(col->json.name, trigger);
-	col->is_updated_at = strcmp(col->json.name, "updated_at") == 0;
+	col->is_updated_at = stamped && strcmp(col->json.name, "updated_at") == 0;
 }
 
 /* the primary key's columns and output functions, printed as record_id */
@@ -305,6 +327,7 @@ audit_build_table(AuditTable *entry, Relation rel, Trigger *trigger)
 	char	   *nspname = get_namespace_name(RelationGetNamespace(rel));
 	bool		is_organizations = strcmp(nspname, "protector") == 0 &&
 		strcmp(RelationGetRelationName(rel), "organizations") == 0;
+	bool		stamped = stamps_updated_at(rel);
 	MemoryContext old;
 
 	if (entry->cxt != NULL)
@@ -323,7 +346,7 @@ audit_build_table(AuditTable *entry, Relation rel, Trigger *trigger)
 
 		if (att->attisdropped)
 			continue;
-		audit_init_column(&entry->columns[entry->ncolumns++], att, trigger, entry->cxt);
+		audit_init_column(&entry->columns[entry->ncolumns++], att, trigger, stamped, entry->cxt);
 		if (att->atttypid == UUIDOID &&
 			strcmp(NameStr(att->attname), is_organizations ? "id" : "organization_id") == 0)
 			entry->org_attnum = att->attnum;

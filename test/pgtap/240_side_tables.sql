@@ -7,7 +7,7 @@
 -- A masked key column stays masked in record_id; a masked column cannot
 -- be renamed out from under its mask.
 BEGIN;
-SELECT plan(17);
+SELECT plan(19);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a240000-0000-4000-8000-000000000000', 'Side', 'side-tables');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
@@ -79,6 +79,17 @@ SELECT throws_ok($$INSERT INTO public.side_m1 VALUES (1, 'a')$$, '0A000',
 	'a row was to be written into "audit_log" while protector was writing one there',
 	'a write into audit_log from within a write into it: a named error');
 ROLLBACK TO SAVEPOINT s;
+-- updated_at alone is no change only where protector stamps it
+CREATE TABLE public.side_docs (id int PRIMARY KEY, body text, updated_at timestamptz);
+SELECT protector.enable_audit('public.side_docs');
+INSERT INTO public.side_docs VALUES (1, 'a', '2020-01-01');
+UPDATE public.side_docs SET updated_at = '2030-05-05' WHERE id = 1;
+SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'public.side_docs' AND op = 'UPDATE'), 1,
+	'a table protector does not stamp: a change of updated_at alone is audited');
+UPDATE protector.organizations SET name = name WHERE id = '0a240000-0000-4000-8000-000000000000';
+SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'protector.organizations' AND op = 'UPDATE'
+		   AND record_id = '0a240000-0000-4000-8000-000000000000'), 0,
+	'protector''s own table: an update that only moves updated_at (its stamp) is no change');
 -- the unchanged tables work as before
 SELECT lives_ok($$SELECT pg_temp.book(9)$$, 'the side tables as installed: a booking with its task and notification');
 SELECT is((SELECT count(*)::int FROM protector.tasks WHERE organization_id = '0a240000-0000-4000-8000-000000000000'), 1,
