@@ -213,12 +213,8 @@ DECLARE
 	v_booking jsonb;
 BEGIN
 	v_service := protector_internal.widget_service(v, p_service_id);
-	IF p_promo_code IS NOT NULL THEN
-		PERFORM protector_internal.check_code(p_promo_code, 'promo', 'p_promo_code');
-	END IF;
-	IF p_voucher_code IS NOT NULL THEN
-		PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
-	END IF;
+	PERFORM protector_internal.check_code(p_promo_code, 'promo', 'p_promo_code');
+	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
 	IF v_name IS NULL OR pg_catalog.length(v_name) NOT BETWEEN 1 AND 200 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_name must be 1 to 200 characters');
 	END IF;

@@ -358,13 +358,8 @@ DECLARE
 	v_booking protector.bookings;
 BEGIN
 	-- a mistyped code is refused before anything is looked up
-	-- (most bookings have neither: no call, whose SET clause costs more than the test)
-	IF p_promo_code IS NOT NULL THEN
-		PERFORM protector_internal.check_code(p_promo_code, 'promo', 'p_promo_code');
-	END IF;
-	IF p_voucher_code IS NOT NULL THEN
-		PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
-	END IF;
+	PERFORM protector_internal.check_code(p_promo_code, 'promo', 'p_promo_code');
+	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
 	IF p_service_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_service_id must not be null');
 	END IF;

@@ -29,6 +29,7 @@
 #include "utils/builtins.h"
 
 #include "errors.h"
+#include "support.h"
 
 #define EMBED_RANDOM_CHARS	22
 #define EMBED_BODY_CHARS	(EMBED_RANDOM_CHARS + 2)
@@ -149,18 +150,59 @@ protector_generate_embed_key(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(result, prefix_len + 1 + EMBED_BODY_CHARS));
 }
 
+/* is s (len bytes) a well-formed key: a valid prefix, "_", a valid body? */
+static bool
+key_is_well_formed(const char *s, int len)
+{
+	int			prefix_len = len - EMBED_BODY_CHARS - 1;
+
+	if (prefix_len < 1 || prefix_len > EMBED_PREFIX_MAX || s[prefix_len] != '_')
+		return false;
+	if (!prefix_is_valid(s, prefix_len))
+		return false;
+	return body_is_valid(s + prefix_len + 1);
+}
+
 PG_FUNCTION_INFO_V1(protector_embed_key_is_well_formed);
 Datum
 protector_embed_key_is_well_formed(PG_FUNCTION_ARGS)
 {
 	text	   *key = PG_GETARG_TEXT_PP(0);
-	const char *s = VARDATA_ANY(key);
-	int			len = VARSIZE_ANY_EXHDR(key);
-	int			prefix_len = len - EMBED_BODY_CHARS - 1;
 
-	if (prefix_len < 1 || prefix_len > EMBED_PREFIX_MAX || s[prefix_len] != '_')
-		PG_RETURN_BOOL(false);
-	if (!prefix_is_valid(s, prefix_len))
-		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(body_is_valid(s + prefix_len + 1));
+	PG_RETURN_BOOL(key_is_well_formed(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)));
+}
+
+/*
+ * protector_internal.check_code(p_code text, p_prefix text, p_parameter
+ * text): promo and gift codes are keys of this format with their own
+ * prefix; a code that is not one is refused (22023, "<p_parameter> is not
+ * a valid code") before anything is looked up.  A NULL code is no code.
+ * In C: the RPCs call it for every booking, and as PL/pgSQL its SET clause
+ * cost more than the check.
+ */
+PG_FUNCTION_INFO_V1(protector_check_code);
+Datum
+protector_check_code(PG_FUNCTION_ARGS)
+{
+	text	   *code;
+	char	   *prefix;
+	int			len;
+	int			prefix_len;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_VOID();
+	protector_require_arg(fcinfo, 1, "p_prefix");
+	protector_require_arg(fcinfo, 2, "p_parameter");
+	code = PG_GETARG_TEXT_PP(0);
+	prefix = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	len = VARSIZE_ANY_EXHDR(code);
+	prefix_len = strlen(prefix);
+	if (len > 64 || len <= prefix_len || memcmp(VARDATA_ANY(code), prefix, prefix_len) != 0 ||
+		VARDATA_ANY(code)[prefix_len] != '_' || !key_is_well_formed(VARDATA_ANY(code), len))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("%s is not a valid code", text_to_cstring(PG_GETARG_TEXT_PP(2))),
+				 errdetail("Codes are \"%s_\" and 24 letters and digits; this one is mistyped or incomplete.", prefix),
+				 errhint("Copy the code as it was issued: letters are case-sensitive.")));
+	PG_RETURN_VOID();
 }
