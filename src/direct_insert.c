@@ -10,10 +10,14 @@
  *
  * Invariants:
  *	  - a column the writer leaves alone gets its DEFAULT, evaluated per row
- *		as INSERT does (tables with stored generated columns are refused);
+ *		as INSERT does, and stored generated columns are computed;
  *	  - every row passes the table's constraints (ExecConstraints) before it
  *		is stored, and its index entries are made at once (unique indexes
- *		checked);
+ *		checked; a deferrable one is refused, its check at commit needs a
+ *		trigger these rows do not queue); columns the writer sets are of
+ *		exactly the type it writes (support.c, protector_column_writable);
+ *	  - foreign keys a user adds to such a table are not checked (their
+ *		checks are triggers); protector's own are proven by construction;
  *	  - no trigger fires and no RLS applies: the writer decides the row,
  *		and proves its references by construction (an audit row's
  *		organization is the audited row's);
@@ -37,6 +41,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
@@ -158,12 +163,6 @@ compile_table(CompiledTable *c, Relation rel)
 	TupleDesc	desc = RelationGetDescr(rel);
 	MemoryContext old;
 
-	if (desc->constr != NULL && desc->constr->has_generated_stored)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("table \"%s\" has stored generated columns, which direct inserts do not compute",
-						RelationGetRelationName(rel)),
-				 protector_errhint_damaged()));
 	if (c->cxt != NULL)
 		MemoryContextDelete(c->cxt);
 	c->valid = false;
@@ -180,7 +179,8 @@ compile_table(CompiledTable *c, Relation rel)
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		Node	   *expr;
 
-		if (att->attisdropped)
+		/* (a generated column's "default" is its expression, computed later) */
+		if (att->attisdropped || att->attgenerated != '\0')
 			continue;
 		expr = build_column_default(rel, att->attnum);
 		if (expr != NULL)
@@ -445,6 +445,9 @@ protector_direct_insert(DirectTable *t, const Datum *values, const bool *nulls)
 	memcpy(slot->tts_values, values, sizeof(Datum) * natts);
 	memcpy(slot->tts_isnull, nulls, sizeof(bool) * natts);
 	ExecStoreVirtualTuple(slot);
+	/* as an INSERT (and apply) would: generated columns, then constraints */
+	if (t->rel->rd_att->constr != NULL && t->rel->rd_att->constr->has_generated_stored)
+		ExecComputeStoredGenerated(t->rri, t->estate, slot, CMD_INSERT);
 	if (t->rel->rd_att->constr != NULL)
 		ExecConstraints(t->rri, slot, t->estate);
 	simple_table_tuple_insert(t->rel, slot);

@@ -7,7 +7,7 @@
 -- A masked key column stays masked in record_id; a masked column cannot
 -- be renamed out from under its mask.
 BEGIN;
-SELECT plan(19);
+SELECT plan(20);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a240000-0000-4000-8000-000000000000', 'Side', 'side-tables');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
@@ -90,6 +90,12 @@ UPDATE protector.organizations SET name = name WHERE id = '0a240000-0000-4000-80
 SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'protector.organizations' AND op = 'UPDATE'
 		   AND record_id = '0a240000-0000-4000-8000-000000000000'), 0,
 	'protector''s own table: an update that only moves updated_at (its stamp) is no change');
+-- a stored generated column added to audit_log is computed, as an INSERT would
+ALTER TABLE protector.audit_log ADD COLUMN side_rid_len int GENERATED ALWAYS AS (length(record_id)) STORED;
+UPDATE protector.organizations SET name = 'Side 4' WHERE id = '0a240000-0000-4000-8000-000000000000';
+SELECT is((SELECT side_rid_len FROM protector.audit_log WHERE table_name = 'protector.organizations' ORDER BY id DESC LIMIT 1), 36,
+	'a stored generated column of audit_log is computed (length of a uuid record_id: 36)');
+ROLLBACK TO SAVEPOINT s;
 -- the unchanged tables work as before
 SELECT lives_ok($$SELECT pg_temp.book(9)$$, 'the side tables as installed: a booking with its task and notification');
 SELECT is((SELECT count(*)::int FROM protector.tasks WHERE organization_id = '0a240000-0000-4000-8000-000000000000'), 1,
