@@ -21,7 +21,11 @@
  *		function moves it into the result a step at a time, unmapping what
  *		it has copied; the result is allocated where the aggregate's caller
  *		wants it, so PostgreSQL 15 does not copy it again (finalize_aggregate
- *		copies a result from any other context).
+ *		copies a result from any other context).  Under hashed grouping
+ *		(GROUP BY, one document per group) documents stay in memory the
+ *		aggregate's context counts, so the hash table spills as it should,
+ *		and are copied into their results, as a group may be finalized
+ *		again.
  *
  * Why a mapping: on the VM this was measured on a page fault costs several
  * microseconds, and a document grown by repalloc and copied at the end took
@@ -63,6 +67,7 @@ typedef struct CsvBuffer
 	Size		len;
 	Size		cap;
 	bool		mapped;
+	bool		mappable;		/* not under hashed grouping (see hashed_grouping) */
 	MemoryContext cxt;			/* the aggregate's */
 	MemoryContextCallback release;
 } CsvBuffer;
@@ -144,11 +149,12 @@ buffer_release(void *arg)
 }
 
 static void
-buffer_init(CsvBuffer *buf, MemoryContext cxt)
+buffer_init(CsvBuffer *buf, MemoryContext cxt, bool mappable)
 {
 	buf->len = 0;
 	buf->cxt = cxt;
 	buf->mapped = false;
+	buf->mappable = mappable;
 	buf->cap = 8 * 1024;		/* a GROUP BY may make many small documents */
 	buf->data = MemoryContextAlloc(cxt, buf->cap);
 }
@@ -164,7 +170,7 @@ buffer_map(CsvBuffer *buf, Size cap)
 #ifdef __linux__
 	char	   *data;
 
-	if (buf->mapped || cap < CSV_STEP)
+	if (buf->mapped || !buf->mappable || cap < CSV_STEP)
 		return false;
 	data = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (data == MAP_FAILED)
@@ -479,6 +485,23 @@ end_record(CsvBuffer *buf)
 	buffer_append(buf, "\r\n", 2);
 }
 
+/*
+ * Is the aggregate grouping by hashing?  Its states may then be finalized
+ * again (a hashed GROUP BY rescanned with its hash table kept, a
+ * correlated subquery's, say), and its memory is what decides when it
+ * spills to disk: there a document stays in memory the context counts (a
+ * mapping is not counted) and is copied, not moved, into its result.  A
+ * plain aggregate, PostgREST's, is neither.
+ */
+static bool
+hashed_grouping(FunctionCallInfo fcinfo)
+{
+	AggState   *agg = (AggState *) fcinfo->context;
+
+	return agg != NULL && IsA(agg, AggState) &&
+		(agg->aggstrategy == AGG_HASHED || agg->aggstrategy == AGG_MIXED);
+}
+
 /* a NULL row: an empty record (of as many empty fields) */
 static void
 empty_record(CsvState *state)
@@ -495,14 +518,14 @@ empty_record(CsvState *state)
  * rows made.
  */
 static CsvState *
-start_document(CsvState *state, MemoryContext aggcontext, Datum row, Oid argtype)
+start_document(CsvState *state, MemoryContext aggcontext, Datum row, Oid argtype, bool hashed)
 {
 	MemoryContext old = MemoryContextSwitchTo(aggcontext);
 	TupleDesc	desc = NULL;
 
 	if (state == NULL)
 		state = palloc0(sizeof(CsvState));
-	buffer_init(&state->buf, aggcontext);
+	buffer_init(&state->buf, aggcontext, !hashed);
 	if (type_is_rowtype(argtype))
 	{
 		HeapTupleHeader td = DatumGetHeapTupleHeader(row);
@@ -571,7 +594,7 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(state);
 	}
 	if (state == NULL || !state->started)
-		state = start_document(state, aggcontext, PG_GETARG_DATUM(1), argtype);
+		state = start_document(state, aggcontext, PG_GETARG_DATUM(1), argtype, hashed_grouping(fcinfo));
 
 	/*
 	 * The field texts are made in the per-row context the aggregate resets;
@@ -616,20 +639,6 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(state);
 }
 
-/*
- * May this state be finalized again?  A hashed GROUP BY rescanned with its
- * hash table kept (a correlated subquery's, say) finalizes every group's
- * state again; a plain aggregate, PostgREST's, never does.
- */
-static bool
-finalized_again(FunctionCallInfo fcinfo)
-{
-	AggState   *agg = (AggState *) fcinfo->context;
-
-	return agg != NULL && IsA(agg, AggState) &&
-		(agg->aggstrategy == AGG_HASHED || agg->aggstrategy == AGG_MIXED);
-}
-
 /* the document copied into a text value, the buffer kept */
 static text *
 buffer_copy_to_text(const CsvBuffer *buf)
@@ -664,7 +673,7 @@ protector_csv_agg_finalfn(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	if (state->buf.data == NULL)
 		elog(ERROR, "csv_agg_finalfn called twice on one state");
-	if (finalized_again(fcinfo))
+	if (hashed_grouping(fcinfo))
 		PG_RETURN_TEXT_P(buffer_copy_to_text(&state->buf));
 	PG_RETURN_TEXT_P(buffer_to_text(&state->buf));
 }

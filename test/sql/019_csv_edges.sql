@@ -1,6 +1,6 @@
 -- protector.csv_agg (src/csv.c) at its edges: cells a spreadsheet reading
 -- ";" as the separator would start inside a text field, NULL rows before
--- the first row, and a hashed GROUP BY finalized again.  Records end in
+-- the first row, and a hashed GROUP BY finalized again or spilling.  Records end in
 -- CRLF, shown here as <CRLF>; a line break inside a field as <LF>.
 SET TimeZone = 'UTC';
 \set VERBOSITY terse
@@ -33,3 +33,25 @@ SELECT o.i, (SELECT pg_temp.shown(c) FROM (SELECT g % 3 AS k, protector.csv_agg(
 												GROUP BY 1 OFFSET 0) s WHERE s.k = o.i) AS doc
 FROM generate_series(0, 2) o(i);
 RESET enable_sort;
+
+-- a hashed GROUP BY whose documents outgrow work_mem spills its later
+-- groups to disk, as for any aggregate: documents over 2 MB were mapped
+-- outside the memory the executor counts, and it never spilled.  Groups
+-- of 120,000 rows of 21 bytes (about 2.6 MB each) arrive one after another.
+CREATE FUNCTION pg_temp.spilled(p_query text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	l text;
+BEGIN
+	FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || p_query LOOP
+		IF l LIKE '%Disk Usage%' THEN
+			RETURN true;
+		END IF;
+	END LOOP;
+	RETURN false;
+END $$;
+SET work_mem = '1MB';
+SET enable_sort = off;
+SELECT pg_temp.spilled($q$SELECT k, octet_length(protector.csv_agg(v)) FROM
+	(SELECT g / 120000 AS k, lpad(g::text, 20, 'x') AS v FROM generate_series(0, 479999) g) t GROUP BY k$q$) AS spilled;
+RESET enable_sort;
+RESET work_mem;
