@@ -259,37 +259,65 @@ protector_local_day(TimestampTz ts, pg_tz *tz)
 	return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
 }
 
+/* the local day of ts, or INT_MIN at the edge of the range */
+static int
+local_day_of(TimestampTz ts, pg_tz *tz)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoff;
+
+	if (timestamp2tm(ts, &tzoff, &tm, &fsec, NULL, tz) != 0)
+		return INT_MIN;
+	return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+}
+
 /*
- * The first instant of a local day.  protector_local_time(), as PostgreSQL
- * does, reads a local time the clocks pass twice (going back) as its later
- * instant; a day whose midnight is passed twice (America/Havana,
- * Atlantic/Azores: back from 01:00 to 00:00) begins at the earlier one,
- * and has 25 hours.  A transition up to three hours before the later
- * midnight is looked for; the earlier instant is taken only if its local
- * time is that day's 00:00.
+ * The first instant of a local day: the first whose local date is the
+ * day.  protector_local_time(), as PostgreSQL does, reads a local time the
+ * clocks pass twice (going back) as its later instant, and one they skip
+ * with the offset before the jump; so a day whose midnight is passed twice
+ * (America/Havana, Atlantic/Azores: back from 01:00 to 00:00) would begin
+ * an hour late, and one whose clocks jump over midnight (America/Toronto in
+ * 1919: 23:30 to 00:30) half an hour late.  From PostgreSQL's reading, the
+ * three hours before it are walked in quarter hours to the first instant
+ * already on the day, and the change of day is then found to the second
+ * (offsets change on whole seconds).  A day the zone skipped altogether
+ * (Pacific/Apia, 2011-12-30) begins where the next one does.
  */
 TimestampTz
 protector_local_midnight(int local_day, pg_tz *tz)
 {
 	TimestampTz later = protector_local_time(local_day, 0, tz);
-	TimestampTz earlier;
-	struct pg_tm tm;
-	fsec_t		fsec;
-	int			west_before;
-	int			west_after;
+	TimestampTz before;
+	TimestampTz on_day;
 
-	if (timestamp2tm(later - 3 * USECS_PER_HOUR, &west_before, &tm, &fsec, NULL, tz) != 0 ||
-		timestamp2tm(later, &west_after, &tm, &fsec, NULL, tz) != 0)
-		return later;			/* at the edge of the range: no earlier instant */
-	/* offsets are seconds west of UTC: going back makes them grow */
-	if (west_after <= west_before)
-		return later;
-	earlier = later - (int64) (west_after - west_before) * USECS_PER_SEC;
-	if (timestamp2tm(earlier, &west_before, &tm, &fsec, NULL, tz) == 0 &&
-		tm.tm_hour == 0 && tm.tm_min == 0 && tm.tm_sec == 0 && fsec == 0 &&
-		date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE == local_day)
-		return earlier;
-	return later;
+	if (local_day_of(later, tz) < local_day)
+		return later;			/* (not reached: the reading is on or after the day) */
+	/* the last quarter hour still before the day, walking back at most 3 h */
+	on_day = later;
+	before = later - 15 * USECS_PER_MINUTE;
+	while (before >= later - 3 * USECS_PER_HOUR && local_day_of(before, tz) >= local_day)
+	{
+		on_day = before;
+		before -= 15 * USECS_PER_MINUTE;
+	}
+	if (before < later - 3 * USECS_PER_HOUR)
+		return on_day;
+	/* the change of day lies in (before, on_day]: bisect to the second */
+	while (on_day - before > USECS_PER_SEC)
+	{
+		TimestampTz mid = before + (on_day - before) / 2;
+
+		mid -= mid % USECS_PER_SEC;
+		if (mid <= before)
+			break;
+		if (local_day_of(mid, tz) >= local_day)
+			on_day = mid;
+		else
+			before = mid;
+	}
+	return on_day;
 }
 
 /* ---------- service rules ---------- */

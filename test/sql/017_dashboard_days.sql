@@ -26,6 +26,15 @@ FROM (VALUES
 	('UTC', '2026-06-01')) x(tz, d)
 ORDER BY tz, d;
 
+-- days whose start the clocks jumped over: America/Toronto went from
+-- 23:30 EST (-5) to 00:30 EDT (-4) on 1919-03-31, at 04:30 UTC, so the
+-- 31st began at 00:30; Pacific/Apia skipped 2011-12-30 altogether (from
+-- 2011-12-29 24:00 at -10, 2011-12-30 10:00 UTC, to 2011-12-31 00:00 at
+-- +14), so the 30th begins (and ends) where the 31st begins
+SELECT tz, d, protector_internal.local_midnight(tz, d) AS first_instant
+FROM (VALUES ('America/Toronto', '1919-03-31'::date), ('Pacific/Apia', '2011-12-30'), ('Pacific/Apia', '2011-12-31')) x(tz, d)
+ORDER BY tz, d;
+
 -- bad input: named, never an internal error
 SELECT protector_internal.local_midnight(NULL, '2026-11-01');
 SELECT protector_internal.local_midnight('America/Havana', NULL);
@@ -79,3 +88,21 @@ INSERT INTO protector.services (organization_id, venue_id, name, duration)
 VALUES ('0d170000-0000-4000-8000-0000000000b0', '0d170000-0000-4000-8000-0000000000b1', 'Bar table', '1 hour');
 SELECT protector_internal.open_service_seconds('0d170000-0000-4000-8000-0000000000b0', NULL,
 	'2026-11-10 05:00+00', '2026-11-11 05:00+00') AS open_seconds;
+
+-- Hours are the local clock's: Australia/Lord_Howe goes back half an hour
+-- on 2026-04-05, from 02:00 (+11) to 01:30 (+10:30).  Its day begins at
+-- 00:00 +11 = 2026-04-04 13:00 UTC; 01:00 is 14:00 UTC; 02:00 comes at
+-- +10:30 = 15:30 UTC, so the 01:00 hour lasts 90 minutes; 23:00 is 12:30
+-- UTC on the 5th, and the day ends at 00:00 +10:30 = 13:30 UTC: 24 hours
+-- with labels on the hour, 24.5 hours long.
+INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
+	('0d170000-0000-4000-8000-0000000000c0', 'Lord Howe', 'days-lord-howe', 'Australia/Lord_Howe');
+SELECT hour_start, local_hour, utc_offset
+FROM protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-0000000000c0', p_date => '2026-04-05')
+WHERE local_hour IN ('00:00', '01:00', '02:00', '03:00', '23:00');
+SELECT count(*) AS hours, count(*) FILTER (WHERE local_hour NOT LIKE '%:00') AS off_the_hour
+FROM protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-0000000000c0', p_date => '2026-04-05');
+-- a day the zone skipped has no hours (Apia, 2011-12-30)
+INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
+	('0d170000-0000-4000-8000-0000000000d0', 'Apia', 'days-apia', 'Pacific/Apia');
+SELECT count(*) AS hours FROM protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-0000000000d0', p_date => '2011-12-30');
