@@ -675,29 +675,59 @@ audit_set_context(AuditLogRow *row, AuditTable *entry, const char *op)
 			  Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId())));
 }
 
-/* the changed row: its organization, key, versions and changed columns */
-static void
-audit_set_change(AuditLogRow *row, AuditTable *entry, Datum *oldv, bool *oldn,
-				 Datum *newv, bool *newn, ArrayType *changed)
+/* the changed row as logged: organization, key, versions, changed columns (0: none) */
+typedef struct AuditChange
 {
+	Datum		organization_id;
+	Datum		record_id;
+	Datum		old_row;
+	Datum		new_row;
+	Datum		changed_columns;
+} AuditChange;
+
+/*
+ * The change, worked out before audit_log's row is begun: converting the
+ * versions may run user code (a cast to json), even DDL, which closes the
+ * tables open for direct inserts (audit_release_writer).
+ */
+static AuditChange
+audit_change(AuditTable *entry, Datum *oldv, bool *oldn, Datum *newv, bool *newn, ArrayType *changed)
+{
+	AuditChange c = {0};
 	Datum	   *keyv = newv ? newv : oldv;
 	bool	   *keyn = newn ? newn : oldn;
 
 	if (keyv != NULL)
 	{
-		Datum		record_id = audit_record_id(entry, keyv, keyn);
-
+		c.record_id = audit_record_id(entry, keyv, keyn);
 		if (entry->org_attnum != InvalidAttrNumber && !keyn[entry->org_attnum - 1])
-			audit_set(row, audit_log_target.organization_id, keyv[entry->org_attnum - 1]);
-		if (record_id != (Datum) 0)
-			audit_set(row, audit_log_target.record_id, record_id);
+			c.organization_id = keyv[entry->org_attnum - 1];
 	}
 	if (oldv != NULL)
-		audit_set(row, audit_log_target.old_row, JsonbPGetDatum(audit_row_jsonb(entry, oldv, oldn)));
+		c.old_row = JsonbPGetDatum(audit_row_jsonb(entry, oldv, oldn));
 	if (newv != NULL)
-		audit_set(row, audit_log_target.new_row, JsonbPGetDatum(audit_row_jsonb(entry, newv, newn)));
+		c.new_row = JsonbPGetDatum(audit_row_jsonb(entry, newv, newn));
 	if (changed != NULL)
-		audit_set(row, audit_log_target.changed_columns, PointerGetDatum(changed));
+		c.changed_columns = PointerGetDatum(changed);
+	return c;
+}
+
+/* a value of the change into its column, where there is one */
+static void
+audit_set_if(AuditLogRow *row, AttrNumber attnum, Datum value)
+{
+	if (value != (Datum) 0)
+		audit_set(row, attnum, value);
+}
+
+static void
+audit_set_change(AuditLogRow *row, const AuditChange *c)
+{
+	audit_set_if(row, audit_log_target.organization_id, c->organization_id);
+	audit_set_if(row, audit_log_target.record_id, c->record_id);
+	audit_set_if(row, audit_log_target.old_row, c->old_row);
+	audit_set_if(row, audit_log_target.new_row, c->new_row);
+	audit_set_if(row, audit_log_target.changed_columns, c->changed_columns);
 }
 
 PG_FUNCTION_INFO_V1(protector_audit_trigger);
@@ -714,6 +744,7 @@ protector_audit_trigger(PG_FUNCTION_ARGS)
 			   *newn;
 	ArrayType  *changed = NULL;
 	AuditLogRow row;
+	AuditChange change;
 	DirectTable *writer;
 	int			natts;
 
@@ -740,14 +771,20 @@ protector_audit_trigger(PG_FUNCTION_ARGS)
 			return PointerGetDatum(NULL);	/* a no-op update */
 	}
 
-	/* the columns audit_log has besides get their defaults, as in an INSERT */
+	change = audit_change(entry, oldv, oldn, newv, newn, changed);
+
+	/*
+	 * audit_log's row, the columns it has besides with their defaults, as in
+	 * an INSERT; its columns looked up again if DDL ran meanwhile
+	 */
+	audit_load_target();
 	writer = protector_direct_table(audit_log_target.relid);
 	natts = RelationGetDescr(protector_direct_relation(writer))->natts;
 	row.values = palloc(sizeof(Datum) * natts);
 	row.nulls = palloc(sizeof(bool) * natts);
 	protector_direct_defaults(writer, row.values, row.nulls);
 	audit_set_context(&row, entry, audit_op(event));
-	audit_set_change(&row, entry, oldv, oldn, newv, newn, changed);
+	audit_set_change(&row, &change);
 	protector_direct_insert(writer, row.values, row.nulls);
 	return PointerGetDatum(NULL);
 }

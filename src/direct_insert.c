@@ -62,8 +62,9 @@ struct DirectTable
 	ResultRelInfo *rri;
 	TupleTableSlot *slot;
 	ExprState **defaults;		/* per column: its DEFAULT, or NULL */
-	SubTransactionId inserting; /* a row is being inserted, in this
-								 * subtransaction (none: Invalid) */
+	SubTransactionId in_use;	/* a row is being made (defaults) or
+								 * inserted, in this subtransaction (none:
+								 * Invalid) */
 	struct DirectTable *next;
 };
 
@@ -108,14 +109,70 @@ direct_close(DirectTable *t)
 	CurrentResourceOwner = save;
 }
 
+/*
+ * Is a row of t being made or inserted?  (One whose making or insert failed
+ * in a subtransaction that was rolled back is not.)
+ */
+static bool
+in_use(const DirectTable *t)
+{
+	return t->in_use != InvalidSubTransactionId && SubTransactionIsActive(t->in_use);
+}
+
+/*
+ * A row made or written into t while another is (by a DEFAULT, CHECK
+ * constraint or index expression of the table, or DDL, running code that
+ * writes to a table whose changes protector records in it) would take the
+ * same slot, memory and executor state: refused.
+ */
+static void
+refuse_reentry(const DirectTable *t)
+{
+	if (in_use(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a row was to be written into \"%s\" while protector was writing one there",
+						RelationGetRelationName(t->rel)),
+				 errdetail("A DEFAULT, CHECK constraint or index expression of the table writes to a table whose changes protector records there.")));
+}
+
+static void
+enter(DirectTable *t)
+{
+	refuse_reentry(t);
+	t->in_use = GetCurrentSubTransactionId();
+}
+
+static void
+leave(DirectTable *t)
+{
+	t->in_use = InvalidSubTransactionId;
+}
+
+/*
+ * Closes every open table, but one whose row is being made or inserted
+ * (DDL run by code of its DEFAULT or CHECK): that one is marked to be
+ * reopened and closes at commit.
+ */
 void
 protector_direct_close_all(void)
 {
 	DirectTable *t = open_tables;
+	DirectTable *next;
 
 	open_tables = NULL;
-	for (; t != NULL; t = t->next)
+	for (; t != NULL; t = next)
+	{
+		next = t->next;
+		if (in_use(t))
+		{
+			t->stale = true;
+			t->next = open_tables;
+			open_tables = t;
+			continue;
+		}
 		direct_close(t);
+	}
 }
 
 static void
@@ -335,6 +392,7 @@ protector_direct_table(Oid relid)
 			continue;
 		if (!(*link)->stale)
 			return *link;
+		refuse_reentry(*link);	/* (not closed under its writer) */
 		t = *link;
 		*link = t->next;
 		direct_close(t);
@@ -395,6 +453,7 @@ protector_direct_defaults(DirectTable *t, Datum *values, bool *nulls)
 	TupleDesc	desc = RelationGetDescr(t->rel);
 	MemoryContext caller = CurrentMemoryContext;
 
+	enter(t);
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -413,24 +472,7 @@ protector_direct_defaults(DirectTable *t, Datum *values, bool *nulls)
 		if (!nulls[i] && !att->attbyval)
 			values[i] = datumCopy(values[i], false, att->attlen);
 	}
-}
-
-/*
- * A row inserted into t while another is (a CHECK constraint or index
- * expression of the table writing to a table whose changes protector
- * records in it) would take the same slot and executor state: refused.
- * A row whose insert failed in a subtransaction that was rolled back no
- * longer counts.
- */
-static void
-refuse_reentry(DirectTable *t)
-{
-	if (t->inserting != InvalidSubTransactionId && SubTransactionIsActive(t->inserting))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("a row was to be written into \"%s\" while protector was writing one there",
-						RelationGetRelationName(t->rel)),
-				 errdetail("A CHECK constraint or index expression of the table writes to a table whose changes protector records there.")));
+	leave(t);
 }
 
 void
@@ -439,8 +481,7 @@ protector_direct_insert(DirectTable *t, const Datum *values, const bool *nulls)
 	TupleTableSlot *slot = t->slot;
 	int			natts = RelationGetDescr(t->rel)->natts;
 
-	refuse_reentry(t);
-	t->inserting = GetCurrentSubTransactionId();
+	enter(t);
 	ExecClearTuple(slot);
 	memcpy(slot->tts_values, values, sizeof(Datum) * natts);
 	memcpy(slot->tts_isnull, nulls, sizeof(bool) * natts);
@@ -459,5 +500,5 @@ protector_direct_insert(DirectTable *t, const Datum *values, const bool *nulls)
 #endif
 	ResetPerTupleExprContext(t->estate);
 	ExecClearTuple(slot);
-	t->inserting = InvalidSubTransactionId;
+	leave(t);
 }

@@ -7,7 +7,7 @@
 -- A masked key column stays masked in record_id; a masked column cannot
 -- be renamed out from under its mask.
 BEGIN;
-SELECT plan(20);
+SELECT plan(23);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a240000-0000-4000-8000-000000000000', 'Side', 'side-tables');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
@@ -95,6 +95,31 @@ ALTER TABLE protector.audit_log ADD COLUMN side_rid_len int GENERATED ALWAYS AS 
 UPDATE protector.organizations SET name = 'Side 4' WHERE id = '0a240000-0000-4000-8000-000000000000';
 SELECT is((SELECT side_rid_len FROM protector.audit_log WHERE table_name = 'protector.organizations' ORDER BY id DESC LIMIT 1), 36,
 	'a stored generated column of audit_log is computed (length of a uuid record_id: 36)');
+ROLLBACK TO SAVEPOINT s;
+-- DDL run by user code while an audit row is being made (a cast to json
+-- converting the row, a DEFAULT of audit_log) closed audit_log under the
+-- audit trigger: a segfault.  Now the row is made and written.
+CREATE TYPE public.side_tag AS ENUM ('a', 'b');
+CREATE FUNCTION public.side_tag_json(public.side_tag) RETURNS json LANGUAGE plpgsql AS $f$
+BEGIN
+	CREATE TEMP TABLE IF NOT EXISTS side_memo (t text);
+	RETURN to_json('tag ' || $1::text);
+END $f$;
+CREATE CAST (public.side_tag AS json) WITH FUNCTION public.side_tag_json(public.side_tag);
+CREATE TABLE public.side_tagged (id int PRIMARY KEY, t public.side_tag);
+SELECT protector.enable_audit('public.side_tagged');
+SELECT lives_ok($$INSERT INTO public.side_tagged VALUES (1, 'a')$$, 'a cast to json that runs DDL while the row is converted');
+SELECT is((SELECT new_row ->> 't' FROM protector.audit_log WHERE table_name = 'public.side_tagged'), 'tag a',
+	'... and the row is logged as to_jsonb() writes it, through the cast');
+CREATE FUNCTION public.side_ddl_default() RETURNS text LANGUAGE plpgsql AS $f$
+BEGIN
+	CREATE TEMP TABLE IF NOT EXISTS side_memo2 (t text);
+	RETURN 'made';
+END $f$;
+ALTER TABLE protector.audit_log ADD COLUMN side_note text DEFAULT public.side_ddl_default();
+INSERT INTO public.side_tagged VALUES (2, 'b');
+SELECT is((SELECT side_note FROM protector.audit_log WHERE table_name = 'public.side_tagged' ORDER BY id DESC LIMIT 1), 'made',
+	'a DEFAULT of audit_log that runs DDL: the row is written with it');
 ROLLBACK TO SAVEPOINT s;
 -- the unchanged tables work as before
 SELECT lives_ok($$SELECT pg_temp.book(9)$$, 'the side tables as installed: a booking with its task and notification');
