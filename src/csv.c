@@ -13,9 +13,10 @@
  *	  - spreadsheet formula injection: a text field that starts with "=",
  *		"+", "-", "@", tab or carriage return is prefixed with a single
  *		quote and quoted (OWASP's advice), and so is every such character
- *		that follows a ";" or a line break inside it, where a spreadsheet
- *		reading ";" as the separator starts a cell; numbers, dates and
- *		other non-text types are written as they are, so -5 stays -5;
+ *		that follows a ";" or a line break inside it (or inside an array,
+ *		composite or range, whose text holds its elements'), where a
+ *		spreadsheet reading ";" as the separator starts a cell; numbers,
+ *		dates and other types are written as they are, so -5 stays -5;
  *	  - the document is never in memory twice: it grows in one buffer (on
  *		Linux, past 2 MB, a mapping that mremap() doubles in place); the final
  *		function moves it into the result a step at a time, unmapping what
@@ -297,15 +298,26 @@ buffer_to_text(CsvBuffer *buf)
 	return result;
 }
 
+/*
+ * May the type's text carry someone's text, so that its fields are guarded?
+ * Strings, enums and types of unknown make, and arrays, composites and
+ * ranges, whose text holds their elements' verbatim (a tags array
+ * {vip;=1+1} would start a formula cell in a ';' reading).  Those start
+ * with {, ( or [, so only the guards inside them apply.  Numbers, dates
+ * and the like are written as they are.
+ */
 static bool
 is_text_like(Oid type)
 {
 	char		category;
 	bool		preferred;
 
-	get_type_category_preferred(getBaseType(type), &category, &preferred);
-	return getBaseType(type) == CHAROID || category == TYPCATEGORY_STRING || category == TYPCATEGORY_USER ||
-		category == TYPCATEGORY_UNKNOWN || category == TYPCATEGORY_ENUM;
+	Oid			base = getBaseType(type);
+
+	get_type_category_preferred(base, &category, &preferred);
+	return base == CHAROID || category == TYPCATEGORY_STRING || category == TYPCATEGORY_USER ||
+		category == TYPCATEGORY_UNKNOWN || category == TYPCATEGORY_ENUM ||
+		category == TYPCATEGORY_ARRAY || category == TYPCATEGORY_RANGE || type_is_rowtype(base);
 }
 
 /* may a spreadsheet read a formula from a cell starting with c? */

@@ -14,6 +14,10 @@ $$;
 -- break is guarded too; "a;b" and "-1" after a space need nothing
 SELECT pg_temp.shown(protector.csv_agg(x)) FROM (VALUES
 	('Jo;=1+1;'), ('jo;=2+2@evil.example'), (E'x\n=1+1'), ('a;b'), ('a; -1'), (';@SUM(A1)'), ('=start;+end'), (E'tab;\tx')) v(x);
+-- arrays, composites and ranges hold their elements' text verbatim: the
+-- guards inside a field apply to them too ({vip;=1+1} was a live formula)
+SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT ARRAY['vip;=1+1', 'x'] AS tags, ROW('a;@b', 2) AS pair,
+	ARRAY[E'note\n=2+3'] AS note, ARRAY[-1, 2] AS numbers) r;
 -- only text: a number after a ";" cannot be (numbers have none)
 SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT 'a;b'::text AS t, -5 AS n) r;
 
