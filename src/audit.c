@@ -41,6 +41,8 @@
 #include "catalog/dependency.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
@@ -558,29 +560,78 @@ audit_masks_column(Oid relid, const char *name)
 	return masked;
 }
 
+/* the tables of a composite type's typed tables (CREATE TABLE ... OF type) */
+static List *
+typed_tables_of(Oid typid)
+{
+	Relation	classes = table_open(RelationRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	List	   *result = NIL;
+
+	ScanKeyInit(&key, Anum_pg_class_reloftype, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(typid));
+	scan = systable_beginscan(classes, InvalidOid, false, NULL, 1, &key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		result = lappend_oid(result, ((Form_pg_class) GETSTRUCT(tuple))->oid);
+	systable_endscan(scan);
+	table_close(classes, AccessShareLock);
+	return result;
+}
+
+/*
+ * The tables a rename of a column (or of a composite type's attribute)
+ * reaches: the table and, unless ONLY, its inheritors and partitions; a
+ * type's typed tables and theirs
+ */
+static List *
+renamed_tables(RenameStmt *stmt)
+{
+	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	List	   *tables = NIL;
+
+	if (!OidIsValid(relid))
+		return NIL;
+	if (stmt->renameType == OBJECT_ATTRIBUTE)
+	{
+		ListCell   *lc;
+
+		foreach(lc, typed_tables_of(get_rel_type_id(relid)))
+			tables = list_concat(tables, find_all_inheritors(lfirst_oid(lc), NoLock, NULL));
+		return tables;
+	}
+	return stmt->relation->inh ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
+}
+
 /*
  * A masked column renamed would be logged in clear under its new name, and
  * a column added under its old name would take the mask in its place: the
- * rename is refused while the audit trigger masks the column.
+ * rename is refused while the audit trigger of any table it reaches masks
+ * the column (through a parent, or a typed table's type, too).
  */
 static void
 refuse_masked_rename(Node *parsetree)
 {
 	RenameStmt *stmt = (RenameStmt *) parsetree;
-	Oid			relid;
+	ListCell   *lc;
 
-	if (parsetree == NULL || !IsA(parsetree, RenameStmt) || stmt->renameType != OBJECT_COLUMN ||
+	if (parsetree == NULL || !IsA(parsetree, RenameStmt) ||
+		(stmt->renameType != OBJECT_COLUMN && stmt->renameType != OBJECT_ATTRIBUTE) ||
 		stmt->relation == NULL || stmt->subname == NULL)
 		return;
-	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-	if (!OidIsValid(relid) || !audit_masks_column(relid, stmt->subname))
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-			 errmsg("cannot rename column \"%s\" of table \"%s\": the audit trigger masks it",
-					stmt->subname, stmt->relation->relname),
-			 errdetail("Renamed, its values would reach the audit log in clear under the new name."),
-			 errhint("In one transaction: protector.enable_audit() without it, the rename, then protector.enable_audit() with its new name.")));
+	foreach(lc, renamed_tables(stmt))
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (!audit_masks_column(relid, stmt->subname))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot rename column \"%s\" of table \"%s\": the audit trigger masks it",
+						stmt->subname, get_rel_name(relid)),
+				 errdetail("Renamed, its values would reach the audit log in clear under the new name."),
+				 errhint("In one transaction: protector.enable_audit() without it, the rename, then protector.enable_audit() with its new name.")));
+	}
 }
 
 /*

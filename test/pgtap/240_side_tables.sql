@@ -7,7 +7,7 @@
 -- A masked key column stays masked in record_id; a masked column cannot
 -- be renamed out from under its mask.
 BEGIN;
-SELECT plan(23);
+SELECT plan(26);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a240000-0000-4000-8000-000000000000', 'Side', 'side-tables');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
@@ -140,6 +140,22 @@ SELECT protector.enable_audit('pg_temp.waivers', '{card_token}');
 SELECT throws_ok($$ALTER TABLE pg_temp.waivers RENAME card_token TO card_token_legacy$$, '2BP01',
 	'cannot rename column "card_token" of table "waivers": the audit trigger masks it', 'a masked column cannot be renamed');
 SELECT lives_ok($$ALTER TABLE pg_temp.waivers RENAME signer TO signed_by$$, 'an unmasked column renames as ever');
+-- ... nor through a parent (a rename recurses to partitions and children),
+-- nor through a typed table's type
+CREATE TABLE public.side_pp (id int PRIMARY KEY, secret text) PARTITION BY RANGE (id);
+CREATE TABLE public.side_pp1 PARTITION OF public.side_pp FOR VALUES FROM (0) TO (100);
+SELECT protector.enable_audit('public.side_pp1', '{secret}');
+SELECT throws_ok($$ALTER TABLE public.side_pp RENAME COLUMN secret TO pin$$, '2BP01',
+	'cannot rename column "secret" of table "side_pp1": the audit trigger masks it',
+	'a masked column of a partition cannot be renamed through its parent');
+CREATE TYPE public.side_person AS (id int, secret text);
+CREATE TABLE public.side_people OF public.side_person (PRIMARY KEY (id));
+SELECT protector.enable_audit('public.side_people', '{secret}');
+SELECT throws_ok($$ALTER TYPE public.side_person RENAME ATTRIBUTE secret TO pin CASCADE$$, '2BP01',
+	'cannot rename column "secret" of table "side_people": the audit trigger masks it',
+	'... nor through the type of a typed table');
+SELECT lives_ok($$ALTER TYPE public.side_person RENAME ATTRIBUTE id TO person_id CASCADE$$,
+	'an unmasked attribute renames as ever');
 -- the way the hint gives: unmask, rename, mask the new name (one transaction)
 SELECT protector.enable_audit('pg_temp.waivers', '{}');
 ALTER TABLE pg_temp.waivers RENAME card_token TO card_token_legacy;
