@@ -98,6 +98,7 @@ typedef struct AuditTable
 	AuditKey	key;
 	bool		valid;
 	MemoryContext cxt;
+	uint64		casts;			/* protector_jsonb_generation() when built */
 	Datum		table_name;		/* text: schema-qualified */
 	int			ncolumns;
 	AuditColumn *columns;		/* in attribute order */
@@ -364,6 +365,7 @@ audit_build_table(AuditTable *entry, Relation rel, Trigger *trigger)
 	qsort_arg(entry->json_order, entry->ncolumns, sizeof(int), audit_jsonb_key_cmp, entry->columns);
 	audit_init_primary_key(entry, rel);
 	MemoryContextSwitchTo(old);
+	entry->casts = protector_jsonb_generation();
 	entry->valid = true;
 }
 
@@ -384,7 +386,7 @@ audit_table_for(Relation rel, Trigger *trigger)
 		entry->valid = false;
 		entry->cxt = NULL;
 	}
-	if (!entry->valid)
+	if (!entry->valid || entry->casts != protector_jsonb_generation())
 	{
 		PG_TRY();
 		{

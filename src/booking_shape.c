@@ -155,6 +155,7 @@ typedef struct ShapeCall
 {
 	Oid			rowtype;
 	uint64		identifier;		/* the row type's version (typcache.c) */
+	uint64		casts;			/* protector_jsonb_generation() then */
 	MemoryContext cxt;
 	JsonbRowLayout layout;
 	AttrNumber	during;
@@ -183,8 +184,9 @@ shape_call(Oid rowtype, int32 typmod, TupleDesc desc)
 {
 	ShapeCall  *call = &shape_cache;
 	uint64		identifier = assign_record_type_identifier(rowtype, typmod);
+	uint64		casts = protector_jsonb_generation();
 
-	if (call->rowtype == rowtype && call->identifier == identifier)
+	if (call->rowtype == rowtype && call->identifier == identifier && call->casts == casts)
 		return call;
 	if (call->cxt != NULL)
 		MemoryContextDelete(call->cxt);
@@ -205,6 +207,7 @@ shape_call(Oid rowtype, int32 typmod, TupleDesc desc)
 				 protector_errhint_damaged()));
 	call->rowtype = rowtype;
 	call->identifier = identifier;
+	call->casts = casts;
 	return call;
 }
 

@@ -14,10 +14,9 @@
  * Why: to_jsonb() works out each column's category (syscache lookups, a
  * search for casts to json) for every value it converts, and turns numbers
  * into text and back; its callers here convert the same columns over and
- * over, so they work it out once per row type and keep it.  What they keep
- * holds until the row type changes: a cast to json created on a column's
- * enum type later in the session is seen once the type or table changes or
- * in a new connection.
+ * over, so they work it out once per row type and keep it, until the row
+ * type changes or a cast is created or dropped (a cast to json changes how
+ * an enum or range converts): protector_jsonb_generation() says when.
  *
  * src/row_jsonb.c
  *
@@ -32,9 +31,11 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/syscache.h"
 
 #include "row_jsonb.h"
 #include "support.h"
@@ -92,6 +93,27 @@ kind_of(Oid basetype)
 			return JC_OUTPUT;
 	}
 	return JC_TO_JSONB;
+}
+
+static uint64 casts_generation = 1;
+
+static void
+casts_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	casts_generation++;
+}
+
+uint64
+protector_jsonb_generation(void)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		CacheRegisterSyscacheCallback(CASTSOURCETARGET, casts_changed, (Datum) 0);
+		registered = true;
+	}
+	return casts_generation;
 }
 
 void

@@ -38,6 +38,12 @@ typedef struct JsonbColumn
 	FmgrInfo	func;			/* output function, or to_jsonb */
 } JsonbColumn;
 
+/*
+ * Changes whenever a cast is created or dropped: what was worked out of
+ * columns before (their kinds) may be stale; compare before using it.
+ */
+extern uint64 protector_jsonb_generation(void);
+
 /* col: how att converts; what it keeps is allocated in cxt */
 extern void protector_jsonb_column_init(JsonbColumn *col, Form_pg_attribute att, MemoryContext cxt);
 

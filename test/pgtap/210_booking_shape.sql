@@ -7,7 +7,7 @@
 -- (UTC).  Shapes are compared as text: jsonb calls 61.5 and 61.50 equal,
 -- the answer a client reads does not.
 BEGIN;
-SELECT plan(17);
+SELECT plan(19);
 
 CREATE FUNCTION pg_temp.shape_ref(p_booking protector.bookings)
 RETURNS jsonb
@@ -123,6 +123,21 @@ SELECT is((SELECT count(*) FROM protector.bookings b
 			 OR protector_internal.booking_shape(b) ? 'shape_extra' OR protector_internal.booking_shape(b) ? 'details'), 0::bigint,
 	'a dropped column is gone from the shape and a renamed one has its new name');
 ALTER TABLE protector.bookings RENAME COLUMN shape_details TO details;
+
+-- ... and a cast to json created in the session (to_jsonb() uses it for
+-- an enum): the shape follows at once
+CREATE FUNCTION pg_temp.status_json(protector.booking_status) RETURNS json LANGUAGE sql AS $$
+	SELECT json_build_object('code', $1::text)
+$$;
+SELECT is((SELECT protector_internal.booking_shape(b) ->> 'status' FROM protector.bookings b
+		   WHERE b.id = '0a210000-0000-4000-8000-0000000b0001'), 'confirmed', 'before the cast, a status is its label');
+CREATE CAST (protector.booking_status AS json) WITH FUNCTION pg_temp.status_json(protector.booking_status);
+SELECT is((SELECT count(*) FROM protector.bookings b
+		   WHERE b.organization_id = '0a210000-0000-4000-8000-000000000000'
+			 AND (protector_internal.booking_shape(b)::text IS DISTINCT FROM pg_temp.shape_ref(b)::text
+				  OR protector_internal.booking_shape(b) -> 'status' ->> 'code' IS NULL)), 0::bigint,
+	'a cast to json created in the session: the shape uses it, as to_jsonb() does');
+DROP CAST (protector.booking_status AS json);
 
 -- the venue is read as the caller: one who cannot see it gets UTC
 CREATE TEMP TABLE shape_rows AS
