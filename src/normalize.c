@@ -37,7 +37,8 @@
 
 #include "errors.h"
 
-#define MAX_NORMALIZE_BYTES 1000
+/* the longest input: an e-mail of 320 characters of up to 4 bytes each */
+#define MAX_NORMALIZE_BYTES 1280
 
 static UTransliterator *name_transliterator = NULL;
 
@@ -95,7 +96,10 @@ from_uchars(const UChar *u, int32_t ulen)
 	return cstring_to_text_with_len(buf, blen);
 }
 
-/* NFKC case folding of u[0..ulen) into a new buffer */
+/*
+ * NFKC case folding of u[0..ulen) into a new buffer, as long as it needs
+ * (one character may become 18: U+FDFA)
+ */
 static UChar *
 nfkc_casefold(const UChar *u, int32_t ulen, int32_t *outlen)
 {
@@ -107,8 +111,47 @@ nfkc_casefold(const UChar *u, int32_t ulen, int32_t *outlen)
 	icu_check(status, "NFKC_Casefold");
 	out = palloc(sizeof(UChar) * cap);
 	*outlen = unorm2_normalize(norm, u, ulen, out, cap, &status);
+	if (status == U_BUFFER_OVERFLOW_ERROR)
+	{
+		/* the call said how long: once more with room for it */
+		cap = *outlen + 1;
+		out = repalloc(out, sizeof(UChar) * cap);
+		status = U_ZERO_ERROR;
+		*outlen = unorm2_normalize(norm, u, ulen, out, cap, &status);
+	}
 	icu_check(status, "normalization");
 	return out;
+}
+
+/*
+ * u[0..*ulen) transliterated (Any-Latin; Latin-ASCII) into a new buffer:
+ * transliteration lengthens text (a Han syllable becomes up to seven
+ * letters, U+FDFA eighteen), so it runs again in a buffer twice as large
+ * while it does not fit
+ */
+static UChar *
+transliterate(const UChar *u, int32_t *ulen)
+{
+	int32_t		cap = *ulen * 4 + 16;
+
+	for (;;)
+	{
+		UErrorCode	status = U_ZERO_ERROR;
+		UChar	   *out = palloc(sizeof(UChar) * cap);
+		int32_t		len = *ulen;
+		int32_t		limit = *ulen;
+
+		memcpy(out, u, sizeof(UChar) * *ulen);
+		utrans_transUChars(name_transliterator, out, &len, cap, 0, &limit, &status);
+		if (status != U_BUFFER_OVERFLOW_ERROR || cap > 64 * (*ulen + 16))
+		{
+			icu_check(status, "transliteration");
+			*ulen = len;
+			return out;
+		}
+		pfree(out);
+		cap *= 2;
+	}
 }
 
 /* drops leading and trailing white space; inner runs become one space */
@@ -159,9 +202,7 @@ Datum
 protector_normalize_name(PG_FUNCTION_ARGS)
 {
 	int32_t		ulen,
-				flen,
-				limit,
-				cap;
+				flen;
 	UChar	   *u;
 	UChar	   *f;
 	UErrorCode	status = U_ZERO_ERROR;
@@ -180,13 +221,7 @@ protector_normalize_name(PG_FUNCTION_ARGS)
 		name_transliterator = utrans_openU(uid, -1, UTRANS_FORWARD, NULL, 0, NULL, &status);
 		icu_check(status, "transliterator");
 	}
-	/* transliteration may lengthen the text: give it room */
-	cap = ulen * 4 + 16;
-	u = repalloc(u, sizeof(UChar) * cap);
-	limit = ulen;
-	utrans_transUChars(name_transliterator, u, &ulen, cap, 0, &limit, &status);
-	icu_check(status, "transliteration");
-
+	u = transliterate(u, &ulen);
 	f = nfkc_casefold(u, ulen, &flen);
 	flen = squeeze_spaces(f, flen);
 	if (flen == 0)

@@ -1,7 +1,7 @@
 -- Customer intelligence: ICU normalization, duplicates, merge, RFM scores
 -- and segments (hand-computed), lifetime value, who may see what.
 BEGIN;
-SELECT plan(43);
+SELECT plan(48);
 
 -- normalization
 SELECT is(protector.normalize_email('  Zoë@Example.COM '), 'zoë@example.com', 'email: trimmed, case-folded, accents kept');
@@ -17,6 +17,18 @@ SELECT is(protector.normalize_phone('0049 30 1234567'), '+49301234567', 'phone: 
 SELECT is(protector.normalize_phone('(415) 555-0100', 'US'), '+14155550100', 'phone: NANP');
 SELECT is(protector.normalize_phone('555-0100'), '5550100', 'phone: without a country, digits only');
 SELECT throws_ok($$SELECT protector.normalize_name(repeat('x', 2000))$$, '22023', NULL, 'oversize input is refused');
+-- text that grows more than fourfold (U+FDFA is 18 characters in NFKC, a
+-- Han syllable up to 7 letters) got ICU's buffer overflow as an error,
+-- from an anonymous widget booking's name on to every duplicate search
+SELECT is(protector.normalize_name('广东双创装潢窗帘厂') IS NOT NULL AND protector.normalize_name('广东双创装潢窗帘厂') ~ '^[a-z ]+$', true,
+	'name: a Chinese business name transliterates (it overflowed ICU''s buffer)');
+SELECT is(length(protector.normalize_name(repeat(U&'\FDFA', 20))), 360,
+	'name: 20 x U+FDFA (18 characters each after NFKC and transliteration) is normalized whole: 360');
+SELECT is(protector.normalize_email(U&'\FDFA@example.com') = protector.normalize_email(normalize(U&'\FDFA', NFKC) || '@example.com'), true,
+	'email: U+FDFA folds as NFKC writes it');
+SELECT lives_ok($$SELECT protector.normalize_email(repeat(U&'\FDFA', 50) || '@example.com')$$, 'email: 50 x U+FDFA is normalized');
+SELECT is(length(protector.normalize_email(repeat(U&'\+01D4B6', 300) || '@x.io')), 305,
+	'email: 300 characters of 4 bytes and @x.io (1,205 bytes) pass the 320-character limit (was refused as over 1000 bytes)');
 
 -- fixture: organization A (EUR), customers C1..C7, a shared service
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['q_manager', 'q_operator', 'q_finance', 'q_agent', 'q_other']) u;
