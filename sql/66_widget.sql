@@ -127,21 +127,29 @@ COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
 'False when the text holds control characters or invisible bidirectional marks, overrides or isolates';
 
 -- The client address PostgREST passes in request.headers: the first hop
--- of x-forwarded-for, or NULL when there is none or it is no address.
+-- of x-forwarded-for, or NULL when there is none or it is no address.  An
+-- IPv6 address counts as its /64, what one subscriber usually gets (each
+-- address of it counted alone let one client book without limit).
 CREATE FUNCTION protector_internal.request_client_address()
 RETURNS inet
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_address inet;
 BEGIN
-	RETURN pg_catalog.btrim(pg_catalog.split_part(
+	v_address := pg_catalog.btrim(pg_catalog.split_part(
 		pg_catalog.current_setting('request.headers', true)::json ->> 'x-forwarded-for', ',', 1))::inet;
+	IF pg_catalog.family(v_address) OPERATOR(pg_catalog.=) 6 THEN
+		RETURN pg_catalog.network(pg_catalog.set_masklen(v_address, 64));
+	END IF;
+	RETURN pg_catalog.host(v_address)::inet;
 EXCEPTION WHEN invalid_text_representation OR invalid_parameter_value THEN
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.request_client_address() IS
-'First hop of x-forwarded-for in PostgREST''s request.headers, or NULL';
+'First hop of x-forwarded-for in PostgREST''s request.headers (an IPv6 address as its /64), or NULL';
 
 -- One row per widget booking: who asked (identity key of the e-mail, the
 -- client address), for the per-visitor limits.  Kept for a day.

@@ -7804,3 +7804,24 @@ CREATE TRIGGER zz_report_change_delete AFTER DELETE ON protector.organizations
 ALTER TABLE protector.organizations ENABLE ALWAYS TRIGGER zz_report_change_insert;
 ALTER TABLE protector.organizations ENABLE ALWAYS TRIGGER zz_report_change_update;
 ALTER TABLE protector.organizations ENABLE ALWAYS TRIGGER zz_report_change_delete;
+
+CREATE OR REPLACE FUNCTION protector_internal.request_client_address()
+RETURNS inet
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_address inet;
+BEGIN
+	v_address := pg_catalog.btrim(pg_catalog.split_part(
+		pg_catalog.current_setting('request.headers', true)::json ->> 'x-forwarded-for', ',', 1))::inet;
+	IF pg_catalog.family(v_address) OPERATOR(pg_catalog.=) 6 THEN
+		RETURN pg_catalog.network(pg_catalog.set_masklen(v_address, 64));
+	END IF;
+	RETURN pg_catalog.host(v_address)::inet;
+EXCEPTION WHEN invalid_text_representation OR invalid_parameter_value THEN
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.request_client_address() IS
+'First hop of x-forwarded-for in PostgREST''s request.headers (an IPv6 address as its /64), or NULL';

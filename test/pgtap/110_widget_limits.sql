@@ -2,7 +2,7 @@
 -- e-mail and by client address, holds that expire, guest records for
 -- account holders' e-mails, and text with hidden characters.
 BEGIN;
-SELECT plan(24);
+SELECT plan(28);
 
 SELECT tests.create_supabase_user('l_owner');
 SELECT tests.create_supabase_user('l_holder');
@@ -51,6 +51,16 @@ SELECT throws_ok($$SELECT pg_temp.book('A4', 'a4@example.com', 7)$$, '53400', NU
 	'a fourth e-mail from the same address is refused (first hop of x-forwarded-for)');
 SELECT set_config('request.headers', '{"x-forwarded-for": "198.51.100.9"}', true);
 SELECT is(pg_temp.book('A4', 'a4@example.com', 7) ->> 'status', 'held', 'another address books');
+-- an IPv6 client counts as its /64: three addresses of one, then a fourth
+SELECT set_config('request.headers', '{"x-forwarded-for": "2001:db8:1:2::1"}', true);
+SELECT is(pg_temp.book('V1', 'v1@example.com', 20) ->> 'status', 'held', 'from 2001:db8:1:2::1: one');
+SELECT set_config('request.headers', '{"x-forwarded-for": "2001:db8:1:2::2"}', true);
+SELECT is(pg_temp.book('V2', 'v2@example.com', 21) ->> 'status', 'held', 'from ::2 of the same /64: two');
+SELECT set_config('request.headers', '{"x-forwarded-for": "2001:db8:1:2:ffff::3"}', true);
+SELECT is(pg_temp.book('V3', 'v3@example.com', 22) ->> 'status', 'held', 'from another address of it: three');
+SELECT set_config('request.headers', '{"x-forwarded-for": "2001:db8:1:2::4"}', true);
+SELECT throws_ok($$SELECT pg_temp.book('V4', 'v4@example.com', 23)$$, '53400', NULL,
+	'a fourth address of the same /64 is refused: one subscriber''s addresses are one client');
 SELECT set_config('request.headers', '{"x-forwarded-for": "not an address"}', true);
 SELECT is(pg_temp.book('A5', 'a5@example.com', 8) ->> 'status', 'held', 'a header that is no address is ignored');
 SELECT set_config('request.headers', '', true);
@@ -77,7 +87,7 @@ SELECT is((SELECT count(*)::int FROM protector.bookings), 0, '... so the account
 SELECT tests.clear_authentication();
 SELECT ok((SELECT hold_expires_at BETWEEN now() + interval '14 minutes' AND now() + interval '16 minutes'
 		   FROM protector.bookings WHERE lower(during) = pg_temp.t(1)), 'a widget hold lasts 15 minutes by default');
-SELECT is((SELECT count(*)::int FROM protector.notifications WHERE kind = 'booking.awaiting_confirmation'), 10,
+SELECT is((SELECT count(*)::int FROM protector.notifications WHERE kind = 'booking.awaiting_confirmation'), 13,
 	'the desk is told of every booking awaiting confirmation');
 UPDATE protector.bookings SET hold_expires_at = now() - interval '1 second' WHERE lower(during) = pg_temp.t(1);
 SELECT tests.authenticate_as_anon();
