@@ -112,7 +112,9 @@ COMMENT ON FUNCTION protector.get_widget_slots(text, uuid, date, date) IS
 'Widget: free slots of one of the venue''s services, as get_available_slots';
 
 -- Text a visitor typed: no control characters, no invisible direction
--- marks or overrides (they disguise a name on the operator's screen).
+-- marks or overrides, no characters that render as nothing (Hangul
+-- fillers, the Mongolian vowel separator, tag characters, which can carry
+-- hidden text): they disguise a name on the operator's screen.
 CREATE FUNCTION protector_internal.text_is_clean(p_text text)
 RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -120,11 +122,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	RETURN p_text IS NULL
-		OR p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u061c\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff]';
+		OR p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u061c\\u115f\\u1160\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\u3164\\ufeff\\uffa0\\U000e0000-\\U000e007f]';
 END
 $$;
 COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
-'False when the text holds control characters or invisible bidirectional marks, overrides or isolates';
+'False when the text holds control characters, invisible bidirectional marks, overrides or isolates, or characters that render as nothing';
 
 -- The client address PostgREST passes in request.headers: the first hop
 -- of x-forwarded-for, or NULL when there is none or it is no address.  An

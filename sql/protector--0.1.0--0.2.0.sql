@@ -1202,11 +1202,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	RETURN p_text IS NULL
-		OR p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u061c\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff]';
+		OR p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u061c\\u115f\\u1160\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\u3164\\ufeff\\uffa0\\U000e0000-\\U000e007f]';
 END
 $$;
 COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
-'False when the text holds control characters or invisible bidirectional marks, overrides or isolates';
+'False when the text holds control characters, invisible bidirectional marks, overrides or isolates, or characters that render as nothing';
 
 -- embed keys are the database's on insert too
 REVOKE INSERT (embed_key) ON protector.venues FROM authenticated;

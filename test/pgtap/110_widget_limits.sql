@@ -2,7 +2,7 @@
 -- e-mail and by client address, holds that expire, guest records for
 -- account holders' e-mails, and text with hidden characters.
 BEGIN;
-SELECT plan(28);
+SELECT plan(31);
 
 SELECT tests.create_supabase_user('l_owner');
 SELECT tests.create_supabase_user('l_holder');
@@ -73,6 +73,12 @@ SELECT throws_ok($$SELECT pg_temp.book('Ann', 'det@example.com', 9, jsonb_build_
 	'... and control characters deep in the details');
 SELECT throws_ok($$SELECT pg_temp.book('Ann', 'det@example.com', 9, jsonb_build_object(E'k\u2066', 'x'))$$, '22023', NULL,
 	'... or in a details key');
+SELECT throws_ok($$SELECT pg_temp.book(U&'\3164\3164\3164', 'filler@example.com', 9)$$, '22023', NULL,
+	'a name of Hangul fillers (it renders blank) is refused');
+SELECT throws_ok($$SELECT pg_temp.book(U&'Ana\+0E0041\+0E0042', 'tags@example.com', 9)$$, '22023', NULL,
+	'... and one carrying hidden tag characters');
+SELECT throws_ok($$SELECT pg_temp.book(U&'An\180Ea', 'mvs@example.com', 9)$$, '22023', NULL,
+	'... and one with the Mongolian vowel separator');
 SELECT is(pg_temp.book('Zoë Ölund-Ñúñez 李', 'zoe@example.com', 9) ->> 'status', 'held', 'letters of any script are fine');
 
 -- an account holder's e-mail books a guest record, never their account
