@@ -93,10 +93,15 @@ typedef struct AuditKey
 	Oid			tgoid;
 } AuditKey;
 
+/*
+ * How one audited table's rows are logged, as worked out at one moment: a
+ * version, in a context of its own.  A newer version replaces it in the
+ * cache; the old one lives until the transaction ends, as a trigger firing
+ * further up may still be reading it (user code converting a row can
+ * change the table and write to it again).
+ */
 typedef struct AuditTable
 {
-	AuditKey	key;
-	bool		valid;
 	MemoryContext cxt;
 	uint64		casts;			/* protector_jsonb_generation() when built */
 	Datum		table_name;		/* text: schema-qualified */
@@ -108,6 +113,14 @@ typedef struct AuditTable
 	FmgrInfo   *pk_out;
 	AttrNumber	org_attnum;		/* uuid organization column, 0 if none */
 } AuditTable;
+
+/* the cache's entry: the current version of a table's (trigger's) layout */
+typedef struct AuditSlot
+{
+	AuditKey	key;
+	bool		valid;
+	AuditTable *table;			/* NULL until first built */
+} AuditSlot;
 
 /* audit_log itself: where it is and where its columns are */
 typedef struct AuditLogTarget
@@ -138,17 +151,17 @@ static void
 audit_relcache_callback(Datum arg, Oid relid)
 {
 	HASH_SEQ_STATUS status;
-	AuditTable *entry;
+	AuditSlot  *slot;
 
 	if (relid == InvalidOid || relid == audit_log_target.relid)
 		audit_log_target_valid = false;
 	if (audit_tables == NULL)
 		return;
 	hash_seq_init(&status, audit_tables);
-	while ((entry = (AuditTable *) hash_seq_search(&status)) != NULL)
+	while ((slot = (AuditSlot *) hash_seq_search(&status)) != NULL)
 	{
-		if (relid == InvalidOid || entry->key.relid == relid)
-			entry->valid = false;
+		if (relid == InvalidOid || slot->key.relid == relid)
+			slot->valid = false;
 	}
 }
 
@@ -162,7 +175,7 @@ audit_init_cache(void)
 	audit_cxt = AllocSetContextCreate(CacheMemoryContext, "protector audit cache",
 									  ALLOCSET_SMALL_SIZES);
 	ctl.keysize = sizeof(AuditKey);
-	ctl.entrysize = sizeof(AuditTable);
+	ctl.entrysize = sizeof(AuditSlot);
 	ctl.hcxt = audit_cxt;
 	audit_tables = hash_create("protector audited tables", 32, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
@@ -323,20 +336,21 @@ audit_init_primary_key(AuditTable *entry, Relation rel)
 	ReleaseSysCache(idxtup);
 }
 
-static void
-audit_build_table(AuditTable *entry, Relation rel, Trigger *trigger)
+static AuditTable *
+audit_build_table(Relation rel, Trigger *trigger)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	char	   *nspname = get_namespace_name(RelationGetNamespace(rel));
 	bool		is_organizations = strcmp(nspname, "protector") == 0 &&
 		strcmp(RelationGetRelationName(rel), "organizations") == 0;
 	bool		stamped = stamps_updated_at(rel);
-	MemoryContext old;
+	/* built under the caller's context (an error takes it along), kept once whole */
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "protector audited table",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	AuditTable *entry = palloc0(sizeof(AuditTable));
 
-	if (entry->cxt != NULL)
-		MemoryContextDelete(entry->cxt);
-	entry->cxt = AllocSetContextCreate(audit_cxt, "protector audited table", ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(entry->cxt);
+	entry->cxt = cxt;
 	audit_check_masked(rel, trigger, nspname);
 	entry->table_name = PointerGetDatum(cstring_to_text(quote_qualified_identifier(nspname,
 																				   RelationGetRelationName(rel))));
@@ -366,40 +380,40 @@ audit_build_table(AuditTable *entry, Relation rel, Trigger *trigger)
 	audit_init_primary_key(entry, rel);
 	MemoryContextSwitchTo(old);
 	entry->casts = protector_jsonb_generation();
-	entry->valid = true;
+	MemoryContextSetParent(cxt, audit_cxt);
+	return entry;
 }
 
 static AuditTable *
 audit_table_for(Relation rel, Trigger *trigger)
 {
 	AuditKey	key;
-	AuditTable *entry;
+	AuditSlot  *slot;
 	bool		found;
 
 	audit_init_cache();
 	memset(&key, 0, sizeof(key));
 	key.relid = RelationGetRelid(rel);
 	key.tgoid = trigger->tgoid;
-	entry = hash_search(audit_tables, &key, HASH_ENTER, &found);
+	slot = hash_search(audit_tables, &key, HASH_ENTER, &found);
 	if (!found)
 	{
-		entry->valid = false;
-		entry->cxt = NULL;
+		slot->valid = false;
+		slot->table = NULL;
 	}
-	if (!entry->valid || entry->casts != protector_jsonb_generation())
+	if (!slot->valid || slot->table->casts != protector_jsonb_generation())
 	{
-		PG_TRY();
-		{
-			audit_build_table(entry, rel, trigger);
-		}
-		PG_CATCH();
-		{
-			entry->valid = false;
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
+		AuditTable *built;
+
+		slot->valid = false;
+		built = audit_build_table(rel, trigger);
+		/* the old version goes with the transaction (see AuditTable) */
+		if (slot->table != NULL)
+			MemoryContextSetParent(slot->table->cxt, TopTransactionContext);
+		slot->table = built;
+		slot->valid = true;
 	}
-	return entry;
+	return slot->table;
 }
 
 /* one column's value in the audit row: to_jsonb()'s, or the mask */

@@ -163,7 +163,12 @@ typedef struct ShapeCall
 	AttrNumber	venue_id;
 } ShapeCall;
 
-static ShapeCall shape_cache;
+/*
+ * The current version; a replaced one lives until the transaction ends (a
+ * booking_shape() call further up may still be reading it: user code
+ * converting a column can call booking_shape() again after a change)
+ */
+static ShapeCall *shape_cache = NULL;
 
 /* the column of the layout with this name and (base) type, else 0 */
 static AttrNumber
@@ -182,17 +187,18 @@ shape_column(JsonbRowLayout *layout, const char *name, Oid type)
 static ShapeCall *
 shape_call(Oid rowtype, int32 typmod, TupleDesc desc)
 {
-	ShapeCall  *call = &shape_cache;
 	uint64		identifier = assign_record_type_identifier(rowtype, typmod);
 	uint64		casts = protector_jsonb_generation();
+	MemoryContext cxt;
+	ShapeCall  *call;
 
-	if (call->rowtype == rowtype && call->identifier == identifier && call->casts == casts)
-		return call;
-	if (call->cxt != NULL)
-		MemoryContextDelete(call->cxt);
-	call->rowtype = InvalidOid;
-	call->cxt = AllocSetContextCreate(CacheMemoryContext, "protector booking shape",
-									  ALLOCSET_SMALL_SIZES);
+	if (shape_cache != NULL && shape_cache->rowtype == rowtype &&
+		shape_cache->identifier == identifier && shape_cache->casts == casts)
+		return shape_cache;
+	/* built under the caller's context (an error takes it along), kept once whole */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "protector booking shape", ALLOCSET_SMALL_SIZES);
+	call = MemoryContextAllocZero(cxt, sizeof(ShapeCall));
+	call->cxt = cxt;
 	protector_jsonb_layout_init(&call->layout, desc, call->cxt);
 	call->during = shape_column(&call->layout, "during", TSTZRANGEOID);
 	call->organization_id = shape_column(&call->layout, "organization_id", UUIDOID);
@@ -208,6 +214,10 @@ shape_call(Oid rowtype, int32 typmod, TupleDesc desc)
 	call->rowtype = rowtype;
 	call->identifier = identifier;
 	call->casts = casts;
+	MemoryContextSetParent(cxt, CacheMemoryContext);
+	if (shape_cache != NULL)
+		MemoryContextSetParent(shape_cache->cxt, TopTransactionContext);
+	shape_cache = call;
 	return call;
 }
 
