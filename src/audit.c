@@ -536,41 +536,62 @@ audit_changed_columns(AuditTable *entry, const Datum *oldv, const bool *oldn,
 	return construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
-/* does the audit trigger of relid mask the column name? */
+/* protector.audit_trigger()'s oid, or InvalidOid */
+static Oid
+audit_trigger_function(void)
+{
+	Oid			nsp = get_namespace_oid("protector", true);
+
+	return OidIsValid(nsp) ?
+		GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("audit_trigger"),
+						PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp)) : InvalidOid;
+}
+
+/* do a pg_trigger row's arguments (nargs strings, each ended by a NUL) hold name? */
+static bool
+trigger_args_hold(HeapTuple tuple, TupleDesc desc, const char *name)
+{
+	int			nargs = ((Form_pg_trigger) GETSTRUCT(tuple))->tgnargs;
+	bool		isnull;
+	Datum		args = heap_getattr(tuple, Anum_pg_trigger_tgargs, desc, &isnull);
+	bytea	   *bytes;
+	const char *arg;
+	const char *end;
+
+	if (isnull)
+		return false;
+	bytes = DatumGetByteaPP(args);
+	arg = VARDATA_ANY(bytes);
+	end = arg + VARSIZE_ANY_EXHDR(bytes);
+	for (int i = 0; i < nargs && arg < end; i++)
+	{
+		const char *nul = memchr(arg, '\0', end - arg);
+
+		if (nul == NULL)
+			break;
+		if (strcmp(arg, name) == 0)
+			return true;
+		arg = nul + 1;
+	}
+	return false;
+}
+
+/* does an audit trigger of relid (whatever it is called) mask the column name? */
 static bool
 audit_masks_column(Oid relid, const char *name)
 {
 	Relation	triggers = table_open(TriggerRelationId, AccessShareLock);
-	NameData	tgname;
-	ScanKeyData key[2];
+	Oid			audit = audit_trigger_function();
+	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	bool		masked = false;
 
-	namestrcpy(&tgname, "protector_audit");
-	ScanKeyInit(&key[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	ScanKeyInit(&key[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber, F_NAMEEQ, NameGetDatum(&tgname));
-	scan = systable_beginscan(triggers, TriggerRelidNameIndexId, true, NULL, 2, key);
-	if (HeapTupleIsValid(tuple = systable_getnext(scan)))
-	{
-		int			nargs = ((Form_pg_trigger) GETSTRUCT(tuple))->tgnargs;
-		bool		isnull;
-		Datum		args = heap_getattr(tuple, Anum_pg_trigger_tgargs, RelationGetDescr(triggers), &isnull);
-		bytea	   *bytes = isnull ? NULL : DatumGetByteaPP(args);
-		const char *arg = bytes ? VARDATA_ANY(bytes) : NULL;
-		const char *end = bytes ? arg + VARSIZE_ANY_EXHDR(bytes) : NULL;
-
-		/* the arguments: nargs strings, each ended by a NUL */
-		for (int i = 0; arg != NULL && i < nargs && arg < end && !masked; i++)
-		{
-			const char *nul = memchr(arg, '\0', end - arg);
-
-			if (nul == NULL)
-				break;
-			masked = strcmp(arg, name) == 0;
-			arg = nul + 1;
-		}
-	}
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(triggers, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (!masked && HeapTupleIsValid(tuple = systable_getnext(scan)))
+		masked = ((Form_pg_trigger) GETSTRUCT(tuple))->tgfoid == audit &&
+			trigger_args_hold(tuple, RelationGetDescr(triggers), name);
 	systable_endscan(scan);
 	table_close(triggers, AccessShareLock);
 	return masked;

@@ -7,7 +7,7 @@
 -- A masked key column stays masked in record_id; a masked column cannot
 -- be renamed out from under its mask.
 BEGIN;
-SELECT plan(28);
+SELECT plan(29);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a240000-0000-4000-8000-000000000000', 'Side', 'side-tables');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
@@ -183,6 +183,11 @@ SELECT throws_ok($$ALTER TYPE public.side_person RENAME ATTRIBUTE secret TO pin 
 	'... nor through the type of a typed table');
 SELECT lives_ok($$ALTER TYPE public.side_person RENAME ATTRIBUTE id TO person_id CASCADE$$,
 	'an unmasked attribute renames as ever');
+-- ... nor after renaming the audit trigger
+ALTER TRIGGER protector_audit ON public.side_people RENAME TO side_people_audit;
+SELECT throws_ok($$ALTER TYPE public.side_person RENAME ATTRIBUTE secret TO pin CASCADE$$, '2BP01',
+	'cannot rename column "secret" of table "side_people": the audit trigger masks it',
+	'... nor with the audit trigger renamed (it is found by its function)');
 -- the way the hint gives: unmask, rename, mask the new name (one transaction)
 SELECT protector.enable_audit('pg_temp.waivers', '{}');
 ALTER TABLE pg_temp.waivers RENAME card_token TO card_token_legacy;
