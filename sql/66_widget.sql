@@ -131,7 +131,9 @@ COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
 -- The client address PostgREST passes in request.headers: the first hop
 -- of x-forwarded-for, or NULL when there is none or it is no address.  An
 -- IPv6 address counts as its /64, what one subscriber usually gets (each
--- address of it counted alone let one client book without limit).
+-- address of it counted alone let one client book without limit), but an
+-- IPv4 client a dual-stack proxy reports as ::ffff:a.b.c.d counts as
+-- a.b.c.d, and one behind NAT64 (64:ff9b::/96) by its address.
 CREATE FUNCTION protector_internal.request_client_address()
 RETURNS inet
 LANGUAGE plpgsql STABLE
@@ -140,12 +142,16 @@ AS $$
 DECLARE
 	v_address inet;
 BEGIN
-	v_address := pg_catalog.btrim(pg_catalog.split_part(
-		pg_catalog.current_setting('request.headers', true)::json ->> 'x-forwarded-for', ',', 1))::inet;
-	IF pg_catalog.family(v_address) OPERATOR(pg_catalog.=) 6 THEN
+	v_address := pg_catalog.host(pg_catalog.btrim(pg_catalog.split_part(
+		pg_catalog.current_setting('request.headers', true)::json ->> 'x-forwarded-for', ',', 1))::inet)::inet;
+	IF v_address OPERATOR(pg_catalog.<<) '::ffff:0.0.0.0/96'::inet THEN
+		RETURN '0.0.0.0'::inet OPERATOR(pg_catalog.+) (v_address OPERATOR(pg_catalog.-) '::ffff:0.0.0.0'::inet);
+	END IF;
+	IF pg_catalog.family(v_address) OPERATOR(pg_catalog.=) 6
+	   AND NOT v_address OPERATOR(pg_catalog.<<) '64:ff9b::/96'::inet THEN
 		RETURN pg_catalog.network(pg_catalog.set_masklen(v_address, 64));
 	END IF;
-	RETURN pg_catalog.host(v_address)::inet;
+	RETURN v_address;
 EXCEPTION WHEN invalid_text_representation OR invalid_parameter_value THEN
 	RETURN NULL;
 END

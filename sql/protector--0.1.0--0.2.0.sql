@@ -7813,12 +7813,16 @@ AS $$
 DECLARE
 	v_address inet;
 BEGIN
-	v_address := pg_catalog.btrim(pg_catalog.split_part(
-		pg_catalog.current_setting('request.headers', true)::json ->> 'x-forwarded-for', ',', 1))::inet;
-	IF pg_catalog.family(v_address) OPERATOR(pg_catalog.=) 6 THEN
+	v_address := pg_catalog.host(pg_catalog.btrim(pg_catalog.split_part(
+		pg_catalog.current_setting('request.headers', true)::json ->> 'x-forwarded-for', ',', 1))::inet)::inet;
+	IF v_address OPERATOR(pg_catalog.<<) '::ffff:0.0.0.0/96'::inet THEN
+		RETURN '0.0.0.0'::inet OPERATOR(pg_catalog.+) (v_address OPERATOR(pg_catalog.-) '::ffff:0.0.0.0'::inet);
+	END IF;
+	IF pg_catalog.family(v_address) OPERATOR(pg_catalog.=) 6
+	   AND NOT v_address OPERATOR(pg_catalog.<<) '64:ff9b::/96'::inet THEN
 		RETURN pg_catalog.network(pg_catalog.set_masklen(v_address, 64));
 	END IF;
-	RETURN pg_catalog.host(v_address)::inet;
+	RETURN v_address;
 EXCEPTION WHEN invalid_text_representation OR invalid_parameter_value THEN
 	RETURN NULL;
 END

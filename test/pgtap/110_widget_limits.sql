@@ -2,7 +2,7 @@
 -- e-mail and by client address, holds that expire, guest records for
 -- account holders' e-mails, and text with hidden characters.
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 
 SELECT tests.create_supabase_user('l_owner');
 SELECT tests.create_supabase_user('l_holder');
@@ -61,6 +61,15 @@ SELECT is(pg_temp.book('V3', 'v3@example.com', 22) ->> 'status', 'held', 'from a
 SELECT set_config('request.headers', '{"x-forwarded-for": "2001:db8:1:2::4"}', true);
 SELECT throws_ok($$SELECT pg_temp.book('V4', 'v4@example.com', 23)$$, '53400', NULL,
 	'a fourth address of the same /64 is refused: one subscriber''s addresses are one client');
+-- IPv4 clients a dual-stack proxy reports as ::ffff:a.b.c.d are IPv4
+-- addresses, not one /64 (::/64) for all of them
+SELECT tests.clear_authentication();
+SELECT is((SELECT array_agg(host(protector_internal.request_client_address()) ORDER BY x)
+		   FROM (VALUES ('::ffff:203.0.113.1'), ('2001:db8:1:2::9'), ('64:ff9b::198.51.100.2'), ('192.0.2.3/24')) v(x),
+				LATERAL (SELECT set_config('request.headers', json_build_object('x-forwarded-for', v.x)::text, true)) s),
+	'{192.0.2.3,2001:db8:1:2::,64:ff9b::c633:6402,203.0.113.1}',
+	'client addresses: an IPv6 /64, an IPv4 address given with a mask, a mapped IPv4 address, a NAT64 one by itself');
+SELECT tests.authenticate_as_anon();
 SELECT set_config('request.headers', '{"x-forwarded-for": "not an address"}', true);
 SELECT is(pg_temp.book('A5', 'a5@example.com', 8) ->> 'status', 'held', 'a header that is no address is ignored');
 SELECT set_config('request.headers', '', true);
