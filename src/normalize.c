@@ -124,6 +124,23 @@ nfkc_casefold(const UChar *u, int32_t ulen, int32_t *outlen)
 }
 
 /*
+ * Replaces a surrogate without its pair by U+FFFD: transliteration can
+ * leave one (a kana repeat mark after a character beyond the basic plane,
+ * 𠮷ゝ, repeats half of its pair), and UTF-8 cannot encode it.
+ */
+static void
+repair_surrogates(UChar *u, int32_t ulen)
+{
+	for (int32_t i = 0; i < ulen; i++)
+	{
+		if (U16_IS_LEAD(u[i]) && i + 1 < ulen && U16_IS_TRAIL(u[i + 1]))
+			i++;				/* a pair */
+		else if (U16_IS_SURROGATE(u[i]))
+			u[i] = 0xFFFD;
+	}
+}
+
+/*
  * u[0..*ulen) transliterated (Any-Latin; Latin-ASCII) into a new buffer:
  * transliteration lengthens text (a Han syllable becomes up to seven
  * letters, U+FDFA eighteen), so it runs again in a buffer twice as large
@@ -147,6 +164,7 @@ transliterate(const UChar *u, int32_t *ulen)
 		{
 			icu_check(status, "transliteration");
 			*ulen = len;
+			repair_surrogates(out, len);
 			return out;
 		}
 		pfree(out);

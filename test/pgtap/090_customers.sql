@@ -1,7 +1,7 @@
 -- Customer intelligence: ICU normalization, duplicates, merge, RFM scores
 -- and segments (hand-computed), lifetime value, who may see what.
 BEGIN;
-SELECT plan(48);
+SELECT plan(50);
 
 -- normalization
 SELECT is(protector.normalize_email('  Zoë@Example.COM '), 'zoë@example.com', 'email: trimmed, case-folded, accents kept');
@@ -27,6 +27,10 @@ SELECT is(length(protector.normalize_name(repeat(U&'\FDFA', 20))), 360,
 SELECT is(protector.normalize_email(U&'\FDFA@example.com') = protector.normalize_email(normalize(U&'\FDFA', NFKC) || '@example.com'), true,
 	'email: U+FDFA folds as NFKC writes it');
 SELECT lives_ok($$SELECT protector.normalize_email(repeat(U&'\FDFA', 50) || '@example.com')$$, 'email: 50 x U+FDFA is normalized');
+-- a kana repeat mark after a character beyond the basic plane: ICU repeats
+-- half of its surrogate pair, which UTF-8 cannot encode
+SELECT lives_ok($$SELECT protector.normalize_name('𠮷ゝ')$$, 'name: 𠮷ゝ is normalized (ICU left half a surrogate pair)');
+SELECT is(protector.normalize_name(U&'\+02C333\309E') IS NOT NULL, true, '... and U+2C333 U+309E');
 SELECT is(length(protector.normalize_email(repeat(U&'\+01D4B6', 300) || '@x.io')), 305,
 	'email: 300 characters of 4 bytes and @x.io (1,205 bytes) pass the 320-character limit (was refused as over 1000 bytes)');
 
