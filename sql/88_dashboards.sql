@@ -213,12 +213,12 @@ BEGIN
 	IF v_lo OPERATOR(pg_catalog.>=) v_hi THEN
 		RETURN;		-- a day the zone skipped (Pacific/Apia, 2011-12-30) has no hours
 	END IF;
-	-- the local day's hours as its clocks show them: each starts where the
-	-- local time is a full hour (offsets are whole quarter hours, so every
-	-- such instant is a quarter hour from the day's start); 23 on a
-	-- spring-forward day, 25 in autumn, and where the clocks move by half an
-	-- hour (Australia/Lord_Howe) the hour they move in is 30 minutes shorter
-	-- or longer
+	-- the local day's hours as its clocks show them: the first starts with
+	-- the day, each other where the local time is a full hour (offsets are
+	-- whole quarter hours since 1970, so every such instant is a quarter
+	-- hour from the day's start); 23 on a spring-forward day, 25 in autumn,
+	-- and where the clocks move by half an hour (Australia/Lord_Howe) the
+	-- hour they move in is 30 minutes shorter or longer
 	RETURN QUERY
 	SELECT x.bucket_start, pg_catalog.to_char(pg_catalog.timezone(v_tz, x.bucket_start), 'HH24:MI'),
 		   (SELECT CASE WHEN o.s OPERATOR(pg_catalog.<) 0 THEN '-' ELSE '+' END
@@ -227,7 +227,9 @@ BEGIN
 												   pg_catalog.timezone('UTC', x.bucket_start)) AS s) o),
 		   x.bookings, x.guests
 	FROM protector_internal.booking_buckets(p_organization_id, p_venue_id,
-		ARRAY(SELECT h FROM pg_catalog.generate_series(v_lo, v_hi OPERATOR(pg_catalog.-) interval '1 microsecond', interval '15 minutes') h
+		ARRAY[v_lo] OPERATOR(pg_catalog.||)
+		ARRAY(SELECT h FROM pg_catalog.generate_series(v_lo OPERATOR(pg_catalog.+) interval '15 minutes',
+													  v_hi OPERATOR(pg_catalog.-) interval '1 microsecond', interval '15 minutes') h
 			  WHERE pg_catalog.date_part('minute', pg_catalog.timezone(v_tz, h)) OPERATOR(pg_catalog.=) 0)
 		OPERATOR(pg_catalog.||) v_hi) x
 	ORDER BY x.bucket_start;

@@ -278,10 +278,13 @@ local_day_of(TimestampTz ts, pg_tz *tz)
  * clocks pass twice (going back) as its later instant, and one they skip
  * with the offset before the jump; so a day whose midnight is passed twice
  * (America/Havana, Atlantic/Azores: back from 01:00 to 00:00) would begin
- * an hour late, and one whose clocks jump over midnight (America/Toronto in
- * 1919: 23:30 to 00:30) half an hour late.  From PostgreSQL's reading, the
- * three hours before it are walked in quarter hours to the first instant
- * already on the day, and the change of day is then found to the second
+ * an hour late, one whose clocks go back over midnight just after it began
+ * (America/St_Johns: from 00:01 back to 23:01) two hours late, and one
+ * whose clocks jump over midnight (America/Toronto in 1919: 23:30 to
+ * 00:30) half an hour late.  So the three hours before PostgreSQL's
+ * reading are looked at in quarter hours (offsets move by whole quarter
+ * hours since 1970, so an earlier midnight falls on one), the earliest on
+ * the day is taken, and the change of day before it is found to the second
  * (offsets change on whole seconds).  A day the zone skipped altogether
  * (Pacific/Apia, 2011-12-30) begins where the next one does.
  */
@@ -289,30 +292,29 @@ TimestampTz
 protector_local_midnight(int local_day, pg_tz *tz)
 {
 	TimestampTz later = protector_local_time(local_day, 0, tz);
+	TimestampTz on_day = later;
 	TimestampTz before;
-	TimestampTz on_day;
 
-	if (local_day_of(later, tz) < local_day)
-		return later;			/* (not reached: the reading is on or after the day) */
-	/* the last quarter hour still before the day, walking back at most 3 h */
-	on_day = later;
-	before = later - 15 * USECS_PER_MINUTE;
-	while (before >= later - 3 * USECS_PER_HOUR && local_day_of(before, tz) >= local_day)
+	for (int k = 12; k >= 1; k--)
 	{
-		on_day = before;
-		before -= 15 * USECS_PER_MINUTE;
+		TimestampTz t = later - k * 15 * USECS_PER_MINUTE;
+
+		if (local_day_of(t, tz) == local_day)
+		{
+			on_day = t;
+			break;
+		}
 	}
-	if (before < later - 3 * USECS_PER_HOUR)
-		return on_day;
 	/* the change of day lies in (before, on_day]: bisect to the second */
+	before = on_day - 15 * USECS_PER_MINUTE;
 	while (on_day - before > USECS_PER_SEC)
 	{
 		TimestampTz mid = before + (on_day - before) / 2;
 
-		mid -= mid % USECS_PER_SEC;
+		mid -= ((mid % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;	/* down to the second */
 		if (mid <= before)
 			break;
-		if (local_day_of(mid, tz) >= local_day)
+		if (local_day_of(mid, tz) == local_day)
 			on_day = mid;
 		else
 			before = mid;

@@ -106,3 +106,9 @@ FROM protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-0000000000c0
 INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
 	('0d170000-0000-4000-8000-0000000000d0', 'Apia', 'days-apia', 'Pacific/Apia');
 SELECT count(*) AS hours FROM protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-0000000000d0', p_date => '2011-12-30');
+-- Newfoundland went back from 00:01 NDT (-2:30) to 23:01 NST (-3:30) on
+-- 2010-11-07: the day began at 00:00 NDT = 02:30 UTC, a minute before the
+-- clocks took it back to the 6th (which began at 00:00 NDT on the 6th,
+-- 2010-11-06 02:30 UTC)
+SELECT protector_internal.local_midnight('America/St_Johns', '2010-11-07') AS st_johns_day_start,
+	   protector_internal.local_midnight('America/St_Johns', '2010-11-06') AS st_johns_day_before;
