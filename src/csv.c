@@ -300,7 +300,8 @@ buffer_to_text(CsvBuffer *buf)
 
 /*
  * May the type's text carry someone's text, so that its fields are guarded?
- * Strings, enums and types of unknown make, and arrays, composites and
+ * Strings, enums, object names (regclass...) and types of unknown make,
+ * and arrays, composites and
  * ranges, whose text holds their elements' verbatim (a tags array
  * {vip;=1+1} would start a formula cell in a ';' reading).  Those start
  * with {, ( or [, so only the guards inside them apply.  Numbers, dates
@@ -314,6 +315,24 @@ is_text_like(Oid type)
 
 	Oid			base = getBaseType(type);
 
+	switch (base)
+	{
+			/* object names, whoever named the object */
+		case REGCLASSOID:
+		case REGPROCOID:
+		case REGPROCEDUREOID:
+		case REGOPEROID:
+		case REGOPERATOROID:
+		case REGTYPEOID:
+		case REGCONFIGOID:
+		case REGDICTIONARYOID:
+		case REGROLEOID:
+		case REGNAMESPACEOID:
+		case REGCOLLATIONOID:
+			return true;
+		default:
+			break;
+	}
 	get_type_category_preferred(base, &category, &preferred);
 	return base == CHAROID || category == TYPCATEGORY_STRING || category == TYPCATEGORY_USER ||
 		category == TYPCATEGORY_UNKNOWN || category == TYPCATEGORY_ENUM ||

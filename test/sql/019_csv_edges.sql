@@ -18,6 +18,9 @@ SELECT pg_temp.shown(protector.csv_agg(x)) FROM (VALUES
 -- guards inside a field apply to them too ({vip;=1+1} was a live formula)
 SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT ARRAY['vip;=1+1', 'x'] AS tags, ROW('a;@b', 2) AS pair,
 	ARRAY[E'note\n=2+3'] AS note, ARRAY[-1, 2] AS numbers) r;
+-- ... and object names (regclass and the like), which whoever named the object chose
+CREATE TABLE pg_temp."x;=1+1" (id int);
+SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT 'pg_temp."x;=1+1"'::regclass::regclass AS tbl) r;
 -- only text: a number after a ";" cannot be (numbers have none)
 SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT 'a;b'::text AS t, -5 AS n) r;
 
