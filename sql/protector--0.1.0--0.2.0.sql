@@ -1202,7 +1202,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	RETURN p_text IS NULL
-		OR p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u061c\\u115f\\u1160\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\u3164\\ufeff\\uffa0\\U000e0000-\\U000e007f]';
+		OR p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u206f\\u2800\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0000-\\U000e007f]';
 END
 $$;
 COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS

@@ -2,7 +2,7 @@
 -- e-mail and by client address, holds that expire, guest records for
 -- account holders' e-mails, and text with hidden characters.
 BEGIN;
-SELECT plan(32);
+SELECT plan(33);
 
 SELECT tests.create_supabase_user('l_owner');
 SELECT tests.create_supabase_user('l_holder');
@@ -88,6 +88,8 @@ SELECT throws_ok($$SELECT pg_temp.book(U&'Ana\+0E0041\+0E0042', 'tags@example.co
 	'... and one carrying hidden tag characters');
 SELECT throws_ok($$SELECT pg_temp.book(U&'An\180Ea', 'mvs@example.com', 9)$$, '22023', NULL,
 	'... and one with the Mongolian vowel separator');
+SELECT throws_ok($$SELECT pg_temp.book(U&'\2800\2800', 'braille@example.com', 9)$$, '22023', NULL,
+	'... and one of braille blanks');
 SELECT is(pg_temp.book('Zoë Ölund-Ñúñez 李', 'zoe@example.com', 9) ->> 'status', 'held', 'letters of any script are fine');
 
 -- an account holder's e-mail books a guest record, never their account
