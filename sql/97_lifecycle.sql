@@ -175,9 +175,11 @@ COMMENT ON TABLE protector.customer_erasures IS
 'Customers whose personal data was erased (who asked, when; never what): a row is the erasure';
 
 -- The erasure: the customer becomes a tombstone; their bookings keep
--- time, service, prices and payments for the books but lose details and
--- cancellation reasons; the audit rows of both lose the same fields; the
--- widget's record of their e-mail goes.
+-- time, service, prices and payments for the books but lose details,
+-- cancellation reasons and the request keys that name the customer (the
+-- widget's hold a hash of the e-mail, a customer's their user id); the
+-- audit rows of both lose the same fields; the widget's record of their
+-- e-mail goes.
 CREATE FUNCTION protector_internal.erase_customer_data()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -186,14 +188,17 @@ AS $$
 DECLARE
 	v_identity text;
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
-	v_booking_text CONSTANT text[] := '{details,cancellation_reason}';
+	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
 BEGIN
 	SELECT c.identity_key INTO v_identity FROM protector.customers c
 	WHERE c.id OPERATOR(pg_catalog.=) NEW.customer_id;
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) NEW.customer_id;
-	UPDATE protector.bookings b SET details = '{}', cancellation_reason = NULL
+	UPDATE protector.bookings b SET details = '{}', cancellation_reason = NULL,
+		idempotency_key = CASE WHEN pg_catalog.starts_with(b.idempotency_key, 'widget/')
+								 OR pg_catalog.starts_with(b.idempotency_key, 'customer/')
+							   THEN NULL ELSE b.idempotency_key END
 	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 	  AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id;
 	-- the history: every audit row of the customer and of their bookings

@@ -580,14 +580,17 @@ AS $$
 DECLARE
 	v_identity text;
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
-	v_booking_text CONSTANT text[] := '{details,cancellation_reason}';
+	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
 BEGIN
 	SELECT c.identity_key INTO v_identity FROM protector.customers c
 	WHERE c.id OPERATOR(pg_catalog.=) NEW.customer_id;
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) NEW.customer_id;
-	UPDATE protector.bookings b SET details = '{}', cancellation_reason = NULL
+	UPDATE protector.bookings b SET details = '{}', cancellation_reason = NULL,
+		idempotency_key = CASE WHEN pg_catalog.starts_with(b.idempotency_key, 'widget/')
+								 OR pg_catalog.starts_with(b.idempotency_key, 'customer/')
+							   THEN NULL ELSE b.idempotency_key END
 	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 	  AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id;
 	-- the history: every audit row of the customer and of their bookings

@@ -1,6 +1,6 @@
 -- Data that ends: expired holds, audit retention, erasure.
 BEGIN;
-SELECT plan(24);
+SELECT plan(26);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_owner', 'e_admin', 'e_manager', 'e_other', 'e_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -76,6 +76,18 @@ SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'pro
 		   AND new_row ->> 'organization_id' = '0a120000-0000-4000-8000-000000000000'), 1, '... and the purge itself is audited');
 
 -- erase_customer
+-- (request keys that name a customer: the widget's hold a hash of the
+-- e-mail, a signed-in customer's their user id; set without an audit row,
+-- the erasure's own update of the bookings writes one with them)
+SET LOCAL session_replication_role = replica;
+UPDATE protector.bookings b SET idempotency_key = k.key
+FROM (SELECT id, CASE row_number() OVER (ORDER BY lower(during))
+					 WHEN 1 THEN 'widget/' || md5('erin@example.com') || '/r1'
+					 WHEN 2 THEN 'customer/' || tests.get_supabase_uid('e_customer') || '/r2'
+					 WHEN 3 THEN 'widget/' || md5('kim@example.com') || '/r3' END AS key
+	  FROM protector.bookings WHERE organization_id = '0a120000-0000-4000-8000-000000000000') k
+WHERE b.id = k.id AND k.key IS NOT NULL;
+RESET session_replication_role;
 SELECT tests.authenticate_as('e_manager');
 SELECT throws_ok($$SELECT protector.erase_customer('0a120000-0000-4000-8000-00000000c001')$$, '42501',
 	'your role may not erase a customer''s personal data', 'a manager may not erase');
@@ -90,6 +102,13 @@ SELECT results_eq($$SELECT count(*)::int, sum(total_price), bool_and(details = '
 					WHERE customer_id = '0a120000-0000-4000-8000-00000000c001'$$,
 	$$VALUES (2, 160::numeric, true)$$, 'their bookings stay for the books, without their details');
 SELECT is((SELECT count(*)::int FROM protector.payments p JOIN protector.bookings b ON b.id = p.booking_id), 2, 'payments stay');
+SELECT results_eq($$SELECT customer_id = '0a120000-0000-4000-8000-00000000c001', idempotency_key IS NULL FROM protector.bookings
+					WHERE idempotency_key IS NOT NULL OR customer_id = '0a120000-0000-4000-8000-00000000c001' ORDER BY lower(during)$$,
+	$$VALUES (true, true), (true, true), (false, false)$$,
+	'the erased customer''s request keys that name them go; another customer''s stays');
+SELECT is_empty(format($$SELECT id FROM protector.audit_log WHERE concat(old_row::text, new_row::text) ~ '(%s|%s)'$$,
+	md5('erin@example.com'), tests.get_supabase_uid('e_customer')),
+	'... in the audit history too (the hash of the e-mail, the user id)');
 SELECT is_empty($$SELECT id FROM protector.audit_log
 	WHERE concat(old_row::text, new_row::text) ~ '(Erin|erin@example|5555|mornings|nuts)'$$,
 	'no audit row holds the erased data any more (old and new rows, customers and bookings)');
