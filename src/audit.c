@@ -43,7 +43,6 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
-#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
@@ -272,10 +271,7 @@ static bool
 stamps_updated_at(Relation rel)
 {
 	TriggerDesc *triggers = rel->trigdesc;
-	Oid			nsp = get_namespace_oid("protector", true);
-	Oid			stamp = OidIsValid(nsp) ?
-		GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("set_updated_at"),
-						PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp)) : InvalidOid;
+	Oid			stamp = protector_function_oid("protector", "set_updated_at", true);
 
 	for (int i = 0; triggers != NULL && OidIsValid(stamp) && i < triggers->numtriggers; i++)
 		if (triggers->triggers[i].tgfoid == stamp && triggers->triggers[i].tgenabled != TRIGGER_DISABLED)
@@ -536,17 +532,6 @@ audit_changed_columns(AuditTable *entry, const Datum *oldv, const bool *oldn,
 	return construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
-/* protector.audit_trigger()'s oid, or InvalidOid */
-static Oid
-audit_trigger_function(void)
-{
-	Oid			nsp = get_namespace_oid("protector", true);
-
-	return OidIsValid(nsp) ?
-		GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("audit_trigger"),
-						PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp)) : InvalidOid;
-}
-
 /* do a pg_trigger row's arguments (nargs strings, each ended by a NUL) hold name? */
 static bool
 trigger_args_hold(HeapTuple tuple, TupleDesc desc, const char *name)
@@ -581,7 +566,7 @@ static bool
 audit_masks_column(Oid relid, const char *name)
 {
 	Relation	triggers = table_open(TriggerRelationId, AccessShareLock);
-	Oid			audit = audit_trigger_function();
+	Oid			audit = protector_function_oid("protector", "audit_trigger", true);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;

@@ -338,11 +338,20 @@ protector_internal_relid(const char *name, bool missing_ok)
 }
 
 Oid
+protector_function_oid(const char *schema, const char *name, bool missing_ok)
+{
+	Oid			nsp = get_namespace_oid(schema, missing_ok);
+
+	if (!OidIsValid(nsp))
+		return InvalidOid;
+	return GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
+						   PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp));
+}
+
+Oid
 protector_internal_function(const char *name)
 {
-	Oid			nsp = get_namespace_oid("protector_internal", false);
-	Oid			fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
-									 PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp));
+	Oid			fn = protector_function_oid("protector_internal", name, false);
 
 	if (!OidIsValid(fn))
 		ereport(ERROR,

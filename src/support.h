@@ -163,6 +163,12 @@ extern Oid	protector_primary_key(Relation rel);
  */
 extern Oid	protector_internal_function(const char *name);
 
+/*
+ * schema.name(), a function without arguments, or InvalidOid (with
+ * missing_ok, also when the schema is missing)
+ */
+extern Oid	protector_function_oid(const char *schema, const char *name, bool missing_ok);
+
 /* a table of protector_internal (InvalidOid if none and missing_ok) */
 extern Oid	protector_internal_relid(const char *name, bool missing_ok);
 
