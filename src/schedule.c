@@ -245,20 +245,6 @@ protector_local_time(int local_day, int minute, pg_tz *tz)
 	return result;
 }
 
-int
-protector_local_day(TimestampTz ts, pg_tz *tz)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-	int			tzoff;
-
-	if (timestamp2tm(ts, &tzoff, &tm, &fsec, NULL, tz) != 0)
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
-				 errmsg("timestamp out of range")));
-	return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
-}
-
 /* the local day of ts, or INT_MIN at the edge of the range */
 static int
 local_day_of(TimestampTz ts, pg_tz *tz)
@@ -270,6 +256,18 @@ local_day_of(TimestampTz ts, pg_tz *tz)
 	if (timestamp2tm(ts, &tzoff, &tm, &fsec, NULL, tz) != 0)
 		return INT_MIN;
 	return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+}
+
+int
+protector_local_day(TimestampTz ts, pg_tz *tz)
+{
+	int			day = local_day_of(ts, tz);
+
+	if (day == INT_MIN)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
+				 errmsg("timestamp out of range")));
+	return day;
 }
 
 /*
