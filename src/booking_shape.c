@@ -170,20 +170,6 @@ typedef struct ShapeCall
  */
 static ShapeCall *shape_cache = NULL;
 
-/* the column of the layout with this name and (base) type, else 0 */
-static AttrNumber
-shape_column(JsonbRowLayout *layout, const char *name, Oid type)
-{
-	for (int c = 0; c < layout->ncolumns; c++)
-	{
-		JsonbColumn *col = &layout->columns[c];
-
-		if (strcmp(col->name, name) == 0 && col->basetype == type)
-			return col->attnum;
-	}
-	return InvalidAttrNumber;
-}
-
 static ShapeCall *
 shape_call(Oid rowtype, int32 typmod, TupleDesc desc)
 {
@@ -200,9 +186,9 @@ shape_call(Oid rowtype, int32 typmod, TupleDesc desc)
 	call = MemoryContextAllocZero(cxt, sizeof(ShapeCall));
 	call->cxt = cxt;
 	protector_jsonb_layout_init(&call->layout, desc, call->cxt);
-	call->during = shape_column(&call->layout, "during", TSTZRANGEOID);
-	call->organization_id = shape_column(&call->layout, "organization_id", UUIDOID);
-	call->venue_id = shape_column(&call->layout, "venue_id", UUIDOID);
+	call->during = protector_column(desc, "during", TSTZRANGEOID);
+	call->organization_id = protector_column(desc, "organization_id", UUIDOID);
+	call->venue_id = protector_column(desc, "venue_id", UUIDOID);
 	if (call->during == InvalidAttrNumber || call->organization_id == InvalidAttrNumber ||
 		call->venue_id == InvalidAttrNumber)
 		ereport(ERROR,
