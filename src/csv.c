@@ -301,19 +301,17 @@ buffer_to_text(CsvBuffer *buf)
 /*
  * May the type's text carry someone's text, so that its fields are guarded?
  * Strings, enums, object names (regclass...) and types of unknown make,
- * and arrays, composites and
- * ranges, whose text holds their elements' verbatim (a tags array
- * {vip;=1+1} would start a formula cell in a ';' reading).  Those start
- * with {, ( or [, so only the guards inside them apply.  Numbers, dates
- * and the like are written as they are.
+ * and arrays, composites and ranges, whose text holds their elements'
+ * verbatim (a tags array {vip;=1+1} would start a formula cell in a ';'
+ * reading).  Those start with {, ( or [, so only the guards inside them
+ * apply.  Numbers, dates and the like are written as they are.
  */
 static bool
 is_text_like(Oid type)
 {
+	Oid			base = getBaseType(type);
 	char		category;
 	bool		preferred;
-
-	Oid			base = getBaseType(type);
 
 	switch (base)
 	{
@@ -358,6 +356,15 @@ starts_cell_after(char c)
 	return c == ';' || c == '\n' || c == '\r';
 }
 
+/* is a guard due before value[i] (a text field's n bytes)? */
+static inline bool
+guard_before(const char *value, Size n, Size i)
+{
+	if (i == 0)
+		return n > 0 && starts_formula(value[0]);
+	return i < n && starts_cell_after(value[i - 1]) && starts_formula(value[i]);
+}
+
 /*
  * One field of n bytes, quoted and guarded as the invariants say: the
  * bytes it takes are counted first, so that only what is written is
@@ -368,8 +375,8 @@ static void
 append_field(CsvBuffer *buf, const char *value, Size n, bool text_like)
 {
 	Size		quotes = 0;
-	Size		guards = (text_like && n > 0 && starts_formula(value[0])) ? 1 : 0;
-	bool		special = guards > 0;
+	Size		guards = 0;
+	bool		special = false;
 	char	   *out;
 
 	for (Size i = 0; i < n; i++)
@@ -380,12 +387,10 @@ append_field(CsvBuffer *buf, const char *value, Size n, bool text_like)
 			quotes++;
 		if (c == ',' || c == '"' || c == '\r' || c == '\n')
 			special = true;
-		if (text_like && starts_cell_after(c) && i + 1 < n && starts_formula(value[i + 1]))
-		{
+		if (text_like && guard_before(value, n, i))
 			guards++;
-			special = true;
-		}
 	}
+	special = special || guards > 0;
 	if (!special)
 	{
 		buffer_append(buf, value, n);
@@ -394,15 +399,13 @@ append_field(CsvBuffer *buf, const char *value, Size n, bool text_like)
 	buffer_reserve(buf, n + quotes + guards + 2);
 	out = buf->data + buf->len;
 	*out++ = '"';
-	if (text_like && n > 0 && starts_formula(value[0]))
-		*out++ = '\'';
 	for (Size i = 0; i < n; i++)
 	{
+		if (text_like && guard_before(value, n, i))
+			*out++ = '\'';
 		if (value[i] == '"')
 			*out++ = '"';
 		*out++ = value[i];
-		if (text_like && starts_cell_after(value[i]) && i + 1 < n && starts_formula(value[i + 1]))
-			*out++ = '\'';
 	}
 	*out++ = '"';
 	buf->len = out - buf->data;
