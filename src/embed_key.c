@@ -197,8 +197,9 @@ protector_check_code(PG_FUNCTION_ARGS)
 	prefix = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	len = VARSIZE_ANY_EXHDR(code);
 	prefix_len = strlen(prefix);
-	if (len > 64 || len <= prefix_len || memcmp(VARDATA_ANY(code), prefix, prefix_len) != 0 ||
-		VARDATA_ANY(code)[prefix_len] != '_' || !key_is_well_formed(VARDATA_ANY(code), len))
+	/* a well-formed key whose prefix (before its one "_") is this one */
+	if (len != prefix_len + 1 + EMBED_BODY_CHARS || memcmp(VARDATA_ANY(code), prefix, prefix_len) != 0 ||
+		!key_is_well_formed(VARDATA_ANY(code), len))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("%s is not a valid code", text_to_cstring(PG_GETARG_TEXT_PP(2))),

@@ -209,7 +209,7 @@ review_title(const ServiceFacts *facts, TimestampTz start)
 					tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, facts->timezone);
 }
 
-/* the new row's id, from its column's default (copied: the insert frees the row's values) */
+/* the new row's id, from its column's default, kept for its announcement */
 static pg_uuid_t
 default_id(Relation rel, const Datum *values, const bool *nulls, AttrNumber attnum)
 {
