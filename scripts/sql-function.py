@@ -21,7 +21,9 @@ def definitions(text):
         start = match.start()
         end = text.index(';', start) + 1
         opening = text.find('AS $$', start)
-        if opening != -1 and opening < end:
+        # (a ';' in a comment of the header does not end the statement
+        # when its body follows before the next statement)
+        if opening != -1 and (opening < end or text.find('\nCREATE ', start + 1, opening) == -1):
             # a body in $$: the statement ends after its closing $$
             end = text.index(';', text.index('$$', opening + 5)) + 1
         comment = re.compile(r'\nCOMMENT ON FUNCTION ' + re.escape(match.group(1)) + r'\(.*?\';\n', re.S)

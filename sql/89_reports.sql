@@ -156,6 +156,29 @@ SELECT pg_catalog.pg_extension_config_dump('protector_internal.reports_cache', '
 COMMENT ON TABLE protector_internal.reports_cache IS
 'Computed reports by organization, report and parameters, with the snapshot they saw; valid while no change they could not see is logged';
 
+-- Whether a cache entry can still answer: computed today (UTC; older
+-- entries are evicted), and no change it could not see is logged for its
+-- organization since.  The one statement of the rule: cached_report
+-- answers from entries it holds, prune_report_log evicts the others.
+-- PL/pgSQL: it keeps its plan for the session, where a SQL function with
+-- a SET clause is planned again in every query that calls it.
+CREATE FUNCTION protector_internal.report_entry_current(p_organization_id uuid, p_snapshot pg_snapshot,
+													  p_computed_at timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN p_computed_at OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('day', pg_catalog.now(), 'UTC')
+		   AND NOT EXISTS (SELECT FROM protector_internal.report_changes x
+						   WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id
+							 AND x.xid OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin(p_snapshot)
+							 AND NOT pg_catalog.pg_visible_in_snapshot(x.xid, p_snapshot));
+END
+$$;
+COMMENT ON FUNCTION protector_internal.report_entry_current(uuid, pg_snapshot, timestamptz) IS
+'Whether a cached report computed at p_computed_at under p_snapshot still answers: today''s, and no change it could not see is logged';
+
 -- Prunes one organization's cache and change log; its caller holds the
 -- organization's lock.  Entries that can no longer answer go first
 -- (expired, or a change they could not see is logged), and all but the
@@ -173,11 +196,7 @@ DECLARE
 BEGIN
 	DELETE FROM protector_internal.reports_cache c
 	WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (c.computed_at OPERATOR(pg_catalog.<) pg_catalog.date_trunc('day', pg_catalog.now(), 'UTC')
-		   OR EXISTS (SELECT FROM protector_internal.report_changes x
-					  WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id
-						AND x.xid OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin(c.snapshot)
-						AND NOT pg_catalog.pg_visible_in_snapshot(x.xid, c.snapshot)));
+	  AND NOT protector_internal.report_entry_current(p_organization_id, c.snapshot, c.computed_at);
 	DELETE FROM protector_internal.reports_cache c
 	WHERE c.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(
 		SELECT k.ctid FROM protector_internal.reports_cache k
@@ -236,11 +255,7 @@ BEGIN
 	SELECT c.rows INTO v_rows FROM protector_internal.reports_cache c
 	WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.report OPERATOR(pg_catalog.=) p_report
 	  AND c.params OPERATOR(pg_catalog.=) p_params
-	  AND c.computed_at OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('day', pg_catalog.now(), 'UTC')
-	  AND NOT EXISTS (SELECT FROM protector_internal.report_changes x
-					  WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id
-						AND x.xid OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin(c.snapshot)
-						AND NOT pg_catalog.pg_visible_in_snapshot(x.xid, c.snapshot));
+	  AND protector_internal.report_entry_current(p_organization_id, c.snapshot, c.computed_at);
 	IF FOUND THEN
 		RETURN v_rows;
 	END IF;

@@ -4261,11 +4261,7 @@ DECLARE
 BEGIN
 	DELETE FROM protector_internal.reports_cache c
 	WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (c.computed_at OPERATOR(pg_catalog.<) pg_catalog.date_trunc('day', pg_catalog.now(), 'UTC')
-		   OR EXISTS (SELECT FROM protector_internal.report_changes x
-					  WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id
-						AND x.xid OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin(c.snapshot)
-						AND NOT pg_catalog.pg_visible_in_snapshot(x.xid, c.snapshot)));
+	  AND NOT protector_internal.report_entry_current(p_organization_id, c.snapshot, c.computed_at);
 	DELETE FROM protector_internal.reports_cache c
 	WHERE c.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(
 		SELECT k.ctid FROM protector_internal.reports_cache k
@@ -4322,11 +4318,7 @@ BEGIN
 	SELECT c.rows INTO v_rows FROM protector_internal.reports_cache c
 	WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.report OPERATOR(pg_catalog.=) p_report
 	  AND c.params OPERATOR(pg_catalog.=) p_params
-	  AND c.computed_at OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('day', pg_catalog.now(), 'UTC')
-	  AND NOT EXISTS (SELECT FROM protector_internal.report_changes x
-					  WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id
-						AND x.xid OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin(c.snapshot)
-						AND NOT pg_catalog.pg_visible_in_snapshot(x.xid, c.snapshot));
+	  AND protector_internal.report_entry_current(p_organization_id, c.snapshot, c.computed_at);
 	IF FOUND THEN
 		RETURN v_rows;
 	END IF;
@@ -7834,3 +7826,21 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.request_client_address() IS
 'First hop of x-forwarded-for in PostgREST''s request.headers (an IPv6 address as its /64), or NULL';
+
+CREATE OR REPLACE FUNCTION protector_internal.report_entry_current(p_organization_id uuid, p_snapshot pg_snapshot,
+													  p_computed_at timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN p_computed_at OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('day', pg_catalog.now(), 'UTC')
+		   AND NOT EXISTS (SELECT FROM protector_internal.report_changes x
+						   WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id
+							 AND x.xid OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin(p_snapshot)
+							 AND NOT pg_catalog.pg_visible_in_snapshot(x.xid, p_snapshot));
+END
+$$;
+COMMENT ON FUNCTION protector_internal.report_entry_current(uuid, pg_snapshot, timestamptz) IS
+'Whether a cached report computed at p_computed_at under p_snapshot still answers: today''s, and no change it could not see is logged';
+REVOKE ALL ON FUNCTION protector_internal.report_entry_current(uuid, pg_snapshot, timestamptz) FROM PUBLIC;
