@@ -121,24 +121,33 @@ typedef struct AuditSlot
 	AuditTable *table;			/* NULL until first built */
 } AuditSlot;
 
-/* audit_log itself: where it is and where its columns are */
+/* audit_log's columns, every one written directly: exactly of its type */
+enum
+{
+	AL_ID, AL_OCCURRED_AT, AL_ORGANIZATION_ID, AL_ACTOR_UID, AL_ACTOR_ROLE, AL_TABLE_NAME,
+	AL_RECORD_ID, AL_OP, AL_OLD_ROW, AL_NEW_ROW, AL_CHANGED_COLUMNS, AL_TXID
+};
+static const ProtectorColumn audit_log_column_list[] = {
+	[AL_ID] = {"id", INT8OID, true},
+	[AL_OCCURRED_AT] = {"occurred_at", TIMESTAMPTZOID, true},
+	[AL_ORGANIZATION_ID] = {"organization_id", UUIDOID, true},
+	[AL_ACTOR_UID] = {"actor_uid", UUIDOID, true},
+	[AL_ACTOR_ROLE] = {"actor_role", TEXTOID, true},
+	[AL_TABLE_NAME] = {"table_name", TEXTOID, true},
+	[AL_RECORD_ID] = {"record_id", TEXTOID, true},
+	[AL_OP] = {"op", TEXTOID, true},
+	[AL_OLD_ROW] = {"old_row", JSONBOID, true},
+	[AL_NEW_ROW] = {"new_row", JSONBOID, true},
+	[AL_CHANGED_COLUMNS] = {"changed_columns", TEXTARRAYOID, true},
+	[AL_TXID] = {"txid", INT8OID, true},
+};
+static ProtectorColumns audit_log_columns = {audit_log_column_list, lengthof(audit_log_column_list)};
+
+/* audit_log itself: where it is, and its id's sequence */
 typedef struct AuditLogTarget
 {
 	Oid			relid;
 	Oid			seqid;
-	int			natts;
-	AttrNumber	id,
-				occurred_at,
-				organization_id,
-				actor_uid,
-				actor_role,
-				table_name,
-				record_id,
-				op,
-				old_row,
-				new_row,
-				changed_columns,
-				txid;
 } AuditLogTarget;
 
 static HTAB *audit_tables = NULL;
@@ -187,7 +196,6 @@ audit_load_target(void)
 	Oid			nsp;
 	Oid			relid;
 	Relation	rel;
-	TupleDesc	desc;
 	AuditLogTarget t;
 
 	if (audit_log_target_valid)
@@ -201,23 +209,9 @@ audit_load_target(void)
 				 errhint("Install the protector extension, or drop the audit trigger.")));
 
 	rel = table_open(relid, AccessShareLock);
-	desc = RelationGetDescr(rel);
 	t.relid = relid;
-	t.natts = desc->natts;
-	/* every column is written directly: of exactly the type written */
-	t.id = protector_column_writable(rel, "id", INT8OID);
-	t.occurred_at = protector_column_writable(rel, "occurred_at", TIMESTAMPTZOID);
-	t.organization_id = protector_column_writable(rel, "organization_id", UUIDOID);
-	t.actor_uid = protector_column_writable(rel, "actor_uid", UUIDOID);
-	t.actor_role = protector_column_writable(rel, "actor_role", TEXTOID);
-	t.table_name = protector_column_writable(rel, "table_name", TEXTOID);
-	t.record_id = protector_column_writable(rel, "record_id", TEXTOID);
-	t.op = protector_column_writable(rel, "op", TEXTOID);
-	t.old_row = protector_column_writable(rel, "old_row", JSONBOID);
-	t.new_row = protector_column_writable(rel, "new_row", JSONBOID);
-	t.changed_columns = protector_column_writable(rel, "changed_columns", TEXTARRAYOID);
-	t.txid = protector_column_writable(rel, "txid", INT8OID);
-	t.seqid = getIdentitySequence(relid, t.id, false);
+	/* (its columns checked now, before the change is worked out) */
+	t.seqid = getIdentitySequence(relid, protector_columns(&audit_log_columns, rel)[AL_ID], false);
 	table_close(rel, AccessShareLock);
 
 	audit_log_target = t;
@@ -688,15 +682,16 @@ static const TriggerProtocol audit_protocol = {
 /* the values of one audit_log row being built */
 typedef struct AuditLogRow
 {
+	const AttrNumber *att;		/* audit_log's columns, by AL_* */
 	Datum	   *values;
 	bool	   *nulls;
 } AuditLogRow;
 
 static void
-audit_set(AuditLogRow *row, AttrNumber attnum, Datum value)
+audit_set(AuditLogRow *row, int column, Datum value)
 {
-	row->values[attnum - 1] = value;
-	row->nulls[attnum - 1] = false;
+	row->values[row->att[column] - 1] = value;
+	row->nulls[row->att[column] - 1] = false;
 }
 
 static const char *
@@ -730,21 +725,21 @@ audit_set_context(AuditLogRow *row, AuditTable *entry, const char *op)
 	char	   *role = GetUserNameFromId(GetOuterUserId(), true);
 
 	/* (the identity column's default took the next id already) */
-	if (row->nulls[audit_log_target.id - 1])
-		audit_set(row, audit_log_target.id, Int64GetDatum(nextval_internal(audit_log_target.seqid, false)));
-	audit_set(row, audit_log_target.occurred_at, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	if (row->nulls[row->att[AL_ID] - 1])
+		audit_set(row, AL_ID, Int64GetDatum(nextval_internal(audit_log_target.seqid, false)));
+	audit_set(row, AL_OCCURRED_AT, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
 	if (protector_get_current_user_id(&uid))
 	{
 		pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
 
 		*u = uid;
-		audit_set(row, audit_log_target.actor_uid, UUIDPGetDatum(u));
+		audit_set(row, AL_ACTOR_UID, UUIDPGetDatum(u));
 	}
 	if (role)
-		audit_set(row, audit_log_target.actor_role, PointerGetDatum(cstring_to_text(role)));
-	audit_set(row, audit_log_target.table_name, entry->table_name);
-	audit_set(row, audit_log_target.op, PointerGetDatum(cstring_to_text(op)));
-	audit_set(row, audit_log_target.txid,
+		audit_set(row, AL_ACTOR_ROLE, PointerGetDatum(cstring_to_text(role)));
+	audit_set(row, AL_TABLE_NAME, entry->table_name);
+	audit_set(row, AL_OP, PointerGetDatum(cstring_to_text(op)));
+	audit_set(row, AL_TXID,
 			  Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId())));
 }
 
@@ -787,20 +782,20 @@ audit_change(AuditTable *entry, Datum *oldv, bool *oldn, Datum *newv, bool *newn
 
 /* a value of the change into its column, where there is one */
 static void
-audit_set_if(AuditLogRow *row, AttrNumber attnum, Datum value)
+audit_set_if(AuditLogRow *row, int column, Datum value)
 {
 	if (value != (Datum) 0)
-		audit_set(row, attnum, value);
+		audit_set(row, column, value);
 }
 
 static void
 audit_set_change(AuditLogRow *row, const AuditChange *c)
 {
-	audit_set_if(row, audit_log_target.organization_id, c->organization_id);
-	audit_set_if(row, audit_log_target.record_id, c->record_id);
-	audit_set_if(row, audit_log_target.old_row, c->old_row);
-	audit_set_if(row, audit_log_target.new_row, c->new_row);
-	audit_set_if(row, audit_log_target.changed_columns, c->changed_columns);
+	audit_set_if(row, AL_ORGANIZATION_ID, c->organization_id);
+	audit_set_if(row, AL_RECORD_ID, c->record_id);
+	audit_set_if(row, AL_OLD_ROW, c->old_row);
+	audit_set_if(row, AL_NEW_ROW, c->new_row);
+	audit_set_if(row, AL_CHANGED_COLUMNS, c->changed_columns);
 }
 
 PG_FUNCTION_INFO_V1(protector_audit_trigger);
@@ -852,6 +847,7 @@ protector_audit_trigger(PG_FUNCTION_ARGS)
 	 */
 	audit_load_target();
 	writer = protector_direct_table(audit_log_target.relid);
+	row.att = protector_columns(&audit_log_columns, protector_direct_relation(writer));
 	natts = RelationGetDescr(protector_direct_relation(writer))->natts;
 	row.values = palloc(sizeof(Datum) * natts);
 	row.nulls = palloc(sizeof(bool) * natts);
