@@ -6,7 +6,8 @@
  *	  returns the domain protector."text/csv" (docs/dashboards.md#export).
  *
  * Invariants:
- *	  - a header row of the column names, then one record per row, fields
+ *	  - a header row of the column names (without rows, those the call
+ *		names: input_layout), then one record per row, fields
  *		separated by commas, records ended by CRLF; a field holding a comma,
  *		a double quote, CR or LF is quoted, its quotes doubled; NULL is an
  *		empty field;
@@ -49,6 +50,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "nodes/execnodes.h"
+#include "nodes/nodeFuncs.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -546,11 +548,48 @@ empty_record(CsvState *state)
 }
 
 /*
- * The state, its column output functions and the header row, at the first
- * row that is not NULL (its layout names the columns), then the empty
- * records of the NULL rows before it.  state: NULL, or the one those NULL
- * rows made.
+ * The state's columns (desc: the rows' layout, a copy in the state's
+ * context; NULL for scalars of type argtype), their output functions and
+ * the header row, then the empty records of the NULL rows before it.
  */
+static void
+begin_document(CsvState *state, TupleDesc desc, Oid argtype)
+{
+	if (desc != NULL)
+	{
+		state->ncolumns = desc->natts;
+		state->desc = desc;
+		state->values = palloc(sizeof(Datum) * desc->natts);
+		state->nulls = palloc(sizeof(bool) * desc->natts);
+	}
+	else
+	{
+		state->type = argtype;
+		state->ncolumns = 1;
+	}
+	state->columns = palloc(sizeof(CsvColumn) * Max(state->ncolumns, 1));
+	for (int i = 0, written = 0; i < state->ncolumns; i++)
+	{
+		if (desc && TupleDescAttr(desc, i)->attisdropped)
+			continue;
+		init_column(&state->columns[i], desc ? TupleDescAttr(desc, i)->atttypid : argtype, CurrentMemoryContext);
+		if (written++ > 0)
+			buffer_append_char(&state->buf, ',');
+		append_cstring(&state->buf, desc ? NameStr(TupleDescAttr(desc, i)->attname) : "value", true);
+		state->nfields++;
+	}
+	end_record(&state->buf);
+	state->started = true;
+	for (int64 i = 0; i < state->leading_nulls; i++)
+		empty_record(state);
+}
+
+/*
+ * The state at the first row that is not NULL: its layout names the
+ * columns.  state: NULL, or the one the NULL rows before it made.
+ */
+static text *buffer_copy_to_text(const CsvBuffer *buf);
+
 static CsvState *
 start_document(CsvState *state, MemoryContext aggcontext, Datum row, Oid argtype, bool hashed)
 {
@@ -567,33 +606,78 @@ start_document(CsvState *state, MemoryContext aggcontext, Datum row, Oid argtype
 		state->type = HeapTupleHeaderGetTypeId(td);
 		state->typmod = HeapTupleHeaderGetTypMod(td);
 		desc = lookup_rowtype_tupdesc_copy(state->type, state->typmod);
-		state->ncolumns = desc->natts;
-		state->desc = desc;
-		state->values = palloc(sizeof(Datum) * desc->natts);
-		state->nulls = palloc(sizeof(bool) * desc->natts);
 	}
-	else
-	{
-		state->type = argtype;
-		state->ncolumns = 1;
-	}
-	state->columns = palloc(sizeof(CsvColumn) * Max(state->ncolumns, 1));
-	for (int i = 0, written = 0; i < state->ncolumns; i++)
-	{
-		if (desc && TupleDescAttr(desc, i)->attisdropped)
-			continue;
-		init_column(&state->columns[i], desc ? TupleDescAttr(desc, i)->atttypid : argtype, aggcontext);
-		if (written++ > 0)
-			buffer_append_char(&state->buf, ',');
-		append_cstring(&state->buf, desc ? NameStr(TupleDescAttr(desc, i)->attname) : "value", true);
-		state->nfields++;
-	}
-	end_record(&state->buf);
-	state->started = true;
-	for (int64 i = 0; i < state->leading_nulls; i++)
-		empty_record(state);
+	begin_document(state, desc, argtype);
 	MemoryContextSwitchTo(old);
 	return state;
+}
+
+/*
+ * The layout of the aggregate's input when no row brought one, read from
+ * the call: a scalar type (*desc NULL), a named composite, a registered
+ * record, or ROW(...), which is what a subquery's whole row becomes when
+ * the planner pulls the subquery up (PostgREST's handler query, `csv_agg
+ * (_postgrest_t) FROM (...) _postgrest_t`).  False when it cannot be told.
+ */
+static bool
+input_layout(FunctionCallInfo fcinfo, Oid *type, TupleDesc *desc)
+{
+	Aggref	   *aggref = AggGetAggref(fcinfo);
+	Node	   *arg;
+
+	/* its argument comes first; ORDER BY's keys follow as junk */
+	if (aggref == NULL || aggref->args == NIL || ((TargetEntry *) linitial(aggref->args))->resjunk)
+		return false;
+	arg = (Node *) ((TargetEntry *) linitial(aggref->args))->expr;
+	*type = exprType(arg);
+	*desc = NULL;
+	if (!type_is_rowtype(*type))
+		return true;
+	if (*type != RECORDOID)
+	{
+		TupleDesc	named = lookup_rowtype_tupdesc_domain(*type, -1, false);
+
+		*desc = CreateTupleDescCopy(named);
+		ReleaseTupleDesc(named);
+	}
+	else if (exprTypmod(arg) >= 0)
+		*desc = lookup_rowtype_tupdesc_copy(RECORDOID, exprTypmod(arg));
+	else if (IsA(arg, RowExpr) &&
+			 list_length(((RowExpr *) arg)->colnames) == list_length(((RowExpr *) arg)->args))
+	{
+		RowExpr    *row = (RowExpr *) arg;
+		ListCell   *name;
+		ListCell   *field;
+		AttrNumber	attnum = 0;
+
+		*desc = CreateTemplateTupleDesc(list_length(row->args));
+		forboth(name, row->colnames, field, row->args)
+			TupleDescInitEntry(*desc, ++attnum, strVal(lfirst(name)),
+							   exprType(lfirst(field)), exprTypmod(lfirst(field)), 0);
+	}
+	else
+		return false;
+	return true;
+}
+
+/*
+ * The document of an aggregate that had no row naming its columns (no
+ * rows, or only NULL ones): its header, and an empty record per NULL row.
+ * NULL when the columns cannot be told (input_layout).
+ */
+static text *
+header_only(FunctionCallInfo fcinfo, CsvState *nulls_seen)
+{
+	CsvState	state = {0};
+	Oid			type;
+	TupleDesc	desc;
+
+	if (!input_layout(fcinfo, &type, &desc))
+		return NULL;
+	buffer_init(&state.buf, CurrentMemoryContext, false);
+	state.leading_nulls = nulls_seen ? nulls_seen->leading_nulls : 0;
+	begin_document(&state, desc, type);
+	return buffer_copy_to_text(&state.buf);
 }
 
 /*
@@ -691,8 +775,9 @@ buffer_copy_to_text(const CsvBuffer *buf)
  * spent, except under hashed grouping, whose states may be finalized again:
  * there each group's (usually small) document is copied.  (The aggregate
  * is declared FINALFUNC_MODIFY = READ_WRITE: nothing is appended after
- * this, and it is not a window function.)  NULL when no row named the
- * columns: no rows, or only NULL ones.
+ * this, and it is not a window function.)  When no row named the
+ * columns (no rows, or only NULL ones), the header from the call's input
+ * (header_only), or NULL.
  */
 PG_FUNCTION_INFO_V1(protector_csv_agg_finalfn);
 Datum
@@ -704,7 +789,13 @@ protector_csv_agg_finalfn(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("csv_agg_finalfn called in a non-aggregate context")));
 	if (state == NULL || !state->started)
-		PG_RETURN_NULL();
+	{
+		text	   *header = header_only(fcinfo, state);
+
+		if (header == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_TEXT_P(header);
+	}
 	if (state->buf.data == NULL)
 		elog(ERROR, "csv_agg_finalfn called twice on one state");
 	if (hashed_grouping(fcinfo))

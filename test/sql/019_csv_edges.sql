@@ -30,8 +30,23 @@ SELECT pg_temp.shown(protector.csv_agg(c ORDER BY b.n DESC)) AS desc_order,
 	   pg_temp.shown(protector.csv_agg(c ORDER BY b.n)) AS asc_order
 FROM (VALUES (1, NULL::int), (2, 1)) b(n, cid)
 LEFT JOIN (VALUES (1, 'Ann')) c(id, name) ON c.id = b.cid;
--- only NULL rows: no row names the columns, so no document
-SELECT protector.csv_agg(x) IS NULL AS no_document FROM (VALUES (NULL::int), (NULL)) v(x);
+-- only NULL rows: the header from the call, an empty record per row
+SELECT pg_temp.shown(protector.csv_agg(x)) FROM (VALUES (NULL::int), (NULL)) v(x);
+
+-- No rows: the header alone, its columns read from the call.  A
+-- subquery's whole row (PostgREST's handler query has this shape: the
+-- planner turns it into ROW(...) with the column names), a table's row
+-- type, a scalar; a record whose columns nothing names has no document.
+SELECT pg_temp.shown(protector.csv_agg(_postgrest_t)) AS subquery
+FROM (SELECT b.status, b.party_size, b.total_price FROM protector.bookings b WHERE false) _postgrest_t;
+SELECT pg_temp.shown(protector.csv_agg(o ORDER BY o.name)) AS table_row FROM protector.organizations o WHERE false;
+SELECT pg_temp.shown(protector.csv_agg(n)) AS scalar FROM generate_series(1, 0) n;
+SELECT protector.csv_agg(r) IS NULL AS unnamed FROM (SELECT ROW(1, 'a') AS r WHERE false) s;
+-- an organization's export of a month without bookings
+INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES
+	('0d190000-0000-4000-8000-000000000000', 'Empty', 'csv-empty', 'UTC', 'EUR');
+SELECT pg_temp.shown(protector.csv_agg(x)) AS export
+FROM (SELECT e.* FROM protector.export_bookings('0d190000-0000-4000-8000-000000000000', '2026-01-01', '2026-01-31') e) x;
 
 -- a hashed GROUP BY under a correlated subquery keeps its hash table and
 -- finalizes every group's state again for each outer row
