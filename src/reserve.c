@@ -106,6 +106,7 @@ typedef struct BookingRow
 	TimestampTz end;
 	int32		party;
 	bool		occupies;
+	TimestampTz until;			/* a hold's expiry; DT_NOEND otherwise */
 } BookingRow;
 
 /*
@@ -298,6 +299,7 @@ read_booking(HeapTuple tuple, TupleDesc desc, BookingRow *row)
 	/* the table's CHECK constraint guarantees finite, non-empty [a, b) */
 	protector_range_bounds(heap_getattr(tuple, catalog.b_during, desc, &isnull), &row->start, &row->end);
 
+	row->until = DT_NOEND;
 	d = heap_getattr(tuple, catalog.b_status, desc, &isnull);
 	if (DatumGetObjectId(d) == catalog.status_cancelled ||
 		DatumGetObjectId(d) == catalog.status_no_show)
@@ -307,6 +309,7 @@ read_booking(HeapTuple tuple, TupleDesc desc, BookingRow *row)
 		d = heap_getattr(tuple, catalog.b_hold_expires_at, desc, &isnull);
 		row->occupies = !isnull &&
 			DatumGetTimestampTz(d) > GetCurrentTransactionStartTimestamp();
+		row->until = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
 	}
 	else
 		row->occupies = true;
@@ -729,7 +732,14 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	if (!row.occupies)
 		return PointerGetDatum(NULL);
 
-	/* an update that cannot add occupancy needs no check */
+	/*
+	 * An update that cannot add occupancy needs no check.  A hold occupies
+	 * until its expiry, which each transaction judges by its own start: one
+	 * that began later may have found the hold expired and booked its time,
+	 * so a new version that outlasts the old hold (confirmed, or held
+	 * longer) is checked like any other, however long ago this transaction
+	 * saw the hold alive.
+	 */
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 	{
 		BookingRow	old;
@@ -738,7 +748,7 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 		if (old.occupies &&
 			memcmp(old.service_id, row.service_id, UUID_LEN) == 0 &&
 			row.start >= old.start && row.end <= old.end &&
-			row.party <= old.party)
+			row.party <= old.party && row.until <= old.until)
 			return PointerGetDatum(NULL);
 	}
 
