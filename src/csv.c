@@ -14,7 +14,8 @@
  *	  - spreadsheet formula injection: a text field that starts with "=",
  *		"+", "-", "@", tab or carriage return is prefixed with a single
  *		quote and quoted (OWASP's advice), and so is every such character
- *		that follows a ";" or a line break inside it (or inside an array,
+ *		that follows a ";" or a line break inside it, directly or after
+ *		double quotes (or inside an array,
  *		composite or range, whose text holds its elements'), where a
  *		spreadsheet reading ";" as the separator starts a cell; numbers,
  *		dates and other types are written as they are, so -5 stays -5;
@@ -358,13 +359,23 @@ starts_cell_after(char c)
 	return c == ';' || c == '\n' || c == '\r';
 }
 
-/* is a guard due before value[i] (a text field's n bytes)? */
+/*
+ * Is a guard due before value[i] (a text field's n bytes)?  At a cell's
+ * start, and after quotes there: a ";" reading takes ;""=1 as an empty
+ * quoted string followed by =1, which it runs together into the cell.
+ */
 static inline bool
 guard_before(const char *value, Size n, Size i)
 {
+	Size		start = i;
+
+	if (i >= n || !starts_formula(value[i]))
+		return false;
 	if (i == 0)
-		return n > 0 && starts_formula(value[0]);
-	return i < n && starts_cell_after(value[i - 1]) && starts_formula(value[i]);
+		return true;
+	while (start > 0 && value[start - 1] == '"')
+		start--;
+	return start > 0 && starts_cell_after(value[start - 1]);
 }
 
 /*
@@ -646,14 +657,15 @@ input_layout(FunctionCallInfo fcinfo, Oid *type, TupleDesc *desc)
 			 list_length(((RowExpr *) arg)->colnames) == list_length(((RowExpr *) arg)->args))
 	{
 		RowExpr    *row = (RowExpr *) arg;
-		ListCell   *name;
-		ListCell   *field;
-		AttrNumber	attnum = 0;
 
 		*desc = CreateTemplateTupleDesc(list_length(row->args));
-		forboth(name, row->colnames, field, row->args)
-			TupleDescInitEntry(*desc, ++attnum, strVal(lfirst(name)),
-							   exprType(lfirst(field)), exprTypmod(lfirst(field)), 0);
+		for (int i = 0; i < list_length(row->args); i++)
+		{
+			Node	   *field = (Node *) list_nth(row->args, i);
+
+			TupleDescInitEntry(*desc, (AttrNumber) (i + 1), strVal(list_nth(row->colnames, i)),
+							   exprType(field), exprTypmod(field), 0);
+		}
 	}
 	else
 		return false;

@@ -14,6 +14,11 @@ $$;
 -- break is guarded too; "a;b" and "-1" after a space need nothing
 SELECT pg_temp.shown(protector.csv_agg(x)) FROM (VALUES
 	('Jo;=1+1;'), ('jo;=2+2@evil.example'), (E'x\n=1+1'), ('a;b'), ('a; -1'), (';@SUM(A1)'), ('=start;+end'), (E'tab;\tx')) v(x);
+-- ... and after double quotes there: a ";" reading takes ;""=1 as an
+-- empty quoted string run together with =1 (a field that starts with
+-- quotes is a quoted cell in either reading: nothing to guard)
+SELECT pg_temp.shown(protector.csv_agg(x)) FROM (VALUES
+	('Jo;"=HYPERLINK(A1);'), (E'x\n"-2+3;'), ('""=1'), ('a;"""@b')) v(x);
 -- arrays, composites and ranges hold their elements' text verbatim: the
 -- guards inside a field apply to them too ({vip;=1+1} was a live formula)
 SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT ARRAY['vip;=1+1', 'x'] AS tags, ROW('a;@b', 2) AS pair,
