@@ -46,6 +46,7 @@
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/datum.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
@@ -315,6 +316,20 @@ direct_open(Oid relid)
 
 	t->relid = relid;
 	t->rel = table_open(relid, RowExclusiveLock);
+	/* rows go into its heap: a partitioned table, a view or a foreign table has none */
+	if (t->rel->rd_rel->relkind != RELKIND_RELATION)
+	{
+		char	   *nspname = get_namespace_name(RelationGetNamespace(t->rel));
+		char	   *relname = pstrdup(RelationGetRelationName(t->rel));
+
+		/* (closed first: the top transaction's owner holds it, not this error's) */
+		table_close(t->rel, NoLock);
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s.%s is not a plain table", nspname, relname),
+				 errdetail("Protector writes its rows into the table directly."),
+				 protector_errhint_damaged()));
+	}
 	PG_TRY();
 	{
 		t->estate = CreateExecutorState();

@@ -344,10 +344,11 @@ protector_outbox_write(const pg_uuid_t *org, const char *payloads)
 
 	t = protector_direct_table_once(relid);
 	rel = protector_direct_relation(t);
+	/* (the written columns exactly of their types: no domain check would run) */
 	if (RelationGetDescr(rel)->natts != 3 ||
 		protector_column(RelationGetDescr(rel), "id", INT8OID) != 1 ||
-		protector_column(RelationGetDescr(rel), "organization_id", UUIDOID) != 2 ||
-		protector_column(RelationGetDescr(rel), "payloads", TEXTOID) != 3)
+		protector_column_writable(rel, "organization_id", UUIDOID) != 2 ||
+		protector_column_writable(rel, "payloads", TEXTOID) != 3)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("protector_internal.outbox is not (id bigint, organization_id uuid, payloads text)"),
@@ -382,15 +383,26 @@ announce(const char *channel, const char *payload)
 	Async_Notify(channel, payload);
 }
 
+/* a row's announcements; a row without organization or payloads (only a changed table holds one) is dropped */
 static void
 announce_row(HeapTuple row, TupleDesc desc)
 {
-	bool		isnull;
-	Datum		org = SPI_getbinval(row, desc, 1, &isnull);
-	char	   *payloads = TextDatumGetCString(SPI_getbinval(row, desc, 2, &isnull));
-	char	   *line = payloads;
+	bool		no_org;
+	bool		no_payloads;
+	Datum		org = SPI_getbinval(row, desc, 1, &no_org);
+	Datum		payloads = SPI_getbinval(row, desc, 2, &no_payloads);
+	char	   *line;
 	char		channel[NAMEDATALEN];
 
+	if (no_org || no_payloads)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("protector outbox: dropped a row without organization or payloads"),
+				 errdetail("protector_internal.outbox declares both NOT NULL; its rows are written by protector only.")));
+		return;
+	}
+	line = TextDatumGetCString(payloads);
 	protector_notify_channel(channel, DatumGetUUIDP(org));
 
 	while (*line != '\0')
@@ -431,7 +443,8 @@ drain(void)
 									" WHERE o.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
 									"  SELECT x.ctid FROM protector_internal.outbox x ORDER BY x.id LIMIT "
 									CppAsString2(OUTBOX_BATCH) "))"
-									" RETURNING o.id, o.organization_id, o.payloads)"
+									" RETURNING o.id, o.organization_id::pg_catalog.uuid AS organization_id,"
+									"  o.payloads::pg_catalog.text AS payloads)"
 									" SELECT organization_id, payloads FROM taken ORDER BY id",
 									0, NULL);
 			if (take_plan == NULL)

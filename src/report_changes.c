@@ -75,7 +75,7 @@ static const TriggerProtocol report_change_protocol = {
  * looked up by name once per backend and again after a relcache
  * invalidation of the table
  */
-static const ProtectorColumn changes_column_list[] = {{"organization_id", UUIDOID}};
+static const ProtectorColumn changes_column_list[] = {{"organization_id", UUIDOID}, {"xid", XID8OID}};
 static ProtectorColumns changes_columns = {changes_column_list, lengthof(changes_column_list)};
 
 /* the table, open for direct inserts until this transaction commits */
@@ -98,8 +98,12 @@ logged(DirectTable *t, const pg_uuid_t *org, FullTransactionId xid)
 	TupleTableSlot *slot;
 	bool		found;
 
+	static const Oid key_types[] = {UUIDOID, XID8OID};
+
 	if (index == NULL)
 		elog(ERROR, "the primary key of %s is not open", RelationGetRelationName(changes));
+	/* (organization_id, xid): the probe's keys */
+	protector_check_key_index(index, 2, protector_columns(&changes_columns, changes), key_types);
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(org));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_XID8EQ, FullTransactionIdGetDatum(xid));
 	slot = table_slot_create(changes, NULL);

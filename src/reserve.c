@@ -242,28 +242,28 @@ load_catalog(Relation bookings)
 
 	catalog.bookings = RelationGetRelid(bookings);
 	catalog.services = relid;
-	catalog.b_id = protector_column_required(bookings, "id", InvalidOid);
-	catalog.b_organization_id = protector_column_required(bookings, "organization_id", InvalidOid);
-	catalog.b_venue_id = protector_column_required(bookings, "venue_id", InvalidOid);
-	catalog.b_idempotency_key = protector_column_required(bookings, "idempotency_key", InvalidOid);
-	catalog.b_service_id = protector_column_required(bookings, "service_id", InvalidOid);
-	catalog.b_party_size = protector_column_required(bookings, "party_size", InvalidOid);
-	catalog.b_during = protector_column_required(bookings, "during", InvalidOid);
+	catalog.b_id = protector_column_required(bookings, "id", UUIDOID);
+	catalog.b_organization_id = protector_column_required(bookings, "organization_id", UUIDOID);
+	catalog.b_venue_id = protector_column_required(bookings, "venue_id", UUIDOID);
+	catalog.b_idempotency_key = protector_column_required(bookings, "idempotency_key", TEXTOID);
+	catalog.b_service_id = protector_column_required(bookings, "service_id", UUIDOID);
+	catalog.b_party_size = protector_column_required(bookings, "party_size", INT4OID);
+	catalog.b_during = protector_column_required(bookings, "during", TSTZRANGEOID);
 	catalog.b_status = protector_column_required(bookings, "status", InvalidOid);
-	catalog.b_hold_expires_at = protector_column_required(bookings, "hold_expires_at", InvalidOid);
+	catalog.b_hold_expires_at = protector_column_required(bookings, "hold_expires_at", TIMESTAMPTZOID);
 	catalog.status_cancelled = enum_label(bookings, catalog.b_status, "cancelled");
 	catalog.status_no_show = enum_label(bookings, catalog.b_status, "no_show");
 	catalog.status_held = enum_label(bookings, catalog.b_status, "held");
 
 	services = table_open(relid, AccessShareLock);
-	catalog.s_id = protector_column_required(services, "id", InvalidOid);
-	catalog.s_organization_id = protector_column_required(services, "organization_id", InvalidOid);
-	catalog.s_venue_id = protector_column_required(services, "venue_id", InvalidOid);
-	catalog.s_name = protector_column_required(services, "name", InvalidOid);
+	catalog.s_id = protector_column_required(services, "id", UUIDOID);
+	catalog.s_organization_id = protector_column_required(services, "organization_id", UUIDOID);
+	catalog.s_venue_id = protector_column_required(services, "venue_id", UUIDOID);
+	catalog.s_name = protector_column_required(services, "name", TEXTOID);
 	catalog.s_mode = protector_column_required(services, "mode", InvalidOid);
-	catalog.s_capacity = protector_column_required(services, "capacity", InvalidOid);
-	catalog.s_buffer_before = protector_column_required(services, "buffer_before", InvalidOid);
-	catalog.s_buffer_after = protector_column_required(services, "buffer_after", InvalidOid);
+	catalog.s_capacity = protector_column_required(services, "capacity", INT4OID);
+	catalog.s_buffer_before = protector_column_required(services, "buffer_before", INTERVALOID);
+	catalog.s_buffer_after = protector_column_required(services, "buffer_after", INTERVALOID);
 	catalog.mode_shared = enum_label(services, catalog.s_mode, "shared");
 
 	catalog.services_pkey = index_named(services, "services_pkey");
@@ -292,12 +292,12 @@ read_booking(HeapTuple tuple, TupleDesc desc, BookingRow *row)
 	bool		isnull;
 	Datum		d;
 
-	row->id = DatumGetUUIDP(heap_getattr(tuple, catalog.b_id, desc, &isnull));
-	row->service_id = DatumGetUUIDP(heap_getattr(tuple, catalog.b_service_id, desc, &isnull));
-	row->party = DatumGetInt32(heap_getattr(tuple, catalog.b_party_size, desc, &isnull));
+	row->id = DatumGetUUIDP(protector_attr_notnull(tuple, desc, catalog.b_id, "bookings"));
+	row->service_id = DatumGetUUIDP(protector_attr_notnull(tuple, desc, catalog.b_service_id, "bookings"));
+	row->party = DatumGetInt32(protector_attr_notnull(tuple, desc, catalog.b_party_size, "bookings"));
 
 	/* the table's CHECK constraint guarantees finite, non-empty [a, b) */
-	protector_range_bounds(heap_getattr(tuple, catalog.b_during, desc, &isnull), &row->start, &row->end);
+	protector_range_bounds(protector_attr_notnull(tuple, desc, catalog.b_during, "bookings"), &row->start, &row->end);
 
 	row->until = DT_NOEND;
 	d = heap_getattr(tuple, catalog.b_status, desc, &isnull);
@@ -431,7 +431,6 @@ read_capacity_rules(const pg_uuid_t *service_id, const BookingKeys *keys,
 	Relation	services = table_open(catalog.services, AccessShareLock);
 	Relation	pkey = index_open(catalog.services_pkey, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(services, NULL);
-	bool		isnull;
 	bool		found = protector_fetch_by_uuid(services, pkey, UUIDPGetDatum(service_id), snapshot, slot);
 
 	if (found && keys != NULL)
@@ -439,12 +438,12 @@ read_capacity_rules(const pg_uuid_t *service_id, const BookingKeys *keys,
 			uuid_column_is(slot, catalog.s_venue_id, keys->venue_id);
 	if (found)
 	{
-		rules->name = TextDatumGetCString(slot_getattr(slot, catalog.s_name, &isnull));
-		rules->venue_id = *DatumGetUUIDP(slot_getattr(slot, catalog.s_venue_id, &isnull));
-		rules->shared = DatumGetObjectId(slot_getattr(slot, catalog.s_mode, &isnull)) == catalog.mode_shared;
-		rules->capacity = DatumGetInt32(slot_getattr(slot, catalog.s_capacity, &isnull));
-		rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(slot_getattr(slot, catalog.s_buffer_before, &isnull)));
-		rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(slot_getattr(slot, catalog.s_buffer_after, &isnull)));
+		rules->name = TextDatumGetCString(protector_slot_notnull(slot, catalog.s_name, "services"));
+		rules->venue_id = *DatumGetUUIDP(protector_slot_notnull(slot, catalog.s_venue_id, "services"));
+		rules->shared = DatumGetObjectId(protector_slot_notnull(slot, catalog.s_mode, "services")) == catalog.mode_shared;
+		rules->capacity = DatumGetInt32(protector_slot_notnull(slot, catalog.s_capacity, "services"));
+		rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(protector_slot_notnull(slot, catalog.s_buffer_before, "services")));
+		rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(protector_slot_notnull(slot, catalog.s_buffer_after, "services")));
 	}
 
 	ExecDropSingleTupleTableSlot(slot);
@@ -997,9 +996,7 @@ open_bookings_of(Relation services)
 static int64
 service_interval(HeapTuple service, AttrNumber attnum, TupleDesc desc)
 {
-	bool		isnull;
-
-	return protector_interval_usecs(DatumGetIntervalP(heap_getattr(service, attnum, desc, &isnull)));
+	return protector_interval_usecs(DatumGetIntervalP(protector_attr_notnull(service, desc, attnum, "services")));
 }
 
 PG_FUNCTION_INFO_V1(protector_service_mode_check);
@@ -1011,28 +1008,27 @@ protector_service_mode_check(PG_FUNCTION_ARGS)
 	TupleDesc	sdesc = RelationGetDescr(services);
 	HeapTuple	service = trigdata->tg_newtuple;
 	Relation	bookings = open_bookings_of(services);
-	bool		isnull;
 	pg_uuid_t  *service_id;
 	Snapshot	snapshot;
 	BookingRow	earlier = {0};
 	BookingRow	later;
 
 	/* only a shared service becoming exclusive is checked */
-	if (DatumGetObjectId(heap_getattr(service, catalog.s_mode, sdesc, &isnull)) == catalog.mode_shared ||
-		DatumGetObjectId(heap_getattr(trigdata->tg_trigtuple, catalog.s_mode, sdesc, &isnull)) != catalog.mode_shared)
+	if (DatumGetObjectId(protector_attr_notnull(service, sdesc, catalog.s_mode, "services")) == catalog.mode_shared ||
+		DatumGetObjectId(protector_attr_notnull(trigdata->tg_trigtuple, sdesc, catalog.s_mode, "services")) != catalog.mode_shared)
 	{
 		table_close(bookings, AccessShareLock);
 		return PointerGetDatum(NULL);
 	}
-	service_id = DatumGetUUIDP(heap_getattr(service, catalog.s_id, sdesc, &isnull));
+	service_id = DatumGetUUIDP(protector_attr_notnull(service, sdesc, catalog.s_id, "services"));
 	protector_lock_service(service_id);
 	CommandCounterIncrement();
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	if (find_overlap(bookings, snapshot, service_id, service_interval(service, catalog.s_buffer_before, sdesc),
 					 service_interval(service, catalog.s_buffer_after, sdesc),
 					 GetCurrentTransactionStartTimestamp(), &earlier, &later))
-		report_overlap(bookings, TextDatumGetCString(heap_getattr(service, catalog.s_name, sdesc, &isnull)),
-					   DatumGetUUIDP(heap_getattr(service, catalog.s_venue_id, sdesc, &isnull)),
+		report_overlap(bookings, TextDatumGetCString(protector_attr_notnull(service, sdesc, catalog.s_name, "services")),
+					   DatumGetUUIDP(protector_attr_notnull(service, sdesc, catalog.s_venue_id, "services")),
 					   &earlier, &later);
 	UnregisterSnapshot(snapshot);
 	table_close(bookings, AccessShareLock);

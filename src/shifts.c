@@ -106,29 +106,14 @@ load_catalog(Relation shifts)
 	catalog.valid = true;
 }
 
-/* a column the table declares NOT NULL (an error on any other table) */
-static Datum
-required(HeapTuple tuple, AttrNumber attnum, TupleDesc desc)
-{
-	bool		isnull;
-	Datum		d = heap_getattr(tuple, attnum, desc, &isnull);
-
-	if (isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("column \"%s\" of a shift must not be null", NameStr(TupleDescAttr(desc, attnum - 1)->attname)),
-				 protector_errhint_damaged()));
-	return d;
-}
-
 static void
 read_shift(HeapTuple tuple, TupleDesc desc, ShiftRow *row)
 {
-	row->id = DatumGetUUIDP(required(tuple, catalog.id, desc));
-	row->organization_id = DatumGetUUIDP(required(tuple, catalog.organization_id, desc));
-	row->member_id = DatumGetUUIDP(required(tuple, catalog.member_id, desc));
-	row->venue_id = DatumGetUUIDP(required(tuple, catalog.venue_id, desc));
-	row->during = required(tuple, catalog.range, desc);
+	row->id = DatumGetUUIDP(protector_attr_notnull(tuple, desc, catalog.id, "shifts"));
+	row->organization_id = DatumGetUUIDP(protector_attr_notnull(tuple, desc, catalog.organization_id, "shifts"));
+	row->member_id = DatumGetUUIDP(protector_attr_notnull(tuple, desc, catalog.member_id, "shifts"));
+	row->venue_id = DatumGetUUIDP(protector_attr_notnull(tuple, desc, catalog.venue_id, "shifts"));
+	row->during = protector_attr_notnull(tuple, desc, catalog.range, "shifts");
 	protector_range_bounds(row->during, &row->start, &row->end);
 }
 

@@ -24,10 +24,12 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
@@ -115,6 +117,38 @@ protector_column(TupleDesc desc, const char *name, Oid typid)
 		break;
 	}
 	return InvalidAttrNumber;
+}
+
+static void
+null_refused(TupleDesc desc, AttrNumber attnum, const char *table)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NOT_NULL_VIOLATION),
+			 errmsg("column \"%s\" of %s is null", NameStr(TupleDescAttr(desc, attnum - 1)->attname), table),
+			 errdetail("Protector's schema declares it NOT NULL, and protector reads it so."),
+			 protector_errhint_damaged()));
+}
+
+Datum
+protector_attr_notnull(HeapTuple tuple, TupleDesc desc, AttrNumber attnum, const char *table)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attnum, desc, &isnull);
+
+	if (isnull)
+		null_refused(desc, attnum, table);
+	return d;
+}
+
+Datum
+protector_slot_notnull(TupleTableSlot *slot, AttrNumber attnum, const char *table)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, attnum, &isnull);
+
+	if (isnull)
+		null_refused(slot->tts_tupleDescriptor, attnum, table);
+	return d;
 }
 
 AttrNumber
@@ -366,14 +400,33 @@ protector_internal_function(const char *name)
  * snapshot into the caller's slot (table_slot_create(rel)); false when
  * there is none.  The slot keeps its buffer pinned until it is cleared.
  */
+void
+protector_check_key_index(Relation index, int nkeys, const AttrNumber *attnums, const Oid *types)
+{
+	bool		ok = index->rd_rel->relam == BTREE_AM_OID && index->rd_index->indnkeyatts == nkeys;
+
+	for (int i = 0; ok && i < nkeys; i++)
+		ok = index->rd_opcintype[i] == types[i] &&
+			(attnums == NULL ? index->rd_index->indkey.values[i] != 0 :
+			 index->rd_index->indkey.values[i] == attnums[i]);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("index %s does not have the key columns protector reads it by",
+						RelationGetRelationName(index)),
+				 protector_errhint_damaged()));
+}
+
 bool
 protector_fetch_by_uuid(Relation rel, Relation index, Datum key, Snapshot snapshot,
 						TupleTableSlot *slot)
 {
+	static const Oid uuid_key[] = {UUIDOID};
 	ScanKeyData skey;
 	IndexScanDesc scan;
 	bool		found;
 
+	protector_check_key_index(index, 1, NULL, uuid_key);
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_UUID_EQ, key);
 	scan = index_beginscan(rel, index, snapshot, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);

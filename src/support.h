@@ -99,6 +99,14 @@ typedef struct ProtectorColumns
  */
 extern AttrNumber protector_column_writable(Relation rel, const char *name, Oid typid);
 
+/*
+ * A column protector's schema declares NOT NULL, read from a row of table
+ * (its name, for the message): NULL there, where the constraint has been
+ * dropped, is an error (23502 with the damaged hint), never a Datum read.
+ */
+extern Datum protector_attr_notnull(HeapTuple tuple, TupleDesc desc, AttrNumber attnum, const char *table);
+extern Datum protector_slot_notnull(TupleTableSlot *slot, AttrNumber attnum, const char *table);
+
 /* the attnums of cache's columns in rel, in the order of its list */
 extern const AttrNumber *protector_columns(ProtectorColumns *cache, Relation rel);
 
@@ -155,6 +163,14 @@ extern char *protector_text_by_key(Relation sibling_of, const char *table, Datum
 
 /* the primary key index of protector's table rel (its absence is an error) */
 extern Oid	protector_primary_key(Relation rel);
+
+/*
+ * An index protector scans with keys of its own making: a btree on
+ * nkeys key columns of the given types (and, with attnums, those columns
+ * of its table), else 55000 with the damaged hint: keys built for other
+ * columns would be compared with the wrong functions.
+ */
+extern void protector_check_key_index(Relation index, int nkeys, const AttrNumber *attnums, const Oid *types);
 
 /*
  * protector_internal.<name>() without arguments (a trigger function),

@@ -146,15 +146,14 @@ read_new_booking(Relation bookings, HeapTuple tuple, NewBooking *b)
 {
 	const AttrNumber *c = protector_columns(&booking_columns, bookings);
 	TupleDesc	desc = RelationGetDescr(bookings);
-	bool		isnull;
 	TimestampTz end;
 
-	b->id = DatumGetUUIDP(heap_getattr(tuple, c[BK_ID], desc, &isnull));
-	b->organization_id = DatumGetUUIDP(heap_getattr(tuple, c[BK_ORGANIZATION_ID], desc, &isnull));
-	b->service_id = DatumGetUUIDP(heap_getattr(tuple, c[BK_SERVICE_ID], desc, &isnull));
+	b->id = DatumGetUUIDP(protector_attr_notnull(tuple, desc, c[BK_ID], "bookings"));
+	b->organization_id = DatumGetUUIDP(protector_attr_notnull(tuple, desc, c[BK_ORGANIZATION_ID], "bookings"));
+	b->service_id = DatumGetUUIDP(protector_attr_notnull(tuple, desc, c[BK_SERVICE_ID], "bookings"));
 	b->assigned_agent = heap_getattr(tuple, c[BK_ASSIGNED_AGENT], desc, &b->no_agent);
 	(void) heap_getattr(tuple, c[BK_CUSTOMER_ID], desc, &b->no_customer);
-	protector_range_bounds(heap_getattr(tuple, c[BK_DURING], desc, &isnull), &b->start, &end);
+	protector_range_bounds(protector_attr_notnull(tuple, desc, c[BK_DURING], "bookings"), &b->start, &end);
 	/* (NULL, which only a changed table lets through, is no status or source) */
 	b->status = column_text(tuple, desc, c[BK_STATUS]);
 	b->source = column_text(tuple, desc, c[BK_SOURCE]);
@@ -162,7 +161,7 @@ read_new_booking(Relation bookings, HeapTuple tuple, NewBooking *b)
 		b->status = "";
 	if (b->source == NULL)
 		b->source = "";
-	b->party_size = DatumGetInt32(heap_getattr(tuple, c[BK_PARTY_SIZE], desc, &isnull));
+	b->party_size = DatumGetInt32(protector_attr_notnull(tuple, desc, c[BK_PARTY_SIZE], "bookings"));
 	b->hold_expires_at = heap_getattr(tuple, c[BK_HOLD_EXPIRES_AT], desc, &b->no_hold);
 }
 

@@ -18,6 +18,8 @@
 # is delivered, before the next booking's, by the worker that booking's
 # commit starts; a killed worker is replaced by the next commit; with
 # protector.notify_worker = off the session notifies at its own commit.
+# A damaged outbox (a row without payloads, a domain over its column) ends
+# in a warning or a named error, never a crashed worker.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set);
 # it restarts that cluster once (the suites run one script at a time).
 set -euo pipefail
@@ -175,6 +177,30 @@ direct_pid=$(sed -n 's/^session pid //p' "$WORK/direct.log")
 expect "with notify_worker = off the session notified at its own commit" 1 \
 	"$(grep -c "payload \"{\"op\":\"INSERT\",\"table\":\"bookings\",\"id\":\"0f400000-0000-4000-a000-000000000003\".*PID $direct_pid\.$" "$WORK/restart.log" || true)"
 expect "the outbox is empty" 0 "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector_internal.outbox")"
+
+# --- a damaged outbox ----------------------------------------------------------
+# A row without payloads (its NOT NULL dropped) is dropped with a warning:
+# the worker lives on and announces the next booking (it crashed, and the
+# postmaster restarted every session with it).  A domain over the payloads
+# refuses the announcing commit (its CHECK would not run on a direct write).
+psql -X -q -d "$DB" -c "ALTER TABLE protector_internal.outbox ALTER payloads DROP NOT NULL" \
+	-c "INSERT INTO protector_internal.outbox (organization_id, payloads) VALUES ('$ORG', NULL)"
+listen 3 "$WORK/damaged.log" &
+listener=$!
+sleep 1
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "$(booking 0f400000-0000-4000-a000-000000000004 1006)"
+wait "$listener"
+expect "after a row without payloads the next booking is announced" 1 \
+	"$(grep -c '"table":"bookings","id":"0f400000-0000-4000-a000-000000000004"' "$WORK/damaged.log" || true)"
+expect "... by a worker that did not take the server down" 0 "$(grep -c 'terminated by signal' "$PGHOST/server.log" || true)"
+wait_for_no_worker || true
+psql -X -q -d "$DB" -c "ALTER TABLE protector_internal.outbox ALTER payloads SET NOT NULL" \
+	-c "CREATE DOMAIN outbox_text AS text CHECK (VALUE <> '')" \
+	-c "ALTER TABLE protector_internal.outbox ALTER payloads TYPE outbox_text"
+refused=$(psql -X -d "$DB" -c "$(booking 0f400000-0000-4000-a000-000000000005 1008)" 2>&1 || true)
+expect "a domain over the payloads refuses the announcing commit" 1 \
+	"$(grep -c 'payloads is of type outbox_text, where protector writes text' <<<"$refused" || true)"
+psql -X -q -d "$DB" -c "ALTER TABLE protector_internal.outbox ALTER payloads TYPE text"
 
 if [ "$failures" -ne 0 ]; then
 	echo "--- load listener:"; head -5 "$WORK/load.log"
