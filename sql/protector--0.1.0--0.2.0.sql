@@ -4301,7 +4301,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_report must be revenue, bookings, customers or staff');
 	END IF;
 	PERFORM protector_internal.authorize_requester(p_organization_id,
-		CASE p_report WHEN 'staff' THEN 'bookings.read' ELSE 'analytics.aggregate' END);
+		CASE p_report WHEN 'staff' THEN 'staff.performance' ELSE 'analytics.aggregate' END);
 	-- the parameters each report takes, no others: one cache entry per question
 	IF p_params IS NULL OR pg_catalog.jsonb_typeof(p_params) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_params must be a JSON object');
@@ -4629,15 +4629,15 @@ $$;
 COMMENT ON FUNCTION protector.generate_customer_report(uuid, date, date) IS
 'Customers booking in [p_from, p_to] (local): new and returning, and the RFM segment counts (aggregates; cached)';
 
-CREATE FUNCTION protector.generate_staff_report(p_organization_id uuid, p_from date, p_to date)
+CREATE OR REPLACE FUNCTION protector.generate_staff_report(p_organization_id uuid, p_from date, p_to date)
 RETURNS TABLE (user_id uuid, full_name text, role protector.member_role, bookings_handled bigint, revenue numeric,
 			   tasks_done bigint)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- names of staff: for those who see the organization's bookings
-	PERFORM protector_internal.authorize(p_organization_id, 'bookings.read');
+	-- each member's figures: staff performance, as get_staff_performance
+	PERFORM protector_internal.authorize(p_organization_id, 'staff.performance');
 	PERFORM protector_internal.report_range(p_organization_id, NULL, p_from, p_to);
 	RETURN QUERY
 	SELECT * FROM pg_catalog.jsonb_to_recordset(protector_internal.cached_report(p_organization_id, 'staff',
@@ -4647,7 +4647,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector.generate_staff_report(uuid, date, date) IS
-'Per member over [p_from, p_to] (local): bookings handled, revenue recorded, tasks done (the desk and finance; cached)';
+'Per member over [p_from, p_to] (local): bookings handled, revenue recorded, tasks done (staff performance; cached)';
 
 GRANT EXECUTE ON FUNCTION protector_internal.prune_report_changes(integer) TO service_role;
 GRANT EXECUTE ON FUNCTION

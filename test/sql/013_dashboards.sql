@@ -122,6 +122,10 @@ SELECT pg_temp.as_user('e3');	-- the operator: the activity, newest first
 SELECT activity, status, service FROM protector.get_recent_booking_activity('0d130000-0000-4000-8000-000000000000', 3);
 ROLLBACK;
 BEGIN;
+SELECT pg_temp.as_user('e3');	-- ... but not each member's figures: staff performance is the managers'
+SELECT count(*) FROM protector.generate_staff_report('0d130000-0000-4000-8000-000000000000', '2026-01-01', '2026-01-31');
+ROLLBACK;
+BEGIN;
 SELECT pg_temp.as_user('e9');	-- someone else: no such organization
 SELECT * FROM protector.get_dashboard_stats('0d130000-0000-4000-8000-000000000000');
 ROLLBACK;
