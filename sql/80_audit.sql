@@ -19,6 +19,59 @@ COMMENT ON FUNCTION protector.audit_release_writer() IS
 CREATE EVENT TRIGGER protector_audit_release_writer ON ddl_command_start
 	EXECUTE FUNCTION protector.audit_release_writer();
 
+-- Which of protector's own tables are audited, and with which masks, is
+-- data, so that a restore brings it back: pg_dump leaves out the triggers
+-- of an extension's tables (CREATE EXTENSION makes them again, with the
+-- defaults), but not this table's rows, and restoring a row applies it
+-- (restore_audit_setting).  enable_audit and disable_audit keep it.
+CREATE TABLE protector_internal.audit_settings (
+	table_name	regclass PRIMARY KEY,
+	audited		boolean NOT NULL,
+	masked		text[] NOT NULL DEFAULT '{}'
+);
+ALTER TABLE protector_internal.audit_settings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.audit_settings FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE protector_internal.audit_settings IS
+'Per table of the extension: audited or not, and its masked columns (enable_audit, disable_audit); a restore re-applies them';
+SELECT pg_catalog.pg_extension_config_dump('protector_internal.audit_settings', '');
+
+-- The audit trigger reads a table's row beside its arguments
+-- (src/audit_settings.c); a change of the row rebuilds what it cached.
+CREATE FUNCTION protector_internal.audit_settings_changed(p_table regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_audit_settings_changed'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.audit_settings_changed(regclass) IS
+'Makes every session''s audit trigger read the table''s audit_settings row again (a relcache invalidation)';
+
+-- Records a table's audit for the restore, if it is one of protector's
+-- own (a user's table keeps its triggers in a dump).
+CREATE FUNCTION protector_internal.remember_audit(p_table regclass, p_audited boolean, p_masked text[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_catalog.pg_depend d
+			   WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+				 AND d.objid OPERATOR(pg_catalog.=) p_table::pg_catalog.oid
+				 AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+				 AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e
+														WHERE e.extname OPERATOR(pg_catalog.=) 'protector')
+				 AND d.deptype OPERATOR(pg_catalog.=) 'e') THEN
+		-- (restore_audit_setting lets this row through as it is)
+		PERFORM pg_catalog.set_config('protector_internal.remembering_audit', 'on', true);
+		INSERT INTO protector_internal.audit_settings (table_name, audited, masked)
+		VALUES (p_table, p_audited, p_masked)
+		ON CONFLICT (table_name) DO UPDATE SET audited = EXCLUDED.audited, masked = EXCLUDED.masked;
+		PERFORM pg_catalog.set_config('protector_internal.remembering_audit', '', true);
+		PERFORM protector_internal.audit_settings_changed(p_table);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.remember_audit(regclass, boolean, text[]) IS
+'Records whether one of protector''s own tables is audited, and its masks, for a restore to re-apply';
+
 -- Attaches the audit trigger; calling it again replaces the masked
 -- columns (or does nothing when they are the same).  Runs with the
 -- caller's rights: only the table's owner (or a superuser) can audit it.
@@ -78,9 +131,10 @@ BEGIN
 			format('table %s has no column %s to mask', v_rel.qualified, v_missing));
 	END IF;
 
+	PERFORM protector_internal.remember_audit(v_rel.oid, true, v_masked);
 	-- already audited with these masks: nothing to do
 	SELECT COALESCE(array_agg(a ORDER BY a), '{}') INTO v_current
-	FROM pg_trigger t, unnest(string_to_array(rtrim(encode(t.tgargs, 'escape'), '\000'), '\000')) a
+	FROM pg_trigger t, unnest((string_to_array(encode(t.tgargs, 'escape'), '\000'))[1:t.tgnargs]) a
 	WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit' AND t.tgnargs > 0;
 	IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit')
 	   AND EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit_truncate')
@@ -122,6 +176,7 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', format('table with OID %s does not exist', p_table::oid));
 	END IF;
+	PERFORM protector_internal.remember_audit(p_table, false, '{}');
 	IF NOT EXISTS (SELECT FROM pg_trigger t
 				   WHERE t.tgrelid = p_table AND t.tgname IN ('protector_audit', 'protector_audit_truncate')) THEN
 		RAISE NOTICE 'table % is not audited; nothing to do', v_qualified;
@@ -138,6 +193,52 @@ END
 $$;
 COMMENT ON FUNCTION protector.disable_audit(regclass) IS
 'Stops auditing a table (its history stays); false with a notice if it was not audited';
+
+-- A restored audit_settings row takes the place of the one the restore's
+-- CREATE EXTENSION wrote, and the audit trigger, which reads it, masks and
+-- skips as it says: no DDL during the data load, where its table locks
+-- would deadlock with parallel loads (as realtime_state's).  One thing
+-- needs DDL: a table the backup audited that the extension does not audit
+-- by default has no trigger; it gets one if its lock is free at once, else
+-- the row is set aside in restore_pending, as a row whose references have
+-- not arrived, and offered again after each table's load
+-- (insert_restored_pending) until its table is free: after the restore
+-- nothing is left there.  A row written outside a restore, or by
+-- remember_audit, goes in as it is.
+CREATE FUNCTION protector_internal.restore_audit_setting()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT protector_internal.restoring()
+	   OR pg_catalog.current_setting('protector_internal.remembering_audit', true) OPERATOR(pg_catalog.=) 'on' THEN
+		RETURN NEW;
+	END IF;
+	PERFORM protector_internal.remember_audit(NEW.table_name, NEW.audited, NEW.masked);
+	IF NEW.audited AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+								   WHERE t.tgrelid OPERATOR(pg_catalog.=) NEW.table_name::pg_catalog.oid
+									 AND t.tgname OPERATOR(pg_catalog.=) 'protector_audit') THEN
+		-- the restore's lock first (insert_restored_pending's, sql/98_restore.sql):
+		-- a load waiting for it may hold the table, never the other way round
+		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+		BEGIN
+			EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE NOWAIT', NEW.table_name);
+			PERFORM protector.enable_audit(NEW.table_name, NEW.masked);
+		EXCEPTION WHEN lock_not_available THEN
+			INSERT INTO protector_internal.restore_pending (relid, row_data)
+			VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
+		END;
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.restore_audit_setting() IS
+'Trigger: a restored audit_settings row replaces the default one (the audit trigger reads it); a table it audits gets its trigger';
+CREATE TRIGGER restore_audit_setting BEFORE INSERT ON protector_internal.audit_settings
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.restore_audit_setting();
+-- also under session_replication_role = replica (Supabase's restore recipe)
+ALTER TABLE protector_internal.audit_settings ENABLE ALWAYS TRIGGER restore_audit_setting;
 
 -- The audit history of the caller's organizations, newest first.  Runs
 -- with the caller's rights: RLS shows owners and admins their

@@ -7844,3 +7844,226 @@ $$;
 COMMENT ON FUNCTION protector_internal.report_entry_current(uuid, pg_snapshot, timestamptz) IS
 'Whether a cached report computed at p_computed_at under p_snapshot still answers: today''s, and no change it could not see is logged';
 REVOKE ALL ON FUNCTION protector_internal.report_entry_current(uuid, pg_snapshot, timestamptz) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION protector.enable_audit(p_table regclass, p_masked_columns text[] DEFAULT '{}')
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_rel record;
+	v_masked text[];
+	v_missing text;
+	v_current text[];
+	v_args text;
+BEGIN
+	IF p_table IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_table must not be null');
+	END IF;
+	SELECT c.oid, c.relname, c.relkind, n.nspname, format('%I.%I', n.nspname, c.relname) AS qualified
+	INTO v_rel
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE c.oid = p_table;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', format('table with OID %s does not exist', p_table::oid));
+	END IF;
+	IF v_rel.nspname IN ('pg_catalog', 'information_schema') OR v_rel.nspname LIKE 'pg\_toast%'
+	   OR v_rel.oid < 16384 THEN
+		PERFORM protector.raise('invalid_parameter',
+			format('%s is a system catalog and cannot be audited', v_rel.qualified));
+	END IF;
+	IF v_rel.relkind NOT IN ('r', 'p') THEN
+		PERFORM protector.raise('invalid_parameter',
+			format('%s is not a table', v_rel.qualified),
+			format('Its relkind is %L; only ordinary and partitioned tables can be audited.', v_rel.relkind),
+			'Audit the tables a view reads from.');
+	END IF;
+	IF v_rel.oid = 'protector.audit_log'::regclass THEN
+		PERFORM protector.raise('invalid_parameter', 'protector.audit_log cannot audit itself');
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = v_rel.oid AND i.indisprimary) THEN
+		PERFORM protector.raise('invalid_parameter',
+			format('table %s has no primary key', v_rel.qualified),
+			'Every audit row names the changed record by its primary key.',
+			format('ALTER TABLE %s ADD PRIMARY KEY (...), then enable the audit.', v_rel.qualified));
+	END IF;
+	IF p_masked_columns IS NULL OR array_position(p_masked_columns, NULL) IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_masked_columns must be an array of column names without nulls');
+	END IF;
+	SELECT array_agg(DISTINCT m ORDER BY m) INTO v_masked FROM unnest(p_masked_columns) m;
+	v_masked := COALESCE(v_masked, '{}');
+	SELECT string_agg(format('%I', m), ', ') INTO v_missing
+	FROM unnest(v_masked) m
+	WHERE NOT EXISTS (SELECT FROM pg_attribute a
+					  WHERE a.attrelid = v_rel.oid AND a.attname = m AND a.attnum > 0 AND NOT a.attisdropped);
+	IF v_missing IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter',
+			format('table %s has no column %s to mask', v_rel.qualified, v_missing));
+	END IF;
+
+	PERFORM protector_internal.remember_audit(v_rel.oid, true, v_masked);
+	-- already audited with these masks: nothing to do
+	SELECT COALESCE(array_agg(a ORDER BY a), '{}') INTO v_current
+	FROM pg_trigger t, unnest((string_to_array(encode(t.tgargs, 'escape'), '\000'))[1:t.tgnargs]) a
+	WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit' AND t.tgnargs > 0;
+	IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit')
+	   AND EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit_truncate')
+	   AND v_current = v_masked THEN
+		RETURN false;
+	END IF;
+
+	SELECT COALESCE(string_agg(quote_literal(m), ', '), '') INTO v_args FROM unnest(v_masked) m;
+	IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit') THEN
+		EXECUTE format('DROP TRIGGER protector_audit ON %s', v_rel.qualified);
+	END IF;
+	IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit_truncate') THEN
+		EXECUTE format('DROP TRIGGER protector_audit_truncate ON %s', v_rel.qualified);
+	END IF;
+	EXECUTE format('CREATE TRIGGER protector_audit AFTER INSERT OR UPDATE OR DELETE ON %s'
+				   ' FOR EACH ROW EXECUTE FUNCTION protector.audit_trigger(%s)', v_rel.qualified, v_args);
+	EXECUTE format('CREATE TRIGGER protector_audit_truncate AFTER TRUNCATE ON %s'
+				   ' FOR EACH STATEMENT EXECUTE FUNCTION protector.audit_trigger()', v_rel.qualified);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION protector.enable_audit(regclass, text[]) IS
+'Audits every change of a table into protector.audit_log, masking the named columns; true if it changed anything';
+
+CREATE OR REPLACE FUNCTION protector.disable_audit(p_table regclass)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_qualified text;
+BEGIN
+	IF p_table IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_table must not be null');
+	END IF;
+	SELECT format('%I.%I', n.nspname, c.relname) INTO v_qualified
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE c.oid = p_table;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', format('table with OID %s does not exist', p_table::oid));
+	END IF;
+	PERFORM protector_internal.remember_audit(p_table, false, '{}');
+	IF NOT EXISTS (SELECT FROM pg_trigger t
+				   WHERE t.tgrelid = p_table AND t.tgname IN ('protector_audit', 'protector_audit_truncate')) THEN
+		RAISE NOTICE 'table % is not audited; nothing to do', v_qualified;
+		RETURN false;
+	END IF;
+	IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'protector_audit') THEN
+		EXECUTE format('DROP TRIGGER protector_audit ON %s', v_qualified);
+	END IF;
+	IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'protector_audit_truncate') THEN
+		EXECUTE format('DROP TRIGGER protector_audit_truncate ON %s', v_qualified);
+	END IF;
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION protector.disable_audit(regclass) IS
+'Stops auditing a table (its history stays); false with a notice if it was not audited';
+
+CREATE OR REPLACE FUNCTION protector_internal.remember_audit(p_table regclass, p_audited boolean, p_masked text[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_catalog.pg_depend d
+			   WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+				 AND d.objid OPERATOR(pg_catalog.=) p_table::pg_catalog.oid
+				 AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+				 AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e
+														WHERE e.extname OPERATOR(pg_catalog.=) 'protector')
+				 AND d.deptype OPERATOR(pg_catalog.=) 'e') THEN
+		-- (restore_audit_setting lets this row through as it is)
+		PERFORM pg_catalog.set_config('protector_internal.remembering_audit', 'on', true);
+		INSERT INTO protector_internal.audit_settings (table_name, audited, masked)
+		VALUES (p_table, p_audited, p_masked)
+		ON CONFLICT (table_name) DO UPDATE SET audited = EXCLUDED.audited, masked = EXCLUDED.masked;
+		PERFORM pg_catalog.set_config('protector_internal.remembering_audit', '', true);
+		PERFORM protector_internal.audit_settings_changed(p_table);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.remember_audit(regclass, boolean, text[]) IS
+'Records whether one of protector''s own tables is audited, and its masks, for a restore to re-apply';
+
+CREATE OR REPLACE FUNCTION protector_internal.restore_audit_setting()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT protector_internal.restoring()
+	   OR pg_catalog.current_setting('protector_internal.remembering_audit', true) OPERATOR(pg_catalog.=) 'on' THEN
+		RETURN NEW;
+	END IF;
+	PERFORM protector_internal.remember_audit(NEW.table_name, NEW.audited, NEW.masked);
+	IF NEW.audited AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+								   WHERE t.tgrelid OPERATOR(pg_catalog.=) NEW.table_name::pg_catalog.oid
+									 AND t.tgname OPERATOR(pg_catalog.=) 'protector_audit') THEN
+		-- the restore's lock first (insert_restored_pending's, sql/98_restore.sql):
+		-- a load waiting for it may hold the table, never the other way round
+		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+		BEGIN
+			EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE NOWAIT', NEW.table_name);
+			PERFORM protector.enable_audit(NEW.table_name, NEW.masked);
+		EXCEPTION WHEN lock_not_available THEN
+			INSERT INTO protector_internal.restore_pending (relid, row_data)
+			VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
+		END;
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.restore_audit_setting() IS
+'Trigger: a restored audit_settings row replaces the default one (the audit trigger reads it); a table it audits gets its trigger';
+
+CREATE OR REPLACE FUNCTION protector_internal.audit_settings_changed(p_table regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_audit_settings_changed'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.audit_settings_changed(regclass) IS
+'Makes every session''s audit trigger read the table''s audit_settings row again (a relcache invalidation)';
+
+-- Protector's own tables' audit as data, so that a restore brings it back
+-- (sql/80_audit.sql): the table, its restore trigger, and the state the
+-- triggers have now (tables the extension audits by default that this
+-- database no longer audits recorded as such).
+CREATE TABLE protector_internal.audit_settings (
+	table_name	regclass PRIMARY KEY,
+	audited		boolean NOT NULL,
+	masked		text[] NOT NULL DEFAULT '{}'
+);
+ALTER TABLE protector_internal.audit_settings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.audit_settings FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE protector_internal.audit_settings IS
+'Per table of the extension: audited or not, and its masked columns (enable_audit, disable_audit); a restore re-applies them';
+SELECT pg_catalog.pg_extension_config_dump('protector_internal.audit_settings', '');
+CREATE TRIGGER restore_audit_setting BEFORE INSERT ON protector_internal.audit_settings
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.restore_audit_setting();
+ALTER TABLE protector_internal.audit_settings ENABLE ALWAYS TRIGGER restore_audit_setting;
+CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON protector_internal.audit_settings FOR EACH STATEMENT
+	WHEN (protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.insert_restored_pending();
+INSERT INTO protector_internal.audit_settings (table_name, audited, masked)
+SELECT c.oid::regclass, true,
+	   COALESCE((SELECT array_agg(a ORDER BY a)
+				 FROM unnest((string_to_array(encode(t.tgargs, 'escape'), '\000'))[1:t.tgnargs]) a), '{}')
+FROM pg_depend d
+JOIN pg_class c ON c.oid = d.objid
+JOIN pg_trigger t ON t.tgrelid = c.oid AND t.tgname = 'protector_audit'
+WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+  AND d.refobjid = (SELECT e.oid FROM pg_extension e WHERE e.extname = 'protector');
+INSERT INTO protector_internal.audit_settings (table_name, audited)
+SELECT t, false
+FROM unnest('{protector.organizations, protector.venues, protector.services, protector.members, protector.customers,
+			  protector.bookings, protector.payments, protector.vouchers, protector.promo_codes, protector.staff_invitations,
+			  protector.staff_venues, protector.staff_shifts, protector.waivers, protector.waiver_versions,
+			  protector.waiver_submissions, protector.booking_messages, protector.booking_reminders,
+			  protector.audit_purges, protector.customer_erasures}'::regclass[]) t
+ON CONFLICT (table_name) DO NOTHING;
+REVOKE ALL ON FUNCTION protector_internal.audit_settings_changed(regclass), protector_internal.remember_audit(regclass, boolean, text[]),
+	protector_internal.restore_audit_setting() FROM PUBLIC;

@@ -68,6 +68,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "audit_settings.h"
 #include "capabilities.h"
 #include "direct_insert.h"
 #include "identity.h"
@@ -111,6 +112,7 @@ typedef struct AuditTable
 	AuditColumn **pk;			/* primary key columns, in key order */
 	FmgrInfo   *pk_out;
 	AttrNumber	org_attnum;		/* uuid organization column, 0 if none */
+	bool		skip;			/* its audit_settings row says: not audited */
 } AuditTable;
 
 /* the cache's entry: the current version of a table's (trigger's) layout */
@@ -239,21 +241,28 @@ audit_jsonb_key_cmp(const void *a, const void *b, void *arg)
 	return protector_jsonb_key_order(x->json.name, x->json.namelen, y->json.name, y->json.namelen);
 }
 
-/* every masked column must exist: never log a renamed secret */
+/* one masked column must exist: never log a renamed secret */
 static void
-audit_check_masked(Relation rel, Trigger *trigger, const char *nspname)
+audit_check_mask(Relation rel, const char *name, const char *nspname)
+{
+	if (protector_column(RelationGetDescr(rel), name, InvalidOid) == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" masked by the audit trigger of table \"%s\" does not exist",
+						name, RelationGetRelationName(rel)),
+				 errdetail("Writes to the table are refused so that a renamed column is never logged in clear."),
+				 errhint("Run protector.enable_audit('%s', ...) again with the current column names.",
+						 quote_qualified_identifier(nspname, RelationGetRelationName(rel)))));
+}
+
+/* the trigger's masked columns and those of the table's audit_settings row */
+static void
+audit_check_masked(Relation rel, Trigger *trigger, const AuditSetting *setting, const char *nspname)
 {
 	for (int i = 0; i < trigger->tgnargs; i++)
-	{
-		if (protector_column(RelationGetDescr(rel), trigger->tgargs[i], InvalidOid) == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column \"%s\" masked by the audit trigger of table \"%s\" does not exist",
-							trigger->tgargs[i], RelationGetRelationName(rel)),
-					 errdetail("Writes to the table are refused so that a renamed column is never logged in clear."),
-					 errhint("Run protector.enable_audit('%s', ...) again with the current column names.",
-							 quote_qualified_identifier(nspname, RelationGetRelationName(rel)))));
-	}
+		audit_check_mask(rel, trigger->tgargs[i], nspname);
+	for (int i = 0; i < setting->nmasked; i++)
+		audit_check_mask(rel, setting->masked[i], nspname);
 }
 
 /*
@@ -275,14 +284,15 @@ stamps_updated_at(Relation rel)
 
 /* how one column is logged: its name, kind of value, masking */
 static void
-audit_init_column(AuditColumn *col, Form_pg_attribute att, Trigger *trigger, bool stamped,
-				  MemoryContext cxt)
+audit_init_column(AuditColumn *col, Form_pg_attribute att, Trigger *trigger, const AuditSetting *setting,
+				  bool stamped, MemoryContext cxt)
 {
 	protector_jsonb_column_init(&col->json, att, cxt);
 	col->name_text = PointerGetDatum(cstring_to_text(col->json.name));
 	col->typlen = att->attlen;
 	col->typbyval = att->attbyval;
-	col->masked = audit_name_in_args(col->json.name, trigger);
+	col->masked = audit_name_in_args(col->json.name, trigger) ||
+		protector_audit_setting_masks(setting, col->json.name);
 	col->is_updated_at = stamped && strcmp(col->json.name, "updated_at") == 0;
 }
 
@@ -339,9 +349,12 @@ audit_build_table(Relation rel, Trigger *trigger)
 											  ALLOCSET_SMALL_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	AuditTable *entry = palloc0(sizeof(AuditTable));
+	AuditSetting setting;
 
 	entry->cxt = cxt;
-	audit_check_masked(rel, trigger, nspname);
+	protector_audit_setting(RelationGetRelid(rel), &setting);
+	entry->skip = !setting.audited;
+	audit_check_masked(rel, trigger, &setting, nspname);
 	entry->table_name = PointerGetDatum(cstring_to_text(quote_qualified_identifier(nspname,
 																				   RelationGetRelationName(rel))));
 	entry->columns = palloc0(sizeof(AuditColumn) * Max(desc->natts, 1));
@@ -353,7 +366,7 @@ audit_build_table(Relation rel, Trigger *trigger)
 
 		if (att->attisdropped)
 			continue;
-		audit_init_column(&entry->columns[entry->ncolumns++], att, trigger, stamped, entry->cxt);
+		audit_init_column(&entry->columns[entry->ncolumns++], att, trigger, &setting, stamped, entry->cxt);
 		if (att->atttypid == UUIDOID &&
 			strcmp(NameStr(att->attname), is_organizations ? "id" : "organization_id") == 0)
 			entry->org_attnum = att->attnum;
@@ -566,6 +579,8 @@ audit_masks_column(Oid relid, const char *name)
 	HeapTuple	tuple;
 	bool		masked = false;
 
+	AuditSetting setting;
+
 	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	scan = systable_beginscan(triggers, TriggerRelidNameIndexId, true, NULL, 1, &key);
 	while (!masked && HeapTupleIsValid(tuple = systable_getnext(scan)))
@@ -573,7 +588,10 @@ audit_masks_column(Oid relid, const char *name)
 			trigger_args_hold(tuple, RelationGetDescr(triggers), name);
 	systable_endscan(scan);
 	table_close(triggers, AccessShareLock);
-	return masked;
+	if (masked)
+		return true;
+	protector_audit_setting(relid, &setting);
+	return protector_audit_setting_masks(&setting, name);
 }
 
 /* the tables of a composite type's typed tables (CREATE TABLE ... OF type) */
@@ -825,6 +843,8 @@ protector_audit_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("protector.audit_log cannot audit itself")));
 	entry = audit_table_for(rel, trigdata->tg_trigger);
+	if (entry->skip)
+		return PointerGetDatum(NULL);	/* its audit_settings row: not audited */
 
 	/* the versions: none for TRUNCATE, the new for INSERT, the old for DELETE */
 	audit_deform(TRIGGER_FIRED_BY_TRUNCATE(event) || TRIGGER_FIRED_BY_INSERT(event) ? NULL : trigdata->tg_trigtuple,

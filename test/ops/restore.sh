@@ -12,7 +12,10 @@
 # sequence positions: nothing added by the restore, no audit row, task or
 # notification), keep the tables in the realtime publication, and go on
 # working: a double booking is refused, a change is audited with an id past
-# the restored ones.  Runs inside the throwaway cluster of scripts/test.sh.
+# the restored ones.  The audit of protector's own tables works as the
+# source's did (customers' e-mail and phone masked, tasks audited, venues
+# not): pg_dump leaves out their triggers, audit_settings brings it back.
+# Runs inside the throwaway cluster of scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -45,6 +48,20 @@ publication() {
 		(SELECT string_agg(polname, ' ') FROM pg_policy WHERE polname = 'protector_members_receive_organization_topic'))"
 }
 
+# the audit of protector's own tables as the source set it up: a change of
+# a customer's phone is logged masked, of a venue not at all, of a task
+# logged ("[masked] 0 1")
+audit_probe() {
+	psql -X -A -t -d "$1" 2>&1 <<'SQL' | tail -1
+UPDATE protector.customers SET phone = '+15550000001' WHERE id = (SELECT id FROM protector.customers ORDER BY id LIMIT 1);
+UPDATE protector.venues SET name = name || ' (probe)' WHERE id = (SELECT id FROM protector.venues ORDER BY id LIMIT 1);
+UPDATE protector.tasks SET title = title || ' (probe)' WHERE id = (SELECT id FROM protector.tasks ORDER BY id LIMIT 1);
+SELECT (SELECT new_row ->> 'phone' FROM protector.audit_log WHERE table_name = 'protector.customers' ORDER BY id DESC LIMIT 1)
+	|| ' ' || (SELECT count(*) FROM protector.audit_log WHERE table_name = 'protector.venues' AND new_row ->> 'name' LIKE '% (probe)')
+	|| ' ' || (SELECT count(*) FROM protector.audit_log WHERE table_name = 'protector.tasks' AND new_row ->> 'title' LIKE '% (probe)');
+SQL
+}
+
 # the restored database must equal the source, and keep working
 check() {
 	local name=$1 db=$2 rc=$3 log=$4
@@ -66,6 +83,9 @@ check() {
 			|| ' ' || (SELECT max(id) FROM protector.audit_log) || ' ' || (SELECT max(id) FROM protector.audit_log WHERE new_row ->> 'name' IS DISTINCT FROM 'After')" 2>&1 | tail -1 || true)
 	read -r n newest oldest <<<"$audit" || true
 	if [ "${n:-}" != 1 ] || [ "${newest:-0}" -le "${oldest:-0}" ] 2>/dev/null; then problems+=("auditing after the restore: '$audit'"); fi
+	local probe
+	probe=$(audit_probe "$db")
+	[ "$probe" = "[masked] 0 1" ] || problems+=("the audit of protector's tables (customers' phone, venues, tasks): '$probe'")
 	if [ ${#problems[@]} -eq 0 ]; then
 		echo "$name ... restored exactly"
 	else
@@ -85,6 +105,8 @@ fresh "$SRC"
 prepare "$SRC" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -f test/ops/fixture.sql >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -f test/ops/fixture_current.sql >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -c "SELECT protector.enable_audit('protector.customers', '{email,phone}'),
+	protector.enable_audit('protector.tasks'), protector.disable_audit('protector.venues')" >/dev/null
 psql -X -A -t -d "$SRC" -f test/ops/fingerprint.sql >"$WORK/source.fp"
 PUB=$(publication "$SRC")
 echo "source: $(grep -c . "$WORK/source.fp") tables and sequences; $(grep '^protector.bookings ' "$WORK/source.fp" | cut -d' ' -f2) bookings, $(grep '^protector.audit_log ' "$WORK/source.fp" | cut -d' ' -f2) audit rows; publication: $PUB"
@@ -126,18 +148,20 @@ others=$(psql -X -A -t -d postgres -c "SELECT string_agg('--exclude-database=' |
 # shellcheck disable=SC2086
 pg_dumpall $others -f "$WORK/all.sql"
 rc=0
-export -f publication
+export -f publication audit_probe
 bash scripts/pg-cluster.sh bash -c "
 	psql -X -q -d postgres -f '$WORK/all.sql' >'$WORK/dumpall.log' 2>&1
 	grep -E '^psql:.*ERROR' '$WORK/dumpall.log' | grep -vE 'role \"[a-z_]+\" already exists' >'$WORK/dumpall.errors' || true
 	psql -X -A -t -d $SRC -f test/ops/fingerprint.sql >'$WORK/dumpall.fp' 2>&1
 	publication $SRC >'$WORK/dumpall.pub'
+	audit_probe $SRC >'$WORK/dumpall.audit'
 " || rc=$?
 problems=()
 [ "$rc" -eq 0 ] || problems+=("exit $rc")
 [ -s "$WORK/dumpall.errors" ] && problems+=("errors: $(head -3 "$WORK/dumpall.errors")")
 diff -u "$WORK/source.fp" "$WORK/dumpall.fp" >"$WORK/dumpall.diff" || problems+=("data differs")
 [ "$(cat "$WORK/dumpall.pub")" = "$PUB" ] || problems+=("realtime publication: '$(cat "$WORK/dumpall.pub")'")
+[ "$(cat "$WORK/dumpall.audit")" = "[masked] 0 1" ] || problems+=("the audit of protector's tables: $(cat "$WORK/dumpall.audit")")
 if [ ${#problems[@]} -eq 0 ]; then
 	echo "pg_dumpall into a fresh cluster ... restored exactly"
 else

@@ -28,10 +28,10 @@ $$, 'every table has a primary key');
 SELECT is_empty($$
 	SELECT c.relname FROM pg_class c
 	WHERE c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace) AND c.relkind = 'r'
-	  AND c.relname NOT IN ('organizations', 'realtime_state', 'restore_pending')
+	  AND c.relname NOT IN ('organizations', 'realtime_state', 'restore_pending', 'audit_settings')
 	  AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid
 					  AND a.attname = 'organization_id' AND a.atttypid = 'uuid'::regtype)
-$$, 'every table but organizations itself carries organization_id');
+$$, 'every table but organizations itself (and the installation''s state) carries organization_id');
 SELECT is_empty($$
 	SELECT c.relname FROM pg_class c
 	WHERE c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace) AND c.relkind = 'r'

@@ -1,7 +1,7 @@
 -- Audit trail as PostgREST requests see it, the work a booking creates
 -- (review task, desk notifications), and Supabase Realtime wiring.
 BEGIN;
-SELECT plan(44);
+SELECT plan(52);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_admin', 'w_manager', 'w_operator',
 	'w_agent', 'w_agent2', 'w_customer', 'w_other']) u;
@@ -178,6 +178,43 @@ INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, durin
 SELECT results_eq($$SELECT title LIKE 'Review booking: Vault, %', title_before IS NULL FROM protector.tasks
 					WHERE booking_id = '0a500000-0000-4000-8000-0000000b0099'$$,
 	$$VALUES (true, true)$$, 'a column renamed and made anew: the review title goes to the new one');
+
+-- The audit of protector's own tables is data (audit_settings): pg_dump
+-- leaves out their triggers, a restore brings the rows back, and the audit
+-- trigger reads them beside its arguments (src/audit_settings.c).
+SELECT is((SELECT masked FROM protector_internal.audit_settings WHERE table_name = 'protector.booking_messages'::regclass),
+	'{body}', 'the install records its defaults (booking_messages'' body masked)');
+SELECT protector.enable_audit('protector.customers', '{phone}');
+SELECT protector.disable_audit('protector.vouchers');
+SELECT results_eq($$SELECT table_name::text, audited, masked FROM protector_internal.audit_settings
+					WHERE table_name IN ('protector.customers'::regclass, 'protector.vouchers'::regclass) ORDER BY 1$$,
+	$$VALUES ('protector.customers', true, '{phone}'::text[]), ('protector.vouchers', false, '{}')$$,
+	'enable_audit and disable_audit record protector''s own tables');
+CREATE TABLE public.audit_probe (id int PRIMARY KEY, secret text);
+SELECT protector.enable_audit('public.audit_probe', '{secret}');
+SELECT is((SELECT count(*)::int FROM protector_internal.audit_settings WHERE table_name = 'public.audit_probe'::regclass), 0,
+	'... not a user''s table (its triggers are in a dump)');
+-- as a restore leaves it: the triggers as CREATE EXTENSION made them, the rows as they were
+SELECT protector.enable_audit('protector.customers');
+UPDATE protector_internal.audit_settings SET masked = '{phone,notes}' WHERE table_name = 'protector.customers'::regclass;
+SELECT protector_internal.audit_settings_changed('protector.customers');
+UPDATE protector.customers SET phone = '+4915550001', notes = 'VIP', full_name = 'Cora R' WHERE id = '0a500000-0000-4000-8000-00000000c001';
+SELECT is((SELECT (new_row ->> 'phone') || ' ' || (new_row ->> 'notes') || ' ' || (new_row ->> 'full_name') FROM protector.audit_log
+		   WHERE table_name = 'protector.customers' ORDER BY id DESC LIMIT 1), '[masked] [masked] Cora R',
+	'a column the row masks is masked though the trigger''s arguments do not name it');
+SELECT throws_ok($$ALTER TABLE protector.customers RENAME COLUMN notes TO remarks$$, '2BP01',
+	'cannot rename column "notes" of table "customers": the audit trigger masks it', '... and cannot be renamed');
+UPDATE protector_internal.audit_settings SET audited = false WHERE table_name = 'protector.customers'::regclass;
+SELECT protector_internal.audit_settings_changed('protector.customers');
+UPDATE protector.customers SET full_name = 'Cora S' WHERE id = '0a500000-0000-4000-8000-00000000c001';
+SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'protector.customers' AND new_row ->> 'full_name' = 'Cora S'), 0,
+	'a table its row says is not audited writes no audit row, its triggers there or not');
+UPDATE protector_internal.audit_settings SET audited = true, masked = '{gone}' WHERE table_name = 'protector.customers'::regclass;
+SELECT protector_internal.audit_settings_changed('protector.customers');
+SELECT throws_ok($$UPDATE protector.customers SET full_name = 'Cora T' WHERE id = '0a500000-0000-4000-8000-00000000c001'$$, '42703',
+	'column "gone" masked by the audit trigger of table "customers" does not exist', 'a masked column that is not there refuses writes, as ever');
+SELECT throws_ok($$SELECT protector_internal.audit_settings_changed(NULL)$$, '22023', 'p_table must not be null',
+	'audit_settings_changed: a table is required');
 
 SELECT * FROM finish();
 ROLLBACK;
