@@ -50,6 +50,8 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 
 #include "direct_insert.h"
 #include "support.h"
@@ -75,8 +77,9 @@ struct DirectTable
  * and plan every CHECK of the table from its node string in each
  * transaction: 300,000 instructions per booking for audit_log, tasks and
  * notifications together).  Dropped and compiled again after a relcache
- * invalidation of the table, before its next use; never while in use (an
- * invalidation only marks it).
+ * invalidation of the table or a change of any function (which the
+ * compiled expressions may have inlined), before its next use; never while
+ * in use (an invalidation only marks it).
  */
 typedef struct CompiledTable
 {
@@ -208,6 +211,28 @@ direct_relcache_callback(Datum arg, Oid relid)
 			compiled[i].valid = false;
 }
 
+/*
+ * A function's definition changed: the compiled expressions may have
+ * inlined or folded it (expression_planner), so every table compiles again
+ * at its next use, and the tables open now are reopened first.
+ */
+static void
+direct_proc_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	direct_relcache_callback(arg, InvalidOid);
+}
+
+static void
+register_callbacks(void)
+{
+	if (callbacks_registered)
+		return;
+	RegisterXactCallback(direct_xact_callback, NULL);
+	protector_on_relcache_change(direct_relcache_callback);
+	CacheRegisterSyscacheCallback(PROCOID, direct_proc_callback, (Datum) 0);
+	callbacks_registered = true;
+}
+
 /* what the table's expressions compile to, outside any query */
 static ExprState *
 compile_expression(Node *expr)
@@ -254,6 +279,7 @@ compiled_table(Relation rel)
 {
 	CompiledTable *c = NULL;
 
+	register_callbacks();
 	for (int i = 0; i < ncompiled; i++)
 		if (compiled[i].relid == RelationGetRelid(rel))
 			c = &compiled[i];
@@ -380,12 +406,7 @@ open_for_transaction(Oid relid)
 	MemoryContext old;
 	ResourceOwner save = CurrentResourceOwner;
 
-	if (!callbacks_registered)
-	{
-		RegisterXactCallback(direct_xact_callback, NULL);
-		protector_on_relcache_change(direct_relcache_callback);
-		callbacks_registered = true;
-	}
+	register_callbacks();
 	/* an error on the way aborts the transaction, which resets both */
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	CurrentResourceOwner = TopTransactionResourceOwner;

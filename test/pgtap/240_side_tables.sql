@@ -7,7 +7,7 @@
 -- A masked key column stays masked in record_id; a masked column cannot
 -- be renamed out from under its mask.
 BEGIN;
-SELECT plan(38);
+SELECT plan(40);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a240000-0000-4000-8000-000000000000', 'Side', 'side-tables');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
@@ -241,6 +241,15 @@ SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, se
 	VALUES ('0a240000-0000-4000-8000-000000000000', '0a240000-0000-4000-8000-0000000000a1', '0a240000-0000-4000-8000-0000000005a1',
 			tstzrange(date_trunc('day', now()) + interval '4 days', date_trunc('day', now()) + interval '4 days 1 hour'), NULL)$$,
 	'23502', 'column "party_size" of bookings is null', 'a booking without party size (NOT NULL dropped): a named error');
+ROLLBACK TO SAVEPOINT t;
+-- a CHECK that calls a function: compiled once per backend, and again when
+-- the function changes (expression_planner inlines a SQL function)
+CREATE FUNCTION public.side_kind_ok(text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;
+ALTER TABLE protector.tasks ADD CONSTRAINT tasks_side_kind_ok CHECK (public.side_kind_ok(kind));
+SELECT lives_ok($$SELECT pg_temp.book(28)$$, 'a CHECK calling a function: the review task passes it');
+CREATE OR REPLACE FUNCTION public.side_kind_ok(text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT $1 <> 'booking_review' $$;
+SELECT throws_ok($$SELECT pg_temp.book(29)$$, '23514', NULL,
+	'... and after the function is replaced, the same backend checks the new rule');
 ROLLBACK TO SAVEPOINT t;
 SELECT lives_ok($$SELECT pg_temp.book(27)$$, 'and with the tables as they were, a booking is taken');
 SELECT is((SELECT count(*)::int FROM protector.tasks t JOIN protector.bookings b ON b.id = t.booking_id
