@@ -4315,6 +4315,12 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('p_params.%s is not a parameter of the %s report', pg_catalog.left(v_unknown, 100), p_report));
 	END IF;
+	-- one key per question: dates and the venue in their canonical text
+	-- ('today' and '2026-1-1' are dates of some session; the key is the date)
+	p_params := p_params OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+		'from', (p_params OPERATOR(pg_catalog.->>) 'from')::pg_catalog.date,
+		'to', (p_params OPERATOR(pg_catalog.->>) 'to')::pg_catalog.date,
+		'venue_id', (p_params OPERATOR(pg_catalog.->>) 'venue_id')::pg_catalog.uuid));
 	SELECT c.rows INTO v_rows FROM protector_internal.reports_cache c
 	WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.report OPERATOR(pg_catalog.=) p_report
 	  AND c.params OPERATOR(pg_catalog.=) p_params

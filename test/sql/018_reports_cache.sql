@@ -90,3 +90,15 @@ TRUNCATE protector.tasks;
 SELECT count(*) = (SELECT count(*) FROM protector.organizations) AS every_organization_logged
 FROM protector_internal.report_changes WHERE xid = pg_current_xact_id();
 ROLLBACK;
+
+-- One entry per question: dates and venue ids are keyed in their canonical
+-- text, so '2026-1-1' (or 'today', a date of the caller's session) and
+-- '2026-01-01' are one entry, not two that could disagree
+SELECT jsonb_array_length(protector_internal.cached_report('0d180000-0000-4000-8000-000000000000', 'bookings',
+	'{"from": "2026-1-1", "to": "2026-01-02"}')) AS rows_first;
+SELECT jsonb_array_length(protector_internal.cached_report('0d180000-0000-4000-8000-000000000000', 'bookings',
+	'{"from": "2026-01-01", "to": "2026-01-02"}')) AS rows_again;
+SELECT params FROM protector_internal.reports_cache
+WHERE organization_id = '0d180000-0000-4000-8000-000000000000' AND report = 'bookings' AND params ->> 'to' = '2026-01-02';
+SELECT protector_internal.cached_report('0d180000-0000-4000-8000-000000000000', 'bookings',
+	'{"from": "first of May", "to": "2026-01-02"}');
