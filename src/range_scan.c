@@ -82,7 +82,11 @@ protector_range_bounds(Datum range, TimestampTz *start, TimestampTz *end)
 
 	range_deserialize(typcache, r, &lo, &hi, &empty);
 	if (empty || lo.infinite || hi.infinite)
-		elog(ERROR, "a booking or shift range must be finite and non-empty");
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("a booking or shift range must be finite and non-empty"),
+				 errdetail("The table's CHECK constraint says so; a row without it was read."),
+				 protector_errhint_damaged()));
 	*start = DatumGetTimestampTz(lo.val);
 	*end = DatumGetTimestampTz(hi.val);
 }

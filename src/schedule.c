@@ -323,10 +323,12 @@ protector_local_midnight(int local_day, pg_tz *tz)
 /* ---------- service rules ---------- */
 
 #define RULES_SQL \
-	"SELECT s.name, s.mode OPERATOR(pg_catalog.=) 'shared'::protector.service_mode, s.capacity, s.min_party," \
-	"       COALESCE(s.max_party, s.capacity), s.duration, s.buffer_before, s.buffer_after," \
-	"       s.slot_interval, s.min_notice, s.max_advance," \
-	"       s.active AND v.active AND v.deleted_at IS NULL, v.timezone, v.operating_hours, v.id" \
+	"SELECT s.name::pg_catalog.text, s.mode OPERATOR(pg_catalog.=) 'shared'::protector.service_mode," \
+	"       s.capacity, s.min_party, COALESCE(s.max_party, s.capacity), s.duration::pg_catalog.interval," \
+	"       s.buffer_before::pg_catalog.interval, s.buffer_after::pg_catalog.interval," \
+	"       s.slot_interval::pg_catalog.interval, s.min_notice::pg_catalog.interval," \
+	"       s.max_advance::pg_catalog.interval, s.active AND v.active AND v.deleted_at IS NULL," \
+	"       v.timezone::pg_catalog.text, v.operating_hours::pg_catalog.jsonb, v.id::pg_catalog.uuid" \
 	"  FROM protector.services s" \
 	"  JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) s.venue_id" \
 	" WHERE s.id OPERATOR(pg_catalog.=) $1"
@@ -337,21 +339,22 @@ copy_service_rules(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void
 	ServiceRules *rules = (ServiceRules *) arg;
 	bool		isnull;
 
-	rules->name = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+	/* (of the types the query casts to; a NULL where the schema says NOT NULL is refused) */
+	rules->name = TextDatumGetCString(protector_attr_notnull(tup, desc, 1, "services"));
 	rules->shared = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
 	rules->capacity = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 	rules->min_party = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 	rules->max_party = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
-	rules->duration = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 6, &isnull)));
-	rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 7, &isnull)));
-	rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 8, &isnull)));
-	rules->slot_interval = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 9, &isnull)));
-	rules->min_notice = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 10, &isnull)));
-	rules->max_advance = protector_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 11, &isnull)));
+	rules->duration = protector_interval_usecs(DatumGetIntervalP(protector_attr_notnull(tup, desc, 6, "services")));
+	rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(protector_attr_notnull(tup, desc, 7, "services")));
+	rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(protector_attr_notnull(tup, desc, 8, "services")));
+	rules->slot_interval = protector_interval_usecs(DatumGetIntervalP(protector_attr_notnull(tup, desc, 9, "services")));
+	rules->min_notice = protector_interval_usecs(DatumGetIntervalP(protector_attr_notnull(tup, desc, 10, "services")));
+	rules->max_advance = protector_interval_usecs(DatumGetIntervalP(protector_attr_notnull(tup, desc, 11, "services")));
 	rules->active = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
-	rules->timezone = TextDatumGetCString(SPI_getbinval(tup, desc, 13, &isnull));
-	rules->operating_hours = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 14, &isnull));
-	rules->venue_id = *DatumGetUUIDP(SPI_getbinval(tup, desc, 15, &isnull));
+	rules->timezone = TextDatumGetCString(protector_attr_notnull(tup, desc, 13, "venues"));
+	rules->operating_hours = DatumGetJsonbPCopy(protector_attr_notnull(tup, desc, 14, "venues"));
+	rules->venue_id = *DatumGetUUIDP(protector_attr_notnull(tup, desc, 15, "venues"));
 	rules->tz = NULL;
 }
 

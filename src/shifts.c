@@ -237,7 +237,7 @@ check_no_overlap(Relation shifts, HeapTuple tuple, ShiftRow *row)
 
 /* an active booking of the member in $3 their shifts at its venue do not cover */
 #define UNCOVERED_SQL \
-	"SELECT b.id, b.venue_id, b.during FROM protector.bookings b" \
+	"SELECT b.id::pg_catalog.uuid, b.venue_id::pg_catalog.uuid, b.during::pg_catalog.tstzrange FROM protector.bookings b" \
 	" JOIN protector.members m ON m.organization_id OPERATOR(pg_catalog.=) $1 AND m.id OPERATOR(pg_catalog.=) $2" \
 	"  AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id" \
 	" JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) $1" \
@@ -268,12 +268,11 @@ static void
 copy_uncovered(HeapTuple tuple, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
 {
 	CoverageCheck *c = (CoverageCheck *) arg;
-	bool		isnull;
 
 	c->found = true;
-	memcpy(&c->booking, DatumGetUUIDP(SPI_getbinval(tuple, desc, 1, &isnull)), sizeof(pg_uuid_t));
-	memcpy(&c->venue, DatumGetUUIDP(SPI_getbinval(tuple, desc, 2, &isnull)), sizeof(pg_uuid_t));
-	protector_range_bounds(SPI_getbinval(tuple, desc, 3, &isnull), &c->start, &c->end);
+	memcpy(&c->booking, DatumGetUUIDP(protector_attr_notnull(tuple, desc, 1, "bookings")), sizeof(pg_uuid_t));
+	memcpy(&c->venue, DatumGetUUIDP(protector_attr_notnull(tuple, desc, 2, "bookings")), sizeof(pg_uuid_t));
+	protector_range_bounds(protector_attr_notnull(tuple, desc, 3, "bookings"), &c->start, &c->end);
 }
 
 static bool

@@ -47,7 +47,7 @@ typedef struct VenueHours
 } VenueHours;
 
 #define VENUE_SQL \
-	"SELECT v.active AND v.deleted_at IS NULL, v.timezone, v.operating_hours" \
+	"SELECT v.active AND v.deleted_at IS NULL, v.timezone::pg_catalog.text, v.operating_hours::pg_catalog.jsonb" \
 	"  FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) $1"
 
 static void
@@ -58,8 +58,8 @@ copy_venue(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
 	bool		isnull;
 
 	v->open_for_business = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
-	v->timezone = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
-	v->hours = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 3, &isnull));
+	v->timezone = TextDatumGetCString(protector_attr_notnull(tup, desc, 2, "venues"));
+	v->hours = DatumGetJsonbPCopy(protector_attr_notnull(tup, desc, 3, "venues"));
 	*out = v;
 }
 

@@ -7,7 +7,7 @@
 -- A masked key column stays masked in record_id; a masked column cannot
 -- be renamed out from under its mask.
 BEGIN;
-SELECT plan(40);
+SELECT plan(42);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a240000-0000-4000-8000-000000000000', 'Side', 'side-tables');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
@@ -231,6 +231,16 @@ ALTER TABLE protector.services ALTER buffer_before DROP NOT NULL;
 UPDATE protector.services SET buffer_before = NULL WHERE id = '0a240000-0000-4000-8000-0000000005a1';
 SELECT throws_ok($$SELECT pg_temp.book(24)$$, '23502', 'column "buffer_before" of services is null',
 	'a service without buffer_before (NOT NULL dropped): a named error');
+ROLLBACK TO SAVEPOINT t;
+ALTER TABLE protector.services ALTER buffer_before DROP NOT NULL;
+UPDATE protector.services SET buffer_before = NULL WHERE id = '0a240000-0000-4000-8000-0000000005a1';
+SELECT throws_ok($$SELECT count(*) FROM protector.get_available_slots('0a240000-0000-4000-8000-0000000005a1', current_date + 3)$$,
+	'23502', 'column "buffer_before" of services is null', '... and the slots of such a service: a named error');
+ROLLBACK TO SAVEPOINT t;
+ALTER TABLE protector.venues ALTER timezone DROP NOT NULL;
+UPDATE protector.venues SET timezone = NULL WHERE id = '0a240000-0000-4000-8000-0000000000a1';
+SELECT throws_ok($$SELECT count(*) FROM protector.get_available_slots('0a240000-0000-4000-8000-0000000005a1', current_date + 3)$$,
+	'23502', 'column "timezone" of venues is null', 'a venue without time zone (NOT NULL dropped): a named error');
 ROLLBACK TO SAVEPOINT t;
 ALTER TABLE protector.services ALTER capacity TYPE bigint;
 SELECT throws_ok($$SELECT pg_temp.book(25)$$, '42703', 'protector.services has no column "capacity" of type integer',
