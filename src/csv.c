@@ -653,6 +653,13 @@ input_layout(FunctionCallInfo fcinfo, Oid *type, TupleDesc *desc)
 	}
 	else if (exprTypmod(arg) >= 0)
 		*desc = lookup_rowtype_tupdesc_copy(RECORDOID, exprTypmod(arg));
+	else if (IsA(arg, Const) && !((Const *) arg)->constisnull)
+	{
+		/* a ROW(...) of constants the planner folded: its value knows its layout */
+		HeapTupleHeader td = DatumGetHeapTupleHeader(((Const *) arg)->constvalue);
+
+		*desc = lookup_rowtype_tupdesc_copy(HeapTupleHeaderGetTypeId(td), HeapTupleHeaderGetTypMod(td));
+	}
 	else if (IsA(arg, RowExpr) &&
 			 list_length(((RowExpr *) arg)->colnames) == list_length(((RowExpr *) arg)->args))
 	{

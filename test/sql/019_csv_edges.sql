@@ -41,12 +41,21 @@ SELECT pg_temp.shown(protector.csv_agg(x)) FROM (VALUES (NULL::int), (NULL)) v(x
 -- No rows: the header alone, its columns read from the call.  A
 -- subquery's whole row (PostgREST's handler query has this shape: the
 -- planner turns it into ROW(...) with the column names), a table's row
--- type, a scalar; a record whose columns nothing names has no document.
+-- type, a scalar, ROW(...) (f1, f2); the row of a subquery the planner
+-- keeps (OFFSET 0), whose columns nothing in the call names, has no document.
 SELECT pg_temp.shown(protector.csv_agg(_postgrest_t)) AS subquery
 FROM (SELECT b.status, b.party_size, b.total_price FROM protector.bookings b WHERE false) _postgrest_t;
 SELECT pg_temp.shown(protector.csv_agg(o ORDER BY o.name)) AS table_row FROM protector.organizations o WHERE false;
 SELECT pg_temp.shown(protector.csv_agg(n)) AS scalar FROM generate_series(1, 0) n;
-SELECT protector.csv_agg(r) IS NULL AS unnamed FROM (SELECT ROW(1, 'a') AS r WHERE false) s;
+SELECT pg_temp.shown(protector.csv_agg(r)) AS anonymous_row FROM (SELECT ROW(1, 'a') AS r WHERE false) s;
+SELECT protector.csv_agg(s) IS NULL AS kept_subquery FROM (SELECT 1 AS a WHERE false OFFSET 0) s;
+-- a subquery of constants, which a custom plan folds into one value: the
+-- header all the same, whatever plan the statement gets
+PREPARE csv_empty(int) AS SELECT pg_temp.shown(protector.csv_agg(s)) FROM (SELECT $1 AS a, 'q' AS b WHERE false) s;
+EXECUTE csv_empty(1);
+SET plan_cache_mode = force_generic_plan;
+EXECUTE csv_empty(1);
+RESET plan_cache_mode;
 -- an organization's export of a month without bookings
 INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES
 	('0d190000-0000-4000-8000-000000000000', 'Empty', 'csv-empty', 'UTC', 'EUR');
