@@ -254,7 +254,8 @@ BEGIN
 	END IF;
 	-- one key per question: dates and the venue in their canonical text
 	-- ('today' and '2026-1-1' are dates of some session; the key is the date)
-	p_params := p_params OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+	-- (a null is the parameter left out)
+	p_params := pg_catalog.jsonb_strip_nulls(p_params) OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
 		'from', (p_params OPERATOR(pg_catalog.->>) 'from')::pg_catalog.date,
 		'to', (p_params OPERATOR(pg_catalog.->>) 'to')::pg_catalog.date,
 		'venue_id', (p_params OPERATOR(pg_catalog.->>) 'venue_id')::pg_catalog.uuid));
