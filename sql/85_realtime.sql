@@ -25,8 +25,10 @@ BEGIN
 		EXECUTE format('CREATE TRIGGER notify_insert AFTER INSERT ON protector.%I'
 					   ' REFERENCING NEW TABLE AS changed FOR EACH STATEMENT'
 					   ' EXECUTE FUNCTION protector.notify_trigger()', t);
+		-- (the old rows too: a row moved to another organization is a
+		-- DELETE on the old one's channel)
 		EXECUTE format('CREATE TRIGGER notify_update AFTER UPDATE ON protector.%I'
-					   ' REFERENCING NEW TABLE AS changed FOR EACH STATEMENT'
+					   ' REFERENCING OLD TABLE AS before NEW TABLE AS changed FOR EACH STATEMENT'
 					   ' EXECUTE FUNCTION protector.notify_trigger()', t);
 		EXECUTE format('CREATE TRIGGER notify_delete AFTER DELETE ON protector.%I'
 					   ' REFERENCING OLD TABLE AS changed FOR EACH STATEMENT'

@@ -8074,3 +8074,19 @@ FROM unnest('{protector.organizations, protector.venues, protector.services, pro
 ON CONFLICT (table_name) DO NOTHING;
 REVOKE ALL ON FUNCTION protector_internal.audit_settings_changed(regclass), protector_internal.remember_audit(regclass, boolean, text[]),
 	protector_internal.restore_audit_setting() FROM PUBLIC;
+
+-- The update triggers of the live announcements see the old rows too: a
+-- row moved to another organization is a DELETE on the old one's channel
+-- (sql/85_realtime.sql).
+DO $notify_moves$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications', 'booking_messages'] LOOP
+		EXECUTE format('DROP TRIGGER notify_update ON protector.%I', t);
+		EXECUTE format('CREATE TRIGGER notify_update AFTER UPDATE ON protector.%I'
+					   ' REFERENCING OLD TABLE AS before NEW TABLE AS changed FOR EACH STATEMENT'
+					   ' EXECUTE FUNCTION protector.notify_trigger()', t);
+	END LOOP;
+END
+$notify_moves$;

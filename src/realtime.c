@@ -480,6 +480,77 @@ statement_at(char *at)
 	JsonEncodeDateTime(at, TimestampTzGetDatum(GetCurrentStatementStartTimestamp()), TIMESTAMPTZOID, NULL);
 }
 
+/*
+ * Rows an UPDATE moved to another organization left the old one's view: its
+ * channel hears a DELETE of each (the new one's hears the UPDATE), within
+ * the old organization's budget for DELETE.  The old and new transition
+ * tables hold the updated rows pairwise, in the same order.
+ */
+static void
+announce_moves(Relation rel, Tuplestorestate *before, Tuplestorestate *after,
+			   AttrNumber org_att, AttrNumber id_att, const char *at)
+{
+	TupleTableSlot *old_slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	TupleTableSlot *new_slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	OrgCount   *orgs = NULL;
+	int			norgs = 0;
+	int			cap = 0;
+	List	   *moved = NIL;	/* old organization, id: pg_uuid_t pairs */
+	ListCell   *lc;
+	StringInfoData payload;
+
+	tuplestore_select_read_pointer(before, tuplestore_alloc_read_pointer(before, EXEC_FLAG_REWIND));
+	tuplestore_select_read_pointer(after, tuplestore_alloc_read_pointer(after, EXEC_FLAG_REWIND));
+	tuplestore_rescan(before);
+	tuplestore_rescan(after);
+	while (tuplestore_gettupleslot(before, true, false, old_slot) &&
+		   tuplestore_gettupleslot(after, true, false, new_slot))
+	{
+		bool		old_null,
+					new_null,
+					no_id;
+		Datum		old_org = slot_getattr(old_slot, org_att, &old_null);
+		Datum		new_org = slot_getattr(new_slot, org_att, &new_null);
+		Datum		id = slot_getattr(old_slot, id_att, &no_id);
+		pg_uuid_t  *pair;
+		OrgCount   *oc;
+
+		if (old_null || no_id ||
+			(!new_null && memcmp(DatumGetUUIDP(old_org), DatumGetUUIDP(new_org), UUID_LEN) == 0))
+			continue;
+		pair = palloc(sizeof(pg_uuid_t) * 2);
+		pair[0] = *DatumGetUUIDP(old_org);
+		pair[1] = *DatumGetUUIDP(id);
+		moved = lappend(moved, pair);
+		oc = protector_find_org(orgs, norgs, &pair[0]);
+		if (oc == NULL)
+		{
+			orgs = norgs == 0 ? palloc(sizeof(OrgCount) * (cap = 4)) :
+				protector_grow_array(orgs, &cap, norgs, sizeof(OrgCount));
+			oc = &orgs[norgs++];
+			oc->org = pair[0];
+			oc->rows = 0;
+		}
+		oc->rows++;
+	}
+	ExecDropSingleTupleTableSlot(old_slot);
+	ExecDropSingleTupleTableSlot(new_slot);
+	if (moved == NIL)
+		return;
+	spend_budgets(orgs, norgs, rel, "DELETE");
+	initStringInfo(&payload);
+	foreach(lc, moved)
+	{
+		pg_uuid_t  *pair = (pg_uuid_t *) lfirst(lc);
+		OrgCount   *oc = protector_find_org(orgs, norgs, &pair[0]);
+
+		if (oc->rows < 0)
+			continue;
+		row_payload(&payload, "DELETE", rel, UUIDPGetDatum(&pair[1]), false, NULL, at);
+		announce_later(&pair[0], payload.data);
+	}
+}
+
 PG_FUNCTION_INFO_V1(protector_notify_trigger);
 Datum
 protector_notify_trigger(PG_FUNCTION_ARGS)
@@ -537,6 +608,8 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 		announce_later(&oc->org, payload.data);
 	}
 	ExecDropSingleTupleTableSlot(slot);
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) && trigdata->tg_oldtable != NULL)
+		announce_moves(rel, trigdata->tg_oldtable, rows, org_att, id_att, at);
 	return PointerGetDatum(NULL);
 }
 
