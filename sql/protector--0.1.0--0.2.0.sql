@@ -3947,11 +3947,13 @@ BEGIN
 		RETURN;		-- a day the zone skipped (Pacific/Apia, 2011-12-30) has no hours
 	END IF;
 	-- the local day's hours as its clocks show them: the first starts with
-	-- the day, each other where the local time is a full hour (offsets are
-	-- whole quarter hours since 1970, so every such instant is a quarter
-	-- hour from the day's start); 23 on a spring-forward day, 25 in autumn,
-	-- and where the clocks move by half an hour (Australia/Lord_Howe) the
-	-- hour they move in is 30 minutes shorter or longer
+	-- the day, each other where the local time is a full hour: the instants
+	-- a quarter hour apart from the day's start (both 01:00s of an autumn
+	-- day) and the instant of each local full hour (after a move by other
+	-- than quarter hours: Africa/Monrovia 1972, Europe/Berlin 1893); 23 on
+	-- a spring-forward day, 25 in autumn, and where the clocks move by half
+	-- an hour (Australia/Lord_Howe) the hour they move in is 30 minutes
+	-- shorter or longer
 	RETURN QUERY
 	SELECT x.bucket_start, pg_catalog.to_char(pg_catalog.timezone(v_tz, x.bucket_start), 'HH24:MI'),
 		   (SELECT CASE WHEN o.s OPERATOR(pg_catalog.<) 0 THEN '-' ELSE '+' END
@@ -3961,9 +3963,16 @@ BEGIN
 		   x.bookings, x.guests
 	FROM protector_internal.booking_buckets(p_organization_id, p_venue_id,
 		ARRAY[v_lo] OPERATOR(pg_catalog.||)
-		ARRAY(SELECT h FROM pg_catalog.generate_series(v_lo OPERATOR(pg_catalog.+) interval '15 minutes',
-													  v_hi OPERATOR(pg_catalog.-) interval '1 microsecond', interval '15 minutes') h
-			  WHERE pg_catalog.date_part('minute', pg_catalog.timezone(v_tz, h)) OPERATOR(pg_catalog.=) 0)
+		ARRAY(SELECT DISTINCT c.h
+			  FROM (SELECT g AS h FROM pg_catalog.generate_series(v_lo OPERATOR(pg_catalog.+) interval '15 minutes',
+						v_hi OPERATOR(pg_catalog.-) interval '1 microsecond', interval '15 minutes') g
+					UNION
+					SELECT pg_catalog.timezone(v_tz, v_day OPERATOR(pg_catalog.+) pg_catalog.make_interval(hours => k))
+					FROM pg_catalog.generate_series(1, 23) k) c
+			  WHERE c.h OPERATOR(pg_catalog.>) v_lo AND c.h OPERATOR(pg_catalog.<) v_hi
+				AND pg_catalog.date_part('minute', pg_catalog.timezone(v_tz, c.h)) OPERATOR(pg_catalog.=) 0
+				AND pg_catalog.date_part('second', pg_catalog.timezone(v_tz, c.h)) OPERATOR(pg_catalog.=) 0
+			  ORDER BY c.h)
 		OPERATOR(pg_catalog.||) v_hi) x
 	ORDER BY x.bucket_start;
 END

@@ -106,6 +106,17 @@ FROM protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-0000000000c0
 INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
 	('0d170000-0000-4000-8000-0000000000d0', 'Apia', 'days-apia', 'Pacific/Apia');
 SELECT count(*) AS hours FROM protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-0000000000d0', p_date => '2011-12-30');
+-- Africa/Monrovia went from -0:44:30 to GMT at its local midnight of
+-- 1972-01-07: the day began at 00:00 -0:44:30 = 00:44:30 UTC, which the
+-- new clock showed as 00:44; its other hours are 01:00 ... 23:00 GMT: 24
+-- hours, the first 15.5 minutes long.  (Steps of a quarter hour from the
+-- day's start met no full hour: the day was one bucket.)
+INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
+	('0d170000-0000-4000-8000-0000000000e0', 'Monrovia', 'days-monrovia', 'Africa/Monrovia');
+SELECT count(*) AS hours, min(hour_start) AS day_start,
+	   string_agg(local_hour || ' ' || utc_offset, ', ' ORDER BY hour_start) FILTER (WHERE hour_start < '1972-01-07 03:00+00') AS first_hours,
+	   max(local_hour) AS last_hour
+FROM protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-0000000000e0', p_date => '1972-01-07');
 -- Newfoundland went back from 00:01 NDT (-2:30) to 23:01 NST (-3:30) on
 -- 2010-11-07: the day began at 00:00 NDT = 02:30 UTC, a minute before the
 -- clocks took it back to the 6th (which began at 00:00 NDT on the 6th,
