@@ -340,11 +340,13 @@ is_text_like(Oid type)
 		category == TYPCATEGORY_ARRAY || category == TYPCATEGORY_RANGE || type_is_rowtype(base);
 }
 
-/* may a spreadsheet read a formula from a cell starting with c? */
+/* may a spreadsheet read a formula from a cell starting with c? (a lookup: asked of every byte) */
+static const bool formula_start[256] = {['='] = true, ['+'] = true, ['-'] = true, ['@'] = true, ['\t'] = true, ['\r'] = true};
+
 static inline bool
 starts_formula(char c)
 {
-	return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
+	return formula_start[(unsigned char) c];
 }
 
 /*
