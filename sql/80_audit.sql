@@ -23,7 +23,10 @@ CREATE EVENT TRIGGER protector_audit_release_writer ON ddl_command_start
 -- data, so that a restore brings it back: pg_dump leaves out the triggers
 -- of an extension's tables (CREATE EXTENSION makes them again, with the
 -- defaults), but not this table's rows, and restoring a row applies it
--- (restore_audit_setting).  enable_audit and disable_audit keep it.
+-- (restore_audit_setting).  enable_audit and disable_audit keep it.  (Only
+-- the extension's own tables have rows, and a table goes only with the
+-- extension or by an upgrade script, which must delete its row: a
+-- regclass of a dropped table dumps as a number no restore resolves.)
 CREATE TABLE protector_internal.audit_settings (
 	table_name	regclass PRIMARY KEY,
 	audited		boolean NOT NULL,
