@@ -106,8 +106,8 @@ CREATE TABLE protector.services (
 					CHECK (min_notice >= interval '0' AND min_notice <= interval '365 days'),
 	max_advance		interval NOT NULL DEFAULT '365 days'
 					CHECK (max_advance > interval '0' AND max_advance <= interval '1100 days'),
-	price			numeric(12, 2) NOT NULL DEFAULT 0 CHECK (price >= 0),
-	price_per_person numeric(12, 2) NOT NULL DEFAULT 0 CHECK (price_per_person >= 0),
+	price			numeric(12, 2) NOT NULL DEFAULT 0 CHECK (price >= 0 AND price <> 'NaN'),
+	price_per_person numeric(12, 2) NOT NULL DEFAULT 0 CHECK (price_per_person >= 0 AND price_per_person <> 'NaN'),
 	-- NULL on insert: the organization's (sql/77_payments.sql)
 	currency		text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
 	settings		jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(settings) = 'object'),
@@ -237,7 +237,7 @@ CREATE TABLE protector.payments (
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	booking_id		uuid NOT NULL,
 	kind			protector.payment_kind NOT NULL DEFAULT 'payment',
-	amount			numeric(12, 2) NOT NULL CHECK (amount >= 0),
+	amount			numeric(12, 2) NOT NULL CHECK (amount >= 0 AND amount <> 'NaN'),
 	-- NULL on insert: the booking's
 	currency		text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
 	status			protector.payment_status NOT NULL DEFAULT 'pending',

@@ -340,8 +340,11 @@ BEGIN
 		NEW.deposit_amount := 0;
 	END IF;
 	NEW.payment_due_by := NULL;
+	-- only a booking that would be confirmed waits for its deposit (and is
+	-- confirmed by it): one pending from the start, a customer's, waits for
+	-- staff, whom its payment must not stand in for
 	IF NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid
-	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed}'::protector.booking_status[]) THEN
+	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{held,confirmed}'::protector.booking_status[]) THEN
 		v_hours := CASE WHEN pg_catalog.jsonb_typeof(v_deposit -> 'deadline_hours') OPERATOR(pg_catalog.=) 'number'
 						THEN LEAST(GREATEST((v_deposit ->> 'deadline_hours')::numeric, 0), 8760) ELSE 24 END;
 		NEW.payment_due_by := LEAST(pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => v_hours OPERATOR(pg_catalog.*) 3600),

@@ -35,9 +35,9 @@ CREATE TABLE protector.vouchers (
 	customer_id		uuid,
 	-- NULL on insert: the organization's
 	currency		text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
-	amount			numeric(12, 2) NOT NULL CHECK (amount > 0),
+	amount			numeric(12, 2) NOT NULL CHECK (amount > 0 AND amount <> 'NaN'),
 	-- the ledger's: amount - succeeded payments + succeeded refunds
-	balance			numeric(12, 2) NOT NULL DEFAULT 0 CHECK (balance >= 0 AND balance <= amount),
+	balance			numeric(12, 2) NOT NULL DEFAULT 0 CHECK (balance >= 0 AND balance <= amount AND balance <> 'NaN'),
 	expires_at		timestamptz,
 	note			text CHECK (length(note) <= 2000),
 	created_by		uuid DEFAULT protector.current_user_id(),
@@ -59,7 +59,7 @@ CREATE TABLE protector.promo_codes (
 	description		text CHECK (length(description) <= 2000),
 	discount_kind	text NOT NULL CHECK (discount_kind IN ('percent', 'fixed')),
 	discount_value	numeric(12, 2) NOT NULL
-					CHECK (discount_value > 0 AND (discount_kind = 'fixed' OR discount_value <= 100)),
+					CHECK (discount_value > 0 AND discount_value <> 'NaN' AND (discount_kind = 'fixed' OR discount_value <= 100)),
 	-- of a fixed discount; NULL on insert: the organization's
 	currency		text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
 	valid_from		timestamptz,

@@ -1528,8 +1528,11 @@ BEGIN
 		NEW.deposit_amount := 0;
 	END IF;
 	NEW.payment_due_by := NULL;
+	-- only a booking that would be confirmed waits for its deposit (and is
+	-- confirmed by it): one pending from the start, a customer's, waits for
+	-- staff, whom its payment must not stand in for
 	IF NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid
-	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed}'::protector.booking_status[]) THEN
+	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{held,confirmed}'::protector.booking_status[]) THEN
 		v_hours := CASE WHEN pg_catalog.jsonb_typeof(v_deposit -> 'deadline_hours') OPERATOR(pg_catalog.=) 'number'
 						THEN LEAST(GREATEST((v_deposit ->> 'deadline_hours')::numeric, 0), 8760) ELSE 24 END;
 		NEW.payment_due_by := LEAST(pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => v_hours OPERATOR(pg_catalog.*) 3600),
@@ -8099,3 +8102,24 @@ BEGIN
 	END LOOP;
 END
 $notify_moves$;
+
+-- Money columns refuse NaN, which numeric's ordering puts above every
+-- number: a NaN payment made amount_paid NaN and let any refund through, a
+-- NaN voucher paid every booking in full (sql/30_tables.sql, 78_vouchers.sql).
+ALTER TABLE protector.services
+	DROP CONSTRAINT services_price_check,
+	ADD CONSTRAINT services_price_check CHECK (price >= 0 AND price <> 'NaN'),
+	DROP CONSTRAINT services_price_per_person_check,
+	ADD CONSTRAINT services_price_per_person_check CHECK (price_per_person >= 0 AND price_per_person <> 'NaN');
+ALTER TABLE protector.payments
+	DROP CONSTRAINT payments_amount_check,
+	ADD CONSTRAINT payments_amount_check CHECK (amount >= 0 AND amount <> 'NaN');
+ALTER TABLE protector.vouchers
+	DROP CONSTRAINT vouchers_amount_check,
+	ADD CONSTRAINT vouchers_amount_check CHECK (amount > 0 AND amount <> 'NaN'),
+	DROP CONSTRAINT vouchers_check,
+	ADD CONSTRAINT vouchers_check CHECK (balance >= 0 AND balance <= amount AND balance <> 'NaN');
+ALTER TABLE protector.promo_codes
+	DROP CONSTRAINT promo_codes_check,
+	ADD CONSTRAINT promo_codes_check
+		CHECK (discount_value > 0 AND discount_value <> 'NaN' AND (discount_kind = 'fixed' OR discount_value <= 100));

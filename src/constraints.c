@@ -30,6 +30,7 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/numeric.h"
 #include "utils/datetime.h"
 #include "utils/jsonb.h"
 #include "utils/rangetypes.h"
@@ -164,12 +165,14 @@ violated(const char *constraint)
 			 err_generic_string(PG_DIAG_CONSTRAINT_NAME, constraint)));
 }
 
-/* x >= 0 (numeric, NaN included, as the SQL comparison has it); NULL passes */
+/* x >= 0 and a number (NaN, which numeric orders above all, is no amount); NULL passes */
 static bool
 nonnegative(FunctionCallInfo fcinfo, int argno)
 {
 	if (PG_ARGISNULL(argno))
 		return true;
+	if (numeric_is_nan(PG_GETARG_NUMERIC(argno)))
+		return false;
 	return DatumGetBool(DirectFunctionCall2(numeric_ge, PG_GETARG_DATUM(argno),
 											DirectFunctionCall1(int4_numeric, Int32GetDatum(0))));
 }

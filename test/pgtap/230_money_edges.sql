@@ -5,7 +5,7 @@
 -- burned.  Every figure is computed by hand beside it.  The race of a
 -- deleted payment with a concurrent one: test/concurrency/payments.sh.
 BEGIN;
-SELECT plan(19);
+SELECT plan(26);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_owner', 'e_admin', 'e_manager', 'e_finance', 'e_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -132,6 +132,43 @@ SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, se
 	'22023', 'a promo code cannot be used by a booking written as cancelled',
 	'a booking written as cancelled does not take (and keep) a promo code''s use');
 SELECT set_config('protector.promo_code', '', true);
+
+-- NaN is no amount: numeric orders it above every number, so ">= 0" let
+-- it through, and a NaN payment made amount_paid NaN and passed any refund,
+-- a NaN voucher paid every booking in full (an attack on the ledger)
+RESET role;
+SELECT tests.authenticate_as('e_finance');
+SELECT throws_ok($$INSERT INTO protector.payments (organization_id, booking_id, kind, amount, status)
+	VALUES ('0a230000-0000-4000-8000-000000000000', pg_temp.id('paid'), 'refund', 'NaN', 'succeeded')$$,
+	'23514', NULL, 'a NaN refund written directly is refused');
+SELECT tests.authenticate_as('e_manager');
+SELECT throws_ok($$INSERT INTO protector.vouchers (organization_id, amount) VALUES ('0a230000-0000-4000-8000-000000000000', 'NaN')$$,
+	'23514', NULL, 'a NaN voucher is refused');
+SELECT throws_ok($$UPDATE protector.services SET price = 'NaN' WHERE id = '0a230000-0000-4000-8000-0000000005a3'$$,
+	'23514', NULL, 'a NaN price is refused');
+SELECT throws_ok($$INSERT INTO protector.promo_codes (organization_id, discount_kind, discount_value, currency)
+	VALUES ('0a230000-0000-4000-8000-000000000000', 'fixed', 'NaN', 'EUR')$$, '23514', NULL, 'a NaN discount is refused');
+RESET role;
+SELECT throws_ok($$UPDATE protector.bookings SET total_price = 'NaN' WHERE id = pg_temp.id('paid')$$,
+	'23514', 'new row for relation "bookings" violates check constraint "bookings_total_price_check"',
+	'a NaN total on a booking is refused, under its rule''s name');
+
+-- A customer's booking is pending until staff confirm it: paying its
+-- deposit does not confirm it (it did: the deposit's deadline made it a
+-- booking "waiting for its deposit").  Deposit vault, one guest: 20 + 25 x
+-- 1 = 45, the fixed deposit of 50 capped at the total: 45.
+SELECT tests.create_supabase_user('e_customer');
+INSERT INTO protector.customers (id, organization_id, full_name, email, user_id) VALUES
+	('0a230000-0000-4000-8000-00000000c002', '0a230000-0000-4000-8000-000000000000', 'Cass Customer', 'cass@example.com',
+	 tests.get_supabase_uid('e_customer'));
+SELECT tests.authenticate_as('e_customer');
+INSERT INTO r SELECT 'customer', protector.create_booking('0a230000-0000-4000-8000-0000000005a2', NULL, pg_temp.t(30), 1);
+RESET role;
+SELECT results_eq($$SELECT status::text, total_price, deposit_amount, payment_due_by IS NULL FROM protector.bookings WHERE id = pg_temp.id('customer')$$,
+	$$VALUES ('pending', 45.00, 45.00, true)$$, 'a customer''s booking: pending, owing 45, without a deadline');
+SELECT tests.authenticate_as('e_finance');
+SELECT is(protector.record_payment(pg_temp.id('customer'), 45, 'stripe', 'pi_cass') ->> 'booking_status', 'pending',
+	'... and still pending once the deposit is paid: staff confirm it');
 
 SELECT * FROM finish();
 ROLLBACK;
