@@ -96,7 +96,7 @@ error_kind_from_name(const char *name)
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown protector error kind \"%s\"", name),
+			 errmsg("unknown protector error kind \"%s\"", protector_clip(name, strlen(name), 80)),
 			 errhint("Valid kinds are: %s.", valid.data)));
 	pg_unreachable();
 }

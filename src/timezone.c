@@ -150,7 +150,8 @@ protector_check_timezone(const char *name, const char *param)
 
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-			 errmsg("%s is not a valid time zone: \"%s\"", param, protector_clip(name, strlen(name), 80)),
+			 errmsg("%s is not a valid time zone: \"%s\"", protector_clip(param, strlen(param), 80),
+					protector_clip(name, strlen(name), 80)),
 			 canonical ? errhint("Did you mean \"%s\"?", canonical)
 			 : errhint("Use an IANA time zone name such as \"Europe/Berlin\" or \"America/New_York\"; SELECT name FROM pg_timezone_names lists them.")));
 }

@@ -51,3 +51,7 @@ SELECT protector.error_sqlstate(NULL) IS NULL AS strict;
 -- the setting's prefix is reserved: a typo is an error, not a silent no-op
 SET protector.http_error = on;
 SET protector.http_errors = 'maybe';
+-- an unknown kind or zone is echoed clipped to 80 bytes (a 1 MB argument
+-- made a 1 MB message and log line)
+SELECT protector.error_sqlstate(repeat('k', 300));
+SELECT protector.check_timezone(repeat('z', 300), repeat('p', 300));
