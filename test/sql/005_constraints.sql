@@ -177,13 +177,13 @@ CREATE FUNCTION pg_temp.rules(a numeric, cr text, st protector.booking_status, h
 							  det jsonb, dis numeric, du tstzrange, ik text, ps integer, tp numeric, up numeric)
 RETURNS text LANGUAGE sql AS $$
 	SELECT coalesce((SELECT name FROM (VALUES
-		('bookings_amount_paid_check', a >= 0),
+		('bookings_amount_paid_check', a >= 0 AND a <> 'NaN'),
 		('bookings_cancellation_reason_check', length(cr) <= 2000),
 		('bookings_check', st <> 'held' OR he IS NOT NULL),
 		('bookings_currency_check', cu ~ '^[A-Z]{3}$'),
-		('bookings_deposit_amount_check', dep >= 0),
+		('bookings_deposit_amount_check', dep >= 0 AND dep <> 'NaN'),
 		('bookings_details_check', jsonb_typeof(det) = 'object'),
-		('bookings_discount_amount_check', dis >= 0),
+		('bookings_discount_amount_check', dis >= 0 AND dis <> 'NaN'),
 		('bookings_during_check', NOT isempty(du) AND NOT lower_inf(du) AND NOT upper_inf(du) AND lower_inc(du)
 								  AND NOT upper_inc(du) AND isfinite(lower(du)) AND isfinite(upper(du))),
 		('bookings_idempotency_key_check', length(ik) BETWEEN 1 AND 200),
@@ -192,8 +192,8 @@ RETURNS text LANGUAGE sql AS $$
 		('bookings_length_check', CASE WHEN isfinite(lower(du)) AND isfinite(upper(du))
 									   THEN upper(du) - lower(du) <= interval '31 days' END),
 		('bookings_party_size_check', ps BETWEEN 1 AND 100000),
-		('bookings_total_price_check', tp >= 0),
-		('bookings_unit_price_check', up >= 0)) r(name, ok)
+		('bookings_total_price_check', tp >= 0 AND tp <> 'NaN'),
+		('bookings_unit_price_check', up >= 0 AND up <> 'NaN')) r(name, ok)
 		WHERE ok IS FALSE ORDER BY name COLLATE "C" LIMIT 1), 'ok')
 $$;
 CREATE TEMP TABLE base AS
