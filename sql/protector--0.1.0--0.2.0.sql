@@ -5,6 +5,40 @@
 -- with scripts/sql-function.py.
 \echo Use "ALTER EXTENSION protector UPDATE TO '0.2.0'" to load this file. \quit
 
+-- Amounts of 0.1.0 that are NaN stop the update before it changes anything:
+-- 0.2.0's money columns refuse NaN (numeric orders it above every number,
+-- so a NaN payment let any refund through: the CHECKs near the end of this
+-- script), and what a NaN should have been is the operator's to say.
+DO $nan_amounts$
+DECLARE
+	v_found text[] := '{}';
+	v_rows bigint;
+	c record;
+BEGIN
+	FOR c IN
+		SELECT pg_catalog.format('protector.%I', r.relname) AS tab, a.attname AS col
+		FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) a.attrelid
+		WHERE a.attrelid OPERATOR(pg_catalog.=) ANY (ARRAY['protector.services'::regclass,
+					'protector.bookings'::regclass, 'protector.payments'::regclass])
+		  AND a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.numeric'::regtype
+		  AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+		ORDER BY a.attrelid, a.attnum
+	LOOP
+		EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I OPERATOR(pg_catalog.=) %L::pg_catalog.numeric',
+								  c.tab, c.col, 'NaN') INTO v_rows;
+		IF v_rows OPERATOR(pg_catalog.>) 0 THEN
+			v_found := v_found OPERATOR(pg_catalog.||) pg_catalog.format('%s.%s: %s', c.tab, c.col, v_rows);
+		END IF;
+	END LOOP;
+	IF pg_catalog.cardinality(v_found) OPERATOR(pg_catalog.>) 0 THEN
+		RAISE EXCEPTION USING ERRCODE = 'check_violation',
+			MESSAGE = 'protector 0.2.0 refuses NaN amounts, and this database holds some',
+			DETAIL = pg_catalog.format('Rows with NaN, per column: %s.', pg_catalog.array_to_string(v_found, ', ')),
+			HINT = 'Set each to the amount it should be (for example UPDATE protector.payments SET amount = 0 WHERE amount = ''NaN''), then run ALTER EXTENSION protector UPDATE again; nothing was changed.';
+	END IF;
+END
+$nan_amounts$;
+
 -- Restores (issue 11) -------------------------------------------------------
 
 -- A restore is running: row_security is off (pg_dump's output sets it) and

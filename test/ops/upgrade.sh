@@ -93,5 +93,29 @@ if ! cmp -s "$WORK/fresh.sql" "$WORK/upgraded.sql"; then
 	failures=$((failures + 1))
 fi
 echo "catalog: $(wc -l <"$WORK/fresh.sql") lines of schema compared"
+
+# A NaN amount (0.1.0 took them) stops the update before it changes
+# anything, naming the rows; once they are amounts the update goes through.
+createdb -T protector_previous protector_nan
+psql -X -q -v ON_ERROR_STOP=1 -d protector_nan \
+	-c "UPDATE protector.services SET price = 'NaN' WHERE id = (SELECT min(id::text)::uuid FROM protector.services)" \
+	-c "UPDATE protector.payments SET amount = 'NaN' WHERE id IN (SELECT id FROM protector.payments ORDER BY id LIMIT 2)"
+refused=$(psql -X -q -d protector_nan -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+version=$(psql -X -A -t -d protector_nan -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'")
+echo "with NaN amounts: $(grep -E '^(ERROR|DETAIL)' <<<"$refused" | tr '\n' ' ')(left at $version)"
+if ! grep -q '^ERROR:  23514: protector 0.2.0 refuses NaN amounts' <<<"$refused" ||
+	! grep -q '^DETAIL:  Rows with NaN, per column: protector.services.price: 1, protector.payments.amount: 2.$' <<<"$refused" ||
+	[ "$version" != "$PREV" ]; then
+	echo "NaN amounts were not refused as they should be:"; echo "$refused"; failures=$((failures + 1))
+fi
+psql -X -q -v ON_ERROR_STOP=1 -d protector_nan \
+	-c "UPDATE protector.services SET price = 0 WHERE price = 'NaN'" \
+	-c "UPDATE protector.payments SET amount = 0 WHERE amount = 'NaN'" \
+	-c "ALTER EXTENSION protector UPDATE"
+version=$(psql -X -A -t -d protector_nan -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'")
+if [ "$version" != "$CUR" ]; then
+	echo "after the NaN amounts were set, the update ended at $version"; failures=$((failures + 1))
+fi
+dropdb protector_nan
 for db in upgraded fresh previous; do dropdb "protector_$db"; done
 [ "$failures" -eq 0 ]
