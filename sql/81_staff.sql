@@ -166,11 +166,17 @@ AS $$
 BEGIN
 	NEW.email := pg_catalog.btrim(NEW.email);
 	NEW.email_key := pg_catalog.lower(NEW.email);
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		-- a new invitation is open for 14 days, whatever the insert says
+		NEW.expires_at := pg_catalog.now() OPERATOR(pg_catalog.+) '14 days'::pg_catalog.interval;
+		NEW.accepted_at := NULL;
+		NEW.member_id := NULL;
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.prepare_invitation() IS
-'Trigger: an invitation''s email_key is its e-mail trimmed and in lower case, whatever a write says';
+'Trigger: an invitation''s email_key is its e-mail trimmed and in lower case, and a new one is open for 14 days, whatever a write says';
 CREATE TRIGGER prepare_invitation BEFORE INSERT OR UPDATE ON protector.staff_invitations
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.prepare_invitation();
@@ -347,9 +353,16 @@ BEGIN
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.accepted_at IS NULL
 	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(p_email));
-	INSERT INTO protector.staff_invitations (organization_id, email, role, full_name)
-	VALUES (p_organization_id, p_email, p_role, NULLIF(pg_catalog.btrim(p_full_name), ''))
-	RETURNING * INTO i;
+	BEGIN
+		INSERT INTO protector.staff_invitations (organization_id, email, role, full_name)
+		VALUES (p_organization_id, p_email, p_role, NULLIF(pg_catalog.btrim(p_full_name), ''))
+		RETURNING * INTO i;
+	EXCEPTION WHEN unique_violation THEN
+		-- an open owner invitation, which an admin neither sees nor replaces
+		-- (or one committed at the same moment)
+		PERFORM protector.raise('conflict', 'this address has an open invitation you may not replace',
+			'Only an owner replaces or withdraws an invitation to be an owner.');
+	END;
 	PERFORM protector_internal.record_staff_activity(p_organization_id, 'staff.invited',
 		pg_catalog.jsonb_build_object('invitation_id', i.id, 'role', i.role));
 	RETURN pg_catalog.to_jsonb(i) OPERATOR(pg_catalog.-) 'email_key';
@@ -475,8 +488,9 @@ COMMENT ON FUNCTION protector.update_staff_permissions(uuid, protector.member_ro
 'Changes a member''s role (owners and admins; only owners touch owners; never the last owner)';
 
 -- Deactivation: the member keeps their history but loses access; their
--- open tasks, the bookings assigned to them that have not ended, and
--- their shifts that have not ended are released, each change audited.
+-- open tasks and the bookings assigned to them that have not ended are
+-- released, their shifts not begun removed and one under way ended now,
+-- each change audited.
 CREATE FUNCTION protector.deactivate_staff(p_member_id uuid, p_reason text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
@@ -487,6 +501,7 @@ DECLARE
 	v_tasks integer;
 	v_bookings integer;
 	v_shifts integer;
+	v_ended integer;
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
@@ -509,10 +524,17 @@ BEGIN
 	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
 	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]);
 	GET DIAGNOSTICS v_bookings = ROW_COUNT;
+	-- shifts not begun go; one under way ends now: it still covers the
+	-- bookings of theirs that ended in it (history, not released above)
 	DELETE FROM protector.staff_shifts s
 	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
-	  AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now();
+	  AND pg_catalog.lower(s.during) OPERATOR(pg_catalog.>=) pg_catalog.now();
 	GET DIAGNOSTICS v_shifts = ROW_COUNT;
+	UPDATE protector.staff_shifts s
+	SET during = pg_catalog.tstzrange(pg_catalog.lower(s.during), pg_catalog.now())
+	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
+	  AND s.during OPERATOR(pg_catalog.@>) pg_catalog.now();
+	GET DIAGNOSTICS v_ended = ROW_COUNT;
 	-- and invitations to them still open (an invitation never re-admits)
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) m.organization_id AND x.accepted_at IS NULL
@@ -521,13 +543,13 @@ BEGIN
 	UPDATE protector.members x SET active = false WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	PERFORM protector_internal.record_staff_activity(m.organization_id, 'staff.deactivated',
 		pg_catalog.jsonb_build_object('member_id', m.id, 'reason', p_reason, 'bookings_released', v_bookings,
-									  'tasks_released', v_tasks, 'shifts_removed', v_shifts));
+									  'tasks_released', v_tasks, 'shifts_removed', v_shifts, 'shifts_ended', v_ended));
 	RETURN pg_catalog.jsonb_build_object('member_id', m.id, 'already_inactive', false, 'bookings_released', v_bookings,
-										 'tasks_released', v_tasks, 'shifts_removed', v_shifts);
+										 'tasks_released', v_tasks, 'shifts_removed', v_shifts, 'shifts_ended', v_ended);
 END
 $$;
 COMMENT ON FUNCTION protector.deactivate_staff(uuid, text) IS
-'Deactivates a member (owners and admins): their open tasks, bookings and shifts not ended are released; audited';
+'Deactivates a member (owners and admins): their open tasks and bookings not ended are released, shifts not begun removed, one under way ended; audited';
 
 -- venues and shifts -------------------------------------------------------------
 

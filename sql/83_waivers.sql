@@ -232,6 +232,10 @@ BEGIN
 	IF NEW.body IS NULL OR NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\n\t', '  ')) THEN
 		PERFORM protector.raise('invalid_parameter', 'body must be text without control characters other than line breaks and tabs');
 	END IF;
+	-- line breaks and no-break or wide spaces alone are no text to sign
+	IF NEW.body OPERATOR(pg_catalog.~) '^[[:space:]\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]*$' THEN
+		PERFORM protector.raise('invalid_parameter', 'body must hold visible text', 'It has only white space.');
+	END IF;
 	NEW.body_sha256 := protector_internal.sha256_hex(NEW.body);
 	RETURN NEW;
 END
@@ -620,6 +624,9 @@ DECLARE
 	v_org uuid;
 	s protector.waiver_submissions;
 BEGIN
+	IF p_submission_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_submission_id must not be null');
+	END IF;
 	v_org := protector_internal.authorize_row('protector.waiver_submissions', p_submission_id, 'waivers.collect',
 											  'waiver submission', true, true);
 	IF p_booking_id IS NULL
@@ -676,6 +683,9 @@ DECLARE
 	v_text_ok boolean;
 	v_submission_ok boolean;
 BEGIN
+	IF p_submission_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_submission_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize_row('protector.waiver_submissions', p_submission_id, NULL, 'waiver submission');
 	SELECT * INTO s FROM protector.waiver_submissions x WHERE x.id OPERATOR(pg_catalog.=) p_submission_id;
 	SELECT v.body INTO v_body FROM protector.waiver_versions v

@@ -5252,7 +5252,7 @@ SELECT pg_catalog.pg_extension_config_dump('protector.staff_activity_id_seq', ''
 
 -- an invitation's e-mail as compared: trimmed and in lower case, nothing
 -- more (no Unicode folding: two mailboxes never share an invitation)
-CREATE FUNCTION protector_internal.prepare_invitation()
+CREATE OR REPLACE FUNCTION protector_internal.prepare_invitation()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -5260,11 +5260,17 @@ AS $$
 BEGIN
 	NEW.email := pg_catalog.btrim(NEW.email);
 	NEW.email_key := pg_catalog.lower(NEW.email);
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		-- a new invitation is open for 14 days, whatever the insert says
+		NEW.expires_at := pg_catalog.now() OPERATOR(pg_catalog.+) '14 days'::pg_catalog.interval;
+		NEW.accepted_at := NULL;
+		NEW.member_id := NULL;
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.prepare_invitation() IS
-'Trigger: an invitation''s email_key is its e-mail trimmed and in lower case, whatever a write says';
+'Trigger: an invitation''s email_key is its e-mail trimmed and in lower case, and a new one is open for 14 days, whatever a write says';
 CREATE TRIGGER prepare_invitation BEFORE INSERT OR UPDATE ON protector.staff_invitations
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.prepare_invitation();
@@ -5415,7 +5421,7 @@ COMMENT ON FUNCTION protector_internal.record_staff_activity(uuid, text, jsonb) 
 
 -- members -----------------------------------------------------------------------
 
-CREATE FUNCTION protector.create_staff_member(p_organization_id uuid, p_email text,
+CREATE OR REPLACE FUNCTION protector.create_staff_member(p_organization_id uuid, p_email text,
 											  p_role protector.member_role DEFAULT 'viewer',
 											  p_full_name text DEFAULT NULL)
 RETURNS jsonb
@@ -5441,9 +5447,16 @@ BEGIN
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.accepted_at IS NULL
 	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(p_email));
-	INSERT INTO protector.staff_invitations (organization_id, email, role, full_name)
-	VALUES (p_organization_id, p_email, p_role, NULLIF(pg_catalog.btrim(p_full_name), ''))
-	RETURNING * INTO i;
+	BEGIN
+		INSERT INTO protector.staff_invitations (organization_id, email, role, full_name)
+		VALUES (p_organization_id, p_email, p_role, NULLIF(pg_catalog.btrim(p_full_name), ''))
+		RETURNING * INTO i;
+	EXCEPTION WHEN unique_violation THEN
+		-- an open owner invitation, which an admin neither sees nor replaces
+		-- (or one committed at the same moment)
+		PERFORM protector.raise('conflict', 'this address has an open invitation you may not replace',
+			'Only an owner replaces or withdraws an invitation to be an owner.');
+	END;
 	PERFORM protector_internal.record_staff_activity(p_organization_id, 'staff.invited',
 		pg_catalog.jsonb_build_object('invitation_id', i.id, 'role', i.role));
 	RETURN pg_catalog.to_jsonb(i) OPERATOR(pg_catalog.-) 'email_key';
@@ -5571,7 +5584,7 @@ COMMENT ON FUNCTION protector.update_staff_permissions(uuid, protector.member_ro
 -- Deactivation: the member keeps their history but loses access; their
 -- open tasks, the bookings assigned to them that have not ended, and
 -- their shifts that have not ended are released, each change audited.
-CREATE FUNCTION protector.deactivate_staff(p_member_id uuid, p_reason text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION protector.deactivate_staff(p_member_id uuid, p_reason text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -5581,6 +5594,7 @@ DECLARE
 	v_tasks integer;
 	v_bookings integer;
 	v_shifts integer;
+	v_ended integer;
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
@@ -5603,10 +5617,17 @@ BEGIN
 	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
 	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]);
 	GET DIAGNOSTICS v_bookings = ROW_COUNT;
+	-- shifts not begun go; one under way ends now: it still covers the
+	-- bookings of theirs that ended in it (history, not released above)
 	DELETE FROM protector.staff_shifts s
 	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
-	  AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now();
+	  AND pg_catalog.lower(s.during) OPERATOR(pg_catalog.>=) pg_catalog.now();
 	GET DIAGNOSTICS v_shifts = ROW_COUNT;
+	UPDATE protector.staff_shifts s
+	SET during = pg_catalog.tstzrange(pg_catalog.lower(s.during), pg_catalog.now())
+	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
+	  AND s.during OPERATOR(pg_catalog.@>) pg_catalog.now();
+	GET DIAGNOSTICS v_ended = ROW_COUNT;
 	-- and invitations to them still open (an invitation never re-admits)
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) m.organization_id AND x.accepted_at IS NULL
@@ -5615,13 +5636,13 @@ BEGIN
 	UPDATE protector.members x SET active = false WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	PERFORM protector_internal.record_staff_activity(m.organization_id, 'staff.deactivated',
 		pg_catalog.jsonb_build_object('member_id', m.id, 'reason', p_reason, 'bookings_released', v_bookings,
-									  'tasks_released', v_tasks, 'shifts_removed', v_shifts));
+									  'tasks_released', v_tasks, 'shifts_removed', v_shifts, 'shifts_ended', v_ended));
 	RETURN pg_catalog.jsonb_build_object('member_id', m.id, 'already_inactive', false, 'bookings_released', v_bookings,
-										 'tasks_released', v_tasks, 'shifts_removed', v_shifts);
+										 'tasks_released', v_tasks, 'shifts_removed', v_shifts, 'shifts_ended', v_ended);
 END
 $$;
 COMMENT ON FUNCTION protector.deactivate_staff(uuid, text) IS
-'Deactivates a member (owners and admins): their open tasks, bookings and shifts not ended are released; audited';
+'Deactivates a member (owners and admins): their open tasks and bookings not ended are released, shifts not begun removed, one under way ended; audited';
 
 -- venues and shifts -------------------------------------------------------------
 
@@ -6008,7 +6029,7 @@ COMMENT ON FUNCTION protector_internal.sha256_hex(text) IS
 -- A version's number (the next of its waiver, the waiver locked so that
 -- two new versions wait for each other) and digest; a signed version
 -- neither changes nor goes.
-CREATE FUNCTION protector_internal.prepare_waiver_version()
+CREATE OR REPLACE FUNCTION protector_internal.prepare_waiver_version()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -6047,6 +6068,10 @@ BEGIN
 	PERFORM protector_internal.check_text(NEW.title, 'title', 1, 200);
 	IF NEW.body IS NULL OR NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\n\t', '  ')) THEN
 		PERFORM protector.raise('invalid_parameter', 'body must be text without control characters other than line breaks and tabs');
+	END IF;
+	-- line breaks and no-break or wide spaces alone are no text to sign
+	IF NEW.body OPERATOR(pg_catalog.~) '^[[:space:]\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]*$' THEN
+		PERFORM protector.raise('invalid_parameter', 'body must hold visible text', 'It has only white space.');
 	END IF;
 	NEW.body_sha256 := protector_internal.sha256_hex(NEW.body);
 	RETURN NEW;
@@ -6427,7 +6452,7 @@ $$;
 COMMENT ON FUNCTION protector.submit_waiver(uuid, text, date, text, text, uuid, text) IS
 'Signs the latest version of a waiver for one participant (the desk and agents for their bookings; a customer for their own booking)';
 
-CREATE FUNCTION protector.link_waiver_to_booking(p_submission_id uuid, p_booking_id uuid)
+CREATE OR REPLACE FUNCTION protector.link_waiver_to_booking(p_submission_id uuid, p_booking_id uuid)
 RETURNS protector.waiver_submissions
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -6436,6 +6461,9 @@ DECLARE
 	v_org uuid;
 	s protector.waiver_submissions;
 BEGIN
+	IF p_submission_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_submission_id must not be null');
+	END IF;
 	v_org := protector_internal.authorize_row('protector.waiver_submissions', p_submission_id, 'waivers.collect',
 											  'waiver submission', true, true);
 	IF p_booking_id IS NULL
@@ -6481,7 +6509,7 @@ $$;
 COMMENT ON FUNCTION protector.get_waiver_submissions(uuid, uuid) IS
 'Signed waivers of the organization (the desk) or of one booking (whoever sees it: the desk, its agent, its customer), newest first';
 
-CREATE FUNCTION protector.verify_waiver_signature(p_submission_id uuid)
+CREATE OR REPLACE FUNCTION protector.verify_waiver_signature(p_submission_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -6492,6 +6520,9 @@ DECLARE
 	v_text_ok boolean;
 	v_submission_ok boolean;
 BEGIN
+	IF p_submission_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_submission_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize_row('protector.waiver_submissions', p_submission_id, NULL, 'waiver submission');
 	SELECT * INTO s FROM protector.waiver_submissions x WHERE x.id OPERATOR(pg_catalog.=) p_submission_id;
 	SELECT v.body INTO v_body FROM protector.waiver_versions v

@@ -394,12 +394,13 @@ agent_relcache_callback(Datum arg, Oid relid)
 		agent_catalog.valid = false;
 }
 
-/* the member that user is in the organization, if its shifts are required */
+/* the member that user is in the organization, and whether its shifts are required */
 #define MEMBER_SQL \
-	"SELECT m.id, m.active FROM protector.members m" \
+	"SELECT m.id, m.active," \
+	"  (o.settings OPERATOR(pg_catalog.#>>) '{staff,require_shifts}') IS DISTINCT FROM 'false'" \
+	" FROM protector.members m" \
 	" JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) m.organization_id" \
-	" WHERE m.organization_id OPERATOR(pg_catalog.=) $1 AND m.user_id OPERATOR(pg_catalog.=) $2" \
-	"   AND (o.settings OPERATOR(pg_catalog.#>>) '{staff,require_shifts}') IS DISTINCT FROM 'false'"
+	" WHERE m.organization_id OPERATOR(pg_catalog.=) $1 AND m.user_id OPERATOR(pg_catalog.=) $2"
 
 /* do the member's shifts at the venue cover the range? */
 #define COVERED_SQL \
@@ -428,6 +429,7 @@ typedef struct MemberOf
 {
 	Datum		id;
 	bool		active;
+	bool		shifts_required;
 } MemberOf;
 
 static void
@@ -440,6 +442,7 @@ copy_member(HeapTuple tuple, TupleDesc desc, uint64 row, uint64 nrows, void *arg
 	memcpy(id, DatumGetUUIDP(SPI_getbinval(tuple, desc, 1, &isnull)), sizeof(pg_uuid_t));
 	m->id = UUIDPGetDatum(id);
 	m->active = DatumGetBool(SPI_getbinval(tuple, desc, 2, &isnull));
+	m->shifts_required = DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull));
 }
 
 static bool
@@ -509,7 +512,7 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 				 errmsg("a booking's organization, venue and time must not be null"),
 				 protector_errhint_damaged()));
 
-	/* the member, when the organization requires shifts */
+	/* the member: active always, on shift when the organization requires it */
 	args[0] = latest.values[0];
 	args[1] = agent;
 	if (protector_read(&read, args, NULL, copy_member, &member) == 0)
@@ -518,8 +521,10 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_CONFLICT),
 				 errmsg("%s is no active member", member_name(DatumGetUUIDP(member.id))),
-				 errdetail("A booking is assigned only to an active member on shift."),
+				 errdetail("A booking is assigned only to an active member."),
 				 errhint("Assign someone else.")));
+	if (!member.shifts_required)
+		return PointerGetDatum(NULL);
 	latest.values[1] = member.id;
 	lock_members(DatumGetUUIDP(latest.values[1]), NULL);
 	then = latest;

@@ -7,7 +7,7 @@
 -- in the comment beside it.  Hashing and the age rules on fixed dates:
 -- test/sql/015_waivers.sql.
 BEGIN;
-SELECT plan(68);
+SELECT plan(72);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_manager', 'w_operator', 'w_agent', 'w_finance',
 														'w_viewer', 'w_customer', 'w_other']) u;
@@ -72,6 +72,14 @@ SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-00000
 	'22023', 'p_minimum_age must be from 0 to 120', 'an impossible age');
 SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'X', E'bell\007')$$, '22023',
 	'body must be text without control characters other than line breaks and tabs', 'a control character');
+SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'X', E'\n\n\t')$$, '22023',
+	'body must hold visible text', 'line breaks alone are no text to sign');
+SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'X', E' \u00a0\u3000\n')$$, '22023',
+	'body must hold visible text', 'nor are no-break and wide spaces');
+SELECT throws_ok($$SELECT protector.link_waiver_to_booking(NULL, NULL)$$, '22023',
+	'p_submission_id must not be null', 'linking names the missing parameter');
+SELECT throws_ok($$SELECT protector.verify_waiver_signature(NULL)$$, '22023',
+	'p_submission_id must not be null', 'so does verifying');
 SELECT lives_ok($$SELECT protector.update_service('0a170000-0000-4000-8000-0000000005a1',
 					jsonb_build_object('waiver_id', (SELECT id FROM ids WHERE name = 'waiver')))$$,
 	'the climbing service asks for the waiver');

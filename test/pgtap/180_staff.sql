@@ -7,7 +7,7 @@
 -- figures are worked out beside them.  Concurrency:
 -- test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(60);
+SELECT plan(66);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['s_owner', 's_admin', 's_manager', 's_operator', 's_agent', 's_agent2',
 														's_viewer', 's_other']) u;
@@ -246,6 +246,57 @@ SELECT tests.authenticate_as('s_manager');
 SELECT results_eq($$SELECT full_name, bookings_handled, revenue, currency FROM protector.get_staff_performance(
 						'0a180000-0000-4000-8000-000000000000', pg_temp.monday(), pg_temp.monday() + 6) WHERE full_name LIKE 'Agent%'$$,
 	$$VALUES ('Agent2', 1, 100.00::numeric, 'USD')$$, 'Agent2 handled one booking worth 100 (Agent has left: active members only)');
+
+-- 9. what a later review found
+-- an admin cannot replace an owner's open invitation, which she does not see
+SELECT tests.authenticate_as('s_owner');
+SELECT lives_ok($$SELECT protector.create_staff_member('0a180000-0000-4000-8000-000000000000', 'boss@example.com', 'owner')$$,
+	'the owner invites a co-owner');
+SELECT tests.authenticate_as('s_admin');
+SELECT throws_ok($$SELECT protector.create_staff_member('0a180000-0000-4000-8000-000000000000', 'Boss@Example.com', 'viewer')$$,
+	'23P01', 'this address has an open invitation you may not replace', 'an admin re-inviting that address is told why, not 23505');
+-- a direct insert names no expiry or acceptance of its own
+INSERT INTO protector.staff_invitations (organization_id, email, role, expires_at, accepted_at, member_id)
+VALUES ('0a180000-0000-4000-8000-000000000000', 'forever@example.com', 'admin', 'infinity', now(),
+		'0a180000-0000-4000-8000-0000000000e6');
+SELECT is((SELECT format('%s %s %s', expires_at = now() + interval '14 days', accepted_at IS NULL, member_id IS NULL)
+		   FROM protector.staff_invitations WHERE email_key = 'forever@example.com'),
+	't t t', 'an inserted invitation is open for 14 days, not forever, and not accepted');
+-- a deactivated member is assigned nothing where shifts are not required either
+RESET ROLE;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, total_price, currency)
+VALUES ('0a180000-0000-4000-8000-00000000b003', '0a180000-0000-4000-8000-000000000000', '0a180000-0000-4000-8000-0000000000a1',
+		'0a180000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(2, 10), pg_temp.t(2, 12)), 'confirmed', 0, 'USD');
+UPDATE protector.organizations SET settings = '{"staff": {"require_shifts": false}}' WHERE id = '0a180000-0000-4000-8000-000000000000';
+SELECT tests.authenticate_as('s_operator');
+SELECT throws_ok(format($$UPDATE protector.bookings SET assigned_agent = %L WHERE id = '0a180000-0000-4000-8000-00000000b003'$$,
+						tests.get_supabase_uid('s_agent')),
+	'23P01', 'Agent is no active member', 'the departed Agent is not assigned, shifts required or not');
+RESET ROLE;
+UPDATE protector.organizations SET settings = '{}' WHERE id = '0a180000-0000-4000-8000-000000000000';
+-- Agent2 leaves in the middle of a shift (now - 4 h to now + 4 h) in which
+-- a booking of theirs ended an hour ago, still marked confirmed: the shift
+-- ends now (still covering that booking), next Monday's shift goes
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
+VALUES ('0a180000-0000-4000-8000-000000000000', '0a180000-0000-4000-8000-0000000000e6', '0a180000-0000-4000-8000-0000000000a1',
+		tstzrange(now() - interval '4 hours', now() + interval '4 hours'));
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, assigned_agent, total_price, currency)
+VALUES ('0a180000-0000-4000-8000-00000000b004', '0a180000-0000-4000-8000-000000000000', '0a180000-0000-4000-8000-0000000000a1',
+		'0a180000-0000-4000-8000-0000000005a1', tstzrange(now() - interval '3 hours', now() - interval '1 hour'), 'confirmed',
+		tests.get_supabase_uid('s_agent2'), 0, 'USD');
+SET LOCAL session_replication_role = origin;
+SELECT tests.authenticate_as('s_admin');
+SELECT is((SELECT format('%s bookings, %s shifts removed, %s ended', d ->> 'bookings_released', d ->> 'shifts_removed',
+						 d ->> 'shifts_ended')
+		   FROM protector.deactivate_staff('0a180000-0000-4000-8000-0000000000e6', 'left mid-shift') d),
+	'0 bookings, 1 shifts removed, 1 ended', 'Agent2 is deactivated in the middle of a shift');
+RESET ROLE;
+SELECT is((SELECT format('%s %s', upper(s.during) = now(), b.assigned_agent = tests.get_supabase_uid('s_agent2'))
+		   FROM protector.staff_shifts s, protector.bookings b
+		   WHERE s.member_id = '0a180000-0000-4000-8000-0000000000e6' AND lower(s.during) = now() - interval '4 hours'
+			 AND b.id = '0a180000-0000-4000-8000-00000000b004'),
+	't t', 'the shift ends now and still covers the ended booking, which stays Agent2''s');
 
 -- 8. schema
 SELECT col_is_fk('protector', 'staff_shifts', ARRAY['organization_id', 'member_id'], 'a shift is a member''s');
