@@ -70,9 +70,10 @@ WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=
 COMMENT ON VIEW protector_internal.customer_references IS
 'Columns (by foreign key) that refer to a customer: what merge_customers moves';
 
--- A customer is merged into another only by callers who may merge, never
--- back, and only once nothing refers to it any more: so merged_into
--- changes exactly as merge_customers changes it, whoever writes it.
+-- A customer is merged into another only by merge_customers (through
+-- mark_merged, below), never back, and only once nothing refers to it any
+-- more: so merged_into changes exactly as a merge changes it (no chains,
+-- no cycles, no second target), whoever writes it.
 CREATE FUNCTION protector_internal.guard_merged_into()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -87,11 +88,56 @@ BEGIN
 		PERFORM protector.raise('forbidden', 'a merge cannot be undone',
 			pg_catalog.format('Customer %s was merged into %s.', OLD.id, OLD.merged_into));
 	END IF;
+	PERFORM protector.raise('forbidden', 'merged_into is written by merge_customers only',
+		'Merge customers with merge_customers(), which moves what refers to them.');
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.guard_merged_into() IS
-'Trigger: merged_into is set by callers who may merge customers, and never cleared (trusted roles excepted)';
+'Trigger: merged_into is written by merge_customers only, and never cleared (trusted roles excepted)';
+
+-- Neither customer of a merge is erased (an erased customer's bookings stay
+-- theirs, for the books; a merge into one would write personal data into
+-- it): asked as the owner, who sees every erasure, for a caller this
+-- transaction authorized to merge both.
+CREATE FUNCTION protector_internal.check_mergeable(p_keep_id uuid, p_merge_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.require_permit('protector.customers', p_keep_id, 'customers.merge');
+	PERFORM protector_internal.require_permit('protector.customers', p_merge_id, 'customers.merge');
+	IF EXISTS (SELECT FROM protector.customer_erasures e
+			   WHERE e.customer_id OPERATOR(pg_catalog.=) ANY (ARRAY[p_keep_id, p_merge_id])) THEN
+		PERFORM protector.raise('invalid_parameter', 'an erased customer cannot be merged',
+			'An erased customer''s bookings stay theirs, for the books.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_mergeable(uuid, uuid) IS
+'merge_customers'' check that neither customer is erased, for a caller authorized to merge both (require_permit)';
+
+-- merge_customers' marks, as the owner (guard_merged_into lets nobody
+-- else write merged_into), for a caller this transaction authorized to
+-- merge both customers (merge_customers did)
+CREATE FUNCTION protector_internal.mark_merged(p_keep_id uuid, p_merge_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.require_permit('protector.customers', p_keep_id, 'customers.merge');
+	PERFORM protector_internal.require_permit('protector.customers', p_merge_id, 'customers.merge');
+	-- earlier merges into the merged customer now point at the kept one
+	UPDATE protector.customers c SET merged_into = p_keep_id
+	WHERE c.merged_into OPERATOR(pg_catalog.=) p_merge_id;
+	UPDATE protector.customers c SET user_id = NULL, merged_into = p_keep_id
+	WHERE c.id OPERATOR(pg_catalog.=) p_merge_id;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.mark_merged(uuid, uuid) IS
+'merge_customers'' marks: p_merge_id (and what was merged into it) merged into p_keep_id, for a caller authorized to merge both (require_permit)';
 
 CREATE TRIGGER guard_merged_into BEFORE UPDATE OF merged_into ON protector.customers
 	FOR EACH ROW WHEN (OLD.merged_into IS DISTINCT FROM NEW.merged_into)
@@ -190,6 +236,12 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a merged customer cannot be merged again',
 			'Merge into the customer it was merged into.');
 	END IF;
+	PERFORM protector_internal.check_mergeable(k.id, m.id);
+	IF cardinality(ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t)) > 100 THEN
+		PERFORM protector.raise('invalid_parameter',
+			format('the merged customer would have %s tags', cardinality(ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t))),
+			'A customer has at most 100 tags.', 'Remove tags from one of them first.');
+	END IF;
 
 	-- every foreign key that points at customers (bookings, and any later
 	-- table), found in the catalog; values are parameters
@@ -200,11 +252,9 @@ BEGIN
 		GET DIAGNOSTICS v_count = ROW_COUNT;
 		v_moved := v_moved || jsonb_build_object(fk.tbl::text || '.' || fk.col, v_count);
 	END LOOP;
-	-- earlier merges into m now point at k
-	UPDATE protector.customers SET merged_into = k.id WHERE merged_into = m.id;
-
-	-- the merged record's account link and details complete the kept one
-	UPDATE protector.customers SET user_id = NULL, merged_into = k.id WHERE id = m.id;
+	-- m, and earlier merges into m, now point at k; the merged record's
+	-- account link and details complete the kept one
+	PERFORM protector_internal.mark_merged(k.id, m.id);
 	UPDATE protector.customers SET
 		user_id = COALESCE(k.user_id, m.user_id),
 		email = COALESCE(k.email, m.email),

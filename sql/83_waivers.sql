@@ -164,11 +164,14 @@ CREATE POLICY waiver_submissions_insert ON protector.waiver_submissions FOR INSE
 					  OR (booking_id IS NULL AND organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.read'))::uuid[]))))
 				OR booking_id IN (SELECT b.id FROM protector.bookings b
 								  WHERE b.customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[])));
+-- (what an insert may write, an update may: a signature without a booking
+-- too, which a merge moves to the kept customer)
 CREATE POLICY waiver_submissions_update ON protector.waiver_submissions FOR UPDATE TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.read'))::uuid[])
 		   OR customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[]))
 	WITH CHECK ((organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.collect'))::uuid[])
-				 AND booking_id IN (SELECT b.id FROM protector.bookings b))
+				 AND (booking_id IN (SELECT b.id FROM protector.bookings b)
+					  OR (booking_id IS NULL AND organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.read'))::uuid[]))))
 				OR booking_id IN (SELECT b.id FROM protector.bookings b
 								  WHERE b.customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[])));
 SELECT pg_catalog.pg_extension_config_dump('protector.waivers', '');

@@ -65,6 +65,16 @@ BEGIN
 	IF protector_internal.restoring() THEN
 		RETURN NULL;		-- a restore: nothing happens live
 	END IF;
+	-- an erasure's own change does not send on the data it erases
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.customer_id IS NOT NULL
+	   AND EXISTS (SELECT FROM protector.customer_erasures e
+				   WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					 AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id) THEN
+		PERFORM realtime.broadcast_changes(
+			'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text,
+			TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, NULL);
+		RETURN NULL;
+	END IF;
 	PERFORM realtime.broadcast_changes(
 		'protector:' OPERATOR(pg_catalog.||) COALESCE(NEW.organization_id, OLD.organization_id)::text,
 		TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, OLD);

@@ -105,7 +105,9 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_setting_number(jsonb, text, numeric, numeric, boolean),
 	protector_internal.text_is_clean(text),
 	protector.merge_patch(jsonb, jsonb),
-	protector_internal.merge_patch_unchecked(jsonb, jsonb)
+	protector_internal.merge_patch_unchecked(jsonb, jsonb),
+	protector_internal.mark_merged(uuid, uuid),
+	protector_internal.check_mergeable(uuid, uuid)
 TO authenticated, service_role;
 -- merge_customers finds what refers to a customer here (catalog facts)
 GRANT SELECT ON protector_internal.customer_references TO authenticated, service_role;

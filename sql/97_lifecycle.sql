@@ -179,9 +179,11 @@ COMMENT ON TABLE protector.customer_erasures IS
 -- cancellation reasons and the request keys that name the customer (the
 -- widget's hold a hash of the e-mail, a customer's their user id); the
 -- audit rows of both lose the same fields; the widget's record of their
--- e-mail goes.
-CREATE FUNCTION protector_internal.erase_customer_data()
-RETURNS trigger
+-- e-mail goes.  One customer record; erase_customer() erases the records
+-- merged into it too (their audit rows name them), and runs again when
+-- asked again.
+CREATE FUNCTION protector_internal.scrub_customer_rows(p_organization_id uuid, p_customer_id uuid)
+RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -191,32 +193,32 @@ DECLARE
 	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
 BEGIN
 	SELECT c.identity_key INTO v_identity FROM protector.customers c
-	WHERE c.id OPERATOR(pg_catalog.=) NEW.customer_id;
+	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
-	WHERE c.id OPERATOR(pg_catalog.=) NEW.customer_id;
+	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
 	UPDATE protector.bookings b SET details = '{}', cancellation_reason = NULL,
 		idempotency_key = CASE WHEN pg_catalog.starts_with(b.idempotency_key, 'widget/')
 								 OR pg_catalog.starts_with(b.idempotency_key, 'customer/')
 							   THEN NULL ELSE b.idempotency_key END
-	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-	  AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id;
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id;
 	-- the history: every audit row of the customer and of their bookings
 	-- (those just written included) keeps who changed what when, not the data
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) v_personal,
 		new_row = l.new_row OPERATOR(pg_catalog.-) v_personal
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.customers'
-	  AND l.record_id OPERATOR(pg_catalog.=) NEW.customer_id::text;
+	  AND l.record_id OPERATOR(pg_catalog.=) p_customer_id::text;
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) v_booking_text,
 		new_row = l.new_row OPERATOR(pg_catalog.-) v_booking_text
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
-	  AND l.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-	  AND (l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) NEW.customer_id::text
-		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) NEW.customer_id::text);
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
+		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text);
 	DELETE FROM protector_internal.widget_requests w
-	WHERE w.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+	WHERE w.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND w.identity_key OPERATOR(pg_catalog.=) v_identity;
 	-- their reminders: none is sent any more, and the worker's error texts
 	-- (which tend to quote the address) go, in the history too
@@ -225,30 +227,123 @@ BEGIN
 		cancelled_reason = CASE WHEN r.status OPERATOR(pg_catalog.=) 'pending' THEN 'customer erased' ELSE r.cancelled_reason END,
 		status = CASE WHEN r.status OPERATOR(pg_catalog.=) 'pending' THEN 'cancelled' ELSE r.status END
 	FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
 	-- their messages: the bodies go (the thread's times stay)
 	UPDATE protector.booking_messages m SET body = '[erased]'
-	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND m.body OPERATOR(pg_catalog.<>) '[erased]';
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'last_error',
 		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.booking_reminders'
-	  AND l.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
 		  (SELECT b.id::text FROM protector.bookings b
-		   WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id);
+		   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid) IS
+'Replaces one customer''s personal data with a tombstone in customers, their bookings'' details, reminders, messages and the audit history';
+
+CREATE FUNCTION protector_internal.erase_customer_data()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.scrub_customer_rows(NEW.organization_id, NEW.customer_id);
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.erase_customer_data() IS
-'Trigger: replaces a customer''s personal data with a tombstone in customers, their bookings'' details, their reminders and the audit history';
+'Trigger: an erasure''s row erases the customer''s personal data (scrub_customer_rows)';
 
 CREATE TRIGGER erase_customer_data AFTER INSERT ON protector.customer_erasures
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.erase_customer_data();
 
+-- erase_customer's second call: the erasure again, for whoever this
+-- transaction authorized to erase the customer (erase_customer did)
+CREATE FUNCTION protector_internal.scrub_customer(p_organization_id uuid, p_customer_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.require_permit('protector.customers', p_customer_id, 'customers.erase');
+	PERFORM protector_internal.scrub_customer_rows(p_organization_id, p_customer_id);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.scrub_customer(uuid, uuid) IS
+'Erases an erased customer''s personal data again, for a caller this transaction authorized to (require_permit)';
+
+-- An erased customer stays a tombstone: nobody writes personal data into
+-- it again (a later merge, an update, a booking: refused where they
+-- happen), so an erasure is never undone behind its back.
+CREATE FUNCTION protector_internal.keep_erased()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (NEW.full_name OPERATOR(pg_catalog.<>) 'erased' OR NEW.email IS NOT NULL OR NEW.phone IS NOT NULL
+		OR NEW.country IS NOT NULL OR NEW.notes IS NOT NULL OR NEW.user_id IS NOT NULL
+		OR NEW.tags OPERATOR(pg_catalog.<>) '{}')
+	   AND EXISTS (SELECT FROM protector.customer_erasures e
+				   WHERE e.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+					 AND e.customer_id OPERATOR(pg_catalog.=) OLD.id) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('customer %s was erased', OLD.id),
+			'An erased customer''s record keeps no personal data.', 'Create a new customer instead.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_erased() IS
+'Trigger: an erased customer''s record takes no personal data again';
+CREATE TRIGGER keep_erased BEFORE UPDATE ON protector.customers
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_erased();
+
+-- A booking is for a customer that is one: not merged into another (its
+-- bookings moved there; a new one would be lost to the customer's history
+-- and account) and not erased.
+CREATE FUNCTION protector_internal.check_booking_customer()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_merged_into uuid;
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.customer_id OPERATOR(pg_catalog.=) OLD.customer_id THEN
+		RETURN NEW;
+	END IF;
+	SELECT c.merged_into INTO v_merged_into FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.customer_id;
+	IF v_merged_into IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('customer %s was merged into %s', NEW.customer_id, v_merged_into),
+			NULL, pg_catalog.format('Book for customer %s.', v_merged_into));
+	END IF;
+	IF EXISTS (SELECT FROM protector.customer_erasures e
+			   WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+				 AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('customer %s was erased', NEW.customer_id),
+			'An erased customer''s record takes no new bookings.', 'Create a new customer instead.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_booking_customer() IS
+'Trigger: a booking''s customer is neither merged into another nor erased';
+CREATE TRIGGER check_booking_customer BEFORE INSERT OR UPDATE OF customer_id ON protector.bookings
+	FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_booking_customer();
+
+-- Erases the customer and every record merged into it (a merge leaves the
+-- merged record's details and history); asked again, erases again (what
+-- was written since, say a message).
 CREATE FUNCTION protector.erase_customer(p_customer_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
@@ -257,21 +352,37 @@ AS $$
 DECLARE
 	v_org uuid := protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.erase', 'customer', true);
 	v_erasure protector.customer_erasures;
+	v_again boolean;
+	v_merged uuid;
 BEGIN
 	INSERT INTO protector.customer_erasures (organization_id, customer_id)
 	VALUES (v_org, p_customer_id)
 	ON CONFLICT (organization_id, customer_id) DO NOTHING
 	RETURNING * INTO v_erasure;
-	IF v_erasure.id IS NULL THEN
+	v_again := v_erasure.id IS NULL;
+	IF v_again THEN
+		PERFORM protector_internal.scrub_customer(v_org, p_customer_id);
 		SELECT * INTO v_erasure FROM protector.customer_erasures e
 		WHERE e.organization_id OPERATOR(pg_catalog.=) v_org AND e.customer_id OPERATOR(pg_catalog.=) p_customer_id;
-		RETURN pg_catalog.to_jsonb(v_erasure) OPERATOR(pg_catalog.||) '{"already_erased": true}'::jsonb;
 	END IF;
-	RETURN pg_catalog.to_jsonb(v_erasure) OPERATOR(pg_catalog.||) '{"already_erased": false}'::jsonb;
+	FOR v_merged IN
+		SELECT c.id FROM protector.customers c
+		WHERE c.organization_id OPERATOR(pg_catalog.=) v_org AND c.merged_into OPERATOR(pg_catalog.=) p_customer_id
+		ORDER BY c.id
+	LOOP
+		PERFORM protector_internal.authorize_row('protector.customers', v_merged, 'customers.erase', 'customer', true);
+		INSERT INTO protector.customer_erasures (organization_id, customer_id)
+		VALUES (v_org, v_merged)
+		ON CONFLICT (organization_id, customer_id) DO NOTHING;
+		IF NOT FOUND THEN
+			PERFORM protector_internal.scrub_customer(v_org, v_merged);
+		END IF;
+	END LOOP;
+	RETURN pg_catalog.to_jsonb(v_erasure) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('already_erased', v_again);
 END
 $$;
 COMMENT ON FUNCTION protector.erase_customer(uuid) IS
-'Erases a customer''s personal data (GDPR): tombstone in customers, bookings'' details and the audit history; bookings and payments stay; recorded in customer_erasures';
+'Erases a customer''s personal data (GDPR), and that of the records merged into it: tombstone in customers, bookings'' details and the audit history; bookings and payments stay; recorded in customer_erasures; again when asked again';
 
 -- tables: RLS forced, policies from the capability map, dumped, audited
 ALTER TABLE protector.audit_purges ENABLE ROW LEVEL SECURITY;
@@ -297,6 +408,7 @@ SELECT protector.enable_audit(t) FROM unnest('{protector.audit_purges, protector
 REVOKE ALL ON FUNCTION protector.expire_holds(integer), protector.purge_audit_log(timestamptz, uuid),
 	protector.erase_customer(uuid) FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.scrub_customer(uuid, uuid) TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION protector.expire_holds(integer) TO service_role;
 GRANT EXECUTE ON FUNCTION protector.purge_audit_log(timestamptz, uuid), protector.erase_customer(uuid)
 	TO authenticated, service_role;

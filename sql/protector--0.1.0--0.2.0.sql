@@ -141,6 +141,16 @@ BEGIN
 	IF protector_internal.restoring() THEN
 		RETURN NULL;		-- a restore: nothing happens live
 	END IF;
+	-- an erasure's own change does not send on the data it erases
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.customer_id IS NOT NULL
+	   AND EXISTS (SELECT FROM protector.customer_erasures e
+				   WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					 AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id) THEN
+		PERFORM realtime.broadcast_changes(
+			'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text,
+			TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, NULL);
+		RETURN NULL;
+	END IF;
 	PERFORM realtime.broadcast_changes(
 		'protector:' OPERATOR(pg_catalog.||) COALESCE(NEW.organization_id, OLD.organization_id)::text,
 		TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, OLD);
@@ -611,71 +621,19 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_identity text;
-	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
-	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
 BEGIN
-	SELECT c.identity_key INTO v_identity FROM protector.customers c
-	WHERE c.id OPERATOR(pg_catalog.=) NEW.customer_id;
-	UPDATE protector.customers c
-	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
-	WHERE c.id OPERATOR(pg_catalog.=) NEW.customer_id;
-	UPDATE protector.bookings b SET details = '{}', cancellation_reason = NULL,
-		idempotency_key = CASE WHEN pg_catalog.starts_with(b.idempotency_key, 'widget/')
-								 OR pg_catalog.starts_with(b.idempotency_key, 'customer/')
-							   THEN NULL ELSE b.idempotency_key END
-	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-	  AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id;
-	-- the history: every audit row of the customer and of their bookings
-	-- (those just written included) keeps who changed what when, not the data
-	UPDATE protector.audit_log l
-	SET old_row = l.old_row OPERATOR(pg_catalog.-) v_personal,
-		new_row = l.new_row OPERATOR(pg_catalog.-) v_personal
-	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.customers'
-	  AND l.record_id OPERATOR(pg_catalog.=) NEW.customer_id::text;
-	UPDATE protector.audit_log l
-	SET old_row = l.old_row OPERATOR(pg_catalog.-) v_booking_text,
-		new_row = l.new_row OPERATOR(pg_catalog.-) v_booking_text
-	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
-	  AND l.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-	  AND (l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) NEW.customer_id::text
-		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) NEW.customer_id::text);
-	DELETE FROM protector_internal.widget_requests w
-	WHERE w.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-	  AND w.identity_key OPERATOR(pg_catalog.=) v_identity;
-	-- their reminders: none is sent any more, and the worker's error texts
-	-- (which tend to quote the address) go, in the history too
-	UPDATE protector.booking_reminders r
-	SET last_error = NULL,
-		cancelled_reason = CASE WHEN r.status OPERATOR(pg_catalog.=) 'pending' THEN 'customer erased' ELSE r.cancelled_reason END,
-		status = CASE WHEN r.status OPERATOR(pg_catalog.=) 'pending' THEN 'cancelled' ELSE r.status END
-	FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
-	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
-	-- their messages: the bodies go (the thread's times stay)
-	UPDATE protector.booking_messages m SET body = '[erased]'
-	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
-	  AND m.body OPERATOR(pg_catalog.<>) '[erased]';
-	UPDATE protector.audit_log l
-	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'last_error',
-		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'
-	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.booking_reminders'
-	  AND l.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
-		  (SELECT b.id::text FROM protector.bookings b
-		   WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id);
+	PERFORM protector_internal.scrub_customer_rows(NEW.organization_id, NEW.customer_id);
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.erase_customer_data() IS
-'Trigger: replaces a customer''s personal data with a tombstone in customers, their bookings'' details, their reminders and the audit history';
+'Trigger: an erasure''s row erases the customer''s personal data (scrub_customer_rows)';
 
 CREATE TRIGGER erase_customer_data AFTER INSERT ON protector.customer_erasures
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.erase_customer_data();
 
-CREATE FUNCTION protector.erase_customer(p_customer_id uuid)
+CREATE OR REPLACE FUNCTION protector.erase_customer(p_customer_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -683,21 +641,37 @@ AS $$
 DECLARE
 	v_org uuid := protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.erase', 'customer', true);
 	v_erasure protector.customer_erasures;
+	v_again boolean;
+	v_merged uuid;
 BEGIN
 	INSERT INTO protector.customer_erasures (organization_id, customer_id)
 	VALUES (v_org, p_customer_id)
 	ON CONFLICT (organization_id, customer_id) DO NOTHING
 	RETURNING * INTO v_erasure;
-	IF v_erasure.id IS NULL THEN
+	v_again := v_erasure.id IS NULL;
+	IF v_again THEN
+		PERFORM protector_internal.scrub_customer(v_org, p_customer_id);
 		SELECT * INTO v_erasure FROM protector.customer_erasures e
 		WHERE e.organization_id OPERATOR(pg_catalog.=) v_org AND e.customer_id OPERATOR(pg_catalog.=) p_customer_id;
-		RETURN pg_catalog.to_jsonb(v_erasure) OPERATOR(pg_catalog.||) '{"already_erased": true}'::jsonb;
 	END IF;
-	RETURN pg_catalog.to_jsonb(v_erasure) OPERATOR(pg_catalog.||) '{"already_erased": false}'::jsonb;
+	FOR v_merged IN
+		SELECT c.id FROM protector.customers c
+		WHERE c.organization_id OPERATOR(pg_catalog.=) v_org AND c.merged_into OPERATOR(pg_catalog.=) p_customer_id
+		ORDER BY c.id
+	LOOP
+		PERFORM protector_internal.authorize_row('protector.customers', v_merged, 'customers.erase', 'customer', true);
+		INSERT INTO protector.customer_erasures (organization_id, customer_id)
+		VALUES (v_org, v_merged)
+		ON CONFLICT (organization_id, customer_id) DO NOTHING;
+		IF NOT FOUND THEN
+			PERFORM protector_internal.scrub_customer(v_org, v_merged);
+		END IF;
+	END LOOP;
+	RETURN pg_catalog.to_jsonb(v_erasure) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('already_erased', v_again);
 END
 $$;
 COMMENT ON FUNCTION protector.erase_customer(uuid) IS
-'Erases a customer''s personal data (GDPR): tombstone in customers, bookings'' details and the audit history; bookings and payments stay; recorded in customer_erasures';
+'Erases a customer''s personal data (GDPR), and that of the records merged into it: tombstone in customers, bookings'' details and the audit history; bookings and payments stay; recorded in customer_erasures; again when asked again';
 
 -- tables: RLS forced, policies from the capability map, dumped, audited
 ALTER TABLE protector.audit_purges ENABLE ROW LEVEL SECURITY;
@@ -8188,3 +8162,280 @@ ALTER TABLE protector.promo_codes
 	DROP CONSTRAINT promo_codes_check,
 	ADD CONSTRAINT promo_codes_check
 		CHECK (discount_value > 0 AND discount_value <> 'NaN' AND (discount_kind = 'fixed' OR discount_value <= 100));
+
+CREATE OR REPLACE FUNCTION protector_internal.scrub_customer_rows(p_organization_id uuid, p_customer_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_identity text;
+	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
+	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
+BEGIN
+	SELECT c.identity_key INTO v_identity FROM protector.customers c
+	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
+	UPDATE protector.customers c
+	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
+	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
+	UPDATE protector.bookings b SET details = '{}', cancellation_reason = NULL,
+		idempotency_key = CASE WHEN pg_catalog.starts_with(b.idempotency_key, 'widget/')
+								 OR pg_catalog.starts_with(b.idempotency_key, 'customer/')
+							   THEN NULL ELSE b.idempotency_key END
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+	-- the history: every audit row of the customer and of their bookings
+	-- (those just written included) keeps who changed what when, not the data
+	UPDATE protector.audit_log l
+	SET old_row = l.old_row OPERATOR(pg_catalog.-) v_personal,
+		new_row = l.new_row OPERATOR(pg_catalog.-) v_personal
+	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.customers'
+	  AND l.record_id OPERATOR(pg_catalog.=) p_customer_id::text;
+	UPDATE protector.audit_log l
+	SET old_row = l.old_row OPERATOR(pg_catalog.-) v_booking_text,
+		new_row = l.new_row OPERATOR(pg_catalog.-) v_booking_text
+	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
+		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text);
+	DELETE FROM protector_internal.widget_requests w
+	WHERE w.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND w.identity_key OPERATOR(pg_catalog.=) v_identity;
+	-- their reminders: none is sent any more, and the worker's error texts
+	-- (which tend to quote the address) go, in the history too
+	UPDATE protector.booking_reminders r
+	SET last_error = NULL,
+		cancelled_reason = CASE WHEN r.status OPERATOR(pg_catalog.=) 'pending' THEN 'customer erased' ELSE r.cancelled_reason END,
+		status = CASE WHEN r.status OPERATOR(pg_catalog.=) 'pending' THEN 'cancelled' ELSE r.status END
+	FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
+	-- their messages: the bodies go (the thread's times stay)
+	UPDATE protector.booking_messages m SET body = '[erased]'
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	  AND m.body OPERATOR(pg_catalog.<>) '[erased]';
+	UPDATE protector.audit_log l
+	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'last_error',
+		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'
+	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.booking_reminders'
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
+		  (SELECT b.id::text FROM protector.bookings b
+		   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid) IS
+'Replaces one customer''s personal data with a tombstone in customers, their bookings'' details, reminders, messages and the audit history';
+
+CREATE OR REPLACE FUNCTION protector_internal.scrub_customer(p_organization_id uuid, p_customer_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.require_permit('protector.customers', p_customer_id, 'customers.erase');
+	PERFORM protector_internal.scrub_customer_rows(p_organization_id, p_customer_id);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.scrub_customer(uuid, uuid) IS
+'Erases an erased customer''s personal data again, for a caller this transaction authorized to (require_permit)';
+
+CREATE OR REPLACE FUNCTION protector_internal.keep_erased()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (NEW.full_name OPERATOR(pg_catalog.<>) 'erased' OR NEW.email IS NOT NULL OR NEW.phone IS NOT NULL
+		OR NEW.country IS NOT NULL OR NEW.notes IS NOT NULL OR NEW.user_id IS NOT NULL
+		OR NEW.tags OPERATOR(pg_catalog.<>) '{}')
+	   AND EXISTS (SELECT FROM protector.customer_erasures e
+				   WHERE e.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+					 AND e.customer_id OPERATOR(pg_catalog.=) OLD.id) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('customer %s was erased', OLD.id),
+			'An erased customer''s record keeps no personal data.', 'Create a new customer instead.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_erased() IS
+'Trigger: an erased customer''s record takes no personal data again';
+
+CREATE OR REPLACE FUNCTION protector_internal.check_booking_customer()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_merged_into uuid;
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.customer_id OPERATOR(pg_catalog.=) OLD.customer_id THEN
+		RETURN NEW;
+	END IF;
+	SELECT c.merged_into INTO v_merged_into FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.customer_id;
+	IF v_merged_into IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('customer %s was merged into %s', NEW.customer_id, v_merged_into),
+			NULL, pg_catalog.format('Book for customer %s.', v_merged_into));
+	END IF;
+	IF EXISTS (SELECT FROM protector.customer_erasures e
+			   WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+				 AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('customer %s was erased', NEW.customer_id),
+			'An erased customer''s record takes no new bookings.', 'Create a new customer instead.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_booking_customer() IS
+'Trigger: a booking''s customer is neither merged into another nor erased';
+
+CREATE OR REPLACE FUNCTION protector_internal.guard_merged_into()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF protector_internal.caller_is_trusted() THEN
+		RETURN NEW;
+	END IF;
+	PERFORM protector_internal.authorize(NEW.organization_id, 'customers.merge', 'customer');
+	IF NEW.merged_into IS NULL THEN
+		PERFORM protector.raise('forbidden', 'a merge cannot be undone',
+			pg_catalog.format('Customer %s was merged into %s.', OLD.id, OLD.merged_into));
+	END IF;
+	PERFORM protector.raise('forbidden', 'merged_into is written by merge_customers only',
+		'Merge customers with merge_customers(), which moves what refers to them.');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.guard_merged_into() IS
+'Trigger: merged_into is written by merge_customers only, and never cleared (trusted roles excepted)';
+
+CREATE OR REPLACE FUNCTION protector_internal.check_mergeable(p_keep_id uuid, p_merge_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.require_permit('protector.customers', p_keep_id, 'customers.merge');
+	PERFORM protector_internal.require_permit('protector.customers', p_merge_id, 'customers.merge');
+	IF EXISTS (SELECT FROM protector.customer_erasures e
+			   WHERE e.customer_id OPERATOR(pg_catalog.=) ANY (ARRAY[p_keep_id, p_merge_id])) THEN
+		PERFORM protector.raise('invalid_parameter', 'an erased customer cannot be merged',
+			'An erased customer''s bookings stay theirs, for the books.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_mergeable(uuid, uuid) IS
+'merge_customers'' check that neither customer is erased, for a caller authorized to merge both (require_permit)';
+
+CREATE OR REPLACE FUNCTION protector_internal.mark_merged(p_keep_id uuid, p_merge_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.require_permit('protector.customers', p_keep_id, 'customers.merge');
+	PERFORM protector_internal.require_permit('protector.customers', p_merge_id, 'customers.merge');
+	-- earlier merges into the merged customer now point at the kept one
+	UPDATE protector.customers c SET merged_into = p_keep_id
+	WHERE c.merged_into OPERATOR(pg_catalog.=) p_merge_id;
+	UPDATE protector.customers c SET user_id = NULL, merged_into = p_keep_id
+	WHERE c.id OPERATOR(pg_catalog.=) p_merge_id;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.mark_merged(uuid, uuid) IS
+'merge_customers'' marks: p_merge_id (and what was merged into it) merged into p_keep_id, for a caller authorized to merge both (require_permit)';
+
+CREATE OR REPLACE FUNCTION protector.merge_customers(p_keep_id uuid, p_merge_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k protector.customers;
+	m protector.customers;
+	fk record;
+	v_moved jsonb := '{}';
+	v_count bigint;
+BEGIN
+	IF p_keep_id IS NULL OR p_merge_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_keep_id and p_merge_id must not be null');
+	END IF;
+	IF p_keep_id = p_merge_id THEN
+		PERFORM protector.raise('invalid_parameter', 'a customer cannot be merged into itself');
+	END IF;
+	-- both rows visible to the caller (RLS), mergeable by their role, and
+	-- locked in a fixed order so two merges cannot deadlock
+	PERFORM protector_internal.authorize_row('protector.customers', x.id, 'customers.merge', 'customer', true)
+	FROM (SELECT u.id FROM unnest(ARRAY[p_keep_id, p_merge_id]) u(id) ORDER BY u.id) x;
+	SELECT * INTO k FROM protector.customers WHERE id = p_keep_id;
+	SELECT * INTO m FROM protector.customers WHERE id = p_merge_id;
+	IF k.organization_id <> m.organization_id THEN
+		PERFORM protector.raise('invalid_parameter', 'customers of different organizations cannot be merged');
+	END IF;
+	IF k.merged_into IS NOT NULL OR m.merged_into IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'a merged customer cannot be merged again',
+			'Merge into the customer it was merged into.');
+	END IF;
+	PERFORM protector_internal.check_mergeable(k.id, m.id);
+	IF cardinality(ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t)) > 100 THEN
+		PERFORM protector.raise('invalid_parameter',
+			format('the merged customer would have %s tags', cardinality(ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t))),
+			'A customer has at most 100 tags.', 'Remove tags from one of them first.');
+	END IF;
+
+	-- every foreign key that points at customers (bookings, and any later
+	-- table), found in the catalog; values are parameters
+	FOR fk IN
+		SELECT r.tbl, r.col FROM protector_internal.customer_references r ORDER BY 1, 2
+	LOOP
+		EXECUTE format('UPDATE %s SET %I = $1 WHERE %I = $2', fk.tbl, fk.col, fk.col) USING k.id, m.id;
+		GET DIAGNOSTICS v_count = ROW_COUNT;
+		v_moved := v_moved || jsonb_build_object(fk.tbl::text || '.' || fk.col, v_count);
+	END LOOP;
+	-- m, and earlier merges into m, now point at k; the merged record's
+	-- account link and details complete the kept one
+	PERFORM protector_internal.mark_merged(k.id, m.id);
+	UPDATE protector.customers SET
+		user_id = COALESCE(k.user_id, m.user_id),
+		email = COALESCE(k.email, m.email),
+		phone = COALESCE(k.phone, m.phone),
+		country = COALESCE(k.country, m.country),
+		tags = ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t ORDER BY t),
+		notes = CASE WHEN m.notes IS NULL OR m.notes = k.notes THEN k.notes
+					 ELSE left(concat_ws(E'\n', k.notes, m.notes), 10000) END
+	WHERE id = k.id;
+	RETURN jsonb_build_object('kept', k.id, 'merged', m.id, 'moved', v_moved);
+END
+$$;
+COMMENT ON FUNCTION protector.merge_customers(uuid, uuid) IS
+'Moves bookings (and every other reference) of p_merge_id to p_keep_id, completes its details, marks p_merge_id merged';
+
+-- Erasure and merges (sql/97_lifecycle.sql, 68_customers_api.sql): an
+-- erased customer stays a tombstone and takes no booking, nor does a merged
+-- one; merged_into is written by merge_customers only (mark_merged); a
+-- merge moves signatures without a booking (the update policy allows what
+-- the insert policy does).
+CREATE TRIGGER keep_erased BEFORE UPDATE ON protector.customers
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_erased();
+CREATE TRIGGER check_booking_customer BEFORE INSERT OR UPDATE OF customer_id ON protector.bookings
+	FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_booking_customer();
+DROP POLICY waiver_submissions_update ON protector.waiver_submissions;
+CREATE POLICY waiver_submissions_update ON protector.waiver_submissions FOR UPDATE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.read'))::uuid[])
+		   OR customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[]))
+	WITH CHECK ((organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.collect'))::uuid[])
+				 AND (booking_id IN (SELECT b.id FROM protector.bookings b)
+					  OR (booking_id IS NULL AND organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.read'))::uuid[]))))
+				OR booking_id IN (SELECT b.id FROM protector.bookings b
+								  WHERE b.customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[])));
+REVOKE ALL ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid), protector_internal.scrub_customer(uuid, uuid),
+	protector_internal.keep_erased(), protector_internal.check_booking_customer(),
+	protector_internal.check_mergeable(uuid, uuid), protector_internal.mark_merged(uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.scrub_customer(uuid, uuid), protector_internal.check_mergeable(uuid, uuid),
+	protector_internal.mark_merged(uuid, uuid) TO authenticated, service_role;

@@ -426,8 +426,8 @@ SELECT is(pg_temp.attempt('z_customer_b', $$SELECT protector.create_booking('0ab
 -- customer (as merge_customers leaves it), never cleared
 SELECT is(pg_temp.attempt('z_manager_b', $$UPDATE protector.customers SET merged_into = '0ab00000-0000-4000-8000-00000000c002'
 		WHERE id = '0ab00000-0000-4000-8000-00000000c001'$$),
-	'22023 | customer 0ab00000-0000-4000-8000-00000000c001 is still referenced by protector.bookings.customer_id | Merge customers with merge_customers(), which moves what refers to them.',
-	'a manager cannot mark a customer merged while bookings still refer to it');
+	'42501 | merged_into is written by merge_customers only | Merge customers with merge_customers(), which moves what refers to them.',
+	'a manager cannot mark a customer merged by hand (merge_customers moves what refers to it first)');
 SELECT is(pg_temp.attempt('z_operator_b', $$UPDATE protector.customers SET merged_into = '0ab00000-0000-4000-8000-00000000c002'
 		WHERE id = '0ab00000-0000-4000-8000-00000000c002'$$),
 	'ok', '(an operator''s update finds no row it may change: customers.manage)');
@@ -575,6 +575,8 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.check_money(numeric,text)'), ('protector_internal.check_currency(text,text)'),
 			 ('protector_internal.check_code(text,text,text)'),
 			 ('protector_internal.pay_with_voucher(uuid,text)'), ('protector_internal.merge_patch_unchecked(jsonb,jsonb)'),
+			 ('protector_internal.mark_merged(uuid,uuid)'), ('protector_internal.check_mergeable(uuid,uuid)'),
+			 ('protector_internal.scrub_customer(uuid,uuid)'),
 			 ('protector_internal.check_slot(uuid,timestamp with time zone,integer,text)'), ('protector_internal.check_country(text,text)'),
 			 ('protector_internal.booking_shape(protector.bookings,boolean)'), ('protector_internal.check_settings(text,jsonb,text)'),
 			 ('protector_internal.check_setting_keys(jsonb,text,text[])'),

@@ -1,0 +1,132 @@
+-- Erasure and merges, as an attack on them found them: the records merged
+-- into an erased customer are erased with it; an erasure runs again when
+-- asked again, and nothing writes personal data into an erased record;
+-- bookings are for customers neither merged nor erased; merged_into is
+-- written by merge_customers only (no chains, cycles or second targets);
+-- a merge moves a signature without a booking; more than 100 tags are
+-- refused by name; an erasure's own change is broadcast without the data
+-- it erases.
+BEGIN;
+SELECT plan(19);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_admin', 'x_manager', 'x_operator', 'x_customer']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a250000-0000-4000-8000-000000000000', 'X', 'erasure-x');
+INSERT INTO protector.members (organization_id, user_id, role)
+SELECT '0a250000-0000-4000-8000-000000000000', tests.get_supabase_uid('x_' || r), r::protector.member_role
+FROM unnest(ARRAY['admin', 'manager', 'operator']) r;
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a250000-0000-4000-8000-0000000000a1', '0a250000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party, mode)
+VALUES ('0a250000-0000-4000-8000-0000000005a1', '0a250000-0000-4000-8000-000000000000', '0a250000-0000-4000-8000-0000000000a1',
+		'Room', '60 minutes', '60 minutes', '400 days', 10, 4, 'shared');
+-- c1 and c2 are one person (c2 is merged into c1); d1..d3 and e1, e2
+-- without bookings; aa and ab with 60 tags each, 120 together
+INSERT INTO protector.customers (id, organization_id, full_name, email, phone, notes, tags, user_id) VALUES
+	('0a250000-0000-4000-8000-00000000c001', '0a250000-0000-4000-8000-000000000000', 'Alice Smith', 'alice@example.com',
+	 '030 1234567', 'kept notes', '{a}', tests.get_supabase_uid('x_customer')),
+	('0a250000-0000-4000-8000-00000000c002', '0a250000-0000-4000-8000-000000000000', 'Alice S', 'ALICE@example.com',
+	 '030 7654321', 'dup notes', '{x}', NULL),
+	('0a250000-0000-4000-8000-00000000c003', '0a250000-0000-4000-8000-000000000000', 'Bob Other', 'bob@example.com',
+	 NULL, NULL, '{}', NULL);
+INSERT INTO protector.customers (id, organization_id, full_name, tags)
+SELECT ('0a250000-0000-4000-8000-0000000000' || n)::uuid, '0a250000-0000-4000-8000-000000000000', upper(n),
+	   CASE n WHEN 'aa' THEN ARRAY(SELECT 'p' || i FROM generate_series(1, 60) i)
+			  WHEN 'ab' THEN ARRAY(SELECT 'q' || i FROM generate_series(1, 60) i) ELSE '{}' END
+FROM unnest(ARRAY['d1', 'd2', 'd3', 'e1', 'e2', 'aa', 'ab']) n;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, details)
+SELECT ('0a250000-0000-4000-8000-00000000b00' || h)::uuid, '0a250000-0000-4000-8000-000000000000',
+	   '0a250000-0000-4000-8000-0000000000a1', '0a250000-0000-4000-8000-0000000005a1',
+	   ('0a250000-0000-4000-8000-00000000c00' || h)::uuid,
+	   tstzrange(date_trunc('day', now()) + interval '2 days' + h * interval '1 hour',
+				 date_trunc('day', now()) + interval '2 days' + (h + 1) * interval '1 hour'),
+	   'confirmed', jsonb_build_object('note', 'secret of ' || h)
+FROM generate_series(1, 2) h;
+SELECT protector.enable_realtime() \g /dev/null
+
+-- 1. the kept customer's erasure erases what was merged into it
+SELECT tests.authenticate_as('x_manager');
+SELECT lives_ok($$SELECT protector.merge_customers('0a250000-0000-4000-8000-00000000c001', '0a250000-0000-4000-8000-00000000c002')$$,
+	'c2 is merged into c1');
+SELECT tests.authenticate_as('x_admin');
+SELECT is(protector.erase_customer('0a250000-0000-4000-8000-00000000c001') ->> 'already_erased', 'false', 'c1 is erased');
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT full_name, email, phone, notes, tags FROM protector.customers
+					WHERE id IN ('0a250000-0000-4000-8000-00000000c001', '0a250000-0000-4000-8000-00000000c002') ORDER BY id$$,
+	$$VALUES ('erased', NULL::text, NULL::text, NULL::text, '{}'::text[]), ('erased', NULL, NULL, NULL, '{}')$$,
+	'both records are tombstones: the merged one kept its name, e-mail, phone, notes and tags before');
+SELECT is((SELECT count(*)::int FROM protector.customer_erasures), 2, 'both erasures are recorded');
+SELECT is_empty($$SELECT id FROM protector.audit_log
+	WHERE concat(old_row::text, new_row::text) ~ '(Alice|alice@|1234567|7654321|kept notes|dup notes|secret of)'$$,
+	'no audit row holds their data, those written before the merge (which name c2) included');
+SELECT is_empty($$SELECT id FROM realtime.messages
+	WHERE payload ->> 'operation' = 'UPDATE' AND payload -> 'record' -> 'details' = '{}' AND payload::text ~ 'secret of'$$,
+	'the erasure''s own changes are broadcast without the details they erase');
+
+-- 2. an erased record stays erased
+SELECT tests.authenticate_as('x_manager');
+SELECT throws_ok($$UPDATE protector.customers SET full_name = 'Alice Again', email = 'alice2@example.com'
+				   WHERE id = '0a250000-0000-4000-8000-00000000c001'$$,
+	'22023', 'customer 0a250000-0000-4000-8000-00000000c001 was erased', 'nobody writes personal data into it again');
+SELECT throws_ok($$SELECT protector.merge_customers('0a250000-0000-4000-8000-00000000c001', '0a250000-0000-4000-8000-00000000c003')$$,
+	'22023', 'an erased customer cannot be merged', 'nor merges another customer''s details into it');
+SELECT throws_ok($$SELECT protector.merge_customers('0a250000-0000-4000-8000-00000000c003', '0a250000-0000-4000-8000-00000000c001')$$,
+	'22023', 'an erased customer cannot be merged', 'nor its bookings into another customer');
+SELECT tests.clear_authentication();
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status)
+				   VALUES ('0a250000-0000-4000-8000-000000000000', '0a250000-0000-4000-8000-0000000000a1',
+						   '0a250000-0000-4000-8000-0000000005a1', '0a250000-0000-4000-8000-00000000c001',
+						   tstzrange(date_trunc('day', now()) + interval '3 days', date_trunc('day', now()) + interval '3 days 1 hour'),
+						   'confirmed')$$,
+	'22023', 'customer 0a250000-0000-4000-8000-00000000c001 was erased', 'an erased customer takes no new booking');
+-- what was written since (the desk's note on a booking) goes at the next call
+UPDATE protector.bookings SET details = '{"note": "late secret"}' WHERE id = '0a250000-0000-4000-8000-00000000b001';
+SELECT tests.authenticate_as('x_admin');
+SELECT is(protector.erase_customer('0a250000-0000-4000-8000-00000000c001') ->> 'already_erased', 'true', 'asked again');
+SELECT tests.clear_authentication();
+SELECT is_empty($$SELECT id::text FROM protector.bookings WHERE details::text ~ 'late secret'
+				  UNION ALL SELECT id::text FROM protector.audit_log WHERE concat(old_row::text, new_row::text) ~ 'late secret'$$,
+	'... the erasure runs again: the booking and its history lose what was written since');
+
+-- 3. merged customers: no booking, no second target, no cycle
+SELECT tests.authenticate_as('x_manager');
+SELECT lives_ok($$SELECT protector.merge_customers('0a250000-0000-4000-8000-0000000000d1', '0a250000-0000-4000-8000-0000000000d2')$$,
+	'd2 is merged into d1');
+SELECT throws_ok($$UPDATE protector.customers SET merged_into = '0a250000-0000-4000-8000-0000000000d3'
+				   WHERE id = '0a250000-0000-4000-8000-0000000000d2'$$,
+	'42501', 'merged_into is written by merge_customers only', 'a merge is not pointed elsewhere by hand');
+SELECT throws_ok($$UPDATE protector.customers SET merged_into = '0a250000-0000-4000-8000-0000000000d2'
+				   WHERE id = '0a250000-0000-4000-8000-0000000000d1'$$,
+	'42501', 'merged_into is written by merge_customers only', 'nor made a cycle');
+SELECT tests.clear_authentication();
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status)
+				   VALUES ('0a250000-0000-4000-8000-000000000000', '0a250000-0000-4000-8000-0000000000a1',
+						   '0a250000-0000-4000-8000-0000000005a1', '0a250000-0000-4000-8000-0000000000d2',
+						   tstzrange(date_trunc('day', now()) + interval '3 days', date_trunc('day', now()) + interval '3 days 1 hour'),
+						   'confirmed')$$,
+	'22023', 'customer 0a250000-0000-4000-8000-0000000000d2 was merged into 0a250000-0000-4000-8000-0000000000d1',
+	'a merged customer takes no new booking (it would be lost to the kept one''s history)');
+
+-- 4. a signature without a booking moves with its customer
+INSERT INTO protector.waivers (id, organization_id, name) VALUES
+	('0a250000-0000-4000-8000-0000000000f1', '0a250000-0000-4000-8000-000000000000', 'W');
+INSERT INTO protector.waiver_versions (id, organization_id, waiver_id, title, body) VALUES
+	('0a250000-0000-4000-8000-0000000000f2', '0a250000-0000-4000-8000-000000000000', '0a250000-0000-4000-8000-0000000000f1',
+	 'W', 'I take the risk.');
+INSERT INTO protector.waiver_submissions (organization_id, waiver_version_id, customer_id, participant_name, participant_birth_date,
+										  signer_name, signature) VALUES
+	('0a250000-0000-4000-8000-000000000000', '0a250000-0000-4000-8000-0000000000f2', '0a250000-0000-4000-8000-0000000000e2',
+	 'Eve', '1990-01-01', 'Eve', 'Eve');
+SELECT tests.authenticate_as('x_manager');
+SELECT lives_ok($$SELECT protector.merge_customers('0a250000-0000-4000-8000-0000000000e1', '0a250000-0000-4000-8000-0000000000e2')$$,
+	'e2, who signed a waiver without a booking, is merged into e1');
+SELECT tests.clear_authentication();
+SELECT is((SELECT customer_id FROM protector.waiver_submissions WHERE participant_name = 'Eve'),
+	'0a250000-0000-4000-8000-0000000000e1'::uuid, 'and the signature is e1''s now');
+
+-- 5. tags
+SELECT tests.authenticate_as('x_manager');
+SELECT throws_ok($$SELECT protector.merge_customers('0a250000-0000-4000-8000-0000000000aa', '0a250000-0000-4000-8000-0000000000ab')$$,
+	'22023', 'the merged customer would have 120 tags', 'more than 100 tags together: refused by name (60 + 60 distinct)');
+
+SELECT * FROM finish();
+ROLLBACK;
