@@ -59,6 +59,18 @@ BEGIN
 	IF protector_internal.caller_is_trusted() THEN
 		RETURN NEW;
 	END IF;
+	-- request keys under widget/ are the widget's, under customer/<user>/
+	-- that customer's (create_booking stores them so): a key planted there
+	-- would answer their retries with another booking
+	IF NEW.idempotency_key IS NOT NULL
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.idempotency_key IS DISTINCT FROM OLD.idempotency_key)
+	   AND (pg_catalog.starts_with(NEW.idempotency_key, 'widget/')
+			OR (pg_catalog.starts_with(NEW.idempotency_key, 'customer/')
+				AND NOT pg_catalog.starts_with(NEW.idempotency_key,
+											   'customer/' OPERATOR(pg_catalog.||) COALESCE(v_uid::text, '') OPERATOR(pg_catalog.||) '/'))) THEN
+		PERFORM protector.raise('forbidden', 'idempotency keys under widget/ and another''s customer/ are protector''s',
+			'The widget and create_booking store their callers'' keys there.', 'Choose a key without that prefix.');
+	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
 		-- callers the policies will refuse learn nothing from here
 		IF NOT (NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
@@ -75,9 +87,24 @@ BEGIN
 			END IF;
 		END IF;
 		IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create')) THEN
+			-- what happens at the venue happens once the booking has started,
+			-- written as a new booking too (enforce_status_transition)
+			IF NEW.status OPERATOR(pg_catalog.=) ANY ('{in_progress,completed,no_show}'::protector.booking_status[])
+			   AND pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+				PERFORM protector.raise('invalid_parameter',
+					pg_catalog.format('a booking cannot be %s before it starts', NEW.status),
+					pg_catalog.format('It starts at %s.', pg_catalog.lower(NEW.during)),
+					'Write it as held, pending or confirmed, and mark it once it has started.');
+			END IF;
 			RETURN NEW;
 		END IF;
-		-- through the customer policy
+		-- through the customer policy: keys under their own prefix
+		IF NEW.idempotency_key IS NOT NULL
+		   AND NOT pg_catalog.starts_with(NEW.idempotency_key,
+										  'customer/' OPERATOR(pg_catalog.||) COALESCE(v_uid::text, '') OPERATOR(pg_catalog.||) '/') THEN
+			PERFORM protector.raise('forbidden', 'a customer''s idempotency key starts with customer/<their user id>/',
+				pg_catalog.format('Use customer/%s/<key>, or create_booking, which adds it.', v_uid));
+		END IF;
 		NEW.source := 'api';
 		IF NEW.status OPERATOR(pg_catalog.<>) 'held' THEN
 			NEW.hold_expires_at := NULL;
@@ -93,13 +120,24 @@ BEGIN
 	END IF;
 
 	IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update')) THEN
+		-- a move by a caller who may not set prices is to a slot of the
+		-- service, as reschedule_booking makes it (its length, the grid,
+		-- opening hours): a stretched booking would keep its old price
+		IF (NEW.during IS DISTINCT FROM OLD.during OR NEW.service_id IS DISTINCT FROM OLD.service_id)
+		   AND NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
+			NEW.during := protector.validate_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size);
+		END IF;
 		RETURN NEW;
 	END IF;
 	IF OLD.assigned_agent OPERATOR(pg_catalog.=) v_uid
 	   AND NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.assigned')) THEN
 		-- an agent moves the booking along, but confirms or cancels only as
-		-- the capability map says
-		IF NEW.status IS DISTINCT FROM OLD.status AND NEW.status OPERATOR(pg_catalog.=) 'confirmed' THEN
+		-- the capability map says; a hold made pending, or held longer, is
+		-- confirmed as far as its slot is concerned
+		IF (NEW.status IS DISTINCT FROM OLD.status AND NEW.status OPERATOR(pg_catalog.=) 'confirmed')
+		   OR (OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) 'pending')
+		   OR (NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
+			   AND (NEW.hold_expires_at IS NULL OR NEW.hold_expires_at OPERATOR(pg_catalog.>) OLD.hold_expires_at)) THEN
 			PERFORM protector_internal.authorize(NEW.organization_id, 'bookings.confirm', 'booking');
 		ELSIF NEW.status IS DISTINCT FROM OLD.status AND NEW.status OPERATOR(pg_catalog.=) 'cancelled' THEN
 			PERFORM protector_internal.authorize(NEW.organization_id, 'bookings.cancel', 'booking');
@@ -397,6 +435,10 @@ BEGIN
 		IF v_status OPERATOR(pg_catalog.=) 'confirmed' THEN
 			v_status := 'pending';
 		END IF;
+		IF pg_catalog.length(p_idempotency_key) OPERATOR(pg_catalog.>) 154 THEN
+			PERFORM protector.raise('invalid_parameter', 'p_idempotency_key must be 1 to 154 characters',
+				'A customer''s key is stored under customer/<their user id>/, 46 characters of the 200.');
+		END IF;
 		v_key := 'customer/' OPERATOR(pg_catalog.||) protector.current_user_id()::text
 				 OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
 	ELSIF v_customer IS NOT NULL AND NOT EXISTS (
@@ -633,6 +675,10 @@ DECLARE
 BEGIN
 	IF p_booking_ids IS NULL OR p_status IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_booking_ids and p_status must not be null');
+	END IF;
+	IF pg_catalog.array_ndims(p_booking_ids) OPERATOR(pg_catalog.>) 1 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_booking_ids must be a list of ids',
+			pg_catalog.format('Got an array of %s dimensions.', pg_catalog.array_ndims(p_booking_ids)));
 	END IF;
 	IF pg_catalog.array_position(p_booking_ids, NULL) IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_booking_ids must not contain NULL');

@@ -369,6 +369,26 @@ CREATE TRIGGER wait_for_deposit BEFORE UPDATE OF status ON protector.bookings
 					   AND NEW.amount_paid < NEW.deposit_amount)
 	EXECUTE FUNCTION protector_internal.require_deposit();
 
+-- A deposit is due by the booking's start at the latest, also after the
+-- booking moved earlier (reschedule_booking, or any update of its time)
+CREATE FUNCTION protector_internal.keep_deposit_deadline()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.payment_due_by := pg_catalog.lower(NEW.during);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_deposit_deadline() IS
+'Trigger: a deposit''s deadline moves to the booking''s start when the booking moves before it';
+-- (named to run after restrict_update_columns, which judges the caller's
+-- change, not this consequence of it)
+CREATE TRIGGER set_deposit_deadline BEFORE UPDATE OF during ON protector.bookings
+	FOR EACH ROW WHEN (NEW.payment_due_by > lower(NEW.during))
+	EXECUTE FUNCTION protector_internal.keep_deposit_deadline();
+
 -- Records a payment or refund of a booking, e.g. from a payment provider's
 -- webhook: the same (provider, provider_reference) retried any number of
 -- times records one payment and answers with it.

@@ -307,7 +307,8 @@ CREATE TRIGGER keep_erased BEFORE UPDATE ON protector.customers
 
 -- A booking is for a customer that is one: not merged into another (its
 -- bookings moved there; a new one would be lost to the customer's history
--- and account) and not erased.
+-- and account) and not erased.  On insert prepare_booking() calls it
+-- (src/booking_insert.c: a booking passes one BEFORE INSERT trigger).
 CREATE FUNCTION protector_internal.check_booking_customer()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -316,7 +317,10 @@ AS $$
 DECLARE
 	v_merged_into uuid;
 BEGIN
-	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.customer_id OPERATOR(pg_catalog.=) OLD.customer_id THEN
+	-- signed-in callers the policies will refuse learn nothing from here
+	IF protector.current_user_id() IS NOT NULL
+	   AND NOT (NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
+				OR NEW.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
 		RETURN NEW;
 	END IF;
 	SELECT c.merged_into INTO v_merged_into FROM protector.customers c
@@ -337,8 +341,9 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.check_booking_customer() IS
 'Trigger: a booking''s customer is neither merged into another nor erased';
-CREATE TRIGGER check_booking_customer BEFORE INSERT OR UPDATE OF customer_id ON protector.bookings
-	FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NOT protector_internal.restoring())
+CREATE TRIGGER check_booking_customer BEFORE UPDATE OF customer_id ON protector.bookings
+	FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NEW.customer_id IS DISTINCT FROM OLD.customer_id
+					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_booking_customer();
 
 -- Erases the customer and every record merged into it (a merge leaves the

@@ -1059,7 +1059,7 @@ TO authenticated, service_role;
 -- agents confirm and cancel only by the map
 DROP TRIGGER guard_customer_booking ON protector.bookings;
 DROP FUNCTION protector_internal.guard_customer_booking();
-CREATE FUNCTION protector_internal.guard_booking_write()
+CREATE OR REPLACE FUNCTION protector_internal.guard_booking_write()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -1071,6 +1071,18 @@ DECLARE
 BEGIN
 	IF protector_internal.caller_is_trusted() THEN
 		RETURN NEW;
+	END IF;
+	-- request keys under widget/ are the widget's, under customer/<user>/
+	-- that customer's (create_booking stores them so): a key planted there
+	-- would answer their retries with another booking
+	IF NEW.idempotency_key IS NOT NULL
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.idempotency_key IS DISTINCT FROM OLD.idempotency_key)
+	   AND (pg_catalog.starts_with(NEW.idempotency_key, 'widget/')
+			OR (pg_catalog.starts_with(NEW.idempotency_key, 'customer/')
+				AND NOT pg_catalog.starts_with(NEW.idempotency_key,
+											   'customer/' OPERATOR(pg_catalog.||) COALESCE(v_uid::text, '') OPERATOR(pg_catalog.||) '/'))) THEN
+		PERFORM protector.raise('forbidden', 'idempotency keys under widget/ and another''s customer/ are protector''s',
+			'The widget and create_booking store their callers'' keys there.', 'Choose a key without that prefix.');
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
 		-- callers the policies will refuse learn nothing from here
@@ -1088,9 +1100,24 @@ BEGIN
 			END IF;
 		END IF;
 		IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create')) THEN
+			-- what happens at the venue happens once the booking has started,
+			-- written as a new booking too (enforce_status_transition)
+			IF NEW.status OPERATOR(pg_catalog.=) ANY ('{in_progress,completed,no_show}'::protector.booking_status[])
+			   AND pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+				PERFORM protector.raise('invalid_parameter',
+					pg_catalog.format('a booking cannot be %s before it starts', NEW.status),
+					pg_catalog.format('It starts at %s.', pg_catalog.lower(NEW.during)),
+					'Write it as held, pending or confirmed, and mark it once it has started.');
+			END IF;
 			RETURN NEW;
 		END IF;
-		-- through the customer policy
+		-- through the customer policy: keys under their own prefix
+		IF NEW.idempotency_key IS NOT NULL
+		   AND NOT pg_catalog.starts_with(NEW.idempotency_key,
+										  'customer/' OPERATOR(pg_catalog.||) COALESCE(v_uid::text, '') OPERATOR(pg_catalog.||) '/') THEN
+			PERFORM protector.raise('forbidden', 'a customer''s idempotency key starts with customer/<their user id>/',
+				pg_catalog.format('Use customer/%s/<key>, or create_booking, which adds it.', v_uid));
+		END IF;
 		NEW.source := 'api';
 		IF NEW.status OPERATOR(pg_catalog.<>) 'held' THEN
 			NEW.hold_expires_at := NULL;
@@ -1106,13 +1133,24 @@ BEGIN
 	END IF;
 
 	IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update')) THEN
+		-- a move by a caller who may not set prices is to a slot of the
+		-- service, as reschedule_booking makes it (its length, the grid,
+		-- opening hours): a stretched booking would keep its old price
+		IF (NEW.during IS DISTINCT FROM OLD.during OR NEW.service_id IS DISTINCT FROM OLD.service_id)
+		   AND NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
+			NEW.during := protector.validate_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size);
+		END IF;
 		RETURN NEW;
 	END IF;
 	IF OLD.assigned_agent OPERATOR(pg_catalog.=) v_uid
 	   AND NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.assigned')) THEN
 		-- an agent moves the booking along, but confirms or cancels only as
-		-- the capability map says
-		IF NEW.status IS DISTINCT FROM OLD.status AND NEW.status OPERATOR(pg_catalog.=) 'confirmed' THEN
+		-- the capability map says; a hold made pending, or held longer, is
+		-- confirmed as far as its slot is concerned
+		IF (NEW.status IS DISTINCT FROM OLD.status AND NEW.status OPERATOR(pg_catalog.=) 'confirmed')
+		   OR (OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) 'pending')
+		   OR (NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
+			   AND (NEW.hold_expires_at IS NULL OR NEW.hold_expires_at OPERATOR(pg_catalog.>) OLD.hold_expires_at)) THEN
 			PERFORM protector_internal.authorize(NEW.organization_id, 'bookings.confirm', 'booking');
 		ELSIF NEW.status IS DISTINCT FROM OLD.status AND NEW.status OPERATOR(pg_catalog.=) 'cancelled' THEN
 			PERFORM protector_internal.authorize(NEW.organization_id, 'bookings.cancel', 'booking');
@@ -2438,6 +2476,10 @@ BEGIN
 		-- staff confirm what customers book; their keys are their own
 		IF v_status OPERATOR(pg_catalog.=) 'confirmed' THEN
 			v_status := 'pending';
+		END IF;
+		IF pg_catalog.length(p_idempotency_key) OPERATOR(pg_catalog.>) 154 THEN
+			PERFORM protector.raise('invalid_parameter', 'p_idempotency_key must be 1 to 154 characters',
+				'A customer''s key is stored under customer/<their user id>/, 46 characters of the 200.');
 		END IF;
 		v_key := 'customer/' OPERATOR(pg_catalog.||) protector.current_user_id()::text
 				 OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
@@ -8269,7 +8311,10 @@ AS $$
 DECLARE
 	v_merged_into uuid;
 BEGIN
-	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.customer_id OPERATOR(pg_catalog.=) OLD.customer_id THEN
+	-- signed-in callers the policies will refuse learn nothing from here
+	IF protector.current_user_id() IS NOT NULL
+	   AND NOT (NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
+				OR NEW.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
 		RETURN NEW;
 	END IF;
 	SELECT c.merged_into INTO v_merged_into FROM protector.customers c
@@ -8422,8 +8467,9 @@ COMMENT ON FUNCTION protector.merge_customers(uuid, uuid) IS
 CREATE TRIGGER keep_erased BEFORE UPDATE ON protector.customers
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_erased();
-CREATE TRIGGER check_booking_customer BEFORE INSERT OR UPDATE OF customer_id ON protector.bookings
-	FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NOT protector_internal.restoring())
+CREATE TRIGGER check_booking_customer BEFORE UPDATE OF customer_id ON protector.bookings
+	FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NEW.customer_id IS DISTINCT FROM OLD.customer_id
+					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_booking_customer();
 DROP POLICY waiver_submissions_update ON protector.waiver_submissions;
 CREATE POLICY waiver_submissions_update ON protector.waiver_submissions FOR UPDATE TO authenticated
@@ -8439,3 +8485,98 @@ REVOKE ALL ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid), prote
 	protector_internal.check_mergeable(uuid, uuid), protector_internal.mark_merged(uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.scrub_customer(uuid, uuid), protector_internal.check_mergeable(uuid, uuid),
 	protector_internal.mark_merged(uuid, uuid) TO authenticated, service_role;
+
+CREATE OR REPLACE FUNCTION protector.update_booking_status_batch(p_booking_ids uuid[], p_status protector.booking_status)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_ids uuid[];
+	v_missing uuid[];
+	v_bad text;
+	v_locked integer;
+	v_updated integer;
+	v_services uuid[];
+BEGIN
+	IF p_booking_ids IS NULL OR p_status IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_booking_ids and p_status must not be null');
+	END IF;
+	IF pg_catalog.array_ndims(p_booking_ids) OPERATOR(pg_catalog.>) 1 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_booking_ids must be a list of ids',
+			pg_catalog.format('Got an array of %s dimensions.', pg_catalog.array_ndims(p_booking_ids)));
+	END IF;
+	IF pg_catalog.array_position(p_booking_ids, NULL) IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_booking_ids must not contain NULL');
+	END IF;
+	v_ids := ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(p_booking_ids) x ORDER BY x);
+	IF pg_catalog.cardinality(v_ids) NOT BETWEEN 1 AND 1000 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_booking_ids must hold 1 to 1000 ids',
+			pg_catalog.format('Got %s.', pg_catalog.cardinality(v_ids)));
+	END IF;
+
+	-- every booking must be visible to the caller (RLS decides)
+	v_missing := ARRAY(SELECT x FROM pg_catalog.unnest(v_ids) x
+					   WHERE NOT EXISTS (SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) x));
+	IF pg_catalog.cardinality(v_missing) > 0 THEN
+		PERFORM protector.raise('not_found', 'some bookings were not found',
+			pg_catalog.format('Not found or not visible: %s.', pg_catalog.array_to_string(v_missing, ', ')));
+	END IF;
+	-- and updatable by the caller: lock them, in id order
+	SELECT pg_catalog.count(*) INTO v_locked FROM (
+		SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids)
+		ORDER BY b.id FOR UPDATE) locked;
+	IF v_locked OPERATOR(pg_catalog.<>) pg_catalog.cardinality(v_ids) THEN
+		PERFORM protector.raise('forbidden', 'you may not change the status of some of these bookings');
+	END IF;
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s)', b.id, b.status), ', ' ORDER BY b.id) INTO v_bad
+	FROM protector.bookings b
+	WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids)
+	  AND NOT protector.booking_transition_allowed(b.status, p_status);
+	IF v_bad IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('these bookings cannot become %s', p_status),
+			pg_catalog.format('Not allowed from their status: %s.', v_bad),
+			'See the booking life cycle in docs/bookings.md. Nothing was changed.');
+	END IF;
+
+	-- statuses that occupy may need capacity: take the services' locks in order
+	IF p_status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[]) THEN
+		v_services := ARRAY(SELECT DISTINCT b.service_id FROM protector.bookings b
+							WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids));
+		PERFORM protector.lock_services(v_services);
+	END IF;
+
+	UPDATE protector.bookings b
+	SET status = p_status,
+		cancelled_at = CASE WHEN p_status OPERATOR(pg_catalog.=) 'cancelled' THEN pg_catalog.now() ELSE b.cancelled_at END
+	WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids) AND b.status OPERATOR(pg_catalog.<>) p_status;
+	GET DIAGNOSTICS v_updated = ROW_COUNT;
+
+	RETURN pg_catalog.jsonb_build_object('updated', v_updated,
+		'unchanged', pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.-) v_updated,
+		'status', p_status);
+END
+$$;
+COMMENT ON FUNCTION protector.update_booking_status_batch(uuid[], protector.booking_status) IS
+'Moves several bookings to a status along the state machine, all or nothing, as the caller (RLS applies)';
+
+CREATE OR REPLACE FUNCTION protector_internal.keep_deposit_deadline()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.payment_due_by := pg_catalog.lower(NEW.during);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_deposit_deadline() IS
+'Trigger: a deposit''s deadline moves to the booking''s start when the booking moves before it';
+
+-- A deposit is due by the start after the booking moves earlier
+-- (sql/77_payments.sql)
+CREATE TRIGGER set_deposit_deadline BEFORE UPDATE OF during ON protector.bookings
+	FOR EACH ROW WHEN (NEW.payment_due_by > lower(NEW.during))
+	EXECUTE FUNCTION protector_internal.keep_deposit_deadline();
+REVOKE ALL ON FUNCTION protector_internal.keep_deposit_deadline() FROM PUBLIC;

@@ -16,6 +16,8 @@
  *	  2. source widget or import: only protector records those
  *		 (guard_booking_source());
  *	  3. a signed-in caller: the booking RPCs' rules (guard_booking_write());
+ *		 then, not while restoring, a customer named: neither merged into
+ *		 another nor erased (check_booking_customer());
  *	  4. a promo code (promo_code_id, or protector.promo_code set by
  *		 create_booking), not while restoring: its discount
  *		 (apply_promo_code());
@@ -28,7 +30,8 @@
  * Under session_replication_role = replica (imports) only step 1 runs, as
  * only default_currency was enabled ALWAYS.
  *
- * Step 0, steps 2 to 4, and step 5 when the service asks for a deposit,
+ * Step 0, steps 2 to 4 (3 with a customer), and step 5 when the service
+ * asks for a deposit,
  * call the PL/pgSQL functions the triggers called, with this trigger's
  * data; what every booking pays is one read of its service and no
  * PL/pgSQL.  Five triggers cost five WHEN clauses parsed from their node
@@ -92,6 +95,7 @@ typedef struct PrepareCatalog
 	AttrNumber	deposit_amount;
 	AttrNumber	payment_due_by;
 	AttrNumber	amount_paid;
+	AttrNumber	customer_id;
 	Datum		zero_deposit;	/* 0 as deposit_amount stores it (0.00) */
 	Oid			services;
 } PrepareCatalog;
@@ -146,6 +150,7 @@ load_catalog(Relation bookings)
 	catalog.deposit_amount = protector_column_required(bookings, "deposit_amount", NUMERICOID);
 	catalog.payment_due_by = protector_column_required(bookings, "payment_due_by", TIMESTAMPTZOID);
 	catalog.amount_paid = protector_column_required(bookings, "amount_paid", NUMERICOID);
+	catalog.customer_id = protector_column_required(bookings, "customer_id", UUIDOID);
 	if (catalog.zero_deposit != (Datum) 0)
 		pfree(DatumGetPointer(catalog.zero_deposit));
 	catalog.zero_deposit = (Datum) 0;	/* freed: if zero_of() fails, not again */
@@ -214,13 +219,15 @@ typedef enum PrepareStep
 	STEP_RESTORE_ORDER,
 	STEP_GUARD_SOURCE,
 	STEP_GUARD_WRITE,
+	STEP_CUSTOMER,
 	STEP_APPLY_PROMO,
 	STEP_DEPOSIT,
 	N_PREPARE_STEPS
 } PrepareStep;
 
 static const char *const step_function[N_PREPARE_STEPS] = {
-	"restore_order_bookings", "guard_booking_source", "guard_booking_write", "apply_promo_code", "require_deposit"
+	"restore_order_bookings", "guard_booking_source", "guard_booking_write", "check_booking_customer",
+	"apply_promo_code", "require_deposit"
 };
 
 /* looked up once per query, in the trigger's own fn_extra */
@@ -270,6 +277,12 @@ static Datum
 column(Relation rel, HeapTuple row, AttrNumber attnum, bool *isnull)
 {
 	return heap_getattr(row, attnum, RelationGetDescr(rel), isnull);
+}
+
+static bool
+column_null(Relation rel, HeapTuple row, AttrNumber attnum)
+{
+	return heap_attisnull(row, attnum, RelationGetDescr(rel));
 }
 
 /* source widget or import: only protector records those */
@@ -369,6 +382,8 @@ protector_prepare_booking(PG_FUNCTION_ARGS)
 		row = fire(fcinfo, STEP_GUARD_SOURCE, row);
 	if (row != NULL && protector_get_current_user_id(&uid))
 		row = fire(fcinfo, STEP_GUARD_WRITE, row);
+	if (row != NULL && !restoring && !column_null(rel, row, catalog.customer_id))
+		row = fire(fcinfo, STEP_CUSTOMER, row);
 	if (row != NULL && !restoring && promo_given(rel, row))
 		row = fire(fcinfo, STEP_APPLY_PROMO, row);
 	if (row != NULL && !restoring)

@@ -1,0 +1,103 @@
+-- Booking writes at their edges, as an attack on the life cycle found
+-- them: request keys under the widget's and another customer's prefix are
+-- protector's; a customer's key fits its prefix; a move by a caller who may
+-- not set prices is to a slot; an agent does not make a hold permanent;
+-- what happens at the venue is not written before the start; a deposit is
+-- due by the start after a move earlier; a batch takes a list of ids.
+BEGIN;
+SELECT plan(14);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
+INSERT INTO protector.organizations (id, name, slug, settings) VALUES
+	('0a260000-0000-4000-8000-000000000000', 'K', 'booking-edges', '{"staff": {"require_shifts": false}}');
+INSERT INTO protector.members (organization_id, user_id, role)
+SELECT '0a260000-0000-4000-8000-000000000000', tests.get_supabase_uid('k_' || r), r::protector.member_role
+FROM unnest(ARRAY['operator', 'agent']) r;
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a260000-0000-4000-8000-0000000000a1', '0a260000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.customers (id, organization_id, full_name, user_id) VALUES
+	('0a260000-0000-4000-8000-00000000c001', '0a260000-0000-4000-8000-000000000000', 'Cara', tests.get_supabase_uid('k_customer')),
+	('0a260000-0000-4000-8000-00000000c002', '0a260000-0000-4000-8000-000000000000', 'Dan', tests.get_supabase_uid('k_customer2'));
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
+								price, price_per_person, settings) VALUES
+	('0a260000-0000-4000-8000-0000000005a1', '0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1',
+	 'Room', '60 minutes', '60 minutes', '400 days', 1, 4, 20, 25, '{}'),
+	('0a260000-0000-4000-8000-0000000005a2', '0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1',
+	 'Deposit room', '60 minutes', '60 minutes', '400 days', 1, 4, 20, 25, '{"deposit": {"percent": 50, "deadline_hours": 48}}');
+-- t(d, h): hour h of the day d days from today (UTC)
+CREATE FUNCTION pg_temp.t(d int, h int) RETURNS timestamptz LANGUAGE sql AS $$
+	SELECT date_trunc('day', now()) + d * interval '1 day' + h * interval '1 hour'
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.t(int, int) TO authenticated;
+CREATE TEMP TABLE r (name text PRIMARY KEY, j jsonb);
+GRANT SELECT, INSERT ON r TO authenticated;
+CREATE FUNCTION pg_temp.id(n text) RETURNS uuid LANGUAGE sql AS $$ SELECT (j ->> 'id')::uuid FROM r WHERE name = n $$;
+GRANT EXECUTE ON FUNCTION pg_temp.id(text) TO authenticated;
+
+-- 1. request keys
+SELECT tests.authenticate_as('k_customer');
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status, idempotency_key)
+				   VALUES ('0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1',
+						   '0a260000-0000-4000-8000-0000000005a1', '0a260000-0000-4000-8000-00000000c001',
+						   tstzrange(pg_temp.t(10, 10), pg_temp.t(10, 11)), 'pending', 'order-42')$$,
+	'42501', 'a customer''s idempotency key starts with customer/<their user id>/',
+	'a customer''s direct insert cannot take the desk''s key order-42 (the desk''s retry would answer with it)');
+SELECT throws_ok(format($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status, idempotency_key)
+				   VALUES ('0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1',
+						   '0a260000-0000-4000-8000-0000000005a1', '0a260000-0000-4000-8000-00000000c001',
+						   tstzrange(pg_temp.t(10, 10), pg_temp.t(10, 11)), 'pending', 'customer/%s/k1')$$,
+						tests.get_supabase_uid('k_customer2')),
+	'42501', 'idempotency keys under widget/ and another''s customer/ are protector''s', 'nor another customer''s key');
+SELECT throws_ok(format($$SELECT protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(10, 10), 1, %L)$$,
+						repeat('k', 180)),
+	'22023', 'p_idempotency_key must be 1 to 154 characters', 'a customer''s key of 180 characters: refused by name (46 go to the prefix)');
+SELECT lives_ok($$INSERT INTO r SELECT 'mine', protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(10, 10), 1,
+											 repeat('k', 154))$$, '... 154 fit');
+SELECT tests.authenticate_as('k_operator');
+SELECT throws_ok(format($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, idempotency_key)
+				   VALUES ('0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1',
+						   '0a260000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(11, 10), pg_temp.t(11, 11)), 'confirmed',
+						   'widget/%s/r1')$$, md5('visitor@example.com')),
+	'42501', 'idempotency keys under widget/ and another''s customer/ are protector''s', 'the desk cannot take a widget visitor''s key');
+
+-- 2. an operator moves a booking to a slot, of the slot's length
+INSERT INTO r SELECT 'room', protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(12, 10), 1);
+SELECT throws_ok($$UPDATE protector.bookings SET during = tstzrange(pg_temp.t(12, 10) + interval '7 minutes', pg_temp.t(42, 10))
+				   WHERE id = pg_temp.id('room')$$,
+	'22023', NULL, 'a start off the hourly grid is no slot');
+UPDATE protector.bookings SET during = tstzrange(pg_temp.t(12, 11), pg_temp.t(42, 11)) WHERE id = pg_temp.id('room');
+SELECT is((SELECT format('%s %s', lower(during) = pg_temp.t(12, 11), upper(during) - lower(during)) FROM protector.bookings
+		   WHERE id = pg_temp.id('room')), 't 01:00:00',
+	'a booking stretched to 30 days is the one-hour slot at its start (at 20 + 25 x 1 = 45, the price of an hour)');
+
+-- 3. what happens at the venue is not written before the start
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
+				   VALUES ('0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1',
+						   '0a260000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(13, 10), pg_temp.t(13, 11)), 'completed')$$,
+	'22023', 'a booking cannot be completed before it starts', 'a future booking is not inserted completed');
+
+-- 4. an agent does not make a hold permanent
+INSERT INTO r SELECT 'hold', protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(14, 10), 1,
+						p_assigned_agent => tests.get_supabase_uid('k_agent'), p_hold_minutes => 30);
+SELECT tests.authenticate_as('k_agent');
+SELECT throws_ok($$UPDATE protector.bookings SET status = 'pending' WHERE id = pg_temp.id('hold')$$,
+	'42501', 'your role may not confirm bookings', 'an agent''s hold made pending would occupy for good: refused');
+SELECT throws_ok($$UPDATE protector.bookings SET hold_expires_at = '2100-01-01' WHERE id = pg_temp.id('hold')$$,
+	'42501', 'your role may not confirm bookings', 'so is holding it until 2100');
+
+-- 5. a deposit is due by the start after a move earlier
+SELECT tests.authenticate_as('k_operator');
+INSERT INTO r SELECT 'deposit', protector.create_booking('0a260000-0000-4000-8000-0000000005a2', NULL, pg_temp.t(10, 12), 2);
+SELECT is((SELECT payment_due_by = now() + interval '48 hours' FROM protector.bookings WHERE id = pg_temp.id('deposit')), true,
+	'a deposit of 50% of 20 + 25 x 2 = 70 is due in 48 hours (before the start in 10 days)');
+SELECT lives_ok($$SELECT protector.reschedule_booking(pg_temp.id('deposit'), pg_temp.t(2, 0))$$, 'moved to the day after tomorrow, 00:00');
+SELECT is((SELECT payment_due_by = lower(during) FROM protector.bookings WHERE id = pg_temp.id('deposit')), true,
+	'the deposit is due by the new start, not 48 hours from booking (later than it when the day after tomorrow starts within 48 hours)');
+
+-- 6. a batch takes a list
+SELECT throws_ok($$SELECT protector.update_booking_status_batch(ARRAY[[pg_temp.id('room'), pg_temp.id('hold')],
+																 [pg_temp.id('room'), pg_temp.id('hold')]], 'cancelled')$$,
+	'22023', 'p_booking_ids must be a list of ids', 'a two-dimensional array is refused by name');
+
+SELECT * FROM finish();
+ROLLBACK;
