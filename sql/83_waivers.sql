@@ -718,6 +718,10 @@ BEGIN
 	IF p_organization_id IS NULL OR p_from IS NULL OR p_to IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_organization_id, p_from and p_to must not be null');
 	END IF;
+	IF NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to)) THEN
+		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be finite dates',
+			pg_catalog.format('Got %s to %s.', p_from, p_to));
+	END IF;
 	IF p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 3660 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_to must be from p_from to ten years after it',
 			pg_catalog.format('Got %s to %s.', p_from, p_to));

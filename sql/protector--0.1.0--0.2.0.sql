@@ -6556,7 +6556,7 @@ COMMENT ON FUNCTION protector.verify_waiver_signature(uuid) IS
 
 -- The signed waivers of a local date range (signed_on, the venue's date),
 -- a fixed column list for CSV (protector.csv_agg, PostgREST's text/csv).
-CREATE FUNCTION protector.export_waivers(p_organization_id uuid, p_from date, p_to date)
+CREATE OR REPLACE FUNCTION protector.export_waivers(p_organization_id uuid, p_from date, p_to date)
 RETURNS TABLE (submission_id uuid, signed_at timestamptz, signed_on date, waiver text, version integer, title text,
 			   participant_name text, participant_birth_date date, participant_age integer, signer_name text,
 			   guardian_name text, booking_id uuid, booking_start timestamptz, service text, customer_name text,
@@ -6567,6 +6567,10 @@ AS $$
 BEGIN
 	IF p_organization_id IS NULL OR p_from IS NULL OR p_to IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_organization_id, p_from and p_to must not be null');
+	END IF;
+	IF NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to)) THEN
+		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be finite dates',
+			pg_catalog.format('Got %s to %s.', p_from, p_to));
 	END IF;
 	IF p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 3660 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_to must be from p_from to ten years after it',

@@ -195,6 +195,14 @@ protector_get_venue_schedule(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("p_to must not be before p_from")));
+	/* (a local day's bounds as timestamps exist for these years) */
+	if (from_day < date2j(1, 1, 1) - POSTGRES_EPOCH_JDATE || to_day > date2j(9999, 12, 31) - POSTGRES_EPOCH_JDATE)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
+				 errmsg("p_from and p_to must be dates between the years 1 and 9999"),
+				 errdetail("Got %s to %s.",
+						   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(from_day))),
+						   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(to_day))))));
 	if ((int64) to_day - from_day + 1 > MAX_SCHEDULE_DAYS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),

@@ -1,6 +1,6 @@
 -- Venue management, schedules across DST, duplicate_service, analytics.
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -76,6 +76,8 @@ SELECT is(pg_temp.open_at('2027-03-29 12:00'), false, 'closed on a closure day')
 SELECT is(pg_temp.open_at('2027-03-30 13:00'), true, 'open during special hours on a Tuesday');
 SELECT is((SELECT array_agg(kind ORDER BY local_date) FROM protector.get_venue_schedule((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-29', '2027-03-30')),
 	'{closed,special}'::text[], 'the schedule says why');
+SELECT throws_ok($$SELECT * FROM protector.get_venue_schedule((SELECT id FROM ids WHERE name = 'berlin'), '4713-01-01 BC', '4713-01-10 BC')$$,
+	'22008', 'p_from and p_to must be dates between the years 1 and 9999', 'a schedule before the year 1 is refused by name');
 
 -- duplicating a service
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, price, capacity, mode, max_party, settings)

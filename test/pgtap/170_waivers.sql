@@ -7,7 +7,7 @@
 -- in the comment beside it.  Hashing and the age rules on fixed dates:
 -- test/sql/015_waivers.sql.
 BEGIN;
-SELECT plan(72);
+SELECT plan(73);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_manager', 'w_operator', 'w_agent', 'w_finance',
 														'w_viewer', 'w_customer', 'w_other']) u;
@@ -306,6 +306,8 @@ SELECT is((SELECT split_part(protector.csv_agg(e), E'\r\n', 1) FROM protector.ex
 	'as CSV, with a header');
 SELECT throws_ok($$SELECT * FROM protector.export_waivers('0a170000-0000-4000-8000-000000000000', current_date, current_date - 1)$$,
 	'22023', 'p_to must be from p_from to ten years after it', 'a backwards range');
+SELECT throws_ok($$SELECT * FROM protector.export_waivers('0a170000-0000-4000-8000-000000000000', '-infinity', current_date)$$,
+	'22008', 'p_from and p_to must be finite dates', 'an infinite date is refused by name');
 UPDATE protector.waivers SET active = false;
 SELECT tests.authenticate_as('w_operator');
 SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Eve', pg_temp.born(30),
