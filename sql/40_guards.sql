@@ -115,6 +115,14 @@ CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.tasks
 		'tasks.update',
 		'{status,completed_at}');
 
+-- a notification's reader marks it read; its recipient, kind and payload
+-- stay what protector or the desk wrote (an operator took the desk's
+-- notifications by addressing them to themselves)
+CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.notifications
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.restrict_update_columns(
+		'notifications.delete',
+		'{read_at}');
+
 -- A booking's source says which channel it came through; the widget and
 -- imports are recorded by protector's widget functions and by trusted
 -- roles (service_role) only, so reports and the widget's limits can

@@ -22,13 +22,14 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.<>) 'number'
+	-- (a key that is missing is no number either: p_value NULL)
+	IF p_value IS NULL OR pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.<>) 'number'
 	   OR (p_value #>> '{}')::numeric NOT BETWEEN p_min AND p_max
 	   OR (p_integer AND (p_value #>> '{}')::numeric OPERATOR(pg_catalog.<>) pg_catalog.trunc((p_value #>> '{}')::numeric)) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s must be %s from %s to %s', p_path, CASE WHEN p_integer THEN 'an integer' ELSE 'a number' END,
 							  p_min, p_max),
-			pg_catalog.format('Got %s.', pg_catalog.left(p_value::text, 100)));
+			pg_catalog.format('Got %s.', COALESCE(pg_catalog.left(p_value::text, 100), 'nothing')));
 	END IF;
 END
 $$;

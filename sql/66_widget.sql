@@ -269,66 +269,71 @@ BEGIN
 	-- one widget booking of an organization at a time: the rate limit and
 	-- the customer look-up see every earlier one
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886547715, pg_catalog.hashtext(v.organization_id::text));
-	v_limit := protector_internal.widget_setting(v.widget_settings, 'bookings_per_minute', 30, 0, 100000);
-	SELECT pg_catalog.count(*) INTO v_recent FROM protector.bookings b
-	WHERE b.venue_id OPERATOR(pg_catalog.=) v.id AND b.source OPERATOR(pg_catalog.=) 'widget'
-	  AND b.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute');
-	IF v_limit OPERATOR(pg_catalog.=) 0 THEN
-		PERFORM protector.raise('forbidden', 'this venue does not take bookings through its widget',
-			'Its widget_settings.bookings_per_minute is 0.');
-	END IF;
-	IF v_recent OPERATOR(pg_catalog.>=) v_limit THEN
-		PERFORM protector.raise('rate_limited', 'too many bookings through this widget; try again in a minute',
-			pg_catalog.format('This venue takes at most %s widget bookings per minute.', v_limit));
-	END IF;
-	-- one visitor (by e-mail, and by client address where PostgREST passes
-	-- it) cannot fill the venue's calendar
-	DELETE FROM protector_internal.widget_requests w
-	WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
-	  AND w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day');
-	SELECT pg_catalog.count(*) FILTER (WHERE w.identity_key OPERATOR(pg_catalog.=) v_identity),
-		   pg_catalog.count(*) FILTER (WHERE w.client_address OPERATOR(pg_catalog.=) v_address)
-	INTO v_by_visitor, v_by_address
-	FROM protector_internal.widget_requests w
-	WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
-	  AND w.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour');
-	IF v_by_visitor OPERATOR(pg_catalog.>=) v_per_visitor OR v_by_address OPERATOR(pg_catalog.>=) v_per_address THEN
-		PERFORM protector.raise('rate_limited', 'too many bookings from you through this widget; try again later',
-			pg_catalog.format('This venue takes at most %s widget bookings per hour from one e-mail address and %s from one network address.',
-				v_per_visitor, v_per_address));
-	END IF;
-
-	-- a returning guest is found by email (case-insensitive); a customer
-	-- with an account is never attached to by e-mail alone: the booking
-	-- goes to a guest record of that e-mail
-	SELECT c.id INTO v_customer FROM protector.customers c
-	WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
-	  AND pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) v_email
-	  AND c.merged_into IS NULL AND c.user_id IS NULL
-	ORDER BY c.created_at, c.id LIMIT 1;
-	IF NOT FOUND THEN
-		INSERT INTO protector.customers (organization_id, full_name, email, phone)
-		VALUES (v.organization_id, v_name, v_email, v_phone)
-		RETURNING id INTO v_customer;
-	END IF;
-
-	-- a visitor's retry replays their own booking, never someone else's
+	-- a visitor's retry replays their own booking, never someone else's,
+	-- and is answered before the limits count: it books nothing
 	IF p_idempotency_key IS NOT NULL THEN
 		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_email) OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
+		SELECT protector_internal.booking_shape(b, true) INTO v_booking FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
 	END IF;
-	-- without auto_confirm a widget booking is a hold the venue confirms
-	-- within widget_settings.confirmation_minutes (default 15); unconfirmed
-	-- it stops occupying its slot
-	v_booking := protector.create_booking(v_service.id, v_customer, p_start, p_party_size, v_key, p_details,
-		'widget', NULL,
-		CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true' THEN NULL
-			 WHEN pg_catalog.jsonb_typeof(v.widget_settings -> 'confirmation_minutes') OPERATOR(pg_catalog.=) 'number'
-			 THEN LEAST(GREATEST((v.widget_settings ->> 'confirmation_minutes')::numeric, 1), 1440)::integer
-			 ELSE 15 END,
-		p_promo_code, p_voucher_code);
-	IF NOT (v_booking -> 'replayed')::boolean THEN
-		INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address)
-		VALUES (v.organization_id, v.id, v_identity, v_address);
+	IF v_booking IS NULL THEN
+		v_limit := protector_internal.widget_setting(v.widget_settings, 'bookings_per_minute', 30, 0, 100000);
+		SELECT pg_catalog.count(*) INTO v_recent FROM protector.bookings b
+		WHERE b.venue_id OPERATOR(pg_catalog.=) v.id AND b.source OPERATOR(pg_catalog.=) 'widget'
+		  AND b.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute');
+		IF v_limit OPERATOR(pg_catalog.=) 0 THEN
+			PERFORM protector.raise('forbidden', 'this venue does not take bookings through its widget',
+				'Its widget_settings.bookings_per_minute is 0.');
+		END IF;
+		IF v_recent OPERATOR(pg_catalog.>=) v_limit THEN
+			PERFORM protector.raise('rate_limited', 'too many bookings through this widget; try again in a minute',
+				pg_catalog.format('This venue takes at most %s widget bookings per minute.', v_limit));
+		END IF;
+		-- one visitor (by e-mail, and by client address where PostgREST passes
+		-- it) cannot fill the venue's calendar
+		DELETE FROM protector_internal.widget_requests w
+		WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
+		  AND w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day');
+		SELECT pg_catalog.count(*) FILTER (WHERE w.identity_key OPERATOR(pg_catalog.=) v_identity),
+			   pg_catalog.count(*) FILTER (WHERE w.client_address OPERATOR(pg_catalog.=) v_address)
+		INTO v_by_visitor, v_by_address
+		FROM protector_internal.widget_requests w
+		WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
+		  AND w.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour');
+		IF v_by_visitor OPERATOR(pg_catalog.>=) v_per_visitor OR v_by_address OPERATOR(pg_catalog.>=) v_per_address THEN
+			PERFORM protector.raise('rate_limited', 'too many bookings from you through this widget; try again later',
+				pg_catalog.format('This venue takes at most %s widget bookings per hour from one e-mail address and %s from one network address.',
+					v_per_visitor, v_per_address));
+		END IF;
+
+		-- a returning guest is found by email (case-insensitive); a customer
+		-- with an account is never attached to by e-mail alone: the booking
+		-- goes to a guest record of that e-mail
+		SELECT c.id INTO v_customer FROM protector.customers c
+		WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
+		  AND pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) v_email
+		  AND c.merged_into IS NULL AND c.user_id IS NULL
+		ORDER BY c.created_at, c.id LIMIT 1;
+		IF NOT FOUND THEN
+			INSERT INTO protector.customers (organization_id, full_name, email, phone)
+			VALUES (v.organization_id, v_name, v_email, v_phone)
+			RETURNING id INTO v_customer;
+		END IF;
+
+		-- without auto_confirm a widget booking is a hold the venue confirms
+		-- within widget_settings.confirmation_minutes (default 15); unconfirmed
+		-- it stops occupying its slot
+		v_booking := protector.create_booking(v_service.id, v_customer, p_start, p_party_size, v_key, p_details,
+			'widget', NULL,
+			CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true' THEN NULL
+				 WHEN pg_catalog.jsonb_typeof(v.widget_settings -> 'confirmation_minutes') OPERATOR(pg_catalog.=) 'number'
+				 THEN LEAST(GREATEST((v.widget_settings ->> 'confirmation_minutes')::numeric, 1), 1440)::integer
+				 ELSE 15 END,
+			p_promo_code, p_voucher_code);
+		IF NOT (v_booking -> 'replayed')::boolean THEN
+			INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address)
+			VALUES (v.organization_id, v.id, v_identity, v_address);
+		END IF;
 	END IF;
 	-- the booking shape of the RPCs (booking_shape), without what is the
 	-- venue's business: customer, notes, agent, ledger details

@@ -108,11 +108,24 @@ BEGIN
 			pg_catalog.format('%smin_party must be at most the capacity of a shared service', p_prefix),
 			pg_catalog.format('min_party %s, capacity %s.', s.min_party, s.capacity));
 	END IF;
+	-- (the largest party is max_party, else the capacity: a service whose
+	-- smallest party is larger takes no booking at all)
+	IF s.max_party IS NULL AND s.min_party OPERATOR(pg_catalog.>) s.capacity THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%smin_party must be at most max_party, or the capacity without one', p_prefix),
+			pg_catalog.format('min_party %s, capacity %s, no max_party.', s.min_party, s.capacity));
+	END IF;
 	PERFORM protector_internal.check_interval(s.buffer_before, p_prefix OPERATOR(pg_catalog.||) 'buffer_before', '0', '1 day');
 	PERFORM protector_internal.check_interval(s.buffer_after, p_prefix OPERATOR(pg_catalog.||) 'buffer_after', '0', '1 day');
 	PERFORM protector_internal.check_interval(s.slot_interval, p_prefix OPERATOR(pg_catalog.||) 'slot_interval', '1 minute', '1 day');
 	PERFORM protector_internal.check_interval(s.min_notice, p_prefix OPERATOR(pg_catalog.||) 'min_notice', '0', '365 days');
 	PERFORM protector_internal.check_interval(s.max_advance, p_prefix OPERATOR(pg_catalog.||) 'max_advance', '0', '1100 days', false);
+	IF s.min_notice OPERATOR(pg_catalog.>=) s.max_advance THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%smin_notice must be shorter than max_advance', p_prefix),
+			pg_catalog.format('min_notice %s, max_advance %s: no start would be both far enough and near enough.',
+							  s.min_notice, s.max_advance));
+	END IF;
 	PERFORM protector_internal.check_price(s.price, p_prefix OPERATOR(pg_catalog.||) 'price');
 	PERFORM protector_internal.check_price(s.price_per_person, p_prefix OPERATOR(pg_catalog.||) 'price_per_person');
 	PERFORM protector_internal.check_currency(s.currency, p_prefix OPERATOR(pg_catalog.||) 'currency');
@@ -181,6 +194,10 @@ BEGIN
 	IF v_unknown IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes has fields that cannot be changed here: %s', v_unknown),
 			pg_catalog.format('It may change %s.', pg_catalog.array_to_string(p_fields, ', ')));
+	END IF;
+	IF p_changes ? 'settings' AND pg_catalog.jsonb_typeof(p_changes -> 'settings') OPERATOR(pg_catalog.<>) 'object' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_changes.settings must be a JSON object',
+			'Its keys change those of the settings (a JSON merge patch); a key set to null is removed.');
 	END IF;
 	IF p_changes ? 'settings' THEN
 		p_changes := pg_catalog.jsonb_set(p_changes, '{settings}',

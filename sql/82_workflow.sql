@@ -67,7 +67,8 @@ BEGIN
 		RETURN NULL;
 	END IF;
 
-	SELECT s.name, v.timezone INTO v_service, v_timezone
+	-- (the name as services' CHECK counts it, so the title fits tasks')
+	SELECT pg_catalog.btrim(s.name), v.timezone INTO v_service, v_timezone
 	FROM protector.services s
 	JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) s.venue_id
 	WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;

@@ -98,7 +98,8 @@ BEGIN
 		RETURN NULL;
 	END IF;
 
-	SELECT s.name, v.timezone INTO v_service, v_timezone
+	-- (the name as services' CHECK counts it, so the title fits tasks')
+	SELECT pg_catalog.btrim(s.name), v.timezone INTO v_service, v_timezone
 	FROM protector.services s
 	JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) s.venue_id
 	WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
@@ -2656,66 +2657,71 @@ BEGIN
 	-- one widget booking of an organization at a time: the rate limit and
 	-- the customer look-up see every earlier one
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886547715, pg_catalog.hashtext(v.organization_id::text));
-	v_limit := protector_internal.widget_setting(v.widget_settings, 'bookings_per_minute', 30, 0, 100000);
-	SELECT pg_catalog.count(*) INTO v_recent FROM protector.bookings b
-	WHERE b.venue_id OPERATOR(pg_catalog.=) v.id AND b.source OPERATOR(pg_catalog.=) 'widget'
-	  AND b.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute');
-	IF v_limit OPERATOR(pg_catalog.=) 0 THEN
-		PERFORM protector.raise('forbidden', 'this venue does not take bookings through its widget',
-			'Its widget_settings.bookings_per_minute is 0.');
-	END IF;
-	IF v_recent OPERATOR(pg_catalog.>=) v_limit THEN
-		PERFORM protector.raise('rate_limited', 'too many bookings through this widget; try again in a minute',
-			pg_catalog.format('This venue takes at most %s widget bookings per minute.', v_limit));
-	END IF;
-	-- one visitor (by e-mail, and by client address where PostgREST passes
-	-- it) cannot fill the venue's calendar
-	DELETE FROM protector_internal.widget_requests w
-	WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
-	  AND w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day');
-	SELECT pg_catalog.count(*) FILTER (WHERE w.identity_key OPERATOR(pg_catalog.=) v_identity),
-		   pg_catalog.count(*) FILTER (WHERE w.client_address OPERATOR(pg_catalog.=) v_address)
-	INTO v_by_visitor, v_by_address
-	FROM protector_internal.widget_requests w
-	WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
-	  AND w.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour');
-	IF v_by_visitor OPERATOR(pg_catalog.>=) v_per_visitor OR v_by_address OPERATOR(pg_catalog.>=) v_per_address THEN
-		PERFORM protector.raise('rate_limited', 'too many bookings from you through this widget; try again later',
-			pg_catalog.format('This venue takes at most %s widget bookings per hour from one e-mail address and %s from one network address.',
-				v_per_visitor, v_per_address));
-	END IF;
-
-	-- a returning guest is found by email (case-insensitive); a customer
-	-- with an account is never attached to by e-mail alone: the booking
-	-- goes to a guest record of that e-mail
-	SELECT c.id INTO v_customer FROM protector.customers c
-	WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
-	  AND pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) v_email
-	  AND c.merged_into IS NULL AND c.user_id IS NULL
-	ORDER BY c.created_at, c.id LIMIT 1;
-	IF NOT FOUND THEN
-		INSERT INTO protector.customers (organization_id, full_name, email, phone)
-		VALUES (v.organization_id, v_name, v_email, v_phone)
-		RETURNING id INTO v_customer;
-	END IF;
-
-	-- a visitor's retry replays their own booking, never someone else's
+	-- a visitor's retry replays their own booking, never someone else's,
+	-- and is answered before the limits count: it books nothing
 	IF p_idempotency_key IS NOT NULL THEN
 		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_email) OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
+		SELECT protector_internal.booking_shape(b, true) INTO v_booking FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
 	END IF;
-	-- without auto_confirm a widget booking is a hold the venue confirms
-	-- within widget_settings.confirmation_minutes (default 15); unconfirmed
-	-- it stops occupying its slot
-	v_booking := protector.create_booking(v_service.id, v_customer, p_start, p_party_size, v_key, p_details,
-		'widget', NULL,
-		CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true' THEN NULL
-			 WHEN pg_catalog.jsonb_typeof(v.widget_settings -> 'confirmation_minutes') OPERATOR(pg_catalog.=) 'number'
-			 THEN LEAST(GREATEST((v.widget_settings ->> 'confirmation_minutes')::numeric, 1), 1440)::integer
-			 ELSE 15 END,
-		p_promo_code, p_voucher_code);
-	IF NOT (v_booking -> 'replayed')::boolean THEN
-		INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address)
-		VALUES (v.organization_id, v.id, v_identity, v_address);
+	IF v_booking IS NULL THEN
+		v_limit := protector_internal.widget_setting(v.widget_settings, 'bookings_per_minute', 30, 0, 100000);
+		SELECT pg_catalog.count(*) INTO v_recent FROM protector.bookings b
+		WHERE b.venue_id OPERATOR(pg_catalog.=) v.id AND b.source OPERATOR(pg_catalog.=) 'widget'
+		  AND b.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute');
+		IF v_limit OPERATOR(pg_catalog.=) 0 THEN
+			PERFORM protector.raise('forbidden', 'this venue does not take bookings through its widget',
+				'Its widget_settings.bookings_per_minute is 0.');
+		END IF;
+		IF v_recent OPERATOR(pg_catalog.>=) v_limit THEN
+			PERFORM protector.raise('rate_limited', 'too many bookings through this widget; try again in a minute',
+				pg_catalog.format('This venue takes at most %s widget bookings per minute.', v_limit));
+		END IF;
+		-- one visitor (by e-mail, and by client address where PostgREST passes
+		-- it) cannot fill the venue's calendar
+		DELETE FROM protector_internal.widget_requests w
+		WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
+		  AND w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day');
+		SELECT pg_catalog.count(*) FILTER (WHERE w.identity_key OPERATOR(pg_catalog.=) v_identity),
+			   pg_catalog.count(*) FILTER (WHERE w.client_address OPERATOR(pg_catalog.=) v_address)
+		INTO v_by_visitor, v_by_address
+		FROM protector_internal.widget_requests w
+		WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
+		  AND w.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour');
+		IF v_by_visitor OPERATOR(pg_catalog.>=) v_per_visitor OR v_by_address OPERATOR(pg_catalog.>=) v_per_address THEN
+			PERFORM protector.raise('rate_limited', 'too many bookings from you through this widget; try again later',
+				pg_catalog.format('This venue takes at most %s widget bookings per hour from one e-mail address and %s from one network address.',
+					v_per_visitor, v_per_address));
+		END IF;
+
+		-- a returning guest is found by email (case-insensitive); a customer
+		-- with an account is never attached to by e-mail alone: the booking
+		-- goes to a guest record of that e-mail
+		SELECT c.id INTO v_customer FROM protector.customers c
+		WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
+		  AND pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) v_email
+		  AND c.merged_into IS NULL AND c.user_id IS NULL
+		ORDER BY c.created_at, c.id LIMIT 1;
+		IF NOT FOUND THEN
+			INSERT INTO protector.customers (organization_id, full_name, email, phone)
+			VALUES (v.organization_id, v_name, v_email, v_phone)
+			RETURNING id INTO v_customer;
+		END IF;
+
+		-- without auto_confirm a widget booking is a hold the venue confirms
+		-- within widget_settings.confirmation_minutes (default 15); unconfirmed
+		-- it stops occupying its slot
+		v_booking := protector.create_booking(v_service.id, v_customer, p_start, p_party_size, v_key, p_details,
+			'widget', NULL,
+			CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true' THEN NULL
+				 WHEN pg_catalog.jsonb_typeof(v.widget_settings -> 'confirmation_minutes') OPERATOR(pg_catalog.=) 'number'
+				 THEN LEAST(GREATEST((v.widget_settings ->> 'confirmation_minutes')::numeric, 1), 1440)::integer
+				 ELSE 15 END,
+			p_promo_code, p_voucher_code);
+		IF NOT (v_booking -> 'replayed')::boolean THEN
+			INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address)
+			VALUES (v.organization_id, v.id, v_identity, v_address);
+		END IF;
 	END IF;
 	-- the booking shape of the RPCs (booking_shape), without what is the
 	-- venue's business: customer, notes, agent, ledger details
@@ -3227,13 +3233,14 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.<>) 'number'
+	-- (a key that is missing is no number either: p_value NULL)
+	IF p_value IS NULL OR pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.<>) 'number'
 	   OR (p_value #>> '{}')::numeric NOT BETWEEN p_min AND p_max
 	   OR (p_integer AND (p_value #>> '{}')::numeric OPERATOR(pg_catalog.<>) pg_catalog.trunc((p_value #>> '{}')::numeric)) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s must be %s from %s to %s', p_path, CASE WHEN p_integer THEN 'an integer' ELSE 'a number' END,
 							  p_min, p_max),
-			pg_catalog.format('Got %s.', pg_catalog.left(p_value::text, 100)));
+			pg_catalog.format('Got %s.', COALESCE(pg_catalog.left(p_value::text, 100), 'nothing')));
 	END IF;
 END
 $$;
@@ -3547,11 +3554,24 @@ BEGIN
 			pg_catalog.format('%smin_party must be at most the capacity of a shared service', p_prefix),
 			pg_catalog.format('min_party %s, capacity %s.', s.min_party, s.capacity));
 	END IF;
+	-- (the largest party is max_party, else the capacity: a service whose
+	-- smallest party is larger takes no booking at all)
+	IF s.max_party IS NULL AND s.min_party OPERATOR(pg_catalog.>) s.capacity THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%smin_party must be at most max_party, or the capacity without one', p_prefix),
+			pg_catalog.format('min_party %s, capacity %s, no max_party.', s.min_party, s.capacity));
+	END IF;
 	PERFORM protector_internal.check_interval(s.buffer_before, p_prefix OPERATOR(pg_catalog.||) 'buffer_before', '0', '1 day');
 	PERFORM protector_internal.check_interval(s.buffer_after, p_prefix OPERATOR(pg_catalog.||) 'buffer_after', '0', '1 day');
 	PERFORM protector_internal.check_interval(s.slot_interval, p_prefix OPERATOR(pg_catalog.||) 'slot_interval', '1 minute', '1 day');
 	PERFORM protector_internal.check_interval(s.min_notice, p_prefix OPERATOR(pg_catalog.||) 'min_notice', '0', '365 days');
 	PERFORM protector_internal.check_interval(s.max_advance, p_prefix OPERATOR(pg_catalog.||) 'max_advance', '0', '1100 days', false);
+	IF s.min_notice OPERATOR(pg_catalog.>=) s.max_advance THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%smin_notice must be shorter than max_advance', p_prefix),
+			pg_catalog.format('min_notice %s, max_advance %s: no start would be both far enough and near enough.',
+							  s.min_notice, s.max_advance));
+	END IF;
 	PERFORM protector_internal.check_price(s.price, p_prefix OPERATOR(pg_catalog.||) 'price');
 	PERFORM protector_internal.check_price(s.price_per_person, p_prefix OPERATOR(pg_catalog.||) 'price_per_person');
 	PERFORM protector_internal.check_currency(s.currency, p_prefix OPERATOR(pg_catalog.||) 'currency');
@@ -3616,6 +3636,10 @@ BEGIN
 	IF v_unknown IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes has fields that cannot be changed here: %s', v_unknown),
 			pg_catalog.format('It may change %s.', pg_catalog.array_to_string(p_fields, ', ')));
+	END IF;
+	IF p_changes ? 'settings' AND pg_catalog.jsonb_typeof(p_changes -> 'settings') OPERATOR(pg_catalog.<>) 'object' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_changes.settings must be a JSON object',
+			'Its keys change those of the settings (a JSON merge patch); a key set to null is removed.');
 	END IF;
 	IF p_changes ? 'settings' THEN
 		p_changes := pg_catalog.jsonb_set(p_changes, '{settings}',
@@ -8584,3 +8608,9 @@ CREATE TRIGGER set_deposit_deadline BEFORE UPDATE OF during ON protector.booking
 	FOR EACH ROW WHEN (NEW.payment_due_by > lower(NEW.during))
 	EXECUTE FUNCTION protector_internal.keep_deposit_deadline();
 REVOKE ALL ON FUNCTION protector_internal.keep_deposit_deadline() FROM PUBLIC;
+
+-- A notification's reader changes its read_at only (sql/40_guards.sql)
+CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.notifications
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.restrict_update_columns(
+		'notifications.delete',
+		'{read_at}');

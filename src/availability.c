@@ -63,7 +63,7 @@ visible_service(FunctionCallInfo fcinfo, int argno)
 	return rules;
 }
 
-/* places left in a slot, given occupancy sorted by start */
+/* places left in a slot that a party can book, given occupancy sorted by start */
 static int32
 remaining_places(ServiceRules *rules, Slot *slot, Occupancy *occ, int nocc,
 				 int *lo, int64 max_len)
@@ -72,6 +72,7 @@ remaining_places(ServiceRules *rules, Slot *slot, Occupancy *occ, int nocc,
 	TimestampTz to = slot->end + rules->buffer_after;
 	int			first;
 	int			last;
+	int32		left;
 
 	/* occ[i] cannot reach from if it starts max_len before it */
 	while (*lo < nocc && occ[*lo].start + max_len <= from)
@@ -89,8 +90,9 @@ remaining_places(ServiceRules *rules, Slot *slot, Occupancy *occ, int nocc,
 		}
 		return rules->max_party;
 	}
-	return Max(rules->capacity -
-			   protector_max_occupancy(occ + first, last - first, from, to), 0);
+	left = rules->capacity - protector_max_occupancy(occ + first, last - first, from, to);
+	/* fewer places than the smallest party: nobody can book them */
+	return left >= rules->min_party ? left : 0;
 }
 
 /*

@@ -200,11 +200,20 @@ review_title(const ServiceFacts *facts, TimestampTz start)
 	struct pg_tm tm;
 	fsec_t		fsec;
 
+	const char *name = facts->name;
+	int			len;
+
 	if (timestamp2tm(local, NULL, &tm, &fsec, NULL, NULL) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("timestamp out of range")));
-	return psprintf("Review booking: %s, %04d-%02d-%02d %02d:%02d (%s)", facts->name,
+	/* the name as services' CHECK counts it (btrim: spaces), so the title fits tasks' */
+	while (*name == ' ')
+		name++;
+	len = strlen(name);
+	while (len > 0 && name[len - 1] == ' ')
+		len--;
+	return psprintf("Review booking: %.*s, %04d-%02d-%02d %02d:%02d (%s)", len, name,
 					tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, facts->timezone);
 }
 

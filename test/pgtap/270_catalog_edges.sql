@@ -1,0 +1,90 @@
+-- The catalog and the widget at their edges, as two attacks found them: a
+-- widget retry is answered before the rate limits count; services that
+-- could take no booking are refused; settings missing a key or set to
+-- null are refused by name; a padded service name does not break the
+-- review task's title; a shared slot with fewer places than the smallest
+-- party is full; a notification's reader marks it read and nothing else.
+BEGIN;
+SELECT plan(13);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_operator']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a270000-0000-4000-8000-000000000000', 'G', 'catalog-edges');
+INSERT INTO protector.members (organization_id, user_id, role)
+SELECT '0a270000-0000-4000-8000-000000000000', tests.get_supabase_uid('g_' || r), r::protector.member_role
+FROM unnest(ARRAY['owner', 'manager', 'operator']) r;
+INSERT INTO protector.venues (id, organization_id, name, timezone, widget_settings) VALUES
+	('0a270000-0000-4000-8000-0000000000a1', '0a270000-0000-4000-8000-000000000000', 'Hall', 'UTC',
+	 '{"visitor_bookings_per_hour": 1, "bookings_per_minute": 100}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, min_party,
+								max_party, mode) VALUES
+	('0a270000-0000-4000-8000-0000000005a1', '0a270000-0000-4000-8000-000000000000', '0a270000-0000-4000-8000-0000000000a1',
+	 'Room', '60 minutes', '60 minutes', '400 days', 1, 1, 4, 'exclusive'),
+	('0a270000-0000-4000-8000-0000000005a2', '0a270000-0000-4000-8000-000000000000', '0a270000-0000-4000-8000-0000000000a1',
+	 'Tour', '60 minutes', '60 minutes', '400 days', 10, 4, 8, 'shared');
+CREATE TEMP TABLE k AS SELECT embed_key AS key FROM protector.venues WHERE id = '0a270000-0000-4000-8000-0000000000a1';
+GRANT SELECT ON k TO anon;
+-- hour h of the day after tomorrow (UTC)
+CREATE FUNCTION pg_temp.t(h int) RETURNS timestamptz LANGUAGE sql AS $$
+	SELECT date_trunc('day', now()) + interval '2 days' + h * interval '1 hour'
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.t(int) TO anon, authenticated;
+
+-- 1. a widget retry at the visitor's limit (1 an hour) is its first booking
+SELECT tests.authenticate_as_anon();
+CREATE TEMP TABLE w AS SELECT protector.create_widget_booking((SELECT key FROM k), '0a270000-0000-4000-8000-0000000005a1',
+	'Vera', 'vera@example.com', NULL, pg_temp.t(10), 1, 'req-1') AS j;
+SELECT is((SELECT protector.create_widget_booking((SELECT key FROM k), '0a270000-0000-4000-8000-0000000005a1',
+			'Vera', 'vera@example.com', NULL, pg_temp.t(10), 1, 'req-1') ->> 'id'), (SELECT j ->> 'id' FROM w),
+	'the retry of a request that was booked answers with its booking, the visitor''s hourly limit (1) reached or not');
+SELECT throws_ok($$SELECT protector.create_widget_booking((SELECT key FROM k), '0a270000-0000-4000-8000-0000000005a1',
+				   'Vera', 'vera@example.com', NULL, pg_temp.t(11), 1, 'req-2')$$,
+	'53400', 'too many bookings from you through this widget; try again later', 'a new request is over the limit');
+SELECT tests.clear_authentication();
+
+-- 2. services that could take no booking
+SELECT tests.authenticate_as('g_manager');
+SELECT throws_ok($$SELECT protector.update_service('0a270000-0000-4000-8000-0000000005a1', '{"min_party": 2, "max_party": null}')$$,
+	'22023', 'p_changes.min_party must be at most max_party, or the capacity without one',
+	'an exclusive room of capacity 1 without max_party takes parties of 1 at most: min_party 2 would book nothing');
+SELECT throws_ok($$SELECT protector.update_service('0a270000-0000-4000-8000-0000000005a1', '{"min_notice": "30 days", "max_advance": "1 day"}')$$,
+	'22023', 'p_changes.min_notice must be shorter than max_advance', 'a notice longer than the advance leaves no start');
+SELECT throws_ok($$SELECT protector.update_service('0a270000-0000-4000-8000-0000000005a1', '{"settings": null}')$$,
+	'22023', 'p_changes.settings must be a JSON object', 'settings null is refused by name (it was a NOT NULL error)');
+SELECT throws_ok($$SELECT protector.update_service('0a270000-0000-4000-8000-0000000005a1',
+				   '{"settings": {"cancellation_fees": [{"fee_percent": 100}]}}')$$,
+	'22023', 'p_changes.settings.cancellation_fees[0].within_hours must be a number from 0 to 8760',
+	'a fee tier without within_hours is refused (it was stored and then ignored: no fee)');
+
+-- 3. a padded name: the booking and its review task
+SELECT tests.clear_authentication();
+UPDATE protector.services SET name = 'Room' || repeat(' ', 300) WHERE id = '0a270000-0000-4000-8000-0000000005a1';
+SELECT tests.authenticate_as('g_operator');
+SELECT lives_ok($$SELECT protector.create_booking('0a270000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(14), 1)$$,
+	'a service named with 300 trailing spaces still takes bookings');
+SELECT tests.clear_authentication();
+SELECT is((SELECT title FROM protector.tasks WHERE title LIKE 'Review booking: Room,%'),
+	'Review booking: Room, ' || to_char(pg_temp.t(14) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' (UTC)',
+	'its review task''s title holds the name as the CHECK counts it');
+
+-- 4. a shared slot with 2 places left and parties of 4 to 8 is full
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size, status)
+VALUES ('0a270000-0000-4000-8000-000000000000', '0a270000-0000-4000-8000-0000000000a1', '0a270000-0000-4000-8000-0000000005a2',
+		tstzrange(pg_temp.t(10), pg_temp.t(11)), 8, 'confirmed');
+SELECT is((SELECT count(*)::int FROM protector.get_available_slots('0a270000-0000-4000-8000-0000000005a2', (pg_temp.t(10))::date)
+		   WHERE slot_start = pg_temp.t(10)), 0, 'capacity 10 - 8 booked = 2 places, fewer than a party of 4: not offered');
+SELECT is((SELECT remaining_capacity FROM protector.get_available_slots('0a270000-0000-4000-8000-0000000005a2', (pg_temp.t(10))::date,
+																		  NULL, true)
+		   WHERE slot_start = pg_temp.t(10)), 0, '... and listed as full with p_include_full');
+SELECT is((SELECT remaining_capacity FROM protector.get_available_slots('0a270000-0000-4000-8000-0000000005a2', (pg_temp.t(10))::date)
+		   WHERE slot_start = pg_temp.t(11)), 10, 'the next slot has its 10 places');
+
+-- 5. a notification's reader marks it read, and nothing else
+SELECT tests.authenticate_as('g_operator');
+SELECT throws_ok($$UPDATE protector.notifications SET recipient_id = protector.current_user_id(), kind = 'x', payload = '{}'
+				   WHERE recipient_id IS NULL$$,
+	'42501', 'your role may not change kind, payload, recipient_id of notifications',
+	'an operator does not take the desk''s notifications by addressing them to themselves');
+SELECT lives_ok($$UPDATE protector.notifications SET read_at = now() WHERE recipient_id IS NULL$$, '... but marks them read');
+
+SELECT * FROM finish();
+ROLLBACK;
