@@ -47,10 +47,9 @@ BEGIN
 		PERFORM protector.raise('forbidden', 'sign in to create an organization',
 			'The request carries no user (request.jwt.claims has no "sub").');
 	END IF;
-	IF p_name IS NULL OR pg_catalog.length(pg_catalog.btrim(p_name)) NOT BETWEEN 1 AND 200 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_name must be 1 to 200 characters',
-			'Got ' || COALESCE(pg_catalog.length(p_name)::text || ' characters', 'NULL') || '.');
-	END IF;
+	-- (plain text, as every name protector keeps: no control or invisible
+	-- direction characters)
+	PERFORM protector_internal.check_text(p_name, 'p_name', 1, 200);
 	IF p_slug IS NULL OR p_slug OPERATOR(pg_catalog.!~) '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_slug is not a valid slug',
 			pg_catalog.format('Got %L.', pg_catalog.left(p_slug, 80)),
@@ -62,8 +61,8 @@ BEGIN
 			pg_catalog.format('Got %L.', pg_catalog.left(p_currency, 80)),
 			'Use three upper-case letters, e.g. "EUR".');
 	END IF;
-	IF pg_catalog.length(p_full_name) > 200 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_full_name must be at most 200 characters');
+	IF p_full_name IS NOT NULL THEN
+		PERFORM protector_internal.check_text(p_full_name, 'p_full_name', 0, 200);
 	END IF;
 
 	-- as the caller: RLS lets any signed-in user found an organization,

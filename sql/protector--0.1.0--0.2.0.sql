@@ -8614,3 +8614,62 @@ CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.notifications
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.restrict_update_columns(
 		'notifications.delete',
 		'{read_at}');
+
+CREATE OR REPLACE FUNCTION protector.create_organization(
+	p_name text,
+	p_slug text,
+	p_timezone text DEFAULT 'UTC',
+	p_currency text DEFAULT 'USD',
+	p_full_name text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_user uuid := protector.current_user_id();
+	v_id uuid := pg_catalog.gen_random_uuid();
+	v_org protector.organizations;
+BEGIN
+	IF v_user IS NULL THEN
+		PERFORM protector.raise('forbidden', 'sign in to create an organization',
+			'The request carries no user (request.jwt.claims has no "sub").');
+	END IF;
+	-- (plain text, as every name protector keeps: no control or invisible
+	-- direction characters)
+	PERFORM protector_internal.check_text(p_name, 'p_name', 1, 200);
+	IF p_slug IS NULL OR p_slug OPERATOR(pg_catalog.!~) '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_slug is not a valid slug',
+			pg_catalog.format('Got %L.', pg_catalog.left(p_slug, 80)),
+			'Use 1 to 63 lower-case letters, digits and inner hyphens, e.g. "lockbox-berlin".');
+	END IF;
+	PERFORM protector.check_timezone(p_timezone, 'p_timezone');
+	IF p_currency IS NULL OR p_currency OPERATOR(pg_catalog.!~) '^[A-Z]{3}$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_currency must be an ISO 4217 code',
+			pg_catalog.format('Got %L.', pg_catalog.left(p_currency, 80)),
+			'Use three upper-case letters, e.g. "EUR".');
+	END IF;
+	IF p_full_name IS NOT NULL THEN
+		PERFORM protector_internal.check_text(p_full_name, 'p_full_name', 0, 200);
+	END IF;
+
+	-- as the caller: RLS lets any signed-in user found an organization,
+	-- and the add_founding_owner trigger makes them its owner
+	BEGIN
+		INSERT INTO protector.organizations (id, name, slug, timezone, currency)
+		VALUES (v_id, pg_catalog.btrim(p_name), p_slug, p_timezone, p_currency);
+	EXCEPTION WHEN unique_violation THEN
+		RAISE unique_violation USING
+			MESSAGE = pg_catalog.format('the slug "%s" is already taken', p_slug),
+			HINT = 'Choose another p_slug.';
+	END;
+	IF p_full_name IS NOT NULL THEN
+		UPDATE protector.members m SET full_name = p_full_name
+		WHERE m.organization_id OPERATOR(pg_catalog.=) v_id AND m.user_id OPERATOR(pg_catalog.=) v_user;
+	END IF;
+	SELECT * INTO STRICT v_org FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) v_id;
+	RETURN pg_catalog.to_jsonb(v_org);
+END
+$$;
+COMMENT ON FUNCTION protector.create_organization(text, text, text, text, text) IS
+'Creates an organization with the calling user as its owner; returns the organization';

@@ -1,7 +1,7 @@
 -- create_organization(): how a signed-in user starts a tenant, and the
 -- identity helpers as PostgREST requests see them.
 BEGIN;
-SELECT plan(24);
+SELECT plan(26);
 
 SELECT tests.create_supabase_user('founder');
 SELECT tests.create_supabase_user('bystander');
@@ -36,6 +36,10 @@ SELECT throws_ok($$SELECT protector.create_organization('  ', 'blank')$$, '22023
 	'p_name must be 1 to 200 characters', 'blank names are refused');
 SELECT throws_ok($$SELECT protector.create_organization(NULL, 'nameless')$$, '22023',
 	'p_name must be 1 to 200 characters', 'NULL names are refused');
+SELECT throws_ok($$SELECT protector.create_organization(E'A\u202eB', 'bidi-name')$$, '22023',
+	'p_name holds control or invisible direction characters', 'a name with a direction override is refused');
+SELECT throws_ok($$SELECT protector.create_organization(E'\u200b', 'zero-width')$$, '22023',
+	NULL, 'and one of a zero-width space alone');
 SELECT throws_ok($$SELECT protector.create_organization('Zone', 'zone', 'Mars/Base')$$, '22023',
 	'p_timezone is not a valid time zone: "Mars/Base"', 'time zones are validated');
 SELECT throws_ok($$SELECT protector.create_organization('Cur', 'cur', 'UTC', 'euro')$$, '22023',
