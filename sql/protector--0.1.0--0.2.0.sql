@@ -8673,3 +8673,14 @@ END
 $$;
 COMMENT ON FUNCTION protector.create_organization(text, text, text, text, text) IS
 'Creates an organization with the calling user as its owner; returns the organization';
+
+-- An agent updates their tasks of bookings that are theirs only
+-- (sql/50_policies.sql)
+DROP POLICY tasks_update ON protector.tasks;
+CREATE POLICY tasks_update ON protector.tasks FOR UPDATE TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.update'))::uuid[])
+		   OR (assignee = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.assigned'))::uuid[])
+			   AND (booking_id IS NULL OR booking_id IN (SELECT b.id FROM protector.bookings b))))
+	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.update'))::uuid[])
+				OR (assignee = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.assigned'))::uuid[])
+					AND (booking_id IS NULL OR booking_id IN (SELECT b.id FROM protector.bookings b))));

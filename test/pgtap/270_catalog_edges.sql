@@ -5,7 +5,7 @@
 -- review task's title; a shared slot with fewer places than the smallest
 -- party is full; a notification's reader marks it read and nothing else.
 BEGIN;
-SELECT plan(13);
+SELECT plan(14);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a270000-0000-4000-8000-000000000000', 'G', 'catalog-edges');
@@ -85,6 +85,25 @@ SELECT throws_ok($$UPDATE protector.notifications SET recipient_id = protector.c
 	'42501', 'your role may not change kind, payload, recipient_id of notifications',
 	'an operator does not take the desk''s notifications by addressing them to themselves');
 SELECT lives_ok($$UPDATE protector.notifications SET read_at = now() WHERE recipient_id IS NULL$$, '... but marks them read');
+
+-- 6. an agent's done task of a booking handed to someone else stays done
+SELECT tests.clear_authentication();
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_agent', 'g_agent2']) u;
+INSERT INTO protector.members (organization_id, user_id, role)
+SELECT '0a270000-0000-4000-8000-000000000000', tests.get_supabase_uid(u), 'agent' FROM unnest(ARRAY['g_agent', 'g_agent2']) u;
+UPDATE protector.organizations SET settings = '{"staff": {"require_shifts": false}}' WHERE id = '0a270000-0000-4000-8000-000000000000';
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, assigned_agent)
+VALUES ('0a270000-0000-4000-8000-00000000b001', '0a270000-0000-4000-8000-000000000000', '0a270000-0000-4000-8000-0000000000a1',
+		'0a270000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(16), pg_temp.t(17)), 'confirmed', tests.get_supabase_uid('g_agent'));
+SELECT tests.authenticate_as('g_agent');
+UPDATE protector.tasks SET status = 'done', completed_at = now() WHERE booking_id = '0a270000-0000-4000-8000-00000000b001';
+SELECT tests.authenticate_as('g_operator');
+UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('g_agent2') WHERE id = '0a270000-0000-4000-8000-00000000b001';
+SELECT tests.authenticate_as('g_agent');
+UPDATE protector.tasks SET status = 'in_progress', completed_at = NULL WHERE booking_id = '0a270000-0000-4000-8000-00000000b001';
+SELECT tests.clear_authentication();
+SELECT is((SELECT string_agg(status::text, ',') FROM protector.tasks WHERE booking_id = '0a270000-0000-4000-8000-00000000b001'), 'done',
+	'the former agent cannot reopen the review task of a booking handed to another (no row of theirs to update)');
 
 SELECT * FROM finish();
 ROLLBACK;
