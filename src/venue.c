@@ -166,7 +166,8 @@ protector_is_venue_open(PG_FUNCTION_ARGS)
  * One row per opening whose local day is in [p_from, p_to] (p_to defaults
  * to p_from + 6); kind is weekly, always (open around the clock), special
  * (special hours of that date) or closed (a closure; no times).  Days
- * without any opening have no row.
+ * without any opening have no row, nor has an inactive or deleted venue
+ * (is_venue_open agrees).
  */
 PG_FUNCTION_INFO_V1(protector_get_venue_schedule);
 Datum
@@ -210,6 +211,9 @@ protector_get_venue_schedule(PG_FUNCTION_ARGS)
 				 errhint("Ask for the range in pieces.")));
 
 	InitMaterializedSRF(fcinfo, 0);
+	/* an inactive or deleted venue opens on no day (is_venue_open agrees) */
+	if (!v->open_for_business)
+		return (Datum) 0;
 	iv = protector_open_intervals(&v->id, v->tz, v->hours, from_day, to_day, &n);
 	for (int i = 0; i < n; i++)
 	{

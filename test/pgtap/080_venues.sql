@@ -1,6 +1,6 @@
 -- Venue management, schedules across DST, duplicate_service, analytics.
 BEGIN;
-SELECT plan(32);
+SELECT plan(33);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -112,6 +112,8 @@ SELECT throws_ok($$SELECT protector.delete_venue((SELECT id FROM ids WHERE name 
 SELECT tests.authenticate_as('n_owner');
 SELECT ok(protector.delete_venue((SELECT id FROM ids WHERE name = 'berlin')), 'the owner deletes it (softly)');
 SELECT is(pg_temp.open_at('2027-03-22 10:00'), false, 'a deleted venue is never open');
+SELECT is((SELECT count(*)::int FROM protector.get_venue_schedule((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-22', '2027-03-28')),
+	0, '... and its schedule has no opening (it listed its weekly hours)');
 
 SELECT * FROM finish();
 ROLLBACK;
