@@ -319,7 +319,9 @@ BEGIN
 	SELECT GREATEST(l.paid OPERATOR(pg_catalog.-) l.refunded, 0) INTO v_paid
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.id) l;
 
-	IF OLD.status OPERATOR(pg_catalog.=) 'held' THEN
+	-- a booking never confirmed keeps no fee: a hold, a request waiting for
+	-- the desk, one waiting for its deposit (expire_holds cancels those)
+	IF OLD.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[]) THEN
 		v_fee_percent := 0;
 	ELSIF NEW.status OPERATOR(pg_catalog.=) 'no_show' THEN
 		v_fee_percent := CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'no_show_fee_percent') OPERATOR(pg_catalog.=) 'number'

@@ -392,6 +392,34 @@ CREATE TRIGGER set_deposit_deadline BEFORE UPDATE OF during ON protector.booking
 -- Records a payment or refund of a booking, e.g. from a payment provider's
 -- webhook: the same (provider, provider_reference) retried any number of
 -- times records one payment and answers with it.
+-- record_payment's settling of a pending payment (the provider's later
+-- webhook), as the owner: whoever may record payments may settle them,
+-- and nobody edits a payment otherwise (require_permit: record_payment
+-- authorized payments.create on the booking)
+CREATE FUNCTION protector_internal.settle_payment(p_payment_id uuid, p_booking_id uuid,
+												  p_status protector.payment_status)
+RETURNS protector.payments
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_payment protector.payments;
+BEGIN
+	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'payments.create');
+	UPDATE protector.payments p SET status = p_status
+	WHERE p.id OPERATOR(pg_catalog.=) p_payment_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
+	  AND p.status OPERATOR(pg_catalog.=) 'pending'
+	RETURNING * INTO v_payment;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('conflict', 'the payment is no longer pending',
+			'A concurrent webhook settled it; retry to see its outcome.');
+	END IF;
+	RETURN v_payment;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.settle_payment(uuid, uuid, protector.payment_status) IS
+'record_payment''s settling of a pending payment as succeeded or failed, for a caller authorized to record payments on the booking (require_permit)';
+
 CREATE FUNCTION protector.record_payment(
 	p_booking_id uuid,
 	p_amount numeric,
@@ -444,11 +472,24 @@ BEGIN
 	END IF;
 	-- a retry says what the first call said; anything else is another event
 	IF v_replayed AND (v_payment.booking_id OPERATOR(pg_catalog.<>) p_booking_id OR v_payment.kind OPERATOR(pg_catalog.<>) p_kind
-					   OR v_payment.amount OPERATOR(pg_catalog.<>) p_amount) THEN
+					   OR v_payment.amount OPERATOR(pg_catalog.<>) p_amount
+					   OR v_payment.currency OPERATOR(pg_catalog.<>) COALESCE(p_currency, v_payment.currency)) THEN
 		PERFORM protector.raise('conflict', 'this provider reference was recorded for another payment',
-			pg_catalog.format('%s %s is a %s of %s for booking %s.', p_provider, p_provider_reference,
-							  v_payment.kind, v_payment.amount, v_payment.booking_id),
+			pg_catalog.format('%s %s is a %s of %s %s for booking %s.', p_provider, p_provider_reference,
+							  v_payment.kind, v_payment.amount, v_payment.currency, v_payment.booking_id),
 			'A provider reference names one payment; check the webhook''s event.');
+	END IF;
+	-- ... except its outcome: a pending payment the provider settles later
+	-- (the webhook of its success or failure) is settled, once
+	IF v_replayed AND p_status OPERATOR(pg_catalog.<>) v_payment.status THEN
+		IF v_payment.status OPERATOR(pg_catalog.<>) 'pending' OR p_status OPERATOR(pg_catalog.=) 'pending' THEN
+			PERFORM protector.raise('conflict',
+				pg_catalog.format('this provider reference was recorded as %s', v_payment.status),
+				pg_catalog.format('%s %s cannot become %s.', p_provider, p_provider_reference, p_status),
+				'A payment goes from pending to succeeded or failed once; money given back is a refund.');
+		END IF;
+		v_payment := protector_internal.settle_payment(v_payment.id, p_booking_id, p_status);
+		v_replayed := false;
 	END IF;
 	RETURN pg_catalog.to_jsonb(v_payment) OPERATOR(pg_catalog.||) (
 		SELECT pg_catalog.jsonb_build_object('replayed', v_replayed, 'booking_total', b.total_price,

@@ -590,13 +590,51 @@ BEGIN
 	NEW.discount_amount := protector_internal.promo_discount(NEW.organization_id, p.id, NEW.service_id, NEW.party_size,
 															 NEW.total_price, NEW.currency);
 	NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) NEW.discount_amount;
-	UPDATE protector.promo_codes x SET times_used = x.times_used OPERATOR(pg_catalog.+) 1
-	WHERE x.organization_id OPERATOR(pg_catalog.=) p.organization_id AND x.id OPERATOR(pg_catalog.=) p.id;
+	-- (the use counts once the row is stored: count_promo_use, below; the
+	-- code's row stays locked until then)
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.apply_promo_code() IS
-'Trigger: a booking inserted with a promo code has it checked under its lock, used once more, and its discount taken off';
+'Trigger: a booking inserted with a promo code has it checked under its lock and its discount taken off';
+
+-- A stored booking with a promo code uses it once more: counted after the
+-- insert (the AFTER INSERT trigger's follow-ups, src/booking_followups.c),
+-- because an INSERT ... ON CONFLICT DO NOTHING runs the BEFORE trigger and
+-- may then store nothing, which burnt a use.
+CREATE FUNCTION protector_internal.count_promo_use()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p protector.promo_codes;
+	v_used integer;
+BEGIN
+	UPDATE protector.promo_codes x SET times_used = x.times_used OPERATOR(pg_catalog.+) 1
+	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id
+	RETURNING * INTO p;
+	-- apply_promo_code checked each row before any was counted: rows of
+	-- one statement are judged together here
+	IF p.times_used OPERATOR(pg_catalog.>) p.max_uses THEN
+		PERFORM protector.raise('invalid_parameter', 'this promo code has been used up',
+			pg_catalog.format('It may be used %s times.', p.max_uses));
+	END IF;
+	IF p.max_uses_per_customer IS NOT NULL AND NEW.customer_id IS NOT NULL THEN
+		SELECT pg_catalog.count(*) INTO v_used FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+		  AND b.promo_code_id OPERATOR(pg_catalog.=) p.id AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
+		  AND b.status OPERATOR(pg_catalog.<>) 'cancelled';
+		IF v_used OPERATOR(pg_catalog.>) p.max_uses_per_customer THEN
+			PERFORM protector.raise('invalid_parameter', 'this customer has used this promo code as often as it allows',
+				pg_catalog.format('It may be used %s times per customer.', p.max_uses_per_customer));
+		END IF;
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.count_promo_use() IS
+'Trigger step (after a booking is stored): its promo code is used once more';
 
 -- prepare_booking() (src/booking_insert.c) calls it for a new booking with
 -- a code (promo_code_id, or protector.promo_code), not while restoring,

@@ -107,7 +107,8 @@ GRANT EXECUTE ON FUNCTION
 	protector.merge_patch(jsonb, jsonb),
 	protector_internal.merge_patch_unchecked(jsonb, jsonb),
 	protector_internal.mark_merged(uuid, uuid),
-	protector_internal.check_mergeable(uuid, uuid)
+	protector_internal.check_mergeable(uuid, uuid),
+	protector_internal.settle_payment(uuid, uuid, protector.payment_status)
 TO authenticated, service_role;
 -- merge_customers finds what refers to a customer here (catalog facts)
 GRANT SELECT ON protector_internal.customer_references TO authenticated, service_role;

@@ -1021,11 +1021,24 @@ BEGIN
 	END IF;
 	-- a retry says what the first call said; anything else is another event
 	IF v_replayed AND (v_payment.booking_id OPERATOR(pg_catalog.<>) p_booking_id OR v_payment.kind OPERATOR(pg_catalog.<>) p_kind
-					   OR v_payment.amount OPERATOR(pg_catalog.<>) p_amount) THEN
+					   OR v_payment.amount OPERATOR(pg_catalog.<>) p_amount
+					   OR v_payment.currency OPERATOR(pg_catalog.<>) COALESCE(p_currency, v_payment.currency)) THEN
 		PERFORM protector.raise('conflict', 'this provider reference was recorded for another payment',
-			pg_catalog.format('%s %s is a %s of %s for booking %s.', p_provider, p_provider_reference,
-							  v_payment.kind, v_payment.amount, v_payment.booking_id),
+			pg_catalog.format('%s %s is a %s of %s %s for booking %s.', p_provider, p_provider_reference,
+							  v_payment.kind, v_payment.amount, v_payment.currency, v_payment.booking_id),
 			'A provider reference names one payment; check the webhook''s event.');
+	END IF;
+	-- ... except its outcome: a pending payment the provider settles later
+	-- (the webhook of its success or failure) is settled, once
+	IF v_replayed AND p_status OPERATOR(pg_catalog.<>) v_payment.status THEN
+		IF v_payment.status OPERATOR(pg_catalog.<>) 'pending' OR p_status OPERATOR(pg_catalog.=) 'pending' THEN
+			PERFORM protector.raise('conflict',
+				pg_catalog.format('this provider reference was recorded as %s', v_payment.status),
+				pg_catalog.format('%s %s cannot become %s.', p_provider, p_provider_reference, p_status),
+				'A payment goes from pending to succeeded or failed once; money given back is a refund.');
+		END IF;
+		v_payment := protector_internal.settle_payment(v_payment.id, p_booking_id, p_status);
+		v_replayed := false;
 	END IF;
 	RETURN pg_catalog.to_jsonb(v_payment) OPERATOR(pg_catalog.||) (
 		SELECT pg_catalog.jsonb_build_object('replayed', v_replayed, 'booking_total', b.total_price,
@@ -1448,7 +1461,9 @@ BEGIN
 	SELECT GREATEST(l.paid OPERATOR(pg_catalog.-) l.refunded, 0) INTO v_paid
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.id) l;
 
-	IF OLD.status OPERATOR(pg_catalog.=) 'held' THEN
+	-- a booking never confirmed keeps no fee: a hold, a request waiting for
+	-- the desk, one waiting for its deposit (expire_holds cancels those)
+	IF OLD.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[]) THEN
 		v_fee_percent := 0;
 	ELSIF NEW.status OPERATOR(pg_catalog.=) 'no_show' THEN
 		v_fee_percent := CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'no_show_fee_percent') OPERATOR(pg_catalog.=) 'number'
@@ -2270,13 +2285,13 @@ BEGIN
 	NEW.discount_amount := protector_internal.promo_discount(NEW.organization_id, p.id, NEW.service_id, NEW.party_size,
 															 NEW.total_price, NEW.currency);
 	NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) NEW.discount_amount;
-	UPDATE protector.promo_codes x SET times_used = x.times_used OPERATOR(pg_catalog.+) 1
-	WHERE x.organization_id OPERATOR(pg_catalog.=) p.organization_id AND x.id OPERATOR(pg_catalog.=) p.id;
+	-- (the use counts once the row is stored: count_promo_use, below; the
+	-- code's row stays locked until then)
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.apply_promo_code() IS
-'Trigger: a booking inserted with a promo code has it checked under its lock, used once more, and its discount taken off';
+'Trigger: a booking inserted with a promo code has it checked under its lock and its discount taken off';
 
 -- named to run after guard_booking_write (which prices direct inserts) and
 -- before require_deposit (which works out the deposit of the discounted price)
@@ -8684,3 +8699,64 @@ CREATE POLICY tasks_update ON protector.tasks FOR UPDATE TO authenticated
 	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.update'))::uuid[])
 				OR (assignee = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.assigned'))::uuid[])
 					AND (booking_id IS NULL OR booking_id IN (SELECT b.id FROM protector.bookings b))));
+
+CREATE OR REPLACE FUNCTION protector_internal.count_promo_use()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p protector.promo_codes;
+	v_used integer;
+BEGIN
+	UPDATE protector.promo_codes x SET times_used = x.times_used OPERATOR(pg_catalog.+) 1
+	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id
+	RETURNING * INTO p;
+	-- apply_promo_code checked each row before any was counted: rows of
+	-- one statement are judged together here
+	IF p.times_used OPERATOR(pg_catalog.>) p.max_uses THEN
+		PERFORM protector.raise('invalid_parameter', 'this promo code has been used up',
+			pg_catalog.format('It may be used %s times.', p.max_uses));
+	END IF;
+	IF p.max_uses_per_customer IS NOT NULL AND NEW.customer_id IS NOT NULL THEN
+		SELECT pg_catalog.count(*) INTO v_used FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+		  AND b.promo_code_id OPERATOR(pg_catalog.=) p.id AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
+		  AND b.status OPERATOR(pg_catalog.<>) 'cancelled';
+		IF v_used OPERATOR(pg_catalog.>) p.max_uses_per_customer THEN
+			PERFORM protector.raise('invalid_parameter', 'this customer has used this promo code as often as it allows',
+				pg_catalog.format('It may be used %s times per customer.', p.max_uses_per_customer));
+		END IF;
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.count_promo_use() IS
+'Trigger step (after a booking is stored): its promo code is used once more';
+
+CREATE OR REPLACE FUNCTION protector_internal.settle_payment(p_payment_id uuid, p_booking_id uuid,
+												  p_status protector.payment_status)
+RETURNS protector.payments
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_payment protector.payments;
+BEGIN
+	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'payments.create');
+	UPDATE protector.payments p SET status = p_status
+	WHERE p.id OPERATOR(pg_catalog.=) p_payment_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
+	  AND p.status OPERATOR(pg_catalog.=) 'pending'
+	RETURNING * INTO v_payment;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('conflict', 'the payment is no longer pending',
+			'A concurrent webhook settled it; retry to see its outcome.');
+	END IF;
+	RETURN v_payment;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.settle_payment(uuid, uuid, protector.payment_status) IS
+'record_payment''s settling of a pending payment as succeeded or failed, for a caller authorized to record payments on the booking (require_permit)';
+REVOKE ALL ON FUNCTION protector_internal.count_promo_use(),
+	protector_internal.settle_payment(uuid, uuid, protector.payment_status) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.settle_payment(uuid, uuid, protector.payment_status) TO authenticated, service_role;

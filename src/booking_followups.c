@@ -12,7 +12,11 @@
  *	  - assigned to an agent, and active: the agent is on shift for all of
  *	    it (shifts.c);
  *	  - inserted in progress: every participant signed the service's
- *	    waiver (protector_internal.require_waivers, sql/83_waivers.sql).
+ *	    waiver (protector_internal.require_waivers, sql/83_waivers.sql);
+ *	  - with a promo code: the code's use is counted
+ *	    (protector_internal.count_promo_use, sql/78_vouchers.sql), here
+ *	    and not in the BEFORE INSERT trigger that checks it: an INSERT ...
+ *	    ON CONFLICT DO NOTHING runs that one and then may store nothing.
  *
  * Invariant kept: each runs exactly when its own trigger would have, with
  * the same trigger data.  The update triggers stay separate (sql/).
@@ -45,8 +49,11 @@ fire_plpgsql(FunctionCallInfo outer, const char *name)
 }
 
 void
-protector_booking_followups(FunctionCallInfo fcinfo, const char *status, bool has_customer, bool has_agent)
+protector_booking_followups(FunctionCallInfo fcinfo, const char *status, bool has_customer, bool has_agent,
+							bool has_promo)
 {
+	if (has_promo)
+		fire_plpgsql(fcinfo, "count_promo_use");
 	if (strcmp(status, "confirmed") == 0 && has_customer)
 		fire_plpgsql(fcinfo, "sync_booking_reminders");
 	if (has_agent && (strcmp(status, "held") == 0 || strcmp(status, "pending") == 0 ||

@@ -15,6 +15,6 @@
 
 /* call from the AFTER INSERT row trigger of bookings, with its fcinfo */
 extern void protector_booking_followups(FunctionCallInfo fcinfo, const char *status,
-										bool has_customer, bool has_agent);
+										bool has_customer, bool has_agent, bool has_promo);
 
 #endif							/* PROTECTOR_BOOKING_FOLLOWUPS_H */

@@ -71,6 +71,7 @@ typedef struct NewBooking
 	Datum		assigned_agent;
 	bool		no_agent;
 	bool		no_customer;
+	bool		no_promo;
 	TimestampTz start;
 	char	   *status;
 	char	   *source;
@@ -87,7 +88,7 @@ typedef struct NewBooking
 enum
 {
 	BK_ID, BK_ORGANIZATION_ID, BK_SERVICE_ID, BK_ASSIGNED_AGENT, BK_CUSTOMER_ID,
-	BK_DURING, BK_STATUS, BK_SOURCE, BK_PARTY_SIZE, BK_HOLD_EXPIRES_AT
+	BK_DURING, BK_STATUS, BK_SOURCE, BK_PARTY_SIZE, BK_HOLD_EXPIRES_AT, BK_PROMO_CODE_ID
 };
 static const ProtectorColumn booking_column_list[] = {
 	[BK_ID] = {"id", UUIDOID},
@@ -100,6 +101,7 @@ static const ProtectorColumn booking_column_list[] = {
 	[BK_SOURCE] = {"source", InvalidOid},
 	[BK_PARTY_SIZE] = {"party_size", INT4OID},
 	[BK_HOLD_EXPIRES_AT] = {"hold_expires_at", TIMESTAMPTZOID},
+	[BK_PROMO_CODE_ID] = {"promo_code_id", UUIDOID},
 };
 static ProtectorColumns booking_columns = {booking_column_list, lengthof(booking_column_list)};
 
@@ -153,6 +155,7 @@ read_new_booking(Relation bookings, HeapTuple tuple, NewBooking *b)
 	b->service_id = DatumGetUUIDP(protector_attr_notnull(tuple, desc, c[BK_SERVICE_ID], "bookings"));
 	b->assigned_agent = heap_getattr(tuple, c[BK_ASSIGNED_AGENT], desc, &b->no_agent);
 	(void) heap_getattr(tuple, c[BK_CUSTOMER_ID], desc, &b->no_customer);
+	(void) heap_getattr(tuple, c[BK_PROMO_CODE_ID], desc, &b->no_promo);
 	protector_range_bounds(protector_attr_notnull(tuple, desc, c[BK_DURING], "bookings"), &b->start, &end);
 	/* (NULL, which only a changed table lets through, is no status or source) */
 	b->status = column_text(tuple, desc, c[BK_STATUS]);
@@ -349,7 +352,7 @@ protector_booking_workflow_insert(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	read_new_booking(trigdata->tg_relation, trigdata->tg_trigtuple, &b);
 	/* reminders, the agent's shift, waivers: booking_followups.c */
-	protector_booking_followups(fcinfo, b.status, !b.no_customer, !b.no_agent);
+	protector_booking_followups(fcinfo, b.status, !b.no_customer, !b.no_agent, !b.no_promo);
 	if (strcmp(b.status, "held") == 0 && strcmp(b.source, "widget") == 0)
 		review = false;			/* a widget booking the desk confirms before its hold expires */
 	else if (strcmp(b.status, "pending") == 0 || strcmp(b.status, "confirmed") == 0)

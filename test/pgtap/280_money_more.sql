@@ -1,0 +1,85 @@
+-- Money at its edges, as a second attack on the ledger found it: a promo
+-- code's use counts once its booking is stored (an INSERT ... ON CONFLICT
+-- DO NOTHING burnt one), and rows of one statement are judged together; a
+-- pending payment the provider settles later is settled; a booking never
+-- confirmed keeps no cancellation fee.  Figures worked out beside them.
+BEGIN;
+SELECT plan(9);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
+INSERT INTO protector.organizations (id, name, slug, currency) VALUES
+	('0a280000-0000-4000-8000-000000000000', 'M', 'money-more', 'EUR');
+INSERT INTO protector.members (organization_id, user_id, role)
+SELECT '0a280000-0000-4000-8000-000000000000', tests.get_supabase_uid('m_' || r), r::protector.member_role
+FROM unnest(ARRAY['owner', 'finance', 'operator']) r;
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a280000-0000-4000-8000-0000000000a1', '0a280000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
+								price, price_per_person, mode, settings) VALUES
+	('0a280000-0000-4000-8000-0000000005a1', '0a280000-0000-4000-8000-000000000000', '0a280000-0000-4000-8000-0000000000a1',
+	 'Hall', '60 minutes', '60 minutes', '400 days', 100, 4, 20, 25, 'shared', '{}'),
+	('0a280000-0000-4000-8000-0000000005a2', '0a280000-0000-4000-8000-000000000000', '0a280000-0000-4000-8000-0000000000a1',
+	 'Fees', '60 minutes', '60 minutes', '400 days', 1, 4, 20, 25, 'exclusive',
+	 '{"deposit": {"percent": 50}, "cancellation_fees": [{"within_hours": 8760, "fee_percent": 100}]}');
+INSERT INTO protector.promo_codes (id, organization_id, discount_kind, discount_value, currency, max_uses) VALUES
+	('0a280000-0000-4000-8000-0000000000c1', '0a280000-0000-4000-8000-000000000000', 'percent', 10, 'EUR', 3),
+	('0a280000-0000-4000-8000-0000000000c2', '0a280000-0000-4000-8000-000000000000', 'percent', 10, 'EUR', 1);
+CREATE FUNCTION pg_temp.t(h int) RETURNS timestamptz LANGUAGE sql AS $$
+	SELECT date_trunc('day', now()) + interval '5 days' + h * interval '1 hour'
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.t(int) TO authenticated;
+CREATE TEMP TABLE r (name text PRIMARY KEY, j jsonb);
+GRANT SELECT, INSERT ON r TO authenticated;
+CREATE FUNCTION pg_temp.id(n text) RETURNS uuid LANGUAGE sql AS $$ SELECT (j ->> 'id')::uuid FROM r WHERE name = n $$;
+GRANT EXECUTE ON FUNCTION pg_temp.id(text) TO authenticated;
+
+-- 1. a promo code's uses
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, promo_code_id)
+VALUES ('0a280000-0000-4000-8000-00000000b001', '0a280000-0000-4000-8000-000000000000', '0a280000-0000-4000-8000-0000000000a1',
+		'0a280000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(10), pg_temp.t(11)), 'confirmed',
+		'0a280000-0000-4000-8000-0000000000c1');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, promo_code_id)
+SELECT '0a280000-0000-4000-8000-00000000b001', '0a280000-0000-4000-8000-000000000000', '0a280000-0000-4000-8000-0000000000a1',
+	   '0a280000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(10), pg_temp.t(11)), 'confirmed',
+	   '0a280000-0000-4000-8000-0000000000c1'
+FROM generate_series(1, 3)
+ON CONFLICT (id) DO NOTHING;
+SELECT is((SELECT times_used FROM protector.promo_codes WHERE id = '0a280000-0000-4000-8000-0000000000c1'), 1,
+	'one booking stored, three more inserts that stored nothing (ON CONFLICT DO NOTHING): the code is used once, not 4 times');
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, promo_code_id)
+				   SELECT '0a280000-0000-4000-8000-000000000000', '0a280000-0000-4000-8000-0000000000a1',
+						  '0a280000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(h), pg_temp.t(h + 1)), 'confirmed',
+						  '0a280000-0000-4000-8000-0000000000c2'
+				   FROM generate_series(12, 13) h$$,
+	'22023', 'this promo code has been used up', 'two bookings in one statement with a code of one use: the second is refused');
+SELECT is((SELECT times_used FROM protector.promo_codes WHERE id = '0a280000-0000-4000-8000-0000000000c2'), 0,
+	'... and the statement stored nothing, so the code is unused');
+
+-- 2. a pending payment settled by the provider's later webhook
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'paid', protector.create_booking('0a280000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(14), 1);
+SELECT tests.authenticate_as('m_finance');
+SELECT is((protector.record_payment(pg_temp.id('paid'), 45, 'stripe', 'pi_1', p_status => 'pending') ->> 'amount_paid')::numeric,
+	0.00, 'a pending payment of 45 (20 + 25 x 1): nothing paid yet');
+SELECT is((SELECT format('%s %s %s', j ->> 'status', j ->> 'amount_paid', j ->> 'replayed')
+		   FROM protector.record_payment(pg_temp.id('paid'), 45, 'stripe', 'pi_1', p_status => 'succeeded') j),
+	'succeeded 45.00 false', 'the webhook of its success settles it: 45 paid (it was answered as a replay, still pending)');
+SELECT throws_ok($$SELECT protector.record_payment(pg_temp.id('paid'), 45, 'stripe', 'pi_1', p_status => 'failed')$$,
+	'23P01', 'this provider reference was recorded as succeeded', 'a settled payment does not fail later (a refund gives money back)');
+SELECT throws_ok($$SELECT protector.record_payment(pg_temp.id('paid'), 45, 'stripe', 'pi_1', p_currency => 'USD')$$,
+	'23P01', 'this provider reference was recorded for another payment', 'nor is it another currency');
+
+-- 3. a booking never confirmed keeps no fee
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'deposit', protector.create_booking('0a280000-0000-4000-8000-0000000005a2', NULL, pg_temp.t(16), 4);
+SELECT tests.authenticate_as('m_finance');
+SELECT is((SELECT format('%s %s', j ->> 'booking_status', j ->> 'amount_paid')
+		   FROM protector.record_payment(pg_temp.id('deposit'), 20, 'cash', 'c-1') j), 'pending 20.00',
+	'20 paid of a deposit of 60 (50% of 20 + 25 x 4 = 120): still pending');
+SELECT tests.authenticate_as('m_operator');
+SELECT is((SELECT format('%s %s', j ->> 'refund_amount', j ->> 'cancellation_fee')
+		   FROM protector.cancel_booking(pg_temp.id('deposit'), 'changed plans') j), '20.00 0.00',
+	'cancelled before it was confirmed (the 100% tier matches): the 20 come back, no fee');
+
+SELECT * FROM finish();
+ROLLBACK;
