@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(9);
+SELECT plan(10);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -80,6 +80,14 @@ SELECT tests.authenticate_as('m_operator');
 SELECT is((SELECT format('%s %s', j ->> 'refund_amount', j ->> 'cancellation_fee')
 		   FROM protector.cancel_booking(pg_temp.id('deposit'), 'changed plans') j), '20.00 0.00',
 	'cancelled before it was confirmed (the 100% tier matches): the 20 come back, no fee');
+
+-- 4. a total beyond what an amount can hold, refused by name
+SELECT tests.clear_authentication();
+UPDATE protector.services SET price = 9999999999, price_per_person = 9999999999 WHERE id = '0a280000-0000-4000-8000-0000000005a1';
+SELECT tests.authenticate_as('m_operator');
+SELECT throws_ok($$SELECT protector.create_booking('0a280000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(18), 2)$$,
+	'22023', 'the booking''s total is more than an amount can be',
+	'9999999999 + 9999999999 x 2 = 29999999997 does not fit numeric(12, 2): 22023, not a raw 22003');
 
 SELECT * FROM finish();
 ROLLBACK;
