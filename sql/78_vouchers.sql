@@ -539,7 +539,6 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	p protector.promo_codes;
-	v_used integer;
 	v_code text := pg_catalog.current_setting('protector.promo_code');
 BEGIN
 	-- the code create_booking was given (only a trusted writer names the
@@ -577,16 +576,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'this promo code has been used up',
 			pg_catalog.format('It may be used %s times.', p.max_uses));
 	END IF;
-	IF p.max_uses_per_customer IS NOT NULL AND NEW.customer_id IS NOT NULL THEN
-		SELECT pg_catalog.count(*) INTO v_used FROM protector.bookings b
-		WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-		  AND b.promo_code_id OPERATOR(pg_catalog.=) p.id AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
-		  AND b.status OPERATOR(pg_catalog.<>) 'cancelled';
-		IF v_used OPERATOR(pg_catalog.>=) p.max_uses_per_customer THEN
-			PERFORM protector.raise('invalid_parameter', 'this customer has used this promo code as often as it allows',
-				pg_catalog.format('It may be used %s times per customer.', p.max_uses_per_customer));
-		END IF;
-	END IF;
+	-- (the customer's own limit: count_promo_use, once the row is stored)
 	NEW.discount_amount := protector_internal.promo_discount(NEW.organization_id, p.id, NEW.service_id, NEW.party_size,
 															 NEW.total_price, NEW.currency);
 	NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) NEW.discount_amount;
@@ -596,7 +586,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.apply_promo_code() IS
-'Trigger: a booking inserted with a promo code has it checked under its lock and its discount taken off';
+'Trigger: a booking inserted with a promo code has it checked under its lock (its uses: count_promo_use) and its discount taken off';
 
 -- A stored booking with a promo code uses it once more: counted after the
 -- insert (the AFTER INSERT trigger's follow-ups, src/booking_followups.c),
