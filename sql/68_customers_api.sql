@@ -126,9 +126,21 @@ RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	k protector.customers;
+	m protector.customers;
 BEGIN
-	PERFORM protector_internal.require_permit('protector.customers', p_keep_id, 'customers.merge');
-	PERFORM protector_internal.require_permit('protector.customers', p_merge_id, 'customers.merge');
+	-- (the merge's rules again, under the rows' locks: a caller holding
+	-- permits from two earlier merges must not chain or re-point them)
+	SELECT * INTO k FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) p_keep_id FOR UPDATE;
+	SELECT * INTO m FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) p_merge_id FOR UPDATE;
+	IF k.id IS NULL OR m.id IS NULL OR k.id OPERATOR(pg_catalog.=) m.id
+	   OR k.organization_id OPERATOR(pg_catalog.<>) m.organization_id
+	   OR k.merged_into IS NOT NULL OR m.merged_into IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'these customers cannot be merged',
+			'Two unmerged customers of one organization are merged, with merge_customers().');
+	END IF;
+	PERFORM protector_internal.check_mergeable(p_keep_id, p_merge_id);
 	-- earlier merges into the merged customer now point at the kept one
 	UPDATE protector.customers c SET merged_into = p_keep_id
 	WHERE c.merged_into OPERATOR(pg_catalog.=) p_merge_id;

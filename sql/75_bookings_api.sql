@@ -123,9 +123,18 @@ BEGIN
 		-- a move by a caller who may not set prices is to a slot of the
 		-- service, as reschedule_booking makes it (its length, the grid,
 		-- opening hours): a stretched booking would keep its old price
+		-- (a booking that has started, or a correction of the past, keeps
+		-- its length)
 		IF (NEW.during IS DISTINCT FROM OLD.during OR NEW.service_id IS DISTINCT FROM OLD.service_id)
 		   AND NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
-			NEW.during := protector.validate_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size);
+			IF pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>=) pg_catalog.now() THEN
+				NEW.during := protector_internal.check_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size, 'during');
+			ELSIF pg_catalog.upper(NEW.during) OPERATOR(pg_catalog.-) pg_catalog.lower(NEW.during)
+				  IS DISTINCT FROM pg_catalog.upper(OLD.during) OPERATOR(pg_catalog.-) pg_catalog.lower(OLD.during) THEN
+				PERFORM protector.raise('forbidden', 'your role may not change the length of a booking that has started',
+					pg_catalog.format('Booking %s: %s to %s.', OLD.id, OLD.during, NEW.during),
+					'Members whose role may do bookings.update_any_column change it.');
+			END IF;
 		END IF;
 		RETURN NEW;
 	END IF;

@@ -316,26 +316,34 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_merged_into uuid;
+	v_erased boolean := false;
 BEGIN
-	-- signed-in callers the policies will refuse learn nothing from here
-	IF protector.current_user_id() IS NOT NULL
-	   AND NOT (NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
-				OR NEW.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
+	-- the customer's row locked as the foreign key's check will lock it: a
+	-- merge or an erasure of the customer running now (both lock the row
+	-- FOR UPDATE) is waited for, and then seen, the erasure's row by the
+	-- next statement's snapshot
+	SELECT c.merged_into INTO v_merged_into FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.customer_id
+	FOR KEY SHARE;
+	IF v_merged_into IS NULL THEN
+		v_erased := EXISTS (SELECT FROM protector.customer_erasures e
+							WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+							  AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id);
+	END IF;
+	-- (signed-in callers the policies will refuse learn nothing from here)
+	IF (v_merged_into IS NULL AND NOT v_erased)
+	   OR (protector.current_user_id() IS NOT NULL
+		   AND NOT (NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
+					OR NEW.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()))) THEN
 		RETURN NEW;
 	END IF;
-	SELECT c.merged_into INTO v_merged_into FROM protector.customers c
-	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.customer_id;
 	IF v_merged_into IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('customer %s was merged into %s', NEW.customer_id, v_merged_into),
 			NULL, pg_catalog.format('Book for customer %s.', v_merged_into));
 	END IF;
-	IF EXISTS (SELECT FROM protector.customer_erasures e
-			   WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-				 AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id) THEN
-		PERFORM protector.raise('invalid_parameter', pg_catalog.format('customer %s was erased', NEW.customer_id),
-			'An erased customer''s record takes no new bookings.', 'Create a new customer instead.');
-	END IF;
+	PERFORM protector.raise('invalid_parameter', pg_catalog.format('customer %s was erased', NEW.customer_id),
+		'An erased customer''s record takes no new bookings.', 'Create a new customer instead.');
 	RETURN NEW;
 END
 $$;

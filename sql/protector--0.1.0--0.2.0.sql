@@ -1150,9 +1150,18 @@ BEGIN
 		-- a move by a caller who may not set prices is to a slot of the
 		-- service, as reschedule_booking makes it (its length, the grid,
 		-- opening hours): a stretched booking would keep its old price
+		-- (a booking that has started, or a correction of the past, keeps
+		-- its length)
 		IF (NEW.during IS DISTINCT FROM OLD.during OR NEW.service_id IS DISTINCT FROM OLD.service_id)
 		   AND NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
-			NEW.during := protector.validate_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size);
+			IF pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>=) pg_catalog.now() THEN
+				NEW.during := protector_internal.check_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size, 'during');
+			ELSIF pg_catalog.upper(NEW.during) OPERATOR(pg_catalog.-) pg_catalog.lower(NEW.during)
+				  IS DISTINCT FROM pg_catalog.upper(OLD.during) OPERATOR(pg_catalog.-) pg_catalog.lower(OLD.during) THEN
+				PERFORM protector.raise('forbidden', 'your role may not change the length of a booking that has started',
+					pg_catalog.format('Booking %s: %s to %s.', OLD.id, OLD.during, NEW.during),
+					'Members whose role may do bookings.update_any_column change it.');
+			END IF;
 		END IF;
 		RETURN NEW;
 	END IF;
@@ -8348,26 +8357,34 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_merged_into uuid;
+	v_erased boolean := false;
 BEGIN
-	-- signed-in callers the policies will refuse learn nothing from here
-	IF protector.current_user_id() IS NOT NULL
-	   AND NOT (NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
-				OR NEW.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
+	-- the customer's row locked as the foreign key's check will lock it: a
+	-- merge or an erasure of the customer running now (both lock the row
+	-- FOR UPDATE) is waited for, and then seen, the erasure's row by the
+	-- next statement's snapshot
+	SELECT c.merged_into INTO v_merged_into FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.customer_id
+	FOR KEY SHARE;
+	IF v_merged_into IS NULL THEN
+		v_erased := EXISTS (SELECT FROM protector.customer_erasures e
+							WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+							  AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id);
+	END IF;
+	-- (signed-in callers the policies will refuse learn nothing from here)
+	IF (v_merged_into IS NULL AND NOT v_erased)
+	   OR (protector.current_user_id() IS NOT NULL
+		   AND NOT (NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
+					OR NEW.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()))) THEN
 		RETURN NEW;
 	END IF;
-	SELECT c.merged_into INTO v_merged_into FROM protector.customers c
-	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.customer_id;
 	IF v_merged_into IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('customer %s was merged into %s', NEW.customer_id, v_merged_into),
 			NULL, pg_catalog.format('Book for customer %s.', v_merged_into));
 	END IF;
-	IF EXISTS (SELECT FROM protector.customer_erasures e
-			   WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-				 AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id) THEN
-		PERFORM protector.raise('invalid_parameter', pg_catalog.format('customer %s was erased', NEW.customer_id),
-			'An erased customer''s record takes no new bookings.', 'Create a new customer instead.');
-	END IF;
+	PERFORM protector.raise('invalid_parameter', pg_catalog.format('customer %s was erased', NEW.customer_id),
+		'An erased customer''s record takes no new bookings.', 'Create a new customer instead.');
 	RETURN NEW;
 END
 $$;
@@ -8419,9 +8436,21 @@ RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	k protector.customers;
+	m protector.customers;
 BEGIN
-	PERFORM protector_internal.require_permit('protector.customers', p_keep_id, 'customers.merge');
-	PERFORM protector_internal.require_permit('protector.customers', p_merge_id, 'customers.merge');
+	-- (the merge's rules again, under the rows' locks: a caller holding
+	-- permits from two earlier merges must not chain or re-point them)
+	SELECT * INTO k FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) p_keep_id FOR UPDATE;
+	SELECT * INTO m FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) p_merge_id FOR UPDATE;
+	IF k.id IS NULL OR m.id IS NULL OR k.id OPERATOR(pg_catalog.=) m.id
+	   OR k.organization_id OPERATOR(pg_catalog.<>) m.organization_id
+	   OR k.merged_into IS NOT NULL OR m.merged_into IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'these customers cannot be merged',
+			'Two unmerged customers of one organization are merged, with merge_customers().');
+	END IF;
+	PERFORM protector_internal.check_mergeable(p_keep_id, p_merge_id);
 	-- earlier merges into the merged customer now point at the kept one
 	UPDATE protector.customers c SET merged_into = p_keep_id
 	WHERE c.merged_into OPERATOR(pg_catalog.=) p_merge_id;

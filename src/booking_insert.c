@@ -31,10 +31,11 @@
  * only default_currency was enabled ALWAYS.
  *
  * Step 0, steps 2 to 4 (3 with a customer), and step 5 when the service
- * asks for a deposit,
- * call the PL/pgSQL functions the triggers called, with this trigger's
- * data; what every booking pays is one read of its service and no
- * PL/pgSQL.  Five triggers cost five WHEN clauses parsed from their node
+ * asks for a deposit, call the PL/pgSQL functions the triggers called,
+ * with this trigger's data; what every booking pays is one read of its
+ * service, and a booking that names a customer the customer's check (a
+ * locked read of the customer and of its erasure, in PL/pgSQL: some 60 us
+ * a booking, docs/performance.md).  Five triggers cost five WHEN clauses parsed from their node
  * strings for every INSERT statement, and require_deposit() read the
  * service in PL/pgSQL for every booking, even when the service has no
  * deposit.

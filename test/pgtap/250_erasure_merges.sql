@@ -7,7 +7,7 @@
 -- refused by name; an erasure's own change is broadcast without the data
 -- it erases.
 BEGIN;
-SELECT plan(19);
+SELECT plan(21);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_admin', 'x_manager', 'x_operator', 'x_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a250000-0000-4000-8000-000000000000', 'X', 'erasure-x');
@@ -105,6 +105,14 @@ SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, se
 						   'confirmed')$$,
 	'22023', 'customer 0a250000-0000-4000-8000-0000000000d2 was merged into 0a250000-0000-4000-8000-0000000000d1',
 	'a merged customer takes no new booking (it would be lost to the kept one''s history)');
+
+-- permits from earlier merges do not let mark_merged chain them
+SELECT tests.authenticate_as('x_manager');
+SELECT lives_ok($$SELECT protector.merge_customers('0a250000-0000-4000-8000-00000000c003', '0a250000-0000-4000-8000-0000000000d3')$$,
+	'd3 is merged into c3 (the transaction now holds permits for d1, d2, c3 and d3)');
+SELECT throws_ok($$SELECT protector_internal.mark_merged('0a250000-0000-4000-8000-0000000000d3', '0a250000-0000-4000-8000-0000000000d1')$$,
+	'22023', 'these customers cannot be merged', 'd1 is not merged into d3, which is merged itself: no chain');
+SELECT tests.clear_authentication();
 
 -- 4. a signature without a booking moves with its customer
 INSERT INTO protector.waivers (id, organization_id, name) VALUES

@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -69,6 +69,19 @@ UPDATE protector.bookings SET during = tstzrange(pg_temp.t(12, 11), pg_temp.t(42
 SELECT is((SELECT format('%s %s', lower(during) = pg_temp.t(12, 11), upper(during) - lower(during)) FROM protector.bookings
 		   WHERE id = pg_temp.id('room')), 't 01:00:00',
 	'a booking stretched to 30 days is the one-hour slot at its start (at 20 + 25 x 1 = 45, the price of an hour)');
+
+-- ... and a booking that has started keeps its length
+SELECT tests.clear_authentication();
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status)
+VALUES ('0a260000-0000-4000-8000-00000000b0a1', '0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1',
+		'0a260000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(-2, 10), pg_temp.t(-2, 11)), 'completed');
+SELECT tests.authenticate_as('k_operator');
+SELECT lives_ok($$UPDATE protector.bookings SET during = tstzrange(pg_temp.t(-2, 11), pg_temp.t(-2, 12))
+				  WHERE id = '0a260000-0000-4000-8000-00000000b0a1'$$,
+	'an operator corrects the time of a booking two days ago (same length)');
+SELECT throws_ok($$UPDATE protector.bookings SET during = tstzrange(pg_temp.t(-2, 11), pg_temp.t(-2, 15))
+				   WHERE id = '0a260000-0000-4000-8000-00000000b0a1'$$,
+	'42501', 'your role may not change the length of a booking that has started', '... but does not make it four hours long');
 
 -- 3. what happens at the venue is not written before the start
 SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)

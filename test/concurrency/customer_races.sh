@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# test/concurrency/customer_races.sh — a booking for a customer being
+# merged or erased at the same moment: the booking waits for the merge or
+# the erasure (check_booking_customer locks the customer's row as the
+# foreign key will) and is then refused, under READ COMMITTED and
+# REPEATABLE READ (40001 there, the retry a client makes, which is then
+# refused by name). No booking of a merged or erased customer is left.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_customer_races
+
+ORG=0f450000-0000-4000-8000-000000000000
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'R', 'customer-races');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
+VALUES ('0f450000-0000-4000-8000-0000000000f1', '$ORG', 'V', 'UTC', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, capacity, max_party, mode)
+VALUES ('0f450000-0000-4000-8000-0000000005a1', '$ORG', '0f450000-0000-4000-8000-0000000000f1', 'S', '1 hour', 100, 4, 'shared');
+INSERT INTO protector.customers (id, organization_id, full_name)
+SELECT ('0f450000-0000-4000-8000-00000000c00' || n)::uuid, '$ORG', 'C' || n FROM generate_series(1, 9) n;
+SQL
+
+failures=0
+# race <level> <what the first session does> <the customer booked meanwhile>
+race() {
+	local level=$1 first=$2 customer=$3
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/first.log" 2>&1 <<SQL &
+BEGIN;
+SELECT $first;
+SELECT pg_sleep(1.5);
+COMMIT;
+SQL
+	local pid=$!
+	sleep 0.5
+	PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" psql -X -q -d "$DB" >"$WORK/second.log" 2>&1 <<SQL || true
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('$ORG', '0f450000-0000-4000-8000-0000000000f1', '0f450000-0000-4000-8000-0000000005a1', '$customer',
+		tstzrange(date_trunc('day', now()) + interval '3 days', date_trunc('day', now()) + interval '3 days 1 hour'), 'confirmed');
+SQL
+	wait "$pid" || { echo "the merge or erasure failed:"; cat "$WORK/first.log"; failures=$((failures + 1)); }
+	local answer
+	answer=$(grep -oE 'ERROR: +[^,]*(was merged into|was erased|could not serialize access)[^.]*' "$WORK/second.log" | head -1 || true)
+	echo "[$level] $first, then a booking for $customer: ${answer:-stored}"
+	if [ -z "$answer" ]; then failures=$((failures + 1)); fi
+}
+race "read committed" "protector.merge_customers('0f450000-0000-4000-8000-00000000c001', '0f450000-0000-4000-8000-00000000c002')" \
+	0f450000-0000-4000-8000-00000000c002
+race "read committed" "protector.erase_customer('0f450000-0000-4000-8000-00000000c003')" 0f450000-0000-4000-8000-00000000c003
+race "repeatable read" "protector.merge_customers('0f450000-0000-4000-8000-00000000c004', '0f450000-0000-4000-8000-00000000c005')" \
+	0f450000-0000-4000-8000-00000000c005
+race "repeatable read" "protector.erase_customer('0f450000-0000-4000-8000-00000000c006')" 0f450000-0000-4000-8000-00000000c006
+
+left=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings b JOIN protector.customers c ON c.id = b.customer_id
+	WHERE c.merged_into IS NOT NULL OR EXISTS (SELECT FROM protector.customer_erasures e WHERE e.customer_id = c.id)")
+echo "bookings of merged or erased customers: $left"
+[ "$left" = 0 ] || failures=$((failures + 1))
+dropdb "$DB"
+[ "$failures" -eq 0 ]
