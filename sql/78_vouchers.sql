@@ -588,6 +588,11 @@ $$;
 COMMENT ON FUNCTION protector_internal.apply_promo_code() IS
 'Trigger: a booking inserted with a promo code has it checked under its lock (its uses: count_promo_use) and its discount taken off';
 
+-- prepare_booking() (src/booking_insert.c) calls it for a new booking with
+-- a code (promo_code_id, or protector.promo_code), not while restoring,
+-- after guard_booking_write (which prices direct inserts) and before
+-- require_deposit (which works out the deposit of the discounted price)
+
 -- A stored booking with a promo code uses it once more: counted after the
 -- insert (the AFTER INSERT trigger's follow-ups, src/booking_followups.c),
 -- because an INSERT ... ON CONFLICT DO NOTHING runs the BEFORE trigger and
@@ -625,11 +630,6 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.count_promo_use() IS
 'Trigger step (after a booking is stored): its promo code is used once more';
-
--- prepare_booking() (src/booking_insert.c) calls it for a new booking with
--- a code (promo_code_id, or protector.promo_code), not while restoring,
--- after guard_booking_write (which prices direct inserts) and before
--- require_deposit (which works out the deposit of the discounted price)
 
 -- A cancelled (or deleted) booking, or one whose code no longer applies
 -- (set_booking_price), gives its promo code's use back.
