@@ -21,3 +21,11 @@ WHERE id IN (SELECT id FROM protector.booking_reminders ORDER BY due_at LIMIT 2)
 SELECT protector.complete_reminder(c.reminder_id, c.n = 1, 'mailbox full', c.attempt) IS NOT NULL AS completed
 FROM (SELECT r.reminder_id, r.attempt, row_number() OVER (ORDER BY r.reminder_id) AS n
 	  FROM protector.claim_due_reminders(2) r) c;
+-- a merge and an erasure: the merged record is stored before the kept one
+-- (merge_customers writes the kept one last), so a parallel restore that
+-- sets customers aside puts the merged one back first
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0c000000-0000-4000-8000-00000000c003', :'org', 'Jonas W.', 'jonas.w@example.com'),
+	('0c000000-0000-4000-8000-00000000c004', :'org', 'Ernie Erased', 'ernie@example.com');
+SELECT protector.merge_customers('0c000000-0000-4000-8000-00000000c001', '0c000000-0000-4000-8000-00000000c003') IS NOT NULL AS merged;
+SELECT protector.erase_customer('0c000000-0000-4000-8000-00000000c004') IS NOT NULL AS erased;
