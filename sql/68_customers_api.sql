@@ -234,6 +234,7 @@ DECLARE
 	fk record;
 	v_moved jsonb := '{}';
 	v_count bigint;
+	v_tags text[];
 BEGIN
 	IF p_keep_id IS NULL OR p_merge_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_keep_id and p_merge_id must not be null');
@@ -255,9 +256,9 @@ BEGIN
 			'Merge into the customer it was merged into.');
 	END IF;
 	PERFORM protector_internal.check_mergeable(k.id, m.id);
-	IF cardinality(ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t)) > 100 THEN
-		PERFORM protector.raise('invalid_parameter',
-			format('the merged customer would have %s tags', cardinality(ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t))),
+	v_tags := ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t ORDER BY t);
+	IF cardinality(v_tags) > 100 THEN
+		PERFORM protector.raise('invalid_parameter', format('the merged customer would have %s tags', cardinality(v_tags)),
 			'A customer has at most 100 tags.', 'Remove tags from one of them first.');
 	END IF;
 
@@ -278,7 +279,7 @@ BEGIN
 		email = COALESCE(k.email, m.email),
 		phone = COALESCE(k.phone, m.phone),
 		country = COALESCE(k.country, m.country),
-		tags = ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t ORDER BY t),
+		tags = v_tags,
 		notes = CASE WHEN m.notes IS NULL OR m.notes = k.notes THEN k.notes
 					 ELSE left(concat_ws(E'\n', k.notes, m.notes), 10000) END
 	WHERE id = k.id;

@@ -54,6 +54,8 @@ AS $$
 DECLARE
 	s protector.services;
 	v_uid uuid := protector.current_user_id();
+	-- where create_booking stores this caller's keys as a customer's
+	v_own_keys text := 'customer/' OPERATOR(pg_catalog.||) COALESCE(v_uid::text, '') OPERATOR(pg_catalog.||) '/';
 	v_changed text[];
 BEGIN
 	IF protector_internal.caller_is_trusted() THEN
@@ -66,8 +68,7 @@ BEGIN
 	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.idempotency_key IS DISTINCT FROM OLD.idempotency_key)
 	   AND (pg_catalog.starts_with(NEW.idempotency_key, 'widget/')
 			OR (pg_catalog.starts_with(NEW.idempotency_key, 'customer/')
-				AND NOT pg_catalog.starts_with(NEW.idempotency_key,
-											   'customer/' OPERATOR(pg_catalog.||) COALESCE(v_uid::text, '') OPERATOR(pg_catalog.||) '/'))) THEN
+				AND NOT pg_catalog.starts_with(NEW.idempotency_key, v_own_keys))) THEN
 		PERFORM protector.raise('forbidden', 'idempotency keys under widget/ and another''s customer/ are protector''s',
 			'The widget and create_booking store their callers'' keys there.', 'Choose a key without that prefix.');
 	END IF;
@@ -99,9 +100,7 @@ BEGIN
 			RETURN NEW;
 		END IF;
 		-- through the customer policy: keys under their own prefix
-		IF NEW.idempotency_key IS NOT NULL
-		   AND NOT pg_catalog.starts_with(NEW.idempotency_key,
-										  'customer/' OPERATOR(pg_catalog.||) COALESCE(v_uid::text, '') OPERATOR(pg_catalog.||) '/') THEN
+		IF NEW.idempotency_key IS NOT NULL AND NOT pg_catalog.starts_with(NEW.idempotency_key, v_own_keys) THEN
 			PERFORM protector.raise('forbidden', 'a customer''s idempotency key starts with customer/<their user id>/',
 				pg_catalog.format('Use customer/%s/<key>, or create_booking, which adds it.', v_uid));
 		END IF;

@@ -366,31 +366,32 @@ DECLARE
 	v_org uuid := protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.erase', 'customer', true);
 	v_erasure protector.customer_erasures;
 	v_again boolean;
-	v_merged uuid;
+	v_first boolean;
+	v_id uuid;
 BEGIN
-	INSERT INTO protector.customer_erasures (organization_id, customer_id)
-	VALUES (v_org, p_customer_id)
-	ON CONFLICT (organization_id, customer_id) DO NOTHING
-	RETURNING * INTO v_erasure;
-	v_again := v_erasure.id IS NULL;
-	IF v_again THEN
-		PERFORM protector_internal.scrub_customer(v_org, p_customer_id);
-		SELECT * INTO v_erasure FROM protector.customer_erasures e
-		WHERE e.organization_id OPERATOR(pg_catalog.=) v_org AND e.customer_id OPERATOR(pg_catalog.=) p_customer_id;
-	END IF;
-	FOR v_merged IN
+	-- the customer, then each record merged into it: a first erasure is
+	-- its row's (erase_customer_data), another one erases again
+	FOREACH v_id IN ARRAY p_customer_id OPERATOR(pg_catalog.||) ARRAY(
 		SELECT c.id FROM protector.customers c
 		WHERE c.organization_id OPERATOR(pg_catalog.=) v_org AND c.merged_into OPERATOR(pg_catalog.=) p_customer_id
-		ORDER BY c.id
+		ORDER BY c.id)
 	LOOP
-		PERFORM protector_internal.authorize_row('protector.customers', v_merged, 'customers.erase', 'customer', true);
+		IF v_id OPERATOR(pg_catalog.<>) p_customer_id THEN
+			PERFORM protector_internal.authorize_row('protector.customers', v_id, 'customers.erase', 'customer', true);
+		END IF;
 		INSERT INTO protector.customer_erasures (organization_id, customer_id)
-		VALUES (v_org, v_merged)
+		VALUES (v_org, v_id)
 		ON CONFLICT (organization_id, customer_id) DO NOTHING;
-		IF NOT FOUND THEN
-			PERFORM protector_internal.scrub_customer(v_org, v_merged);
+		v_first := FOUND;
+		IF NOT v_first THEN
+			PERFORM protector_internal.scrub_customer(v_org, v_id);
+		END IF;
+		IF v_id OPERATOR(pg_catalog.=) p_customer_id THEN
+			v_again := NOT v_first;
 		END IF;
 	END LOOP;
+	SELECT * INTO v_erasure FROM protector.customer_erasures e
+	WHERE e.organization_id OPERATOR(pg_catalog.=) v_org AND e.customer_id OPERATOR(pg_catalog.=) p_customer_id;
 	RETURN pg_catalog.to_jsonb(v_erasure) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('already_erased', v_again);
 END
 $$;

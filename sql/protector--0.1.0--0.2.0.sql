@@ -649,31 +649,32 @@ DECLARE
 	v_org uuid := protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.erase', 'customer', true);
 	v_erasure protector.customer_erasures;
 	v_again boolean;
-	v_merged uuid;
+	v_first boolean;
+	v_id uuid;
 BEGIN
-	INSERT INTO protector.customer_erasures (organization_id, customer_id)
-	VALUES (v_org, p_customer_id)
-	ON CONFLICT (organization_id, customer_id) DO NOTHING
-	RETURNING * INTO v_erasure;
-	v_again := v_erasure.id IS NULL;
-	IF v_again THEN
-		PERFORM protector_internal.scrub_customer(v_org, p_customer_id);
-		SELECT * INTO v_erasure FROM protector.customer_erasures e
-		WHERE e.organization_id OPERATOR(pg_catalog.=) v_org AND e.customer_id OPERATOR(pg_catalog.=) p_customer_id;
-	END IF;
-	FOR v_merged IN
+	-- the customer, then each record merged into it: a first erasure is
+	-- its row's (erase_customer_data), another one erases again
+	FOREACH v_id IN ARRAY p_customer_id OPERATOR(pg_catalog.||) ARRAY(
 		SELECT c.id FROM protector.customers c
 		WHERE c.organization_id OPERATOR(pg_catalog.=) v_org AND c.merged_into OPERATOR(pg_catalog.=) p_customer_id
-		ORDER BY c.id
+		ORDER BY c.id)
 	LOOP
-		PERFORM protector_internal.authorize_row('protector.customers', v_merged, 'customers.erase', 'customer', true);
+		IF v_id OPERATOR(pg_catalog.<>) p_customer_id THEN
+			PERFORM protector_internal.authorize_row('protector.customers', v_id, 'customers.erase', 'customer', true);
+		END IF;
 		INSERT INTO protector.customer_erasures (organization_id, customer_id)
-		VALUES (v_org, v_merged)
+		VALUES (v_org, v_id)
 		ON CONFLICT (organization_id, customer_id) DO NOTHING;
-		IF NOT FOUND THEN
-			PERFORM protector_internal.scrub_customer(v_org, v_merged);
+		v_first := FOUND;
+		IF NOT v_first THEN
+			PERFORM protector_internal.scrub_customer(v_org, v_id);
+		END IF;
+		IF v_id OPERATOR(pg_catalog.=) p_customer_id THEN
+			v_again := NOT v_first;
 		END IF;
 	END LOOP;
+	SELECT * INTO v_erasure FROM protector.customer_erasures e
+	WHERE e.organization_id OPERATOR(pg_catalog.=) v_org AND e.customer_id OPERATOR(pg_catalog.=) p_customer_id;
 	RETURN pg_catalog.to_jsonb(v_erasure) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('already_erased', v_again);
 END
 $$;
@@ -1087,6 +1088,8 @@ AS $$
 DECLARE
 	s protector.services;
 	v_uid uuid := protector.current_user_id();
+	-- where create_booking stores this caller's keys as a customer's
+	v_own_keys text := 'customer/' OPERATOR(pg_catalog.||) COALESCE(v_uid::text, '') OPERATOR(pg_catalog.||) '/';
 	v_changed text[];
 BEGIN
 	IF protector_internal.caller_is_trusted() THEN
@@ -1099,8 +1102,7 @@ BEGIN
 	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.idempotency_key IS DISTINCT FROM OLD.idempotency_key)
 	   AND (pg_catalog.starts_with(NEW.idempotency_key, 'widget/')
 			OR (pg_catalog.starts_with(NEW.idempotency_key, 'customer/')
-				AND NOT pg_catalog.starts_with(NEW.idempotency_key,
-											   'customer/' OPERATOR(pg_catalog.||) COALESCE(v_uid::text, '') OPERATOR(pg_catalog.||) '/'))) THEN
+				AND NOT pg_catalog.starts_with(NEW.idempotency_key, v_own_keys))) THEN
 		PERFORM protector.raise('forbidden', 'idempotency keys under widget/ and another''s customer/ are protector''s',
 			'The widget and create_booking store their callers'' keys there.', 'Choose a key without that prefix.');
 	END IF;
@@ -1132,9 +1134,7 @@ BEGIN
 			RETURN NEW;
 		END IF;
 		-- through the customer policy: keys under their own prefix
-		IF NEW.idempotency_key IS NOT NULL
-		   AND NOT pg_catalog.starts_with(NEW.idempotency_key,
-										  'customer/' OPERATOR(pg_catalog.||) COALESCE(v_uid::text, '') OPERATOR(pg_catalog.||) '/') THEN
+		IF NEW.idempotency_key IS NOT NULL AND NOT pg_catalog.starts_with(NEW.idempotency_key, v_own_keys) THEN
 			PERFORM protector.raise('forbidden', 'a customer''s idempotency key starts with customer/<their user id>/',
 				pg_catalog.format('Use customer/%s/<key>, or create_booking, which adds it.', v_uid));
 		END IF;
@@ -8478,6 +8478,7 @@ DECLARE
 	fk record;
 	v_moved jsonb := '{}';
 	v_count bigint;
+	v_tags text[];
 BEGIN
 	IF p_keep_id IS NULL OR p_merge_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_keep_id and p_merge_id must not be null');
@@ -8499,9 +8500,9 @@ BEGIN
 			'Merge into the customer it was merged into.');
 	END IF;
 	PERFORM protector_internal.check_mergeable(k.id, m.id);
-	IF cardinality(ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t)) > 100 THEN
-		PERFORM protector.raise('invalid_parameter',
-			format('the merged customer would have %s tags', cardinality(ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t))),
+	v_tags := ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t ORDER BY t);
+	IF cardinality(v_tags) > 100 THEN
+		PERFORM protector.raise('invalid_parameter', format('the merged customer would have %s tags', cardinality(v_tags)),
 			'A customer has at most 100 tags.', 'Remove tags from one of them first.');
 	END IF;
 
@@ -8522,7 +8523,7 @@ BEGIN
 		email = COALESCE(k.email, m.email),
 		phone = COALESCE(k.phone, m.phone),
 		country = COALESCE(k.country, m.country),
-		tags = ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t ORDER BY t),
+		tags = v_tags,
 		notes = CASE WHEN m.notes IS NULL OR m.notes = k.notes THEN k.notes
 					 ELSE left(concat_ws(E'\n', k.notes, m.notes), 10000) END
 	WHERE id = k.id;
