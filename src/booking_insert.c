@@ -35,10 +35,10 @@
  * with this trigger's data; what every booking pays is one read of its
  * service, and a booking that names a customer the customer's check (a
  * locked read of the customer and of its erasure, in PL/pgSQL: some 60 us
- * a booking, docs/performance.md).  Five triggers cost five WHEN clauses parsed from their node
- * strings for every INSERT statement, and require_deposit() read the
- * service in PL/pgSQL for every booking, even when the service has no
- * deposit.
+ * a booking, docs/performance.md).  Five triggers cost five WHEN clauses
+ * parsed from their node strings for every INSERT statement, and
+ * require_deposit() read the service in PL/pgSQL for every booking, even
+ * when the service has no deposit.
  *
  * src/booking_insert.c
  *

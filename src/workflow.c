@@ -202,7 +202,6 @@ review_title(const ServiceFacts *facts, TimestampTz start)
 															  TimestampTzGetDatum(start)));
 	struct pg_tm tm;
 	fsec_t		fsec;
-
 	const char *name = facts->name;
 	int			len;
 
@@ -351,7 +350,8 @@ protector_booking_workflow_insert(PG_FUNCTION_ARGS)
 	if (protector_restoring())
 		return PointerGetDatum(NULL);
 	read_new_booking(trigdata->tg_relation, trigdata->tg_trigtuple, &b);
-	/* reminders, the agent's shift, waivers: booking_followups.c */
+	/* reminders, the agent's shift, waivers, the promo code's use */
+	/* (booking_followups.c) */
 	protector_booking_followups(fcinfo, b.status, !b.no_customer, !b.no_agent, !b.no_promo);
 	if (strcmp(b.status, "held") == 0 && strcmp(b.source, "widget") == 0)
 		review = false;			/* a widget booking the desk confirms before its hold expires */
