@@ -50,12 +50,17 @@ for v in none plain excl protector; do
 done
 cp "$WORK/protector.sql" "$WORK/full.sql"
 awk '{ printf "SELECT bench.attempt_rpc(%d, %d);\n", $1, $2 }' "$WORK/pairs" >"$WORK/rpc.sql"
+awk '{ printf "SELECT bench.attempt_rpc_customer(%d, %d);\n", $1, $2 }' "$WORK/pairs" >"$WORK/rpc_customer.sql"
+# (the same bookings for a customer, in a fourth copy)
+dropdb --if-exists "${DB}_rpcc" >/dev/null 2>&1 || true
+createdb -T "${DB}_full" "${DB}_rpcc"
 callgrind_begin
 declare -A IR
-for v in none plain excl protector full rpc; do
+for v in none plain excl protector full rpc rpc_customer; do
 	db=$DB
 	[ $v = full ] && db=${DB}_full
 	[ $v = rpc ] && db=${DB}_rpc
+	[ $v = rpc_customer ] && db=${DB}_rpcc
 	IR[$v]=$(callgrind_count "$db" "$WORK/$v.sql")
 done
 callgrind_end
@@ -65,6 +70,7 @@ booked_full=$(psql -X -A -t -d "${DB}_full" -c "SELECT count(*) FROM protector.b
 dropdb "$DB"
 dropdb "${DB}_full"
 dropdb "${DB}_rpc"
+dropdb "${DB}_rpcc"
 
 echo "== instructions per booking attempt (callgrind, one single-user backend, wide scenario:"
 echo "   $N attempts into tables prefilled with 30,000; the session's own cost subtracted)"
@@ -82,8 +88,12 @@ rpc=$(per rpc)
 full=$(per full)
 printf '%-14s %14d %9.2fx %9.2fx   (its own part beyond protector+: %d)\n' "create_booking" "$rpc" \
 	"$(echo "$b / $rpc" | bc -l)" "$(echo "$a / $rpc" | bc -l)" "$((rpc - full))"
+rpcc=$(per rpc_customer)
+printf '%-14s %14d %9.2fx %9.2fx   (naming a customer adds: %d)\n' "... customer" "$rpcc" \
+	"$(echo "$b / $rpcc" | bc -l)" "$(echo "$a / $rpcc" | bc -l)" "$((rpcc - rpc))"
 echo "   rows after the run (plain, exclude, protector, protector+): $booked $booked_full"
 echo "   protector+ = the same booking with its audit row, review task, desk notification and NOTIFY"
 echo "   (a single-user backend starts no outbox worker: its announcements NOTIFY at its own commit)"
 echo "   (exclude and protector refuse the same attempts: their counts must agree)"
 echo "   create_booking = protector+ through the RPC (price, slot check, answer), its starts from tomorrow"
+echo "   ... customer = create_booking naming a customer of the organization (the merged/erased check)"

@@ -125,6 +125,19 @@ EXCEPTION WHEN exclusion_violation THEN
 	RETURN false;
 END $$;
 
+-- the same through the RPC, for a customer of the organization: what
+-- naming a customer adds (its check for a merged or erased customer)
+INSERT INTO protector.customers (id, organization_id, full_name)
+VALUES ('0b000000-0000-4000-8000-0000000000c1', '0b000000-0000-4000-8000-000000000000', 'Bench Customer');
+CREATE FUNCTION bench.attempt_rpc_customer(s int, i int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM protector.create_booking(bench.svc(s), '0b000000-0000-4000-8000-0000000000c1',
+									 date_trunc('day', now()) + interval '1 day' + i * interval '30 minutes');
+	RETURN true;
+EXCEPTION WHEN exclusion_violation THEN
+	RETURN false;
+END $$;
+
 -- no autovacuum run landing on one variant by chance: each run starts from
 -- an empty table, and the availability part vacuums explicitly after loading
 ALTER TABLE bench.plain SET (autovacuum_enabled = off);
