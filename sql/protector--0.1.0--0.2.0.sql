@@ -7279,7 +7279,7 @@ COMMENT ON FUNCTION protector_internal.make_booking_reminders(protector.bookings
 
 -- The booking's reminders follow it: after an insert or a change of its
 -- status, time or customer.
-CREATE FUNCTION protector_internal.sync_booking_reminders()
+CREATE OR REPLACE FUNCTION protector_internal.sync_booking_reminders()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -7287,10 +7287,14 @@ AS $$
 DECLARE
 	v_start timestamptz := pg_catalog.lower(NEW.during);
 	v_wanted boolean := NEW.status OPERATOR(pg_catalog.=) 'confirmed' AND NEW.customer_id IS NOT NULL;
-	v_offsets integer[] := protector_internal.reminder_offsets(NEW.organization_id);
+	v_offsets integer[];
 	v_due_now integer[];
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		-- (only here: a new booking's are read by make_booking_reminders,
+		-- and reading them twice was a fifth of what naming a customer
+		-- cost a booking)
+		v_offsets := protector_internal.reminder_offsets(NEW.organization_id);
 		WITH cancelled AS (
 			UPDATE protector.booking_reminders r
 			SET status = 'cancelled',
