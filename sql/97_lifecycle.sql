@@ -307,48 +307,44 @@ CREATE TRIGGER keep_erased BEFORE UPDATE ON protector.customers
 
 -- A booking is for a customer that is one: not merged into another (its
 -- bookings moved there; a new one would be lost to the customer's history
--- and account) and not erased.  On insert prepare_booking() calls it
--- (src/booking_insert.c: a booking passes one BEFORE INSERT trigger).
+-- and account) and not erased.  The check is C (src/booking_customer.c: a
+-- locked read of the customer, as the foreign key's, and a probe of its
+-- erasure); prepare_booking() runs it for a new booking
+-- (src/booking_insert.c: a booking passes one BEFORE INSERT trigger), this
+-- trigger for a booking given another customer.
 CREATE FUNCTION protector_internal.check_booking_customer()
 RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_check_booking_customer'
+LANGUAGE C;
+COMMENT ON FUNCTION protector_internal.check_booking_customer() IS
+'Trigger (C): a booking''s customer is neither merged into another nor erased';
+
+-- The check's refusal of a booking for a merged (p_merged_into) or erased
+-- customer, as the caller may learn it: a signed-in caller the policies
+-- will refuse the booking learns nothing here.
+CREATE FUNCTION protector_internal.refuse_booking_customer(p_organization_id uuid, p_customer_id uuid,
+															p_merged_into uuid)
+RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_merged_into uuid;
-	v_erased boolean := false;
 BEGIN
-	-- the customer's row locked as the foreign key's check will lock it: a
-	-- merge or an erasure of the customer running now (both lock the row
-	-- FOR UPDATE) is waited for, and then seen, the erasure's row by the
-	-- next statement's snapshot
-	SELECT c.merged_into INTO v_merged_into FROM protector.customers c
-	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.customer_id
-	FOR KEY SHARE;
-	IF v_merged_into IS NULL THEN
-		v_erased := EXISTS (SELECT FROM protector.customer_erasures e
-							WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-							  AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id);
+	IF protector.current_user_id() IS NOT NULL
+	   AND NOT (p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
+				OR p_customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
+		RETURN;
 	END IF;
-	-- (signed-in callers the policies will refuse learn nothing from here)
-	IF (v_merged_into IS NULL AND NOT v_erased)
-	   OR (protector.current_user_id() IS NOT NULL
-		   AND NOT (NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
-					OR NEW.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()))) THEN
-		RETURN NEW;
-	END IF;
-	IF v_merged_into IS NOT NULL THEN
+	IF p_merged_into IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('customer %s was merged into %s', NEW.customer_id, v_merged_into),
-			NULL, pg_catalog.format('Book for customer %s.', v_merged_into));
+			pg_catalog.format('customer %s was merged into %s', p_customer_id, p_merged_into),
+			NULL, pg_catalog.format('Book for customer %s.', p_merged_into));
 	END IF;
-	PERFORM protector.raise('invalid_parameter', pg_catalog.format('customer %s was erased', NEW.customer_id),
+	PERFORM protector.raise('invalid_parameter', pg_catalog.format('customer %s was erased', p_customer_id),
 		'An erased customer''s record takes no new bookings.', 'Create a new customer instead.');
-	RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.check_booking_customer() IS
-'Trigger: a booking''s customer is neither merged into another nor erased';
+COMMENT ON FUNCTION protector_internal.refuse_booking_customer(uuid, uuid, uuid) IS
+'check_booking_customer''s refusal of a merged (p_merged_into) or erased customer, raised when the caller may learn it';
 CREATE TRIGGER check_booking_customer BEFORE UPDATE OF customer_id ON protector.bookings
 	FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NEW.customer_id IS DISTINCT FROM OLD.customer_id
 					   AND NOT protector_internal.restoring())

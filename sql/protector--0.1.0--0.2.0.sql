@@ -8362,44 +8362,10 @@ COMMENT ON FUNCTION protector_internal.keep_erased() IS
 
 CREATE OR REPLACE FUNCTION protector_internal.check_booking_customer()
 RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_merged_into uuid;
-	v_erased boolean := false;
-BEGIN
-	-- the customer's row locked as the foreign key's check will lock it: a
-	-- merge or an erasure of the customer running now (both lock the row
-	-- FOR UPDATE) is waited for, and then seen, the erasure's row by the
-	-- next statement's snapshot
-	SELECT c.merged_into INTO v_merged_into FROM protector.customers c
-	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.customer_id
-	FOR KEY SHARE;
-	IF v_merged_into IS NULL THEN
-		v_erased := EXISTS (SELECT FROM protector.customer_erasures e
-							WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-							  AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id);
-	END IF;
-	-- (signed-in callers the policies will refuse learn nothing from here)
-	IF (v_merged_into IS NULL AND NOT v_erased)
-	   OR (protector.current_user_id() IS NOT NULL
-		   AND NOT (NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
-					OR NEW.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()))) THEN
-		RETURN NEW;
-	END IF;
-	IF v_merged_into IS NOT NULL THEN
-		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('customer %s was merged into %s', NEW.customer_id, v_merged_into),
-			NULL, pg_catalog.format('Book for customer %s.', v_merged_into));
-	END IF;
-	PERFORM protector.raise('invalid_parameter', pg_catalog.format('customer %s was erased', NEW.customer_id),
-		'An erased customer''s record takes no new bookings.', 'Create a new customer instead.');
-	RETURN NEW;
-END
-$$;
+AS 'MODULE_PATHNAME', 'protector_check_booking_customer'
+LANGUAGE C;
 COMMENT ON FUNCTION protector_internal.check_booking_customer() IS
-'Trigger: a booking''s customer is neither merged into another nor erased';
+'Trigger (C): a booking''s customer is neither merged into another nor erased';
 
 CREATE OR REPLACE FUNCTION protector_internal.guard_merged_into()
 RETURNS trigger
@@ -8795,3 +8761,28 @@ COMMENT ON FUNCTION protector_internal.settle_payment(uuid, uuid, protector.paym
 REVOKE ALL ON FUNCTION protector_internal.count_promo_use(),
 	protector_internal.settle_payment(uuid, uuid, protector.payment_status) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.settle_payment(uuid, uuid, protector.payment_status) TO authenticated, service_role;
+
+CREATE OR REPLACE FUNCTION protector_internal.refuse_booking_customer(p_organization_id uuid, p_customer_id uuid,
+															p_merged_into uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF protector.current_user_id() IS NOT NULL
+	   AND NOT (p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
+				OR p_customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
+		RETURN;
+	END IF;
+	IF p_merged_into IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('customer %s was merged into %s', p_customer_id, p_merged_into),
+			NULL, pg_catalog.format('Book for customer %s.', p_merged_into));
+	END IF;
+	PERFORM protector.raise('invalid_parameter', pg_catalog.format('customer %s was erased', p_customer_id),
+		'An erased customer''s record takes no new bookings.', 'Create a new customer instead.');
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_booking_customer(uuid, uuid, uuid) IS
+'check_booking_customer''s refusal of a merged (p_merged_into) or erased customer, raised when the caller may learn it';
+REVOKE ALL ON FUNCTION protector_internal.refuse_booking_customer(uuid, uuid, uuid) FROM PUBLIC;

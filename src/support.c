@@ -30,6 +30,7 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
@@ -385,23 +386,28 @@ protector_function_oid(const char *schema, const char *name, bool missing_ok)
 Oid
 protector_internal_function(const char *name)
 {
-	Oid			fn = protector_function_oid("protector_internal", name, false);
+	return protector_internal_function_of(name, 0, NULL);
+}
+
+Oid
+protector_internal_function_of(const char *name, int nargs, const Oid *argtypes)
+{
+	Oid			nsp = get_namespace_oid("protector_internal", false);
+	Oid			fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
+									 PointerGetDatum(buildoidvector(argtypes, nargs)), ObjectIdGetDatum(nsp));
 
 	if (!OidIsValid(fn))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("function protector_internal.%s() does not exist", name),
+				 errdetail_plural("protector calls it with %d argument.", "protector calls it with %d arguments.",
+								  nargs, nargs),
 				 protector_errhint_damaged()));
 	return fn;
 }
 
-/*
- * The row of rel whose unique index on one uuid column holds key, read on
- * snapshot into the caller's slot (table_slot_create(rel)); false when
- * there is none.  The slot keeps its buffer pinned until it is cleared.
- */
-void
-protector_check_key_index(Relation index, int nkeys, const AttrNumber *attnums, const Oid *types)
+static bool
+key_index_matches(Relation index, int nkeys, const AttrNumber *attnums, const Oid *types)
 {
 	bool		ok = index->rd_rel->relam == BTREE_AM_OID && index->rd_index->indnkeyatts == nkeys;
 
@@ -409,7 +415,13 @@ protector_check_key_index(Relation index, int nkeys, const AttrNumber *attnums, 
 		ok = index->rd_opcintype[i] == types[i] &&
 			(attnums == NULL ? index->rd_index->indkey.values[i] != 0 :
 			 index->rd_index->indkey.values[i] == attnums[i]);
-	if (!ok)
+	return ok;
+}
+
+void
+protector_check_key_index(Relation index, int nkeys, const AttrNumber *attnums, const Oid *types)
+{
+	if (!key_index_matches(index, nkeys, attnums, types))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("index %s does not have the key columns protector reads it by",
@@ -417,6 +429,11 @@ protector_check_key_index(Relation index, int nkeys, const AttrNumber *attnums, 
 				 protector_errhint_damaged()));
 }
 
+/*
+ * The row of rel whose unique index on one uuid column holds key, read on
+ * snapshot into the caller's slot (table_slot_create(rel)); false when
+ * there is none.  The slot keeps its buffer pinned until it is cleared.
+ */
 bool
 protector_fetch_by_uuid(Relation rel, Relation index, Datum key, Snapshot snapshot,
 						TupleTableSlot *slot)
@@ -488,4 +505,33 @@ protector_primary_key(Relation rel)
 				 errmsg("table %s has no primary key", RelationGetRelationName(rel)),
 				 protector_errhint_damaged()));
 	return pkey;
+}
+
+Oid
+protector_unique_index_on(Relation rel, int nkeys, const AttrNumber *attnums, const Oid *types)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+
+		if (index->rd_index->indisunique && index->rd_index->indisvalid &&
+			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL) &&
+			key_index_matches(index, nkeys, attnums, types))
+			found = RelationGetRelid(index);
+		index_close(index, AccessShareLock);
+		if (OidIsValid(found))
+			break;
+	}
+	list_free(indexes);
+	if (!OidIsValid(found))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table %s has no unique index on the columns protector reads it by",
+						RelationGetRelationName(rel)),
+				 protector_errhint_damaged()));
+	return found;
 }

@@ -173,11 +173,21 @@ extern Oid	protector_primary_key(Relation rel);
 extern void protector_check_key_index(Relation index, int nkeys, const AttrNumber *attnums, const Oid *types);
 
 /*
+ * The unique btree index of rel (valid, without a predicate) whose key is
+ * attnums of types, in that order; 55000 with the damaged hint when there
+ * is none.
+ */
+extern Oid	protector_unique_index_on(Relation rel, int nkeys, const AttrNumber *attnums,
+									  const Oid *types);
+
+/*
  * protector_internal.<name>() without arguments (a trigger function),
  * found by the catalog: no permission check on the schema, as firing a
  * trigger needs none.  Its absence is the error of a damaged installation.
  */
 extern Oid	protector_internal_function(const char *name);
+/* the same with nargs arguments of argtypes */
+extern Oid	protector_internal_function_of(const char *name, int nargs, const Oid *argtypes);
 
 /*
  * schema.name(), a function without arguments, or InvalidOid (with

@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ *
+ * booking_customer.h
+ *	  A booking's customer is neither merged nor erased (booking_customer.c),
+ *	  for prepare_booking() (booking_insert.c).
+ *
+ * src/booking_customer.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROTECTOR_BOOKING_CUSTOMER_H
+#define PROTECTOR_BOOKING_CUSTOMER_H
+
+#include "postgres.h"
+#include "utils/relcache.h"
+
+/*
+ * Refuses a booking of bookings (org, customer) whose customer is merged
+ * into another or erased, once the customer's row is locked FOR KEY SHARE;
+ * returns when it is neither, or is not there.
+ */
+extern void protector_check_booking_customer_of(Relation bookings, Datum org, Datum customer);
+
+#endif
