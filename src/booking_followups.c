@@ -8,7 +8,10 @@
  *	  not) should not pay for three.
  *
  *	  - confirmed, with a customer: its reminders
- *	    (protector_internal.sync_booking_reminders, sql/84_reminders.sql);
+ *	    (protector_internal.make_booking_reminders, sql/84_reminders.sql,
+ *	    which sync_booking_reminders calls for a new booking: called here
+ *	    without that trigger function in between, a third of what naming
+ *	    a customer cost a booking);
  *	  - assigned to an agent, and active: the agent is on shift for all of
  *	    it (shifts.c);
  *	  - inserted in progress: every participant signed the service's
@@ -27,8 +30,12 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "utils/array.h"
+#include "utils/rel.h"
 
 #include "booking_followups.h"
 #include "support.h"
@@ -48,6 +55,24 @@ fire_plpgsql(FunctionCallInfo outer, const char *name)
 	pfree(fcinfo);
 }
 
+/*
+ * protector_internal.make_booking_reminders(row, '{}'): what
+ * sync_booking_reminders() does for a new booking that is confirmed and
+ * has a customer (nothing due now: no reminder was cancelled before)
+ */
+static void
+make_reminders(FunctionCallInfo outer)
+{
+	TriggerData *trigdata = (TriggerData *) outer->context;
+	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+	Oid			argtypes[2] = {desc->tdtypeid, INT4ARRAYOID};
+	FmgrInfo	flinfo;
+
+	fmgr_info(protector_internal_function_of("make_booking_reminders", 2, argtypes), &flinfo);
+	(void) FunctionCall2(&flinfo, heap_copy_tuple_as_datum(trigdata->tg_trigtuple, desc),
+						 PointerGetDatum(construct_empty_array(INT4OID)));
+}
+
 void
 protector_booking_followups(FunctionCallInfo fcinfo, const char *status, bool has_customer, bool has_agent,
 							bool has_promo)
@@ -55,7 +80,7 @@ protector_booking_followups(FunctionCallInfo fcinfo, const char *status, bool ha
 	if (has_promo)
 		fire_plpgsql(fcinfo, "count_promo_use");
 	if (strcmp(status, "confirmed") == 0 && has_customer)
-		fire_plpgsql(fcinfo, "sync_booking_reminders");
+		make_reminders(fcinfo);
 	if (has_agent && (strcmp(status, "held") == 0 || strcmp(status, "pending") == 0 ||
 					  strcmp(status, "confirmed") == 0 || strcmp(status, "in_progress") == 0))
 	{
