@@ -12,7 +12,7 @@
  * "24:00" is midnight at the end of the day.  A day missing from a
  * non-empty object is closed; the empty object {} means open around the
  * clock (then a slot may start at any slot time of the day and run past
- * midnight).  A range belongs to the day it opens on: closing that day (a
+ * midnight, but not into a closed day: always_slot_fits()).  A range belongs to the day it opens on: closing that day (a
  * venue_closures row) closes the range, special hours replace the day's
  * ranges.
  *
@@ -474,7 +474,9 @@ load_span(ServiceRules *rules, int first_local_day, int last_local_day, Schedule
 		elog(ERROR, "service has no positive duration or slot interval");
 	span->tz = protector_rules_tz(rules);
 	parse_week(rules->operating_hours, "venue operating_hours", &span->week);
-	span->overrides = load_overrides(&rules->venue_id, first_local_day - 1, last_local_day,
+	/* (and the days a slot of the last may run into: see slot_fits()) */
+	span->overrides = load_overrides(&rules->venue_id, first_local_day - 1,
+									 last_local_day + (int) (rules->duration / USECS_PER_DAY) + 2,
 									 &span->noverrides);
 	span->always.n = 1;
 	span->always.open[0] = 0;
@@ -497,15 +499,48 @@ day_ranges(ScheduleSpan *span, int day)
 }
 
 /*
- * Slots start at a range's opening and then every slot interval while they
- * end by its closing; open around the clock, days join seamlessly, so a
- * slot only has to start within the day and may run past midnight.
+ * Open around the clock, days join: a slot that starts within the day
+ * (before close, its midnight) may run past midnight into days open around
+ * the clock too, and into a day of special hours only within a range of
+ * them that opens at midnight; never into a closed day.  Turns false only
+ * as t grows, as slot_fits() must.
  */
 static bool
-slot_fits(const ServiceRules *rules, const ScheduleSpan *span, const DayRanges *ranges, TimestampTz t,
+always_slot_fits(const ServiceRules *rules, ScheduleSpan *span, int day, TimestampTz t, TimestampTz close)
+{
+	TimestampTz end = t + rules->duration;
+
+	if (t >= close)
+		return false;
+	for (int d = day + 1; end > close; d++)
+	{
+		DayRanges  *next = day_ranges(span, d);
+
+		if (next != &span->always)
+		{
+			for (int r = 0; r < next->n; r++)
+			{
+				if (next->open[r] == 0 && end <= protector_local_time(d, next->close[r], span->tz))
+					return true;
+			}
+			return false;
+		}
+		close = protector_local_time(d, MINUTES_PER_DAY, span->tz);
+	}
+	return true;
+}
+
+/*
+ * Slots start at a range's opening (of local day day) and then every slot
+ * interval while they end by its closing; open around the clock, see
+ * always_slot_fits().
+ */
+static bool
+slot_fits(const ServiceRules *rules, ScheduleSpan *span, const DayRanges *ranges, int day, TimestampTz t,
 		  TimestampTz close)
 {
-	return ranges == &span->always ? t < close : t + rules->duration <= close;
+	return ranges == &span->always ? always_slot_fits(rules, span, day, t, close) :
+		t + rules->duration <= close;
 }
 
 /*
@@ -537,7 +572,7 @@ protector_slots_between(ServiceRules *rules, int first_local_day,
 			TimestampTz open = protector_local_time(day, ranges->open[r], span.tz);
 			TimestampTz close = protector_local_time(day, ranges->close[r], span.tz);
 
-			for (TimestampTz t = open; slot_fits(rules, &span, ranges, t, close);
+			for (TimestampTz t = open; slot_fits(rules, &span, ranges, day, t, close);
 				 t += rules->slot_interval)
 			{
 				int			start_day;
@@ -594,7 +629,7 @@ protector_is_slot_start(ServiceRules *rules, TimestampTz start, int local_day)
 			TimestampTz close = protector_local_time(day, ranges->close[r], span.tz);
 
 			if (start >= open && (start - open) % rules->slot_interval == 0 &&
-				slot_fits(rules, &span, ranges, start, close))
+				slot_fits(rules, &span, ranges, day, start, close))
 				return true;
 		}
 	}

@@ -4,9 +4,10 @@
 -- slots (protector_slots_between), for every 5 minutes of DST days and
 -- ordinary days, around the clock (hourly, and every 45 minutes, which
 -- does not divide a day), overnight ranges, split ranges, a closure and
--- special hours.
+-- special hours; around the clock, a slot runs past midnight only into a
+-- day open then.
 BEGIN;
-SELECT plan(6);
+SELECT plan(10);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES
 	('0a220000-0000-4000-8000-000000000000', 'Grid', 'slot-grid');
@@ -43,6 +44,14 @@ INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, clos
 SELECT '0a220000-0000-4000-8000-000000000000', '0a220000-0000-4000-8000-0000000000b3', d, closed, hours, 'test'
 FROM (VALUES (make_date(extract(year FROM now())::int + 1, 6, 16), true, NULL::jsonb),
 			 (make_date(extract(year FROM now())::int + 1, 6, 17), false, '[["12:00", "13:30"], ["23:00", "01:00"]]')) c(d, closed, hours);
+
+-- Berlin, open around the clock: closed on June 17; special hours from
+-- midnight on June 19, and from 00:30 on June 21
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, closed, special_hours, reason)
+SELECT '0a220000-0000-4000-8000-000000000000', '0a220000-0000-4000-8000-0000000000b1', d, closed, hours, 'test'
+FROM (VALUES (make_date(extract(year FROM now())::int + 1, 6, 17), true, NULL::jsonb),
+			 (make_date(extract(year FROM now())::int + 1, 6, 19), false, '[["00:00", "01:00"], ["10:00", "12:00"]]'),
+			 (make_date(extract(year FROM now())::int + 1, 6, 21), false, '[["00:30", "12:00"]]')) c(d, closed, hours);
 
 CREATE FUNCTION pg_temp.accepts(p_service uuid, p_start timestamptz)
 RETURNS boolean
@@ -88,6 +97,22 @@ SELECT ok((SELECT bool_and(accepted) FROM grid WHERE service = '0a220000-0000-40
 SELECT is((SELECT count(*) FROM grid WHERE service = '0a220000-0000-4000-8000-00000000d002' AND accepted
 		   AND d = make_date(extract(year FROM now())::int + 1, 6, 15)), 32::bigint,
 	'every 45 minutes, around the clock: 32 starts on an ordinary day');
+
+-- around the clock, a slot runs past midnight only into a day open then:
+-- every 45 minutes for 90, the 23:15 start ends at 00:45 the next day
+CREATE FUNCTION pg_temp.starts(p_service uuid, p_day int) RETURNS bigint LANGUAGE sql AS $$
+	SELECT count(*) FROM grid WHERE service = p_service AND accepted AND d = make_date(extract(year FROM now())::int + 1, 6, p_day)
+$$;
+SELECT is(pg_temp.starts('0a220000-0000-4000-8000-00000000d002', 16), 31::bigint,
+	'the day before a closed day: 31 starts, none running into it (23:15 would)');
+SELECT is(pg_temp.starts('0a220000-0000-4000-8000-00000000d002', 18), 32::bigint,
+	'the day before special hours from 00:00 to 01:00: 32, 23:15 ends at 00:45 within them');
+SELECT is(pg_temp.starts('0a220000-0000-4000-8000-00000000d002', 20), 31::bigint,
+	'the day before special hours from 00:30: 31, 23:15 would run into 00:00-00:30, when it is closed');
+-- hourly on June 19: 00:00 (ends 01:00), 10:00 and 11:00; June 21: 00:30 to 10:30, 11 starts
+SELECT is(ARRAY[pg_temp.starts('0a220000-0000-4000-8000-00000000d001', 19), pg_temp.starts('0a220000-0000-4000-8000-00000000d001', 21),
+				pg_temp.starts('0a220000-0000-4000-8000-00000000d001', 17)],
+	ARRAY[3, 11, 0]::bigint[], 'special hours replace the day''s: 3 and 11 hourly starts; the closed day none');
 
 SELECT * FROM finish();
 ROLLBACK;
