@@ -228,6 +228,7 @@ DECLARE
 	v_hi timestamptz;
 	v_open_seconds numeric;
 	v_services integer;
+	v_first date;
 	r jsonb;
 BEGIN
 	IF p_venue_id IS NULL OR p_from IS NULL OR p_to IS NULL THEN
@@ -240,12 +241,18 @@ BEGIN
 	SELECT * INTO v FROM protector.venues WHERE id = p_venue_id;
 	v_lo := p_from::timestamp AT TIME ZONE v.timezone;
 	v_hi := (p_to + 1)::timestamp AT TIME ZONE v.timezone;
-	SELECT COALESCE(sum(extract(epoch FROM least(g.closes_at, v_hi) - greatest(g.opens_at, v_lo))), 0)
+	-- the time open, each instant once: ranges may overlap (the same hours
+	-- twice, or a range past midnight into the next day's first), and the
+	-- day before p_from may run into it; get_venue_schedule answers at most
+	-- 93 days at a time (and knows no day before the year 1)
+	v_first := greatest(p_from - 1, date '0001-01-01');
+	SELECT COALESCE(sum(extract(epoch FROM upper(u) - lower(u))), 0)
 	INTO v_open_seconds
-	-- get_venue_schedule answers at most 93 days at a time
-	FROM generate_series(0, (p_to - p_from) / 93) k,
-		 LATERAL protector.get_venue_schedule(v.id, p_from + k * 93, least(p_to, p_from + k * 93 + 92)) g
-	WHERE g.kind <> 'closed' AND g.closes_at > v_lo AND g.opens_at < v_hi;
+	FROM (SELECT range_agg(tstzrange(greatest(g.opens_at, v_lo), least(g.closes_at, v_hi))) AS open
+		  FROM generate_series(0, (p_to - v_first) / 93) k,
+			   LATERAL protector.get_venue_schedule(v.id, v_first + k * 93, least(p_to, v_first + k * 93 + 92)) g
+		  WHERE g.kind <> 'closed' AND g.closes_at > v_lo AND g.opens_at < v_hi) x,
+		 unnest(x.open) u;
 	SELECT count(*) INTO v_services FROM protector.services s WHERE s.venue_id = v.id AND s.active;
 
 	SELECT jsonb_build_object(

@@ -8786,3 +8786,65 @@ $$;
 COMMENT ON FUNCTION protector_internal.refuse_booking_customer(uuid, uuid, uuid) IS
 'check_booking_customer''s refusal of a merged (p_merged_into) or erased customer, raised when the caller may learn it';
 REVOKE ALL ON FUNCTION protector_internal.refuse_booking_customer(uuid, uuid, uuid) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION protector.get_venue_analytics(p_venue_id uuid, p_from date, p_to date)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.venues;
+	v_lo timestamptz;
+	v_hi timestamptz;
+	v_open_seconds numeric;
+	v_services integer;
+	v_first date;
+	r jsonb;
+BEGIN
+	IF p_venue_id IS NULL OR p_from IS NULL OR p_to IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_venue_id, p_from and p_to must not be null');
+	END IF;
+	IF p_to < p_from OR p_to - p_from > 366 OR NOT isfinite(p_from) OR NOT isfinite(p_to) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_from to p_to must be a finite range of at most 367 days');
+	END IF;
+	PERFORM protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.analytics', 'venue');
+	SELECT * INTO v FROM protector.venues WHERE id = p_venue_id;
+	v_lo := p_from::timestamp AT TIME ZONE v.timezone;
+	v_hi := (p_to + 1)::timestamp AT TIME ZONE v.timezone;
+	-- the time open, each instant once: ranges may overlap (the same hours
+	-- twice, or a range past midnight into the next day's first), and the
+	-- day before p_from may run into it; get_venue_schedule answers at most
+	-- 93 days at a time (and knows no day before the year 1)
+	v_first := greatest(p_from - 1, date '0001-01-01');
+	SELECT COALESCE(sum(extract(epoch FROM upper(u) - lower(u))), 0)
+	INTO v_open_seconds
+	FROM (SELECT range_agg(tstzrange(greatest(g.opens_at, v_lo), least(g.closes_at, v_hi))) AS open
+		  FROM generate_series(0, (p_to - v_first) / 93) k,
+			   LATERAL protector.get_venue_schedule(v.id, v_first + k * 93, least(p_to, v_first + k * 93 + 92)) g
+		  WHERE g.kind <> 'closed' AND g.closes_at > v_lo AND g.opens_at < v_hi) x,
+		 unnest(x.open) u;
+	SELECT count(*) INTO v_services FROM protector.services s WHERE s.venue_id = v.id AND s.active;
+
+	SELECT jsonb_build_object(
+		'venue', v.name, 'from', p_from, 'to', p_to, 'timezone', v.timezone,
+		'bookings', count(*) FILTER (WHERE b.status NOT IN ('cancelled', 'held')),
+		'cancellations', count(*) FILTER (WHERE b.status = 'cancelled'),
+		'no_shows', count(*) FILTER (WHERE b.status = 'no_show'),
+		'guests', COALESCE(sum(b.party_size) FILTER (WHERE b.status NOT IN ('cancelled', 'held', 'no_show')), 0),
+		'revenue', COALESCE(sum(b.total_price) FILTER (WHERE b.status IN ('confirmed', 'in_progress', 'completed', 'no_show')), 0),
+		'open_hours', round(v_open_seconds / 3600, 2),
+		'active_services', v_services,
+		'utilization', CASE WHEN v_open_seconds * v_services > 0 THEN round(
+			COALESCE(sum(extract(epoch FROM least(upper(b.during), v_hi) - greatest(lower(b.during), v_lo))
+						 * CASE WHEN s.mode = 'shared' THEN b.party_size::numeric / s.capacity ELSE 1 END)
+					 FILTER (WHERE b.status NOT IN ('cancelled', 'held', 'no_show')), 0)
+			/ (v_open_seconds * v_services), 4) END)
+	INTO r
+	FROM protector.bookings b
+	JOIN protector.services s ON s.id = b.service_id
+	WHERE b.venue_id = v.id AND b.during && tstzrange(v_lo, v_hi);
+	RETURN r;
+END
+$$;
+COMMENT ON FUNCTION protector.get_venue_analytics(uuid, date, date) IS
+'Bookings, cancellations, guests, revenue and utilization (booked / open service time) of a venue';

@@ -1,6 +1,6 @@
 -- Venue management, schedules across DST, duplicate_service, analytics.
 BEGIN;
-SELECT plan(33);
+SELECT plan(35);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -101,6 +101,20 @@ SELECT is((SELECT a ->> 'bookings' || '/' || (a ->> 'cancellations') || '/' || (
 	'1/1/75.00/12.00', 'analytics: bookings, cancellations, revenue, open hours of a Monday');
 SELECT is((SELECT (a ->> 'utilization')::numeric FROM protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-22', '2027-03-22') a),
 	round(1 * 3 / 6.0 / (12 * 2), 4), 'utilization: booked service time (party / capacity) over open service time');
+-- overlapping ranges count each open hour once: on Tuesday 2027-03-23,
+-- Monday's 22:00-02:00 gives 00:00-02:00 (Tuesday's 00:00-01:00 within it),
+-- then 09:00-17:00 twice and 12:00-20:00 are 09:00-20:00: 2 + 11 = 13 hours
+-- (summed per range it was 1 + 8 + 8 + 8 = 25, without Monday's part)
+SELECT tests.authenticate_as('n_manager');
+INSERT INTO ids SELECT 'overlap', (protector.create_venue('0a800000-0000-4000-8000-000000000000', 'Overlap', 'UTC',
+	p_operating_hours => '{"mon": [["22:00", "02:00"]], "tue": [["00:00", "01:00"], ["09:00", "17:00"], ["09:00", "17:00"], ["12:00", "20:00"]]}')
+	->> 'id')::uuid;
+SELECT tests.authenticate_as('n_finance');
+SELECT is((SELECT a ->> 'open_hours' FROM protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'overlap'), '2027-03-23', '2027-03-23') a),
+	'13.00', 'open hours count overlapping ranges once, and the part of the day before''s range past midnight');
+-- Monday and Tuesday: 22:00-24:00 Monday, then 13 hours on Tuesday
+SELECT is((SELECT a ->> 'open_hours' FROM protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'overlap'), '2027-03-22', '2027-03-23') a),
+	'15.00', '... over two days: 2 + 13');
 SELECT tests.authenticate_as('n_operator');
 SELECT throws_ok($$SELECT protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-22', '2027-03-22')$$,
 	'42501', NULL, 'an operator may not see analytics');
