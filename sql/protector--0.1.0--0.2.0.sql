@@ -8646,6 +8646,7 @@ DECLARE
 	v_user uuid := protector.current_user_id();
 	v_id uuid := pg_catalog.gen_random_uuid();
 	v_org protector.organizations;
+	v_constraint text;
 BEGIN
 	IF v_user IS NULL THEN
 		PERFORM protector.raise('forbidden', 'sign in to create an organization',
@@ -8674,10 +8675,20 @@ BEGIN
 	BEGIN
 		INSERT INTO protector.organizations (id, name, slug, timezone, currency)
 		VALUES (v_id, pg_catalog.btrim(p_name), p_slug, p_timezone, p_currency);
-	EXCEPTION WHEN unique_violation THEN
-		RAISE unique_violation USING
-			MESSAGE = pg_catalog.format('the slug "%s" is already taken', p_slug),
-			HINT = 'Choose another p_slug.';
+	EXCEPTION
+		WHEN unique_violation THEN
+			RAISE unique_violation USING
+				MESSAGE = pg_catalog.format('the slug "%s" is already taken', p_slug),
+				HINT = 'Choose another p_slug.';
+		WHEN foreign_key_violation THEN
+			-- the owner's membership names a user Supabase Auth no longer has
+			-- (a token outliving its deleted account)
+			GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+			IF v_constraint OPERATOR(pg_catalog.<>) 'members_user_id_fkey' THEN
+				RAISE;
+			END IF;
+			PERFORM protector.raise('forbidden', pg_catalog.format('user %s does not exist', v_user),
+				'The request''s token names a user that was deleted.', 'Sign in again.');
 	END;
 	IF p_full_name IS NOT NULL THEN
 		UPDATE protector.members m SET full_name = p_full_name

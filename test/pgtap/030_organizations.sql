@@ -1,7 +1,7 @@
 -- create_organization(): how a signed-in user starts a tenant, and the
 -- identity helpers as PostgREST requests see them.
 BEGIN;
-SELECT plan(26);
+SELECT plan(27);
 
 SELECT tests.create_supabase_user('founder');
 SELECT tests.create_supabase_user('bystander');
@@ -28,6 +28,11 @@ SELECT is(cardinality(protector_internal.orgs_with('organizations.delete')), 1, 
 SELECT is((protector.create_organization('Second', 'second') ->> 'currency'), 'USD',
 	'defaults: UTC and USD; the result is the organization as jsonb');
 
+-- a token whose user was deleted
+SELECT set_config('request.jwt.claims', '{"sub": "0a030000-0000-4000-8000-00000000dead", "role": "authenticated"}', true) \g /dev/null
+SELECT throws_ok($$SELECT protector.create_organization('Ghost', 'ghost')$$, '42501',
+	'user 0a030000-0000-4000-8000-00000000dead does not exist', 'a deleted user founds nothing: 42501 by name, not a foreign key error');
+SELECT tests.authenticate_as('founder');
 SELECT throws_ok($$SELECT protector.create_organization('Dup', 'lockbox')$$, '23505',
 	'the slug "lockbox" is already taken', 'slugs are unique');
 SELECT throws_ok($$SELECT protector.create_organization('Bad', 'Bad Slug!')$$, '22023',
