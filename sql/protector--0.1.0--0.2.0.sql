@@ -8859,3 +8859,36 @@ END
 $$;
 COMMENT ON FUNCTION protector.get_venue_analytics(uuid, date, date) IS
 'Bookings, cancellations, guests, revenue and utilization (booked / open service time) of a venue';
+
+CREATE OR REPLACE FUNCTION protector_internal.check_names()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_row jsonb := pg_catalog.to_jsonb(NEW);
+	v_column text;
+BEGIN
+	FOREACH v_column IN ARRAY TG_ARGV LOOP
+		IF NOT protector_internal.text_is_clean(v_row OPERATOR(pg_catalog.->>) v_column) THEN
+			PERFORM protector.raise('invalid_parameter',
+				pg_catalog.format('%s holds control or invisible direction characters', v_column),
+				pg_catalog.format('Writing %s.%s.', TG_TABLE_NAME, v_column));
+		END IF;
+	END LOOP;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_names() IS
+'Trigger (BEFORE INSERT OR UPDATE OF the columns named as arguments): names hold no control or invisible direction characters';
+CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.organizations
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('name');
+CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.venues
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('name');
+CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.services
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('name');
+CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.customers
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('full_name');
+CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.members
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('full_name');
+REVOKE ALL ON FUNCTION protector_internal.check_names() FROM PUBLIC;
