@@ -129,8 +129,32 @@ protector_timezone_is_valid(const char *name)
 }
 
 /*
- * Raises 22023 naming the parameter unless name is a valid zone; suggests
- * the canonical spelling when only the letter case is off.
+ * Zone files that name no place, which pg_timezone_names lists all the
+ * same: "localtime" is whatever the server's operating system is set to
+ * (a restore on another machine would move every local time), "posixrules"
+ * the rules of some other zone, "Factory" UTC called "-00".  The table
+ * CHECKs accept them (rows stored before must restore); what is written
+ * through check_timezone() may not use them.
+ */
+static const char *const placeless_zones[] = {"localtime", "posixrules", "Factory"};
+
+static void
+refuse_placeless(const char *name, const char *param)
+{
+	for (size_t i = 0; i < lengthof(placeless_zones); i++)
+	{
+		if (pg_strcasecmp(name, placeless_zones[i]) == 0)
+			ereport(ERROR,
+					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+					 errmsg("%s names no place: \"%s\"", protector_clip(param, strlen(param), 80), name),
+					 errdetail("\"localtime\" follows the server's own setting, \"posixrules\" and \"Factory\" are no zone of a place."),
+					 errhint("Use the IANA time zone name of the place, such as \"Europe/Berlin\".")));
+	}
+}
+
+/*
+ * Raises 22023 naming the parameter unless name is a valid zone of a
+ * place; suggests the canonical spelling when only the letter case is off.
  */
 void
 protector_check_timezone(const char *name, const char *param)
@@ -138,6 +162,7 @@ protector_check_timezone(const char *name, const char *param)
 	pg_tz	   *tz;
 	const char *canonical = NULL;
 
+	refuse_placeless(name, param);
 	if (protector_timezone_is_valid(name))
 		return;
 

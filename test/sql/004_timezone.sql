@@ -34,3 +34,9 @@ SELECT protector.check_timezone('europe/berlin', 'p_timezone');
 SELECT protector.check_timezone('Mars/Olympus_Mons', 'p_timezone');
 SELECT protector.check_timezone(NULL, 'p_timezone');
 SELECT protector.check_timezone(repeat('x', 500));
+-- zone files of no place: valid for the table CHECKs (older rows restore),
+-- refused where a zone is written
+SELECT protector.timezone_is_valid('localtime') AS localtime_restores;
+SELECT protector.check_timezone('localtime', 'p_timezone');
+SELECT protector.check_timezone('Factory', 'p_changes.timezone');
+SELECT protector.check_timezone('POSIXRULES');
