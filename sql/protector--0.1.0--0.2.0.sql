@@ -8272,8 +8272,13 @@ DECLARE
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
 	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
 BEGIN
+	-- locked as a merge locks it: a booking for the customer being made
+	-- now is waited for (and then scrubbed), one made after waits for this
+	-- erasure and is refused (booking_customer.c), also when the erasure
+	-- is a direct insert into customer_erasures
 	SELECT c.identity_key INTO v_identity FROM protector.customers c
-	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
+	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
+	FOR UPDATE;
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;

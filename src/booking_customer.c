@@ -8,8 +8,10 @@
  *	  protector_internal.check_booking_customer() a booking given another.
  *
  * Invariant kept: no booking is stored for a customer that its merge or
- * erasure has committed before it.  The customer's row is locked FOR KEY
- * SHARE, as the foreign key's check will lock it, so a merge or an
+ * erasure has committed before it.  The customer is read as a statement
+ * of its own reads it (under READ COMMITTED what has committed by now,
+ * this statement's own earlier changes included) and its row locked FOR
+ * KEY SHARE, as the foreign key's check will lock it, so a merge or an
  * erasure running now (both lock the row FOR UPDATE) is waited for; then,
  * under READ COMMITTED, the row's newest version and the erasures
  * committed by then are read; under REPEATABLE READ and SERIALIZABLE a row
@@ -121,32 +123,57 @@ is_customer(TupleTableSlot *slot, const AttrNumber *columns, Datum org, Datum cu
 }
 
 /*
- * Locks the customer's row FOR KEY SHARE, waiting for whoever changes it,
- * and leaves its version the lock holds in slot.  False when there is no
- * such customer of the organization (also: deleted meanwhile, or changed
- * by this very command, where SELECT ... FOR KEY SHARE returns no row).
+ * A snapshot as a statement of its own takes it (as the PL/pgSQL check's
+ * statements did): under READ COMMITTED what has committed by now, else
+ * the transaction's; both with what this transaction wrote before the
+ * caller's CommandCounterIncrement(), this statement's earlier rows
+ * included.  Registered.
+ */
+static Snapshot
+statement_snapshot(void)
+{
+	return RegisterSnapshot(IsolationUsesXactSnapshot() ? GetTransactionSnapshot() : GetLatestSnapshot());
+}
+
+/*
+ * Locks the row in slot FOR KEY SHARE, waiting for whoever changes it, as
+ * ExecLockRows() locks a row of SELECT ... FOR KEY SHARE: with the command
+ * id of the snapshot it was read on, and under READ COMMITTED following it
+ * to its newest version, which the slot then holds.
+ */
+static TM_Result
+lock_row(Relation rel, TupleTableSlot *slot, Snapshot snapshot, TM_FailureData *tmfd)
+{
+	ItemPointerData tid = slot->tts_tid;
+	uint8		flags = TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS;
+
+	if (!IsolationUsesXactSnapshot())
+		flags |= TUPLE_LOCK_FLAG_FIND_LAST_VERSION;
+	return table_tuple_lock(rel, &tid, snapshot, slot, snapshot->curcid, LockTupleKeyShare, LockWaitBlock,
+							flags, tmfd);
+}
+
+/*
+ * Locks the customer's row FOR KEY SHARE and leaves the version the lock
+ * holds in slot.  False when there is no such customer of the organization
+ * (also: deleted meanwhile, or changed by this very command, where SELECT
+ * ... FOR KEY SHARE returns no row).
  */
 static bool
 lock_customer(Relation customers, Datum org, Datum customer, TupleTableSlot *slot)
 {
 	Relation	pkey = index_open(protector_primary_key(customers), AccessShareLock);
 	const AttrNumber *columns = protector_columns(&customer_columns, customers);
-	Snapshot	snapshot = GetActiveSnapshot();
-	bool		found = protector_fetch_by_uuid(customers, pkey, customer, snapshot, slot);
-	uint8		flags = TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS;
-	ItemPointerData tid;
+	Snapshot	snapshot = statement_snapshot();
+	bool		found = protector_fetch_by_uuid(customers, pkey, customer, snapshot, slot) &&
+		is_customer(slot, columns, org, customer);
 	TM_FailureData tmfd;
-	TM_Result	result;
+	TM_Result	result = found ? lock_row(customers, slot, snapshot, &tmfd) : TM_Ok;
 
+	UnregisterSnapshot(snapshot);
 	index_close(pkey, NoLock);
-	if (!found || !is_customer(slot, columns, org, customer))
+	if (!found)
 		return false;
-	/* as ExecLockRows() locks a row of SELECT ... FOR KEY SHARE */
-	if (!IsolationUsesXactSnapshot())
-		flags |= TUPLE_LOCK_FLAG_FIND_LAST_VERSION;
-	tid = slot->tts_tid;
-	result = table_tuple_lock(customers, &tid, snapshot, slot, GetCurrentCommandId(true),
-							  LockTupleKeyShare, LockWaitBlock, flags, &tmfd);
 	switch (result)
 	{
 		case TM_Ok:
@@ -168,11 +195,7 @@ lock_customer(Relation customers, Datum org, Datum customer, TupleTableSlot *slo
 	return !tmfd.traversed || is_customer(slot, columns, org, customer);
 }
 
-/*
- * Has the customer been erased?  Read on a snapshot taken now under READ
- * COMMITTED (an erasure committed while the lock waited counts), else on
- * the transaction's.
- */
+/* Has the customer been erased?  Read after the lock's wait. */
 static bool
 erased(Datum org, Datum customer)
 {
@@ -180,7 +203,7 @@ erased(Datum org, Datum customer)
 	Relation	erasures = table_open(catalog.erasures, AccessShareLock);
 	const AttrNumber *columns = protector_columns(&erasure_columns, erasures);
 	Relation	key;
-	Snapshot	snapshot = RegisterSnapshot(IsolationUsesXactSnapshot() ? GetActiveSnapshot() : GetLatestSnapshot());
+	Snapshot	snapshot = statement_snapshot();
 	TupleTableSlot *slot = table_slot_create(erasures, NULL);
 	ScanKeyData keys[2];
 	IndexScanDesc scan;
@@ -233,7 +256,10 @@ protector_check_booking_customer_of(Relation bookings, Datum org, Datum customer
 
 	if (!catalog.valid)
 		load_catalog(bookings);
-	customers = table_open(catalog.customers, AccessShareLock);
+	/* what this transaction and statement wrote so far counts */
+	CommandCounterIncrement();
+	/* (the lock mode of SELECT ... FOR KEY SHARE) */
+	customers = table_open(catalog.customers, RowShareLock);
 	slot = table_slot_create(customers, NULL);
 	if (lock_customer(customers, org, customer, slot))
 	{

@@ -19,15 +19,17 @@ INSERT INTO protector.services (id, organization_id, venue_id, name, duration, c
 VALUES ('0f450000-0000-4000-8000-0000000005a1', '$ORG', '0f450000-0000-4000-8000-0000000000f1', 'S', '1 hour', 100, 4, 'shared');
 INSERT INTO protector.customers (id, organization_id, full_name)
 SELECT ('0f450000-0000-4000-8000-00000000c00' || n)::uuid, '$ORG', 'C' || n FROM generate_series(1, 9) n;
+INSERT INTO protector.customers (id, organization_id, full_name)
+VALUES ('0f450000-0000-4000-8000-00000000c010', '$ORG', 'C10'), ('0f450000-0000-4000-8000-00000000c011', '$ORG', 'C11');
 SQL
 
 failures=0
-# race <level> <what the first session does> <the customer booked meanwhile>
+# race <level> <the first session's statement> <the customer booked meanwhile>
 race() {
 	local level=$1 first=$2 customer=$3
 	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/first.log" 2>&1 <<SQL &
 BEGIN;
-SELECT $first;
+$first;
 SELECT pg_sleep(1.5);
 COMMIT;
 SQL
@@ -44,12 +46,44 @@ SQL
 	echo "[$level] $first, then a booking for $customer: ${answer:-stored}"
 	if [ -z "$answer" ]; then failures=$((failures + 1)); fi
 }
-race "read committed" "protector.merge_customers('0f450000-0000-4000-8000-00000000c001', '0f450000-0000-4000-8000-00000000c002')" \
+race "read committed" "SELECT protector.merge_customers('0f450000-0000-4000-8000-00000000c001', '0f450000-0000-4000-8000-00000000c002')" \
 	0f450000-0000-4000-8000-00000000c002
-race "read committed" "protector.erase_customer('0f450000-0000-4000-8000-00000000c003')" 0f450000-0000-4000-8000-00000000c003
-race "repeatable read" "protector.merge_customers('0f450000-0000-4000-8000-00000000c004', '0f450000-0000-4000-8000-00000000c005')" \
+race "read committed" "SELECT protector.erase_customer('0f450000-0000-4000-8000-00000000c003')" 0f450000-0000-4000-8000-00000000c003
+race "repeatable read" "SELECT protector.merge_customers('0f450000-0000-4000-8000-00000000c004', '0f450000-0000-4000-8000-00000000c005')" \
 	0f450000-0000-4000-8000-00000000c005
-race "repeatable read" "protector.erase_customer('0f450000-0000-4000-8000-00000000c006')" 0f450000-0000-4000-8000-00000000c006
+race "repeatable read" "SELECT protector.erase_customer('0f450000-0000-4000-8000-00000000c006')" 0f450000-0000-4000-8000-00000000c006
+# an erasure written directly (customer_erasures is granted to staff):
+# its scrub locks the customer as erase_customer does, so it is waited for
+race "read committed" "INSERT INTO protector.customer_erasures (organization_id, customer_id)
+	VALUES ('$ORG', '0f450000-0000-4000-8000-00000000c010')" 0f450000-0000-4000-8000-00000000c010
+
+# a customer created and erased while a booking statement waits on another
+# row: the second row's check reads the customer as a statement of its own
+# would, not on the waiting statement's older snapshot
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/holder.log" 2>&1 <<SQL &
+BEGIN;
+SELECT FROM protector.customers WHERE id = '0f450000-0000-4000-8000-00000000c011' FOR UPDATE;
+SELECT pg_sleep(1.5);
+COMMIT;
+SQL
+holder=$!
+sleep 0.3
+psql -X -q -d "$DB" >"$WORK/two_rows.log" 2>&1 <<SQL &
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status)
+SELECT '$ORG', '0f450000-0000-4000-8000-0000000000f1', '0f450000-0000-4000-8000-0000000005a1', c::uuid,
+	   tstzrange(date_trunc('day', now()) + interval '4 days', date_trunc('day', now()) + interval '4 days 1 hour'), 'confirmed'
+FROM unnest(ARRAY['0f450000-0000-4000-8000-00000000c011', '0f450000-0000-4000-8000-00000000c012']) WITH ORDINALITY u(c, n) ORDER BY n;
+SQL
+booker=$!
+sleep 0.3
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/late.log" 2>&1 <<SQL
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES ('0f450000-0000-4000-8000-00000000c012', '$ORG', 'Late');
+INSERT INTO protector.customer_erasures (organization_id, customer_id) VALUES ('$ORG', '0f450000-0000-4000-8000-00000000c012');
+SQL
+wait "$holder" "$booker" || true
+answer=$(grep -oE 'ERROR: +[^,]*was erased' "$WORK/two_rows.log" | head -1 || true)
+echo "[read committed] a customer created and erased while the booking statement waited: ${answer:-stored}"
+[ -n "$answer" ] || failures=$((failures + 1))
 
 left=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings b JOIN protector.customers c ON c.id = b.customer_id
 	WHERE c.merged_into IS NOT NULL OR EXISTS (SELECT FROM protector.customer_erasures e WHERE e.customer_id = c.id)")

@@ -6,7 +6,7 @@
 -- installation is named, not guessed around.  (concurrency/
 -- customer_races.sh: merges and erasures running at the same moment.)
 BEGIN;
-SELECT plan(12);
+SELECT plan(15);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_admin', 'k_manager', 'k_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -30,6 +30,8 @@ INSERT INTO protector.customers (id, organization_id, full_name) VALUES
 	('0a290000-0000-4000-8000-00000000c002', '0a290000-0000-4000-8000-000000000000', 'K Two'),
 	('0a290000-0000-4000-8000-00000000c003', '0a290000-0000-4000-8000-000000000000', 'K Three'),
 	('0a290000-0000-4000-8000-00000000c004', '0a290000-0000-4000-8000-000000000000', 'K Four'),
+	('0a290000-0000-4000-8000-00000000c005', '0a290000-0000-4000-8000-000000000000', 'K Five'),
+	('0a290000-0000-4000-8000-00000000c006', '0a290000-0000-4000-8000-000000000000', 'K Six'),
 	('0a290000-0000-4000-8000-0000000000f1', '0a290000-0000-4000-8000-0000000000ff', 'O One');
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
 VALUES ('0a290000-0000-4000-8000-00000000b001', '0a290000-0000-4000-8000-000000000000', '0a290000-0000-4000-8000-0000000000a1',
@@ -88,7 +90,31 @@ SELECT is((SELECT count(*)::int FROM protector.bookings b
 			  OR b.customer_id IN (SELECT c.id FROM protector.customers c WHERE c.merged_into IS NOT NULL)),
 	0, 'no booking of a merged or erased customer was stored');
 
--- 5. a damaged installation is named
+-- 5. a customer changed earlier in the same statement: read as it is now
+-- (this statement's change included), not refused as an internal error
+SELECT lives_ok($$WITH u AS (UPDATE protector.customers SET notes = 'vip' WHERE id = '0a290000-0000-4000-8000-00000000c005' RETURNING id)
+				  INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status)
+				  SELECT '0a290000-0000-4000-8000-000000000000', '0a290000-0000-4000-8000-0000000000a1',
+						 '0a290000-0000-4000-8000-0000000005a1', u.id,
+						 tstzrange(date_trunc('day', now()) + interval '5 days', date_trunc('day', now()) + interval '5 days 1 hour'),
+						 'confirmed'
+				  FROM u$$,
+	'a customer updated by the same statement is booked');
+SELECT lives_ok($$WITH u AS (UPDATE protector.customers SET notes = 'vip too' WHERE id = '0a290000-0000-4000-8000-00000000c001' RETURNING id)
+				  UPDATE protector.bookings b SET customer_id = u.id FROM u WHERE b.customer_id = '0a290000-0000-4000-8000-00000000c005'$$,
+	'... and given to a booking by an update');
+SELECT throws_ok($$WITH m AS (UPDATE protector.customers SET merged_into = '0a290000-0000-4000-8000-00000000c001'
+							  WHERE id = '0a290000-0000-4000-8000-00000000c006' RETURNING id)
+				   INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status)
+				   SELECT '0a290000-0000-4000-8000-000000000000', '0a290000-0000-4000-8000-0000000000a1',
+						  '0a290000-0000-4000-8000-0000000005a1', m.id,
+						  tstzrange(date_trunc('day', now()) + interval '6 days', date_trunc('day', now()) + interval '6 days 1 hour'),
+						  'confirmed'
+				   FROM m$$,
+	'22023', 'customer 0a290000-0000-4000-8000-00000000c006 was merged into 0a290000-0000-4000-8000-00000000c001',
+	'a customer merged by the same statement (a trusted role''s write) is refused by name');
+
+-- 6. a damaged installation is named
 SAVEPOINT damaged;
 ALTER TABLE protector.customer_erasures DROP CONSTRAINT customer_erasures_organization_id_customer_id_key CASCADE;
 SELECT throws_ok($$SELECT pg_temp.book('0a290000-0000-4000-8000-00000000c001')$$,
