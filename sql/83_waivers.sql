@@ -448,7 +448,7 @@ BEGIN
 	NEW.signer_name := pg_catalog.btrim(NEW.signer_name);
 	NEW.signature := pg_catalog.btrim(NEW.signature);
 	NEW.guardian_name := pg_catalog.btrim(NEW.guardian_name);
-	IF protector.normalize_name(NEW.signature) OPERATOR(pg_catalog.<>) protector.normalize_name(NEW.signer_name) THEN
+	IF NOT protector_internal.names_match(NEW.signature, NEW.signer_name) THEN
 		PERFORM protector.raise('invalid_parameter', 'the typed signature must be the signer''s name',
 			pg_catalog.format('Signed "%s" for %s.', pg_catalog.left(NEW.signature, 100), pg_catalog.left(NEW.signer_name, 100)));
 	END IF;
@@ -478,14 +478,14 @@ BEGIN
 	END IF;
 	v_minor := NEW.participant_age OPERATOR(pg_catalog.<) v.guardian_under;
 	IF v_minor AND (NEW.guardian_name IS NULL
-					OR protector.normalize_name(NEW.guardian_name) OPERATOR(pg_catalog.<>) protector.normalize_name(NEW.signer_name)
-					OR protector.normalize_name(NEW.guardian_name) OPERATOR(pg_catalog.=) protector.normalize_name(NEW.participant_name)) THEN
+					OR NOT protector_internal.names_match(NEW.guardian_name, NEW.signer_name)
+					OR protector_internal.names_match(NEW.guardian_name, NEW.participant_name)) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s is %s: a parent or guardian must sign for them', NEW.participant_name, NEW.participant_age),
 			pg_catalog.format('Participants under %s need a guardian, who signs as signer_name and is named in guardian_name.',
 							  v.guardian_under));
 	ELSIF NOT v_minor AND (NEW.guardian_name IS NOT NULL
-						   OR protector.normalize_name(NEW.signer_name) OPERATOR(pg_catalog.<>) protector.normalize_name(NEW.participant_name)) THEN
+						   OR NOT protector_internal.names_match(NEW.signer_name, NEW.participant_name)) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s is %s and signs for themselves', NEW.participant_name, NEW.participant_age),
 			'The signer of an adult participant''s waiver is the participant, without a guardian.');
@@ -835,5 +835,6 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_waiver_booking(protector.waiver_submissions),
 	protector_internal.lock_waiver_version(uuid, uuid),
 	protector_internal.venue_timezone(uuid, uuid),
-	protector_internal.signing_age(date, timestamptz, text)
+	protector_internal.signing_age(date, timestamptz, text),
+	protector_internal.names_match(text, text)
 TO authenticated, service_role;

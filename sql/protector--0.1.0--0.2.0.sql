@@ -6313,7 +6313,7 @@ COMMENT ON FUNCTION protector_internal.may_sign(uuid, uuid) IS
 -- against the version's minimum age and guardian age, and the digest of
 -- the whole.  Runs as the caller and asks who may sign first, so that no
 -- check below answers anybody else.
-CREATE FUNCTION protector_internal.prepare_waiver_submission()
+CREATE OR REPLACE FUNCTION protector_internal.prepare_waiver_submission()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -6347,7 +6347,7 @@ BEGIN
 	NEW.signer_name := pg_catalog.btrim(NEW.signer_name);
 	NEW.signature := pg_catalog.btrim(NEW.signature);
 	NEW.guardian_name := pg_catalog.btrim(NEW.guardian_name);
-	IF protector.normalize_name(NEW.signature) OPERATOR(pg_catalog.<>) protector.normalize_name(NEW.signer_name) THEN
+	IF NOT protector_internal.names_match(NEW.signature, NEW.signer_name) THEN
 		PERFORM protector.raise('invalid_parameter', 'the typed signature must be the signer''s name',
 			pg_catalog.format('Signed "%s" for %s.', pg_catalog.left(NEW.signature, 100), pg_catalog.left(NEW.signer_name, 100)));
 	END IF;
@@ -6377,14 +6377,14 @@ BEGIN
 	END IF;
 	v_minor := NEW.participant_age OPERATOR(pg_catalog.<) v.guardian_under;
 	IF v_minor AND (NEW.guardian_name IS NULL
-					OR protector.normalize_name(NEW.guardian_name) OPERATOR(pg_catalog.<>) protector.normalize_name(NEW.signer_name)
-					OR protector.normalize_name(NEW.guardian_name) OPERATOR(pg_catalog.=) protector.normalize_name(NEW.participant_name)) THEN
+					OR NOT protector_internal.names_match(NEW.guardian_name, NEW.signer_name)
+					OR protector_internal.names_match(NEW.guardian_name, NEW.participant_name)) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s is %s: a parent or guardian must sign for them', NEW.participant_name, NEW.participant_age),
 			pg_catalog.format('Participants under %s need a guardian, who signs as signer_name and is named in guardian_name.',
 							  v.guardian_under));
 	ELSIF NOT v_minor AND (NEW.guardian_name IS NOT NULL
-						   OR protector.normalize_name(NEW.signer_name) OPERATOR(pg_catalog.<>) protector.normalize_name(NEW.participant_name)) THEN
+						   OR NOT protector_internal.names_match(NEW.signer_name, NEW.participant_name)) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s is %s and signs for themselves', NEW.participant_name, NEW.participant_age),
 			'The signer of an adult participant''s waiver is the participant, without a guardian.');
@@ -8897,3 +8897,12 @@ CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.cus
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.members
 	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('full_name');
 REVOKE ALL ON FUNCTION protector_internal.check_names() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION protector_internal.names_match(p_a text, p_b text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_names_match'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.names_match(text, text) IS
+'Are two typed names the same: case, Latin accents and spacing aside, other scripts compared as written (ICU)';
+REVOKE ALL ON FUNCTION protector_internal.names_match(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.names_match(text, text) TO authenticated, service_role;

@@ -11,6 +11,11 @@
  *							 NFKC case-folded, whitespace collapsed:
  *							 "Zoë Ångström" and "ZOE  ANGSTROM" both become
  *							 "zoe angstrom"; "Зоя" becomes "zoa".
+ *	  names_match(text, text)	 the same name as typed: NFKC case-folded,
+ *							 Latin letters without accents, white space
+ *							 collapsed, other scripts as written: "Zoë
+ *							 Ångström" matches "ZOE ANGSTROM", but 张伟 does
+ *							 not match 章伟 (both "zhang wei" transliterated).
  *	  country_is_known(text)	 an assigned ISO 3166-1 alpha-2 code?
  *	  normalize_phone(text, country)
  *							 digits with a leading + and country code when
@@ -40,7 +45,8 @@
 /* the longest input: an e-mail of 320 characters of up to 4 bytes each */
 #define MAX_NORMALIZE_BYTES 1280
 
-static UTransliterator *name_transliterator = NULL;
+static UTransliterator *name_transliterator = NULL;	/* Any-Latin; Latin-ASCII */
+static UTransliterator *accent_transliterator = NULL;	/* Latin-ASCII */
 
 static void
 check_utf8(void)
@@ -58,6 +64,24 @@ icu_check(UErrorCode status, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("ICU %s failed: %s", what, u_errorName(status))));
+}
+
+/* the transliterator of ICU id, opened once per backend into *cache */
+static UTransliterator *
+transliterator(UTransliterator **cache, const char *id)
+{
+	if (*cache == NULL)
+	{
+		UErrorCode	status = U_ZERO_ERROR;
+		int32_t		len = strlen(id);
+		UChar	   *uid = palloc(sizeof(UChar) * (len + 1));
+
+		u_charsToUChars(id, uid, len + 1);
+		*cache = utrans_openU(uid, -1, UTRANS_FORWARD, NULL, 0, NULL, &status);
+		pfree(uid);
+		icu_check(status, "transliterator");
+	}
+	return *cache;
 }
 
 /* the text argument as UTF-16, refusing oversize input */
@@ -141,13 +165,13 @@ repair_surrogates(UChar *u, int32_t ulen)
 }
 
 /*
- * u[0..*ulen) transliterated (Any-Latin; Latin-ASCII) into a new buffer:
+ * u[0..*ulen) transliterated by trans into a new buffer:
  * transliteration lengthens text (a Han syllable becomes up to seven
  * letters, U+FDFA eighteen), so it runs again in a buffer twice as large
  * while it does not fit
  */
 static UChar *
-transliterate(const UChar *u, int32_t *ulen)
+transliterate(UTransliterator *trans, const UChar *u, int32_t *ulen)
 {
 	int32_t		cap = *ulen * 4 + 16;
 
@@ -159,7 +183,7 @@ transliterate(const UChar *u, int32_t *ulen)
 		int32_t		limit = *ulen;
 
 		memcpy(out, u, sizeof(UChar) * *ulen);
-		utrans_transUChars(name_transliterator, out, &len, cap, 0, &limit, &status);
+		utrans_transUChars(trans, out, &len, cap, 0, &limit, &status);
 		if (status != U_BUFFER_OVERFLOW_ERROR || cap > 64 * (*ulen + 16))
 		{
 			icu_check(status, "transliteration");
@@ -223,28 +247,47 @@ protector_normalize_name(PG_FUNCTION_ARGS)
 				flen;
 	UChar	   *u;
 	UChar	   *f;
-	UErrorCode	status = U_ZERO_ERROR;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	check_utf8();
 	u = to_uchars(PG_GETARG_TEXT_PP(0), "name", &ulen);
-
-	if (name_transliterator == NULL)
-	{
-		static const char id[] = "Any-Latin; Latin-ASCII";
-		UChar		uid[sizeof(id)];
-
-		u_charsToUChars(id, uid, sizeof(id));
-		name_transliterator = utrans_openU(uid, -1, UTRANS_FORWARD, NULL, 0, NULL, &status);
-		icu_check(status, "transliterator");
-	}
-	u = transliterate(u, &ulen);
+	u = transliterate(transliterator(&name_transliterator, "Any-Latin; Latin-ASCII"), u, &ulen);
 	f = nfkc_casefold(u, ulen, &flen);
 	flen = squeeze_spaces(f, flen);
 	if (flen == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(from_uchars(f, flen));
+}
+
+/* a typed name as names_match() compares it, into *len UChars */
+static UChar *
+typed_name(text *name, const char *param, int32_t *len)
+{
+	int32_t		ulen;
+	UChar	   *u = to_uchars(name, param, &ulen);
+	UChar	   *f = nfkc_casefold(u, ulen, len);
+
+	f = transliterate(transliterator(&accent_transliterator, "Latin-ASCII"), f, len);
+	*len = squeeze_spaces(f, *len);
+	return f;
+}
+
+PG_FUNCTION_INFO_V1(protector_names_match);
+Datum
+protector_names_match(PG_FUNCTION_ARGS)
+{
+	int32_t		alen,
+				blen;
+	UChar	   *a;
+	UChar	   *b;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	check_utf8();
+	a = typed_name(PG_GETARG_TEXT_PP(0), "name", &alen);
+	b = typed_name(PG_GETARG_TEXT_PP(1), "name", &blen);
+	PG_RETURN_BOOL(alen > 0 && alen == blen && memcmp(a, b, sizeof(UChar) * alen) == 0);
 }
 
 /* calling codes of the countries whose numbers we complete */

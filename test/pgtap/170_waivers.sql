@@ -7,7 +7,7 @@
 -- in the comment beside it.  Hashing and the age rules on fixed dates:
 -- test/sql/015_waivers.sql.
 BEGIN;
-SELECT plan(73);
+SELECT plan(77);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_manager', 'w_operator', 'w_agent', 'w_finance',
 														'w_viewer', 'w_customer', 'w_other']) u;
@@ -129,6 +129,26 @@ SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name
 SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), E'Zed\u202E', pg_temp.born(30),
 				   'Zed', 'Zed', '0a170000-0000-4000-8000-0000000000b1')$$, '22023',
 	'participant_name holds control or invisible direction characters', 'no direction tricks in names');
+-- typed names are compared as written, Latin accents and case aside: 张伟
+-- and 章伟 are two names (normalize_name reads both as "zhang wei")
+SELECT is(ARRAY[protector_internal.names_match('Zoë  Ångström', 'ZOE ANGSTROM'), protector_internal.names_match('Straße', 'STRASSE'),
+				protector_internal.names_match('Зоя', 'ЗОЯ'), protector_internal.names_match('张伟', ' 张伟 '),
+				protector_internal.names_match('张伟', '章伟'), protector_internal.names_match('Зоя', 'Zoya'),
+				protector_internal.names_match(' ', ' ')],
+	ARRAY[true, true, true, true, false, false, false], 'names_match: accents, case and spacing aside; other scripts as written');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), '张伟', pg_temp.born(30),
+				   '张伟', '章伟')$$, '22023',
+	'the typed signature must be the signer''s name', 'a signature that only sounds like the signer''s name');
+SELECT is((SELECT guardian_name FROM protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), '张炜', pg_temp.born(10),
+										'张伟', '张伟', NULL, '张伟')),
+	'张伟', 'a father signs for his son whose name reads the same in Latin letters');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), '张炜', pg_temp.born(10),
+				   '张炜', '张炜', NULL, '张炜')$$, '22023',
+	'张炜 is 10: a parent or guardian must sign for them', '... but not himself as his own guardian');
+-- (his signature goes again: the checks below count the others)
+RESET ROLE;
+DELETE FROM protector.waiver_submissions WHERE participant_name = '张炜';
+SELECT tests.authenticate_as('w_operator');
 
 -- 3. the gate: in_progress once every participant has signed
 RESET ROLE;
@@ -314,8 +334,8 @@ SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name
 				   'Eve', 'Eve', '0a170000-0000-4000-8000-0000000000b2')$$, '22023', 'this waiver is no longer in use',
 	'a retired waiver takes no signatures');
 RESET ROLE;
-SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'protector.waiver_submissions' AND op = 'INSERT'), 6,
-	'every signature is audited: Ann, Ben, Cy, Dan, Dan again (second waiver), dan');
+SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'protector.waiver_submissions' AND op = 'INSERT'), 7,
+	'every signature is audited: Ann, Ben, 张炜, Cy, Dan, Dan again (second waiver), dan');
 SELECT tests.clear_authentication();
 
 -- an organization with signed waivers can still be deleted, whole
