@@ -85,41 +85,56 @@ COMMENT ON FUNCTION protector_internal.check_text(text, text, integer, integer) 
 'Refuses a text of the wrong length or with control characters (22023 naming the parameter)';
 
 -- The names an operator's screen and the widget show stay plain text
--- whoever writes them: the RPCs check their parameters by name, this
--- trigger the columns TG_ARGV names for table writes under RLS (a direct
--- rename put direction overrides into an organization's name).  Not while
--- restoring: rows of older releases come back as they were.
-CREATE FUNCTION protector_internal.check_names()
+-- whoever writes them: the RPCs check their parameters by name, these
+-- triggers the column for table writes under RLS (a direct rename put
+-- direction overrides into an organization's name).  Only a value that
+-- changes: a row stored before names were checked stays writable (an
+-- update_venue of its city writes the name it has).  Not while restoring
+-- (rows come back as they were), nor for imports under
+-- session_replication_role = replica, where no trigger of protector's runs.
+CREATE FUNCTION protector_internal.check_name()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_row jsonb := pg_catalog.to_jsonb(NEW);
-	v_column text;
 BEGIN
-	FOREACH v_column IN ARRAY TG_ARGV LOOP
-		IF NOT protector_internal.text_is_clean(v_row OPERATOR(pg_catalog.->>) v_column) THEN
-			PERFORM protector.raise('invalid_parameter',
-				pg_catalog.format('%s holds control or invisible direction characters', v_column),
-				pg_catalog.format('Writing %s.%s.', TG_TABLE_NAME, v_column));
-		END IF;
-	END LOOP;
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.name IS DISTINCT FROM OLD.name)
+	   AND NOT protector_internal.text_is_clean(NEW.name) THEN
+		PERFORM protector.raise('invalid_parameter', 'name holds control or invisible direction characters',
+			pg_catalog.format('Writing %s.name.', TG_TABLE_NAME));
+	END IF;
 	RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.check_names() IS
-'Trigger (BEFORE INSERT OR UPDATE OF the columns named as arguments): names hold no control or invisible direction characters';
+COMMENT ON FUNCTION protector_internal.check_name() IS
+'Trigger (BEFORE INSERT OR UPDATE OF name): a new name holds no control or invisible direction characters';
+
+CREATE FUNCTION protector_internal.check_full_name()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.full_name IS DISTINCT FROM OLD.full_name)
+	   AND NOT protector_internal.text_is_clean(NEW.full_name) THEN
+		PERFORM protector.raise('invalid_parameter', 'full_name holds control or invisible direction characters',
+			pg_catalog.format('Writing %s.full_name.', TG_TABLE_NAME));
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_full_name() IS
+'Trigger (BEFORE INSERT OR UPDATE OF full_name): a new full name holds no control or invisible direction characters';
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.organizations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('name');
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.venues
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('name');
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.services
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('name');
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.customers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('full_name');
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_full_name();
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.members
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('full_name');
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_full_name();
 
 -- A service as it would be written; p_prefix names its fields in errors
 -- ('p_' for create_service, 'p_changes.' for update_service).

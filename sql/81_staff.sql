@@ -35,6 +35,9 @@ CREATE TABLE protector.staff_invitations (
 	FOREIGN KEY (organization_id, member_id) REFERENCES protector.members (organization_id, id) ON DELETE SET NULL (member_id)
 );
 CREATE INDEX staff_invitations_member_idx ON protector.staff_invitations (organization_id, member_id);
+-- the name the membership takes (sql/67_catalog_api.sql)
+CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.staff_invitations
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_full_name();
 CREATE INDEX staff_invitations_email_idx ON protector.staff_invitations (email_key) WHERE accepted_at IS NULL;
 CREATE UNIQUE INDEX staff_invitations_open_idx ON protector.staff_invitations (organization_id, email_key)
 	WHERE accepted_at IS NULL;
@@ -409,8 +412,12 @@ BEGIN
 		-- a member already (active, or deactivated: re-admitted by
 		-- reactivating the membership, never by an invitation): it stays open
 		v_member := NULL;
+		-- (a name that is not plain text, as one stored before names were
+		-- checked, is left out: one organization's invitation must not keep
+		-- the user out of another's)
 		INSERT INTO protector.members AS m (organization_id, user_id, role, full_name, email, active)
-		VALUES (i.organization_id, p_user_id, i.role, i.full_name, v_email, true)
+		VALUES (i.organization_id, p_user_id, i.role,
+				CASE WHEN protector_internal.text_is_clean(i.full_name) THEN i.full_name END, v_email, true)
 		ON CONFLICT (organization_id, user_id) DO NOTHING
 		RETURNING m.id INTO v_member;
 		IF v_member IS NULL THEN

@@ -5533,7 +5533,7 @@ COMMENT ON FUNCTION protector.create_staff_member(uuid, text, protector.member_r
 -- The open invitations of a confirmed auth user's e-mail become
 -- memberships (a deactivated membership comes back with the invited
 -- role).  Needs Supabase Auth's auth.users with email_confirmed_at.
-CREATE FUNCTION protector_internal.activate_invitations(p_user_id uuid)
+CREATE OR REPLACE FUNCTION protector_internal.activate_invitations(p_user_id uuid)
 RETURNS SETOF uuid
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -5568,8 +5568,12 @@ BEGIN
 		-- a member already (active, or deactivated: re-admitted by
 		-- reactivating the membership, never by an invitation): it stays open
 		v_member := NULL;
+		-- (a name that is not plain text, as one stored before names were
+		-- checked, is left out: one organization's invitation must not keep
+		-- the user out of another's)
 		INSERT INTO protector.members AS m (organization_id, user_id, role, full_name, email, active)
-		VALUES (i.organization_id, p_user_id, i.role, i.full_name, v_email, true)
+		VALUES (i.organization_id, p_user_id, i.role,
+				CASE WHEN protector_internal.text_is_clean(i.full_name) THEN i.full_name END, v_email, true)
 		ON CONFLICT (organization_id, user_id) DO NOTHING
 		RETURNING m.id INTO v_member;
 		IF v_member IS NULL THEN
@@ -8865,39 +8869,6 @@ $$;
 COMMENT ON FUNCTION protector.get_venue_analytics(uuid, date, date) IS
 'Bookings, cancellations, guests, revenue and utilization (booked / open service time) of a venue';
 
-CREATE OR REPLACE FUNCTION protector_internal.check_names()
-RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_row jsonb := pg_catalog.to_jsonb(NEW);
-	v_column text;
-BEGIN
-	FOREACH v_column IN ARRAY TG_ARGV LOOP
-		IF NOT protector_internal.text_is_clean(v_row OPERATOR(pg_catalog.->>) v_column) THEN
-			PERFORM protector.raise('invalid_parameter',
-				pg_catalog.format('%s holds control or invisible direction characters', v_column),
-				pg_catalog.format('Writing %s.%s.', TG_TABLE_NAME, v_column));
-		END IF;
-	END LOOP;
-	RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.check_names() IS
-'Trigger (BEFORE INSERT OR UPDATE OF the columns named as arguments): names hold no control or invisible direction characters';
-CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.organizations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('name');
-CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.venues
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('name');
-CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.services
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('name');
-CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.customers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('full_name');
-CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.members
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_names('full_name');
-REVOKE ALL ON FUNCTION protector_internal.check_names() FROM PUBLIC;
-
 CREATE OR REPLACE FUNCTION protector_internal.names_match(p_a text, p_b text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_names_match'
@@ -8906,3 +8877,51 @@ COMMENT ON FUNCTION protector_internal.names_match(text, text) IS
 'Are two typed names the same: case, Latin accents and spacing aside, other scripts compared as written (ICU)';
 REVOKE ALL ON FUNCTION protector_internal.names_match(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.names_match(text, text) TO authenticated, service_role;
+
+CREATE OR REPLACE FUNCTION protector_internal.check_name()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.name IS DISTINCT FROM OLD.name)
+	   AND NOT protector_internal.text_is_clean(NEW.name) THEN
+		PERFORM protector.raise('invalid_parameter', 'name holds control or invisible direction characters',
+			pg_catalog.format('Writing %s.name.', TG_TABLE_NAME));
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_name() IS
+'Trigger (BEFORE INSERT OR UPDATE OF name): a new name holds no control or invisible direction characters';
+
+CREATE OR REPLACE FUNCTION protector_internal.check_full_name()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.full_name IS DISTINCT FROM OLD.full_name)
+	   AND NOT protector_internal.text_is_clean(NEW.full_name) THEN
+		PERFORM protector.raise('invalid_parameter', 'full_name holds control or invisible direction characters',
+			pg_catalog.format('Writing %s.full_name.', TG_TABLE_NAME));
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_full_name() IS
+'Trigger (BEFORE INSERT OR UPDATE OF full_name): a new full name holds no control or invisible direction characters';
+-- Names stay plain text under table writes too (sql/67_catalog_api.sql).
+CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.organizations
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
+CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.venues
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
+CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.services
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
+CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.customers
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_full_name();
+CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.members
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_full_name();
+CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.staff_invitations
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_full_name();
+REVOKE ALL ON FUNCTION protector_internal.check_name(), protector_internal.check_full_name() FROM PUBLIC;
