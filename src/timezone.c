@@ -130,20 +130,23 @@ protector_timezone_is_valid(const char *name)
 
 /*
  * Zone files that name no place, which pg_timezone_names lists all the
- * same: "localtime" is whatever the server's operating system is set to
- * (a restore on another machine would move every local time), "posixrules"
- * the rules of some other zone, "Factory" UTC called "-00".  The table
- * CHECKs accept them (rows stored before must restore); what is written
- * through check_timezone() may not use them.
+ * same (also under posix/): "localtime" is whatever the server's operating
+ * system is set to (a restore on another machine would move every local
+ * time), "posixrules" the rules of some other zone, "Factory" UTC called
+ * "-00".  The table CHECKs accept them, and so does every read of a stored
+ * zone (rows stored before must restore and keep working); the RPCs that
+ * write a zone, through protector.check_timezone(), refuse them.
  */
 static const char *const placeless_zones[] = {"localtime", "posixrules", "Factory"};
 
 static void
 refuse_placeless(const char *name, const char *param)
 {
+	const char *file = pg_strncasecmp(name, "posix/", 6) == 0 ? name + 6 : name;
+
 	for (size_t i = 0; i < lengthof(placeless_zones); i++)
 	{
-		if (pg_strcasecmp(name, placeless_zones[i]) == 0)
+		if (pg_strcasecmp(file, placeless_zones[i]) == 0)
 			ereport(ERROR,
 					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 					 errmsg("%s names no place: \"%s\"", protector_clip(param, strlen(param), 80), name),
@@ -153,8 +156,8 @@ refuse_placeless(const char *name, const char *param)
 }
 
 /*
- * Raises 22023 naming the parameter unless name is a valid zone of a
- * place; suggests the canonical spelling when only the letter case is off.
+ * Raises 22023 naming the parameter unless name is a valid zone; suggests
+ * the canonical spelling when only the letter case is off.
  */
 void
 protector_check_timezone(const char *name, const char *param)
@@ -162,7 +165,6 @@ protector_check_timezone(const char *name, const char *param)
 	pg_tz	   *tz;
 	const char *canonical = NULL;
 
-	refuse_placeless(name, param);
 	if (protector_timezone_is_valid(name))
 		return;
 
@@ -210,6 +212,8 @@ protector_check_timezone_sql(PG_FUNCTION_ARGS)
 		param = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	protector_require_arg(fcinfo, 0, param);
 	name = PG_GETARG_TEXT_PP(0);
+	/* (the RPCs' check of a zone they write: of a place, too) */
+	refuse_placeless(text_to_cstring(name), param);
 	protector_check_timezone(text_to_cstring(name), param);
 	PG_RETURN_TEXT_P(name);
 }

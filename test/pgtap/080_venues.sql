@@ -1,6 +1,6 @@
 -- Venue management, schedules across DST, duplicate_service, analytics.
 BEGIN;
-SELECT plan(35);
+SELECT plan(37);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -115,6 +115,16 @@ SELECT is((SELECT a ->> 'open_hours' FROM protector.get_venue_analytics((SELECT 
 -- Monday and Tuesday: 22:00-24:00 Monday, then 13 hours on Tuesday
 SELECT is((SELECT a ->> 'open_hours' FROM protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'overlap'), '2027-03-22', '2027-03-23') a),
 	'15.00', '... over two days: 2 + 13');
+-- a zone that names no place is not written through the RPCs, but a row
+-- that has one (stored before, or by a table write) keeps working
+SELECT tests.authenticate_as('n_manager');
+SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', 'Here', 'localtime')$$,
+	'22023', 'p_timezone names no place: "localtime"', 'create_venue refuses localtime, which follows the server''s setting');
+SELECT tests.clear_authentication();
+INSERT INTO ids SELECT 'local', (protector.create_venue('0a800000-0000-4000-8000-000000000000', 'Local', 'UTC') ->> 'id')::uuid;
+UPDATE protector.venues SET timezone = 'localtime' WHERE id = (SELECT id FROM ids WHERE name = 'local');
+SELECT is((SELECT count(*)::int FROM protector.get_venue_schedule((SELECT id FROM ids WHERE name = 'local'), '2027-03-22', '2027-03-28')),
+	7, 'a stored localtime venue''s schedule still reads: open around the clock, seven days');
 SELECT tests.authenticate_as('n_operator');
 SELECT throws_ok($$SELECT protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-22', '2027-03-22')$$,
 	'42501', NULL, 'an operator may not see analytics');

@@ -40,3 +40,5 @@ SELECT protector.timezone_is_valid('localtime') AS localtime_restores;
 SELECT protector.check_timezone('localtime', 'p_timezone');
 SELECT protector.check_timezone('Factory', 'p_changes.timezone');
 SELECT protector.check_timezone('POSIXRULES');
+SELECT protector.check_timezone('posix/Factory', 'p_timezone');
+SELECT protector.check_timezone('posix/Europe/Berlin', 'p_timezone');
