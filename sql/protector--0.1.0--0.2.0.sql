@@ -8841,7 +8841,8 @@ BEGIN
 	FROM (SELECT range_agg(tstzrange(greatest(g.opens_at, v_lo), least(g.closes_at, v_hi))) AS open
 		  FROM generate_series(0, (p_to - v_first) / 93) k,
 			   LATERAL protector.get_venue_schedule(v.id, v_first + k * 93, least(p_to, v_first + k * 93 + 92)) g
-		  WHERE g.kind <> 'closed' AND g.closes_at > v_lo AND g.opens_at < v_hi) x,
+		  -- (a range inside a spring-forward gap opens after it closes: none)
+		  WHERE g.kind <> 'closed' AND g.closes_at > v_lo AND g.opens_at < v_hi AND g.closes_at > g.opens_at) x,
 		 unnest(x.open) u;
 	SELECT count(*) INTO v_services FROM protector.services s WHERE s.venue_id = v.id AND s.active;
 

@@ -1,6 +1,6 @@
 -- Venue management, schedules across DST, duplicate_service, analytics.
 BEGIN;
-SELECT plan(37);
+SELECT plan(38);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -112,6 +112,14 @@ INSERT INTO ids SELECT 'overlap', (protector.create_venue('0a800000-0000-4000-80
 SELECT tests.authenticate_as('n_finance');
 SELECT is((SELECT a ->> 'open_hours' FROM protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'overlap'), '2027-03-23', '2027-03-23') a),
 	'13.00', 'open hours count overlapping ranges once, and the part of the day before''s range past midnight');
+-- New York's spring-forward Sunday 2027-03-14: 02:30-03:00 does not exist
+-- that day (02:00 is 03:00), so the range is no time open; 09:00-10:00 is
+SELECT tests.authenticate_as('n_manager');
+INSERT INTO ids SELECT 'gap', (protector.create_venue('0a800000-0000-4000-8000-000000000000', 'Gap', 'America/New_York',
+	p_operating_hours => '{"sun": [["02:30", "03:00"], ["09:00", "10:00"]]}') ->> 'id')::uuid;
+SELECT tests.authenticate_as('n_finance');
+SELECT is((SELECT a ->> 'open_hours' FROM protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'gap'), '2027-03-14', '2027-03-14') a),
+	'1.00', 'a range inside the spring-forward gap counts nothing (it failed the whole report)');
 -- Monday and Tuesday: 22:00-24:00 Monday, then 13 hours on Tuesday
 SELECT is((SELECT a ->> 'open_hours' FROM protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'overlap'), '2027-03-22', '2027-03-23') a),
 	'15.00', '... over two days: 2 + 13');
