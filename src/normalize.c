@@ -12,10 +12,11 @@
  *							 "Zoë Ångström" and "ZOE  ANGSTROM" both become
  *							 "zoe angstrom"; "Зоя" becomes "zoa".
  *	  names_match(text, text)	 the same name as typed: NFKC case-folded,
- *							 Latin letters without accents, white space
- *							 collapsed, other scripts as written: "Zoë
- *							 Ångström" matches "ZOE ANGSTROM", but 张伟 does
- *							 not match 章伟 (both "zhang wei" transliterated).
+ *							 Latin, Greek and Cyrillic letters without
+ *							 accents, white space collapsed, other scripts
+ *							 as written: "Zoë Ångström" matches "ZOE
+ *							 ANGSTROM", Ёлкин Елкин, but 张伟 does not match
+ *							 章伟 (both "zhang wei" transliterated).
  *	  country_is_known(text)	 an assigned ISO 3166-1 alpha-2 code?
  *	  normalize_phone(text, country)
  *							 digits with a leading + and country code when
@@ -46,7 +47,16 @@
 #define MAX_NORMALIZE_BYTES 1280
 
 static UTransliterator *name_transliterator = NULL;	/* Any-Latin; Latin-ASCII */
-static UTransliterator *accent_transliterator = NULL;	/* Latin-ASCII */
+static UTransliterator *accent_transliterator = NULL;	/* ACCENT_RULES */
+
+/*
+ * What names_match() leaves out: the accents (nonspacing marks) of Latin,
+ * Greek and Cyrillic letters, which writers drop (ΟΔΥΣΣΕΥΣ for Οδυσσεύς,
+ * Елкин for Ёлкин), not the marks of scripts whose marks are letters'
+ * parts (Devanagari, Thai); then Latin letters as ASCII (ß, Æ, ø).
+ */
+#define ACCENT_RULES \
+	"::NFD; [[:Latin:][:Greek:][:Cyrillic:]] { [:Mn:]+ > ; ::NFC; ::Latin-ASCII;"
 
 static void
 check_utf8(void)
@@ -66,19 +76,35 @@ icu_check(UErrorCode status, const char *what)
 				 errmsg("ICU %s failed: %s", what, u_errorName(status))));
 }
 
-/* the transliterator of ICU id, opened once per backend into *cache */
+/* ASCII text as a new UTF-16 string */
+static UChar *
+ascii_uchars(const char *s)
+{
+	int32_t		len = strlen(s);
+	UChar	   *u = palloc(sizeof(UChar) * (len + 1));
+
+	u_charsToUChars(s, u, len + 1);
+	return u;
+}
+
+/*
+ * The transliterator of ICU id, or with rules (id then only names it),
+ * opened once per backend into *cache
+ */
 static UTransliterator *
-transliterator(UTransliterator **cache, const char *id)
+transliterator(UTransliterator **cache, const char *id, const char *rules)
 {
 	if (*cache == NULL)
 	{
 		UErrorCode	status = U_ZERO_ERROR;
-		int32_t		len = strlen(id);
-		UChar	   *uid = palloc(sizeof(UChar) * (len + 1));
+		UParseError parse_error;
+		UChar	   *uid = ascii_uchars(id);
+		UChar	   *urules = rules ? ascii_uchars(rules) : NULL;
 
-		u_charsToUChars(id, uid, len + 1);
-		*cache = utrans_openU(uid, -1, UTRANS_FORWARD, NULL, 0, NULL, &status);
+		*cache = utrans_openU(uid, -1, UTRANS_FORWARD, urules, urules ? -1 : 0, &parse_error, &status);
 		pfree(uid);
+		if (urules)
+			pfree(urules);
 		icu_check(status, "transliterator");
 	}
 	return *cache;
@@ -252,7 +278,7 @@ protector_normalize_name(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	check_utf8();
 	u = to_uchars(PG_GETARG_TEXT_PP(0), "name", &ulen);
-	u = transliterate(transliterator(&name_transliterator, "Any-Latin; Latin-ASCII"), u, &ulen);
+	u = transliterate(transliterator(&name_transliterator, "Any-Latin; Latin-ASCII", NULL), u, &ulen);
 	f = nfkc_casefold(u, ulen, &flen);
 	flen = squeeze_spaces(f, flen);
 	if (flen == 0)
@@ -268,7 +294,9 @@ typed_name(text *name, const char *param, int32_t *len)
 	UChar	   *u = to_uchars(name, param, &ulen);
 	UChar	   *f = nfkc_casefold(u, ulen, len);
 
-	f = transliterate(transliterator(&accent_transliterator, "Latin-ASCII"), f, len);
+	f = transliterate(transliterator(&accent_transliterator, "protector-accents", ACCENT_RULES), f, len);
+	/* (again: Latin-ASCII makes small capitals capitals) */
+	f = nfkc_casefold(f, *len, len);
 	*len = squeeze_spaces(f, *len);
 	return f;
 }
