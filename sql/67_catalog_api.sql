@@ -136,6 +136,31 @@ CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.cus
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.members
 	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_full_name();
 
+-- A zone written to an organization or venue names a place, as the RPCs
+-- ask (protector.check_timezone): not localtime, posixrules or Factory,
+-- which the table CHECK still takes so that older rows restore.  Only a
+-- zone that changes; not while restoring.
+CREATE FUNCTION protector_internal.check_zone()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- (a zone that is no zone at all is the CHECK's to refuse)
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.timezone IS DISTINCT FROM OLD.timezone)
+	   AND protector.timezone_is_valid(NEW.timezone) THEN
+		PERFORM protector.check_timezone(NEW.timezone, 'timezone');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_zone() IS
+'Trigger (BEFORE INSERT OR UPDATE OF timezone): a new zone names a place (protector.check_timezone)';
+CREATE TRIGGER check_zone BEFORE INSERT OR UPDATE OF timezone ON protector.organizations
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_zone();
+CREATE TRIGGER check_zone BEFORE INSERT OR UPDATE OF timezone ON protector.venues
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_zone();
+
 -- A service as it would be written; p_prefix names its fields in errors
 -- ('p_' for create_service, 'p_changes.' for update_service).
 CREATE FUNCTION protector_internal.check_service(s protector.services, p_prefix text)

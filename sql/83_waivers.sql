@@ -112,6 +112,9 @@ ALTER TABLE protector.services ADD CONSTRAINT services_waiver_fkey
 	FOREIGN KEY (organization_id, waiver_id) REFERENCES protector.waivers (organization_id, id);
 CREATE INDEX services_waiver_idx ON protector.services (organization_id, waiver_id);
 
+-- (a waiver's name is shown with every signature: plain text, sql/67_catalog_api.sql)
+CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.waivers
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.waivers
 	FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at();
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.waiver_versions

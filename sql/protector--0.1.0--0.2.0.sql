@@ -8926,3 +8926,27 @@ CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.mem
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.staff_invitations
 	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_full_name();
 REVOKE ALL ON FUNCTION protector_internal.check_name(), protector_internal.check_full_name() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION protector_internal.check_zone()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- (a zone that is no zone at all is the CHECK's to refuse)
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.timezone IS DISTINCT FROM OLD.timezone)
+	   AND protector.timezone_is_valid(NEW.timezone) THEN
+		PERFORM protector.check_timezone(NEW.timezone, 'timezone');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_zone() IS
+'Trigger (BEFORE INSERT OR UPDATE OF timezone): a new zone names a place (protector.check_timezone)';
+CREATE TRIGGER check_zone BEFORE INSERT OR UPDATE OF timezone ON protector.organizations
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_zone();
+CREATE TRIGGER check_zone BEFORE INSERT OR UPDATE OF timezone ON protector.venues
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_zone();
+CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.waivers
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
+REVOKE ALL ON FUNCTION protector_internal.check_zone() FROM PUBLIC;

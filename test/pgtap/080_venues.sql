@@ -1,6 +1,6 @@
 -- Venue management, schedules across DST, duplicate_service, analytics.
 BEGIN;
-SELECT plan(38);
+SELECT plan(41);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -130,7 +130,21 @@ SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000
 	'22023', 'p_timezone names no place: "localtime"', 'create_venue refuses localtime, which follows the server''s setting');
 SELECT tests.clear_authentication();
 INSERT INTO ids SELECT 'local', (protector.create_venue('0a800000-0000-4000-8000-000000000000', 'Local', 'UTC') ->> 'id')::uuid;
+SELECT tests.authenticate_as('n_manager');
+SELECT throws_ok($$UPDATE protector.venues SET timezone = 'localtime' WHERE id = (SELECT id FROM ids WHERE name = 'local')$$,
+	'22023', 'timezone names no place: "localtime"', '... nor through a table write');
+SELECT tests.clear_authentication();
+-- (as an import or an older release stored it)
+SET LOCAL session_replication_role = replica;
 UPDATE protector.venues SET timezone = 'localtime' WHERE id = (SELECT id FROM ids WHERE name = 'local');
+SET LOCAL session_replication_role = origin;
+SELECT tests.authenticate_as('n_manager');
+SELECT is(protector.update_venue((SELECT id FROM ids WHERE name = 'local'), '{"city": "Bonn"}') ->> 'timezone', 'localtime',
+	'a venue stored with localtime takes other changes');
+SELECT tests.authenticate_as('n_owner');
+SELECT throws_ok($$UPDATE protector.organizations SET timezone = 'posix/Factory' WHERE id = '0a800000-0000-4000-8000-000000000000'$$,
+	'22023', 'timezone names no place: "posix/Factory"', 'an organization''s zone either');
+SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM protector.get_venue_schedule((SELECT id FROM ids WHERE name = 'local'), '2027-03-22', '2027-03-28')),
 	7, 'a stored localtime venue''s schedule still reads: open around the clock, seven days');
 SELECT tests.authenticate_as('n_operator');

@@ -4,7 +4,7 @@
 -- direction overrides, zero-width or control characters, as the RPCs
 -- refuse them; clean names and other columns pass.
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['q_admin', 'q_manager', 'q_operator', 'q_newbie']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a300000-0000-4000-8000-000000000000', 'Q', 'clean-names'),
@@ -46,6 +46,12 @@ SELECT throws_ok($$UPDATE protector.members SET full_name = 'Op' || U&'\00AD' ||
 SELECT throws_ok($$INSERT INTO protector.staff_invitations (organization_id, email, role, full_name)
 				   VALUES ('0a300000-0000-4000-8000-000000000000', 'someone@example.com', 'operator', 'Some' || U&'\200D' || 'one')$$,
 	'22023', 'full_name holds control or invisible direction characters', 'an invitation''s name, which the membership takes');
+
+SELECT tests.clear_authentication();
+SELECT throws_ok($$INSERT INTO protector.waivers (organization_id, name)
+				   VALUES ('0a300000-0000-4000-8000-000000000000', 'Waiver' || U&'\202E' || 'evil')$$,
+	'22023', 'name holds control or invisible direction characters', 'a waiver''s name, shown with every signature');
+SELECT tests.authenticate_as('q_admin');
 
 -- names stored before they were checked (an import: no trigger of
 -- protector's runs under replica) stay writable, and join nobody out
