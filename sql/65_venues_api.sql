@@ -104,7 +104,8 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', format('p_changes has fields that cannot be changed here: %s', v_unknown),
 			NULL, 'Opening hours change through update_venue_schedule, the embed key through rotate_embed_key.');
 	END IF;
-	IF p_changes ? 'timezone' THEN
+	-- (a zone sent back unchanged passes: the row took it once)
+	IF p_changes ? 'timezone' AND (p_changes ->> 'timezone') IS DISTINCT FROM v.timezone THEN
 		PERFORM protector.check_timezone(p_changes ->> 'timezone', 'p_changes.timezone');
 	END IF;
 	PERFORM protector_internal.check_country(p_changes ->> 'country', 'p_changes.country');

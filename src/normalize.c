@@ -50,13 +50,19 @@ static UTransliterator *name_transliterator = NULL;	/* Any-Latin; Latin-ASCII */
 static UTransliterator *accent_transliterator = NULL;	/* ACCENT_RULES */
 
 /*
- * What names_match() leaves out: the accents (nonspacing marks) of Latin,
- * Greek and Cyrillic letters, which writers drop (ΟΔΥΣΣΕΥΣ for Οδυσσεύς,
- * Елкин for Ёлкин), not the marks of scripts whose marks are letters'
- * parts (Devanagari, Thai); then Latin letters as ASCII (ß, Æ, ø).
+ * What names_match() leaves out: the accents (nonspacing marks) of Latin
+ * and Greek letters, which writers drop (ΟΔΥΣΣΕΥΣ for Οδυσσεύς); of
+ * Cyrillic only two: ё's diaeresis (Елкин for Ёлкин) and the
+ * stress marks (not on г and к, whose acute makes the letters ѓ and ќ):
+ * й, ї and ў stay letters of their own; nor the marks of scripts whose
+ * marks are letters' parts (Devanagari, Thai).  Then Latin letters as
+ * ASCII (ß, Æ, ø).
  */
 #define ACCENT_RULES \
-	"::NFD; [[:Latin:][:Greek:][:Cyrillic:]] { [:Mn:]+ > ; ::NFC; ::Latin-ASCII;"
+	"::NFD; [[:Latin:][:Greek:]] { [:Mn:]+ > ;" \
+	" [\\u0435\\u0415] { \\u0308 > ;" \
+	" [[:Cyrillic:]-[\\u0433\\u0413\\u043A\\u041A]] { [\\u0300\\u0301]+ > ;" \
+	" ::NFC; ::Latin-ASCII;"
 
 static void
 check_utf8(void)

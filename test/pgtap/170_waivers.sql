@@ -129,17 +129,19 @@ SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name
 SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), E'Zed\u202E', pg_temp.born(30),
 				   'Zed', 'Zed', '0a170000-0000-4000-8000-0000000000b1')$$, '22023',
 	'participant_name holds control or invisible direction characters', 'no direction tricks in names');
--- typed names are compared as written, case, spacing and the accents of
--- Latin, Greek and Cyrillic letters aside: 张伟 and 章伟 are two names
--- (normalize_name reads both as "zhang wei"), so are कुमार and कमार
+-- typed names are compared as written, case, spacing, the accents of Latin
+-- and Greek letters, ё's diaeresis and stress marks aside: 张伟 and 章伟 are
+-- two names (normalize_name reads both as "zhang wei"), so are कुमार and
+-- कमार, Андрей and Андреи
 SELECT is(ARRAY[protector_internal.names_match('Zoë  Ångström', 'ZOE ANGSTROM'), protector_internal.names_match('Straße', 'STRASSE'),
 				protector_internal.names_match('Зоя', 'ЗОЯ'), protector_internal.names_match('张伟', ' 张伟 '),
 				protector_internal.names_match('Οδυσσεύς', 'ΟΔΥΣΣΕΥΣ'), protector_internal.names_match('Пётр Семёнов', 'Петр Семенов'),
-				protector_internal.names_match('ᴀɴɴᴀ', 'Anna'),
+				protector_internal.names_match('ᴀɴɴᴀ', 'Anna'), protector_internal.names_match('Ива́н', 'Иван'),
 				protector_internal.names_match('张伟', '章伟'), protector_internal.names_match('कुमार', 'कमार'),
+				protector_internal.names_match('Андрей', 'Андреи'), protector_internal.names_match('Їжак', 'Іжак'),
 				protector_internal.names_match('Зоя', 'Zoya'), protector_internal.names_match(' ', ' ')],
-	ARRAY[true, true, true, true, true, true, true, false, false, false, false],
-	'names_match: case, spacing and Latin, Greek and Cyrillic accents aside; other scripts as written');
+	ARRAY[true, true, true, true, true, true, true, true, false, false, false, false, false, false],
+	'names_match: case, spacing, Latin and Greek accents, ё and stress marks aside; й, ї and other scripts as written');
 SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), '张伟', pg_temp.born(30),
 				   '张伟', '章伟')$$, '22023',
 	'the typed signature must be the signer''s name', 'a signature that only sounds like the signer''s name');
