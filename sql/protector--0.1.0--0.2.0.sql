@@ -8886,16 +8886,20 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.name IS DISTINCT FROM OLD.name)
-	   AND NOT protector_internal.text_is_clean(NEW.name) THEN
-		PERFORM protector.raise('invalid_parameter', 'name holds control or invisible direction characters',
-			pg_catalog.format('Writing %s.name.', TG_TABLE_NAME));
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.name IS DISTINCT FROM OLD.name THEN
+		IF NOT protector_internal.text_is_clean(NEW.name) THEN
+			PERFORM protector.raise('invalid_parameter', 'name holds control or invisible direction characters',
+				pg_catalog.format('Writing %s.name.', TG_TABLE_NAME));
+		END IF;
+		-- stored trimmed, as the RPCs store it (a waiver named '  W  ' was
+		-- another waiver than create_waiver's 'W')
+		NEW.name := pg_catalog.btrim(NEW.name);
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_name() IS
-'Trigger (BEFORE INSERT OR UPDATE OF name): a new name holds no control or invisible direction characters';
+'Trigger (BEFORE INSERT OR UPDATE OF name): a new name holds no control or invisible direction characters, and is stored trimmed';
 
 CREATE OR REPLACE FUNCTION protector_internal.check_full_name()
 RETURNS trigger
@@ -8903,16 +8907,20 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.full_name IS DISTINCT FROM OLD.full_name)
-	   AND NOT protector_internal.text_is_clean(NEW.full_name) THEN
-		PERFORM protector.raise('invalid_parameter', 'full_name holds control or invisible direction characters',
-			pg_catalog.format('Writing %s.full_name.', TG_TABLE_NAME));
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.full_name IS DISTINCT FROM OLD.full_name THEN
+		IF NOT protector_internal.text_is_clean(NEW.full_name) THEN
+			PERFORM protector.raise('invalid_parameter', 'full_name holds control or invisible direction characters',
+				pg_catalog.format('Writing %s.full_name.', TG_TABLE_NAME));
+		END IF;
+		-- stored trimmed, as the RPCs store it (a waiver named '  W  ' was
+		-- another waiver than create_waiver's 'W')
+		NEW.full_name := pg_catalog.btrim(NEW.full_name);
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_full_name() IS
-'Trigger (BEFORE INSERT OR UPDATE OF full_name): a new full name holds no control or invisible direction characters';
+'Trigger (BEFORE INSERT OR UPDATE OF full_name): a new full name holds no control or invisible direction characters, and is stored trimmed';
 -- Names stay plain text under table writes too (sql/67_catalog_api.sql).
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.organizations
 	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();

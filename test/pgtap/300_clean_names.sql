@@ -4,7 +4,7 @@
 -- direction overrides, zero-width or control characters, as the RPCs
 -- refuse them; clean names and other columns pass.
 BEGIN;
-SELECT plan(15);
+SELECT plan(16);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['q_admin', 'q_manager', 'q_operator', 'q_newbie']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a300000-0000-4000-8000-000000000000', 'Q', 'clean-names'),
@@ -51,6 +51,9 @@ SELECT tests.clear_authentication();
 SELECT throws_ok($$INSERT INTO protector.waivers (organization_id, name)
 				   VALUES ('0a300000-0000-4000-8000-000000000000', 'Waiver' || U&'\202E' || 'evil')$$,
 	'22023', 'name holds control or invisible direction characters', 'a waiver''s name, shown with every signature');
+INSERT INTO protector.waivers (organization_id, name) VALUES ('0a300000-0000-4000-8000-000000000000', '  Spaced  ');
+SELECT is((SELECT name FROM protector.waivers WHERE organization_id = '0a300000-0000-4000-8000-000000000000'), 'Spaced',
+	'a name written with outer spaces is stored trimmed, as the RPCs store it');
 SELECT tests.authenticate_as('q_admin');
 
 -- names stored before they were checked (an import: no trigger of
