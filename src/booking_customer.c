@@ -248,8 +248,9 @@ refuse(Datum org, Datum customer, Datum merged_into, bool not_merged)
 	pfree(fcinfo);
 }
 
-void
-protector_check_booking_customer_of(Relation bookings, Datum org, Datum customer)
+/* the check of a customer the row's organization has */
+static void
+check_customer_of(Relation bookings, Datum org, Datum customer)
 {
 	Relation	customers;
 	TupleTableSlot *slot;
@@ -275,20 +276,25 @@ protector_check_booking_customer_of(Relation bookings, Datum org, Datum customer
 	table_close(customers, NoLock);
 }
 
+void
+protector_check_booking_customer_row(Relation bookings, HeapTuple row)
+{
+	const AttrNumber *columns = protector_columns(&booking_columns, bookings);
+	bool		no_org,
+				no_customer;
+	Datum		org = heap_getattr(row, columns[0], RelationGetDescr(bookings), &no_org);
+	Datum		customer = heap_getattr(row, columns[1], RelationGetDescr(bookings), &no_customer);
+
+	if (!no_org && !no_customer)
+		check_customer_of(bookings, org, customer);
+}
+
 PG_FUNCTION_INFO_V1(protector_check_booking_customer);
 Datum
 protector_check_booking_customer(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = protector_trigger_data(fcinfo, &customer_protocol);
-	Relation	rel = trigdata->tg_relation;
-	HeapTuple	row = trigdata->tg_newtuple;
-	const AttrNumber *columns = protector_columns(&booking_columns, rel);
-	bool		no_org,
-				no_customer;
-	Datum		org = heap_getattr(row, columns[0], RelationGetDescr(rel), &no_org);
-	Datum		customer = heap_getattr(row, columns[1], RelationGetDescr(rel), &no_customer);
 
-	if (!no_org && !no_customer)
-		protector_check_booking_customer_of(rel, org, customer);
-	return PointerGetDatum(row);
+	protector_check_booking_customer_row(trigdata->tg_relation, trigdata->tg_newtuple);
+	return PointerGetDatum(trigdata->tg_newtuple);
 }

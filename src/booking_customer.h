@@ -12,13 +12,14 @@
 #define PROTECTOR_BOOKING_CUSTOMER_H
 
 #include "postgres.h"
+#include "access/htup.h"
 #include "utils/relcache.h"
 
 /*
- * Refuses a booking of bookings (org, customer) whose customer is merged
- * into another or erased, once the customer's row is locked FOR KEY SHARE;
- * returns when it is neither, or is not there.
+ * Refuses the row of bookings when its customer is merged into another or
+ * erased, once the customer's row is locked FOR KEY SHARE; returns when it
+ * is neither, when the row names none, or when it is not there.
  */
-extern void protector_check_booking_customer_of(Relation bookings, Datum org, Datum customer);
+extern void protector_check_booking_customer_row(Relation bookings, HeapTuple row);
 
 #endif

@@ -96,7 +96,6 @@ typedef struct PrepareCatalog
 	AttrNumber	deposit_amount;
 	AttrNumber	payment_due_by;
 	AttrNumber	amount_paid;
-	AttrNumber	customer_id;
 	Datum		zero_deposit;	/* 0 as deposit_amount stores it (0.00) */
 	Oid			services;
 } PrepareCatalog;
@@ -151,7 +150,6 @@ load_catalog(Relation bookings)
 	catalog.deposit_amount = protector_column_required(bookings, "deposit_amount", NUMERICOID);
 	catalog.payment_due_by = protector_column_required(bookings, "payment_due_by", TIMESTAMPTZOID);
 	catalog.amount_paid = protector_column_required(bookings, "amount_paid", NUMERICOID);
-	catalog.customer_id = protector_column_required(bookings, "customer_id", UUIDOID);
 	if (catalog.zero_deposit != (Datum) 0)
 		pfree(DatumGetPointer(catalog.zero_deposit));
 	catalog.zero_deposit = (Datum) 0;	/* freed: if zero_of() fails, not again */
@@ -279,12 +277,6 @@ column(Relation rel, HeapTuple row, AttrNumber attnum, bool *isnull)
 	return heap_getattr(row, attnum, RelationGetDescr(rel), isnull);
 }
 
-static bool
-column_null(Relation rel, HeapTuple row, AttrNumber attnum)
-{
-	return heap_attisnull(row, attnum, RelationGetDescr(rel));
-}
-
 /* source widget or import: only protector records those */
 static bool
 source_guarded(Relation rel, HeapTuple row)
@@ -345,19 +337,6 @@ amount_paid_negative(Relation rel, HeapTuple row)
 										 DirectFunctionCall1(int4_numeric, Int32GetDatum(0))));
 }
 
-/* the customer named is neither merged nor erased (booking_customer.c) */
-static void
-check_customer(Relation rel, HeapTuple row)
-{
-	bool		no_org,
-				no_customer;
-	Datum		org = column(rel, row, catalog.organization_id, &no_org);
-	Datum		customer = column(rel, row, catalog.customer_id, &no_customer);
-
-	if (!no_org && !no_customer)
-		protector_check_booking_customer_of(rel, org, customer);
-}
-
 PG_FUNCTION_INFO_V1(protector_prepare_booking);
 Datum
 protector_prepare_booking(PG_FUNCTION_ARGS)
@@ -395,8 +374,8 @@ protector_prepare_booking(PG_FUNCTION_ARGS)
 		row = fire(fcinfo, STEP_GUARD_SOURCE, row);
 	if (row != NULL && protector_get_current_user_id(&uid))
 		row = fire(fcinfo, STEP_GUARD_WRITE, row);
-	if (row != NULL && !restoring && !column_null(rel, row, catalog.customer_id))
-		check_customer(rel, row);
+	if (row != NULL && !restoring)
+		protector_check_booking_customer_row(rel, row);
 	if (row != NULL && !restoring && promo_given(rel, row))
 		row = fire(fcinfo, STEP_APPLY_PROMO, row);
 	if (row != NULL && !restoring)

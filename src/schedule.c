@@ -12,9 +12,9 @@
  * "24:00" is midnight at the end of the day.  A day missing from a
  * non-empty object is closed; the empty object {} means open around the
  * clock (then a slot may start at any slot time of the day and run past
- * midnight, but not into a closed day: always_slot_fits()).  A range belongs to the day it opens on: closing that day (a
- * venue_closures row) closes the range, special hours replace the day's
- * ranges.
+ * midnight, but not into a closed day: always_slot_fits()).  A range
+ * belongs to the day it opens on: closing that day (a venue_closures row)
+ * closes the range, special hours replace the day's ranges.
  *
  * Slots start at the opening instant of a range and every slot interval
  * after it, in elapsed time, while the slot (without buffers) ends by the

@@ -372,15 +372,22 @@ protector_internal_relid(const char *name, bool missing_ok)
 	return relid;
 }
 
-Oid
-protector_function_oid(const char *schema, const char *name, bool missing_ok)
+/* schema.name(argtypes), or InvalidOid (a missing schema too, if missing_ok) */
+static Oid
+function_oid_of(const char *schema, const char *name, int nargs, const Oid *argtypes, bool missing_ok)
 {
 	Oid			nsp = get_namespace_oid(schema, missing_ok);
 
 	if (!OidIsValid(nsp))
 		return InvalidOid;
 	return GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
-						   PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp));
+						   PointerGetDatum(buildoidvector(argtypes, nargs)), ObjectIdGetDatum(nsp));
+}
+
+Oid
+protector_function_oid(const char *schema, const char *name, bool missing_ok)
+{
+	return function_oid_of(schema, name, 0, NULL, missing_ok);
 }
 
 Oid
@@ -392,9 +399,7 @@ protector_internal_function(const char *name)
 Oid
 protector_internal_function_of(const char *name, int nargs, const Oid *argtypes)
 {
-	Oid			nsp = get_namespace_oid("protector_internal", false);
-	Oid			fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
-									 PointerGetDatum(buildoidvector(argtypes, nargs)), ObjectIdGetDatum(nsp));
+	Oid			fn = function_oid_of("protector_internal", name, nargs, argtypes, false);
 
 	if (!OidIsValid(fn))
 		ereport(ERROR,

@@ -206,15 +206,17 @@ Datum
 protector_check_timezone_sql(PG_FUNCTION_ARGS)
 {
 	text	   *name;
+	char	   *zone;
 	const char *param = "timezone";
 
 	if (!PG_ARGISNULL(1))
 		param = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	protector_require_arg(fcinfo, 0, param);
 	name = PG_GETARG_TEXT_PP(0);
+	zone = text_to_cstring(name);
 	/* (the RPCs' check of a zone they write: of a place, too) */
-	refuse_placeless(text_to_cstring(name), param);
-	protector_check_timezone(text_to_cstring(name), param);
+	refuse_placeless(zone, param);
+	protector_check_timezone(zone, param);
 	PG_RETURN_TEXT_P(name);
 }
 
