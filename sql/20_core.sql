@@ -214,15 +214,16 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector.normalize_name(text) IS
 'Name transliterated to Latin and ASCII, NFKC case-folded, spaces collapsed (ICU): for comparing names';
 
--- Whether two typed names are one: NFKC case-folded, Latin letters without
--- their accents, other scripts as written (normalize_name transliterates
--- them, and two names can then read alike: 张伟 and 章伟).
+-- Whether two typed names are one: NFKC case-folded, without the accents of
+-- Latin and Greek letters, ё's diaeresis and Cyrillic stress marks, other
+-- marks and scripts as written (normalize_name transliterates them, and two
+-- names can then read alike: 张伟 and 章伟; src/normalize.c).
 CREATE FUNCTION protector_internal.names_match(p_a text, p_b text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_names_match'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.names_match(text, text) IS
-'Are two typed names the same: case, Latin accents and spacing aside, other scripts compared as written (ICU)';
+'Are two typed names the same: case, spacing, Latin and Greek accents, ё and Cyrillic stress marks aside, other scripts compared as written (ICU)';
 
 CREATE FUNCTION protector.country_is_known(p_country text)
 RETURNS boolean

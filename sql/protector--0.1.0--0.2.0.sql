@@ -8876,7 +8876,7 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_names_match'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.names_match(text, text) IS
-'Are two typed names the same: case, Latin accents and spacing aside, other scripts compared as written (ICU)';
+'Are two typed names the same: case, spacing, Latin and Greek accents, ё and Cyrillic stress marks aside, other scripts compared as written (ICU)';
 REVOKE ALL ON FUNCTION protector_internal.names_match(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.names_match(text, text) TO authenticated, service_role;
 
