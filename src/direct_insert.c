@@ -37,6 +37,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -100,13 +101,35 @@ static int	ncompiled = 0;
 static DirectTable *open_tables = NULL;
 static bool callbacks_registered = false;
 
+/*
+ * Closes the indexes ExecOpenIndices opened, keeping their locks until the
+ * transaction ends as the table's is kept: ExecCloseIndices would release
+ * them one at a time just before the commit releases every lock at once
+ * (20,000 instructions per full booking, which writes into 13 indexes).
+ */
+static void
+close_indices_keep_locks(ResultRelInfo *rri)
+{
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Relation	index = rri->ri_IndexRelationDescs[i];
+
+		if (index == NULL)
+			continue;
+#if PG_VERSION_NUM >= 170000
+		index_insert_cleanup(index, rri->ri_IndexRelationInfo[i]);
+#endif
+		index_close(index, NoLock);
+	}
+}
+
 static void
 direct_close(DirectTable *t)
 {
 	ResourceOwner save = CurrentResourceOwner;
 
 	CurrentResourceOwner = TopTransactionResourceOwner;
-	ExecCloseIndices(t->rri);
+	close_indices_keep_locks(t->rri);
 	ExecResetTupleTable(t->estate->es_tupleTable, false);
 	FreeExecutorState(t->estate);
 	table_close(t->rel, NoLock);
