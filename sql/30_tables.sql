@@ -8,7 +8,7 @@
 -- where a policy looks rows up by user or customer, that column leads.
 
 CREATE TABLE protector.organizations (
-	id			uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id			uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	name		text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
 	slug		text NOT NULL UNIQUE
 				CHECK (slug ~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'),
@@ -22,7 +22,7 @@ CREATE TABLE protector.organizations (
 COMMENT ON TABLE protector.organizations IS 'Tenants: a business that takes bookings';
 
 CREATE TABLE protector.members (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	user_id			uuid NOT NULL,
 	role			protector.member_role NOT NULL DEFAULT 'viewer',
@@ -39,7 +39,7 @@ COMMENT ON TABLE protector.members IS
 'Staff of an organization: one row per (organization, auth user) with the user''s role there';
 
 CREATE TABLE protector.venues (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	name			text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
 	description		text CHECK (length(description) <= 5000),
@@ -67,7 +67,7 @@ COMMENT ON TABLE protector.venues IS
 'A place (or fleet, or team) with its own time zone, operating hours and public embed key';
 
 CREATE TABLE protector.venue_closures (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	venue_id		uuid NOT NULL,
 	closed_on		date NOT NULL CHECK (isfinite(closed_on)),
@@ -85,7 +85,7 @@ COMMENT ON TABLE protector.venue_closures IS
 'Date overrides of a venue''s weekly hours: closed all day, or open only during special_hours';
 
 CREATE TABLE protector.services (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	venue_id		uuid NOT NULL,
 	name			text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
@@ -126,7 +126,7 @@ COMMENT ON TABLE protector.services IS
 'What is booked (an escape room game, an escort detail, a cab, a hotel night) and its booking rules';
 
 CREATE TABLE protector.customers (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	user_id			uuid,
 	full_name		text NOT NULL CHECK (length(btrim(full_name)) BETWEEN 1 AND 200),
@@ -156,7 +156,7 @@ COMMENT ON TABLE protector.customers IS
 'People who book; user_id links a customer who has an account (at most one live record per organization)';
 
 CREATE TABLE protector.bookings (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	venue_id		uuid NOT NULL,
 	service_id		uuid NOT NULL,
@@ -233,7 +233,7 @@ COMMENT ON TABLE protector.bookings IS
 'Reservations of a service over a time range; the reservation engine keeps capacity from ever being exceeded';
 
 CREATE TABLE protector.payments (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	booking_id		uuid NOT NULL,
 	kind			protector.payment_kind NOT NULL DEFAULT 'payment',
@@ -260,7 +260,7 @@ COMMENT ON TABLE protector.payments IS
 'Money received for a booking (kind payment) or paid back (kind refund); amounts are never negative';
 
 CREATE TABLE protector.tasks (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	booking_id		uuid,
 	kind			text NOT NULL DEFAULT 'manual' CHECK (kind ~ '^[a-z][a-z0-9_]*$' AND length(kind) <= 64),
@@ -285,7 +285,7 @@ COMMENT ON TABLE protector.tasks IS
 'Operations work items, e.g. the review task every new booking gets';
 
 CREATE TABLE protector.notifications (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	recipient_id	uuid,
 	booking_id		uuid,

@@ -27,7 +27,7 @@
 -- serialization error to be retried (REPEATABLE READ, SERIALIZABLE).
 
 CREATE TABLE protector.vouchers (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	code			text COLLATE "C" NOT NULL UNIQUE DEFAULT protector.generate_embed_key('gift')
 					CHECK (starts_with(code, 'gift_') AND protector.embed_key_is_well_formed(code)),
@@ -52,7 +52,7 @@ COMMENT ON TABLE protector.vouchers IS
 'Gift vouchers: an amount in a currency, spent by payments of the organization''s bookings until used up or expired';
 
 CREATE TABLE protector.promo_codes (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	code			text COLLATE "C" NOT NULL UNIQUE DEFAULT protector.generate_embed_key('promo')
 					CHECK (starts_with(code, 'promo_') AND protector.embed_key_is_well_formed(code)),

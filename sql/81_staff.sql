@@ -17,7 +17,7 @@
 -- invitations -----------------------------------------------------------------
 
 CREATE TABLE protector.staff_invitations (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	email			text NOT NULL CHECK (length(email) <= 320 AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
 	-- the e-mail as compared (trimmed, lower case), set by the database
@@ -47,7 +47,7 @@ COMMENT ON TABLE protector.staff_invitations IS
 -- staff at venues ---------------------------------------------------------------
 
 CREATE TABLE protector.staff_venues (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	member_id		uuid NOT NULL,
 	venue_id		uuid NOT NULL,
@@ -63,7 +63,7 @@ COMMENT ON TABLE protector.staff_venues IS 'Which members work at which venues: 
 -- shifts ------------------------------------------------------------------------
 
 CREATE TABLE protector.staff_shifts (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	member_id		uuid NOT NULL,
 	venue_id		uuid NOT NULL,

@@ -19,7 +19,7 @@
 -- birth) as the party has signed it; the error names who is missing.
 
 CREATE TABLE protector.waivers (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	name			text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
 	active			boolean NOT NULL DEFAULT true,
@@ -33,7 +33,7 @@ COMMENT ON TABLE protector.waivers IS
 'Waiver templates of an organization; their texts are waiver_versions';
 
 CREATE TABLE protector.waiver_versions (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	waiver_id		uuid NOT NULL,
 	-- set on insert: the next number of the waiver
@@ -58,7 +58,7 @@ COMMENT ON TABLE protector.waiver_versions IS
 'The texts of a waiver, numbered; a signed version never changes (a new text is a new version)';
 
 CREATE TABLE protector.waiver_submissions (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	waiver_version_id uuid NOT NULL,
 	-- the version's waiver, set by the database

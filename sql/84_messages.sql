@@ -15,7 +15,7 @@
 -- subscribe to (a policy on realtime.messages).
 
 CREATE TABLE protector.booking_messages (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	booking_id		uuid NOT NULL,
 	-- staff or customer, and the auth user who wrote it (the database's)

@@ -28,7 +28,7 @@ COMMENT ON COLUMN protector.customers.reminder_channel IS
 'How the customer wants booking reminders: email, sms or none; NULL: e-mail if they have an address, else SMS';
 
 CREATE TABLE protector.booking_reminders (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	booking_id		uuid NOT NULL,
 	-- scheduled: one of the organization's offsets; manual: sent by staff

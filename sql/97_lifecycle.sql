@@ -87,7 +87,7 @@ CREATE INDEX bookings_unpaid_deposits_idx ON protector.bookings (payment_due_by)
 -- audit retention ---------------------------------------------------------
 
 CREATE TABLE protector.audit_purges (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	purge_before	timestamptz NOT NULL CHECK (isfinite(purge_before)),
 	rows_purged		bigint,
@@ -163,7 +163,7 @@ COMMENT ON FUNCTION protector.purge_audit_log(timestamptz, uuid) IS
 -- erasure -----------------------------------------------------------------
 
 CREATE TABLE protector.customer_erasures (
-	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	customer_id		uuid NOT NULL,
 	created_by		uuid DEFAULT protector.current_user_id(),

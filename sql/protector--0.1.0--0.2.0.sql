@@ -8959,3 +8959,36 @@ CREATE TRIGGER check_zone BEFORE INSERT OR UPDATE OF timezone ON protector.venue
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.waivers
 	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
 REVOKE ALL ON FUNCTION protector_internal.check_zone() FROM PUBLIC;
+
+-- ids from a pool of pg_strong_random() bytes (src/random_id.c): every
+-- table's id DEFAULT, gen_random_uuid() before
+CREATE FUNCTION protector_internal.random_uuid()
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'protector_random_uuid'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.random_uuid() IS
+'A random (version 4) UUID, as gen_random_uuid(): the id DEFAULT of protector''s tables';
+REVOKE ALL ON FUNCTION protector_internal.random_uuid() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.random_uuid() TO authenticated, service_role;
+ALTER TABLE protector.audit_purges ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.booking_messages ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.booking_reminders ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.bookings ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.customer_erasures ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.customers ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.members ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.notifications ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.organizations ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.payments ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.promo_codes ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.services ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.staff_invitations ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.staff_shifts ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.staff_venues ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.tasks ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.venue_closures ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.venues ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.vouchers ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.waiver_submissions ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.waiver_versions ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+ALTER TABLE protector.waivers ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();

@@ -227,7 +227,7 @@ default_id(Relation rel, const Datum *values, const bool *nulls, AttrNumber attn
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("%s.id has no default", RelationGetRelationName(rel)),
-				 errdetail("Protector's rows take their id from the column's default, gen_random_uuid()."),
+				 errdetail("Protector's rows take their id from the column's default, protector_internal.random_uuid()."),
 				 protector_errhint_damaged()));
 	return *DatumGetUUIDP(values[attnum - 1]);
 }

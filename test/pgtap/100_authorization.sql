@@ -571,7 +571,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.authorize_row(regclass,uuid,text,text,boolean,boolean)'),
 			 ('protector_internal.current_customer_ids()'), ('protector_internal.customer_organizations()'),
 			 ('protector_internal.restoring()'),
-			 ('protector_internal.caller_is_trusted()'),
+			 ('protector_internal.caller_is_trusted()'), ('protector_internal.random_uuid()'),
 			 ('protector_internal.check_money(numeric,text)'), ('protector_internal.check_currency(text,text)'),
 			 ('protector_internal.check_code(text,text,text)'),
 			 ('protector_internal.pay_with_voucher(uuid,text)'), ('protector_internal.merge_patch_unchecked(jsonb,jsonb)'),
