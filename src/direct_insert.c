@@ -54,6 +54,7 @@
 #include "utils/inval.h"
 #include "utils/syscache.h"
 
+#include "compiled_table.h"
 #include "direct_insert.h"
 #include "support.h"
 
@@ -71,31 +72,6 @@ struct DirectTable
 								 * Invalid) */
 	struct DirectTable *next;
 };
-
-/*
- * A table's CHECK constraints and column DEFAULTs, compiled once per
- * backend rather than once per transaction (ExecConstraints would parse
- * and plan every CHECK of the table from its node string in each
- * transaction: 300,000 instructions per booking for audit_log, tasks and
- * notifications together).  Dropped and compiled again after a relcache
- * invalidation of the table or a change of any function (which the
- * compiled expressions may have inlined), before its next use; never while
- * in use (an invalidation only marks it).
- */
-typedef struct CompiledTable
-{
-	Oid			relid;
-	bool		valid;
-	MemoryContext cxt;
-	int			nchecks;
-	ExprState **checks;			/* in the order of the relcache's constr->check */
-	ExprState **defaults;		/* per column, or NULL */
-} CompiledTable;
-
-/* five tables today; the rest for reinstalls within one backend */
-#define MAX_COMPILED_TABLES 32
-static CompiledTable compiled[MAX_COMPILED_TABLES];
-static int	ncompiled = 0;
 
 /* the tables open in this transaction (TopTransactionContext) */
 static DirectTable *open_tables = NULL;
@@ -229,15 +205,12 @@ direct_relcache_callback(Datum arg, Oid relid)
 	for (DirectTable *t = open_tables; t != NULL; t = t->next)
 		if (relid == InvalidOid || relid == t->relid)
 			t->stale = true;
-	for (int i = 0; i < ncompiled; i++)
-		if (relid == InvalidOid || relid == compiled[i].relid)
-			compiled[i].valid = false;
 }
 
 /*
  * A function's definition changed: the compiled expressions may have
- * inlined or folded it (expression_planner), so every table compiles again
- * at its next use, and the tables open now are reopened first.
+ * inlined or folded it (expression_planner), so the tables open now are
+ * reopened, with their expressions compiled again (compiled_table.c).
  */
 static void
 direct_proc_callback(Datum arg, int cacheid, uint32 hashvalue)
@@ -254,79 +227,6 @@ register_callbacks(void)
 	protector_on_relcache_change(direct_relcache_callback);
 	CacheRegisterSyscacheCallback(PROCOID, direct_proc_callback, (Datum) 0);
 	callbacks_registered = true;
-}
-
-/* what the table's expressions compile to, outside any query */
-static ExprState *
-compile_expression(Node *expr)
-{
-	return ExecInitExpr(expression_planner((Expr *) expr), NULL);
-}
-
-static void
-compile_table(CompiledTable *c, Relation rel)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-	MemoryContext old;
-
-	if (c->cxt != NULL)
-		MemoryContextDelete(c->cxt);
-	c->valid = false;
-	c->relid = RelationGetRelid(rel);
-	c->cxt = AllocSetContextCreate(CacheMemoryContext, "protector direct insert", ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(c->cxt);
-	c->nchecks = desc->constr != NULL ? desc->constr->num_check : 0;
-	c->checks = palloc0(sizeof(ExprState *) * Max(c->nchecks, 1));
-	for (int i = 0; i < c->nchecks; i++)
-		c->checks[i] = compile_expression(stringToNode(desc->constr->check[i].ccbin));
-	c->defaults = palloc0(sizeof(ExprState *) * Max(desc->natts, 1));
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		Node	   *expr;
-
-		/* (a generated column's "default" is its expression, computed later) */
-		if (att->attisdropped || att->attgenerated != '\0')
-			continue;
-		expr = build_column_default(rel, att->attnum);
-		if (expr != NULL)
-			c->defaults[i] = compile_expression(expr);
-	}
-	MemoryContextSwitchTo(old);
-	c->valid = true;
-}
-
-/* the compiled expressions of rel, compiled now if they are not (valid) */
-static CompiledTable *
-compiled_table(Relation rel)
-{
-	CompiledTable *c = NULL;
-
-	register_callbacks();
-	for (int i = 0; i < ncompiled; i++)
-		if (compiled[i].relid == RelationGetRelid(rel))
-			c = &compiled[i];
-	/* a slot invalidated (its table dropped or altered) may take another table */
-	for (int i = 0; c == NULL && ncompiled == MAX_COMPILED_TABLES && i < ncompiled; i++)
-		if (!compiled[i].valid)
-		{
-			c = &compiled[i];
-			if (c->cxt != NULL)
-				MemoryContextDelete(c->cxt);
-			memset(c, 0, sizeof(CompiledTable));
-			c->relid = RelationGetRelid(rel);
-		}
-	if (c == NULL)
-	{
-		if (ncompiled == MAX_COMPILED_TABLES)
-			elog(ERROR, "protector compiles direct inserts for more tables than it keeps track of");
-		c = &compiled[ncompiled++];
-		memset(c, 0, sizeof(CompiledTable));
-		c->relid = RelationGetRelid(rel);
-	}
-	if (!c->valid)
-		compile_table(c, rel);
-	return c;
 }
 
 /*
@@ -397,7 +297,7 @@ direct_open(Oid relid)
 		refuse_deferred_indexes(t->rri);
 		t->slot = ExecInitExtraTupleSlot(t->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
 		{
-			CompiledTable *c = compiled_table(t->rel);
+			const CompiledTable *c = protector_compiled_table(t->rel);
 
 			/* ExecConstraints compiles only what is not there yet */
 			if (c->nchecks > 0)

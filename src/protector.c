@@ -7,7 +7,8 @@
  * support.c (argument, trigger and column checks), spi_scope.c (SQL from
  * C under a pinned search_path), elevation.c (reads past RLS),
  * capabilities.c (the capability map), identity.c (the JWT user),
- * constraints.c (CHECKs in C), timezone.c (zone names), touch.c
+ * constraints.c (CHECKs in C), compiled_table.c (CHECKs and DEFAULTs
+ * compiled once per backend), timezone.c (zone names), touch.c
  * (updated_at), locks.c (service locks), occupancy.c (what occupies a
  * service), reserve.c (the reservation invariant), schedule.c (hours and
  * slots), availability.c, venue.c, audit.c, realtime.c, analytics.c,
@@ -24,6 +25,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "compiled_table.h"
 #include "errors.h"
 #include "locks.h"
 #include "outbox.h"
@@ -117,4 +119,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("protector");
+
+	/* statements into protector's tables evaluate CHECKs compiled once */
+	protector_compiled_table_init();
 }
