@@ -71,6 +71,7 @@ typedef struct Capability
 	const char *action;
 	int			roles;			/* R_* bits */
 	const char *what;			/* "your role may not <what>" */
+	bool		own_bookings;	/* a customer may, on a booking of theirs */
 } Capability;
 
 /*
@@ -104,15 +105,15 @@ static const Capability capability_map[] = {
 	{"bookings.reschedule", R_DESK, "reschedule bookings"},
 	{"bookings.update", R_DESK, "update bookings"},
 	{"bookings.update_any_column", R_MGMT, "change a booking's prices, customer or service directly"},
-	{"bookings.confirm", R_DESK, "confirm bookings"},
-	{"bookings.cancel", R_DESK, "cancel bookings"},
+	{"bookings.confirm", R_DESK, "confirm bookings", true},
+	{"bookings.cancel", R_DESK, "cancel bookings", true},
 	{"bookings.delete", R_OWNER | R_ADMIN, "delete bookings"},
 	{"payments.read", R_MGMT | R_FINANCE, "see payments"},
 	{"payments.create", R_OWNER | R_ADMIN | R_FINANCE, "record payments"},
 	{"payments.manage", R_OWNER | R_ADMIN, "change or delete payments"},
 	{"vouchers.read", R_MGMT | R_FINANCE, "see gift vouchers"},
 	{"vouchers.manage", R_MGMT, "issue, change or delete gift vouchers"},
-	{"vouchers.redeem", R_DESK | R_FINANCE, "pay bookings with gift vouchers"},
+	{"vouchers.redeem", R_DESK | R_FINANCE, "pay bookings with gift vouchers", true},
 	{"promo_codes.read", R_MGMT | R_FINANCE, "see promo codes"},
 	{"promo_codes.manage", R_MGMT, "create, change or delete promo codes"},
 	{"tasks.read", R_DESK, "see the organization's tasks"},
@@ -135,7 +136,7 @@ static const Capability capability_map[] = {
 	{"messages.send", R_DESK | R_AGENT, "message customers (agents: on their bookings)"},
 	{"waivers.read", R_DESK, "see waivers and the signed submissions"},
 	{"waivers.manage", R_MGMT, "create and change waiver templates"},
-	{"waivers.collect", R_DESK | R_AGENT, "collect waiver signatures (agents: for their bookings)"},
+	{"waivers.collect", R_DESK | R_AGENT, "collect waiver signatures (agents: for their bookings)", true},
 	{"reminders.read", R_DESK, "see the reminders of the organization's bookings"},
 	{"reminders.send", R_DESK, "send a booking reminder now"},
 };
@@ -555,8 +556,10 @@ row_plans_for(Oid relid)
  * The row must be visible to the caller under RLS (and not soft-deleted);
  * otherwise "<entity> not found", the same for another tenant's id and an
  * id that does not exist.  With p_action, the caller's role in the row's
- * organization must allow it, or with p_customer_may the row's customer_id
- * must be one of the caller's own customer records (42501 otherwise).
+ * organization must allow it, or with p_customer_may, for an action the
+ * map lets customers do on their own bookings (own_bookings), the row's
+ * customer_id must be one of the caller's own customer records (42501
+ * otherwise: a customer asking for any other action's permit is refused).
  * With p_lock the row is then locked FOR UPDATE.  Returns the row's
  * organization_id.
  */
@@ -821,7 +824,8 @@ protector_authorize_row(PG_FUNCTION_ARGS)
 	visible_row(plans, id, entity, &org, &customer, &has_customer);
 
 	if (cap != NULL && !caller_may(&org, cap) &&
-		!(customer_may && has_customer && array_has_uuid(own_customer_ids(), &customer)))
+		!(customer_may && cap->own_bookings && has_customer &&
+		  array_has_uuid(own_customer_ids(), &customer)))
 		refuse(cap);
 	if (cap != NULL)
 		grant_permit(PG_GETARG_OID(0), DatumGetUUIDP(id), cap);

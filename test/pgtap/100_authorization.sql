@@ -11,7 +11,7 @@
 --      only for the authorization helpers policies and RPCs ask;
 --   6. no role list is written outside the capability map.
 BEGIN;
-SELECT plan(57);
+SELECT plan(60);
 
 -- fixtures: organization A (the victim) and B (the caller's) --------------
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['z_owner_a', 'z_owner_b', 'z_manager_b', 'z_operator_b',
@@ -542,6 +542,25 @@ SELECT is(pg_temp.attempt('z_owner_b', $$INSERT INTO protector.audit_purges (org
 	'22023 | purge_before must be a finite time in the past | Got 5000-01-01 00:00:00+00.', 'a purge of the future is refused, however it is asked');
 SELECT is(pg_temp.attempt('z_customer_b', $$SELECT protector_internal.authorize_row('protector.services', '0ab00000-0000-4000-8000-0000000005a1', NULL, 'service', true)$$),
 	'22023 | p_lock needs p_action | A row is locked only for an action the caller may do.', 'authorize_row locks only for an action');
+-- a customer's permits are for what customers may do on their own bookings
+-- (review: a customer asked authorize_row for payments.create on their own
+-- booking, then settled its pending payment through settle_payment)
+SELECT tests.authenticate_as('z_owner_b');
+SELECT protector.record_payment('0ab00000-0000-4000-8000-00000000b0c1', 10, 'stripe', 'pi_authz_1', 'payment', 'pending') IS NOT NULL;
+SELECT tests.clear_authentication();
+SELECT is(pg_temp.attempt('z_customer_b', $$SELECT protector_internal.authorize_row('protector.bookings', '0ab00000-0000-4000-8000-00000000b0c1',
+		'payments.create', 'booking', false, true)$$),
+	'42501 | your role may not record payments | The action payments.create is for owner, admin and finance.',
+	'a customer gets no permit to record payments, not even on their own booking');
+SELECT is(pg_temp.attempt('z_customer_b', format($q$DO $d$ BEGIN
+		PERFORM protector_internal.authorize_row('protector.bookings', '0ab00000-0000-4000-8000-00000000b0c1', 'payments.create', 'booking', false, true);
+		PERFORM protector_internal.settle_payment(%L, '0ab00000-0000-4000-8000-00000000b0c1', 'succeeded');
+	END $d$$q$, (SELECT id FROM protector.payments WHERE provider_reference = 'pi_authz_1'))),
+	'42501 | your role may not record payments | The action payments.create is for owner, admin and finance.',
+	'... so they cannot settle its pending payment');
+SELECT is(pg_temp.attempt('z_customer_b', $$SELECT protector_internal.authorize_row('protector.bookings', '0ab00000-0000-4000-8000-00000000b0c1',
+		'bookings.cancel', 'booking', false, true)$$),
+	'ok', '... but for cancelling their own booking, as cancel_booking asks');
 SELECT is(pg_temp.attempt('z_manager_b', $$INSERT INTO protector.venues (organization_id, name, timezone, embed_key)
 		VALUES ('0ab00000-0000-4000-8000-000000000000', 'X', 'UTC', protector.generate_embed_key())$$),
 	'42501 | permission denied for table venues', 'nobody chooses an embed key on insert either');
