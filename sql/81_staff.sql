@@ -308,21 +308,22 @@ COMMENT ON FUNCTION protector.log_staff_activity(uuid, text, jsonb) IS
 
 -- protector's own staff changes (staff.*), recorded as the member who made
 -- them: past the policy, which keeps staff.* to protector, for those who
--- manage members (who made the change) and server-side callers only
+-- manage members (who made the change) and trusted server-side callers
+-- only (the request's role, not the owner this runs as: a caller without
+-- a user is not trusted for that alone)
 CREATE FUNCTION protector_internal.record_staff_activity(p_organization_id uuid, p_action text, p_details jsonb)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM protector_internal.authorize_requester(p_organization_id, 'members.manage');
 	INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
 	SELECT p_organization_id,
 		   (SELECT m.id FROM protector.members m WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
 			AND m.user_id OPERATOR(pg_catalog.=) protector.current_user_id() AND m.active),
 		   p_action, p_details
-	WHERE pg_catalog.starts_with(p_action, 'staff.')
-	  AND (protector.current_user_id() IS NULL
-		   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage')));
+	WHERE pg_catalog.starts_with(p_action, 'staff.');
 END
 $$;
 COMMENT ON FUNCTION protector_internal.record_staff_activity(uuid, text, jsonb) IS

@@ -5472,14 +5472,13 @@ LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM protector_internal.authorize_requester(p_organization_id, 'members.manage');
 	INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
 	SELECT p_organization_id,
 		   (SELECT m.id FROM protector.members m WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
 			AND m.user_id OPERATOR(pg_catalog.=) protector.current_user_id() AND m.active),
 		   p_action, p_details
-	WHERE pg_catalog.starts_with(p_action, 'staff.')
-	  AND (protector.current_user_id() IS NULL
-		   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage')));
+	WHERE pg_catalog.starts_with(p_action, 'staff.');
 END
 $$;
 COMMENT ON FUNCTION protector_internal.record_staff_activity(uuid, text, jsonb) IS

@@ -7,7 +7,7 @@
 -- figures are worked out beside them.  Concurrency:
 -- test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(66);
+SELECT plan(68);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['s_owner', 's_admin', 's_manager', 's_operator', 's_agent', 's_agent2',
 														's_viewer', 's_other']) u;
@@ -226,6 +226,15 @@ SELECT throws_ok($$INSERT INTO protector.staff_activity (organization_id, member
 SELECT throws_ok($$INSERT INTO protector.staff_activity (organization_id, member_id, action, occurred_at)
 				   VALUES ('0a180000-0000-4000-8000-000000000000', '0a180000-0000-4000-8000-0000000000e4', 'desk.check_in', '2000-01-01')$$,
 	'42501', NULL, 'nor is an entry backdated');
+-- protector's own entries are written by the RPCs that manage members, for
+-- those who may (review: a request with no user in its JWT wrote them into
+-- any organization)
+SELECT throws_ok($$SELECT protector_internal.record_staff_activity('0a180000-0000-4000-8000-000000000000', 'staff.deactivated', '{}')$$,
+	'42501', 'your role may not manage members', 'an operator cannot write protector''s own entries through their helper');
+SELECT set_config('request.jwt.claims', '{"role": "authenticated"}', true);
+SELECT throws_ok($$SELECT protector_internal.record_staff_activity('0a180000-0000-4000-8000-000000000000', 'staff.deactivated', '{}')$$,
+	'P0002', 'organization not found', '... nor can a request without a user');
+SELECT tests.authenticate_as('s_operator');
 SELECT is((SELECT string_agg(action, ', ' ORDER BY id) FROM protector.staff_activity), 'desk.check_in', 'and sees their own only');
 SELECT tests.authenticate_as('s_owner');
 SELECT is((SELECT string_agg(action, ', ' ORDER BY id) FROM protector.staff_activity),
