@@ -469,7 +469,9 @@ read_capacity_rules(const pg_uuid_t *service_id, const BookingKeys *keys,
  * that end after now overlap; bookings reaching into the past (imports,
  * corrections) take the GiST probe, which needs no such argument.  Rows
  * written with the trigger switched off (session_replication_role =
- * replica) are, as for foreign keys, the writer's responsibility.
+ * replica) are, as for foreign keys, the writer's responsibility.  Holds
+ * keep it while they are alive: an expired one may lie inside a later
+ * booking, and the walk passes over it (exclusive_taken()).
  */
 /*
  * A walk over one service's bookings in start order through
@@ -538,9 +540,16 @@ start_walk_end(StartWalk *walk)
 	index_close(walk->index, AccessShareLock);
 }
 
+/*
+ * now: the clock at this check.  A hold counts for a transaction until
+ * the expiry it sees from its start (read_booking), but once expired it
+ * may lie inside a booking committed since (whose transaction began after
+ * the expiry): no nesting holds only among the holds alive now, so one
+ * expired by now is passed over, never the last word.
+ */
 static bool
 exclusive_taken(BookingRow *row, ItemPointer self, Relation bookings,
-				Snapshot snapshot, TimestampTz from, TimestampTz to)
+				Snapshot snapshot, TimestampTz from, TimestampTz to, TimestampTz now)
 {
 	StartWalk	walk;
 	BookingRow	other;
@@ -549,7 +558,7 @@ exclusive_taken(BookingRow *row, ItemPointer self, Relation bookings,
 	start_walk_begin(&walk, bookings, snapshot, row->service_id, true, to);
 	while (start_walk_next(&walk, BackwardScanDirection, self, &other))
 	{
-		if (memcmp(other.id, row->id, UUID_LEN) == 0)
+		if (memcmp(other.id, row->id, UUID_LEN) == 0 || other.until <= now)
 			continue;
 		taken = other.end > from;
 		break;
@@ -642,6 +651,7 @@ exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
 {
 	TimestampTz from;
 	TimestampTz to;
+	TimestampTz now;
 	int64		gap;
 
 	if (!read_capacity_rules(row->service_id, keys, snapshot, rules))
@@ -657,8 +667,9 @@ exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
 	 * clock at this check, later than any commit of service_mode_check()
 	 * this snapshot sees, so the overlaps it let stand end before from.
 	 */
-	if (!rules->shared && from >= GetCurrentTimestamp())
-		*taken = exclusive_taken(row, self, bookings, snapshot, from, to) ? 1 : 0;
+	now = GetCurrentTimestamp();
+	if (!rules->shared && from >= now)
+		*taken = exclusive_taken(row, self, bookings, snapshot, from, to, now) ? 1 : 0;
 	else
 		*taken = occupancy_taken(row, self, bookings, snapshot, rules, from, to);
 
