@@ -2,7 +2,7 @@
 -- sql/68_customers_api.sql: recognizing customers (identity key, likely
 -- duplicates) and merging them.  See docs/customers.md.
 
-CREATE FUNCTION protector.set_customer_identity_key()
+CREATE FUNCTION protector_internal.set_customer_identity_key()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -12,10 +12,10 @@ BEGIN
 	RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION protector.set_customer_identity_key() IS
+COMMENT ON FUNCTION protector_internal.set_customer_identity_key() IS
 'Trigger: customers.identity_key is the ICU-normalized email';
 CREATE TRIGGER customers_identity_key BEFORE INSERT OR UPDATE OF email ON protector.customers
-	FOR EACH ROW EXECUTE FUNCTION protector.set_customer_identity_key();
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.set_customer_identity_key();
 
 -- Groups of customers that are probably one person, with the reason.
 CREATE FUNCTION protector.find_duplicate_customers(p_organization_id uuid)

@@ -8991,3 +8991,6 @@ ALTER TABLE protector.vouchers ALTER COLUMN id SET DEFAULT protector_internal.ra
 ALTER TABLE protector.waiver_submissions ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
 ALTER TABLE protector.waiver_versions ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
 ALTER TABLE protector.waivers ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();
+
+-- a trigger helper does not belong to the API schema PostgREST exposes
+ALTER FUNCTION protector.set_customer_identity_key() SET SCHEMA protector_internal;

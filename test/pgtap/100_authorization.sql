@@ -11,7 +11,7 @@
 --      only for the authorization helpers policies and RPCs ask;
 --   6. no role list is written outside the capability map.
 BEGIN;
-SELECT plan(60);
+SELECT plan(61);
 
 -- fixtures: organization A (the victim) and B (the caller's) --------------
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['z_owner_a', 'z_owner_b', 'z_manager_b', 'z_operator_b',
@@ -638,6 +638,12 @@ $$, $$VALUES ('protector.get_venue_by_embed_key(text)'), ('protector.get_venue_s
 			 ('protector.get_widget_slots(text,uuid,date,date)'),
 			 ('protector.create_widget_booking(text,uuid,text,text,text,timestamp with time zone,integer,text,jsonb,text,text)')$$,
 	'the API''s only SECURITY DEFINER functions are the four widget functions, for anon');
+SELECT set_eq($$
+	SELECT p.oid::regprocedure::text FROM pg_proc p
+	WHERE p.pronamespace = 'protector'::regnamespace AND p.prorettype = 'trigger'::regtype
+$$, $$VALUES ('protector.set_updated_at()'), ('protector.reservation_check()'), ('protector.service_mode_check()'),
+			 ('protector.audit_trigger()'), ('protector.notify_trigger()')$$,
+	'the API schema''s trigger functions are the five documented ones (audit, live updates, updated_at, the reservation and service-mode checks); helpers live in protector_internal');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_proc p
 	WHERE p.pronamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
