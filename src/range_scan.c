@@ -130,7 +130,7 @@ protector_range_scan(Relation heap, const RangeIndex *ri, Datum key,
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
+	index_close(index, NoLock);	/* (locked until the transaction ends) */
 }
 
 RangeVerdict

@@ -447,8 +447,9 @@ read_capacity_rules(const pg_uuid_t *service_id, const BookingKeys *keys,
 	}
 
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(pkey, AccessShareLock);
-	table_close(services, AccessShareLock);
+	/* the locks stay until the transaction ends, as a query's would */
+	index_close(pkey, NoLock);
+	table_close(services, NoLock);
 	if (!found && keys == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
@@ -537,11 +538,11 @@ start_walk_end(StartWalk *walk)
 {
 	index_endscan(walk->scan);
 	ExecDropSingleTupleTableSlot(walk->slot);
-	index_close(walk->index, AccessShareLock);
+	index_close(walk->index, NoLock);	/* (locked until the transaction ends) */
 }
 
 /*
- * now: the clock at this check.  A hold counts for a transaction until
+ * check_time: the clock at this check.  A hold counts for a transaction until
  * the expiry it sees from its start (read_booking), but once expired it
  * may lie inside a booking committed since (whose transaction began after
  * the expiry): no nesting holds only among the holds alive now, so one
@@ -549,7 +550,7 @@ start_walk_end(StartWalk *walk)
  */
 static bool
 exclusive_taken(BookingRow *row, ItemPointer self, Relation bookings,
-				Snapshot snapshot, TimestampTz from, TimestampTz to, TimestampTz now)
+				Snapshot snapshot, TimestampTz from, TimestampTz to, TimestampTz check_time)
 {
 	StartWalk	walk;
 	BookingRow	other;
@@ -558,7 +559,7 @@ exclusive_taken(BookingRow *row, ItemPointer self, Relation bookings,
 	start_walk_begin(&walk, bookings, snapshot, row->service_id, true, to);
 	while (start_walk_next(&walk, BackwardScanDirection, self, &other))
 	{
-		if (memcmp(other.id, row->id, UUID_LEN) == 0 || other.until <= now)
+		if (memcmp(other.id, row->id, UUID_LEN) == 0 || other.until <= check_time)
 			continue;
 		taken = other.end > from;
 		break;
@@ -651,7 +652,7 @@ exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
 {
 	TimestampTz from;
 	TimestampTz to;
-	TimestampTz now;
+	TimestampTz check_time;
 	int64		gap;
 
 	if (!read_capacity_rules(row->service_id, keys, snapshot, rules))
@@ -667,9 +668,9 @@ exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
 	 * clock at this check, later than any commit of service_mode_check()
 	 * this snapshot sees, so the overlaps it let stand end before from.
 	 */
-	now = GetCurrentTimestamp();
-	if (!rules->shared && from >= now)
-		*taken = exclusive_taken(row, self, bookings, snapshot, from, to, now) ? 1 : 0;
+	check_time = GetCurrentTimestamp();
+	if (!rules->shared && from >= check_time)
+		*taken = exclusive_taken(row, self, bookings, snapshot, from, to, check_time) ? 1 : 0;
 	else
 		*taken = occupancy_taken(row, self, bookings, snapshot, rules, from, to);
 
