@@ -27,11 +27,19 @@
  *	  - a compilation replaced or gone stale is freed when the top
  *		transaction ends, never earlier: a statement of this transaction that
  *		started with it may still evaluate it for its next row;
- *	  - a compilation is its user's: compiling checks the user's EXECUTE
- *		privilege on each function called (ExecInitExpr) and inlines only
- *		the SQL functions the user may execute (inline_function), so a table
- *		is compiled per user, and a change of any function (its ACL
- *		included), role or role membership marks every compilation stale;
+ *	  - only a table whose CHECKs cannot depend on the statement shares its
+ *		compilation (not_shareable()): columns, constants, plain operators
+ *		and expressions, over built-in or protector's C functions that are
+ *		not volatile; a whole-row reference, a domain, a SQL function (which
+ *		expression_planner inlines under the statement's search_path), a
+ *		procedural or volatile one (which may write the table and evaluate
+ *		the CHECK inside itself) leave the table's statements compiling
+ *		their own, as PostgreSQL does;
+ *	  - a compilation is its user's, who may execute every function it
+ *		calls (checked before compiling, so a statement of a user who may
+ *		not compiles its own and fails as it would have), and a change of
+ *		any function (its ACL included), role or membership marks every
+ *		compilation stale; a DELETE compiles nothing;
  *		with an object access hook loaded (sepgsql), which wants to see every
  *		function each statement runs, statements compile their own;
  *	  - a statement evaluates the CHECKs as they were when it started (a
@@ -46,10 +54,15 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
+#include "utils/acl.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -165,23 +178,117 @@ compile_expression(Node *expr)
 	return ExecInitExpr(expression_planner((Expr *) expr), NULL);
 }
 
-static void
-compile_checks(CompiledTable *c, TupleConstr *constr)
+static bool
+is_protector_schema(Oid nsp)
 {
-	c->nchecks = constr != NULL ? constr->num_check : 0;
-	c->checks = palloc0(sizeof(ExprState *) * Max(c->nchecks, 1));
-	for (int i = 0; i < c->nchecks; i++)
+	if (!OidIsValid(schemas[0]))
 	{
-		c->checks[i] = compile_expression(stringToNode(constr->check[i].ccbin));
+		schemas[0] = get_namespace_oid("protector", true);
+		schemas[1] = get_namespace_oid("protector_internal", true);
 	}
+	return OidIsValid(nsp) && (nsp == schemas[0] || nsp == schemas[1]);
 }
 
-static void
-compile_defaults(CompiledTable *c, Relation rel)
+/*
+ * A function a shared compilation may call: built in or protector's (C,
+ * so nothing is inlined and no code of a user's runs), not volatile, and
+ * executable by the user (ExecInitExpr would refuse it at compile time,
+ * where PostgreSQL refuses it at the first row).
+ */
+static bool
+function_not_shareable(Oid funcid, void *context)
+{
+	HeapTuple	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	Form_pg_proc proc;
+	bool		refused;
+
+	if (!HeapTupleIsValid(tuple))
+		return true;
+	proc = (Form_pg_proc) GETSTRUCT(tuple);
+	refused = (proc->prolang != INTERNALlanguageId && proc->prolang != ClanguageId) ||
+		proc->provolatile == PROVOLATILE_VOLATILE ||
+		!(proc->pronamespace == PG_CATALOG_NAMESPACE || is_protector_schema(proc->pronamespace)) ||
+		pg_proc_aclcheck(funcid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK;
+	ReleaseSysCache(tuple);
+	return refused;
+}
+
+/*
+ * Must this CHECK be compiled per statement, as PostgreSQL does?  Yes for
+ * anything whose compiled state depends on the statement: a whole-row or
+ * system column (its row descriptor lives in the statement's memory), row
+ * type conversions, domains (their constraints change without a relcache
+ * invalidation), SQL functions (inlined under the statement's search_path),
+ * procedural or volatile functions (which may write the table and evaluate
+ * the same state again, inside itself): only the node types below, over
+ * shareable functions, are shared.
+ */
+static bool
+not_shareable(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	switch (nodeTag(node))
+	{
+		case T_Var:
+			if (((Var *) node)->varattno <= 0 || ((Var *) node)->varlevelsup != 0)
+				return true;
+			return false;
+		case T_FuncExpr:
+		case T_OpExpr:
+		case T_DistinctExpr:
+		case T_NullIfExpr:
+		case T_ScalarArrayOpExpr:
+		case T_CoerceViaIO:
+			if (check_functions_in_node(node, function_not_shareable, context))
+				return true;
+			break;
+		case T_Const:
+		case T_BoolExpr:
+		case T_NullTest:
+		case T_BooleanTest:
+		case T_RelabelType:
+		case T_CaseExpr:
+		case T_CaseWhen:
+		case T_CaseTestExpr:
+		case T_CoalesceExpr:
+		case T_ArrayExpr:
+		case T_CollateExpr:
+		case T_List:
+			break;
+		default:
+			return true;
+	}
+	return expression_tree_walker(node, not_shareable, context);
+}
+
+/* the table's CHECKs, compiled; NULL if any of them is not to be shared */
+static ExprState **
+compile_checks(TupleConstr *constr, int *nchecks)
+{
+	Node	  **exprs;
+	ExprState **checks;
+
+	*nchecks = constr != NULL ? constr->num_check : 0;
+	exprs = palloc(sizeof(Node *) * Max(*nchecks, 1));
+	for (int i = 0; i < *nchecks; i++)
+	{
+		exprs[i] = stringToNode(constr->check[i].ccbin);
+		if (not_shareable(exprs[i], NULL))
+			return NULL;
+	}
+	checks = palloc0(sizeof(ExprState *) * Max(*nchecks, 1));
+	for (int i = 0; i < *nchecks; i++)
+		checks[i] = compile_expression(exprs[i]);
+	return checks;
+}
+
+static ExprState **
+compile_defaults(Relation rel)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
+	ExprState **defaults = palloc0(sizeof(ExprState *) * Max(desc->natts, 1));
 
-	c->defaults = palloc0(sizeof(ExprState *) * Max(desc->natts, 1));
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -192,38 +299,55 @@ compile_defaults(CompiledTable *c, Relation rel)
 			continue;
 		expr = build_column_default(rel, att->attnum);
 		if (expr != NULL)
-			c->defaults[i] = compile_expression(expr);
+			defaults[i] = compile_expression(expr);
 	}
+	return defaults;
 }
 
 /*
- * Compiles rel into c, in a context of its own; the one it replaces is
- * retired.  c stays stale if an invalidation came in meanwhile, or if the
- * compiling failed (the error leaves c without a context).
+ * Compiles rel into c (its DEFAULTs too when asked), in a context of its
+ * own, published to c only when complete: code the compiling runs (a
+ * function folded by expression_planner) that compiles the same table
+ * meanwhile finds it "compiling" and compiles its own.  The compilation
+ * replaced is retired.  c stays stale if an invalidation came in meanwhile;
+ * an error leaves c as it was (what was compiled goes with the retired).
  */
 static void
-compile_table(CompiledTable *c, Relation rel)
+compile_table(CompiledTable *c, Relation rel, bool with_defaults)
 {
 	uint64		seen = invalidations;
-	MemoryContext old;
+	MemoryContext cxt = AllocSetContextCreate(retired, "protector compiled table", ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	ExprState **checks = NULL;
+	ExprState **defaults = NULL;
+	int			nchecks = 0;
 
+	c->compiling = true;
+	PG_TRY();
+	{
+		checks = compile_checks(rel->rd_att->constr, &nchecks);
+		if (with_defaults)
+			defaults = compile_defaults(rel);
+	}
+	PG_FINALLY();
+	{
+		c->compiling = false;
+		MemoryContextSwitchTo(old);
+	}
+	PG_END_TRY();
 	if (c->cxt != NULL)
 		MemoryContextSetParent(c->cxt, retired);
-	c->cxt = NULL;
-	c->valid = false;
-	old = MemoryContextSwitchTo(retired);
-	c->cxt = AllocSetContextCreate(retired, "protector compiled table", ALLOCSET_SMALL_SIZES);
-	MemoryContextSwitchTo(c->cxt);
-	compile_checks(c, rel->rd_att->constr);
-	compile_defaults(c, rel);
-	MemoryContextSwitchTo(old);
-	/* (kept: the context moves from the retired ones to the cache) */
-	MemoryContextSetParent(c->cxt, CacheMemoryContext);
+	MemoryContextSetParent(cxt, CacheMemoryContext);
+	c->cxt = cxt;
+	c->nchecks = nchecks;
+	c->checks = checks;
+	c->defaults = defaults;
+	c->has_defaults = with_defaults;
 	c->valid = seen == invalidations;
 }
 
 const CompiledTable *
-protector_compiled_table(Relation rel)
+protector_compiled_table(Relation rel, bool with_defaults)
 {
 	CompiledTableKey key = {RelationGetRelid(rel), GetUserId()};
 	bool		found;
@@ -236,23 +360,17 @@ protector_compiled_table(Relation rel)
 		memset(c, 0, sizeof(CompiledTable));
 		c->key = key;
 	}
-	if (!c->valid)
-		compile_table(c, rel);
+	if (c->compiling)
+		return NULL;
+	if (!c->valid || (with_defaults && !c->has_defaults))
+		compile_table(c, rel, with_defaults || c->has_defaults);
 	return c;
 }
 
 static bool
 is_protector_table(Relation rel)
 {
-	Oid			nsp = RelationGetNamespace(rel);
-
-	if (!OidIsValid(schemas[0]))
-	{
-		schemas[0] = get_namespace_oid("protector", true);
-		schemas[1] = get_namespace_oid("protector_internal", true);
-	}
-	return rel->rd_rel->relkind == RELKIND_RELATION &&
-		OidIsValid(nsp) && (nsp == schemas[0] || nsp == schemas[1]);
+	return rel->rd_rel->relkind == RELKIND_RELATION && is_protector_schema(RelationGetNamespace(rel));
 }
 
 /* the statement's result relations that are protector's tables get the compiled CHECKs */
@@ -270,8 +388,8 @@ give_compiled_checks(EState *estate)
 		if (rri->ri_ConstraintExprs != NULL || rel->rd_att->constr == NULL ||
 			rel->rd_att->constr->num_check == 0 || !is_protector_table(rel))
 			continue;
-		c = protector_compiled_table(rel);
-		if (c->valid && c->nchecks == rel->rd_att->constr->num_check)
+		c = protector_compiled_table(rel, false);
+		if (c != NULL && c->valid && c->checks != NULL && c->nchecks == rel->rd_att->constr->num_check)
 			rri->ri_ConstraintExprs = c->checks;
 	}
 }
@@ -283,7 +401,9 @@ compiled_executor_start(QueryDesc *queryDesc, int eflags)
 		prev_executor_start(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+	/* (DELETE checks nothing; a CTE's statements compile their own) */
 	if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && queryDesc->estate != NULL &&
+		(queryDesc->operation == CMD_INSERT || queryDesc->operation == CMD_UPDATE) &&
 		object_access_hook == NULL)
 		give_compiled_checks(queryDesc->estate);
 }

@@ -24,19 +24,24 @@ typedef struct CompiledTable
 {
 	CompiledTableKey key;
 	bool		valid;			/* false: compile again before the next use */
+	bool		compiling;		/* under way, further up the stack */
+	bool		has_defaults;	/* defaults compiled too */
 	MemoryContext cxt;
 	int			nchecks;
-	ExprState **checks;			/* in the order of the relcache's constr->check */
-	ExprState **defaults;		/* per column: its DEFAULT, or NULL */
+	ExprState **checks;			/* in the order of the relcache's constr->check;
+								 * NULL: compiled per statement (not shared) */
+	ExprState **defaults;		/* per column: its DEFAULT, or NULL (with
+								 * has_defaults) */
 } CompiledTable;
 
 /*
  * rel's compiled expressions for the current user, compiled now if they
  * were not; valid only
  * until the end of the transaction, and no longer "valid" after an
- * invalidation (those in use stay evaluable until the transaction ends)
+ * invalidation (those in use stay evaluable until the transaction ends);
+ * NULL while the table is being compiled further up the stack
  */
-extern const CompiledTable *protector_compiled_table(Relation rel);
+extern const CompiledTable *protector_compiled_table(Relation rel, bool with_defaults);
 
 /* installs the ExecutorStart hook (_PG_init) */
 extern void protector_compiled_table_init(void);

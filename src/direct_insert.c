@@ -297,10 +297,16 @@ direct_open(Oid relid)
 		refuse_deferred_indexes(t->rri);
 		t->slot = ExecInitExtraTupleSlot(t->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
 		{
-			const CompiledTable *c = protector_compiled_table(t->rel);
+			const CompiledTable *c = protector_compiled_table(t->rel, true);
 
-			/* ExecConstraints compiles only what is not there yet */
-			if (c->nchecks > 0)
+			if (c == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("a row was to be written into \"%s\" while its defaults were being compiled",
+								RelationGetRelationName(t->rel)),
+						 errdetail("A DEFAULT or CHECK constraint of the table runs code that writes there.")));
+			/* ExecConstraints compiles only what is not there (not shared) */
+			if (c->nchecks > 0 && c->checks != NULL)
 				t->rri->ri_ConstraintExprs = c->checks;
 			t->defaults = c->defaults;
 		}

@@ -108,6 +108,57 @@ VALUES ('00000000-0000-4000-8000-0000000c0c0a', '00000000-0000-4000-8000-0000000
 COMMIT;
 SELECT * FROM svc;
 
+-- Only CHECKs whose compiled form cannot depend on the statement are
+-- shared (a review crashed the first version and stored a row its CHECK
+-- refused); the others compile per statement, as PostgreSQL's own:
+-- a whole-row reference keeps its row descriptor in the statement's memory
+ALTER TABLE protector.services ADD CONSTRAINT cc_whole_row CHECK (length(services::text) < 100000);
+UPDATE protector.services SET capacity = 2 WHERE name = 'O' AND organization_id = '00000000-0000-4000-8000-0000000c0c0a';
+CREATE TEMP TABLE churn AS SELECT g, md5(g::text) FROM generate_series(1, 1000) g;
+UPDATE protector.services SET capacity = 3 WHERE name = 'O' AND organization_id = '00000000-0000-4000-8000-0000000c0c0a';
+UPDATE protector.services SET capacity = 4 WHERE name = 'O' AND organization_id = '00000000-0000-4000-8000-0000000c0c0a';
+ALTER TABLE protector.services DROP CONSTRAINT cc_whole_row;
+-- a volatile function writing the table evaluates the CHECK inside itself
+CREATE FUNCTION public.cc_nested() RETURNS integer LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	IF current_setting('cc.nested', true) IS DISTINCT FROM 'on' THEN
+		PERFORM set_config('cc.nested', 'on', true);
+		INSERT INTO protector.services (organization_id, venue_id, name, duration, currency, capacity)
+		VALUES ('00000000-0000-4000-8000-0000000c0c0a', '00000000-0000-4000-8000-0000000c0ca1', 'nested', '1 hour', 'USD', 1);
+		PERFORM set_config('cc.nested', 'off', true);
+	END IF;
+	RETURN 1;
+END $$;
+CREATE FUNCTION public.cc_allowed(text, integer) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS
+	$$BEGIN RETURN $1 NOT LIKE 'forbidden%'; END$$;
+SET cc.nested = 'on';
+ALTER TABLE protector.services ADD CONSTRAINT cc_pair CHECK (public.cc_allowed(name, public.cc_nested())) NOT VALID;
+SET cc.nested = 'off';
+INSERT INTO protector.services (organization_id, venue_id, name, duration, currency, capacity)
+VALUES ('00000000-0000-4000-8000-0000000c0c0a', '00000000-0000-4000-8000-0000000c0ca1', 'R fine', '1 hour', 'USD', 1);
+INSERT INTO protector.services (organization_id, venue_id, name, duration, currency, capacity)
+VALUES ('00000000-0000-4000-8000-0000000c0c0a', '00000000-0000-4000-8000-0000000c0ca1', 'forbidden', '1 hour', 'USD', 1);
+ALTER TABLE protector.services DROP CONSTRAINT cc_pair;
+SELECT name, capacity FROM svc WHERE name IN ('O', 'R fine', 'nested', 'forbidden');
+-- a DELETE, and an UPDATE of no row, need no EXECUTE on a CHECK's function
+CREATE FUNCTION public.cc_yes(text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS 'BEGIN RETURN true; END';
+REVOKE EXECUTE ON FUNCTION public.cc_yes(text) FROM PUBLIC;
+ALTER TABLE protector.services ADD CONSTRAINT cc_yes CHECK (public.cc_yes(name));
+CREATE ROLE cc_deleter BYPASSRLS;
+GRANT USAGE ON SCHEMA protector TO cc_deleter;
+GRANT SELECT, UPDATE, DELETE ON protector.services TO cc_deleter;
+SET ROLE cc_deleter;
+DELETE FROM protector.services WHERE name = 'nothing';
+UPDATE protector.services SET name = 'y' WHERE false;
+RESET ROLE;
+ALTER TABLE protector.services DROP CONSTRAINT cc_yes;
+REVOKE ALL ON protector.services FROM cc_deleter;
+REVOKE USAGE ON SCHEMA protector FROM cc_deleter;
+DROP ROLE cc_deleter;
+DROP FUNCTION public.cc_yes(text);
+DROP FUNCTION public.cc_allowed(text, integer);
+DROP FUNCTION public.cc_nested();
+
 -- protector's own CHECKs, as ever
 INSERT INTO protector.services (organization_id, venue_id, name, duration, currency, capacity)
 VALUES ('00000000-0000-4000-8000-0000000c0c0a', '00000000-0000-4000-8000-0000000c0ca1', 'Q0', '1 hour', 'USD', 0);
