@@ -81,6 +81,9 @@ static uint64 invalidations = 0;
 /* compilations replaced or stale, freed when the top transaction ends */
 static MemoryContext retired = NULL;
 
+/* something may be there to free: a compiling or an invalidation since */
+static bool garbage = false;
+
 /* protector's two schemas, looked up once per backend */
 static Oid	schemas[2] = {InvalidOid, InvalidOid};
 
@@ -93,6 +96,7 @@ mark_stale(Oid relid)
 	CompiledTable *c;
 
 	invalidations++;
+	garbage = true;
 	if (compiled == NULL)
 		return;
 	hash_seq_init(&seq, compiled);
@@ -132,6 +136,9 @@ transaction_ended(XactEvent event, void *arg)
 		event != XACT_EVENT_PREPARE && event != XACT_EVENT_PARALLEL_COMMIT &&
 		event != XACT_EVENT_PARALLEL_ABORT)
 		return;
+	if (!garbage)
+		return;					/* (most transactions: nothing compiled, nothing stale) */
+	garbage = false;
 	hash_seq_init(&seq, compiled);
 	while ((c = hash_seq_search(&seq)) != NULL)
 		if (!c->valid && c->cxt != NULL)
@@ -321,6 +328,8 @@ compile_table(CompiledTable *c, Relation rel, bool with_defaults)
 	ExprState **checks = NULL;
 	ExprState **defaults = NULL;
 	int			nchecks = 0;
+
+	garbage = true;				/* (the replaced one, or this one on error) */
 
 	c->compiling = true;
 	PG_TRY();
