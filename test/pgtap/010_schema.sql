@@ -1,7 +1,7 @@
 -- Schema facts every later feature relies on: tables, keys, RLS, policies,
 -- indexes on foreign keys, privileges and function properties.
 BEGIN;
-SELECT plan(58);
+SELECT plan(60);
 
 SELECT has_schema('protector');
 SELECT tables_are('protector', ARRAY[
@@ -180,7 +180,8 @@ SELECT isnt_definer('protector_internal', 'orgs_with', ARRAY['text'], 'orgs_with
 SELECT isnt_definer('protector', 'current_user_id', ARRAY[]::text[], 'current_user_id() runs as the caller');
 SELECT function_lang_is('protector', 'current_user_id', ARRAY[]::text[], 'c', 'current_user_id() is written in C');
 
--- ids: random_uuid() is every uuid id's DEFAULT, and makes version 4 UUIDs
+-- ids: random_uuid() is every uuid id's DEFAULT, and makes time-ordered
+-- (version 7) UUIDs with 62 strong random bits
 SELECT is_empty($$
 	SELECT a.attrelid::regclass, a.attname FROM pg_attribute a
 	JOIN pg_class c ON c.oid = a.attrelid
@@ -189,14 +190,25 @@ SELECT is_empty($$
 	  AND pg_get_expr((SELECT d.adbin FROM pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum), a.attrelid)
 		  IS DISTINCT FROM 'protector_internal.random_uuid()'
 $$, 'every uuid id takes protector_internal.random_uuid() as its DEFAULT');
-CREATE TEMP TABLE ids AS SELECT protector_internal.random_uuid()::text AS id FROM generate_series(1, 10000);
+CREATE TEMP TABLE ids AS
+SELECT g, protector_internal.random_uuid()::text AS id FROM generate_series(1, 10000) g;
 SELECT is((SELECT count(DISTINCT id) FROM ids), 10000::bigint, 'random_uuid(): 10,000 calls, 10,000 ids (the pool refills 156 times)');
-SELECT is_empty($$ SELECT id FROM ids WHERE id !~ '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' $$,
-	'random_uuid() makes version 4 UUIDs of the RFC 4122 variant');
--- each of the 122 random bits is set in some ids and clear in others
+SELECT is_empty($$ SELECT id FROM ids WHERE id !~ '^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' $$,
+	'random_uuid() makes version 7 UUIDs of the RFC 9562 variant');
+-- the first 48 bits are the Unix time in milliseconds
 SELECT is_empty($$
-	SELECT b FROM generate_series(0, 127) b
-	WHERE b NOT IN (52, 53, 54, 55, 70, 71)	-- (get_bit: byte b / 8, bit b % 8 from the lowest: the version and variant bits)
+	SELECT id FROM ids
+	WHERE ('x' || substr(replace(id, '-', ''), 1, 12))::bit(48)::bigint
+		  NOT BETWEEN (extract(epoch FROM now()) * 1000)::bigint - 1000
+				  AND (extract(epoch FROM clock_timestamp()) * 1000)::bigint + 1000
+$$, 'random_uuid(): an id starts with the millisecond it was made in');
+-- one backend's ids strictly increase (uuid order is byte order)
+SELECT is_empty($$ SELECT a.id, b.id FROM ids a JOIN ids b ON b.g = a.g + 1 WHERE b.id::uuid <= a.id::uuid $$,
+	'random_uuid(): each id of a backend is greater than the one before');
+-- each of the 62 random bits is set in some ids and clear in others
+SELECT is_empty($$
+	SELECT b FROM generate_series(64, 127) b
+	WHERE b NOT IN (70, 71)	-- (get_bit: byte b / 8, bit b % 8 from the lowest: the variant bits)
 	  AND (SELECT count(*) FILTER (WHERE get_bit(decode(replace(id, '-', ''), 'hex'), b) = 1) FROM ids) NOT BETWEEN 4500 AND 5500
 $$, 'random_uuid(): every random bit is set in 45%-55% of 10,000 ids');
 
