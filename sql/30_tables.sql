@@ -218,7 +218,11 @@ CREATE TABLE protector.bookings (
 );
 CREATE INDEX bookings_service_idx ON protector.bookings (organization_id, venue_id, service_id);
 CREATE INDEX bookings_customer_idx ON protector.bookings (customer_id, organization_id);
-CREATE INDEX bookings_agent_idx ON protector.bookings (assigned_agent, organization_id);
+-- (partial: most bookings have no agent, and a NULL is never looked up
+-- through the foreign key, which matches on equality; an insert without an
+-- agent writes one index entry fewer)
+CREATE INDEX bookings_agent_idx ON protector.bookings (assigned_agent, organization_id)
+	WHERE assigned_agent IS NOT NULL;
 CREATE INDEX bookings_starts_idx ON protector.bookings (organization_id, lower(during));
 CREATE INDEX bookings_during_idx ON protector.bookings USING gist (service_id, during);
 -- availability reads weeks of one service: a btree range scan on the start,
@@ -272,14 +276,17 @@ CREATE TABLE protector.tasks (
 	completed_at	timestamptz,
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now(),
-	UNIQUE (organization_id, id),
 	FOREIGN KEY (organization_id, booking_id)
 		REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE,
 	FOREIGN KEY (organization_id, assignee)
 		REFERENCES protector.members (organization_id, user_id) ON DELETE SET NULL (assignee)
 );
 CREATE INDEX tasks_booking_idx ON protector.tasks (organization_id, booking_id);
-CREATE INDEX tasks_assignee_idx ON protector.tasks (assignee, organization_id);
+-- every booking makes a task: no UNIQUE (organization_id, id) (nothing
+-- references a task), and the assignee's index holds assigned tasks only
+-- (the review task of a booking without an agent has none)
+CREATE INDEX tasks_assignee_idx ON protector.tasks (assignee, organization_id)
+	WHERE assignee IS NOT NULL;
 CREATE INDEX tasks_status_idx ON protector.tasks (organization_id, status, due_at);
 COMMENT ON TABLE protector.tasks IS
 'Operations work items, e.g. the review task every new booking gets';

@@ -84,7 +84,9 @@ COMMENT ON TABLE protector.promo_codes IS
 
 ALTER TABLE protector.bookings ADD CONSTRAINT bookings_promo_code_fkey
 	FOREIGN KEY (organization_id, promo_code_id) REFERENCES protector.promo_codes (organization_id, id);
-CREATE INDEX bookings_promo_code_idx ON protector.bookings (organization_id, promo_code_id, customer_id);
+-- (partial: a booking without a promo code is never looked up by one)
+CREATE INDEX bookings_promo_code_idx ON protector.bookings (organization_id, promo_code_id, customer_id)
+	WHERE promo_code_id IS NOT NULL;
 ALTER TABLE protector.payments ADD CONSTRAINT payments_voucher_fkey
 	FOREIGN KEY (organization_id, voucher_id) REFERENCES protector.vouchers (organization_id, id);
 CREATE INDEX payments_voucher_idx ON protector.payments (organization_id, voucher_id);

@@ -1796,7 +1796,9 @@ COMMENT ON TABLE protector.promo_codes IS
 
 ALTER TABLE protector.bookings ADD CONSTRAINT bookings_promo_code_fkey
 	FOREIGN KEY (organization_id, promo_code_id) REFERENCES protector.promo_codes (organization_id, id);
-CREATE INDEX bookings_promo_code_idx ON protector.bookings (organization_id, promo_code_id, customer_id);
+-- (partial: a booking without a promo code is never looked up by one)
+CREATE INDEX bookings_promo_code_idx ON protector.bookings (organization_id, promo_code_id, customer_id)
+	WHERE promo_code_id IS NOT NULL;
 ALTER TABLE protector.payments ADD CONSTRAINT payments_voucher_fkey
 	FOREIGN KEY (organization_id, voucher_id) REFERENCES protector.vouchers (organization_id, id);
 CREATE INDEX payments_voucher_idx ON protector.payments (organization_id, voucher_id);
@@ -8994,3 +8996,15 @@ ALTER TABLE protector.waivers ALTER COLUMN id SET DEFAULT protector_internal.ran
 
 -- a trigger helper does not belong to the API schema PostgREST exposes
 ALTER FUNCTION protector.set_customer_identity_key() SET SCHEMA protector_internal;
+
+-- index entries a booking without an agent does not need: the foreign keys
+-- on bookings.assigned_agent and tasks.assignee match on equality, so a
+-- NULL is never looked up; and nothing references a task, so tasks need no
+-- UNIQUE (organization_id, id)
+DROP INDEX protector.bookings_agent_idx;
+CREATE INDEX bookings_agent_idx ON protector.bookings (assigned_agent, organization_id)
+	WHERE assigned_agent IS NOT NULL;
+DROP INDEX protector.tasks_assignee_idx;
+CREATE INDEX tasks_assignee_idx ON protector.tasks (assignee, organization_id)
+	WHERE assignee IS NOT NULL;
+ALTER TABLE protector.tasks DROP CONSTRAINT tasks_organization_id_id_key;

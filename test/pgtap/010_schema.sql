@@ -1,7 +1,7 @@
 -- Schema facts every later feature relies on: tables, keys, RLS, policies,
 -- indexes on foreign keys, privileges and function properties.
 BEGIN;
-SELECT plan(60);
+SELECT plan(64);
 
 SELECT has_schema('protector');
 SELECT tables_are('protector', ARRAY[
@@ -82,16 +82,53 @@ SELECT policies_are('protector', 'vouchers',
 SELECT policies_are('protector', 'promo_codes',
 	ARRAY['promo_codes_select', 'promo_codes_insert', 'promo_codes_update', 'promo_codes_delete']);
 
--- an index whose leading columns are exactly the columns of each foreign key
+-- an index whose leading columns are exactly the columns of each foreign key;
+-- it may leave out the rows where one of those columns is NULL (a foreign
+-- key matches on equality, so such a row is never looked up through it)
 SELECT is_empty($$
 	SELECT c.conrelid::regclass, c.conname FROM pg_constraint c
 	WHERE c.contype = 'f' AND c.connamespace = 'protector'::regnamespace
 	  AND NOT EXISTS (
 		SELECT FROM pg_index i
-		WHERE i.indrelid = c.conrelid AND i.indpred IS NULL AND i.indisvalid
+		WHERE i.indrelid = c.conrelid AND i.indisvalid
+		  AND (i.indpred IS NULL
+			   OR pg_get_expr(i.indpred, i.indrelid) IN
+				  (SELECT format('(%I IS NOT NULL)', a.attname) FROM pg_attribute a
+				   WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)))
 		  AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey
 		  AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey)
 $$, 'every foreign key has an index');
+-- and the lookups of the foreign keys with such an index use it, in the
+-- generic plans their cached queries settle on
+CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE l text; r text := '';
+BEGIN
+	SET LOCAL plan_cache_mode = force_generic_plan;
+	EXECUTE 'PREPARE fk_probe_q(uuid, uuid) AS ' || q;
+	FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) EXECUTE fk_probe_q(NULL, NULL)' LOOP r := r || l || ' '; END LOOP;
+	DEALLOCATE fk_probe_q;
+	RETURN r;
+END $f$;
+SET enable_seqscan = off;
+SELECT matches(pg_temp.plan_of('SELECT 1 FROM ONLY protector.bookings x WHERE $1 = organization_id AND $2 = assigned_agent FOR KEY SHARE OF x'),
+	'Index Scan using bookings_agent_idx', 'a member''s bookings are found through the partial bookings_agent_idx');
+SELECT matches(pg_temp.plan_of('UPDATE ONLY protector.tasks SET assignee = NULL WHERE $1 = organization_id AND $2 = assignee'),
+	'Index Scan using tasks_assignee_idx', 'a member''s tasks are found through the partial tasks_assignee_idx');
+SELECT matches(pg_temp.plan_of('SELECT 1 FROM ONLY protector.bookings x WHERE $1 = organization_id AND $2 = promo_code_id FOR KEY SHARE OF x'),
+	'Index Scan using bookings_promo_code_idx', 'a promo code''s bookings are found through the partial bookings_promo_code_idx');
+RESET enable_seqscan;
+-- the index entries a booking without an agent or promo code does not
+-- write: its review task's too (and no task is a foreign key's target)
+SELECT set_eq($$
+	SELECT i.indexrelid::regclass::text, pg_get_expr(i.indpred, i.indrelid) FROM pg_index i
+	WHERE i.indexrelid IN ('protector.bookings_agent_idx'::regclass, 'protector.bookings_promo_code_idx'::regclass,
+						   'protector.tasks_assignee_idx'::regclass)
+	UNION ALL
+	SELECT conname, 'unique' FROM pg_constraint WHERE conrelid = 'protector.tasks'::regclass AND contype = 'u'
+$$, $$ VALUES ('protector.bookings_agent_idx', '(assigned_agent IS NOT NULL)'),
+			  ('protector.bookings_promo_code_idx', '(promo_code_id IS NOT NULL)'),
+			  ('protector.tasks_assignee_idx', '(assignee IS NOT NULL)') $$,
+	'the agent, promo code and assignee indexes hold only rows that have one; tasks have no second unique key');
 -- the test above can fail: an unindexed foreign key is reported
 CREATE TABLE protector.fk_probe (id int PRIMARY KEY, organization_id uuid REFERENCES protector.organizations (id));
 SELECT isnt_empty($$
