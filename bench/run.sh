@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh — `make bench`: every benchmark, each figure a ratio against
 # baselines measured in the same run, on a throwaway cluster.
-#   BENCH_PARTS (default "reservations instructions checks audit realtime analytics dashboards")
+#   BENCH_PARTS (default "reservations instructions checks audit realtime analytics dashboards ids")
 #   selects parts;
 #   reservations: BENCH_SECONDS (default 8) per run, BENCH_REPEAT (default
 #   7) rounds of every variant, medians reported (many short rounds beat a
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh bench
 make -s >/dev/null
 make -s install >/dev/null
-export BENCH_PARTS="${BENCH_PARTS:-reservations instructions checks audit realtime analytics dashboards}"
+export BENCH_PARTS="${BENCH_PARTS:-reservations instructions checks audit realtime analytics dashboards ids}"
 # no checkpoint in the middle of a run: it would land on one variant by chance
 exec bash scripts/pg-cluster.sh -o "max_connections=50" -o "shared_buffers=512MB" \
 	-o "max_wal_size=16GB" -o "checkpoint_timeout=1h" bash -c '
@@ -25,6 +25,7 @@ exec bash scripts/pg-cluster.sh -o "max_connections=50" -o "shared_buffers=512MB
 		realtime) bash bench/realtime.sh ;;
 		analytics) bash bench/analytics.sh ;;
 		dashboards) bash bench/dashboards.sh ;;
+		ids) bash bench/ids.sh ;;
 		*) echo "unknown benchmark part: $part" >&2; exit 2 ;;
 		esac
 		echo
