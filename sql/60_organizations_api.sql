@@ -40,7 +40,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_user uuid := protector.current_user_id();
-	v_id uuid := pg_catalog.gen_random_uuid();
+	v_id uuid := protector_internal.random_uuid();
 	v_org protector.organizations;
 	v_constraint text;
 BEGIN

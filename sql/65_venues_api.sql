@@ -196,7 +196,7 @@ BEGIN
 	IF v.organization_id <> s.organization_id THEN
 		PERFORM protector.raise('not_found', 'venue not found', 'Services are copied within their organization.');
 	END IF;
-	s.id := gen_random_uuid();
+	s.id := protector_internal.random_uuid();
 	s.venue_id := v.id;
 	IF p_target_venue_id IS NULL OR p_target_venue_id = (SELECT venue_id FROM protector.services WHERE id = p_service_id) THEN
 		s.name := left(s.name, 193) || ' (copy)';

@@ -8655,7 +8655,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_user uuid := protector.current_user_id();
-	v_id uuid := pg_catalog.gen_random_uuid();
+	v_id uuid := protector_internal.random_uuid();
 	v_org protector.organizations;
 	v_constraint text;
 BEGIN
@@ -9008,3 +9008,38 @@ DROP INDEX protector.tasks_assignee_idx;
 CREATE INDEX tasks_assignee_idx ON protector.tasks (assignee, organization_id)
 	WHERE assignee IS NOT NULL;
 ALTER TABLE protector.tasks DROP CONSTRAINT tasks_organization_id_id_key;
+
+CREATE OR REPLACE FUNCTION protector.duplicate_service(p_service_id uuid, p_target_venue_id uuid DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s protector.services;
+	v protector.venues;
+BEGIN
+	PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service');
+	SELECT * INTO s FROM protector.services WHERE id = p_service_id;
+	PERFORM protector_internal.authorize_row('protector.venues', COALESCE(p_target_venue_id, s.venue_id),
+											 'venues.manage', 'venue', true);
+	SELECT * INTO v FROM protector.venues WHERE id = COALESCE(p_target_venue_id, s.venue_id);
+	IF v.organization_id <> s.organization_id THEN
+		PERFORM protector.raise('not_found', 'venue not found', 'Services are copied within their organization.');
+	END IF;
+	s.id := protector_internal.random_uuid();
+	s.venue_id := v.id;
+	IF p_target_venue_id IS NULL OR p_target_venue_id = (SELECT venue_id FROM protector.services WHERE id = p_service_id) THEN
+		s.name := left(s.name, 193) || ' (copy)';
+	END IF;
+	INSERT INTO protector.services (id, organization_id, venue_id, name, description, mode, duration,
+		capacity, min_party, max_party, buffer_before, buffer_after, slot_interval, min_notice,
+		max_advance, price, price_per_person, currency, settings, active)
+	VALUES (s.id, s.organization_id, s.venue_id, s.name, s.description, s.mode, s.duration,
+		s.capacity, s.min_party, s.max_party, s.buffer_before, s.buffer_after, s.slot_interval, s.min_notice,
+		s.max_advance, s.price, s.price_per_person, s.currency, s.settings, s.active)
+	RETURNING * INTO s;
+	RETURN to_jsonb(s);
+END
+$$;
+COMMENT ON FUNCTION protector.duplicate_service(uuid, uuid) IS
+'Copies a service with all its settings, to the same venue (" (copy)") or another of the organization';

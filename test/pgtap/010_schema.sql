@@ -1,7 +1,7 @@
 -- Schema facts every later feature relies on: tables, keys, RLS, policies,
 -- indexes on foreign keys, privileges and function properties.
 BEGIN;
-SELECT plan(64);
+SELECT plan(66);
 
 SELECT has_schema('protector');
 SELECT tables_are('protector', ARRAY[
@@ -112,6 +112,8 @@ END $f$;
 SET enable_seqscan = off;
 SELECT matches(pg_temp.plan_of('SELECT 1 FROM ONLY protector.bookings x WHERE $1 = organization_id AND $2 = assigned_agent FOR KEY SHARE OF x'),
 	'Index Scan using bookings_agent_idx', 'a member''s bookings are found through the partial bookings_agent_idx');
+SELECT matches(pg_temp.plan_of('UPDATE ONLY protector.bookings SET assigned_agent = NULL WHERE $1 = organization_id AND $2 = assigned_agent'),
+	'Index Scan using bookings_agent_idx', 'a deleted member''s bookings are unassigned through the partial bookings_agent_idx');
 SELECT matches(pg_temp.plan_of('UPDATE ONLY protector.tasks SET assignee = NULL WHERE $1 = organization_id AND $2 = assignee'),
 	'Index Scan using tasks_assignee_idx', 'a member''s tasks are found through the partial tasks_assignee_idx');
 SELECT matches(pg_temp.plan_of('SELECT 1 FROM ONLY protector.bookings x WHERE $1 = organization_id AND $2 = promo_code_id FOR KEY SHARE OF x'),
@@ -239,6 +241,12 @@ SELECT is_empty($$
 		  NOT BETWEEN (extract(epoch FROM now()) * 1000)::bigint - 1000
 				  AND (extract(epoch FROM clock_timestamp()) * 1000)::bigint + 1000
 $$, 'random_uuid(): an id starts with the millisecond it was made in');
+-- and protector's functions make their ids the same way
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	WHERE p.pronamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
+	  AND p.prosrc ~ 'gen_random_uuid'
+$$, 'no function of protector makes an id with gen_random_uuid()');
 -- one backend's ids strictly increase (uuid order is byte order)
 SELECT is_empty($$ SELECT a.id, b.id FROM ids a JOIN ids b ON b.g = a.g + 1 WHERE b.id::uuid <= a.id::uuid $$,
 	'random_uuid(): each id of a backend is greater than the one before');
