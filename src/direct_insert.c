@@ -81,7 +81,7 @@ static bool callbacks_registered = false;
  * Closes the indexes ExecOpenIndices opened, keeping their locks until the
  * transaction ends as the table's is kept: ExecCloseIndices would release
  * them one at a time just before the commit releases every lock at once
- * (20,000 instructions per full booking, which writes into 13 indexes).
+ * (20,000 instructions per full booking, which opens 12 such indexes).
  */
 static void
 close_indices_keep_locks(ResultRelInfo *rri)
