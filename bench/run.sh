@@ -2,7 +2,7 @@
 # bench/run.sh — `make bench`: every benchmark, each figure a ratio against
 # baselines measured in the same run, on a throwaway cluster.
 #   BENCH_PARTS (default "reservations instructions checks audit realtime analytics dashboards ids")
-#   selects parts;
+#   selects parts (and "profile", not in the default: perf, as root);
 #   reservations: BENCH_SECONDS (default 8) per run, BENCH_REPEAT (default
 #   7) rounds of every variant, medians reported (many short rounds beat a
 #   few long ones: the host's speed drifts); 8 clients; synchronous_commit on.
@@ -26,6 +26,7 @@ exec bash scripts/pg-cluster.sh -o "max_connections=50" -o "shared_buffers=512MB
 		analytics) bash bench/analytics.sh ;;
 		dashboards) bash bench/dashboards.sh ;;
 		ids) bash bench/ids.sh ;;
+		profile) bash bench/profile.sh ;;
 		*) echo "unknown benchmark part: $part" >&2; exit 2 ;;
 		esac
 		echo

@@ -21,7 +21,7 @@ PACKAGES=(
 )
 # extras for the targets that are not part of `make test`
 case "${1:-}" in
-bench) PACKAGES+=(valgrind) ;;	# bench/instructions.sh counts instructions with callgrind
+bench) PACKAGES+=(valgrind linux-perf) ;;	# bench/instructions.sh: callgrind; bench/profile.sh: perf
 fuzz) PACKAGES+=(sqlsmith) ;;	# make fuzz: random queries after the hostile calls
 sanitize) PACKAGES+=(libgcc-12-dev) ;;	# make check-sanitize: gcc's libasan and libubsan
 esac
