@@ -12,8 +12,22 @@ set -euo pipefail
 cd "$(dirname "$0")"
 SECS=${PROFILE_SECONDS:-8}
 DB=protector_bench_profile
+if [ "$SECS" -lt 8 ]; then
+	echo "PROFILE_SECONDS must be at least 8 (4 s sampled in the middle of the run)" >&2
+	exit 2
+fi
+if ! perf record -q -a -N -o /dev/null -- true >/dev/null 2>&1; then
+	echo "bench/profile.sh needs perf and the right to sample every process (root)" >&2
+	exit 2
+fi
 WORK=$(mktemp -d /tmp/protector-bench-profile.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+load=
+cleanup() {
+	if [ -n "$load" ]; then kill "$load" 2>/dev/null || true; wait "$load" 2>/dev/null || true; fi
+	dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
 dropdb --if-exists "$DB" >/dev/null 2>&1 || true
 createdb "$DB"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f setup.sql
@@ -27,8 +41,15 @@ for v in excl full; do
 		-D nsvc=200 -D nslots=17520 -f "attempt_$script.pgbench" "$DB" >"$WORK/$v.out" 2>&1 &
 	load=$!
 	sleep $((SECS / 2 - 2))
-	perf record -q -a -g -o "$WORK/$v.data" -- sleep 4 >/dev/null 2>&1
-	wait "$load"
+	# (-N: no copies of the sampled binaries in ~/.debug)
+	perf record -q -a -g -N -o "$WORK/$v.data" -- sleep 4 >/dev/null 2>&1
+	if ! wait "$load"; then
+		load=
+		echo "pgbench failed:" >&2
+		cat "$WORK/$v.out" >&2
+		exit 1
+	fi
+	load=
 	# the attempts made during the 4 s sampled: the run's steady rate x 4 s
 	# (pg_stat_database's counters reach the reader up to a second late)
 	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/$v.out")
@@ -42,7 +63,8 @@ work = sys.argv[1]
 # (label, a sample counts if its stack passes through all of `within` and,
 # when given, through one of `any_of`, and through none of `unless`)
 rows = [
-	("all CPU", [], None, []),
+	("all CPU (every process)", [], None, []),
+	("of which PostgreSQL's processes", ["comm:postgres"], None, []),
 	("the side rows' heap inserts", ["protector_direct_insert"], {"heap_insert"}, []),
 	("their index entries", ["protector_direct_insert"],
 	 {"ExecInsertIndexTuples", "btinsert", "brininsert", "_bt_doinsert"}, ["heap_insert"]),
@@ -51,7 +73,7 @@ rows = [
 	("the side work's own logic", [], {"protector_booking_workflow_insert", "protector_audit_trigger",
 									   "protector_report_change"}, ["protector_direct_insert"]),
 	("the reservation engine's checks", [], {"protector_reservation_check", "protector_prepare_booking"}, []),
-	("commits", ["CommitTransactionCommand"], None, []),
+	("commits (lock release, WAL flush)", ["CommitTransactionCommand"], None, []),
 ]
 def stacks(path):
 	cur = None
@@ -61,7 +83,7 @@ def stacks(path):
 				yield cur
 			cur = None
 		elif line[0] not in " \t":
-			cur = set()
+			cur = {"comm:" + line.split()[0]}
 		elif cur is not None:
 			parts = line.split(None, 1)
 			cur.add(parts[1].strip() if len(parts) > 1 else "?")
@@ -81,9 +103,10 @@ print("%-36s %14s %18s" % ("per attempt (us of CPU)", "(b) exclusion", "full, no
 for i, (label, *_rest) in enumerate(rows):
 	print("%-36s %14.1f %18.1f" % (label, figures["excl"][i], figures["full"][i]))
 b, full = figures["excl"][0], figures["full"][0]
-side = figures["full"][1] + figures["full"][2]
-commit = max(figures["full"][6] - figures["excl"][6], 0)
-print("full booking / (b) by CPU: %.2fx; with the side work's logic free and the engine at (b)'s cost: "
-	  "%.2fx (b) = %.0f / (%.0f + %.0f rows + %.0f commit)" % (b / full, b / (b + side + commit), b, b, side, commit))
+side = figures["full"][2] + figures["full"][3]
+logic = figures["full"][4] + figures["full"][5]
+commit = max(figures["full"][7] - figures["excl"][7], 0)
+print("full booking / (b) by CPU: %.2fx; at most, with the engine at (b)'s cost and the side work no more than "
+	  "its rows: %.2fx (b) = %.0f / (%.0f + %.0f rows + %.0f commit); with its logic as measured: %.2fx (b)"
+	  % (b / full, b / (b + side + commit), b, b, side, commit, b / (b + side + commit + logic)))
 PY
-dropdb "$DB"
