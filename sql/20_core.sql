@@ -26,7 +26,7 @@ RETURNS uuid
 AS 'MODULE_PATHNAME', 'protector_random_uuid'
 LANGUAGE C VOLATILE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.random_uuid() IS
-'A time-ordered UUID (version 7: the millisecond, then 62 random bits from gen_random_uuid()''s generator): the id DEFAULT of protector''s tables';
+'A time-ordered UUID (version 7: its creation time to the microsecond, then 62 random bits from gen_random_uuid()''s generator): the id DEFAULT of protector''s tables';
 
 -- The CHECK constraint of protector.bookings in C (src/constraints.c):
 -- bookings_row_check, every rule of a row in one call, each violation under

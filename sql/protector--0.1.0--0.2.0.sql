@@ -8968,7 +8968,7 @@ RETURNS uuid
 AS 'MODULE_PATHNAME', 'protector_random_uuid'
 LANGUAGE C VOLATILE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.random_uuid() IS
-'A time-ordered UUID (version 7: the millisecond, then 62 random bits from gen_random_uuid()''s generator): the id DEFAULT of protector''s tables';
+'A time-ordered UUID (version 7: its creation time to the microsecond, then 62 random bits from gen_random_uuid()''s generator): the id DEFAULT of protector''s tables';
 REVOKE ALL ON FUNCTION protector_internal.random_uuid() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.random_uuid() TO authenticated, service_role;
 ALTER TABLE protector.audit_purges ALTER COLUMN id SET DEFAULT protector_internal.random_uuid();

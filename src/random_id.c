@@ -16,8 +16,9 @@
  * touched lately: a cache miss, and a page to write back.  Ids that grow
  * with time land on the right edge of those indexes, a page every insert
  * just used.  The price: an id reveals when it was made (to the
- * millisecond), which the row's created_at shows anyway to whoever may
- * see the row; ids are never secrets (codes are, see docs/security.md).
+ * microsecond: the fraction below the millisecond is the clock's), also
+ * to whoever sees the id but not the row's created_at; docs/security.md
+ * says who that is.  Ids are never secrets (codes are).
  *
  * Layout (RFC 9562, method 3): 48 bits of Unix time in milliseconds, the
  * version, 12 bits of the sub-millisecond fraction (bumped by one when
