@@ -12,10 +12,15 @@
  * new: a row may move to another organization) it keeps one row
  * (organization, this transaction's id) in protector_internal.
  * report_changes: written directly (direct_insert.c) unless the
- * transaction logged that organization already (a probe of the primary
- * key that sees this transaction's own rows, and not those of its
- * rolled-back subtransactions).  The PL/pgSQL log_report_change() keeps
- * what is rare: TRUNCATE, and changes of organizations themselves.
+ * transaction logged that organization already.  Which it has, this
+ * backend knows for certain while it alone wrote the table in this
+ * transaction (the organizations it logged, less those of rolled-back
+ * subtransactions); once a statement wrote the table too (the PL/pgSQL
+ * log_report_change(), which keeps what is rare: TRUNCATE, and changes of
+ * organizations themselves; a prune; a superuser's DELETE), its
+ * report_changes_written() trigger says so, and every later check in the
+ * transaction is a probe of the primary key that sees this transaction's
+ * own rows, and not those of its rolled-back subtransactions.
  * While restoring it logs as always (a data-only restore into a live
  * database changes reports; "restoring" is only row_security off for a
  * role that bypasses RLS, which maintenance sessions are too), and after
@@ -25,10 +30,17 @@
  * Invariants:
  *	  - after a statement that changed an organization's rows commits, its
  *		transaction id is logged for that organization;
- *	  - (organization, transaction) is logged once (the primary key).
+ *	  - (organization, transaction) is logged once (the primary key);
+ *	  - an organization counts as logged without a probe only when this
+ *		backend logged it in this transaction, in a subtransaction not
+ *		rolled back, and no statement has written report_changes since the
+ *		transaction began; as unlogged, only when besides no more than
+ *		MAX_KNOWN organizations were logged.
  *
  * Why C: every booking ran the PL/pgSQL INSERT ... SELECT DISTINCT ... ON
- * CONFLICT DO NOTHING through SPI, once per statement.
+ * CONFLICT DO NOTHING through SPI, once per statement.  Why the record of
+ * what this backend logged: the probe was 7,000 of the 84,000 instructions
+ * the engine adds to an insert (docs/performance.md).
  *
  * Like every table written directly, report_changes stays open until the
  * transaction commits: TRUNCATE of it later in the same transaction is
@@ -86,24 +98,102 @@ changes_table(void)
 								  protector_internal_relid("report_changes", false));
 }
 
-/* has this transaction logged the organization already? */
-static bool
-logged(DirectTable *t, const pg_uuid_t *org, FullTransactionId xid)
+/*
+ * What this backend knows of the report_changes rows of one transaction:
+ * the organizations it logged there (and in which subtransaction), as long
+ * as no statement wrote the table in the same transaction.
+ */
+#define MAX_KNOWN 16
+
+typedef struct KnownLog
 {
-	Relation	changes = protector_direct_relation(t);
-	/* the primary key, open with the table */
-	Relation	index = protector_direct_index(t, protector_primary_key(changes));
+	pg_uuid_t	org;
+	SubTransactionId subid;		/* logged in this subtransaction (or a
+								 * child of it that committed) */
+} KnownLog;
+
+static struct
+{
+	FullTransactionId xid;		/* the transaction; another: nothing known */
+	Oid			relid;			/* the table; another: nothing known */
+	bool		written;		/* a statement wrote the table meanwhile */
+	bool		overflowed;		/* more organizations logged than listed */
+	int			n;
+	KnownLog	logs[MAX_KNOWN];
+}			known;
+
+/* a rolled-back subtransaction takes its rows (and its children's) along */
+static void
+known_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	int			kept = 0;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	/* (subtransaction ids grow: a larger one began inside this one) */
+	for (int i = 0; i < known.n; i++)
+	{
+		if (known.logs[i].subid < mySubid)
+			known.logs[kept++] = known.logs[i];
+	}
+	known.n = kept;
+}
+
+/* the record of this transaction's rows in the table, reset when either changed */
+static void
+known_for(FullTransactionId xid, Oid relid)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		RegisterSubXactCallback(known_subxact_callback, NULL);
+		registered = true;
+	}
+	if (FullTransactionIdEquals(known.xid, xid) && known.relid == relid)
+		return;
+	known.xid = xid;
+	known.relid = relid;
+	known.written = false;
+	known.overflowed = false;
+	known.n = 0;
+}
+
+/* has this backend logged the organization in this transaction? */
+static bool
+known_logged(const pg_uuid_t *org)
+{
+	for (int i = 0; i < known.n; i++)
+	{
+		if (memcmp(known.logs[i].org.data, org->data, UUID_LEN) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void
+remember_logged(const pg_uuid_t *org)
+{
+	if (known.n == MAX_KNOWN)
+	{
+		known.overflowed = true;
+		return;
+	}
+	known.logs[known.n].org = *org;
+	known.logs[known.n].subid = GetCurrentSubTransactionId();
+	known.n++;
+}
+
+/* has this transaction logged the organization already?  A probe */
+static bool
+probe_logged(Relation changes, Relation index, const pg_uuid_t *org, FullTransactionId xid)
+{
 	ScanKeyData keys[2];
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	bool		found;
 
-	static const Oid key_types[] = {UUIDOID, XID8OID};
-
-	if (index == NULL)
-		elog(ERROR, "the primary key of %s is not open", RelationGetRelationName(changes));
-	/* (organization_id, xid): the probe's keys */
-	protector_check_key_index(index, 2, protector_columns(&changes_columns, changes), key_types);
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(org));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_XID8EQ, FullTransactionIdGetDatum(xid));
 	slot = table_slot_create(changes, NULL);
@@ -114,6 +204,31 @@ logged(DirectTable *t, const pg_uuid_t *org, FullTransactionId xid)
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	return found;
+}
+
+/* has this transaction logged the organization already? */
+static bool
+logged(DirectTable *t, const pg_uuid_t *org, FullTransactionId xid)
+{
+	Relation	changes = protector_direct_relation(t);
+	/* the primary key, open with the table */
+	Relation	index = protector_direct_index(t, protector_primary_key(changes));
+
+	static const Oid key_types[] = {UUIDOID, XID8OID};
+
+	if (index == NULL)
+		elog(ERROR, "the primary key of %s is not open", RelationGetRelationName(changes));
+	/* (organization_id, xid): the probe's keys, and the rows' uniqueness */
+	protector_check_key_index(index, 2, protector_columns(&changes_columns, changes), key_types);
+	known_for(xid, RelationGetRelid(changes));
+	if (!known.written)
+	{
+		if (known_logged(org))
+			return true;
+		if (!known.overflowed)
+			return false;
+	}
+	return probe_logged(changes, index, org, xid);
 }
 
 static void
@@ -135,6 +250,7 @@ log_change(const pg_uuid_t *org)
 	values[org_att - 1] = UUIDPGetDatum(org);
 	nulls[org_att - 1] = false;
 	protector_direct_insert(t, values, nulls);
+	remember_logged(org);
 	pfree(values);
 	pfree(nulls);
 }
@@ -175,6 +291,41 @@ insert_restored_pending(FunctionCallInfo fcinfo)
 		return;
 	fmgr_info(protector_internal_function("insert_restored_pending"), &flinfo);
 	(void) protector_fire_trigger(fcinfo, &flinfo, NULL);
+}
+
+static const TriggerProtocol written_protocol = {
+	.function = "report_changes_written()",
+	.after = true,
+	.statement_events = PROTECTOR_ON_INSERT | PROTECTOR_ON_UPDATE | PROTECTOR_ON_DELETE | PROTECTOR_ON_TRUNCATE,
+	.fired = "AFTER INSERT, UPDATE, DELETE or TRUNCATE FOR EACH STATEMENT",
+	.hint = "It belongs on protector_internal.report_changes (sql/89_reports.sql).",
+};
+
+/*
+ * protector_internal.report_changes_written(): trigger, after any statement
+ * that writes report_changes: from now on this transaction's checks probe
+ * the table (the statement may have logged or removed its rows).
+ */
+PG_FUNCTION_INFO_V1(protector_report_changes_written);
+Datum
+protector_report_changes_written(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = protector_trigger_data(fcinfo, &written_protocol);
+	FullTransactionId xid = GetTopFullTransactionIdIfAny();
+	Oid			relid = RelationGetRelid(trigdata->tg_relation);
+
+	if (relid != protector_internal_relid("report_changes", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("report_changes_written() fired on %s", RelationGetRelationName(trigdata->tg_relation)),
+				 errhint("%s", written_protocol.hint)));
+	/* (a statement that wrote nothing has no transaction id to spoil) */
+	if (FullTransactionIdIsValid(xid))
+	{
+		known_for(xid, relid);
+		known.written = true;
+	}
+	return PointerGetDatum(NULL);
 }
 
 PG_FUNCTION_INFO_V1(protector_report_change);
