@@ -66,6 +66,7 @@
 #include "utils/uuid.h"
 
 #include "booking_customer.h"
+#include "booking_insert.h"
 #include "capabilities.h"
 #include "identity.h"
 #include "reserve.h"
@@ -101,6 +102,9 @@ typedef struct PrepareCatalog
 } PrepareCatalog;
 
 static PrepareCatalog catalog;
+
+/* protector.promo_code (defined in _PG_init): read as the setting is now */
+char	   *protector_promo_code = NULL;
 
 /* what read_terms() reads of services, looked up once the table is locked */
 enum
@@ -296,10 +300,8 @@ static bool
 promo_given(Relation rel, HeapTuple row)
 {
 	bool		isnull;
-	const char *code = GetConfigOption("protector.promo_code", true, false);
-
 	(void) column(rel, row, catalog.promo_code_id, &isnull);
-	return !isnull || (code != NULL && code[0] != '\0');
+	return !isnull || (protector_promo_code != NULL && protector_promo_code[0] != '\0');
 }
 
 /*

@@ -25,6 +25,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "booking_insert.h"
 #include "compiled_table.h"
 #include "errors.h"
 #include "locks.h"
@@ -35,9 +36,6 @@ PG_MODULE_MAGIC;
 
 /* read by the refund trigger through current_setting() */
 static bool protector_refund_on_cancel = true;
-
-/* read by the promo code trigger through current_setting() */
-static char *protector_promo_code = NULL;
 
 void		_PG_init(void);
 
