@@ -33,17 +33,18 @@ ALTER TABLE protector_internal.report_changes FORCE ROW LEVEL SECURITY;
 COMMENT ON TABLE protector_internal.report_changes IS
 'Which transactions changed an organization''s report data (bookings, payments, tasks, members); pruned as caches move on';
 
--- a statement that writes report_changes (log_report_change(), a
+-- a statement about to write report_changes (log_report_change(), a
 -- prune, a superuser) tells report_change(), which then probes the table
 -- for the rest of the transaction instead of trusting what it logged
--- itself (src/report_changes.c)
+-- itself (src/report_changes.c); so it does while this trigger is not in
+-- force
 CREATE FUNCTION protector_internal.report_changes_written()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'protector_report_changes_written'
 LANGUAGE C;
 COMMENT ON FUNCTION protector_internal.report_changes_written() IS
-'Trigger, per statement (C): a statement wrote report_changes, so report_change() probes it for the rest of the transaction';
-CREATE TRIGGER written AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON protector_internal.report_changes
+'Trigger, before each statement (C): a statement writes report_changes, so report_change() probes it for the rest of the transaction';
+CREATE TRIGGER written BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON protector_internal.report_changes
 	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.report_changes_written();
 -- (restores and imports under session_replication_role = replica too)
 ALTER TABLE protector_internal.report_changes ENABLE ALWAYS TRIGGER written;

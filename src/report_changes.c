@@ -15,12 +15,14 @@
  * transaction logged that organization already.  Which it has, this
  * backend knows for certain while it alone wrote the table in this
  * transaction (the organizations it logged, less those of rolled-back
- * subtransactions); once a statement wrote the table too (the PL/pgSQL
+ * subtransactions).  Before any statement writes the table (the PL/pgSQL
  * log_report_change(), which keeps what is rare: TRUNCATE, and changes of
- * organizations themselves; a prune; a superuser's DELETE), its
- * report_changes_written() trigger says so, and every later check in the
- * transaction is a probe of the primary key that sees this transaction's
- * own rows, and not those of its rolled-back subtransactions.
+ * organizations themselves; a prune; a superuser's DELETE or TRUNCATE),
+ * its report_changes_written() trigger says so, as does a change of the
+ * table's definition, and every later check in the transaction is a probe
+ * of the primary key that sees this transaction's own rows, and not those
+ * of its rolled-back subtransactions; so is every check while that
+ * trigger is not in force (missing, disabled, not ALWAYS).
  * While restoring it logs as always (a data-only restore into a live
  * database changes reports; "restoring" is only row_security off for a
  * role that bypasses RLS, which maintenance sessions are too), and after
@@ -31,11 +33,12 @@
  *	  - after a statement that changed an organization's rows commits, its
  *		transaction id is logged for that organization;
  *	  - (organization, transaction) is logged once (the primary key);
- *	  - an organization counts as logged without a probe only when this
- *		backend logged it in this transaction, in a subtransaction not
- *		rolled back, and no statement has written report_changes since the
- *		transaction began; as unlogged, only when besides no more than
- *		MAX_KNOWN organizations were logged.
+ *	  - without a probe, and only while report_changes_written() is in
+ *		force and no statement has written report_changes in this
+ *		transaction nor its definition changed: an organization counts as
+ *		logged when this backend logged it in this transaction, in a
+ *		subtransaction not rolled back; as unlogged, when it did not and no
+ *		more than MAX_KNOWN organizations were logged.
  *
  * Why C: every booking ran the PL/pgSQL INSERT ... SELECT DISTINCT ... ON
  * CONFLICT DO NOTHING through SPI, once per statement.  Why the record of
@@ -44,7 +47,7 @@
  *
  * Like every table written directly, report_changes stays open until the
  * transaction commits: TRUNCATE of it later in the same transaction is
- * refused as "in use" (direct_insert.c).
+ * refused as "in use" (direct_insert.c), unless DDL closed it first.
  *
  * src/report_changes.c
  *
@@ -56,10 +59,12 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
+#include "storage/proc.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -108,13 +113,13 @@ changes_table(void)
 typedef struct KnownLog
 {
 	pg_uuid_t	org;
-	SubTransactionId subid;		/* logged in this subtransaction (or a
-								 * child of it that committed) */
+	SubTransactionId subid;		/* logged in this subtransaction (which a
+								 * rollback of it or of any parent undoes) */
 } KnownLog;
 
 static struct
 {
-	FullTransactionId xid;		/* the transaction; another: nothing known */
+	LocalTransactionId lxid;	/* the transaction; another: nothing known */
 	Oid			relid;			/* the table; another: nothing known */
 	bool		written;		/* a statement wrote the table meanwhile */
 	bool		overflowed;		/* more organizations logged than listed */
@@ -140,20 +145,32 @@ known_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	known.n = kept;
 }
 
+/*
+ * A change of the table's definition (its triggers disabled and enabled
+ * again, say) may have let a statement write it unseen: probe.
+ */
+static void
+known_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == known.relid)
+		known.written = true;
+}
+
 /* the record of this transaction's rows in the table, reset when either changed */
 static void
-known_for(FullTransactionId xid, Oid relid)
+known_for(Oid relid)
 {
 	static bool registered = false;
 
 	if (!registered)
 	{
 		RegisterSubXactCallback(known_subxact_callback, NULL);
+		protector_on_relcache_change(known_relcache_callback);
 		registered = true;
 	}
-	if (FullTransactionIdEquals(known.xid, xid) && known.relid == relid)
+	if (known.lxid == MyProc->lxid && known.relid == relid)
 		return;
-	known.xid = xid;
+	known.lxid = MyProc->lxid;
 	known.relid = relid;
 	known.written = false;
 	known.overflowed = false;
@@ -206,6 +223,43 @@ probe_logged(Relation changes, Relation index, const pg_uuid_t *org, FullTransac
 	return found;
 }
 
+/*
+ * Is report_changes_written() in force on the table: BEFORE each
+ * statement that writes it, however session_replication_role is set?
+ * Without it (a database from before it, a trigger disabled or dropped)
+ * nothing would tell a statement's writes: probe.
+ */
+static bool
+written_trigger_in_force(Relation changes)
+{
+	static Oid	fn = InvalidOid;
+	static Oid	fn_relid = InvalidOid;
+	TriggerDesc *td = changes->trigdesc;
+	const int16 events = TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE | TRIGGER_TYPE_TRUNCATE;
+
+	if (td == NULL)
+		return false;
+	for (int pass = 0; pass < 2; pass++)
+	{
+		/* (looked up again for a new table, or once when not found) */
+		if (fn_relid != RelationGetRelid(changes) || pass == 1)
+		{
+			fn = protector_function_oid("protector_internal", "report_changes_written", true);
+			fn_relid = RelationGetRelid(changes);
+		}
+		for (int i = 0; i < td->numtriggers; i++)
+		{
+			const Trigger *trig = &td->triggers[i];
+
+			if (trig->tgfoid == fn && OidIsValid(fn) && trig->tgenabled == TRIGGER_FIRES_ALWAYS &&
+				TRIGGER_FOR_BEFORE(trig->tgtype) && !TRIGGER_FOR_ROW(trig->tgtype) &&
+				(trig->tgtype & events) == events)
+				return true;
+		}
+	}
+	return false;
+}
+
 /* has this transaction logged the organization already? */
 static bool
 logged(DirectTable *t, const pg_uuid_t *org, FullTransactionId xid)
@@ -220,8 +274,8 @@ logged(DirectTable *t, const pg_uuid_t *org, FullTransactionId xid)
 		elog(ERROR, "the primary key of %s is not open", RelationGetRelationName(changes));
 	/* (organization_id, xid): the probe's keys, and the rows' uniqueness */
 	protector_check_key_index(index, 2, protector_columns(&changes_columns, changes), key_types);
-	known_for(xid, RelationGetRelid(changes));
-	if (!known.written)
+	known_for(RelationGetRelid(changes));
+	if (!known.written && written_trigger_in_force(changes))
 	{
 		if (known_logged(org))
 			return true;
@@ -295,23 +349,24 @@ insert_restored_pending(FunctionCallInfo fcinfo)
 
 static const TriggerProtocol written_protocol = {
 	.function = "report_changes_written()",
-	.after = true,
+	.after = false,
 	.statement_events = PROTECTOR_ON_INSERT | PROTECTOR_ON_UPDATE | PROTECTOR_ON_DELETE | PROTECTOR_ON_TRUNCATE,
-	.fired = "AFTER INSERT, UPDATE, DELETE or TRUNCATE FOR EACH STATEMENT",
+	.fired = "BEFORE INSERT, UPDATE, DELETE or TRUNCATE FOR EACH STATEMENT",
 	.hint = "It belongs on protector_internal.report_changes (sql/89_reports.sql).",
 };
 
 /*
- * protector_internal.report_changes_written(): trigger, after any statement
- * that writes report_changes: from now on this transaction's checks probe
- * the table (the statement may have logged or removed its rows).
+ * protector_internal.report_changes_written(): trigger, before any
+ * statement that writes report_changes: from now on this transaction's
+ * checks probe the table (the statement may log or remove rows; before,
+ * not after it: the statement may change bookings too, in a WITH, whose
+ * report_change() runs before the statement's AFTER triggers).
  */
 PG_FUNCTION_INFO_V1(protector_report_changes_written);
 Datum
 protector_report_changes_written(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = protector_trigger_data(fcinfo, &written_protocol);
-	FullTransactionId xid = GetTopFullTransactionIdIfAny();
 	Oid			relid = RelationGetRelid(trigdata->tg_relation);
 
 	if (relid != protector_internal_relid("report_changes", false))
@@ -319,12 +374,8 @@ protector_report_changes_written(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("report_changes_written() fired on %s", RelationGetRelationName(trigdata->tg_relation)),
 				 errhint("%s", written_protocol.hint)));
-	/* (a statement that wrote nothing has no transaction id to spoil) */
-	if (FullTransactionIdIsValid(xid))
-	{
-		known_for(xid, relid);
-		known.written = true;
-	}
+	known_for(relid);
+	known.written = true;
 	return PointerGetDatum(NULL);
 }
 
