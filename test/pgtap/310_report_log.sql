@@ -69,8 +69,8 @@ SELECT is(array_agg(pg_temp.logged(n) ORDER BY n), array_fill(1::bigint, ARRAY[1
 	'past the organizations the backend lists, each is still logged once')
 FROM generate_series(1, 18) n;
 
--- a statement removes this transaction's row (320_report_log_written.sql:
--- a statement logs first)
+-- a statement removes this transaction's row (pg_regress 021: a statement
+-- logs first, and the cases that take more than one transaction)
 DELETE FROM protector_internal.report_changes WHERE organization_id = pg_temp.org(1) AND xid = pg_current_xact_id();
 SELECT pg_temp.book(1, 4) \g /dev/null
 SELECT is(pg_temp.logged(1), 1::bigint, 'a row a statement removed is logged again by the next change');

@@ -1,5 +1,5 @@
 -- The report-change log across transactions (src/report_changes.c; in
--- one transaction: pgTAP 310 and 320).  What a backend remembers of the
+-- one transaction: pgTAP 310).  What a backend remembers of the
 -- organizations it logged is its transaction's only; it trusts it only
 -- while report_changes_written() is in force (BEFORE each statement that
 -- writes report_changes, ENABLE ALWAYS) and no statement wrote the table,
@@ -39,6 +39,14 @@ COMMIT;
 BEGIN;
 SELECT pg_temp.book(2) \g /dev/null
 SELECT pg_temp.logged() AS second_transaction;
+COMMIT;
+
+-- a statement logs first (the organization's own change, in PL/pgSQL):
+-- the booking after it finds the row
+BEGIN;
+UPDATE protector.organizations SET name = 'Log 1' WHERE id = '0d210000-0000-4000-8000-000000000000';
+SELECT pg_temp.book(13) \g /dev/null
+SELECT pg_temp.logged() AS organization_changed_first;
 COMMIT;
 
 -- the trigger not in force from the transaction's start (disabled; the same
