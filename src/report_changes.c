@@ -12,17 +12,20 @@
  * new: a row may move to another organization) it keeps one row
  * (organization, this transaction's id) in protector_internal.
  * report_changes: written directly (direct_insert.c) unless the
- * transaction logged that organization already.  Which it has, this
- * backend knows for certain while it alone wrote the table in this
- * transaction (the organizations it logged, less those of rolled-back
- * subtransactions).  Before any statement writes the table (the PL/pgSQL
- * log_report_change(), which keeps what is rare: TRUNCATE, and changes of
- * organizations themselves; a prune; a superuser's DELETE or TRUNCATE),
- * its report_changes_written() trigger says so, as does a change of the
- * table's definition, and every later check in the transaction is a probe
- * of the primary key that sees this transaction's own rows, and not those
- * of its rolled-back subtransactions; so is every check while that
- * trigger is not in force (missing, disabled, not ALWAYS).
+ * transaction logged that organization already: a probe of the primary
+ * key that sees this transaction's own rows, and not those of its
+ * rolled-back subtransactions.  The probe is skipped where its answer is
+ * certainly no: an organization this backend has not logged in the
+ * transaction, while nothing else can have written the table in it.
+ * Before any statement writes the table (the PL/pgSQL log_report_change(),
+ * which keeps what is rare: TRUNCATE, and changes of organizations
+ * themselves; a prune; a superuser), its report_changes_written() trigger
+ * says so, as do a change of the table's definition and a lock taken on
+ * it as trigger DDL takes one; while that trigger is not in force
+ * (missing, disabled, narrowed, not ALWAYS), every check probes.  (A
+ * superuser's INSERT through a view on the table fires the view's
+ * statement triggers, not the table's: the booking after it fails on the
+ * duplicate key, loudly.)
  * While restoring it logs as always (a data-only restore into a live
  * database changes reports; "restoring" is only row_security off for a
  * role that bypasses RLS, which maintenance sessions are too), and after
@@ -33,17 +36,17 @@
  *	  - after a statement that changed an organization's rows commits, its
  *		transaction id is logged for that organization;
  *	  - (organization, transaction) is logged once (the primary key);
- *	  - without a probe, and only while report_changes_written() is in
- *		force and no statement has written report_changes in this
- *		transaction nor its definition changed: an organization counts as
- *		logged when this backend logged it in this transaction, in a
- *		subtransaction not rolled back; as unlogged, when it did not and no
- *		more than MAX_KNOWN organizations were logged.
+ *	  - an organization counts as logged only when a probe finds its row;
+ *		as unlogged without a probe only when this backend has not logged
+ *		it in this transaction (nor more than MAX_KNOWN others), and
+ *		report_changes_written() is in force and nothing else can have
+ *		written the table in the transaction.
  *
  * Why C: every booking ran the PL/pgSQL INSERT ... SELECT DISTINCT ... ON
  * CONFLICT DO NOTHING through SPI, once per statement.  Why the record of
- * what this backend logged: the probe was 7,000 of the 84,000 instructions
- * the engine adds to an insert (docs/performance.md).
+ * what this backend logged: the probe, whose answer a transaction's first
+ * booking knows, was 7,000 of the 84,000 instructions the engine adds to
+ * an insert (docs/performance.md).
  *
  * Like every table written directly, report_changes stays open until the
  * transaction commits: TRUNCATE of it later in the same transaction is
@@ -64,6 +67,7 @@
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -105,45 +109,23 @@ changes_table(void)
 
 /*
  * What this backend knows of the report_changes rows of one transaction:
- * the organizations it logged there (and in which subtransaction), as long
- * as no statement wrote the table in the same transaction.
+ * the organizations it logged there (or in a subtransaction since rolled
+ * back), and whether anything else may have written the table.  Only "not
+ * logged" is taken from it: an organization it lists is probed, so a row
+ * removed behind its back (by a rolled-back subtransaction, a statement
+ * through a view, whatever) is logged again, never taken as there.
  */
 #define MAX_KNOWN 16
-
-typedef struct KnownLog
-{
-	pg_uuid_t	org;
-	SubTransactionId subid;		/* logged in this subtransaction (which a
-								 * rollback of it or of any parent undoes) */
-} KnownLog;
 
 static struct
 {
 	LocalTransactionId lxid;	/* the transaction; another: nothing known */
 	Oid			relid;			/* the table; another: nothing known */
-	bool		written;		/* a statement wrote the table meanwhile */
+	bool		written;		/* something else may have written the table */
 	bool		overflowed;		/* more organizations logged than listed */
 	int			n;
-	KnownLog	logs[MAX_KNOWN];
+	pg_uuid_t	orgs[MAX_KNOWN];
 }			known;
-
-/* a rolled-back subtransaction takes its rows (and its children's) along */
-static void
-known_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-					   SubTransactionId parentSubid, void *arg)
-{
-	int			kept = 0;
-
-	if (event != SUBXACT_EVENT_ABORT_SUB)
-		return;
-	/* (subtransaction ids grow: a larger one began inside this one) */
-	for (int i = 0; i < known.n; i++)
-	{
-		if (known.logs[i].subid < mySubid)
-			known.logs[kept++] = known.logs[i];
-	}
-	known.n = kept;
-}
 
 /*
  * A change of the table's definition (its triggers disabled and enabled
@@ -156,50 +138,52 @@ known_relcache_callback(Datum arg, Oid relid)
 		known.written = true;
 }
 
-/* the record of this transaction's rows in the table, reset when either changed */
+/*
+ * The record of this transaction's rows in the table, reset when either
+ * changed.  A transaction that locked the table as trigger DDL and
+ * TRUNCATE do (ShareRowExclusiveLock or more) before its first row here
+ * may have written it unseen, as the relcache callback says later on.
+ */
 static void
-known_for(Oid relid)
+known_for(Relation changes)
 {
 	static bool registered = false;
 
 	if (!registered)
 	{
-		RegisterSubXactCallback(known_subxact_callback, NULL);
 		protector_on_relcache_change(known_relcache_callback);
 		registered = true;
 	}
-	if (known.lxid == MyProc->lxid && known.relid == relid)
+	if (known.lxid == MyProc->lxid && known.relid == RelationGetRelid(changes))
 		return;
 	known.lxid = MyProc->lxid;
-	known.relid = relid;
-	known.written = false;
+	known.relid = RelationGetRelid(changes);
+	known.written = CheckRelationLockedByMe(changes, ShareRowExclusiveLock, true);
 	known.overflowed = false;
 	known.n = 0;
 }
 
-/* has this backend logged the organization in this transaction? */
+/* is the organization certainly not logged in this transaction? */
 static bool
-known_logged(const pg_uuid_t *org)
+known_unlogged(const pg_uuid_t *org)
 {
+	if (known.written || known.overflowed)
+		return false;
 	for (int i = 0; i < known.n; i++)
 	{
-		if (memcmp(known.logs[i].org.data, org->data, UUID_LEN) == 0)
-			return true;
+		if (memcmp(known.orgs[i].data, org->data, UUID_LEN) == 0)
+			return false;
 	}
-	return false;
+	return true;
 }
 
 static void
 remember_logged(const pg_uuid_t *org)
 {
 	if (known.n == MAX_KNOWN)
-	{
 		known.overflowed = true;
-		return;
-	}
-	known.logs[known.n].org = *org;
-	known.logs[known.n].subid = GetCurrentSubTransactionId();
-	known.n++;
+	else
+		known.orgs[known.n++] = *org;
 }
 
 /* has this transaction logged the organization already?  A probe */
@@ -225,9 +209,10 @@ probe_logged(Relation changes, Relation index, const pg_uuid_t *org, FullTransac
 
 /*
  * Is report_changes_written() in force on the table: BEFORE each
- * statement that writes it, however session_replication_role is set?
- * Without it (a database from before it, a trigger disabled or dropped)
- * nothing would tell a statement's writes: probe.
+ * statement that writes it, however session_replication_role is set,
+ * whatever columns it updates, without a WHEN?  Without it (a database
+ * from before it, a trigger disabled, dropped or narrowed) nothing would
+ * tell a statement's writes: probe.
  */
 static bool
 written_trigger_in_force(Relation changes)
@@ -253,7 +238,7 @@ written_trigger_in_force(Relation changes)
 
 			if (trig->tgfoid == fn && OidIsValid(fn) && trig->tgenabled == TRIGGER_FIRES_ALWAYS &&
 				TRIGGER_FOR_BEFORE(trig->tgtype) && !TRIGGER_FOR_ROW(trig->tgtype) &&
-				(trig->tgtype & events) == events)
+				(trig->tgtype & events) == events && trig->tgqual == NULL && trig->tgnattr == 0)
 				return true;
 		}
 	}
@@ -274,14 +259,9 @@ logged(DirectTable *t, const pg_uuid_t *org, FullTransactionId xid)
 		elog(ERROR, "the primary key of %s is not open", RelationGetRelationName(changes));
 	/* (organization_id, xid): the probe's keys, and the rows' uniqueness */
 	protector_check_key_index(index, 2, protector_columns(&changes_columns, changes), key_types);
-	known_for(RelationGetRelid(changes));
-	if (!known.written && written_trigger_in_force(changes))
-	{
-		if (known_logged(org))
-			return true;
-		if (!known.overflowed)
-			return false;
-	}
+	known_for(changes);
+	if (known_unlogged(org) && written_trigger_in_force(changes))
+		return false;
 	return probe_logged(changes, index, org, xid);
 }
 
@@ -374,7 +354,7 @@ protector_report_changes_written(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("report_changes_written() fired on %s", RelationGetRelationName(trigdata->tg_relation)),
 				 errhint("%s", written_protocol.hint)));
-	known_for(relid);
+	known_for(trigdata->tg_relation);
 	known.written = true;
 	return PointerGetDatum(NULL);
 }
