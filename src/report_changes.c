@@ -22,10 +22,11 @@
  * themselves; a prune; a superuser), its report_changes_written() trigger
  * says so, as do a change of the table's definition and a lock taken on
  * it as trigger DDL takes one; while that trigger is not in force
- * (missing, disabled, narrowed, not ALWAYS), every check probes.  (A
- * superuser's INSERT through a view on the table fires the view's
- * statement triggers, not the table's: the booking after it fails on the
- * duplicate key, loudly.)
+ * (missing, disabled, narrowed, not ALWAYS, its body replaced, or the
+ * table given a parent, through which writes fire none of its triggers),
+ * every check probes.  (What is left, a superuser's catalog edits, can
+ * only end a booking on the duplicate key, loudly: a skipped probe only
+ * ever inserts.)
  * While restoring it logs as always (a data-only restore into a live
  * database changes reports; "restoring" is only row_security off for a
  * role that bypasses RLS, which maintenance sessions are too), and after
@@ -62,6 +63,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -72,9 +74,11 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 #include "utils/uuid.h"
 #include "utils/xid8.h"
@@ -108,12 +112,33 @@ changes_table(void)
 }
 
 /*
+ * What makes report_changes_written() a witness of every write: it is
+ * protector's C function (not a body put in its place), and the table has
+ * no parent (a write through an inheritance parent or a partitioned table
+ * fires no statement trigger of the table's).  Looked up again after an
+ * invalidation of the table or of any function.
+ */
+static struct
+{
+	bool		valid;
+	Oid			relid;
+	Oid			fn;				/* report_changes_written(), when it is ours */
+	bool		inherits;		/* the table has a parent */
+}			witness;
+
+static void
+witness_function_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	witness.valid = false;
+}
+
+/*
  * What this backend knows of the report_changes rows of one transaction:
  * the organizations it logged there (or in a subtransaction since rolled
  * back), and whether anything else may have written the table.  Only "not
  * logged" is taken from it: an organization it lists is probed, so a row
- * removed behind its back (by a rolled-back subtransaction, a statement
- * through a view, whatever) is logged again, never taken as there.
+ * removed behind its back (by a rolled-back subtransaction, say) is logged
+ * again, never taken as there.
  */
 #define MAX_KNOWN 16
 
@@ -136,6 +161,8 @@ known_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == known.relid)
 		known.written = true;
+	if (relid == InvalidOid || relid == witness.relid)
+		witness.valid = false;
 }
 
 /*
@@ -152,6 +179,7 @@ known_for(Relation changes)
 	if (!registered)
 	{
 		protector_on_relcache_change(known_relcache_callback);
+		CacheRegisterSyscacheCallback(PROCOID, witness_function_changed, (Datum) 0);
 		registered = true;
 	}
 	if (known.lxid == MyProc->lxid && known.relid == RelationGetRelid(changes))
@@ -207,40 +235,54 @@ probe_logged(Relation changes, Relation index, const pg_uuid_t *org, FullTransac
 	return found;
 }
 
+extern Datum protector_report_changes_written(PG_FUNCTION_ARGS);
+
+static void
+load_witness(Relation changes)
+{
+	Oid			fn = protector_function_oid("protector_internal", "report_changes_written", true);
+
+	witness.valid = false;
+	witness.relid = RelationGetRelid(changes);
+	witness.fn = InvalidOid;
+	if (OidIsValid(fn))
+	{
+		FmgrInfo	finfo;
+
+		fmgr_info(fn, &finfo);
+		if (finfo.fn_addr == protector_report_changes_written)
+			witness.fn = fn;
+	}
+	witness.inherits = has_superclass(witness.relid);
+	witness.valid = true;
+}
+
 /*
  * Is report_changes_written() in force on the table: BEFORE each
  * statement that writes it, however session_replication_role is set,
- * whatever columns it updates, without a WHEN?  Without it (a database
- * from before it, a trigger disabled, dropped or narrowed) nothing would
- * tell a statement's writes: probe.
+ * whatever columns it updates, without a WHEN, and the only way in?
+ * Without it (a database from before it, a trigger disabled, dropped or
+ * narrowed, a body replaced, a parent table) nothing would tell a
+ * statement's writes: probe.
  */
 static bool
 written_trigger_in_force(Relation changes)
 {
-	static Oid	fn = InvalidOid;
-	static Oid	fn_relid = InvalidOid;
 	TriggerDesc *td = changes->trigdesc;
 	const int16 events = TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE | TRIGGER_TYPE_TRUNCATE;
 
-	if (td == NULL)
+	if (!witness.valid || witness.relid != RelationGetRelid(changes))
+		load_witness(changes);
+	if (td == NULL || !OidIsValid(witness.fn) || witness.inherits)
 		return false;
-	for (int pass = 0; pass < 2; pass++)
+	for (int i = 0; i < td->numtriggers; i++)
 	{
-		/* (looked up again for a new table, or once when not found) */
-		if (fn_relid != RelationGetRelid(changes) || pass == 1)
-		{
-			fn = protector_function_oid("protector_internal", "report_changes_written", true);
-			fn_relid = RelationGetRelid(changes);
-		}
-		for (int i = 0; i < td->numtriggers; i++)
-		{
-			const Trigger *trig = &td->triggers[i];
+		const Trigger *trig = &td->triggers[i];
 
-			if (trig->tgfoid == fn && OidIsValid(fn) && trig->tgenabled == TRIGGER_FIRES_ALWAYS &&
-				TRIGGER_FOR_BEFORE(trig->tgtype) && !TRIGGER_FOR_ROW(trig->tgtype) &&
-				(trig->tgtype & events) == events && trig->tgqual == NULL && trig->tgnattr == 0)
-				return true;
-		}
+		if (trig->tgfoid == witness.fn && trig->tgenabled == TRIGGER_FIRES_ALWAYS &&
+			TRIGGER_FOR_BEFORE(trig->tgtype) && !TRIGGER_FOR_ROW(trig->tgtype) &&
+			(trig->tgtype & events) == events && trig->tgqual == NULL && trig->tgnattr == 0)
+			return true;
 	}
 	return false;
 }

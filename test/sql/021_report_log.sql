@@ -7,8 +7,8 @@
 -- definition unchanged, no lock taken on it as trigger DDL takes one.
 -- Each case writes a row behind the backend's back and then books: the
 -- count is this transaction's rows for the organization, 1 every time (a
--- skipped probe would fail on the duplicate key; a row taken for there
--- when it is not would count 0).
+-- skipped probe would fail on the duplicate key), and each fails on the
+-- mutant that misses its way in.
 \set VERBOSITY terse
 \set SHOW_CONTEXT never
 
@@ -44,14 +44,10 @@ CREATE FUNCTION pg_temp.logged(n int) RETURNS bigint LANGUAGE sql AS $$
 	WHERE organization_id = ('0d210000-0000-4000-8000-00000000000' || n)::uuid AND xid = pg_current_xact_id()
 $$;
 
--- two transactions of one session: the second logs again
+-- a booking logs its organization
 BEGIN;
 SELECT pg_temp.book(1, 1) \g /dev/null
-SELECT pg_temp.logged(1) AS first_transaction;
-COMMIT;
-BEGIN;
-SELECT pg_temp.book(1, 2) \g /dev/null
-SELECT pg_temp.logged(1) AS second_transaction;
+SELECT pg_temp.logged(1) AS booked;
 COMMIT;
 
 -- a statement logs first: the organization's own change (PL/pgSQL)
@@ -85,6 +81,64 @@ DROP TRIGGER written ON protector_internal.report_changes;
 CREATE TRIGGER written BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON protector_internal.report_changes
 	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.report_changes_written();
 ALTER TABLE protector_internal.report_changes ENABLE ALWAYS TRIGGER written;
+
+-- ... or for some columns only: an UPDATE of others makes an old row this
+-- transaction's
+DROP TRIGGER written ON protector_internal.report_changes;
+CREATE TRIGGER written BEFORE INSERT OR UPDATE OF organization_id OR DELETE OR TRUNCATE ON protector_internal.report_changes
+	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.report_changes_written();
+ALTER TABLE protector_internal.report_changes ENABLE ALWAYS TRIGGER written;
+INSERT INTO protector_internal.report_changes (organization_id, xid) VALUES ('0d210000-0000-4000-8000-000000000001', '1');
+BEGIN;
+UPDATE protector_internal.report_changes SET xid = pg_current_xact_id() WHERE xid = '1';
+SELECT pg_temp.book(1, 14) \g /dev/null
+SELECT pg_temp.logged(1) AS trigger_for_some_columns;
+COMMIT;
+
+-- ... or for some statements only
+DROP TRIGGER written ON protector_internal.report_changes;
+CREATE TRIGGER written BEFORE UPDATE OR DELETE OR TRUNCATE ON protector_internal.report_changes
+	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.report_changes_written();
+ALTER TABLE protector_internal.report_changes ENABLE ALWAYS TRIGGER written;
+BEGIN;
+SELECT pg_temp.log(1) \g /dev/null
+SELECT pg_temp.book(1, 15) \g /dev/null
+SELECT pg_temp.logged(1) AS trigger_for_some_statements;
+COMMIT;
+
+-- ... or not ALWAYS, in a replication-role session
+DROP TRIGGER written ON protector_internal.report_changes;
+CREATE TRIGGER written BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON protector_internal.report_changes
+	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.report_changes_written();
+BEGIN;
+SET LOCAL session_replication_role = replica;
+SELECT pg_temp.log(1) \g /dev/null
+SELECT pg_temp.book(1, 16) \g /dev/null
+SELECT pg_temp.logged(1) AS trigger_not_always;
+COMMIT;
+ALTER TABLE protector_internal.report_changes ENABLE ALWAYS TRIGGER written;
+
+-- its function given another body
+BEGIN;
+CREATE OR REPLACE FUNCTION protector_internal.report_changes_written() RETURNS trigger
+LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$;
+SELECT pg_temp.log(1) \g /dev/null
+SELECT pg_temp.book(1, 17) \g /dev/null
+SELECT pg_temp.logged(1) AS function_replaced;
+ROLLBACK;
+
+-- the table given a parent: an UPDATE through it fires none of the
+-- table's triggers
+CREATE TABLE public.report_log_parent (organization_id uuid NOT NULL, xid xid8 NOT NULL);
+ALTER TABLE protector_internal.report_changes INHERIT public.report_log_parent;
+INSERT INTO protector_internal.report_changes (organization_id, xid) VALUES ('0d210000-0000-4000-8000-000000000001', '2');
+BEGIN;
+UPDATE public.report_log_parent SET xid = pg_current_xact_id() WHERE xid = '2';
+SELECT pg_temp.book(1, 18) \g /dev/null
+SELECT pg_temp.logged(1) AS table_with_a_parent;
+COMMIT;
+ALTER TABLE protector_internal.report_changes NO INHERIT public.report_log_parent;
+DROP TABLE public.report_log_parent;
 
 -- the trigger disabled and enabled again in the transaction, before its
 -- first booking ...
@@ -123,15 +177,6 @@ SET LOCAL session_replication_role = replica;
 SELECT pg_temp.log(1) \g /dev/null
 SELECT pg_temp.book(1, 8) \g /dev/null
 SELECT pg_temp.logged(1) AS replica;
-COMMIT;
-
--- a row removed: the next booking of an organization logged already
--- probes, and logs it again
-BEGIN;
-SELECT pg_temp.book(1, 9) \g /dev/null
-DELETE FROM protector_internal.report_changes WHERE xid = pg_current_xact_id();
-SELECT pg_temp.book(1, 10) \g /dev/null
-SELECT pg_temp.logged(1) AS row_removed;
 COMMIT;
 
 -- TRUNCATE, once DDL has closed the table protector writes directly
