@@ -126,6 +126,8 @@ static struct
 	bool		inherits;		/* the table has a parent */
 }			witness;
 
+extern Datum protector_report_changes_written(PG_FUNCTION_ARGS);
+
 static void
 witness_function_changed(Datum arg, int cacheid, uint32 hashvalue)
 {
@@ -154,10 +156,11 @@ static struct
 
 /*
  * A change of the table's definition (its triggers disabled and enabled
- * again, say) may have let a statement write it unseen: probe.
+ * again, say) may have let a statement write it unseen: probe; and the
+ * witness (its parents) is looked up again.
  */
 static void
-known_relcache_callback(Datum arg, Oid relid)
+table_changed(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == known.relid)
 		known.written = true;
@@ -172,16 +175,21 @@ known_relcache_callback(Datum arg, Oid relid)
  * may have written it unseen, as the relcache callback says later on.
  */
 static void
-known_for(Relation changes)
+register_callbacks(void)
 {
 	static bool registered = false;
 
-	if (!registered)
-	{
-		protector_on_relcache_change(known_relcache_callback);
-		CacheRegisterSyscacheCallback(PROCOID, witness_function_changed, (Datum) 0);
-		registered = true;
-	}
+	if (registered)
+		return;
+	protector_on_relcache_change(table_changed);
+	CacheRegisterSyscacheCallback(PROCOID, witness_function_changed, (Datum) 0);
+	registered = true;
+}
+
+static void
+known_for(Relation changes)
+{
+	register_callbacks();
 	if (known.lxid == MyProc->lxid && known.relid == RelationGetRelid(changes))
 		return;
 	known.lxid = MyProc->lxid;
@@ -234,8 +242,6 @@ probe_logged(Relation changes, Relation index, const pg_uuid_t *org, FullTransac
 	ExecDropSingleTupleTableSlot(slot);
 	return found;
 }
-
-extern Datum protector_report_changes_written(PG_FUNCTION_ARGS);
 
 static void
 load_witness(Relation changes)
