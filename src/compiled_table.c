@@ -20,8 +20,9 @@
  *		(expression_planner, then ExecInitExpr without a parent), in the
  *		order of the relcache's constr->check, which ExecRelCheck walks;
  *	  - a compiled table is the table's current definition: a relcache
- *		invalidation of the table, or a change of any function (which
- *		expression_planner may have inlined or folded), marks it stale, and
+ *		invalidation of the table, a change of any function (which
+ *		expression_planner may have inlined or folded), or of any type or
+ *		constraint (a domain's, which a DEFAULT coerces to), marks it stale, and
  *		its next use compiles it again (an invalidation during the compiling
  *		leaves it stale);
  *	  - a compilation replaced or gone stale is freed when the top
@@ -59,12 +60,15 @@
 #include "catalog/pg_proc.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
+#include "parser/parse_coerce.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -149,6 +153,17 @@ transaction_ended(XactEvent event, void *arg)
 	MemoryContextReset(retired);
 }
 
+/*
+ * A type changed (a domain's default or NOT NULL) or a constraint (a
+ * domain's CHECKs): ALTER DOMAIN sends no relcache invalidation of the
+ * tables whose columns are of it, and their compiled DEFAULTs coerce to it.
+ */
+static void
+domains_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	mark_stale(InvalidOid);
+}
+
 /* a schema changed: look protector's up again */
 static void
 schema_changed(Datum arg, int cacheid, uint32 hashvalue)
@@ -175,6 +190,8 @@ initialize(void)
 	CacheRegisterSyscacheCallback(PROCOID, privileges_changed, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, privileges_changed, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, privileges_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(TYPEOID, domains_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(CONSTROID, domains_changed, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, schema_changed, (Datum) 0);
 }
 
@@ -305,6 +322,11 @@ compile_defaults(Relation rel)
 		if (att->attisdropped || att->attgenerated != '\0')
 			continue;
 		expr = build_column_default(rel, att->attnum);
+		/* none: NULL, which a domain still judges (as the planner's INSERT) */
+		if (expr == NULL && get_typtype(att->atttypid) == TYPTYPE_DOMAIN)
+			expr = coerce_to_domain((Node *) makeNullConst(att->atttypid, att->atttypmod, att->attcollation),
+									InvalidOid, -1, att->atttypid,
+									COERCION_IMPLICIT, COERCE_IMPLICIT_CAST, -1, false);
 		if (expr != NULL)
 			defaults[i] = compile_expression(expr);
 	}

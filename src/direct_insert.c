@@ -10,9 +10,11 @@
  *
  * Invariants:
  *	  - a column the writer leaves alone gets its DEFAULT, evaluated per row
- *		as INSERT does, and stored generated columns are computed;
- *	  - every row passes the table's constraints (ExecConstraints) before it
- *		is stored, and its index entries are made at once (unique indexes
+ *		as INSERT does (none: NULL, which a domain's NOT NULL and CHECKs
+ *		judge, as INSERT's does), and stored generated columns are computed;
+ *	  - every row passes the table's constraints (ExecConstraints), and a
+ *		partition's bounds (ExecPartitionCheck), before it is stored, and
+ *		its index entries are made at once (unique indexes
  *		checked; a deferrable one is refused, its check at commit needs a
  *		trigger these rows do not queue); columns the writer sets are of
  *		exactly the type it writes (support.c, protector_column_writable);
@@ -25,9 +27,12 @@
  *		resource owner (a rolled-back subtransaction does not close it), and
  *		closed before commit; on abort the resource owner releases it; DDL
  *		first closes every open table (protector.audit_release_writer(), an
- *		event trigger), and a relcache invalidation reopens the table on
- *		its next use.  (TRUNCATE fires no event trigger: truncating such a
- *		table later in the same transaction is refused as "in use".)  A
+ *		event trigger), as does a rolled-back subtransaction, and a relcache
+ *		invalidation (or a change of a function, type or constraint)
+ *		reopens the table on its next use.  (TRUNCATE, REINDEX and CLUSTER
+ *		fire no event trigger, and under session_replication_role = replica
+ *		none fires: such commands on a table written earlier in the same
+ *		transaction are refused as "in use".)  A
  *		table opened "once" (a row written just before commit, when the
  *		others may be closed already) is not listed: its writer closes it.
  *
@@ -208,14 +213,31 @@ direct_relcache_callback(Datum arg, Oid relid)
 }
 
 /*
- * A function's definition changed: the compiled expressions may have
- * inlined or folded it (expression_planner), so the tables open now are
- * reopened, with their expressions compiled again (compiled_table.c).
+ * A function's definition changed (the compiled expressions may have
+ * inlined or folded it: expression_planner), or a type's (a domain's
+ * default or NOT NULL) or a constraint's (a domain's CHECKs), which ALTER
+ * DOMAIN changes without a relcache invalidation of the tables using it:
+ * the tables open now are reopened, with their expressions compiled again
+ * (compiled_table.c).
  */
 static void
-direct_proc_callback(Datum arg, int cacheid, uint32 hashvalue)
+direct_catalog_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	direct_relcache_callback(arg, InvalidOid);
+}
+
+/*
+ * A rolled-back subtransaction may have created an index (or a new
+ * relfilenode) an open table uses: its relcache entry goes with the
+ * subtransaction, which wants nobody holding it.  The tables are closed
+ * first, and reopened as they are after the rollback on their next use.
+ */
+static void
+direct_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		protector_direct_close_all();
 }
 
 static void
@@ -224,8 +246,11 @@ register_callbacks(void)
 	if (callbacks_registered)
 		return;
 	RegisterXactCallback(direct_xact_callback, NULL);
+	RegisterSubXactCallback(direct_subxact_callback, NULL);
 	protector_on_relcache_change(direct_relcache_callback);
-	CacheRegisterSyscacheCallback(PROCOID, direct_proc_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, direct_catalog_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(TYPEOID, direct_catalog_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(CONSTROID, direct_catalog_callback, (Datum) 0);
 	callbacks_registered = true;
 }
 
@@ -451,11 +476,16 @@ protector_direct_insert(DirectTable *t, const Datum *values, const bool *nulls)
 	memcpy(slot->tts_values, values, sizeof(Datum) * natts);
 	memcpy(slot->tts_isnull, nulls, sizeof(bool) * natts);
 	ExecStoreVirtualTuple(slot);
-	/* as an INSERT (and apply) would: generated columns, then constraints */
+	/*
+	 * as an INSERT (and apply) would: generated columns, then constraints,
+	 * and a partition's bounds
+	 */
 	if (t->rel->rd_att->constr != NULL && t->rel->rd_att->constr->has_generated_stored)
 		ExecComputeStoredGenerated(t->rri, t->estate, slot, CMD_INSERT);
 	if (t->rel->rd_att->constr != NULL)
 		ExecConstraints(t->rri, slot, t->estate);
+	if (t->rel->rd_rel->relispartition)
+		ExecPartitionCheck(t->rri, slot, t->estate, true);
 	simple_table_tuple_insert(t->rel, slot);
 	if (t->rri->ri_NumIndices > 0)
 #if PG_VERSION_NUM >= 160000

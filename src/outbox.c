@@ -339,25 +339,28 @@ protector_outbox_write(const pg_uuid_t *org, const char *payloads)
 	Oid			relid = protector_internal_relid("outbox", false);
 	DirectTable *t;
 	Relation	rel;
-	Datum		values[3];
-	bool		nulls[3];
+	AttrNumber	org_att;
+	AttrNumber	payloads_att;
+	Datum	   *values;
+	bool	   *nulls;
 
 	t = protector_direct_table_once(relid);
 	rel = protector_direct_relation(t);
-	/* (the written columns exactly of their types: no domain check would run) */
-	if (RelationGetDescr(rel)->natts != 3 ||
-		protector_column(RelationGetDescr(rel), "id", INT8OID) != 1 ||
-		protector_column_writable(rel, "organization_id", UUIDOID) != 2 ||
-		protector_column_writable(rel, "payloads", TEXTOID) != 3)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("protector_internal.outbox is not (id bigint, organization_id uuid, payloads text)"),
-				 protector_errhint_damaged()));
+	/*
+	 * found by name (a column added, or added and dropped, moves nothing);
+	 * the written ones exactly of their types: no domain check would run;
+	 * the worker takes rows in id order
+	 */
+	(void) protector_column_required(rel, "id", INT8OID);
+	org_att = protector_column_writable(rel, "organization_id", UUIDOID);
+	payloads_att = protector_column_writable(rel, "payloads", TEXTOID);
+	values = palloc(sizeof(Datum) * RelationGetDescr(rel)->natts);
+	nulls = palloc(sizeof(bool) * RelationGetDescr(rel)->natts);
 	protector_direct_defaults(t, values, nulls);
-	values[1] = UUIDPGetDatum(org);
-	nulls[1] = false;
-	values[2] = CStringGetTextDatum(payloads);
-	nulls[2] = false;
+	values[org_att - 1] = UUIDPGetDatum(org);
+	nulls[org_att - 1] = false;
+	values[payloads_att - 1] = CStringGetTextDatum(payloads);
+	nulls[payloads_att - 1] = false;
 	protector_direct_insert(t, values, nulls);
 	protector_direct_close(t);
 }
