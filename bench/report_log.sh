@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# bench/report_log.sh — runs inside the cluster of bench/run.sh
+# (BENCH_PARTS=reportlog; not in the default parts).
+#
+# What the report-change log (src/report_changes.c: one row of
+# protector_internal.report_changes per organization and transaction,
+# which keeps cached reports from going stale) costs the reservation
+# engine's throughput.  The engine alone (the booking's audit row, review
+# task, desk notification and NOTIFY switched off, as in
+# bench/inside.sh) books with the log and, by disabling its INSERT
+# trigger, without it; both against (b), the exclusion constraint, which
+# logs nothing.  Wide scenario, 8 clients, BENCH_SECONDS (default 8) per
+# run, BENCH_REPEAT (default 7) rounds in alternating order; medians of
+# the runs and of the per-round ratios.  Without the log, cached reports
+# would answer stale: the second variant is a measurement, not a mode.
+set -euo pipefail
+cd "$(dirname "$0")"
+SECS=${BENCH_SECONDS:-8}
+REPEAT=${BENCH_REPEAT:-7}
+DB=protector_report_log
+dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+createdb "$DB"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f setup.sql
+psql -X -q -d "$DB" -c "SELECT bench.workflow(false)" >/dev/null
+
+run() {	# $1 = excl, logged or unlogged -> attempts/s
+	local script=protector
+	case $1 in
+	excl) script=excl ;;
+	logged) psql -X -q -d "$DB" -c "ALTER TABLE protector.bookings ENABLE TRIGGER zz_report_change_insert" ;;
+	unlogged) psql -X -q -d "$DB" -c "ALTER TABLE protector.bookings DISABLE TRIGGER zz_report_change_insert" ;;
+	esac
+	psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
+		-c "TRUNCATE bench.excl, protector.bookings, protector.audit_log, protector_internal.report_changes CASCADE" \
+		-c "CHECKPOINT" >/dev/null
+	pgbench -n -c 8 -j 2 -T "$SECS" -D nsvc=200 -D nslots=17520 -f "attempt_$script.pgbench" "$DB" 2>&1 |
+		sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "== the report-change log's cost to the engine: attempts per second, wide, 8 clients, ${SECS}s per run,"
+echo "   median of $REPEAT rounds (odd and even rounds in opposite order)"
+declare -A TPS=() ROUND=()
+WITH="" WITHOUT=""
+for r in $(seq 1 "$REPEAT"); do
+	if [ $((r % 2)) = 1 ]; then order="excl logged unlogged"; else order="unlogged logged excl"; fi
+	for v in $order; do
+		ROUND[$v]=$(run "$v")
+		TPS[$v]="${TPS[$v]:-} ${ROUND[$v]}"
+	done
+	WITH="$WITH $(echo "${ROUND[logged]} / ${ROUND[excl]}" | bc -l)"
+	WITHOUT="$WITHOUT $(echo "${ROUND[unlogged]} / ${ROUND[excl]}" | bc -l)"
+done
+# the trigger as installed, whatever the last run left
+psql -X -q -d "$DB" -c "ALTER TABLE protector.bookings ENABLE TRIGGER zz_report_change_insert"
+printf '%-40s %12s %10s\n' variant attempts/s "vs (b)"
+printf '%-40s %12.1f %10s\n' "(b) exclude" "$(median <<<"${TPS[excl]}")" "1.00x"
+printf '%-40s %12.1f %9.2fx\n' "engine, report-change log (as shipped)" "$(median <<<"${TPS[logged]}")" "$(median <<<"$WITH")"
+printf '%-40s %12.1f %9.2fx\n' "engine, log trigger disabled" "$(median <<<"${TPS[unlogged]}")" "$(median <<<"$WITHOUT")"
+echo "   vs (b) = median of the per-round ratios; the log costs the engine 1 - (shipped / disabled)"
