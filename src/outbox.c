@@ -27,8 +27,12 @@
  *	  - a transaction that cannot get a worker (no free max_worker_processes
  *		slot, more than OUTBOX_SLOTS databases announcing at once, no spare
  *		shared memory, or OUTBOX_MAX_FAILED_STARTS workers in a row that left
- *		before reporting, within OUTBOX_RETRY_MS) notifies at its own commit
- *		as before: nothing waits for a worker that will not come.
+ *		before reporting or failed before their first drain committed,
+ *		within OUTBOX_RETRY_MS) notifies at its own commit as before:
+ *		nothing waits for a worker that will not come (rows waiting already
+ *		wait for the next worker, and arrive after those commits' own);
+ *	  - the worker runs as the bootstrap superuser it connects as, whatever
+ *		role or session settings the database or that role carry.
  *
  * The registry of workers (database, state, pid) is a small struct in the
  * main shared memory, allocated on first use: PostgreSQL 15 has no
@@ -47,6 +51,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "executor/spi.h"
@@ -197,7 +202,7 @@ slot_read(Oid dboid, bool claim, TimestampTz at, OutboxSlot *copy)
 
 /*
  * Moves the slot from what the caller saw to state next, unless somebody
- * moved it meanwhile; a worker that reports running clears the failures.
+ * moved it meanwhile.
  */
 static bool
 slot_move(const OutboxSlot *seen, OutboxState next, pid_t pid, TimestampTz at)
@@ -215,8 +220,6 @@ slot_move(const OutboxSlot *seen, OutboxState next, pid_t pid, TimestampTz at)
 		s->state = next;
 		s->pid = pid;
 		s->since = at;
-		if (next == OUTBOX_RUNNING)
-			s->failed_starts = 0;
 		moved = true;
 	}
 	SpinLockRelease(&r->mutex);
@@ -471,6 +474,24 @@ drain(void)
 }
 
 static bool published = false;
+static bool drained = false;	/* a drain of this worker has committed */
+
+/* the worker's first drain committed: its start counts as a success */
+static void
+worker_worked(void)
+{
+	OutboxRegistry *r = registry;
+	OutboxSlot *s;
+
+	drained = true;
+	if (r == NULL)
+		return;
+	SpinLockAcquire(&r->mutex);
+	s = slot_of(r, MyDatabaseId, false, GetCurrentTimestamp());
+	if (s != NULL && s->state == OUTBOX_RUNNING && s->pid == MyProcPid)
+		s->failed_starts = 0;
+	SpinLockRelease(&r->mutex);
+}
 
 /* on start: the database's worker, unless another one runs already */
 static bool
@@ -498,8 +519,9 @@ worker_publish(void)
 
 /*
  * On leaving (idle, killed, failed, or before it could connect): no longer
- * found, so that later commits start a new worker; a worker that never
- * reported counts as a failed start.
+ * found, so that later commits start a new worker.  A worker that never
+ * reported, or failed before any drain of its committed (a setting of the
+ * database or the role that breaks every drain), counts as a failed start.
  */
 static void
 worker_gone(int code, Datum dboid)
@@ -517,6 +539,8 @@ worker_gone(int code, Datum dboid)
 		s->state = OUTBOX_NONE;
 		s->pid = 0;
 		s->since = at;
+		if (code != 0 && !drained)
+			s->failed_starts++;
 	}
 	else if (s != NULL && !published && s->state == OUTBOX_STARTING)
 	{
@@ -528,10 +552,21 @@ worker_gone(int code, Datum dboid)
 	published = false;
 }
 
-/* what a database or role may have set that would stop the drain */
+/*
+ * What a database or role may have set that would stop the drain; the
+ * worker runs as the bootstrap superuser, whatever role or session user a
+ * database's settings would make it (ALTER DATABASE ... SET role, SET
+ * session_authorization).
+ */
 static void
 worker_settings(void)
 {
+	/* (the name is looked up, in a transaction) */
+	StartTransactionCommand();
+	SetConfigOption("session_authorization", GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false),
+					PGC_SUSET, PGC_S_OVERRIDE);
+	CommitTransactionCommand();
+	SetConfigOption("role", "none", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
@@ -577,6 +612,8 @@ protector_outbox_main(Datum main_arg)
 		taken = drain();
 		if (taken < 0)
 			proc_exit(0);
+		if (!drained)
+			worker_worked();
 		if (taken > 0)
 		{
 			/*

@@ -225,19 +225,37 @@ notify_now(void)
 
 /*
  * Before commit: to the worker through the outbox (outbox.c), or, when no
- * worker can be had (or for PREPARE, which PostgreSQL then refuses as for
- * any transaction that notified), NOTIFY at this transaction's commit.
+ * worker can be had, or the transaction was made read-only after its
+ * changes (SET TRANSACTION READ ONLY: it may commit, but writes no outbox
+ * row), NOTIFY at this transaction's commit.
  */
 static void
-flush_pending(bool may_use_worker)
+flush_pending(void)
 {
 	if (pending == NIL)
 		return;
-	if (may_use_worker && protector_outbox_usable())
+	if (!XactReadOnly && protector_outbox_usable())
 		write_outbox();
 	else
 		notify_now();
 	pending = NIL;
+}
+
+/*
+ * PREPARE TRANSACTION: PostgreSQL cannot prepare a transaction that
+ * notifies, and the outbox row would be announced before the transaction
+ * is committed or rolled back: refused, saying why.
+ */
+static void
+refuse_prepare(void)
+{
+	if (pending == NIL)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot PREPARE a transaction whose changes protector announces"),
+			 errdetail("Changes of bookings, tasks and notifications are announced on their organization's channel when they commit (protector.notify)."),
+			 errhint("SET LOCAL protector.notify = off before the changes of a transaction to be prepared; listeners then learn of them from Supabase Realtime or their next reload.")));
 }
 
 /* the summaries of what went past the budget, announced at commit */
@@ -269,11 +287,11 @@ notify_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 			announce_summaries();
-			flush_pending(true);
+			flush_pending();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 			announce_summaries();
-			flush_pending(false);
+			refuse_prepare();
 			break;
 		case XACT_EVENT_COMMIT:
 			if (wake_worker)

@@ -19,7 +19,10 @@
 # commit starts; a killed worker is replaced by the next commit; with
 # protector.notify_worker = off the session notifies at its own commit.
 # A damaged outbox (a row without payloads, a domain over its column) ends
-# in a warning or a named error, never a crashed worker.
+# in a warning or a named error, never a crashed worker.  A database that
+# sets role for its sessions does not set it for the worker; workers that
+# fail every drain count as failed starts, and commits then announce
+# themselves.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set);
 # it restarts that cluster once (the suites run one script at a time).
 set -euo pipefail
@@ -201,6 +204,68 @@ refused=$(psql -X -d "$DB" -c "$(booking 0f400000-0000-4000-a000-000000000005 10
 expect "a domain over the payloads refuses the announcing commit" 1 \
 	"$(grep -c 'payloads is of type outbox_text, where protector writes text' <<<"$refused" || true)"
 psql -X -q -d "$DB" -c "ALTER TABLE protector_internal.outbox ALTER payloads TYPE text"
+
+# --- a database whose settings make its sessions another role ----------------
+# ALTER DATABASE ... SET role applies to the worker's connection too: it
+# ran as that role, failed every drain for want of rights, and the next
+# commit started another, forever, the rows never announced.  The worker
+# now runs as the superuser it connects as, and announces.
+wait_for_no_worker || true
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "CREATE ROLE outbox_tenant_owner NOLOGIN" \
+	-c "ALTER DATABASE $DB SET role = 'outbox_tenant_owner'"
+listen 3 "$WORK/role.log" &
+listener=$!
+sleep 1
+PGOPTIONS="-c role=none" psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "$(booking 0f400000-0000-4000-a000-000000000006 1010)"
+wait "$listener"
+expect "with a database's role setting the worker still announces" 1 \
+	"$(grep -c '"table":"bookings","id":"0f400000-0000-4000-a000-000000000006"' "$WORK/role.log" || true)"
+expect "... and the outbox is empty" 0 "$(PGOPTIONS="-c role=none" psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector_internal.outbox")"
+PGOPTIONS="-c role=none" psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "ALTER DATABASE $DB RESET role" \
+	-c "ALTER DATABASE $DB SET session_authorization = 'outbox_tenant_owner'"
+wait_for_no_worker || true
+me=$(psql -X -A -t -d postgres -c "SELECT current_user")
+listen 3 "$WORK/session_user.log" &
+listener=$!
+sleep 1
+PGOPTIONS="-c session_authorization=$me" psql -X -q -v ON_ERROR_STOP=1 -d "$DB" \
+	-c "$(booking 0f400000-0000-4000-a000-000000000011 1018)"
+wait "$listener"
+expect "with a database's session_authorization setting the worker still announces" 1 \
+	"$(grep -c '"table":"bookings","id":"0f400000-0000-4000-a000-000000000011"' "$WORK/session_user.log" || true)"
+PGOPTIONS="-c session_authorization=$me" psql -X -q -v ON_ERROR_STOP=1 -d "$DB" \
+	-c "ALTER DATABASE $DB RESET session_authorization"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "DROP ROLE outbox_tenant_owner"
+
+# --- a worker whose every drain fails -------------------------------------------
+# A trigger refusing the worker's DELETE: each worker starts, reports in,
+# fails its first drain and leaves.  Three such in a row count as failed
+# starts, and the next commit announces itself instead of starting a
+# fourth (a worker that had reported in counted as a success, so commits
+# kept starting workers that failed, and nothing was announced).
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
+CREATE FUNCTION public.outbox_refuses() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'outbox refuses';
+END $$;
+CREATE TRIGGER refuse BEFORE DELETE ON protector_internal.outbox FOR EACH ROW EXECUTE FUNCTION public.outbox_refuses();
+SQL
+for n in 7 8 9; do
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "$(booking 0f400000-0000-4000-a000-00000000000$n 10$((n + 5)))"
+	sleep 0.5
+	wait_for_no_worker || true
+done
+listen 3 "$WORK/failing.log" &
+listener=$!
+sleep 1
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT 'session pid ' || pg_backend_pid()" \
+	-A -t -c "$(booking 0f400000-0000-4000-a000-000000000010 1016)" >"$WORK/failing_session.log"
+wait "$listener"
+failing_pid=$(sed -n 's/^session pid //p' "$WORK/failing_session.log")
+expect "after three workers failed their drains the next commit announces itself" 1 \
+	"$(grep -c "payload \"{\"op\":\"INSERT\",\"table\":\"bookings\",\"id\":\"0f400000-0000-4000-a000-000000000010\".*PID $failing_pid\.$" "$WORK/failing.log" || true)"
+expect "... while the failed ones wait in the outbox" 3 "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector_internal.outbox")"
+psql -X -q -d "$DB" -c "DROP TRIGGER refuse ON protector_internal.outbox"
 
 if [ "$failures" -ne 0 ]; then
 	echo "--- load listener:"; head -5 "$WORK/load.log"

@@ -1,8 +1,8 @@
 -- The rows protector writes directly (src/direct_insert.c: a booking's
 -- audit row, review task, desk notification, report-change row, outbox
 -- row) under an operator's DDL on those tables: each is what an INSERT
--- would have written or is refused as an INSERT would be.  Each case
--- fails on the build before its fix.
+-- would have written or is refused as an INSERT would be; then the
+-- outbox row's own edges.  Each case fails on the build before its fix.
 \set VERBOSITY terse
 \set SHOW_CONTEXT never
 
@@ -93,3 +93,20 @@ WHERE organization_id = '0d220000-0000-4000-8000-000000000001';
 
 DROP DOMAIN public.required_note;
 DROP DOMAIN public.review_lane;
+
+-- a transaction made read-only after its booking commits, as PostgreSQL
+-- lets it, announcing at its own commit (its outbox row failed the commit:
+-- "cannot execute nextval() in a read-only transaction")
+BEGIN;
+SELECT pg_temp.book(9);
+SET TRANSACTION READ ONLY;
+COMMIT;
+SELECT pg_temp.booked() AS nine_committed;
+
+-- PREPARE TRANSACTION of a transaction that announces: refused, saying
+-- why and what to do (it was PostgreSQL's "has executed LISTEN, UNLISTEN,
+-- or NOTIFY", which the caller never ran)
+BEGIN;
+SELECT pg_temp.book(10);
+PREPARE TRANSACTION 'side_table_ddl';
+SELECT pg_temp.booked() AS nine_still;
