@@ -13,17 +13,17 @@ INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hou
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance) VALUES
 	('0d220000-0000-4000-8000-0000000005a1', '0d220000-0000-4000-8000-000000000001',
 	 '0d220000-0000-4000-8000-0000000000a1', 'Room', '60 minutes', '60 minutes', '400 days');
--- a booking h hours into the day after tomorrow
+-- a booking h hours into the day after tomorrow (UTC: no DST shift)
 CREATE FUNCTION pg_temp.book(h int) RETURNS void LANGUAGE sql AS $$
 	INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
 	VALUES ('0d220000-0000-4000-8000-000000000001', '0d220000-0000-4000-8000-0000000000a1',
 			'0d220000-0000-4000-8000-0000000005a1',
-			tstzrange(date_trunc('day', now()) + interval '2 days' + h * interval '1 hour',
-					  date_trunc('day', now()) + interval '2 days' + (h + 1) * interval '1 hour'))
+			tstzrange(date_trunc('day', now(), 'UTC') + interval '2 days' + h * interval '1 hour',
+					  date_trunc('day', now(), 'UTC') + interval '2 days' + (h + 1) * interval '1 hour'))
 $$;
 -- the hours booked, in order
 CREATE FUNCTION pg_temp.booked() RETURNS text LANGUAGE sql AS $$
-	SELECT coalesce(string_agg(extract(hour FROM lower(during))::text, ',' ORDER BY lower(during)), '-')
+	SELECT coalesce(string_agg(extract(hour FROM lower(during) AT TIME ZONE 'UTC')::text, ',' ORDER BY lower(during)), '-')
 	FROM protector.bookings WHERE organization_id = '0d220000-0000-4000-8000-000000000001'
 $$;
 
@@ -47,7 +47,7 @@ ALTER TABLE protector.tasks ADD COLUMN lane public.review_lane;
 SELECT pg_temp.book(2);
 ALTER DOMAIN public.review_lane SET DEFAULT 'second';
 SELECT pg_temp.book(3);
-SELECT t.lane, extract(hour FROM lower(b.during)) AS hour
+SELECT t.lane, extract(hour FROM lower(b.during) AT TIME ZONE 'UTC') AS hour
 FROM protector.tasks t JOIN protector.bookings b ON b.id = t.booking_id
 WHERE b.organization_id = '0d220000-0000-4000-8000-000000000001' ORDER BY 2;
 ALTER DOMAIN public.review_lane ADD CONSTRAINT not_second CHECK (VALUE <> 'second') NOT VALID;
