@@ -277,11 +277,21 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM protector_internal.require_permit('protector.customers', p_customer_id, 'customers.erase');
+	-- again only: the erasure is on record, and names the customer's own
+	-- organization (whose rows alone are scrubbed: the permit is for the
+	-- customer, not for the organization passed)
+	IF NOT EXISTS (SELECT FROM protector.customer_erasures e
+				   WHERE e.organization_id OPERATOR(pg_catalog.=) p_organization_id
+					 AND e.customer_id OPERATOR(pg_catalog.=) p_customer_id) THEN
+		PERFORM protector.raise('not_found',
+			pg_catalog.format('no erasure of customer %s in organization %s', p_customer_id, p_organization_id),
+			NULL, 'erase_customer() erases a customer the first time and records it.');
+	END IF;
 	PERFORM protector_internal.scrub_customer_rows(p_organization_id, p_customer_id);
 END
 $$;
 COMMENT ON FUNCTION protector_internal.scrub_customer(uuid, uuid) IS
-'Erases an erased customer''s personal data again, for a caller this transaction authorized to (require_permit)';
+'Erases an erased customer''s personal data again, for a caller this transaction authorized to (require_permit); only a customer whose erasure is recorded in that organization';
 
 -- An erased customer stays a tombstone: nobody writes personal data into
 -- it again (a later merge, an update, a booking: refused where they

@@ -7,7 +7,7 @@
 -- refused by name; an erasure's own change is broadcast without the data
 -- it erases.
 BEGIN;
-SELECT plan(21);
+SELECT plan(25);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_admin', 'x_manager', 'x_operator', 'x_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a250000-0000-4000-8000-000000000000', 'X', 'erasure-x');
@@ -135,6 +135,25 @@ SELECT is((SELECT customer_id FROM protector.waiver_submissions WHERE participan
 SELECT tests.authenticate_as('x_manager');
 SELECT throws_ok($$SELECT protector.merge_customers('0a250000-0000-4000-8000-0000000000aa', '0a250000-0000-4000-8000-0000000000ab')$$,
 	'22023', 'the merged customer would have 120 tags', 'more than 100 tags together: refused by name (60 + 60 distinct)');
+
+-- 6. scrub_customer (erase_customer's "erase again", a helper the caller
+-- may execute) erases again only: with the permit for a customer, not a
+-- customer never erased (no erasure on record), and not in an
+-- organization that is not the customer's (its rows, say the widget's
+-- visitor limits, keyed by that organization and the customer's identity)
+SELECT tests.authenticate_as('x_admin');
+SELECT protector_internal.authorize_row('protector.customers', '0a250000-0000-4000-8000-00000000c003', 'customers.erase', 'customer') \g /dev/null
+SELECT throws_ok($$SELECT protector_internal.scrub_customer('0a250000-0000-4000-8000-000000000000', '0a250000-0000-4000-8000-00000000c003')$$,
+	'P0002', NULL, 'a customer never erased is not scrubbed behind erase_customer''s record');
+SELECT protector_internal.authorize_row('protector.customers', '0a250000-0000-4000-8000-00000000c001', 'customers.erase', 'customer') \g /dev/null
+SELECT throws_ok($$SELECT protector_internal.scrub_customer('0a250000-0000-4000-8000-00000000ffff', '0a250000-0000-4000-8000-00000000c001')$$,
+	'P0002', NULL, 'an organization not the customer''s is refused');
+SELECT protector_internal.authorize_row('protector.customers', '0a250000-0000-4000-8000-00000000c001', 'customers.erase', 'customer') \g /dev/null
+SELECT lives_ok($$SELECT protector_internal.scrub_customer('0a250000-0000-4000-8000-000000000000', '0a250000-0000-4000-8000-00000000c001')$$,
+	'the customer''s own recorded erasure runs again');
+SELECT tests.clear_authentication();
+SELECT is((SELECT full_name FROM protector.customers WHERE id = '0a250000-0000-4000-8000-00000000c003'), 'Bob Other',
+	'the customer never erased keeps its data');
 
 SELECT * FROM finish();
 ROLLBACK;
