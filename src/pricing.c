@@ -5,9 +5,12 @@
  *	  the price of a booking, price + price_per_person x party_size
  *	  (docs/payments.md).
  *
- * Invariant kept: the same numeric arithmetic as the SQL expression (the
- * party size converted to numeric, multiplied, added; overflow is numeric's
- * own 22003), NULL when any argument is NULL (STRICT).
+ * Invariants kept: the same numeric arithmetic as the SQL expression (the
+ * party size converted to numeric, multiplied, added), NULL when any
+ * argument is NULL (STRICT); a total above the largest amount a money
+ * column holds (numeric(12,2)) is refused as bad input, the same error on
+ * every path that prices a booking (it was numeric's own 22003 where the
+ * total was stored, on all but create_booking).
  *
  * Why C: create_booking, the insert's price trigger and the price change
  * trigger call it for every booking; as PL/pgSQL it needed a SET
@@ -23,6 +26,28 @@
 
 #include "fmgr.h"
 #include "utils/fmgrprotos.h"
+#include "utils/memutils.h"
+
+#include "errors.h"
+
+/* the largest amount protector's money columns hold: numeric(12,2) */
+#define MAX_AMOUNT "9999999999.99"
+
+static Datum
+max_amount(void)
+{
+	static Datum value = (Datum) 0;
+
+	if (value == (Datum) 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		value = DirectFunctionCall3(numeric_in, CStringGetDatum(MAX_AMOUNT),
+									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		MemoryContextSwitchTo(old);
+	}
+	return value;
+}
 
 PG_FUNCTION_INFO_V1(protector_booking_total);
 Datum
@@ -30,6 +55,15 @@ protector_booking_total(PG_FUNCTION_ARGS)
 {
 	Datum		party = DirectFunctionCall1(int4_numeric, PG_GETARG_DATUM(2));
 	Datum		per_person = DirectFunctionCall2(numeric_mul, PG_GETARG_DATUM(1), party);
+	Datum		total = DirectFunctionCall2(numeric_add, PG_GETARG_DATUM(0), per_person);
 
-	PG_RETURN_DATUM(DirectFunctionCall2(numeric_add, PG_GETARG_DATUM(0), per_person));
+	if (DatumGetBool(DirectFunctionCall2(numeric_gt, total, max_amount())))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("the booking's total is more than an amount can be"),
+				 errdetail("%s + %s x %d is above " MAX_AMOUNT ".",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(0))),
+						   DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(1))),
+						   PG_GETARG_INT32(2))));
+	PG_RETURN_DATUM(total);
 }

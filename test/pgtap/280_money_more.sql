@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(10);
+SELECT plan(16);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -88,6 +88,49 @@ SELECT tests.authenticate_as('m_operator');
 SELECT throws_ok($$SELECT protector.create_booking('0a280000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(18), 2)$$,
 	'22023', 'the booking''s total is more than an amount can be',
 	'9999999999 + 9999999999 x 2 = 29999999997 does not fit numeric(12, 2): 22023, not a raw 22003');
+
+-- 5. a reschedule to a service in another currency: a fixed promo code in
+-- the old one no longer applies, so the booking loses it and the code
+-- gets its use back (docs/payments.md, promo codes); it was refused with
+-- promo_discount's "a promo code in EUR for a booking in USD".
+-- 20 + 25 x 2 = 70 - 15 = 55 EUR; moved: 40 + 15 x 2 = 70 USD, no code.
+SELECT tests.clear_authentication();
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
+								price, price_per_person, mode, currency) VALUES
+	('0a280000-0000-4000-8000-0000000005a5', '0a280000-0000-4000-8000-000000000000', '0a280000-0000-4000-8000-0000000000a1',
+	 'Euros', '60 minutes', '60 minutes', '400 days', 10, 4, 20, 25, 'shared', 'EUR'),
+	('0a280000-0000-4000-8000-0000000005a3', '0a280000-0000-4000-8000-000000000000', '0a280000-0000-4000-8000-0000000000a1',
+	 'Dollars', '60 minutes', '60 minutes', '400 days', 10, 4, 40, 15, 'shared', 'USD'),
+	('0a280000-0000-4000-8000-0000000005a4', '0a280000-0000-4000-8000-000000000000', '0a280000-0000-4000-8000-0000000000a1',
+	 'Huge', '60 minutes', '60 minutes', '400 days', 100, 10, 5000000000, 1000000000, 'shared', 'EUR');
+INSERT INTO protector.promo_codes (id, organization_id, discount_kind, discount_value, currency, max_uses) VALUES
+	('0a280000-0000-4000-8000-0000000000c3', '0a280000-0000-4000-8000-000000000000', 'fixed', 15, 'EUR', 5);
+SELECT code AS fixed_code FROM protector.promo_codes WHERE id = '0a280000-0000-4000-8000-0000000000c3' \gset
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'promo', protector.create_booking('0a280000-0000-4000-8000-0000000005a5', NULL, pg_temp.t(30), 2,
+												   p_promo_code => :'fixed_code');
+SELECT is((SELECT (j ->> 'total_price')::numeric FROM r WHERE name = 'promo'), 55.00,
+	'a fixed 15 EUR code: 20 + 25 x 2 - 15 = 55');
+SELECT lives_ok($$SELECT protector.reschedule_booking(pg_temp.id('promo'), pg_temp.t(30), '0a280000-0000-4000-8000-0000000005a3')$$,
+	'rescheduled to the USD service');
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT total_price, currency, promo_code_id, discount_amount FROM protector.bookings
+					WHERE id = pg_temp.id('promo')$$,
+	$$VALUES (70.00::numeric, 'USD'::text, NULL::uuid, 0.00::numeric)$$,
+	'moved to a USD service: 40 + 15 x 2 = 70 USD, the EUR code and its discount gone');
+SELECT is((SELECT times_used FROM protector.promo_codes WHERE id = '0a280000-0000-4000-8000-0000000000c3'), 0,
+	'... and the code has its use back');
+
+-- 6. a total above the largest amount (9999999999.99) is bad input on
+-- every path, not numeric's 22003 where it is stored:
+-- 5e9 + 1e9 x 4 = 9e9 is an amount; 5e9 + 1e9 x 6 = 1.1e10 is not
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'huge', protector.create_booking('0a280000-0000-4000-8000-0000000005a4', NULL, pg_temp.t(32), 4);
+SELECT tests.clear_authentication();
+SELECT is((SELECT total_price FROM protector.bookings WHERE id = pg_temp.id('huge')), 9000000000.00,
+	'party of 4: 9,000,000,000.00');
+SELECT throws_ok($$UPDATE protector.bookings SET party_size = 6 WHERE id = pg_temp.id('huge')$$,
+	'22023', 'the booking''s total is more than an amount can be', 'party of 6 (1.1e10): refused as bad input');
 
 SELECT * FROM finish();
 ROLLBACK;
