@@ -453,7 +453,7 @@ BEGIN
 		IF v_status OPERATOR(pg_catalog.=) 'confirmed' THEN
 			v_status := 'pending';
 		END IF;
-		IF pg_catalog.length(p_idempotency_key) OPERATOR(pg_catalog.>) 154 THEN
+		IF pg_catalog.length(p_idempotency_key) NOT BETWEEN 1 AND 154 THEN
 			PERFORM protector.raise('invalid_parameter', 'p_idempotency_key must be 1 to 154 characters',
 				'A customer''s key is stored under customer/<their user id>/, 46 characters of the 200.');
 		END IF;
@@ -465,6 +465,16 @@ BEGIN
 			  AND c.organization_id OPERATOR(pg_catalog.=) v_service.organization_id) THEN
 		PERFORM protector.raise('not_found', 'customer not found',
 			'p_customer_id is not a customer of the service''s organization.');
+	END IF;
+	-- (whoever may book for others sees the staff list: bookings.create
+	-- and members.read go to the same roles; else the foreign key's raw
+	-- 23503 would say it)
+	IF p_assigned_agent IS NOT NULL AND NOT EXISTS (
+			SELECT FROM protector.members m
+			WHERE m.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
+			  AND m.user_id OPERATOR(pg_catalog.=) p_assigned_agent) THEN
+		PERFORM protector.raise('not_found', 'agent not found',
+			'p_assigned_agent is not a member of the service''s organization.');
 	END IF;
 	IF p_party_size IS NULL OR p_party_size < 1 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_party_size must be a positive number',

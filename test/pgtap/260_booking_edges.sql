@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(16);
+SELECT plan(19);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -111,6 +111,20 @@ SELECT is((SELECT payment_due_by = lower(during) FROM protector.bookings WHERE i
 SELECT throws_ok($$SELECT protector.update_booking_status_batch(ARRAY[[pg_temp.id('room'), pg_temp.id('hold')],
 																 [pg_temp.id('room'), pg_temp.id('hold')]], 'cancelled')$$,
 	'22023', 'p_booking_ids must be a list of ids', 'a two-dimensional array is refused by name');
+
+-- 7. what create_booking names, not the foreign key: an empty key of a
+-- customer (was "1 to 200", where a customer's are 1 to 154), an agent who
+-- is nobody of the organization (was the raw 23503 of the foreign key)
+SELECT tests.authenticate_as('k_customer');
+SELECT throws_ok($$SELECT protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(12, 10), 1, '')$$,
+	'22023', 'p_idempotency_key must be 1 to 154 characters', 'a customer''s empty key: the customer''s limits');
+SELECT tests.authenticate_as('k_operator');
+SELECT throws_ok($$SELECT protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(12, 10), 1,
+												   p_assigned_agent => '00000000-0000-4000-8000-0000000000ff')$$,
+	'P0002', 'agent not found', 'an agent who is no member of the organization: not found, by name');
+SELECT lives_ok(format($$SELECT protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(12, 10), 1,
+														p_assigned_agent => %L)$$, tests.get_supabase_uid('k_agent')),
+	'... a member is assigned');
 
 SELECT * FROM finish();
 ROLLBACK;

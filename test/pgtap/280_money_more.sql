@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(16);
+SELECT plan(18);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -131,6 +131,16 @@ SELECT is((SELECT total_price FROM protector.bookings WHERE id = pg_temp.id('hug
 	'party of 4: 9,000,000,000.00');
 SELECT throws_ok($$UPDATE protector.bookings SET party_size = 6 WHERE id = pg_temp.id('huge')$$,
 	'22023', 'the booking''s total is more than an amount can be', 'party of 6 (1.1e10): refused as bad input');
+
+-- 7. a cancelled booking takes no new payment: 'deposit' (section 3) was
+-- cancelled with its 20 to be refunded; 10 more would be kept with
+-- nothing to refund them (it took them: paid 30)
+SELECT tests.authenticate_as('m_finance');
+SELECT throws_like($$SELECT protector.record_payment(pg_temp.id('deposit'), 10, 'cash', 'c-late')$$,
+	'%is cancelled: it takes no payment', 'a payment of a cancelled booking is refused');
+SELECT tests.clear_authentication();
+SELECT is((SELECT amount_paid FROM protector.bookings WHERE id = pg_temp.id('deposit')), 20.00,
+	'... and it was paid 20, as before (its refund of 20 is pending: amount_paid counts settled rows)');
 
 SELECT * FROM finish();
 ROLLBACK;
