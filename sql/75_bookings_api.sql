@@ -356,6 +356,11 @@ BEGIN
 		v_fee_percent := LEAST(GREATEST(v_fee_percent, 0), 100);
 		v_fee := protector.round_money(NEW.total_price OPERATOR(pg_catalog.*) v_fee_percent OPERATOR(pg_catalog./) 100);
 		v_refund := GREATEST(v_paid OPERATOR(pg_catalog.-) v_fee, 0);
+		-- the refund as a share of what was paid, as the older policy's
+		-- percent is (nothing paid: 0)
+		v_percent := CASE WHEN v_paid OPERATOR(pg_catalog.>) 0
+						  THEN pg_catalog.round(v_refund OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) v_paid, 2)
+						  ELSE 0 END;
 	ELSE
 		-- the older policy: a percentage of what was paid
 		v_full_hours := COALESCE((v_settings #>> '{refund_policy,full_refund_hours}')::numeric, 24);
@@ -625,6 +630,13 @@ BEGIN
 	IF v_booking.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[]) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('a %s booking cannot be rescheduled', v_booking.status));
+	END IF;
+	-- an expired hold occupies nothing, here or at a new time: moved, it
+	-- would meet no booking there and be refused only when confirmed
+	IF v_booking.status OPERATOR(pg_catalog.=) 'held' AND v_booking.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'the hold has expired',
+			pg_catalog.format('Booking %s was held until %s.', v_booking.id, v_booking.hold_expires_at),
+			'Hold the new time instead (hold_slot).');
 	END IF;
 	SELECT * INTO v_service FROM protector.services s
 	WHERE s.id OPERATOR(pg_catalog.=) COALESCE(p_new_service_id, v_booking.service_id)

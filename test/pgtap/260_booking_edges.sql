@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(19);
+SELECT plan(20);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -125,6 +125,16 @@ SELECT throws_ok($$SELECT protector.create_booking('0a260000-0000-4000-8000-0000
 SELECT lives_ok(format($$SELECT protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(12, 10), 1,
 														p_assigned_agent => %L)$$, tests.get_supabase_uid('k_agent')),
 	'... a member is assigned');
+
+-- 8. an expired hold is not moved: it occupies nothing, so a move met no
+-- booking at the new time and was refused only at confirm_booking
+SELECT tests.authenticate_as('k_operator');
+INSERT INTO r SELECT 'stale', protector.hold_slot('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(13, 9), 1, 10);
+SELECT tests.clear_authentication();
+UPDATE protector.bookings SET hold_expires_at = now() - interval '1 minute' WHERE id = pg_temp.id('stale');
+SELECT tests.authenticate_as('k_operator');
+SELECT throws_ok($$SELECT protector.reschedule_booking(pg_temp.id('stale'), pg_temp.t(13, 11))$$,
+	'22023', 'the hold has expired', 'an expired hold: refused by name');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -131,6 +131,11 @@ SELECT is((SELECT total_price FROM protector.bookings WHERE id = pg_temp.id('hug
 	'party of 4: 9,000,000,000.00');
 SELECT throws_ok($$UPDATE protector.bookings SET party_size = 6 WHERE id = pg_temp.id('huge')$$,
 	'22023', 'the booking''s total is more than an amount can be', 'party of 6 (1.1e10): refused as bad input');
+
+-- (section 3's booking, cancelled under cancellation_fees: its refund is
+-- 20 of the 20 paid, 100%, which it answered as 0)
+SELECT is((SELECT details #>> '{refund,percent}' FROM protector.bookings WHERE id = pg_temp.id('deposit')), '100.00',
+	'refund_percent under cancellation fees: 20 refunded of 20 paid = 100.00');
 
 -- 7. a cancelled booking takes no new payment: 'deposit' (section 3) was
 -- cancelled with its 20 to be refunded; 10 more would be kept with
