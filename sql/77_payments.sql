@@ -140,7 +140,6 @@ AS $$
 DECLARE
 	v_row protector.payments;
 	v_currency text;
-	v_status protector.booking_status;
 	v_paid numeric;				-- the booking's other rows
 	v_refunded numeric;
 	v_after numeric;			-- paid less refunded, with this row as it will be
@@ -157,7 +156,7 @@ BEGIN
 			pg_catalog.format('Payment %s is of booking %s.', OLD.id, OLD.booking_id),
 			'Refund it, and record a payment of the other booking.');
 	END IF;
-	SELECT b.currency, b.status INTO v_currency, v_status FROM protector.bookings b
+	SELECT b.currency INTO v_currency FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND b.id OPERATOR(pg_catalog.=) v_row.booking_id
 	FOR UPDATE;
 	IF NOT FOUND THEN
@@ -176,14 +175,6 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('a payment in %s for a booking in %s', NEW.currency, v_currency),
 			'A booking is paid in its own currency.', 'Convert the amount, or record it in the booking''s currency.');
-	END IF;
-	-- a cancelled booking takes no new payment: what it keeps was settled
-	-- when it was cancelled, and nothing would refund the rest (refunds,
-	-- and a pending payment settled later, still go through)
-	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND NEW.kind OPERATOR(pg_catalog.=) 'payment'
-	   AND v_status OPERATOR(pg_catalog.=) 'cancelled' THEN
-		PERFORM protector.raise('invalid_parameter', pg_catalog.format('booking %s is cancelled: it takes no payment', NEW.booking_id),
-			'Its fee and refund were settled when it was cancelled.', 'Book again to take a payment.');
 	END IF;
 	-- (after the lock: a new snapshot sees the payments committed meanwhile)
 	SELECT l.paid, l.refunded INTO v_paid, v_refunded
@@ -211,7 +202,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_payment() IS
-'Trigger: locks the booking of a payment, refuses another currency, another booking, a new payment of a cancelled booking, and changes that leave refunds beyond what was paid';
+'Trigger: locks the booking of a payment, refuses another currency, another booking, and changes that leave refunds beyond what was paid';
 
 -- What a payment row adds to what its booking keeps: a succeeded payment
 -- its amount, a pending or succeeded refund less its amount
