@@ -508,11 +508,8 @@ BEGIN
 		END IF;
 	END IF;
 	v_range := protector.validate_slot(v_service.id, p_start, p_party_size);
-	IF protector.booking_total(v_service.price, v_service.price_per_person, p_party_size)
-	   OPERATOR(pg_catalog.>) 9999999999.99 THEN
-		PERFORM protector.raise('invalid_parameter', 'the booking''s total is more than an amount can be',
-			pg_catalog.format('%s + %s x %s is above 9999999999.99.', v_service.price, v_service.price_per_person, p_party_size));
-	END IF;
+	-- (booking_total() refuses a total above the largest amount by name)
+	PERFORM protector.booking_total(v_service.price, v_service.price_per_person, p_party_size);
 	-- the promo code is looked up, checked, used and its discount taken off
 	-- by apply_promo_code() (sql/78_vouchers.sql), which the insert's
 	-- trigger prepare_booking calls; it reads the code from this setting,

@@ -24,10 +24,10 @@
  *		and proves its references by construction (an audit row's
  *		organization is the audited row's);
  *	  - a table is opened once per transaction, under the top transaction's
- *		resource owner (a rolled-back subtransaction does not close it), and
- *		closed before commit; on abort the resource owner releases it; DDL
- *		first closes every open table (protector.audit_release_writer(), an
- *		event trigger), as does a rolled-back subtransaction, and a relcache
+ *		resource owner, and closed before commit; on abort the resource owner
+ *		releases it; DDL first closes every open table
+ *		(protector.audit_release_writer(), an event trigger), a rolled-back
+ *		subtransaction the ones whose table or index it created, and a relcache
  *		invalidation (or a change of a function, type or constraint)
  *		reopens the table on its next use.  (TRUNCATE, REINDEX and CLUSTER
  *		fire no event trigger, and under session_replication_role = replica
@@ -226,18 +226,46 @@ direct_catalog_callback(Datum arg, int cacheid, uint32 hashvalue)
 	direct_relcache_callback(arg, InvalidOid);
 }
 
+/* was t's table, or an index of it, created in subtransaction subid? */
+static bool
+created_in(const DirectTable *t, SubTransactionId subid)
+{
+	if (t->rel->rd_createSubid == subid)
+		return true;
+	for (int i = 0; i < t->rri->ri_NumIndices; i++)
+		if (t->rri->ri_IndexRelationDescs[i] != NULL &&
+			t->rri->ri_IndexRelationDescs[i]->rd_createSubid == subid)
+			return true;
+	return false;
+}
+
 /*
- * A rolled-back subtransaction may have created an index (or a new
- * relfilenode) an open table uses: its relcache entry goes with the
- * subtransaction, which wants nobody holding it.  The tables are closed
- * first, and reopened as they are after the rollback on their next use.
+ * A rolled-back subtransaction that created an index an open table uses
+ * (or the table): the relcache entry goes with the subtransaction, which
+ * wants nobody holding it.  Such a table is closed first, and reopened as
+ * it is after the rollback on its next use; the others stay open (a
+ * reopen after every caught error would cost its memory each time).
  */
 static void
 direct_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		protector_direct_close_all();
+	DirectTable **link = &open_tables;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	while (*link != NULL)
+	{
+		DirectTable *t = *link;
+
+		if (!in_use(t) && created_in(t, mySubid))
+		{
+			*link = t->next;
+			direct_close(t);
+		}
+		else
+			link = &t->next;
+	}
 }
 
 static void

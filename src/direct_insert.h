@@ -16,7 +16,13 @@
 
 typedef struct DirectTable DirectTable;
 
-/* the table, opened for direct inserts until this transaction commits */
+/*
+ * The table, opened for direct inserts until this transaction commits.
+ * The pointer is good for one row: DDL, an invalidation or a rolled-back
+ * subtransaction may close the table between rows, so hold it only from
+ * here to protector_direct_insert(), running no code of a user's between
+ * protector_direct_defaults() and that insert.
+ */
 extern DirectTable *protector_direct_table(Oid relid);
 extern Relation protector_direct_relation(DirectTable *table);
 /* one of the table's indexes, open with it (NULL if it has no such index) */
