@@ -311,6 +311,17 @@ COMMENT ON FUNCTION protector.log_staff_activity(uuid, text, jsonb) IS
 -- manage members (who made the change) and trusted server-side callers
 -- only (the request's role, not the owner this runs as: a caller without
 -- a user is not trusted for that alone)
+CREATE FUNCTION protector_internal.written_by_this_transaction(p_xmin xid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_written_by_this_transaction'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION protector_internal.written_by_this_transaction(xid) IS
+'Whether a row version with this xmin was written by the current transaction (a subtransaction of it included)';
+
+-- Each entry names the change the calling RPC has just made, which the
+-- caller could otherwise only name: the invitation, or the member row,
+-- written in this transaction and as the entry says (a review: an admin
+-- wrote staff.* entries of changes that never happened).
 CREATE FUNCTION protector_internal.record_staff_activity(p_organization_id uuid, p_action text, p_details jsonb)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -318,6 +329,29 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM protector_internal.authorize_requester(p_organization_id, 'members.manage');
+	IF NOT (CASE p_action
+		WHEN 'staff.invited' THEN EXISTS (
+			SELECT FROM protector.staff_invitations i
+			WHERE i.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			  AND i.id::pg_catalog.text OPERATOR(pg_catalog.=) (p_details OPERATOR(pg_catalog.->>) 'invitation_id')
+			  AND i.role::pg_catalog.text OPERATOR(pg_catalog.=) (p_details OPERATOR(pg_catalog.->>) 'role')
+			  AND protector_internal.written_by_this_transaction(i.xmin))
+		WHEN 'staff.role_changed' THEN EXISTS (
+			SELECT FROM protector.members m
+			WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			  AND m.id::pg_catalog.text OPERATOR(pg_catalog.=) (p_details OPERATOR(pg_catalog.->>) 'member_id')
+			  AND m.role::pg_catalog.text OPERATOR(pg_catalog.=) (p_details OPERATOR(pg_catalog.->>) 'to')
+			  AND protector_internal.written_by_this_transaction(m.xmin))
+		WHEN 'staff.deactivated' THEN EXISTS (
+			SELECT FROM protector.members m
+			WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			  AND m.id::pg_catalog.text OPERATOR(pg_catalog.=) (p_details OPERATOR(pg_catalog.->>) 'member_id')
+			  AND NOT m.active
+			  AND protector_internal.written_by_this_transaction(m.xmin))
+		ELSE false END) THEN
+		PERFORM protector.raise('forbidden', pg_catalog.format('%s is not an entry of a change made in this transaction', p_action),
+			'Protector''s own staff.* entries record the changes its staff functions make.');
+	END IF;
 	INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
 	SELECT p_organization_id,
 		   (SELECT m.id FROM protector.members m WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -327,7 +361,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.record_staff_activity(uuid, text, jsonb) IS
-'Records a staff change made by protector''s RPCs as the calling member''s activity';
+'Records a staff change made by protector''s RPCs as the calling member''s activity: only of an invitation or member row this transaction wrote, as the entry says';
 
 -- members -----------------------------------------------------------------------
 

@@ -264,6 +264,22 @@ protector_restoring_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(protector_restoring());
 }
 
+/*
+ * protector_internal.written_by_this_transaction(p_xmin xid) returns
+ * boolean: was a row version with this xmin written by the current
+ * transaction (or one of its subtransactions not rolled back)?  How a
+ * SECURITY DEFINER helper, which cannot tell who called it, tells a change
+ * its caller just made from one it only names (record_staff_activity).
+ */
+PG_FUNCTION_INFO_V1(protector_written_by_this_transaction);
+Datum
+protector_written_by_this_transaction(PG_FUNCTION_ARGS)
+{
+	TransactionId xid = DatumGetTransactionId(PG_GETARG_DATUM(0));
+
+	PG_RETURN_BOOL(TransactionIdIsNormal(xid) && TransactionIdIsCurrentTransactionId(xid));
+}
+
 /* organizations where the caller is an active member with one of roles */
 static ArrayType *
 member_orgs(int roles)
