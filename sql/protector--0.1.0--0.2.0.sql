@@ -5503,7 +5503,19 @@ LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM protector_internal.authorize_requester(p_organization_id, 'members.manage');
+	IF p_action OPERATOR(pg_catalog.=) ANY ('{staff.role_changed,staff.deactivated}') AND EXISTS (
+			SELECT FROM protector.members m
+			WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			  AND m.id::pg_catalog.text OPERATOR(pg_catalog.=) (p_details OPERATOR(pg_catalog.->>) 'member_id')
+			  AND m.user_id OPERATOR(pg_catalog.=) protector.current_user_id()) THEN
+		-- the requester's own row, demoted or deactivated: they manage no
+		-- members now, but the RPC authorized the row before the change
+		-- (its permit), and the entry is written
+		PERFORM protector_internal.require_permit('protector.members', (p_details OPERATOR(pg_catalog.->>) 'member_id')::uuid,
+												  'members.manage');
+	ELSE
+		PERFORM protector_internal.authorize_requester(p_organization_id, 'members.manage');
+	END IF;
 	IF NOT (CASE p_action
 		WHEN 'staff.invited' THEN EXISTS (
 			SELECT FROM protector.staff_invitations i

@@ -65,7 +65,17 @@ SELECT protector_internal.record_staff_activity('0d230000-0000-4000-8000-0000000
 	'{"member_id": "0d230000-0000-4000-8000-0000000000e2", "from": "agent", "to": "owner"}');
 ROLLBACK;
 
--- the log: the one change made and committed
+-- the admin demotes themselves, which the RPC allows: the entry is
+-- written though they manage no members once the change is made (the
+-- RPC's permit for the row, taken before it, says they did; it was
+-- refused, and the demotion with it)
+BEGIN;
+SELECT pg_temp.as_admin() AS as_admin;
+SELECT m ->> 'role' AS new_role
+FROM protector.update_staff_permissions('0d230000-0000-4000-8000-0000000000e1', 'viewer') m;
+COMMIT;
+
+-- the log: the two changes made and committed (by_role: the author's role now)
 SELECT a.action, a.details ->> 'from' AS from_role, a.details ->> 'to' AS to_role, m.role AS by_role
 FROM protector.staff_activity a JOIN protector.members m ON m.id = a.member_id
 WHERE a.organization_id = '0d230000-0000-4000-8000-000000000000'
