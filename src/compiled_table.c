@@ -117,10 +117,13 @@ relcache_changed(Datum arg, Oid relid)
 
 /*
  * A function changed (the compiled expressions may have inlined it, or its
- * ACL changed), or a role or membership (a user's privileges): all stale.
+ * ACL changed), a role or membership (a user's privileges), or a type or
+ * constraint (a domain's default, NOT NULL or CHECKs, which the compiled
+ * DEFAULTs coerce to and ALTER DOMAIN changes without a relcache
+ * invalidation of the tables using it): all stale.
  */
 static void
-privileges_changed(Datum arg, int cacheid, uint32 hashvalue)
+everything_changed(Datum arg, int cacheid, uint32 hashvalue)
 {
 	mark_stale(InvalidOid);
 }
@@ -153,17 +156,6 @@ transaction_ended(XactEvent event, void *arg)
 	MemoryContextReset(retired);
 }
 
-/*
- * A type changed (a domain's default or NOT NULL) or a constraint (a
- * domain's CHECKs): ALTER DOMAIN sends no relcache invalidation of the
- * tables whose columns are of it, and their compiled DEFAULTs coerce to it.
- */
-static void
-domains_changed(Datum arg, int cacheid, uint32 hashvalue)
-{
-	mark_stale(InvalidOid);
-}
-
 /* a schema changed: look protector's up again */
 static void
 schema_changed(Datum arg, int cacheid, uint32 hashvalue)
@@ -187,11 +179,11 @@ initialize(void)
 						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	RegisterXactCallback(transaction_ended, NULL);
 	protector_on_relcache_change(relcache_changed);
-	CacheRegisterSyscacheCallback(PROCOID, privileges_changed, (Datum) 0);
-	CacheRegisterSyscacheCallback(AUTHOID, privileges_changed, (Datum) 0);
-	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, privileges_changed, (Datum) 0);
-	CacheRegisterSyscacheCallback(TYPEOID, domains_changed, (Datum) 0);
-	CacheRegisterSyscacheCallback(CONSTROID, domains_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, everything_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, everything_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, everything_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(TYPEOID, everything_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(CONSTROID, everything_changed, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, schema_changed, (Datum) 0);
 }
 
