@@ -234,17 +234,10 @@ BEGIN
 		NEW.discount_amount := 0;
 		IF NEW.promo_code_id IS NOT NULL THEN
 			-- the code applies again, or the booking loses it (and the code
-			-- gets its use back, release_promo_use): a fixed amount in
-			-- another currency than the booking's new one applies no more
-			-- (promo_discount refuses it, as a new booking with it is)
-			v_discount := CASE WHEN EXISTS (
-					SELECT FROM protector.promo_codes p
-					WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-					  AND p.id OPERATOR(pg_catalog.=) NEW.promo_code_id
-					  AND p.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND p.currency OPERATOR(pg_catalog.<>) NEW.currency)
-				THEN NULL
-				ELSE protector_internal.promo_discount(NEW.organization_id, NEW.promo_code_id, NEW.service_id,
-													   NEW.party_size, NEW.total_price, NEW.currency) END;
+			-- gets its use back, release_promo_use; a fixed amount in
+			-- another currency than the booking's new one applies no more)
+			v_discount := protector_internal.promo_discount(NEW.organization_id, NEW.promo_code_id, NEW.service_id,
+															NEW.party_size, NEW.total_price, NEW.currency);
 			IF v_discount IS NULL THEN
 				NEW.promo_code_id := NULL;
 			ELSE

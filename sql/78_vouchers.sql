@@ -500,7 +500,9 @@ COMMENT ON FUNCTION protector.create_voucher(uuid, numeric, text, timestamptz, u
 
 -- What a promo code takes off a price: a percentage (rounded half-even to
 -- cents) or a fixed amount in the booking's currency, never more than the
--- price; NULL when the code does not apply to that service and party.
+-- price; NULL when the code does not apply to that service, party and
+-- currency (a new booking is refused for it by name, apply_promo_code; a
+-- repriced one loses the code, set_booking_price).
 CREATE FUNCTION protector_internal.promo_discount(p_organization_id uuid, p_promo_code_id uuid, p_service_id uuid,
 												  p_party_size integer, p_price numeric, p_currency text)
 RETURNS numeric
@@ -520,9 +522,7 @@ BEGIN
 		RETURN protector.round_money(p_price OPERATOR(pg_catalog.*) p.discount_value OPERATOR(pg_catalog./) 100);
 	END IF;
 	IF p.currency OPERATOR(pg_catalog.<>) p_currency THEN
-		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('a promo code in %s for a booking in %s', p.currency, p_currency),
-			'A fixed discount applies to bookings in its own currency.');
+		RETURN NULL;
 	END IF;
 	RETURN LEAST(p.discount_value, p_price);
 END
@@ -577,6 +577,10 @@ BEGIN
 	ELSIF p.times_used OPERATOR(pg_catalog.>=) p.max_uses THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code has been used up',
 			pg_catalog.format('It may be used %s times.', p.max_uses));
+	ELSIF p.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND p.currency OPERATOR(pg_catalog.<>) NEW.currency THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a promo code in %s for a booking in %s', p.currency, NEW.currency),
+			'A fixed discount applies to bookings in its own currency.');
 	END IF;
 	-- (the customer's own limit: count_promo_use, once the row is stored)
 	NEW.discount_amount := protector_internal.promo_discount(NEW.organization_id, p.id, NEW.service_id, NEW.party_size,

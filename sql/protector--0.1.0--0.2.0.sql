@@ -1245,17 +1245,10 @@ BEGIN
 		NEW.discount_amount := 0;
 		IF NEW.promo_code_id IS NOT NULL THEN
 			-- the code applies again, or the booking loses it (and the code
-			-- gets its use back, release_promo_use): a fixed amount in
-			-- another currency than the booking's new one applies no more
-			-- (promo_discount refuses it, as a new booking with it is)
-			v_discount := CASE WHEN EXISTS (
-					SELECT FROM protector.promo_codes p
-					WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-					  AND p.id OPERATOR(pg_catalog.=) NEW.promo_code_id
-					  AND p.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND p.currency OPERATOR(pg_catalog.<>) NEW.currency)
-				THEN NULL
-				ELSE protector_internal.promo_discount(NEW.organization_id, NEW.promo_code_id, NEW.service_id,
-													   NEW.party_size, NEW.total_price, NEW.currency) END;
+			-- gets its use back, release_promo_use; a fixed amount in
+			-- another currency than the booking's new one applies no more)
+			v_discount := protector_internal.promo_discount(NEW.organization_id, NEW.promo_code_id, NEW.service_id,
+															NEW.party_size, NEW.total_price, NEW.currency);
 			IF v_discount IS NULL THEN
 				NEW.promo_code_id := NULL;
 			ELSE
@@ -2224,7 +2217,7 @@ COMMENT ON FUNCTION protector.create_voucher(uuid, numeric, text, timestamptz, u
 -- What a promo code takes off a price: a percentage (rounded half-even to
 -- cents) or a fixed amount in the booking's currency, never more than the
 -- price; NULL when the code does not apply to that service and party.
-CREATE FUNCTION protector_internal.promo_discount(p_organization_id uuid, p_promo_code_id uuid, p_service_id uuid,
+CREATE OR REPLACE FUNCTION protector_internal.promo_discount(p_organization_id uuid, p_promo_code_id uuid, p_service_id uuid,
 												  p_party_size integer, p_price numeric, p_currency text)
 RETURNS numeric
 LANGUAGE plpgsql STABLE
@@ -2243,9 +2236,7 @@ BEGIN
 		RETURN protector.round_money(p_price OPERATOR(pg_catalog.*) p.discount_value OPERATOR(pg_catalog./) 100);
 	END IF;
 	IF p.currency OPERATOR(pg_catalog.<>) p_currency THEN
-		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('a promo code in %s for a booking in %s', p.currency, p_currency),
-			'A fixed discount applies to bookings in its own currency.');
+		RETURN NULL;
 	END IF;
 	RETURN LEAST(p.discount_value, p_price);
 END
@@ -2300,6 +2291,10 @@ BEGIN
 	ELSIF p.times_used OPERATOR(pg_catalog.>=) p.max_uses THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code has been used up',
 			pg_catalog.format('It may be used %s times.', p.max_uses));
+	ELSIF p.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND p.currency OPERATOR(pg_catalog.<>) NEW.currency THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a promo code in %s for a booking in %s', p.currency, NEW.currency),
+			'A fixed discount applies to bookings in its own currency.');
 	END IF;
 	-- (the customer's own limit: count_promo_use, once the row is stored)
 	NEW.discount_amount := protector_internal.promo_discount(NEW.organization_id, p.id, NEW.service_id, NEW.party_size,
