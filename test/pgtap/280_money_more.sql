@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -120,6 +120,11 @@ SELECT results_eq($$SELECT total_price, currency, promo_code_id, discount_amount
 	'moved to a USD service: 40 + 15 x 2 = 70 USD, the EUR code and its discount gone');
 SELECT is((SELECT times_used FROM protector.promo_codes WHERE id = '0a280000-0000-4000-8000-0000000000c3'), 0,
 	'... and the code has its use back');
+SELECT tests.authenticate_as('m_operator');
+SELECT throws_ok(format($$SELECT protector.create_booking('0a280000-0000-4000-8000-0000000005a3', NULL, pg_temp.t(34), 2,
+												  p_promo_code => %L)$$, :'fixed_code'),
+	'22023', 'a promo code in EUR for a booking in USD', 'a new USD booking with the fixed EUR code: refused by name');
+SELECT tests.clear_authentication();
 
 -- 6. a total above the largest amount (9999999999.99) is bad input on
 -- every path, not numeric's 22003 where it is stored:
