@@ -291,6 +291,20 @@ $$;
 COMMENT ON FUNCTION protector.round_money(numeric) IS
 'Rounds an amount to cents, half to even';
 
+-- Whether a cancellation refunds (protector.refund_on_cancel, default
+-- on).  The setting is protector.so's, which a connection loads at its
+-- first call of a C function: until then it is unknown, or a placeholder
+-- holding whatever text a SET gave it.
+CREATE FUNCTION protector_internal.refunds_on_cancel()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.current_setting('protector.refund_on_cancel', true)::boolean, true)
+$$;
+COMMENT ON FUNCTION protector_internal.refunds_on_cancel() IS
+'protector.refund_on_cancel as a boolean, also before protector.so is loaded (default on)';
+
 -- A cancellation or a no-show settles what was paid (succeeded payments
 -- less refunds, protector_internal.booking_refundable): the service's fee
 -- is kept and the rest refunded, to the vouchers that paid first
@@ -321,7 +335,7 @@ DECLARE
 	v_refund numeric := 0;
 	v_to_vouchers numeric := 0;
 BEGIN
-	IF pg_catalog.current_setting('protector.refund_on_cancel') OPERATOR(pg_catalog.=) 'off' THEN
+	IF NOT protector_internal.refunds_on_cancel() THEN
 		RETURN NEW;
 	END IF;
 	SELECT s.settings INTO v_settings FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
@@ -660,7 +674,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_booking protector.bookings;
-	v_refunds text := pg_catalog.current_setting('protector.refund_on_cancel');
+	v_refunds text := pg_catalog.current_setting('protector.refund_on_cancel', true);
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'bookings.cancel', 'booking', true, true);
 	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
@@ -683,7 +697,7 @@ BEGIN
 	SET status = 'cancelled', cancelled_at = pg_catalog.now(), cancellation_reason = p_reason
 	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id
 	RETURNING * INTO v_booking;
-	PERFORM pg_catalog.set_config('protector.refund_on_cancel', v_refunds, true);
+	PERFORM pg_catalog.set_config('protector.refund_on_cancel', COALESCE(v_refunds, 'on'), true);
 	-- as the triggers after the update left it (vouchers given back)
 	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
 	RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(

@@ -350,7 +350,7 @@ DECLARE
 	v_amount numeric;
 	r record;
 BEGIN
-	IF pg_catalog.current_setting('protector.refund_on_cancel') OPERATOR(pg_catalog.=) 'off'
+	IF NOT protector_internal.refunds_on_cancel()
 	   OR v_left OPERATOR(pg_catalog.<=) 0 THEN
 		RETURN NULL;
 	END IF;
@@ -541,7 +541,7 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	p protector.promo_codes;
-	v_code text := pg_catalog.current_setting('protector.promo_code');
+	v_code text := COALESCE(pg_catalog.current_setting('protector.promo_code', true), '');
 BEGIN
 	-- the code create_booking was given (only a trusted writer names the
 	-- code's id itself: promo_code_id is not granted)

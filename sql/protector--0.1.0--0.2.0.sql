@@ -1470,7 +1470,7 @@ DECLARE
 	v_refund numeric := 0;
 	v_to_vouchers numeric := 0;
 BEGIN
-	IF pg_catalog.current_setting('protector.refund_on_cancel') OPERATOR(pg_catalog.=) 'off' THEN
+	IF NOT protector_internal.refunds_on_cancel() THEN
 		RETURN NEW;
 	END IF;
 	SELECT s.settings INTO v_settings FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
@@ -1537,7 +1537,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_booking protector.bookings;
-	v_refunds text := pg_catalog.current_setting('protector.refund_on_cancel');
+	v_refunds text := pg_catalog.current_setting('protector.refund_on_cancel', true);
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'bookings.cancel', 'booking', true, true);
 	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
@@ -1560,7 +1560,7 @@ BEGIN
 	SET status = 'cancelled', cancelled_at = pg_catalog.now(), cancellation_reason = p_reason
 	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id
 	RETURNING * INTO v_booking;
-	PERFORM pg_catalog.set_config('protector.refund_on_cancel', v_refunds, true);
+	PERFORM pg_catalog.set_config('protector.refund_on_cancel', COALESCE(v_refunds, 'on'), true);
 	-- as the triggers after the update left it (vouchers given back)
 	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
 	RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
@@ -2056,7 +2056,7 @@ CREATE TRIGGER sum_voucher_payments AFTER INSERT OR UPDATE OR DELETE ON protecto
 -- refund goes to them, and this gives it back, to the voucher used last
 -- first, as succeeded refunds (after the update: each changes the
 -- booking's amount_paid).
-CREATE FUNCTION protector_internal.return_to_vouchers()
+CREATE OR REPLACE FUNCTION protector_internal.return_to_vouchers()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -2066,7 +2066,7 @@ DECLARE
 	v_amount numeric;
 	r record;
 BEGIN
-	IF pg_catalog.current_setting('protector.refund_on_cancel') OPERATOR(pg_catalog.=) 'off'
+	IF NOT protector_internal.refunds_on_cancel()
 	   OR v_left OPERATOR(pg_catalog.<=) 0 THEN
 		RETURN NULL;
 	END IF;
@@ -2255,7 +2255,7 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	p protector.promo_codes;
-	v_code text := pg_catalog.current_setting('protector.promo_code');
+	v_code text := COALESCE(pg_catalog.current_setting('protector.promo_code', true), '');
 BEGIN
 	-- the code create_booking was given (only a trusted writer names the
 	-- code's id itself: promo_code_id is not granted)
@@ -9138,3 +9138,14 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION protector_internal.written_by_this_transaction(xid) IS
 'Whether a row version with this xmin was written by the current transaction (a subtransaction of it included)';
 REVOKE ALL ON FUNCTION protector_internal.written_by_this_transaction(xid) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION protector_internal.refunds_on_cancel()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.current_setting('protector.refund_on_cancel', true)::boolean, true)
+$$;
+COMMENT ON FUNCTION protector_internal.refunds_on_cancel() IS
+'protector.refund_on_cancel as a boolean, also before protector.so is loaded (default on)';
+REVOKE ALL ON FUNCTION protector_internal.refunds_on_cancel() FROM PUBLIC;
