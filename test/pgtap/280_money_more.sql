@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(18);
+SELECT plan(26);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -141,6 +141,66 @@ SELECT throws_ok($$UPDATE protector.bookings SET party_size = 6 WHERE id = pg_te
 -- 20 of the 20 paid, 100%, which it answered as 0)
 SELECT is((SELECT details #>> '{refund,percent}' FROM protector.bookings WHERE id = pg_temp.id('deposit')), '100.00',
 	'refund_percent under cancellation fees: 20 refunded of 20 paid = 100.00');
+
+-- 7. money that succeeds after its booking was cancelled is refunded by
+-- the cancellation's terms (docs/payments.md): a review found it kept,
+-- with no refund row.
+-- 7a. section 3's booking, never confirmed (no fee): 20 paid and refunded
+-- at the cancellation; 40 more arrive: all paid comes back, 60 - 20 = 40
+SELECT tests.authenticate_as('m_finance');
+SELECT is((protector.record_payment(pg_temp.id('deposit'), 40, 'cash', 'c-2') ->> 'amount_paid')::numeric, 60.00,
+	'40 recorded after the cancellation: 20 + 40 = 60 paid');
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT amount, status::text, details ->> 'reason' FROM protector.payments
+					WHERE booking_id = pg_temp.id('deposit') AND kind = 'refund' ORDER BY amount$$,
+	$$VALUES (20.00::numeric, 'pending', 'cancelled'), (40.00, 'pending', 'cancelled')$$,
+	'... refunded: the cancellation''s 20, and 60 - 0 (no fee) - 20 = 40 more, pending');
+-- 7b. section 2's booking under the older refund policy (5 days ahead,
+-- full_refund_hours 24: 100%): 45 paid, cancelled (45 back), and a
+-- pending 10 settled by its webhook afterwards: 55 x 100% - 45 = 10 back
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('paid'), 10, 'stripe', 'pi_2', p_status => 'pending') \g /dev/null
+SELECT tests.authenticate_as('m_operator');
+SELECT is((protector.cancel_booking(pg_temp.id('paid'), 'late') ->> 'refund_amount')::numeric, 45.00,
+	'cancelled with 45 paid and 10 pending: 45 back');
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('paid'), 10, 'stripe', 'pi_2', p_status => 'succeeded') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT amount FROM protector.payments
+					WHERE booking_id = pg_temp.id('paid') AND kind = 'refund' ORDER BY amount$$,
+	$$VALUES (10.00::numeric), (45.00)$$,
+	'... the 10 settled after the cancellation: 55 x 100% - 45 = 10 back, pending');
+-- 7c. a fee that keeps it all: the Fees service's 100% tier, a booking
+-- of 20 + 25 x 1 = 45 with its deposit of 22.50 (50%) paid, so confirmed;
+-- cancelled: fee 45, refund max(22.50 - 45, 0) = 0.  The other 22.50
+-- arrives: 45 - 45 = 0 back; then 5 more: 50 - 45 = 5 back
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'kept', protector.create_booking('0a280000-0000-4000-8000-0000000005a2', NULL, pg_temp.t(20), 1);
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('kept'), 22.50, 'cash', 'k-1') \g /dev/null
+SELECT tests.authenticate_as('m_operator');
+SELECT is((SELECT format('%s %s', j ->> 'refund_amount', j ->> 'cancellation_fee')
+		   FROM protector.cancel_booking(pg_temp.id('kept'), 'fee') j), '0 45.00',
+	'confirmed, cancelled under the 100% tier: fee 45 of 45, nothing back');
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('kept'), 22.50, 'cash', 'k-2') \g /dev/null
+SELECT protector.record_payment(pg_temp.id('kept'), 5, 'cash', 'k-3') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT amount, details ->> 'fee' FROM protector.payments
+					WHERE booking_id = pg_temp.id('kept') AND kind = 'refund'$$,
+	$$VALUES (5.00::numeric, '45.00')$$,
+	'... 22.50 later: 45 - 45 = 0 back, no row; 5 more: 50 - 45 = 5 back');
+-- 7d. cancelled without a refund, by choice: what arrives later is kept
+-- (the Euros service of section 5: 20 + 25 x 1 = 45)
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'norefund', protector.create_booking('0a280000-0000-4000-8000-0000000005a5', NULL, pg_temp.t(22), 1);
+SELECT protector.cancel_booking(pg_temp.id('norefund'), 'no refund', false) \g /dev/null
+SELECT tests.authenticate_as('m_finance');
+SELECT is((protector.record_payment(pg_temp.id('norefund'), 45, 'cash', 'n-1') ->> 'amount_paid')::numeric, 45.00,
+	'45 recorded on a booking cancelled without refunds');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.payments WHERE booking_id = pg_temp.id('norefund') AND kind = 'refund'), 0,
+	'... kept: the cancellation refunded nothing by choice');
 
 SELECT * FROM finish();
 ROLLBACK;
