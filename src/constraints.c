@@ -27,6 +27,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
@@ -71,6 +72,21 @@ during_bounded(FunctionCallInfo fcinfo, int argno)
 	return !empty && lo.inclusive && !hi.inclusive && bound_is_finite(&lo) && bound_is_finite(&hi);
 }
 
+/*
+ * Two finite bounds at most 31 days apart.  Their difference can exceed
+ * int64 (from before 1999-12-24 to near 294276 AD): PostgreSQL 15's
+ * timestamptz subtraction wraps there, and a wrapped span would pass.
+ */
+static bool
+span_within_31_days(const RangeBound *lo, const RangeBound *hi)
+{
+	int64		span;
+
+	if (pg_sub_s64_overflow(DatumGetTimestampTz(hi->val), DatumGetTimestampTz(lo->val), &span))
+		return false;
+	return span <= (int64) 31 * USECS_PER_DAY;
+}
+
 static bool
 during_short(FunctionCallInfo fcinfo, int argno)
 {
@@ -81,7 +97,7 @@ during_short(FunctionCallInfo fcinfo, int argno)
 	read_tstzrange(fcinfo, argno, &lo, &hi, &empty);
 	if (empty || !bound_is_finite(&lo) || !bound_is_finite(&hi))
 		return true;
-	return DatumGetTimestampTz(hi.val) - DatumGetTimestampTz(lo.val) <= (TimestampTz) 31 * USECS_PER_DAY;
+	return span_within_31_days(&lo, &hi);
 }
 
 /*
@@ -102,7 +118,7 @@ protector_during_is_valid(Datum range)
 		return false;
 	range_deserialize(typcache, r, &lo, &hi, &empty);
 	return !empty && lo.inclusive && !hi.inclusive && bound_is_finite(&lo) && bound_is_finite(&hi) &&
-		DatumGetTimestampTz(hi.val) - DatumGetTimestampTz(lo.val) <= (TimestampTz) 31 * USECS_PER_DAY;
+		span_within_31_days(&lo, &hi);
 }
 
 /*
@@ -121,9 +137,9 @@ protector_during_is_bounded(PG_FUNCTION_ARGS)
 /*
  * protector_internal.during_within_31_days(tstzrange) returns boolean
  *
- * upper(r) - lower(r) <= interval '31 days': the difference of two
- * timestamptz is a span of microseconds (justified into days of 24 hours
- * for display), and interval comparison compares that span.
+ * upper(r) - lower(r) <= interval '31 days', counted without wrapping (see
+ * span_within_31_days): the difference of two timestamptz is a span of
+ * microseconds, and interval comparison compares that span.
  */
 PG_FUNCTION_INFO_V1(protector_during_within_31_days);
 Datum

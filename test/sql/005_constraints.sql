@@ -80,6 +80,16 @@ INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, t
 INSERT INTO protector.bookings (organization_id, venue_id, service_id, during) VALUES
 	('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1',
 	 '00000000-0000-4000-8000-0000000a1001', '[2030-01-05 12:00+00, 2030-02-05 12:01+00)');
+-- ... also where the span is more microseconds than int64 holds (from
+-- before 1999-12-24 to near the last timestamp): it wrapped negative and
+-- passed, and availability, which takes every booking to last at most 31
+-- days, showed the service free while it was booked for good (staff
+-- shifts' CHECK is the same function)
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during) VALUES
+	('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1',
+	 '00000000-0000-4000-8000-0000000a1001', '[1999-12-01 00:00+00, 294276-12-31 00:00+00)');
+SELECT protector_internal.during_within_31_days('[1999-12-01 00:00+00, 294276-12-31 00:00+00)') AS wrapping_span,
+	   protector_internal.during_within_31_days('[294276-11-30 00:00+00, 294276-12-31 00:00+00)') AS last_31_days;
 -- org A's booking for org B's customer
 INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during) VALUES
 	('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1',
