@@ -306,7 +306,7 @@ buffer_to_text(CsvBuffer *buf)
  * Strings, enums, object names (regclass...) and types of unknown make,
  * and arrays, composites and ranges, whose text holds their elements'
  * verbatim (a tags array {vip;=1+1} would start a formula cell in a ';'
- * reading).  Those start with {, ( or [, so only the guards inside them
+ * reading), and pseudo-types (record[], an array of anonymous rows).  Those start with {, ( or [, so only the guards inside them
  * apply.  Numbers, dates and the like are written as they are.
  */
 static bool
@@ -337,7 +337,8 @@ is_text_like(Oid type)
 	get_type_category_preferred(base, &category, &preferred);
 	return base == CHAROID || category == TYPCATEGORY_STRING || category == TYPCATEGORY_USER ||
 		category == TYPCATEGORY_UNKNOWN || category == TYPCATEGORY_ENUM ||
-		category == TYPCATEGORY_ARRAY || category == TYPCATEGORY_RANGE || type_is_rowtype(base);
+		category == TYPCATEGORY_ARRAY || category == TYPCATEGORY_RANGE || category == TYPCATEGORY_PSEUDOTYPE ||
+		type_is_rowtype(base);
 }
 
 /* may a spreadsheet read a formula from a cell starting with c? (a lookup: asked of every byte) */

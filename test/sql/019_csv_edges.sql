@@ -23,6 +23,9 @@ SELECT pg_temp.shown(protector.csv_agg(x)) FROM (VALUES
 -- guards inside a field apply to them too ({vip;=1+1} was a live formula)
 SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT ARRAY['vip;=1+1', 'x'] AS tags, ROW('a;@b', 2) AS pair,
 	ARRAY[E'note\n=2+3'] AS note, ARRAY[-1, 2] AS numbers) r;
+-- ... and arrays of anonymous rows (record[], a pseudo-type: array_agg of
+-- a ROW(...) in a view), which went out unguarded
+SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT ARRAY[ROW('a;+b'), ROW('=1+1')] AS pairs) r;
 -- ... and object names (regclass and the like), which whoever named the object chose
 CREATE TABLE pg_temp."x;=1+1" (id int);
 SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT 'pg_temp."x;=1+1"'::regclass::regclass AS tbl) r;
