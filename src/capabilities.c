@@ -159,7 +159,7 @@ find_capability(const char *action)
 	}
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-			 errmsg("\"%s\" is not a protector action", action),
+			 errmsg("\"%s\" is not a protector action", protector_clip(action, strlen(action), 80)),
 			 errhint("protector.capability_map() lists the actions.")));
 	pg_unreachable();
 }

@@ -1,7 +1,7 @@
 -- create_organization(): how a signed-in user starts a tenant, and the
 -- identity helpers as PostgREST requests see them.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 SELECT tests.create_supabase_user('founder');
 SELECT tests.create_supabase_user('bystander');
@@ -15,6 +15,8 @@ SELECT throws_ok($$SELECT protector_internal.orgs_with(NULL)$$, '22023', 'p_acti
 	'orgs_with(NULL) is an error, not a silent empty set');
 SELECT throws_ok($$SELECT protector_internal.orgs_with('bookings.juggle')$$, '22023',
 	'"bookings.juggle" is not a protector action', 'unknown actions are refused');
+SELECT throws_ok($$SELECT protector_internal.orgs_with(repeat('x', 20000))$$, '22023',
+	'"' || repeat('x', 80) || '..." is not a protector action', 'an action of 20,000 characters is named in 80 of them');
 
 -- the RPC
 SELECT lives_ok($$SELECT protector.create_organization(
