@@ -350,17 +350,47 @@ BEGIN
 END
 $touch$;
 
--- Link users to Supabase Auth where it exists (Supabase, or a fixture of it).
-DO $auth$
+-- Link users to Supabase Auth where it exists (Supabase, or a fixture of
+-- it): members.user_id and customers.user_id reference auth.users (id).
+-- Made when the extension is created after auth.users, or else as soon as
+-- auth.users has its key (the event trigger protector_auth_users_changed,
+-- sql/98_restore.sql): a restore creates the extension before auth.users,
+-- whose primary key pg_dump adds after the data.  A key already there, by
+-- any name, is kept.
+CREATE FUNCTION protector_internal.link_auth_users()
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_users regclass := pg_catalog.to_regclass('auth.users');
 BEGIN
-	IF pg_catalog.to_regclass('auth.users') IS NOT NULL THEN
+	IF v_users IS NULL OR NOT EXISTS (
+			SELECT FROM pg_catalog.pg_index i
+			JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid
+										   AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0]
+			WHERE i.indrelid OPERATOR(pg_catalog.=) v_users AND i.indisunique AND i.indisvalid
+			  AND i.indnkeyatts OPERATOR(pg_catalog.=) 1 AND i.indpred IS NULL AND i.indexprs IS NULL
+			  AND a.attname OPERATOR(pg_catalog.=) 'id') THEN
+		RETURN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c
+				   WHERE c.conrelid OPERATOR(pg_catalog.=) 'protector.members'::pg_catalog.regclass
+					 AND c.confrelid OPERATOR(pg_catalog.=) v_users AND c.contype OPERATOR(pg_catalog.=) 'f') THEN
 		ALTER TABLE protector.members ADD CONSTRAINT members_user_id_fkey
 			FOREIGN KEY (user_id) REFERENCES auth.users (id) ON DELETE CASCADE;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c
+				   WHERE c.conrelid OPERATOR(pg_catalog.=) 'protector.customers'::pg_catalog.regclass
+					 AND c.confrelid OPERATOR(pg_catalog.=) v_users AND c.contype OPERATOR(pg_catalog.=) 'f') THEN
 		ALTER TABLE protector.customers ADD CONSTRAINT customers_user_id_fkey
 			FOREIGN KEY (user_id) REFERENCES auth.users (id) ON DELETE SET NULL;
 	END IF;
 END
-$auth$;
+$$;
+COMMENT ON FUNCTION protector_internal.link_auth_users() IS
+'Adds the foreign keys of members.user_id and customers.user_id to auth.users (id) where auth.users and its key exist and they do not';
+SELECT protector_internal.link_auth_users();
 
 -- pg_dump keeps the data of extension tables only when told to
 SELECT pg_catalog.pg_extension_config_dump('protector.organizations', '');

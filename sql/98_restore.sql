@@ -146,5 +146,39 @@ BEGIN
 END
 $restore$;
 
+-- A restore creates the extension before auth.users, so the keys from
+-- members and customers to it (link_auth_users, sql/30_tables.sql) are
+-- made when auth.users gets its key: pg_dump's post-data ALTER TABLE
+-- (or a CREATE TABLE with its key).  The DDL that fired it never fails for
+-- it: a key that cannot be made (rows naming users that are not there) is
+-- a warning saying how to make it later.
+CREATE FUNCTION protector_internal.auth_users_changed()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_users regclass := pg_catalog.to_regclass('auth.users');
+BEGIN
+	IF v_users IS NULL OR NOT EXISTS (
+			SELECT FROM pg_catalog.pg_event_trigger_ddl_commands() c
+			WHERE c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+			  AND c.objid OPERATOR(pg_catalog.=) v_users) THEN
+		RETURN;
+	END IF;
+	BEGIN
+		PERFORM protector_internal.link_auth_users();
+	EXCEPTION WHEN OTHERS THEN
+		RAISE WARNING 'protector: members and customers are not linked to auth.users: %', SQLERRM
+			USING HINT = 'Mend the rows named, then run SELECT protector_internal.link_auth_users() as the extension''s owner.';
+	END;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.auth_users_changed() IS
+'Event trigger: once auth.users has its key (a restore makes it after the data), members and customers reference it again';
+CREATE EVENT TRIGGER protector_auth_users_changed ON ddl_command_end
+	WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+	EXECUTE FUNCTION protector_internal.auth_users_changed();
+
 -- the generated trigger functions, like every internal function: no PUBLIC
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

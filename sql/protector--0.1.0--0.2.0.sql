@@ -9199,3 +9199,67 @@ CREATE TRIGGER refund_late_payment AFTER INSERT OR UPDATE OF amount, status ON p
 	FOR EACH ROW WHEN (NEW.kind = 'payment' AND NEW.status = 'succeeded' AND NEW.voucher_id IS NULL
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.refund_late_payment();
+
+CREATE OR REPLACE FUNCTION protector_internal.link_auth_users()
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_users regclass := pg_catalog.to_regclass('auth.users');
+BEGIN
+	IF v_users IS NULL OR NOT EXISTS (
+			SELECT FROM pg_catalog.pg_index i
+			JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid
+										   AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0]
+			WHERE i.indrelid OPERATOR(pg_catalog.=) v_users AND i.indisunique AND i.indisvalid
+			  AND i.indnkeyatts OPERATOR(pg_catalog.=) 1 AND i.indpred IS NULL AND i.indexprs IS NULL
+			  AND a.attname OPERATOR(pg_catalog.=) 'id') THEN
+		RETURN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c
+				   WHERE c.conrelid OPERATOR(pg_catalog.=) 'protector.members'::pg_catalog.regclass
+					 AND c.confrelid OPERATOR(pg_catalog.=) v_users AND c.contype OPERATOR(pg_catalog.=) 'f') THEN
+		ALTER TABLE protector.members ADD CONSTRAINT members_user_id_fkey
+			FOREIGN KEY (user_id) REFERENCES auth.users (id) ON DELETE CASCADE;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c
+				   WHERE c.conrelid OPERATOR(pg_catalog.=) 'protector.customers'::pg_catalog.regclass
+					 AND c.confrelid OPERATOR(pg_catalog.=) v_users AND c.contype OPERATOR(pg_catalog.=) 'f') THEN
+		ALTER TABLE protector.customers ADD CONSTRAINT customers_user_id_fkey
+			FOREIGN KEY (user_id) REFERENCES auth.users (id) ON DELETE SET NULL;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.link_auth_users() IS
+'Adds the foreign keys of members.user_id and customers.user_id to auth.users (id) where auth.users and its key exist and they do not';
+
+CREATE OR REPLACE FUNCTION protector_internal.auth_users_changed()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_users regclass := pg_catalog.to_regclass('auth.users');
+BEGIN
+	IF v_users IS NULL OR NOT EXISTS (
+			SELECT FROM pg_catalog.pg_event_trigger_ddl_commands() c
+			WHERE c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+			  AND c.objid OPERATOR(pg_catalog.=) v_users) THEN
+		RETURN;
+	END IF;
+	BEGIN
+		PERFORM protector_internal.link_auth_users();
+	EXCEPTION WHEN OTHERS THEN
+		RAISE WARNING 'protector: members and customers are not linked to auth.users: %', SQLERRM
+			USING HINT = 'Mend the rows named, then run SELECT protector_internal.link_auth_users() as the extension''s owner.';
+	END;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.auth_users_changed() IS
+'Event trigger: once auth.users has its key (a restore makes it after the data), members and customers reference it again';
+REVOKE ALL ON FUNCTION protector_internal.link_auth_users() FROM PUBLIC;
+REVOKE ALL ON FUNCTION protector_internal.auth_users_changed() FROM PUBLIC;
+CREATE EVENT TRIGGER protector_auth_users_changed ON ddl_command_end
+	WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+	EXECUTE FUNCTION protector_internal.auth_users_changed();

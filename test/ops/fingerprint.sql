@@ -1,7 +1,8 @@
 -- test/ops/fingerprint.sql: one row per table of the extension's schemas
 -- and per table audited through enable_audit: row count and an md5 of all
 -- rows (as jsonb, less the columns named in the psql variable ignore, a
--- text[] literal) in a fixed order; one row per sequence: its position.
+-- text[] literal) in a fixed order; one row per sequence: its position;
+-- one row per foreign key of the extension's tables to a table outside.
 -- Two databases hold the same data exactly when their fingerprints are
 -- equal.  Caches the extension dumps empty on purpose are left out, and
 -- so are the tables it does not dump.
@@ -31,4 +32,11 @@ SELECT format('%s last_value=%s is_called=%s', s.seqrelid::regclass,
 FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
 WHERE c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace, 'public'::regnamespace)
   AND c.relname NOT IN ('restore_pending_id_seq', 'outbox_id_seq')
+UNION ALL
+-- keys to tables outside the extension (auth.users), which the extension
+-- makes itself: a restore must bring them back too
+SELECT format('%s key %s -> %s', c.conrelid::regclass, c.conname, c.confrelid::regclass)
+FROM pg_constraint c
+WHERE c.contype = 'f' AND c.connamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
+  AND (SELECT relnamespace FROM pg_class WHERE oid = c.confrelid) NOT IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
 ORDER BY 1;

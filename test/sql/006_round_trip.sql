@@ -63,3 +63,25 @@ SELECT count(*) AS auth_fkeys FROM pg_constraint WHERE conname LIKE '%user_id_fk
 -- does nothing, and says so
 SELECT protector.disable_realtime();
 SELECT count(*) AS tables FROM pg_class WHERE relnamespace = 'protector'::regnamespace AND relkind = 'r';
+
+-- auth.users made after the extension, as a restore makes it (pg_dump
+-- adds its primary key after the data): the keys to it follow as soon as
+-- it has its key.  A member naming a user who is not there leaves them
+-- out with a warning, the DDL going through; link_auth_users() makes them
+-- once the rows are mended.
+INSERT INTO protector.organizations (id, name, slug) VALUES ('00000000-0000-4000-8000-0000000000f0', 'Later', 'later');
+INSERT INTO protector.members (organization_id, user_id, role) VALUES
+	('00000000-0000-4000-8000-0000000000f0', '00000000-0000-4000-8000-0000000000f1', 'admin');
+CREATE SCHEMA auth;
+CREATE TABLE auth.users (id uuid NOT NULL, email text);
+ALTER TABLE auth.users ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+SELECT count(*) AS auth_fkeys FROM pg_constraint WHERE confrelid = 'auth.users'::regclass;
+INSERT INTO auth.users (id) VALUES ('00000000-0000-4000-8000-0000000000f1');
+SELECT protector_internal.link_auth_users();
+SELECT conrelid::regclass, conname FROM pg_constraint WHERE confrelid = 'auth.users'::regclass ORDER BY 1, 2;
+-- a key lost (dropped by hand) comes back with the next change of auth.users
+ALTER TABLE protector.members DROP CONSTRAINT members_user_id_fkey;
+ALTER TABLE auth.users ADD COLUMN phone text;
+SELECT conrelid::regclass, conname FROM pg_constraint WHERE confrelid = 'auth.users'::regclass ORDER BY 1, 2;
+DELETE FROM protector.organizations;
+DROP SCHEMA auth CASCADE;
