@@ -1058,8 +1058,22 @@ COMMENT ON FUNCTION protector.record_payment(uuid, numeric, text, text, protecto
 'Records a payment or refund of a booking (owners, admins, finance); idempotent by provider and provider reference; answers with the booking''s amount paid and balance';
 
 -- 0.1.0 never maintained amount_paid: what the ledger says now (a
--- correction of derived data, so neither audited nor re-checked)
+-- correction of derived data, so neither audited nor re-checked).  What
+-- members wrote into it by hand beyond the ledger (0.1.0 let them) was
+-- money received: it becomes a succeeded payment of the difference first
+-- (provider 'manual', details.source naming where it came from), so
+-- that the ledger keeps it.
 SET LOCAL session_replication_role = replica;
+INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider, details, created_by)
+SELECT b.organization_id, b.id, 'payment', b.amount_paid OPERATOR(pg_catalog.-) l.net, b.currency, 'succeeded', 'manual',
+	   '{"source": "bookings.amount_paid of protector 0.1.0, written by hand"}', NULL
+FROM protector.bookings b
+CROSS JOIN LATERAL (
+	SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount ELSE OPERATOR(pg_catalog.-) p.amount END), 0) AS net
+	FROM protector.payments p
+	WHERE p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
+	  AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.currency OPERATOR(pg_catalog.=) b.currency) l
+WHERE b.amount_paid OPERATOR(pg_catalog.>) GREATEST(l.net, 0);
 UPDATE protector.bookings b
 SET amount_paid = GREATEST(COALESCE((
 		SELECT pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount ELSE OPERATOR(pg_catalog.-) p.amount END)

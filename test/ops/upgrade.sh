@@ -117,5 +117,27 @@ if [ "$version" != "$CUR" ]; then
 	echo "after the NaN amounts were set, the update ended at $version"; failures=$((failures + 1))
 fi
 dropdb protector_nan
+
+# amount_paid written by hand in 0.1.0 (members could) beyond the ledger
+# was money received: the update keeps it, as a succeeded 'manual' payment
+# of the difference, instead of zeroing it.  The booking with the most
+# succeeded payments gets 37.50 more than they sum to.
+createdb -T protector_previous protector_manual
+hand=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_manual -c "SET session_replication_role = replica" -c "
+	WITH b AS (SELECT b.id, COALESCE(sum(p.amount) FILTER (WHERE p.kind = 'payment' AND p.status = 'succeeded'), 0)
+						  - COALESCE(sum(p.amount) FILTER (WHERE p.kind = 'refund' AND p.status = 'succeeded'), 0) AS net
+			   FROM protector.bookings b LEFT JOIN protector.payments p ON p.booking_id = b.id
+			   GROUP BY b.id ORDER BY count(p.*) DESC, b.id LIMIT 1)
+	UPDATE protector.bookings x SET amount_paid = GREATEST(b.net, 0) + 37.50 FROM b WHERE x.id = b.id
+	RETURNING x.id || ' ' || x.amount_paid")
+psql -X -q -v ON_ERROR_STOP=1 -d protector_manual -c "ALTER EXTENSION protector UPDATE"
+kept=$(psql -X -A -t -d protector_manual -c "SELECT b.id || ' ' || b.amount_paid || ' ' || string_agg(p.amount || ' ' || p.status, ',')
+	FROM protector.bookings b JOIN protector.payments p ON p.booking_id = b.id AND p.provider = 'manual'
+	WHERE b.id = '${hand%% *}' GROUP BY b.id, b.amount_paid")
+echo "amount_paid written by hand: $hand before, $kept after"
+if [ "$kept" != "$hand 37.50 succeeded" ]; then
+	echo "amount_paid written by hand in $PREV was not kept as a manual payment"; failures=$((failures + 1))
+fi
+dropdb protector_manual
 for db in upgraded fresh previous; do dropdb "protector_$db"; done
 [ "$failures" -eq 0 ]
