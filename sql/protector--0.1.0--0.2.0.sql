@@ -233,9 +233,13 @@ ALTER TABLE protector_internal.realtime_state FORCE ROW LEVEL SECURITY;
 COMMENT ON TABLE protector_internal.realtime_state IS
 'One row while protector is in Supabase Realtime (enable_realtime); restoring it re-applies the publication membership';
 SELECT pg_catalog.pg_extension_config_dump('protector_internal.realtime_state', '');
+-- (in Realtime by its publication, or by Broadcast alone: 0.1.0's
+-- enable_realtime() attached the broadcast trigger where it could)
 INSERT INTO protector_internal.realtime_state (enabled)
 SELECT true WHERE EXISTS (SELECT FROM pg_catalog.pg_publication_tables
-						  WHERE pubname = 'supabase_realtime' AND schemaname = 'protector' AND tablename = 'bookings');
+						  WHERE pubname = 'supabase_realtime' AND schemaname = 'protector' AND tablename = 'bookings')
+			   OR EXISTS (SELECT FROM pg_catalog.pg_trigger
+						  WHERE tgrelid = 'protector.bookings'::pg_catalog.regclass AND tgname = 'broadcast_booking_change');
 
 CREATE OR REPLACE FUNCTION protector_internal.apply_realtime()
 RETURNS jsonb

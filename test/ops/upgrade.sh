@@ -139,5 +139,54 @@ if [ "$kept" != "$hand 37.50 succeeded" ]; then
 	echo "amount_paid written by hand in $PREV was not kept as a manual payment"; failures=$((failures + 1))
 fi
 dropdb protector_manual
+
+# A database in Supabase Realtime by Broadcast alone (no publication):
+# the update records it as in Realtime, as a fresh install does, so that
+# its backups restore the broadcast trigger
+createdb protector_broadcast
+grep -v '^CREATE PUBLICATION supabase_realtime;' test/fixtures/supabase.sql |
+	PGOPTIONS="-c client_min_messages=error" psql -X -q -v ON_ERROR_STOP=1 -d protector_broadcast >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d protector_broadcast -c "SET client_min_messages = error" \
+	-c "CREATE EXTENSION protector VERSION '$PREV' CASCADE" -c "ALTER EXTENSION protector UPDATE"
+state=$(psql -X -A -t -d protector_broadcast -c "SELECT count(*) || ' ' || EXISTS (SELECT FROM pg_trigger
+	WHERE tgrelid = 'protector.bookings'::regclass AND tgname = 'broadcast_booking_change')
+	FROM protector_internal.realtime_state")
+echo "Broadcast without a publication, after the update: realtime_state rows and broadcast trigger: $state"
+if [ "$state" != "1 true" ]; then
+	echo "a database in Realtime by Broadcast alone is not recorded as in Realtime after the update"; failures=$((failures + 1))
+fi
+dropdb protector_broadcast
+
+# docs/operations.md's way to restore a backup of the previous release:
+# CREATE EXTENSION at that version, pg_restore --data-only under
+# session_replication_role = replica (0.1.0's workflow and broadcast
+# triggers do not know a restore), ALTER EXTENSION UPDATE; the result has
+# what the old database updated in place has (without replica, the
+# restore made a review task and a desk notification per booking again)
+for db in recipe_old recipe_new; do
+	createdb "protector_$db"
+	PGOPTIONS="-c client_min_messages=error" psql -X -q -v ON_ERROR_STOP=1 -d "protector_$db" -f test/fixtures/supabase.sql >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d "protector_$db" -c "SET client_min_messages = error" \
+		-c "CREATE EXTENSION protector VERSION '$PREV' CASCADE"
+done
+psql -X -q -v ON_ERROR_STOP=1 -d protector_recipe_old -f test/ops/fixture.sql >/dev/null
+pg_dump -Fc -f "$WORK/old.dump" protector_recipe_old 2>/dev/null
+# (the fixture's own table, as the recipe's "your own tables")
+psql -X -q -v ON_ERROR_STOP=1 -d protector_recipe_new -c "CREATE TABLE public.guests (id serial PRIMARY KEY, name text NOT NULL, note text)" \
+	-c "SELECT protector.enable_audit('public.guests', '{note}')" >/dev/null
+PGOPTIONS="-c session_replication_role=replica" pg_restore --data-only --exit-on-error -d protector_recipe_new "$WORK/old.dump"
+counts() {
+	psql -X -A -t -d "$1" -c "ALTER EXTENSION protector UPDATE" -c "SELECT format('tasks %s, notifications %s, audit rows %s, broadcasts %s',
+		(SELECT count(*) FROM protector.tasks), (SELECT count(*) FROM protector.notifications),
+		(SELECT count(*) FROM protector.audit_log), (SELECT count(*) FROM realtime.messages))" | grep -v '^ALTER'
+}
+inplace=$(counts protector_recipe_old)
+recipe=$(counts protector_recipe_new)
+echo "a $PREV backup restored by the recipe: $recipe (updated in place: $inplace)"
+if [ "$recipe" != "$inplace" ]; then
+	echo "the recipe for a $PREV backup does not give what updating in place gives"; failures=$((failures + 1))
+fi
+dropdb protector_recipe_old
+dropdb protector_recipe_new
 for db in upgraded fresh previous; do dropdb "protector_$db"; done
 [ "$failures" -eq 0 ]
