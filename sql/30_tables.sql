@@ -356,11 +356,14 @@ $touch$;
 -- auth.users has its key (the event trigger protector_auth_users_changed,
 -- sql/98_restore.sql): a restore creates the extension before auth.users,
 -- whose primary key pg_dump adds after the data.  A key already there, by
--- any name, is kept.
+-- any name, is kept.  With the caller's rights: only who owns protector's
+-- tables (its owner, a superuser restoring) may point them at a table, or
+-- whoever can create a schema auth could make every membership depend on
+-- rows of theirs.
 CREATE FUNCTION protector_internal.link_auth_users()
 RETURNS void
 LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_users regclass := pg_catalog.to_regclass('auth.users');

@@ -150,12 +150,13 @@ $restore$;
 -- members and customers to it (link_auth_users, sql/30_tables.sql) are
 -- made when auth.users gets its key: pg_dump's post-data ALTER TABLE
 -- (or a CREATE TABLE with its key).  The DDL that fired it never fails for
--- it: a key that cannot be made (rows naming users that are not there) is
--- a warning saying how to make it later.
+-- it: a key that cannot be made (rows naming users that are not there, a
+-- caller who does not own protector's tables) is a warning saying how to
+-- make it later.
 CREATE FUNCTION protector_internal.auth_users_changed()
 RETURNS event_trigger
 LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_users regclass := pg_catalog.to_regclass('auth.users');
@@ -167,10 +168,17 @@ BEGIN
 		RETURN;
 	END IF;
 	BEGIN
+		-- (names, not a regclass: the caller may not even see the schema)
+		IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+									   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+									   WHERE n.nspname OPERATOR(pg_catalog.=) 'protector'
+										 AND c.relname OPERATOR(pg_catalog.=) 'members'), 'USAGE') THEN
+			RAISE insufficient_privilege USING MESSAGE = pg_catalog.format('%s does not own protector''s tables', current_user);
+		END IF;
 		PERFORM protector_internal.link_auth_users();
 	EXCEPTION WHEN OTHERS THEN
 		RAISE WARNING 'protector: members and customers are not linked to auth.users: %', SQLERRM
-			USING HINT = 'Mend the rows named, then run SELECT protector_internal.link_auth_users() as the extension''s owner.';
+			USING HINT = 'Run SELECT protector_internal.link_auth_users() as the owner of protector''s tables once the rows allow it.';
 	END;
 END
 $$;

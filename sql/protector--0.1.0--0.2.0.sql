@@ -9221,7 +9221,7 @@ CREATE TRIGGER refund_late_payment AFTER INSERT OR UPDATE OF amount, status ON p
 CREATE OR REPLACE FUNCTION protector_internal.link_auth_users()
 RETURNS void
 LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_users regclass := pg_catalog.to_regclass('auth.users');
@@ -9255,7 +9255,7 @@ COMMENT ON FUNCTION protector_internal.link_auth_users() IS
 CREATE OR REPLACE FUNCTION protector_internal.auth_users_changed()
 RETURNS event_trigger
 LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_users regclass := pg_catalog.to_regclass('auth.users');
@@ -9267,10 +9267,17 @@ BEGIN
 		RETURN;
 	END IF;
 	BEGIN
+		-- (names, not a regclass: the caller may not even see the schema)
+		IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+									   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+									   WHERE n.nspname OPERATOR(pg_catalog.=) 'protector'
+										 AND c.relname OPERATOR(pg_catalog.=) 'members'), 'USAGE') THEN
+			RAISE insufficient_privilege USING MESSAGE = pg_catalog.format('%s does not own protector''s tables', current_user);
+		END IF;
 		PERFORM protector_internal.link_auth_users();
 	EXCEPTION WHEN OTHERS THEN
 		RAISE WARNING 'protector: members and customers are not linked to auth.users: %', SQLERRM
-			USING HINT = 'Mend the rows named, then run SELECT protector_internal.link_auth_users() as the extension''s owner.';
+			USING HINT = 'Run SELECT protector_internal.link_auth_users() as the owner of protector''s tables once the rows allow it.';
 	END;
 END
 $$;

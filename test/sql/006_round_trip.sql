@@ -64,6 +64,20 @@ SELECT count(*) AS auth_fkeys FROM pg_constraint WHERE conname LIKE '%user_id_fk
 SELECT protector.disable_realtime();
 SELECT count(*) AS tables FROM pg_class WHERE relnamespace = 'protector'::regnamespace AND relkind = 'r';
 
+-- ... but not by a role that does not own protector's tables: whoever may
+-- create a schema auth would otherwise make every membership depend on
+-- rows of theirs (the DDL goes through, with a warning)
+CREATE ROLE protector_schemer;
+SELECT format('GRANT CREATE ON DATABASE %I TO protector_schemer', current_database()) \gexec
+SET ROLE protector_schemer;
+CREATE SCHEMA auth;
+CREATE TABLE auth.users (id uuid PRIMARY KEY);
+RESET ROLE;
+SELECT count(*) AS auth_fkeys FROM pg_constraint WHERE confrelid = 'auth.users'::regclass;
+DROP SCHEMA auth CASCADE;
+SELECT format('REVOKE CREATE ON DATABASE %I FROM protector_schemer', current_database()) \gexec
+DROP ROLE protector_schemer;
+
 -- auth.users made after the extension, as a restore makes it (pg_dump
 -- adds its primary key after the data): the keys to it follow as soon as
 -- it has its key.  A member naming a user who is not there leaves them
