@@ -296,6 +296,16 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- It fires for every role's CREATE PUBLICATION: only the owner of
+	-- protector's tables may read realtime_state and add them (looked up by
+	-- name, which needs no right on protector's schemas); nobody else's
+	-- publication is protector's business, and their DDL must not fail.
+	IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+								   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+								   WHERE n.nspname OPERATOR(pg_catalog.=) 'protector_internal'
+									 AND c.relname OPERATOR(pg_catalog.=) 'realtime_state'), 'USAGE') THEN
+		RETURN;
+	END IF;
 	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
 		PERFORM protector_internal.apply_realtime();
 	END IF;

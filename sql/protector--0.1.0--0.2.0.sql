@@ -426,6 +426,16 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- It fires for every role's CREATE PUBLICATION: only the owner of
+	-- protector's tables may read realtime_state and add them (looked up by
+	-- name, which needs no right on protector's schemas); nobody else's
+	-- publication is protector's business, and their DDL must not fail.
+	IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+								   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+								   WHERE n.nspname OPERATOR(pg_catalog.=) 'protector_internal'
+									 AND c.relname OPERATOR(pg_catalog.=) 'realtime_state'), 'USAGE') THEN
+		RETURN;
+	END IF;
 	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
 		PERFORM protector_internal.apply_realtime();
 	END IF;
@@ -9257,17 +9267,20 @@ RETURNS event_trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_users regclass := pg_catalog.to_regclass('auth.users');
 BEGIN
-	IF v_users IS NULL OR NOT EXISTS (
-			SELECT FROM pg_catalog.pg_event_trigger_ddl_commands() c
-			WHERE c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-			  AND c.objid OPERATOR(pg_catalog.=) v_users) THEN
+	-- It fires for every role's CREATE TABLE and ALTER TABLE: nothing here
+	-- may need a right the caller lacks (a regclass of auth.users needs
+	-- USAGE on schema auth, protector_internal's functions USAGE on
+	-- protector_internal), so names are looked up in the catalogs.
+	IF NOT EXISTS (
+			SELECT FROM pg_catalog.pg_event_trigger_ddl_commands() d
+			JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.objid
+			JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+			WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+			  AND n.nspname OPERATOR(pg_catalog.=) 'auth' AND c.relname OPERATOR(pg_catalog.=) 'users') THEN
 		RETURN;
 	END IF;
 	BEGIN
-		-- (names, not a regclass: the caller may not even see the schema)
 		IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
 									   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
 									   WHERE n.nspname OPERATOR(pg_catalog.=) 'protector'

@@ -97,5 +97,22 @@ SELECT conrelid::regclass, conname FROM pg_constraint WHERE confrelid = 'auth.us
 ALTER TABLE protector.members DROP CONSTRAINT members_user_id_fkey;
 ALTER TABLE auth.users ADD COLUMN phone text;
 SELECT conrelid::regclass, conname FROM pg_constraint WHERE confrelid = 'auth.users'::regclass ORDER BY 1, 2;
+-- protector's event triggers fire for every role's DDL and must not need
+-- a right the role lacks: a role with no USAGE on schema auth (nor on
+-- protector's schemas) creates and alters tables, and a publication
+-- (its CREATE TABLE failed on "permission denied for schema auth")
+CREATE ROLE protector_plain;
+SELECT format('GRANT CREATE ON DATABASE %I TO protector_plain', current_database()) \gexec
+SET ROLE protector_plain;
+CREATE TEMP TABLE plain_t (x int);
+ALTER TABLE plain_t ADD COLUMN y int;
+SET client_min_messages = error;
+CREATE PUBLICATION protector_plain_pub;
+RESET client_min_messages;
+DROP PUBLICATION protector_plain_pub;
+DROP TABLE plain_t;
+RESET ROLE;
+SELECT format('REVOKE CREATE ON DATABASE %I FROM protector_plain', current_database()) \gexec
+DROP ROLE protector_plain;
 DELETE FROM protector.organizations;
 DROP SCHEMA auth CASCADE;
