@@ -359,7 +359,8 @@ $touch$;
 -- any name, is kept.  With the caller's rights: only who owns protector's
 -- tables (its owner, a superuser restoring) may point them at a table, or
 -- whoever can create a schema auth could make every membership depend on
--- rows of theirs.
+-- rows of theirs.  A key the data does not allow (rows naming users that
+-- are not there) is a WARNING, never a failed restore or upgrade.
 CREATE FUNCTION protector_internal.link_auth_users()
 RETURNS void
 LANGUAGE plpgsql
@@ -367,6 +368,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_users regclass := pg_catalog.to_regclass('auth.users');
+	k record;
 BEGIN
 	IF v_users IS NULL OR NOT EXISTS (
 			SELECT FROM pg_catalog.pg_index i
@@ -377,18 +379,23 @@ BEGIN
 			  AND a.attname OPERATOR(pg_catalog.=) 'id') THEN
 		RETURN;
 	END IF;
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c
-				   WHERE c.conrelid OPERATOR(pg_catalog.=) 'protector.members'::pg_catalog.regclass
-					 AND c.confrelid OPERATOR(pg_catalog.=) v_users AND c.contype OPERATOR(pg_catalog.=) 'f') THEN
-		ALTER TABLE protector.members ADD CONSTRAINT members_user_id_fkey
-			FOREIGN KEY (user_id) REFERENCES auth.users (id) ON DELETE CASCADE;
-	END IF;
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c
-				   WHERE c.conrelid OPERATOR(pg_catalog.=) 'protector.customers'::pg_catalog.regclass
-					 AND c.confrelid OPERATOR(pg_catalog.=) v_users AND c.contype OPERATOR(pg_catalog.=) 'f') THEN
-		ALTER TABLE protector.customers ADD CONSTRAINT customers_user_id_fkey
-			FOREIGN KEY (user_id) REFERENCES auth.users (id) ON DELETE SET NULL;
-	END IF;
+	-- each key on its own: rows one of them refuses do not cost the other
+	FOR k IN
+		SELECT v.tbl, v.name, v.on_delete
+		FROM (VALUES ('protector.members'::pg_catalog.regclass, 'members_user_id_fkey', 'CASCADE'),
+					 ('protector.customers'::pg_catalog.regclass, 'customers_user_id_fkey', 'SET NULL')) v(tbl, name, on_delete)
+		WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c
+						  WHERE c.conrelid OPERATOR(pg_catalog.=) v.tbl AND c.confrelid OPERATOR(pg_catalog.=) v_users
+							AND c.contype OPERATOR(pg_catalog.=) 'f')
+	LOOP
+		BEGIN
+			EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I FOREIGN KEY (user_id) REFERENCES auth.users (id) ON DELETE %s',
+									  k.tbl, k.name, k.on_delete);
+		EXCEPTION WHEN OTHERS THEN
+			RAISE WARNING 'protector: %.user_id is not linked to auth.users: %', k.tbl, SQLERRM
+				USING HINT = 'Mend the rows named, then run SELECT protector_internal.link_auth_users() as the owner of protector''s tables.';
+		END;
+	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.link_auth_users() IS

@@ -9235,6 +9235,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_users regclass := pg_catalog.to_regclass('auth.users');
+	k record;
 BEGIN
 	IF v_users IS NULL OR NOT EXISTS (
 			SELECT FROM pg_catalog.pg_index i
@@ -9245,18 +9246,23 @@ BEGIN
 			  AND a.attname OPERATOR(pg_catalog.=) 'id') THEN
 		RETURN;
 	END IF;
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c
-				   WHERE c.conrelid OPERATOR(pg_catalog.=) 'protector.members'::pg_catalog.regclass
-					 AND c.confrelid OPERATOR(pg_catalog.=) v_users AND c.contype OPERATOR(pg_catalog.=) 'f') THEN
-		ALTER TABLE protector.members ADD CONSTRAINT members_user_id_fkey
-			FOREIGN KEY (user_id) REFERENCES auth.users (id) ON DELETE CASCADE;
-	END IF;
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c
-				   WHERE c.conrelid OPERATOR(pg_catalog.=) 'protector.customers'::pg_catalog.regclass
-					 AND c.confrelid OPERATOR(pg_catalog.=) v_users AND c.contype OPERATOR(pg_catalog.=) 'f') THEN
-		ALTER TABLE protector.customers ADD CONSTRAINT customers_user_id_fkey
-			FOREIGN KEY (user_id) REFERENCES auth.users (id) ON DELETE SET NULL;
-	END IF;
+	-- each key on its own: rows one of them refuses do not cost the other
+	FOR k IN
+		SELECT v.tbl, v.name, v.on_delete
+		FROM (VALUES ('protector.members'::pg_catalog.regclass, 'members_user_id_fkey', 'CASCADE'),
+					 ('protector.customers'::pg_catalog.regclass, 'customers_user_id_fkey', 'SET NULL')) v(tbl, name, on_delete)
+		WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c
+						  WHERE c.conrelid OPERATOR(pg_catalog.=) v.tbl AND c.confrelid OPERATOR(pg_catalog.=) v_users
+							AND c.contype OPERATOR(pg_catalog.=) 'f')
+	LOOP
+		BEGIN
+			EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I FOREIGN KEY (user_id) REFERENCES auth.users (id) ON DELETE %s',
+									  k.tbl, k.name, k.on_delete);
+		EXCEPTION WHEN OTHERS THEN
+			RAISE WARNING 'protector: %.user_id is not linked to auth.users: %', k.tbl, SQLERRM
+				USING HINT = 'Mend the rows named, then run SELECT protector_internal.link_auth_users() as the owner of protector''s tables.';
+		END;
+	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.link_auth_users() IS
@@ -9280,18 +9286,28 @@ BEGIN
 			  AND n.nspname OPERATOR(pg_catalog.=) 'auth' AND c.relname OPERATOR(pg_catalog.=) 'users') THEN
 		RETURN;
 	END IF;
-	BEGIN
-		IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
-									   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-									   WHERE n.nspname OPERATOR(pg_catalog.=) 'protector'
-										 AND c.relname OPERATOR(pg_catalog.=) 'members'), 'USAGE') THEN
-			RAISE insufficient_privilege USING MESSAGE = pg_catalog.format('%s does not own protector''s tables', current_user);
-		END IF;
-		PERFORM protector_internal.link_auth_users();
-	EXCEPTION WHEN OTHERS THEN
-		RAISE WARNING 'protector: members and customers are not linked to auth.users: %', SQLERRM
-			USING HINT = 'Run SELECT protector_internal.link_auth_users() as the owner of protector''s tables once the rows allow it.';
-	END;
+	-- both keys there (by any name): nothing to do, and nothing to say to
+	-- auth.users' own role, whose migrations alter it
+	IF (SELECT pg_catalog.count(DISTINCT c.conrelid) FROM pg_catalog.pg_constraint c
+		JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) c.conrelid
+		JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
+		JOIN pg_catalog.pg_class f ON f.oid OPERATOR(pg_catalog.=) c.confrelid
+		JOIN pg_catalog.pg_namespace fn ON fn.oid OPERATOR(pg_catalog.=) f.relnamespace
+		WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND n.nspname OPERATOR(pg_catalog.=) 'protector'
+		  AND r.relname OPERATOR(pg_catalog.=) ANY ('{members,customers}')
+		  AND fn.nspname OPERATOR(pg_catalog.=) 'auth' AND f.relname OPERATOR(pg_catalog.=) 'users')
+	   OPERATOR(pg_catalog.=) 2 THEN
+		RETURN;
+	END IF;
+	IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+								   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+								   WHERE n.nspname OPERATOR(pg_catalog.=) 'protector'
+									 AND c.relname OPERATOR(pg_catalog.=) 'members'), 'USAGE') THEN
+		RAISE WARNING 'protector: members and customers are not linked to auth.users: % does not own protector''s tables', current_user
+			USING HINT = 'Run SELECT protector_internal.link_auth_users() as the owner of protector''s tables.';
+		RETURN;
+	END IF;
+	PERFORM protector_internal.link_auth_users();
 END
 $$;
 COMMENT ON FUNCTION protector_internal.auth_users_changed() IS
@@ -9301,3 +9317,7 @@ REVOKE ALL ON FUNCTION protector_internal.auth_users_changed() FROM PUBLIC;
 CREATE EVENT TRIGGER protector_auth_users_changed ON ddl_command_end
 	WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
 	EXECUTE FUNCTION protector_internal.auth_users_changed();
+-- a 0.1.0 database that went through a restore lost its keys to auth.users
+-- (0.1.0 made them only at CREATE EXTENSION): make them now where the data
+-- allows, a WARNING where it does not
+SELECT protector_internal.link_auth_users();

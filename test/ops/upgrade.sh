@@ -188,5 +188,21 @@ if [ "$recipe" != "$inplace" ]; then
 fi
 dropdb protector_recipe_old
 dropdb protector_recipe_new
+
+# A 0.1.0 database that lost its keys to auth.users (0.1.0 made them only
+# at CREATE EXTENSION; a restore creates the extension before auth.users):
+# the update makes them
+createdb protector_unlinked
+psql -X -q -v ON_ERROR_STOP=1 -d protector_unlinked -c "SET client_min_messages = error" \
+	-c "CREATE EXTENSION protector VERSION '$PREV' CASCADE"
+PGOPTIONS="-c client_min_messages=error" psql -X -q -v ON_ERROR_STOP=1 -d protector_unlinked -f test/fixtures/supabase.sql >/dev/null
+keys() { psql -X -A -t -d protector_unlinked -c "SELECT count(*) FROM pg_constraint WHERE confrelid = 'auth.users'::regclass"; }
+before=$(keys)
+psql -X -q -v ON_ERROR_STOP=1 -d protector_unlinked -c "ALTER EXTENSION protector UPDATE"
+echo "keys to auth.users of a $PREV database that lost them: $before before the update, $(keys) after"
+if [ "$before" != 0 ] || [ "$(keys)" != 2 ]; then
+	echo "the update did not link members and customers to auth.users"; failures=$((failures + 1))
+fi
+dropdb protector_unlinked
 for db in upgraded fresh previous; do dropdb "protector_$db"; done
 [ "$failures" -eq 0 ]

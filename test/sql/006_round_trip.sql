@@ -80,9 +80,10 @@ DROP ROLE protector_schemer;
 
 -- auth.users made after the extension, as a restore makes it (pg_dump
 -- adds its primary key after the data): the keys to it follow as soon as
--- it has its key.  A member naming a user who is not there leaves them
--- out with a warning, the DDL going through; link_auth_users() makes them
--- once the rows are mended.
+-- it has its key.  A member naming a user who is not there leaves the
+-- members' key out with a warning, the DDL going through (the customers'
+-- key is made: each on its own); link_auth_users() makes it once the rows
+-- are mended.
 INSERT INTO protector.organizations (id, name, slug) VALUES ('00000000-0000-4000-8000-0000000000f0', 'Later', 'later');
 INSERT INTO protector.members (organization_id, user_id, role) VALUES
 	('00000000-0000-4000-8000-0000000000f0', '00000000-0000-4000-8000-0000000000f1', 'admin');
