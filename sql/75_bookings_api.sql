@@ -300,10 +300,35 @@ RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE(pg_catalog.current_setting('protector.refund_on_cancel', true)::boolean, true)
+	-- (a placeholder holds any text a SET gave it, '' after a SET LOCAL
+	-- ended: what is not a boolean is the default)
+	SELECT CASE WHEN v OPERATOR(pg_catalog.=) ANY ('{off,false,no,0,f,n}') THEN false ELSE true END
+	FROM pg_catalog.lower(pg_catalog.btrim(COALESCE(pg_catalog.current_setting('protector.refund_on_cancel', true), ''))) v
 $$;
 COMMENT ON FUNCTION protector_internal.refunds_on_cancel() IS
 'protector.refund_on_cancel as a boolean, also before protector.so is loaded (default on)';
+
+-- The terms a cancellation or a no-show was settled by (refund_on_cancel),
+-- for money that arrives afterwards (refund_late_payment,
+-- sql/77_payments.sql): the fee the booking keeps, or under the older
+-- refund_policy the percent that comes back.  The database's own record:
+-- bookings.details.refund says the same to readers, but whoever may edit
+-- details could edit it.  No row: the cancellation refunded nothing by
+-- choice (protector.refund_on_cancel off).
+CREATE TABLE protector_internal.cancellation_terms (
+	organization_id uuid NOT NULL,
+	booking_id		uuid NOT NULL,
+	fee				numeric(12, 2) CHECK (fee >= 0),
+	refund_percent	numeric(5, 2) CHECK (refund_percent BETWEEN 0 AND 100),
+	CHECK ((fee IS NULL) <> (refund_percent IS NULL)),
+	PRIMARY KEY (organization_id, booking_id),
+	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE
+);
+ALTER TABLE protector_internal.cancellation_terms ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.cancellation_terms FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE protector_internal.cancellation_terms IS
+'The fee kept, or the percent given back, by a booking''s cancellation or no-show: what money arriving later is refunded by (no policy: protector''s triggers only)';
+SELECT pg_catalog.pg_extension_config_dump('protector_internal.cancellation_terms', '');
 
 -- A cancellation or a no-show settles what was paid (succeeded payments
 -- less refunds, protector_internal.booking_refundable): the service's fee
@@ -336,6 +361,10 @@ DECLARE
 	v_to_vouchers numeric := 0;
 BEGIN
 	IF NOT protector_internal.refunds_on_cancel() THEN
+		-- nothing refunded by choice, now and for money arriving later
+		DELETE FROM protector_internal.cancellation_terms t
+		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.id;
+		NEW.details := NEW.details OPERATOR(pg_catalog.-) 'refund'::text;
 		RETURN NEW;
 	END IF;
 	SELECT s.settings INTO v_settings FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
@@ -385,6 +414,9 @@ BEGIN
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_percent));
 	END IF;
+	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent)
+	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END)
+	ON CONFLICT (organization_id, booking_id) DO UPDATE SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent;
 	NEW.details := NEW.details OPERATOR(pg_catalog.||)
 		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object(
 			'amount', v_refund, 'percent', COALESCE(v_percent, 0), 'fee', v_fee, 'to_vouchers', v_to_vouchers));
@@ -674,7 +706,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_booking protector.bookings;
-	v_refunds text := pg_catalog.current_setting('protector.refund_on_cancel', true);
+	v_refunds boolean := protector_internal.refunds_on_cancel();
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'bookings.cancel', 'booking', true, true);
 	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
@@ -697,7 +729,7 @@ BEGIN
 	SET status = 'cancelled', cancelled_at = pg_catalog.now(), cancellation_reason = p_reason
 	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id
 	RETURNING * INTO v_booking;
-	PERFORM pg_catalog.set_config('protector.refund_on_cancel', COALESCE(v_refunds, 'on'), true);
+	PERFORM pg_catalog.set_config('protector.refund_on_cancel', CASE WHEN v_refunds THEN 'on' ELSE 'off' END, true);
 	-- as the triggers after the update left it (vouchers given back)
 	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
 	RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(

@@ -278,57 +278,62 @@ CREATE TRIGGER sum_payments AFTER INSERT OR UPDATE OR DELETE ON protector.paymen
 
 -- Money that succeeds after its booking was cancelled or marked a no-show
 -- (a provider's webhook after expire_holds, a pending payment settled
--- later, a payment recorded late) is settled by the terms the
--- cancellation was settled by (details.refund, refund_on_cancel): the fee
--- it kept, or under the older refund_policy the percent it gave back.
--- What those terms give back of all that was paid, less what was refunded
--- or is to be, becomes a pending refund row.  Nothing for a cancellation
--- that refunded nothing by choice (cancel_booking(p_issue_refund =>
--- false): no details.refund), with protector.refund_on_cancel off, or for
--- a voucher's payment (vouchers pay only live bookings).
+-- later, a payment recorded late or raised) is settled by the terms the
+-- cancellation was settled by (protector_internal.cancellation_terms,
+-- written by refund_on_cancel): under a fee, what was paid beyond the fee
+-- and not refunded comes back, at most this money; under the older
+-- refund_policy, the same percent of this money.  As a pending refund row.
+-- Nothing without terms (the cancellation refunded nothing by choice),
+-- with protector.refund_on_cancel off in the paying transaction, or for a
+-- voucher's payment (vouchers pay only live bookings).
 CREATE FUNCTION protector_internal.refund_late_payment()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_status protector.booking_status;
-	v_terms jsonb;
+	v_late numeric := NEW.amount;	-- the money this change makes arrive
+	v_terms protector_internal.cancellation_terms;
 	v_paid numeric;
 	v_refunded numeric;
-	v_fee numeric;
-	v_owed numeric;
+	v_refund numeric;
 BEGIN
-	IF NOT protector_internal.refunds_on_cancel() THEN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		IF OLD.kind OPERATOR(pg_catalog.=) 'payment' AND OLD.status OPERATOR(pg_catalog.=) 'succeeded' THEN
+			v_late := NEW.amount OPERATOR(pg_catalog.-) OLD.amount;
+		END IF;
+	END IF;
+	IF v_late OPERATOR(pg_catalog.<=) 0 OR NOT protector_internal.refunds_on_cancel() THEN
 		RETURN NULL;
 	END IF;
-	-- (locked by check_payment)
-	SELECT b.status, b.details -> 'refund' INTO v_status, v_terms FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id;
-	IF v_status IS NULL OR v_status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])
-	   OR pg_catalog.jsonb_typeof(v_terms) IS DISTINCT FROM 'object' THEN
+	-- (the booking is locked by check_payment)
+	SELECT t.* INTO v_terms FROM protector_internal.cancellation_terms t
+	JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) t.organization_id
+							 AND b.id OPERATOR(pg_catalog.=) t.booking_id
+	WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.booking_id
+	  AND b.status OPERATOR(pg_catalog.=) ANY ('{cancelled,no_show}'::protector.booking_status[]);
+	IF NOT FOUND THEN
 		RETURN NULL;
 	END IF;
 	SELECT l.paid, l.refunded INTO v_paid, v_refunded
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.booking_id) l;
-	IF pg_catalog.jsonb_typeof(v_terms -> 'fee') OPERATOR(pg_catalog.=) 'number' THEN
-		v_fee := (v_terms ->> 'fee')::numeric;
-		v_owed := GREATEST(v_paid OPERATOR(pg_catalog.-) v_fee, 0);
-	ELSIF pg_catalog.jsonb_typeof(v_terms -> 'percent') OPERATOR(pg_catalog.=) 'number' THEN
-		v_owed := protector.round_money(v_paid OPERATOR(pg_catalog.*) (v_terms ->> 'percent')::numeric OPERATOR(pg_catalog./) 100);
+	IF v_terms.fee IS NOT NULL THEN
+		v_refund := LEAST(v_late, GREATEST(v_paid OPERATOR(pg_catalog.-) v_terms.fee OPERATOR(pg_catalog.-) v_refunded, 0));
 	ELSE
-		RETURN NULL;
+		v_refund := LEAST(protector.round_money(v_late OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100),
+						  GREATEST(v_paid OPERATOR(pg_catalog.-) v_refunded, 0));
 	END IF;
-	IF v_owed OPERATOR(pg_catalog.>) v_refunded THEN
+	IF v_refund OPERATOR(pg_catalog.>) 0 THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
-		VALUES (NEW.organization_id, NEW.booking_id, 'refund', v_owed OPERATOR(pg_catalog.-) v_refunded, NEW.currency, 'pending',
-				pg_catalog.jsonb_build_object('reason', v_status, 'fee', v_fee, 'paid_after_cancellation', NEW.id));
+		VALUES (NEW.organization_id, NEW.booking_id, 'refund', v_refund, NEW.currency, 'pending',
+				pg_catalog.jsonb_build_object('reason', 'paid after cancellation', 'fee', v_terms.fee,
+											  'refund_percent', v_terms.refund_percent, 'paid_after_cancellation', NEW.id));
 	END IF;
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.refund_late_payment() IS
-'Trigger: money succeeding on a cancelled or no-show booking is refunded by the terms its cancellation was settled by (details.refund)';
+'Trigger: money succeeding on a cancelled or no-show booking is refunded by the terms its cancellation was settled by (cancellation_terms)';
 
 -- (the refund row it writes does not fire it: WHEN asks for a payment)
 CREATE TRIGGER refund_late_payment AFTER INSERT OR UPDATE OF amount, status ON protector.payments

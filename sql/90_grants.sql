@@ -90,6 +90,7 @@ GRANT EXECUTE ON FUNCTION
 	protector.error_sqlstate(text)
 TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION
+	protector_internal.refunds_on_cancel(),
 	protector_internal.orgs_with(text),
 	protector_internal.authorize(uuid, text, text),
 	protector_internal.authorize_row(regclass, uuid, text, text, boolean, boolean),

@@ -1499,6 +1499,10 @@ DECLARE
 	v_to_vouchers numeric := 0;
 BEGIN
 	IF NOT protector_internal.refunds_on_cancel() THEN
+		-- nothing refunded by choice, now and for money arriving later
+		DELETE FROM protector_internal.cancellation_terms t
+		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.id;
+		NEW.details := NEW.details OPERATOR(pg_catalog.-) 'refund'::text;
 		RETURN NEW;
 	END IF;
 	SELECT s.settings INTO v_settings FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
@@ -1548,6 +1552,9 @@ BEGIN
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_percent));
 	END IF;
+	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent)
+	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END)
+	ON CONFLICT (organization_id, booking_id) DO UPDATE SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent;
 	NEW.details := NEW.details OPERATOR(pg_catalog.||)
 		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object(
 			'amount', v_refund, 'percent', COALESCE(v_percent, 0), 'fee', v_fee, 'to_vouchers', v_to_vouchers));
@@ -1565,7 +1572,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_booking protector.bookings;
-	v_refunds text := pg_catalog.current_setting('protector.refund_on_cancel', true);
+	v_refunds boolean := protector_internal.refunds_on_cancel();
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'bookings.cancel', 'booking', true, true);
 	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
@@ -1588,7 +1595,7 @@ BEGIN
 	SET status = 'cancelled', cancelled_at = pg_catalog.now(), cancellation_reason = p_reason
 	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id
 	RETURNING * INTO v_booking;
-	PERFORM pg_catalog.set_config('protector.refund_on_cancel', COALESCE(v_refunds, 'on'), true);
+	PERFORM pg_catalog.set_config('protector.refund_on_cancel', CASE WHEN v_refunds THEN 'on' ELSE 'off' END, true);
 	-- as the triggers after the update left it (vouchers given back)
 	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
 	RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
@@ -9172,7 +9179,10 @@ RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE(pg_catalog.current_setting('protector.refund_on_cancel', true)::boolean, true)
+	-- (a placeholder holds any text a SET gave it, '' after a SET LOCAL
+	-- ended: what is not a boolean is the default)
+	SELECT CASE WHEN v OPERATOR(pg_catalog.=) ANY ('{off,false,no,0,f,n}') THEN false ELSE true END
+	FROM pg_catalog.lower(pg_catalog.btrim(COALESCE(pg_catalog.current_setting('protector.refund_on_cancel', true), ''))) v
 $$;
 COMMENT ON FUNCTION protector_internal.refunds_on_cancel() IS
 'protector.refund_on_cancel as a boolean, also before protector.so is loaded (default on)';
@@ -9184,43 +9194,48 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_status protector.booking_status;
-	v_terms jsonb;
+	v_late numeric := NEW.amount;	-- the money this change makes arrive
+	v_terms protector_internal.cancellation_terms;
 	v_paid numeric;
 	v_refunded numeric;
-	v_fee numeric;
-	v_owed numeric;
+	v_refund numeric;
 BEGIN
-	IF NOT protector_internal.refunds_on_cancel() THEN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		IF OLD.kind OPERATOR(pg_catalog.=) 'payment' AND OLD.status OPERATOR(pg_catalog.=) 'succeeded' THEN
+			v_late := NEW.amount OPERATOR(pg_catalog.-) OLD.amount;
+		END IF;
+	END IF;
+	IF v_late OPERATOR(pg_catalog.<=) 0 OR NOT protector_internal.refunds_on_cancel() THEN
 		RETURN NULL;
 	END IF;
-	-- (locked by check_payment)
-	SELECT b.status, b.details -> 'refund' INTO v_status, v_terms FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id;
-	IF v_status IS NULL OR v_status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])
-	   OR pg_catalog.jsonb_typeof(v_terms) IS DISTINCT FROM 'object' THEN
+	-- (the booking is locked by check_payment)
+	SELECT t.* INTO v_terms FROM protector_internal.cancellation_terms t
+	JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) t.organization_id
+							 AND b.id OPERATOR(pg_catalog.=) t.booking_id
+	WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.booking_id
+	  AND b.status OPERATOR(pg_catalog.=) ANY ('{cancelled,no_show}'::protector.booking_status[]);
+	IF NOT FOUND THEN
 		RETURN NULL;
 	END IF;
 	SELECT l.paid, l.refunded INTO v_paid, v_refunded
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.booking_id) l;
-	IF pg_catalog.jsonb_typeof(v_terms -> 'fee') OPERATOR(pg_catalog.=) 'number' THEN
-		v_fee := (v_terms ->> 'fee')::numeric;
-		v_owed := GREATEST(v_paid OPERATOR(pg_catalog.-) v_fee, 0);
-	ELSIF pg_catalog.jsonb_typeof(v_terms -> 'percent') OPERATOR(pg_catalog.=) 'number' THEN
-		v_owed := protector.round_money(v_paid OPERATOR(pg_catalog.*) (v_terms ->> 'percent')::numeric OPERATOR(pg_catalog./) 100);
+	IF v_terms.fee IS NOT NULL THEN
+		v_refund := LEAST(v_late, GREATEST(v_paid OPERATOR(pg_catalog.-) v_terms.fee OPERATOR(pg_catalog.-) v_refunded, 0));
 	ELSE
-		RETURN NULL;
+		v_refund := LEAST(protector.round_money(v_late OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100),
+						  GREATEST(v_paid OPERATOR(pg_catalog.-) v_refunded, 0));
 	END IF;
-	IF v_owed OPERATOR(pg_catalog.>) v_refunded THEN
+	IF v_refund OPERATOR(pg_catalog.>) 0 THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
-		VALUES (NEW.organization_id, NEW.booking_id, 'refund', v_owed OPERATOR(pg_catalog.-) v_refunded, NEW.currency, 'pending',
-				pg_catalog.jsonb_build_object('reason', v_status, 'fee', v_fee, 'paid_after_cancellation', NEW.id));
+		VALUES (NEW.organization_id, NEW.booking_id, 'refund', v_refund, NEW.currency, 'pending',
+				pg_catalog.jsonb_build_object('reason', 'paid after cancellation', 'fee', v_terms.fee,
+											  'refund_percent', v_terms.refund_percent, 'paid_after_cancellation', NEW.id));
 	END IF;
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.refund_late_payment() IS
-'Trigger: money succeeding on a cancelled or no-show booking is refunded by the terms its cancellation was settled by (details.refund)';
+'Trigger: money succeeding on a cancelled or no-show booking is refunded by the terms its cancellation was settled by (cancellation_terms)';
 REVOKE ALL ON FUNCTION protector_internal.refund_late_payment() FROM PUBLIC;
 -- (the refund row it writes does not fire it: WHEN asks for a payment)
 CREATE TRIGGER refund_late_payment AFTER INSERT OR UPDATE OF amount, status ON protector.payments
@@ -9321,3 +9336,93 @@ CREATE EVENT TRIGGER protector_auth_users_changed ON ddl_command_end
 -- (0.1.0 made them only at CREATE EXTENSION): make them now where the data
 -- allows, a WARNING where it does not
 SELECT protector_internal.link_auth_users();
+
+
+-- Review of 0.2.0: late payments ------------------------------------------------
+
+-- The terms a cancellation or a no-show was settled by (refund_on_cancel),
+-- for money that arrives afterwards (refund_late_payment,
+-- sql/77_payments.sql): the fee the booking keeps, or under the older
+-- refund_policy the percent that comes back.  The database's own record:
+-- bookings.details.refund says the same to readers, but whoever may edit
+-- details could edit it.  No row: the cancellation refunded nothing by
+-- choice (protector.refund_on_cancel off).
+CREATE TABLE protector_internal.cancellation_terms (
+	organization_id uuid NOT NULL,
+	booking_id		uuid NOT NULL,
+	fee				numeric(12, 2) CHECK (fee >= 0),
+	refund_percent	numeric(5, 2) CHECK (refund_percent BETWEEN 0 AND 100),
+	CHECK ((fee IS NULL) <> (refund_percent IS NULL)),
+	PRIMARY KEY (organization_id, booking_id),
+	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE
+);
+ALTER TABLE protector_internal.cancellation_terms ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.cancellation_terms FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE protector_internal.cancellation_terms IS
+'The fee kept, or the percent given back, by a booking''s cancellation or no-show: what money arriving later is refunded by (no policy: protector''s triggers only)';
+SELECT pg_catalog.pg_extension_config_dump('protector_internal.cancellation_terms', '');
+-- the terms of the cancellations made so far, as their bookings note them
+-- (what they were settled by; a note no number can be read from is left)
+INSERT INTO protector_internal.cancellation_terms (organization_id, booking_id, fee, refund_percent)
+SELECT b.organization_id, b.id,
+	   CASE WHEN pg_catalog.jsonb_typeof(b.details #> '{refund,fee}') OPERATOR(pg_catalog.=) 'number'
+			THEN GREATEST((b.details #>> '{refund,fee}')::numeric, 0) END,
+	   CASE WHEN pg_catalog.jsonb_typeof(b.details #> '{refund,fee}') IS DISTINCT FROM 'number'
+			THEN LEAST(GREATEST((b.details #>> '{refund,percent}')::numeric, 0), 100) END
+FROM protector.bookings b
+WHERE b.status OPERATOR(pg_catalog.=) ANY ('{cancelled,no_show}'::protector.booking_status[])
+  AND (pg_catalog.jsonb_typeof(b.details #> '{refund,fee}') OPERATOR(pg_catalog.=) 'number'
+	   OR pg_catalog.jsonb_typeof(b.details #> '{refund,percent}') OPERATOR(pg_catalog.=) 'number');
+
+DO $restore_terms$
+DECLARE
+	t record;
+	v_name text;
+BEGIN
+	FOR t IN
+		SELECT pg_catalog.format('%I.%I', cn.nspname, cl.relname) AS tbl, cl.relname,
+			   pg_catalog.string_agg(pg_catalog.format('(%s OR EXISTS (SELECT FROM %s r WHERE %s))',
+					(SELECT pg_catalog.string_agg(pg_catalog.format('NEW.%I IS NULL', a.attname), ' OR ')
+					 FROM unnest(c.conkey) k JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k),
+					(SELECT pg_catalog.format('%I.%I', n.nspname, r.relname) FROM pg_catalog.pg_class r
+					 JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace WHERE r.oid = c.confrelid),
+					(SELECT pg_catalog.string_agg(pg_catalog.format('r.%I OPERATOR(pg_catalog.=) NEW.%I', pa.attname, a.attname), ' AND ')
+					 FROM unnest(c.conkey, c.confkey) u(fk_att, pk_att)
+					 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = u.fk_att
+					 JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = u.pk_att)),
+				E'\n\t   AND ' ORDER BY c.conname) AS checks
+		FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
+		JOIN pg_catalog.pg_namespace cn ON cn.oid = cl.relnamespace
+		WHERE c.contype = 'f' AND c.confrelid <> c.conrelid
+		  AND cl.relname OPERATOR(pg_catalog.=) 'cancellation_terms'
+		  AND c.connamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
+		GROUP BY cn.nspname, cl.relname
+		ORDER BY cl.relname
+	LOOP
+		v_name := 'restore_order_' || t.relname;
+		EXECUTE pg_catalog.format($f$
+			CREATE FUNCTION protector_internal.%I() RETURNS trigger
+			LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+			AS $body$
+			BEGIN
+				IF %s THEN
+					RETURN NEW;
+				END IF;
+				INSERT INTO protector_internal.restore_pending (relid, row_data)
+				VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
+				RETURN NULL;
+			END
+			$body$$f$, v_name, t.checks);
+		EXECUTE pg_catalog.format('COMMENT ON FUNCTION protector_internal.%I() IS %L', v_name,
+			'Trigger, during restores only: sets a ' || t.relname || ' row aside until what it refers to is loaded');
+		EXECUTE pg_catalog.format('CREATE TRIGGER a_restore_order BEFORE INSERT ON %s FOR EACH ROW'
+			' WHEN (protector_internal.restoring())'
+			' EXECUTE FUNCTION protector_internal.%I()', t.tbl, v_name);
+		EXECUTE pg_catalog.format('CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON %s FOR EACH STATEMENT'
+			' WHEN (protector_internal.restoring())'
+			' EXECUTE FUNCTION protector_internal.insert_restored_pending()', t.tbl);
+	END LOOP;
+END
+$restore_terms$;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.refunds_on_cancel() TO authenticated, service_role;

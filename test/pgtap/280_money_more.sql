@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(26);
+SELECT plan(32);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -153,7 +153,7 @@ SELECT is((protector.record_payment(pg_temp.id('deposit'), 40, 'cash', 'c-2') ->
 SELECT tests.clear_authentication();
 SELECT results_eq($$SELECT amount, status::text, details ->> 'reason' FROM protector.payments
 					WHERE booking_id = pg_temp.id('deposit') AND kind = 'refund' ORDER BY amount$$,
-	$$VALUES (20.00::numeric, 'pending', 'cancelled'), (40.00, 'pending', 'cancelled')$$,
+	$$VALUES (20.00::numeric, 'pending', 'cancelled'), (40.00, 'pending', 'paid after cancellation')$$,
 	'... refunded: the cancellation''s 20, and 60 - 0 (no fee) - 20 = 40 more, pending');
 -- 7b. section 2's booking under the older refund policy (5 days ahead,
 -- full_refund_hours 24: 100%): 45 paid, cancelled (45 back), and a
@@ -201,6 +201,67 @@ SELECT is((protector.record_payment(pg_temp.id('norefund'), 45, 'cash', 'n-1') -
 SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM protector.payments WHERE booking_id = pg_temp.id('norefund') AND kind = 'refund'), 0,
 	'... kept: the cancellation refunded nothing by choice');
+
+-- 8. the terms are the database's (a second review): details.refund,
+-- which an operator may edit, steers nothing; under the older policy each
+-- late payment gets its percent back; money paid with refunds off is kept.
+-- Services of 20 + 25 x 2 = 70: Halves, the older policy at 50% within
+-- 8760 hours; Fee half, a 50% fee tier (35 of 70).
+SELECT tests.clear_authentication();
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
+								price, price_per_person, mode, settings) VALUES
+	('0a280000-0000-4000-8000-0000000005a6', '0a280000-0000-4000-8000-000000000000', '0a280000-0000-4000-8000-0000000000a1',
+	 'Halves', '60 minutes', '60 minutes', '400 days', 10, 4, 20, 25, 'shared',
+	 '{"refund_policy": {"full_refund_hours": 8760, "late_refund_percent": 50}}'),
+	('0a280000-0000-4000-8000-0000000005a7', '0a280000-0000-4000-8000-000000000000', '0a280000-0000-4000-8000-0000000000a1',
+	 'Fee half', '60 minutes', '60 minutes', '400 days', 10, 4, 20, 25, 'shared',
+	 '{"cancellation_fees": [{"within_hours": 8760, "fee_percent": 50}]}');
+-- 8a. cancelled with nothing paid (fee 35, nothing back); the operator
+-- writes details.refund.fee = 0; 70 arrives: 70 - 35 = 35 back, not 70
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'forged', protector.create_booking('0a280000-0000-4000-8000-0000000005a7', NULL, pg_temp.t(40), 2);
+SELECT protector.cancel_booking(pg_temp.id('forged'), 'forge') \g /dev/null
+UPDATE protector.bookings SET details = jsonb_set(details, '{refund,fee}', '0') WHERE id = pg_temp.id('forged');
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('forged'), 70, 'cash', 'f-1') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT details #>> '{refund,fee}' FROM protector.bookings WHERE id = pg_temp.id('forged')), '0',
+	'the operator''s edit of details.refund is stored (details are theirs to write)');
+SELECT results_eq($$SELECT amount FROM protector.payments WHERE booking_id = pg_temp.id('forged') AND kind = 'refund'$$,
+	$$VALUES (35.00::numeric)$$, '... but the late 70 is refunded by the terms kept apart: 70 - 35 = 35');
+-- 8b. the older policy with a refund before the cancellation: 70 paid,
+-- 20 refunded, cancelled: 50% x (70 - 20) = 25 back; 10 arrives: 50% x 10 = 5
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'halves', protector.create_booking('0a280000-0000-4000-8000-0000000005a6', NULL, pg_temp.t(40), 2);
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('halves'), 70, 'cash', 'h-1') \g /dev/null
+SELECT protector.record_payment(pg_temp.id('halves'), 20, 'cash', 'h-2', p_kind => 'refund') \g /dev/null
+SELECT tests.authenticate_as('m_operator');
+SELECT is((protector.cancel_booking(pg_temp.id('halves'), 'late') ->> 'refund_amount')::numeric, 25.00,
+	'70 paid, 20 refunded, cancelled at 50%: 50% x 50 = 25 back');
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('halves'), 10, 'cash', 'h-3') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT amount FROM protector.payments WHERE booking_id = pg_temp.id('halves') AND kind = 'refund' ORDER BY amount$$,
+	$$VALUES (5.00::numeric), (20.00), (25.00)$$, '... 10 later: 50% x 10 = 5 back (it was none: 50% of all 80 less 45)');
+-- 8c. cancelled with nothing paid (fee 35); 70 paid with refunds off
+-- (kept), then 10 with them on: the fee is covered, all 10 come back
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'off', protector.create_booking('0a280000-0000-4000-8000-0000000005a7', NULL, pg_temp.t(41), 2);
+SELECT protector.cancel_booking(pg_temp.id('off'), 'off') \g /dev/null
+SELECT tests.authenticate_as('m_finance');
+SELECT set_config('protector.refund_on_cancel', 'off', true) \g /dev/null
+SELECT protector.record_payment(pg_temp.id('off'), 70, 'cash', 'o-1') \g /dev/null
+SELECT set_config('protector.refund_on_cancel', 'on', true) \g /dev/null
+SELECT protector.record_payment(pg_temp.id('off'), 10, 'cash', 'o-2') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT amount FROM protector.payments WHERE booking_id = pg_temp.id('off') AND kind = 'refund'$$,
+	$$VALUES (10.00::numeric)$$, '70 paid with refunds off is kept; 10 more: min(10, 80 - 35) = 10 back (it was 45)');
+-- 8d. a payment that succeeded before the cancellation, saved again
+-- afterwards, is no money arriving: no refund (it wrote one)
+UPDATE protector.payments SET status = status WHERE booking_id = pg_temp.id('halves') AND provider_reference = 'h-1';
+SELECT is((SELECT count(*)::int FROM protector.payments WHERE booking_id = pg_temp.id('halves') AND kind = 'refund'), 3,
+	'... an unchanged save of the 70 paid before the cancellation refunds nothing more');
 
 SELECT * FROM finish();
 ROLLBACK;

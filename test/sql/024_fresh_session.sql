@@ -21,10 +21,10 @@ SELECT ('0d240000-0000-4000-8000-0000000000d' || n)::uuid, '0d240000-0000-4000-8
 	   '0d240000-0000-4000-8000-0000000000b1', '0d240000-0000-4000-8000-0000000000c1',
 	   tstzrange(date_trunc('day', now()) + interval '10 days' + n * interval '1 hour',
 				 date_trunc('day', now()) + interval '10 days' + (n + 1) * interval '1 hour'), 'confirmed'
-FROM generate_series(1, 2) n;
+FROM generate_series(1, 3) n;
 INSERT INTO protector.payments (organization_id, booking_id, kind, amount, status)
 SELECT '0d240000-0000-4000-8000-000000000000', ('0d240000-0000-4000-8000-0000000000d' || n)::uuid, 'payment', 80, 'succeeded'
-FROM generate_series(1, 2) n;
+FROM generate_series(1, 3) n;
 
 -- the owner cancels, as the connection's first call: ten days ahead, the
 -- default refund policy gives back all that was paid (80)
@@ -57,3 +57,22 @@ COMMIT;
 SHOW protector.refund_on_cancel;
 SELECT kind, amount, status FROM protector.payments
 WHERE booking_id = '0d240000-0000-4000-8000-0000000000d2' ORDER BY kind;
+
+-- a SET LOCAL of the setting, ended before protector.so was loaded, leaves
+-- a placeholder holding '' (pooled connections: a transaction before this
+-- request's): the default, not a failed cancellation ("requires a Boolean
+-- value")
+\c -
+\set VERBOSITY terse
+\set SHOW_CONTEXT never
+BEGIN;
+SET LOCAL protector.refund_on_cancel = off;
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true) IS NOT NULL AS as_owner,
+	   set_config('request.jwt.claims', '{"sub": "0d240000-0000-4000-8000-0000000000a1", "role": "authenticated"}', true)
+	   IS NOT NULL AS claims;
+SELECT j ->> 'status' AS status, j ->> 'refund_amount' AS refund_amount
+FROM protector.cancel_booking('0d240000-0000-4000-8000-0000000000d3', 'after a SET LOCAL') j;
+COMMIT;
+SHOW protector.refund_on_cancel;
