@@ -181,6 +181,28 @@ COMMENT ON TABLE protector_internal.widget_requests IS
 SELECT pg_catalog.pg_extension_config_dump('protector_internal.widget_requests', '');
 SELECT pg_catalog.pg_extension_config_dump('protector_internal.widget_requests_id_seq', '');
 
+-- Kept a day: a widget booking deletes its venue's older records, and the
+-- scheduled sweep (expire_holds) everyone's, so that a venue that goes
+-- quiet, or is deleted, keeps no visitor's e-mail key or address longer.
+CREATE FUNCTION protector_internal.prune_widget_requests()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pruned integer;
+BEGIN
+	DELETE FROM protector_internal.widget_requests w
+	WHERE w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day');
+	GET DIAGNOSTICS v_pruned = ROW_COUNT;
+	RETURN v_pruned;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.prune_widget_requests() IS
+'Deletes the widget''s rate-limit records older than a day, of every venue (the scheduled sweep, expire_holds)';
+REVOKE ALL ON FUNCTION protector_internal.prune_widget_requests() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.prune_widget_requests() TO service_role;
+
 -- A widget setting that is a whole number in [p_min, p_max], else p_default.
 CREATE FUNCTION protector_internal.widget_setting(p_settings jsonb, p_key text, p_default integer,
 												  p_min integer, p_max integer)

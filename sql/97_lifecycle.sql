@@ -50,7 +50,9 @@ BEGIN
 			  FOR UPDATE SKIP LOCKED) u;
 	END IF;
 	-- the sweep also keeps the report change log short (sql/89_reports.sql)
+	-- and the widget's rate-limit records to their day (sql/66_widget.sql)
 	PERFORM protector_internal.prune_report_changes(100);
+	PERFORM protector_internal.prune_widget_requests();
 	IF pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.=) 0 THEN
 		RETURN 0;
 	END IF;

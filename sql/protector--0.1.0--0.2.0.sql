@@ -510,7 +510,9 @@ BEGIN
 			  FOR UPDATE SKIP LOCKED) u;
 	END IF;
 	-- the sweep also keeps the report change log short (sql/89_reports.sql)
+	-- and the widget's rate-limit records to their day (sql/66_widget.sql)
 	PERFORM protector_internal.prune_report_changes(100);
+	PERFORM protector_internal.prune_widget_requests();
 	IF pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.=) 0 THEN
 		RETURN 0;
 	END IF;
@@ -9426,3 +9428,22 @@ END
 $restore_terms$;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.refunds_on_cancel() TO authenticated, service_role;
+
+CREATE OR REPLACE FUNCTION protector_internal.prune_widget_requests()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pruned integer;
+BEGIN
+	DELETE FROM protector_internal.widget_requests w
+	WHERE w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day');
+	GET DIAGNOSTICS v_pruned = ROW_COUNT;
+	RETURN v_pruned;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.prune_widget_requests() IS
+'Deletes the widget''s rate-limit records older than a day, of every venue (the scheduled sweep, expire_holds)';
+REVOKE ALL ON FUNCTION protector_internal.prune_widget_requests() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.prune_widget_requests() TO service_role;

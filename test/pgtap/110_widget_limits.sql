@@ -2,7 +2,7 @@
 -- e-mail and by client address, holds that expire, guest records for
 -- account holders' e-mails, and text with hidden characters.
 BEGIN;
-SELECT plan(33);
+SELECT plan(35);
 
 SELECT tests.create_supabase_user('l_owner');
 SELECT tests.create_supabase_user('l_holder');
@@ -114,6 +114,19 @@ SELECT is((SELECT protector.confirm_booking(id) ->> 'status' FROM protector.book
 	'confirmed', 'staff confirm a widget hold');
 SELECT is((SELECT count(*)::int FROM protector.tasks t JOIN protector.bookings b ON b.id = t.booking_id
 		   WHERE lower(b.during) = pg_temp.t(2) AND t.kind = 'booking_review'), 1, '... which gets its review task then');
+
+-- the rate-limit records (an e-mail key, an address) are kept a day:
+-- the scheduled sweep deletes older ones of every venue, also of a venue
+-- that takes no more widget bookings (they were kept for good)
+SELECT tests.clear_authentication();
+UPDATE protector_internal.widget_requests SET created_at = now() - interval '25 hours'
+WHERE id = (SELECT min(id) FROM protector_internal.widget_requests);
+SELECT tests.authenticate_as_service_role();
+SELECT protector.expire_holds() \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector_internal.widget_requests WHERE created_at < now() - interval '1 day'), 0,
+	'expire_holds deletes widget rate-limit records older than a day');
+SELECT ok((SELECT count(*) FROM protector_internal.widget_requests) > 0, '... and keeps the day''s');
 
 SELECT * FROM finish();
 ROLLBACK;
