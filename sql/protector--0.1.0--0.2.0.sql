@@ -2775,12 +2775,13 @@ BEGIN
 					v_per_visitor, v_per_address));
 		END IF;
 
-		-- a returning guest is found by email (case-insensitive); a customer
-		-- with an account is never attached to by e-mail alone: the booking
-		-- goes to a guest record of that e-mail
+		-- a returning guest is found by e-mail as identity_key compares it
+		-- (ICU-normalized: case, width, compatibility forms; docs/customers.md);
+		-- a customer with an account is never attached to by e-mail alone:
+		-- the booking goes to a guest record of that e-mail
 		SELECT c.id INTO v_customer FROM protector.customers c
 		WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
-		  AND pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) v_email
+		  AND c.identity_key OPERATOR(pg_catalog.=) v_identity
 		  AND c.merged_into IS NULL AND c.user_id IS NULL
 		ORDER BY c.created_at, c.id LIMIT 1;
 		IF NOT FOUND THEN

@@ -2,7 +2,7 @@
 -- e-mail and by client address, holds that expire, guest records for
 -- account holders' e-mails, and text with hidden characters.
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 
 SELECT tests.create_supabase_user('l_owner');
 SELECT tests.create_supabase_user('l_holder');
@@ -114,6 +114,15 @@ SELECT is((SELECT protector.confirm_booking(id) ->> 'status' FROM protector.book
 	'confirmed', 'staff confirm a widget hold');
 SELECT is((SELECT count(*)::int FROM protector.tasks t JOIN protector.bookings b ON b.id = t.booking_id
 		   WHERE lower(b.during) = pg_temp.t(2) AND t.kind = 'booking_review'), 1, '... which gets its review task then');
+
+-- a returning guest is found as identity_key compares e-mails: the same
+-- address in fullwidth letters is the same guest (it made a second one)
+SELECT tests.authenticate_as_anon();
+SELECT pg_temp.book('Casey', 'casey@example.com', 14) \g /dev/null
+SELECT pg_temp.book('Casey', U&'\FF43\FF41sey@example.com', 15) \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.customers WHERE identity_key = 'casey@example.com'), 1,
+	'a visitor''s e-mail in fullwidth letters books the guest record of the same address');
 
 -- the rate-limit records (an e-mail key, an address) are kept a day:
 -- the scheduled sweep deletes older ones of every venue, also of a venue
