@@ -2,7 +2,7 @@
 -- e-mail and by client address, holds that expire, guest records for
 -- account holders' e-mails, and text with hidden characters.
 BEGIN;
-SELECT plan(36);
+SELECT plan(41);
 
 SELECT tests.create_supabase_user('l_owner');
 SELECT tests.create_supabase_user('l_holder');
@@ -90,6 +90,19 @@ SELECT throws_ok($$SELECT pg_temp.book(U&'An\180Ea', 'mvs@example.com', 9)$$, '2
 	'... and one with the Mongolian vowel separator');
 SELECT throws_ok($$SELECT pg_temp.book(U&'\2800\2800', 'braille@example.com', 9)$$, '22023', NULL,
 	'... and one of braille blanks');
+-- ... and names of spaces of other scripts, of variation selectors or of
+-- combining marks alone, and invisible Egyptian format controls (a review
+-- had them stored)
+SELECT throws_ok($$SELECT pg_temp.book(U&'\3000\3000', 'wide@example.com', 9)$$, '22023',
+	'p_customer_name must hold a visible character', 'a name of ideographic spaces renders blank: refused');
+SELECT throws_ok($$SELECT pg_temp.book(U&'\2002\2003', 'em@example.com', 9)$$, '22023',
+	'p_customer_name must hold a visible character', '... and one of en and em spaces');
+SELECT throws_ok($$SELECT pg_temp.book(U&'\FE0F\FE0E', 'vs@example.com', 9)$$, '22023',
+	'p_customer_name must hold a visible character', '... and one of variation selectors');
+SELECT throws_ok($$SELECT pg_temp.book(U&'\0301\0308', 'marks@example.com', 9)$$, '22023',
+	'p_customer_name must hold a visible character', '... and one of combining marks');
+SELECT throws_ok($$SELECT pg_temp.book(U&'Ana\+013430', 'egypt@example.com', 9)$$, '22023', NULL,
+	'... and a name hiding an Egyptian hieroglyph format control');
 SELECT is(pg_temp.book('Zoë Ölund-Ñúñez 李', 'zoe@example.com', 9) ->> 'status', 'held', 'letters of any script are fine');
 
 -- an account holder's e-mail books a guest record, never their account
