@@ -300,7 +300,10 @@ BEGIN
 	-- a visitor's retry replays their own booking, never someone else's,
 	-- and is answered before the limits count: it books nothing
 	IF p_idempotency_key IS NOT NULL THEN
-		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_email) OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
+		-- (per venue: the same key at another venue of the organization is
+		-- another booking, not a replay of this one under that venue's name)
+		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_email) OPERATOR(pg_catalog.||) '/'
+				 OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
 		SELECT protector_internal.booking_shape(b, true) INTO v_booking FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
 	END IF;

@@ -1,6 +1,6 @@
 -- The public booking widget, called as anon the way PostgREST does.
 BEGIN;
-SELECT plan(28);
+SELECT plan(30);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -119,6 +119,29 @@ SELECT is((SELECT count(*)::int FROM protector.customers WHERE lower(email) = 'a
 SELECT tests.authenticate_as('g_operator');
 SELECT is((SELECT source::text FROM protector.bookings WHERE id = (SELECT (result ->> 'id')::uuid FROM r WHERE name = 'first')),
 	'widget', 'the operator sees the widget booking');
+
+-- a request key is the visitor's at one venue: the same key at another
+-- venue of the organization books there (it replayed the first venue's
+-- booking under the second's service name)
+SELECT tests.clear_authentication();
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a700000-0000-4000-8000-0000000000a3', '0a700000-0000-4000-8000-000000000000', 'Annex', 'UTC'),
+	('0a700000-0000-4000-8000-0000000000a4', '0a700000-0000-4000-8000-000000000000', 'Loft', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, price, max_party, capacity, mode) VALUES
+	('0a700000-0000-4000-8000-0000000005a3', '0a700000-0000-4000-8000-000000000000', '0a700000-0000-4000-8000-0000000000a3',
+	 'Annex room', '60 minutes', '60 minutes', '400 days', 20, 6, 1, 'exclusive'),
+	('0a700000-0000-4000-8000-0000000005a4', '0a700000-0000-4000-8000-000000000000', '0a700000-0000-4000-8000-0000000000a4',
+	 'Loft room', '60 minutes', '60 minutes', '400 days', 20, 6, 1, 'exclusive');
+INSERT INTO keys SELECT name, embed_key FROM protector.venues WHERE name IN ('Annex', 'Loft');
+SELECT tests.authenticate_as_anon();
+INSERT INTO r SELECT 'venue1', protector.create_widget_booking(pg_temp.k('Loft'), '0a700000-0000-4000-8000-0000000005a4',
+	'Kai', 'kai@example.com', NULL, pg_temp.t(40), 1, 'same-key');
+INSERT INTO r SELECT 'venue2', protector.create_widget_booking(pg_temp.k('Annex'), '0a700000-0000-4000-8000-0000000005a3',
+	'Kai', 'kai@example.com', NULL, pg_temp.t(40), 1, 'same-key');
+SELECT is((SELECT format('%s %s', result ->> 'service', result ->> 'replayed') FROM r WHERE name = 'venue2'), 'Annex room false',
+	'the same request key at another venue books there');
+SELECT isnt((SELECT result ->> 'id' FROM r WHERE name = 'venue2'), (SELECT result ->> 'id' FROM r WHERE name = 'venue1'),
+	'... a booking of its own');
 
 SELECT * FROM finish();
 ROLLBACK;
