@@ -351,6 +351,13 @@ BEGIN
 				OR p_customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
 		RETURN;
 	END IF;
+	-- the public widget (anon) found the guest record before a merge or an
+	-- erasure committed: no record ids for an anonymous caller; a retry finds
+	-- the record as it is now
+	IF protector.current_user_id() IS NULL AND pg_catalog.current_setting('role', true) OPERATOR(pg_catalog.=) 'anon' THEN
+		PERFORM protector.raise('retry', 'the guest record changed while the booking was made',
+			NULL, 'Retry the request.');
+	END IF;
 	IF p_merged_into IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('customer %s was merged into %s', p_customer_id, p_merged_into),
