@@ -261,8 +261,9 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_name must be 1 to 200 characters');
 	END IF;
 	-- a name of spaces (of any script), variation selectors and combining
-	-- marks alone renders blank on the operator's screen
-	IF v_name OPERATOR(pg_catalog.~) E'^[\\s\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef\\u0300-\\u036f\\u1ab0-\\u1aff\\u1dc0-\\u1dff\\u20d0-\\u20ff\\ufe20-\\ufe2f]*$' THEN
+	-- marks alone (Latin, Hebrew, Arabic, Mongolian, musical) renders blank
+	-- on the operator's screen
+	IF v_name OPERATOR(pg_catalog.~) E'^[\\s\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef\\u0300-\\u036f\\u1ab0-\\u1aff\\u1dc0-\\u1dff\\u20d0-\\u20ff\\ufe20-\\ufe2f\\u0591-\\u05c7\\u0610-\\u061a\\u064b-\\u065f\\u0670\\u06d6-\\u06ed\\u180b-\\u180f\\U0001d159\\U0001d165-\\U0001d169\\U0001d16d-\\U0001d172]*$' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_name must hold a visible character');
 	END IF;
 	IF v_email IS NULL OR pg_catalog.length(v_email) OPERATOR(pg_catalog.>) 320

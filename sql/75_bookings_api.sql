@@ -301,8 +301,8 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	-- (a placeholder holds any text a SET gave it, '' after a SET LOCAL
-	-- ended: what is not a boolean is the default)
-	SELECT CASE WHEN v OPERATOR(pg_catalog.=) ANY ('{off,false,no,0,f,n}') THEN false ELSE true END
+	-- ended: what PostgreSQL reads as false is false, the rest the default)
+	SELECT CASE WHEN v OPERATOR(pg_catalog.=) ANY ('{of,off,f,fa,fal,fals,false,n,no,0}') THEN false ELSE true END
 	FROM pg_catalog.lower(pg_catalog.btrim(COALESCE(pg_catalog.current_setting('protector.refund_on_cancel', true), ''))) v
 $$;
 COMMENT ON FUNCTION protector_internal.refunds_on_cancel() IS
@@ -319,7 +319,10 @@ CREATE TABLE protector_internal.cancellation_terms (
 	organization_id uuid NOT NULL,
 	booking_id		uuid NOT NULL,
 	fee				numeric(12, 2) CHECK (fee >= 0),
-	refund_percent	numeric(5, 2) CHECK (refund_percent BETWEEN 0 AND 100),
+	refund_percent	numeric CHECK (refund_percent BETWEEN 0 AND 100),
+	-- refunded before the cancellation (not by its terms): the older
+	-- policy's percent applies to what was paid beyond it
+	refunded_before numeric(12, 2) NOT NULL DEFAULT 0 CHECK (refunded_before >= 0),
 	CHECK ((fee IS NULL) <> (refund_percent IS NULL)),
 	PRIMARY KEY (organization_id, booking_id),
 	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE
@@ -356,6 +359,7 @@ DECLARE
 	v_full_hours numeric;
 	v_percent numeric;
 	v_paid numeric;
+	v_refunded numeric;
 	v_fee numeric;
 	v_refund numeric := 0;
 	v_to_vouchers numeric := 0;
@@ -368,7 +372,7 @@ BEGIN
 		RETURN NEW;
 	END IF;
 	SELECT s.settings INTO v_settings FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
-	SELECT GREATEST(l.paid OPERATOR(pg_catalog.-) l.refunded, 0) INTO v_paid
+	SELECT GREATEST(l.paid OPERATOR(pg_catalog.-) l.refunded, 0), l.refunded INTO v_paid, v_refunded
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.id) l;
 
 	-- a booking never confirmed keeps no fee: a hold, a request waiting for
@@ -414,9 +418,10 @@ BEGIN
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_percent));
 	END IF;
-	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent)
-	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END)
-	ON CONFLICT (organization_id, booking_id) DO UPDATE SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent;
+	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_before)
+	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_refunded)
+	ON CONFLICT (organization_id, booking_id) DO UPDATE
+	SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent, refunded_before = EXCLUDED.refunded_before;
 	NEW.details := NEW.details OPERATOR(pg_catalog.||)
 		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object(
 			'amount', v_refund, 'percent', COALESCE(v_percent, 0), 'fee', v_fee, 'to_vouchers', v_to_vouchers));

@@ -317,11 +317,16 @@ BEGIN
 	END IF;
 	SELECT l.paid, l.refunded INTO v_paid, v_refunded
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.booking_id) l;
+	-- this money's share, at most what the terms give back of all paid
+	-- less what came back already (a payment lowered and raised again is
+	-- no new money)
 	IF v_terms.fee IS NOT NULL THEN
 		v_refund := LEAST(v_late, GREATEST(v_paid OPERATOR(pg_catalog.-) v_terms.fee OPERATOR(pg_catalog.-) v_refunded, 0));
 	ELSE
 		v_refund := LEAST(protector.round_money(v_late OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100),
-						  GREATEST(v_paid OPERATOR(pg_catalog.-) v_refunded, 0));
+						  GREATEST(protector.round_money((v_paid OPERATOR(pg_catalog.-) v_terms.refunded_before)
+														 OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100)
+								   OPERATOR(pg_catalog.-) (v_refunded OPERATOR(pg_catalog.-) v_terms.refunded_before), 0));
 	END IF;
 	IF v_refund OPERATOR(pg_catalog.>) 0 THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
@@ -336,7 +341,7 @@ COMMENT ON FUNCTION protector_internal.refund_late_payment() IS
 'Trigger: money succeeding on a cancelled or no-show booking is refunded by the terms its cancellation was settled by (cancellation_terms)';
 
 -- (the refund row it writes does not fire it: WHEN asks for a payment)
-CREATE TRIGGER refund_late_payment AFTER INSERT OR UPDATE OF amount, status ON protector.payments
+CREATE TRIGGER refund_late_payment AFTER INSERT OR UPDATE OF amount, status, kind ON protector.payments
 	FOR EACH ROW WHEN (NEW.kind = 'payment' AND NEW.status = 'succeeded' AND NEW.voucher_id IS NULL
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.refund_late_payment();

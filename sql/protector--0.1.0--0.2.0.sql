@@ -39,6 +39,30 @@ BEGIN
 END
 $nan_amounts$;
 
+-- 0.1.0's length rule (upper - lower <= 31 days) wrapped for spans beyond
+-- int64 microseconds (from before 1999-12-24 to near 294276 AD), so such a
+-- booking may be stored; 0.2.0's rule counts it, and validating it would
+-- fail with no row named.  Named here, before anything changes.
+DO $long_bookings$
+DECLARE
+	v_ids text;
+BEGIN
+	SELECT pg_catalog.string_agg(b.id::text, ', ' ORDER BY b.id) INTO v_ids
+	FROM (SELECT x.id FROM protector.bookings x
+		  WHERE NOT pg_catalog.isempty(x.during) AND NOT pg_catalog.lower_inf(x.during) AND NOT pg_catalog.upper_inf(x.during)
+			AND pg_catalog.isfinite(pg_catalog.lower(x.during)) AND pg_catalog.isfinite(pg_catalog.upper(x.during))
+			AND pg_catalog.date_part('epoch', pg_catalog.upper(x.during)) OPERATOR(pg_catalog.-)
+				pg_catalog.date_part('epoch', pg_catalog.lower(x.during)) OPERATOR(pg_catalog.>) 2678400  -- 31 days
+		  ORDER BY x.id LIMIT 20) b;
+	IF v_ids IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'check_violation',
+			MESSAGE = 'protector 0.2.0 refuses bookings longer than 31 days, and this database holds some',
+			DETAIL = pg_catalog.format('Bookings (the first 20): %s.', v_ids),
+			HINT = 'Correct or delete them (their ranges wrapped past 0.1.0''s check), then run ALTER EXTENSION protector UPDATE again; nothing was changed.';
+	END IF;
+END
+$long_bookings$;
+
 -- Restores (issue 11) -------------------------------------------------------
 
 -- A restore is running: row_security is off (pg_dump's output sets it) and
@@ -1496,6 +1520,7 @@ DECLARE
 	v_full_hours numeric;
 	v_percent numeric;
 	v_paid numeric;
+	v_refunded numeric;
 	v_fee numeric;
 	v_refund numeric := 0;
 	v_to_vouchers numeric := 0;
@@ -1508,7 +1533,7 @@ BEGIN
 		RETURN NEW;
 	END IF;
 	SELECT s.settings INTO v_settings FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
-	SELECT GREATEST(l.paid OPERATOR(pg_catalog.-) l.refunded, 0) INTO v_paid
+	SELECT GREATEST(l.paid OPERATOR(pg_catalog.-) l.refunded, 0), l.refunded INTO v_paid, v_refunded
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.id) l;
 
 	-- a booking never confirmed keeps no fee: a hold, a request waiting for
@@ -1554,9 +1579,10 @@ BEGIN
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_percent));
 	END IF;
-	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent)
-	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END)
-	ON CONFLICT (organization_id, booking_id) DO UPDATE SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent;
+	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_before)
+	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_refunded)
+	ON CONFLICT (organization_id, booking_id) DO UPDATE
+	SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent, refunded_before = EXCLUDED.refunded_before;
 	NEW.details := NEW.details OPERATOR(pg_catalog.||)
 		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object(
 			'amount', v_refund, 'percent', COALESCE(v_percent, 0), 'fee', v_fee, 'to_vouchers', v_to_vouchers));
@@ -2707,8 +2733,9 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_name must be 1 to 200 characters');
 	END IF;
 	-- a name of spaces (of any script), variation selectors and combining
-	-- marks alone renders blank on the operator's screen
-	IF v_name OPERATOR(pg_catalog.~) E'^[\\s\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef\\u0300-\\u036f\\u1ab0-\\u1aff\\u1dc0-\\u1dff\\u20d0-\\u20ff\\ufe20-\\ufe2f]*$' THEN
+	-- marks alone (Latin, Hebrew, Arabic, Mongolian, musical) renders blank
+	-- on the operator's screen
+	IF v_name OPERATOR(pg_catalog.~) E'^[\\s\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef\\u0300-\\u036f\\u1ab0-\\u1aff\\u1dc0-\\u1dff\\u20d0-\\u20ff\\ufe20-\\ufe2f\\u0591-\\u05c7\\u0610-\\u061a\\u064b-\\u065f\\u0670\\u06d6-\\u06ed\\u180b-\\u180f\\U0001d159\\U0001d165-\\U0001d169\\U0001d16d-\\U0001d172]*$' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_name must hold a visible character');
 	END IF;
 	IF v_email IS NULL OR pg_catalog.length(v_email) OPERATOR(pg_catalog.>) 320
@@ -9198,8 +9225,8 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	-- (a placeholder holds any text a SET gave it, '' after a SET LOCAL
-	-- ended: what is not a boolean is the default)
-	SELECT CASE WHEN v OPERATOR(pg_catalog.=) ANY ('{off,false,no,0,f,n}') THEN false ELSE true END
+	-- ended: what PostgreSQL reads as false is false, the rest the default)
+	SELECT CASE WHEN v OPERATOR(pg_catalog.=) ANY ('{of,off,f,fa,fal,fals,false,n,no,0}') THEN false ELSE true END
 	FROM pg_catalog.lower(pg_catalog.btrim(COALESCE(pg_catalog.current_setting('protector.refund_on_cancel', true), ''))) v
 $$;
 COMMENT ON FUNCTION protector_internal.refunds_on_cancel() IS
@@ -9237,11 +9264,16 @@ BEGIN
 	END IF;
 	SELECT l.paid, l.refunded INTO v_paid, v_refunded
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.booking_id) l;
+	-- this money's share, at most what the terms give back of all paid
+	-- less what came back already (a payment lowered and raised again is
+	-- no new money)
 	IF v_terms.fee IS NOT NULL THEN
 		v_refund := LEAST(v_late, GREATEST(v_paid OPERATOR(pg_catalog.-) v_terms.fee OPERATOR(pg_catalog.-) v_refunded, 0));
 	ELSE
 		v_refund := LEAST(protector.round_money(v_late OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100),
-						  GREATEST(v_paid OPERATOR(pg_catalog.-) v_refunded, 0));
+						  GREATEST(protector.round_money((v_paid OPERATOR(pg_catalog.-) v_terms.refunded_before)
+														 OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100)
+								   OPERATOR(pg_catalog.-) (v_refunded OPERATOR(pg_catalog.-) v_terms.refunded_before), 0));
 	END IF;
 	IF v_refund OPERATOR(pg_catalog.>) 0 THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
@@ -9256,7 +9288,7 @@ COMMENT ON FUNCTION protector_internal.refund_late_payment() IS
 'Trigger: money succeeding on a cancelled or no-show booking is refunded by the terms its cancellation was settled by (cancellation_terms)';
 REVOKE ALL ON FUNCTION protector_internal.refund_late_payment() FROM PUBLIC;
 -- (the refund row it writes does not fire it: WHEN asks for a payment)
-CREATE TRIGGER refund_late_payment AFTER INSERT OR UPDATE OF amount, status ON protector.payments
+CREATE TRIGGER refund_late_payment AFTER INSERT OR UPDATE OF amount, status, kind ON protector.payments
 	FOR EACH ROW WHEN (NEW.kind = 'payment' AND NEW.status = 'succeeded' AND NEW.voucher_id IS NULL
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.refund_late_payment();
@@ -9369,7 +9401,10 @@ CREATE TABLE protector_internal.cancellation_terms (
 	organization_id uuid NOT NULL,
 	booking_id		uuid NOT NULL,
 	fee				numeric(12, 2) CHECK (fee >= 0),
-	refund_percent	numeric(5, 2) CHECK (refund_percent BETWEEN 0 AND 100),
+	refund_percent	numeric CHECK (refund_percent BETWEEN 0 AND 100),
+	-- refunded before the cancellation (not by its terms): the older
+	-- policy's percent applies to what was paid beyond it
+	refunded_before numeric(12, 2) NOT NULL DEFAULT 0 CHECK (refunded_before >= 0),
 	CHECK ((fee IS NULL) <> (refund_percent IS NULL)),
 	PRIMARY KEY (organization_id, booking_id),
 	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE
@@ -9379,18 +9414,9 @@ ALTER TABLE protector_internal.cancellation_terms FORCE ROW LEVEL SECURITY;
 COMMENT ON TABLE protector_internal.cancellation_terms IS
 'The fee kept, or the percent given back, by a booking''s cancellation or no-show: what money arriving later is refunded by (no policy: protector''s triggers only)';
 SELECT pg_catalog.pg_extension_config_dump('protector_internal.cancellation_terms', '');
--- the terms of the cancellations made so far, as their bookings note them
--- (what they were settled by; a note no number can be read from is left)
-INSERT INTO protector_internal.cancellation_terms (organization_id, booking_id, fee, refund_percent)
-SELECT b.organization_id, b.id,
-	   CASE WHEN pg_catalog.jsonb_typeof(b.details #> '{refund,fee}') OPERATOR(pg_catalog.=) 'number'
-			THEN GREATEST((b.details #>> '{refund,fee}')::numeric, 0) END,
-	   CASE WHEN pg_catalog.jsonb_typeof(b.details #> '{refund,fee}') IS DISTINCT FROM 'number'
-			THEN LEAST(GREATEST((b.details #>> '{refund,percent}')::numeric, 0), 100) END
-FROM protector.bookings b
-WHERE b.status OPERATOR(pg_catalog.=) ANY ('{cancelled,no_show}'::protector.booking_status[])
-  AND (pg_catalog.jsonb_typeof(b.details #> '{refund,fee}') OPERATOR(pg_catalog.=) 'number'
-	   OR pg_catalog.jsonb_typeof(b.details #> '{refund,percent}') OPERATOR(pg_catalog.=) 'number');
+-- (no terms for cancellations made before: 0.1.0 kept none but a note in
+-- details.refund, which whoever may edit details could have written; money
+-- arriving for them later is kept, and refunded by hand)
 
 DO $restore_terms$
 DECLARE

@@ -303,11 +303,12 @@ buffer_to_text(CsvBuffer *buf)
 
 /*
  * May the type's text carry someone's text, so that its fields are guarded?
- * Strings, enums, object names (regclass...) and types of unknown make,
- * and arrays, composites and ranges, whose text holds their elements'
- * verbatim (a tags array {vip;=1+1} would start a formula cell in a ';'
- * reading), and pseudo-types (record[], an array of anonymous rows).  Those start with {, ( or [, so only the guards inside them
- * apply.  Numbers, dates and the like are written as they are.
+ * Strings, enums, object names (regclass...) and types of unknown make;
+ * arrays, composites and ranges, whose text holds their elements' verbatim
+ * (a tags array {vip;=1+1} would start a formula cell in a ';' reading:
+ * their text starts with {, ( or [, so the guards inside a field apply);
+ * and pseudo-types (record[], an array of anonymous rows; cstring).
+ * Numbers, dates and the like are written as they are.
  */
 static bool
 is_text_like(Oid type)

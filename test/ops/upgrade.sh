@@ -118,6 +118,27 @@ if [ "$version" != "$CUR" ]; then
 fi
 dropdb protector_nan
 
+# A booking whose range wrapped past 0.1.0's 31-day check (from 1999 to
+# 294276) stops the update before it changes anything, named; deleted, the
+# update goes through
+createdb -T protector_previous protector_long
+psql -X -q -v ON_ERROR_STOP=1 -d protector_long -c "SET session_replication_role = replica" \
+	-c "INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+		SELECT organization_id, venue_id, id, '[1999-12-01 00:00+00, 294276-12-31 00:00+00)' FROM protector.services LIMIT 1"
+refused=$(psql -X -q -d protector_long -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+version=$(psql -X -A -t -d protector_long -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'")
+echo "with a wrapped booking: $(grep -E '^ERROR' <<<"$refused" | tr '\n' ' ')(left at $version)"
+if ! grep -q '^ERROR:  23514: protector 0.2.0 refuses bookings longer than 31 days' <<<"$refused" || [ "$version" != "$PREV" ]; then
+	echo "a booking longer than 31 days was not refused as it should be:"; echo "$refused"; failures=$((failures + 1))
+fi
+psql -X -q -v ON_ERROR_STOP=1 -d protector_long -c "SET session_replication_role = replica" \
+	-c "DELETE FROM protector.bookings WHERE upper(during) > '3000-01-01'" -c "RESET session_replication_role" \
+	-c "ALTER EXTENSION protector UPDATE"
+if [ "$(psql -X -A -t -d protector_long -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'")" != "$CUR" ]; then
+	echo "after the long booking was deleted, the update did not go through"; failures=$((failures + 1))
+fi
+dropdb protector_long
+
 # amount_paid written by hand in 0.1.0 (members could) beyond the ledger
 # was money received: the update keeps it, as a succeeded 'manual' payment
 # of the difference, instead of zeroing it.  The booking with the most

@@ -2,7 +2,7 @@
 -- e-mail and by client address, holds that expire, guest records for
 -- account holders' e-mails, and text with hidden characters.
 BEGIN;
-SELECT plan(41);
+SELECT plan(43);
 
 SELECT tests.create_supabase_user('l_owner');
 SELECT tests.create_supabase_user('l_holder');
@@ -101,6 +101,10 @@ SELECT throws_ok($$SELECT pg_temp.book(U&'\FE0F\FE0E', 'vs@example.com', 9)$$, '
 	'p_customer_name must hold a visible character', '... and one of variation selectors');
 SELECT throws_ok($$SELECT pg_temp.book(U&'\0301\0308', 'marks@example.com', 9)$$, '22023',
 	'p_customer_name must hold a visible character', '... and one of combining marks');
+SELECT throws_ok($$SELECT pg_temp.book(U&'\0591\05B0\064B', 'points@example.com', 9)$$, '22023',
+	'p_customer_name must hold a visible character', '... and one of Hebrew points and Arabic harakat');
+SELECT throws_ok($$SELECT pg_temp.book(U&'\180B\180C', 'fvs@example.com', 9)$$, '22023',
+	'p_customer_name must hold a visible character', '... and one of Mongolian variation selectors');
 SELECT throws_ok($$SELECT pg_temp.book(U&'Ana\+013430', 'egypt@example.com', 9)$$, '22023', NULL,
 	'... and a name hiding an Egyptian hieroglyph format control');
 SELECT is(pg_temp.book('Zoë Ölund-Ñúñez 李', 'zoe@example.com', 9) ->> 'status', 'held', 'letters of any script are fine');

@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(32);
+SELECT plan(34);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -262,6 +262,28 @@ SELECT results_eq($$SELECT amount FROM protector.payments WHERE booking_id = pg_
 UPDATE protector.payments SET status = status WHERE booking_id = pg_temp.id('halves') AND provider_reference = 'h-1';
 SELECT is((SELECT count(*)::int FROM protector.payments WHERE booking_id = pg_temp.id('halves') AND kind = 'refund'), 3,
 	'... an unchanged save of the 70 paid before the cancellation refunds nothing more');
+
+-- 9. corrections are no new money (a third review): under the older
+-- policy (Halves, 50%), 70 paid and cancelled: 35 back; the payment
+-- lowered to 35 and raised to 70 again: still 35 (it gave 17.50 more:
+-- 50% of the 35 "arriving", though 70 was paid all along)
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'corrected', protector.create_booking('0a280000-0000-4000-8000-0000000005a6', NULL, pg_temp.t(42), 2);
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('corrected'), 70, 'cash', 'c9-1') \g /dev/null
+SELECT tests.authenticate_as('m_operator');
+SELECT protector.cancel_booking(pg_temp.id('corrected'), 'corrected') \g /dev/null
+SELECT tests.clear_authentication();
+UPDATE protector.payments SET amount = 35 WHERE provider_reference = 'c9-1';
+UPDATE protector.payments SET amount = 70 WHERE provider_reference = 'c9-1';
+SELECT results_eq($$SELECT amount FROM protector.payments WHERE booking_id = pg_temp.id('corrected') AND kind = 'refund'$$,
+	$$VALUES (35.00::numeric)$$, 'a payment lowered and raised back after the cancellation: 50% x 70 = 35 back, no more');
+-- ... and a succeeded refund turned into a payment is money arriving: 35,
+-- of which 50% comes back (the trigger did not watch kind)
+UPDATE protector.payments SET status = 'succeeded' WHERE booking_id = pg_temp.id('corrected') AND kind = 'refund';
+UPDATE protector.payments SET kind = 'payment' WHERE booking_id = pg_temp.id('corrected') AND kind = 'refund';
+SELECT results_eq($$SELECT amount FROM protector.payments WHERE booking_id = pg_temp.id('corrected') AND kind = 'refund'$$,
+	$$VALUES (17.50::numeric)$$, '... a refund of 35 made a payment: 50% x 35 = 17.50 back');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -41,20 +41,21 @@ COMMIT;
 SELECT kind, amount, status FROM protector.payments
 WHERE booking_id = '0d240000-0000-4000-8000-0000000000d1' ORDER BY kind;
 
--- the same without a refund, and a setting SET before protector.so was
--- loaded (a placeholder, 'false') is read as the boolean it names
+-- the same, with the setting SET before protector.so was loaded to 'of',
+-- which PostgreSQL reads as off: cancel_booking refunds (its default) and
+-- then puts the caller's setting back as off (it was read as on)
 \c -
 \set VERBOSITY terse
 \set SHOW_CONTEXT never
-SET protector.refund_on_cancel = false;
+SET protector.refund_on_cancel = 'of';
 BEGIN;
 SELECT set_config('role', 'authenticated', true) IS NOT NULL AS as_owner,
 	   set_config('request.jwt.claims', '{"sub": "0d240000-0000-4000-8000-0000000000a1", "role": "authenticated"}', true)
 	   IS NOT NULL AS claims;
 SELECT j ->> 'status' AS status, j ->> 'refund_amount' AS refund_amount
-FROM protector.cancel_booking('0d240000-0000-4000-8000-0000000000d2', 'first call', false) j;
-COMMIT;
+FROM protector.cancel_booking('0d240000-0000-4000-8000-0000000000d2', 'first call') j;
 SHOW protector.refund_on_cancel;
+COMMIT;
 SELECT kind, amount, status FROM protector.payments
 WHERE booking_id = '0d240000-0000-4000-8000-0000000000d2' ORDER BY kind;
 
