@@ -1193,6 +1193,9 @@ BEGIN
 				pg_catalog.format('Use customer/%s/<key>, or create_booking, which adds it.', v_uid));
 		END IF;
 		NEW.source := 'api';
+		-- a new booking of theirs is live: no cancellation stamped on it
+		NEW.cancelled_at := NULL;
+		NEW.cancellation_reason := NULL;
 		IF NEW.status OPERATOR(pg_catalog.<>) 'held' THEN
 			NEW.hold_expires_at := NULL;
 		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day') THEN

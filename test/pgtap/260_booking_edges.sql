@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(20);
+SELECT plan(21);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -135,6 +135,17 @@ UPDATE protector.bookings SET hold_expires_at = now() - interval '1 minute' WHER
 SELECT tests.authenticate_as('k_operator');
 SELECT throws_ok($$SELECT protector.reschedule_booking(pg_temp.id('stale'), pg_temp.t(13, 11))$$,
 	'22023', 'the hold has expired', 'an expired hold: refused by name');
+
+-- a customer's direct insert of a live booking with a cancellation stamped
+-- on it (a review found both stored): the stamp is dropped
+SELECT tests.authenticate_as('k_customer');
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status, cancelled_at, cancellation_reason)
+VALUES ('0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1', '0a260000-0000-4000-8000-0000000005a1',
+		'0a260000-0000-4000-8000-00000000c001', tstzrange(pg_temp.t(12, 8), pg_temp.t(12, 9)), 'pending', now(), 'x');
+SELECT tests.clear_authentication();
+SELECT is((SELECT format('%s %s %s', status, cancelled_at IS NULL, cancellation_reason IS NULL) FROM protector.bookings
+		   WHERE lower(during) = pg_temp.t(12, 8)), 'pending t t',
+	'a customer''s new pending booking carries no cancelled_at or cancellation_reason');
 
 SELECT * FROM finish();
 ROLLBACK;
