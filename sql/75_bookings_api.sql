@@ -323,9 +323,10 @@ CREATE TABLE protector_internal.cancellation_terms (
 	booking_id		uuid NOT NULL,
 	fee				numeric(12, 2) CHECK (fee >= 0),
 	refund_percent	numeric CHECK (refund_percent BETWEEN 0 AND 100),
-	-- refunded before the cancellation (not by its terms): the older
-	-- policy's percent applies to what was paid beyond it
-	refunded_before numeric(12, 2) NOT NULL DEFAULT 0 CHECK (refunded_before >= 0),
+	-- what the terms refunded (the cancellation's refund, then the late
+	-- ones): under the older policy the percent applies to what was paid
+	-- beyond the other refunds, less this
+	refunded_by_terms numeric(12, 2) NOT NULL DEFAULT 0 CHECK (refunded_by_terms >= 0),
 	CHECK ((fee IS NULL) <> (refund_percent IS NULL)),
 	PRIMARY KEY (organization_id, booking_id),
 	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE
@@ -362,7 +363,6 @@ DECLARE
 	v_full_hours numeric;
 	v_percent numeric;
 	v_paid numeric;
-	v_refunded numeric;
 	v_fee numeric;
 	v_refund numeric := 0;
 	v_to_vouchers numeric := 0;
@@ -375,7 +375,7 @@ BEGIN
 		RETURN NEW;
 	END IF;
 	SELECT s.settings INTO v_settings FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
-	SELECT GREATEST(l.paid OPERATOR(pg_catalog.-) l.refunded, 0), l.refunded INTO v_paid, v_refunded
+	SELECT GREATEST(l.paid OPERATOR(pg_catalog.-) l.refunded, 0) INTO v_paid
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.id) l;
 
 	-- a booking never confirmed keeps no fee: a hold, a request waiting for
@@ -421,10 +421,10 @@ BEGIN
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_percent));
 	END IF;
-	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_before)
-	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_refunded)
+	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_by_terms)
+	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_refund)
 	ON CONFLICT (organization_id, booking_id) DO UPDATE
-	SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent, refunded_before = EXCLUDED.refunded_before;
+	SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent, refunded_by_terms = EXCLUDED.refunded_by_terms;
 	NEW.details := NEW.details OPERATOR(pg_catalog.||)
 		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object(
 			'amount', v_refund, 'percent', COALESCE(v_percent, 0), 'fee', v_fee, 'to_vouchers', v_to_vouchers));

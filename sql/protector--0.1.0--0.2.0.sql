@@ -51,8 +51,9 @@ BEGIN
 	FROM (SELECT x.id FROM protector.bookings x
 		  WHERE NOT pg_catalog.isempty(x.during) AND NOT pg_catalog.lower_inf(x.during) AND NOT pg_catalog.upper_inf(x.during)
 			AND pg_catalog.isfinite(pg_catalog.lower(x.during)) AND pg_catalog.isfinite(pg_catalog.upper(x.during))
-			AND pg_catalog.date_part('epoch', pg_catalog.upper(x.during)) OPERATOR(pg_catalog.-)
-				pg_catalog.date_part('epoch', pg_catalog.lower(x.during)) OPERATOR(pg_catalog.>) 2678400  -- 31 days
+			-- (numeric seconds: exact, where a double loses microseconds after 2255)
+			AND pg_catalog.extract('epoch', pg_catalog.upper(x.during)) OPERATOR(pg_catalog.-)
+				pg_catalog.extract('epoch', pg_catalog.lower(x.during)) OPERATOR(pg_catalog.>) 2678400  -- 31 days
 		  ORDER BY x.id LIMIT 20) b;
 	IF v_ids IS NOT NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'check_violation',
@@ -1338,7 +1339,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	RETURN p_text IS NULL
-		OR p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u206f\\u2800\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb\\U00013430-\\U0001343f\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0000-\\U000e007f]';
+		OR (p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u206f\\u2800\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb\\U00013430-\\U0001343f\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0000-\\U000e007f]'
+			-- zero-width non-joiners and joiners only where a script needs
+			-- them: after an Arabic, Indic, Sinhala, Myanmar or Khmer
+			-- character, or an emoji (ZWJ sequences)
+			AND p_text OPERATOR(pg_catalog.!~) E'(?<![\\u0600-\\u06ff\\u0750-\\u077f\\u08a0-\\u08ff\\ufb50-\\ufdff\\ufe70-\\ufeff\\u0900-\\u0dff\\u1000-\\u109f\\u1780-\\u17ff\\u2600-\\u27bf\\ufe0f\\U0001f000-\\U0001faff])[\\u200c\\u200d]');
 END
 $$;
 COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
@@ -1523,7 +1528,6 @@ DECLARE
 	v_full_hours numeric;
 	v_percent numeric;
 	v_paid numeric;
-	v_refunded numeric;
 	v_fee numeric;
 	v_refund numeric := 0;
 	v_to_vouchers numeric := 0;
@@ -1536,7 +1540,7 @@ BEGIN
 		RETURN NEW;
 	END IF;
 	SELECT s.settings INTO v_settings FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
-	SELECT GREATEST(l.paid OPERATOR(pg_catalog.-) l.refunded, 0), l.refunded INTO v_paid, v_refunded
+	SELECT GREATEST(l.paid OPERATOR(pg_catalog.-) l.refunded, 0) INTO v_paid
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.id) l;
 
 	-- a booking never confirmed keeps no fee: a hold, a request waiting for
@@ -1582,10 +1586,10 @@ BEGIN
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_percent));
 	END IF;
-	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_before)
-	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_refunded)
+	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_by_terms)
+	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_refund)
 	ON CONFLICT (organization_id, booking_id) DO UPDATE
-	SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent, refunded_before = EXCLUDED.refunded_before;
+	SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent, refunded_by_terms = EXCLUDED.refunded_by_terms;
 	NEW.details := NEW.details OPERATOR(pg_catalog.||)
 		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object(
 			'amount', v_refund, 'percent', COALESCE(v_percent, 0), 'fee', v_fee, 'to_vouchers', v_to_vouchers));
@@ -2738,7 +2742,7 @@ BEGIN
 	-- a name of spaces (of any script), variation selectors and combining
 	-- marks alone (Latin, Hebrew, Arabic, Mongolian, musical) renders blank
 	-- on the operator's screen
-	IF v_name OPERATOR(pg_catalog.~) E'^[\\s\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef\\u0300-\\u036f\\u1ab0-\\u1aff\\u1dc0-\\u1dff\\u20d0-\\u20ff\\ufe20-\\ufe2f\\u0591-\\u05c7\\u0610-\\u061a\\u064b-\\u065f\\u0670\\u06d6-\\u06ed\\u180b-\\u180f\\U0001d159\\U0001d165-\\U0001d169\\U0001d16d-\\U0001d172]*$' THEN
+	IF v_name OPERATOR(pg_catalog.~) E'^[\\s\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef\\u0300-\\u036f\\u1ab0-\\u1aff\\u1dc0-\\u1dff\\u20d0-\\u20ff\\ufe20-\\ufe2f\\u0591-\\u05bd\\u05bf\\u05c1\\u05c2\\u05c4\\u05c5\\u05c7\\u0610-\\u061a\\u064b-\\u065f\\u0670\\u06d6-\\u06dc\\u06df-\\u06e4\\u06e7\\u06e8\\u06ea-\\u06ed\\u180b-\\u180f\\U0001d159\\U0001d165-\\U0001d169\\U0001d16d-\\U0001d172]*$' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_name must hold a visible character');
 	END IF;
 	IF v_email IS NULL OR pg_catalog.length(v_email) OPERATOR(pg_catalog.>) 320
@@ -9246,6 +9250,7 @@ DECLARE
 	v_terms protector_internal.cancellation_terms;
 	v_paid numeric;
 	v_refunded numeric;
+	v_other numeric;
 	v_refund numeric;
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
@@ -9268,17 +9273,23 @@ BEGIN
 	SELECT l.paid, l.refunded INTO v_paid, v_refunded
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.booking_id) l;
 	-- this money's share, at most what the terms give back of all paid
-	-- less what came back already (a payment lowered and raised again is
-	-- no new money)
+	-- less what they gave back already (a payment lowered and raised again
+	-- is no new money)
 	IF v_terms.fee IS NOT NULL THEN
 		v_refund := LEAST(v_late, GREATEST(v_paid OPERATOR(pg_catalog.-) v_terms.fee OPERATOR(pg_catalog.-) v_refunded, 0));
 	ELSE
+		-- the percent of what was paid beyond the refunds the terms did
+		-- not make, less those they made
+		v_other := GREATEST(v_refunded OPERATOR(pg_catalog.-) v_terms.refunded_by_terms, 0);
 		v_refund := LEAST(protector.round_money(v_late OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100),
-						  GREATEST(protector.round_money((v_paid OPERATOR(pg_catalog.-) v_terms.refunded_before)
+						  GREATEST(protector.round_money((v_paid OPERATOR(pg_catalog.-) v_other)
 														 OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100)
-								   OPERATOR(pg_catalog.-) (v_refunded OPERATOR(pg_catalog.-) v_terms.refunded_before), 0));
+								   OPERATOR(pg_catalog.-) v_terms.refunded_by_terms, 0));
 	END IF;
 	IF v_refund OPERATOR(pg_catalog.>) 0 THEN
+		UPDATE protector_internal.cancellation_terms t
+		SET refunded_by_terms = t.refunded_by_terms OPERATOR(pg_catalog.+) v_refund
+		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.booking_id;
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.booking_id, 'refund', v_refund, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', 'paid after cancellation', 'fee', v_terms.fee,
@@ -9405,9 +9416,10 @@ CREATE TABLE protector_internal.cancellation_terms (
 	booking_id		uuid NOT NULL,
 	fee				numeric(12, 2) CHECK (fee >= 0),
 	refund_percent	numeric CHECK (refund_percent BETWEEN 0 AND 100),
-	-- refunded before the cancellation (not by its terms): the older
-	-- policy's percent applies to what was paid beyond it
-	refunded_before numeric(12, 2) NOT NULL DEFAULT 0 CHECK (refunded_before >= 0),
+	-- what the terms refunded (the cancellation's refund, then the late
+	-- ones): under the older policy the percent applies to what was paid
+	-- beyond the other refunds, less this
+	refunded_by_terms numeric(12, 2) NOT NULL DEFAULT 0 CHECK (refunded_by_terms >= 0),
 	CHECK ((fee IS NULL) <> (refund_percent IS NULL)),
 	PRIMARY KEY (organization_id, booking_id),
 	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE

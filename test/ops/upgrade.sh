@@ -124,7 +124,10 @@ dropdb protector_nan
 createdb -T protector_previous protector_long
 psql -X -q -v ON_ERROR_STOP=1 -d protector_long -c "SET session_replication_role = replica" \
 	-c "INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
-		SELECT organization_id, venue_id, id, '[1999-12-01 00:00+00, 294276-12-31 00:00+00)' FROM protector.services LIMIT 1"
+		SELECT organization_id, venue_id, id, r::tstzrange FROM (SELECT * FROM protector.services LIMIT 1) s,
+			unnest(ARRAY['[1999-12-01 00:00+00, 294276-12-31 00:00+00)',
+						 -- exactly 31 days where a double has no microseconds left: not refused
+						 '[2255-05-05 23:47:34.741003+00, 2255-06-05 23:47:34.741003+00)']) r"
 refused=$(psql -X -q -d protector_long -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
 version=$(psql -X -A -t -d protector_long -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'")
 echo "with a wrapped booking: $(grep -E '^ERROR' <<<"$refused" | tr '\n' ' ')(left at $version)"

@@ -2,7 +2,7 @@
 -- e-mail and by client address, holds that expire, guest records for
 -- account holders' e-mails, and text with hidden characters.
 BEGIN;
-SELECT plan(43);
+SELECT plan(45);
 
 SELECT tests.create_supabase_user('l_owner');
 SELECT tests.create_supabase_user('l_holder');
@@ -108,6 +108,12 @@ SELECT throws_ok($$SELECT pg_temp.book(U&'\180B\180C', 'fvs@example.com', 9)$$, 
 SELECT throws_ok($$SELECT pg_temp.book(U&'Ana\+013430', 'egypt@example.com', 9)$$, '22023', NULL,
 	'... and a name hiding an Egyptian hieroglyph format control');
 SELECT is(pg_temp.book('Zoë Ölund-Ñúñez 李', 'zoe@example.com', 9) ->> 'status', 'held', 'letters of any script are fine');
+-- zero-width (non-)joiners where scripts need them are part of the name
+-- (a Persian surname, an emoji ZWJ sequence were refused)
+SELECT is(pg_temp.book(U&'\062D\0633\06CC\0646\200C\0632\0627\062F\0647', 'hz@example.com', 16) ->> 'status', 'held',
+	'a Persian name with its zero-width non-joiner books');
+SELECT throws_ok($$SELECT pg_temp.book('Some' || U&'\200D' || 'one', 'zwj@example.com', 17)$$, '22023', NULL,
+	'... a joiner between Latin letters, which no name needs, is still refused');
 
 -- an account holder's e-mail books a guest record, never their account
 SELECT is(pg_temp.book('Impostor', 'Holder@Example.com', 10) ->> 'status', 'held', 'someone books with an account holder''s e-mail');
@@ -121,7 +127,7 @@ SELECT is((SELECT count(*)::int FROM protector.bookings), 0, '... so the account
 SELECT tests.clear_authentication();
 SELECT ok((SELECT hold_expires_at BETWEEN now() + interval '14 minutes' AND now() + interval '16 minutes'
 		   FROM protector.bookings WHERE lower(during) = pg_temp.t(1)), 'a widget hold lasts 15 minutes by default');
-SELECT is((SELECT count(*)::int FROM protector.notifications WHERE kind = 'booking.awaiting_confirmation'), 13,
+SELECT is((SELECT count(*)::int FROM protector.notifications WHERE kind = 'booking.awaiting_confirmation'), 14,
 	'the desk is told of every booking awaiting confirmation');
 UPDATE protector.bookings SET hold_expires_at = now() - interval '1 second' WHERE lower(during) = pg_temp.t(1);
 SELECT tests.authenticate_as_anon();

@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(34);
+SELECT plan(35);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -284,6 +284,30 @@ UPDATE protector.payments SET status = 'succeeded' WHERE booking_id = pg_temp.id
 UPDATE protector.payments SET kind = 'payment' WHERE booking_id = pg_temp.id('corrected') AND kind = 'refund';
 SELECT results_eq($$SELECT amount FROM protector.payments WHERE booking_id = pg_temp.id('corrected') AND kind = 'refund'$$,
 	$$VALUES (17.50::numeric)$$, '... a refund of 35 made a payment: 50% x 35 = 17.50 back');
+
+-- ... and a refund before the cancellation that failed afterwards does
+-- not open the cap (it let lowered-and-raised payments refund up to 100%):
+-- 70 paid, 70 to be refunded, cancelled at 50% (nothing more back), the
+-- refund fails; 70 lowered to 35 and raised again: 50% x 70 = 35 at most
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'failedbefore', protector.create_booking('0a280000-0000-4000-8000-0000000005a6', NULL, pg_temp.t(44), 2);
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('failedbefore'), 70, 'cash', 'fb-1') \g /dev/null
+SELECT protector.record_payment(pg_temp.id('failedbefore'), 70, 'cash', 'fb-r', p_kind => 'refund', p_status => 'pending') \g /dev/null
+SELECT tests.authenticate_as('m_operator');
+SELECT protector.cancel_booking(pg_temp.id('failedbefore'), 'failed before') \g /dev/null
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('failedbefore'), 70, 'cash', 'fb-r', p_kind => 'refund', p_status => 'failed') \g /dev/null
+SELECT tests.clear_authentication();
+UPDATE protector.payments SET amount = 35 WHERE provider_reference = 'fb-1';
+UPDATE protector.payments SET amount = 70 WHERE provider_reference = 'fb-1';
+UPDATE protector.payments SET amount = 35 WHERE provider_reference = 'fb-1';
+UPDATE protector.payments SET amount = 70 WHERE provider_reference = 'fb-1';
+UPDATE protector.payments SET amount = 35 WHERE provider_reference = 'fb-1';
+UPDATE protector.payments SET amount = 70 WHERE provider_reference = 'fb-1';
+SELECT is((SELECT sum(amount) FROM protector.payments WHERE booking_id = pg_temp.id('failedbefore') AND kind = 'refund'
+		   AND status = 'pending'), 35.00,
+	'... three rounds of corrections after it: 17.50, 17.50, then nothing: 35 in all (50% of 70; it was 52.50)');
 
 SELECT * FROM finish();
 ROLLBACK;
