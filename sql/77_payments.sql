@@ -278,7 +278,8 @@ CREATE TRIGGER sum_payments AFTER INSERT OR UPDATE OR DELETE ON protector.paymen
 
 -- Money that succeeds after its booking was cancelled or marked a no-show
 -- (a provider's webhook after expire_holds, a pending payment settled
--- later, a payment recorded late or raised) is settled by the terms the
+-- later, a payment recorded late; not a succeeded payment's amount
+-- corrected) is settled by the terms the
 -- cancellation was settled by (protector_internal.cancellation_terms,
 -- written by refund_on_cancel): under a fee, what was paid beyond the fee
 -- and not refunded comes back, at most this money; under the older
@@ -299,9 +300,12 @@ DECLARE
 	v_other numeric;
 	v_refund numeric;
 BEGIN
+	-- a payment that was succeeded already is no money arriving, whatever
+	-- its amount is corrected to (lowered and raised again, it refunded
+	-- again; a correction is the desk's to settle)
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
 		IF OLD.kind OPERATOR(pg_catalog.=) 'payment' AND OLD.status OPERATOR(pg_catalog.=) 'succeeded' THEN
-			v_late := NEW.amount OPERATOR(pg_catalog.-) OLD.amount;
+			RETURN NULL;
 		END IF;
 	END IF;
 	IF v_late OPERATOR(pg_catalog.<=) 0 OR NOT protector_internal.refunds_on_cancel() THEN

@@ -2,7 +2,7 @@
 -- e-mail and by client address, holds that expire, guest records for
 -- account holders' e-mails, and text with hidden characters.
 BEGIN;
-SELECT plan(45);
+SELECT plan(48);
 
 SELECT tests.create_supabase_user('l_owner');
 SELECT tests.create_supabase_user('l_holder');
@@ -114,6 +114,12 @@ SELECT is(pg_temp.book(U&'\062D\0633\06CC\0646\200C\0632\0627\062F\0647', 'hz@ex
 	'a Persian name with its zero-width non-joiner books');
 SELECT throws_ok($$SELECT pg_temp.book('Some' || U&'\200D' || 'one', 'zwj@example.com', 17)$$, '22023', NULL,
 	'... a joiner between Latin letters, which no name needs, is still refused');
+SELECT throws_ok($$SELECT pg_temp.book('Some' || U&'\FE0F\200D' || 'one', 'zwj2@example.com', 17)$$, '22023', NULL,
+	'... also behind a variation selector (allowed after an emoji only)');
+SELECT throws_ok($$SELECT pg_temp.book(U&'\FE0F\200D', 'vszwj@example.com', 17)$$, '22023',
+	'p_customer_name must hold a visible character', '... and a name of a variation selector and a joiner renders blank');
+SELECT is(pg_temp.book(U&'\0710\072A\200D\0710', 'syriac@example.com', 18) ->> 'status', 'held',
+	'a Syriac name with its joiner books');
 
 -- an account holder's e-mail books a guest record, never their account
 SELECT is(pg_temp.book('Impostor', 'Holder@Example.com', 10) ->> 'status', 'held', 'someone books with an account holder''s e-mail');
@@ -127,7 +133,7 @@ SELECT is((SELECT count(*)::int FROM protector.bookings), 0, '... so the account
 SELECT tests.clear_authentication();
 SELECT ok((SELECT hold_expires_at BETWEEN now() + interval '14 minutes' AND now() + interval '16 minutes'
 		   FROM protector.bookings WHERE lower(during) = pg_temp.t(1)), 'a widget hold lasts 15 minutes by default');
-SELECT is((SELECT count(*)::int FROM protector.notifications WHERE kind = 'booking.awaiting_confirmation'), 14,
+SELECT is((SELECT count(*)::int FROM protector.notifications WHERE kind = 'booking.awaiting_confirmation'), 15,
 	'the desk is told of every booking awaiting confirmation');
 UPDATE protector.bookings SET hold_expires_at = now() - interval '1 second' WHERE lower(during) = pg_temp.t(1);
 SELECT tests.authenticate_as_anon();
