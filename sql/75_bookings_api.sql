@@ -327,6 +327,9 @@ CREATE TABLE protector_internal.cancellation_terms (
 	-- ones): under the older policy the percent applies to what was paid
 	-- beyond the other refunds, less this
 	refunded_by_terms numeric(12, 2) NOT NULL DEFAULT 0 CHECK (refunded_by_terms >= 0),
+	-- the money that arrived after the cancellation, whose percent comes
+	-- back rounded once in all (sql/77_payments.sql)
+	late_paid		numeric NOT NULL DEFAULT 0 CHECK (late_paid >= 0),
 	CHECK ((fee IS NULL) <> (refund_percent IS NULL)),
 	PRIMARY KEY (organization_id, booking_id),
 	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE
@@ -424,7 +427,8 @@ BEGIN
 	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_by_terms)
 	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_refund)
 	ON CONFLICT (organization_id, booking_id) DO UPDATE
-	SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent, refunded_by_terms = EXCLUDED.refunded_by_terms;
+	SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent, refunded_by_terms = EXCLUDED.refunded_by_terms,
+		late_paid = 0;
 	NEW.details := NEW.details OPERATOR(pg_catalog.||)
 		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object(
 			'amount', v_refund, 'percent', COALESCE(v_percent, 0), 'fee', v_fee, 'to_vouchers', v_to_vouchers));

@@ -323,23 +323,28 @@ BEGIN
 	SELECT l.paid, l.refunded INTO v_paid, v_refunded
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.booking_id) l;
 	-- this money's share, at most what the terms give back of all paid
-	-- less what they gave back already (a payment lowered and raised again
-	-- is no new money)
+	-- less what they gave back already
 	IF v_terms.fee IS NOT NULL THEN
 		v_refund := LEAST(v_late, GREATEST(v_paid OPERATOR(pg_catalog.-) v_terms.fee OPERATOR(pg_catalog.-) v_refunded, 0));
 	ELSE
-		-- the percent of what was paid beyond the refunds the terms did
-		-- not make, less those they made
+		-- the percent of all late money so far less that of the late money
+		-- before (rounded once, not per payment: ten payments of 0.01 at
+		-- 50% give 0.05 back), at most the percent of what was paid beyond
+		-- the refunds the terms did not make, less those they made
 		v_other := GREATEST(v_refunded OPERATOR(pg_catalog.-) v_terms.refunded_by_terms, 0);
-		v_refund := LEAST(protector.round_money(v_late OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100),
+		v_refund := LEAST(protector.round_money((v_terms.late_paid OPERATOR(pg_catalog.+) v_late)
+												OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100)
+						  OPERATOR(pg_catalog.-) protector.round_money(v_terms.late_paid
+												OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100),
 						  GREATEST(protector.round_money((v_paid OPERATOR(pg_catalog.-) v_other)
 														 OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100)
 								   OPERATOR(pg_catalog.-) v_terms.refunded_by_terms, 0));
 	END IF;
+	UPDATE protector_internal.cancellation_terms t
+	SET refunded_by_terms = t.refunded_by_terms OPERATOR(pg_catalog.+) GREATEST(v_refund, 0),
+		late_paid = t.late_paid OPERATOR(pg_catalog.+) v_late
+	WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.booking_id;
 	IF v_refund OPERATOR(pg_catalog.>) 0 THEN
-		UPDATE protector_internal.cancellation_terms t
-		SET refunded_by_terms = t.refunded_by_terms OPERATOR(pg_catalog.+) v_refund
-		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.booking_id;
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.booking_id, 'refund', v_refund, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', 'paid after cancellation', 'fee', v_terms.fee,

@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -308,6 +308,20 @@ UPDATE protector.payments SET amount = 70 WHERE provider_reference = 'fb-1';
 SELECT is((SELECT COALESCE(sum(amount), 0) FROM protector.payments WHERE booking_id = pg_temp.id('failedbefore') AND kind = 'refund'
 		   AND status = 'pending'), 0.00::numeric,
 	'... three rounds of corrections after it refund nothing: a succeeded payment corrected is no money arriving (it was 52.50)');
+
+-- 10. under the older policy the late money's percent is rounded once in
+-- all, not per payment (a review: ten payments of 0.01 at 50% gave back
+-- nothing): cancelled with nothing paid, then 10 x 0.01 = 0.10 arrive:
+-- 50% x 0.10 = 0.05 back (0.00, 0.01, 0.02, 0.02, 0.02, 0.03, 0.04, 0.04,
+-- 0.04, 0.05 by the running totals, half to even)
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'cents', protector.create_booking('0a280000-0000-4000-8000-0000000005a6', NULL, pg_temp.t(45), 2);
+SELECT protector.cancel_booking(pg_temp.id('cents'), 'cents') \g /dev/null
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('cents'), 0.01, 'cash', 'cent-' || i) FROM generate_series(1, 10) i \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT sum(amount) FROM protector.payments WHERE booking_id = pg_temp.id('cents') AND kind = 'refund'), 0.05::numeric,
+	'ten late payments of 0.01 at 50%: 0.05 back in all');
 
 SELECT * FROM finish();
 ROLLBACK;
