@@ -273,6 +273,14 @@ BEGIN
 			pg_catalog.format('Payments and refunds of a voucher are recorded as succeeded, not %s.', NEW.status));
 	END IF;
 	IF NEW.kind OPERATOR(pg_catalog.=) 'payment' THEN
+		-- only a live booking (as pay_with_voucher asks): a voucher's money
+		-- on a cancelled one would be kept, no refund going back to it
+		IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND EXISTS (
+				SELECT FROM protector.bookings b
+				WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
+				  AND b.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[])) THEN
+			PERFORM protector.raise('invalid_parameter', 'a voucher pays only a held, pending or confirmed booking');
+		END IF;
 		IF v.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
 			PERFORM protector.raise('invalid_parameter', 'this voucher has expired',
 				pg_catalog.format('It expired at %s.', v.expires_at));

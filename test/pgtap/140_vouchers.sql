@@ -5,7 +5,7 @@
 -- do what by the capability map.  Every figure is computed by hand in the
 -- comment beside it.  Concurrency: test/concurrency/redemptions.sh.
 BEGIN;
-SELECT plan(76);
+SELECT plan(77);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_finance', 'g_operator', 'g_viewer',
 														'g_customer', 'g_other']) u;
@@ -234,6 +234,12 @@ SELECT is(ARRAY[(pg_temp.r('c_v2') ->> 'cancellation_fee')::numeric, (pg_temp.r(
 SELECT tests.authenticate_as('g_finance');
 SELECT is((SELECT balance FROM protector.vouchers WHERE id = pg_temp.id('gift100')), 100.00,
 	'the voucher has its 70 + 30 = 100 back');
+SELECT tests.authenticate_as_service_role();
+SELECT throws_ok(format($$INSERT INTO protector.payments (organization_id, booking_id, amount, status, voucher_id)
+	VALUES ('0a140000-0000-4000-8000-000000000000', %L, 5, 'succeeded', %L)$$, pg_temp.id('b_v1'), pg_temp.id('gift100')),
+	'22023', 'a voucher pays only a held, pending or confirmed booking',
+	'even a trusted payment row cannot spend a voucher on a cancelled booking (its money would be kept there)');
+SELECT tests.authenticate_as('g_finance');
 SELECT is((SELECT array_agg(ARRAY[amount, (voucher_id IS NOT NULL)::int] ORDER BY amount) FROM protector.payments
 		   WHERE booking_id = pg_temp.id('b_v2') AND kind = 'refund'),
 	ARRAY[ARRAY[14.00, 0], ARRAY[30.00, 1]], 'the refunds: 30 to the voucher, 44 - 30 = 14 pending in cash');
