@@ -42,6 +42,8 @@ columns() {
 		WHERE c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
 		  AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1"
 }
+# the version of protector installed in database $1
+extversion() { psql -X -A -t -d "$1" -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'"; }
 psql -X -q -v ON_ERROR_STOP=1 -d protector_upgraded -c "ALTER EXTENSION protector UPDATE"
 # Columns the update adds, and those it corrects on purpose (MIGRATED,
 # checked on their own below), are left out of the comparison.
@@ -59,7 +61,7 @@ ledger=$(psql -X -A -t -d protector_upgraded -c "SELECT count(*) FROM protector.
 if [ "$ledger" != 0 ]; then
 	echo "after the update $ledger bookings' amount_paid is not their ledger's"; failures=$((failures + 1))
 fi
-version=$(psql -X -A -t -d protector_upgraded -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'")
+version=$(extversion protector_upgraded)
 psql -X -q -v ON_ERROR_STOP=1 -d protector_fresh -c "CREATE EXTENSION protector CASCADE"
 
 echo "$PREV -> $version (development version $CUR), $(wc -l <"$WORK/before") tables and sequences fingerprinted (left out: $ignore)"
@@ -101,7 +103,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d protector_nan \
 	-c "UPDATE protector.services SET price = 'NaN' WHERE id = (SELECT min(id::text)::uuid FROM protector.services)" \
 	-c "UPDATE protector.payments SET amount = 'NaN' WHERE id IN (SELECT id FROM protector.payments ORDER BY id LIMIT 2)"
 refused=$(psql -X -q -d protector_nan -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
-version=$(psql -X -A -t -d protector_nan -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'")
+version=$(extversion protector_nan)
 echo "with NaN amounts: $(grep -E '^(ERROR|DETAIL)' <<<"$refused" | tr '\n' ' ')(left at $version)"
 if ! grep -q '^ERROR:  23514: protector 0.2.0 refuses NaN amounts' <<<"$refused" ||
 	! grep -q '^DETAIL:  Rows with NaN, per column: protector.services.price: 1, protector.payments.amount: 2.$' <<<"$refused" ||
@@ -112,7 +114,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d protector_nan \
 	-c "UPDATE protector.services SET price = 0 WHERE price = 'NaN'" \
 	-c "UPDATE protector.payments SET amount = 0 WHERE amount = 'NaN'" \
 	-c "ALTER EXTENSION protector UPDATE"
-version=$(psql -X -A -t -d protector_nan -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'")
+version=$(extversion protector_nan)
 if [ "$version" != "$CUR" ]; then
 	echo "after the NaN amounts were set, the update ended at $version"; failures=$((failures + 1))
 fi
@@ -129,7 +131,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d protector_long -c "SET session_replication_role
 						 -- exactly 31 days where a double has no microseconds left: not refused
 						 '[2255-05-05 23:47:34.741003+00, 2255-06-05 23:47:34.741003+00)']) r"
 refused=$(psql -X -q -d protector_long -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
-version=$(psql -X -A -t -d protector_long -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'")
+version=$(extversion protector_long)
 echo "with a wrapped booking: $(grep -E '^ERROR' <<<"$refused" | tr '\n' ' ')(left at $version)"
 if ! grep -q '^ERROR:  23514: protector 0.2.0 refuses bookings longer than 31 days' <<<"$refused" || [ "$version" != "$PREV" ]; then
 	echo "a booking longer than 31 days was not refused as it should be:"; echo "$refused"; failures=$((failures + 1))
@@ -137,7 +139,7 @@ fi
 psql -X -q -v ON_ERROR_STOP=1 -d protector_long -c "SET session_replication_role = replica" \
 	-c "DELETE FROM protector.bookings WHERE upper(during) > '3000-01-01'" -c "RESET session_replication_role" \
 	-c "ALTER EXTENSION protector UPDATE"
-if [ "$(psql -X -A -t -d protector_long -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'")" != "$CUR" ]; then
+if [ "$(extversion protector_long)" != "$CUR" ]; then
 	echo "after the long booking was deleted, the update did not go through"; failures=$((failures + 1))
 fi
 dropdb protector_long
