@@ -369,6 +369,9 @@ DECLARE
 	v_fee numeric;
 	v_refund numeric := 0;
 	v_to_vouchers numeric := 0;
+	v_paid_all numeric;
+	v_refunded numeric;
+	v_before numeric;	-- what an earlier cancellation's terms gave back
 BEGIN
 	IF NOT protector_internal.refunds_on_cancel() THEN
 		-- nothing refunded by choice, now and for money arriving later
@@ -378,8 +381,14 @@ BEGIN
 		RETURN NEW;
 	END IF;
 	SELECT s.settings INTO v_settings FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
-	SELECT GREATEST(l.paid OPERATOR(pg_catalog.-) l.refunded, 0) INTO v_paid
+	SELECT l.paid, l.refunded INTO v_paid_all, v_refunded
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.id) l;
+	v_paid := GREATEST(v_paid_all OPERATOR(pg_catalog.-) v_refunded, 0);
+	-- a booking cancelled before and un-cancelled since (service_role) is
+	-- settled once in all: what those terms gave back counts
+	SELECT t.refunded_by_terms INTO v_before FROM protector_internal.cancellation_terms t
+	WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.id;
+	v_before := COALESCE(v_before, 0);
 
 	-- a booking never confirmed keeps no fee: a hold, a request waiting for
 	-- the desk, one waiting for its deposit (expire_holds cancels those)
@@ -414,7 +423,12 @@ BEGIN
 						  WHEN v_hours_left OPERATOR(pg_catalog.>) 0
 						  THEN LEAST(GREATEST(COALESCE((v_settings #>> '{refund_policy,late_refund_percent}')::numeric, 0), 0), 100)
 						  ELSE 0 END;
-		v_refund := protector.round_money(v_paid OPERATOR(pg_catalog.*) v_percent OPERATOR(pg_catalog./) 100);
+		-- the percent of what was paid beyond the refunds no terms made,
+		-- less what earlier terms gave back (the first time: of what was
+		-- paid less every refund)
+		v_refund := LEAST(v_paid, GREATEST(protector.round_money(
+			(v_paid_all OPERATOR(pg_catalog.-) GREATEST(v_refunded OPERATOR(pg_catalog.-) v_before, 0))
+			OPERATOR(pg_catalog.*) v_percent OPERATOR(pg_catalog./) 100) OPERATOR(pg_catalog.-) v_before, 0));
 		v_fee := NULL;
 	END IF;
 	-- vouchers first: what they paid and were not given back
@@ -425,7 +439,7 @@ BEGIN
 				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_percent));
 	END IF;
 	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_by_terms)
-	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_refund)
+	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_before OPERATOR(pg_catalog.+) v_refund)
 	ON CONFLICT (organization_id, booking_id) DO UPDATE
 	SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent, refunded_by_terms = EXCLUDED.refunded_by_terms,
 		late_paid = 0;

@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(36);
+SELECT plan(39);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -322,6 +322,37 @@ SELECT protector.record_payment(pg_temp.id('cents'), 0.01, 'cash', 'cent-' || i)
 SELECT tests.clear_authentication();
 SELECT is((SELECT sum(amount) FROM protector.payments WHERE booking_id = pg_temp.id('cents') AND kind = 'refund'), 0.05::numeric,
 	'ten late payments of 0.01 at 50%: 0.05 back in all');
+
+-- 11. a booking un-cancelled (service_role) and cancelled again is settled
+-- once in all, not again on what the first refund left (a review): under
+-- the older policy (Halves, 50%), 70 paid, cancelled: 35 back;
+-- un-cancelled and cancelled again: 50% x 70 - 35 = 0 more (it gave 17.50:
+-- 50% of the 35 left); un-cancelled, 30 more paid, cancelled: 50% x 100
+-- - 35 = 15 more (it gave 50% x 65 = 32.50)
+SELECT tests.clear_authentication();
+GRANT SELECT ON r TO service_role;
+GRANT EXECUTE ON FUNCTION pg_temp.id(text) TO service_role;
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'recancel', protector.create_booking('0a280000-0000-4000-8000-0000000005a6', NULL, pg_temp.t(46), 2);
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('recancel'), 70, 'cash', 'rc-1') \g /dev/null
+SELECT tests.authenticate_as('m_operator');
+SELECT protector.cancel_booking(pg_temp.id('recancel'), 'first') \g /dev/null
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = pg_temp.id('recancel');
+SELECT tests.authenticate_as('m_operator');
+SELECT is((protector.cancel_booking(pg_temp.id('recancel'), 'second') ->> 'refund_amount')::numeric, 0.00,
+	'70 paid, cancelled at 50% (35 back), un-cancelled and cancelled again: 50% x 70 - 35 = 0 more');
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = pg_temp.id('recancel');
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('recancel'), 30, 'cash', 'rc-2') \g /dev/null
+SELECT tests.authenticate_as('m_operator');
+SELECT is((protector.cancel_booking(pg_temp.id('recancel'), 'third') ->> 'refund_amount')::numeric, 15.00,
+	'... un-cancelled, 30 more paid, cancelled: 50% x 100 - 35 = 15 more');
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT amount FROM protector.payments WHERE booking_id = pg_temp.id('recancel') AND kind = 'refund' ORDER BY amount$$,
+	$$VALUES (15.00::numeric), (35.00)$$, '... 50 back of 100 paid in all: half, as the policy says');
 
 SELECT * FROM finish();
 ROLLBACK;
