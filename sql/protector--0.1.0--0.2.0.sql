@@ -5178,9 +5178,13 @@ DROP TRIGGER booking_workflow ON protector.bookings;
 CREATE TRIGGER booking_workflow
 	AFTER INSERT ON protector.bookings
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.booking_workflow_insert();
+-- (service_id, party_size and total_price: BEFORE triggers change status
+-- and during when they change, and an UPDATE OF list names only what the
+-- statement sets; see agent_shift_check_update)
 CREATE TRIGGER booking_workflow_update
-	AFTER UPDATE OF status, during, assigned_agent ON protector.bookings
-	FOR EACH ROW EXECUTE FUNCTION protector_internal.booking_workflow();
+	AFTER UPDATE OF status, during, assigned_agent, service_id, party_size, total_price ON protector.bookings
+	FOR EACH ROW WHEN ((OLD.status, OLD.during, OLD.assigned_agent) IS DISTINCT FROM (NEW.status, NEW.during, NEW.assigned_agent))
+	EXECUTE FUNCTION protector_internal.booking_workflow();
 
 -- Live announcements off the commit path (issue 15, src/outbox.c)
 CREATE TABLE protector_internal.outbox (
@@ -5490,7 +5494,13 @@ COMMENT ON FUNCTION protector_internal.agent_shift_check() IS
 CREATE TRIGGER shift_check AFTER INSERT OR UPDATE OR DELETE ON protector.staff_shifts
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.shift_check();
 -- (a new booking's check: fired by its AFTER INSERT trigger, src/booking_followups.c)
-CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, venue_id, status ON protector.bookings
+-- (service_id, party_size and total_price: an UPDATE OF list names what
+-- the statement sets, not what BEFORE triggers change; guard_booking_write
+-- fits a booking moved to a longer service to its new length, and
+-- set_booking_price() may confirm a booking whose deposit a new price
+-- leaves paid)
+CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, venue_id, status, service_id, party_size, total_price
+	ON protector.bookings
 	FOR EACH ROW WHEN (NEW.assigned_agent IS NOT NULL
 					   AND NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
 					   AND (NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent OR NEW.venue_id IS DISTINCT FROM OLD.venue_id
@@ -5531,9 +5541,18 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- a shift kept in the past (its end corrected, say) is history
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.member_id OPERATOR(pg_catalog.=) OLD.member_id
+	   AND NEW.venue_id OPERATOR(pg_catalog.=) OLD.venue_id
+	   AND pg_catalog.upper(NEW.during) OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+		RETURN NEW;
+	END IF;
+	-- (the member's row locked: a deactivation racing this waits for it, or
+	-- this for the deactivation, and then sees the member inactive)
 	IF NOT EXISTS (SELECT FROM protector.members m
 				   WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-					 AND m.id OPERATOR(pg_catalog.=) NEW.member_id AND m.active) THEN
+					 AND m.id OPERATOR(pg_catalog.=) NEW.member_id AND m.active
+				   FOR SHARE) THEN
 		PERFORM protector.raise('invalid_parameter', 'shifts are for active members',
 			pg_catalog.format('Member %s is not an active member of the organization.', NEW.member_id));
 	END IF;
@@ -5548,10 +5567,83 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_shift_member() IS
-'Trigger: a shift is of an active member at a venue they are assigned to';
-CREATE TRIGGER check_shift_member BEFORE INSERT OR UPDATE OF member_id, venue_id ON protector.staff_shifts
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+'Trigger: a shift that has not ended is of an active member at a venue they are assigned to';
+-- (a caller who may not manage the organization's shifts learns nothing
+-- from it: the policy refuses the row as if the member did not exist; the
+-- WHEN clause runs as the caller, the function as the owner, for whom
+-- caller_is_trusted() holds)
+CREATE TRIGGER check_shift_member BEFORE INSERT OR UPDATE OF member_id, venue_id, during ON protector.staff_shifts
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('shifts.manage'))))
 	EXECUTE FUNCTION protector_internal.check_shift_member();
+
+-- A task is assigned to an active member only: a deactivated one is
+-- assigned nothing (deactivate_staff releases their open tasks; a
+-- booking's agent is checked by agent_shift_check, and its review task
+-- follows it).
+CREATE FUNCTION protector_internal.check_task_assignee()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_active boolean;
+	v_name text;
+BEGIN
+	-- a task kept with its assignee (a done one of a former member) is history
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.assignee OPERATOR(pg_catalog.=) OLD.assignee
+	   AND NEW.organization_id OPERATOR(pg_catalog.=) OLD.organization_id THEN
+		RETURN NEW;
+	END IF;
+	-- (the member's row locked: a deactivation racing this waits for it and
+	-- then releases the task, or this waits and sees the member inactive)
+	SELECT m.active, COALESCE(m.full_name, m.email, m.user_id::text) INTO v_active, v_name
+	FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) NEW.assignee
+	FOR SHARE;
+	IF FOUND AND NOT v_active THEN
+		PERFORM protector.raise('conflict', pg_catalog.format('%s is no active member', v_name),
+			'A task is assigned only to an active member.', 'Assign someone else.');
+	END IF;
+	RETURN NEW;		-- (no member: the foreign key says so)
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_task_assignee() IS
+'Trigger: a task is assigned to an active member only';
+-- (a caller who may not write the organization's tasks learns nothing
+-- from it: the policy refuses the row; see check_shift_member)
+CREATE TRIGGER check_task_assignee BEFORE INSERT OR UPDATE OF assignee, organization_id ON protector.tasks
+	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.update'))
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.assigned'))))
+	EXECUTE FUNCTION protector_internal.check_task_assignee();
+
+-- The open invitations to a member's address, also those the caller may
+-- not see (an admin deactivating a member whom an owner invited to be an
+-- owner): for deactivate_staff, which authorized the member's row.
+CREATE FUNCTION protector_internal.drop_member_invitations(p_member_id uuid)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_dropped integer;
+BEGIN
+	PERFORM protector_internal.require_permit('protector.members', p_member_id, 'members.manage');
+	DELETE FROM protector.staff_invitations x
+	USING protector.members m
+	WHERE m.id OPERATOR(pg_catalog.=) p_member_id
+	  AND x.organization_id OPERATOR(pg_catalog.=) m.organization_id AND x.accepted_at IS NULL
+	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(m.email));
+	GET DIAGNOSTICS v_dropped = ROW_COUNT;
+	RETURN v_dropped;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.drop_member_invitations(uuid) IS
+'deactivate_staff''s: deletes the open invitations to the member''s address, whoever made them (require_permit)';
 
 -- activity ------------------------------------------------------------------------
 
@@ -5863,10 +5955,9 @@ BEGIN
 	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
 	  AND s.during OPERATOR(pg_catalog.@>) pg_catalog.now();
 	GET DIAGNOSTICS v_ended = ROW_COUNT;
-	-- and invitations to them still open (an invitation never re-admits)
-	DELETE FROM protector.staff_invitations x
-	WHERE x.organization_id OPERATOR(pg_catalog.=) m.organization_id AND x.accepted_at IS NULL
-	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(m.email));
+	-- and invitations to them still open, an owner's too (an invitation
+	-- never re-admits)
+	PERFORM protector_internal.drop_member_invitations(p_member_id);
 	-- (keep_one_owner refuses to deactivate the last active owner)
 	UPDATE protector.members x SET active = false WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	PERFORM protector_internal.record_staff_activity(m.organization_id, 'staff.deactivated',
@@ -6056,7 +6147,8 @@ GRANT EXECUTE ON FUNCTION
 	protector.get_staff_schedule(uuid, date),
 	protector.get_staff_performance(uuid, date, date),
 	protector_internal.record_staff_activity(uuid, text, jsonb),
-	protector_internal.activate_invitations(uuid)
+	protector_internal.activate_invitations(uuid),
+	protector_internal.drop_member_invitations(uuid)
 TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION protector.auth_access_token_hook(jsonb) TO service_role;
 DO $hook$

@@ -1,0 +1,125 @@
+-- Staff at its edges, as an attack review found them: a booking moved to
+-- a longer service is checked against its agent's shifts and announced
+-- as a reschedule (the triggers' UPDATE OF lists missed what a BEFORE
+-- trigger changes); a shift moved out of the past is checked like a new
+-- one; tasks go to active members only; deactivating a member deletes
+-- every open invitation to their address, an owner's too; a caller of
+-- another organization learns nothing from the shift checks.  Race of a
+-- shift against a deactivation: test/concurrency/shifts.sh.
+BEGIN;
+SELECT plan(12);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
+														'x_other']) u;
+INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES
+	('0a320000-0000-4000-8000-000000000000', 'Shield', 'shield-edges', 'America/New_York', 'USD'),
+	('0b320000-0000-4000-8000-000000000000', 'Other', 'edges-other', 'UTC', 'USD');
+INSERT INTO protector.members (id, organization_id, user_id, role, full_name, email)
+SELECT ('0a320000-0000-4000-8000-0000000000' || n)::uuid, '0a320000-0000-4000-8000-000000000000',
+	   tests.get_supabase_uid('x_' || r), regexp_replace(r, '[0-9]', '')::protector.member_role, initcap(r), 'x_' || r || '@test.invalid'
+FROM unnest(ARRAY['owner', 'admin', 'manager', 'operator', 'agent', 'agent2'], ARRAY['e1', 'e2', 'e3', 'e4', 'e5', 'e6']) u(r, n);
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0b320000-0000-4000-8000-000000000000', tests.get_supabase_uid('x_other'), 'owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a320000-0000-4000-8000-0000000000a1', '0a320000-0000-4000-8000-000000000000', 'HQ', 'America/New_York'),
+	('0a320000-0000-4000-8000-0000000000a2', '0a320000-0000-4000-8000-000000000000', 'Annex', 'America/New_York');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party, mode)
+VALUES ('0a320000-0000-4000-8000-0000000005a1', '0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000a1',
+		'Escort', '2 hours', '60 minutes', '400 days', 100, 4, 'shared'),
+	   ('0a320000-0000-4000-8000-0000000005a3', '0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000a1',
+		'Long', '4 hours', '60 minutes', '400 days', 100, 4, 'shared');
+-- t(d, h): hour h of the local day d days after the Monday of next week
+CREATE FUNCTION pg_temp.t(d int, h numeric) RETURNS timestamptz LANGUAGE sql AS $$
+	SELECT ((date_trunc('week', (now() AT TIME ZONE 'America/New_York')::date + 7))::date + d
+			+ make_interval(mins => (h * 60)::int)) AT TIME ZONE 'America/New_York'
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.t(int, numeric) TO authenticated;
+-- both agents work at HQ, Monday 9:00-18:00
+INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
+SELECT '0a320000-0000-4000-8000-000000000000', m, '0a320000-0000-4000-8000-0000000000a1'
+FROM unnest(ARRAY['0a320000-0000-4000-8000-0000000000e5', '0a320000-0000-4000-8000-0000000000e6']::uuid[]) m;
+INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
+SELECT '0a320000-0000-4000-8000-000000000000', m, '0a320000-0000-4000-8000-0000000000a1', tstzrange(pg_temp.t(0, 9), pg_temp.t(0, 18))
+FROM unnest(ARRAY['0a320000-0000-4000-8000-0000000000e5', '0a320000-0000-4000-8000-0000000000e6']::uuid[]) m;
+
+-- 1. a booking moved to a longer service by changing only service_id:
+-- 16:00 + 2 h fits the shift to 18:00, 16:00 + 4 h = 20:00 does not
+SELECT tests.authenticate_as('x_operator');
+CREATE TEMP TABLE r (name text PRIMARY KEY, id uuid);
+INSERT INTO r SELECT 'b1', (protector.create_booking('0a320000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(0, 16),
+													  p_assigned_agent => tests.get_supabase_uid('x_agent')) ->> 'id')::uuid;
+SELECT throws_ok($$UPDATE protector.bookings SET service_id = '0a320000-0000-4000-8000-0000000005a3'
+				   WHERE id = (SELECT id FROM r WHERE name = 'b1')$$,
+	'23P01', NULL, 'moved to the 4-hour service, the booking would run to 20:00, past its agent''s shift: refused');
+-- ... without an agent it moves, and the desk hears of it as a reschedule
+INSERT INTO r SELECT 'b2', (protector.create_booking('0a320000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(0, 10)) ->> 'id')::uuid;
+UPDATE protector.bookings SET service_id = '0a320000-0000-4000-8000-0000000005a3' WHERE id = (SELECT id FROM r WHERE name = 'b2');
+SELECT results_eq($$SELECT kind FROM protector.notifications WHERE booking_id = (SELECT id FROM r WHERE name = 'b2') ORDER BY created_at, kind$$,
+	$$VALUES ('booking.created'), ('booking.rescheduled')$$,
+	'a booking moved to a longer service (10:00-12:00 to 10:00-14:00) is announced as rescheduled');
+SELECT is((SELECT upper(during) FROM protector.bookings WHERE id = (SELECT id FROM r WHERE name = 'b2')), pg_temp.t(0, 14),
+	'... and runs to 14:00: its new service''s 4 hours');
+
+-- 2. a shift moved out of the past is checked like a new one: Agent
+-- leaves the Annex (their shift there has ended), then the shift is moved
+-- to next Tuesday
+SELECT tests.authenticate_as('x_manager');
+SELECT protector.assign_staff_to_venue('0a320000-0000-4000-8000-0000000000e5', '0a320000-0000-4000-8000-0000000000a2') \g /dev/null
+INSERT INTO r SELECT 'past', (protector.create_staff_schedule('0a320000-0000-4000-8000-0000000000e5', '0a320000-0000-4000-8000-0000000000a2',
+															   now() - interval '3 days', now() - interval '2 days') ->> 'id')::uuid;
+DELETE FROM protector.staff_venues WHERE member_id = '0a320000-0000-4000-8000-0000000000e5' AND venue_id = '0a320000-0000-4000-8000-0000000000a2';
+SELECT throws_ok($$UPDATE protector.staff_shifts SET during = tstzrange(pg_temp.t(1, 9), pg_temp.t(1, 18))
+				   WHERE id = (SELECT id FROM r WHERE name = 'past')$$,
+	'22023', 'the member does not work at this venue', 'a past shift moved to next week at a venue the member left: refused');
+SELECT lives_ok($$UPDATE protector.staff_shifts SET during = tstzrange(now() - interval '3 days', now() - interval '50 hours')
+				  WHERE id = (SELECT id FROM r WHERE name = 'past')$$,
+	'... while correcting its end within the past is history, and stays allowed');
+
+-- 3. tasks go to active members only: Agent2, who worked at HQ three days
+-- ago, is deactivated
+SELECT tests.authenticate_as('x_manager');
+INSERT INTO r SELECT 'past2', (protector.create_staff_schedule('0a320000-0000-4000-8000-0000000000e6', '0a320000-0000-4000-8000-0000000000a1',
+																now() - interval '3 days', now() - interval '2 days') ->> 'id')::uuid;
+SELECT tests.authenticate_as('x_admin');
+SELECT protector.deactivate_staff('0a320000-0000-4000-8000-0000000000e6') \g /dev/null
+SELECT tests.authenticate_as('x_operator');
+SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, title, assignee)
+				   VALUES ('0a320000-0000-4000-8000-000000000000', 'Call back', tests.get_supabase_uid('x_agent2'))$$,
+	'23P01', 'Agent2 is no active member', 'a task for a deactivated member: refused');
+SELECT throws_ok($$UPDATE protector.tasks SET assignee = tests.get_supabase_uid('x_agent2')
+				   WHERE booking_id = (SELECT id FROM r WHERE name = 'b2')$$,
+	'23P01', 'Agent2 is no active member', 'a review task handed to a deactivated member: refused');
+SELECT lives_ok($$UPDATE protector.tasks SET assignee = tests.get_supabase_uid('x_agent')
+				  WHERE booking_id = (SELECT id FROM r WHERE name = 'b2')$$,
+	'... to an active one: taken');
+-- ... and a shift moved for them out of the past: refused too
+SELECT tests.authenticate_as('x_manager');
+SELECT throws_ok($$UPDATE protector.staff_shifts SET during = tstzrange(pg_temp.t(2, 9), pg_temp.t(2, 18))
+				   WHERE id = (SELECT id FROM r WHERE name = 'past2')$$,
+	'22023', 'shifts are for active members', 'a deactivated member''s shift moved to next week: refused');
+
+-- 4. deactivation deletes every open invitation to the address: the owner
+-- invited Agent's address to be an owner; an admin, who does not see
+-- owners' invitations, deactivates Agent
+SELECT tests.authenticate_as('x_owner');
+SELECT protector.create_staff_member('0a320000-0000-4000-8000-000000000000', 'x_agent@test.invalid', 'owner') \g /dev/null
+SELECT tests.authenticate_as('x_admin');
+SELECT protector.deactivate_staff('0a320000-0000-4000-8000-0000000000e5') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.staff_invitations WHERE email_key = 'x_agent@test.invalid' AND accepted_at IS NULL), 0,
+	'an admin''s deactivation deletes the owner''s open invitation to the member''s address too');
+
+-- 5. the owner of another organization learns nothing from the shift
+-- checks: the policy answers as it would for any member
+SELECT tests.authenticate_as('x_other');
+SELECT throws_ok($$INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
+				   VALUES ('0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000e6',
+						   '0a320000-0000-4000-8000-0000000000a2', tstzrange(pg_temp.t(3, 9), pg_temp.t(3, 10)))$$,
+	'42501', NULL, 'another organization''s owner, a shift for a deactivated member at a venue they never worked at: the policy''s error');
+SELECT throws_ok($$INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
+				   VALUES ('0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000e1',
+						   '0a320000-0000-4000-8000-0000000000a1', tstzrange(pg_temp.t(3, 9), pg_temp.t(3, 10)))$$,
+	'42501', NULL, '... the same for an active member: no difference to read');
+
+SELECT * FROM finish();
+ROLLBACK;
