@@ -26,9 +26,11 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "pgtime.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -155,6 +157,66 @@ refuse_placeless(const char *name, const char *param)
 	}
 }
 
+/* the zone's offset from UTC, in seconds east, at t */
+static long
+zone_offset_at(pg_tz *tz, pg_time_t t)
+{
+	struct pg_tm *tm = pg_localtime(&t, tz);
+
+	return tm != NULL ? tm->tm_gmtoff : 0;
+}
+
+/*
+ * Zone files that are also time zone abbreviations of the server's set
+ * (timezone_abbreviations; in "Default": CET, EET, MET, WET besides UTC,
+ * GMT, EST, ...).  AT TIME ZONE and timezone(), which SQL and messages use
+ * for local times, read such a name as the abbreviation, a fixed offset,
+ * while availability loads the zone file: where the file keeps summer time
+ * the two would be an hour apart for half the year.  True (and the
+ * abbreviation's offset, seconds east of UTC) for a name whose abbreviation
+ * is not the zone's offset now and in six months (UTC, GMT, EST, ... are).
+ */
+static bool
+read_as_other_abbreviation(const char *name, int *offset)
+{
+	char		lower[TOKMAXLEN + 1];
+	size_t		len = strlen(name);
+	pg_tz	   *dynamic = NULL;
+	pg_tz	   *tz;
+	int			type;
+	pg_time_t	now;
+
+	*offset = 0;
+	if (len > TOKMAXLEN)
+		return false;
+	for (size_t i = 0; i <= len; i++)
+		lower[i] = pg_tolower((unsigned char) name[i]);
+	type = DecodeTimezoneAbbrev(0, lower, offset, &dynamic);
+	if (type == UNKNOWN_FIELD || (tz = pg_tzset(name)) == NULL)
+		return false;
+	if (type == DYNTZ)
+		return dynamic == NULL || strcmp(pg_get_timezone_name(dynamic), pg_get_timezone_name(tz)) != 0;
+	now = timestamptz_to_time_t(GetCurrentTransactionStartTimestamp());
+	return zone_offset_at(tz, now) != *offset ||
+		zone_offset_at(tz, now + (pg_time_t) 182 * SECS_PER_DAY) != *offset;
+}
+
+/* Like refuse_placeless, for the RPCs that write a zone: stored rows keep working. */
+static void
+refuse_abbreviation(const char *name, const char *param)
+{
+	int			offset;
+
+	if (!read_as_other_abbreviation(name, &offset))
+		return;
+	ereport(ERROR,
+			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+			 errmsg("%s is a time zone abbreviation as well: \"%s\"", protector_clip(param, strlen(param), 80), name),
+			 errdetail("PostgreSQL reads \"%s\" in local times as the abbreviation, UTC%c%02d:%02d, which is not the zone \"%s\" all year.",
+					   name, offset < 0 ? '-' : '+', abs(offset) / SECS_PER_HOUR, abs(offset) % SECS_PER_HOUR / SECS_PER_MINUTE, name),
+			 errhint("Use the IANA time zone name of the place, such as \"Europe/Paris\" or \"Europe/Lisbon\".")));
+}
+
 /*
  * Raises 22023 naming the parameter unless name is a valid zone; suggests
  * the canonical spelling when only the letter case is off.
@@ -170,8 +232,10 @@ protector_check_timezone(const char *name, const char *param)
 
 	if (strlen(name) < TZ_NAME_MAXLEN && (tz = pg_tzset(name)) != NULL)
 	{
+		int			offset;
+
 		canonical = pg_get_timezone_name(tz);
-		if (!protector_timezone_is_valid(canonical))
+		if (!protector_timezone_is_valid(canonical) || read_as_other_abbreviation(canonical, &offset))
 			canonical = NULL;
 	}
 
@@ -217,6 +281,7 @@ protector_check_timezone_sql(PG_FUNCTION_ARGS)
 	/* (the RPCs' check of a zone they write: of a place, too) */
 	refuse_placeless(zone, param);
 	protector_check_timezone(zone, param);
+	refuse_abbreviation(zone, param);
 	PG_RETURN_TEXT_P(name);
 }
 

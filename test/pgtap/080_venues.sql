@@ -1,6 +1,6 @@
 -- Venue management, schedules across DST, duplicate_service, analytics.
 BEGIN;
-SELECT plan(42);
+SELECT plan(44);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -23,6 +23,11 @@ SELECT ok(protector.embed_key_is_well_formed((SELECT embed_key FROM protector.ve
 	'... which gets an embed key');
 SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', 'X', 'Mars/Olympus')$$,
 	'22023', NULL, 'an unknown time zone');
+SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', 'X', 'CET')$$,
+	'22023', 'p_timezone is a time zone abbreviation as well: "CET"',
+	'CET, which AT TIME ZONE reads as UTC+1 all year while the zone keeps summer time: refused');
+SELECT throws_ok($$UPDATE protector.venues SET timezone = 'WET' WHERE id = (SELECT id FROM ids WHERE name = 'berlin')$$,
+	'22023', 'timezone is a time zone abbreviation as well: "WET"', '... and by a table write');
 SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', 'X', 'UTC',
 	p_operating_hours => '{"mon": [["10:00", "25:00"]]}')$$, '22023', 'operating_hours: "25:00" of "mon" is not a time of day', 'bad hours, named');
 SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', repeat('x', 201), 'UTC')$$,

@@ -42,3 +42,19 @@ SELECT protector.check_timezone('Factory', 'p_changes.timezone');
 SELECT protector.check_timezone('POSIXRULES');
 SELECT protector.check_timezone('posix/Factory', 'p_timezone');
 SELECT protector.check_timezone('posix/Europe/Berlin', 'p_timezone');
+-- zone files that are also abbreviations of the server's set: AT TIME ZONE
+-- reads CET as UTC+1 all year, while the zone CET keeps summer time, so
+-- local times would be an hour apart from April to October; refused where a
+-- zone is written (stored rows keep working).  Those whose abbreviation is
+-- the zone's offset all year (UTC, GMT, EST) are the same either way.
+SELECT protector.timezone_is_valid('CET') AS cet_restores;
+SELECT protector.check_timezone('CET', 'p_timezone');
+SELECT protector.check_timezone('WET', 'p_changes.timezone');
+SELECT protector.check_timezone('met');
+SELECT protector.check_timezone('EET');
+SELECT protector.check_timezone('UTC'), protector.check_timezone('GMT'), protector.check_timezone('EST'),
+	   protector.check_timezone('Zulu');
+-- under another abbreviation set EST is Australian: refused there
+SET timezone_abbreviations = 'Australia';
+SELECT protector.check_timezone('EST');
+RESET timezone_abbreviations;
