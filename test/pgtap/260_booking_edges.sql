@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -82,6 +82,12 @@ SELECT lives_ok($$UPDATE protector.bookings SET during = tstzrange(pg_temp.t(-2,
 SELECT throws_ok($$UPDATE protector.bookings SET during = tstzrange(pg_temp.t(-2, 11), pg_temp.t(-2, 15))
 				   WHERE id = '0a260000-0000-4000-8000-00000000b0a1'$$,
 	'42501', 'your role may not change the length of a booking that has started', '... but does not make it four hours long');
+-- ... nor moves one that has not started into the past (off the grid, in
+-- closed hours, and then a no-show fee)
+INSERT INTO r SELECT 'ahead', protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(3, 10), 1);
+SELECT throws_ok($$UPDATE protector.bookings SET during = tstzrange(pg_temp.t(-1, 3) + interval '17 minutes', pg_temp.t(-1, 4) + interval '17 minutes')
+				   WHERE id = pg_temp.id('ahead')$$,
+	'22023', 'during is in the past', 'a booking three days ahead moved to yesterday 03:17 (same length): refused, as reschedule_booking refuses it');
 
 -- 3. what happens at the venue is not written before the start
 SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
