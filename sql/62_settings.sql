@@ -111,7 +111,9 @@ BEGIN
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'logo_url' THEN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
-			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^https://[^[:space:][:cntrl:]"<>]{1,2000}$' THEN
+			   OR pg_catalog.length(v #>> '{}') OPERATOR(pg_catalog.>) 2000
+			   -- (a regex bound is at most 255: the length is counted apart)
+			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^https://[^[:space:][:cntrl:]"<>]+$' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an https:// URL of at most 2000 characters', p),
 					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 100)));
 			END IF;

@@ -3090,6 +3090,11 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_name must be 1 to 200 characters');
 	END IF;
 	PERFORM protector.check_timezone(p_timezone, 'p_timezone');
+	PERFORM protector_internal.check_text(p_description, 'p_description', 0, 5000);
+	PERFORM protector_internal.check_text(p_address, 'p_address', 0, 500);
+	PERFORM protector_internal.check_text(p_city, 'p_city', 0, 200);
+	PERFORM protector_internal.check_text(p_region, 'p_region', 0, 200);
+	PERFORM protector_internal.check_text(p_postal_code, 'p_postal_code', 0, 20);
 	PERFORM protector_internal.check_country(p_country, 'p_country');
 	PERFORM protector.check_operating_hours(COALESCE(p_operating_hours, '{}'));
 	PERFORM protector_internal.check_settings('branding', COALESCE(p_branding, '{}'), 'p_branding');
@@ -3115,6 +3120,8 @@ AS $$
 DECLARE
 	v protector.venues;
 	v_unknown text;
+	v_key text;
+	v_max integer;
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.manage', 'venue', true);
 	SELECT * INTO v FROM protector.venues WHERE id = p_venue_id;
@@ -3133,6 +3140,9 @@ BEGIN
 		PERFORM protector.check_timezone(p_changes ->> 'timezone', 'p_changes.timezone');
 	END IF;
 	PERFORM protector_internal.check_country(p_changes ->> 'country', 'p_changes.country');
+	FOR v_key, v_max IN VALUES ('description', 5000), ('address', 500), ('city', 200), ('region', 200), ('postal_code', 20) LOOP
+		PERFORM protector_internal.check_text(p_changes ->> v_key, 'p_changes.' || v_key, 0, v_max);
+	END LOOP;
 	-- settings objects are merged (RFC 7386: a null removes a key), then checked
 	IF p_changes ? 'branding' THEN
 		p_changes := pg_catalog.jsonb_set(p_changes, '{branding}', protector.merge_patch(v.branding, p_changes -> 'branding'));
@@ -3478,7 +3488,9 @@ BEGIN
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'logo_url' THEN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
-			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^https://[^[:space:][:cntrl:]"<>]{1,2000}$' THEN
+			   OR pg_catalog.length(v #>> '{}') OPERATOR(pg_catalog.>) 2000
+			   -- (a regex bound is at most 255: the length is counted apart)
+			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^https://[^[:space:][:cntrl:]"<>]+$' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an https:// URL of at most 2000 characters', p),
 					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 100)));
 			END IF;
@@ -9096,16 +9108,22 @@ DECLARE
 	v_open_seconds numeric;
 	v_services integer;
 	v_first date;
+	v_currency text;
 	r jsonb;
 BEGIN
 	IF p_venue_id IS NULL OR p_from IS NULL OR p_to IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_venue_id, p_from and p_to must not be null');
 	END IF;
-	IF p_to < p_from OR p_to - p_from > 366 OR NOT isfinite(p_from) OR NOT isfinite(p_to) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_from to p_to must be a finite range of at most 367 days');
+	IF p_to < p_from OR p_to - p_from > 366 OR NOT isfinite(p_from) OR NOT isfinite(p_to)
+	   OR p_from < date '0001-01-01' OR p_to > date '9999-12-31' THEN
+		PERFORM protector.raise('invalid_parameter',
+			'p_from to p_to must be a range of at most 367 days between the years 1 and 9999',
+			format('Got %s to %s.', p_from, p_to));
 	END IF;
 	PERFORM protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.analytics', 'venue');
 	SELECT * INTO v FROM protector.venues WHERE id = p_venue_id;
+	-- revenue in the organization's currency, as every report counts it
+	SELECT o.currency INTO v_currency FROM protector.organizations o WHERE o.id = v.organization_id;
 	v_lo := p_from::timestamp AT TIME ZONE v.timezone;
 	v_hi := (p_to + 1)::timestamp AT TIME ZONE v.timezone;
 	-- the time open, each instant once: ranges may overlap (the same hours
@@ -9129,7 +9147,9 @@ BEGIN
 		'cancellations', count(*) FILTER (WHERE b.status = 'cancelled'),
 		'no_shows', count(*) FILTER (WHERE b.status = 'no_show'),
 		'guests', COALESCE(sum(b.party_size) FILTER (WHERE b.status NOT IN ('cancelled', 'held', 'no_show')), 0),
-		'revenue', COALESCE(sum(b.total_price) FILTER (WHERE b.status IN ('confirmed', 'in_progress', 'completed', 'no_show')), 0),
+		'revenue', COALESCE(sum(b.total_price) FILTER (WHERE b.status IN ('confirmed', 'in_progress', 'completed', 'no_show')
+													  AND b.currency = v_currency), 0),
+		'currency', v_currency,
 		'open_hours', round(v_open_seconds / 3600, 2),
 		'active_services', v_services,
 		'utilization', CASE WHEN v_open_seconds * v_services > 0 THEN round(

@@ -1,6 +1,6 @@
 -- Venue management, schedules across DST, duplicate_service, analytics.
 BEGIN;
-SELECT plan(44);
+SELECT plan(50);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -28,6 +28,12 @@ SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000
 	'CET, which AT TIME ZONE reads as UTC+1 all year while the zone keeps summer time: refused');
 SELECT throws_ok($$UPDATE protector.venues SET timezone = 'WET' WHERE id = (SELECT id FROM ids WHERE name = 'berlin')$$,
 	'22023', 'timezone is a time zone abbreviation as well: "WET"', '... and by a table write');
+SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', 'X', 'UTC', p_address => repeat('a', 501))$$,
+	'22023', 'p_address must be 0 to 500 characters', 'an address of 501 characters, named (it was the table''s bare CHECK error)');
+SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', 'X', 'UTC', p_city => E'Ber\u202Elin')$$,
+	'22023', 'p_city holds control or invisible direction characters', 'a city with a direction override');
+SELECT throws_ok($$SELECT protector.update_venue((SELECT id FROM ids WHERE name = 'berlin'), jsonb_build_object('city', E'x\u0007y'))$$,
+	'22023', 'p_changes.city holds control or invisible direction characters', '... or a bell, through update_venue');
 SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', 'X', 'UTC',
 	p_operating_hours => '{"mon": [["10:00", "25:00"]]}')$$, '22023', 'operating_hours: "25:00" of "mon" is not a time of day', 'bad hours, named');
 SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', repeat('x', 201), 'UTC')$$,
@@ -106,6 +112,24 @@ SELECT is((SELECT a ->> 'bookings' || '/' || (a ->> 'cancellations') || '/' || (
 	'1/1/75.00/12.00', 'analytics: bookings, cancellations, revenue, open hours of a Monday');
 SELECT is((SELECT (a ->> 'utilization')::numeric FROM protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-22', '2027-03-22') a),
 	round(1 * 3 / 6.0 / (12 * 2), 4), 'utilization: booked service time (party / capacity) over open service time');
+-- a booking in another currency is not the organization's revenue (USD):
+-- on Wednesday only a 10,000 JPY booking; it was counted as 10000.00
+SELECT tests.clear_authentication();
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, price, currency, capacity, max_party, mode)
+VALUES ('0a800000-0000-4000-8000-0000000005a9', '0a800000-0000-4000-8000-000000000000', (SELECT id FROM ids WHERE name = 'berlin'),
+		'Yen room', '60 minutes', '60 minutes', 10000, 'JPY', 1, 1, 'exclusive');
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, currency, total_price) VALUES
+	('0a800000-0000-4000-8000-000000000000', (SELECT id FROM ids WHERE name = 'berlin'), '0a800000-0000-4000-8000-0000000005a9',
+	 tstzrange('2027-03-24 10:00+01', '2027-03-24 11:00+01'), 'confirmed', 'JPY', 10000);
+SELECT tests.authenticate_as('n_finance');
+SELECT is((SELECT (a ->> 'bookings') || ' / ' || (a ->> 'revenue') || ' ' || (a ->> 'currency')
+		   FROM protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-24', '2027-03-24') a),
+	'1 / 0 USD', 'a JPY booking counts as a booking, not as USD revenue');
+SELECT throws_ok($$SELECT protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'berlin'), '294276-12-01', '294276-12-31')$$,
+	'22023', 'p_from to p_to must be a range of at most 367 days between the years 1 and 9999',
+	'dates past the year 9999: named (it was 22008 date out of range)');
+SELECT throws_ok($$SELECT protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'berlin'), '4714-11-24 BC', '4714-11-30 BC')$$,
+	'22023', 'p_from to p_to must be a range of at most 367 days between the years 1 and 9999', '... and before the year 1');
 -- overlapping ranges count each open hour once: on Tuesday 2027-03-23,
 -- Monday's 22:00-02:00 gives 00:00-02:00 (Tuesday's 00:00-01:00 within it),
 -- then 09:00-17:00 twice and 12:00-20:00 are 09:00-20:00: 2 + 11 = 13 hours

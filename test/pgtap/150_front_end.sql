@@ -4,7 +4,7 @@
 -- way everywhere, no status a booking cannot have yet, and a lifetime
 -- value that does not predict 0 for the best customer.
 BEGIN;
-SELECT plan(40);
+SELECT plan(43);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['f_owner', 'f_operator', 'f_agent']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -125,6 +125,14 @@ SELECT is(protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"widg
 	'{"auto_confirm": true, "bookings_per_minute": 7}'::jsonb, 'setting auto_confirm keeps the limit set before (a merge, not a replacement)');
 SELECT is(protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"widget_settings": {"auto_confirm": null}, "branding": {"color": "#123", "custom": {"tagline": "Escape!"}}}')
 		  -> 'widget_settings', '{"bookings_per_minute": 7}'::jsonb, 'null removes a key');
+SELECT is(protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"branding": {"logo_url": "https://example.com/logo.png"}}')
+		  #>> '{branding,logo_url}', 'https://example.com/logo.png', 'a logo URL is taken (its check failed to compile: 2201B)');
+SELECT is(pg_temp.err($$SELECT protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"branding": {"logo_url": "http://example.com/logo.png"}}')$$),
+	'22023 | p_changes.branding.logo_url must be an https:// URL of at most 2000 characters | Got "http://example.com/logo.png".',
+	'... an http:// one is not');
+SELECT is(split_part(pg_temp.err($$SELECT protector.update_venue('0a150000-0000-4000-8000-0000000000a1',
+	jsonb_build_object('branding', jsonb_build_object('logo_url', 'https://example.com/' || repeat('a', 1981))))$$), ' | ', 2),
+	'p_changes.branding.logo_url must be an https:// URL of at most 2000 characters', '... nor one of 2001 characters (20 + 1981)');
 SELECT is(pg_temp.err($$UPDATE protector.services SET settings = '{"deposit": {"percent": 120}}' WHERE id = '0a150000-0000-4000-8000-0000000005a1'$$),
 	'22023 | settings.deposit.percent must be a number from 0 to 100 | Got 120.', 'a table write is checked too: a deposit of 120 percent');
 SELECT is(split_part(pg_temp.err($$UPDATE protector.services SET settings = '{"cancellation_fees": [{"within_hours": 24, "fee_percent": 50}, {"within_hours": "soon", "fee_percent": 10}]}'
