@@ -118,17 +118,24 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_mergeable(uuid, uuid) IS
 'merge_customers'' check that neither customer is erased, for a caller authorized to merge both (require_permit)';
 
--- merge_customers' marks, as the owner (guard_merged_into lets nobody
--- else write merged_into), for a caller this transaction authorized to
--- merge both customers (merge_customers did)
+-- merge_customers' moves and marks, as the owner (guard_merged_into lets
+-- nobody else write merged_into), for a caller this transaction authorized
+-- to merge both customers (merge_customers did): every reference to the
+-- merged customer moves to the kept one, those the caller does not see too
+-- (nothing may be left behind), and the guards of messages and signed
+-- waivers, whose customer changes with a merge only, see protector's own
+-- write; then p_merge_id (and what was merged into it) is marked merged.
 CREATE FUNCTION protector_internal.mark_merged(p_keep_id uuid, p_merge_id uuid)
-RETURNS void
+RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	k protector.customers;
 	m protector.customers;
+	fk record;
+	v_count bigint;
+	v_moved jsonb := '{}';
 BEGIN
 	-- (the merge's rules again, under the rows' locks: a caller holding
 	-- permits from two earlier merges must not chain or re-point them)
@@ -141,15 +148,26 @@ BEGIN
 			'Two unmerged customers of one organization are merged, with merge_customers().');
 	END IF;
 	PERFORM protector_internal.check_mergeable(p_keep_id, p_merge_id);
+	-- every foreign key that points at customers (bookings, and any later
+	-- table), found in the catalog; values are parameters
+	FOR fk IN
+		SELECT r.tbl, r.col FROM protector_internal.customer_references r ORDER BY 1, 2
+	LOOP
+		EXECUTE pg_catalog.format('UPDATE %s SET %I = $1 WHERE %I OPERATOR(pg_catalog.=) $2', fk.tbl, fk.col, fk.col)
+			USING p_keep_id, p_merge_id;
+		GET DIAGNOSTICS v_count = ROW_COUNT;
+		v_moved := v_moved OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(fk.tbl::text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) fk.col, v_count);
+	END LOOP;
 	-- earlier merges into the merged customer now point at the kept one
 	UPDATE protector.customers c SET merged_into = p_keep_id
 	WHERE c.merged_into OPERATOR(pg_catalog.=) p_merge_id;
 	UPDATE protector.customers c SET user_id = NULL, merged_into = p_keep_id
 	WHERE c.id OPERATOR(pg_catalog.=) p_merge_id;
+	RETURN v_moved;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.mark_merged(uuid, uuid) IS
-'merge_customers'' marks: p_merge_id (and what was merged into it) merged into p_keep_id, for a caller authorized to merge both (require_permit)';
+'merge_customers'' moves and marks: every reference to p_merge_id moved to p_keep_id, p_merge_id (and what was merged into it) merged into it, for a caller authorized to merge both (require_permit); answers the rows moved per column';
 
 CREATE TRIGGER guard_merged_into BEFORE UPDATE OF merged_into ON protector.customers
 	FOR EACH ROW WHEN (OLD.merged_into IS DISTINCT FROM NEW.merged_into)
@@ -221,8 +239,9 @@ CREATE CONSTRAINT TRIGGER check_merged_unreferenced AFTER INSERT OR UPDATE OF me
 	FOR EACH ROW WHEN (NEW.merged_into IS NOT NULL)
 	EXECUTE FUNCTION protector_internal.check_merged_unreferenced();
 
--- Moves everything of p_merge_id to p_keep_id and marks p_merge_id merged,
--- as the caller: RLS and the capability map decide.
+-- Moves everything of p_merge_id to p_keep_id and marks p_merge_id merged:
+-- RLS and the capability map decide whether the caller may merge the two;
+-- the move itself is the owner's (mark_merged).
 CREATE FUNCTION protector.merge_customers(p_keep_id uuid, p_merge_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
@@ -231,9 +250,7 @@ AS $$
 DECLARE
 	k protector.customers;
 	m protector.customers;
-	fk record;
-	v_moved jsonb := '{}';
-	v_count bigint;
+	v_moved jsonb;
 	v_tags text[];
 BEGIN
 	IF p_keep_id IS NULL OR p_merge_id IS NULL THEN
@@ -262,18 +279,10 @@ BEGIN
 			'A customer has at most 100 tags.', 'Remove tags from one of them first.');
 	END IF;
 
-	-- every foreign key that points at customers (bookings, and any later
-	-- table), found in the catalog; values are parameters
-	FOR fk IN
-		SELECT r.tbl, r.col FROM protector_internal.customer_references r ORDER BY 1, 2
-	LOOP
-		EXECUTE format('UPDATE %s SET %I = $1 WHERE %I = $2', fk.tbl, fk.col, fk.col) USING k.id, m.id;
-		GET DIAGNOSTICS v_count = ROW_COUNT;
-		v_moved := v_moved || jsonb_build_object(fk.tbl::text || '.' || fk.col, v_count);
-	END LOOP;
-	-- m, and earlier merges into m, now point at k; the merged record's
-	-- account link and details complete the kept one
-	PERFORM protector_internal.mark_merged(k.id, m.id);
+	-- what refers to m moves to k; m, and earlier merges into m, now point
+	-- at k (mark_merged, as the owner); the merged record's account link
+	-- and details complete the kept one
+	v_moved := protector_internal.mark_merged(k.id, m.id);
 	UPDATE protector.customers SET
 		user_id = COALESCE(k.user_id, m.user_id),
 		email = COALESCE(k.email, m.email),

@@ -542,13 +542,8 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a signed waiver cannot be changed',
 			NULL, 'Only its booking is set, once (link_waiver_to_booking).');
 	END IF;
-	-- its customer follows a merge of customer records, made by those who may merge
-	IF NEW.customer_id IS DISTINCT FROM OLD.customer_id AND NEW.booking_id IS NOT DISTINCT FROM OLD.booking_id
-	   AND protector.current_user_id() IS NOT NULL
-	   AND NOT OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('customers.merge')) THEN
-		PERFORM protector.raise('invalid_parameter', 'a signed waiver cannot be changed',
-			NULL, 'Its customer changes only with a merge of customer records (merge_customers).');
-	END IF;
+	-- (its customer follows a merge of customer records only: the trigger
+	-- keep_waiver_customer)
 	IF NEW.booking_id IS DISTINCT FROM OLD.booking_id THEN
 		IF OLD.booking_id IS NOT NULL THEN
 			PERFORM protector.raise('invalid_parameter', 'this waiver is already linked to a booking',
@@ -566,6 +561,29 @@ COMMENT ON FUNCTION protector_internal.guard_waiver_submission() IS
 CREATE TRIGGER guard_waiver_submission BEFORE UPDATE ON protector.waiver_submissions
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.guard_waiver_submission();
+
+-- A signed waiver's customer changes with a merge of customer records
+-- only, which moves it as protector's owner (merge_customers'
+-- mark_merged); the WHEN clause runs as the statement's role, which inside
+-- that function is the owner (guard_waiver_submission, SECURITY DEFINER,
+-- cannot tell).
+CREATE FUNCTION protector_internal.keep_waiver_customer()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector.raise('invalid_parameter', 'a signed waiver cannot be changed',
+		NULL, 'Its customer changes only with a merge of customer records (merge_customers).');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_waiver_customer() IS
+'Trigger: a signed waiver''s customer changes with a merge of customer records only';
+CREATE TRIGGER keep_waiver_customer BEFORE UPDATE OF customer_id ON protector.waiver_submissions
+	FOR EACH ROW WHEN (NEW.customer_id IS DISTINCT FROM OLD.customer_id AND NEW.booking_id IS NOT DISTINCT FROM OLD.booking_id
+					   AND NOT protector_internal.caller_is_trusted() AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_waiver_customer();
 
 CREATE FUNCTION protector.submit_waiver(p_waiver_id uuid, p_participant_name text, p_participant_birth_date date,
 										p_signer_name text, p_signature text, p_booking_id uuid DEFAULT NULL,

@@ -374,6 +374,55 @@ CREATE TRIGGER check_booking_customer BEFORE UPDATE OF customer_id ON protector.
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_booking_customer();
 
+-- What else refers to a customer (a voucher, a message, a signed waiver)
+-- refers to one that is not merged, as a booking does: a row naming the
+-- merged customer would be lost to the customer's account, and would keep
+-- the kept customer from ever being merged again ("still referenced").
+-- The customer's row is locked as the foreign key's check will lock it, so
+-- a merge running now (it locks both rows FOR UPDATE) is waited for and
+-- its mark then read (under REPEATABLE READ and SERIALIZABLE: 40001).
+-- Runs as the owner, who sees every customer; the WHEN clauses ask first
+-- whether the caller may learn of the customer at all (the policy refuses
+-- the others' rows as it would any).
+CREATE FUNCTION protector_internal.check_customer_not_merged()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_merged_into uuid;
+BEGIN
+	SELECT c.merged_into INTO v_merged_into FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.customer_id
+	FOR KEY SHARE;
+	IF v_merged_into IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('customer %s was merged into %s', NEW.customer_id, v_merged_into),
+			NULL, pg_catalog.format('Use customer %s.', v_merged_into));
+	END IF;
+	RETURN NEW;		-- (no such customer: the foreign key says so)
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_customer_not_merged() IS
+'Trigger: a voucher, message or signed waiver names a customer that is not merged into another';
+DO $not_merged$
+DECLARE
+	t text;
+BEGIN
+	-- (zz_: after the BEFORE triggers that set customer_id from the booking)
+	FOREACH t IN ARRAY ARRAY['vouchers', 'booking_messages', 'waiver_submissions'] LOOP
+		EXECUTE pg_catalog.format($t$
+			CREATE TRIGGER zz_customer_not_merged BEFORE INSERT OR UPDATE OF customer_id ON protector.%I
+				FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NOT protector_internal.restoring()
+								   AND (protector_internal.caller_is_trusted()
+										OR NEW.organization_id = ANY (protector_internal.orgs_with('customers.read'))
+										OR NEW.organization_id = ANY (protector_internal.orgs_with('customers.read_assigned'))
+										OR NEW.customer_id = ANY (protector_internal.current_customer_ids())))
+				EXECUTE FUNCTION protector_internal.check_customer_not_merged()$t$, t);
+	END LOOP;
+END
+$not_merged$;
+
 -- Erases the customer and every record merged into it (a merge leaves the
 -- merged record's details and history); asked again, erases again (what
 -- was written since, say a message).

@@ -6696,7 +6696,7 @@ CREATE TRIGGER prepare_waiver_submission BEFORE INSERT ON protector.waiver_submi
 
 -- A signature is never edited: only its booking is set, once (and with it
 -- the booking's customer), and its customer follows a merge.
-CREATE FUNCTION protector_internal.guard_waiver_submission()
+CREATE OR REPLACE FUNCTION protector_internal.guard_waiver_submission()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -6714,13 +6714,8 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a signed waiver cannot be changed',
 			NULL, 'Only its booking is set, once (link_waiver_to_booking).');
 	END IF;
-	-- its customer follows a merge of customer records, made by those who may merge
-	IF NEW.customer_id IS DISTINCT FROM OLD.customer_id AND NEW.booking_id IS NOT DISTINCT FROM OLD.booking_id
-	   AND protector.current_user_id() IS NOT NULL
-	   AND NOT OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('customers.merge')) THEN
-		PERFORM protector.raise('invalid_parameter', 'a signed waiver cannot be changed',
-			NULL, 'Its customer changes only with a merge of customer records (merge_customers).');
-	END IF;
+	-- (its customer follows a merge of customer records only: the trigger
+	-- keep_waiver_customer)
 	IF NEW.booking_id IS DISTINCT FROM OLD.booking_id THEN
 		IF OLD.booking_id IS NOT NULL THEN
 			PERFORM protector.raise('invalid_parameter', 'this waiver is already linked to a booking',
@@ -7148,7 +7143,7 @@ CREATE TRIGGER prepare_message BEFORE INSERT ON protector.booking_messages
 -- Only the read receipt of a message changes: once, to now, by the other
 -- side (staff read the customer's, the customer staff's).  An erasure of
 -- the customer (sql/97_lifecycle.sql) replaces the bodies of their thread.
-CREATE FUNCTION protector_internal.guard_message()
+CREATE OR REPLACE FUNCTION protector_internal.guard_message()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -7159,13 +7154,14 @@ BEGIN
 		   IS NOT DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.created_at, OLD.read_at) THEN
 		RETURN NEW;
 	END IF;
-	-- a merge of customer records moves the messages with the rest
+	-- a merge of customer records moves the messages with the rest (as the
+	-- owner: merge_customers' mark_merged); nobody else hands a thread to
+	-- another customer
 	IF NEW.customer_id IS DISTINCT FROM OLD.customer_id
 	   AND (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.sender_user_id, NEW.body, NEW.created_at, NEW.read_at)
 		   IS NOT DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.sender_user_id, OLD.body,
 								 OLD.created_at, OLD.read_at)
-	   AND (protector_internal.caller_is_trusted()
-			OR OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('customers.merge'))) THEN
+	   AND protector_internal.caller_is_trusted() THEN
 		RETURN NEW;
 	END IF;
 	IF (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.sender_user_id, NEW.customer_id, NEW.body, NEW.created_at)
@@ -8699,13 +8695,16 @@ COMMENT ON FUNCTION protector_internal.check_mergeable(uuid, uuid) IS
 'merge_customers'' check that neither customer is erased, for a caller authorized to merge both (require_permit)';
 
 CREATE OR REPLACE FUNCTION protector_internal.mark_merged(p_keep_id uuid, p_merge_id uuid)
-RETURNS void
+RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	k protector.customers;
 	m protector.customers;
+	fk record;
+	v_count bigint;
+	v_moved jsonb := '{}';
 BEGIN
 	-- (the merge's rules again, under the rows' locks: a caller holding
 	-- permits from two earlier merges must not chain or re-point them)
@@ -8718,15 +8717,26 @@ BEGIN
 			'Two unmerged customers of one organization are merged, with merge_customers().');
 	END IF;
 	PERFORM protector_internal.check_mergeable(p_keep_id, p_merge_id);
+	-- every foreign key that points at customers (bookings, and any later
+	-- table), found in the catalog; values are parameters
+	FOR fk IN
+		SELECT r.tbl, r.col FROM protector_internal.customer_references r ORDER BY 1, 2
+	LOOP
+		EXECUTE pg_catalog.format('UPDATE %s SET %I = $1 WHERE %I OPERATOR(pg_catalog.=) $2', fk.tbl, fk.col, fk.col)
+			USING p_keep_id, p_merge_id;
+		GET DIAGNOSTICS v_count = ROW_COUNT;
+		v_moved := v_moved OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(fk.tbl::text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) fk.col, v_count);
+	END LOOP;
 	-- earlier merges into the merged customer now point at the kept one
 	UPDATE protector.customers c SET merged_into = p_keep_id
 	WHERE c.merged_into OPERATOR(pg_catalog.=) p_merge_id;
 	UPDATE protector.customers c SET user_id = NULL, merged_into = p_keep_id
 	WHERE c.id OPERATOR(pg_catalog.=) p_merge_id;
+	RETURN v_moved;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.mark_merged(uuid, uuid) IS
-'merge_customers'' marks: p_merge_id (and what was merged into it) merged into p_keep_id, for a caller authorized to merge both (require_permit)';
+'merge_customers'' moves and marks: every reference to p_merge_id moved to p_keep_id, p_merge_id (and what was merged into it) merged into it, for a caller authorized to merge both (require_permit); answers the rows moved per column';
 
 CREATE OR REPLACE FUNCTION protector.merge_customers(p_keep_id uuid, p_merge_id uuid)
 RETURNS jsonb
@@ -8736,9 +8746,7 @@ AS $$
 DECLARE
 	k protector.customers;
 	m protector.customers;
-	fk record;
-	v_moved jsonb := '{}';
-	v_count bigint;
+	v_moved jsonb;
 	v_tags text[];
 BEGIN
 	IF p_keep_id IS NULL OR p_merge_id IS NULL THEN
@@ -8767,18 +8775,10 @@ BEGIN
 			'A customer has at most 100 tags.', 'Remove tags from one of them first.');
 	END IF;
 
-	-- every foreign key that points at customers (bookings, and any later
-	-- table), found in the catalog; values are parameters
-	FOR fk IN
-		SELECT r.tbl, r.col FROM protector_internal.customer_references r ORDER BY 1, 2
-	LOOP
-		EXECUTE format('UPDATE %s SET %I = $1 WHERE %I = $2', fk.tbl, fk.col, fk.col) USING k.id, m.id;
-		GET DIAGNOSTICS v_count = ROW_COUNT;
-		v_moved := v_moved || jsonb_build_object(fk.tbl::text || '.' || fk.col, v_count);
-	END LOOP;
-	-- m, and earlier merges into m, now point at k; the merged record's
-	-- account link and details complete the kept one
-	PERFORM protector_internal.mark_merged(k.id, m.id);
+	-- what refers to m moves to k; m, and earlier merges into m, now point
+	-- at k (mark_merged, as the owner); the merged record's account link
+	-- and details complete the kept one
+	v_moved := protector_internal.mark_merged(k.id, m.id);
 	UPDATE protector.customers SET
 		user_id = COALESCE(k.user_id, m.user_id),
 		email = COALESCE(k.email, m.email),
@@ -9654,3 +9654,79 @@ COMMENT ON FUNCTION protector_internal.prune_widget_requests() IS
 'Deletes the widget''s rate-limit records older than a day, of every venue (the scheduled sweep, expire_holds)';
 REVOKE ALL ON FUNCTION protector_internal.prune_widget_requests() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.prune_widget_requests() TO service_role;
+
+-- Review of 0.2.0: what refers to a customer ------------------------------------
+
+-- A signed waiver's customer changes with a merge of customer records
+-- only, which moves it as protector's owner (merge_customers'
+-- mark_merged); the WHEN clause runs as the statement's role, which inside
+-- that function is the owner (guard_waiver_submission, SECURITY DEFINER,
+-- cannot tell).
+CREATE FUNCTION protector_internal.keep_waiver_customer()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector.raise('invalid_parameter', 'a signed waiver cannot be changed',
+		NULL, 'Its customer changes only with a merge of customer records (merge_customers).');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_waiver_customer() IS
+'Trigger: a signed waiver''s customer changes with a merge of customer records only';
+CREATE TRIGGER keep_waiver_customer BEFORE UPDATE OF customer_id ON protector.waiver_submissions
+	FOR EACH ROW WHEN (NEW.customer_id IS DISTINCT FROM OLD.customer_id AND NEW.booking_id IS NOT DISTINCT FROM OLD.booking_id
+					   AND NOT protector_internal.caller_is_trusted() AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_waiver_customer();
+REVOKE ALL ON FUNCTION protector_internal.keep_waiver_customer() FROM PUBLIC;
+
+-- What else refers to a customer (a voucher, a message, a signed waiver)
+-- refers to one that is not merged, as a booking does: a row naming the
+-- merged customer would be lost to the customer's account, and would keep
+-- the kept customer from ever being merged again ("still referenced").
+-- The customer's row is locked as the foreign key's check will lock it, so
+-- a merge running now (it locks both rows FOR UPDATE) is waited for and
+-- its mark then read (under REPEATABLE READ and SERIALIZABLE: 40001).
+-- Runs as the owner, who sees every customer; the WHEN clauses ask first
+-- whether the caller may learn of the customer at all (the policy refuses
+-- the others' rows as it would any).
+CREATE FUNCTION protector_internal.check_customer_not_merged()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_merged_into uuid;
+BEGIN
+	SELECT c.merged_into INTO v_merged_into FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.customer_id
+	FOR KEY SHARE;
+	IF v_merged_into IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('customer %s was merged into %s', NEW.customer_id, v_merged_into),
+			NULL, pg_catalog.format('Use customer %s.', v_merged_into));
+	END IF;
+	RETURN NEW;		-- (no such customer: the foreign key says so)
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_customer_not_merged() IS
+'Trigger: a voucher, message or signed waiver names a customer that is not merged into another';
+DO $not_merged$
+DECLARE
+	t text;
+BEGIN
+	-- (zz_: after the BEFORE triggers that set customer_id from the booking)
+	FOREACH t IN ARRAY ARRAY['vouchers', 'booking_messages', 'waiver_submissions'] LOOP
+		EXECUTE pg_catalog.format($t$
+			CREATE TRIGGER zz_customer_not_merged BEFORE INSERT OR UPDATE OF customer_id ON protector.%I
+				FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NOT protector_internal.restoring()
+								   AND (protector_internal.caller_is_trusted()
+										OR NEW.organization_id = ANY (protector_internal.orgs_with('customers.read'))
+										OR NEW.organization_id = ANY (protector_internal.orgs_with('customers.read_assigned'))
+										OR NEW.customer_id = ANY (protector_internal.current_customer_ids())))
+				EXECUTE FUNCTION protector_internal.check_customer_not_merged()$t$, t);
+	END LOOP;
+END
+$not_merged$;
+REVOKE ALL ON FUNCTION protector_internal.check_customer_not_merged() FROM PUBLIC;

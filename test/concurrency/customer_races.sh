@@ -4,7 +4,8 @@
 # the erasure (check_booking_customer locks the customer's row as the
 # foreign key will) and is then refused, under READ COMMITTED and
 # REPEATABLE READ (40001 there, the retry a client makes, which is then
-# refused by name). No booking of a merged or erased customer is left.
+# refused by name). No booking of a merged or erased customer is left, nor
+# a voucher of a merged one.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -57,6 +58,26 @@ race "repeatable read" "SELECT protector.erase_customer('0f450000-0000-4000-8000
 race "read committed" "INSERT INTO protector.customer_erasures (organization_id, customer_id)
 	VALUES ('$ORG', '0f450000-0000-4000-8000-00000000c010')" 0f450000-0000-4000-8000-00000000c010
 
+# a voucher for a customer being merged (vouchers, messages and signed
+# waivers are checked as bookings are): it waits for the merge, then is
+# refused by name (it was issued to the merged record, which then kept the
+# kept customer from ever being merged again)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/first.log" 2>&1 <<SQL &
+BEGIN;
+SELECT protector.merge_customers('0f450000-0000-4000-8000-00000000c007', '0f450000-0000-4000-8000-00000000c008');
+SELECT pg_sleep(1.5);
+COMMIT;
+SQL
+merger=$!
+sleep 0.5
+psql -X -q -d "$DB" >"$WORK/voucher.log" 2>&1 <<SQL || true
+SELECT protector.create_voucher('$ORG', 25, p_customer_id => '0f450000-0000-4000-8000-00000000c008');
+SQL
+wait "$merger" || { echo "the merge failed:"; cat "$WORK/first.log"; failures=$((failures + 1)); }
+answer=$(grep -oE 'ERROR: +[^,]*was merged into[^.]*' "$WORK/voucher.log" | head -1 || true)
+echo "[read committed] a merge, then a voucher for the merged customer: ${answer:-stored}"
+[ -n "$answer" ] || failures=$((failures + 1))
+
 # a customer created and erased while a booking statement waits on another
 # row: the second row's check reads the customer as a statement of its own
 # would, not on the waiting statement's older snapshot
@@ -88,6 +109,10 @@ echo "[read committed] a customer created and erased while the booking statement
 left=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings b JOIN protector.customers c ON c.id = b.customer_id
 	WHERE c.merged_into IS NOT NULL OR EXISTS (SELECT FROM protector.customer_erasures e WHERE e.customer_id = c.id)")
 echo "bookings of merged or erased customers: $left"
+[ "$left" = 0 ] || failures=$((failures + 1))
+left=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.vouchers v JOIN protector.customers c ON c.id = v.customer_id
+	WHERE c.merged_into IS NOT NULL")
+echo "vouchers of merged customers: $left"
 [ "$left" = 0 ] || failures=$((failures + 1))
 dropdb "$DB"
 [ "$failures" -eq 0 ]
