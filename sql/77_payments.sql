@@ -187,6 +187,14 @@ BEGIN
 	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
 		v_before := v_before OPERATOR(pg_catalog.+) protector_internal.payment_effect(OLD.kind, OLD.status, OLD.amount);
 	END IF;
+	-- what the booking was paid stays an amount (amount_paid is at most it)
+	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.kind OPERATOR(pg_catalog.=) 'payment'
+	   AND NEW.status OPERATOR(pg_catalog.=) 'succeeded'
+	   AND v_paid OPERATOR(pg_catalog.+) NEW.amount OPERATOR(pg_catalog.>) 9999999999.99 THEN
+		PERFORM protector.raise('invalid_parameter', 'what the booking was paid would be more than an amount can be',
+			pg_catalog.format('Paid %s %s; this payment %s; at most 9999999999.99 in all.', v_paid, v_currency, NEW.amount),
+			'Check the amount: it is far beyond the booking''s price.');
+	END IF;
 	IF v_after OPERATOR(pg_catalog.<) 0 AND v_after OPERATOR(pg_catalog.<) v_before THEN
 		IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.kind OPERATOR(pg_catalog.=) 'refund' THEN
 			PERFORM protector.raise('invalid_parameter', 'a refund cannot exceed what was paid',

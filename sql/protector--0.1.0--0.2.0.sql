@@ -916,6 +916,14 @@ BEGIN
 	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
 		v_before := v_before OPERATOR(pg_catalog.+) protector_internal.payment_effect(OLD.kind, OLD.status, OLD.amount);
 	END IF;
+	-- what the booking was paid stays an amount (amount_paid is at most it)
+	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.kind OPERATOR(pg_catalog.=) 'payment'
+	   AND NEW.status OPERATOR(pg_catalog.=) 'succeeded'
+	   AND v_paid OPERATOR(pg_catalog.+) NEW.amount OPERATOR(pg_catalog.>) 9999999999.99 THEN
+		PERFORM protector.raise('invalid_parameter', 'what the booking was paid would be more than an amount can be',
+			pg_catalog.format('Paid %s %s; this payment %s; at most 9999999999.99 in all.', v_paid, v_currency, NEW.amount),
+			'Check the amount: it is far beyond the booking''s price.');
+	END IF;
 	IF v_after OPERATOR(pg_catalog.<) 0 AND v_after OPERATOR(pg_catalog.<) v_before THEN
 		IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.kind OPERATOR(pg_catalog.=) 'refund' THEN
 			PERFORM protector.raise('invalid_parameter', 'a refund cannot exceed what was paid',
@@ -1538,6 +1546,7 @@ DECLARE
 	v_paid_all numeric;
 	v_refunded numeric;
 	v_before numeric;	-- what an earlier cancellation's terms gave back
+	v_shown_percent numeric;
 BEGIN
 	IF NOT protector_internal.refunds_on_cancel() THEN
 		-- nothing refunded by choice, now and for money arriving later
@@ -1597,12 +1606,18 @@ BEGIN
 			OPERATOR(pg_catalog.*) v_percent OPERATOR(pg_catalog./) 100) OPERATOR(pg_catalog.-) v_before, 0));
 		v_fee := NULL;
 	END IF;
+	-- what is reported: the refund as a share of what was paid, to two
+	-- decimals, under either rule (nothing paid: the policy's percent); the
+	-- terms keep the policy's own percent for money arriving later
+	v_shown_percent := CASE WHEN v_paid OPERATOR(pg_catalog.>) 0
+							THEN pg_catalog.round(v_refund OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) v_paid, 2)
+							ELSE pg_catalog.round(COALESCE(v_percent, 0), 2) END;
 	-- vouchers first: what they paid and were not given back
 	v_to_vouchers := LEAST(v_refund, GREATEST(protector_internal.voucher_paid(NEW.organization_id, NEW.id), 0));
 	IF v_refund OPERATOR(pg_catalog.>) v_to_vouchers THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',
-				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_percent));
+				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_shown_percent));
 	END IF;
 	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_by_terms)
 	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_before OPERATOR(pg_catalog.+) v_refund)
@@ -1611,7 +1626,7 @@ BEGIN
 		late_paid = 0;
 	NEW.details := NEW.details OPERATOR(pg_catalog.||)
 		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object(
-			'amount', v_refund, 'percent', COALESCE(v_percent, 0), 'fee', v_fee, 'to_vouchers', v_to_vouchers));
+			'amount', v_refund, 'percent', v_shown_percent, 'fee', v_fee, 'to_vouchers', v_to_vouchers));
 	RETURN NEW;
 END
 $$;
@@ -2687,7 +2702,8 @@ BEGIN
 		END IF;
 		RETURN protector_internal.booking_shape(v_booking, true);
 	END;
-	IF p_voucher_code IS NOT NULL THEN
+	-- (a booking that costs nothing, a 100% code's, spends no voucher)
+	IF p_voucher_code IS NOT NULL AND v_booking.balance_due OPERATOR(pg_catalog.>) 0 THEN
 		PERFORM protector.redeem_voucher(v_booking.id, p_voucher_code);
 		SELECT * INTO v_booking FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_booking.organization_id AND b.id OPERATOR(pg_catalog.=) v_booking.id;

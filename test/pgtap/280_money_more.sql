@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(39);
+SELECT plan(44);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -353,6 +353,47 @@ SELECT is((protector.cancel_booking(pg_temp.id('recancel'), 'third') ->> 'refund
 SELECT tests.clear_authentication();
 SELECT results_eq($$SELECT amount FROM protector.payments WHERE booking_id = pg_temp.id('recancel') AND kind = 'refund' ORDER BY amount$$,
 	$$VALUES (15.00::numeric), (35.00)$$, '... 50 back of 100 paid in all: half, as the policy says');
+
+-- 12. a booking a 100% code makes free spends no voucher (it was refused:
+-- "the booking is paid in full"); what a booking was paid stays an amount
+-- (a bare 22003 numeric overflow); under the older policy the reported
+-- percent is the refund's share of what was paid, to two decimals: paid
+-- 45, 33.333% back: 45 x 33.333 / 100 = 14.99985 -> 15.00, 15 / 45 =
+-- 33.33% (it said 33.333)
+SELECT tests.clear_authentication();
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
+								price, price_per_person, mode, settings) VALUES
+	('0a280000-0000-4000-8000-0000000005a8', '0a280000-0000-4000-8000-000000000000', '0a280000-0000-4000-8000-0000000000a1',
+	 'Thirds', '60 minutes', '60 minutes', '400 days', 10, 4, 20, 25, 'shared',
+	 '{"refund_policy": {"full_refund_hours": 8760, "late_refund_percent": 33.333}}');
+SELECT tests.authenticate_as('m_owner');
+INSERT INTO r SELECT 'free100', protector.create_promo_code('0a280000-0000-4000-8000-000000000000', 'percent', 100);
+INSERT INTO r SELECT 'gift50', protector.create_voucher('0a280000-0000-4000-8000-000000000000', 50);
+SELECT tests.authenticate_as('m_operator');
+SELECT is((SELECT (b ->> 'total_price') || ' / ' || (b ->> 'balance_due')
+		   FROM protector.create_booking('0a280000-0000-4000-8000-0000000005a8', NULL, pg_temp.t(50), 1,
+										 p_promo_code => (SELECT j ->> 'code' FROM r WHERE name = 'free100'),
+										 p_voucher_code => (SELECT j ->> 'code' FROM r WHERE name = 'gift50')) b),
+	'0.00 / 0.00', 'a 45 booking with a 100% code and a voucher: booked free');
+SELECT tests.clear_authentication();
+SELECT is((SELECT balance FROM protector.vouchers WHERE id = (SELECT (j ->> 'id')::uuid FROM r WHERE name = 'gift50')), 50.00::numeric,
+	'... and the voucher keeps its 50');
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'big', protector.create_booking('0a280000-0000-4000-8000-0000000005a8', NULL, pg_temp.t(51), 1);
+INSERT INTO r SELECT 'thirds', protector.create_booking('0a280000-0000-4000-8000-0000000005a8', NULL, pg_temp.t(52), 1);
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('big'), 9999999999.99, 'cash', 'big-1') \g /dev/null
+SELECT throws_ok($$SELECT protector.record_payment(pg_temp.id('big'), 1, 'cash', 'big-2')$$,
+	'22023', 'what the booking was paid would be more than an amount can be',
+	'9999999999.99 paid, 1 more: refused by name (it was 22003 numeric field overflow)');
+SELECT protector.record_payment(pg_temp.id('thirds'), 45, 'cash', 'thirds-1') \g /dev/null
+SELECT tests.authenticate_as('m_operator');
+SELECT is((SELECT (c ->> 'refund_amount') || ' / ' || (c ->> 'refund_percent')
+		   FROM protector.cancel_booking(pg_temp.id('thirds'), 'thirds') c),
+	'15.00 / 33.33', 'paid 45, 33.333% back: 15.00, reported as 33.33%');
+SELECT tests.clear_authentication();
+SELECT is((SELECT refund_percent FROM protector_internal.cancellation_terms WHERE booking_id = pg_temp.id('thirds')), 33.333,
+	'... while the terms keep the policy''s 33.333 for money arriving later');
 
 SELECT * FROM finish();
 ROLLBACK;
