@@ -379,6 +379,20 @@ BEGIN
 	IF s.active IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes.active must be true or false');
 	END IF;
+	-- (create_service's NULL means "the organization's"; a service has one)
+	IF s.currency IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_changes.currency must not be null',
+			NULL, 'A service is priced in a currency, e.g. "EUR".');
+	END IF;
+	-- a waiver of the organization the caller sees: another's, or one that
+	-- does not exist, reads the same (the foreign key's 23503 told them apart
+	-- and read as a conflict)
+	IF s.waiver_id IS NOT NULL AND NOT EXISTS (
+			SELECT FROM protector.waivers w
+			WHERE w.organization_id OPERATOR(pg_catalog.=) s.organization_id AND w.id OPERATOR(pg_catalog.=) s.waiver_id) THEN
+		PERFORM protector.raise('not_found', 'waiver not found',
+			pg_catalog.format('p_changes.waiver_id %s is no waiver of the organization.', s.waiver_id));
+	END IF;
 	UPDATE protector.services x
 	SET name = pg_catalog.btrim(s.name), description = s.description, mode = s.mode, duration = s.duration,
 		capacity = s.capacity, min_party = s.min_party, max_party = s.max_party, buffer_before = s.buffer_before,

@@ -5,7 +5,7 @@
 -- review task's title; a shared slot with fewer places than the smallest
 -- party is full; a notification's reader marks it read and nothing else.
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a270000-0000-4000-8000-000000000000', 'G', 'catalog-edges');
@@ -54,6 +54,11 @@ SELECT throws_ok($$SELECT protector.update_service('0a270000-0000-4000-8000-0000
 				   '{"settings": {"cancellation_fees": [{"fee_percent": 100}]}}')$$,
 	'22023', 'p_changes.settings.cancellation_fees[0].within_hours must be a number from 0 to 8760',
 	'a fee tier without within_hours is refused (it was stored and then ignored: no fee)');
+SELECT throws_ok($$SELECT protector.update_service('0a270000-0000-4000-8000-0000000005a1', '{"currency": null}')$$,
+	'22023', 'p_changes.currency must not be null', 'currency null is refused by name (it was a NOT NULL error)');
+SELECT throws_ok($$SELECT protector.update_service('0a270000-0000-4000-8000-0000000005a1',
+				   '{"waiver_id": "00000000-0000-0000-0000-000000000000"}')$$,
+	'P0002', 'waiver not found', 'a waiver that does not exist is not found (it was the foreign key''s 23503, a 409)');
 
 -- 3. a padded name: the booking and its review task
 SELECT tests.clear_authentication();
