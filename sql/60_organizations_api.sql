@@ -40,7 +40,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_user uuid := protector.current_user_id();
-	v_id uuid := protector_internal.random_uuid();
 	v_org protector.organizations;
 	v_constraint text;
 BEGIN
@@ -67,10 +66,12 @@ BEGIN
 	END IF;
 
 	-- as the caller: RLS lets any signed-in user found an organization,
-	-- and the add_founding_owner trigger makes them its owner
+	-- and the add_founding_owner trigger makes them its owner; its id is the
+	-- database's (no caller chooses one: a deleted tenant's id taken again
+	-- would be handed its audit history), found again by the unique slug
 	BEGIN
-		INSERT INTO protector.organizations (id, name, slug, timezone, currency)
-		VALUES (v_id, pg_catalog.btrim(p_name), p_slug, p_timezone, p_currency);
+		INSERT INTO protector.organizations (name, slug, timezone, currency)
+		VALUES (pg_catalog.btrim(p_name), p_slug, p_timezone, p_currency);
 	EXCEPTION
 		WHEN unique_violation THEN
 			RAISE unique_violation USING
@@ -86,11 +87,11 @@ BEGIN
 			PERFORM protector.raise('forbidden', pg_catalog.format('user %s does not exist', v_user),
 				'The request''s token names a user that was deleted.', 'Sign in again.');
 	END;
+	SELECT * INTO STRICT v_org FROM protector.organizations o WHERE o.slug OPERATOR(pg_catalog.=) p_slug;
 	IF p_full_name IS NOT NULL THEN
 		UPDATE protector.members m SET full_name = p_full_name
-		WHERE m.organization_id OPERATOR(pg_catalog.=) v_id AND m.user_id OPERATOR(pg_catalog.=) v_user;
+		WHERE m.organization_id OPERATOR(pg_catalog.=) v_org.id AND m.user_id OPERATOR(pg_catalog.=) v_user;
 	END IF;
-	SELECT * INTO STRICT v_org FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) v_id;
 	RETURN pg_catalog.to_jsonb(v_org);
 END
 $$;

@@ -34,7 +34,10 @@ BEGIN
 		FROM pg_catalog.pg_attribute a
 		WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped
 		  AND a.attname <> ALL (stamps)
-		  AND (t, a.attname) NOT IN (('protector.customers'::regclass, 'identity_key'),
+		  -- (an organization's id is the database's: a deleted tenant's id,
+		  -- taken again, would be handed its audit history)
+		  AND (t, a.attname) NOT IN (('protector.organizations'::regclass, 'id'),
+									 ('protector.customers'::regclass, 'identity_key'),
 									 ('protector.customers'::regclass, 'merged_into'),
 									 ('protector.bookings'::regclass, 'amount_paid'),
 									 ('protector.bookings'::regclass, 'balance_due'),
@@ -53,7 +56,10 @@ BEGIN
 		FROM pg_catalog.pg_attribute a
 		WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped
 		  AND a.attname NOT IN ('id', 'organization_id') AND a.attname <> ALL (stamps)
-		  AND (t, a.attname) NOT IN (('protector.customers'::regclass, 'identity_key'),
+		  -- (an organization's id is the database's: a deleted tenant's id,
+		  -- taken again, would be handed its audit history)
+		  AND (t, a.attname) NOT IN (('protector.organizations'::regclass, 'id'),
+									 ('protector.customers'::regclass, 'identity_key'),
 									 ('protector.members'::regclass, 'user_id'),
 									 ('protector.bookings'::regclass, 'source'),
 									 ('protector.bookings'::regclass, 'amount_paid'),

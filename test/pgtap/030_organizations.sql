@@ -1,7 +1,7 @@
 -- create_organization(): how a signed-in user starts a tenant, and the
 -- identity helpers as PostgREST requests see them.
 BEGIN;
-SELECT plan(28);
+SELECT plan(31);
 
 SELECT tests.create_supabase_user('founder');
 SELECT tests.create_supabase_user('bystander');
@@ -60,6 +60,20 @@ SET LOCAL protector.http_errors = off;
 SELECT tests.authenticate_as('bystander');
 SELECT is_empty($$SELECT * FROM protector.organizations$$, 'another user sees no organization');
 SELECT is_empty($$SELECT * FROM protector.members$$, '... and no member');
+-- ... and cannot take a deleted organization's id, which would hand them
+-- its audit history (audit rows outlive their organization)
+SELECT tests.clear_authentication();
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a030000-0000-4000-8000-00000000dead', 'Gone', 'gone');
+INSERT INTO protector.audit_log (organization_id, table_name, record_id, op, new_row)
+VALUES ('0a030000-0000-4000-8000-00000000dead', 'protector.customers', 'x', 'INSERT', '{"full_name": "Cora Gone"}');
+DELETE FROM protector.organizations WHERE id = '0a030000-0000-4000-8000-00000000dead';
+SELECT tests.authenticate_as('bystander');
+SELECT throws_ok($$INSERT INTO protector.organizations (id, name, slug) VALUES ('0a030000-0000-4000-8000-00000000dead', 'Squat', 'squat')$$,
+	'42501', NULL, 'a signed-in user may not choose an organization''s id (a deleted one''s was taken, with its audit history)');
+SELECT lives_ok($$INSERT INTO protector.organizations (name, slug) VALUES ('Own', 'own-org')$$,
+	'... and founds one with the id the database gives');
+SELECT is_empty($$SELECT * FROM protector.audit_log WHERE new_row ->> 'full_name' = 'Cora Gone'$$,
+	'... which holds none of a deleted organization''s history');
 
 -- without a user
 SELECT tests.authenticate_as_service_role();
