@@ -410,15 +410,18 @@ DECLARE
 	t text;
 BEGIN
 	-- (zz_: after the BEFORE triggers that set customer_id from the booking)
+	-- (a signed waiver takes its customer from the booking it is linked to:
+	-- an UPDATE of booking_id sets it)
 	FOREACH t IN ARRAY ARRAY['vouchers', 'booking_messages', 'waiver_submissions'] LOOP
 		EXECUTE pg_catalog.format($t$
-			CREATE TRIGGER zz_customer_not_merged BEFORE INSERT OR UPDATE OF customer_id ON protector.%I
+			CREATE TRIGGER zz_customer_not_merged BEFORE INSERT OR UPDATE OF %s ON protector.%I
 				FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NOT protector_internal.restoring()
 								   AND (protector_internal.caller_is_trusted()
 										OR NEW.organization_id = ANY (protector_internal.orgs_with('customers.read'))
 										OR NEW.organization_id = ANY (protector_internal.orgs_with('customers.read_assigned'))
 										OR NEW.customer_id = ANY (protector_internal.current_customer_ids())))
-				EXECUTE FUNCTION protector_internal.check_customer_not_merged()$t$, t);
+				EXECUTE FUNCTION protector_internal.check_customer_not_merged()$t$,
+			CASE t WHEN 'waiver_submissions' THEN 'customer_id, booking_id' ELSE 'customer_id' END, t);
 	END LOOP;
 END
 $not_merged$;

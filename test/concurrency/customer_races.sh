@@ -5,7 +5,7 @@
 # foreign key will) and is then refused, under READ COMMITTED and
 # REPEATABLE READ (40001 there, the retry a client makes, which is then
 # refused by name). No booking of a merged or erased customer is left, nor
-# a voucher of a merged one.
+# a voucher or signed waiver of a merged one.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -78,6 +78,37 @@ answer=$(grep -oE 'ERROR: +[^,]*was merged into[^.]*' "$WORK/voucher.log" | head
 echo "[read committed] a merge, then a voucher for the merged customer: ${answer:-stored}"
 [ -n "$answer" ] || failures=$((failures + 1))
 
+# a signed waiver linked to a booking whose customer is being merged away:
+# the link takes the booking's customer, waits for the merge, and is then
+# refused (it stored the merged customer, out of the kept one's sight)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+CREATE TABLE waiver_ids AS SELECT (protector.create_waiver('$ORG', 'W', 'I agree.') ->> 'waiver_id')::uuid AS waiver;
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, capacity, max_party, mode, waiver_id)
+SELECT '0f450000-0000-4000-8000-0000000005a2', '$ORG', '0f450000-0000-4000-8000-0000000000f1', 'W', '1 hour', 100, 4, 'shared', waiver
+FROM waiver_ids;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0f450000-0000-4000-8000-0000000000b9', '$ORG', '0f450000-0000-4000-8000-0000000000f1',
+		'0f450000-0000-4000-8000-0000000005a2', '0f450000-0000-4000-8000-00000000c009',
+		tstzrange(date_trunc('day', now()) + interval '5 days', date_trunc('day', now()) + interval '5 days 1 hour'), 'confirmed');
+ALTER TABLE waiver_ids ADD COLUMN id uuid;
+UPDATE waiver_ids SET id = (protector.submit_waiver(waiver, 'Cara Nine', '1980-01-01', 'Cara Nine', 'Cara Nine')).id;
+SQL
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/first.log" 2>&1 <<SQL &
+BEGIN;
+SELECT protector.merge_customers('0f450000-0000-4000-8000-00000000c007', '0f450000-0000-4000-8000-00000000c009');
+SELECT pg_sleep(1.5);
+COMMIT;
+SQL
+merger=$!
+sleep 0.5
+psql -X -q -d "$DB" >"$WORK/link.log" 2>&1 <<SQL || true
+SELECT protector.link_waiver_to_booking((SELECT id FROM waiver_ids), '0f450000-0000-4000-8000-0000000000b9');
+SQL
+wait "$merger" || { echo "the merge failed:"; cat "$WORK/first.log"; failures=$((failures + 1)); }
+answer=$(grep -oE 'ERROR: +[^,]*(was merged into|could not serialize access)[^.]*' "$WORK/link.log" | head -1 || true)
+echo "[read committed] a merge, then a signed waiver linked to the merged customer's booking: ${answer:-stored}"
+[ -n "$answer" ] || failures=$((failures + 1))
+
 # a customer created and erased while a booking statement waits on another
 # row: the second row's check reads the customer as a statement of its own
 # would, not on the waiting statement's older snapshot
@@ -110,9 +141,10 @@ left=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings b JOIN
 	WHERE c.merged_into IS NOT NULL OR EXISTS (SELECT FROM protector.customer_erasures e WHERE e.customer_id = c.id)")
 echo "bookings of merged or erased customers: $left"
 [ "$left" = 0 ] || failures=$((failures + 1))
-left=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.vouchers v JOIN protector.customers c ON c.id = v.customer_id
-	WHERE c.merged_into IS NOT NULL")
-echo "vouchers of merged customers: $left"
+left=$(psql -X -A -t -d "$DB" -c "SELECT (SELECT count(*) FROM protector.vouchers v JOIN protector.customers c ON c.id = v.customer_id
+	WHERE c.merged_into IS NOT NULL) + (SELECT count(*) FROM protector.waiver_submissions w JOIN protector.customers c ON c.id = w.customer_id
+	WHERE c.merged_into IS NOT NULL)")
+echo "vouchers and signed waivers of merged customers: $left"
 [ "$left" = 0 ] || failures=$((failures + 1))
 dropdb "$DB"
 [ "$failures" -eq 0 ]
