@@ -246,8 +246,9 @@ BEGIN
 	IF p_venue_id IS NULL OR p_from IS NULL OR p_to IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_venue_id, p_from and p_to must not be null');
 	END IF;
-	IF p_to < p_from OR p_to - p_from > 366 OR NOT isfinite(p_from) OR NOT isfinite(p_to)
-	   OR p_from < date '0001-01-01' OR p_to > date '9999-12-31' THEN
+	-- (infinite dates first: they cannot be subtracted)
+	IF NOT isfinite(p_from) OR NOT isfinite(p_to) OR p_from < date '0001-01-01' OR p_to > date '9999-12-31'
+	   OR p_to < p_from OR p_to - p_from > 366 THEN
 		PERFORM protector.raise('invalid_parameter',
 			'p_from to p_to must be a range of at most 367 days between the years 1 and 9999',
 			format('Got %s to %s.', p_from, p_to));

@@ -299,9 +299,12 @@ DECLARE
 	v_active boolean;
 	v_name text;
 BEGIN
-	-- a task kept with its assignee (a done one of a former member) is history
-	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.assignee OPERATOR(pg_catalog.=) OLD.assignee
-	   AND NEW.organization_id OPERATOR(pg_catalog.=) OLD.organization_id THEN
+	-- a done task is history: it keeps the assignee it had (a former
+	-- member's); an open one kept with its assignee was checked when it
+	-- was assigned (a reopened one is checked again)
+	IF NEW.status OPERATOR(pg_catalog.=) 'done'
+	   OR (TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.assignee OPERATOR(pg_catalog.=) OLD.assignee
+		   AND NEW.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND OLD.status OPERATOR(pg_catalog.<>) 'done') THEN
 		RETURN NEW;
 	END IF;
 	-- (the member's row locked: a deactivation racing this waits for it and
@@ -321,37 +324,13 @@ COMMENT ON FUNCTION protector_internal.check_task_assignee() IS
 'Trigger: a task is assigned to an active member only';
 -- (a caller who may not write the organization's tasks learns nothing
 -- from it: the policy refuses the row; see check_shift_member)
-CREATE TRIGGER check_task_assignee BEFORE INSERT OR UPDATE OF assignee, organization_id ON protector.tasks
+CREATE TRIGGER check_task_assignee BEFORE INSERT OR UPDATE OF assignee, organization_id, status ON protector.tasks
 	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring()
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.update'))
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.assigned'))))
 	EXECUTE FUNCTION protector_internal.check_task_assignee();
-
--- The open invitations to a member's address, also those the caller may
--- not see (an admin deactivating a member whom an owner invited to be an
--- owner): for deactivate_staff, which authorized the member's row.
-CREATE FUNCTION protector_internal.drop_member_invitations(p_member_id uuid)
-RETURNS integer
-LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_dropped integer;
-BEGIN
-	PERFORM protector_internal.require_permit('protector.members', p_member_id, 'members.manage');
-	DELETE FROM protector.staff_invitations x
-	USING protector.members m
-	WHERE m.id OPERATOR(pg_catalog.=) p_member_id
-	  AND x.organization_id OPERATOR(pg_catalog.=) m.organization_id AND x.accepted_at IS NULL
-	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(m.email));
-	GET DIAGNOSTICS v_dropped = ROW_COUNT;
-	RETURN v_dropped;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.drop_member_invitations(uuid) IS
-'deactivate_staff''s: deletes the open invitations to the member''s address, whoever made them (require_permit)';
 
 -- activity ------------------------------------------------------------------------
 
@@ -677,9 +656,11 @@ BEGIN
 	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
 	  AND s.during OPERATOR(pg_catalog.@>) pg_catalog.now();
 	GET DIAGNOSTICS v_ended = ROW_COUNT;
-	-- and invitations to them still open, an owner's too (an invitation
-	-- never re-admits)
-	PERFORM protector_internal.drop_member_invitations(p_member_id);
+	-- and invitations to them still open that the caller may withdraw (an
+	-- owner's stay for an admin; none re-admits a member anyway)
+	DELETE FROM protector.staff_invitations x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) m.organization_id AND x.accepted_at IS NULL
+	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(m.email));
 	-- (keep_one_owner refuses to deactivate the last active owner)
 	UPDATE protector.members x SET active = false WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	PERFORM protector_internal.record_staff_activity(m.organization_id, 'staff.deactivated',
@@ -869,8 +850,7 @@ GRANT EXECUTE ON FUNCTION
 	protector.get_staff_schedule(uuid, date),
 	protector.get_staff_performance(uuid, date, date),
 	protector_internal.record_staff_activity(uuid, text, jsonb),
-	protector_internal.activate_invitations(uuid),
-	protector_internal.drop_member_invitations(uuid)
+	protector_internal.activate_invitations(uuid)
 TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION protector.auth_access_token_hook(jsonb) TO service_role;
 DO $hook$

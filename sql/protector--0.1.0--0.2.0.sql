@@ -5626,7 +5626,7 @@ CREATE TRIGGER check_shift_member BEFORE INSERT OR UPDATE OF member_id, venue_id
 -- assigned nothing (deactivate_staff releases their open tasks; a
 -- booking's agent is checked by agent_shift_check, and its review task
 -- follows it).
-CREATE FUNCTION protector_internal.check_task_assignee()
+CREATE OR REPLACE FUNCTION protector_internal.check_task_assignee()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -5635,9 +5635,12 @@ DECLARE
 	v_active boolean;
 	v_name text;
 BEGIN
-	-- a task kept with its assignee (a done one of a former member) is history
-	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.assignee OPERATOR(pg_catalog.=) OLD.assignee
-	   AND NEW.organization_id OPERATOR(pg_catalog.=) OLD.organization_id THEN
+	-- a done task is history: it keeps the assignee it had (a former
+	-- member's); an open one kept with its assignee was checked when it
+	-- was assigned (a reopened one is checked again)
+	IF NEW.status OPERATOR(pg_catalog.=) 'done'
+	   OR (TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.assignee OPERATOR(pg_catalog.=) OLD.assignee
+		   AND NEW.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND OLD.status OPERATOR(pg_catalog.<>) 'done') THEN
 		RETURN NEW;
 	END IF;
 	-- (the member's row locked: a deactivation racing this waits for it and
@@ -5657,37 +5660,13 @@ COMMENT ON FUNCTION protector_internal.check_task_assignee() IS
 'Trigger: a task is assigned to an active member only';
 -- (a caller who may not write the organization's tasks learns nothing
 -- from it: the policy refuses the row; see check_shift_member)
-CREATE TRIGGER check_task_assignee BEFORE INSERT OR UPDATE OF assignee, organization_id ON protector.tasks
+CREATE TRIGGER check_task_assignee BEFORE INSERT OR UPDATE OF assignee, organization_id, status ON protector.tasks
 	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring()
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.update'))
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.assigned'))))
 	EXECUTE FUNCTION protector_internal.check_task_assignee();
-
--- The open invitations to a member's address, also those the caller may
--- not see (an admin deactivating a member whom an owner invited to be an
--- owner): for deactivate_staff, which authorized the member's row.
-CREATE FUNCTION protector_internal.drop_member_invitations(p_member_id uuid)
-RETURNS integer
-LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_dropped integer;
-BEGIN
-	PERFORM protector_internal.require_permit('protector.members', p_member_id, 'members.manage');
-	DELETE FROM protector.staff_invitations x
-	USING protector.members m
-	WHERE m.id OPERATOR(pg_catalog.=) p_member_id
-	  AND x.organization_id OPERATOR(pg_catalog.=) m.organization_id AND x.accepted_at IS NULL
-	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(m.email));
-	GET DIAGNOSTICS v_dropped = ROW_COUNT;
-	RETURN v_dropped;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.drop_member_invitations(uuid) IS
-'deactivate_staff''s: deletes the open invitations to the member''s address, whoever made them (require_permit)';
 
 -- activity ------------------------------------------------------------------------
 
@@ -5999,9 +5978,11 @@ BEGIN
 	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
 	  AND s.during OPERATOR(pg_catalog.@>) pg_catalog.now();
 	GET DIAGNOSTICS v_ended = ROW_COUNT;
-	-- and invitations to them still open, an owner's too (an invitation
-	-- never re-admits)
-	PERFORM protector_internal.drop_member_invitations(p_member_id);
+	-- and invitations to them still open that the caller may withdraw (an
+	-- owner's stay for an admin; none re-admits a member anyway)
+	DELETE FROM protector.staff_invitations x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) m.organization_id AND x.accepted_at IS NULL
+	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(m.email));
 	-- (keep_one_owner refuses to deactivate the last active owner)
 	UPDATE protector.members x SET active = false WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	PERFORM protector_internal.record_staff_activity(m.organization_id, 'staff.deactivated',
@@ -6191,8 +6172,7 @@ GRANT EXECUTE ON FUNCTION
 	protector.get_staff_schedule(uuid, date),
 	protector.get_staff_performance(uuid, date, date),
 	protector_internal.record_staff_activity(uuid, text, jsonb),
-	protector_internal.activate_invitations(uuid),
-	protector_internal.drop_member_invitations(uuid)
+	protector_internal.activate_invitations(uuid)
 TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION protector.auth_access_token_hook(jsonb) TO service_role;
 DO $hook$
@@ -8965,7 +8945,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_user uuid := protector.current_user_id();
-	v_id uuid := protector_internal.random_uuid();
 	v_org protector.organizations;
 	v_constraint text;
 BEGIN
@@ -8992,10 +8971,12 @@ BEGIN
 	END IF;
 
 	-- as the caller: RLS lets any signed-in user found an organization,
-	-- and the add_founding_owner trigger makes them its owner
+	-- and the add_founding_owner trigger makes them its owner; its id is the
+	-- database's (no caller chooses one: a deleted tenant's id taken again
+	-- would be handed its audit history), found again by the unique slug
 	BEGIN
-		INSERT INTO protector.organizations (id, name, slug, timezone, currency)
-		VALUES (v_id, pg_catalog.btrim(p_name), p_slug, p_timezone, p_currency);
+		INSERT INTO protector.organizations (name, slug, timezone, currency)
+		VALUES (pg_catalog.btrim(p_name), p_slug, p_timezone, p_currency);
 	EXCEPTION
 		WHEN unique_violation THEN
 			RAISE unique_violation USING
@@ -9011,11 +8992,11 @@ BEGIN
 			PERFORM protector.raise('forbidden', pg_catalog.format('user %s does not exist', v_user),
 				'The request''s token names a user that was deleted.', 'Sign in again.');
 	END;
+	SELECT * INTO STRICT v_org FROM protector.organizations o WHERE o.slug OPERATOR(pg_catalog.=) p_slug;
 	IF p_full_name IS NOT NULL THEN
 		UPDATE protector.members m SET full_name = p_full_name
-		WHERE m.organization_id OPERATOR(pg_catalog.=) v_id AND m.user_id OPERATOR(pg_catalog.=) v_user;
+		WHERE m.organization_id OPERATOR(pg_catalog.=) v_org.id AND m.user_id OPERATOR(pg_catalog.=) v_user;
 	END IF;
-	SELECT * INTO STRICT v_org FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) v_id;
 	RETURN pg_catalog.to_jsonb(v_org);
 END
 $$;
@@ -9144,8 +9125,9 @@ BEGIN
 	IF p_venue_id IS NULL OR p_from IS NULL OR p_to IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_venue_id, p_from and p_to must not be null');
 	END IF;
-	IF p_to < p_from OR p_to - p_from > 366 OR NOT isfinite(p_from) OR NOT isfinite(p_to)
-	   OR p_from < date '0001-01-01' OR p_to > date '9999-12-31' THEN
+	-- (infinite dates first: they cannot be subtracted)
+	IF NOT isfinite(p_from) OR NOT isfinite(p_to) OR p_from < date '0001-01-01' OR p_to > date '9999-12-31'
+	   OR p_to < p_from OR p_to - p_from > 366 THEN
 		PERFORM protector.raise('invalid_parameter',
 			'p_from to p_to must be a range of at most 367 days between the years 1 and 9999',
 			format('Got %s to %s.', p_from, p_to));
@@ -9747,16 +9729,23 @@ DECLARE
 	t text;
 BEGIN
 	-- (zz_: after the BEFORE triggers that set customer_id from the booking)
+	-- (a signed waiver takes its customer from the booking it is linked to:
+	-- an UPDATE of booking_id sets it)
 	FOREACH t IN ARRAY ARRAY['vouchers', 'booking_messages', 'waiver_submissions'] LOOP
 		EXECUTE pg_catalog.format($t$
-			CREATE TRIGGER zz_customer_not_merged BEFORE INSERT OR UPDATE OF customer_id ON protector.%I
+			CREATE TRIGGER zz_customer_not_merged BEFORE INSERT OR UPDATE OF %s ON protector.%I
 				FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NOT protector_internal.restoring()
 								   AND (protector_internal.caller_is_trusted()
 										OR NEW.organization_id = ANY (protector_internal.orgs_with('customers.read'))
 										OR NEW.organization_id = ANY (protector_internal.orgs_with('customers.read_assigned'))
 										OR NEW.customer_id = ANY (protector_internal.current_customer_ids())))
-				EXECUTE FUNCTION protector_internal.check_customer_not_merged()$t$, t);
+				EXECUTE FUNCTION protector_internal.check_customer_not_merged()$t$,
+			CASE t WHEN 'waiver_submissions' THEN 'customer_id, booking_id' ELSE 'customer_id' END, t);
 	END LOOP;
 END
 $not_merged$;
 REVOKE ALL ON FUNCTION protector_internal.check_customer_not_merged() FROM PUBLIC;
+
+-- Review of 0.2.0: an organization's id is the database's (a deleted
+-- tenant's id taken again by a signed-in user was handed its audit history)
+REVOKE INSERT (id) ON protector.organizations FROM authenticated;

@@ -1,6 +1,6 @@
 -- Venue management, schedules across DST, duplicate_service, analytics.
 BEGIN;
-SELECT plan(50);
+SELECT plan(51);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -130,6 +130,9 @@ SELECT throws_ok($$SELECT protector.get_venue_analytics((SELECT id FROM ids WHER
 	'dates past the year 9999: named (it was 22008 date out of range)');
 SELECT throws_ok($$SELECT protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'berlin'), '4714-11-24 BC', '4714-11-30 BC')$$,
 	'22023', 'p_from to p_to must be a range of at most 367 days between the years 1 and 9999', '... and before the year 1');
+SELECT throws_ok($$SELECT protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'berlin'), '2026-01-01', 'infinity')$$,
+	'22023', 'p_from to p_to must be a range of at most 367 days between the years 1 and 9999',
+	'... and an infinite end (it was 22008 cannot subtract infinite dates)');
 -- overlapping ranges count each open hour once: on Tuesday 2027-03-23,
 -- Monday's 22:00-02:00 gives 00:00-02:00 (Tuesday's 00:00-01:00 within it),
 -- then 09:00-17:00 twice and 12:00-20:00 are 09:00-20:00: 2 + 11 = 13 hours

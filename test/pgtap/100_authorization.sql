@@ -622,7 +622,6 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.staff_may_message(uuid,uuid)'), ('protector_internal.customer_owns_booking(uuid,uuid)'),
 			 ('protector_internal.median_response_minutes(uuid,uuid,timestamp with time zone,timestamp with time zone)'),
 			 ('protector_internal.record_staff_activity(uuid,text,jsonb)'), ('protector_internal.activate_invitations(uuid)'),
-			 ('protector_internal.drop_member_invitations(uuid)'),
 			 ('protector_internal.waiver_submission_digest(protector.waiver_submissions)'),
 			 ('protector_internal.bookings_row_check(numeric,text,protector.booking_status,timestamp with time zone,text,numeric,jsonb,numeric,tstzrange,text,integer,numeric,numeric)')$$,
 	'authenticated may execute only the helpers that policies and RPCs ask (docs/security.md lists them)');

@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(12);
+SELECT plan(14);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -92,22 +92,32 @@ SELECT throws_ok($$UPDATE protector.tasks SET assignee = tests.get_supabase_uid(
 SELECT lives_ok($$UPDATE protector.tasks SET assignee = tests.get_supabase_uid('x_agent')
 				  WHERE booking_id = (SELECT id FROM r WHERE name = 'b2')$$,
 	'... to an active one: taken');
+-- ... nor is a done task of theirs reopened while it is theirs
+SELECT tests.clear_authentication();
+INSERT INTO protector.tasks (organization_id, title, assignee, status, completed_at)
+VALUES ('0a320000-0000-4000-8000-000000000000', 'Done before', tests.get_supabase_uid('x_agent2'), 'done', now());
+SELECT tests.authenticate_as('x_operator');
+SELECT lives_ok($$UPDATE protector.tasks SET title = 'Done before (checked)' WHERE title = 'Done before'$$,
+	'a done task of a deactivated member keeps its assignee through an edit');
+SELECT throws_ok($$UPDATE protector.tasks SET status = 'open', completed_at = NULL WHERE title = 'Done before (checked)'$$,
+	'23P01', 'Agent2 is no active member', '... but is not reopened for them');
 -- ... and a shift moved for them out of the past: refused too
 SELECT tests.authenticate_as('x_manager');
 SELECT throws_ok($$UPDATE protector.staff_shifts SET during = tstzrange(pg_temp.t(2, 9), pg_temp.t(2, 18))
 				   WHERE id = (SELECT id FROM r WHERE name = 'past2')$$,
 	'22023', 'shifts are for active members', 'a deactivated member''s shift moved to next week: refused');
 
--- 4. deactivation deletes every open invitation to the address: the owner
--- invited Agent's address to be an owner; an admin, who does not see
--- owners' invitations, deactivates Agent
+-- 4. only owners withdraw owners' invitations, also through a
+-- deactivation: the owner invited Agent's address to be an owner; an
+-- admin, who does not see owners' invitations, deactivates Agent (an
+-- invitation to a member's address re-admits nobody)
 SELECT tests.authenticate_as('x_owner');
 SELECT protector.create_staff_member('0a320000-0000-4000-8000-000000000000', 'x_agent@test.invalid', 'owner') \g /dev/null
 SELECT tests.authenticate_as('x_admin');
 SELECT protector.deactivate_staff('0a320000-0000-4000-8000-0000000000e5') \g /dev/null
 SELECT tests.clear_authentication();
-SELECT is((SELECT count(*)::int FROM protector.staff_invitations WHERE email_key = 'x_agent@test.invalid' AND accepted_at IS NULL), 0,
-	'an admin''s deactivation deletes the owner''s open invitation to the member''s address too');
+SELECT is((SELECT count(*)::int FROM protector.staff_invitations WHERE email_key = 'x_agent@test.invalid' AND accepted_at IS NULL), 1,
+	'an admin''s deactivation leaves the owner''s open invitation to the member''s address');
 
 -- 5. the owner of another organization learns nothing from the shift
 -- checks: the policy answers as it would for any member
