@@ -4,6 +4,16 @@
  *	  protector.set_updated_at(): BEFORE UPDATE row trigger that stamps
  *	  updated_at with the transaction's start time, as now() would.
  *
+ * Invariant kept: updated_at moves only when the row changes.  An update
+ * that changes nothing (a form saved as it was) keeps the stamp, as the
+ * audit trigger writes no row for it: updated_at and the audit log agree
+ * on when a row last changed (the dashboards' recent activity reads one or
+ * the other).  Stored generated columns are left out of the comparison
+ * (not computed yet in a BEFORE trigger, and derived from the others); the
+ * BEFORE triggers that fire after this one (by name) change a row only
+ * along with a change this one sees (settle_cancellation and
+ * wait_for_deposit a status, voucher_balance an amount).
+ *
  * Written in C because it fires on every booking update, a hot path.
  *
  * src/touch.c
@@ -18,10 +28,41 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/datum.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
 #include "support.h"
+
+/* every column but skip (and stored generated ones) the same in both rows */
+static bool
+row_unchanged(TupleDesc desc, HeapTuple oldtup, HeapTuple newtup, int skip)
+{
+	Datum	   *oldv = palloc(sizeof(Datum) * desc->natts);
+	Datum	   *newv = palloc(sizeof(Datum) * desc->natts);
+	bool	   *oldn = palloc(sizeof(bool) * desc->natts);
+	bool	   *newn = palloc(sizeof(bool) * desc->natts);
+	bool		same = true;
+
+	heap_deform_tuple(oldtup, desc, oldv, oldn);
+	heap_deform_tuple(newtup, desc, newv, newn);
+	for (int i = 0; i < desc->natts && same; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || att->attgenerated || att->attnum == skip)
+			continue;
+		if (oldn[i] || newn[i])
+			same = oldn[i] && newn[i];
+		else
+			same = datum_image_eq(oldv[i], newv[i], att->attbyval, att->attlen);
+	}
+	pfree(oldv);
+	pfree(newv);
+	pfree(oldn);
+	pfree(newn);
+	return same;
+}
 
 static const TriggerProtocol touch_protocol = {
 	.function = "set_updated_at()",
@@ -46,7 +87,10 @@ protector_set_updated_at(PG_FUNCTION_ARGS)
 	attnum = protector_column_required(trigdata->tg_relation, "updated_at", TIMESTAMPTZOID);
 
 	cols[0] = attnum;
-	values[0] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	if (row_unchanged(tupdesc, trigdata->tg_trigtuple, trigdata->tg_newtuple, attnum))
+		values[0] = heap_getattr(trigdata->tg_trigtuple, attnum, tupdesc, &nulls[0]);
+	else
+		values[0] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 
 	return PointerGetDatum(heap_modify_tuple_by_cols(trigdata->tg_newtuple,
 													 tupdesc, 1, cols,
