@@ -87,7 +87,11 @@ BEGIN
 			PERFORM protector.raise('forbidden', pg_catalog.format('user %s does not exist', v_user),
 				'The request''s token names a user that was deleted.', 'Sign in again.');
 	END;
-	SELECT * INTO STRICT v_org FROM protector.organizations o WHERE o.slug OPERATOR(pg_catalog.=) p_slug;
+	-- (the newest of the slug: under REPEATABLE READ the snapshot may still
+	-- show an organization that held the slug until a concurrent rename or
+	-- deletion, older than this one, made now())
+	SELECT * INTO STRICT v_org FROM protector.organizations o WHERE o.slug OPERATOR(pg_catalog.=) p_slug
+	ORDER BY o.created_at DESC LIMIT 1;
 	IF p_full_name IS NOT NULL THEN
 		UPDATE protector.members m SET full_name = p_full_name
 		WHERE m.organization_id OPERATOR(pg_catalog.=) v_org.id AND m.user_id OPERATOR(pg_catalog.=) v_user;

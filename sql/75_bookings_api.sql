@@ -435,11 +435,11 @@ BEGIN
 		v_fee := NULL;
 	END IF;
 	-- what is reported: the refund as a share of what was paid, to two
-	-- decimals, under either rule (nothing paid: the policy's percent); the
-	-- terms keep the policy's own percent for money arriving later
+	-- decimals, under either rule (nothing paid: 0); the terms keep the
+	-- policy's own percent for money arriving later
 	v_shown_percent := CASE WHEN v_paid OPERATOR(pg_catalog.>) 0
 							THEN pg_catalog.round(v_refund OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) v_paid, 2)
-							ELSE pg_catalog.round(COALESCE(v_percent, 0), 2) END;
+							ELSE 0 END;
 	-- vouchers first: what they paid and were not given back
 	v_to_vouchers := LEAST(v_refund, GREATEST(protector_internal.voucher_paid(NEW.organization_id, NEW.id), 0));
 	IF v_refund OPERATOR(pg_catalog.>) v_to_vouchers THEN

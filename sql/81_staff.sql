@@ -299,12 +299,12 @@ DECLARE
 	v_active boolean;
 	v_name text;
 BEGIN
-	-- a done task is history: it keeps the assignee it had (a former
-	-- member's); an open one kept with its assignee was checked when it
-	-- was assigned (a reopened one is checked again)
-	IF NEW.status OPERATOR(pg_catalog.=) 'done'
-	   OR (TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.assignee OPERATOR(pg_catalog.=) OLD.assignee
-		   AND NEW.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND OLD.status OPERATOR(pg_catalog.<>) 'done') THEN
+	-- a task that keeps its assignee: a done one is history (a former
+	-- member's stays theirs), an open one was checked when it was assigned;
+	-- a reopened one is checked again, as is every new assignment
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.assignee OPERATOR(pg_catalog.=) OLD.assignee
+	   AND NEW.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+	   AND (NEW.status OPERATOR(pg_catalog.=) 'done' OR OLD.status OPERATOR(pg_catalog.<>) 'done') THEN
 		RETURN NEW;
 	END IF;
 	-- (the member's row locked: a deactivation racing this waits for it and

@@ -152,10 +152,24 @@ BEGIN
 		v_org := v_orgs[1];
 	ELSIF v_org IS NOT NULL THEN
 		PERFORM protector_internal.authorize(v_org, 'audit.purge');
+	ELSE
+		-- all of them (service_role): a purge row per organization whose
+		-- history goes, which its owners and admins read (a row of no
+		-- organization no tenant sees), then one for the rest: rows of no
+		-- organization, or of organizations deleted since
+		WITH purged AS (
+			INSERT INTO protector.audit_purges (organization_id, purge_before)
+			SELECT o.id, p_before FROM protector.organizations o
+			WHERE EXISTS (SELECT FROM protector.audit_log l
+						  WHERE l.organization_id OPERATOR(pg_catalog.=) o.id AND l.occurred_at OPERATOR(pg_catalog.<) p_before
+							AND l.table_name OPERATOR(pg_catalog.<>) 'protector.audit_purges')
+			ORDER BY o.id
+			RETURNING rows_purged)
+		SELECT COALESCE(pg_catalog.sum(purged.rows_purged), 0) INTO v_purged FROM purged;
 	END IF;
 	INSERT INTO protector.audit_purges (organization_id, purge_before)
 	VALUES (v_org, p_before)
-	RETURNING rows_purged INTO v_purged;
+	RETURNING rows_purged OPERATOR(pg_catalog.+) COALESCE(v_purged, 0) INTO v_purged;
 	RETURN v_purged;
 END
 $$;

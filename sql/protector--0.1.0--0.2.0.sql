@@ -611,7 +611,7 @@ CREATE TRIGGER purge_audit_rows BEFORE INSERT ON protector.audit_purges
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.purge_audit_rows();
 
-CREATE FUNCTION protector.purge_audit_log(p_before timestamptz, p_organization_id uuid DEFAULT NULL)
+CREATE OR REPLACE FUNCTION protector.purge_audit_log(p_before timestamptz, p_organization_id uuid DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -636,10 +636,24 @@ BEGIN
 		v_org := v_orgs[1];
 	ELSIF v_org IS NOT NULL THEN
 		PERFORM protector_internal.authorize(v_org, 'audit.purge');
+	ELSE
+		-- all of them (service_role): a purge row per organization whose
+		-- history goes, which its owners and admins read (a row of no
+		-- organization no tenant sees), then one for the rest: rows of no
+		-- organization, or of organizations deleted since
+		WITH purged AS (
+			INSERT INTO protector.audit_purges (organization_id, purge_before)
+			SELECT o.id, p_before FROM protector.organizations o
+			WHERE EXISTS (SELECT FROM protector.audit_log l
+						  WHERE l.organization_id OPERATOR(pg_catalog.=) o.id AND l.occurred_at OPERATOR(pg_catalog.<) p_before
+							AND l.table_name OPERATOR(pg_catalog.<>) 'protector.audit_purges')
+			ORDER BY o.id
+			RETURNING rows_purged)
+		SELECT COALESCE(pg_catalog.sum(purged.rows_purged), 0) INTO v_purged FROM purged;
 	END IF;
 	INSERT INTO protector.audit_purges (organization_id, purge_before)
 	VALUES (v_org, p_before)
-	RETURNING rows_purged INTO v_purged;
+	RETURNING rows_purged OPERATOR(pg_catalog.+) COALESCE(v_purged, 0) INTO v_purged;
 	RETURN v_purged;
 END
 $$;
@@ -1607,11 +1621,11 @@ BEGIN
 		v_fee := NULL;
 	END IF;
 	-- what is reported: the refund as a share of what was paid, to two
-	-- decimals, under either rule (nothing paid: the policy's percent); the
-	-- terms keep the policy's own percent for money arriving later
+	-- decimals, under either rule (nothing paid: 0); the terms keep the
+	-- policy's own percent for money arriving later
 	v_shown_percent := CASE WHEN v_paid OPERATOR(pg_catalog.>) 0
 							THEN pg_catalog.round(v_refund OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) v_paid, 2)
-							ELSE pg_catalog.round(COALESCE(v_percent, 0), 2) END;
+							ELSE 0 END;
 	-- vouchers first: what they paid and were not given back
 	v_to_vouchers := LEAST(v_refund, GREATEST(protector_internal.voucher_paid(NEW.organization_id, NEW.id), 0));
 	IF v_refund OPERATOR(pg_catalog.>) v_to_vouchers THEN
@@ -5635,12 +5649,12 @@ DECLARE
 	v_active boolean;
 	v_name text;
 BEGIN
-	-- a done task is history: it keeps the assignee it had (a former
-	-- member's); an open one kept with its assignee was checked when it
-	-- was assigned (a reopened one is checked again)
-	IF NEW.status OPERATOR(pg_catalog.=) 'done'
-	   OR (TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.assignee OPERATOR(pg_catalog.=) OLD.assignee
-		   AND NEW.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND OLD.status OPERATOR(pg_catalog.<>) 'done') THEN
+	-- a task that keeps its assignee: a done one is history (a former
+	-- member's stays theirs), an open one was checked when it was assigned;
+	-- a reopened one is checked again, as is every new assignment
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.assignee OPERATOR(pg_catalog.=) OLD.assignee
+	   AND NEW.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+	   AND (NEW.status OPERATOR(pg_catalog.=) 'done' OR OLD.status OPERATOR(pg_catalog.<>) 'done') THEN
 		RETURN NEW;
 	END IF;
 	-- (the member's row locked: a deactivation racing this waits for it and
@@ -8992,7 +9006,11 @@ BEGIN
 			PERFORM protector.raise('forbidden', pg_catalog.format('user %s does not exist', v_user),
 				'The request''s token names a user that was deleted.', 'Sign in again.');
 	END;
-	SELECT * INTO STRICT v_org FROM protector.organizations o WHERE o.slug OPERATOR(pg_catalog.=) p_slug;
+	-- (the newest of the slug: under REPEATABLE READ the snapshot may still
+	-- show an organization that held the slug until a concurrent rename or
+	-- deletion, older than this one, made now())
+	SELECT * INTO STRICT v_org FROM protector.organizations o WHERE o.slug OPERATOR(pg_catalog.=) p_slug
+	ORDER BY o.created_at DESC LIMIT 1;
 	IF p_full_name IS NOT NULL THEN
 		UPDATE protector.members m SET full_name = p_full_name
 		WHERE m.organization_id OPERATOR(pg_catalog.=) v_org.id AND m.user_id OPERATOR(pg_catalog.=) v_user;

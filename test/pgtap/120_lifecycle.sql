@@ -1,6 +1,6 @@
 -- Data that ends: expired holds, audit retention, erasure.
 BEGIN;
-SELECT plan(26);
+SELECT plan(28);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_owner', 'e_admin', 'e_manager', 'e_other', 'e_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -74,6 +74,21 @@ SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE organization_id =
 		   AND occurred_at < now() - interval '1 day'), 0, '... all of it');
 SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'protector.audit_purges'
 		   AND new_row ->> 'organization_id' = '0a120000-0000-4000-8000-000000000000'), 1, '... and the purge itself is audited');
+-- a purge of every organization (service_role) leaves each organization
+-- whose history went a purge row its owners read (it was one row of no
+-- organization, which no tenant sees)
+INSERT INTO protector.audit_log (organization_id, occurred_at, table_name, record_id, op)
+VALUES ('0a120000-0000-4000-8000-000000000000', now() - interval '1 year', 'protector.bookings', 'x', 'INSERT'),
+	   ('0a120000-0000-4000-8000-000000000000', now() - interval '1 year', 'protector.bookings', 'y', 'INSERT'),
+	   (NULL, now() - interval '1 year', 'public.other', 'z', 'INSERT');
+SELECT tests.authenticate_as_service_role();
+SELECT is(protector.purge_audit_log(now() - interval '1 day'), 3::bigint, 'service_role purges everyone''s history: 2 + 1 rows');
+SELECT tests.authenticate_as('e_owner');
+SELECT results_eq($$SELECT rows_purged FROM protector.audit_purges ORDER BY rows_purged$$,
+	$$SELECT n FROM (SELECT 2::bigint AS n UNION ALL SELECT n FROM history WHERE organization_id = '0a120000-0000-4000-8000-000000000000') x
+	  ORDER BY n$$,
+	'the owner reads both purges of their organization: service_role''s (2 rows) and their own (its whole history)');
+SELECT tests.clear_authentication();
 
 -- erase_customer
 -- (request keys that name a customer: the widget's hold a hash of the

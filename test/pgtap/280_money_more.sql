@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(44);
+SELECT plan(45);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -391,6 +391,10 @@ SELECT tests.authenticate_as('m_operator');
 SELECT is((SELECT (c ->> 'refund_amount') || ' / ' || (c ->> 'refund_percent')
 		   FROM protector.cancel_booking(pg_temp.id('thirds'), 'thirds') c),
 	'15.00 / 33.33', 'paid 45, 33.333% back: 15.00, reported as 33.33%');
+INSERT INTO r SELECT 'unpaid', protector.create_booking('0a280000-0000-4000-8000-0000000005a8', NULL, pg_temp.t(53), 1);
+SELECT is((SELECT (c ->> 'refund_amount') || ' / ' || (c ->> 'refund_percent')
+		   FROM protector.cancel_booking(pg_temp.id('unpaid'), 'unpaid') c),
+	'0 / 0', '... and with nothing paid: 0 back, 0% (it said 100.00, the policy''s)');
 SELECT tests.clear_authentication();
 SELECT is((SELECT refund_percent FROM protector_internal.cancellation_terms WHERE booking_id = pg_temp.id('thirds')), 33.333,
 	'... while the terms keep the policy''s 33.333 for money arriving later');

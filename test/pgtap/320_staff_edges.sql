@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -76,7 +76,10 @@ SELECT lives_ok($$UPDATE protector.staff_shifts SET during = tstzrange(now() - i
 	'... while correcting its end within the past is history, and stays allowed');
 
 -- 3. tasks go to active members only: Agent2, who worked at HQ three days
--- ago, is deactivated
+-- ago and did a task, is deactivated
+SELECT tests.clear_authentication();
+INSERT INTO protector.tasks (organization_id, title, assignee, status, completed_at)
+VALUES ('0a320000-0000-4000-8000-000000000000', 'Done before', tests.get_supabase_uid('x_agent2'), 'done', now());
 SELECT tests.authenticate_as('x_manager');
 INSERT INTO r SELECT 'past2', (protector.create_staff_schedule('0a320000-0000-4000-8000-0000000000e6', '0a320000-0000-4000-8000-0000000000a1',
 																now() - interval '3 days', now() - interval '2 days') ->> 'id')::uuid;
@@ -92,15 +95,16 @@ SELECT throws_ok($$UPDATE protector.tasks SET assignee = tests.get_supabase_uid(
 SELECT lives_ok($$UPDATE protector.tasks SET assignee = tests.get_supabase_uid('x_agent')
 				  WHERE booking_id = (SELECT id FROM r WHERE name = 'b2')$$,
 	'... to an active one: taken');
--- ... nor is a done task of theirs reopened while it is theirs
-SELECT tests.clear_authentication();
-INSERT INTO protector.tasks (organization_id, title, assignee, status, completed_at)
-VALUES ('0a320000-0000-4000-8000-000000000000', 'Done before', tests.get_supabase_uid('x_agent2'), 'done', now());
+-- ... nor is a done task of theirs reopened while it is theirs, nor a
+-- done one handed to them
 SELECT tests.authenticate_as('x_operator');
 SELECT lives_ok($$UPDATE protector.tasks SET title = 'Done before (checked)' WHERE title = 'Done before'$$,
 	'a done task of a deactivated member keeps its assignee through an edit');
 SELECT throws_ok($$UPDATE protector.tasks SET status = 'open', completed_at = NULL WHERE title = 'Done before (checked)'$$,
 	'23P01', 'Agent2 is no active member', '... but is not reopened for them');
+SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, title, assignee, status, completed_at)
+				   VALUES ('0a320000-0000-4000-8000-000000000000', 'Done for them', tests.get_supabase_uid('x_agent2'), 'done', now())$$,
+	'23P01', 'Agent2 is no active member', '... nor is a done task written for them');
 -- ... and a shift moved for them out of the past: refused too
 SELECT tests.authenticate_as('x_manager');
 SELECT throws_ok($$UPDATE protector.staff_shifts SET during = tstzrange(pg_temp.t(2, 9), pg_temp.t(2, 18))
