@@ -2807,7 +2807,9 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_email is not an email address',
 			'At most 320 characters, like name@example.com.');
 	END IF;
-	IF v_phone IS NOT NULL AND v_phone OPERATOR(pg_catalog.!~) '^\+?[0-9][0-9 ()./-]{2,38}$' THEN
+	-- (3 to 40 characters with the +, as customers.phone holds them)
+	IF v_phone IS NOT NULL AND (v_phone OPERATOR(pg_catalog.!~) '^\+?[0-9][0-9 ()./-]*$'
+								OR pg_catalog.length(v_phone) NOT BETWEEN 3 AND 40) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_phone is not a phone number',
 			'Digits, spaces and ( ) . / - only, an optional leading +, at most 40 characters.');
 	END IF;
@@ -2910,8 +2912,13 @@ BEGIN
 			FROM pg_catalog.unnest(ARRAY['id', 'status', 'hold_expires_at', 'start', 'end', 'timezone', 'local_start',
 										 'local_end', 'party_size', 'currency', 'total_price', 'discount_amount',
 										 'amount_paid', 'balance_due']) k)
-		   OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('service', v_service.name,
-																  'replayed', COALESCE(v_booking -> 'replayed', 'false'));
+		   -- (the booking's own service: a replay of a key first used for
+		   -- another service of the venue answers with the booking made then)
+		   OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+				'service', (SELECT s.name FROM protector.services s
+							WHERE s.organization_id OPERATOR(pg_catalog.=) v.organization_id
+							  AND s.id OPERATOR(pg_catalog.=) (v_booking ->> 'service_id')::uuid),
+				'replayed', COALESCE(v_booking -> 'replayed', 'false'));
 END
 $$;
 COMMENT ON FUNCTION protector.create_widget_booking(text, uuid, text, text, text, timestamptz, integer, text, jsonb,

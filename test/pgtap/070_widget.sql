@@ -1,6 +1,6 @@
 -- The public booking widget, called as anon the way PostgREST does.
 BEGIN;
-SELECT plan(31);
+SELECT plan(35);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -142,6 +142,27 @@ SELECT is((SELECT format('%s %s', result ->> 'service', result ->> 'replayed') F
 	'the same request key at another venue books there');
 SELECT isnt((SELECT result ->> 'id' FROM r WHERE name = 'venue2'), (SELECT result ->> 'id' FROM r WHERE name = 'venue1'),
 	'... a booking of its own');
+-- ... while a retry of the key at the same venue naming another of its
+-- services replays the booking under its own service's name (it was
+-- answered with the service the retry named)
+SELECT tests.clear_authentication();
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, price, max_party, capacity, mode) VALUES
+	('0a700000-0000-4000-8000-0000000005a5', '0a700000-0000-4000-8000-000000000000', '0a700000-0000-4000-8000-0000000000a4',
+	 'Loft studio', '60 minutes', '60 minutes', '400 days', 10, 6, 1, 'exclusive');
+SELECT tests.authenticate_as_anon();
+SELECT is((SELECT format('%s %s %s', b ->> 'service', b ->> 'replayed', b ->> 'id' = (SELECT result ->> 'id' FROM r WHERE name = 'venue1'))
+		   FROM protector.create_widget_booking(pg_temp.k('Loft'), '0a700000-0000-4000-8000-0000000005a5',
+												'Kai', 'kai@example.com', NULL, pg_temp.t(42), 1, 'same-key') b),
+	'Loft room true t', 'a retry naming the venue''s other service: the Loft room booking, under its own name');
+-- phones of 3 to 40 characters, a leading + counted (40 digits were
+-- refused, and "+12")
+SELECT lives_ok($$SELECT protector.create_widget_booking(pg_temp.k('Loft'), '0a700000-0000-4000-8000-0000000005a5',
+	'Pho', 'pho1@example.com', repeat('1', 40), pg_temp.t(44), 1)$$, 'a phone of 40 digits');
+SELECT lives_ok($$SELECT protector.create_widget_booking(pg_temp.k('Loft'), '0a700000-0000-4000-8000-0000000005a5',
+	'Pho', 'pho2@example.com', '+12', pg_temp.t(45), 1)$$, '... and "+12", 3 characters');
+SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Loft'), '0a700000-0000-4000-8000-0000000005a5',
+	'Pho', 'pho3@example.com', repeat('1', 41), pg_temp.t(46), 1)$$, '22023', 'p_customer_phone is not a phone number',
+	'... but not 41');
 
 -- a guest record merged while a visitor's booking is being made (the desk
 -- committed between the widget's look-up and the booking's check; here a
