@@ -1363,7 +1363,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	RETURN p_text IS NULL
-		OR (p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u206f\\u2800\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb\\U00013430-\\U0001343f\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0000-\\U000e007f]'
+		OR (p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u034f\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u206f\\u2800\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb\\U00013430-\\U0001343f\\U000110bd\\U000110cd\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0000-\\U000e007f]'
 			-- zero-width non-joiners and joiners only where a script needs
 			-- them: after a character of a joining script (Arabic, Syriac,
 			-- Thaana, N'Ko and their kin, Mongolian), an Indic, Sinhala,
@@ -2796,10 +2796,10 @@ BEGIN
 	IF v_name IS NULL OR pg_catalog.length(v_name) NOT BETWEEN 1 AND 200 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_name must be 1 to 200 characters');
 	END IF;
-	-- a name of spaces (of any script), variation selectors, joiners and
-	-- combining marks alone (Latin, Hebrew, Arabic, Mongolian, musical)
-	-- renders blank on the operator's screen
-	IF v_name OPERATOR(pg_catalog.~) E'^[\\s\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef\\u0300-\\u036f\\u1ab0-\\u1aff\\u1dc0-\\u1dff\\u20d0-\\u20ff\\ufe20-\\ufe2f\\u200c\\u200d\\u0591-\\u05bd\\u05bf\\u05c1\\u05c2\\u05c4\\u05c5\\u05c7\\u0610-\\u061a\\u064b-\\u065f\\u0670\\u06d6-\\u06dc\\u06df-\\u06e4\\u06e7\\u06e8\\u06ea-\\u06ed\\u180b-\\u180f\\U0001d159\\U0001d165-\\U0001d169\\U0001d16d-\\U0001d172]*$' THEN
+	-- a name of spaces, variation selectors, joiners and combining marks
+	-- alone (of any script, by Unicode category) renders blank on the
+	-- operator's screen
+	IF NOT protector_internal.renders_visible(v_name) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_name must hold a visible character');
 	END IF;
 	IF v_email IS NULL OR pg_catalog.length(v_email) OPERATOR(pg_catalog.>) 320
@@ -9774,3 +9774,11 @@ REVOKE ALL ON FUNCTION protector_internal.check_customer_not_merged() FROM PUBLI
 -- Review of 0.2.0: an organization's id is the database's (a deleted
 -- tenant's id taken again by a signed-in user was handed its audit history)
 REVOKE INSERT (id) ON protector.organizations FROM authenticated;
+
+CREATE OR REPLACE FUNCTION protector_internal.renders_visible(p_text text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_renders_visible'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.renders_visible(text) IS
+'True when the text holds a character that is no mark, space, separator, control, format, private-use or unassigned code point (Unicode general category)';
+REVOKE ALL ON FUNCTION protector_internal.renders_visible(text) FROM PUBLIC;

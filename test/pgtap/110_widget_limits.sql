@@ -2,7 +2,7 @@
 -- e-mail and by client address, holds that expire, guest records for
 -- account holders' e-mails, and text with hidden characters.
 BEGIN;
-SELECT plan(48);
+SELECT plan(52);
 
 SELECT tests.create_supabase_user('l_owner');
 SELECT tests.create_supabase_user('l_holder');
@@ -107,6 +107,18 @@ SELECT throws_ok($$SELECT pg_temp.book(U&'\180B\180C', 'fvs@example.com', 9)$$, 
 	'p_customer_name must hold a visible character', '... and one of Mongolian variation selectors');
 SELECT throws_ok($$SELECT pg_temp.book(U&'Ana\+013430', 'egypt@example.com', 9)$$, '22023', NULL,
 	'... and a name hiding an Egyptian hieroglyph format control');
+-- ... by Unicode category, not a list of ranges, which missed musical
+-- and kana marks and the ideographic tone marks (a second review had
+-- them stored), and the Syriac abbreviation mark, an invisible format
+-- character
+SELECT throws_ok($$SELECT pg_temp.book(U&'\+01D17B\+01D185', 'music@example.com', 9)$$, '22023',
+	'p_customer_name must hold a visible character', '... and one of musical combining marks');
+SELECT throws_ok($$SELECT pg_temp.book(U&'\3099\3099\302A', 'kana@example.com', 9)$$, '22023',
+	'p_customer_name must hold a visible character', '... and one of kana voicing and ideographic tone marks');
+SELECT throws_ok($$SELECT pg_temp.book(U&'\070F', 'sam@example.com', 9)$$, '22023',
+	'p_customer_name must hold a visible character', '... and the Syriac abbreviation mark alone');
+SELECT throws_ok($$SELECT pg_temp.book(U&'Ana\070F', 'sam2@example.com', 9)$$, '22023',
+	'the booking holds control or invisible direction characters', '... which no name holds beside letters either');
 SELECT is(pg_temp.book('Zoë Ölund-Ñúñez 李', 'zoe@example.com', 9) ->> 'status', 'held', 'letters of any script are fine');
 -- zero-width (non-)joiners where scripts need them are part of the name
 -- (a Persian surname, an emoji ZWJ sequence were refused)
