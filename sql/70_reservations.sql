@@ -106,14 +106,17 @@ BEGIN
 			pg_catalog.format('Booking %s is %s.', OLD.id, OLD.status),
 			'See the booking life cycle in docs/bookings.md.');
 	END IF;
-	-- what happens at the venue happens once the booking has started
+	-- what happens at the venue happens once the booking has started (and
+	-- a booking it happened to is not moved to a time still to come)
 	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{in_progress,completed,no_show}'::protector.booking_status[])
 	   AND pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>) pg_catalog.now() THEN
 		SELECT v.timezone INTO v_tz FROM protector.venues v
 		WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id;
 		v_tz := COALESCE(v_tz, 'UTC');
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('a booking cannot become %s before it starts', NEW.status),
+			CASE WHEN OLD.status OPERATOR(pg_catalog.=) NEW.status
+				 THEN pg_catalog.format('a %s booking cannot be moved to a time still to come', NEW.status)
+				 ELSE pg_catalog.format('a booking cannot become %s before it starts', NEW.status) END,
 			pg_catalog.format('Booking %s starts at %s local time (%s).', OLD.id,
 							  pg_catalog.timezone(v_tz, pg_catalog.lower(NEW.during)), v_tz),
 			'Mark it once it has started, or cancel it.');
@@ -124,6 +127,8 @@ $$;
 COMMENT ON FUNCTION protector_internal.enforce_status_transition() IS
 'Trigger: booking status changes follow the state machine, and in_progress, completed and no_show only once the booking has started (trusted callers may correct anything)';
 
-CREATE TRIGGER enforce_status_transition BEFORE UPDATE OF status ON protector.bookings
-	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+CREATE TRIGGER enforce_status_transition BEFORE UPDATE OF status, during ON protector.bookings
+	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
+					   OR (NEW.during IS DISTINCT FROM OLD.during
+						   AND NEW.status IN ('in_progress', 'completed', 'no_show')))
 	EXECUTE FUNCTION protector_internal.enforce_status_transition();

@@ -122,6 +122,13 @@ BEGIN
 	END IF;
 
 	IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update')) THEN
+		-- a booking moved to a service of another venue goes with it, as
+		-- reschedule_booking moves it (the venue is the service's)
+		IF NEW.service_id IS DISTINCT FROM OLD.service_id AND NEW.venue_id IS NOT DISTINCT FROM OLD.venue_id THEN
+			SELECT svc.venue_id INTO NEW.venue_id FROM protector.services svc
+			WHERE svc.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND svc.id OPERATOR(pg_catalog.=) NEW.service_id;
+			NEW.venue_id := COALESCE(NEW.venue_id, OLD.venue_id);	-- (no such service: the foreign key says so)
+		END IF;
 		-- a move by a caller who may not set prices is to a slot of the
 		-- service, as reschedule_booking makes it (its length, the grid,
 		-- opening hours): a stretched booking would keep its old price
@@ -752,7 +759,7 @@ BEGIN
 	IF v_booking.status OPERATOR(pg_catalog.=) 'cancelled' THEN
 		-- a retried cancellation: no second refund
 		RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||)
-			'{"already_cancelled": true, "refund_amount": 0, "refund_percent": 0}'::jsonb;
+			'{"already_cancelled": true, "refund_amount": 0, "refund_percent": 0, "refund_to_vouchers": 0, "cancellation_fee": null}'::jsonb;
 	END IF;
 	IF v_booking.status OPERATOR(pg_catalog.=) ANY ('{completed,no_show}'::protector.booking_status[]) THEN
 		PERFORM protector.raise('invalid_parameter',

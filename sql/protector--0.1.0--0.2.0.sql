@@ -1233,6 +1233,13 @@ BEGIN
 	END IF;
 
 	IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update')) THEN
+		-- a booking moved to a service of another venue goes with it, as
+		-- reschedule_booking moves it (the venue is the service's)
+		IF NEW.service_id IS DISTINCT FROM OLD.service_id AND NEW.venue_id IS NOT DISTINCT FROM OLD.venue_id THEN
+			SELECT svc.venue_id INTO NEW.venue_id FROM protector.services svc
+			WHERE svc.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND svc.id OPERATOR(pg_catalog.=) NEW.service_id;
+			NEW.venue_id := COALESCE(NEW.venue_id, OLD.venue_id);	-- (no such service: the foreign key says so)
+		END IF;
 		-- a move by a caller who may not set prices is to a slot of the
 		-- service, as reschedule_booking makes it (its length, the grid,
 		-- opening hours): a stretched booking would keep its old price
@@ -1665,7 +1672,7 @@ BEGIN
 	IF v_booking.status OPERATOR(pg_catalog.=) 'cancelled' THEN
 		-- a retried cancellation: no second refund
 		RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||)
-			'{"already_cancelled": true, "refund_amount": 0, "refund_percent": 0}'::jsonb;
+			'{"already_cancelled": true, "refund_amount": 0, "refund_percent": 0, "refund_to_vouchers": 0, "cancellation_fee": null}'::jsonb;
 	END IF;
 	IF v_booking.status OPERATOR(pg_catalog.=) ANY ('{completed,no_show}'::protector.booking_status[]) THEN
 		PERFORM protector.raise('invalid_parameter',
@@ -3273,14 +3280,17 @@ BEGIN
 			pg_catalog.format('Booking %s is %s.', OLD.id, OLD.status),
 			'See the booking life cycle in docs/bookings.md.');
 	END IF;
-	-- what happens at the venue happens once the booking has started
+	-- what happens at the venue happens once the booking has started (and
+	-- a booking it happened to is not moved to a time still to come)
 	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{in_progress,completed,no_show}'::protector.booking_status[])
 	   AND pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>) pg_catalog.now() THEN
 		SELECT v.timezone INTO v_tz FROM protector.venues v
 		WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id;
 		v_tz := COALESCE(v_tz, 'UTC');
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('a booking cannot become %s before it starts', NEW.status),
+			CASE WHEN OLD.status OPERATOR(pg_catalog.=) NEW.status
+				 THEN pg_catalog.format('a %s booking cannot be moved to a time still to come', NEW.status)
+				 ELSE pg_catalog.format('a booking cannot become %s before it starts', NEW.status) END,
 			pg_catalog.format('Booking %s starts at %s local time (%s).', OLD.id,
 							  pg_catalog.timezone(v_tz, pg_catalog.lower(NEW.during)), v_tz),
 			'Mark it once it has started, or cancel it.');
@@ -9782,3 +9792,12 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.renders_visible(text) IS
 'True when the text holds a character that is no mark, space, separator, control, format, private-use or unassigned code point (Unicode general category)';
 REVOKE ALL ON FUNCTION protector_internal.renders_visible(text) FROM PUBLIC;
+
+-- Review of 0.2.0: a booking something happened to (in progress,
+-- completed, no-show) is not moved to a time still to come
+DROP TRIGGER enforce_status_transition ON protector.bookings;
+CREATE TRIGGER enforce_status_transition BEFORE UPDATE OF status, during ON protector.bookings
+	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
+					   OR (NEW.during IS DISTINCT FROM OLD.during
+						   AND NEW.status IN ('in_progress', 'completed', 'no_show')))
+	EXECUTE FUNCTION protector_internal.enforce_status_transition();

@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(24);
+SELECT plan(28);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -168,6 +168,34 @@ SELECT is((SELECT updated_at FROM protector.bookings WHERE id = pg_temp.id('ahea
 UPDATE protector.bookings SET details = '{"note": "gate code 12"}' WHERE id = pg_temp.id('ahead');
 SELECT is((SELECT updated_at FROM protector.bookings WHERE id = pg_temp.id('ahead')), now(),
 	'... a change stamps it');
+
+-- 10. a booking something happened to stays in its time (an operator moved
+-- a completed booking to next week, and an in-progress one, freeing its
+-- slot now); a move to a service of another venue takes the venue along
+-- (it was the foreign key's bare error); a second cancel answers with
+-- every key of the first
+SELECT tests.authenticate_as('k_operator');
+SELECT throws_ok($$UPDATE protector.bookings SET during = tstzrange(pg_temp.t(3, 10), pg_temp.t(3, 11))
+				   WHERE id = '0a260000-0000-4000-8000-00000000b0a1'$$,
+	'22023', 'a completed booking cannot be moved to a time still to come',
+	'a booking completed two days ago moved to three days ahead: refused');
+SELECT tests.clear_authentication();
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a260000-0000-4000-8000-0000000000a2', '0a260000-0000-4000-8000-000000000000', 'V2', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
+								price, price_per_person) VALUES
+	('0a260000-0000-4000-8000-0000000005a3', '0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a2',
+	 'Annex room', '60 minutes', '60 minutes', '400 days', 1, 4, 20, 25);
+SELECT tests.authenticate_as('k_operator');
+INSERT INTO r SELECT 'moving', protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(4, 10), 1);
+UPDATE protector.bookings SET service_id = '0a260000-0000-4000-8000-0000000005a3' WHERE id = pg_temp.id('moving');
+SELECT is((SELECT venue_id FROM protector.bookings WHERE id = pg_temp.id('moving')), '0a260000-0000-4000-8000-0000000000a2'::uuid,
+	'a booking moved to a service of another venue is at that venue');
+SELECT ok((SELECT c ?& ARRAY['refund_to_vouchers', 'cancellation_fee'] FROM protector.cancel_booking(pg_temp.id('moving'), 'first') c),
+	'a first cancel names its fee and what went back to vouchers');
+SELECT ok((SELECT c ?& ARRAY['already_cancelled', 'refund_amount', 'refund_percent', 'refund_to_vouchers', 'cancellation_fee']
+		   FROM protector.cancel_booking(pg_temp.id('moving'), 'again') c),
+	'... and a second answers with the same keys (it lacked refund_to_vouchers and cancellation_fee)');
 
 SELECT * FROM finish();
 ROLLBACK;
