@@ -179,26 +179,26 @@ zone_offset_at(pg_tz *tz, pg_time_t t)
 static bool
 read_as_other_abbreviation(const char *name, int *offset)
 {
-	char		lower[TOKMAXLEN + 1];
+	char		lowered[TOKMAXLEN + 1];
 	size_t		len = strlen(name);
 	pg_tz	   *dynamic = NULL;
 	pg_tz	   *tz;
 	int			type;
-	pg_time_t	now;
+	pg_time_t	start;
 
 	*offset = 0;
 	if (len > TOKMAXLEN)
 		return false;
 	for (size_t i = 0; i <= len; i++)
-		lower[i] = pg_tolower((unsigned char) name[i]);
-	type = DecodeTimezoneAbbrev(0, lower, offset, &dynamic);
+		lowered[i] = pg_tolower((unsigned char) name[i]);
+	type = DecodeTimezoneAbbrev(0, lowered, offset, &dynamic);
 	if (type == UNKNOWN_FIELD || (tz = pg_tzset(name)) == NULL)
 		return false;
 	if (type == DYNTZ)
 		return dynamic == NULL || strcmp(pg_get_timezone_name(dynamic), pg_get_timezone_name(tz)) != 0;
-	now = timestamptz_to_time_t(GetCurrentTransactionStartTimestamp());
-	return zone_offset_at(tz, now) != *offset ||
-		zone_offset_at(tz, now + (pg_time_t) 182 * SECS_PER_DAY) != *offset;
+	start = timestamptz_to_time_t(GetCurrentTransactionStartTimestamp());
+	return zone_offset_at(tz, start) != *offset ||
+		zone_offset_at(tz, start + (pg_time_t) 182 * SECS_PER_DAY) != *offset;
 }
 
 /* Like refuse_placeless, for the RPCs that write a zone: stored rows keep working. */
