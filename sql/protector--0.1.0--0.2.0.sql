@@ -8916,11 +8916,28 @@ BEGIN
 			'See the booking life cycle in docs/bookings.md. Nothing was changed.');
 	END IF;
 
-	-- statuses that occupy may need capacity: take the services' locks in order
+	-- statuses that occupy may need capacity: take the services' locks in
+	-- key order, in chunks of the 100 services lock_services takes at a
+	-- time (the keys stay in order from one chunk to the next), for the
+	-- services the caller's role may update bookings of; a customer
+	-- confirming their own holds takes each lock as its booking's check
+	-- does (lock_services is staff's)
 	IF p_status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[]) THEN
-		v_services := ARRAY(SELECT DISTINCT b.service_id FROM protector.bookings b
-							WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids));
-		PERFORM protector.lock_services(v_services);
+		FOR v_services IN
+			SELECT pg_catalog.array_agg(x.service_id ORDER BY x.k, x.service_id)
+			FROM (SELECT d.service_id, d.k,
+						 (pg_catalog.row_number() OVER (ORDER BY d.k, d.service_id) OPERATOR(pg_catalog.-) 1)
+						 OPERATOR(pg_catalog./) 100 AS chunk
+				  FROM (SELECT DISTINCT b.service_id, protector.service_lock_key(b.service_id) AS k
+						FROM protector.bookings b
+						WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids)
+						  AND (protector_internal.caller_is_trusted()
+							   OR b.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update'))
+							   OR b.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.assigned')))) d) x
+			GROUP BY x.chunk ORDER BY x.chunk
+		LOOP
+			PERFORM protector.lock_services(v_services);
+		END LOOP;
 	END IF;
 
 	UPDATE protector.bookings b

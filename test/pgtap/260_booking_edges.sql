@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(28);
+SELECT plan(30);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -196,6 +196,29 @@ SELECT ok((SELECT c ?& ARRAY['refund_to_vouchers', 'cancellation_fee'] FROM prot
 SELECT ok((SELECT c ?& ARRAY['already_cancelled', 'refund_amount', 'refund_percent', 'refund_to_vouchers', 'cancellation_fee']
 		   FROM protector.cancel_booking(pg_temp.id('moving'), 'again') c),
 	'... and a second answers with the same keys (it lacked refund_to_vouchers and cancellation_fee)');
+
+-- 11. a batch over more services than lock_services takes at once (100):
+-- 101 services, a hold on each, confirmed in one call (it failed: "p_service_ids
+-- must name at most 100 services"); and a customer confirming their own
+-- hold through the batch (it failed: "service not found")
+SELECT tests.clear_authentication();
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party)
+SELECT ('0a260000-0000-4000-8000-00000001' || lpad(i::text, 4, '0'))::uuid, '0a260000-0000-4000-8000-000000000000',
+	   '0a260000-0000-4000-8000-0000000000a1', 'Pod ' || i, '60 minutes', '60 minutes', '400 days', 1, 4
+FROM generate_series(1, 101) i;
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, hold_expires_at, details)
+SELECT '0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1',
+	   ('0a260000-0000-4000-8000-00000001' || lpad(i::text, 4, '0'))::uuid,
+	   tstzrange(pg_temp.t(6, 10), pg_temp.t(6, 11)), 'held', now() + interval '1 hour', '{"pod": true}'
+FROM generate_series(1, 101) i;
+SELECT tests.authenticate_as('k_operator');
+SELECT is(protector.update_booking_status_batch(ARRAY(SELECT id FROM protector.bookings WHERE details ? 'pod'), 'confirmed') ->> 'updated',
+	'101', 'the desk confirms 101 holds of 101 services in one batch');
+SELECT tests.authenticate_as('k_customer');
+INSERT INTO r SELECT 'own_hold', protector.hold_slot('0a260000-0000-4000-8000-0000000005a1', '0a260000-0000-4000-8000-00000000c001',
+												   pg_temp.t(7, 10), 1, 60);
+SELECT is(protector.update_booking_status_batch(ARRAY[pg_temp.id('own_hold')], 'confirmed') ->> 'updated', '1',
+	'a customer confirms their own hold through the batch');
 
 SELECT * FROM finish();
 ROLLBACK;
