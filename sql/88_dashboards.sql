@@ -119,6 +119,10 @@ DECLARE
 	v_open_c float8;
 	v_open_p float8;
 BEGIN
+	-- (a missing organization is bad input, not one the caller may not see)
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	v_today := (pg_catalog.timezone(v_tz, pg_catalog.now()))::date;
@@ -172,6 +176,10 @@ DECLARE
 	v_tz text;
 	v_monday date;
 BEGIN
+	-- (a missing organization is bad input, not one the caller may not see)
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	PERFORM protector_internal.check_integer(p_weeks, 'p_weeks', 1, 104);
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
@@ -201,6 +209,10 @@ DECLARE
 	v_lo timestamptz;
 	v_hi timestamptz;
 BEGIN
+	-- (a missing organization is bad input, not one the caller may not see)
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	v_day := COALESCE(p_date, (pg_catalog.timezone(v_tz, pg_catalog.now()))::date);

@@ -532,6 +532,10 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (a missing organization is bad input, not one the caller may not see)
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	IF p_group_by IS NULL OR p_group_by OPERATOR(pg_catalog.<>) ALL ('{day,week,month}') THEN
 		PERFORM protector.raise('invalid_parameter', 'p_group_by must be day, week or month',
@@ -556,6 +560,10 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (a missing organization is bad input, not one the caller may not see)
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	PERFORM protector_internal.report_range(p_organization_id, p_venue_id, p_from, p_to);
 	RETURN QUERY
@@ -574,6 +582,10 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (a missing organization is bad input, not one the caller may not see)
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	PERFORM protector_internal.report_range(p_organization_id, NULL, p_from, p_to);
 	RETURN QUERY
@@ -597,6 +609,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	-- each member's figures: staff performance, as get_staff_performance
+	-- (a missing organization is bad input, not one the caller may not see)
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'staff.performance');
 	PERFORM protector_internal.report_range(p_organization_id, NULL, p_from, p_to);
 	RETURN QUERY

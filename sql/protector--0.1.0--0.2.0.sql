@@ -4161,6 +4161,10 @@ DECLARE
 	v_open_c float8;
 	v_open_p float8;
 BEGIN
+	-- (a missing organization is bad input, not one the caller may not see)
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	v_today := (pg_catalog.timezone(v_tz, pg_catalog.now()))::date;
@@ -4214,6 +4218,10 @@ DECLARE
 	v_tz text;
 	v_monday date;
 BEGIN
+	-- (a missing organization is bad input, not one the caller may not see)
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	PERFORM protector_internal.check_integer(p_weeks, 'p_weeks', 1, 104);
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
@@ -4243,6 +4251,10 @@ DECLARE
 	v_lo timestamptz;
 	v_hi timestamptz;
 BEGIN
+	-- (a missing organization is bad input, not one the caller may not see)
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	v_day := COALESCE(p_date, (pg_catalog.timezone(v_tz, pg_catalog.now()))::date);
@@ -4889,7 +4901,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.staff_report(uuid, jsonb) IS
 'Per member, over a local date range: bookings handled (assigned, else created), revenue recorded, tasks done';
 
-CREATE FUNCTION protector.generate_revenue_report(p_organization_id uuid, p_from date, p_to date,
+CREATE OR REPLACE FUNCTION protector.generate_revenue_report(p_organization_id uuid, p_from date, p_to date,
 												   p_venue_id uuid DEFAULT NULL, p_group_by text DEFAULT 'day')
 RETURNS TABLE (period_start date, venue_id uuid, venue text, service_id uuid, service text,
 			   payments numeric, refunds numeric, revenue numeric, currency text)
@@ -4897,6 +4909,10 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (a missing organization is bad input, not one the caller may not see)
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	IF p_group_by IS NULL OR p_group_by OPERATOR(pg_catalog.<>) ALL ('{day,week,month}') THEN
 		PERFORM protector.raise('invalid_parameter', 'p_group_by must be day, week or month',
@@ -4913,7 +4929,7 @@ $$;
 COMMENT ON FUNCTION protector.generate_revenue_report(uuid, date, date, uuid, text) IS
 'Revenue per local day, week or month, venue and service over [p_from, p_to] (aggregates; cached, never stale)';
 
-CREATE FUNCTION protector.generate_booking_report(p_organization_id uuid, p_from date, p_to date,
+CREATE OR REPLACE FUNCTION protector.generate_booking_report(p_organization_id uuid, p_from date, p_to date,
 												   p_venue_id uuid DEFAULT NULL)
 RETURNS TABLE (status protector.booking_status, source protector.booking_source, service_id uuid, service text,
 			   bookings bigint, guests bigint, booked_value numeric)
@@ -4921,6 +4937,10 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (a missing organization is bad input, not one the caller may not see)
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	PERFORM protector_internal.report_range(p_organization_id, p_venue_id, p_from, p_to);
 	RETURN QUERY
@@ -4939,6 +4959,10 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (a missing organization is bad input, not one the caller may not see)
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	PERFORM protector_internal.report_range(p_organization_id, NULL, p_from, p_to);
 	RETURN QUERY
@@ -4962,6 +4986,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	-- each member's figures: staff performance, as get_staff_performance
+	-- (a missing organization is bad input, not one the caller may not see)
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'staff.performance');
 	PERFORM protector_internal.report_range(p_organization_id, NULL, p_from, p_to);
 	RETURN QUERY

@@ -4,7 +4,7 @@
 -- way everywhere, no status a booking cannot have yet, and a lifetime
 -- value that does not predict 0 for the best customer.
 BEGIN;
-SELECT plan(43);
+SELECT plan(50);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['f_owner', 'f_operator', 'f_agent']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -243,6 +243,18 @@ SELECT is((SELECT bool_and((x ->> 'fm') ~ '^[1-5]\.[05]$')
 		   FROM protector.customers c, protector.get_customer_rfm_score(c.id) x
 		   WHERE c.organization_id = '0a150000-0000-4000-8000-000000000000' AND c.full_name IN ('C1', 'C2', 'C3', 'C4')), true,
 	'fm, the average of f and m, has one decimal (4.5, 5.0), not sixteen');
+
+-- a missing organization is bad input, named, on every figure RPC (it was
+-- "organization not found", as for one the caller may not see)
+SELECT tests.authenticate_as('f_owner');
+SELECT throws_ok(format('SELECT * FROM %s', f), '22023', 'p_organization_id must not be null', f || ' with no organization')
+FROM unnest(ARRAY['protector.get_dashboard_stats(NULL)', 'protector.get_weekly_bookings_trend(NULL)',
+				  'protector.get_todays_bookings_by_hour(NULL)',
+				  'protector.generate_revenue_report(NULL, ''2027-01-01'', ''2027-01-31'')',
+				  'protector.generate_booking_report(NULL, ''2027-01-01'', ''2027-01-31'')',
+				  'protector.generate_customer_report(NULL, ''2027-01-01'', ''2027-01-31'')',
+				  'protector.generate_staff_report(NULL, ''2027-01-01'', ''2027-01-31'')']) f;
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
