@@ -130,6 +130,48 @@ CREATE POLICY promo_codes_delete ON protector.promo_codes FOR DELETE TO authenti
 SELECT pg_catalog.pg_extension_config_dump('protector.vouchers', '');
 SELECT pg_catalog.pg_extension_config_dump('protector.promo_codes', '');
 
+-- A voucher that paid, or a promo code a booking used, stays: the ledger
+-- and the bookings name them.  Deleting one is refused with what to do
+-- instead (it was the foreign key's bare error, after the statement).
+-- Asked as the owner, who sees every payment and booking; only of a row
+-- the caller may delete (the policy chose it), and not when an
+-- organization's deletion takes them with everything else (a cascade
+-- runs inside a foreign key's trigger).
+CREATE FUNCTION protector_internal.keep_used_codes()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'vouchers'
+	   AND EXISTS (SELECT FROM protector.payments p
+				   WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+					 AND p.voucher_id OPERATOR(pg_catalog.=) OLD.id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = 'a voucher that paid for bookings cannot be deleted',
+			DETAIL = pg_catalog.format('Voucher %s has payments.', OLD.id),
+			HINT = 'Let it expire instead: set expires_at to now().';
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'promo_codes'
+	   AND EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+					 AND b.promo_code_id OPERATOR(pg_catalog.=) OLD.id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = 'a promo code that bookings used cannot be deleted',
+			DETAIL = pg_catalog.format('Promo code %s is on bookings.', OLD.id),
+			HINT = 'Deactivate it instead: set active to false.';
+	END IF;
+	RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_used_codes() IS
+'Trigger: a voucher with payments, or a promo code on bookings, is not deleted (deactivate or expire it)';
+CREATE TRIGGER keep_used_codes BEFORE DELETE ON protector.vouchers
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_used_codes();
+CREATE TRIGGER keep_used_codes BEFORE DELETE ON protector.promo_codes
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_used_codes();
+
 -- codes ---------------------------------------------------------------------
 
 -- A code's shape, checked offline: "not a valid code" for a typo, before

@@ -9846,3 +9846,39 @@ CREATE TRIGGER enforce_status_transition BEFORE UPDATE OF status, during ON prot
 					   OR (NEW.during IS DISTINCT FROM OLD.during
 						   AND NEW.status IN ('in_progress', 'completed', 'no_show')))
 	EXECUTE FUNCTION protector_internal.enforce_status_transition();
+
+CREATE OR REPLACE FUNCTION protector_internal.keep_used_codes()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'vouchers'
+	   AND EXISTS (SELECT FROM protector.payments p
+				   WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+					 AND p.voucher_id OPERATOR(pg_catalog.=) OLD.id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = 'a voucher that paid for bookings cannot be deleted',
+			DETAIL = pg_catalog.format('Voucher %s has payments.', OLD.id),
+			HINT = 'Let it expire instead: set expires_at to now().';
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'promo_codes'
+	   AND EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+					 AND b.promo_code_id OPERATOR(pg_catalog.=) OLD.id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = 'a promo code that bookings used cannot be deleted',
+			DETAIL = pg_catalog.format('Promo code %s is on bookings.', OLD.id),
+			HINT = 'Deactivate it instead: set active to false.';
+	END IF;
+	RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_used_codes() IS
+'Trigger: a voucher with payments, or a promo code on bookings, is not deleted (deactivate or expire it)';
+REVOKE ALL ON FUNCTION protector_internal.keep_used_codes() FROM PUBLIC;
+CREATE TRIGGER keep_used_codes BEFORE DELETE ON protector.vouchers
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_used_codes();
+CREATE TRIGGER keep_used_codes BEFORE DELETE ON protector.promo_codes
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_used_codes();

@@ -5,7 +5,7 @@
 -- do what by the capability map.  Every figure is computed by hand in the
 -- comment beside it.  Concurrency: test/concurrency/redemptions.sh.
 BEGIN;
-SELECT plan(77);
+SELECT plan(80);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_finance', 'g_operator', 'g_viewer',
 														'g_customer', 'g_other']) u;
@@ -359,6 +359,16 @@ SELECT results_eq($$SELECT discount_amount, total_price FROM protector.bookings 
 SELECT results_eq($$SELECT status::text, deposit_amount FROM protector.bookings WHERE id = pg_temp.id('promo_deposit')$$,
 	$$VALUES ('pending', 30.62)$$,
 	'the deposit is half of the discounted 61.25: 30.625, half to even 30.62; pending until paid');
+
+-- a voucher that paid, or a promo code a booking used, is not deleted:
+-- it is expired or deactivated (it was the foreign key's bare error)
+SELECT tests.authenticate_as('g_manager');
+SELECT throws_ok($$DELETE FROM protector.vouchers WHERE id = pg_temp.id('gift100')$$, '23503',
+	'a voucher that paid for bookings cannot be deleted', 'a voucher with payments stays');
+SELECT throws_ok($$DELETE FROM protector.promo_codes WHERE id = pg_temp.id('pct12_5')$$, '23503',
+	'a promo code that bookings used cannot be deleted', 'a promo code on bookings stays');
+SELECT lives_ok($$DELETE FROM protector.promo_codes WHERE id = pg_temp.id('later')$$, 'an unused promo code is deleted');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
