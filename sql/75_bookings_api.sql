@@ -797,7 +797,8 @@ DECLARE
 	v_bad text;
 	v_locked integer;
 	v_updated integer;
-	v_services uuid[];
+	v_key integer;
+	v_timeout text;
 BEGIN
 	IF p_booking_ids IS NULL OR p_status IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_booking_ids and p_status must not be null');
@@ -840,28 +841,29 @@ BEGIN
 			'See the booking life cycle in docs/bookings.md. Nothing was changed.');
 	END IF;
 
-	-- statuses that occupy may need capacity: take the services' locks in
-	-- key order, in chunks of the 100 services lock_services takes at a
-	-- time (the keys stay in order from one chunk to the next), for the
-	-- services the caller's role may update bookings of; a customer
-	-- confirming their own holds takes each lock as its booking's check
-	-- does (lock_services is staff's)
+	-- statuses that occupy may need capacity: take the services' locks
+	-- first, all of them in key order (any number of services; the bookings'
+	-- row locks, taken above under RLS, prove the caller's access, a
+	-- customer's to their own holds included), so two batches never wait
+	-- for each other in a cycle; the wait is bounded as a booking's is
+	-- (protector.lock_timeout: a retryable 40001)
 	IF p_status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[]) THEN
-		FOR v_services IN
-			SELECT pg_catalog.array_agg(x.service_id ORDER BY x.k, x.service_id)
-			FROM (SELECT d.service_id, d.k,
-						 (pg_catalog.row_number() OVER (ORDER BY d.k, d.service_id) OPERATOR(pg_catalog.-) 1)
-						 OPERATOR(pg_catalog./) 100 AS chunk
-				  FROM (SELECT DISTINCT b.service_id, protector.service_lock_key(b.service_id) AS k
-						FROM protector.bookings b
-						WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids)
-						  AND (protector_internal.caller_is_trusted()
-							   OR b.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update'))
-							   OR b.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.assigned')))) d) x
-			GROUP BY x.chunk ORDER BY x.chunk
-		LOOP
-			PERFORM protector.lock_services(v_services);
-		END LOOP;
+		v_timeout := pg_catalog.current_setting('lock_timeout');
+		PERFORM pg_catalog.set_config('lock_timeout',
+			COALESCE(pg_catalog.current_setting('protector.lock_timeout', true), '5s'), true);
+		BEGIN
+			FOR v_key IN
+				SELECT DISTINCT protector.service_lock_key(b.service_id) AS k
+				FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids)
+				ORDER BY 1
+			LOOP
+				PERFORM pg_catalog.pg_advisory_xact_lock(1886547713, v_key);
+			END LOOP;
+		EXCEPTION WHEN lock_not_available THEN
+			PERFORM protector.raise('retry', 'a service of these bookings is busy',
+				'Another transaction holds its reservation lock.', 'Retry the request.');
+		END;
+		PERFORM pg_catalog.set_config('lock_timeout', v_timeout, true);
 	END IF;
 
 	UPDATE protector.bookings b

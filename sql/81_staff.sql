@@ -798,7 +798,10 @@ DECLARE
 	v_lo timestamptz;
 	v_hi timestamptz;
 BEGIN
-	IF p_organization_id IS NULL OR p_from IS NULL OR p_to IS NULL OR p_to OPERATOR(pg_catalog.<) p_from
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
+	IF p_from IS NULL OR p_to IS NULL OR p_to OPERATOR(pg_catalog.<) p_from
 	   OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 3660 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be dates, p_to from p_from to ten years after it');
 	END IF;

@@ -341,6 +341,7 @@ BEGIN
 	NEW.sent_at := NULL;
 	NEW.last_error := NULL;
 	NEW.cancelled_reason := NULL;
+	NEW.offset_minutes := NULL;		-- (a manual reminder is about no offset)
 	RETURN NEW;
 END
 $$;

@@ -3812,7 +3812,9 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%semail is not an email address', p_prefix),
 			'At most 320 characters, like name@example.com.');
 	END IF;
-	IF c.phone IS NOT NULL AND c.phone OPERATOR(pg_catalog.!~) '^\+?[0-9][0-9 ()./-]{2,38}$' THEN
+	-- (3 to 40 characters with the +, as the widget takes them)
+	IF c.phone IS NOT NULL AND (c.phone OPERATOR(pg_catalog.!~) '^\+?[0-9][0-9 ()./-]*$'
+								OR pg_catalog.length(c.phone) NOT BETWEEN 3 AND 40) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%sphone is not a phone number', p_prefix),
 			'Digits, spaces and ( ) . / - only, an optional leading +, at most 40 characters.');
 	END IF;
@@ -6167,7 +6169,7 @@ COMMENT ON FUNCTION protector.get_staff_schedule(uuid, date) IS
 -- refunds), tasks they completed in the range, and the median minutes
 -- between a customer's message and their next reply on the same booking
 -- (sql/84_messages.sql; NULL without replies).
-CREATE FUNCTION protector.get_staff_performance(p_organization_id uuid, p_from date, p_to date)
+CREATE OR REPLACE FUNCTION protector.get_staff_performance(p_organization_id uuid, p_from date, p_to date)
 RETURNS TABLE (member_id uuid, full_name text, role protector.member_role, bookings_handled integer,
 			   revenue numeric, currency text, tasks_done integer, median_response_minutes numeric)
 LANGUAGE plpgsql STABLE
@@ -6179,7 +6181,10 @@ DECLARE
 	v_lo timestamptz;
 	v_hi timestamptz;
 BEGIN
-	IF p_organization_id IS NULL OR p_from IS NULL OR p_to IS NULL OR p_to OPERATOR(pg_catalog.<) p_from
+	IF p_organization_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
+	END IF;
+	IF p_from IS NULL OR p_to IS NULL OR p_to OPERATOR(pg_catalog.<) p_from
 	   OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 3660 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be dates, p_to from p_from to ten years after it');
 	END IF;
@@ -7707,7 +7712,7 @@ CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id
 -- reminder per booking in 10 minutes is enough.  Runs as the caller, and
 -- asks the capability map first: whoever may not send reminders in the
 -- booking's organization learns nothing about its bookings.
-CREATE FUNCTION protector_internal.prepare_reminder()
+CREATE OR REPLACE FUNCTION protector_internal.prepare_reminder()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -7765,6 +7770,7 @@ BEGIN
 	NEW.sent_at := NULL;
 	NEW.last_error := NULL;
 	NEW.cancelled_reason := NULL;
+	NEW.offset_minutes := NULL;		-- (a manual reminder is about no offset)
 	RETURN NEW;
 END
 $$;
@@ -8901,7 +8907,8 @@ DECLARE
 	v_bad text;
 	v_locked integer;
 	v_updated integer;
-	v_services uuid[];
+	v_key integer;
+	v_timeout text;
 BEGIN
 	IF p_booking_ids IS NULL OR p_status IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_booking_ids and p_status must not be null');
@@ -8944,28 +8951,29 @@ BEGIN
 			'See the booking life cycle in docs/bookings.md. Nothing was changed.');
 	END IF;
 
-	-- statuses that occupy may need capacity: take the services' locks in
-	-- key order, in chunks of the 100 services lock_services takes at a
-	-- time (the keys stay in order from one chunk to the next), for the
-	-- services the caller's role may update bookings of; a customer
-	-- confirming their own holds takes each lock as its booking's check
-	-- does (lock_services is staff's)
+	-- statuses that occupy may need capacity: take the services' locks
+	-- first, all of them in key order (any number of services; the bookings'
+	-- row locks, taken above under RLS, prove the caller's access, a
+	-- customer's to their own holds included), so two batches never wait
+	-- for each other in a cycle; the wait is bounded as a booking's is
+	-- (protector.lock_timeout: a retryable 40001)
 	IF p_status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[]) THEN
-		FOR v_services IN
-			SELECT pg_catalog.array_agg(x.service_id ORDER BY x.k, x.service_id)
-			FROM (SELECT d.service_id, d.k,
-						 (pg_catalog.row_number() OVER (ORDER BY d.k, d.service_id) OPERATOR(pg_catalog.-) 1)
-						 OPERATOR(pg_catalog./) 100 AS chunk
-				  FROM (SELECT DISTINCT b.service_id, protector.service_lock_key(b.service_id) AS k
-						FROM protector.bookings b
-						WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids)
-						  AND (protector_internal.caller_is_trusted()
-							   OR b.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update'))
-							   OR b.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.assigned')))) d) x
-			GROUP BY x.chunk ORDER BY x.chunk
-		LOOP
-			PERFORM protector.lock_services(v_services);
-		END LOOP;
+		v_timeout := pg_catalog.current_setting('lock_timeout');
+		PERFORM pg_catalog.set_config('lock_timeout',
+			COALESCE(pg_catalog.current_setting('protector.lock_timeout', true), '5s'), true);
+		BEGIN
+			FOR v_key IN
+				SELECT DISTINCT protector.service_lock_key(b.service_id) AS k
+				FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids)
+				ORDER BY 1
+			LOOP
+				PERFORM pg_catalog.pg_advisory_xact_lock(1886547713, v_key);
+			END LOOP;
+		EXCEPTION WHEN lock_not_available THEN
+			PERFORM protector.raise('retry', 'a service of these bookings is busy',
+				'Another transaction holds its reservation lock.', 'Retry the request.');
+		END;
+		PERFORM pg_catalog.set_config('lock_timeout', v_timeout, true);
 	END IF;
 
 	UPDATE protector.bookings b

@@ -1,7 +1,7 @@
 -- Customer intelligence: ICU normalization, duplicates, merge, RFM scores
 -- and segments (hand-computed), lifetime value, who may see what.
 BEGIN;
-SELECT plan(50);
+SELECT plan(52);
 
 -- normalization
 SELECT is(protector.normalize_email('  Zoë@Example.COM '), 'zoë@example.com', 'email: trimmed, case-folded, accents kept');
@@ -200,6 +200,16 @@ FROM (VALUES ('0b900000-0000-4000-8000-0000000000c1', 10), ('0b900000-0000-4000-
 			 ('0b900000-0000-4000-8000-0000000000c2', 30)) x(c, d);
 SELECT results_eq($$SELECT r, f, m FROM protector.get_customer_rfm_scores('0b900000-0000-4000-8000-000000000000') ORDER BY customer_id$$,
 	$$VALUES (2, 1, 1), (1, 2, 2)$$, 'two scored customers get the scores 1 and 2 (ties in monetary broken by id)');
+
+-- phones of 3 to 40 characters, the + counted, as the widget takes them
+-- (the desk refused 40 digits and "+12", so a widget guest's record could
+-- not be edited)
+SELECT tests.authenticate_as('q_operator');
+SELECT lives_ok($$SELECT protector.create_customer('0a900000-0000-4000-8000-000000000000', 'Forty', NULL, repeat('1', 40))$$,
+	'a customer with a phone of 40 digits');
+SELECT lives_ok($$SELECT protector.create_customer('0a900000-0000-4000-8000-000000000000', 'Short', NULL, '+12')$$,
+	'... and one of "+12"');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 -- way everywhere, no status a booking cannot have yet, and a lifetime
 -- value that does not predict 0 for the best customer.
 BEGIN;
-SELECT plan(50);
+SELECT plan(51);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['f_owner', 'f_operator', 'f_agent']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -253,7 +253,8 @@ FROM unnest(ARRAY['protector.get_dashboard_stats(NULL)', 'protector.get_weekly_b
 				  'protector.generate_revenue_report(NULL, ''2027-01-01'', ''2027-01-31'')',
 				  'protector.generate_booking_report(NULL, ''2027-01-01'', ''2027-01-31'')',
 				  'protector.generate_customer_report(NULL, ''2027-01-01'', ''2027-01-31'')',
-				  'protector.generate_staff_report(NULL, ''2027-01-01'', ''2027-01-31'')']) f;
+				  'protector.generate_staff_report(NULL, ''2027-01-01'', ''2027-01-31'')',
+				  'protector.get_staff_performance(NULL, ''2027-01-01'', ''2027-01-31'')']) f;
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();

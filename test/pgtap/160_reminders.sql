@@ -178,12 +178,14 @@ SELECT throws_ok($$SELECT protector.send_booking_reminder('0a160000-0000-4000-80
 	'p_channel must be email or sms', 'no fax');
 SELECT throws_ok($$SELECT protector.send_booking_reminder('0a160000-0000-4000-8000-0000000b0008')$$, 'P0002',
 	'booking not found', 'not of another organization');
-SELECT lives_ok($$INSERT INTO protector.booking_reminders (organization_id, booking_id, status, attempts, due_at, starts_at, next_attempt_at)
+SELECT lives_ok($$INSERT INTO protector.booking_reminders (organization_id, booking_id, status, attempts, due_at, starts_at, next_attempt_at,
+																 offset_minutes)
 				  VALUES ('0a160000-0000-4000-8000-000000000000', '0a160000-0000-4000-8000-0000000b0002', 'sent', 9,
-						  now() + interval '1 year', now(), now() + interval '1 year')$$, 'a direct insert of a manual reminder');
-SELECT is((SELECT format('%s %s %s', status, attempts, next_attempt_at = now() AND starts_at = pg_temp.t(11))
+						  now() + interval '1 year', now(), now() + interval '1 year', 60)$$,
+	'a direct insert of a manual reminder (with an offset: it was a bare CHECK error)');
+SELECT is((SELECT format('%s %s %s %s', status, attempts, next_attempt_at = now() AND starts_at = pg_temp.t(11), offset_minutes IS NULL)
 		   FROM protector.booking_reminders WHERE booking_id = '0a160000-0000-4000-8000-0000000b0002' AND kind = 'manual'),
-	'pending 0 t', 'is made what a manual reminder is: pending, untried, due now');
+	'pending 0 t t', 'is made what a manual reminder is: pending, untried, due now, about no offset');
 SELECT tests.authenticate_as('r_finance');
 SELECT throws_ok($$SELECT protector.send_booking_reminder('0a160000-0000-4000-8000-0000000b0002')$$, '42501',
 	'your role may not send a booking reminder now', 'finance sees bookings but sends no reminders');

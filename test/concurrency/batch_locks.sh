@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# test/concurrency/batch_locks.sh — two update_booking_status_batch calls
+# over the same two services, a customer confirming their own holds and
+# the desk confirming its pending bookings, whose rows come in opposite
+# lock-key order: both take every service's lock first, in key order, so
+# neither waits for the other in a cycle.  (The customer's batch took its
+# locks row by row, in id order, and the two deadlocked: 40P01.)  A third
+# session holds the reminders table for a moment so that the customer's
+# batch pauses in the middle, after its first row.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_batch_locks
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/supabase.sql" >/dev/null 2>&1 || true
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.sql" >/dev/null
+
+ORG=0f460000-0000-4000-8000-000000000000
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['desk', 'cara']) u;
+INSERT INTO protector.organizations (id, name, slug, settings) VALUES ('$ORG', 'L', 'batch-locks', '{"staff": {"require_shifts": false}}');
+INSERT INTO protector.members (organization_id, user_id, role) VALUES ('$ORG', tests.get_supabase_uid('desk'), 'operator');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('0f460000-0000-4000-8000-0000000000a1', '$ORG', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party)
+SELECT ('0f460000-0000-4000-8000-0000000005a' || n)::uuid, '$ORG', '0f460000-0000-4000-8000-0000000000a1', 'S' || n,
+	   '60 minutes', '60 minutes', '400 days', 1, 4
+FROM generate_series(1, 2) n;
+INSERT INTO protector.customers (id, organization_id, full_name, email, user_id)
+VALUES ('0f460000-0000-4000-8000-00000000c001', '$ORG', 'Cara', 'cara@example.com', tests.get_supabase_uid('cara'));
+SQL
+# the service with the lower lock key, and the other
+read -r LO HI < <(psql -X -A -t -F ' ' -d "$DB" -c "SELECT (array_agg(id ORDER BY protector.service_lock_key(id)))[1],
+	(array_agg(id ORDER BY protector.service_lock_key(id)))[2] FROM protector.services WHERE organization_id = '$ORG'")
+# Cara's holds in id order: the higher key first; the desk's: the lower first
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, hold_expires_at)
+VALUES ('0f460000-0000-4000-8000-000000000e01', '$ORG', '0f460000-0000-4000-8000-0000000000a1', '$HI',
+		'0f460000-0000-4000-8000-00000000c001', tstzrange(date_trunc('day', now()) + interval '5 days 10 hours',
+														 date_trunc('day', now()) + interval '5 days 11 hours'), 'held', now() + interval '1 hour'),
+	   ('0f460000-0000-4000-8000-000000000e02', '$ORG', '0f460000-0000-4000-8000-0000000000a1', '$LO',
+		'0f460000-0000-4000-8000-00000000c001', tstzrange(date_trunc('day', now()) + interval '5 days 10 hours',
+														 date_trunc('day', now()) + interval '5 days 11 hours'), 'held', now() + interval '1 hour'),
+	   ('0f460000-0000-4000-8000-000000000f01', '$ORG', '0f460000-0000-4000-8000-0000000000a1', '$LO', NULL,
+		tstzrange(date_trunc('day', now()) + interval '7 days 10 hours', date_trunc('day', now()) + interval '7 days 11 hours'), 'pending', NULL),
+	   ('0f460000-0000-4000-8000-000000000f02', '$ORG', '0f460000-0000-4000-8000-0000000000a1', '$HI', NULL,
+		tstzrange(date_trunc('day', now()) + interval '7 days 10 hours', date_trunc('day', now()) + interval '7 days 11 hours'), 'pending', NULL);
+SQL
+
+psql -X -q -d "$DB" >/dev/null 2>&1 <<'SQL' &
+BEGIN;
+LOCK TABLE protector.booking_reminders IN EXCLUSIVE MODE;
+SELECT pg_sleep(2);
+COMMIT;
+SQL
+holder=$!
+sleep 0.4
+psql -X -q -d "$DB" >"$WORK/cara.log" 2>&1 <<'SQL' &
+BEGIN;
+SELECT tests.authenticate_as('cara');
+SELECT protector.update_booking_status_batch('{0f460000-0000-4000-8000-000000000e01,0f460000-0000-4000-8000-000000000e02}', 'confirmed');
+COMMIT;
+SQL
+cara=$!
+sleep 0.6
+psql -X -q -d "$DB" >"$WORK/desk.log" 2>&1 <<'SQL' &
+BEGIN;
+SELECT tests.authenticate_as('desk');
+SELECT protector.update_booking_status_batch('{0f460000-0000-4000-8000-000000000f01,0f460000-0000-4000-8000-000000000f02}', 'confirmed');
+COMMIT;
+SQL
+desk=$!
+wait "$holder" "$cara" "$desk" || true
+
+failures=0
+errors=$(cat "$WORK/cara.log" "$WORK/desk.log" | grep -o 'ERROR: .*' || true)
+confirmed=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings WHERE organization_id = '$ORG' AND status = 'confirmed'")
+echo "[read committed] a customer's batch and the desk's over two services in opposite order: $confirmed of 4 confirmed${errors:+; $errors}"
+if [ -n "$errors" ] || [ "$confirmed" != 4 ]; then
+	failures=$((failures + 1))
+fi
+dropdb "$DB"
+[ "$failures" -eq 0 ]
