@@ -7936,7 +7936,7 @@ $$;
 COMMENT ON FUNCTION protector.claim_due_reminders(integer, interval) IS
 'For the reminder worker (service_role): hands out at most p_limit due reminders, each to one caller for p_lease, with the address to send to';
 
-CREATE FUNCTION protector.complete_reminder(p_id uuid, p_ok boolean, p_error text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION protector.complete_reminder(p_id uuid, p_ok boolean, p_error text DEFAULT NULL,
 											p_attempt integer DEFAULT NULL)
 RETURNS protector.booking_reminders
 LANGUAGE plpgsql VOLATILE
@@ -7981,7 +7981,16 @@ BEGIN
 						  THEN 'failed' ELSE 'pending' END,
 			next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(x.attempts),
 			lease_until = NULL,
-			last_error = COALESCE(pg_catalog.left(NULLIF(pg_catalog.btrim(p_error), ''), 2000), 'failed (no error given)')
+			-- (a customer erased while the worker held the reminder: its
+			-- error may quote the address the erasure removed; not kept)
+			last_error = CASE WHEN EXISTS (
+								  SELECT FROM protector.bookings b
+								  JOIN protector.customer_erasures e ON e.organization_id OPERATOR(pg_catalog.=) b.organization_id
+																	AND e.customer_id OPERATOR(pg_catalog.=) b.customer_id
+								  WHERE b.organization_id OPERATOR(pg_catalog.=) x.organization_id
+									AND b.id OPERATOR(pg_catalog.=) x.booking_id)
+							  THEN 'failed (customer erased)'
+							  ELSE COALESCE(pg_catalog.left(NULLIF(pg_catalog.btrim(p_error), ''), 2000), 'failed (no error given)') END
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 	END IF;
