@@ -7657,6 +7657,17 @@ BEGIN
 			RETURNING r.kind, r.offset_minutes, r.due_at)
 		SELECT pg_catalog.array_agg(c.offset_minutes) INTO v_due_now FROM cancelled c
 		WHERE c.kind OPERATOR(pg_catalog.=) 'scheduled' AND c.due_at OPERATOR(pg_catalog.<=) pg_catalog.now();
+		-- and those of the old start the worker holds now (sending): if that
+		-- send fails, or its lease runs out, the next claim cancels it as
+		-- being of another time; sent, it told the old time
+		IF v_wanted THEN
+			v_due_now := COALESCE(v_due_now, '{}') OPERATOR(pg_catalog.||) ARRAY(
+				SELECT r.offset_minutes FROM protector.booking_reminders r
+				WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+				  AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
+				  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.status OPERATOR(pg_catalog.=) 'sending'
+				  AND r.starts_at OPERATOR(pg_catalog.<>) v_start AND r.due_at OPERATOR(pg_catalog.<=) pg_catalog.now());
+		END IF;
 	END IF;
 	IF v_wanted THEN
 		PERFORM protector_internal.make_booking_reminders(NEW, COALESCE(v_due_now, '{}'));

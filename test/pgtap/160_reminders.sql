@@ -7,7 +7,7 @@
 -- whole file runs in one transaction, so now() is one instant.
 -- Concurrent claimers: test/concurrency/reminders.sh.
 BEGIN;
-SELECT plan(83);
+SELECT plan(84);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['r_owner', 'r_operator', 'r_agent', 'r_finance', 'r_viewer',
 														'r_other']) u;
@@ -386,6 +386,34 @@ SELECT is((SELECT last_error FROM protector.booking_reminders WHERE id = (SELECT
 	'a failure reported after the erasure keeps no error text');
 SELECT is_empty($$SELECT id FROM protector.audit_log WHERE concat(old_row::text, new_row::text) LIKE '%gus@example.com%'$$,
 	'... and no audit row holds the erased address');
+
+-- a booking moved, to start in 50 minutes, while the worker holds its due
+-- reminders: those offsets' reminders for the new start are made, due at
+-- once (they were lost when the held ones then failed: the next claim
+-- cancelled them as of another time)
+SELECT tests.clear_authentication();
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+VALUES ('0a160000-0000-4000-8000-00000000c0b9', '0a160000-0000-4000-8000-000000000000', 'Hal', 'hal@example.com');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a160000-0000-4000-8000-0000000b00b9', '0a160000-0000-4000-8000-000000000000', '0a160000-0000-4000-8000-0000000000a1',
+		'0a160000-0000-4000-8000-0000000005a1', '0a160000-0000-4000-8000-00000000c0b9',
+		tstzrange(date_trunc('hour', now()) + interval '4 days', date_trunc('hour', now()) + interval '4 days 1 hour'), 'confirmed');
+UPDATE protector.booking_reminders SET due_at = now(), next_attempt_at = now()
+WHERE booking_id = '0a160000-0000-4000-8000-0000000b00b9';
+SELECT tests.authenticate_as_service_role();
+CREATE TEMP TABLE hal AS SELECT reminder_id, attempt FROM protector.claim_due_reminders(1000) WHERE customer_name = 'Hal';
+SELECT tests.clear_authentication();
+UPDATE protector.bookings SET during = tstzrange(date_trunc('minute', now()) + interval '50 minutes',
+												 date_trunc('minute', now()) + interval '110 minutes')
+WHERE id = '0a160000-0000-4000-8000-0000000b00b9';
+SELECT tests.authenticate_as_service_role();
+SELECT protector.complete_reminder(h.reminder_id, false, 'smtp timeout', h.attempt) FROM hal h \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.booking_reminders
+		   WHERE booking_id = '0a160000-0000-4000-8000-0000000b00b9' AND kind = 'scheduled' AND status = 'pending'
+			 AND starts_at = date_trunc('minute', now()) + interval '50 minutes' AND due_at <= now()),
+	(SELECT count(*)::int FROM hal),
+	'each reminder the worker held when the booking moved has one for the new start, due at once');
 
 SELECT * FROM finish();
 ROLLBACK;
