@@ -122,13 +122,6 @@ BEGIN
 	END IF;
 
 	IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update')) THEN
-		-- a booking moved to a service of another venue goes with it, as
-		-- reschedule_booking moves it (the venue is the service's)
-		IF NEW.service_id IS DISTINCT FROM OLD.service_id AND NEW.venue_id IS NOT DISTINCT FROM OLD.venue_id THEN
-			SELECT svc.venue_id INTO NEW.venue_id FROM protector.services svc
-			WHERE svc.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND svc.id OPERATOR(pg_catalog.=) NEW.service_id;
-			NEW.venue_id := COALESCE(NEW.venue_id, OLD.venue_id);	-- (no such service: the foreign key says so)
-		END IF;
 		-- a move by a caller who may not set prices is to a slot of the
 		-- service, as reschedule_booking makes it (its length, the grid,
 		-- opening hours): a stretched booking would keep its old price
@@ -274,6 +267,37 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.set_booking_price() IS
 'Trigger: a booking moved to another service or party size is priced again, less its promo code''s discount where the code still applies (unless the update sets its prices); its deposit stays within the total; paid bookings keep their currency';
+
+-- A booking moved to a service of another venue of its organization goes
+-- to that venue, as reschedule_booking moves it, whoever moves it (the
+-- venue is the service's: the composite foreign key's bare error said so
+-- otherwise); a service of another organization, or none, is "not
+-- found".  Runs as the owner, within the booking's organization.
+CREATE FUNCTION protector_internal.follow_service_venue()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_venue uuid;
+BEGIN
+	SELECT s.venue_id INTO v_venue FROM protector.services s
+	WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) NEW.service_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'service not found',
+			'It does not exist in the booking''s organization, or you may not see it.');
+	END IF;
+	NEW.venue_id := v_venue;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.follow_service_venue() IS
+'Trigger: a booking moved to another service is at that service''s venue ("service not found" outside its organization)';
+-- (named to run before guard_booking_write and set_booking_price)
+CREATE TRIGGER follow_service_venue BEFORE UPDATE OF service_id ON protector.bookings
+	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id AND NEW.venue_id IS NOT DISTINCT FROM OLD.venue_id
+					   AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.follow_service_venue();
 
 CREATE TRIGGER set_booking_price BEFORE UPDATE OF service_id, party_size, total_price ON protector.bookings
 	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size

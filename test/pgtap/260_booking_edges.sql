@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(30);
+SELECT plan(32);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -219,6 +219,30 @@ INSERT INTO r SELECT 'own_hold', protector.hold_slot('0a260000-0000-4000-8000-00
 												   pg_temp.t(7, 10), 1, 60);
 SELECT is(protector.update_booking_status_batch(ARRAY[pg_temp.id('own_hold')], 'confirmed') ->> 'updated', '1',
 	'a customer confirms their own hold through the batch');
+
+-- 12. the venue follows the service for every role (service_role got the
+-- foreign key's bare error), and a service of another organization is not
+-- found
+SELECT tests.clear_authentication();
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0b260000-0000-4000-8000-000000000000', 'Kb', 'booking-edges-b');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0b260000-0000-4000-8000-0000000000a1', '0b260000-0000-4000-8000-000000000000', 'W', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party)
+VALUES ('0b260000-0000-4000-8000-0000000005a1', '0b260000-0000-4000-8000-000000000000', '0b260000-0000-4000-8000-0000000000a1',
+		'Elsewhere', '60 minutes', '60 minutes', '400 days', 1, 4);
+SELECT tests.authenticate_as('k_operator');
+INSERT INTO r SELECT 'moving2', protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(8, 10), 1);
+SELECT tests.clear_authentication();
+GRANT SELECT ON r TO service_role;
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.bookings SET service_id = '0a260000-0000-4000-8000-0000000005a3'
+WHERE id = (SELECT (j ->> 'id')::uuid FROM r WHERE name = 'moving2');
+SELECT tests.clear_authentication();
+SELECT is((SELECT venue_id FROM protector.bookings WHERE id = (SELECT (j ->> 'id')::uuid FROM r WHERE name = 'moving2')),
+	'0a260000-0000-4000-8000-0000000000a2'::uuid, 'service_role''s move to a service of another venue takes the venue along');
+SELECT throws_ok($$UPDATE protector.bookings SET service_id = '0b260000-0000-4000-8000-0000000005a1'
+				   WHERE id = (SELECT (j ->> 'id')::uuid FROM r WHERE name = 'moving2')$$,
+	'P0002', 'service not found', 'a move to another organization''s service: not found (it was the foreign key''s error)');
 
 SELECT * FROM finish();
 ROLLBACK;
