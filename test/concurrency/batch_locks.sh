@@ -71,6 +71,30 @@ desk=$!
 wait "$holder" "$cara" "$desk" || true
 
 failures=0
+# a stricter lock_timeout of the caller bounds the batch's wait, as it
+# bounds a booking's: 300 ms against a service held for 3 s
+psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
+BEGIN;
+SELECT pg_advisory_xact_lock(1886547713, protector.service_lock_key('$LO'));
+SELECT pg_sleep(3);
+COMMIT;
+SQL
+holder2=$!
+sleep 0.4
+started=$(date +%s%N)
+psql -X -q -d "$DB" >"$WORK/strict.log" 2>&1 <<'SQL' || true
+SET lock_timeout = '300ms';
+BEGIN;
+SELECT tests.authenticate_as('desk');
+SELECT protector.update_booking_status_batch('{0f460000-0000-4000-8000-000000000f01}', 'in_progress');
+COMMIT;
+SQL
+waited=$(( ($(date +%s%N) - started) / 1000000 ))
+wait "$holder2" || true
+answer=$(grep -o 'ERROR: .*busy' "$WORK/strict.log" || true)
+echo "[read committed] a batch with lock_timeout 300ms behind a service held for 3 s: ${answer:-no busy error} after ${waited} ms"
+if [ -z "$answer" ] || [ "$waited" -ge 2000 ]; then failures=$((failures + 1)); fi
+
 errors=$(cat "$WORK/cara.log" "$WORK/desk.log" | grep -o 'ERROR: .*' || true)
 confirmed=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings WHERE organization_id = '$ORG' AND status = 'confirmed'")
 echo "[read committed] a customer's batch and the desk's over two services in opposite order: $confirmed of 4 confirmed${errors:+; $errors}"
