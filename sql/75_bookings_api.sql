@@ -287,6 +287,12 @@ BEGIN
 		PERFORM protector.raise('not_found', 'service not found',
 			'It does not exist in the booking''s organization, or you may not see it.');
 	END IF;
+	-- a venue set by hand is the service's, or refused by name
+	IF NEW.venue_id IS DISTINCT FROM OLD.venue_id AND NEW.venue_id IS DISTINCT FROM v_venue THEN
+		PERFORM protector.raise('invalid_parameter', 'a booking''s venue is its service''s',
+			pg_catalog.format('Service %s is at venue %s.', NEW.service_id, v_venue),
+			'Move the booking to a service of the other venue (service_id); the venue follows.');
+	END IF;
 	NEW.venue_id := v_venue;
 	RETURN NEW;
 END
@@ -294,8 +300,8 @@ $$;
 COMMENT ON FUNCTION protector_internal.follow_service_venue() IS
 'Trigger: a booking moved to another service is at that service''s venue ("service not found" outside its organization)';
 -- (named to run before guard_booking_write and set_booking_price)
-CREATE TRIGGER follow_service_venue BEFORE UPDATE OF service_id ON protector.bookings
-	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id AND NEW.venue_id IS NOT DISTINCT FROM OLD.venue_id
+CREATE TRIGGER follow_service_venue BEFORE UPDATE OF service_id, venue_id ON protector.bookings
+	FOR EACH ROW WHEN ((NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.venue_id IS DISTINCT FROM OLD.venue_id)
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.follow_service_venue();
 

@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(32);
+SELECT plan(33);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -243,6 +243,9 @@ SELECT is((SELECT venue_id FROM protector.bookings WHERE id = (SELECT (j ->> 'id
 SELECT throws_ok($$UPDATE protector.bookings SET service_id = '0b260000-0000-4000-8000-0000000005a1'
 				   WHERE id = (SELECT (j ->> 'id')::uuid FROM r WHERE name = 'moving2')$$,
 	'P0002', 'service not found', 'a move to another organization''s service: not found (it was the foreign key''s error)');
+SELECT throws_ok($$UPDATE protector.bookings SET venue_id = '0a260000-0000-4000-8000-0000000000a1'
+				   WHERE id = (SELECT (j ->> 'id')::uuid FROM r WHERE name = 'moving2')$$,
+	'22023', 'a booking''s venue is its service''s', '... and a venue set by hand that is not the service''s is refused by name');
 
 SELECT * FROM finish();
 ROLLBACK;
