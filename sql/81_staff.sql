@@ -249,6 +249,11 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- the table's CHECK, in words (a direct write got its bare name)
+	IF NOT (protector_internal.during_is_bounded(NEW.during) AND protector_internal.during_within_31_days(NEW.during)) THEN
+		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days',
+			pg_catalog.format('Got %s.', NEW.during), 'Split a longer time into shifts of at most 31 days.');
+	END IF;
 	-- a shift kept in the past (its end corrected, say) is history
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.member_id OPERATOR(pg_catalog.=) OLD.member_id
 	   AND NEW.venue_id OPERATOR(pg_catalog.=) OLD.venue_id

@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(15);
+SELECT plan(16);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -59,6 +59,14 @@ SELECT results_eq($$SELECT kind FROM protector.notifications WHERE booking_id = 
 	'a booking moved to a longer service (10:00-12:00 to 10:00-14:00) is announced as rescheduled');
 SELECT is((SELECT upper(during) FROM protector.bookings WHERE id = (SELECT id FROM r WHERE name = 'b2')), pg_temp.t(0, 14),
 	'... and runs to 14:00: its new service''s 4 hours');
+
+-- 1b. a shift of 40 days written directly is refused in words (it was the
+-- table's bare CHECK error)
+SELECT tests.authenticate_as('x_manager');
+SELECT throws_ok($$INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
+				   VALUES ('0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000e5',
+						   '0a320000-0000-4000-8000-0000000000a1', tstzrange(pg_temp.t(3, 9), pg_temp.t(3, 9) + interval '40 days'))$$,
+	'22023', 'a shift ends after it starts, within 31 days', 'a 40-day shift through the table');
 
 -- 2. a shift moved out of the past is checked like a new one: Agent
 -- leaves the Annex (their shift there has ended), then the shift is moved
