@@ -55,7 +55,6 @@
 #include "parser/scansup.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -524,10 +523,7 @@ audit_changed_columns(AuditTable *entry, const Datum *oldv, const bool *oldn,
 		int			i = col->json.attnum - 1;
 		bool		same;
 
-		if (oldn[i] || newn[i])
-			same = (oldn[i] && newn[i]);
-		else
-			same = datum_image_eq(oldv[i], newv[i], col->typbyval, col->typlen);
+		same = protector_values_same(oldv[i], oldn[i], newv[i], newn[i], col->typbyval, col->typlen);
 		if (same)
 			continue;
 		names[n++] = col->name_text;

@@ -42,6 +42,7 @@
 #include "utils/builtins.h"
 
 #include "errors.h"
+#include "support.h"
 
 /* the longest input: an e-mail of 320 characters of up to 4 bytes each */
 #define MAX_NORMALIZE_BYTES 1280
@@ -67,10 +68,7 @@ static UTransliterator *accent_transliterator = NULL;	/* ACCENT_RULES */
 static void
 check_utf8(void)
 {
-	if (GetDatabaseEncoding() != PG_UTF8)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("customer normalization needs a UTF8 database")));
+	protector_require_utf8("customer normalization");
 }
 
 static void

@@ -33,7 +33,9 @@
 #include "catalog/pg_index.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -53,6 +55,24 @@ protector_require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("%s must not be null", name)));
+}
+
+void
+protector_require_utf8(const char *what)
+{
+	if (GetDatabaseEncoding() != PG_UTF8)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s needs a UTF8 database", what),
+				 errhint("Create the database with ENCODING 'UTF8', as Supabase's are.")));
+}
+
+bool
+protector_values_same(Datum a, bool a_null, Datum b, bool b_null, bool byval, int len)
+{
+	if (a_null || b_null)
+		return a_null && b_null;
+	return datum_image_eq(a, b, byval, len);
 }
 
 int

@@ -29,6 +29,12 @@ extern void protector_require_arg(FunctionCallInfo fcinfo, int argno, const char
 /* errhint() of an object of protector's own that is missing or changed */
 extern int	protector_errhint_damaged(void);
 
+/* "<what> needs a UTF8 database" (feature not supported) unless it is one */
+extern void protector_require_utf8(const char *what);
+
+/* one column's values in two rows the same: both NULL, or equal images */
+extern bool protector_values_same(Datum a, bool a_null, Datum b, bool b_null, bool byval, int len);
+
 /* the events a trigger function accepts, per level (bits) */
 #define PROTECTOR_ON_INSERT (1 << TRIGGER_EVENT_INSERT)
 #define PROTECTOR_ON_DELETE (1 << TRIGGER_EVENT_DELETE)

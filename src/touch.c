@@ -28,7 +28,6 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "utils/datum.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -52,10 +51,7 @@ row_unchanged(TupleDesc desc, HeapTuple oldtup, HeapTuple newtup, int skip)
 
 		if (att->attisdropped || att->attgenerated || att->attnum == skip)
 			continue;
-		if (oldn[i] || newn[i])
-			same = oldn[i] && newn[i];
-		else
-			same = datum_image_eq(oldv[i], newv[i], att->attbyval, att->attlen);
+		same = protector_values_same(oldv[i], oldn[i], newv[i], newn[i], att->attbyval, att->attlen);
 	}
 	pfree(oldv);
 	pfree(newv);

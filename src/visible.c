@@ -23,12 +23,12 @@
 #include "postgres.h"
 
 #include "fmgr.h"
-#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
 #include <unicode/uchar.h>
 #include <unicode/utf8.h>
 
+#include "support.h"
 
 static bool
 category_renders(UChar32 c)
@@ -61,11 +61,7 @@ protector_renders_visible(PG_FUNCTION_ARGS)
 	int32_t		len = VARSIZE_ANY_EXHDR(t);
 	int32_t		i = 0;
 
-	if (GetDatabaseEncoding() != PG_UTF8)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("renders_visible() needs a UTF8 database"),
-				 errhint("Create the database with ENCODING 'UTF8', as Supabase's are.")));
+	protector_require_utf8("renders_visible()");
 	while (i < len)
 	{
 		UChar32		c;
