@@ -148,6 +148,21 @@ $$;
 COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
 'False when the text holds control characters, invisible bidirectional marks, overrides or isolates, or characters that render as nothing';
 
+-- A phone number as a customer record holds it, typed by the desk or a
+-- visitor alike: digits, spaces and ( ) . / -, an optional leading +, 3 to
+-- 40 characters with the +.  (Not its country: normalize_phone's.)
+CREATE FUNCTION protector_internal.phone_is_valid(p_phone text)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN p_phone OPERATOR(pg_catalog.~) '^\+?[0-9][0-9 ()./-]*$' AND pg_catalog.length(p_phone) BETWEEN 3 AND 40;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.phone_is_valid(text) IS
+'A phone number''s shape: digits, spaces and ( ) . / -, an optional leading +, 3 to 40 characters';
+
 -- The client address PostgREST passes in request.headers: the first hop
 -- of x-forwarded-for, or NULL when there is none or it is no address.  An
 -- IPv6 address counts as its /64, what one subscriber usually gets (each
@@ -287,9 +302,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_email is not an email address',
 			'At most 320 characters, like name@example.com.');
 	END IF;
-	-- (3 to 40 characters with the +, as customers.phone holds them)
-	IF v_phone IS NOT NULL AND (v_phone OPERATOR(pg_catalog.!~) '^\+?[0-9][0-9 ()./-]*$'
-								OR pg_catalog.length(v_phone) NOT BETWEEN 3 AND 40) THEN
+	IF v_phone IS NOT NULL AND NOT protector_internal.phone_is_valid(v_phone) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_phone is not a phone number',
 			'Digits, spaces and ( ) . / - only, an optional leading +, at most 40 characters.');
 	END IF;

@@ -234,9 +234,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%semail is not an email address', p_prefix),
 			'At most 320 characters, like name@example.com.');
 	END IF;
-	-- (3 to 40 characters with the +, as the widget takes them)
-	IF c.phone IS NOT NULL AND (c.phone OPERATOR(pg_catalog.!~) '^\+?[0-9][0-9 ()./-]*$'
-								OR pg_catalog.length(c.phone) NOT BETWEEN 3 AND 40) THEN
+	IF c.phone IS NOT NULL AND NOT protector_internal.phone_is_valid(c.phone) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%sphone is not a phone number', p_prefix),
 			'Digits, spaces and ( ) . / - only, an optional leading +, at most 40 characters.');
 	END IF;

@@ -2807,9 +2807,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_email is not an email address',
 			'At most 320 characters, like name@example.com.');
 	END IF;
-	-- (3 to 40 characters with the +, as customers.phone holds them)
-	IF v_phone IS NOT NULL AND (v_phone OPERATOR(pg_catalog.!~) '^\+?[0-9][0-9 ()./-]*$'
-								OR pg_catalog.length(v_phone) NOT BETWEEN 3 AND 40) THEN
+	IF v_phone IS NOT NULL AND NOT protector_internal.phone_is_valid(v_phone) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_phone is not a phone number',
 			'Digits, spaces and ( ) . / - only, an optional leading +, at most 40 characters.');
 	END IF;
@@ -3805,9 +3803,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%semail is not an email address', p_prefix),
 			'At most 320 characters, like name@example.com.');
 	END IF;
-	-- (3 to 40 characters with the +, as the widget takes them)
-	IF c.phone IS NOT NULL AND (c.phone OPERATOR(pg_catalog.!~) '^\+?[0-9][0-9 ()./-]*$'
-								OR pg_catalog.length(c.phone) NOT BETWEEN 3 AND 40) THEN
+	IF c.phone IS NOT NULL AND NOT protector_internal.phone_is_valid(c.phone) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%sphone is not a phone number', p_prefix),
 			'Digits, spaces and ( ) . / - only, an optional leading +, at most 40 characters.');
 	END IF;
@@ -9949,3 +9945,17 @@ CREATE TRIGGER follow_service_venue BEFORE UPDATE OF service_id, venue_id ON pro
 	FOR EACH ROW WHEN ((NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.venue_id IS DISTINCT FROM OLD.venue_id)
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.follow_service_venue();
+
+CREATE OR REPLACE FUNCTION protector_internal.phone_is_valid(p_phone text)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN p_phone OPERATOR(pg_catalog.~) '^\+?[0-9][0-9 ()./-]*$' AND pg_catalog.length(p_phone) BETWEEN 3 AND 40;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.phone_is_valid(text) IS
+'A phone number''s shape: digits, spaces and ( ) . / -, an optional leading +, 3 to 40 characters';
+REVOKE ALL ON FUNCTION protector_internal.phone_is_valid(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.phone_is_valid(text) TO authenticated, service_role;
