@@ -190,6 +190,39 @@ CREATE TABLE protector.customer_erasures (
 COMMENT ON TABLE protector.customer_erasures IS
 'Customers whose personal data was erased (who asked, when; never what): a row is the erasure';
 
+-- What an erased customer's booking keeps of its details: the refund
+-- protector noted at its cancellation (docs/bookings.md), nothing written
+-- by people.
+CREATE FUNCTION protector_internal.erased_booking_details(p_details jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.=) 'object'
+				 AND p_details OPERATOR(pg_catalog.?) 'refund'
+			THEN pg_catalog.jsonb_build_object('refund', p_details OPERATOR(pg_catalog.->) 'refund')
+			ELSE '{}'::jsonb END;
+COMMENT ON FUNCTION protector_internal.erased_booking_details(jsonb) IS
+'What an erased customer''s booking keeps of its details: protector''s refund note only';
+
+-- ... and of a payment's details: the keys protector's ledger writes
+-- (refund_on_cancel, refund_late_payment, return_to_vouchers), a reason
+-- only where it is one of protector's
+CREATE FUNCTION protector_internal.erased_payment_details(p_details jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN p_details
+			ELSE COALESCE((SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
+						   FROM pg_catalog.jsonb_each(p_details) e
+						   WHERE e.key OPERATOR(pg_catalog.=) ANY ('{fee,refund_percent,paid_after_cancellation}'::text[])
+							  OR (e.key OPERATOR(pg_catalog.=) 'reason'
+								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
+								  AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.=) ANY
+									  ('{cancelled,no_show,paid after cancellation}'::text[]))),
+						  '{}'::jsonb) END;
+COMMENT ON FUNCTION protector_internal.erased_payment_details(jsonb) IS
+'What an erased customer''s payment keeps of its details: protector''s ledger keys only';
+
 -- The erasure: the customer becomes a tombstone; their bookings keep
 -- time, service, prices and payments for the books but lose details,
 -- cancellation reasons and the request keys that name the customer (the
@@ -218,7 +251,7 @@ BEGIN
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
-	UPDATE protector.bookings b SET details = '{}', cancellation_reason = NULL,
+	UPDATE protector.bookings b SET details = protector_internal.erased_booking_details(b.details), cancellation_reason = NULL,
 		idempotency_key = CASE WHEN pg_catalog.starts_with(b.idempotency_key, 'widget/')
 								 OR pg_catalog.starts_with(b.idempotency_key, 'customer/')
 							   THEN NULL ELSE b.idempotency_key END
@@ -232,8 +265,14 @@ BEGIN
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.customers'
 	  AND l.record_id OPERATOR(pg_catalog.=) p_customer_id::text;
 	UPDATE protector.audit_log l
-	SET old_row = l.old_row OPERATOR(pg_catalog.-) v_booking_text,
-		new_row = l.new_row OPERATOR(pg_catalog.-) v_booking_text
+	SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.?) 'details'
+			THEN l.old_row OPERATOR(pg_catalog.-) v_booking_text OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details',
+				protector_internal.erased_booking_details(l.old_row OPERATOR(pg_catalog.->) 'details'))
+			ELSE l.old_row OPERATOR(pg_catalog.-) v_booking_text END,
+		new_row = CASE WHEN l.new_row OPERATOR(pg_catalog.?) 'details'
+			THEN l.new_row OPERATOR(pg_catalog.-) v_booking_text OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details',
+				protector_internal.erased_booking_details(l.new_row OPERATOR(pg_catalog.->) 'details'))
+			ELSE l.new_row OPERATOR(pg_catalog.-) v_booking_text END
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND (l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
@@ -241,6 +280,54 @@ BEGIN
 	DELETE FROM protector_internal.widget_requests w
 	WHERE w.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND w.identity_key OPERATOR(pg_catalog.=) v_identity;
+	-- the free text written about them elsewhere: their vouchers' notes,
+	-- their payments' details beyond protector's own ledger keys, the
+	-- descriptions of their bookings' tasks and titles other than
+	-- protector's review titles; in the history too
+	UPDATE protector.vouchers v SET note = NULL
+	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND v.customer_id OPERATOR(pg_catalog.=) p_customer_id AND v.note IS NOT NULL;
+	UPDATE protector.audit_log l
+	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'note'::text, new_row = l.new_row OPERATOR(pg_catalog.-) 'note'::text
+	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.vouchers'
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND p_customer_id::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) 'customer_id',
+															 l.new_row OPERATOR(pg_catalog.->>) 'customer_id']);
+	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details)
+	FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	  AND p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
+	  AND p.details OPERATOR(pg_catalog.<>) protector_internal.erased_payment_details(p.details);
+	UPDATE protector.audit_log l
+	SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.?) 'details'
+			THEN l.old_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details',
+				protector_internal.erased_payment_details(l.old_row OPERATOR(pg_catalog.->) 'details'))
+			ELSE l.old_row END,
+		new_row = CASE WHEN l.new_row OPERATOR(pg_catalog.?) 'details'
+			THEN l.new_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details',
+				protector_internal.erased_payment_details(l.new_row OPERATOR(pg_catalog.->) 'details'))
+			ELSE l.new_row END
+	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.payments'
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
+		  (SELECT b.id::text FROM protector.bookings b
+		   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id);
+	UPDATE protector.tasks t
+	SET description = NULL,
+		title = CASE WHEN pg_catalog.starts_with(t.title, 'Review booking: ') THEN t.title ELSE '[erased]' END
+	FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	  AND t.organization_id OPERATOR(pg_catalog.=) b.organization_id AND t.booking_id OPERATOR(pg_catalog.=) b.id
+	  AND (t.description IS NOT NULL OR NOT pg_catalog.starts_with(t.title, 'Review booking: '))
+	  AND t.title OPERATOR(pg_catalog.<>) '[erased]';
+	UPDATE protector.audit_log l
+	SET old_row = l.old_row OPERATOR(pg_catalog.-) '{title,description}'::text[],
+		new_row = l.new_row OPERATOR(pg_catalog.-) '{title,description}'::text[]
+	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.tasks'
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
+		  (SELECT b.id::text FROM protector.bookings b
+		   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id);
 	-- their reminders: none is sent any more, and the worker's error texts
 	-- (which tend to quote the address) go, in the history too
 	UPDATE protector.booking_reminders r

@@ -5,9 +5,11 @@
 -- written by merge_customers only (no chains, cycles or second targets);
 -- a merge moves a signature without a booking; more than 100 tags are
 -- refused by name; an erasure's own change is broadcast without the data
--- it erases.
+-- it erases; what people wrote about the customer elsewhere (a voucher's
+-- note, a payment's provider details, their bookings' tasks) goes with
+-- it, protector's refund note stays.
 BEGIN;
-SELECT plan(25);
+SELECT plan(31);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_admin', 'x_manager', 'x_operator', 'x_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a250000-0000-4000-8000-000000000000', 'X', 'erasure-x');
@@ -154,6 +156,43 @@ SELECT lives_ok($$SELECT protector_internal.scrub_customer('0a250000-0000-4000-8
 SELECT tests.clear_authentication();
 SELECT is((SELECT full_name FROM protector.customers WHERE id = '0a250000-0000-4000-8000-00000000c003'), 'Bob Other',
 	'the customer never erased keeps its data');
+
+-- 7. the free text written about them beside their record goes, in the
+-- history too; what protector wrote (the refund note, the ledger's keys,
+-- the review task's title) stays
+UPDATE protector.services SET price = 40 WHERE id = '0a250000-0000-4000-8000-0000000005a1';
+SELECT tests.authenticate_as('x_admin');
+CREATE TEMP TABLE dora AS
+SELECT (protector.create_booking('0a250000-0000-4000-8000-0000000005a1', '0a250000-0000-4000-8000-0000000000d1',
+		date_trunc('day', now()) + interval '3 days 10 hours', 1, NULL, '{"note": "Dora is late"}', 'dashboard') ->> 'id')::uuid AS id;
+SELECT protector.record_payment((SELECT id FROM dora), 40, 'stripe', 'pi_1001', 'payment', 'succeeded', NULL,
+	'{"receipt_email": "dora@example.com", "billing_name": "Dora D"}') \g /dev/null
+SELECT protector.cancel_booking((SELECT id FROM dora), 'Dora is ill') \g /dev/null
+SELECT protector.create_voucher('0a250000-0000-4000-8000-000000000000', 20, NULL, NULL,
+	'0a250000-0000-4000-8000-0000000000d1', 'gift for Dora, dora@example.com') \g /dev/null
+UPDATE protector.tasks SET description = 'call Dora on 0170 5550001' WHERE booking_id = (SELECT id FROM dora);
+INSERT INTO protector.tasks (organization_id, booking_id, title)
+SELECT '0a250000-0000-4000-8000-000000000000', id, 'Call Dora back' FROM dora;
+SELECT is(protector.erase_customer('0a250000-0000-4000-8000-0000000000d1') ->> 'already_erased', 'false', 'd1 is erased');
+SELECT tests.clear_authentication();
+SELECT is_empty($$SELECT 'voucher' FROM protector.vouchers WHERE note ~* 'dora'
+	UNION ALL SELECT 'payment' FROM protector.payments WHERE details::text ~* 'dora'
+	UNION ALL SELECT 'task' FROM protector.tasks WHERE concat(title, description) ~* 'dora|5550001'
+	UNION ALL SELECT 'booking' FROM protector.bookings WHERE concat(details::text, cancellation_reason) ~* 'dora'
+	UNION ALL SELECT 'audit ' || table_name FROM protector.audit_log
+		WHERE concat(old_row::text, new_row::text) ~* 'dora|5550001'$$,
+	'no voucher note, payment detail, task, booking or audit row names her any more');
+SELECT is((SELECT details - 'refund' FROM protector.bookings WHERE id = (SELECT id FROM dora)), '{}'::jsonb,
+	'her booking''s details are emptied but for protector''s refund note ...');
+SELECT is((SELECT details #>> '{refund,amount}' FROM protector.bookings WHERE id = (SELECT id FROM dora)), '40.00',
+	'... which still says 40 were refunded (100% of 40 paid, no fee)');
+SELECT results_eq($$SELECT kind::text, details FROM protector.payments WHERE booking_id = (SELECT id FROM dora) ORDER BY kind$$,
+	$$VALUES ('payment', '{}'::jsonb), ('refund', '{"fee": null, "reason": "cancelled", "refund_percent": 100}')$$,
+	'the payment loses its provider details; the refund keeps the ledger''s keys');
+SELECT results_eq($$SELECT title ~ '^Review booking: ', description FROM protector.tasks
+					WHERE booking_id = (SELECT id FROM dora) ORDER BY 1$$,
+	$$VALUES (false, NULL::text), (true, NULL)$$,
+	'the staff''s task title and the review task''s description go; the review title stays');
 
 SELECT * FROM finish();
 ROLLBACK;
