@@ -189,6 +189,61 @@ $$;
 COMMENT ON FUNCTION protector.delete_venue(uuid) IS
 'Soft-deletes a venue (owners, admins): hidden from widget and availability, bookings kept';
 
+-- deleted_at is a deletion, written through delete_venue or directly:
+-- only members who may delete venues set or clear it (a manager, who may
+-- update a venue, deleted one with an UPDATE and brought back one an admin
+-- had deleted)
+CREATE FUNCTION protector_internal.guard_venue_deletion()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF protector.current_user_id() IS NULL OR protector_internal.caller_is_trusted()
+	   OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('venues.delete')) THEN
+		RETURN NEW;
+	END IF;
+	PERFORM protector.raise('forbidden',
+		CASE WHEN NEW.deleted_at IS NULL THEN 'your role may not restore a deleted venue'
+			 ELSE 'your role may not delete venues' END,
+		pg_catalog.format('Venue %s: deleted_at is written by members whose role may do venues.delete.', NEW.id),
+		'Owners and admins delete venues (delete_venue).');
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.guard_venue_deletion() IS
+'Trigger: a venue''s deleted_at is set or cleared only by members whose role may do venues.delete';
+CREATE TRIGGER guard_venue_deletion BEFORE UPDATE OF deleted_at ON protector.venues
+	FOR EACH ROW WHEN (NEW.deleted_at IS DISTINCT FROM OLD.deleted_at AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.guard_venue_deletion();
+
+-- A service with bookings is not deleted: its bookings are the books.
+-- Deactivating retires it.  (Not when an organization's deletion takes it
+-- with everything else: a cascade runs inside a foreign key's trigger.)
+CREATE FUNCTION protector_internal.keep_booked_services()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM protector.bookings b
+			   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+				 AND b.venue_id OPERATOR(pg_catalog.=) OLD.venue_id
+				 AND b.service_id OPERATOR(pg_catalog.=) OLD.id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('service "%s" has bookings and cannot be deleted', OLD.name),
+			DETAIL = pg_catalog.format('Service %s is on bookings, which keep it.', OLD.id),
+			HINT = 'Deactivate it instead: update_service(id, ''{"active": false}'').';
+	END IF;
+	RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_booked_services() IS
+'Trigger: a service with bookings is not deleted (deactivate it)';
+CREATE TRIGGER keep_booked_services BEFORE DELETE ON protector.services
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_booked_services();
+
 CREATE FUNCTION protector.duplicate_service(p_service_id uuid, p_target_venue_id uuid DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
@@ -213,10 +268,10 @@ BEGIN
 	END IF;
 	INSERT INTO protector.services (id, organization_id, venue_id, name, description, mode, duration,
 		capacity, min_party, max_party, buffer_before, buffer_after, slot_interval, min_notice,
-		max_advance, price, price_per_person, currency, settings, active)
+		max_advance, price, price_per_person, currency, settings, active, waiver_id)
 	VALUES (s.id, s.organization_id, s.venue_id, s.name, s.description, s.mode, s.duration,
 		s.capacity, s.min_party, s.max_party, s.buffer_before, s.buffer_after, s.slot_interval, s.min_notice,
-		s.max_advance, s.price, s.price_per_person, s.currency, s.settings, s.active)
+		s.max_advance, s.price, s.price_per_person, s.currency, s.settings, s.active, s.waiver_id)
 	RETURNING * INTO s;
 	RETURN to_jsonb(s);
 END

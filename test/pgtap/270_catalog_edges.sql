@@ -3,9 +3,11 @@
 -- could take no booking are refused; settings missing a key or set to
 -- null are refused by name; a padded service name does not break the
 -- review task's title; a shared slot with fewer places than the smallest
--- party is full; a notification's reader marks it read and nothing else.
+-- party is full; a notification's reader marks it read and nothing else;
+-- (a third) only who may delete venues writes deleted_at, a copied service
+-- keeps its waiver, a service with bookings is not deleted (by name).
 BEGIN;
-SELECT plan(16);
+SELECT plan(25);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a270000-0000-4000-8000-000000000000', 'G', 'catalog-edges');
@@ -109,6 +111,37 @@ UPDATE protector.tasks SET status = 'in_progress', completed_at = NULL WHERE boo
 SELECT tests.clear_authentication();
 SELECT is((SELECT string_agg(status::text, ',') FROM protector.tasks WHERE booking_id = '0a270000-0000-4000-8000-00000000b001'), 'done',
 	'the former agent cannot reopen the review task of a booking handed to another (no row of theirs to update)');
+
+-- 7. deleted_at is a deletion: a manager neither deletes nor restores a
+-- venue by an UPDATE; an owner does both
+SELECT tests.authenticate_as('g_manager');
+SELECT throws_ok($$UPDATE protector.venues SET deleted_at = now(), active = false WHERE id = '0a270000-0000-4000-8000-0000000000a1'$$,
+	'42501', 'your role may not delete venues', 'a manager''s UPDATE of deleted_at is refused');
+SELECT tests.authenticate_as('g_owner');
+SELECT ok(protector.delete_venue('0a270000-0000-4000-8000-0000000000a1'), 'the owner deletes the venue');
+SELECT tests.authenticate_as('g_manager');
+SELECT throws_ok($$UPDATE protector.venues SET deleted_at = NULL, active = true WHERE id = '0a270000-0000-4000-8000-0000000000a1'$$,
+	'42501', 'your role may not restore a deleted venue', 'the manager cannot bring it back');
+SELECT tests.authenticate_as('g_owner');
+SELECT lives_ok($$UPDATE protector.venues SET deleted_at = NULL, active = true WHERE id = '0a270000-0000-4000-8000-0000000000a1'$$,
+	'the owner can');
+
+-- 8. a copy keeps the waiver its service asks for; a service with bookings
+-- is not deleted, one without is
+SELECT tests.authenticate_as('g_manager');
+CREATE TEMP TABLE waiver AS
+SELECT (protector.create_waiver('0a270000-0000-4000-8000-000000000000', 'W', 'I accept the risks.') ->> 'waiver_id')::uuid AS id;
+SELECT protector.update_service('0a270000-0000-4000-8000-0000000005a1', jsonb_build_object('waiver_id', (SELECT id FROM waiver))) \g /dev/null
+CREATE TEMP TABLE copy AS SELECT protector.duplicate_service('0a270000-0000-4000-8000-0000000005a1') AS s;
+SELECT is((SELECT (s ->> 'waiver_id')::uuid FROM copy), (SELECT id FROM waiver), 'the copy asks for the same waiver');
+SELECT throws_ok($$DELETE FROM protector.services WHERE id = '0a270000-0000-4000-8000-0000000005a1'$$,
+	'23503', 'service "Room" has bookings and cannot be deleted', 'a service with bookings is refused deletion by name');
+SELECT is((SELECT count(*)::int FROM protector.services WHERE id = '0a270000-0000-4000-8000-0000000005a1'), 1, 'and stays');
+SELECT lives_ok($$DELETE FROM protector.services WHERE id = (SELECT (s ->> 'id')::uuid FROM copy)$$,
+	'its copy, without bookings, is deleted');
+SELECT tests.clear_authentication();
+SELECT lives_ok($$DELETE FROM protector.organizations WHERE id = '0a270000-0000-4000-8000-000000000000'$$,
+	'the organization''s deletion still takes its booked services with it');
 
 SELECT * FROM finish();
 ROLLBACK;
