@@ -6022,6 +6022,13 @@ BEGIN
 	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
 	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]);
 	GET DIAGNOSTICS v_bookings = ROW_COUNT;
+	-- (a booking assigned to them while this waited for the member's lock,
+	-- which agent_shift_check() takes, committed after a REPEATABLE READ
+	-- snapshot: the release above did not see it)
+	IF protector_internal.agent_still_assigned(m.organization_id, m.user_id) THEN
+		PERFORM protector.raise('retry', 'a booking was assigned to this member concurrently',
+			pg_catalog.format('Member %s.', m.id), 'Retry the transaction: it will then release that booking too.');
+	END IF;
 	-- shifts not begun go; one under way ends now: it still covers the
 	-- bookings of theirs that ended in it (history, not released above)
 	DELETE FROM protector.staff_shifts s
@@ -10090,3 +10097,12 @@ CREATE TRIGGER keep_booked_services BEFORE DELETE ON protector.services
 	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_booked_services();
 REVOKE ALL ON FUNCTION protector_internal.guard_venue_deletion(), protector_internal.keep_booked_services() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION protector_internal.agent_still_assigned(p_organization_id uuid, p_user_id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_agent_still_assigned'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid) IS
+'Whether the member has live bookings under the latest snapshot (C: deactivate_staff checks its release under REPEATABLE READ)';
+REVOKE ALL ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid) TO authenticated, service_role;

@@ -394,13 +394,20 @@ agent_relcache_callback(Datum arg, Oid relid)
 		agent_catalog.valid = false;
 }
 
-/* the member that user is in the organization, and whether its shifts are required */
+/*
+ * the member that user is in the organization, and whether its shifts are
+ * required; the member's row share-locked, as deactivate_staff() locks it
+ * for update: a deactivation under way is waited for (and then read, or
+ * 40001 under REPEATABLE READ), one that comes later waits for this
+ * booking and releases it
+ */
 #define MEMBER_SQL \
 	"SELECT m.id, m.active," \
 	"  (o.settings OPERATOR(pg_catalog.#>>) '{staff,require_shifts}') IS DISTINCT FROM 'false'" \
 	" FROM protector.members m" \
 	" JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) m.organization_id" \
-	" WHERE m.organization_id OPERATOR(pg_catalog.=) $1 AND m.user_id OPERATOR(pg_catalog.=) $2"
+	" WHERE m.organization_id OPERATOR(pg_catalog.=) $1 AND m.user_id OPERATOR(pg_catalog.=) $2" \
+	" FOR SHARE OF m"
 
 /* do the member's shifts at the venue cover the range? */
 #define COVERED_SQL \
@@ -474,7 +481,7 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 	HeapTuple	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	Oid			argtypes[2] = {UUIDOID, UUIDOID};
-	ProtectorRead read = {&member_plan, MEMBER_SQL, 2, argtypes, "members", 1};
+	ProtectorRead read = {&member_plan, MEMBER_SQL, 2, argtypes, "members", 1, .locks_rows = true};
 	AgentCheck	latest;
 	AgentCheck	then;
 	bool		isnull;
@@ -540,4 +547,44 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 			 errhint(verdict == RANGE_RETRY ? "Retry the transaction: it will then see the other change." :
 					 "Schedule a shift first (create_staff_schedule), or assign someone on shift.")));
 	PG_RETURN_NULL();
+}
+
+/*
+ * Does the member still have live bookings now, for deactivate_staff() to
+ * release?  Read under the latest snapshot: a booking assigned while a
+ * REPEATABLE READ deactivation waited for its member's lock committed
+ * after the deactivation's snapshot, which its release did not see.
+ * For those who may manage the organization's members only.
+ */
+#define STILL_ASSIGNED_SQL \
+	"SELECT true FROM protector.bookings b" \
+	" WHERE b.organization_id OPERATOR(pg_catalog.=) $1 AND b.assigned_agent OPERATOR(pg_catalog.=) $2" \
+	"   AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()" \
+	"   AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])"
+
+static SPIPlanPtr still_assigned_plan = NULL;
+
+PG_FUNCTION_INFO_V1(protector_agent_still_assigned);
+Datum
+protector_agent_still_assigned(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[2] = {UUIDOID, UUIDOID};
+	Datum		args[2];
+	Snapshot	snapshot;
+	bool		found = false;
+
+	protector_require_arg(fcinfo, 0, "p_organization_id");
+	protector_require_arg(fcinfo, 1, "p_user_id");
+	/* a question about another organization's staff is its managers' */
+	protector_authorize(PG_GETARG_UUID_P(0), "members.manage", "member");
+	args[0] = PG_GETARG_DATUM(0);
+	args[1] = PG_GETARG_DATUM(1);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	{
+		ProtectorRead read = {&still_assigned_plan, STILL_ASSIGNED_SQL, 2, argtypes, "bookings", 1, snapshot};
+
+		found = protector_read(&read, args, NULL, copy_bool, &found) > 0;
+	}
+	UnregisterSnapshot(snapshot);
+	PG_RETURN_BOOL(found);
 }

@@ -132,9 +132,9 @@ protector_read(const ProtectorRead *read, Datum *values, const char *nulls,
 		protector_elevate(protector_table_owner(read->owner_of), &saved);
 	if (read->snapshot != NULL)
 		ret = SPI_execute_snapshot(*read->plan, values, nulls, read->snapshot, InvalidSnapshot,
-								   true, false, read->limit);
+								   !read->locks_rows, false, read->limit);
 	else
-		ret = SPI_execute_plan(*read->plan, values, nulls, true, read->limit);
+		ret = SPI_execute_plan(*read->plan, values, nulls, !read->locks_rows, read->limit);
 	if (read->owner_of != NULL)
 		protector_restore(&saved);
 	if (ret != SPI_OK_SELECT)

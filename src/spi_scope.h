@@ -31,6 +31,7 @@ typedef struct ProtectorRead
 	long		limit;			/* at most this many rows; 0: all */
 	Snapshot	snapshot;		/* read under it (e.g. the latest); NULL: the statement's */
 	int			cursor_options; /* CURSOR_OPT_CUSTOM_PLAN: planned per call */
+	bool		locks_rows;		/* its SELECT locks rows (FOR SHARE): not read-only */
 } ProtectorRead;
 
 /* called per row with the caller's memory context current */
