@@ -14,6 +14,19 @@
 -- RPCs change settings as JSON merge patches (RFC 7386, merge_patch):
 -- the keys given replace theirs, a null removes one, the rest stays.
 
+-- A number setting as its readers take it: a JSON number is held to
+-- [p_min, p_max]; anything else (a string, null, missing: rows written
+-- before 0.2.0 checked settings keep what they had) is p_default.
+CREATE FUNCTION protector_internal.setting_number(p_value jsonb, p_default numeric, p_min numeric, p_max numeric)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'number'
+			THEN LEAST(GREATEST((p_value OPERATOR(pg_catalog.#>>) '{}')::numeric, p_min), p_max)
+			ELSE p_default END;
+COMMENT ON FUNCTION protector_internal.setting_number(jsonb, numeric, numeric, numeric) IS
+'A number setting as read: a JSON number held to [p_min, p_max], anything else p_default (settings of before 0.2.0)';
+
 -- A number setting in [p_min, p_max] (an integer one when p_integer).
 CREATE FUNCTION protector_internal.check_setting_number(p_value jsonb, p_path text, p_min numeric, p_max numeric,
 														p_integer boolean DEFAULT false)

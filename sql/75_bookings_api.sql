@@ -458,10 +458,10 @@ BEGIN
 						  ELSE 0 END;
 	ELSE
 		-- the older policy: a percentage of what was paid
-		v_full_hours := COALESCE((v_settings #>> '{refund_policy,full_refund_hours}')::numeric, 24);
+		v_full_hours := protector_internal.setting_number(v_settings #> '{refund_policy,full_refund_hours}', 24, 0, 8760);
 		v_percent := CASE WHEN v_hours_left OPERATOR(pg_catalog.>=) v_full_hours THEN 100
 						  WHEN v_hours_left OPERATOR(pg_catalog.>) 0
-						  THEN LEAST(GREATEST(COALESCE((v_settings #>> '{refund_policy,late_refund_percent}')::numeric, 0), 0), 100)
+						  THEN protector_internal.setting_number(v_settings #> '{refund_policy,late_refund_percent}', 0, 0, 100)
 						  ELSE 0 END;
 		-- the percent of what was paid beyond the refunds no terms made,
 		-- less what earlier terms gave back (the first time: of what was

@@ -92,11 +92,15 @@ LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- (through numeric: the settings schema takes 60.0 as the integer 60)
-	RETURN (SELECT COALESCE((SELECT pg_catalog.array_agg((x OPERATOR(pg_catalog.#>>) '{}')::numeric::integer)
-							 FROM pg_catalog.jsonb_array_elements(o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}') x),
-							CASE WHEN o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}' IS NULL THEN '{1440,60}'::integer[]
-								 ELSE '{}'::integer[] END)
+	-- (through numeric: the settings schema takes 60.0 as the integer 60;
+	-- of settings written before 0.2.0 checked them, what is no array is
+	-- the default and what is no number in one is skipped)
+	RETURN (SELECT CASE WHEN pg_catalog.jsonb_typeof(o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}')
+							 IS DISTINCT FROM 'array' THEN '{1440,60}'::integer[]
+						ELSE COALESCE((SELECT pg_catalog.array_agg(DISTINCT protector_internal.setting_number(x, NULL, 1, 43200)::integer)
+									   FROM pg_catalog.jsonb_array_elements(o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}') x
+									   WHERE pg_catalog.jsonb_typeof(x) OPERATOR(pg_catalog.=) 'number'),
+									  '{}'::integer[]) END
 			FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id);
 END
 $$;
@@ -109,7 +113,7 @@ LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	RETURN (SELECT COALESCE((o.settings OPERATOR(pg_catalog.#>>) '{reminders,max_attempts}')::numeric::integer, 5)
+	RETURN (SELECT protector_internal.setting_number(o.settings OPERATOR(pg_catalog.#>) '{reminders,max_attempts}', 5, 1, 20)::integer
 			FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id);
 END
 $$;

@@ -1607,10 +1607,10 @@ BEGIN
 						  ELSE 0 END;
 	ELSE
 		-- the older policy: a percentage of what was paid
-		v_full_hours := COALESCE((v_settings #>> '{refund_policy,full_refund_hours}')::numeric, 24);
+		v_full_hours := protector_internal.setting_number(v_settings #> '{refund_policy,full_refund_hours}', 24, 0, 8760);
 		v_percent := CASE WHEN v_hours_left OPERATOR(pg_catalog.>=) v_full_hours THEN 100
 						  WHEN v_hours_left OPERATOR(pg_catalog.>) 0
-						  THEN LEAST(GREATEST(COALESCE((v_settings #>> '{refund_policy,late_refund_percent}')::numeric, 0), 0), 100)
+						  THEN protector_internal.setting_number(v_settings #> '{refund_policy,late_refund_percent}', 0, 0, 100)
 						  ELSE 0 END;
 		-- the percent of what was paid beyond the refunds no terms made,
 		-- less what earlier terms gave back (the first time: of what was
@@ -7516,17 +7516,30 @@ CREATE POLICY booking_reminders_insert ON protector.booking_reminders FOR INSERT
 SELECT pg_catalog.pg_extension_config_dump('protector.booking_reminders', '');
 
 -- the organization's reminder settings, defaults filled in
+CREATE OR REPLACE FUNCTION protector_internal.setting_number(p_value jsonb, p_default numeric, p_min numeric, p_max numeric)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'number'
+			THEN LEAST(GREATEST((p_value OPERATOR(pg_catalog.#>>) '{}')::numeric, p_min), p_max)
+			ELSE p_default END;
+COMMENT ON FUNCTION protector_internal.setting_number(jsonb, numeric, numeric, numeric) IS
+'A number setting as read: a JSON number held to [p_min, p_max], anything else p_default (settings of before 0.2.0)';
 CREATE OR REPLACE FUNCTION protector_internal.reminder_offsets(p_organization_id uuid)
 RETURNS integer[]
 LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- (through numeric: the settings schema takes 60.0 as the integer 60)
-	RETURN (SELECT COALESCE((SELECT pg_catalog.array_agg((x OPERATOR(pg_catalog.#>>) '{}')::numeric::integer)
-							 FROM pg_catalog.jsonb_array_elements(o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}') x),
-							CASE WHEN o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}' IS NULL THEN '{1440,60}'::integer[]
-								 ELSE '{}'::integer[] END)
+	-- (through numeric: the settings schema takes 60.0 as the integer 60;
+	-- of settings written before 0.2.0 checked them, what is no array is
+	-- the default and what is no number in one is skipped)
+	RETURN (SELECT CASE WHEN pg_catalog.jsonb_typeof(o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}')
+							 IS DISTINCT FROM 'array' THEN '{1440,60}'::integer[]
+						ELSE COALESCE((SELECT pg_catalog.array_agg(DISTINCT protector_internal.setting_number(x, NULL, 1, 43200)::integer)
+									   FROM pg_catalog.jsonb_array_elements(o.settings OPERATOR(pg_catalog.#>) '{reminders,offsets_minutes}') x
+									   WHERE pg_catalog.jsonb_typeof(x) OPERATOR(pg_catalog.=) 'number'),
+									  '{}'::integer[]) END
 			FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id);
 END
 $$;
@@ -7539,7 +7552,7 @@ LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	RETURN (SELECT COALESCE((o.settings OPERATOR(pg_catalog.#>>) '{reminders,max_attempts}')::numeric::integer, 5)
+	RETURN (SELECT protector_internal.setting_number(o.settings OPERATOR(pg_catalog.#>) '{reminders,max_attempts}', 5, 1, 20)::integer
 			FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id);
 END
 $$;
@@ -10106,3 +10119,5 @@ COMMENT ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid) IS
 'Whether the member has live bookings under the latest snapshot (C: deactivate_staff checks its release under REPEATABLE READ)';
 REVOKE ALL ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid) TO authenticated, service_role;
+
+REVOKE ALL ON FUNCTION protector_internal.setting_number(jsonb, numeric, numeric, numeric) FROM PUBLIC;

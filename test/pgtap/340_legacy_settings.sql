@@ -1,0 +1,53 @@
+-- Settings written before 0.2.0 checked them (free JSON in 0.1.0) keep
+-- what they have, and the code reading them skips what is not a number
+-- (docs/settings.md): a string where a number belongs is the default, a
+-- number out of range is held to the range.  They broke every booking
+-- with a customer (reminder offsets) and every cancellation (refund
+-- policy) of an upgraded organization: 22P02.
+BEGIN;
+SELECT plan(8);
+
+INSERT INTO protector.organizations (id, name, slug, currency) VALUES ('0a340000-0000-4000-8000-000000000000', 'Legacy', 'legacy', 'EUR');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a340000-0000-4000-8000-0000000000a1', '0a340000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party, mode, price)
+VALUES ('0a340000-0000-4000-8000-0000000005a1', '0a340000-0000-4000-8000-000000000000', '0a340000-0000-4000-8000-0000000000a1',
+		'Room', '60 minutes', '60 minutes', '400 days', 10, 4, 'shared', 40);
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0a340000-0000-4000-8000-00000000c001', '0a340000-0000-4000-8000-000000000000', 'Ann', 'ann@example.com');
+-- as 0.1.0 let them be written (a restore does the same: no trigger fires)
+SET LOCAL session_replication_role = replica;
+UPDATE protector.organizations SET settings = '{"reminders": {"offsets_minutes": ["1 day", 120, 120, 1e12], "max_attempts": "3"}}'
+WHERE id = '0a340000-0000-4000-8000-000000000000';
+UPDATE protector.services SET settings = '{"refund_policy": {"full_refund_hours": "48h", "late_refund_percent": "half"}}'
+WHERE id = '0a340000-0000-4000-8000-0000000005a1';
+RESET session_replication_role;
+
+SELECT is(protector_internal.reminder_offsets('0a340000-0000-4000-8000-000000000000'), '{120,43200}'::integer[],
+	'offsets: the string is skipped, 120 taken once, 1e12 held to 30 days (43200 minutes)');
+SELECT is(protector_internal.reminder_max_attempts('0a340000-0000-4000-8000-000000000000'), 5, 'max_attempts "3" is the default 5');
+-- 10 and 30 hours from now, paid 40 each
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, total_price)
+SELECT ('0a340000-0000-4000-8000-00000000b00' || h)::uuid, '0a340000-0000-4000-8000-000000000000',
+	   '0a340000-0000-4000-8000-0000000000a1', '0a340000-0000-4000-8000-0000000005a1', '0a340000-0000-4000-8000-00000000c001',
+	   tstzrange(date_trunc('hour', now()) + h * interval '10 hours', date_trunc('hour', now()) + h * interval '10 hours' + interval '1 hour'),
+	   'confirmed', 40
+FROM (VALUES (1), (3)) v(h);
+SELECT is((SELECT count(*)::int FROM protector.bookings WHERE organization_id = '0a340000-0000-4000-8000-000000000000'), 2,
+	'bookings with a customer are made (their reminders follow the offsets above)');
+SELECT is((SELECT count(*)::int FROM protector.booking_reminders WHERE booking_id = '0a340000-0000-4000-8000-00000000b003'), 1,
+	'the booking in 30 hours gets the 2-hour reminder only (30 days before has passed)');
+INSERT INTO protector.payments (organization_id, booking_id, amount, currency, status)
+SELECT organization_id, id, 40, 'EUR', 'succeeded' FROM protector.bookings WHERE organization_id = '0a340000-0000-4000-8000-000000000000';
+-- full refund 24 hours ahead (the default for "48h"), 0% later (for "half")
+SELECT is(protector.cancel_booking('0a340000-0000-4000-8000-00000000b003') ->> 'refund_percent', '100.00',
+	'cancelled 30 hours ahead: full refund (full_refund_hours "48h" is the default 24)');
+SELECT is(protector.cancel_booking('0a340000-0000-4000-8000-00000000b001') ->> 'refund_percent', '0.00',
+	'cancelled 10 hours ahead: no refund (late_refund_percent "half" is the default 0)');
+SELECT results_eq($$SELECT booking_id, amount FROM protector.payments WHERE kind = 'refund'
+					AND organization_id = '0a340000-0000-4000-8000-000000000000' ORDER BY booking_id$$,
+	$$VALUES ('0a340000-0000-4000-8000-00000000b003'::uuid, 40.00)$$, 'one refund: the 40 paid for the later booking');
+SELECT is(protector_internal.setting_number('150', 0, 0, 100), 100::numeric, 'a percent of 150 is held to 100');
+
+SELECT * FROM finish();
+ROLLBACK;
