@@ -5884,10 +5884,15 @@ BEGIN
 	IF p_user_id IS DISTINCT FROM COALESCE(protector.current_user_id(), p_user_id)
 	   OR (protector.current_user_id() IS NULL AND SESSION_USER OPERATOR(pg_catalog.<>) 'supabase_auth_admin'
 		   AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER AND r.rolsuper))
-	   OR p_user_id IS NULL OR pg_catalog.to_regclass('auth.users') IS NULL
-	   OR NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-					  WHERE a.attrelid OPERATOR(pg_catalog.=) 'auth.users'::pg_catalog.regclass
-						AND a.attname OPERATOR(pg_catalog.=) 'email_confirmed_at' AND NOT a.attisdropped) THEN
+	   OR p_user_id IS NULL THEN
+		RETURN;
+	END IF;
+	-- without Supabase Auth's users table (with its confirmation stamp)
+	-- nobody's e-mail is confirmed: nothing to accept (a cast of the name
+	-- 'auth.users' to regclass would fail where there is no schema auth)
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+				   WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('auth.users')
+					 AND a.attname OPERATOR(pg_catalog.=) 'email_confirmed_at' AND NOT a.attisdropped) THEN
 		RETURN;
 	END IF;
 	EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1 AND u.email_confirmed_at IS NOT NULL'

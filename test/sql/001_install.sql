@@ -25,3 +25,12 @@ WHERE connamespace = 'protector'::regnamespace
 -- the setting exists once the library is loaded, and is off by default
 SELECT protector.current_user_id() IS NULL AS no_user;
 SHOW protector.http_errors;
+
+-- a signed-in user where there is no Supabase Auth: no e-mail is
+-- confirmed, so no invitation is accepted (it failed on the missing
+-- schema auth, 3F000)
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"sub": "0a000000-0000-4000-8000-000000000001", "role": "authenticated"}', true) IS NOT NULL AS signed_in;
+SET LOCAL ROLE authenticated;
+SELECT protector.accept_staff_invitations();
+ROLLBACK;
