@@ -72,6 +72,21 @@ BEGIN
 		PERFORM protector.raise('forbidden', 'idempotency keys under widget/ and another''s customer/ are protector''s',
 			'The widget and create_booking store their callers'' keys there.', 'Choose a key without that prefix.');
 	END IF;
+	-- an agent who is no member of the organization, named for those who
+	-- see the staff list (the composite foreign key's bare 23503 otherwise;
+	-- nested: a condition with a subquery runs as a query every time)
+	IF NEW.assigned_agent IS NOT NULL THEN
+		IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent
+			OR NEW.organization_id IS DISTINCT FROM OLD.organization_id)
+		   AND NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.read')) THEN
+			IF NOT EXISTS (SELECT FROM protector.members m
+						   WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+							 AND m.user_id OPERATOR(pg_catalog.=) NEW.assigned_agent) THEN
+				PERFORM protector.raise('not_found', 'agent not found',
+					'assigned_agent is not a member of the booking''s organization.');
+			END IF;
+		END IF;
+	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
 		-- callers the policies will refuse learn nothing from here
 		IF NOT (NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))

@@ -326,11 +326,15 @@ BEGIN
 	FROM protector.members m
 	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) NEW.assignee
 	FOR SHARE;
-	IF FOUND AND NOT v_active THEN
+	IF NOT FOUND THEN
+		-- (by name: the composite foreign key's error was bare)
+		PERFORM protector.raise('not_found', 'assignee not found',
+			'assignee is not a member of the task''s organization.');
+	ELSIF NOT v_active THEN
 		PERFORM protector.raise('conflict', pg_catalog.format('%s is no active member', v_name),
 			'A task is assigned only to an active member.', 'Assign someone else.');
 	END IF;
-	RETURN NEW;		-- (no member: the foreign key says so)
+	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_task_assignee() IS

@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(16);
+SELECT plan(20);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -142,6 +142,28 @@ SELECT throws_ok($$INSERT INTO protector.staff_shifts (organization_id, member_i
 				   VALUES ('0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000e1',
 						   '0a320000-0000-4000-8000-0000000000a1', tstzrange(pg_temp.t(3, 9), pg_temp.t(3, 10)))$$,
 	'42501', NULL, '... the same for an active member: no difference to read');
+
+-- 6. an agent or assignee who is no member of the organization (here the
+-- other organization's owner) is named, for bookings as create_booking
+-- names one, and for tasks (both were the composite foreign key's 23503)
+SELECT tests.authenticate_as('x_operator');
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, assigned_agent)
+				   VALUES ('0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000a1',
+						   '0a320000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(0, 10), pg_temp.t(0, 12)),
+						   tests.get_supabase_uid('x_other'))$$,
+	'P0002', 'agent not found', 'a new booking for a stranger as agent');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during)
+VALUES ('0a320000-0000-4000-8000-00000000b0f1', '0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000a1',
+		'0a320000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(0, 10), pg_temp.t(0, 12)));
+SELECT throws_ok($$UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('x_other')
+				   WHERE id = '0a320000-0000-4000-8000-00000000b0f1'$$,
+	'P0002', 'agent not found', 'a booking handed to a stranger');
+SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, title, assignee)
+				   VALUES ('0a320000-0000-4000-8000-000000000000', 't', tests.get_supabase_uid('x_other'))$$,
+	'P0002', 'assignee not found', 'a task for a stranger');
+SELECT throws_ok($$UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('x_agent')
+				   WHERE id = '0a320000-0000-4000-8000-00000000b0f1'$$,
+	'23P01', 'Agent is no active member', 'a member is found, and then refused as deactivated (section 3)');
 
 SELECT * FROM finish();
 ROLLBACK;
