@@ -907,12 +907,19 @@ BEGIN
 	END IF;
 	-- the same provider event, committed by a concurrent call while this
 	-- one waited for the lock: its unique key turns this insert into a
-	-- replay (record_payment's ON CONFLICT), nothing to check
-	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND NEW.provider_reference IS NOT NULL AND EXISTS (
-			SELECT FROM protector.payments p
-			WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.provider OPERATOR(pg_catalog.=) NEW.provider
-			  AND p.provider_reference OPERATOR(pg_catalog.=) NEW.provider_reference) THEN
-		RETURN NEW;
+	-- replay (record_payment's ON CONFLICT) or a unique violation, nothing
+	-- to check.  That row is share-locked, so the conflict is sure to
+	-- come: a deletion or a new reference of it under way is waited for,
+	-- after which it no longer counts and this row is checked (a refund
+	-- in another currency beyond what was paid passed otherwise)
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND NEW.provider_reference IS NOT NULL THEN
+		PERFORM FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.provider OPERATOR(pg_catalog.=) NEW.provider
+		  AND p.provider_reference OPERATOR(pg_catalog.=) NEW.provider_reference
+		FOR SHARE;
+		IF FOUND THEN
+			RETURN NEW;
+		END IF;
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.currency OPERATOR(pg_catalog.<>) v_currency THEN
 		PERFORM protector.raise('invalid_parameter',
@@ -1055,6 +1062,7 @@ AS $$
 DECLARE
 	v_org uuid := protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking');
 	v_payment protector.payments;
+	v_settled protector.payments;
 	v_replayed boolean := false;
 BEGIN
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
@@ -1107,8 +1115,14 @@ BEGIN
 				pg_catalog.format('%s %s cannot become %s.', p_provider, p_provider_reference, p_status),
 				'A payment goes from pending to succeeded or failed once; money given back is a refund.');
 		END IF;
-		v_payment := protector_internal.settle_payment(v_payment.id, p_booking_id, p_status);
-		v_replayed := false;
+		v_settled := protector_internal.settle_payment(v_payment.id, p_booking_id, p_status);
+		IF v_settled.id IS NULL THEN
+			-- (settled so by a concurrent call of the same webhook: a replay)
+			SELECT * INTO STRICT v_payment FROM protector.payments p WHERE p.id OPERATOR(pg_catalog.=) v_payment.id;
+		ELSE
+			v_payment := v_settled;
+			v_replayed := false;
+		END IF;
 	END IF;
 	RETURN pg_catalog.to_jsonb(v_payment) OPERATOR(pg_catalog.||) (
 		SELECT pg_catalog.jsonb_build_object('replayed', v_replayed, 'booking_total', b.total_price,
@@ -9270,15 +9284,26 @@ BEGIN
 	WHERE p.id OPERATOR(pg_catalog.=) p_payment_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
 	  AND p.status OPERATOR(pg_catalog.=) 'pending'
 	RETURNING * INTO v_payment;
-	IF NOT FOUND THEN
-		PERFORM protector.raise('conflict', 'the payment is no longer pending',
-			'A concurrent webhook settled it; retry to see its outcome.');
+	IF FOUND THEN
+		RETURN v_payment;
 	END IF;
-	RETURN v_payment;
+	-- a concurrent call settled it first (the provider delivered the same
+	-- webhook twice at once): the same outcome is that call's replay, for
+	-- record_payment to answer (NULL); another is refused as a late one is
+	SELECT * INTO v_payment FROM protector.payments p
+	WHERE p.id OPERATOR(pg_catalog.=) p_payment_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id;
+	IF v_payment.status OPERATOR(pg_catalog.=) p_status THEN
+		RETURN NULL;
+	END IF;
+	PERFORM protector.raise('conflict',
+		pg_catalog.format('this provider reference was recorded as %s', COALESCE(v_payment.status::text, 'deleted')),
+		pg_catalog.format('%s %s cannot become %s.', v_payment.provider, v_payment.provider_reference, p_status),
+		'A payment goes from pending to succeeded or failed once; money given back is a refund.');
+	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.settle_payment(uuid, uuid, protector.payment_status) IS
-'record_payment''s settling of a pending payment as succeeded or failed, for a caller authorized to record payments on the booking (require_permit)';
+'record_payment''s settling of a pending payment as succeeded or failed, for a caller authorized to record payments on the booking (require_permit); NULL when a concurrent call settled it so';
 REVOKE ALL ON FUNCTION protector_internal.count_promo_use(),
 	protector_internal.settle_payment(uuid, uuid, protector.payment_status) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.settle_payment(uuid, uuid, protector.payment_status) TO authenticated, service_role;

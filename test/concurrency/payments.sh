@@ -6,7 +6,9 @@
 # sees the other payment.  Then the same race against a mutant whose
 # deletion does not lock the booking first: it must be caught (its
 # amount_paid drops the concurrent payment), or the test proves nothing.
-# A refund's webhook delivered twice at once is one refund and a replay.
+# A refund's webhook delivered twice at once is one refund and a replay,
+# as is a pending payment's success webhook; a row reusing the provider
+# reference of a row being deleted is checked like any other.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 
@@ -88,6 +90,56 @@ wait $first
 rows=$(psql -X -A -t -q -d "$DB" -c "SELECT count(*) FROM protector.payments WHERE provider_reference = 're_r'")
 if [ "$second" != "true" ] || [ "$rows" != "1" ]; then
 	echo "a refund webhook delivered twice at once: the second call answered \"$second\" with $rows refund rows, expected a replay of one"
+	fail=1
+fi
+
+# a pending payment's success webhook delivered twice at once: the second
+# call waits for the first's settling and then answers with it as a replay
+# (it was 23P01 "the payment is no longer pending", a failed delivery)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT protector.record_payment('$booking', 30, 'stripe', 'pi_s', p_status => 'pending')" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL &
+BEGIN;
+SELECT protector.record_payment('$booking', 30, 'stripe', 'pi_s');
+SELECT pg_sleep(2);
+COMMIT;
+SQL
+first=$!
+sleep 0.7
+second=$(psql -X -A -t -q -d "$DB" -c "SELECT r ->> 'status', r ->> 'replayed' FROM protector.record_payment('$booking', 30, 'stripe', 'pi_s') r" 2>&1 || true)
+wait $first
+if [ "$second" != "succeeded|true" ]; then
+	echo "a success webhook delivered twice at once: the second call answered \"$second\", expected succeeded|true (a replay)"
+	fail=1
+fi
+
+# a payment of another booking whose provider reference another row holds
+# while that row is being deleted: the insert waits for the deletion and is
+# then checked as any other (it skipped every check, and stored a refund
+# in another currency beyond what was paid)
+other=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size)
+VALUES ('0f230000-0000-4000-8000-000000000000', '0f230000-0000-4000-8000-0000000000f1', '0f230000-0000-4000-8000-0000000005f1',
+		tstzrange(date_trunc('day', now()) + interval '3 days 2 hours', date_trunc('day', now()) + interval '3 days 3 hours'), 1)
+RETURNING id;
+SQL
+)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL &
+BEGIN;
+DELETE FROM protector.payments WHERE provider_reference = 'pi_s';
+SELECT pg_sleep(2);
+COMMIT;
+SQL
+first=$!
+sleep 0.7
+stolen=$(psql -X -A -t -q -d "$DB" 2>&1 <<SQL || true
+INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider, provider_reference)
+VALUES ('0f230000-0000-4000-8000-000000000000', '$other', 'refund', 500, 'USD', 'pending', 'stripe', 'pi_s');
+SQL
+)
+wait $first
+rows=$(psql -X -A -t -q -d "$DB" -c "SELECT count(*) FROM protector.payments WHERE currency = 'USD'")
+if [ "$rows" != "0" ] || ! echo "$stolen" | grep -q 'a payment in USD for a booking in EUR'; then
+	echo "a refund reusing a reference under deletion: \"$stolen\", $rows USD rows stored; expected the currency refusal"
 	fail=1
 fi
 
