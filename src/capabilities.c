@@ -47,6 +47,7 @@
 #include "elevation.h"
 #include "errors.h"
 #include "identity.h"
+#include "locks.h"
 #include "spi_scope.h"
 #include "support.h"
 
@@ -789,18 +790,38 @@ visible_row(RowPlans *plans, Datum id, const char *entity, pg_uuid_t *org,
 	}
 }
 
-/* locks the row as its table's owner; "not found" if it went meanwhile */
+typedef struct RowWait
+{
+	SPIPlanPtr	plan;
+	Datum		id;
+	int			ret;
+} RowWait;
+
+static void
+wait_for_row(void *arg)
+{
+	RowWait    *w = (RowWait *) arg;
+
+	w->ret = SPI_execute_plan(w->plan, &w->id, NULL, false, 1);
+}
+
+/*
+ * locks the row as its table's owner, waiting at most as long as for a
+ * service's lock (40001 "the booking is busy" after that); "not found" if
+ * it went meanwhile
+ */
 static void
 lock_row(RowPlans *plans, Oid relid, Datum id, const char *entity)
 {
 	ProtectorElevation saved;
-	int			ret;
+	RowWait		w = {plans->lock, id, 0};
+	char	   *busy = psprintf("the %s is busy, try again", entity);
 
 	protector_elevate(protector_table_owner(get_rel_name(relid)), &saved);
-	ret = SPI_execute_plan(plans->lock, &id, NULL, false, 1);
+	protector_bounded_wait(wait_for_row, &w, busy, "Another request changing it");
 	protector_restore(&saved);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "row lock failed: %s", SPI_result_code_string(ret));
+	if (w.ret != SPI_OK_SELECT)
+		elog(ERROR, "row lock failed: %s", SPI_result_code_string(w.ret));
 	if (SPI_processed != 1)
 		not_found(entity);		/* deleted concurrently */
 }

@@ -11,9 +11,11 @@
  * only serializes them, never lets a conflict through.  Applications must
  * not use class id 1886547713 (0x70726F01) for their own advisory locks.
  *
- * A wait for the lock is bounded by protector.lock_timeout: when it runs
- * out, the caller gets a retryable 40001 ("the service is busy") instead of
- * a request that hangs.  Transactions that need several services' locks
+ * A wait for the lock is bounded by protector.lock_timeout (or a stricter
+ * lock_timeout of the caller's): when it runs out, the caller gets a
+ * retryable 40001 ("the service is busy") instead of a request that hangs.
+ * protector_bounded_wait() bounds other waits the same way (the row locks
+ * of authorize_row, capabilities.c).  Transactions that need several services' locks
  * take them through protector.lock_services(), which sorts the keys, so
  * two such transactions never wait for each other in a cycle.
  *
@@ -79,41 +81,48 @@ try_lock_key(const LockClass *class, int32 key)
 											Int32GetDatum(key)));
 }
 
-static void
-lock_key(const LockClass *class, int32 key)
+/*
+ * How long a wait of protector's may last: protector.lock_timeout, or a
+ * stricter lock_timeout of the caller's (also when protector's is 0,
+ * which alone means "wait as long as it takes").  0: unbounded.
+ */
+static int
+effective_lock_timeout(void)
+{
+	int			timeout = Max(protector_lock_timeout, 0);
+
+	if (LockTimeout > 0 && (timeout == 0 || LockTimeout < timeout))
+		timeout = LockTimeout;
+	return timeout;
+}
+
+/*
+ * Runs wait(arg), which may wait for a lock, with lock_timeout set to the
+ * effective bound; a wait that runs out is a retryable 40001 saying what
+ * was busy (busy) and who held it (holder), not "canceling statement due
+ * to lock timeout".
+ */
+void
+protector_bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, const char *holder)
 {
 	int			save_nestlevel;
-	int			timeout;
+	volatile int timeout = effective_lock_timeout();
 	char		value[32];
 	MemoryContext oldcontext = CurrentMemoryContext;
 
-	/* uncontended: no timer, no GUC juggling */
-	if (try_lock_key(class, key))
-		return;
-
-	if (protector_lock_timeout <= 0)
+	if (timeout == 0)
 	{
-		DirectFunctionCall2(pg_advisory_xact_lock_int4,
-							Int32GetDatum(class->classid),
-							Int32GetDatum(key));
+		wait(arg);
 		return;
 	}
-
-	/* honour a stricter lock_timeout the caller already set */
-	timeout = protector_lock_timeout;
-	if (LockTimeout > 0 && LockTimeout < timeout)
-		timeout = LockTimeout;
 	snprintf(value, sizeof(value), "%d", timeout);
-
 	save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("lock_timeout", value, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 
 	PG_TRY();
 	{
-		DirectFunctionCall2(pg_advisory_xact_lock_int4,
-							Int32GetDatum(class->classid),
-							Int32GetDatum(key));
+		wait(arg);
 	}
 	PG_CATCH();
 	{
@@ -128,13 +137,40 @@ lock_key(const LockClass *class, int32 key)
 		FlushErrorState();
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_RETRY),
-				 errmsg("%s", class->busy),
-				 errdetail("%s held its lock for more than %d ms.", class->holder, timeout),
+				 errmsg("%s", busy),
+				 errdetail("%s held its lock for more than %d ms.", holder, timeout),
 				 errhint("Retry the request; protector.lock_timeout sets how long to wait.")));
 	}
 	PG_END_TRY();
 
 	AtEOXact_GUC(true, save_nestlevel);
+}
+
+typedef struct KeyWait
+{
+	const LockClass *class;
+	int32		key;
+} KeyWait;
+
+static void
+wait_for_key(void *arg)
+{
+	KeyWait    *k = (KeyWait *) arg;
+
+	DirectFunctionCall2(pg_advisory_xact_lock_int4,
+						Int32GetDatum(k->class->classid),
+						Int32GetDatum(k->key));
+}
+
+static void
+lock_key(const LockClass *class, int32 key)
+{
+	KeyWait		k = {class, key};
+
+	/* uncontended: no timer, no GUC juggling */
+	if (try_lock_key(class, key))
+		return;
+	protector_bounded_wait(wait_for_key, &k, class->busy, class->holder);
 }
 
 void

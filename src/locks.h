@@ -24,4 +24,8 @@ extern int32 protector_service_lock_key(const pg_uuid_t *service_id);
 extern void protector_lock_service(const pg_uuid_t *service_id);
 extern void protector_lock_member(const pg_uuid_t *member_id);
 
+typedef void (*ProtectorLockWait) (void *arg);
+extern void protector_bounded_wait(ProtectorLockWait wait, void *arg,
+								   const char *busy, const char *holder);
+
 #endif							/* PROTECTOR_LOCKS_H */

@@ -6,7 +6,9 @@
 # neither waits for the other in a cycle.  (The customer's batch took its
 # locks row by row, in id order, and the two deadlocked: 40P01.)  A third
 # session holds the reminders table for a moment so that the customer's
-# batch pauses in the middle, after its first row.
+# batch pauses in the middle, after its first row.  Waits are bounded by
+# protector.lock_timeout or a stricter lock_timeout (also when protector's
+# is 0), for a service's lock and for a booking's row (authorize_row).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -94,6 +96,56 @@ wait "$holder2" || true
 answer=$(grep -o 'ERROR: .*busy' "$WORK/strict.log" || true)
 echo "[read committed] a batch with lock_timeout 300ms behind a service held for 3 s: ${answer:-no busy error} after ${waited} ms"
 if [ -z "$answer" ] || [ "$waited" -ge 2000 ]; then failures=$((failures + 1)); fi
+
+# a booking behind its service's lock where protector.lock_timeout is 0
+# and the caller's lock_timeout 300 ms: 40001 busy (it ended in 55P03
+# "canceling statement due to lock timeout")
+psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
+BEGIN;
+SELECT pg_advisory_xact_lock(1886547713, protector.service_lock_key('$LO'));
+SELECT pg_sleep(2);
+COMMIT;
+SQL
+holder3=$!
+sleep 0.4
+psql -X -q -d "$DB" >"$WORK/zero.log" 2>&1 <<SQL || true
+SET lock_timeout = '300ms';
+SET protector.lock_timeout = 0;
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
+VALUES ('$ORG', '0f460000-0000-4000-8000-0000000000a1', '$LO',
+		tstzrange(date_trunc('day', now()) + interval '9 days 10 hours', date_trunc('day', now()) + interval '9 days 11 hours'), 'confirmed');
+SQL
+wait "$holder3" || true
+answer=$(grep -o 'ERROR: .*' "$WORK/zero.log" || true)
+echo "[read committed] a booking with protector.lock_timeout = 0 and lock_timeout 300ms: ${answer:-no error}"
+if ! echo "$answer" | grep -q 'the service is busy'; then failures=$((failures + 1)); fi
+
+# a booking's row held by another request (here a cancellation in a
+# transaction that goes on): cancel_booking waits protector.lock_timeout
+# for it and then answers 40001 (it waited until the other committed, or
+# its statement_timeout ended it with 57014)
+psql -X -q -d "$DB" >/dev/null 2>&1 <<'SQL' &
+BEGIN;
+SELECT tests.authenticate_as('desk');
+SELECT protector.cancel_booking('0f460000-0000-4000-8000-000000000f02');
+SELECT pg_sleep(3);
+ROLLBACK;
+SQL
+holder4=$!
+sleep 0.5
+started=$(date +%s%N)
+psql -X -q -d "$DB" >"$WORK/row.log" 2>&1 <<'SQL' || true
+SET protector.lock_timeout = 300;
+BEGIN;
+SELECT tests.authenticate_as('desk');
+SELECT protector.cancel_booking('0f460000-0000-4000-8000-000000000f02');
+COMMIT;
+SQL
+waited=$(( ($(date +%s%N) - started) / 1000000 ))
+wait "$holder4" || true
+answer=$(grep -o 'ERROR: .*' "$WORK/row.log" || true)
+echo "[read committed] cancel_booking behind the booking's row held for 3 s (protector.lock_timeout 300 ms): ${answer:-no error} after ${waited} ms"
+if ! echo "$answer" | grep -q 'the booking is busy' || [ "$waited" -ge 2000 ]; then failures=$((failures + 1)); fi
 
 errors=$(cat "$WORK/cara.log" "$WORK/desk.log" | grep -o 'ERROR: .*' || true)
 confirmed=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings WHERE organization_id = '$ORG' AND status = 'confirmed'")
