@@ -568,7 +568,6 @@ PG_FUNCTION_INFO_V1(protector_agent_still_assigned);
 Datum
 protector_agent_still_assigned(PG_FUNCTION_ARGS)
 {
-	Oid			argtypes[2] = {UUIDOID, UUIDOID};
 	Datum		args[2];
 	Snapshot	snapshot;
 	bool		found = false;
@@ -581,6 +580,7 @@ protector_agent_still_assigned(PG_FUNCTION_ARGS)
 	args[1] = PG_GETARG_DATUM(1);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	{
+		Oid			argtypes[2] = {UUIDOID, UUIDOID};
 		ProtectorRead read = {&still_assigned_plan, STILL_ASSIGNED_SQL, 2, argtypes, "bookings", 1, snapshot};
 
 		found = protector_read(&read, args, NULL, copy_bool, &found) > 0;
