@@ -132,6 +132,19 @@ BEGIN
 	IF p_changes ? 'name' AND (p_changes ->> 'name' IS NULL OR length(btrim(p_changes ->> 'name')) NOT BETWEEN 1 AND 200) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes.name must be 1 to 200 characters');
 	END IF;
+	-- named here, not by the column's cast or CHECK (whose text names the
+	-- table and constraint)
+	IF p_changes ? 'capacity' AND jsonb_typeof(p_changes -> 'capacity') <> 'null'
+	   AND (jsonb_typeof(p_changes -> 'capacity') <> 'number'
+			OR (p_changes ->> 'capacity')::numeric NOT BETWEEN 1 AND 2147483647
+			OR (p_changes ->> 'capacity')::numeric <> trunc((p_changes ->> 'capacity')::numeric)) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_changes.capacity must be a whole number from 1, or null',
+			format('Got %s.', left((p_changes -> 'capacity')::text, 100)));
+	END IF;
+	IF p_changes ? 'active' AND jsonb_typeof(p_changes -> 'active') IS DISTINCT FROM 'boolean' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_changes.active must be true or false',
+			format('Got %s.', left((p_changes -> 'active')::text, 100)));
+	END IF;
 	BEGIN
 		UPDATE protector.venues SET
 			name = CASE WHEN p_changes ? 'name' THEN btrim(p_changes ->> 'name') ELSE name END,
@@ -150,7 +163,7 @@ BEGIN
 		RETURNING * INTO v;
 	EXCEPTION
 		WHEN check_violation OR not_null_violation OR invalid_text_representation OR numeric_value_out_of_range THEN
-			PERFORM protector.raise('invalid_parameter', format('p_changes: %s', SQLERRM));
+			PERFORM protector.raise('invalid_parameter', 'p_changes has a value the venue cannot take', SQLERRM);
 	END;
 	RETURN to_jsonb(v);
 END

@@ -330,6 +330,11 @@ DECLARE
 	s protector.services;
 BEGIN
 	s.organization_id := protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.manage', 'venue', true);
+	-- the prices as given: the row's numeric(12,2) would round 10.005 to
+	-- 10.01 (and fail with a bare 22003 past its precision) before
+	-- check_service sees them
+	PERFORM protector_internal.check_price(p_price, 'p_price');
+	PERFORM protector_internal.check_price(p_price_per_person, 'p_price_per_person');
 	s.venue_id := p_venue_id;
 	s.name := pg_catalog.btrim(p_name);
 	s.description := p_description;
@@ -373,6 +378,14 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service', true);
 	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) p_service_id;
+	-- (the prices as given, before the row's numeric(12,2) rounds them)
+	IF pg_catalog.jsonb_typeof(p_changes OPERATOR(pg_catalog.->) 'price') OPERATOR(pg_catalog.=) 'number' THEN
+		PERFORM protector_internal.check_price((p_changes OPERATOR(pg_catalog.->>) 'price')::numeric, 'p_changes.price');
+	END IF;
+	IF pg_catalog.jsonb_typeof(p_changes OPERATOR(pg_catalog.->) 'price_per_person') OPERATOR(pg_catalog.=) 'number' THEN
+		PERFORM protector_internal.check_price((p_changes OPERATOR(pg_catalog.->>) 'price_per_person')::numeric,
+											   'p_changes.price_per_person');
+	END IF;
 	s := protector_internal.apply_changes(s, p_changes,
 		'{name,description,mode,duration,capacity,min_party,max_party,buffer_before,buffer_after,slot_interval,min_notice,max_advance,price,price_per_person,currency,settings,active,waiver_id}');
 	PERFORM protector_internal.check_service(s, 'p_changes.');

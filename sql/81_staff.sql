@@ -830,15 +830,21 @@ BEGIN
 	IF p_organization_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
 	END IF;
-	IF p_from IS NULL OR p_to IS NULL OR p_to OPERATOR(pg_catalog.<) p_from
-	   OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 3660 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be dates, p_to from p_from to ten years after it');
+	-- (finite, and within the years 1 to 9999, before they are subtracted:
+	-- infinity gave a bare 22008)
+	IF p_from IS NULL OR p_to IS NULL OR NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to))
+	   OR p_from OPERATOR(pg_catalog.<) '0001-01-02' OR p_to OPERATOR(pg_catalog.>) '9999-12-30'
+	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 3660 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be dates, p_to from p_from to ten years after it',
+			pg_catalog.format('Got %s to %s (between the years 1 and 9999).', COALESCE(p_from::text, 'NULL'), COALESCE(p_to::text, 'NULL')));
 	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'staff.performance');
 	SELECT o.timezone, o.currency INTO v_tz, v_currency FROM protector.organizations o
 	WHERE o.id OPERATOR(pg_catalog.=) p_organization_id;
-	v_lo := pg_catalog.timezone(v_tz, p_from::timestamp);
-	v_hi := pg_catalog.timezone(v_tz, (p_to OPERATOR(pg_catalog.+) 1)::timestamp);
+	-- local days as the reports begin them (a day whose midnight the
+	-- clocks skip begins at its first hour)
+	v_lo := protector_internal.local_midnight(v_tz, p_from);
+	v_hi := protector_internal.local_midnight(v_tz, p_to OPERATOR(pg_catalog.+) 1);
 	RETURN QUERY
 	SELECT m.id, m.full_name, m.role,
 		   (SELECT pg_catalog.count(*)::integer FROM protector.bookings b

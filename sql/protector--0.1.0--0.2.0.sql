@@ -3220,6 +3220,19 @@ BEGIN
 	IF p_changes ? 'name' AND (p_changes ->> 'name' IS NULL OR length(btrim(p_changes ->> 'name')) NOT BETWEEN 1 AND 200) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes.name must be 1 to 200 characters');
 	END IF;
+	-- named here, not by the column's cast or CHECK (whose text names the
+	-- table and constraint)
+	IF p_changes ? 'capacity' AND jsonb_typeof(p_changes -> 'capacity') <> 'null'
+	   AND (jsonb_typeof(p_changes -> 'capacity') <> 'number'
+			OR (p_changes ->> 'capacity')::numeric NOT BETWEEN 1 AND 2147483647
+			OR (p_changes ->> 'capacity')::numeric <> trunc((p_changes ->> 'capacity')::numeric)) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_changes.capacity must be a whole number from 1, or null',
+			format('Got %s.', left((p_changes -> 'capacity')::text, 100)));
+	END IF;
+	IF p_changes ? 'active' AND jsonb_typeof(p_changes -> 'active') IS DISTINCT FROM 'boolean' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_changes.active must be true or false',
+			format('Got %s.', left((p_changes -> 'active')::text, 100)));
+	END IF;
 	BEGIN
 		UPDATE protector.venues SET
 			name = CASE WHEN p_changes ? 'name' THEN btrim(p_changes ->> 'name') ELSE name END,
@@ -3238,7 +3251,7 @@ BEGIN
 		RETURNING * INTO v;
 	EXCEPTION
 		WHEN check_violation OR not_null_violation OR invalid_text_representation OR numeric_value_out_of_range THEN
-			PERFORM protector.raise('invalid_parameter', format('p_changes: %s', SQLERRM));
+			PERFORM protector.raise('invalid_parameter', 'p_changes has a value the venue cannot take', SQLERRM);
 	END;
 	RETURN to_jsonb(v);
 END
@@ -3925,6 +3938,11 @@ DECLARE
 	s protector.services;
 BEGIN
 	s.organization_id := protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.manage', 'venue', true);
+	-- the prices as given: the row's numeric(12,2) would round 10.005 to
+	-- 10.01 (and fail with a bare 22003 past its precision) before
+	-- check_service sees them
+	PERFORM protector_internal.check_price(p_price, 'p_price');
+	PERFORM protector_internal.check_price(p_price_per_person, 'p_price_per_person');
 	s.venue_id := p_venue_id;
 	s.name := pg_catalog.btrim(p_name);
 	s.description := p_description;
@@ -3968,6 +3986,14 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service', true);
 	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) p_service_id;
+	-- (the prices as given, before the row's numeric(12,2) rounds them)
+	IF pg_catalog.jsonb_typeof(p_changes OPERATOR(pg_catalog.->) 'price') OPERATOR(pg_catalog.=) 'number' THEN
+		PERFORM protector_internal.check_price((p_changes OPERATOR(pg_catalog.->>) 'price')::numeric, 'p_changes.price');
+	END IF;
+	IF pg_catalog.jsonb_typeof(p_changes OPERATOR(pg_catalog.->) 'price_per_person') OPERATOR(pg_catalog.=) 'number' THEN
+		PERFORM protector_internal.check_price((p_changes OPERATOR(pg_catalog.->>) 'price_per_person')::numeric,
+											   'p_changes.price_per_person');
+	END IF;
 	s := protector_internal.apply_changes(s, p_changes,
 		'{name,description,mode,duration,capacity,min_party,max_party,buffer_before,buffer_after,slot_interval,min_notice,max_advance,price,price_per_person,currency,settings,active,waiver_id}');
 	PERFORM protector_internal.check_service(s, 'p_changes.');
@@ -6223,15 +6249,21 @@ BEGIN
 	IF p_organization_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
 	END IF;
-	IF p_from IS NULL OR p_to IS NULL OR p_to OPERATOR(pg_catalog.<) p_from
-	   OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 3660 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be dates, p_to from p_from to ten years after it');
+	-- (finite, and within the years 1 to 9999, before they are subtracted:
+	-- infinity gave a bare 22008)
+	IF p_from IS NULL OR p_to IS NULL OR NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to))
+	   OR p_from OPERATOR(pg_catalog.<) '0001-01-02' OR p_to OPERATOR(pg_catalog.>) '9999-12-30'
+	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 3660 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be dates, p_to from p_from to ten years after it',
+			pg_catalog.format('Got %s to %s (between the years 1 and 9999).', COALESCE(p_from::text, 'NULL'), COALESCE(p_to::text, 'NULL')));
 	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'staff.performance');
 	SELECT o.timezone, o.currency INTO v_tz, v_currency FROM protector.organizations o
 	WHERE o.id OPERATOR(pg_catalog.=) p_organization_id;
-	v_lo := pg_catalog.timezone(v_tz, p_from::timestamp);
-	v_hi := pg_catalog.timezone(v_tz, (p_to OPERATOR(pg_catalog.+) 1)::timestamp);
+	-- local days as the reports begin them (a day whose midnight the
+	-- clocks skip begins at its first hour)
+	v_lo := protector_internal.local_midnight(v_tz, p_from);
+	v_hi := protector_internal.local_midnight(v_tz, p_to OPERATOR(pg_catalog.+) 1);
 	RETURN QUERY
 	SELECT m.id, m.full_name, m.role,
 		   (SELECT pg_catalog.count(*)::integer FROM protector.bookings b

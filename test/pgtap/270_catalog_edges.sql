@@ -7,7 +7,7 @@
 -- (a third) only who may delete venues writes deleted_at, a copied service
 -- keeps its waiver, a service with bookings is not deleted (by name).
 BEGIN;
-SELECT plan(25);
+SELECT plan(32);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a270000-0000-4000-8000-000000000000', 'G', 'catalog-edges');
@@ -142,6 +142,35 @@ SELECT lives_ok($$DELETE FROM protector.services WHERE id = (SELECT (s ->> 'id')
 SELECT tests.clear_authentication();
 SELECT lives_ok($$DELETE FROM protector.organizations WHERE id = '0a270000-0000-4000-8000-000000000000'$$,
 	'the organization''s deletion still takes its booked services with it');
+
+-- 9. prices are checked as given (the row's numeric(12,2) rounded 10.005
+-- to 10.01, made 0.0000001 free, and failed past its precision with a
+-- bare 22003); a venue's capacity and active are named, not the column's
+-- cast or CHECK with the table's name
+-- (section 8 deleted the organization: a second one)
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a270000-0000-4000-8000-0000000000ff', 'G2', 'catalog-edges-2');
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0a270000-0000-4000-8000-0000000000ff', tests.get_supabase_uid('g_manager'), 'manager');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a270000-0000-4000-8000-0000000000b1', '0a270000-0000-4000-8000-0000000000ff', 'Yard', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration) VALUES
+	('0a270000-0000-4000-8000-0000000005b1', '0a270000-0000-4000-8000-0000000000ff', '0a270000-0000-4000-8000-0000000000b1',
+	 'Gate', '60 minutes');
+SELECT tests.authenticate_as('g_manager');
+SELECT throws_ok($$SELECT protector.create_service('0a270000-0000-4000-8000-0000000000b1', 'S', '60 minutes', p_price => 10.005)$$,
+	'22023', 'p_price must be an amount in cents from 0', 'create_service: a price of 10.005 is refused, not rounded');
+SELECT throws_ok($$SELECT protector.create_service('0a270000-0000-4000-8000-0000000000b1', 'S', '60 minutes', p_price_per_person => 1e10)$$,
+	'22023', 'p_price_per_person must be an amount in cents from 0', '... and 10^10 per person by name (it was 22003)');
+SELECT throws_ok($$SELECT protector.update_service('0a270000-0000-4000-8000-0000000005b1', '{"price": 0.0000001}')$$,
+	'22023', 'p_changes.price must be an amount in cents from 0', 'update_service: a fraction of a cent is refused, not made free');
+SELECT is(protector.update_service('0a270000-0000-4000-8000-0000000005b1', '{"price": 10.5, "price_per_person": 2}') ->> 'price',
+	'10.50', 'cents pass');
+SELECT throws_ok($$SELECT protector.update_venue('0a270000-0000-4000-8000-0000000000b1', '{"capacity": 0}')$$,
+	'22023', 'p_changes.capacity must be a whole number from 1, or null', 'a venue''s capacity of 0 is named');
+SELECT throws_ok($$SELECT protector.update_venue('0a270000-0000-4000-8000-0000000000b1', '{"active": null}')$$,
+	'22023', 'p_changes.active must be true or false', '... as is an active of null');
+SELECT is(protector.update_venue('0a270000-0000-4000-8000-0000000000b1', '{"capacity": 40, "active": false}') ->> 'capacity',
+	'40', 'a capacity of 40 passes');
 
 SELECT * FROM finish();
 ROLLBACK;

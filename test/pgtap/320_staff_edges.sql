@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(20);
+SELECT plan(22);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -164,6 +164,14 @@ SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, title, assignee
 SELECT throws_ok($$UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('x_agent')
 				   WHERE id = '0a320000-0000-4000-8000-00000000b0f1'$$,
 	'23P01', 'Agent is no active member', 'a member is found, and then refused as deactivated (section 3)');
+
+-- 7. get_staff_performance names a date range it cannot take, infinite
+-- ones included (a bare 22008 "cannot subtract infinite dates")
+SELECT tests.authenticate_as('x_owner');
+SELECT throws_ok($$SELECT * FROM protector.get_staff_performance('0a320000-0000-4000-8000-000000000000', '-infinity', current_date)$$,
+	'22023', 'p_from and p_to must be dates, p_to from p_from to ten years after it', 'an infinite p_from');
+SELECT throws_ok($$SELECT * FROM protector.get_staff_performance('0a320000-0000-4000-8000-000000000000', current_date, 'infinity')$$,
+	'22023', 'p_from and p_to must be dates, p_to from p_from to ten years after it', 'an infinite p_to');
 
 SELECT * FROM finish();
 ROLLBACK;
