@@ -1691,6 +1691,11 @@ BEGIN
 	IF pg_catalog.length(p_reason) > 2000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_reason must be at most 2000 characters');
 	END IF;
+	-- (shown to staff as written: line breaks and tabs, as in a message,
+	-- but no control or invisible direction characters)
+	IF NOT protector_internal.text_is_clean(pg_catalog.translate(p_reason, E'\r\n\t', '   ')) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_reason holds control or invisible direction characters');
+	END IF;
 	IF v_booking.status OPERATOR(pg_catalog.=) 'cancelled' THEN
 		-- a retried cancellation: no second refund
 		RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||)

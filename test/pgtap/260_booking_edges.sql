@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(33);
+SELECT plan(35);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -246,6 +246,14 @@ SELECT throws_ok($$UPDATE protector.bookings SET service_id = '0b260000-0000-400
 SELECT throws_ok($$UPDATE protector.bookings SET venue_id = '0a260000-0000-4000-8000-0000000000a1'
 				   WHERE id = (SELECT (j ->> 'id')::uuid FROM r WHERE name = 'moving2')$$,
 	'22023', 'a booking''s venue is its service''s', '... and a venue set by hand that is not the service''s is refused by name');
+
+-- 13. a cancellation's reason is shown to staff as written: line breaks
+-- pass, a direction override does not
+SELECT tests.authenticate_as('k_operator');
+SELECT throws_ok($$SELECT protector.cancel_booking((SELECT (j ->> 'id')::uuid FROM r WHERE name = 'moving2'), E'ill \u202egnorw')$$,
+	'22023', 'p_reason holds control or invisible direction characters', 'a reason with a right-to-left override is refused');
+SELECT is(protector.cancel_booking((SELECT (j ->> 'id')::uuid FROM r WHERE name = 'moving2'), E'ill\nsee you next week') ->> 'status',
+	'cancelled', 'a reason on two lines cancels');
 
 SELECT * FROM finish();
 ROLLBACK;
