@@ -231,7 +231,8 @@ CREATE TRIGGER guard_venue_deletion BEFORE UPDATE OF deleted_at ON protector.ven
 	EXECUTE FUNCTION protector_internal.guard_venue_deletion();
 
 -- A service with bookings is not deleted: its bookings are the books.
--- Deactivating retires it.  (Not when an organization's deletion takes it
+-- Deactivating retires it.  Nor is a venue with bookings (delete_venue
+-- hides it instead).  (Not when an organization's deletion takes it
 -- with everything else: a cascade runs inside a foreign key's trigger.)
 CREATE FUNCTION protector_internal.keep_booked_services()
 RETURNS trigger
@@ -239,6 +240,17 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'venues' THEN
+		IF EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+					 AND b.venue_id OPERATOR(pg_catalog.=) OLD.id) THEN
+			RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+				MESSAGE = pg_catalog.format('venue "%s" has bookings and cannot be deleted', OLD.name),
+				DETAIL = pg_catalog.format('Venue %s has services with bookings, which keep them.', OLD.id),
+				HINT = 'Delete it with delete_venue(), which hides it and keeps its bookings.';
+		END IF;
+		RETURN OLD;
+	END IF;
 	IF EXISTS (SELECT FROM protector.bookings b
 			   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 				 AND b.venue_id OPERATOR(pg_catalog.=) OLD.venue_id
@@ -252,8 +264,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_booked_services() IS
-'Trigger: a service with bookings is not deleted (deactivate it)';
+'Trigger: a service, or a venue, with bookings is not deleted (deactivate the service; delete_venue the venue)';
 CREATE TRIGGER keep_booked_services BEFORE DELETE ON protector.services
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_booked_services();
+-- (a venue's deletion cascades to its services, inside a trigger: asked here)
+CREATE TRIGGER keep_booked_services BEFORE DELETE ON protector.venues
 	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_booked_services();
 

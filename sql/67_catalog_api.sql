@@ -26,6 +26,20 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_price(numeric, text) IS
 'Refuses a price that is negative, not in cents or 10^10 or more (22023 naming the parameter)';
 
+-- An amount given in JSON as apply_changes reads it into a numeric
+-- column: a number, or a string that reads as a number; NULL for anything
+-- else (apply_changes names a value of the wrong type).
+CREATE FUNCTION protector_internal.json_amount(p_value jsonb)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'number'
+				 OR (pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'string'
+					 AND (p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,4})?\s*$')
+			THEN (p_value OPERATOR(pg_catalog.#>>) '{}')::numeric END;
+COMMENT ON FUNCTION protector_internal.json_amount(jsonb) IS
+'A JSON number, or a string that reads as one, as numeric; NULL otherwise';
+
 -- A duration between p_min and p_max.
 CREATE FUNCTION protector_internal.check_interval(p_value interval, p_parameter text, p_min interval, p_max interval,
 												  p_min_inclusive boolean DEFAULT true)
@@ -378,14 +392,11 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service', true);
 	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) p_service_id;
-	-- (the prices as given, before the row's numeric(12,2) rounds them)
-	IF pg_catalog.jsonb_typeof(p_changes OPERATOR(pg_catalog.->) 'price') OPERATOR(pg_catalog.=) 'number' THEN
-		PERFORM protector_internal.check_price((p_changes OPERATOR(pg_catalog.->>) 'price')::numeric, 'p_changes.price');
-	END IF;
-	IF pg_catalog.jsonb_typeof(p_changes OPERATOR(pg_catalog.->) 'price_per_person') OPERATOR(pg_catalog.=) 'number' THEN
-		PERFORM protector_internal.check_price((p_changes OPERATOR(pg_catalog.->>) 'price_per_person')::numeric,
-											   'p_changes.price_per_person');
-	END IF;
+	-- (the prices as given, before the row's numeric(12,2) rounds them: a
+	-- JSON number, or a string that reads as one, as apply_changes takes it)
+	PERFORM protector_internal.check_price(protector_internal.json_amount(p_changes OPERATOR(pg_catalog.->) k), 'p_changes.' OPERATOR(pg_catalog.||) k)
+	FROM pg_catalog.unnest('{price,price_per_person}'::text[]) k
+	WHERE protector_internal.json_amount(p_changes OPERATOR(pg_catalog.->) k) IS NOT NULL;
 	s := protector_internal.apply_changes(s, p_changes,
 		'{name,description,mode,duration,capacity,min_party,max_party,buffer_before,buffer_after,slot_interval,min_notice,max_advance,price,price_per_person,currency,settings,active,waiver_id}');
 	PERFORM protector_internal.check_service(s, 'p_changes.');
@@ -494,6 +505,7 @@ GRANT EXECUTE ON FUNCTION
 	protector.create_customer(uuid, text, text, text, text, text[], text),
 	protector.update_customer(uuid, jsonb),
 	protector_internal.check_price(numeric, text),
+	protector_internal.json_amount(jsonb),
 	protector_internal.check_interval(interval, text, interval, interval, boolean),
 	protector_internal.check_integer(integer, text, integer, integer),
 	protector_internal.check_text(text, text, integer, integer),

@@ -118,6 +118,46 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_mergeable(uuid, uuid) IS
 'merge_customers'' check that neither customer is erased, for a caller authorized to merge both (require_permit)';
 
+-- Under REPEATABLE READ or SERIALIZABLE: does any table refer to the
+-- customer in rows committed since the transaction's snapshot (or no
+-- longer)?  A merge or erasure that waited for the key-share locks of a
+-- booking, voucher, message or signature being written gets no
+-- serialization failure when they commit (a lock changes no row), and its
+-- snapshot misses them: it retries instead (40001).  Read committed
+-- statements see them: false.
+CREATE FUNCTION protector_internal.count_now(p_query text, p_id uuid)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'protector_count_now'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.count_now(text, uuid) IS
+'The count a query of protector''s own answers under the latest snapshot (C; the owner''s alone)';
+
+CREATE FUNCTION protector_internal.customer_references_unseen(p_customer_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	fk record;
+	v_sql text;
+	v_then bigint;
+BEGIN
+	IF NOT pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) ANY ('{repeatable read,serializable}') THEN
+		RETURN false;
+	END IF;
+	FOR fk IN SELECT r.tbl, r.col FROM protector_internal.customer_references r ORDER BY 1, 2 LOOP
+		v_sql := pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I OPERATOR(pg_catalog.=) $1', fk.tbl, fk.col);
+		EXECUTE v_sql INTO v_then USING p_customer_id;
+		IF protector_internal.count_now(v_sql, p_customer_id) IS DISTINCT FROM v_then THEN
+			RETURN true;
+		END IF;
+	END LOOP;
+	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.customer_references_unseen(uuid) IS
+'Under a transaction snapshot: whether rows referring to the customer committed since it (merges and erasures retry then)';
+
 -- merge_customers' moves and marks, as the owner (guard_merged_into lets
 -- nobody else write merged_into), for a caller this transaction authorized
 -- to merge both customers (merge_customers did): every reference to the
@@ -148,6 +188,13 @@ BEGIN
 			'Two unmerged customers of one organization are merged, with merge_customers().');
 	END IF;
 	PERFORM protector_internal.check_mergeable(p_keep_id, p_merge_id);
+	-- (a reference written while this waited for the locks above, which a
+	-- REPEATABLE READ snapshot would not move)
+	IF protector_internal.customer_references_unseen(p_merge_id) THEN
+		PERFORM protector.raise('retry', 'the merged customer was referred to concurrently',
+			pg_catalog.format('Customer %s got a booking, voucher, message or signature while the merge waited for it.', p_merge_id),
+			'Retry the transaction: it will then move that too.');
+	END IF;
 	-- every foreign key that points at customers (bookings, and any later
 	-- table), found in the catalog; values are parameters
 	FOR fk IN

@@ -546,7 +546,9 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_org uuid := protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking');
+	-- (the booking locked here, within protector.lock_timeout: check_payment
+	-- locks it again, which a busy booking made an unbounded wait)
+	v_org uuid := protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking', true);
 	v_payment protector.payments;
 	v_settled protector.payments;
 	v_replayed boolean := false;

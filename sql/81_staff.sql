@@ -616,6 +616,11 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	-- (gone from the caller's sight while authorize_row waited for its lock:
+	-- the caller was deactivated meanwhile, say, by the member in question)
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'member not found');
+	END IF;
 	v_old := m.role;
 	IF v_old OPERATOR(pg_catalog.=) 'owner' OR p_role OPERATOR(pg_catalog.=) 'owner' THEN
 		PERFORM protector_internal.authorize(m.organization_id, 'members.manage_owners', 'member');
@@ -646,8 +651,24 @@ DECLARE
 	v_shifts integer;
 	v_ended integer;
 BEGIN
+	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member');
+	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	-- their live bookings first, then the member's row: a change of a
+	-- booking locks the booking before its agent's row (agent_shift_check
+	-- share-locks it), and the other order deadlocked with one
+	PERFORM FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) m.organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
+	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+	ORDER BY b.id
+	FOR UPDATE OF b;
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	-- (gone from the caller's sight while authorize_row waited for its lock:
+	-- the caller was deactivated meanwhile, say, by the member in question)
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'member not found');
+	END IF;
 	IF m.role OPERATOR(pg_catalog.=) 'owner' THEN
 		PERFORM protector_internal.authorize(m.organization_id, 'members.manage_owners', 'member');
 	END IF;

@@ -197,12 +197,16 @@ CREATE FUNCTION protector_internal.erased_booking_details(p_details jsonb)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.=) 'object'
-				 AND p_details OPERATOR(pg_catalog.?) 'refund'
-			THEN pg_catalog.jsonb_build_object('refund', p_details OPERATOR(pg_catalog.->) 'refund')
+RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details OPERATOR(pg_catalog.->) 'refund') OPERATOR(pg_catalog.=) 'object'
+			THEN pg_catalog.jsonb_build_object('refund',
+				COALESCE((SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
+						  FROM pg_catalog.jsonb_each(p_details OPERATOR(pg_catalog.->) 'refund') e
+						  WHERE e.key OPERATOR(pg_catalog.=) ANY ('{amount,percent,fee,to_vouchers}'::text[])
+							AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) ANY ('{number,"null"}'::text[])),
+						 '{}'::jsonb))
 			ELSE '{}'::jsonb END;
 COMMENT ON FUNCTION protector_internal.erased_booking_details(jsonb) IS
-'What an erased customer''s booking keeps of its details: protector''s refund note only';
+'What an erased customer''s booking keeps of its details: protector''s refund note only (its numbers; what a person wrote into it goes)';
 
 -- ... and of a payment's details: the keys protector's ledger writes
 -- (refund_on_cancel, refund_late_payment, return_to_vouchers), a reason
@@ -214,14 +218,18 @@ SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN p_details
 			ELSE COALESCE((SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
 						   FROM pg_catalog.jsonb_each(p_details) e
-						   WHERE e.key OPERATOR(pg_catalog.=) ANY ('{fee,refund_percent,paid_after_cancellation}'::text[])
+						   WHERE (e.key OPERATOR(pg_catalog.=) ANY ('{fee,refund_percent}'::text[])
+								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) ANY ('{number,"null"}'::text[]))
+							  OR (e.key OPERATOR(pg_catalog.=) 'paid_after_cancellation'
+								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
+								  AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
 							  OR (e.key OPERATOR(pg_catalog.=) 'reason'
 								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
 								  AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.=) ANY
 									  ('{cancelled,no_show,paid after cancellation}'::text[]))),
 						  '{}'::jsonb) END;
 COMMENT ON FUNCTION protector_internal.erased_payment_details(jsonb) IS
-'What an erased customer''s payment keeps of its details: protector''s ledger keys only';
+'What an erased customer''s payment keeps of its details: protector''s ledger keys only, with values of their kind';
 
 -- The erasure: the customer becomes a tombstone; their bookings keep
 -- time, service, prices and payments for the books but lose details,
@@ -248,6 +256,12 @@ BEGIN
 	SELECT c.identity_key INTO v_identity FROM protector.customers c
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
 	FOR UPDATE;
+	-- (under REPEATABLE READ the snapshot misses a booking it waited for)
+	IF protector_internal.customer_references_unseen(p_customer_id) THEN
+		PERFORM protector.raise('retry', 'the customer was referred to concurrently',
+			pg_catalog.format('Customer %s got a booking, voucher, message or signature while the erasure waited for it.', p_customer_id),
+			'Retry the transaction: it will then erase that too.');
+	END IF;
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
@@ -282,8 +296,9 @@ BEGIN
 	  AND w.identity_key OPERATOR(pg_catalog.=) v_identity;
 	-- the free text written about them elsewhere: their vouchers' notes,
 	-- their payments' details beyond protector's own ledger keys, the
-	-- descriptions of their bookings' tasks and titles other than
-	-- protector's review titles; in the history too
+	-- descriptions of their bookings' tasks, and titles: a review task's
+	-- written again as protector writes it, any other '[erased]'; in the
+	-- history too
 	UPDATE protector.vouchers v SET note = NULL
 	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND v.customer_id OPERATOR(pg_catalog.=) p_customer_id AND v.note IS NOT NULL;
@@ -313,13 +328,22 @@ BEGIN
 		  (SELECT b.id::text FROM protector.bookings b
 		   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id);
 	UPDATE protector.tasks t
-	SET description = NULL,
-		title = CASE WHEN pg_catalog.starts_with(t.title, 'Review booking: ') THEN t.title ELSE '[erased]' END
-	FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	  AND t.organization_id OPERATOR(pg_catalog.=) b.organization_id AND t.booking_id OPERATOR(pg_catalog.=) b.id
-	  AND (t.description IS NOT NULL OR NOT pg_catalog.starts_with(t.title, 'Review booking: '))
-	  AND t.title OPERATOR(pg_catalog.<>) '[erased]';
+	SET description = NULL, title = x.title
+	FROM (SELECT t2.id,
+				 CASE WHEN t2.kind OPERATOR(pg_catalog.=) 'booking_review'
+					  THEN pg_catalog.format('Review booking: %s, %s (%s)', pg_catalog.btrim(s.name),
+							pg_catalog.to_char(pg_catalog.timezone(v.timezone, pg_catalog.lower(b.during)), 'YYYY-MM-DD HH24:MI'),
+							v.timezone)
+					  ELSE '[erased]' END AS title
+		  FROM protector.bookings b
+		  JOIN protector.services s ON s.id OPERATOR(pg_catalog.=) b.service_id
+		  JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) s.venue_id
+		  JOIN protector.tasks t2 ON t2.organization_id OPERATOR(pg_catalog.=) b.organization_id
+								 AND t2.booking_id OPERATOR(pg_catalog.=) b.id
+		  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id) x
+	WHERE t.id OPERATOR(pg_catalog.=) x.id
+	  AND (t.description IS NOT NULL OR t.title IS DISTINCT FROM x.title);
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) '{title,description}'::text[],
 		new_row = l.new_row OPERATOR(pg_catalog.-) '{title,description}'::text[]

@@ -1060,7 +1060,9 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_org uuid := protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking');
+	-- (the booking locked here, within protector.lock_timeout: check_payment
+	-- locks it again, which a busy booking made an unbounded wait)
+	v_org uuid := protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking', true);
 	v_payment protector.payments;
 	v_settled protector.payments;
 	v_replayed boolean := false;
@@ -3991,14 +3993,11 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service', true);
 	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) p_service_id;
-	-- (the prices as given, before the row's numeric(12,2) rounds them)
-	IF pg_catalog.jsonb_typeof(p_changes OPERATOR(pg_catalog.->) 'price') OPERATOR(pg_catalog.=) 'number' THEN
-		PERFORM protector_internal.check_price((p_changes OPERATOR(pg_catalog.->>) 'price')::numeric, 'p_changes.price');
-	END IF;
-	IF pg_catalog.jsonb_typeof(p_changes OPERATOR(pg_catalog.->) 'price_per_person') OPERATOR(pg_catalog.=) 'number' THEN
-		PERFORM protector_internal.check_price((p_changes OPERATOR(pg_catalog.->>) 'price_per_person')::numeric,
-											   'p_changes.price_per_person');
-	END IF;
+	-- (the prices as given, before the row's numeric(12,2) rounds them: a
+	-- JSON number, or a string that reads as one, as apply_changes takes it)
+	PERFORM protector_internal.check_price(protector_internal.json_amount(p_changes OPERATOR(pg_catalog.->) k), 'p_changes.' OPERATOR(pg_catalog.||) k)
+	FROM pg_catalog.unnest('{price,price_per_person}'::text[]) k
+	WHERE protector_internal.json_amount(p_changes OPERATOR(pg_catalog.->) k) IS NOT NULL;
 	s := protector_internal.apply_changes(s, p_changes,
 		'{name,description,mode,duration,capacity,min_party,max_party,buffer_before,buffer_after,slot_interval,min_notice,max_advance,price,price_per_person,currency,settings,active,waiver_id}');
 	PERFORM protector_internal.check_service(s, 'p_changes.');
@@ -6027,7 +6026,7 @@ $$;
 COMMENT ON FUNCTION protector.auth_access_token_hook(jsonb) IS
 'Supabase Auth custom access token hook: activates the signing-in user''s staff invitations; returns the event unchanged';
 
-CREATE FUNCTION protector.update_staff_permissions(p_member_id uuid, p_role protector.member_role)
+CREATE OR REPLACE FUNCTION protector.update_staff_permissions(p_member_id uuid, p_role protector.member_role)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -6041,6 +6040,11 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	-- (gone from the caller's sight while authorize_row waited for its lock:
+	-- the caller was deactivated meanwhile, say, by the member in question)
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'member not found');
+	END IF;
 	v_old := m.role;
 	IF v_old OPERATOR(pg_catalog.=) 'owner' OR p_role OPERATOR(pg_catalog.=) 'owner' THEN
 		PERFORM protector_internal.authorize(m.organization_id, 'members.manage_owners', 'member');
@@ -6070,8 +6074,24 @@ DECLARE
 	v_shifts integer;
 	v_ended integer;
 BEGIN
+	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member');
+	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	-- their live bookings first, then the member's row: a change of a
+	-- booking locks the booking before its agent's row (agent_shift_check
+	-- share-locks it), and the other order deadlocked with one
+	PERFORM FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) m.organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
+	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+	ORDER BY b.id
+	FOR UPDATE OF b;
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	-- (gone from the caller's sight while authorize_row waited for its lock:
+	-- the caller was deactivated meanwhile, say, by the member in question)
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'member not found');
+	END IF;
 	IF m.role OPERATOR(pg_catalog.=) 'owner' THEN
 		PERFORM protector_internal.authorize(m.organization_id, 'members.manage_owners', 'member');
 	END IF;
@@ -8735,6 +8755,12 @@ BEGIN
 	SELECT c.identity_key INTO v_identity FROM protector.customers c
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
 	FOR UPDATE;
+	-- (under REPEATABLE READ the snapshot misses a booking it waited for)
+	IF protector_internal.customer_references_unseen(p_customer_id) THEN
+		PERFORM protector.raise('retry', 'the customer was referred to concurrently',
+			pg_catalog.format('Customer %s got a booking, voucher, message or signature while the erasure waited for it.', p_customer_id),
+			'Retry the transaction: it will then erase that too.');
+	END IF;
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
@@ -8769,8 +8795,9 @@ BEGIN
 	  AND w.identity_key OPERATOR(pg_catalog.=) v_identity;
 	-- the free text written about them elsewhere: their vouchers' notes,
 	-- their payments' details beyond protector's own ledger keys, the
-	-- descriptions of their bookings' tasks and titles other than
-	-- protector's review titles; in the history too
+	-- descriptions of their bookings' tasks, and titles: a review task's
+	-- written again as protector writes it, any other '[erased]'; in the
+	-- history too
 	UPDATE protector.vouchers v SET note = NULL
 	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND v.customer_id OPERATOR(pg_catalog.=) p_customer_id AND v.note IS NOT NULL;
@@ -8800,13 +8827,22 @@ BEGIN
 		  (SELECT b.id::text FROM protector.bookings b
 		   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id);
 	UPDATE protector.tasks t
-	SET description = NULL,
-		title = CASE WHEN pg_catalog.starts_with(t.title, 'Review booking: ') THEN t.title ELSE '[erased]' END
-	FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	  AND t.organization_id OPERATOR(pg_catalog.=) b.organization_id AND t.booking_id OPERATOR(pg_catalog.=) b.id
-	  AND (t.description IS NOT NULL OR NOT pg_catalog.starts_with(t.title, 'Review booking: '))
-	  AND t.title OPERATOR(pg_catalog.<>) '[erased]';
+	SET description = NULL, title = x.title
+	FROM (SELECT t2.id,
+				 CASE WHEN t2.kind OPERATOR(pg_catalog.=) 'booking_review'
+					  THEN pg_catalog.format('Review booking: %s, %s (%s)', pg_catalog.btrim(s.name),
+							pg_catalog.to_char(pg_catalog.timezone(v.timezone, pg_catalog.lower(b.during)), 'YYYY-MM-DD HH24:MI'),
+							v.timezone)
+					  ELSE '[erased]' END AS title
+		  FROM protector.bookings b
+		  JOIN protector.services s ON s.id OPERATOR(pg_catalog.=) b.service_id
+		  JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) s.venue_id
+		  JOIN protector.tasks t2 ON t2.organization_id OPERATOR(pg_catalog.=) b.organization_id
+								 AND t2.booking_id OPERATOR(pg_catalog.=) b.id
+		  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id) x
+	WHERE t.id OPERATOR(pg_catalog.=) x.id
+	  AND (t.description IS NOT NULL OR t.title IS DISTINCT FROM x.title);
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) '{title,description}'::text[],
 		new_row = l.new_row OPERATOR(pg_catalog.-) '{title,description}'::text[]
@@ -8955,6 +8991,13 @@ BEGIN
 			'Two unmerged customers of one organization are merged, with merge_customers().');
 	END IF;
 	PERFORM protector_internal.check_mergeable(p_keep_id, p_merge_id);
+	-- (a reference written while this waited for the locks above, which a
+	-- REPEATABLE READ snapshot would not move)
+	IF protector_internal.customer_references_unseen(p_merge_id) THEN
+		PERFORM protector.raise('retry', 'the merged customer was referred to concurrently',
+			pg_catalog.format('Customer %s got a booking, voucher, message or signature while the merge waited for it.', p_merge_id),
+			'Retry the transaction: it will then move that too.');
+	END IF;
 	-- every foreign key that points at customers (bookings, and any later
 	-- table), found in the catalog; values are parameters
 	FOR fk IN
@@ -10124,12 +10167,16 @@ CREATE OR REPLACE FUNCTION protector_internal.erased_booking_details(p_details j
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.=) 'object'
-				 AND p_details OPERATOR(pg_catalog.?) 'refund'
-			THEN pg_catalog.jsonb_build_object('refund', p_details OPERATOR(pg_catalog.->) 'refund')
+RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details OPERATOR(pg_catalog.->) 'refund') OPERATOR(pg_catalog.=) 'object'
+			THEN pg_catalog.jsonb_build_object('refund',
+				COALESCE((SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
+						  FROM pg_catalog.jsonb_each(p_details OPERATOR(pg_catalog.->) 'refund') e
+						  WHERE e.key OPERATOR(pg_catalog.=) ANY ('{amount,percent,fee,to_vouchers}'::text[])
+							AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) ANY ('{number,"null"}'::text[])),
+						 '{}'::jsonb))
 			ELSE '{}'::jsonb END;
 COMMENT ON FUNCTION protector_internal.erased_booking_details(jsonb) IS
-'What an erased customer''s booking keeps of its details: protector''s refund note only';
+'What an erased customer''s booking keeps of its details: protector''s refund note only (its numbers; what a person wrote into it goes)';
 
 CREATE OR REPLACE FUNCTION protector_internal.erased_payment_details(p_details jsonb)
 RETURNS jsonb
@@ -10138,14 +10185,18 @@ SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN p_details
 			ELSE COALESCE((SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
 						   FROM pg_catalog.jsonb_each(p_details) e
-						   WHERE e.key OPERATOR(pg_catalog.=) ANY ('{fee,refund_percent,paid_after_cancellation}'::text[])
+						   WHERE (e.key OPERATOR(pg_catalog.=) ANY ('{fee,refund_percent}'::text[])
+								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) ANY ('{number,"null"}'::text[]))
+							  OR (e.key OPERATOR(pg_catalog.=) 'paid_after_cancellation'
+								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
+								  AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
 							  OR (e.key OPERATOR(pg_catalog.=) 'reason'
 								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
 								  AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.=) ANY
 									  ('{cancelled,no_show,paid after cancellation}'::text[]))),
 						  '{}'::jsonb) END;
 COMMENT ON FUNCTION protector_internal.erased_payment_details(jsonb) IS
-'What an erased customer''s payment keeps of its details: protector''s ledger keys only';
+'What an erased customer''s payment keeps of its details: protector''s ledger keys only, with values of their kind';
 REVOKE ALL ON FUNCTION protector_internal.erased_booking_details(jsonb), protector_internal.erased_payment_details(jsonb) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION protector_internal.guard_venue_deletion()
@@ -10175,6 +10226,17 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'venues' THEN
+		IF EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+					 AND b.venue_id OPERATOR(pg_catalog.=) OLD.id) THEN
+			RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+				MESSAGE = pg_catalog.format('venue "%s" has bookings and cannot be deleted', OLD.name),
+				DETAIL = pg_catalog.format('Venue %s has services with bookings, which keep them.', OLD.id),
+				HINT = 'Delete it with delete_venue(), which hides it and keeps its bookings.';
+		END IF;
+		RETURN OLD;
+	END IF;
 	IF EXISTS (SELECT FROM protector.bookings b
 			   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 				 AND b.venue_id OPERATOR(pg_catalog.=) OLD.venue_id
@@ -10188,7 +10250,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_booked_services() IS
-'Trigger: a service with bookings is not deleted (deactivate it)';
+'Trigger: a service, or a venue, with bookings is not deleted (deactivate the service; delete_venue the venue)';
 CREATE TRIGGER guard_venue_deletion BEFORE UPDATE OF deleted_at ON protector.venues
 	FOR EACH ROW WHEN (NEW.deleted_at IS DISTINCT FROM OLD.deleted_at AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.guard_venue_deletion();
@@ -10207,3 +10269,53 @@ REVOKE ALL ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid) FROM 
 GRANT EXECUTE ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid) TO authenticated, service_role;
 
 REVOKE ALL ON FUNCTION protector_internal.setting_number(jsonb, numeric, numeric, numeric) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION protector_internal.count_now(p_query text, p_id uuid)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'protector_count_now'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.count_now(text, uuid) IS
+'The count a query of protector''s own answers under the latest snapshot (C; the owner''s alone)';
+
+CREATE OR REPLACE FUNCTION protector_internal.customer_references_unseen(p_customer_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	fk record;
+	v_sql text;
+	v_then bigint;
+BEGIN
+	IF NOT pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) ANY ('{repeatable read,serializable}') THEN
+		RETURN false;
+	END IF;
+	FOR fk IN SELECT r.tbl, r.col FROM protector_internal.customer_references r ORDER BY 1, 2 LOOP
+		v_sql := pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I OPERATOR(pg_catalog.=) $1', fk.tbl, fk.col);
+		EXECUTE v_sql INTO v_then USING p_customer_id;
+		IF protector_internal.count_now(v_sql, p_customer_id) IS DISTINCT FROM v_then THEN
+			RETURN true;
+		END IF;
+	END LOOP;
+	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.customer_references_unseen(uuid) IS
+'Under a transaction snapshot: whether rows referring to the customer committed since it (merges and erasures retry then)';
+
+CREATE OR REPLACE FUNCTION protector_internal.json_amount(p_value jsonb)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'number'
+				 OR (pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'string'
+					 AND (p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,4})?\s*$')
+			THEN (p_value OPERATOR(pg_catalog.#>>) '{}')::numeric END;
+COMMENT ON FUNCTION protector_internal.json_amount(jsonb) IS
+'A JSON number, or a string that reads as one, as numeric; NULL otherwise';
+CREATE TRIGGER keep_booked_services BEFORE DELETE ON protector.venues
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_booked_services();
+REVOKE ALL ON FUNCTION protector_internal.count_now(text, uuid), protector_internal.customer_references_unseen(uuid),
+	protector_internal.json_amount(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.json_amount(jsonb) TO authenticated, service_role;

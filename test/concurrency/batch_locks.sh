@@ -142,10 +142,20 @@ SELECT protector.cancel_booking('0f460000-0000-4000-8000-000000000f02');
 COMMIT;
 SQL
 waited=$(( ($(date +%s%N) - started) / 1000000 ))
+# ... and record_payment (it waited in check_payment's own lock, unbounded)
+started=$(date +%s%N)
+psql -X -q -d "$DB" >"$WORK/pay.log" 2>&1 <<'SQL' || true
+SET protector.lock_timeout = 300;
+SELECT protector.record_payment('0f460000-0000-4000-8000-000000000f02', 10, 'cash', 'ref-busy');
+SQL
+paid_wait=$(( ($(date +%s%N) - started) / 1000000 ))
 wait "$holder4" || true
 answer=$(grep -o 'ERROR: .*' "$WORK/row.log" || true)
 echo "[read committed] cancel_booking behind the booking's row held for 3 s (protector.lock_timeout 300 ms): ${answer:-no error} after ${waited} ms"
 if ! echo "$answer" | grep -q 'the booking is busy' || [ "$waited" -ge 2000 ]; then failures=$((failures + 1)); fi
+answer=$(grep -o 'ERROR: .*' "$WORK/pay.log" || true)
+echo "[read committed] record_payment behind the same row: ${answer:-no error} after ${paid_wait} ms"
+if ! echo "$answer" | grep -q 'the booking is busy' || [ "$paid_wait" -ge 1500 ]; then failures=$((failures + 1)); fi
 
 errors=$(cat "$WORK/cara.log" "$WORK/desk.log" | grep -o 'ERROR: .*' || true)
 confirmed=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings WHERE organization_id = '$ORG' AND status = 'confirmed'")

@@ -49,5 +49,38 @@ SELECT protector.create_organization('First', 'taken-slug');
 COMMIT;
 SQL
 done
+# two owners deactivating each other at once: one owner stays, and the
+# second call, whose caller the first deactivated while it waited, is told
+# "member not found" (it ran on with nothing and said "p_organization_id
+# must not be null")
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
+SELECT tests.create_supabase_user('ann'), tests.create_supabase_user('bea');
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0f470000-0000-4000-8000-000000000000', 'Two', 'two-owners');
+INSERT INTO protector.members (id, organization_id, user_id, role) VALUES
+	('0f470000-0000-4000-8000-0000000000a1', '0f470000-0000-4000-8000-000000000000', tests.get_supabase_uid('ann'), 'owner'),
+	('0f470000-0000-4000-8000-0000000000b1', '0f470000-0000-4000-8000-000000000000', tests.get_supabase_uid('bea'), 'owner');
+SQL
+psql -X -q -d "$DB" >/dev/null 2>"$WORK/ann.log" <<'SQL' &
+BEGIN;
+SELECT tests.authenticate_as('ann');
+SELECT protector.deactivate_staff('0f470000-0000-4000-8000-0000000000b1');
+SELECT pg_sleep(1.5);
+COMMIT;
+SQL
+ann=$!
+sleep 0.5
+psql -X -q -d "$DB" >/dev/null 2>"$WORK/bea.log" <<'SQL' || true
+BEGIN;
+SELECT tests.authenticate_as('bea');
+SELECT protector.deactivate_staff('0f470000-0000-4000-8000-0000000000a1');
+COMMIT;
+SQL
+wait "$ann" || true
+owners=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.members
+	WHERE organization_id = '0f470000-0000-4000-8000-000000000000' AND role = 'owner' AND active")
+answer=$(grep -o 'ERROR: .*' "$WORK/bea.log" || true)
+echo "two owners deactivating each other: $owners active owner(s) left; the second: ${answer:-committed}"
+if [ "$owners" != 1 ] || ! echo "$answer" | grep -qE 'member not found|your role may not'; then failures=$((failures + 1)); fi
+if [ -s "$WORK/ann.log" ]; then cat "$WORK/ann.log"; failures=$((failures + 1)); fi
 dropdb "$DB"
 [ "$failures" -eq 0 ]

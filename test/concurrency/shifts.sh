@@ -242,6 +242,33 @@ if [ -s "$WORK/deact.log" ] || [ -s "$WORK/book2.log" ]; then
 fi
 if ! grep -q 'is no active member' "$WORK/book.log"; then echo "the booking was not refused by name"; failures=$((failures + 1)); fi
 
+# a booking changed twice in one transaction (its row locked by the
+# first change, its agent's member row share-locked by the second's check)
+# while its agent is deactivated: the deactivation locks the member's
+# bookings before the member's row, as a booking's change does, and waits
+# (the other order deadlocked: 40P01)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.members (id, organization_id, user_id, role, full_name) VALUES
+	('0c180000-0000-4000-8000-0000000001e3', '$FREE', '0c180000-0000-4000-8000-0000000001f3', 'agent', 'Ola');
+SQL
+book_for 0c180000-0000-4000-8000-0000000001f3 14 | sed 's/;$/ RETURNING id;/' | psql -X -A -t -q -d "$DB" >"$WORK/ola.id"
+ola_booking=$(head -1 "$WORK/ola.id")
+psql -X -q -d "$DB" >/dev/null 2>"$WORK/twice.log" <<SQL &
+BEGIN;
+UPDATE protector.bookings SET details = '{"a": 1}' WHERE id = '$ola_booking';
+SELECT pg_sleep(1);
+UPDATE protector.bookings SET during = tstzrange(base() + interval '15 hours', base() + interval '16 hours') WHERE id = '$ola_booking';
+COMMIT;
+SQL
+twice=$!
+sleep 0.4
+psql -X -q -d "$DB" >/dev/null 2>"$WORK/deact3.log" -c "SELECT protector.deactivate_staff('0c180000-0000-4000-8000-0000000001e3')" || true
+wait "$twice" || true
+echo "[a booking changed twice while its agent is deactivated] $(cat "$WORK/twice.log" "$WORK/deact3.log" | grep -o 'ERROR: .*' || echo 'both committed')"
+if grep -q 'deadlock' "$WORK/twice.log" "$WORK/deact3.log"; then echo "DEADLOCK"; failures=$((failures + 1)); fi
+left=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings WHERE assigned_agent = '0c180000-0000-4000-8000-0000000001f3'")
+if [ "$left" != 0 ]; then echo "the deactivated agent kept the booking"; failures=$((failures + 1)); fi
+
 # the mutant: the overlap check as a naive trigger, without the lock
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
 ALTER TABLE protector.staff_shifts DISABLE TRIGGER shift_check;

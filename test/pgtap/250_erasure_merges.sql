@@ -9,7 +9,7 @@
 -- note, a payment's provider details, their bookings' tasks) goes with
 -- it, protector's refund note stays.
 BEGIN;
-SELECT plan(31);
+SELECT plan(33);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_admin', 'x_manager', 'x_operator', 'x_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a250000-0000-4000-8000-000000000000', 'X', 'erasure-x');
@@ -170,7 +170,12 @@ SELECT protector.record_payment((SELECT id FROM dora), 40, 'stripe', 'pi_1001', 
 SELECT protector.cancel_booking((SELECT id FROM dora), 'Dora is ill') \g /dev/null
 SELECT protector.create_voucher('0a250000-0000-4000-8000-000000000000', 20, NULL, NULL,
 	'0a250000-0000-4000-8000-0000000000d1', 'gift for Dora, dora@example.com') \g /dev/null
-UPDATE protector.tasks SET description = 'call Dora on 0170 5550001' WHERE booking_id = (SELECT id FROM dora);
+UPDATE protector.tasks SET description = 'call Dora on 0170 5550001', title = 'Review booking: call Dora'
+WHERE booking_id = (SELECT id FROM dora);
+-- text written into protector's own keys goes too (staff may edit details)
+UPDATE protector.bookings SET details = jsonb_set(details, '{refund,note}', '"Dora called"') WHERE id = (SELECT id FROM dora);
+SELECT protector.record_payment((SELECT id FROM dora), 5, 'cash', NULL, 'payment', 'succeeded', NULL,
+	'{"fee": "paid by Dora", "refund_percent": 10, "paid_after_cancellation": "Dora"}') \g /dev/null
 INSERT INTO protector.tasks (organization_id, booking_id, title)
 SELECT '0a250000-0000-4000-8000-000000000000', id, 'Call Dora back' FROM dora;
 SELECT is(protector.erase_customer('0a250000-0000-4000-8000-0000000000d1') ->> 'already_erased', 'false', 'd1 is erased');
@@ -186,13 +191,23 @@ SELECT is((SELECT details - 'refund' FROM protector.bookings WHERE id = (SELECT 
 	'her booking''s details are emptied but for protector''s refund note ...');
 SELECT is((SELECT details #>> '{refund,amount}' FROM protector.bookings WHERE id = (SELECT id FROM dora)), '40.00',
 	'... which still says 40 were refunded (100% of 40 paid, no fee)');
-SELECT results_eq($$SELECT kind::text, details FROM protector.payments WHERE booking_id = (SELECT id FROM dora) ORDER BY kind$$,
-	$$VALUES ('payment', '{}'::jsonb), ('refund', '{"fee": null, "reason": "cancelled", "refund_percent": 100}')$$,
-	'the payment loses its provider details; the refund keeps the ledger''s keys');
-SELECT results_eq($$SELECT title ~ '^Review booking: ', description FROM protector.tasks
-					WHERE booking_id = (SELECT id FROM dora) ORDER BY 1$$,
-	$$VALUES (false, NULL::text), (true, NULL)$$,
-	'the staff''s task title and the review task''s description go; the review title stays');
+-- (the 5 paid after the cancellation was refunded by its terms: 100%)
+SELECT results_eq($$SELECT kind::text, amount, details - 'paid_after_cancellation', details ? 'paid_after_cancellation'
+					FROM protector.payments WHERE booking_id = (SELECT id FROM dora) ORDER BY kind, amount$$,
+	$$VALUES ('payment', 5.00, '{"refund_percent": 10}'::jsonb, false), ('payment', 40.00, '{}', false),
+			 ('refund', 5.00, '{"fee": null, "reason": "paid after cancellation", "refund_percent": 100}', true),
+			 ('refund', 40.00, '{"fee": null, "reason": "cancelled", "refund_percent": 100}', false)$$,
+	'payments lose their provider details and text in the ledger''s keys ("Dora" where a payment id belongs); refunds keep the ledger''s');
+SELECT is((SELECT details -> 'refund' FROM protector.bookings WHERE id = (SELECT id FROM dora)),
+	'{"fee": null, "amount": 40.00, "percent": 100.00, "to_vouchers": 0}'::jsonb,
+	'the refund note keeps its numbers only (the staff''s note in it goes)');
+SELECT results_eq($$SELECT title, description FROM protector.tasks WHERE booking_id = (SELECT id FROM dora) ORDER BY 1$$,
+	$$SELECT t, NULL::text FROM (VALUES ('[erased]'),
+		('Review booking: Room, ' || to_char(date_trunc('day', now()) + interval '3 days 10 hours', 'YYYY-MM-DD HH24:MI') || ' (UTC)')) v(t)
+	  ORDER BY 1$$,
+	'the staff''s task is [erased]; the review task''s title is protector''s again (a staff edit named her), its description gone');
+SELECT is((SELECT count(*)::int FROM protector.payments p JOIN protector.bookings b ON b.id = p.booking_id
+		   WHERE b.id = (SELECT id FROM dora)), 4, 'no payment is lost (two payments, two refunds)');
 
 SELECT * FROM finish();
 ROLLBACK;

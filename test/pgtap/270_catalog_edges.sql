@@ -7,7 +7,7 @@
 -- (a third) only who may delete venues writes deleted_at, a copied service
 -- keeps its waiver, a service with bookings is not deleted (by name).
 BEGIN;
-SELECT plan(32);
+SELECT plan(35);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a270000-0000-4000-8000-000000000000', 'G', 'catalog-edges');
@@ -163,7 +163,9 @@ SELECT throws_ok($$SELECT protector.create_service('0a270000-0000-4000-8000-0000
 	'22023', 'p_price_per_person must be an amount in cents from 0', '... and 10^10 per person by name (it was 22003)');
 SELECT throws_ok($$SELECT protector.update_service('0a270000-0000-4000-8000-0000000005b1', '{"price": 0.0000001}')$$,
 	'22023', 'p_changes.price must be an amount in cents from 0', 'update_service: a fraction of a cent is refused, not made free');
-SELECT is(protector.update_service('0a270000-0000-4000-8000-0000000005b1', '{"price": 10.5, "price_per_person": 2}') ->> 'price',
+SELECT throws_ok($$SELECT protector.update_service('0a270000-0000-4000-8000-0000000005b1', '{"price_per_person": "10.005"}')$$,
+	'22023', 'p_changes.price_per_person must be an amount in cents from 0', '... also given as a string');
+SELECT is(protector.update_service('0a270000-0000-4000-8000-0000000005b1', '{"price": 10.5, "price_per_person": "2"}') ->> 'price',
 	'10.50', 'cents pass');
 SELECT throws_ok($$SELECT protector.update_venue('0a270000-0000-4000-8000-0000000000b1', '{"capacity": 0}')$$,
 	'22023', 'p_changes.capacity must be a whole number from 1, or null', 'a venue''s capacity of 0 is named');
@@ -171,6 +173,17 @@ SELECT throws_ok($$SELECT protector.update_venue('0a270000-0000-4000-8000-000000
 	'22023', 'p_changes.active must be true or false', '... as is an active of null');
 SELECT is(protector.update_venue('0a270000-0000-4000-8000-0000000000b1', '{"capacity": 40, "active": false}') ->> 'capacity',
 	'40', 'a capacity of 40 passes');
+
+-- 10. a venue with bookings is not deleted outright either (its services'
+-- deletion ran inside the cascade, past their check: the bare 23503)
+SELECT tests.clear_authentication();
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
+VALUES ('0a270000-0000-4000-8000-0000000000ff', '0a270000-0000-4000-8000-0000000000b1', '0a270000-0000-4000-8000-0000000005b1',
+		tstzrange(pg_temp.t(10), pg_temp.t(11)), 'confirmed');
+SELECT throws_ok($$DELETE FROM protector.venues WHERE id = '0a270000-0000-4000-8000-0000000000b1'$$,
+	'23503', 'venue "Yard" has bookings and cannot be deleted', 'a venue with bookings is refused deletion by name');
+SELECT lives_ok($$DELETE FROM protector.organizations WHERE id = '0a270000-0000-4000-8000-0000000000ff'$$,
+	'its organization''s deletion still takes it with everything else');
 
 SELECT * FROM finish();
 ROLLBACK;
