@@ -626,14 +626,115 @@ BEGIN
 		PERFORM protector_internal.authorize(m.organization_id, 'members.manage_owners', 'member');
 	END IF;
 	-- (keep_one_owner refuses to demote the last active owner)
+	-- (record_member_change records it)
 	UPDATE protector.members x SET role = p_role WHERE x.id OPERATOR(pg_catalog.=) p_member_id RETURNING * INTO m;
-	PERFORM protector_internal.record_staff_activity(m.organization_id, 'staff.role_changed',
-		pg_catalog.jsonb_build_object('member_id', m.id, 'from', v_old, 'to', p_role));
 	RETURN pg_catalog.to_jsonb(m);
 END
 $$;
 COMMENT ON FUNCTION protector.update_staff_permissions(uuid, protector.member_role) IS
 'Changes a member''s role (owners and admins; only owners touch owners; never the last owner)';
+
+-- What a deactivation releases, however it is written (deactivate_staff,
+-- or active set to false on the row, which the policy lets the same
+-- members do): the member's open tasks, their bookings not ended, their
+-- shifts not begun (one under way ends now) and the open invitations to
+-- their address the caller may withdraw.  Run as the caller, before the
+-- row changes (the shifts' checks still see the member active); the counts,
+-- per member, for record_member_change and deactivate_staff.
+CREATE FUNCTION protector_internal.release_on_deactivation()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_tasks integer;
+	v_bookings integer;
+	v_shifts integer;
+	v_ended integer;
+BEGIN
+	-- tasks first: releasing a booking also hands its open tasks on
+	UPDATE protector.tasks t SET assignee = NULL
+	WHERE t.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND t.assignee OPERATOR(pg_catalog.=) OLD.user_id
+	  AND t.status OPERATOR(pg_catalog.<>) 'done';
+	GET DIAGNOSTICS v_tasks = ROW_COUNT;
+	UPDATE protector.bookings b SET assigned_agent = NULL
+	WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) OLD.user_id
+	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]);
+	GET DIAGNOSTICS v_bookings = ROW_COUNT;
+	-- (a booking assigned to them while this waited for the member's lock,
+	-- which agent_shift_check() takes, committed after a REPEATABLE READ
+	-- snapshot: the release above did not see it)
+	IF protector_internal.agent_still_assigned(OLD.organization_id, OLD.user_id) THEN
+		PERFORM protector.raise('retry', 'a booking was assigned to this member concurrently',
+			pg_catalog.format('Member %s.', OLD.id), 'Retry the transaction: it will then release that booking too.');
+	END IF;
+	-- shifts not begun go; one under way ends now: it still covers the
+	-- bookings of theirs that ended in it (history, not released above)
+	DELETE FROM protector.staff_shifts s
+	WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.member_id OPERATOR(pg_catalog.=) OLD.id
+	  AND pg_catalog.lower(s.during) OPERATOR(pg_catalog.>=) pg_catalog.now();
+	GET DIAGNOSTICS v_shifts = ROW_COUNT;
+	UPDATE protector.staff_shifts s
+	SET during = pg_catalog.tstzrange(pg_catalog.lower(s.during), pg_catalog.now())
+	WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.member_id OPERATOR(pg_catalog.=) OLD.id
+	  AND s.during OPERATOR(pg_catalog.@>) pg_catalog.now();
+	GET DIAGNOSTICS v_ended = ROW_COUNT;
+	-- and invitations to them still open that the caller may withdraw (an
+	-- owner's stay for an admin; none re-admits a member anyway)
+	DELETE FROM protector.staff_invitations x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
+	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(OLD.email));
+	PERFORM pg_catalog.set_config('protector_internal.deactivation',
+		(COALESCE(NULLIF(pg_catalog.current_setting('protector_internal.deactivation', true), '')::jsonb, '{}')
+		 OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(OLD.id::text, pg_catalog.jsonb_build_object(
+			'bookings_released', v_bookings, 'tasks_released', v_tasks, 'shifts_removed', v_shifts, 'shifts_ended', v_ended)))::text,
+		true);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.release_on_deactivation() IS
+'Trigger (BEFORE UPDATE OF active, to false): releases what was the member''s (open tasks, bookings not ended, shifts not begun, open invitations), however the row is written';
+CREATE TRIGGER release_on_deactivation BEFORE UPDATE OF active ON protector.members
+	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.release_on_deactivation();
+
+-- Every change of a member's role or activity is in staff_activity, however
+-- it is written (update_staff_permissions, deactivate_staff, or the row
+-- under the policy): the trigger is the proof that it happened.
+CREATE FUNCTION protector_internal.record_member_change()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_actor uuid := (SELECT m.id FROM protector.members m
+					 WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					   AND m.user_id OPERATOR(pg_catalog.=) protector.current_user_id() AND m.active);
+BEGIN
+	IF OLD.role IS DISTINCT FROM NEW.role THEN
+		INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
+		VALUES (NEW.organization_id, v_actor, 'staff.role_changed',
+				pg_catalog.jsonb_build_object('member_id', NEW.id, 'from', OLD.role, 'to', NEW.role));
+	END IF;
+	IF OLD.active AND NOT NEW.active THEN
+		INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
+		VALUES (NEW.organization_id, v_actor, 'staff.deactivated',
+				pg_catalog.jsonb_build_object('member_id', NEW.id,
+					'reason', NULLIF(pg_catalog.current_setting('protector_internal.deactivation_reason', true), ''))
+				OPERATOR(pg_catalog.||) COALESCE(NULLIF(pg_catalog.current_setting('protector_internal.deactivation', true), '')::jsonb
+												 OPERATOR(pg_catalog.->) NEW.id::text, '{}'));
+		PERFORM pg_catalog.set_config('protector_internal.deactivation_reason', '', true);
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.record_member_change() IS
+'Trigger (AFTER UPDATE OF role, active): records staff.role_changed and staff.deactivated, however the member row was written';
+CREATE TRIGGER record_member_change AFTER UPDATE OF role, active ON protector.members
+	FOR EACH ROW WHEN ((OLD.role IS DISTINCT FROM NEW.role OR (OLD.active AND NOT NEW.active))
+					   AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.record_member_change();
 
 -- Deactivation: the member keeps their history but loses access; their
 -- open tasks and the bookings assigned to them that have not ended are
@@ -646,10 +747,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	m protector.members;
-	v_tasks integer;
-	v_bookings integer;
-	v_shifts integer;
-	v_ended integer;
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member');
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
@@ -678,46 +775,14 @@ BEGIN
 	IF NOT m.active THEN
 		RETURN pg_catalog.jsonb_build_object('member_id', m.id, 'already_inactive', true);
 	END IF;
-	-- tasks first: releasing a booking also hands its open tasks on
-	UPDATE protector.tasks t SET assignee = NULL
-	WHERE t.organization_id OPERATOR(pg_catalog.=) m.organization_id AND t.assignee OPERATOR(pg_catalog.=) m.user_id
-	  AND t.status OPERATOR(pg_catalog.<>) 'done';
-	GET DIAGNOSTICS v_tasks = ROW_COUNT;
-	UPDATE protector.bookings b SET assigned_agent = NULL
-	WHERE b.organization_id OPERATOR(pg_catalog.=) m.organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
-	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
-	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]);
-	GET DIAGNOSTICS v_bookings = ROW_COUNT;
-	-- (a booking assigned to them while this waited for the member's lock,
-	-- which agent_shift_check() takes, committed after a REPEATABLE READ
-	-- snapshot: the release above did not see it)
-	IF protector_internal.agent_still_assigned(m.organization_id, m.user_id) THEN
-		PERFORM protector.raise('retry', 'a booking was assigned to this member concurrently',
-			pg_catalog.format('Member %s.', m.id), 'Retry the transaction: it will then release that booking too.');
-	END IF;
-	-- shifts not begun go; one under way ends now: it still covers the
-	-- bookings of theirs that ended in it (history, not released above)
-	DELETE FROM protector.staff_shifts s
-	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
-	  AND pg_catalog.lower(s.during) OPERATOR(pg_catalog.>=) pg_catalog.now();
-	GET DIAGNOSTICS v_shifts = ROW_COUNT;
-	UPDATE protector.staff_shifts s
-	SET during = pg_catalog.tstzrange(pg_catalog.lower(s.during), pg_catalog.now())
-	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
-	  AND s.during OPERATOR(pg_catalog.@>) pg_catalog.now();
-	GET DIAGNOSTICS v_ended = ROW_COUNT;
-	-- and invitations to them still open that the caller may withdraw (an
-	-- owner's stay for an admin; none re-admits a member anyway)
-	DELETE FROM protector.staff_invitations x
-	WHERE x.organization_id OPERATOR(pg_catalog.=) m.organization_id AND x.accepted_at IS NULL
-	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(m.email));
-	-- (keep_one_owner refuses to deactivate the last active owner)
+	-- (keep_one_owner refuses to deactivate the last active owner;
+	-- release_on_deactivation releases what was theirs, record_member_change
+	-- records it with the reason)
+	PERFORM pg_catalog.set_config('protector_internal.deactivation_reason', COALESCE(p_reason, ''), true);
 	UPDATE protector.members x SET active = false WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
-	PERFORM protector_internal.record_staff_activity(m.organization_id, 'staff.deactivated',
-		pg_catalog.jsonb_build_object('member_id', m.id, 'reason', p_reason, 'bookings_released', v_bookings,
-									  'tasks_released', v_tasks, 'shifts_removed', v_shifts, 'shifts_ended', v_ended));
-	RETURN pg_catalog.jsonb_build_object('member_id', m.id, 'already_inactive', false, 'bookings_released', v_bookings,
-										 'tasks_released', v_tasks, 'shifts_removed', v_shifts, 'shifts_ended', v_ended);
+	RETURN pg_catalog.jsonb_build_object('member_id', m.id, 'already_inactive', false) OPERATOR(pg_catalog.||)
+		COALESCE(NULLIF(pg_catalog.current_setting('protector_internal.deactivation', true), '')::jsonb
+				 OPERATOR(pg_catalog.->) m.id::text, '{}');
 END
 $$;
 COMMENT ON FUNCTION protector.deactivate_staff(uuid, text) IS

@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(22);
+SELECT plan(26);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -172,6 +172,40 @@ SELECT throws_ok($$SELECT * FROM protector.get_staff_performance('0a320000-0000-
 	'22023', 'p_from and p_to must be dates, p_to from p_from to ten years after it', 'an infinite p_from');
 SELECT throws_ok($$SELECT * FROM protector.get_staff_performance('0a320000-0000-4000-8000-000000000000', current_date, 'infinity')$$,
 	'22023', 'p_from and p_to must be dates, p_to from p_from to ten years after it', 'an infinite p_to');
+
+-- 8. a member deactivated by writing active on the row (the policy lets
+-- admins) is released as deactivate_staff releases one, and recorded; a
+-- role written on the row is recorded (both only through the RPCs before)
+SELECT tests.clear_authentication();
+SELECT tests.create_supabase_user('x_new') \g /dev/null
+INSERT INTO protector.members (id, organization_id, user_id, role, full_name)
+VALUES ('0a320000-0000-4000-8000-0000000000e9', '0a320000-0000-4000-8000-000000000000', tests.get_supabase_uid('x_new'), 'agent', 'New');
+INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
+VALUES ('0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000e9', '0a320000-0000-4000-8000-0000000000a1');
+INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
+VALUES ('0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000e9', '0a320000-0000-4000-8000-0000000000a1',
+		tstzrange(pg_temp.t(1, 9), pg_temp.t(1, 18)));
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, assigned_agent)
+VALUES ('0a320000-0000-4000-8000-00000000b0f9', '0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000a1',
+		'0a320000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(1, 10), pg_temp.t(1, 12)), tests.get_supabase_uid('x_new'));
+SELECT tests.authenticate_as('x_admin');
+UPDATE protector.members SET role = 'operator' WHERE id = '0a320000-0000-4000-8000-0000000000e9';
+UPDATE protector.members SET active = false WHERE id = '0a320000-0000-4000-8000-0000000000e9';
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT (SELECT count(*)::int FROM protector.bookings WHERE assigned_agent = tests.get_supabase_uid('x_new')),
+						   (SELECT count(*)::int FROM protector.tasks WHERE assignee = tests.get_supabase_uid('x_new') AND status <> 'done'),
+						   (SELECT count(*)::int FROM protector.staff_shifts WHERE member_id = '0a320000-0000-4000-8000-0000000000e9')$$,
+	$$VALUES (0, 0, 0)$$, 'the booking, its review task and the shift are released, as deactivate_staff releases them');
+SELECT is((SELECT details - 'member_id' FROM protector.staff_activity
+		   WHERE action = 'staff.deactivated' AND details ->> 'member_id' = '0a320000-0000-4000-8000-0000000000e9'),
+	'{"reason": null, "shifts_ended": 0, "shifts_removed": 1, "tasks_released": 1, "bookings_released": 1}'::jsonb,
+	'and recorded with the counts');
+SELECT is((SELECT details ->> 'to' FROM protector.staff_activity
+		   WHERE action = 'staff.role_changed' AND details ->> 'member_id' = '0a320000-0000-4000-8000-0000000000e9'),
+	'operator', 'the role written on the row is recorded too');
+SELECT tests.authenticate_as('x_admin');
+SELECT is(protector.deactivate_staff('0a320000-0000-4000-8000-0000000000e6') -> 'already_inactive', 'true'::jsonb,
+	'deactivate_staff still answers for one deactivated before');
 
 SELECT * FROM finish();
 ROLLBACK;
