@@ -241,6 +241,12 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'venues' THEN
+		-- (its services first: a booking being made holds a key-share lock
+		-- on its service, which the cascade would wait for and then fail on)
+		PERFORM FROM protector.services s
+		WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.venue_id OPERATOR(pg_catalog.=) OLD.id
+		ORDER BY s.id
+		FOR UPDATE;
 		IF EXISTS (SELECT FROM protector.bookings b
 				   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 					 AND b.venue_id OPERATOR(pg_catalog.=) OLD.id) THEN

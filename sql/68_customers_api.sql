@@ -55,11 +55,17 @@ $$;
 COMMENT ON FUNCTION protector.find_duplicate_customers(uuid) IS
 'Likely duplicate customers: same identity key (email), same normalized phone, or same normalized name and last 4 phone digits';
 
--- Every column that points at a customer (bookings, and any later table),
--- found in the catalog: what a merge moves.
+-- Every column of protector's tables that points at a customer (bookings,
+-- and any later table of the schema), found in the catalog: what a merge
+-- moves, as the owner.  Only the schema protector's: a table of another
+-- schema is another role's, whose triggers a merge would run with the
+-- owner's rights (a review made itself superuser that way); its owner
+-- moves its references (docs/customers.md).
 CREATE OR REPLACE VIEW protector_internal.customer_references AS
 SELECT c.conrelid::regclass AS tbl, a.attname AS col
 FROM pg_catalog.pg_constraint c
+JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) c.conrelid
+	AND t.relnamespace OPERATOR(pg_catalog.=) 'protector'::pg_catalog.regnamespace
 JOIN LATERAL unnest(c.conkey, c.confkey) AS u(fk_att, pk_att) ON true
 JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid AND a.attnum OPERATOR(pg_catalog.=) u.fk_att
 JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) c.confrelid AND pa.attnum OPERATOR(pg_catalog.=) u.pk_att

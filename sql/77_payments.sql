@@ -546,9 +546,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	-- (the booking locked here, within protector.lock_timeout: check_payment
-	-- locks it again, which a busy booking made an unbounded wait)
-	v_org uuid := protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking', true);
+	v_org uuid := protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking');
 	v_payment protector.payments;
 	v_settled protector.payments;
 	v_replayed boolean := false;
@@ -570,6 +568,12 @@ BEGIN
 		WHERE p.organization_id OPERATOR(pg_catalog.=) v_org AND p.provider OPERATOR(pg_catalog.=) p_provider
 		  AND p.provider_reference OPERATOR(pg_catalog.=) p_provider_reference;
 		v_replayed := FOUND;
+	END IF;
+	-- what writes locks the booking first, within protector.lock_timeout
+	-- (check_payment locks it again, which a busy booking made an unbounded
+	-- wait); a replay, which writes nothing, answers without waiting
+	IF NOT v_replayed OR p_status IS DISTINCT FROM v_payment.status THEN
+		PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking', true);
 	END IF;
 	IF NOT v_replayed THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,

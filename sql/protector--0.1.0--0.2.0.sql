@@ -1060,9 +1060,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	-- (the booking locked here, within protector.lock_timeout: check_payment
-	-- locks it again, which a busy booking made an unbounded wait)
-	v_org uuid := protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking', true);
+	v_org uuid := protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking');
 	v_payment protector.payments;
 	v_settled protector.payments;
 	v_replayed boolean := false;
@@ -1084,6 +1082,12 @@ BEGIN
 		WHERE p.organization_id OPERATOR(pg_catalog.=) v_org AND p.provider OPERATOR(pg_catalog.=) p_provider
 		  AND p.provider_reference OPERATOR(pg_catalog.=) p_provider_reference;
 		v_replayed := FOUND;
+	END IF;
+	-- what writes locks the booking first, within protector.lock_timeout
+	-- (check_payment locks it again, which a busy booking made an unbounded
+	-- wait); a replay, which writes nothing, answers without waiting
+	IF NOT v_replayed OR p_status IS DISTINCT FROM v_payment.status THEN
+		PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking', true);
 	END IF;
 	IF NOT v_replayed THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,
@@ -10190,6 +10194,12 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'venues' THEN
+		-- (its services first: a booking being made holds a key-share lock
+		-- on its service, which the cascade would wait for and then fail on)
+		PERFORM FROM protector.services s
+		WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.venue_id OPERATOR(pg_catalog.=) OLD.id
+		ORDER BY s.id
+		FOR UPDATE;
 		IF EXISTS (SELECT FROM protector.bookings b
 				   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 					 AND b.venue_id OPERATOR(pg_catalog.=) OLD.id) THEN
@@ -10375,3 +10385,18 @@ CREATE TRIGGER record_member_change AFTER UPDATE OF role, active ON protector.me
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.record_member_change();
 REVOKE ALL ON FUNCTION protector_internal.release_on_deactivation(), protector_internal.record_member_change() FROM PUBLIC;
+-- only protector's tables (a merge ran another role's triggers as the owner)
+CREATE OR REPLACE VIEW protector_internal.customer_references AS
+SELECT c.conrelid::regclass AS tbl, a.attname AS col
+FROM pg_catalog.pg_constraint c
+JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) c.conrelid
+	AND t.relnamespace OPERATOR(pg_catalog.=) 'protector'::pg_catalog.regnamespace
+JOIN LATERAL unnest(c.conkey, c.confkey) AS u(fk_att, pk_att) ON true
+JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid AND a.attnum OPERATOR(pg_catalog.=) u.fk_att
+JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) c.confrelid AND pa.attnum OPERATOR(pg_catalog.=) u.pk_att
+WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=) 'protector.customers'::pg_catalog.regclass
+  AND pa.attname OPERATOR(pg_catalog.=) 'id' AND c.conrelid OPERATOR(pg_catalog.<>) 'protector.customers'::pg_catalog.regclass
+  -- the record of an erasure is about the customer it names: it stays
+  AND c.conrelid IS DISTINCT FROM pg_catalog.to_regclass('protector.customer_erasures');
+COMMENT ON VIEW protector_internal.customer_references IS
+'Columns (by foreign key) that refer to a customer: what merge_customers moves';

@@ -124,6 +124,7 @@ if ! echo "$answer" | grep -q 'the service is busy'; then failures=$((failures +
 # transaction that goes on): cancel_booking waits protector.lock_timeout
 # for it and then answers 40001 (it waited until the other committed, or
 # its statement_timeout ended it with 57014)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null -c "SELECT protector.record_payment('0f460000-0000-4000-8000-000000000f02', 10, 'cash', 'ref-replay')"
 psql -X -q -d "$DB" >/dev/null 2>&1 <<'SQL' &
 BEGIN;
 SELECT tests.authenticate_as('desk');
@@ -149,6 +150,9 @@ SET protector.lock_timeout = 300;
 SELECT protector.record_payment('0f460000-0000-4000-8000-000000000f02', 10, 'cash', 'ref-busy');
 SQL
 paid_wait=$(( ($(date +%s%N) - started) / 1000000 ))
+# ... while a webhook's replay of a payment recorded before answers at once
+replay=$(psql -X -A -t -q -d "$DB" -c "SET protector.lock_timeout = 300" \
+	-c "SELECT protector.record_payment('0f460000-0000-4000-8000-000000000f02', 10, 'cash', 'ref-replay') ->> 'replayed'" 2>&1 || true)
 wait "$holder4" || true
 answer=$(grep -o 'ERROR: .*' "$WORK/row.log" || true)
 echo "[read committed] cancel_booking behind the booking's row held for 3 s (protector.lock_timeout 300 ms): ${answer:-no error} after ${waited} ms"
@@ -157,8 +161,36 @@ answer=$(grep -o 'ERROR: .*' "$WORK/pay.log" || true)
 echo "[read committed] record_payment behind the same row: ${answer:-no error} after ${paid_wait} ms"
 if ! echo "$answer" | grep -q 'the booking is busy' || [ "$paid_wait" -ge 1500 ]; then failures=$((failures + 1)); fi
 
+echo "[read committed] a webhook's replay behind the same row: replayed = ${replay}"
+if [ "$replay" != "true" ]; then failures=$((failures + 1)); fi
+
+# a venue deleted outright while a booking of one of its services is being
+# made: the deletion waits for the booking and refuses by name (the
+# cascade to its services waited instead, and failed on the foreign key)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('0f460000-0000-4000-8000-0000000000a2', '$ORG', 'W2', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party)
+VALUES ('0f460000-0000-4000-8000-0000000005b1', '$ORG', '0f460000-0000-4000-8000-0000000000a2', 'S3', '60 minutes', '60 minutes', '400 days', 1, 4);
+SQL
+psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
+BEGIN;
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
+VALUES ('$ORG', '0f460000-0000-4000-8000-0000000000a2', '0f460000-0000-4000-8000-0000000005b1',
+		tstzrange(date_trunc('day', now()) + interval '6 days 10 hours', date_trunc('day', now()) + interval '6 days 11 hours'), 'confirmed');
+SELECT pg_sleep(1.5);
+COMMIT;
+SQL
+booker=$!
+sleep 0.5
+psql -X -q -d "$DB" >"$WORK/venue.log" 2>&1 -c "DELETE FROM protector.venues WHERE id = '0f460000-0000-4000-8000-0000000000a2'" || true
+wait "$booker" || true
+answer=$(grep -o 'ERROR: .*' "$WORK/venue.log" || true)
+echo "[read committed] a venue deleted while a booking of it is made: ${answer:-deleted}"
+if ! echo "$answer" | grep -q 'venue "W2" has bookings'; then failures=$((failures + 1)); fi
+
 errors=$(cat "$WORK/cara.log" "$WORK/desk.log" | grep -o 'ERROR: .*' || true)
-confirmed=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings WHERE organization_id = '$ORG' AND status = 'confirmed'")
+confirmed=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings WHERE organization_id = '$ORG' AND status = 'confirmed'
+	AND venue_id = '0f460000-0000-4000-8000-0000000000a1'")
 echo "[read committed] a customer's batch and the desk's over two services in opposite order: $confirmed of 4 confirmed${errors:+; $errors}"
 if [ -n "$errors" ] || [ "$confirmed" != 4 ]; then
 	failures=$((failures + 1))

@@ -3,10 +3,11 @@
 -- handed one customer's thread and signature to another by an UPDATE);
 -- a voucher, message or signature names no merged customer (one did, and
 -- the kept customer could never be merged again); a merge moves what the
--- merging manager cannot see too.  The race of a new reference against a
+-- merging manager cannot see too, and never another role's table (a
+-- merge ran such a table's triggers as the superuser).  The race of a new reference against a
 -- merge: test/concurrency/customer_races.sh.
 BEGIN;
-SELECT plan(9);
+SELECT plan(10);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['r_manager', 'r_cu1', 'r_cu2']) u;
 INSERT INTO protector.organizations (id, name, slug, currency, settings) VALUES
@@ -49,11 +50,27 @@ SELECT is((SELECT count(*)::int FROM protector.booking_messages) + (SELECT count
 	'Dirk reads nothing of Cara''s');
 
 -- 2. a merge moves them (Cara's record merged into Dirk's: one person
--- after all)
+-- after all); a table of another role's that references customers is not
+-- touched (its trigger would run as protector's owner, a superuser)
+SELECT tests.clear_authentication();
+CREATE ROLE r_app NOLOGIN;
+CREATE SCHEMA r_app AUTHORIZATION r_app;
+GRANT USAGE ON SCHEMA protector TO r_app;
+GRANT REFERENCES (id) ON protector.customers TO r_app;
+SET LOCAL ROLE r_app;
+CREATE TABLE r_app.loyalty (customer_id uuid REFERENCES protector.customers (id));
+CREATE TABLE r_app.fired (who text);
+CREATE FUNCTION r_app.mark() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN INSERT INTO r_app.fired VALUES (current_user); RETURN NULL; END $f$;
+CREATE TRIGGER mark BEFORE UPDATE ON r_app.loyalty FOR EACH STATEMENT EXECUTE FUNCTION r_app.mark();
+RESET ROLE;
 SELECT tests.authenticate_as('r_manager');
 SELECT is(protector.merge_customers('0a330000-0000-4000-8000-00000000c002', '0a330000-0000-4000-8000-00000000c001') -> 'moved',
 	'{"protector.bookings.customer_id": 1, "protector.vouchers.customer_id": 0, "protector.booking_messages.customer_id": 1, "protector.waiver_submissions.customer_id": 1}'::jsonb,
-	'merge_customers moves the booking, the message and the signature');
+	'merge_customers moves the booking, the message and the signature, and names no table of another role''s');
+SELECT tests.clear_authentication();
+SELECT is_empty($$SELECT who FROM r_app.fired$$, 'the other role''s trigger did not run (as the owner or at all)');
+SELECT tests.authenticate_as('r_manager');
 SELECT tests.clear_authentication();
 SELECT results_eq($$SELECT (SELECT customer_id FROM protector.booking_messages), (SELECT customer_id FROM protector.waiver_submissions)$$,
 	$$VALUES ('0a330000-0000-4000-8000-00000000c002'::uuid, '0a330000-0000-4000-8000-00000000c002'::uuid)$$,
