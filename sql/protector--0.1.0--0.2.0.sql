@@ -5623,6 +5623,13 @@ BEGIN
 		NEW.expires_at := pg_catalog.now() OPERATOR(pg_catalog.+) '14 days'::pg_catalog.interval;
 		NEW.accepted_at := NULL;
 		NEW.member_id := NULL;
+		-- and replaces an open one of the same address the caller may
+		-- withdraw, also when inserted directly (a bare 23505 on the open
+		-- invitations' unique index otherwise; create_staff_member names
+		-- the one left, an owner's an admin may not replace)
+		DELETE FROM protector.staff_invitations x
+		WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.accepted_at IS NULL
+		  AND x.email_key OPERATOR(pg_catalog.=) NEW.email_key;
 	END IF;
 	RETURN NEW;
 END

@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(26);
+SELECT plan(28);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -206,6 +206,17 @@ SELECT is((SELECT details ->> 'to' FROM protector.staff_activity
 SELECT tests.authenticate_as('x_admin');
 SELECT is(protector.deactivate_staff('0a320000-0000-4000-8000-0000000000e6') -> 'already_inactive', 'true'::jsonb,
 	'deactivate_staff still answers for one deactivated before');
+
+-- 9. an invitation inserted directly replaces the open one of the same
+-- address, as create_staff_member does (a bare 23505 before)
+SELECT tests.authenticate_as('x_admin');
+SELECT protector.create_staff_member('0a320000-0000-4000-8000-000000000000', 'nina@example.com', 'agent') \g /dev/null
+SELECT lives_ok($$INSERT INTO protector.staff_invitations (organization_id, email, role)
+				  VALUES ('0a320000-0000-4000-8000-000000000000', 'Nina@example.com', 'viewer')$$,
+	'a direct invitation to an address with an open one');
+SELECT results_eq($$SELECT role::text FROM protector.staff_invitations
+					WHERE email_key = 'nina@example.com' AND accepted_at IS NULL$$,
+	$$VALUES ('viewer')$$, 'replaces it');
 
 SELECT * FROM finish();
 ROLLBACK;
