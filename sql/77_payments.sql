@@ -471,23 +471,43 @@ CREATE TRIGGER wait_for_deposit BEFORE UPDATE OF status ON protector.bookings
 	EXECUTE FUNCTION protector_internal.require_deposit();
 
 -- A deposit is due by the booking's start at the latest, also after the
--- booking moved earlier (reschedule_booking, or any update of its time)
+-- booking moved earlier (reschedule_booking, or any update of its time);
+-- one that was due at the old start (the start came before the deadline
+-- the service gives) moves out with a later start, up to that deadline
+-- counted from when the booking was made (it stayed at the old start, and
+-- expire_holds cancelled a booking moved to next week at its old start)
 CREATE FUNCTION protector_internal.keep_deposit_deadline()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_deposit jsonb;
+	v_hours numeric;
 BEGIN
-	NEW.payment_due_by := pg_catalog.lower(NEW.during);
+	IF NEW.payment_due_by OPERATOR(pg_catalog.>=) pg_catalog.lower(OLD.during)
+	   AND pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>) pg_catalog.lower(OLD.during) THEN
+		SELECT s.settings -> 'deposit' INTO v_deposit FROM protector.services s
+		WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
+		v_hours := CASE WHEN pg_catalog.jsonb_typeof(v_deposit -> 'deadline_hours') OPERATOR(pg_catalog.=) 'number'
+						THEN LEAST(GREATEST((v_deposit ->> 'deadline_hours')::numeric, 0), 8760) ELSE 24 END;
+		NEW.payment_due_by := LEAST(GREATEST(NEW.payment_due_by,
+											 NEW.created_at OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => v_hours OPERATOR(pg_catalog.*) 3600)),
+									pg_catalog.lower(NEW.during));
+	ELSE
+		NEW.payment_due_by := LEAST(NEW.payment_due_by, pg_catalog.lower(NEW.during));
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_deposit_deadline() IS
-'Trigger: a deposit''s deadline moves to the booking''s start when the booking moves before it';
+'Trigger: a deposit''s deadline is never after the booking''s start, and one that was the old start moves out with a later start, up to the service''s deadline from when the booking was made';
 -- (named to run after restrict_update_columns, which judges the caller's
 -- change, not this consequence of it)
 CREATE TRIGGER set_deposit_deadline BEFORE UPDATE OF during ON protector.bookings
-	FOR EACH ROW WHEN (NEW.payment_due_by > lower(NEW.during))
+	FOR EACH ROW WHEN (NEW.payment_due_by IS NOT NULL AND NEW.amount_paid < NEW.deposit_amount
+					   AND (NEW.payment_due_by > lower(NEW.during)
+							OR (NEW.payment_due_by >= lower(OLD.during) AND lower(NEW.during) > lower(OLD.during))))
 	EXECUTE FUNCTION protector_internal.keep_deposit_deadline();
 
 -- Records a payment or refund of a booking, e.g. from a payment provider's

@@ -9183,13 +9183,27 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_deposit jsonb;
+	v_hours numeric;
 BEGIN
-	NEW.payment_due_by := pg_catalog.lower(NEW.during);
+	IF NEW.payment_due_by OPERATOR(pg_catalog.>=) pg_catalog.lower(OLD.during)
+	   AND pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>) pg_catalog.lower(OLD.during) THEN
+		SELECT s.settings -> 'deposit' INTO v_deposit FROM protector.services s
+		WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
+		v_hours := CASE WHEN pg_catalog.jsonb_typeof(v_deposit -> 'deadline_hours') OPERATOR(pg_catalog.=) 'number'
+						THEN LEAST(GREATEST((v_deposit ->> 'deadline_hours')::numeric, 0), 8760) ELSE 24 END;
+		NEW.payment_due_by := LEAST(GREATEST(NEW.payment_due_by,
+											 NEW.created_at OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => v_hours OPERATOR(pg_catalog.*) 3600)),
+									pg_catalog.lower(NEW.during));
+	ELSE
+		NEW.payment_due_by := LEAST(NEW.payment_due_by, pg_catalog.lower(NEW.during));
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_deposit_deadline() IS
-'Trigger: a deposit''s deadline moves to the booking''s start when the booking moves before it';
+'Trigger: a deposit''s deadline is never after the booking''s start, and one that was the old start moves out with a later start, up to the service''s deadline from when the booking was made';
 
 -- A deposit is due by the start after the booking moves earlier
 -- (sql/77_payments.sql)
@@ -10407,3 +10421,9 @@ WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=
   AND c.conrelid IS DISTINCT FROM pg_catalog.to_regclass('protector.customer_erasures');
 COMMENT ON VIEW protector_internal.customer_references IS
 'Columns (by foreign key) that refer to a customer: what merge_customers moves';
+DROP TRIGGER set_deposit_deadline ON protector.bookings;
+CREATE TRIGGER set_deposit_deadline BEFORE UPDATE OF during ON protector.bookings
+	FOR EACH ROW WHEN (NEW.payment_due_by IS NOT NULL AND NEW.amount_paid < NEW.deposit_amount
+					   AND (NEW.payment_due_by > lower(NEW.during)
+							OR (NEW.payment_due_by >= lower(OLD.during) AND lower(NEW.during) > lower(OLD.during))))
+	EXECUTE FUNCTION protector_internal.keep_deposit_deadline();

@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(45);
+SELECT plan(48);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -398,6 +398,27 @@ SELECT is((SELECT (c ->> 'refund_amount') || ' / ' || (c ->> 'refund_percent')
 SELECT tests.clear_authentication();
 SELECT is((SELECT refund_percent FROM protector_internal.cancellation_terms WHERE booking_id = pg_temp.id('thirds')), 33.333,
 	'... while the terms keep the policy''s 33.333 for money arriving later');
+
+-- 14. a deposit due at the booking's start (the start came before the
+-- 24 hours the service gives) moves out with a later start, up to those
+-- 24 hours from when it was made; and in again with an earlier one (it
+-- stayed at the old start, where expire_holds cancelled a booking moved
+-- to next week)
+SELECT tests.clear_authentication();
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, party_size, total_price, status)
+VALUES ('0a280000-0000-4000-8000-00000000d001', '0a280000-0000-4000-8000-000000000000', '0a280000-0000-4000-8000-0000000000a1',
+		'0a280000-0000-4000-8000-0000000005a2', tstzrange(date_trunc('hour', now()) + interval '3 hours',
+														   date_trunc('hour', now()) + interval '4 hours'), 1, 45, 'confirmed');
+SELECT is((SELECT payment_due_by FROM protector.bookings WHERE id = '0a280000-0000-4000-8000-00000000d001'),
+	date_trunc('hour', now()) + interval '3 hours', 'a deposit of 50% of 45 is due at the start, in under 24 hours');
+UPDATE protector.bookings SET during = tstzrange(date_trunc('hour', now()) + interval '72 hours', date_trunc('hour', now()) + interval '73 hours')
+WHERE id = '0a280000-0000-4000-8000-00000000d001';
+SELECT is((SELECT payment_due_by FROM protector.bookings WHERE id = '0a280000-0000-4000-8000-00000000d001'),
+	now() + interval '24 hours', 'moved three days out: due 24 hours after it was made');
+UPDATE protector.bookings SET during = tstzrange(date_trunc('hour', now()) + interval '5 hours', date_trunc('hour', now()) + interval '6 hours')
+WHERE id = '0a280000-0000-4000-8000-00000000d001';
+SELECT is((SELECT payment_due_by FROM protector.bookings WHERE id = '0a280000-0000-4000-8000-00000000d001'),
+	date_trunc('hour', now()) + interval '5 hours', 'moved back within the day: due at its start again');
 
 SELECT * FROM finish();
 ROLLBACK;
