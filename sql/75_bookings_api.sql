@@ -847,6 +847,7 @@ DECLARE
 	v_bad text;
 	v_locked integer;
 	v_updated integer;
+	v_statuses jsonb;
 	v_key integer;
 	v_timeout text;
 	v_wait_ms integer;
@@ -924,15 +925,21 @@ BEGIN
 		PERFORM pg_catalog.set_config('lock_timeout', v_timeout, true);
 	END IF;
 
-	UPDATE protector.bookings b
-	SET status = p_status,
-		cancelled_at = CASE WHEN p_status OPERATOR(pg_catalog.=) 'cancelled' THEN pg_catalog.now() ELSE b.cancelled_at END
-	WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids) AND b.status OPERATOR(pg_catalog.<>) p_status;
-	GET DIAGNOSTICS v_updated = ROW_COUNT;
+	-- what each booking became: a confirmation that waits for its deposit
+	-- is pending (wait_for_deposit), which the answer says
+	WITH u AS (
+		UPDATE protector.bookings b
+		SET status = p_status,
+			cancelled_at = CASE WHEN p_status OPERATOR(pg_catalog.=) 'cancelled' THEN pg_catalog.now() ELSE b.cancelled_at END
+		WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids) AND b.status OPERATOR(pg_catalog.<>) p_status
+		RETURNING b.status)
+	SELECT COALESCE(pg_catalog.sum(x.n), 0)::integer, COALESCE(pg_catalog.jsonb_object_agg(x.status, x.n), '{}')
+	INTO v_updated, v_statuses
+	FROM (SELECT u.status::text AS status, pg_catalog.count(*) AS n FROM u GROUP BY 1) x;
 
 	RETURN pg_catalog.jsonb_build_object('updated', v_updated,
 		'unchanged', pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.-) v_updated,
-		'status', p_status);
+		'status', p_status, 'statuses', v_statuses);
 END
 $$;
 COMMENT ON FUNCTION protector.update_booking_status_batch(uuid[], protector.booking_status) IS

@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(48);
+SELECT plan(49);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -419,6 +419,16 @@ UPDATE protector.bookings SET during = tstzrange(date_trunc('hour', now()) + int
 WHERE id = '0a280000-0000-4000-8000-00000000d001';
 SELECT is((SELECT payment_due_by FROM protector.bookings WHERE id = '0a280000-0000-4000-8000-00000000d001'),
 	date_trunc('hour', now()) + interval '5 hours', 'moved back within the day: due at its start again');
+
+-- 15. a batch confirmation says what each booking became: one waiting
+-- for its deposit is pending (it answered "confirmed")
+UPDATE protector.bookings SET status = 'held', hold_expires_at = now() + interval '10 minutes'
+WHERE id = '0a280000-0000-4000-8000-00000000d001';
+SELECT tests.authenticate_as('m_operator');
+SELECT is(protector.update_booking_status_batch(ARRAY['0a280000-0000-4000-8000-00000000d001'::uuid], 'confirmed') - 'status',
+	'{"updated": 1, "unchanged": 0, "statuses": {"pending": 1}}'::jsonb,
+	'the hold whose deposit is unpaid is reported pending');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
