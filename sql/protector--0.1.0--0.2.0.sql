@@ -10331,7 +10331,23 @@ DECLARE
 	v_bookings integer;
 	v_shifts integer;
 	v_ended integer;
+	v_all jsonb;
 BEGIN
+	-- the member's live bookings first, as deactivate_staff locks them (which
+	-- holds them already): a direct write holds the member's row, and a
+	-- booking being changed waits for that row (agent_shift_check), so
+	-- waiting here for the booking deadlocked; it retries instead
+	BEGIN
+		PERFORM FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) OLD.user_id
+		  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+		  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+		ORDER BY b.id
+		FOR UPDATE OF b NOWAIT;
+	EXCEPTION WHEN lock_not_available THEN
+		PERFORM protector.raise('retry', 'a booking of this member is being changed',
+			pg_catalog.format('Member %s.', OLD.id), 'Retry, or deactivate with deactivate_staff(), which waits for it.');
+	END;
 	-- tasks first: releasing a booking also hands its open tasks on
 	UPDATE protector.tasks t SET assignee = NULL
 	WHERE t.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND t.assignee OPERATOR(pg_catalog.=) OLD.user_id
@@ -10365,9 +10381,16 @@ BEGIN
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
 	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(OLD.email));
+	BEGIN
+		v_all := NULLIF(pg_catalog.current_setting('protector_internal.deactivation', true), '')::jsonb;
+	EXCEPTION WHEN invalid_text_representation THEN
+		v_all := NULL;			-- (the caller's to set: anything else is dropped)
+	END;
+	IF pg_catalog.jsonb_typeof(v_all) IS DISTINCT FROM 'object' THEN
+		v_all := '{}';
+	END IF;
 	PERFORM pg_catalog.set_config('protector_internal.deactivation',
-		(COALESCE(NULLIF(pg_catalog.current_setting('protector_internal.deactivation', true), '')::jsonb, '{}')
-		 OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(OLD.id::text, pg_catalog.jsonb_build_object(
+		(v_all OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(OLD.id::text, pg_catalog.jsonb_build_object(
 			'bookings_released', v_bookings, 'tasks_released', v_tasks, 'shifts_removed', v_shifts, 'shifts_ended', v_ended)))::text,
 		true);
 	RETURN NEW;
@@ -10385,6 +10408,8 @@ DECLARE
 	v_actor uuid := (SELECT m.id FROM protector.members m
 					 WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 					   AND m.user_id OPERATOR(pg_catalog.=) protector.current_user_id() AND m.active);
+	v_reason text;
+	v_counts jsonb;
 BEGIN
 	IF OLD.role IS DISTINCT FROM NEW.role THEN
 		INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
@@ -10392,12 +10417,22 @@ BEGIN
 				pg_catalog.jsonb_build_object('member_id', NEW.id, 'from', OLD.role, 'to', NEW.role));
 	END IF;
 	IF OLD.active AND NOT NEW.active THEN
+		-- (both settings are the caller's to set: the counts are this row's,
+		-- which release_on_deactivation just wrote; a reason is one as
+		-- deactivate_staff takes it, plain text of at most 500 characters)
+		v_reason := NULLIF(pg_catalog.current_setting('protector_internal.deactivation_reason', true), '');
+		IF pg_catalog.length(v_reason) OPERATOR(pg_catalog.>) 500 OR NOT protector_internal.text_is_clean(v_reason) THEN
+			v_reason := NULL;
+		END IF;
+		BEGIN
+			v_counts := pg_catalog.current_setting('protector_internal.deactivation', true)::jsonb OPERATOR(pg_catalog.->) NEW.id::text;
+		EXCEPTION WHEN invalid_text_representation THEN
+			v_counts := NULL;
+		END;
 		INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
 		VALUES (NEW.organization_id, v_actor, 'staff.deactivated',
-				pg_catalog.jsonb_build_object('member_id', NEW.id,
-					'reason', NULLIF(pg_catalog.current_setting('protector_internal.deactivation_reason', true), ''))
-				OPERATOR(pg_catalog.||) COALESCE(NULLIF(pg_catalog.current_setting('protector_internal.deactivation', true), '')::jsonb
-												 OPERATOR(pg_catalog.->) NEW.id::text, '{}'));
+				pg_catalog.jsonb_build_object('member_id', NEW.id, 'reason', v_reason)
+				OPERATOR(pg_catalog.||) COALESCE(v_counts, '{}'));
 		PERFORM pg_catalog.set_config('protector_internal.deactivation_reason', '', true);
 	END IF;
 	RETURN NULL;
@@ -10434,3 +10469,27 @@ CREATE TRIGGER set_deposit_deadline BEFORE UPDATE OF during ON protector.booking
 					   AND (NEW.payment_due_by > lower(NEW.during)
 							OR (NEW.payment_due_by >= lower(OLD.during) AND lower(NEW.during) > lower(OLD.during))))
 	EXECUTE FUNCTION protector_internal.keep_deposit_deadline();
+
+CREATE OR REPLACE FUNCTION protector_internal.one_invitation_per_address()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF protector_internal.restoring() THEN
+		RETURN NULL;			-- (history comes back as it was)
+	END IF;
+	IF EXISTS (SELECT FROM new_invitations n WHERE n.accepted_at IS NULL
+			   GROUP BY n.organization_id, n.email_key HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1) THEN
+		PERFORM protector.raise('invalid_parameter', 'two invitations to one address in one statement',
+			NULL, 'Invite an address once; a later invitation replaces it.');
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.one_invitation_per_address() IS
+'Trigger (AFTER INSERT, per statement): refuses two invitations to one address in one statement';
+CREATE TRIGGER one_invitation_per_address AFTER INSERT ON protector.staff_invitations
+	REFERENCING NEW TABLE AS new_invitations
+	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.one_invitation_per_address();
+REVOKE ALL ON FUNCTION protector_internal.one_invitation_per_address() FROM PUBLIC;

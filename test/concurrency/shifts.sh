@@ -269,6 +269,32 @@ if grep -q 'deadlock' "$WORK/twice.log" "$WORK/deact3.log"; then echo "DEADLOCK"
 left=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings WHERE assigned_agent = '0c180000-0000-4000-8000-0000000001f3'")
 if [ "$left" != 0 ]; then echo "the deactivated agent kept the booking"; failures=$((failures + 1)); fi
 
+# the same race with active written on the member's row (which holds the
+# row before its trigger releases the bookings): a retry, never a deadlock
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.members (id, organization_id, user_id, role, full_name) VALUES
+	('0c180000-0000-4000-8000-0000000001e4', '$FREE', '0c180000-0000-4000-8000-0000000001f4', 'agent', 'Pia');
+SQL
+book_for 0c180000-0000-4000-8000-0000000001f4 16 | sed 's/;$/ RETURNING id;/' | psql -X -A -t -q -d "$DB" >"$WORK/pia.id"
+pia_booking=$(head -1 "$WORK/pia.id")
+psql -X -q -d "$DB" >/dev/null 2>"$WORK/twice2.log" <<SQL &
+BEGIN;
+UPDATE protector.bookings SET details = '{"a": 1}' WHERE id = '$pia_booking';
+SELECT pg_sleep(1);
+UPDATE protector.bookings SET during = tstzrange(base() + interval '17 hours', base() + interval '18 hours') WHERE id = '$pia_booking';
+COMMIT;
+SQL
+twice=$!
+sleep 0.4
+psql -X -q -d "$DB" >/dev/null 2>"$WORK/deact4.log" \
+	-c "UPDATE protector.members SET active = false WHERE id = '0c180000-0000-4000-8000-0000000001e4'" || true
+wait "$twice" || true
+echo "[... with active written on the row] $(cat "$WORK/twice2.log" "$WORK/deact4.log" | grep -o 'ERROR: .*' || echo 'both committed')"
+if grep -q 'deadlock' "$WORK/twice2.log" "$WORK/deact4.log"; then echo "DEADLOCK"; failures=$((failures + 1)); fi
+left=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings b JOIN protector.members m
+	ON m.organization_id = b.organization_id AND m.user_id = b.assigned_agent WHERE NOT m.active")
+if [ "$left" != 0 ]; then echo "an inactive member kept a booking"; failures=$((failures + 1)); fi
+
 # the mutant: the overlap check as a naive trigger, without the lock
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
 ALTER TABLE protector.staff_shifts DISABLE TRIGGER shift_check;

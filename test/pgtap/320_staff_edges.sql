@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(28);
+SELECT plan(31);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -217,6 +217,32 @@ SELECT lives_ok($$INSERT INTO protector.staff_invitations (organization_id, emai
 SELECT results_eq($$SELECT role::text FROM protector.staff_invitations
 					WHERE email_key = 'nina@example.com' AND accepted_at IS NULL$$,
 	$$VALUES ('viewer')$$, 'replaces it');
+
+-- 10. the settings the deactivation triggers hand on are the caller's to
+-- set: garbage in the counts does not break a deactivation, and a reason
+-- that deactivate_staff would refuse is not recorded; two invitations to
+-- one address in one statement are refused (the second deleted the first,
+-- which the statement reported as inserted)
+SELECT tests.clear_authentication();
+INSERT INTO protector.members (id, organization_id, user_id, role)
+VALUES ('0a320000-0000-4000-8000-0000000000ea', '0a320000-0000-4000-8000-000000000000', tests.get_supabase_uid('x_new'), 'viewer')
+ON CONFLICT DO NOTHING;
+UPDATE protector.members SET active = true WHERE id = '0a320000-0000-4000-8000-0000000000e9';
+SELECT tests.authenticate_as('x_admin');
+SELECT set_config('protector_internal.deactivation', 'not json', true) IS NOT NULL AS planted \g /dev/null
+SELECT set_config('protector_internal.deactivation_reason', E'quit \u202etxet', true) IS NOT NULL AS planted \g /dev/null
+SELECT lives_ok($$UPDATE protector.members SET active = false WHERE id = '0a320000-0000-4000-8000-0000000000e9'$$,
+	'a direct deactivation with garbage planted in the counts');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.staff_activity WHERE action = 'staff.deactivated'
+		   AND details ->> 'member_id' = '0a320000-0000-4000-8000-0000000000e9' AND details ->> 'reason' IS NULL), 2,
+	'recorded (twice now), without the planted reason with a direction override');
+SELECT tests.authenticate_as('x_admin');
+SELECT throws_ok($$INSERT INTO protector.staff_invitations (organization_id, email, role) VALUES
+					 ('0a320000-0000-4000-8000-000000000000', 'dup@example.com', 'agent'),
+					 ('0a320000-0000-4000-8000-000000000000', 'DUP@example.com ', 'viewer')$$,
+	'22023', 'two invitations to one address in one statement', 'two invitations to one address at once are refused');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
