@@ -172,7 +172,18 @@ BEGIN
 		END IF;
 		RETURN NEW;
 	END IF;
-	-- through the customer policy, whatever role the caller may also have
+	-- through the customer policy, whatever role the caller may also have:
+	-- a cancellation's reason and time come with the cancellation, the time
+	-- the database's (a customer backdated the venue's cancellation and
+	-- wrote its reason, or stamped a live booking cancelled)
+	IF (NEW.cancellation_reason IS DISTINCT FROM OLD.cancellation_reason OR NEW.cancelled_at IS DISTINCT FROM OLD.cancelled_at)
+	   AND NOT (OLD.status OPERATOR(pg_catalog.<>) 'cancelled' AND NEW.status OPERATOR(pg_catalog.=) 'cancelled') THEN
+		PERFORM protector.raise('forbidden', 'customers may only confirm their own holds or cancel their bookings',
+			pg_catalog.format('Booking %s: a cancellation''s reason and time are written when it is cancelled.', OLD.id));
+	END IF;
+	IF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
+		NEW.cancelled_at := pg_catalog.now();
+	END IF;
 	SELECT pg_catalog.array_agg(n.key ORDER BY n.key) INTO v_changed
 	FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) n
 	JOIN pg_catalog.jsonb_each(pg_catalog.to_jsonb(OLD)) o ON o.key OPERATOR(pg_catalog.=) n.key

@@ -441,6 +441,15 @@ BEGIN
 			'Those who may manage waivers (waivers.manage) activate it again with a new version (create_waiver with its name).');
 	END IF;
 	NEW.waiver_id := v.waiver_id;
+	-- new signatures take the latest version (a client could name an older
+	-- one, whose text the venue has since replaced, and it counted)
+	IF EXISTS (SELECT FROM protector.waiver_versions x
+			   WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+				 AND x.waiver_id OPERATOR(pg_catalog.=) v.waiver_id AND x.version OPERATOR(pg_catalog.>) v.version) THEN
+		PERFORM protector.raise('invalid_parameter', 'a signature takes the waiver''s latest version',
+			pg_catalog.format('Version %s of waiver %s has been replaced.', v.version, v.waiver_id),
+			'Sign the latest version (submit_waiver takes it).');
+	END IF;
 	PERFORM protector_internal.check_text(NEW.participant_name, 'participant_name', 1, 200);
 	PERFORM protector_internal.check_text(NEW.signer_name, 'signer_name', 1, 200);
 	PERFORM protector_internal.check_text(NEW.signature, 'signature', 1, 200);

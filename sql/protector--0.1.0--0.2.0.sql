@@ -1303,7 +1303,18 @@ BEGIN
 		END IF;
 		RETURN NEW;
 	END IF;
-	-- through the customer policy, whatever role the caller may also have
+	-- through the customer policy, whatever role the caller may also have:
+	-- a cancellation's reason and time come with the cancellation, the time
+	-- the database's (a customer backdated the venue's cancellation and
+	-- wrote its reason, or stamped a live booking cancelled)
+	IF (NEW.cancellation_reason IS DISTINCT FROM OLD.cancellation_reason OR NEW.cancelled_at IS DISTINCT FROM OLD.cancelled_at)
+	   AND NOT (OLD.status OPERATOR(pg_catalog.<>) 'cancelled' AND NEW.status OPERATOR(pg_catalog.=) 'cancelled') THEN
+		PERFORM protector.raise('forbidden', 'customers may only confirm their own holds or cancel their bookings',
+			pg_catalog.format('Booking %s: a cancellation''s reason and time are written when it is cancelled.', OLD.id));
+	END IF;
+	IF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
+		NEW.cancelled_at := pg_catalog.now();
+	END IF;
 	SELECT pg_catalog.array_agg(n.key ORDER BY n.key) INTO v_changed
 	FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) n
 	JOIN pg_catalog.jsonb_each(pg_catalog.to_jsonb(OLD)) o ON o.key OPERATOR(pg_catalog.=) n.key
@@ -6757,6 +6768,15 @@ BEGIN
 			'Those who may manage waivers (waivers.manage) activate it again with a new version (create_waiver with its name).');
 	END IF;
 	NEW.waiver_id := v.waiver_id;
+	-- new signatures take the latest version (a client could name an older
+	-- one, whose text the venue has since replaced, and it counted)
+	IF EXISTS (SELECT FROM protector.waiver_versions x
+			   WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+				 AND x.waiver_id OPERATOR(pg_catalog.=) v.waiver_id AND x.version OPERATOR(pg_catalog.>) v.version) THEN
+		PERFORM protector.raise('invalid_parameter', 'a signature takes the waiver''s latest version',
+			pg_catalog.format('Version %s of waiver %s has been replaced.', v.version, v.waiver_id),
+			'Sign the latest version (submit_waiver takes it).');
+	END IF;
 	PERFORM protector_internal.check_text(NEW.participant_name, 'participant_name', 1, 200);
 	PERFORM protector_internal.check_text(NEW.signer_name, 'signer_name', 1, 200);
 	PERFORM protector_internal.check_text(NEW.signature, 'signature', 1, 200);

@@ -1,0 +1,71 @@
+-- What a customer writes, as an attack review found it: a new signature
+-- takes the waiver's latest version (a customer signed a replaced version
+-- by naming it, and it counted toward the booking's signatures); a
+-- cancellation's reason and time come with the cancellation, the time the
+-- database's (a customer stamped a live booking cancelled in 2001, and
+-- rewrote and backdated the venue's own cancellation).
+BEGIN;
+SELECT plan(7);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_cara']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a350000-0000-4000-8000-000000000000', 'W', 'customer-writes');
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0a350000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_owner'), 'owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a350000-0000-4000-8000-0000000000a1', '0a350000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party, mode)
+VALUES ('0a350000-0000-4000-8000-0000000005a1', '0a350000-0000-4000-8000-000000000000', '0a350000-0000-4000-8000-0000000000a1',
+		'Wall', '60 minutes', '60 minutes', '400 days', 10, 4, 'shared');
+INSERT INTO protector.customers (id, organization_id, full_name, email, user_id) VALUES
+	('0a350000-0000-4000-8000-00000000c001', '0a350000-0000-4000-8000-000000000000', 'Cara', 'cara@example.com',
+	 tests.get_supabase_uid('w_cara'));
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status) VALUES
+	('0a350000-0000-4000-8000-00000000b001', '0a350000-0000-4000-8000-000000000000', '0a350000-0000-4000-8000-0000000000a1',
+	 '0a350000-0000-4000-8000-0000000005a1', '0a350000-0000-4000-8000-00000000c001',
+	 tstzrange(date_trunc('day', now()) + interval '3 days 10 hours', date_trunc('day', now()) + interval '3 days 11 hours'), 'confirmed'),
+	('0a350000-0000-4000-8000-00000000b002', '0a350000-0000-4000-8000-000000000000', '0a350000-0000-4000-8000-0000000000a1',
+	 '0a350000-0000-4000-8000-0000000005a1', '0a350000-0000-4000-8000-00000000c001',
+	 tstzrange(date_trunc('day', now()) + interval '4 days 10 hours', date_trunc('day', now()) + interval '4 days 11 hours'), 'confirmed');
+
+-- 1. a replaced waiver version is not signed
+SELECT tests.authenticate_as('w_owner');
+SELECT protector.create_waiver('0a350000-0000-4000-8000-000000000000', 'W', 'Old text.') \g /dev/null
+SELECT protector.create_waiver('0a350000-0000-4000-8000-000000000000', 'W', 'New text with more risks.') \g /dev/null
+SELECT tests.clear_authentication();
+UPDATE protector.services SET waiver_id = (SELECT waiver_id FROM protector.waiver_versions WHERE version = 2)
+WHERE id = '0a350000-0000-4000-8000-0000000005a1';
+SELECT tests.authenticate_as('w_cara');
+SELECT throws_ok($$INSERT INTO protector.waiver_submissions (organization_id, waiver_version_id, booking_id,
+					 participant_name, participant_birth_date, signer_name, signature)
+				   SELECT organization_id, id, '0a350000-0000-4000-8000-00000000b001', 'Cara', '1990-01-01', 'Cara', 'Cara'
+				   FROM protector.waiver_versions WHERE version = 1$$,
+	'22023', 'a signature takes the waiver''s latest version', 'version 1, replaced by version 2, is refused');
+SELECT lives_ok($$INSERT INTO protector.waiver_submissions (organization_id, waiver_version_id, booking_id,
+					participant_name, participant_birth_date, signer_name, signature)
+				  SELECT organization_id, id, '0a350000-0000-4000-8000-00000000b001', 'Cara', '1990-01-01', 'Cara', 'Cara'
+				  FROM protector.waiver_versions WHERE version = 2$$,
+	'version 2 is signed');
+
+-- 2. a customer's cancellation stamps
+SELECT throws_ok($$UPDATE protector.bookings SET cancellation_reason = 'cancelled by the venue', cancelled_at = '2001-01-01'
+				   WHERE id = '0a350000-0000-4000-8000-00000000b001'$$,
+	'42501', 'customers may only confirm their own holds or cancel their bookings',
+	'a live booking is not stamped cancelled');
+SELECT tests.authenticate_as('w_owner');
+SELECT protector.cancel_booking('0a350000-0000-4000-8000-00000000b002', 'customer rude on the phone') \g /dev/null
+SELECT tests.authenticate_as('w_cara');
+SELECT throws_ok($$UPDATE protector.bookings SET cancellation_reason = 'venue closed without notice', cancelled_at = now() - interval '60 days'
+				   WHERE id = '0a350000-0000-4000-8000-00000000b002'$$,
+	'42501', 'customers may only confirm their own holds or cancel their bookings',
+	'nor is the venue''s cancellation rewritten or backdated');
+SELECT lives_ok($$UPDATE protector.bookings SET status = 'cancelled', cancellation_reason = 'ill', cancelled_at = '2001-01-01'
+				  WHERE id = '0a350000-0000-4000-8000-00000000b001'$$,
+	'the customer cancels their own booking, with a reason');
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT cancellation_reason, cancelled_at = now() FROM protector.bookings WHERE id = '0a350000-0000-4000-8000-00000000b001'$$,
+	$$VALUES ('ill', true)$$, '... stamped now, not when they said');
+SELECT is((SELECT cancellation_reason FROM protector.bookings WHERE id = '0a350000-0000-4000-8000-00000000b002'),
+	'customer rude on the phone', 'the venue''s reason stays');
+
+SELECT * FROM finish();
+ROLLBACK;
