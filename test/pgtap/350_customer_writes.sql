@@ -3,9 +3,11 @@
 -- by naming it, and it counted toward the booking's signatures); a
 -- cancellation's reason and time come with the cancellation, the time the
 -- database's (a customer stamped a live booking cancelled in 2001, and
--- rewrote and backdated the venue's own cancellation).
+-- rewrote and backdated the venue's own cancellation); an e-mail with a
+-- no-break space inside is no e-mail address (it was taken, and its
+-- identity key then held a plain space).
 BEGIN;
-SELECT plan(7);
+SELECT plan(10);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_cara']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a350000-0000-4000-8000-000000000000', 'W', 'customer-writes');
@@ -66,6 +68,20 @@ SELECT results_eq($$SELECT cancellation_reason, cancelled_at = now() FROM protec
 	$$VALUES ('ill', true)$$, '... stamped now, not when they said');
 SELECT is((SELECT cancellation_reason FROM protector.bookings WHERE id = '0a350000-0000-4000-8000-00000000b002'),
 	'customer rude on the phone', 'the venue''s reason stays');
+
+-- 3. an e-mail with a Unicode space inside, wherever an address is taken
+CREATE TEMP TABLE k AS SELECT embed_key AS key FROM protector.venues WHERE id = '0a350000-0000-4000-8000-0000000000a1';
+GRANT SELECT ON k TO anon;
+SELECT tests.authenticate_as_anon();
+SELECT throws_ok($$SELECT protector.create_widget_booking((SELECT key FROM k), '0a350000-0000-4000-8000-0000000005a1', 'Dy',
+					 E'd\u00a0y@example.com', NULL, date_trunc('day', now()) + interval '5 days 10 hours', 1)$$,
+	'22023', 'p_customer_email is not an email address', 'the widget refuses it');
+SELECT tests.authenticate_as('w_owner');
+SELECT throws_ok($$SELECT protector.create_customer('0a350000-0000-4000-8000-000000000000', 'Dy', E'd\u00a0y@example.com')$$,
+	'22023', 'p_email is not an email address', 'so does the desk');
+SELECT throws_ok($$SELECT protector.create_staff_member('0a350000-0000-4000-8000-000000000000', E'n\u00a0a@example.com', 'agent')$$,
+	'22023', NULL, 'and an invitation');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
