@@ -72,6 +72,16 @@ BEGIN
 		PERFORM protector.raise('forbidden', 'idempotency keys under widget/ and another''s customer/ are protector''s',
 			'The widget and create_booking store their callers'' keys there.', 'Choose a key without that prefix.');
 	END IF;
+	-- a cancellation's reason is shown to staff as written, whoever writes
+	-- it: the rule cancel_booking applies to p_reason (line breaks and tabs,
+	-- no control or invisible direction characters, at most 2,000)
+	IF NEW.cancellation_reason IS NOT NULL
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.cancellation_reason IS DISTINCT FROM OLD.cancellation_reason)
+	   AND (pg_catalog.length(NEW.cancellation_reason) OPERATOR(pg_catalog.>) 2000
+			OR NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.cancellation_reason, E'\r\n\t', '   '))) THEN
+		PERFORM protector.raise('invalid_parameter',
+			'cancellation_reason must be at most 2000 characters without control or invisible direction characters');
+	END IF;
 	-- an agent who is no member of the organization, named for those who
 	-- see the staff list (the composite foreign key's bare 23503 otherwise;
 	-- nested: a condition with a subquery runs as a query every time)

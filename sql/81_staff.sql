@@ -778,7 +778,7 @@ BEGIN
 		-- (both settings are the caller's to set: the counts are this row's,
 		-- which release_on_deactivation just wrote; a reason is one as
 		-- deactivate_staff takes it, plain text of at most 500 characters)
-		v_reason := NULLIF(pg_catalog.current_setting('protector_internal.deactivation_reason', true), '');
+		v_reason := NULLIF(pg_catalog.btrim(pg_catalog.current_setting('protector_internal.deactivation_reason', true)), '');
 		IF pg_catalog.length(v_reason) OPERATOR(pg_catalog.>) 500 OR NOT protector_internal.text_is_clean(v_reason) THEN
 			v_reason := NULL;
 		END IF;
@@ -845,7 +845,7 @@ BEGIN
 	-- (keep_one_owner refuses to deactivate the last active owner;
 	-- release_on_deactivation releases what was theirs, record_member_change
 	-- records it with the reason)
-	PERFORM pg_catalog.set_config('protector_internal.deactivation_reason', COALESCE(p_reason, ''), true);
+	PERFORM pg_catalog.set_config('protector_internal.deactivation_reason', COALESCE(pg_catalog.btrim(p_reason), ''), true);
 	UPDATE protector.members x SET active = false WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	RETURN pg_catalog.jsonb_build_object('member_id', m.id, 'already_inactive', false) OPERATOR(pg_catalog.||)
 		COALESCE(NULLIF(pg_catalog.current_setting('protector_internal.deactivation', true), '')::jsonb

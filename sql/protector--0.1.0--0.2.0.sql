@@ -1203,6 +1203,16 @@ BEGIN
 		PERFORM protector.raise('forbidden', 'idempotency keys under widget/ and another''s customer/ are protector''s',
 			'The widget and create_booking store their callers'' keys there.', 'Choose a key without that prefix.');
 	END IF;
+	-- a cancellation's reason is shown to staff as written, whoever writes
+	-- it: the rule cancel_booking applies to p_reason (line breaks and tabs,
+	-- no control or invisible direction characters, at most 2,000)
+	IF NEW.cancellation_reason IS NOT NULL
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.cancellation_reason IS DISTINCT FROM OLD.cancellation_reason)
+	   AND (pg_catalog.length(NEW.cancellation_reason) OPERATOR(pg_catalog.>) 2000
+			OR NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.cancellation_reason, E'\r\n\t', '   '))) THEN
+		PERFORM protector.raise('invalid_parameter',
+			'cancellation_reason must be at most 2000 characters without control or invisible direction characters');
+	END IF;
 	-- an agent who is no member of the organization, named for those who
 	-- see the staff list (the composite foreign key's bare 23503 otherwise;
 	-- nested: a condition with a subquery runs as a query every time)
@@ -6121,7 +6131,7 @@ BEGIN
 	-- (keep_one_owner refuses to deactivate the last active owner;
 	-- release_on_deactivation releases what was theirs, record_member_change
 	-- records it with the reason)
-	PERFORM pg_catalog.set_config('protector_internal.deactivation_reason', COALESCE(p_reason, ''), true);
+	PERFORM pg_catalog.set_config('protector_internal.deactivation_reason', COALESCE(pg_catalog.btrim(p_reason), ''), true);
 	UPDATE protector.members x SET active = false WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	RETURN pg_catalog.jsonb_build_object('member_id', m.id, 'already_inactive', false) OPERATOR(pg_catalog.||)
 		COALESCE(NULLIF(pg_catalog.current_setting('protector_internal.deactivation', true), '')::jsonb
@@ -10440,7 +10450,7 @@ BEGIN
 		-- (both settings are the caller's to set: the counts are this row's,
 		-- which release_on_deactivation just wrote; a reason is one as
 		-- deactivate_staff takes it, plain text of at most 500 characters)
-		v_reason := NULLIF(pg_catalog.current_setting('protector_internal.deactivation_reason', true), '');
+		v_reason := NULLIF(pg_catalog.btrim(pg_catalog.current_setting('protector_internal.deactivation_reason', true)), '');
 		IF pg_catalog.length(v_reason) OPERATOR(pg_catalog.>) 500 OR NOT protector_internal.text_is_clean(v_reason) THEN
 			v_reason := NULL;
 		END IF;

@@ -7,7 +7,7 @@
 -- no-break space inside is no e-mail address (it was taken, and its
 -- identity key then held a plain space).
 BEGIN;
-SELECT plan(10);
+SELECT plan(12);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_cara']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a350000-0000-4000-8000-000000000000', 'W', 'customer-writes');
@@ -82,6 +82,30 @@ SELECT throws_ok($$SELECT protector.create_customer('0a350000-0000-4000-8000-000
 SELECT throws_ok($$SELECT protector.create_staff_member('0a350000-0000-4000-8000-000000000000', E'n\u00a0a@example.com', 'agent')$$,
 	'22023', NULL, 'and an invitation');
 SELECT tests.clear_authentication();
+
+-- 4. a reason is checked however it is written: a customer's direct
+-- cancellation with a direction override is refused as cancel_booking
+-- refuses it (a review of the cancellation stamps' fix); a deactivation's
+-- reason with trailing spaces is recorded trimmed, not dropped
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status) VALUES
+	('0a350000-0000-4000-8000-00000000b003', '0a350000-0000-4000-8000-000000000000', '0a350000-0000-4000-8000-0000000000a1',
+	 '0a350000-0000-4000-8000-0000000005a1', '0a350000-0000-4000-8000-00000000c001',
+	 tstzrange(date_trunc('day', now()) + interval '6 days 10 hours', date_trunc('day', now()) + interval '6 days 11 hours'), 'confirmed');
+SELECT tests.authenticate_as('w_cara');
+SELECT throws_ok($$UPDATE protector.bookings SET status = 'cancelled', cancellation_reason = E'ill \u202egnirb lliw I'
+				   WHERE id = '0a350000-0000-4000-8000-00000000b003'$$,
+	'22023', 'cancellation_reason must be at most 2000 characters without control or invisible direction characters',
+	'a direct cancellation''s reason with a direction override');
+SELECT tests.clear_authentication();
+SELECT tests.create_supabase_user('w_agent') \g /dev/null
+INSERT INTO protector.members (id, organization_id, user_id, role)
+VALUES ('0a350000-0000-4000-8000-0000000000e1', '0a350000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_agent'), 'agent');
+SELECT tests.authenticate_as('w_owner');
+SELECT protector.deactivate_staff('0a350000-0000-4000-8000-0000000000e1', 'Left the company' || repeat(' ', 490)) \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT details ->> 'reason' FROM protector.staff_activity WHERE action = 'staff.deactivated'
+		   AND details ->> 'member_id' = '0a350000-0000-4000-8000-0000000000e1'),
+	'Left the company', 'a padded reason deactivate_staff takes is recorded, trimmed');
 
 SELECT * FROM finish();
 ROLLBACK;
