@@ -98,6 +98,16 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_text(text, text, integer, integer) IS
 'Refuses a text of the wrong length or with control characters (22023 naming the parameter)';
 
+-- A text without the spaces at its ends, Unicode's space separators and
+-- line breaks included (btrim takes the ASCII space only).
+CREATE FUNCTION protector_internal.trim_spaces(p_text text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.btrim(p_text, E' \t\n\r\u000b\u000c\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000');
+COMMENT ON FUNCTION protector_internal.trim_spaces(text) IS
+'A text trimmed of every kind of space at its ends (Unicode space separators and line breaks included)';
+
 -- The names an operator's screen and the widget show stay plain text
 -- whoever writes them: the RPCs check their parameters by name, these
 -- triggers the column for table writes under RLS (a direct rename put
@@ -118,8 +128,13 @@ BEGIN
 				pg_catalog.format('Writing %s.name.', TG_TABLE_NAME));
 		END IF;
 		-- stored trimmed, as the RPCs store it (a waiver named '  W  ' was
-		-- another waiver than create_waiver's 'W')
-		NEW.name := pg_catalog.btrim(NEW.name);
+		-- another waiver than create_waiver's 'W'), of every space (a name
+		-- padded with ideographic spaces looked like another's)
+		NEW.name := protector_internal.trim_spaces(NEW.name);
+		IF NEW.name OPERATOR(pg_catalog.=) '' THEN
+			PERFORM protector.raise('invalid_parameter', 'name must not be blank',
+				pg_catalog.format('Writing %s.name.', TG_TABLE_NAME));
+		END IF;
 	END IF;
 	RETURN NEW;
 END
@@ -139,8 +154,13 @@ BEGIN
 				pg_catalog.format('Writing %s.full_name.', TG_TABLE_NAME));
 		END IF;
 		-- stored trimmed, as the RPCs store it (a waiver named '  W  ' was
-		-- another waiver than create_waiver's 'W')
-		NEW.full_name := pg_catalog.btrim(NEW.full_name);
+		-- another waiver than create_waiver's 'W'), of every space (a name
+		-- padded with ideographic spaces looked like another's)
+		NEW.full_name := protector_internal.trim_spaces(NEW.full_name);
+		IF NEW.full_name OPERATOR(pg_catalog.=) '' THEN
+			PERFORM protector.raise('invalid_parameter', 'full_name must not be blank',
+				pg_catalog.format('Writing %s.full_name.', TG_TABLE_NAME));
+		END IF;
 	END IF;
 	RETURN NEW;
 END
@@ -506,6 +526,7 @@ GRANT EXECUTE ON FUNCTION
 	protector.update_customer(uuid, jsonb),
 	protector_internal.check_price(numeric, text),
 	protector_internal.json_amount(jsonb),
+	protector_internal.trim_spaces(text),
 	protector_internal.check_interval(interval, text, interval, interval, boolean),
 	protector_internal.check_integer(integer, text, integer, integer),
 	protector_internal.check_text(text, text, integer, integer),

@@ -9538,8 +9538,13 @@ BEGIN
 				pg_catalog.format('Writing %s.name.', TG_TABLE_NAME));
 		END IF;
 		-- stored trimmed, as the RPCs store it (a waiver named '  W  ' was
-		-- another waiver than create_waiver's 'W')
-		NEW.name := pg_catalog.btrim(NEW.name);
+		-- another waiver than create_waiver's 'W'), of every space (a name
+		-- padded with ideographic spaces looked like another's)
+		NEW.name := protector_internal.trim_spaces(NEW.name);
+		IF NEW.name OPERATOR(pg_catalog.=) '' THEN
+			PERFORM protector.raise('invalid_parameter', 'name must not be blank',
+				pg_catalog.format('Writing %s.name.', TG_TABLE_NAME));
+		END IF;
 	END IF;
 	RETURN NEW;
 END
@@ -9559,8 +9564,13 @@ BEGIN
 				pg_catalog.format('Writing %s.full_name.', TG_TABLE_NAME));
 		END IF;
 		-- stored trimmed, as the RPCs store it (a waiver named '  W  ' was
-		-- another waiver than create_waiver's 'W')
-		NEW.full_name := pg_catalog.btrim(NEW.full_name);
+		-- another waiver than create_waiver's 'W'), of every space (a name
+		-- padded with ideographic spaces looked like another's)
+		NEW.full_name := protector_internal.trim_spaces(NEW.full_name);
+		IF NEW.full_name OPERATOR(pg_catalog.=) '' THEN
+			PERFORM protector.raise('invalid_parameter', 'full_name must not be blank',
+				pg_catalog.format('Writing %s.full_name.', TG_TABLE_NAME));
+		END IF;
 	END IF;
 	RETURN NEW;
 END
@@ -10523,3 +10533,13 @@ CREATE TRIGGER one_invitation_per_address AFTER INSERT ON protector.staff_invita
 	REFERENCING NEW TABLE AS new_invitations
 	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.one_invitation_per_address();
 REVOKE ALL ON FUNCTION protector_internal.one_invitation_per_address() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION protector_internal.trim_spaces(p_text text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.btrim(p_text, E' \t\n\r\u000b\u000c\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000');
+COMMENT ON FUNCTION protector_internal.trim_spaces(text) IS
+'A text trimmed of every kind of space at its ends (Unicode space separators and line breaks included)';
+REVOKE ALL ON FUNCTION protector_internal.trim_spaces(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.trim_spaces(text) TO authenticated, service_role;

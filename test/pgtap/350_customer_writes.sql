@@ -7,7 +7,7 @@
 -- no-break space inside is no e-mail address (it was taken, and its
 -- identity key then held a plain space).
 BEGIN;
-SELECT plan(12);
+SELECT plan(15);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_cara']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a350000-0000-4000-8000-000000000000', 'W', 'customer-writes');
@@ -106,6 +106,17 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT details ->> 'reason' FROM protector.staff_activity WHERE action = 'staff.deactivated'
 		   AND details ->> 'member_id' = '0a350000-0000-4000-8000-0000000000e1'),
 	'Left the company', 'a padded reason deactivate_staff takes is recorded, trimmed');
+
+-- 5. names are stored trimmed of every kind of space (ideographic spaces
+-- at the ends stayed: a padded copy of a name looked like another)
+SELECT tests.authenticate_as('w_owner');
+SELECT is(protector.create_customer('0a350000-0000-4000-8000-000000000000', E'\u3000Dy\u00a0') ->> 'full_name', 'Dy',
+	'a customer''s name padded with U+3000 and U+00A0');
+SELECT is(protector.update_venue('0a350000-0000-4000-8000-0000000000a1', jsonb_build_object('name', E'\u2003Hall\u3000')) ->> 'name',
+	'Hall', 'a venue''s name padded with U+2003 and U+3000');
+SELECT throws_ok($$UPDATE protector.services SET name = E'\u3000\u3000' WHERE id = '0a350000-0000-4000-8000-0000000005a1'$$,
+	'22023', 'name must not be blank', 'a name of spaces only is refused by name');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
