@@ -8749,6 +8749,7 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_identity text;
+	v_user uuid;				-- their account, which stamps name them by
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
 	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
 BEGIN
@@ -8756,7 +8757,7 @@ BEGIN
 	-- now is waited for (and then scrubbed), one made after waits for this
 	-- erasure and is refused (booking_customer.c), also when the erasure
 	-- is a direct insert into customer_erasures
-	SELECT c.identity_key INTO v_identity FROM protector.customers c
+	SELECT c.identity_key, c.user_id INTO v_identity, v_user FROM protector.customers c
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
 	FOR UPDATE;
 	-- (under REPEATABLE READ the snapshot misses a booking it waited for)
@@ -8769,6 +8770,7 @@ BEGIN
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
 	UPDATE protector.bookings b SET details = protector_internal.erased_booking_details(b.details), cancellation_reason = NULL,
+		created_by = CASE WHEN b.created_by OPERATOR(pg_catalog.=) v_user THEN NULL ELSE b.created_by END,
 		idempotency_key = CASE WHEN pg_catalog.starts_with(b.idempotency_key, 'widget/')
 								 OR pg_catalog.starts_with(b.idempotency_key, 'customer/')
 							   THEN NULL ELSE b.idempotency_key END
@@ -8793,7 +8795,18 @@ BEGIN
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND (l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
-		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text);
+		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
+		   -- (rows of before the booking was theirs: a walk-in named later)
+		   OR l.record_id OPERATOR(pg_catalog.=) ANY
+			  (SELECT b.id::text FROM protector.bookings b
+			   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id));
+	-- and their account where it stamped their bookings
+	UPDATE protector.audit_log l
+	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'created_by'::text, new_row = l.new_row OPERATOR(pg_catalog.-) 'created_by'::text
+	WHERE v_user IS NOT NULL AND l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND v_user::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) 'created_by',
+													  l.new_row OPERATOR(pg_catalog.->>) 'created_by']);
 	DELETE FROM protector_internal.widget_requests w
 	WHERE w.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND w.identity_key OPERATOR(pg_catalog.=) v_identity;
@@ -8809,8 +8822,11 @@ BEGIN
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'note'::text, new_row = l.new_row OPERATOR(pg_catalog.-) 'note'::text
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.vouchers'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND p_customer_id::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) 'customer_id',
-															 l.new_row OPERATOR(pg_catalog.->>) 'customer_id']);
+	  AND (p_customer_id::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) 'customer_id',
+															  l.new_row OPERATOR(pg_catalog.->>) 'customer_id'])
+		   OR l.record_id OPERATOR(pg_catalog.=) ANY
+			  (SELECT v.id::text FROM protector.vouchers v
+			   WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.customer_id OPERATOR(pg_catalog.=) p_customer_id));
 	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details)
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
@@ -8865,9 +8881,16 @@ BEGIN
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
 	-- their messages: the bodies go (the thread's times stay)
-	UPDATE protector.booking_messages m SET body = '[erased]'
+	UPDATE protector.booking_messages m SET body = '[erased]',
+		sender_user_id = CASE WHEN m.sender_user_id OPERATOR(pg_catalog.=) v_user THEN NULL ELSE m.sender_user_id END
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	  AND m.body OPERATOR(pg_catalog.<>) '[erased]';
+	  AND (m.body OPERATOR(pg_catalog.<>) '[erased]' OR m.sender_user_id OPERATOR(pg_catalog.=) v_user);
+	UPDATE protector.audit_log l
+	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'sender_user_id'::text, new_row = l.new_row OPERATOR(pg_catalog.-) 'sender_user_id'::text
+	WHERE v_user IS NOT NULL AND l.table_name OPERATOR(pg_catalog.=) 'protector.booking_messages'
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND v_user::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) 'sender_user_id',
+													  l.new_row OPERATOR(pg_catalog.->>) 'sender_user_id']);
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'last_error',
 		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'

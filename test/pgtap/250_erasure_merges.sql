@@ -9,7 +9,7 @@
 -- note, a payment's provider details, their bookings' tasks) goes with
 -- it, protector's refund note stays.
 BEGIN;
-SELECT plan(33);
+SELECT plan(36);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_admin', 'x_manager', 'x_operator', 'x_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a250000-0000-4000-8000-000000000000', 'X', 'erasure-x');
@@ -208,6 +208,39 @@ SELECT results_eq($$SELECT title, description FROM protector.tasks WHERE booking
 	'the staff''s task is [erased]; the review task''s title is protector''s again (a staff edit named her), its description gone');
 SELECT is((SELECT count(*)::int FROM protector.payments p JOIN protector.bookings b ON b.id = p.booking_id
 		   WHERE b.id = (SELECT id FROM dora)), 4, 'no payment is lost (two payments, two refunds)');
+
+-- 8. the history of rows that became theirs later (a walk-in booking and a
+-- voucher named for them afterwards: their first audit rows held no
+-- customer_id and kept the note), and their account where it stamped their
+-- booking and message (created_by, sender_user_id)
+SELECT tests.create_supabase_user('x_dee') \g /dev/null
+INSERT INTO protector.customers (id, organization_id, full_name, email, user_id) VALUES
+	('0a250000-0000-4000-8000-0000000000f9', '0a250000-0000-4000-8000-000000000000', 'Dee', 'dee@example.com',
+	 tests.get_supabase_uid('x_dee'));
+SELECT tests.authenticate_as('x_manager');
+CREATE TEMP TABLE walkin AS
+SELECT (protector.create_booking('0a250000-0000-4000-8000-0000000005a1', NULL, date_trunc('day', now()) + interval '7 days 10 hours',
+		1, NULL, '{"note": "walk-in Dee, nuts"}', 'dashboard') ->> 'id')::uuid AS id;
+UPDATE protector.bookings SET customer_id = '0a250000-0000-4000-8000-0000000000f9' WHERE id = (SELECT id FROM walkin);
+SELECT tests.authenticate_as('x_admin');
+CREATE TEMP TABLE gift AS
+SELECT (protector.create_voucher('0a250000-0000-4000-8000-000000000000', 20, NULL, NULL, NULL, 'gift for Dee') ->> 'id')::uuid AS id;
+UPDATE protector.vouchers SET customer_id = '0a250000-0000-4000-8000-0000000000f9' WHERE id = (SELECT id FROM gift);
+SELECT tests.authenticate_as('x_dee');
+CREATE TEMP TABLE own AS
+SELECT (protector.create_booking('0a250000-0000-4000-8000-0000000005a1', '0a250000-0000-4000-8000-0000000000f9',
+		date_trunc('day', now()) + interval '8 days 10 hours') ->> 'id')::uuid AS id;
+SELECT protector.send_message((SELECT id FROM own), 'hello from Dee') \g /dev/null
+SELECT tests.authenticate_as('x_admin');
+SELECT is(protector.erase_customer('0a250000-0000-4000-8000-0000000000f9') ->> 'already_erased', 'false', 'Dee is erased');
+SELECT tests.clear_authentication();
+SELECT is_empty($$SELECT table_name, op FROM protector.audit_log WHERE concat(old_row::text, new_row::text) ~* 'dee'$$,
+	'no audit row holds the walk-in''s note or the voucher''s, written before they were hers');
+SELECT is_empty($$SELECT 'booking' FROM protector.bookings WHERE created_by = tests.get_supabase_uid('x_dee')
+	UNION ALL SELECT 'message' FROM protector.booking_messages WHERE sender_user_id = tests.get_supabase_uid('x_dee')
+	UNION ALL SELECT 'audit ' || table_name FROM protector.audit_log
+		WHERE concat(old_row::text, new_row::text) ~ tests.get_supabase_uid('x_dee')::text$$,
+	'nor does any booking, message or audit row keep her account''s id');
 
 SELECT * FROM finish();
 ROLLBACK;
