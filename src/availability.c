@@ -180,6 +180,22 @@ slot_range(TimestampTz start, TimestampTz end)
 	return RangeTypePGetDatum(make_range(typcache, &from, &to, false));
 }
 
+/*
+ * A length as a person says it, in the largest unit it is a whole number
+ * of: "20 hours", "30 seconds" (a limit of 20 hours read "0 days").
+ */
+static char *
+span_text(int64 usecs)
+{
+	if (usecs % USECS_PER_DAY == 0)
+		return psprintf("%lld days", (long long) (usecs / USECS_PER_DAY));
+	if (usecs % USECS_PER_HOUR == 0)
+		return psprintf("%lld hours", (long long) (usecs / USECS_PER_HOUR));
+	if (usecs % USECS_PER_MINUTE == 0)
+		return psprintf("%lld minutes", (long long) (usecs / USECS_PER_MINUTE));
+	return psprintf("%lld seconds", (long long) ((usecs + USECS_PER_SEC - 1) / USECS_PER_SEC));
+}
+
 /* start is not a slot: say which are, from the day's list */
 static void
 report_not_a_slot(ServiceRules *rules, const char *param, TimestampTz start, int day,
@@ -234,15 +250,15 @@ check_start(ServiceRules *rules, const char *param, TimestampTz start, int32 par
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("%s is too soon for service \"%s\"", param, rules->name),
-				 errdetail("The service must be booked %lld minutes ahead; the earliest start is %s local time (%s).",
-						   (long long) (rules->min_notice / USECS_PER_MINUTE),
+				 errdetail("The service must be booked %s ahead; the earliest start is %s local time (%s).",
+						   span_text(rules->min_notice),
 						   protector_local_text(now_ts + rules->min_notice, rules->timezone), rules->timezone)));
 	if (start > now_ts + rules->max_advance)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("%s is too far ahead for service \"%s\"", param, rules->name),
-				 errdetail("The service can be booked at most %lld days ahead; the latest start is %s local time (%s).",
-						   (long long) (rules->max_advance / USECS_PER_DAY),
+				 errdetail("The service can be booked at most %s ahead; the latest start is %s local time (%s).",
+						   span_text(rules->max_advance),
 						   protector_local_text(now_ts + rules->max_advance, rules->timezone), rules->timezone)));
 }
 

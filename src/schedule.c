@@ -224,15 +224,18 @@ parse_week(Jsonb *hours, const char *what, Week *week)
 
 /* ---------- local time ---------- */
 
-TimestampTz
-protector_local_time(int local_day, int minute, pg_tz *tz)
+/*
+ * A local time as PostgreSQL reads it: one the clocks pass twice (going
+ * back) as its later instant, one they skip with the offset before the
+ * jump.
+ */
+static TimestampTz
+local_time_read(int local_day, int minute, pg_tz *tz)
 {
 	struct pg_tm tm;
 	int			tzoff;
 	Timestamp	result;
 
-	local_day += minute / MINUTES_PER_DAY;
-	minute %= MINUTES_PER_DAY;
 	memset(&tm, 0, sizeof(tm));
 	j2date(local_day + POSTGRES_EPOCH_JDATE, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
 	tm.tm_hour = minute / 60;
@@ -243,6 +246,37 @@ protector_local_time(int local_day, int minute, pg_tz *tz)
 				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
 				 errmsg("date out of range for bookings")));
 	return result;
+}
+
+/*
+ * Minute minute (0 .. 1440 and on) of a local day: read as PostgreSQL
+ * reads it, but a day's boundary (00:00, and "24:00", the next day's
+ * 00:00) is the first instant of the day (protector_local_midnight): in a
+ * zone whose clocks go back over midnight, PostgreSQL's later 00:00 made
+ * a Saturday open until 01:00 of Sunday and Sunday's hours begin an hour
+ * late (Atlantic/Azores, America/Havana).
+ */
+TimestampTz
+protector_local_time(int local_day, int minute, pg_tz *tz)
+{
+	local_day += minute / MINUTES_PER_DAY;
+	minute %= MINUTES_PER_DAY;
+	if (minute == 0)
+		return protector_local_midnight(local_day, tz);
+	return local_time_read(local_day, minute, tz);
+}
+
+/* the offset from UTC at ts, or INT_MIN at the edge of the range */
+static int
+utc_offset_at(TimestampTz ts, pg_tz *tz)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoff;
+
+	if (timestamp2tm(ts, &tzoff, &tm, &fsec, NULL, tz) != 0)
+		return INT_MIN;
+	return tzoff;
 }
 
 /* the local day of ts, or INT_MIN at the edge of the range */
@@ -289,9 +323,14 @@ protector_local_day(TimestampTz ts, pg_tz *tz)
 TimestampTz
 protector_local_midnight(int local_day, pg_tz *tz)
 {
-	TimestampTz later = protector_local_time(local_day, 0, tz);
+	TimestampTz later = local_time_read(local_day, 0, tz);
 	TimestampTz on_day = later;
 	TimestampTz before;
+	int			offset = utc_offset_at(later, tz);
+
+	/* no change of offset in the three hours before: PostgreSQL's reading */
+	if (offset != INT_MIN && offset == utc_offset_at(later - 3 * USECS_PER_HOUR, tz))
+		return later;
 
 	for (int k = 12; k >= 1; k--)
 	{

@@ -7,7 +7,16 @@
 -- special hours; around the clock, a slot runs past midnight only into a
 -- day open then.
 BEGIN;
-SELECT plan(10);
+SELECT plan(15);
+CREATE FUNCTION pg_temp.detail(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE d text;
+BEGIN
+	EXECUTE q;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+	RETURN d;
+END $$;
 
 INSERT INTO protector.organizations (id, name, slug) VALUES
 	('0a220000-0000-4000-8000-000000000000', 'Grid', 'slot-grid');
@@ -113,6 +122,39 @@ SELECT is(pg_temp.starts('0a220000-0000-4000-8000-00000000d002', 20), 31::bigint
 SELECT is(ARRAY[pg_temp.starts('0a220000-0000-4000-8000-00000000d001', 19), pg_temp.starts('0a220000-0000-4000-8000-00000000d001', 21),
 				pg_temp.starts('0a220000-0000-4000-8000-00000000d001', 17)],
 	ARRAY[3, 11, 0]::bigint[], 'special hours replace the day''s: 3 and 11 hourly starts; the closed day none');
+
+-- a zone whose clocks go back over midnight (Atlantic/Azores, 2027-10-31:
+-- 01:00 back to 00:00): Saturday's "24:00" is the first instant of Sunday,
+-- not the second 00:00 an hour later, and Sunday's "00:00" opens then (it
+-- offered 00:00 Sunday on a closed Sunday, and counted 3 open hours)
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0a220000-0000-4000-8000-0000000000b9', '0a220000-0000-4000-8000-000000000000', 'Ponta Delgada', 'Atlantic/Azores',
+	 '{"sat": [["22:00", "24:00"]], "sun": [["00:00", "02:00"]]}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance) VALUES
+	('0a220000-0000-4000-8000-00000000d009', '0a220000-0000-4000-8000-000000000000', '0a220000-0000-4000-8000-0000000000b9',
+	 'Hourly', '60 minutes', '60 minutes', '1000 days');
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, closed) VALUES
+	('0a220000-0000-4000-8000-000000000000', '0a220000-0000-4000-8000-0000000000b9', '2027-10-31', true);
+SELECT results_eq($$SELECT to_char(slot_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
+					FROM protector.get_available_slots('0a220000-0000-4000-8000-00000000d009', '2027-10-30', '2027-10-31')$$,
+	$$VALUES ('2027-10-30 22:00'), ('2027-10-30 23:00')$$,
+	'Saturday 22:00-24:00 local (UTC+0 until Sunday 01:00): slots at 22:00 and 23:00 UTC, none on the closed Sunday');
+SELECT is((SELECT count(*)::int FROM protector.get_venue_schedule('0a220000-0000-4000-8000-0000000000b9', '2027-10-30', '2027-10-30')
+		   WHERE closes_at > '2027-10-31 00:00+00'), 0, 'the schedule closes Saturday at Sunday''s first instant');
+DELETE FROM protector.venue_closures WHERE venue_id = '0a220000-0000-4000-8000-0000000000b9';
+SELECT results_eq($$SELECT to_char(slot_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
+					FROM protector.get_available_slots('0a220000-0000-4000-8000-00000000d009', '2027-10-31', '2027-10-31')$$,
+	$$VALUES ('2027-10-31 00:00'), ('2027-10-31 01:00'), ('2027-10-31 02:00')$$,
+	'Sunday 00:00-02:00 local spans three hours of UTC (00:00 passes twice): three slots from its first instant');
+
+-- a limit that is not a whole number of days or minutes is said as it is
+-- (20 hours read "0 days", 30 seconds "0 minutes")
+UPDATE protector.services SET max_advance = '20 hours', min_notice = '30 seconds'
+WHERE id = '0a220000-0000-4000-8000-00000000d009';
+SELECT throws_like($$SELECT protector.validate_slot('0a220000-0000-4000-8000-00000000d009', now() + interval '30 days', 1)$$,
+	'%too far ahead%', 'too far ahead');
+SELECT matches((SELECT pg_temp.detail($$SELECT protector.validate_slot('0a220000-0000-4000-8000-00000000d009', now() + interval '30 days', 1)$$)),
+	'at most 20 hours ahead', '... at most 20 hours, not 0 days');
 
 SELECT * FROM finish();
 ROLLBACK;
