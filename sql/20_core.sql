@@ -38,7 +38,7 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_during_is_bounded'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.during_is_bounded(tstzrange) IS
-'CHECK bookings_during_check: not empty, [) bounds, both finite';
+'CHECK bookings_during_check: not empty, [) bounds, both finite and within the years 1 to 9999';
 
 CREATE FUNCTION protector_internal.during_within_31_days(tstzrange)
 RETURNS boolean

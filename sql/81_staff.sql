@@ -291,7 +291,7 @@ AS $$
 BEGIN
 	-- the table's CHECK, in words (a direct write got its bare name)
 	IF NOT (protector_internal.during_is_bounded(NEW.during) AND protector_internal.during_within_31_days(NEW.during)) THEN
-		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days',
+		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, in the years 1 to 9999',
 			pg_catalog.format('Got %s.', NEW.during), 'Split a longer time into shifts of at most 31 days.');
 	END IF;
 	-- a shift kept in the past (its end corrected, say) is history

@@ -5728,7 +5728,7 @@ AS $$
 BEGIN
 	-- the table's CHECK, in words (a direct write got its bare name)
 	IF NOT (protector_internal.during_is_bounded(NEW.during) AND protector_internal.during_within_31_days(NEW.during)) THEN
-		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days',
+		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, in the years 1 to 9999',
 			pg_catalog.format('Got %s.', NEW.during), 'Split a longer time into shifts of at most 31 days.');
 	END IF;
 	-- a shift kept in the past (its end corrected, say) is history
@@ -10566,3 +10566,5 @@ COMMENT ON FUNCTION protector_internal.trim_spaces(text) IS
 'A text trimmed of every kind of space at its ends (Unicode space separators and line breaks included)';
 REVOKE ALL ON FUNCTION protector_internal.trim_spaces(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.trim_spaces(text) TO authenticated, service_role;
+COMMENT ON FUNCTION protector_internal.during_is_bounded(tstzrange) IS
+'CHECK bookings_during_check: not empty, [) bounds, both finite and within the years 1 to 9999';

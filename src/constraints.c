@@ -61,6 +61,24 @@ bound_is_finite(const RangeBound *bound)
 	return !bound->infinite && !TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(bound->val));
 }
 
+/*
+ * A finite bound within the years 1 to 9999, a day inside them in UTC:
+ * where every local date of the product lives (slots, schedules, reports
+ * refuse other years; a booking stored in 294276 AD broke its own review
+ * task's local time with a bare 22008).
+ */
+static bool
+bound_within_years(const RangeBound *b)
+{
+	TimestampTz t;
+
+	if (!bound_is_finite(b))
+		return false;
+	t = DatumGetTimestampTz(b->val);
+	return t >= (TimestampTz) (date2j(1, 1, 2) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY &&
+		t <= (TimestampTz) (date2j(9999, 12, 31) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY;
+}
+
 static bool
 during_bounded(FunctionCallInfo fcinfo, int argno)
 {
@@ -69,7 +87,7 @@ during_bounded(FunctionCallInfo fcinfo, int argno)
 	bool		empty;
 
 	read_tstzrange(fcinfo, argno, &lo, &hi, &empty);
-	return !empty && lo.inclusive && !hi.inclusive && bound_is_finite(&lo) && bound_is_finite(&hi);
+	return !empty && lo.inclusive && !hi.inclusive && bound_within_years(&lo) && bound_within_years(&hi);
 }
 
 /*

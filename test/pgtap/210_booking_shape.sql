@@ -7,7 +7,7 @@
 -- (UTC).  Shapes are compared as text: jsonb calls 61.5 and 61.50 equal,
 -- the answer a client reads does not.
 BEGIN;
-SELECT plan(19);
+SELECT plan(21);
 
 CREATE FUNCTION pg_temp.shape_ref(p_booking protector.bookings)
 RETURNS jsonb
@@ -150,6 +150,16 @@ SELECT is((SELECT count(*) FROM shape_rows r
 		   WHERE protector_internal.booking_shape(r.b)::text IS DISTINCT FROM pg_temp.shape_ref(r.b)::text), 0::bigint,
 	'... as the reference did');
 RESET ROLE;
+
+-- a booking lies within the years 1 to 9999, where every local date of
+-- the product lives (one moved to 294276 AD was taken, and then broke its
+-- review task's local time with a bare 22008 in a UTC+14 venue)
+SELECT throws_ok($$UPDATE protector.bookings SET during = '[294276-12-31 22:00+00, 294276-12-31 23:00+00)'
+				   WHERE id = '0a210000-0000-4000-8000-0000000b0001'$$,
+	'23514', NULL, 'a booking in 294276 AD is refused by its CHECK');
+SELECT ok(NOT protector_internal.during_is_bounded('[0001-01-01 10:00+00, 0001-01-01 11:00+00)')
+		  AND protector_internal.during_is_bounded('[9999-12-30 10:00+00, 9999-12-30 11:00+00)'),
+	'the first day of year 1 is out (a day inside, in UTC), the 30th December 9999 in');
 
 SELECT * FROM finish();
 ROLLBACK;
