@@ -8750,6 +8750,7 @@ AS $$
 DECLARE
 	v_identity text;
 	v_user uuid;				-- their account, which stamps name them by
+	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
 	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
 BEGIN
@@ -8766,6 +8767,10 @@ BEGIN
 			pg_catalog.format('Customer %s got a booking, voucher, message or signature while the erasure waited for it.', p_customer_id),
 			'Retry the transaction: it will then erase that too.');
 	END IF;
+	-- (under the customer's lock no booking becomes or stops being theirs)
+	v_bookings := ARRAY(SELECT b.id::text FROM protector.bookings b
+						WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+						  AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id);
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
@@ -8797,16 +8802,7 @@ BEGIN
 	  AND (l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
 		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
 		   -- (rows of before the booking was theirs: a walk-in named later)
-		   OR l.record_id OPERATOR(pg_catalog.=) ANY
-			  (SELECT b.id::text FROM protector.bookings b
-			   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id));
-	-- and their account where it stamped their bookings
-	UPDATE protector.audit_log l
-	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'created_by'::text, new_row = l.new_row OPERATOR(pg_catalog.-) 'created_by'::text
-	WHERE v_user IS NOT NULL AND l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
-	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND v_user::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) 'created_by',
-													  l.new_row OPERATOR(pg_catalog.->>) 'created_by']);
+		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_bookings));
 	DELETE FROM protector_internal.widget_requests w
 	WHERE w.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND w.identity_key OPERATOR(pg_catalog.=) v_identity;
@@ -8843,9 +8839,7 @@ BEGIN
 			ELSE l.new_row END
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.payments'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
-		  (SELECT b.id::text FROM protector.bookings b
-		   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id);
+	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings);
 	UPDATE protector.tasks t
 	SET description = NULL, title = x.title
 	FROM (SELECT t2.id,
@@ -8868,9 +8862,7 @@ BEGIN
 		new_row = l.new_row OPERATOR(pg_catalog.-) '{title,description}'::text[]
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.tasks'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
-		  (SELECT b.id::text FROM protector.bookings b
-		   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id);
+	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings);
 	-- their reminders: none is sent any more, and the worker's error texts
 	-- (which tend to quote the address) go, in the history too
 	UPDATE protector.booking_reminders r
@@ -8885,20 +8877,21 @@ BEGIN
 		sender_user_id = CASE WHEN m.sender_user_id OPERATOR(pg_catalog.=) v_user THEN NULL ELSE m.sender_user_id END
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND (m.body OPERATOR(pg_catalog.<>) '[erased]' OR m.sender_user_id OPERATOR(pg_catalog.=) v_user);
+	-- their account where it stamped their bookings and messages, in the
+	-- history too (after both were written above)
 	UPDATE protector.audit_log l
-	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'sender_user_id'::text, new_row = l.new_row OPERATOR(pg_catalog.-) 'sender_user_id'::text
-	WHERE v_user IS NOT NULL AND l.table_name OPERATOR(pg_catalog.=) 'protector.booking_messages'
+	SET old_row = l.old_row OPERATOR(pg_catalog.-) k.col, new_row = l.new_row OPERATOR(pg_catalog.-) k.col
+	FROM (VALUES ('protector.bookings', 'created_by'), ('protector.booking_messages', 'sender_user_id')) k (tbl, col)
+	WHERE v_user IS NOT NULL AND l.table_name OPERATOR(pg_catalog.=) k.tbl
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND v_user::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) 'sender_user_id',
-													  l.new_row OPERATOR(pg_catalog.->>) 'sender_user_id']);
+	  AND v_user::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) k.col,
+													  l.new_row OPERATOR(pg_catalog.->>) k.col]);
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'last_error',
 		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.booking_reminders'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
-		  (SELECT b.id::text FROM protector.bookings b
-		   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id);
+	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings);
 END
 $$;
 COMMENT ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid) IS
