@@ -148,6 +148,19 @@ $$;
 COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
 'False when the text holds control characters, invisible bidirectional marks, overrides or isolates, or characters that render as nothing';
 
+-- An e-mail address as protector takes one (the widget, the desk's
+-- customers, staff invitations): at most 320 characters, name@domain.tld
+-- without spaces, Unicode's space separators included ([:space:] in the
+-- database's C.UTF-8 ctype misses the no-break space).
+CREATE FUNCTION protector_internal.email_is_valid(p_email text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.length(p_email) OPERATOR(pg_catalog.<=) 320
+	   AND p_email OPERATOR(pg_catalog.~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+\.[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$';
+COMMENT ON FUNCTION protector_internal.email_is_valid(text) IS
+'An e-mail address as protector takes one: at most 320 characters, name@domain.tld without any kind of space';
+
 -- A phone number as a customer record holds it, typed by the desk or a
 -- visitor alike: digits, spaces and ( ) . / -, an optional leading +, 3 to
 -- 40 characters with the +.  (Not its country: normalize_phone's.)
@@ -297,8 +310,7 @@ BEGIN
 	IF NOT protector_internal.renders_visible(v_name) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_name must hold a visible character');
 	END IF;
-	IF v_email IS NULL OR pg_catalog.length(v_email) OPERATOR(pg_catalog.>) 320
-	   OR v_email OPERATOR(pg_catalog.!~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+\.[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$' THEN
+	IF v_email IS NULL OR NOT protector_internal.email_is_valid(v_email) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_email is not an email address',
 			'At most 320 characters, like name@example.com.');
 	END IF;

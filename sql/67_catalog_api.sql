@@ -262,8 +262,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM protector_internal.check_text(c.full_name, p_prefix OPERATOR(pg_catalog.||) 'full_name', 1, 200);
-	IF c.email IS NOT NULL AND (pg_catalog.length(c.email) OPERATOR(pg_catalog.>) 320
-								OR c.email OPERATOR(pg_catalog.!~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+\.[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$'
+	IF c.email IS NOT NULL AND (NOT protector_internal.email_is_valid(c.email)
 								OR NOT protector_internal.text_is_clean(c.email)) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%semail is not an email address', p_prefix),
 			'At most 320 characters, like name@example.com.');
@@ -527,6 +526,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_price(numeric, text),
 	protector_internal.json_amount(jsonb),
 	protector_internal.trim_spaces(text),
+	protector_internal.email_is_valid(text),
 	protector_internal.check_interval(interval, text, interval, interval, boolean),
 	protector_internal.check_integer(integer, text, integer, integer),
 	protector_internal.check_text(text, text, integer, integer),

@@ -508,7 +508,7 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, CASE WHEN p_role OPERATOR(pg_catalog.=) 'owner'
 																 THEN 'members.manage_owners' ELSE 'members.manage' END);
-	IF p_email IS NULL OR pg_catalog.btrim(p_email) OPERATOR(pg_catalog.!~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+\.[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$'
+	IF p_email IS NULL OR NOT protector_internal.email_is_valid(pg_catalog.btrim(p_email))
 	   OR pg_catalog.length(p_email) OPERATOR(pg_catalog.>) 320 OR NOT protector_internal.text_is_clean(p_email) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_email is not an email address', 'At most 320 characters, like name@example.com.');
 	END IF;

@@ -2863,8 +2863,7 @@ BEGIN
 	IF NOT protector_internal.renders_visible(v_name) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_name must hold a visible character');
 	END IF;
-	IF v_email IS NULL OR pg_catalog.length(v_email) OPERATOR(pg_catalog.>) 320
-	   OR v_email OPERATOR(pg_catalog.!~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+\.[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$' THEN
+	IF v_email IS NULL OR NOT protector_internal.email_is_valid(v_email) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_customer_email is not an email address',
 			'At most 320 characters, like name@example.com.');
 	END IF;
@@ -3871,8 +3870,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM protector_internal.check_text(c.full_name, p_prefix OPERATOR(pg_catalog.||) 'full_name', 1, 200);
-	IF c.email IS NOT NULL AND (pg_catalog.length(c.email) OPERATOR(pg_catalog.>) 320
-								OR c.email OPERATOR(pg_catalog.!~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+\.[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$'
+	IF c.email IS NOT NULL AND (NOT protector_internal.email_is_valid(c.email)
 								OR NOT protector_internal.text_is_clean(c.email)) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%semail is not an email address', p_prefix),
 			'At most 320 characters, like name@example.com.');
@@ -5932,7 +5930,7 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, CASE WHEN p_role OPERATOR(pg_catalog.=) 'owner'
 																 THEN 'members.manage_owners' ELSE 'members.manage' END);
-	IF p_email IS NULL OR pg_catalog.btrim(p_email) OPERATOR(pg_catalog.!~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+\.[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$'
+	IF p_email IS NULL OR NOT protector_internal.email_is_valid(pg_catalog.btrim(p_email))
 	   OR pg_catalog.length(p_email) OPERATOR(pg_catalog.>) 320 OR NOT protector_internal.text_is_clean(p_email) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_email is not an email address', 'At most 320 characters, like name@example.com.');
 	END IF;
@@ -10561,3 +10559,14 @@ REVOKE ALL ON FUNCTION protector_internal.trim_spaces(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.trim_spaces(text) TO authenticated, service_role;
 COMMENT ON FUNCTION protector_internal.during_is_bounded(tstzrange) IS
 'CHECK bookings_during_check: not empty, [) bounds, both finite and within the years 1 to 9999';
+
+CREATE OR REPLACE FUNCTION protector_internal.email_is_valid(p_email text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.length(p_email) OPERATOR(pg_catalog.<=) 320
+	   AND p_email OPERATOR(pg_catalog.~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+\.[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$';
+COMMENT ON FUNCTION protector_internal.email_is_valid(text) IS
+'An e-mail address as protector takes one: at most 320 characters, name@domain.tld without any kind of space';
+REVOKE ALL ON FUNCTION protector_internal.email_is_valid(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.email_is_valid(text) TO authenticated, service_role;
