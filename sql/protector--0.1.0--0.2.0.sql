@@ -1165,6 +1165,53 @@ SET amount_paid = GREATEST(COALESCE((
 		  AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.currency OPERATOR(pg_catalog.=) b.currency), 0), 0);
 RESET session_replication_role;
 
+-- 0.2.0's ledger rules, which 0.1.0 did not keep (its payments' currency
+-- defaulted to USD whatever the booking's; it took any refund): a payment
+-- or refund that counts is in its booking's currency, and a booking's
+-- refunds (pending or succeeded) never exceed its succeeded payments.
+-- Rows that break them would make amount_paid and the refund limits
+-- disagree (money in another currency refunded in the booking's, a
+-- payment after an over-refund not counted), so they are named and the
+-- update refused (a rollback of the whole update: nothing was changed).
+DO $ledgers$
+DECLARE
+	v_other text;
+	v_over text;
+BEGIN
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s %s, booking %s in %s)', x.id, x.amount, x.currency, x.booking_id, x.booking_currency),
+								 ', ' ORDER BY x.id) INTO v_other
+	FROM (SELECT p.id, p.amount, p.currency, p.booking_id, b.currency AS booking_currency
+		  FROM protector.payments p
+		  JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) p.organization_id
+								   AND b.id OPERATOR(pg_catalog.=) p.booking_id
+		  WHERE p.currency OPERATOR(pg_catalog.<>) b.currency
+			AND p.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[])
+		  ORDER BY p.id LIMIT 20) x;
+	IF v_other IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'check_violation',
+			MESSAGE = 'protector 0.2.0 counts only payments in their booking''s currency, and this database holds others',
+			DETAIL = pg_catalog.format('Pending or succeeded payments and refunds (the first 20): %s.', v_other),
+			HINT = 'Record each in its booking''s currency (amount and currency), or mark it failed if it did not happen, then run ALTER EXTENSION protector UPDATE again; nothing was changed.';
+	END IF;
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s (paid %s, refunded %s %s)', x.id, x.paid, x.refunded, x.currency),
+								 ', ' ORDER BY x.id) INTO v_over
+	FROM (SELECT b.id, b.currency, r.paid, r.refunded
+		  FROM protector.bookings b
+		  CROSS JOIN LATERAL protector_internal.booking_refundable(b.organization_id, b.id) r
+		  WHERE EXISTS (SELECT FROM protector.payments p
+						WHERE p.organization_id OPERATOR(pg_catalog.=) b.organization_id
+						  AND p.booking_id OPERATOR(pg_catalog.=) b.id AND p.kind OPERATOR(pg_catalog.=) 'refund')
+			AND r.refunded OPERATOR(pg_catalog.>) r.paid
+		  ORDER BY b.id LIMIT 20) x;
+	IF v_over IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'check_violation',
+			MESSAGE = 'protector 0.2.0 refuses refunds beyond what was paid, and this database holds some',
+			DETAIL = pg_catalog.format('Bookings, with their succeeded payments and pending or succeeded refunds (the first 20): %s.', v_over),
+			HINT = 'Mark the refunds that were not paid out failed or cancelled, or record the payment they refunded, then run ALTER EXTENSION protector UPDATE again; nothing was changed.';
+	END IF;
+END
+$ledgers$;
+
 REVOKE ALL ON FUNCTION protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
 	protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb)

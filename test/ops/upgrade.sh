@@ -144,6 +144,47 @@ if [ "$(extversion protector_long)" != "$CUR" ]; then
 fi
 dropdb protector_long
 
+# 0.1.0's ledger took a payment in another currency than its booking's (its
+# currency defaulted to USD) and refunds beyond what was paid; 0.2.0's
+# amount_paid and refund limits would disagree on them, so the update
+# refuses each, naming the rows, and goes through once they are corrected
+createdb -T protector_previous protector_ledger
+other=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_ledger -c "SET session_replication_role = replica" -c "
+	UPDATE protector.payments x SET currency = CASE WHEN b.currency = 'USD' THEN 'EUR' ELSE 'USD' END
+	FROM protector.bookings b
+	WHERE b.id = x.booking_id AND x.id = (SELECT min(p.id::text)::uuid FROM protector.payments p
+										  WHERE p.status = 'succeeded' AND p.kind = 'payment')
+	RETURNING x.id")
+refused=$(psql -X -q -d protector_ledger -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+version=$(extversion protector_ledger)
+echo "with a payment in another currency: $(grep -E '^ERROR' <<<"$refused" | tr '\n' ' ')(left at $version)"
+if ! grep -q "^ERROR:  23514: protector 0.2.0 counts only payments in their booking's currency" <<<"$refused" ||
+	! grep -q "^DETAIL:  Pending or succeeded payments and refunds (the first 20): $other (" <<<"$refused" ||
+	[ "$version" != "$PREV" ]; then
+	echo "a payment in another currency was not refused as it should be:"; echo "$refused"; failures=$((failures + 1))
+fi
+over=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_ledger -c "SET session_replication_role = replica" \
+	-c "UPDATE protector.payments x SET currency = b.currency FROM protector.bookings b WHERE b.id = x.booking_id AND x.id = '$other'" -c "
+	INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider, provider_reference)
+	SELECT p.organization_id, p.booking_id, 'refund', 100000, p.currency, 'succeeded', 'stripe', 're_beyond'
+	FROM protector.payments p WHERE p.id = '$other'
+	RETURNING booking_id")
+refused=$(psql -X -q -d protector_ledger -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+version=$(extversion protector_ledger)
+echo "with a refund beyond what was paid: $(grep -E '^ERROR' <<<"$refused" | tr '\n' ' ')(left at $version)"
+if ! grep -q '^ERROR:  23514: protector 0.2.0 refuses refunds beyond what was paid' <<<"$refused" ||
+	! grep -q "^DETAIL:  .*: $over (paid [0-9.]*, refunded 1000[0-9.]* [A-Z]*)\.$" <<<"$refused" ||
+	[ "$version" != "$PREV" ]; then
+	echo "a refund beyond what was paid was not refused as it should be:"; echo "$refused"; failures=$((failures + 1))
+fi
+psql -X -q -v ON_ERROR_STOP=1 -d protector_ledger -c "SET session_replication_role = replica" \
+	-c "UPDATE protector.payments SET status = 'failed' WHERE provider_reference = 're_beyond'" -c "RESET session_replication_role" \
+	-c "ALTER EXTENSION protector UPDATE"
+if [ "$(extversion protector_ledger)" != "$CUR" ]; then
+	echo "after the ledger was corrected, the update did not go through"; failures=$((failures + 1))
+fi
+dropdb protector_ledger
+
 # amount_paid written by hand in 0.1.0 (members could) beyond the ledger
 # was money received: the update keeps it, as a succeeded 'manual' payment
 # of the difference, instead of zeroing it.  The booking with the most
