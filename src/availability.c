@@ -205,12 +205,20 @@ report_not_a_slot(ServiceRules *rules, const char *param, TimestampTz start, int
 	Slot	   *slots = protector_slots_between(rules, day, day, now_ts, false, &nslots);
 	int			before = -1;
 
-	if (nslots == 0)
+	if (nslots == 0 && !protector_day_has_hours(rules, day))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("the venue of service \"%s\" is closed on that day", rules->name),
 				 errdetail("Requested %s local time (%s); the venue has no opening hours that day.",
 						   protector_local_text(start, rules->timezone), rules->timezone)));
+	if (nslots == 0)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("service \"%s\" has no slot on that day", rules->name),
+				 errdetail("Requested %s local time (%s); the venue is open that day, but not long enough for a booking of %s.",
+						   protector_local_text(start, rules->timezone), rules->timezone,
+						   span_text(rules->duration)),
+				 errhint("get_available_slots() (get_widget_slots() in the widget) lists the days with slots.")));
 	for (int i = 0; i < nslots && slots[i].start < start; i++)
 		before = i;
 	ereport(ERROR,

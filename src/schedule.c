@@ -675,6 +675,29 @@ protector_is_slot_start(ServiceRules *rules, TimestampTz start, int local_day)
 	return false;
 }
 
+/*
+ * Does the venue open on local_day at all: a range of its own, or one of
+ * the day before running past midnight into it?  (A day without slots is
+ * closed, or open for less than a booking of the service takes.)
+ */
+bool
+protector_day_has_hours(ServiceRules *rules, int local_day)
+{
+	ScheduleSpan span;
+	DayRanges  *before;
+
+	load_span(rules, local_day, local_day, &span);
+	if (day_ranges(&span, local_day)->n > 0)
+		return true;
+	before = day_ranges(&span, local_day - 1);
+	for (int r = 0; r < before->n; r++)
+	{
+		if (before->close[r] > MINUTES_PER_DAY)
+			return true;
+	}
+	return false;
+}
+
 /* ---------- venues ---------- */
 
 /* raises 22023 (naming what) unless hours is a valid operating_hours object */

@@ -76,6 +76,7 @@ extern Slot *protector_slots_between(ServiceRules *rules, int first_local_day,
 									 int last_local_day, TimestampTz now,
 									 bool apply_notice, int *nslots);
 extern bool protector_is_slot_start(ServiceRules *rules, TimestampTz start, int local_day);
+extern bool protector_day_has_hours(ServiceRules *rules, int local_day);
 extern TimestampTz protector_local_time(int local_day, int minute, pg_tz *tz);
 extern TimestampTz protector_local_midnight(int local_day, pg_tz *tz);
 extern int	protector_local_day(TimestampTz ts, pg_tz *tz);

@@ -7,7 +7,7 @@
 -- special hours; around the clock, a slot runs past midnight only into a
 -- day open then.
 BEGIN;
-SELECT plan(15);
+SELECT plan(18);
 CREATE FUNCTION pg_temp.detail(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE d text;
 BEGIN
@@ -155,6 +155,27 @@ SELECT throws_like($$SELECT protector.validate_slot('0a220000-0000-4000-8000-000
 	'%too far ahead%', 'too far ahead');
 SELECT matches((SELECT pg_temp.detail($$SELECT protector.validate_slot('0a220000-0000-4000-8000-00000000d009', now() + interval '30 days', 1)$$)),
 	'at most 20 hours ahead', '... at most 20 hours, not 0 days');
+
+-- a day without slots: closed, or open but not for as long as a booking
+-- takes (Kolkata's Mondays are 3.5 and 4 hours; its Sundays are open only
+-- until 02:00, from Saturday's range)
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance) VALUES
+	('0a220000-0000-4000-8000-00000000d00a', '0a220000-0000-4000-8000-000000000000', '0a220000-0000-4000-8000-0000000000b3',
+	 'Long session', '5 hours', '30 minutes', '1100 days');
+CREATE TEMP TABLE next_monday AS
+SELECT make_date(extract(year FROM now())::int + 1, 7, 1)
+	   + (8 - extract(isodow FROM make_date(extract(year FROM now())::int + 1, 7, 1))::int) % 7 AS d;
+SELECT throws_like(format($$SELECT protector.validate_slot('0a220000-0000-4000-8000-00000000d00a', %L, 1)$$,
+						  ((SELECT d FROM next_monday) + time '09:30') AT TIME ZONE 'Asia/Kolkata'),
+	'%"Long session" has no slot on that day%', 'an open Monday too short for the service has no slot; it is not closed');
+SELECT throws_like(format($$SELECT protector.validate_slot('0a220000-0000-4000-8000-00000000d00a', %L, 1)$$,
+						  ((SELECT d FROM next_monday) - 1 + time '00:30') AT TIME ZONE 'Asia/Kolkata'),
+	'%has no slot on that day%', 'a Sunday open only by Saturday''s range past midnight is not closed either');
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, closed, reason)
+SELECT '0a220000-0000-4000-8000-000000000000', '0a220000-0000-4000-8000-0000000000b3', d + 1, true, 'test' FROM next_monday;
+SELECT throws_like(format($$SELECT protector.validate_slot('0a220000-0000-4000-8000-00000000d00a', %L, 1)$$,
+						  ((SELECT d FROM next_monday) + 1 + time '09:30') AT TIME ZONE 'Asia/Kolkata'),
+	'%is closed on that day%', 'a Tuesday closed is closed');
 
 SELECT * FROM finish();
 ROLLBACK;
