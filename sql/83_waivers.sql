@@ -235,7 +235,10 @@ BEGIN
 		FROM protector.waiver_versions v WHERE v.waiver_id OPERATOR(pg_catalog.=) NEW.waiver_id;
 	END IF;
 	PERFORM protector_internal.check_text(NEW.title, 'title', 1, 200);
-	IF NEW.body IS NULL OR NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\n\t', '  ')) THEN
+	PERFORM protector_internal.check_integer(NEW.minimum_age, 'minimum_age', 0, 120);
+	PERFORM protector_internal.check_integer(NEW.guardian_under, 'guardian_under', 0, 120);
+	-- (Windows' line breaks, \r\n, are line breaks too)
+	IF NEW.body IS NULL OR NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\r\n\t', '   ')) THEN
 		PERFORM protector.raise('invalid_parameter', 'body must be text without control characters other than line breaks and tabs');
 	END IF;
 	-- line breaks and no-break or wide spaces alone are no text to sign
@@ -815,9 +818,10 @@ BEGIN
 	-- the participants the booking lists by name who have not signed
 	IF pg_catalog.jsonb_typeof(NEW.details OPERATOR(pg_catalog.->) 'participants') OPERATOR(pg_catalog.=) 'array' THEN
 		SELECT pg_catalog.array_agg(l.n ORDER BY l.i) INTO v_missing
-		FROM (SELECT COALESCE(p.value OPERATOR(pg_catalog.->>) 'name', p.value OPERATOR(pg_catalog.#>>) '{}') AS n, p.i
-			  FROM pg_catalog.jsonb_array_elements(NEW.details OPERATOR(pg_catalog.->) 'participants') WITH ORDINALITY p(value, i)
-			  WHERE pg_catalog.jsonb_typeof(p.value) OPERATOR(pg_catalog.=) ANY ('{string,object}')) l
+		-- (names, or objects with a name: an object without one names nobody)
+		FROM (SELECT CASE pg_catalog.jsonb_typeof(p.value) WHEN 'string' THEN p.value OPERATOR(pg_catalog.#>>) '{}'
+							  WHEN 'object' THEN p.value OPERATOR(pg_catalog.->>) 'name' END AS n, p.i
+			  FROM pg_catalog.jsonb_array_elements(NEW.details OPERATOR(pg_catalog.->) 'participants') WITH ORDINALITY p(value, i)) l
 		WHERE l.n IS NOT NULL
 		  AND protector.normalize_name(l.n) OPERATOR(pg_catalog.<>) ALL
 			  (SELECT protector.normalize_name(x) FROM pg_catalog.unnest(v_signed) x);
@@ -826,8 +830,9 @@ BEGIN
 		RETURN NEW;
 	END IF;
 	PERFORM protector.raise('invalid_parameter',
-		pg_catalog.format('%s of %s participants have signed the waiver "%s"', LEAST(v_count, NEW.party_size),
-						  NEW.party_size, v_waiver.name),
+		CASE WHEN v_count OPERATOR(pg_catalog.>=) NEW.party_size
+			 THEN pg_catalog.format('not every participant listed has signed the waiver "%s"', v_waiver.name)
+			 ELSE pg_catalog.format('%s of %s participants have signed the waiver "%s"', v_count, NEW.party_size, v_waiver.name) END,
 		CASE WHEN v_missing IS NOT NULL THEN pg_catalog.format('Not signed: %s.', pg_catalog.array_to_string(v_missing[1:10], ', '))
 			 ELSE pg_catalog.format('Signed: %s; %s more must sign.',
 									COALESCE(NULLIF(pg_catalog.array_to_string(v_signed[1:10], ', '), ''), 'nobody'),

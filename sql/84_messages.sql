@@ -106,7 +106,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	NEW.body := pg_catalog.btrim(NEW.body, E' \n\t');
+	-- trimmed of every kind of space: one of only spaces is no message
+	NEW.body := protector_internal.trim_spaces(NEW.body);
 	IF NEW.body IS NULL OR pg_catalog.length(NEW.body) NOT BETWEEN 1 AND 4000 THEN
 		PERFORM protector.raise('invalid_parameter', 'a message is 1 to 4000 characters',
 			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(NEW.body), 0)));

@@ -6617,7 +6617,10 @@ BEGIN
 		FROM protector.waiver_versions v WHERE v.waiver_id OPERATOR(pg_catalog.=) NEW.waiver_id;
 	END IF;
 	PERFORM protector_internal.check_text(NEW.title, 'title', 1, 200);
-	IF NEW.body IS NULL OR NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\n\t', '  ')) THEN
+	PERFORM protector_internal.check_integer(NEW.minimum_age, 'minimum_age', 0, 120);
+	PERFORM protector_internal.check_integer(NEW.guardian_under, 'guardian_under', 0, 120);
+	-- (Windows' line breaks, \r\n, are line breaks too)
+	IF NEW.body IS NULL OR NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\r\n\t', '   ')) THEN
 		PERFORM protector.raise('invalid_parameter', 'body must be text without control characters other than line breaks and tabs');
 	END IF;
 	-- line breaks and no-break or wide spaces alone are no text to sign
@@ -7147,7 +7150,7 @@ COMMENT ON FUNCTION protector.export_waivers(uuid, date, date) IS
 -- is missing (or says how many).  Checked when it goes in_progress
 -- (inserted so, or updated), and when an in_progress booking grows its
 -- party or changes service.
-CREATE FUNCTION protector_internal.require_waivers()
+CREATE OR REPLACE FUNCTION protector_internal.require_waivers()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -7174,9 +7177,10 @@ BEGIN
 	-- the participants the booking lists by name who have not signed
 	IF pg_catalog.jsonb_typeof(NEW.details OPERATOR(pg_catalog.->) 'participants') OPERATOR(pg_catalog.=) 'array' THEN
 		SELECT pg_catalog.array_agg(l.n ORDER BY l.i) INTO v_missing
-		FROM (SELECT COALESCE(p.value OPERATOR(pg_catalog.->>) 'name', p.value OPERATOR(pg_catalog.#>>) '{}') AS n, p.i
-			  FROM pg_catalog.jsonb_array_elements(NEW.details OPERATOR(pg_catalog.->) 'participants') WITH ORDINALITY p(value, i)
-			  WHERE pg_catalog.jsonb_typeof(p.value) OPERATOR(pg_catalog.=) ANY ('{string,object}')) l
+		-- (names, or objects with a name: an object without one names nobody)
+		FROM (SELECT CASE pg_catalog.jsonb_typeof(p.value) WHEN 'string' THEN p.value OPERATOR(pg_catalog.#>>) '{}'
+							  WHEN 'object' THEN p.value OPERATOR(pg_catalog.->>) 'name' END AS n, p.i
+			  FROM pg_catalog.jsonb_array_elements(NEW.details OPERATOR(pg_catalog.->) 'participants') WITH ORDINALITY p(value, i)) l
 		WHERE l.n IS NOT NULL
 		  AND protector.normalize_name(l.n) OPERATOR(pg_catalog.<>) ALL
 			  (SELECT protector.normalize_name(x) FROM pg_catalog.unnest(v_signed) x);
@@ -7185,8 +7189,9 @@ BEGIN
 		RETURN NEW;
 	END IF;
 	PERFORM protector.raise('invalid_parameter',
-		pg_catalog.format('%s of %s participants have signed the waiver "%s"', LEAST(v_count, NEW.party_size),
-						  NEW.party_size, v_waiver.name),
+		CASE WHEN v_count OPERATOR(pg_catalog.>=) NEW.party_size
+			 THEN pg_catalog.format('not every participant listed has signed the waiver "%s"', v_waiver.name)
+			 ELSE pg_catalog.format('%s of %s participants have signed the waiver "%s"', v_count, NEW.party_size, v_waiver.name) END,
 		CASE WHEN v_missing IS NOT NULL THEN pg_catalog.format('Not signed: %s.', pg_catalog.array_to_string(v_missing[1:10], ', '))
 			 ELSE pg_catalog.format('Signed: %s; %s more must sign.',
 									COALESCE(NULLIF(pg_catalog.array_to_string(v_signed[1:10], ', '), ''), 'nobody'),
@@ -7329,13 +7334,14 @@ SELECT pg_catalog.pg_extension_config_dump('protector.booking_messages', '');
 
 -- A new message as the database records it: written by the caller, now,
 -- unread, its body checked.
-CREATE FUNCTION protector_internal.prepare_message()
+CREATE OR REPLACE FUNCTION protector_internal.prepare_message()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	NEW.body := pg_catalog.btrim(NEW.body, E' \n\t');
+	-- trimmed of every kind of space: one of only spaces is no message
+	NEW.body := protector_internal.trim_spaces(NEW.body);
 	IF NEW.body IS NULL OR pg_catalog.length(NEW.body) NOT BETWEEN 1 AND 4000 THEN
 		PERFORM protector.raise('invalid_parameter', 'a message is 1 to 4000 characters',
 			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(NEW.body), 0)));

@@ -5,7 +5,7 @@
 -- Realtime fixture); audit without bodies; reply times for staff
 -- performance, worked out by hand.
 BEGIN;
-SELECT plan(38);
+SELECT plan(40);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_operator', 'm_agent', 'm_agent2', 'm_finance',
 														'm_customer', 'm_customer2', 'm_other']) u;
@@ -47,6 +47,10 @@ SELECT throws_ok($$SELECT protector.send_message('0a190000-0000-4000-8000-000000
 	'a message is 1 to 4000 characters', 'at most 4000 characters');
 SELECT throws_ok($$SELECT protector.send_message('0a190000-0000-4000-8000-0000000000b1', ' ')$$, '22023',
 	'a message is 1 to 4000 characters', 'not empty');
+SELECT throws_ok($$SELECT protector.send_message('0a190000-0000-4000-8000-0000000000b1', E' \r ')$$, '22023',
+	'a message is 1 to 4000 characters', 'a carriage return alone is no message');
+SELECT throws_ok($$SELECT protector.send_message('0a190000-0000-4000-8000-0000000000b1', E'\u00a0\u3000')$$, '22023',
+	'a message is 1 to 4000 characters', 'nor are no-break and wide spaces');
 SELECT throws_ok($$SELECT protector.send_message('0a190000-0000-4000-8000-0000000000b1', E'bell\007')$$, '22023',
 	'a message holds control or invisible direction characters', 'no control characters');
 SELECT lives_ok($$SELECT protector.send_message('0a190000-0000-4000-8000-0000000000b1', E'Line one\n\tLine two')$$,
