@@ -7,7 +7,7 @@
 -- notification.  A reschedule moves the open review task and notifies the
 -- desk; a cancellation closes the booking's open tasks and notifies the
 -- desk; a new agent takes over the booking's open tasks that were the old
--- agent's.  All in the booking's transaction.  Holds (a widget checkout in
+-- agent's or nobody's.  All in the booking's transaction.  Holds (a widget checkout in
 -- progress) create nothing until confirmed.
 --
 -- A new booking's work is written in C (src/workflow.c: the rows go
@@ -45,7 +45,7 @@ BEGIN
 		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 		  AND t.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND t.status OPERATOR(pg_catalog.<>) 'done'
-		  AND t.assignee IS NOT DISTINCT FROM OLD.assigned_agent;
+		  AND (t.assignee IS NULL OR t.assignee OPERATOR(pg_catalog.=) OLD.assigned_agent);
 	END IF;
 
 	-- (a new booking's work is booking_workflow_insert's, in C)
@@ -61,7 +61,10 @@ BEGIN
 			RETURN NULL;		-- a dropped checkout is nobody's news
 		END IF;
 		v_kind := 'booking.cancelled';
-	ELSIF NEW.during IS DISTINCT FROM OLD.during AND NEW.status IN ('pending', 'confirmed') THEN
+	-- (a move to another service at the same times is one too: the title
+	-- names the service, its venue's local time and zone)
+	ELSIF (NEW.during, NEW.service_id) IS DISTINCT FROM (OLD.during, OLD.service_id)
+		  AND NEW.status IN ('pending', 'confirmed') THEN
 		v_kind := 'booking.rescheduled';
 	ELSE
 		RETURN NULL;
@@ -110,5 +113,33 @@ CREATE TRIGGER booking_workflow
 -- statement sets; see agent_shift_check_update)
 CREATE TRIGGER booking_workflow_update
 	AFTER UPDATE OF status, during, assigned_agent, service_id, party_size, total_price ON protector.bookings
-	FOR EACH ROW WHEN ((OLD.status, OLD.during, OLD.assigned_agent) IS DISTINCT FROM (NEW.status, NEW.during, NEW.assigned_agent))
+	FOR EACH ROW WHEN ((OLD.status, OLD.during, OLD.assigned_agent, OLD.service_id)
+					   IS DISTINCT FROM (NEW.status, NEW.during, NEW.assigned_agent, NEW.service_id))
 	EXECUTE FUNCTION protector_internal.booking_workflow();
+
+-- A notification is addressed to a member of its organization (the
+-- composite foreign key's error was bare); the desk's have no recipient.
+CREATE FUNCTION protector_internal.check_notification_recipient()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) NEW.recipient_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'recipient not found',
+			'recipient_id is not a member of the notification''s organization.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_notification_recipient() IS
+'Trigger: a notification''s recipient is a member of its organization (named, where the foreign key''s error was bare)';
+-- (a caller who may not write the organization's notifications learns
+-- nothing from it: the policy refuses the row; see check_shift_member)
+CREATE TRIGGER check_notification_recipient BEFORE INSERT OR UPDATE OF recipient_id, organization_id ON protector.notifications
+	FOR EACH ROW WHEN (NEW.recipient_id IS NOT NULL AND NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('notifications.create'))))
+	EXECUTE FUNCTION protector_internal.check_notification_recipient();

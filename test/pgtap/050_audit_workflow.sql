@@ -1,7 +1,7 @@
 -- Audit trail as PostgREST requests see it, the work a booking creates
 -- (review task, desk notifications), and Supabase Realtime wiring.
 BEGIN;
-SELECT plan(52);
+SELECT plan(57);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_admin', 'w_manager', 'w_operator',
 	'w_agent', 'w_agent2', 'w_customer', 'w_other']) u;
@@ -166,6 +166,41 @@ SELECT throws_ok($$INSERT INTO protector.notifications (organization_id, kind)
 	VALUES ('0a500000-0000-4000-8000-000000000000', 'b' || repeat('.x', 32))$$, '23514', NULL, '... not 65');
 SELECT throws_ok($$INSERT INTO protector.notifications (organization_id, kind)
 	VALUES ('0a500000-0000-4000-8000-000000000000', 'booking.Created')$$, '23514', NULL, '... in lower case');
+
+-- a move to another service at the same times is a reschedule: the review
+-- task names the new service, its venue's local time and zone, and the
+-- desk is told; a new agent takes the booking's open tasks that were the
+-- old agent's or nobody's
+SELECT tests.clear_authentication();
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0a500000-0000-4000-8000-0000000000a2', '0a500000-0000-4000-8000-000000000000', 'NY', 'America/New_York', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, max_party) VALUES
+	('0a500000-0000-4000-8000-0000000005a2', '0a500000-0000-4000-8000-000000000000', '0a500000-0000-4000-8000-0000000000a2',
+	 'Crypt', '60 minutes', '60 minutes', '400 days', 4);
+SELECT tests.authenticate_as('w_manager');
+INSERT INTO ids SELECT 'b3', (protector.create_booking('0a500000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(40), 2,
+	p_assigned_agent => tests.get_supabase_uid('w_agent')) ->> 'id')::uuid;
+INSERT INTO protector.tasks (organization_id, booking_id, title)
+SELECT '0a500000-0000-4000-8000-000000000000', id, 'Call the customer' FROM ids WHERE name = 'b3';
+SELECT lives_ok($$SELECT protector.reschedule_booking(id, pg_temp.t(40), '0a500000-0000-4000-8000-0000000005a2') FROM ids WHERE name = 'b3'$$,
+	'the manager moves the booking to the New York room at the same time');
+SELECT is((SELECT t.title FROM protector.tasks t JOIN ids ON ids.id = t.booking_id WHERE ids.name = 'b3' AND t.kind = 'booking_review'),
+	format('Review booking: Crypt, %s (America/New_York)', to_char(pg_temp.t(40) AT TIME ZONE 'America/New_York', 'YYYY-MM-DD HH24:MI')),
+	'the review task names the new service, at its local time and zone');
+SELECT is((SELECT array_agg(kind ORDER BY created_at, kind)::text FROM protector.notifications n JOIN ids ON ids.id = n.booking_id
+		   WHERE ids.name = 'b3'), '{booking.created,booking.rescheduled}', 'the desk is told of the move');
+UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('w_agent2') WHERE id = (SELECT id FROM ids WHERE name = 'b3');
+SELECT is((SELECT array_agg(t.title ORDER BY t.title) FILTER (WHERE t.assignee = tests.get_supabase_uid('w_agent2'))::text
+		   FROM protector.tasks t JOIN ids ON ids.id = t.booking_id WHERE ids.name = 'b3'),
+	(SELECT array_agg(t.title ORDER BY t.title)::text FROM protector.tasks t JOIN ids ON ids.id = t.booking_id WHERE ids.name = 'b3'),
+	'the new agent takes both open tasks: the old agent''s and nobody''s');
+-- a notification's recipient is a member, named
+SELECT tests.authenticate_as('w_operator');
+SELECT throws_ok($$INSERT INTO protector.notifications (organization_id, recipient_id, kind)
+				   VALUES ('0a500000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_other'), 'note')$$,
+	'P0002', 'recipient not found', 'a notification to a stranger is refused by name');
+
+SELECT tests.clear_authentication();
 
 -- the workflow trigger finds its columns again after the table's
 -- definition changes in the same session (a relcache invalidation): a
