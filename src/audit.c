@@ -812,6 +812,25 @@ audit_set_change(AuditLogRow *row, const AuditChange *c)
 	audit_set_if(row, AL_CHANGED_COLUMNS, c->changed_columns);
 }
 
+/*
+ * One row of audit_log: the columns it has besides with their defaults, as
+ * in an INSERT
+ */
+static void
+audit_insert(DirectTable *writer, AuditTable *entry, const char *op, const AuditChange *change)
+{
+	AuditLogRow row;
+	int			natts = RelationGetDescr(protector_direct_relation(writer))->natts;
+
+	row.att = protector_columns(&audit_log_columns, protector_direct_relation(writer));
+	row.values = palloc(sizeof(Datum) * natts);
+	row.nulls = palloc(sizeof(bool) * natts);
+	protector_direct_defaults(writer, row.values, row.nulls);
+	audit_set_context(&row, entry, op);
+	audit_set_change(&row, change);
+	protector_direct_insert(writer, row.values, row.nulls);
+}
+
 PG_FUNCTION_INFO_V1(protector_audit_trigger);
 Datum
 protector_audit_trigger(PG_FUNCTION_ARGS)
@@ -825,10 +844,8 @@ protector_audit_trigger(PG_FUNCTION_ARGS)
 	bool	   *oldn,
 			   *newn;
 	ArrayType  *changed = NULL;
-	AuditLogRow row;
 	AuditChange change;
 	DirectTable *writer;
-	int			natts;
 
 	/* restored rows are history: their audit rows are restored too */
 	if (protector_restoring())
@@ -857,19 +874,24 @@ protector_audit_trigger(PG_FUNCTION_ARGS)
 
 	change = audit_change(entry, oldv, oldn, newv, newn, changed);
 
-	/*
-	 * audit_log's row, the columns it has besides with their defaults, as in
-	 * an INSERT; its columns looked up again if DDL ran meanwhile
-	 */
+	/* its columns looked up again if DDL ran meanwhile */
 	audit_load_target();
 	writer = protector_direct_table(audit_log_target.relid);
-	row.att = protector_columns(&audit_log_columns, protector_direct_relation(writer));
-	natts = RelationGetDescr(protector_direct_relation(writer))->natts;
-	row.values = palloc(sizeof(Datum) * natts);
-	row.nulls = palloc(sizeof(bool) * natts);
-	protector_direct_defaults(writer, row.values, row.nulls);
-	audit_set_context(&row, entry, audit_op(event));
-	audit_set_change(&row, &change);
-	protector_direct_insert(writer, row.values, row.nulls);
+	audit_insert(writer, entry, audit_op(event), &change);
+
+	/*
+	 * an UPDATE that moves the row to another organization is the history
+	 * of both: the same row under the one it left, whose owners read only
+	 * their own organization's rows
+	 */
+	if (oldv != NULL && newv != NULL && entry->org_attnum != InvalidAttrNumber &&
+		!oldn[entry->org_attnum - 1] &&
+		(newn[entry->org_attnum - 1] ||
+		 memcmp(DatumGetUUIDP(oldv[entry->org_attnum - 1]), DatumGetUUIDP(newv[entry->org_attnum - 1]),
+				UUID_LEN) != 0))
+	{
+		change.organization_id = oldv[entry->org_attnum - 1];
+		audit_insert(writer, entry, audit_op(event), &change);
+	}
 	return PointerGetDatum(NULL);
 }

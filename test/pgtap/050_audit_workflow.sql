@@ -1,7 +1,7 @@
 -- Audit trail as PostgREST requests see it, the work a booking creates
 -- (review task, desk notifications), and Supabase Realtime wiring.
 BEGIN;
-SELECT plan(57);
+SELECT plan(59);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_admin', 'w_manager', 'w_operator',
 	'w_agent', 'w_agent2', 'w_customer', 'w_other']) u;
@@ -200,6 +200,20 @@ SELECT throws_ok($$INSERT INTO protector.notifications (organization_id, recipie
 				   VALUES ('0a500000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_other'), 'note')$$,
 	'P0002', 'recipient not found', 'a notification to a stranger is refused by name');
 
+SELECT tests.clear_authentication();
+
+-- a row moved to another organization is the history of both
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.customers SET organization_id = '0a500000-0000-4000-8000-000000000000'
+WHERE id = '0b500000-0000-4000-8000-00000000c001';
+SELECT tests.authenticate_as('w_owner');
+SELECT is((SELECT count(*)::int FROM protector.get_audit_logs('protector.customers')
+		   WHERE record_id = '0b500000-0000-4000-8000-00000000c001' AND op = 'UPDATE'), 1,
+	'a customer moved into the organization: its owner reads the move');
+SELECT tests.authenticate_as('w_other');
+SELECT is((SELECT array_agg(op ORDER BY id)::text FROM protector.get_audit_logs('protector.customers')
+		   WHERE record_id = '0b500000-0000-4000-8000-00000000c001'), '{INSERT,UPDATE}',
+	'... and so does the owner of the organization it left');
 SELECT tests.clear_authentication();
 
 -- the workflow trigger finds its columns again after the table's
