@@ -8537,6 +8537,43 @@ COMMENT ON FUNCTION protector_internal.report_entry_current(uuid, pg_snapshot, t
 'Whether a cached report computed at p_computed_at under p_snapshot still answers: today''s, and no change it could not see is logged';
 REVOKE ALL ON FUNCTION protector_internal.report_entry_current(uuid, pg_snapshot, timestamptz) FROM PUBLIC;
 
+CREATE OR REPLACE FUNCTION protector_internal.check_audit_partitions(p_table regclass)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_parent regclass;
+	v_own regclass;
+BEGIN
+	SELECT i.inhparent::regclass INTO v_parent
+	FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid
+	WHERE i.inhrelid OPERATOR(pg_catalog.=) p_table AND c.relispartition;
+	IF v_parent IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s is a partition of %s', p_table, v_parent),
+			'A partition is audited through its partitioned table, whose row trigger PostgreSQL gives every partition.',
+			pg_catalog.format('Call it for %s; TRUNCATE of this partition alone needs its statement trigger made by hand (docs/audit.md).',
+							  v_parent));
+	END IF;
+	SELECT t.tgrelid::regclass INTO v_own
+	FROM pg_catalog.pg_partition_tree(p_table) p
+	JOIN pg_catalog.pg_trigger t ON t.tgrelid OPERATOR(pg_catalog.=) p.relid
+	WHERE p.relid OPERATOR(pg_catalog.<>) p_table::oid AND t.tgname OPERATOR(pg_catalog.=) 'protector_audit'
+	  AND t.tgparentid OPERATOR(pg_catalog.=) 0
+	LIMIT 1;
+	IF v_own IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('partition %s of %s has an audit trigger of its own', v_own, p_table),
+			'It was audited before it was attached; the partitioned table''s trigger would take its place.',
+			pg_catalog.format('DROP TRIGGER protector_audit ON %s, then call this again.', v_own));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_audit_partitions(regclass) IS
+'Refuses auditing a partition (its partitioned table is audited) and a partitioned table one of whose partitions has its own audit trigger';
+REVOKE ALL ON FUNCTION protector_internal.check_audit_partitions(regclass) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION protector.enable_audit(p_table regclass, p_masked_columns text[] DEFAULT '{}')
 RETURNS boolean
 LANGUAGE plpgsql
@@ -8573,6 +8610,7 @@ BEGIN
 	IF v_rel.oid = 'protector.audit_log'::regclass THEN
 		PERFORM protector.raise('invalid_parameter', 'protector.audit_log cannot audit itself');
 	END IF;
+	PERFORM protector_internal.check_audit_partitions(v_rel.oid);
 	IF NOT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = v_rel.oid AND i.indisprimary) THEN
 		PERFORM protector.raise('invalid_parameter',
 			format('table %s has no primary key', v_rel.qualified),
@@ -8638,6 +8676,7 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', format('table with OID %s does not exist', p_table::oid));
 	END IF;
+	PERFORM protector_internal.check_audit_partitions(p_table);
 	PERFORM protector_internal.remember_audit(p_table, false, '{}');
 	IF NOT EXISTS (SELECT FROM pg_trigger t
 				   WHERE t.tgrelid = p_table AND t.tgname IN ('protector_audit', 'protector_audit_truncate')) THEN

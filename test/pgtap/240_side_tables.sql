@@ -169,9 +169,12 @@ SELECT throws_ok($$ALTER TABLE pg_temp.waivers RENAME card_token TO card_token_l
 SELECT lives_ok($$ALTER TABLE pg_temp.waivers RENAME signer TO signed_by$$, 'an unmasked column renames as ever');
 -- ... nor through a parent (a rename recurses to partitions and children),
 -- nor through a typed table's type
+-- (a partition audited before it was attached: enable_audit refuses a
+-- partition, whose audit is its partitioned table's)
 CREATE TABLE public.side_pp (id int PRIMARY KEY, secret text) PARTITION BY RANGE (id);
-CREATE TABLE public.side_pp1 PARTITION OF public.side_pp FOR VALUES FROM (0) TO (100);
+CREATE TABLE public.side_pp1 (id int PRIMARY KEY, secret text);
 SELECT protector.enable_audit('public.side_pp1', '{secret}');
+ALTER TABLE public.side_pp ATTACH PARTITION public.side_pp1 FOR VALUES FROM (0) TO (100);
 SELECT throws_ok($$ALTER TABLE public.side_pp RENAME COLUMN secret TO pin$$, '2BP01',
 	'cannot rename column "secret" of table "side_pp1": the audit trigger masks it',
 	'a masked column of a partition cannot be renamed through its parent');

@@ -113,6 +113,20 @@ SELECT protector.enable_audit('public.part');
 INSERT INTO public.part VALUES (1, 'a');
 TRUNCATE public.part;
 SELECT table_name, record_id, op FROM protector.audit_log WHERE table_name LIKE 'public.part%' ORDER BY id;
+-- a partition is audited through its partitioned table: enable_audit and
+-- disable_audit refuse it by name (the DDL's own error was bare), and a
+-- partitioned table whose partition was audited before it was attached is
+-- named too
+SELECT protector.enable_audit('public.part1');
+SELECT protector.disable_audit('public.part1');
+CREATE TABLE public.part_loose (id int PRIMARY KEY, x text) PARTITION BY RANGE (id);
+CREATE TABLE public.part_early (id int PRIMARY KEY, x text);
+SELECT protector.enable_audit('public.part_early');
+ALTER TABLE public.part_loose ATTACH PARTITION public.part_early FOR VALUES FROM (0) TO (100);
+SELECT protector.enable_audit('public.part_loose');
+DROP TRIGGER protector_audit ON public.part_early;
+SELECT protector.enable_audit('public.part_loose');
+DROP TABLE public.part_loose;
 
 -- the trigger keeps audit_log open for the transaction: savepoints,
 -- errors, DDL on audit_log and DROP TABLE in the same transaction all work
