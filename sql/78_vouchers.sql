@@ -316,8 +316,12 @@ BEGIN
 	END IF;
 	IF NEW.kind OPERATOR(pg_catalog.=) 'payment' THEN
 		-- only a live booking (as pay_with_voucher asks): a voucher's money
-		-- on a cancelled one would be kept, no refund going back to it
-		IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND EXISTS (
+		-- on a cancelled one would be kept, no refund going back to it; so
+		-- is a payment raised, moved or made one (an owner drained a
+		-- voucher into a cancelled booking); lowered, it gives money back
+		IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.amount OPERATOR(pg_catalog.>) OLD.amount
+			OR (OLD.kind, OLD.booking_id, OLD.voucher_id, OLD.status) IS DISTINCT FROM (NEW.kind, NEW.booking_id, NEW.voucher_id, NEW.status))
+		   AND EXISTS (
 				SELECT FROM protector.bookings b
 				WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
 				  AND b.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[])) THEN
@@ -332,10 +336,12 @@ BEGIN
 			PERFORM protector.raise('invalid_parameter', 'the voucher''s balance is less than the payment',
 				pg_catalog.format('Balance %s %s; payment %s.', v_left, v.currency, NEW.amount));
 		END IF;
-		SELECT b.total_price OPERATOR(pg_catalog.-) (l.paid OPERATOR(pg_catalog.-) COALESCE((
+		-- (what the others paid net, never below nothing: the refunds of
+		-- this row's own earlier amount are counted, its amount is not)
+		SELECT b.total_price OPERATOR(pg_catalog.-) GREATEST(l.paid OPERATOR(pg_catalog.-) COALESCE((
 				SELECT pg_catalog.sum(r.amount) FROM protector.payments r
 				WHERE r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id
-				  AND r.kind OPERATOR(pg_catalog.=) 'refund' AND r.status OPERATOR(pg_catalog.=) 'succeeded'), 0))
+				  AND r.kind OPERATOR(pg_catalog.=) 'refund' AND r.status OPERATOR(pg_catalog.=) 'succeeded'), 0), 0)
 		INTO v_due
 		FROM protector.bookings b, protector_internal.booking_refundable(NEW.organization_id, NEW.booking_id, NEW.id) l
 		WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id;
@@ -653,8 +659,13 @@ COMMENT ON FUNCTION protector_internal.apply_promo_code() IS
 -- insert (the AFTER INSERT trigger's follow-ups, src/booking_followups.c),
 -- because an INSERT ... ON CONFLICT DO NOTHING runs the BEFORE trigger and
 -- may then store nothing, which burnt a use.
-CREATE FUNCTION protector_internal.count_promo_use()
-RETURNS trigger
+-- A live booking of a customer under a promo code: counted once more
+-- (p_count: a new booking, or one brought back from cancelled) and held to
+-- the code's limits, the per-customer one also when a booking changes
+-- customer.  The code's row is locked by the UPDATE (or FOR UPDATE).
+CREATE FUNCTION protector_internal.use_promo_code(p_organization_id uuid, p_promo_code_id uuid, p_customer_id uuid,
+												  p_count boolean)
+RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -662,30 +673,72 @@ DECLARE
 	p protector.promo_codes;
 	v_used integer;
 BEGIN
-	UPDATE protector.promo_codes x SET times_used = x.times_used OPERATOR(pg_catalog.+) 1
-	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id
-	RETURNING * INTO p;
+	IF p_count THEN
+		UPDATE protector.promo_codes x SET times_used = x.times_used OPERATOR(pg_catalog.+) 1
+		WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_promo_code_id
+		RETURNING * INTO p;
+	ELSE
+		SELECT * INTO p FROM protector.promo_codes x
+		WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_promo_code_id
+		FOR UPDATE;
+	END IF;
 	-- apply_promo_code checked each row before any was counted: rows of
 	-- one statement are judged together here
 	IF p.times_used OPERATOR(pg_catalog.>) p.max_uses THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code has been used up',
 			pg_catalog.format('It may be used %s times.', p.max_uses));
 	END IF;
-	IF p.max_uses_per_customer IS NOT NULL AND NEW.customer_id IS NOT NULL THEN
+	IF p.max_uses_per_customer IS NOT NULL AND p_customer_id IS NOT NULL THEN
 		SELECT pg_catalog.count(*) INTO v_used FROM protector.bookings b
-		WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-		  AND b.promo_code_id OPERATOR(pg_catalog.=) p.id AND b.customer_id OPERATOR(pg_catalog.=) NEW.customer_id
+		WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+		  AND b.promo_code_id OPERATOR(pg_catalog.=) p.id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
 		  AND b.status OPERATOR(pg_catalog.<>) 'cancelled';
 		IF v_used OPERATOR(pg_catalog.>) p.max_uses_per_customer THEN
 			PERFORM protector.raise('invalid_parameter', 'this customer has used this promo code as often as it allows',
 				pg_catalog.format('It may be used %s times per customer.', p.max_uses_per_customer));
 		END IF;
 	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.use_promo_code(uuid, uuid, uuid, boolean) IS
+'A live booking under a promo code: counts a use (p_count) and refuses one beyond the code''s limits, overall and per customer';
+
+CREATE FUNCTION protector_internal.count_promo_use()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.use_promo_code(NEW.organization_id, NEW.promo_code_id, NEW.customer_id, true);
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.count_promo_use() IS
 'Trigger step (after a booking is stored): its promo code is used once more';
+
+-- A cancelled booking brought back under its code (service_role may) uses
+-- it again; a booking a member hands to another customer counts for them
+-- (not protector's own moves, run trusted: a merge of one person's two
+-- records is not refused for the code they used on each).
+CREATE FUNCTION protector_internal.reuse_promo_code()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.use_promo_code(NEW.organization_id, NEW.promo_code_id, NEW.customer_id,
+											  OLD.status OPERATOR(pg_catalog.=) 'cancelled');
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.reuse_promo_code() IS
+'Trigger: a booking brought back from cancelled uses its promo code again; one given to another customer counts toward their limit';
+CREATE TRIGGER reuse_promo_code AFTER UPDATE OF status, customer_id ON protector.bookings
+	FOR EACH ROW WHEN (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
+					   AND (OLD.status = 'cancelled'
+							OR (OLD.customer_id IS DISTINCT FROM NEW.customer_id AND NOT protector_internal.caller_is_trusted()))
+					   AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.reuse_promo_code();
 
 -- A cancelled (or deleted) booking, or one whose code no longer applies
 -- (set_booking_price), gives its promo code's use back.
@@ -741,6 +794,89 @@ CREATE TRIGGER check_promo_services BEFORE INSERT OR UPDATE OF service_ids, orga
 	EXECUTE FUNCTION protector_internal.check_promo_services();
 
 -- Creates a promo code (managers and above); returns it with its code.
+-- A promo code's terms, as create_promo_code takes them and as a direct
+-- write stores them (p_prefix: 'p_' names the RPC's parameters, '' the
+-- columns): the table's CHECKs, said by name.
+CREATE FUNCTION protector_internal.check_promo_terms(p_kind text, p_value numeric, p_max_uses integer,
+													 p_max_uses_per_customer integer, p_min_party_size integer,
+													 p_valid_from timestamptz, p_valid_until timestamptz, p_prefix text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_kind IS NULL OR p_kind OPERATOR(pg_catalog.<>) ALL ('{percent,fixed}') THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%sdiscount_kind must be percent or fixed', p_prefix),
+			pg_catalog.format('Got %s.', COALESCE(pg_catalog.quote_literal(p_kind), 'NULL')));
+	END IF;
+	PERFORM protector_internal.check_money(p_value, p_prefix OPERATOR(pg_catalog.||) 'discount_value');
+	IF p_kind OPERATOR(pg_catalog.=) 'percent' AND p_value OPERATOR(pg_catalog.>) 100 THEN
+		PERFORM protector.raise('invalid_parameter', 'a percent discount is at most 100',
+			pg_catalog.format('Got %s.', p_value));
+	END IF;
+	IF NOT (pg_catalog.isfinite(COALESCE(p_valid_from, 'epoch')) AND pg_catalog.isfinite(COALESCE(p_valid_until, 'epoch')))
+	   OR p_valid_until OPERATOR(pg_catalog.<=) p_valid_from THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%1$svalid_until must be later than %1$svalid_from', p_prefix),
+			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'now'), COALESCE(p_valid_until::text, 'open end')));
+	END IF;
+	IF p_max_uses OPERATOR(pg_catalog.<) 1 OR p_max_uses_per_customer OPERATOR(pg_catalog.<) 1 THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%1$smax_uses and %1$smax_uses_per_customer must be positive when given', p_prefix));
+	END IF;
+	IF p_min_party_size IS NULL OR p_min_party_size NOT BETWEEN 1 AND 100000 THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%smin_party_size must be between 1 and 100000', p_prefix),
+			pg_catalog.format('Got %s.', COALESCE(p_min_party_size::text, 'NULL')));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_promo_terms(text, numeric, integer, integer, integer, timestamptz, timestamptz, text) IS
+'Refuses a promo code''s impossible terms by name (22023): kind, discount, percent at most 100, validity, use limits, minimum party';
+GRANT EXECUTE ON FUNCTION
+	protector_internal.check_promo_terms(text, numeric, integer, integer, integer, timestamptz, timestamptz, text)
+TO authenticated, service_role;
+
+-- Direct writes of codes and vouchers (managers edit them with UPDATE, as
+-- docs/payments.md shows) are told what is wrong by name, not by the
+-- table's CHECK: a code's terms; a voucher's amount and note.
+CREATE FUNCTION protector_internal.check_promo_code_row()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.check_promo_terms(NEW.discount_kind, NEW.discount_value, NEW.max_uses,
+												 NEW.max_uses_per_customer, NEW.min_party_size, NEW.valid_from,
+												 NEW.valid_until, '');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_promo_code_row() IS
+'Trigger: a promo code''s terms as written, refused by name';
+CREATE TRIGGER check_promo_code_row BEFORE INSERT OR UPDATE OF discount_kind, discount_value, max_uses,
+	max_uses_per_customer, min_party_size, valid_from, valid_until ON protector.promo_codes
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_promo_code_row();
+
+CREATE FUNCTION protector_internal.check_voucher_row()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.check_money(NEW.amount, 'amount');
+	IF pg_catalog.length(NEW.note) OPERATOR(pg_catalog.>) 2000 THEN
+		PERFORM protector.raise('invalid_parameter', 'note must be at most 2000 characters');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_voucher_row() IS
+'Trigger: a voucher''s amount and note as written, refused by name';
+CREATE TRIGGER check_voucher_row BEFORE INSERT OR UPDATE OF amount, note ON protector.vouchers
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_voucher_row();
+
 CREATE FUNCTION protector.create_promo_code(
 	p_organization_id uuid,
 	p_discount_kind text,
@@ -761,27 +897,13 @@ DECLARE
 	p protector.promo_codes;
 BEGIN
 	PERFORM protector_internal.authorize(p_organization_id, 'promo_codes.manage');
-	IF p_discount_kind IS NULL OR p_discount_kind OPERATOR(pg_catalog.<>) ALL ('{percent,fixed}') THEN
-		PERFORM protector.raise('invalid_parameter', 'p_discount_kind must be percent or fixed',
-			pg_catalog.format('Got %s.', COALESCE(pg_catalog.quote_literal(p_discount_kind), 'NULL')));
-	END IF;
-	PERFORM protector_internal.check_money(p_discount_value, 'p_discount_value');
-	IF p_discount_kind OPERATOR(pg_catalog.=) 'percent' AND p_discount_value OPERATOR(pg_catalog.>) 100 THEN
-		PERFORM protector.raise('invalid_parameter', 'a percent discount is at most 100',
-			pg_catalog.format('Got %s.', p_discount_value));
-	END IF;
+	PERFORM protector_internal.check_promo_terms(p_discount_kind, p_discount_value, p_max_uses, p_max_uses_per_customer,
+												 p_min_party_size, p_valid_from, p_valid_until, 'p_');
 	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
-	IF NOT (pg_catalog.isfinite(COALESCE(p_valid_from, pg_catalog.now())) AND pg_catalog.isfinite(COALESCE(p_valid_until, pg_catalog.now())))
-	   OR p_valid_until OPERATOR(pg_catalog.<=) COALESCE(p_valid_from, pg_catalog.now()) THEN
+	-- (a new code is not over before it starts: later than now too)
+	IF p_valid_until OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
 		PERFORM protector.raise('invalid_parameter', 'p_valid_until must be later than p_valid_from and now',
-			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'now'), COALESCE(p_valid_until::text, 'open end')));
-	END IF;
-	IF p_max_uses OPERATOR(pg_catalog.<) 1 OR p_max_uses_per_customer OPERATOR(pg_catalog.<) 1 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_max_uses and p_max_uses_per_customer must be positive when given');
-	END IF;
-	IF p_min_party_size IS NULL OR p_min_party_size NOT BETWEEN 1 AND 100000 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_min_party_size must be between 1 and 100000',
-			pg_catalog.format('Got %s.', COALESCE(p_min_party_size::text, 'NULL')));
+			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'now'), p_valid_until));
 	END IF;
 	IF p_service_ids IS NOT NULL AND (pg_catalog.cardinality(p_service_ids) NOT BETWEEN 1 AND 1000
 									  OR pg_catalog.array_ndims(p_service_ids) OPERATOR(pg_catalog.<>) 1

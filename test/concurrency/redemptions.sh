@@ -155,7 +155,7 @@ BEGIN
 							 'protector_internal.check_voucher_payment()']::regprocedure[] LOOP
 		EXECUTE replace(pg_get_functiondef(f), 'FOR UPDATE;', ';');
 	END LOOP;
-	EXECUTE replace(replace(pg_get_functiondef('protector_internal.count_promo_use()'::regprocedure),
+	EXECUTE replace(replace(pg_get_functiondef('protector_internal.use_promo_code(uuid, uuid, uuid, boolean)'::regprocedure),
 							'OPERATOR(pg_catalog.>) p.max_uses THEN', 'OPERATOR(pg_catalog.>) p.max_uses AND false THEN'),
 					'OPERATOR(pg_catalog.>) p.max_uses_per_customer THEN', 'OPERATOR(pg_catalog.>) p.max_uses_per_customer AND false THEN');
 END

@@ -5,7 +5,7 @@
 -- do what by the capability map.  Every figure is computed by hand in the
 -- comment beside it.  Concurrency: test/concurrency/redemptions.sh.
 BEGIN;
-SELECT plan(80);
+SELECT plan(87);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_finance', 'g_operator', 'g_viewer',
 														'g_customer', 'g_other']) u;
@@ -369,6 +369,51 @@ SELECT throws_ok($$DELETE FROM protector.promo_codes WHERE id = pg_temp.id('pct1
 	'a promo code that bookings used cannot be deleted', 'a promo code on bookings stays');
 SELECT lives_ok($$DELETE FROM protector.promo_codes WHERE id = pg_temp.id('later')$$, 'an unused promo code is deleted');
 SELECT tests.clear_authentication();
+
+-- edges found by a review ---------------------------------------------------
+-- a voucher payment of a cancelled booking is not raised (an owner drained
+-- 45 of a voucher into a cancelled booking: Room for 1 = 40 + 15 = 55, paid
+-- by the voucher, cancelled and given back, then "corrected" to 100)
+SELECT tests.authenticate_as('g_manager');
+INSERT INTO r SELECT 'v_edge', protector.create_voucher('0a140000-0000-4000-8000-000000000000', 100);
+INSERT INTO r SELECT 'once', protector.create_promo_code('0a140000-0000-4000-8000-000000000000', 'percent', 10, p_max_uses => 1);
+INSERT INTO r SELECT 'per1', protector.create_promo_code('0a140000-0000-4000-8000-000000000000', 'percent', 10,
+	p_max_uses_per_customer => 1);
+SELECT tests.authenticate_as('g_owner');
+INSERT INTO r SELECT 'b_edge', protector.create_booking('0a140000-0000-4000-8000-0000000005a1', pg_temp.c(1), pg_temp.t(300), 1,
+	p_voucher_code => pg_temp.code('v_edge'));
+SELECT protector.cancel_booking(pg_temp.id('b_edge'));
+SELECT throws_ok(format($$UPDATE protector.payments SET amount = 100 WHERE booking_id = %L AND kind = 'payment'$$, pg_temp.id('b_edge')),
+	'22023', 'a voucher pays only a held, pending or confirmed booking',
+	'a voucher payment of a cancelled booking is not raised');
+-- a booking brought back from cancelled uses its code again
+INSERT INTO r SELECT 'b_once', protector.create_booking('0a140000-0000-4000-8000-0000000005a1', pg_temp.c(2), pg_temp.t(302), 1,
+	p_promo_code => pg_temp.code('once'));
+SELECT protector.cancel_booking(pg_temp.id('b_once'));
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.bookings SET status = 'confirmed', cancelled_at = NULL WHERE id = pg_temp.id('b_once');
+SELECT is((SELECT times_used FROM protector.promo_codes WHERE id = pg_temp.id('once')), 1,
+	'a booking brought back from cancelled counts its use again');
+SELECT tests.authenticate_as('g_owner');
+SELECT throws_ok($$SELECT protector.create_booking('0a140000-0000-4000-8000-0000000005a1', pg_temp.c(3), pg_temp.t(303), 1,
+					p_promo_code => pg_temp.code('once'))$$,
+	'22023', 'this promo code has been used up', '... so a code of one use is used up');
+-- a booking handed to another customer counts toward their limit
+INSERT INTO r SELECT 'b_per_a', protector.create_booking('0a140000-0000-4000-8000-0000000005a1', pg_temp.c(1), pg_temp.t(304), 1,
+	p_promo_code => pg_temp.code('per1'));
+INSERT INTO r SELECT 'b_per_c', protector.create_booking('0a140000-0000-4000-8000-0000000005a1', pg_temp.c(3), pg_temp.t(305), 1,
+	p_promo_code => pg_temp.code('per1'));
+SELECT throws_ok(format($$UPDATE protector.bookings SET customer_id = %L WHERE id = %L$$, pg_temp.c(1), pg_temp.id('b_per_c')),
+	'22023', 'this customer has used this promo code as often as it allows',
+	'a booking under a code of one use per customer is not handed to a customer who used it');
+-- direct edits are refused by name, not by the table's CHECK
+SELECT tests.authenticate_as('g_manager');
+SELECT throws_ok(format($$UPDATE protector.promo_codes SET discount_value = 150 WHERE id = %L$$, pg_temp.id('pct10')),
+	'22023', 'a percent discount is at most 100', 'a direct edit of a percent code above 100 is named');
+SELECT throws_ok(format($$UPDATE protector.promo_codes SET max_uses = 0 WHERE id = %L$$, pg_temp.id('pct10')),
+	'22023', 'max_uses and max_uses_per_customer must be positive when given', '... and a use limit of 0');
+SELECT throws_ok(format($$UPDATE protector.vouchers SET amount = 0 WHERE id = %L$$, pg_temp.id('v_edge')),
+	'22023', 'amount must be a positive amount in cents', '... and a voucher of nothing');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -143,11 +143,12 @@ SELECT throws_ok($$INSERT INTO protector.payments (organization_id, booking_id, 
 	'23514', NULL, 'a NaN refund written directly is refused');
 SELECT tests.authenticate_as('e_manager');
 SELECT throws_ok($$INSERT INTO protector.vouchers (organization_id, amount) VALUES ('0a230000-0000-4000-8000-000000000000', 'NaN')$$,
-	'23514', NULL, 'a NaN voucher is refused');
+	'22023', 'amount must be a positive amount in cents', 'a NaN voucher is refused, by name');
 SELECT throws_ok($$UPDATE protector.services SET price = 'NaN' WHERE id = '0a230000-0000-4000-8000-0000000005a3'$$,
 	'23514', NULL, 'a NaN price is refused');
 SELECT throws_ok($$INSERT INTO protector.promo_codes (organization_id, discount_kind, discount_value, currency)
-	VALUES ('0a230000-0000-4000-8000-000000000000', 'fixed', 'NaN', 'EUR')$$, '23514', NULL, 'a NaN discount is refused');
+	VALUES ('0a230000-0000-4000-8000-000000000000', 'fixed', 'NaN', 'EUR')$$, '22023',
+	'discount_value must be a positive amount in cents', 'a NaN discount is refused, by name');
 RESET role;
 SELECT throws_ok($$UPDATE protector.bookings SET total_price = 'NaN' WHERE id = pg_temp.id('paid')$$,
 	'23514', 'new row for relation "bookings" violates check constraint "bookings_total_price_check"',
