@@ -331,6 +331,38 @@ CREATE TRIGGER check_shift_member BEFORE INSERT OR UPDATE OF member_id, venue_id
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('shifts.manage'))))
 	EXECUTE FUNCTION protector_internal.check_shift_member();
 
+-- A member works at a venue of their own organization: a direct insert
+-- naming another's venue (or member) is told which is not found, not the
+-- composite foreign key's bare error.
+CREATE FUNCTION protector_internal.check_staff_venue()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.id OPERATOR(pg_catalog.=) NEW.member_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'member not found', 'member_id is not a member of the organization.');
+	END IF;
+	PERFORM FROM protector.venues v
+	WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'venue not found', 'venue_id is not a venue of the organization.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_staff_venue() IS
+'Trigger: a member''s venue and the member are of the row''s organization (named, where the foreign keys'' errors were bare)';
+-- (a caller who may not schedule the organization's staff learns nothing
+-- from it: the policy refuses the row; see check_shift_member)
+CREATE TRIGGER check_staff_venue BEFORE INSERT OR UPDATE OF organization_id, member_id, venue_id ON protector.staff_venues
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('shifts.manage'))))
+	EXECUTE FUNCTION protector_internal.check_staff_venue();
+
 -- A task is assigned to an active member only: a deactivated one is
 -- assigned nothing (deactivate_staff releases their open tasks; a
 -- booking's agent is checked by agent_shift_check, and its review task

@@ -10803,3 +10803,31 @@ CREATE TRIGGER check_promo_code_row BEFORE INSERT OR UPDATE OF discount_kind, di
 CREATE TRIGGER check_voucher_row BEFORE INSERT OR UPDATE OF amount, note ON protector.vouchers
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_voucher_row();
+
+CREATE OR REPLACE FUNCTION protector_internal.check_staff_venue()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.id OPERATOR(pg_catalog.=) NEW.member_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'member not found', 'member_id is not a member of the organization.');
+	END IF;
+	PERFORM FROM protector.venues v
+	WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'venue not found', 'venue_id is not a venue of the organization.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_staff_venue() IS
+'Trigger: a member''s venue and the member are of the row''s organization (named, where the foreign keys'' errors were bare)';
+REVOKE ALL ON FUNCTION protector_internal.check_staff_venue() FROM PUBLIC;
+CREATE TRIGGER check_staff_venue BEFORE INSERT OR UPDATE OF organization_id, member_id, venue_id ON protector.staff_venues
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('shifts.manage'))))
+	EXECUTE FUNCTION protector_internal.check_staff_venue();

@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(31);
+SELECT plan(33);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -242,6 +242,20 @@ SELECT throws_ok($$INSERT INTO protector.staff_invitations (organization_id, ema
 					 ('0a320000-0000-4000-8000-000000000000', 'dup@example.com', 'agent'),
 					 ('0a320000-0000-4000-8000-000000000000', 'DUP@example.com ', 'viewer')$$,
 	'22023', 'two invitations to one address in one statement', 'two invitations to one address at once are refused');
+SELECT tests.clear_authentication();
+
+-- a member works at a venue of their organization: another's is named
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0b320000-0000-4000-8000-0000000000b1', '0b320000-0000-4000-8000-000000000000', 'Elsewhere', 'UTC');
+SELECT tests.authenticate_as('x_manager');
+SELECT throws_ok($$INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
+				   VALUES ('0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000e5',
+						   '0b320000-0000-4000-8000-0000000000b1')$$,
+	'P0002', 'venue not found', 'a direct assignment to another organization''s venue is named, not the bare foreign key');
+SELECT throws_ok($$INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
+				   VALUES ('0a320000-0000-4000-8000-000000000000', '0b320000-0000-4000-8000-0000000000e1',
+						   '0a320000-0000-4000-8000-0000000000a2')$$,
+	'P0002', 'member not found', '... and so is a stranger');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
