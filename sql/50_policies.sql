@@ -145,16 +145,18 @@ CREATE POLICY tasks_select ON protector.tasks FOR SELECT TO authenticated
 		   OR (assignee = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.assigned'))::uuid[])));
 CREATE POLICY tasks_insert ON protector.tasks FOR INSERT TO authenticated
 	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.create'))::uuid[]));
--- (an agent works on their tasks of bookings that are theirs: the done
+-- (an agent works on their tasks of bookings assigned to them: the done
 -- tasks of a booking handed to someone else stay theirs to see, not to
--- reopen)
+-- reopen, also when the booking is their own as its customer)
 CREATE POLICY tasks_update ON protector.tasks FOR UPDATE TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.update'))::uuid[])
 		   OR (assignee = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.assigned'))::uuid[])
-			   AND (booking_id IS NULL OR booking_id IN (SELECT b.id FROM protector.bookings b))))
+			   AND (booking_id IS NULL OR booking_id IN (SELECT b.id FROM protector.bookings b
+														  WHERE b.assigned_agent = (SELECT protector.current_user_id())))))
 	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.update'))::uuid[])
 				OR (assignee = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.assigned'))::uuid[])
-					AND (booking_id IS NULL OR booking_id IN (SELECT b.id FROM protector.bookings b))));
+					AND (booking_id IS NULL OR booking_id IN (SELECT b.id FROM protector.bookings b
+														  WHERE b.assigned_agent = (SELECT protector.current_user_id())))));
 CREATE POLICY tasks_delete ON protector.tasks FOR DELETE TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.delete'))::uuid[]));
 

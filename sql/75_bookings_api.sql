@@ -57,6 +57,7 @@ DECLARE
 	-- where create_booking stores this caller's keys as a customer's
 	v_own_keys text := 'customer/' OPERATOR(pg_catalog.||) COALESCE(v_uid::text, '') OPERATOR(pg_catalog.||) '/';
 	v_changed text[];
+	v_action text;
 BEGIN
 	IF protector_internal.caller_is_trusted() THEN
 		RETURN NEW;
@@ -176,11 +177,19 @@ BEGIN
 		   OR (OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) 'pending')
 		   OR (NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
 			   AND (NEW.hold_expires_at IS NULL OR NEW.hold_expires_at OPERATOR(pg_catalog.>) OLD.hold_expires_at)) THEN
-			PERFORM protector_internal.authorize(NEW.organization_id, 'bookings.confirm', 'booking');
+			v_action := 'bookings.confirm';
 		ELSIF NEW.status IS DISTINCT FROM OLD.status AND NEW.status OPERATOR(pg_catalog.=) 'cancelled' THEN
-			PERFORM protector_internal.authorize(NEW.organization_id, 'bookings.cancel', 'booking');
+			v_action := 'bookings.cancel';
 		END IF;
-		RETURN NEW;
+		IF v_action IS NULL OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(v_action)) THEN
+			RETURN NEW;
+		END IF;
+		-- an agent whose role may not, on a booking that is also their own
+		-- as its customer: what a customer may do to it (confirm their hold,
+		-- cancel), by the customer rules below
+		IF OLD.customer_id IS NULL OR NOT OLD.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()) THEN
+			PERFORM protector_internal.authorize(NEW.organization_id, v_action, 'booking');
+		END IF;
 	END IF;
 	-- through the customer policy, whatever role the caller may also have:
 	-- a cancellation's reason and time come with the cancellation, the time

@@ -683,8 +683,9 @@ BEGIN
 		FOR UPDATE;
 	END IF;
 	-- apply_promo_code checked each row before any was counted: rows of
-	-- one statement are judged together here
-	IF p.times_used OPERATOR(pg_catalog.>) p.max_uses THEN
+	-- one statement are judged together here (only where a use is counted:
+	-- a code whose limit was lowered below its uses keeps its bookings)
+	IF p_count AND p.times_used OPERATOR(pg_catalog.>) p.max_uses THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code has been used up',
 			pg_catalog.format('It may be used %s times.', p.max_uses));
 	END IF;

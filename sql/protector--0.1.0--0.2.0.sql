@@ -1238,6 +1238,7 @@ DECLARE
 	-- where create_booking stores this caller's keys as a customer's
 	v_own_keys text := 'customer/' OPERATOR(pg_catalog.||) COALESCE(v_uid::text, '') OPERATOR(pg_catalog.||) '/';
 	v_changed text[];
+	v_action text;
 BEGIN
 	IF protector_internal.caller_is_trusted() THEN
 		RETURN NEW;
@@ -1357,11 +1358,19 @@ BEGIN
 		   OR (OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) 'pending')
 		   OR (NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
 			   AND (NEW.hold_expires_at IS NULL OR NEW.hold_expires_at OPERATOR(pg_catalog.>) OLD.hold_expires_at)) THEN
-			PERFORM protector_internal.authorize(NEW.organization_id, 'bookings.confirm', 'booking');
+			v_action := 'bookings.confirm';
 		ELSIF NEW.status IS DISTINCT FROM OLD.status AND NEW.status OPERATOR(pg_catalog.=) 'cancelled' THEN
-			PERFORM protector_internal.authorize(NEW.organization_id, 'bookings.cancel', 'booking');
+			v_action := 'bookings.cancel';
 		END IF;
-		RETURN NEW;
+		IF v_action IS NULL OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(v_action)) THEN
+			RETURN NEW;
+		END IF;
+		-- an agent whose role may not, on a booking that is also their own
+		-- as its customer: what a customer may do to it (confirm their hold,
+		-- cancel), by the customer rules below
+		IF OLD.customer_id IS NULL OR NOT OLD.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()) THEN
+			PERFORM protector_internal.authorize(NEW.organization_id, v_action, 'booking');
+		END IF;
 	END IF;
 	-- through the customer policy, whatever role the caller may also have:
 	-- a cancellation's reason and time come with the cancellation, the time
@@ -9432,16 +9441,19 @@ $$;
 COMMENT ON FUNCTION protector.create_organization(text, text, text, text, text) IS
 'Creates an organization with the calling user as its owner; returns the organization';
 
--- An agent updates their tasks of bookings that are theirs only
+-- An agent updates their tasks of bookings assigned to them only (not of
+-- bookings that are theirs as customers)
 -- (sql/50_policies.sql)
 DROP POLICY tasks_update ON protector.tasks;
 CREATE POLICY tasks_update ON protector.tasks FOR UPDATE TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.update'))::uuid[])
 		   OR (assignee = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.assigned'))::uuid[])
-			   AND (booking_id IS NULL OR booking_id IN (SELECT b.id FROM protector.bookings b))))
+			   AND (booking_id IS NULL OR booking_id IN (SELECT b.id FROM protector.bookings b
+														  WHERE b.assigned_agent = (SELECT protector.current_user_id())))))
 	WITH CHECK (organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.update'))::uuid[])
 				OR (assignee = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('tasks.assigned'))::uuid[])
-					AND (booking_id IS NULL OR booking_id IN (SELECT b.id FROM protector.bookings b))));
+					AND (booking_id IS NULL OR booking_id IN (SELECT b.id FROM protector.bookings b
+														  WHERE b.assigned_agent = (SELECT protector.current_user_id())))));
 
 CREATE OR REPLACE FUNCTION protector_internal.count_promo_use()
 RETURNS trigger
@@ -10682,8 +10694,9 @@ BEGIN
 		FOR UPDATE;
 	END IF;
 	-- apply_promo_code checked each row before any was counted: rows of
-	-- one statement are judged together here
-	IF p.times_used OPERATOR(pg_catalog.>) p.max_uses THEN
+	-- one statement are judged together here (only where a use is counted:
+	-- a code whose limit was lowered below its uses keeps its bookings)
+	IF p_count AND p.times_used OPERATOR(pg_catalog.>) p.max_uses THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code has been used up',
 			pg_catalog.format('It may be used %s times.', p.max_uses));
 	END IF;

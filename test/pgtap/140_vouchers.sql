@@ -5,7 +5,7 @@
 -- do what by the capability map.  Every figure is computed by hand in the
 -- comment beside it.  Concurrency: test/concurrency/redemptions.sh.
 BEGIN;
-SELECT plan(87);
+SELECT plan(88);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_finance', 'g_operator', 'g_viewer',
 														'g_customer', 'g_other']) u;
@@ -406,6 +406,11 @@ INSERT INTO r SELECT 'b_per_c', protector.create_booking('0a140000-0000-4000-800
 SELECT throws_ok(format($$UPDATE protector.bookings SET customer_id = %L WHERE id = %L$$, pg_temp.c(1), pg_temp.id('b_per_c')),
 	'22023', 'this customer has used this promo code as often as it allows',
 	'a booking under a code of one use per customer is not handed to a customer who used it');
+SELECT tests.authenticate_as('g_manager');
+UPDATE protector.promo_codes SET max_uses = 1 WHERE id = pg_temp.id('per1');
+SELECT tests.authenticate_as('g_owner');
+SELECT lives_ok(format($$UPDATE protector.bookings SET customer_id = %L WHERE id = %L$$, pg_temp.c(2), pg_temp.id('b_per_c')),
+	'a code closed by lowering max_uses below its 2 uses keeps its bookings: one handed to a customer who never used it');
 -- direct edits are refused by name, not by the table's CHECK
 SELECT tests.authenticate_as('g_manager');
 SELECT throws_ok(format($$UPDATE protector.promo_codes SET discount_value = 150 WHERE id = %L$$, pg_temp.id('pct10')),

@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(33);
+SELECT plan(36);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -257,6 +257,44 @@ SELECT throws_ok($$INSERT INTO protector.staff_venues (organization_id, member_i
 						   '0a320000-0000-4000-8000-0000000000a2')$$,
 	'P0002', 'member not found', '... and so is a stranger');
 SELECT tests.clear_authentication();
+
+-- an agent who is also a customer of the organization: their own booking,
+-- assigned to them, they cancel as its customer (their role may not
+-- cancel); a done task of their own booking handed to another agent is
+-- not theirs to reopen
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_self', 'x_self2']) u;
+INSERT INTO protector.members (id, organization_id, user_id, role, full_name) VALUES
+	('0a320000-0000-4000-8000-0000000000e7', '0a320000-0000-4000-8000-000000000000', tests.get_supabase_uid('x_self'), 'agent', 'Self'),
+	('0a320000-0000-4000-8000-0000000000e8', '0a320000-0000-4000-8000-000000000000', tests.get_supabase_uid('x_self2'), 'agent', 'Self2');
+INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
+SELECT '0a320000-0000-4000-8000-000000000000', m, '0a320000-0000-4000-8000-0000000000a1'
+FROM unnest(ARRAY['0a320000-0000-4000-8000-0000000000e7', '0a320000-0000-4000-8000-0000000000e8']::uuid[]) m;
+INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
+SELECT '0a320000-0000-4000-8000-000000000000', m, '0a320000-0000-4000-8000-0000000000a1', tstzrange(pg_temp.t(0, 9), pg_temp.t(0, 18))
+FROM unnest(ARRAY['0a320000-0000-4000-8000-0000000000e7', '0a320000-0000-4000-8000-0000000000e8']::uuid[]) m;
+INSERT INTO protector.customers (id, organization_id, user_id, full_name) VALUES
+	('0a320000-0000-4000-8000-00000000c0a5', '0a320000-0000-4000-8000-000000000000', tests.get_supabase_uid('x_self'), 'Agent Self');
+SELECT tests.authenticate_as('x_operator');
+INSERT INTO r SELECT 'own', (protector.create_booking('0a320000-0000-4000-8000-0000000005a1', '0a320000-0000-4000-8000-00000000c0a5',
+	pg_temp.t(0, 12), p_assigned_agent => tests.get_supabase_uid('x_self')) ->> 'id')::uuid;
+INSERT INTO r SELECT 'own2', (protector.create_booking('0a320000-0000-4000-8000-0000000005a1', '0a320000-0000-4000-8000-00000000c0a5',
+	pg_temp.t(0, 14), p_assigned_agent => tests.get_supabase_uid('x_self')) ->> 'id')::uuid;
+SELECT tests.authenticate_as('x_self');
+SELECT lives_ok($$SELECT protector.cancel_booking((SELECT id FROM r WHERE name = 'own'), 'changed plans')$$,
+	'an agent cancels their own booking, assigned to them, as its customer');
+SELECT tests.clear_authentication();
+INSERT INTO protector.tasks (id, organization_id, booking_id, title, status, assignee, completed_at)
+SELECT '0a320000-0000-4000-8000-0000000007a1', '0a320000-0000-4000-8000-000000000000', id, 'Brief the client', 'done',
+	   tests.get_supabase_uid('x_self'), now()
+FROM r WHERE name = 'own2';
+SELECT tests.authenticate_as('x_operator');
+UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('x_self2') WHERE id = (SELECT id FROM r WHERE name = 'own2');
+SELECT tests.authenticate_as('x_self');
+SELECT lives_ok($$UPDATE protector.tasks SET status = 'open', completed_at = NULL WHERE id = '0a320000-0000-4000-8000-0000000007a1'$$,
+	'the agent tries to reopen their done task of their own booking, now another agent''s');
+SELECT tests.clear_authentication();
+SELECT is((SELECT status::text FROM protector.tasks WHERE id = '0a320000-0000-4000-8000-0000000007a1'), 'done',
+	'... and it stays done: being the booking''s customer does not make it theirs');
 
 SELECT * FROM finish();
 ROLLBACK;
