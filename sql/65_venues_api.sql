@@ -261,18 +261,32 @@ BEGIN
 			   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 				 AND b.venue_id OPERATOR(pg_catalog.=) OLD.venue_id
 				 AND b.service_id OPERATOR(pg_catalog.=) OLD.id) THEN
+		-- (nor moved: its bookings are at its venue)
+		IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+			RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+				MESSAGE = pg_catalog.format('service "%s" has bookings and cannot move to another venue', OLD.name),
+				DETAIL = pg_catalog.format('Service %s is on bookings at venue %s, which keep it there.', OLD.id, OLD.venue_id),
+				HINT = 'Copy it to the other venue with duplicate_service(id, venue) and deactivate this one.';
+		END IF;
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
 			MESSAGE = pg_catalog.format('service "%s" has bookings and cannot be deleted', OLD.name),
 			DETAIL = pg_catalog.format('Service %s is on bookings, which keep it.', OLD.id),
 			HINT = 'Deactivate it instead: update_service(id, ''{"active": false}'').';
 	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		RETURN NEW;
+	END IF;
 	RETURN OLD;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_booked_services() IS
-'Trigger: a service, or a venue, with bookings is not deleted (deactivate the service; delete_venue the venue)';
+'Trigger: a service, or a venue, with bookings is not deleted (deactivate the service; delete_venue the venue), nor a service moved to another venue';
 CREATE TRIGGER keep_booked_services BEFORE DELETE ON protector.services
 	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_booked_services();
+CREATE TRIGGER keep_booked_services_place BEFORE UPDATE OF organization_id, venue_id ON protector.services
+	FOR EACH ROW WHEN ((OLD.organization_id, OLD.venue_id) IS DISTINCT FROM (NEW.organization_id, NEW.venue_id)
+					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_booked_services();
 -- (a venue's deletion cascades to its services, inside a trigger: asked here)
 CREATE TRIGGER keep_booked_services BEFORE DELETE ON protector.venues

@@ -7,7 +7,7 @@
 -- (a third) only who may delete venues writes deleted_at, a copied service
 -- keeps its waiver, a service with bookings is not deleted (by name).
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a270000-0000-4000-8000-000000000000', 'G', 'catalog-edges');
@@ -137,6 +137,14 @@ SELECT is((SELECT (s ->> 'waiver_id')::uuid FROM copy), (SELECT id FROM waiver),
 SELECT throws_ok($$DELETE FROM protector.services WHERE id = '0a270000-0000-4000-8000-0000000005a1'$$,
 	'23503', 'service "Room" has bookings and cannot be deleted', 'a service with bookings is refused deletion by name');
 SELECT is((SELECT count(*)::int FROM protector.services WHERE id = '0a270000-0000-4000-8000-0000000005a1'), 1, 'and stays');
+SELECT tests.clear_authentication();
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a270000-0000-4000-8000-0000000000a9', '0a270000-0000-4000-8000-000000000000', 'Annex', 'UTC');
+SELECT tests.authenticate_as('g_manager');
+SELECT throws_ok($$UPDATE protector.services SET venue_id = '0a270000-0000-4000-8000-0000000000a9'
+				   WHERE id = '0a270000-0000-4000-8000-0000000005a1'$$,
+	'23503', 'service "Room" has bookings and cannot move to another venue',
+	'nor is it moved to another venue: named, not the bookings'' bare foreign key');
 SELECT lives_ok($$DELETE FROM protector.services WHERE id = (SELECT (s ->> 'id')::uuid FROM copy)$$,
 	'its copy, without bookings, is deleted');
 SELECT tests.clear_authentication();
