@@ -343,6 +343,7 @@ DECLARE
 	v_hi timestamptz;
 	v_open_seconds numeric;
 	v_services integer;
+	v_counted integer;
 	v_first date;
 	v_currency text;
 	r jsonb;
@@ -377,6 +378,13 @@ BEGIN
 		  WHERE g.kind <> 'closed' AND g.closes_at > v_lo AND g.opens_at < v_hi AND g.closes_at > g.opens_at) x,
 		 unnest(x.open) u;
 	SELECT count(*) INTO v_services FROM protector.services s WHERE s.venue_id = v.id AND s.active;
+	-- the services whose time counts: the active ones, and a retired one
+	-- whose bookings in the range are counted (its time was open then)
+	SELECT count(*) INTO v_counted FROM protector.services s
+	WHERE s.venue_id = v.id
+	  AND (s.active OR EXISTS (SELECT FROM protector.bookings b
+							   WHERE b.organization_id = s.organization_id AND b.venue_id = v.id AND b.service_id = s.id
+								 AND b.during && tstzrange(v_lo, v_hi) AND b.status NOT IN ('cancelled', 'held', 'no_show')));
 
 	SELECT jsonb_build_object(
 		'venue', v.name, 'from', p_from, 'to', p_to, 'timezone', v.timezone,
@@ -389,11 +397,14 @@ BEGIN
 		'currency', v_currency,
 		'open_hours', round(v_open_seconds / 3600, 2),
 		'active_services', v_services,
-		'utilization', CASE WHEN v_open_seconds * v_services > 0 THEN round(
+		-- (a shared booking takes at most its whole slot: one made before
+		-- its service's capacity was lowered counts as full; and the share
+		-- is never above 1)
+		'utilization', CASE WHEN v_open_seconds * v_counted > 0 THEN round(least(1,
 			COALESCE(sum(extract(epoch FROM least(upper(b.during), v_hi) - greatest(lower(b.during), v_lo))
-						 * CASE WHEN s.mode = 'shared' THEN b.party_size::numeric / s.capacity ELSE 1 END)
+						 * CASE WHEN s.mode = 'shared' THEN least(1, b.party_size::numeric / s.capacity) ELSE 1 END)
 					 FILTER (WHERE b.status NOT IN ('cancelled', 'held', 'no_show')), 0)
-			/ (v_open_seconds * v_services), 4) END)
+			/ (v_open_seconds * v_counted)), 4) END)
 	INTO r
 	FROM protector.bookings b
 	JOIN protector.services s ON s.id = b.service_id

@@ -90,7 +90,15 @@ BEGIN
 				pg_catalog.date_part('epoch', LEAST(g.closes_at, p_hi) OPERATOR(pg_catalog.-) GREATEST(g.opens_at, p_lo))
 				OPERATOR(pg_catalog.*) (SELECT pg_catalog.count(*) FROM protector.services s
 										WHERE s.organization_id OPERATOR(pg_catalog.=) v.organization_id
-										  AND s.venue_id OPERATOR(pg_catalog.=) v.id AND s.active)), 0)
+										  AND s.venue_id OPERATOR(pg_catalog.=) v.id
+										  -- (a retired service whose bookings the range counts)
+										  AND (s.active OR EXISTS (
+												SELECT FROM protector.bookings b
+												WHERE b.organization_id OPERATOR(pg_catalog.=) s.organization_id
+												  AND b.venue_id OPERATOR(pg_catalog.=) v.id AND b.service_id OPERATOR(pg_catalog.=) s.id
+												  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) p_lo
+												  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) p_hi
+												  AND b.status OPERATOR(pg_catalog.<>) ALL ('{held,cancelled,no_show}'::protector.booking_status[]))))), 0)
 			FROM protector.venues v,
 				 -- from the day before: an overnight opening of that day reaches in
 				 protector.get_venue_schedule(v.id, (pg_catalog.timezone(v.timezone, p_lo))::date OPERATOR(pg_catalog.-) 1,
@@ -102,7 +110,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.open_service_seconds(uuid, uuid, timestamptz, timestamptz) IS
-'Open seconds of the venues in scope over a range, times their active services';
+'Open seconds of the venues in scope over a range, times their active services and the retired ones with bookings counted in it';
 
 CREATE FUNCTION protector.get_dashboard_stats(p_organization_id uuid, p_venue_id uuid DEFAULT NULL)
 RETURNS TABLE (metric text, value numeric, previous numeric, change_percent numeric)
@@ -156,9 +164,11 @@ BEGIN
 		(6, 'no_show_rate',
 			pg_catalog.round(c.no_shows::numeric OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(c.concluded, 0), 1),
 			pg_catalog.round(p.no_shows::numeric OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(p.concluded, 0), 1)),
+		-- (never above 100: bookings made outside today's hours, or a
+		-- venue closed since, do not make it more than full)
 		(7, 'occupancy',
-			pg_catalog.round((c.booked_seconds OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(v_open_c, 0))::numeric, 1),
-			pg_catalog.round((p.booked_seconds OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(v_open_p, 0))::numeric, 1))
+			pg_catalog.round(LEAST(100, c.booked_seconds OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(v_open_c, 0))::numeric, 1),
+			pg_catalog.round(LEAST(100, p.booked_seconds OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(v_open_p, 0))::numeric, 1))
 	) m(n, metric, cur, prev)
 	ORDER BY m.n;
 END

@@ -4256,7 +4256,15 @@ BEGIN
 				pg_catalog.date_part('epoch', LEAST(g.closes_at, p_hi) OPERATOR(pg_catalog.-) GREATEST(g.opens_at, p_lo))
 				OPERATOR(pg_catalog.*) (SELECT pg_catalog.count(*) FROM protector.services s
 										WHERE s.organization_id OPERATOR(pg_catalog.=) v.organization_id
-										  AND s.venue_id OPERATOR(pg_catalog.=) v.id AND s.active)), 0)
+										  AND s.venue_id OPERATOR(pg_catalog.=) v.id
+										  -- (a retired service whose bookings the range counts)
+										  AND (s.active OR EXISTS (
+												SELECT FROM protector.bookings b
+												WHERE b.organization_id OPERATOR(pg_catalog.=) s.organization_id
+												  AND b.venue_id OPERATOR(pg_catalog.=) v.id AND b.service_id OPERATOR(pg_catalog.=) s.id
+												  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) p_lo
+												  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) p_hi
+												  AND b.status OPERATOR(pg_catalog.<>) ALL ('{held,cancelled,no_show}'::protector.booking_status[]))))), 0)
 			FROM protector.venues v,
 				 -- from the day before: an overnight opening of that day reaches in
 				 protector.get_venue_schedule(v.id, (pg_catalog.timezone(v.timezone, p_lo))::date OPERATOR(pg_catalog.-) 1,
@@ -4268,7 +4276,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.open_service_seconds(uuid, uuid, timestamptz, timestamptz) IS
-'Open seconds of the venues in scope over a range, times their active services';
+'Open seconds of the venues in scope over a range, times their active services and the retired ones with bookings counted in it';
 
 CREATE OR REPLACE FUNCTION protector.get_dashboard_stats(p_organization_id uuid, p_venue_id uuid DEFAULT NULL)
 RETURNS TABLE (metric text, value numeric, previous numeric, change_percent numeric)
@@ -4322,9 +4330,11 @@ BEGIN
 		(6, 'no_show_rate',
 			pg_catalog.round(c.no_shows::numeric OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(c.concluded, 0), 1),
 			pg_catalog.round(p.no_shows::numeric OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(p.concluded, 0), 1)),
+		-- (never above 100: bookings made outside today's hours, or a
+		-- venue closed since, do not make it more than full)
 		(7, 'occupancy',
-			pg_catalog.round((c.booked_seconds OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(v_open_c, 0))::numeric, 1),
-			pg_catalog.round((p.booked_seconds OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(v_open_p, 0))::numeric, 1))
+			pg_catalog.round(LEAST(100, c.booked_seconds OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(v_open_c, 0))::numeric, 1),
+			pg_catalog.round(LEAST(100, p.booked_seconds OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(v_open_p, 0))::numeric, 1))
 	) m(n, metric, cur, prev)
 	ORDER BY m.n;
 END
@@ -9549,6 +9559,7 @@ DECLARE
 	v_hi timestamptz;
 	v_open_seconds numeric;
 	v_services integer;
+	v_counted integer;
 	v_first date;
 	v_currency text;
 	r jsonb;
@@ -9583,6 +9594,13 @@ BEGIN
 		  WHERE g.kind <> 'closed' AND g.closes_at > v_lo AND g.opens_at < v_hi AND g.closes_at > g.opens_at) x,
 		 unnest(x.open) u;
 	SELECT count(*) INTO v_services FROM protector.services s WHERE s.venue_id = v.id AND s.active;
+	-- the services whose time counts: the active ones, and a retired one
+	-- whose bookings in the range are counted (its time was open then)
+	SELECT count(*) INTO v_counted FROM protector.services s
+	WHERE s.venue_id = v.id
+	  AND (s.active OR EXISTS (SELECT FROM protector.bookings b
+							   WHERE b.organization_id = s.organization_id AND b.venue_id = v.id AND b.service_id = s.id
+								 AND b.during && tstzrange(v_lo, v_hi) AND b.status NOT IN ('cancelled', 'held', 'no_show')));
 
 	SELECT jsonb_build_object(
 		'venue', v.name, 'from', p_from, 'to', p_to, 'timezone', v.timezone,
@@ -9595,11 +9613,14 @@ BEGIN
 		'currency', v_currency,
 		'open_hours', round(v_open_seconds / 3600, 2),
 		'active_services', v_services,
-		'utilization', CASE WHEN v_open_seconds * v_services > 0 THEN round(
+		-- (a shared booking takes at most its whole slot: one made before
+		-- its service's capacity was lowered counts as full; and the share
+		-- is never above 1)
+		'utilization', CASE WHEN v_open_seconds * v_counted > 0 THEN round(least(1,
 			COALESCE(sum(extract(epoch FROM least(upper(b.during), v_hi) - greatest(lower(b.during), v_lo))
-						 * CASE WHEN s.mode = 'shared' THEN b.party_size::numeric / s.capacity ELSE 1 END)
+						 * CASE WHEN s.mode = 'shared' THEN least(1, b.party_size::numeric / s.capacity) ELSE 1 END)
 					 FILTER (WHERE b.status NOT IN ('cancelled', 'held', 'no_show')), 0)
-			/ (v_open_seconds * v_services), 4) END)
+			/ (v_open_seconds * v_counted)), 4) END)
 	INTO r
 	FROM protector.bookings b
 	JOIN protector.services s ON s.id = b.service_id

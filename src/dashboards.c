@@ -74,7 +74,7 @@ static SPIPlanPtr buckets_plan = NULL;
 	"                                 AND x.currency OPERATOR(pg_catalog.=) $4)," \
 	"  COALESCE(pg_catalog.sum(pg_catalog.date_part('epoch', pg_catalog.upper(x.during) OPERATOR(pg_catalog.-) pg_catalog.lower(x.during))" \
 	"      OPERATOR(pg_catalog.*) CASE WHEN s.mode OPERATOR(pg_catalog.=) 'shared'" \
-	"           THEN x.party_size::pg_catalog.float8 OPERATOR(pg_catalog./) s.capacity ELSE 1 END)" \
+	"           THEN LEAST(1, x.party_size::pg_catalog.float8 OPERATOR(pg_catalog./) s.capacity) ELSE 1 END)" \
 	"    FILTER (WHERE x.status OPERATOR(pg_catalog.<>) ALL ('{held,cancelled,no_show}'::protector.booking_status[])), 0)," \
 	"  (SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount ELSE OPERATOR(pg_catalog.-) p.amount END), 0)" \
 	"     FROM protector.payments p" \

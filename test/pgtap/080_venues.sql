@@ -1,6 +1,6 @@
 -- Venue management, schedules across DST, duplicate_service, analytics.
 BEGIN;
-SELECT plan(51);
+SELECT plan(53);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -112,6 +112,21 @@ SELECT is((SELECT a ->> 'bookings' || '/' || (a ->> 'cancellations') || '/' || (
 	'1/1/75.00/12.00', 'analytics: bookings, cancellations, revenue, open hours of a Monday');
 SELECT is((SELECT (a ->> 'utilization')::numeric FROM protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-22', '2027-03-22') a),
 	round(1 * 3 / 6.0 / (12 * 2), 4), 'utilization: booked service time (party / capacity) over open service time');
+-- the Vault made smaller, then retired: its booking of 3 counts as full
+-- (1 h, not 3 h of a 1-place service), and its open time still counts
+-- while its bookings do: 1 h / (12 h x 2 services) = 0.0417, never 0.25
+SELECT tests.clear_authentication();
+UPDATE protector.services SET capacity = 1, max_party = 1 WHERE id = '0a800000-0000-4000-8000-0000000005a1';
+SELECT tests.authenticate_as('n_finance');
+SELECT is((SELECT (a ->> 'utilization')::numeric FROM protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-22', '2027-03-22') a),
+	round(1 / (12 * 2.0), 4), 'a booking made before its service''s capacity was lowered counts as full, not as 3 slots');
+SELECT tests.clear_authentication();
+UPDATE protector.services SET active = false WHERE id = '0a800000-0000-4000-8000-0000000005a1';
+SELECT tests.authenticate_as('n_finance');
+SELECT is((SELECT (a ->> 'utilization')::numeric FROM protector.get_venue_analytics((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-22', '2027-03-22') a),
+	round(1 / (12 * 2.0), 4), '... and a retired service with bookings in the range keeps its open time in the denominator');
+SELECT tests.clear_authentication();
+UPDATE protector.services SET active = true, capacity = 6, max_party = 6 WHERE id = '0a800000-0000-4000-8000-0000000005a1';
 -- a booking in another currency is not the organization's revenue (USD):
 -- on Wednesday only a 10,000 JPY booking; it was counted as 10000.00
 SELECT tests.clear_authentication();
