@@ -662,7 +662,7 @@ COMMENT ON FUNCTION protector_internal.apply_promo_code() IS
 -- A live booking of a customer under a promo code: counted once more
 -- (p_count: a new booking, or one brought back from cancelled) and held to
 -- the code's limits, the per-customer one also when a booking changes
--- customer.  The code's row is locked by the UPDATE (or FOR UPDATE).
+-- customer.  The code's row is written either way (see below).
 CREATE FUNCTION protector_internal.use_promo_code(p_organization_id uuid, p_promo_code_id uuid, p_customer_id uuid,
 												  p_count boolean)
 RETURNS void
@@ -678,9 +678,12 @@ BEGIN
 		WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_promo_code_id
 		RETURNING * INTO p;
 	ELSE
-		SELECT * INTO p FROM protector.promo_codes x
+		-- (written, not only locked: a REPEATABLE READ rival that counts
+		-- this customer's bookings then fails with 40001 instead of
+		-- counting them from its snapshot)
+		UPDATE protector.promo_codes x SET times_used = x.times_used
 		WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_promo_code_id
-		FOR UPDATE;
+		RETURNING * INTO p;
 	END IF;
 	-- apply_promo_code checked each row before any was counted: rows of
 	-- one statement are judged together here (only where a use is counted:
@@ -717,50 +720,43 @@ $$;
 COMMENT ON FUNCTION protector_internal.count_promo_use() IS
 'Trigger step (after a booking is stored): its promo code is used once more';
 
--- A cancelled booking brought back under its code (service_role may) uses
--- it again; a booking a member hands to another customer counts for them
--- (not protector's own moves, run trusted: a merge of one person's two
--- records is not refused for the code they used on each).
-CREATE FUNCTION protector_internal.reuse_promo_code()
-RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	PERFORM protector_internal.use_promo_code(NEW.organization_id, NEW.promo_code_id, NEW.customer_id,
-											  OLD.status OPERATOR(pg_catalog.=) 'cancelled');
-	RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.reuse_promo_code() IS
-'Trigger: a booking brought back from cancelled uses its promo code again; one given to another customer counts toward their limit';
-CREATE TRIGGER reuse_promo_code AFTER UPDATE OF status, customer_id ON protector.bookings
-	FOR EACH ROW WHEN (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
-					   AND (OLD.status = 'cancelled'
-							OR (OLD.customer_id IS DISTINCT FROM NEW.customer_id AND NOT protector_internal.caller_is_trusted()))
-					   AND NOT protector_internal.restoring())
-	EXECUTE FUNCTION protector_internal.reuse_promo_code();
 
 -- A cancelled (or deleted) booking, or one whose code no longer applies
--- (set_booking_price), gives its promo code's use back.
+-- (set_booking_price), gives its promo code's use back.  A cancelled
+-- booking brought back under its code (service_role may) uses it again;
+-- a booking a member hands to another customer counts for them (not
+-- protector's own moves, run trusted: a merge of one person's two records
+-- is not refused for the code they used on each).  One trigger for both:
+-- every trigger of bookings is copied for each statement that writes it.
 CREATE FUNCTION protector_internal.release_promo_use()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	UPDATE protector.promo_codes x SET times_used = GREATEST(x.times_used OPERATOR(pg_catalog.-) 1, 0)
-	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) OLD.promo_code_id;
+	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE'
+	   OR (OLD.promo_code_id IS NOT NULL AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled'
+		   AND (NEW.status OPERATOR(pg_catalog.=) 'cancelled' OR NEW.promo_code_id IS NULL)) THEN
+		UPDATE protector.promo_codes x SET times_used = GREATEST(x.times_used OPERATOR(pg_catalog.-) 1, 0)
+		WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) OLD.promo_code_id;
+	ELSE
+		PERFORM protector_internal.use_promo_code(NEW.organization_id, NEW.promo_code_id, NEW.customer_id,
+												  OLD.status OPERATOR(pg_catalog.=) 'cancelled');
+	END IF;
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.release_promo_use() IS
-'Trigger: a booking cancelled, deleted or no longer under its promo code gives the code''s use back';
+'Trigger: a booking cancelled, deleted or no longer under its promo code gives the code''s use back; one brought back from cancelled uses it again; one given to another customer counts toward their limit';
 
 -- (no column list: promo_code_id changes in set_booking_price, not in SET)
 CREATE TRIGGER release_promo_use AFTER UPDATE ON protector.bookings
-	FOR EACH ROW WHEN (OLD.promo_code_id IS NOT NULL AND OLD.status <> 'cancelled'
-					   AND (NEW.status = 'cancelled' OR NEW.promo_code_id IS NULL)
+	FOR EACH ROW WHEN (((OLD.promo_code_id IS NOT NULL AND OLD.status <> 'cancelled'
+						 AND (NEW.status = 'cancelled' OR NEW.promo_code_id IS NULL))
+						OR (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
+							AND (OLD.status = 'cancelled'
+								 OR (OLD.customer_id IS DISTINCT FROM NEW.customer_id
+									 AND NOT protector_internal.caller_is_trusted()))))
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.release_promo_use();
 CREATE TRIGGER release_promo_use_on_delete AFTER DELETE ON protector.bookings

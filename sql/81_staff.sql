@@ -340,13 +340,17 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (key-share locked, as the foreign key will: a deletion racing this
+	-- is waited for and then named, not left to the key's bare error)
 	PERFORM FROM protector.members m
-	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.id OPERATOR(pg_catalog.=) NEW.member_id;
+	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.id OPERATOR(pg_catalog.=) NEW.member_id
+	FOR KEY SHARE;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'member not found', 'member_id is not a member of the organization.');
 	END IF;
 	PERFORM FROM protector.venues v
-	WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id;
+	WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id
+	FOR KEY SHARE;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'venue not found', 'venue_id is not a venue of the organization.');
 	END IF;

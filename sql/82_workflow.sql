@@ -125,8 +125,11 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (key-share locked, as the foreign key will: a deletion racing this
+	-- is waited for and then named)
 	PERFORM FROM protector.members m
-	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) NEW.recipient_id;
+	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) NEW.recipient_id
+	FOR KEY SHARE;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'recipient not found',
 			'recipient_id is not a member of the notification''s organization.');

@@ -2569,24 +2569,35 @@ CREATE TRIGGER promo_discount BEFORE INSERT ON protector.bookings
 
 -- A cancelled (or deleted) booking, or one whose code no longer applies
 -- (set_booking_price), gives its promo code's use back.
-CREATE FUNCTION protector_internal.release_promo_use()
+CREATE OR REPLACE FUNCTION protector_internal.release_promo_use()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	UPDATE protector.promo_codes x SET times_used = GREATEST(x.times_used OPERATOR(pg_catalog.-) 1, 0)
-	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) OLD.promo_code_id;
+	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE'
+	   OR (OLD.promo_code_id IS NOT NULL AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled'
+		   AND (NEW.status OPERATOR(pg_catalog.=) 'cancelled' OR NEW.promo_code_id IS NULL)) THEN
+		UPDATE protector.promo_codes x SET times_used = GREATEST(x.times_used OPERATOR(pg_catalog.-) 1, 0)
+		WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) OLD.promo_code_id;
+	ELSE
+		PERFORM protector_internal.use_promo_code(NEW.organization_id, NEW.promo_code_id, NEW.customer_id,
+												  OLD.status OPERATOR(pg_catalog.=) 'cancelled');
+	END IF;
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.release_promo_use() IS
-'Trigger: a booking cancelled, deleted or no longer under its promo code gives the code''s use back';
+'Trigger: a booking cancelled, deleted or no longer under its promo code gives the code''s use back; one brought back from cancelled uses it again; one given to another customer counts toward their limit';
 
 -- (no column list: promo_code_id changes in set_booking_price, not in SET)
 CREATE TRIGGER release_promo_use AFTER UPDATE ON protector.bookings
-	FOR EACH ROW WHEN (OLD.promo_code_id IS NOT NULL AND OLD.status <> 'cancelled'
-					   AND (NEW.status = 'cancelled' OR NEW.promo_code_id IS NULL)
+	FOR EACH ROW WHEN (((OLD.promo_code_id IS NOT NULL AND OLD.status <> 'cancelled'
+						 AND (NEW.status = 'cancelled' OR NEW.promo_code_id IS NULL))
+						OR (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
+							AND (OLD.status = 'cancelled'
+								 OR (OLD.customer_id IS DISTINCT FROM NEW.customer_id
+									 AND NOT protector_internal.caller_is_trusted()))))
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.release_promo_use();
 CREATE TRIGGER release_promo_use_on_delete AFTER DELETE ON protector.bookings
@@ -10687,8 +10698,11 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (key-share locked, as the foreign key will: a deletion racing this
+	-- is waited for and then named)
 	PERFORM FROM protector.members m
-	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) NEW.recipient_id;
+	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) NEW.recipient_id
+	FOR KEY SHARE;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'recipient not found',
 			'recipient_id is not a member of the notification''s organization.');
@@ -10720,9 +10734,12 @@ BEGIN
 		WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_promo_code_id
 		RETURNING * INTO p;
 	ELSE
-		SELECT * INTO p FROM protector.promo_codes x
+		-- (written, not only locked: a REPEATABLE READ rival that counts
+		-- this customer's bookings then fails with 40001 instead of
+		-- counting them from its snapshot)
+		UPDATE protector.promo_codes x SET times_used = x.times_used
 		WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_promo_code_id
-		FOR UPDATE;
+		RETURNING * INTO p;
 	END IF;
 	-- apply_promo_code checked each row before any was counted: rows of
 	-- one statement are judged together here (only where a use is counted:
@@ -10745,20 +10762,6 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.use_promo_code(uuid, uuid, uuid, boolean) IS
 'A live booking under a promo code: counts a use (p_count) and refuses one beyond the code''s limits, overall and per customer';
-
-CREATE OR REPLACE FUNCTION protector_internal.reuse_promo_code()
-RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	PERFORM protector_internal.use_promo_code(NEW.organization_id, NEW.promo_code_id, NEW.customer_id,
-											  OLD.status OPERATOR(pg_catalog.=) 'cancelled');
-	RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.reuse_promo_code() IS
-'Trigger: a booking brought back from cancelled uses its promo code again; one given to another customer counts toward their limit';
 
 CREATE OR REPLACE FUNCTION protector_internal.check_promo_terms(p_kind text, p_value numeric, p_max_uses integer,
 													 p_max_uses_per_customer integer, p_min_party_size integer,
@@ -10827,19 +10830,12 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_voucher_row() IS
 'Trigger: a voucher''s amount and note as written, refused by name';
 REVOKE ALL ON FUNCTION protector_internal.use_promo_code(uuid, uuid, uuid, boolean),
-	protector_internal.reuse_promo_code(),
 	protector_internal.check_promo_terms(text, numeric, integer, integer, integer, timestamptz, timestamptz, text),
 	protector_internal.check_promo_code_row(),
 	protector_internal.check_voucher_row() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
 	protector_internal.check_promo_terms(text, numeric, integer, integer, integer, timestamptz, timestamptz, text)
 TO authenticated, service_role;
-CREATE TRIGGER reuse_promo_code AFTER UPDATE OF status, customer_id ON protector.bookings
-	FOR EACH ROW WHEN (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
-					   AND (OLD.status = 'cancelled'
-							OR (OLD.customer_id IS DISTINCT FROM NEW.customer_id AND NOT protector_internal.caller_is_trusted()))
-					   AND NOT protector_internal.restoring())
-	EXECUTE FUNCTION protector_internal.reuse_promo_code();
 CREATE TRIGGER check_promo_code_row BEFORE INSERT OR UPDATE OF discount_kind, discount_value, max_uses,
 	max_uses_per_customer, min_party_size, valid_from, valid_until ON protector.promo_codes
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
@@ -10854,13 +10850,17 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (key-share locked, as the foreign key will: a deletion racing this
+	-- is waited for and then named, not left to the key's bare error)
 	PERFORM FROM protector.members m
-	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.id OPERATOR(pg_catalog.=) NEW.member_id;
+	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.id OPERATOR(pg_catalog.=) NEW.member_id
+	FOR KEY SHARE;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'member not found', 'member_id is not a member of the organization.');
 	END IF;
 	PERFORM FROM protector.venues v
-	WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id;
+	WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id
+	FOR KEY SHARE;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'venue not found', 'venue_id is not a venue of the organization.');
 	END IF;

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# test/concurrency/handovers.sh — rows handed over while another session
+# counts or names them:
+# 1. a booking under a promo code of one use per customer handed to a
+#    customer while another session books that customer with the code,
+#    both REPEATABLE READ: the later one fails with 40001 (the handover
+#    only locked the code's row, and the booking counted the customer's
+#    bookings from its snapshot: two uses by one customer);
+# 2. a member deleted while a staff_venues row and a notification naming
+#    them are inserted: the inserts wait for the deletion and name the
+#    member ("member not found", "recipient not found"), not the foreign
+#    key's bare 23503.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_handovers
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/supabase.sql" >/dev/null 2>&1 || true
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.sql" >/dev/null
+failures=0
+
+ORG=0f480000-0000-4000-8000-000000000000
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['owner', 'manager', 'staff']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'H', 'handovers');
+INSERT INTO protector.members (id, organization_id, user_id, role) VALUES
+	('0f480000-0000-4000-8000-0000000000e1', '$ORG', tests.get_supabase_uid('owner'), 'owner'),
+	('0f480000-0000-4000-8000-0000000000e2', '$ORG', tests.get_supabase_uid('manager'), 'manager'),
+	('0f480000-0000-4000-8000-0000000000e3', '$ORG', tests.get_supabase_uid('staff'), 'viewer');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('0f480000-0000-4000-8000-0000000000a1', '$ORG', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party, mode, price)
+VALUES ('0f480000-0000-4000-8000-0000000005a1', '$ORG', '0f480000-0000-4000-8000-0000000000a1', 'Tour',
+		'60 minutes', '60 minutes', '30 days', 100, 10, 'shared', 40);
+INSERT INTO protector.customers (id, organization_id, full_name)
+SELECT ('0f480000-0000-4000-8000-00000000c00' || n)::uuid, '$ORG', 'C' || n FROM generate_series(1, 3) n;
+SQL
+
+# 1. the handover and the booking, REPEATABLE READ, the booking second
+CODE=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL | tail -1
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+SELECT j ->> 'code' AS code FROM protector.create_promo_code('$ORG', 'percent', 10, p_max_uses_per_customer => 1) j \gset
+SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000c001',
+	date_trunc('day', now()) + interval '2 days 10 hours', p_promo_code => :'code') \g /dev/null
+COMMIT;
+SELECT :'code';
+SQL
+)
+psql -X -q -d "$DB" >"$WORK/handover.log" 2>&1 <<'SQL' &
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT tests.authenticate_as('manager') \g /dev/null
+SELECT pg_sleep(0.3) \g /dev/null
+UPDATE protector.bookings SET customer_id = '0f480000-0000-4000-8000-00000000c002'
+WHERE customer_id = '0f480000-0000-4000-8000-00000000c001';
+SELECT pg_sleep(1.2) \g /dev/null
+COMMIT;
+SQL
+psql -X -q -d "$DB" >"$WORK/booking.log" 2>&1 <<SQL &
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT tests.authenticate_as('manager') \g /dev/null
+SELECT pg_sleep(0.8) \g /dev/null
+\set VERBOSITY sqlstate
+SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000c002',
+	date_trunc('day', now()) + interval '2 days 12 hours', p_promo_code => '$CODE') \g /dev/null
+COMMIT;
+SQL
+wait
+uses=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings
+	WHERE customer_id = '0f480000-0000-4000-8000-00000000c002' AND promo_code_id IS NOT NULL AND status <> 'cancelled'")
+echo "[handover, repeatable read] the customer's live bookings under the one-use code: $uses; the booking: $(grep -E '^ERROR' "$WORK/booking.log" | tr '\n' ' ')"
+if [ "$uses" != 1 ] || ! grep -q '^ERROR:  40001' "$WORK/booking.log"; then
+	echo "A CUSTOMER USED A ONE-USE CODE TWICE (or the refusal was not a serialization failure):"
+	cat "$WORK/handover.log" "$WORK/booking.log"; failures=$((failures + 1))
+fi
+
+# 2. the deletion first, the inserts while it is in flight
+psql -X -q -d "$DB" >/dev/null 2>&1 <<'SQL' &
+BEGIN;
+SELECT tests.authenticate_as('owner') \g /dev/null
+DELETE FROM protector.members WHERE id = '0f480000-0000-4000-8000-0000000000e3';
+SELECT pg_sleep(1.2) \g /dev/null
+COMMIT;
+SQL
+sleep 0.4
+psql -X -q -d "$DB" >"$WORK/venue.log" 2>&1 <<SQL &
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
+VALUES ('$ORG', '0f480000-0000-4000-8000-0000000000e3', '0f480000-0000-4000-8000-0000000000a1');
+COMMIT;
+SQL
+psql -X -q -d "$DB" >"$WORK/note.log" 2>&1 <<SQL &
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+INSERT INTO protector.notifications (organization_id, recipient_id, kind) VALUES ('$ORG', tests.get_supabase_uid('staff'), 'note');
+COMMIT;
+SQL
+wait
+echo "[member deleted meanwhile] staff_venues: $(grep -E '^ERROR' "$WORK/venue.log" | tr '\n' ' ')notification: $(grep -E '^ERROR' "$WORK/note.log" | tr '\n' ' ')"
+if ! grep -q '^ERROR:  member not found' "$WORK/venue.log" || ! grep -q '^ERROR:  recipient not found' "$WORK/note.log"; then
+	echo "A DELETED MEMBER WAS NOT NAMED:"; cat "$WORK/venue.log" "$WORK/note.log"; failures=$((failures + 1))
+fi
+dropdb "$DB"
+[ "$failures" -eq 0 ]
