@@ -1458,7 +1458,9 @@ BEGIN
 	-- paid by now confirms a booking that waited for it, as sum_payments()
 	-- does when it is paid (sync_reminders_update sees the status change:
 	-- it fires on the columns that fire this trigger)
-	NEW.deposit_amount := LEAST(NEW.deposit_amount, NEW.total_price);
+	-- (never below nothing: a negative total written directly is refused
+	-- under its own rule, bookings_total_price_check, not the deposit's)
+	NEW.deposit_amount := GREATEST(LEAST(NEW.deposit_amount, NEW.total_price), 0);
 	IF NEW.payment_due_by IS NOT NULL AND NEW.amount_paid OPERATOR(pg_catalog.>=) NEW.deposit_amount THEN
 		NEW.payment_due_by := NULL;
 		IF NEW.status OPERATOR(pg_catalog.=) 'pending' THEN

@@ -5,7 +5,7 @@
 -- burned.  Every figure is computed by hand beside it.  The race of a
 -- deleted payment with a concurrent one: test/concurrency/payments.sh.
 BEGIN;
-SELECT plan(26);
+SELECT plan(27);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_owner', 'e_admin', 'e_manager', 'e_finance', 'e_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -153,6 +153,9 @@ RESET role;
 SELECT throws_ok($$UPDATE protector.bookings SET total_price = 'NaN' WHERE id = pg_temp.id('paid')$$,
 	'23514', 'new row for relation "bookings" violates check constraint "bookings_total_price_check"',
 	'a NaN total on a booking is refused, under its rule''s name');
+SELECT throws_ok($$UPDATE protector.bookings SET total_price = -5 WHERE id = pg_temp.id('paid')$$,
+	'23514', 'new row for relation "bookings" violates check constraint "bookings_total_price_check"',
+	'a negative total is refused under its own rule, not the deposit''s (the deposit followed it below zero)');
 
 -- A customer's booking is pending until staff confirm it: paying its
 -- deposit does not confirm it (it did: the deposit's deadline made it a
