@@ -291,6 +291,61 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_customer(protector.customers, text) IS
 'Refuses a customer row with a bad field, naming it with p_prefix (22023)';
 
+-- A service or customer written directly (PostgREST's POST and PATCH, as
+-- RLS lets the desk) is held to the checks of the functions: a party limit
+-- above 100000 or a service that takes no booking broke the widget for
+-- everyone, a customer stored unchecked could no longer be updated through
+-- update_customer.  A write that changes none of the checked columns is
+-- not judged (protector's own writes of others: merges, account links,
+-- stamps); one that does is judged whole, as the functions judge a row.
+-- Not while restoring.
+CREATE FUNCTION protector_internal.check_service_row()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+	   AND (NEW.name, NEW.description, NEW.duration, NEW.capacity, NEW.min_party, NEW.max_party, NEW.mode, NEW.buffer_before,
+			NEW.buffer_after, NEW.slot_interval, NEW.min_notice, NEW.max_advance, NEW.price, NEW.price_per_person,
+			NEW.currency, NEW.settings)
+		   IS NOT DISTINCT FROM
+		   (OLD.name, OLD.description, OLD.duration, OLD.capacity, OLD.min_party, OLD.max_party, OLD.mode, OLD.buffer_before,
+			OLD.buffer_after, OLD.slot_interval, OLD.min_notice, OLD.max_advance, OLD.price, OLD.price_per_person,
+			OLD.currency, OLD.settings) THEN
+		RETURN NEW;
+	END IF;
+	PERFORM protector_internal.check_service(NEW, '');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_service_row() IS
+'Trigger: a service as written (directly, too) passes check_service, when a write changes what it checks';
+CREATE TRIGGER check_service_row BEFORE INSERT OR UPDATE ON protector.services
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_service_row();
+
+CREATE FUNCTION protector_internal.check_customer_row()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+	   AND (NEW.full_name, NEW.email, NEW.phone, NEW.country, NEW.tags, NEW.notes, NEW.reminder_channel)
+		   IS NOT DISTINCT FROM (OLD.full_name, OLD.email, OLD.phone, OLD.country, OLD.tags, OLD.notes, OLD.reminder_channel) THEN
+		RETURN NEW;
+	END IF;
+	PERFORM protector_internal.check_customer(NEW, '');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_customer_row() IS
+'Trigger: a customer as written (directly, too) passes check_customer, when a write changes what it checks';
+CREATE TRIGGER check_customer_row BEFORE INSERT OR UPDATE ON protector.customers
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_customer_row();
+
 -- p_changes applied to a row of p_table: the fields given, typed as the
 -- columns are (22023 naming the first unknown field or the first value of
 -- the wrong type), settings merged.

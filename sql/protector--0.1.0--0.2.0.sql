@@ -10881,3 +10881,51 @@ CREATE TRIGGER keep_booked_services_place BEFORE UPDATE OF organization_id, venu
 	FOR EACH ROW WHEN ((OLD.organization_id, OLD.venue_id) IS DISTINCT FROM (NEW.organization_id, NEW.venue_id)
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_booked_services();
+
+CREATE OR REPLACE FUNCTION protector_internal.check_service_row()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+	   AND (NEW.name, NEW.description, NEW.duration, NEW.capacity, NEW.min_party, NEW.max_party, NEW.mode, NEW.buffer_before,
+			NEW.buffer_after, NEW.slot_interval, NEW.min_notice, NEW.max_advance, NEW.price, NEW.price_per_person,
+			NEW.currency, NEW.settings)
+		   IS NOT DISTINCT FROM
+		   (OLD.name, OLD.description, OLD.duration, OLD.capacity, OLD.min_party, OLD.max_party, OLD.mode, OLD.buffer_before,
+			OLD.buffer_after, OLD.slot_interval, OLD.min_notice, OLD.max_advance, OLD.price, OLD.price_per_person,
+			OLD.currency, OLD.settings) THEN
+		RETURN NEW;
+	END IF;
+	PERFORM protector_internal.check_service(NEW, '');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_service_row() IS
+'Trigger: a service as written (directly, too) passes check_service, when a write changes what it checks';
+
+CREATE OR REPLACE FUNCTION protector_internal.check_customer_row()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+	   AND (NEW.full_name, NEW.email, NEW.phone, NEW.country, NEW.tags, NEW.notes, NEW.reminder_channel)
+		   IS NOT DISTINCT FROM (OLD.full_name, OLD.email, OLD.phone, OLD.country, OLD.tags, OLD.notes, OLD.reminder_channel) THEN
+		RETURN NEW;
+	END IF;
+	PERFORM protector_internal.check_customer(NEW, '');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_customer_row() IS
+'Trigger: a customer as written (directly, too) passes check_customer, when a write changes what it checks';
+REVOKE ALL ON FUNCTION protector_internal.check_service_row(), protector_internal.check_customer_row() FROM PUBLIC;
+CREATE TRIGGER check_service_row BEFORE INSERT OR UPDATE ON protector.services
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_service_row();
+CREATE TRIGGER check_customer_row BEFORE INSERT OR UPDATE ON protector.customers
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_customer_row();

@@ -185,10 +185,10 @@ SELECT is((SELECT amount_paid FROM protector.bookings WHERE id = (SELECT id FROM
 -- settings written before they were checked (0.1.0 data, sql/62_settings.sql):
 -- what is not a number is ignored, never a crash
 SELECT tests.clear_authentication();
-ALTER TABLE protector.services DISABLE TRIGGER check_settings;
+ALTER TABLE protector.services DISABLE TRIGGER check_settings, DISABLE TRIGGER check_service_row;
 UPDATE protector.services SET settings = settings || '{"cancellation_fees": [{"within_hours": "soon", "fee_percent": 50}, 7]}'
 WHERE id = '0a130000-0000-4000-8000-0000000005a2';
-ALTER TABLE protector.services ENABLE TRIGGER check_settings;
+ALTER TABLE protector.services ENABLE TRIGGER check_settings, ENABLE TRIGGER check_service_row;
 UPDATE n SET id = pg_temp.vault(12, 1, 45);
 SELECT tests.authenticate_as('m_operator');
 SELECT is((SELECT protector.cancel_booking(id) ->> 'refund_amount' FROM n), '45.00',

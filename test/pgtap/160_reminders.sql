@@ -141,7 +141,7 @@ SELECT throws_ok($$UPDATE protector.organizations SET settings = '{"reminders": 
 				   WHERE id = '0a160000-0000-4000-8000-000000000000'$$, '22023',
 	'settings.reminders.channel is not a setting', 'an unknown key');
 SELECT throws_ok($$UPDATE protector.customers SET reminder_channel = 'fax' WHERE id = '0a160000-0000-4000-8000-00000000c001'$$,
-	'23514', NULL, 'a customer''s channel is email, sms or none');
+	'22023', 'reminder_channel must be email, sms or none', 'a customer''s channel is email, sms or none, by name');
 
 -- 4. staff see them by the map; nobody writes them but the worker
 SELECT tests.authenticate_as('r_operator');

@@ -7,7 +7,7 @@
 -- (a third) only who may delete venues writes deleted_at, a copied service
 -- keeps its waiver, a service with bookings is not deleted (by name).
 BEGIN;
-SELECT plan(36);
+SELECT plan(41);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a270000-0000-4000-8000-000000000000', 'G', 'catalog-edges');
@@ -192,6 +192,43 @@ SELECT throws_ok($$DELETE FROM protector.venues WHERE id = '0a270000-0000-4000-8
 	'23503', 'venue "Yard" has bookings and cannot be deleted', 'a venue with bookings is refused deletion by name');
 SELECT lives_ok($$DELETE FROM protector.organizations WHERE id = '0a270000-0000-4000-8000-0000000000ff'$$,
 	'its organization''s deletion still takes it with everything else');
+
+-- direct writes are held to the functions' checks: a party limit above
+-- 100000 (stored, it broke the widget with the bookings' bare CHECK), a
+-- service that takes no booking, a customer's phone that is no number; a
+-- write that changes none of the checked columns is not judged
+SELECT tests.clear_authentication();
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a270000-0000-4000-8000-0000000000ee', 'G3', 'catalog-edges-3');
+INSERT INTO protector.members (organization_id, user_id, role) VALUES
+	('0a270000-0000-4000-8000-0000000000ee', tests.get_supabase_uid('g_manager'), 'manager'),
+	('0a270000-0000-4000-8000-0000000000ee', tests.get_supabase_uid('g_operator'), 'operator');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a270000-0000-4000-8000-0000000000e1', '0a270000-0000-4000-8000-0000000000ee', 'Pier', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, capacity, max_party) VALUES
+	('0a270000-0000-4000-8000-0000000005e1', '0a270000-0000-4000-8000-0000000000ee', '0a270000-0000-4000-8000-0000000000e1',
+	 'Boat', '60 minutes', 1, 4);
+SELECT tests.authenticate_as('g_manager');
+SELECT throws_ok($$UPDATE protector.services SET max_party = 2000000 WHERE id = '0a270000-0000-4000-8000-0000000005e1'$$,
+	'22023', 'max_party must be from 1 to 100000', 'a direct party limit above 100000 is refused by name');
+SELECT throws_ok($$UPDATE protector.services SET min_notice = '10 days', max_advance = '1 day'
+				   WHERE id = '0a270000-0000-4000-8000-0000000005e1'$$,
+	'22023', 'min_notice must be shorter than max_advance', '... and a service no start could satisfy');
+SELECT tests.authenticate_as('g_operator');
+SELECT throws_ok($$INSERT INTO protector.customers (organization_id, full_name, phone)
+				   VALUES ('0a270000-0000-4000-8000-0000000000ee', 'Cx', 'call me maybe')$$,
+	'22023', 'phone is not a phone number', 'a customer written directly is checked as create_customer checks it');
+SELECT tests.clear_authentication();
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.customers (id, organization_id, full_name, phone)
+VALUES ('0a270000-0000-4000-8000-0000000000c9', '0a270000-0000-4000-8000-0000000000ee', 'Old', 'call me maybe');
+RESET session_replication_role;
+SELECT tests.authenticate_as('g_manager');
+SELECT throws_ok($$UPDATE protector.customers SET tags = '{vip}' WHERE id = '0a270000-0000-4000-8000-0000000000c9'$$,
+	'22023', 'phone is not a phone number', 'a row stored before the rule is judged whole when written, as update_customer judges it');
+SELECT lives_ok($$UPDATE protector.customers SET tags = '{vip}', phone = '+49 30 1234567'
+				   WHERE id = '0a270000-0000-4000-8000-0000000000c9'$$,
+	'... and takes the write that mends it');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -159,11 +159,14 @@ DROP FUNCTION public.cc_yes(text);
 DROP FUNCTION public.cc_allowed(text, integer);
 DROP FUNCTION public.cc_nested();
 
--- protector's own CHECKs, as ever
+-- protector's own CHECKs, as ever (under replica, where check_service_row,
+-- which names these first, does not run)
+SET session_replication_role = replica;
 INSERT INTO protector.services (organization_id, venue_id, name, duration, currency, capacity)
 VALUES ('00000000-0000-4000-8000-0000000c0c0a', '00000000-0000-4000-8000-0000000c0ca1', 'Q0', '1 hour', 'USD', 0);
 INSERT INTO protector.services (organization_id, venue_id, name, duration, currency, capacity)
 VALUES ('00000000-0000-4000-8000-0000000c0c0a', '00000000-0000-4000-8000-0000000c0ca1', 'Q1', '1 hour', 'usd', 1);
+RESET session_replication_role;
 
 DROP FUNCTION public.cc_redefine(text, integer);
 DROP FUNCTION public.cc_small(integer);
