@@ -346,6 +346,35 @@ CREATE TRIGGER check_customer_row BEFORE INSERT OR UPDATE ON protector.customers
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_customer_row();
 
+-- A venue's texts, as create_venue and update_venue take them: the widget
+-- shows them to anyone (a direct PATCH stored a city with a direction
+-- override and a description with a terminal escape).
+CREATE FUNCTION protector_internal.check_venue_row()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+	   AND (NEW.description, NEW.address, NEW.city, NEW.region, NEW.postal_code, NEW.country)
+		   IS NOT DISTINCT FROM (OLD.description, OLD.address, OLD.city, OLD.region, OLD.postal_code, OLD.country) THEN
+		RETURN NEW;
+	END IF;
+	PERFORM protector_internal.check_text(NEW.description, 'description', 0, 5000);
+	PERFORM protector_internal.check_text(NEW.address, 'address', 0, 500);
+	PERFORM protector_internal.check_text(NEW.city, 'city', 0, 200);
+	PERFORM protector_internal.check_text(NEW.region, 'region', 0, 200);
+	PERFORM protector_internal.check_text(NEW.postal_code, 'postal_code', 0, 20);
+	PERFORM protector_internal.check_country(NEW.country, 'country');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_venue_row() IS
+'Trigger: a venue''s texts and country as written (directly, too) pass the checks of create_venue, when a write changes them';
+CREATE TRIGGER check_venue_row BEFORE INSERT OR UPDATE ON protector.venues
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_venue_row();
+
 -- p_changes applied to a row of p_table: the fields given, typed as the
 -- columns are (22023 naming the first unknown field or the first value of
 -- the wrong type), settings merged.

@@ -123,6 +123,17 @@ BEGIN
 					pg_catalog.format('It starts at %s.', pg_catalog.lower(NEW.during)),
 					'Write it as held, pending or confirmed, and mark it once it has started.');
 			END IF;
+			-- a hold blocks its slot until it expires: at most a day, as
+			-- hold_slot takes it, for staff who may not correct bookings
+			-- (an operator's insert held a slot until 2999); nested, the
+			-- capability is asked only of such a hold
+			IF NEW.status OPERATOR(pg_catalog.=) 'held'
+			   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day') THEN
+				IF NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
+					PERFORM protector.raise('invalid_parameter', 'a hold lasts at most a day',
+						pg_catalog.format('hold_expires_at is %s.', NEW.hold_expires_at));
+				END IF;
+			END IF;
 			RETURN NEW;
 		END IF;
 		-- through the customer policy: keys under their own prefix

@@ -7,7 +7,7 @@
 -- (a third) only who may delete venues writes deleted_at, a copied service
 -- keeps its waiver, a service with bookings is not deleted (by name).
 BEGIN;
-SELECT plan(41);
+SELECT plan(42);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a270000-0000-4000-8000-000000000000', 'G', 'catalog-edges');
@@ -213,6 +213,8 @@ SELECT throws_ok($$UPDATE protector.services SET max_party = 2000000 WHERE id = 
 SELECT throws_ok($$UPDATE protector.services SET min_notice = '10 days', max_advance = '1 day'
 				   WHERE id = '0a270000-0000-4000-8000-0000000005e1'$$,
 	'22023', 'min_notice must be shorter than max_advance', '... and a service no start could satisfy');
+SELECT throws_ok($$UPDATE protector.venues SET city = E'Ber\u202Elin' WHERE id = '0a270000-0000-4000-8000-0000000000e1'$$,
+	'22023', 'city holds control or invisible direction characters', '... and a venue''s city with a direction override');
 SELECT tests.authenticate_as('g_operator');
 SELECT throws_ok($$INSERT INTO protector.customers (organization_id, full_name, phone)
 				   VALUES ('0a270000-0000-4000-8000-0000000000ee', 'Cx', 'call me maybe')$$,

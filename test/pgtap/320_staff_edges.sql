@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(36);
+SELECT plan(38);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -295,6 +295,21 @@ SELECT lives_ok($$UPDATE protector.tasks SET status = 'open', completed_at = NUL
 SELECT tests.clear_authentication();
 SELECT is((SELECT status::text FROM protector.tasks WHERE id = '0a320000-0000-4000-8000-0000000007a1'), 'done',
 	'... and it stays done: being the booking''s customer does not make it theirs');
+
+-- a hold an operator writes directly lasts at most a day, as hold_slot's
+-- (one held until 2999 blocked its slot for good); an owner corrects
+SELECT tests.authenticate_as('x_operator');
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, hold_expires_at)
+				   VALUES ('0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000a1',
+						   '0a320000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(2, 10), pg_temp.t(2, 12)), 'held',
+						   '2999-01-01')$$,
+	'22023', 'a hold lasts at most a day', 'an operator''s direct hold until 2999 is refused');
+SELECT lives_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, hold_expires_at)
+				  VALUES ('0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000a1',
+						  '0a320000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(2, 10), pg_temp.t(2, 12)), 'held',
+						  now() + interval '2 hours')$$,
+	'... one of two hours is taken');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
