@@ -163,18 +163,20 @@ COMMENT ON FUNCTION protector_internal.email_is_valid(text) IS
 
 -- A phone number as a customer record holds it, typed by the desk or a
 -- visitor alike: digits, spaces and ( ) . / -, an optional leading +, 3 to
--- 40 characters with the +.  (Not its country: normalize_phone's.)
+-- 40 characters with the +, at least one digit; it may open with a
+-- bracket, as "(415) 555-0100" does.  (Not its country: normalize_phone's.)
 CREATE FUNCTION protector_internal.phone_is_valid(p_phone text)
 RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	RETURN p_phone OPERATOR(pg_catalog.~) '^\+?[0-9][0-9 ()./-]*$' AND pg_catalog.length(p_phone) BETWEEN 3 AND 40;
+	RETURN p_phone OPERATOR(pg_catalog.~) '^\+?[0-9 ()./-]+$' AND p_phone OPERATOR(pg_catalog.~) '[0-9]'
+		   AND pg_catalog.length(p_phone) BETWEEN 3 AND 40;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.phone_is_valid(text) IS
-'A phone number''s shape: digits, spaces and ( ) . / -, an optional leading +, 3 to 40 characters';
+'A phone number''s shape: digits (at least one), spaces and ( ) . / -, an optional leading +, 3 to 40 characters';
 
 -- The client address PostgREST passes in request.headers: the first hop
 -- of x-forwarded-for, or NULL when there is none or it is no address.  An

@@ -296,9 +296,11 @@ COMMENT ON FUNCTION protector_internal.check_customer(protector.customers, text)
 -- above 100000 or a service that takes no booking broke the widget for
 -- everyone, a customer stored unchecked could no longer be updated through
 -- update_customer.  A write that changes none of the checked columns is
--- not judged (protector's own writes of others: merges, account links,
--- stamps); one that does is judged whole, as the functions judge a row.
--- Not while restoring.
+-- not judged (protector's own writes of others: account links, stamps);
+-- of a customer, what a write changes is judged (a value stored before a
+-- rule stays writable around it); a service is judged whole, as
+-- update_service judges it (its limits are judged together).  Not while
+-- restoring.
 CREATE FUNCTION protector_internal.check_service_row()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -330,10 +332,25 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	c protector.customers;
 BEGIN
-	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
-	   AND (NEW.full_name, NEW.email, NEW.phone, NEW.country, NEW.tags, NEW.notes, NEW.reminder_channel)
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		IF (NEW.full_name, NEW.email, NEW.phone, NEW.country, NEW.tags, NEW.notes, NEW.reminder_channel)
 		   IS NOT DISTINCT FROM (OLD.full_name, OLD.email, OLD.phone, OLD.country, OLD.tags, OLD.notes, OLD.reminder_channel) THEN
+			RETURN NEW;
+		END IF;
+		-- what the write changes, judged as check_customer judges it; what
+		-- it keeps is left out (a row of before the rule stays writable)
+		c := NEW;
+		IF NEW.full_name IS NOT DISTINCT FROM OLD.full_name THEN c.full_name := 'x'; END IF;
+		IF NEW.email IS NOT DISTINCT FROM OLD.email THEN c.email := NULL; END IF;
+		IF NEW.phone IS NOT DISTINCT FROM OLD.phone THEN c.phone := NULL; END IF;
+		IF NEW.country IS NOT DISTINCT FROM OLD.country THEN c.country := NULL; END IF;
+		IF NEW.tags IS NOT DISTINCT FROM OLD.tags THEN c.tags := '{}'; END IF;
+		IF NEW.notes IS NOT DISTINCT FROM OLD.notes THEN c.notes := NULL; END IF;
+		IF NEW.reminder_channel IS NOT DISTINCT FROM OLD.reminder_channel THEN c.reminder_channel := NULL; END IF;
+		PERFORM protector_internal.check_customer(c, '');
 		RETURN NEW;
 	END IF;
 	PERFORM protector_internal.check_customer(NEW, '');
@@ -360,12 +377,25 @@ BEGIN
 		   IS NOT DISTINCT FROM (OLD.description, OLD.address, OLD.city, OLD.region, OLD.postal_code, OLD.country) THEN
 		RETURN NEW;
 	END IF;
-	PERFORM protector_internal.check_text(NEW.description, 'description', 0, 5000);
-	PERFORM protector_internal.check_text(NEW.address, 'address', 0, 500);
-	PERFORM protector_internal.check_text(NEW.city, 'city', 0, 200);
-	PERFORM protector_internal.check_text(NEW.region, 'region', 0, 200);
-	PERFORM protector_internal.check_text(NEW.postal_code, 'postal_code', 0, 20);
-	PERFORM protector_internal.check_country(NEW.country, 'country');
+	-- (what the write changes: a text of before the rule stays as it is)
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.description IS DISTINCT FROM OLD.description THEN
+		PERFORM protector_internal.check_text(NEW.description, 'description', 0, 5000);
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.address IS DISTINCT FROM OLD.address THEN
+		PERFORM protector_internal.check_text(NEW.address, 'address', 0, 500);
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.city IS DISTINCT FROM OLD.city THEN
+		PERFORM protector_internal.check_text(NEW.city, 'city', 0, 200);
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.region IS DISTINCT FROM OLD.region THEN
+		PERFORM protector_internal.check_text(NEW.region, 'region', 0, 200);
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.postal_code IS DISTINCT FROM OLD.postal_code THEN
+		PERFORM protector_internal.check_text(NEW.postal_code, 'postal_code', 0, 20);
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.country IS DISTINCT FROM OLD.country THEN
+		PERFORM protector_internal.check_country(NEW.country, 'country');
+	END IF;
 	RETURN NEW;
 END
 $$;

@@ -326,7 +326,9 @@ BEGIN
 			'Merge into the customer it was merged into.');
 	END IF;
 	PERFORM protector_internal.check_mergeable(k.id, m.id);
-	v_tags := ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t ORDER BY t);
+	-- (tags protector takes now: one 0.1.0 stored unchecked is not carried)
+	v_tags := ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t
+					WHERE length(t) BETWEEN 1 AND 50 AND protector_internal.text_is_clean(t) ORDER BY t);
 	IF cardinality(v_tags) > 100 THEN
 		PERFORM protector.raise('invalid_parameter', format('the merged customer would have %s tags', cardinality(v_tags)),
 			'A customer has at most 100 tags.', 'Remove tags from one of them first.');
@@ -338,9 +340,12 @@ BEGIN
 	v_moved := protector_internal.mark_merged(k.id, m.id);
 	UPDATE protector.customers SET
 		user_id = COALESCE(k.user_id, m.user_id),
-		email = COALESCE(k.email, m.email),
-		phone = COALESCE(k.phone, m.phone),
-		country = COALESCE(k.country, m.country),
+		-- (the merged record's details where they are ones protector takes
+		-- now: a phone 0.1.0 stored unchecked stays on the merged record)
+		email = COALESCE(k.email, CASE WHEN protector_internal.email_is_valid(m.email) AND protector_internal.text_is_clean(m.email)
+									   THEN m.email END),
+		phone = COALESCE(k.phone, CASE WHEN protector_internal.phone_is_valid(m.phone) THEN m.phone END),
+		country = COALESCE(k.country, CASE WHEN protector.country_is_known(m.country) THEN m.country END),
 		tags = v_tags,
 		notes = CASE WHEN m.notes IS NULL OR m.notes = k.notes THEN k.notes
 					 ELSE left(concat_ws(E'\n', k.notes, m.notes), 10000) END

@@ -46,6 +46,24 @@ COMMENT ON FUNCTION protector_internal.booking_shape(protector.bookings, boolean
 --   * an agent (bookings.assigned without bookings.update) confirms or
 --     cancels only if the capability map lets their role.
 -- Trusted roles and protector's own functions are not restricted here.
+-- A hold of more than a day, written by staff who may not correct
+-- bookings (bookings.update_any_column may): refused as hold_slot refuses it.
+CREATE FUNCTION protector_internal.refuse_long_hold(p_organization_id uuid, p_expires_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
+		PERFORM protector.raise('invalid_parameter', 'a hold lasts at most a day',
+			pg_catalog.format('hold_expires_at is %s.', p_expires_at), 'hold_slot holds for 1 to 1440 minutes.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz) IS
+'Refuses a hold of more than a day by a caller whose role may not correct bookings (22023)';
+GRANT EXECUTE ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz) TO authenticated, service_role;
+
 CREATE FUNCTION protector_internal.guard_booking_write()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -58,6 +76,7 @@ DECLARE
 	v_own_keys text := 'customer/' OPERATOR(pg_catalog.||) COALESCE(v_uid::text, '') OPERATOR(pg_catalog.||) '/';
 	v_changed text[];
 	v_action text;
+	v_long_hold boolean;
 BEGIN
 	IF protector_internal.caller_is_trusted() THEN
 		RETURN NEW;
@@ -129,10 +148,7 @@ BEGIN
 			-- capability is asked only of such a hold
 			IF NEW.status OPERATOR(pg_catalog.=) 'held'
 			   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day') THEN
-				IF NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
-					PERFORM protector.raise('invalid_parameter', 'a hold lasts at most a day',
-						pg_catalog.format('hold_expires_at is %s.', NEW.hold_expires_at));
-				END IF;
+				PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 			END IF;
 			RETURN NEW;
 		END IF;
@@ -158,7 +174,16 @@ BEGIN
 		RETURN NEW;
 	END IF;
 
+	-- a hold held longer by staff who may write it but not correct
+	-- bookings: at most a day from now, as on insert (an operator's update
+	-- held a slot until 2999); asked once the caller's role may write it
+	-- (here, and below for an agent who may confirm)
+	v_long_hold := NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
+				   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day');
 	IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update')) THEN
+		IF v_long_hold THEN
+			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
+		END IF;
 		-- a move by a caller who may not set prices is to a slot of the
 		-- service, as reschedule_booking makes it (its length, the grid,
 		-- opening hours): a stretched booking would keep its old price
@@ -193,6 +218,9 @@ BEGIN
 			v_action := 'bookings.cancel';
 		END IF;
 		IF v_action IS NULL OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(v_action)) THEN
+			IF v_long_hold THEN
+				PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
+			END IF;
 			RETURN NEW;
 		END IF;
 		-- an agent whose role may not, on a booking that is also their own

@@ -1239,6 +1239,7 @@ DECLARE
 	v_own_keys text := 'customer/' OPERATOR(pg_catalog.||) COALESCE(v_uid::text, '') OPERATOR(pg_catalog.||) '/';
 	v_changed text[];
 	v_action text;
+	v_long_hold boolean;
 BEGIN
 	IF protector_internal.caller_is_trusted() THEN
 		RETURN NEW;
@@ -1310,10 +1311,7 @@ BEGIN
 			-- capability is asked only of such a hold
 			IF NEW.status OPERATOR(pg_catalog.=) 'held'
 			   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day') THEN
-				IF NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
-					PERFORM protector.raise('invalid_parameter', 'a hold lasts at most a day',
-						pg_catalog.format('hold_expires_at is %s.', NEW.hold_expires_at));
-				END IF;
+				PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 			END IF;
 			RETURN NEW;
 		END IF;
@@ -1339,7 +1337,16 @@ BEGIN
 		RETURN NEW;
 	END IF;
 
+	-- a hold held longer by staff who may write it but not correct
+	-- bookings: at most a day from now, as on insert (an operator's update
+	-- held a slot until 2999); asked once the caller's role may write it
+	-- (here, and below for an agent who may confirm)
+	v_long_hold := NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
+				   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day');
 	IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update')) THEN
+		IF v_long_hold THEN
+			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
+		END IF;
 		-- a move by a caller who may not set prices is to a slot of the
 		-- service, as reschedule_booking makes it (its length, the grid,
 		-- opening hours): a stretched booking would keep its old price
@@ -1374,6 +1381,9 @@ BEGIN
 			v_action := 'bookings.cancel';
 		END IF;
 		IF v_action IS NULL OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(v_action)) THEN
+			IF v_long_hold THEN
+				PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
+			END IF;
 			RETURN NEW;
 		END IF;
 		-- an agent whose role may not, on a booking that is also their own
@@ -9199,7 +9209,9 @@ BEGIN
 			'Merge into the customer it was merged into.');
 	END IF;
 	PERFORM protector_internal.check_mergeable(k.id, m.id);
-	v_tags := ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t ORDER BY t);
+	-- (tags protector takes now: one 0.1.0 stored unchecked is not carried)
+	v_tags := ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t
+					WHERE length(t) BETWEEN 1 AND 50 AND protector_internal.text_is_clean(t) ORDER BY t);
 	IF cardinality(v_tags) > 100 THEN
 		PERFORM protector.raise('invalid_parameter', format('the merged customer would have %s tags', cardinality(v_tags)),
 			'A customer has at most 100 tags.', 'Remove tags from one of them first.');
@@ -9211,9 +9223,12 @@ BEGIN
 	v_moved := protector_internal.mark_merged(k.id, m.id);
 	UPDATE protector.customers SET
 		user_id = COALESCE(k.user_id, m.user_id),
-		email = COALESCE(k.email, m.email),
-		phone = COALESCE(k.phone, m.phone),
-		country = COALESCE(k.country, m.country),
+		-- (the merged record's details where they are ones protector takes
+		-- now: a phone 0.1.0 stored unchecked stays on the merged record)
+		email = COALESCE(k.email, CASE WHEN protector_internal.email_is_valid(m.email) AND protector_internal.text_is_clean(m.email)
+									   THEN m.email END),
+		phone = COALESCE(k.phone, CASE WHEN protector_internal.phone_is_valid(m.phone) THEN m.phone END),
+		country = COALESCE(k.country, CASE WHEN protector.country_is_known(m.country) THEN m.country END),
 		tags = v_tags,
 		notes = CASE WHEN m.notes IS NULL OR m.notes = k.notes THEN k.notes
 					 ELSE left(concat_ws(E'\n', k.notes, m.notes), 10000) END
@@ -10328,11 +10343,12 @@ LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	RETURN p_phone OPERATOR(pg_catalog.~) '^\+?[0-9][0-9 ()./-]*$' AND pg_catalog.length(p_phone) BETWEEN 3 AND 40;
+	RETURN p_phone OPERATOR(pg_catalog.~) '^\+?[0-9 ()./-]+$' AND p_phone OPERATOR(pg_catalog.~) '[0-9]'
+		   AND pg_catalog.length(p_phone) BETWEEN 3 AND 40;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.phone_is_valid(text) IS
-'A phone number''s shape: digits, spaces and ( ) . / -, an optional leading +, 3 to 40 characters';
+'A phone number''s shape: digits (at least one), spaces and ( ) . / -, an optional leading +, 3 to 40 characters';
 REVOKE ALL ON FUNCTION protector_internal.phone_is_valid(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.phone_is_valid(text) TO authenticated, service_role;
 
@@ -10921,10 +10937,25 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	c protector.customers;
 BEGIN
-	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
-	   AND (NEW.full_name, NEW.email, NEW.phone, NEW.country, NEW.tags, NEW.notes, NEW.reminder_channel)
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		IF (NEW.full_name, NEW.email, NEW.phone, NEW.country, NEW.tags, NEW.notes, NEW.reminder_channel)
 		   IS NOT DISTINCT FROM (OLD.full_name, OLD.email, OLD.phone, OLD.country, OLD.tags, OLD.notes, OLD.reminder_channel) THEN
+			RETURN NEW;
+		END IF;
+		-- what the write changes, judged as check_customer judges it; what
+		-- it keeps is left out (a row of before the rule stays writable)
+		c := NEW;
+		IF NEW.full_name IS NOT DISTINCT FROM OLD.full_name THEN c.full_name := 'x'; END IF;
+		IF NEW.email IS NOT DISTINCT FROM OLD.email THEN c.email := NULL; END IF;
+		IF NEW.phone IS NOT DISTINCT FROM OLD.phone THEN c.phone := NULL; END IF;
+		IF NEW.country IS NOT DISTINCT FROM OLD.country THEN c.country := NULL; END IF;
+		IF NEW.tags IS NOT DISTINCT FROM OLD.tags THEN c.tags := '{}'; END IF;
+		IF NEW.notes IS NOT DISTINCT FROM OLD.notes THEN c.notes := NULL; END IF;
+		IF NEW.reminder_channel IS NOT DISTINCT FROM OLD.reminder_channel THEN c.reminder_channel := NULL; END IF;
+		PERFORM protector_internal.check_customer(c, '');
 		RETURN NEW;
 	END IF;
 	PERFORM protector_internal.check_customer(NEW, '');
@@ -10952,12 +10983,25 @@ BEGIN
 		   IS NOT DISTINCT FROM (OLD.description, OLD.address, OLD.city, OLD.region, OLD.postal_code, OLD.country) THEN
 		RETURN NEW;
 	END IF;
-	PERFORM protector_internal.check_text(NEW.description, 'description', 0, 5000);
-	PERFORM protector_internal.check_text(NEW.address, 'address', 0, 500);
-	PERFORM protector_internal.check_text(NEW.city, 'city', 0, 200);
-	PERFORM protector_internal.check_text(NEW.region, 'region', 0, 200);
-	PERFORM protector_internal.check_text(NEW.postal_code, 'postal_code', 0, 20);
-	PERFORM protector_internal.check_country(NEW.country, 'country');
+	-- (what the write changes: a text of before the rule stays as it is)
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.description IS DISTINCT FROM OLD.description THEN
+		PERFORM protector_internal.check_text(NEW.description, 'description', 0, 5000);
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.address IS DISTINCT FROM OLD.address THEN
+		PERFORM protector_internal.check_text(NEW.address, 'address', 0, 500);
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.city IS DISTINCT FROM OLD.city THEN
+		PERFORM protector_internal.check_text(NEW.city, 'city', 0, 200);
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.region IS DISTINCT FROM OLD.region THEN
+		PERFORM protector_internal.check_text(NEW.region, 'region', 0, 200);
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.postal_code IS DISTINCT FROM OLD.postal_code THEN
+		PERFORM protector_internal.check_text(NEW.postal_code, 'postal_code', 0, 20);
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.country IS DISTINCT FROM OLD.country THEN
+		PERFORM protector_internal.check_country(NEW.country, 'country');
+	END IF;
 	RETURN NEW;
 END
 $$;
@@ -10967,3 +11011,20 @@ REVOKE ALL ON FUNCTION protector_internal.check_venue_row() FROM PUBLIC;
 CREATE TRIGGER check_venue_row BEFORE INSERT OR UPDATE ON protector.venues
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_venue_row();
+
+CREATE OR REPLACE FUNCTION protector_internal.refuse_long_hold(p_organization_id uuid, p_expires_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
+		PERFORM protector.raise('invalid_parameter', 'a hold lasts at most a day',
+			pg_catalog.format('hold_expires_at is %s.', p_expires_at), 'hold_slot holds for 1 to 1440 minutes.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz) IS
+'Refuses a hold of more than a day by a caller whose role may not correct bookings (22023)';
+REVOKE ALL ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz) TO authenticated, service_role;

@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(38);
+SELECT plan(39);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -309,6 +309,10 @@ SELECT lives_ok($$INSERT INTO protector.bookings (organization_id, venue_id, ser
 						  '0a320000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(2, 10), pg_temp.t(2, 12)), 'held',
 						  now() + interval '2 hours')$$,
 	'... one of two hours is taken');
+SELECT throws_ok($$UPDATE protector.bookings SET hold_expires_at = '2999-01-01'
+				   WHERE status = 'held' AND organization_id = '0a320000-0000-4000-8000-000000000000'
+					 AND during = tstzrange(pg_temp.t(2, 10), pg_temp.t(2, 12))$$,
+	'22023', 'a hold lasts at most a day', '... and is not held until 2999 by an update either');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
