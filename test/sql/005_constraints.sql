@@ -23,11 +23,19 @@ INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
 INSERT INTO protector.organizations (name, slug) VALUES ('', 'empty-name');
 INSERT INTO protector.organizations (name, slug) VALUES ('Bad Slug', 'Bad Slug');
 INSERT INTO protector.organizations (name, slug) VALUES ('Dup', 'lockbox');
+-- (a zone that is none is named by check_zone first: the CHECK under replica)
+SET session_replication_role = replica;
+INSERT INTO protector.organizations (name, slug, timezone) VALUES ('Bad Zone', 'bad-zone', 'Mars/Base');
+RESET session_replication_role;
 INSERT INTO protector.organizations (name, slug, timezone) VALUES ('Bad Zone', 'bad-zone', 'Mars/Base');
 INSERT INTO protector.organizations (name, slug, currency) VALUES ('Bad Cur', 'bad-cur', 'euro');
 INSERT INTO protector.organizations (name, slug, settings) VALUES ('Bad Set', 'bad-set', '[]');
 
 -- venues
+SET session_replication_role = replica;
+INSERT INTO protector.venues (organization_id, name, timezone)
+VALUES ('00000000-0000-4000-8000-00000000000a', 'No zone', 'CEST');
+RESET session_replication_role;
 INSERT INTO protector.venues (organization_id, name, timezone)
 VALUES ('00000000-0000-4000-8000-00000000000a', 'No zone', 'CEST');
 INSERT INTO protector.venues (organization_id, name, timezone, capacity)
