@@ -291,6 +291,38 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_customer(protector.customers, text) IS
 'Refuses a customer row with a bad field, naming it with p_prefix (22023)';
 
+-- What a change of a customer brings, to be judged as check_customer
+-- judges a row: the new values of the columns it changes (of tags, the
+-- tags it adds, unless the list as a whole is out of bounds), neutral
+-- ones for what it keeps, so that a value stored before a rule stays
+-- writable around it (update_customer and check_customer_row ask it).
+CREATE FUNCTION protector_internal.customer_changes(p_new protector.customers, p_old protector.customers)
+RETURNS protector.customers
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c protector.customers := p_new;
+BEGIN
+	IF p_new.full_name IS NOT DISTINCT FROM p_old.full_name THEN c.full_name := 'x'; END IF;
+	IF p_new.email IS NOT DISTINCT FROM p_old.email THEN c.email := NULL; END IF;
+	IF p_new.phone IS NOT DISTINCT FROM p_old.phone THEN c.phone := NULL; END IF;
+	IF p_new.country IS NOT DISTINCT FROM p_old.country THEN c.country := NULL; END IF;
+	IF p_new.tags IS NOT DISTINCT FROM p_old.tags THEN
+		c.tags := '{}';
+	ELSIF p_new.tags IS NOT NULL AND pg_catalog.cardinality(p_new.tags) OPERATOR(pg_catalog.<=) 100
+		  AND pg_catalog.array_ndims(p_new.tags) IS NOT DISTINCT FROM 1 AND p_old.tags IS NOT NULL THEN
+		c.tags := ARRAY(SELECT g FROM pg_catalog.unnest(p_new.tags) g
+						WHERE g IS NULL OR NOT g OPERATOR(pg_catalog.=) ANY (p_old.tags));
+	END IF;
+	IF p_new.notes IS NOT DISTINCT FROM p_old.notes THEN c.notes := NULL; END IF;
+	IF p_new.reminder_channel IS NOT DISTINCT FROM p_old.reminder_channel THEN c.reminder_channel := NULL; END IF;
+	RETURN c;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.customer_changes(protector.customers, protector.customers) IS
+'What a change of a customer brings (changed columns, added tags), unchanged ones neutral: for check_customer';
+
 -- A service or customer written directly (PostgREST's POST and PATCH, as
 -- RLS lets the desk) is held to the checks of the functions: a party limit
 -- above 100000 or a service that takes no booking broke the widget for
@@ -332,25 +364,13 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	c protector.customers;
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
 		IF (NEW.full_name, NEW.email, NEW.phone, NEW.country, NEW.tags, NEW.notes, NEW.reminder_channel)
 		   IS NOT DISTINCT FROM (OLD.full_name, OLD.email, OLD.phone, OLD.country, OLD.tags, OLD.notes, OLD.reminder_channel) THEN
 			RETURN NEW;
 		END IF;
-		-- what the write changes, judged as check_customer judges it; what
-		-- it keeps is left out (a row of before the rule stays writable)
-		c := NEW;
-		IF NEW.full_name IS NOT DISTINCT FROM OLD.full_name THEN c.full_name := 'x'; END IF;
-		IF NEW.email IS NOT DISTINCT FROM OLD.email THEN c.email := NULL; END IF;
-		IF NEW.phone IS NOT DISTINCT FROM OLD.phone THEN c.phone := NULL; END IF;
-		IF NEW.country IS NOT DISTINCT FROM OLD.country THEN c.country := NULL; END IF;
-		IF NEW.tags IS NOT DISTINCT FROM OLD.tags THEN c.tags := '{}'; END IF;
-		IF NEW.notes IS NOT DISTINCT FROM OLD.notes THEN c.notes := NULL; END IF;
-		IF NEW.reminder_channel IS NOT DISTINCT FROM OLD.reminder_channel THEN c.reminder_channel := NULL; END IF;
-		PERFORM protector_internal.check_customer(c, '');
+		PERFORM protector_internal.check_customer(protector_internal.customer_changes(NEW, OLD), '');
 		RETURN NEW;
 	END IF;
 	PERFORM protector_internal.check_customer(NEW, '');
@@ -607,6 +627,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	c protector.customers;
+	o protector.customers;
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.manage', 'customer', true);
 	SELECT * INTO c FROM protector.customers x WHERE x.id OPERATOR(pg_catalog.=) p_customer_id;
@@ -614,12 +635,14 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'this customer was merged into another',
 			pg_catalog.format('Change customer %s instead.', c.merged_into));
 	END IF;
+	o := c;
 	c := protector_internal.apply_changes(c, p_changes, '{full_name,email,phone,country,tags,notes,reminder_channel}');
 	c.full_name := pg_catalog.btrim(c.full_name);
 	c.email := NULLIF(pg_catalog.btrim(c.email), '');
 	c.phone := NULLIF(pg_catalog.btrim(c.phone), '');
 	c.tags := COALESCE(c.tags, '{}');
-	PERFORM protector_internal.check_customer(c, 'p_changes.');
+	-- (what the call changes: a value of before a rule stays as it is)
+	PERFORM protector_internal.check_customer(protector_internal.customer_changes(c, o), 'p_changes.');
 	UPDATE protector.customers x
 	SET full_name = c.full_name, email = c.email, phone = c.phone, country = c.country, tags = c.tags, notes = c.notes,
 		reminder_channel = c.reminder_channel
@@ -646,5 +669,6 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_text(text, text, integer, integer),
 	protector_internal.check_service(protector.services, text),
 	protector_internal.check_customer(protector.customers, text),
+	protector_internal.customer_changes(protector.customers, protector.customers),
 	protector_internal.apply_changes(anyelement, jsonb, text[])
 TO authenticated, service_role;

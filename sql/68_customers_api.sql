@@ -326,9 +326,11 @@ BEGIN
 			'Merge into the customer it was merged into.');
 	END IF;
 	PERFORM protector_internal.check_mergeable(k.id, m.id);
-	-- (tags protector takes now: one 0.1.0 stored unchecked is not carried)
-	v_tags := ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t
-					WHERE length(t) BETWEEN 1 AND 50 AND protector_internal.text_is_clean(t) ORDER BY t);
+	-- (the merged record's tags protector takes now: one 0.1.0 stored
+	-- unchecked is not carried; the kept record's stay as they are)
+	v_tags := ARRAY(SELECT DISTINCT t FROM unnest(k.tags || ARRAY(
+						SELECT g FROM unnest(m.tags) g
+						WHERE length(g) BETWEEN 1 AND 50 AND protector_internal.text_is_clean(g))) t ORDER BY t);
 	IF cardinality(v_tags) > 100 THEN
 		PERFORM protector.raise('invalid_parameter', format('the merged customer would have %s tags', cardinality(v_tags)),
 			'A customer has at most 100 tags.', 'Remove tags from one of them first.');

@@ -4183,6 +4183,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	c protector.customers;
+	o protector.customers;
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.manage', 'customer', true);
 	SELECT * INTO c FROM protector.customers x WHERE x.id OPERATOR(pg_catalog.=) p_customer_id;
@@ -4190,12 +4191,14 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'this customer was merged into another',
 			pg_catalog.format('Change customer %s instead.', c.merged_into));
 	END IF;
+	o := c;
 	c := protector_internal.apply_changes(c, p_changes, '{full_name,email,phone,country,tags,notes,reminder_channel}');
 	c.full_name := pg_catalog.btrim(c.full_name);
 	c.email := NULLIF(pg_catalog.btrim(c.email), '');
 	c.phone := NULLIF(pg_catalog.btrim(c.phone), '');
 	c.tags := COALESCE(c.tags, '{}');
-	PERFORM protector_internal.check_customer(c, 'p_changes.');
+	-- (what the call changes: a value of before a rule stays as it is)
+	PERFORM protector_internal.check_customer(protector_internal.customer_changes(c, o), 'p_changes.');
 	UPDATE protector.customers x
 	SET full_name = c.full_name, email = c.email, phone = c.phone, country = c.country, tags = c.tags, notes = c.notes,
 		reminder_channel = c.reminder_channel
@@ -9209,9 +9212,11 @@ BEGIN
 			'Merge into the customer it was merged into.');
 	END IF;
 	PERFORM protector_internal.check_mergeable(k.id, m.id);
-	-- (tags protector takes now: one 0.1.0 stored unchecked is not carried)
-	v_tags := ARRAY(SELECT DISTINCT t FROM unnest(k.tags || m.tags) t
-					WHERE length(t) BETWEEN 1 AND 50 AND protector_internal.text_is_clean(t) ORDER BY t);
+	-- (the merged record's tags protector takes now: one 0.1.0 stored
+	-- unchecked is not carried; the kept record's stay as they are)
+	v_tags := ARRAY(SELECT DISTINCT t FROM unnest(k.tags || ARRAY(
+						SELECT g FROM unnest(m.tags) g
+						WHERE length(g) BETWEEN 1 AND 50 AND protector_internal.text_is_clean(g))) t ORDER BY t);
 	IF cardinality(v_tags) > 100 THEN
 		PERFORM protector.raise('invalid_parameter', format('the merged customer would have %s tags', cardinality(v_tags)),
 			'A customer has at most 100 tags.', 'Remove tags from one of them first.');
@@ -10937,25 +10942,13 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	c protector.customers;
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
 		IF (NEW.full_name, NEW.email, NEW.phone, NEW.country, NEW.tags, NEW.notes, NEW.reminder_channel)
 		   IS NOT DISTINCT FROM (OLD.full_name, OLD.email, OLD.phone, OLD.country, OLD.tags, OLD.notes, OLD.reminder_channel) THEN
 			RETURN NEW;
 		END IF;
-		-- what the write changes, judged as check_customer judges it; what
-		-- it keeps is left out (a row of before the rule stays writable)
-		c := NEW;
-		IF NEW.full_name IS NOT DISTINCT FROM OLD.full_name THEN c.full_name := 'x'; END IF;
-		IF NEW.email IS NOT DISTINCT FROM OLD.email THEN c.email := NULL; END IF;
-		IF NEW.phone IS NOT DISTINCT FROM OLD.phone THEN c.phone := NULL; END IF;
-		IF NEW.country IS NOT DISTINCT FROM OLD.country THEN c.country := NULL; END IF;
-		IF NEW.tags IS NOT DISTINCT FROM OLD.tags THEN c.tags := '{}'; END IF;
-		IF NEW.notes IS NOT DISTINCT FROM OLD.notes THEN c.notes := NULL; END IF;
-		IF NEW.reminder_channel IS NOT DISTINCT FROM OLD.reminder_channel THEN c.reminder_channel := NULL; END IF;
-		PERFORM protector_internal.check_customer(c, '');
+		PERFORM protector_internal.check_customer(protector_internal.customer_changes(NEW, OLD), '');
 		RETURN NEW;
 	END IF;
 	PERFORM protector_internal.check_customer(NEW, '');
@@ -11028,3 +11021,32 @@ COMMENT ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz) IS
 'Refuses a hold of more than a day by a caller whose role may not correct bookings (22023)';
 REVOKE ALL ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz) TO authenticated, service_role;
+
+CREATE OR REPLACE FUNCTION protector_internal.customer_changes(p_new protector.customers, p_old protector.customers)
+RETURNS protector.customers
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c protector.customers := p_new;
+BEGIN
+	IF p_new.full_name IS NOT DISTINCT FROM p_old.full_name THEN c.full_name := 'x'; END IF;
+	IF p_new.email IS NOT DISTINCT FROM p_old.email THEN c.email := NULL; END IF;
+	IF p_new.phone IS NOT DISTINCT FROM p_old.phone THEN c.phone := NULL; END IF;
+	IF p_new.country IS NOT DISTINCT FROM p_old.country THEN c.country := NULL; END IF;
+	IF p_new.tags IS NOT DISTINCT FROM p_old.tags THEN
+		c.tags := '{}';
+	ELSIF p_new.tags IS NOT NULL AND pg_catalog.cardinality(p_new.tags) OPERATOR(pg_catalog.<=) 100
+		  AND pg_catalog.array_ndims(p_new.tags) IS NOT DISTINCT FROM 1 AND p_old.tags IS NOT NULL THEN
+		c.tags := ARRAY(SELECT g FROM pg_catalog.unnest(p_new.tags) g
+						WHERE g IS NULL OR NOT g OPERATOR(pg_catalog.=) ANY (p_old.tags));
+	END IF;
+	IF p_new.notes IS NOT DISTINCT FROM p_old.notes THEN c.notes := NULL; END IF;
+	IF p_new.reminder_channel IS NOT DISTINCT FROM p_old.reminder_channel THEN c.reminder_channel := NULL; END IF;
+	RETURN c;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.customer_changes(protector.customers, protector.customers) IS
+'What a change of a customer brings (changed columns, added tags), unchanged ones neutral: for check_customer';
+REVOKE ALL ON FUNCTION protector_internal.customer_changes(protector.customers, protector.customers) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.customer_changes(protector.customers, protector.customers) TO authenticated, service_role;

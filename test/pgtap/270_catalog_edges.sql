@@ -7,7 +7,7 @@
 -- (a third) only who may delete venues writes deleted_at, a copied service
 -- keeps its waiver, a service with bookings is not deleted (by name).
 BEGIN;
-SELECT plan(46);
+SELECT plan(50);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a270000-0000-4000-8000-000000000000', 'G', 'catalog-edges');
@@ -241,10 +241,27 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT phone FROM protector.customers WHERE full_name = 'Old Too'), NULL, '... whose phone stays unset');
 SET LOCAL session_replication_role = replica;
 UPDATE protector.venues SET description = E'Line1\u0007' WHERE id = '0a270000-0000-4000-8000-0000000000e1';
+INSERT INTO protector.customers (id, organization_id, full_name, phone, tags)
+VALUES ('0a270000-0000-4000-8000-0000000000c7', '0a270000-0000-4000-8000-0000000000ee', 'Keep', 'call me maybe',
+		ARRAY['vip', repeat('x', 60)]);
 RESET session_replication_role;
 SELECT tests.authenticate_as('g_manager');
 SELECT lives_ok($$SELECT protector.update_venue('0a270000-0000-4000-8000-0000000000e1', '{"city": "Berlin"}')$$,
 	'a venue''s city changes around a description stored before the rule');
+-- ... and a customer's notes and tags around an old phone and an old tag
+-- (update_customer judged the whole row), and a merge keeps the kept
+-- record's own old tag
+SELECT lives_ok($$SELECT protector.update_customer('0a270000-0000-4000-8000-0000000000c7', '{"notes": "called"}')$$,
+	'update_customer of notes around a phone of before the rule');
+SELECT lives_ok($$UPDATE protector.customers SET tags = tags || '{regular}' WHERE id = '0a270000-0000-4000-8000-0000000000c7'$$,
+	'a tag added beside a tag of before the rule');
+SELECT lives_ok($$SELECT protector.merge_customers('0a270000-0000-4000-8000-0000000000c7',
+												   (protector.create_customer('0a270000-0000-4000-8000-0000000000ee', 'Keep Too') ->> 'id')::uuid)$$,
+	'a record with an old tag keeps others merged into it');
+SELECT tests.clear_authentication();
+SELECT is((SELECT tags FROM protector.customers WHERE id = '0a270000-0000-4000-8000-0000000000c7'),
+	ARRAY['regular', 'vip', repeat('x', 60)], '... and its own old tag');
+SELECT tests.authenticate_as('g_manager');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
