@@ -4193,11 +4193,18 @@ BEGIN
 	END IF;
 	o := c;
 	c := protector_internal.apply_changes(c, p_changes, '{full_name,email,phone,country,tags,notes,reminder_channel}');
-	c.full_name := pg_catalog.btrim(c.full_name);
-	c.email := NULLIF(pg_catalog.btrim(c.email), '');
-	c.phone := NULLIF(pg_catalog.btrim(c.phone), '');
+	-- (trimmed where given: a value of before a rule the call does not
+	-- name stays as it is, unjudged)
+	IF p_changes ? 'full_name' THEN
+		c.full_name := pg_catalog.btrim(c.full_name);
+	END IF;
+	IF p_changes ? 'email' THEN
+		c.email := NULLIF(pg_catalog.btrim(c.email), '');
+	END IF;
+	IF p_changes ? 'phone' THEN
+		c.phone := NULLIF(pg_catalog.btrim(c.phone), '');
+	END IF;
 	c.tags := COALESCE(c.tags, '{}');
-	-- (what the call changes: a value of before a rule stays as it is)
 	PERFORM protector_internal.check_customer(protector_internal.customer_changes(c, o), 'p_changes.');
 	UPDATE protector.customers x
 	SET full_name = c.full_name, email = c.email, phone = c.phone, country = c.country, tags = c.tags, notes = c.notes,
@@ -11038,8 +11045,11 @@ BEGIN
 		c.tags := '{}';
 	ELSIF p_new.tags IS NOT NULL AND pg_catalog.cardinality(p_new.tags) OPERATOR(pg_catalog.<=) 100
 		  AND pg_catalog.array_ndims(p_new.tags) IS NOT DISTINCT FROM 1 AND p_old.tags IS NOT NULL THEN
+		-- (a NULL among the old tags is one of them, not a reason to wave
+		-- the new ones through: = ANY of a list with a NULL is NULL)
 		c.tags := ARRAY(SELECT g FROM pg_catalog.unnest(p_new.tags) g
-						WHERE g IS NULL OR NOT g OPERATOR(pg_catalog.=) ANY (p_old.tags));
+						WHERE CASE WHEN g IS NULL THEN pg_catalog.array_position(p_old.tags, NULL) IS NULL
+								   ELSE NOT COALESCE(g OPERATOR(pg_catalog.=) ANY (p_old.tags), false) END);
 	END IF;
 	IF p_new.notes IS NOT DISTINCT FROM p_old.notes THEN c.notes := NULL; END IF;
 	IF p_new.reminder_channel IS NOT DISTINCT FROM p_old.reminder_channel THEN c.reminder_channel := NULL; END IF;

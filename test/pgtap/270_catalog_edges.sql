@@ -7,7 +7,7 @@
 -- (a third) only who may delete venues writes deleted_at, a copied service
 -- keeps its waiver, a service with bookings is not deleted (by name).
 BEGIN;
-SELECT plan(50);
+SELECT plan(53);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a270000-0000-4000-8000-000000000000', 'G', 'catalog-edges');
@@ -243,7 +243,9 @@ SET LOCAL session_replication_role = replica;
 UPDATE protector.venues SET description = E'Line1\u0007' WHERE id = '0a270000-0000-4000-8000-0000000000e1';
 INSERT INTO protector.customers (id, organization_id, full_name, phone, tags)
 VALUES ('0a270000-0000-4000-8000-0000000000c7', '0a270000-0000-4000-8000-0000000000ee', 'Keep', 'call me maybe',
-		ARRAY['vip', repeat('x', 60)]);
+		ARRAY['vip', repeat('x', 60)]),
+	   ('0a270000-0000-4000-8000-0000000000c6', '0a270000-0000-4000-8000-0000000000ee', 'Nully', ' ask at desk ',
+		ARRAY['vip', NULL]);
 RESET session_replication_role;
 SELECT tests.authenticate_as('g_manager');
 SELECT lives_ok($$SELECT protector.update_venue('0a270000-0000-4000-8000-0000000000e1', '{"city": "Berlin"}')$$,
@@ -262,6 +264,15 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT tags FROM protector.customers WHERE id = '0a270000-0000-4000-8000-0000000000c7'),
 	ARRAY['regular', 'vip', repeat('x', 60)], '... and its own old tag');
 SELECT tests.authenticate_as('g_manager');
+-- a NULL among the old tags waves no new tag through (= ANY of a list
+-- with a NULL is NULL); a padded old phone the call does not name stays
+SELECT throws_ok($$UPDATE protector.customers SET tags = ARRAY[repeat('y', 300)] WHERE id = '0a270000-0000-4000-8000-0000000000c6'$$,
+	'22023', 'tags must be at most 100 tags of 1 to 50 plain characters', 'a NULL among the old tags lets no bad new tag in');
+SELECT lives_ok($$SELECT protector.update_customer('0a270000-0000-4000-8000-0000000000c6', '{"notes": "called"}')$$,
+	'update_customer of notes around a padded old phone it does not name');
+SELECT lives_ok($$SELECT protector.merge_customers('0a270000-0000-4000-8000-0000000000c6',
+												   (protector.create_customer('0a270000-0000-4000-8000-0000000000ee', 'Nully Too', p_tags => '{new}') ->> 'id')::uuid)$$,
+	'a record whose old tags hold a NULL takes others merged into it');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
