@@ -285,9 +285,11 @@ AS $$
 DECLARE
 	v protector.venues := protector_internal.venue_for_embed_key(p_embed_key);
 	v_service protector.services;
-	v_name text := pg_catalog.btrim(p_customer_name);
-	v_email text := pg_catalog.lower(pg_catalog.btrim(p_customer_email));
-	v_phone text := NULLIF(pg_catalog.btrim(p_customer_phone), '');
+	-- (trimmed of every kind of space: an address pasted with a no-break
+	-- space, or typed with an IME's ideographic one, is an address)
+	v_name text := protector_internal.trim_spaces(p_customer_name);
+	v_email text := pg_catalog.lower(protector_internal.trim_spaces(p_customer_email));
+	v_phone text := NULLIF(protector_internal.trim_spaces(p_customer_phone), '');
 	v_limit integer;
 	v_recent integer;
 	v_identity text;
@@ -303,8 +305,11 @@ BEGIN
 	v_service := protector_internal.widget_service(v, p_service_id);
 	PERFORM protector_internal.check_code(p_promo_code, 'promo', 'p_promo_code');
 	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
+	-- (a name of spaces only, trimmed to nothing, is told what it lacks)
 	IF v_name IS NULL OR pg_catalog.length(v_name) NOT BETWEEN 1 AND 200 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_customer_name must be 1 to 200 characters');
+		PERFORM protector.raise('invalid_parameter',
+			CASE WHEN v_name OPERATOR(pg_catalog.=) '' AND pg_catalog.btrim(p_customer_name) OPERATOR(pg_catalog.<>) ''
+				 THEN 'p_customer_name must hold a visible character' ELSE 'p_customer_name must be 1 to 200 characters' END);
 	END IF;
 	-- a name of spaces, variation selectors, joiners and combining marks
 	-- alone (of any script, by Unicode category) renders blank on the

@@ -607,9 +607,9 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'customers.create');
 	c.organization_id := p_organization_id;
-	c.full_name := pg_catalog.btrim(p_full_name);
-	c.email := NULLIF(pg_catalog.btrim(p_email), '');
-	c.phone := NULLIF(pg_catalog.btrim(p_phone), '');
+	c.full_name := protector_internal.trim_spaces(p_full_name);
+	c.email := NULLIF(protector_internal.trim_spaces(p_email), '');
+	c.phone := NULLIF(protector_internal.trim_spaces(p_phone), '');
 	c.country := p_country;
 	c.tags := COALESCE(p_tags, '{}');
 	c.notes := p_notes;
@@ -643,13 +643,13 @@ BEGIN
 	-- (trimmed where given: a value of before a rule the call does not
 	-- name stays as it is, unjudged)
 	IF p_changes ? 'full_name' THEN
-		c.full_name := pg_catalog.btrim(c.full_name);
+		c.full_name := protector_internal.trim_spaces(c.full_name);
 	END IF;
 	IF p_changes ? 'email' THEN
-		c.email := NULLIF(pg_catalog.btrim(c.email), '');
+		c.email := NULLIF(protector_internal.trim_spaces(c.email), '');
 	END IF;
 	IF p_changes ? 'phone' THEN
-		c.phone := NULLIF(pg_catalog.btrim(c.phone), '');
+		c.phone := NULLIF(protector_internal.trim_spaces(c.phone), '');
 	END IF;
 	c.tags := COALESCE(c.tags, '{}');
 	PERFORM protector_internal.check_customer(protector_internal.customer_changes(c, o), 'p_changes.');

@@ -1,6 +1,6 @@
 -- The public booking widget, called as anon the way PostgREST does.
 BEGIN;
-SELECT plan(35);
+SELECT plan(37);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -163,6 +163,12 @@ SELECT lives_ok($$SELECT protector.create_widget_booking(pg_temp.k('Loft'), '0a7
 SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Loft'), '0a700000-0000-4000-8000-0000000005a5',
 	'Pho', 'pho3@example.com', repeat('1', 41), pg_temp.t(46), 1)$$, '22023', 'p_customer_phone is not a phone number',
 	'... but not 41');
+-- an address and a phone padded with a no-break or an ideographic space
+-- (pasted, or typed with an IME) are an address and a phone
+SELECT lives_ok($$SELECT protector.create_widget_booking(pg_temp.k('Loft'), '0a700000-0000-4000-8000-0000000005a5',
+	'Yui', E'yui@example.jp\u3000', E'03-1234-5678\u3000', pg_temp.t(47), 1)$$, 'an address and a phone padded by an IME');
+SELECT lives_ok($$SELECT protector.create_widget_booking(pg_temp.k('Loft'), '0a700000-0000-4000-8000-0000000005a5',
+	'Ana', E'\u00a0ana.l@example.com', NULL, pg_temp.t(48), 1)$$, '... and one pasted with a no-break space');
 
 -- a guest record merged while a visitor's booking is being made (the desk
 -- committed between the widget's look-up and the booking's check; here a
