@@ -10955,15 +10955,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
-		IF (NEW.full_name, NEW.email, NEW.phone, NEW.country, NEW.tags, NEW.notes, NEW.reminder_channel)
-		   IS NOT DISTINCT FROM (OLD.full_name, OLD.email, OLD.phone, OLD.country, OLD.tags, OLD.notes, OLD.reminder_channel) THEN
-			RETURN NEW;
-		END IF;
-		PERFORM protector_internal.check_customer(protector_internal.customer_changes(NEW, OLD), '');
-		RETURN NEW;
-	END IF;
-	PERFORM protector_internal.check_customer(NEW, '');
+	-- (an update: what it changes; nothing, when it changes none of them)
+	PERFORM protector_internal.check_customer(CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+													THEN protector_internal.customer_changes(NEW, OLD) ELSE NEW END, '');
 	RETURN NEW;
 END
 $$;
