@@ -332,8 +332,10 @@ BEGIN
 	   OR pg_catalog.pg_column_size(p_details) OPERATOR(pg_catalog.>) 16384 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object of at most 16 kB');
 	END IF;
-	IF NOT (protector_internal.text_is_clean(v_name) AND protector_internal.text_is_clean(v_email)
-			AND protector_internal.text_is_clean(v_phone) AND protector_internal.text_is_clean(p_idempotency_key))
+	-- (as typed: a line break or tab at an end, which the trim took, is
+	-- refused as docs/widget.md says)
+	IF NOT (protector_internal.text_is_clean(p_customer_name) AND protector_internal.text_is_clean(p_customer_email)
+			AND protector_internal.text_is_clean(p_customer_phone) AND protector_internal.text_is_clean(p_idempotency_key))
 	   OR EXISTS (SELECT FROM pg_catalog.jsonb_path_query(p_details, 'strict $.**') t
 				  WHERE NOT protector_internal.text_is_clean(CASE WHEN pg_catalog.jsonb_typeof(t) OPERATOR(pg_catalog.=) 'string'
 																  THEN t OPERATOR(pg_catalog.#>>) '{}' END)

@@ -315,7 +315,7 @@ BEGIN
 		-- (a NULL among the old tags is one of them, not a reason to wave
 		-- the new ones through: = ANY of a list with a NULL is NULL)
 		c.tags := ARRAY(SELECT g FROM pg_catalog.unnest(p_new.tags) g
-						WHERE CASE WHEN g IS NULL THEN pg_catalog.array_position(p_old.tags, NULL) IS NULL
+						WHERE CASE WHEN g IS NULL THEN NOT EXISTS (SELECT FROM pg_catalog.unnest(p_old.tags) o WHERE o IS NULL)
 								   ELSE NOT COALESCE(g OPERATOR(pg_catalog.=) ANY (p_old.tags), false) END);
 	END IF;
 	IF p_new.notes IS NOT DISTINCT FROM p_old.notes THEN c.notes := NULL; END IF;

@@ -328,9 +328,12 @@ BEGIN
 	PERFORM protector_internal.check_mergeable(k.id, m.id);
 	-- (the merged record's tags protector takes now: one 0.1.0 stored
 	-- unchecked is not carried; the kept record's stay as they are)
-	v_tags := ARRAY(SELECT DISTINCT t FROM unnest(k.tags || ARRAY(
-						SELECT g FROM unnest(m.tags) g
-						WHERE length(g) BETWEEN 1 AND 50 AND protector_internal.text_is_clean(g))) t ORDER BY t);
+	-- (united from rows: 0.1.0 also stored tags of two dimensions)
+	v_tags := ARRAY(SELECT DISTINCT t FROM (SELECT unnest(k.tags)
+											 UNION ALL
+											 SELECT g FROM unnest(m.tags) g
+											 WHERE length(g) BETWEEN 1 AND 50 AND protector_internal.text_is_clean(g)) u(t)
+					ORDER BY t);
 	IF cardinality(v_tags) > 100 THEN
 		PERFORM protector.raise('invalid_parameter', format('the merged customer would have %s tags', cardinality(v_tags)),
 			'A customer has at most 100 tags.', 'Remove tags from one of them first.');

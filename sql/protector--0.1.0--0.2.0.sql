@@ -2968,8 +2968,10 @@ BEGIN
 	   OR pg_catalog.pg_column_size(p_details) OPERATOR(pg_catalog.>) 16384 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object of at most 16 kB');
 	END IF;
-	IF NOT (protector_internal.text_is_clean(v_name) AND protector_internal.text_is_clean(v_email)
-			AND protector_internal.text_is_clean(v_phone) AND protector_internal.text_is_clean(p_idempotency_key))
+	-- (as typed: a line break or tab at an end, which the trim took, is
+	-- refused as docs/widget.md says)
+	IF NOT (protector_internal.text_is_clean(p_customer_name) AND protector_internal.text_is_clean(p_customer_email)
+			AND protector_internal.text_is_clean(p_customer_phone) AND protector_internal.text_is_clean(p_idempotency_key))
 	   OR EXISTS (SELECT FROM pg_catalog.jsonb_path_query(p_details, 'strict $.**') t
 				  WHERE NOT protector_internal.text_is_clean(CASE WHEN pg_catalog.jsonb_typeof(t) OPERATOR(pg_catalog.=) 'string'
 																  THEN t OPERATOR(pg_catalog.#>>) '{}' END)
@@ -9226,9 +9228,12 @@ BEGIN
 	PERFORM protector_internal.check_mergeable(k.id, m.id);
 	-- (the merged record's tags protector takes now: one 0.1.0 stored
 	-- unchecked is not carried; the kept record's stay as they are)
-	v_tags := ARRAY(SELECT DISTINCT t FROM unnest(k.tags || ARRAY(
-						SELECT g FROM unnest(m.tags) g
-						WHERE length(g) BETWEEN 1 AND 50 AND protector_internal.text_is_clean(g))) t ORDER BY t);
+	-- (united from rows: 0.1.0 also stored tags of two dimensions)
+	v_tags := ARRAY(SELECT DISTINCT t FROM (SELECT unnest(k.tags)
+											 UNION ALL
+											 SELECT g FROM unnest(m.tags) g
+											 WHERE length(g) BETWEEN 1 AND 50 AND protector_internal.text_is_clean(g)) u(t)
+					ORDER BY t);
 	IF cardinality(v_tags) > 100 THEN
 		PERFORM protector.raise('invalid_parameter', format('the merged customer would have %s tags', cardinality(v_tags)),
 			'A customer has at most 100 tags.', 'Remove tags from one of them first.');
@@ -11047,7 +11052,7 @@ BEGIN
 		-- (a NULL among the old tags is one of them, not a reason to wave
 		-- the new ones through: = ANY of a list with a NULL is NULL)
 		c.tags := ARRAY(SELECT g FROM pg_catalog.unnest(p_new.tags) g
-						WHERE CASE WHEN g IS NULL THEN pg_catalog.array_position(p_old.tags, NULL) IS NULL
+						WHERE CASE WHEN g IS NULL THEN NOT EXISTS (SELECT FROM pg_catalog.unnest(p_old.tags) o WHERE o IS NULL)
 								   ELSE NOT COALESCE(g OPERATOR(pg_catalog.=) ANY (p_old.tags), false) END);
 	END IF;
 	IF p_new.notes IS NOT DISTINCT FROM p_old.notes THEN c.notes := NULL; END IF;

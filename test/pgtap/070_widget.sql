@@ -1,6 +1,6 @@
 -- The public booking widget, called as anon the way PostgREST does.
 BEGIN;
-SELECT plan(37);
+SELECT plan(38);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -169,6 +169,8 @@ SELECT lives_ok($$SELECT protector.create_widget_booking(pg_temp.k('Loft'), '0a7
 	'Yui', E'yui@example.jp\u3000', E'03-1234-5678\u3000', pg_temp.t(47), 1)$$, 'an address and a phone padded by an IME');
 SELECT lives_ok($$SELECT protector.create_widget_booking(pg_temp.k('Loft'), '0a700000-0000-4000-8000-0000000005a5',
 	'Ana', E'\u00a0ana.l@example.com', NULL, pg_temp.t(48), 1)$$, '... and one pasted with a no-break space');
+SELECT throws_like($$SELECT protector.create_widget_booking(pg_temp.k('Loft'), '0a700000-0000-4000-8000-0000000005a5',
+	'Ana', E'ana.m@example.com\n', NULL, pg_temp.t(49), 1)$$, '%control%', '... but a line break at an end is still refused');
 
 -- a guest record merged while a visitor's booking is being made (the desk
 -- committed between the widget's look-up and the booking's check; here a

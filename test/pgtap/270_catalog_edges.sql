@@ -7,7 +7,7 @@
 -- (a third) only who may delete venues writes deleted_at, a copied service
 -- keeps its waiver, a service with bookings is not deleted (by name).
 BEGIN;
-SELECT plan(53);
+SELECT plan(55);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a270000-0000-4000-8000-000000000000', 'G', 'catalog-edges');
@@ -270,6 +270,18 @@ SELECT throws_ok($$UPDATE protector.customers SET tags = ARRAY[repeat('y', 300)]
 	'22023', 'tags must be at most 100 tags of 1 to 50 plain characters', 'a NULL among the old tags lets no bad new tag in');
 SELECT lives_ok($$SELECT protector.update_customer('0a270000-0000-4000-8000-0000000000c6', '{"notes": "called"}')$$,
 	'update_customer of notes around a padded old phone it does not name');
+SELECT tests.clear_authentication();
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.customers (id, organization_id, full_name, tags)
+VALUES ('0a270000-0000-4000-8000-0000000000c5', '0a270000-0000-4000-8000-0000000000ee', 'Grid', '{{vip,old},{a,b}}'),
+	   ('0a270000-0000-4000-8000-0000000000c4', '0a270000-0000-4000-8000-0000000000ee', 'Grid Too', '{{vip,old},{a,b}}');
+RESET session_replication_role;
+SELECT tests.authenticate_as('g_manager');
+SELECT lives_ok($$SELECT protector.update_customer('0a270000-0000-4000-8000-0000000000c5', '{"tags": ["vip"]}')$$,
+	'tags of two dimensions (0.1.0 took them) are replaced (array_position refused them: 0A000)');
+SELECT lives_ok($$SELECT protector.merge_customers('0a270000-0000-4000-8000-0000000000c4',
+												   (protector.create_customer('0a270000-0000-4000-8000-0000000000ee', 'Grid Three', p_tags => '{new}') ->> 'id')::uuid)$$,
+	'... and a record with them keeps others merged into it, tags united (|| refused them: 2202E)');
 SELECT lives_ok($$SELECT protector.merge_customers('0a270000-0000-4000-8000-0000000000c6',
 												   (protector.create_customer('0a270000-0000-4000-8000-0000000000ee', 'Nully Too', p_tags => '{new}') ->> 'id')::uuid)$$,
 	'a record whose old tags hold a NULL takes others merged into it');
