@@ -33,21 +33,9 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.booking_shape(protector.bookings, boolean) IS
 'A booking as the RPCs answer with it: its columns, start and end in UTC (ISO 8601), local_start, local_end and the venue''s timezone (as the caller sees the venue, else UTC), and replayed unless p_replayed is NULL';
 
--- What a booking write may say, beyond RLS and the column grants:
---   * an insert by a caller whose role may not set prices
---     (bookings.update_any_column) is a bookable slot at the service's
---     price: an operator's direct insert is held to what create_booking
---     does;
---   * a caller who reaches the booking only as its customer (the
---     policies let customers insert their own bookings, held or pending
---     and unassigned, and update them), whatever role they may also have,
---     gets source api, a hold of at most a day, and afterwards may only
---     confirm their own hold or cancel;
---   * an agent (bookings.assigned without bookings.update) confirms or
---     cancels only if the capability map lets their role.
--- Trusted roles and protector's own functions are not restricted here.
--- A hold of more than a day, written by staff who may not correct
--- bookings (bookings.update_any_column may): refused as hold_slot refuses it.
+-- A hold of more than a day, written by a caller whose role may not
+-- correct bookings (bookings.update_any_column may): staff, and customers,
+-- whose role never does; refused as hold_slot refuses it.
 CREATE FUNCTION protector_internal.refuse_long_hold(p_organization_id uuid, p_expires_at timestamptz)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -63,6 +51,22 @@ $$;
 COMMENT ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz) IS
 'Refuses a hold of more than a day by a caller whose role may not correct bookings (22023)';
 GRANT EXECUTE ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz) TO authenticated, service_role;
+
+-- What a booking write may say, beyond RLS and the column grants:
+--   * an insert by a caller whose role may not set prices
+--     (bookings.update_any_column) is a bookable slot at the service's
+--     price: an operator's direct insert is held to what create_booking
+--     does;
+--   * a caller who reaches the booking only as its customer (the
+--     policies let customers insert their own bookings, held or pending
+--     and unassigned, and update them), whatever role they may also have,
+--     gets source api, a hold of at most a day, and afterwards may only
+--     confirm their own hold or cancel;
+--   * an agent (bookings.assigned without bookings.update) confirms or
+--     cancels only if the capability map lets their role;
+--   * a hold written by anyone whose role may not correct bookings lasts
+--     at most a day (refuse_long_hold).
+-- Trusted roles and protector's own functions are not restricted here.
 
 CREATE FUNCTION protector_internal.guard_booking_write()
 RETURNS trigger
@@ -164,8 +168,8 @@ BEGIN
 		IF NEW.status OPERATOR(pg_catalog.<>) 'held' THEN
 			NEW.hold_expires_at := NULL;
 		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day') THEN
-			PERFORM protector.raise('invalid_parameter', 'a hold lasts at most a day',
-				pg_catalog.format('hold_expires_at is %s.', NEW.hold_expires_at));
+			-- (a customer's role never corrects bookings: always refused)
+			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 		END IF;
 		IF pg_catalog.pg_column_size(NEW.details) OPERATOR(pg_catalog.>) 65536 THEN
 			PERFORM protector.raise('invalid_parameter', 'details is too large',

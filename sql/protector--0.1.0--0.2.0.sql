@@ -1327,8 +1327,8 @@ BEGIN
 		IF NEW.status OPERATOR(pg_catalog.<>) 'held' THEN
 			NEW.hold_expires_at := NULL;
 		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day') THEN
-			PERFORM protector.raise('invalid_parameter', 'a hold lasts at most a day',
-				pg_catalog.format('hold_expires_at is %s.', NEW.hold_expires_at));
+			-- (a customer's role never corrects bookings: always refused)
+			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 		END IF;
 		IF pg_catalog.pg_column_size(NEW.details) OPERATOR(pg_catalog.>) 65536 THEN
 			PERFORM protector.raise('invalid_parameter', 'details is too large',

@@ -7,7 +7,7 @@
 -- no-break space inside is no e-mail address (it was taken, and its
 -- identity key then held a plain space).
 BEGIN;
-SELECT plan(15);
+SELECT plan(16);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_cara']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a350000-0000-4000-8000-000000000000', 'W', 'customer-writes');
@@ -116,6 +116,16 @@ SELECT is(protector.update_venue('0a350000-0000-4000-8000-0000000000a1', jsonb_b
 	'Hall', 'a venue''s name padded with U+2003 and U+3000');
 SELECT throws_ok($$UPDATE protector.services SET name = E'\u3000\u3000' WHERE id = '0a350000-0000-4000-8000-0000000005a1'$$,
 	'22023', 'name must not be blank', 'a name of spaces only is refused by name');
+SELECT tests.clear_authentication();
+
+-- a customer's own hold, written directly, lasts at most a day
+SELECT tests.authenticate_as('w_cara');
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status, hold_expires_at)
+				   VALUES ('0a350000-0000-4000-8000-000000000000', '0a350000-0000-4000-8000-0000000000a1',
+						   '0a350000-0000-4000-8000-0000000005a1', '0a350000-0000-4000-8000-00000000c001',
+						   tstzrange(date_trunc('day', now()) + interval '5 days 10 hours', date_trunc('day', now()) + interval '5 days 11 hours'),
+						   'held', now() + interval '2 days')$$,
+	'22023', 'a hold lasts at most a day', 'a customer''s direct hold of two days is refused');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
