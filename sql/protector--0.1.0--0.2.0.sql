@@ -9156,6 +9156,10 @@ DECLARE
 	v_count bigint;
 	v_moved jsonb := '{}';
 BEGIN
+	-- authorized first: before this reads or locks a row past RLS, so that
+	-- a caller without the permits learns nothing of other tenants' rows
+	PERFORM protector_internal.require_permit('protector.customers', p_keep_id, 'customers.merge');
+	PERFORM protector_internal.require_permit('protector.customers', p_merge_id, 'customers.merge');
 	-- (the merge's rules again, under the rows' locks: a caller holding
 	-- permits from two earlier merges must not chain or re-point them)
 	SELECT * INTO k FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) p_keep_id FOR UPDATE;

@@ -11,7 +11,7 @@
 --      only for the authorization helpers policies and RPCs ask;
 --   6. no role list is written outside the capability map.
 BEGIN;
-SELECT plan(61);
+SELECT plan(64);
 
 -- fixtures: organization A (the victim) and B (the caller's) --------------
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['z_owner_a', 'z_owner_b', 'z_manager_b', 'z_operator_b',
@@ -380,6 +380,16 @@ SELECT is(pg_temp.attempt('z_viewer_b', $$SELECT protector.rotate_embed_key('0ab
 SELECT is(pg_temp.attempt('z_viewer_b', $$SELECT protector.merge_customers('0ab00000-0000-4000-8000-00000000c001', '0ab00000-0000-4000-8000-00000000c002')$$),
 	'P0002 | customer not found | It does not exist, or you may not see it.',
 	'a viewer does not see customers, so merging them is "not found" (RLS decides what exists)');
+-- the owner's helper merge_customers calls answers a caller without its
+-- permits before it reads a row: two of another tenant's customers, one of
+-- each tenant and two random ids are one refusal
+SELECT is(pg_temp.attempt(w, $$SELECT protector_internal.mark_merged('0aa00000-0000-4000-8000-00000000c001', '0aa00000-0000-4000-8000-00000000c002')$$),
+		  pg_temp.attempt(w, $$SELECT protector_internal.mark_merged('00000000-0000-4000-8000-00000000dead', '00000000-0000-4000-8000-00000000beef')$$),
+	format('mark_merged answers %s the same for another tenant''s customers and random ids', w))
+FROM unnest(ARRAY['z_customer_b', 'z_owner_b']) w;
+SELECT is(pg_temp.attempt('z_owner_b', $$SELECT protector_internal.mark_merged('0aa00000-0000-4000-8000-00000000c001', '0ab00000-0000-4000-8000-00000000c001')$$),
+		  pg_temp.attempt('z_owner_b', $$SELECT protector_internal.mark_merged('00000000-0000-4000-8000-00000000dead', '00000000-0000-4000-8000-00000000beef')$$),
+	'... and for one customer of each tenant');
 SELECT is(pg_temp.attempt('z_agent_b', $$SELECT protector.get_customer_segments('0ab00000-0000-4000-8000-000000000000')$$),
 	'42501 | your role may not see aggregate analytics | The action analytics.aggregate is for owner, admin, manager, operator, finance and viewer.',
 	'an agent is refused its own organization''s segments');
