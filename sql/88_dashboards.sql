@@ -78,14 +78,17 @@ COMMENT ON FUNCTION protector_internal.authorize_booking_list(uuid) IS
 'Refuses a list of bookings to whoever may not read the organization''s (or, as an agent, their own) bookings';
 
 -- What the venues in scope offer over [p_lo, p_hi): open seconds times
--- active services (the denominator of occupancy).
+-- active services (the denominator of occupancy).  Read as the owner, past
+-- RLS, as booking_buckets reads the numerator: a viewer, who reads no
+-- bookings, must not lose a retired service with bookings from it.
 CREATE FUNCTION protector_internal.open_service_seconds(p_organization_id uuid, p_venue_id uuid,
 														p_lo timestamptz, p_hi timestamptz)
 RETURNS float8
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM protector_internal.authorize_requester(p_organization_id, 'analytics.aggregate');
 	RETURN (SELECT COALESCE(pg_catalog.sum(
 				pg_catalog.date_part('epoch', LEAST(g.closes_at, p_hi) OPERATOR(pg_catalog.-) GREATEST(g.opens_at, p_lo))
 				OPERATOR(pg_catalog.*) (SELECT pg_catalog.count(*) FROM protector.services s
@@ -110,7 +113,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.open_service_seconds(uuid, uuid, timestamptz, timestamptz) IS
-'Open seconds of the venues in scope over a range, times their active services and the retired ones with bookings counted in it';
+'Open seconds of the venues in scope over a range, times their active services and the retired ones with bookings counted in it (as the owner; analytics.aggregate)';
 
 CREATE FUNCTION protector.get_dashboard_stats(p_organization_id uuid, p_venue_id uuid DEFAULT NULL)
 RETURNS TABLE (metric text, value numeric, previous numeric, change_percent numeric)

@@ -4300,9 +4300,10 @@ CREATE OR REPLACE FUNCTION protector_internal.open_service_seconds(p_organizatio
 														p_lo timestamptz, p_hi timestamptz)
 RETURNS float8
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM protector_internal.authorize_requester(p_organization_id, 'analytics.aggregate');
 	RETURN (SELECT COALESCE(pg_catalog.sum(
 				pg_catalog.date_part('epoch', LEAST(g.closes_at, p_hi) OPERATOR(pg_catalog.-) GREATEST(g.opens_at, p_lo))
 				OPERATOR(pg_catalog.*) (SELECT pg_catalog.count(*) FROM protector.services s
@@ -4327,7 +4328,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.open_service_seconds(uuid, uuid, timestamptz, timestamptz) IS
-'Open seconds of the venues in scope over a range, times their active services and the retired ones with bookings counted in it';
+'Open seconds of the venues in scope over a range, times their active services and the retired ones with bookings counted in it (as the owner; analytics.aggregate)';
 
 CREATE OR REPLACE FUNCTION protector.get_dashboard_stats(p_organization_id uuid, p_venue_id uuid DEFAULT NULL)
 RETURNS TABLE (metric text, value numeric, previous numeric, change_percent numeric)
