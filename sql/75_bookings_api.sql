@@ -178,6 +178,11 @@ BEGIN
 		RETURN NEW;
 	END IF;
 
+	-- a hold made a booking waits no more (as confirm_booking writes it;
+	-- a direct confirmation kept its expiry, which notifications showed)
+	IF OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) ANY ('{pending,confirmed}'::protector.booking_status[]) THEN
+		NEW.hold_expires_at := NULL;
+	END IF;
 	-- a hold held longer by staff who may write it but not correct
 	-- bookings: at most a day from now, as on insert (an operator's update
 	-- held a slot until 2999); asked once the caller's role may write it
@@ -196,6 +201,13 @@ BEGIN
 		-- no slot is, and a no-show fee would follow)
 		IF (NEW.during IS DISTINCT FROM OLD.during OR NEW.service_id IS DISTINCT FROM OLD.service_id)
 		   AND NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
+			-- (as reschedule_booking: a cancelled booking, its refund
+			-- written, is not moved and priced again)
+			IF OLD.status OPERATOR(pg_catalog.=) 'cancelled' THEN
+				PERFORM protector.raise('invalid_parameter', 'a cancelled booking cannot be rescheduled',
+					pg_catalog.format('Booking %s was cancelled at %s.', OLD.id, OLD.cancelled_at),
+					'Book the new time instead.');
+			END IF;
 			IF pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>=) pg_catalog.now()
 			   OR pg_catalog.lower(OLD.during) OPERATOR(pg_catalog.>=) pg_catalog.now() THEN
 				NEW.during := protector_internal.check_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size, 'during');
@@ -218,7 +230,9 @@ BEGIN
 		   OR (NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
 			   AND (NEW.hold_expires_at IS NULL OR NEW.hold_expires_at OPERATOR(pg_catalog.>) OLD.hold_expires_at)) THEN
 			v_action := 'bookings.confirm';
-		ELSIF NEW.status IS DISTINCT FROM OLD.status AND NEW.status OPERATOR(pg_catalog.=) 'cancelled' THEN
+		ELSIF (NEW.status IS DISTINCT FROM OLD.status AND NEW.status OPERATOR(pg_catalog.=) 'cancelled')
+			  -- a hold ended sooner frees its slot: a cancellation
+			  OR (NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at) THEN
 			v_action := 'bookings.cancel';
 		END IF;
 		IF v_action IS NULL OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(v_action)) THEN
@@ -1005,7 +1019,10 @@ BEGIN
 	WITH u AS (
 		UPDATE protector.bookings b
 		SET status = p_status,
-			cancelled_at = CASE WHEN p_status OPERATOR(pg_catalog.=) 'cancelled' THEN pg_catalog.now() ELSE b.cancelled_at END
+			cancelled_at = CASE WHEN p_status OPERATOR(pg_catalog.=) 'cancelled' THEN pg_catalog.now() ELSE b.cancelled_at END,
+			-- (a hold confirmed waits no more, as confirm_booking writes it)
+			hold_expires_at = CASE WHEN p_status OPERATOR(pg_catalog.=) ANY ('{pending,confirmed}'::protector.booking_status[])
+								   THEN NULL ELSE b.hold_expires_at END
 		WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids) AND b.status OPERATOR(pg_catalog.<>) p_status
 		RETURNING b.status)
 	SELECT COALESCE(pg_catalog.sum(x.n), 0)::integer, COALESCE(pg_catalog.jsonb_object_agg(x.status, x.n), '{}')

@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(35);
+SELECT plan(40);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -103,6 +103,8 @@ SELECT throws_ok($$UPDATE protector.bookings SET status = 'pending' WHERE id = p
 	'42501', 'your role may not confirm bookings', 'an agent''s hold made pending would occupy for good: refused');
 SELECT throws_ok($$UPDATE protector.bookings SET hold_expires_at = '2100-01-01' WHERE id = pg_temp.id('hold')$$,
 	'42501', 'your role may not confirm bookings', 'so is holding it until 2100');
+SELECT throws_ok($$UPDATE protector.bookings SET hold_expires_at = now() + interval '1 minute' WHERE id = pg_temp.id('hold')$$,
+	'42501', 'your role may not cancel bookings', '... and ending it sooner frees the slot: a cancellation, which agents may not');
 
 -- 5. a deposit is due by the start after a move earlier
 SELECT tests.authenticate_as('k_operator');
@@ -254,6 +256,20 @@ SELECT throws_ok($$SELECT protector.cancel_booking((SELECT (j ->> 'id')::uuid FR
 	'22023', 'p_reason holds control or invisible direction characters', 'a reason with a right-to-left override is refused');
 SELECT is(protector.cancel_booking((SELECT (j ->> 'id')::uuid FROM r WHERE name = 'moving2'), E'ill\nsee you next week') ->> 'status',
 	'cancelled', 'a reason on two lines cancels');
+
+-- 14. a cancelled booking is not moved (re-priced after its refund), and
+-- a hold made a booking waits no more, however it is confirmed
+INSERT INTO r SELECT 'gone', protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(21, 10), 1);
+SELECT lives_ok($$SELECT protector.cancel_booking(pg_temp.id('gone'))$$, 'a booking cancelled');
+SELECT throws_ok($$UPDATE protector.bookings SET during = tstzrange(pg_temp.t(22, 10), pg_temp.t(22, 11)) WHERE id = pg_temp.id('gone')$$,
+	'22023', 'a cancelled booking cannot be rescheduled', '... is not moved by a direct update, as reschedule_booking refuses it');
+INSERT INTO r SELECT 'h1', protector.hold_slot('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(23, 10), 1, 10);
+INSERT INTO r SELECT 'h2', protector.hold_slot('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(24, 10), 1, 10);
+SELECT lives_ok($$SELECT protector.update_booking_status_batch(ARRAY[pg_temp.id('h1')], 'confirmed')$$, 'a hold confirmed by a batch');
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = pg_temp.id('h2');
+SELECT is((SELECT array_agg(format('%s %s', status, hold_expires_at IS NULL) ORDER BY lower(during)) FROM protector.bookings
+		   WHERE id IN (pg_temp.id('h1'), pg_temp.id('h2'))), '{"confirmed t","confirmed t"}',
+	'... and one confirmed by a direct update keep no hold expiry (as confirm_booking)');
 
 SELECT * FROM finish();
 ROLLBACK;
