@@ -240,7 +240,7 @@ DECLARE
 	v_pruned integer;
 BEGIN
 	DELETE FROM protector_internal.widget_requests w
-	WHERE w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day');
+	WHERE w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours');
 	GET DIAGNOSTICS v_pruned = ROW_COUNT;
 	RETURN v_pruned;
 END
@@ -377,7 +377,7 @@ BEGIN
 		-- it) cannot fill the venue's calendar
 		DELETE FROM protector_internal.widget_requests w
 		WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
-		  AND w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day');
+		  AND w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours');
 		SELECT pg_catalog.count(*) FILTER (WHERE w.identity_key OPERATOR(pg_catalog.=) v_identity),
 			   pg_catalog.count(*) FILTER (WHERE w.client_address OPERATOR(pg_catalog.=) v_address)
 		INTO v_by_visitor, v_by_address

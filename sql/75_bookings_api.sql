@@ -151,7 +151,7 @@ BEGIN
 			-- (an operator's insert held a slot until 2999); nested, the
 			-- capability is asked only of such a hold
 			IF NEW.status OPERATOR(pg_catalog.=) 'held'
-			   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day') THEN
+			   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
 				PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 			END IF;
 			RETURN NEW;
@@ -167,7 +167,7 @@ BEGIN
 		NEW.cancellation_reason := NULL;
 		IF NEW.status OPERATOR(pg_catalog.<>) 'held' THEN
 			NEW.hold_expires_at := NULL;
-		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day') THEN
+		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
 			-- (a customer's role never corrects bookings: always refused)
 			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 		END IF;
@@ -188,7 +188,7 @@ BEGIN
 	-- held a slot until 2999); asked once the caller's role may write it
 	-- (here, and below for an agent who may confirm)
 	v_long_hold := NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
-				   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day');
+				   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '24 hours');
 	IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update')) THEN
 		IF v_long_hold THEN
 			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);

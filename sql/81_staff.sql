@@ -938,7 +938,7 @@ BEGIN
 	END IF;
 	IF p_start IS NULL OR p_end IS NULL OR p_end OPERATOR(pg_catalog.<=) p_start
 	   OR p_start OPERATOR(pg_catalog.<) '2000-01-01 00:00+00' OR p_end OPERATOR(pg_catalog.>) '2200-01-01 00:00+00'
-	   OR p_end OPERATOR(pg_catalog.>) (p_start OPERATOR(pg_catalog.+) interval '31 days')
+	   OR p_end OPERATOR(pg_catalog.>) (p_start OPERATOR(pg_catalog.+) interval '744 hours')
 	   OR NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) THEN
 		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, between the years 2000 and 2200',
 			pg_catalog.format('Got %s to %s.', COALESCE(p_start::text, 'NULL'), COALESCE(p_end::text, 'NULL')));

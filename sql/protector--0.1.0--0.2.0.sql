@@ -1310,7 +1310,7 @@ BEGIN
 			-- (an operator's insert held a slot until 2999); nested, the
 			-- capability is asked only of such a hold
 			IF NEW.status OPERATOR(pg_catalog.=) 'held'
-			   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day') THEN
+			   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
 				PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 			END IF;
 			RETURN NEW;
@@ -1326,7 +1326,7 @@ BEGIN
 		NEW.cancellation_reason := NULL;
 		IF NEW.status OPERATOR(pg_catalog.<>) 'held' THEN
 			NEW.hold_expires_at := NULL;
-		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day') THEN
+		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
 			-- (a customer's role never corrects bookings: always refused)
 			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 		END IF;
@@ -1347,7 +1347,7 @@ BEGIN
 	-- held a slot until 2999); asked once the caller's role may write it
 	-- (here, and below for an agent who may confirm)
 	v_long_hold := NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
-				   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day');
+				   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '24 hours');
 	IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update')) THEN
 		IF v_long_hold THEN
 			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
@@ -3027,7 +3027,7 @@ BEGIN
 		-- it) cannot fill the venue's calendar
 		DELETE FROM protector_internal.widget_requests w
 		WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
-		  AND w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day');
+		  AND w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours');
 		SELECT pg_catalog.count(*) FILTER (WHERE w.identity_key OPERATOR(pg_catalog.=) v_identity),
 			   pg_catalog.count(*) FILTER (WHERE w.client_address OPERATOR(pg_catalog.=) v_address)
 		INTO v_by_visitor, v_by_address
@@ -6314,7 +6314,7 @@ BEGIN
 	END IF;
 	IF p_start IS NULL OR p_end IS NULL OR p_end OPERATOR(pg_catalog.<=) p_start
 	   OR p_start OPERATOR(pg_catalog.<) '2000-01-01 00:00+00' OR p_end OPERATOR(pg_catalog.>) '2200-01-01 00:00+00'
-	   OR p_end OPERATOR(pg_catalog.>) (p_start OPERATOR(pg_catalog.+) interval '31 days')
+	   OR p_end OPERATOR(pg_catalog.>) (p_start OPERATOR(pg_catalog.+) interval '744 hours')
 	   OR NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) THEN
 		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, between the years 2000 and 2200',
 			pg_catalog.format('Got %s to %s.', COALESCE(p_start::text, 'NULL'), COALESCE(p_end::text, 'NULL')));
@@ -10202,7 +10202,7 @@ DECLARE
 	v_pruned integer;
 BEGIN
 	DELETE FROM protector_internal.widget_requests w
-	WHERE w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day');
+	WHERE w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours');
 	GET DIAGNOSTICS v_pruned = ROW_COUNT;
 	RETURN v_pruned;
 END

@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(39);
+SELECT plan(42);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -313,6 +313,29 @@ SELECT throws_ok($$UPDATE protector.bookings SET hold_expires_at = '2999-01-01'
 				   WHERE status = 'held' AND organization_id = '0a320000-0000-4000-8000-000000000000'
 					 AND during = tstzrange(pg_temp.t(2, 10), pg_temp.t(2, 12))$$,
 	'22023', 'a hold lasts at most a day', '... and is not held until 2999 by an update either');
+SELECT tests.clear_authentication();
+
+-- a day is 24 hours and 31 days are 744 whatever the caller's TimeZone
+-- (PostgREST's Prefer: timezone, a database's setting): in a zone whose
+-- clocks go forward two hours from now, now() + '1 day' is 23 hours away,
+-- and a hold of 1,440 minutes was refused as longer than a day
+SELECT set_config('TimeZone', 'AAA5', true) \g /dev/null
+SELECT set_config('TimeZone', format('AAA5BBB,%s/%s,%s/2', extract(doy FROM localtimestamp)::int - 1,
+									 extract(hour FROM localtimestamp)::int + 2, (extract(doy FROM localtimestamp)::int + 179) % 365), true) \g /dev/null
+SELECT is(now() + interval '1 day' - now(), interval '23 hours', 'the caller''s zone has a day of 23 hours ahead');
+SELECT tests.authenticate_as('x_operator');
+SELECT lives_ok($$SELECT protector.hold_slot('0a320000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(9, 10), 1, 1440)$$,
+	'an operator holds for 1,440 minutes there: a day');
+SELECT tests.clear_authentication();
+SELECT tests.create_supabase_user('x_night') \g /dev/null
+INSERT INTO protector.members (id, organization_id, user_id, role, full_name)
+VALUES ('0a320000-0000-4000-8000-0000000000ea', '0a320000-0000-4000-8000-000000000000', tests.get_supabase_uid('x_night'), 'agent', 'Night');
+INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
+VALUES ('0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000ea', '0a320000-0000-4000-8000-0000000000a1');
+SELECT tests.authenticate_as('x_manager');
+SELECT lives_ok($$SELECT protector.create_staff_schedule('0a320000-0000-4000-8000-0000000000ea', '0a320000-0000-4000-8000-0000000000a1',
+														 now() + interval '30 minutes', now() + interval '30 minutes' + interval '744 hours')$$,
+	'... and a manager writes a shift of 31 x 24 hours across a change of the clocks');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
