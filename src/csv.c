@@ -215,6 +215,7 @@ buffer_grow(CsvBuffer *buf, Size more)
 
 	if (need > CSV_MAX_BYTES)
 		document_too_large();
+	cap = Max(cap, 8 * 1024);	/* (a spent buffer has none) */
 	while (cap < need)
 		cap *= 2;
 	cap = Min(cap, CSV_MAX_BYTES);
@@ -704,6 +705,22 @@ header_only(FunctionCallInfo fcinfo, CsvState *nulls_seen)
 }
 
 /*
+ * A state whose document the final function took (buffer_to_text) takes
+ * no more rows and gives no second document: reachable only where an
+ * aggregate of someone's own declares these functions (a window, a shared
+ * state), never through protector.csv_agg.
+ */
+static void
+refuse_spent_state(const CsvState *state)
+{
+	if (state != NULL && state->started && state->buf.data == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("csv_agg's document was already taken from this state"),
+				 errhint("Use protector.csv_agg, which is no window function and shares no state.")));
+}
+
+/*
  * protector_internal.csv_agg_transfn(internal, anyelement) returns internal
  */
 PG_FUNCTION_INFO_V1(protector_csv_agg_transfn);
@@ -723,6 +740,7 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("csv_agg cannot tell the type of its input")));
 	state = PG_ARGISNULL(0) ? NULL : (CsvState *) PG_GETARG_POINTER(0);
+	refuse_spent_state(state);
 	if (PG_ARGISNULL(1))
 	{
 		/* before the first row that names the columns: counted, written then */
@@ -819,8 +837,7 @@ protector_csv_agg_finalfn(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_TEXT_P(header);
 	}
-	if (state->buf.data == NULL)
-		elog(ERROR, "csv_agg_finalfn called twice on one state");
+	refuse_spent_state(state);
 	if (hashed_grouping(fcinfo))
 		PG_RETURN_TEXT_P(buffer_copy_to_text(&state->buf));
 	PG_RETURN_TEXT_P(buffer_to_text(&state->buf));

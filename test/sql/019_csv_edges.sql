@@ -94,3 +94,13 @@ SELECT pg_temp.spilled($q$SELECT k, octet_length(protector.csv_agg(v)) FROM
 	(SELECT g / 120000 AS k, lpad(g::text, 20, 'x') AS v FROM generate_series(0, 479999) g) t GROUP BY k$q$) AS spilled;
 RESET enable_sort;
 RESET work_mem;
+-- the aggregate's support functions under an aggregate of a superuser's
+-- own: as a window function its final function ran once per row and the
+-- next row grew a spent buffer forever (uninterruptible); two aggregates
+-- sharing one state had the second finalize a spent one (an XX000)
+CREATE AGGREGATE pg_temp.csv_window(anyelement) (SFUNC = protector_internal.csv_agg_transfn, STYPE = internal,
+	FINALFUNC = protector_internal.csv_agg_finalfn);
+CREATE AGGREGATE pg_temp.csv_shared(anyelement) (SFUNC = protector_internal.csv_agg_transfn, STYPE = internal,
+	FINALFUNC = protector_internal.csv_agg_finalfn, FINALFUNC_MODIFY = SHAREABLE);
+SELECT pg_temp.csv_window(x) OVER (ORDER BY x) FROM generate_series(1, 2) x;
+SELECT pg_temp.csv_window(x), pg_temp.csv_shared(x) FROM generate_series(1, 3) x;
