@@ -41,8 +41,11 @@ def update(path, names, found):
         current = found[name].replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION', 1)
         if name in blocks:
             start = re.search(r'^CREATE (OR REPLACE )?FUNCTION ' + re.escape(name) + r'\(', text, re.M).start()
-            end = start + len(blocks[name]) + (len('OR REPLACE ') if text.startswith('CREATE OR REPLACE', start) else 0)
-            text = text[:start] + current + text[end:]
+            replaces = text.startswith('CREATE OR REPLACE', start)
+            end = start + len(blocks[name]) + (len('OR REPLACE ') if replaces else 0)
+            # (a function the update creates stays a plain CREATE: it
+            # fails rather than replace someone's function of that name)
+            text = text[:start] + (current if replaces else found[name]) + text[end:]
         else:
             text = text.rstrip('\n') + '\n\n' + current + '\n'
     open(path, 'w').write(text)
