@@ -362,8 +362,10 @@ BEGIN
 	SELECT * INTO v FROM protector.venues WHERE id = p_venue_id;
 	-- revenue in the organization's currency, as every report counts it
 	SELECT o.currency INTO v_currency FROM protector.organizations o WHERE o.id = v.organization_id;
-	v_lo := p_from::timestamp AT TIME ZONE v.timezone;
-	v_hi := (p_to + 1)::timestamp AT TIME ZONE v.timezone;
+	-- (a day begins at its first instant: where midnight happens twice,
+	-- the first, as the reports and dashboards count it)
+	v_lo := protector_internal.local_midnight(v.timezone, p_from);
+	v_hi := protector_internal.local_midnight(v.timezone, p_to + 1);
 	-- the time open, each instant once: ranges may overlap (the same hours
 	-- twice, or a range past midnight into the next day's first), and the
 	-- day before p_from may run into it; get_venue_schedule answers at most

@@ -975,8 +975,10 @@ BEGIN
 	END IF;
 	v_org := protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.read', 'venue');
 	SELECT v.timezone INTO v_tz FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) p_venue_id;
-	v_from := pg_catalog.timezone(v_tz, p_week_start::timestamp);
-	v_to := pg_catalog.timezone(v_tz, (p_week_start OPERATOR(pg_catalog.+) 7)::timestamp);
+	-- (each day from its first instant, the earlier where midnight
+	-- happens twice, as local_date reads a shift's start)
+	v_from := protector_internal.local_midnight(v_tz, p_week_start);
+	v_to := protector_internal.local_midnight(v_tz, p_week_start OPERATOR(pg_catalog.+) 7);
 	RETURN QUERY
 	SELECT s.id, s.member_id, m.full_name, m.role, pg_catalog.timezone(v_tz, pg_catalog.lower(s.during))::date,
 		   pg_catalog.timezone(v_tz, pg_catalog.lower(s.during)), pg_catalog.timezone(v_tz, pg_catalog.upper(s.during)),

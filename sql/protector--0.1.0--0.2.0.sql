@@ -6351,8 +6351,10 @@ BEGIN
 	END IF;
 	v_org := protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.read', 'venue');
 	SELECT v.timezone INTO v_tz FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) p_venue_id;
-	v_from := pg_catalog.timezone(v_tz, p_week_start::timestamp);
-	v_to := pg_catalog.timezone(v_tz, (p_week_start OPERATOR(pg_catalog.+) 7)::timestamp);
+	-- (each day from its first instant, the earlier where midnight
+	-- happens twice, as local_date reads a shift's start)
+	v_from := protector_internal.local_midnight(v_tz, p_week_start);
+	v_to := protector_internal.local_midnight(v_tz, p_week_start OPERATOR(pg_catalog.+) 7);
 	RETURN QUERY
 	SELECT s.id, s.member_id, m.full_name, m.role, pg_catalog.timezone(v_tz, pg_catalog.lower(s.during))::date,
 		   pg_catalog.timezone(v_tz, pg_catalog.lower(s.during)), pg_catalog.timezone(v_tz, pg_catalog.upper(s.during)),
@@ -9661,8 +9663,10 @@ BEGIN
 	SELECT * INTO v FROM protector.venues WHERE id = p_venue_id;
 	-- revenue in the organization's currency, as every report counts it
 	SELECT o.currency INTO v_currency FROM protector.organizations o WHERE o.id = v.organization_id;
-	v_lo := p_from::timestamp AT TIME ZONE v.timezone;
-	v_hi := (p_to + 1)::timestamp AT TIME ZONE v.timezone;
+	-- (a day begins at its first instant: where midnight happens twice,
+	-- the first, as the reports and dashboards count it)
+	v_lo := protector_internal.local_midnight(v.timezone, p_from);
+	v_hi := protector_internal.local_midnight(v.timezone, p_to + 1);
 	-- the time open, each instant once: ranges may overlap (the same hours
 	-- twice, or a range past midnight into the next day's first), and the
 	-- day before p_from may run into it; get_venue_schedule answers at most

@@ -73,6 +73,25 @@ GROUP BY d ORDER BY d;
 SELECT period_start, revenue FROM protector.generate_revenue_report('0d170000-0000-4000-8000-000000000000', '2026-10-31', '2026-11-01');
 SELECT count(*) AS rides FROM protector.export_bookings('0d170000-0000-4000-8000-000000000000', '2026-11-01', '2026-11-01');
 SELECT count(*) AS rides FROM protector.export_bookings('0d170000-0000-4000-8000-000000000000', '2026-10-31', '2026-10-31');
+-- a venue's analytics and its staff's week count days the same way: both
+-- rides on 2026-11-01, none on 2026-10-31 (they began at the later
+-- midnight, 05:00 UTC: the first ride was counted on the 31st)
+SELECT d, protector.get_venue_analytics('0d170000-0000-4000-8000-0000000000a1', d, d) ->> 'bookings' AS bookings
+FROM (VALUES ('2026-10-31'::date), ('2026-11-01')) x(d) ORDER BY d;
+-- a shift from the first midnight (04:00 UTC) to 04:45 UTC is on the
+-- 1st, in the week from the 1st, not in the week to the 31st
+INSERT INTO protector.members (id, organization_id, user_id, role, full_name) VALUES
+	('0d170000-0000-4000-8000-0000000000e1', '0d170000-0000-4000-8000-000000000000', '0d170000-0000-4000-8000-0000000000f1',
+	 'agent', 'Nocturna');
+INSERT INTO protector.staff_venues (organization_id, member_id, venue_id) VALUES
+	('0d170000-0000-4000-8000-000000000000', '0d170000-0000-4000-8000-0000000000e1', '0d170000-0000-4000-8000-0000000000a1');
+INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during) VALUES
+	('0d170000-0000-4000-8000-000000000000', '0d170000-0000-4000-8000-0000000000e1', '0d170000-0000-4000-8000-0000000000a1',
+	 tstzrange('2026-11-01 04:00+00', '2026-11-01 04:45+00'));
+SELECT w AS week_start, s.local_date, s.local_start
+FROM (VALUES ('2026-10-25'::date), ('2026-11-01')) x(w)
+	 LEFT JOIN LATERAL protector.get_staff_schedule('0d170000-0000-4000-8000-0000000000a1', w) s ON true
+ORDER BY w;
 
 -- Occupancy's open time counts an overnight opening from the day before:
 -- New York, 18:00-02:00 every day, one service.  2026-11-10 (EST, -5) is
