@@ -97,8 +97,10 @@ COMMENT ON TABLE protector_internal.realtime_state IS
 'One row while protector is in Supabase Realtime (enable_realtime); restoring it re-applies the publication membership';
 SELECT pg_catalog.pg_extension_config_dump('protector_internal.realtime_state', '');
 
--- Puts bookings, tasks and notifications into whatever Supabase Realtime
--- the database has; idempotent; reports what it found and did.
+-- Puts bookings, tasks, notifications and booking messages into whatever
+-- Supabase Realtime the database has; idempotent; reports what it found
+-- and did.  (Postgres Changes delivers a row to whoever RLS lets read it:
+-- an agent learns of their bookings' messages there.)
 CREATE FUNCTION protector_internal.apply_realtime()
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -113,7 +115,7 @@ DECLARE
 BEGIN
 	v_publication := EXISTS (SELECT FROM pg_publication WHERE pubname = 'supabase_realtime');
 	IF v_publication THEN
-		FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications'] LOOP
+		FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications', 'booking_messages'] LOOP
 			-- old records and RLS on updates need every column in the WAL
 			EXECUTE format('ALTER TABLE protector.%I REPLICA IDENTITY FULL', t);
 			IF NOT EXISTS (SELECT FROM pg_publication_tables
@@ -225,7 +227,7 @@ DECLARE
 	t text;
 BEGIN
 	IF EXISTS (SELECT FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
-		FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications'] LOOP
+		FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications', 'booking_messages'] LOOP
 			IF EXISTS (SELECT FROM pg_publication_tables
 					   WHERE pubname = 'supabase_realtime' AND schemaname = 'protector' AND tablename = t) THEN
 				EXECUTE format('ALTER PUBLICATION supabase_realtime DROP TABLE protector.%I', t);

@@ -283,7 +283,7 @@ DECLARE
 BEGIN
 	v_publication := EXISTS (SELECT FROM pg_publication WHERE pubname = 'supabase_realtime');
 	IF v_publication THEN
-		FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications'] LOOP
+		FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications', 'booking_messages'] LOOP
 			-- old records and RLS on updates need every column in the WAL
 			EXECUTE format('ALTER TABLE protector.%I REPLICA IDENTITY FULL', t);
 			IF NOT EXISTS (SELECT FROM pg_publication_tables
@@ -389,7 +389,7 @@ DECLARE
 	t text;
 BEGIN
 	IF EXISTS (SELECT FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
-		FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications'] LOOP
+		FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications', 'booking_messages'] LOOP
 			IF EXISTS (SELECT FROM pg_publication_tables
 					   WHERE pubname = 'supabase_realtime' AND schemaname = 'protector' AND tablename = t) THEN
 				EXECUTE format('ALTER PUBLICATION supabase_realtime DROP TABLE protector.%I', t);

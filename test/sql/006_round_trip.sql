@@ -41,7 +41,7 @@ SELECT full_name, user_id FROM protector.customers;
 -- publication, bookings broadcast, members may read their topics
 SELECT tablename FROM pg_publication_tables WHERE pubname = 'supabase_realtime' ORDER BY 1;
 SELECT relname, relreplident FROM pg_class
-WHERE relnamespace = 'protector'::regnamespace AND relname IN ('bookings', 'tasks', 'notifications') ORDER BY 1;
+WHERE relnamespace = 'protector'::regnamespace AND relname IN ('bookings', 'tasks', 'notifications', 'booking_messages') ORDER BY 1;
 SELECT polname FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass;
 SELECT protector.enable_realtime();
 
