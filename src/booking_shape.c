@@ -40,6 +40,7 @@
 #include "row_jsonb.h"
 #include "spi_scope.h"
 #include "support.h"
+#include "timezone.h"
 
 #define SHAPE_MAX_EXTRA 6
 
@@ -84,8 +85,9 @@ venue_timezone(Datum organization_id, Datum venue_id, bool isnull)
 }
 
 /*
- * to_char(timezone(tzname, ts), format), as the SQL version wrote it; a
- * missing or infinite time is null there (to_char of infinity is NULL)
+ * to_char(timezone(tzname, ts), format), as the SQL version wrote it, the
+ * zone read from its file (protector_local_timestamp); a missing or
+ * infinite time is null there (to_char of infinity is NULL)
  */
 static void
 local_text(JsonbValue *out, const TimestampTz *ts, const char *tzname, const char *format)
@@ -98,8 +100,7 @@ local_text(JsonbValue *out, const TimestampTz *ts, const char *tzname, const cha
 		out->type = jbvNull;
 		return;
 	}
-	local = DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum(tzname),
-								TimestampTzGetDatum(*ts));
+	local = TimestampGetDatum(protector_local_timestamp(*ts, tzname));
 	t = DatumGetTextPP(DirectFunctionCall2(timestamp_to_char, local, CStringGetTextDatum(format)));
 	protector_jsonb_string(out, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }

@@ -28,6 +28,7 @@
 
 #include "access/xact.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "pgtime.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -167,14 +168,15 @@ zone_offset_at(pg_tz *tz, pg_time_t t)
 }
 
 /*
- * Zone files that are also time zone abbreviations of the server's set
- * (timezone_abbreviations; in "Default": CET, EET, MET, WET besides UTC,
- * GMT, EST, ...).  AT TIME ZONE and timezone(), which SQL and messages use
- * for local times, read such a name as the abbreviation, a fixed offset,
- * while availability loads the zone file: where the file keeps summer time
- * the two would be an hour apart for half the year.  True (and the
- * abbreviation's offset, seconds east of UTC) for a name whose abbreviation
- * is not the zone's offset now and in six months (UTC, GMT, EST, ... are).
+ * Zone files that are also time zone abbreviations of the session's set
+ * (timezone_abbreviations; in "Default": CET, EET, MET, WET, EST, MST, HST
+ * besides UTC and GMT).  AT TIME ZONE and timezone(), which SQL uses for
+ * local times, read such a name as the abbreviation, a fixed offset, while
+ * availability loads the zone file: where the file keeps summer time the
+ * two would be an hour apart for half the year, and a session may choose
+ * a set in which the name means another place (Australia: EST = UTC+10).
+ * True (and the abbreviation's offset, seconds east of UTC) for every such
+ * name but those of UTC all year (UTC, GMT).
  */
 static bool
 read_as_other_abbreviation(const char *name, int *offset)
@@ -196,9 +198,14 @@ read_as_other_abbreviation(const char *name, int *offset)
 		return false;
 	if (type == DYNTZ)
 		return dynamic == NULL || strcmp(pg_get_timezone_name(dynamic), pg_get_timezone_name(tz)) != 0;
+	/*
+	 * Only a zone at UTC all year whose abbreviation is UTC reads the same
+	 * under every set (UTC, GMT): another set, which any session may
+	 * choose, reads the rest otherwise (Australia's EST is UTC+10).
+	 */
 	start = timestamptz_to_time_t(GetCurrentTransactionStartTimestamp());
-	return zone_offset_at(tz, start) != *offset ||
-		zone_offset_at(tz, start + (pg_time_t) 182 * SECS_PER_DAY) != *offset;
+	return *offset != 0 || zone_offset_at(tz, start) != 0 ||
+		zone_offset_at(tz, start + (pg_time_t) 182 * SECS_PER_DAY) != 0;
 }
 
 /* Like refuse_placeless, for the RPCs that write a zone: stored rows keep working. */
@@ -212,7 +219,7 @@ refuse_abbreviation(const char *name, const char *param)
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 			 errmsg("%s is a time zone abbreviation as well: \"%s\"", protector_clip(param, strlen(param), 80), name),
-			 errdetail("PostgreSQL reads \"%s\" in local times as the abbreviation, UTC%c%02d:%02d, which is not the zone \"%s\" all year.",
+			 errdetail("PostgreSQL reads \"%s\" in local times as an abbreviation (UTC%c%02d:%02d under this session's timezone_abbreviations, which each session may choose), not as the zone \"%s\"; only UTC and GMT read the same under every set.",
 					   name, offset < 0 ? '-' : '+', abs(offset) / SECS_PER_HOUR, abs(offset) % SECS_PER_HOUR / SECS_PER_MINUTE, name),
 			 errhint("Use the IANA time zone name of the place, such as \"Europe/Paris\" or \"Europe/Lisbon\".")));
 }
@@ -286,15 +293,54 @@ protector_check_timezone_sql(PG_FUNCTION_ARGS)
 }
 
 /*
+ * ts broken down as local time in tzname, read from the zone file, as
+ * availability reads it: whatever the session's timezone_abbreviations
+ * ("EST" is UTC+10 under Australia's, which AT TIME ZONE would take).
+ */
+static void
+local_tm(TimestampTz ts, const char *tzname, struct pg_tm *tm, fsec_t *fsec)
+{
+	pg_tz	   *tz = pg_tzset(tzname);
+	int			tzoff;
+
+	if (tz == NULL || timestamp2tm(ts, &tzoff, tm, fsec, NULL, tz) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("a time cannot be written as local time in \"%s\"", tzname)));
+}
+
+/* a finite ts as the local timestamp in tzname (timezone(tzname, ts)) */
+Timestamp
+protector_local_timestamp(TimestampTz ts, const char *tzname)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	Timestamp	local;
+
+	local_tm(ts, tzname, &tm, &fsec);
+	if (tm2timestamp(&tm, fsec, NULL, &local) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("a time cannot be written as local time in \"%s\"", tzname)));
+	return local;
+}
+
+/*
  * ts as local time in tzname, "2027-03-29 10:00:00" (a palloc'd string:
- * several may stand in one message, unlike timestamptz_to_str's buffer).
+ * several may stand in one message, unlike timestamptz_to_str's buffer),
+ * in ISO form whatever the session's DateStyle: a message's text is
+ * documented.
  */
 char *
 protector_local_text(TimestampTz ts, const char *tzname)
 {
-	Datum		local = DirectFunctionCall2(timestamptz_zone,
-											CStringGetTextDatum(tzname),
-											TimestampTzGetDatum(ts));
+	struct pg_tm tm;
+	fsec_t		fsec;
+	char		buf[MAXDATELEN + 1];
 
-	return DatumGetCString(DirectFunctionCall1(timestamp_out, local));
+	if (TIMESTAMP_NOT_FINITE(ts))
+		return pstrdup(TIMESTAMP_IS_NOBEGIN(ts) ? "-infinity" : "infinity");
+	local_tm(ts, tzname, &tm, &fsec);
+	EncodeDateTime(&tm, fsec, false, 0, NULL, USE_ISO_DATES, buf);
+	return pstrdup(buf);
 }

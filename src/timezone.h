@@ -16,5 +16,6 @@
 extern bool protector_timezone_is_valid(const char *name);
 extern void protector_check_timezone(const char *name, const char *param);
 extern char *protector_local_text(TimestampTz ts, const char *tzname);
+extern Timestamp protector_local_timestamp(TimestampTz ts, const char *tzname);
 
 #endif							/* PROTECTOR_TIMEZONE_H */

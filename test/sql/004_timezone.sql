@@ -42,19 +42,42 @@ SELECT protector.check_timezone('Factory', 'p_changes.timezone');
 SELECT protector.check_timezone('POSIXRULES');
 SELECT protector.check_timezone('posix/Factory', 'p_timezone');
 SELECT protector.check_timezone('posix/Europe/Berlin', 'p_timezone');
--- zone files that are also abbreviations of the server's set: AT TIME ZONE
--- reads CET as UTC+1 all year, while the zone CET keeps summer time, so
--- local times would be an hour apart from April to October; refused where a
--- zone is written (stored rows keep working).  Those whose abbreviation is
--- the zone's offset all year (UTC, GMT, EST) are the same either way.
+-- zone files that are also abbreviations of the session's set: AT TIME
+-- ZONE reads CET as UTC+1 all year, while the zone CET keeps summer time,
+-- so local times would be an hour apart from April to October; and a
+-- session may choose a set in which a name means another place (EST is
+-- UTC-5 under Default, UTC+10 under Australia).  Refused where a zone is
+-- written (stored rows keep working), but for UTC and GMT, the same under
+-- every set (Zulu is no abbreviation).
 SELECT protector.timezone_is_valid('CET') AS cet_restores;
 SELECT protector.check_timezone('CET', 'p_timezone');
 SELECT protector.check_timezone('WET', 'p_changes.timezone');
 SELECT protector.check_timezone('met');
 SELECT protector.check_timezone('EET');
-SELECT protector.check_timezone('UTC'), protector.check_timezone('GMT'), protector.check_timezone('EST'),
-	   protector.check_timezone('Zulu');
--- under another abbreviation set EST is Australian: refused there
+SELECT protector.check_timezone('EST');
+SELECT protector.check_timezone('UTC'), protector.check_timezone('GMT'), protector.check_timezone('Zulu');
 SET timezone_abbreviations = 'Australia';
 SELECT protector.check_timezone('EST');
+SELECT protector.check_timezone('UTC'), protector.check_timezone('GMT');
+RESET timezone_abbreviations;
+
+-- local times in what protector writes come from the zone file, in ISO
+-- form, whatever the session's abbreviations and DateStyle: a venue of
+-- 0.1.0 stored as "EST" (UTC-5 all year), a booking at 09:45 local
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0d040000-0000-4000-8000-000000000000', 'Zones', 'zones');
+SET session_replication_role = replica;	-- (as a restore writes it)
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0d040000-0000-4000-8000-0000000000a1', '0d040000-0000-4000-8000-000000000000', 'Old', 'EST');
+RESET session_replication_role;
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance) VALUES
+	('0d040000-0000-4000-8000-0000000005a1', '0d040000-0000-4000-8000-000000000000', '0d040000-0000-4000-8000-0000000000a1',
+	 'Room', '1 hour', '15 minutes', '1100 days');
+SET timezone_abbreviations = 'Australia';
+SET DateStyle = 'German';
+SELECT protector.create_booking('0d040000-0000-4000-8000-0000000005a1', NULL, '2027-06-14 09:45-05', 1)
+	   ->> 'local_start' AS local_start;
+-- (the slot taken: the refusal names it in local time, ISO)
+\set SHOW_CONTEXT never
+SELECT protector.create_booking('0d040000-0000-4000-8000-0000000005a1', NULL, '2027-06-14 10:00-05', 1);
+RESET DateStyle;
 RESET timezone_abbreviations;
