@@ -40,12 +40,14 @@ RETURN CASE WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'number
 COMMENT ON FUNCTION protector_internal.json_amount(jsonb) IS
 'A JSON number, or a string that reads as one, as numeric; NULL otherwise';
 
--- A duration between p_min and p_max.
+-- A duration between p_min and p_max (written as docs write them, "31
+-- days", whatever the caller's IntervalStyle).
 CREATE FUNCTION protector_internal.check_interval(p_value interval, p_parameter text, p_min interval, p_max interval,
 												  p_min_inclusive boolean DEFAULT true)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
+SET IntervalStyle = 'postgres'
 AS $$
 BEGIN
 	IF p_value IS NULL OR p_value OPERATOR(pg_catalog.>) p_max

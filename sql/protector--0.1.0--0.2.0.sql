@@ -3462,7 +3462,7 @@ BEGIN
 				 THEN pg_catalog.format('a %s booking cannot be moved to a time still to come', NEW.status)
 				 ELSE pg_catalog.format('a booking cannot become %s before it starts', NEW.status) END,
 			pg_catalog.format('Booking %s starts at %s local time (%s).', OLD.id,
-							  pg_catalog.timezone(v_tz, pg_catalog.lower(NEW.during)), v_tz),
+							  pg_catalog.to_char(pg_catalog.timezone(v_tz, pg_catalog.lower(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
 			'Mark it once it has started, or cancel it.');
 	END IF;
 	RETURN NEW;
@@ -3871,6 +3871,7 @@ CREATE OR REPLACE FUNCTION protector_internal.check_interval(p_value interval, p
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
+SET IntervalStyle = 'postgres'
 AS $$
 BEGIN
 	IF p_value IS NULL OR p_value OPERATOR(pg_catalog.>) p_max

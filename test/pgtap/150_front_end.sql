@@ -4,7 +4,7 @@
 -- way everywhere, no status a booking cannot have yet, and a lifetime
 -- value that does not predict 0 for the best customer.
 BEGIN;
-SELECT plan(51);
+SELECT plan(53);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['f_owner', 'f_operator', 'f_agent']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -54,6 +54,14 @@ SELECT is(pg_temp.err(format($$SELECT protector.create_booking('0a150000-0000-40
 	format('23P01 | service "Vault" is already booked at the requested time | Requested [%s, %s) local time (Europe/Berlin); the service takes one booking at a time (buffers included) and another booking overlaps it. | Choose another time; get_available_slots() (get_widget_slots() in the widget) lists the free ones.',
 		   (pg_temp.at('10:00') AT TIME ZONE 'Europe/Berlin'), (pg_temp.at('11:00') AT TIME ZONE 'Europe/Berlin')),
 	'a conflict says the range in the venue''s local time, and names the widget''s slot function too');
+-- ... and a booking marked done before its start says when it starts, in
+-- ISO form whatever the caller's DateStyle
+SELECT set_config('DateStyle', 'German', true) \g /dev/null
+SELECT is(pg_temp.err(format($$UPDATE protector.bookings SET status = 'completed' WHERE id = %L$$, (SELECT id FROM b))),
+	format('22023 | a booking cannot become completed before it starts | Booking %s starts at %s local time (Europe/Berlin). | Mark it once it has started, or cancel it.',
+		   (SELECT id FROM b), to_char(pg_temp.at('10:00') AT TIME ZONE 'Europe/Berlin', 'YYYY-MM-DD HH24:MI:SS')),
+	'a future booking marked completed: its start in the venue''s local time, ISO under DateStyle German');
+SELECT set_config('DateStyle', 'ISO, YMD', true) \g /dev/null
 
 -- one booking shape: UTC and local times with the zone, in every answer
 CREATE TEMP TABLE shapes (rpc text, j jsonb);
@@ -151,6 +159,11 @@ SELECT is((SELECT ARRAY[j ->> 'currency', j ->> 'duration', j ->> 'slot_interval
 	ARRAY['EUR', '01:30:00', '00:30:00'], 'create_service: the organization''s currency, the defaults of the table');
 SELECT is(pg_temp.err($$SELECT protector.create_service('0a150000-0000-4000-8000-0000000000a1', 'Lab', '0 minutes')$$),
 	'22023 | p_duration must be more than 00:00:00 and at most 31 days | Got 00:00:00.', 'a duration of 0 is refused, by its parameter''s name');
+SELECT set_config('IntervalStyle', 'iso_8601', true) \g /dev/null
+SELECT is(pg_temp.err($$SELECT protector.create_service('0a150000-0000-4000-8000-0000000000a1', 'Lab', '0 minutes')$$),
+	'22023 | p_duration must be more than 00:00:00 and at most 31 days | Got 00:00:00.',
+	'... in those words whatever the caller''s IntervalStyle (was "more than PT0S and at most P31D")');
+SELECT set_config('IntervalStyle', 'postgres', true) \g /dev/null
 SELECT is(split_part(pg_temp.err($$SELECT protector.create_service('0a150000-0000-4000-8000-0000000000a1', 'Lab', '1 hour', p_currency => 'eur')$$), ' | ', 2),
 	'p_currency must be an ISO 4217 code', 'a lower-case currency is refused');
 SELECT is(split_part(pg_temp.err(format($$SELECT protector.update_service(%L, '{"duration": "soon"}')$$,
