@@ -2,7 +2,8 @@
 --   1. every function anon and authenticated may execute, called with a
 --      search_path whose schema shadows the functions, operators and
 --      types protector's SQL uses: no shadow ever runs;
---   2. for every function that takes an id, another tenant's id and a
+--   2. for every function that takes an id (and every internal helper
+--      authenticated may call, swept), another tenant's id and a
 --      random uuid get the same SQLSTATE, message, detail and hint;
 --   3. the stamps (created_by, created_at, updated_at, merged_into, a
 --      booking's source) are the database's, for every role;
@@ -11,7 +12,7 @@
 --      only for the authorization helpers policies and RPCs ask;
 --   6. no role list is written outside the capability map.
 BEGIN;
-SELECT plan(64);
+SELECT plan(66);
 
 -- fixtures: organization A (the victim) and B (the caller's) --------------
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['z_owner_a', 'z_owner_b', 'z_manager_b', 'z_operator_b',
@@ -372,6 +373,49 @@ SELECT is((SELECT count(*)::int FROM oracle WHERE victim ~ '^P0002 \| [a-z ]+ no
 		  (SELECT count(*)::int FROM oracle WHERE victim LIKE 'P0002%'),
 	'every not found reads "<thing> not found" with a detail');
 SELECT ok((SELECT count(*) FROM oracle) >= 30, 'the oracle covers every id parameter (30 or more)');
+
+-- ... and the same for the internal helpers authenticated may call (the
+-- owner's among them read past RLS): their first two uuid arguments given
+-- every pair of another tenant's ids, against two random ones, the other
+-- arguments plain values of their types; helpers with an argument of
+-- another type are covered by the RPCs that call them (mark_merged told
+-- whether two ids were customers of one other tenant before this)
+CREATE TEMP TABLE helper_calls AS
+SELECT p.oid::regprocedure AS fn,
+	   (SELECT count(*) FROM unnest(p.proargtypes::oid[]) k(t) WHERE k.t = 'uuid'::regtype) AS ids,
+	   format('SELECT %s(%s)', p.oid::regproc,
+			  (SELECT string_agg(CASE k.t WHEN 'uuid'::regtype
+										  THEN CASE (SELECT count(*) FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY e(t, n)
+													 WHERE e.t = 'uuid'::regtype AND e.n <= k.n)
+													WHEN 1 THEN '%1$s' WHEN 2 THEN '%2$s' ELSE '''00000000-0000-4000-8000-00000000beef''' END
+										  WHEN 'text'::regtype THEN '''x''' WHEN 'integer'::regtype THEN '1'
+										  WHEN 'numeric'::regtype THEN '1' WHEN 'boolean'::regtype THEN 'true'
+										  WHEN 'timestamptz'::regtype THEN 'now()' WHEN 'date'::regtype THEN 'current_date'
+										  WHEN 'jsonb'::regtype THEN '''{}''' WHEN 'regclass'::regtype THEN '''protector.customers'''
+										  WHEN 'protector.payment_status'::regtype THEN '''succeeded''' END,
+								 ', ' ORDER BY k.n)
+			   FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY k(t, n))) AS call
+FROM pg_proc p
+WHERE p.pronamespace = 'protector_internal'::regnamespace AND has_function_privilege('authenticated', p.oid, 'EXECUTE')
+  AND 'uuid'::regtype = ANY (p.proargtypes::oid[])
+  AND NOT EXISTS (SELECT FROM unnest(p.proargtypes::oid[]) k(t)
+				  WHERE k.t::regtype NOT IN ('uuid', 'text', 'integer', 'numeric', 'boolean', 'timestamptz', 'date', 'jsonb',
+											 'regclass', 'protector.payment_status'));
+CREATE FUNCTION pg_temp.attempt2(p_who text, p_call text, p_id1 uuid, p_id2 uuid) RETURNS text LANGUAGE sql AS $$
+	SELECT replace(pg_temp.attempt(p_who, format(p_call, quote_literal(p_id1), quote_literal(p_id2)), p_id1),
+				   COALESCE(p_id2::text, '<none>'), '<id2>')
+$$;
+CREATE TEMP TABLE helper_oracle AS
+SELECT c.fn, i1.kind AS kind1, i2.kind AS kind2, w.who,
+	   pg_temp.attempt2(w.who, c.call, i1.a, i2.a) AS victim,
+	   pg_temp.attempt2(w.who, c.call, '00000000-0000-4000-8000-00000000dead', '00000000-0000-4000-8000-00000000d0d0') AS random
+FROM helper_calls c JOIN ids i1 ON true
+	 JOIN ids i2 ON c.ids >= 2 OR i2.kind = 'organization',
+	 (VALUES ('z_owner_b'), ('z_customer_b')) w(who);
+SELECT ok((SELECT count(DISTINCT fn) FROM helper_calls) >= 20,
+	'the sweep calls 20 or more internal helpers that take an id');
+SELECT is_empty($$SELECT fn::text, kind1, kind2, who, victim, random FROM helper_oracle WHERE victim IS DISTINCT FROM random$$,
+	'internal helpers answer another tenant''s ids as they answer random ones, for an owner and a customer of another tenant');
 
 -- members of the right organization with too small a role: 42501, from the map
 SELECT is(pg_temp.attempt('z_viewer_b', $$SELECT protector.rotate_embed_key('0ab00000-0000-4000-8000-0000000000a1')$$),
