@@ -111,6 +111,15 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', format('p_changes has fields that cannot be changed here: %s', v_unknown),
 			NULL, 'Opening hours change through update_venue_schedule, the embed key through rotate_embed_key.');
 	END IF;
+	-- texts are JSON strings (->> would store an array's or a number's JSON text)
+	SELECT x INTO v_key FROM pg_catalog.jsonb_object_keys(p_changes) x
+	WHERE x = ANY ('{name,description,address,city,region,country,postal_code,timezone}')
+	  AND jsonb_typeof(p_changes -> x) NOT IN ('string', 'null')
+	ORDER BY x LIMIT 1;
+	IF v_key IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', format('p_changes.%s has a value of the wrong type', v_key),
+			format('A JSON string is expected (got %s).', left((p_changes -> v_key)::text, 100)));
+	END IF;
 	-- (a zone sent back unchanged passes: the row took it once)
 	IF p_changes ? 'timezone' AND (p_changes ->> 'timezone') IS DISTINCT FROM v.timezone THEN
 		PERFORM protector.check_timezone(p_changes ->> 'timezone', 'p_changes.timezone');

@@ -426,7 +426,9 @@ CREATE TRIGGER check_venue_row BEFORE INSERT OR UPDATE ON protector.venues
 
 -- p_changes applied to a row of p_table: the fields given, typed as the
 -- columns are (22023 naming the first unknown field or the first value of
--- the wrong type), settings merged.
+-- the wrong type: a text, an enum or an id is a JSON string, a boolean
+-- true or false, a list of texts an array of strings, where jsonb's cast
+-- would store an array's or a number's JSON text), settings merged.
 CREATE FUNCTION protector_internal.apply_changes(p_row anyelement, p_changes jsonb, p_fields text[])
 RETURNS anyelement
 LANGUAGE plpgsql STABLE
@@ -435,6 +437,8 @@ AS $$
 DECLARE
 	v_unknown text;
 	k text;
+	v_kind text;
+	v_wrong boolean;
 	v_result ALIAS FOR $0;
 BEGIN
 	IF p_changes IS NULL OR pg_catalog.jsonb_typeof(p_changes) OPERATOR(pg_catalog.<>) 'object' THEN
@@ -457,6 +461,28 @@ BEGIN
 	-- one field at a time, so that a bad value is named
 	v_result := p_row;
 	FOR k IN SELECT x FROM pg_catalog.jsonb_object_keys(p_changes) x ORDER BY x LOOP
+		SELECT CASE WHEN t.typcategory OPERATOR(pg_catalog.=) ANY ('{S,E}') OR t.oid OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::pg_catalog.regtype
+					THEN 'string'
+					WHEN t.typcategory OPERATOR(pg_catalog.=) 'B' THEN 'boolean'
+					WHEN t.typcategory OPERATOR(pg_catalog.=) 'A' AND e.typcategory OPERATOR(pg_catalog.=) 'S' THEN 'array' END
+		INTO v_kind
+		FROM pg_catalog.pg_attribute a
+		JOIN pg_catalog.pg_type r ON r.typrelid OPERATOR(pg_catalog.=) a.attrelid
+		JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+		LEFT JOIN pg_catalog.pg_type e ON e.oid OPERATOR(pg_catalog.=) t.typelem
+		WHERE r.oid OPERATOR(pg_catalog.=) pg_catalog.pg_typeof(p_row) AND a.attname OPERATOR(pg_catalog.=) k AND NOT a.attisdropped;
+		v_wrong := CASE WHEN v_kind IS NULL OR pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.=) 'null' THEN false
+						WHEN pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.<>) v_kind THEN true
+						WHEN v_kind OPERATOR(pg_catalog.=) 'array'
+						THEN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_changes -> k) g
+									 WHERE pg_catalog.jsonb_typeof(g) OPERATOR(pg_catalog.<>) 'string')
+						ELSE false END;
+		IF v_wrong THEN
+			PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes.%s has a value of the wrong type', k),
+				pg_catalog.format('A JSON %s is expected (got %s).',
+								  CASE v_kind WHEN 'string' THEN 'string' WHEN 'boolean' THEN 'true or false' ELSE 'array of strings' END,
+								  pg_catalog.left((p_changes -> k)::text, 100)));
+		END IF;
 		BEGIN
 			v_result := pg_catalog.jsonb_populate_record(v_result, pg_catalog.jsonb_build_object(k, p_changes -> k));
 		EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
@@ -554,6 +580,9 @@ BEGIN
 	PERFORM protector_internal.check_service(s, 'p_changes.');
 	IF s.active IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes.active must be true or false');
+	END IF;
+	IF s.mode IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_changes.mode must be exclusive or shared');
 	END IF;
 	-- (create_service's NULL means "the organization's"; a service has one)
 	IF s.currency IS NULL THEN

@@ -3336,6 +3336,15 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', format('p_changes has fields that cannot be changed here: %s', v_unknown),
 			NULL, 'Opening hours change through update_venue_schedule, the embed key through rotate_embed_key.');
 	END IF;
+	-- texts are JSON strings (->> would store an array's or a number's JSON text)
+	SELECT x INTO v_key FROM pg_catalog.jsonb_object_keys(p_changes) x
+	WHERE x = ANY ('{name,description,address,city,region,country,postal_code,timezone}')
+	  AND jsonb_typeof(p_changes -> x) NOT IN ('string', 'null')
+	ORDER BY x LIMIT 1;
+	IF v_key IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', format('p_changes.%s has a value of the wrong type', v_key),
+			format('A JSON string is expected (got %s).', left((p_changes -> v_key)::text, 100)));
+	END IF;
 	-- (a zone sent back unchanged passes: the row took it once)
 	IF p_changes ? 'timezone' AND (p_changes ->> 'timezone') IS DISTINCT FROM v.timezone THEN
 		PERFORM protector.check_timezone(p_changes ->> 'timezone', 'p_changes.timezone');
@@ -4014,6 +4023,8 @@ AS $$
 DECLARE
 	v_unknown text;
 	k text;
+	v_kind text;
+	v_wrong boolean;
 	v_result ALIAS FOR $0;
 BEGIN
 	IF p_changes IS NULL OR pg_catalog.jsonb_typeof(p_changes) OPERATOR(pg_catalog.<>) 'object' THEN
@@ -4036,6 +4047,28 @@ BEGIN
 	-- one field at a time, so that a bad value is named
 	v_result := p_row;
 	FOR k IN SELECT x FROM pg_catalog.jsonb_object_keys(p_changes) x ORDER BY x LOOP
+		SELECT CASE WHEN t.typcategory OPERATOR(pg_catalog.=) ANY ('{S,E}') OR t.oid OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::pg_catalog.regtype
+					THEN 'string'
+					WHEN t.typcategory OPERATOR(pg_catalog.=) 'B' THEN 'boolean'
+					WHEN t.typcategory OPERATOR(pg_catalog.=) 'A' AND e.typcategory OPERATOR(pg_catalog.=) 'S' THEN 'array' END
+		INTO v_kind
+		FROM pg_catalog.pg_attribute a
+		JOIN pg_catalog.pg_type r ON r.typrelid OPERATOR(pg_catalog.=) a.attrelid
+		JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+		LEFT JOIN pg_catalog.pg_type e ON e.oid OPERATOR(pg_catalog.=) t.typelem
+		WHERE r.oid OPERATOR(pg_catalog.=) pg_catalog.pg_typeof(p_row) AND a.attname OPERATOR(pg_catalog.=) k AND NOT a.attisdropped;
+		v_wrong := CASE WHEN v_kind IS NULL OR pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.=) 'null' THEN false
+						WHEN pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.<>) v_kind THEN true
+						WHEN v_kind OPERATOR(pg_catalog.=) 'array'
+						THEN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_changes -> k) g
+									 WHERE pg_catalog.jsonb_typeof(g) OPERATOR(pg_catalog.<>) 'string')
+						ELSE false END;
+		IF v_wrong THEN
+			PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes.%s has a value of the wrong type', k),
+				pg_catalog.format('A JSON %s is expected (got %s).',
+								  CASE v_kind WHEN 'string' THEN 'string' WHEN 'boolean' THEN 'true or false' ELSE 'array of strings' END,
+								  pg_catalog.left((p_changes -> k)::text, 100)));
+		END IF;
 		BEGIN
 			v_result := pg_catalog.jsonb_populate_record(v_result, pg_catalog.jsonb_build_object(k, p_changes -> k));
 		EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
@@ -4133,6 +4166,9 @@ BEGIN
 	PERFORM protector_internal.check_service(s, 'p_changes.');
 	IF s.active IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes.active must be true or false');
+	END IF;
+	IF s.mode IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_changes.mode must be exclusive or shared');
 	END IF;
 	-- (create_service's NULL means "the organization's"; a service has one)
 	IF s.currency IS NULL THEN

@@ -4,7 +4,7 @@
 -- way everywhere, no status a booking cannot have yet, and a lifetime
 -- value that does not predict 0 for the best customer.
 BEGIN;
-SELECT plan(53);
+SELECT plan(61);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['f_owner', 'f_operator', 'f_agent']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -194,7 +194,32 @@ SELECT is(protector.merge_patch('{"a": 1, "b": {"c": 2, "d": 3}}', '{"a": null, 
 SELECT tests.authenticate_as('f_owner');
 SELECT is(split_part(pg_temp.err(format($$SELECT protector.update_customer(%L, '{"tags": [["a", "b"], ["c", "d"]]}')$$,
 		(SELECT j ->> 'id' FROM made WHERE what = 'customer'))), ' | ', 2),
-	'p_changes.tags must be at most 100 tags of 1 to 50 plain characters', 'tags nested in tags are refused');
+	'p_changes.tags has a value of the wrong type', 'tags nested in tags are refused');
+-- a field takes a value of its type, not any JSON as its text (an array
+-- was stored as the name '["Room", "A"]', 0 and "off" were false)
+SELECT is(pg_temp.err(format($$SELECT protector.update_customer(%L, '{"full_name": ["a", null]}')$$,
+		(SELECT j ->> 'id' FROM made WHERE what = 'customer'))),
+	'22023 | p_changes.full_name has a value of the wrong type | A JSON string is expected (got ["a", null]).',
+	'update_customer: a name that is an array is refused by name');
+SELECT is(split_part(pg_temp.err(format($$SELECT protector.update_customer(%L, '{"phone": 1e20}')$$,
+		(SELECT j ->> 'id' FROM made WHERE what = 'customer'))), ' | ', 2),
+	'p_changes.phone has a value of the wrong type', '... a phone that is a JSON number too');
+SELECT is(split_part(pg_temp.err(format($$SELECT protector.update_customer(%L, '{"tags": ["vip", 7]}')$$,
+		(SELECT j ->> 'id' FROM made WHERE what = 'customer'))), ' | ', 2),
+	'p_changes.tags has a value of the wrong type', '... and a tag that is no string');
+SELECT is(pg_temp.err(format($$SELECT protector.update_service(%L, '{"active": 0}')$$, (SELECT j ->> 'id' FROM made WHERE what = 'service'))),
+	'22023 | p_changes.active has a value of the wrong type | A JSON true or false is expected (got 0).',
+	'update_service: active is true or false, as update_venue takes it');
+SELECT is(split_part(pg_temp.err(format($$SELECT protector.update_service(%L, '{"name": {"a": 1}}')$$, (SELECT j ->> 'id' FROM made WHERE what = 'service'))), ' | ', 2),
+	'p_changes.name has a value of the wrong type', '... and a name is a string');
+SELECT is(pg_temp.err(format($$SELECT protector.update_service(%L, '{"mode": null}')$$, (SELECT j ->> 'id' FROM made WHERE what = 'service'))),
+	'22023 | p_changes.mode must be exclusive or shared', 'a mode of null is refused by name (it was the column''s bare 23502)');
+SELECT is(pg_temp.err($$SELECT protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"city": ["x"]}')$$),
+	'22023 | p_changes.city has a value of the wrong type | A JSON string is expected (got ["x"]).',
+	'update_venue: a city that is an array is refused by name');
+SELECT is((SELECT ARRAY[j ->> 'name', j ->> 'active'] FROM (SELECT protector.update_service((SELECT (j ->> 'id')::uuid FROM made WHERE what = 'service'),
+																				 '{"name": "Lab 2", "active": true}') j) x),
+	ARRAY['Lab 2', 'true'], '... while strings and booleans are taken');
 SELECT tests.clear_authentication();
 -- one booking that cannot be cancelled does not stop the sweep
 CREATE FUNCTION pg_temp.refuse_b() RETURNS trigger LANGUAGE plpgsql AS $$
