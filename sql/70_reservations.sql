@@ -97,6 +97,12 @@ AS $$
 DECLARE
 	v_tz text;
 BEGIN
+	-- a hold made a booking waits no more, whoever confirms it (as
+	-- confirm_booking writes it; a direct confirmation, a webhook's too,
+	-- kept its expiry, which notifications showed as a confirm-by time)
+	IF OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) ANY ('{pending,confirmed}'::protector.booking_status[]) THEN
+		NEW.hold_expires_at := NULL;
+	END IF;
 	IF protector_internal.caller_is_trusted() THEN
 		RETURN NEW;
 	END IF;
@@ -125,7 +131,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.enforce_status_transition() IS
-'Trigger: booking status changes follow the state machine, and in_progress, completed and no_show only once the booking has started (trusted callers may correct anything)';
+'Trigger: booking status changes follow the state machine, and in_progress, completed and no_show only once the booking has started (trusted callers may correct anything); a hold confirmed loses its expiry';
 
 CREATE TRIGGER enforce_status_transition BEFORE UPDATE OF status, during ON protector.bookings
 	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status

@@ -178,11 +178,6 @@ BEGIN
 		RETURN NEW;
 	END IF;
 
-	-- a hold made a booking waits no more (as confirm_booking writes it;
-	-- a direct confirmation kept its expiry, which notifications showed)
-	IF OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) ANY ('{pending,confirmed}'::protector.booking_status[]) THEN
-		NEW.hold_expires_at := NULL;
-	END IF;
 	-- a hold held longer by staff who may write it but not correct
 	-- bookings: at most a day from now, as on insert (an operator's update
 	-- held a slot until 2999); asked once the caller's role may write it
@@ -201,11 +196,11 @@ BEGIN
 		-- no slot is, and a no-show fee would follow)
 		IF (NEW.during IS DISTINCT FROM OLD.during OR NEW.service_id IS DISTINCT FROM OLD.service_id)
 		   AND NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
-			-- (as reschedule_booking: a cancelled booking, its refund
-			-- written, is not moved and priced again)
-			IF OLD.status OPERATOR(pg_catalog.=) 'cancelled' THEN
-				PERFORM protector.raise('invalid_parameter', 'a cancelled booking cannot be rescheduled',
-					pg_catalog.format('Booking %s was cancelled at %s.', OLD.id, OLD.cancelled_at),
+			-- (as reschedule_booking: a cancelled or no-show booking, its
+			-- refund or fee written, is not moved and priced again)
+			IF OLD.status OPERATOR(pg_catalog.=) ANY ('{cancelled,no_show}'::protector.booking_status[]) THEN
+				PERFORM protector.raise('invalid_parameter', pg_catalog.format('a %s booking cannot be rescheduled', OLD.status),
+					pg_catalog.format('Booking %s is settled: its refund or fee is written.', OLD.id),
 					'Book the new time instead.');
 			END IF;
 			IF pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>=) pg_catalog.now()

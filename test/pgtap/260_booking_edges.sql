@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(40);
+SELECT plan(41);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -267,9 +267,22 @@ INSERT INTO r SELECT 'h1', protector.hold_slot('0a260000-0000-4000-8000-00000000
 INSERT INTO r SELECT 'h2', protector.hold_slot('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(24, 10), 1, 10);
 SELECT lives_ok($$SELECT protector.update_booking_status_batch(ARRAY[pg_temp.id('h1')], 'confirmed')$$, 'a hold confirmed by a batch');
 UPDATE protector.bookings SET status = 'confirmed' WHERE id = pg_temp.id('h2');
+INSERT INTO r SELECT 'h3', protector.hold_slot('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(25, 10), 1, 10);
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = pg_temp.id('h3');
+SELECT tests.authenticate_as('k_operator');
 SELECT is((SELECT array_agg(format('%s %s', status, hold_expires_at IS NULL) ORDER BY lower(during)) FROM protector.bookings
-		   WHERE id IN (pg_temp.id('h1'), pg_temp.id('h2'))), '{"confirmed t","confirmed t"}',
-	'... and one confirmed by a direct update keep no hold expiry (as confirm_booking)');
+		   WHERE id IN (pg_temp.id('h1'), pg_temp.id('h2'), pg_temp.id('h3'))), '{"confirmed t","confirmed t","confirmed t"}',
+	'... and one confirmed by a direct update, by staff or by service_role (a webhook), keep no hold expiry (as confirm_booking)');
+-- a no-show, its fee written, is not moved to another service and priced again either
+SELECT tests.clear_authentication();
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status)
+VALUES ('0a260000-0000-4000-8000-00000000b0a2', '0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1',
+		'0a260000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(-2, 14), pg_temp.t(-2, 15)), 'no_show');
+SELECT tests.authenticate_as('k_operator');
+SELECT throws_ok($$UPDATE protector.bookings SET service_id = '0a260000-0000-4000-8000-0000000005a2'
+				   WHERE id = '0a260000-0000-4000-8000-00000000b0a2'$$,
+	'22023', 'a no_show booking cannot be rescheduled', 'a no-show of two days ago is not moved to another service');
 
 SELECT * FROM finish();
 ROLLBACK;
