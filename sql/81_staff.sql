@@ -20,7 +20,9 @@ CREATE TABLE protector.staff_invitations (
 	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	email			text NOT NULL CHECK (length(email) <= 320 AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
-	-- the e-mail as compared (trimmed, lower case), set by the database
+	-- the e-mail as compared (trimmed, A-Z in lower case: the C collation's
+	-- lower(), not the database's, which folds the Kelvin sign to a k and
+	-- would let another mailbox take the invitation), set by the database
 	email_key		text NOT NULL,
 	role			protector.member_role NOT NULL DEFAULT 'viewer',
 	full_name		text CHECK (length(full_name) <= 200),
@@ -30,7 +32,8 @@ CREATE TABLE protector.staff_invitations (
 	created_by		uuid DEFAULT protector.current_user_id(),
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now(),
-	CHECK ((accepted_at IS NULL) = (member_id IS NULL)),
+	-- (accepted: the membership it made, until that member is deleted)
+	CHECK (member_id IS NULL OR accepted_at IS NOT NULL),
 	UNIQUE (organization_id, id),
 	FOREIGN KEY (organization_id, member_id) REFERENCES protector.members (organization_id, id) ON DELETE SET NULL (member_id)
 );
@@ -160,7 +163,8 @@ SELECT pg_catalog.pg_extension_config_dump('protector.staff_activity', '');
 SELECT pg_catalog.pg_extension_config_dump('protector.staff_activity_id_seq', '');
 
 -- an invitation's e-mail as compared: trimmed and in lower case, nothing
--- more (no Unicode folding: two mailboxes never share an invitation)
+-- more (A to Z only, by the C collation: the database's lower() folds the
+-- Kelvin sign to a k, and two mailboxes never share an invitation)
 CREATE FUNCTION protector_internal.prepare_invitation()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -168,7 +172,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	NEW.email := pg_catalog.btrim(NEW.email);
-	NEW.email_key := pg_catalog.lower(NEW.email);
+	NEW.email_key := pg_catalog.lower(NEW.email COLLATE "C");
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
 		-- a new invitation is open for 14 days, whatever the insert says
 		NEW.expires_at := pg_catalog.now() OPERATOR(pg_catalog.+) '14 days'::pg_catalog.interval;
@@ -554,7 +558,7 @@ BEGIN
 	-- a new invitation replaces an open one of the same address
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.accepted_at IS NULL
-	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(p_email));
+	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(p_email) COLLATE "C");
 	BEGIN
 		INSERT INTO protector.staff_invitations (organization_id, email, role, full_name)
 		VALUES (p_organization_id, p_email, p_role, NULLIF(pg_catalog.btrim(p_full_name), ''))
@@ -609,7 +613,7 @@ BEGIN
 	END IF;
 	FOR i IN
 		SELECT * FROM protector.staff_invitations x
-		WHERE x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(v_email)) AND x.accepted_at IS NULL
+		WHERE x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(v_email) COLLATE "C") AND x.accepted_at IS NULL
 		  AND x.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
 		FOR UPDATE
 	LOOP
@@ -768,7 +772,7 @@ BEGIN
 	-- owner's stay for an admin; none re-admits a member anyway)
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
-	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(OLD.email));
+	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(OLD.email) COLLATE "C");
 	BEGIN
 		v_all := NULLIF(pg_catalog.current_setting('protector_internal.deactivation', true), '')::jsonb;
 	EXCEPTION WHEN invalid_text_representation THEN
@@ -829,13 +833,17 @@ BEGIN
 				OPERATOR(pg_catalog.||) COALESCE(v_counts, '{}'));
 		PERFORM pg_catalog.set_config('protector_internal.deactivation_reason', '', true);
 	END IF;
+	IF NOT OLD.active AND NEW.active THEN
+		INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
+		VALUES (NEW.organization_id, v_actor, 'staff.reactivated', pg_catalog.jsonb_build_object('member_id', NEW.id));
+	END IF;
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.record_member_change() IS
-'Trigger (AFTER UPDATE OF role, active): records staff.role_changed and staff.deactivated, however the member row was written';
+'Trigger (AFTER UPDATE OF role, active): records staff.role_changed, staff.deactivated and staff.reactivated, however the member row was written';
 CREATE TRIGGER record_member_change AFTER UPDATE OF role, active ON protector.members
-	FOR EACH ROW WHEN ((OLD.role IS DISTINCT FROM NEW.role OR (OLD.active AND NOT NEW.active))
+	FOR EACH ROW WHEN ((OLD.role IS DISTINCT FROM NEW.role OR OLD.active IS DISTINCT FROM NEW.active)
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.record_member_change();
 

@@ -7,7 +7,7 @@
 -- figures are worked out beside them.  Concurrency:
 -- test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(68);
+SELECT plan(76);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['s_owner', 's_admin', 's_manager', 's_operator', 's_agent', 's_agent2',
 														's_viewer', 's_other']) u;
@@ -308,6 +308,45 @@ SELECT is((SELECT format('%s %s', upper(s.during) = now(), b.assigned_agent = te
 	't t', 'the shift ends now and still covers the ended booking, which stays Agent2''s');
 
 -- 8. schema
+-- an invitation is for its mailbox: the database's lower() folds the
+-- Kelvin sign to a k and a dotted capital I to an i, but those are other
+-- addresses (they took the invitations, as admins)
+SELECT tests.clear_authentication();
+SELECT tests.authenticate_as('s_admin');
+SELECT protector.create_staff_member('0a180000-0000-4000-8000-000000000000', 'kim@example.com', 'admin', 'Kim') \g /dev/null
+SELECT protector.create_staff_member('0a180000-0000-4000-8000-000000000000', 'bill@example.com', 'admin', 'Bill') \g /dev/null
+RESET ROLE;
+SELECT tests.create_supabase_user('s_kelvin', U&'\212Aim@example.com') \g /dev/null
+SELECT tests.create_supabase_user('s_idot', U&'b\0130ll@example.com') \g /dev/null
+UPDATE auth.users SET email_confirmed_at = now() WHERE id IN (tests.get_supabase_uid('s_kelvin'), tests.get_supabase_uid('s_idot'));
+SELECT tests.authenticate_as('s_kelvin');
+SELECT is(protector.accept_staff_invitations(), '{}'::uuid[], 'a mailbox spelled with the Kelvin sign does not take kim@''s invitation');
+SELECT tests.authenticate_as('s_idot');
+SELECT is(protector.accept_staff_invitations(), '{}'::uuid[], '... nor one with a dotted capital I bill@''s');
+-- a member who joined by an invitation can be deleted (the invitation's
+-- key to them went to NULL against its own CHECK), and so can their account
+RESET ROLE;
+SELECT tests.create_supabase_user('s_kim', 'Kim@Example.com') \g /dev/null
+UPDATE auth.users SET email_confirmed_at = now() WHERE id = tests.get_supabase_uid('s_kim');
+SELECT tests.authenticate_as('s_kim');
+SELECT is(cardinality(protector.accept_staff_invitations()), 1, 'Kim, of her own mailbox, joins');
+SELECT tests.authenticate_as('s_admin');
+SELECT protector.deactivate_staff(m.id) FROM protector.members m WHERE m.user_id = tests.get_supabase_uid('s_kim') \g /dev/null
+UPDATE protector.members SET active = true WHERE user_id = tests.get_supabase_uid('s_kim');
+SELECT is((SELECT array_agg(a.action ORDER BY a.id) FROM protector.staff_activity a
+		   WHERE a.details ->> 'member_id' = (SELECT m.id::text FROM protector.members m WHERE m.user_id = tests.get_supabase_uid('s_kim'))),
+	'{staff.deactivated,staff.reactivated}', 'her staff log: deactivated, and re-admitted (which it left out)');
+SELECT lives_ok($$DELETE FROM protector.members WHERE user_id = tests.get_supabase_uid('s_kim')$$, 'an admin deletes the member Kim');
+SELECT is((SELECT format('%s %s', accepted_at IS NOT NULL, member_id IS NULL) FROM protector.staff_invitations WHERE email_key = 'kim@example.com'),
+	't t', 'her invitation stays, accepted, keyed to nobody');
+RESET ROLE;
+SELECT tests.create_supabase_user('s_bill', 'bill@example.com') \g /dev/null
+UPDATE auth.users SET email_confirmed_at = now() WHERE id = tests.get_supabase_uid('s_bill');
+SELECT tests.authenticate_as('s_bill');
+SELECT is(cardinality(protector.accept_staff_invitations()), 1, 'Bill joins');
+SELECT tests.clear_authentication();
+SELECT lives_ok($$DELETE FROM auth.users WHERE id = tests.get_supabase_uid('s_bill')$$, 'and his account is deleted, membership and all');
+
 SELECT col_is_fk('protector', 'staff_shifts', ARRAY['organization_id', 'member_id'], 'a shift is a member''s');
 SELECT has_index('protector', 'staff_shifts', 'staff_shifts_during_idx', 'the overlap probe''s GiST index');
 
