@@ -7921,6 +7921,11 @@ DECLARE
 	v_wanted boolean := NEW.status OPERATOR(pg_catalog.=) 'confirmed' AND NEW.customer_id IS NOT NULL;
 	v_offsets integer[];
 	v_due_now integer[];
+	-- the organization's offsets now apply to a booking confirmed or
+	-- rescheduled (or given its first customer); another customer keeps
+	-- its reminders as they are (docs/reminders.md)
+	v_reoffset boolean := TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR OLD.status IS DISTINCT FROM NEW.status
+						  OR OLD.during IS DISTINCT FROM NEW.during OR OLD.customer_id IS NULL;
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
 		-- (only here: a new booking's are read by make_booking_reminders,
@@ -7939,7 +7944,7 @@ BEGIN
 			  AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 			  AND r.status OPERATOR(pg_catalog.=) 'pending'
 			  AND (NOT v_wanted OR r.starts_at OPERATOR(pg_catalog.<>) v_start
-				   OR (r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.offset_minutes OPERATOR(pg_catalog.<>) ALL (v_offsets)))
+				   OR (v_reoffset AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.offset_minutes OPERATOR(pg_catalog.<>) ALL (v_offsets)))
 			RETURNING r.kind, r.offset_minutes, r.due_at)
 		SELECT pg_catalog.array_agg(c.offset_minutes) INTO v_due_now FROM cancelled c
 		WHERE c.kind OPERATOR(pg_catalog.=) 'scheduled' AND c.due_at OPERATOR(pg_catalog.<=) pg_catalog.now();
@@ -7955,7 +7960,10 @@ BEGIN
 				  AND r.starts_at OPERATOR(pg_catalog.<>) v_start AND r.due_at OPERATOR(pg_catalog.<=) pg_catalog.now());
 		END IF;
 	END IF;
-	IF v_wanted THEN
+	IF v_wanted AND (v_reoffset OR NOT EXISTS (
+			SELECT FROM protector.booking_reminders r
+			WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
+			  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start)) THEN
 		PERFORM protector_internal.make_booking_reminders(NEW, COALESCE(v_due_now, '{}'));
 	END IF;
 	RETURN NULL;

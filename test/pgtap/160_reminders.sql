@@ -7,7 +7,7 @@
 -- whole file runs in one transaction, so now() is one instant.
 -- Concurrent claimers: test/concurrency/reminders.sh.
 BEGIN;
-SELECT plan(84);
+SELECT plan(85);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['r_owner', 'r_operator', 'r_agent', 'r_finance', 'r_viewer',
 														'r_other']) u;
@@ -118,6 +118,17 @@ WHERE id = '0b160000-0000-4000-8000-000000000000';
 SELECT pg_temp.book('09', '001', 11, 'confirmed', '0b16');
 SELECT is_empty($$SELECT FROM protector.booking_reminders WHERE booking_id = '0a160000-0000-4000-8000-0000000b0009'$$,
 	'no offsets: no reminders');
+-- ... while a booking confirmed before keeps its own, also when it is
+-- given another customer (the offsets apply to bookings confirmed or
+-- rescheduled afterwards: the change cancelled them as "offset no longer
+-- configured")
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+VALUES ('0b160000-0000-4000-8000-00000000c002', '0b160000-0000-4000-8000-000000000000', 'Hal', 'hal@example.com');
+UPDATE protector.bookings SET customer_id = '0b160000-0000-4000-8000-00000000c002' WHERE id = '0a160000-0000-4000-8000-0000000b0008';
+SELECT results_eq($$SELECT offset_minutes, status::text FROM protector.booking_reminders
+					WHERE booking_id = '0a160000-0000-4000-8000-0000000b0008'$$,
+	$$VALUES (2880, 'pending')$$, 'a booking given another customer keeps its reminder though the offsets changed since');
+UPDATE protector.bookings SET customer_id = '0b160000-0000-4000-8000-00000000c001' WHERE id = '0a160000-0000-4000-8000-0000000b0008';
 UPDATE protector.organizations SET settings = '{"reminders": {"offsets_minutes": [2880], "max_attempts": 2}}'
 WHERE id = '0b160000-0000-4000-8000-000000000000';
 
