@@ -146,3 +146,37 @@ CREATE TRIGGER check_notification_recipient BEFORE INSERT OR UPDATE OF recipient
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('notifications.create'))))
 	EXECUTE FUNCTION protector_internal.check_notification_recipient();
+
+-- A task's or notification's booking is one of its organization's, named
+-- where the composite foreign key's error was bare (a direct insert by
+-- the desk); key-share locked, as the foreign key will lock it.  Rows the
+-- workflow writes past the executor do not come here.
+CREATE FUNCTION protector_internal.check_booking_reference()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
+	FOR KEY SHARE;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'booking not found',
+			pg_catalog.format('booking_id is no booking of the %s''s organization.', pg_catalog.rtrim(TG_TABLE_NAME, 's')));
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_booking_reference() IS
+'Trigger: a task''s or notification''s booking is one of its organization (named, where the foreign key''s error was bare)';
+-- (for callers who may write such rows: the policy refuses the others)
+CREATE TRIGGER check_booking_reference BEFORE INSERT OR UPDATE OF booking_id, organization_id ON protector.notifications
+	FOR EACH ROW WHEN (NEW.booking_id IS NOT NULL AND NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('notifications.create'))))
+	EXECUTE FUNCTION protector_internal.check_booking_reference();
+CREATE TRIGGER check_booking_reference BEFORE INSERT OR UPDATE OF booking_id, organization_id ON protector.tasks
+	FOR EACH ROW WHEN (NEW.booking_id IS NOT NULL AND NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))))
+	EXECUTE FUNCTION protector_internal.check_booking_reference();

@@ -1,7 +1,7 @@
 -- Audit trail as PostgREST requests see it, the work a booking creates
 -- (review task, desk notifications), and Supabase Realtime wiring.
 BEGIN;
-SELECT plan(59);
+SELECT plan(62);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_admin', 'w_manager', 'w_operator',
 	'w_agent', 'w_agent2', 'w_customer', 'w_other']) u;
@@ -199,6 +199,17 @@ SELECT tests.authenticate_as('w_operator');
 SELECT throws_ok($$INSERT INTO protector.notifications (organization_id, recipient_id, kind)
 				   VALUES ('0a500000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_other'), 'note')$$,
 	'P0002', 'recipient not found', 'a notification to a stranger is refused by name');
+-- ... and a task's or notification's booking is one of the organization's
+-- (it was the composite foreign key's bare 23503)
+SELECT throws_ok($$INSERT INTO protector.notifications (organization_id, booking_id, kind)
+				   VALUES ('0a500000-0000-4000-8000-000000000000', '00000000-0000-4000-8000-00000000dead', 'note')$$,
+	'P0002', 'booking not found', 'a notification about no booking is refused by name');
+SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, booking_id, title)
+				   VALUES ('0a500000-0000-4000-8000-000000000000', '00000000-0000-4000-8000-00000000dead', 'Call back')$$,
+	'P0002', 'booking not found', '... and so is a task');
+SELECT lives_ok($$INSERT INTO protector.tasks (organization_id, booking_id, title)
+				  SELECT '0a500000-0000-4000-8000-000000000000', id, 'Call back' FROM ids WHERE name = 'b3'$$,
+	'a task about a booking of the organization is taken');
 
 SELECT tests.clear_authentication();
 
