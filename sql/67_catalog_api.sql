@@ -424,6 +424,47 @@ CREATE TRIGGER check_venue_row BEFORE INSERT OR UPDATE ON protector.venues
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_venue_row();
 
+-- A closure or a day of special hours, as the desk writes it directly
+-- (there is no function for them): named where the table's CHECKs were
+-- bare, the pairing of closed and special_hours above all (which of the
+-- two was wrong the constraint did not say).
+CREATE FUNCTION protector_internal.check_closure_row()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.closed_on IS NOT NULL AND NOT pg_catalog.isfinite(NEW.closed_on) THEN
+		PERFORM protector.raise('invalid_parameter', 'closed_on must be a date', pg_catalog.format('Got %s.', NEW.closed_on));
+	END IF;
+	IF NEW.closed AND NEW.special_hours IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'a closed day has no special_hours',
+			NULL, 'Set closed to false to open the day at special hours, or special_hours to null to close it.');
+	END IF;
+	IF NOT NEW.closed AND NEW.special_hours IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'special_hours must be given when closed is false',
+			NULL, 'A day open at special hours lists them, e.g. [["10:00", "14:00"]]; a closure sets closed to true.');
+	END IF;
+	IF pg_catalog.length(NEW.reason) OPERATOR(pg_catalog.>) 500 THEN
+		PERFORM protector.raise('invalid_parameter', 'reason must be at most 500 characters',
+			pg_catalog.format('It has %s.', pg_catalog.length(NEW.reason)));
+	END IF;
+	-- (the unique key stays the last word against a concurrent write)
+	IF EXISTS (SELECT FROM protector.venue_closures c
+			   WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.venue_id OPERATOR(pg_catalog.=) NEW.venue_id
+				 AND c.closed_on OPERATOR(pg_catalog.=) NEW.closed_on AND c.id OPERATOR(pg_catalog.<>) NEW.id) THEN
+		PERFORM protector.raise('conflict', pg_catalog.format('the venue has an entry for %s already', NEW.closed_on),
+			NULL, 'Update that entry instead (one closure or day of special hours per venue and date).');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_closure_row() IS
+'Trigger: a venue closure or day of special hours as written (directly) is named where the table''s CHECKs and unique key were bare';
+CREATE TRIGGER check_closure_row BEFORE INSERT OR UPDATE ON protector.venue_closures
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_closure_row();
+
 -- p_changes applied to a row of p_table: the fields given, typed as the
 -- columns are (22023 naming the first unknown field or the first value of
 -- the wrong type: a text, an enum or an id is a JSON string, a boolean

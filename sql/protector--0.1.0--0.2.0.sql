@@ -11171,3 +11171,41 @@ CREATE TRIGGER check_booking_reference BEFORE INSERT OR UPDATE OF booking_id, or
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))))
 	EXECUTE FUNCTION protector_internal.check_booking_reference();
+
+CREATE OR REPLACE FUNCTION protector_internal.check_closure_row()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.closed_on IS NOT NULL AND NOT pg_catalog.isfinite(NEW.closed_on) THEN
+		PERFORM protector.raise('invalid_parameter', 'closed_on must be a date', pg_catalog.format('Got %s.', NEW.closed_on));
+	END IF;
+	IF NEW.closed AND NEW.special_hours IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'a closed day has no special_hours',
+			NULL, 'Set closed to false to open the day at special hours, or special_hours to null to close it.');
+	END IF;
+	IF NOT NEW.closed AND NEW.special_hours IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'special_hours must be given when closed is false',
+			NULL, 'A day open at special hours lists them, e.g. [["10:00", "14:00"]]; a closure sets closed to true.');
+	END IF;
+	IF pg_catalog.length(NEW.reason) OPERATOR(pg_catalog.>) 500 THEN
+		PERFORM protector.raise('invalid_parameter', 'reason must be at most 500 characters',
+			pg_catalog.format('It has %s.', pg_catalog.length(NEW.reason)));
+	END IF;
+	-- (the unique key stays the last word against a concurrent write)
+	IF EXISTS (SELECT FROM protector.venue_closures c
+			   WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.venue_id OPERATOR(pg_catalog.=) NEW.venue_id
+				 AND c.closed_on OPERATOR(pg_catalog.=) NEW.closed_on AND c.id OPERATOR(pg_catalog.<>) NEW.id) THEN
+		PERFORM protector.raise('conflict', pg_catalog.format('the venue has an entry for %s already', NEW.closed_on),
+			NULL, 'Update that entry instead (one closure or day of special hours per venue and date).');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_closure_row() IS
+'Trigger: a venue closure or day of special hours as written (directly) is named where the table''s CHECKs and unique key were bare';
+REVOKE ALL ON FUNCTION protector_internal.check_closure_row() FROM PUBLIC;
+CREATE TRIGGER check_closure_row BEFORE INSERT OR UPDATE ON protector.venue_closures
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_closure_row();

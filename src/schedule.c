@@ -107,6 +107,22 @@ parse_hhmm(JsonbValue *v, const char *what, const char *day)
 }
 
 /*
+ * 22023 for a day's hours that are no list of [open, close] pairs, with an
+ * example of the form asked for: a day's own list (special hours, what ==
+ * day) or a week of them.
+ */
+static void
+refuse_day_ranges(const char *what, const char *day)
+{
+	ereport(ERROR,
+			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+			 errmsg("%s: \"%s\" must be an array of [open, close] pairs", what, day),
+			 strcmp(what, day) == 0 ?
+			 errhint("Example: [[\"09:00\", \"12:00\"], [\"13:00\", \"18:00\"]].") :
+			 errhint("Example: {\"mon\": [[\"09:00\", \"12:00\"], [\"13:00\", \"18:00\"]]}.")));
+}
+
+/*
  * Parses an array of [open, close] pairs into *out; raises 22023 with the
  * day's name for anything else.
  */
@@ -123,10 +139,7 @@ parse_day_ranges(JsonbContainer *array, const char *what, const char *day,
 
 	out->n = 0;
 	if (!JsonContainerIsArray(array) || JsonContainerIsScalar(array))
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("%s: \"%s\" must be an array of [open, close] pairs", what, day),
-				 errhint("Example: {\"mon\": [[\"09:00\", \"12:00\"], [\"13:00\", \"18:00\"]]}.")));
+		refuse_day_ranges(what, day);
 
 	it = JsonbIteratorInit(array);
 	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
@@ -176,12 +189,7 @@ parse_day_ranges(JsonbContainer *array, const char *what, const char *day,
 	return;
 
 bad_pair:
-	ereport(ERROR,
-			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-			 errmsg("%s: \"%s\" must be an array of [open, close] pairs", what, day),
-			 strcmp(what, day) == 0 ?
-			 errhint("Example: [[\"09:00\", \"12:00\"], [\"13:00\", \"18:00\"]].") :
-			 errhint("Example: {\"mon\": [[\"09:00\", \"12:00\"], [\"13:00\", \"18:00\"]]}.")));
+	refuse_day_ranges(what, day);
 }
 
 static void

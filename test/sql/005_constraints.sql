@@ -128,8 +128,31 @@ VALUES ('00000000-0000-4000-8000-00000000000a', 'No At', 'not-an-email');
 INSERT INTO protector.customers (organization_id, full_name, country)
 VALUES ('00000000-0000-4000-8000-00000000000a', 'Country', 'Germany');
 RESET session_replication_role;
+-- a closed day with special hours: the CHECK under replica, the trigger's
+-- name for it otherwise (and for the other way round)
+SET session_replication_role = replica;
 INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, closed, special_hours)
 VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', '2030-12-24', true, '[]');
+RESET session_replication_role;
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, closed, special_hours)
+VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', '2030-12-24', true, '[]');
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, closed)
+VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', '2030-12-24', false);
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, reason)
+VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', '2030-12-24', repeat('x', 501));
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on)
+VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', 'infinity');
+-- special hours that are no list: the hint shows a day's list, not a week
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, closed, special_hours)
+VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', '2030-12-24', false,
+		'{"mon": [["09:00", "12:00"]]}');
+\set VERBOSITY terse
+-- one entry per venue and day: the second is named
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on)
+VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', '2030-12-24'),
+	   ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', '2030-12-24');
 INSERT INTO protector.notifications (organization_id, kind) VALUES ('00000000-0000-4000-8000-00000000000a', 'New Booking!');
 INSERT INTO protector.members (organization_id, user_id, role)
 VALUES ('00000000-0000-4000-8000-00000000000a', '99999999-9999-4999-8999-999999999999', 'janitor');
