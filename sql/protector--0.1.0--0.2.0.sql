@@ -11193,8 +11193,11 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'reason must be at most 500 characters',
 			pg_catalog.format('It has %s.', pg_catalog.length(NEW.reason)));
 	END IF;
-	-- (the unique key stays the last word against a concurrent write)
-	IF EXISTS (SELECT FROM protector.venue_closures c
+	-- a date moved onto another entry's (an insert is left to the unique
+	-- key, whose conflict an upsert, ON CONFLICT, resolves; it stays the
+	-- last word against a concurrent write too)
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND (NEW.closed_on, NEW.venue_id) IS DISTINCT FROM (OLD.closed_on, OLD.venue_id)
+	   AND EXISTS (SELECT FROM protector.venue_closures c
 			   WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.venue_id OPERATOR(pg_catalog.=) NEW.venue_id
 				 AND c.closed_on OPERATOR(pg_catalog.=) NEW.closed_on AND c.id OPERATOR(pg_catalog.<>) NEW.id) THEN
 		PERFORM protector.raise('conflict', pg_catalog.format('the venue has an entry for %s already', NEW.closed_on),
@@ -11204,7 +11207,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_closure_row() IS
-'Trigger: a venue closure or day of special hours as written (directly) is named where the table''s CHECKs and unique key were bare';
+'Trigger: a venue closure or day of special hours as written (directly) is named where the table''s CHECKs were bare, and a date moved onto another entry''s';
 REVOKE ALL ON FUNCTION protector_internal.check_closure_row() FROM PUBLIC;
 CREATE TRIGGER check_closure_row BEFORE INSERT OR UPDATE ON protector.venue_closures
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())

@@ -149,10 +149,16 @@ INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, clos
 VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', '2030-12-24', false,
 		'{"mon": [["09:00", "12:00"]]}');
 \set VERBOSITY terse
--- one entry per venue and day: the second is named
-INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on)
-VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', '2030-12-24'),
-	   ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', '2030-12-24');
+-- one entry per venue and day: a second is the unique key's conflict,
+-- which an upsert resolves; a date moved onto another entry's is named
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, reason)
+VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', '2030-12-24', 'Christmas Eve'),
+	   ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', '2030-12-25', 'Christmas');
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, reason)
+VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', '2030-12-24', 'Eve')
+ON CONFLICT (organization_id, venue_id, closed_on) DO UPDATE SET reason = EXCLUDED.reason;
+SELECT closed_on, reason FROM protector.venue_closures WHERE closed_on >= '2030-12-24' ORDER BY closed_on;
+UPDATE protector.venue_closures SET closed_on = '2030-12-25' WHERE closed_on = '2030-12-24';
 INSERT INTO protector.notifications (organization_id, kind) VALUES ('00000000-0000-4000-8000-00000000000a', 'New Booking!');
 INSERT INTO protector.members (organization_id, user_id, role)
 VALUES ('00000000-0000-4000-8000-00000000000a', '99999999-9999-4999-8999-999999999999', 'janitor');
