@@ -7963,7 +7963,9 @@ BEGIN
 	IF v_wanted AND (v_reoffset OR NOT EXISTS (
 			SELECT FROM protector.booking_reminders r
 			WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
-			  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start)) THEN
+			  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start
+			  -- (cancelled ones, an erased customer's, come back for the next)
+			  AND r.status OPERATOR(pg_catalog.<>) 'cancelled')) THEN
 		PERFORM protector_internal.make_booking_reminders(NEW, COALESCE(v_due_now, '{}'));
 	END IF;
 	RETURN NULL;
@@ -7982,10 +7984,15 @@ AS $$
 DECLARE
 	b protector.bookings;
 BEGIN
+	-- (share-locked: a reschedule or cancellation in flight is waited for
+	-- and its booking read as it committed; from the statement's snapshot
+	-- its old start, or its confirmed status, brought back the reminders
+	-- it had just cancelled)
 	FOR b IN
 		SELECT * FROM protector.bookings x
 		WHERE x.customer_id OPERATOR(pg_catalog.=) NEW.id AND x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 		  AND x.status OPERATOR(pg_catalog.=) 'confirmed' AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+		FOR SHARE OF x
 	LOOP
 		PERFORM protector_internal.make_booking_reminders(b);
 	END LOOP;

@@ -9,7 +9,11 @@
 # 2. a member deleted while a staff_venues row and a notification naming
 #    them are inserted: the inserts wait for the deletion and name the
 #    member ("member not found", "recipient not found"), not the foreign
-#    key's bare 23503.
+#    key's bare 23503;
+# 3. a customer's e-mail changed while another session reschedules one of
+#    their bookings and cancels another: the reminders the reschedule and
+#    the cancellation cancelled stay cancelled (the address change read
+#    the bookings from its snapshot and brought them back as pending).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -98,6 +102,42 @@ wait
 echo "[member deleted meanwhile] staff_venues: $(grep -E '^ERROR' "$WORK/venue.log" | tr '\n' ' ')notification: $(grep -E '^ERROR' "$WORK/note.log" | tr '\n' ' ')"
 if ! grep -q '^ERROR:  member not found' "$WORK/venue.log" || ! grep -q '^ERROR:  recipient not found' "$WORK/note.log"; then
 	echo "A DELETED MEMBER WAS NOT NAMED:"; cat "$WORK/venue.log" "$WORK/note.log"; failures=$((failures + 1))
+fi
+
+# 3. the reschedule and cancellation first, the address change meanwhile
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+UPDATE protector.customers SET email = 'c3@example.com' WHERE id = '0f480000-0000-4000-8000-00000000c003';
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+SELECT ('0f480000-0000-4000-8000-0000000000b' || n)::uuid, '$ORG', '0f480000-0000-4000-8000-0000000000a1',
+	   '0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000c003',
+	   tstzrange(date_trunc('day', now()) + (n + 3) * interval '1 day', date_trunc('day', now()) + (n + 3) * interval '1 day' + interval '1 hour'),
+	   'confirmed'
+FROM generate_series(1, 2) n;
+SQL
+psql -X -q -d "$DB" >"$WORK/move.log" 2>&1 <<SQL &
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+SELECT protector.reschedule_booking('0f480000-0000-4000-8000-0000000000b1', date_trunc('day', now()) + interval '9 days 10 hours') \g /dev/null
+SELECT protector.cancel_booking('0f480000-0000-4000-8000-0000000000b2') \g /dev/null
+SELECT pg_sleep(1.2) \g /dev/null
+COMMIT;
+SQL
+sleep 0.4
+psql -X -q -d "$DB" >"$WORK/address.log" 2>&1 <<'SQL' &
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+SELECT protector.update_customer('0f480000-0000-4000-8000-00000000c003', '{"email": "c3.new@example.com"}') \g /dev/null
+COMMIT;
+SQL
+wait
+stale=$(psql -X -A -t -q -d "$DB" -c "SELECT count(*) FROM protector.booking_reminders r JOIN protector.bookings b ON b.id = r.booking_id
+	WHERE b.customer_id = '0f480000-0000-4000-8000-00000000c003' AND r.status = 'pending'
+	  AND (b.status <> 'confirmed' OR r.starts_at <> lower(b.during))")
+live=$(psql -X -A -t -q -d "$DB" -c "SELECT count(*) FROM protector.booking_reminders r JOIN protector.bookings b ON b.id = r.booking_id
+	WHERE b.id = '0f480000-0000-4000-8000-0000000000b1' AND r.status = 'pending' AND r.starts_at = lower(b.during)")
+echo "[address changed meanwhile] pending reminders of a cancelled booking or an old start: $stale; of the new start: $live"
+if [ "$stale" != 0 ] || [ "$live" = 0 ] || grep -q '^ERROR' "$WORK/move.log" "$WORK/address.log"; then
+	echo "REMINDERS CANCELLED BY A CHANGE CAME BACK:"; cat "$WORK/move.log" "$WORK/address.log"; failures=$((failures + 1))
 fi
 dropdb "$DB"
 [ "$failures" -eq 0 ]

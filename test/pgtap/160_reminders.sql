@@ -7,7 +7,7 @@
 -- whole file runs in one transaction, so now() is one instant.
 -- Concurrent claimers: test/concurrency/reminders.sh.
 BEGIN;
-SELECT plan(85);
+SELECT plan(86);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['r_owner', 'r_operator', 'r_agent', 'r_finance', 'r_viewer',
 														'r_other']) u;
@@ -131,6 +131,17 @@ SELECT results_eq($$SELECT offset_minutes, status::text FROM protector.booking_r
 UPDATE protector.bookings SET customer_id = '0b160000-0000-4000-8000-00000000c001' WHERE id = '0a160000-0000-4000-8000-0000000b0008';
 UPDATE protector.organizations SET settings = '{"reminders": {"offsets_minutes": [2880], "max_attempts": 2}}'
 WHERE id = '0b160000-0000-4000-8000-000000000000';
+-- ... and a booking whose customer was erased gets its reminders back
+-- when it is given another (they were cancelled as "customer erased")
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+VALUES ('0b160000-0000-4000-8000-00000000c003', '0b160000-0000-4000-8000-000000000000', 'Ida', 'ida@example.com');
+SELECT pg_temp.book('20', '003', 17, 'confirmed', '0b16');
+SELECT protector.erase_customer('0b160000-0000-4000-8000-00000000c003') \g /dev/null
+UPDATE protector.bookings SET customer_id = '0b160000-0000-4000-8000-00000000c002' WHERE id = '0a160000-0000-4000-8000-0000000b0020';
+SELECT results_eq($$SELECT offset_minutes, status::text FROM protector.booking_reminders
+					WHERE booking_id = '0a160000-0000-4000-8000-0000000b0020'$$,
+	$$VALUES (2880, 'pending')$$, 'an erased customer''s booking given to Hal has its reminder again');
+DELETE FROM protector.bookings WHERE id = '0a160000-0000-4000-8000-0000000b0020';	-- (the worker's tests below count the other's)
 
 -- 3. the settings are checked
 SELECT throws_ok($$UPDATE protector.organizations SET settings = '{"reminders": {"offsets_minutes": [0]}}'
