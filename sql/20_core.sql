@@ -177,6 +177,13 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector.check_timezone(text, text) IS
 'Returns the time zone name if valid, otherwise raises 22023 naming the parameter';
 
+CREATE FUNCTION protector_internal.local_time(p_timezone text, p_at timestamptz)
+RETURNS timestamp
+AS 'MODULE_PATHNAME', 'protector_local_time_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.local_time(text, timestamptz) IS
+'p_at as local time in the zone, from the zone file whatever the session''s timezone_abbreviations (for messages and titles)';
+
 CREATE FUNCTION protector.set_updated_at()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'protector_set_updated_at'

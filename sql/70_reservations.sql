@@ -124,7 +124,7 @@ BEGIN
 				 THEN pg_catalog.format('a %s booking cannot be moved to a time still to come', NEW.status)
 				 ELSE pg_catalog.format('a booking cannot become %s before it starts', NEW.status) END,
 			pg_catalog.format('Booking %s starts at %s local time (%s).', OLD.id,
-							  pg_catalog.to_char(pg_catalog.timezone(v_tz, pg_catalog.lower(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
+							  pg_catalog.to_char(protector_internal.local_time(v_tz, pg_catalog.lower(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
 			'Mark it once it has started, or cancel it.');
 	END IF;
 	RETURN NEW;

@@ -76,7 +76,7 @@ BEGIN
 	JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) s.venue_id
 	WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
 	v_title := pg_catalog.format('Review booking: %s, %s (%s)', v_service,
-		pg_catalog.to_char(pg_catalog.lower(NEW.during) AT TIME ZONE v_timezone, 'YYYY-MM-DD HH24:MI'),
+		pg_catalog.to_char(protector_internal.local_time(v_timezone, pg_catalog.lower(NEW.during)), 'YYYY-MM-DD HH24:MI'),
 		v_timezone);
 	v_due := LEAST(pg_catalog.lower(NEW.during),
 				   GREATEST(pg_catalog.now(), pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.-) interval '1 hour'));

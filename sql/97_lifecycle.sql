@@ -342,7 +342,7 @@ BEGIN
 	FROM (SELECT t2.id,
 				 CASE WHEN t2.kind OPERATOR(pg_catalog.=) 'booking_review'
 					  THEN pg_catalog.format('Review booking: %s, %s (%s)', pg_catalog.btrim(s.name),
-							pg_catalog.to_char(pg_catalog.timezone(v.timezone, pg_catalog.lower(b.during)), 'YYYY-MM-DD HH24:MI'),
+							pg_catalog.to_char(protector_internal.local_time(v.timezone, pg_catalog.lower(b.during)), 'YYYY-MM-DD HH24:MI'),
 							v.timezone)
 					  ELSE '[erased]' END AS title
 		  FROM protector.bookings b

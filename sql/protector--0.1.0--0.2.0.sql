@@ -132,7 +132,7 @@ BEGIN
 	JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) s.venue_id
 	WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
 	v_title := pg_catalog.format('Review booking: %s, %s (%s)', v_service,
-		pg_catalog.to_char(pg_catalog.lower(NEW.during) AT TIME ZONE v_timezone, 'YYYY-MM-DD HH24:MI'),
+		pg_catalog.to_char(protector_internal.local_time(v_timezone, pg_catalog.lower(NEW.during)), 'YYYY-MM-DD HH24:MI'),
 		v_timezone);
 	v_due := LEAST(pg_catalog.lower(NEW.during),
 				   GREATEST(pg_catalog.now(), pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.-) interval '1 hour'));
@@ -3472,7 +3472,7 @@ BEGIN
 				 THEN pg_catalog.format('a %s booking cannot be moved to a time still to come', NEW.status)
 				 ELSE pg_catalog.format('a booking cannot become %s before it starts', NEW.status) END,
 			pg_catalog.format('Booking %s starts at %s local time (%s).', OLD.id,
-							  pg_catalog.to_char(pg_catalog.timezone(v_tz, pg_catalog.lower(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
+							  pg_catalog.to_char(protector_internal.local_time(v_tz, pg_catalog.lower(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
 			'Mark it once it has started, or cancel it.');
 	END IF;
 	RETURN NEW;
@@ -9072,7 +9072,7 @@ BEGIN
 	FROM (SELECT t2.id,
 				 CASE WHEN t2.kind OPERATOR(pg_catalog.=) 'booking_review'
 					  THEN pg_catalog.format('Review booking: %s, %s (%s)', pg_catalog.btrim(s.name),
-							pg_catalog.to_char(pg_catalog.timezone(v.timezone, pg_catalog.lower(b.during)), 'YYYY-MM-DD HH24:MI'),
+							pg_catalog.to_char(protector_internal.local_time(v.timezone, pg_catalog.lower(b.during)), 'YYYY-MM-DD HH24:MI'),
 							v.timezone)
 					  ELSE '[erased]' END AS title
 		  FROM protector.bookings b
@@ -11219,3 +11219,12 @@ REVOKE ALL ON FUNCTION protector_internal.check_closure_row() FROM PUBLIC;
 CREATE TRIGGER check_closure_row BEFORE INSERT OR UPDATE ON protector.venue_closures
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_closure_row();
+
+CREATE OR REPLACE FUNCTION protector_internal.local_time(p_timezone text, p_at timestamptz)
+RETURNS timestamp
+AS 'MODULE_PATHNAME', 'protector_local_time_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.local_time(text, timestamptz) IS
+'p_at as local time in the zone, from the zone file whatever the session''s timezone_abbreviations (for messages and titles)';
+REVOKE ALL ON FUNCTION protector_internal.local_time(text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.local_time(text, timestamptz) TO authenticated, service_role;

@@ -297,8 +297,8 @@ protector_check_timezone_sql(PG_FUNCTION_ARGS)
  * availability reads it: whatever the session's timezone_abbreviations
  * ("EST" is UTC+10 under Australia's, which AT TIME ZONE would take).
  */
-static void
-local_tm(TimestampTz ts, const char *tzname, struct pg_tm *tm, fsec_t *fsec)
+void
+protector_local_tm(TimestampTz ts, const char *tzname, struct pg_tm *tm, fsec_t *fsec)
 {
 	pg_tz	   *tz = pg_tzset(tzname);
 	int			tzoff;
@@ -317,7 +317,7 @@ protector_local_timestamp(TimestampTz ts, const char *tzname)
 	fsec_t		fsec;
 	Timestamp	local;
 
-	local_tm(ts, tzname, &tm, &fsec);
+	protector_local_tm(ts, tzname, &tm, &fsec);
 	if (tm2timestamp(&tm, fsec, NULL, &local) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
@@ -340,7 +340,33 @@ protector_local_text(TimestampTz ts, const char *tzname)
 
 	if (TIMESTAMP_NOT_FINITE(ts))
 		return pstrdup(TIMESTAMP_IS_NOBEGIN(ts) ? "-infinity" : "infinity");
-	local_tm(ts, tzname, &tm, &fsec);
+	protector_local_tm(ts, tzname, &tm, &fsec);
 	EncodeDateTime(&tm, fsec, false, 0, NULL, USE_ISO_DATES, buf);
 	return pstrdup(buf);
+}
+
+/*
+ * protector_internal.local_time(p_timezone text, p_at timestamptz)
+ * returns timestamp
+ *
+ * p_at as local time in the zone, read from its file: timezone() reads
+ * a name that is also an abbreviation of the session's set as that
+ * abbreviation.  For the SQL that writes a local time into a message or
+ * a stored title; an infinite time stays infinite, as timezone() keeps it.
+ */
+PG_FUNCTION_INFO_V1(protector_local_time_sql);
+Datum
+protector_local_time_sql(PG_FUNCTION_ARGS)
+{
+	char	   *zone;
+	TimestampTz at;
+
+	protector_require_arg(fcinfo, 0, "p_timezone");
+	protector_require_arg(fcinfo, 1, "p_at");
+	zone = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	at = PG_GETARG_TIMESTAMPTZ(1);
+	protector_check_timezone(zone, "p_timezone");
+	if (TIMESTAMP_NOT_FINITE(at))
+		PG_RETURN_TIMESTAMP(at);
+	PG_RETURN_TIMESTAMP(protector_local_timestamp(at, zone));
 }

@@ -54,6 +54,7 @@
 #include "booking_followups.h"
 #include "range_scan.h"
 #include "support.h"
+#include "timezone.h"
 
 static const TriggerProtocol workflow_protocol = {
 	.function = "booking_workflow_insert()",
@@ -197,18 +198,13 @@ read_service_facts(Relation bookings, const pg_uuid_t *service_id)
 static char *
 review_title(const ServiceFacts *facts, TimestampTz start)
 {
-	Timestamp	local = DatumGetTimestamp(DirectFunctionCall2(timestamptz_zone,
-															  CStringGetTextDatum(facts->timezone),
-															  TimestampTzGetDatum(start)));
 	struct pg_tm tm;
 	fsec_t		fsec;
 	const char *name = facts->name;
 	int			len;
 
-	if (timestamp2tm(local, NULL, &tm, &fsec, NULL, NULL) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
+	/* (from the zone file, whatever the session's abbreviations) */
+	protector_local_tm(start, facts->timezone, &tm, &fsec);
 	/* the name as services' CHECK counts it (btrim: spaces), so the title fits tasks' */
 	while (*name == ' ')
 		name++;

@@ -79,5 +79,23 @@ SELECT protector.create_booking('0d040000-0000-4000-8000-0000000005a1', NULL, '2
 -- (the slot taken: the refusal names it in local time, ISO)
 \set SHOW_CONTEXT never
 SELECT protector.create_booking('0d040000-0000-4000-8000-0000000005a1', NULL, '2027-06-14 10:00-05', 1);
+-- ... and so do its review task's title and a refusal written in SQL
+SELECT title FROM protector.tasks WHERE organization_id = '0d040000-0000-4000-8000-000000000000';
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0d040000-0000-4000-8000-000000000000', '0d040000-0000-4000-8000-0000000000e1', 'owner');
+BEGIN;
+SELECT set_config('role', 'authenticated', true) IS NOT NULL AS as_the_owner,
+	   set_config('request.jwt.claims', '{"sub": "0d040000-0000-4000-8000-0000000000e1", "role": "authenticated"}', true) IS NOT NULL;
+DO $$
+DECLARE
+	d text;
+BEGIN
+	UPDATE protector.bookings SET status = 'completed' WHERE organization_id = '0d040000-0000-4000-8000-000000000000';
+EXCEPTION WHEN invalid_parameter_value THEN
+	GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+	RAISE NOTICE '%', regexp_replace(d, '[0-9a-f-]{36}', '<id>');
+END
+$$;
+ROLLBACK;
 RESET DateStyle;
 RESET timezone_abbreviations;
