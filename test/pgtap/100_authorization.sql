@@ -401,9 +401,27 @@ WHERE p.pronamespace = 'protector_internal'::regnamespace AND has_function_privi
   AND NOT EXISTS (SELECT FROM unnest(p.proargtypes::oid[]) k(t)
 				  WHERE k.t::regtype NOT IN ('uuid', 'text', 'integer', 'numeric', 'boolean', 'timestamptz', 'date', 'jsonb',
 											 'regclass', 'protector.payment_status'));
-CREATE FUNCTION pg_temp.attempt2(p_who text, p_call text, p_id1 uuid, p_id2 uuid) RETURNS text LANGUAGE sql AS $$
-	SELECT replace(pg_temp.attempt(p_who, format(p_call, quote_literal(p_id1), quote_literal(p_id2)), p_id1),
-				   COALESCE(p_id2::text, '<none>'), '<id2>')
+-- (what a call answers counts too, not only its refusal: "ok" and the
+-- answer's first row as JSON, the ids written as <id> and <id2>)
+CREATE FUNCTION pg_temp.attempt2(p_who text, p_call text, p_id1 uuid, p_id2 uuid) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	r jsonb;
+	st text; msg text; det text; hin text;
+	v_answer text;
+BEGIN
+	BEGIN
+		PERFORM tests.authenticate_as(p_who);
+		EXECUTE format('SELECT to_jsonb(x) FROM (%s) x', format(p_call, quote_literal(p_id1), quote_literal(p_id2))) INTO r;
+		v_answer := concat('ok ', r::text);
+		RAISE EXCEPTION 'rolled back' USING ERRCODE = 'P0999';
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hin = PG_EXCEPTION_HINT;
+	END;
+	IF st <> 'P0999' THEN
+		v_answer := concat_ws(' | ', st, msg, NULLIF(det, ''), NULLIF(hin, ''));
+	END IF;
+	RETURN replace(replace(v_answer, p_id1::text, '<id>'), p_id2::text, '<id2>');
+END
 $$;
 CREATE TEMP TABLE helper_oracle AS
 SELECT c.fn, i1.kind AS kind1, i2.kind AS kind2, w.who,
