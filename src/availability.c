@@ -131,6 +131,7 @@ protector_get_available_slots(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("p_to must not be before p_from")));
+	protector_check_days(from_day, to_day);
 	if ((int64) to_day - from_day + 1 > MAX_AVAILABILITY_DAYS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),

@@ -785,3 +785,22 @@ protector_open_intervals(const pg_uuid_t *venue_id, pg_tz *tz, Jsonb *hours,
 	}
 	return result;
 }
+
+/*
+ * 22008 naming p_from and p_to unless both are days of the years 1 to 9999,
+ * whose local bounds are times PostgreSQL can hold in any zone (a day near
+ * the timestamp's end ended in local_time_read's message, naming nothing,
+ * or in no answer, by the venue's hours).
+ */
+void
+protector_check_days(DateADT from_day, DateADT to_day)
+{
+	if (from_day >= date2j(1, 1, 1) - POSTGRES_EPOCH_JDATE && to_day <= date2j(9999, 12, 31) - POSTGRES_EPOCH_JDATE)
+		return;
+	ereport(ERROR,
+			(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
+			 errmsg("p_from and p_to must be dates between the years 1 and 9999"),
+			 errdetail("Got %s to %s.",
+					   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(from_day))),
+					   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(to_day))))));
+}

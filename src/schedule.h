@@ -12,6 +12,7 @@
 #define PROTECTOR_SCHEDULE_H
 
 #include "datatype/timestamp.h"
+#include "utils/date.h"
 #include "pgtime.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
@@ -80,5 +81,6 @@ extern bool protector_day_has_hours(ServiceRules *rules, int local_day);
 extern TimestampTz protector_local_time(int local_day, int minute, pg_tz *tz);
 extern TimestampTz protector_local_midnight(int local_day, pg_tz *tz);
 extern int	protector_local_day(TimestampTz ts, pg_tz *tz);
+extern void protector_check_days(DateADT from_day, DateADT to_day);
 
 #endif							/* PROTECTOR_SCHEDULE_H */

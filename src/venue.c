@@ -139,10 +139,13 @@ protector_is_venue_open(PG_FUNCTION_ARGS)
 
 	protector_require_arg(fcinfo, 1, "p_at");
 	at = PG_GETARG_TIMESTAMPTZ(1);
-	if (TIMESTAMP_NOT_FINITE(at))
+	/* (a day of the years 1 to 9999, with a day's room for any zone) */
+	if (TIMESTAMP_NOT_FINITE(at) ||
+		at < (TimestampTz) (date2j(1, 1, 2) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY ||
+		at >= (TimestampTz) (date2j(9999, 12, 31) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
-				 errmsg("p_at must be a finite time")));
+				 errmsg("p_at must be a finite time between the years 1 and 9999")));
 	if (!v->open_for_business)
 		PG_RETURN_BOOL(false);
 
@@ -196,14 +199,7 @@ protector_get_venue_schedule(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("p_to must not be before p_from")));
-	/* (a local day's bounds as timestamps exist for these years) */
-	if (from_day < date2j(1, 1, 1) - POSTGRES_EPOCH_JDATE || to_day > date2j(9999, 12, 31) - POSTGRES_EPOCH_JDATE)
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
-				 errmsg("p_from and p_to must be dates between the years 1 and 9999"),
-				 errdetail("Got %s to %s.",
-						   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(from_day))),
-						   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(to_day))))));
+	protector_check_days(from_day, to_day);
 	if ((int64) to_day - from_day + 1 > MAX_SCHEDULE_DAYS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),

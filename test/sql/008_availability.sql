@@ -102,3 +102,14 @@ UPDATE protector.venues SET operating_hours = '{"monday": [["09:00", "17:00"]]}'
 UPDATE protector.venues SET operating_hours = '{"mon": ["09:00", "17:00"]}' WHERE id = '0d000000-0000-4000-8000-0000000000b2';
 UPDATE protector.venues SET operating_hours = '{"mon": [["09:00", "25:00"]]}' WHERE id = '0d000000-0000-4000-8000-0000000000b2';
 UPDATE protector.venue_closures SET closed = false, special_hours = '[["10:00"]]';
+-- days beyond the year 9999 are refused by name (the slots ended in a
+-- message naming nothing, or in none, by the venue's hours), as
+-- get_venue_schedule refuses them; the last day of 9999 is answered
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval)
+VALUES ('0d000000-0000-4000-8000-00000000d009', '0d000000-0000-4000-8000-000000000000', '0d000000-0000-4000-8000-0000000000b1',
+		'Far room', '60 minutes', '60 minutes');
+SELECT count(*) FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d009', '10000-01-01', '10000-01-02');
+SELECT count(*) FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d009', '294276-12-20', '294276-12-31');
+SELECT count(*) >= 0 AS answered FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d009', '9999-12-31');
+SELECT protector.is_venue_open('0d000000-0000-4000-8000-0000000000b1', '294276-12-31 23:00+00');
+SELECT protector.is_venue_open('0d000000-0000-4000-8000-0000000000b1', '9999-12-30 12:00+00') IS NOT NULL AS answered;
