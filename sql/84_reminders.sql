@@ -210,6 +210,7 @@ DECLARE
 	v_wanted boolean := NEW.status OPERATOR(pg_catalog.=) 'confirmed' AND NEW.customer_id IS NOT NULL;
 	v_offsets integer[];
 	v_due_now integer[];
+	v_channel text;
 	-- the organization's offsets now apply to a booking confirmed or
 	-- rescheduled (or given its first customer); another customer keeps
 	-- its reminders as they are (docs/reminders.md)
@@ -249,13 +250,29 @@ BEGIN
 				  AND r.starts_at OPERATOR(pg_catalog.<>) v_start AND r.due_at OPERATOR(pg_catalog.<=) pg_catalog.now());
 		END IF;
 	END IF;
-	IF v_wanted AND (v_reoffset OR NOT EXISTS (
+	IF NOT v_wanted THEN
+		RETURN NULL;
+	END IF;
+	IF v_reoffset OR NOT EXISTS (
 			SELECT FROM protector.booking_reminders r
 			WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
-			  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start
-			  -- (cancelled ones, an erased customer's, come back for the next)
-			  AND r.status OPERATOR(pg_catalog.<>) 'cancelled')) THEN
+			  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start) THEN
 		PERFORM protector_internal.make_booking_reminders(NEW, COALESCE(v_due_now, '{}'));
+		RETURN NULL;
+	END IF;
+	-- another customer: the reminders as they are, those cancelled for the
+	-- last one (erased, or no address) back for this one while still ahead;
+	-- the offsets of when it was confirmed, not today's
+	SELECT a.channel INTO v_channel FROM protector_internal.reminder_address(NEW.organization_id, NEW.customer_id) a;
+	IF v_channel IS NOT NULL THEN
+		UPDATE protector.booking_reminders r
+		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = r.due_at,
+			last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
+		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
+		  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start
+		  AND r.status OPERATOR(pg_catalog.=) 'cancelled'
+		  AND r.cancelled_reason OPERATOR(pg_catalog.=) ANY ('{customer erased,customer has no address for reminders}')
+		  AND r.due_at OPERATOR(pg_catalog.>) pg_catalog.now();
 	END IF;
 	RETURN NULL;
 END
@@ -273,15 +290,17 @@ AS $$
 DECLARE
 	b protector.bookings;
 BEGIN
-	-- (share-locked: a reschedule or cancellation in flight is waited for
-	-- and its booking read as it committed; from the statement's snapshot
-	-- its old start, or its confirmed status, brought back the reminders
-	-- it had just cancelled)
+	-- (a booking a transaction in flight is changing is passed over: read
+	-- from this statement's snapshot, its old start or its confirmed
+	-- status brought back the reminders the change had just cancelled; a
+	-- lock waiting for it deadlocked a merge, which locks the customers
+	-- first, with a booking update waiting for a customer; that change's
+	-- own trigger makes the booking's reminders)
 	FOR b IN
 		SELECT * FROM protector.bookings x
 		WHERE x.customer_id OPERATOR(pg_catalog.=) NEW.id AND x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 		  AND x.status OPERATOR(pg_catalog.=) 'confirmed' AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.>) pg_catalog.now()
-		FOR SHARE OF x
+		FOR SHARE OF x SKIP LOCKED
 	LOOP
 		PERFORM protector_internal.make_booking_reminders(b);
 	END LOOP;

@@ -14,6 +14,10 @@
 #    their bookings and cancels another: the reminders the reschedule and
 #    the cancellation cancelled stay cancelled (the address change read
 #    the bookings from its snapshot and brought them back as pending).
+# 4. two customers merged while another session hands a booking of the
+#    kept one to the merged one: no deadlock (the merge's address change
+#    waited for the booking, which waited for the merged customer), the
+#    merge commits and the handover is refused by name.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -138,6 +142,39 @@ live=$(psql -X -A -t -q -d "$DB" -c "SELECT count(*) FROM protector.booking_remi
 echo "[address changed meanwhile] pending reminders of a cancelled booking or an old start: $stale; of the new start: $live"
 if [ "$stale" != 0 ] || [ "$live" = 0 ] || grep -q '^ERROR' "$WORK/move.log" "$WORK/address.log"; then
 	echo "REMINDERS CANCELLED BY A CHANGE CAME BACK:"; cat "$WORK/move.log" "$WORK/address.log"; failures=$((failures + 1))
+fi
+
+# 4. the merge holds both customers; the handover comes meanwhile
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0f480000-0000-4000-8000-00000000c0a1', '$ORG', 'Keep', NULL),
+	('0f480000-0000-4000-8000-00000000c0a2', '$ORG', 'Merge', 'merge@example.com');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0f480000-0000-4000-8000-0000000000b9', '$ORG', '0f480000-0000-4000-8000-0000000000a1',
+		'0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000c0a1',
+		tstzrange(date_trunc('day', now()) + interval '6 days', date_trunc('day', now()) + interval '6 days 1 hour'), 'confirmed');
+SQL
+psql -X -q -d "$DB" >"$WORK/merge.log" 2>&1 <<'SQL' &
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+SELECT 1 FROM protector.customers WHERE id IN ('0f480000-0000-4000-8000-00000000c0a1', '0f480000-0000-4000-8000-00000000c0a2')
+ORDER BY id FOR UPDATE \g /dev/null
+SELECT pg_sleep(1) \g /dev/null
+SELECT protector.merge_customers('0f480000-0000-4000-8000-00000000c0a1', '0f480000-0000-4000-8000-00000000c0a2') \g /dev/null
+COMMIT;
+SQL
+sleep 0.4
+psql -X -q -d "$DB" >"$WORK/handover2.log" 2>&1 <<'SQL' &
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+UPDATE protector.bookings SET customer_id = '0f480000-0000-4000-8000-00000000c0a2' WHERE id = '0f480000-0000-4000-8000-0000000000b9';
+COMMIT;
+SQL
+wait
+merged=$(psql -X -A -t -q -d "$DB" -c "SELECT merged_into IS NOT NULL FROM protector.customers WHERE id = '0f480000-0000-4000-8000-00000000c0a2'")
+echo "[merge meanwhile] merged: $merged; handover: $(grep -E '^ERROR' "$WORK/handover2.log" | tr '\n' ' ')merge: $(grep -E '^ERROR' "$WORK/merge.log" | tr '\n' ' ')"
+if [ "$merged" != t ] || grep -qi 'deadlock' "$WORK/merge.log" "$WORK/handover2.log" || ! grep -q 'was merged into' "$WORK/handover2.log"; then
+	echo "A MERGE AND A HANDOVER DID NOT END AS THEY SHOULD:"; cat "$WORK/merge.log" "$WORK/handover2.log"; failures=$((failures + 1))
 fi
 dropdb "$DB"
 [ "$failures" -eq 0 ]

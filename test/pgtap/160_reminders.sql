@@ -136,11 +136,16 @@ WHERE id = '0b160000-0000-4000-8000-000000000000';
 INSERT INTO protector.customers (id, organization_id, full_name, email)
 VALUES ('0b160000-0000-4000-8000-00000000c003', '0b160000-0000-4000-8000-000000000000', 'Ida', 'ida@example.com');
 SELECT pg_temp.book('20', '003', 17, 'confirmed', '0b16');
+-- (the offsets changed since it was confirmed: its own come back, not these)
+UPDATE protector.organizations SET settings = '{"reminders": {"offsets_minutes": [90], "max_attempts": 2}}'
+WHERE id = '0b160000-0000-4000-8000-000000000000';
 SELECT protector.erase_customer('0b160000-0000-4000-8000-00000000c003') \g /dev/null
 UPDATE protector.bookings SET customer_id = '0b160000-0000-4000-8000-00000000c002' WHERE id = '0a160000-0000-4000-8000-0000000b0020';
 SELECT results_eq($$SELECT offset_minutes, status::text FROM protector.booking_reminders
 					WHERE booking_id = '0a160000-0000-4000-8000-0000000b0020'$$,
-	$$VALUES (2880, 'pending')$$, 'an erased customer''s booking given to Hal has its reminder again');
+	$$VALUES (2880, 'pending')$$, 'an erased customer''s booking given to Hal has its reminder again, of its own offsets');
+UPDATE protector.organizations SET settings = '{"reminders": {"offsets_minutes": [2880], "max_attempts": 2}}'
+WHERE id = '0b160000-0000-4000-8000-000000000000';
 DELETE FROM protector.bookings WHERE id = '0a160000-0000-4000-8000-0000000b0020';	-- (the worker's tests below count the other's)
 
 -- 3. the settings are checked
