@@ -434,6 +434,16 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (a venue of the row's organization the writer sees: another's, or
+	-- none, read the same; it was the foreign key's bare 23503)
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR (NEW.organization_id, NEW.venue_id) IS DISTINCT FROM (OLD.organization_id, OLD.venue_id))
+	   AND NOT EXISTS (SELECT FROM protector.venues v
+					   WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id) THEN
+		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
+	END IF;
+	IF NEW.closed IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'closed must be true or false');
+	END IF;
 	IF NEW.closed_on IS NOT NULL AND NOT pg_catalog.isfinite(NEW.closed_on) THEN
 		PERFORM protector.raise('invalid_parameter', 'closed_on must be a date', pg_catalog.format('Got %s.', NEW.closed_on));
 	END IF;
@@ -464,8 +474,11 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.check_closure_row() IS
 'Trigger: a venue closure or day of special hours as written (directly) is named where the table''s CHECKs were bare, and a date moved onto another entry''s';
+-- (for callers who may write closures: the policy refuses the others)
 CREATE TRIGGER check_closure_row BEFORE INSERT OR UPDATE ON protector.venue_closures
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('venues.manage'))))
 	EXECUTE FUNCTION protector_internal.check_closure_row();
 
 -- p_changes applied to a row of p_table: the fields given, typed as the

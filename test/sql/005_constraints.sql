@@ -142,6 +142,10 @@ INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, reas
 VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', '2030-12-24', repeat('x', 501));
 INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on)
 VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', 'infinity');
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, closed)
+VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1', '2030-12-24', NULL);
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on)
+VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000dead', '2030-12-24');
 -- special hours that are no list: the hint shows a day's list, not a week
 \set VERBOSITY default
 \set SHOW_CONTEXT never
