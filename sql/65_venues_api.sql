@@ -164,7 +164,8 @@ BEGIN
 			country = CASE WHEN p_changes ? 'country' THEN p_changes ->> 'country' ELSE country END,
 			postal_code = CASE WHEN p_changes ? 'postal_code' THEN p_changes ->> 'postal_code' ELSE postal_code END,
 			timezone = CASE WHEN p_changes ? 'timezone' THEN p_changes ->> 'timezone' ELSE timezone END,
-			capacity = CASE WHEN p_changes ? 'capacity' THEN (p_changes ->> 'capacity')::integer ELSE capacity END,
+			-- (through numeric: 40.0 passed the check above as a whole number)
+			capacity = CASE WHEN p_changes ? 'capacity' THEN (p_changes ->> 'capacity')::numeric::integer ELSE capacity END,
 			branding = CASE WHEN p_changes ? 'branding' THEN p_changes -> 'branding' ELSE branding END,
 			widget_settings = CASE WHEN p_changes ? 'widget_settings' THEN p_changes -> 'widget_settings' ELSE widget_settings END,
 			active = CASE WHEN p_changes ? 'active' THEN (p_changes ->> 'active')::boolean ELSE active END
@@ -223,6 +224,11 @@ AS $$
 BEGIN
 	IF protector.current_user_id() IS NULL OR protector_internal.caller_is_trusted()
 	   OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('venues.delete')) THEN
+		-- (the same deletion as delete_venue's: a venue deleted directly was
+		-- left active, and bookable again the moment it was restored)
+		IF OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL THEN
+			NEW.active := false;
+		END IF;
 		RETURN NEW;
 	END IF;
 	PERFORM protector.raise('forbidden',

@@ -521,6 +521,7 @@ BEGIN
 		SELECT CASE WHEN t.typcategory OPERATOR(pg_catalog.=) ANY ('{S,E}') OR t.oid OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::pg_catalog.regtype
 					THEN 'string'
 					WHEN t.typcategory OPERATOR(pg_catalog.=) 'B' THEN 'boolean'
+					WHEN t.typcategory OPERATOR(pg_catalog.=) 'T' THEN 'duration'
 					WHEN t.typcategory OPERATOR(pg_catalog.=) 'A' AND e.typcategory OPERATOR(pg_catalog.=) 'S' THEN 'array' END
 		INTO v_kind
 		FROM pg_catalog.pg_attribute a
@@ -529,6 +530,11 @@ BEGIN
 		LEFT JOIN pg_catalog.pg_type e ON e.oid OPERATOR(pg_catalog.=) t.typelem
 		WHERE r.oid OPERATOR(pg_catalog.=) pg_catalog.pg_typeof(p_row) AND a.attname OPERATOR(pg_catalog.=) k AND NOT a.attisdropped;
 		v_wrong := CASE WHEN v_kind IS NULL OR pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.=) 'null' THEN false
+						-- (a duration with its unit: a bare 90 is 90 seconds to
+						-- PostgreSQL, where a front end meant minutes)
+						WHEN v_kind OPERATOR(pg_catalog.=) 'duration'
+						THEN pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.<>) 'string'
+							 OR (p_changes OPERATOR(pg_catalog.->>) k) OPERATOR(pg_catalog.!~) '[^0-9.[:space:]+-]'
 						WHEN pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.<>) v_kind THEN true
 						WHEN v_kind OPERATOR(pg_catalog.=) 'array'
 						THEN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_changes -> k) g
@@ -537,7 +543,8 @@ BEGIN
 		IF v_wrong THEN
 			PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes.%s has a value of the wrong type', k),
 				pg_catalog.format('A JSON %s is expected (got %s).',
-								  CASE v_kind WHEN 'string' THEN 'string' WHEN 'boolean' THEN 'true or false' ELSE 'array of strings' END,
+								  CASE v_kind WHEN 'string' THEN 'string' WHEN 'boolean' THEN 'true or false'
+											  WHEN 'duration' THEN 'string with a unit, such as "90 minutes",' ELSE 'array of strings' END,
 								  pg_catalog.left((p_changes -> k)::text, 100)));
 		END IF;
 		BEGIN

@@ -3384,7 +3384,8 @@ BEGIN
 			country = CASE WHEN p_changes ? 'country' THEN p_changes ->> 'country' ELSE country END,
 			postal_code = CASE WHEN p_changes ? 'postal_code' THEN p_changes ->> 'postal_code' ELSE postal_code END,
 			timezone = CASE WHEN p_changes ? 'timezone' THEN p_changes ->> 'timezone' ELSE timezone END,
-			capacity = CASE WHEN p_changes ? 'capacity' THEN (p_changes ->> 'capacity')::integer ELSE capacity END,
+			-- (through numeric: 40.0 passed the check above as a whole number)
+			capacity = CASE WHEN p_changes ? 'capacity' THEN (p_changes ->> 'capacity')::numeric::integer ELSE capacity END,
 			branding = CASE WHEN p_changes ? 'branding' THEN p_changes -> 'branding' ELSE branding END,
 			widget_settings = CASE WHEN p_changes ? 'widget_settings' THEN p_changes -> 'widget_settings' ELSE widget_settings END,
 			active = CASE WHEN p_changes ? 'active' THEN (p_changes ->> 'active')::boolean ELSE active END
@@ -4051,6 +4052,7 @@ BEGIN
 		SELECT CASE WHEN t.typcategory OPERATOR(pg_catalog.=) ANY ('{S,E}') OR t.oid OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::pg_catalog.regtype
 					THEN 'string'
 					WHEN t.typcategory OPERATOR(pg_catalog.=) 'B' THEN 'boolean'
+					WHEN t.typcategory OPERATOR(pg_catalog.=) 'T' THEN 'duration'
 					WHEN t.typcategory OPERATOR(pg_catalog.=) 'A' AND e.typcategory OPERATOR(pg_catalog.=) 'S' THEN 'array' END
 		INTO v_kind
 		FROM pg_catalog.pg_attribute a
@@ -4059,6 +4061,11 @@ BEGIN
 		LEFT JOIN pg_catalog.pg_type e ON e.oid OPERATOR(pg_catalog.=) t.typelem
 		WHERE r.oid OPERATOR(pg_catalog.=) pg_catalog.pg_typeof(p_row) AND a.attname OPERATOR(pg_catalog.=) k AND NOT a.attisdropped;
 		v_wrong := CASE WHEN v_kind IS NULL OR pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.=) 'null' THEN false
+						-- (a duration with its unit: a bare 90 is 90 seconds to
+						-- PostgreSQL, where a front end meant minutes)
+						WHEN v_kind OPERATOR(pg_catalog.=) 'duration'
+						THEN pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.<>) 'string'
+							 OR (p_changes OPERATOR(pg_catalog.->>) k) OPERATOR(pg_catalog.!~) '[^0-9.[:space:]+-]'
 						WHEN pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.<>) v_kind THEN true
 						WHEN v_kind OPERATOR(pg_catalog.=) 'array'
 						THEN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_changes -> k) g
@@ -4067,7 +4074,8 @@ BEGIN
 		IF v_wrong THEN
 			PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes.%s has a value of the wrong type', k),
 				pg_catalog.format('A JSON %s is expected (got %s).',
-								  CASE v_kind WHEN 'string' THEN 'string' WHEN 'boolean' THEN 'true or false' ELSE 'array of strings' END,
+								  CASE v_kind WHEN 'string' THEN 'string' WHEN 'boolean' THEN 'true or false'
+											  WHEN 'duration' THEN 'string with a unit, such as "90 minutes",' ELSE 'array of strings' END,
 								  pg_catalog.left((p_changes -> k)::text, 100)));
 		END IF;
 		BEGIN
@@ -10517,6 +10525,11 @@ AS $$
 BEGIN
 	IF protector.current_user_id() IS NULL OR protector_internal.caller_is_trusted()
 	   OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('venues.delete')) THEN
+		-- (the same deletion as delete_venue's: a venue deleted directly was
+		-- left active, and bookable again the moment it was restored)
+		IF OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL THEN
+			NEW.active := false;
+		END IF;
 		RETURN NEW;
 	END IF;
 	PERFORM protector.raise('forbidden',

@@ -4,7 +4,7 @@
 -- way everywhere, no status a booking cannot have yet, and a lifetime
 -- value that does not predict 0 for the best customer.
 BEGIN;
-SELECT plan(61);
+SELECT plan(65);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['f_owner', 'f_operator', 'f_agent']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -220,6 +220,19 @@ SELECT is(pg_temp.err($$SELECT protector.update_venue('0a150000-0000-4000-8000-0
 SELECT is((SELECT ARRAY[j ->> 'name', j ->> 'active'] FROM (SELECT protector.update_service((SELECT (j ->> 'id')::uuid FROM made WHERE what = 'service'),
 																				 '{"name": "Lab 2", "active": true}') j) x),
 	ARRAY['Lab 2', 'true'], '... while strings and booleans are taken');
+-- a duration carries its unit (a bare 90 was stored as 90 seconds), and
+-- a capacity of 40.0 is 40 (it passed the whole-number check, then failed
+-- the cast naming nothing)
+SELECT is(pg_temp.err(format($$SELECT protector.update_service(%L, '{"duration": 90}')$$, (SELECT j ->> 'id' FROM made WHERE what = 'service'))),
+	'22023 | p_changes.duration has a value of the wrong type | A JSON string with a unit, such as "90 minutes", is expected (got 90).',
+	'update_service: a duration of 90 without a unit is refused');
+SELECT is(split_part(pg_temp.err(format($$SELECT protector.update_service(%L, '{"duration": "90"}')$$, (SELECT j ->> 'id' FROM made WHERE what = 'service'))), ' | ', 2),
+	'p_changes.duration has a value of the wrong type', '... as a string too');
+SELECT is((SELECT ARRAY[j ->> 'duration', j ->> 'buffer_after'] FROM (SELECT protector.update_service((SELECT (j ->> 'id')::uuid FROM made WHERE what = 'service'),
+																				 '{"duration": "90 minutes", "buffer_after": "00:15:00"}') j) x),
+	ARRAY['01:30:00', '00:15:00'], '... while "90 minutes" and "00:15:00" are taken');
+SELECT is(protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"capacity": 40.0}') ->> 'capacity', '40',
+	'update_venue: a capacity of 40.0 is 40');
 SELECT tests.clear_authentication();
 -- one booking that cannot be cancelled does not stop the sweep
 CREATE FUNCTION pg_temp.refuse_b() RETURNS trigger LANGUAGE plpgsql AS $$

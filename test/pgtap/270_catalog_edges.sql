@@ -7,7 +7,7 @@
 -- (a third) only who may delete venues writes deleted_at, a copied service
 -- keeps its waiver, a service with bookings is not deleted (by name).
 BEGIN;
-SELECT plan(55);
+SELECT plan(56);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a270000-0000-4000-8000-000000000000', 'G', 'catalog-edges');
@@ -125,6 +125,12 @@ SELECT throws_ok($$UPDATE protector.venues SET deleted_at = NULL, active = true 
 SELECT tests.authenticate_as('g_owner');
 SELECT lives_ok($$UPDATE protector.venues SET deleted_at = NULL, active = true WHERE id = '0a270000-0000-4000-8000-0000000000a1'$$,
 	'the owner can');
+-- ... and the owner's direct deletion is delete_venue's: the venue is
+-- inactive too (it stayed active, bookable again once restored)
+UPDATE protector.venues SET deleted_at = now() WHERE id = '0a270000-0000-4000-8000-0000000000a1';
+SELECT is((SELECT format('%s %s', deleted_at IS NOT NULL, active) FROM protector.venues WHERE id = '0a270000-0000-4000-8000-0000000000a1'),
+	't f', 'a venue deleted by a direct UPDATE of deleted_at is inactive, as delete_venue leaves it');
+UPDATE protector.venues SET deleted_at = NULL, active = true WHERE id = '0a270000-0000-4000-8000-0000000000a1';
 
 -- 8. a copy keeps the waiver its service asks for; a service with bookings
 -- is not deleted, one without is
