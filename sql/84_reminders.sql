@@ -290,17 +290,17 @@ AS $$
 DECLARE
 	b protector.bookings;
 BEGIN
-	-- (a booking a transaction in flight is changing is passed over: read
-	-- from this statement's snapshot, its old start or its confirmed
-	-- status brought back the reminders the change had just cancelled; a
-	-- lock waiting for it deadlocked a merge, which locks the customers
-	-- first, with a booking update waiting for a customer; that change's
-	-- own trigger makes the booking's reminders)
+	-- (share-locked: a change in flight is waited for and its booking read
+	-- as it committed; from the statement's snapshot its old start, or
+	-- its confirmed status, brought back the reminders the change had just
+	-- cancelled, and passing it over left it without any.  merge_customers,
+	-- which locks customers that booking writes wait for, locks their
+	-- bookings first)
 	FOR b IN
 		SELECT * FROM protector.bookings x
 		WHERE x.customer_id OPERATOR(pg_catalog.=) NEW.id AND x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 		  AND x.status OPERATOR(pg_catalog.=) 'confirmed' AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.>) pg_catalog.now()
-		FOR SHARE OF x SKIP LOCKED
+		FOR SHARE OF x
 	LOOP
 		PERFORM protector_internal.make_booking_reminders(b);
 	END LOOP;

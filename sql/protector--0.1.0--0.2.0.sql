@@ -8009,17 +8009,17 @@ AS $$
 DECLARE
 	b protector.bookings;
 BEGIN
-	-- (a booking a transaction in flight is changing is passed over: read
-	-- from this statement's snapshot, its old start or its confirmed
-	-- status brought back the reminders the change had just cancelled; a
-	-- lock waiting for it deadlocked a merge, which locks the customers
-	-- first, with a booking update waiting for a customer; that change's
-	-- own trigger makes the booking's reminders)
+	-- (share-locked: a change in flight is waited for and its booking read
+	-- as it committed; from the statement's snapshot its old start, or
+	-- its confirmed status, brought back the reminders the change had just
+	-- cancelled, and passing it over left it without any.  merge_customers,
+	-- which locks customers that booking writes wait for, locks their
+	-- bookings first)
 	FOR b IN
 		SELECT * FROM protector.bookings x
 		WHERE x.customer_id OPERATOR(pg_catalog.=) NEW.id AND x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 		  AND x.status OPERATOR(pg_catalog.=) 'confirmed' AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.>) pg_catalog.now()
-		FOR SHARE OF x SKIP LOCKED
+		FOR SHARE OF x
 	LOOP
 		PERFORM protector_internal.make_booking_reminders(b);
 	END LOOP;
@@ -9314,6 +9314,14 @@ BEGIN
 	IF p_keep_id = p_merge_id THEN
 		PERFORM protector.raise('invalid_parameter', 'a customer cannot be merged into itself');
 	END IF;
+	-- their confirmed bookings to come before the customers: the merge
+	-- completes the kept record's address, whose trigger share-locks them
+	-- (customer_reminders), while a booking being written waits for its
+	-- customer; locked after the customers, the two deadlocked
+	PERFORM FROM protector.bookings b
+	WHERE b.customer_id = ANY (ARRAY[p_keep_id, p_merge_id]) AND b.status = 'confirmed' AND lower(b.during) > now()
+	ORDER BY b.id
+	FOR SHARE;
 	-- both rows visible to the caller (RLS), mergeable by their role, and
 	-- locked in a fixed order so two merges cannot deadlock
 	PERFORM protector_internal.authorize_row('protector.customers', x.id, 'customers.merge', 'customer', true)

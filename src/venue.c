@@ -139,10 +139,10 @@ protector_is_venue_open(PG_FUNCTION_ARGS)
 
 	protector_require_arg(fcinfo, 1, "p_at");
 	at = PG_GETARG_TIMESTAMPTZ(1);
-	/* (a day of the years 1 to 9999, with a day's room for any zone) */
+	/* (a time of the years 1 to 9999, UTC: its local days exist in any zone) */
 	if (TIMESTAMP_NOT_FINITE(at) ||
-		at < (TimestampTz) (date2j(1, 1, 2) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY ||
-		at >= (TimestampTz) (date2j(9999, 12, 31) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
+		at < (TimestampTz) (date2j(1, 1, 1) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY ||
+		at >= (TimestampTz) (date2j(10000, 1, 1) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
 				 errmsg("p_at must be a finite time between the years 1 and 9999")));

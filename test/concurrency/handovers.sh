@@ -18,6 +18,9 @@
 #    kept one to the merged one: no deadlock (the merge's address change
 #    waited for the booking, which waited for the merged customer), the
 #    merge commits and the handover is refused by name.
+# 5. a customer given an address while another session holds one of their
+#    bookings for an unrelated change: once both commit, that booking has
+#    its reminders too (passing over the locked booking left it without).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -154,12 +157,16 @@ VALUES ('0f480000-0000-4000-8000-0000000000b9', '$ORG', '0f480000-0000-4000-8000
 		'0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000c0a1',
 		tstzrange(date_trunc('day', now()) + interval '6 days', date_trunc('day', now()) + interval '6 days 1 hour'), 'confirmed');
 SQL
+# (the merge made slow where it holds the customers: a test trigger on
+# its mark, before it completes the kept record's address)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
+CREATE FUNCTION public.slow_mark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$;
+CREATE TRIGGER zz_slow_mark BEFORE UPDATE OF merged_into ON protector.customers
+	FOR EACH ROW WHEN (NEW.merged_into IS NOT NULL) EXECUTE FUNCTION public.slow_mark();
+SQL
 psql -X -q -d "$DB" >"$WORK/merge.log" 2>&1 <<'SQL' &
 BEGIN;
 SELECT tests.authenticate_as('manager') \g /dev/null
-SELECT 1 FROM protector.customers WHERE id IN ('0f480000-0000-4000-8000-00000000c0a1', '0f480000-0000-4000-8000-00000000c0a2')
-ORDER BY id FOR UPDATE \g /dev/null
-SELECT pg_sleep(1) \g /dev/null
 SELECT protector.merge_customers('0f480000-0000-4000-8000-00000000c0a1', '0f480000-0000-4000-8000-00000000c0a2') \g /dev/null
 COMMIT;
 SQL
@@ -171,10 +178,44 @@ UPDATE protector.bookings SET customer_id = '0f480000-0000-4000-8000-00000000c0a
 COMMIT;
 SQL
 wait
+psql -X -q -d "$DB" -c "DROP TRIGGER zz_slow_mark ON protector.customers" >/dev/null
 merged=$(psql -X -A -t -q -d "$DB" -c "SELECT merged_into IS NOT NULL FROM protector.customers WHERE id = '0f480000-0000-4000-8000-00000000c0a2'")
 echo "[merge meanwhile] merged: $merged; handover: $(grep -E '^ERROR' "$WORK/handover2.log" | tr '\n' ' ')merge: $(grep -E '^ERROR' "$WORK/merge.log" | tr '\n' ' ')"
 if [ "$merged" != t ] || grep -qi 'deadlock' "$WORK/merge.log" "$WORK/handover2.log" || ! grep -q 'was merged into' "$WORK/handover2.log"; then
 	echo "A MERGE AND A HANDOVER DID NOT END AS THEY SHOULD:"; cat "$WORK/merge.log" "$WORK/handover2.log"; failures=$((failures + 1))
+fi
+
+# 5. a note written on a booking, the address given meanwhile
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES ('0f480000-0000-4000-8000-00000000c0b1', '$ORG', 'Late');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+SELECT ('0f480000-0000-4000-8000-0000000000c' || n)::uuid, '$ORG', '0f480000-0000-4000-8000-0000000000a1',
+	   '0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000c0b1',
+	   tstzrange(date_trunc('day', now()) + (n + 10) * interval '1 day', date_trunc('day', now()) + (n + 10) * interval '1 day' + interval '1 hour'),
+	   'confirmed'
+FROM generate_series(1, 2) n;
+SQL
+psql -X -q -d "$DB" >"$WORK/note5.log" 2>&1 <<'SQL' &
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+UPDATE protector.bookings SET details = '{"note": "window seat"}' WHERE id = '0f480000-0000-4000-8000-0000000000c1';
+SELECT pg_sleep(1.2) \g /dev/null
+COMMIT;
+SQL
+sleep 0.4
+psql -X -q -d "$DB" >"$WORK/address5.log" 2>&1 <<'SQL' &
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+SELECT protector.update_customer('0f480000-0000-4000-8000-00000000c0b1', '{"email": "late@example.com"}') \g /dev/null
+COMMIT;
+SQL
+wait
+per=$(psql -X -A -t -q -d "$DB" -c "SELECT string_agg(n::text, ',' ORDER BY b) FROM (SELECT b.id AS b, count(r.id) AS n
+	FROM protector.bookings b LEFT JOIN protector.booking_reminders r ON r.booking_id = b.id AND r.status = 'pending'
+	WHERE b.customer_id = '0f480000-0000-4000-8000-00000000c0b1' GROUP BY b.id) x")
+echo "[address given while a booking is held] pending reminders per booking: $per"
+if [ "$per" != "2,2" ] || grep -q '^ERROR' "$WORK/note5.log" "$WORK/address5.log"; then
+	echo "A BOOKING HELD MEANWHILE WAS LEFT WITHOUT REMINDERS:"; cat "$WORK/note5.log" "$WORK/address5.log"; failures=$((failures + 1))
 fi
 dropdb "$DB"
 [ "$failures" -eq 0 ]

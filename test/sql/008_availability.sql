@@ -112,4 +112,6 @@ SELECT count(*) FROM protector.get_available_slots('0d000000-0000-4000-8000-0000
 SELECT count(*) FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d009', '294276-12-20', '294276-12-31');
 SELECT count(*) >= 0 AS answered FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d009', '9999-12-31');
 SELECT protector.is_venue_open('0d000000-0000-4000-8000-0000000000b1', '294276-12-31 23:00+00');
-SELECT protector.is_venue_open('0d000000-0000-4000-8000-0000000000b1', '9999-12-30 12:00+00') IS NOT NULL AS answered;
+SELECT protector.is_venue_open('0d000000-0000-4000-8000-0000000000b1', '9999-12-31 23:00+00') IS NOT NULL AS answered,
+	   protector.is_venue_open('0d000000-0000-4000-8000-0000000000b1', '0001-01-01 00:00+00') IS NOT NULL AS answered_too;
+SELECT protector.is_venue_open('0d000000-0000-4000-8000-0000000000b1', '10000-01-01 00:00+00');
