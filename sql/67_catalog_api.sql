@@ -533,8 +533,10 @@ BEGIN
 						-- (a duration with its unit: a bare 90 is 90 seconds to
 						-- PostgreSQL, where a front end meant minutes)
 						WHEN v_kind OPERATOR(pg_catalog.=) 'duration'
-						THEN pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.<>) 'string'
-							 OR (p_changes OPERATOR(pg_catalog.->>) k) OPERATOR(pg_catalog.!~) '[^0-9.[:space:]+-]'
+						-- (zero is zero in every unit: 0 and "0", the defaults)
+						THEN (p_changes OPERATOR(pg_catalog.->>) k) OPERATOR(pg_catalog.!~) '^[[:space:]]*[+-]?0*[.]?0*[[:space:]]*$'
+							 AND (pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.<>) 'string'
+								  OR (p_changes OPERATOR(pg_catalog.->>) k) OPERATOR(pg_catalog.!~) '[^0-9.[:space:]+-]')
 						WHEN pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.<>) v_kind THEN true
 						WHEN v_kind OPERATOR(pg_catalog.=) 'array'
 						THEN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_changes -> k) g

@@ -316,14 +316,16 @@ BEGIN
 	IF p_keep_id = p_merge_id THEN
 		PERFORM protector.raise('invalid_parameter', 'a customer cannot be merged into itself');
 	END IF;
-	-- their confirmed bookings to come before the customers: the merge
+	-- their bookings before the customers, in the order erase_customer
+	-- takes them too, and for writing (the move writes them): the merge
 	-- completes the kept record's address, whose trigger share-locks them
 	-- (customer_reminders), while a booking being written waits for its
-	-- customer; locked after the customers, the two deadlocked
+	-- customer; locked after the customers, the two deadlocked, and shared,
+	-- two merges or a merge and an erasure did
 	PERFORM FROM protector.bookings b
-	WHERE b.customer_id = ANY (ARRAY[p_keep_id, p_merge_id]) AND b.status = 'confirmed' AND lower(b.during) > now()
+	WHERE b.customer_id = ANY (ARRAY[p_keep_id, p_merge_id])
 	ORDER BY b.id
-	FOR SHARE;
+	FOR NO KEY UPDATE;
 	-- both rows visible to the caller (RLS), mergeable by their role, and
 	-- locked in a fixed order so two merges cannot deadlock
 	PERFORM protector_internal.authorize_row('protector.customers', x.id, 'customers.merge', 'customer', true)

@@ -576,12 +576,19 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_org uuid := protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.erase', 'customer', true);
+	v_org uuid;
 	v_erasure protector.customer_erasures;
 	v_again boolean;
 	v_first boolean;
 	v_id uuid;
 BEGIN
+	-- the customer's bookings before the customer, as merge_customers
+	-- takes them (a merge and an erasure of one customer deadlocked)
+	PERFORM FROM protector.bookings b
+	WHERE b.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	ORDER BY b.id
+	FOR NO KEY UPDATE;
+	v_org := protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.erase', 'customer', true);
 	-- the customer, then each record merged into it: a first erasure is
 	-- its row's (erase_customer_data), another one erases again
 	FOREACH v_id IN ARRAY p_customer_id OPERATOR(pg_catalog.||) ARRAY(

@@ -704,12 +704,19 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_org uuid := protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.erase', 'customer', true);
+	v_org uuid;
 	v_erasure protector.customer_erasures;
 	v_again boolean;
 	v_first boolean;
 	v_id uuid;
 BEGIN
+	-- the customer's bookings before the customer, as merge_customers
+	-- takes them (a merge and an erasure of one customer deadlocked)
+	PERFORM FROM protector.bookings b
+	WHERE b.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	ORDER BY b.id
+	FOR NO KEY UPDATE;
+	v_org := protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.erase', 'customer', true);
 	-- the customer, then each record merged into it: a first erasure is
 	-- its row's (erase_customer_data), another one erases again
 	FOREACH v_id IN ARRAY p_customer_id OPERATOR(pg_catalog.||) ARRAY(
@@ -4064,8 +4071,10 @@ BEGIN
 						-- (a duration with its unit: a bare 90 is 90 seconds to
 						-- PostgreSQL, where a front end meant minutes)
 						WHEN v_kind OPERATOR(pg_catalog.=) 'duration'
-						THEN pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.<>) 'string'
-							 OR (p_changes OPERATOR(pg_catalog.->>) k) OPERATOR(pg_catalog.!~) '[^0-9.[:space:]+-]'
+						-- (zero is zero in every unit: 0 and "0", the defaults)
+						THEN (p_changes OPERATOR(pg_catalog.->>) k) OPERATOR(pg_catalog.!~) '^[[:space:]]*[+-]?0*[.]?0*[[:space:]]*$'
+							 AND (pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.<>) 'string'
+								  OR (p_changes OPERATOR(pg_catalog.->>) k) OPERATOR(pg_catalog.!~) '[^0-9.[:space:]+-]')
 						WHEN pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.<>) v_kind THEN true
 						WHEN v_kind OPERATOR(pg_catalog.=) 'array'
 						THEN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_changes -> k) g
@@ -9314,14 +9323,16 @@ BEGIN
 	IF p_keep_id = p_merge_id THEN
 		PERFORM protector.raise('invalid_parameter', 'a customer cannot be merged into itself');
 	END IF;
-	-- their confirmed bookings to come before the customers: the merge
+	-- their bookings before the customers, in the order erase_customer
+	-- takes them too, and for writing (the move writes them): the merge
 	-- completes the kept record's address, whose trigger share-locks them
 	-- (customer_reminders), while a booking being written waits for its
-	-- customer; locked after the customers, the two deadlocked
+	-- customer; locked after the customers, the two deadlocked, and shared,
+	-- two merges or a merge and an erasure did
 	PERFORM FROM protector.bookings b
-	WHERE b.customer_id = ANY (ARRAY[p_keep_id, p_merge_id]) AND b.status = 'confirmed' AND lower(b.during) > now()
+	WHERE b.customer_id = ANY (ARRAY[p_keep_id, p_merge_id])
 	ORDER BY b.id
-	FOR SHARE;
+	FOR NO KEY UPDATE;
 	-- both rows visible to the caller (RLS), mergeable by their role, and
 	-- locked in a fixed order so two merges cannot deadlock
 	PERFORM protector_internal.authorize_row('protector.customers', x.id, 'customers.merge', 'customer', true)

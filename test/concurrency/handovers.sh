@@ -21,6 +21,10 @@
 # 5. a customer given an address while another session holds one of their
 #    bookings for an unrelated change: once both commit, that booking has
 #    its reminders too (passing over the locked booking left it without).
+# 6. while a booking of a customer is held for a note, that customer is
+#    merged into two others at once, and merged and erased at once: no
+#    deadlock (both take the customers' bookings before the customers, in
+#    one order); the second merge is refused by name, the erasure waits.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -217,5 +221,49 @@ echo "[address given while a booking is held] pending reminders per booking: $pe
 if [ "$per" != "2,2" ] || grep -q '^ERROR' "$WORK/note5.log" "$WORK/address5.log"; then
 	echo "A BOOKING HELD MEANWHILE WAS LEFT WITHOUT REMINDERS:"; cat "$WORK/note5.log" "$WORK/address5.log"; failures=$((failures + 1))
 fi
+
+# 6. two rounds: merge + merge, merge + erase, a note held meanwhile
+race6() {
+	local round=$1 second=$2 c=0f480000-0000-4000-8000-00000000c0$1
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('${c}1', '$ORG', 'Keep $round', NULL), ('${c}2', '$ORG', 'Merged $round', 'm$round@example.com'),
+	('${c}3', '$ORG', 'Other $round', NULL);
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+SELECT ('0f480000-0000-4000-8000-0000000000$round' || n)::uuid, '$ORG', '0f480000-0000-4000-8000-0000000000a1',
+	   '0f480000-0000-4000-8000-0000000005a1', '${c}2',
+	   tstzrange(date_trunc('day', now()) + (n + 20) * interval '1 day', date_trunc('day', now()) + (n + 20) * interval '1 day' + interval '1 hour'),
+	   'confirmed'
+FROM generate_series(1, 2) n;
+SQL
+	psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+UPDATE protector.bookings SET details = '{"note": "x"}' WHERE id = '0f480000-0000-4000-8000-0000000000${round}2';
+SELECT pg_sleep(1.5) \g /dev/null
+COMMIT;
+SQL
+	sleep 0.4
+	psql -X -q -d "$DB" >"$WORK/first$round.log" 2>&1 <<SQL &
+BEGIN;
+SELECT tests.authenticate_as('owner') \g /dev/null
+SELECT protector.merge_customers('${c}1', '${c}2') \g /dev/null
+COMMIT;
+SQL
+	sleep 0.4
+	psql -X -q -d "$DB" >"$WORK/second$round.log" 2>&1 <<SQL &
+BEGIN;
+SELECT tests.authenticate_as('owner') \g /dev/null
+SELECT $second \g /dev/null
+COMMIT;
+SQL
+	wait
+	echo "[round $round, a note held] first merge: $(grep -E '^ERROR' "$WORK/first$round.log" | tr '\n' ' ')second: $(grep -E '^ERROR' "$WORK/second$round.log" | tr '\n' ' ')"
+	if grep -qi 'deadlock' "$WORK/first$round.log" "$WORK/second$round.log" || grep -q '^ERROR' "$WORK/first$round.log"; then
+		echo "MERGES AND ERASURES DEADLOCKED:"; cat "$WORK/first$round.log" "$WORK/second$round.log"; failures=$((failures + 1))
+	fi
+}
+race6 d "protector.merge_customers('0f480000-0000-4000-8000-00000000c0d3', '0f480000-0000-4000-8000-00000000c0d2')"
+race6 e "protector.erase_customer('0f480000-0000-4000-8000-00000000c0e2')"
 dropdb "$DB"
 [ "$failures" -eq 0 ]

@@ -4,7 +4,7 @@
 -- way everywhere, no status a booking cannot have yet, and a lifetime
 -- value that does not predict 0 for the best customer.
 BEGIN;
-SELECT plan(65);
+SELECT plan(66);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['f_owner', 'f_operator', 'f_agent']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -231,6 +231,9 @@ SELECT is(split_part(pg_temp.err(format($$SELECT protector.update_service(%L, '{
 SELECT is((SELECT ARRAY[j ->> 'duration', j ->> 'buffer_after'] FROM (SELECT protector.update_service((SELECT (j ->> 'id')::uuid FROM made WHERE what = 'service'),
 																				 '{"duration": "90 minutes", "buffer_after": "00:15:00"}') j) x),
 	ARRAY['01:30:00', '00:15:00'], '... while "90 minutes" and "00:15:00" are taken');
+SELECT is((SELECT ARRAY[j ->> 'buffer_before', j ->> 'min_notice'] FROM (SELECT protector.update_service((SELECT (j ->> 'id')::uuid FROM made WHERE what = 'service'),
+																				 '{"buffer_before": 0, "min_notice": "0"}') j) x),
+	ARRAY['00:00:00', '00:00:00'], '... and zero, 0 or "0", is zero in every unit (the defaults)');
 SELECT is(protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"capacity": 40.0}') ->> 'capacity', '40',
 	'update_venue: a capacity of 40.0 is 40');
 SELECT tests.clear_authentication();
