@@ -296,6 +296,26 @@ CREATE CONSTRAINT TRIGGER check_merged_unreferenced AFTER INSERT OR UPDATE OF me
 	FOR EACH ROW WHEN (NEW.merged_into IS NOT NULL)
 	EXECUTE FUNCTION protector_internal.check_merged_unreferenced();
 
+-- Customers' bookings locked for writing, in id order, before a caller
+-- locks the customers themselves: merge_customers and erase_customer write
+-- both, while a booking being written waits for its customer; taken in
+-- one order by both, two merges, or a merge and an erasure, of one
+-- customer never wait on each other in a cycle.  As the caller (RLS).
+CREATE FUNCTION protector_internal.lock_customer_bookings(p_customer_ids uuid[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM protector.bookings b
+	WHERE b.customer_id OPERATOR(pg_catalog.=) ANY (p_customer_ids)
+	ORDER BY b.id
+	FOR NO KEY UPDATE;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_customer_bookings(uuid[]) IS
+'Locks the customers'' bookings for writing in id order, before their customers are locked (merge_customers, erase_customer)';
+
 -- Moves everything of p_merge_id to p_keep_id and marks p_merge_id merged:
 -- RLS and the capability map decide whether the caller may merge the two;
 -- the move itself is the owner's (mark_merged).
@@ -316,16 +336,9 @@ BEGIN
 	IF p_keep_id = p_merge_id THEN
 		PERFORM protector.raise('invalid_parameter', 'a customer cannot be merged into itself');
 	END IF;
-	-- their bookings before the customers, in the order erase_customer
-	-- takes them too, and for writing (the move writes them): the merge
-	-- completes the kept record's address, whose trigger share-locks them
-	-- (customer_reminders), while a booking being written waits for its
-	-- customer; locked after the customers, the two deadlocked, and shared,
-	-- two merges or a merge and an erasure did
-	PERFORM FROM protector.bookings b
-	WHERE b.customer_id = ANY (ARRAY[p_keep_id, p_merge_id])
-	ORDER BY b.id
-	FOR NO KEY UPDATE;
+	-- their bookings before the customers (the merge completes the kept
+	-- record's address, whose trigger share-locks them: customer_reminders)
+	PERFORM protector_internal.lock_customer_bookings(ARRAY[p_keep_id, p_merge_id]);
 	-- both rows visible to the caller (RLS), mergeable by their role, and
 	-- locked in a fixed order so two merges cannot deadlock
 	PERFORM protector_internal.authorize_row('protector.customers', x.id, 'customers.merge', 'customer', true)

@@ -117,6 +117,7 @@ GRANT EXECUTE ON FUNCTION
 	protector.merge_patch(jsonb, jsonb),
 	protector_internal.merge_patch_unchecked(jsonb, jsonb),
 	protector_internal.mark_merged(uuid, uuid),
+	protector_internal.lock_customer_bookings(uuid[]),
 	protector_internal.check_mergeable(uuid, uuid),
 	protector_internal.settle_payment(uuid, uuid, protector.payment_status)
 TO authenticated, service_role;

@@ -584,10 +584,7 @@ DECLARE
 BEGIN
 	-- the customer's bookings before the customer, as merge_customers
 	-- takes them (a merge and an erasure of one customer deadlocked)
-	PERFORM FROM protector.bookings b
-	WHERE b.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	ORDER BY b.id
-	FOR NO KEY UPDATE;
+	PERFORM protector_internal.lock_customer_bookings(ARRAY[p_customer_id]);
 	v_org := protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.erase', 'customer', true);
 	-- the customer, then each record merged into it: a first erasure is
 	-- its row's (erase_customer_data), another one erases again

@@ -712,10 +712,7 @@ DECLARE
 BEGIN
 	-- the customer's bookings before the customer, as merge_customers
 	-- takes them (a merge and an erasure of one customer deadlocked)
-	PERFORM FROM protector.bookings b
-	WHERE b.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	ORDER BY b.id
-	FOR NO KEY UPDATE;
+	PERFORM protector_internal.lock_customer_bookings(ARRAY[p_customer_id]);
 	v_org := protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.erase', 'customer', true);
 	-- the customer, then each record merged into it: a first erasure is
 	-- its row's (erase_customer_data), another one erases again
@@ -9323,16 +9320,9 @@ BEGIN
 	IF p_keep_id = p_merge_id THEN
 		PERFORM protector.raise('invalid_parameter', 'a customer cannot be merged into itself');
 	END IF;
-	-- their bookings before the customers, in the order erase_customer
-	-- takes them too, and for writing (the move writes them): the merge
-	-- completes the kept record's address, whose trigger share-locks them
-	-- (customer_reminders), while a booking being written waits for its
-	-- customer; locked after the customers, the two deadlocked, and shared,
-	-- two merges or a merge and an erasure did
-	PERFORM FROM protector.bookings b
-	WHERE b.customer_id = ANY (ARRAY[p_keep_id, p_merge_id])
-	ORDER BY b.id
-	FOR NO KEY UPDATE;
+	-- their bookings before the customers (the merge completes the kept
+	-- record's address, whose trigger share-locks them: customer_reminders)
+	PERFORM protector_internal.lock_customer_bookings(ARRAY[p_keep_id, p_merge_id]);
 	-- both rows visible to the caller (RLS), mergeable by their role, and
 	-- locked in a fixed order so two merges cannot deadlock
 	PERFORM protector_internal.authorize_row('protector.customers', x.id, 'customers.merge', 'customer', true)
@@ -11292,3 +11282,20 @@ COMMENT ON FUNCTION protector_internal.local_time(text, timestamptz) IS
 'p_at as local time in the zone, from the zone file whatever the session''s timezone_abbreviations (for messages and titles)';
 REVOKE ALL ON FUNCTION protector_internal.local_time(text, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.local_time(text, timestamptz) TO authenticated, service_role;
+
+CREATE OR REPLACE FUNCTION protector_internal.lock_customer_bookings(p_customer_ids uuid[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM protector.bookings b
+	WHERE b.customer_id OPERATOR(pg_catalog.=) ANY (p_customer_ids)
+	ORDER BY b.id
+	FOR NO KEY UPDATE;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_customer_bookings(uuid[]) IS
+'Locks the customers'' bookings for writing in id order, before their customers are locked (merge_customers, erase_customer)';
+REVOKE ALL ON FUNCTION protector_internal.lock_customer_bookings(uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.lock_customer_bookings(uuid[]) TO authenticated, service_role;

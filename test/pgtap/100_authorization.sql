@@ -669,6 +669,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.check_promo_terms(text,numeric,integer,integer,integer,timestamp with time zone,timestamp with time zone,text)'),
 			 ('protector_internal.pay_with_voucher(uuid,text)'), ('protector_internal.merge_patch_unchecked(jsonb,jsonb)'),
 			 ('protector_internal.mark_merged(uuid,uuid)'), ('protector_internal.check_mergeable(uuid,uuid)'),
+			 ('protector_internal.lock_customer_bookings(uuid[])'),
 			 ('protector_internal.scrub_customer(uuid,uuid)'),
 			 ('protector_internal.settle_payment(uuid,uuid,protector.payment_status)'),
 			 ('protector_internal.check_slot(uuid,timestamp with time zone,integer,text)'), ('protector_internal.check_country(text,text)'),
