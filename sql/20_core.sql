@@ -7,7 +7,7 @@ RETURNS uuid
 AS 'MODULE_PATHNAME', 'protector_current_user_id'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector.current_user_id() IS
-'Auth user id of the request: request.jwt.claims ->> ''sub'' (fallback request.jwt.claim.sub); NULL when there is none';
+'Auth user id of the request: request.jwt.claims ->> ''sub'' (request.jwt.claim.sub only when there are no claims); NULL when there is none';
 
 -- Internal helpers live in protector_internal, a schema PostgREST does not
 -- expose.  Only the authorization helpers that policies and RPCs running

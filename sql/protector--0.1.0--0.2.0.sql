@@ -11299,3 +11299,6 @@ COMMENT ON FUNCTION protector_internal.lock_customer_bookings(uuid[]) IS
 'Locks the customers'' bookings for writing in id order, before their customers are locked (merge_customers, erase_customer)';
 REVOKE ALL ON FUNCTION protector_internal.lock_customer_bookings(uuid[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.lock_customer_bookings(uuid[]) TO authenticated, service_role;
+
+COMMENT ON FUNCTION protector.current_user_id() IS
+'Auth user id of the request: request.jwt.claims ->> ''sub'' (request.jwt.claim.sub only when there are no claims); NULL when there is none';

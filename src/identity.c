@@ -5,10 +5,12 @@
  *
  * PostgREST puts the verified JWT claims into the transaction-local
  * setting request.jwt.claims (a JSON object); older versions also set
- * request.jwt.claim.sub.  Like Supabase's auth.uid(), we read 'sub' from
- * the claims and fall back to the old setting.  After a transaction ends,
- * a transaction-local custom setting reads as '' rather than disappearing,
- * so an empty string means "no user".
+ * request.jwt.claim.sub.  We read 'sub' from the claims, and the old
+ * setting only when there are no claims: claims without a user (an anon
+ * token, "sub": null) mean no user, whatever an earlier client of a pooled
+ * connection left in request.jwt.claim.sub for the session.  After a
+ * transaction ends, a transaction-local custom setting reads as '' rather
+ * than disappearing, so an empty string means "no user".
  *
  * Every RLS policy calls this once per statement, so the result for the
  * last claims string seen is cached in TopMemoryContext: a PostgREST
@@ -267,13 +269,11 @@ protector_get_current_user_id(pg_uuid_t *uid)
 				cached_uid = parsed;
 		}
 		if (cached_has_user)
-		{
 			*uid = cached_uid;
-			return true;
-		}
+		return cached_has_user;
 	}
 
-	/* fall back to the setting PostgREST before version 12 also set */
+	/* no claims: the setting PostgREST before version 12 set */
 	sub = GetConfigOption("request.jwt.claim.sub", true, false);
 	if (sub == NULL || sub[0] == '\0')
 		return false;

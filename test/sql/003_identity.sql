@@ -46,6 +46,21 @@ SELECT protector.current_user_id();
 SELECT set_config('request.jwt.claims', '{"sub": "6f1c9a52-2b7e-4d0c-9c1b-0d3f4e5a6b7c"}', true);
 SELECT protector.current_user_id();
 ROLLBACK;
+-- claims without a user mean no user: a session-wide claim.sub an earlier
+-- client of a pooled connection left behind is not borrowed by an anon
+-- request, nor by a token whose sub is null or missing
+SELECT set_config('request.jwt.claim.sub', '0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d', false);
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"role": "anon"}', true);
+SELECT protector.current_user_id() AS anon_request;
+SELECT set_config('request.jwt.claims', '{"role": "authenticated", "sub": null}', true);
+SELECT protector.current_user_id() AS null_sub;
+SELECT set_config('request.jwt.claims', '{"role": "authenticated", "sub": ""}', true);
+SELECT protector.current_user_id() AS empty_sub;
+ROLLBACK;
+-- (with no claims at all, the old setting still answers)
+SELECT protector.current_user_id() AS no_claims;
+RESET request.jwt.claim.sub;
 
 -- malformed claims: clear errors, never a crash
 BEGIN;
