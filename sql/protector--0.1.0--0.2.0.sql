@@ -64,6 +64,29 @@ BEGIN
 END
 $long_bookings$;
 
+-- 0.2.0 keeps bookings within the years 1 to 9999 (a day inside them in
+-- UTC), where every local date of the product lives; 0.1.0 took any finite
+-- bound.  Named here, before anything changes (validating the constraint
+-- would name no row).
+DO $far_bookings$
+DECLARE
+	v_ids text;
+BEGIN
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s)', b.id, b.during), ', ' ORDER BY b.id) INTO v_ids
+	FROM (SELECT x.id, x.during FROM protector.bookings x
+		  WHERE NOT pg_catalog.isempty(x.during)
+			AND (pg_catalog.lower(x.during) OPERATOR(pg_catalog.<) '0001-01-02 00:00:00+00'::timestamptz
+				 OR pg_catalog.upper(x.during) OPERATOR(pg_catalog.>) '9999-12-31 00:00:00+00'::timestamptz)
+		  ORDER BY x.id LIMIT 20) b;
+	IF v_ids IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'check_violation',
+			MESSAGE = 'protector 0.2.0 refuses bookings outside the years 1 to 9999, and this database holds some',
+			DETAIL = pg_catalog.format('Bookings (the first 20): %s.', v_ids),
+			HINT = 'Correct or delete them, then run ALTER EXTENSION protector UPDATE again; nothing was changed.';
+	END IF;
+END
+$far_bookings$;
+
 -- Restores (issue 11) -------------------------------------------------------
 
 -- A restore is running: row_security is off (pg_dump's output sets it) and
@@ -1147,15 +1170,42 @@ $$;
 COMMENT ON FUNCTION protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb) IS
 'Records a payment or refund of a booking (owners, admins, finance); idempotent by provider and provider reference; answers with the booking''s amount paid and balance';
 
+-- amount_paid is numeric(12, 2): a booking whose ledger sums to more
+-- would end the update on a bare overflow, named here instead
+DO $ledger_sums$
+DECLARE
+	v_ids text;
+BEGIN
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s %s)', x.id, x.net, x.currency), ', ' ORDER BY x.id) INTO v_ids
+	FROM (SELECT b.id, b.currency, l.net FROM protector.bookings b
+		  CROSS JOIN LATERAL (
+			SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount ELSE OPERATOR(pg_catalog.-) p.amount END), 0) AS net
+			FROM protector.payments p
+			WHERE p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
+			  AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.currency OPERATOR(pg_catalog.=) b.currency) l
+		  WHERE l.net OPERATOR(pg_catalog.>=) 10000000000
+		  ORDER BY b.id LIMIT 20) x;
+	IF v_ids IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'check_violation',
+			MESSAGE = 'protector 0.2.0 keeps a booking''s amount paid below 10000000000, and this database holds bookings paid more',
+			DETAIL = pg_catalog.format('Bookings and what their succeeded payments less refunds sum to (the first 20): %s.', v_ids),
+			HINT = 'Correct the payments that did not happen (mark them failed), then run ALTER EXTENSION protector UPDATE again; nothing was changed.';
+	END IF;
+END
+$ledger_sums$;
+
 -- 0.1.0 never maintained amount_paid: what the ledger says now (a
 -- correction of derived data, so neither audited nor re-checked).  What
 -- members wrote into it by hand beyond the ledger (0.1.0 let them) was
 -- money received: it becomes a succeeded payment of the difference first
 -- (provider 'manual', details.source naming where it came from), so
--- that the ledger keeps it.
+-- that the ledger keeps it.  The difference to what the ledger holds of
+-- payments, never more: where refunds exceed the payments, the hand-written
+-- amount is all that was received, and the refusal of refunds beyond what
+-- was paid ($ledgers$, below) names the booking.
 SET LOCAL session_replication_role = replica;
 INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider, details, created_by)
-SELECT b.organization_id, b.id, 'payment', b.amount_paid OPERATOR(pg_catalog.-) l.net, b.currency, 'succeeded', 'manual',
+SELECT b.organization_id, b.id, 'payment', b.amount_paid OPERATOR(pg_catalog.-) GREATEST(l.net, 0), b.currency, 'succeeded', 'manual',
 	   '{"source": "bookings.amount_paid of protector 0.1.0, written by hand"}', NULL
 FROM protector.bookings b
 CROSS JOIN LATERAL (
@@ -1218,6 +1268,21 @@ BEGIN
 	END IF;
 END
 $ledgers$;
+
+-- 0.2.0's widget request keys name the venue (widget/<the e-mail's md5>/
+-- <venue>/<key>: the same key at another venue is another booking);
+-- 0.1.0's (widget/<md5>/<key>) get the venue of their booking, so that a
+-- visitor's retry across the update replays the booking it made instead of
+-- booking again.  A rewrite of protector's own bookkeeping: neither
+-- audited nor announced.
+SET LOCAL session_replication_role = replica;
+UPDATE protector.bookings b
+SET idempotency_key = pg_catalog.regexp_replace(b.idempotency_key, '^(widget/[0-9a-f]{32}/)',
+												E'\\1' OPERATOR(pg_catalog.||) b.venue_id::text OPERATOR(pg_catalog.||) '/')
+WHERE b.source OPERATOR(pg_catalog.=) 'widget'
+  AND b.idempotency_key OPERATOR(pg_catalog.~) '^widget/[0-9a-f]{32}/'
+  AND pg_catalog.length(b.idempotency_key) OPERATOR(pg_catalog.<=) 163;	-- 200 less the venue's 37
+RESET session_replication_role;
 
 REVOKE ALL ON FUNCTION protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
@@ -8420,7 +8485,9 @@ BEGIN
 		  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
 		GROUP BY g.id, g.slug ORDER BY g.slug
 	LOOP
-		RAISE NOTICE 'protector 0.2.0: organization % (%) has % assigned bookings and no shifts yet', o.slug, o.id, o.n
+		-- (a WARNING: while an extension script runs, PostgreSQL shows
+		-- nothing below it)
+		RAISE WARNING 'protector 0.2.0: organization % (%) has % assigned bookings and no shifts yet', o.slug, o.id, o.n
 			USING HINT = 'Schedule the agents'' shifts (create_staff_schedule), or set settings.staff.require_shifts to false.';
 	END LOOP;
 END

@@ -45,9 +45,10 @@ columns() {
 # the version of protector installed in database $1
 extversion() { psql -X -A -t -d "$1" -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'"; }
 psql -X -q -v ON_ERROR_STOP=1 -d protector_upgraded -c "ALTER EXTENSION protector UPDATE"
-# Columns the update adds, and those it corrects on purpose (MIGRATED,
-# checked on their own below), are left out of the comparison.
-MIGRATED=${MIGRATED:-amount_paid}
+# Columns the update adds, and those it corrects on purpose (MIGRATED:
+# amount_paid from the ledger, the widget's request keys; checked on their
+# own below), are left out of the comparison.
+MIGRATED=${MIGRATED:-amount_paid,idempotency_key}
 old_tables=$(columns protector_previous | sed 's/\.[^.]*$//' | sort -u)
 added=$(comm -13 <(columns protector_previous) <(columns protector_upgraded) |
 	grep -F -f <(sed 's/$/./' <<<"$old_tables") | sed 's/.*\.//' | paste -sd, -)
@@ -209,6 +210,77 @@ if [ "$kept" != "$hand 37.50 succeeded" ]; then
 	echo "amount_paid written by hand in $PREV was not kept as a manual payment"; failures=$((failures + 1))
 fi
 dropdb protector_manual
+
+# amount_paid written by hand on a booking whose refunds exceed its
+# payments was all that was received (not that plus the excess): the
+# manual payment is the hand-written amount, and the refusal of refunds
+# beyond what was paid names the booking
+createdb -T protector_previous protector_handover
+over=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_handover -c "SET session_replication_role = replica" -c "
+	INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider)
+	SELECT organization_id, id, 'refund', 100, currency, 'succeeded', 'stripe' FROM protector.bookings
+	WHERE idempotency_key = 'fixture/5';
+	UPDATE protector.bookings SET amount_paid = 50 WHERE idempotency_key = 'fixture/5' RETURNING id")
+refused=$(psql -X -q -d protector_handover -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+echo "amount_paid by hand beside an over-refund: $(grep -E '^(ERROR|DETAIL)' <<<"$refused" | tr '\n' ' ')"
+if ! grep -q '^ERROR:  23514: protector 0.2.0 refuses refunds beyond what was paid' <<<"$refused" ||
+	! grep -q "^DETAIL:  .*: $over (paid 50.00, refunded 100.00 [A-Z]*)\.$" <<<"$refused" ||
+	[ "$(extversion protector_handover)" != "$PREV" ]; then
+	echo "amount_paid by hand beside an over-refund was not refused as it should be:"; echo "$refused"; failures=$((failures + 1))
+fi
+dropdb protector_handover
+
+# A booking outside the years 1 to 9999, or a ledger beyond amount_paid's
+# numeric(12, 2), stops the update before it changes anything, named
+for case in far sums; do
+	createdb -T protector_previous "protector_$case"
+	if [ "$case" = far ]; then
+		named=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "protector_$case" -c "SET session_replication_role = replica" -c "
+			INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, currency)
+			SELECT organization_id, venue_id, id, '[20261-05-04 10:00+00, 20261-05-04 11:00+00)', 'confirmed', currency
+			FROM protector.services ORDER BY id LIMIT 1 RETURNING id")
+		want="refuses bookings outside the years 1 to 9999"
+	else
+		named=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "protector_$case" -c "SET session_replication_role = replica" -c "
+			INSERT INTO protector.payments (organization_id, booking_id, amount, currency, status, provider, provider_reference)
+			SELECT organization_id, id, 6000000000, currency, 'succeeded', 'bank', 'wire-' || g
+			FROM protector.bookings, generate_series(1, 2) g WHERE idempotency_key = 'fixture/5' RETURNING booking_id" | sort -u)
+		want="keeps a booking's amount paid below 10000000000"
+	fi
+	refused=$(psql -X -q -d "protector_$case" -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+	echo "$case: $(grep -E '^ERROR' <<<"$refused" | tr '\n' ' ')"
+	if ! grep -q "^ERROR:  23514: protector 0.2.0 $want" <<<"$refused" || ! grep -q "^DETAIL:  .*(the first 20): $named (" <<<"$refused" ||
+		[ "$(extversion "protector_$case")" != "$PREV" ]; then
+		echo "$case: not refused by name as it should be:"; echo "$refused"; failures=$((failures + 1))
+	fi
+	dropdb "protector_$case"
+done
+
+# A visitor's retry across the update replays the widget booking made
+# before it (0.2.0's request keys name the venue); the update warns of
+# organizations with assigned bookings and no shifts where the user sees it
+createdb -T protector_previous protector_widget
+psql -X -q -v ON_ERROR_STOP=1 -d protector_widget -c "UPDATE protector.bookings SET assigned_agent = '00000000-0000-4000-8000-00000000aa02'
+	WHERE idempotency_key = 'fixture/7'"
+warned=$(psql -X -q -v ON_ERROR_STOP=1 -d protector_widget -c "ALTER EXTENSION protector UPDATE" 2>&1 | grep -c '^WARNING:  protector 0.2.0: organization lockbox' || true)
+replay=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_widget <<'SQL'
+SELECT embed_key AS key, (SELECT lower(during) FROM protector.bookings WHERE source = 'widget') AS at FROM protector.venues \gset
+SET ROLE anon;
+SELECT r ->> 'replayed', r ->> 'party_size'
+FROM protector.create_widget_booking(:'key', '0c000000-0000-4000-8000-0000000005a1', 'Lena Visitor', 'lena@example.com', NULL,
+									  :'at', 3, 'visit-1') r;
+RESET ROLE;
+SELECT count(*) FROM protector.bookings WHERE source = 'widget';
+SQL
+) || true
+echo "a widget retry across the update: $(tr '\n' ' ' <<<"$replay")(replayed, party, widget bookings); shift warnings: $warned"
+if [ "$replay" != "$(printf 'true|3\n1')" ]; then
+	echo "a widget retry across the update did not replay the booking"; failures=$((failures + 1))
+fi
+if [ "$warned" != 1 ]; then
+	echo "the update did not warn of the organization with assigned bookings and no shifts"; failures=$((failures + 1))
+fi
+dropdb protector_widget
 
 # A database in Supabase Realtime by Broadcast alone (no publication):
 # the update records it as in Realtime, as a fresh install does, so that
