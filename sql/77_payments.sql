@@ -156,6 +156,13 @@ BEGIN
 			pg_catalog.format('Payment %s is of booking %s.', OLD.id, OLD.booking_id),
 			'Refund it, and record a payment of the other booking.');
 	END IF;
+	-- money that moved, as record_payment takes it (a direct row of 0.00
+	-- was written, audited and announced)
+	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.amount OPERATOR(pg_catalog.=) 0
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR OLD.amount OPERATOR(pg_catalog.<>) 0) THEN
+		PERFORM protector.raise('invalid_parameter', 'a payment or refund must be a positive amount', 'Got 0.00.',
+			'Record money that moved; a payment that did not happen is marked failed.');
+	END IF;
 	SELECT b.currency INTO v_currency FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND b.id OPERATOR(pg_catalog.=) v_row.booking_id
 	FOR UPDATE;
@@ -217,7 +224,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_payment() IS
-'Trigger: locks the booking of a payment, refuses another currency, another booking, and changes that leave refunds beyond what was paid';
+'Trigger: locks the booking of a payment, refuses an amount of 0, another currency, another booking, and changes that leave refunds beyond what was paid';
 
 -- What a payment row adds to what its booking keeps: a succeeded payment
 -- its amount, a pending or succeeded refund less its amount

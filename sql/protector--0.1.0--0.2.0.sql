@@ -929,6 +929,13 @@ BEGIN
 			pg_catalog.format('Payment %s is of booking %s.', OLD.id, OLD.booking_id),
 			'Refund it, and record a payment of the other booking.');
 	END IF;
+	-- money that moved, as record_payment takes it (a direct row of 0.00
+	-- was written, audited and announced)
+	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.amount OPERATOR(pg_catalog.=) 0
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR OLD.amount OPERATOR(pg_catalog.<>) 0) THEN
+		PERFORM protector.raise('invalid_parameter', 'a payment or refund must be a positive amount', 'Got 0.00.',
+			'Record money that moved; a payment that did not happen is marked failed.');
+	END IF;
 	SELECT b.currency INTO v_currency FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND b.id OPERATOR(pg_catalog.=) v_row.booking_id
 	FOR UPDATE;
@@ -990,7 +997,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_payment() IS
-'Trigger: locks the booking of a payment, refuses another currency, another booking, and changes that leave refunds beyond what was paid';
+'Trigger: locks the booking of a payment, refuses an amount of 0, another currency, another booking, and changes that leave refunds beyond what was paid';
 
 CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF organization_id, booking_id, kind, amount, currency, status OR DELETE
 	ON protector.payments
@@ -1334,6 +1341,14 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			'cancellation_reason must be at most 2000 characters without control or invisible direction characters');
 	END IF;
+	-- details of at most 64 kB, as create_booking takes them, whoever
+	-- writes them (staff's direct writes stored 19 MB, twice more in the
+	-- audit log); callers the policies will refuse are refused there
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.details IS DISTINCT FROM OLD.details)
+	   AND pg_catalog.pg_column_size(NEW.details) OPERATOR(pg_catalog.>) 65536 THEN
+		PERFORM protector.raise('invalid_parameter', 'details is too large',
+			pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(NEW.details)));
+	END IF;
 	-- an agent who is no member of the organization, named for those who
 	-- see the staff list (the composite foreign key's bare 23503 otherwise;
 	-- nested: a condition with a subquery runs as a query every time)
@@ -1398,10 +1413,6 @@ BEGIN
 		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
 			-- (a customer's role never corrects bookings: always refused)
 			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
-		END IF;
-		IF pg_catalog.pg_column_size(NEW.details) OPERATOR(pg_catalog.>) 65536 THEN
-			PERFORM protector.raise('invalid_parameter', 'details is too large',
-				pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(NEW.details)));
 		END IF;
 		RETURN NEW;
 	END IF;

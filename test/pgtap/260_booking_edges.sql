@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(41);
+SELECT plan(45);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -283,6 +283,28 @@ SELECT tests.authenticate_as('k_operator');
 SELECT throws_ok($$UPDATE protector.bookings SET service_id = '0a260000-0000-4000-8000-0000000005a2'
 				   WHERE id = '0a260000-0000-4000-8000-00000000b0a2'$$,
 	'22023', 'a no_show booking cannot be rescheduled', 'a no-show of two days ago is not moved to another service');
+
+-- details of at most 64 kB, whoever writes them directly (staff stored
+-- 19 MB, and the audit log a copy per change)
+SELECT tests.authenticate_as('k_operator');
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, details)
+				   VALUES ('0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1',
+						   '0a260000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(30, 10), pg_temp.t(30, 11)), 'confirmed',
+						   jsonb_build_object('x', (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 3000) g)))$$,
+	'22023', 'details is too large', 'an operator''s direct insert with 96 kB of details is refused');
+INSERT INTO r SELECT 'sized', protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(30, 12), 1);
+SELECT throws_ok($$UPDATE protector.bookings SET details = jsonb_build_object('x', (SELECT string_agg(md5(g::text), '')
+																				  FROM generate_series(1, 3000) g))
+				   WHERE id = pg_temp.id('sized')$$,
+	'22023', 'details is too large', '... and so is an update to them');
+UPDATE protector.bookings SET details = jsonb_build_object('note', repeat('n', 1000)) WHERE id = pg_temp.id('sized');
+SELECT is((SELECT length(details ->> 'note') FROM protector.bookings WHERE id = pg_temp.id('sized')), 1000,
+	'... while details within the limit are written');
+-- a payment of 0.00 is no money that moved, as record_payment says
+SELECT tests.clear_authentication();
+SELECT throws_ok($$INSERT INTO protector.payments (organization_id, booking_id, amount, status)
+				   VALUES ('0a260000-0000-4000-8000-000000000000', pg_temp.id('sized'), 0, 'succeeded')$$,
+	'22023', 'a payment or refund must be a positive amount', 'a direct payment of 0.00 is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
