@@ -36,6 +36,9 @@ CREATE TABLE protector.booking_messages (
 );
 CREATE INDEX booking_messages_booking_idx ON protector.booking_messages (organization_id, booking_id, created_at);
 CREATE INDEX booking_messages_customer_idx ON protector.booking_messages (organization_id, customer_id);
+-- a member's replies in a period (median_response_minutes, staff reports)
+CREATE INDEX booking_messages_sender_idx ON protector.booking_messages (organization_id, sender_user_id, created_at)
+	WHERE sender_kind = 'staff';
 COMMENT ON TABLE protector.booking_messages IS
 'Messages between an organization and the customer of a booking, one thread per booking (docs/messages.md)';
 
@@ -316,6 +319,10 @@ BEGIN
 							'-infinity')) q
 				  WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.sender_kind OPERATOR(pg_catalog.=) 'staff'
 					AND s.sender_user_id OPERATOR(pg_catalog.=) p_user_id
+					-- (a reply comes after the question it answers: the
+					-- member's replies before the period answer none of it,
+					-- and are not read)
+					AND s.created_at OPERATOR(pg_catalog.>) p_from
 					AND q.asked OPERATOR(pg_catalog.>=) p_from AND q.asked OPERATOR(pg_catalog.<) p_to) r);
 END
 $$;

@@ -238,9 +238,11 @@ BEGIN
 										NEW.id, NEW.merged_into);
 	END IF;
 	FOR fk IN
-		SELECT r.tbl, r.col FROM protector_internal.customer_references r
+		SELECT r.tbl, r.col, r.org_col FROM protector_internal.customer_references r
 	LOOP
-		EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I = $1)', fk.tbl, fk.col) INTO v_found USING NEW.id;
+		EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s WHERE %I OPERATOR(pg_catalog.=) $1', fk.tbl, fk.col)
+				OPERATOR(pg_catalog.||) protector_internal.within_organization(fk.org_col, 2) OPERATOR(pg_catalog.||) ')'
+			INTO v_found USING NEW.id, NEW.organization_id;
 		IF v_found THEN
 			PERFORM protector.raise('invalid_parameter',
 				pg_catalog.format('customer %s is still referenced by %s.%s', NEW.id, fk.tbl, fk.col),
@@ -7482,6 +7484,9 @@ CREATE TABLE protector.booking_messages (
 );
 CREATE INDEX booking_messages_booking_idx ON protector.booking_messages (organization_id, booking_id, created_at);
 CREATE INDEX booking_messages_customer_idx ON protector.booking_messages (organization_id, customer_id);
+-- a member's replies in a period (median_response_minutes, staff reports)
+CREATE INDEX booking_messages_sender_idx ON protector.booking_messages (organization_id, sender_user_id, created_at)
+	WHERE sender_kind = 'staff';
 COMMENT ON TABLE protector.booking_messages IS
 'Messages between an organization and the customer of a booking, one thread per booking (docs/messages.md)';
 
@@ -7762,6 +7767,10 @@ BEGIN
 							'-infinity')) q
 				  WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.sender_kind OPERATOR(pg_catalog.=) 'staff'
 					AND s.sender_user_id OPERATOR(pg_catalog.=) p_user_id
+					-- (a reply comes after the question it answers: the
+					-- member's replies before the period answer none of it,
+					-- and are not read)
+					AND s.created_at OPERATOR(pg_catalog.>) p_from
 					AND q.asked OPERATOR(pg_catalog.>=) p_from AND q.asked OPERATOR(pg_catalog.<) p_to) r);
 END
 $$;
@@ -9363,10 +9372,11 @@ BEGIN
 	-- every foreign key that points at customers (bookings, and any later
 	-- table), found in the catalog; values are parameters
 	FOR fk IN
-		SELECT r.tbl, r.col FROM protector_internal.customer_references r ORDER BY 1, 2
+		SELECT r.tbl, r.col, r.org_col FROM protector_internal.customer_references r ORDER BY 1, 2
 	LOOP
 		EXECUTE pg_catalog.format('UPDATE %s SET %I = $1 WHERE %I OPERATOR(pg_catalog.=) $2', fk.tbl, fk.col, fk.col)
-			USING p_keep_id, p_merge_id;
+				OPERATOR(pg_catalog.||) protector_internal.within_organization(fk.org_col, 3)
+			USING p_keep_id, p_merge_id, k.organization_id;
 		GET DIAGNOSTICS v_count = ROW_COUNT;
 		v_moved := v_moved OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(fk.tbl::text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) fk.col, v_count);
 	END LOOP;
@@ -11380,3 +11390,37 @@ GRANT EXECUTE ON FUNCTION protector_internal.lock_customer_bookings(uuid[]) TO a
 
 COMMENT ON FUNCTION protector.current_user_id() IS
 'Auth user id of the request: request.jwt.claims ->> ''sub'' (request.jwt.claim.sub only when there are no claims); NULL when there is none';
+
+CREATE OR REPLACE FUNCTION protector_internal.within_organization(p_org_col name, p_param integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN p_org_col IS NULL THEN ''
+			ELSE pg_catalog.format(' AND %I OPERATOR(pg_catalog.=) $%s', p_org_col, p_param) END;
+COMMENT ON FUNCTION protector_internal.within_organization(name, integer) IS
+'The condition '' AND <org_col> = $n'' that keeps a search of a customer''s references within its organization ('''' without one)';
+REVOKE ALL ON FUNCTION protector_internal.within_organization(name, integer) FROM PUBLIC;
+
+CREATE OR REPLACE VIEW protector_internal.customer_references AS
+SELECT c.conrelid::regclass AS tbl, a.attname AS col,
+	   -- the referring table's organization column, where the key is
+	   -- composite (every key of protector's is): searches and moves of one
+	   -- customer's references stay within its organization's index range
+	   (SELECT oa.attname FROM unnest(c.conkey, c.confkey) AS o(fk_att, pk_att)
+		JOIN pg_catalog.pg_attribute oa ON oa.attrelid OPERATOR(pg_catalog.=) c.conrelid
+										AND oa.attnum OPERATOR(pg_catalog.=) o.fk_att
+		JOIN pg_catalog.pg_attribute opa ON opa.attrelid OPERATOR(pg_catalog.=) c.confrelid
+										 AND opa.attnum OPERATOR(pg_catalog.=) o.pk_att
+		WHERE opa.attname OPERATOR(pg_catalog.=) 'organization_id') AS org_col
+FROM pg_catalog.pg_constraint c
+JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) c.conrelid
+	AND t.relnamespace OPERATOR(pg_catalog.=) 'protector'::pg_catalog.regnamespace
+JOIN LATERAL unnest(c.conkey, c.confkey) AS u(fk_att, pk_att) ON true
+JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid AND a.attnum OPERATOR(pg_catalog.=) u.fk_att
+JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) c.confrelid AND pa.attnum OPERATOR(pg_catalog.=) u.pk_att
+WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=) 'protector.customers'::pg_catalog.regclass
+  AND pa.attname OPERATOR(pg_catalog.=) 'id' AND c.conrelid OPERATOR(pg_catalog.<>) 'protector.customers'::pg_catalog.regclass
+  -- the record of an erasure is about the customer it names: it stays
+  AND c.conrelid IS DISTINCT FROM pg_catalog.to_regclass('protector.customer_erasures');
+COMMENT ON VIEW protector_internal.customer_references IS
+'Columns (by foreign key) that refer to a customer: what merge_customers moves';

@@ -9,7 +9,7 @@
 -- note, a payment's provider details, their bookings' tasks) goes with
 -- it, protector's refund note stays.
 BEGIN;
-SELECT plan(36);
+SELECT plan(37);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_admin', 'x_manager', 'x_operator', 'x_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a250000-0000-4000-8000-000000000000', 'X', 'erasure-x');
@@ -243,6 +243,14 @@ SELECT is_empty($$SELECT 'booking' FROM protector.bookings WHERE created_by = te
 	UNION ALL SELECT 'audit ' || table_name FROM protector.audit_log
 		WHERE concat(old_row::text, new_row::text) ~ tests.get_supabase_uid('x_dee')::text$$,
 	'nor does any booking, message or audit row keep her account''s id');
+
+-- a merge searches and moves one customer's references within the
+-- organization's index range (every key to customers is composite), not
+-- through every tenant's rows
+SELECT set_eq($$SELECT tbl::text || '.' || col || ' ' || COALESCE(org_col::text, '-') FROM protector_internal.customer_references$$,
+	$$VALUES ('protector.booking_messages.customer_id organization_id'), ('protector.bookings.customer_id organization_id'),
+			 ('protector.vouchers.customer_id organization_id'), ('protector.waiver_submissions.customer_id organization_id')$$,
+	'every reference to a customer names its organization column');
 
 SELECT * FROM finish();
 ROLLBACK;
