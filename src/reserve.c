@@ -109,6 +109,18 @@ typedef struct BookingRow
 	TimestampTz until;			/* a hold's expiry; DT_NOEND otherwise */
 } BookingRow;
 
+/* one check of a row's capacity under one snapshot, and what it found */
+typedef struct CapacityCheck
+{
+	BookingRow *row;
+	ItemPointer self;
+	Relation	bookings;
+	const BookingKeys *keys;
+	CapacityRules rules;
+	int32		taken;
+	bool		rules_changed;	/* a retry: the service's rules differ too */
+} CapacityCheck;
+
 /*
  * What the check knows of the installed tables, looked up once per backend
  * rather than once per row: relation and index OIDs, column positions, the
@@ -373,14 +385,23 @@ note_outcome(const pg_uuid_t *service_id, bool refused)
 }
 
 static void
-report_conflict(Relation bookings, CapacityRules *rules, BookingRow *row, int32 taken, bool retry)
+report_conflict(Relation bookings, CapacityCheck *found, BookingRow *row, RangeVerdict verdict)
 {
+	CapacityRules *rules = &found->rules;
+	int32		taken = found->taken;
 	char	   *range;
 
 	note_outcome(row->service_id, true);
 	range = format_range(bookings, &rules->venue_id, row);
 
-	if (retry)
+	if (verdict == RANGE_RETRY && found->rules_changed)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_RETRY),
+				 errmsg("service \"%s\" was changed concurrently", rules->name),
+				 errdetail("Requested %s; the service's mode, capacity or buffers as changed after this transaction started leave no room for it.",
+						   range),
+				 errhint("Retry the transaction: it will then see the service as it is now.")));
+	if (verdict == RANGE_RETRY)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_RETRY),
 				 errmsg("service \"%s\" was booked concurrently", rules->name),
@@ -628,16 +649,6 @@ occupancy_taken(BookingRow *row, ItemPointer self, Relation bookings,
  * set by the precheck, which passes a row whose service is not in its
  * organization and venue on to the foreign key.
  */
-typedef struct CapacityCheck
-{
-	BookingRow *row;
-	ItemPointer self;
-	Relation	bookings;
-	const BookingKeys *keys;
-	CapacityRules rules;
-	int32		taken;
-} CapacityCheck;
-
 /*
  * Would adding row to the occupancy visible in snapshot exceed capacity?
  * Reads the service's rules into *rules; *taken receives the places
@@ -698,10 +709,18 @@ judge_capacity(Relation bookings, BookingRow *row, ItemPointer self, const Booki
 			   CapacityCheck *latest)
 {
 	CapacityCheck then;
+	RangeVerdict verdict;
 
 	*latest = (CapacityCheck) {row, self, bookings, keys};
 	then = *latest;
-	return protector_range_verdict(capacity_check, latest, capacity_check, &then);
+	verdict = protector_range_verdict(capacity_check, latest, capacity_check, &then);
+	/* hidden from the snapshot: a booking, or the service's rules changed */
+	if (verdict == RANGE_RETRY)
+		latest->rules_changed = then.rules.shared != latest->rules.shared ||
+			then.rules.capacity != latest->rules.capacity ||
+			then.rules.buffer_before != latest->rules.buffer_before ||
+			then.rules.buffer_after != latest->rules.buffer_after;
+	return verdict;
 }
 
 static const TriggerProtocol reservation_protocol = {
@@ -766,7 +785,7 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	protector_lock_service(row.service_id);
 	verdict = judge_capacity(bookings, &row, &tuple->t_self, NULL, &latest);
 	if (verdict != RANGE_FREE)
-		report_conflict(bookings, &latest.rules, &row, latest.taken, verdict == RANGE_RETRY);
+		report_conflict(bookings, &latest, &row, verdict);
 	note_outcome(row.service_id, false);
 
 	return PointerGetDatum(NULL);
@@ -909,7 +928,7 @@ protector_reservation_precheck(Relation bookings, HeapTuple tuple)
 	exists = booking_exists(bookings, row.id, snapshot);
 	UnregisterSnapshot(snapshot);
 	if (!exists)
-		report_conflict(bookings, &latest.rules, &row, latest.taken, verdict == RANGE_RETRY);
+		report_conflict(bookings, &latest, &row, verdict);
 }
 
 static const TriggerProtocol service_mode_protocol = {

@@ -49,15 +49,19 @@ COMMIT;
 SQL
 }
 
-# runs $2 at isolation $1 and prints "ok" or its SQLSTATE
+# runs $2 at isolation $1 and prints "ok" or its SQLSTATE (its message
+# and detail, without the SQL, go to $WORK/message)
 run() {
 	if out=$(psql -X -q -d "$DB" -v ON_ERROR_STOP=1 2>&1 <<SQL
-\set VERBOSITY sqlstate
+\set VERBOSITY verbose
 BEGIN ISOLATION LEVEL $1;
 $2
 COMMIT;
 SQL
-	); then echo ok; else grep -oE '[0-9A-Z]{5}' <<<"$out" | tail -1; fi
+	); then echo ok; else
+		grep -E '^(ERROR|DETAIL)' <<<"$out" | sed 's/^ERROR:  [0-9A-Z]\{5\}: /ERROR:  /' >"$WORK/message"
+		grep -oE '^ERROR:  [0-9A-Z]{5}' <<<"$out" | grep -oE '[0-9A-Z]{5}$' | tail -1
+	fi
 }
 
 # waits until some session holds the service's reservation lock
@@ -94,6 +98,10 @@ for level in "read committed" "repeatable read"; do
 	else
 		# its snapshot still shows a shared service: retry, and then refused
 		check "$level, mode change first: the booking is told to retry" 40001 "$got"
+		# ... because the service changed, not because of a booking: that
+		# one was there before the transaction began
+		check "$level, mode change first: the retry names the service's change" \
+			"ERROR:  service \"Tour\" was changed concurrently" "$(grep '^ERROR' "$WORK/message")"
 		check "$level, mode change first: the retried booking is refused" 23P01 "$(run "$level" "$BOOK_SQL")"
 	fi
 	check "$level, mode change first: the mode change commits" "" "$(grep -oE '[0-9A-Z]{5}' "$WORK/first" || true)"
