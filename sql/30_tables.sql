@@ -306,7 +306,14 @@ CREATE TABLE protector.notifications (
 	FOREIGN KEY (organization_id, booking_id)
 		REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE
 );
-CREATE INDEX notifications_recipient_idx ON protector.notifications (organization_id, recipient_id, created_at);
+-- a member's notifications, and the desk's (recipient_id NULL) newest
+-- first: a list ordered by time reads from the index in order (NULL is no
+-- equality to order by within one index, and the desk's list sorted every
+-- notification of the organization); each row is in one of them
+CREATE INDEX notifications_recipient_idx ON protector.notifications (organization_id, recipient_id, created_at)
+	WHERE recipient_id IS NOT NULL;
+CREATE INDEX notifications_desk_idx ON protector.notifications (organization_id, created_at)
+	WHERE recipient_id IS NULL;
 CREATE INDEX notifications_booking_idx ON protector.notifications (organization_id, booking_id);
 COMMENT ON TABLE protector.notifications IS
 'Messages for staff: to one member (recipient_id) or to the organization''s desk (recipient_id NULL)';

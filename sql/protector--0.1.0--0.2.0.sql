@@ -11424,3 +11424,11 @@ WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=
   AND c.conrelid IS DISTINCT FROM pg_catalog.to_regclass('protector.customer_erasures');
 COMMENT ON VIEW protector_internal.customer_references IS
 'Columns (by foreign key) that refer to a customer: what merge_customers moves';
+
+-- the desk's notifications newest first from an index of their own (the
+-- list sorted every notification of the organization)
+DROP INDEX protector.notifications_recipient_idx;
+CREATE INDEX notifications_recipient_idx ON protector.notifications (organization_id, recipient_id, created_at)
+	WHERE recipient_id IS NOT NULL;
+CREATE INDEX notifications_desk_idx ON protector.notifications (organization_id, created_at)
+	WHERE recipient_id IS NULL;

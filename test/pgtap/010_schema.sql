@@ -1,7 +1,7 @@
 -- Schema facts every later feature relies on: tables, keys, RLS, policies,
 -- indexes on foreign keys, privileges and function properties.
 BEGIN;
-SELECT plan(66);
+SELECT plan(68);
 
 SELECT has_schema('protector');
 SELECT tables_are('protector', ARRAY[
@@ -116,6 +116,13 @@ SELECT matches(pg_temp.plan_of('UPDATE ONLY protector.bookings SET assigned_agen
 	'Index Scan using bookings_agent_idx', 'a deleted member''s bookings are unassigned through the partial bookings_agent_idx');
 SELECT matches(pg_temp.plan_of('UPDATE ONLY protector.tasks SET assignee = NULL WHERE $1 = organization_id AND $2 = assignee'),
 	'Index Scan using tasks_assignee_idx', 'a member''s tasks are found through the partial tasks_assignee_idx');
+SELECT matches(pg_temp.plan_of('DELETE FROM ONLY protector.notifications WHERE $1 = organization_id AND $2 = recipient_id'),
+	'Index Scan using notifications_recipient_idx', 'a deleted member''s notifications are found through the partial notifications_recipient_idx');
+-- the desk's notifications, newest first, read in the index's order (no
+-- sort of every notification of the organization)
+SELECT matches(pg_temp.plan_of('SELECT id FROM protector.notifications WHERE organization_id = $1 AND recipient_id IS NULL AND $2 IS NULL
+								ORDER BY created_at DESC LIMIT 50'),
+	'^(?!.*Sort).*Index Scan Backward using notifications_desk_idx', 'the desk''s newest notifications come from notifications_desk_idx in order');
 SELECT matches(pg_temp.plan_of('SELECT 1 FROM ONLY protector.bookings x WHERE $1 = organization_id AND $2 = promo_code_id FOR KEY SHARE OF x'),
 	'Index Scan using bookings_promo_code_idx', 'a promo code''s bookings are found through the partial bookings_promo_code_idx');
 RESET enable_seqscan;
