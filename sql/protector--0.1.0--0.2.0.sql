@@ -1208,13 +1208,13 @@ $ledger_sums$;
 -- members wrote into it by hand beyond the ledger (0.1.0 let them) was
 -- money received: it becomes a succeeded payment of the difference first
 -- (provider 'manual', details.source naming where it came from), so
--- that the ledger keeps it.  The difference to what the ledger holds of
--- payments, never more: where refunds exceed the payments, the hand-written
--- amount is all that was received, and the refusal of refunds beyond what
--- was paid ($ledgers$, below) names the booking.
+-- that the ledger keeps it.  Not where refunds already exceed the
+-- payments: whether the hand-written amount was what remained or all that
+-- was received cannot be told, and the refusal of refunds beyond what was
+-- paid ($ledgers$, below) names the booking for someone who knows.
 SET LOCAL session_replication_role = replica;
 INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider, details, created_by)
-SELECT b.organization_id, b.id, 'payment', b.amount_paid OPERATOR(pg_catalog.-) GREATEST(l.net, 0), b.currency, 'succeeded', 'manual',
+SELECT b.organization_id, b.id, 'payment', b.amount_paid OPERATOR(pg_catalog.-) l.net, b.currency, 'succeeded', 'manual',
 	   '{"source": "bookings.amount_paid of protector 0.1.0, written by hand"}', NULL
 FROM protector.bookings b
 CROSS JOIN LATERAL (
@@ -1222,7 +1222,7 @@ CROSS JOIN LATERAL (
 	FROM protector.payments p
 	WHERE p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
 	  AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.currency OPERATOR(pg_catalog.=) b.currency) l
-WHERE b.amount_paid OPERATOR(pg_catalog.>) GREATEST(l.net, 0);
+WHERE b.amount_paid OPERATOR(pg_catalog.>) l.net AND l.net OPERATOR(pg_catalog.>=) 0;
 UPDATE protector.bookings b
 SET amount_paid = GREATEST(COALESCE((
 		SELECT pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount ELSE OPERATOR(pg_catalog.-) p.amount END)
@@ -1280,17 +1280,57 @@ $ledgers$;
 
 -- 0.2.0's widget request keys name the venue (widget/<the e-mail's md5>/
 -- <venue>/<key>: the same key at another venue is another booking);
--- 0.1.0's (widget/<md5>/<key>) get the venue of their booking, so that a
+-- 0.1.0's (widget/<md5>/<key>) get the venue they were booked at (their
+-- first audit row's; the booking's own where none was kept), so that a
 -- visitor's retry across the update replays the booking it made instead of
--- booking again.  A rewrite of protector's own bookkeeping: neither
--- audited nor announced.
+-- booking again, also one moved to another venue since.  Cleared first,
+-- then written, so that no key meets another's old one on the way; keys
+-- that would be another booking's are named instead.  A rewrite of
+-- protector's own bookkeeping: neither audited nor announced.
 SET LOCAL session_replication_role = replica;
-UPDATE protector.bookings b
-SET idempotency_key = pg_catalog.regexp_replace(b.idempotency_key, '^(widget/[0-9a-f]{32}/)',
-												E'\\1' OPERATOR(pg_catalog.||) b.venue_id::text OPERATOR(pg_catalog.||) '/')
-WHERE b.source OPERATOR(pg_catalog.=) 'widget'
-  AND b.idempotency_key OPERATOR(pg_catalog.~) '^widget/[0-9a-f]{32}/'
-  AND pg_catalog.length(b.idempotency_key) OPERATOR(pg_catalog.<=) 163;	-- 200 less the venue's 37
+DO $widget_keys$
+DECLARE
+	v_ids uuid[];
+	v_keys text[];
+	v_taken text;
+BEGIN
+	SELECT pg_catalog.array_agg(k.id ORDER BY k.id), pg_catalog.array_agg(k.key ORDER BY k.id) INTO v_ids, v_keys
+	FROM (SELECT b.id, pg_catalog.regexp_replace(b.idempotency_key, '^(widget/[0-9a-f]{32}/)',
+			E'\\1' OPERATOR(pg_catalog.||) COALESCE(
+				(SELECT l.new_row OPERATOR(pg_catalog.->>) 'venue_id' FROM protector.audit_log l
+				 WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings' AND l.record_id OPERATOR(pg_catalog.=) b.id::text
+				   AND l.op OPERATOR(pg_catalog.=) 'INSERT'
+				 ORDER BY l.id LIMIT 1),
+				b.venue_id::text) OPERATOR(pg_catalog.||) '/') AS key
+		  FROM protector.bookings b
+		  WHERE b.source OPERATOR(pg_catalog.=) 'widget'
+			AND b.idempotency_key OPERATOR(pg_catalog.~) '^widget/[0-9a-f]{32}/'
+			AND pg_catalog.length(b.idempotency_key) OPERATOR(pg_catalog.<=) 163) k;	-- 200 less the venue's 37
+	IF v_ids IS NULL THEN
+		RETURN;
+	END IF;
+	-- (two of them alike, or one that a booking not rewritten holds: by the
+	-- unique index, not by reading the organization's bookings per key)
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s)', t.id, t.key), ', ' ORDER BY t.id) INTO v_taken
+	FROM (SELECT n.id, n.key, pg_catalog.count(*) OVER (PARTITION BY b.organization_id, n.key) AS alike, b.organization_id
+		  FROM unnest(v_ids, v_keys) n(id, key)
+		  JOIN protector.bookings b ON b.id OPERATOR(pg_catalog.=) n.id) t
+	WHERE t.alike OPERATOR(pg_catalog.>) 1
+	   OR EXISTS (SELECT FROM protector.bookings x
+				  WHERE x.organization_id OPERATOR(pg_catalog.=) t.organization_id
+					AND x.idempotency_key OPERATOR(pg_catalog.=) t.key
+					AND NOT x.id OPERATOR(pg_catalog.=) ANY (v_ids));
+	IF v_taken IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'check_violation',
+			MESSAGE = 'protector 0.2.0''s widget request keys of these bookings would be another booking''s',
+			DETAIL = pg_catalog.format('Bookings with the keys they would get: %s.', v_taken),
+			HINT = 'Set idempotency_key to NULL on all but one of each, then run ALTER EXTENSION protector UPDATE again; nothing was changed.';
+	END IF;
+	UPDATE protector.bookings b SET idempotency_key = NULL WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids);
+	UPDATE protector.bookings b SET idempotency_key = n.key
+	FROM unnest(v_ids, v_keys) n(id, key) WHERE b.id OPERATOR(pg_catalog.=) n.id;
+END
+$widget_keys$;
 RESET session_replication_role;
 
 REVOKE ALL ON FUNCTION protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb) FROM PUBLIC;
