@@ -210,7 +210,27 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_settings(text, jsonb, text) IS
 'Refuses a settings object (organization, widget, branding, service) with an unknown key or a bad value, naming the key (22023; docs/settings.md)';
 
--- The trigger: the settings columns of the row, when they are written.
+-- Of a settings object written over another, the top-level keys whose
+-- values change (new ones included): what a change is judged by, so that
+-- a key stored before 0.2.0 checked settings stays writable around.
+CREATE FUNCTION protector_internal.changed_settings(p_new jsonb, p_old jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_catalog.jsonb_typeof(p_new) IS DISTINCT FROM 'object' OR pg_catalog.jsonb_typeof(p_old) IS DISTINCT FROM 'object' THEN
+		RETURN p_new;
+	END IF;
+	RETURN COALESCE((SELECT pg_catalog.jsonb_object_agg(n.key, n.value) FROM pg_catalog.jsonb_each(p_new) n
+					 WHERE (p_old OPERATOR(pg_catalog.->) n.key) IS DISTINCT FROM n.value), '{}');
+END
+$$;
+COMMENT ON FUNCTION protector_internal.changed_settings(jsonb, jsonb) IS
+'The top-level keys of p_new whose values differ from p_old''s (p_new whole when either is no object): what a settings change is judged by';
+
+-- The trigger: the settings columns of the row, when they are written,
+-- by the keys a change changes.
 CREATE FUNCTION protector_internal.check_settings_columns()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -218,15 +238,25 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'venues' THEN
-		IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.widget_settings IS DISTINCT FROM OLD.widget_settings THEN
+		IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
 			PERFORM protector_internal.check_settings('widget', NEW.widget_settings, 'widget_settings');
-		END IF;
-		IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.branding IS DISTINCT FROM OLD.branding THEN
 			PERFORM protector_internal.check_settings('branding', NEW.branding, 'branding');
+		ELSE
+			IF NEW.widget_settings IS DISTINCT FROM OLD.widget_settings THEN
+				PERFORM protector_internal.check_settings('widget',
+					protector_internal.changed_settings(NEW.widget_settings, OLD.widget_settings), 'widget_settings');
+			END IF;
+			IF NEW.branding IS DISTINCT FROM OLD.branding THEN
+				PERFORM protector_internal.check_settings('branding',
+					protector_internal.changed_settings(NEW.branding, OLD.branding), 'branding');
+			END IF;
 		END IF;
-	ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.settings IS DISTINCT FROM OLD.settings THEN
+	ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
 		PERFORM protector_internal.check_settings(CASE TG_TABLE_NAME WHEN 'organizations' THEN 'organization' ELSE 'service' END,
 												  NEW.settings, 'settings');
+	ELSIF NEW.settings IS DISTINCT FROM OLD.settings THEN
+		PERFORM protector_internal.check_settings(CASE TG_TABLE_NAME WHEN 'organizations' THEN 'organization' ELSE 'service' END,
+												  protector_internal.changed_settings(NEW.settings, OLD.settings), 'settings');
 	END IF;
 	RETURN NEW;
 END

@@ -328,15 +328,58 @@ $$;
 COMMENT ON FUNCTION protector_internal.customer_changes(protector.customers, protector.customers) IS
 'What a change of a customer brings (changed columns, added tags), unchanged ones neutral: for check_customer';
 
+-- What a change of a service brings, to be judged as check_service judges
+-- a row, as customer_changes does for customers: the new values of the
+-- columns it changes, neutral ones for what it keeps, so that a value
+-- stored before a rule (0.1.0 took any name or settings key) stays
+-- writable around it and the service can still be retired.  Limits judged
+-- together are judged together: party sizes, capacity and mode when one of
+-- them changes, notice and advance likewise; of settings, the keys whose
+-- values change.
+CREATE FUNCTION protector_internal.service_changes(p_new protector.services, p_old protector.services)
+RETURNS protector.services
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s protector.services := p_new;
+BEGIN
+	IF p_new.name IS NOT DISTINCT FROM p_old.name THEN s.name := 'x'; END IF;
+	IF p_new.description IS NOT DISTINCT FROM p_old.description THEN s.description := NULL; END IF;
+	IF p_new.duration IS NOT DISTINCT FROM p_old.duration THEN s.duration := interval '1 hour'; END IF;
+	IF (p_new.capacity, p_new.min_party, p_new.max_party, p_new.mode)
+	   IS NOT DISTINCT FROM (p_old.capacity, p_old.min_party, p_old.max_party, p_old.mode) THEN
+		s.capacity := 1;
+		s.min_party := 1;
+		s.max_party := NULL;
+		s.mode := 'exclusive';
+	END IF;
+	IF p_new.buffer_before IS NOT DISTINCT FROM p_old.buffer_before THEN s.buffer_before := interval '0'; END IF;
+	IF p_new.buffer_after IS NOT DISTINCT FROM p_old.buffer_after THEN s.buffer_after := interval '0'; END IF;
+	IF p_new.slot_interval IS NOT DISTINCT FROM p_old.slot_interval THEN s.slot_interval := interval '1 hour'; END IF;
+	IF (p_new.min_notice, p_new.max_advance) IS NOT DISTINCT FROM (p_old.min_notice, p_old.max_advance) THEN
+		s.min_notice := interval '0';
+		s.max_advance := interval '1 day';
+	END IF;
+	IF p_new.price IS NOT DISTINCT FROM p_old.price THEN s.price := 0; END IF;
+	IF p_new.price_per_person IS NOT DISTINCT FROM p_old.price_per_person THEN s.price_per_person := 0; END IF;
+	IF p_new.currency IS NOT DISTINCT FROM p_old.currency THEN s.currency := 'EUR'; END IF;
+	s.settings := protector_internal.changed_settings(p_new.settings, p_old.settings);
+	RETURN s;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.service_changes(protector.services, protector.services) IS
+'What a change of a service brings (changed columns, limits together, changed settings keys), unchanged ones neutral: for check_service';
+
 -- A service or customer written directly (PostgREST's POST and PATCH, as
 -- RLS lets the desk) is held to the checks of the functions: a party limit
 -- above 100000 or a service that takes no booking broke the widget for
 -- everyone, a customer stored unchecked could no longer be updated through
 -- update_customer.  A write that changes none of the checked columns is
 -- not judged (protector's own writes of others: account links, stamps);
--- of a customer, what a write changes is judged (a value stored before a
--- rule stays writable around it); a service is judged whole, as
--- update_service judges it (its limits are judged together).  Not while
+-- of a customer or service, what a write changes is judged (a value stored
+-- before a rule stays writable around it; a service's limits are judged
+-- together), as update_customer and update_service judge it.  Not while
 -- restoring.
 CREATE FUNCTION protector_internal.check_service_row()
 RETURNS trigger
@@ -354,7 +397,8 @@ BEGIN
 			OLD.currency, OLD.settings) THEN
 		RETURN NEW;
 	END IF;
-	PERFORM protector_internal.check_service(NEW, '');
+	PERFORM protector_internal.check_service(CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+												  THEN protector_internal.service_changes(NEW, OLD) ELSE NEW END, '');
 	RETURN NEW;
 END
 $$;
@@ -633,9 +677,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	s protector.services;
+	o protector.services;
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service', true);
 	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) p_service_id;
+	o := s;
 	-- (the prices as given, before the row's numeric(12,2) rounds them: a
 	-- JSON number, or a string that reads as one, as apply_changes takes it)
 	PERFORM protector_internal.check_price(protector_internal.json_amount(p_changes OPERATOR(pg_catalog.->) k), 'p_changes.' OPERATOR(pg_catalog.||) k)
@@ -643,7 +689,7 @@ BEGIN
 	WHERE protector_internal.json_amount(p_changes OPERATOR(pg_catalog.->) k) IS NOT NULL;
 	s := protector_internal.apply_changes(s, p_changes,
 		'{name,description,mode,duration,capacity,min_party,max_party,buffer_before,buffer_after,slot_interval,min_notice,max_advance,price,price_per_person,currency,settings,active,waiver_id}');
-	PERFORM protector_internal.check_service(s, 'p_changes.');
+	PERFORM protector_internal.check_service(protector_internal.service_changes(s, o), 'p_changes.');
 	IF s.active IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes.active must be true or false');
 	END IF;
@@ -771,5 +817,6 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_service(protector.services, text),
 	protector_internal.check_customer(protector.customers, text),
 	protector_internal.customer_changes(protector.customers, protector.customers),
+	protector_internal.service_changes(protector.services, protector.services),
 	protector_internal.apply_changes(anyelement, jsonb, text[])
 TO authenticated, service_role;

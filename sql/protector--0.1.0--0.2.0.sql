@@ -3924,6 +3924,59 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_settings(text, jsonb, text) IS
 'Refuses a settings object (organization, widget, branding, service) with an unknown key or a bad value, naming the key (22023; docs/settings.md)';
 
+-- (what settings and service changes are judged by, before the triggers
+-- that ask them)
+CREATE OR REPLACE FUNCTION protector_internal.changed_settings(p_new jsonb, p_old jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_catalog.jsonb_typeof(p_new) IS DISTINCT FROM 'object' OR pg_catalog.jsonb_typeof(p_old) IS DISTINCT FROM 'object' THEN
+		RETURN p_new;
+	END IF;
+	RETURN COALESCE((SELECT pg_catalog.jsonb_object_agg(n.key, n.value) FROM pg_catalog.jsonb_each(p_new) n
+					 WHERE (p_old OPERATOR(pg_catalog.->) n.key) IS DISTINCT FROM n.value), '{}');
+END
+$$;
+COMMENT ON FUNCTION protector_internal.changed_settings(jsonb, jsonb) IS
+'The top-level keys of p_new whose values differ from p_old''s (p_new whole when either is no object): what a settings change is judged by';
+
+CREATE OR REPLACE FUNCTION protector_internal.service_changes(p_new protector.services, p_old protector.services)
+RETURNS protector.services
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s protector.services := p_new;
+BEGIN
+	IF p_new.name IS NOT DISTINCT FROM p_old.name THEN s.name := 'x'; END IF;
+	IF p_new.description IS NOT DISTINCT FROM p_old.description THEN s.description := NULL; END IF;
+	IF p_new.duration IS NOT DISTINCT FROM p_old.duration THEN s.duration := interval '1 hour'; END IF;
+	IF (p_new.capacity, p_new.min_party, p_new.max_party, p_new.mode)
+	   IS NOT DISTINCT FROM (p_old.capacity, p_old.min_party, p_old.max_party, p_old.mode) THEN
+		s.capacity := 1;
+		s.min_party := 1;
+		s.max_party := NULL;
+		s.mode := 'exclusive';
+	END IF;
+	IF p_new.buffer_before IS NOT DISTINCT FROM p_old.buffer_before THEN s.buffer_before := interval '0'; END IF;
+	IF p_new.buffer_after IS NOT DISTINCT FROM p_old.buffer_after THEN s.buffer_after := interval '0'; END IF;
+	IF p_new.slot_interval IS NOT DISTINCT FROM p_old.slot_interval THEN s.slot_interval := interval '1 hour'; END IF;
+	IF (p_new.min_notice, p_new.max_advance) IS NOT DISTINCT FROM (p_old.min_notice, p_old.max_advance) THEN
+		s.min_notice := interval '0';
+		s.max_advance := interval '1 day';
+	END IF;
+	IF p_new.price IS NOT DISTINCT FROM p_old.price THEN s.price := 0; END IF;
+	IF p_new.price_per_person IS NOT DISTINCT FROM p_old.price_per_person THEN s.price_per_person := 0; END IF;
+	IF p_new.currency IS NOT DISTINCT FROM p_old.currency THEN s.currency := 'EUR'; END IF;
+	s.settings := protector_internal.changed_settings(p_new.settings, p_old.settings);
+	RETURN s;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.service_changes(protector.services, protector.services) IS
+'What a change of a service brings (changed columns, limits together, changed settings keys), unchanged ones neutral: for check_service';
+
 CREATE OR REPLACE FUNCTION protector_internal.check_settings_columns()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -3931,15 +3984,25 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'venues' THEN
-		IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.widget_settings IS DISTINCT FROM OLD.widget_settings THEN
+		IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
 			PERFORM protector_internal.check_settings('widget', NEW.widget_settings, 'widget_settings');
-		END IF;
-		IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.branding IS DISTINCT FROM OLD.branding THEN
 			PERFORM protector_internal.check_settings('branding', NEW.branding, 'branding');
+		ELSE
+			IF NEW.widget_settings IS DISTINCT FROM OLD.widget_settings THEN
+				PERFORM protector_internal.check_settings('widget',
+					protector_internal.changed_settings(NEW.widget_settings, OLD.widget_settings), 'widget_settings');
+			END IF;
+			IF NEW.branding IS DISTINCT FROM OLD.branding THEN
+				PERFORM protector_internal.check_settings('branding',
+					protector_internal.changed_settings(NEW.branding, OLD.branding), 'branding');
+			END IF;
 		END IF;
-	ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.settings IS DISTINCT FROM OLD.settings THEN
+	ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
 		PERFORM protector_internal.check_settings(CASE TG_TABLE_NAME WHEN 'organizations' THEN 'organization' ELSE 'service' END,
 												  NEW.settings, 'settings');
+	ELSIF NEW.settings IS DISTINCT FROM OLD.settings THEN
+		PERFORM protector_internal.check_settings(CASE TG_TABLE_NAME WHEN 'organizations' THEN 'organization' ELSE 'service' END,
+												  protector_internal.changed_settings(NEW.settings, OLD.settings), 'settings');
 	END IF;
 	RETURN NEW;
 END
@@ -4286,9 +4349,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	s protector.services;
+	o protector.services;
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service', true);
 	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) p_service_id;
+	o := s;
 	-- (the prices as given, before the row's numeric(12,2) rounds them: a
 	-- JSON number, or a string that reads as one, as apply_changes takes it)
 	PERFORM protector_internal.check_price(protector_internal.json_amount(p_changes OPERATOR(pg_catalog.->) k), 'p_changes.' OPERATOR(pg_catalog.||) k)
@@ -4296,7 +4361,7 @@ BEGIN
 	WHERE protector_internal.json_amount(p_changes OPERATOR(pg_catalog.->) k) IS NOT NULL;
 	s := protector_internal.apply_changes(s, p_changes,
 		'{name,description,mode,duration,capacity,min_party,max_party,buffer_before,buffer_after,slot_interval,min_notice,max_advance,price,price_per_person,currency,settings,active,waiver_id}');
-	PERFORM protector_internal.check_service(s, 'p_changes.');
+	PERFORM protector_internal.check_service(protector_internal.service_changes(s, o), 'p_changes.');
 	IF s.active IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes.active must be true or false');
 	END IF;
@@ -11200,7 +11265,8 @@ BEGIN
 			OLD.currency, OLD.settings) THEN
 		RETURN NEW;
 	END IF;
-	PERFORM protector_internal.check_service(NEW, '');
+	PERFORM protector_internal.check_service(CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+												  THEN protector_internal.service_changes(NEW, OLD) ELSE NEW END, '');
 	RETURN NEW;
 END
 $$;
@@ -11472,3 +11538,8 @@ CREATE INDEX notifications_recipient_idx ON protector.notifications (organizatio
 	WHERE recipient_id IS NOT NULL;
 CREATE INDEX notifications_desk_idx ON protector.notifications (organization_id, created_at)
 	WHERE recipient_id IS NULL;
+
+REVOKE ALL ON FUNCTION protector_internal.changed_settings(jsonb, jsonb),
+	protector_internal.service_changes(protector.services, protector.services) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.changed_settings(jsonb, jsonb),
+	protector_internal.service_changes(protector.services, protector.services) TO authenticated, service_role;

@@ -681,6 +681,8 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.check_integer(integer,text,integer,integer)'), ('protector_internal.check_text(text,text,integer,integer)'),
 			 ('protector_internal.check_service(protector.services,text)'), ('protector_internal.check_customer(protector.customers,text)'),
 			 ('protector_internal.customer_changes(protector.customers,protector.customers)'),
+			 ('protector_internal.service_changes(protector.services,protector.services)'),
+			 ('protector_internal.changed_settings(jsonb,jsonb)'),
 			 ('protector_internal.apply_changes(anyelement,jsonb,text[])'),
 			 ('protector_internal.booking_buckets(uuid,uuid,timestamp with time zone[])'),
 			 ('protector_internal.dashboard_timezone(uuid,uuid)'), ('protector_internal.local_midnight(text,date)'),

@@ -5,7 +5,7 @@
 -- with a customer (reminder offsets) and every cancellation (refund
 -- policy) of an upgraded organization: 22P02.
 BEGIN;
-SELECT plan(8);
+SELECT plan(17);
 
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES ('0a340000-0000-4000-8000-000000000000', 'Legacy', 'legacy', 'EUR');
 INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
@@ -48,6 +48,46 @@ SELECT results_eq($$SELECT booking_id, amount FROM protector.payments WHERE kind
 					AND organization_id = '0a340000-0000-4000-8000-000000000000' ORDER BY booking_id$$,
 	$$VALUES ('0a340000-0000-4000-8000-00000000b003'::uuid, 40.00)$$, 'one refund: the 40 paid for the later booking');
 SELECT is(protector_internal.setting_number('150', 0, 0, 100), 100::numeric, 'a percent of 150 is held to 100');
+
+-- A 0.1.0 service with what 0.2.0 refuses (an unknown settings key, a name
+-- with a direction override, a smallest party above the capacity without a
+-- largest) stays writable around it: a change is judged by what it changes
+-- (the whole row was, so it could not even be retired)
+SELECT tests.create_supabase_user('legacy_owner');
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0a340000-0000-4000-8000-000000000000', tests.get_supabase_uid('legacy_owner'), 'owner');
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, capacity, min_party, max_party, settings)
+VALUES ('0a340000-0000-4000-8000-0000000005a2', '0a340000-0000-4000-8000-000000000000', '0a340000-0000-4000-8000-0000000000a1',
+		E'Old \u202e room', '60 minutes', 6, 7, NULL, '{"color": "red"}');
+UPDATE protector.organizations SET settings = settings || '{"theme": "dark"}' WHERE id = '0a340000-0000-4000-8000-000000000000';
+RESET session_replication_role;
+SELECT tests.authenticate_as('legacy_owner');
+SELECT is(protector.update_service('0a340000-0000-4000-8000-0000000005a2', '{"active": false}') ->> 'active', 'false',
+	'a 0.1.0 service is retired through update_service');
+SELECT is(protector.update_service('0a340000-0000-4000-8000-0000000005a2', '{"price": 30, "settings": {"deposit": {"percent": 50}}}')
+		  -> 'settings', '{"color": "red", "deposit": {"percent": 50}}',
+	'... takes a price and a deposit beside its old settings key');
+UPDATE protector.services SET description = 'Renovated' WHERE id = '0a340000-0000-4000-8000-0000000005a2';
+SELECT is((SELECT description FROM protector.services WHERE id = '0a340000-0000-4000-8000-0000000005a2'), 'Renovated',
+	'... and a direct change of another field');
+SELECT throws_ok($$SELECT protector.update_service('0a340000-0000-4000-8000-0000000005a2', '{"settings": {"colour": "blue"}}')$$,
+	'22023', 'p_changes.settings.colour is not a setting', 'a new unknown key is refused by name');
+SELECT throws_ok($$SELECT protector.update_service('0a340000-0000-4000-8000-0000000005a2', '{"name": "New \u202e room"}')$$,
+	'22023', NULL, 'a new name is judged: one with a direction override is refused');
+SELECT throws_ok($$SELECT protector.update_service('0a340000-0000-4000-8000-0000000005a2', '{"capacity": 5}')$$,
+	'22023', 'p_changes.min_party must be at most max_party, or the capacity without one',
+	'a change of the limits judges them together: the old smallest party above the new capacity is named');
+SELECT throws_ok($$UPDATE protector.services SET duration = '0' WHERE id = '0a340000-0000-4000-8000-0000000005a2'$$,
+	'22023', NULL, 'a direct change is judged too: a duration of 0 is refused');
+-- an organization's settings likewise
+UPDATE protector.organizations SET settings = settings || '{"staff": {"require_shifts": false}}'
+WHERE id = '0a340000-0000-4000-8000-000000000000';
+SELECT is((SELECT settings #>> '{staff,require_shifts}' FROM protector.organizations WHERE id = '0a340000-0000-4000-8000-000000000000'),
+	'false', 'an organization with an old settings key turns shifts off');
+SELECT throws_ok($$UPDATE protector.organizations SET settings = settings || '{"staff": {"require_shifts": 1}}'
+				   WHERE id = '0a340000-0000-4000-8000-000000000000'$$,
+	'22023', NULL, '... and a changed key is still judged');
 
 SELECT * FROM finish();
 ROLLBACK;
