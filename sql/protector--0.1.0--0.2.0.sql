@@ -8618,6 +8618,30 @@ BEGIN
 END
 $require_shifts$;
 
+-- 0.1.0 took new bookings, vouchers and messages for a customer already
+-- merged into another; 0.2.0 refuses them ("nothing new refers to a
+-- merged customer"), so such rows are named for the desk to move (a
+-- WARNING: while an extension script runs, PostgreSQL shows nothing below)
+DO $merged_references$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN
+		SELECT c.organization_id, c.id, c.merged_into, pg_catalog.count(*) AS n
+		FROM protector.customers c
+		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) c.organization_id
+								 AND b.customer_id OPERATOR(pg_catalog.=) c.id
+		WHERE c.merged_into IS NOT NULL
+		GROUP BY c.organization_id, c.id, c.merged_into ORDER BY c.organization_id, c.id
+	LOOP
+		RAISE WARNING 'protector 0.2.0: customer % of organization % was merged into % and still has % bookings', r.id,
+			r.organization_id, r.merged_into, r.n
+			USING HINT = pg_catalog.format('Move them to the customer it was merged into: UPDATE protector.bookings SET customer_id = %L WHERE customer_id = %L;',
+										   r.merged_into, r.id);
+	END LOOP;
+END
+$merged_references$;
+
 -- restores: the tables of issue 16 like every other (sql/98_restore.sql)
 DO $restore_issue16$
 DECLARE

@@ -316,6 +316,22 @@ if ! grep -q "^ERROR:  23514: protector 0.2.0's widget request keys of these boo
 fi
 dropdb protector_widget_taken
 
+# Bookings 0.1.0 took for a customer already merged into another are
+# named by the update, with the statement that moves them, which works
+createdb -T protector_previous protector_merged
+psql -X -q -v ON_ERROR_STOP=1 -d protector_merged -c "SET session_replication_role = replica" \
+	-c "UPDATE protector.customers SET merged_into = '0c000000-0000-4000-8000-00000000c001' WHERE id = '0c000000-0000-4000-8000-00000000c002'"
+update=$(psql -X -q -v ON_ERROR_STOP=1 -d protector_merged -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1)
+move=$(sed -n 's/^HINT:  Move them to the customer it was merged into: //p' <<<"$update")
+echo "bookings of a merged customer: $(grep -E '^WARNING:  01000: protector 0.2.0: customer' <<<"$update")"
+moved=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_merged -c "$move" \
+	-c "SELECT count(*) FROM protector.bookings WHERE customer_id = '0c000000-0000-4000-8000-00000000c002'" 2>&1 || true)
+if ! grep -q '^WARNING:  01000: protector 0.2.0: customer 0c000000-0000-4000-8000-00000000c002 of organization .* was merged into 0c000000-0000-4000-8000-00000000c001 and still has 1 bookings$' <<<"$update" ||
+	[ "$moved" != 0 ]; then
+	echo "bookings of a merged customer were not named, or the named statement did not move them: $update $moved"; failures=$((failures + 1))
+fi
+dropdb protector_merged
+
 # A database in Supabase Realtime by Broadcast alone (no publication):
 # the update records it as in Realtime, as a fresh install does, so that
 # its backups restore the broadcast trigger
