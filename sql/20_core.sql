@@ -65,6 +65,19 @@ GRANT EXECUTE ON FUNCTION protector_internal.during_is_bounded(tstzrange),
 		numeric, jsonb, numeric, tstzrange, text, integer, numeric, numeric)
 	TO authenticated, service_role;
 
+-- A booking's start, lower(during), as a function PostgreSQL may run
+-- before a row's policies (LEAKPROOF: it fails on no value and tells
+-- nothing but its result): the organization's start index is on it, so
+-- that a time range read as the caller, under RLS, is an index range
+-- (lower() is not leakproof, and there the range was a filter over the
+-- organization's whole history).  PostgreSQL's own range_lower.
+CREATE FUNCTION protector_internal.booking_start(tstzrange)
+RETURNS timestamptz
+AS 'range_lower'
+LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION protector_internal.booking_start(tstzrange) IS
+'lower(during), leakproof: what bookings_starts_idx is on, for time ranges read under RLS';
+
 -- The capability map (src/capabilities.c): the only place that says which
 -- member role may do which action.  docs/security.md shows it.
 CREATE FUNCTION protector.capability_map()

@@ -401,6 +401,8 @@ BEGIN
 	WHERE s.venue_id = v.id
 	  AND (s.active OR EXISTS (SELECT FROM protector.bookings b
 							   WHERE b.organization_id = s.organization_id AND b.venue_id = v.id AND b.service_id = s.id
+								 AND protector_internal.booking_start(b.during) >= v_lo - interval '744 hours'
+								 AND protector_internal.booking_start(b.during) < v_hi
 								 AND b.during && tstzrange(v_lo, v_hi) AND b.status NOT IN ('cancelled', 'held', 'no_show')));
 
 	SELECT jsonb_build_object(
@@ -425,7 +427,14 @@ BEGIN
 	INTO r
 	FROM protector.bookings b
 	JOIN protector.services s ON s.id = b.service_id
-	WHERE b.venue_id = v.id AND b.during && tstzrange(v_lo, v_hi);
+	-- the organization's bookings starting from 31 days (the longest a
+	-- booking lasts) before the range: an index range of bookings_starts_idx
+	-- also under the caller's RLS, where the overlap alone was a filter over
+	-- every booking of the table
+	WHERE b.organization_id = v.organization_id AND b.venue_id = v.id
+	  AND protector_internal.booking_start(b.during) >= v_lo - interval '744 hours'
+	  AND protector_internal.booking_start(b.during) < v_hi
+	  AND b.during && tstzrange(v_lo, v_hi);
 	RETURN r;
 END
 $$;

@@ -1049,7 +1049,7 @@ BEGIN
 		   (SELECT pg_catalog.count(*)::integer FROM protector.bookings b
 			WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
 			  AND b.status OPERATOR(pg_catalog.=) 'completed'
-			  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) v_lo AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) v_hi),
+			  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) v_lo AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) v_hi),
 		   (SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
 											 ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
 			FROM protector.bookings b JOIN protector.payments p ON p.organization_id OPERATOR(pg_catalog.=) b.organization_id
@@ -1057,7 +1057,7 @@ BEGIN
 			WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
 			  AND b.status OPERATOR(pg_catalog.=) 'completed' AND p.status OPERATOR(pg_catalog.=) 'succeeded'
 			  AND p.currency OPERATOR(pg_catalog.=) v_currency
-			  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) v_lo AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) v_hi),
+			  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) v_lo AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) v_hi),
 		   v_currency,
 		   (SELECT pg_catalog.count(*)::integer FROM protector.tasks t
 			WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.assignee OPERATOR(pg_catalog.=) m.user_id

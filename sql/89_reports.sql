@@ -444,7 +444,7 @@ BEGIN
 		  JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) b.organization_id
 		  JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) b.organization_id AND s.id OPERATOR(pg_catalog.=) b.service_id
 		  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-			AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) r.lo AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) r.hi
+			AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) r.lo AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) r.hi
 			AND (v_venue IS NULL OR b.venue_id OPERATOR(pg_catalog.=) v_venue)
 		  GROUP BY b.status, b.source, b.service_id, s.name) x;
 	RETURN v_rows;
@@ -468,7 +468,7 @@ BEGIN
 		SELECT b.customer_id, pg_catalog.lower(b.during) AS at FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id IS NOT NULL
 		  AND b.status OPERATOR(pg_catalog.<>) ALL ('{held,cancelled}'::protector.booking_status[])
-		  AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) r.hi),
+		  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) r.hi),
 	c AS (SELECT q.customer_id, pg_catalog.min(q.at) AS first_at,
 				 pg_catalog.bool_or(q.at OPERATOR(pg_catalog.>=) r.lo) AS in_range
 		  FROM q GROUP BY q.customer_id)
@@ -504,8 +504,8 @@ BEGIN
 				  WHERE b.organization_id OPERATOR(pg_catalog.=) m.organization_id
 					AND COALESCE(b.assigned_agent, b.created_by) OPERATOR(pg_catalog.=) m.user_id
 					AND b.status OPERATOR(pg_catalog.<>) 'held'
-					AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.>=) r.lo
-					AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.<) r.hi) AS bookings_handled,
+					AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) r.lo
+					AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) r.hi) AS bookings_handled,
 				 (SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
 													  ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
 				  FROM protector.payments p JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) p.organization_id
@@ -689,7 +689,7 @@ BEGIN
 		  LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) p_organization_id
 										  AND c.id OPERATOR(pg_catalog.=) y.customer_id
 		  WHERE y.organization_id OPERATOR(pg_catalog.=) p_organization_id
-			AND pg_catalog.lower(y.during) OPERATOR(pg_catalog.>=) r.lo AND pg_catalog.lower(y.during) OPERATOR(pg_catalog.<) r.hi
+			AND protector_internal.booking_start(y.during) OPERATOR(pg_catalog.>=) r.lo AND protector_internal.booking_start(y.during) OPERATOR(pg_catalog.<) r.hi
 			AND (p_venue_id IS NULL OR y.venue_id OPERATOR(pg_catalog.=) p_venue_id)
 		  OFFSET 0) b
 	JOIN sv ON sv.id OPERATOR(pg_catalog.=) b.service_id AND sv.venue_id OPERATOR(pg_catalog.=) b.venue_id

@@ -86,8 +86,8 @@ static SPIPlanPtr buckets_plan = NULL;
 	" FROM k" \
 	" LEFT JOIN (SELECT * FROM protector.bookings y" \
 	"             WHERE y.organization_id OPERATOR(pg_catalog.=) $1" \
-	"               AND pg_catalog.lower(y.during) OPERATOR(pg_catalog.>=) ($3::pg_catalog.timestamptz[])[1]" \
-	"               AND pg_catalog.lower(y.during) OPERATOR(pg_catalog.<) ($3::pg_catalog.timestamptz[])[pg_catalog.array_upper($3, 1)]) x" \
+	"               AND protector_internal.booking_start(y.during) OPERATOR(pg_catalog.>=) ($3::pg_catalog.timestamptz[])[1]" \
+	"               AND protector_internal.booking_start(y.during) OPERATOR(pg_catalog.<) ($3::pg_catalog.timestamptz[])[pg_catalog.array_upper($3, 1)]) x" \
 	"        ON pg_catalog.lower(x.during) OPERATOR(pg_catalog.>=) k.lo AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.<) k.hi" \
 	"      AND ($2::pg_catalog.uuid IS NULL OR x.venue_id OPERATOR(pg_catalog.=) $2)" \
 	" LEFT JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) x.organization_id AND s.id OPERATOR(pg_catalog.=) x.service_id" \

@@ -682,6 +682,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.check_service(protector.services,text)'), ('protector_internal.check_customer(protector.customers,text)'),
 			 ('protector_internal.customer_changes(protector.customers,protector.customers)'),
 			 ('protector_internal.service_changes(protector.services,protector.services)'),
+			 ('protector_internal.booking_start(tstzrange)'),
 			 ('protector_internal.changed_settings(jsonb,jsonb)'),
 			 ('protector_internal.apply_changes(anyelement,jsonb,text[])'),
 			 ('protector_internal.booking_buckets(uuid,uuid,timestamp with time zone[])'),
@@ -729,9 +730,9 @@ $$, $$VALUES ('protector.set_updated_at()'), ('protector.reservation_check()'), 
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_proc p
 	WHERE p.pronamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
-	  AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c') AND p.prokind <> 'a'
+	  AND p.prolang NOT IN (SELECT oid FROM pg_language WHERE lanname IN ('c', 'internal')) AND p.prokind <> 'a'
 	  AND NOT EXISTS (SELECT FROM unnest(p.proconfig) s WHERE s LIKE 'search_path=%')
-$$, 'every SQL and PL/pgSQL function pins its search_path (C functions pin it around their SQL; aggregates are their C functions)');
+$$, 'every SQL and PL/pgSQL function pins its search_path (C functions pin it around their SQL; aggregates are their C functions; booking_start is PostgreSQL''s own range_lower, which runs none)');
 
 -- 6. the capability map is the only role list ---------------------------------
 SELECT is_empty($$
