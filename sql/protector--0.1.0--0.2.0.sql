@@ -4554,7 +4554,7 @@ AS $$
 BEGIN
 	PERFORM protector_internal.authorize_requester(p_organization_id, 'analytics.aggregate');
 	RETURN (SELECT COALESCE(pg_catalog.sum(
-				pg_catalog.date_part('epoch', LEAST(g.closes_at, p_hi) OPERATOR(pg_catalog.-) GREATEST(g.opens_at, p_lo))
+				pg_catalog.date_part('epoch', pg_catalog.upper(u.r) OPERATOR(pg_catalog.-) pg_catalog.lower(u.r))
 				OPERATOR(pg_catalog.*) (SELECT pg_catalog.count(*) FROM protector.services s
 										WHERE s.organization_id OPERATOR(pg_catalog.=) v.organization_id
 										  AND s.venue_id OPERATOR(pg_catalog.=) v.id
@@ -4566,18 +4566,23 @@ BEGIN
 												  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) p_lo
 												  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) p_hi
 												  AND b.status OPERATOR(pg_catalog.<>) ALL ('{held,cancelled,no_show}'::protector.booking_status[]))))), 0)
-			FROM protector.venues v,
-				 -- from the day before: an overnight opening of that day reaches in
-				 protector.get_venue_schedule(v.id, (pg_catalog.timezone(v.timezone, p_lo))::date OPERATOR(pg_catalog.-) 1,
-											  (pg_catalog.timezone(v.timezone, p_hi))::date) g
+			FROM protector.venues v
+			CROSS JOIN LATERAL (
+				SELECT pg_catalog.range_agg(pg_catalog.tstzrange(GREATEST(g.opens_at, p_lo), LEAST(g.closes_at, p_hi))) AS open
+				-- from the day before: an overnight opening of that day reaches in
+				FROM protector.get_venue_schedule(v.id, (pg_catalog.timezone(v.timezone, p_lo))::date OPERATOR(pg_catalog.-) 1,
+												  (pg_catalog.timezone(v.timezone, p_hi))::date) g
+				WHERE g.kind OPERATOR(pg_catalog.<>) 'closed'
+				  AND g.closes_at OPERATOR(pg_catalog.>) p_lo AND g.opens_at OPERATOR(pg_catalog.<) p_hi
+				  AND g.closes_at OPERATOR(pg_catalog.>) g.opens_at) o
+			CROSS JOIN LATERAL pg_catalog.unnest(o.open) u(r)
 			WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
 			  AND (p_venue_id IS NULL OR v.id OPERATOR(pg_catalog.=) p_venue_id)
-			  AND v.active AND g.kind OPERATOR(pg_catalog.<>) 'closed'
-			  AND g.closes_at OPERATOR(pg_catalog.>) p_lo AND g.opens_at OPERATOR(pg_catalog.<) p_hi);
+			  AND v.active);
 END
 $$;
 COMMENT ON FUNCTION protector_internal.open_service_seconds(uuid, uuid, timestamptz, timestamptz) IS
-'Open seconds of the venues in scope over a range, times their active services and the retired ones with bookings counted in it (as the owner; analytics.aggregate)';
+'Open seconds of the active venues in scope over a range (each hour once), times their active services and the retired ones with bookings counted in it (as the owner; analytics.aggregate)';
 
 CREATE OR REPLACE FUNCTION protector.get_dashboard_stats(p_organization_id uuid, p_venue_id uuid DEFAULT NULL)
 RETURNS TABLE (metric text, value numeric, previous numeric, change_percent numeric)
@@ -4633,9 +4638,12 @@ BEGIN
 			pg_catalog.round(p.no_shows::numeric OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(p.concluded, 0), 1)),
 		-- (never above 100: bookings made outside today's hours, or a
 		-- venue closed since, do not make it more than full)
+		-- (and NULL without open time: LEAST ignores a NULL, which made it 100)
 		(7, 'occupancy',
-			pg_catalog.round(LEAST(100, c.booked_seconds OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(v_open_c, 0))::numeric, 1),
-			pg_catalog.round(LEAST(100, p.booked_seconds OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(v_open_p, 0))::numeric, 1))
+			CASE WHEN v_open_c OPERATOR(pg_catalog.>) 0 THEN pg_catalog.round(LEAST(100, c.booked_seconds OPERATOR(pg_catalog.*) 100
+																					  OPERATOR(pg_catalog./) v_open_c)::numeric, 1) END,
+			CASE WHEN v_open_p OPERATOR(pg_catalog.>) 0 THEN pg_catalog.round(LEAST(100, p.booked_seconds OPERATOR(pg_catalog.*) 100
+																					  OPERATOR(pg_catalog./) v_open_p)::numeric, 1) END)
 	) m(n, metric, cur, prev)
 	ORDER BY m.n;
 END
@@ -11591,3 +11599,4 @@ GRANT EXECUTE ON FUNCTION protector_internal.booking_start(tstzrange) TO authent
 -- index ranges too
 DROP INDEX protector.bookings_starts_idx;
 CREATE INDEX bookings_starts_idx ON protector.bookings (organization_id, protector_internal.booking_start(during));
+

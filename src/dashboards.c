@@ -13,9 +13,11 @@
  * and the hourly chart of a DST day alike.
  *
  * The bookings are read by one range scan of (organization_id,
- * lower(during)) over the whole window, then shared out to the buckets:
- * the cost follows the organization's bookings in the window, whatever
- * the table holds besides.
+ * booking_start(during)) over the whole window, then shared out to the
+ * buckets: the cost follows the organization's bookings in the window,
+ * whatever the table holds besides.  Booked time (occupancy's numerator)
+ * counts the bookings of active venues, whose hours alone are open time
+ * (open_service_seconds, sql/88_dashboards.sql).
  *
  * Invariant: these are aggregates only, never a row of personal data, and
  * they are read past RLS once the capability map has allowed
@@ -75,7 +77,8 @@ static SPIPlanPtr buckets_plan = NULL;
 	"  COALESCE(pg_catalog.sum(pg_catalog.date_part('epoch', pg_catalog.upper(x.during) OPERATOR(pg_catalog.-) pg_catalog.lower(x.during))" \
 	"      OPERATOR(pg_catalog.*) CASE WHEN s.mode OPERATOR(pg_catalog.=) 'shared'" \
 	"           THEN LEAST(1, x.party_size::pg_catalog.float8 OPERATOR(pg_catalog./) s.capacity) ELSE 1 END)" \
-	"    FILTER (WHERE x.status OPERATOR(pg_catalog.<>) ALL ('{held,cancelled,no_show}'::protector.booking_status[])), 0)," \
+	"    FILTER (WHERE x.status OPERATOR(pg_catalog.<>) ALL ('{held,cancelled,no_show}'::protector.booking_status[])" \
+	"            AND vv.active), 0)," \
 	"  (SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount ELSE OPERATOR(pg_catalog.-) p.amount END), 0)" \
 	"     FROM protector.payments p" \
 	"     JOIN protector.bookings pb ON pb.organization_id OPERATOR(pg_catalog.=) p.organization_id AND pb.id OPERATOR(pg_catalog.=) p.booking_id" \
@@ -91,6 +94,7 @@ static SPIPlanPtr buckets_plan = NULL;
 	"        ON pg_catalog.lower(x.during) OPERATOR(pg_catalog.>=) k.lo AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.<) k.hi" \
 	"      AND ($2::pg_catalog.uuid IS NULL OR x.venue_id OPERATOR(pg_catalog.=) $2)" \
 	" LEFT JOIN protector.services s ON s.organization_id OPERATOR(pg_catalog.=) x.organization_id AND s.id OPERATOR(pg_catalog.=) x.service_id" \
+	" LEFT JOIN protector.venues vv ON vv.organization_id OPERATOR(pg_catalog.=) x.organization_id AND vv.id OPERATOR(pg_catalog.=) x.venue_id" \
 	" GROUP BY k.lo, k.hi ORDER BY k.lo"
 
 static SPIPlanPtr currency_plan = NULL;

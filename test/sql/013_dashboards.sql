@@ -358,3 +358,48 @@ COMMIT;
 SELECT * FROM pg_temp.recent_as_defined(3);
 DELETE FROM protector.bookings WHERE id = '0d130000-0000-4000-8000-00000000b003';
 SELECT * FROM pg_temp.recent_as_defined(8);
+
+-- Occupancy's open time, by hand.  A venue closed every day has none:
+-- occupancy is NULL, not 100 (LEAST ignores a NULL).  A venue open 10:00-
+-- 18:00 and 12:00-20:00 is open 10 h a day, not 16: 30 days x 10 h x 1
+-- service = 300 h; ten bookings of 1 h in the last ten days: 10 / 300 =
+-- 3.3%.  A second venue open 10:00-20:00 with ten bookings of 10 h: 110 h
+-- of 600 h = 18.3%.  Once that venue is deactivated, occupancy is the
+-- active venues' again, 10 h of 300 h = 3.3% (its hours left the open time
+-- and its bookings stayed in the booked time: 110 / 300 = 36.7%); its
+-- bookings still count as bookings (20).
+INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES
+	('0d131000-0000-4000-8000-000000000000', 'Closed', 'occupancy-closed', 'UTC', 'EUR'),
+	('0d132000-0000-4000-8000-000000000000', 'Overlap', 'occupancy-overlap', 'UTC', 'EUR');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
+SELECT '0d131000-0000-4000-8000-0000000000a1'::uuid, '0d131000-0000-4000-8000-000000000000'::uuid, 'Closed', 'UTC',
+	   '{"mon": [], "tue": [], "wed": [], "thu": [], "fri": [], "sat": [], "sun": []}'::jsonb
+UNION ALL
+SELECT '0d132000-0000-4000-8000-0000000000a1', '0d132000-0000-4000-8000-000000000000', 'Overlap', 'UTC',
+	   jsonb_object_agg(d, '[["10:00", "18:00"], ["12:00", "20:00"]]'::jsonb) FROM unnest('{mon,tue,wed,thu,fri,sat,sun}'::text[]) d
+UNION ALL
+SELECT '0d132000-0000-4000-8000-0000000000a2', '0d132000-0000-4000-8000-000000000000', 'Second', 'UTC',
+	   jsonb_object_agg(d, '[["10:00", "20:00"]]'::jsonb) FROM unnest('{mon,tue,wed,thu,fri,sat,sun}'::text[]) d;
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, capacity, max_party) VALUES
+	('0d131000-0000-4000-8000-0000000005a1', '0d131000-0000-4000-8000-000000000000', '0d131000-0000-4000-8000-0000000000a1',
+	 'Room', '60 minutes', '60 minutes', 1, 4),
+	('0d132000-0000-4000-8000-0000000005a1', '0d132000-0000-4000-8000-000000000000', '0d132000-0000-4000-8000-0000000000a1',
+	 'Room', '60 minutes', '60 minutes', 1, 4),
+	('0d132000-0000-4000-8000-0000000005a2', '0d132000-0000-4000-8000-000000000000', '0d132000-0000-4000-8000-0000000000a2',
+	 'Hall', '10 hours', '60 minutes', 1, 4);
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
+SELECT '0d132000-0000-4000-8000-000000000000', '0d132000-0000-4000-8000-0000000000a1', '0d132000-0000-4000-8000-0000000005a1',
+	   tstzrange(d + interval '12 hours', d + interval '13 hours'), 'completed'
+FROM generate_series(current_date - 10, current_date - 1, interval '1 day') d;
+SELECT metric, value, previous, change_percent FROM protector.get_dashboard_stats('0d131000-0000-4000-8000-000000000000')
+WHERE metric = 'occupancy';
+SELECT metric, value FROM protector.get_dashboard_stats('0d132000-0000-4000-8000-000000000000', '0d132000-0000-4000-8000-0000000000a1')
+WHERE metric = 'occupancy';
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
+SELECT '0d132000-0000-4000-8000-000000000000', '0d132000-0000-4000-8000-0000000000a2', '0d132000-0000-4000-8000-0000000005a2',
+	   tstzrange(d + interval '10 hours', d + interval '20 hours'), 'completed'
+FROM generate_series(current_date - 10, current_date - 1, interval '1 day') d;
+SELECT metric, value FROM protector.get_dashboard_stats('0d132000-0000-4000-8000-000000000000') WHERE metric = 'occupancy';
+UPDATE protector.venues SET active = false WHERE id = '0d132000-0000-4000-8000-0000000000a2';
+SELECT metric, value FROM protector.get_dashboard_stats('0d132000-0000-4000-8000-000000000000')
+WHERE metric IN ('bookings', 'occupancy') ORDER BY metric;
