@@ -70,11 +70,12 @@ GRANT EXECUTE ON FUNCTION protector_internal.during_is_bounded(tstzrange),
 -- nothing but its result): the organization's start index is on it, so
 -- that a time range read as the caller, under RLS, is an index range
 -- (lower() is not leakproof, and there the range was a filter over the
--- organization's whole history).  PostgreSQL's own range_lower.
+-- organization's whole history).  PostgreSQL's own range_lower, called
+-- from C (src/constraints.c).
 CREATE FUNCTION protector_internal.booking_start(tstzrange)
 RETURNS timestamptz
-AS 'range_lower'
-LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+AS 'MODULE_PATHNAME', 'protector_booking_start'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 COMMENT ON FUNCTION protector_internal.booking_start(tstzrange) IS
 'lower(during), leakproof: what bookings_starts_idx is on, for time ranges read under RLS';
 

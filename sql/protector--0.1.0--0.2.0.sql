@@ -11589,8 +11589,8 @@ GRANT EXECUTE ON FUNCTION protector_internal.changed_settings(jsonb, jsonb),
 
 CREATE OR REPLACE FUNCTION protector_internal.booking_start(tstzrange)
 RETURNS timestamptz
-AS 'range_lower'
-LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+AS 'MODULE_PATHNAME', 'protector_booking_start'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 COMMENT ON FUNCTION protector_internal.booking_start(tstzrange) IS
 'lower(during), leakproof: what bookings_starts_idx is on, for time ranges read under RLS';
 REVOKE ALL ON FUNCTION protector_internal.booking_start(tstzrange) FROM PUBLIC;

@@ -730,9 +730,9 @@ $$, $$VALUES ('protector.set_updated_at()'), ('protector.reservation_check()'), 
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_proc p
 	WHERE p.pronamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
-	  AND p.prolang NOT IN (SELECT oid FROM pg_language WHERE lanname IN ('c', 'internal')) AND p.prokind <> 'a'
+	  AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c') AND p.prokind <> 'a'
 	  AND NOT EXISTS (SELECT FROM unnest(p.proconfig) s WHERE s LIKE 'search_path=%')
-$$, 'every SQL and PL/pgSQL function pins its search_path (C functions pin it around their SQL; aggregates are their C functions; booking_start is PostgreSQL''s own range_lower, which runs none)');
+$$, 'every SQL and PL/pgSQL function pins its search_path (C functions pin it around their SQL; aggregates are their C functions)');
 
 -- 6. the capability map is the only role list ---------------------------------
 SELECT is_empty($$
