@@ -128,15 +128,19 @@ BEGIN
 	FOR v_key, v_max IN VALUES ('description', 5000), ('address', 500), ('city', 200), ('region', 200), ('postal_code', 20) LOOP
 		PERFORM protector_internal.check_text(p_changes ->> v_key, 'p_changes.' || v_key, 0, v_max);
 	END LOOP;
-	-- settings objects are merged (RFC 7386: a null removes a key), then checked
+	-- settings objects are merged (RFC 7386: a null removes a key), then
+	-- checked by the keys the change changes (a key stored before 0.2.0
+	-- checked settings stays writable around, as the row trigger judges it)
 	IF p_changes ? 'branding' THEN
 		p_changes := pg_catalog.jsonb_set(p_changes, '{branding}', protector.merge_patch(v.branding, p_changes -> 'branding'));
-		PERFORM protector_internal.check_settings('branding', p_changes -> 'branding', 'p_changes.branding');
+		PERFORM protector_internal.check_settings('branding',
+			protector_internal.changed_settings(p_changes -> 'branding', v.branding), 'p_changes.branding');
 	END IF;
 	IF p_changes ? 'widget_settings' THEN
 		p_changes := pg_catalog.jsonb_set(p_changes, '{widget_settings}',
 										   protector.merge_patch(v.widget_settings, p_changes -> 'widget_settings'));
-		PERFORM protector_internal.check_settings('widget', p_changes -> 'widget_settings', 'p_changes.widget_settings');
+		PERFORM protector_internal.check_settings('widget',
+			protector_internal.changed_settings(p_changes -> 'widget_settings', v.widget_settings), 'p_changes.widget_settings');
 	END IF;
 	IF p_changes ? 'name' AND (p_changes ->> 'name' IS NULL OR length(btrim(p_changes ->> 'name')) NOT BETWEEN 1 AND 200) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes.name must be 1 to 200 characters');

@@ -3470,15 +3470,19 @@ BEGIN
 	FOR v_key, v_max IN VALUES ('description', 5000), ('address', 500), ('city', 200), ('region', 200), ('postal_code', 20) LOOP
 		PERFORM protector_internal.check_text(p_changes ->> v_key, 'p_changes.' || v_key, 0, v_max);
 	END LOOP;
-	-- settings objects are merged (RFC 7386: a null removes a key), then checked
+	-- settings objects are merged (RFC 7386: a null removes a key), then
+	-- checked by the keys the change changes (a key stored before 0.2.0
+	-- checked settings stays writable around, as the row trigger judges it)
 	IF p_changes ? 'branding' THEN
 		p_changes := pg_catalog.jsonb_set(p_changes, '{branding}', protector.merge_patch(v.branding, p_changes -> 'branding'));
-		PERFORM protector_internal.check_settings('branding', p_changes -> 'branding', 'p_changes.branding');
+		PERFORM protector_internal.check_settings('branding',
+			protector_internal.changed_settings(p_changes -> 'branding', v.branding), 'p_changes.branding');
 	END IF;
 	IF p_changes ? 'widget_settings' THEN
 		p_changes := pg_catalog.jsonb_set(p_changes, '{widget_settings}',
 										   protector.merge_patch(v.widget_settings, p_changes -> 'widget_settings'));
-		PERFORM protector_internal.check_settings('widget', p_changes -> 'widget_settings', 'p_changes.widget_settings');
+		PERFORM protector_internal.check_settings('widget',
+			protector_internal.changed_settings(p_changes -> 'widget_settings', v.widget_settings), 'p_changes.widget_settings');
 	END IF;
 	IF p_changes ? 'name' AND (p_changes ->> 'name' IS NULL OR length(btrim(p_changes ->> 'name')) NOT BETWEEN 1 AND 200) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes.name must be 1 to 200 characters');
@@ -8635,6 +8639,9 @@ $require_shifts$;
 DO $merged_references$
 DECLARE
 	r record;
+	v_end uuid;
+	v_next uuid;
+	v_steps integer;
 BEGIN
 	FOR r IN
 		SELECT c.organization_id, c.id, c.merged_into, pg_catalog.count(*) AS n
@@ -8644,10 +8651,20 @@ BEGIN
 		WHERE c.merged_into IS NOT NULL
 		GROUP BY c.organization_id, c.id, c.merged_into ORDER BY c.organization_id, c.id
 	LOOP
+		-- (0.1.0 merged into a merged customer too: the chain's end is the
+		-- customer that stands for them all)
+		v_end := r.merged_into;
+		v_steps := 0;
+		LOOP
+			SELECT c.merged_into INTO v_next FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) v_end;
+			EXIT WHEN v_next IS NULL OR v_next OPERATOR(pg_catalog.=) r.id OR v_steps OPERATOR(pg_catalog.>) 100;
+			v_end := v_next;
+			v_steps := v_steps OPERATOR(pg_catalog.+) 1;
+		END LOOP;
 		RAISE WARNING 'protector 0.2.0: customer % of organization % was merged into % and still has % bookings', r.id,
-			r.organization_id, r.merged_into, r.n
+			r.organization_id, v_end, r.n
 			USING HINT = pg_catalog.format('Move them to the customer it was merged into: UPDATE protector.bookings SET customer_id = %L WHERE customer_id = %L;',
-										   r.merged_into, r.id);
+										   v_end, r.id);
 	END LOOP;
 END
 $merged_references$;

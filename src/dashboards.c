@@ -16,8 +16,9 @@
  * booking_start(during)) over the whole window, then shared out to the
  * buckets: the cost follows the organization's bookings in the window,
  * whatever the table holds besides.  Booked time (occupancy's numerator)
- * counts the bookings of active venues, whose hours alone are open time
- * (open_service_seconds, sql/88_dashboards.sql).
+ * counts the bookings of active venues not deleted, whose hours alone are
+ * open time (get_venue_schedule, open_service_seconds in
+ * sql/88_dashboards.sql).
  *
  * Invariant: these are aggregates only, never a row of personal data, and
  * they are read past RLS once the capability map has allowed
@@ -78,7 +79,7 @@ static SPIPlanPtr buckets_plan = NULL;
 	"      OPERATOR(pg_catalog.*) CASE WHEN s.mode OPERATOR(pg_catalog.=) 'shared'" \
 	"           THEN LEAST(1, x.party_size::pg_catalog.float8 OPERATOR(pg_catalog./) s.capacity) ELSE 1 END)" \
 	"    FILTER (WHERE x.status OPERATOR(pg_catalog.<>) ALL ('{held,cancelled,no_show}'::protector.booking_status[])" \
-	"            AND vv.active), 0)," \
+	"            AND vv.active AND vv.deleted_at IS NULL), 0)," \
 	"  (SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount ELSE OPERATOR(pg_catalog.-) p.amount END), 0)" \
 	"     FROM protector.payments p" \
 	"     JOIN protector.bookings pb ON pb.organization_id OPERATOR(pg_catalog.=) p.organization_id AND pb.id OPERATOR(pg_catalog.=) p.booking_id" \

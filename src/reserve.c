@@ -118,7 +118,8 @@ typedef struct CapacityCheck
 	const BookingKeys *keys;
 	CapacityRules rules;
 	int32		taken;
-	bool		rules_changed;	/* a retry: the service's rules differ too */
+	bool		rules_changed;	/* a retry: the service's rules differ too (perhaps
+								 * with a booking as well) */
 } CapacityCheck;
 
 /*
@@ -397,10 +398,10 @@ report_conflict(Relation bookings, CapacityCheck *found, BookingRow *row, RangeV
 	if (verdict == RANGE_RETRY && found->rules_changed)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_RETRY),
-				 errmsg("service \"%s\" was changed concurrently", rules->name),
-				 errdetail("Requested %s; the service's mode, capacity or buffers as changed after this transaction started leave no room for it.",
+				 errmsg("service \"%s\" was changed or booked concurrently", rules->name),
+				 errdetail("Requested %s; a change of the service's mode, capacity or buffers, or a booking, committed after this transaction started leaves no room for it.",
 						   range),
-				 errhint("Retry the transaction: it will then see the service as it is now.")));
+				 errhint("Retry the transaction: it will then see the service and its bookings as they are now.")));
 	if (verdict == RANGE_RETRY)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_RETRY),

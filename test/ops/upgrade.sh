@@ -317,16 +317,22 @@ fi
 dropdb protector_widget_taken
 
 # Bookings 0.1.0 took for a customer already merged into another are
-# named by the update, with the statement that moves them, which works
+# named by the update, with the statement that moves them, which works;
+# 0.1.0 also merged into merged customers: Cora into Jonas into a third,
+# and the statements move both to the third
 createdb -T protector_previous protector_merged
 psql -X -q -v ON_ERROR_STOP=1 -d protector_merged -c "SET session_replication_role = replica" \
-	-c "UPDATE protector.customers SET merged_into = '0c000000-0000-4000-8000-00000000c001' WHERE id = '0c000000-0000-4000-8000-00000000c002'"
+	-c "INSERT INTO protector.customers (id, organization_id, full_name) SELECT '0c000000-0000-4000-8000-00000000c009', organization_id, 'Third'
+		FROM protector.customers WHERE id = '0c000000-0000-4000-8000-00000000c001'" \
+	-c "UPDATE protector.customers SET merged_into = '0c000000-0000-4000-8000-00000000c001' WHERE id = '0c000000-0000-4000-8000-00000000c002'" \
+	-c "UPDATE protector.customers SET merged_into = '0c000000-0000-4000-8000-00000000c009' WHERE id = '0c000000-0000-4000-8000-00000000c001'"
 update=$(psql -X -q -v ON_ERROR_STOP=1 -d protector_merged -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1)
-move=$(sed -n 's/^HINT:  Move them to the customer it was merged into: //p' <<<"$update")
-echo "bookings of a merged customer: $(grep -E '^WARNING:  01000: protector 0.2.0: customer' <<<"$update")"
-moved=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_merged -c "$move" \
-	-c "SELECT count(*) FROM protector.bookings WHERE customer_id = '0c000000-0000-4000-8000-00000000c002'" 2>&1 || true)
-if ! grep -q '^WARNING:  01000: protector 0.2.0: customer 0c000000-0000-4000-8000-00000000c002 of organization .* was merged into 0c000000-0000-4000-8000-00000000c001 and still has 1 bookings$' <<<"$update" ||
+echo "bookings of merged customers: $(grep -E '^WARNING:  01000: protector 0.2.0: customer' <<<"$update" | tr '\n' ' ')"
+moved=$(sed -n 's/^HINT:  Move them to the customer it was merged into: //p' <<<"$update" |
+	psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_merged 2>&1 || true)
+moved=$(psql -X -A -t -d protector_merged -c "SELECT count(*) FROM protector.bookings
+	WHERE customer_id IN ('0c000000-0000-4000-8000-00000000c001', '0c000000-0000-4000-8000-00000000c002')" 2>&1)
+if ! grep -q '^WARNING:  01000: protector 0.2.0: customer 0c000000-0000-4000-8000-00000000c002 of organization .* was merged into 0c000000-0000-4000-8000-00000000c009 and still has 1 bookings$' <<<"$update" ||
 	[ "$moved" != 0 ]; then
 	echo "bookings of a merged customer were not named, or the named statement did not move them: $update $moved"; failures=$((failures + 1))
 fi

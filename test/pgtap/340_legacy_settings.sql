@@ -5,7 +5,7 @@
 -- with a customer (reminder offsets) and every cancellation (refund
 -- policy) of an upgraded organization: 22P02.
 BEGIN;
-SELECT plan(17);
+SELECT plan(19);
 
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES ('0a340000-0000-4000-8000-000000000000', 'Legacy', 'legacy', 'EUR');
 INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
@@ -88,6 +88,18 @@ SELECT is((SELECT settings #>> '{staff,require_shifts}' FROM protector.organizat
 SELECT throws_ok($$UPDATE protector.organizations SET settings = settings || '{"staff": {"require_shifts": 1}}'
 				   WHERE id = '0a340000-0000-4000-8000-000000000000'$$,
 	'22023', NULL, '... and a changed key is still judged');
+-- a venue's branding and widget settings likewise, through update_venue
+RESET ROLE;
+SET LOCAL session_replication_role = replica;
+UPDATE protector.venues SET branding = '{"primary": "red"}', widget_settings = '{"theme": "dark"}'
+WHERE id = '0a340000-0000-4000-8000-0000000000a1';
+RESET session_replication_role;
+SELECT tests.authenticate_as('legacy_owner');
+SELECT is(protector.update_venue('0a340000-0000-4000-8000-0000000000a1',
+								 '{"branding": {"color": "#445566"}, "widget_settings": {"auto_confirm": true}}')
+		  -> 'branding' ->> 'color', '#445566', 'a venue with old branding and widget keys takes new ones through update_venue');
+SELECT throws_ok($$SELECT protector.update_venue('0a340000-0000-4000-8000-0000000000a1', '{"widget_settings": {"autoconfirm": true}}')$$,
+	'22023', 'p_changes.widget_settings.autoconfirm is not a setting', '... and a new unknown key is still refused');
 
 SELECT * FROM finish();
 ROLLBACK;
