@@ -130,9 +130,10 @@ CREATE POLICY promo_codes_delete ON protector.promo_codes FOR DELETE TO authenti
 SELECT pg_catalog.pg_extension_config_dump('protector.vouchers', '');
 SELECT pg_catalog.pg_extension_config_dump('protector.promo_codes', '');
 
--- A voucher that paid, or a promo code a booking used, stays: the ledger
--- and the bookings name them.  Deleting one is refused with what to do
--- instead (it was the foreign key's bare error, after the statement).
+-- A voucher that paid, a promo code a booking used, or a booking with
+-- payments, stays: the ledger and the bookings name them.  Deleting one is
+-- refused with what to do instead (it was the foreign key's bare error,
+-- naming the constraint, after the statement).
 -- Asked as the owner, who sees every payment and booking; only of a row
 -- the caller may delete (the policy chose it), and not when an
 -- organization's deletion takes them with everything else (a cascade
@@ -151,6 +152,14 @@ BEGIN
 			MESSAGE = 'a voucher that paid for bookings cannot be deleted',
 			DETAIL = pg_catalog.format('Voucher %s has payments.', OLD.id),
 			HINT = 'Let it expire instead: set expires_at to now().';
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'bookings'
+	   AND EXISTS (SELECT FROM protector.payments p
+				   WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+					 AND p.booking_id OPERATOR(pg_catalog.=) OLD.id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = 'a booking with payments cannot be deleted',
+			DETAIL = pg_catalog.format('Booking %s has payments or refunds.', OLD.id),
+			HINT = 'Cancel it instead: cancel_booking() settles its money by the refund policy.';
 	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'promo_codes'
 	   AND EXISTS (SELECT FROM protector.bookings b
 				   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
@@ -164,11 +173,14 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_used_codes() IS
-'Trigger: a voucher with payments, or a promo code on bookings, is not deleted (deactivate or expire it)';
+'Trigger: a voucher with payments, a promo code on bookings, or a booking with payments is not deleted (expire, deactivate or cancel it)';
 CREATE TRIGGER keep_used_codes BEFORE DELETE ON protector.vouchers
 	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_used_codes();
 CREATE TRIGGER keep_used_codes BEFORE DELETE ON protector.promo_codes
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_used_codes();
+CREATE TRIGGER keep_paid_bookings BEFORE DELETE ON protector.bookings
 	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_used_codes();
 

@@ -10673,6 +10673,14 @@ BEGIN
 			MESSAGE = 'a voucher that paid for bookings cannot be deleted',
 			DETAIL = pg_catalog.format('Voucher %s has payments.', OLD.id),
 			HINT = 'Let it expire instead: set expires_at to now().';
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'bookings'
+	   AND EXISTS (SELECT FROM protector.payments p
+				   WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+					 AND p.booking_id OPERATOR(pg_catalog.=) OLD.id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = 'a booking with payments cannot be deleted',
+			DETAIL = pg_catalog.format('Booking %s has payments or refunds.', OLD.id),
+			HINT = 'Cancel it instead: cancel_booking() settles its money by the refund policy.';
 	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'promo_codes'
 	   AND EXISTS (SELECT FROM protector.bookings b
 				   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
@@ -10686,7 +10694,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_used_codes() IS
-'Trigger: a voucher with payments, or a promo code on bookings, is not deleted (deactivate or expire it)';
+'Trigger: a voucher with payments, a promo code on bookings, or a booking with payments is not deleted (expire, deactivate or cancel it)';
 REVOKE ALL ON FUNCTION protector_internal.keep_used_codes() FROM PUBLIC;
 CREATE TRIGGER keep_used_codes BEFORE DELETE ON protector.vouchers
 	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
@@ -11617,3 +11625,6 @@ GRANT EXECUTE ON FUNCTION protector_internal.booking_start(tstzrange) TO authent
 DROP INDEX protector.bookings_starts_idx;
 CREATE INDEX bookings_starts_idx ON protector.bookings (organization_id, protector_internal.booking_start(during));
 
+CREATE TRIGGER keep_paid_bookings BEFORE DELETE ON protector.bookings
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_used_codes();

@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(45);
+SELECT plan(47);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -305,6 +305,15 @@ SELECT tests.clear_authentication();
 SELECT throws_ok($$INSERT INTO protector.payments (organization_id, booking_id, amount, status)
 				   VALUES ('0a260000-0000-4000-8000-000000000000', pg_temp.id('sized'), 0, 'succeeded')$$,
 	'22023', 'a payment or refund must be a positive amount', 'a direct payment of 0.00 is refused');
+-- a booking with payments is not deleted: named, with what to do instead
+-- (it was the foreign key's bare error, naming the constraint)
+INSERT INTO protector.payments (organization_id, booking_id, amount, status)
+VALUES ('0a260000-0000-4000-8000-000000000000', pg_temp.id('sized'), 5, 'succeeded');
+SELECT throws_ok($$DELETE FROM protector.bookings WHERE id = pg_temp.id('sized')$$,
+	'23503', 'a booking with payments cannot be deleted', 'a paid booking is not deleted, by name');
+INSERT INTO r SELECT 'unpaid2', protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(31, 12), 1);
+DELETE FROM protector.bookings WHERE id = pg_temp.id('unpaid2');
+SELECT is((SELECT count(*)::int FROM protector.bookings WHERE id = pg_temp.id('unpaid2')), 0, '... one without payments is');
 
 SELECT * FROM finish();
 ROLLBACK;
