@@ -794,6 +794,48 @@ CREATE TRIGGER release_on_deactivation BEFORE UPDATE OF active ON protector.memb
 	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.release_on_deactivation();
 
+-- Open invitations a member issued go when the member is deactivated,
+-- deleted or given another role (a fired admin's invitation to a second
+-- mailbox made them an admin again: it was theirs to grant only while
+-- they could), and those to a deleted member's address go with the
+-- membership (an invitation to someone already a member stays open, and
+-- made the removed member a member again at their next sign-in).  As the
+-- owner: the change that fires it was authorized, and nobody else's
+-- invitation is touched.
+CREATE FUNCTION protector_internal.withdraw_member_invitations()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_keys text[] := ARRAY[pg_catalog.lower(pg_catalog.btrim(OLD.email) COLLATE "C")];
+	v_auth text;
+BEGIN
+	-- (the member's sign-in address too, which an invitation was accepted
+	-- by; none where there is no auth.users, or it is gone already)
+	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE'
+	   AND EXISTS (SELECT FROM pg_catalog.pg_attribute a
+				   WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('auth.users')
+					 AND a.attname OPERATOR(pg_catalog.=) 'email' AND NOT a.attisdropped) THEN
+		EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1' INTO v_auth USING OLD.user_id;
+		v_keys := v_keys OPERATOR(pg_catalog.||) pg_catalog.lower(pg_catalog.btrim(v_auth) COLLATE "C");
+	END IF;
+	DELETE FROM protector.staff_invitations x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
+	  AND (x.created_by OPERATOR(pg_catalog.=) OLD.user_id
+		   OR (TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)));
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.withdraw_member_invitations() IS
+'Trigger (AFTER UPDATE OF active, role, or DELETE on members): the open invitations a member issued go when they are deactivated, deleted or given another role; those to a deleted member''s address go with the membership';
+CREATE TRIGGER withdraw_member_invitations AFTER UPDATE OF active, role ON protector.members
+	FOR EACH ROW WHEN (((OLD.active AND NOT NEW.active) OR OLD.role IS DISTINCT FROM NEW.role) AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.withdraw_member_invitations();
+CREATE TRIGGER withdraw_member_invitations_on_delete AFTER DELETE ON protector.members
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.withdraw_member_invitations();
+
 -- Every change of a member's role or activity is in staff_activity, however
 -- it is written (update_staff_permissions, deactivate_staff, or the row
 -- under the policy): the trigger is the proof that it happened.

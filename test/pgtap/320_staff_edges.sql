@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(42);
+SELECT plan(45);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -337,6 +337,27 @@ SELECT lives_ok($$SELECT protector.create_staff_schedule('0a320000-0000-4000-800
 														 now() + interval '30 minutes', now() + interval '30 minutes' + interval '744 hours')$$,
 	'... and a manager writes a shift of 31 x 24 hours across a change of the clocks');
 SELECT tests.clear_authentication();
+
+-- 10. invitations a member issued go when they lose the right to issue
+-- them (a fired admin's invitation to a second mailbox made them an admin
+-- again), and those to a member's address go with the membership (the
+-- removed member rejoined at their next sign-in, as admin)
+SELECT tests.authenticate_as('x_admin');
+SELECT protector.create_staff_member('0a320000-0000-4000-8000-000000000000', 'second.mailbox@test.invalid', 'admin') \g /dev/null
+SELECT tests.authenticate_as('x_owner');
+SELECT protector.create_staff_member('0a320000-0000-4000-8000-000000000000', 'someone.else@test.invalid', 'manager') \g /dev/null
+SELECT protector.create_staff_member('0a320000-0000-4000-8000-000000000000', 'x_manager@test.invalid', 'admin') \g /dev/null
+SELECT protector.deactivate_staff('0a320000-0000-4000-8000-0000000000e2') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.staff_invitations WHERE email_key = 'second.mailbox@test.invalid' AND accepted_at IS NULL), 0,
+	'a deactivated admin''s open invitation is withdrawn');
+SELECT is((SELECT count(*)::int FROM protector.staff_invitations WHERE email_key = 'someone.else@test.invalid' AND accepted_at IS NULL), 1,
+	'... and the owner''s stays');
+SELECT tests.authenticate_as('x_owner');
+DELETE FROM protector.members WHERE id = '0a320000-0000-4000-8000-0000000000e3';
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.staff_invitations WHERE email_key = 'x_manager@test.invalid' AND accepted_at IS NULL), 0,
+	'an open invitation to a deleted member''s address goes with the membership');
 
 SELECT * FROM finish();
 ROLLBACK;
