@@ -61,8 +61,9 @@ BEGIN
 			pg_catalog.format('Got %L.', pg_catalog.left(p_currency, 80)),
 			'Use three upper-case letters, e.g. "EUR".');
 	END IF;
+	-- (a name, if given, is a name: the membership refuses a blank one)
 	IF p_full_name IS NOT NULL THEN
-		PERFORM protector_internal.check_text(p_full_name, 'p_full_name', 0, 200);
+		PERFORM protector_internal.check_text(p_full_name, 'p_full_name', 1, 200);
 	END IF;
 
 	-- as the caller: RLS lets any signed-in user found an organization,

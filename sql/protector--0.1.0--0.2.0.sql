@@ -9829,8 +9829,9 @@ BEGIN
 			pg_catalog.format('Got %L.', pg_catalog.left(p_currency, 80)),
 			'Use three upper-case letters, e.g. "EUR".');
 	END IF;
+	-- (a name, if given, is a name: the membership refuses a blank one)
 	IF p_full_name IS NOT NULL THEN
-		PERFORM protector_internal.check_text(p_full_name, 'p_full_name', 0, 200);
+		PERFORM protector_internal.check_text(p_full_name, 'p_full_name', 1, 200);
 	END IF;
 
 	-- as the caller: RLS lets any signed-in user found an organization,
@@ -10611,11 +10612,20 @@ BEGIN
 			pg_catalog.format('customer %s was merged into %s', NEW.customer_id, v_merged_into),
 			NULL, pg_catalog.format('Use customer %s.', v_merged_into));
 	END IF;
+	-- a new voucher for an erased customer is new data of theirs (its note
+	-- read by whoever holds the code), as a booking would be
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'vouchers'
+	   AND EXISTS (SELECT FROM protector.customer_erasures e
+				   WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					 AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('customer %s was erased', NEW.customer_id),
+			'An erased customer''s record takes no new vouchers.', 'Create a new customer instead.');
+	END IF;
 	RETURN NEW;		-- (no such customer: the foreign key says so)
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_customer_not_merged() IS
-'Trigger: a voucher, message or signed waiver names a customer that is not merged into another';
+'Trigger: a voucher, message or signed waiver names a customer that is not merged into another (and a voucher one not erased)';
 DO $not_merged$
 DECLARE
 	t text;

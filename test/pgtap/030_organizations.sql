@@ -1,7 +1,7 @@
 -- create_organization(): how a signed-in user starts a tenant, and the
 -- identity helpers as PostgREST requests see them.
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 
 SELECT tests.create_supabase_user('founder');
 SELECT tests.create_supabase_user('bystander');
@@ -43,6 +43,8 @@ SELECT throws_ok($$SELECT protector.create_organization('  ', 'blank')$$, '22023
 	'p_name must be 1 to 200 characters', 'blank names are refused');
 SELECT throws_ok($$SELECT protector.create_organization(NULL, 'nameless')$$, '22023',
 	'p_name must be 1 to 200 characters', 'NULL names are refused');
+SELECT throws_ok($$SELECT protector.create_organization('Named', 'named', 'UTC', 'EUR', '')$$, '22023',
+	'p_full_name must be 1 to 200 characters', 'a blank founder''s name is named as the parameter (the membership refused it, naming a column)');
 SELECT throws_ok($$SELECT protector.create_organization(E'A\u202eB', 'bidi-name')$$, '22023',
 	'p_name holds control or invisible direction characters', 'a name with a direction override is refused');
 SELECT throws_ok($$SELECT protector.create_organization(E'\u200b', 'zero-width')$$, '22023',

@@ -9,7 +9,7 @@
 -- note, a payment's provider details, their bookings' tasks) goes with
 -- it, protector's refund note stays.
 BEGIN;
-SELECT plan(37);
+SELECT plan(38);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_admin', 'x_manager', 'x_operator', 'x_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a250000-0000-4000-8000-000000000000', 'X', 'erasure-x');
@@ -80,6 +80,12 @@ SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, se
 						   tstzrange(date_trunc('day', now()) + interval '3 days', date_trunc('day', now()) + interval '3 days 1 hour'),
 						   'confirmed')$$,
 	'22023', 'customer 0a250000-0000-4000-8000-00000000c001 was erased', 'an erased customer takes no new booking');
+SELECT tests.clear_authentication();
+SELECT throws_ok($$INSERT INTO protector.vouchers (organization_id, customer_id, amount, currency, note)
+				   VALUES ('0a250000-0000-4000-8000-000000000000', '0a250000-0000-4000-8000-00000000c001', 10, 'EUR',
+						   'For the customer, at their address')$$,
+	'22023', 'customer 0a250000-0000-4000-8000-00000000c001 was erased', '... nor a new voucher (its note would be new data of theirs)');
+SELECT tests.authenticate_as('x_manager');
 -- what was written since (the desk's note on a booking) goes at the next call
 UPDATE protector.bookings SET details = '{"note": "late secret"}' WHERE id = '0a250000-0000-4000-8000-00000000b001';
 SELECT tests.authenticate_as('x_admin');
