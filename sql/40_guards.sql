@@ -14,9 +14,12 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (a row moved to another organization leaves this one too: service_role
+	-- left an organization without an owner so)
 	IF OLD.role OPERATOR(pg_catalog.=) 'owner' AND OLD.active
 	   AND (TG_OP OPERATOR(pg_catalog.=) 'DELETE'
-			OR NEW.role OPERATOR(pg_catalog.<>) 'owner' OR NOT NEW.active) THEN
+			OR NEW.role OPERATOR(pg_catalog.<>) 'owner' OR NOT NEW.active
+			OR NEW.organization_id IS DISTINCT FROM OLD.organization_id) THEN
 		-- serialize owner changes of one organization
 		PERFORM pg_catalog.pg_advisory_xact_lock(1886547714, pg_catalog.hashtext(OLD.organization_id::text));
 		-- a cascaded delete of the whole organization may remove every owner;
@@ -45,7 +48,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_one_owner() IS
-'Trigger: refuses to delete, demote or deactivate the last active owner of an organization';
+'Trigger: refuses to delete, demote, deactivate or move away the last active owner of an organization';
 
 CREATE TRIGGER keep_one_owner BEFORE UPDATE OR DELETE ON protector.members
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.keep_one_owner();

@@ -7,7 +7,7 @@
 -- figures are worked out beside them.  Concurrency:
 -- test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(76);
+SELECT plan(77);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['s_owner', 's_admin', 's_manager', 's_operator', 's_agent', 's_agent2',
 														's_viewer', 's_other']) u;
@@ -83,6 +83,13 @@ SELECT throws_ok($$SELECT protector.update_staff_permissions('0a180000-0000-4000
 	'an organization must keep at least one active owner', 'the owner cannot demote themselves: the last owner');
 SELECT throws_ok($$SELECT protector.deactivate_staff('0a180000-0000-4000-8000-0000000000e1')$$, '22023',
 	'an organization must keep at least one active owner', 'nor deactivate themselves');
+-- nor does a trusted writer move the last owner's row to another organization
+SELECT tests.clear_authentication();
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a18f000-0000-4000-8000-000000000000', 'Elsewhere', 'staff-elsewhere');
+SELECT throws_ok($$UPDATE protector.members SET organization_id = '0a18f000-0000-4000-8000-000000000000'
+				   WHERE id = '0a180000-0000-4000-8000-0000000000e1'$$, '22023',
+	'an organization must keep at least one active owner', 'the last owner''s row is not moved to another organization');
+SELECT tests.authenticate_as('s_owner');
 SELECT tests.authenticate_as('s_other');
 SELECT throws_ok($$SELECT protector.update_staff_permissions('0a180000-0000-4000-8000-0000000000e7', 'agent')$$, 'P0002',
 	'member not found', 'another organization''s owner: not found');
