@@ -10,7 +10,9 @@
  * argument is NULL (STRICT); a total above the largest amount a money
  * column holds (numeric(12,2)) is refused as bad input, the same error on
  * every path that prices a booking (it was numeric's own 22003 where the
- * total was stored, on all but create_booking).
+ * total was stored, on all but create_booking), and so are a total below 0
+ * or not a number and a negative party (the formula is callable by anyone
+ * signed in, and answered -Infinity).
  *
  * Why C: create_booking, the insert's price trigger and the price change
  * trigger call it for every booking; as PL/pgSQL it needed a SET
@@ -27,6 +29,7 @@
 #include "fmgr.h"
 #include "utils/fmgrprotos.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 
 #include "errors.h"
 
@@ -53,10 +56,29 @@ PG_FUNCTION_INFO_V1(protector_booking_total);
 Datum
 protector_booking_total(PG_FUNCTION_ARGS)
 {
-	Datum		party = DirectFunctionCall1(int4_numeric, PG_GETARG_DATUM(2));
-	Datum		per_person = DirectFunctionCall2(numeric_mul, PG_GETARG_DATUM(1), party);
-	Datum		total = DirectFunctionCall2(numeric_add, PG_GETARG_DATUM(0), per_person);
+	Datum		party;
+	Datum		per_person;
+	Datum		total;
 
+	if (PG_GETARG_INT32(2) < 0)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_party_size must be at least 0"),
+				 errdetail("Got %d.", PG_GETARG_INT32(2))));
+	party = DirectFunctionCall1(int4_numeric, PG_GETARG_DATUM(2));
+	per_person = DirectFunctionCall2(numeric_mul, PG_GETARG_DATUM(1), party);
+	total = DirectFunctionCall2(numeric_add, PG_GETARG_DATUM(0), per_person);
+
+	/* (NaN sorts above every number: it is no amount, named as such) */
+	if (numeric_is_nan(DatumGetNumeric(total)) ||
+		DatumGetBool(DirectFunctionCall2(numeric_lt, total, DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("the booking's total must be an amount of at least 0"),
+				 errdetail("%s + %s x %d is %s.",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(0))),
+						   DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(1))),
+						   PG_GETARG_INT32(2), DatumGetCString(DirectFunctionCall1(numeric_out, total)))));
 	if (DatumGetBool(DirectFunctionCall2(numeric_gt, total, max_amount())))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),

@@ -2,7 +2,7 @@
 -- follow the organization, and the payments ledger deciding what is paid.
 -- Every figure is computed by hand in the comment beside it.
 BEGIN;
-SELECT plan(61);
+SELECT plan(64);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_manager', 'm_finance', 'm_operator', 'm_other']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -43,6 +43,12 @@ SELECT is(protector.booking_total(0.005, 0.001, 3)::text, '0.008', 'booking_tota
 SELECT is(protector.booking_total(40, 15, 0)::text, '40', 'booking_total(40, 15, 0) = 40 + 15 x 0 = 40');
 SELECT ok(protector.booking_total(NULL, 1, 1) IS NULL AND protector.booking_total(1, NULL, 1) IS NULL
 	AND protector.booking_total(1, 1, NULL) IS NULL, 'booking_total of a NULL is NULL');
+SELECT throws_ok($$SELECT protector.booking_total('-Infinity', 0, 1)$$, '22023', 'the booking''s total must be an amount of at least 0',
+	'booking_total of -Infinity is refused (it answered -Infinity)');
+SELECT throws_ok($$SELECT protector.booking_total(10, 5, -3)$$, '22023', 'p_party_size must be at least 0',
+	'... and of a negative party (10 + 5 x -3 = -5 was answered)');
+SELECT throws_ok($$SELECT protector.booking_total('NaN', 0, 1)$$, '22023', 'the booking''s total must be an amount of at least 0',
+	'... and NaN is no amount (it was "above" the largest)');
 SELECT throws_ok($$SELECT protector.booking_total(1, 9e131071, 10)$$, '22003', NULL,
 	'booking_total: an overflow is numeric''s "value overflows numeric format"');
 SELECT is(protector.booking_total(-5, 2.5, 2), 0.0, 'booking_total(-5, 2.5, 2) = -5 + 2.5 x 2 = 0.0 (the formula; prices are checked elsewhere)');
