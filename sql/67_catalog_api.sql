@@ -283,6 +283,10 @@ BEGIN
 	IF c.notes IS NOT NULL AND pg_catalog.length(c.notes) OPERATOR(pg_catalog.>) 10000 THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%snotes must be at most 10000 characters', p_prefix));
 	END IF;
+	-- (line breaks and tabs, nothing else invisible, as every other free text)
+	IF NOT protector_internal.text_is_clean(pg_catalog.translate(c.notes, E'\r\n\t', '   ')) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%snotes holds control or invisible direction characters', p_prefix));
+	END IF;
 	-- (a column of sql/84_reminders.sql)
 	IF c.reminder_channel IS NOT NULL AND c.reminder_channel OPERATOR(pg_catalog.<>) ALL ('{email,sms,none}') THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%sreminder_channel must be email, sms or none', p_prefix),

@@ -547,6 +547,9 @@ BEGIN
 	IF p_expires_at IS NOT NULL AND NOT (pg_catalog.isfinite(p_expires_at) AND p_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_expires_at must be in the future', pg_catalog.format('Got %s.', p_expires_at));
 	END IF;
+	IF p_note IS NOT NULL AND NOT protector_internal.text_is_clean(pg_catalog.translate(p_note, E'\r\n\t', '   ')) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_note holds control or invisible direction characters');
+	END IF;
 	IF p_note IS NOT NULL AND pg_catalog.length(p_note) OPERATOR(pg_catalog.>) 2000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_note must be at most 2000 characters');
 	END IF;
@@ -877,6 +880,11 @@ BEGIN
 	IF pg_catalog.length(NEW.note) OPERATOR(pg_catalog.>) 2000 THEN
 		PERFORM protector.raise('invalid_parameter', 'note must be at most 2000 characters');
 	END IF;
+	-- (shown to whoever holds the code: line breaks and tabs, nothing else
+	-- invisible, as every other free text)
+	IF NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.note, E'\r\n\t', '   ')) THEN
+		PERFORM protector.raise('invalid_parameter', 'note holds control or invisible direction characters');
+	END IF;
 	RETURN NEW;
 END
 $$;
@@ -918,6 +926,9 @@ BEGIN
 									  OR pg_catalog.array_ndims(p_service_ids) OPERATOR(pg_catalog.<>) 1
 									  OR pg_catalog.array_position(p_service_ids, NULL) IS NOT NULL) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_service_ids must list 1 to 1000 services, or be null for every service');
+	END IF;
+	IF p_description IS NOT NULL AND NOT protector_internal.text_is_clean(pg_catalog.translate(p_description, E'\r\n\t', '   ')) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_description holds control or invisible direction characters');
 	END IF;
 	IF p_description IS NOT NULL AND pg_catalog.length(p_description) OPERATOR(pg_catalog.>) 2000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_description must be at most 2000 characters');

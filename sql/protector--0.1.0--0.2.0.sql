@@ -1110,6 +1110,9 @@ BEGIN
 	   OR pg_catalog.length(p_provider) OPERATOR(pg_catalog.>) 100 OR pg_catalog.length(p_provider_reference) OPERATOR(pg_catalog.>) 200 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_provider (at most 100 characters) and p_provider_reference (at most 200) go together');
 	END IF;
+	IF NOT protector_internal.text_is_clean(p_provider) OR NOT protector_internal.text_is_clean(p_provider_reference) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference hold control or invisible direction characters');
+	END IF;
 	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_kind, p_status and p_details (a JSON object) must not be null');
 	END IF;
@@ -2601,6 +2604,9 @@ BEGIN
 	IF p_expires_at IS NOT NULL AND NOT (pg_catalog.isfinite(p_expires_at) AND p_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_expires_at must be in the future', pg_catalog.format('Got %s.', p_expires_at));
 	END IF;
+	IF p_note IS NOT NULL AND NOT protector_internal.text_is_clean(pg_catalog.translate(p_note, E'\r\n\t', '   ')) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_note holds control or invisible direction characters');
+	END IF;
 	IF p_note IS NOT NULL AND pg_catalog.length(p_note) OPERATOR(pg_catalog.>) 2000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_note must be at most 2000 characters');
 	END IF;
@@ -2818,6 +2824,9 @@ BEGIN
 									  OR pg_catalog.array_ndims(p_service_ids) OPERATOR(pg_catalog.<>) 1
 									  OR pg_catalog.array_position(p_service_ids, NULL) IS NOT NULL) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_service_ids must list 1 to 1000 services, or be null for every service');
+	END IF;
+	IF p_description IS NOT NULL AND NOT protector_internal.text_is_clean(pg_catalog.translate(p_description, E'\r\n\t', '   ')) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_description holds control or invisible direction characters');
 	END IF;
 	IF p_description IS NOT NULL AND pg_catalog.length(p_description) OPERATOR(pg_catalog.>) 2000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_description must be at most 2000 characters');
@@ -4195,6 +4204,10 @@ BEGIN
 	END IF;
 	IF c.notes IS NOT NULL AND pg_catalog.length(c.notes) OPERATOR(pg_catalog.>) 10000 THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%snotes must be at most 10000 characters', p_prefix));
+	END IF;
+	-- (line breaks and tabs, nothing else invisible, as every other free text)
+	IF NOT protector_internal.text_is_clean(pg_catalog.translate(c.notes, E'\r\n\t', '   ')) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%snotes holds control or invisible direction characters', p_prefix));
 	END IF;
 	-- (a column of sql/84_reminders.sql)
 	IF c.reminder_channel IS NOT NULL AND c.reminder_channel OPERATOR(pg_catalog.<>) ALL ('{email,sms,none}') THEN
@@ -11273,6 +11286,11 @@ BEGIN
 	PERFORM protector_internal.check_money(NEW.amount, 'amount');
 	IF pg_catalog.length(NEW.note) OPERATOR(pg_catalog.>) 2000 THEN
 		PERFORM protector.raise('invalid_parameter', 'note must be at most 2000 characters');
+	END IF;
+	-- (shown to whoever holds the code: line breaks and tabs, nothing else
+	-- invisible, as every other free text)
+	IF NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.note, E'\r\n\t', '   ')) THEN
+		PERFORM protector.raise('invalid_parameter', 'note holds control or invisible direction characters');
 	END IF;
 	RETURN NEW;
 END

@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(47);
+SELECT plan(52);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -314,6 +314,22 @@ SELECT throws_ok($$DELETE FROM protector.bookings WHERE id = pg_temp.id('sized')
 INSERT INTO r SELECT 'unpaid2', protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(31, 12), 1);
 DELETE FROM protector.bookings WHERE id = pg_temp.id('unpaid2');
 SELECT is((SELECT count(*)::int FROM protector.bookings WHERE id = pg_temp.id('unpaid2')), 0, '... one without payments is');
+-- free texts shown to others hold line breaks and tabs, nothing else
+-- invisible, as every other one: a voucher's note (read by whoever holds
+-- the code), a customer's notes, a promo code's description, a payment's
+-- provider (stored as given)
+SELECT tests.clear_authentication();
+SELECT throws_ok($$SELECT protector.create_voucher('0a260000-0000-4000-8000-000000000000', 10, p_note => 'Thanks ' || chr(8238) || 'gnp.exe')$$,
+	'22023', 'p_note holds control or invisible direction characters', 'a voucher''s note with a direction override is refused');
+SELECT lives_ok($$SELECT protector.create_voucher('0a260000-0000-4000-8000-000000000000', 10, p_note => E'Happy birthday,\n\tAnn')$$,
+	'... one with line breaks and tabs is written');
+SELECT throws_ok($$UPDATE protector.customers SET notes = E'a\x01b' WHERE id = '0a260000-0000-4000-8000-00000000c001'$$,
+	'22023', 'notes holds control or invisible direction characters', 'a customer''s notes with a control character are refused');
+SELECT throws_ok($$SELECT protector.create_promo_code('0a260000-0000-4000-8000-000000000000', 'percent', 10,
+												   p_description => chr(8238) || 'x')$$,
+	'22023', 'p_description holds control or invisible direction characters', 'a promo code''s description likewise');
+SELECT throws_ok($$SELECT protector.record_payment(pg_temp.id('sized'), 1, chr(8238) || 'stripe', 'pi_x')$$,
+	'22023', 'p_provider and p_provider_reference hold control or invisible direction characters', 'a payment''s provider likewise');
 
 SELECT * FROM finish();
 ROLLBACK;
