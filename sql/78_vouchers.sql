@@ -545,7 +545,8 @@ BEGIN
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
 	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
 	IF p_expires_at IS NOT NULL AND NOT (pg_catalog.isfinite(p_expires_at) AND p_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_expires_at must be in the future', pg_catalog.format('Got %s.', p_expires_at));
+		PERFORM protector.raise('invalid_parameter', 'p_expires_at must be a finite time in the future', pg_catalog.format('Got %s.', p_expires_at),
+			'Leave it out (NULL) for a voucher that never expires.');
 	END IF;
 	IF p_note IS NOT NULL AND NOT protector_internal.text_is_clean(pg_catalog.translate(p_note, E'\r\n\t', '   ')) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_note holds control or invisible direction characters');
