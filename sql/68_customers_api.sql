@@ -404,7 +404,12 @@ BEGIN
 		phone = COALESCE(k.phone, CASE WHEN protector_internal.phone_is_valid(m.phone) THEN m.phone END),
 		country = COALESCE(k.country, CASE WHEN protector.country_is_known(m.country) THEN m.country END),
 		tags = v_tags,
-		notes = CASE WHEN m.notes IS NULL OR m.notes = k.notes THEN k.notes
+		-- (and notes where both are plain text as protector takes them now:
+		-- a note 0.1.0 stored with an invisible mark stays where it is)
+		notes = CASE WHEN m.notes IS NULL OR m.notes = k.notes
+						  OR NOT protector_internal.text_is_clean(pg_catalog.translate(m.notes, E'\r\n\t', '   '))
+						  OR NOT COALESCE(protector_internal.text_is_clean(pg_catalog.translate(k.notes, E'\r\n\t', '   ')), true)
+					 THEN k.notes
 					 ELSE left(concat_ws(E'\n', k.notes, m.notes), 10000) END
 	WHERE id = k.id;
 	RETURN jsonb_build_object('kept', k.id, 'merged', m.id, 'moved', v_moved);

@@ -245,6 +245,30 @@ $$;
 COMMENT ON FUNCTION protector_internal.payment_effect(protector.payment_kind, protector.payment_status, numeric) IS
 'What a payment row adds to paid less refunded: a succeeded payment its amount, a pending or succeeded refund minus its amount';
 
+-- A payment's provider and reference are plain text however the row is
+-- written (record_payment says so of its parameters; the desk's direct
+-- rows were not told): a change is judged, a value stored before stays.
+CREATE FUNCTION protector_internal.check_payment_texts()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.provider IS DISTINCT FROM OLD.provider
+		OR NEW.provider_reference IS DISTINCT FROM OLD.provider_reference)
+	   AND (NOT COALESCE(protector_internal.text_is_clean(NEW.provider), true)
+			OR NOT COALESCE(protector_internal.text_is_clean(NEW.provider_reference), true)) THEN
+		PERFORM protector.raise('invalid_parameter', 'provider and provider_reference hold control or invisible direction characters');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_payment_texts() IS
+'Trigger: a payment''s provider and reference as written are plain text (a value stored before stays)';
+CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider_reference ON protector.payments
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_payment_texts();
+
 CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF organization_id, booking_id, kind, amount, currency, status OR DELETE
 	ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())

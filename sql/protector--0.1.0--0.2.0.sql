@@ -9624,7 +9624,12 @@ BEGIN
 		phone = COALESCE(k.phone, CASE WHEN protector_internal.phone_is_valid(m.phone) THEN m.phone END),
 		country = COALESCE(k.country, CASE WHEN protector.country_is_known(m.country) THEN m.country END),
 		tags = v_tags,
-		notes = CASE WHEN m.notes IS NULL OR m.notes = k.notes THEN k.notes
+		-- (and notes where both are plain text as protector takes them now:
+		-- a note 0.1.0 stored with an invisible mark stays where it is)
+		notes = CASE WHEN m.notes IS NULL OR m.notes = k.notes
+						  OR NOT protector_internal.text_is_clean(pg_catalog.translate(m.notes, E'\r\n\t', '   '))
+						  OR NOT COALESCE(protector_internal.text_is_clean(pg_catalog.translate(k.notes, E'\r\n\t', '   ')), true)
+					 THEN k.notes
 					 ELSE left(concat_ws(E'\n', k.notes, m.notes), 10000) END
 	WHERE id = k.id;
 	RETURN jsonb_build_object('kept', k.id, 'merged', m.id, 'moved', v_moved);
@@ -11695,3 +11700,25 @@ CREATE TRIGGER withdraw_member_invitations AFTER UPDATE OF active, role ON prote
 CREATE TRIGGER withdraw_member_invitations_on_delete AFTER DELETE ON protector.members
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.withdraw_member_invitations();
+
+CREATE OR REPLACE FUNCTION protector_internal.check_payment_texts()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.provider IS DISTINCT FROM OLD.provider
+		OR NEW.provider_reference IS DISTINCT FROM OLD.provider_reference)
+	   AND (NOT COALESCE(protector_internal.text_is_clean(NEW.provider), true)
+			OR NOT COALESCE(protector_internal.text_is_clean(NEW.provider_reference), true)) THEN
+		PERFORM protector.raise('invalid_parameter', 'provider and provider_reference hold control or invisible direction characters');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_payment_texts() IS
+'Trigger: a payment''s provider and reference as written are plain text (a value stored before stays)';
+REVOKE ALL ON FUNCTION protector_internal.check_payment_texts() FROM PUBLIC;
+CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider_reference ON protector.payments
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_payment_texts();

@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(53);
+SELECT plan(56);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -332,6 +332,20 @@ SELECT throws_ok($$SELECT protector.create_promo_code('0a260000-0000-4000-8000-0
 	'22023', 'p_description holds control or invisible direction characters', 'a promo code''s description likewise');
 SELECT throws_ok($$SELECT protector.record_payment(pg_temp.id('sized'), 1, chr(8238) || 'stripe', 'pi_x')$$,
 	'22023', 'p_provider and p_provider_reference hold control or invisible direction characters', 'a payment''s provider likewise');
+SELECT throws_ok($$INSERT INTO protector.payments (organization_id, booking_id, amount, status, provider, provider_reference)
+				   VALUES ('0a260000-0000-4000-8000-000000000000', pg_temp.id('sized'), 1, 'succeeded', E'str\u0007ipe', 'pi_y')$$,
+	'22023', 'provider and provider_reference hold control or invisible direction characters', '... also when the row is written directly');
+-- a note 0.1.0 stored with an invisible mark (a right-to-left mark pasted
+-- with Arabic) does not keep two customers from being merged: it stays on
+-- the merged record, as an old phone does
+SET LOCAL session_replication_role = replica;
+UPDATE protector.customers SET notes = E'prefers the Arabic \u200f name' WHERE id = '0a260000-0000-4000-8000-00000000c002';
+UPDATE protector.customers SET notes = 'regular' WHERE id = '0a260000-0000-4000-8000-00000000c001';
+RESET session_replication_role;
+SELECT lives_ok($$SELECT protector.merge_customers('0a260000-0000-4000-8000-00000000c001', '0a260000-0000-4000-8000-00000000c002')$$,
+	'customers are merged beside a 0.1.0 note with an invisible mark');
+SELECT is((SELECT notes FROM protector.customers WHERE id = '0a260000-0000-4000-8000-00000000c001'), 'regular',
+	'... the kept record keeps its own note');
 
 SELECT * FROM finish();
 ROLLBACK;
