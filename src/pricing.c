@@ -36,20 +36,35 @@
 /* the largest amount protector's money columns hold: numeric(12,2) */
 #define MAX_AMOUNT "9999999999.99"
 
+/* a numeric constant, read once per backend into *slot */
+static Datum
+numeric_constant(Datum *slot, const char *text)
+{
+	if (*slot == (Datum) 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		*slot = DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		MemoryContextSwitchTo(old);
+	}
+	return *slot;
+}
+
 static Datum
 max_amount(void)
 {
 	static Datum value = (Datum) 0;
 
-	if (value == (Datum) 0)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	return numeric_constant(&value, MAX_AMOUNT);
+}
 
-		value = DirectFunctionCall3(numeric_in, CStringGetDatum(MAX_AMOUNT),
-									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-		MemoryContextSwitchTo(old);
-	}
-	return value;
+static Datum
+zero_amount(void)
+{
+	static Datum value = (Datum) 0;
+
+	return numeric_constant(&value, "0");
 }
 
 PG_FUNCTION_INFO_V1(protector_booking_total);
@@ -71,7 +86,7 @@ protector_booking_total(PG_FUNCTION_ARGS)
 
 	/* (NaN sorts above every number: it is no amount, named as such) */
 	if (numeric_is_nan(DatumGetNumeric(total)) ||
-		DatumGetBool(DirectFunctionCall2(numeric_lt, total, DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))))
+		DatumGetBool(DirectFunctionCall2(numeric_lt, total, zero_amount())))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("the booking's total must be an amount of at least 0"),

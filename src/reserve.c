@@ -109,7 +109,11 @@ typedef struct BookingRow
 	TimestampTz until;			/* a hold's expiry; DT_NOEND otherwise */
 } BookingRow;
 
-/* one check of a row's capacity under one snapshot, and what it found */
+/*
+ * The row under check, and what a check under one snapshot found.  keys:
+ * set by the precheck, which passes a row whose service is not in its
+ * organization and venue on to the foreign key.
+ */
 typedef struct CapacityCheck
 {
 	BookingRow *row;
@@ -645,11 +649,6 @@ occupancy_taken(BookingRow *row, ItemPointer self, Relation bookings,
 								   row->end + rules->buffer_after);
 }
 
-/*
- * The row under check, and what a check under one snapshot found.  keys:
- * set by the precheck, which passes a row whose service is not in its
- * organization and venue on to the foreign key.
- */
 /*
  * Would adding row to the occupancy visible in snapshot exceed capacity?
  * Reads the service's rules into *rules; *taken receives the places
