@@ -148,6 +148,17 @@ $$;
 COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
 'False when the text holds control characters, invisible bidirectional marks, overrides or isolates, or characters that render as nothing';
 
+-- Free text of several lines (notes, reasons, messages, waiver bodies):
+-- line breaks and tabs, and nothing else text_is_clean refuses.  NULL is
+-- clean, as there.
+CREATE FUNCTION protector_internal.lines_are_clean(p_text text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN protector_internal.text_is_clean(pg_catalog.translate(p_text, E'\r\n\t', '   '));
+COMMENT ON FUNCTION protector_internal.lines_are_clean(text) IS
+'text_is_clean for text of several lines: line breaks and tabs allowed (NULL is clean)';
+
 -- An e-mail address as protector takes one (the widget, the desk's
 -- customers, staff invitations): at most 320 characters, name@domain.tld
 -- without spaces, Unicode's space separators included ([:space:] in the

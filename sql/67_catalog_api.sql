@@ -284,7 +284,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%snotes must be at most 10000 characters', p_prefix));
 	END IF;
 	-- (line breaks and tabs, nothing else invisible, as every other free text)
-	IF NOT protector_internal.text_is_clean(pg_catalog.translate(c.notes, E'\r\n\t', '   ')) THEN
+	IF NOT protector_internal.lines_are_clean(c.notes) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%snotes holds control or invisible direction characters', p_prefix));
 	END IF;
 	-- (a column of sql/84_reminders.sql)

@@ -407,8 +407,8 @@ BEGIN
 		-- (and notes where both are plain text as protector takes them now:
 		-- a note 0.1.0 stored with an invisible mark stays where it is)
 		notes = CASE WHEN m.notes IS NULL OR m.notes = k.notes
-						  OR NOT protector_internal.text_is_clean(pg_catalog.translate(m.notes, E'\r\n\t', '   '))
-						  OR NOT COALESCE(protector_internal.text_is_clean(pg_catalog.translate(k.notes, E'\r\n\t', '   ')), true)
+						  OR NOT protector_internal.lines_are_clean(m.notes)
+						  OR NOT protector_internal.lines_are_clean(k.notes)
 					 THEN k.notes
 					 ELSE left(concat_ws(E'\n', k.notes, m.notes), 10000) END
 	WHERE id = k.id;

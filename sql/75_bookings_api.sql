@@ -102,7 +102,7 @@ BEGIN
 	IF NEW.cancellation_reason IS NOT NULL
 	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.cancellation_reason IS DISTINCT FROM OLD.cancellation_reason)
 	   AND (pg_catalog.length(NEW.cancellation_reason) OPERATOR(pg_catalog.>) 2000
-			OR NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.cancellation_reason, E'\r\n\t', '   '))) THEN
+			OR NOT protector_internal.lines_are_clean(NEW.cancellation_reason)) THEN
 		PERFORM protector.raise('invalid_parameter',
 			'cancellation_reason must be at most 2000 characters without control or invisible direction characters');
 	END IF;
@@ -891,7 +891,7 @@ BEGIN
 	END IF;
 	-- (shown to staff as written: line breaks and tabs, as in a message,
 	-- but no control or invisible direction characters)
-	IF NOT protector_internal.text_is_clean(pg_catalog.translate(p_reason, E'\r\n\t', '   ')) THEN
+	IF NOT protector_internal.lines_are_clean(p_reason) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_reason holds control or invisible direction characters');
 	END IF;
 	IF v_booking.status OPERATOR(pg_catalog.=) 'cancelled' THEN

@@ -548,7 +548,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_expires_at must be a finite time in the future', pg_catalog.format('Got %s.', p_expires_at),
 			'Leave it out (NULL) for a voucher that never expires.');
 	END IF;
-	IF p_note IS NOT NULL AND NOT protector_internal.text_is_clean(pg_catalog.translate(p_note, E'\r\n\t', '   ')) THEN
+	IF p_note IS NOT NULL AND NOT protector_internal.lines_are_clean(p_note) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_note holds control or invisible direction characters');
 	END IF;
 	IF p_note IS NOT NULL AND pg_catalog.length(p_note) OPERATOR(pg_catalog.>) 2000 THEN
@@ -883,7 +883,7 @@ BEGIN
 	END IF;
 	-- (shown to whoever holds the code: line breaks and tabs, nothing else
 	-- invisible, as every other free text)
-	IF NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.note, E'\r\n\t', '   ')) THEN
+	IF NOT protector_internal.lines_are_clean(NEW.note) THEN
 		PERFORM protector.raise('invalid_parameter', 'note holds control or invisible direction characters');
 	END IF;
 	RETURN NEW;
@@ -928,7 +928,7 @@ BEGIN
 									  OR pg_catalog.array_position(p_service_ids, NULL) IS NOT NULL) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_service_ids must list 1 to 1000 services, or be null for every service');
 	END IF;
-	IF p_description IS NOT NULL AND NOT protector_internal.text_is_clean(pg_catalog.translate(p_description, E'\r\n\t', '   ')) THEN
+	IF p_description IS NOT NULL AND NOT protector_internal.lines_are_clean(p_description) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_description holds control or invisible direction characters');
 	END IF;
 	IF p_description IS NOT NULL AND pg_catalog.length(p_description) OPERATOR(pg_catalog.>) 2000 THEN

@@ -238,7 +238,7 @@ BEGIN
 	PERFORM protector_internal.check_integer(NEW.minimum_age, 'minimum_age', 0, 120);
 	PERFORM protector_internal.check_integer(NEW.guardian_under, 'guardian_under', 0, 120);
 	-- (Windows' line breaks, \r\n, are line breaks too)
-	IF NEW.body IS NULL OR NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\r\n\t', '   ')) THEN
+	IF NEW.body IS NULL OR NOT protector_internal.lines_are_clean(NEW.body) THEN
 		PERFORM protector.raise('invalid_parameter', 'body must be text without control characters other than line breaks and tabs');
 	END IF;
 	-- line breaks and no-break or wide spaces alone are no text to sign

@@ -115,7 +115,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a message is 1 to 4000 characters',
 			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(NEW.body), 0)));
 	END IF;
-	IF NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\r\n\t', '   ')) THEN
+	IF NOT protector_internal.lines_are_clean(NEW.body) THEN
 		PERFORM protector.raise('invalid_parameter', 'a message holds control or invisible direction characters',
 			NULL, 'Plain text with line breaks and tabs is accepted.');
 	END IF;

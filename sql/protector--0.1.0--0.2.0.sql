@@ -1382,7 +1382,7 @@ BEGIN
 	IF NEW.cancellation_reason IS NOT NULL
 	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.cancellation_reason IS DISTINCT FROM OLD.cancellation_reason)
 	   AND (pg_catalog.length(NEW.cancellation_reason) OPERATOR(pg_catalog.>) 2000
-			OR NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.cancellation_reason, E'\r\n\t', '   '))) THEN
+			OR NOT protector_internal.lines_are_clean(NEW.cancellation_reason)) THEN
 		PERFORM protector.raise('invalid_parameter',
 			'cancellation_reason must be at most 2000 characters without control or invisible direction characters');
 	END IF;
@@ -1646,6 +1646,16 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
 'False when the text holds control characters, invisible bidirectional marks, overrides or isolates, or characters that render as nothing';
+
+CREATE OR REPLACE FUNCTION protector_internal.lines_are_clean(p_text text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN protector_internal.text_is_clean(pg_catalog.translate(p_text, E'\r\n\t', '   '));
+COMMENT ON FUNCTION protector_internal.lines_are_clean(text) IS
+'text_is_clean for text of several lines: line breaks and tabs allowed (NULL is clean)';
+REVOKE ALL ON FUNCTION protector_internal.lines_are_clean(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.lines_are_clean(text) TO authenticated, service_role;
 
 -- embed keys are the database's on insert too
 REVOKE INSERT (embed_key) ON protector.venues FROM authenticated;
@@ -1936,7 +1946,7 @@ BEGIN
 	END IF;
 	-- (shown to staff as written: line breaks and tabs, as in a message,
 	-- but no control or invisible direction characters)
-	IF NOT protector_internal.text_is_clean(pg_catalog.translate(p_reason, E'\r\n\t', '   ')) THEN
+	IF NOT protector_internal.lines_are_clean(p_reason) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_reason holds control or invisible direction characters');
 	END IF;
 	IF v_booking.status OPERATOR(pg_catalog.=) 'cancelled' THEN
@@ -2605,7 +2615,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_expires_at must be a finite time in the future', pg_catalog.format('Got %s.', p_expires_at),
 			'Leave it out (NULL) for a voucher that never expires.');
 	END IF;
-	IF p_note IS NOT NULL AND NOT protector_internal.text_is_clean(pg_catalog.translate(p_note, E'\r\n\t', '   ')) THEN
+	IF p_note IS NOT NULL AND NOT protector_internal.lines_are_clean(p_note) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_note holds control or invisible direction characters');
 	END IF;
 	IF p_note IS NOT NULL AND pg_catalog.length(p_note) OPERATOR(pg_catalog.>) 2000 THEN
@@ -2826,7 +2836,7 @@ BEGIN
 									  OR pg_catalog.array_position(p_service_ids, NULL) IS NOT NULL) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_service_ids must list 1 to 1000 services, or be null for every service');
 	END IF;
-	IF p_description IS NOT NULL AND NOT protector_internal.text_is_clean(pg_catalog.translate(p_description, E'\r\n\t', '   ')) THEN
+	IF p_description IS NOT NULL AND NOT protector_internal.lines_are_clean(p_description) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_description holds control or invisible direction characters');
 	END IF;
 	IF p_description IS NOT NULL AND pg_catalog.length(p_description) OPERATOR(pg_catalog.>) 2000 THEN
@@ -4207,7 +4217,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%snotes must be at most 10000 characters', p_prefix));
 	END IF;
 	-- (line breaks and tabs, nothing else invisible, as every other free text)
-	IF NOT protector_internal.text_is_clean(pg_catalog.translate(c.notes, E'\r\n\t', '   ')) THEN
+	IF NOT protector_internal.lines_are_clean(c.notes) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%snotes holds control or invisible direction characters', p_prefix));
 	END IF;
 	-- (a column of sql/84_reminders.sql)
@@ -6967,7 +6977,7 @@ BEGIN
 	PERFORM protector_internal.check_integer(NEW.minimum_age, 'minimum_age', 0, 120);
 	PERFORM protector_internal.check_integer(NEW.guardian_under, 'guardian_under', 0, 120);
 	-- (Windows' line breaks, \r\n, are line breaks too)
-	IF NEW.body IS NULL OR NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\r\n\t', '   ')) THEN
+	IF NEW.body IS NULL OR NOT protector_internal.lines_are_clean(NEW.body) THEN
 		PERFORM protector.raise('invalid_parameter', 'body must be text without control characters other than line breaks and tabs');
 	END IF;
 	-- line breaks and no-break or wide spaces alone are no text to sign
@@ -7696,7 +7706,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a message is 1 to 4000 characters',
 			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(NEW.body), 0)));
 	END IF;
-	IF NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.body, E'\r\n\t', '   ')) THEN
+	IF NOT protector_internal.lines_are_clean(NEW.body) THEN
 		PERFORM protector.raise('invalid_parameter', 'a message holds control or invisible direction characters',
 			NULL, 'Plain text with line breaks and tabs is accepted.');
 	END IF;
@@ -9627,8 +9637,8 @@ BEGIN
 		-- (and notes where both are plain text as protector takes them now:
 		-- a note 0.1.0 stored with an invisible mark stays where it is)
 		notes = CASE WHEN m.notes IS NULL OR m.notes = k.notes
-						  OR NOT protector_internal.text_is_clean(pg_catalog.translate(m.notes, E'\r\n\t', '   '))
-						  OR NOT COALESCE(protector_internal.text_is_clean(pg_catalog.translate(k.notes, E'\r\n\t', '   ')), true)
+						  OR NOT protector_internal.lines_are_clean(m.notes)
+						  OR NOT protector_internal.lines_are_clean(k.notes)
 					 THEN k.notes
 					 ELSE left(concat_ws(E'\n', k.notes, m.notes), 10000) END
 	WHERE id = k.id;
@@ -11295,7 +11305,7 @@ BEGIN
 	END IF;
 	-- (shown to whoever holds the code: line breaks and tabs, nothing else
 	-- invisible, as every other free text)
-	IF NOT protector_internal.text_is_clean(pg_catalog.translate(NEW.note, E'\r\n\t', '   ')) THEN
+	IF NOT protector_internal.lines_are_clean(NEW.note) THEN
 		PERFORM protector.raise('invalid_parameter', 'note holds control or invisible direction characters');
 	END IF;
 	RETURN NEW;
@@ -11722,3 +11732,4 @@ REVOKE ALL ON FUNCTION protector_internal.check_payment_texts() FROM PUBLIC;
 CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider_reference ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment_texts();
+
