@@ -604,9 +604,12 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
 	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
-	IF (p_provider_reference IS NOT NULL AND p_provider IS NULL)
-	   OR pg_catalog.length(p_provider) OPERATOR(pg_catalog.>) 100 OR pg_catalog.length(p_provider_reference) OPERATOR(pg_catalog.>) 200 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_provider (at most 100 characters) and p_provider_reference (at most 200) go together');
+	IF p_provider_reference IS NOT NULL AND p_provider IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider_reference needs p_provider: whose reference it is');
+	END IF;
+	IF pg_catalog.length(p_provider) OPERATOR(pg_catalog.>) 100 OR pg_catalog.length(p_provider_reference) OPERATOR(pg_catalog.>) 200 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider must be at most 100 characters and p_provider_reference at most 200',
+			pg_catalog.format('Got %s and %s characters.', pg_catalog.length(p_provider), COALESCE(pg_catalog.length(p_provider_reference)::text, 'no')));
 	END IF;
 	IF NOT protector_internal.text_is_clean(p_provider) OR NOT protector_internal.text_is_clean(p_provider_reference) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference hold control or invisible direction characters');

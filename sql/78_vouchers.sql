@@ -827,8 +827,12 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a percent discount is at most 100',
 			pg_catalog.format('Got %s.', p_value));
 	END IF;
-	IF NOT (pg_catalog.isfinite(COALESCE(p_valid_from, 'epoch')) AND pg_catalog.isfinite(COALESCE(p_valid_until, 'epoch')))
-	   OR p_valid_until OPERATOR(pg_catalog.<=) p_valid_from THEN
+	IF NOT (pg_catalog.isfinite(COALESCE(p_valid_from, 'epoch')) AND pg_catalog.isfinite(COALESCE(p_valid_until, 'epoch'))) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%1$svalid_from and %1$svalid_until must be finite times, or null for no limit', p_prefix),
+			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'NULL'), COALESCE(p_valid_until::text, 'NULL')));
+	END IF;
+	IF p_valid_until OPERATOR(pg_catalog.<=) p_valid_from THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%1$svalid_until must be later than %1$svalid_from', p_prefix),
 			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'now'), COALESCE(p_valid_until::text, 'open end')));

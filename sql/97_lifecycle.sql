@@ -152,6 +152,12 @@ BEGIN
 		v_org := v_orgs[1];
 	ELSIF v_org IS NOT NULL THEN
 		PERFORM protector_internal.authorize(v_org, 'audit.purge');
+		-- (service_role passes for any id; a purge is recorded against an
+		-- organization that exists)
+		IF NOT EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) v_org) THEN
+			PERFORM protector.raise('not_found', pg_catalog.format('organization %s not found', v_org),
+				'The history of a deleted organization goes with a purge of every organization: purge_audit_log(p_before) as service_role.');
+		END IF;
 	ELSE
 		-- all of them (service_role): a purge row per organization whose
 		-- history goes, which its owners and admins read (a row of no

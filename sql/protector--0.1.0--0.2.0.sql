@@ -664,6 +664,12 @@ BEGIN
 		v_org := v_orgs[1];
 	ELSIF v_org IS NOT NULL THEN
 		PERFORM protector_internal.authorize(v_org, 'audit.purge');
+		-- (service_role passes for any id; a purge is recorded against an
+		-- organization that exists)
+		IF NOT EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) v_org) THEN
+			PERFORM protector.raise('not_found', pg_catalog.format('organization %s not found', v_org),
+				'The history of a deleted organization goes with a purge of every organization: purge_audit_log(p_before) as service_role.');
+		END IF;
 	ELSE
 		-- all of them (service_role): a purge row per organization whose
 		-- history goes, which its owners and admins read (a row of no
@@ -1106,9 +1112,12 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
 	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
-	IF (p_provider_reference IS NOT NULL AND p_provider IS NULL)
-	   OR pg_catalog.length(p_provider) OPERATOR(pg_catalog.>) 100 OR pg_catalog.length(p_provider_reference) OPERATOR(pg_catalog.>) 200 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_provider (at most 100 characters) and p_provider_reference (at most 200) go together');
+	IF p_provider_reference IS NOT NULL AND p_provider IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider_reference needs p_provider: whose reference it is');
+	END IF;
+	IF pg_catalog.length(p_provider) OPERATOR(pg_catalog.>) 100 OR pg_catalog.length(p_provider_reference) OPERATOR(pg_catalog.>) 200 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider must be at most 100 characters and p_provider_reference at most 200',
+			pg_catalog.format('Got %s and %s characters.', pg_catalog.length(p_provider), COALESCE(pg_catalog.length(p_provider_reference)::text, 'no')));
 	END IF;
 	IF NOT protector_internal.text_is_clean(p_provider) OR NOT protector_internal.text_is_clean(p_provider_reference) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference hold control or invisible direction characters');
@@ -11259,8 +11268,12 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a percent discount is at most 100',
 			pg_catalog.format('Got %s.', p_value));
 	END IF;
-	IF NOT (pg_catalog.isfinite(COALESCE(p_valid_from, 'epoch')) AND pg_catalog.isfinite(COALESCE(p_valid_until, 'epoch')))
-	   OR p_valid_until OPERATOR(pg_catalog.<=) p_valid_from THEN
+	IF NOT (pg_catalog.isfinite(COALESCE(p_valid_from, 'epoch')) AND pg_catalog.isfinite(COALESCE(p_valid_until, 'epoch'))) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%1$svalid_from and %1$svalid_until must be finite times, or null for no limit', p_prefix),
+			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'NULL'), COALESCE(p_valid_until::text, 'NULL')));
+	END IF;
+	IF p_valid_until OPERATOR(pg_catalog.<=) p_valid_from THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%1$svalid_until must be later than %1$svalid_from', p_prefix),
 			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'now'), COALESCE(p_valid_until::text, 'open end')));

@@ -167,7 +167,7 @@ protector_is_venue_open(PG_FUNCTION_ARGS)
  *				  timestamptz, kind text)
  *
  * One row per opening whose local day is in [p_from, p_to] (p_to defaults
- * to p_from + 6); kind is weekly, always (open around the clock), special
+ * to p_from + 6, or 9999-12-31 if that comes first); kind is weekly, always (open around the clock), special
  * (special hours of that date) or closed (a closure; no times).  Days
  * without any opening have no row, nor has an inactive or deleted venue
  * (is_venue_open agrees).
@@ -190,16 +190,19 @@ protector_get_venue_schedule(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
 				 errmsg("p_from and p_to must be finite dates")));
-	to_day = PG_ARGISNULL(2) ? from_day + 6 : PG_GETARG_DATEADT(2);
+	/* the default week ends with the last day the schedule can answer */
+	to_day = PG_ARGISNULL(2) ?
+		Min(from_day + 6, date2j(9999, 12, 31) - POSTGRES_EPOCH_JDATE) :
+		PG_GETARG_DATEADT(2);
 	if (DATE_NOT_FINITE(to_day))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
 				 errmsg("p_from and p_to must be finite dates")));
+	protector_check_days(from_day, to_day);
 	if (to_day < from_day)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("p_to must not be before p_from")));
-	protector_check_days(from_day, to_day);
 	if ((int64) to_day - from_day + 1 > MAX_SCHEDULE_DAYS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),

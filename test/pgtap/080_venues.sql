@@ -1,6 +1,6 @@
 -- Venue management, schedules across DST, duplicate_service, analytics.
 BEGIN;
-SELECT plan(53);
+SELECT plan(54);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -89,6 +89,8 @@ SELECT is((SELECT array_agg(kind ORDER BY local_date) FROM protector.get_venue_s
 	'{closed,special}'::text[], 'the schedule says why');
 SELECT throws_ok($$SELECT * FROM protector.get_venue_schedule((SELECT id FROM ids WHERE name = 'berlin'), '4713-01-01 BC', '4713-01-10 BC')$$,
 	'22008', 'p_from and p_to must be dates between the years 1 and 9999', 'a schedule before the year 1 is refused by name');
+SELECT is((SELECT count(DISTINCT local_date)::int FROM protector.get_venue_schedule((SELECT id FROM ids WHERE name = 'berlin'), '9999-12-26')),
+	2, 'the default week from Sunday 9999-12-26 ends with 9999-12-31: its Sunday and Monday open (it was refused naming a p_to nobody gave)');
 
 -- duplicating a service
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, price, capacity, mode, max_party, settings)

@@ -1,6 +1,6 @@
 -- Data that ends: expired holds, audit retention, erasure.
 BEGIN;
-SELECT plan(28);
+SELECT plan(29);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_owner', 'e_admin', 'e_manager', 'e_other', 'e_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -83,6 +83,9 @@ VALUES ('0a120000-0000-4000-8000-000000000000', now() - interval '1 year', 'prot
 	   (NULL, now() - interval '1 year', 'public.other', 'z', 'INSERT');
 SELECT tests.authenticate_as_service_role();
 SELECT is(protector.purge_audit_log(now() - interval '1 day'), 3::bigint, 'service_role purges everyone''s history: 2 + 1 rows');
+SELECT throws_ok($$SELECT protector.purge_audit_log(now() - interval '1 day', '0c120000-0000-4000-8000-000000000000')$$, 'P0002',
+	'organization 0c120000-0000-4000-8000-000000000000 not found',
+	'service_role naming an organization that does not exist (deleted) is told so, not a bare foreign-key error');
 SELECT tests.authenticate_as('e_owner');
 SELECT results_eq($$SELECT rows_purged FROM protector.audit_purges ORDER BY rows_purged$$,
 	$$SELECT n FROM (SELECT 2::bigint AS n UNION ALL SELECT n FROM history WHERE organization_id = '0a120000-0000-4000-8000-000000000000') x

@@ -2,7 +2,7 @@
 -- follow the organization, and the payments ledger deciding what is paid.
 -- Every figure is computed by hand in the comment beside it.
 BEGIN;
-SELECT plan(64);
+SELECT plan(66);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_manager', 'm_finance', 'm_operator', 'm_other']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -93,6 +93,11 @@ SELECT throws_ok($$SELECT protector.record_payment((SELECT (j ->> 'id')::uuid FR
 	'an amount of 0 is refused');
 SELECT throws_ok($$SELECT protector.record_payment((SELECT (j ->> 'id')::uuid FROM b), 1.005, 'stripe', 'pi_5')$$, '22023', NULL,
 	'fractions of a cent are refused');
+SELECT throws_ok($$SELECT protector.record_payment((SELECT (j ->> 'id')::uuid FROM b), 10, repeat('s', 101), 'pi_6')$$, '22023',
+	'p_provider must be at most 100 characters and p_provider_reference at most 200',
+	'a provider name beyond 100 characters is refused as too long (it read "... go together")');
+SELECT throws_ok($$SELECT protector.record_payment((SELECT (j ->> 'id')::uuid FROM b), 10, NULL, 'pi_7')$$, '22023',
+	'p_provider_reference needs p_provider: whose reference it is', 'a reference without its provider is refused');
 SELECT is((protector.record_payment((SELECT (j ->> 'id')::uuid FROM b), 30, 'cash', 'till-7', p_status => 'pending')
 		   ->> 'amount_paid')::numeric, 75.00, 'a pending payment of 30 is not paid yet: still 75');
 SELECT tests.clear_authentication();
