@@ -98,7 +98,7 @@ static const Capability capability_map[] = {
 	{"customers.manage", R_MGMT, "change or delete customers"},
 	{"customers.find_duplicates", R_DESK, "look for duplicate customers"},
 	{"customers.merge", R_MGMT, "merge customers"},
-	{"analytics.customer", R_DESK, "see the analytics of a single customer"},
+	{"analytics.customer", R_DESK, "see customers' individual analytics"},
 	{"analytics.aggregate", R_DESK | R_FINANCE | R_VIEWER, "see aggregate analytics"},
 	{"bookings.read", R_DESK | R_FINANCE, "see the organization's bookings"},
 	{"bookings.assigned", R_AGENT, "see and update bookings assigned to them"},

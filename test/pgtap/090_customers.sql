@@ -1,7 +1,7 @@
 -- Customer intelligence: ICU normalization, duplicates, merge, RFM scores
 -- and segments (hand-computed), lifetime value, who may see what.
 BEGIN;
-SELECT plan(52);
+SELECT plan(53);
 
 -- normalization
 SELECT is(protector.normalize_email('  Zoë@Example.COM '), 'zoë@example.com', 'email: trimmed, case-folded, accents kept');
@@ -129,6 +129,9 @@ SELECT tests.authenticate_as('q_finance');
 SELECT ok((SELECT count(*) = 12 FROM protector.get_customer_segments('0a900000-0000-4000-8000-000000000000')), 'finance sees the segments');
 SELECT throws_ok($$SELECT protector.get_customer_rfm_score('0a900000-0000-4000-8000-0000000000c1')$$, '42501', NULL,
 	'... but no single customer''s scores');
+SELECT throws_ok($$SELECT * FROM protector.get_customer_rfm_scores('0a900000-0000-4000-8000-000000000000')$$, '42501',
+	'your role may not see customers'' individual analytics',
+	'... nor every customer''s, refused as such (it read "the analytics of a single customer" for the list)');
 SELECT tests.authenticate_as('q_agent');
 SELECT throws_ok($$SELECT protector.calculate_customer_ltv('0a900000-0000-4000-8000-0000000000c1')$$, 'P0002', 'customer not found',
 	'an agent does not see an unassigned customer, nor their value');
