@@ -7022,6 +7022,9 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'waivers.manage');
 	PERFORM protector_internal.check_text(p_name, 'p_name', 1, 200);
+	IF p_title IS NOT NULL THEN
+		PERFORM protector_internal.check_text(p_title, 'p_title', 1, 200);
+	END IF;
 	PERFORM protector_internal.check_integer(p_minimum_age, 'p_minimum_age', 0, 120);
 	PERFORM protector_internal.check_integer(p_guardian_under, 'p_guardian_under', 0, 120);
 	IF p_body IS NULL OR pg_catalog.length(pg_catalog.btrim(p_body)) NOT BETWEEN 1 AND 100000 THEN

@@ -7,7 +7,7 @@
 -- in the comment beside it.  Hashing and the age rules on fixed dates:
 -- test/sql/015_waivers.sql.
 BEGIN;
-SELECT plan(80);
+SELECT plan(81);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_manager', 'w_operator', 'w_agent', 'w_finance',
 														'w_viewer', 'w_customer', 'w_other']) u;
@@ -70,6 +70,8 @@ SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-00000
 	'p_body must be 1 to 100000 characters', 'an empty text');
 SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'X', 'text', p_minimum_age => 130)$$,
 	'22023', 'p_minimum_age must be from 0 to 120', 'an impossible age');
+SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'X', 'text', p_title => repeat('t', 201))$$,
+	'22023', 'p_title must be 1 to 200 characters', 'a title too long, named as the parameter (it read "title must be ...")');
 SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'X', E'bell\007')$$, '22023',
 	'body must be text without control characters other than line breaks and tabs', 'a control character');
 SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'X', E'\n\n\t')$$, '22023',
