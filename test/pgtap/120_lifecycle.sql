@@ -1,6 +1,6 @@
 -- Data that ends: expired holds, audit retention, erasure.
 BEGIN;
-SELECT plan(29);
+SELECT plan(30);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_owner', 'e_admin', 'e_manager', 'e_other', 'e_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -83,9 +83,21 @@ VALUES ('0a120000-0000-4000-8000-000000000000', now() - interval '1 year', 'prot
 	   (NULL, now() - interval '1 year', 'public.other', 'z', 'INSERT');
 SELECT tests.authenticate_as_service_role();
 SELECT is(protector.purge_audit_log(now() - interval '1 day'), 3::bigint, 'service_role purges everyone''s history: 2 + 1 rows');
-SELECT throws_ok($$SELECT protector.purge_audit_log(now() - interval '1 day', '0c120000-0000-4000-8000-000000000000')$$, 'P0002',
-	'organization 0c120000-0000-4000-8000-000000000000 not found',
-	'service_role naming an organization that does not exist (deleted) is told so, not a bare foreign-key error');
+-- a deleted organization's history (its rows' DELETE audit rows keep the
+-- old values: customers' names) goes by its id alone
+SELECT tests.clear_authentication();
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0c120000-0000-4000-8000-000000000000', 'G', 'lifecycle-g');
+INSERT INTO protector.customers (organization_id, full_name) VALUES ('0c120000-0000-4000-8000-000000000000', 'Gone Guest');
+DELETE FROM protector.organizations WHERE id = '0c120000-0000-4000-8000-000000000000';
+UPDATE protector.audit_log SET occurred_at = occurred_at - interval '1 year'
+WHERE organization_id = '0c120000-0000-4000-8000-000000000000';
+CREATE TEMP TABLE left_over AS SELECT count(*) AS n FROM protector.audit_log WHERE organization_id <> '0c120000-0000-4000-8000-000000000000';
+SELECT tests.authenticate_as_service_role();
+SELECT is(protector.purge_audit_log(now() - interval '1 day', '0c120000-0000-4000-8000-000000000000'), 4::bigint,
+	'service_role purges a deleted organization''s history by its id: the inserts and deletes of it and its customer, 4 rows (it ended on the purges'' foreign key)');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*) FROM protector.audit_log WHERE organization_id <> '0c120000-0000-4000-8000-000000000000'),
+	(SELECT n FROM left_over), '... and nobody else''s');
 SELECT tests.authenticate_as('e_owner');
 SELECT results_eq($$SELECT rows_purged FROM protector.audit_purges ORDER BY rows_purged$$,
 	$$SELECT n FROM (SELECT 2::bigint AS n UNION ALL SELECT n FROM history WHERE organization_id = '0a120000-0000-4000-8000-000000000000') x
