@@ -6,6 +6,49 @@
 -- Supabase gives them, so the same grants and policies apply.  Roles are
 -- cluster-wide objects: DROP EXTENSION leaves them in place.
 
+-- The schema protector must be a superuser's and empty when the extension
+-- moves in.  PostgreSQL installs into a schema of that name that already
+-- exists; were it another role's, that role could rename it and put its
+-- own objects under the names protector's SECURITY DEFINER functions
+-- call (schema-qualified names do not help when the schema is theirs).
+-- Nor may any other role create objects in it.
+DO $schema$
+DECLARE
+	v_owner name;
+	v_super boolean;
+	v_creator name;
+BEGIN
+	SELECT r.rolname, r.rolsuper INTO v_owner, v_super
+	FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+	WHERE n.nspname OPERATOR(pg_catalog.=) 'protector';
+	IF NOT v_super THEN
+		RAISE EXCEPTION 'schema protector belongs to role %, which is not a superuser', v_owner
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Whoever owns the schema could put their own objects under the names protector''s privileged functions call.',
+				  HINT = 'Drop the schema (protector creates it), or have a superuser take it over: ALTER SCHEMA protector OWNER TO a superuser.';
+	END IF;
+	SELECT r.rolname INTO v_creator
+	FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+	LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+	WHERE n.nspname OPERATOR(pg_catalog.=) 'protector' AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+	  AND NOT COALESCE(r.rolsuper, false)
+	LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'role % may create objects in schema protector', COALESCE(v_creator, 'PUBLIC')
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'REVOKE CREATE ON SCHEMA protector FROM that role first.';
+	END IF;
+	IF EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.relnamespace OPERATOR(pg_catalog.=) 'protector'::regnamespace)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_proc f WHERE f.pronamespace OPERATOR(pg_catalog.=) 'protector'::regnamespace)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) 'protector'::regnamespace)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_operator o WHERE o.oprnamespace OPERATOR(pg_catalog.=) 'protector'::regnamespace) THEN
+		RAISE EXCEPTION 'schema protector is not empty'
+			USING ERRCODE = 'object_in_use',
+				  HINT = 'protector installs into a schema of its own: move what is there elsewhere, or drop the schema.';
+	END IF;
+END
+$schema$;
+
 DO $roles$
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'anon') THEN

@@ -3,6 +3,22 @@
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 
+-- a schema named protector made beforehand by another role is refused:
+-- its owner could rename it and put their own objects where protector's
+-- privileged functions look (a role given CREATE in it, or objects already
+-- in it, likewise)
+CREATE ROLE regress_squatter;
+CREATE SCHEMA protector AUTHORIZATION regress_squatter;
+CREATE EXTENSION protector CASCADE;
+ALTER SCHEMA protector OWNER TO CURRENT_USER;
+GRANT CREATE ON SCHEMA protector TO regress_squatter;
+CREATE EXTENSION protector CASCADE;
+REVOKE CREATE ON SCHEMA protector FROM regress_squatter;
+CREATE TABLE protector.venues (id int);
+CREATE EXTENSION protector CASCADE;
+DROP SCHEMA protector CASCADE;
+DROP ROLE regress_squatter;
+
 CREATE EXTENSION protector CASCADE;
 
 SELECT extversion, extrelocatable, extnamespace::regnamespace
