@@ -35,6 +35,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "tcop/pquery.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -247,12 +248,18 @@ protector_caller_is_trusted(void)
  * them alone (docs/operations.md).  Any session may turn row_security off,
  * so the role matters: the role that made the request, not the owner a
  * SECURITY DEFINER function of protector runs as, or an anonymous visitor
- * could switch the reservation check off through the widget.
+ * could switch the reservation check off through the widget.  And so does
+ * the statement: a restore loads rows (COPY, or INSERT with pg_dump
+ * --inserts), and what those statements' triggers write is part of it; an
+ * UPDATE, a DELETE or an RPC's SELECT is a change, audited and checked
+ * whoever makes it (service_role with row_security off changed bookings and
+ * payments with no audit row, the reservation check and the ledger off).
  */
 bool
 protector_restoring(void)
 {
-	return !row_security && requester_is_trusted();
+	return !row_security && requester_is_trusted() && ActivePortal != NULL &&
+		(ActivePortal->commandTag == CMDTAG_COPY || ActivePortal->commandTag == CMDTAG_INSERT);
 }
 
 /*

@@ -8,7 +8,7 @@
 -- session_replication_role = replica (Supabase's data-only recipe) nothing
 -- is set aside: foreign keys do not fire either.
 BEGIN;
-SELECT plan(11);
+SELECT plan(15);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES
 	('0a200000-0000-4000-8000-000000000000', 'Restore order', 'restore-order');
@@ -16,7 +16,11 @@ INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hou
 	('0a200000-0000-4000-8000-0000000000a1', '0a200000-0000-4000-8000-000000000000', 'V', 'UTC', '{}');
 
 SET LOCAL row_security = off;
-SELECT ok(protector_internal.restoring(), 'row_security = off by a superuser is a restore');
+CREATE TEMP TABLE restore_seen (restoring boolean);
+INSERT INTO restore_seen SELECT protector_internal.restoring();
+SELECT ok((SELECT restoring FROM restore_seen), 'row_security = off by a superuser is a restore in the INSERT (or COPY) statements a restore runs');
+SELECT ok(NOT protector_internal.restoring(),
+	'... and not in any other statement: an RPC''s SELECT, an UPDATE or a DELETE is a change, audited and checked');
 
 -- a booking loaded before its service (bookings: prepare_booking)
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, currency, status) VALUES
@@ -62,5 +66,23 @@ SELECT is((SELECT count(*) FROM pg_trigger WHERE tgrelid = 'protector.bookings':
 		   AND tgname IN ('a_restore_order', 'z_insert_restored_pending')), 0::bigint,
 	'bookings: the ordering step and the pending inserts run in its C triggers');
 
+-- an UPDATE or DELETE with row_security off is no restore: service_role
+-- moved a booking onto another, changed a payment and deleted a customer
+-- with no audit row, the reservation check and the ledger off
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, currency, status, total_price) VALUES
+	('0a200000-0000-4000-8000-0000000b0003', '0a200000-0000-4000-8000-000000000000', '0a200000-0000-4000-8000-0000000000a1',
+	 '0a200000-0000-4000-8000-0000000005a1', '[2031-01-06 14:00+00, 2031-01-06 15:00+00)', 'EUR', 'confirmed', 10);
+INSERT INTO protector.payments (organization_id, booking_id, amount, currency, status)
+VALUES ('0a200000-0000-4000-8000-000000000000', '0a200000-0000-4000-8000-0000000b0003', 10, 'EUR', 'succeeded');
+SELECT tests.authenticate_as_service_role();
+SELECT throws_ok($$UPDATE protector.bookings SET during = '[2031-01-06 10:00+00, 2031-01-06 11:00+00)'
+				   WHERE id = '0a200000-0000-4000-8000-0000000b0003'$$, '23P01', NULL,
+	'service_role with row_security off cannot move a booking onto another');
+UPDATE protector.payments SET amount = 4 WHERE booking_id = '0a200000-0000-4000-8000-0000000b0003';
+SELECT results_eq($$SELECT amount_paid FROM protector.bookings WHERE id = '0a200000-0000-4000-8000-0000000b0003'$$,
+	$$VALUES (4.00::numeric)$$, '... a payment it changes moves the booking''s amount paid: 10 -> 4');
+SELECT is((SELECT count(*) FROM protector.audit_log WHERE table_name = 'protector.payments' AND op = 'UPDATE'), 1::bigint,
+	'... and is audited (it left no audit row)');
+SELECT tests.clear_authentication();
 SELECT * FROM finish();
 ROLLBACK;
