@@ -491,6 +491,7 @@ SELECT pg_catalog.pg_extension_config_dump('protector_internal.cancellation_term
 --   cancelled: settings.cancellation_fees, [{"within_hours": h,
 --     "fee_percent": f}, ...]: cancelling within h hours of the start costs
 --     f percent of the total, the smallest matching h wins, none: no fee;
+--     once the booking has started, at least what a no-show costs;
 --     without tiers the older settings.refund_policy (full_refund_hours,
 --     late_refund_percent of what was paid) applies;
 --   no-show: settings.no_show_fee_percent of the total (none: no refund).
@@ -548,6 +549,14 @@ BEGIN
 						   AND v_hours_left OPERATOR(pg_catalog.<) (t ->> 'within_hours')::numeric
 						 ORDER BY (t ->> 'within_hours')::numeric LIMIT 1), 0)
 		INTO v_fee_percent;
+		-- cancelled once it has started: the guest did not come, and costs
+		-- what a no-show costs if that is more (a customer's own
+		-- cancellation after the hour took the smallest tier's fee)
+		IF v_hours_left OPERATOR(pg_catalog.<=) 0 THEN
+			v_fee_percent := GREATEST(v_fee_percent,
+				CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'no_show_fee_percent') OPERATOR(pg_catalog.=) 'number'
+					 THEN (v_settings ->> 'no_show_fee_percent')::numeric ELSE 100 END);
+		END IF;
 	END IF;
 
 	IF v_fee_percent IS NOT NULL THEN

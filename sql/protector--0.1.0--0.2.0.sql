@@ -1883,6 +1883,14 @@ BEGIN
 						   AND v_hours_left OPERATOR(pg_catalog.<) (t ->> 'within_hours')::numeric
 						 ORDER BY (t ->> 'within_hours')::numeric LIMIT 1), 0)
 		INTO v_fee_percent;
+		-- cancelled once it has started: the guest did not come, and costs
+		-- what a no-show costs if that is more (a customer's own
+		-- cancellation after the hour took the smallest tier's fee)
+		IF v_hours_left OPERATOR(pg_catalog.<=) 0 THEN
+			v_fee_percent := GREATEST(v_fee_percent,
+				CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'no_show_fee_percent') OPERATOR(pg_catalog.=) 'number'
+					 THEN (v_settings ->> 'no_show_fee_percent')::numeric ELSE 100 END);
+		END IF;
 	END IF;
 
 	IF v_fee_percent IS NOT NULL THEN

@@ -2,7 +2,7 @@
 -- follow the organization, and the payments ledger deciding what is paid.
 -- Every figure is computed by hand in the comment beside it.
 BEGIN;
-SELECT plan(66);
+SELECT plan(67);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_manager', 'm_finance', 'm_operator', 'm_other']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -192,6 +192,19 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM protector.payments WHERE booking_id = (SELECT id FROM n) AND kind = 'refund'), 0,
 	'with no no_show_fee_percent a no-show refunds nothing');
 SELECT is((SELECT amount_paid FROM protector.bookings WHERE id = (SELECT id FROM n)), 45.00, 'and keeps the 45 paid');
+
+-- cancelled after it started: what a no-show costs, when that is more
+-- than the smallest tier (a customer who did not come cancelled
+-- afterwards for the 50% tier's fee where a no-show keeps 80%)
+UPDATE protector.services SET settings = settings || '{"cancellation_fees": [{"within_hours": 48, "fee_percent": 50}],
+	"no_show_fee_percent": 80}' WHERE id = '0a130000-0000-4000-8000-0000000005a2';
+UPDATE n SET id = pg_temp.vault(56, 4, 120);
+UPDATE protector.bookings SET during = tstzrange(now() - interval '2 hours', now() - interval '1 hour') WHERE id = (SELECT id FROM n);
+SELECT tests.authenticate_as('m_operator');
+SELECT results_eq($$SELECT (j ->> 'cancellation_fee')::numeric, (j ->> 'refund_amount')::numeric
+					FROM (SELECT protector.cancel_booking(id, 'did not come') AS j FROM n) x$$,
+	$$VALUES (96.00, 24.00)$$, 'cancelled an hour after its end: the no-show fee 80% x 120 = 96, 120 - 96 = 24 back (the 48-hour tier gave 60 back)');
+SELECT tests.clear_authentication();
 
 -- settings written before they were checked (0.1.0 data, sql/62_settings.sql):
 -- what is not a number is ignored, never a crash
