@@ -361,6 +361,11 @@ BEGIN
 	-- one widget booking of an organization at a time: the rate limit and
 	-- the customer look-up see every earlier one
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886547715, pg_catalog.hashtext(v.organization_id::text));
+	-- (under REPEATABLE READ the ones committed while this waited are not in
+	-- its snapshot: the limits and the look-up would miss them)
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector_internal.widget_requests w WHERE w.organization_id OPERATOR(pg_catalog.=) $1',
+		v.organization_id, 'a widget booking of this organization was made concurrently', NULL);
 	-- a visitor's retry replays their own booking, never someone else's,
 	-- and is answered before the limits count: it books nothing
 	IF p_idempotency_key IS NOT NULL THEN

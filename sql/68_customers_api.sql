@@ -160,6 +160,33 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION protector_internal.count_now(text, uuid) IS
 'The count a query of protector''s own answers under the latest snapshot (C; the owner''s alone)';
 
+-- The same for a check made after waiting for a lock (an advisory lock that
+-- serializes callers, a row lock): under REPEATABLE READ or SERIALIZABLE
+-- it reads the transaction's snapshot, which misses what the transaction
+-- waited for; when p_query (a count of protector's own, $1 the uuid)
+-- answers otherwise under the latest snapshot, 40001.  Nothing under READ
+-- COMMITTED, whose statements see what committed.  For SECURITY DEFINER
+-- callers (count_now is the owner's).
+CREATE FUNCTION protector_internal.retry_if_unseen(p_query text, p_id uuid, p_message text, p_detail text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_then bigint;
+BEGIN
+	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) ALL ('{repeatable read,serializable}') THEN
+		RETURN;
+	END IF;
+	EXECUTE p_query INTO v_then USING p_id;
+	IF protector_internal.count_now(p_query, p_id) IS DISTINCT FROM v_then THEN
+		PERFORM protector.raise('retry', p_message, p_detail, 'Retry the transaction: it will then see it.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.retry_if_unseen(text, uuid, text, text) IS
+'Under a transaction snapshot: 40001 (p_message) when a count of protector''s own answers otherwise under the latest snapshot';
+
 CREATE FUNCTION protector_internal.customer_references_unseen(p_customer_id uuid)
 RETURNS boolean
 LANGUAGE plpgsql

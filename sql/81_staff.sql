@@ -233,7 +233,7 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_agent_still_assigned'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid) IS
-'Whether the member has live bookings under the latest snapshot (C: deactivate_staff checks its release under REPEATABLE READ)';
+'Whether the member has live bookings, open tasks or shifts not begun under the latest snapshot (C: a deactivation checks its release under REPEATABLE READ)';
 GRANT EXECUTE ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid) TO authenticated, service_role;
 
 CREATE FUNCTION protector_internal.agent_shift_check()
@@ -750,19 +750,19 @@ BEGIN
 	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
 	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]);
 	GET DIAGNOSTICS v_bookings = ROW_COUNT;
-	-- (a booking assigned to them while this waited for the member's lock,
-	-- which agent_shift_check() takes, committed after a REPEATABLE READ
-	-- snapshot: the release above did not see it)
-	IF protector_internal.agent_still_assigned(OLD.organization_id, OLD.user_id) THEN
-		PERFORM protector.raise('retry', 'a booking was assigned to this member concurrently',
-			pg_catalog.format('Member %s.', OLD.id), 'Retry the transaction: it will then release that booking too.');
-	END IF;
 	-- shifts not begun go; one under way ends now: it still covers the
 	-- bookings of theirs that ended in it (history, not released above)
 	DELETE FROM protector.staff_shifts s
 	WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.member_id OPERATOR(pg_catalog.=) OLD.id
 	  AND pg_catalog.lower(s.during) OPERATOR(pg_catalog.>=) pg_catalog.now();
 	GET DIAGNOSTICS v_shifts = ROW_COUNT;
+	-- (a booking, task or shift given to them while this waited for the
+	-- member's lock, which agent_shift_check() takes, or before, committed
+	-- after a REPEATABLE READ snapshot: the release above did not see it)
+	IF protector_internal.agent_still_assigned(OLD.organization_id, OLD.user_id) THEN
+		PERFORM protector.raise('retry', 'a booking, task or shift was given to this member concurrently',
+			pg_catalog.format('Member %s.', OLD.id), 'Retry the transaction: it will then release that too.');
+	END IF;
 	UPDATE protector.staff_shifts s
 	SET during = pg_catalog.tstzrange(pg_catalog.lower(s.during), pg_catalog.now())
 	WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.member_id OPERATOR(pg_catalog.=) OLD.id

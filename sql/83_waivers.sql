@@ -219,6 +219,16 @@ BEGIN
 							  CASE TG_OP WHEN 'DELETE' THEN 'deleted' ELSE 'changed' END),
 			NULL, 'A new text is a new version: create_waiver with the same name.');
 	END IF;
+	-- (a signature committed while this waited for the lock above, which a
+	-- REPEATABLE READ snapshot does not see)
+	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
+		PERFORM protector_internal.retry_if_unseen(
+			'SELECT pg_catalog.count(*) FROM protector.waiver_submissions s
+			 WHERE s.organization_id OPERATOR(pg_catalog.=) (SELECT v.organization_id FROM protector.waiver_versions v
+															 WHERE v.id OPERATOR(pg_catalog.=) $1)
+			   AND s.waiver_version_id OPERATOR(pg_catalog.=) $1', OLD.id,
+			'this version of the waiver was signed concurrently', pg_catalog.format('Version %s.', OLD.version));
+	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
 		RETURN OLD;
 	END IF;

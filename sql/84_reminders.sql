@@ -332,6 +332,29 @@ CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id
 -- reminder per booking in 10 minutes is enough.  Runs as the caller, and
 -- asks the capability map first: whoever may not send reminders in the
 -- booking's organization learns nothing about its bookings.
+-- Under REPEATABLE READ or SERIALIZABLE: 40001 when a manual reminder of
+-- the booking committed after the transaction's snapshot (the 10-minute
+-- rule's check missed it).  For a caller this transaction authorized to
+-- send the booking's reminders.
+CREATE FUNCTION protector_internal.manual_reminder_unseen(p_booking_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'reminders.send');
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.booking_reminders r
+		 WHERE r.organization_id OPERATOR(pg_catalog.=) (SELECT b.organization_id FROM protector.bookings b
+														 WHERE b.id OPERATOR(pg_catalog.=) $1)
+		   AND r.booking_id OPERATOR(pg_catalog.=) $1 AND r.kind OPERATOR(pg_catalog.=) ''manual''', p_booking_id,
+		'a reminder for this booking was sent concurrently', NULL);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.manual_reminder_unseen(uuid) IS
+'For the manual-reminder trigger under a transaction snapshot: 40001 when a manual reminder of the booking committed since (require_permit)';
+GRANT EXECUTE ON FUNCTION protector_internal.manual_reminder_unseen(uuid) TO authenticated, service_role;
+
 CREATE FUNCTION protector_internal.prepare_reminder()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -378,6 +401,12 @@ BEGIN
 				 AND r.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '10 minutes')) THEN
 		PERFORM protector.raise('rate_limited', 'a reminder for this booking was sent less than 10 minutes ago',
 			NULL, 'Wait a few minutes before sending another.');
+	END IF;
+	-- (REPEATABLE READ: one sent while this waited, or before, is not in
+	-- its snapshot)
+	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+		PERFORM protector_internal.authorize_row('protector.bookings', NEW.booking_id, 'reminders.send', 'booking');
+		PERFORM protector_internal.manual_reminder_unseen(NEW.booking_id);
 	END IF;
 	NEW.channel := v_channel;
 	NEW.starts_at := pg_catalog.lower(b.during);

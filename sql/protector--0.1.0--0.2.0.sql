@@ -3152,6 +3152,11 @@ BEGIN
 	-- one widget booking of an organization at a time: the rate limit and
 	-- the customer look-up see every earlier one
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886547715, pg_catalog.hashtext(v.organization_id::text));
+	-- (under REPEATABLE READ the ones committed while this waited are not in
+	-- its snapshot: the limits and the look-up would miss them)
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector_internal.widget_requests w WHERE w.organization_id OPERATOR(pg_catalog.=) $1',
+		v.organization_id, 'a widget booking of this organization was made concurrently', NULL);
 	-- a visitor's retry replays their own booking, never someone else's,
 	-- and is answered before the limits count: it books nothing
 	IF p_idempotency_key IS NOT NULL THEN
@@ -6973,6 +6978,16 @@ BEGIN
 							  CASE TG_OP WHEN 'DELETE' THEN 'deleted' ELSE 'changed' END),
 			NULL, 'A new text is a new version: create_waiver with the same name.');
 	END IF;
+	-- (a signature committed while this waited for the lock above, which a
+	-- REPEATABLE READ snapshot does not see)
+	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
+		PERFORM protector_internal.retry_if_unseen(
+			'SELECT pg_catalog.count(*) FROM protector.waiver_submissions s
+			 WHERE s.organization_id OPERATOR(pg_catalog.=) (SELECT v.organization_id FROM protector.waiver_versions v
+															 WHERE v.id OPERATOR(pg_catalog.=) $1)
+			   AND s.waiver_version_id OPERATOR(pg_catalog.=) $1', OLD.id,
+			'this version of the waiver was signed concurrently', pg_catalog.format('Version %s.', OLD.version));
+	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
 		RETURN OLD;
 	END IF;
@@ -8349,6 +8364,12 @@ BEGIN
 				 AND r.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '10 minutes')) THEN
 		PERFORM protector.raise('rate_limited', 'a reminder for this booking was sent less than 10 minutes ago',
 			NULL, 'Wait a few minutes before sending another.');
+	END IF;
+	-- (REPEATABLE READ: one sent while this waited, or before, is not in
+	-- its snapshot)
+	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+		PERFORM protector_internal.authorize_row('protector.bookings', NEW.booking_id, 'reminders.send', 'booking');
+		PERFORM protector_internal.manual_reminder_unseen(NEW.booking_id);
 	END IF;
 	NEW.channel := v_channel;
 	NEW.starts_at := pg_catalog.lower(b.during);
@@ -10933,7 +10954,7 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_agent_still_assigned'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid) IS
-'Whether the member has live bookings under the latest snapshot (C: deactivate_staff checks its release under REPEATABLE READ)';
+'Whether the member has live bookings, open tasks or shifts not begun under the latest snapshot (C: a deactivation checks its release under REPEATABLE READ)';
 REVOKE ALL ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid) TO authenticated, service_role;
 
@@ -11026,19 +11047,19 @@ BEGIN
 	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
 	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]);
 	GET DIAGNOSTICS v_bookings = ROW_COUNT;
-	-- (a booking assigned to them while this waited for the member's lock,
-	-- which agent_shift_check() takes, committed after a REPEATABLE READ
-	-- snapshot: the release above did not see it)
-	IF protector_internal.agent_still_assigned(OLD.organization_id, OLD.user_id) THEN
-		PERFORM protector.raise('retry', 'a booking was assigned to this member concurrently',
-			pg_catalog.format('Member %s.', OLD.id), 'Retry the transaction: it will then release that booking too.');
-	END IF;
 	-- shifts not begun go; one under way ends now: it still covers the
 	-- bookings of theirs that ended in it (history, not released above)
 	DELETE FROM protector.staff_shifts s
 	WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.member_id OPERATOR(pg_catalog.=) OLD.id
 	  AND pg_catalog.lower(s.during) OPERATOR(pg_catalog.>=) pg_catalog.now();
 	GET DIAGNOSTICS v_shifts = ROW_COUNT;
+	-- (a booking, task or shift given to them while this waited for the
+	-- member's lock, which agent_shift_check() takes, or before, committed
+	-- after a REPEATABLE READ snapshot: the release above did not see it)
+	IF protector_internal.agent_still_assigned(OLD.organization_id, OLD.user_id) THEN
+		PERFORM protector.raise('retry', 'a booking, task or shift was given to this member concurrently',
+			pg_catalog.format('Member %s.', OLD.id), 'Retry the transaction: it will then release that too.');
+	END IF;
 	UPDATE protector.staff_shifts s
 	SET during = pg_catalog.tstzrange(pg_catalog.lower(s.during), pg_catalog.now())
 	WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.member_id OPERATOR(pg_catalog.=) OLD.id
@@ -11755,3 +11776,43 @@ CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment_texts();
 
+CREATE OR REPLACE FUNCTION protector_internal.retry_if_unseen(p_query text, p_id uuid, p_message text, p_detail text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_then bigint;
+BEGIN
+	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) ALL ('{repeatable read,serializable}') THEN
+		RETURN;
+	END IF;
+	EXECUTE p_query INTO v_then USING p_id;
+	IF protector_internal.count_now(p_query, p_id) IS DISTINCT FROM v_then THEN
+		PERFORM protector.raise('retry', p_message, p_detail, 'Retry the transaction: it will then see it.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.retry_if_unseen(text, uuid, text, text) IS
+'Under a transaction snapshot: 40001 (p_message) when a count of protector''s own answers otherwise under the latest snapshot';
+
+CREATE OR REPLACE FUNCTION protector_internal.manual_reminder_unseen(p_booking_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'reminders.send');
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.booking_reminders r
+		 WHERE r.organization_id OPERATOR(pg_catalog.=) (SELECT b.organization_id FROM protector.bookings b
+														 WHERE b.id OPERATOR(pg_catalog.=) $1)
+		   AND r.booking_id OPERATOR(pg_catalog.=) $1 AND r.kind OPERATOR(pg_catalog.=) ''manual''', p_booking_id,
+		'a reminder for this booking was sent concurrently', NULL);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.manual_reminder_unseen(uuid) IS
+'For the manual-reminder trigger under a transaction snapshot: 40001 when a manual reminder of the booking committed since (require_permit)';
+REVOKE ALL ON FUNCTION protector_internal.retry_if_unseen(text, uuid, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION protector_internal.manual_reminder_unseen(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.manual_reminder_unseen(uuid) TO authenticated, service_role;

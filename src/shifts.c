@@ -550,17 +550,26 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 }
 
 /*
- * Does the member still have live bookings now, for deactivate_staff() to
- * release?  Read under the latest snapshot: a booking assigned while a
- * REPEATABLE READ deactivation waited for its member's lock committed
- * after the deactivation's snapshot, which its release did not see.
- * For those who may manage the organization's members only.
+ * Is anything left for a deactivation to release: a live booking of the
+ * member's, an open task, a shift not begun?  Read under the latest
+ * snapshot: what was given to the member while a REPEATABLE READ
+ * deactivation waited for its member's lock committed after the
+ * deactivation's snapshot, which its release did not see (the release's
+ * own changes are in the latest snapshot too).  For those who may manage
+ * the organization's members only.
  */
 #define STILL_ASSIGNED_SQL \
-	"SELECT true FROM protector.bookings b" \
-	" WHERE b.organization_id OPERATOR(pg_catalog.=) $1 AND b.assigned_agent OPERATOR(pg_catalog.=) $2" \
-	"   AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()" \
-	"   AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])"
+	"SELECT true WHERE EXISTS (SELECT FROM protector.bookings b" \
+	"   WHERE b.organization_id OPERATOR(pg_catalog.=) $1 AND b.assigned_agent OPERATOR(pg_catalog.=) $2" \
+	"     AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()" \
+	"     AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]))" \
+	" OR EXISTS (SELECT FROM protector.tasks t" \
+	"   WHERE t.assignee OPERATOR(pg_catalog.=) $2 AND t.organization_id OPERATOR(pg_catalog.=) $1" \
+	"     AND t.status OPERATOR(pg_catalog.<>) 'done')" \
+	" OR EXISTS (SELECT FROM protector.members m JOIN protector.staff_shifts s" \
+	"     ON s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id" \
+	"   WHERE m.organization_id OPERATOR(pg_catalog.=) $1 AND m.user_id OPERATOR(pg_catalog.=) $2" \
+	"     AND pg_catalog.lower(s.during) OPERATOR(pg_catalog.>=) pg_catalog.now())"
 
 static SPIPlanPtr still_assigned_plan = NULL;
 

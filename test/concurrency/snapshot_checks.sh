@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# test/concurrency/snapshot_checks.sh — checks that wait for a lock, or run
+# after another transaction committed, under REPEATABLE READ.  Session A
+# takes its snapshot, session B commits a change A's check must see, and
+# then A makes its change.  A's snapshot does not show B's row, so each
+# check asks again under the latest snapshot and A is told to retry
+# (40001) rather than:
+#   * changing a waiver version that B signed (a signature no longer
+#     matching its text);
+#   * deactivating a member B gave an open task (a deactivated member
+#     left with work);
+#   * booking through the widget as the visitor B just booked for (a
+#     second customer record, the visitor's limits not counted);
+#   * sending a second manual reminder within 10 minutes of B's.
+# Under READ COMMITTED A sees B's row and is refused as usual (or, for
+# the deactivation, releases the task too).
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_snapshot_checks
+
+ORG=0f300000-0000-4000-8000-000000000000
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+SET client_min_messages = warning;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Snap', 'snap');
+INSERT INTO protector.members (id, organization_id, user_id, role)
+VALUES ('0f300000-0000-4000-8000-0000000000d1', '$ORG', '0f300000-0000-4000-8000-0000000000e1', 'operator');
+INSERT INTO protector.venues (id, organization_id, name, timezone, widget_settings)
+VALUES ('0f300000-0000-4000-8000-0000000000f1', '$ORG', 'V', 'UTC', '{"visitor_bookings_per_hour": 1}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance)
+VALUES ('0f300000-0000-4000-8000-0000000000a1', '$ORG', '0f300000-0000-4000-8000-0000000000f1', 'Room',
+		'60 minutes', '60 minutes', '30 days');
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+VALUES ('0f300000-0000-4000-8000-0000000000c1', '$ORG', 'Ann', 'ann@example.com');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+SELECT ('0f300000-0000-4000-8000-0000000000b' || h)::uuid, '$ORG', '0f300000-0000-4000-8000-0000000000f1',
+	   '0f300000-0000-4000-8000-0000000000a1', '0f300000-0000-4000-8000-0000000000c1',
+	   tstzrange(date_trunc('day', now()) + interval '3 days' + h * interval '1 hour',
+				 date_trunc('day', now()) + interval '3 days' + (h + 1) * interval '1 hour'), 'confirmed'
+FROM generate_series(1, 2) h;
+SELECT protector.create_waiver('$ORG', 'W', 'Original text');
+SQL
+KEY=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues")
+
+failures=0
+check() {	# $1 what, $2 expected, $3 got
+	if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAILED: $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
+}
+q() { psql -X -A -t -d "$DB" -c "$1"; }
+
+# race <level> <A's change> <B's change>: A takes its snapshot at <level>,
+# waits while B commits, then makes its change; prints A's SQLSTATE or ok
+race() {
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 >"$WORK/a" 2>&1 <<SQL &
+\set VERBOSITY sqlstate
+BEGIN ISOLATION LEVEL $1;
+SELECT count(*) FROM protector.organizations;
+SELECT pg_sleep(1.5);
+$2
+COMMIT;
+SQL
+	for _ in $(seq 1 100); do
+		[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1.5);' AND wait_event = 'PgSleep'")" = 1 ] && break
+		sleep 0.02
+	done
+	if ! psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "$3" >/dev/null 2>"$WORK/b"; then
+		wait || true
+		echo "B failed: $(head -1 "$WORK/b")"
+		return
+	fi
+	wait || true
+	grep -oE '^ERROR: +[0-9A-Z]{5}' "$WORK/a" | grep -oE '[0-9A-Z]{5}$' || echo ok
+}
+
+SIGN="SELECT protector.submit_waiver((SELECT id FROM protector.waivers), 'Ann Adult', '1980-01-01', 'Ann Adult', 'Ann Adult')"
+EDIT="UPDATE protector.waiver_versions SET body = 'Changed text';"
+check "repeatable read: a version signed since the snapshot is not changed: retry" 40001 "$(race "repeatable read" "$EDIT" "$SIGN")"
+check "... the signed text stays" "Original text" "$(q "SELECT body FROM protector.waiver_versions")"
+check "read committed: the signed version is refused by name" 22023 "$(race "read committed" "$EDIT" "$SIGN")"
+
+TASK="INSERT INTO protector.tasks (organization_id, title, assignee) VALUES ('$ORG', 'call back', '0f300000-0000-4000-8000-0000000000e1')"
+OFF="UPDATE protector.members SET active = false WHERE id = '0f300000-0000-4000-8000-0000000000d1';"
+check "repeatable read: a member given a task since the snapshot is not deactivated: retry" 40001 "$(race "repeatable read" "$OFF" "$TASK")"
+check "... the member stays active" t "$(q "SELECT active FROM protector.members")"
+check "read committed: the deactivation releases the task it sees" ok "$(race "read committed" "$OFF" "$TASK")"
+check "... no open task is left the deactivated member's" 0 \
+	"$(q "SELECT count(*) FROM protector.tasks WHERE assignee = '0f300000-0000-4000-8000-0000000000e1' AND status <> 'done'")"
+
+widget() {	# <visitor> <hour>
+	echo "SELECT protector.create_widget_booking('$KEY', '0f300000-0000-4000-8000-0000000000a1', 'Vis', '$1@example.com',
+		NULL, date_trunc('day', now()) + interval '4 days' + interval '$2 hours');"
+}
+check "repeatable read: a widget booking of the visitor since the snapshot: retry" 40001 \
+	"$(race "repeatable read" "$(widget vis1 10)" "$(widget vis1 12)")"
+check "... one customer record for the visitor" 1 "$(q "SELECT count(*) FROM protector.customers WHERE email = 'vis1@example.com'")"
+check "read committed: the visitor's limit of 1 an hour counts it" 53400 \
+	"$(race "read committed" "$(widget vis2 14)" "$(widget vis2 16)")"
+
+remind() { echo "SELECT protector.send_booking_reminder('0f300000-0000-4000-8000-0000000000b$1');"; }
+check "repeatable read: a reminder sent since the snapshot: retry" 40001 "$(race "repeatable read" "$(remind 1)" "$(remind 1)")"
+check "... one manual reminder" 1 \
+	"$(q "SELECT count(*) FROM protector.booking_reminders WHERE kind = 'manual' AND booking_id = '0f300000-0000-4000-8000-0000000000b1'")"
+check "read committed: the 10-minute rule refuses the second" 53400 "$(race "read committed" "$(remind 2)" "$(remind 2)")"
+
+[ "$failures" = 0 ] || exit 1
