@@ -261,13 +261,22 @@ CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, 
 	EXECUTE FUNCTION protector_internal.agent_shift_check();
 
 -- A member leaves a venue (their staff_venues row goes) only once they
--- have no shift there that has not ended.
+-- have no shift there that has not ended.  Under the member's lock, which
+-- a shift's write takes too (check_shift_member): a shift written at the
+-- same moment is seen, or sees the assignment gone.
 CREATE FUNCTION protector_internal.check_venue_unassignment()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547719, protector.service_lock_key(OLD.member_id));
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.staff_shifts s
+		 WHERE s.organization_id OPERATOR(pg_catalog.=) (SELECT m.organization_id FROM protector.members m
+														 WHERE m.id OPERATOR(pg_catalog.=) $1)
+		   AND s.member_id OPERATOR(pg_catalog.=) $1', OLD.member_id,
+		'a shift of this member was written concurrently', NULL);
 	IF EXISTS (SELECT FROM protector.staff_shifts s
 			   WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 				 AND s.member_id OPERATOR(pg_catalog.=) OLD.member_id AND s.venue_id OPERATOR(pg_catalog.=) OLD.venue_id
@@ -313,6 +322,15 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'shifts are for active members',
 			pg_catalog.format('Member %s is not an active member of the organization.', NEW.member_id));
 	END IF;
+	-- (the member's lock, as their venue's unassignment takes it: one
+	-- waits for the other and sees what it did)
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547719, protector.service_lock_key(NEW.member_id));
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.staff_venues sv
+		 WHERE sv.organization_id OPERATOR(pg_catalog.=) (SELECT m.organization_id FROM protector.members m
+														  WHERE m.id OPERATOR(pg_catalog.=) $1)
+		   AND sv.member_id OPERATOR(pg_catalog.=) $1', NEW.member_id,
+		'this member''s venues were changed concurrently', NULL);
 	IF NOT EXISTS (SELECT FROM protector.staff_venues sv
 				   WHERE sv.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 					 AND sv.member_id OPERATOR(pg_catalog.=) NEW.member_id AND sv.venue_id OPERATOR(pg_catalog.=) NEW.venue_id) THEN

@@ -13,7 +13,10 @@
 #     second customer record, the visitor's limits not counted);
 #   * sending a second manual reminder within 10 minutes of B's.
 # Under READ COMMITTED A sees B's row and is refused as usual (or, for
-# the deactivation, releases the task too).
+# the deactivation, releases the task too).  And a member's shift and
+# their venue's unassignment, written at the same moment under READ
+# COMMITTED, wait for each other (the member's lock): the second is
+# refused, never a shift left at a venue the member no longer works at.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 
@@ -26,6 +29,8 @@ SET client_min_messages = warning;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Snap', 'snap');
 INSERT INTO protector.members (id, organization_id, user_id, role)
 VALUES ('0f300000-0000-4000-8000-0000000000d1', '$ORG', '0f300000-0000-4000-8000-0000000000e1', 'operator');
+INSERT INTO protector.members (id, organization_id, user_id, role)
+VALUES ('0f300000-0000-4000-8000-0000000000d2', '$ORG', '0f300000-0000-4000-8000-0000000000e2', 'operator');
 INSERT INTO protector.venues (id, organization_id, name, timezone, widget_settings)
 VALUES ('0f300000-0000-4000-8000-0000000000f1', '$ORG', 'V', 'UTC', '{"visitor_bookings_per_hour": 1}');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance)
@@ -40,6 +45,8 @@ SELECT ('0f300000-0000-4000-8000-0000000000b' || h)::uuid, '$ORG', '0f300000-000
 				 date_trunc('day', now()) + interval '3 days' + (h + 1) * interval '1 hour'), 'confirmed'
 FROM generate_series(1, 2) h;
 SELECT protector.create_waiver('$ORG', 'W', 'Original text');
+INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
+VALUES ('$ORG', '0f300000-0000-4000-8000-0000000000d2', '0f300000-0000-4000-8000-0000000000f1');
 SQL
 KEY=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues")
 
@@ -82,7 +89,7 @@ check "read committed: the signed version is refused by name" 22023 "$(race "rea
 TASK="INSERT INTO protector.tasks (organization_id, title, assignee) VALUES ('$ORG', 'call back', '0f300000-0000-4000-8000-0000000000e1')"
 OFF="UPDATE protector.members SET active = false WHERE id = '0f300000-0000-4000-8000-0000000000d1';"
 check "repeatable read: a member given a task since the snapshot is not deactivated: retry" 40001 "$(race "repeatable read" "$OFF" "$TASK")"
-check "... the member stays active" t "$(q "SELECT active FROM protector.members")"
+check "... the member stays active" t "$(q "SELECT active FROM protector.members WHERE id = '0f300000-0000-4000-8000-0000000000d1'")"
 check "read committed: the deactivation releases the task it sees" ok "$(race "read committed" "$OFF" "$TASK")"
 check "... no open task is left the deactivated member's" 0 \
 	"$(q "SELECT count(*) FROM protector.tasks WHERE assignee = '0f300000-0000-4000-8000-0000000000e1' AND status <> 'done'")"
@@ -102,5 +109,39 @@ check "repeatable read: a reminder sent since the snapshot: retry" 40001 "$(race
 check "... one manual reminder" 1 \
 	"$(q "SELECT count(*) FROM protector.booking_reminders WHERE kind = 'manual' AND booking_id = '0f300000-0000-4000-8000-0000000000b1'")"
 check "read committed: the 10-minute rule refuses the second" 53400 "$(race "read committed" "$(remind 2)" "$(remind 2)")"
+
+# hold <A's change>, then <B's change> while A holds on, both READ
+# COMMITTED; prints B's SQLSTATE or ok
+hold() {
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 >"$WORK/a" 2>&1 <<SQL &
+BEGIN;
+$1
+SELECT pg_sleep(1.5);
+COMMIT;
+SQL
+	for _ in $(seq 1 100); do
+		[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1.5);' AND wait_event = 'PgSleep'")" = 1 ] && break
+		sleep 0.02
+	done
+	out=$(psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c '\set VERBOSITY sqlstate' -c "$2" 2>&1 >/dev/null) || true
+	wait || true
+	grep -q ERROR "$WORK/a" && echo "A failed: $(grep ERROR "$WORK/a")"
+	grep -oE 'ERROR: +[0-9A-Z]{5}' <<<"$out" | grep -oE '[0-9A-Z]{5}$' || echo ok
+}
+SHIFT="INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
+	VALUES ('$ORG', '0f300000-0000-4000-8000-0000000000d2', '0f300000-0000-4000-8000-0000000000f1',
+			tstzrange(date_trunc('day', now()) + interval '5 days 09:00', date_trunc('day', now()) + interval '5 days 17:00'));"
+UNASSIGN="DELETE FROM protector.staff_venues WHERE member_id = '0f300000-0000-4000-8000-0000000000d2';"
+ASSIGN="INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
+	VALUES ('$ORG', '0f300000-0000-4000-8000-0000000000d2', '0f300000-0000-4000-8000-0000000000f1');"
+stray() {
+	q "SELECT count(*) FROM protector.staff_shifts s WHERE NOT EXISTS (SELECT FROM protector.staff_venues v
+		WHERE v.member_id = s.member_id AND v.venue_id = s.venue_id)"
+}
+check "unassignment first: the shift written meanwhile waits and is refused" 22023 "$(hold "$UNASSIGN" "$SHIFT")"
+check "... no shift at a venue the member left" 0 "$(stray)"
+q "$ASSIGN" >/dev/null
+check "shift first: the unassignment written meanwhile waits and is refused" 22023 "$(hold "$SHIFT" "$UNASSIGN")"
+check "... no shift at a venue the member left" 0 "$(stray)"
 
 [ "$failures" = 0 ] || exit 1
