@@ -94,7 +94,7 @@ DECLARE
 	i integer := 0;
 BEGIN
 	PERFORM protector_internal.check_setting_keys(p_settings, p_path, CASE p_kind
-		WHEN 'organization' THEN '{reminders,staff,custom}'::text[]
+		WHEN 'organization' THEN '{reminders,staff,customers,custom}'::text[]
 		WHEN 'widget' THEN '{auto_confirm,confirmation_minutes,bookings_per_minute,visitor_bookings_per_hour,address_bookings_per_hour,custom}'
 		WHEN 'branding' THEN '{color,accent_color,background_color,text_color,logo_url,font,custom}'
 		WHEN 'service' THEN '{refund_policy,cancellation_fees,no_show_fee_percent,deposit,custom}' END);
@@ -154,6 +154,12 @@ BEGIN
 				PERFORM protector_internal.check_setting_number(t -> 'fee_percent', pg_catalog.format('%s[%s].fee_percent', p, i), 0, 100);
 				i := i OPERATOR(pg_catalog.+) 1;
 			END LOOP;
+		WHEN k OPERATOR(pg_catalog.=) 'customers' THEN
+			PERFORM protector_internal.check_setting_keys(v, p, '{open_requests}');
+			IF v ? 'open_requests' THEN
+				PERFORM protector_internal.check_setting_number(v -> 'open_requests', p OPERATOR(pg_catalog.||) '.open_requests',
+																1, 1000, true);
+			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'staff' THEN
 			PERFORM protector_internal.check_setting_keys(v, p, '{require_shifts}');
 			IF v ? 'require_shifts' AND pg_catalog.jsonb_typeof(v -> 'require_shifts') OPERATOR(pg_catalog.<>) 'boolean' THEN

@@ -68,6 +68,47 @@ GRANT EXECUTE ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz)
 --     at most a day (refuse_long_hold).
 -- Trusted roles and protector's own functions are not restricted here.
 
+-- One customer cannot fill a venue's calendar: at most
+-- settings.customers.open_requests (default 10) of their bookings with the
+-- organization open at once, held (and not expired) or pending and not
+-- ended, as the widget limits a visitor.  Counted under a lock of the
+-- customer's (class id 1886547721), so that requests at the same moment
+-- count each other, and as the owner: every booking of theirs, whatever
+-- the caller sees.  For the customer themselves.
+CREATE FUNCTION protector_internal.check_customer_open_requests(p_organization_id uuid, p_customer_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_limit integer;
+	v_open bigint;
+BEGIN
+	IF p_customer_id IS NULL OR NOT p_customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()) THEN
+		PERFORM protector.raise('forbidden', 'this is a customer''s own check', 'Pass your own customer record.');
+	END IF;
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547721, pg_catalog.hashtext(p_customer_id::text));
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.bookings b WHERE b.customer_id OPERATOR(pg_catalog.=) $1',
+		p_customer_id, 'a booking of this customer was made concurrently', NULL);
+	SELECT protector_internal.setting_number(o.settings #> '{customers,open_requests}', 10, 1, 1000)::integer INTO v_limit
+	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id;
+	SELECT pg_catalog.count(*) INTO v_open FROM protector.bookings b
+	WHERE b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+	  AND (b.status OPERATOR(pg_catalog.=) 'pending'
+		   OR (b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()));
+	IF v_open OPERATOR(pg_catalog.>=) COALESCE(v_limit, 10) THEN
+		PERFORM protector.raise('rate_limited', 'you have too many open booking requests with this organization',
+			pg_catalog.format('At most %s held or pending bookings at once.', COALESCE(v_limit, 10)),
+			'Wait until one is confirmed, or cancel one you no longer need.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) IS
+'A customer''s new booking: 53400 beyond settings.customers.open_requests (default 10) held or pending bookings at once';
+GRANT EXECUTE ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) TO authenticated, service_role;
+
 CREATE FUNCTION protector_internal.guard_booking_write()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -170,6 +211,7 @@ BEGIN
 				pg_catalog.format('Use customer/%s/<key>, or create_booking, which adds it.', v_uid));
 		END IF;
 		NEW.source := 'api';
+		PERFORM protector_internal.check_customer_open_requests(NEW.organization_id, NEW.customer_id);
 		-- a new booking of theirs is live: no cancellation stamped on it
 		NEW.cancelled_at := NULL;
 		NEW.cancellation_reason := NULL;

@@ -1457,6 +1457,7 @@ BEGIN
 				pg_catalog.format('Use customer/%s/<key>, or create_booking, which adds it.', v_uid));
 		END IF;
 		NEW.source := 'api';
+		PERFORM protector_internal.check_customer_open_requests(NEW.organization_id, NEW.customer_id);
 		-- a new booking of theirs is live: no cancellation stamped on it
 		NEW.cancelled_at := NULL;
 		NEW.cancellation_reason := NULL;
@@ -3852,7 +3853,7 @@ DECLARE
 	i integer := 0;
 BEGIN
 	PERFORM protector_internal.check_setting_keys(p_settings, p_path, CASE p_kind
-		WHEN 'organization' THEN '{reminders,staff,custom}'::text[]
+		WHEN 'organization' THEN '{reminders,staff,customers,custom}'::text[]
 		WHEN 'widget' THEN '{auto_confirm,confirmation_minutes,bookings_per_minute,visitor_bookings_per_hour,address_bookings_per_hour,custom}'
 		WHEN 'branding' THEN '{color,accent_color,background_color,text_color,logo_url,font,custom}'
 		WHEN 'service' THEN '{refund_policy,cancellation_fees,no_show_fee_percent,deposit,custom}' END);
@@ -3912,6 +3913,12 @@ BEGIN
 				PERFORM protector_internal.check_setting_number(t -> 'fee_percent', pg_catalog.format('%s[%s].fee_percent', p, i), 0, 100);
 				i := i OPERATOR(pg_catalog.+) 1;
 			END LOOP;
+		WHEN k OPERATOR(pg_catalog.=) 'customers' THEN
+			PERFORM protector_internal.check_setting_keys(v, p, '{open_requests}');
+			IF v ? 'open_requests' THEN
+				PERFORM protector_internal.check_setting_number(v -> 'open_requests', p OPERATOR(pg_catalog.||) '.open_requests',
+																1, 1000, true);
+			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'staff' THEN
 			PERFORM protector_internal.check_setting_keys(v, p, '{require_shifts}');
 			IF v ? 'require_shifts' AND pg_catalog.jsonb_typeof(v -> 'require_shifts') OPERATOR(pg_catalog.<>) 'boolean' THEN
@@ -11832,3 +11839,38 @@ COMMENT ON FUNCTION protector_internal.manual_reminder_unseen(uuid) IS
 REVOKE ALL ON FUNCTION protector_internal.retry_if_unseen(text, uuid, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION protector_internal.manual_reminder_unseen(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.manual_reminder_unseen(uuid) TO authenticated, service_role;
+
+CREATE OR REPLACE FUNCTION protector_internal.check_customer_open_requests(p_organization_id uuid, p_customer_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_limit integer;
+	v_open bigint;
+BEGIN
+	IF p_customer_id IS NULL OR NOT p_customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()) THEN
+		PERFORM protector.raise('forbidden', 'this is a customer''s own check', 'Pass your own customer record.');
+	END IF;
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547721, pg_catalog.hashtext(p_customer_id::text));
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.bookings b WHERE b.customer_id OPERATOR(pg_catalog.=) $1',
+		p_customer_id, 'a booking of this customer was made concurrently', NULL);
+	SELECT protector_internal.setting_number(o.settings #> '{customers,open_requests}', 10, 1, 1000)::integer INTO v_limit
+	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id;
+	SELECT pg_catalog.count(*) INTO v_open FROM protector.bookings b
+	WHERE b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+	  AND (b.status OPERATOR(pg_catalog.=) 'pending'
+		   OR (b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()));
+	IF v_open OPERATOR(pg_catalog.>=) COALESCE(v_limit, 10) THEN
+		PERFORM protector.raise('rate_limited', 'you have too many open booking requests with this organization',
+			pg_catalog.format('At most %s held or pending bookings at once.', COALESCE(v_limit, 10)),
+			'Wait until one is confirmed, or cancel one you no longer need.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) IS
+'A customer''s new booking: 53400 beyond settings.customers.open_requests (default 10) held or pending bookings at once';
+REVOKE ALL ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) TO authenticated, service_role;

@@ -698,6 +698,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.csv_agg_transfn(internal,anyelement)'), ('protector_internal.csv_agg_finalfn(internal)'),
 			 ('protector_internal.during_is_bounded(tstzrange)'), ('protector_internal.during_within_31_days(tstzrange)'),
 			 ('protector_internal.reminder_address(uuid,uuid,text)'), ('protector_internal.manual_reminder_unseen(uuid)'),
+			 ('protector_internal.check_customer_open_requests(uuid,uuid)'),
 			 ('protector_internal.sha256_hex(text)'),
 			 ('protector_internal.names_match(text,text)'), ('protector_internal.refunds_on_cancel()'),
 			 ('protector_internal.may_sign(uuid,uuid)'), ('protector_internal.lock_waiver_version(uuid,uuid)'),

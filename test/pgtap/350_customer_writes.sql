@@ -7,7 +7,7 @@
 -- no-break space inside is no e-mail address (it was taken, and its
 -- identity key then held a plain space).
 BEGIN;
-SELECT plan(16);
+SELECT plan(20);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_cara']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a350000-0000-4000-8000-000000000000', 'W', 'customer-writes');
@@ -127,6 +127,27 @@ SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, se
 						   'held', now() + interval '2 days')$$,
 	'22023', 'a hold lasts at most a day', 'a customer''s direct hold of two days is refused');
 SELECT tests.clear_authentication();
+
+-- one customer cannot fill the calendar: pending requests never expire,
+-- and 168 of them took a week of a venue (organizations.settings
+-- customers.open_requests, here 2; confirmed bookings do not count)
+UPDATE protector.organizations SET settings = settings || '{"customers": {"open_requests": 2}}'
+WHERE id = '0a350000-0000-4000-8000-000000000000';
+CREATE TEMP TABLE asked (n int, id uuid);
+GRANT ALL ON asked TO authenticated;
+SELECT tests.authenticate_as('w_cara');
+INSERT INTO asked SELECT n, (protector.create_booking('0a350000-0000-4000-8000-0000000005a1', NULL,
+	date_trunc('day', now()) + interval '6 days' + n * interval '1 hour') ->> 'id')::uuid FROM generate_series(10, 11) n;
+SELECT is((SELECT count(*)::int FROM asked WHERE id IS NOT NULL), 2, 'a customer asks for two bookings (pending)');
+SELECT throws_ok($$SELECT protector.hold_slot('0a350000-0000-4000-8000-0000000005a1', NULL,
+	date_trunc('day', now()) + interval '6 days 12 hours')$$, '53400', 'you have too many open booking requests with this organization',
+	'... a third open one, a hold, is refused: at most 2 held or pending');
+SELECT protector.cancel_booking((SELECT id FROM asked WHERE n = 10)) \g /dev/null
+SELECT lives_ok($$SELECT protector.create_booking('0a350000-0000-4000-8000-0000000005a1', NULL,
+	date_trunc('day', now()) + interval '6 days 12 hours')$$, '... and taken once one of them is cancelled');
+SELECT tests.clear_authentication();
+SELECT throws_ok($$UPDATE protector.organizations SET settings = settings || '{"customers": {"open_requests": 0}}'
+				   WHERE id = '0a350000-0000-4000-8000-000000000000'$$, '22023', NULL, 'the limit is at least 1');
 
 SELECT * FROM finish();
 ROLLBACK;
