@@ -352,4 +352,4 @@ COMMENT ON FUNCTION protector.get_audit_logs(regclass, timestamptz, timestamptz,
 SELECT protector.enable_audit(t)
 FROM unnest('{protector.organizations, protector.venues, protector.services, protector.members,
 			  protector.customers, protector.bookings, protector.payments, protector.vouchers,
-			  protector.promo_codes}'::regclass[]) t;
+			  protector.promo_codes, protector.venue_closures}'::regclass[]) t;

@@ -387,6 +387,13 @@ BEGIN
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND v_user::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) k.col,
 													  l.new_row OPERATOR(pg_catalog.->>) k.col]);
+	-- and as the history's actor, unless the account is also the
+	-- organization's staff, whose own actions stay attributed
+	UPDATE protector.audit_log l SET actor_uid = NULL
+	WHERE v_user IS NOT NULL AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND l.actor_uid OPERATOR(pg_catalog.=) v_user
+	  AND NOT EXISTS (SELECT FROM protector.members m
+					  WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user);
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'last_error',
 		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'

@@ -1,6 +1,6 @@
 -- Data that ends: expired holds, audit retention, erasure.
 BEGIN;
-SELECT plan(30);
+SELECT plan(31);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_owner', 'e_admin', 'e_manager', 'e_other', 'e_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -118,6 +118,12 @@ FROM (SELECT id, CASE row_number() OVER (ORDER BY lower(during))
 	  FROM protector.bookings WHERE organization_id = '0a120000-0000-4000-8000-000000000000') k
 WHERE b.id = k.id AND k.key IS NOT NULL;
 RESET session_replication_role;
+-- what the customer did themselves is in the history under their account
+-- (a booking they asked for, a message they sent), what staff did under
+-- the staff's
+INSERT INTO protector.audit_log (organization_id, table_name, record_id, op, actor_uid, actor_role) VALUES
+	('0a120000-0000-4000-8000-000000000000', 'protector.bookings', 'c1', 'UPDATE', tests.get_supabase_uid('e_customer'), 'authenticated'),
+	('0a120000-0000-4000-8000-000000000000', 'protector.bookings', 'c2', 'UPDATE', tests.get_supabase_uid('e_manager'), 'authenticated');
 SELECT tests.authenticate_as('e_manager');
 SELECT throws_ok($$SELECT protector.erase_customer('0a120000-0000-4000-8000-00000000c001')$$, '42501',
 	'your role may not erase a customer''s personal data', 'a manager may not erase');
@@ -147,6 +153,9 @@ SELECT results_eq($$SELECT e.created_by, l.actor_uid FROM protector.customer_era
 					JOIN protector.audit_log l ON l.table_name = 'protector.customer_erasures' AND l.record_id = e.id::text$$,
 	$$SELECT tests.get_supabase_uid('e_admin'), tests.get_supabase_uid('e_admin')$$,
 	'that it happened is recorded (who and when), and audited');
+SELECT results_eq($$SELECT record_id = 'c1', actor_uid IS NULL FROM protector.audit_log WHERE record_id IN ('c1', 'c2') ORDER BY record_id$$,
+	$$VALUES (true, true), (false, false)$$,
+	'the history no longer names the erased customer''s account as the actor of what they did; staff stay named');
 
 SELECT * FROM finish();
 ROLLBACK;
