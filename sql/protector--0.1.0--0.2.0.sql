@@ -2969,7 +2969,11 @@ BEGIN
 					   WHERE m.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
 						 AND m.user_id OPERATOR(pg_catalog.=) p_assigned_agent) THEN
 			PERFORM protector.raise('not_found', 'agent not found',
-				'p_assigned_agent is not a member of the service''s organization.');
+				'p_assigned_agent is not a member of the service''s organization.',
+				CASE WHEN EXISTS (SELECT FROM protector.members m
+								  WHERE m.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
+									AND m.id OPERATOR(pg_catalog.=) p_assigned_agent)
+					 THEN 'p_assigned_agent takes the member''s user id (members.user_id), not members.id.' END);
 		END IF;
 	END IF;
 	IF p_party_size IS NULL OR p_party_size < 1 THEN

@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(56);
+SELECT plan(57);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -130,6 +130,20 @@ SELECT tests.authenticate_as('k_operator');
 SELECT throws_ok($$SELECT protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(12, 10), 1,
 												   p_assigned_agent => '00000000-0000-4000-8000-0000000000ff')$$,
 	'P0002', 'agent not found', 'an agent who is no member of the organization: not found, by name');
+CREATE FUNCTION pg_temp.hint_of(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+	h text;
+BEGIN
+	EXECUTE q;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
+	RETURN h;
+END $f$;
+SELECT is(pg_temp.hint_of(format($$SELECT protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(12, 10), 1,
+		p_assigned_agent => %L)$$, (SELECT id FROM protector.members WHERE user_id = tests.get_supabase_uid('k_agent')))),
+	'p_assigned_agent takes the member''s user id (members.user_id), not members.id.',
+	'... and an agent named by their membership''s id is told which id the parameter takes');
 SELECT lives_ok(format($$SELECT protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(12, 10), 1,
 														p_assigned_agent => %L)$$, tests.get_supabase_uid('k_agent')),
 	'... a member is assigned');
