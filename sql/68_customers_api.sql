@@ -343,6 +343,32 @@ COMMENT ON FUNCTION protector_internal.release_merged_into() IS
 CREATE TRIGGER release_merged_into AFTER DELETE ON protector.customers
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.release_merged_into();
 
+-- A customer with bookings is not deleted (the bookings' foreign key said
+-- so in its own words, 23503 naming bookings_organization_id_customer_id_fkey):
+-- named, with what to do instead.  Not inside a cascade (an organization's
+-- deletion takes everything).
+CREATE FUNCTION protector_internal.keep_booked_customers()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM protector.bookings b
+			   WHERE b.customer_id OPERATOR(pg_catalog.=) OLD.id AND b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('customer %s has bookings and cannot be deleted', OLD.id),
+			DETAIL = 'Bookings stay for the books.',
+			HINT = 'Erase their personal data with erase_customer(), or merge the record into another with merge_customers().';
+	END IF;
+	RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_booked_customers() IS
+'Trigger: a customer with bookings is not deleted (erase or merge instead), in words rather than the foreign key''s';
+CREATE TRIGGER keep_booked_customers BEFORE DELETE ON protector.customers
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_booked_customers();
+
 CREATE CONSTRAINT TRIGGER check_merged_unreferenced AFTER INSERT OR UPDATE OF merged_into ON protector.customers
 	NOT DEFERRABLE
 	FOR EACH ROW WHEN (NEW.merged_into IS NOT NULL)

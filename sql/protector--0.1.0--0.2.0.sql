@@ -11887,3 +11887,26 @@ REVOKE ALL ON FUNCTION protector_internal.check_customer_open_requests(uuid, uui
 GRANT EXECUTE ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) TO authenticated, service_role;
 -- a venue's closures and special hours change what is bookable: audited
 SELECT protector.enable_audit('protector.venue_closures');
+
+CREATE OR REPLACE FUNCTION protector_internal.keep_booked_customers()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM protector.bookings b
+			   WHERE b.customer_id OPERATOR(pg_catalog.=) OLD.id AND b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('customer %s has bookings and cannot be deleted', OLD.id),
+			DETAIL = 'Bookings stay for the books.',
+			HINT = 'Erase their personal data with erase_customer(), or merge the record into another with merge_customers().';
+	END IF;
+	RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_booked_customers() IS
+'Trigger: a customer with bookings is not deleted (erase or merge instead), in words rather than the foreign key''s';
+REVOKE ALL ON FUNCTION protector_internal.keep_booked_customers() FROM PUBLIC;
+CREATE TRIGGER keep_booked_customers BEFORE DELETE ON protector.customers
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_booked_customers();

@@ -1,7 +1,7 @@
 -- Customer intelligence: ICU normalization, duplicates, merge, RFM scores
 -- and segments (hand-computed), lifetime value, who may see what.
 BEGIN;
-SELECT plan(53);
+SELECT plan(54);
 
 -- normalization
 SELECT is(protector.normalize_email('  Zoë@Example.COM '), 'zoë@example.com', 'email: trimmed, case-folded, accents kept');
@@ -203,6 +203,12 @@ FROM (VALUES ('0b900000-0000-4000-8000-0000000000c1', 10), ('0b900000-0000-4000-
 			 ('0b900000-0000-4000-8000-0000000000c2', 30)) x(c, d);
 SELECT results_eq($$SELECT r, f, m FROM protector.get_customer_rfm_scores('0b900000-0000-4000-8000-000000000000') ORDER BY customer_id$$,
 	$$VALUES (2, 1, 1), (1, 2, 2)$$, 'two scored customers get the scores 1 and 2 (ties in monetary broken by id)');
+
+-- a customer with bookings is not deleted, in words (the bookings' foreign
+-- key's bare 23503 said it)
+SELECT throws_ok($$DELETE FROM protector.customers WHERE id = '0b900000-0000-4000-8000-0000000000c2'$$, '23503',
+	'customer 0b900000-0000-4000-8000-0000000000c2 has bookings and cannot be deleted',
+	'deleting a customer with bookings is refused by name (erase or merge instead)');
 
 -- phones of 3 to 40 characters, the + counted, as the widget takes them
 -- (the desk refused 40 digits and "+12", so a widget guest's record could
