@@ -56,6 +56,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
@@ -110,6 +111,7 @@ typedef struct AuditTable
 	int			npk;
 	AuditColumn **pk;			/* primary key columns, in key order */
 	FmgrInfo   *pk_out;
+	bool		pk_styled;		/* a key type printed by the session's settings */
 	AttrNumber	org_attnum;		/* uuid organization column, 0 if none */
 	bool		skip;			/* its audit_settings row says: not audited */
 } AuditTable;
@@ -295,6 +297,35 @@ audit_init_column(AuditColumn *col, Form_pg_attribute att, Trigger *trigger, con
 	col->is_updated_at = stamped && strcmp(col->json.name, "updated_at") == 0;
 }
 
+/*
+ * Key types whose text is the same under every setting; any other (dates,
+ * times, intervals, floats, money, bytea, arrays and composites of them)
+ * is printed in one style, whatever the writing session's DateStyle,
+ * TimeZone, IntervalStyle, extra_float_digits or bytea_output.
+ */
+static bool
+audit_key_type_is_plain(Oid type)
+{
+	switch (getBaseType(type))
+	{
+		case UUIDOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case NAMEOID:
+		case CHAROID:
+		case OIDOID:
+		case BOOLOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
 /* the primary key's columns and output functions, printed as record_id */
 static void
 audit_init_primary_key(AuditTable *entry, Relation rel)
@@ -306,6 +337,7 @@ audit_init_primary_key(AuditTable *entry, Relation rel)
 	entry->npk = 0;
 	entry->pk = NULL;
 	entry->pk_out = NULL;
+	entry->pk_styled = false;
 	if (!OidIsValid(pkoid))
 		return;
 	idxtup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pkoid));
@@ -331,6 +363,8 @@ audit_init_primary_key(AuditTable *entry, Relation rel)
 			elog(ERROR, "primary key column %d of \"%s\" not found", attnum, RelationGetRelationName(rel));
 		getTypeOutputInfo(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid, &outfunc, &isvarlena);
 		fmgr_info_cxt(outfunc, &entry->pk_out[k], entry->cxt);
+		if (!audit_key_type_is_plain(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid))
+			entry->pk_styled = true;
 	}
 	ReleaseSysCache(idxtup);
 }
@@ -757,6 +791,30 @@ audit_set_context(AuditLogRow *row, AuditTable *entry, const char *op)
 			  Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId())));
 }
 
+/*
+ * record_id of a key printed by the session's settings: in the style of
+ * to_jsonb's timestamps (ISO dates, UTC, postgres intervals, shortest exact
+ * floats, hex bytea), so that one row's history has one id whoever wrote
+ * it (a date key was (1,2027-01-05), (1,05/01/2027) and (1,05.01.2027)).
+ */
+static Datum
+audit_record_id_styled(AuditTable *entry, const Datum *values, const bool *nulls)
+{
+	static const char *const style[][2] = {
+		{"datestyle", "ISO, YMD"}, {"timezone", "UTC"}, {"intervalstyle", "postgres"},
+		{"extra_float_digits", "1"}, {"bytea_output", "hex"}, {"lc_monetary", "C"}
+	};
+	int			nestlevel = NewGUCNestLevel();
+	Datum		id;
+
+	for (size_t i = 0; i < lengthof(style); i++)
+		(void) set_config_option(style[i][0], style[i][1], PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	id = audit_record_id(entry, values, nulls);
+	AtEOXact_GUC(true, nestlevel);
+	return id;
+}
+
 /* the changed row as logged: organization, key, versions, changed columns (0: none) */
 typedef struct AuditChange
 {
@@ -781,7 +839,8 @@ audit_change(AuditTable *entry, Datum *oldv, bool *oldn, Datum *newv, bool *newn
 
 	if (keyv != NULL)
 	{
-		c.record_id = audit_record_id(entry, keyv, keyn);
+		c.record_id = entry->pk_styled ? audit_record_id_styled(entry, keyv, keyn) :
+			audit_record_id(entry, keyv, keyn);
 		if (entry->org_attnum != InvalidAttrNumber && !keyn[entry->org_attnum - 1])
 			c.organization_id = keyv[entry->org_attnum - 1];
 	}

@@ -41,6 +41,20 @@ FROM protector.audit_log l, public.exotic e
 WHERE l.table_name = 'public.exotic' AND l.op = 'INSERT' AND l.record_id = '(3,q)' AND e.a = 3;
 -- record_id is what ROW(...)::text prints, so lookups can be written with it
 SELECT count(*) FROM protector.audit_log WHERE record_id = ROW(2, 'a,b (c)')::text;
+-- a key printed by the session's settings (a date, a time) has one
+-- record_id whoever writes it: ISO dates, UTC (it was (1,05.01.2027,...)
+-- under DateStyle German, another id for the same row)
+CREATE TABLE public.dated (id int, at date, t timestamptz, note text, PRIMARY KEY (id, at, t));
+SELECT protector.enable_audit('public.dated');
+INSERT INTO public.dated VALUES (1, '2027-01-05', '2027-01-05 10:00+00', 'a');
+SET DateStyle = 'SQL, DMY';
+SET TimeZone = 'Asia/Tokyo';
+UPDATE public.dated SET note = 'b';
+SET DateStyle = 'German';
+UPDATE public.dated SET note = 'c';
+SET DateStyle = 'ISO, YMD';
+SET TimeZone = 'UTC';
+SELECT op, record_id FROM protector.audit_log WHERE table_name = 'public.dated' ORDER BY id;
 
 -- the transaction id is the writer's
 BEGIN;
