@@ -6395,8 +6395,15 @@ BEGIN
 		VALUES (p_organization_id, p_email, p_role, NULLIF(pg_catalog.btrim(p_full_name), ''))
 		RETURNING * INTO i;
 	EXCEPTION WHEN unique_violation THEN
+		-- one committed at the same moment, which the caller sees now: a
+		-- retry replaces it (an owner's was refused as if it were hidden)
+		IF EXISTS (SELECT FROM protector.staff_invitations x
+				   WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.accepted_at IS NULL
+					 AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(p_email) COLLATE "C")) THEN
+			PERFORM protector.raise('retry', 'an invitation to this address was made at the same moment',
+				NULL, 'Retry: yours then replaces it.');
+		END IF;
 		-- an open owner invitation, which an admin neither sees nor replaces
-		-- (or one committed at the same moment)
 		PERFORM protector.raise('conflict', 'this address has an open invitation you may not replace',
 			'Only an owner replaces or withdraws an invitation to be an owner.');
 	END;

@@ -16,7 +16,9 @@
 # the deactivation, releases the task too).  And a member's shift and
 # their venue's unassignment, written at the same moment under READ
 # COMMITTED, wait for each other (the member's lock): the second is
-# refused, never a shift left at a venue the member no longer works at.
+# refused, never a shift left at a venue the member no longer works at;
+# and of two invitations of one address at the same moment the second is
+# told to retry.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 
@@ -143,5 +145,11 @@ check "... no shift at a venue the member left" 0 "$(stray)"
 q "$ASSIGN" >/dev/null
 check "shift first: the unassignment written meanwhile waits and is refused" 22023 "$(hold "$SHIFT" "$UNASSIGN")"
 check "... no shift at a venue the member left" 0 "$(stray)"
+
+# two invitations of one address at the same moment: the second is told to
+# retry (it read "an open invitation you may not replace", an owner's rule)
+INVITE="SELECT protector.create_staff_member('$ORG', 'new@example.com', 'viewer');"
+check "an invitation made at the same moment: retry" 40001 "$(hold "$INVITE" "$INVITE")"
+check "... and the retry replaces it" ok "$(psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "$INVITE" >/dev/null 2>&1 && echo ok)"
 
 [ "$failures" = 0 ] || exit 1
