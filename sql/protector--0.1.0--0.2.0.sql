@@ -2906,6 +2906,7 @@ DECLARE
 	v_key text := p_idempotency_key;
 	v_range tstzrange;
 	v_booking protector.bookings;
+	v_constraint text;
 BEGIN
 	-- a mistyped code is refused before anything is looked up
 	PERFORM protector_internal.check_code(p_promo_code, 'promo', 'p_promo_code');
@@ -3032,6 +3033,17 @@ BEGIN
 				'This transaction''s snapshot cannot see it yet.', 'Retry the request.');
 		END IF;
 		RETURN protector_internal.booking_shape(v_booking, true);
+	WHEN foreign_key_violation THEN
+		-- the customer or the service, found above, deleted before this
+		-- insert's foreign key looked (as found missing above, by name)
+		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
+		IF v_constraint OPERATOR(pg_catalog.=) 'bookings_organization_id_customer_id_fkey' THEN
+			PERFORM protector.raise('not_found', 'customer not found', 'It was deleted while the booking was being made.');
+		ELSIF v_constraint OPERATOR(pg_catalog.=) 'bookings_organization_id_venue_id_service_id_fkey' THEN
+			PERFORM protector.raise('not_found', 'service not found', 'It was deleted, or moved to another venue, while the booking was being made.');
+		END IF;
+		RAISE;
 	END;
 	-- (a booking that costs nothing, a 100% code's, spends no voucher)
 	IF p_voucher_code IS NOT NULL AND v_booking.balance_due OPERATOR(pg_catalog.>) 0 THEN

@@ -18,7 +18,8 @@
 # COMMITTED, wait for each other (the member's lock): the second is
 # refused, never a shift left at a venue the member no longer works at;
 # and of two invitations of one address at the same moment the second is
-# told to retry.
+# told to retry; a booking for a customer deleted meanwhile is told the
+# customer is not found.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 
@@ -151,5 +152,13 @@ check "... no shift at a venue the member left" 0 "$(stray)"
 INVITE="SELECT protector.create_staff_member('$ORG', 'new@example.com', 'viewer');"
 check "an invitation made at the same moment: retry" 40001 "$(hold "$INVITE" "$INVITE")"
 check "... and the retry replaces it" ok "$(psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "$INVITE" >/dev/null 2>&1 && echo ok)"
+
+# a booking for a customer deleted while it was being made: the customer
+# is not found, by name (it ended on the bookings' foreign key, 23503)
+q "INSERT INTO protector.customers (id, organization_id, full_name) VALUES ('0f300000-0000-4000-8000-0000000000c9', '$ORG', 'Gone')" >/dev/null
+GONE="DELETE FROM protector.customers WHERE id = '0f300000-0000-4000-8000-0000000000c9';"
+BOOK_GONE="SELECT protector.create_booking('0f300000-0000-4000-8000-0000000000a1', '0f300000-0000-4000-8000-0000000000c9',
+	date_trunc('day', now()) + interval '7 days 10:00');"
+check "a booking for a customer deleted meanwhile: not found" P0002 "$(hold "$GONE" "$BOOK_GONE")"
 
 [ "$failures" = 0 ] || exit 1
