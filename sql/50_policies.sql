@@ -51,8 +51,9 @@ CREATE POLICY members_delete ON protector.members FOR DELETE TO authenticated
 		   AND (role <> 'owner' OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
 
 -- venues, closures and services: members read; customers with an account
--- read the venues and services of organizations they are a customer of
--- (what the public widget shows too), so they can book them.
+-- read the venues and services of organizations they are a customer of,
+-- inactive and deleted ones too (their bookings name them), so they can
+-- book the active ones (docs/security.md).
 CREATE POLICY venues_select ON protector.venues FOR SELECT TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('venues.read'))::uuid[])
 		   OR organization_id = ANY ((SELECT protector_internal.customer_organizations())::uuid[]));
