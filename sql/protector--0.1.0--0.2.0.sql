@@ -9106,6 +9106,7 @@ DECLARE
 	v_missing text;
 	v_current text[];
 	v_args text;
+	v_was record;
 BEGIN
 	IF p_table IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_table must not be null');
@@ -9152,6 +9153,9 @@ BEGIN
 			format('table %s has no column %s to mask', v_rel.qualified, v_missing));
 	END IF;
 
+	-- (one of protector's own tables: what its row said, which a restore
+	-- may have left other than its triggers, counts as what changes)
+	SELECT s.audited, s.masked INTO v_was FROM protector_internal.audit_settings s WHERE s.table_name = v_rel.oid;
 	PERFORM protector_internal.remember_audit(v_rel.oid, true, v_masked);
 	-- already audited with these masks: nothing to do
 	SELECT COALESCE(array_agg(a ORDER BY a), '{}') INTO v_current
@@ -9159,7 +9163,7 @@ BEGIN
 	WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit' AND t.tgnargs > 0;
 	IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit')
 	   AND EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit_truncate')
-	   AND v_current = v_masked THEN
+	   AND v_current = v_masked AND (v_was IS NULL OR (v_was.audited AND v_was.masked = v_masked)) THEN
 		RETURN false;
 	END IF;
 

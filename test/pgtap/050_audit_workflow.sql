@@ -1,7 +1,7 @@
 -- Audit trail as PostgREST requests see it, the work a booking creates
 -- (review task, desk notifications), and Supabase Realtime wiring.
 BEGIN;
-SELECT plan(62);
+SELECT plan(64);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_admin', 'w_manager', 'w_operator',
 	'w_agent', 'w_agent2', 'w_customer', 'w_other']) u;
@@ -275,6 +275,12 @@ SELECT throws_ok($$UPDATE protector.customers SET full_name = 'Cora T' WHERE id 
 	'column "gone" masked by the audit trigger of table "customers" does not exist', 'a masked column that is not there refuses writes, as ever');
 SELECT throws_ok($$SELECT protector_internal.audit_settings_changed(NULL)$$, '22023', 'p_table must not be null',
 	'audit_settings_changed: a table is required');
+-- enable_audit says it changed something when it changes the row only
+-- (its triggers as they were: it answered false, "nothing changes")
+UPDATE protector_internal.audit_settings SET audited = true, masked = '{phone}' WHERE table_name = 'protector.customers'::regclass;
+SELECT protector_internal.audit_settings_changed('protector.customers');
+SELECT is(protector.enable_audit('protector.customers'), true, 'enable_audit unmasking what only the row masked answers true');
+SELECT is(protector.enable_audit('protector.customers'), false, '... and false the second time');
 
 SELECT * FROM finish();
 ROLLBACK;
