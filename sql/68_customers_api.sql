@@ -343,6 +343,26 @@ COMMENT ON FUNCTION protector_internal.release_merged_into() IS
 CREATE TRIGGER release_merged_into AFTER DELETE ON protector.customers
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.release_merged_into();
 
+-- A customer's id never changes: the history of the record (and an
+-- erasure's scrub of it) follows the id, and a record under a new id left
+-- its personal data in the audit rows of the old one.
+CREATE FUNCTION protector_internal.keep_customer_id()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector.raise('invalid_parameter', 'a customer''s id never changes',
+		pg_catalog.format('Customer %s.', OLD.id), 'Create a new customer, or merge records with merge_customers().');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_customer_id() IS
+'Trigger: a customer''s id never changes (its history and its erasure follow it)';
+CREATE TRIGGER keep_customer_id BEFORE UPDATE OF id ON protector.customers
+	FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_customer_id();
+
 -- A customer with bookings is not deleted (the bookings' foreign key said
 -- so in its own words, 23503 naming bookings_organization_id_customer_id_fkey):
 -- named, with what to do instead.  Not inside a cascade (an organization's

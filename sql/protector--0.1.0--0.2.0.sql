@@ -11933,3 +11933,21 @@ REVOKE ALL ON FUNCTION protector_internal.keep_booked_customers() FROM PUBLIC;
 CREATE TRIGGER keep_booked_customers BEFORE DELETE ON protector.customers
 	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_booked_customers();
+
+CREATE OR REPLACE FUNCTION protector_internal.keep_customer_id()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector.raise('invalid_parameter', 'a customer''s id never changes',
+		pg_catalog.format('Customer %s.', OLD.id), 'Create a new customer, or merge records with merge_customers().');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_customer_id() IS
+'Trigger: a customer''s id never changes (its history and its erasure follow it)';
+REVOKE ALL ON FUNCTION protector_internal.keep_customer_id() FROM PUBLIC;
+CREATE TRIGGER keep_customer_id BEFORE UPDATE OF id ON protector.customers
+	FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_customer_id();

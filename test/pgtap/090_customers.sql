@@ -1,7 +1,7 @@
 -- Customer intelligence: ICU normalization, duplicates, merge, RFM scores
 -- and segments (hand-computed), lifetime value, who may see what.
 BEGIN;
-SELECT plan(54);
+SELECT plan(55);
 
 -- normalization
 SELECT is(protector.normalize_email('  Zoë@Example.COM '), 'zoë@example.com', 'email: trimmed, case-folded, accents kept');
@@ -209,6 +209,9 @@ SELECT results_eq($$SELECT r, f, m FROM protector.get_customer_rfm_scores('0b900
 SELECT throws_ok($$DELETE FROM protector.customers WHERE id = '0b900000-0000-4000-8000-0000000000c2'$$, '23503',
 	'customer 0b900000-0000-4000-8000-0000000000c2 has bookings and cannot be deleted',
 	'deleting a customer with bookings is refused by name (erase or merge instead)');
+SELECT throws_ok($$UPDATE protector.customers SET id = '0b900000-0000-4000-8000-0000000000c9' WHERE id = '0b900000-0000-4000-8000-0000000000c2'$$,
+	'22023', 'a customer''s id never changes',
+	'a customer''s id is not changed (its audit history and an erasure''s scrub follow the id)');
 
 -- phones of 3 to 40 characters, the + counted, as the widget takes them
 -- (the desk refused 40 digits and "+12", so a widget guest's record could
