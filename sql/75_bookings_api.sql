@@ -69,9 +69,10 @@ GRANT EXECUTE ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz)
 -- Trusted roles and protector's own functions are not restricted here.
 
 -- One customer cannot fill a venue's calendar: at most
--- settings.customers.open_requests (default 10) of their bookings with the
--- organization open at once, held (and not expired) or pending and not
--- ended, as the widget limits a visitor.  Counted under a lock of the
+-- settings.customers.open_requests (default 10) of the bookings they made
+-- themselves with the organization not ended at once, held (and not
+-- expired), pending or confirmed (a customer confirms their own hold), as
+-- the widget limits a visitor.  Counted under a lock of the
 -- customer's (class id 1886547721), so that requests at the same moment
 -- count each other, and as the owner: every booking of theirs, whatever
 -- the caller sees.  For the customer themselves.
@@ -96,17 +97,18 @@ BEGIN
 	SELECT pg_catalog.count(*) INTO v_open FROM protector.bookings b
 	WHERE b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
-	  AND (b.status OPERATOR(pg_catalog.=) 'pending'
+	  AND b.created_by OPERATOR(pg_catalog.=) protector.current_user_id()
+	  AND (b.status OPERATOR(pg_catalog.=) ANY ('{pending,confirmed}'::protector.booking_status[])
 		   OR (b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()));
 	IF v_open OPERATOR(pg_catalog.>=) COALESCE(v_limit, 10) THEN
 		PERFORM protector.raise('rate_limited', 'you have too many open booking requests with this organization',
-			pg_catalog.format('At most %s held or pending bookings at once.', COALESCE(v_limit, 10)),
+			pg_catalog.format('At most %s bookings of yours that have not ended (held, pending or confirmed) at once.', COALESCE(v_limit, 10)),
 			'Wait until one is confirmed, or cancel one you no longer need.');
 	END IF;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) IS
-'A customer''s new booking: 53400 beyond settings.customers.open_requests (default 10) held or pending bookings at once';
+'A customer''s new booking: 53400 beyond settings.customers.open_requests (default 10) bookings they made that have not ended';
 GRANT EXECUTE ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) TO authenticated, service_role;
 
 CREATE FUNCTION protector_internal.guard_booking_write()
@@ -591,10 +593,11 @@ BEGIN
 						   AND v_hours_left OPERATOR(pg_catalog.<) (t ->> 'within_hours')::numeric
 						 ORDER BY (t ->> 'within_hours')::numeric LIMIT 1), 0)
 		INTO v_fee_percent;
-		-- cancelled once it has started: the guest did not come, and costs
-		-- what a no-show costs if that is more (a customer's own
-		-- cancellation after the hour took the smallest tier's fee)
-		IF v_hours_left OPERATOR(pg_catalog.<=) 0 THEN
+		-- a confirmed booking cancelled once it has started: the guest did
+		-- not come, and costs what a no-show costs if that is more (a
+		-- customer's own cancellation after the hour took the smallest
+		-- tier's fee); one under way, whose guests came, keeps its tier
+		IF v_hours_left OPERATOR(pg_catalog.<=) 0 AND OLD.status OPERATOR(pg_catalog.=) 'confirmed' THEN
 			v_fee_percent := GREATEST(v_fee_percent,
 				CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'no_show_fee_percent') OPERATOR(pg_catalog.=) 'number'
 					 THEN (v_settings ->> 'no_show_fee_percent')::numeric ELSE 100 END);

@@ -323,7 +323,13 @@ BEGIN
 			pg_catalog.format('Member %s is not an active member of the organization.', NEW.member_id));
 	END IF;
 	-- (the member's lock, as their venue's unassignment takes it: one
-	-- waits for the other and sees what it did)
+	-- waits for the other and sees what it did; a shift moved from one
+	-- member to another locks both, in the order shift_check() takes them)
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND OLD.member_id OPERATOR(pg_catalog.<>) NEW.member_id THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock(1886547719, k)
+		FROM pg_catalog.unnest(ARRAY[protector.service_lock_key(OLD.member_id), protector.service_lock_key(NEW.member_id)]) k
+		ORDER BY k;
+	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886547719, protector.service_lock_key(NEW.member_id));
 	PERFORM protector_internal.retry_if_unseen(
 		'SELECT pg_catalog.count(*) FROM protector.staff_venues sv

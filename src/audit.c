@@ -794,7 +794,7 @@ audit_set_context(AuditLogRow *row, AuditTable *entry, const char *op)
 /*
  * record_id of a key printed by the session's settings: in the style of
  * to_jsonb's timestamps (ISO dates, UTC, postgres intervals, shortest exact
- * floats, hex bytea), so that one row's history has one id whoever wrote
+ * floats, hex bytea, schema-qualified regclass), so that one row's history has one id whoever wrote
  * it (a date key was (1,2027-01-05), (1,05/01/2027) and (1,05.01.2027)).
  */
 static Datum
@@ -802,7 +802,8 @@ audit_record_id_styled(AuditTable *entry, const Datum *values, const bool *nulls
 {
 	static const char *const style[][2] = {
 		{"datestyle", "ISO, YMD"}, {"timezone", "UTC"}, {"intervalstyle", "postgres"},
-		{"extra_float_digits", "1"}, {"bytea_output", "hex"}, {"lc_monetary", "C"}
+		{"extra_float_digits", "1"}, {"bytea_output", "hex"}, {"lc_monetary", "C"},
+		{"search_path", ""}		/* regclass and its kind: always qualified */
 	};
 	int			nestlevel = NewGUCNestLevel();
 	Datum		id;
@@ -907,7 +908,7 @@ protector_audit_trigger(PG_FUNCTION_ARGS)
 	DirectTable *writer;
 
 	/* restored rows are history: their audit rows are restored too */
-	if (protector_restoring())
+	if (protector_restoring_row(trigdata->tg_event))
 		return PointerGetDatum(NULL);
 	audit_load_target();
 	if (RelationGetRelid(rel) == audit_log_target.relid)

@@ -34,6 +34,8 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
 #include "storage/proc.h"
 #include "tcop/pquery.h"
 #include "utils/acl.h"
@@ -249,17 +251,43 @@ protector_caller_is_trusted(void)
  * so the role matters: the role that made the request, not the owner a
  * SECURITY DEFINER function of protector runs as, or an anonymous visitor
  * could switch the reservation check off through the widget.  And so does
- * the statement: a restore loads rows (COPY, or INSERT with pg_dump
- * --inserts), and what those statements' triggers write is part of it; an
- * UPDATE, a DELETE or an RPC's SELECT is a change, audited and checked
- * whoever makes it (service_role with row_security off changed bookings and
- * payments with no audit row, the reservation check and the ledger off).
+ * the statement: a restore loads rows (COPY ... FROM, or a plain INSERT
+ * with pg_dump --inserts), and what those statements' triggers write is
+ * part of it; an UPDATE, a DELETE, an RPC's SELECT, COPY (UPDATE ...) TO,
+ * an INSERT with a writable CTE or ON CONFLICT DO UPDATE is a change,
+ * audited and checked whoever makes it (service_role with row_security off
+ * changed bookings and payments with no audit row, the reservation check
+ * and the ledger off).  The C triggers ask protector_restoring_row() as
+ * well: only a row inserted is a restored one.
  */
+static bool
+restore_statement(void)
+{
+	PlannedStmt *stmt;
+
+	if (ActivePortal == NULL || list_length(ActivePortal->stmts) != 1)
+		return false;
+	stmt = linitial_node(PlannedStmt, ActivePortal->stmts);
+	if (stmt->commandType == CMD_INSERT)
+		return !stmt->hasModifyingCTE &&
+			!(IsA(stmt->planTree, ModifyTable) &&
+			  ((ModifyTable *) stmt->planTree)->onConflictAction == ONCONFLICT_UPDATE);
+	if (stmt->commandType == CMD_UTILITY && IsA(stmt->utilityStmt, CopyStmt))
+		return ((CopyStmt *) stmt->utilityStmt)->is_from;
+	return false;
+}
+
 bool
 protector_restoring(void)
 {
-	return !row_security && requester_is_trusted() && ActivePortal != NULL &&
-		(ActivePortal->commandTag == CMDTAG_COPY || ActivePortal->commandTag == CMDTAG_INSERT);
+	return !row_security && requester_is_trusted() && restore_statement();
+}
+
+/* the same for a trigger's row: only a row inserted is restored */
+bool
+protector_restoring_row(TriggerEvent event)
+{
+	return TRIGGER_FIRED_BY_INSERT(event) && protector_restoring();
 }
 
 /*

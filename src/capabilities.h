@@ -11,9 +11,11 @@
 #ifndef PROTECTOR_CAPABILITIES_H
 #define PROTECTOR_CAPABILITIES_H
 
+#include "commands/trigger.h"
 #include "utils/uuid.h"
 
 extern bool protector_restoring(void);
+extern bool protector_restoring_row(TriggerEvent event);
 extern bool protector_caller_is_trusted(void);
 extern void protector_authorize(const pg_uuid_t *org, const char *action,
 								const char *entity);

@@ -749,7 +749,7 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	 * overlap (written with triggers off, say) restores whole, and every
 	 * write after it is checked again.
 	 */
-	if (protector_restoring())
+	if (protector_restoring_row(trigdata->tg_event))
 		return PointerGetDatum(NULL);
 
 	bookings = trigdata->tg_relation;

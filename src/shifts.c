@@ -349,7 +349,7 @@ protector_shift_check(PG_FUNCTION_ARGS)
 	ShiftRow	old;
 	ShiftRow	new;
 
-	if (protector_restoring())
+	if (protector_restoring_row(trigdata->tg_event))
 		return PointerGetDatum(NULL);
 	if (!catalog.valid || catalog.shifts != RelationGetRelid(shifts))
 		load_catalog(shifts);
@@ -495,7 +495,7 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 	TimestampTz start;
 	TimestampTz end;
 
-	if (protector_restoring())
+	if (protector_restoring_row(trigdata->tg_event))
 		return PointerGetDatum(NULL);
 	if (!agent_catalog.valid || agent_catalog.bookings != RelationGetRelid(bookings))
 	{

@@ -33,7 +33,8 @@ INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Snap', 'sn
 INSERT INTO protector.members (id, organization_id, user_id, role)
 VALUES ('0f300000-0000-4000-8000-0000000000d1', '$ORG', '0f300000-0000-4000-8000-0000000000e1', 'operator');
 INSERT INTO protector.members (id, organization_id, user_id, role)
-VALUES ('0f300000-0000-4000-8000-0000000000d2', '$ORG', '0f300000-0000-4000-8000-0000000000e2', 'operator');
+VALUES ('0f300000-0000-4000-8000-0000000000d2', '$ORG', '0f300000-0000-4000-8000-0000000000e2', 'operator'),
+	   ('0f300000-0000-4000-8000-0000000000d3', '$ORG', '0f300000-0000-4000-8000-0000000000e3', 'operator');
 INSERT INTO protector.venues (id, organization_id, name, timezone, widget_settings)
 VALUES ('0f300000-0000-4000-8000-0000000000f1', '$ORG', 'V', 'UTC', '{"visitor_bookings_per_hour": 1}');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance)
@@ -49,7 +50,8 @@ SELECT ('0f300000-0000-4000-8000-0000000000b' || h)::uuid, '$ORG', '0f300000-000
 FROM generate_series(1, 2) h;
 SELECT protector.create_waiver('$ORG', 'W', 'Original text');
 INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
-VALUES ('$ORG', '0f300000-0000-4000-8000-0000000000d2', '0f300000-0000-4000-8000-0000000000f1');
+VALUES ('$ORG', '0f300000-0000-4000-8000-0000000000d2', '0f300000-0000-4000-8000-0000000000f1'),
+	   ('$ORG', '0f300000-0000-4000-8000-0000000000d3', '0f300000-0000-4000-8000-0000000000f1');
 SQL
 KEY=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues")
 
@@ -160,5 +162,33 @@ GONE="DELETE FROM protector.customers WHERE id = '0f300000-0000-4000-8000-000000
 BOOK_GONE="SELECT protector.create_booking('0f300000-0000-4000-8000-0000000000a1', '0f300000-0000-4000-8000-0000000000c9',
 	date_trunc('day', now()) + interval '7 days 10:00');"
 check "a booking for a customer deleted meanwhile: not found" P0002 "$(hold "$GONE" "$BOOK_GONE")"
+
+# two moves of shifts between two members at once: the member check takes
+# both members' locks in the order shift_check() takes them (it took the
+# new member's alone, and a multi-row move deadlocked, 40P01)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+INSERT INTO protector.staff_shifts (id, organization_id, member_id, venue_id, during)
+SELECT ('0f300000-0000-4000-8000-000000000' || s)::uuid, '$ORG', ('0f300000-0000-4000-8000-0000000000' || m)::uuid,
+	   '0f300000-0000-4000-8000-0000000000f1',
+	   tstzrange(date_trunc('day', now()) + interval '8 days' + h * interval '1 hour',
+				 date_trunc('day', now()) + interval '8 days' + (h + 1) * interval '1 hour')
+FROM (VALUES (501, 'd2', 9), (502, 'd3', 11), (503, 'd3', 13)) v(s, m, h);
+SQL
+psql -X -q -d "$DB" -v ON_ERROR_STOP=1 >"$WORK/move1" 2>&1 <<SQL &
+\set VERBOSITY sqlstate
+UPDATE protector.staff_shifts SET member_id = '0f300000-0000-4000-8000-0000000000d3'
+WHERE id = '0f300000-0000-4000-8000-000000000501'
+   OR (id = '0f300000-0000-4000-8000-000000000503' AND (SELECT false FROM pg_sleep(1.5)));
+SQL
+for _ in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE 'UPDATE protector.staff_shifts%'")" = 1 ] && break
+	sleep 0.02
+done
+move2=$(psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c '\set VERBOSITY sqlstate' -c "UPDATE protector.staff_shifts
+	SET member_id = '0f300000-0000-4000-8000-0000000000d2' WHERE id = '0f300000-0000-4000-8000-000000000502'" 2>&1 >/dev/null || true)
+wait || true
+check "two moves of shifts between two members: no deadlock" "" "$(cat "$WORK/move1"; echo "$move2")"
+check "... both moved (501 to d3, 502 to d2)" "d3 d2" "$(q "SELECT string_agg(right(member_id::text, 2), ' ' ORDER BY id) FROM protector.staff_shifts
+	WHERE id IN ('0f300000-0000-4000-8000-000000000501', '0f300000-0000-4000-8000-000000000502')" | sed 's/^//')"
 
 [ "$failures" = 0 ] || exit 1

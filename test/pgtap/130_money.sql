@@ -2,7 +2,7 @@
 -- follow the organization, and the payments ledger deciding what is paid.
 -- Every figure is computed by hand in the comment beside it.
 BEGIN;
-SELECT plan(67);
+SELECT plan(68);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_manager', 'm_finance', 'm_operator', 'm_other']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -204,6 +204,15 @@ SELECT tests.authenticate_as('m_operator');
 SELECT results_eq($$SELECT (j ->> 'cancellation_fee')::numeric, (j ->> 'refund_amount')::numeric
 					FROM (SELECT protector.cancel_booking(id, 'did not come') AS j FROM n) x$$,
 	$$VALUES (96.00, 24.00)$$, 'cancelled an hour after its end: the no-show fee 80% x 120 = 96, 120 - 96 = 24 back (the 48-hour tier gave 60 back)');
+SELECT tests.clear_authentication();
+-- one under way, whose guests came, keeps its tier: 50% x 120 = 60 back
+UPDATE n SET id = pg_temp.vault(57, 4, 120);
+UPDATE protector.bookings SET during = tstzrange(now() - interval '10 minutes', now() + interval '50 minutes'), status = 'in_progress'
+WHERE id = (SELECT id FROM n);
+SELECT tests.authenticate_as('m_operator');
+SELECT results_eq($$SELECT (j ->> 'cancellation_fee')::numeric, (j ->> 'refund_amount')::numeric
+					FROM (SELECT protector.cancel_booking(id, 'power cut') AS j FROM n) x$$,
+	$$VALUES (60.00, 60.00)$$, 'a booking under way cancelled (the venue''s power cut): the tier''s 50% x 120 = 60, 60 back, not the no-show fee');
 SELECT tests.clear_authentication();
 
 -- settings written before they were checked (0.1.0 data, sql/62_settings.sql):

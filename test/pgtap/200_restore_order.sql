@@ -8,7 +8,7 @@
 -- session_replication_role = replica (Supabase's data-only recipe) nothing
 -- is set aside: foreign keys do not fire either.
 BEGIN;
-SELECT plan(15);
+SELECT plan(17);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES
 	('0a200000-0000-4000-8000-000000000000', 'Restore order', 'restore-order');
@@ -17,6 +17,7 @@ INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hou
 
 SET LOCAL row_security = off;
 CREATE TEMP TABLE restore_seen (restoring boolean);
+GRANT INSERT ON restore_seen TO service_role;
 INSERT INTO restore_seen SELECT protector_internal.restoring();
 SELECT ok((SELECT restoring FROM restore_seen), 'row_security = off by a superuser is a restore in the INSERT (or COPY) statements a restore runs');
 SELECT ok(NOT protector_internal.restoring(),
@@ -83,6 +84,16 @@ SELECT results_eq($$SELECT amount_paid FROM protector.bookings WHERE id = '0a200
 	$$VALUES (4.00::numeric)$$, '... a payment it changes moves the booking''s amount paid: 10 -> 4');
 SELECT is((SELECT count(*) FROM protector.audit_log WHERE table_name = 'protector.payments' AND op = 'UPDATE'), 1::bigint,
 	'... and is audited (it left no audit row)');
+-- nor inside an INSERT: a writable CTE is a change too
+SELECT throws_ok($$WITH u AS (UPDATE protector.bookings SET during = '[2031-01-06 10:00+00, 2031-01-06 11:00+00)'
+						   WHERE id = '0a200000-0000-4000-8000-0000000b0003' RETURNING true)
+				   INSERT INTO restore_seen SELECT * FROM u$$, '23P01', NULL,
+	'... nor through a writable CTE of an INSERT (the INSERT was taken for a restore)');
+WITH u AS (UPDATE protector.payments SET amount = 3 WHERE booking_id = '0a200000-0000-4000-8000-0000000b0003' RETURNING true)
+INSERT INTO restore_seen SELECT * FROM u;
+SELECT results_eq($$SELECT b.amount_paid, (SELECT count(*) FROM protector.audit_log WHERE table_name = 'protector.payments' AND op = 'UPDATE')
+					FROM protector.bookings b WHERE b.id = '0a200000-0000-4000-8000-0000000b0003'$$,
+	$$VALUES (3.00::numeric, 2::bigint)$$, '... whose payment change moves the amount paid and is audited');
 SELECT tests.clear_authentication();
 SELECT * FROM finish();
 ROLLBACK;

@@ -7,7 +7,7 @@
 -- no-break space inside is no e-mail address (it was taken, and its
 -- identity key then held a plain space).
 BEGIN;
-SELECT plan(20);
+SELECT plan(21);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_cara']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a350000-0000-4000-8000-000000000000', 'W', 'customer-writes');
@@ -145,6 +145,14 @@ SELECT throws_ok($$SELECT protector.hold_slot('0a350000-0000-4000-8000-000000000
 SELECT protector.cancel_booking((SELECT id FROM asked WHERE n = 10)) \g /dev/null
 SELECT lives_ok($$SELECT protector.create_booking('0a350000-0000-4000-8000-0000000005a1', NULL,
 	date_trunc('day', now()) + interval '6 days 12 hours')$$, '... and taken once one of them is cancelled');
+-- confirmed ones count as long as they have not ended (a customer confirms
+-- their own hold: hold, confirm, hold again filled the calendar)
+SELECT tests.authenticate_as('w_owner');
+SELECT protector.confirm_booking((SELECT id FROM asked WHERE n = 11)) \g /dev/null
+SELECT tests.authenticate_as('w_cara');
+SELECT throws_ok($$SELECT protector.hold_slot('0a350000-0000-4000-8000-0000000005a1', NULL,
+	date_trunc('day', now()) + interval '6 days 13 hours')$$, '53400', 'you have too many open booking requests with this organization',
+	'... a booking of theirs that was confirmed still counts until it ends');
 SELECT tests.clear_authentication();
 SELECT throws_ok($$UPDATE protector.organizations SET settings = settings || '{"customers": {"open_requests": 0}}'
 				   WHERE id = '0a350000-0000-4000-8000-000000000000'$$, '22023', NULL, 'the limit is at least 1');

@@ -55,6 +55,16 @@ UPDATE public.dated SET note = 'c';
 SET DateStyle = 'ISO, YMD';
 SET TimeZone = 'UTC';
 SELECT op, record_id FROM protector.audit_log WHERE table_name = 'public.dated' ORDER BY id;
+-- (a regclass key too, whatever the writer's search_path)
+CREATE SCHEMA app;
+CREATE TABLE app.things (id int);
+CREATE TABLE public.by_class (t regclass PRIMARY KEY, note text);
+SELECT protector.enable_audit('public.by_class');
+INSERT INTO public.by_class VALUES ('app.things', 'x');
+SET search_path = app, public;
+UPDATE public.by_class SET note = 'y';
+RESET search_path;
+SELECT op, record_id FROM protector.audit_log WHERE table_name = 'public.by_class' ORDER BY id;
 
 -- the transaction id is the writer's
 BEGIN;
