@@ -301,7 +301,8 @@ audit_init_column(AuditColumn *col, Form_pg_attribute att, Trigger *trigger, con
  * Key types whose text is the same under every setting; any other (dates,
  * times, intervals, floats, money, bytea, arrays and composites of them)
  * is printed in one style, whatever the writing session's DateStyle,
- * TimeZone, IntervalStyle, extra_float_digits or bytea_output.
+ * TimeZone, IntervalStyle, extra_float_digits, bytea_output or search_path
+ * (regclass and its kind).
  */
 static bool
 audit_key_type_is_plain(Oid type)
@@ -794,8 +795,9 @@ audit_set_context(AuditLogRow *row, AuditTable *entry, const char *op)
 /*
  * record_id of a key printed by the session's settings: in the style of
  * to_jsonb's timestamps (ISO dates, UTC, postgres intervals, shortest exact
- * floats, hex bytea, schema-qualified regclass), so that one row's history has one id whoever wrote
- * it (a date key was (1,2027-01-05), (1,05/01/2027) and (1,05.01.2027)).
+ * floats, hex bytea, schema-qualified regclass), so that one row's history
+ * has one id whoever wrote it (a date key was (1,2027-01-05), (1,05/01/2027)
+ * and (1,05.01.2027)).
  */
 static Datum
 audit_record_id_styled(AuditTable *entry, const Datum *values, const bool *nulls)

@@ -60,6 +60,13 @@ check() {	# $1 what, $2 expected, $3 got
 	if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAILED: $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
 }
 q() { psql -X -A -t -d "$DB" -c "$1"; }
+# waits until the one session whose query matches $1 sleeps in pg_sleep
+asleep() {
+	for _ in $(seq 1 100); do
+		[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND $1")" = 1 ] && return
+		sleep 0.02
+	done
+}
 
 # race <level> <A's change> <B's change>: A takes its snapshot at <level>,
 # waits while B commits, then makes its change; prints A's SQLSTATE or ok
@@ -72,10 +79,7 @@ SELECT pg_sleep(1.5);
 $2
 COMMIT;
 SQL
-	for _ in $(seq 1 100); do
-		[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1.5);' AND wait_event = 'PgSleep'")" = 1 ] && break
-		sleep 0.02
-	done
+	asleep "query = 'SELECT pg_sleep(1.5);'"
 	if ! psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "$3" >/dev/null 2>"$WORK/b"; then
 		wait || true
 		echo "B failed: $(head -1 "$WORK/b")"
@@ -124,10 +128,7 @@ $1
 SELECT pg_sleep(1.5);
 COMMIT;
 SQL
-	for _ in $(seq 1 100); do
-		[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1.5);' AND wait_event = 'PgSleep'")" = 1 ] && break
-		sleep 0.02
-	done
+	asleep "query = 'SELECT pg_sleep(1.5);'"
 	out=$(psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c '\set VERBOSITY sqlstate' -c "$2" 2>&1 >/dev/null) || true
 	wait || true
 	grep -q ERROR "$WORK/a" && echo "A failed: $(grep ERROR "$WORK/a")"
@@ -180,10 +181,7 @@ UPDATE protector.staff_shifts SET member_id = '0f300000-0000-4000-8000-000000000
 WHERE id = '0f300000-0000-4000-8000-000000000501'
    OR (id = '0f300000-0000-4000-8000-000000000503' AND (SELECT false FROM pg_sleep(1.5)));
 SQL
-for _ in $(seq 1 100); do
-	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE 'UPDATE protector.staff_shifts%'")" = 1 ] && break
-	sleep 0.02
-done
+asleep "query LIKE 'UPDATE protector.staff_shifts%'"
 move2=$(psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c '\set VERBOSITY sqlstate' -c "UPDATE protector.staff_shifts
 	SET member_id = '0f300000-0000-4000-8000-0000000000d2' WHERE id = '0f300000-0000-4000-8000-000000000502'" 2>&1 >/dev/null || true)
 wait || true
