@@ -260,6 +260,15 @@ CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, 
 							OR OLD.status <> ALL ('{held,pending,confirmed,in_progress}'::protector.booking_status[])))
 	EXECUTE FUNCTION protector_internal.agent_shift_check();
 
+-- A member's schedule lock (class id 1886547719), as shift_check() takes
+-- it: both members' in one order, a bounded wait (src/shifts.c).
+CREATE FUNCTION protector_internal.lock_members(p_member_id uuid, p_other_id uuid DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_lock_members_sql'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.lock_members(uuid, uuid) IS
+'The schedule locks of one or two members, in shift_check()''s order and with its bounded wait (C; the owner''s triggers)';
+
 -- A member leaves a venue (their staff_venues row goes) only once they
 -- have no shift there that has not ended.  Under the member's lock, which
 -- a shift's write takes too (check_shift_member): a shift written at the
@@ -270,7 +279,7 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547719, protector.service_lock_key(OLD.member_id));
+	PERFORM protector_internal.lock_members(OLD.member_id);
 	PERFORM protector_internal.retry_if_unseen(
 		'SELECT pg_catalog.count(*) FROM protector.staff_shifts s
 		 WHERE s.organization_id OPERATOR(pg_catalog.=) (SELECT m.organization_id FROM protector.members m
@@ -324,13 +333,8 @@ BEGIN
 	END IF;
 	-- (the member's lock, as their venue's unassignment takes it: one
 	-- waits for the other and sees what it did; a shift moved from one
-	-- member to another locks both, in the order shift_check() takes them)
-	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND OLD.member_id OPERATOR(pg_catalog.<>) NEW.member_id THEN
-		PERFORM pg_catalog.pg_advisory_xact_lock(1886547719, k)
-		FROM pg_catalog.unnest(ARRAY[protector.service_lock_key(OLD.member_id), protector.service_lock_key(NEW.member_id)]) k
-		ORDER BY k;
-	END IF;
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547719, protector.service_lock_key(NEW.member_id));
+	-- member to another locks both, as shift_check() takes them)
+	PERFORM protector_internal.lock_members(NEW.member_id, CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN OLD.member_id END);
 	PERFORM protector_internal.retry_if_unseen(
 		'SELECT pg_catalog.count(*) FROM protector.staff_venues sv
 		 WHERE sv.organization_id OPERATOR(pg_catalog.=) (SELECT m.organization_id FROM protector.members m

@@ -6145,7 +6145,7 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547719, protector.service_lock_key(OLD.member_id));
+	PERFORM protector_internal.lock_members(OLD.member_id);
 	PERFORM protector_internal.retry_if_unseen(
 		'SELECT pg_catalog.count(*) FROM protector.staff_shifts s
 		 WHERE s.organization_id OPERATOR(pg_catalog.=) (SELECT m.organization_id FROM protector.members m
@@ -6199,13 +6199,8 @@ BEGIN
 	END IF;
 	-- (the member's lock, as their venue's unassignment takes it: one
 	-- waits for the other and sees what it did; a shift moved from one
-	-- member to another locks both, in the order shift_check() takes them)
-	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND OLD.member_id OPERATOR(pg_catalog.<>) NEW.member_id THEN
-		PERFORM pg_catalog.pg_advisory_xact_lock(1886547719, k)
-		FROM pg_catalog.unnest(ARRAY[protector.service_lock_key(OLD.member_id), protector.service_lock_key(NEW.member_id)]) k
-		ORDER BY k;
-	END IF;
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547719, protector.service_lock_key(NEW.member_id));
+	-- member to another locks both, as shift_check() takes them)
+	PERFORM protector_internal.lock_members(NEW.member_id, CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN OLD.member_id END);
 	PERFORM protector_internal.retry_if_unseen(
 		'SELECT pg_catalog.count(*) FROM protector.staff_venues sv
 		 WHERE sv.organization_id OPERATOR(pg_catalog.=) (SELECT m.organization_id FROM protector.members m
@@ -11959,3 +11954,11 @@ REVOKE ALL ON FUNCTION protector_internal.keep_customer_id() FROM PUBLIC;
 CREATE TRIGGER keep_customer_id BEFORE UPDATE OF id ON protector.customers
 	FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_customer_id();
+
+CREATE OR REPLACE FUNCTION protector_internal.lock_members(p_member_id uuid, p_other_id uuid DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_lock_members_sql'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.lock_members(uuid, uuid) IS
+'The schedule locks of one or two members, in shift_check()''s order and with its bounded wait (C; the owner''s triggers)';
+REVOKE ALL ON FUNCTION protector_internal.lock_members(uuid, uuid) FROM PUBLIC;

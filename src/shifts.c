@@ -337,6 +337,23 @@ lock_members(const pg_uuid_t *a, const pg_uuid_t *b)
 	}
 }
 
+/*
+ * protector_internal.lock_members(p_member_id uuid, p_other_id uuid
+ *		default null) returns void
+ *
+ * The same locks for the SQL triggers that must wait for a member's
+ * schedule (a shift's member check, a venue's unassignment): in the same
+ * order and with the same bounded wait as shift_check() takes them.
+ */
+PG_FUNCTION_INFO_V1(protector_lock_members_sql);
+Datum
+protector_lock_members_sql(PG_FUNCTION_ARGS)
+{
+	protector_require_arg(fcinfo, 0, "p_member_id");
+	lock_members(PG_GETARG_UUID_P(0), PG_ARGISNULL(1) ? NULL : PG_GETARG_UUID_P(1));
+	PG_RETURN_VOID();
+}
+
 PG_FUNCTION_INFO_V1(protector_shift_check);
 Datum
 protector_shift_check(PG_FUNCTION_ARGS)
