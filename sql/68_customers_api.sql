@@ -160,15 +160,13 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION protector_internal.count_now(text, uuid) IS
 'The count a query of protector''s own answers under the latest snapshot (C; the owner''s alone)';
 
--- The same for a check made after waiting for a lock (an advisory lock that
--- serializes callers, a row lock): under REPEATABLE READ or SERIALIZABLE
--- it reads the transaction's snapshot, which misses what the transaction
--- waited for; when p_query (a count of protector's own, $1 the uuid)
--- answers otherwise under the latest snapshot, 40001.  Nothing under READ
--- COMMITTED, whose statements see what committed.  For SECURITY DEFINER
--- callers (count_now is the owner's).
-CREATE FUNCTION protector_internal.retry_if_unseen(p_query text, p_id uuid, p_message text, p_detail text)
-RETURNS void
+-- Under REPEATABLE READ or SERIALIZABLE: does p_query (a count of
+-- protector's own, $1 the uuid) answer otherwise under the latest snapshot
+-- than under the transaction's?  False under READ COMMITTED, whose
+-- statements see what committed.  For SECURITY DEFINER callers (count_now
+-- is the owner's).
+CREATE FUNCTION protector_internal.unseen_since_snapshot(p_query text, p_id uuid)
+RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -176,10 +174,25 @@ DECLARE
 	v_then bigint;
 BEGIN
 	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) ALL ('{repeatable read,serializable}') THEN
-		RETURN;
+		RETURN false;
 	END IF;
 	EXECUTE p_query INTO v_then USING p_id;
-	IF protector_internal.count_now(p_query, p_id) IS DISTINCT FROM v_then THEN
+	RETURN protector_internal.count_now(p_query, p_id) IS DISTINCT FROM v_then;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.unseen_since_snapshot(text, uuid) IS
+'Under a transaction snapshot: whether a count of protector''s own answers otherwise under the latest snapshot';
+
+-- For a check made after waiting for a lock (an advisory lock that
+-- serializes callers, a row lock): the transaction's snapshot misses what
+-- it waited for; 40001 when the count says so.
+CREATE FUNCTION protector_internal.retry_if_unseen(p_query text, p_id uuid, p_message text, p_detail text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF protector_internal.unseen_since_snapshot(p_query, p_id) THEN
 		PERFORM protector.raise('retry', p_message, p_detail, 'Retry the transaction: it will then see it.');
 	END IF;
 END
@@ -194,16 +207,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	fk record;
-	v_sql text;
-	v_then bigint;
 BEGIN
 	IF NOT pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) ANY ('{repeatable read,serializable}') THEN
 		RETURN false;
 	END IF;
 	FOR fk IN SELECT r.tbl, r.col FROM protector_internal.customer_references r ORDER BY 1, 2 LOOP
-		v_sql := pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I OPERATOR(pg_catalog.=) $1', fk.tbl, fk.col);
-		EXECUTE v_sql INTO v_then USING p_customer_id;
-		IF protector_internal.count_now(v_sql, p_customer_id) IS DISTINCT FROM v_then THEN
+		IF protector_internal.unseen_since_snapshot(
+			pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I OPERATOR(pg_catalog.=) $1', fk.tbl, fk.col),
+			p_customer_id) THEN
 			RETURN true;
 		END IF;
 	END LOOP;

@@ -11026,6 +11026,24 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION protector_internal.count_now(text, uuid) IS
 'The count a query of protector''s own answers under the latest snapshot (C; the owner''s alone)';
 
+CREATE OR REPLACE FUNCTION protector_internal.unseen_since_snapshot(p_query text, p_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_then bigint;
+BEGIN
+	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) ALL ('{repeatable read,serializable}') THEN
+		RETURN false;
+	END IF;
+	EXECUTE p_query INTO v_then USING p_id;
+	RETURN protector_internal.count_now(p_query, p_id) IS DISTINCT FROM v_then;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.unseen_since_snapshot(text, uuid) IS
+'Under a transaction snapshot: whether a count of protector''s own answers otherwise under the latest snapshot';
+
 CREATE OR REPLACE FUNCTION protector_internal.customer_references_unseen(p_customer_id uuid)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -11033,16 +11051,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	fk record;
-	v_sql text;
-	v_then bigint;
 BEGIN
 	IF NOT pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) ANY ('{repeatable read,serializable}') THEN
 		RETURN false;
 	END IF;
 	FOR fk IN SELECT r.tbl, r.col FROM protector_internal.customer_references r ORDER BY 1, 2 LOOP
-		v_sql := pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I OPERATOR(pg_catalog.=) $1', fk.tbl, fk.col);
-		EXECUTE v_sql INTO v_then USING p_customer_id;
-		IF protector_internal.count_now(v_sql, p_customer_id) IS DISTINCT FROM v_then THEN
+		IF protector_internal.unseen_since_snapshot(
+			pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I OPERATOR(pg_catalog.=) $1', fk.tbl, fk.col),
+			p_customer_id) THEN
 			RETURN true;
 		END IF;
 	END LOOP;
@@ -11840,14 +11856,8 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_then bigint;
 BEGIN
-	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) ALL ('{repeatable read,serializable}') THEN
-		RETURN;
-	END IF;
-	EXECUTE p_query INTO v_then USING p_id;
-	IF protector_internal.count_now(p_query, p_id) IS DISTINCT FROM v_then THEN
+	IF protector_internal.unseen_since_snapshot(p_query, p_id) THEN
 		PERFORM protector.raise('retry', p_message, p_detail, 'Retry the transaction: it will then see it.');
 	END IF;
 END
@@ -11962,3 +11972,4 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION protector_internal.lock_members(uuid, uuid) IS
 'The schedule locks of one or two members, in shift_check()''s order and with its bounded wait (C; the owner''s triggers)';
 REVOKE ALL ON FUNCTION protector_internal.lock_members(uuid, uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION protector_internal.unseen_since_snapshot(text, uuid) FROM PUBLIC;
