@@ -181,7 +181,10 @@ CREATE TABLE protector.bookings (
 	created_by		uuid DEFAULT protector.current_user_id(),
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now(),
-	balance_due		numeric(12, 2) GENERATED ALWAYS AS (total_price - amount_paid) STORED,
+	-- total_price - amount_paid, kept by the zz_balance_due trigger and held
+	-- by bookings_balance_due_check (src/balance_due.c: a stored generated
+	-- column's expression is parsed again for every INSERT and UPDATE)
+	balance_due		numeric(12, 2) NOT NULL DEFAULT 0,
 	-- the service's deposit, set on insert; payment_due_by: until when it
 	-- may stay unpaid (NULL once paid, or when none is due)
 	deposit_amount	numeric(12, 2) NOT NULL DEFAULT 0,
@@ -208,6 +211,7 @@ CREATE TABLE protector.bookings (
 	CONSTRAINT bookings_row_check CHECK (protector_internal.bookings_row_check(
 		amount_paid, cancellation_reason, status, hold_expires_at, currency, deposit_amount, details,
 		discount_amount, during, idempotency_key, party_size, total_price, unit_price)),
+	CONSTRAINT bookings_balance_due_check CHECK (balance_due = total_price - amount_paid),
 	UNIQUE (organization_id, id),
 	FOREIGN KEY (organization_id, venue_id, service_id)
 		REFERENCES protector.services (organization_id, venue_id, id),

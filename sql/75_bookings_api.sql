@@ -347,6 +347,22 @@ CREATE TRIGGER prepare_booking BEFORE INSERT ON protector.bookings
 -- (and only that, as before)
 ALTER TABLE protector.bookings ENABLE ALWAYS TRIGGER prepare_booking;
 
+-- balance_due = total_price - amount_paid (src/balance_due.c): on INSERT
+-- at the end of prepare_booking (which stays the only BEFORE INSERT
+-- trigger), on UPDATE in the last BEFORE UPDATE trigger by name, so that
+-- each sees the prices and payments every other one set;
+-- bookings_balance_due_check refuses what they could not see
+CREATE FUNCTION protector_internal.keep_balance_due()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_keep_balance_due'
+LANGUAGE C;
+COMMENT ON FUNCTION protector_internal.keep_balance_due() IS
+'Trigger (BEFORE UPDATE, C): a booking''s balance_due is total_price - amount_paid (prepare_booking computes it on INSERT)';
+CREATE TRIGGER zz_balance_due BEFORE UPDATE ON protector.bookings
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.keep_balance_due();
+-- (imports under session_replication_role = replica too)
+ALTER TABLE protector.bookings ENABLE ALWAYS TRIGGER zz_balance_due;
+
 -- A booking moved to another service, or with another party size, is
 -- priced again from the service, less its promo code's discount, unless
 -- the same update sets its prices

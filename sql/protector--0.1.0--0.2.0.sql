@@ -11973,3 +11973,23 @@ COMMENT ON FUNCTION protector_internal.lock_members(uuid, uuid) IS
 'The schedule locks of one or two members, in shift_check()''s order and with its bounded wait (C; the owner''s triggers)';
 REVOKE ALL ON FUNCTION protector_internal.lock_members(uuid, uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION protector_internal.unseen_since_snapshot(text, uuid) FROM PUBLIC;
+
+-- balance_due: kept by a C trigger and held by a CHECK, no longer a stored
+-- generated column, whose expression PostgreSQL parsed again for every
+-- INSERT and UPDATE of a booking (src/balance_due.c).  DROP EXPRESSION
+-- keeps the column, its place and its values.
+ALTER TABLE protector.bookings ALTER COLUMN balance_due DROP EXPRESSION;
+ALTER TABLE protector.bookings ALTER COLUMN balance_due SET DEFAULT 0;
+ALTER TABLE protector.bookings ALTER COLUMN balance_due SET NOT NULL;
+ALTER TABLE protector.bookings ADD CONSTRAINT bookings_balance_due_check
+	CHECK (balance_due = total_price - amount_paid);
+CREATE FUNCTION protector_internal.keep_balance_due()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'protector_keep_balance_due'
+LANGUAGE C;
+COMMENT ON FUNCTION protector_internal.keep_balance_due() IS
+'Trigger (BEFORE UPDATE, C): a booking''s balance_due is total_price - amount_paid (prepare_booking computes it on INSERT)';
+REVOKE ALL ON FUNCTION protector_internal.keep_balance_due() FROM PUBLIC;
+CREATE TRIGGER zz_balance_due BEFORE UPDATE ON protector.bookings
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.keep_balance_due();
+ALTER TABLE protector.bookings ENABLE ALWAYS TRIGGER zz_balance_due;

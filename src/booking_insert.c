@@ -25,10 +25,12 @@
  *	  6. not while restoring: the reservation check's early refusal of a
  *		 booking its service has no room for (reserve.c), on the finished
  *		 row, so that a refusal stores nothing (for services this backend
- *		 finds contended, and callers row-level security does not apply to).
+ *		 finds contended, and callers row-level security does not apply to);
+ *	  7. always: balance_due = total_price - amount_paid (balance_due.c;
+ *		 a stored generated column before, parsed for every statement).
  *
- * Under session_replication_role = replica (imports) only step 1 runs, as
- * only default_currency was enabled ALWAYS.
+ * Under session_replication_role = replica (imports) only steps 1 and 7
+ * run, as only default_currency was enabled ALWAYS.
  *
  * Step 0, steps 2 to 4, and step 5 when the service asks for a deposit,
  * call the PL/pgSQL functions the triggers called, with this trigger's
@@ -65,6 +67,7 @@
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
+#include "balance_due.h"
 #include "booking_customer.h"
 #include "booking_insert.h"
 #include "capabilities.h"
@@ -339,13 +342,10 @@ amount_paid_negative(Relation rel, HeapTuple row)
 										 DirectFunctionCall1(int4_numeric, Int32GetDatum(0))));
 }
 
-PG_FUNCTION_INFO_V1(protector_prepare_booking);
-Datum
-protector_prepare_booking(PG_FUNCTION_ARGS)
+/* steps 0 to 6 on the row (NULL: skip the insert) */
+static HeapTuple
+prepare(FunctionCallInfo fcinfo, Relation rel, HeapTuple row)
 {
-	TriggerData *trigdata = protector_trigger_data(fcinfo, &prepare_protocol);
-	Relation	rel = trigdata->tg_relation;
-	HeapTuple	row = trigdata->tg_trigtuple;
 	bool		restoring = protector_restoring();
 	bool		no_org,
 				no_service,
@@ -355,12 +355,10 @@ protector_prepare_booking(PG_FUNCTION_ARGS)
 	ServiceTerms terms = {false, NULL, false};
 	pg_uuid_t	uid;
 
-	if (!catalog.valid || catalog.bookings != RelationGetRelid(rel))
-		load_catalog(rel);
 	/* a restore's rows whose references have not arrived yet wait */
 	if (restoring && SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA &&
 		(row = fire(fcinfo, STEP_RESTORE_ORDER, row)) == NULL)
-		return PointerGetDatum(NULL);
+		return NULL;
 	org = column(rel, row, catalog.organization_id, &no_org);
 	service = column(rel, row, catalog.service_id, &no_service);
 	(void) column(rel, row, catalog.currency, &no_currency);
@@ -371,7 +369,7 @@ protector_prepare_booking(PG_FUNCTION_ARGS)
 		row = with_column(rel, row, catalog.currency,
 						  CStringGetTextDatum(terms.found && terms.currency != NULL ? terms.currency : "XXX"), false);
 	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
-		return PointerGetDatum(row);
+		return row;
 	if (source_guarded(rel, row))
 		row = fire(fcinfo, STEP_GUARD_SOURCE, row);
 	if (row != NULL && protector_get_current_user_id(&uid))
@@ -386,5 +384,22 @@ protector_prepare_booking(PG_FUNCTION_ARGS)
 			: no_deposit(rel, row);
 	if (row != NULL && !restoring)
 		protector_reservation_precheck(rel, row);
+	return row;
+}
+
+PG_FUNCTION_INFO_V1(protector_prepare_booking);
+Datum
+protector_prepare_booking(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = protector_trigger_data(fcinfo, &prepare_protocol);
+	Relation	rel = trigdata->tg_relation;
+	HeapTuple	row;
+
+	if (!catalog.valid || catalog.bookings != RelationGetRelid(rel))
+		load_catalog(rel);
+	row = prepare(fcinfo, rel, trigdata->tg_trigtuple);
+	/* 7. balance_due (balance_due.c), on the finished row, always */
+	if (row != NULL)
+		row = protector_with_balance_due(rel, row == trigdata->tg_trigtuple ? trigdata->tg_trigslot : NULL, row);
 	return PointerGetDatum(row);
 }
