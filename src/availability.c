@@ -25,6 +25,7 @@
 #include "errors.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "occupancy.h"
 #include "schedule.h"
 #include "support.h"
@@ -158,8 +159,10 @@ protector_get_available_slots(PG_FUNCTION_ARGS)
 	{
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
-		int32		left = remaining_places(rules, &slots[i], occ, nocc, &lo, max_len);
+		int32		left;
 
+		CHECK_FOR_INTERRUPTS();
+		left = remaining_places(rules, &slots[i], occ, nocc, &lo, max_len);
 		if (left <= 0 && !include_full)
 			continue;
 		values[0] = TimestampTzGetDatum(slots[i].start);
