@@ -75,6 +75,20 @@ BEGIN
 			TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, NULL);
 		RETURN NULL;
 	END IF;
+	-- a booking moved to another organization leaves the old one's topic
+	-- (a DELETE there, with the row as it was: theirs) and arrives on the
+	-- new one's without its old row, which is the old organization's (as
+	-- NOTIFY does: an UPDATE on the new channel, a DELETE on the old)
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+	   AND OLD.organization_id OPERATOR(pg_catalog.<>) NEW.organization_id THEN
+		PERFORM realtime.broadcast_changes(
+			'protector:' OPERATOR(pg_catalog.||) OLD.organization_id::text,
+			'DELETE', 'DELETE', TG_TABLE_NAME, TG_TABLE_SCHEMA, NULL, OLD);
+		PERFORM realtime.broadcast_changes(
+			'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text,
+			TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, NULL);
+		RETURN NULL;
+	END IF;
 	PERFORM realtime.broadcast_changes(
 		'protector:' OPERATOR(pg_catalog.||) COALESCE(NEW.organization_id, OLD.organization_id)::text,
 		TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, OLD);
@@ -97,6 +111,36 @@ COMMENT ON TABLE protector_internal.realtime_state IS
 'One row while protector is in Supabase Realtime (enable_realtime); restoring it re-applies the publication membership';
 SELECT pg_catalog.pg_extension_config_dump('protector_internal.realtime_state', '');
 
+-- A policy of protector's on realtime.messages, FOR SELECT TO
+-- authenticated USING p_using: created, or set to p_using where it exists
+-- (an earlier version's); 'created', 'present' or 'not permitted' (only
+-- the owner of realtime.messages may, and the policy is then left as it
+-- is, with a warning).
+CREATE FUNCTION protector_internal.realtime_policy(p_name text, p_using text)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_exists boolean := EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
+								AND polname = p_name);
+BEGIN
+	IF v_exists THEN
+		EXECUTE format('ALTER POLICY %I ON realtime.messages USING (%s)', p_name, p_using);
+		RETURN 'present';
+	END IF;
+	EXECUTE format('CREATE POLICY %I ON realtime.messages FOR SELECT TO authenticated USING (%s)', p_name, p_using);
+	RETURN 'created';
+EXCEPTION WHEN insufficient_privilege THEN
+	RAISE WARNING 'could not % the policy % on realtime.messages: %',
+		CASE WHEN v_exists THEN 'update' ELSE 'create' END, p_name, SQLERRM
+		USING HINT = 'Run protector.enable_realtime() as the owner of realtime.messages (or a superuser), or private topics stay closed to everyone.';
+	RETURN 'not permitted';
+END
+$$;
+COMMENT ON FUNCTION protector_internal.realtime_policy(text, text) IS
+'Creates, or brings up to date, one of protector''s policies on realtime.messages (enable_realtime)';
+
 -- Puts bookings, tasks, notifications and booking messages into whatever
 -- Supabase Realtime the database has; idempotent; reports what it found
 -- and did.  (Postgres Changes delivers a row to whoever RLS lets read it:
@@ -112,6 +156,18 @@ DECLARE
 	v_broadcast boolean;
 	v_policy text := 'none';
 	t text;
+	-- who reads a message of realtime.messages: a member whose role may
+	-- read all the organization's bookings, of the topic they joined; a
+	-- customer, of their own topic.  Both name the message's own topic: the
+	-- session's topic alone let whoever joined one topic read every topic's
+	-- messages straight from the table.
+	v_members_using text := $u$realtime.messages.extension = 'broadcast'
+		AND realtime.messages.topic = (SELECT realtime.topic())
+		AND (SELECT realtime.topic()) = ANY (
+			SELECT 'protector:' || o::text FROM unnest(protector_internal.orgs_with('bookings.read')) o)$u$;
+	v_customers_using text := $u$realtime.messages.extension = 'broadcast'
+		AND realtime.messages.topic = (SELECT realtime.topic())
+		AND (SELECT realtime.topic()) = 'protector:customer:' || (SELECT protector.current_user_id())::text$u$;
 BEGIN
 	v_publication := EXISTS (SELECT FROM pg_publication WHERE pubname = 'supabase_realtime');
 	IF v_publication THEN
@@ -147,42 +203,15 @@ BEGIN
 		-- restore brings the policy back itself, with realtime.messages)
 		IF protector_internal.restoring() THEN
 			v_policy := 'restored';
-		ELSIF EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
-				   AND polname = 'protector_members_receive_organization_topic') THEN
-			v_policy := 'present';
 		ELSE
-			BEGIN
-				EXECUTE $p$
-					CREATE POLICY protector_members_receive_organization_topic
-					ON realtime.messages FOR SELECT TO authenticated
-					USING (realtime.messages.extension = 'broadcast'
-						   AND (SELECT realtime.topic()) = ANY (
-								SELECT 'protector:' || o::text
-								FROM unnest(protector_internal.orgs_with('bookings.read')) o))
-				$p$;
-				v_policy := 'created';
-			EXCEPTION WHEN insufficient_privilege THEN
-				v_policy := 'not permitted';
-				RAISE WARNING 'could not create the policy on realtime.messages: %', SQLERRM
-					USING HINT = 'Run protector.enable_realtime() as the owner of realtime.messages (or a superuser), or private topics stay closed to everyone.';
-			END;
+			v_policy := protector_internal.realtime_policy('protector_members_receive_organization_topic',
+														   v_members_using);
 		END IF;
 	END IF;
 
 	-- a customer joins their own topic (their booking messages) only
-	IF v_broadcast AND NOT protector_internal.restoring()
-	   AND NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
-					   AND polname = 'protector_customers_receive_own_topic') THEN
-		BEGIN
-			EXECUTE $p$
-				CREATE POLICY protector_customers_receive_own_topic
-				ON realtime.messages FOR SELECT TO authenticated
-				USING (realtime.messages.extension = 'broadcast'
-					   AND (SELECT realtime.topic()) = 'protector:customer:' || (SELECT protector.current_user_id())::text)
-			$p$;
-		EXCEPTION WHEN insufficient_privilege THEN
-			RAISE WARNING 'could not create the customers'' policy on realtime.messages: %', SQLERRM;
-		END;
+	IF v_broadcast AND NOT protector_internal.restoring() THEN
+		PERFORM protector_internal.realtime_policy('protector_customers_receive_own_topic', v_customers_using);
 	END IF;
 
 	RETURN jsonb_build_object('publication', v_publication, 'tables_added', to_jsonb(v_added),

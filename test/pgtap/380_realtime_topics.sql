@@ -1,0 +1,80 @@
+-- Supabase Realtime Broadcast, as an attack review found it: the policies
+-- on realtime.messages asked only which topic the session joined, so one
+-- joined topic read every topic's messages straight from the table (other
+-- organizations' booking rows, other customers' message bodies); and a
+-- booking moved to another organization was announced on the new one's
+-- topic with the old organization's row, and not at all on the old one's.
+BEGIN;
+SELECT plan(9);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['rt_operator', 'rt_customer', 'rt_other_customer']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES
+	('0a380000-0000-4000-8000-000000000000', 'A', 'realtime-a'),
+	('0b380000-0000-4000-8000-000000000000', 'B', 'realtime-b');
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0a380000-0000-4000-8000-000000000000', tests.get_supabase_uid('rt_operator'), 'operator');
+INSERT INTO protector.customers (id, organization_id, full_name, user_id) VALUES
+	('0a380000-0000-4000-8000-00000000c001', '0a380000-0000-4000-8000-000000000000', 'Cora', tests.get_supabase_uid('rt_customer'));
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a380000-0000-4000-8000-0000000000a1', '0a380000-0000-4000-8000-000000000000', 'VA', 'UTC'),
+	('0b380000-0000-4000-8000-0000000000a1', '0b380000-0000-4000-8000-000000000000', 'VB', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance)
+VALUES ('0a380000-0000-4000-8000-0000000005a1', '0a380000-0000-4000-8000-000000000000', '0a380000-0000-4000-8000-0000000000a1',
+		'SA', '60 minutes', '60 minutes', '400 days'),
+	   ('0b380000-0000-4000-8000-0000000005a1', '0b380000-0000-4000-8000-000000000000', '0b380000-0000-4000-8000-0000000000a1',
+		'SB', '60 minutes', '60 minutes', '400 days');
+
+-- one message on each of four topics
+DELETE FROM realtime.messages;
+SELECT realtime.send('{"n": "a"}', 'x', 'protector:0a380000-0000-4000-8000-000000000000');
+SELECT realtime.send('{"n": "b"}', 'x', 'protector:0b380000-0000-4000-8000-000000000000');
+SELECT realtime.send('{"n": "c"}', 'x', 'protector:customer:' || tests.get_supabase_uid('rt_customer'));
+SELECT realtime.send('{"n": "d"}', 'x', 'protector:customer:' || tests.get_supabase_uid('rt_other_customer'));
+
+SELECT tests.authenticate_as('rt_operator');
+SELECT set_config('realtime.topic', 'protector:0a380000-0000-4000-8000-000000000000', true);
+SELECT is((SELECT array_agg(payload ->> 'n' ORDER BY payload ->> 'n') FROM realtime.messages), '{a}',
+	'a member who joined their organization''s topic reads its message only (not B''s, not the customers'')');
+SELECT set_config('realtime.topic', 'protector:0b380000-0000-4000-8000-000000000000', true);
+SELECT is((SELECT count(*)::int FROM realtime.messages), 0, '... and joining another organization''s topic reads nothing');
+SELECT tests.authenticate_as('rt_customer');
+SELECT set_config('realtime.topic', 'protector:customer:' || tests.get_supabase_uid('rt_customer'), true);
+SELECT is((SELECT array_agg(payload ->> 'n' ORDER BY payload ->> 'n') FROM realtime.messages), '{c}',
+	'a customer who joined their own topic reads its message only (not another customer''s, not the organizations'')');
+SELECT tests.clear_authentication();
+
+-- a booking moved from A to B (a trusted writer's change)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, details)
+VALUES ('0a380000-0000-4000-8000-0000000b0001', '0a380000-0000-4000-8000-000000000000', '0a380000-0000-4000-8000-0000000000a1',
+		'0a380000-0000-4000-8000-0000000005a1', '0a380000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('hour', now()) + interval '2 days', date_trunc('hour', now()) + interval '2 days 1 hour'),
+		'confirmed', '{"note": "A-PRIVATE"}');
+DELETE FROM protector.tasks WHERE booking_id = '0a380000-0000-4000-8000-0000000b0001';
+DELETE FROM protector.notifications WHERE booking_id = '0a380000-0000-4000-8000-0000000b0001';
+DELETE FROM protector.booking_reminders WHERE booking_id = '0a380000-0000-4000-8000-0000000b0001';
+DELETE FROM realtime.messages;
+UPDATE protector.bookings
+SET organization_id = '0b380000-0000-4000-8000-000000000000', venue_id = '0b380000-0000-4000-8000-0000000000a1',
+	service_id = '0b380000-0000-4000-8000-0000000005a1', customer_id = NULL, details = '{}'
+WHERE id = '0a380000-0000-4000-8000-0000000b0001';
+SELECT is((SELECT count(*)::int FROM realtime.messages WHERE topic = 'protector:0a380000-0000-4000-8000-000000000000'), 1,
+	'the move is announced on the old organization''s topic ...');
+SELECT is((SELECT ARRAY[event, payload ->> 'operation', payload -> 'old_record' ->> 'id', (payload -> 'record' IS NULL
+			 OR payload -> 'record' = 'null')::text]
+		   FROM realtime.messages WHERE topic = 'protector:0a380000-0000-4000-8000-000000000000'),
+	ARRAY['DELETE', 'DELETE', '0a380000-0000-4000-8000-0000000b0001', 'true'],
+	'... as a DELETE with the row as it was');
+SELECT is((SELECT count(*)::int FROM realtime.messages WHERE topic = 'protector:0b380000-0000-4000-8000-000000000000'), 1,
+	'and on the new organization''s topic ...');
+SELECT is((SELECT ARRAY[event, payload -> 'record' ->> 'organization_id']
+		   FROM realtime.messages WHERE topic = 'protector:0b380000-0000-4000-8000-000000000000'),
+	ARRAY['UPDATE', '0b380000-0000-4000-8000-000000000000'], '... as an UPDATE with the new row');
+SELECT ok((SELECT payload -> 'old_record' IS NULL OR payload -> 'old_record' = 'null'
+		   FROM realtime.messages WHERE topic = 'protector:0b380000-0000-4000-8000-000000000000'),
+	'... without the old organization''s row (its customer, its details)');
+SELECT is((SELECT count(*)::int FROM realtime.messages WHERE payload::text LIKE '%A-PRIVATE%'
+		   AND topic <> 'protector:0a380000-0000-4000-8000-000000000000'), 0,
+	'the old details reach no topic but the old organization''s');
+
+SELECT * FROM finish();
+ROLLBACK;
