@@ -257,6 +257,14 @@ AS 'MODULE_PATHNAME', 'protector_names_match'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.names_match(text, text) IS
 'Are two typed names the same: case, spacing, Latin and Greek accents, ё and Cyrillic stress marks aside, other scripts compared as written (ICU)';
+-- the key names_match() compares, as text: which participants of a booking
+-- are one person (sql/83_waivers.sql)
+CREATE FUNCTION protector_internal.typed_name(p_name text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'protector_typed_name'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.typed_name(text) IS
+'A typed name as names_match() compares it (NULL when nothing is left): case, spacing, Latin and Greek accents aside, other scripts as written';
 
 CREATE FUNCTION protector.country_is_known(p_country text)
 RETURNS boolean

@@ -299,7 +299,9 @@ DECLARE
 	-- (trimmed of every kind of space: an address pasted with a no-break
 	-- space, or typed with an IME's ideographic one, is an address)
 	v_name text := protector_internal.trim_spaces(p_customer_name);
-	v_email text := pg_catalog.lower(protector_internal.trim_spaces(p_customer_email));
+	-- (as typed: identity_key folds case, the desk's way; lower() folded
+	-- İ to a plain i, which the desk's key keeps apart, and stored that)
+	v_email text := protector_internal.trim_spaces(p_customer_email);
 	v_phone text := NULLIF(protector_internal.trim_spaces(p_customer_phone), '');
 	v_limit integer;
 	v_recent integer;
@@ -371,7 +373,7 @@ BEGIN
 	IF p_idempotency_key IS NOT NULL THEN
 		-- (per venue: the same key at another venue of the organization is
 		-- another booking, not a replay of this one under that venue's name)
-		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_email) OPERATOR(pg_catalog.||) '/'
+		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_identity) OPERATOR(pg_catalog.||) '/'
 				 OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
 		SELECT protector_internal.booking_shape(b, true) INTO v_booking FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;

@@ -31,7 +31,11 @@ BEGIN
 	RETURN QUERY
 	WITH c AS (
 		SELECT id, full_name, created_at, identity_key,
-			   protector.normalize_phone(phone, CASE WHEN protector.country_is_known(country) THEN country END) AS phone_key,
+			   -- (a phone saved before phones were checked may be longer than
+			   -- normalize_phone takes: it matches by its last digits only)
+			   CASE WHEN octet_length(phone) <= 100
+					THEN protector.normalize_phone(phone, CASE WHEN protector.country_is_known(country) THEN country END)
+			   END AS phone_key,
 			   protector.normalize_name(full_name) AS name_key,
 			   right(regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g'), 4) AS phone_tail
 		FROM protector.customers

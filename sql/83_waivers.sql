@@ -97,10 +97,11 @@ CREATE INDEX waiver_submissions_booking_idx ON protector.waiver_submissions (org
 CREATE INDEX waiver_submissions_waiver_idx ON protector.waiver_submissions (organization_id, waiver_id);
 CREATE INDEX waiver_submissions_customer_idx ON protector.waiver_submissions (organization_id, customer_id);
 CREATE INDEX waiver_submissions_signed_idx ON protector.waiver_submissions (organization_id, signed_on);
--- one signature per participant (name as compared, date of birth), booking
--- and waiver
+-- one signature per participant (name as typed, as names_match() compares
+-- it: 张伟 and 章伟, which transliterate alike, are two people; date of
+-- birth), booking and waiver
 CREATE UNIQUE INDEX waiver_submissions_participant_idx ON protector.waiver_submissions
-	(organization_id, booking_id, waiver_id, protector.normalize_name(participant_name), participant_birth_date)
+	(organization_id, booking_id, waiver_id, protector_internal.typed_name(participant_name), participant_birth_date)
 	WHERE booking_id IS NOT NULL;
 COMMENT ON TABLE protector.waiver_submissions IS
 'Signed waivers: one participant''s typed signature of one waiver version, with digests that prove text and signature unchanged';
@@ -374,7 +375,7 @@ BEGIN
 			   WHERE o.organization_id OPERATOR(pg_catalog.=) s.organization_id
 				 AND o.booking_id OPERATOR(pg_catalog.=) s.booking_id AND o.waiver_id OPERATOR(pg_catalog.=) s.waiver_id
 				 AND o.id OPERATOR(pg_catalog.<>) s.id
-				 AND protector.normalize_name(o.participant_name) OPERATOR(pg_catalog.=) protector.normalize_name(s.participant_name)
+				 AND protector_internal.typed_name(o.participant_name) OPERATOR(pg_catalog.=) protector_internal.typed_name(s.participant_name)
 				 AND o.participant_birth_date OPERATOR(pg_catalog.=) s.participant_birth_date) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s has already signed the waiver of this booking', s.participant_name));
@@ -824,7 +825,7 @@ BEGIN
 	-- the distinct participants who signed it for this booking
 	SELECT pg_catalog.count(*)::integer, COALESCE(pg_catalog.array_agg(x.participant_name ORDER BY x.participant_name), '{}')
 	INTO v_count, v_signed
-	FROM (SELECT DISTINCT ON (protector.normalize_name(s.participant_name), s.participant_birth_date) s.participant_name
+	FROM (SELECT DISTINCT ON (protector_internal.typed_name(s.participant_name), s.participant_birth_date) s.participant_name
 		  FROM protector.waiver_submissions s
 		  WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.booking_id OPERATOR(pg_catalog.=) NEW.id
 			AND s.waiver_id OPERATOR(pg_catalog.=) v_waiver.id) x;
@@ -836,8 +837,8 @@ BEGIN
 							  WHEN 'object' THEN p.value OPERATOR(pg_catalog.->>) 'name' END AS n, p.i
 			  FROM pg_catalog.jsonb_array_elements(NEW.details OPERATOR(pg_catalog.->) 'participants') WITH ORDINALITY p(value, i)) l
 		WHERE l.n IS NOT NULL
-		  AND protector.normalize_name(l.n) OPERATOR(pg_catalog.<>) ALL
-			  (SELECT protector.normalize_name(x) FROM pg_catalog.unnest(v_signed) x);
+		  AND protector_internal.typed_name(l.n) OPERATOR(pg_catalog.<>) ALL
+			  (SELECT protector_internal.typed_name(x) FROM pg_catalog.unnest(v_signed) x);
 	END IF;
 	IF v_count OPERATOR(pg_catalog.>=) NEW.party_size AND v_missing IS NULL THEN
 		RETURN NEW;
@@ -884,5 +885,6 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.lock_waiver_version(uuid, uuid),
 	protector_internal.venue_timezone(uuid, uuid),
 	protector_internal.signing_age(date, timestamptz, text),
-	protector_internal.names_match(text, text)
+	protector_internal.names_match(text, text),
+	protector_internal.typed_name(text)
 TO authenticated, service_role;

@@ -3134,7 +3134,9 @@ DECLARE
 	-- (trimmed of every kind of space: an address pasted with a no-break
 	-- space, or typed with an IME's ideographic one, is an address)
 	v_name text := protector_internal.trim_spaces(p_customer_name);
-	v_email text := pg_catalog.lower(protector_internal.trim_spaces(p_customer_email));
+	-- (as typed: identity_key folds case, the desk's way; lower() folded
+	-- İ to a plain i, which the desk's key keeps apart, and stored that)
+	v_email text := protector_internal.trim_spaces(p_customer_email);
 	v_phone text := NULLIF(protector_internal.trim_spaces(p_customer_phone), '');
 	v_limit integer;
 	v_recent integer;
@@ -3206,7 +3208,7 @@ BEGIN
 	IF p_idempotency_key IS NOT NULL THEN
 		-- (per venue: the same key at another venue of the organization is
 		-- another booking, not a replay of this one under that venue's name)
-		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_email) OPERATOR(pg_catalog.||) '/'
+		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_identity) OPERATOR(pg_catalog.||) '/'
 				 OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
 		SELECT protector_internal.booking_shape(b, true) INTO v_booking FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
@@ -3624,7 +3626,11 @@ BEGIN
 	RETURN QUERY
 	WITH c AS (
 		SELECT id, full_name, created_at, identity_key,
-			   protector.normalize_phone(phone, CASE WHEN protector.country_is_known(country) THEN country END) AS phone_key,
+			   -- (a phone saved before phones were checked may be longer than
+			   -- normalize_phone takes: it matches by its last digits only)
+			   CASE WHEN octet_length(phone) <= 100
+					THEN protector.normalize_phone(phone, CASE WHEN protector.country_is_known(country) THEN country END)
+			   END AS phone_key,
 			   protector.normalize_name(full_name) AS name_key,
 			   right(regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g'), 4) AS phone_tail
 		FROM protector.customers
@@ -6896,6 +6902,16 @@ CREATE INDEX waiver_versions_waiver_idx ON protector.waiver_versions (organizati
 COMMENT ON TABLE protector.waiver_versions IS
 'The texts of a waiver, numbered; a signed version never changes (a new text is a new version)';
 
+-- (the participants' key of the unique index below: src/normalize.c)
+CREATE OR REPLACE FUNCTION protector_internal.typed_name(p_name text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'protector_typed_name'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.typed_name(text) IS
+'A typed name as names_match() compares it (NULL when nothing is left): case, spacing, Latin and Greek accents aside, other scripts as written';
+REVOKE ALL ON FUNCTION protector_internal.typed_name(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.typed_name(text) TO authenticated, service_role;
+
 CREATE TABLE protector.waiver_submissions (
 	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
@@ -6939,7 +6955,7 @@ CREATE INDEX waiver_submissions_signed_idx ON protector.waiver_submissions (orga
 -- one signature per participant (name as compared, date of birth), booking
 -- and waiver
 CREATE UNIQUE INDEX waiver_submissions_participant_idx ON protector.waiver_submissions
-	(organization_id, booking_id, waiver_id, protector.normalize_name(participant_name), participant_birth_date)
+	(organization_id, booking_id, waiver_id, protector_internal.typed_name(participant_name), participant_birth_date)
 	WHERE booking_id IS NOT NULL;
 COMMENT ON TABLE protector.waiver_submissions IS
 'Signed waivers: one participant''s typed signature of one waiver version, with digests that prove text and signature unchanged';
@@ -7207,7 +7223,7 @@ BEGIN
 			   WHERE o.organization_id OPERATOR(pg_catalog.=) s.organization_id
 				 AND o.booking_id OPERATOR(pg_catalog.=) s.booking_id AND o.waiver_id OPERATOR(pg_catalog.=) s.waiver_id
 				 AND o.id OPERATOR(pg_catalog.<>) s.id
-				 AND protector.normalize_name(o.participant_name) OPERATOR(pg_catalog.=) protector.normalize_name(s.participant_name)
+				 AND protector_internal.typed_name(o.participant_name) OPERATOR(pg_catalog.=) protector_internal.typed_name(s.participant_name)
 				 AND o.participant_birth_date OPERATOR(pg_catalog.=) s.participant_birth_date) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s has already signed the waiver of this booking', s.participant_name));
@@ -7634,7 +7650,7 @@ BEGIN
 	-- the distinct participants who signed it for this booking
 	SELECT pg_catalog.count(*)::integer, COALESCE(pg_catalog.array_agg(x.participant_name ORDER BY x.participant_name), '{}')
 	INTO v_count, v_signed
-	FROM (SELECT DISTINCT ON (protector.normalize_name(s.participant_name), s.participant_birth_date) s.participant_name
+	FROM (SELECT DISTINCT ON (protector_internal.typed_name(s.participant_name), s.participant_birth_date) s.participant_name
 		  FROM protector.waiver_submissions s
 		  WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.booking_id OPERATOR(pg_catalog.=) NEW.id
 			AND s.waiver_id OPERATOR(pg_catalog.=) v_waiver.id) x;
@@ -7646,8 +7662,8 @@ BEGIN
 							  WHEN 'object' THEN p.value OPERATOR(pg_catalog.->>) 'name' END AS n, p.i
 			  FROM pg_catalog.jsonb_array_elements(NEW.details OPERATOR(pg_catalog.->) 'participants') WITH ORDINALITY p(value, i)) l
 		WHERE l.n IS NOT NULL
-		  AND protector.normalize_name(l.n) OPERATOR(pg_catalog.<>) ALL
-			  (SELECT protector.normalize_name(x) FROM pg_catalog.unnest(v_signed) x);
+		  AND protector_internal.typed_name(l.n) OPERATOR(pg_catalog.<>) ALL
+			  (SELECT protector_internal.typed_name(x) FROM pg_catalog.unnest(v_signed) x);
 	END IF;
 	IF v_count OPERATOR(pg_catalog.>=) NEW.party_size AND v_missing IS NULL THEN
 		RETURN NEW;

@@ -17,6 +17,7 @@
  *							 as written: "Zoë Ångström" matches "ZOE
  *							 ANGSTROM", Ёлкин Елкин, but 张伟 does not match
  *							 章伟 (both "zhang wei" transliterated).
+ *	  typed_name(text)		 the key names_match() compares, as text.
  *	  country_is_known(text)	 an assigned ISO 3166-1 alpha-2 code?
  *	  normalize_phone(text, country)
  *							 digits with a leading + and country code when
@@ -322,6 +323,27 @@ protector_names_match(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(alen > 0 && alen == blen && memcmp(a, b, sizeof(UChar) * alen) == 0);
 }
 
+/*
+ * protector_internal.typed_name(text): the key names_match() compares, as
+ * text (NULL when nothing is left), for a unique index and for set
+ * comparisons of names as typed
+ */
+PG_FUNCTION_INFO_V1(protector_typed_name);
+Datum
+protector_typed_name(PG_FUNCTION_ARGS)
+{
+	int32_t		len;
+	UChar	   *key;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	check_utf8();
+	key = typed_name(PG_GETARG_TEXT_PP(0), "name", &len);
+	if (len == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(from_uchars(key, len));
+}
+
 /* calling codes of the countries whose numbers we complete */
 typedef struct CountryCode
 {
@@ -487,7 +509,8 @@ protector_normalize_phone(PG_FUNCTION_ARGS)
 	if (len > 100)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("phone must be at most 100 characters")));
+				 errmsg("phone must be at most 100 bytes"),
+				 errdetail("It has %d bytes (a character outside ASCII takes 2 to 4).", len)));
 	cc = phone_country(fcinfo);
 	n = phone_digits(s, len, digits, &plus);
 	if (n < 3)
