@@ -294,7 +294,10 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_body must be 1 to 100000 characters',
 			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(pg_catalog.btrim(p_body))::text, 'NULL, 0')));
 	END IF;
-	INSERT INTO protector.waivers AS x (organization_id, name) VALUES (p_organization_id, pg_catalog.btrim(p_name))
+	-- (in Unicode's composed form: é typed as one character or as e and a
+	-- combining accent is one name, as it looks)
+	INSERT INTO protector.waivers AS x (organization_id, name)
+	VALUES (p_organization_id, pg_catalog.normalize(pg_catalog.btrim(p_name), 'NFC'))
 	ON CONFLICT (organization_id, name) DO UPDATE SET active = true
 	RETURNING * INTO w;
 	INSERT INTO protector.waiver_versions (organization_id, waiver_id, version, title, body, minimum_age, guardian_under)

@@ -6,7 +6,7 @@
 -- and the address stored changed).  A phone saved before phones were
 -- checked stopped find_duplicate_customers for the whole organization.
 BEGIN;
-SELECT plan(9);
+SELECT plan(10);
 
 SELECT tests.create_supabase_user('nt_owner');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a390000-0000-4000-8000-000000000000', 'N', 'names-as-typed');
@@ -81,6 +81,11 @@ SELECT is((SELECT array_agg(reason ORDER BY reason) FROM protector.find_duplicat
 SELECT tests.clear_authentication();
 SELECT throws_ok($$SELECT protector.normalize_phone(repeat('１', 34))$$, '22023', 'phone must be at most 100 bytes',
 	'normalize_phone says what it counts: 34 full-width digits are 102 bytes (it said "100 characters")');
+SELECT tests.authenticate_as('nt_owner');
+SELECT is((SELECT array_agg((protector.create_waiver('0a390000-0000-4000-8000-000000000000', n, 'Body') ->> 'version')::int ORDER BY o)
+		   FROM (VALUES (1, E'Caf\u00e9 waiver'), (2, E'Cafe\u0301 waiver')) v(o, n)),
+	'{1,2}', 'Café typed composed, then decomposed: one waiver, versions 1 and 2 (it made a second waiver)');
+SELECT tests.clear_authentication();
 SELECT is(protector_internal.typed_name(' Zoë  ÅNGSTRÖM '), protector_internal.typed_name('zoe angstrom'),
 	'typed_name is names_match''s key: case, spacing and Latin accents aside');
 
