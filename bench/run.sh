@@ -4,7 +4,8 @@
 #   BENCH_PARTS (default "reservations instructions checks audit realtime analytics dashboards ids")
 #   selects parts (and, not in the default: "profile", perf, as root;
 #   "reportlog", what the report-change log costs the engine; "waits", what
-#   a full booking waits on and the relation locks it holds);
+#   a full booking waits on and the relation locks it holds; "crowded",
+#   availability of a shared service with 30,000 bookings in one hour);
 #   reservations: BENCH_SECONDS (default 8) per run, BENCH_REPEAT (default
 #   7) rounds of every variant, medians reported (many short rounds beat a
 #   few long ones: the host's speed drifts); 8 clients; synchronous_commit on.
@@ -30,6 +31,7 @@ exec bash scripts/pg-cluster.sh -o "max_connections=50" -o "shared_buffers=512MB
 		ids) bash bench/ids.sh ;;
 		profile) bash bench/profile.sh ;;
 		reportlog) bash bench/report_log.sh ;;
+		crowded) bash bench/crowded.sh ;;
 		waits) bash bench/waits.sh ;;
 		*) echo "unknown benchmark part: $part" >&2; exit 2 ;;
 		esac
