@@ -1064,20 +1064,31 @@ BEGIN
 	-- happens twice, as local_date reads a shift's start)
 	v_from := protector_internal.local_midnight(v_tz, p_week_start);
 	v_to := protector_internal.local_midnight(v_tz, p_week_start OPERATOR(pg_catalog.+) 7);
+	-- (each shift's bookings through bookings_starts_idx, between the
+	-- shift's bounds as columns of its own: lower() and upper() are not
+	-- leakproof, and under RLS a comparison with them could not be an index
+	-- condition; the agent's index has no time, and each shift read the
+	-- agent's whole history)
 	RETURN QUERY
-	SELECT s.id, s.member_id, m.full_name, m.role, pg_catalog.timezone(v_tz, pg_catalog.lower(s.during))::date,
-		   pg_catalog.timezone(v_tz, pg_catalog.lower(s.during)), pg_catalog.timezone(v_tz, pg_catalog.upper(s.during)),
-		   pg_catalog.lower(s.during), pg_catalog.upper(s.during), v_tz,
+	WITH s AS MATERIALIZED (
+		SELECT x.id, x.member_id, x.during, x.note, pg_catalog.lower(x.during) AS starts_at,
+			   pg_catalog.upper(x.during) AS ends_at
+		FROM protector.staff_shifts x
+		WHERE x.organization_id OPERATOR(pg_catalog.=) v_org AND x.venue_id OPERATOR(pg_catalog.=) p_venue_id
+		  AND x.during OPERATOR(pg_catalog.&&) pg_catalog.tstzrange(v_from, v_to))
+	SELECT s.id, s.member_id, m.full_name, m.role, pg_catalog.timezone(v_tz, s.starts_at)::date,
+		   pg_catalog.timezone(v_tz, s.starts_at), pg_catalog.timezone(v_tz, s.ends_at),
+		   s.starts_at, s.ends_at, v_tz,
 		   (SELECT pg_catalog.count(*)::integer FROM protector.bookings b
 			WHERE b.organization_id OPERATOR(pg_catalog.=) v_org AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
 			  AND b.venue_id OPERATOR(pg_catalog.=) p_venue_id AND b.during OPERATOR(pg_catalog.<@) s.during
+			  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) s.starts_at
+			  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) s.ends_at
 			  AND b.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])),
 		   s.note
-	FROM protector.staff_shifts s
+	FROM s
 	JOIN protector.members m ON m.organization_id OPERATOR(pg_catalog.=) v_org AND m.id OPERATOR(pg_catalog.=) s.member_id
-	WHERE s.organization_id OPERATOR(pg_catalog.=) v_org AND s.venue_id OPERATOR(pg_catalog.=) p_venue_id
-	  AND s.during OPERATOR(pg_catalog.&&) pg_catalog.tstzrange(v_from, v_to)
-	ORDER BY pg_catalog.lower(s.during), m.full_name, s.id;
+	ORDER BY s.starts_at, m.full_name, s.id;
 END
 $$;
 COMMENT ON FUNCTION protector.get_staff_schedule(uuid, date) IS
