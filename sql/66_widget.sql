@@ -375,8 +375,14 @@ BEGIN
 		-- another booking, not a replay of this one under that venue's name)
 		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_identity) OPERATOR(pg_catalog.||) '/'
 				 OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
+		-- (a booking made before the address was keyed by identity_key has
+		-- its lower()-cased address's: a retry across that change replays it)
 		SELECT protector_internal.booking_shape(b, true) INTO v_booking FROM protector.bookings b
-		WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
+		WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id
+		  AND b.idempotency_key OPERATOR(pg_catalog.=) ANY (ARRAY[v_key,
+				'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(pg_catalog.lower(v_email)) OPERATOR(pg_catalog.||) '/'
+				OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key])
+		ORDER BY b.idempotency_key OPERATOR(pg_catalog.=) v_key DESC LIMIT 1;
 	END IF;
 	IF v_booking IS NULL THEN
 		v_limit := protector_internal.widget_setting(v.widget_settings, 'bookings_per_minute', 30, 0, 100000);

@@ -116,6 +116,23 @@ CREATE INDEX services_waiver_idx ON protector.services (organization_id, waiver_
 -- (a waiver's name is shown with every signature: plain text, sql/67_catalog_api.sql)
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.waivers
 	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
+-- (and in Unicode's composed form, however it is written: é typed as one
+-- character or as e and a combining accent is one name, create_waiver's
+-- or a direct write's)
+CREATE FUNCTION protector_internal.waiver_name_nfc()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.name := pg_catalog.normalize(NEW.name, 'NFC');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.waiver_name_nfc() IS
+'Trigger: a waiver''s name in Unicode''s composed form (NFC), so that names that look alike are one';
+CREATE TRIGGER name_nfc BEFORE INSERT OR UPDATE OF name ON protector.waivers
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.waiver_name_nfc();
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.waivers
 	FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at();
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.waiver_versions
@@ -477,6 +494,12 @@ BEGIN
 		PERFORM protector_internal.check_text(NEW.guardian_name, 'guardian_name', 1, 200);
 	END IF;
 	NEW.participant_name := pg_catalog.btrim(NEW.participant_name);
+	-- (a name of marks or fillers only has nothing to tell participants
+	-- apart by: each signature of it would be a new participant)
+	IF protector_internal.typed_name(NEW.participant_name) IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'participant_name has no letters or digits to compare',
+			'A participant is told apart from the others by name: type their name.');
+	END IF;
 	NEW.signer_name := pg_catalog.btrim(NEW.signer_name);
 	NEW.signature := pg_catalog.btrim(NEW.signature);
 	NEW.guardian_name := pg_catalog.btrim(NEW.guardian_name);
@@ -840,8 +863,9 @@ BEGIN
 							  WHEN 'object' THEN p.value OPERATOR(pg_catalog.->>) 'name' END AS n, p.i
 			  FROM pg_catalog.jsonb_array_elements(NEW.details OPERATOR(pg_catalog.->) 'participants') WITH ORDINALITY p(value, i)) l
 		WHERE l.n IS NOT NULL
-		  AND protector_internal.typed_name(l.n) OPERATOR(pg_catalog.<>) ALL
-			  (SELECT protector_internal.typed_name(x) FROM pg_catalog.unnest(v_signed) x);
+		  -- (a listed name with nothing to compare matches no signature)
+		  AND COALESCE(protector_internal.typed_name(l.n) OPERATOR(pg_catalog.<>) ALL
+					   (SELECT protector_internal.typed_name(x) FROM pg_catalog.unnest(v_signed) x), true);
 	END IF;
 	IF v_count OPERATOR(pg_catalog.>=) NEW.party_size AND v_missing IS NULL THEN
 		RETURN NEW;

@@ -3210,8 +3210,14 @@ BEGIN
 		-- another booking, not a replay of this one under that venue's name)
 		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_identity) OPERATOR(pg_catalog.||) '/'
 				 OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
+		-- (a booking made before the address was keyed by identity_key has
+		-- its lower()-cased address's: a retry across that change replays it)
 		SELECT protector_internal.booking_shape(b, true) INTO v_booking FROM protector.bookings b
-		WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
+		WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id
+		  AND b.idempotency_key OPERATOR(pg_catalog.=) ANY (ARRAY[v_key,
+				'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(pg_catalog.lower(v_email)) OPERATOR(pg_catalog.||) '/'
+				OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key])
+		ORDER BY b.idempotency_key OPERATOR(pg_catalog.=) v_key DESC LIMIT 1;
 	END IF;
 	IF v_booking IS NULL THEN
 		v_limit := protector_internal.widget_setting(v.widget_settings, 'bookings_per_minute', 30, 0, 100000);
@@ -7339,6 +7345,12 @@ BEGIN
 		PERFORM protector_internal.check_text(NEW.guardian_name, 'guardian_name', 1, 200);
 	END IF;
 	NEW.participant_name := pg_catalog.btrim(NEW.participant_name);
+	-- (a name of marks or fillers only has nothing to tell participants
+	-- apart by: each signature of it would be a new participant)
+	IF protector_internal.typed_name(NEW.participant_name) IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'participant_name has no letters or digits to compare',
+			'A participant is told apart from the others by name: type their name.');
+	END IF;
 	NEW.signer_name := pg_catalog.btrim(NEW.signer_name);
 	NEW.signature := pg_catalog.btrim(NEW.signature);
 	NEW.guardian_name := pg_catalog.btrim(NEW.guardian_name);
@@ -7679,8 +7691,9 @@ BEGIN
 							  WHEN 'object' THEN p.value OPERATOR(pg_catalog.->>) 'name' END AS n, p.i
 			  FROM pg_catalog.jsonb_array_elements(NEW.details OPERATOR(pg_catalog.->) 'participants') WITH ORDINALITY p(value, i)) l
 		WHERE l.n IS NOT NULL
-		  AND protector_internal.typed_name(l.n) OPERATOR(pg_catalog.<>) ALL
-			  (SELECT protector_internal.typed_name(x) FROM pg_catalog.unnest(v_signed) x);
+		  -- (a listed name with nothing to compare matches no signature)
+		  AND COALESCE(protector_internal.typed_name(l.n) OPERATOR(pg_catalog.<>) ALL
+					   (SELECT protector_internal.typed_name(x) FROM pg_catalog.unnest(v_signed) x), true);
 	END IF;
 	IF v_count OPERATOR(pg_catalog.>=) NEW.party_size AND v_missing IS NULL THEN
 		RETURN NEW;
@@ -12052,3 +12065,19 @@ REVOKE ALL ON FUNCTION protector_internal.keep_balance_due() FROM PUBLIC;
 CREATE TRIGGER zz_balance_due BEFORE UPDATE ON protector.bookings
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.keep_balance_due();
 ALTER TABLE protector.bookings ENABLE ALWAYS TRIGGER zz_balance_due;
+
+CREATE OR REPLACE FUNCTION protector_internal.waiver_name_nfc()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.name := pg_catalog.normalize(NEW.name, 'NFC');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.waiver_name_nfc() IS
+'Trigger: a waiver''s name in Unicode''s composed form (NFC), so that names that look alike are one';
+REVOKE ALL ON FUNCTION protector_internal.waiver_name_nfc() FROM PUBLIC;
+CREATE TRIGGER name_nfc BEFORE INSERT OR UPDATE OF name ON protector.waivers
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.waiver_name_nfc();

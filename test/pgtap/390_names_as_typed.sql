@@ -6,7 +6,7 @@
 -- and the address stored changed).  A phone saved before phones were
 -- checked stopped find_duplicate_customers for the whole organization.
 BEGIN;
-SELECT plan(10);
+SELECT plan(14);
 
 SELECT tests.create_supabase_user('nt_owner');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a390000-0000-4000-8000-000000000000', 'N', 'names-as-typed');
@@ -50,6 +50,20 @@ SELECT throws_ok($$UPDATE protector.bookings SET status = 'in_progress' WHERE id
 	'22023', 'not every participant listed has signed the waiver "W"',
 	'章伟 listed has not signed: 张伟''s signature is not theirs (the booking went in_progress)');
 
+-- a participant name of marks or fillers only (U+FE0F) has nothing to tell
+-- participants apart by: refused to sign, and counted missing when listed
+SELECT tests.authenticate_as('nt_owner');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), E'\ufe0f', '1990-05-01', 'Pat Roe', 'Pat Roe',
+												 (SELECT id FROM ids WHERE name = 'booking'))$$,
+	'22023', 'participant_name has no letters or digits to compare',
+	'a participant named only U+FE0F is refused (each such signature was a participant of its own)');
+SELECT tests.clear_authentication();
+UPDATE protector.bookings SET details = jsonb_build_object('participants', jsonb_build_array('张伟', E'\ufe0f'))
+WHERE id = (SELECT id FROM ids WHERE name = 'booking');
+SELECT throws_ok($$UPDATE protector.bookings SET status = 'in_progress' WHERE id = (SELECT id FROM ids WHERE name = 'booking')$$,
+	'22023', 'not every participant listed has signed the waiver "W"',
+	'a listed participant named only U+FE0F matches no signature: the booking does not start');
+
 -- e-mail: the desk's key and the widget's are one
 SELECT tests.authenticate_as('nt_owner');
 SELECT protector.create_customer('0a390000-0000-4000-8000-000000000000', 'Ali Desk', 'ALİ@example.com');
@@ -65,6 +79,18 @@ SELECT is((SELECT array_agg(full_name) FROM protector.customers
 SELECT is((SELECT array_agg(email ORDER BY email) FROM protector.customers
 		   WHERE organization_id = '0a390000-0000-4000-8000-000000000000' AND email IS NOT NULL),
 	'{ALİ@example.com,Zoe.Web@Example.com}', 'a new widget customer''s address is stored as typed (it was lower-cased: zoe.web@example.com)');
+
+-- a widget retry across the update of the replay key (it hashed the
+-- lower()-cased address): the booking made under the old key replays
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, source, idempotency_key)
+SELECT '0a390000-0000-4000-8000-000000000000', '0a390000-0000-4000-8000-0000000000a1', '0a390000-0000-4000-8000-0000000005a1',
+	   tstzrange(pg_temp.t(15), pg_temp.t(16)), 'confirmed', 'widget',
+	   'widget/' || md5(lower('Straße@example.de')) || '/0a390000-0000-4000-8000-0000000000a1/retry-1';
+SELECT tests.authenticate_as_anon();
+SELECT is((protector.create_widget_booking((SELECT key FROM k), '0a390000-0000-4000-8000-0000000005a1', 'Hans',
+										   'Straße@example.de', NULL, pg_temp.t(15), 1, 'retry-1') ->> 'replayed'), 'true',
+	'a retry with the same request key replays the booking made under the old key (it booked again)');
+SELECT tests.clear_authentication();
 
 -- a phone from before phones were checked (over 100 bytes: 40 full-width
 -- digits), loaded as an import is, past today's checks
@@ -86,6 +112,9 @@ SELECT is((SELECT array_agg((protector.create_waiver('0a390000-0000-4000-8000-00
 		   FROM (VALUES (1, E'Caf\u00e9 waiver'), (2, E'Cafe\u0301 waiver')) v(o, n)),
 	'{1,2}', 'Café typed composed, then decomposed: one waiver, versions 1 and 2 (it made a second waiver)');
 SELECT tests.clear_authentication();
+INSERT INTO protector.waivers (organization_id, name) VALUES ('0a390000-0000-4000-8000-000000000000', E'Tea\u0301 waiver');
+SELECT is((SELECT name FROM protector.waivers WHERE organization_id = '0a390000-0000-4000-8000-000000000000' AND name LIKE 'Te%'),
+	E'Te\u00e1 waiver', 'a waiver name written directly, decomposed, is stored composed (NFC)');
 SELECT is(protector_internal.typed_name(' Zoë  ÅNGSTRÖM '), protector_internal.typed_name('zoe angstrom'),
 	'typed_name is names_match''s key: case, spacing and Latin accents aside');
 
