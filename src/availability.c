@@ -64,34 +64,59 @@ visible_service(FunctionCallInfo fcinfo, int argno)
 	return rules;
 }
 
-/* places left in a slot that a party can book, given occupancy sorted by start */
-static int32
-remaining_places(ServiceRules *rules, Slot *slot, Occupancy *occ, int nocc,
-				 int *lo, int64 max_len)
+/*
+ * The occupied intervals that overlap a slot's window [from, to), in order
+ * of start: the slots come in order, so the set moves forward with them,
+ * taking the intervals that start before to and dropping those that end
+ * by from.  (A pointer that skipped whatever started the longest booking's
+ * length before from read, for every slot, all the bookings since: one
+ * booking of 31 days made each slot read a month of bookings.)
+ */
+typedef struct OverlapSet
 {
-	TimestampTz from = slot->start - rules->buffer_before;
-	TimestampTz to = slot->end + rules->buffer_after;
-	int			first;
-	int			last;
+	const Occupancy *all;		/* every interval loaded, sorted by start */
+	int			nall;
+	int			next;			/* the first of all not taken yet */
+	Occupancy  *occ;			/* the set, in order of start */
+	int			n;
+	int			cap;
+	TimestampTz from;			/* the window it was moved to last */
+	TimestampTz to;
+} OverlapSet;
+
+static void
+overlap_set_move(OverlapSet *set, TimestampTz from, TimestampTz to)
+{
+	int			kept = 0;
+
+	/* a window that moved back (never for slots in order): start again */
+	if (from < set->from || to < set->to)
+		set->next = set->n = 0;
+	set->from = from;
+	set->to = to;
+	for (; set->next < set->nall && set->all[set->next].start < to; set->next++)
+	{
+		protector_grow(set->occ, set->cap, set->n);
+		set->occ[set->n++] = set->all[set->next];
+	}
+	for (int i = 0; i < set->n; i++)
+	{
+		if (set->occ[i].end > from)
+			set->occ[kept++] = set->occ[i];
+	}
+	set->n = kept;
+}
+
+/* places left in a slot that a party can book */
+static int32
+remaining_places(ServiceRules *rules, Slot *slot, OverlapSet *set)
+{
 	int32		left;
 
-	/* occ[i] cannot reach from if it starts max_len before it */
-	while (*lo < nocc && occ[*lo].start + max_len <= from)
-		(*lo)++;
-	first = *lo;
-	for (last = first; last < nocc && occ[last].start < to; last++)
-		;
-
+	overlap_set_move(set, slot->start - rules->buffer_before, slot->end + rules->buffer_after);
 	if (!rules->shared)
-	{
-		for (int i = first; i < last; i++)
-		{
-			if (occ[i].end > from)
-				return 0;
-		}
-		return rules->max_party;
-	}
-	left = rules->capacity - protector_max_occupancy(occ + first, last - first, from, to);
+		return set->n > 0 ? 0 : rules->max_party;
+	left = rules->capacity - protector_max_occupancy(set->occ, set->n, set->from, set->to);
 	/* fewer places than the smallest party: nobody can book them */
 	return left >= rules->min_party ? left : 0;
 }
@@ -115,8 +140,7 @@ protector_get_available_slots(PG_FUNCTION_ARGS)
 	int			nslots;
 	Occupancy  *occ;
 	int			nocc;
-	int64		max_len = 0;
-	int			lo = 0;
+	OverlapSet	set = {0};
 
 	rules = visible_service(fcinfo, 0);
 	protector_require_arg(fcinfo, 1, "p_from");
@@ -152,8 +176,11 @@ protector_get_available_slots(PG_FUNCTION_ARGS)
 								   slots[0].start - rules->buffer_before,
 								   slots[nslots - 1].end + rules->buffer_after,
 								   rules->buffer_before, rules->buffer_after, &nocc);
-	for (int i = 0; i < nocc; i++)
-		max_len = Max(max_len, occ[i].end - occ[i].start);
+	set.all = occ;
+	set.nall = nocc;
+	set.cap = 16;
+	set.occ = palloc(sizeof(Occupancy) * set.cap);
+	set.from = set.to = DT_NOBEGIN;
 
 	for (int i = 0; i < nslots; i++)
 	{
@@ -162,7 +189,7 @@ protector_get_available_slots(PG_FUNCTION_ARGS)
 		int32		left;
 
 		CHECK_FOR_INTERRUPTS();
-		left = remaining_places(rules, &slots[i], occ, nocc, &lo, max_len);
+		left = remaining_places(rules, &slots[i], &set);
 		if (left <= 0 && !include_full)
 			continue;
 		values[0] = TimestampTzGetDatum(slots[i].start);

@@ -5,7 +5,7 @@
 -- SQL, over bookings that start together, end where others start, and pile
 -- up 40 to 80 deep.
 BEGIN;
-SELECT plan(7);
+SELECT plan(9);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a370000-0000-4000-8000-000000000000', 'S', 'occupancy-sweep');
 INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
@@ -24,6 +24,13 @@ SELECT '0a370000-0000-4000-8000-000000000000', '0a370000-0000-4000-8000-00000000
 	   tstzrange(pg_temp.at(s), pg_temp.at(s + d)), 'confirmed', p
 FROM (SELECT 5 * floor(random() * 36)::int AS s, 5 * (1 + floor(random() * 18)::int) AS d, 1 + floor(random() * 5)::int AS p
 	  FROM generate_series(1, 300)) x;
+
+-- and one booking of two days across the window, which every slot's
+-- window overlaps (slots took the whole month's bookings into each count
+-- after one long booking; now only those overlapping the window)
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, party_size)
+VALUES ('0a370000-0000-4000-8000-000000000000', '0a370000-0000-4000-8000-0000000000a1', '0a370000-0000-4000-8000-0000000005a1',
+		tstzrange(pg_temp.at(-600), pg_temp.at(-600 + 2880)), 'confirmed', 7);
 
 -- the busiest instant of [a, b), in SQL: at a, or where a booking starts
 CREATE FUNCTION pg_temp.busiest(a timestamptz, b timestamptz) RETURNS int LANGUAGE sql STABLE AS $$
@@ -70,6 +77,22 @@ SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, se
 	SELECT '0a370000-0000-4000-8000-000000000000', '0a370000-0000-4000-8000-0000000000a1', '0a370000-0000-4000-8000-0000000005a1',
 		   tstzrange(slot_start, slot_end), 'confirmed' FROM full_slot$$,
 	'23P01', NULL, '... and a second is refused');
+
+-- an exclusive service with a booking of three days: no slot listed
+-- overlaps it; the 19 before it (00:00 to 09:00, an hour each) are
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, mode)
+VALUES ('0a370000-0000-4000-8000-0000000005a2', '0a370000-0000-4000-8000-000000000000', '0a370000-0000-4000-8000-0000000000a1',
+		'Suite', '60 minutes', '30 minutes', '400 days', 1, 'exclusive');
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
+VALUES ('0a370000-0000-4000-8000-000000000000', '0a370000-0000-4000-8000-0000000000a1', '0a370000-0000-4000-8000-0000000005a2',
+		tstzrange(pg_temp.at(0), pg_temp.at(4320)), 'confirmed');
+CREATE TEMP TABLE suite AS
+SELECT * FROM protector.get_available_slots('0a370000-0000-4000-8000-0000000005a2',
+											(now() + interval '5 days')::date, (now() + interval '8 days')::date);
+SELECT is((SELECT count(*)::int FROM suite WHERE tstzrange(slot_start, slot_end) && tstzrange(pg_temp.at(0), pg_temp.at(4320))),
+	0, 'no slot of the exclusive service overlaps its three-day booking');
+SELECT is((SELECT count(*)::int FROM suite WHERE slot_end <= pg_temp.at(0)), 19,
+	'... and the 19 slots of its first day that end by 10:00 are free');
 
 SELECT * FROM finish();
 ROLLBACK;
