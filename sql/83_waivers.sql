@@ -738,11 +738,21 @@ BEGIN
 		  OPERATOR(pg_catalog.<>) p_organization_id THEN
 		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
 	END IF;
-	RETURN QUERY
-	SELECT s.* FROM protector.waiver_submissions s
-	WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (p_booking_id IS NULL OR s.booking_id OPERATOR(pg_catalog.=) p_booking_id)
-	ORDER BY s.signed_at DESC, s.id;
+	-- (two queries: "p_booking_id IS NULL OR booking_id = p_booking_id" in
+	-- one plan may be planned once for both and read the organization's
+	-- every submission for one booking's)
+	IF p_booking_id IS NULL THEN
+		RETURN QUERY
+		SELECT s.* FROM protector.waiver_submissions s
+		WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id
+		ORDER BY s.signed_at DESC, s.id;
+	ELSE
+		RETURN QUERY
+		SELECT s.* FROM protector.waiver_submissions s
+		WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id
+		  AND s.booking_id OPERATOR(pg_catalog.=) p_booking_id
+		ORDER BY s.signed_at DESC, s.id;
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION protector.get_waiver_submissions(uuid, uuid) IS
