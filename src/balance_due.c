@@ -7,7 +7,7 @@
  * PostgreSQL parses a stored generated column's expression from its node
  * string and plans it for every INSERT and UPDATE statement of the table
  * (ExecInitModifyTable calls ExecInitStoredGenerated, which calls
- * build_column_default): 29,000 instructions for every booking, 4% of what
+ * build_column_default): 28,000 instructions for every booking, 4% of what
  * the reservation engine's insert costs, and as much for every UPDATE of a
  * booking (docs/performance.md).  An ExecutorStart hook cannot hand the
  * statement a compiled expression, as compiled_table.c does for CHECKs:
