@@ -12091,3 +12091,8 @@ COMMENT ON FUNCTION protector_internal.waiver_name_nfc() IS
 REVOKE ALL ON FUNCTION protector_internal.waiver_name_nfc() FROM PUBLIC;
 CREATE TRIGGER name_nfc BEFORE INSERT OR UPDATE OF name ON protector.waivers
 	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.waiver_name_nfc();
+
+-- the audit's event trigger fires under session_replication_role =
+-- replica too: a load tool's DDL renamed a masked column there, whose
+-- values the log then took in clear
+ALTER EVENT TRIGGER protector_audit_release_writer ENABLE ALWAYS;

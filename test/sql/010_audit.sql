@@ -77,6 +77,10 @@ COMMIT;
 -- under the new name); unmasked, renamed and masked again in one
 -- transaction, it stays masked
 ALTER TABLE public.exotic RENAME COLUMN secret TO pin;
+-- (also under session_replication_role = replica, a load tool's DDL)
+SET session_replication_role = replica;
+ALTER TABLE public.exotic RENAME COLUMN secret TO pin;
+RESET session_replication_role;
 BEGIN;
 SELECT protector.enable_audit('public.exotic', '{}');
 ALTER TABLE public.exotic RENAME COLUMN secret TO pin;
