@@ -176,6 +176,17 @@ audit_relcache_callback(Datum arg, Oid relid)
 	}
 }
 
+/*
+ * A schema renamed: the tables in it keep their relcache entries (nothing
+ * of theirs changed), but every slot's qualified table_name may now be
+ * wrong; schemas are renamed rarely, so all slots are built again.
+ */
+static void
+audit_schema_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	audit_relcache_callback(arg, InvalidOid);
+}
+
 static void
 audit_init_cache(void)
 {
@@ -191,6 +202,7 @@ audit_init_cache(void)
 	audit_tables = hash_create("protector audited tables", 32, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	protector_on_relcache_change(audit_relcache_callback);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, audit_schema_callback, (Datum) 0);
 }
 
 static void
