@@ -36,6 +36,11 @@
  *		procedural or volatile one (which may write the table and evaluate
  *		the CHECK inside itself) leave the table's statements compiling
  *		their own, as PostgreSQL does;
+ *	  - the DEFAULTs (for direct_insert.c) are shared unless one calls a
+ *		SQL function the planner inlines, whose names resolve under the
+ *		search_path of whoever compiles it: then each transaction's first
+ *		direct insert compiles its own, as each INSERT does; a volatile
+ *		default is shared (it is evaluated, never judging rows);
  *	  - a compilation is its user's, who may execute every function it
  *		calls (checked before compiling, so a statement of a user who may
  *		not compiles its own and fails as it would have), and a change of
@@ -299,8 +304,45 @@ compile_checks(TupleConstr *constr, int *nchecks)
 	return checks;
 }
 
+/*
+ * A SQL function expression_planner may inline (no SET clause, not
+ * SECURITY DEFINER): its body's names then resolve under the search_path
+ * of whoever compiles it.
+ */
+static bool
+function_inlinable(Oid funcid, void *context)
+{
+	HeapTuple	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	bool		inlinable;
+
+	if (!HeapTupleIsValid(tuple))
+		return true;
+	inlinable = ((Form_pg_proc) GETSTRUCT(tuple))->prolang == SQLlanguageId &&
+		!((Form_pg_proc) GETSTRUCT(tuple))->prosecdef &&
+		heap_attisnull(tuple, Anum_pg_proc_proconfig, NULL);
+	ReleaseSysCache(tuple);
+	return inlinable;
+}
+
+static bool
+inlines_a_function(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, function_inlinable, context))
+		return true;
+	return expression_tree_walker(node, inlines_a_function, context);
+}
+
+/*
+ * The table's DEFAULTs, compiled; when shared, NULL if one of them calls a
+ * SQL function the planner inlines (its compilation depends on the
+ * search_path, as each INSERT's does: a user's column added to tasks, say).
+ * Volatile functions are fine here: a default is evaluated, never a
+ * judge of the rows its function may write.
+ */
 static ExprState **
-compile_defaults(Relation rel)
+compile_defaults(Relation rel, bool shared)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	ExprState **defaults = palloc0(sizeof(ExprState *) * Max(desc->natts, 1));
@@ -319,10 +361,18 @@ compile_defaults(Relation rel)
 			expr = coerce_to_domain((Node *) makeNullConst(att->atttypid, att->atttypmod, att->attcollation),
 									InvalidOid, -1, att->atttypid,
 									COERCION_IMPLICIT, COERCE_IMPLICIT_CAST, -1, false);
+		if (expr != NULL && shared && inlines_a_function(expr, NULL))
+			return NULL;
 		if (expr != NULL)
 			defaults[i] = compile_expression(expr);
 	}
 	return defaults;
+}
+
+ExprState **
+protector_compile_defaults(Relation rel)
+{
+	return compile_defaults(rel, false);
 }
 
 /*
@@ -350,7 +400,7 @@ compile_table(CompiledTable *c, Relation rel, bool with_defaults)
 	{
 		checks = compile_checks(rel->rd_att->constr, &nchecks);
 		if (with_defaults)
-			defaults = compile_defaults(rel);
+			defaults = compile_defaults(rel, true);
 	}
 	PG_FINALLY();
 	{

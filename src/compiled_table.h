@@ -31,7 +31,8 @@ typedef struct CompiledTable
 	ExprState **checks;			/* in the order of the relcache's constr->check;
 								 * NULL: compiled per statement (not shared) */
 	ExprState **defaults;		/* per column: its DEFAULT, or NULL (with
-								 * has_defaults) */
+								 * has_defaults); all NULL when one inlines
+								 * a SQL function (not to be shared) */
 } CompiledTable;
 
 /*
@@ -42,6 +43,12 @@ typedef struct CompiledTable
  * NULL while the table is being compiled further up the stack
  */
 extern const CompiledTable *protector_compiled_table(Relation rel, bool with_defaults);
+
+/*
+ * rel's DEFAULTs compiled in the current memory context, for one user of
+ * them (the compiled table's are NULL when they may not be shared)
+ */
+extern ExprState **protector_compile_defaults(Relation rel);
 
 /* installs the ExecutorStart hook (_PG_init) */
 extern void protector_compiled_table_init(void);

@@ -361,7 +361,16 @@ direct_open(Oid relid)
 			/* ExecConstraints compiles only what is not there (not shared) */
 			if (c->nchecks > 0 && c->checks != NULL)
 				t->rri->ri_ConstraintExprs = c->checks;
-			t->defaults = c->defaults;
+			/* (not shared: a SQL function inlined under this search_path) */
+			if (c->defaults != NULL)
+				t->defaults = c->defaults;
+			else
+			{
+				MemoryContext old = MemoryContextSwitchTo(t->estate->es_query_cxt);
+
+				t->defaults = protector_compile_defaults(t->rel);
+				MemoryContextSwitchTo(old);
+			}
 		}
 	}
 	PG_CATCH();

@@ -110,3 +110,30 @@ BEGIN;
 SELECT pg_temp.book(10);
 PREPARE TRANSACTION 'side_table_ddl';
 SELECT pg_temp.booked() AS nine_still;
+
+-- a column of tasks whose DEFAULT calls a SQL function that names another
+-- unqualified: the review task takes it as an INSERT under the booking's
+-- search_path would (the first compilation was shared by every later
+-- booking of the session, under whatever search_path it had)
+CREATE SCHEMA side_a;
+CREATE SCHEMA side_b;
+CREATE FUNCTION side_a.tag() RETURNS text LANGUAGE sql IMMUTABLE AS $$SELECT 'A'$$;
+CREATE FUNCTION side_b.tag() RETURNS text LANGUAGE sql IMMUTABLE AS $$SELECT 'B'$$;
+SET check_function_bodies = off;
+CREATE FUNCTION public.side_team_tag() RETURNS text LANGUAGE sql STABLE AS $$SELECT tag()$$;
+RESET check_function_bodies;
+SET search_path = side_a, public;
+ALTER TABLE protector.tasks ADD COLUMN team text DEFAULT public.side_team_tag();
+SELECT pg_temp.book(11);
+SET search_path = side_b, public;
+SELECT pg_temp.book(12);
+RESET search_path;
+SELECT extract(hour FROM lower(b.during) AT TIME ZONE 'UTC') AS hour, t.team
+FROM protector.tasks t JOIN protector.bookings b ON b.organization_id = t.organization_id AND b.id = t.booking_id
+WHERE t.organization_id = '0d220000-0000-4000-8000-000000000001'
+  AND extract(hour FROM lower(b.during) AT TIME ZONE 'UTC') IN (11, 12)
+ORDER BY 1;
+ALTER TABLE protector.tasks DROP COLUMN team;
+DROP FUNCTION public.side_team_tag();
+DROP FUNCTION side_a.tag(), side_b.tag();
+DROP SCHEMA side_a, side_b;
