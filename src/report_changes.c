@@ -189,12 +189,21 @@ register_callbacks(void)
 static void
 known_for(Relation changes)
 {
+	bool		same_transaction;
+
 	register_callbacks();
-	if (known.lxid == MyProc->lxid && known.relid == RelationGetRelid(changes))
+	same_transaction = known.lxid == MyProc->lxid;
+	if (same_transaction && known.relid == RelationGetRelid(changes))
 		return;
 	known.lxid = MyProc->lxid;
 	known.relid = RelationGetRelid(changes);
-	known.written = CheckRelationLockedByMe(changes, ShareRowExclusiveLock, true);
+	/*
+	 * Another table within the transaction (the extension dropped and made
+	 * again, or that undone to a savepoint, which brings back a table this
+	 * record was reset away from): what was logged in it is not known here.
+	 */
+	known.written = same_transaction ||
+		CheckRelationLockedByMe(changes, ShareRowExclusiveLock, true);
 	known.overflowed = false;
 	known.n = 0;
 }
