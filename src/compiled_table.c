@@ -38,9 +38,10 @@
  *		their own, as PostgreSQL does;
  *	  - the DEFAULTs (for direct_insert.c) are shared unless one calls a
  *		SQL function the planner inlines, whose names resolve under the
- *		search_path of whoever compiles it: then each transaction's first
- *		direct insert compiles its own, as each INSERT does; a volatile
- *		default is shared (it is evaluated, never judging rows);
+ *		search_path of whoever compiles it: then a direct insert compiles
+ *		its own, again whenever the search_path has changed, as each INSERT
+ *		does; a volatile default is shared (it is evaluated, never judging
+ *		rows);
  *	  - a compilation is its user's, who may execute every function it
  *		calls (checked before compiling, so a statement of a user who may
  *		not compiles its own and fails as it would have), and a change of

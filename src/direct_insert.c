@@ -46,6 +46,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
 #include "nodes/makefuncs.h"
@@ -72,6 +73,8 @@ struct DirectTable
 	ResultRelInfo *rri;
 	TupleTableSlot *slot;
 	ExprState **defaults;		/* per column: its DEFAULT, or NULL */
+	char	   *defaults_path;	/* the search_path its own defaults were
+								 * compiled under; NULL: shared ones */
 	SubTransactionId in_use;	/* a row is being made (defaults) or
 								 * inserted, in this subtransaction (none:
 								 * Invalid) */
@@ -305,6 +308,20 @@ refuse_deferred_indexes(ResultRelInfo *rri)
 }
 
 /*
+ * The table's DEFAULTs compiled for this table alone, under the search_path
+ * now in force (as an INSERT compiles them), kept until the table closes
+ */
+static void
+compile_own_defaults(DirectTable *t)
+{
+	MemoryContext old = MemoryContextSwitchTo(t->estate->es_query_cxt);
+
+	t->defaults = protector_compile_defaults(t->rel);
+	t->defaults_path = pstrdup(namespace_search_path);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * The executor state constraints and index inserts need, as apply makes
  * it.  Opened under the top transaction's resource owner, which only
  * releases at the end of the transaction: an error half way (caught by a
@@ -361,16 +378,11 @@ direct_open(Oid relid)
 			/* ExecConstraints compiles only what is not there (not shared) */
 			if (c->nchecks > 0 && c->checks != NULL)
 				t->rri->ri_ConstraintExprs = c->checks;
-			/* (not shared: a SQL function inlined under this search_path) */
+			/* (not shared: a SQL function inlined under the search_path) */
 			if (c->defaults != NULL)
 				t->defaults = c->defaults;
 			else
-			{
-				MemoryContext old = MemoryContextSwitchTo(t->estate->es_query_cxt);
-
-				t->defaults = protector_compile_defaults(t->rel);
-				MemoryContextSwitchTo(old);
-			}
+				compile_own_defaults(t);
 		}
 	}
 	PG_CATCH();
@@ -481,6 +493,9 @@ protector_direct_defaults(DirectTable *t, Datum *values, bool *nulls)
 	MemoryContext caller = CurrentMemoryContext;
 
 	enter(t);
+	/* its own defaults, compiled under another search_path: again */
+	if (t->defaults_path != NULL && strcmp(t->defaults_path, namespace_search_path) != 0)
+		compile_own_defaults(t);
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);

@@ -128,10 +128,17 @@ SELECT pg_temp.book(11);
 SET search_path = side_b, public;
 SELECT pg_temp.book(12);
 RESET search_path;
+-- ... and within one transaction too
+BEGIN;
+SET LOCAL search_path = side_a, public;
+SELECT pg_temp.book(13);
+SET LOCAL search_path = side_b, public;
+SELECT pg_temp.book(14);
+COMMIT;
 SELECT extract(hour FROM lower(b.during) AT TIME ZONE 'UTC') AS hour, t.team
 FROM protector.tasks t JOIN protector.bookings b ON b.organization_id = t.organization_id AND b.id = t.booking_id
 WHERE t.organization_id = '0d220000-0000-4000-8000-000000000001'
-  AND extract(hour FROM lower(b.during) AT TIME ZONE 'UTC') IN (11, 12)
+  AND extract(hour FROM lower(b.during) AT TIME ZONE 'UTC') IN (11, 12, 13, 14)
 ORDER BY 1;
 ALTER TABLE protector.tasks DROP COLUMN team;
 DROP FUNCTION public.side_team_tag();
