@@ -3148,6 +3148,7 @@ DECLARE
 	v_by_address integer;
 	v_customer uuid;
 	v_key text;
+	v_key_tail text;
 	v_booking jsonb;
 BEGIN
 	v_service := protector_internal.widget_service(v, p_service_id);
@@ -3208,15 +3209,14 @@ BEGIN
 	IF p_idempotency_key IS NOT NULL THEN
 		-- (per venue: the same key at another venue of the organization is
 		-- another booking, not a replay of this one under that venue's name)
-		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_identity) OPERATOR(pg_catalog.||) '/'
-				 OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
+		v_key_tail := '/' OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
+		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_identity) OPERATOR(pg_catalog.||) v_key_tail;
 		-- (a booking made before the address was keyed by identity_key has
 		-- its lower()-cased address's: a retry across that change replays it)
 		SELECT protector_internal.booking_shape(b, true) INTO v_booking FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id
 		  AND b.idempotency_key OPERATOR(pg_catalog.=) ANY (ARRAY[v_key,
-				'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(pg_catalog.lower(v_email)) OPERATOR(pg_catalog.||) '/'
-				OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key])
+				'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(pg_catalog.lower(v_email)) OPERATOR(pg_catalog.||) v_key_tail])
 		ORDER BY b.idempotency_key OPERATOR(pg_catalog.=) v_key DESC LIMIT 1;
 	END IF;
 	IF v_booking IS NULL THEN
