@@ -64,8 +64,10 @@ COMMENT ON FUNCTION protector.find_duplicate_customers(uuid) IS
 -- moves, as the owner.  Only the schema protector's: a table of another
 -- schema is another role's, whose triggers a merge would run with the
 -- owner's rights (a review made itself superuser that way); its owner
--- moves its references (docs/customers.md).
-CREATE OR REPLACE VIEW protector_internal.customer_references AS
+-- moves its references (docs/customers.md).  It reads only the catalog,
+-- which every role may read: as the caller (security_invoker), as every
+-- view of protector's is.
+CREATE OR REPLACE VIEW protector_internal.customer_references WITH (security_invoker = on) AS
 SELECT c.conrelid::regclass AS tbl, a.attname AS col,
 	   -- the referring table's organization column, where the key is
 	   -- composite (every key of protector's is): searches and moves of one

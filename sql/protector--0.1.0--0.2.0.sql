@@ -12096,3 +12096,7 @@ CREATE TRIGGER name_nfc BEFORE INSERT OR UPDATE OF name ON protector.waivers
 -- replica too: a load tool's DDL renamed a masked column there, whose
 -- values the log then took in clear
 ALTER EVENT TRIGGER protector_audit_release_writer ENABLE ALWAYS;
+
+-- the one view that ran as its owner reads only the catalog: as the
+-- caller, like every other (Supabase's lint security_definer_view)
+ALTER VIEW protector_internal.customer_references SET (security_invoker = on);

@@ -198,9 +198,9 @@ $$, ARRAY['protector.create_widget_booking(text,uuid,text,text,text,timestamp wi
 	'anon can execute the public widget functions and nothing else of the schema');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_proc p
-	WHERE p.pronamespace = 'protector'::regnamespace
+	WHERE p.pronamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
 	  AND (p.proacl IS NULL OR EXISTS (SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0))
-$$, 'no function is executable by PUBLIC');
+$$, 'no function of protector''s schemas is executable by PUBLIC');
 SELECT is_empty($$
 	SELECT c.relname, a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
 	WHERE c.relnamespace = 'protector'::regnamespace AND c.relkind = 'r' AND a.attnum > 0
