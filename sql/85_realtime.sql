@@ -295,24 +295,42 @@ COMMENT ON FUNCTION protector.disable_realtime() IS
 
 -- A restored realtime_state row is kept once (a row that is there already
 -- is not doubled); publication_created puts the tables back into Realtime
--- when pg_dump's post-data section creates the publication.
+-- when pg_dump's post-data section creates the publication.  A restore
+-- whose publication exists before the data (its schema restored first,
+-- then its data) applies it here, once no load holds the tables.
 CREATE FUNCTION protector_internal.restore_realtime_state()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- during a restore only kept: applying it would take table locks while
-	-- other loads run (pg_restore -j); the publication, created after the
-	-- data, applies it (publication_created)
-	IF protector_internal.restoring() AND EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+	IF NOT protector_internal.restoring() THEN
+		RETURN NEW;
+	END IF;
+	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
 		RETURN NULL;
+	END IF;
+	IF EXISTS (SELECT FROM pg_catalog.pg_publication p WHERE p.pubname OPERATOR(pg_catalog.=) 'supabase_realtime') THEN
+		-- the restore's lock first (insert_restored_pending's): a load
+		-- waiting for it may hold a table, never the other way round; a
+		-- table another load holds sets the row aside, offered again after
+		-- each table's load
+		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+		BEGIN
+			LOCK TABLE protector.bookings, protector.tasks, protector.notifications, protector.booking_messages
+				IN ACCESS EXCLUSIVE MODE NOWAIT;
+			PERFORM protector_internal.apply_realtime();
+		EXCEPTION WHEN lock_not_available THEN
+			INSERT INTO protector_internal.restore_pending (relid, row_data)
+			VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
+			RETURN NULL;
+		END;
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.restore_realtime_state() IS
-'Trigger: a restored realtime_state row is kept once (the publication created after the data applies it)';
+'Trigger: a restored realtime_state row is kept once, and applied where the publication exists already';
 
 CREATE TRIGGER restore_realtime_state BEFORE INSERT ON protector_internal.realtime_state
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.restore_realtime_state();
@@ -348,6 +366,9 @@ COMMENT ON FUNCTION protector_internal.publication_created() IS
 CREATE EVENT TRIGGER protector_publication_created ON ddl_command_end
 	WHEN TAG IN ('CREATE PUBLICATION')
 	EXECUTE FUNCTION protector_internal.publication_created();
+-- also under session_replication_role = replica: a restore run that way
+-- (PGOPTIONS, as Supabase's recipes set it) left protector out of Realtime
+ALTER EVENT TRIGGER protector_publication_created ENABLE ALWAYS;
 
 -- (not during a restore: the restored realtime_state, publication and
 -- policy bring protector back into Realtime as it was)

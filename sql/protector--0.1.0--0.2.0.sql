@@ -483,17 +483,33 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- during a restore only kept: applying it would take table locks while
-	-- other loads run (pg_restore -j); the publication, created after the
-	-- data, applies it (publication_created)
-	IF protector_internal.restoring() AND EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+	IF NOT protector_internal.restoring() THEN
+		RETURN NEW;
+	END IF;
+	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
 		RETURN NULL;
+	END IF;
+	IF EXISTS (SELECT FROM pg_catalog.pg_publication p WHERE p.pubname OPERATOR(pg_catalog.=) 'supabase_realtime') THEN
+		-- the restore's lock first (insert_restored_pending's): a load
+		-- waiting for it may hold a table, never the other way round; a
+		-- table another load holds sets the row aside, offered again after
+		-- each table's load
+		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+		BEGIN
+			LOCK TABLE protector.bookings, protector.tasks, protector.notifications, protector.booking_messages
+				IN ACCESS EXCLUSIVE MODE NOWAIT;
+			PERFORM protector_internal.apply_realtime();
+		EXCEPTION WHEN lock_not_available THEN
+			INSERT INTO protector_internal.restore_pending (relid, row_data)
+			VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
+			RETURN NULL;
+		END;
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.restore_realtime_state() IS
-'Trigger: a restored realtime_state row is kept once (the publication created after the data applies it)';
+'Trigger: a restored realtime_state row is kept once, and applied where the publication exists already';
 
 CREATE TRIGGER restore_realtime_state BEFORE INSERT ON protector_internal.realtime_state
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.restore_realtime_state();
@@ -1742,6 +1758,12 @@ BEGIN
 	END IF;
 	-- one at a time, and after every other load's commit
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+	IF NOT protector_internal.restore_snapshot_current() THEN
+		RAISE EXCEPTION 'a parallel restore cannot run under % isolation', pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('This load of %s keeps a snapshot that misses loads committed since it began: rows set aside until what they refer to is loaded would be left behind.', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME),
+				  HINT = 'Restore again into a new database with PGOPTIONS=''-c default_transaction_isolation=read\ committed'' set for pg_restore, or without -j.';
+	END IF;
 	WHILE v_progress LOOP
 		v_progress := false;
 		FOR p IN SELECT * FROM protector_internal.restore_pending ORDER BY id LOOP
@@ -12100,3 +12122,17 @@ ALTER EVENT TRIGGER protector_audit_release_writer ENABLE ALWAYS;
 -- the one view that ran as its owner reads only the catalog: as the
 -- caller, like every other (Supabase's lint security_definer_view)
 ALTER VIEW protector_internal.customer_references SET (security_invoker = on);
+
+-- the restore's event triggers fire under session_replication_role =
+-- replica too: a restore run that way lost the keys to auth.users and
+-- Realtime
+ALTER EVENT TRIGGER protector_publication_created ENABLE ALWAYS;
+ALTER EVENT TRIGGER protector_auth_users_changed ENABLE ALWAYS;
+
+CREATE OR REPLACE FUNCTION protector_internal.restore_snapshot_current()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_restore_snapshot_current'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.restore_snapshot_current() IS
+'False when the transaction''s snapshot (REPEATABLE READ, SERIALIZABLE) misses a transaction committed since it was taken';
+REVOKE ALL ON FUNCTION protector_internal.restore_snapshot_current() FROM PUBLIC;
