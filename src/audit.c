@@ -157,6 +157,7 @@ static HTAB *audit_tables = NULL;
 static AuditLogTarget audit_log_target;
 static bool audit_log_target_valid = false;
 static MemoryContext audit_cxt = NULL;
+static bool audit_slots_stale = false;	/* some slot to sweep at transaction end */
 
 static void
 audit_relcache_callback(Datum arg, Oid relid)
@@ -172,7 +173,39 @@ audit_relcache_callback(Datum arg, Oid relid)
 	while ((slot = (AuditSlot *) hash_seq_search(&status)) != NULL)
 	{
 		if (relid == InvalidOid || slot->key.relid == relid)
+		{
 			slot->valid = false;
+			audit_slots_stale = true;
+		}
+	}
+}
+
+/*
+ * At the end of a top transaction no audit trigger runs: the slots made
+ * invalid go, and are built again at their table's next audited change.
+ * A dropped table's, or a replaced trigger's (enable_audit again), would
+ * otherwise stay for the backend's life (4-8 kB each).
+ */
+static void
+audit_transaction_ended(XactEvent event, void *arg)
+{
+	HASH_SEQ_STATUS status;
+	AuditSlot  *slot;
+
+	if (!audit_slots_stale ||
+		(event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		 event != XACT_EVENT_PREPARE && event != XACT_EVENT_PARALLEL_COMMIT &&
+		 event != XACT_EVENT_PARALLEL_ABORT))
+		return;
+	audit_slots_stale = false;
+	hash_seq_init(&status, audit_tables);
+	while ((slot = (AuditSlot *) hash_seq_search(&status)) != NULL)
+	{
+		if (slot->valid)
+			continue;
+		if (slot->table != NULL)
+			MemoryContextDelete(slot->table->cxt);
+		hash_search(audit_tables, &slot->key, HASH_REMOVE, NULL);
 	}
 }
 
@@ -203,6 +236,7 @@ audit_init_cache(void)
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	protector_on_relcache_change(audit_relcache_callback);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, audit_schema_callback, (Datum) 0);
+	RegisterXactCallback(audit_transaction_ended, NULL);
 }
 
 static void
