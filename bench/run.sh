@@ -3,7 +3,9 @@
 # baselines measured in the same run, on a throwaway cluster.
 #   BENCH_PARTS (default "reservations instructions checks audit realtime analytics dashboards ids")
 #   selects parts (and, not in the default: "profile", perf, as root;
-#   "reportlog", what the report-change log costs the engine; "waits", what
+#   "reportlog", what the report-change log costs the engine; "hugepages",
+#   (b) and the full booking with and without huge pages, as root;
+#   "sidework", the full booking without each part of its side work; "waits", what
 #   a full booking waits on and the relation locks it holds; "crowded",
 #   availability of a shared service with 30,000 bookings in one hour);
 #   reservations: BENCH_SECONDS (default 8) per run, BENCH_REPEAT (default
@@ -32,6 +34,8 @@ exec bash scripts/pg-cluster.sh -o "max_connections=50" -o "shared_buffers=512MB
 		profile) bash bench/profile.sh ;;
 		reportlog) bash bench/report_log.sh ;;
 		crowded) bash bench/crowded.sh ;;
+		hugepages) bash bench/huge_pages.sh ;;
+		sidework) bash bench/side_work.sh ;;
 		waits) bash bench/waits.sh ;;
 		*) echo "unknown benchmark part: $part" >&2; exit 2 ;;
 		esac

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# bench/side_work.sh — runs inside the cluster of bench/run.sh
+# (BENCH_PARTS=sidework; not in the default parts).
+#
+# What each part of a full booking's side work costs its throughput: the
+# full booking (protector.notify = off), the same without the workflow's
+# review task and desk notification (trigger booking_workflow disabled),
+# without the audit row (protector_audit disabled), and the engine alone,
+# each against (b), the exclusion constraint.  Wide scenario, 8 clients,
+# BENCH_SECONDS (default 8) per run, BENCH_REPEAT (default 7) rounds in
+# alternating order; medians of the runs and of the per-round ratios.  A
+# variant without a part is a measurement, not a mode: the product writes
+# them all.
+set -euo pipefail
+cd "$(dirname "$0")"
+SECS=${BENCH_SECONDS:-8}
+REPEAT=${BENCH_REPEAT:-7}
+DB=protector_side_work
+dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+createdb "$DB"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f setup.sql
+
+VARIANTS="excl full no_workflow no_audit engine"
+run() {	# $1 = a variant -> attempts/s
+	local script=protector
+	psql -X -q -d "$DB" -c "SELECT bench.workflow($([ "$1" = engine ] && echo false || echo true))" >/dev/null
+	case $1 in
+	excl) script=excl ;;
+	no_workflow) psql -X -q -d "$DB" -c "ALTER TABLE protector.bookings DISABLE TRIGGER booking_workflow" ;;
+	no_audit) psql -X -q -d "$DB" -c "ALTER TABLE protector.bookings DISABLE TRIGGER protector_audit" ;;
+	esac
+	psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
+		-c "TRUNCATE bench.excl, protector.bookings, protector.audit_log, protector_internal.report_changes CASCADE" \
+		-c "CHECKPOINT" >/dev/null
+	PGOPTIONS="-c protector.notify=off" pgbench -n -c 8 -j 2 -T "$SECS" -D nsvc=200 -D nslots=17520 \
+		-f "attempt_$script.pgbench" "$DB" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "== a full booking's side work, part by part: attempts per second, wide, 8 clients, notify off,"
+echo "   ${SECS}s per run, median of $REPEAT rounds (odd and even rounds in opposite order)"
+declare -A TPS=() RATIO=() ROUND=()
+for r in $(seq 1 "$REPEAT"); do
+	order=$VARIANTS
+	[ $((r % 2)) = 1 ] || order=$(echo "$VARIANTS" | tr ' ' '\n' | tac | tr '\n' ' ')
+	for v in $order; do
+		ROUND[$v]=$(run "$v")
+		TPS[$v]="${TPS[$v]:-} ${ROUND[$v]}"
+	done
+	for v in $VARIANTS; do
+		RATIO[$v]="${RATIO[$v]:-} $(echo "${ROUND[$v]} / ${ROUND[excl]}" | bc -l)"
+	done
+done
+# the triggers as installed, whatever the last run left
+psql -X -q -d "$DB" -c "SELECT bench.workflow(true)" >/dev/null
+printf '%-52s %12s %10s\n' variant attempts/s "vs (b)"
+for v in $VARIANTS; do
+	case $v in
+	excl) label="(b) exclude" ;;
+	full) label="full booking (audit, task, notification)" ;;
+	no_workflow) label="... without the task and notification" ;;
+	no_audit) label="... without the audit row" ;;
+	engine) label="the engine alone" ;;
+	esac
+	printf '%-52s %12.1f %9.2fx\n' "$label" "$(median <<<"${TPS[$v]}")" "$(median <<<"${RATIO[$v]}")"
+done
+echo "   vs (b) = median of the per-round ratios"
