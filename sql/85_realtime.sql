@@ -293,11 +293,45 @@ $$;
 COMMENT ON FUNCTION protector.disable_realtime() IS
 'Takes protector out of Supabase Realtime (publication, broadcast trigger, topic policy); run before DROP EXTENSION';
 
+-- Realtime as a restored realtime_state row asks for it, where the
+-- publication exists before the data (the schema restored first, then the
+-- data; a data-only restore into a database that has it): applied once no
+-- other session holds protector's published tables.  The restore's lock
+-- first (insert_restored_pending's, sql/98_restore.sql): a load waiting
+-- for it may hold a table, never the other way round.  False when a table
+-- was held (the next load's drain tries again).
+CREATE FUNCTION protector_internal.apply_restored_realtime()
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_publication p WHERE p.pubname OPERATOR(pg_catalog.=) 'supabase_realtime')
+	   OR EXISTS (SELECT FROM pg_catalog.pg_publication_tables t
+				  WHERE t.pubname OPERATOR(pg_catalog.=) 'supabase_realtime'
+					AND t.schemaname OPERATOR(pg_catalog.=) 'protector' AND t.tablename OPERATOR(pg_catalog.=) 'bookings') THEN
+		RETURN true;	-- the publication made later applies it (publication_created), or it is applied
+	END IF;
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+	BEGIN
+		LOCK TABLE protector.bookings, protector.tasks, protector.notifications, protector.booking_messages
+			IN ACCESS EXCLUSIVE MODE NOWAIT;
+		PERFORM protector_internal.apply_realtime();
+		RETURN true;
+	EXCEPTION WHEN lock_not_available THEN
+		RETURN false;
+	END;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.apply_restored_realtime() IS
+'During a restore: puts protector into the Realtime publication that exists already, unless another session holds its tables (false)';
+
 -- A restored realtime_state row is kept once (a row that is there already
--- is not doubled); publication_created puts the tables back into Realtime
--- when pg_dump's post-data section creates the publication.  A restore
--- whose publication exists before the data (its schema restored first,
--- then its data) applies it here, once no load holds the tables.
+-- is not doubled) and applied (apply_restored_realtime); publication_created
+-- applies it when pg_dump's post-data section creates the publication.  A
+-- load that holds a published table keeps it from applying: the row is
+-- kept, and each later load's drain tries again; under
+-- session_replication_role = replica no drain runs, and a WARNING says so.
 CREATE FUNCTION protector_internal.restore_realtime_state()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -310,21 +344,10 @@ BEGIN
 	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
 		RETURN NULL;
 	END IF;
-	IF EXISTS (SELECT FROM pg_catalog.pg_publication p WHERE p.pubname OPERATOR(pg_catalog.=) 'supabase_realtime') THEN
-		-- the restore's lock first (insert_restored_pending's): a load
-		-- waiting for it may hold a table, never the other way round; a
-		-- table another load holds sets the row aside, offered again after
-		-- each table's load
-		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
-		BEGIN
-			LOCK TABLE protector.bookings, protector.tasks, protector.notifications, protector.booking_messages
-				IN ACCESS EXCLUSIVE MODE NOWAIT;
-			PERFORM protector_internal.apply_realtime();
-		EXCEPTION WHEN lock_not_available THEN
-			INSERT INTO protector_internal.restore_pending (relid, row_data)
-			VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
-			RETURN NULL;
-		END;
+	IF NOT protector_internal.apply_restored_realtime()
+	   AND pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
+		RAISE WARNING 'protector: not back in Supabase Realtime yet: another session holds its tables'
+			USING HINT = 'Run SELECT protector.enable_realtime() once the restore is done.';
 	END IF;
 	RETURN NEW;
 END

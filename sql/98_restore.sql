@@ -32,22 +32,10 @@ ALTER TABLE protector_internal.restore_pending FORCE ROW LEVEL SECURITY;
 COMMENT ON TABLE protector_internal.restore_pending IS
 'Rows a parallel restore loaded before what they refer to; empty once the restore is done (docs/operations.md)';
 
--- Whether the transaction's snapshot misses a transaction committed since
--- it was taken (src/restore_snapshot.c): under REPEATABLE READ or
--- SERIALIZABLE a load keeps its first statement's snapshot, and cannot see
--- the loads committed meanwhile.
-CREATE FUNCTION protector_internal.restore_snapshot_current()
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'protector_restore_snapshot_current'
-LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION protector_internal.restore_snapshot_current() IS
-'False when the transaction''s snapshot (REPEATABLE READ, SERIALIZABLE) misses a transaction committed since it was taken';
-
 -- After a table's load: insert the rows set aside whose references are
--- there now, until no more can be.  A load that cannot see every load
--- committed before it (a parallel restore under REPEATABLE READ or
--- SERIALIZABLE) stops the restore with the reason, rather than leave rows
--- behind or end other loads on serialization failures.
+-- there now, until no more can be; and Realtime, where the restored state
+-- asks for it and no load held its tables when that row came
+-- (restore_realtime_state).
 CREATE FUNCTION protector_internal.insert_restored_pending()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -64,12 +52,6 @@ BEGIN
 	END IF;
 	-- one at a time, and after every other load's commit
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
-	IF NOT protector_internal.restore_snapshot_current() THEN
-		RAISE EXCEPTION 'a parallel restore cannot run under % isolation', pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = pg_catalog.format('This load of %s keeps a snapshot that misses loads committed since it began: rows set aside until what they refer to is loaded would be left behind.', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME),
-				  HINT = 'Restore again into a new database with PGOPTIONS=''-c default_transaction_isolation=read\ committed'' set for pg_restore, or without -j.';
-	END IF;
 	WHILE v_progress LOOP
 		v_progress := false;
 		FOR p IN SELECT * FROM protector_internal.restore_pending ORDER BY id LOOP
@@ -87,6 +69,9 @@ BEGIN
 			v_progress := v_progress OR v_inserted OPERATOR(pg_catalog.>) 0;
 		END LOOP;
 	END LOOP;
+	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+		PERFORM protector_internal.apply_restored_realtime();
+	END IF;
 	RETURN NULL;
 END
 $$;

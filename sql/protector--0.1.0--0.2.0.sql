@@ -489,21 +489,10 @@ BEGIN
 	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
 		RETURN NULL;
 	END IF;
-	IF EXISTS (SELECT FROM pg_catalog.pg_publication p WHERE p.pubname OPERATOR(pg_catalog.=) 'supabase_realtime') THEN
-		-- the restore's lock first (insert_restored_pending's): a load
-		-- waiting for it may hold a table, never the other way round; a
-		-- table another load holds sets the row aside, offered again after
-		-- each table's load
-		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
-		BEGIN
-			LOCK TABLE protector.bookings, protector.tasks, protector.notifications, protector.booking_messages
-				IN ACCESS EXCLUSIVE MODE NOWAIT;
-			PERFORM protector_internal.apply_realtime();
-		EXCEPTION WHEN lock_not_available THEN
-			INSERT INTO protector_internal.restore_pending (relid, row_data)
-			VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
-			RETURN NULL;
-		END;
+	IF NOT protector_internal.apply_restored_realtime()
+	   AND pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
+		RAISE WARNING 'protector: not back in Supabase Realtime yet: another session holds its tables'
+			USING HINT = 'Run SELECT protector.enable_realtime() once the restore is done.';
 	END IF;
 	RETURN NEW;
 END
@@ -1758,12 +1747,6 @@ BEGIN
 	END IF;
 	-- one at a time, and after every other load's commit
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
-	IF NOT protector_internal.restore_snapshot_current() THEN
-		RAISE EXCEPTION 'a parallel restore cannot run under % isolation', pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = pg_catalog.format('This load of %s keeps a snapshot that misses loads committed since it began: rows set aside until what they refer to is loaded would be left behind.', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME),
-				  HINT = 'Restore again into a new database with PGOPTIONS=''-c default_transaction_isolation=read\ committed'' set for pg_restore, or without -j.';
-	END IF;
 	WHILE v_progress LOOP
 		v_progress := false;
 		FOR p IN SELECT * FROM protector_internal.restore_pending ORDER BY id LOOP
@@ -1781,6 +1764,9 @@ BEGIN
 			v_progress := v_progress OR v_inserted OPERATOR(pg_catalog.>) 0;
 		END LOOP;
 	END LOOP;
+	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+		PERFORM protector_internal.apply_restored_realtime();
+	END IF;
 	RETURN NULL;
 END
 $$;
@@ -12129,10 +12115,29 @@ ALTER VIEW protector_internal.customer_references SET (security_invoker = on);
 ALTER EVENT TRIGGER protector_publication_created ENABLE ALWAYS;
 ALTER EVENT TRIGGER protector_auth_users_changed ENABLE ALWAYS;
 
-CREATE OR REPLACE FUNCTION protector_internal.restore_snapshot_current()
+CREATE OR REPLACE FUNCTION protector_internal.apply_restored_realtime()
 RETURNS boolean
-AS 'MODULE_PATHNAME', 'protector_restore_snapshot_current'
-LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION protector_internal.restore_snapshot_current() IS
-'False when the transaction''s snapshot (REPEATABLE READ, SERIALIZABLE) misses a transaction committed since it was taken';
-REVOKE ALL ON FUNCTION protector_internal.restore_snapshot_current() FROM PUBLIC;
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_publication p WHERE p.pubname OPERATOR(pg_catalog.=) 'supabase_realtime')
+	   OR EXISTS (SELECT FROM pg_catalog.pg_publication_tables t
+				  WHERE t.pubname OPERATOR(pg_catalog.=) 'supabase_realtime'
+					AND t.schemaname OPERATOR(pg_catalog.=) 'protector' AND t.tablename OPERATOR(pg_catalog.=) 'bookings') THEN
+		RETURN true;	-- the publication made later applies it (publication_created), or it is applied
+	END IF;
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+	BEGIN
+		LOCK TABLE protector.bookings, protector.tasks, protector.notifications, protector.booking_messages
+			IN ACCESS EXCLUSIVE MODE NOWAIT;
+		PERFORM protector_internal.apply_realtime();
+		RETURN true;
+	EXCEPTION WHEN lock_not_available THEN
+		RETURN false;
+	END;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.apply_restored_realtime() IS
+'During a restore: puts protector into the Realtime publication that exists already, unless another session holds its tables (false)';
+REVOKE ALL ON FUNCTION protector_internal.apply_restored_realtime() FROM PUBLIC;

@@ -7,8 +7,7 @@
 #   SQL dump through psql; pg_dumpall into a fresh cluster; a data-only
 #   dump into a fresh CREATE EXTENSION, plainly and with Supabase's
 #   session_replication_role = replica recipe; a whole pg_restore under
-#   replica; the schema, then the data; pg_restore -j 2 under REPEATABLE
-#   READ (restored exactly, or refused with the reason).
+#   replica; the schema, then the data.
 # Each restore must reproduce every table of the extension and the audited
 # user table exactly (test/ops/fingerprint.sql: counts, md5 of all rows,
 # sequence positions: nothing added by the restore, no audit row, task or
@@ -164,23 +163,6 @@ fresh r_sections
 rc=0; { pg_restore --schema-only -d r_sections "$WORK/backup.dump" && pg_restore --data-only -d r_sections "$WORK/backup.dump"; } >"$WORK/sections.log" 2>&1 || rc=$?
 check "pg_restore --schema-only, then --data-only" r_sections "$rc" "$WORK/sections.log"
 
-# in parallel under REPEATABLE READ: a load keeps its first snapshot and
-# cannot see the loads committed meanwhile.  Either the loads did not
-# overlap and all came back, or the restore stops with the reason; never
-# a serialization failure that empties a table, nor rows left behind in
-# silence
-fresh r_jobs_rr
-rc=0; PGOPTIONS="-c default_transaction_isolation=repeatable\\ read" pg_restore -j 2 -d r_jobs_rr "$WORK/backup.dump" >"$WORK/jobs-rr.log" 2>&1 || rc=$?
-if [ "$rc" -eq 0 ]; then
-	check "pg_restore -j 2 under REPEATABLE READ" r_jobs_rr "$rc" "$WORK/jobs-rr.log"
-elif grep -q 'a parallel restore cannot run under REPEATABLE READ isolation' "$WORK/jobs-rr.log" &&
-	! grep -q 'could not serialize' "$WORK/jobs-rr.log"; then
-	echo "pg_restore -j 2 under REPEATABLE READ ... refused with the reason"
-else
-	echo "pg_restore -j 2 under REPEATABLE READ ... FAILED: exit $rc without the reason"
-	grep -m5 -E 'ERROR|error' "$WORK/jobs-rr.log" || true
-	failures=$((failures + 1))
-fi
 
 # pg_dumpall: roles, the database and its data into a new, empty cluster
 # (only this test's database of the cluster the suite shares)
@@ -216,5 +198,5 @@ if grep -q 'circular foreign-key constraints' "$WORK/data-dump.log"; then
 	failures=$((failures + 1))
 fi
 
-for db in "$SRC" r_restore r_single r_jobs r_plain r_data r_replica r_replica_full r_sections r_jobs_rr; do dropdb --if-exists "$db"; done
+for db in "$SRC" r_restore r_single r_jobs r_plain r_data r_replica r_replica_full r_sections; do dropdb --if-exists "$db"; done
 [ "$failures" -eq 0 ]
