@@ -7,6 +7,8 @@
 # Runs inside a throwaway cluster (bench/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=bench/lib.sh
+. ./lib.sh
 REPEAT=${ANALYTICS_REPEAT:-5}
 CUSTOMERS=${ANALYTICS_CUSTOMERS:-100000}
 BOOKINGS=${ANALYTICS_BOOKINGS:-1000000}
@@ -59,7 +61,6 @@ for r in $(seq 1 "$REPEAT"); do
 	S+=("$(psql -X -q -d "$DB" -c "SET client_min_messages = notice" -c "SET work_mem = '64MB'" \
 		-c "DO \$\$ DECLARE t timestamptz := clock_timestamp(); BEGIN PERFORM * FROM bench.segments_sql('0e000000-0000-4000-8000-000000000000'); RAISE NOTICE 'ms=%', round(extract(epoch FROM clock_timestamp() - t) * 1000, 1); END \$\$" 2>&1 | sed -n 's/.*ms=//p')")
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 p=$(echo "${P[*]}" | median)
 s=$(echo "${S[*]}" | median)
 counts=$(psql -X -A -t -d "$DB" -c "SELECT (SELECT count(*) FROM protector.customers) || ' customers, ' || (SELECT count(*) FROM protector.bookings) || ' bookings, ' || (SELECT count(*) FROM protector.payments) || ' payments'")

@@ -8,6 +8,8 @@
 # (target: at most 0.5).
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=bench/lib.sh
+. ./lib.sh
 ROWS=${AUDIT_ROWS:-100000}
 REPEAT=${AUDIT_REPEAT:-5}
 DB=protector_bench_audit
@@ -30,7 +32,6 @@ SQL
 			-c "CHECKPOINT" >/dev/null
 	done
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "== audit trigger overhead: $ROWS rows inserted in one statement, then all updated;"
 echo "   median of $REPEAT rounds (interleaved); overhead = extra time over no trigger"

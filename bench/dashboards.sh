@@ -9,6 +9,8 @@
 # Runs inside a throwaway cluster (bench/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=bench/lib.sh
+. ./lib.sh
 REPEAT=${DASH_REPEAT:-5}
 BOOKINGS=${DASH_BOOKINGS:-100000}
 OTHERS=${DASH_OTHERS:-2000000}
@@ -74,7 +76,6 @@ ms() {
 			RAISE NOTICE 'ms=%', round(extract(epoch FROM clock_timestamp() - t) * 1000 / n, 3); END \$\$" 2>&1 |
 		sed -n 's/.*ms=//p'
 }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 today=$(psql -X -A -t -d "$A" -c "SELECT (now() AT TIME ZONE 'Europe/Berlin')::date")
 calls=(
 	"protector.get_dashboard_stats('$ORG')"

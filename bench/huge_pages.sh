@@ -17,6 +17,8 @@
 # the whole machine per attempt (/proc/vmstat).
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=bench/lib.sh
+. ./lib.sh
 SECS=${BENCH_SECONDS:-8}
 REPEAT=${BENCH_REPEAT:-7}
 if [ "$(id -u)" != 0 ] || [ ! -w /proc/sys/vm/nr_hugepages ]; then
@@ -69,7 +71,6 @@ run() {	# $1 = excl or protector -> "attempts/s faults-per-attempt"
 		-f "attempt_$1.pgbench" 2>&1 | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
 	echo "$((n / SECS)) $(echo "($(faults) - $f0) / $n" | bc -l)"
 }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "== huge pages: attempts per second, wide, 8 clients, ${SECS}s per run, median of $REPEAT rounds"
 echo "   (the cluster restarted for every setting; odd and even rounds in opposite order)"

@@ -2,6 +2,8 @@
 # bench/inside.sh — runs inside the cluster of bench/run.sh.
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=bench/lib.sh
+. ./lib.sh
 SECS=${BENCH_SECONDS:-8}
 DB=protector_bench
 dropdb --if-exists "$DB" >/dev/null 2>&1 || true
@@ -43,7 +45,6 @@ REPEAT=${BENCH_REPEAT:-7}
 echo "== throughput: booking attempts per second (refusals included), 8 clients, ${SECS}s per run,"
 echo "   median of $REPEAT rounds per variant (each round runs every variant; odd and even rounds in opposite order)"
 printf '%-6s %-12s %12s %8s %9s %9s %10s %10s\n' scenario variant attempts/s failed booked overlaps "vs (b)" "vs (a)"
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for scenario in wide hot; do
 	if [ "$scenario" = wide ]; then nsvc=200; nslots=17520; else nsvc=4; nslots=96; fi
 	declare -A TPS=() FAILED=() BOOKED=() OVERLAPS=() ROUND=()

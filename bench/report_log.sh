@@ -15,12 +15,12 @@
 # would answer stale: the second variant is a measurement, not a mode.
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=bench/lib.sh
+. ./lib.sh
 SECS=${BENCH_SECONDS:-8}
 REPEAT=${BENCH_REPEAT:-7}
 DB=protector_report_log
-dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-createdb "$DB"
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f setup.sql
+bench_database "$DB"
 psql -X -q -d "$DB" -c "SELECT bench.workflow(false)" >/dev/null
 
 run() {	# $1 = excl, logged or unlogged -> attempts/s
@@ -36,7 +36,6 @@ run() {	# $1 = excl, logged or unlogged -> attempts/s
 	pgbench -n -c 8 -j 2 -T "$SECS" -D nsvc=200 -D nslots=17520 -f "attempt_$script.pgbench" "$DB" 2>&1 |
 		sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
 }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "== the report-change log's cost to the engine: attempts per second, wide, 8 clients, ${SECS}s per run,"
 echo "   median of $REPEAT rounds (odd and even rounds in opposite order)"

@@ -13,12 +13,12 @@
 # them all.
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=bench/lib.sh
+. ./lib.sh
 SECS=${BENCH_SECONDS:-8}
 REPEAT=${BENCH_REPEAT:-7}
 DB=protector_side_work
-dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-createdb "$DB"
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f setup.sql
+bench_database "$DB"
 
 VARIANTS="excl full no_workflow no_audit engine"
 run() {	# $1 = a variant -> attempts/s
@@ -35,7 +35,6 @@ run() {	# $1 = a variant -> attempts/s
 	PGOPTIONS="-c protector.notify=off" pgbench -n -c 8 -j 2 -T "$SECS" -D nsvc=200 -D nslots=17520 \
 		-f "attempt_$script.pgbench" "$DB" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
 }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "== a full booking's side work, part by part: attempts per second, wide, 8 clients, notify off,"
 echo "   ${SECS}s per run, median of $REPEAT rounds (odd and even rounds in opposite order)"
