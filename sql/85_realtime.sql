@@ -299,7 +299,8 @@ COMMENT ON FUNCTION protector.disable_realtime() IS
 -- other session holds protector's published tables.  The restore's lock
 -- first (insert_restored_pending's, sql/98_restore.sql): a load waiting
 -- for it may hold a table, never the other way round.  False when a table
--- was held (the next load's drain tries again).
+-- was held, or is the one whose load is running (the next load's drain
+-- tries again).
 CREATE FUNCTION protector_internal.apply_restored_realtime()
 RETURNS boolean
 LANGUAGE plpgsql
@@ -318,7 +319,9 @@ BEGIN
 			IN ACCESS EXCLUSIVE MODE NOWAIT;
 		PERFORM protector_internal.apply_realtime();
 		RETURN true;
-	EXCEPTION WHEN lock_not_available THEN
+	EXCEPTION WHEN lock_not_available OR object_in_use THEN
+		-- (object_in_use: this is the drain of a published table's own
+		-- load, whose COPY keeps it open; ALTER TABLE waits for its end)
 		RETURN false;
 	END;
 END

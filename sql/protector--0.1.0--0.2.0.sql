@@ -12133,7 +12133,9 @@ BEGIN
 			IN ACCESS EXCLUSIVE MODE NOWAIT;
 		PERFORM protector_internal.apply_realtime();
 		RETURN true;
-	EXCEPTION WHEN lock_not_available THEN
+	EXCEPTION WHEN lock_not_available OR object_in_use THEN
+		-- (object_in_use: this is the drain of a published table's own
+		-- load, whose COPY keeps it open; ALTER TABLE waits for its end)
 		RETURN false;
 	END;
 END
