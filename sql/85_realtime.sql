@@ -200,8 +200,11 @@ BEGIN
 				FOR EACH ROW EXECUTE FUNCTION protector_internal.broadcast_message();
 		END IF;
 		-- members receive their organizations' topics; nobody else does (a
-		-- restore brings the policy back itself, with realtime.messages)
-		IF protector_internal.restoring() THEN
+		-- restore brings the policy back itself, with realtime.messages; a
+		-- data-only one into a database without it does not)
+		IF protector_internal.restoring() AND EXISTS (SELECT FROM pg_policy
+				WHERE polrelid = to_regclass('realtime.messages')
+				  AND polname = 'protector_members_receive_organization_topic') THEN
 			v_policy := 'restored';
 		ELSE
 			v_policy := protector_internal.realtime_policy('protector_members_receive_organization_topic',
@@ -210,7 +213,9 @@ BEGIN
 	END IF;
 
 	-- a customer joins their own topic (their booking messages) only
-	IF v_broadcast AND NOT protector_internal.restoring() THEN
+	IF v_broadcast AND NOT (protector_internal.restoring() AND EXISTS (SELECT FROM pg_policy
+				WHERE polrelid = to_regclass('realtime.messages')
+				  AND polname = 'protector_customers_receive_own_topic')) THEN
 		PERFORM protector_internal.realtime_policy('protector_customers_receive_own_topic', v_customers_using);
 	END IF;
 

@@ -7,7 +7,8 @@
 #   SQL dump through psql; pg_dumpall into a fresh cluster; a data-only
 #   dump into a fresh CREATE EXTENSION, plainly and with Supabase's
 #   session_replication_role = replica recipe; a whole pg_restore under
-#   replica; the schema, then the data.
+#   replica; the schema, then the data; the data alone into a database
+#   whose Realtime was turned off.
 # Each restore must reproduce every table of the extension and the audited
 # user table exactly (test/ops/fingerprint.sql: counts, md5 of all rows,
 # sequence positions: nothing added by the restore, no audit row, task or
@@ -123,6 +124,7 @@ echo "source: $(grep -c . "$WORK/source.fp") tables and sequences; $(grep '^prot
 pg_dump -Fc -f "$WORK/backup.dump" "$SRC"
 pg_dump -f "$WORK/backup.sql" "$SRC"
 pg_dump --data-only -f "$WORK/data.sql" "$SRC" 2>"$WORK/data-dump.log"
+pg_dump --data-only -Fc -f "$WORK/data.dump" "$SRC" 2>/dev/null
 
 fresh r_restore
 rc=0; pg_restore -d r_restore "$WORK/backup.dump" >"$WORK/pg_restore.log" 2>&1 || rc=$?
@@ -163,6 +165,15 @@ fresh r_sections
 rc=0; { pg_restore --schema-only -d r_sections "$WORK/backup.dump" && pg_restore --data-only -d r_sections "$WORK/backup.dump"; } >"$WORK/sections.log" 2>&1 || rc=$?
 check "pg_restore --schema-only, then --data-only" r_sections "$rc" "$WORK/sections.log"
 
+# the data alone into a database whose Realtime was turned off: the
+# restored state brings back the publication, the broadcast trigger and
+# the topic policies, which a data-only dump does not carry
+fresh r_data_off
+prepare r_data_off >/dev/null
+psql -X -q -d r_data_off -c "SELECT protector.disable_realtime()" >/dev/null
+rc=0; pg_restore --data-only -d r_data_off "$WORK/data.dump" >"$WORK/data-off.log" 2>&1 || rc=$?
+check "pg_restore --data-only into a database with Realtime off" r_data_off "$rc" "$WORK/data-off.log"
+
 
 # pg_dumpall: roles, the database and its data into a new, empty cluster
 # (only this test's database of the cluster the suite shares)
@@ -198,5 +209,5 @@ if grep -q 'circular foreign-key constraints' "$WORK/data-dump.log"; then
 	failures=$((failures + 1))
 fi
 
-for db in "$SRC" r_restore r_single r_jobs r_plain r_data r_replica r_replica_full r_sections; do dropdb --if-exists "$db"; done
+for db in "$SRC" r_restore r_single r_jobs r_plain r_data r_replica r_replica_full r_sections r_data_off; do dropdb --if-exists "$db"; done
 [ "$failures" -eq 0 ]
