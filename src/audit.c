@@ -192,10 +192,7 @@ audit_transaction_ended(XactEvent event, void *arg)
 	HASH_SEQ_STATUS status;
 	AuditSlot  *slot;
 
-	if (!audit_slots_stale ||
-		(event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
-		 event != XACT_EVENT_PREPARE && event != XACT_EVENT_PARALLEL_COMMIT &&
-		 event != XACT_EVENT_PARALLEL_ABORT))
+	if (!audit_slots_stale || !protector_xact_ended(event))
 		return;
 	audit_slots_stale = false;
 	hash_seq_init(&status, audit_tables);

@@ -145,11 +145,7 @@ transaction_ended(XactEvent event, void *arg)
 	HASH_SEQ_STATUS seq;
 	CompiledTable *c;
 
-	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
-		event != XACT_EVENT_PREPARE && event != XACT_EVENT_PARALLEL_COMMIT &&
-		event != XACT_EVENT_PARALLEL_ABORT)
-		return;
-	if (!garbage)
+	if (!garbage || !protector_xact_ended(event))
 		return;					/* (most transactions: nothing compiled, nothing stale) */
 	garbage = false;
 	hash_seq_init(&seq, compiled);

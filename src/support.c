@@ -292,6 +292,14 @@ protector_on_relcache_change(RelcacheCallbackFunction func)
 	relcache_callbacks[n_relcache_callbacks++] = func;
 }
 
+bool
+protector_xact_ended(XactEvent event)
+{
+	return event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT;
+}
+
 const AttrNumber *
 protector_columns(ProtectorColumns *cache, Relation rel)
 {

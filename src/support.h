@@ -13,6 +13,7 @@
 #define PROTECTOR_SUPPORT_H
 
 #include "access/tupdesc.h"
+#include "access/xact.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "utils/inval.h"
@@ -134,6 +135,13 @@ extern void protector_push_member(JsonbParseState **state, const char *key, int 
  * short and cannot be unregistered from).
  */
 extern void protector_on_relcache_change(RelcacheCallbackFunction func);
+
+/*
+ * Has this transaction callback event ended the top transaction (commit,
+ * abort or prepare, in a parallel worker too)?  Where per-backend caches
+ * free what was left stale: no statement uses it any more.
+ */
+extern bool protector_xact_ended(XactEvent event);
 
 /*
  * Room for element number used (0-based) in a palloc'd array of *cap
