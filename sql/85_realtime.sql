@@ -115,7 +115,9 @@ SELECT pg_catalog.pg_extension_config_dump('protector_internal.realtime_state', 
 -- authenticated USING p_using: created, or set to p_using where it exists
 -- (an earlier version's); 'created', 'present' or 'not permitted' (only
 -- the owner of realtime.messages may, and the policy is then left as it
--- is, with a warning).
+-- is, with a warning).  While restoring, one that exists is the restore's
+-- own ('restored'); a data-only restore into a database without it gets
+-- it created.
 CREATE FUNCTION protector_internal.realtime_policy(p_name text, p_using text)
 RETURNS text
 LANGUAGE plpgsql
@@ -125,6 +127,9 @@ DECLARE
 	v_exists boolean := EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
 								AND polname = p_name);
 BEGIN
+	IF v_exists AND protector_internal.restoring() THEN
+		RETURN 'restored';
+	END IF;
 	IF v_exists THEN
 		EXECUTE format('ALTER POLICY %I ON realtime.messages USING (%s)', p_name, p_using);
 		RETURN 'present';
@@ -199,23 +204,13 @@ BEGIN
 				AFTER INSERT OR UPDATE ON protector.booking_messages
 				FOR EACH ROW EXECUTE FUNCTION protector_internal.broadcast_message();
 		END IF;
-		-- members receive their organizations' topics; nobody else does (a
-		-- restore brings the policy back itself, with realtime.messages; a
-		-- data-only one into a database without it does not)
-		IF protector_internal.restoring() AND EXISTS (SELECT FROM pg_policy
-				WHERE polrelid = to_regclass('realtime.messages')
-				  AND polname = 'protector_members_receive_organization_topic') THEN
-			v_policy := 'restored';
-		ELSE
-			v_policy := protector_internal.realtime_policy('protector_members_receive_organization_topic',
-														   v_members_using);
-		END IF;
+		-- members receive their organizations' topics; nobody else does
+		v_policy := protector_internal.realtime_policy('protector_members_receive_organization_topic',
+													   v_members_using);
 	END IF;
 
 	-- a customer joins their own topic (their booking messages) only
-	IF v_broadcast AND NOT (protector_internal.restoring() AND EXISTS (SELECT FROM pg_policy
-				WHERE polrelid = to_regclass('realtime.messages')
-				  AND polname = 'protector_customers_receive_own_topic')) THEN
+	IF v_broadcast THEN
 		PERFORM protector_internal.realtime_policy('protector_customers_receive_own_topic', v_customers_using);
 	END IF;
 
