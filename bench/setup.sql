@@ -38,8 +38,9 @@ END $$;
 -- (b) the canonical exclusion constraint, violation caught in a function
 CREATE TABLE bench.excl (LIKE protector.bookings INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS INCLUDING INDEXES,
 	EXCLUDE USING gist (service_id WITH =, during WITH &&));
--- the exclusion constraint's GiST index takes the place of the copied
--- bookings_during_idx: one GiST index per variant, not two
+-- the exclusion constraint's GiST index, of every booking, takes the place
+-- of the copied bookings_long_during_idx (of the bookings longer than two
+-- hours, which (a), (c) and protector keep): one GiST index per variant
 DO $$
 DECLARE i regclass;
 BEGIN

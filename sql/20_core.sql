@@ -79,6 +79,18 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 COMMENT ON FUNCTION protector_internal.booking_start(tstzrange) IS
 'lower(during), leakproof: what bookings_starts_idx is on, for time ranges read under RLS';
 
+-- Is a booking longer than two hours?  The predicate of
+-- bookings_long_during_idx (sql/30_tables.sql): the reservation check
+-- reads a service's short bookings through its start index, and only the
+-- long ones through a GiST index, which most bookings then never write
+-- (src/constraints.c, src/reserve.c).
+CREATE FUNCTION protector_internal.booking_is_long(tstzrange)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_booking_is_long'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.booking_is_long(tstzrange) IS
+'upper(during) - lower(during) > 2 hours: which bookings bookings_long_during_idx holds';
+
 -- The capability map (src/capabilities.c): the only place that says which
 -- member role may do which action.  docs/security.md shows it.
 CREATE FUNCTION protector.capability_map()

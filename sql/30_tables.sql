@@ -230,7 +230,13 @@ CREATE INDEX bookings_agent_idx ON protector.bookings (assigned_agent, organizat
 -- (on booking_start(during), lower(during) as PostgreSQL may compare it
 -- before the policies: a caller's time range is an index range too)
 CREATE INDEX bookings_starts_idx ON protector.bookings (organization_id, protector_internal.booking_start(during));
-CREATE INDEX bookings_during_idx ON protector.bookings USING gist (service_id, during);
+-- the reservation check finds the bookings overlapping a time through the
+-- start index below, back to two hours before it, and those that start
+-- earlier, longer than two hours therefore, through this GiST index: the
+-- bookings of two hours or less, most of them, make no GiST entry
+-- (src/reserve.c, occupancy_taken)
+CREATE INDEX bookings_long_during_idx ON protector.bookings USING gist (service_id, during)
+	WHERE protector_internal.booking_is_long(during);
 -- availability reads weeks of one service: a btree range scan on the start,
 -- which stays a few pages however the GiST index interleaves services
 CREATE INDEX bookings_service_start_idx ON protector.bookings (service_id, lower(during));

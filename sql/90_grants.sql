@@ -106,6 +106,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.caller_is_trusted(),
 	protector_internal.random_uuid(),
 	protector_internal.booking_start(tstzrange),
+	protector_internal.booking_is_long(tstzrange),
 	protector_internal.local_time(text, timestamptz),
 	protector_internal.check_slot(uuid, timestamptz, integer, text),
 	protector_internal.check_country(text, text),

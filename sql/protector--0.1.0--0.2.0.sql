@@ -12141,3 +12141,19 @@ $$;
 COMMENT ON FUNCTION protector_internal.apply_restored_realtime() IS
 'During a restore: puts protector into the Realtime publication that exists already, unless another session holds its tables (false)';
 REVOKE ALL ON FUNCTION protector_internal.apply_restored_realtime() FROM PUBLIC;
+
+-- Bookings of two hours or less write no GiST entry: the reservation check
+-- finds them through bookings_service_start_idx (src/reserve.c), and the
+-- GiST index holds the long ones only.  (Rebuilt here: an upgrade of a
+-- large table holds its write lock while the new index is built.)
+CREATE FUNCTION protector_internal.booking_is_long(tstzrange)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_booking_is_long'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.booking_is_long(tstzrange) IS
+'upper(during) - lower(during) > 2 hours: which bookings bookings_long_during_idx holds';
+REVOKE ALL ON FUNCTION protector_internal.booking_is_long(tstzrange) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.booking_is_long(tstzrange) TO authenticated, service_role;
+DROP INDEX protector.bookings_during_idx;
+CREATE INDEX bookings_long_during_idx ON protector.bookings USING gist (service_id, during)
+	WHERE protector_internal.booking_is_long(during);

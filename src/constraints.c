@@ -20,6 +20,10 @@
  *		accepts; bookings_during_check refuses such a range, and runs
  *		first: constraints are checked in name order).
  *
+ * And booking_is_long(), the predicate of bookings_long_during_idx: which
+ * bookings the reservation check cannot find through the start index
+ * alone (constraints.h).
+ *
  * src/constraints.c
  *
  *-------------------------------------------------------------------------
@@ -165,6 +169,34 @@ Datum
 protector_during_within_31_days(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(during_short(fcinfo, 0));
+}
+
+/*
+ * protector_internal.booking_is_long(tstzrange) returns boolean
+ *
+ * upper(r) - lower(r) > PROTECTOR_SHORT_BOOKING_USECS (2 hours), counted
+ * without wrapping: the predicate of bookings_long_during_idx.  An empty
+ * range is not long (it overlaps nothing); one with a missing or infinite
+ * bound is (bookings_during_check refuses both before an index entry is
+ * made, and the index keeps whatever it is given).  Immutable: the index
+ * depends on its answers never changing.
+ */
+PG_FUNCTION_INFO_V1(protector_booking_is_long);
+Datum
+protector_booking_is_long(PG_FUNCTION_ARGS)
+{
+	RangeBound	lo;
+	RangeBound	hi;
+	bool		empty;
+	int64		span;
+
+	read_tstzrange(fcinfo, 0, &lo, &hi, &empty);
+	if (empty)
+		PG_RETURN_BOOL(false);
+	if (!bound_is_finite(&lo) || !bound_is_finite(&hi) ||
+		pg_sub_s64_overflow(DatumGetTimestampTz(hi.val), DatumGetTimestampTz(lo.val), &span))
+		PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(span > PROTECTOR_SHORT_BOOKING_USECS);
 }
 
 /*

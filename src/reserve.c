@@ -19,7 +19,9 @@
  *	   (no RLS applies: the check must count bookings the caller may not
  *	   see): services_pkey, then for a future booking of an exclusive
  *	   service one step back through the btree on (service_id,
- *	   lower(during)), otherwise the GiST index on (service_id, during);
+ *	   lower(during)), otherwise that btree from two hours before the
+ *	   row's occupied time and, for the longer bookings starting before
+ *	   that, the GiST index of long bookings on (service_id, during);
  *	3. refuses the row with 23P01 when capacity would be exceeded, or with
  *	   40001 when the conflict was committed after the transaction's
  *	   snapshot (REPEATABLE READ / SERIALIZABLE), so the client retries.
@@ -51,6 +53,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "nodes/primnodes.h"
@@ -140,7 +143,7 @@ typedef struct ReserveCatalog
 	Oid			bookings_pkey;
 	Oid			services;
 	Oid			services_pkey;
-	Oid			during_idx;
+	Oid			long_idx;
 	Oid			start_idx;
 	/* protector.bookings columns */
 	AttrNumber	b_id;
@@ -166,9 +169,10 @@ typedef struct ReserveCatalog
 	Oid			status_no_show;
 	Oid			status_held;
 	Oid			mode_shared;
-	/* bookings_during_idx (service_id =, during &&); services_pkey is read
-	 * by protector_fetch_by_uuid */
-	RangeIndex	during;
+	/* bookings_long_during_idx (service_id =, during &&), of the bookings
+	 * booking_is_long() says are; services_pkey is read by
+	 * protector_fetch_by_uuid */
+	RangeIndex	long_during;
 	/* bookings_service_start_idx (service_id =, lower(during) <) */
 	FmgrInfo	start_eq;
 	Oid			start_eq_collation;
@@ -185,7 +189,7 @@ reserve_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == catalog.bookings || relid == catalog.bookings_pkey ||
 		relid == catalog.services || relid == catalog.services_pkey ||
-		relid == catalog.during_idx || relid == catalog.start_idx)
+		relid == catalog.long_idx || relid == catalog.start_idx)
 		catalog.valid = false;
 }
 
@@ -222,7 +226,8 @@ index_named(Relation heap, const char *name)
 /*
  * The check reads the btree of bookings by position, so it makes sure it
  * is what 30_tables.sql made it: on (service_id, lower(during)).  (The GiST
- * index on (service_id, during) is checked by protector_range_index_init.)
+ * index on (service_id, during) is checked by protector_range_index_init,
+ * its predicate by check_long_index_predicate.)
  */
 static void
 check_start_index_shape(Relation index, AttrNumber during)
@@ -245,6 +250,36 @@ check_start_index_shape(Relation index, AttrNumber during)
 				 errmsg("index protector.%s does not have the columns the reservation check reads",
 						RelationGetRelationName(index)),
 				 protector_errhint_damaged()));
+}
+
+/*
+ * The GiST index must hold every long booking (occupancy_taken() finds
+ * those that start before its start-index window there only): its
+ * predicate is booking_is_long(during), or it has none.  Any other
+ * predicate could leave out a booking that occupies, and the check would
+ * let an overlap through.
+ */
+static void
+check_long_index_predicate(Oid indexoid, AttrNumber during)
+{
+	static const Oid argtypes[] = {TSTZRANGEOID};
+	Relation	index = index_open(indexoid, AccessShareLock);
+	List	   *pred = RelationGetIndexPredicate(index);
+	FuncExpr   *f = list_length(pred) == 1 && IsA(linitial(pred), FuncExpr) ?
+		(FuncExpr *) linitial(pred) : NULL;
+	bool		ok = pred == NIL ||
+		(f != NULL && f->funcid == protector_internal_function_of("booking_is_long", 1, argtypes) &&
+		 list_length(f->args) == 1 && IsA(linitial(f->args), Var) &&
+		 ((Var *) linitial(f->args))->varattno == during);
+
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("index protector.%s does not hold every long booking",
+						RelationGetRelationName(index)),
+				 errdetail("Its predicate must be protector_internal.booking_is_long(during), or none."),
+				 protector_errhint_damaged()));
+	index_close(index, AccessShareLock);
 }
 
 static void
@@ -287,9 +322,12 @@ load_catalog(Relation bookings)
 	table_close(services, AccessShareLock);
 	catalog.bookings_pkey = index_named(bookings, "bookings_pkey");
 
-	catalog.during_idx = index_named(bookings, "bookings_during_idx");
-	protector_range_index_init(&catalog.during, bookings, catalog.during_idx,
+	/* (0.1.0's GiST index, of every booking, until ALTER EXTENSION UPDATE) */
+	catalog.long_idx = OidIsValid(get_relname_relid("bookings_long_during_idx", RelationGetNamespace(bookings))) ?
+		index_named(bookings, "bookings_long_during_idx") : index_named(bookings, "bookings_during_idx");
+	protector_range_index_init(&catalog.long_during, bookings, catalog.long_idx,
 							   catalog.b_service_id, catalog.b_during);
+	check_long_index_predicate(catalog.long_idx, catalog.b_during);
 
 	catalog.start_idx = index_named(bookings, "bookings_service_start_idx");
 	index = index_open(catalog.start_idx, AccessShareLock);
@@ -487,14 +525,15 @@ read_capacity_rules(const pg_uuid_t *service_id, const BookingKeys *keys,
  * Occupying bookings of an exclusive service never overlap one another, so
  * a row ending at "to" is free iff the last occupying booking to start
  * before "to" ends by "from": one step back through the btree on
- * (service_id, lower(during)), where the GiST probe (and the exclusion
+ * (service_id, lower(during)), where a GiST probe (and the exclusion
  * constraint's check) descends every subtree that might overlap.  The
  * argument needs one thing of the other bookings: none of them contains
  * the end of a later-starting one ("no nesting").  The checks keep it for
  * every booking written through them while the service is exclusive;
  * service_mode_check() refuses to make a service exclusive while bookings
  * that end after now overlap; bookings reaching into the past (imports,
- * corrections) take the GiST probe, which needs no such argument.  Rows
+ * corrections) are counted as a shared service's are (occupancy_taken()),
+ * which needs no such argument.  Rows
  * written with the trigger switched off (session_replication_role =
  * replica) are, as for foreign keys, the writer's responsibility.  Holds
  * keep it while they are alive: an expired one may lie inside a later
@@ -502,9 +541,10 @@ read_capacity_rules(const pg_uuid_t *service_id, const BookingKeys *keys,
  */
 /*
  * A walk over one service's bookings in start order through
- * bookings_service_start_idx: keyed by the service and a bound on the
- * start ("start < bound" or "start >= bound").  The exclusivity check and
- * the service-mode check both walk this way.
+ * bookings_service_start_idx: keyed by the service and bounds on the start
+ * (at_least <= start < below; DT_NOBEGIN and DT_NOEND: no bound).  The
+ * exclusivity check, the occupancy count and the service-mode check walk
+ * this way.
  */
 typedef struct StartWalk
 {
@@ -516,9 +556,10 @@ typedef struct StartWalk
 
 static void
 start_walk_begin(StartWalk *walk, Relation bookings, Snapshot snapshot, const pg_uuid_t *service_id,
-				 bool before, TimestampTz bound)
+				 TimestampTz at_least, TimestampTz below)
 {
-	ScanKeyData keys[2];
+	ScanKeyData keys[3];
+	int			nkeys = 1;
 
 	walk->index = index_open(catalog.start_idx, AccessShareLock);
 	walk->slot = table_slot_create(bookings, NULL);
@@ -526,16 +567,16 @@ start_walk_begin(StartWalk *walk, Relation bookings, Snapshot snapshot, const pg
 	ScanKeyEntryInitializeWithInfo(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
 								   catalog.start_eq_collation, &catalog.start_eq,
 								   UUIDPGetDatum(service_id));
-	if (before)
-		ScanKeyEntryInitializeWithInfo(&keys[1], 0, 2, BTLessStrategyNumber, InvalidOid,
-									   catalog.start_less_collation, &catalog.start_less,
-									   TimestampTzGetDatum(bound));
-	else
-		ScanKeyEntryInitializeWithInfo(&keys[1], 0, 2, BTGreaterEqualStrategyNumber, InvalidOid,
+	if (at_least != DT_NOBEGIN)
+		ScanKeyEntryInitializeWithInfo(&keys[nkeys++], 0, 2, BTGreaterEqualStrategyNumber, InvalidOid,
 									   catalog.start_ge_collation, &catalog.start_ge,
-									   TimestampTzGetDatum(bound));
-	walk->scan = index_beginscan(bookings, walk->index, snapshot, 2, 0);
-	index_rescan(walk->scan, keys, 2, NULL, 0);
+									   TimestampTzGetDatum(at_least));
+	if (below != DT_NOEND)
+		ScanKeyEntryInitializeWithInfo(&keys[nkeys++], 0, 2, BTLessStrategyNumber, InvalidOid,
+									   catalog.start_less_collation, &catalog.start_less,
+									   TimestampTzGetDatum(below));
+	walk->scan = index_beginscan(bookings, walk->index, snapshot, nkeys, 0);
+	index_rescan(walk->scan, keys, nkeys, NULL, 0);
 }
 
 /*
@@ -582,7 +623,7 @@ exclusive_taken(BookingRow *row, ItemPointer self, Relation bookings,
 	BookingRow	other;
 	bool		taken = false;
 
-	start_walk_begin(&walk, bookings, snapshot, row->service_id, true, to);
+	start_walk_begin(&walk, bookings, snapshot, row->service_id, DT_NOBEGIN, to);
 	while (start_walk_next(&walk, BackwardScanDirection, self, &other))
 	{
 		if (memcmp(other.id, row->id, UUID_LEN) == 0 || other.until <= check_time)
@@ -602,46 +643,73 @@ typedef struct OccupancyVisit
 	TupleDesc	desc;
 	TimestampTz from;
 	TimestampTz to;
+	TimestampTz since;			/* where the start index's window begins */
 	Occupancy  *occ;
 	int			n;
 	int			cap;
 } OccupancyVisit;
 
+/*
+ * Counts other when it occupies [from, to) beside the row checked; false
+ * when the walk can stop (an exclusive service: one is enough).
+ */
 static bool
-visit_occupying(TupleTableSlot *slot, void *arg)
+gather_occupying(OccupancyVisit *v, const BookingRow *other)
+{
+	if (other->start >= v->to || other->end <= v->from ||
+		memcmp(other->id, v->row->id, UUID_LEN) == 0 || !other->occupies)
+		return true;
+	protector_grow(v->occ, v->cap, v->n);
+	v->occ[v->n].start = other->start - v->rules->buffer_before;
+	v->occ[v->n].end = other->end + v->rules->buffer_after;
+	v->occ[v->n].party = other->party;
+	v->n++;
+	return v->rules->shared;
+}
+
+/* a long booking that starts before the start index's window */
+static bool
+visit_long(TupleTableSlot *slot, void *arg)
 {
 	OccupancyVisit *v = (OccupancyVisit *) arg;
 	BookingRow	other;
 
 	read_booking(ExecFetchSlotHeapTuple(slot, false, NULL), v->desc, &other);
 	/* GiST answers may be lossy: recheck what the keys asked */
-	if (memcmp(other.service_id, v->row->service_id, UUID_LEN) != 0 ||
-		other.start >= v->to || other.end <= v->from ||
-		memcmp(other.id, v->row->id, UUID_LEN) == 0 || !other.occupies)
-		return true;
-	protector_grow(v->occ, v->cap, v->n);
-	v->occ[v->n].start = other.start - v->rules->buffer_before;
-	v->occ[v->n].end = other.end + v->rules->buffer_after;
-	v->occ[v->n].party = other.party;
-	v->n++;
-	return v->rules->shared;	/* exclusive: one is enough */
+	if (memcmp(other.service_id, v->row->service_id, UUID_LEN) != 0 || other.start >= v->since)
+		return true;			/* (the start index's walk counts those) */
+	return gather_occupying(v, &other);
 }
 
 /*
  * The places taken at the busiest instant of [from, to) by the occupying
- * bookings other than row, found through the GiST index on (service_id,
- * during); for an exclusive service it stops at the first (1 if any).
+ * bookings other than row; for an exclusive service it stops at the first
+ * (1 if any).  Two reads, which no booking is in both of: the bookings
+ * starting from PROTECTOR_SHORT_BOOKING_USECS before from, through the
+ * start index; and the earlier ones, which reach from only if they are
+ * longer than that, through the GiST index of long bookings
+ * (bookings_long_during_idx).
  */
 static int32
 occupancy_taken(BookingRow *row, ItemPointer self, Relation bookings,
 				Snapshot snapshot, CapacityRules *rules, TimestampTz from,
 				TimestampTz to)
 {
-	OccupancyVisit v = {row, rules, RelationGetDescr(bookings), from, to, NULL, 0, 8};
+	OccupancyVisit v = {row, rules, RelationGetDescr(bookings), from, to, 0, NULL, 0, 8};
+	StartWalk	walk;
+	BookingRow	other;
+	bool		more = true;
 
+	if (pg_sub_s64_overflow(from, PROTECTOR_SHORT_BOOKING_USECS, &v.since))
+		v.since = DT_NOBEGIN;
 	v.occ = palloc(sizeof(Occupancy) * v.cap);
-	protector_range_scan(bookings, &catalog.during, UUIDPGetDatum(row->service_id), from, to,
-						 snapshot, self, visit_occupying, &v);
+	start_walk_begin(&walk, bookings, snapshot, row->service_id, v.since, to);
+	while (more && start_walk_next(&walk, ForwardScanDirection, self, &other))
+		more = gather_occupying(&v, &other);
+	start_walk_end(&walk);
+	if (more)
+		protector_range_scan(bookings, &catalog.long_during, UUIDPGetDatum(row->service_id), from, to,
+							 snapshot, self, visit_long, &v);
 	if (!rules->shared)
 		return v.n > 0 ? 1 : 0;
 	qsort(v.occ, v.n, sizeof(Occupancy), protector_compare_occupancy);
@@ -967,8 +1035,8 @@ find_overlap(Relation bookings, Snapshot snapshot, const pg_uuid_t *service_id, 
 	bool		have_widest = false;
 	bool		found = false;
 
-	start_walk_begin(&walk, bookings, snapshot, service_id, false,
-					 since - 2 * (31 * USECS_PER_DAY + buffer_before + buffer_after));
+	start_walk_begin(&walk, bookings, snapshot, service_id,
+					 since - 2 * (31 * USECS_PER_DAY + buffer_before + buffer_after), DT_NOEND);
 	while (!found && start_walk_next(&walk, ForwardScanDirection, NULL, &row))
 	{
 		if (have_widest && row.start - buffer_before < earlier->end + buffer_after &&

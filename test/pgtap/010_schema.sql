@@ -1,7 +1,7 @@
 -- Schema facts every later feature relies on: tables, keys, RLS, policies,
 -- indexes on foreign keys, privileges and function properties.
 BEGIN;
-SELECT plan(70);
+SELECT plan(71);
 
 SELECT has_schema('protector');
 SELECT tables_are('protector', ARRAY[
@@ -172,9 +172,12 @@ SELECT col_type_is('protector', 'members', 'role', 'protector.member_role', 'mem
 SELECT col_type_is('protector', 'bookings', 'total_price', 'numeric(12,2)', 'money is numeric(12,2)');
 SELECT col_type_is('protector', 'audit_log', 'old_row', 'jsonb', 'audit_log.old_row is jsonb');
 SELECT col_not_null('protector', 'bookings', 'organization_id', 'bookings.organization_id is NOT NULL');
-SELECT has_index('protector', 'bookings', 'bookings_during_idx', ARRAY['service_id', 'during'],
+SELECT has_index('protector', 'bookings', 'bookings_long_during_idx', ARRAY['service_id', 'during'],
 	'GiST index on (service_id, during) for the reservation check');
-SELECT index_is_type('protector', 'bookings', 'bookings_during_idx', 'gist', 'bookings_during_idx is GiST');
+SELECT index_is_type('protector', 'bookings', 'bookings_long_during_idx', 'gist', 'bookings_long_during_idx is GiST');
+SELECT is(pg_get_expr(x.indpred, x.indrelid), 'protector_internal.booking_is_long(during)',
+	'the GiST index holds the long bookings only')
+FROM pg_index x WHERE x.indexrelid = 'protector.bookings_long_during_idx'::regclass;
 SELECT has_unique('protector', 'bookings', 'idempotency keys are unique');
 SELECT is_empty($$
 	SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid

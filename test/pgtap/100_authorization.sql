@@ -683,6 +683,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.customer_changes(protector.customers,protector.customers)'),
 			 ('protector_internal.service_changes(protector.services,protector.services)'),
 			 ('protector_internal.booking_start(tstzrange)'),
+			 ('protector_internal.booking_is_long(tstzrange)'),
 			 ('protector_internal.changed_settings(jsonb,jsonb)'),
 			 ('protector_internal.apply_changes(anyelement,jsonb,text[])'),
 			 ('protector_internal.booking_buckets(uuid,uuid,timestamp with time zone[])'),
