@@ -282,6 +282,21 @@ check_long_index_predicate(Oid indexoid, AttrNumber during)
 	index_close(index, AccessShareLock);
 }
 
+/*
+ * The GiST index of long bookings, or 0.1.0's of every booking, which the
+ * check reads the same way, until ALTER EXTENSION UPDATE replaces it.
+ */
+static Oid
+long_index_of(Relation bookings)
+{
+	Oid			nsp = RelationGetNamespace(bookings);
+
+	if (!OidIsValid(get_relname_relid("bookings_long_during_idx", nsp)) &&
+		OidIsValid(get_relname_relid("bookings_during_idx", nsp)))
+		return index_named(bookings, "bookings_during_idx");
+	return index_named(bookings, "bookings_long_during_idx");
+}
+
 static void
 load_catalog(Relation bookings)
 {
@@ -322,9 +337,7 @@ load_catalog(Relation bookings)
 	table_close(services, AccessShareLock);
 	catalog.bookings_pkey = index_named(bookings, "bookings_pkey");
 
-	/* (0.1.0's GiST index, of every booking, until ALTER EXTENSION UPDATE) */
-	catalog.long_idx = OidIsValid(get_relname_relid("bookings_long_during_idx", RelationGetNamespace(bookings))) ?
-		index_named(bookings, "bookings_long_during_idx") : index_named(bookings, "bookings_during_idx");
+	catalog.long_idx = long_index_of(bookings);
 	protector_range_index_init(&catalog.long_during, bookings, catalog.long_idx,
 							   catalog.b_service_id, catalog.b_during);
 	check_long_index_predicate(catalog.long_idx, catalog.b_during);

@@ -108,6 +108,10 @@ WHERE service_id = '26000000-0000-4000-8000-00000000e001' AND during = tstzrange
 -- installation), one without a predicate (every booking) is not
 BEGIN;
 DROP INDEX protector.bookings_long_during_idx;
+SELECT pg_temp.book(1, '2030-08-01 10:00', '2030-08-01 11:00', 1);
+ROLLBACK;
+BEGIN;
+DROP INDEX protector.bookings_long_during_idx;
 CREATE INDEX bookings_long_during_idx ON protector.bookings USING gist (service_id, during)
 	WHERE protector_internal.booking_is_long(during) AND party_size > 1;
 SELECT pg_temp.book(1, '2030-08-01 10:00', '2030-08-01 11:00', 1);
