@@ -62,9 +62,7 @@ stop
 
 faults() { awk '$1 == "pgfault" { print $2 }' /proc/vmstat; }
 run() {	# $1 = excl or protector -> "attempts/s faults-per-attempt"
-	psql -X -q -c "SET client_min_messages = warning" \
-		-c "TRUNCATE bench.excl, protector.bookings, protector.audit_log, protector_internal.report_changes CASCADE" \
-		-c "CHECKPOINT" >/dev/null
+	fresh_tables "$PGDATABASE"
 	local f0 n
 	f0=$(faults)
 	n=$(PGOPTIONS="-c protector.notify=off" pgbench -n -c 8 -j 2 -T "$SECS" -D nsvc=200 -D nslots=17520 \

@@ -30,30 +30,16 @@ run() {	# $1 = excl, logged or unlogged -> attempts/s
 	logged) psql -X -q -d "$DB" -c "ALTER TABLE protector.bookings ENABLE TRIGGER zz_report_change_insert" ;;
 	unlogged) psql -X -q -d "$DB" -c "ALTER TABLE protector.bookings DISABLE TRIGGER zz_report_change_insert" ;;
 	esac
-	psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
-		-c "TRUNCATE bench.excl, protector.bookings, protector.audit_log, protector_internal.report_changes CASCADE" \
-		-c "CHECKPOINT" >/dev/null
-	pgbench -n -c 8 -j 2 -T "$SECS" -D nsvc=200 -D nslots=17520 -f "attempt_$script.pgbench" "$DB" 2>&1 |
-		sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+	wide_attempts "$DB" "$script"
 }
 
 echo "== the report-change log's cost to the engine: attempts per second, wide, 8 clients, ${SECS}s per run,"
 echo "   median of $REPEAT rounds (odd and even rounds in opposite order)"
-declare -A TPS=() ROUND=()
-WITH="" WITHOUT=""
-for r in $(seq 1 "$REPEAT"); do
-	if [ $((r % 2)) = 1 ]; then order="excl logged unlogged"; else order="unlogged logged excl"; fi
-	for v in $order; do
-		ROUND[$v]=$(run "$v")
-		TPS[$v]="${TPS[$v]:-} ${ROUND[$v]}"
-	done
-	WITH="$WITH $(echo "${ROUND[logged]} / ${ROUND[excl]}" | bc -l)"
-	WITHOUT="$WITHOUT $(echo "${ROUND[unlogged]} / ${ROUND[excl]}" | bc -l)"
-done
+alternate_rounds excl excl logged unlogged
 # the trigger as installed, whatever the last run left
 psql -X -q -d "$DB" -c "ALTER TABLE protector.bookings ENABLE TRIGGER zz_report_change_insert"
 printf '%-40s %12s %10s\n' variant attempts/s "vs (b)"
 printf '%-40s %12.1f %10s\n' "(b) exclude" "$(median <<<"${TPS[excl]}")" "1.00x"
-printf '%-40s %12.1f %9.2fx\n' "engine, report-change log (as shipped)" "$(median <<<"${TPS[logged]}")" "$(median <<<"$WITH")"
-printf '%-40s %12.1f %9.2fx\n' "engine, log trigger disabled" "$(median <<<"${TPS[unlogged]}")" "$(median <<<"$WITHOUT")"
+printf '%-40s %12.1f %9.2fx\n' "engine, report-change log (as shipped)" "$(median <<<"${TPS[logged]}")" "$(median <<<"${RATIO[logged]}")"
+printf '%-40s %12.1f %9.2fx\n' "engine, log trigger disabled" "$(median <<<"${TPS[unlogged]}")" "$(median <<<"${RATIO[unlogged]}")"
 echo "   vs (b) = median of the per-round ratios; the log costs the engine 1 - (shipped / disabled)"

@@ -29,27 +29,13 @@ run() {	# $1 = a variant -> attempts/s
 	no_workflow) psql -X -q -d "$DB" -c "ALTER TABLE protector.bookings DISABLE TRIGGER booking_workflow" ;;
 	no_audit) psql -X -q -d "$DB" -c "ALTER TABLE protector.bookings DISABLE TRIGGER protector_audit" ;;
 	esac
-	psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
-		-c "TRUNCATE bench.excl, protector.bookings, protector.audit_log, protector_internal.report_changes CASCADE" \
-		-c "CHECKPOINT" >/dev/null
-	PGOPTIONS="-c protector.notify=off" pgbench -n -c 8 -j 2 -T "$SECS" -D nsvc=200 -D nslots=17520 \
-		-f "attempt_$script.pgbench" "$DB" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+	PGOPTIONS="-c protector.notify=off" wide_attempts "$DB" "$script"
 }
 
 echo "== a full booking's side work, part by part: attempts per second, wide, 8 clients, notify off,"
 echo "   ${SECS}s per run, median of $REPEAT rounds (odd and even rounds in opposite order)"
-declare -A TPS=() RATIO=() ROUND=()
-for r in $(seq 1 "$REPEAT"); do
-	order=$VARIANTS
-	[ $((r % 2)) = 1 ] || order=$(echo "$VARIANTS" | tr ' ' '\n' | tac | tr '\n' ' ')
-	for v in $order; do
-		ROUND[$v]=$(run "$v")
-		TPS[$v]="${TPS[$v]:-} ${ROUND[$v]}"
-	done
-	for v in $VARIANTS; do
-		RATIO[$v]="${RATIO[$v]:-} $(echo "${ROUND[$v]} / ${ROUND[excl]}" | bc -l)"
-	done
-done
+# shellcheck disable=SC2086 # (the variants, one word each)
+alternate_rounds excl $VARIANTS
 # the triggers as installed, whatever the last run left
 psql -X -q -d "$DB" -c "SELECT bench.workflow(true)" >/dev/null
 printf '%-52s %12s %10s\n' variant attempts/s "vs (b)"
