@@ -1031,6 +1031,17 @@ static const TriggerProtocol service_mode_protocol = {
  * Runs under the service's reservation lock, so no booking slips in
  * between the check and the commit.
  */
+/* a row of a walk copied out: the walk's tuples, which it points into, go with it */
+static void
+keep_row(BookingRow *dst, const BookingRow *src)
+{
+	*dst = *src;
+	dst->id = palloc(sizeof(pg_uuid_t));
+	memcpy(dst->id, src->id, sizeof(pg_uuid_t));
+	dst->service_id = palloc(sizeof(pg_uuid_t));
+	memcpy(dst->service_id, src->service_id, sizeof(pg_uuid_t));
+}
+
 /*
  * Two bookings of a service that overlap (buffers included) and reach past
  * since: false if there are none, else the first such pair in start order
@@ -1055,21 +1066,12 @@ find_overlap(Relation bookings, Snapshot snapshot, const pg_uuid_t *service_id, 
 		if (have_widest && row.start - buffer_before < earlier->end + buffer_after &&
 			Max(row.end, earlier->end) + buffer_after > since)
 		{
-			/* copied: the walk's tuples go with it */
-			*later = row;
-			later->id = palloc(sizeof(pg_uuid_t));
-			memcpy(later->id, row.id, sizeof(pg_uuid_t));
-			later->service_id = palloc(sizeof(pg_uuid_t));
-			memcpy(later->service_id, row.service_id, sizeof(pg_uuid_t));
+			keep_row(later, &row);
 			found = true;
 		}
 		else if (!have_widest || row.end > earlier->end)
 		{
-			*earlier = row;
-			earlier->id = palloc(sizeof(pg_uuid_t));
-			memcpy(earlier->id, row.id, sizeof(pg_uuid_t));
-			earlier->service_id = palloc(sizeof(pg_uuid_t));
-			memcpy(earlier->service_id, row.service_id, sizeof(pg_uuid_t));
+			keep_row(earlier, &row);
 			have_widest = true;
 		}
 	}
