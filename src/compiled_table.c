@@ -1,11 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * compiled_table.c
- *	  The CHECK constraints and column DEFAULTs of protector's tables,
- *	  compiled once per backend instead of once per statement: for the rows
- *	  protector writes directly (direct_insert.c), and, through an
- *	  ExecutorStart hook, for every INSERT, UPDATE and MERGE into a table
- *	  of schemas protector and protector_internal.
+ *	  The CHECK constraints, partial index predicates and column DEFAULTs
+ *	  of protector's tables, compiled once per backend instead of once per
+ *	  statement: for the rows protector writes directly (direct_insert.c),
+ *	  and, through an ExecutorStart hook, for every INSERT and UPDATE into a
+ *	  table of schemas protector and protector_internal (a MERGE compiles
+ *	  its own).
  *
  * ExecConstraints compiles a table's CHECKs the first time a statement's
  * result relation needs them: it parses each from its node string and
@@ -13,12 +14,18 @@
  * result for its own rows only.  For protector.bookings that was 53,000
  * instructions per statement, 6% of a booking.  The hook hands a new
  * statement's result relations the backend's compiled CHECKs before
- * ExecConstraints looks, so it evaluates them without compiling.
+ * ExecConstraints looks, so it evaluates them without compiling.  The same
+ * holds for a partial index's predicate, which ExecInsertIndexTuples
+ * compiles at a statement's first row (ExecPrepareQual): 2,500
+ * instructions each, and protector.bookings has seven.
  *
  * Invariants:
  *	  - the expressions are compiled as ExecConstraints compiles them
  *		(expression_planner, then ExecInitExpr without a parent), in the
  *		order of the relcache's constr->check, which ExecRelCheck walks;
+ *		a predicate as ExecPrepareQual compiles it (expression_planner,
+ *		then ExecInitQual without a parent), kept by its index's OID (an
+ *		index's predicate never changes; a new index is a new OID);
  *	  - a compiled table is the table's current definition: a relcache
  *		invalidation of the table, a change of any function (which
  *		expression_planner may have inlined or folded), or of any type or
@@ -29,13 +36,14 @@
  *		transaction ends, never earlier: a statement of this transaction that
  *		started with it may still evaluate it for its next row;
  *	  - only a table whose CHECKs cannot depend on the statement shares its
- *		compilation (not_shareable()): columns, constants, plain operators
- *		and expressions, over built-in or protector's C functions that are
- *		not volatile; a whole-row reference, a domain, a SQL function (which
- *		expression_planner inlines under the statement's search_path), a
- *		procedural or volatile one (which may write the table and evaluate
- *		the CHECK inside itself) leave the table's statements compiling
- *		their own, as PostgreSQL does;
+ *		compilation, and only such a predicate is shared (not_shareable()):
+ *		columns, constants, plain operators and expressions, over built-in
+ *		or protector's C functions that are not volatile; a whole-row
+ *		reference, a domain, a SQL function (which expression_planner
+ *		inlines under the statement's search_path), a procedural or
+ *		volatile one (which may write the table and evaluate the CHECK
+ *		inside itself) leave the table's statements compiling their own,
+ *		as PostgreSQL does;
  *	  - the DEFAULTs (for direct_insert.c) are shared unless one calls a
  *		SQL function the planner inlines, whose names resolve under the
  *		search_path of whoever compiles it: then a direct insert compiles
@@ -413,6 +421,10 @@ compile_table(CompiledTable *c, Relation rel, bool with_defaults)
 	c->checks = checks;
 	c->defaults = defaults;
 	c->has_defaults = with_defaults;
+	/* the partial indexes' predicates: compiled as statements meet them */
+	c->npredicates = 0;
+	c->maxpredicates = 4;
+	c->predicates = MemoryContextAlloc(cxt, sizeof(CompiledPredicate) * c->maxpredicates);
 	c->valid = seen == invalidations;
 }
 
@@ -437,15 +449,77 @@ protector_compiled_table(Relation rel, bool with_defaults)
 	return c;
 }
 
+/*
+ * The predicate of c's partial index indexid (its IndexInfo's), compiled as
+ * ExecPrepareQual compiles it for one statement, now if it was not; NULL
+ * when it is not to be shared (the statement compiles its own).  One
+ * compiled while an invalidation came in is this statement's only.
+ */
+static ExprState *
+compiled_predicate(CompiledTable *c, Oid indexid, List *predicate)
+{
+	uint64		seen = invalidations;
+	ExprState  *state = NULL;
+
+	for (int i = 0; i < c->npredicates; i++)
+		if (c->predicates[i].index == indexid)
+			return c->predicates[i].state;
+	if (!not_shareable((Node *) predicate, NULL))
+	{
+		MemoryContext old = MemoryContextSwitchTo(c->cxt);
+
+		state = ExecInitQual((List *) expression_planner((Expr *) copyObject(predicate)), NULL);
+		MemoryContextSwitchTo(old);
+	}
+	if (!c->valid || seen != invalidations)
+		return state;
+	protector_grow(c->predicates, c->maxpredicates, c->npredicates);
+	c->predicates[c->npredicates].index = indexid;
+	c->predicates[c->npredicates++].state = state;
+	return state;
+}
+
+void
+protector_give_compiled_predicates(const CompiledTable *given, ResultRelInfo *rri)
+{
+	CompiledTable *c = hash_search(compiled, &given->key, HASH_FIND, NULL);
+
+	if (c == NULL || !c->valid)
+		return;
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+	{
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+
+		if (ii != NULL && ii->ii_Predicate != NIL && ii->ii_PredicateState == NULL)
+			ii->ii_PredicateState = compiled_predicate(c, RelationGetRelid(rri->ri_IndexRelationDescs[i]),
+													   ii->ii_Predicate);
+	}
+}
+
 static bool
 is_protector_table(Relation rel)
 {
 	return rel->rd_rel->relkind == RELKIND_RELATION && is_protector_schema(RelationGetNamespace(rel));
 }
 
-/* the statement's result relations that are protector's tables get the compiled CHECKs */
+/* has rri a partial index (opened by ExecOpenIndices) whose predicate is not compiled? */
+static bool
+wants_predicates(const ResultRelInfo *rri)
+{
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+		if (rri->ri_IndexRelationInfo[i] != NULL &&
+			rri->ri_IndexRelationInfo[i]->ii_Predicate != NIL &&
+			rri->ri_IndexRelationInfo[i]->ii_PredicateState == NULL)
+			return true;
+	return false;
+}
+
+/*
+ * The statement's result relations that are protector's tables get the
+ * compiled CHECKs and partial index predicates
+ */
 static void
-give_compiled_checks(EState *estate)
+give_compiled(EState *estate)
 {
 	ListCell   *lc;
 
@@ -453,15 +527,46 @@ give_compiled_checks(EState *estate)
 	{
 		ResultRelInfo *rri = (ResultRelInfo *) lfirst(lc);
 		Relation	rel = rri->ri_RelationDesc;
+		TupleConstr *constr = rel->rd_att->constr;
+		bool		wants_checks = rri->ri_ConstraintExprs == NULL && constr != NULL && constr->num_check > 0;
 		const CompiledTable *c;
 
-		if (rri->ri_ConstraintExprs != NULL || rel->rd_att->constr == NULL ||
-			rel->rd_att->constr->num_check == 0 || !is_protector_table(rel))
+		if (!(wants_checks || wants_predicates(rri)) || !is_protector_table(rel))
 			continue;
 		c = protector_compiled_table(rel, false);
-		if (c != NULL && c->valid && c->checks != NULL && c->nchecks == rel->rd_att->constr->num_check)
+		if (c == NULL || !c->valid)
+			continue;
+		if (wants_checks && c->checks != NULL && c->nchecks == constr->num_check)
 			rri->ri_ConstraintExprs = c->checks;
+		protector_give_compiled_predicates(c, rri);
 	}
+}
+
+/*
+ * A plain INSERT opens its table's indexes at its first row (ExecInsert),
+ * after ExecutorStart: for one into protector's table they are opened here,
+ * as ExecInsert would open them, so that their predicates can be given.
+ * (DDL on the table or its indexes before the first row, by a statement
+ * trigger, is refused either way: the statement holds the table.)
+ */
+static void
+open_insert_indexes(QueryDesc *queryDesc)
+{
+	ModifyTable *node = (ModifyTable *) queryDesc->plannedstmt->planTree;
+	EState	   *estate = queryDesc->estate;
+	ResultRelInfo *rri;
+	MemoryContext old;
+
+	if (node == NULL || !IsA(node, ModifyTable) || node->operation != CMD_INSERT ||
+		list_length(estate->es_opened_result_relations) != 1)
+		return;
+	rri = linitial(estate->es_opened_result_relations);
+	if (!rri->ri_RelationDesc->rd_rel->relhasindex || rri->ri_IndexRelationDescs != NULL ||
+		!is_protector_table(rri->ri_RelationDesc))
+		return;
+	old = MemoryContextSwitchTo(estate->es_query_cxt);
+	ExecOpenIndices(rri, node->onConflictAction != ONCONFLICT_NONE);
+	MemoryContextSwitchTo(old);
 }
 
 static void
@@ -475,7 +580,10 @@ compiled_executor_start(QueryDesc *queryDesc, int eflags)
 	if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && queryDesc->estate != NULL &&
 		(queryDesc->operation == CMD_INSERT || queryDesc->operation == CMD_UPDATE) &&
 		object_access_hook == NULL)
-		give_compiled_checks(queryDesc->estate);
+	{
+		open_insert_indexes(queryDesc);
+		give_compiled(queryDesc->estate);
+	}
 }
 
 void

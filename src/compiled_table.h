@@ -20,6 +20,13 @@ typedef struct CompiledTableKey
 	Oid			userid;			/* compiled with this user's privileges */
 } CompiledTableKey;
 
+/* a partial index's predicate */
+typedef struct CompiledPredicate
+{
+	Oid			index;
+	ExprState  *state;			/* NULL: compiled per statement (not shared) */
+} CompiledPredicate;
+
 typedef struct CompiledTable
 {
 	CompiledTableKey key;
@@ -33,6 +40,9 @@ typedef struct CompiledTable
 	ExprState **defaults;		/* per column: its DEFAULT, or NULL (with
 								 * has_defaults); all NULL when one inlines
 								 * a SQL function (not to be shared) */
+	int			npredicates;	/* partial indexes' predicates seen so far */
+	int			maxpredicates;
+	struct CompiledPredicate *predicates;
 } CompiledTable;
 
 /*
@@ -49,6 +59,13 @@ extern const CompiledTable *protector_compiled_table(Relation rel, bool with_def
  * them (the compiled table's are NULL when they may not be shared)
  */
 extern ExprState **protector_compile_defaults(Relation rel);
+
+/*
+ * Gives the partial indexes of rri (opened by ExecOpenIndices) their
+ * compiled predicates, as ExecInsertIndexTuples would compile them for one
+ * statement; c is rri's table's compilation
+ */
+extern void protector_give_compiled_predicates(const CompiledTable *c, ResultRelInfo *rri);
 
 /* installs the ExecutorStart hook (_PG_init) */
 extern void protector_compiled_table_init(void);

@@ -378,6 +378,7 @@ direct_open(Oid relid)
 			/* ExecConstraints compiles only what is not there (not shared) */
 			if (c->nchecks > 0 && c->checks != NULL)
 				t->rri->ri_ConstraintExprs = c->checks;
+			protector_give_compiled_predicates(c, t->rri);
 			/* (not shared: a SQL function inlined under the search_path) */
 			if (c->defaults != NULL)
 				t->defaults = c->defaults;
