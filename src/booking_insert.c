@@ -71,6 +71,7 @@
 #include "booking_customer.h"
 #include "booking_insert.h"
 #include "capabilities.h"
+#include "compiled_table.h"
 #include "identity.h"
 #include "reserve.h"
 #include "support.h"
@@ -395,6 +396,8 @@ protector_prepare_booking(PG_FUNCTION_ARGS)
 	Relation	rel = trigdata->tg_relation;
 	HeapTuple	row;
 
+	/* (before any privilege elevation: the statement's user's) */
+	protector_give_first_row_predicates(rel);
 	if (!catalog.valid || catalog.bookings != RelationGetRelid(rel))
 		load_catalog(rel);
 	row = prepare(fcinfo, rel, trigdata->tg_trigtuple);

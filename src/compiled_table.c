@@ -17,15 +17,20 @@
  * ExecConstraints looks, so it evaluates them without compiling.  The same
  * holds for a partial index's predicate, which ExecInsertIndexTuples
  * compiles at a statement's first row (ExecPrepareQual): 2,500
- * instructions each, and protector.bookings has seven.
+ * instructions each, and protector.bookings has seven.  An INSERT opens its
+ * indexes only at its first row, after ExecutorStart: protector's BEFORE
+ * ROW trigger on bookings (prepare_booking) hands them their predicates
+ * then, as nothing else runs between the two; a statement whose indexes are
+ * open at its start gets them there, and so do the direct inserts.
  *
  * Invariants:
  *	  - the expressions are compiled as ExecConstraints compiles them
  *		(expression_planner, then ExecInitExpr without a parent), in the
  *		order of the relcache's constr->check, which ExecRelCheck walks;
  *		a predicate as ExecPrepareQual compiles it (expression_planner,
- *		then ExecInitQual without a parent), kept by its index's OID (an
- *		index's predicate never changes; a new index is a new OID);
+ *		then ExecInitQual without a parent) from the statement's IndexInfo,
+ *		kept by its index's OID and stale on a relcache invalidation of
+ *		that index too (its rebuild inlines a SQL function's body anew);
  *	  - a compiled table is the table's current definition: a relcache
  *		invalidation of the table, a change of any function (which
  *		expression_planner may have inlined or folded), or of any type or
@@ -107,6 +112,20 @@ static Oid	schemas[2] = {InvalidOid, InvalidOid};
 
 static ExecutorStart_hook_type prev_executor_start = NULL;
 
+/*
+ * Has c a predicate of index indexid?  An index's own relcache rebuild (ALTER
+ * INDEX ... SET, say) may change its predicate: a SQL function it calls is
+ * inlined again, with its body of now.
+ */
+static bool
+has_predicate_of(const CompiledTable *c, Oid indexid)
+{
+	for (int i = 0; i < c->npredicates; i++)
+		if (c->predicates[i].index == indexid)
+			return true;
+	return false;
+}
+
 static void
 mark_stale(Oid relid)
 {
@@ -119,7 +138,7 @@ mark_stale(Oid relid)
 		return;
 	hash_seq_init(&seq, compiled);
 	while ((c = hash_seq_search(&seq)) != NULL)
-		if (!OidIsValid(relid) || c->key.relid == relid)
+		if (!OidIsValid(relid) || c->key.relid == relid || has_predicate_of(c, relid))
 			c->valid = false;
 }
 
@@ -162,6 +181,7 @@ transaction_ended(XactEvent event, void *arg)
 		{
 			MemoryContextDelete(c->cxt);
 			c->cxt = NULL;
+			c->npredicates = 0;	/* (they were in it) */
 		}
 	MemoryContextReset(retired);
 }
@@ -543,19 +563,33 @@ give_compiled(EState *estate)
 }
 
 /*
- * A plain INSERT opens its table's indexes at its first row (ExecInsert),
- * after ExecutorStart: for one into protector's table they are opened here,
- * as ExecInsert would open them, so that their predicates can be given.
- * (DDL on the table or its indexes before the first row, by a statement
- * trigger, is refused either way: the statement holds the table.)
+ * The INSERT into protector's table whose first row gets its partial
+ * indexes' predicates: PostgreSQL 15 opens an INSERT's indexes at its first
+ * row (ExecInsert), after ExecutorStart and before the row's BEFORE
+ * triggers, which hand them over (protector_give_first_row_predicates()).
+ * Forgotten when the statement ends (ExecutorEnd) or its (sub)transaction
+ * aborts, and when another INSERT starts meanwhile (that one's first row
+ * may come first).
  */
+static ResultRelInfo *first_row_rri = NULL;
+static EState *first_row_estate = NULL;
+
+static ExecutorEnd_hook_type prev_executor_end = NULL;
+
 static void
-open_insert_indexes(QueryDesc *queryDesc)
+forget_first_row(void)
+{
+	first_row_rri = NULL;
+	first_row_estate = NULL;
+}
+
+/* a plain INSERT into protector's table, its indexes not yet open: remembered */
+static void
+remember_first_row(QueryDesc *queryDesc)
 {
 	ModifyTable *node = (ModifyTable *) queryDesc->plannedstmt->planTree;
 	EState	   *estate = queryDesc->estate;
 	ResultRelInfo *rri;
-	MemoryContext old;
 
 	if (node == NULL || !IsA(node, ModifyTable) || node->operation != CMD_INSERT ||
 		list_length(estate->es_opened_result_relations) != 1)
@@ -564,9 +598,49 @@ open_insert_indexes(QueryDesc *queryDesc)
 	if (!rri->ri_RelationDesc->rd_rel->relhasindex || rri->ri_IndexRelationDescs != NULL ||
 		!is_protector_table(rri->ri_RelationDesc))
 		return;
-	old = MemoryContextSwitchTo(estate->es_query_cxt);
-	ExecOpenIndices(rri, node->onConflictAction != ONCONFLICT_NONE);
-	MemoryContextSwitchTo(old);
+	first_row_rri = rri;
+	first_row_estate = estate;
+}
+
+void
+protector_give_first_row_predicates(Relation rel)
+{
+	ResultRelInfo *rri = first_row_rri;
+	const CompiledTable *c;
+
+	if (rri == NULL || rri->ri_RelationDesc != rel || rri->ri_NumIndices == 0 ||
+		object_access_hook != NULL)
+		return;
+	forget_first_row();
+	c = protector_compiled_table(rel, false);
+	if (c != NULL && c->valid)
+		protector_give_compiled_predicates(c, rri);
+}
+
+static void
+compiled_executor_end(QueryDesc *queryDesc)
+{
+	if (queryDesc->estate == first_row_estate)
+		forget_first_row();
+	if (prev_executor_end != NULL)
+		prev_executor_end(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+}
+
+static void
+first_row_xact_callback(XactEvent event, void *arg)
+{
+	if (protector_xact_ended(event))
+		forget_first_row();
+}
+
+static void
+first_row_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		forget_first_row();
 }
 
 static void
@@ -581,8 +655,8 @@ compiled_executor_start(QueryDesc *queryDesc, int eflags)
 		(queryDesc->operation == CMD_INSERT || queryDesc->operation == CMD_UPDATE) &&
 		object_access_hook == NULL)
 	{
-		open_insert_indexes(queryDesc);
 		give_compiled(queryDesc->estate);
+		remember_first_row(queryDesc);
 	}
 }
 
@@ -591,4 +665,8 @@ protector_compiled_table_init(void)
 {
 	prev_executor_start = ExecutorStart_hook;
 	ExecutorStart_hook = compiled_executor_start;
+	prev_executor_end = ExecutorEnd_hook;
+	ExecutorEnd_hook = compiled_executor_end;
+	RegisterXactCallback(first_row_xact_callback, NULL);
+	RegisterSubXactCallback(first_row_subxact_callback, NULL);
 }

@@ -67,7 +67,14 @@ extern ExprState **protector_compile_defaults(Relation rel);
  */
 extern void protector_give_compiled_predicates(const CompiledTable *c, ResultRelInfo *rri);
 
-/* installs the ExecutorStart hook (_PG_init) */
+/*
+ * Hands an INSERT's partial indexes, opened at its first row, their compiled
+ * predicates; called by a BEFORE ROW INSERT trigger on rel (PostgreSQL 15
+ * opens the indexes after ExecutorStart, just before those triggers)
+ */
+extern void protector_give_first_row_predicates(Relation rel);
+
+/* installs the ExecutorStart and ExecutorEnd hooks (_PG_init) */
 extern void protector_compiled_table_init(void);
 
 #endif							/* PROTECTOR_COMPILED_TABLE_H */

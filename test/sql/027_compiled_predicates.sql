@@ -64,11 +64,67 @@ VALUES ('27000000-0000-4000-8000-000000000000', '27000000-0000-4000-8000-0000000
 ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING idempotency_key;
 
--- nine bookings: the six inserted pending or confirmed have a review task
--- and a desk notification, the widget hold a desk notification only, the
--- other two holds nothing (docs/workflow.md): 6 tasks, 7 notifications;
--- 3 holds, 3 keys (1, 2, 3), 3 from the widget, 3 longer than two hours
--- (3, 4 and 3 hours)
+-- The predicates reach an INSERT at its first row, where PostgreSQL opens
+-- the indexes (protector's BEFORE ROW trigger on bookings hands them over):
+-- before it, the statement holds none of them. So DDL on one of them run
+-- by the statement's own values is not refused as "in use" ...
+CREATE FUNCTION pg_temp.reindexed_key() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	REINDEX INDEX protector.bookings_expiring_holds_idx;
+	RETURN 'key-4';
+END $$;
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, idempotency_key)
+VALUES ('27000000-0000-4000-8000-000000000000', '27000000-0000-4000-8000-0000000000a1',
+		'27000000-0000-4000-8000-00000000e006', '[2030-08-01 10:00, 2030-08-01 11:00)', pg_temp.reindexed_key())
+RETURNING idempotency_key;
+-- ... and an INSERT of no row locks no index
+BEGIN;
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+SELECT '27000000-0000-4000-8000-000000000000', '27000000-0000-4000-8000-0000000000a1',
+	   '27000000-0000-4000-8000-00000000e006', '[2030-08-09 10:00, 2030-08-09 11:00)'
+WHERE false;
+SELECT count(*) AS index_locks FROM pg_locks l JOIN pg_index i ON i.indexrelid = l.relation
+WHERE l.pid = pg_backend_pid() AND i.indrelid = 'protector.bookings'::regclass;
+ROLLBACK;
+
+-- A predicate calling a SQL function holds that function's body inlined
+-- as of the index's last relcache build: replacing the function is the
+-- user's mistake, and the index keeps the old body until its entry is
+-- built again (here by ALTER INDEX). The shared compilation follows the
+-- relcache as each statement's own would: 'aaaaaa' and 'cccccc' are in the
+-- index (six characters, more than five), 'bbbbbb' is not (not more than
+-- fifty).
+CREATE FUNCTION public.long_key(text) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT length($1) > 5';
+CREATE INDEX bookings_long_key_idx ON protector.bookings (organization_id, idempotency_key)
+	WHERE public.long_key(idempotency_key);
+CREATE FUNCTION pg_temp.book_key(p_day int, p_key text) RETURNS void LANGUAGE sql AS $$
+	INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, idempotency_key)
+	VALUES ('27000000-0000-4000-8000-000000000000', '27000000-0000-4000-8000-0000000000a1',
+			'27000000-0000-4000-8000-00000000e006',
+			tstzrange('2030-08-10 10:00'::timestamptz + p_day * interval '1 day',
+					  '2030-08-10 11:00'::timestamptz + p_day * interval '1 day'), p_key)
+$$;
+SELECT pg_temp.book_key(0, 'aaaaaa');
+CREATE OR REPLACE FUNCTION public.long_key(text) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT length($1) > 50';
+SELECT pg_temp.book_key(1, 'cccccc');
+ALTER INDEX protector.bookings_long_key_idx SET (fillfactor = 90);
+SELECT pg_temp.book_key(2, 'bbbbbb');
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT idempotency_key AS in_long_key_idx FROM protector.bookings
+WHERE public.long_key(idempotency_key) AND organization_id = '27000000-0000-4000-8000-000000000000' ORDER BY 1;
+EXPLAIN (COSTS OFF) SELECT idempotency_key FROM protector.bookings
+WHERE public.long_key(idempotency_key) AND organization_id = '27000000-0000-4000-8000-000000000000' ORDER BY 1;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+DROP INDEX protector.bookings_long_key_idx;
+DROP FUNCTION public.long_key(text);
+
+-- thirteen bookings: the ten inserted pending or confirmed have a review
+-- task and a desk notification, the widget hold a desk notification only,
+-- the other two holds nothing (docs/workflow.md): 10 tasks, 11
+-- notifications; 3 holds, 7 keys (key-1 to key-4, aaaaaa, bbbbbb, cccccc),
+-- 3 from the widget, 3 longer than two hours (3, 4 and 3 hours)
 SELECT count(*) AS bookings,
 	   count(*) FILTER (WHERE status = 'held') AS holds,
 	   count(*) FILTER (WHERE idempotency_key IS NOT NULL) AS keys,
