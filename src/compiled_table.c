@@ -573,6 +573,7 @@ give_compiled(EState *estate)
  */
 static ResultRelInfo *first_row_rri = NULL;
 static EState *first_row_estate = NULL;
+static Oid	first_row_user = InvalidOid;	/* the statement's user */
 
 static ExecutorEnd_hook_type prev_executor_end = NULL;
 
@@ -600,6 +601,7 @@ remember_first_row(QueryDesc *queryDesc)
 		return;
 	first_row_rri = rri;
 	first_row_estate = estate;
+	first_row_user = GetUserId();
 }
 
 void
@@ -608,8 +610,9 @@ protector_give_first_row_predicates(Relation rel)
 	ResultRelInfo *rri = first_row_rri;
 	const CompiledTable *c;
 
+	/* (another statement's trigger, as another user: compiled for that one) */
 	if (rri == NULL || rri->ri_RelationDesc != rel || rri->ri_NumIndices == 0 ||
-		object_access_hook != NULL)
+		GetUserId() != first_row_user || object_access_hook != NULL)
 		return;
 	forget_first_row();
 	c = protector_compiled_table(rel, false);
