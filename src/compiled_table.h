@@ -42,7 +42,7 @@ typedef struct CompiledTable
 								 * a SQL function (not to be shared) */
 	int			npredicates;	/* partial indexes' predicates seen so far */
 	int			maxpredicates;
-	struct CompiledPredicate *predicates;
+	CompiledPredicate *predicates;
 } CompiledTable;
 
 /*
