@@ -448,8 +448,9 @@ compile_table(CompiledTable *c, Relation rel, bool with_defaults)
 	c->valid = seen == invalidations;
 }
 
-const CompiledTable *
-protector_compiled_table(Relation rel, bool with_defaults)
+/* protector_compiled_table(), for this file's callers, which add predicates */
+static CompiledTable *
+compiled_for(Relation rel, bool with_defaults)
 {
 	CompiledTableKey key = {RelationGetRelid(rel), GetUserId()};
 	bool		found;
@@ -467,6 +468,12 @@ protector_compiled_table(Relation rel, bool with_defaults)
 	if (!c->valid || (with_defaults && !c->has_defaults))
 		compile_table(c, rel, with_defaults || c->has_defaults);
 	return c;
+}
+
+const CompiledTable *
+protector_compiled_table(Relation rel, bool with_defaults)
+{
+	return compiled_for(rel, with_defaults);
 }
 
 /*
@@ -499,21 +506,34 @@ compiled_predicate(CompiledTable *c, Oid indexid, List *predicate)
 	return state;
 }
 
+/* is ii a partial index's, its predicate not compiled yet? */
+static bool
+needs_predicate(const IndexInfo *ii)
+{
+	return ii != NULL && ii->ii_Predicate != NIL && ii->ii_PredicateState == NULL;
+}
+
+/* rri's partial indexes (opened by ExecOpenIndices) get c's compiled predicates */
+static void
+give_predicates(CompiledTable *c, ResultRelInfo *rri)
+{
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+	{
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+
+		if (needs_predicate(ii))
+			ii->ii_PredicateState = compiled_predicate(c, RelationGetRelid(rri->ri_IndexRelationDescs[i]),
+													   ii->ii_Predicate);
+	}
+}
+
 void
 protector_give_compiled_predicates(const CompiledTable *given, ResultRelInfo *rri)
 {
 	CompiledTable *c = hash_search(compiled, &given->key, HASH_FIND, NULL);
 
-	if (c == NULL || !c->valid)
-		return;
-	for (int i = 0; i < rri->ri_NumIndices; i++)
-	{
-		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
-
-		if (ii != NULL && ii->ii_Predicate != NIL && ii->ii_PredicateState == NULL)
-			ii->ii_PredicateState = compiled_predicate(c, RelationGetRelid(rri->ri_IndexRelationDescs[i]),
-													   ii->ii_Predicate);
-	}
+	if (c != NULL && c->valid)
+		give_predicates(c, rri);
 }
 
 static bool
@@ -527,9 +547,7 @@ static bool
 wants_predicates(const ResultRelInfo *rri)
 {
 	for (int i = 0; i < rri->ri_NumIndices; i++)
-		if (rri->ri_IndexRelationInfo[i] != NULL &&
-			rri->ri_IndexRelationInfo[i]->ii_Predicate != NIL &&
-			rri->ri_IndexRelationInfo[i]->ii_PredicateState == NULL)
+		if (needs_predicate(rri->ri_IndexRelationInfo[i]))
 			return true;
 	return false;
 }
@@ -549,16 +567,16 @@ give_compiled(EState *estate)
 		Relation	rel = rri->ri_RelationDesc;
 		TupleConstr *constr = rel->rd_att->constr;
 		bool		wants_checks = rri->ri_ConstraintExprs == NULL && constr != NULL && constr->num_check > 0;
-		const CompiledTable *c;
+		CompiledTable *c;
 
 		if (!(wants_checks || wants_predicates(rri)) || !is_protector_table(rel))
 			continue;
-		c = protector_compiled_table(rel, false);
+		c = compiled_for(rel, false);
 		if (c == NULL || !c->valid)
 			continue;
 		if (wants_checks && c->checks != NULL && c->nchecks == constr->num_check)
 			rri->ri_ConstraintExprs = c->checks;
-		protector_give_compiled_predicates(c, rri);
+		give_predicates(c, rri);
 	}
 }
 
@@ -608,16 +626,16 @@ void
 protector_give_first_row_predicates(Relation rel)
 {
 	ResultRelInfo *rri = first_row_rri;
-	const CompiledTable *c;
+	CompiledTable *c;
 
 	/* (another statement's trigger, as another user: compiled for that one) */
 	if (rri == NULL || rri->ri_RelationDesc != rel || rri->ri_NumIndices == 0 ||
 		GetUserId() != first_row_user || object_access_hook != NULL)
 		return;
 	forget_first_row();
-	c = protector_compiled_table(rel, false);
+	c = compiled_for(rel, false);
 	if (c != NULL && c->valid)
-		protector_give_compiled_predicates(c, rri);
+		give_predicates(c, rri);
 }
 
 static void

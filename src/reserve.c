@@ -1031,6 +1031,7 @@ static const TriggerProtocol service_mode_protocol = {
  * Runs under the service's reservation lock, so no booking slips in
  * between the check and the commit.
  */
+
 /* a row of a walk copied out: the walk's tuples, which it points into, go with it */
 static void
 keep_row(BookingRow *dst, const BookingRow *src)
