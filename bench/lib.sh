@@ -22,11 +22,19 @@ fresh_tables() {
 
 # one timed run (SECS seconds, 8 clients, the wide scenario) of
 # attempt_$2.pgbench in database $1, from fresh tables, with the caller's
-# PGOPTIONS -> attempts/s
+# PGOPTIONS -> attempts/s; $3, if given, is a statement run in a session
+# of its own beside the clients, from their start (it should end with
+# them)
 wide_attempts() {
+	local beside=
 	fresh_tables "$1"
+	if [ -n "${3:-}" ]; then
+		psql -X -q -v ON_ERROR_STOP=1 -d "$1" -c "$3" >/dev/null &
+		beside=$!
+	fi
 	pgbench -n -c 8 -j 2 -T "$SECS" -D nsvc=200 -D nslots=17520 -f "attempt_$2.pgbench" "$1" 2>&1 |
 		sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+	if [ -n "$beside" ]; then wait "$beside"; fi
 }
 
 # REPEAT rounds of the caller's run() over the variants $2... (odd rounds

@@ -164,3 +164,47 @@ BEGIN
 		EXECUTE format('ALTER TABLE protector.bookings %s TRIGGER %I', CASE WHEN p_on THEN 'ENABLE' ELSE 'DISABLE' END, t);
 	END LOOP;
 END $$;
+
+-- A stand-in for "the review task and desk notification written after
+-- the booking commits, by a worker" (bench/side_work.sh, variant
+-- deferred): for p_seconds, every 5 ms, one transaction writes the rows of
+-- the bookings committed since its last pass, set-based.  Optimistic for
+-- the deferral: no foreign key checks and no triggers on the two tables
+-- (session_replication_role = replica, as a worker's direct inserts
+-- would check no key), fixed texts of the real ones' length, bookings
+-- found by their time-ordered ids (one that commits after a later id was
+-- seen is skipped: kinder still).  bench.catch_up_batches keeps each
+-- pass's row count: a growing batch would mean the stand-in fell behind.
+CREATE TABLE bench.catch_up_batches (rows int NOT NULL);
+-- per run of the variant: its largest pass, the bookings, the tasks written
+CREATE TABLE bench.catch_up_runs (largest_batch int, bookings bigint, tasks bigint);
+CREATE PROCEDURE bench.catch_up(p_seconds int) LANGUAGE plpgsql AS $$
+DECLARE
+	v_last uuid := '00000000-0000-0000-0000-000000000000';
+	v_next uuid;
+	v_rows int;
+	v_end timestamptz := clock_timestamp() + p_seconds * interval '1 second';
+BEGIN
+	TRUNCATE bench.catch_up_batches;
+	COMMIT;
+	WHILE clock_timestamp() < v_end LOOP
+		SET LOCAL session_replication_role = replica;
+		SELECT id INTO v_next FROM protector.bookings WHERE id > v_last ORDER BY id DESC LIMIT 1;
+		IF v_next IS NOT NULL THEN
+			INSERT INTO protector.tasks (organization_id, booking_id, kind, title, due_at, assignee)
+			SELECT organization_id, id, 'booking_review',
+				   'Review booking: Room 1, 2030-07-17 10:00 (Europe/Berlin)', lower(during) - interval '1 hour', assigned_agent
+			  FROM protector.bookings WHERE id > v_last AND id <= v_next AND status IN ('pending', 'confirmed');
+			GET DIAGNOSTICS v_rows = ROW_COUNT;
+			INSERT INTO protector.notifications (organization_id, booking_id, kind, payload)
+			SELECT organization_id, id, 'booking.created',
+				   jsonb_build_object('service', 'Room 1', 'start', lower(during), 'timezone', 'Europe/Berlin',
+									  'status', status, 'party_size', party_size, 'confirm_by', NULL)
+			  FROM protector.bookings WHERE id > v_last AND id <= v_next AND status IN ('pending', 'confirmed');
+			INSERT INTO bench.catch_up_batches VALUES (v_rows);
+			v_last := v_next;
+		END IF;
+		COMMIT;
+		PERFORM pg_sleep(0.005);
+	END LOOP;
+END $$;
