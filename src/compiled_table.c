@@ -63,7 +63,14 @@
  *		with an object access hook loaded (sepgsql), which wants to see every
  *		function each statement runs, statements compile their own;
  *	  - a statement evaluates the CHECKs as they were when it started (a
- *		statement of PostgreSQL's own compiles them at its first row).
+ *		statement of PostgreSQL's own compiles them at its first row);
+ *	  - one evaluator at a time: a statement holds the compilation it was
+ *		given from ExecutorStart to ExecutorEnd, a direct insert for its
+ *		row; a statement or row that code of theirs runs meanwhile (a
+ *		user's cast reached through to_jsonb, a domain's CHECK through a
+ *		row type's input: built-in functions do run users' code) compiles
+ *		its own, as PostgreSQL's would: evaluating the same states inside
+ *		their evaluation would overwrite the values its steps hold.
  *
  * src/compiled_table.c
  *
@@ -106,6 +113,18 @@ static MemoryContext retired = NULL;
 
 /* something may be there to free: a compiling or an invalidation since */
 static bool garbage = false;
+
+/*
+ * The compilations held now (protector_compiled_hold()), innermost last: a
+ * statement's are given back at its ExecutorEnd, a row's when it is
+ * written; those of an aborted (sub)transaction's holder count as free,
+ * and all are given back when the top transaction ends.  More holds at
+ * once than this (statements nested that deep): the inner ones compile
+ * their own.
+ */
+#define MAX_HOLDS 16
+static CompiledTable *holds[MAX_HOLDS];
+static int	nholds = 0;
 
 /* protector's two schemas, looked up once per backend */
 static Oid	schemas[2] = {InvalidOid, InvalidOid};
@@ -161,6 +180,78 @@ everything_changed(Datum arg, int cacheid, uint32 hashvalue)
 	mark_stale(InvalidOid);
 }
 
+/* is c evaluated now by a holder other than who? */
+static bool
+held_by_another(const CompiledTable *c, const void *who)
+{
+	return c->holder != NULL && c->holder != who && SubTransactionIsActive(c->held_in);
+}
+
+/* c off the list of holds */
+static void
+forget_hold(const CompiledTable *c)
+{
+	for (int i = 0; i < nholds; i++)
+		if (holds[i] == c)
+		{
+			memmove(&holds[i], &holds[i + 1], sizeof(CompiledTable *) * (nholds - i - 1));
+			nholds--;
+			return;
+		}
+}
+
+/* the holds of holders that were aborted (their statement or row failed) */
+static void
+forget_aborted_holds(void)
+{
+	for (int i = nholds - 1; i >= 0; i--)
+		if (!SubTransactionIsActive(holds[i]->held_in))
+		{
+			holds[i]->holder = NULL;
+			forget_hold(holds[i]);
+		}
+}
+
+bool
+protector_compiled_hold(const CompiledTable *given, const void *who)
+{
+	CompiledTable *c = unconstify(CompiledTable *, given);
+
+	/* (a holder that was aborted may have left it: taken anew) */
+	if (c->holder == who && SubTransactionIsActive(c->held_in))
+		return true;
+	if (held_by_another(c, who))
+		return false;
+	forget_hold(c);
+	if (nholds == MAX_HOLDS)
+		forget_aborted_holds();
+	if (nholds == MAX_HOLDS)
+		return false;
+	c->holder = who;
+	c->held_in = GetCurrentSubTransactionId();
+	holds[nholds++] = c;
+	return true;
+}
+
+void
+protector_compiled_release(const void *who)
+{
+	for (int i = nholds - 1; i >= 0; i--)
+		if (holds[i]->holder == who)
+		{
+			holds[i]->holder = NULL;
+			forget_hold(holds[i]);
+		}
+}
+
+static void
+release_all(void)
+{
+	for (int i = 0; i < nholds; i++)
+		holds[i]->holder = NULL;
+	nholds = 0;
+}
+
 /*
  * At the end of a top transaction no statement evaluates a compilation
  * any more: the retired ones go, and so do the stale ones (a dropped
@@ -172,6 +263,8 @@ transaction_ended(XactEvent event, void *arg)
 	HASH_SEQ_STATUS seq;
 	CompiledTable *c;
 
+	if (nholds > 0 && protector_xact_ended(event))
+		release_all();
 	if (!garbage || !protector_xact_ended(event))
 		return;					/* (most transactions: nothing compiled, nothing stale) */
 	garbage = false;
@@ -572,7 +665,7 @@ give_compiled(EState *estate)
 		if (!(wants_checks || wants_predicates(rri)) || !is_protector_table(rel))
 			continue;
 		c = compiled_for(rel, false);
-		if (c == NULL || !c->valid)
+		if (c == NULL || !c->valid || !protector_compiled_hold(c, estate))
 			continue;
 		if (wants_checks && c->checks != NULL && c->nchecks == constr->num_check)
 			rri->ri_ConstraintExprs = c->checks;
@@ -632,10 +725,10 @@ protector_give_first_row_predicates(Relation rel)
 	if (rri == NULL || rri->ri_RelationDesc != rel || rri->ri_NumIndices == 0 ||
 		GetUserId() != first_row_user || object_access_hook != NULL)
 		return;
-	forget_first_row();
 	c = compiled_for(rel, false);
-	if (c != NULL && c->valid)
+	if (c != NULL && c->valid && protector_compiled_hold(c, first_row_estate))
 		give_predicates(c, rri);
+	forget_first_row();
 }
 
 static void
@@ -643,6 +736,8 @@ compiled_executor_end(QueryDesc *queryDesc)
 {
 	if (queryDesc->estate == first_row_estate)
 		forget_first_row();
+	if (nholds > 0)
+		protector_compiled_release(queryDesc->estate);
 	if (prev_executor_end != NULL)
 		prev_executor_end(queryDesc);
 	else

@@ -43,6 +43,9 @@ typedef struct CompiledTable
 	int			npredicates;	/* partial indexes' predicates seen so far */
 	int			maxpredicates;
 	CompiledPredicate *predicates;
+	const void *holder;			/* evaluating them now: a statement's EState
+								 * or a DirectTable; NULL: nobody */
+	SubTransactionId held_in;	/* the holder's (an aborted one's is free) */
 } CompiledTable;
 
 /*
@@ -73,6 +76,16 @@ extern void protector_give_compiled_predicates(const CompiledTable *c, ResultRel
  * opens the indexes after ExecutorStart, just before those triggers)
  */
 extern void protector_give_first_row_predicates(Relation rel);
+
+/*
+ * Takes c's compiled expressions for who (a DirectTable: for one row) to
+ * evaluate: false when another statement or row evaluates them further up
+ * the stack (code a CHECK, DEFAULT or predicate runs may write the table),
+ * and who must compile its own; protector_compiled_release(who) gives
+ * back all who holds (an aborted (sub)transaction's holder holds nothing)
+ */
+extern bool protector_compiled_hold(const CompiledTable *c, const void *who);
+extern void protector_compiled_release(const void *who);
 
 /* installs the ExecutorStart and ExecutorEnd hooks (_PG_init) */
 extern void protector_compiled_table_init(void);

@@ -78,8 +78,13 @@ struct DirectTable
 	SubTransactionId in_use;	/* a row is being made (defaults) or
 								 * inserted, in this subtransaction (none:
 								 * Invalid) */
+	const CompiledTable *compiled;	/* whose CHECKs, predicates and
+									 * DEFAULTs it was given */
+	bool		own_states;		/* it compiled its own instead, for good */
 	struct DirectTable *next;
 };
+
+static void compile_own_defaults(DirectTable *t);
 
 /* the tables open in this transaction (TopTransactionContext) */
 static DirectTable *open_tables = NULL;
@@ -147,17 +152,42 @@ refuse_reentry(const DirectTable *t)
 				 errdetail("A DEFAULT, CHECK constraint or index expression of the table writes to a table whose changes protector records there.")));
 }
 
+/*
+ * t compiles its own CHECKs, predicates and DEFAULTs from now on, as each
+ * INSERT does (ExecConstraints and ExecInsertIndexTuples compile what is
+ * not there, into t's executor state, which lasts the transaction)
+ */
+static void
+use_own_states(DirectTable *t)
+{
+	t->rri->ri_ConstraintExprs = NULL;
+	for (int i = 0; i < t->rri->ri_NumIndices; i++)
+		t->rri->ri_IndexRelationInfo[i]->ii_PredicateState = NULL;
+	if (t->defaults_path == NULL)
+		compile_own_defaults(t);
+	t->own_states = true;
+}
+
+/*
+ * A row is made or written into t: not while another is (refused), nor
+ * with the shared compilation while a statement or row further up the
+ * stack evaluates it (one of its CHECKs, say, ran code that books).
+ */
 static void
 enter(DirectTable *t)
 {
 	refuse_reentry(t);
 	t->in_use = GetCurrentSubTransactionId();
+	if (!t->own_states && !protector_compiled_hold(t->compiled, t))
+		use_own_states(t);
 }
 
 static void
 leave(DirectTable *t)
 {
 	t->in_use = InvalidSubTransactionId;
+	if (!t->own_states)
+		protector_compiled_release(t);
 }
 
 /*
@@ -392,6 +422,7 @@ direct_open(Oid relid)
 						 errmsg("a row was to be written into \"%s\" while its defaults were being compiled",
 								RelationGetRelationName(t->rel)),
 						 errdetail("A DEFAULT or CHECK constraint of the table runs code that writes there.")));
+			t->compiled = c;
 			/* ExecConstraints compiles only what is not there (not shared) */
 			if (c->nchecks > 0 && c->checks != NULL)
 				t->rri->ri_ConstraintExprs = c->checks;
