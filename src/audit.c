@@ -257,8 +257,14 @@ audit_load_target(void)
 	rel = table_open(relid, AccessShareLock);
 	t.relid = relid;
 	/* (its columns checked now, before the change is worked out) */
-	t.seqid = getIdentitySequence(relid, protector_columns(&audit_log_columns, rel)[AL_ID], false);
+	t.seqid = getIdentitySequence(relid, protector_columns(&audit_log_columns, rel)[AL_ID], true);
 	table_close(rel, AccessShareLock);
+	if (!OidIsValid(t.seqid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("protector.audit_log.id is not an identity column"),
+				 errdetail("Audit rows draw their ids from the column's identity sequence."),
+				 protector_errhint_damaged()));
 
 	audit_log_target = t;
 	audit_log_target_valid = true;

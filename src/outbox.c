@@ -359,12 +359,18 @@ protector_outbox_write(const pg_uuid_t *org, const char *payloads)
 	payloads_att = protector_column_writable(rel, "payloads", TEXTOID);
 	values = palloc(sizeof(Datum) * RelationGetDescr(rel)->natts);
 	nulls = palloc(sizeof(bool) * RelationGetDescr(rel)->natts);
+	/*
+	 * as an INSERT's: a snapshot for queries its DEFAULTs and CHECKs may
+	 * run (no statement's is active at commit; the abort pops it on error)
+	 */
+	PushActiveSnapshot(GetTransactionSnapshot());
 	protector_direct_defaults(t, values, nulls);
 	values[org_att - 1] = UUIDPGetDatum(org);
 	nulls[org_att - 1] = false;
 	values[payloads_att - 1] = CStringGetTextDatum(payloads);
 	nulls[payloads_att - 1] = false;
 	protector_direct_insert(t, values, nulls);
+	PopActiveSnapshot();
 	protector_direct_close(t);
 }
 

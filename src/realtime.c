@@ -173,14 +173,14 @@ announce_later(const pg_uuid_t *org, const char *payload)
 
 /* one outbox row per organization, its payloads one per line, in order */
 static void
-write_outbox(void)
+write_outbox(List *announcements)
 {
 	List	   *done = NIL;
 	ListCell   *lc;
 	StringInfoData lines;
 
 	initStringInfo(&lines);
-	foreach(lc, pending)
+	foreach(lc, announcements)
 	{
 		Pending    *p = lfirst(lc);
 		ListCell   *d;
@@ -192,7 +192,7 @@ write_outbox(void)
 			continue;
 		done = lappend(done, &p->org);
 		resetStringInfo(&lines);
-		for (ListCell *same = lc; same != NULL; same = lnext(pending, same))
+		for (ListCell *same = lc; same != NULL; same = lnext(announcements, same))
 		{
 			Pending    *q = lfirst(same);
 
@@ -235,7 +235,19 @@ flush_pending(void)
 	if (pending == NIL)
 		return;
 	if (!XactReadOnly && protector_outbox_usable())
-		write_outbox();
+	{
+		/*
+		 * (code a DEFAULT of the outbox runs may announce more: a list of
+		 * its own, written in turn)
+		 */
+		while (pending != NIL)
+		{
+			List	   *announcements = pending;
+
+			pending = NIL;
+			write_outbox(announcements);
+		}
+	}
 	else
 		notify_now();
 	pending = NIL;

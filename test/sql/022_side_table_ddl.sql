@@ -77,6 +77,27 @@ ALTER TABLE protector_internal.outbox DROP COLUMN note;
 SELECT pg_temp.book(6);
 SELECT pg_temp.booked() AS six_committed;
 
+-- the outbox with a column whose DEFAULT runs a query: the row is written
+-- at commit, where no statement's snapshot is active, and gets one as an
+-- INSERT would (PL/pgSQL's query failed the commit, "cannot execute SQL
+-- without an outer snapshot or portal"; a SQL function's crashed the
+-- server)
+CREATE FUNCTION public.side_org_pl() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN (SELECT max(name) FROM protector.organizations);
+END $$;
+CREATE FUNCTION public.side_org_sql() RETURNS text LANGUAGE sql STABLE AS $$
+	SELECT max(name) FROM protector.organizations
+$$;
+ALTER TABLE protector_internal.outbox ADD COLUMN note text DEFAULT public.side_org_pl();
+SELECT pg_temp.book(15);
+ALTER TABLE protector_internal.outbox ALTER COLUMN note SET DEFAULT public.side_org_sql();
+SELECT pg_temp.book(16);
+ALTER TABLE protector_internal.outbox DROP COLUMN note;
+DROP FUNCTION public.side_org_pl();
+DROP FUNCTION public.side_org_sql();
+SELECT pg_temp.booked() AS fifteen_sixteen_committed;
+
 -- an index on tasks created in a savepoint that a booking then used:
 -- rolling back to the savepoint closes the open tables first (it warned
 -- "cannot remove relcache entry ... because it has nonzero refcount")
@@ -144,3 +165,19 @@ ALTER TABLE protector.tasks DROP COLUMN team;
 DROP FUNCTION public.side_team_tag();
 DROP FUNCTION side_a.tag(), side_b.tag();
 DROP SCHEMA side_a, side_b;
+
+-- audit_log.id without its identity (a default of another sequence
+-- instead): an audited change is refused, saying what is wrong (it was an
+-- internal "no owned sequence found"); rolled back
+BEGIN;
+ALTER EXTENSION protector DROP SEQUENCE protector.audit_log_id_seq;
+ALTER TABLE protector.audit_log ALTER COLUMN id DROP IDENTITY;
+CREATE SEQUENCE pg_temp.side_audit_ids;
+ALTER TABLE protector.audit_log ALTER COLUMN id SET DEFAULT nextval('pg_temp.side_audit_ids');
+SELECT pg_temp.book(18);
+ROLLBACK;
+SELECT pg_temp.book(18);
+SELECT count(*) AS audited_once FROM protector.audit_log
+WHERE table_name = 'protector.bookings' AND op = 'INSERT'
+  AND new_row ->> 'organization_id' = '0d220000-0000-4000-8000-000000000001'
+  AND extract(hour FROM lower((new_row ->> 'during')::tstzrange) AT TIME ZONE 'UTC') = 18;
