@@ -24,8 +24,11 @@
  *		nothing for OUTBOX_IDLE_EXIT_MS first stops being found (later
  *		commits start a new one), then drains once more, then exits, so no
  *		row committed while it was found is left behind;
+ *	  - at most protector.max_outbox_workers databases have a worker at
+ *		once (by default half of max_worker_processes: parallel queries,
+ *		logical replication and other extensions need slots too);
  *	  - a transaction that cannot get a worker (no free max_worker_processes
- *		slot, more than OUTBOX_SLOTS databases announcing at once, no spare
+ *		slot, that many databases announcing at once, no spare
  *		shared memory, or OUTBOX_MAX_FAILED_STARTS workers in a row that left
  *		before reporting or failed before their first drain committed,
  *		within OUTBOX_RETRY_MS) notifies at its own commit as before:
@@ -79,7 +82,6 @@
 #include "realtime.h"
 #include "support.h"
 
-#define OUTBOX_SLOTS 64
 #define OUTBOX_IDLE_EXIT_MS 2000	/* below DROP DATABASE's 5 s wait */
 #define OUTBOX_START_TIMEOUT_MS 10000	/* a start that never reported */
 #define OUTBOX_MAX_FAILED_STARTS 3	/* in a row; then commits notify ... */
@@ -90,6 +92,7 @@
 #define OUTBOX_PAYLOAD_MAX (BLCKSZ - NAMEDATALEN - 128)
 
 bool		protector_notify_worker = true;
+int			protector_max_outbox_workers = -1;
 
 typedef enum OutboxState
 {
@@ -200,12 +203,46 @@ slot_read(Oid dboid, bool claim, TimestampTz at, OutboxSlot *copy)
 	return s != NULL;
 }
 
+/* has slot s a worker, running or starting (the mutex held)? */
+static bool
+slot_active(const OutboxSlot *s, TimestampTz at)
+{
+	return s->dboid != InvalidOid &&
+		(s->state == OUTBOX_RUNNING ||
+		 (s->state == OUTBOX_STARTING &&
+		  !TimestampDifferenceExceeds(s->since, at, OUTBOX_START_TIMEOUT_MS)));
+}
+
+/* how many databases may have a worker at once */
+static int
+worker_cap(void)
+{
+	int			cap = protector_max_outbox_workers;
+
+	if (cap < 0)
+		cap = Max(max_worker_processes / 2, 1);
+	return Min(cap, OUTBOX_SLOTS);
+}
+
+/* do other databases than s's have the most workers there may be? */
+static bool
+workers_capped(OutboxRegistry *r, const OutboxSlot *s, TimestampTz at)
+{
+	int			others = 0;
+
+	for (int i = 0; i < OUTBOX_SLOTS; i++)
+		if (&r->slot[i] != s && slot_active(&r->slot[i], at))
+			others++;
+	return others >= worker_cap();
+}
+
 /*
  * Moves the slot from what the caller saw to state next, unless somebody
- * moved it meanwhile.
+ * moved it meanwhile, or (a start, with capped given) other databases have
+ * the most workers there may be: then *capped.
  */
 static bool
-slot_move(const OutboxSlot *seen, OutboxState next, pid_t pid, TimestampTz at)
+slot_move(const OutboxSlot *seen, OutboxState next, pid_t pid, TimestampTz at, bool *capped)
 {
 	OutboxRegistry *r = outbox_registry();
 	OutboxSlot *s;
@@ -215,7 +252,10 @@ slot_move(const OutboxSlot *seen, OutboxState next, pid_t pid, TimestampTz at)
 		return false;
 	SpinLockAcquire(&r->mutex);
 	s = slot_of(r, seen->dboid, false, at);
-	if (s != NULL && s->state == seen->state && s->pid == seen->pid && s->since == seen->since)
+	if (s != NULL && capped != NULL)
+		*capped = workers_capped(r, s, at);
+	if (s != NULL && s->state == seen->state && s->pid == seen->pid && s->since == seen->since &&
+		!(capped != NULL && *capped))
 	{
 		s->state = next;
 		s->pid = pid;
@@ -261,6 +301,7 @@ ensure_worker(Latch **latch)
 		TimestampTz at = GetCurrentTimestamp();
 		OutboxSlot	seen;
 		PGPROC	   *proc;
+		bool		capped = false;
 
 		if (!slot_read(MyDatabaseId, true, at, &seen))
 			return false;
@@ -278,14 +319,18 @@ ensure_worker(Latch **latch)
 			!TimestampDifferenceExceeds(seen.since, at, OUTBOX_RETRY_MS))
 			return false;
 		/* none, gone, or a start that never reported: start one */
-		if (!slot_move(&seen, OUTBOX_STARTING, 0, at))
+		if (!slot_move(&seen, OUTBOX_STARTING, 0, at, &capped))
+		{
+			if (capped)
+				return false;	/* other databases have them all */
 			continue;			/* someone else moved it: look again */
+		}
 		if (start_worker())
 			return true;
 		seen.state = OUTBOX_STARTING;
 		seen.pid = 0;
 		seen.since = at;
-		(void) slot_move(&seen, OUTBOX_NONE, 0, at);
+		(void) slot_move(&seen, OUTBOX_NONE, 0, at, NULL);
 		return false;
 	}
 	return false;
@@ -514,7 +559,7 @@ worker_publish(void)
 		if (seen.state == OUTBOX_RUNNING && seen.pid != MyProcPid &&
 			(proc = BackendPidGetProc(seen.pid)) != NULL && proc->databaseId == MyDatabaseId)
 			return false;
-		if (slot_move(&seen, OUTBOX_RUNNING, MyProcPid, at))
+		if (slot_move(&seen, OUTBOX_RUNNING, MyProcPid, at, NULL))
 		{
 			published = true;
 			return true;

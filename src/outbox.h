@@ -15,6 +15,12 @@
 /* GUC protector.notify_worker */
 extern bool protector_notify_worker;
 
+/* GUC protector.max_outbox_workers: -1, half of max_worker_processes */
+extern int	protector_max_outbox_workers;
+
+/* the most workers (databases) there may be at once */
+#define OUTBOX_SLOTS 64
+
 /* before commit: may the worker deliver this transaction's announcements? */
 extern bool protector_outbox_usable(void);
 

@@ -86,6 +86,19 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomIntVariable("protector.max_outbox_workers",
+							"How many databases may have an announcement worker at once.",
+							"Each takes a max_worker_processes slot, which parallel queries, "
+							"logical replication and other extensions need too; a database "
+							"beyond it notifies at each commit. -1: half of max_worker_processes.",
+							&protector_max_outbox_workers,
+							-1,
+							-1,
+							OUTBOX_SLOTS,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
 	DefineCustomBoolVariable("protector.refund_on_cancel",
 							 "Record a refund by the service's refund policy when a booking is cancelled.",
 							 "cancel_booking(p_issue_refund => false) turns it off for its own "

@@ -272,6 +272,53 @@ expect "after three workers failed their drains the next commit announces itself
 expect "... while the failed ones wait in the outbox" 3 "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector_internal.outbox")"
 psql -X -q -d "$DB" -c "DROP TRIGGER refuse ON protector_internal.outbox"
 
+# --- protector.max_outbox_workers -------------------------------------------------
+# Each worker takes a max_worker_processes slot, which parallel queries and
+# logical replication need too (seven busy databases took every slot of a
+# default cluster).  With the cap at 1, while one database's worker runs
+# (its session keeps booking), another database's commit announces itself
+# instead of starting a second worker.
+for d in protector_outbox_cap1 protector_outbox_cap2; do
+	dropdb --if-exists "$d" >/dev/null 2>&1 || true
+	createdb "$d"
+	psql -X -q -v ON_ERROR_STOP=1 -d "$d" <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION protector CASCADE;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Outbox', 'outbox');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
+VALUES ('$VENUE', '$ORG', 'V', 'UTC', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance)
+VALUES ('$SERVICE', '$ORG', '$VENUE', 'Room', '60 minutes', '60 minutes', '400 days');
+SQL
+done
+psql -X -q -d postgres -c "LOAD 'protector'" -c "ALTER SYSTEM SET protector.max_outbox_workers = 1" -c "SELECT pg_reload_conf()"
+sleep 1
+for n in 1 2 3 4 5 6 7 8 9; do
+	psql -X -q -v ON_ERROR_STOP=1 -d protector_outbox_cap1 -c "$(booking 0f400000-0000-4000-c000-00000000000$n 20$n)"
+	sleep 0.3
+done &
+keeper=$!
+sleep 1
+psql -X -d protector_outbox_cap2 >"$WORK/cap.log" 2>&1 <<SQL &
+LISTEN $CHANNEL;
+SELECT pg_sleep(2);
+SQL
+listener=$!
+sleep 0.5
+psql -X -q -v ON_ERROR_STOP=1 -d protector_outbox_cap2 -c "SELECT 'session pid ' || pg_backend_pid()" \
+	-A -t -c "$(booking 0f400000-0000-4000-c000-000000000010 2010)" >"$WORK/cap_session.log"
+expect "with the cap at 1, one worker runs" 1 \
+	"$(psql -X -A -t -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'protector outbox'")"
+wait "$listener"
+wait "$keeper"
+cap_pid=$(sed -n 's/^session pid //p' "$WORK/cap_session.log")
+expect "... and another database's commit announces itself" 1 \
+	"$(grep -c "payload \"{\"op\":\"INSERT\",\"table\":\"bookings\",\"id\":\"0f400000-0000-4000-c000-000000000010\".*PID $cap_pid\.$" "$WORK/cap.log" || true)"
+psql -X -q -d postgres -c "LOAD 'protector'" -c "ALTER SYSTEM RESET protector.max_outbox_workers" -c "SELECT pg_reload_conf()"
+sleep 2.5
+dropdb protector_outbox_cap1
+dropdb protector_outbox_cap2
+
 if [ "$failures" -ne 0 ]; then
 	echo "--- load listener:"; head -5 "$WORK/load.log"
 	echo "--- restart listener:"; cat "$WORK/restart.log"
