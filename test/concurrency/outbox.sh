@@ -35,13 +35,16 @@ SERVICE=0f400000-0000-4000-8000-0000000000a1
 CHANNEL=protector_${ORG//-/}
 SESSIONS=4
 PER=60
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+organization() {	# $1 = database: the organization, its venue and service
+	psql -X -q -v ON_ERROR_STOP=1 -d "$1" <<SQL
 INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Outbox', 'outbox');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
 VALUES ('$VENUE', '$ORG', 'V', 'UTC', '{}');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance)
 VALUES ('$SERVICE', '$ORG', '$VENUE', 'Room', '60 minutes', '60 minutes', '400 days');
 SQL
+}
+organization "$DB"
 
 booking() {	# $1 = id, $2 = hours from tomorrow
 	echo "INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during)
@@ -281,15 +284,8 @@ psql -X -q -d "$DB" -c "DROP TRIGGER refuse ON protector_internal.outbox"
 for d in protector_outbox_cap1 protector_outbox_cap2; do
 	dropdb --if-exists "$d" >/dev/null 2>&1 || true
 	createdb "$d"
-	psql -X -q -v ON_ERROR_STOP=1 -d "$d" <<SQL
-SET client_min_messages = warning;
-CREATE EXTENSION protector CASCADE;
-INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Outbox', 'outbox');
-INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
-VALUES ('$VENUE', '$ORG', 'V', 'UTC', '{}');
-INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance)
-VALUES ('$SERVICE', '$ORG', '$VENUE', 'Room', '60 minutes', '60 minutes', '400 days');
-SQL
+	psql -X -q -v ON_ERROR_STOP=1 -d "$d" -c "SET client_min_messages = warning" -c "CREATE EXTENSION protector CASCADE"
+	organization "$d"
 done
 psql -X -q -d postgres -c "LOAD 'protector'" -c "ALTER SYSTEM SET protector.max_outbox_workers = 1" -c "SELECT pg_reload_conf()"
 sleep 1
