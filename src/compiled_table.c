@@ -212,11 +212,10 @@ forget_aborted_holds(void)
 		}
 }
 
-bool
-protector_compiled_hold(const CompiledTable *given, const void *who)
+/* protector_compiled_hold(), for a holder that began in subtransaction subid */
+static bool
+hold_since(CompiledTable *c, const void *who, SubTransactionId subid)
 {
-	CompiledTable *c = unconstify(CompiledTable *, given);
-
 	/* (a holder that was aborted may have left it: taken anew) */
 	if (c->holder == who && SubTransactionIsActive(c->held_in))
 		return true;
@@ -228,9 +227,15 @@ protector_compiled_hold(const CompiledTable *given, const void *who)
 	if (nholds == MAX_HOLDS)
 		return false;
 	c->holder = who;
-	c->held_in = GetCurrentSubTransactionId();
+	c->held_in = subid;
 	holds[nholds++] = c;
 	return true;
+}
+
+bool
+protector_compiled_hold(const CompiledTable *c, const void *who)
+{
+	return hold_since(unconstify(CompiledTable *, c), who, GetCurrentSubTransactionId());
 }
 
 void
@@ -685,6 +690,8 @@ give_compiled(EState *estate)
 static ResultRelInfo *first_row_rri = NULL;
 static EState *first_row_estate = NULL;
 static Oid	first_row_user = InvalidOid;	/* the statement's user */
+static SubTransactionId first_row_subid = InvalidSubTransactionId;	/* and its
+																	 * subtransaction */
 
 static ExecutorEnd_hook_type prev_executor_end = NULL;
 
@@ -713,6 +720,7 @@ remember_first_row(QueryDesc *queryDesc)
 	first_row_rri = rri;
 	first_row_estate = estate;
 	first_row_user = GetUserId();
+	first_row_subid = GetCurrentSubTransactionId();
 }
 
 void
@@ -725,8 +733,13 @@ protector_give_first_row_predicates(Relation rel)
 	if (rri == NULL || rri->ri_RelationDesc != rel || rri->ri_NumIndices == 0 ||
 		GetUserId() != first_row_user || object_access_hook != NULL)
 		return;
+	/*
+	 * held for the statement, from its subtransaction: the trigger may run
+	 * for a row of another statement further down, a CTE's inside a
+	 * PL/pgSQL block's subtransaction, whose end would free the hold
+	 */
 	c = compiled_for(rel, false);
-	if (c != NULL && c->valid && protector_compiled_hold(c, first_row_estate))
+	if (c != NULL && c->valid && hold_since(c, first_row_estate, first_row_subid))
 		give_predicates(c, rri);
 	forget_first_row();
 }
