@@ -64,6 +64,7 @@
 #include "utils/uuid.h"
 
 #include "capabilities.h"
+#include "direct_insert.h"
 #include "outbox.h"
 #include "realtime.h"
 #include "support.h"
@@ -154,15 +155,34 @@ typedef struct Pending
 
 static List *pending = NIL;		/* of Pending, in TopTransactionContext */
 static bool wake_worker = false;	/* wrote outbox rows: wake after commit */
+static bool writing_outbox = false; /* at commit, the outbox rows */
+
+/*
+ * A change announced while the outbox rows are written at commit, by code
+ * a DEFAULT or CHECK of the outbox runs: its budget was summed up already,
+ * and its own outbox row would run that code again.  Refused.
+ */
+static void
+refuse_while_writing(void)
+{
+	if (writing_outbox)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a change was announced while protector wrote this transaction's announcements"),
+				 errdetail("A DEFAULT or CHECK constraint of protector_internal.outbox changes a table whose changes protector announces.")));
+}
 
 static void register_callbacks(void);
 
 static void
 announce_later(const pg_uuid_t *org, const char *payload)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-	Pending    *p = palloc(sizeof(Pending));
+	MemoryContext old;
+	Pending    *p;
 
+	refuse_while_writing();
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	p = palloc(sizeof(Pending));
 	register_callbacks();
 	p->level = GetCurrentTransactionNestLevel();
 	p->org = *org;
@@ -236,17 +256,14 @@ flush_pending(void)
 		return;
 	if (!XactReadOnly && protector_outbox_usable())
 	{
+		writing_outbox = true;
+		write_outbox(pending);
+		writing_outbox = false;
 		/*
-		 * (code a DEFAULT of the outbox runs may announce more: a list of
-		 * its own, written in turn)
+		 * tables code of the outbox's DEFAULTs wrote to directly, which
+		 * may have been closed for commit already
 		 */
-		while (pending != NIL)
-		{
-			List	   *announcements = pending;
-
-			pending = NIL;
-			write_outbox(announcements);
-		}
+		protector_direct_close_all();
 	}
 	else
 		notify_now();
@@ -315,6 +332,7 @@ notify_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			budgets = NULL;		/* their memory goes with the transaction */
 			pending = NIL;
+			writing_outbox = false;
 			sub_spends = NIL;
 			wake_worker = false;
 			break;
@@ -381,6 +399,7 @@ notify_budget(const pg_uuid_t *org, Relation rel, const char *op)
 {
 	NotifyBudget *b;
 
+	refuse_while_writing();
 	for (b = budgets; b != NULL; b = b->next)
 	{
 		if (b->relid == RelationGetRelid(rel) && strcmp(b->op, op) == 0 &&

@@ -181,3 +181,43 @@ SELECT count(*) AS audited_once FROM protector.audit_log
 WHERE table_name = 'protector.bookings' AND op = 'INSERT'
   AND new_row ->> 'organization_id' = '0d220000-0000-4000-8000-000000000001'
   AND extract(hour FROM lower((new_row ->> 'during')::tstzrange) AT TIME ZONE 'UTC') = 18;
+
+-- Code run by an outbox DEFAULT at commit that changes an announced
+-- table: refused, saying why (its announcements were appended to the list
+-- being written, its rows past the budget never summed up, and a DEFAULT
+-- announcing again would run for its own row).  One that writes an
+-- audited table only: the booking commits, and the audit log opened after
+-- protector closed its tables for commit is closed too (it warned of
+-- relcache and tuple descriptor reference leaks when the session's first
+-- announcement came before its first direct insert).  A new session: the
+-- manual task is its first announcement.
+\c
+\set VERBOSITY terse
+\set SHOW_CONTEXT never
+CREATE FUNCTION public.side_outbox_task() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO protector.tasks (organization_id, title) VALUES ('0d220000-0000-4000-8000-000000000001', 'written at commit');
+	RETURN NULL;
+END $$;
+CREATE FUNCTION public.side_outbox_customer() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO protector.customers (organization_id, full_name) VALUES ('0d220000-0000-4000-8000-000000000001', 'Written At Commit');
+	RETURN NULL;
+END $$;
+INSERT INTO protector.tasks (organization_id, title) VALUES ('0d220000-0000-4000-8000-000000000001', 'first announcement');
+ALTER TABLE protector_internal.outbox ADD COLUMN note text DEFAULT public.side_outbox_task();
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+VALUES ('0d220000-0000-4000-8000-000000000001', '0d220000-0000-4000-8000-0000000000a1', '0d220000-0000-4000-8000-0000000005a1',
+		tstzrange(date_trunc('day', now(), 'UTC') + interval '2 days 19 hours', date_trunc('day', now(), 'UTC') + interval '2 days 20 hours'));
+ALTER TABLE protector_internal.outbox ALTER COLUMN note SET DEFAULT public.side_outbox_customer();
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+VALUES ('0d220000-0000-4000-8000-000000000001', '0d220000-0000-4000-8000-0000000000a1', '0d220000-0000-4000-8000-0000000005a1',
+		tstzrange(date_trunc('day', now(), 'UTC') + interval '2 days 20 hours', date_trunc('day', now(), 'UTC') + interval '2 days 21 hours'));
+ALTER TABLE protector_internal.outbox DROP COLUMN note;
+SELECT (SELECT count(*) FROM protector.tasks WHERE title = 'written at commit') AS tasks_written_at_commit,
+	   (SELECT count(*) FROM protector.customers WHERE full_name = 'Written At Commit') AS customers_written_at_commit,
+	   (SELECT string_agg(extract(hour FROM lower(during) AT TIME ZONE 'UTC')::text, ',' ORDER BY lower(during))
+		  FROM protector.bookings WHERE organization_id = '0d220000-0000-4000-8000-000000000001'
+		   AND extract(hour FROM lower(during) AT TIME ZONE 'UTC') IN (19, 20)) AS booked;
+DROP FUNCTION public.side_outbox_task();
+DROP FUNCTION public.side_outbox_customer();
