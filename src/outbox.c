@@ -288,12 +288,13 @@ start_worker(void)
 
 /*
  * Makes sure the database has a worker running or starting, starting one
- * if needed; false when none can be had (no slot, no shared memory, or
- * workers that kept failing to start lately).  The latch of a running
+ * if needed; false when none can be had (no slot, no shared memory,
+ * workers that kept failing to start lately, or with respect_cap, other
+ * databases having protector.max_outbox_workers).  The latch of a running
  * worker goes to *latch (NULL while it starts: it drains once it is up).
  */
 static bool
-ensure_worker(Latch **latch)
+ensure_worker(Latch **latch, bool respect_cap)
 {
 	*latch = NULL;
 	for (int attempt = 0; attempt < 3; attempt++)
@@ -319,7 +320,7 @@ ensure_worker(Latch **latch)
 			!TimestampDifferenceExceeds(seen.since, at, OUTBOX_RETRY_MS))
 			return false;
 		/* none, gone, or a start that never reported: start one */
-		if (!slot_move(&seen, OUTBOX_STARTING, 0, at, &capped))
+		if (!slot_move(&seen, OUTBOX_STARTING, 0, at, respect_cap ? &capped : NULL))
 		{
 			if (capped)
 				return false;	/* other databases have them all */
@@ -350,7 +351,7 @@ protector_outbox_usable(void)
 	if (!protector_notify_worker || !IsUnderPostmaster ||
 		!OidIsValid(protector_internal_relid("outbox", true)))
 		return false;
-	return ensure_worker(&latch);
+	return ensure_worker(&latch, true);
 }
 
 /*
@@ -366,7 +367,11 @@ protector_outbox_wake(void)
 
 	if (registry == NULL)
 		return;					/* not reached: no registry, no outbox rows */
-	if (!ensure_worker(&latch))
+	/*
+	 * (past the cap if need be: the rows are committed, and the worker
+	 * seen before commit may have left since)
+	 */
+	if (!ensure_worker(&latch, false))
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("protector could not start its announcement worker"),

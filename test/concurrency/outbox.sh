@@ -310,6 +310,33 @@ wait "$keeper"
 cap_pid=$(sed -n 's/^session pid //p' "$WORK/cap_session.log")
 expect "... and another database's commit announces itself" 1 \
 	"$(grep -c "payload \"{\"op\":\"INSERT\",\"table\":\"bookings\",\"id\":\"0f400000-0000-4000-c000-000000000010\".*PID $cap_pid\.$" "$WORK/cap.log" || true)"
+# A commit that found its database's worker running before it committed,
+# whose worker then left while another database took the one allowed: its
+# rows are committed, so its wake starts a worker past the cap (it only
+# warned, and the rows waited for the database's next commit).  A slow
+# DEFAULT of the outbox holds the commit between the two.
+psql -X -q -v ON_ERROR_STOP=1 -d protector_outbox_cap1 <<'SQL'
+CREATE FUNCTION public.slow_note() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	IF current_setting('x.slow', true) = 'on' THEN
+		PERFORM pg_sleep(3);
+	END IF;
+	RETURN NULL;
+END $$;
+ALTER TABLE protector_internal.outbox ADD COLUMN note text DEFAULT public.slow_note();
+SQL
+sleep 2.5
+psql -X -q -v ON_ERROR_STOP=1 -d protector_outbox_cap1 -c "$(booking 0f400000-0000-4000-c000-000000000011 2011)"
+sleep 0.3
+psql -X -q -v ON_ERROR_STOP=1 -d protector_outbox_cap1 -c "SET x.slow = on" \
+	-c "$(booking 0f400000-0000-4000-c000-000000000012 2012)" 2>"$WORK/cap_wake.err" &
+slow=$!
+sleep 2.5
+psql -X -q -v ON_ERROR_STOP=1 -d protector_outbox_cap2 -c "$(booking 0f400000-0000-4000-c000-000000000013 2013)"
+wait "$slow"
+sleep 1.5
+expect "a commit whose worker left before its wake has its rows sent, past the cap" "0 0" \
+	"$(psql -X -A -t -d protector_outbox_cap1 -c "SELECT count(*) FROM protector_internal.outbox") $(grep -c WARNING "$WORK/cap_wake.err" || true)"
 psql -X -q -d postgres -c "LOAD 'protector'" -c "ALTER SYSTEM RESET protector.max_outbox_workers" -c "SELECT pg_reload_conf()"
 sleep 2.5
 dropdb protector_outbox_cap1
