@@ -194,31 +194,24 @@ WHERE table_name = 'protector.bookings' AND op = 'INSERT'
 \c
 \set VERBOSITY terse
 \set SHOW_CONTEXT never
--- (only while x.at_commit is on: adding the column evaluates its DEFAULT
--- for rows the worker has not taken yet)
-CREATE FUNCTION public.side_outbox_task() RETURNS text LANGUAGE plpgsql AS $$
+-- (only while x.at_commit says what: adding the column evaluates its
+-- DEFAULT for rows the worker has not taken yet)
+CREATE FUNCTION public.side_outbox_write() RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
-	IF current_setting('x.at_commit', true) = 'on' THEN
+	IF current_setting('x.at_commit', true) = 'task' THEN
 		INSERT INTO protector.tasks (organization_id, title) VALUES ('0d220000-0000-4000-8000-000000000001', 'written at commit');
-	END IF;
-	RETURN NULL;
-END $$;
-CREATE FUNCTION public.side_outbox_customer() RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	IF current_setting('x.at_commit', true) = 'on' THEN
+	ELSIF current_setting('x.at_commit', true) = 'customer' THEN
 		INSERT INTO protector.customers (organization_id, full_name) VALUES ('0d220000-0000-4000-8000-000000000001', 'Written At Commit');
 	END IF;
 	RETURN NULL;
 END $$;
 INSERT INTO protector.tasks (organization_id, title) VALUES ('0d220000-0000-4000-8000-000000000001', 'first announcement');
-ALTER TABLE protector_internal.outbox ADD COLUMN note text DEFAULT public.side_outbox_task();
-SET x.at_commit = on;
+ALTER TABLE protector_internal.outbox ADD COLUMN note text DEFAULT public.side_outbox_write();
+SET x.at_commit = task;
 INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
 VALUES ('0d220000-0000-4000-8000-000000000001', '0d220000-0000-4000-8000-0000000000a1', '0d220000-0000-4000-8000-0000000005a1',
 		tstzrange(date_trunc('day', now(), 'UTC') + interval '2 days 19 hours', date_trunc('day', now(), 'UTC') + interval '2 days 20 hours'));
-RESET x.at_commit;
-ALTER TABLE protector_internal.outbox ALTER COLUMN note SET DEFAULT public.side_outbox_customer();
-SET x.at_commit = on;
+SET x.at_commit = customer;
 INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
 VALUES ('0d220000-0000-4000-8000-000000000001', '0d220000-0000-4000-8000-0000000000a1', '0d220000-0000-4000-8000-0000000005a1',
 		tstzrange(date_trunc('day', now(), 'UTC') + interval '2 days 20 hours', date_trunc('day', now(), 'UTC') + interval '2 days 21 hours'));
@@ -229,5 +222,4 @@ SELECT (SELECT count(*) FROM protector.tasks WHERE title = 'written at commit') 
 	   (SELECT string_agg(extract(hour FROM lower(during) AT TIME ZONE 'UTC')::text, ',' ORDER BY lower(during))
 		  FROM protector.bookings WHERE organization_id = '0d220000-0000-4000-8000-000000000001'
 		   AND extract(hour FROM lower(during) AT TIME ZONE 'UTC') IN (19, 20)) AS booked;
-DROP FUNCTION public.side_outbox_task();
-DROP FUNCTION public.side_outbox_customer();
+DROP FUNCTION public.side_outbox_write();
