@@ -193,14 +193,14 @@ announce_later(const pg_uuid_t *org, const char *payload)
 
 /* one outbox row per organization, its payloads one per line, in order */
 static void
-write_outbox(List *announcements)
+write_outbox(void)
 {
 	List	   *done = NIL;
 	ListCell   *lc;
 	StringInfoData lines;
 
 	initStringInfo(&lines);
-	foreach(lc, announcements)
+	foreach(lc, pending)
 	{
 		Pending    *p = lfirst(lc);
 		ListCell   *d;
@@ -212,7 +212,7 @@ write_outbox(List *announcements)
 			continue;
 		done = lappend(done, &p->org);
 		resetStringInfo(&lines);
-		for (ListCell *same = lc; same != NULL; same = lnext(announcements, same))
+		for (ListCell *same = lc; same != NULL; same = lnext(pending, same))
 		{
 			Pending    *q = lfirst(same);
 
@@ -257,7 +257,7 @@ flush_pending(void)
 	if (!XactReadOnly && protector_outbox_usable())
 	{
 		writing_outbox = true;
-		write_outbox(pending);
+		write_outbox();
 		writing_outbox = false;
 		/*
 		 * tables code of the outbox's DEFAULTs wrote to directly, which
