@@ -131,18 +131,14 @@ static Oid	schemas[2] = {InvalidOid, InvalidOid};
 
 static ExecutorStart_hook_type prev_executor_start = NULL;
 
-/*
- * Has c a predicate of index indexid?  An index's own relcache rebuild (ALTER
- * INDEX ... SET, say) may change its predicate: a SQL function it calls is
- * inlined again, with its body of now.
- */
-static bool
-has_predicate_of(const CompiledTable *c, Oid indexid)
+/* c's predicate of index indexid, if it has compiled one (or found it not shared) */
+static CompiledPredicate *
+predicate_of(const CompiledTable *c, Oid indexid)
 {
 	for (int i = 0; i < c->npredicates; i++)
 		if (c->predicates[i].index == indexid)
-			return true;
-	return false;
+			return &c->predicates[i];
+	return NULL;
 }
 
 static void
@@ -157,7 +153,11 @@ mark_stale(Oid relid)
 		return;
 	hash_seq_init(&seq, compiled);
 	while ((c = hash_seq_search(&seq)) != NULL)
-		if (!OidIsValid(relid) || c->key.relid == relid || has_predicate_of(c, relid))
+		/*
+		 * (an index's own relcache rebuild, ALTER INDEX ... SET say, may
+		 * change its predicate: a SQL function it calls is inlined again)
+		 */
+		if (!OidIsValid(relid) || c->key.relid == relid || predicate_of(c, relid) != NULL)
 			c->valid = false;
 }
 
@@ -187,17 +187,13 @@ held_by_another(const CompiledTable *c, const void *who)
 	return c->holder != NULL && c->holder != who && SubTransactionIsActive(c->held_in);
 }
 
-/* c off the list of holds */
+/* the i-th hold given back */
 static void
-forget_hold(const CompiledTable *c)
+drop_hold(int i)
 {
-	for (int i = 0; i < nholds; i++)
-		if (holds[i] == c)
-		{
-			memmove(&holds[i], &holds[i + 1], sizeof(CompiledTable *) * (nholds - i - 1));
-			nholds--;
-			return;
-		}
+	holds[i]->holder = NULL;
+	memmove(&holds[i], &holds[i + 1], sizeof(CompiledTable *) * (nholds - i - 1));
+	nholds--;
 }
 
 /* the holds of holders that were aborted (their statement or row failed) */
@@ -206,10 +202,7 @@ forget_aborted_holds(void)
 {
 	for (int i = nholds - 1; i >= 0; i--)
 		if (!SubTransactionIsActive(holds[i]->held_in))
-		{
-			holds[i]->holder = NULL;
-			forget_hold(holds[i]);
-		}
+			drop_hold(i);
 }
 
 /* protector_compiled_hold(), for a holder that began in subtransaction subid */
@@ -221,7 +214,13 @@ hold_since(CompiledTable *c, const void *who, SubTransactionId subid)
 		return true;
 	if (held_by_another(c, who))
 		return false;
-	forget_hold(c);
+	/* (an aborted holder's entry, if any: one at most) */
+	for (int i = 0; i < nholds; i++)
+		if (holds[i] == c)
+		{
+			drop_hold(i);
+			break;
+		}
 	if (nholds == MAX_HOLDS)
 		forget_aborted_holds();
 	if (nholds == MAX_HOLDS)
@@ -243,10 +242,7 @@ protector_compiled_release(const void *who)
 {
 	for (int i = nholds - 1; i >= 0; i--)
 		if (holds[i]->holder == who)
-		{
-			holds[i]->holder = NULL;
-			forget_hold(holds[i]);
-		}
+			drop_hold(i);
 }
 
 static void
@@ -585,10 +581,10 @@ compiled_predicate(CompiledTable *c, Oid indexid, List *predicate)
 {
 	uint64		seen = invalidations;
 	ExprState  *state = NULL;
+	CompiledPredicate *known = predicate_of(c, indexid);
 
-	for (int i = 0; i < c->npredicates; i++)
-		if (c->predicates[i].index == indexid)
-			return c->predicates[i].state;
+	if (known != NULL)
+		return known->state;
 	if (!not_shareable((Node *) predicate, NULL))
 	{
 		MemoryContext old = MemoryContextSwitchTo(c->cxt);
@@ -626,12 +622,10 @@ give_predicates(CompiledTable *c, ResultRelInfo *rri)
 }
 
 void
-protector_give_compiled_predicates(const CompiledTable *given, ResultRelInfo *rri)
+protector_give_compiled_predicates(const CompiledTable *c, ResultRelInfo *rri)
 {
-	CompiledTable *c = hash_search(compiled, &given->key, HASH_FIND, NULL);
-
-	if (c != NULL && c->valid)
-		give_predicates(c, rri);
+	if (c->valid)
+		give_predicates(unconstify(CompiledTable *, c), rri);
 }
 
 static bool
