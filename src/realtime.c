@@ -77,18 +77,34 @@ int			protector_notify_batch_limit = 100;
  * What this transaction announced so far, per organization, table and
  * operation; lives in TopTransactionContext, forgotten at transaction end.
  */
-typedef struct NotifyBudget
+typedef struct BudgetKey
 {
-	struct NotifyBudget *next;
 	pg_uuid_t	org;
 	Oid			relid;
-	char		op[8];
+	char		op[8];			/* zero-padded: hashed as bytes */
+} BudgetKey;
+
+typedef struct NotifyBudget
+{
+	BudgetKey	key;
+	struct NotifyBudget *next;
 	char	   *table;
 	int64		announced;		/* rows notified one by one */
 	int64		summed;			/* rows left for the summary at commit */
 } NotifyBudget;
 
+/* the budgets by key, once a transaction has more than a scan finds fast */
+#define BUDGETS_SCANNED 8
+
+typedef struct BudgetEntry
+{
+	BudgetKey	key;
+	NotifyBudget *budget;
+} BudgetEntry;
+
 static NotifyBudget *budgets = NULL;
+static int	nbudgets = 0;
+static HTAB *budget_index = NULL;	/* NULL while nbudgets <= BUDGETS_SCANNED */
 static bool callback_registered = false;
 
 /*
@@ -174,6 +190,34 @@ refuse_while_writing(void)
 
 static void register_callbacks(void);
 
+/*
+ * Where a list of records, each with the nesting level it belongs to
+ * (the int at level_offset), holds those of the subtransaction at level
+ * and its children: its tail.  Records are appended at the current
+ * level and a subtransaction's end moves its own to its parent's level
+ * or removes them, so the levels never fall along the list, and a
+ * subtransaction's end reads its own records only, not the whole
+ * transaction's.
+ */
+static int
+subtransaction_tail(List *records, Size level_offset, int level)
+{
+	int			from = list_length(records);
+
+	while (from > 0 && *(int *) ((char *) list_nth(records, from - 1) + level_offset) >= level)
+		from--;
+	return from;
+}
+
+/* at the summaries and at transaction end (the memory goes with it) */
+static void
+forget_budgets(void)
+{
+	budgets = NULL;
+	nbudgets = 0;
+	budget_index = NULL;
+}
+
 static void
 announce_later(const pg_uuid_t *org, const char *payload)
 {
@@ -191,39 +235,36 @@ announce_later(const pg_uuid_t *org, const char *payload)
 	MemoryContextSwitchTo(old);
 }
 
-/* one outbox row per organization, its payloads one per line, in order */
+/*
+ * One outbox row per organization, in the order first announced, its
+ * payloads one per line, in order.
+ */
 static void
 write_outbox(void)
 {
-	List	   *done = NIL;
+	OrgCounts	orgs;
+	StringInfoData *lines = palloc(sizeof(StringInfoData) * 4);
+	int			cap = 4;
 	ListCell   *lc;
-	StringInfoData lines;
 
-	initStringInfo(&lines);
+	protector_org_counts_init(&orgs);
 	foreach(lc, pending)
 	{
 		Pending    *p = lfirst(lc);
-		ListCell   *d;
-		bool		seen = false;
+		OrgCount   *oc = protector_org_count(&orgs, &p->org, true);
+		int			i = oc - orgs.orgs;
 
-		foreach(d, done)
-			seen = seen || memcmp(((pg_uuid_t *) lfirst(d))->data, p->org.data, UUID_LEN) == 0;
-		if (seen)
-			continue;
-		done = lappend(done, &p->org);
-		resetStringInfo(&lines);
-		for (ListCell *same = lc; same != NULL; same = lnext(pending, same))
+		if (oc->rows++ == 0)
 		{
-			Pending    *q = lfirst(same);
-
-			if (memcmp(q->org.data, p->org.data, UUID_LEN) != 0)
-				continue;
-			if (lines.len > 0)
-				appendStringInfoChar(&lines, '\n');
-			appendStringInfoString(&lines, q->payload);
+			protector_grow(lines, cap, i);
+			initStringInfo(&lines[i]);
 		}
-		protector_outbox_write(&p->org, lines.data);
+		else
+			appendStringInfoChar(&lines[i], '\n');
+		appendStringInfoString(&lines[i], p->payload);
 	}
+	for (int i = 0; i < orgs.n; i++)
+		protector_outbox_write(&orgs.orgs[i].org, lines[i].data);
 	wake_worker = true;
 }
 
@@ -301,12 +342,12 @@ announce_summaries(void)
 	{
 		if (b->summed == 0)
 			continue;
-		payload_start(&payload, b->op, b->table);
+		payload_start(&payload, b->key.op, b->table);
 		appendStringInfo(&payload, ",\"count\":" INT64_FORMAT, b->summed);
 		payload_finish(&payload, at);
-		announce_later(&b->org, payload.data);
+		announce_later(&b->key.org, payload.data);
 	}
-	budgets = NULL;
+	forget_budgets();
 }
 
 static void
@@ -330,7 +371,7 @@ notify_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			budgets = NULL;		/* their memory goes with the transaction */
+			forget_budgets();	/* their memory goes with the transaction */
 			pending = NIL;
 			writing_outbox = false;
 			sub_spends = NIL;
@@ -352,36 +393,33 @@ notify_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	int			level = GetCurrentTransactionNestLevel();
 	bool		abort = event == SUBXACT_EVENT_ABORT_SUB;
-	ListCell   *lc;
+	int			from;
 
 	if (!abort && event != SUBXACT_EVENT_COMMIT_SUB)
 		return;
-	foreach(lc, pending)
-	{
-		Pending    *p = lfirst(lc);
+	from = subtransaction_tail(pending, offsetof(Pending, level), level);
+	if (abort)
+		pending = list_truncate(pending, from);
+	else
+		for (int i = from; i < list_length(pending); i++)
+			((Pending *) list_nth(pending, i))->level = level - 1;
 
-		if (p->level < level)
-			continue;
-		if (abort)
-			pending = foreach_delete_current(pending, lc);
-		else
-			p->level = level - 1;
-	}
-	foreach(lc, sub_spends)
+	from = subtransaction_tail(sub_spends, offsetof(BudgetSpend, level), level);
+	for (int i = from; i < list_length(sub_spends); i++)
 	{
-		BudgetSpend *spend = lfirst(lc);
+		BudgetSpend *spend = list_nth(sub_spends, i);
 
-		if (spend->level < level)
-			continue;
 		if (abort)
 		{
 			spend->budget->announced -= spend->announced;
 			spend->budget->summed -= spend->summed;
-			sub_spends = foreach_delete_current(sub_spends, lc);
 		}
 		else
 			spend->level = level - 1;
 	}
+	/* the top level needs no record: its abort forgets everything */
+	if (abort || level - 1 == 1)
+		sub_spends = list_truncate(sub_spends, from);
 }
 
 static void
@@ -394,26 +432,56 @@ register_callbacks(void)
 	callback_registered = true;
 }
 
+/* the budgets so far, hashed when one more comes (in TopTransactionContext) */
+static void
+index_budgets(void)
+{
+	HASHCTL		ctl;
+	HTAB	   *index;
+
+	ctl.keysize = sizeof(BudgetKey);
+	ctl.entrysize = sizeof(BudgetEntry);
+	ctl.hcxt = TopTransactionContext;
+	index = hash_create("protector announcement budgets", 64, &ctl,
+						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (NotifyBudget *b = budgets; b != NULL; b = b->next)
+		((BudgetEntry *) hash_search(index, &b->key, HASH_ENTER, NULL))->budget = b;
+	budget_index = index;		/* (complete, or not at all) */
+}
+
 static NotifyBudget *
 notify_budget(const pg_uuid_t *org, Relation rel, const char *op)
 {
+	BudgetKey	key;
 	NotifyBudget *b;
 
 	refuse_while_writing();
-	for (b = budgets; b != NULL; b = b->next)
+	memset(&key, 0, sizeof(key));
+	key.org = *org;
+	key.relid = RelationGetRelid(rel);
+	strlcpy(key.op, op, sizeof(key.op));
+	if (budget_index != NULL)
 	{
-		if (b->relid == RelationGetRelid(rel) && strcmp(b->op, op) == 0 &&
-			memcmp(b->org.data, org->data, UUID_LEN) == 0)
-			return b;
+		BudgetEntry *entry = hash_search(budget_index, &key, HASH_FIND, NULL);
+
+		if (entry != NULL)
+			return entry->budget;
 	}
+	else
+		for (b = budgets; b != NULL; b = b->next)
+			if (memcmp(&b->key, &key, sizeof(key)) == 0)
+				return b;
 	register_callbacks();
 	b = MemoryContextAllocZero(TopTransactionContext, sizeof(NotifyBudget));
-	memcpy(b->org.data, org->data, UUID_LEN);
-	b->relid = RelationGetRelid(rel);
-	strlcpy(b->op, op, sizeof(b->op));
+	b->key = key;
 	b->table = MemoryContextStrdup(TopTransactionContext, RelationGetRelationName(rel));
+	/* (indexed before it is listed: an error in between lists nothing) */
+	if (budget_index != NULL)
+		((BudgetEntry *) hash_search(budget_index, &key, HASH_ENTER, NULL))->budget = b;
 	b->next = budgets;
 	budgets = b;
+	if (budget_index == NULL && ++nbudgets > BUDGETS_SCANNED)
+		index_budgets();
 	return b;
 }
 
@@ -498,12 +566,13 @@ budget_spend(NotifyBudget *b, int64 rows)
 	return one_by_one;
 }
 
+/* each organization's rows spent; those left to the summary: rows -1 */
 static void
-spend_budgets(OrgCount *orgs, int norgs, Relation rel, const char *op)
+spend_budgets(OrgCounts *orgs, Relation rel, const char *op)
 {
-	for (int i = 0; i < norgs; i++)
-		if (!budget_spend(notify_budget(&orgs[i].org, rel, op), orgs[i].rows))
-			orgs[i].rows = -1;
+	for (int i = 0; i < orgs->n; i++)
+		if (!budget_spend(notify_budget(&orgs->orgs[i].org, rel, op), orgs->orgs[i].rows))
+			orgs->orgs[i].rows = -1;
 }
 
 /* a row's payload: op, table, id (when there is one), status (or NULL), at */
@@ -541,13 +610,12 @@ announce_moves(Relation rel, Tuplestorestate *before, Tuplestorestate *after,
 {
 	TupleTableSlot *old_slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
 	TupleTableSlot *new_slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
-	OrgCount   *orgs = NULL;
-	int			norgs = 0;
-	int			cap = 0;
+	OrgCounts	orgs;
 	List	   *moved = NIL;	/* old organization, id: pg_uuid_t pairs */
 	ListCell   *lc;
 	StringInfoData payload;
 
+	protector_org_counts_init(&orgs);
 	tuplestore_select_read_pointer(before, tuplestore_alloc_read_pointer(before, EXEC_FLAG_REWIND));
 	tuplestore_select_read_pointer(after, tuplestore_alloc_read_pointer(after, EXEC_FLAG_REWIND));
 	tuplestore_rescan(before);
@@ -562,7 +630,6 @@ announce_moves(Relation rel, Tuplestorestate *before, Tuplestorestate *after,
 		Datum		new_org = slot_getattr(new_slot, org_att, &new_null);
 		Datum		id = slot_getattr(old_slot, id_att, &no_id);
 		pg_uuid_t  *pair;
-		OrgCount   *oc;
 
 		if (old_null || no_id ||
 			(!new_null && memcmp(DatumGetUUIDP(old_org), DatumGetUUIDP(new_org), UUID_LEN) == 0))
@@ -571,29 +638,18 @@ announce_moves(Relation rel, Tuplestorestate *before, Tuplestorestate *after,
 		pair[0] = *DatumGetUUIDP(old_org);
 		pair[1] = *DatumGetUUIDP(id);
 		moved = lappend(moved, pair);
-		oc = protector_find_org(orgs, norgs, &pair[0]);
-		if (oc == NULL)
-		{
-			orgs = norgs == 0 ? palloc(sizeof(OrgCount) * (cap = 4)) :
-				protector_grow_array(orgs, &cap, norgs, sizeof(OrgCount));
-			oc = &orgs[norgs++];
-			oc->org = pair[0];
-			oc->rows = 0;
-		}
-		oc->rows++;
+		protector_org_count(&orgs, &pair[0], true)->rows++;
 	}
 	ExecDropSingleTupleTableSlot(old_slot);
 	ExecDropSingleTupleTableSlot(new_slot);
 	if (moved == NIL)
 		return;
-	spend_budgets(orgs, norgs, rel, "DELETE");
+	spend_budgets(&orgs, rel, "DELETE");
 	initStringInfo(&payload);
 	foreach(lc, moved)
 	{
 		pg_uuid_t  *pair = (pg_uuid_t *) lfirst(lc);
-		OrgCount   *oc = protector_find_org(orgs, norgs, &pair[0]);
-
-		if (oc->rows < 0)
+		if (protector_org_count(&orgs, &pair[0], false)->rows < 0)
 			continue;
 		row_payload(&payload, "DELETE", rel, UUIDPGetDatum(&pair[1]), false, NULL, at);
 		announce_later(&pair[0], payload.data);
@@ -612,8 +668,7 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 	AttrNumber	org_att,
 				id_att,
 				status_att;
-	OrgCount   *orgs;
-	int			norgs;
+	OrgCounts	orgs;
 	char		at[MAXDATELEN + 1];
 	StringInfoData payload;
 
@@ -630,8 +685,9 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 	/* a read pointer of our own: other triggers may read the same store */
 	tuplestore_select_read_pointer(rows, tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND));
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
-	orgs = protector_orgs_of_rows(rows, slot, org_att, &norgs);
-	spend_budgets(orgs, norgs, rel, op);
+	protector_org_counts_init(&orgs);
+	protector_orgs_of_rows(rows, slot, org_att, &orgs);
+	spend_budgets(&orgs, rel, op);
 
 	/* pass 2: one notification per row of the organizations within budget */
 	initStringInfo(&payload);
@@ -640,7 +696,7 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 	{
 		bool		isnull;
 		Datum		d = slot_getattr(slot, org_att, &isnull);
-		OrgCount   *oc = isnull ? NULL : protector_find_org(orgs, norgs, DatumGetUUIDP(d));
+		OrgCount   *oc = isnull ? NULL : protector_org_count(&orgs, DatumGetUUIDP(d), false);
 		bool		no_id;
 		Datum		id;
 		Datum		status = (Datum) 0;

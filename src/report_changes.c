@@ -351,17 +351,16 @@ static void
 log_rows(Relation rel, Tuplestorestate *rows)
 {
 	TupleTableSlot *slot;
-	OrgCount   *orgs;
-	int			norgs;
+	OrgCounts	orgs;
 
 	/* a read pointer of our own: other triggers may read the same store */
 	tuplestore_select_read_pointer(rows, tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND));
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
-	orgs = protector_orgs_of_rows(rows, slot,
-								  protector_column_required(rel, "organization_id", UUIDOID), &norgs);
+	protector_org_counts_init(&orgs);
+	protector_orgs_of_rows(rows, slot, protector_column_required(rel, "organization_id", UUIDOID), &orgs);
 	ExecDropSingleTupleTableSlot(slot);
-	for (int i = 0; i < norgs; i++)
-		log_change(&orgs[i].org);
+	for (int i = 0; i < orgs.n; i++)
+		log_change(&orgs.orgs[i].org);
 }
 
 /*

@@ -337,49 +337,97 @@ protector_grow_array(void *array, int *cap, int used, Size elem)
 	return repalloc(array, elem * *cap);
 }
 
-OrgCount *
-protector_find_org(OrgCount *orgs, int n, const pg_uuid_t *org)
+/* a scan finds an organization among this many as fast as a hash */
+#define ORG_COUNTS_SCANNED 8
+
+typedef struct OrgPosition
 {
-	for (int i = 0; i < n; i++)
+	pg_uuid_t	org;			/* the hash key */
+	int			index;
+} OrgPosition;
+
+/* no organization yet, in the current memory context */
+void
+protector_org_counts_init(OrgCounts *counts)
+{
+	counts->cxt = CurrentMemoryContext;
+	counts->cap = 4;
+	counts->orgs = MemoryContextAlloc(counts->cxt, sizeof(OrgCount) * counts->cap);
+	counts->n = 0;
+	counts->positions = NULL;
+}
+
+/* the first ORG_COUNTS_SCANNED organizations, hashed when one more comes */
+static void
+org_counts_hash(OrgCounts *counts)
+{
+	HASHCTL		ctl;
+	HTAB	   *positions;
+
+	ctl.keysize = sizeof(pg_uuid_t);
+	ctl.entrysize = sizeof(OrgPosition);
+	ctl.hcxt = counts->cxt;
+	positions = hash_create("protector organizations", 64, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (int i = 0; i < counts->n; i++)
+		((OrgPosition *) hash_search(positions, &counts->orgs[i].org, HASH_ENTER, NULL))->index = i;
+	counts->positions = positions;	/* (complete, or not at all) */
+}
+
+/*
+ * An organization's entry; when it has none, NULL, or with add a new one
+ * at the end, counting 0 rows.  (The entry moves when the array grows.)
+ */
+OrgCount *
+protector_org_count(OrgCounts *counts, const pg_uuid_t *org, bool add)
+{
+	OrgPosition *pos = NULL;
+	bool		found;
+	OrgCount   *oc;
+
+	if (counts->positions == NULL)
 	{
-		if (memcmp(orgs[i].org.data, org->data, UUID_LEN) == 0)
-			return &orgs[i];
+		for (int i = 0; i < counts->n; i++)
+			if (memcmp(counts->orgs[i].org.data, org->data, UUID_LEN) == 0)
+				return &counts->orgs[i];
 	}
-	return NULL;
+	else
+	{
+		pos = hash_search(counts->positions, org, add ? HASH_ENTER : HASH_FIND, &found);
+		if (found)
+			return &counts->orgs[pos->index];
+	}
+	if (!add)
+		return NULL;
+	protector_grow(counts->orgs, counts->cap, counts->n);	/* (repalloc: in cxt) */
+	if (pos != NULL)
+		pos->index = counts->n;
+	oc = &counts->orgs[counts->n++];
+	oc->org = *org;
+	oc->rows = 0;
+	if (counts->positions == NULL && counts->n > ORG_COUNTS_SCANNED)
+		org_counts_hash(counts);
+	return oc;
 }
 
 /*
  * The organizations of a transition table's rows (column org_att), each
- * with its number of rows; rows without one are left out.  Reads the
- * store from its start through the caller's read pointer and slot.
+ * with its number of rows, added to counts; rows without one are left
+ * out.  Reads the store from its start through the caller's read pointer
+ * and slot.
  */
-OrgCount *
-protector_orgs_of_rows(Tuplestorestate *rows, TupleTableSlot *slot, AttrNumber org_att, int *norgs)
+void
+protector_orgs_of_rows(Tuplestorestate *rows, TupleTableSlot *slot, AttrNumber org_att, OrgCounts *counts)
 {
-	int			maxorgs = 4;
-	OrgCount   *orgs = palloc(sizeof(OrgCount) * maxorgs);
-
-	*norgs = 0;
 	tuplestore_rescan(rows);
 	while (tuplestore_gettupleslot(rows, true, false, slot))
 	{
 		bool		isnull;
 		Datum		d = slot_getattr(slot, org_att, &isnull);
-		OrgCount   *oc;
 
-		if (isnull)
-			continue;
-		oc = protector_find_org(orgs, *norgs, DatumGetUUIDP(d));
-		if (oc == NULL)
-		{
-			protector_grow(orgs, maxorgs, *norgs);
-			oc = &orgs[(*norgs)++];
-			memcpy(oc->org.data, DatumGetUUIDP(d)->data, UUID_LEN);
-			oc->rows = 0;
-		}
-		oc->rows++;
+		if (!isnull)
+			protector_org_count(counts, DatumGetUUIDP(d), true)->rows++;
 	}
-	return orgs;
 }
 
 /*

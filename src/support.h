@@ -16,6 +16,7 @@
 #include "access/xact.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/relcache.h"
@@ -152,16 +153,31 @@ extern void *protector_grow_array(void *array, int *cap, int used, Size elem);
 #define protector_grow(array, cap, used) \
 	((array) = protector_grow_array((array), &(cap), (used), sizeof(*(array))))
 
-/* the organizations of a transition table's rows, with their row counts */
+/*
+ * Organizations in the order first seen, each with a count (a transition
+ * table's rows, a transaction's announcements); found by a scan while
+ * they are few, through a hash once they are many, so that a statement
+ * over thousands of organizations costs what they cost one by one.
+ */
 typedef struct OrgCount
 {
 	pg_uuid_t	org;
 	int64		rows;
 } OrgCount;
 
-extern OrgCount *protector_orgs_of_rows(Tuplestorestate *rows, TupleTableSlot *slot,
-										AttrNumber org_att, int *norgs);
-extern OrgCount *protector_find_org(OrgCount *orgs, int n, const pg_uuid_t *org);
+typedef struct OrgCounts
+{
+	OrgCount   *orgs;
+	int			n;
+	int			cap;
+	HTAB	   *positions;		/* org -> index into orgs, once many */
+	MemoryContext cxt;			/* where orgs and positions live */
+} OrgCounts;
+
+extern void protector_org_counts_init(OrgCounts *counts);
+extern OrgCount *protector_org_count(OrgCounts *counts, const pg_uuid_t *org, bool add);
+extern void protector_orgs_of_rows(Tuplestorestate *rows, TupleTableSlot *slot,
+								   AttrNumber org_att, OrgCounts *counts);
 
 /* the row whose unique uuid index holds key, into slot; false if none */
 extern bool protector_fetch_by_uuid(Relation rel, Relation index, Datum key,

@@ -154,6 +154,112 @@ expect "the booking before the savepoint was announced" 1 "$(grep -c '"table":"b
 expect "no summary of the rolled-back bulk insert" 0 "$(grep -c '"count":' <<<"$sp" || true)"
 expect "three announcements in all (booking, task, notification)" 3 "$(grep -c . <<<"$sp")"
 
+# --- many organizations in one transaction, nested savepoints -------------
+# Eleven more organizations, one booking each, so that one statement's
+# twelve organizations (and the transaction's twelve budgets) are found
+# through protector's hashes, not a scan.  One transaction updates 60 of
+# this organization's bookings with the other eleven's (60 <= 100: one by
+# one), then the same 60 again (60 + 60 > 100: the second statement is
+# summed, whole, at commit).  Expected on this channel, by hand: 60 UPDATEs
+# with status "confirmed", one summary counting 60, nothing of the others.
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+INSERT INTO protector.organizations (id, name, slug)
+SELECT format('0f410000-0000-4000-8000-%s', lpad(i::text, 12, '0'))::uuid, 'Other ' || i, 'other-' || i
+FROM generate_series(1, 11) i;
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
+SELECT format('0f410000-0000-4000-9000-%s', lpad(i::text, 12, '0'))::uuid,
+	format('0f410000-0000-4000-8000-%s', lpad(i::text, 12, '0'))::uuid, 'V', 'UTC', '{}'
+FROM generate_series(1, 11) i;
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance)
+SELECT format('0f410000-0000-4000-a000-%s', lpad(i::text, 12, '0'))::uuid,
+	format('0f410000-0000-4000-8000-%s', lpad(i::text, 12, '0'))::uuid,
+	format('0f410000-0000-4000-9000-%s', lpad(i::text, 12, '0'))::uuid, 'Room', '60 minutes', '60 minutes', '400 days'
+FROM generate_series(1, 11) i;
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+SELECT format('0f410000-0000-4000-8000-%s', lpad(i::text, 12, '0'))::uuid,
+	format('0f410000-0000-4000-9000-%s', lpad(i::text, 12, '0'))::uuid,
+	format('0f410000-0000-4000-a000-%s', lpad(i::text, 12, '0'))::uuid,
+	tstzrange(date_trunc('hour', now()) + interval '2 days', date_trunc('hour', now()) + interval '2 days 1 hour')
+FROM generate_series(1, 11) i;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during)
+SELECT format('0f400000-0000-4000-c000-%s', lpad(i::text, 12, '0'))::uuid, '$ORG', '$VENUE', '$SERVICE',
+	tstzrange(date_trunc('hour', now()) + interval '1 day' + (3000 + i) * interval '1 hour',
+		date_trunc('hour', now()) + interval '1 day' + (3001 + i) * interval '1 hour')
+FROM generate_series(1, 60) i;
+SQL
+sixty="id::text LIKE '0f400000-0000-4000-c000-%'"
+listen 3 "$WORK/many.log" &
+listener=$!
+sleep 1
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+BEGIN;
+UPDATE protector.bookings SET status = 'confirmed' WHERE $sixty OR organization_id::text LIKE '0f410000-%';
+UPDATE protector.bookings SET status = 'pending' WHERE $sixty;
+COMMIT;
+SQL
+wait "$listener"
+many=$(payloads "$WORK/many.log")
+expect "twelve organizations: this one's 60 updates announced one by one" 60 \
+	"$(grep -c '"op":"UPDATE","table":"bookings","id":"0f400000-0000-4000-c000-[0-9]*","status":"confirmed"' <<<"$many" || true)"
+expect "... and the second statement's 60 summed, on the same budget" 1 \
+	"$(grep -c '"op":"UPDATE","table":"bookings","count":60,' <<<"$many" || true)"
+expect "... and nothing else on this channel" 61 "$(grep -c . <<<"$many")"
+
+# Nested savepoints (one transaction; hours 3100-3106): A at the top; B in
+# s1, C in s2 released into s1, D in s3 rolled back, E in s3 after that
+# rollback, s1 released: A, B, C and E announced, D not.  Then F in s4, G
+# in s5 released into s4, s4 rolled back: neither.  And the budget: 30
+# bookings in s6, 30 in s7 released into s6, s6 rolled back (it gives back
+# all 60), then 96 at the top: with A, B, C and E, 100 bookings (and 100
+# tasks and notifications), exactly the budget, so all are announced one
+# by one and nothing is summed (had s6 given back only its own 30, 130).
+nested() {	# $1 = last 4 hex digits of the id, $2 = hour
+	booking "0f400000-0000-4000-d000-00000000$1" "$2"
+}
+bulk() {	# $1 = first hour, $2 = how many
+	echo "INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+SELECT '$ORG', '$VENUE', '$SERVICE', tstzrange(date_trunc('hour', now()) + interval '1 day' + ($1 + i) * interval '1 hour',
+	date_trunc('hour', now()) + interval '1 day' + ($1 + 1 + i) * interval '1 hour') FROM generate_series(0, $2 - 1) i;"
+}
+listen 3 "$WORK/nested.log" &
+listener=$!
+sleep 1
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+BEGIN;
+$(nested 000a 3100)
+SAVEPOINT s1;
+$(nested 000b 3101)
+SAVEPOINT s2;
+$(nested 000c 3102)
+RELEASE SAVEPOINT s2;
+SAVEPOINT s3;
+$(nested 000d 3103)
+ROLLBACK TO SAVEPOINT s3;
+$(nested 000e 3104)
+RELEASE SAVEPOINT s1;
+SAVEPOINT s4;
+$(nested 000f 3105)
+SAVEPOINT s5;
+$(nested 0010 3106)
+RELEASE SAVEPOINT s5;
+ROLLBACK TO SAVEPOINT s4;
+SAVEPOINT s6;
+$(bulk 3200 30)
+SAVEPOINT s7;
+$(bulk 3300 30)
+RELEASE SAVEPOINT s7;
+ROLLBACK TO SAVEPOINT s6;
+$(bulk 3400 96)
+COMMIT;
+SQL
+wait "$listener"
+nest=$(payloads "$WORK/nested.log")
+announced=$(grep -oE '"op":"INSERT","table":"bookings","id":"0f400000-0000-4000-d000-[0-9a-f]{12}"' <<<"$nest" | grep -oE '.{4}"$' | tr -d '"' | tr '\n' ' ' || true)
+expect "nested savepoints: A, B, C and E announced, in order; D, F and G not" "000a 000b 000c 000e " "$announced"
+expect "... and the 96 bookings after the rolled-back 60 announced one by one" 100 \
+	"$(grep -c '"op":"INSERT","table":"bookings","id"' <<<"$nest" || true)"
+expect "... with nothing summed" 0 "$(grep -c '"count":' <<<"$nest" || true)"
+
 # --- a waiting row, a server restart, a killed worker ----------------------
 wait_for_no_worker || echo "# the worker did not leave when idle"
 expect "the idle worker left" 0 "$(worker_count)"
