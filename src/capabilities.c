@@ -8,7 +8,9 @@
  * Policies ask protector_internal.orgs_with('bookings.read'), RPCs ask
  * protector_internal.authorize() / authorize_row(), the column guard asks
  * orgs_with() too, and docs/security.md's role table is checked against
- * protector.capability_map() by the test suite.
+ * protector.capability_map() by the test suite.  An action whose roles
+ * changed since 0.1.0 carries 0.1.0's too, for the databases of the
+ * cluster not yet updated (roles_of()).
  *
  * "Trusted" callers (the role in force outside any SECURITY DEFINER
  * function is a superuser or has BYPASSRLS, e.g. service_role) may do
@@ -76,6 +78,7 @@ typedef struct Capability
 	int			roles;			/* R_* bits */
 	const char *what;			/* "your role may not <what>" */
 	bool		own_bookings;	/* a customer may, on a booking of theirs */
+	int			first_release_roles;	/* 0.1.0's, where they differ (0: not) */
 } Capability;
 
 /*
@@ -113,7 +116,8 @@ static const Capability capability_map[] = {
 	{"bookings.cancel", R_DESK, "cancel bookings", true},
 	{"bookings.delete", R_OWNER | R_ADMIN, "delete bookings"},
 	{"payments.read", R_MGMT | R_FINANCE, "see payments"},
-	{"payments.create", R_OWNER | R_ADMIN | R_FINANCE, "record payments"},
+	/* 0.1.0: managers, not finance (before the payments ledger's checks) */
+	{"payments.create", R_OWNER | R_ADMIN | R_FINANCE, "record payments", false, R_MGMT},
 	{"payments.manage", R_OWNER | R_ADMIN, "change or delete payments"},
 	{"vouchers.read", R_MGMT | R_FINANCE, "see gift vouchers"},
 	{"vouchers.manage", R_MGMT, "issue, change or delete gift vouchers"},
@@ -152,6 +156,25 @@ static SPIPlanPtr customer_orgs_plan = NULL;
 static ArrayType *own_customer_ids(void);
 
 /* ---------- the map ---------- */
+
+/*
+ * The roles that may do cap in this database.  The library is shared by
+ * every database of the cluster, and one not yet updated from 0.1.0
+ * (ALTER EXTENSION protector UPDATE) keeps that release's roles: its
+ * tables have none of the later checks the new roles were given with.
+ */
+static int
+roles_of(const Capability *cap)
+{
+	if (cap->first_release_roles != 0)
+	{
+		char	   *version = protector_installed_version();
+
+		if (version != NULL && strcmp(version, "0.1.0") == 0)
+			return cap->first_release_roles;
+	}
+	return cap->roles;
+}
 
 static const Capability *
 find_capability(const char *action)
@@ -356,7 +379,7 @@ array_has_uuid(ArrayType *arr, const pg_uuid_t *id)
 static bool
 caller_may(const pg_uuid_t *org, const Capability *cap)
 {
-	return protector_caller_is_trusted() || array_has_uuid(member_orgs(cap->roles), org);
+	return protector_caller_is_trusted() || array_has_uuid(member_orgs(roles_of(cap)), org);
 }
 
 static void
@@ -365,7 +388,7 @@ refuse(const Capability *cap)
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_FORBIDDEN),
 			 errmsg("your role may not %s", cap->what),
-			 errdetail("The action %s is for %s.", cap->action, role_list(cap->roles))));
+			 errdetail("The action %s is for %s.", cap->action, role_list(roles_of(cap)))));
 }
 
 static void
@@ -411,6 +434,7 @@ protector_capability_map(PG_FUNCTION_ARGS)
 	for (size_t i = 0; i < lengthof(capability_map); i++)
 	{
 		const Capability *cap = &capability_map[i];
+		int			may = roles_of(cap);
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
 		Datum		roles[lengthof(member_roles)];
@@ -418,7 +442,7 @@ protector_capability_map(PG_FUNCTION_ARGS)
 
 		for (size_t r = 0; r < lengthof(member_roles); r++)
 		{
-			if (cap->roles & (1 << r))
+			if (may & (1 << r))
 				roles[n++] = DirectFunctionCall2(enum_in,
 												 CStringGetDatum(member_roles[r]),
 												 ObjectIdGetDatum(role_type));
@@ -443,7 +467,7 @@ protector_orgs_with(PG_FUNCTION_ARGS)
 {
 	const Capability *cap = capability_arg(fcinfo, 0, "p_action");
 
-	PG_RETURN_ARRAYTYPE_P(member_orgs(cap->roles));
+	PG_RETURN_ARRAYTYPE_P(member_orgs(roles_of(cap)));
 }
 
 /*
@@ -456,7 +480,7 @@ static void
 authorize_member(const pg_uuid_t *org, const Capability *cap, const char *entity,
 				 bool trusted)
 {
-	if (trusted || array_has_uuid(member_orgs(cap->roles), org))
+	if (trusted || array_has_uuid(member_orgs(roles_of(cap)), org))
 		return;
 	if (array_has_uuid(member_orgs(R_ALL), org))
 		refuse(cap);

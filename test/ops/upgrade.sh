@@ -402,5 +402,44 @@ if [ "$before" != 0 ] || [ "$(keys)" != 2 ]; then
 	echo "the update did not link members and customers to auth.users"; failures=$((failures + 1))
 fi
 dropdb protector_unlinked
+
+# The library serves every database of the cluster, those not yet updated
+# too: a $PREV database keeps its release's roles for an action whose roles
+# changed since (payments.create: owners, admins and managers in 0.1.0;
+# owners, admins and finance since 0.2.0, which checks payments as 0.1.0
+# did not), in the map, the policies and the RPCs' checks, and gets the new
+# ones with the update.  A manager and a finance member, then, as each,
+# the organizations whose payments their role may record.
+createdb -T protector_previous protector_roles
+psql -X -q -v ON_ERROR_STOP=1 -d protector_roles <<'SQL'
+DO $$ BEGIN
+	IF to_regclass('auth.users') IS NOT NULL THEN
+		INSERT INTO auth.users (id, email) VALUES
+			('00000000-0000-4000-8000-00000000aa03', 'mia@lockbox.test'),
+			('00000000-0000-4000-8000-00000000aa04', 'finn@lockbox.test');
+	END IF;
+END $$;
+INSERT INTO protector.members (organization_id, user_id, role, full_name)
+SELECT id, '00000000-0000-4000-8000-00000000aa03'::uuid, 'manager'::protector.member_role, 'Mia Manager' FROM protector.organizations
+UNION ALL
+SELECT id, '00000000-0000-4000-8000-00000000aa04'::uuid, 'finance'::protector.member_role, 'Finn Finance' FROM protector.organizations;
+SQL
+roles_may() {	# $1 = database: payments.create's roles in the map; manager, finance: may record
+	psql -X -A -t -d "$1" -c "SELECT roles FROM protector.capability_map() WHERE action = 'payments.create'"
+	for user in aa03 aa04; do
+		psql -X -A -t -d "$1" -c "BEGIN" \
+			-c "SELECT set_config('request.jwt.claims', '{\"sub\":\"00000000-0000-4000-8000-00000000$user\",\"role\":\"authenticated\"}', true)" \
+			-c "SET LOCAL ROLE authenticated" \
+			-c "SELECT cardinality(protector_internal.orgs_with('payments.create'))" -c "ROLLBACK" | grep -E '^[0-9]+$'
+	done | paste -sd' '
+}
+roles_before=$(roles_may protector_roles | paste -sd' ')
+psql -X -q -v ON_ERROR_STOP=1 -d protector_roles -c "ALTER EXTENSION protector UPDATE"
+roles_after=$(roles_may protector_roles | paste -sd' ')
+echo "payments.create in a $PREV database: $roles_before; updated: $roles_after"
+if [ "$roles_before" != "{owner,admin,manager} 1 0" ] || [ "$roles_after" != "{owner,admin,finance} 0 1" ]; then
+	echo "a $PREV database does not keep its release's roles until it is updated"; failures=$((failures + 1))
+fi
+dropdb protector_roles
 for db in upgraded fresh previous; do dropdb "protector_$db"; done
 [ "$failures" -eq 0 ]
