@@ -377,11 +377,17 @@ BEGIN
 		v_key_tail := '/' OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
 		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_identity) OPERATOR(pg_catalog.||) v_key_tail;
 		-- (a booking made before the address was keyed by identity_key has
-		-- its lower()-cased address's: a retry across that change replays it)
+		-- its lower()-cased address's: a retry across that change replays
+		-- it; so is a booking of this venue with 0.1.0's key, without the
+		-- venue, which a request in flight during ALTER EXTENSION UPDATE
+		-- wrote with 0.1.0's code after the update had rewritten the others)
 		SELECT protector_internal.booking_shape(b, true) INTO v_booking FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id
-		  AND b.idempotency_key OPERATOR(pg_catalog.=) ANY (ARRAY[v_key,
-				'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(pg_catalog.lower(v_email)) OPERATOR(pg_catalog.||) v_key_tail])
+		  AND (b.idempotency_key OPERATOR(pg_catalog.=) ANY (ARRAY[v_key,
+					'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(pg_catalog.lower(v_email)) OPERATOR(pg_catalog.||) v_key_tail])
+			   OR (b.venue_id OPERATOR(pg_catalog.=) v.id
+				   AND b.idempotency_key OPERATOR(pg_catalog.=) ('widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(pg_catalog.lower(v_email))
+					   OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key)))
 		ORDER BY b.idempotency_key OPERATOR(pg_catalog.=) v_key DESC LIMIT 1;
 	END IF;
 	IF v_booking IS NULL THEN

@@ -300,6 +300,30 @@ if [ "$warned" != 1 ]; then
 	echo "the update did not warn of the organization with assigned bookings and no shifts"; failures=$((failures + 1))
 fi
 dropdb protector_widget
+# ... and a booking a request in flight during the update wrote with
+# 0.1.0's code after the update had rewritten the keys (0.1.0's key, no
+# venue in it): the visitor's retry replays it too, not a second booking
+createdb -T protector_previous protector_widget_late
+late=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_widget_late <<'SQL'
+ALTER EXTENSION protector UPDATE;
+SET session_replication_role = replica;
+UPDATE protector.bookings SET idempotency_key = regexp_replace(idempotency_key, '^(widget/[0-9a-f]{32}/)[0-9a-f-]{36}/', '\1')
+WHERE source = 'widget';
+RESET session_replication_role;
+SELECT embed_key AS key, (SELECT min(lower(during)) FROM protector.bookings WHERE source = 'widget') AS at
+FROM protector.venues LIMIT 1 \gset
+SET ROLE anon;
+SELECT r ->> 'replayed' FROM protector.create_widget_booking(:'key', '0c000000-0000-4000-8000-0000000005a1', 'Lena Visitor',
+	'lena@example.com', NULL, :'at', 3, 'visit-1') r;
+RESET ROLE;
+SELECT count(*) FROM protector.bookings WHERE source = 'widget';
+SQL
+) || true
+echo "a retry of a widget booking written with $PREV's key after the update: $(tr '\n' ' ' <<<"$late")(replayed, widget bookings)"
+if [ "$late" != "$(printf 'true\n1')" ]; then
+	echo "a widget booking written with $PREV's key after the update was not replayed"; failures=$((failures + 1))
+fi
+dropdb protector_widget_late
 # ... and a booking that already holds the key one would get is named
 createdb -T protector_previous protector_widget_taken
 taken=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_widget_taken -c "SET session_replication_role = replica" -c "
