@@ -385,10 +385,13 @@ caller_may(const pg_uuid_t *org, const Capability *cap)
 static void
 refuse(const Capability *cap)
 {
+	/* (read before the error is being built: roles_of scans a catalog) */
+	char	   *roles = role_list(roles_of(cap));
+
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_FORBIDDEN),
 			 errmsg("your role may not %s", cap->what),
-			 errdetail("The action %s is for %s.", cap->action, role_list(roles_of(cap)))));
+			 errdetail("The action %s is for %s.", cap->action, roles)));
 }
 
 static void
