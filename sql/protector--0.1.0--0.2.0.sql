@@ -3187,8 +3187,10 @@ DECLARE
 	-- space, or typed with an IME's ideographic one, is an address)
 	v_name text := protector_internal.trim_spaces(p_customer_name);
 	-- (as typed: identity_key folds case, the desk's way; lower() folded
-	-- İ to a plain i, which the desk's key keeps apart, and stored that)
-	v_email text := protector_internal.trim_spaces(p_customer_email);
+	-- İ to a plain i, which the desk's key keeps apart, and stored that;
+	-- in the database's collation, not the one a caller's arguments carry
+	-- into the function: under "C", lower() folds no İ)
+	v_email text COLLATE pg_catalog."default" := protector_internal.trim_spaces(p_customer_email);
 	v_phone text := NULLIF(protector_internal.trim_spaces(p_customer_phone), '');
 	v_limit integer;
 	v_recent integer;
@@ -3267,7 +3269,10 @@ BEGIN
 		-- its lower()-cased address's: a retry across that change replays
 		-- it; so is a booking of this venue with 0.1.0's key, without the
 		-- venue, which a request in flight during ALTER EXTENSION UPDATE
-		-- wrote with 0.1.0's code after the update had rewritten the others)
+		-- wrote with 0.1.0's code after the update had rewritten the others.
+		-- A key hashes an address, and two the desk keeps apart can lower()
+		-- alike into another's key: only the visitor's own booking, its
+		-- customer's identity theirs, is replayed.)
 		SELECT protector_internal.booking_shape(b, true) INTO v_booking FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id
 		  AND (b.idempotency_key OPERATOR(pg_catalog.=) ANY (ARRAY[v_key,
@@ -3275,7 +3280,19 @@ BEGIN
 			   OR (b.venue_id OPERATOR(pg_catalog.=) v.id
 				   AND b.idempotency_key OPERATOR(pg_catalog.=) ('widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(pg_catalog.lower(v_email))
 					   OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key)))
+		  AND EXISTS (SELECT FROM protector.customers c
+					  WHERE c.id OPERATOR(pg_catalog.=) b.customer_id
+						AND c.identity_key OPERATOR(pg_catalog.=) v_identity)
 		ORDER BY b.idempotency_key OPERATOR(pg_catalog.=) v_key DESC LIMIT 1;
+		-- this visitor's key on another visitor's booking (an address that
+		-- lower()s into theirs): neither replayed nor booked under it
+		IF v_booking IS NULL AND EXISTS (SELECT FROM protector.bookings b
+										 WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id
+										   AND b.idempotency_key OPERATOR(pg_catalog.=) v_key) THEN
+			PERFORM protector.raise('conflict', 'this request key belongs to another booking',
+				'Another visitor''s booking, made before the widget keyed bookings by the address as the desk does, holds it.',
+				'Send the booking again with a new p_idempotency_key.');
+		END IF;
 	END IF;
 	IF v_booking IS NULL THEN
 		v_limit := protector_internal.widget_setting(v.widget_settings, 'bookings_per_minute', 30, 0, 100000);

@@ -81,10 +81,13 @@ SELECT is((SELECT array_agg(email ORDER BY email) FROM protector.customers
 	'{ALİ@example.com,Zoe.Web@Example.com}', 'a new widget customer''s address is stored as typed (it was lower-cased: zoe.web@example.com)');
 
 -- a widget retry across the update of the replay key (it hashed the
--- lower()-cased address): the booking made under the old key replays
-INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, source, idempotency_key)
+-- lower()-cased address): the booking made under the old key, for the
+-- visitor's customer record (as every widget booking is), replays
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0a390000-0000-4000-8000-0000000000c5', '0a390000-0000-4000-8000-000000000000', 'Hans', 'Straße@example.de');
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status, source, idempotency_key)
 SELECT '0a390000-0000-4000-8000-000000000000', '0a390000-0000-4000-8000-0000000000a1', '0a390000-0000-4000-8000-0000000005a1',
-	   tstzrange(pg_temp.t(15), pg_temp.t(16)), 'confirmed', 'widget',
+	   '0a390000-0000-4000-8000-0000000000c5', tstzrange(pg_temp.t(15), pg_temp.t(16)), 'confirmed', 'widget',
 	   'widget/' || md5(lower('Straße@example.de')) || '/0a390000-0000-4000-8000-0000000000a1/retry-1';
 SELECT tests.authenticate_as_anon();
 SELECT is((protector.create_widget_booking((SELECT key FROM k), '0a390000-0000-4000-8000-0000000005a1', 'Hans',
