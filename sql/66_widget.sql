@@ -397,13 +397,14 @@ BEGIN
 					  WHERE c.id OPERATOR(pg_catalog.=) b.customer_id
 						AND c.identity_key OPERATOR(pg_catalog.=) v_identity)
 		ORDER BY b.idempotency_key OPERATOR(pg_catalog.=) v_key DESC LIMIT 1;
-		-- this visitor's key on another visitor's booking (an address that
-		-- lower()s into theirs): neither replayed nor booked under it
+		-- this visitor's key on a booking that is not theirs (another
+		-- address that lower()s into theirs, or a guest record the desk
+		-- merged or erased since): neither replayed nor booked under it
 		IF v_booking IS NULL AND EXISTS (SELECT FROM protector.bookings b
 										 WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id
 										   AND b.idempotency_key OPERATOR(pg_catalog.=) v_key) THEN
 			PERFORM protector.raise('conflict', 'this request key belongs to another booking',
-				'Another visitor''s booking, made before the widget keyed bookings by the address as the desk does, holds it.',
+				'A booking whose guest record is not this address''s holds it: another visitor''s, made before the widget keyed bookings by the address as the desk does, or one whose guest record the desk merged or erased since.',
 				'Send the booking again with a new p_idempotency_key.');
 		END IF;
 	END IF;
