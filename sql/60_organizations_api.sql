@@ -75,6 +75,12 @@ BEGIN
 		VALUES (pg_catalog.btrim(p_name), p_slug, p_timezone, p_currency);
 	EXCEPTION
 		WHEN unique_violation THEN
+			-- (another unique key, of a table an application's trigger
+			-- writes, says what it says)
+			GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+			IF v_constraint OPERATOR(pg_catalog.<>) 'organizations_slug_key' THEN
+				RAISE;
+			END IF;
 			RAISE unique_violation USING
 				MESSAGE = pg_catalog.format('the slug "%s" is already taken', p_slug),
 				HINT = 'Choose another p_slug.';

@@ -815,15 +815,18 @@ BEGIN
 		RETURNING * INTO v_booking;
 		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
 	EXCEPTION WHEN unique_violation THEN
+		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
 		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
+		-- another unique key (a table an application's trigger writes)
+		-- says what it says: a retry would meet it again
+		IF v_key IS NULL OR v_constraint IS DISTINCT FROM 'bookings_idempotency_key_idx' THEN
+			RAISE;
+		END IF;
 		-- the same request raced us and committed first: answer with its booking
 		SELECT * INTO v_booking FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
 		  AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
-		IF v_key IS NULL OR NOT FOUND THEN
-			IF v_key IS NULL THEN
-				RAISE;
-			END IF;
+		IF NOT FOUND THEN
 			PERFORM protector.raise('retry', 'a request with the same idempotency key was committed concurrently',
 				'This transaction''s snapshot cannot see it yet.', 'Retry the request.');
 		END IF;

@@ -648,6 +648,7 @@ DECLARE
 	v protector.waiver_versions;
 	s protector.waiver_submissions;
 	v_org uuid;
+	v_constraint text;
 BEGIN
 	IF p_waiver_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_waiver_id must not be null');
@@ -681,7 +682,13 @@ BEGIN
 				p_guardian_name)
 		RETURNING * INTO s;
 	EXCEPTION WHEN unique_violation THEN
-		-- the same participant signed at the same moment elsewhere
+		-- the same participant signed at the same moment elsewhere (another
+		-- unique key, of a table an application's trigger writes, says
+		-- what it says)
+		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+		IF v_constraint OPERATOR(pg_catalog.<>) 'waiver_submissions_participant_idx' THEN
+			RAISE;
+		END IF;
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s has already signed the waiver of this booking', p_participant_name));
 	END;

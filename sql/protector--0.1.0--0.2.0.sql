@@ -3099,15 +3099,18 @@ BEGIN
 		RETURNING * INTO v_booking;
 		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
 	EXCEPTION WHEN unique_violation THEN
+		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
 		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
+		-- another unique key (a table an application's trigger writes)
+		-- says what it says: a retry would meet it again
+		IF v_key IS NULL OR v_constraint IS DISTINCT FROM 'bookings_idempotency_key_idx' THEN
+			RAISE;
+		END IF;
 		-- the same request raced us and committed first: answer with its booking
 		SELECT * INTO v_booking FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
 		  AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
-		IF v_key IS NULL OR NOT FOUND THEN
-			IF v_key IS NULL THEN
-				RAISE;
-			END IF;
+		IF NOT FOUND THEN
 			PERFORM protector.raise('retry', 'a request with the same idempotency key was committed concurrently',
 				'This transaction''s snapshot cannot see it yet.', 'Retry the request.');
 		END IF;
@@ -6504,6 +6507,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	i protector.staff_invitations;
+	v_constraint text;
 BEGIN
 	IF p_organization_id IS NULL OR p_role IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_organization_id and p_role must not be null');
@@ -6526,6 +6530,12 @@ BEGIN
 		VALUES (p_organization_id, p_email, p_role, NULLIF(pg_catalog.btrim(p_full_name), ''))
 		RETURNING * INTO i;
 	EXCEPTION WHEN unique_violation THEN
+		-- (another unique key, of a table an application's trigger writes,
+		-- says what it says)
+		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+		IF v_constraint OPERATOR(pg_catalog.<>) 'staff_invitations_open_idx' THEN
+			RAISE;
+		END IF;
 		-- one committed at the same moment, which the caller sees now: a
 		-- retry replaces it (an owner's was refused as if it were hidden)
 		IF EXISTS (SELECT FROM protector.staff_invitations x
@@ -7552,6 +7562,7 @@ DECLARE
 	v protector.waiver_versions;
 	s protector.waiver_submissions;
 	v_org uuid;
+	v_constraint text;
 BEGIN
 	IF p_waiver_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_waiver_id must not be null');
@@ -7585,7 +7596,13 @@ BEGIN
 				p_guardian_name)
 		RETURNING * INTO s;
 	EXCEPTION WHEN unique_violation THEN
-		-- the same participant signed at the same moment elsewhere
+		-- the same participant signed at the same moment elsewhere (another
+		-- unique key, of a table an application's trigger writes, says
+		-- what it says)
+		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+		IF v_constraint OPERATOR(pg_catalog.<>) 'waiver_submissions_participant_idx' THEN
+			RAISE;
+		END IF;
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s has already signed the waiver of this booking', p_participant_name));
 	END;
@@ -10131,6 +10148,12 @@ BEGIN
 		VALUES (pg_catalog.btrim(p_name), p_slug, p_timezone, p_currency);
 	EXCEPTION
 		WHEN unique_violation THEN
+			-- (another unique key, of a table an application's trigger
+			-- writes, says what it says)
+			GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+			IF v_constraint OPERATOR(pg_catalog.<>) 'organizations_slug_key' THEN
+				RAISE;
+			END IF;
 			RAISE unique_violation USING
 				MESSAGE = pg_catalog.format('the slug "%s" is already taken', p_slug),
 				HINT = 'Choose another p_slug.';
