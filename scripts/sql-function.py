@@ -33,6 +33,11 @@ def definitions(text):
         yield match.group(1), text[start:end]
 
 
+# the line before an upgrade script's closing statements (the REVOKE that
+# covers every function it added): appended functions go before it
+LAST = '-- (last: every function added above'
+
+
 def update(path, names, found):
     """Replace each function's block in path, or append it."""
     text = open(path).read()
@@ -47,7 +52,12 @@ def update(path, names, found):
             # fails rather than replace someone's function of that name)
             text = text[:start] + (current if replaces else found[name]) + text[end:]
         else:
-            text = text.rstrip('\n') + '\n\n' + current + '\n'
+            # (before the script's last statements, which follow LAST)
+            tail = text.find(LAST)
+            if tail == -1:
+                text = text.rstrip('\n') + '\n\n' + current + '\n'
+            else:
+                text = text[:tail].rstrip('\n') + '\n\n' + current + '\n\n' + text[tail:]
     open(path, 'w').write(text)
 
 

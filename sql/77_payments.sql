@@ -103,6 +103,32 @@ $$;
 COMMENT ON FUNCTION protector_internal.booking_refundable(uuid, uuid, uuid) IS
 'A booking''s succeeded payments and its pending or succeeded refunds (leaving out row p_except)';
 
+-- Under REPEATABLE READ or SERIALIZABLE, after the booking's lock: 40001
+-- when its payments changed since the transaction's snapshot.  A
+-- pending refund (or a failed payment) leaves the booking's row as it
+-- was, so the lock alone raises no serialization failure, and the ledger
+-- summed on the snapshot would miss it: two refunds of what was paid once
+-- were both recorded.  Called by check_payment, which every row written
+-- passes (refund_on_cancel's refunds too: a cancellation whose snapshot
+-- missed a refund retries when it records its own).
+CREATE FUNCTION protector_internal.retry_if_ledger_unseen(p_booking_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.hashtextextended(COALESCE(pg_catalog.string_agg(p.id::pg_catalog.text OPERATOR(pg_catalog.||) '' ''
+			OPERATOR(pg_catalog.||) p.kind::pg_catalog.text OPERATOR(pg_catalog.||) '' '' OPERATOR(pg_catalog.||) p.status::pg_catalog.text
+			OPERATOR(pg_catalog.||) '' '' OPERATOR(pg_catalog.||) p.amount::pg_catalog.text, '','' ORDER BY p.id), ''''), 0)
+		 FROM protector.payments p WHERE p.booking_id OPERATOR(pg_catalog.=) $1',
+		p_booking_id, 'a payment of this booking was recorded or changed concurrently',
+		'This transaction''s snapshot cannot see it, and what the booking was paid and refunded depends on it.');
+END
+$$;
+COMMENT ON FUNCTION protector_internal.retry_if_ledger_unseen(uuid) IS
+'Under a transaction snapshot, after the booking''s lock: 40001 when its payments changed since the snapshot';
+
 -- What gift vouchers paid for a booking and were not given back: its
 -- succeeded voucher payments less its succeeded voucher refunds, of one
 -- voucher or (p_voucher_id NULL) of all, leaving out row p_except.
@@ -185,6 +211,7 @@ BEGIN
 			RETURN NEW;
 		END IF;
 	END IF;
+	PERFORM protector_internal.retry_if_ledger_unseen(v_row.booking_id);
 	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.currency OPERATOR(pg_catalog.<>) v_currency THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('a payment in %s for a booking in %s', NEW.currency, v_currency),
@@ -213,7 +240,8 @@ BEGIN
 		IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.kind OPERATOR(pg_catalog.=) 'refund' THEN
 			PERFORM protector.raise('invalid_parameter', 'a refund cannot exceed what was paid',
 				pg_catalog.format('Paid %s %s; refunded or to be refunded %s; this refund %s.',
-								  v_paid, v_currency, v_refunded, NEW.amount));
+								  v_paid, v_currency, v_refunded, NEW.amount),
+				'A pending refund (a cancellation''s) counts already: record its outcome with settle_payment() rather than a new refund.');
 		END IF;
 		PERFORM protector.raise('invalid_parameter', 'a payment cannot be lowered or removed below what was refunded',
 			pg_catalog.format('Without it the booking was paid %s %s and refunded or is to be refunded %s; this change would leave %s.',
@@ -541,6 +569,44 @@ CREATE TRIGGER set_deposit_deadline BEFORE UPDATE OF during ON protector.booking
 							OR (NEW.payment_due_by >= lower(OLD.during) AND lower(NEW.during) > lower(OLD.during))))
 	EXECUTE FUNCTION protector_internal.keep_deposit_deadline();
 
+-- A payment's provider and reference as record_payment and settle_payment
+-- take them (22023 naming the parameter).
+CREATE FUNCTION protector_internal.check_provider(p_provider text, p_provider_reference text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_provider_reference IS NOT NULL AND p_provider IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider_reference needs p_provider: whose reference it is');
+	END IF;
+	IF pg_catalog.length(p_provider) OPERATOR(pg_catalog.>) 100 OR pg_catalog.length(p_provider_reference) OPERATOR(pg_catalog.>) 200 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider must be at most 100 characters and p_provider_reference at most 200',
+			pg_catalog.format('Got %s and %s characters.', pg_catalog.length(p_provider), COALESCE(pg_catalog.length(p_provider_reference)::text, 'no')));
+	END IF;
+	IF NOT protector_internal.text_is_clean(p_provider) OR NOT protector_internal.text_is_clean(p_provider_reference) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference hold control or invisible direction characters');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_provider(text, text) IS
+'Refuses a provider reference without a provider, ones too long or holding control or direction characters (22023)';
+
+-- What record_payment and settle_payment answer: the payment, whether it
+-- was a replay, and its booking's total, amount paid, balance and status
+-- (as the caller, who sees the booking).
+CREATE FUNCTION protector_internal.payment_answer(p_payment protector.payments, p_replayed boolean)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.to_jsonb(p_payment) OPERATOR(pg_catalog.||) (
+	SELECT pg_catalog.jsonb_build_object('replayed', p_replayed, 'booking_total', b.total_price,
+										 'amount_paid', b.amount_paid, 'balance_due', b.balance_due,
+										 'booking_status', b.status)
+	FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_payment.booking_id);
+COMMENT ON FUNCTION protector_internal.payment_answer(protector.payments, boolean) IS
+'record_payment''s and settle_payment''s answer: the payment, replayed, and its booking''s total, amount paid, balance and status';
+
 -- Records a payment or refund of a booking, e.g. from a payment provider's
 -- webhook: the same (provider, provider_reference) retried any number of
 -- times records one payment and answers with it.
@@ -549,7 +615,8 @@ CREATE TRIGGER set_deposit_deadline BEFORE UPDATE OF during ON protector.booking
 -- and nobody edits a payment otherwise (require_permit: record_payment
 -- authorized payments.create on the booking)
 CREATE FUNCTION protector_internal.settle_payment(p_payment_id uuid, p_booking_id uuid,
-												  p_status protector.payment_status)
+												  p_status protector.payment_status,
+												  p_provider text DEFAULT NULL, p_provider_reference text DEFAULT NULL)
 RETURNS protector.payments
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -558,7 +625,9 @@ DECLARE
 	v_payment protector.payments;
 BEGIN
 	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'payments.create');
-	UPDATE protector.payments p SET status = p_status
+	-- (a provider and reference only where the row has none)
+	UPDATE protector.payments p SET status = p_status, provider = COALESCE(p.provider, p_provider),
+		provider_reference = COALESCE(p.provider_reference, p_provider_reference)
 	WHERE p.id OPERATOR(pg_catalog.=) p_payment_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
 	  AND p.status OPERATOR(pg_catalog.=) 'pending'
 	RETURNING * INTO v_payment;
@@ -580,8 +649,8 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.settle_payment(uuid, uuid, protector.payment_status) IS
-'record_payment''s settling of a pending payment as succeeded or failed, for a caller authorized to record payments on the booking (require_permit); NULL when a concurrent call settled it so';
+COMMENT ON FUNCTION protector_internal.settle_payment(uuid, uuid, protector.payment_status, text, text) IS
+'record_payment''s and settle_payment''s settling of a pending payment as succeeded or failed (with the provider and reference given, where it has none), for a caller authorized to record payments on the booking (require_permit); NULL when a concurrent call settled it so';
 
 CREATE FUNCTION protector.record_payment(
 	p_booking_id uuid,
@@ -604,16 +673,7 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
 	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
-	IF p_provider_reference IS NOT NULL AND p_provider IS NULL THEN
-		PERFORM protector.raise('invalid_parameter', 'p_provider_reference needs p_provider: whose reference it is');
-	END IF;
-	IF pg_catalog.length(p_provider) OPERATOR(pg_catalog.>) 100 OR pg_catalog.length(p_provider_reference) OPERATOR(pg_catalog.>) 200 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_provider must be at most 100 characters and p_provider_reference at most 200',
-			pg_catalog.format('Got %s and %s characters.', pg_catalog.length(p_provider), COALESCE(pg_catalog.length(p_provider_reference)::text, 'no')));
-	END IF;
-	IF NOT protector_internal.text_is_clean(p_provider) OR NOT protector_internal.text_is_clean(p_provider_reference) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference hold control or invisible direction characters');
-	END IF;
+	PERFORM protector_internal.check_provider(p_provider, p_provider_reference);
 	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_kind, p_status and p_details (a JSON object) must not be null');
 	END IF;
@@ -673,18 +733,91 @@ BEGIN
 			v_replayed := false;
 		END IF;
 	END IF;
-	RETURN pg_catalog.to_jsonb(v_payment) OPERATOR(pg_catalog.||) (
-		SELECT pg_catalog.jsonb_build_object('replayed', v_replayed, 'booking_total', b.total_price,
-											 'amount_paid', b.amount_paid, 'balance_due', b.balance_due,
-											 'booking_status', b.status)
-		FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id);
+	RETURN protector_internal.payment_answer(v_payment, v_replayed);
 END
 $$;
 COMMENT ON FUNCTION protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb) IS
 'Records a payment or refund of a booking (owners, admins, finance); idempotent by provider and provider reference; answers with the booking''s amount paid and balance';
 
+-- The outcome of a pending payment or refund that has no provider
+-- reference to record it by: the refund a cancellation or a no-show left
+-- pending (cash at the desk, or paid back through a provider), a payment
+-- recorded pending without one.  Whoever may record payments settles it,
+-- once, naming the provider's reference if the money went through one (a
+-- later webhook of that reference then replays it).
+CREATE FUNCTION protector.settle_payment(
+	p_payment_id uuid,
+	p_status protector.payment_status DEFAULT 'succeeded',
+	p_provider text DEFAULT NULL,
+	p_provider_reference text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_payment protector.payments;
+	v_settled protector.payments;
+	v_constraint text;
+BEGIN
+	PERFORM protector_internal.authorize_row('protector.payments', p_payment_id, 'payments.create', 'payment');
+	IF p_status IS NULL OR p_status OPERATOR(pg_catalog.=) 'pending' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_status must be succeeded or failed',
+			pg_catalog.format('Got %s.', COALESCE(p_status::text, 'null')));
+	END IF;
+	PERFORM protector_internal.check_provider(p_provider, p_provider_reference);
+	-- the booking locked first, as every write of its payments does; the
+	-- payment read after it (a concurrent write may have changed it, or
+	-- deleted it: its booking id is then null, and so not found)
+	PERFORM protector_internal.authorize_row('protector.bookings',
+		(SELECT p.booking_id FROM protector.payments p WHERE p.id OPERATOR(pg_catalog.=) p_payment_id),
+		'payments.create', 'payment', true);
+	SELECT * INTO v_payment FROM protector.payments p WHERE p.id OPERATOR(pg_catalog.=) p_payment_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'payment not found');
+	END IF;
+	IF (p_provider IS NOT NULL AND v_payment.provider IS NOT NULL AND p_provider OPERATOR(pg_catalog.<>) v_payment.provider)
+	   OR (p_provider_reference IS NOT NULL AND v_payment.provider_reference IS NOT NULL
+		   AND p_provider_reference OPERATOR(pg_catalog.<>) v_payment.provider_reference) THEN
+		PERFORM protector.raise('conflict', 'this payment has another provider reference',
+			pg_catalog.format('It is %s %s.', COALESCE(v_payment.provider, 'no provider'),
+							  COALESCE(v_payment.provider_reference, 'without a reference')),
+			'Leave p_provider and p_provider_reference out, or name the payment''s own.');
+	END IF;
+	-- the same outcome again (a retry) answers with it
+	IF v_payment.status OPERATOR(pg_catalog.=) p_status
+	   AND (p_provider IS NULL OR p_provider OPERATOR(pg_catalog.=) v_payment.provider)
+	   AND (p_provider_reference IS NULL OR p_provider_reference OPERATOR(pg_catalog.=) v_payment.provider_reference) THEN
+		RETURN protector_internal.payment_answer(v_payment, true);
+	END IF;
+	IF v_payment.status OPERATOR(pg_catalog.<>) 'pending' THEN
+		PERFORM protector.raise('conflict', pg_catalog.format('this payment was recorded as %s', v_payment.status),
+			pg_catalog.format('Payment %s cannot become %s.', v_payment.id, p_status),
+			'A payment goes from pending to succeeded or failed once; money given back is a refund.');
+	END IF;
+	BEGIN
+		v_settled := protector_internal.settle_payment(v_payment.id, v_payment.booking_id, p_status,
+													   p_provider, p_provider_reference);
+	EXCEPTION WHEN unique_violation THEN
+		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+		IF v_constraint OPERATOR(pg_catalog.<>) 'payments_provider_reference_idx' THEN
+			RAISE;
+		END IF;
+		PERFORM protector.raise('conflict', 'this provider reference was recorded for another payment',
+			pg_catalog.format('%s %s names another payment of the organization.', COALESCE(p_provider, v_payment.provider),
+							  p_provider_reference),
+			'A provider reference names one payment; check the provider''s record.');
+	END;
+	RETURN protector_internal.payment_answer(v_settled, false);
+END
+$$;
+COMMENT ON FUNCTION protector.settle_payment(uuid, protector.payment_status, text, text) IS
+'Settles a pending payment or refund as succeeded or failed (owners, admins, finance), recording its provider and reference where it has none; a retry answers with it; answers with the booking''s amount paid and balance';
+
 GRANT EXECUTE ON FUNCTION
 	protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb),
+	protector.settle_payment(uuid, protector.payment_status, text, text),
 	protector_internal.check_money(numeric, text),
-	protector_internal.check_currency(text, text)
+	protector_internal.check_currency(text, text),
+	protector_internal.check_provider(text, text),
+	protector_internal.payment_answer(protector.payments, boolean)
 TO authenticated, service_role;

@@ -123,7 +123,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.mark_merged(uuid, uuid),
 	protector_internal.lock_customer_bookings(uuid[]),
 	protector_internal.check_mergeable(uuid, uuid),
-	protector_internal.settle_payment(uuid, uuid, protector.payment_status)
+	protector_internal.settle_payment(uuid, uuid, protector.payment_status, text, text)
 TO authenticated, service_role;
 -- merge_customers finds what refers to a customer here (catalog facts)
 GRANT SELECT ON protector_internal.customer_references TO authenticated, service_role;

@@ -8,7 +8,9 @@
 # amount_paid drops the concurrent payment), or the test proves nothing.
 # A refund's webhook delivered twice at once is one refund and a replay,
 # as is a pending payment's success webhook; a row reusing the provider
-# reference of a row being deleted is checked like any other.
+# reference of a row being deleted is checked like any other.  Under
+# REPEATABLE READ, a refund recorded after a transaction's snapshot makes
+# that transaction's refund, cancellation or deletion retry (40001).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 
@@ -143,6 +145,46 @@ if [ "$rows" != "0" ] || ! echo "$stolen" | grep -q 'a payment in USD for a book
 	fail=1
 fi
 
+# under REPEATABLE READ: session A's snapshot is taken before session B
+# records a pending refund of all that was paid (100), which leaves the
+# booking's row as it was; A then refunds again, cancels (a full refund
+# by the default refund policy, two days ahead) or deletes the payment.
+# Each must fail with 40001: summed on A's snapshot, the refunds came to
+# 200 of the 100 paid (a second refund, a cancellation refunding 100 more,
+# a payment deleted under its refund).
+rr_round() {
+	local n=$1 action=$2 booking answer refunded
+	booking=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size)
+VALUES ('0f230000-0000-4000-8000-000000000000', '0f230000-0000-4000-8000-0000000000f1', '0f230000-0000-4000-8000-0000000005f1',
+		tstzrange(date_trunc('day', now()) + interval '4 days' + $n * interval '1 hour',
+				  date_trunc('day', now()) + interval '4 days' + ($n + 1) * interval '1 hour'), 4)
+RETURNING id;
+SQL
+)
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT pay('$booking', 100, 'pi_rr_$n')" >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/rr_$n" 2>&1 <<SQL &
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) FROM protector.payments;
+SELECT pg_sleep(2);
+${action//BOOKING/$booking};
+COMMIT;
+SQL
+	local a=$!
+	sleep 0.7
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT protector.record_payment('$booking', 100, 'stripe', 're_rr_$n', 'refund', 'pending')" >/dev/null
+	wait $a || true
+	refunded=$(psql -X -A -t -q -d "$DB" -c "SELECT COALESCE(sum(amount) FILTER (WHERE kind = 'refund'), 0) || '/' ||
+		COALESCE(sum(amount) FILTER (WHERE kind = 'payment'), 0) FROM protector.payments WHERE booking_id = '$booking'")
+	if ! grep -q 'a payment of this booking was recorded or changed concurrently' "$WORK/rr_$n" || [ "$refunded" != "100.00/100.00" ]; then
+		echo "repeatable read, $action: refunds/payments $refunded (expected 100.00/100.00), A said: $(tr '\n' ' ' <"$WORK/rr_$n")"
+		fail=1
+	fi
+}
+rr_round 1 "SELECT protector.record_payment('BOOKING', 100, 'stripe', 're_rr_a', 'refund', 'pending')"
+rr_round 2 "UPDATE protector.bookings SET status = 'cancelled' WHERE id = 'BOOKING'"
+rr_round 3 "DELETE FROM protector.payments WHERE booking_id = 'BOOKING' AND kind = 'payment'"
+
 # the mutant: deletions no longer pass check_payment (which locks the
 # booking before anything is summed)
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
@@ -158,6 +200,6 @@ if [ "$got" = "20.00 20.00" ]; then
 fi
 
 if [ $fail -eq 0 ]; then
-	echo "payments: a deletion racing a payment leaves amount_paid = the ledger (3 rounds); a refund webhook twice at once is one refund and a replay; the unlocked mutant is caught ($got)"
+	echo "payments: a deletion racing a payment leaves amount_paid = the ledger (3 rounds); a refund webhook twice at once is one refund and a replay; under repeatable read a refund, a cancellation and a deletion after an unseen refund retry (40001); the unlocked mutant is caught ($got)"
 fi
 exit $fail

@@ -61,6 +61,10 @@ INSERT INTO protector.vouchers (organization_id, code, amount)
 VALUES ('0ab00000-0000-4000-8000-000000000000', 'gift_MgPzjlEdtFyt7lkG0lLvwMPx', 100);
 INSERT INTO protector.promo_codes (organization_id, code, discount_kind, discount_value)
 VALUES ('0ab00000-0000-4000-8000-000000000000', 'promo_FDNVwOXl8tIgp7J1PSn9HCCF', 'percent', 10);
+-- a pending payment of each, for settle_payment
+INSERT INTO protector.payments (id, organization_id, booking_id, amount, status) VALUES
+	('0aa00000-0000-4000-8000-0000000000e1', '0aa00000-0000-4000-8000-000000000000', '0aa00000-0000-4000-8000-00000000b001', 10, 'pending'),
+	('0ab00000-0000-4000-8000-0000000000e1', '0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-00000000b002', 10, 'pending');
 
 -- a waiver of each; B's service SB2 asks for B's, with a booking to link
 -- a signature of B made without one
@@ -94,6 +98,7 @@ INSERT INTO ids VALUES
 	('customer2', '0ab00000-0000-4000-8000-00000000c002', '0aa00000-0000-4000-8000-00000000c002'),
 	('booking', '0ab00000-0000-4000-8000-00000000b001', '0aa00000-0000-4000-8000-00000000b001'),
 	('booking_due', '0ab00000-0000-4000-8000-00000000b002', '0aa00000-0000-4000-8000-00000000b001'),
+	('payment', '0ab00000-0000-4000-8000-0000000000e1', '0aa00000-0000-4000-8000-0000000000e1'),
 	('waiver', '0ab00000-0000-4000-8000-0000000000f1', '0aa00000-0000-4000-8000-0000000000f1'),
 	('submission', '0ab00000-0000-4000-8000-0000000000f3', '0aa00000-0000-4000-8000-0000000000f3');
 -- members: B's viewer (who works at B's venue), A's owner
@@ -159,6 +164,8 @@ INSERT INTO calls VALUES
 	('protector.erase_customer(uuid)', 'z_owner_b', 'customer', 'p_customer_id', $$protector.erase_customer(%1$s)$$),
 	('protector.record_payment(uuid,numeric,text,text,protector.payment_kind,protector.payment_status,text,jsonb)', 'z_owner_b',
 	 'booking', 'p_booking_id', $$protector.record_payment(%1$s, 10, 'stripe', 'pi_authz')$$),
+	('protector.settle_payment(uuid,protector.payment_status,text,text)', 'z_owner_b', 'payment', 'p_payment_id',
+	 $$protector.settle_payment(%1$s)$$),
 	('protector.create_waiver(uuid,text,text,text,integer,integer)', 'z_owner_b', 'organization', 'p_organization_id',
 	 $$protector.create_waiver(%1$s, 'Waiver B', 'The new text.')$$),
 	('protector.submit_waiver(uuid,text,date,text,text,uuid,text)', 'z_owner_b', 'waiver', 'p_waiver_id',
@@ -671,7 +678,8 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.mark_merged(uuid,uuid)'), ('protector_internal.check_mergeable(uuid,uuid)'),
 			 ('protector_internal.lock_customer_bookings(uuid[])'),
 			 ('protector_internal.scrub_customer(uuid,uuid)'),
-			 ('protector_internal.settle_payment(uuid,uuid,protector.payment_status)'),
+			 ('protector_internal.settle_payment(uuid,uuid,protector.payment_status,text,text)'),
+			 ('protector_internal.check_provider(text,text)'), ('protector_internal.payment_answer(protector.payments,boolean)'),
 			 ('protector_internal.check_slot(uuid,timestamp with time zone,integer,text)'), ('protector_internal.check_country(text,text)'),
 			 ('protector_internal.booking_shape(protector.bookings,boolean)'), ('protector_internal.check_settings(text,jsonb,text)'),
 			 ('protector_internal.check_setting_keys(jsonb,text,text[])'),
