@@ -28,12 +28,12 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector.is_venue_open(uuid, timestamptz) IS
 'Is the venue open at p_at, by its hours in its own time zone, closures and special hours included';
 
-CREATE FUNCTION protector.get_venue_schedule(p_venue_id uuid, p_from date DEFAULT current_date, p_to date DEFAULT NULL)
+CREATE FUNCTION protector.get_venue_schedule(p_venue_id uuid, p_from date DEFAULT NULL, p_to date DEFAULT NULL)
 RETURNS TABLE (local_date date, opens_at timestamptz, closes_at timestamptz, kind text)
 AS 'MODULE_PATHNAME', 'protector_get_venue_schedule'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 14;
 COMMENT ON FUNCTION protector.get_venue_schedule(uuid, date, date) IS
-'The venue''s openings per local day (weekly, always, special, closed), p_to default p_from + 6, at most 93 days';
+'The venue''s openings per local day (weekly, always, special, closed), p_from default the venue''s local today, p_to default p_from + 6, at most 93 days';
 
 -- Management RPCs run with the caller's rights: RLS decides (owners,
 -- admins and managers write venues and services); they add validation
@@ -98,6 +98,7 @@ DECLARE
 	v_unknown text;
 	v_key text;
 	v_max integer;
+	v_capacity numeric;
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.manage', 'venue', true);
 	SELECT * INTO v FROM protector.venues WHERE id = p_venue_id;
@@ -146,11 +147,11 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_changes.name must be 1 to 200 characters');
 	END IF;
 	-- named here, not by the column's cast or CHECK (whose text names the
-	-- table and constraint)
+	-- table and constraint); a number, or a string that reads as one, as
+	-- update_service takes its numbers
+	v_capacity := protector_internal.json_amount(p_changes -> 'capacity');
 	IF p_changes ? 'capacity' AND jsonb_typeof(p_changes -> 'capacity') <> 'null'
-	   AND (jsonb_typeof(p_changes -> 'capacity') <> 'number'
-			OR (p_changes ->> 'capacity')::numeric NOT BETWEEN 1 AND 2147483647
-			OR (p_changes ->> 'capacity')::numeric <> trunc((p_changes ->> 'capacity')::numeric)) THEN
+	   AND (v_capacity IS NULL OR v_capacity NOT BETWEEN 1 AND 2147483647 OR v_capacity <> trunc(v_capacity)) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes.capacity must be a whole number from 1, or null',
 			format('Got %s.', left((p_changes -> 'capacity')::text, 100)));
 	END IF;
@@ -169,7 +170,7 @@ BEGIN
 			postal_code = CASE WHEN p_changes ? 'postal_code' THEN p_changes ->> 'postal_code' ELSE postal_code END,
 			timezone = CASE WHEN p_changes ? 'timezone' THEN p_changes ->> 'timezone' ELSE timezone END,
 			-- (through numeric: 40.0 passed the check above as a whole number)
-			capacity = CASE WHEN p_changes ? 'capacity' THEN (p_changes ->> 'capacity')::numeric::integer ELSE capacity END,
+			capacity = CASE WHEN p_changes ? 'capacity' THEN v_capacity::integer ELSE capacity END,
 			branding = CASE WHEN p_changes ? 'branding' THEN p_changes -> 'branding' ELSE branding END,
 			widget_settings = CASE WHEN p_changes ? 'widget_settings' THEN p_changes -> 'widget_settings' ELSE widget_settings END,
 			active = CASE WHEN p_changes ? 'active' THEN (p_changes ->> 'active')::boolean ELSE active END

@@ -264,10 +264,14 @@ report_not_a_slot(ServiceRules *rules, const char *param, TimestampTz start, int
 			 errhint("Slots start at opening time and then every slot interval, and must end by closing time; get_available_slots() (get_widget_slots() in the widget) lists them.")));
 }
 
-/* a start the service takes, for this party, this far ahead, or an error */
+/*
+ * a start the service takes, for this party, this far ahead, or an error;
+ * party_param names the party as the caller gave it (NULL: the booking's
+ * own, which a move or a direct write keeps)
+ */
 static void
-check_start(ServiceRules *rules, const char *param, TimestampTz start, int32 party,
-			TimestampTz now_ts)
+check_start(ServiceRules *rules, const char *param, const char *party_param,
+			TimestampTz start, int32 party, TimestampTz now_ts)
 {
 	if (TIMESTAMP_NOT_FINITE(start))
 		ereport(ERROR,
@@ -276,8 +280,12 @@ check_start(ServiceRules *rules, const char *param, TimestampTz start, int32 par
 	if (party < rules->min_party || party > rules->max_party)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_party_size %d is not allowed for service \"%s\"", party, rules->name),
-				 errdetail("The service takes parties of %d to %d.", rules->min_party, rules->max_party)));
+				 party_param != NULL ?
+				 errmsg("%s %d is not allowed for service \"%s\"", party_param, party, rules->name) :
+				 errmsg("the booking's party of %d is not allowed for service \"%s\"", party, rules->name),
+				 errdetail("The service takes parties of %d to %d.", rules->min_party, rules->max_party),
+				 party_param != NULL ? 0 :
+				 errhint("Change the booking's party size first, or choose a service that takes it.")));
 	if (start < now_ts)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
@@ -315,9 +323,12 @@ Datum
 protector_validate_slot(PG_FUNCTION_ARGS)
 {
 	ServiceRules *rules = visible_service(fcinfo, 0);
-	/* the caller's name for the start: protector_internal.check_slot() */
-	const char *param = (PG_NARGS() > 3 && !PG_ARGISNULL(3)) ?
-		text_to_cstring(PG_GETARG_TEXT_PP(3)) : "p_start";
+	/*
+	 * the caller's name for the start: protector_internal.check_slot(),
+	 * which checks a booking's own party (a move, a direct write)
+	 */
+	bool		named = PG_NARGS() > 3 && !PG_ARGISNULL(3);
+	const char *param = named ? text_to_cstring(PG_GETARG_TEXT_PP(3)) : "p_start";
 	TimestampTz now_ts = GetCurrentTransactionStartTimestamp();
 	TimestampTz start;
 	int			day;
@@ -325,7 +336,7 @@ protector_validate_slot(PG_FUNCTION_ARGS)
 	protector_require_arg(fcinfo, 1, param);
 	protector_require_arg(fcinfo, 2, "p_party_size");
 	start = PG_GETARG_TIMESTAMPTZ(1);
-	check_start(rules, param, start, PG_GETARG_INT32(2), now_ts);
+	check_start(rules, param, named ? NULL : "p_party_size", start, PG_GETARG_INT32(2), now_ts);
 
 	day = protector_local_day(start, protector_rules_tz(rules));
 	if (!protector_is_slot_start(rules, start, day))

@@ -184,8 +184,10 @@ protector_get_venue_schedule(PG_FUNCTION_ARGS)
 	OpenInterval *iv;
 	int			n;
 
-	protector_require_arg(fcinfo, 1, "p_from");
-	from_day = PG_GETARG_DATEADT(1);
+	/* no p_from: the venue's own today (its time zone, not the session's) */
+	from_day = PG_ARGISNULL(1) ?
+		protector_local_day(GetCurrentTransactionStartTimestamp(), v->tz) :
+		PG_GETARG_DATEADT(1);
 	if (DATE_NOT_FINITE(from_day))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),

@@ -1,0 +1,49 @@
+-- What a newcomer's walk through the API met (the thirty-first stop's
+-- review): a move refused for the booking's own party named a parameter
+-- reschedule_booking does not have; update_venue refused a capacity sent
+-- as a JSON string that update_service takes for its numbers; and a
+-- venue's schedule began at the session's today (UTC under PostgREST),
+-- not the venue's.
+BEGIN;
+SELECT plan(5);
+SET LOCAL TimeZone = 'UTC';
+
+SELECT tests.create_supabase_user('n_owner') IS NOT NULL AS created \gset
+SELECT tests.authenticate_as('n_owner');
+SELECT protector.create_organization('Newcomer', 'newcomer-edges', 'UTC', 'EUR') ->> 'id' AS org \gset
+SELECT protector.create_venue(:'org', 'Hall', 'UTC') ->> 'id' AS venue \gset
+SELECT protector.create_service(:'venue', 'Big room', '1 hour', p_capacity => 6, p_slot_interval => '1 hour') ->> 'id' AS big \gset
+SELECT protector.create_service(:'venue', 'Small room', '1 hour', p_capacity => 4, p_slot_interval => '1 hour') ->> 'id' AS small \gset
+SELECT protector.create_booking(:'big', NULL, date_trunc('day', now()) + interval '3 days 10 hours', 5) ->> 'id' AS booking \gset
+
+-- 1. a move to a service that does not take the booking's party of 5
+SELECT throws_ok(format($$SELECT protector.reschedule_booking(%L, date_trunc('day', now()) + interval '3 days 12 hours', %L)$$,
+						:'booking', :'small'),
+	'22023', 'the booking''s party of 5 is not allowed for service "Small room"',
+	'a move names the booking''s party, not a p_party_size the function does not have');
+SELECT throws_ok(format($$SELECT protector.create_booking(%L, NULL, date_trunc('day', now()) + interval '3 days 12 hours', 5)$$, :'small'),
+	'22023', 'p_party_size 5 is not allowed for service "Small room"', 'a new booking still names its parameter');
+
+-- 2. a venue's capacity as a number or a string that reads as one, as update_service takes numbers
+SELECT is((protector.update_venue(:'venue', '{"capacity": "12"}') ->> 'capacity'), '12', 'update_venue takes "12" as 12');
+SELECT throws_ok(format($$SELECT protector.update_venue(%L, '{"capacity": "twelve"}')$$, :'venue'),
+	'22023', 'p_changes.capacity must be a whole number from 1, or null', '... and refuses a string that reads as no number');
+
+-- 3. the schedule's first day is the venue's own today: at any moment
+-- one of a venue at UTC+14 and one at UTC-11 has a date other than UTC's
+SELECT protector.create_venue(:'org', 'East', 'Pacific/Kiritimati',
+	p_operating_hours => '{"mon": [["09:00", "17:00"]], "tue": [["09:00", "17:00"]], "wed": [["09:00", "17:00"]],
+						   "thu": [["09:00", "17:00"]], "fri": [["09:00", "17:00"]], "sat": [["09:00", "17:00"]],
+						   "sun": [["09:00", "17:00"]]}') ->> 'id' AS east \gset
+SELECT protector.create_venue(:'org', 'West', 'Pacific/Pago_Pago',
+	p_operating_hours => '{"mon": [["09:00", "17:00"]], "tue": [["09:00", "17:00"]], "wed": [["09:00", "17:00"]],
+						   "thu": [["09:00", "17:00"]], "fri": [["09:00", "17:00"]], "sat": [["09:00", "17:00"]],
+						   "sun": [["09:00", "17:00"]]}') ->> 'id' AS west \gset
+SELECT results_eq(format($$SELECT (SELECT min(local_date) FROM protector.get_venue_schedule(%L)),
+								  (SELECT min(local_date) FROM protector.get_venue_schedule(%L))$$, :'east', :'west'),
+	$$VALUES ((now() AT TIME ZONE 'Pacific/Kiritimati')::date, (now() AT TIME ZONE 'Pacific/Pago_Pago')::date)$$,
+	'get_venue_schedule without p_from starts at each venue''s local today');
+SELECT tests.clear_authentication();
+
+SELECT * FROM finish();
+ROLLBACK;
