@@ -512,21 +512,48 @@ audit_value(JsonbValue *v, AuditColumn *col, Datum value, bool isnull)
 		protector_jsonb_column_value(v, &col->json, value, isnull);
 }
 
+/* the column being converted, for an error's context */
+typedef struct AuditValueContext
+{
+	AuditTable *entry;
+	AuditColumn *col;
+} AuditValueContext;
+
+static void
+audit_value_context(void *arg)
+{
+	AuditValueContext *where = (AuditValueContext *) arg;
+
+	if (where->col != NULL)
+		errcontext("protector's audit of %s: column \"%s\" as jsonb",
+				   TextDatumGetCString(where->entry->table_name), where->col->json.name);
+}
+
+/*
+ * the row as to_jsonb() makes it; a value jsonb cannot hold (a json
+ * column's \u0000, a number beyond numeric's range) fails the change, its
+ * error's context naming the audit and the column
+ */
 static Jsonb *
 audit_row_jsonb(AuditTable *entry, const Datum *values, const bool *nulls)
 {
 	JsonbParseState *state = NULL;
 	JsonbValue *result;
+	AuditValueContext where = {entry, NULL};
+	ErrorContextCallback callback = {error_context_stack, audit_value_context, &where};
 
+	error_context_stack = &callback;
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	for (int c = 0; c < entry->ncolumns; c++)
 	{
 		AuditColumn *col = &entry->columns[entry->json_order[c]];
 		JsonbValue	v;
 
+		where.col = col;
 		audit_value(&v, col, values[col->json.attnum - 1], nulls[col->json.attnum - 1]);
 		protector_push_member(&state, col->json.name, col->json.namelen, &v);
 	}
+	error_context_stack = callback.previous;
 	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(result);
 }

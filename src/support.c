@@ -35,6 +35,7 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
+#include "parser/parse_coerce.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -80,6 +81,16 @@ int
 protector_errhint_damaged(void)
 {
 	return errhint("The protector extension is damaged; reinstall it.");
+}
+
+int
+protector_errhint_table(Relation rel)
+{
+	char	   *nsp = get_namespace_name(RelationGetNamespace(rel));
+
+	if (nsp == NULL || strcmp(nsp, "protector") == 0 || strcmp(nsp, "protector_internal") == 0)
+		return protector_errhint_damaged();
+	return errhint("A trigger of protector's attached to a table of your own needs it there (docs/security.md lists what each needs).");
 }
 
 TriggerData *
@@ -187,8 +198,29 @@ protector_column_required(Relation rel, const char *name, Oid typid)
 						name, format_type_be(typid)) :
 				 errmsg("%s.%s has no column \"%s\"",
 						get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel), name),
-				 protector_errhint_damaged()));
+				 protector_errhint_table(rel)));
 	return attnum;
+}
+
+Datum
+protector_assign_to_column(Relation rel, AttrNumber attnum, Datum value)
+{
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+	int32		typmod = att->atttypmod;
+	Oid			basetype;
+	Oid			funcid;
+
+	if (att->atttypmod < 0 && get_typtype(att->atttypid) != TYPTYPE_DOMAIN)
+		return value;			/* protector's own columns: stored as is */
+	basetype = getBaseTypeAndTypmod(att->atttypid, &typmod);
+	if (typmod >= 0 &&
+		find_typmod_coercion_function(basetype, &funcid) == COERCION_PATH_FUNC)
+		value = get_func_nargs(funcid) == 2 ?
+			OidFunctionCall2(funcid, value, Int32GetDatum(typmod)) :
+			OidFunctionCall3(funcid, value, Int32GetDatum(typmod), BoolGetDatum(false));
+	if (att->atttypid != basetype)
+		domain_check(value, false, att->atttypid, NULL, CurrentMemoryContext);
+	return value;
 }
 
 AttrNumber
@@ -245,7 +277,7 @@ protector_sibling_relid(Relation rel, const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table %s.%s is missing", get_namespace_name(RelationGetNamespace(rel)), name),
-				 protector_errhint_damaged()));
+				 protector_errhint_table(rel)));
 	return relid;
 }
 

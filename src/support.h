@@ -31,6 +31,13 @@ extern void protector_require_arg(FunctionCallInfo fcinfo, int argno, const char
 /* errhint() of an object of protector's own that is missing or changed */
 extern int	protector_errhint_damaged(void);
 
+/*
+ * errhint() of a table missing a column or sibling a trigger needs: the
+ * damaged hint for protector's own tables; for a user's table the trigger
+ * was attached to, what it needs there
+ */
+extern int	protector_errhint_table(Relation rel);
+
 /* "<what> needs a UTF8 database" (feature not supported) unless it is one */
 extern void protector_require_utf8(const char *what);
 
@@ -71,8 +78,15 @@ extern HeapTuple protector_fire_trigger(FunctionCallInfo outer, FmgrInfo *flinfo
  */
 extern AttrNumber protector_column(TupleDesc desc, const char *name, Oid typid);
 
-/* the same, for a column protector's own table must have */
+/* the same, for a column the table must have (protector_errhint_table) */
 extern AttrNumber protector_column_required(Relation rel, const char *name, Oid typid);
+
+/*
+ * value (of the column's base type) as an assignment to the column would
+ * store it: its type modifier applied (timestamptz(0) rounds), its domain's
+ * checks run.  For users' tables, whose columns may be declared so.
+ */
+extern Datum protector_assign_to_column(Relation rel, AttrNumber attnum, Datum value);
 
 /* a column a C function reads or writes by name (type InvalidOid: any) */
 typedef struct ProtectorColumn
