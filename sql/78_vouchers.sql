@@ -606,6 +606,16 @@ COMMENT ON FUNCTION protector_internal.promo_discount(uuid, uuid, uuid, integer,
 -- (active, valid now, the service, the party, the total and the
 -- customer's uses) and used once more; the discount comes off the price
 -- before the deposit is worked out.
+-- "once", "twice" or "<n> times", for messages
+CREATE FUNCTION protector_internal.times_text(p_times integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE p_times WHEN 1 THEN 'once' WHEN 2 THEN 'twice'
+				ELSE pg_catalog.format('%s times', p_times) END;
+COMMENT ON FUNCTION protector_internal.times_text(integer) IS
+'"once", "twice" or "<n> times", for messages';
+
 CREATE FUNCTION protector_internal.apply_promo_code()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -648,7 +658,7 @@ BEGIN
 			pg_catalog.format('It applies to parties of %s or more; this one is %s.', p.min_party_size, NEW.party_size));
 	ELSIF p.times_used OPERATOR(pg_catalog.>=) p.max_uses THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code has been used up',
-			pg_catalog.format('It may be used %s times.', p.max_uses));
+			pg_catalog.format('It may be used %s.', protector_internal.times_text(p.max_uses)));
 	ELSIF p.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND p.currency OPERATOR(pg_catalog.<>) NEW.currency THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('a promo code in %s for a booking in %s', p.currency, NEW.currency),
@@ -706,7 +716,7 @@ BEGIN
 	-- a code whose limit was lowered below its uses keeps its bookings)
 	IF p_count AND p.times_used OPERATOR(pg_catalog.>) p.max_uses THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code has been used up',
-			pg_catalog.format('It may be used %s times.', p.max_uses));
+			pg_catalog.format('It may be used %s.', protector_internal.times_text(p.max_uses)));
 	END IF;
 	IF p.max_uses_per_customer IS NOT NULL AND p_customer_id IS NOT NULL THEN
 		SELECT pg_catalog.count(*) INTO v_used FROM protector.bookings b
@@ -715,7 +725,7 @@ BEGIN
 		  AND b.status OPERATOR(pg_catalog.<>) 'cancelled';
 		IF v_used OPERATOR(pg_catalog.>) p.max_uses_per_customer THEN
 			PERFORM protector.raise('invalid_parameter', 'this customer has used this promo code as often as it allows',
-				pg_catalog.format('It may be used %s times per customer.', p.max_uses_per_customer));
+				pg_catalog.format('It may be used %s per customer.', protector_internal.times_text(p.max_uses_per_customer)));
 		END IF;
 	END IF;
 END

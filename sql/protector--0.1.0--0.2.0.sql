@@ -2797,7 +2797,7 @@ BEGIN
 			pg_catalog.format('It applies to parties of %s or more; this one is %s.', p.min_party_size, NEW.party_size));
 	ELSIF p.times_used OPERATOR(pg_catalog.>=) p.max_uses THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code has been used up',
-			pg_catalog.format('It may be used %s times.', p.max_uses));
+			pg_catalog.format('It may be used %s.', protector_internal.times_text(p.max_uses)));
 	ELSIF p.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND p.currency OPERATOR(pg_catalog.<>) NEW.currency THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('a promo code in %s for a booking in %s', p.currency, NEW.currency),
@@ -11513,7 +11513,7 @@ BEGIN
 	-- a code whose limit was lowered below its uses keeps its bookings)
 	IF p_count AND p.times_used OPERATOR(pg_catalog.>) p.max_uses THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code has been used up',
-			pg_catalog.format('It may be used %s times.', p.max_uses));
+			pg_catalog.format('It may be used %s.', protector_internal.times_text(p.max_uses)));
 	END IF;
 	IF p.max_uses_per_customer IS NOT NULL AND p_customer_id IS NOT NULL THEN
 		SELECT pg_catalog.count(*) INTO v_used FROM protector.bookings b
@@ -11522,7 +11522,7 @@ BEGIN
 		  AND b.status OPERATOR(pg_catalog.<>) 'cancelled';
 		IF v_used OPERATOR(pg_catalog.>) p.max_uses_per_customer THEN
 			PERFORM protector.raise('invalid_parameter', 'this customer has used this promo code as often as it allows',
-				pg_catalog.format('It may be used %s times per customer.', p.max_uses_per_customer));
+				pg_catalog.format('It may be used %s per customer.', protector_internal.times_text(p.max_uses_per_customer)));
 		END IF;
 	END IF;
 END
@@ -12434,6 +12434,15 @@ AS 'MODULE_PATHNAME', 'protector_get_venue_schedule'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 14;
 COMMENT ON FUNCTION protector.get_venue_schedule(uuid, date, date) IS
 'The venue''s openings per local day (weekly, always, special, closed), p_from default the venue''s local today, p_to default p_from + 6, at most 93 days';
+
+CREATE FUNCTION protector_internal.times_text(p_times integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE p_times WHEN 1 THEN 'once' WHEN 2 THEN 'twice'
+				ELSE pg_catalog.format('%s times', p_times) END;
+COMMENT ON FUNCTION protector_internal.times_text(integer) IS
+'"once", "twice" or "<n> times", for messages';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -3,9 +3,9 @@
 -- reschedule_booking does not have; update_venue refused a capacity sent
 -- as a JSON string that update_service takes for its numbers; and a
 -- venue's schedule began at the session's today (UTC under PostgREST),
--- not the venue's.
+-- not the venue's.  A promo code of one use said "It may be used 1 times".
 BEGIN;
-SELECT plan(5);
+SELECT plan(6);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('n_owner') IS NOT NULL AS created \gset
@@ -43,6 +43,25 @@ SELECT results_eq(format($$SELECT (SELECT min(local_date) FROM protector.get_ven
 								  (SELECT min(local_date) FROM protector.get_venue_schedule(%L))$$, :'east', :'west'),
 	$$VALUES ((now() AT TIME ZONE 'Pacific/Kiritimati')::date, (now() AT TIME ZONE 'Pacific/Pago_Pago')::date)$$,
 	'get_venue_schedule without p_from starts at each venue''s local today');
+
+-- 4. a promo code of one use, used up
+SELECT protector.create_promo_code(:'org', 'percent', 10, p_max_uses => 1) ->> 'code' AS code \gset
+SELECT protector.create_booking(:'small', NULL, date_trunc('day', now()) + interval '4 days 10 hours',
+	p_promo_code => :'code') IS NOT NULL AS used \gset
+CREATE FUNCTION pg_temp.detail(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	msg text; det text;
+BEGIN
+	EXECUTE p_sql;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+	RETURN msg || ': ' || det;
+END
+$$;
+SELECT is(pg_temp.detail(format($$SELECT protector.create_booking(%L, NULL, date_trunc('day', now()) + interval '4 days 12 hours',
+		p_promo_code => %L)$$, :'small', :'code')),
+	'this promo code has been used up: It may be used once.', 'a code of one use is said to be usable once');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
