@@ -241,7 +241,11 @@ BEGIN
 			PERFORM protector.raise('invalid_parameter', 'a refund cannot exceed what was paid',
 				pg_catalog.format('Paid %s %s; refunded or to be refunded %s; this refund %s.',
 								  v_paid, v_currency, v_refunded, NEW.amount),
-				'A pending refund (a cancellation''s) counts already: record its outcome with settle_payment() rather than a new refund.');
+				CASE WHEN EXISTS (SELECT FROM protector.payments p
+								  WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+									AND p.booking_id OPERATOR(pg_catalog.=) NEW.booking_id AND p.id OPERATOR(pg_catalog.<>) NEW.id
+									AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) 'pending')
+					 THEN 'A pending refund (a cancellation''s) counts already: record its outcome with settle_payment() rather than a new refund.' END);
 		END IF;
 		PERFORM protector.raise('invalid_parameter', 'a payment cannot be lowered or removed below what was refunded',
 			pg_catalog.format('Without it the booking was paid %s %s and refunded or is to be refunded %s; this change would leave %s.',
@@ -690,6 +694,11 @@ BEGIN
 	-- (check_payment locks it again, which a busy booking made an unbounded
 	-- wait); a replay, which writes nothing, answers without waiting
 	IF NOT v_replayed OR p_status IS DISTINCT FROM v_payment.status THEN
+		-- (a payment settled: its row first, as settle_payment and direct
+		-- writes take it)
+		IF v_replayed THEN
+			PERFORM protector_internal.authorize_row('protector.payments', v_payment.id, 'payments.create', 'payment', true);
+		END IF;
 		PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking', true);
 	END IF;
 	IF NOT v_replayed THEN
@@ -759,34 +768,30 @@ DECLARE
 	v_settled protector.payments;
 	v_constraint text;
 BEGIN
-	PERFORM protector_internal.authorize_row('protector.payments', p_payment_id, 'payments.create', 'payment');
+	-- the payment row locked first, then its booking: the order a direct
+	-- UPDATE or DELETE of it takes (its row, then check_payment's booking),
+	-- so that the two wait for each other instead of deadlocking
+	PERFORM protector_internal.authorize_row('protector.payments', p_payment_id, 'payments.create', 'payment', true);
 	IF p_status IS NULL OR p_status OPERATOR(pg_catalog.=) 'pending' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_status must be succeeded or failed',
 			pg_catalog.format('Got %s.', COALESCE(p_status::text, 'null')));
 	END IF;
 	PERFORM protector_internal.check_provider(p_provider, p_provider_reference);
-	-- the booking locked first, as every write of its payments does; the
-	-- payment read after it (a concurrent write may have changed it, or
-	-- deleted it: its booking id is then null, and so not found)
-	PERFORM protector_internal.authorize_row('protector.bookings',
-		(SELECT p.booking_id FROM protector.payments p WHERE p.id OPERATOR(pg_catalog.=) p_payment_id),
-		'payments.create', 'payment', true);
-	SELECT * INTO v_payment FROM protector.payments p WHERE p.id OPERATOR(pg_catalog.=) p_payment_id;
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', 'payment not found');
-	END IF;
-	IF (p_provider IS NOT NULL AND v_payment.provider IS NOT NULL AND p_provider OPERATOR(pg_catalog.<>) v_payment.provider)
-	   OR (p_provider_reference IS NOT NULL AND v_payment.provider_reference IS NOT NULL
-		   AND p_provider_reference OPERATOR(pg_catalog.<>) v_payment.provider_reference) THEN
+	SELECT * INTO STRICT v_payment FROM protector.payments p WHERE p.id OPERATOR(pg_catalog.=) p_payment_id;
+	PERFORM protector_internal.authorize_row('protector.bookings', v_payment.booking_id, 'payments.create', 'payment', true);
+	-- a provider or reference given is the row's own, or fills what a
+	-- pending row lacks (a settled one keeps what it has)
+	IF (p_provider IS NOT NULL AND p_provider IS DISTINCT FROM v_payment.provider
+		AND (v_payment.provider IS NOT NULL OR v_payment.status OPERATOR(pg_catalog.<>) 'pending'))
+	   OR (p_provider_reference IS NOT NULL AND p_provider_reference IS DISTINCT FROM v_payment.provider_reference
+		   AND (v_payment.provider_reference IS NOT NULL OR v_payment.status OPERATOR(pg_catalog.<>) 'pending')) THEN
 		PERFORM protector.raise('conflict', 'this payment has another provider reference',
-			pg_catalog.format('It is %s %s.', COALESCE(v_payment.provider, 'no provider'),
+			pg_catalog.format('It is %s %s.', COALESCE(v_payment.provider, 'of no provider'),
 							  COALESCE(v_payment.provider_reference, 'without a reference')),
-			'Leave p_provider and p_provider_reference out, or name the payment''s own.');
+			'Leave p_provider and p_provider_reference out, or name the payment''s own: a settled payment keeps what it has.');
 	END IF;
 	-- the same outcome again (a retry) answers with it
-	IF v_payment.status OPERATOR(pg_catalog.=) p_status
-	   AND (p_provider IS NULL OR p_provider OPERATOR(pg_catalog.=) v_payment.provider)
-	   AND (p_provider_reference IS NULL OR p_provider_reference OPERATOR(pg_catalog.=) v_payment.provider_reference) THEN
+	IF v_payment.status OPERATOR(pg_catalog.=) p_status THEN
 		RETURN protector_internal.payment_answer(v_payment, true);
 	END IF;
 	IF v_payment.status OPERATOR(pg_catalog.<>) 'pending' THEN

@@ -5,7 +5,7 @@
 -- payments.manage), and finance's refund of the same money was refused as
 -- a second refund.  Figures worked out beside them.
 BEGIN;
-SELECT plan(17);
+SELECT plan(19);
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['s_owner', 's_finance', 's_manager', 's_operator']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -30,6 +30,18 @@ INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, durin
 	 'confirmed', 100);
 CREATE TEMP TABLE r (name text PRIMARY KEY, j jsonb);
 GRANT SELECT, INSERT ON r TO authenticated;
+CREATE FUNCTION pg_temp.hint(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	msg text; hin text;
+BEGIN
+	EXECUTE p_sql;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, hin = PG_EXCEPTION_HINT;
+	RETURN msg || ': ' || COALESCE(NULLIF(hin, ''), 'no hint');
+END
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.hint(text) TO authenticated;
 
 -- paid 100, cancelled: the fee is 10% of 100 = 10, so 100 - 10 = 90 comes
 -- back as a pending refund
@@ -44,8 +56,9 @@ SELECT results_eq(format($$SELECT amount, status::text, provider FROM protector.
 	$$VALUES (90.00, 'pending', NULL::text)$$, 'the cancellation left a refund of 100 - 10% x 100 = 90 pending, with no provider');
 
 SELECT tests.authenticate_as('s_finance');
-SELECT throws_ok($$SELECT protector.record_payment('0a480000-0000-4000-8000-00000000b001', 90, 'stripe', 're_1', p_kind => 'refund')$$,
-	'22023', 'a refund cannot exceed what was paid', 'the same 90 recorded as a new refund counts twice: refused');
+SELECT is(pg_temp.hint($$SELECT protector.record_payment('0a480000-0000-4000-8000-00000000b001', 90, 'stripe', 're_1', p_kind => 'refund')$$),
+	'a refund cannot exceed what was paid: A pending refund (a cancellation''s) counts already: record its outcome with settle_payment() rather than a new refund.',
+	'the same 90 recorded as a new refund counts twice: refused, with the way to settle it');
 SELECT throws_ok(format($$SELECT protector.settle_payment(%L, 'pending')$$, :'refund'),
 	'22023', 'p_status must be succeeded or failed', 'a settlement is succeeded or failed');
 SELECT throws_ok(format($$SELECT protector.settle_payment(%L, 'succeeded', NULL, 're_1')$$, :'refund'),
@@ -64,6 +77,8 @@ SELECT throws_ok(format($$SELECT protector.settle_payment(%L, 'failed')$$, :'ref
 	'23P01', 'this payment was recorded as succeeded', 'a settled payment does not change its outcome');
 SELECT throws_ok(format($$SELECT protector.settle_payment(%L, 'succeeded', 'paypal')$$, :'refund'),
 	'23P01', 'this payment has another provider reference', 'nor its provider');
+SELECT is(pg_temp.hint($$SELECT protector.record_payment('0a480000-0000-4000-8000-00000000b002', 5, p_kind => 'refund')$$),
+	'a refund cannot exceed what was paid: no hint', 'a refund of what was never paid has no pending refund to point to');
 
 -- a payment recorded pending without a reference (a bank transfer on its
 -- way): settled with the provider's reference, which a webhook then finds
@@ -76,6 +91,10 @@ SELECT results_eq($$SELECT j ->> 'provider', j ->> 'provider_reference', j ->> '
 	$$VALUES ('bank', 'tr-7', '40.00', '60.00', 'confirmed')$$, 'the transfer arrives: paid 40 of 100, 60 due');
 SELECT results_eq($$SELECT (protector.record_payment('0a480000-0000-4000-8000-00000000b002', 40, 'bank', 'tr-7')) ->> 'replayed'$$,
 	$$VALUES ('true')$$, 'the bank''s notice of it, later, replays it');
+SELECT (protector.record_payment('0a480000-0000-4000-8000-00000000b002', 5, 'cash')) ->> 'id' AS cash \gset
+SELECT throws_ok(format($$SELECT protector.settle_payment(%L, 'succeeded', 'cash', 'r-1')$$, :'cash'),
+	'23P01', 'this payment has another provider reference',
+	'a settled payment keeps what it has: a reference added later is refused as such, not as a change of outcome');
 SELECT tests.clear_authentication();
 
 -- who settles: as who records payments (payments.create)
@@ -91,13 +110,13 @@ SELECT throws_ok($$SELECT protector.settle_payment('0a480000-0000-4000-8000-0000
 	'nor is a payment that does not exist');
 SELECT tests.authenticate_as('s_owner');
 SELECT results_eq(format($$SELECT (protector.settle_payment(%L, 'failed')) ->> 'amount_paid'$$, :'small'),
-	$$VALUES ('40.00')$$, 'an owner settles one as failed: nothing more paid');
+	$$VALUES ('45.00')$$, 'an owner settles one as failed: nothing more paid (40 + 5 cash)');
 SELECT tests.clear_authentication();
 
 SELECT results_eq($$SELECT b.amount_paid, (SELECT sum(CASE p.kind WHEN 'payment' THEN p.amount ELSE -p.amount END)
 										   FROM protector.payments p WHERE p.booking_id = b.id AND p.status = 'succeeded')
 					FROM protector.bookings b WHERE b.organization_id = '0a480000-0000-4000-8000-000000000000' ORDER BY b.id$$,
-	$$VALUES (10.00, 10.00), (40.00, 40.00)$$, 'amount_paid is the ledger''s sum: 100 - 90 = 10, and 40');
+	$$VALUES (10.00, 10.00), (45.00, 45.00)$$, 'amount_paid is the ledger''s sum: 100 - 90 = 10, and 40 + 5 = 45');
 
 SELECT * FROM finish();
 ROLLBACK;
