@@ -181,7 +181,7 @@ BEGIN
 		IF NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
 			SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) NEW.service_id;
 			IF FOUND THEN
-				NEW.during := protector.validate_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size);
+				NEW.during := protector_internal.check_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size, 'during');
 				NEW.currency := s.currency;
 				NEW.unit_price := s.price;
 				NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);

@@ -1452,7 +1452,7 @@ BEGIN
 		IF NOT NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
 			SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) NEW.service_id;
 			IF FOUND THEN
-				NEW.during := protector.validate_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size);
+				NEW.during := protector_internal.check_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size, 'during');
 				NEW.currency := s.currency;
 				NEW.unit_price := s.price;
 				NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
@@ -11257,7 +11257,7 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'number'
 				 OR (pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'string'
-					 AND (p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,4})?\s*$')
+					 AND (p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[ \t\n\r\f\v]*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,4})?[ \t\n\r\f\v]*$')
 			THEN (p_value OPERATOR(pg_catalog.#>>) '{}')::numeric END;
 COMMENT ON FUNCTION protector_internal.json_amount(jsonb) IS
 'A JSON number, or a string that reads as one, as numeric; NULL otherwise';

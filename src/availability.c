@@ -285,7 +285,7 @@ check_start(ServiceRules *rules, const char *param, const char *party_param,
 				 errmsg("the booking's party of %d is not allowed for service \"%s\"", party, rules->name),
 				 errdetail("The service takes parties of %d to %d.", rules->min_party, rules->max_party),
 				 party_param != NULL ? 0 :
-				 errhint("Change the booking's party size first, or choose a service that takes it.")));
+				 errhint("A service takes parties from its min_party to its max_party (its capacity without one).")));
 	if (start < now_ts)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),

@@ -185,7 +185,9 @@ protector_get_venue_schedule(PG_FUNCTION_ARGS)
 	int			n;
 
 	/* no p_from: the venue's own today (its time zone, not the session's) */
-	from_day = PG_ARGISNULL(1) ?
+	bool		from_today = PG_ARGISNULL(1);
+
+	from_day = from_today ?
 		protector_local_day(GetCurrentTransactionStartTimestamp(), v->tz) :
 		PG_GETARG_DATEADT(1);
 	if (DATE_NOT_FINITE(from_day))
@@ -204,6 +206,8 @@ protector_get_venue_schedule(PG_FUNCTION_ARGS)
 	if (to_day < from_day)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 from_today ?
+				 errmsg("p_to must not be before the venue's today, p_from's default") :
 				 errmsg("p_to must not be before p_from")));
 	if ((int64) to_day - from_day + 1 > MAX_SCHEDULE_DAYS)
 		ereport(ERROR,

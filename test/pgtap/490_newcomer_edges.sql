@@ -5,10 +5,10 @@
 -- venue's schedule began at the session's today (UTC under PostgREST),
 -- not the venue's.  A promo code of one use said "It may be used 1 times".
 BEGIN;
-SELECT plan(6);
+SELECT plan(9);
 SET LOCAL TimeZone = 'UTC';
 
-SELECT tests.create_supabase_user('n_owner') IS NOT NULL AS created \gset
+SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['n_owner', 'n_operator']) u \g /dev/null
 SELECT tests.authenticate_as('n_owner');
 SELECT protector.create_organization('Newcomer', 'newcomer-edges', 'UTC', 'EUR') ->> 'id' AS org \gset
 SELECT protector.create_venue(:'org', 'Hall', 'UTC') ->> 'id' AS venue \gset
@@ -23,11 +23,23 @@ SELECT throws_ok(format($$SELECT protector.reschedule_booking(%L, date_trunc('da
 	'a move names the booking''s party, not a p_party_size the function does not have');
 SELECT throws_ok(format($$SELECT protector.create_booking(%L, NULL, date_trunc('day', now()) + interval '3 days 12 hours', 5)$$, :'small'),
 	'22023', 'p_party_size 5 is not allowed for service "Small room"', 'a new booking still names its parameter');
+SELECT tests.clear_authentication();
+INSERT INTO protector.members (organization_id, user_id, role) VALUES (:'org', tests.get_supabase_uid('n_operator'), 'operator');
+SELECT tests.authenticate_as('n_operator');
+SELECT throws_ok(format($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size)
+						  VALUES (%L, %L, %L, tstzrange(date_trunc('day', now()) + interval '3 days 14 hours',
+														date_trunc('day', now()) + interval '3 days 15 hours'), 5)$$,
+						:'org', :'venue', :'small'),
+	'22023', 'the booking''s party of 5 is not allowed for service "Small room"', 'a direct insert names no parameter either');
+SELECT tests.authenticate_as('n_owner');
 
 -- 2. a venue's capacity as a number or a string that reads as one, as update_service takes numbers
 SELECT is((protector.update_venue(:'venue', '{"capacity": "12"}') ->> 'capacity'), '12', 'update_venue takes "12" as 12');
 SELECT throws_ok(format($$SELECT protector.update_venue(%L, '{"capacity": "twelve"}')$$, :'venue'),
 	'22023', 'p_changes.capacity must be a whole number from 1, or null', '... and refuses a string that reads as no number');
+SELECT throws_ok(format($$SELECT protector.update_venue(%L, '{"capacity": "\u200912"}')$$, :'venue'),
+	'22023', 'p_changes.capacity must be a whole number from 1, or null',
+	'... or one with a space the number''s input does not skip (U+2009), named, not a cast''s 22P02');
 
 -- 3. the schedule's first day is the venue's own today: at any moment
 -- one of a venue at UTC+14 and one at UTC-11 has a date other than UTC's
@@ -43,6 +55,8 @@ SELECT results_eq(format($$SELECT (SELECT min(local_date) FROM protector.get_ven
 								  (SELECT min(local_date) FROM protector.get_venue_schedule(%L))$$, :'east', :'west'),
 	$$VALUES ((now() AT TIME ZONE 'Pacific/Kiritimati')::date, (now() AT TIME ZONE 'Pacific/Pago_Pago')::date)$$,
 	'get_venue_schedule without p_from starts at each venue''s local today');
+SELECT throws_ok(format($$SELECT * FROM protector.get_venue_schedule(%L, p_to => (now() AT TIME ZONE 'Pacific/Pago_Pago')::date - 1)$$, :'east'),
+	'22023', 'p_to must not be before the venue''s today, p_from''s default', 'a p_to before it says which p_from');
 
 -- 4. a promo code of one use, used up
 SELECT protector.create_promo_code(:'org', 'percent', 10, p_max_uses => 1) ->> 'code' AS code \gset
