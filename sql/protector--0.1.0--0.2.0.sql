@@ -1162,11 +1162,6 @@ BEGIN
 	-- (check_payment locks it again, which a busy booking made an unbounded
 	-- wait); a replay, which writes nothing, answers without waiting
 	IF NOT v_replayed OR p_status IS DISTINCT FROM v_payment.status THEN
-		-- (a payment settled: its row first, as settle_payment and direct
-		-- writes take it)
-		IF v_replayed THEN
-			PERFORM protector_internal.authorize_row('protector.payments', v_payment.id, 'payments.create', 'payment', true);
-		END IF;
 		PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking', true);
 	END IF;
 	IF NOT v_replayed THEN
@@ -11257,7 +11252,9 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'number'
 				 OR (pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'string'
-					 AND (p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[ \t\n\r\f\v]*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,4})?[ \t\n\r\f\v]*$')
+					 AND (p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[ \t\n\r\f\v]*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,4})?[ \t\n\r\f\v]*$'
+					 -- (no longer than 100 characters: numeric takes any such one)
+					 AND pg_catalog.length(p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.<=) 100)
 			THEN (p_value OPERATOR(pg_catalog.#>>) '{}')::numeric END;
 COMMENT ON FUNCTION protector_internal.json_amount(jsonb) IS
 'A JSON number, or a string that reads as one, as numeric; NULL otherwise';
@@ -12376,17 +12373,24 @@ DECLARE
 	v_settled protector.payments;
 	v_constraint text;
 BEGIN
-	-- the payment row locked first, then its booking: the order a direct
-	-- UPDATE or DELETE of it takes (its row, then check_payment's booking),
-	-- so that the two wait for each other instead of deadlocking
-	PERFORM protector_internal.authorize_row('protector.payments', p_payment_id, 'payments.create', 'payment', true);
+	PERFORM protector_internal.authorize_row('protector.payments', p_payment_id, 'payments.create', 'payment');
 	IF p_status IS NULL OR p_status OPERATOR(pg_catalog.=) 'pending' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_status must be succeeded or failed',
 			pg_catalog.format('Got %s.', COALESCE(p_status::text, 'null')));
 	END IF;
 	PERFORM protector_internal.check_provider(p_provider, p_provider_reference);
-	SELECT * INTO STRICT v_payment FROM protector.payments p WHERE p.id OPERATOR(pg_catalog.=) p_payment_id;
-	PERFORM protector_internal.authorize_row('protector.bookings', v_payment.booking_id, 'payments.create', 'payment', true);
+	-- the booking locked first, as every write of its payments does
+	-- (check_payment, erase_customer's scrub of its payments' details; a
+	-- direct UPDATE or DELETE alone locks the row before its booking), then
+	-- the payment read again: a concurrent write may have changed it, or
+	-- deleted it (its booking id is then null, and so not found)
+	PERFORM protector_internal.authorize_row('protector.bookings',
+		(SELECT p.booking_id FROM protector.payments p WHERE p.id OPERATOR(pg_catalog.=) p_payment_id),
+		'payments.create', 'payment', true);
+	SELECT * INTO v_payment FROM protector.payments p WHERE p.id OPERATOR(pg_catalog.=) p_payment_id;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'payment not found');
+	END IF;
 	-- a provider or reference given is the row's own, or fills what a
 	-- pending row lacks (a settled one keeps what it has)
 	IF (p_provider IS NOT NULL AND p_provider IS DISTINCT FROM v_payment.provider

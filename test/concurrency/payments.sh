@@ -185,48 +185,51 @@ rr_round 1 "SELECT protector.record_payment('BOOKING', 100, 'stripe', 're_rr_a',
 rr_round 2 "UPDATE protector.bookings SET status = 'cancelled' WHERE id = 'BOOKING'"
 rr_round 3 "DELETE FROM protector.payments WHERE booking_id = 'BOOKING' AND kind = 'payment'"
 
-# settling a pending payment beside an owner's direct write of the same
-# row: the direct UPDATE locks the row, then (check_payment) the booking;
-# settle_payment and record_payment's settling of a webhook lock the row
-# before the booking too, so they wait instead of deadlocking (40P01).  A
-# trigger of the test's own sleeps between the direct write's two locks.
+# settling a pending payment beside the erasure of its booking's customer:
+# erase_customer locks the customer's bookings, then scrubs their
+# payments' details; settle_payment and record_payment's settling of a
+# webhook lock the booking before the payment too, so they wait for the
+# erasure instead of deadlocking (40P01) with it.  A trigger of the test's
+# own holds the erasure between its two locks.
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
 CREATE FUNCTION public.a_pause() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM pg_sleep(2);
-	RETURN NEW;
+	RETURN NULL;
 END
 $$;
-CREATE TRIGGER a_pause BEFORE UPDATE ON protector.payments FOR EACH ROW
-	WHEN (NEW.details ? 'pause') EXECUTE FUNCTION public.a_pause();
+CREATE TRIGGER a_pause AFTER UPDATE ON protector.customers FOR EACH ROW
+	WHEN (NEW.full_name = 'erased') EXECUTE FUNCTION public.a_pause();
 SQL
 settle_round() {
-	local n=$1 call=$2 booking pending answer
+	local n=$1 call=$2 customer booking pending answer after
+	customer=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector.customers (organization_id, full_name, email)
+		VALUES ('0f230000-0000-4000-8000-000000000000', 'Pat $n', 'pat$n@ledger.test') RETURNING id")
 	booking=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
-INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size)
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, party_size)
 VALUES ('0f230000-0000-4000-8000-000000000000', '0f230000-0000-4000-8000-0000000000f1', '0f230000-0000-4000-8000-0000000005f1',
-		tstzrange(date_trunc('day', now()) + interval '5 days' + $n * interval '1 hour',
-				  date_trunc('day', now()) + interval '5 days' + ($n + 1) * interval '1 hour'), 1)
+		'$customer', tstzrange(date_trunc('day', now()) + interval '5 days' + $n * interval '1 hour',
+							   date_trunc('day', now()) + interval '5 days' + ($n + 1) * interval '1 hour'), 1)
 RETURNING id;
 SQL
 )
-	pending=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" \
-		-c "SELECT protector.record_payment('$booking', 30, 'stripe', 'pi_set_$n', p_status => 'pending') ->> 'id'")
-	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/direct_$n" 2>&1 \
-		-c "UPDATE protector.payments SET status = 'failed', details = '{\"pause\": true}' WHERE id = '$pending'" &
+	pending=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT protector.record_payment('$booking', 30, 'stripe', 'pi_set_$n',
+		p_status => 'pending', p_details => '{\"card_holder\": \"Pat $n\"}') ->> 'id'")
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/erase_$n" 2>&1 -c "SELECT protector.erase_customer('$customer')" &
 	local a=$!
 	sleep 0.7
-	answer=$(psql -X -A -t -q -d "$DB" -c "${call//PAYMENT/$pending}" 2>&1 || true)
+	answer=$(psql -X -A -t -q -d "$DB" -c "SELECT r ->> 'status' FROM (${call//PAYMENT/$pending}) x(r)" 2>&1 || true)
 	wait $a || true
-	if grep -q . "$WORK/direct_$n" || ! echo "$answer" | grep -q 'recorded as failed'; then
-		echo "settling beside an owner's direct write ($call): \"$answer\" and the write said \"$(head -1 "$WORK/direct_$n")\";" \
-			"expected the write to pass and the settling to meet a payment recorded as failed"
+	after=$(psql -X -A -t -q -d "$DB" -c "SELECT status || ' ' || details::text FROM protector.payments WHERE id = '$pending'")
+	if grep -q ERROR "$WORK/erase_$n" || [ "$answer" != "succeeded" ] || [ "$after" != "succeeded {}" ]; then
+		echo "settling beside an erasure ($call): it answered \"$answer\", the erasure said \"$(grep ERROR "$WORK/erase_$n" | head -1)\"," \
+			"the payment is \"$after\"; expected both to pass, the payment succeeded and scrubbed"
 		fail=1
 	fi
 }
 settle_round 1 "SELECT protector.settle_payment('PAYMENT')"
 settle_round 2 "SELECT protector.record_payment(p.booking_id, 30, 'stripe', 'pi_set_2') FROM protector.payments p WHERE p.id = 'PAYMENT'"
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "DROP TRIGGER a_pause ON protector.payments" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "DROP TRIGGER a_pause ON protector.customers" >/dev/null
 
 # the mutant: deletions no longer pass check_payment (which locks the
 # booking before anything is summed)
@@ -243,6 +246,6 @@ if [ "$got" = "20.00 20.00" ]; then
 fi
 
 if [ $fail -eq 0 ]; then
-	echo "payments: a deletion racing a payment leaves amount_paid = the ledger (3 rounds); a refund webhook twice at once is one refund and a replay; under repeatable read a refund, a cancellation and a deletion after an unseen refund retry (40001); settling beside a direct write waits, no deadlock; the unlocked mutant is caught ($got)"
+	echo "payments: a deletion racing a payment leaves amount_paid = the ledger (3 rounds); a refund webhook twice at once is one refund and a replay; under repeatable read a refund, a cancellation and a deletion after an unseen refund retry (40001); settling beside an erasure waits, no deadlock; the unlocked mutant is caught ($got)"
 fi
 exit $fail
