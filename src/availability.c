@@ -333,8 +333,14 @@ protector_validate_slot(PG_FUNCTION_ARGS)
 	TimestampTz start;
 	int			day;
 
+	/* (a column's range, from a direct write: not a parameter, p_...) */
+	if (named && strncmp(param, "p_", 2) != 0 && PG_ARGISNULL(1))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("%s must have a start", param),
+				 errdetail("An empty range, or one open below, has none.")));
 	protector_require_arg(fcinfo, 1, param);
-	protector_require_arg(fcinfo, 2, "p_party_size");
+	protector_require_arg(fcinfo, 2, named ? "party_size" : "p_party_size");
 	start = PG_GETARG_TIMESTAMPTZ(1);
 	check_start(rules, param, named ? NULL : "p_party_size", start, PG_GETARG_INT32(2), now_ts);
 

@@ -5,7 +5,7 @@
 -- venue's schedule began at the session's today (UTC under PostgREST),
 -- not the venue's.  A promo code of one use said "It may be used 1 times".
 BEGIN;
-SELECT plan(9);
+SELECT plan(12);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['n_owner', 'n_operator']) u \g /dev/null
@@ -31,6 +31,14 @@ SELECT throws_ok(format($$INSERT INTO protector.bookings (organization_id, venue
 														date_trunc('day', now()) + interval '3 days 15 hours'), 5)$$,
 						:'org', :'venue', :'small'),
 	'22023', 'the booking''s party of 5 is not allowed for service "Small room"', 'a direct insert names no parameter either');
+SELECT throws_ok(format($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size)
+						  VALUES (%L, %L, %L, tstzrange(date_trunc('day', now()) + interval '3 days 14 hours',
+														date_trunc('day', now()) + interval '3 days 15 hours'), NULL)$$,
+						:'org', :'venue', :'small'),
+	'22023', 'party_size must not be null', '... nor for a party left null');
+SELECT throws_ok(format($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size)
+						  VALUES (%L, %L, %L, 'empty', 1)$$, :'org', :'venue', :'small'),
+	'22023', 'during must have a start', '... and an empty range is said to have no start, not to be null');
 SELECT tests.authenticate_as('n_owner');
 
 -- 2. a venue's capacity as a number or a string that reads as one, as update_service takes numbers
@@ -40,6 +48,8 @@ SELECT throws_ok(format($$SELECT protector.update_venue(%L, '{"capacity": "twelv
 SELECT throws_ok(format($$SELECT protector.update_venue(%L, '{"capacity": "\u200912"}')$$, :'venue'),
 	'22023', 'p_changes.capacity must be a whole number from 1, or null',
 	'... or one with a space the number''s input does not skip (U+2009), named, not a cast''s 22P02');
+SELECT throws_ok(format($$SELECT protector.update_venue(%L, %L)$$, :'venue', format('{"capacity": "1%s"}', repeat('0', 140000))),
+	'22023', 'p_changes.capacity must be a whole number from 1, or null', '... or digits beyond what numeric holds, named, not its 22003');
 
 -- 3. the schedule's first day is the venue's own today: at any moment
 -- one of a venue at UTC+14 and one at UTC-11 has a date other than UTC's
