@@ -30,20 +30,26 @@ CREATE FUNCTION pay(p_booking uuid, p_amount numeric, p_ref text) RETURNS void L
 $$;
 SQL
 
+# a booking of the Vault for a party of $3, $1 days and $2 hours after
+# today's midnight, of customer $4 if one is given; prints its id
+book() {
+	local customer=${4:+"'$4'"}
+	psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, party_size)
+VALUES ('0f230000-0000-4000-8000-000000000000', '0f230000-0000-4000-8000-0000000000f1', '0f230000-0000-4000-8000-0000000005f1',
+		${customer:-NULL}, tstzrange(date_trunc('day', now()) + interval '$1 days $2 hours',
+									 date_trunc('day', now()) + interval '$1 days $2 hours' + interval '1 hour'), $3)
+RETURNING id;
+SQL
+}
+
 # one round: a booking of 20 + 25 x 4 = 120 paid 100 (pi_1); session A
 # records 20 more and commits after 2 s; session B deletes pi_1 meanwhile.
 # Prints amount_paid and the ledger's sum (succeeded payments), which must
 # both be 20.
 round() {
 	local n=$1 booking
-	booking=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
-INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size)
-VALUES ('0f230000-0000-4000-8000-000000000000', '0f230000-0000-4000-8000-0000000000f1', '0f230000-0000-4000-8000-0000000005f1',
-		tstzrange(date_trunc('day', now()) + interval '2 days' + $n * interval '1 hour',
-				  date_trunc('day', now()) + interval '2 days' + ($n + 1) * interval '1 hour'), 4)
-RETURNING id;
-SQL
-)
+	booking=$(book 2 "$n" 4)
 	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT pay('$booking', 100, 'pi_1_$n')" >/dev/null
 	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL &
 BEGIN;
@@ -71,13 +77,7 @@ done
 # a refund's webhook delivered twice at once: the second call waits for
 # the booking's lock, then must answer with the first's refund (replayed),
 # not count it against itself ("a refund cannot exceed what was paid")
-booking=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
-INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size)
-VALUES ('0f230000-0000-4000-8000-000000000000', '0f230000-0000-4000-8000-0000000000f1', '0f230000-0000-4000-8000-0000000005f1',
-		tstzrange(date_trunc('day', now()) + interval '3 days', date_trunc('day', now()) + interval '3 days 1 hour'), 1)
-RETURNING id;
-SQL
-)
+booking=$(book 3 0 1)
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT pay('$booking', 45, 'pi_r')" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL &
 BEGIN;
@@ -118,13 +118,7 @@ fi
 # while that row is being deleted: the insert waits for the deletion and is
 # then checked as any other (it skipped every check, and stored a refund
 # in another currency beyond what was paid)
-other=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
-INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size)
-VALUES ('0f230000-0000-4000-8000-000000000000', '0f230000-0000-4000-8000-0000000000f1', '0f230000-0000-4000-8000-0000000005f1',
-		tstzrange(date_trunc('day', now()) + interval '3 days 2 hours', date_trunc('day', now()) + interval '3 days 3 hours'), 1)
-RETURNING id;
-SQL
-)
+other=$(book 3 2 1)
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL &
 BEGIN;
 DELETE FROM protector.payments WHERE provider_reference = 'pi_s';
@@ -154,14 +148,7 @@ fi
 # a payment deleted under its refund).
 rr_round() {
 	local n=$1 action=$2 booking answer refunded
-	booking=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
-INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size)
-VALUES ('0f230000-0000-4000-8000-000000000000', '0f230000-0000-4000-8000-0000000000f1', '0f230000-0000-4000-8000-0000000005f1',
-		tstzrange(date_trunc('day', now()) + interval '4 days' + $n * interval '1 hour',
-				  date_trunc('day', now()) + interval '4 days' + ($n + 1) * interval '1 hour'), 4)
-RETURNING id;
-SQL
-)
+	booking=$(book 4 "$n" 4)
 	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT pay('$booking', 100, 'pi_rr_$n')" >/dev/null
 	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/rr_$n" 2>&1 <<SQL &
 BEGIN ISOLATION LEVEL REPEATABLE READ;
@@ -205,14 +192,7 @@ settle_round() {
 	local n=$1 call=$2 customer booking pending answer after
 	customer=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector.customers (organization_id, full_name, email)
 		VALUES ('0f230000-0000-4000-8000-000000000000', 'Pat $n', 'pat$n@ledger.test') RETURNING id")
-	booking=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
-INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, party_size)
-VALUES ('0f230000-0000-4000-8000-000000000000', '0f230000-0000-4000-8000-0000000000f1', '0f230000-0000-4000-8000-0000000005f1',
-		'$customer', tstzrange(date_trunc('day', now()) + interval '5 days' + $n * interval '1 hour',
-							   date_trunc('day', now()) + interval '5 days' + ($n + 1) * interval '1 hour'), 1)
-RETURNING id;
-SQL
-)
+	booking=$(book 5 "$n" 1 "$customer")
 	pending=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT protector.record_payment('$booking', 30, 'stripe', 'pi_set_$n',
 		p_status => 'pending', p_details => '{\"card_holder\": \"Pat $n\"}') ->> 'id'")
 	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/erase_$n" 2>&1 -c "SELECT protector.erase_customer('$customer')" &

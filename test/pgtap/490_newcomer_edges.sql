@@ -72,20 +72,9 @@ SELECT throws_ok(format($$SELECT * FROM protector.get_venue_schedule(%L, p_to =>
 SELECT protector.create_promo_code(:'org', 'percent', 10, p_max_uses => 1) ->> 'code' AS code \gset
 SELECT protector.create_booking(:'small', NULL, date_trunc('day', now()) + interval '4 days 10 hours',
 	p_promo_code => :'code') IS NOT NULL AS used \gset
-CREATE FUNCTION pg_temp.detail(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	msg text; det text;
-BEGIN
-	EXECUTE p_sql;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-	RETURN msg || ': ' || det;
-END
-$$;
-SELECT is(pg_temp.detail(format($$SELECT protector.create_booking(%L, NULL, date_trunc('day', now()) + interval '4 days 12 hours',
+SELECT is(tests.error_text(format($$SELECT protector.create_booking(%L, NULL, date_trunc('day', now()) + interval '4 days 12 hours',
 		p_promo_code => %L)$$, :'small', :'code')),
-	'this promo code has been used up: It may be used once.', 'a code of one use is said to be usable once');
+	'22023 | this promo code has been used up | It may be used once.', 'a code of one use is said to be usable once');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();

@@ -28,18 +28,7 @@ SELECT is((SELECT updated_at::timestamptz FROM public.checked), '2005-01-01'::ti
 CREATE TABLE public.local_stamp (id int PRIMARY KEY, v text, updated_at timestamp);
 INSERT INTO public.local_stamp VALUES (1, 'a', '2020-01-01');
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON public.local_stamp FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at();
-CREATE FUNCTION pg_temp.failure(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text; msg text; hin text; ctx text;
-BEGIN
-	EXECUTE p_sql;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hin = PG_EXCEPTION_HINT, ctx = PG_EXCEPTION_CONTEXT;
-	RETURN concat_ws(' | ', st, msg, NULLIF(hin, ''), (regexp_match(ctx, 'protector''s audit[^\n]*'))[1]);
-END
-$$;
-SELECT is(pg_temp.failure($$UPDATE public.local_stamp SET v = 'b'$$),
+SELECT is(tests.error_text($$UPDATE public.local_stamp SET v = 'b'$$),
 	'42703 | public.local_stamp has no column "updated_at" of type timestamp with time zone | '
 	'A trigger of protector''s attached to a table of your own needs it there (docs/security.md lists what each needs).',
 	'a user''s table without the column is told what the trigger needs, not that protector is damaged');
@@ -48,8 +37,8 @@ SELECT is(pg_temp.failure($$UPDATE public.local_stamp SET v = 'b'$$),
 CREATE TABLE public.notes (id int PRIMARY KEY, body json, title text);
 INSERT INTO public.notes VALUES (1, '{"a": "\u0000"}', 'x');
 SELECT protector.enable_audit('public.notes') IS NOT NULL AS audited \gset
-SELECT is(pg_temp.failure($$UPDATE public.notes SET title = 'z'$$),
-	'22P05 | unsupported Unicode escape sequence | protector''s audit of public.notes: column "body" as jsonb',
+SELECT is(tests.error_text($$UPDATE public.notes SET title = 'z'$$, 'protector''s audit'),
+	'22P05 | unsupported Unicode escape sequence | \u0000 cannot be converted to text. | protector''s audit of public.notes: column "body" as jsonb',
 	'a json value jsonb cannot hold fails the audited change, and the error names the audit and the column');
 
 SELECT * FROM finish();
