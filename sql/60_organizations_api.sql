@@ -42,6 +42,8 @@ DECLARE
 	v_user uuid := protector.current_user_id();
 	v_org protector.organizations;
 	v_constraint text;
+	v_schema text;
+	v_table text;
 BEGIN
 	IF v_user IS NULL THEN
 		PERFORM protector.raise('forbidden', 'sign in to create an organization',
@@ -77,8 +79,8 @@ BEGIN
 		WHEN unique_violation THEN
 			-- (another unique key, of a table an application's trigger
 			-- writes, says what it says)
-			GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
-			IF v_constraint OPERATOR(pg_catalog.<>) 'organizations_slug_key' THEN
+			GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
+			IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.organizations.organizations_slug_key' THEN
 				RAISE;
 			END IF;
 			RAISE unique_violation USING
@@ -87,8 +89,8 @@ BEGIN
 		WHEN foreign_key_violation THEN
 			-- the owner's membership names a user Supabase Auth no longer has
 			-- (a token outliving its deleted account)
-			GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
-			IF v_constraint OPERATOR(pg_catalog.<>) 'members_user_id_fkey' THEN
+			GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
+			IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.members.members_user_id_fkey' THEN
 				RAISE;
 			END IF;
 			PERFORM protector.raise('forbidden', pg_catalog.format('user %s does not exist', v_user),

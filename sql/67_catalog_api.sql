@@ -19,7 +19,7 @@ BEGIN
 	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
 	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an amount in cents from 0', p_parameter),
-			pg_catalog.format('Got %s.', COALESCE(p_amount::text, 'NULL')));
+			pg_catalog.format('Got %s.', COALESCE(pg_catalog.left(p_amount::text, 100), 'NULL')));
 	END IF;
 END
 $$;

@@ -702,6 +702,8 @@ DECLARE
 	v_range tstzrange;
 	v_booking protector.bookings;
 	v_constraint text;
+	v_schema text;
+	v_table text;
 BEGIN
 	-- a mistyped code is refused before anything is looked up
 	PERFORM protector_internal.check_code(p_promo_code, 'promo', 'p_promo_code');
@@ -815,11 +817,12 @@ BEGIN
 		RETURNING * INTO v_booking;
 		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
 	EXCEPTION WHEN unique_violation THEN
-		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
 		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
-		-- another unique key (a table an application's trigger writes)
-		-- says what it says: a retry would meet it again
-		IF v_key IS NULL OR v_constraint IS DISTINCT FROM 'bookings_idempotency_key_idx' THEN
+		-- another unique key (a table an application's trigger writes, its
+		-- index maybe of the same name) says what it says: a retry would
+		-- meet it again
+		IF v_key IS NULL OR pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.bookings.bookings_idempotency_key_idx' THEN
 			RAISE;
 		END IF;
 		-- the same request raced us and committed first: answer with its booking
@@ -834,11 +837,11 @@ BEGIN
 	WHEN foreign_key_violation THEN
 		-- the customer or the service, found above, deleted before this
 		-- insert's foreign key looked (as found missing above, by name)
-		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
 		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
-		IF v_constraint OPERATOR(pg_catalog.=) 'bookings_organization_id_customer_id_fkey' THEN
+		IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.=) 'protector.bookings.bookings_organization_id_customer_id_fkey' THEN
 			PERFORM protector.raise('not_found', 'customer not found', 'It was deleted while the booking was being made.');
-		ELSIF v_constraint OPERATOR(pg_catalog.=) 'bookings_organization_id_venue_id_service_id_fkey' THEN
+		ELSIF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.=) 'protector.bookings.bookings_organization_id_venue_id_service_id_fkey' THEN
 			PERFORM protector.raise('not_found', 'service not found', 'It was deleted, or moved to another venue, while the booking was being made.');
 		END IF;
 		RAISE;

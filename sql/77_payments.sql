@@ -244,7 +244,8 @@ BEGIN
 				CASE WHEN EXISTS (SELECT FROM protector.payments p
 								  WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 									AND p.booking_id OPERATOR(pg_catalog.=) NEW.booking_id AND p.id OPERATOR(pg_catalog.<>) NEW.id
-									AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) 'pending')
+									AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) 'pending'
+									AND p.provider_reference IS NULL)
 					 THEN 'A pending refund (a cancellation''s) counts already: record its outcome with settle_payment() rather than a new refund.' END);
 		END IF;
 		PERFORM protector.raise('invalid_parameter', 'a payment cannot be lowered or removed below what was refunded',
@@ -748,7 +749,8 @@ COMMENT ON FUNCTION protector.record_payment(uuid, numeric, text, text, protecto
 -- pending (cash at the desk, or paid back through a provider), a payment
 -- recorded pending without one.  Whoever may record payments settles it,
 -- once, naming the provider's reference if the money went through one (a
--- later webhook of that reference then replays it).
+-- later webhook of that reference then replays it).  A pending payment
+-- with a reference is its provider's to settle (record_payment).
 CREATE FUNCTION protector.settle_payment(
 	p_payment_id uuid,
 	p_status protector.payment_status DEFAULT 'succeeded',
@@ -762,13 +764,14 @@ DECLARE
 	v_payment protector.payments;
 	v_settled protector.payments;
 	v_constraint text;
+	v_schema text;
+	v_table text;
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.payments', p_payment_id, 'payments.create', 'payment');
 	IF p_status IS NULL OR p_status OPERATOR(pg_catalog.=) 'pending' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_status must be succeeded or failed',
 			pg_catalog.format('Got %s.', COALESCE(p_status::text, 'null')));
 	END IF;
-	PERFORM protector_internal.check_provider(p_provider, p_provider_reference);
 	-- the booking locked first, as every write of its payments does
 	-- (check_payment, erase_customer's scrub of its payments' details; a
 	-- direct UPDATE or DELETE alone locks the row before its booking), then
@@ -781,20 +784,32 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'payment not found');
 	END IF;
+	-- (a reference given alone is of the row's provider)
+	PERFORM protector_internal.check_provider(COALESCE(p_provider, v_payment.provider), p_provider_reference);
 	-- a provider or reference given is the row's own, or fills what a
 	-- pending row lacks (a settled one keeps what it has)
-	IF (p_provider IS NOT NULL AND p_provider IS DISTINCT FROM v_payment.provider
+	IF (p_provider IS NOT NULL
+		AND (v_payment.provider IS NULL OR p_provider OPERATOR(pg_catalog.<>) v_payment.provider)
 		AND (v_payment.provider IS NOT NULL OR v_payment.status OPERATOR(pg_catalog.<>) 'pending'))
-	   OR (p_provider_reference IS NOT NULL AND p_provider_reference IS DISTINCT FROM v_payment.provider_reference
+	   OR (p_provider_reference IS NOT NULL
+		   AND (v_payment.provider_reference IS NULL OR p_provider_reference OPERATOR(pg_catalog.<>) v_payment.provider_reference)
 		   AND (v_payment.provider_reference IS NOT NULL OR v_payment.status OPERATOR(pg_catalog.<>) 'pending')) THEN
 		PERFORM protector.raise('conflict', 'this payment has another provider reference',
-			pg_catalog.format('It is %s %s.', COALESCE(v_payment.provider, 'of no provider'),
-							  COALESCE(v_payment.provider_reference, 'without a reference')),
+			pg_catalog.format('It has %s and %s.',
+							  COALESCE('provider ' OPERATOR(pg_catalog.||) v_payment.provider, 'no provider'),
+							  COALESCE('reference ' OPERATOR(pg_catalog.||) v_payment.provider_reference, 'no reference')),
 			'Leave p_provider and p_provider_reference out, or name the payment''s own: a settled payment keeps what it has.');
 	END IF;
 	-- the same outcome again (a retry) answers with it
 	IF v_payment.status OPERATOR(pg_catalog.=) p_status THEN
 		RETURN protector_internal.payment_answer(v_payment, true);
+	END IF;
+	-- a pending payment with a provider reference is its provider's to
+	-- settle: the webhook of its outcome, through record_payment
+	IF v_payment.status OPERATOR(pg_catalog.=) 'pending' AND v_payment.provider_reference IS NOT NULL THEN
+		PERFORM protector.raise('conflict', 'this payment is settled by its provider''s webhook',
+			pg_catalog.format('It is %s %s, pending.', v_payment.provider, v_payment.provider_reference),
+			'record_payment with that provider reference records its outcome; an owner or admin corrects a payment the provider lost.');
 	END IF;
 	IF v_payment.status OPERATOR(pg_catalog.<>) 'pending' THEN
 		PERFORM protector.raise('conflict', pg_catalog.format('this payment was recorded as %s', v_payment.status),
@@ -805,8 +820,8 @@ BEGIN
 		v_settled := protector_internal.settle_payment(v_payment.id, v_payment.booking_id, p_status,
 													   p_provider, p_provider_reference);
 	EXCEPTION WHEN unique_violation THEN
-		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
-		IF v_constraint OPERATOR(pg_catalog.<>) 'payments_provider_reference_idx' THEN
+		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
+		IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.payments.payments_provider_reference_idx' THEN
 			RAISE;
 		END IF;
 		PERFORM protector.raise('conflict', 'this provider reference was recorded for another payment',

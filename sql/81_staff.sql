@@ -571,6 +571,8 @@ AS $$
 DECLARE
 	i protector.staff_invitations;
 	v_constraint text;
+	v_schema text;
+	v_table text;
 BEGIN
 	IF p_organization_id IS NULL OR p_role IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_organization_id and p_role must not be null');
@@ -595,8 +597,8 @@ BEGIN
 	EXCEPTION WHEN unique_violation THEN
 		-- (another unique key, of a table an application's trigger writes,
 		-- says what it says)
-		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
-		IF v_constraint OPERATOR(pg_catalog.<>) 'staff_invitations_open_idx' THEN
+		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
+		IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.staff_invitations.staff_invitations_open_idx' THEN
 			RAISE;
 		END IF;
 		-- one committed at the same moment, which the caller sees now: a

@@ -649,6 +649,8 @@ DECLARE
 	s protector.waiver_submissions;
 	v_org uuid;
 	v_constraint text;
+	v_schema text;
+	v_table text;
 BEGIN
 	IF p_waiver_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_waiver_id must not be null');
@@ -685,8 +687,8 @@ BEGIN
 		-- the same participant signed at the same moment elsewhere (another
 		-- unique key, of a table an application's trigger writes, says
 		-- what it says)
-		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
-		IF v_constraint OPERATOR(pg_catalog.<>) 'waiver_submissions_participant_idx' THEN
+		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
+		IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.waiver_submissions.waiver_submissions_participant_idx' THEN
 			RAISE;
 		END IF;
 		PERFORM protector.raise('invalid_parameter',

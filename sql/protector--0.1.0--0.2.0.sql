@@ -1026,7 +1026,8 @@ BEGIN
 				CASE WHEN EXISTS (SELECT FROM protector.payments p
 								  WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 									AND p.booking_id OPERATOR(pg_catalog.=) NEW.booking_id AND p.id OPERATOR(pg_catalog.<>) NEW.id
-									AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) 'pending')
+									AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) 'pending'
+									AND p.provider_reference IS NULL)
 					 THEN 'A pending refund (a cancellation''s) counts already: record its outcome with settle_payment() rather than a new refund.' END);
 		END IF;
 		PERFORM protector.raise('invalid_parameter', 'a payment cannot be lowered or removed below what was refunded',
@@ -2979,6 +2980,8 @@ DECLARE
 	v_range tstzrange;
 	v_booking protector.bookings;
 	v_constraint text;
+	v_schema text;
+	v_table text;
 BEGIN
 	-- a mistyped code is refused before anything is looked up
 	PERFORM protector_internal.check_code(p_promo_code, 'promo', 'p_promo_code');
@@ -3092,11 +3095,12 @@ BEGIN
 		RETURNING * INTO v_booking;
 		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
 	EXCEPTION WHEN unique_violation THEN
-		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
 		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
-		-- another unique key (a table an application's trigger writes)
-		-- says what it says: a retry would meet it again
-		IF v_key IS NULL OR v_constraint IS DISTINCT FROM 'bookings_idempotency_key_idx' THEN
+		-- another unique key (a table an application's trigger writes, its
+		-- index maybe of the same name) says what it says: a retry would
+		-- meet it again
+		IF v_key IS NULL OR pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.bookings.bookings_idempotency_key_idx' THEN
 			RAISE;
 		END IF;
 		-- the same request raced us and committed first: answer with its booking
@@ -3111,11 +3115,11 @@ BEGIN
 	WHEN foreign_key_violation THEN
 		-- the customer or the service, found above, deleted before this
 		-- insert's foreign key looked (as found missing above, by name)
-		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
 		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
-		IF v_constraint OPERATOR(pg_catalog.=) 'bookings_organization_id_customer_id_fkey' THEN
+		IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.=) 'protector.bookings.bookings_organization_id_customer_id_fkey' THEN
 			PERFORM protector.raise('not_found', 'customer not found', 'It was deleted while the booking was being made.');
-		ELSIF v_constraint OPERATOR(pg_catalog.=) 'bookings_organization_id_venue_id_service_id_fkey' THEN
+		ELSIF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.=) 'protector.bookings.bookings_organization_id_venue_id_service_id_fkey' THEN
 			PERFORM protector.raise('not_found', 'service not found', 'It was deleted, or moved to another venue, while the booking was being made.');
 		END IF;
 		RAISE;
@@ -4234,7 +4238,7 @@ BEGIN
 	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
 	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an amount in cents from 0', p_parameter),
-			pg_catalog.format('Got %s.', COALESCE(p_amount::text, 'NULL')));
+			pg_catalog.format('Got %s.', COALESCE(pg_catalog.left(p_amount::text, 100), 'NULL')));
 	END IF;
 END
 $$;
@@ -6502,6 +6506,8 @@ AS $$
 DECLARE
 	i protector.staff_invitations;
 	v_constraint text;
+	v_schema text;
+	v_table text;
 BEGIN
 	IF p_organization_id IS NULL OR p_role IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_organization_id and p_role must not be null');
@@ -6526,8 +6532,8 @@ BEGIN
 	EXCEPTION WHEN unique_violation THEN
 		-- (another unique key, of a table an application's trigger writes,
 		-- says what it says)
-		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
-		IF v_constraint OPERATOR(pg_catalog.<>) 'staff_invitations_open_idx' THEN
+		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
+		IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.staff_invitations.staff_invitations_open_idx' THEN
 			RAISE;
 		END IF;
 		-- one committed at the same moment, which the caller sees now: a
@@ -7557,6 +7563,8 @@ DECLARE
 	s protector.waiver_submissions;
 	v_org uuid;
 	v_constraint text;
+	v_schema text;
+	v_table text;
 BEGIN
 	IF p_waiver_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_waiver_id must not be null');
@@ -7593,8 +7601,8 @@ BEGIN
 		-- the same participant signed at the same moment elsewhere (another
 		-- unique key, of a table an application's trigger writes, says
 		-- what it says)
-		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
-		IF v_constraint OPERATOR(pg_catalog.<>) 'waiver_submissions_participant_idx' THEN
+		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
+		IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.waiver_submissions.waiver_submissions_participant_idx' THEN
 			RAISE;
 		END IF;
 		PERFORM protector.raise('invalid_parameter',
@@ -10109,6 +10117,8 @@ DECLARE
 	v_user uuid := protector.current_user_id();
 	v_org protector.organizations;
 	v_constraint text;
+	v_schema text;
+	v_table text;
 BEGIN
 	IF v_user IS NULL THEN
 		PERFORM protector.raise('forbidden', 'sign in to create an organization',
@@ -10144,8 +10154,8 @@ BEGIN
 		WHEN unique_violation THEN
 			-- (another unique key, of a table an application's trigger
 			-- writes, says what it says)
-			GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
-			IF v_constraint OPERATOR(pg_catalog.<>) 'organizations_slug_key' THEN
+			GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
+			IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.organizations.organizations_slug_key' THEN
 				RAISE;
 			END IF;
 			RAISE unique_violation USING
@@ -10154,8 +10164,8 @@ BEGIN
 		WHEN foreign_key_violation THEN
 			-- the owner's membership names a user Supabase Auth no longer has
 			-- (a token outliving its deleted account)
-			GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
-			IF v_constraint OPERATOR(pg_catalog.<>) 'members_user_id_fkey' THEN
+			GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
+			IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.members.members_user_id_fkey' THEN
 				RAISE;
 			END IF;
 			PERFORM protector.raise('forbidden', pg_catalog.format('user %s does not exist', v_user),
@@ -12372,13 +12382,14 @@ DECLARE
 	v_payment protector.payments;
 	v_settled protector.payments;
 	v_constraint text;
+	v_schema text;
+	v_table text;
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.payments', p_payment_id, 'payments.create', 'payment');
 	IF p_status IS NULL OR p_status OPERATOR(pg_catalog.=) 'pending' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_status must be succeeded or failed',
 			pg_catalog.format('Got %s.', COALESCE(p_status::text, 'null')));
 	END IF;
-	PERFORM protector_internal.check_provider(p_provider, p_provider_reference);
 	-- the booking locked first, as every write of its payments does
 	-- (check_payment, erase_customer's scrub of its payments' details; a
 	-- direct UPDATE or DELETE alone locks the row before its booking), then
@@ -12391,20 +12402,32 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'payment not found');
 	END IF;
+	-- (a reference given alone is of the row's provider)
+	PERFORM protector_internal.check_provider(COALESCE(p_provider, v_payment.provider), p_provider_reference);
 	-- a provider or reference given is the row's own, or fills what a
 	-- pending row lacks (a settled one keeps what it has)
-	IF (p_provider IS NOT NULL AND p_provider IS DISTINCT FROM v_payment.provider
+	IF (p_provider IS NOT NULL
+		AND (v_payment.provider IS NULL OR p_provider OPERATOR(pg_catalog.<>) v_payment.provider)
 		AND (v_payment.provider IS NOT NULL OR v_payment.status OPERATOR(pg_catalog.<>) 'pending'))
-	   OR (p_provider_reference IS NOT NULL AND p_provider_reference IS DISTINCT FROM v_payment.provider_reference
+	   OR (p_provider_reference IS NOT NULL
+		   AND (v_payment.provider_reference IS NULL OR p_provider_reference OPERATOR(pg_catalog.<>) v_payment.provider_reference)
 		   AND (v_payment.provider_reference IS NOT NULL OR v_payment.status OPERATOR(pg_catalog.<>) 'pending')) THEN
 		PERFORM protector.raise('conflict', 'this payment has another provider reference',
-			pg_catalog.format('It is %s %s.', COALESCE(v_payment.provider, 'of no provider'),
-							  COALESCE(v_payment.provider_reference, 'without a reference')),
+			pg_catalog.format('It has %s and %s.',
+							  COALESCE('provider ' OPERATOR(pg_catalog.||) v_payment.provider, 'no provider'),
+							  COALESCE('reference ' OPERATOR(pg_catalog.||) v_payment.provider_reference, 'no reference')),
 			'Leave p_provider and p_provider_reference out, or name the payment''s own: a settled payment keeps what it has.');
 	END IF;
 	-- the same outcome again (a retry) answers with it
 	IF v_payment.status OPERATOR(pg_catalog.=) p_status THEN
 		RETURN protector_internal.payment_answer(v_payment, true);
+	END IF;
+	-- a pending payment with a provider reference is its provider's to
+	-- settle: the webhook of its outcome, through record_payment
+	IF v_payment.status OPERATOR(pg_catalog.=) 'pending' AND v_payment.provider_reference IS NOT NULL THEN
+		PERFORM protector.raise('conflict', 'this payment is settled by its provider''s webhook',
+			pg_catalog.format('It is %s %s, pending.', v_payment.provider, v_payment.provider_reference),
+			'record_payment with that provider reference records its outcome; an owner or admin corrects a payment the provider lost.');
 	END IF;
 	IF v_payment.status OPERATOR(pg_catalog.<>) 'pending' THEN
 		PERFORM protector.raise('conflict', pg_catalog.format('this payment was recorded as %s', v_payment.status),
@@ -12415,8 +12438,8 @@ BEGIN
 		v_settled := protector_internal.settle_payment(v_payment.id, v_payment.booking_id, p_status,
 													   p_provider, p_provider_reference);
 	EXCEPTION WHEN unique_violation THEN
-		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
-		IF v_constraint OPERATOR(pg_catalog.<>) 'payments_provider_reference_idx' THEN
+		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
+		IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.payments.payments_provider_reference_idx' THEN
 			RAISE;
 		END IF;
 		PERFORM protector.raise('conflict', 'this provider reference was recorded for another payment',

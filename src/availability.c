@@ -338,7 +338,7 @@ protector_validate_slot(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("%s must have a start", param),
-				 errdetail("An empty range, or one open below, has none.")));
+				 errdetail("A null or empty range, or one open below, has none.")));
 	protector_require_arg(fcinfo, 1, param);
 	protector_require_arg(fcinfo, 2, named ? "party_size" : "p_party_size");
 	start = PG_GETARG_TIMESTAMPTZ(1);

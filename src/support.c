@@ -90,7 +90,7 @@ protector_errhint_table(Relation rel)
 
 	if (nsp == NULL || strcmp(nsp, "protector") == 0 || strcmp(nsp, "protector_internal") == 0)
 		return protector_errhint_damaged();
-	return errhint("A trigger of protector's attached to a table of your own needs it there (docs/security.md lists what each needs).");
+	return errhint("A trigger of protector's attached to a table of your own needs it there.");
 }
 
 TriggerData *

@@ -83,8 +83,9 @@ extern AttrNumber protector_column_required(Relation rel, const char *name, Oid 
 
 /*
  * value (of the column's base type) as an assignment to the column would
- * store it: its type modifier applied (timestamptz(0) rounds), its domain's
- * checks run.  For users' tables, whose columns may be declared so.
+ * store it: a scalar type's modifier applied (timestamptz(0) rounds; an
+ * array's is not), its domain's checks run.  For users' tables, whose
+ * columns may be declared so.
  */
 extern Datum protector_assign_to_column(Relation rel, AttrNumber attnum, Datum value);
 

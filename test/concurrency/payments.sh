@@ -189,11 +189,12 @@ CREATE TRIGGER a_pause AFTER UPDATE ON protector.customers FOR EACH ROW
 	WHEN (NEW.full_name = 'erased') EXECUTE FUNCTION public.a_pause();
 SQL
 settle_round() {
-	local n=$1 call=$2 customer booking pending answer after
+	local n=$1 call=$2 provider=$3 customer booking pending answer after
 	customer=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector.customers (organization_id, full_name, email)
 		VALUES ('0f230000-0000-4000-8000-000000000000', 'Pat $n', 'pat$n@ledger.test') RETURNING id")
 	booking=$(book 5 "$n" 1 "$customer")
-	pending=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT protector.record_payment('$booking', 30, 'stripe', 'pi_set_$n',
+	# (settle_payment's is a transfer without a reference; the webhook's has one)
+	pending=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT protector.record_payment('$booking', 30, $provider,
 		p_status => 'pending', p_details => '{\"card_holder\": \"Pat $n\"}') ->> 'id'")
 	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/erase_$n" 2>&1 -c "SELECT protector.erase_customer('$customer')" &
 	local a=$!
@@ -207,8 +208,9 @@ settle_round() {
 		fail=1
 	fi
 }
-settle_round 1 "SELECT protector.settle_payment('PAYMENT')"
-settle_round 2 "SELECT protector.record_payment(p.booking_id, 30, 'stripe', 'pi_set_2') FROM protector.payments p WHERE p.id = 'PAYMENT'"
+settle_round 1 "SELECT protector.settle_payment('PAYMENT')" "'bank', NULL"
+settle_round 2 "SELECT protector.record_payment(p.booking_id, 30, 'stripe', 'pi_set_2') FROM protector.payments p WHERE p.id = 'PAYMENT'" \
+	"'stripe', 'pi_set_2'"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "DROP TRIGGER a_pause ON protector.customers" >/dev/null
 
 # the mutant: deletions no longer pass check_payment (which locks the

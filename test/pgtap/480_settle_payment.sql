@@ -5,7 +5,7 @@
 -- payments.manage), and finance's refund of the same money was refused as
 -- a second refund.  Figures worked out beside them.
 BEGIN;
-SELECT plan(19);
+SELECT plan(21);
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['s_owner', 's_finance', 's_manager', 's_operator']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -80,6 +80,13 @@ SELECT results_eq($$SELECT j ->> 'provider', j ->> 'provider_reference', j ->> '
 	$$VALUES ('bank', 'tr-7', '40.00', '60.00', 'confirmed')$$, 'the transfer arrives: paid 40 of 100, 60 due');
 SELECT results_eq($$SELECT (protector.record_payment('0a480000-0000-4000-8000-00000000b002', 40, 'bank', 'tr-7')) ->> 'replayed'$$,
 	$$VALUES ('true')$$, 'the bank''s notice of it, later, replays it');
+SELECT (protector.record_payment('0a480000-0000-4000-8000-00000000b002', 20, 'stripe', 'pi_card', p_status => 'pending')) ->> 'id' AS card \gset
+SELECT throws_ok(format($$SELECT protector.settle_payment(%L, 'failed')$$, :'card'),
+	'23P01', 'this payment is settled by its provider''s webhook', 'a card payment the provider will settle is not the desk''s to settle');
+SELECT (protector.record_payment('0a480000-0000-4000-8000-00000000b002', 20, 'bank', p_status => 'pending')) ->> 'id' AS wire \gset
+SELECT results_eq(format($$SELECT r ->> 'provider', r ->> 'provider_reference'
+						   FROM protector.settle_payment(%L, 'failed', p_provider_reference => 'tr-8') r$$, :'wire'),
+	$$VALUES ('bank', 'tr-8')$$, 'a reference given alone is of the payment''s own provider');
 SELECT (protector.record_payment('0a480000-0000-4000-8000-00000000b002', 5, 'cash')) ->> 'id' AS cash \gset
 SELECT throws_ok(format($$SELECT protector.settle_payment(%L, 'succeeded', 'cash', 'r-1')$$, :'cash'),
 	'23P01', 'this payment has another provider reference',

@@ -30,7 +30,7 @@ INSERT INTO public.local_stamp VALUES (1, 'a', '2020-01-01');
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON public.local_stamp FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at();
 SELECT is(tests.error_text($$UPDATE public.local_stamp SET v = 'b'$$),
 	'42703 | public.local_stamp has no column "updated_at" of type timestamp with time zone | '
-	'A trigger of protector''s attached to a table of your own needs it there (docs/security.md lists what each needs).',
+	'A trigger of protector''s attached to a table of your own needs it there.',
 	'a user''s table without the column is told what the trigger needs, not that protector is damaged');
 
 
