@@ -203,15 +203,16 @@ protector_column_required(Relation rel, const char *name, Oid typid)
 }
 
 Datum
-protector_assign_to_column(Relation rel, AttrNumber attnum, Datum value)
+protector_assign_to_column(Relation rel, AttrNumber attnum, Datum value, Oid typid)
 {
 	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
 	int32		typmod = att->atttypmod;
 	Oid			basetype;
 	Oid			funcid;
 
-	if (att->atttypmod < 0 && get_typtype(att->atttypid) != TYPTYPE_DOMAIN)
-		return value;			/* protector's own columns: stored as is */
+	/* protector's own columns, of the value's type: stored as is, no lookup */
+	if (att->atttypid == typid && att->atttypmod < 0)
+		return value;
 	basetype = getBaseTypeAndTypmod(att->atttypid, &typmod);
 	if (typmod >= 0 &&
 		find_typmod_coercion_function(basetype, &funcid) == COERCION_PATH_FUNC)

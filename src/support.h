@@ -82,12 +82,13 @@ extern AttrNumber protector_column(TupleDesc desc, const char *name, Oid typid);
 extern AttrNumber protector_column_required(Relation rel, const char *name, Oid typid);
 
 /*
- * value (of the column's base type) as an assignment to the column would
- * store it: a scalar type's modifier applied (timestamptz(0) rounds; an
- * array's is not), its domain's checks run.  For users' tables, whose
- * columns may be declared so.
+ * value (of type typid, the column's base type) as an assignment to the
+ * column would store it: a scalar type's modifier applied (timestamptz(0)
+ * rounds; an array's is not), its domain's checks run.  For users' tables,
+ * whose columns may be declared so; a column of exactly typid, without a
+ * modifier, takes the value as it is.
  */
-extern Datum protector_assign_to_column(Relation rel, AttrNumber attnum, Datum value);
+extern Datum protector_assign_to_column(Relation rel, AttrNumber attnum, Datum value, Oid typid);
 
 /* a column a C function reads or writes by name (type InvalidOid: any) */
 typedef struct ProtectorColumn

@@ -87,7 +87,8 @@ protector_set_updated_at(PG_FUNCTION_ARGS)
 		values[0] = heap_getattr(trigdata->tg_trigtuple, attnum, tupdesc, &nulls[0]);
 	else						/* (a user's timestamptz(0) rounds it, a domain checks it) */
 		values[0] = protector_assign_to_column(trigdata->tg_relation, attnum,
-											   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+											   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+											   TIMESTAMPTZOID);
 
 	return PointerGetDatum(heap_modify_tuple_by_cols(trigdata->tg_newtuple,
 													 tupdesc, 1, cols,
