@@ -412,11 +412,13 @@ BEGIN
 
 	SELECT jsonb_build_object(
 		'venue', v.name, 'from', p_from, 'to', p_to, 'timezone', v.timezone,
-		'bookings', count(*) FILTER (WHERE b.status NOT IN ('cancelled', 'held')),
-		'cancellations', count(*) FILTER (WHERE b.status = 'cancelled'),
-		'no_shows', count(*) FILTER (WHERE b.status = 'no_show'),
-		'guests', COALESCE(sum(b.party_size) FILTER (WHERE b.status NOT IN ('cancelled', 'held', 'no_show')), 0),
-		'revenue', COALESCE(sum(b.total_price) FILTER (WHERE b.status IN ('confirmed', 'in_progress', 'completed', 'no_show')
+		-- (counted on the day they start; only utilization takes the
+		-- time of every booking that overlaps the range)
+		'bookings', count(*) FILTER (WHERE x.starts AND b.status NOT IN ('cancelled', 'held')),
+		'cancellations', count(*) FILTER (WHERE x.starts AND b.status = 'cancelled'),
+		'no_shows', count(*) FILTER (WHERE x.starts AND b.status = 'no_show'),
+		'guests', COALESCE(sum(b.party_size) FILTER (WHERE x.starts AND b.status NOT IN ('cancelled', 'held', 'no_show')), 0),
+		'revenue', COALESCE(sum(b.total_price) FILTER (WHERE x.starts AND b.status IN ('confirmed', 'in_progress', 'completed', 'no_show')
 													  AND b.currency = v_currency), 0),
 		'currency', v_currency,
 		'open_hours', round(v_open_seconds / 3600, 2),
@@ -432,6 +434,7 @@ BEGIN
 	INTO r
 	FROM protector.bookings b
 	JOIN protector.services s ON s.id = b.service_id
+	CROSS JOIN LATERAL (SELECT protector_internal.booking_start(b.during) >= v_lo AS starts) x
 	-- the organization's bookings starting from 31 days (the longest a
 	-- booking lasts) before the range: an index range of bookings_starts_idx
 	-- also under the caller's RLS, where the overlap alone was a filter over

@@ -78,6 +78,19 @@ SELECT count(*) AS rides FROM protector.export_bookings('0d170000-0000-4000-8000
 -- midnight, 05:00 UTC: the first ride was counted on the 31st)
 SELECT d, protector.get_venue_analytics('0d170000-0000-4000-8000-0000000000a1', d, d) ->> 'bookings' AS bookings
 FROM (VALUES ('2026-10-31'::date), ('2026-11-01')) x(d) ORDER BY d;
+-- a ride over midnight counts on the day it starts, not on every day it
+-- touches: 23:50 CST (-5) on 2026-11-02 is 04:50 UTC on the 3rd, to 05:10
+-- UTC; the 3rd begins at 05:00 UTC.  The 2nd: 1 booking, 3 guests, 20.00;
+-- the 3rd: none, so 0, 0 and 0; the two days together: 1, 3 and 20.00
+BEGIN;
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size, status, currency, total_price)
+VALUES ('0d170000-0000-4000-8000-000000000000', '0d170000-0000-4000-8000-0000000000a1', '0d170000-0000-4000-8000-0000000005a1',
+		tstzrange('2026-11-03 04:50+00', '2026-11-03 05:10+00'), 3, 'confirmed', 'USD', 20);
+SELECT f, t, a ->> 'bookings' AS bookings, a ->> 'guests' AS guests, a ->> 'revenue' AS revenue
+FROM (VALUES ('2026-11-02'::date, '2026-11-02'::date), ('2026-11-03', '2026-11-03'), ('2026-11-02', '2026-11-03')) x(f, t),
+	 protector.get_venue_analytics('0d170000-0000-4000-8000-0000000000a1', f, t) a
+ORDER BY f, t;
+ROLLBACK;
 -- a shift from the first midnight (04:00 UTC) to 04:45 UTC is on the
 -- 1st, in the week from the 1st, not in the week to the 31st
 INSERT INTO protector.members (id, organization_id, user_id, role, full_name) VALUES
