@@ -746,6 +746,18 @@ BEGIN
 	ELSIF protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking')
 		  OPERATOR(pg_catalog.<>) p_organization_id THEN
 		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
+	-- (whoever else sees the booking, as finance and viewers do, is
+	-- refused rather than shown no signatures, as the policy would)
+	ELSIF NOT (protector_internal.caller_is_trusted()
+			   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.read'))
+			   OR protector_internal.customer_owns_booking(p_organization_id, p_booking_id)
+			   OR (p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.collect'))
+				   AND EXISTS (SELECT FROM protector.bookings b
+							   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+								 AND b.id OPERATOR(pg_catalog.=) p_booking_id
+								 AND b.assigned_agent OPERATOR(pg_catalog.=) protector.current_user_id()))) THEN
+		PERFORM protector.raise('forbidden', 'your role may not see this booking''s signed waivers',
+			'They are for the desk (waivers.read), the booking''s agent (waivers.collect) and its customer.');
 	END IF;
 	-- (two queries: "p_booking_id IS NULL OR booking_id = p_booking_id" in
 	-- one plan may be planned once for both and read the organization's

@@ -75,6 +75,29 @@ $$;
 COMMENT ON FUNCTION protector_internal.customer_owns_booking(uuid, uuid) IS
 'True when the booking is of one of the caller''s own customer records';
 
+-- The side of a booking's thread the caller reads it from: 'staff' (the
+-- map's messages.read, or messages.send on a booking assigned to them) or
+-- 'customer' (the booking's own).  Whoever else sees the booking (finance,
+-- viewers) is refused, not shown an empty thread it cannot tell from none.
+CREATE FUNCTION protector_internal.thread_side(p_organization_id uuid, p_booking_id uuid)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF protector_internal.caller_is_trusted() OR protector_internal.staff_may_message(p_organization_id, p_booking_id) THEN
+		RETURN 'staff';
+	ELSIF protector_internal.customer_owns_booking(p_organization_id, p_booking_id) THEN
+		RETURN 'customer';
+	END IF;
+	PERFORM protector.raise('forbidden', 'your role may not read this booking''s messages',
+		'The thread is for the desk, the booking''s agent and its customer (messages.read, messages.send).');
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.thread_side(uuid, uuid) IS
+'The caller''s side of a booking''s thread (staff or customer); 42501 for anyone else who sees the booking';
+
 ALTER TABLE protector.booking_messages ENABLE ROW LEVEL SECURITY;
 ALTER TABLE protector.booking_messages FORCE ROW LEVEL SECURITY;
 -- (written as bookings_select is: uncorrelated subqueries, run once per
@@ -221,6 +244,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 1000');
 	END IF;
 	v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
+	PERFORM protector_internal.thread_side(v_org, p_booking_id);
 	RETURN QUERY
 	SELECT * FROM (SELECT m.* FROM protector.booking_messages m
 				   WHERE m.organization_id OPERATOR(pg_catalog.=) v_org AND m.booking_id OPERATOR(pg_catalog.=) p_booking_id
@@ -243,12 +267,7 @@ DECLARE
 	v_count integer;
 BEGIN
 	v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
-	v_side := CASE WHEN protector_internal.caller_is_trusted() OR protector_internal.staff_may_message(v_org, p_booking_id) THEN 'staff'
-				   WHEN protector_internal.customer_owns_booking(v_org, p_booking_id) THEN 'customer' END;
-	IF v_side IS NULL THEN
-		PERFORM protector.raise('forbidden', 'your role may not read this booking''s messages',
-			'The thread is for the desk, the booking''s agent and its customer (messages.read, messages.send).');
-	END IF;
+	v_side := protector_internal.thread_side(v_org, p_booking_id);
 	UPDATE protector.booking_messages m SET read_at = pg_catalog.now()
 	WHERE m.organization_id OPERATOR(pg_catalog.=) v_org AND m.booking_id OPERATOR(pg_catalog.=) p_booking_id
 	  AND m.sender_kind OPERATOR(pg_catalog.<>) v_side AND m.read_at IS NULL
@@ -338,5 +357,6 @@ GRANT EXECUTE ON FUNCTION
 	protector.mark_messages_read(uuid),
 	protector_internal.staff_may_message(uuid, uuid),
 	protector_internal.customer_owns_booking(uuid, uuid),
+	protector_internal.thread_side(uuid, uuid),
 	protector_internal.median_response_minutes(uuid, uuid, timestamptz, timestamptz)
 TO authenticated, service_role;

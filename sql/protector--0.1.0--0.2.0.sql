@@ -7660,6 +7660,18 @@ BEGIN
 	ELSIF protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking')
 		  OPERATOR(pg_catalog.<>) p_organization_id THEN
 		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
+	-- (whoever else sees the booking, as finance and viewers do, is
+	-- refused rather than shown no signatures, as the policy would)
+	ELSIF NOT (protector_internal.caller_is_trusted()
+			   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.read'))
+			   OR protector_internal.customer_owns_booking(p_organization_id, p_booking_id)
+			   OR (p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.collect'))
+				   AND EXISTS (SELECT FROM protector.bookings b
+							   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+								 AND b.id OPERATOR(pg_catalog.=) p_booking_id
+								 AND b.assigned_agent OPERATOR(pg_catalog.=) protector.current_user_id()))) THEN
+		PERFORM protector.raise('forbidden', 'your role may not see this booking''s signed waivers',
+			'They are for the desk (waivers.read), the booking''s agent (waivers.collect) and its customer.');
 	END IF;
 	-- (two queries: "p_booking_id IS NULL OR booking_id = p_booking_id" in
 	-- one plan may be planned once for both and read the organization's
@@ -8070,6 +8082,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 1000');
 	END IF;
 	v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
+	PERFORM protector_internal.thread_side(v_org, p_booking_id);
 	RETURN QUERY
 	SELECT * FROM (SELECT m.* FROM protector.booking_messages m
 				   WHERE m.organization_id OPERATOR(pg_catalog.=) v_org AND m.booking_id OPERATOR(pg_catalog.=) p_booking_id
@@ -8092,12 +8105,7 @@ DECLARE
 	v_count integer;
 BEGIN
 	v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
-	v_side := CASE WHEN protector_internal.caller_is_trusted() OR protector_internal.staff_may_message(v_org, p_booking_id) THEN 'staff'
-				   WHEN protector_internal.customer_owns_booking(v_org, p_booking_id) THEN 'customer' END;
-	IF v_side IS NULL THEN
-		PERFORM protector.raise('forbidden', 'your role may not read this booking''s messages',
-			'The thread is for the desk, the booking''s agent and its customer (messages.read, messages.send).');
-	END IF;
+	v_side := protector_internal.thread_side(v_org, p_booking_id);
 	UPDATE protector.booking_messages m SET read_at = pg_catalog.now()
 	WHERE m.organization_id OPERATOR(pg_catalog.=) v_org AND m.booking_id OPERATOR(pg_catalog.=) p_booking_id
 	  AND m.sender_kind OPERATOR(pg_catalog.<>) v_side AND m.read_at IS NULL
@@ -12478,6 +12486,26 @@ RETURN CASE p_times WHEN 1 THEN 'once' WHEN 2 THEN 'twice'
 				ELSE pg_catalog.format('%s times', p_times) END;
 COMMENT ON FUNCTION protector_internal.times_text(integer) IS
 '"once", "twice" or "<n> times", for messages';
+
+CREATE FUNCTION protector_internal.thread_side(p_organization_id uuid, p_booking_id uuid)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF protector_internal.caller_is_trusted() OR protector_internal.staff_may_message(p_organization_id, p_booking_id) THEN
+		RETURN 'staff';
+	ELSIF protector_internal.customer_owns_booking(p_organization_id, p_booking_id) THEN
+		RETURN 'customer';
+	END IF;
+	PERFORM protector.raise('forbidden', 'your role may not read this booking''s messages',
+		'The thread is for the desk, the booking''s agent and its customer (messages.read, messages.send).');
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.thread_side(uuid, uuid) IS
+'The caller''s side of a booking''s thread (staff or customer); 42501 for anyone else who sees the booking';
+GRANT EXECUTE ON FUNCTION protector_internal.thread_side(uuid, uuid) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -715,6 +715,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.check_waiver_booking(protector.waiver_submissions)'),
 			 ('protector_internal.signing_age(date,timestamp with time zone,text)'), ('protector_internal.venue_timezone(uuid,uuid)'),
 			 ('protector_internal.staff_may_message(uuid,uuid)'), ('protector_internal.customer_owns_booking(uuid,uuid)'),
+			 ('protector_internal.thread_side(uuid,uuid)'),
 			 ('protector_internal.median_response_minutes(uuid,uuid,timestamp with time zone,timestamp with time zone)'),
 			 ('protector_internal.record_staff_activity(uuid,text,jsonb)'), ('protector_internal.activate_invitations(uuid)'),
 			 ('protector_internal.waiver_submission_digest(protector.waiver_submissions)'),

@@ -7,7 +7,7 @@
 -- in the comment beside it.  Hashing and the age rules on fixed dates:
 -- test/sql/015_waivers.sql.
 BEGIN;
-SELECT plan(81);
+SELECT plan(83);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_manager', 'w_operator', 'w_agent', 'w_finance',
 														'w_viewer', 'w_customer', 'w_other']) u;
@@ -211,7 +211,14 @@ SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name
 SELECT is((SELECT count(*)::int FROM protector.get_waiver_submissions('0a170000-0000-4000-8000-000000000000',
 																	   '0a170000-0000-4000-8000-0000000000b1')),
 	3, 'the agent sees the three of their booking');
+SELECT tests.authenticate_as('w_finance');
+SELECT throws_ok($$SELECT * FROM protector.get_waiver_submissions('0a170000-0000-4000-8000-000000000000',
+																   '0a170000-0000-4000-8000-0000000000b1')$$, '42501',
+	'your role may not see this booking''s signed waivers', 'finance sees the booking but is refused its signatures, not shown none');
 SELECT tests.authenticate_as('w_customer');
+SELECT is((SELECT count(*)::int FROM protector.get_waiver_submissions('0a170000-0000-4000-8000-000000000000',
+																	   '0a170000-0000-4000-8000-0000000000b1')),
+	3, 'Cara reads the three of her booking through the RPC');
 SELECT is((SELECT string_agg(participant_name, ', ' ORDER BY participant_name) FROM protector.waiver_submissions),
 	'Ann Adult, Ben Minor, Cy Third', 'Cara sees those of her booking');
 SELECT throws_ok($$SELECT * FROM protector.get_waiver_submissions('0a170000-0000-4000-8000-000000000000')$$, 'P0002',

@@ -5,7 +5,7 @@
 -- Realtime fixture); audit without bodies; reply times for staff
 -- performance, worked out by hand.
 BEGIN;
-SELECT plan(40);
+SELECT plan(41);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_operator', 'm_agent', 'm_agent2', 'm_finance',
 														'm_customer', 'm_customer2', 'm_other']) u;
@@ -64,6 +64,8 @@ SELECT tests.authenticate_as('m_finance');
 SELECT throws_ok($$SELECT protector.send_message('0a190000-0000-4000-8000-0000000000b1', 'pay up')$$, '42501',
 	'your role may not message customers', 'finance sees the booking but messages nobody');
 SELECT is((SELECT count(*)::int FROM protector.booking_messages), 0, 'nor reads the thread');
+SELECT throws_ok($$SELECT * FROM protector.get_booking_messages('0a190000-0000-4000-8000-0000000000b1')$$, '42501',
+	'your role may not read this booking''s messages', 'and is refused it, not shown an empty thread');
 SELECT tests.authenticate_as('m_operator');
 SELECT lives_ok($$SELECT protector.send_message('0a190000-0000-4000-8000-0000000000b2', 'Dirk, your ride is confirmed.')$$,
 	'the desk writes on any booking');
