@@ -277,6 +277,13 @@ AS 'MODULE_PATHNAME', 'protector_typed_name'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.typed_name(text) IS
 'A typed name as names_match() compares it (NULL when nothing is left): case, spacing, Latin and Greek accents aside, other scripts as written';
+-- a participant's name tells them apart only with a letter or digit in it
+CREATE FUNCTION protector_internal.has_letters_or_digits(p_name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_has_letters_or_digits'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.has_letters_or_digits(text) IS
+'Does the text hold a letter or decimal digit of any script (ICU)?';
 
 CREATE FUNCTION protector.country_is_known(p_country text)
 RETURNS boolean

@@ -162,6 +162,25 @@ SELECT pg_catalog.pg_extension_config_dump('protector.staff_shifts', '');
 SELECT pg_catalog.pg_extension_config_dump('protector.staff_activity', '');
 SELECT pg_catalog.pg_extension_config_dump('protector.staff_activity_id_seq', '');
 
+-- An expired invitation (never to be accepted) of an address, deleted
+-- for whoever invites members: an admin cannot see or withdraw an
+-- owner's, which then kept the address's open-invitation key for good.
+CREATE FUNCTION protector_internal.drop_expired_invitation(p_organization_id uuid, p_email_key text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage')) THEN
+		DELETE FROM protector.staff_invitations x
+		WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.accepted_at IS NULL
+		  AND x.email_key OPERATOR(pg_catalog.=) p_email_key AND x.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now();
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.drop_expired_invitation(uuid, text) IS
+'Deletes the expired open invitation of an address for a caller who invites members (members.manage), owners'' included';
+
 -- an invitation's e-mail as compared: trimmed and in lower case, nothing
 -- more (A to Z only, by the C collation: the database's lower() folds the
 -- Kelvin sign to a k, and two mailboxes never share an invitation)
@@ -173,7 +192,15 @@ AS $$
 BEGIN
 	NEW.email := pg_catalog.btrim(NEW.email);
 	NEW.email_key := pg_catalog.lower(NEW.email COLLATE "C");
+	-- (as create_staff_member's p_email: the owners' list shows it)
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.email OPERATOR(pg_catalog.<>) OLD.email)
+	   AND NOT (protector_internal.email_is_valid(NEW.email) AND protector_internal.text_is_clean(NEW.email)) THEN
+		PERFORM protector.raise('invalid_parameter', 'email is not an email address', 'At most 320 characters, like name@example.com.');
+	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		-- an expired invitation of the address goes, whoever made it (it
+		-- can never be accepted: an owner's blocked admins for good)
+		PERFORM protector_internal.drop_expired_invitation(NEW.organization_id, NEW.email_key);
 		-- a new invitation is open for 14 days, whatever the insert says
 		NEW.expires_at := pg_catalog.now() OPERATOR(pg_catalog.+) '14 days'::pg_catalog.interval;
 		NEW.accepted_at := NULL;
@@ -311,10 +338,16 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- the table's CHECK, in words (a direct write got its bare name)
-	IF NOT (protector_internal.during_is_bounded(NEW.during) AND protector_internal.during_within_31_days(NEW.during)) THEN
-		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, in the years 1 to 9999',
-			pg_catalog.format('Got %s.', NEW.during), 'Split a longer time into shifts of at most 31 days.');
+	-- the table's CHECK, in words (a direct write got its bare name), and
+	-- for a new time create_staff_schedule's years (the schedule shows
+	-- the weeks of the years 2000 to 2199)
+	IF NOT (protector_internal.during_is_bounded(NEW.during) AND protector_internal.during_within_31_days(NEW.during))
+	   OR ((TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.during OPERATOR(pg_catalog.<>) OLD.during)
+		   AND (pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.<) '2000-01-01 00:00+00'
+				OR pg_catalog.upper(NEW.during) OPERATOR(pg_catalog.>) '2200-01-01 00:00+00')) THEN
+		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, between the years 2000 and 2200',
+			pg_catalog.format('Got %s; a shift''s time is [start, end).', NEW.during),
+			'Split a longer time into shifts of at most 31 days.');
 	END IF;
 	-- a shift kept in the past (its end corrected, say) is history
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.member_id OPERATOR(pg_catalog.=) OLD.member_id
@@ -362,6 +395,27 @@ CREATE TRIGGER check_shift_member BEFORE INSERT OR UPDATE OF member_id, venue_id
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('shifts.manage'))))
 	EXECUTE FUNCTION protector_internal.check_shift_member();
+
+-- A shift's note as create_staff_schedule takes it, also when written
+-- directly: 1 to 2000 characters, no control or invisible direction
+-- characters (a note written before stays writable unchanged)
+CREATE FUNCTION protector_internal.check_shift_note()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.note OPERATOR(pg_catalog.<>) OLD.note OR OLD.note IS NULL THEN
+		PERFORM protector_internal.check_text(NEW.note, 'note', 1, 2000);
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_shift_note() IS
+'Trigger: a new shift note is 1 to 2000 characters of plain text, as create_staff_schedule''s p_note';
+CREATE TRIGGER check_shift_note BEFORE INSERT OR UPDATE OF note ON protector.staff_shifts
+	FOR EACH ROW WHEN (NEW.note IS NOT NULL AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_shift_note();
 
 -- A member works at a venue of their own organization: a direct insert
 -- naming another's venue (or member) is told which is not found, not the
@@ -1184,7 +1238,8 @@ GRANT EXECUTE ON FUNCTION
 	protector.get_staff_schedule(uuid, date),
 	protector.get_staff_performance(uuid, date, date),
 	protector_internal.record_staff_activity(uuid, text, jsonb),
-	protector_internal.activate_invitations(uuid)
+	protector_internal.activate_invitations(uuid),
+	protector_internal.drop_expired_invitation(uuid, text)
 TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION protector.auth_access_token_hook(jsonb) TO service_role;
 DO $hook$

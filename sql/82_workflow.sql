@@ -147,6 +147,35 @@ CREATE TRIGGER check_notification_recipient BEFORE INSERT OR UPDATE OF recipient
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('notifications.create'))))
 	EXECUTE FUNCTION protector_internal.check_notification_recipient();
 
+-- A task's completion time is the database's, as a message's time is:
+-- set when the task becomes done, kept while it stays done, cleared when
+-- it is reopened; a value written is replaced.  Staff performance counts
+-- a member's tasks by it, so the member credited may not move it.  Trusted
+-- callers (service_role, an import of done tasks) may give it.
+CREATE FUNCTION protector_internal.stamp_task_completion()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.status OPERATOR(pg_catalog.<>) 'done' THEN
+		NEW.completed_at := NULL;
+	ELSIF protector_internal.caller_is_trusted() AND NEW.completed_at IS NOT NULL THEN
+		RETURN NEW;
+	ELSIF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND OLD.status OPERATOR(pg_catalog.=) 'done' THEN
+		NEW.completed_at := OLD.completed_at;
+	ELSE
+		NEW.completed_at := pg_catalog.now();
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.stamp_task_completion() IS
+'Trigger: a task''s completed_at is when it became done (NULL while not done); only trusted callers give it';
+CREATE TRIGGER stamp_task_completion BEFORE INSERT OR UPDATE OF status, completed_at ON protector.tasks
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.stamp_task_completion();
+
 -- A task's or notification's booking is one of its organization's, named
 -- where the composite foreign key's error was bare (a direct insert by
 -- the desk); key-share locked, as the foreign key will lock it.  Rows the

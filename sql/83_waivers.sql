@@ -496,7 +496,8 @@ BEGIN
 	NEW.participant_name := pg_catalog.btrim(NEW.participant_name);
 	-- (a name of marks or fillers only has nothing to tell participants
 	-- apart by: each signature of it would be a new participant)
-	IF protector_internal.typed_name(NEW.participant_name) IS NULL THEN
+	IF protector_internal.typed_name(NEW.participant_name) IS NULL
+	   OR NOT protector_internal.has_letters_or_digits(NEW.participant_name) THEN
 		PERFORM protector.raise('invalid_parameter', 'participant_name has no letters or digits to compare',
 			'A participant is told apart from the others by name: type their name.');
 	END IF;
@@ -666,6 +667,14 @@ BEGIN
 		PERFORM protector.raise('not_found', 'waiver not found', 'It does not exist, or you may not see it.');
 	END IF;
 	IF p_booking_id IS NULL THEN
+		-- (a customer, no member, sees the waiver: told what to do, not
+		-- that it is not found)
+		IF NOT protector_internal.caller_is_trusted()
+		   AND v.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.customer_organizations())
+		   AND v.organization_id OPERATOR(pg_catalog.<>) ALL (protector_internal.orgs_with('waivers.collect')) THEN
+			PERFORM protector.raise('forbidden', 'a waiver without a booking is collected by the desk',
+				'A customer signs a waiver for their own booking.', 'Pass p_booking_id.');
+		END IF;
 		PERFORM protector_internal.authorize(v.organization_id, 'waivers.collect', 'waiver');
 		-- without a booking the signature is the desk's to keep (agents
 		-- see only the signatures of their bookings)
@@ -944,5 +953,6 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.venue_timezone(uuid, uuid),
 	protector_internal.signing_age(date, timestamptz, text),
 	protector_internal.names_match(text, text),
-	protector_internal.typed_name(text)
+	protector_internal.typed_name(text),
+	protector_internal.has_letters_or_digits(text)
 TO authenticated, service_role;

@@ -6201,7 +6201,15 @@ AS $$
 BEGIN
 	NEW.email := pg_catalog.btrim(NEW.email);
 	NEW.email_key := pg_catalog.lower(NEW.email COLLATE "C");
+	-- (as create_staff_member's p_email: the owners' list shows it)
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.email OPERATOR(pg_catalog.<>) OLD.email)
+	   AND NOT (protector_internal.email_is_valid(NEW.email) AND protector_internal.text_is_clean(NEW.email)) THEN
+		PERFORM protector.raise('invalid_parameter', 'email is not an email address', 'At most 320 characters, like name@example.com.');
+	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		-- an expired invitation of the address goes, whoever made it (it
+		-- can never be accepted: an owner's blocked admins for good)
+		PERFORM protector_internal.drop_expired_invitation(NEW.organization_id, NEW.email_key);
 		-- a new invitation is open for 14 days, whatever the insert says
 		NEW.expires_at := pg_catalog.now() OPERATOR(pg_catalog.+) '14 days'::pg_catalog.interval;
 		NEW.accepted_at := NULL;
@@ -6295,10 +6303,16 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- the table's CHECK, in words (a direct write got its bare name)
-	IF NOT (protector_internal.during_is_bounded(NEW.during) AND protector_internal.during_within_31_days(NEW.during)) THEN
-		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, in the years 1 to 9999',
-			pg_catalog.format('Got %s.', NEW.during), 'Split a longer time into shifts of at most 31 days.');
+	-- the table's CHECK, in words (a direct write got its bare name), and
+	-- for a new time create_staff_schedule's years (the schedule shows
+	-- the weeks of the years 2000 to 2199)
+	IF NOT (protector_internal.during_is_bounded(NEW.during) AND protector_internal.during_within_31_days(NEW.during))
+	   OR ((TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.during OPERATOR(pg_catalog.<>) OLD.during)
+		   AND (pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.<) '2000-01-01 00:00+00'
+				OR pg_catalog.upper(NEW.during) OPERATOR(pg_catalog.>) '2200-01-01 00:00+00')) THEN
+		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, between the years 2000 and 2200',
+			pg_catalog.format('Got %s; a shift''s time is [start, end).', NEW.during),
+			'Split a longer time into shifts of at most 31 days.');
 	END IF;
 	-- a shift kept in the past (its end corrected, say) is history
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.member_id OPERATOR(pg_catalog.=) OLD.member_id
@@ -7433,7 +7447,8 @@ BEGIN
 	NEW.participant_name := pg_catalog.btrim(NEW.participant_name);
 	-- (a name of marks or fillers only has nothing to tell participants
 	-- apart by: each signature of it would be a new participant)
-	IF protector_internal.typed_name(NEW.participant_name) IS NULL THEN
+	IF protector_internal.typed_name(NEW.participant_name) IS NULL
+	   OR NOT protector_internal.has_letters_or_digits(NEW.participant_name) THEN
 		PERFORM protector.raise('invalid_parameter', 'participant_name has no letters or digits to compare',
 			'A participant is told apart from the others by name: type their name.');
 	END IF;
@@ -7580,6 +7595,14 @@ BEGIN
 		PERFORM protector.raise('not_found', 'waiver not found', 'It does not exist, or you may not see it.');
 	END IF;
 	IF p_booking_id IS NULL THEN
+		-- (a customer, no member, sees the waiver: told what to do, not
+		-- that it is not found)
+		IF NOT protector_internal.caller_is_trusted()
+		   AND v.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.customer_organizations())
+		   AND v.organization_id OPERATOR(pg_catalog.<>) ALL (protector_internal.orgs_with('waivers.collect')) THEN
+			PERFORM protector.raise('forbidden', 'a waiver without a booking is collected by the desk',
+				'A customer signs a waiver for their own booking.', 'Pass p_booking_id.');
+		END IF;
 		PERFORM protector_internal.authorize(v.organization_id, 'waivers.collect', 'waiver');
 		-- without a booking the signature is the desk's to keep (agents
 		-- see only the signatures of their bookings)
@@ -12506,6 +12529,76 @@ $$;
 COMMENT ON FUNCTION protector_internal.thread_side(uuid, uuid) IS
 'The caller''s side of a booking''s thread (staff or customer); 42501 for anyone else who sees the booking';
 GRANT EXECUTE ON FUNCTION protector_internal.thread_side(uuid, uuid) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.has_letters_or_digits(p_name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_has_letters_or_digits'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.has_letters_or_digits(text) IS
+'Does the text hold a letter or decimal digit of any script (ICU)?';
+
+CREATE FUNCTION protector_internal.stamp_task_completion()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.status OPERATOR(pg_catalog.<>) 'done' THEN
+		NEW.completed_at := NULL;
+	ELSIF protector_internal.caller_is_trusted() AND NEW.completed_at IS NOT NULL THEN
+		RETURN NEW;
+	ELSIF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND OLD.status OPERATOR(pg_catalog.=) 'done' THEN
+		NEW.completed_at := OLD.completed_at;
+	ELSE
+		NEW.completed_at := pg_catalog.now();
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.stamp_task_completion() IS
+'Trigger: a task''s completed_at is when it became done (NULL while not done); only trusted callers give it';
+
+CREATE FUNCTION protector_internal.check_shift_note()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.note OPERATOR(pg_catalog.<>) OLD.note OR OLD.note IS NULL THEN
+		PERFORM protector_internal.check_text(NEW.note, 'note', 1, 2000);
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_shift_note() IS
+'Trigger: a new shift note is 1 to 2000 characters of plain text, as create_staff_schedule''s p_note';
+
+CREATE FUNCTION protector_internal.drop_expired_invitation(p_organization_id uuid, p_email_key text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage')) THEN
+		DELETE FROM protector.staff_invitations x
+		WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.accepted_at IS NULL
+		  AND x.email_key OPERATOR(pg_catalog.=) p_email_key AND x.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now();
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.drop_expired_invitation(uuid, text) IS
+'Deletes the expired open invitation of an address for a caller who invites members (members.manage), owners'' included';
+
+CREATE TRIGGER stamp_task_completion BEFORE INSERT OR UPDATE OF status, completed_at ON protector.tasks
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.stamp_task_completion();
+CREATE TRIGGER check_shift_note BEFORE INSERT OR UPDATE OF note ON protector.staff_shifts
+	FOR EACH ROW WHEN (NEW.note IS NOT NULL AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_shift_note();
+GRANT EXECUTE ON FUNCTION
+	protector_internal.has_letters_or_digits(text),
+	protector_internal.drop_expired_invitation(uuid, text)
+TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -18,6 +18,9 @@
  *							 ANGSTROM", Ёлкин Елкин, but 张伟 does not match
  *							 章伟 (both "zhang wei" transliterated).
  *	  typed_name(text)		 the key names_match() compares, as text.
+ *	  has_letters_or_digits(text)
+ *							 does a name hold a letter or digit of any
+ *							 script ("." and "?!" tell nobody apart)?
  *	  country_is_known(text)	 an assigned ISO 3166-1 alpha-2 code?
  *	  normalize_phone(text, country)
  *							 digits with a leading + and country code when
@@ -33,6 +36,7 @@
  */
 #include "postgres.h"
 
+#include <unicode/uchar.h>
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
 #include <unicode/utrans.h>
@@ -342,6 +346,35 @@ protector_typed_name(PG_FUNCTION_ARGS)
 	if (len == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(from_uchars(key, len));
+}
+
+/*
+ * protector_internal.has_letters_or_digits(text): does the text hold a
+ * letter or a decimal digit of any script (ICU's u_isalnum)?  A
+ * participant's name of punctuation, symbols or marks only tells no
+ * participant from another.
+ */
+PG_FUNCTION_INFO_V1(protector_has_letters_or_digits);
+Datum
+protector_has_letters_or_digits(PG_FUNCTION_ARGS)
+{
+	int32_t		ulen;
+	int32_t		i = 0;
+	UChar	   *u;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	check_utf8();
+	u = to_uchars(PG_GETARG_TEXT_PP(0), "name", &ulen);
+	while (i < ulen)
+	{
+		UChar32		c;
+
+		U16_NEXT(u, i, ulen, c);
+		if (u_isalnum(c))
+			PG_RETURN_BOOL(true);
+	}
+	PG_RETURN_BOOL(false);
 }
 
 /* calling codes of the countries whose numbers we complete */

@@ -710,6 +710,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.check_customer_open_requests(uuid,uuid)'),
 			 ('protector_internal.sha256_hex(text)'),
 			 ('protector_internal.names_match(text,text)'), ('protector_internal.typed_name(text)'),
+			 ('protector_internal.has_letters_or_digits(text)'), ('protector_internal.drop_expired_invitation(uuid,text)'),
 			 ('protector_internal.refunds_on_cancel()'),
 			 ('protector_internal.may_sign(uuid,uuid)'), ('protector_internal.lock_waiver_version(uuid,uuid)'),
 			 ('protector_internal.check_waiver_booking(protector.waiver_submissions)'),
