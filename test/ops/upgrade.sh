@@ -392,6 +392,13 @@ for db in recipe_old recipe_new; do
 		-c "CREATE EXTENSION protector VERSION '$PREV' CASCADE"
 done
 psql -X -q -v ON_ERROR_STOP=1 -d protector_recipe_old -f test/ops/fixture.sql >/dev/null
+# (audit settings of protector's own tables, which 0.1.0 kept only in
+# their triggers: no backup holds them; docs/operations.md's query prints
+# the calls that set them again)
+psql -X -q -v ON_ERROR_STOP=1 -d protector_recipe_old -c "SELECT protector.enable_audit('protector.customers', '{email,phone}')" \
+	-c "SELECT protector.disable_audit('protector.venues')" >/dev/null
+sed -n '/<!-- audit-settings-0.1.0:begin -->/,/<!-- audit-settings-0.1.0:end -->/p' docs/operations.md | grep -v '^<!--' | grep -v '^```' \
+	| psql -X -A -t -v ON_ERROR_STOP=1 -d protector_recipe_old >"$WORK/audit_calls.sql"
 pg_dump -Fc -f "$WORK/old.dump" protector_recipe_old 2>/dev/null
 # (the fixture's own table, as the recipe's "your own tables")
 psql -X -q -v ON_ERROR_STOP=1 -d protector_recipe_new -c "CREATE TABLE public.guests (id serial PRIMARY KEY, name text NOT NULL, note text)" \
@@ -407,6 +414,17 @@ recipe=$(counts protector_recipe_new)
 echo "a $PREV backup restored by the recipe: $recipe (updated in place: $inplace)"
 if [ "$recipe" != "$inplace" ]; then
 	echo "the recipe for a $PREV backup does not give what updating in place gives"; failures=$((failures + 1))
+fi
+psql -X -q -v ON_ERROR_STOP=1 -d protector_recipe_new -f "$WORK/audit_calls.sql" >/dev/null
+settings() {
+	psql -X -A -t -d "$1" -c "SELECT string_agg(format('%s %s %s', table_name, audited, masked), '; ' ORDER BY table_name::text)
+		FROM protector_internal.audit_settings WHERE audited IS NOT TRUE OR masked <> '{}'"
+}
+inplace=$(settings protector_recipe_old)
+recipe=$(settings protector_recipe_new)
+echo "audit settings of a $PREV backup restored by the recipe and docs/operations.md's calls: $recipe (updated in place: $inplace)"
+if [ "$recipe" != "$inplace" ] || [ -z "$recipe" ]; then
+	echo "docs/operations.md's calls do not bring back a $PREV database's audit settings"; failures=$((failures + 1))
 fi
 dropdb protector_recipe_old
 dropdb protector_recipe_new
