@@ -337,6 +337,8 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_active boolean;
 BEGIN
 	-- the table's CHECK, in words (a direct write got its bare name), and
 	-- for a new time create_staff_schedule's years (the schedule shows
@@ -357,10 +359,13 @@ BEGIN
 	END IF;
 	-- (the member's row locked: a deactivation racing this waits for it, or
 	-- this for the deactivation, and then sees the member inactive)
-	IF NOT EXISTS (SELECT FROM protector.members m
-				   WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-					 AND m.id OPERATOR(pg_catalog.=) NEW.member_id AND m.active
-				   FOR SHARE) THEN
+	SELECT m.active INTO v_active FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.id OPERATOR(pg_catalog.=) NEW.member_id
+	FOR SHARE;
+	IF NOT FOUND THEN
+		-- (as staff_venues says it: another organization's member is none)
+		PERFORM protector.raise('not_found', 'member not found', 'member_id is not a member of the organization.');
+	ELSIF NOT v_active THEN
 		PERFORM protector.raise('invalid_parameter', 'shifts are for active members',
 			pg_catalog.format('Member %s is not an active member of the organization.', NEW.member_id));
 	END IF;

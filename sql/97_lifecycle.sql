@@ -553,19 +553,23 @@ BEGIN
 			NULL, pg_catalog.format('Use customer %s.', v_merged_into));
 	END IF;
 	-- a new voucher for an erased customer is new data of theirs (its note
-	-- read by whoever holds the code), as a booking would be
-	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'vouchers'
+	-- read by whoever holds the code), as a booking would be; so is a new
+	-- message in their thread, which nobody reads (the record has no
+	-- account) and whose body the erasure would not have blanked
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) ANY ('{vouchers,booking_messages}')
 	   AND EXISTS (SELECT FROM protector.customer_erasures e
 				   WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 					 AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('customer %s was erased', NEW.customer_id),
-			'An erased customer''s record takes no new vouchers.', 'Create a new customer instead.');
+			pg_catalog.format('An erased customer''s record takes no new %s.',
+							  CASE TG_TABLE_NAME WHEN 'vouchers' THEN 'vouchers' ELSE 'messages' END),
+			'Create a new customer instead.');
 	END IF;
 	RETURN NEW;		-- (no such customer: the foreign key says so)
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_customer_not_merged() IS
-'Trigger: a voucher, message or signed waiver names a customer that is not merged into another (and a voucher one not erased)';
+'Trigger: a voucher, message or signed waiver names a customer that is not merged into another (and a voucher or message one not erased)';
 DO $not_merged$
 DECLARE
 	t text;

@@ -6302,6 +6302,8 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_active boolean;
 BEGIN
 	-- the table's CHECK, in words (a direct write got its bare name), and
 	-- for a new time create_staff_schedule's years (the schedule shows
@@ -6322,10 +6324,13 @@ BEGIN
 	END IF;
 	-- (the member's row locked: a deactivation racing this waits for it, or
 	-- this for the deactivation, and then sees the member inactive)
-	IF NOT EXISTS (SELECT FROM protector.members m
-				   WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-					 AND m.id OPERATOR(pg_catalog.=) NEW.member_id AND m.active
-				   FOR SHARE) THEN
+	SELECT m.active INTO v_active FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.id OPERATOR(pg_catalog.=) NEW.member_id
+	FOR SHARE;
+	IF NOT FOUND THEN
+		-- (as staff_venues says it: another organization's member is none)
+		PERFORM protector.raise('not_found', 'member not found', 'member_id is not a member of the organization.');
+	ELSIF NOT v_active THEN
 		PERFORM protector.raise('invalid_parameter', 'shifts are for active members',
 			pg_catalog.format('Member %s is not an active member of the organization.', NEW.member_id));
 	END IF;
@@ -10965,19 +10970,23 @@ BEGIN
 			NULL, pg_catalog.format('Use customer %s.', v_merged_into));
 	END IF;
 	-- a new voucher for an erased customer is new data of theirs (its note
-	-- read by whoever holds the code), as a booking would be
-	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'vouchers'
+	-- read by whoever holds the code), as a booking would be; so is a new
+	-- message in their thread, which nobody reads (the record has no
+	-- account) and whose body the erasure would not have blanked
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) ANY ('{vouchers,booking_messages}')
 	   AND EXISTS (SELECT FROM protector.customer_erasures e
 				   WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 					 AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('customer %s was erased', NEW.customer_id),
-			'An erased customer''s record takes no new vouchers.', 'Create a new customer instead.');
+			pg_catalog.format('An erased customer''s record takes no new %s.',
+							  CASE TG_TABLE_NAME WHEN 'vouchers' THEN 'vouchers' ELSE 'messages' END),
+			'Create a new customer instead.');
 	END IF;
 	RETURN NEW;		-- (no such customer: the foreign key says so)
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_customer_not_merged() IS
-'Trigger: a voucher, message or signed waiver names a customer that is not merged into another (and a voucher one not erased)';
+'Trigger: a voucher, message or signed waiver names a customer that is not merged into another (and a voucher or message one not erased)';
 DO $not_merged$
 DECLARE
 	t text;

@@ -4,9 +4,11 @@
 -- the checks of create_staff_member and create_staff_schedule; an
 -- expired owner's invitation kept its address from admins for good; a
 -- participant named "." signed a waiver; and a customer signing without a
--- booking was told the waiver was not found.
+-- booking was told the waiver was not found.  A shift of another
+-- organization's member was said to be of an inactive one, and staff
+-- wrote to an erased customer's thread.
 BEGIN;
-SELECT plan(16);
+SELECT plan(18);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL
@@ -83,6 +85,11 @@ SELECT throws_ok(format($$INSERT INTO protector.staff_shifts (organization_id, m
 														date_trunc('day', now()) + interval '2 days 16 hours'), E'bell\007')$$,
 						:'org', :'agent_member', :'venue'),
 	'22023', 'note holds control or invisible direction characters', 'a note with control characters is refused');
+SELECT throws_ok(format($$INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
+						  VALUES (%L, protector_internal.random_uuid(), %L,
+								  tstzrange(date_trunc('day', now()) + interval '2 days 8 hours',
+											date_trunc('day', now()) + interval '2 days 16 hours'))$$, :'org', :'venue'),
+	'P0002', 'member not found', 'a shift of no member of the organization: not found, as staff_venues says it');
 SELECT lives_ok(format($$INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during, note)
 						 VALUES (%L, %L, %L, tstzrange(date_trunc('day', now()) + interval '2 days 8 hours',
 													   date_trunc('day', now()) + interval '2 days 16 hours'), 'Ropes')$$,
@@ -97,6 +104,14 @@ SELECT lives_ok(format($$SELECT protector.submit_waiver(%L, '张伟', '1990-01-0
 	'a participant named in Han characters signs');
 SELECT throws_ok(format($$SELECT protector.submit_waiver(%L, 'Cara', '1990-01-01', 'Cara', 'Cara')$$, :'waiver'),
 	'42501', 'a waiver without a booking is collected by the desk', 'a customer without a booking is told to pass one');
+
+-- 5. an erased customer's thread takes no new message (nobody reads it,
+-- and the erasure would not have blanked its body)
+SELECT tests.authenticate_as('s_owner');
+SELECT protector.erase_customer(:'cara') IS NOT NULL \g /dev/null
+SELECT tests.authenticate_as('s_manager');
+SELECT throws_ok(format($$SELECT protector.send_message(%L, 'Your booking is confirmed')$$, :'booking'),
+	'22023', format('customer %s was erased', :'cara'), 'a message to an erased customer''s booking is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
