@@ -192,8 +192,11 @@ AS $$
 BEGIN
 	NEW.email := pg_catalog.btrim(NEW.email);
 	NEW.email_key := pg_catalog.lower(NEW.email COLLATE "C");
-	-- (as create_staff_member's p_email: the owners' list shows it)
+	-- (as create_staff_member's p_email: the owners' list shows it; for
+	-- callers who may invite, the policy refuses the others whatever it is)
 	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.email OPERATOR(pg_catalog.<>) OLD.email)
+	   AND (protector_internal.caller_is_trusted()
+			OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage')))
 	   AND NOT (protector_internal.email_is_valid(NEW.email) AND protector_internal.text_is_clean(NEW.email)) THEN
 		PERFORM protector.raise('invalid_parameter', 'email is not an email address', 'At most 320 characters, like name@example.com.');
 	END IF;
@@ -418,8 +421,12 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.check_shift_note() IS
 'Trigger: a new shift note is 1 to 2000 characters of plain text, as create_staff_schedule''s p_note';
+-- (for callers who may write shifts: the policy refuses the others' rows
+-- whatever their note says)
 CREATE TRIGGER check_shift_note BEFORE INSERT OR UPDATE OF note ON protector.staff_shifts
-	FOR EACH ROW WHEN (NEW.note IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.note IS NOT NULL AND NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('shifts.manage'))))
 	EXECUTE FUNCTION protector_internal.check_shift_note();
 
 -- A member works at a venue of their own organization: a direct insert

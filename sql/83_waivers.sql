@@ -497,7 +497,7 @@ BEGIN
 	-- (a name of marks or fillers only has nothing to tell participants
 	-- apart by: each signature of it would be a new participant)
 	IF protector_internal.typed_name(NEW.participant_name) IS NULL
-	   OR NOT protector_internal.has_letters_or_digits(NEW.participant_name) THEN
+	   OR NOT protector_internal.has_letters_or_digits(protector_internal.typed_name(NEW.participant_name)) THEN
 		PERFORM protector.raise('invalid_parameter', 'participant_name has no letters or digits to compare',
 			'A participant is told apart from the others by name: type their name.');
 	END IF;

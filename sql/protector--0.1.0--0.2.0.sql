@@ -6201,8 +6201,11 @@ AS $$
 BEGIN
 	NEW.email := pg_catalog.btrim(NEW.email);
 	NEW.email_key := pg_catalog.lower(NEW.email COLLATE "C");
-	-- (as create_staff_member's p_email: the owners' list shows it)
+	-- (as create_staff_member's p_email: the owners' list shows it; for
+	-- callers who may invite, the policy refuses the others whatever it is)
 	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.email OPERATOR(pg_catalog.<>) OLD.email)
+	   AND (protector_internal.caller_is_trusted()
+			OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage')))
 	   AND NOT (protector_internal.email_is_valid(NEW.email) AND protector_internal.text_is_clean(NEW.email)) THEN
 		PERFORM protector.raise('invalid_parameter', 'email is not an email address', 'At most 320 characters, like name@example.com.');
 	END IF;
@@ -7453,7 +7456,7 @@ BEGIN
 	-- (a name of marks or fillers only has nothing to tell participants
 	-- apart by: each signature of it would be a new participant)
 	IF protector_internal.typed_name(NEW.participant_name) IS NULL
-	   OR NOT protector_internal.has_letters_or_digits(NEW.participant_name) THEN
+	   OR NOT protector_internal.has_letters_or_digits(protector_internal.typed_name(NEW.participant_name)) THEN
 		PERFORM protector.raise('invalid_parameter', 'participant_name has no letters or digits to compare',
 			'A participant is told apart from the others by name: type their name.');
 	END IF;
@@ -12602,7 +12605,9 @@ CREATE TRIGGER stamp_task_completion BEFORE INSERT OR UPDATE OF status, complete
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.stamp_task_completion();
 CREATE TRIGGER check_shift_note BEFORE INSERT OR UPDATE OF note ON protector.staff_shifts
-	FOR EACH ROW WHEN (NEW.note IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.note IS NOT NULL AND NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('shifts.manage'))))
 	EXECUTE FUNCTION protector_internal.check_shift_note();
 GRANT EXECUTE ON FUNCTION
 	protector_internal.has_letters_or_digits(text),

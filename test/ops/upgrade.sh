@@ -396,7 +396,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d protector_recipe_old -f test/ops/fixture.sql >/
 # their triggers: no backup holds them; docs/operations.md's query prints
 # the calls that set them again)
 psql -X -q -v ON_ERROR_STOP=1 -d protector_recipe_old -c "SELECT protector.enable_audit('protector.customers', '{email,phone}')" \
-	-c "SELECT protector.disable_audit('protector.venues')" >/dev/null
+	-c "SELECT protector.disable_audit('protector.venues')" -c "SELECT protector.enable_audit('protector.tasks')" >/dev/null
 sed -n '/<!-- audit-settings-0.1.0:begin -->/,/<!-- audit-settings-0.1.0:end -->/p' docs/operations.md | grep -v '^<!--' | grep -v '^```' \
 	| psql -X -A -t -v ON_ERROR_STOP=1 -d protector_recipe_old >"$WORK/audit_calls.sql"
 pg_dump -Fc -f "$WORK/old.dump" protector_recipe_old 2>/dev/null
@@ -418,7 +418,7 @@ fi
 psql -X -q -v ON_ERROR_STOP=1 -d protector_recipe_new -f "$WORK/audit_calls.sql" >/dev/null
 settings() {
 	psql -X -A -t -d "$1" -c "SELECT string_agg(format('%s %s %s', table_name, audited, masked), '; ' ORDER BY table_name::text)
-		FROM protector_internal.audit_settings WHERE audited IS NOT TRUE OR masked <> '{}'"
+		FROM protector_internal.audit_settings"
 }
 inplace=$(settings protector_recipe_old)
 recipe=$(settings protector_recipe_new)

@@ -8,11 +8,13 @@
 -- organization's member was said to be of an inactive one, and staff
 -- wrote to an erased customer's thread.
 BEGIN;
-SELECT plan(18);
+SELECT plan(21);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL
-FROM unnest(ARRAY['s_owner', 's_admin', 's_manager', 's_agent', 's_customer']) u \g /dev/null
+FROM unnest(ARRAY['s_owner', 's_admin', 's_manager', 's_agent', 's_customer', 's_other']) u \g /dev/null
+SELECT tests.authenticate_as('s_other');
+SELECT protector.create_organization('Elsewhere', 'staff-side-elsewhere', 'UTC', 'EUR') ->> 'id' AS other_org \gset
 SELECT tests.authenticate_as('s_owner');
 SELECT protector.create_organization('Staff side', 'staff-side-edges', 'UTC', 'EUR') ->> 'id' AS org \gset
 SELECT protector.create_venue(:'org', 'Hall', 'UTC') ->> 'id' AS venue \gset
@@ -24,6 +26,7 @@ INSERT INTO protector.members (organization_id, user_id, role, full_name)
 SELECT :'org', tests.get_supabase_uid('s_' || r), r::protector.member_role, initcap(r)
 FROM unnest(ARRAY['admin', 'manager', 'agent']) r;
 SELECT id AS agent_member FROM protector.members WHERE user_id = tests.get_supabase_uid('s_agent') \gset
+SELECT id AS other_member FROM protector.members WHERE user_id = tests.get_supabase_uid('s_other') \gset
 INSERT INTO protector.customers (organization_id, user_id, full_name, email)
 VALUES (:'org', tests.get_supabase_uid('s_customer'), 'Cara', 'cara@example.com') RETURNING id AS cara \gset
 INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, party_size, status)
@@ -86,20 +89,33 @@ SELECT throws_ok(format($$INSERT INTO protector.staff_shifts (organization_id, m
 						:'org', :'agent_member', :'venue'),
 	'22023', 'note holds control or invisible direction characters', 'a note with control characters is refused');
 SELECT throws_ok(format($$INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
-						  VALUES (%L, protector_internal.random_uuid(), %L,
-								  tstzrange(date_trunc('day', now()) + interval '2 days 8 hours',
-											date_trunc('day', now()) + interval '2 days 16 hours'))$$, :'org', :'venue'),
-	'P0002', 'member not found', 'a shift of no member of the organization: not found, as staff_venues says it');
+						  VALUES (%L, %L, %L, tstzrange(date_trunc('day', now()) + interval '2 days 8 hours',
+														date_trunc('day', now()) + interval '2 days 16 hours'))$$,
+						:'org', :'other_member', :'venue'),
+	'P0002', 'member not found', 'a shift of another organization''s member: not found, as staff_venues says it');
 SELECT lives_ok(format($$INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during, note)
-						 VALUES (%L, %L, %L, tstzrange(date_trunc('day', now()) + interval '2 days 8 hours',
-													   date_trunc('day', now()) + interval '2 days 16 hours'), 'Ropes')$$,
+						 VALUES (%L, %L, %L, tstzrange(date_trunc('day', now()) + interval '3 days 8 hours',
+													   date_trunc('day', now()) + interval '3 days 16 hours'), 'Ropes')$$,
 						:'org', :'agent_member', :'venue'),
 	'a shift of this year with a plain note is written');
+-- who may not write shifts or invitations learns nothing from the values
+-- checked: the policy refuses them, whatever the note or address says
+SELECT tests.authenticate_as('s_other');
+SELECT throws_ok(format($$INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during, note)
+						  VALUES (%L, %L, %L, tstzrange(date_trunc('day', now()) + interval '4 days 8 hours',
+														date_trunc('day', now()) + interval '4 days 16 hours'), E'bell\007')$$,
+						:'org', :'agent_member', :'venue'),
+	'42501', NULL, 'another organization''s owner writing a bad note is refused by the policy, not told about the note');
+SELECT throws_ok(format($$INSERT INTO protector.staff_invitations (organization_id, email, role) VALUES (%L, 'x@y', 'agent')$$, :'org'),
+	'42501', NULL, '... nor about an invitation''s address');
 
 -- 4. waivers: a participant's name tells them apart; a customer is told what to do
 SELECT tests.authenticate_as('s_customer');
 SELECT throws_ok(format($$SELECT protector.submit_waiver(%L, '.', '1990-01-01', '.', '.', %L)$$, :'waiver', :'booking'),
 	'22023', 'participant_name has no letters or digits to compare', 'a participant named "." is refused');
+SELECT throws_ok(format($$SELECT protector.submit_waiver(%L, E'\u02bc', '1990-01-01', E'\u02bc', E'\u02bc', %L)$$, :'waiver', :'booking'),
+	'22023', 'participant_name has no letters or digits to compare',
+	'... as is one named U+02BC, a modifier letter compared as the apostrophe it stands for');
 SELECT lives_ok(format($$SELECT protector.submit_waiver(%L, '张伟', '1990-01-01', '张伟', '张伟', %L)$$, :'waiver', :'booking'),
 	'a participant named in Han characters signs');
 SELECT throws_ok(format($$SELECT protector.submit_waiver(%L, 'Cara', '1990-01-01', 'Cara', 'Cara')$$, :'waiver'),
