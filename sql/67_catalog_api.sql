@@ -603,7 +603,8 @@ BEGIN
 			v_result := pg_catalog.jsonb_populate_record(v_result, pg_catalog.jsonb_build_object(k, p_changes -> k));
 		EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
 			PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes.%s has a value of the wrong type', k),
-				pg_catalog.format('%s (got %s).', SQLERRM, pg_catalog.left((p_changes -> k)::text, 100)));
+				-- (the cast's own words, which quote the whole value: cut)
+				pg_catalog.format('%s (got %s).', pg_catalog.left(SQLERRM, 150), pg_catalog.left((p_changes -> k)::text, 100)));
 		END;
 	END LOOP;
 	RETURN v_result;

@@ -863,6 +863,33 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_promo_terms(text, numeric, integer, integer, integer, timestamptz, timestamptz, text)
 TO authenticated, service_role;
 
+-- A promo code's services and description, as create_promo_code takes
+-- them and as a direct write stores them (p_prefix as check_promo_terms')
+CREATE FUNCTION protector_internal.check_promo_scope(p_service_ids uuid[], p_description text, p_prefix text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_service_ids IS NOT NULL AND (pg_catalog.cardinality(p_service_ids) NOT BETWEEN 1 AND 1000
+									  OR pg_catalog.array_ndims(p_service_ids) OPERATOR(pg_catalog.<>) 1
+									  OR pg_catalog.array_position(p_service_ids, NULL) IS NOT NULL) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%sservice_ids must list 1 to 1000 services, or be null for every service', p_prefix));
+	END IF;
+	IF p_description IS NOT NULL AND NOT protector_internal.lines_are_clean(p_description) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%sdescription holds control or invisible direction characters', p_prefix));
+	END IF;
+	IF p_description IS NOT NULL AND pg_catalog.length(p_description) OPERATOR(pg_catalog.>) 2000 THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%sdescription must be at most 2000 characters', p_prefix));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_promo_scope(uuid[], text, text) IS
+'Refuses a promo code''s services list or description by name (22023): 1 to 1000 services without NULLs, a plain description of at most 2000 characters';
+GRANT EXECUTE ON FUNCTION protector_internal.check_promo_scope(uuid[], text, text) TO authenticated, service_role;
+
 -- Direct writes of codes and vouchers (managers edit them with UPDATE, as
 -- docs/payments.md shows) are told what is wrong by name, not by the
 -- table's CHECK: a code's terms; a voucher's amount and note.
@@ -875,13 +902,22 @@ BEGIN
 	PERFORM protector_internal.check_promo_terms(NEW.discount_kind, NEW.discount_value, NEW.max_uses,
 												 NEW.max_uses_per_customer, NEW.min_party_size, NEW.valid_from,
 												 NEW.valid_until, '');
+	-- (services and a description written before they were checked stay
+	-- writable unchanged)
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		PERFORM protector_internal.check_promo_scope(NEW.service_ids, NEW.description, '');
+	ELSE
+		PERFORM protector_internal.check_promo_scope(
+			CASE WHEN NEW.service_ids IS DISTINCT FROM OLD.service_ids THEN NEW.service_ids END,
+			CASE WHEN NEW.description IS DISTINCT FROM OLD.description THEN NEW.description END, '');
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_promo_code_row() IS
-'Trigger: a promo code''s terms as written, refused by name';
+'Trigger: a promo code''s terms, services and description as written, refused by name';
 CREATE TRIGGER check_promo_code_row BEFORE INSERT OR UPDATE OF discount_kind, discount_value, max_uses,
-	max_uses_per_customer, min_party_size, valid_from, valid_until ON protector.promo_codes
+	max_uses_per_customer, min_party_size, valid_from, valid_until, service_ids, description ON protector.promo_codes
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_promo_code_row();
 
@@ -937,17 +973,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_valid_until must be later than p_valid_from and now',
 			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'now'), p_valid_until));
 	END IF;
-	IF p_service_ids IS NOT NULL AND (pg_catalog.cardinality(p_service_ids) NOT BETWEEN 1 AND 1000
-									  OR pg_catalog.array_ndims(p_service_ids) OPERATOR(pg_catalog.<>) 1
-									  OR pg_catalog.array_position(p_service_ids, NULL) IS NOT NULL) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_service_ids must list 1 to 1000 services, or be null for every service');
-	END IF;
-	IF p_description IS NOT NULL AND NOT protector_internal.lines_are_clean(p_description) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_description holds control or invisible direction characters');
-	END IF;
-	IF p_description IS NOT NULL AND pg_catalog.length(p_description) OPERATOR(pg_catalog.>) 2000 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_description must be at most 2000 characters');
-	END IF;
+	PERFORM protector_internal.check_promo_scope(p_service_ids, p_description, 'p_');
 	INSERT INTO protector.promo_codes (organization_id, description, discount_kind, discount_value, currency,
 		valid_from, valid_until, max_uses, max_uses_per_customer, service_ids, min_party_size)
 	VALUES (p_organization_id, p_description, p_discount_kind, p_discount_value, p_currency,

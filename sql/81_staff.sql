@@ -1063,8 +1063,8 @@ DECLARE
 	a protector.staff_venues;
 BEGIN
 	v_org := protector_internal.authorize_row('protector.members', p_member_id, 'shifts.manage', 'member');
-	IF p_venue_id IS NULL
-	   OR protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.manage', 'venue') OPERATOR(pg_catalog.<>) v_org THEN
+	-- (a NULL venue: authorize_row names p_venue_id)
+	IF protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.manage', 'venue') OPERATOR(pg_catalog.<>) v_org THEN
 		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
 	END IF;
 	INSERT INTO protector.staff_venues AS x (organization_id, member_id, venue_id) VALUES (v_org, p_member_id, p_venue_id)
@@ -1092,8 +1092,8 @@ DECLARE
 	s protector.staff_shifts;
 BEGIN
 	v_org := protector_internal.authorize_row('protector.members', p_member_id, 'shifts.manage', 'member');
-	IF p_venue_id IS NULL
-	   OR protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.manage', 'venue') OPERATOR(pg_catalog.<>) v_org THEN
+	-- (a NULL venue: authorize_row names p_venue_id)
+	IF protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.manage', 'venue') OPERATOR(pg_catalog.<>) v_org THEN
 		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
 	END IF;
 	IF p_start IS NULL OR p_end IS NULL OR p_end OPERATOR(pg_catalog.<=) p_start
@@ -1131,7 +1131,7 @@ DECLARE
 	v_to timestamptz;
 BEGIN
 	IF p_week_start IS NULL OR p_week_start NOT BETWEEN '2000-01-01' AND '2199-12-25' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date between the years 2000 and 2199');
+		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date from 2000-01-01 to 2199-12-25', 'A week of the years 2000 to 2199.');
 	END IF;
 	v_org := protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.read', 'venue');
 	SELECT v.timezone INTO v_tz FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) p_venue_id;

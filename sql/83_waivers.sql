@@ -723,8 +723,8 @@ BEGIN
 	END IF;
 	v_org := protector_internal.authorize_row('protector.waiver_submissions', p_submission_id, 'waivers.collect',
 											  'waiver submission', true, true);
-	IF p_booking_id IS NULL
-	   OR protector_internal.authorize_row('protector.bookings', p_booking_id, 'waivers.collect', 'booking', false, true)
+	-- (a NULL booking: authorize_row names p_booking_id)
+	IF protector_internal.authorize_row('protector.bookings', p_booking_id, 'waivers.collect', 'booking', false, true)
 		  OPERATOR(pg_catalog.<>) v_org THEN
 		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
 	END IF;

@@ -2920,17 +2920,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_valid_until must be later than p_valid_from and now',
 			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'now'), p_valid_until));
 	END IF;
-	IF p_service_ids IS NOT NULL AND (pg_catalog.cardinality(p_service_ids) NOT BETWEEN 1 AND 1000
-									  OR pg_catalog.array_ndims(p_service_ids) OPERATOR(pg_catalog.<>) 1
-									  OR pg_catalog.array_position(p_service_ids, NULL) IS NOT NULL) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_service_ids must list 1 to 1000 services, or be null for every service');
-	END IF;
-	IF p_description IS NOT NULL AND NOT protector_internal.lines_are_clean(p_description) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_description holds control or invisible direction characters');
-	END IF;
-	IF p_description IS NOT NULL AND pg_catalog.length(p_description) OPERATOR(pg_catalog.>) 2000 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_description must be at most 2000 characters');
-	END IF;
+	PERFORM protector_internal.check_promo_scope(p_service_ids, p_description, 'p_');
 	INSERT INTO protector.promo_codes (organization_id, description, discount_kind, discount_value, currency,
 		valid_from, valid_until, max_uses, max_uses_per_customer, service_ids, min_party_size)
 	VALUES (p_organization_id, p_description, p_discount_kind, p_discount_value, p_currency,
@@ -4456,7 +4446,8 @@ BEGIN
 			v_result := pg_catalog.jsonb_populate_record(v_result, pg_catalog.jsonb_build_object(k, p_changes -> k));
 		EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
 			PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes.%s has a value of the wrong type', k),
-				pg_catalog.format('%s (got %s).', SQLERRM, pg_catalog.left((p_changes -> k)::text, 100)));
+				-- (the cast's own words, which quote the whole value: cut)
+				pg_catalog.format('%s (got %s).', pg_catalog.left(SQLERRM, 150), pg_catalog.left((p_changes -> k)::text, 100)));
 		END;
 	END LOOP;
 	RETURN v_result;
@@ -6770,8 +6761,8 @@ DECLARE
 	a protector.staff_venues;
 BEGIN
 	v_org := protector_internal.authorize_row('protector.members', p_member_id, 'shifts.manage', 'member');
-	IF p_venue_id IS NULL
-	   OR protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.manage', 'venue') OPERATOR(pg_catalog.<>) v_org THEN
+	-- (a NULL venue: authorize_row names p_venue_id)
+	IF protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.manage', 'venue') OPERATOR(pg_catalog.<>) v_org THEN
 		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
 	END IF;
 	INSERT INTO protector.staff_venues AS x (organization_id, member_id, venue_id) VALUES (v_org, p_member_id, p_venue_id)
@@ -6799,8 +6790,8 @@ DECLARE
 	s protector.staff_shifts;
 BEGIN
 	v_org := protector_internal.authorize_row('protector.members', p_member_id, 'shifts.manage', 'member');
-	IF p_venue_id IS NULL
-	   OR protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.manage', 'venue') OPERATOR(pg_catalog.<>) v_org THEN
+	-- (a NULL venue: authorize_row names p_venue_id)
+	IF protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.manage', 'venue') OPERATOR(pg_catalog.<>) v_org THEN
 		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
 	END IF;
 	IF p_start IS NULL OR p_end IS NULL OR p_end OPERATOR(pg_catalog.<=) p_start
@@ -6838,7 +6829,7 @@ DECLARE
 	v_to timestamptz;
 BEGIN
 	IF p_week_start IS NULL OR p_week_start NOT BETWEEN '2000-01-01' AND '2199-12-25' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date between the years 2000 and 2199');
+		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date from 2000-01-01 to 2199-12-25', 'A week of the years 2000 to 2199.');
 	END IF;
 	v_org := protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.read', 'venue');
 	SELECT v.timezone INTO v_tz FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) p_venue_id;
@@ -7659,8 +7650,8 @@ BEGIN
 	END IF;
 	v_org := protector_internal.authorize_row('protector.waiver_submissions', p_submission_id, 'waivers.collect',
 											  'waiver submission', true, true);
-	IF p_booking_id IS NULL
-	   OR protector_internal.authorize_row('protector.bookings', p_booking_id, 'waivers.collect', 'booking', false, true)
+	-- (a NULL booking: authorize_row names p_booking_id)
+	IF protector_internal.authorize_row('protector.bookings', p_booking_id, 'waivers.collect', 'booking', false, true)
 		  OPERATOR(pg_catalog.<>) v_org THEN
 		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
 	END IF;
@@ -11641,11 +11632,20 @@ BEGIN
 	PERFORM protector_internal.check_promo_terms(NEW.discount_kind, NEW.discount_value, NEW.max_uses,
 												 NEW.max_uses_per_customer, NEW.min_party_size, NEW.valid_from,
 												 NEW.valid_until, '');
+	-- (services and a description written before they were checked stay
+	-- writable unchanged)
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		PERFORM protector_internal.check_promo_scope(NEW.service_ids, NEW.description, '');
+	ELSE
+		PERFORM protector_internal.check_promo_scope(
+			CASE WHEN NEW.service_ids IS DISTINCT FROM OLD.service_ids THEN NEW.service_ids END,
+			CASE WHEN NEW.description IS DISTINCT FROM OLD.description THEN NEW.description END, '');
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_promo_code_row() IS
-'Trigger: a promo code''s terms as written, refused by name';
+'Trigger: a promo code''s terms, services and description as written, refused by name';
 
 CREATE OR REPLACE FUNCTION protector_internal.check_voucher_row()
 RETURNS trigger
@@ -11675,7 +11675,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_promo_terms(text, numeric, integer, integer, integer, timestamptz, timestamptz, text)
 TO authenticated, service_role;
 CREATE TRIGGER check_promo_code_row BEFORE INSERT OR UPDATE OF discount_kind, discount_value, max_uses,
-	max_uses_per_customer, min_party_size, valid_from, valid_until ON protector.promo_codes
+	max_uses_per_customer, min_party_size, valid_from, valid_until, service_ids, description ON protector.promo_codes
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_promo_code_row();
 CREATE TRIGGER check_voucher_row BEFORE INSERT OR UPDATE OF amount, note ON protector.vouchers
@@ -12613,6 +12613,31 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.has_letters_or_digits(text),
 	protector_internal.drop_expired_invitation(uuid, text)
 TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.check_promo_scope(p_service_ids uuid[], p_description text, p_prefix text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_service_ids IS NOT NULL AND (pg_catalog.cardinality(p_service_ids) NOT BETWEEN 1 AND 1000
+									  OR pg_catalog.array_ndims(p_service_ids) OPERATOR(pg_catalog.<>) 1
+									  OR pg_catalog.array_position(p_service_ids, NULL) IS NOT NULL) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%sservice_ids must list 1 to 1000 services, or be null for every service', p_prefix));
+	END IF;
+	IF p_description IS NOT NULL AND NOT protector_internal.lines_are_clean(p_description) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%sdescription holds control or invisible direction characters', p_prefix));
+	END IF;
+	IF p_description IS NOT NULL AND pg_catalog.length(p_description) OPERATOR(pg_catalog.>) 2000 THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%sdescription must be at most 2000 characters', p_prefix));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_promo_scope(uuid[], text, text) IS
+'Refuses a promo code''s services list or description by name (22023): 1 to 1000 services without NULLs, a plain description of at most 2000 characters';
+GRANT EXECUTE ON FUNCTION protector_internal.check_promo_scope(uuid[], text, text) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

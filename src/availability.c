@@ -49,13 +49,12 @@ visible_service(FunctionCallInfo fcinfo, int argno)
 	protector_require_arg(fcinfo, argno, "p_service_id");
 	service_id = PG_GETARG_UUID_P(argno);
 	rules = protector_load_service_rules(service_id);
+	/* (worded as every "not found" is: docs/security.md) */
 	if (rules == NULL)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_NOT_FOUND),
 				 errmsg("service not found"),
-				 errdetail("No service with id %s is visible to you.",
-						   DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(service_id)))),
-				 errhint("It does not exist, or it belongs to an organization you are not a member of.")));
+				 errdetail("It does not exist, or you may not see it.")));
 	if (!rules->active)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),

@@ -531,7 +531,9 @@ protector_authorize_requester(PG_FUNCTION_ARGS)
  *
  * True if the caller may do p_action in the organization.  Otherwise
  * raises 42501 for a member of it whose role may not, and for anyone else
- * the same "<entity> not found" a missing row gets.
+ * the same "<entity> not found" a missing row gets.  A NULL organization
+ * of an RPC's own (p_entity 'organization': its p_organization_id) is a
+ * missing argument (22023), as the RPCs that check it first say.
  */
 PG_FUNCTION_INFO_V1(protector_authorize_sql);
 Datum
@@ -541,6 +543,10 @@ protector_authorize_sql(PG_FUNCTION_ARGS)
 	char	   *entity = entity_arg(fcinfo, 2);
 	pg_uuid_t  *org;
 
+	if (PG_ARGISNULL(0) && strcmp(entity, "organization") == 0)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_organization_id must not be null")));
 	if (PG_ARGISNULL(0))
 		not_found(entity);
 	org = PG_GETARG_UUID_P(0);

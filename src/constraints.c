@@ -236,13 +236,17 @@ enum
 	N_ROW_ARGS
 };
 
-/* the error PostgreSQL raises for a CHECK constraint, under its old name */
+/*
+ * the error PostgreSQL raises for a CHECK constraint, under its old name,
+ * with the rule in words (a CHECK's name alone said nothing to a client)
+ */
 static void
-violated(const char *constraint)
+violated(const char *constraint, const char *rule)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
 			 errmsg("new row for relation \"%s\" violates check constraint \"%s\"", "bookings", constraint),
+			 errdetail("%s", rule),
 			 err_generic_string(PG_DIAG_SCHEMA_NAME, "protector"),
 			 err_generic_string(PG_DIAG_TABLE_NAME, "bookings"),
 			 err_generic_string(PG_DIAG_CONSTRAINT_NAME, constraint)));
@@ -346,30 +350,43 @@ protector_bookings_row_check(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("bookings_row_check() takes %d arguments, not %d", N_ROW_ARGS, PG_NARGS())));
 	if (!nonnegative(fcinfo, ARG_AMOUNT_PAID))
-		violated("bookings_amount_paid_check");
+		violated("bookings_amount_paid_check",
+				 "amount_paid is an amount of 0 or more.");
 	if (!length_within(fcinfo, ARG_CANCELLATION_REASON, 0, 2000))
-		violated("bookings_cancellation_reason_check");
+		violated("bookings_cancellation_reason_check",
+				 "cancellation_reason is at most 2000 characters.");
 	if (!hold_has_expiry(fcinfo))
-		violated("bookings_check");
+		violated("bookings_check",
+				 "A held booking has a hold_expires_at, when its hold lapses.");
 	if (!currency_code(fcinfo, ARG_CURRENCY))
-		violated("bookings_currency_check");
+		violated("bookings_currency_check",
+				 "currency is a code of three capital letters, like EUR.");
 	if (!nonnegative(fcinfo, ARG_DEPOSIT_AMOUNT))
-		violated("bookings_deposit_amount_check");
+		violated("bookings_deposit_amount_check",
+				 "deposit_amount is an amount of 0 or more.");
 	if (!details_object(fcinfo))
-		violated("bookings_details_check");
+		violated("bookings_details_check",
+				 "details is a JSON object.");
 	if (!nonnegative(fcinfo, ARG_DISCOUNT_AMOUNT))
-		violated("bookings_discount_amount_check");
+		violated("bookings_discount_amount_check",
+				 "discount_amount is an amount of 0 or more.");
 	if (!PG_ARGISNULL(ARG_DURING) && !during_bounded(fcinfo, ARG_DURING))
-		violated("bookings_during_check");
+		violated("bookings_during_check",
+				 "during is a [start, end) range, not empty, of finite times within the years 1 to 9999.");
 	if (!length_within(fcinfo, ARG_IDEMPOTENCY_KEY, 1, 200))
-		violated("bookings_idempotency_key_check");
+		violated("bookings_idempotency_key_check",
+				 "idempotency_key is 1 to 200 characters.");
 	if (!PG_ARGISNULL(ARG_DURING) && !during_short(fcinfo, ARG_DURING))
-		violated("bookings_length_check");
+		violated("bookings_length_check",
+				 "A booking lasts at most 31 days.");
 	if (!party_size_range(fcinfo))
-		violated("bookings_party_size_check");
+		violated("bookings_party_size_check",
+				 "party_size is 1 to 100000.");
 	if (!nonnegative(fcinfo, ARG_TOTAL_PRICE))
-		violated("bookings_total_price_check");
+		violated("bookings_total_price_check",
+				 "total_price is an amount of 0 or more.");
 	if (!nonnegative(fcinfo, ARG_UNIT_PRICE))
-		violated("bookings_unit_price_check");
+		violated("bookings_unit_price_check",
+				 "unit_price is an amount of 0 or more.");
 	PG_RETURN_BOOL(true);
 }

@@ -1,0 +1,66 @@
+-- What a review of the API's error contract found (the thirty-second
+-- stop): a held booking without its expiry, and a promo code's services
+-- or description written directly, were refused by a constraint's bare
+-- name; a NULL organization or venue was "not found" (404 through
+-- PostgREST) where every other RPC says "must not be null"; a bad value
+-- in update_service came back whole in the detail; and a staff week's
+-- limit named years it does not take.
+BEGIN;
+SELECT plan(12);
+SET LOCAL TimeZone = 'UTC';
+
+SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['e_owner', 'e_agent']) u \g /dev/null
+SELECT tests.authenticate_as('e_owner');
+SELECT protector.create_organization('Errors', 'error-contract', 'UTC', 'EUR') ->> 'id' AS org \gset
+SELECT protector.create_venue(:'org', 'Hall', 'UTC') ->> 'id' AS venue \gset
+SELECT protector.create_service(:'venue', 'Room', '1 hour', p_slot_interval => '1 hour') ->> 'id' AS room \gset
+SELECT protector.create_promo_code(:'org', 'percent', 10) ->> 'id' AS promo \gset
+SELECT tests.clear_authentication();
+INSERT INTO protector.members (organization_id, user_id, role) VALUES (:'org', tests.get_supabase_uid('e_agent'), 'agent')
+RETURNING id AS agent_member \gset
+SELECT tests.authenticate_as('e_owner');
+
+-- 1. the rule in words beside the constraint's name
+SELECT is(tests.error_text(format($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size, status)
+									VALUES (%L, %L, %L, tstzrange(date_trunc('day', now()) + interval '2 days 10 hours',
+																  date_trunc('day', now()) + interval '2 days 11 hours'), 1, 'held')$$,
+								  :'org', :'venue', :'room')),
+	'23514 | new row for relation "bookings" violates check constraint "bookings_check" | A held booking has a hold_expires_at, when its hold lapses.',
+	'a hold without its expiry is told the rule, not only the constraint''s name');
+SELECT is(tests.error_text(format($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size, currency)
+									VALUES (%L, %L, %L, tstzrange(date_trunc('day', now()) + interval '2 days 10 hours',
+																  date_trunc('day', now()) + interval '2 days 11 hours'), 1, 'eur')$$,
+								  :'org', :'venue', :'room')),
+	'23514 | new row for relation "bookings" violates check constraint "bookings_currency_check" | currency is a code of three capital letters, like EUR.',
+	'... as is a currency in small letters');
+
+-- 2. a promo code's services and description written directly, by name
+SELECT throws_ok(format($$UPDATE protector.promo_codes SET service_ids = '{}' WHERE id = %L$$, :'promo'),
+	'22023', 'service_ids must list 1 to 1000 services, or be null for every service', 'an empty services list, by name');
+SELECT throws_ok(format($$UPDATE protector.promo_codes SET service_ids = ARRAY[NULL::uuid] WHERE id = %L$$, :'promo'),
+	'22023', 'service_ids must list 1 to 1000 services, or be null for every service', 'a list holding a NULL, by name');
+SELECT throws_ok(format($$UPDATE protector.promo_codes SET description = repeat('x', 3000) WHERE id = %L$$, :'promo'),
+	'22023', 'description must be at most 2000 characters', 'a description of 3000 characters, by name');
+SELECT throws_ok(format($$UPDATE protector.promo_codes SET description = E'Ten off\u202e' WHERE id = %L$$, :'promo'),
+	'22023', 'description holds control or invisible direction characters', 'a description with a direction override, by name');
+
+-- 3. a NULL id is a missing argument, as everywhere else
+SELECT throws_ok($$SELECT protector.create_voucher(NULL, 10)$$, '22023', 'p_organization_id must not be null',
+	'create_voucher without an organization');
+SELECT throws_ok($$SELECT protector.create_promo_code(NULL, 'percent', 10)$$, '22023', 'p_organization_id must not be null',
+	'create_promo_code without an organization');
+SELECT throws_ok(format($$SELECT protector.assign_staff_to_venue(%L, NULL)$$, :'agent_member'), '22023', 'p_venue_id must not be null',
+	'assign_staff_to_venue without a venue');
+SELECT throws_ok(format($$SELECT protector.create_staff_schedule(%L, NULL, now() + interval '1 day', now() + interval '1 day 8 hours')$$,
+						:'agent_member'),
+	'22023', 'p_venue_id must not be null', 'create_staff_schedule without a venue');
+
+-- 4. a bad value is quoted, not returned whole; a limit says what it takes
+SELECT cmp_ok(length(tests.error_text(format($$SELECT protector.update_service(%L, jsonb_build_object('capacity', repeat('9x', 5000)))$$,
+											 :'room'))), '<', 400,
+	'a capacity of 10,000 characters comes back cut, not whole in the detail');
+SELECT throws_ok(format($$SELECT * FROM protector.get_staff_schedule(%L, '2199-12-31')$$, :'venue'),
+	'22023', 'p_week_start must be a date from 2000-01-01 to 2199-12-25', 'a staff week names the dates it takes');
+
+SELECT * FROM finish();
+ROLLBACK;
