@@ -11517,21 +11517,29 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_active boolean;
+	v_name text;
 BEGIN
 	-- (key-share locked, as the foreign key will: a deletion racing this
 	-- is waited for and then named)
-	PERFORM FROM protector.members m
+	SELECT m.active, COALESCE(m.full_name, m.email, m.user_id::text) INTO v_active, v_name
+	FROM protector.members m
 	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) NEW.recipient_id
 	FOR KEY SHARE;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'recipient not found',
 			'recipient_id is not a member of the notification''s organization.');
+	-- (as a task's assignee: a deactivated member reads nothing any more)
+	ELSIF NOT v_active THEN
+		PERFORM protector.raise('conflict', pg_catalog.format('%s is no active member', v_name),
+			'A notification is addressed only to an active member.', 'Address someone else, or the desk (recipient_id NULL).');
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_notification_recipient() IS
-'Trigger: a notification''s recipient is a member of its organization (named, where the foreign key''s error was bare)';
+'Trigger: a notification''s recipient is an active member of its organization (named, where the foreign key''s error was bare)';
 REVOKE ALL ON FUNCTION protector_internal.check_notification_recipient() FROM PUBLIC;
 CREATE TRIGGER check_notification_recipient BEFORE INSERT OR UPDATE OF recipient_id, organization_id ON protector.notifications
 	FOR EACH ROW WHEN (NEW.recipient_id IS NOT NULL AND NOT protector_internal.restoring()

@@ -6,13 +6,14 @@
 -- participant named "." signed a waiver; and a customer signing without a
 -- booking was told the waiver was not found.  A shift of another
 -- organization's member was said to be of an inactive one, and staff
--- wrote to an erased customer's thread.
+-- wrote to an erased customer's thread and addressed notifications to
+-- deactivated members.
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL
-FROM unnest(ARRAY['s_owner', 's_admin', 's_manager', 's_agent', 's_customer', 's_other']) u \g /dev/null
+FROM unnest(ARRAY['s_owner', 's_admin', 's_manager', 's_agent', 's_customer', 's_other', 's_former']) u \g /dev/null
 SELECT tests.authenticate_as('s_other');
 SELECT protector.create_organization('Elsewhere', 'staff-side-elsewhere', 'UTC', 'EUR') ->> 'id' AS other_org \gset
 SELECT tests.authenticate_as('s_owner');
@@ -27,6 +28,8 @@ SELECT :'org', tests.get_supabase_uid('s_' || r), r::protector.member_role, init
 FROM unnest(ARRAY['admin', 'manager', 'agent']) r;
 SELECT id AS agent_member FROM protector.members WHERE user_id = tests.get_supabase_uid('s_agent') \gset
 SELECT id AS other_member FROM protector.members WHERE user_id = tests.get_supabase_uid('s_other') \gset
+INSERT INTO protector.members (organization_id, user_id, role, full_name, active)
+VALUES (:'org', tests.get_supabase_uid('s_former'), 'agent', 'Former', false);
 INSERT INTO protector.customers (organization_id, user_id, full_name, email)
 VALUES (:'org', tests.get_supabase_uid('s_customer'), 'Cara', 'cara@example.com') RETURNING id AS cara \gset
 INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, party_size, status)
@@ -120,6 +123,12 @@ SELECT lives_ok(format($$SELECT protector.submit_waiver(%L, '张伟', '1990-01-0
 	'a participant named in Han characters signs');
 SELECT throws_ok(format($$SELECT protector.submit_waiver(%L, 'Cara', '1990-01-01', 'Cara', 'Cara')$$, :'waiver'),
 	'42501', 'a waiver without a booking is collected by the desk', 'a customer without a booking is told to pass one');
+
+-- a deactivated member is addressed no notification, as they are assigned no task
+SELECT tests.authenticate_as('s_manager');
+SELECT throws_ok(format($$INSERT INTO protector.notifications (organization_id, recipient_id, kind, payload)
+						  VALUES (%L, tests.get_supabase_uid('s_former'), 'note', '{}')$$, :'org'),
+	'23P01', 'Former is no active member', 'a notification to a deactivated member is refused');
 
 -- 5. an erased customer's thread takes no new message (nobody reads it,
 -- and the erasure would not have blanked its body)
