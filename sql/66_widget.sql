@@ -49,6 +49,17 @@ $$;
 COMMENT ON FUNCTION protector.get_venue_by_embed_key(text) IS
 'Widget: the venue''s public fields (name, address, time zone, hours, branding, widget settings)';
 
+-- An interval in minutes as the widget shows lengths: whole minutes as
+-- integers, part-minutes to four decimal places (90 seconds: 1.5)
+CREATE FUNCTION protector_internal.minutes_of(p_interval interval)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.trim_scale(pg_catalog.round(pg_catalog.extract('epoch', p_interval) OPERATOR(pg_catalog./) 60, 4));
+COMMENT ON FUNCTION protector_internal.minutes_of(interval) IS
+'An interval in minutes, whole or to four decimal places (the widget''s lengths)';
+
+
 CREATE FUNCTION protector.get_venue_services(p_embed_key text)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -60,8 +71,10 @@ BEGIN
 	RETURN COALESCE((
 		SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 				'id', s.id, 'name', s.name, 'description', s.description, 'mode', s.mode,
-				'duration_minutes', pg_catalog.date_part('epoch', s.duration)::bigint OPERATOR(pg_catalog./) 60,
-				'slot_interval_minutes', pg_catalog.date_part('epoch', s.slot_interval)::bigint OPERATOR(pg_catalog./) 60,
+				-- (a length of part-minutes in fractions: whole-number
+				-- division showed a 30-second service as 0 minutes)
+				'duration_minutes', protector_internal.minutes_of(s.duration),
+				'slot_interval_minutes', protector_internal.minutes_of(s.slot_interval),
 				'capacity', s.capacity, 'min_party', s.min_party,
 				'max_party', COALESCE(s.max_party, s.capacity),
 				'price', s.price, 'price_per_person', s.price_per_person, 'currency', s.currency)

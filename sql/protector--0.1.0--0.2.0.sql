@@ -12647,5 +12647,40 @@ COMMENT ON FUNCTION protector_internal.check_promo_scope(uuid[], text, text) IS
 'Refuses a promo code''s services list or description by name (22023): 1 to 1000 services without NULLs, a plain description of at most 2000 characters';
 GRANT EXECUTE ON FUNCTION protector_internal.check_promo_scope(uuid[], text, text) TO authenticated, service_role;
 
+CREATE FUNCTION protector_internal.minutes_of(p_interval interval)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.trim_scale(pg_catalog.round(pg_catalog.extract('epoch', p_interval) OPERATOR(pg_catalog./) 60, 4));
+COMMENT ON FUNCTION protector_internal.minutes_of(interval) IS
+'An interval in minutes, whole or to four decimal places (the widget''s lengths)';
+
+CREATE OR REPLACE FUNCTION protector.get_venue_services(p_embed_key text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.venues := protector_internal.venue_for_embed_key(p_embed_key);
+BEGIN
+	RETURN COALESCE((
+		SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'id', s.id, 'name', s.name, 'description', s.description, 'mode', s.mode,
+				-- (a length of part-minutes in fractions: whole-number
+				-- division showed a 30-second service as 0 minutes)
+				'duration_minutes', protector_internal.minutes_of(s.duration),
+				'slot_interval_minutes', protector_internal.minutes_of(s.slot_interval),
+				'capacity', s.capacity, 'min_party', s.min_party,
+				'max_party', COALESCE(s.max_party, s.capacity),
+				'price', s.price, 'price_per_person', s.price_per_person, 'currency', s.currency)
+			ORDER BY s.name, s.id)
+		FROM protector.services s
+		WHERE s.organization_id OPERATOR(pg_catalog.=) v.organization_id
+		  AND s.venue_id OPERATOR(pg_catalog.=) v.id AND s.active), '[]');
+END
+$$;
+COMMENT ON FUNCTION protector.get_venue_services(text) IS
+'Widget: the venue''s active services with duration, party sizes and prices';
+
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
