@@ -113,7 +113,7 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_authorize_sql'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.authorize(uuid, text, text) IS
-'True if the caller may do p_action in the organization; else 42501 for its members, "<p_entity> not found" for everyone else';
+'True if the caller may do p_action in the organization; else 42501 for its members, "<p_entity> not found" for everyone else (22023 for a NULL p_organization_id)';
 
 CREATE FUNCTION protector_internal.authorize_row(p_table regclass, p_id uuid, p_action text,
 												 p_entity text, p_lock boolean DEFAULT false,
@@ -284,6 +284,21 @@ AS 'MODULE_PATHNAME', 'protector_has_letters_or_digits'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.has_letters_or_digits(text) IS
 'Does the text hold a letter or decimal digit of any script (ICU)?';
+
+-- Names (unknown JSON keys, say) as a message lists them: the first ten,
+-- each cut to 50 characters, and how many more; NULL for none (an error
+-- quoted a caller's 20,000 keys back whole)
+CREATE FUNCTION protector_internal.names_text(p_names text[])
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT pg_catalog.string_agg(pg_catalog.left(n, 50), ', ' ORDER BY i)
+		FROM pg_catalog.unnest(p_names[1:10]) WITH ORDINALITY u(n, i))
+	   OPERATOR(pg_catalog.||)
+	   CASE WHEN pg_catalog.cardinality(p_names) OPERATOR(pg_catalog.>) 10
+			THEN pg_catalog.format(' and %s more', pg_catalog.cardinality(p_names) OPERATOR(pg_catalog.-) 10) ELSE '' END;
+COMMENT ON FUNCTION protector_internal.names_text(text[]) IS
+'The first ten names, each cut to 50 characters, and how many more (for messages); NULL for none';
 
 CREATE FUNCTION protector.country_is_known(p_country text)
 RETURNS boolean

@@ -105,9 +105,10 @@ BEGIN
 	IF p_changes IS NULL OR jsonb_typeof(p_changes) <> 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes must be a JSON object of the fields to change');
 	END IF;
-	SELECT string_agg(k, ', ' ORDER BY k) INTO v_unknown FROM jsonb_object_keys(p_changes) k
-	WHERE k NOT IN ('name', 'description', 'address', 'city', 'region', 'country', 'postal_code',
-					'timezone', 'capacity', 'branding', 'widget_settings', 'active');
+	v_unknown := protector_internal.names_text(ARRAY(
+		SELECT k FROM pg_catalog.jsonb_object_keys(p_changes) k
+		WHERE k OPERATOR(pg_catalog.<>) ALL ('{name,description,address,city,region,country,postal_code,timezone,capacity,branding,widget_settings,active}')
+		ORDER BY k));
 	IF v_unknown IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', format('p_changes has fields that cannot be changed here: %s', v_unknown),
 			NULL, 'Opening hours change through update_venue_schedule, the embed key through rotate_embed_key.');

@@ -50,14 +50,18 @@ COMMENT ON FUNCTION protector.get_venue_by_embed_key(text) IS
 'Widget: the venue''s public fields (name, address, time zone, hours, branding, widget settings)';
 
 -- An interval in minutes as the widget shows lengths: whole minutes as
--- integers, part-minutes to four decimal places (90 seconds: 1.5)
+-- integers, part-minutes to four decimal places (90 seconds: 1.5), and a
+-- positive length never as 0 (at least 0.0001)
 CREATE FUNCTION protector_internal.minutes_of(p_interval interval)
 RETURNS numeric
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN pg_catalog.trim_scale(pg_catalog.round(pg_catalog.extract('epoch', p_interval) OPERATOR(pg_catalog./) 60, 4));
+RETURN CASE WHEN p_interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval
+			THEN pg_catalog.trim_scale(GREATEST(0.0001,
+					pg_catalog.round(pg_catalog.extract('epoch', p_interval) OPERATOR(pg_catalog./) 60, 4)))
+			ELSE pg_catalog.trim_scale(pg_catalog.round(pg_catalog.extract('epoch', p_interval) OPERATOR(pg_catalog./) 60, 4)) END;
 COMMENT ON FUNCTION protector_internal.minutes_of(interval) IS
-'An interval in minutes, whole or to four decimal places (the widget''s lengths)';
+'An interval in minutes, whole or to four decimal places, a positive one at least 0.0001 (the widget''s lengths)';
 
 
 CREATE FUNCTION protector.get_venue_services(p_embed_key text)

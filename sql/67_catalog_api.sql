@@ -551,8 +551,8 @@ BEGIN
 	IF p_changes IS NULL OR pg_catalog.jsonb_typeof(p_changes) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes must be a JSON object of the fields to change');
 	END IF;
-	SELECT pg_catalog.string_agg(x, ', ' ORDER BY x) INTO v_unknown FROM pg_catalog.jsonb_object_keys(p_changes) x
-	WHERE x OPERATOR(pg_catalog.<>) ALL (p_fields);
+	v_unknown := protector_internal.names_text(ARRAY(SELECT x FROM pg_catalog.jsonb_object_keys(p_changes) x
+													 WHERE x OPERATOR(pg_catalog.<>) ALL (p_fields) ORDER BY x));
 	IF v_unknown IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes has fields that cannot be changed here: %s', v_unknown),
 			pg_catalog.format('It may change %s.', pg_catalog.array_to_string(p_fields, ', ')));

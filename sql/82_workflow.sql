@@ -128,6 +128,12 @@ DECLARE
 	v_active boolean;
 	v_name text;
 BEGIN
+	-- (a write that keeps the recipient is not judged: a notification of a
+	-- member deactivated since is still marked read)
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.recipient_id OPERATOR(pg_catalog.=) OLD.recipient_id
+	   AND NEW.organization_id OPERATOR(pg_catalog.=) OLD.organization_id THEN
+		RETURN NEW;
+	END IF;
 	-- (key-share locked, as the foreign key will: a deletion racing this
 	-- is waited for and then named)
 	SELECT m.active, COALESCE(m.full_name, m.email, m.user_id::text) INTO v_active, v_name

@@ -117,6 +117,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_setting_number(jsonb, text, numeric, numeric, boolean),
 	protector_internal.text_is_clean(text),
 	protector_internal.lines_are_clean(text),
+	protector_internal.names_text(text[]),
 	protector_internal.phone_is_valid(text),
 	protector.merge_patch(jsonb, jsonb),
 	protector_internal.merge_patch_unchecked(jsonb, jsonb),

@@ -3605,9 +3605,10 @@ BEGIN
 	IF p_changes IS NULL OR jsonb_typeof(p_changes) <> 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes must be a JSON object of the fields to change');
 	END IF;
-	SELECT string_agg(k, ', ' ORDER BY k) INTO v_unknown FROM jsonb_object_keys(p_changes) k
-	WHERE k NOT IN ('name', 'description', 'address', 'city', 'region', 'country', 'postal_code',
-					'timezone', 'capacity', 'branding', 'widget_settings', 'active');
+	v_unknown := protector_internal.names_text(ARRAY(
+		SELECT k FROM pg_catalog.jsonb_object_keys(p_changes) k
+		WHERE k OPERATOR(pg_catalog.<>) ALL ('{name,description,address,city,region,country,postal_code,timezone,capacity,branding,widget_settings,active}')
+		ORDER BY k));
 	IF v_unknown IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', format('p_changes has fields that cannot be changed here: %s', v_unknown),
 			NULL, 'Opening hours change through update_venue_schedule, the embed key through rotate_embed_key.');
@@ -4394,8 +4395,8 @@ BEGIN
 	IF p_changes IS NULL OR pg_catalog.jsonb_typeof(p_changes) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_changes must be a JSON object of the fields to change');
 	END IF;
-	SELECT pg_catalog.string_agg(x, ', ' ORDER BY x) INTO v_unknown FROM pg_catalog.jsonb_object_keys(p_changes) x
-	WHERE x OPERATOR(pg_catalog.<>) ALL (p_fields);
+	v_unknown := protector_internal.names_text(ARRAY(SELECT x FROM pg_catalog.jsonb_object_keys(p_changes) x
+													 WHERE x OPERATOR(pg_catalog.<>) ALL (p_fields) ORDER BY x));
 	IF v_unknown IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes has fields that cannot be changed here: %s', v_unknown),
 			pg_catalog.format('It may change %s.', pg_catalog.array_to_string(p_fields, ', ')));
@@ -11521,6 +11522,12 @@ DECLARE
 	v_active boolean;
 	v_name text;
 BEGIN
+	-- (a write that keeps the recipient is not judged: a notification of a
+	-- member deactivated since is still marked read)
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.recipient_id OPERATOR(pg_catalog.=) OLD.recipient_id
+	   AND NEW.organization_id OPERATOR(pg_catalog.=) OLD.organization_id THEN
+		RETURN NEW;
+	END IF;
 	-- (key-share locked, as the foreign key will: a deletion racing this
 	-- is waited for and then named)
 	SELECT m.active, COALESCE(m.full_name, m.email, m.user_id::text) INTO v_active, v_name
@@ -12651,9 +12658,12 @@ CREATE FUNCTION protector_internal.minutes_of(p_interval interval)
 RETURNS numeric
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN pg_catalog.trim_scale(pg_catalog.round(pg_catalog.extract('epoch', p_interval) OPERATOR(pg_catalog./) 60, 4));
+RETURN CASE WHEN p_interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval
+			THEN pg_catalog.trim_scale(GREATEST(0.0001,
+					pg_catalog.round(pg_catalog.extract('epoch', p_interval) OPERATOR(pg_catalog./) 60, 4)))
+			ELSE pg_catalog.trim_scale(pg_catalog.round(pg_catalog.extract('epoch', p_interval) OPERATOR(pg_catalog./) 60, 4)) END;
 COMMENT ON FUNCTION protector_internal.minutes_of(interval) IS
-'An interval in minutes, whole or to four decimal places (the widget''s lengths)';
+'An interval in minutes, whole or to four decimal places, a positive one at least 0.0001 (the widget''s lengths)';
 
 CREATE OR REPLACE FUNCTION protector.get_venue_services(p_embed_key text)
 RETURNS jsonb
@@ -12681,6 +12691,27 @@ END
 $$;
 COMMENT ON FUNCTION protector.get_venue_services(text) IS
 'Widget: the venue''s active services with duration, party sizes and prices';
+
+CREATE FUNCTION protector_internal.names_text(p_names text[])
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT pg_catalog.string_agg(pg_catalog.left(n, 50), ', ' ORDER BY i)
+		FROM pg_catalog.unnest(p_names[1:10]) WITH ORDINALITY u(n, i))
+	   OPERATOR(pg_catalog.||)
+	   CASE WHEN pg_catalog.cardinality(p_names) OPERATOR(pg_catalog.>) 10
+			THEN pg_catalog.format(' and %s more', pg_catalog.cardinality(p_names) OPERATOR(pg_catalog.-) 10) ELSE '' END;
+COMMENT ON FUNCTION protector_internal.names_text(text[]) IS
+'The first ten names, each cut to 50 characters, and how many more (for messages); NULL for none';
+GRANT EXECUTE ON FUNCTION protector_internal.names_text(text[]) TO authenticated, service_role;
+
+CREATE OR REPLACE FUNCTION protector_internal.authorize(p_organization_id uuid, p_action text,
+											 p_entity text DEFAULT 'organization')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_authorize_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.authorize(uuid, text, text) IS
+'True if the caller may do p_action in the organization; else 42501 for its members, "<p_entity> not found" for everyone else (22023 for a NULL p_organization_id)';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -9,7 +9,7 @@
 -- wrote to an erased customer's thread and addressed notifications to
 -- deactivated members.
 BEGIN;
-SELECT plan(22);
+SELECT plan(23);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL
@@ -129,6 +129,13 @@ SELECT tests.authenticate_as('s_manager');
 SELECT throws_ok(format($$INSERT INTO protector.notifications (organization_id, recipient_id, kind, payload)
 						  VALUES (%L, tests.get_supabase_uid('s_former'), 'note', '{}')$$, :'org'),
 	'23P01', 'Former is no active member', 'a notification to a deactivated member is refused');
+SELECT tests.clear_authentication();
+INSERT INTO protector.notifications (organization_id, recipient_id, kind)
+VALUES (:'org', tests.get_supabase_uid('s_agent'), 'note') RETURNING id AS agent_note \gset
+UPDATE protector.members SET active = false WHERE id = :'agent_member';
+SELECT lives_ok(format($$UPDATE protector.notifications SET read_at = now(), recipient_id = recipient_id WHERE id = %L$$, :'agent_note'),
+	'... but one of a member deactivated since is still written back, keeping its recipient');
+UPDATE protector.members SET active = true WHERE id = :'agent_member';
 
 -- 5. an erased customer's thread takes no new message (nobody reads it,
 -- and the erasure would not have blanked its body)

@@ -6,7 +6,7 @@
 -- in update_service came back whole in the detail; and a staff week's
 -- limit named years it does not take.
 BEGIN;
-SELECT plan(12);
+SELECT plan(14);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['e_owner', 'e_agent']) u \g /dev/null
@@ -59,6 +59,13 @@ SELECT throws_ok(format($$SELECT protector.create_staff_schedule(%L, NULL, now()
 SELECT cmp_ok(length(tests.error_text(format($$SELECT protector.update_service(%L, jsonb_build_object('capacity', repeat('9x', 5000)))$$,
 											 :'room'))), '<', 400,
 	'a capacity of 10,000 characters comes back cut, not whole in the detail');
+SELECT cmp_ok(length(tests.error_text(format($$SELECT protector.update_service(%L, jsonb_build_object(repeat('k', 100000), 1))$$,
+											 :'room'))), '<', 400,
+	'an unknown field of 100,000 characters is listed cut');
+SELECT is(tests.error_text(format($$SELECT protector.update_venue(%L, (SELECT jsonb_object_agg('k' || i, 1) FROM generate_series(1, 12) i))$$,
+								  :'venue')),
+	'22023 | p_changes has fields that cannot be changed here: k1, k10, k11, k12, k2, k3, k4, k5, k6, k7 and 2 more | Opening hours change through update_venue_schedule, the embed key through rotate_embed_key.',
+	'twelve unknown fields: the first ten (in text order) and how many more');
 SELECT throws_ok(format($$SELECT * FROM protector.get_staff_schedule(%L, '2199-12-31')$$, :'venue'),
 	'22023', 'p_week_start must be a date from 2000-01-01 to 2199-12-25', 'a staff week names the dates it takes');
 
