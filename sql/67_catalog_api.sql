@@ -423,11 +423,21 @@ BEGIN
 	-- (an update: what it changes; nothing, when it changes none of them)
 	PERFORM protector_internal.check_customer(CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
 													THEN protector_internal.customer_changes(NEW, OLD) ELSE NEW END, '');
+	-- an account linked to the record reads its bookings, messages and
+	-- waivers and books as it: the desk's managers link one (operators
+	-- create customers, and would hand anyone's account a record)
+	IF NEW.user_id IS NOT NULL AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.user_id OPERATOR(pg_catalog.<>) OLD.user_id
+									 OR OLD.user_id IS NULL)
+	   AND NOT protector_internal.caller_is_trusted()
+	   AND NEW.organization_id OPERATOR(pg_catalog.<>) ALL (protector_internal.orgs_with('customers.manage')) THEN
+		PERFORM protector.raise('forbidden', 'your role may not link a customer record to an account',
+			'Owners, admins and managers link records to accounts (customers.manage).', 'Leave user_id out.');
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_customer_row() IS
-'Trigger: a customer as written (directly, too) passes check_customer, when a write changes what it checks';
+'Trigger: a customer as written (directly, too) passes check_customer, when a write changes what it checks; only customers.manage links an account';
 CREATE TRIGGER check_customer_row BEFORE INSERT OR UPDATE ON protector.customers
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_customer_row();

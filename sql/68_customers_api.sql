@@ -14,7 +14,10 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.set_customer_identity_key() IS
 'Trigger: customers.identity_key is the ICU-normalized email';
-CREATE TRIGGER customers_identity_key BEFORE INSERT OR UPDATE OF email ON protector.customers
+-- (also a write of identity_key itself: the key is the e-mail's, whoever
+-- writes it, or a widget visitor typing another's address was attached to
+-- the record it was written on)
+CREATE TRIGGER customers_identity_key BEFORE INSERT OR UPDATE OF email, identity_key ON protector.customers
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.set_customer_identity_key();
 
 -- Groups of customers that are probably one person, with the reason.
@@ -491,8 +494,18 @@ BEGIN
 		-- now: a phone 0.1.0 stored unchecked stays on the merged record)
 		email = COALESCE(k.email, CASE WHEN protector_internal.email_is_valid(m.email) AND protector_internal.text_is_clean(m.email)
 									   THEN m.email END),
-		phone = COALESCE(k.phone, CASE WHEN protector_internal.phone_is_valid(m.phone) THEN m.phone END),
-		country = COALESCE(k.country, CASE WHEN protector.country_is_known(m.country) THEN m.country END),
+		-- (a phone and its country go together: a national number means
+		-- something only in its country; the merged record's number is
+		-- taken written out in full where the kept record's country is
+		-- another, and the kept record's own national number keeps the
+		-- country it has, none included)
+		phone = COALESCE(k.phone, CASE WHEN NOT protector_internal.phone_is_valid(m.phone) THEN NULL
+									   WHEN k.country IS NULL OR k.country OPERATOR(pg_catalog.=) m.country
+											OR NOT protector.country_is_known(m.country) THEN m.phone
+									   ELSE protector.normalize_phone(m.phone, m.country) END),
+		country = COALESCE(k.country, CASE WHEN protector.country_is_known(m.country)
+											AND (k.phone IS NULL OR pg_catalog.starts_with(pg_catalog.btrim(k.phone), '+'))
+									   THEN m.country END),
 		tags = v_tags,
 		-- (and notes where both are plain text as protector takes them now:
 		-- a note 0.1.0 stored with an invisible mark stays where it is)

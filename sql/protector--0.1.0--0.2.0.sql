@@ -9578,7 +9578,7 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_identity text;
-	v_user uuid;				-- their account, which stamps name them by
+	v_users uuid[];				-- their accounts, which stamps name them by
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
 	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
@@ -9587,9 +9587,28 @@ BEGIN
 	-- now is waited for (and then scrubbed), one made after waits for this
 	-- erasure and is refused (booking_customer.c), also when the erasure
 	-- is a direct insert into customer_erasures
-	SELECT c.identity_key, c.user_id INTO v_identity, v_user FROM protector.customers c
+	SELECT c.identity_key INTO v_identity FROM protector.customers c
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
 	FOR UPDATE;
+	-- every account ever linked to the record or to one merged into it: a
+	-- merge or an unlinking clears user_id, while the bookings, messages
+	-- and payments the account made stay stamped with it (the history of
+	-- the records' own rows says which; read before it is scrubbed below)
+	v_users := ARRAY(
+		WITH RECURSIVE merged(id) AS (
+			SELECT p_customer_id
+			UNION
+			SELECT c.id FROM protector.customers c JOIN merged ON c.merged_into OPERATOR(pg_catalog.=) merged.id
+			WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id)
+		SELECT DISTINCT u FROM (
+			SELECT c.user_id AS u FROM protector.customers c JOIN merged ON c.id OPERATOR(pg_catalog.=) merged.id
+			UNION ALL
+			SELECT (x.r OPERATOR(pg_catalog.->>) 'user_id')::uuid
+			FROM protector.audit_log l JOIN merged ON l.record_id OPERATOR(pg_catalog.=) merged.id::text,
+				 LATERAL (VALUES (l.old_row), (l.new_row)) x(r)
+			WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.customers'
+			  AND (x.r OPERATOR(pg_catalog.->>) 'user_id') OPERATOR(pg_catalog.~) '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$') s
+		WHERE u IS NOT NULL);
 	-- (under REPEATABLE READ the snapshot misses a booking it waited for)
 	IF protector_internal.customer_references_unseen(p_customer_id) THEN
 		PERFORM protector.raise('retry', 'the customer was referred to concurrently',
@@ -9604,7 +9623,7 @@ BEGIN
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
 	UPDATE protector.bookings b SET details = protector_internal.erased_booking_details(b.details), cancellation_reason = NULL,
-		created_by = CASE WHEN b.created_by OPERATOR(pg_catalog.=) v_user THEN NULL ELSE b.created_by END,
+		created_by = CASE WHEN b.created_by OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE b.created_by END,
 		idempotency_key = CASE WHEN pg_catalog.starts_with(b.idempotency_key, 'widget/')
 								 OR pg_catalog.starts_with(b.idempotency_key, 'customer/')
 							   THEN NULL ELSE b.idempotency_key END
@@ -9652,11 +9671,13 @@ BEGIN
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY
 			  (SELECT v.id::text FROM protector.vouchers v
 			   WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.customer_id OPERATOR(pg_catalog.=) p_customer_id));
-	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details)
+	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details),
+		created_by = CASE WHEN p.created_by OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE p.created_by END
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
-	  AND p.details OPERATOR(pg_catalog.<>) protector_internal.erased_payment_details(p.details);
+	  AND (p.details OPERATOR(pg_catalog.<>) protector_internal.erased_payment_details(p.details)
+		   OR p.created_by OPERATOR(pg_catalog.=) ANY (v_users));
 	UPDATE protector.audit_log l
 	SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.?) 'details'
 			THEN l.old_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details',
@@ -9703,25 +9724,26 @@ BEGIN
 	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
 	-- their messages: the bodies go (the thread's times stay)
 	UPDATE protector.booking_messages m SET body = '[erased]',
-		sender_user_id = CASE WHEN m.sender_user_id OPERATOR(pg_catalog.=) v_user THEN NULL ELSE m.sender_user_id END
+		sender_user_id = CASE WHEN m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE m.sender_user_id END
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	  AND (m.body OPERATOR(pg_catalog.<>) '[erased]' OR m.sender_user_id OPERATOR(pg_catalog.=) v_user);
-	-- their account where it stamped their bookings and messages, in the
-	-- history too (after both were written above)
+	  AND (m.body OPERATOR(pg_catalog.<>) '[erased]' OR m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users));
+	-- their accounts where they stamped their bookings, payments and
+	-- messages, in the history too (after all three were written above)
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) k.col, new_row = l.new_row OPERATOR(pg_catalog.-) k.col
-	FROM (VALUES ('protector.bookings', 'created_by'), ('protector.booking_messages', 'sender_user_id')) k (tbl, col)
-	WHERE v_user IS NOT NULL AND l.table_name OPERATOR(pg_catalog.=) k.tbl
+	FROM (VALUES ('protector.bookings', 'created_by'), ('protector.payments', 'created_by'),
+				 ('protector.booking_messages', 'sender_user_id')) k (tbl, col)
+	WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) k.tbl
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND v_user::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) k.col,
-													  l.new_row OPERATOR(pg_catalog.->>) k.col]);
+	  AND (l.old_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[])
+		   OR l.new_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[]));
 	-- and as the history's actor, unless the account is also the
 	-- organization's staff, whose own actions stay attributed
 	UPDATE protector.audit_log l SET actor_uid = NULL
-	WHERE v_user IS NOT NULL AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND l.actor_uid OPERATOR(pg_catalog.=) v_user
+	WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND l.actor_uid OPERATOR(pg_catalog.=) ANY (v_users)
 	  AND NOT EXISTS (SELECT FROM protector.members m
-					  WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user);
+					  WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) l.actor_uid);
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'last_error',
 		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'
@@ -9937,8 +9959,18 @@ BEGIN
 		-- now: a phone 0.1.0 stored unchecked stays on the merged record)
 		email = COALESCE(k.email, CASE WHEN protector_internal.email_is_valid(m.email) AND protector_internal.text_is_clean(m.email)
 									   THEN m.email END),
-		phone = COALESCE(k.phone, CASE WHEN protector_internal.phone_is_valid(m.phone) THEN m.phone END),
-		country = COALESCE(k.country, CASE WHEN protector.country_is_known(m.country) THEN m.country END),
+		-- (a phone and its country go together: a national number means
+		-- something only in its country; the merged record's number is
+		-- taken written out in full where the kept record's country is
+		-- another, and the kept record's own national number keeps the
+		-- country it has, none included)
+		phone = COALESCE(k.phone, CASE WHEN NOT protector_internal.phone_is_valid(m.phone) THEN NULL
+									   WHEN k.country IS NULL OR k.country OPERATOR(pg_catalog.=) m.country
+											OR NOT protector.country_is_known(m.country) THEN m.phone
+									   ELSE protector.normalize_phone(m.phone, m.country) END),
+		country = COALESCE(k.country, CASE WHEN protector.country_is_known(m.country)
+											AND (k.phone IS NULL OR pg_catalog.starts_with(pg_catalog.btrim(k.phone), '+'))
+									   THEN m.country END),
 		tags = v_tags,
 		-- (and notes where both are plain text as protector takes them now:
 		-- a note 0.1.0 stored with an invisible mark stays where it is)
@@ -11766,11 +11798,21 @@ BEGIN
 	-- (an update: what it changes; nothing, when it changes none of them)
 	PERFORM protector_internal.check_customer(CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
 													THEN protector_internal.customer_changes(NEW, OLD) ELSE NEW END, '');
+	-- an account linked to the record reads its bookings, messages and
+	-- waivers and books as it: the desk's managers link one (operators
+	-- create customers, and would hand anyone's account a record)
+	IF NEW.user_id IS NOT NULL AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.user_id OPERATOR(pg_catalog.<>) OLD.user_id
+									 OR OLD.user_id IS NULL)
+	   AND NOT protector_internal.caller_is_trusted()
+	   AND NEW.organization_id OPERATOR(pg_catalog.<>) ALL (protector_internal.orgs_with('customers.manage')) THEN
+		PERFORM protector.raise('forbidden', 'your role may not link a customer record to an account',
+			'Owners, admins and managers link records to accounts (customers.manage).', 'Leave user_id out.');
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_customer_row() IS
-'Trigger: a customer as written (directly, too) passes check_customer, when a write changes what it checks';
+'Trigger: a customer as written (directly, too) passes check_customer, when a write changes what it checks; only customers.manage links an account';
 REVOKE ALL ON FUNCTION protector_internal.check_service_row(), protector_internal.check_customer_row() FROM PUBLIC;
 CREATE TRIGGER check_service_row BEFORE INSERT OR UPDATE ON protector.services
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
@@ -12712,6 +12754,11 @@ AS 'MODULE_PATHNAME', 'protector_authorize_sql'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.authorize(uuid, text, text) IS
 'True if the caller may do p_action in the organization; else 42501 for its members, "<p_entity> not found" for everyone else (22023 for a NULL p_organization_id)';
+
+-- the identity key follows a write of itself too
+DROP TRIGGER customers_identity_key ON protector.customers;
+CREATE TRIGGER customers_identity_key BEFORE INSERT OR UPDATE OF email, identity_key ON protector.customers
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.set_customer_identity_key();
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

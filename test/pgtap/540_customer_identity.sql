@@ -1,0 +1,94 @@
+-- What a review of customers and identity found (the thirty-second stop):
+-- an erasure left the account of a record merged into the customer (or
+-- unlinked from it) on their bookings, messages and history, and every
+-- account on their payments; an operator linked any account to a record
+-- by a direct insert; a merge took the merged record's national phone
+-- number without its country; and a written identity_key stayed as
+-- written.
+BEGIN;
+SELECT plan(11);
+SET LOCAL TimeZone = 'UTC';
+
+SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['i_owner', 'i_operator', 'i_kim', 'i_eve', 'i_stranger']) u \g /dev/null
+SELECT tests.authenticate_as('i_owner');
+SELECT protector.create_organization('Identity', 'customer-identity', 'UTC', 'EUR') ->> 'id' AS org \gset
+SELECT protector.create_venue(:'org', 'Hall', 'UTC') ->> 'id' AS venue \gset
+SELECT protector.create_service(:'venue', 'Vault', '1 hour', p_slot_interval => '1 hour', p_mode => 'shared', p_capacity => 10) ->> 'id' AS vault \gset
+SELECT protector.create_customer(:'org', 'Kim', 'kim@example.com') ->> 'id' AS kim \gset
+SELECT protector.create_customer(:'org', 'Kim B', 'kim.b@example.com') ->> 'id' AS kim_b \gset
+SELECT tests.clear_authentication();
+INSERT INTO protector.members (organization_id, user_id, role) VALUES (:'org', tests.get_supabase_uid('i_operator'), 'operator');
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('i_kim') WHERE id = :'kim';
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('i_eve') WHERE id = :'kim_b';
+
+-- 1. Eve's account books and writes as Kim B; a payment is stamped with it
+SELECT tests.authenticate_as('i_eve');
+SELECT protector.create_booking(:'vault', NULL, date_trunc('hour', now()) + interval '3 days', 1) ->> 'id' AS eve_booking \gset
+SELECT protector.send_message(:'eve_booking', 'See you then') IS NOT NULL \g /dev/null
+SELECT tests.clear_authentication();
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, created_by)
+VALUES (:'org', :'eve_booking', 5, 'succeeded', tests.get_supabase_uid('i_eve')) RETURNING id AS eve_payment \gset
+-- Kim B is merged into Kim (whose own account stays), then Kim is erased
+SELECT tests.authenticate_as('i_owner');
+SELECT protector.merge_customers(:'kim', :'kim_b') IS NOT NULL \g /dev/null
+SELECT protector.erase_customer(:'kim') IS NOT NULL \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT created_by FROM protector.bookings WHERE id = :'eve_booking'), NULL,
+	'the erasure takes the merged record''s account off the booking it made');
+SELECT is((SELECT count(*)::int FROM protector.booking_messages WHERE sender_user_id = tests.get_supabase_uid('i_eve')), 0,
+	'... off the message it wrote');
+SELECT is((SELECT created_by FROM protector.payments WHERE id = :'eve_payment'), NULL, '... off the payment it is stamped on');
+SELECT is((SELECT count(*)::int FROM protector.audit_log
+		   WHERE organization_id = :'org'
+			 AND (actor_uid = tests.get_supabase_uid('i_eve')
+				  OR tests.get_supabase_uid('i_eve')::text IN (old_row ->> 'created_by', new_row ->> 'created_by',
+															  old_row ->> 'sender_user_id', new_row ->> 'sender_user_id',
+															  old_row ->> 'user_id', new_row ->> 'user_id'))), 0,
+	'... and out of the history: as actor and in every row');
+
+-- 2. an account unlinked before the erasure is still the customer's to lose
+SELECT tests.authenticate_as('i_owner');
+SELECT protector.create_customer(:'org', 'Lee', 'lee@example.com') ->> 'id' AS lee \gset
+SELECT tests.clear_authentication();
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('i_stranger') WHERE id = :'lee';
+SELECT tests.authenticate_as('i_stranger');
+SELECT protector.create_booking(:'vault', NULL, date_trunc('hour', now()) + interval '4 days', 1) ->> 'id' AS lee_booking \gset
+SELECT tests.clear_authentication();
+UPDATE protector.customers SET user_id = NULL WHERE id = :'lee';
+SELECT tests.authenticate_as('i_owner');
+SELECT protector.erase_customer(:'lee') IS NOT NULL \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT created_by FROM protector.bookings WHERE id = :'lee_booking'), NULL,
+	'an account unlinked before the erasure is taken off the booking it made');
+
+-- 3. only those who manage customers link a record to an account
+SELECT tests.authenticate_as('i_operator');
+SELECT throws_ok(format($$INSERT INTO protector.customers (organization_id, full_name, user_id)
+						  VALUES (%L, 'Mallory', tests.get_supabase_uid('i_stranger'))$$, :'org'),
+	'42501', 'your role may not link a customer record to an account', 'an operator links no account to a new record');
+SELECT lives_ok(format($$INSERT INTO protector.customers (organization_id, full_name) VALUES (%L, 'Walk-in')$$, :'org'),
+	'... and creates records without one as before');
+
+-- 4. a merge takes a phone with its country: Ann (US, no phone) keeps her
+-- country; Ann B's Berlin number 030 1234567 comes written out in full
+SELECT tests.authenticate_as('i_owner');
+SELECT protector.create_customer(:'org', 'Ann', 'ann@example.com', p_country => 'US') ->> 'id' AS ann \gset
+SELECT protector.create_customer(:'org', 'Ann B', 'ann.b@example.com', '030 1234567', p_country => 'DE') ->> 'id' AS ann_b \gset
+SELECT protector.merge_customers(:'ann', :'ann_b') IS NOT NULL \g /dev/null
+SELECT is((SELECT format('%s %s', phone, country) FROM protector.customers WHERE id = :'ann'), '+49301234567 US',
+	'the kept record takes the merged national number written out in full, and keeps its country');
+SELECT is((SELECT protector.normalize_phone(phone, country) FROM protector.customers WHERE id = :'ann'), '+49301234567',
+	'... so the number still means Berlin, not +1 301 234 567');
+
+-- 5. identity_key is the e-mail's, whoever writes it
+SELECT tests.authenticate_as_service_role();
+SELECT protector.create_customer(:'org', 'Mallory', 'mallory@example.com') ->> 'id' AS mallory \gset
+UPDATE protector.customers SET identity_key = 'victim@example.com' WHERE id = :'mallory';
+SELECT is((SELECT identity_key FROM protector.customers WHERE id = :'mallory'), 'mallory@example.com',
+	'a written identity_key is the e-mail''s again, so a visitor typing the victim''s address is not attached to it');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.customers WHERE organization_id = :'org' AND identity_key = 'victim@example.com'), 0,
+	'... and no record carries the victim''s key');
+
+SELECT * FROM finish();
+ROLLBACK;
