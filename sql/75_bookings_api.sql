@@ -386,13 +386,19 @@ BEGIN
 		IF NOT FOUND THEN
 			RETURN NEW;			-- the foreign key says what is wrong
 		END IF;
-		-- money paid in one currency stays in it
+		-- money paid in one currency stays in it (the service's own
+		-- currency may have changed since, with the party alone changing)
 		IF s.currency OPERATOR(pg_catalog.<>) OLD.currency AND EXISTS (
 				SELECT FROM protector.payments p
 				WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND p.booking_id OPERATOR(pg_catalog.=) OLD.id) THEN
-			PERFORM protector.raise('invalid_parameter', 'a booking with payments cannot move to a service in another currency',
-				pg_catalog.format('Booking %s is paid in %s; service %s charges in %s.', OLD.id, OLD.currency, s.id, s.currency),
-				'Refund it and book the other service instead.');
+			IF NEW.service_id OPERATOR(pg_catalog.<>) OLD.service_id THEN
+				PERFORM protector.raise('invalid_parameter', 'a booking with payments cannot move to a service in another currency',
+					pg_catalog.format('Booking %s is paid in %s; service %s charges in %s.', OLD.id, OLD.currency, s.id, s.currency),
+					'Refund it and book the other service instead.');
+			END IF;
+			PERFORM protector.raise('invalid_parameter', 'a booking with payments cannot be priced again in another currency',
+				pg_catalog.format('Booking %s is paid in %s; its service now charges in %s.', OLD.id, OLD.currency, s.currency),
+				'Set its unit_price and total_price in the same update: it then keeps its currency.');
 		END IF;
 		NEW.unit_price := s.price;
 		NEW.currency := s.currency;

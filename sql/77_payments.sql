@@ -39,6 +39,34 @@ COMMENT ON FUNCTION protector_internal.default_currency() IS
 
 CREATE TRIGGER default_currency BEFORE INSERT ON protector.services
 	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
+
+-- Reports, dashboards and analytics count money in the organization's
+-- currency, so its currency stays while bookings or payments are in it: a
+-- change left every one of them out of every figure, silently.  (As the
+-- owner: the answer is one yes or no about the caller's own organization.)
+CREATE FUNCTION protector_internal.keep_organization_currency()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM protector.bookings b
+			   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.id AND b.currency OPERATOR(pg_catalog.=) OLD.currency)
+	   OR EXISTS (SELECT FROM protector.payments p
+				  WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.id AND p.currency OPERATOR(pg_catalog.=) OLD.currency) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('currency cannot change from %s: the organization has bookings or payments in it', OLD.currency),
+			pg_catalog.format('Reports, dashboards and analytics count money in the organization''s currency; every booking and payment in %s would drop out of them.', OLD.currency),
+			'Price services in another currency instead (services.currency): each booking keeps its own.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_organization_currency() IS
+'Trigger: an organization''s currency does not change while bookings or payments are in it (reports count money in it)';
+CREATE TRIGGER keep_organization_currency BEFORE UPDATE OF currency ON protector.organizations
+	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_organization_currency();
 -- (bookings: prepare_booking(), src/booking_insert.c, sets the service's)
 CREATE TRIGGER default_currency BEFORE INSERT ON protector.payments
 	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();

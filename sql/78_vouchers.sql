@@ -798,8 +798,12 @@ AS $$
 DECLARE
 	v_missing uuid;
 BEGIN
+	-- (only the services a write adds: one deleted since it was listed,
+	-- never booked, does not block every later edit of the code)
 	SELECT x INTO v_missing FROM pg_catalog.unnest(NEW.service_ids) x
-	WHERE NOT EXISTS (SELECT FROM protector.services s
+	WHERE (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.organization_id OPERATOR(pg_catalog.<>) OLD.organization_id
+		   OR x OPERATOR(pg_catalog.<>) ALL (COALESCE(OLD.service_ids, '{}')))
+	  AND NOT EXISTS (SELECT FROM protector.services s
 					  WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) x)
 	LIMIT 1;
 	IF FOUND THEN

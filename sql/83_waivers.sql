@@ -113,6 +113,59 @@ ALTER TABLE protector.services ADD CONSTRAINT services_waiver_fkey
 	FOREIGN KEY (organization_id, waiver_id) REFERENCES protector.waivers (organization_id, id);
 CREATE INDEX services_waiver_idx ON protector.services (organization_id, waiver_id);
 
+-- A waiver services ask for stays in use: retired (active = false), it
+-- takes no signature, and their bookings could never go in_progress; so
+-- it is neither retired nor deleted while a service asks for it, and no
+-- service is pointed at a retired one.  Services are read as the owner
+-- (their names, of the caller's own organization's services); not when
+-- an organization's deletion takes everything (a cascade runs inside a
+-- foreign key's trigger).
+CREATE FUNCTION protector_internal.keep_required_waiver()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_services text;
+BEGIN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'services' THEN
+		-- (a write that keeps the service's waiver is not judged)
+		IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.waiver_id OPERATOR(pg_catalog.<>) OLD.waiver_id OR OLD.waiver_id IS NULL)
+		   AND EXISTS (SELECT FROM protector.waivers w
+				   WHERE w.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND w.id OPERATOR(pg_catalog.=) NEW.waiver_id
+					 AND NOT w.active) THEN
+			PERFORM protector.raise('invalid_parameter', 'a service cannot ask for a retired waiver',
+				pg_catalog.format('Waiver %s is retired (active is false): it takes no signatures.', NEW.waiver_id),
+				'Ask for an active waiver, or none.');
+		END IF;
+		RETURN NEW;
+	END IF;
+	v_services := protector_internal.names_text(ARRAY(
+		SELECT s.name FROM protector.services s
+		WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.waiver_id OPERATOR(pg_catalog.=) OLD.id
+		ORDER BY s.name));
+	IF v_services IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = CASE TG_OP WHEN 'DELETE' THEN 'foreign_key_violation' ELSE 'invalid_parameter_value' END,
+			MESSAGE = pg_catalog.format('waiver "%s" cannot be %s while services ask for it', OLD.name,
+										CASE TG_OP WHEN 'DELETE' THEN 'deleted' ELSE 'retired' END),
+			DETAIL = pg_catalog.format('Services: %s.', v_services),
+			HINT = 'Point them to another waiver, or none (waiver_id null), first.';
+	END IF;
+	RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_required_waiver() IS
+'Trigger: a waiver services ask for is neither retired nor deleted, and no service asks for a retired one';
+CREATE TRIGGER keep_required_waiver BEFORE INSERT OR UPDATE OF waiver_id ON protector.services
+	FOR EACH ROW WHEN (NEW.waiver_id IS NOT NULL AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_required_waiver();
+CREATE TRIGGER keep_required_waiver_active BEFORE UPDATE OF active ON protector.waivers
+	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_required_waiver();
+CREATE TRIGGER keep_required_waiver BEFORE DELETE ON protector.waivers
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_required_waiver();
+
 -- (a waiver's name is shown with every signature: plain text, sql/67_catalog_api.sql)
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.waivers
 	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();

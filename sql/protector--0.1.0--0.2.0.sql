@@ -1614,13 +1614,19 @@ BEGIN
 		IF NOT FOUND THEN
 			RETURN NEW;			-- the foreign key says what is wrong
 		END IF;
-		-- money paid in one currency stays in it
+		-- money paid in one currency stays in it (the service's own
+		-- currency may have changed since, with the party alone changing)
 		IF s.currency OPERATOR(pg_catalog.<>) OLD.currency AND EXISTS (
 				SELECT FROM protector.payments p
 				WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND p.booking_id OPERATOR(pg_catalog.=) OLD.id) THEN
-			PERFORM protector.raise('invalid_parameter', 'a booking with payments cannot move to a service in another currency',
-				pg_catalog.format('Booking %s is paid in %s; service %s charges in %s.', OLD.id, OLD.currency, s.id, s.currency),
-				'Refund it and book the other service instead.');
+			IF NEW.service_id OPERATOR(pg_catalog.<>) OLD.service_id THEN
+				PERFORM protector.raise('invalid_parameter', 'a booking with payments cannot move to a service in another currency',
+					pg_catalog.format('Booking %s is paid in %s; service %s charges in %s.', OLD.id, OLD.currency, s.id, s.currency),
+					'Refund it and book the other service instead.');
+			END IF;
+			PERFORM protector.raise('invalid_parameter', 'a booking with payments cannot be priced again in another currency',
+				pg_catalog.format('Booking %s is paid in %s; its service now charges in %s.', OLD.id, OLD.currency, s.currency),
+				'Set its unit_price and total_price in the same update: it then keeps its currency.');
 		END IF;
 		NEW.unit_price := s.price;
 		NEW.currency := s.currency;
@@ -2873,8 +2879,12 @@ AS $$
 DECLARE
 	v_missing uuid;
 BEGIN
+	-- (only the services a write adds: one deleted since it was listed,
+	-- never booked, does not block every later edit of the code)
 	SELECT x INTO v_missing FROM pg_catalog.unnest(NEW.service_ids) x
-	WHERE NOT EXISTS (SELECT FROM protector.services s
+	WHERE (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.organization_id OPERATOR(pg_catalog.<>) OLD.organization_id
+		   OR x OPERATOR(pg_catalog.<>) ALL (COALESCE(OLD.service_ids, '{}')))
+	  AND NOT EXISTS (SELECT FROM protector.services s
 					  WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) x)
 	LIMIT 1;
 	IF FOUND THEN
@@ -4304,6 +4314,15 @@ BEGIN
 	PERFORM protector_internal.check_interval(s.duration, p_prefix OPERATOR(pg_catalog.||) 'duration', '0', '31 days', false);
 	PERFORM protector_internal.check_integer(s.capacity, p_prefix OPERATOR(pg_catalog.||) 'capacity', 1, 100000);
 	PERFORM protector_internal.check_integer(s.min_party, p_prefix OPERATOR(pg_catalog.||) 'min_party', 1, 100000);
+	-- (said as the rule it is: a service made shared, its max_party
+	-- untouched, was told "max_party must be from 1 to 6")
+	IF s.mode OPERATOR(pg_catalog.=) 'shared' AND s.max_party OPERATOR(pg_catalog.>) s.capacity
+	   AND s.max_party OPERATOR(pg_catalog.>=) s.min_party AND s.capacity BETWEEN 1 AND 100000 THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%smax_party must be at most the capacity of a shared service', p_prefix),
+			pg_catalog.format('max_party %s, capacity %s.', s.max_party, s.capacity),
+			'Lower max_party (with the change of mode, if that is one), or raise the capacity.');
+	END IF;
 	IF s.max_party IS NOT NULL THEN
 		PERFORM protector_internal.check_integer(s.max_party, p_prefix OPERATOR(pg_catalog.||) 'max_party', s.min_party,
 			CASE WHEN s.mode OPERATOR(pg_catalog.=) 'shared' THEN s.capacity ELSE 100000 END);
@@ -12759,6 +12778,76 @@ COMMENT ON FUNCTION protector_internal.authorize(uuid, text, text) IS
 DROP TRIGGER customers_identity_key ON protector.customers;
 CREATE TRIGGER customers_identity_key BEFORE INSERT OR UPDATE OF email, identity_key ON protector.customers
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.set_customer_identity_key();
+
+CREATE FUNCTION protector_internal.keep_organization_currency()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM protector.bookings b
+			   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.id AND b.currency OPERATOR(pg_catalog.=) OLD.currency)
+	   OR EXISTS (SELECT FROM protector.payments p
+				  WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.id AND p.currency OPERATOR(pg_catalog.=) OLD.currency) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('currency cannot change from %s: the organization has bookings or payments in it', OLD.currency),
+			pg_catalog.format('Reports, dashboards and analytics count money in the organization''s currency; every booking and payment in %s would drop out of them.', OLD.currency),
+			'Price services in another currency instead (services.currency): each booking keeps its own.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_organization_currency() IS
+'Trigger: an organization''s currency does not change while bookings or payments are in it (reports count money in it)';
+
+CREATE FUNCTION protector_internal.keep_required_waiver()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_services text;
+BEGIN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'services' THEN
+		-- (a write that keeps the service's waiver is not judged)
+		IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.waiver_id OPERATOR(pg_catalog.<>) OLD.waiver_id OR OLD.waiver_id IS NULL)
+		   AND EXISTS (SELECT FROM protector.waivers w
+				   WHERE w.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND w.id OPERATOR(pg_catalog.=) NEW.waiver_id
+					 AND NOT w.active) THEN
+			PERFORM protector.raise('invalid_parameter', 'a service cannot ask for a retired waiver',
+				pg_catalog.format('Waiver %s is retired (active is false): it takes no signatures.', NEW.waiver_id),
+				'Ask for an active waiver, or none.');
+		END IF;
+		RETURN NEW;
+	END IF;
+	v_services := protector_internal.names_text(ARRAY(
+		SELECT s.name FROM protector.services s
+		WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.waiver_id OPERATOR(pg_catalog.=) OLD.id
+		ORDER BY s.name));
+	IF v_services IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = CASE TG_OP WHEN 'DELETE' THEN 'foreign_key_violation' ELSE 'invalid_parameter_value' END,
+			MESSAGE = pg_catalog.format('waiver "%s" cannot be %s while services ask for it', OLD.name,
+										CASE TG_OP WHEN 'DELETE' THEN 'deleted' ELSE 'retired' END),
+			DETAIL = pg_catalog.format('Services: %s.', v_services),
+			HINT = 'Point them to another waiver, or none (waiver_id null), first.';
+	END IF;
+	RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_required_waiver() IS
+'Trigger: a waiver services ask for is neither retired nor deleted, and no service asks for a retired one';
+CREATE TRIGGER keep_organization_currency BEFORE UPDATE OF currency ON protector.organizations
+	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_organization_currency();
+CREATE TRIGGER keep_required_waiver BEFORE INSERT OR UPDATE OF waiver_id ON protector.services
+	FOR EACH ROW WHEN (NEW.waiver_id IS NOT NULL AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_required_waiver();
+CREATE TRIGGER keep_required_waiver_active BEFORE UPDATE OF active ON protector.waivers
+	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_required_waiver();
+CREATE TRIGGER keep_required_waiver BEFORE DELETE ON protector.waivers
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_required_waiver();
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -1,0 +1,82 @@
+-- What a review of the catalog changing under bookings found (the
+-- thirty-second stop): an organization's currency changed under its
+-- bookings and payments, which then dropped out of every report; a waiver
+-- services ask for was retired (their bookings could never start) or
+-- deleted with a bare foreign-key error; a paid booking whose service's
+-- currency changed was told it "cannot move" when only its party grew;
+-- a service made shared was told "max_party must be from 1 to 6"; and a
+-- promo code listing a service deleted since could not be edited.
+BEGIN;
+SELECT plan(13);
+SET LOCAL TimeZone = 'UTC';
+
+SELECT tests.create_supabase_user('k_owner') IS NOT NULL \g /dev/null
+SELECT tests.authenticate_as('k_owner');
+SELECT protector.create_organization('Catalog', 'catalog-changes', 'UTC', 'EUR') ->> 'id' AS org \gset
+SELECT protector.create_venue(:'org', 'Hall', 'UTC') ->> 'id' AS venue \gset
+SELECT protector.create_service(:'venue', 'Room', '1 hour', p_slot_interval => '1 hour', p_price => 20,
+								p_price_per_person => 25, p_capacity => 6) ->> 'id' AS room \gset
+SELECT protector.create_service(:'venue', 'Spare', '1 hour', p_slot_interval => '1 hour') ->> 'id' AS spare \gset
+SELECT protector.create_service(:'venue', 'Third', '1 hour', p_slot_interval => '1 hour') ->> 'id' AS third \gset
+SELECT protector.create_waiver(:'org', 'Climbing', 'I climb at my own risk.') ->> 'waiver_id' AS waiver \gset
+SELECT protector.create_booking(:'room', NULL, date_trunc('day', now()) + interval '3 days 10 hours', 2) ->> 'id' AS booking \gset
+SELECT tests.clear_authentication();
+INSERT INTO protector.payments (organization_id, booking_id, amount, status) VALUES (:'org', :'booking', 70, 'succeeded');
+SELECT tests.authenticate_as('k_owner');
+
+-- 1. the organization's currency stays while money is in it
+SELECT throws_ok(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'org'),
+	'22023', 'currency cannot change from EUR: the organization has bookings or payments in it',
+	'a currency change that would drop 70 EUR out of every report is refused');
+SELECT protector.create_organization('Fresh', 'catalog-fresh', 'UTC', 'EUR') ->> 'id' AS fresh \gset
+SELECT lives_ok(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'fresh'),
+	'an organization without bookings or payments changes its currency');
+
+-- 2. a waiver services ask for stays in use
+SELECT protector.update_service(:'room', jsonb_build_object('waiver_id', :'waiver')) IS NOT NULL \g /dev/null
+SELECT throws_ok(format($$UPDATE protector.waivers SET active = false WHERE id = %L$$, :'waiver'),
+	'22023', 'waiver "Climbing" cannot be retired while services ask for it', 'a required waiver is not retired');
+SELECT throws_ok(format($$DELETE FROM protector.waivers WHERE id = %L$$, :'waiver'),
+	'23503', 'waiver "Climbing" cannot be deleted while services ask for it', '... nor deleted, in words');
+SELECT protector.update_service(:'room', '{"waiver_id": null}') IS NOT NULL \g /dev/null
+SELECT lives_ok(format($$UPDATE protector.waivers SET active = false WHERE id = %L$$, :'waiver'),
+	'once no service asks for it, it is retired');
+SELECT throws_ok(format($$SELECT protector.update_service(%L, jsonb_build_object('waiver_id', %L::text))$$, :'spare', :'waiver'),
+	'22023', 'a service cannot ask for a retired waiver', 'and no service is pointed at it then');
+
+-- 3. a paid booking of a service whose currency changed since
+SELECT protector.update_service(:'room', '{"currency": "USD"}') IS NOT NULL \g /dev/null
+SELECT throws_ok(format($$UPDATE protector.bookings SET party_size = 3 WHERE id = %L$$, :'booking'),
+	'22023', 'a booking with payments cannot be priced again in another currency',
+	'a party grown under a new service currency is told what happened, not that it moves');
+-- 20 + 25 x 3 = 95, set in the same update: the booking keeps EUR
+SELECT lives_ok(format($$UPDATE protector.bookings SET party_size = 3, unit_price = 20, total_price = 95 WHERE id = %L$$, :'booking'),
+	'... and, with its prices set in the same update, grows');
+SELECT is((SELECT format('%s %s %s', party_size, total_price, currency) FROM protector.bookings WHERE id = :'booking'), '3 95.00 EUR',
+	'3 guests, 95.00, still in EUR');
+-- a service made shared over a max_party above its capacity is told the rule
+SELECT protector.update_service(:'third', '{"max_party": 8, "capacity": 6}') IS NOT NULL \g /dev/null
+SELECT throws_ok(format($$SELECT protector.update_service(%L, '{"mode": "shared"}')$$, :'third'),
+	'22023', 'p_changes.max_party must be at most the capacity of a shared service',
+	'a service made shared is told its max_party of 8 exceeds its capacity of 6');
+
+-- 4. a promo code listing a service deleted since stays editable
+SELECT protector.create_promo_code(:'org', 'percent', 10, p_service_ids => ARRAY[:'room', :'spare']::uuid[]) ->> 'id' AS promo \gset
+DELETE FROM protector.services WHERE id = :'spare';
+SELECT lives_ok(format($$UPDATE protector.promo_codes SET service_ids = service_ids || %L::uuid WHERE id = %L$$, :'third', :'promo'),
+	'a code listing a service deleted since takes another service');
+SELECT throws_ok(format($$UPDATE protector.promo_codes SET service_ids = service_ids || protector_internal.random_uuid() WHERE id = %L$$,
+						:'promo'),
+	'22023', 'service_ids names a service that is not the organization''s', '... while a service added to it is still checked');
+
+-- 5. an organization's deletion takes its waivers with the services that ask for them
+SELECT protector.create_waiver(:'org', 'Zip line', 'I slide at my own risk.') ->> 'waiver_id' AS zip \gset
+SELECT protector.update_service(:'room', jsonb_build_object('waiver_id', :'zip')) IS NOT NULL \g /dev/null
+SELECT tests.clear_authentication();
+DELETE FROM protector.payments WHERE organization_id = :'org';
+SELECT tests.authenticate_as('k_owner');
+SELECT lives_ok(format($$DELETE FROM protector.organizations WHERE id = %L$$, :'org'),
+	'the owner deletes the organization, required waiver and all');
+
+SELECT * FROM finish();
+ROLLBACK;
