@@ -222,8 +222,14 @@ BEGIN
 	PERFORM protector_internal.check_interval(s.duration, p_prefix OPERATOR(pg_catalog.||) 'duration', '0', '31 days', false);
 	PERFORM protector_internal.check_integer(s.capacity, p_prefix OPERATOR(pg_catalog.||) 'capacity', 1, 100000);
 	PERFORM protector_internal.check_integer(s.min_party, p_prefix OPERATOR(pg_catalog.||) 'min_party', 1, 100000);
+	IF s.mode OPERATOR(pg_catalog.=) 'shared' AND s.min_party OPERATOR(pg_catalog.>) s.capacity THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%smin_party must be at most the capacity of a shared service', p_prefix),
+			pg_catalog.format('min_party %s, capacity %s.', s.min_party, s.capacity));
+	END IF;
 	-- (said as the rule it is: a service made shared, its max_party
-	-- untouched, was told "max_party must be from 1 to 6")
+	-- untouched, was told "max_party must be from 1 to 6"; its min_party
+	-- first, which bounds max_party from below)
 	IF s.mode OPERATOR(pg_catalog.=) 'shared' AND s.max_party OPERATOR(pg_catalog.>) s.capacity
 	   AND s.max_party OPERATOR(pg_catalog.>=) s.min_party AND s.capacity BETWEEN 1 AND 100000 THEN
 		PERFORM protector.raise('invalid_parameter',
@@ -234,11 +240,6 @@ BEGIN
 	IF s.max_party IS NOT NULL THEN
 		PERFORM protector_internal.check_integer(s.max_party, p_prefix OPERATOR(pg_catalog.||) 'max_party', s.min_party,
 			CASE WHEN s.mode OPERATOR(pg_catalog.=) 'shared' THEN s.capacity ELSE 100000 END);
-	END IF;
-	IF s.mode OPERATOR(pg_catalog.=) 'shared' AND s.min_party OPERATOR(pg_catalog.>) s.capacity THEN
-		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('%smin_party must be at most the capacity of a shared service', p_prefix),
-			pg_catalog.format('min_party %s, capacity %s.', s.min_party, s.capacity));
 	END IF;
 	-- (the largest party is max_party, else the capacity: a service whose
 	-- smallest party is larger takes no booking at all)

@@ -502,7 +502,10 @@ BEGIN
 		phone = COALESCE(k.phone, CASE WHEN NOT protector_internal.phone_is_valid(m.phone) THEN NULL
 									   WHEN k.country IS NULL OR k.country OPERATOR(pg_catalog.=) m.country
 											OR NOT protector.country_is_known(m.country) THEN m.phone
-									   ELSE protector.normalize_phone(m.phone, m.country) END),
+									   -- (a country whose numbers protector does not
+									   -- complete leaves it national: not taken)
+									   WHEN pg_catalog.starts_with(protector.normalize_phone(m.phone, m.country), '+')
+									   THEN protector.normalize_phone(m.phone, m.country) END),
 		country = COALESCE(k.country, CASE WHEN protector.country_is_known(m.country)
 											AND (k.phone IS NULL OR pg_catalog.starts_with(pg_catalog.btrim(k.phone), '+'))
 									   THEN m.country END),

@@ -41,23 +41,32 @@ CREATE TRIGGER default_currency BEFORE INSERT ON protector.services
 	FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION protector_internal.default_currency();
 
 -- Reports, dashboards and analytics count money in the organization's
--- currency, so its currency stays while bookings or payments are in it: a
--- change left every one of them out of every figure, silently.  (As the
--- owner: the answer is one yes or no about the caller's own organization.)
+-- currency, so its currency stays while bookings, payments or services
+-- are in it: a change left every one of them out of every figure,
+-- silently, and the bookings of a service still priced in the old
+-- currency after it.  (As the owner: the answer is one yes or no about
+-- the caller's own organization.)
 CREATE FUNCTION protector_internal.keep_organization_currency()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF EXISTS (SELECT FROM protector.bookings b
-			   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.id AND b.currency OPERATOR(pg_catalog.=) OLD.currency)
+	-- (the row locked against the key-share lock a booking's and a
+	-- service's foreign keys take: one going in now is waited for and then
+	-- seen; a booking needs a service in its currency, which any snapshot
+	-- sees)
+	PERFORM FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) OLD.id FOR UPDATE;
+	IF EXISTS (SELECT FROM protector.services s
+			   WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.id AND s.currency OPERATOR(pg_catalog.=) OLD.currency)
+	   OR EXISTS (SELECT FROM protector.bookings b
+				  WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.id AND b.currency OPERATOR(pg_catalog.=) OLD.currency)
 	   OR EXISTS (SELECT FROM protector.payments p
 				  WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.id AND p.currency OPERATOR(pg_catalog.=) OLD.currency) THEN
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('currency cannot change from %s: the organization has bookings or payments in it', OLD.currency),
-			pg_catalog.format('Reports, dashboards and analytics count money in the organization''s currency; every booking and payment in %s would drop out of them.', OLD.currency),
-			'Price services in another currency instead (services.currency): each booking keeps its own.');
+			pg_catalog.format('currency cannot change from %s: the organization has services, bookings or payments in it', OLD.currency),
+			pg_catalog.format('Reports, dashboards and analytics count money in the organization''s currency; what is in %s would drop out of them, and so would the bookings of services still priced in it.', OLD.currency),
+			'Change the services'' currency first (update_service); bookings and payments made in it keep it.');
 	END IF;
 	RETURN NEW;
 END

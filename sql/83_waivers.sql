@@ -127,29 +127,42 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_services text;
+	v_active boolean;
 BEGIN
 	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'services' THEN
 		-- (a write that keeps the service's waiver is not judged)
-		IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.waiver_id OPERATOR(pg_catalog.<>) OLD.waiver_id OR OLD.waiver_id IS NULL)
-		   AND EXISTS (SELECT FROM protector.waivers w
-				   WHERE w.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND w.id OPERATOR(pg_catalog.=) NEW.waiver_id
-					 AND NOT w.active) THEN
+		IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.waiver_id OPERATOR(pg_catalog.=) OLD.waiver_id THEN
+			RETURN NEW;
+		END IF;
+		-- (the waiver's row share-locked: a retirement under way is waited
+		-- for and then seen; one under REPEATABLE READ retries, 40001)
+		SELECT w.active INTO v_active FROM protector.waivers w
+		WHERE w.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND w.id OPERATOR(pg_catalog.=) NEW.waiver_id
+		FOR SHARE;
+		IF NOT v_active THEN
 			PERFORM protector.raise('invalid_parameter', 'a service cannot ask for a retired waiver',
 				pg_catalog.format('Waiver %s is retired (active is false): it takes no signatures.', NEW.waiver_id),
 				'Ask for an active waiver, or none.');
 		END IF;
 		RETURN NEW;
 	END IF;
+	-- (a service pointed at it at the same moment share-locked this row:
+	-- waited for, and under REPEATABLE READ told to retry when missed)
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.services s WHERE s.waiver_id OPERATOR(pg_catalog.=) $1', OLD.id,
+		'a service was pointed at this waiver concurrently', NULL);
 	v_services := protector_internal.names_text(ARRAY(
 		SELECT s.name FROM protector.services s
 		WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.waiver_id OPERATOR(pg_catalog.=) OLD.id
 		ORDER BY s.name));
-	IF v_services IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = CASE TG_OP WHEN 'DELETE' THEN 'foreign_key_violation' ELSE 'invalid_parameter_value' END,
-			MESSAGE = pg_catalog.format('waiver "%s" cannot be %s while services ask for it', OLD.name,
-										CASE TG_OP WHEN 'DELETE' THEN 'deleted' ELSE 'retired' END),
+	IF v_services IS NOT NULL AND TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('waiver "%s" cannot be deleted while services ask for it', OLD.name),
 			DETAIL = pg_catalog.format('Services: %s.', v_services),
 			HINT = 'Point them to another waiver, or none (waiver_id null), first.';
+	ELSIF v_services IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('waiver "%s" cannot be retired while services ask for it', OLD.name),
+			pg_catalog.format('Services: %s.', v_services), 'Point them to another waiver, or none (waiver_id null), first.');
 	END IF;
 	RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
 END

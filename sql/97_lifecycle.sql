@@ -250,6 +250,8 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_identity text;
+	v_down uuid[];				-- the record and those merged into it
+	v_group uuid[];				-- the person's records: with the one it was merged into
 	v_users uuid[];				-- their accounts, which stamps name them by
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
@@ -262,25 +264,50 @@ BEGIN
 	SELECT c.identity_key INTO v_identity FROM protector.customers c
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
 	FOR UPDATE;
-	-- every account ever linked to the record or to one merged into it: a
-	-- merge or an unlinking clears user_id, while the bookings, messages
-	-- and payments the account made stay stamped with it (the history of
-	-- the records' own rows says which; read before it is scrubbed below)
-	v_users := ARRAY(
-		WITH RECURSIVE merged(id) AS (
+	-- The records whose accounts go: this one and those merged into it.
+	-- Their rows may lie with the record this one was merged into (a merge
+	-- moves bookings, payments and messages to it): the person's records are
+	-- all of that group.
+	v_down := ARRAY(
+		WITH RECURSIVE d(id) AS (
 			SELECT p_customer_id
 			UNION
-			SELECT c.id FROM protector.customers c JOIN merged ON c.merged_into OPERATOR(pg_catalog.=) merged.id
+			SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
 			WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id)
-		SELECT DISTINCT u FROM (
-			SELECT c.user_id AS u FROM protector.customers c JOIN merged ON c.id OPERATOR(pg_catalog.=) merged.id
+		SELECT d.id FROM d);
+	v_group := ARRAY(
+		WITH RECURSIVE up(id, parent) AS (
+			SELECT c.id, c.merged_into FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
+			UNION
+			SELECT c.id, c.merged_into FROM protector.customers c JOIN up ON c.id OPERATOR(pg_catalog.=) up.parent),
+		d(id) AS (
+			SELECT up.id FROM up WHERE up.parent IS NULL
+			UNION
+			SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
+			WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id)
+		SELECT d.id FROM d);
+	-- Their accounts: the ones linked now, and those a merge or an
+	-- unlinking took off, as the records' history says (read before it is
+	-- scrubbed below; a purged or unaudited history says nothing), unless
+	-- such an account is one of the organization's members or is linked
+	-- now to another of its customers: a link made by mistake and undone
+	-- does not make that person's actions this customer's.
+	v_users := ARRAY(
+		SELECT DISTINCT s.u FROM (
+			SELECT c.user_id AS u FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) ANY (v_down)
 			UNION ALL
-			SELECT (x.r OPERATOR(pg_catalog.->>) 'user_id')::uuid
-			FROM protector.audit_log l JOIN merged ON l.record_id OPERATOR(pg_catalog.=) merged.id::text,
-				 LATERAL (VALUES (l.old_row), (l.new_row)) x(r)
-			WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.customers'
-			  AND (x.r OPERATOR(pg_catalog.->>) 'user_id') OPERATOR(pg_catalog.~) '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$') s
-		WHERE u IS NOT NULL);
+			SELECT h.u FROM (
+				SELECT (x.r OPERATOR(pg_catalog.->>) 'user_id')::uuid AS u
+				FROM protector.audit_log l, LATERAL (VALUES (l.old_row), (l.new_row)) x(r)
+				WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.customers'
+				  AND l.record_id OPERATOR(pg_catalog.=) ANY (v_down::text[])
+				  AND (x.r OPERATOR(pg_catalog.->>) 'user_id') OPERATOR(pg_catalog.~) '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$') h
+			WHERE NOT EXISTS (SELECT FROM protector.members m
+							  WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) h.u)
+			  AND NOT EXISTS (SELECT FROM protector.customers c
+							  WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.user_id OPERATOR(pg_catalog.=) h.u
+								AND c.id OPERATOR(pg_catalog.<>) ALL (v_down))) s
+		WHERE s.u IS NOT NULL);
 	-- (under REPEATABLE READ the snapshot misses a booking it waited for)
 	IF protector_internal.customer_references_unseen(p_customer_id) THEN
 		PERFORM protector.raise('retry', 'the customer was referred to concurrently',
@@ -399,8 +426,20 @@ BEGIN
 		sender_user_id = CASE WHEN m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE m.sender_user_id END
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND (m.body OPERATOR(pg_catalog.<>) '[erased]' OR m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users));
-	-- their accounts where they stamped their bookings, payments and
-	-- messages, in the history too (after all three were written above)
+	-- their accounts where they stamped the person's bookings, payments and
+	-- messages (those merged on included), and in the history too (after
+	-- all three were written above)
+	UPDATE protector.bookings b SET created_by = NULL
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group)
+	  AND b.created_by OPERATOR(pg_catalog.=) ANY (v_users);
+	UPDATE protector.payments p SET created_by = NULL
+	FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group)
+	  AND p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
+	  AND p.created_by OPERATOR(pg_catalog.=) ANY (v_users);
+	UPDATE protector.booking_messages m SET sender_user_id = NULL
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.customer_id OPERATOR(pg_catalog.=) ANY (v_group)
+	  AND m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users);
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) k.col, new_row = l.new_row OPERATOR(pg_catalog.-) k.col
 	FROM (VALUES ('protector.bookings', 'created_by'), ('protector.payments', 'created_by'),

@@ -4314,8 +4314,14 @@ BEGIN
 	PERFORM protector_internal.check_interval(s.duration, p_prefix OPERATOR(pg_catalog.||) 'duration', '0', '31 days', false);
 	PERFORM protector_internal.check_integer(s.capacity, p_prefix OPERATOR(pg_catalog.||) 'capacity', 1, 100000);
 	PERFORM protector_internal.check_integer(s.min_party, p_prefix OPERATOR(pg_catalog.||) 'min_party', 1, 100000);
+	IF s.mode OPERATOR(pg_catalog.=) 'shared' AND s.min_party OPERATOR(pg_catalog.>) s.capacity THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%smin_party must be at most the capacity of a shared service', p_prefix),
+			pg_catalog.format('min_party %s, capacity %s.', s.min_party, s.capacity));
+	END IF;
 	-- (said as the rule it is: a service made shared, its max_party
-	-- untouched, was told "max_party must be from 1 to 6")
+	-- untouched, was told "max_party must be from 1 to 6"; its min_party
+	-- first, which bounds max_party from below)
 	IF s.mode OPERATOR(pg_catalog.=) 'shared' AND s.max_party OPERATOR(pg_catalog.>) s.capacity
 	   AND s.max_party OPERATOR(pg_catalog.>=) s.min_party AND s.capacity BETWEEN 1 AND 100000 THEN
 		PERFORM protector.raise('invalid_parameter',
@@ -4326,11 +4332,6 @@ BEGIN
 	IF s.max_party IS NOT NULL THEN
 		PERFORM protector_internal.check_integer(s.max_party, p_prefix OPERATOR(pg_catalog.||) 'max_party', s.min_party,
 			CASE WHEN s.mode OPERATOR(pg_catalog.=) 'shared' THEN s.capacity ELSE 100000 END);
-	END IF;
-	IF s.mode OPERATOR(pg_catalog.=) 'shared' AND s.min_party OPERATOR(pg_catalog.>) s.capacity THEN
-		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('%smin_party must be at most the capacity of a shared service', p_prefix),
-			pg_catalog.format('min_party %s, capacity %s.', s.min_party, s.capacity));
 	END IF;
 	-- (the largest party is max_party, else the capacity: a service whose
 	-- smallest party is larger takes no booking at all)
@@ -9597,6 +9598,8 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_identity text;
+	v_down uuid[];				-- the record and those merged into it
+	v_group uuid[];				-- the person's records: with the one it was merged into
 	v_users uuid[];				-- their accounts, which stamps name them by
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
@@ -9609,25 +9612,50 @@ BEGIN
 	SELECT c.identity_key INTO v_identity FROM protector.customers c
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
 	FOR UPDATE;
-	-- every account ever linked to the record or to one merged into it: a
-	-- merge or an unlinking clears user_id, while the bookings, messages
-	-- and payments the account made stay stamped with it (the history of
-	-- the records' own rows says which; read before it is scrubbed below)
-	v_users := ARRAY(
-		WITH RECURSIVE merged(id) AS (
+	-- The records whose accounts go: this one and those merged into it.
+	-- Their rows may lie with the record this one was merged into (a merge
+	-- moves bookings, payments and messages to it): the person's records are
+	-- all of that group.
+	v_down := ARRAY(
+		WITH RECURSIVE d(id) AS (
 			SELECT p_customer_id
 			UNION
-			SELECT c.id FROM protector.customers c JOIN merged ON c.merged_into OPERATOR(pg_catalog.=) merged.id
+			SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
 			WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id)
-		SELECT DISTINCT u FROM (
-			SELECT c.user_id AS u FROM protector.customers c JOIN merged ON c.id OPERATOR(pg_catalog.=) merged.id
+		SELECT d.id FROM d);
+	v_group := ARRAY(
+		WITH RECURSIVE up(id, parent) AS (
+			SELECT c.id, c.merged_into FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
+			UNION
+			SELECT c.id, c.merged_into FROM protector.customers c JOIN up ON c.id OPERATOR(pg_catalog.=) up.parent),
+		d(id) AS (
+			SELECT up.id FROM up WHERE up.parent IS NULL
+			UNION
+			SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
+			WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id)
+		SELECT d.id FROM d);
+	-- Their accounts: the ones linked now, and those a merge or an
+	-- unlinking took off, as the records' history says (read before it is
+	-- scrubbed below; a purged or unaudited history says nothing), unless
+	-- such an account is one of the organization's members or is linked
+	-- now to another of its customers: a link made by mistake and undone
+	-- does not make that person's actions this customer's.
+	v_users := ARRAY(
+		SELECT DISTINCT s.u FROM (
+			SELECT c.user_id AS u FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) ANY (v_down)
 			UNION ALL
-			SELECT (x.r OPERATOR(pg_catalog.->>) 'user_id')::uuid
-			FROM protector.audit_log l JOIN merged ON l.record_id OPERATOR(pg_catalog.=) merged.id::text,
-				 LATERAL (VALUES (l.old_row), (l.new_row)) x(r)
-			WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.customers'
-			  AND (x.r OPERATOR(pg_catalog.->>) 'user_id') OPERATOR(pg_catalog.~) '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$') s
-		WHERE u IS NOT NULL);
+			SELECT h.u FROM (
+				SELECT (x.r OPERATOR(pg_catalog.->>) 'user_id')::uuid AS u
+				FROM protector.audit_log l, LATERAL (VALUES (l.old_row), (l.new_row)) x(r)
+				WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.customers'
+				  AND l.record_id OPERATOR(pg_catalog.=) ANY (v_down::text[])
+				  AND (x.r OPERATOR(pg_catalog.->>) 'user_id') OPERATOR(pg_catalog.~) '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$') h
+			WHERE NOT EXISTS (SELECT FROM protector.members m
+							  WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) h.u)
+			  AND NOT EXISTS (SELECT FROM protector.customers c
+							  WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.user_id OPERATOR(pg_catalog.=) h.u
+								AND c.id OPERATOR(pg_catalog.<>) ALL (v_down))) s
+		WHERE s.u IS NOT NULL);
 	-- (under REPEATABLE READ the snapshot misses a booking it waited for)
 	IF protector_internal.customer_references_unseen(p_customer_id) THEN
 		PERFORM protector.raise('retry', 'the customer was referred to concurrently',
@@ -9746,8 +9774,20 @@ BEGIN
 		sender_user_id = CASE WHEN m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE m.sender_user_id END
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND (m.body OPERATOR(pg_catalog.<>) '[erased]' OR m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users));
-	-- their accounts where they stamped their bookings, payments and
-	-- messages, in the history too (after all three were written above)
+	-- their accounts where they stamped the person's bookings, payments and
+	-- messages (those merged on included), and in the history too (after
+	-- all three were written above)
+	UPDATE protector.bookings b SET created_by = NULL
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group)
+	  AND b.created_by OPERATOR(pg_catalog.=) ANY (v_users);
+	UPDATE protector.payments p SET created_by = NULL
+	FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group)
+	  AND p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
+	  AND p.created_by OPERATOR(pg_catalog.=) ANY (v_users);
+	UPDATE protector.booking_messages m SET sender_user_id = NULL
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.customer_id OPERATOR(pg_catalog.=) ANY (v_group)
+	  AND m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users);
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) k.col, new_row = l.new_row OPERATOR(pg_catalog.-) k.col
 	FROM (VALUES ('protector.bookings', 'created_by'), ('protector.payments', 'created_by'),
@@ -9986,7 +10026,10 @@ BEGIN
 		phone = COALESCE(k.phone, CASE WHEN NOT protector_internal.phone_is_valid(m.phone) THEN NULL
 									   WHEN k.country IS NULL OR k.country OPERATOR(pg_catalog.=) m.country
 											OR NOT protector.country_is_known(m.country) THEN m.phone
-									   ELSE protector.normalize_phone(m.phone, m.country) END),
+									   -- (a country whose numbers protector does not
+									   -- complete leaves it national: not taken)
+									   WHEN pg_catalog.starts_with(protector.normalize_phone(m.phone, m.country), '+')
+									   THEN protector.normalize_phone(m.phone, m.country) END),
 		country = COALESCE(k.country, CASE WHEN protector.country_is_known(m.country)
 											AND (k.phone IS NULL OR pg_catalog.starts_with(pg_catalog.btrim(k.phone), '+'))
 									   THEN m.country END),
@@ -12785,14 +12828,21 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF EXISTS (SELECT FROM protector.bookings b
-			   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.id AND b.currency OPERATOR(pg_catalog.=) OLD.currency)
+	-- (the row locked against the key-share lock a booking's and a
+	-- service's foreign keys take: one going in now is waited for and then
+	-- seen; a booking needs a service in its currency, which any snapshot
+	-- sees)
+	PERFORM FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) OLD.id FOR UPDATE;
+	IF EXISTS (SELECT FROM protector.services s
+			   WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.id AND s.currency OPERATOR(pg_catalog.=) OLD.currency)
+	   OR EXISTS (SELECT FROM protector.bookings b
+				  WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.id AND b.currency OPERATOR(pg_catalog.=) OLD.currency)
 	   OR EXISTS (SELECT FROM protector.payments p
 				  WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.id AND p.currency OPERATOR(pg_catalog.=) OLD.currency) THEN
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('currency cannot change from %s: the organization has bookings or payments in it', OLD.currency),
-			pg_catalog.format('Reports, dashboards and analytics count money in the organization''s currency; every booking and payment in %s would drop out of them.', OLD.currency),
-			'Price services in another currency instead (services.currency): each booking keeps its own.');
+			pg_catalog.format('currency cannot change from %s: the organization has services, bookings or payments in it', OLD.currency),
+			pg_catalog.format('Reports, dashboards and analytics count money in the organization''s currency; what is in %s would drop out of them, and so would the bookings of services still priced in it.', OLD.currency),
+			'Change the services'' currency first (update_service); bookings and payments made in it keep it.');
 	END IF;
 	RETURN NEW;
 END
@@ -12807,29 +12857,42 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_services text;
+	v_active boolean;
 BEGIN
 	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'services' THEN
 		-- (a write that keeps the service's waiver is not judged)
-		IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.waiver_id OPERATOR(pg_catalog.<>) OLD.waiver_id OR OLD.waiver_id IS NULL)
-		   AND EXISTS (SELECT FROM protector.waivers w
-				   WHERE w.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND w.id OPERATOR(pg_catalog.=) NEW.waiver_id
-					 AND NOT w.active) THEN
+		IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.waiver_id OPERATOR(pg_catalog.=) OLD.waiver_id THEN
+			RETURN NEW;
+		END IF;
+		-- (the waiver's row share-locked: a retirement under way is waited
+		-- for and then seen; one under REPEATABLE READ retries, 40001)
+		SELECT w.active INTO v_active FROM protector.waivers w
+		WHERE w.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND w.id OPERATOR(pg_catalog.=) NEW.waiver_id
+		FOR SHARE;
+		IF NOT v_active THEN
 			PERFORM protector.raise('invalid_parameter', 'a service cannot ask for a retired waiver',
 				pg_catalog.format('Waiver %s is retired (active is false): it takes no signatures.', NEW.waiver_id),
 				'Ask for an active waiver, or none.');
 		END IF;
 		RETURN NEW;
 	END IF;
+	-- (a service pointed at it at the same moment share-locked this row:
+	-- waited for, and under REPEATABLE READ told to retry when missed)
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.services s WHERE s.waiver_id OPERATOR(pg_catalog.=) $1', OLD.id,
+		'a service was pointed at this waiver concurrently', NULL);
 	v_services := protector_internal.names_text(ARRAY(
 		SELECT s.name FROM protector.services s
 		WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.waiver_id OPERATOR(pg_catalog.=) OLD.id
 		ORDER BY s.name));
-	IF v_services IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = CASE TG_OP WHEN 'DELETE' THEN 'foreign_key_violation' ELSE 'invalid_parameter_value' END,
-			MESSAGE = pg_catalog.format('waiver "%s" cannot be %s while services ask for it', OLD.name,
-										CASE TG_OP WHEN 'DELETE' THEN 'deleted' ELSE 'retired' END),
+	IF v_services IS NOT NULL AND TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('waiver "%s" cannot be deleted while services ask for it', OLD.name),
 			DETAIL = pg_catalog.format('Services: %s.', v_services),
 			HINT = 'Point them to another waiver, or none (waiver_id null), first.';
+	ELSIF v_services IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('waiver "%s" cannot be retired while services ask for it', OLD.name),
+			pg_catalog.format('Services: %s.', v_services), 'Point them to another waiver, or none (waiver_id null), first.');
 	END IF;
 	RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
 END

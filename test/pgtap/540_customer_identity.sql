@@ -6,10 +6,10 @@
 -- number without its country; and a written identity_key stayed as
 -- written.
 BEGIN;
-SELECT plan(11);
+SELECT plan(15);
 SET LOCAL TimeZone = 'UTC';
 
-SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['i_owner', 'i_operator', 'i_kim', 'i_eve', 'i_stranger']) u \g /dev/null
+SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['i_owner', 'i_operator', 'i_kim', 'i_eve', 'i_stranger', 'i_staff', 'i_bob', 'i_zoe', 'i_zed']) u \g /dev/null
 SELECT tests.authenticate_as('i_owner');
 SELECT protector.create_organization('Identity', 'customer-identity', 'UTC', 'EUR') ->> 'id' AS org \gset
 SELECT protector.create_venue(:'org', 'Hall', 'UTC') ->> 'id' AS venue \gset
@@ -61,6 +61,53 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT created_by FROM protector.bookings WHERE id = :'lee_booking'), NULL,
 	'an account unlinked before the erasure is taken off the booking it made');
 
+-- ... but not a member's account linked by mistake and undone, nor one
+-- linked now to another customer: Sam (staff) and Bob's account were
+-- linked to Lou and unlinked; Sam records Bob's booking, Bob books; Lou
+-- is erased: their stamps on Bob's rows and in the history stay
+SELECT tests.clear_authentication();
+INSERT INTO protector.members (organization_id, user_id, role) VALUES (:'org', tests.get_supabase_uid('i_staff'), 'operator');
+SELECT tests.authenticate_as('i_owner');
+SELECT protector.create_customer(:'org', 'Lou', 'lou@example.com') ->> 'id' AS lou \gset
+SELECT protector.create_customer(:'org', 'Bob', 'bob@example.com') ->> 'id' AS bob \gset
+SELECT tests.clear_authentication();
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('i_staff') WHERE id = :'lou';
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('i_bob') WHERE id = :'lou';
+UPDATE protector.customers SET user_id = NULL WHERE id = :'lou';
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('i_bob') WHERE id = :'bob';
+SELECT tests.authenticate_as('i_staff');
+SELECT protector.create_booking(:'vault', :'bob', date_trunc('hour', now()) + interval '5 days', 1) ->> 'id' AS staff_booking \gset
+SELECT tests.authenticate_as('i_bob');
+SELECT protector.create_booking(:'vault', NULL, date_trunc('hour', now()) + interval '6 days', 1) ->> 'id' AS bob_booking \gset
+SELECT tests.authenticate_as('i_owner');
+SELECT protector.erase_customer(:'lou') IS NOT NULL \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT format('%s %s', created_by = tests.get_supabase_uid('i_staff'), (SELECT created_by = tests.get_supabase_uid('i_bob')
+		   FROM protector.bookings WHERE id = :'bob_booking')) FROM protector.bookings WHERE id = :'staff_booking'), 't t',
+	'erasing Lou leaves the staff member''s and Bob''s own stamps on Bob''s bookings');
+SELECT cmp_ok((SELECT count(*)::int FROM protector.audit_log
+			   WHERE organization_id = :'org' AND tests.get_supabase_uid('i_bob')::text IN (new_row ->> 'created_by', old_row ->> 'created_by')),
+	'>', 0, '... and in the history');
+
+-- an erasure of the merged record first still takes its account off the
+-- rows the merge moved: Zoe B (account i_zoe) books, is merged into Zoe
+-- (account i_zed, which she keeps), and is erased before Zoe is
+SELECT tests.authenticate_as('i_owner');
+SELECT protector.create_customer(:'org', 'Zoe', 'zoe@example.com') ->> 'id' AS zoe \gset
+SELECT protector.create_customer(:'org', 'Zoe B', 'zoe.b@example.com') ->> 'id' AS zoe_b \gset
+SELECT tests.clear_authentication();
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('i_zoe') WHERE id = :'zoe_b';
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('i_zed') WHERE id = :'zoe';
+SELECT tests.authenticate_as('i_zoe');
+SELECT protector.create_booking(:'vault', NULL, date_trunc('hour', now()) + interval '7 days', 1) ->> 'id' AS zoe_booking \gset
+SELECT tests.authenticate_as('i_owner');
+SELECT protector.merge_customers(:'zoe', :'zoe_b') IS NOT NULL \g /dev/null
+SELECT protector.erase_customer(:'zoe_b') IS NOT NULL \g /dev/null
+SELECT protector.erase_customer(:'zoe') IS NOT NULL \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT created_by FROM protector.bookings WHERE id = :'zoe_booking'), NULL,
+	'the merged record erased first takes its account off the booking the merge moved');
+
 -- 3. only those who manage customers link a record to an account
 SELECT tests.authenticate_as('i_operator');
 SELECT throws_ok(format($$INSERT INTO protector.customers (organization_id, full_name, user_id)
@@ -79,6 +126,12 @@ SELECT is((SELECT format('%s %s', phone, country) FROM protector.customers WHERE
 	'the kept record takes the merged national number written out in full, and keeps its country');
 SELECT is((SELECT protector.normalize_phone(phone, country) FROM protector.customers WHERE id = :'ann'), '+49301234567',
 	'... so the number still means Berlin, not +1 301 234 567');
+-- a number of a country protector does not complete stays national: not taken
+SELECT protector.create_customer(:'org', 'Ana', 'ana@example.com', p_country => 'US') ->> 'id' AS ana \gset
+SELECT protector.create_customer(:'org', 'Ana B', 'ana.b@example.com', '011 4123 4567', p_country => 'AR') ->> 'id' AS ana_b \gset
+SELECT protector.merge_customers(:'ana', :'ana_b') IS NOT NULL \g /dev/null
+SELECT is((SELECT format('%s %s', phone, country) FROM protector.customers WHERE id = :'ana'), ' US',
+	'a national Argentine number is not taken beside a US country: it cannot be written out in full');
 
 -- 5. identity_key is the e-mail's, whoever writes it
 SELECT tests.authenticate_as_service_role();

@@ -7,7 +7,7 @@
 -- a service made shared was told "max_party must be from 1 to 6"; and a
 -- promo code listing a service deleted since could not be edited.
 BEGIN;
-SELECT plan(13);
+SELECT plan(17);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('k_owner') IS NOT NULL \g /dev/null
@@ -26,16 +26,27 @@ SELECT tests.authenticate_as('k_owner');
 
 -- 1. the organization's currency stays while money is in it
 SELECT throws_ok(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'org'),
-	'22023', 'currency cannot change from EUR: the organization has bookings or payments in it',
+	'22023', 'currency cannot change from EUR: the organization has services, bookings or payments in it',
 	'a currency change that would drop 70 EUR out of every report is refused');
 SELECT protector.create_organization('Fresh', 'catalog-fresh', 'UTC', 'EUR') ->> 'id' AS fresh \gset
+SELECT protector.create_venue(:'fresh', 'Annex', 'UTC') ->> 'id' AS fresh_venue \gset
+SELECT protector.create_service(:'fresh_venue', 'Den', '1 hour', p_slot_interval => '1 hour') ->> 'id' AS den \gset
+SELECT throws_ok(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'fresh'),
+	'22023', 'currency cannot change from EUR: the organization has services, bookings or payments in it',
+	'nor while a service is priced in it (its bookings would drop out after the change)');
+SELECT protector.update_service(:'den', '{"currency": "USD"}') IS NOT NULL \g /dev/null
 SELECT lives_ok(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'fresh'),
-	'an organization without bookings or payments changes its currency');
+	'an organization whose services moved to USD, without bookings or payments in EUR, changes its currency');
+SELECT is((SELECT currency FROM protector.organizations WHERE id = :'fresh'), 'USD', '... to USD');
 
 -- 2. a waiver services ask for stays in use
 SELECT protector.update_service(:'room', jsonb_build_object('waiver_id', :'waiver')) IS NOT NULL \g /dev/null
 SELECT throws_ok(format($$UPDATE protector.waivers SET active = false WHERE id = %L$$, :'waiver'),
 	'22023', 'waiver "Climbing" cannot be retired while services ask for it', 'a required waiver is not retired');
+SET LOCAL protector.http_errors = on;
+SELECT throws_ok(format($$UPDATE protector.waivers SET active = false WHERE id = %L$$, :'waiver'),
+	'PT422', 'waiver "Climbing" cannot be retired while services ask for it', '... as an invalid parameter (422 through PostgREST)');
+RESET protector.http_errors;
 SELECT throws_ok(format($$DELETE FROM protector.waivers WHERE id = %L$$, :'waiver'),
 	'23503', 'waiver "Climbing" cannot be deleted while services ask for it', '... nor deleted, in words');
 SELECT protector.update_service(:'room', '{"waiver_id": null}') IS NOT NULL \g /dev/null
@@ -59,6 +70,9 @@ SELECT protector.update_service(:'third', '{"max_party": 8, "capacity": 6}') IS 
 SELECT throws_ok(format($$SELECT protector.update_service(%L, '{"mode": "shared"}')$$, :'third'),
 	'22023', 'p_changes.max_party must be at most the capacity of a shared service',
 	'a service made shared is told its max_party of 8 exceeds its capacity of 6');
+SELECT throws_ok(format($$SELECT protector.update_service(%L, '{"mode": "shared", "min_party": 8, "max_party": 9}')$$, :'third'),
+	'22023', 'p_changes.min_party must be at most the capacity of a shared service',
+	'... and a min_party above it first, not "max_party must be from 8 to 6"');
 
 -- 4. a promo code listing a service deleted since stays editable
 SELECT protector.create_promo_code(:'org', 'percent', 10, p_service_ids => ARRAY[:'room', :'spare']::uuid[]) ->> 'id' AS promo \gset

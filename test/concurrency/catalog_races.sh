@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# test/concurrency/catalog_races.sh — the catalog's rules hold between
+# sessions, as a review of the thirty-second stop found they did not:
+#   - a waiver retired while a service is pointed at it: round 1 retires
+#     first, round 2 points first; either way no service may end up asking
+#     for a retired waiver (the service share-locks the waiver's row);
+#   - an organization's currency changed while a service in it is being
+#     created (round 3): the change waits for the service's foreign-key
+#     lock, then sees the service and is refused.
+# Each round holds the first session's transaction open at a gate while
+# the second starts, then lets it commit.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_catalog_races
+
+ORG=0f550000-0000-4000-8000-000000000000
+V=0f550000-0000-4000-8000-0000000000f1
+S=0f550000-0000-4000-8000-0000000005a1
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES ('$ORG', 'Races', 'catalog-races', 'UTC', 'EUR');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES ('$V', '$ORG', 'V', 'UTC', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, currency)
+VALUES ('$S', '$ORG', '$V', 'Room', '60 minutes', '60 minutes', 'USD');
+INSERT INTO protector.waivers (id, organization_id, name) VALUES
+	('0f550000-0000-4000-8000-0000000000a1', '$ORG', 'One'), ('0f550000-0000-4000-8000-0000000000a2', '$ORG', 'Two');
+CREATE TABLE gate (round int);
+SQL
+
+# $1 round, $2 the first session's statement (held open), $3 the second's
+race() {
+	psql -X -d "$DB" >"$WORK/first$1.log" 2>&1 <<SQL &
+BEGIN;
+$2;
+DO \$\$ BEGIN WHILE NOT EXISTS (SELECT FROM gate WHERE round = $1) LOOP PERFORM pg_sleep(0.01); END LOOP; END \$\$;
+COMMIT;
+SQL
+	local first=$!
+	# the second starts once the first holds its row locks
+	until psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE a.query LIKE '%gate%' AND a.state = 'active' AND l.locktype = 'transactionid'" | grep -qv '^0$'; do
+		sleep 0.05
+	done
+	psql -X -d "$DB" >"$WORK/second$1.log" 2>&1 -c "$3" &
+	local second=$!
+	# ... and waits for the first's locks before the gate opens
+	sleep 0.5
+	psql -X -q -d "$DB" -c "INSERT INTO gate VALUES ($1)"
+	wait "$first" || true
+	wait "$second" || true
+}
+race 1 "UPDATE protector.waivers SET active = false WHERE name = 'One'" \
+	"UPDATE protector.services SET waiver_id = '0f550000-0000-4000-8000-0000000000a1' WHERE id = '$S'"
+race 2 "UPDATE protector.services SET waiver_id = '0f550000-0000-4000-8000-0000000000a2' WHERE id = '$S'" \
+	"UPDATE protector.waivers SET active = false WHERE name = 'Two'"
+race 3 "INSERT INTO protector.services (organization_id, venue_id, name, duration, slot_interval)
+		VALUES ('$ORG', '$V', 'Late', '60 minutes', '60 minutes')" \
+	"UPDATE protector.organizations SET currency = 'GBP' WHERE id = '$ORG'"
+
+fail=0
+stuck=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.services s JOIN protector.waivers w ON w.id = s.waiver_id
+	WHERE NOT w.active")
+if [ "$stuck" != 0 ]; then
+	echo "a service asks for a retired waiver:"
+	psql -X -d "$DB" -c "SELECT s.name, w.name, w.active FROM protector.services s JOIN protector.waivers w ON w.id = s.waiver_id"
+	cat "$WORK"/first1.log "$WORK"/second1.log "$WORK"/first2.log "$WORK"/second2.log; fail=1
+fi
+for r in 1 2; do
+	if ! grep -q "ERROR:  .*retired" "$WORK/second$r.log"; then
+		echo "round $r: the second session was not refused:"; cat "$WORK/first$r.log" "$WORK/second$r.log"; fail=1
+	fi
+done
+mixed=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.services s JOIN protector.organizations o ON o.id = s.organization_id
+	WHERE s.currency <> o.currency AND s.currency = 'EUR'")
+if [ "$mixed" != 0 ] || ! grep -q "ERROR:  .*currency cannot change from EUR" "$WORK/second3.log"; then
+	echo "round 3: the currency changed under a service being created in it:"
+	cat "$WORK/first3.log" "$WORK/second3.log"; fail=1
+fi
+[ "$fail" = 0 ] && echo "catalog races: no service asks for a retired waiver; no currency changes under a service going in"
+exit "$fail"
