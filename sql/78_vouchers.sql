@@ -382,12 +382,26 @@ CREATE TRIGGER check_voucher_payment BEFORE INSERT OR UPDATE OF booking_id, kind
 	EXECUTE FUNCTION protector_internal.check_voucher_payment();
 
 -- After: the voucher's balance is the ledger's (the voucher is locked).
+-- A voucher's payment lowered, moved or deleted under what was refunded
+-- to the voucher for that booking is refused, as check_payment refuses it
+-- for the booking: the refund would become voucher credit the booking
+-- never paid (an owner's direct write; not an organization's deletion,
+-- whose cascade takes the rows one by one).
 CREATE FUNCTION protector_internal.sum_voucher_payments()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' AND OLD.voucher_id IS NOT NULL AND OLD.kind OPERATOR(pg_catalog.=) 'payment'
+	   AND pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 1
+	   AND protector_internal.voucher_paid(OLD.organization_id, OLD.booking_id, OLD.voucher_id) OPERATOR(pg_catalog.<) 0 THEN
+		PERFORM protector.raise('invalid_parameter',
+			'a voucher''s payment cannot be lowered or removed below what was refunded to the voucher',
+			pg_catalog.format('Refunds to voucher %s for booking %s would exceed what it paid by %s.', OLD.voucher_id, OLD.booking_id,
+							  OPERATOR(pg_catalog.-) protector_internal.voucher_paid(OLD.organization_id, OLD.booking_id, OLD.voucher_id)),
+			'Its refunds went back to the voucher: lower them first, or leave the payment as it is.');
+	END IF;
 	UPDATE protector.vouchers v
 	SET balance = v.amount OPERATOR(pg_catalog.-) protector_internal.voucher_spent(v.organization_id, v.id)
 	WHERE (v.organization_id, v.id) IN (SELECT NEW.organization_id, NEW.voucher_id WHERE TG_OP OPERATOR(pg_catalog.<>) 'DELETE'
@@ -422,12 +436,27 @@ BEGIN
 	   OR v_left OPERATOR(pg_catalog.<=) 0 THEN
 		RETURN NULL;
 	END IF;
+	-- (every voucher of the booking locked at once, in the order of their
+	-- ids, as no other writer takes two: two cancellations of bookings
+	-- paid by the same two vouchers, used in opposite orders, deadlocked)
+	PERFORM FROM protector.vouchers v
+	WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+	  AND v.id OPERATOR(pg_catalog.=) ANY (ARRAY(
+			SELECT p.voucher_id FROM protector.payments p
+			WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
+			  AND p.voucher_id IS NOT NULL))
+	ORDER BY v.id
+	FOR UPDATE;
+	-- (used last: the latest payment, by its time, then by its id, which a
+	-- backend hands out in increasing order: two vouchers used in one
+	-- transaction share a time)
 	FOR r IN
 		SELECT p.voucher_id FROM protector.payments p
 		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
-		  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+		  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.kind OPERATOR(pg_catalog.=) 'payment'
 		GROUP BY p.voucher_id
-		ORDER BY pg_catalog.max(p.created_at) DESC, p.voucher_id
+		ORDER BY pg_catalog.max(p.created_at) DESC,
+				 (pg_catalog.array_agg(p.id ORDER BY p.created_at DESC, p.id DESC))[1] DESC, p.voucher_id
 	LOOP
 		v_amount := LEAST(v_left, protector_internal.voucher_paid(NEW.organization_id, NEW.id, r.voucher_id));
 		CONTINUE WHEN v_amount OPERATOR(pg_catalog.<=) 0;
