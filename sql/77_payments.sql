@@ -57,6 +57,10 @@ BEGIN
 	-- seen; a booking needs a service in its currency, which any snapshot
 	-- sees)
 	PERFORM FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) OLD.id FOR UPDATE;
+	-- (under REPEATABLE READ the snapshot misses a service it waited for)
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.services s WHERE s.organization_id OPERATOR(pg_catalog.=) $1', OLD.id,
+		'a service was created while the currency changed', NULL);
 	IF EXISTS (SELECT FROM protector.services s
 			   WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.id AND s.currency OPERATOR(pg_catalog.=) OLD.currency)
 	   OR EXISTS (SELECT FROM protector.bookings b

@@ -253,6 +253,7 @@ DECLARE
 	v_down uuid[];				-- the record and those merged into it
 	v_group uuid[];				-- the person's records: with the one it was merged into
 	v_users uuid[];				-- their accounts, which stamps name them by
+	v_group_bookings text[];	-- the person's bookings' ids, as the audit log keeps them
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
 	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
@@ -440,19 +441,31 @@ BEGIN
 	UPDATE protector.booking_messages m SET sender_user_id = NULL
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.customer_id OPERATOR(pg_catalog.=) ANY (v_group)
 	  AND m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users);
+	-- The history of the person's rows only (their records, their bookings
+	-- and what hangs off those: payments, messages, signatures, tasks):
+	-- an account's other rows are someone else's (a staff member's desk
+	-- work for others, a person whose account was linked here by mistake).
+	v_group_bookings := ARRAY(SELECT b.id::text FROM protector.bookings b
+							  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+								AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group));
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) k.col, new_row = l.new_row OPERATOR(pg_catalog.-) k.col
 	FROM (VALUES ('protector.bookings', 'created_by'), ('protector.payments', 'created_by'),
 				 ('protector.booking_messages', 'sender_user_id')) k (tbl, col)
 	WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) k.tbl
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (l.record_id OPERATOR(pg_catalog.=) ANY (v_group_bookings)
+		   OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_group_bookings))
 	  AND (l.old_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[])
 		   OR l.new_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[]));
-	-- and as the history's actor, unless the account is also the
+	-- and as the actor of that history, unless the account is also the
 	-- organization's staff, whose own actions stay attributed
 	UPDATE protector.audit_log l SET actor_uid = NULL
 	WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND l.actor_uid OPERATOR(pg_catalog.=) ANY (v_users)
+	  AND ((l.table_name OPERATOR(pg_catalog.=) 'protector.customers' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group::text[]))
+		   OR (l.table_name OPERATOR(pg_catalog.=) 'protector.bookings' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group_bookings))
+		   OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_group_bookings))
 	  AND NOT EXISTS (SELECT FROM protector.members m
 					  WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) l.actor_uid);
 	UPDATE protector.audit_log l

@@ -32,22 +32,38 @@ race() {
 	psql -X -d "$DB" >"$WORK/first$1.log" 2>&1 <<SQL &
 BEGIN;
 $2;
-DO \$\$ BEGIN WHILE NOT EXISTS (SELECT FROM gate WHERE round = $1) LOOP PERFORM pg_sleep(0.01); END LOOP; END \$\$;
+DO \$\$ BEGIN WHILE NOT EXISTS (SELECT FROM gate WHERE round IN ($1, 0)) LOOP PERFORM pg_sleep(0.01); END LOOP; END \$\$;
 COMMIT;
 SQL
 	local first=$!
-	# the second starts once the first holds its row locks
-	until psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-		WHERE a.query LIKE '%gate%' AND a.state = 'active' AND l.locktype = 'transactionid'" | grep -qv '^0$'; do
-		sleep 0.05
-	done
+	# the second starts once the first holds its row locks (waiting at
+	# the gate), and the gate opens once the second waits for them: a
+	# round whose sessions did not meet fails, rather than pass untested
+	wait_for "round $1: the first session at the gate" \
+		"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%FROM gate%'
+			AND state = 'active' AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
 	psql -X -d "$DB" >"$WORK/second$1.log" 2>&1 -c "$3" &
 	local second=$!
-	# ... and waits for the first's locks before the gate opens
-	sleep 0.5
+	wait_for "round $1: the second session waiting for the first's lock" \
+		"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+			AND pid <> pg_backend_pid()"
 	psql -X -q -d "$DB" -c "INSERT INTO gate VALUES ($1)"
 	wait "$first" || true
 	wait "$second" || true
+}
+# wait_for WHAT QUERY: until the count QUERY answers is not 0, at most 30 s
+wait_for() {
+	local i
+	for i in $(seq 1 600); do
+		if [ "$(psql -X -A -t -d "$DB" -c "$2")" != 0 ]; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "$1: not seen within 30 s"
+	psql -X -q -d "$DB" -c "INSERT INTO gate VALUES (0)" -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()" >/dev/null 2>&1 || true
+	exit 1
 }
 race 1 "UPDATE protector.waivers SET active = false WHERE name = 'One'" \
 	"UPDATE protector.services SET waiver_id = '0f550000-0000-4000-8000-0000000000a1' WHERE id = '$S'"

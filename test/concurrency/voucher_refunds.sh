@@ -52,12 +52,26 @@ SELECT protector.redeem_voucher(:'b', :'v1') IS NULL \g /dev/null
 SELECT :'a', :'b', :'v1', :'v2';
 SQL
 )
-	psql -X -A -t -d "$DB" -c "SELECT protector.cancel_booking('$A') ->> 'refund_to_vouchers'" >"$WORK/a$round.log" 2>&1 &
-	pa=$!
-	psql -X -A -t -d "$DB" -c "SELECT protector.cancel_booking('$B') ->> 'refund_to_vouchers'" >"$WORK/b$round.log" 2>&1 &
-	pb=$!
+	# (each cancellation between two clock readings: they must overlap, or
+	# the round tested nothing)
+	for f in a b; do
+		id=$A; [ "$f" = b ] && id=$B
+		psql -X -A -t -d "$DB" -c "SELECT extract(epoch FROM clock_timestamp())" \
+			-c "SELECT protector.cancel_booking('$id') ->> 'refund_to_vouchers'" \
+			-c "SELECT extract(epoch FROM clock_timestamp())" >"$WORK/$f$round.out" 2>&1 &
+		eval "p$f=\$!"
+	done
 	wait "$pa" || true
 	wait "$pb" || true
+	for f in a b; do
+		sed -n 2p "$WORK/$f$round.out" >"$WORK/$f$round.log"
+		grep -q "ERROR" "$WORK/$f$round.out" && cat "$WORK/$f$round.out" >>"$WORK/$f$round.log"
+	done
+	if ! awk 'NR == FNR { if (FNR == 1) sa = $0; if (FNR == 3) ea = $0; next }
+			  { if (FNR == 1) sb = $0; if (FNR == 3) eb = $0 }
+			  END { exit !(sa < eb && sb < ea) }' "$WORK/a$round.out" "$WORK/b$round.out"; then
+		echo "round $round: the two cancellations did not overlap:"; cat "$WORK/a$round.out" "$WORK/b$round.out"; fail=1
+	fi
 	if grep -q "deadlock" "$WORK/a$round.log" "$WORK/b$round.log"; then
 		echo "round $round: the two cancellations deadlocked:"; cat "$WORK/a$round.log" "$WORK/b$round.log"; fail=1
 	fi

@@ -6,7 +6,7 @@
 -- number without its country; and a written identity_key stayed as
 -- written.
 BEGIN;
-SELECT plan(15);
+SELECT plan(16);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['i_owner', 'i_operator', 'i_kim', 'i_eve', 'i_stranger', 'i_staff', 'i_bob', 'i_zoe', 'i_zed']) u \g /dev/null
@@ -88,6 +88,22 @@ SELECT is((SELECT format('%s %s', created_by = tests.get_supabase_uid('i_staff')
 SELECT cmp_ok((SELECT count(*)::int FROM protector.audit_log
 			   WHERE organization_id = :'org' AND tests.get_supabase_uid('i_bob')::text IN (new_row ->> 'created_by', old_row ->> 'created_by')),
 	'>', 0, '... and in the history');
+
+-- a staff member with a customer record of their own: erasing that record
+-- leaves their desk work for others attributed, in the history too
+SELECT tests.authenticate_as('i_owner');
+SELECT protector.create_customer(:'org', 'Sam as a guest', 'sam@example.com') ->> 'id' AS sam_record \gset
+SELECT tests.clear_authentication();
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('i_staff') WHERE id = :'sam_record';
+SELECT tests.authenticate_as('i_staff');
+SELECT protector.create_booking(:'vault', :'bob', date_trunc('hour', now()) + interval '8 days', 1) ->> 'id' AS desk_booking \gset
+SELECT tests.authenticate_as('i_owner');
+SELECT protector.erase_customer(:'sam_record') IS NOT NULL \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.audit_log
+		   WHERE record_id = :'desk_booking' AND new_row ->> 'created_by' = tests.get_supabase_uid('i_staff')::text
+			 AND actor_uid = tests.get_supabase_uid('i_staff')), 1,
+	'erasing a staff member''s own customer record leaves the booking they made at the desk for Bob attributed in the history');
 
 -- an erasure of the merged record first still takes its account off the
 -- rows the merge moved: Zoe B (account i_zoe) books, is merged into Zoe
