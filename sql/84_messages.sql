@@ -171,6 +171,15 @@ BEGIN
 		   IS NOT DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.created_at, OLD.read_at) THEN
 		RETURN NEW;
 	END IF;
+	-- an erasure takes an erased account off a message it sent, also one
+	-- of a thread a merge moved to another record (as the owner:
+	-- scrub_customer_rows), the body staying
+	IF NEW.sender_user_id IS NULL AND OLD.sender_user_id IS NOT NULL AND protector_internal.caller_is_trusted()
+	   AND (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.customer_id, NEW.body, NEW.created_at, NEW.read_at)
+		   IS NOT DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.customer_id, OLD.body,
+								 OLD.created_at, OLD.read_at) THEN
+		RETURN NEW;
+	END IF;
 	-- a merge of customer records moves the messages with the rest (as the
 	-- owner: merge_customers' mark_merged); nobody else hands a thread to
 	-- another customer

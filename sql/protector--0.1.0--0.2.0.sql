@@ -8076,6 +8076,15 @@ BEGIN
 		   IS NOT DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.created_at, OLD.read_at) THEN
 		RETURN NEW;
 	END IF;
+	-- an erasure takes an erased account off a message it sent, also one
+	-- of a thread a merge moved to another record (as the owner:
+	-- scrub_customer_rows), the body staying
+	IF NEW.sender_user_id IS NULL AND OLD.sender_user_id IS NOT NULL AND protector_internal.caller_is_trusted()
+	   AND (NEW.id, NEW.organization_id, NEW.booking_id, NEW.sender_kind, NEW.customer_id, NEW.body, NEW.created_at, NEW.read_at)
+		   IS NOT DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.customer_id, OLD.body,
+								 OLD.created_at, OLD.read_at) THEN
+		RETURN NEW;
+	END IF;
 	-- a merge of customer records moves the messages with the rest (as the
 	-- owner: merge_customers' mark_merged); nobody else hands a thread to
 	-- another customer
@@ -9802,9 +9811,22 @@ BEGIN
 	-- their accounts where they stamped the person's bookings, payments and
 	-- messages (those merged on included), and in the history too (after
 	-- all three were written above)
-	UPDATE protector.bookings b SET created_by = NULL
+	-- (and a signed-in customer's request key, which holds the account:
+	-- customer/<user id>/<key>)
+	UPDATE protector.bookings b
+	SET created_by = CASE WHEN b.created_by OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE b.created_by END,
+		idempotency_key = CASE WHEN protector_internal.key_of_accounts(b.idempotency_key, v_users) THEN NULL ELSE b.idempotency_key END
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group)
-	  AND b.created_by OPERATOR(pg_catalog.=) ANY (v_users);
+	  AND (b.created_by OPERATOR(pg_catalog.=) ANY (v_users) OR protector_internal.key_of_accounts(b.idempotency_key, v_users));
+	UPDATE protector.audit_log l
+	SET old_row = CASE WHEN protector_internal.key_of_accounts(l.old_row OPERATOR(pg_catalog.->>) 'idempotency_key', v_users)
+					   THEN l.old_row OPERATOR(pg_catalog.-) 'idempotency_key' ELSE l.old_row END,
+		new_row = CASE WHEN protector_internal.key_of_accounts(l.new_row OPERATOR(pg_catalog.->>) 'idempotency_key', v_users)
+					   THEN l.new_row OPERATOR(pg_catalog.-) 'idempotency_key' ELSE l.new_row END
+	WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (protector_internal.key_of_accounts(l.old_row OPERATOR(pg_catalog.->>) 'idempotency_key', v_users)
+		   OR protector_internal.key_of_accounts(l.new_row OPERATOR(pg_catalog.->>) 'idempotency_key', v_users));
 	UPDATE protector.payments p SET created_by = NULL
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group)
@@ -9827,7 +9849,11 @@ BEGIN
 	WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) k.tbl
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND (l.record_id OPERATOR(pg_catalog.=) ANY (v_group_bookings)
-		   OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_group_bookings))
+		   OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_group_bookings)
+		   -- (rows once the person's: a message of their thread, a booking
+		   -- of theirs handed to another customer since)
+		   OR l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[])
+		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[]))
 	  AND (l.old_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[])
 		   OR l.new_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[]));
 	-- and as the actor of that history, unless the account is also the
@@ -9837,7 +9863,9 @@ BEGIN
 	  AND l.actor_uid OPERATOR(pg_catalog.=) ANY (v_users)
 	  AND ((l.table_name OPERATOR(pg_catalog.=) 'protector.customers' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group::text[]))
 		   OR (l.table_name OPERATOR(pg_catalog.=) 'protector.bookings' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group_bookings))
-		   OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_group_bookings))
+		   OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_group_bookings)
+		   OR l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[])
+		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[]))
 	  AND NOT EXISTS (SELECT FROM protector.members m
 					  WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) l.actor_uid);
 	UPDATE protector.audit_log l
@@ -12952,6 +12980,15 @@ CREATE TRIGGER keep_required_waiver_active BEFORE UPDATE OF active ON protector.
 CREATE TRIGGER keep_required_waiver BEFORE DELETE ON protector.waivers
 	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_required_waiver();
+
+CREATE FUNCTION protector_internal.key_of_accounts(p_key text, p_users uuid[])
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN COALESCE(pg_catalog.starts_with(p_key, 'customer/')
+				AND pg_catalog.split_part(p_key, '/', 2) OPERATOR(pg_catalog.=) ANY (p_users::text[]), false);
+COMMENT ON FUNCTION protector_internal.key_of_accounts(text, uuid[]) IS
+'Is a booking''s request key a signed-in customer''s (customer/<user id>/...) of one of these accounts';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -6,10 +6,10 @@
 -- number without its country; and a written identity_key stayed as
 -- written.
 BEGIN;
-SELECT plan(16);
+SELECT plan(19);
 SET LOCAL TimeZone = 'UTC';
 
-SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['i_owner', 'i_operator', 'i_kim', 'i_eve', 'i_stranger', 'i_staff', 'i_bob', 'i_zoe', 'i_zed']) u \g /dev/null
+SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['i_owner', 'i_operator', 'i_kim', 'i_eve', 'i_stranger', 'i_staff', 'i_bob', 'i_zoe', 'i_zed', 'i_xena']) u \g /dev/null
 SELECT tests.authenticate_as('i_owner');
 SELECT protector.create_organization('Identity', 'customer-identity', 'UTC', 'EUR') ->> 'id' AS org \gset
 SELECT protector.create_venue(:'org', 'Hall', 'UTC') ->> 'id' AS venue \gset
@@ -115,7 +115,9 @@ SELECT tests.clear_authentication();
 UPDATE protector.customers SET user_id = tests.get_supabase_uid('i_zoe') WHERE id = :'zoe_b';
 UPDATE protector.customers SET user_id = tests.get_supabase_uid('i_zed') WHERE id = :'zoe';
 SELECT tests.authenticate_as('i_zoe');
-SELECT protector.create_booking(:'vault', NULL, date_trunc('hour', now()) + interval '7 days', 1) ->> 'id' AS zoe_booking \gset
+SELECT protector.create_booking(:'vault', NULL, date_trunc('hour', now()) + interval '7 days', 1,
+								p_idempotency_key => 'zoe-1') ->> 'id' AS zoe_booking \gset
+SELECT protector.send_message(:'zoe_booking', 'Is there parking?') IS NOT NULL \g /dev/null
 SELECT tests.authenticate_as('i_owner');
 SELECT protector.merge_customers(:'zoe', :'zoe_b') IS NOT NULL \g /dev/null
 SELECT protector.erase_customer(:'zoe_b') IS NOT NULL \g /dev/null
@@ -123,6 +125,29 @@ SELECT protector.erase_customer(:'zoe') IS NOT NULL \g /dev/null
 SELECT tests.clear_authentication();
 SELECT is((SELECT created_by FROM protector.bookings WHERE id = :'zoe_booking'), NULL,
 	'the merged record erased first takes its account off the booking the merge moved');
+SELECT is((SELECT count(*)::int FROM protector.booking_messages WHERE sender_user_id = tests.get_supabase_uid('i_zoe')), 0,
+	'... and off the message of the thread the merge moved (the erasure is not refused as a change of the message)');
+SELECT is((SELECT idempotency_key FROM protector.bookings WHERE id = :'zoe_booking'), NULL,
+	'... and its request key, which held the account');
+
+-- a booking handed to another customer since: the erased person's message
+-- on it loses their account in its history too
+SELECT tests.authenticate_as('i_owner');
+SELECT protector.create_customer(:'org', 'Xena', 'xena@example.com') ->> 'id' AS xena \gset
+SELECT tests.clear_authentication();
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('i_xena') WHERE id = :'xena';
+SELECT tests.authenticate_as('i_xena');
+SELECT protector.create_booking(:'vault', NULL, date_trunc('hour', now()) + interval '9 days', 1) ->> 'id' AS xena_booking \gset
+SELECT protector.send_message(:'xena_booking', 'Running late') IS NOT NULL \g /dev/null
+SELECT tests.clear_authentication();
+UPDATE protector.bookings SET customer_id = :'bob' WHERE id = :'xena_booking';
+SELECT tests.authenticate_as('i_owner');
+SELECT protector.erase_customer(:'xena') IS NOT NULL \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.audit_log
+		   WHERE table_name = 'protector.booking_messages' AND organization_id = :'org'
+			 AND (actor_uid = tests.get_supabase_uid('i_xena') OR new_row ->> 'sender_user_id' = tests.get_supabase_uid('i_xena')::text)), 0,
+	'the history of the erased person''s message on a booking handed to Bob keeps no trace of their account');
 
 -- 3. only those who manage customers link a record to an account
 SELECT tests.authenticate_as('i_operator');
