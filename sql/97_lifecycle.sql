@@ -265,6 +265,7 @@ DECLARE
 	v_group uuid[];				-- the person's records: with the one it was merged into
 	v_users uuid[];				-- their accounts, which stamps name them by
 	v_group_bookings text[];	-- the person's bookings' ids, as the audit log keeps them
+	v_users_wide uuid[];		-- the accounts linked now, no member's: theirs wherever they acted
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
 	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
@@ -320,6 +321,14 @@ BEGIN
 							  WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.user_id OPERATOR(pg_catalog.=) h.u
 								AND c.id OPERATOR(pg_catalog.<>) ALL (v_down))) s
 		WHERE s.u IS NOT NULL);
+	-- (an account linked to the record now, and no member's, is the
+	-- customer's alone: its stamps and acts go from the whole history, as
+	-- they always did; the others' only from the person's rows)
+	v_users_wide := ARRAY(SELECT c.user_id FROM protector.customers c
+						  WHERE c.id OPERATOR(pg_catalog.=) ANY (v_down) AND c.user_id IS NOT NULL
+							AND NOT EXISTS (SELECT FROM protector.members m
+											WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
+											  AND m.user_id OPERATOR(pg_catalog.=) c.user_id));
 	-- (under REPEATABLE READ the snapshot misses a booking it waited for)
 	IF protector_internal.customer_references_unseen(p_customer_id) THEN
 		PERFORM protector.raise('retry', 'the customer was referred to concurrently',
@@ -478,20 +487,23 @@ BEGIN
 				 ('protector.booking_messages', 'sender_user_id')) k (tbl, col)
 	WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) k.tbl
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (l.record_id OPERATOR(pg_catalog.=) ANY (v_group_bookings)
-		   OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_group_bookings)
-		   -- (rows once the person's: a message of their thread, a booking
-		   -- of theirs handed to another customer since)
-		   OR l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[])
-		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[]))
-	  AND (l.old_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[])
-		   OR l.new_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[]));
+	  AND ((l.old_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users_wide::text[])
+			OR l.new_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users_wide::text[]))
+		   OR ((l.record_id OPERATOR(pg_catalog.=) ANY (v_group_bookings)
+				OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_group_bookings)
+				-- (rows once the person's: a message of their thread, a
+				-- booking of theirs handed to another customer since)
+				OR l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[])
+				OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[]))
+			   AND (l.old_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[])
+					OR l.new_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[]))));
 	-- and as the actor of that history, unless the account is also the
 	-- organization's staff, whose own actions stay attributed
 	UPDATE protector.audit_log l SET actor_uid = NULL
 	WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND l.actor_uid OPERATOR(pg_catalog.=) ANY (v_users)
-	  AND ((l.table_name OPERATOR(pg_catalog.=) 'protector.customers' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group::text[]))
+	  AND (l.actor_uid OPERATOR(pg_catalog.=) ANY (v_users_wide)
+		   OR (l.table_name OPERATOR(pg_catalog.=) 'protector.customers' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group::text[]))
 		   OR (l.table_name OPERATOR(pg_catalog.=) 'protector.bookings' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group_bookings))
 		   OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_group_bookings)
 		   OR l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[])
