@@ -56,10 +56,8 @@ CREATE FUNCTION protector_internal.minutes_of(p_interval interval)
 RETURNS numeric
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN p_interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval
-			THEN pg_catalog.trim_scale(GREATEST(0.0001,
-					pg_catalog.round(pg_catalog.extract('epoch', p_interval) OPERATOR(pg_catalog./) 60, 4)))
-			ELSE pg_catalog.trim_scale(pg_catalog.round(pg_catalog.extract('epoch', p_interval) OPERATOR(pg_catalog./) 60, 4)) END;
+RETURN pg_catalog.trim_scale(GREATEST(pg_catalog.round(pg_catalog.extract('epoch', p_interval) OPERATOR(pg_catalog./) 60, 4),
+									  CASE WHEN p_interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval THEN 0.0001 END));
 COMMENT ON FUNCTION protector_internal.minutes_of(interval) IS
 'An interval in minutes, whole or to four decimal places, a positive one at least 0.0001 (the widget''s lengths)';
 

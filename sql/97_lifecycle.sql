@@ -264,7 +264,7 @@ DECLARE
 	v_down uuid[];				-- the record and those merged into it
 	v_group uuid[];				-- the person's records: with the one it was merged into
 	v_users uuid[];				-- their accounts, which stamps name them by
-	v_group_bookings text[];	-- the person's bookings' ids, as the audit log keeps them
+	v_history bigint[];			-- the audit rows of the person's rows
 	v_users_wide uuid[];		-- the accounts linked now, no member's: theirs wherever they acted
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
@@ -478,9 +478,20 @@ BEGIN
 	-- and what hangs off those: payments, messages, signatures, tasks):
 	-- an account's other rows are someone else's (a staff member's desk
 	-- work for others, a person whose account was linked here by mistake).
-	v_group_bookings := ARRAY(SELECT b.id::text FROM protector.bookings b
-							  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-								AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group));
+	-- (found once, for both scrubs below: their records, their bookings,
+	-- what hangs off those, and rows once theirs: a message of their
+	-- thread, a booking of theirs handed to another customer since)
+	v_history := ARRAY(
+		WITH bookings AS (SELECT b.id::text AS id FROM protector.bookings b
+						  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+							AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group))
+		SELECT l.id FROM protector.audit_log l
+		WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+		  AND ((l.table_name OPERATOR(pg_catalog.=) 'protector.customers' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group::text[]))
+			   OR (l.table_name OPERATOR(pg_catalog.=) 'protector.bookings' AND l.record_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT id FROM bookings)))
+			   OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT id FROM bookings))
+			   OR l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[])
+			   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[])));
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) k.col, new_row = l.new_row OPERATOR(pg_catalog.-) k.col
 	FROM (VALUES ('protector.bookings', 'created_by'), ('protector.payments', 'created_by'),
@@ -489,12 +500,7 @@ BEGIN
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND ((l.old_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users_wide::text[])
 			OR l.new_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users_wide::text[]))
-		   OR ((l.record_id OPERATOR(pg_catalog.=) ANY (v_group_bookings)
-				OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_group_bookings)
-				-- (rows once the person's: a message of their thread, a
-				-- booking of theirs handed to another customer since)
-				OR l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[])
-				OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[]))
+		   OR (l.id OPERATOR(pg_catalog.=) ANY (v_history)
 			   AND (l.old_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[])
 					OR l.new_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[]))));
 	-- and as the actor of that history, unless the account is also the
@@ -502,12 +508,7 @@ BEGIN
 	UPDATE protector.audit_log l SET actor_uid = NULL
 	WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND l.actor_uid OPERATOR(pg_catalog.=) ANY (v_users)
-	  AND (l.actor_uid OPERATOR(pg_catalog.=) ANY (v_users_wide)
-		   OR (l.table_name OPERATOR(pg_catalog.=) 'protector.customers' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group::text[]))
-		   OR (l.table_name OPERATOR(pg_catalog.=) 'protector.bookings' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group_bookings))
-		   OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_group_bookings)
-		   OR l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[])
-		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[]))
+	  AND (l.actor_uid OPERATOR(pg_catalog.=) ANY (v_users_wide) OR l.id OPERATOR(pg_catalog.=) ANY (v_history))
 	  AND NOT EXISTS (SELECT FROM protector.members m
 					  WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) l.actor_uid);
 	UPDATE protector.audit_log l

@@ -9634,7 +9634,7 @@ DECLARE
 	v_down uuid[];				-- the record and those merged into it
 	v_group uuid[];				-- the person's records: with the one it was merged into
 	v_users uuid[];				-- their accounts, which stamps name them by
-	v_group_bookings text[];	-- the person's bookings' ids, as the audit log keeps them
+	v_history bigint[];			-- the audit rows of the person's rows
 	v_users_wide uuid[];		-- the accounts linked now, no member's: theirs wherever they acted
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
@@ -9848,9 +9848,20 @@ BEGIN
 	-- and what hangs off those: payments, messages, signatures, tasks):
 	-- an account's other rows are someone else's (a staff member's desk
 	-- work for others, a person whose account was linked here by mistake).
-	v_group_bookings := ARRAY(SELECT b.id::text FROM protector.bookings b
-							  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-								AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group));
+	-- (found once, for both scrubs below: their records, their bookings,
+	-- what hangs off those, and rows once theirs: a message of their
+	-- thread, a booking of theirs handed to another customer since)
+	v_history := ARRAY(
+		WITH bookings AS (SELECT b.id::text AS id FROM protector.bookings b
+						  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+							AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group))
+		SELECT l.id FROM protector.audit_log l
+		WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+		  AND ((l.table_name OPERATOR(pg_catalog.=) 'protector.customers' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group::text[]))
+			   OR (l.table_name OPERATOR(pg_catalog.=) 'protector.bookings' AND l.record_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT id FROM bookings)))
+			   OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT id FROM bookings))
+			   OR l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[])
+			   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[])));
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) k.col, new_row = l.new_row OPERATOR(pg_catalog.-) k.col
 	FROM (VALUES ('protector.bookings', 'created_by'), ('protector.payments', 'created_by'),
@@ -9859,12 +9870,7 @@ BEGIN
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND ((l.old_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users_wide::text[])
 			OR l.new_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users_wide::text[]))
-		   OR ((l.record_id OPERATOR(pg_catalog.=) ANY (v_group_bookings)
-				OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_group_bookings)
-				-- (rows once the person's: a message of their thread, a
-				-- booking of theirs handed to another customer since)
-				OR l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[])
-				OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[]))
+		   OR (l.id OPERATOR(pg_catalog.=) ANY (v_history)
 			   AND (l.old_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[])
 					OR l.new_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[]))));
 	-- and as the actor of that history, unless the account is also the
@@ -9872,12 +9878,7 @@ BEGIN
 	UPDATE protector.audit_log l SET actor_uid = NULL
 	WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND l.actor_uid OPERATOR(pg_catalog.=) ANY (v_users)
-	  AND (l.actor_uid OPERATOR(pg_catalog.=) ANY (v_users_wide)
-		   OR (l.table_name OPERATOR(pg_catalog.=) 'protector.customers' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group::text[]))
-		   OR (l.table_name OPERATOR(pg_catalog.=) 'protector.bookings' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group_bookings))
-		   OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_group_bookings)
-		   OR l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[])
-		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[]))
+	  AND (l.actor_uid OPERATOR(pg_catalog.=) ANY (v_users_wide) OR l.id OPERATOR(pg_catalog.=) ANY (v_history))
 	  AND NOT EXISTS (SELECT FROM protector.members m
 					  WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) l.actor_uid);
 	UPDATE protector.audit_log l
@@ -12839,10 +12840,8 @@ CREATE FUNCTION protector_internal.minutes_of(p_interval interval)
 RETURNS numeric
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN p_interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval
-			THEN pg_catalog.trim_scale(GREATEST(0.0001,
-					pg_catalog.round(pg_catalog.extract('epoch', p_interval) OPERATOR(pg_catalog./) 60, 4)))
-			ELSE pg_catalog.trim_scale(pg_catalog.round(pg_catalog.extract('epoch', p_interval) OPERATOR(pg_catalog./) 60, 4)) END;
+RETURN pg_catalog.trim_scale(GREATEST(pg_catalog.round(pg_catalog.extract('epoch', p_interval) OPERATOR(pg_catalog./) 60, 4),
+									  CASE WHEN p_interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval THEN 0.0001 END));
 COMMENT ON FUNCTION protector_internal.minutes_of(interval) IS
 'An interval in minutes, whole or to four decimal places, a positive one at least 0.0001 (the widget''s lengths)';
 
