@@ -1196,9 +1196,9 @@ BEGIN
 	-- infinity gave a bare 22008)
 	IF p_from IS NULL OR p_to IS NULL OR NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to))
 	   OR p_from OPERATOR(pg_catalog.<) '0001-01-02' OR p_to OPERATOR(pg_catalog.>) '9999-12-30'
-	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 3660 THEN
+	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.>) (p_from OPERATOR(pg_catalog.+) '10 years'::interval) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be dates, p_to from p_from to ten years after it',
-			pg_catalog.format('Got %s to %s (between the years 1 and 9999).', COALESCE(p_from::text, 'NULL'), COALESCE(p_to::text, 'NULL')));
+			pg_catalog.format('Got %s to %s (between 0001-01-02 and 9999-12-30).', COALESCE(p_from::text, 'NULL'), COALESCE(p_to::text, 'NULL')));
 	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'staff.performance');
 	SELECT o.timezone, o.currency INTO v_tz, v_currency FROM protector.organizations o

@@ -901,7 +901,7 @@ BEGIN
 		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be finite dates',
 			pg_catalog.format('Got %s to %s.', p_from, p_to));
 	END IF;
-	IF p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 3660 THEN
+	IF p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.>) (p_from OPERATOR(pg_catalog.+) '10 years'::interval) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_to must be from p_from to ten years after it',
 			pg_catalog.format('Got %s to %s.', p_from, p_to));
 	END IF;

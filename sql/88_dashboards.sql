@@ -168,7 +168,7 @@ BEGIN
 	RETURN QUERY
 	SELECT m.metric, m.cur, m.prev,
 		   CASE WHEN m.prev OPERATOR(pg_catalog.<>) 0
-				THEN pg_catalog.round((m.cur OPERATOR(pg_catalog.-) m.prev) OPERATOR(pg_catalog./) m.prev OPERATOR(pg_catalog.*) 100, 1) END
+				THEN pg_catalog.round((m.cur OPERATOR(pg_catalog.-) m.prev) OPERATOR(pg_catalog./) pg_catalog.abs(m.prev) OPERATOR(pg_catalog.*) 100, 1) END
 	FROM (VALUES
 		(1, 'bookings', c.bookings::numeric, p.bookings::numeric),
 		(2, 'guests', c.guests::numeric, p.guests::numeric),
@@ -248,7 +248,7 @@ BEGIN
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	v_day := COALESCE(p_date, (pg_catalog.timezone(v_tz, pg_catalog.now()))::date);
 	IF NOT pg_catalog.isfinite(v_day) OR v_day NOT BETWEEN '0001-01-02' AND '9999-12-30' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_date must be a date between the years 1 and 9999',
+		PERFORM protector.raise('invalid_parameter', 'p_date must be a date between 0001-01-02 and 9999-12-30',
 			pg_catalog.format('Got %s.', v_day));
 	END IF;
 	v_lo := protector_internal.local_midnight(v_tz, v_day);
@@ -329,6 +329,7 @@ BEGIN
 			AND protector_internal.booking_start(x.during) OPERATOR(pg_catalog.<)
 				protector_internal.local_midnight(v_tz, (pg_catalog.timezone(v_tz, pg_catalog.now()))::date OPERATOR(pg_catalog.+) 1)
 			AND x.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+			AND (x.status OPERATOR(pg_catalog.<>) 'held' OR x.hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now())
 		  ORDER BY protector_internal.booking_start(x.during)
 		  FETCH FIRST p_limit ROWS WITH TIES) b
 	JOIN s ON s.id OPERATOR(pg_catalog.=) b.service_id

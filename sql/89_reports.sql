@@ -363,7 +363,7 @@ BEGIN
 	IF p_from IS NULL OR p_to IS NULL OR NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to))
 	   OR p_from OPERATOR(pg_catalog.<) '0001-01-02' OR p_to OPERATOR(pg_catalog.>) '9999-12-30'
 	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 1100 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_from to p_to must be a range of at most 1101 days between the years 1 and 9999',
+		PERFORM protector.raise('invalid_parameter', 'p_from to p_to must be a range of at most 1101 days between 0001-01-02 and 9999-12-30',
 			pg_catalog.format('Got %s to %s.', COALESCE(p_from::text, 'NULL'), COALESCE(p_to::text, 'NULL')));
 	END IF;
 	tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);

@@ -4848,7 +4848,7 @@ BEGIN
 	RETURN QUERY
 	SELECT m.metric, m.cur, m.prev,
 		   CASE WHEN m.prev OPERATOR(pg_catalog.<>) 0
-				THEN pg_catalog.round((m.cur OPERATOR(pg_catalog.-) m.prev) OPERATOR(pg_catalog./) m.prev OPERATOR(pg_catalog.*) 100, 1) END
+				THEN pg_catalog.round((m.cur OPERATOR(pg_catalog.-) m.prev) OPERATOR(pg_catalog./) pg_catalog.abs(m.prev) OPERATOR(pg_catalog.*) 100, 1) END
 	FROM (VALUES
 		(1, 'bookings', c.bookings::numeric, p.bookings::numeric),
 		(2, 'guests', c.guests::numeric, p.guests::numeric),
@@ -4928,7 +4928,7 @@ BEGIN
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	v_day := COALESCE(p_date, (pg_catalog.timezone(v_tz, pg_catalog.now()))::date);
 	IF NOT pg_catalog.isfinite(v_day) OR v_day NOT BETWEEN '0001-01-02' AND '9999-12-30' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_date must be a date between the years 1 and 9999',
+		PERFORM protector.raise('invalid_parameter', 'p_date must be a date between 0001-01-02 and 9999-12-30',
 			pg_catalog.format('Got %s.', v_day));
 	END IF;
 	v_lo := protector_internal.local_midnight(v_tz, v_day);
@@ -5009,6 +5009,7 @@ BEGIN
 			AND protector_internal.booking_start(x.during) OPERATOR(pg_catalog.<)
 				protector_internal.local_midnight(v_tz, (pg_catalog.timezone(v_tz, pg_catalog.now()))::date OPERATOR(pg_catalog.+) 1)
 			AND x.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+			AND (x.status OPERATOR(pg_catalog.<>) 'held' OR x.hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now())
 		  ORDER BY protector_internal.booking_start(x.during)
 		  FETCH FIRST p_limit ROWS WITH TIES) b
 	JOIN s ON s.id OPERATOR(pg_catalog.=) b.service_id
@@ -5411,7 +5412,7 @@ BEGIN
 	IF p_from IS NULL OR p_to IS NULL OR NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to))
 	   OR p_from OPERATOR(pg_catalog.<) '0001-01-02' OR p_to OPERATOR(pg_catalog.>) '9999-12-30'
 	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 1100 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_from to p_to must be a range of at most 1101 days between the years 1 and 9999',
+		PERFORM protector.raise('invalid_parameter', 'p_from to p_to must be a range of at most 1101 days between 0001-01-02 and 9999-12-30',
 			pg_catalog.format('Got %s to %s.', COALESCE(p_from::text, 'NULL'), COALESCE(p_to::text, 'NULL')));
 	END IF;
 	tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
@@ -6939,9 +6940,9 @@ BEGIN
 	-- infinity gave a bare 22008)
 	IF p_from IS NULL OR p_to IS NULL OR NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to))
 	   OR p_from OPERATOR(pg_catalog.<) '0001-01-02' OR p_to OPERATOR(pg_catalog.>) '9999-12-30'
-	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 3660 THEN
+	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.>) (p_from OPERATOR(pg_catalog.+) '10 years'::interval) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be dates, p_to from p_from to ten years after it',
-			pg_catalog.format('Got %s to %s (between the years 1 and 9999).', COALESCE(p_from::text, 'NULL'), COALESCE(p_to::text, 'NULL')));
+			pg_catalog.format('Got %s to %s (between 0001-01-02 and 9999-12-30).', COALESCE(p_from::text, 'NULL'), COALESCE(p_to::text, 'NULL')));
 	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'staff.performance');
 	SELECT o.timezone, o.currency INTO v_tz, v_currency FROM protector.organizations o
@@ -7807,7 +7808,7 @@ BEGIN
 		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be finite dates',
 			pg_catalog.format('Got %s to %s.', p_from, p_to));
 	END IF;
-	IF p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 3660 THEN
+	IF p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.>) (p_from OPERATOR(pg_catalog.+) '10 years'::interval) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_to must be from p_from to ten years after it',
 			pg_catalog.format('Got %s to %s.', p_from, p_to));
 	END IF;

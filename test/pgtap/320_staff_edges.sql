@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(45);
+SELECT plan(47);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -172,6 +172,12 @@ SELECT throws_ok($$SELECT * FROM protector.get_staff_performance('0a320000-0000-
 	'22023', 'p_from and p_to must be dates, p_to from p_from to ten years after it', 'an infinite p_from');
 SELECT throws_ok($$SELECT * FROM protector.get_staff_performance('0a320000-0000-4000-8000-000000000000', current_date, 'infinity')$$,
 	'22023', 'p_from and p_to must be dates, p_to from p_from to ten years after it', 'an infinite p_to');
+-- ten years are ten years: 2030-01-01 is ten years after 2020-01-01,
+-- 2030-01-02 a day more (3,660 days passed it, to 2030-01-08)
+SELECT lives_ok($$SELECT * FROM protector.get_staff_performance('0a320000-0000-4000-8000-000000000000', '2020-01-01', '2030-01-01')$$,
+	'ten years to the day');
+SELECT throws_ok($$SELECT * FROM protector.get_staff_performance('0a320000-0000-4000-8000-000000000000', '2020-01-01', '2030-01-02')$$,
+	'22023', 'p_from and p_to must be dates, p_to from p_from to ten years after it', 'ten years and a day');
 
 -- 8. a member deactivated by writing active on the row (the policy lets
 -- admins) is released as deactivate_staff releases one, and recorded; a

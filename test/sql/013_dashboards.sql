@@ -408,3 +408,46 @@ WHERE metric IN ('bookings', 'occupancy') ORDER BY metric;
 UPDATE protector.venues SET deleted_at = now() WHERE id = '0d132000-0000-4000-8000-0000000000a2';
 UPDATE protector.venues SET active = true WHERE id = '0d132000-0000-4000-8000-0000000000a2';
 SELECT metric, value FROM protector.get_dashboard_stats('0d132000-0000-4000-8000-000000000000') WHERE metric = 'occupancy';
+-- An expired hold is not a booking still to come: the slot it no longer
+-- holds is booked by someone else, and the desk sees that booking alone
+-- (it saw both, "held" and "confirmed", at one time in one room). The
+-- organization's zone is one where it is about noon now, so that "the
+-- rest of today" holds the next hours whenever this runs.
+SELECT 'Etc/GMT' || CASE WHEN h < 0 THEN '-' ELSE '+' END || abs(h) AS noon_zone
+FROM (SELECT extract(hour FROM now() AT TIME ZONE 'UTC')::int - 12 AS h) x \gset
+INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES
+	('0d133000-0000-4000-8000-000000000000', 'Noon', 'noon', :'noon_zone', 'EUR');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0d133000-0000-4000-8000-0000000000a1', '0d133000-0000-4000-8000-000000000000', 'Noon', :'noon_zone');
+INSERT INTO protector.services (id, organization_id, venue_id, name, mode, capacity, max_party, duration, price) VALUES
+	('0d133000-0000-4000-8000-0000000005a1', '0d133000-0000-4000-8000-000000000000', '0d133000-0000-4000-8000-0000000000a1',
+	 'Room', 'exclusive', 1, 4, '30 minutes', 50);
+CREATE FUNCTION pg_temp.noon_booking(p_id text, p_minutes int, p_status text, p_hold interval DEFAULT NULL) RETURNS void
+LANGUAGE sql AS $$
+	INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, total_price, currency, hold_expires_at)
+	VALUES (('0d133000-0000-4000-8000-00000000b' || p_id)::uuid, '0d133000-0000-4000-8000-000000000000',
+			'0d133000-0000-4000-8000-0000000000a1', '0d133000-0000-4000-8000-0000000005a1',
+			tstzrange(date_trunc('hour', now()) + make_interval(mins => p_minutes),
+					  date_trunc('hour', now()) + make_interval(mins => p_minutes + 30)),
+			p_status::protector.booking_status, 50, 'EUR', now() + p_hold)
+$$;
+SELECT pg_temp.noon_booking('001', 120, 'held', interval '50 milliseconds');
+SELECT pg_sleep(0.2);
+SELECT pg_temp.noon_booking('002', 120, 'confirmed');
+SELECT pg_temp.noon_booking('003', 180, 'held', interval '1 hour');
+SELECT booking_id, status FROM protector.get_upcoming_bookings('0d133000-0000-4000-8000-000000000000') ORDER BY start;
+-- change_percent against a negative previous value: a payment of 50
+-- seventy days ago refunded forty days ago leaves the 30 days before at
+-- -50; 10 paid two days ago: (10 - -50) / |-50| x 100 = +120.0, a rise
+-- (it said -120.0)
+SELECT pg_temp.noon_booking('004', -70 * 24 * 60, 'completed');
+SELECT pg_temp.noon_booking('005', -2 * 24 * 60, 'completed');
+INSERT INTO protector.payments (organization_id, booking_id, kind, amount, status, currency, created_at) VALUES
+	('0d133000-0000-4000-8000-000000000000', '0d133000-0000-4000-8000-00000000b004', 'payment', 50, 'succeeded', 'EUR',
+	 now() - interval '70 days'),
+	('0d133000-0000-4000-8000-000000000000', '0d133000-0000-4000-8000-00000000b004', 'refund', 50, 'succeeded', 'EUR',
+	 now() - interval '40 days'),
+	('0d133000-0000-4000-8000-000000000000', '0d133000-0000-4000-8000-00000000b005', 'payment', 10, 'succeeded', 'EUR',
+	 now() - interval '2 days');
+SELECT metric, value, previous, change_percent FROM protector.get_dashboard_stats('0d133000-0000-4000-8000-000000000000')
+WHERE metric = 'revenue';
