@@ -1938,6 +1938,10 @@ BEGIN
 		RETURN NEW;
 	END IF;
 	SELECT s.settings INTO v_settings FROM protector.services s WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
+	-- (the ledger as it is: a refund that failed, or a payment deleted,
+	-- after this transaction's snapshot changes what comes back, and a
+	-- refund of nothing records no row that would notice: 40001)
+	PERFORM protector_internal.retry_if_ledger_unseen(NEW.id);
 	SELECT l.paid, l.refunded INTO v_paid_all, v_refunded
 	FROM protector_internal.booking_refundable(NEW.organization_id, NEW.id) l;
 	v_paid := GREATEST(v_paid_all OPERATOR(pg_catalog.-) v_refunded, 0);

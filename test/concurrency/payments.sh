@@ -10,7 +10,8 @@
 # as is a pending payment's success webhook; a row reusing the provider
 # reference of a row being deleted is checked like any other.  Under
 # REPEATABLE READ, a refund recorded after a transaction's snapshot makes
-# that transaction's refund, cancellation or deletion retry (40001).
+# that transaction's refund, cancellation or deletion retry (40001), and
+# so does a refund that failed after it, for a cancellation.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 
@@ -172,6 +173,35 @@ rr_round 1 "SELECT protector.record_payment('BOOKING', 100, 'stripe', 're_rr_a',
 rr_round 2 "UPDATE protector.bookings SET status = 'cancelled' WHERE id = 'BOOKING'"
 rr_round 3 "DELETE FROM protector.payments WHERE booking_id = 'BOOKING' AND kind = 'payment'"
 
+# ... and a refund of 100 pending since before A's snapshot fails while A
+# waits: A's cancellation must retry too. Summed on A's snapshot the
+# refund was still pending, so the cancellation gave back nothing and
+# recorded no row that would notice (the 100 kept).
+rr_failed_round() {
+	local n=$1 booking refund status
+	booking=$(book 4 "$n" 4)
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT pay('$booking', 100, 'pi_rr_$n')" >/dev/null
+	refund=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT protector.record_payment('$booking', 100, 'bank',
+		NULL, 'refund', 'pending') ->> 'id'")
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/rr_$n" 2>&1 <<SQL &
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) FROM protector.payments;
+SELECT pg_sleep(2);
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '$booking';
+COMMIT;
+SQL
+	local a=$!
+	sleep 0.7
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT protector.settle_payment('$refund', 'failed')" >/dev/null
+	wait $a || true
+	status=$(psql -X -A -t -q -d "$DB" -c "SELECT status FROM protector.bookings WHERE id = '$booking'")
+	if ! grep -q 'a payment of this booking was recorded or changed concurrently' "$WORK/rr_$n" || [ "$status" = "cancelled" ]; then
+		echo "repeatable read, a pending refund failed meanwhile: the booking is $status (expected not cancelled), A said: $(tr '\n' ' ' <"$WORK/rr_$n")"
+		fail=1
+	fi
+}
+rr_failed_round 6
+
 # settling a pending payment beside the erasure of its booking's customer:
 # erase_customer locks the customer's bookings, then scrubs their
 # payments' details; settle_payment and record_payment's settling of a
@@ -228,6 +258,6 @@ if [ "$got" = "20.00 20.00" ]; then
 fi
 
 if [ $fail -eq 0 ]; then
-	echo "payments: a deletion racing a payment leaves amount_paid = the ledger (3 rounds); a refund webhook twice at once is one refund and a replay; under repeatable read a refund, a cancellation and a deletion after an unseen refund retry (40001); settling beside an erasure waits, no deadlock; the unlocked mutant is caught ($got)"
+	echo "payments: a deletion racing a payment leaves amount_paid = the ledger (3 rounds); a refund webhook twice at once is one refund and a replay; under repeatable read a refund, a cancellation and a deletion after an unseen refund retry (40001), as does a cancellation after an unseen failed refund; settling beside an erasure waits, no deadlock; the unlocked mutant is caught ($got)"
 fi
 exit $fail
