@@ -450,7 +450,7 @@ audit_build_table(Relation rel, Trigger *trigger)
 		if (att->attisdropped)
 			continue;
 		audit_init_column(&entry->columns[entry->ncolumns++], att, trigger, &setting, stamped, entry->cxt);
-		if (att->atttypid == UUIDOID &&
+		if (getBaseType(att->atttypid) == UUIDOID &&
 			strcmp(NameStr(att->attname), is_organizations ? "id" : "organization_id") == 0)
 			entry->org_attnum = att->attnum;
 	}

@@ -598,7 +598,8 @@ row_plans_for(Oid relid)
 	id_att = get_attnum(relid, "id");
 	org_att = get_attnum(relid, "organization_id");
 	if (id_att == InvalidAttrNumber || org_att == InvalidAttrNumber ||
-		get_atttype(relid, id_att) != UUIDOID)
+		get_atttype(relid, id_att) != UUIDOID ||
+		getBaseType(get_atttype(relid, org_att)) != UUIDOID)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("protector.%s has no uuid id and organization_id", rel)));
@@ -819,6 +820,24 @@ protector_require_permit(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The columns the visibility query read are uuids (or domains over uuid)
+ * as this call finds them: a table of protector's that a superuser gave
+ * another organization_id or customer_id type, before or after its plan
+ * was made, is refused rather than read as a pointer.
+ */
+static void
+check_uuid_columns(Oid relid, TupleDesc desc)
+{
+	for (int i = 1; i <= desc->natts; i++)
+		if (getBaseType(SPI_gettypeid(desc, i)) != UUIDOID)
+			ereport(ERROR,
+					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+					 errmsg("protector.%s has no uuid id and organization_id", get_rel_name(relid)),
+					 errdetail("Its column %s is of type %s.", SPI_fname(desc, i),
+							   format_type_be(SPI_gettypeid(desc, i)))));
+}
+
+/*
  * The row's organization, and its customer if the table has one, as the
  * user who made the request sees the row (RLS applying); "not found"
  * when they cannot.
@@ -842,6 +861,7 @@ visible_row(RowPlans *plans, Datum id, const char *entity, pg_uuid_t *org,
 		elog(ERROR, "visibility query failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed != 1)
 		not_found(entity);
+	check_uuid_columns(plans->relid, SPI_tuptable->tupdesc);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		not_found(entity);

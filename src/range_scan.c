@@ -62,9 +62,9 @@ protector_range_index_init(RangeIndex *ri, Relation heap, Oid indexoid,
 		form->indkey.values[1] != range_att)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("index protector.%s does not have the columns the overlap check reads",
-						RelationGetRelationName(index)),
-				 protector_errhint_damaged()));
+				 errmsg("index %s.%s does not have the columns the overlap check reads",
+						get_namespace_name(RelationGetNamespace(index)), RelationGetRelationName(index)),
+				 protector_errhint_table(index)));
 	ri->index = indexoid;
 	protector_index_key_function(index, 1, BTEqualStrategyNumber, &ri->key_eq, &ri->key_eq_collation);
 	protector_index_key_function(index, 2, RTOverlapStrategyNumber, &ri->overlaps, &ri->overlaps_collation);
@@ -81,12 +81,15 @@ protector_range_bounds(Datum range, TimestampTz *start, TimestampTz *end)
 	bool		empty;
 
 	range_deserialize(typcache, r, &lo, &hi, &empty);
-	if (empty || lo.infinite || hi.infinite)
+	/* (a bound of -infinity or infinity is infinite too: no buffer fits it) */
+	if (empty || lo.infinite || hi.infinite ||
+		TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(lo.val)) ||
+		TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(hi.val)))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("a booking or shift range must be finite and non-empty"),
-				 errdetail("The table's CHECK constraint says so; a row without it was read."),
-				 protector_errhint_damaged()));
+				 errdetail("Protector's tables have a CHECK constraint that says so; a row without it was read."),
+				 errhint("A table of your own that a trigger of protector's checks needs the same CHECK constraint.")));
 	*start = DatumGetTimestampTz(lo.val);
 	*end = DatumGetTimestampTz(hi.val);
 }

@@ -217,9 +217,10 @@ index_named(Relation heap, const char *name)
 		IndexGetRelation(indexoid, false) != RelationGetRelid(heap))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("index protector.%s of %s is missing or invalid", name,
+				 errmsg("index %s.%s of %s is missing or invalid",
+						get_namespace_name(RelationGetNamespace(heap)), name,
 						RelationGetRelationName(heap)),
-				 protector_errhint_damaged()));
+				 protector_errhint_table(heap)));
 	return indexoid;
 }
 
@@ -247,9 +248,9 @@ check_start_index_shape(Relation index, AttrNumber during)
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("index protector.%s does not have the columns the reservation check reads",
-						RelationGetRelationName(index)),
-				 protector_errhint_damaged()));
+				 errmsg("index %s.%s does not have the columns the reservation check reads",
+						get_namespace_name(RelationGetNamespace(index)), RelationGetRelationName(index)),
+				 protector_errhint_table(index)));
 }
 
 /*
@@ -275,10 +276,10 @@ check_long_index_predicate(Oid indexoid, AttrNumber during)
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("index protector.%s does not hold every long booking",
-						RelationGetRelationName(index)),
+				 errmsg("index %s.%s does not hold every long booking",
+						get_namespace_name(RelationGetNamespace(index)), RelationGetRelationName(index)),
 				 errdetail("Its predicate must be protector_internal.booking_is_long(during), or none."),
-				 protector_errhint_damaged()));
+				 protector_errhint_table(index)));
 	index_close(index, AccessShareLock);
 }
 

@@ -94,8 +94,9 @@ load_catalog(Relation shifts)
 	if (!OidIsValid(indexoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("index protector.staff_shifts_during_idx is missing"),
-				 protector_errhint_damaged()));
+				 errmsg("index %s.staff_shifts_during_idx is missing",
+						get_namespace_name(RelationGetNamespace(shifts))),
+				 protector_errhint_table(shifts)));
 	catalog.shifts = RelationGetRelid(shifts);
 	catalog.id = protector_column_required(shifts, "id", UUIDOID);
 	catalog.organization_id = protector_column_required(shifts, "organization_id", UUIDOID);

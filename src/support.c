@@ -649,7 +649,7 @@ protector_primary_key(Relation rel)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("table %s has no primary key", RelationGetRelationName(rel)),
-				 protector_errhint_damaged()));
+				 protector_errhint_table(rel)));
 	return pkey;
 }
 

@@ -3,11 +3,11 @@
 -- the column's type modifier applied, its domain's checks run (it wrote
 -- fractional seconds into a timestamptz(0), and a stamp a domain's CHECK
 -- refuses, which then kept the table's dump from loading).  A table
--- missing what the trigger needs is told so, not that protector is
--- damaged.  An audited row holding a json value jsonb cannot hold fails
+-- missing what the trigger needs (a column, an index, a CHECK) is told
+-- so, not that protector is damaged.  An audited row holding a json value jsonb cannot hold fails
 -- its change (as to_jsonb(row) does): the error says it was the audit.
 BEGIN;
-SELECT plan(5);
+SELECT plan(11);
 
 CREATE TABLE public.rounded (id int PRIMARY KEY, v text, updated_at timestamptz(0));
 INSERT INTO public.rounded VALUES (1, 'a', '2020-01-01');
@@ -40,6 +40,68 @@ SELECT protector.enable_audit('public.notes') IS NOT NULL AS audited \gset
 SELECT is(tests.error_text($$UPDATE public.notes SET title = 'z'$$, 'protector''s audit'),
 	'22P05 | unsupported Unicode escape sequence | \u0000 cannot be converted to text. | protector''s audit of public.notes: column "body" as jsonb',
 	'a json value jsonb cannot hold fails the audited change, and the error names the audit and the column');
+
+-- reservation_check on a table of the user's own without protector's
+-- CHECK: a range bounded by -infinity is refused (it was stored beside
+-- an overlapping booking: buffers added to -infinity wrapped around)
+CREATE SCHEMA u;
+CREATE TABLE u.services (LIKE protector.services INCLUDING DEFAULTS);
+CREATE TABLE u.bookings (LIKE protector.bookings INCLUDING DEFAULTS);
+CREATE TABLE u.venues (LIKE protector.venues INCLUDING DEFAULTS);
+ALTER TABLE u.venues ADD PRIMARY KEY (id);
+CREATE UNIQUE INDEX services_pkey ON u.services (id);
+CREATE UNIQUE INDEX bookings_pkey ON u.bookings (id);
+CREATE INDEX bookings_long_during_idx ON u.bookings USING gist (service_id, during) WHERE protector_internal.booking_is_long(during);
+CREATE INDEX bookings_service_start_idx ON u.bookings (service_id, lower(during));
+INSERT INTO u.services (id, organization_id, venue_id, name, mode, capacity, duration, buffer_before, buffer_after, currency)
+VALUES ('00000000-0000-4000-8000-000000000001', gen_random_uuid(), gen_random_uuid(), 'Room', 'exclusive', 1, '1 hour', '0',
+		'15 minutes', 'EUR');
+CREATE TRIGGER reservation_check AFTER INSERT ON u.bookings FOR EACH ROW EXECUTE FUNCTION protector.reservation_check();
+INSERT INTO u.bookings (organization_id, venue_id, service_id, during, currency)
+SELECT organization_id, venue_id, id, '[2030-06-01 10:00+00,2030-06-01 11:00+00)', 'EUR' FROM u.services;
+SELECT is(tests.error_text($$INSERT INTO u.bookings (organization_id, venue_id, service_id, during, currency)
+							  SELECT organization_id, venue_id, id, '[-infinity,2030-06-01 10:30+00)', 'EUR' FROM u.services$$),
+	'23514 | a booking or shift range must be finite and non-empty | '
+	'Protector''s tables have a CHECK constraint that says so; a row without it was read. | '
+	'A table of your own that a trigger of protector''s checks needs the same CHECK constraint.',
+	'a range from -infinity on a user''s table is refused, not stored over another booking');
+DROP INDEX u.bookings_service_start_idx;
+SELECT is(tests.error_text($$INSERT INTO u.bookings (organization_id, venue_id, service_id, during, currency)
+							  SELECT organization_id, venue_id, id, '[2030-06-02 10:00+00,2030-06-02 11:00+00)', 'EUR' FROM u.services$$),
+	'42704 | index u.bookings_service_start_idx of bookings is missing or invalid | '
+	'A trigger of protector''s attached to a table of your own needs it there.',
+	'a user''s table without an index the check reads is told so, not that protector is damaged');
+CREATE TABLE public.shiftless (id int);
+CREATE TRIGGER shift_check AFTER INSERT ON public.shiftless FOR EACH ROW EXECUTE FUNCTION protector_internal.shift_check();
+SELECT is(tests.error_text($$INSERT INTO public.shiftless VALUES (1)$$),
+	'42704 | index public.staff_shifts_during_idx is missing | '
+	'A trigger of protector''s attached to a table of your own needs it there.',
+	'... as is one with shift_check');
+
+-- a table a superuser added to schema protector with an organization_id
+-- that is no uuid, or retyped after its plan was made, is refused by
+-- authorize_row (it read the bigint as a pointer: the backend crashed)
+CREATE TABLE protector.zz_wide (id uuid PRIMARY KEY, organization_id bigint);
+INSERT INTO protector.zz_wide VALUES ('0e000000-0000-4000-8000-000000000000', 42);
+SELECT is(tests.error_text($$SELECT protector_internal.authorize_row('protector.zz_wide', '0e000000-0000-4000-8000-000000000000', NULL, 'thing')$$),
+	'22023 | protector.zz_wide has no uuid id and organization_id',
+	'a bigint organization_id is refused');
+CREATE TABLE protector.zz_retyped (id uuid PRIMARY KEY, organization_id uuid);
+INSERT INTO protector.zz_retyped VALUES ('0e000000-0000-4000-8000-000000000000', '0e000000-0000-4000-8000-0000000000aa');
+SELECT protector_internal.authorize_row('protector.zz_retyped', '0e000000-0000-4000-8000-000000000000', NULL, 'thing') AS first_call \gset
+ALTER TABLE protector.zz_retyped ALTER organization_id TYPE text;
+SELECT is(tests.error_text($$SELECT protector_internal.authorize_row('protector.zz_retyped', '0e000000-0000-4000-8000-000000000000', NULL, 'thing')$$),
+	'22023 | protector.zz_retyped has no uuid id and organization_id | Its column organization_id is of type text.',
+	'... and so is one retyped after its plan was made');
+
+-- an audited table's organization_id of a domain over uuid is the row's
+-- organization (it was logged NULL)
+CREATE DOMAIN public.org_ref AS uuid;
+CREATE TABLE public.org_notes (id int PRIMARY KEY, organization_id public.org_ref);
+SELECT protector.enable_audit('public.org_notes') IS NOT NULL AS audited \gset
+INSERT INTO public.org_notes VALUES (1, '0e000000-0000-4000-8000-0000000000bb');
+SELECT is((SELECT organization_id FROM protector.audit_log WHERE table_name = 'public.org_notes'),
+	'0e000000-0000-4000-8000-0000000000bb'::uuid, 'a domain over uuid is the audit row''s organization');
 
 SELECT * FROM finish();
 ROLLBACK;
