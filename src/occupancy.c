@@ -112,15 +112,15 @@ compare_end(const void *a, const void *b)
  * n^2: the maximum is reached at from or at the start of some interval,
  * and each candidate instant sums the intervals present there
  */
-static int32
+static int64
 pairwise_max(const Occupancy *occ, int n, TimestampTz from, TimestampTz to)
 {
-	int32		best = 0;
+	int64		best = 0;
 
 	for (int i = -1; i < n; i++)
 	{
 		TimestampTz p;
-		int32		sum = 0;
+		int64		sum = 0;
 
 		if (i >= 0)
 		{
@@ -151,14 +151,14 @@ pairwise_max(const Occupancy *occ, int n, TimestampTz from, TimestampTz to)
  * several start together.  (A shared service with tens of thousands of
  * bookings in an hour took seconds a slot, and a cancel waited for them.)
  */
-static int32
+static int64
 sweep_max(const Occupancy *occ, int n, TimestampTz from, TimestampTz to)
 {
 	OccupancyEnd *ends = palloc(sizeof(OccupancyEnd) * n);
 	int			nends = 0;
 	int			gone = 0;
-	int32		sum = 0;
-	int32		best = 0;
+	int64		sum = 0;
+	int64		best = 0;
 
 	for (int i = 0; i < n && occ[i].start < to; i++)
 	{
@@ -188,13 +188,17 @@ sweep_max(const Occupancy *occ, int n, TimestampTz from, TimestampTz to)
 
 /*
  * The largest total party size present at any instant of [from, to),
- * given occupied intervals sorted by start.
+ * given occupied intervals sorted by start; summed in 64 bits and at most
+ * PG_INT32_MAX, more than any capacity (a user's table without protector's
+ * CHECKs can hold parties whose sum overflowed and let a booking in).
  */
 int32
 protector_max_occupancy(const Occupancy *occ, int n, TimestampTz from,
 						TimestampTz to)
 {
-	return n < OCCUPANCY_SWEEP_MIN ? pairwise_max(occ, n, from, to) : sweep_max(occ, n, from, to);
+	int64		best = n < OCCUPANCY_SWEEP_MIN ? pairwise_max(occ, n, from, to) : sweep_max(occ, n, from, to);
+
+	return (int32) Min(best, (int64) PG_INT32_MAX);
 }
 
 /* qsort order of occupied intervals: by start */

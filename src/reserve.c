@@ -769,7 +769,7 @@ exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
 
 	if (!rules->shared)
 		return *taken > 0;		/* one booking at a time, whatever its party */
-	return *taken + row->party > rules->capacity;
+	return (int64) *taken + row->party > rules->capacity;
 }
 
 static bool

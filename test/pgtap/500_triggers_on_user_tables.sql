@@ -7,7 +7,7 @@
 -- so, not that protector is damaged.  An audited row holding a json value jsonb cannot hold fails
 -- its change (as to_jsonb(row) does): the error says it was the audit.
 BEGIN;
-SELECT plan(11);
+SELECT plan(12);
 
 CREATE TABLE public.rounded (id int PRIMARY KEY, v text, updated_at timestamptz(0));
 INSERT INTO public.rounded VALUES (1, 'a', '2020-01-01');
@@ -65,6 +65,16 @@ SELECT is(tests.error_text($$INSERT INTO u.bookings (organization_id, venue_id, 
 	'Protector''s tables have a CHECK constraint that says so; a row without it was read. | '
 	'A table of your own that a trigger of protector''s checks needs the same CHECK constraint.',
 	'a range from -infinity on a user''s table is refused, not stored over another booking');
+-- ... and parties whose sum passes 2^31 do not wrap around to room
+INSERT INTO u.services (id, organization_id, venue_id, name, mode, capacity, duration, currency)
+VALUES ('00000000-0000-4000-8000-000000000002', gen_random_uuid(), gen_random_uuid(), 'Hall', 'shared', 2147483647, '1 hour', 'EUR');
+INSERT INTO u.bookings (organization_id, venue_id, service_id, during, party_size, currency)
+SELECT organization_id, venue_id, id, '[2030-06-01 10:00+00,2030-06-01 11:00+00)', 2147483647, 'EUR' FROM u.services WHERE name = 'Hall';
+SELECT throws_ok($$INSERT INTO u.bookings (organization_id, venue_id, service_id, during, party_size, currency)
+					SELECT organization_id, venue_id, id, '[2030-06-01 10:00+00,2030-06-01 11:00+00)', 2147483647, 'EUR'
+					FROM u.services WHERE name = 'Hall'$$,
+	'23P01', 'service "Hall" has no room for 2147483647 more at the requested time',
+	'a second party of 2^31 - 1 finds the shared service full');
 DROP INDEX u.bookings_service_start_idx;
 SELECT is(tests.error_text($$INSERT INTO u.bookings (organization_id, venue_id, service_id, during, currency)
 							  SELECT organization_id, venue_id, id, '[2030-06-02 10:00+00,2030-06-02 11:00+00)', 'EUR' FROM u.services$$),
