@@ -351,7 +351,7 @@ COMMENT ON FUNCTION protector.get_upcoming_bookings(uuid, uuid, integer) IS
 -- along, read as a set (a bulk update of a thousand bookings made the
 -- walk and the caller's join quadratic, 2.6x slower beside other
 -- organizations).  NULL when the log cannot answer (bookings not audited,
--- fewer bookings logged than asked for, or a log mostly of deleted
+-- their ids masked, fewer bookings logged than asked for, or a log mostly of deleted
 -- bookings: the caller then reads the bookings directly).  Ids only; the
 -- caller reads the rows under RLS.
 CREATE FUNCTION protector_internal.recent_booking_ids(p_organization_id uuid, p_limit integer)
@@ -368,9 +368,15 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.authorize_requester(p_organization_id, 'bookings.read');
 	PERFORM protector_internal.check_integer(p_limit, 'p_limit', 1, 1000);
+	-- (the trigger is there, and its settings' row says it writes the
+	-- bookings' ids: a restore makes the trigger again of a table the
+	-- backup did not audit, and a masked id is "[masked]")
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g
 				   WHERE g.tgrelid OPERATOR(pg_catalog.=) 'protector.bookings'::pg_catalog.regclass
-					 AND g.tgname OPERATOR(pg_catalog.=) 'protector_audit' AND g.tgenabled OPERATOR(pg_catalog.<>) 'D') THEN
+					 AND g.tgname OPERATOR(pg_catalog.=) 'protector_audit' AND g.tgenabled OPERATOR(pg_catalog.<>) 'D')
+	   OR EXISTS (SELECT FROM protector_internal.audit_settings s
+				  WHERE s.table_name OPERATOR(pg_catalog.=) 'protector.bookings'::pg_catalog.regclass
+					AND (NOT s.audited OR 'id' OPERATOR(pg_catalog.=) ANY (s.masked))) THEN
 		RETURN NULL;
 	END IF;
 	FOR v_id, v_at IN

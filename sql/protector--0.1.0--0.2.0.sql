@@ -5869,9 +5869,15 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.authorize_requester(p_organization_id, 'bookings.read');
 	PERFORM protector_internal.check_integer(p_limit, 'p_limit', 1, 1000);
+	-- (the trigger is there, and its settings' row says it writes the
+	-- bookings' ids: a restore makes the trigger again of a table the
+	-- backup did not audit, and a masked id is "[masked]")
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g
 				   WHERE g.tgrelid OPERATOR(pg_catalog.=) 'protector.bookings'::pg_catalog.regclass
-					 AND g.tgname OPERATOR(pg_catalog.=) 'protector_audit' AND g.tgenabled OPERATOR(pg_catalog.<>) 'D') THEN
+					 AND g.tgname OPERATOR(pg_catalog.=) 'protector_audit' AND g.tgenabled OPERATOR(pg_catalog.<>) 'D')
+	   OR EXISTS (SELECT FROM protector_internal.audit_settings s
+				  WHERE s.table_name OPERATOR(pg_catalog.=) 'protector.bookings'::pg_catalog.regclass
+					AND (NOT s.audited OR 'id' OPERATOR(pg_catalog.=) ANY (s.masked))) THEN
 		RETURN NULL;
 	END IF;
 	FOR v_id, v_at IN
@@ -9363,6 +9369,49 @@ COMMENT ON FUNCTION protector_internal.check_audit_partitions(regclass) IS
 'Refuses auditing a partition (its partitioned table is audited) and a partitioned table one of whose partitions has its own audit trigger';
 REVOKE ALL ON FUNCTION protector_internal.check_audit_partitions(regclass) FROM PUBLIC;
 
+CREATE FUNCTION protector_internal.audit_masks(p_table regclass, p_masked text[])
+RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.array_agg(DISTINCT m ORDER BY m), '{}')
+	FROM pg_catalog.unnest(p_masked OPERATOR(pg_catalog.||)
+		CASE WHEN p_table OPERATOR(pg_catalog.=) 'protector.customers'::pg_catalog.regclass
+				  AND 'email' OPERATOR(pg_catalog.=) ANY (p_masked)
+			 THEN '{identity_key}'::text[] ELSE '{}'::text[] END) m
+$$;
+COMMENT ON FUNCTION protector_internal.audit_masks(regclass, text[]) IS
+'A table''s audit masks with the columns derived from masked ones (customers.identity_key from email)';
+
+CREATE FUNCTION protector_internal.notice_unaudited_inheritors(p_table regclass)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_names text;
+BEGIN
+	WITH RECURSIVE down(relid) AS (
+		SELECT i.inhrelid FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) p_table
+		UNION
+		SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN down d ON i.inhparent OPERATOR(pg_catalog.=) d.relid)
+	SELECT pg_catalog.string_agg(d.relid::regclass::text, ', ' ORDER BY d.relid::regclass::text) INTO v_names
+	FROM down d JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.relid
+	WHERE NOT c.relispartition
+	  AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+					  WHERE t.tgrelid OPERATOR(pg_catalog.=) d.relid AND t.tgname OPERATOR(pg_catalog.=) 'protector_audit');
+	IF v_names IS NOT NULL THEN
+		RAISE NOTICE 'rows of tables inheriting from % are not audited: %', p_table, v_names
+			USING HINT = 'Call enable_audit for each of them too; an inheriting table keeps its own triggers.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.notice_unaudited_inheritors(regclass) IS
+'A notice naming the tables inheriting from p_table (not partitions) that are not audited';
+
+REVOKE ALL ON FUNCTION protector_internal.audit_masks(regclass, text[]),
+	protector_internal.notice_unaudited_inheritors(regclass) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION protector.enable_audit(p_table regclass, p_masked_columns text[] DEFAULT '{}')
 RETURNS boolean
 LANGUAGE plpgsql
@@ -9372,7 +9421,7 @@ DECLARE
 	v_rel record;
 	v_masked text[];
 	v_missing text;
-	v_current text[];
+	v_current bytea;
 	v_args text;
 	v_was record;
 BEGIN
@@ -9410,8 +9459,7 @@ BEGIN
 	IF p_masked_columns IS NULL OR array_position(p_masked_columns, NULL) IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_masked_columns must be an array of column names without nulls');
 	END IF;
-	SELECT array_agg(DISTINCT m ORDER BY m) INTO v_masked FROM unnest(p_masked_columns) m;
-	v_masked := COALESCE(v_masked, '{}');
+	v_masked := protector_internal.audit_masks(v_rel.oid, p_masked_columns);
 	SELECT string_agg(format('%I', m), ', ') INTO v_missing
 	FROM unnest(v_masked) m
 	WHERE NOT EXISTS (SELECT FROM pg_attribute a
@@ -9425,13 +9473,15 @@ BEGIN
 	-- may have left other than its triggers, counts as what changes)
 	SELECT s.audited, s.masked INTO v_was FROM protector_internal.audit_settings s WHERE s.table_name = v_rel.oid;
 	PERFORM protector_internal.remember_audit(v_rel.oid, true, v_masked);
-	-- already audited with these masks: nothing to do
-	SELECT COALESCE(array_agg(a ORDER BY a), '{}') INTO v_current
-	FROM pg_trigger t, unnest((string_to_array(encode(t.tgargs, 'escape'), '\000'))[1:t.tgnargs]) a
-	WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit' AND t.tgnargs > 0;
-	IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit')
+	-- already audited with these masks: nothing to do (the trigger's
+	-- arguments as stored, each name in the database's encoding and ended
+	-- by a zero byte: encode(.., 'escape') wrote other bytes than a name's)
+	SELECT t.tgargs INTO v_current FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit';
+	IF FOUND
 	   AND EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit_truncate')
-	   AND v_current = v_masked AND (v_was IS NULL OR (v_was.audited AND v_was.masked = v_masked)) THEN
+	   AND v_current = (SELECT COALESCE(string_agg(convert_to(m, getdatabaseencoding()) || '\x00'::bytea, ''::bytea ORDER BY o), ''::bytea)
+						FROM unnest(v_masked) WITH ORDINALITY x(m, o))
+	   AND (v_was IS NULL OR (v_was.audited AND v_was.masked = v_masked)) THEN
 		RETURN false;
 	END IF;
 
@@ -9446,6 +9496,7 @@ BEGIN
 				   ' FOR EACH ROW EXECUTE FUNCTION protector.audit_trigger(%s)', v_rel.qualified, v_args);
 	EXECUTE format('CREATE TRIGGER protector_audit_truncate AFTER TRUNCATE ON %s'
 				   ' FOR EACH STATEMENT EXECUTE FUNCTION protector.audit_trigger()', v_rel.qualified);
+	PERFORM protector_internal.notice_unaudited_inheritors(v_rel.oid);
 	RETURN true;
 END
 $$;
@@ -9494,6 +9545,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (a restored row of a backup made before identity_key was derived)
+	p_masked := protector_internal.audit_masks(p_table, p_masked);
 	IF EXISTS (SELECT FROM pg_catalog.pg_depend d
 			   WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
 				 AND d.objid OPERATOR(pg_catalog.=) p_table::pg_catalog.oid
@@ -13005,6 +13058,13 @@ RETURN COALESCE(pg_catalog.starts_with(p_key, 'customer/')
 				AND pg_catalog.split_part(p_key, '/', 2) OPERATOR(pg_catalog.=) ANY (p_users::text[]), false);
 COMMENT ON FUNCTION protector_internal.key_of_accounts(text, uuid[]) IS
 'Is a booking''s request key a signed-in customer''s (customer/<user id>/...) of one of these accounts';
+
+-- customers.identity_key is the e-mail normalized: a database that masks
+-- the e-mail in its audit masks the key with it from now on
+SELECT protector.enable_audit('protector.customers', s.masked)
+FROM protector_internal.audit_settings s
+WHERE s.table_name = 'protector.customers'::regclass AND s.audited AND 'email' = ANY (s.masked)
+  AND NOT 'identity_key' = ANY (s.masked);
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

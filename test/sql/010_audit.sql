@@ -228,3 +228,19 @@ DROP TABLE public.nopk, public.part;
 DROP VIEW public.v;
 DROP TYPE public.mood;
 DROP DOMAIN public.posint;
+
+-- A table inheriting from an audited one keeps its own triggers: its rows
+-- are not audited through the parent, and enable_audit of the parent says
+-- which are not (they were left out in silence); once audited, it is not
+-- named again.
+CREATE TABLE public.par (id int PRIMARY KEY, s text);
+CREATE TABLE public.chi (PRIMARY KEY (id)) INHERITS (public.par);
+CREATE TABLE public.grandchi (PRIMARY KEY (id)) INHERITS (public.chi);
+SELECT protector.enable_audit('public.par');
+SELECT protector.enable_audit('public.chi');
+SELECT protector.disable_audit('public.par');
+SELECT protector.enable_audit('public.par');
+INSERT INTO public.chi VALUES (1, 'a');
+UPDATE public.par SET s = 'b';
+SELECT table_name, op FROM protector.audit_log WHERE table_name IN ('public.par', 'public.chi', 'public.grandchi') ORDER BY id;
+DROP TABLE public.par, public.chi, public.grandchi;

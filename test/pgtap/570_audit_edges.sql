@@ -1,0 +1,75 @@
+-- What a review of the audit log found (the thirty-third stop): masking a
+-- customer's e-mail left it in clear as identity_key, the e-mail
+-- normalized; enable_audit of a column whose name is not plain ASCII made
+-- its triggers again on every call; and the desk's recent activity
+-- trusted a log that did not grow (bookings not audited by the settings a
+-- restore brought back, the trigger there) or could not name a booking
+-- (ids masked: a 22P02 for everyone).
+BEGIN;
+SELECT plan(9);
+SET LOCAL TimeZone = 'UTC';
+
+-- 1. e-mail masked, identity_key with it
+SELECT protector.enable_audit('protector.customers', '{email, phone}') AS changed \gset
+SELECT is((SELECT masked FROM protector_internal.audit_settings WHERE table_name = 'protector.customers'::regclass),
+	'{email,identity_key,phone}', 'masking the e-mail masks identity_key, the e-mail normalized');
+INSERT INTO protector.organizations (id, name, slug, timezone, currency)
+VALUES ('0a570000-0000-4000-8000-000000000000', 'Audit', 'audit-edges', 'UTC', 'EUR');
+INSERT INTO protector.customers (organization_id, full_name, email)
+VALUES ('0a570000-0000-4000-8000-000000000000', 'Cora', 'Cora@Secret.example');
+SELECT is((SELECT format('%s %s', new_row ->> 'email', new_row ->> 'identity_key') FROM protector.audit_log
+		   WHERE table_name = 'protector.customers' AND organization_id = '0a570000-0000-4000-8000-000000000000'),
+	'[masked] [masked]', 'the customer''s row leaves neither in the log (identity_key was cora@secret.example)');
+SELECT is(protector.enable_audit('protector.customers', '{email, phone}'), false, 'the same masks again change nothing');
+-- a settings row of a backup made before (restore_audit_setting passes it here)
+SELECT protector_internal.remember_audit('protector.customers', true, '{email}');
+SELECT is((SELECT masked FROM protector_internal.audit_settings WHERE table_name = 'protector.customers'::regclass),
+	'{email,identity_key}', 'a restored row masking the e-mail masks identity_key too');
+
+-- 2. a column name of more than ASCII: the second call is a no-op
+CREATE TABLE public.contacts (id int PRIMARY KEY, "e-mail ü" text, "a\b" text);
+SELECT protector.enable_audit('public.contacts', '{"e-mail ü", "a\\b"}') AS changed \gset
+SELECT is(protector.enable_audit('public.contacts', '{"e-mail ü", "a\\b"}'), false,
+	'masks named in more than ASCII, given again, change nothing (the triggers were made again)');
+
+-- 3. the desk's recent activity: two bookings logged, then the bookings'
+-- audit turned off by its settings while the trigger is there (as a
+-- restore of such a backup leaves it): the booking made after is first
+SELECT tests.create_supabase_user('ae_owner') IS NOT NULL \g /dev/null
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0a570000-0000-4000-8000-000000000000', tests.get_supabase_uid('ae_owner'), 'owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0a570000-0000-4000-8000-0000000000a1', '0a570000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party)
+VALUES ('0a570000-0000-4000-8000-0000000005a1', '0a570000-0000-4000-8000-000000000000', '0a570000-0000-4000-8000-0000000000a1',
+		'Room', '1 hour', '1 hour', '30 days', 10, 4);
+CREATE FUNCTION pg_temp.book(p_id text, p_hours int) RETURNS void LANGUAGE sql AS $$
+	INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, created_at)
+	VALUES (('0a570000-0000-4000-8000-00000000b' || p_id)::uuid, '0a570000-0000-4000-8000-000000000000',
+			'0a570000-0000-4000-8000-0000000000a1', '0a570000-0000-4000-8000-0000000005a1',
+			tstzrange(date_trunc('day', now()) + make_interval(days => 2, hours => p_hours),
+					  date_trunc('day', now()) + make_interval(days => 2, hours => p_hours + 1)), now())
+$$;
+SELECT pg_temp.book('001', 10);
+SELECT pg_temp.book('002', 11);
+SELECT tests.authenticate_as('ae_owner');
+SELECT isnt(protector_internal.recent_booking_ids('0a570000-0000-4000-8000-000000000000', 1), NULL,
+	'bookings audited: the log names the bookings changed last');
+SELECT tests.clear_authentication();
+UPDATE protector_internal.audit_settings SET audited = false WHERE table_name = 'protector.bookings'::regclass;
+SELECT pg_temp.book('003', 12);
+SELECT tests.authenticate_as('ae_owner');
+SELECT is(protector_internal.recent_booking_ids('0a570000-0000-4000-8000-000000000000', 1), NULL,
+	'bookings not audited by their settings: the log does not answer (the bookings are read)');
+SELECT tests.clear_authentication();
+UPDATE protector_internal.audit_settings SET audited = true WHERE table_name = 'protector.bookings'::regclass;
+SELECT protector.enable_audit('protector.bookings', '{id}') AS changed \gset
+SELECT pg_temp.book('004', 13);
+SELECT tests.authenticate_as('ae_owner');
+SELECT lives_ok($$SELECT * FROM protector.get_recent_booking_activity('0a570000-0000-4000-8000-000000000000', 1)$$,
+	'bookings'' ids masked: the activity is read from the bookings, not "[masked]" cast to uuid');
+SELECT is(protector_internal.recent_booking_ids('0a570000-0000-4000-8000-000000000000', 1), NULL,
+	'... the log does not answer');
+
+SELECT * FROM finish();
+ROLLBACK;
