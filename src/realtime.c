@@ -96,6 +96,9 @@ typedef struct NotifyBudget
 /* the budgets by key, once a transaction has more than a scan finds fast */
 #define BUDGETS_SCANNED 8
 
+/* the longest status a payload carries, as JSON without its quotes */
+#define PAYLOAD_STATUS_MAX (NAMEDATALEN - 1)
+
 typedef struct BudgetEntry
 {
 	BudgetKey	key;
@@ -585,8 +588,18 @@ row_payload(StringInfo payload, const char *op, Relation rel, Datum id, bool no_
 		appendStringInfo(payload, ",\"id\":\"%s\"", DatumGetCString(DirectFunctionCall1(uuid_out, id)));
 	if (status != NULL)
 	{
-		appendStringInfoString(payload, ",\"status\":");
-		escape_json(payload, status);
+		StringInfoData quoted;
+
+		/*
+		 * (a status of a table of a user's own can be any text: past an
+		 * enum label's 63 bytes it is left out, or NOTIFY refused the
+		 * payload at commit, or the worker skipped it)
+		 */
+		initStringInfo(&quoted);
+		escape_json(&quoted, status);
+		if (quoted.len <= PAYLOAD_STATUS_MAX + 2)
+			appendStringInfo(payload, ",\"status\":%s", quoted.data);
+		pfree(quoted.data);
 	}
 	payload_finish(payload, at);
 }

@@ -3,7 +3,8 @@
 # psql session LISTENs on organization A's channel, another on B's, while a
 # third session: rolls back a booking, commits one, commits a bulk insert
 # of 150 bookings (over protector.notify_batch_limit = 100), and cancels
-# the committed booking.  Afterwards: A's listener got the committed
+# the committed booking; a table of the user's own announces a row whose
+# status is too long for NOTIFY without it.  Afterwards: A's listener got the committed
 # booking's INSERT and UPDATE (status cancelled), nothing for the
 # rolled-back one, a single summary for the bulk insert, at most 100 rows
 # per table announced one by one in a transaction, no personal data; B's
@@ -25,6 +26,10 @@ VALUES ('0f200000-0000-4000-8000-0000000000a1', '$ORG_A', '0f200000-0000-4000-80
 		'Room', '60 minutes', '60 minutes', '30 days');
 INSERT INTO protector.customers (id, organization_id, full_name, email)
 VALUES ('0f200000-0000-4000-8000-0000000000c1', '$ORG_A', 'Secret Person', 'secret@example.com');
+-- a table of the user's own, announced by protector's trigger
+CREATE TABLE public.jobs (id uuid PRIMARY KEY, organization_id uuid NOT NULL, status text);
+CREATE TRIGGER jobs_notify AFTER INSERT ON public.jobs REFERENCING NEW TABLE AS changed
+	FOR EACH STATEMENT EXECUTE FUNCTION protector.notify_trigger();
 -- three transactions in one CALL: their statements share one start time
 CREATE PROCEDURE toggle(b uuid) LANGUAGE plpgsql AS \$\$
 BEGIN
@@ -76,6 +81,13 @@ VALUES ('0f200000-0000-4000-8000-0000000000d1', '$ORG_A', '0f200000-0000-4000-80
 		'0f200000-0000-4000-8000-0000000000a1',
 		tstzrange(date_trunc('hour', now()) + interval '25 days', date_trunc('hour', now()) + interval '25 days 1 hour'));
 COMMIT;
+-- a status of 8000 bytes is left out of the payload (the worker skipped
+-- the payload, and without it the commit failed); a short one is sent
+INSERT INTO public.jobs VALUES ('0f200000-0000-4000-8000-0000000006a1', '$ORG_A', repeat('x', 8000));
+INSERT INTO public.jobs VALUES ('0f200000-0000-4000-8000-0000000006a2', '$ORG_A', 'queued');
+SET protector.notify_worker = off;
+INSERT INTO public.jobs VALUES ('0f200000-0000-4000-8000-0000000006a3', '$ORG_A', repeat('x', 8000));
+RESET protector.notify_worker;
 SET protector.notify = off;
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during)
 VALUES ('0f200000-0000-4000-8000-00000000a1e7', '$ORG_A', '0f200000-0000-4000-8000-0000000000f1',
@@ -115,6 +127,9 @@ announced=$(grep -oE '"table":"(tasks|notifications)","id":"[0-9a-f-]{36}"' <<<"
 expect "every announced task and notification id is a stored row's, but d1's first two" 2 "$(psql -X -A -t -d "$DB" -c "
 	SELECT count(*) FROM unnest('{$announced}'::uuid[]) i
 	WHERE NOT EXISTS (SELECT FROM protector.tasks t WHERE t.id = i) AND NOT EXISTS (SELECT FROM protector.notifications n WHERE n.id = i)")"
+expect "a job's long status is left out, through the worker and without it; a short one is sent" \
+	'"id":"0f200000-0000-4000-8000-0000000006a1","at "id":"0f200000-0000-4000-8000-0000000006a2","status":"queued" "id":"0f200000-0000-4000-8000-0000000006a3","at' \
+	"$(grep -oE '"table":"jobs","id":"[^"]*","(status":"[a-z]*"|at)' <<<"$a" | cut -d, -f2- | sort | paste -sd' ')"
 expect "a booking made with protector.notify = off was not announced" 0 "$(grep -c '0f200000-0000-4000-8000-00000000a1e7' <<<"$a" || true)"
 expect "no personal data in any payload" 0 "$(grep -ciE 'secret|example\.com|Room' <<<"$a" || true)"
 expect "another organization's listener heard nothing" 0 "$(grep -c . <<<"$b" || true)"
