@@ -267,6 +267,7 @@ DECLARE
 	v_history bigint[];			-- the audit rows of the person's rows
 	v_users_wide uuid[];		-- the accounts linked now, no member's: theirs wherever they acted
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
+	v_once text[];				-- bookings once theirs, another customer's since
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
 	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
 BEGIN
@@ -339,6 +340,14 @@ BEGIN
 	v_bookings := ARRAY(SELECT b.id::text FROM protector.bookings b
 						WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
 						  AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id);
+	-- (handed to another customer, or moved by a merge into another
+	-- record: their tasks and reminders still quote this person)
+	v_once := ARRAY(SELECT DISTINCT l.record_id FROM protector.audit_log l
+					WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
+					  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+					  AND (l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
+						   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text)
+					  AND l.record_id OPERATOR(pg_catalog.<>) ALL (v_bookings));
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
@@ -424,7 +433,7 @@ BEGIN
 		  JOIN protector.tasks t2 ON t2.organization_id OPERATOR(pg_catalog.=) b.organization_id
 								 AND t2.booking_id OPERATOR(pg_catalog.=) b.id
 		  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-			AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id) x
+			AND (b.customer_id OPERATOR(pg_catalog.=) p_customer_id OR b.id::text OPERATOR(pg_catalog.=) ANY (v_once))) x
 	WHERE t.id OPERATOR(pg_catalog.=) x.id
 	  AND (t.description IS NOT NULL OR t.title IS DISTINCT FROM x.title);
 	UPDATE protector.audit_log l
@@ -432,7 +441,7 @@ BEGIN
 		new_row = l.new_row OPERATOR(pg_catalog.-) '{title,description}'::text[]
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.tasks'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings);
+	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings OPERATOR(pg_catalog.||) v_once);
 	-- their reminders: none is sent any more, and the worker's error texts
 	-- (which tend to quote the address) go, in the history too
 	UPDATE protector.booking_reminders r
@@ -442,6 +451,10 @@ BEGIN
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
+	-- (a booking once theirs: its reminders are another's now, and stay)
+	UPDATE protector.booking_reminders r SET last_error = NULL
+	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id AND r.booking_id::text OPERATOR(pg_catalog.=) ANY (v_once)
+	  AND r.last_error IS NOT NULL;
 	-- their messages: the bodies go (the thread's times stay)
 	UPDATE protector.booking_messages m SET body = '[erased]',
 		sender_user_id = CASE WHEN m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE m.sender_user_id END
@@ -516,7 +529,7 @@ BEGIN
 		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.booking_reminders'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings);
+	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings OPERATOR(pg_catalog.||) v_once);
 END
 $$;
 COMMENT ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid) IS

@@ -1,0 +1,54 @@
+-- What a review of reminders found (the thirty-third stop): erasing a
+-- customer left their address in the worker's error text of a reminder,
+-- and their name and address in a review task's description, of a
+-- booking handed to another customer since, or moved into another record
+-- by a merge: docs/operations.md has the erasure take rows once theirs.
+BEGIN;
+SELECT plan(6);
+SET LOCAL TimeZone = 'UTC';
+
+SELECT tests.create_supabase_user('o_owner') IS NOT NULL \g /dev/null
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.create_organization('Once', 'once-theirs', 'UTC', 'EUR') ->> 'id' AS org \gset
+SELECT protector.create_venue(:'org', 'Hall', 'UTC') ->> 'id' AS venue \gset
+SELECT protector.create_service(:'venue', 'Vault', '1 hour', p_slot_interval => '1 hour', p_mode => 'shared', p_capacity => 10) ->> 'id' AS vault \gset
+SELECT protector.create_customer(:'org', 'Ann', 'ann@example.com') ->> 'id' AS ann \gset
+SELECT protector.create_customer(:'org', 'Bob', 'bob@example.com') ->> 'id' AS bob \gset
+SELECT protector.create_customer(:'org', 'Cy', 'cy@example.com') ->> 'id' AS cy \gset
+SELECT protector.create_customer(:'org', 'Dee', 'dee@example.com') ->> 'id' AS dee \gset
+SELECT protector.create_booking(:'vault', :'ann', date_trunc('hour', now()) + interval '3 days', 1) ->> 'id' AS handed \gset
+SELECT protector.create_booking(:'vault', :'dee', date_trunc('hour', now()) + interval '4 days', 1) ->> 'id' AS merged \gset
+SELECT tests.clear_authentication();
+-- the worker's error quotes the address; staff describe the booking
+UPDATE protector.booking_reminders SET last_error = '550 <ann@example.com>: mailbox unavailable' WHERE booking_id = :'handed';
+UPDATE protector.booking_reminders SET last_error = '550 <dee@example.com>: mailbox unavailable' WHERE booking_id = :'merged';
+UPDATE protector.tasks SET description = 'Ann (ann@example.com) asked for a cake' WHERE booking_id = :'handed';
+UPDATE protector.tasks SET description = 'Dee (dee@example.com) asked for a cake' WHERE booking_id = :'merged';
+
+-- 1. Ann's booking is handed to Bob, then Ann is erased
+SELECT tests.authenticate_as('o_owner');
+UPDATE protector.bookings SET customer_id = :'bob' WHERE id = :'handed';
+SELECT protector.erase_customer(:'ann') IS NOT NULL \g /dev/null
+-- 2. Dee is merged into Cy, then Dee (the merged record) is erased
+SELECT protector.merge_customers(:'cy', :'dee') IS NOT NULL \g /dev/null
+SELECT protector.erase_customer(:'dee') IS NOT NULL \g /dev/null
+SELECT tests.clear_authentication();
+
+SELECT is((SELECT count(*)::int FROM protector.booking_reminders WHERE booking_id IN (:'handed', :'merged') AND last_error IS NOT NULL), 0,
+	'the reminders'' error texts of bookings once theirs are gone');
+SELECT ok((SELECT bool_and(status <> 'cancelled') FROM protector.booking_reminders WHERE booking_id IN (:'handed', :'merged')),
+	'... and the reminders stay, for the customers they are for now');
+SELECT is((SELECT count(*)::int FROM protector.tasks WHERE booking_id IN (:'handed', :'merged') AND description IS NOT NULL), 0,
+	'the review tasks'' descriptions are gone');
+SELECT is((SELECT count(*)::int FROM protector.audit_log
+		   WHERE organization_id = :'org' AND table_name IN ('protector.booking_reminders', 'protector.tasks')
+			 AND (COALESCE(old_row::text, '') || COALESCE(new_row::text, '')) ~ '(ann|dee)@example'), 0,
+	'... in the history too');
+SELECT is((SELECT count(*)::int FROM protector.audit_log
+		   WHERE organization_id = :'org' AND (COALESCE(old_row::text, '') || COALESCE(new_row::text, '')) ~ '(ann|dee)@example'), 0,
+	'no address of theirs is left anywhere in the history');
+SELECT ok((SELECT count(*) FROM protector.booking_reminders WHERE booking_id = :'handed' AND status = 'pending') > 0,
+	'Bob''s booking keeps its pending reminders');
+
+SELECT * FROM finish();
+ROLLBACK;
