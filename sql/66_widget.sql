@@ -382,9 +382,13 @@ BEGIN
 	-- the customer look-up see every earlier one
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886547715, pg_catalog.hashtext(v.organization_id::text));
 	-- (under REPEATABLE READ the ones committed while this waited are not in
-	-- its snapshot: the limits and the look-up would miss them)
+	-- its snapshot: the limits and the look-up would miss them; the count
+	-- and the newest id: a booking that pruned an old request and wrote its
+	-- own left the count as it was)
 	PERFORM protector_internal.retry_if_unseen(
-		'SELECT pg_catalog.count(*) FROM protector_internal.widget_requests w WHERE w.organization_id OPERATOR(pg_catalog.=) $1',
+		'SELECT pg_catalog.hashtextextended(pg_catalog.count(*)::pg_catalog.text OPERATOR(pg_catalog.||) ''/''
+			OPERATOR(pg_catalog.||) COALESCE(pg_catalog.max(w.id)::pg_catalog.text, ''''), 0)
+		 FROM protector_internal.widget_requests w WHERE w.organization_id OPERATOR(pg_catalog.=) $1',
 		v.organization_id, 'a widget booking of this organization was made concurrently', NULL);
 	-- a visitor's retry replays their own booking, never someone else's,
 	-- and is answered before the limits count: it books nothing
@@ -488,7 +492,7 @@ BEGIN
 	RETURN (SELECT pg_catalog.jsonb_object_agg(k, v_booking -> k)
 			FROM pg_catalog.unnest(ARRAY['id', 'status', 'hold_expires_at', 'start', 'end', 'timezone', 'local_start',
 										 'local_end', 'party_size', 'currency', 'total_price', 'discount_amount',
-										 'amount_paid', 'balance_due']) k)
+										 'amount_paid', 'balance_due', 'deposit_amount', 'payment_due_by']) k)
 		   -- (the booking's own service: a replay of a key first used for
 		   -- another service of the venue answers with the booking made then)
 		   OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(

@@ -865,7 +865,15 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%sdiscount_kind must be percent or fixed', p_prefix),
 			pg_catalog.format('Got %s.', COALESCE(pg_catalog.quote_literal(p_kind), 'NULL')));
 	END IF;
-	PERFORM protector_internal.check_money(p_value, p_prefix OPERATOR(pg_catalog.||) 'discount_value');
+	-- (a percent is no amount in cents: 33.333 was refused as one)
+	IF p_kind OPERATOR(pg_catalog.=) 'fixed' THEN
+		PERFORM protector_internal.check_money(p_value, p_prefix OPERATOR(pg_catalog.||) 'discount_value');
+	ELSIF p_value IS NULL OR p_value OPERATOR(pg_catalog.=) 'NaN'::numeric OR p_value OPERATOR(pg_catalog.<=) 0
+		  OR (p_value OPERATOR(pg_catalog.<=) 100 AND p_value OPERATOR(pg_catalog.<>) pg_catalog.round(p_value, 2)) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%sdiscount_value must be a positive percent with at most two decimals', p_prefix),
+			pg_catalog.format('Got %s.', COALESCE(p_value::text, 'NULL')));
+	END IF;
 	IF p_kind OPERATOR(pg_catalog.=) 'percent' AND p_value OPERATOR(pg_catalog.>) 100 THEN
 		PERFORM protector.raise('invalid_parameter', 'a percent discount is at most 100',
 			pg_catalog.format('Got %s.', p_value));

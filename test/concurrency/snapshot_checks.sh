@@ -10,7 +10,8 @@
 #   * deactivating a member B gave an open task (a deactivated member
 #     left with work);
 #   * booking through the widget as the visitor B just booked for (a
-#     second customer record, the visitor's limits not counted);
+#     second customer record, the visitor's limits not counted), also when
+#     B's booking pruned an old request and left the count as it was;
 #   * sending a second manual reminder within 10 minutes of B's.
 # Under READ COMMITTED A sees B's row and is refused as usual (or, for
 # the deactivation, releases the task too).  And a member's shift and
@@ -36,9 +37,12 @@ INSERT INTO protector.members (id, organization_id, user_id, role)
 VALUES ('0f300000-0000-4000-8000-0000000000d2', '$ORG', '0f300000-0000-4000-8000-0000000000e2', 'operator'),
 	   ('0f300000-0000-4000-8000-0000000000d3', '$ORG', '0f300000-0000-4000-8000-0000000000e3', 'operator');
 INSERT INTO protector.venues (id, organization_id, name, timezone, widget_settings)
-VALUES ('0f300000-0000-4000-8000-0000000000f1', '$ORG', 'V', 'UTC', '{"visitor_bookings_per_hour": 1}');
+VALUES ('0f300000-0000-4000-8000-0000000000f1', '$ORG', 'V', 'UTC', '{"visitor_bookings_per_hour": 1}'),
+	   ('0f300000-0000-4000-8000-0000000000f2', '$ORG', 'W', 'UTC', '{}');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance)
 VALUES ('0f300000-0000-4000-8000-0000000000a1', '$ORG', '0f300000-0000-4000-8000-0000000000f1', 'Room',
+		'60 minutes', '60 minutes', '30 days'),
+	   ('0f300000-0000-4000-8000-0000000000a2', '$ORG', '0f300000-0000-4000-8000-0000000000f2', 'Hall',
 		'60 minutes', '60 minutes', '30 days');
 INSERT INTO protector.customers (id, organization_id, full_name, email)
 VALUES ('0f300000-0000-4000-8000-0000000000c1', '$ORG', 'Ann', 'ann@example.com');
@@ -53,7 +57,8 @@ INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
 VALUES ('$ORG', '0f300000-0000-4000-8000-0000000000d2', '0f300000-0000-4000-8000-0000000000f1'),
 	   ('$ORG', '0f300000-0000-4000-8000-0000000000d3', '0f300000-0000-4000-8000-0000000000f1');
 SQL
-KEY=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues")
+KEY=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues WHERE name = 'V'")
+KEY2=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues WHERE name = 'W'")
 
 failures=0
 check() {	# $1 what, $2 expected, $3 got
@@ -112,6 +117,15 @@ check "repeatable read: a widget booking of the visitor since the snapshot: retr
 check "... one customer record for the visitor" 1 "$(q "SELECT count(*) FROM protector.customers WHERE email = 'vis1@example.com'")"
 check "read committed: the visitor's limit of 1 an hour counts it" 53400 \
 	"$(race "read committed" "$(widget vis2 14)" "$(widget vis2 16)")"
+# B's booking at the other venue prunes that venue's request older than
+# a day and writes its own: the organization's count of requests stays as
+# A's snapshot had it
+q "INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, created_at)
+   VALUES ('$ORG', '0f300000-0000-4000-8000-0000000000f2', 'old', now() - interval '25 hours')" >/dev/null
+check "repeatable read: ... also when that booking pruned an old request: retry" 40001 \
+	"$(race "repeatable read" "$(widget vis3 18)" "SELECT protector.create_widget_booking('$KEY2', '0f300000-0000-4000-8000-0000000000a2',
+		'Vis', 'vis3@example.com', NULL, date_trunc('day', now()) + interval '4 days 20 hours');")"
+check "... one customer record for that visitor" 1 "$(q "SELECT count(*) FROM protector.customers WHERE email = 'vis3@example.com'")"
 
 remind() { echo "SELECT protector.send_booking_reminder('0f300000-0000-4000-8000-0000000000b$1');"; }
 check "repeatable read: a reminder sent since the snapshot: retry" 40001 "$(race "repeatable read" "$(remind 1)" "$(remind 1)")"
