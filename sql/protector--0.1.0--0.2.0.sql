@@ -127,8 +127,16 @@ BEGIN
 		  AND (t.assignee IS NULL OR t.assignee OPERATOR(pg_catalog.=) OLD.assigned_agent);
 	END IF;
 
-	-- (a new booking's work is booking_workflow_insert's, in C)
+	-- (a new booking's work is booking_workflow_insert's, in C; a booking
+	-- confirmed before, held again and confirmed again by a trusted caller
+	-- was created once: its review task is there)
 	IF OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status IN ('pending', 'confirmed') THEN
+		IF EXISTS (SELECT FROM protector.tasks t
+				   WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					 AND t.booking_id OPERATOR(pg_catalog.=) NEW.id
+					 AND t.kind OPERATOR(pg_catalog.=) 'booking_review') THEN
+			RETURN NULL;
+		END IF;
 		v_kind := 'booking.created';
 	ELSIF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
 		UPDATE protector.tasks t

@@ -306,7 +306,9 @@ desk_payload(const NewBooking *b, const ServiceFacts *facts)
 	v.type = jbvNumeric;
 	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(b->party_size)));
 	protector_push_member(&state, "party_size", strlen("party_size"), &v);
-	push_text(&state, "confirm_by", b->no_hold ? NULL : json_timestamptz(b->hold_expires_at));
+	/* (a booking inserted confirmed with an expiry written on it has none) */
+	push_text(&state, "confirm_by", b->no_hold || strcmp(b->status, "held") != 0 ? NULL :
+			  json_timestamptz(b->hold_expires_at));
 	object = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	return JsonbPGetDatum(JsonbValueToJsonb(object));
 }
