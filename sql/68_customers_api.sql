@@ -311,6 +311,7 @@ AS $$
 DECLARE
 	fk record;
 	v_found boolean;
+	v_target uuid;
 BEGIN
 	-- a restore writes history as it was, in whatever order its loads and
 	-- set-aside rows come back (a merged record may come back before the
@@ -324,6 +325,24 @@ BEGIN
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
 			MESSAGE = pg_catalog.format('customer %s is merged into %s, which is no customer of its organization',
 										NEW.id, NEW.merged_into);
+	END IF;
+	-- one step, whoever writes it (a trusted role's direct writes too): no
+	-- chain, no cycle, which left both records refusing every booking
+	-- with a hint naming the other
+	SELECT c.merged_into INTO v_target FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.merged_into;
+	IF v_target IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('customer %s cannot be merged into %s, which was merged into %s', NEW.id, NEW.merged_into, v_target),
+			NULL, pg_catalog.format('Merge into %s.', v_target));
+	END IF;
+	SELECT c.id INTO v_target FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.merged_into OPERATOR(pg_catalog.=) NEW.id
+	LIMIT 1;
+	IF v_target IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('customer %s cannot be merged: customer %s was merged into it', NEW.id, v_target),
+			NULL, 'merge_customers() moves earlier merges to the record kept.');
 	END IF;
 	FOR fk IN
 		SELECT r.tbl, r.col, r.org_col FROM protector_internal.customer_references r
@@ -341,7 +360,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_merged_unreferenced() IS
-'Constraint trigger: merged_into names a customer of the same organization, and nothing refers to the merged customer';
+'Constraint trigger: merged_into names an unmerged customer of the same organization, and nothing refers to the merged customer';
 
 -- What the foreign key's ON DELETE SET NULL did: customers merged into a
 -- deleted customer are merged into nothing.

@@ -102,8 +102,9 @@ BEGIN
 		   OR (b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()));
 	IF v_open OPERATOR(pg_catalog.>=) COALESCE(v_limit, 10) THEN
 		PERFORM protector.raise('rate_limited', 'you have too many open booking requests with this organization',
-			pg_catalog.format('At most %s bookings of yours that have not ended (held, pending or confirmed) at once.', COALESCE(v_limit, 10)),
-			'Wait until one is confirmed, or cancel one you no longer need.');
+			pg_catalog.format('The organization takes at most %s booking(s) of yours that have not ended (held, pending or confirmed) at once.',
+				COALESCE(v_limit, 10)),
+			'Cancel one you no longer need, or wait until one has ended.');
 	END IF;
 END
 $$;

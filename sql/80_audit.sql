@@ -53,7 +53,8 @@ COMMENT ON FUNCTION protector_internal.audit_settings_changed(regclass) IS
 -- Records a table's audit for the restore, if it is one of protector's
 -- own (a user's table keeps its triggers in a dump).
 -- The masks of a table as given, and the columns derived from a masked
--- one: customers.identity_key is its e-mail normalized (sorted, once each).
+-- one: customers.identity_key is its e-mail normalized, and
+-- staff_invitations.email_key its e-mail lower-cased (sorted, once each).
 CREATE FUNCTION protector_internal.audit_masks(p_table regclass, p_masked text[])
 RETURNS text[]
 LANGUAGE sql STABLE
@@ -61,12 +62,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT COALESCE(pg_catalog.array_agg(DISTINCT m ORDER BY m), '{}')
 	FROM pg_catalog.unnest(p_masked OPERATOR(pg_catalog.||)
-		CASE WHEN p_table OPERATOR(pg_catalog.=) 'protector.customers'::pg_catalog.regclass
-				  AND 'email' OPERATOR(pg_catalog.=) ANY (p_masked)
-			 THEN '{identity_key}'::text[] ELSE '{}'::text[] END) m
+		CASE WHEN 'email' OPERATOR(pg_catalog.<>) ALL (p_masked) THEN '{}'::text[]
+			 WHEN p_table OPERATOR(pg_catalog.=) pg_catalog.to_regclass('protector.customers') THEN '{identity_key}'::text[]
+			 WHEN p_table OPERATOR(pg_catalog.=) pg_catalog.to_regclass('protector.staff_invitations') THEN '{email_key}'::text[]
+			 ELSE '{}'::text[] END) m
 $$;
 COMMENT ON FUNCTION protector_internal.audit_masks(regclass, text[]) IS
-'A table''s audit masks with the columns derived from masked ones (customers.identity_key from email)';
+'A table''s audit masks with the columns derived from masked ones (customers.identity_key, staff_invitations.email_key from email)';
 
 CREATE FUNCTION protector_internal.remember_audit(p_table regclass, p_audited boolean, p_masked text[])
 RETURNS void
@@ -114,7 +116,7 @@ BEGIN
 		SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN down d ON i.inhparent OPERATOR(pg_catalog.=) d.relid)
 	SELECT pg_catalog.string_agg(d.relid::regclass::text, ', ' ORDER BY d.relid::regclass::text) INTO v_names
 	FROM down d JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.relid
-	WHERE NOT c.relispartition
+	WHERE NOT c.relispartition AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p}')
 	  AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
 					  WHERE t.tgrelid OPERATOR(pg_catalog.=) d.relid AND t.tgname OPERATOR(pg_catalog.=) 'protector_audit');
 	IF v_names IS NOT NULL THEN
@@ -202,7 +204,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			format('%s is not a table', v_rel.qualified),
 			format('Its relkind is %L; only ordinary and partitioned tables can be audited.', v_rel.relkind),
-			'Audit the tables a view reads from.');
+			CASE WHEN v_rel.relkind IN ('v', 'm') THEN 'Audit the tables a view reads from.' END);
 	END IF;
 	IF v_rel.oid = 'protector.audit_log'::regclass THEN
 		PERFORM protector.raise('invalid_parameter', 'protector.audit_log cannot audit itself');
@@ -240,6 +242,7 @@ BEGIN
 	   AND v_current = (SELECT COALESCE(string_agg(convert_to(m, getdatabaseencoding()) || '\x00'::bytea, ''::bytea ORDER BY o), ''::bytea)
 						FROM unnest(v_masked) WITH ORDINALITY x(m, o))
 	   AND (v_was IS NULL OR (v_was.audited AND v_was.masked = v_masked)) THEN
+		PERFORM protector_internal.notice_unaudited_inheritors(v_rel.oid);
 		RETURN false;
 	END IF;
 

@@ -379,8 +379,10 @@ BEGIN
 					AND (NOT s.audited OR 'id' OPERATOR(pg_catalog.=) ANY (s.masked))) THEN
 		RETURN NULL;
 	END IF;
+	-- (rows logged while the ids were masked name none: skipped)
 	FOR v_id, v_at IN
-		SELECT l.record_id::uuid, l.occurred_at FROM protector.audit_log l
+		SELECT CASE WHEN l.record_id OPERATOR(pg_catalog.<>) '[masked]' THEN l.record_id::uuid END, l.occurred_at
+		FROM protector.audit_log l
 		WHERE l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 		ORDER BY l.occurred_at DESC, l.id DESC
 	LOOP
@@ -388,7 +390,7 @@ BEGIN
 		IF v_read OPERATOR(pg_catalog.>) ((10 OPERATOR(pg_catalog.*) p_limit) OPERATOR(pg_catalog.+) 1000) THEN
 			RETURN NULL;
 		END IF;
-		CONTINUE WHEN v_id OPERATOR(pg_catalog.=) ANY (v_seen);
+		CONTINUE WHEN v_id IS NULL OR v_id OPERATOR(pg_catalog.=) ANY (v_seen);
 		v_seen := v_seen OPERATOR(pg_catalog.||) v_id;
 		CONTINUE WHEN NOT EXISTS (SELECT FROM protector.bookings b
 								  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -405,7 +407,8 @@ BEGIN
 		  (SELECT DISTINCT b.id
 		   FROM protector.audit_log l
 		   JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-									AND b.id OPERATOR(pg_catalog.=) l.record_id::uuid
+									AND b.id OPERATOR(pg_catalog.=) CASE WHEN l.record_id OPERATOR(pg_catalog.<>) '[masked]'
+																	 THEN l.record_id::uuid END
 		   WHERE l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.occurred_at OPERATOR(pg_catalog.=) v_at
 			 AND l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 		   ORDER BY 1 LIMIT p_limit)) x;

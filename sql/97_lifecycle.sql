@@ -267,7 +267,8 @@ DECLARE
 	v_history bigint[];			-- the audit rows of the person's rows
 	v_users_wide uuid[];		-- the accounts linked now, no member's: theirs wherever they acted
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
-	v_once text[];				-- bookings once theirs, another customer's since
+	v_once uuid[];				-- bookings once theirs, another customer's since
+	v_left jsonb;				-- ... and when each left them (id: time)
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
 	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
 BEGIN
@@ -342,12 +343,17 @@ BEGIN
 						  AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id);
 	-- (handed to another customer, or moved by a merge into another
 	-- record: their tasks and reminders still quote this person)
-	v_once := ARRAY(SELECT DISTINCT l.record_id FROM protector.audit_log l
-					WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
-					  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-					  AND (l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
-						   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text)
-					  AND l.record_id OPERATOR(pg_catalog.<>) ALL (v_bookings));
+	-- (what staff wrote after one left them is the next customer's: only
+	-- the tasks made before then are scrubbed)
+	SELECT COALESCE(pg_catalog.jsonb_object_agg(x.id, x.left_at), '{}') INTO v_left
+	FROM (SELECT l.record_id AS id, pg_catalog.max(l.occurred_at) AS left_at
+		  FROM protector.audit_log l
+		  WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
+			AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
+			AND l.record_id OPERATOR(pg_catalog.<>) ALL (v_bookings)
+		  GROUP BY l.record_id) x;
+	v_once := ARRAY(SELECT k::uuid FROM pg_catalog.jsonb_object_keys(v_left) k);
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
@@ -433,7 +439,9 @@ BEGIN
 		  JOIN protector.tasks t2 ON t2.organization_id OPERATOR(pg_catalog.=) b.organization_id
 								 AND t2.booking_id OPERATOR(pg_catalog.=) b.id
 		  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-			AND (b.customer_id OPERATOR(pg_catalog.=) p_customer_id OR b.id::text OPERATOR(pg_catalog.=) ANY (v_once))) x
+			AND (b.customer_id OPERATOR(pg_catalog.=) p_customer_id
+				 OR (b.id OPERATOR(pg_catalog.=) ANY (v_once)
+					 AND t2.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) b.id::text)::timestamptz))) x
 	WHERE t.id OPERATOR(pg_catalog.=) x.id
 	  AND (t.description IS NOT NULL OR t.title IS DISTINCT FROM x.title);
 	UPDATE protector.audit_log l
@@ -441,7 +449,10 @@ BEGIN
 		new_row = l.new_row OPERATOR(pg_catalog.-) '{title,description}'::text[]
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.tasks'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings OPERATOR(pg_catalog.||) v_once);
+	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
+		   OR (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
+			   AND l.occurred_at OPERATOR(pg_catalog.<=)
+				   (v_left OPERATOR(pg_catalog.->>) (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz));
 	-- their reminders: none is sent any more, and the worker's error texts
 	-- (which tend to quote the address) go, in the history too
 	UPDATE protector.booking_reminders r
@@ -453,7 +464,7 @@ BEGIN
 	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
 	-- (a booking once theirs: its reminders are another's now, and stay)
 	UPDATE protector.booking_reminders r SET last_error = NULL
-	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id AND r.booking_id::text OPERATOR(pg_catalog.=) ANY (v_once)
+	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id AND r.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
 	  AND r.last_error IS NOT NULL;
 	-- their messages: the bodies go (the thread's times stay)
 	UPDATE protector.booking_messages m SET body = '[erased]',
@@ -468,7 +479,8 @@ BEGIN
 	UPDATE protector.bookings b
 	SET created_by = CASE WHEN b.created_by OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE b.created_by END,
 		idempotency_key = CASE WHEN protector_internal.key_of_accounts(b.idempotency_key, v_users) THEN NULL ELSE b.idempotency_key END
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group)
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (b.customer_id OPERATOR(pg_catalog.=) ANY (v_group) OR b.id OPERATOR(pg_catalog.=) ANY (v_once))
 	  AND (b.created_by OPERATOR(pg_catalog.=) ANY (v_users) OR protector_internal.key_of_accounts(b.idempotency_key, v_users));
 	UPDATE protector.audit_log l
 	SET old_row = CASE WHEN protector_internal.key_of_accounts(l.old_row OPERATOR(pg_catalog.->>) 'idempotency_key', v_users)
@@ -481,7 +493,8 @@ BEGIN
 		   OR protector_internal.key_of_accounts(l.new_row OPERATOR(pg_catalog.->>) 'idempotency_key', v_users));
 	UPDATE protector.payments p SET created_by = NULL
 	FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group)
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (b.customer_id OPERATOR(pg_catalog.=) ANY (v_group) OR b.id OPERATOR(pg_catalog.=) ANY (v_once))
 	  AND p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
 	  AND p.created_by OPERATOR(pg_catalog.=) ANY (v_users);
 	UPDATE protector.booking_messages m SET sender_user_id = NULL
@@ -497,7 +510,9 @@ BEGIN
 	v_history := ARRAY(
 		WITH bookings AS (SELECT b.id::text AS id FROM protector.bookings b
 						  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-							AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group))
+							AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group)
+						  UNION ALL
+						  SELECT pg_catalog.unnest(v_once)::text)
 		SELECT l.id FROM protector.audit_log l
 		WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 		  AND ((l.table_name OPERATOR(pg_catalog.=) 'protector.customers' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group::text[]))
@@ -529,7 +544,10 @@ BEGIN
 		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.booking_reminders'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings OPERATOR(pg_catalog.||) v_once);
+	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
+		   OR (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
+			   AND l.occurred_at OPERATOR(pg_catalog.<=)
+				   (v_left OPERATOR(pg_catalog.->>) (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz));
 END
 $$;
 COMMENT ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid) IS

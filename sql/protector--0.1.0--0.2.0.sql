@@ -245,6 +245,7 @@ AS $$
 DECLARE
 	fk record;
 	v_found boolean;
+	v_target uuid;
 BEGIN
 	-- a restore writes history as it was, in whatever order its loads and
 	-- set-aside rows come back (a merged record may come back before the
@@ -258,6 +259,24 @@ BEGIN
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
 			MESSAGE = pg_catalog.format('customer %s is merged into %s, which is no customer of its organization',
 										NEW.id, NEW.merged_into);
+	END IF;
+	-- one step, whoever writes it (a trusted role's direct writes too): no
+	-- chain, no cycle, which left both records refusing every booking
+	-- with a hint naming the other
+	SELECT c.merged_into INTO v_target FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.merged_into;
+	IF v_target IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('customer %s cannot be merged into %s, which was merged into %s', NEW.id, NEW.merged_into, v_target),
+			NULL, pg_catalog.format('Merge into %s.', v_target));
+	END IF;
+	SELECT c.id INTO v_target FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.merged_into OPERATOR(pg_catalog.=) NEW.id
+	LIMIT 1;
+	IF v_target IS NOT NULL THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('customer %s cannot be merged: customer %s was merged into it', NEW.id, v_target),
+			NULL, 'merge_customers() moves earlier merges to the record kept.');
 	END IF;
 	FOR fk IN
 		SELECT r.tbl, r.col, r.org_col FROM protector_internal.customer_references r
@@ -275,7 +294,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_merged_unreferenced() IS
-'Constraint trigger: merged_into names a customer of the same organization, and nothing refers to the merged customer';
+'Constraint trigger: merged_into names an unmerged customer of the same organization, and nothing refers to the merged customer';
 
 CREATE OR REPLACE FUNCTION protector_internal.release_merged_into()
 RETURNS trigger
@@ -5892,8 +5911,10 @@ BEGIN
 					AND (NOT s.audited OR 'id' OPERATOR(pg_catalog.=) ANY (s.masked))) THEN
 		RETURN NULL;
 	END IF;
+	-- (rows logged while the ids were masked name none: skipped)
 	FOR v_id, v_at IN
-		SELECT l.record_id::uuid, l.occurred_at FROM protector.audit_log l
+		SELECT CASE WHEN l.record_id OPERATOR(pg_catalog.<>) '[masked]' THEN l.record_id::uuid END, l.occurred_at
+		FROM protector.audit_log l
 		WHERE l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 		ORDER BY l.occurred_at DESC, l.id DESC
 	LOOP
@@ -5901,7 +5922,7 @@ BEGIN
 		IF v_read OPERATOR(pg_catalog.>) ((10 OPERATOR(pg_catalog.*) p_limit) OPERATOR(pg_catalog.+) 1000) THEN
 			RETURN NULL;
 		END IF;
-		CONTINUE WHEN v_id OPERATOR(pg_catalog.=) ANY (v_seen);
+		CONTINUE WHEN v_id IS NULL OR v_id OPERATOR(pg_catalog.=) ANY (v_seen);
 		v_seen := v_seen OPERATOR(pg_catalog.||) v_id;
 		CONTINUE WHEN NOT EXISTS (SELECT FROM protector.bookings b
 								  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -5918,7 +5939,8 @@ BEGIN
 		  (SELECT DISTINCT b.id
 		   FROM protector.audit_log l
 		   JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-									AND b.id OPERATOR(pg_catalog.=) l.record_id::uuid
+									AND b.id OPERATOR(pg_catalog.=) CASE WHEN l.record_id OPERATOR(pg_catalog.<>) '[masked]'
+																	 THEN l.record_id::uuid END
 		   WHERE l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.occurred_at OPERATOR(pg_catalog.=) v_at
 			 AND l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 		   ORDER BY 1 LIMIT p_limit)) x;
@@ -9388,12 +9410,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT COALESCE(pg_catalog.array_agg(DISTINCT m ORDER BY m), '{}')
 	FROM pg_catalog.unnest(p_masked OPERATOR(pg_catalog.||)
-		CASE WHEN p_table OPERATOR(pg_catalog.=) 'protector.customers'::pg_catalog.regclass
-				  AND 'email' OPERATOR(pg_catalog.=) ANY (p_masked)
-			 THEN '{identity_key}'::text[] ELSE '{}'::text[] END) m
+		CASE WHEN 'email' OPERATOR(pg_catalog.<>) ALL (p_masked) THEN '{}'::text[]
+			 WHEN p_table OPERATOR(pg_catalog.=) pg_catalog.to_regclass('protector.customers') THEN '{identity_key}'::text[]
+			 WHEN p_table OPERATOR(pg_catalog.=) pg_catalog.to_regclass('protector.staff_invitations') THEN '{email_key}'::text[]
+			 ELSE '{}'::text[] END) m
 $$;
 COMMENT ON FUNCTION protector_internal.audit_masks(regclass, text[]) IS
-'A table''s audit masks with the columns derived from masked ones (customers.identity_key from email)';
+'A table''s audit masks with the columns derived from masked ones (customers.identity_key, staff_invitations.email_key from email)';
 
 CREATE FUNCTION protector_internal.notice_unaudited_inheritors(p_table regclass)
 RETURNS void
@@ -9409,7 +9432,7 @@ BEGIN
 		SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN down d ON i.inhparent OPERATOR(pg_catalog.=) d.relid)
 	SELECT pg_catalog.string_agg(d.relid::regclass::text, ', ' ORDER BY d.relid::regclass::text) INTO v_names
 	FROM down d JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.relid
-	WHERE NOT c.relispartition
+	WHERE NOT c.relispartition AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p}')
 	  AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
 					  WHERE t.tgrelid OPERATOR(pg_catalog.=) d.relid AND t.tgname OPERATOR(pg_catalog.=) 'protector_audit');
 	IF v_names IS NOT NULL THEN
@@ -9456,7 +9479,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			format('%s is not a table', v_rel.qualified),
 			format('Its relkind is %L; only ordinary and partitioned tables can be audited.', v_rel.relkind),
-			'Audit the tables a view reads from.');
+			CASE WHEN v_rel.relkind IN ('v', 'm') THEN 'Audit the tables a view reads from.' END);
 	END IF;
 	IF v_rel.oid = 'protector.audit_log'::regclass THEN
 		PERFORM protector.raise('invalid_parameter', 'protector.audit_log cannot audit itself');
@@ -9494,6 +9517,7 @@ BEGIN
 	   AND v_current = (SELECT COALESCE(string_agg(convert_to(m, getdatabaseencoding()) || '\x00'::bytea, ''::bytea ORDER BY o), ''::bytea)
 						FROM unnest(v_masked) WITH ORDINALITY x(m, o))
 	   AND (v_was IS NULL OR (v_was.audited AND v_was.masked = v_masked)) THEN
+		PERFORM protector_internal.notice_unaudited_inheritors(v_rel.oid);
 		RETURN false;
 	END IF;
 
@@ -9639,8 +9663,14 @@ CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON protector_internal.audi
 	EXECUTE FUNCTION protector_internal.insert_restored_pending();
 INSERT INTO protector_internal.audit_settings (table_name, audited, masked)
 SELECT c.oid::regclass, true,
-	   COALESCE((SELECT array_agg(a ORDER BY a)
-				 FROM unnest((string_to_array(encode(t.tgargs, 'escape'), '\000'))[1:t.tgnargs]) a), '{}')
+	   -- (the trigger's arguments as stored: each name in the database's
+	   -- encoding, ended by a zero byte; encode(.., 'escape') wrote a name
+	   -- beyond ASCII as octal escapes)
+	   COALESCE((SELECT array_agg(x.a ORDER BY x.a)
+				 FROM (SELECT convert_from(substring(t.tgargs FROM q.s + 1 FOR q.z - q.s), getdatabaseencoding()) AS a
+					   FROM (SELECT z, COALESCE(lag(z) OVER (ORDER BY z) + 1, 0) AS s
+							 FROM generate_series(0, length(t.tgargs) - 1) z
+							 WHERE get_byte(t.tgargs, z) = 0) q) x), '{}')
 FROM pg_depend d
 JOIN pg_class c ON c.oid = d.objid
 JOIN pg_trigger t ON t.tgrelid = c.oid AND t.tgname = 'protector_audit'
@@ -9707,7 +9737,8 @@ DECLARE
 	v_history bigint[];			-- the audit rows of the person's rows
 	v_users_wide uuid[];		-- the accounts linked now, no member's: theirs wherever they acted
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
-	v_once text[];				-- bookings once theirs, another customer's since
+	v_once uuid[];				-- bookings once theirs, another customer's since
+	v_left jsonb;				-- ... and when each left them (id: time)
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
 	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
 BEGIN
@@ -9782,12 +9813,17 @@ BEGIN
 						  AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id);
 	-- (handed to another customer, or moved by a merge into another
 	-- record: their tasks and reminders still quote this person)
-	v_once := ARRAY(SELECT DISTINCT l.record_id FROM protector.audit_log l
-					WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
-					  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-					  AND (l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
-						   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text)
-					  AND l.record_id OPERATOR(pg_catalog.<>) ALL (v_bookings));
+	-- (what staff wrote after one left them is the next customer's: only
+	-- the tasks made before then are scrubbed)
+	SELECT COALESCE(pg_catalog.jsonb_object_agg(x.id, x.left_at), '{}') INTO v_left
+	FROM (SELECT l.record_id AS id, pg_catalog.max(l.occurred_at) AS left_at
+		  FROM protector.audit_log l
+		  WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
+			AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
+			AND l.record_id OPERATOR(pg_catalog.<>) ALL (v_bookings)
+		  GROUP BY l.record_id) x;
+	v_once := ARRAY(SELECT k::uuid FROM pg_catalog.jsonb_object_keys(v_left) k);
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
@@ -9873,7 +9909,9 @@ BEGIN
 		  JOIN protector.tasks t2 ON t2.organization_id OPERATOR(pg_catalog.=) b.organization_id
 								 AND t2.booking_id OPERATOR(pg_catalog.=) b.id
 		  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-			AND (b.customer_id OPERATOR(pg_catalog.=) p_customer_id OR b.id::text OPERATOR(pg_catalog.=) ANY (v_once))) x
+			AND (b.customer_id OPERATOR(pg_catalog.=) p_customer_id
+				 OR (b.id OPERATOR(pg_catalog.=) ANY (v_once)
+					 AND t2.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) b.id::text)::timestamptz))) x
 	WHERE t.id OPERATOR(pg_catalog.=) x.id
 	  AND (t.description IS NOT NULL OR t.title IS DISTINCT FROM x.title);
 	UPDATE protector.audit_log l
@@ -9881,7 +9919,10 @@ BEGIN
 		new_row = l.new_row OPERATOR(pg_catalog.-) '{title,description}'::text[]
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.tasks'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings OPERATOR(pg_catalog.||) v_once);
+	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
+		   OR (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
+			   AND l.occurred_at OPERATOR(pg_catalog.<=)
+				   (v_left OPERATOR(pg_catalog.->>) (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz));
 	-- their reminders: none is sent any more, and the worker's error texts
 	-- (which tend to quote the address) go, in the history too
 	UPDATE protector.booking_reminders r
@@ -9893,7 +9934,7 @@ BEGIN
 	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
 	-- (a booking once theirs: its reminders are another's now, and stay)
 	UPDATE protector.booking_reminders r SET last_error = NULL
-	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id AND r.booking_id::text OPERATOR(pg_catalog.=) ANY (v_once)
+	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id AND r.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
 	  AND r.last_error IS NOT NULL;
 	-- their messages: the bodies go (the thread's times stay)
 	UPDATE protector.booking_messages m SET body = '[erased]',
@@ -9908,7 +9949,8 @@ BEGIN
 	UPDATE protector.bookings b
 	SET created_by = CASE WHEN b.created_by OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE b.created_by END,
 		idempotency_key = CASE WHEN protector_internal.key_of_accounts(b.idempotency_key, v_users) THEN NULL ELSE b.idempotency_key END
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group)
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (b.customer_id OPERATOR(pg_catalog.=) ANY (v_group) OR b.id OPERATOR(pg_catalog.=) ANY (v_once))
 	  AND (b.created_by OPERATOR(pg_catalog.=) ANY (v_users) OR protector_internal.key_of_accounts(b.idempotency_key, v_users));
 	UPDATE protector.audit_log l
 	SET old_row = CASE WHEN protector_internal.key_of_accounts(l.old_row OPERATOR(pg_catalog.->>) 'idempotency_key', v_users)
@@ -9921,7 +9963,8 @@ BEGIN
 		   OR protector_internal.key_of_accounts(l.new_row OPERATOR(pg_catalog.->>) 'idempotency_key', v_users));
 	UPDATE protector.payments p SET created_by = NULL
 	FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group)
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (b.customer_id OPERATOR(pg_catalog.=) ANY (v_group) OR b.id OPERATOR(pg_catalog.=) ANY (v_once))
 	  AND p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
 	  AND p.created_by OPERATOR(pg_catalog.=) ANY (v_users);
 	UPDATE protector.booking_messages m SET sender_user_id = NULL
@@ -9937,7 +9980,9 @@ BEGIN
 	v_history := ARRAY(
 		WITH bookings AS (SELECT b.id::text AS id FROM protector.bookings b
 						  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-							AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group))
+							AND b.customer_id OPERATOR(pg_catalog.=) ANY (v_group)
+						  UNION ALL
+						  SELECT pg_catalog.unnest(v_once)::text)
 		SELECT l.id FROM protector.audit_log l
 		WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 		  AND ((l.table_name OPERATOR(pg_catalog.=) 'protector.customers' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group::text[]))
@@ -9969,7 +10014,10 @@ BEGIN
 		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.booking_reminders'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings OPERATOR(pg_catalog.||) v_once);
+	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
+		   OR (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
+			   AND l.occurred_at OPERATOR(pg_catalog.<=)
+				   (v_left OPERATOR(pg_catalog.->>) (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz));
 END
 $$;
 COMMENT ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid) IS
@@ -12436,8 +12484,9 @@ BEGIN
 		   OR (b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()));
 	IF v_open OPERATOR(pg_catalog.>=) COALESCE(v_limit, 10) THEN
 		PERFORM protector.raise('rate_limited', 'you have too many open booking requests with this organization',
-			pg_catalog.format('At most %s bookings of yours that have not ended (held, pending or confirmed) at once.', COALESCE(v_limit, 10)),
-			'Wait until one is confirmed, or cancel one you no longer need.');
+			pg_catalog.format('The organization takes at most %s booking(s) of yours that have not ended (held, pending or confirmed) at once.',
+				COALESCE(v_limit, 10)),
+			'Cancel one you no longer need, or wait until one has ended.');
 	END IF;
 END
 $$;
@@ -13092,12 +13141,12 @@ RETURN COALESCE(pg_catalog.starts_with(p_key, 'customer/')
 COMMENT ON FUNCTION protector_internal.key_of_accounts(text, uuid[]) IS
 'Is a booking''s request key a signed-in customer''s (customer/<user id>/...) of one of these accounts';
 
--- customers.identity_key is the e-mail normalized: a database that masks
--- the e-mail in its audit masks the key with it from now on
-SELECT protector.enable_audit('protector.customers', s.masked)
+-- customers.identity_key and staff_invitations.email_key are the e-mail
+-- normalized: a database that masks the e-mail in its audit masks the key
+-- with it from now on
+SELECT protector.enable_audit(s.table_name, s.masked)
 FROM protector_internal.audit_settings s
-WHERE s.table_name = 'protector.customers'::regclass AND s.audited AND 'email' = ANY (s.masked)
-  AND NOT 'identity_key' = ANY (s.masked);
+WHERE s.audited AND s.masked IS DISTINCT FROM protector_internal.audit_masks(s.table_name, s.masked);
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

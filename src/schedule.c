@@ -107,6 +107,16 @@ parse_hhmm(JsonbValue *v, const char *what, const char *day)
 }
 
 /*
+ * What a message about a day's hours names: the week's day (venue
+ * operating_hours: "mon"), or a day's own list alone (special_hours).
+ */
+static const char *
+day_subject(const char *what, const char *day)
+{
+	return strcmp(what, day) == 0 ? what : psprintf("%s: \"%s\"", what, day);
+}
+
+/*
  * 22023 for a day's hours that are no list of [open, close] pairs, with an
  * example of the form asked for: a day's own list (special hours, what ==
  * day) or a week of them.
@@ -116,7 +126,7 @@ refuse_day_ranges(const char *what, const char *day)
 {
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-			 errmsg("%s: \"%s\" must be an array of [open, close] pairs", what, day),
+			 errmsg("%s must be an array of [open, close] pairs", day_subject(what, day)),
 			 strcmp(what, day) == 0 ?
 			 errhint("Example: [[\"09:00\", \"12:00\"], [\"13:00\", \"18:00\"]].") :
 			 errhint("Example: {\"mon\": [[\"09:00\", \"12:00\"], [\"13:00\", \"18:00\"]]}.")));
@@ -164,7 +174,7 @@ parse_day_ranges(JsonbContainer *array, const char *what, const char *day,
 					if (out->n >= MAX_RANGES_PER_DAY)
 						ereport(ERROR,
 								(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-								 errmsg("%s: \"%s\" has more than %d ranges", what, day, MAX_RANGES_PER_DAY)));
+								 errmsg("%s has more than %d ranges", day_subject(what, day), MAX_RANGES_PER_DAY)));
 					if (open == MINUTES_PER_DAY)
 						ereport(ERROR,
 								(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),

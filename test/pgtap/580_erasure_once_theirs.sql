@@ -4,7 +4,7 @@
 -- booking handed to another customer since, or moved into another record
 -- by a merge: docs/operations.md has the erasure take rows once theirs.
 BEGIN;
-SELECT plan(6);
+SELECT plan(9);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('o_owner') IS NOT NULL \g /dev/null
@@ -49,6 +49,36 @@ SELECT is((SELECT count(*)::int FROM protector.audit_log
 	'no address of theirs is left anywhere in the history');
 SELECT ok((SELECT count(*) FROM protector.booking_reminders WHERE booking_id = :'handed' AND status = 'pending') > 0,
 	'Bob''s booking keeps its pending reminders');
+
+-- 3. Xena, signed in, books with a request key and pays; the desk hands
+-- the booking to Yvonne and writes Yvonne a task; Xena is erased: her
+-- account goes from the booking, its key and its payment (it stayed on
+-- them while their history lost it), Yvonne's task stays
+SELECT tests.create_supabase_user('o_xena') IS NOT NULL \g /dev/null
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.create_customer(:'org', 'Xena', 'xena@example.com') ->> 'id' AS xena \gset
+SELECT protector.create_customer(:'org', 'Yvonne', 'yvonne@example.com') ->> 'id' AS yvonne \gset
+SELECT tests.clear_authentication();
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('o_xena') WHERE id = :'xena';
+SELECT tests.authenticate_as('o_xena');
+SELECT protector.create_booking(:'vault', NULL, date_trunc('hour', now()) + interval '5 days', 1, 'k1') ->> 'id' AS xb \gset
+SELECT tests.clear_authentication();
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, created_by)
+VALUES (:'org', :'xb', 5, 'succeeded', tests.get_supabase_uid('o_xena'));
+SELECT tests.authenticate_as('o_owner');
+UPDATE protector.bookings SET customer_id = :'yvonne' WHERE id = :'xb';
+SELECT tests.clear_authentication();
+INSERT INTO protector.tasks (organization_id, booking_id, title, description, created_at)
+VALUES (:'org', :'xb', 'Call Yvonne', 'Yvonne: nut allergy', now() + interval '1 minute');
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.erase_customer(:'xena') IS NOT NULL \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT format('%s %s', created_by, idempotency_key) FROM protector.bookings WHERE id = :'xb'), ' ',
+	'the erased customer''s account goes from a booking once hers, and from its request key');
+SELECT is((SELECT count(*)::int FROM protector.payments WHERE booking_id = :'xb' AND created_by IS NOT NULL), 0,
+	'... and from its payment');
+SELECT is((SELECT format('%s / %s', title, description) FROM protector.tasks WHERE booking_id = :'xb' AND kind <> 'booking_review'),
+	'Call Yvonne / Yvonne: nut allergy', 'a task written for the next customer after the handover stays');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -240,6 +240,8 @@ SELECT protector.enable_audit('public.par');
 SELECT protector.enable_audit('public.chi');
 SELECT protector.disable_audit('public.par');
 SELECT protector.enable_audit('public.par');
+-- (the same call again changes nothing, and still names it)
+SELECT protector.enable_audit('public.par');
 INSERT INTO public.chi VALUES (1, 'a');
 UPDATE public.par SET s = 'b';
 SELECT table_name, op FROM protector.audit_log WHERE table_name IN ('public.par', 'public.chi', 'public.grandchi') ORDER BY id;

@@ -1,0 +1,71 @@
+-- What running the documentation against the code found (the
+-- thirty-third stop): a trusted role could merge two customers into each
+-- other (each then refused every booking, its hint naming the other) or
+-- chain merges; the open-requests limit told a customer to wait for a
+-- confirmation that frees nothing; enable_audit of a sequence hinted at
+-- views; special hours beyond 16 ranges named "special_hours" twice.
+BEGIN;
+SELECT plan(7);
+SET LOCAL TimeZone = 'UTC';
+
+INSERT INTO protector.organizations (id, name, slug, timezone, currency)
+VALUES ('0a610000-0000-4000-8000-000000000000', 'Docs', 'docs-review', 'UTC', 'EUR');
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0a610000-0000-4000-8000-00000000c00a', '0a610000-0000-4000-8000-000000000000', 'A'),
+	('0a610000-0000-4000-8000-00000000c00b', '0a610000-0000-4000-8000-000000000000', 'B'),
+	('0a610000-0000-4000-8000-00000000c00c', '0a610000-0000-4000-8000-000000000000', 'C');
+
+-- 1. merges of a trusted role: one step, no cycle, no chain
+SET LOCAL ROLE service_role;
+UPDATE protector.customers SET merged_into = '0a610000-0000-4000-8000-00000000c00b' WHERE id = '0a610000-0000-4000-8000-00000000c00a';
+SELECT throws_ok($$UPDATE protector.customers SET merged_into = '0a610000-0000-4000-8000-00000000c00a'
+				   WHERE id = '0a610000-0000-4000-8000-00000000c00b'$$,
+	'22023', 'customer 0a610000-0000-4000-8000-00000000c00b cannot be merged into 0a610000-0000-4000-8000-00000000c00a, which was merged into 0a610000-0000-4000-8000-00000000c00b',
+	'a cycle is refused, also for a trusted role');
+SELECT throws_ok($$UPDATE protector.customers SET merged_into = '0a610000-0000-4000-8000-00000000c00a'
+				   WHERE id = '0a610000-0000-4000-8000-00000000c00c'$$,
+	'22023', 'customer 0a610000-0000-4000-8000-00000000c00c cannot be merged into 0a610000-0000-4000-8000-00000000c00a, which was merged into 0a610000-0000-4000-8000-00000000c00b',
+	'... and so is a chain onto a merged record');
+SELECT throws_ok($$UPDATE protector.customers SET merged_into = '0a610000-0000-4000-8000-00000000c00c'
+				   WHERE id = '0a610000-0000-4000-8000-00000000c00b'$$,
+	'22023', 'customer 0a610000-0000-4000-8000-00000000c00b cannot be merged: customer 0a610000-0000-4000-8000-00000000c00a was merged into it',
+	'... or a merge of a record others were merged into');
+SELECT lives_ok($$UPDATE protector.customers SET merged_into = NULL WHERE id = '0a610000-0000-4000-8000-00000000c00a'$$,
+	'a trusted role may clear a merge (a correction)');
+RESET ROLE;
+
+-- 2. enable_audit of a sequence: no hint about views
+CREATE SEQUENCE public.docs_seq;
+SELECT is(tests.error_text($$SELECT protector.enable_audit('public.docs_seq')$$),
+	'22023 | public.docs_seq is not a table | Its relkind is ''S''; only ordinary and partitioned tables can be audited.',
+	'a sequence is told it is no table, without a hint meant for views');
+
+-- 3. special hours beyond 16 ranges name what they are once
+SELECT throws_ok($$SELECT protector.check_special_hours((SELECT jsonb_agg(jsonb_build_array(
+					   to_char(make_time(h, 0, 0), 'HH24:MI'), to_char(make_time(h, 30, 0), 'HH24:MI')))
+				   FROM generate_series(0, 16) h))$$,
+	'22023', 'special_hours has more than 16 ranges', 'seventeen special ranges: named once');
+
+-- 4. the open-requests hint: confirmed bookings count too, so it asks
+-- for a cancellation or the end of one
+SELECT tests.create_supabase_user('dr_cora') IS NOT NULL \g /dev/null
+UPDATE protector.organizations SET settings = '{"customers": {"open_requests": 1}}' WHERE id = '0a610000-0000-4000-8000-000000000000';
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('dr_cora') WHERE id = '0a610000-0000-4000-8000-00000000c00c';
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0a610000-0000-4000-8000-0000000000a1', '0a610000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party)
+VALUES ('0a610000-0000-4000-8000-0000000005a1', '0a610000-0000-4000-8000-000000000000', '0a610000-0000-4000-8000-0000000000a1',
+		'Room', '1 hour', '1 hour', '30 days', 10, 4);
+SELECT tests.authenticate_as('dr_cora');
+SELECT protector.create_booking('0a610000-0000-4000-8000-0000000005a1', NULL, date_trunc('hour', now()) + interval '3 days', 1) IS NOT NULL
+	AS booked \gset
+SELECT is(tests.error_text($$SELECT protector.create_booking('0a610000-0000-4000-8000-0000000005a1', NULL,
+																date_trunc('hour', now()) + interval '4 days', 1)$$),
+	'53400 | you have too many open booking requests with this organization | '
+	'The organization takes at most 1 booking(s) of yours that have not ended (held, pending or confirmed) at once. | '
+	'Cancel one you no longer need, or wait until one has ended.',
+	'the limit''s hint names what frees a place');
+SELECT tests.clear_authentication();
+
+SELECT * FROM finish();
+ROLLBACK;
