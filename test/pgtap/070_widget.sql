@@ -62,7 +62,7 @@ INSERT INTO r SELECT 'first', protector.create_widget_booking(pg_temp.k('Lockbox
 	'Ana', ' ANA@example.COM ', '+49 30 123456', pg_temp.t(10), 2, 'visit-1');
 SELECT is((SELECT result ->> 'status' FROM r WHERE name = 'first'), 'held', 'a visitor books: a hold until staff confirm');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM r, jsonb_object_keys(result) k WHERE name = 'first'),
-	'{amount_paid,balance_due,currency,discount_amount,end,hold_expires_at,id,local_end,local_start,party_size,replayed,service,start,status,timezone,total_price}'::text[],
+	'{amount_paid,balance_due,currency,deposit_amount,discount_amount,end,hold_expires_at,id,local_end,local_start,party_size,payment_due_by,replayed,service,start,status,timezone,total_price}'::text[],
 	'the answer: the booking shape''s public fields (id, status, times, price, what is owed); nothing about the customer');
 INSERT INTO r SELECT 'retry', protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
 	'Ana', 'ana@example.com', NULL, pg_temp.t(10), 2, 'visit-1');
