@@ -457,6 +457,28 @@ BEGIN
 					v_per_visitor, v_per_address));
 		END IF;
 
+		-- A slot the service has no room for, or that breaks its rules, is
+		-- refused before the guest record is looked up or made: the refusal
+		-- then takes as long for an address the organization knows as for
+		-- one it does not (its time told them apart, and a refusal leaves
+		-- nothing that a limit counts). The error is create_booking's own,
+		-- made without a customer; a slot freed meanwhile is booked below.
+		IF p_start IS NULL OR NOT pg_catalog.isfinite(p_start)
+		   OR p_start NOT BETWEEN '0001-01-03 00:00+00' AND '9999-12-29 00:00+00'
+		   OR NOT EXISTS (SELECT FROM protector.get_available_slots(v_service.id,
+								(pg_catalog.timezone(v.timezone, p_start))::date, NULL, false) a
+						  WHERE a.slot_start OPERATOR(pg_catalog.=) p_start
+							AND a.remaining_capacity OPERATOR(pg_catalog.>=) p_party_size) THEN
+			BEGIN
+				PERFORM protector.create_booking(v_service.id, NULL, p_start, p_party_size, NULL, p_details, 'widget', NULL,
+					NULL, p_promo_code, NULL);
+				-- (it found room: taken back, and booked with the guest below)
+				RAISE EXCEPTION USING ERRCODE = 'PW000';
+			EXCEPTION WHEN SQLSTATE 'PW000' THEN
+				NULL;
+			END;
+		END IF;
+
 		-- a returning guest is found by e-mail as identity_key compares it
 		-- (ICU-normalized: case, width, compatibility forms; docs/customers.md);
 		-- a customer with an account is never attached to by e-mail alone:
