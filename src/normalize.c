@@ -271,6 +271,14 @@ protector_normalize_email(PG_FUNCTION_ARGS)
 	if (ulen == 0)
 		PG_RETURN_NULL();
 	f = nfkc_casefold(u, ulen, &flen);
+
+	/*
+	 * (again after the fold, which drops ignorables such as U+200B and
+	 * turns U+2000-U+200A into spaces: trimmed, and NULL with nothing left)
+	 */
+	flen = squeeze_spaces(f, flen);
+	if (flen == 0)
+		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(from_uchars(f, flen));
 }
 
@@ -563,5 +571,8 @@ protector_normalize_phone(PG_FUNCTION_ARGS)
 	else
 		appendStringInfoString(&out, digits);	/* country unknown: digits only */
 
+	/* (what is left past a dropped 00 or trunk 0 counts: "000" is no number) */
+	if (strspn(out.data + (out.data[0] == '+'), "0123456789") < 3)
+		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
 }

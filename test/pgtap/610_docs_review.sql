@@ -3,9 +3,10 @@
 -- other (each then refused every booking, its hint naming the other) or
 -- chain merges; the open-requests limit told a customer to wait for a
 -- confirmation that frees nothing; enable_audit of a sequence hinted at
--- views; special hours beyond 16 ranges named "special_hours" twice.
+-- views; special hours beyond 16 ranges named "special_hours" twice;
+-- the normalizers returned '' and untrimmed text, and "+0" for "000".
 BEGIN;
-SELECT plan(7);
+SELECT plan(11);
 SET LOCAL TimeZone = 'UTC';
 
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
@@ -66,6 +67,14 @@ SELECT is(tests.error_text($$SELECT protector.create_booking('0a610000-0000-4000
 	'Cancel one you no longer need, or wait until one has ended.',
 	'the limit''s hint names what frees a place');
 SELECT tests.clear_authentication();
+
+-- 5. the normalizers as customers.md describes them: trimmed, and NULL
+-- with nothing left to compare (a fold that drops ignorables or makes
+-- spaces left '' and ' zoe@example.com '; "000" was "+0")
+SELECT is(protector.normalize_email(U&'\200B'), NULL, 'an address of an ignorable alone normalizes to NULL');
+SELECT is(protector.normalize_email(U&'\2003zoe@example.com\2003'), 'zoe@example.com', 'an em space around an address is trimmed');
+SELECT is(protector.normalize_phone('000'), NULL, 'a phone of an international prefix and one digit is no number');
+SELECT is(protector.normalize_phone('+49(0'), NULL, '... nor a country code and a trunk zero');
 
 SELECT * FROM finish();
 ROLLBACK;
