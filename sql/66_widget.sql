@@ -328,6 +328,12 @@ DECLARE
 	v_per_address integer := protector_internal.widget_setting(v.widget_settings, 'address_bookings_per_hour', 20, 1, 100000);
 	v_by_visitor integer;
 	v_by_address integer;
+	-- (without auto_confirm a widget booking is a hold the venue confirms
+	-- within widget_settings.confirmation_minutes, default 15)
+	v_hold_minutes integer := CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true' THEN NULL
+		WHEN pg_catalog.jsonb_typeof(v.widget_settings -> 'confirmation_minutes') OPERATOR(pg_catalog.=) 'number'
+		THEN LEAST(GREATEST((v.widget_settings ->> 'confirmation_minutes')::numeric, 1), 1440)::integer
+		ELSE 15 END;
 	v_customer uuid;
 	v_key text;
 	v_key_tail text;
@@ -457,27 +463,22 @@ BEGIN
 					v_per_visitor, v_per_address));
 		END IF;
 
-		-- A slot the service has no room for, or that breaks its rules, is
-		-- refused before the guest record is looked up or made: the refusal
-		-- then takes as long for an address the organization knows as for
-		-- one it does not (its time told them apart, and a refusal leaves
-		-- nothing that a limit counts). The error is create_booking's own,
-		-- made without a customer; a slot freed meanwhile is booked below.
-		IF p_start IS NULL OR NOT pg_catalog.isfinite(p_start)
-		   OR p_start NOT BETWEEN '0001-01-03 00:00+00' AND '9999-12-29 00:00+00'
-		   OR NOT EXISTS (SELECT FROM protector.get_available_slots(v_service.id,
-								(pg_catalog.timezone(v.timezone, p_start))::date, NULL, false) a
-						  WHERE a.slot_start OPERATOR(pg_catalog.=) p_start
-							AND a.remaining_capacity OPERATOR(pg_catalog.>=) p_party_size) THEN
-			BEGIN
-				PERFORM protector.create_booking(v_service.id, NULL, p_start, p_party_size, NULL, p_details, 'widget', NULL,
-					NULL, p_promo_code, NULL);
-				-- (it found room: taken back, and booked with the guest below)
-				RAISE EXCEPTION USING ERRCODE = 'PW000';
-			EXCEPTION WHEN SQLSTATE 'PW000' THEN
-				NULL;
-			END;
-		END IF;
+		-- The booking is tried first without a customer, and taken back: a
+		-- slot that is taken or breaks the service's rules, a party size,
+		-- promo code or voucher that does not fit, is refused (with
+		-- create_booking's own error) before the guest record is looked up
+		-- or made. A refusal then takes as long for an address the
+		-- organization knows as for one it does not (its time told them
+		-- apart, about 200 microseconds, and a refusal leaves nothing that a
+		-- limit counts). Only what depends on the customer (a promo code's
+		-- uses per customer) is judged with them, below.
+		BEGIN
+			PERFORM protector.create_booking(v_service.id, NULL, p_start, p_party_size, NULL, p_details, 'widget', NULL,
+				v_hold_minutes, p_promo_code, p_voucher_code);
+			RAISE EXCEPTION USING ERRCODE = 'PW000';
+		EXCEPTION WHEN SQLSTATE 'PW000' THEN
+			NULL;
+		END;
 
 		-- a returning guest is found by e-mail as identity_key compares it
 		-- (ICU-normalized: case, width, compatibility forms; docs/customers.md);
@@ -498,12 +499,7 @@ BEGIN
 		-- within widget_settings.confirmation_minutes (default 15); unconfirmed
 		-- it stops occupying its slot
 		v_booking := protector.create_booking(v_service.id, v_customer, p_start, p_party_size, v_key, p_details,
-			'widget', NULL,
-			CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true' THEN NULL
-				 WHEN pg_catalog.jsonb_typeof(v.widget_settings -> 'confirmation_minutes') OPERATOR(pg_catalog.=) 'number'
-				 THEN LEAST(GREATEST((v.widget_settings ->> 'confirmation_minutes')::numeric, 1), 1440)::integer
-				 ELSE 15 END,
-			p_promo_code, p_voucher_code);
+			'widget', NULL, v_hold_minutes, p_promo_code, p_voucher_code);
 		IF NOT (v_booking -> 'replayed')::boolean THEN
 			INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address)
 			VALUES (v.organization_id, v.id, v_identity, v_address);

@@ -285,9 +285,20 @@ BEGIN
 		GET DIAGNOSTICS v_count = ROW_COUNT;
 		v_moved := v_moved OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(fk.tbl::text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) fk.col, v_count);
 	END LOOP;
-	-- earlier merges into the merged customer now point at the kept one
+	-- earlier merges into the merged customer now point at the kept one,
+	-- and so do those of a chain 0.1.0 let a merge make (A into B after B
+	-- was merged into C): every record below it
 	UPDATE protector.customers c SET merged_into = p_keep_id
-	WHERE c.merged_into OPERATOR(pg_catalog.=) p_merge_id;
+	WHERE c.organization_id OPERATOR(pg_catalog.=) k.organization_id
+	  AND c.id OPERATOR(pg_catalog.<>) p_keep_id
+	  AND c.id IN (WITH RECURSIVE below(id) AS (
+					   SELECT b.id FROM protector.customers b
+					   WHERE b.organization_id OPERATOR(pg_catalog.=) k.organization_id
+						 AND b.merged_into OPERATOR(pg_catalog.=) p_merge_id
+					   UNION
+					   SELECT b.id FROM protector.customers b JOIN below w ON b.merged_into OPERATOR(pg_catalog.=) w.id
+					   WHERE b.organization_id OPERATOR(pg_catalog.=) k.organization_id)
+				   SELECT below.id FROM below);
 	UPDATE protector.customers c SET user_id = NULL, merged_into = p_keep_id
 	WHERE c.id OPERATOR(pg_catalog.=) p_merge_id;
 	RETURN v_moved;
@@ -329,8 +340,12 @@ BEGIN
 	-- one step, whoever writes it (a trusted role's direct writes too): no
 	-- chain, no cycle, which left both records refusing every booking
 	-- with a hint naming the other
+	-- (the target locked as a foreign key's check locks it: two sessions
+	-- merging A into B and B into A at once wait for each other, and the
+	-- second sees the first, or retries under REPEATABLE READ)
 	SELECT c.merged_into INTO v_target FROM protector.customers c
-	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.merged_into;
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.merged_into
+	FOR SHARE;
 	IF v_target IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('customer %s cannot be merged into %s, which was merged into %s', NEW.id, NEW.merged_into, v_target),

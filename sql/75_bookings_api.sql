@@ -688,6 +688,26 @@ CREATE TRIGGER settle_cancellation BEFORE UPDATE OF status ON protector.bookings
 	FOR EACH ROW WHEN (NEW.status IN ('cancelled', 'no_show') AND OLD.status IS DISTINCT FROM NEW.status)
 	EXECUTE FUNCTION protector_internal.refund_on_cancel();
 
+-- Whether a booking of the organization holds the request key, under this
+-- transaction's snapshot whoever the caller may see (as the owner): a key
+-- the caller cannot see although the snapshot holds it is someone else's.
+CREATE FUNCTION protector_internal.idempotency_key_taken(p_organization_id uuid, p_key text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	-- (for an organization the caller books in, as staff or as a customer)
+	SELECT EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+					 AND b.idempotency_key OPERATOR(pg_catalog.=) p_key)
+		   AND (p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
+				OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.customer_organizations()))
+$$;
+COMMENT ON FUNCTION protector_internal.idempotency_key_taken(uuid, text) IS
+'Whether a booking of the organization holds the request key, under the transaction''s snapshot, past RLS';
+REVOKE ALL ON FUNCTION protector_internal.idempotency_key_taken(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.idempotency_key_taken(uuid, text) TO authenticated, service_role;
+
 CREATE FUNCTION protector.create_booking(
 	p_service_id uuid,
 	p_customer_id uuid,
@@ -841,6 +861,14 @@ BEGIN
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
 		  AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
 		IF NOT FOUND THEN
+			-- (there, but not the caller's to see: the booking made with the
+			-- key was handed to another customer since; a retry would get
+			-- this answer for ever)
+			IF protector_internal.idempotency_key_taken(v_service.organization_id, v_key) THEN
+				PERFORM protector.raise('conflict', 'this request key belongs to another booking',
+					'The booking made with it is no longer one you may see (it was handed to another customer).',
+					'Send the booking again with a new p_idempotency_key.');
+			END IF;
 			PERFORM protector.raise('retry', 'a request with the same idempotency key was committed concurrently',
 				'This transaction''s snapshot cannot see it yet.', 'Retry the request.');
 		END IF;

@@ -375,6 +375,11 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be finite (or null for no bound)');
 	END IF;
 	IF NOT protector_internal.caller_is_trusted() THEN
+		-- (an organization asked for by id is asked about itself: the
+		-- caller's role elsewhere says nothing of it)
+		IF p_organization_id IS NOT NULL THEN
+			PERFORM protector_internal.authorize(p_organization_id, 'audit.read');
+		END IF;
 		v_orgs := protector_internal.orgs_with('audit.read');
 		IF cardinality(v_orgs) = 0 THEN
 			PERFORM protector.raise('forbidden', 'only owners and admins can read the audit log');

@@ -379,7 +379,8 @@ BEGIN
 					AND (NOT s.audited OR 'id' OPERATOR(pg_catalog.=) ANY (s.masked))) THEN
 		RETURN NULL;
 	END IF;
-	-- (rows logged while the ids were masked name none: skipped)
+	-- (a row logged while the ids were masked names none: the log cannot
+	-- tell which booking changed then, and the caller reads the bookings)
 	FOR v_id, v_at IN
 		SELECT CASE WHEN l.record_id OPERATOR(pg_catalog.<>) '[masked]' THEN l.record_id::uuid END, l.occurred_at
 		FROM protector.audit_log l
@@ -390,7 +391,10 @@ BEGIN
 		IF v_read OPERATOR(pg_catalog.>) ((10 OPERATOR(pg_catalog.*) p_limit) OPERATOR(pg_catalog.+) 1000) THEN
 			RETURN NULL;
 		END IF;
-		CONTINUE WHEN v_id IS NULL OR v_id OPERATOR(pg_catalog.=) ANY (v_seen);
+		IF v_id IS NULL THEN
+			RETURN NULL;
+		END IF;
+		CONTINUE WHEN v_id OPERATOR(pg_catalog.=) ANY (v_seen);
 		v_seen := v_seen OPERATOR(pg_catalog.||) v_id;
 		CONTINUE WHEN NOT EXISTS (SELECT FROM protector.bookings b
 								  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id

@@ -269,6 +269,7 @@ DECLARE
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_once uuid[];				-- bookings once theirs, another customer's since
 	v_left jsonb;				-- ... and when each left them (id: time)
+	v_old_tasks text[];			-- the tasks of those made before then
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
 	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
 BEGIN
@@ -425,6 +426,19 @@ BEGIN
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.payments'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings);
+	-- (a task of a booking once theirs, made before the booking left them,
+	-- is theirs in all its history; one made after is the next customer's)
+	v_old_tasks := ARRAY(
+		SELECT t.id::text FROM protector.tasks t
+		WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
+		  AND t.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) t.booking_id::text)::timestamptz
+		UNION
+		SELECT l.record_id FROM protector.audit_log l
+		WHERE v_once OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) 'protector.tasks'
+		  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.op OPERATOR(pg_catalog.=) 'INSERT'
+		  AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
+		  AND l.occurred_at OPERATOR(pg_catalog.<=)
+			  (v_left OPERATOR(pg_catalog.->>) (l.new_row OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz);
 	UPDATE protector.tasks t
 	SET description = NULL, title = x.title
 	FROM (SELECT t2.id,
@@ -439,9 +453,7 @@ BEGIN
 		  JOIN protector.tasks t2 ON t2.organization_id OPERATOR(pg_catalog.=) b.organization_id
 								 AND t2.booking_id OPERATOR(pg_catalog.=) b.id
 		  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-			AND (b.customer_id OPERATOR(pg_catalog.=) p_customer_id
-				 OR (b.id OPERATOR(pg_catalog.=) ANY (v_once)
-					 AND t2.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) b.id::text)::timestamptz))) x
+			AND (b.customer_id OPERATOR(pg_catalog.=) p_customer_id OR t2.id OPERATOR(pg_catalog.=) ANY (v_old_tasks::uuid[]))) x
 	WHERE t.id OPERATOR(pg_catalog.=) x.id
 	  AND (t.description IS NOT NULL OR t.title IS DISTINCT FROM x.title);
 	UPDATE protector.audit_log l
@@ -450,9 +462,7 @@ BEGIN
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.tasks'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
-		   OR (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
-			   AND l.occurred_at OPERATOR(pg_catalog.<=)
-				   (v_left OPERATOR(pg_catalog.->>) (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz));
+		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_tasks));
 	-- their reminders: none is sent any more, and the worker's error texts
 	-- (which tend to quote the address) go, in the history too
 	UPDATE protector.booking_reminders r
@@ -544,10 +554,8 @@ BEGIN
 		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.booking_reminders'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
-		   OR (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
-			   AND l.occurred_at OPERATOR(pg_catalog.<=)
-				   (v_left OPERATOR(pg_catalog.->>) (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz));
+	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
+		  (v_bookings OPERATOR(pg_catalog.||) v_once::text[]);
 END
 $$;
 COMMENT ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid) IS

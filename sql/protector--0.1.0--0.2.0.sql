@@ -263,8 +263,12 @@ BEGIN
 	-- one step, whoever writes it (a trusted role's direct writes too): no
 	-- chain, no cycle, which left both records refusing every booking
 	-- with a hint naming the other
+	-- (the target locked as a foreign key's check locks it: two sessions
+	-- merging A into B and B into A at once wait for each other, and the
+	-- second sees the first, or retries under REPEATABLE READ)
 	SELECT c.merged_into INTO v_target FROM protector.customers c
-	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.merged_into;
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.merged_into
+	FOR SHARE;
 	IF v_target IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('customer %s cannot be merged into %s, which was merged into %s', NEW.id, NEW.merged_into, v_target),
@@ -3163,6 +3167,14 @@ BEGIN
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
 		  AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
 		IF NOT FOUND THEN
+			-- (there, but not the caller's to see: the booking made with the
+			-- key was handed to another customer since; a retry would get
+			-- this answer for ever)
+			IF protector_internal.idempotency_key_taken(v_service.organization_id, v_key) THEN
+				PERFORM protector.raise('conflict', 'this request key belongs to another booking',
+					'The booking made with it is no longer one you may see (it was handed to another customer).',
+					'Send the booking again with a new p_idempotency_key.');
+			END IF;
 			PERFORM protector.raise('retry', 'a request with the same idempotency key was committed concurrently',
 				'This transaction''s snapshot cannot see it yet.', 'Retry the request.');
 		END IF;
@@ -3255,6 +3267,12 @@ DECLARE
 	v_per_address integer := protector_internal.widget_setting(v.widget_settings, 'address_bookings_per_hour', 20, 1, 100000);
 	v_by_visitor integer;
 	v_by_address integer;
+	-- (without auto_confirm a widget booking is a hold the venue confirms
+	-- within widget_settings.confirmation_minutes, default 15)
+	v_hold_minutes integer := CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true' THEN NULL
+		WHEN pg_catalog.jsonb_typeof(v.widget_settings -> 'confirmation_minutes') OPERATOR(pg_catalog.=) 'number'
+		THEN LEAST(GREATEST((v.widget_settings ->> 'confirmation_minutes')::numeric, 1), 1440)::integer
+		ELSE 15 END;
 	v_customer uuid;
 	v_key text;
 	v_key_tail text;
@@ -3384,27 +3402,22 @@ BEGIN
 					v_per_visitor, v_per_address));
 		END IF;
 
-		-- A slot the service has no room for, or that breaks its rules, is
-		-- refused before the guest record is looked up or made: the refusal
-		-- then takes as long for an address the organization knows as for
-		-- one it does not (its time told them apart, and a refusal leaves
-		-- nothing that a limit counts). The error is create_booking's own,
-		-- made without a customer; a slot freed meanwhile is booked below.
-		IF p_start IS NULL OR NOT pg_catalog.isfinite(p_start)
-		   OR p_start NOT BETWEEN '0001-01-03 00:00+00' AND '9999-12-29 00:00+00'
-		   OR NOT EXISTS (SELECT FROM protector.get_available_slots(v_service.id,
-								(pg_catalog.timezone(v.timezone, p_start))::date, NULL, false) a
-						  WHERE a.slot_start OPERATOR(pg_catalog.=) p_start
-							AND a.remaining_capacity OPERATOR(pg_catalog.>=) p_party_size) THEN
-			BEGIN
-				PERFORM protector.create_booking(v_service.id, NULL, p_start, p_party_size, NULL, p_details, 'widget', NULL,
-					NULL, p_promo_code, NULL);
-				-- (it found room: taken back, and booked with the guest below)
-				RAISE EXCEPTION USING ERRCODE = 'PW000';
-			EXCEPTION WHEN SQLSTATE 'PW000' THEN
-				NULL;
-			END;
-		END IF;
+		-- The booking is tried first without a customer, and taken back: a
+		-- slot that is taken or breaks the service's rules, a party size,
+		-- promo code or voucher that does not fit, is refused (with
+		-- create_booking's own error) before the guest record is looked up
+		-- or made. A refusal then takes as long for an address the
+		-- organization knows as for one it does not (its time told them
+		-- apart, about 200 microseconds, and a refusal leaves nothing that a
+		-- limit counts). Only what depends on the customer (a promo code's
+		-- uses per customer) is judged with them, below.
+		BEGIN
+			PERFORM protector.create_booking(v_service.id, NULL, p_start, p_party_size, NULL, p_details, 'widget', NULL,
+				v_hold_minutes, p_promo_code, p_voucher_code);
+			RAISE EXCEPTION USING ERRCODE = 'PW000';
+		EXCEPTION WHEN SQLSTATE 'PW000' THEN
+			NULL;
+		END;
 
 		-- a returning guest is found by e-mail as identity_key compares it
 		-- (ICU-normalized: case, width, compatibility forms; docs/customers.md);
@@ -3425,12 +3438,7 @@ BEGIN
 		-- within widget_settings.confirmation_minutes (default 15); unconfirmed
 		-- it stops occupying its slot
 		v_booking := protector.create_booking(v_service.id, v_customer, p_start, p_party_size, v_key, p_details,
-			'widget', NULL,
-			CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true' THEN NULL
-				 WHEN pg_catalog.jsonb_typeof(v.widget_settings -> 'confirmation_minutes') OPERATOR(pg_catalog.=) 'number'
-				 THEN LEAST(GREATEST((v.widget_settings ->> 'confirmation_minutes')::numeric, 1), 1440)::integer
-				 ELSE 15 END,
-			p_promo_code, p_voucher_code);
+			'widget', NULL, v_hold_minutes, p_promo_code, p_voucher_code);
 		IF NOT (v_booking -> 'replayed')::boolean THEN
 			INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address)
 			VALUES (v.organization_id, v.id, v_identity, v_address);
@@ -5933,7 +5941,8 @@ BEGIN
 					AND (NOT s.audited OR 'id' OPERATOR(pg_catalog.=) ANY (s.masked))) THEN
 		RETURN NULL;
 	END IF;
-	-- (rows logged while the ids were masked name none: skipped)
+	-- (a row logged while the ids were masked names none: the log cannot
+	-- tell which booking changed then, and the caller reads the bookings)
 	FOR v_id, v_at IN
 		SELECT CASE WHEN l.record_id OPERATOR(pg_catalog.<>) '[masked]' THEN l.record_id::uuid END, l.occurred_at
 		FROM protector.audit_log l
@@ -5944,7 +5953,10 @@ BEGIN
 		IF v_read OPERATOR(pg_catalog.>) ((10 OPERATOR(pg_catalog.*) p_limit) OPERATOR(pg_catalog.+) 1000) THEN
 			RETURN NULL;
 		END IF;
-		CONTINUE WHEN v_id IS NULL OR v_id OPERATOR(pg_catalog.=) ANY (v_seen);
+		IF v_id IS NULL THEN
+			RETURN NULL;
+		END IF;
+		CONTINUE WHEN v_id OPERATOR(pg_catalog.=) ANY (v_seen);
 		v_seen := v_seen OPERATOR(pg_catalog.||) v_id;
 		CONTINUE WHEN NOT EXISTS (SELECT FROM protector.bookings b
 								  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -9761,6 +9773,7 @@ DECLARE
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_once uuid[];				-- bookings once theirs, another customer's since
 	v_left jsonb;				-- ... and when each left them (id: time)
+	v_old_tasks text[];			-- the tasks of those made before then
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
 	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
 BEGIN
@@ -9917,6 +9930,19 @@ BEGIN
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.payments'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings);
+	-- (a task of a booking once theirs, made before the booking left them,
+	-- is theirs in all its history; one made after is the next customer's)
+	v_old_tasks := ARRAY(
+		SELECT t.id::text FROM protector.tasks t
+		WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
+		  AND t.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) t.booking_id::text)::timestamptz
+		UNION
+		SELECT l.record_id FROM protector.audit_log l
+		WHERE v_once OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) 'protector.tasks'
+		  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.op OPERATOR(pg_catalog.=) 'INSERT'
+		  AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
+		  AND l.occurred_at OPERATOR(pg_catalog.<=)
+			  (v_left OPERATOR(pg_catalog.->>) (l.new_row OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz);
 	UPDATE protector.tasks t
 	SET description = NULL, title = x.title
 	FROM (SELECT t2.id,
@@ -9931,9 +9957,7 @@ BEGIN
 		  JOIN protector.tasks t2 ON t2.organization_id OPERATOR(pg_catalog.=) b.organization_id
 								 AND t2.booking_id OPERATOR(pg_catalog.=) b.id
 		  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-			AND (b.customer_id OPERATOR(pg_catalog.=) p_customer_id
-				 OR (b.id OPERATOR(pg_catalog.=) ANY (v_once)
-					 AND t2.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) b.id::text)::timestamptz))) x
+			AND (b.customer_id OPERATOR(pg_catalog.=) p_customer_id OR t2.id OPERATOR(pg_catalog.=) ANY (v_old_tasks::uuid[]))) x
 	WHERE t.id OPERATOR(pg_catalog.=) x.id
 	  AND (t.description IS NOT NULL OR t.title IS DISTINCT FROM x.title);
 	UPDATE protector.audit_log l
@@ -9942,9 +9966,7 @@ BEGIN
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.tasks'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
-		   OR (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
-			   AND l.occurred_at OPERATOR(pg_catalog.<=)
-				   (v_left OPERATOR(pg_catalog.->>) (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz));
+		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_tasks));
 	-- their reminders: none is sent any more, and the worker's error texts
 	-- (which tend to quote the address) go, in the history too
 	UPDATE protector.booking_reminders r
@@ -10036,10 +10058,8 @@ BEGIN
 		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.booking_reminders'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
-		   OR (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
-			   AND l.occurred_at OPERATOR(pg_catalog.<=)
-				   (v_left OPERATOR(pg_catalog.->>) (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz));
+	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
+		  (v_bookings OPERATOR(pg_catalog.||) v_once::text[]);
 END
 $$;
 COMMENT ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid) IS
@@ -10181,9 +10201,20 @@ BEGIN
 		GET DIAGNOSTICS v_count = ROW_COUNT;
 		v_moved := v_moved OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(fk.tbl::text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) fk.col, v_count);
 	END LOOP;
-	-- earlier merges into the merged customer now point at the kept one
+	-- earlier merges into the merged customer now point at the kept one,
+	-- and so do those of a chain 0.1.0 let a merge make (A into B after B
+	-- was merged into C): every record below it
 	UPDATE protector.customers c SET merged_into = p_keep_id
-	WHERE c.merged_into OPERATOR(pg_catalog.=) p_merge_id;
+	WHERE c.organization_id OPERATOR(pg_catalog.=) k.organization_id
+	  AND c.id OPERATOR(pg_catalog.<>) p_keep_id
+	  AND c.id IN (WITH RECURSIVE below(id) AS (
+					   SELECT b.id FROM protector.customers b
+					   WHERE b.organization_id OPERATOR(pg_catalog.=) k.organization_id
+						 AND b.merged_into OPERATOR(pg_catalog.=) p_merge_id
+					   UNION
+					   SELECT b.id FROM protector.customers b JOIN below w ON b.merged_into OPERATOR(pg_catalog.=) w.id
+					   WHERE b.organization_id OPERATOR(pg_catalog.=) k.organization_id)
+				   SELECT below.id FROM below);
 	UPDATE protector.customers c SET user_id = NULL, merged_into = p_keep_id
 	WHERE c.id OPERATOR(pg_catalog.=) p_merge_id;
 	RETURN v_moved;
@@ -12406,10 +12437,16 @@ BEGIN
 		EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1' INTO v_auth USING OLD.user_id;
 		v_keys := v_keys OPERATOR(pg_catalog.||) pg_catalog.lower(pg_catalog.btrim(v_auth) COLLATE "C");
 	END IF;
+	-- (an owner's invitation to the address goes only for whoever may
+	-- withdraw it: an admin wrote an owner's invitee's address on a
+	-- member, deleted the member, and so withdrew it; a session without a
+	-- signed-in user that got past the policies is trusted)
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
 	  AND (x.created_by OPERATOR(pg_catalog.=) OLD.user_id
-		   OR (TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)));
+		   OR (TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)
+			   AND (x.role OPERATOR(pg_catalog.<>) 'owner' OR protector.current_user_id() IS NULL
+					OR OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage_owners')))));
 	RETURN NULL;
 END
 $$;
@@ -13169,6 +13206,88 @@ COMMENT ON FUNCTION protector_internal.key_of_accounts(text, uuid[]) IS
 SELECT protector.enable_audit(s.table_name, s.masked)
 FROM protector_internal.audit_settings s
 WHERE s.audited AND s.masked IS DISTINCT FROM protector_internal.audit_masks(s.table_name, s.masked);
+
+CREATE OR REPLACE FUNCTION protector.get_audit_logs(
+	p_table regclass DEFAULT NULL,
+	p_from timestamptz DEFAULT NULL,
+	p_to timestamptz DEFAULT NULL,
+	p_limit integer DEFAULT 100,
+	p_organization_id uuid DEFAULT NULL)
+RETURNS SETOF protector.audit_log
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_table text;
+	v_org uuid := p_organization_id;
+	v_orgs uuid[];
+BEGIN
+	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 10000',
+								format('p_limit was %s.', COALESCE(p_limit::text, 'null')));
+	END IF;
+	IF p_from IS NOT NULL AND p_to IS NOT NULL AND p_from >= p_to THEN
+		PERFORM protector.raise('invalid_parameter', 'p_from must be before p_to');
+	END IF;
+	IF p_from IN ('-infinity', 'infinity') OR p_to IN ('-infinity', 'infinity') THEN
+		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be finite (or null for no bound)');
+	END IF;
+	IF NOT protector_internal.caller_is_trusted() THEN
+		-- (an organization asked for by id is asked about itself: the
+		-- caller's role elsewhere says nothing of it)
+		IF p_organization_id IS NOT NULL THEN
+			PERFORM protector_internal.authorize(p_organization_id, 'audit.read');
+		END IF;
+		v_orgs := protector_internal.orgs_with('audit.read');
+		IF cardinality(v_orgs) = 0 THEN
+			PERFORM protector.raise('forbidden', 'only owners and admins can read the audit log');
+		END IF;
+		-- one organization (the usual case): an equality lets the index on
+		-- (organization_id, occurred_at) deliver the newest rows first
+		IF v_org IS NULL AND cardinality(v_orgs) = 1 THEN
+			v_org := v_orgs[1];
+		END IF;
+	END IF;
+	IF p_table IS NOT NULL THEN
+		SELECT format('%I.%I', n.nspname, c.relname) INTO v_table
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid = p_table;
+		IF NOT FOUND THEN
+			PERFORM protector.raise('not_found', format('table with OID %s does not exist', p_table::oid));
+		END IF;
+	END IF;
+	-- only the conditions in use, so each call is planned for its filters
+	-- (fixed fragments; every value is a parameter)
+	RETURN QUERY EXECUTE
+		'SELECT l.* FROM protector.audit_log l WHERE true'
+		|| CASE WHEN v_table IS NOT NULL THEN ' AND l.table_name = $1' ELSE '' END
+		|| CASE WHEN p_from IS NOT NULL THEN ' AND l.occurred_at >= $2' ELSE '' END
+		|| CASE WHEN p_to IS NOT NULL THEN ' AND l.occurred_at < $3' ELSE '' END
+		|| CASE WHEN v_org IS NOT NULL THEN ' AND l.organization_id = $4' ELSE '' END
+		|| ' ORDER BY l.occurred_at DESC, l.id DESC LIMIT $5'
+		USING v_table, p_from, p_to, v_org, p_limit;
+END
+$$;
+COMMENT ON FUNCTION protector.get_audit_logs(regclass, timestamptz, timestamptz, integer, uuid) IS
+'Audit history visible to the caller (owners and admins: their organizations), newest first';
+
+CREATE FUNCTION protector_internal.idempotency_key_taken(p_organization_id uuid, p_key text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	-- (for an organization the caller books in, as staff or as a customer)
+	SELECT EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+					 AND b.idempotency_key OPERATOR(pg_catalog.=) p_key)
+		   AND (p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
+				OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.customer_organizations()))
+$$;
+COMMENT ON FUNCTION protector_internal.idempotency_key_taken(uuid, text) IS
+'Whether a booking of the organization holds the request key, under the transaction''s snapshot, past RLS';
+
+REVOKE ALL ON FUNCTION protector_internal.idempotency_key_taken(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.idempotency_key_taken(uuid, text) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

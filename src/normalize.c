@@ -571,7 +571,10 @@ protector_normalize_phone(PG_FUNCTION_ARGS)
 	else
 		appendStringInfoString(&out, digits);	/* country unknown: digits only */
 
-	/* (what is left past a dropped 00 or trunk 0 counts: "000" is no number) */
+	/*
+	 * (the digits written out, a country code added included, after a 00
+	 * or a trunk 0 was dropped: "000" and "+49(0" are no numbers)
+	 */
 	if (strspn(out.data + (out.data[0] == '+'), "0123456789") < 3)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));

@@ -704,6 +704,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.open_service_seconds(uuid,uuid,timestamp with time zone,timestamp with time zone)'),
 			 ('protector_internal.report_range(uuid,uuid,date,date)'), ('protector_internal.cached_report(uuid,text,jsonb)'),
 			 ('protector_internal.recent_booking_ids(uuid,integer)'),
+			 ('protector_internal.idempotency_key_taken(uuid,text)'),
 			 ('protector_internal.csv_agg_transfn(internal,anyelement)'), ('protector_internal.csv_agg_finalfn(internal)'),
 			 ('protector_internal.during_is_bounded(tstzrange)'), ('protector_internal.during_within_31_days(tstzrange)'),
 			 ('protector_internal.reminder_address(uuid,uuid,text)'), ('protector_internal.manual_reminder_unseen(uuid)'),

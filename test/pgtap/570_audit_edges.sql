@@ -76,7 +76,7 @@ SELECT tests.clear_authentication();
 SELECT protector.enable_audit('protector.bookings') AS changed \gset
 SELECT tests.authenticate_as('ae_owner');
 SELECT lives_ok($$SELECT * FROM protector.get_recent_booking_activity('0a570000-0000-4000-8000-000000000000', 3)$$,
-	'the ids unmasked again: rows logged while they were masked are passed over');
+	'the ids unmasked again: rows logged while they were masked make the log give way to the bookings');
 SELECT tests.clear_authentication();
 
 -- 4. an invitation's e-mail masked, its email_key with it

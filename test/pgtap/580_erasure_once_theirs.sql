@@ -25,9 +25,18 @@ UPDATE protector.booking_reminders SET last_error = '550 <dee@example.com>: mail
 UPDATE protector.tasks SET description = 'Ann (ann@example.com) asked for a cake' WHERE booking_id = :'handed';
 UPDATE protector.tasks SET description = 'Dee (dee@example.com) asked for a cake' WHERE booking_id = :'merged';
 
--- 1. Ann's booking is handed to Bob, then Ann is erased
+-- 1. Ann's booking is handed to Bob an hour before Ann is erased (the
+-- history made to say so: this test runs in one transaction); tasks are
+-- audited, and the review task is marked done after the handover
+SELECT protector.enable_audit('protector.tasks') AS changed \gset
 SELECT tests.authenticate_as('o_owner');
 UPDATE protector.bookings SET customer_id = :'bob' WHERE id = :'handed';
+SELECT tests.clear_authentication();
+UPDATE protector.audit_log SET occurred_at = occurred_at - interval '1 hour'
+WHERE table_name = 'protector.bookings' AND record_id = :'handed';
+UPDATE protector.tasks SET created_at = created_at - interval '2 hours' WHERE booking_id = :'handed';
+UPDATE protector.tasks SET status = 'done' WHERE booking_id = :'handed';
+SELECT tests.authenticate_as('o_owner');
 SELECT protector.erase_customer(:'ann') IS NOT NULL \g /dev/null
 -- 2. Dee is merged into Cy, then Dee (the merged record) is erased
 SELECT protector.merge_customers(:'cy', :'dee') IS NOT NULL \g /dev/null
@@ -69,7 +78,9 @@ SELECT tests.authenticate_as('o_owner');
 UPDATE protector.bookings SET customer_id = :'yvonne' WHERE id = :'xb';
 SELECT tests.clear_authentication();
 INSERT INTO protector.tasks (organization_id, booking_id, title, description, created_at)
-VALUES (:'org', :'xb', 'Call Yvonne', 'Yvonne: nut allergy', now() + interval '1 minute');
+VALUES (:'org', :'xb', 'Call Yvonne', 'Yvonne: nut allergy', now() + interval '1 minute') RETURNING id AS yvonne_task \gset
+UPDATE protector.audit_log SET occurred_at = occurred_at + interval '1 minute'
+WHERE table_name = 'protector.tasks' AND record_id = :'yvonne_task';
 SELECT tests.authenticate_as('o_owner');
 SELECT protector.erase_customer(:'xena') IS NOT NULL \g /dev/null
 SELECT tests.clear_authentication();

@@ -7,7 +7,7 @@
 -- the organization did not know. And a promo code of 33.333 percent was
 -- refused as "a positive amount in cents".
 BEGIN;
-SELECT plan(10);
+SELECT plan(11);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('d_owner') IS NOT NULL \g /dev/null
@@ -56,6 +56,13 @@ SELECT throws_ok(format($$SELECT protector.create_widget_booking(%L, %L, 'Strang
 													   date_trunc('hour', now()) + interval '5 days', 2)$$, :'key', :'bar'),
 	'23P01', 'service "Bar" has no room for 2 more at the requested time',
 	'a taken slot is refused with create_booking''s own error');
+-- (and so is a party the service does not take, in a slot with room)
+SELECT tests.clear_authentication();
+UPDATE protector.services SET capacity = 10 WHERE id = :'bar';
+SELECT tests.authenticate_as_anon();
+SELECT throws_ok(format($$SELECT protector.create_widget_booking(%L, %L, 'Stranger', 'stranger@example.com', NULL,
+													   date_trunc('hour', now()) + interval '7 days', 3)$$, :'key', :'bar'),
+	'22023', NULL, 'a party above the service''s largest is refused');
 SELECT tests.clear_authentication();
 SELECT is((SELECT last_value FROM public.guest_inserts WHERE is_called), NULL,
 	'... before any guest record is made for the unknown address');

@@ -6,7 +6,7 @@
 -- views; special hours beyond 16 ranges named "special_hours" twice;
 -- the normalizers returned '' and untrimmed text, and "+0" for "000".
 BEGIN;
-SELECT plan(11);
+SELECT plan(13);
 SET LOCAL TimeZone = 'UTC';
 
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
@@ -34,6 +34,26 @@ SELECT throws_ok($$UPDATE protector.customers SET merged_into = '0a610000-0000-4
 SELECT lives_ok($$UPDATE protector.customers SET merged_into = NULL WHERE id = '0a610000-0000-4000-8000-00000000c00a'$$,
 	'a trusted role may clear a merge (a correction)');
 RESET ROLE;
+-- a chain 0.1.0 let merges make (A into B after B was merged into C) is
+-- flattened by the next merge of its end: every record below goes to the
+-- one kept (the merge was refused: "customer B cannot be merged")
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0a610000-0000-4000-8000-00000000c00d', '0a610000-0000-4000-8000-000000000000', 'D');
+ALTER TABLE protector.customers DISABLE TRIGGER check_merged_unreferenced;
+UPDATE protector.customers SET merged_into = '0a610000-0000-4000-8000-00000000c00b' WHERE id = '0a610000-0000-4000-8000-00000000c00a';
+UPDATE protector.customers SET merged_into = '0a610000-0000-4000-8000-00000000c00c' WHERE id = '0a610000-0000-4000-8000-00000000c00b';
+ALTER TABLE protector.customers ENABLE TRIGGER check_merged_unreferenced;
+SELECT tests.create_supabase_user('dr_owner') IS NOT NULL \g /dev/null
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0a610000-0000-4000-8000-000000000000', tests.get_supabase_uid('dr_owner'), 'owner');
+SELECT tests.authenticate_as('dr_owner');
+SELECT lives_ok($$SELECT protector.merge_customers('0a610000-0000-4000-8000-00000000c00d', '0a610000-0000-4000-8000-00000000c00c')$$,
+	'the end of a 0.1.0 chain is merged');
+SELECT tests.clear_authentication();
+SELECT is((SELECT string_agg(full_name || '>' || (SELECT x.full_name FROM protector.customers x WHERE x.id = c.merged_into), ' ' ORDER BY full_name)
+		   FROM protector.customers c WHERE c.organization_id = '0a610000-0000-4000-8000-000000000000' AND c.merged_into IS NOT NULL),
+	'A>D B>D C>D', '... and the whole chain goes to the record kept');
+UPDATE protector.customers SET merged_into = NULL WHERE organization_id = '0a610000-0000-4000-8000-000000000000';
 
 -- 2. enable_audit of a sequence: no hint about views
 CREATE SEQUENCE public.docs_seq;

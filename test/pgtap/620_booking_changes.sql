@@ -1,0 +1,32 @@
+-- What a review of bookings changed after they are made found (the
+-- thirty-third stop): a customer's retried request, whose booking the desk
+-- had handed to another customer since, was told to retry (40001) for ever.
+BEGIN;
+SELECT plan(2);
+SET LOCAL TimeZone = 'UTC';
+
+SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['bc_manager', 'bc_cara', 'bc_dan']) u \g /dev/null
+SELECT tests.authenticate_as('bc_manager');
+SELECT protector.create_organization('Changes', 'booking-changes', 'UTC', 'EUR') ->> 'id' AS org \gset
+SELECT protector.create_venue(:'org', 'Hall', 'UTC') ->> 'id' AS venue \gset
+SELECT protector.create_service(:'venue', 'Room', '1 hour', p_slot_interval => '1 hour', p_mode => 'shared', p_capacity => 10) ->> 'id' AS room \gset
+SELECT protector.create_customer(:'org', 'Cara', 'cara@example.com') ->> 'id' AS cara \gset
+SELECT protector.create_customer(:'org', 'Dan', 'dan@example.com') ->> 'id' AS dan \gset
+SELECT tests.clear_authentication();
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('bc_cara') WHERE id = :'cara';
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('bc_dan') WHERE id = :'dan';
+
+SELECT tests.authenticate_as('bc_cara');
+SELECT protector.create_booking(:'room', NULL, date_trunc('day', now()) + interval '5 days 10 hours', 1, 'order-1') ->> 'id' AS booking \gset
+SELECT is(protector.create_booking(:'room', NULL, date_trunc('day', now()) + interval '5 days 10 hours', 1, 'order-1') ->> 'replayed',
+	'true', 'a retry while the booking is hers replays it');
+SELECT tests.authenticate_as('bc_manager');
+UPDATE protector.bookings SET customer_id = :'dan' WHERE id = :'booking';
+SELECT tests.authenticate_as('bc_cara');
+SELECT throws_ok(format($$SELECT protector.create_booking(%L, NULL, date_trunc('day', now()) + interval '5 days 10 hours', 1, 'order-1')$$, :'room'),
+	'23P01', 'this request key belongs to another booking',
+	'handed to another customer since: a final answer, not a retry for ever');
+SELECT tests.clear_authentication();
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,42 @@
+-- What a review of an organization's life found (the thirty-third stop):
+-- an admin withdrew an owner's open invitation (which only owners may) by
+-- writing the invitee's address on a member and deleting the member; and
+-- get_audit_logs answered an empty list, not 42501, for an organization
+-- the caller may not read the log of when they were an admin elsewhere.
+BEGIN;
+SELECT plan(4);
+SET LOCAL TimeZone = 'UTC';
+
+SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['ol_owner', 'ol_admin', 'ol_viewer', 'ol_other']) u \g /dev/null
+SELECT tests.authenticate_as('ol_owner');
+SELECT protector.create_organization('Life', 'org-life', 'UTC', 'EUR') ->> 'id' AS org \gset
+SELECT tests.clear_authentication();
+INSERT INTO protector.members (organization_id, user_id, role) VALUES
+	(:'org', tests.get_supabase_uid('ol_admin'), 'admin'), (:'org', tests.get_supabase_uid('ol_viewer'), 'viewer');
+SELECT id AS viewer FROM protector.members WHERE user_id = tests.get_supabase_uid('ol_viewer') \gset
+SELECT tests.authenticate_as('ol_owner');
+SELECT protector.create_staff_member(:'org', 'co.owner@example.com', 'owner') IS NOT NULL AS invited \gset
+
+-- 1. the admin gives the viewer the invitee's address and deletes the viewer
+SELECT tests.authenticate_as('ol_admin');
+UPDATE protector.members SET email = 'co.owner@example.com' WHERE id = :'viewer';
+DELETE FROM protector.members WHERE id = :'viewer';
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.staff_invitations WHERE email_key = 'co.owner@example.com' AND role = 'owner'), 1,
+	'the owner''s invitation stays when an admin deletes a member of that address');
+SELECT tests.authenticate_as('ol_admin');
+SELECT throws_ok(format($$SELECT protector.create_staff_member(%L, 'co.owner@example.com', 'admin')$$, :'org'), '23P01', NULL,
+	'... and the admin still cannot replace it');
+
+-- 2. a viewer of this organization who is an admin of another
+SELECT tests.clear_authentication();
+INSERT INTO protector.members (organization_id, user_id, role) VALUES (:'org', tests.get_supabase_uid('ol_other'), 'viewer');
+SELECT tests.authenticate_as('ol_other');
+SELECT protector.create_organization('Elsewhere', 'org-life-elsewhere', 'UTC', 'EUR') IS NOT NULL AS own \gset
+SELECT throws_ok(format($$SELECT * FROM protector.get_audit_logs(p_organization_id => %L)$$, :'org'), '42501', NULL,
+	'get_audit_logs of an organization the caller only views: 42501, whatever their role elsewhere');
+SELECT lives_ok($$SELECT * FROM protector.get_audit_logs()$$, '... and their own organization''s log is theirs');
+SELECT tests.clear_authentication();
+
+SELECT * FROM finish();
+ROLLBACK;
