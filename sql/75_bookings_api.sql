@@ -696,12 +696,13 @@ RETURNS boolean
 LANGUAGE sql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-	-- (for an organization the caller books in, as staff or as a customer)
-	SELECT EXISTS (SELECT FROM protector.bookings b
-				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-					 AND b.idempotency_key OPERATOR(pg_catalog.=) p_key)
-		   AND (p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
-				OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.customer_organizations()))
+	-- (only a signed-in customer's own keys, customer/<their id>/...: the
+	-- staff who book for others see every booking, and nobody learns of a
+	-- key that is not theirs)
+	SELECT pg_catalog.starts_with(p_key, 'customer/' OPERATOR(pg_catalog.||) protector.current_user_id()::text OPERATOR(pg_catalog.||) '/')
+		   AND EXISTS (SELECT FROM protector.bookings b
+					   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+						 AND b.idempotency_key OPERATOR(pg_catalog.=) p_key)
 $$;
 COMMENT ON FUNCTION protector_internal.idempotency_key_taken(uuid, text) IS
 'Whether a booking of the organization holds the request key, under the transaction''s snapshot, past RLS';

@@ -930,16 +930,26 @@ BEGIN
 		EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1' INTO v_auth USING OLD.user_id;
 		v_keys := v_keys OPERATOR(pg_catalog.||) pg_catalog.lower(pg_catalog.btrim(v_auth) COLLATE "C");
 	END IF;
-	-- (an owner's invitation to the address goes only for whoever may
-	-- withdraw it: an admin wrote an owner's invitee's address on a
-	-- member, deleted the member, and so withdrew it; a session without a
-	-- signed-in user that got past the policies is trusted)
+	-- (an owner's invitation to the address is only for whoever may
+	-- withdraw it: a member deleted while one is open is refused to the
+	-- others. Withdrawn, an admin who wrote an owner's invitee's address
+	-- on a member and deleted the member withdrew it; kept, the deleted
+	-- member came back as an owner at their next sign-in. A session
+	-- without a signed-in user that got past the policies is trusted.)
+	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND protector.current_user_id() IS NOT NULL
+	   AND NOT OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage_owners'))
+	   AND EXISTS (SELECT FROM protector.staff_invitations x
+				   WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
+					 AND x.role OPERATOR(pg_catalog.=) 'owner' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)
+					 AND x.created_by IS DISTINCT FROM OLD.user_id) THEN
+		PERFORM protector.raise('forbidden', 'an owner''s invitation to this member''s address is open',
+			'Deleted, the member would be withdrawn from it, or come back as an owner when they sign in.',
+			'An owner withdraws the invitation, or deletes the member.');
+	END IF;
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
 	  AND (x.created_by OPERATOR(pg_catalog.=) OLD.user_id
-		   OR (TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)
-			   AND (x.role OPERATOR(pg_catalog.<>) 'owner' OR protector.current_user_id() IS NULL
-					OR OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage_owners')))));
+		   OR (TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)));
 	RETURN NULL;
 END
 $$;

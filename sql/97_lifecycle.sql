@@ -434,7 +434,9 @@ BEGIN
 		  AND t.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) t.booking_id::text)::timestamptz
 		UNION
 		SELECT l.record_id FROM protector.audit_log l
+		-- (not a row logged while the tasks' ids were masked: it names none)
 		WHERE v_once OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) 'protector.tasks'
+		  AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
 		  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.op OPERATOR(pg_catalog.=) 'INSERT'
 		  AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
 		  AND l.occurred_at OPERATOR(pg_catalog.<=)

@@ -9938,7 +9938,9 @@ BEGIN
 		  AND t.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) t.booking_id::text)::timestamptz
 		UNION
 		SELECT l.record_id FROM protector.audit_log l
+		-- (not a row logged while the tasks' ids were masked: it names none)
 		WHERE v_once OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) 'protector.tasks'
+		  AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
 		  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.op OPERATOR(pg_catalog.=) 'INSERT'
 		  AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
 		  AND l.occurred_at OPERATOR(pg_catalog.<=)
@@ -12437,16 +12439,26 @@ BEGIN
 		EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1' INTO v_auth USING OLD.user_id;
 		v_keys := v_keys OPERATOR(pg_catalog.||) pg_catalog.lower(pg_catalog.btrim(v_auth) COLLATE "C");
 	END IF;
-	-- (an owner's invitation to the address goes only for whoever may
-	-- withdraw it: an admin wrote an owner's invitee's address on a
-	-- member, deleted the member, and so withdrew it; a session without a
-	-- signed-in user that got past the policies is trusted)
+	-- (an owner's invitation to the address is only for whoever may
+	-- withdraw it: a member deleted while one is open is refused to the
+	-- others. Withdrawn, an admin who wrote an owner's invitee's address
+	-- on a member and deleted the member withdrew it; kept, the deleted
+	-- member came back as an owner at their next sign-in. A session
+	-- without a signed-in user that got past the policies is trusted.)
+	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND protector.current_user_id() IS NOT NULL
+	   AND NOT OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage_owners'))
+	   AND EXISTS (SELECT FROM protector.staff_invitations x
+				   WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
+					 AND x.role OPERATOR(pg_catalog.=) 'owner' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)
+					 AND x.created_by IS DISTINCT FROM OLD.user_id) THEN
+		PERFORM protector.raise('forbidden', 'an owner''s invitation to this member''s address is open',
+			'Deleted, the member would be withdrawn from it, or come back as an owner when they sign in.',
+			'An owner withdraws the invitation, or deletes the member.');
+	END IF;
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
 	  AND (x.created_by OPERATOR(pg_catalog.=) OLD.user_id
-		   OR (TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)
-			   AND (x.role OPERATOR(pg_catalog.<>) 'owner' OR protector.current_user_id() IS NULL
-					OR OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage_owners')))));
+		   OR (TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)));
 	RETURN NULL;
 END
 $$;
@@ -13276,12 +13288,13 @@ RETURNS boolean
 LANGUAGE sql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-	-- (for an organization the caller books in, as staff or as a customer)
-	SELECT EXISTS (SELECT FROM protector.bookings b
-				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-					 AND b.idempotency_key OPERATOR(pg_catalog.=) p_key)
-		   AND (p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create'))
-				OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.customer_organizations()))
+	-- (only a signed-in customer's own keys, customer/<their id>/...: the
+	-- staff who book for others see every booking, and nobody learns of a
+	-- key that is not theirs)
+	SELECT pg_catalog.starts_with(p_key, 'customer/' OPERATOR(pg_catalog.||) protector.current_user_id()::text OPERATOR(pg_catalog.||) '/')
+		   AND EXISTS (SELECT FROM protector.bookings b
+					   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+						 AND b.idempotency_key OPERATOR(pg_catalog.=) p_key)
 $$;
 COMMENT ON FUNCTION protector_internal.idempotency_key_taken(uuid, text) IS
 'Whether a booking of the organization holds the request key, under the transaction''s snapshot, past RLS';

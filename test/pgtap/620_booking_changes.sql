@@ -2,7 +2,7 @@
 -- thirty-third stop): a customer's retried request, whose booking the desk
 -- had handed to another customer since, was told to retry (40001) for ever.
 BEGIN;
-SELECT plan(2);
+SELECT plan(3);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['bc_manager', 'bc_cara', 'bc_dan']) u \g /dev/null
@@ -26,6 +26,12 @@ SELECT tests.authenticate_as('bc_cara');
 SELECT throws_ok(format($$SELECT protector.create_booking(%L, NULL, date_trunc('day', now()) + interval '5 days 10 hours', 1, 'order-1')$$, :'room'),
 	'23P01', 'this request key belongs to another booking',
 	'handed to another customer since: a final answer, not a retry for ever');
+-- the helper answers a customer about their own keys only: no probing of
+-- the organization's other request keys
+SELECT tests.authenticate_as('bc_manager');
+SELECT protector.create_booking(:'room', :'dan', date_trunc('day', now()) + interval '6 days 10 hours', 1, 'invoice-42') IS NOT NULL AS made \gset
+SELECT tests.authenticate_as('bc_cara');
+SELECT is(protector_internal.idempotency_key_taken(:'org', 'invoice-42'), false, 'another''s request key is no answer to a customer');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
