@@ -353,6 +353,8 @@ BEGIN
 			AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 			AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
 			AND l.record_id OPERATOR(pg_catalog.<>) ALL (v_bookings)
+			-- (a row logged while the bookings' ids were masked names none)
+			AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
 		  GROUP BY l.record_id) x;
 	v_once := ARRAY(SELECT k::uuid FROM pg_catalog.jsonb_object_keys(v_left) k);
 	UPDATE protector.customers c

@@ -9857,6 +9857,8 @@ BEGIN
 			AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 			AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
 			AND l.record_id OPERATOR(pg_catalog.<>) ALL (v_bookings)
+			-- (a row logged while the bookings' ids were masked names none)
+			AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
 		  GROUP BY l.record_id) x;
 	v_once := ARRAY(SELECT k::uuid FROM pg_catalog.jsonb_object_keys(v_left) k);
 	UPDATE protector.customers c
@@ -12445,10 +12447,15 @@ BEGIN
 	-- on a member and deleted the member withdrew it; kept, the deleted
 	-- member came back as an owner at their next sign-in. A session
 	-- without a signed-in user that got past the policies is trusted.)
+	-- (not a member leaving, or deleting their account: their own row,
+	-- and an owner's gone before this asks about owners; nor an expired
+	-- invitation, which nobody accepts)
 	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND protector.current_user_id() IS NOT NULL
+	   AND OLD.user_id IS DISTINCT FROM protector.current_user_id()
 	   AND NOT OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage_owners'))
 	   AND EXISTS (SELECT FROM protector.staff_invitations x
 				   WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
+					 AND x.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
 					 AND x.role OPERATOR(pg_catalog.=) 'owner' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)
 					 AND x.created_by IS DISTINCT FROM OLD.user_id) THEN
 		PERFORM protector.raise('forbidden', 'an owner''s invitation to this member''s address is open',

@@ -4,7 +4,7 @@
 -- booking handed to another customer since, or moved into another record
 -- by a merge: docs/operations.md has the erasure take rows once theirs.
 BEGIN;
-SELECT plan(10);
+SELECT plan(11);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('o_owner') IS NOT NULL \g /dev/null
@@ -102,6 +102,16 @@ INSERT INTO protector.tasks (organization_id, booking_id, title, description) VA
 SELECT tests.authenticate_as('o_owner');
 UPDATE protector.bookings SET customer_id = :'bob' WHERE id = :'zb';
 SELECT lives_ok(format($$SELECT protector.erase_customer(%L)$$, :'zed'), 'an erasure with the tasks'' ids masked in the history');
+SELECT tests.clear_authentication();
+
+-- 5. bookings audited with their ids masked: the erasure still goes
+-- through (a row naming the customer with a masked id was cast to uuid)
+SELECT protector.enable_audit('protector.bookings', '{id}') AS changed \gset
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.create_customer(:'org', 'Yul', 'yul@example.com') ->> 'id' AS yul \gset
+SELECT protector.create_booking(:'vault', :'yul', date_trunc('hour', now()) + interval '7 days', 1) ->> 'id' AS yb \gset
+UPDATE protector.bookings SET details = '{"note": "window seat"}' WHERE id = :'yb';
+SELECT lives_ok(format($$SELECT protector.erase_customer(%L)$$, :'yul'), 'an erasure with the bookings'' ids masked in the history');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();

@@ -4,7 +4,7 @@
 -- get_audit_logs answered an empty list, not 42501, for an organization
 -- the caller may not read the log of when they were an admin elsewhere.
 BEGIN;
-SELECT plan(5);
+SELECT plan(8);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['ol_owner', 'ol_admin', 'ol_viewer', 'ol_other']) u \g /dev/null
@@ -33,6 +33,31 @@ DELETE FROM protector.members WHERE id = :'viewer';
 SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM protector.staff_invitations WHERE email_key = 'co.owner@example.com'), 0,
 	'an owner deletes the member, and the invitation to their address goes with them');
+
+-- ... but a member deleting their account (Supabase's self-service
+-- delete of auth.users, whose cascade runs with their sign-in) is not
+-- kept by an owner's invitation to their address, and an expired one
+-- blocks nobody
+SELECT tests.create_supabase_user('ol_extra') IS NOT NULL \g /dev/null
+SELECT tests.clear_authentication();
+INSERT INTO protector.members (organization_id, user_id, role, email)
+VALUES (:'org', tests.get_supabase_uid('ol_viewer'), 'viewer', 'co.owner@example.com');
+SELECT tests.authenticate_as('ol_owner');
+SELECT protector.create_staff_member(:'org', 'co.owner@example.com', 'owner') IS NOT NULL AS invited_again \gset
+SELECT tests.clear_authentication();
+SELECT set_config('request.jwt.claims', json_build_object('sub', tests.get_supabase_uid('ol_viewer'))::text, true) IS NOT NULL AS claims \gset
+SELECT lives_ok(format($$DELETE FROM auth.users WHERE id = %L$$, tests.get_supabase_uid('ol_viewer')),
+	'a member deletes their account while an owner''s invitation to their address is open');
+SELECT set_config('request.jwt.claims', '', true) IS NOT NULL AS claims \gset
+INSERT INTO protector.members (organization_id, user_id, role, email)
+VALUES (:'org', tests.get_supabase_uid('ol_extra'), 'viewer', 'extra@example.com') RETURNING id AS extra \gset
+INSERT INTO protector.staff_invitations (organization_id, email, role) VALUES (:'org', 'extra@example.com', 'owner');
+UPDATE protector.staff_invitations SET expires_at = now() - interval '1 day' WHERE email_key = 'extra@example.com';
+SELECT tests.authenticate_as('ol_admin');
+SELECT lives_ok(format($$DELETE FROM protector.members WHERE id = %L$$, :'extra'),
+	'an expired owner''s invitation does not keep an admin from deleting the member');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.members WHERE user_id IN (tests.get_supabase_uid('ol_extra'))), 0, '... who is gone');
 
 -- 2. a viewer of this organization who is an admin of another
 SELECT tests.clear_authentication();
