@@ -951,10 +951,17 @@ BEGIN
 			'Deleted, the member would be withdrawn from it, or come back as an owner when they sign in.',
 			'An owner withdraws the invitation, or deletes the member.');
 	END IF;
+	-- (an owner's invitation to the address written on the row, which
+	-- admins may edit, goes only for owners and trusted sessions; to the
+	-- member's own sign-in address it always goes: an admin leaving with
+	-- an owner's invitee's address written on their row withdrew it)
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
 	  AND (x.created_by OPERATOR(pg_catalog.=) OLD.user_id
-		   OR (TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)));
+		   OR (TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)
+			   AND (x.role OPERATOR(pg_catalog.<>) 'owner' OR protector.current_user_id() IS NULL
+					OR x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(v_auth) COLLATE "C")
+					OR OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage_owners')))));
 	RETURN NULL;
 END
 $$;

@@ -485,6 +485,14 @@ BEGIN
 		sender_user_id = CASE WHEN m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE m.sender_user_id END
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND (m.body OPERATOR(pg_catalog.<>) '[erased]' OR m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users));
+	-- (and in the history, whatever the table's masks: bodies are masked
+	-- by default, but enable_audit may have been given other masks since)
+	UPDATE protector.audit_log l
+	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'body'::text, new_row = l.new_row OPERATOR(pg_catalog.-) 'body'::text
+	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.booking_messages'
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND p_customer_id::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) 'customer_id',
+														  l.new_row OPERATOR(pg_catalog.->>) 'customer_id']);
 	-- their accounts where they stamped the person's bookings, payments and
 	-- messages (those merged on included), and in the history too (after
 	-- all three were written above)

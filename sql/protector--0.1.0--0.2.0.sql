@@ -9989,6 +9989,14 @@ BEGIN
 		sender_user_id = CASE WHEN m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE m.sender_user_id END
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND (m.body OPERATOR(pg_catalog.<>) '[erased]' OR m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users));
+	-- (and in the history, whatever the table's masks: bodies are masked
+	-- by default, but enable_audit may have been given other masks since)
+	UPDATE protector.audit_log l
+	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'body'::text, new_row = l.new_row OPERATOR(pg_catalog.-) 'body'::text
+	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.booking_messages'
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND p_customer_id::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) 'customer_id',
+														  l.new_row OPERATOR(pg_catalog.->>) 'customer_id']);
 	-- their accounts where they stamped the person's bookings, payments and
 	-- messages (those merged on included), and in the history too (after
 	-- all three were written above)
@@ -12462,10 +12470,17 @@ BEGIN
 			'Deleted, the member would be withdrawn from it, or come back as an owner when they sign in.',
 			'An owner withdraws the invitation, or deletes the member.');
 	END IF;
+	-- (an owner's invitation to the address written on the row, which
+	-- admins may edit, goes only for owners and trusted sessions; to the
+	-- member's own sign-in address it always goes: an admin leaving with
+	-- an owner's invitee's address written on their row withdrew it)
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
 	  AND (x.created_by OPERATOR(pg_catalog.=) OLD.user_id
-		   OR (TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)));
+		   OR (TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)
+			   AND (x.role OPERATOR(pg_catalog.<>) 'owner' OR protector.current_user_id() IS NULL
+					OR x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(v_auth) COLLATE "C")
+					OR OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage_owners')))));
 	RETURN NULL;
 END
 $$;

@@ -4,7 +4,7 @@
 -- booking handed to another customer since, or moved into another record
 -- by a merge: docs/operations.md has the erasure take rows once theirs.
 BEGIN;
-SELECT plan(11);
+SELECT plan(12);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('o_owner') IS NOT NULL \g /dev/null
@@ -113,6 +113,19 @@ SELECT protector.create_booking(:'vault', :'yul', date_trunc('hour', now()) + in
 UPDATE protector.bookings SET details = '{"note": "window seat"}' WHERE id = :'yb';
 SELECT lives_ok(format($$SELECT protector.erase_customer(%L)$$, :'yul'), 'an erasure with the bookings'' ids masked in the history');
 SELECT tests.clear_authentication();
+
+-- 6. messages audited without their default mask: the erasure takes the
+-- bodies from the history too (it took them from the rows only)
+SELECT protector.enable_audit('protector.booking_messages') AS changed \gset
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.create_customer(:'org', 'Val', 'val@example.com') ->> 'id' AS val \gset
+SELECT protector.create_booking(:'vault', :'val', date_trunc('hour', now()) + interval '8 days', 1) ->> 'id' AS vb \gset
+SELECT protector.send_message(:'vb', 'Val, your code for val@example.com is 1234') IS NOT NULL AS sent \gset
+SELECT protector.erase_customer(:'val') IS NOT NULL AS erased \gset
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.audit_log
+		   WHERE table_name = 'protector.booking_messages' AND (COALESCE(old_row::text, '') || COALESCE(new_row::text, '')) ~ 'val@example'), 0,
+	'a message''s body leaves the history with the erasure, whatever the masks');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 -- get_audit_logs answered an empty list, not 42501, for an organization
 -- the caller may not read the log of when they were an admin elsewhere.
 BEGIN;
-SELECT plan(8);
+SELECT plan(9);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['ol_owner', 'ol_admin', 'ol_viewer', 'ol_other']) u \g /dev/null
@@ -58,6 +58,21 @@ SELECT lives_ok(format($$DELETE FROM protector.members WHERE id = %L$$, :'extra'
 	'an expired owner''s invitation does not keep an admin from deleting the member');
 SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM protector.members WHERE user_id IN (tests.get_supabase_uid('ol_extra'))), 0, '... who is gone');
+
+-- ... and an admin leaving with an owner's invitee's address written on
+-- their own row leaves the owner's invitation as it was (it went with the
+-- row, and the admin replaced it)
+SELECT tests.create_supabase_user('ol_sock') IS NOT NULL \g /dev/null
+SELECT tests.clear_authentication();
+INSERT INTO protector.members (organization_id, user_id, role, email)
+VALUES (:'org', tests.get_supabase_uid('ol_sock'), 'admin', 'sock@example.com');
+INSERT INTO protector.staff_invitations (organization_id, email, role) VALUES (:'org', 'invitee@example.com', 'owner');
+SELECT tests.authenticate_as('ol_sock');
+UPDATE protector.members SET email = 'invitee@example.com' WHERE user_id = tests.get_supabase_uid('ol_sock');
+DELETE FROM protector.members WHERE user_id = tests.get_supabase_uid('ol_sock');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.staff_invitations WHERE email_key = 'invitee@example.com' AND role = 'owner'), 1,
+	'an admin leaving with the invitee''s address on their row does not withdraw the owner''s invitation');
 
 -- 2. a viewer of this organization who is an admin of another
 SELECT tests.clear_authentication();
