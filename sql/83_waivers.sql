@@ -963,15 +963,23 @@ BEGIN
 			AND s.waiver_id OPERATOR(pg_catalog.=) v_waiver.id) x;
 	-- the participants the booking lists by name who have not signed
 	IF pg_catalog.jsonb_typeof(NEW.details OPERATOR(pg_catalog.->) 'participants') OPERATOR(pg_catalog.=) 'array' THEN
-		SELECT pg_catalog.array_agg(l.n ORDER BY l.i) INTO v_missing
-		-- (names, or objects with a name: an object without one names nobody)
-		FROM (SELECT CASE pg_catalog.jsonb_typeof(p.value) WHEN 'string' THEN p.value OPERATOR(pg_catalog.#>>) '{}'
-							  WHEN 'object' THEN p.value OPERATOR(pg_catalog.->>) 'name' END AS n, p.i
+		-- (names, or objects with a name: an object without one names nobody;
+		-- trimmed of every kind of space, as a signature's name is; one
+		-- longer than a signature's 200 characters matches none, and is
+		-- named cut: it was refused as a name too long to compare, which
+		-- named neither the list nor the person)
+		SELECT pg_catalog.array_agg(CASE WHEN pg_catalog.length(l.n) OPERATOR(pg_catalog.>) 60
+										 THEN pg_catalog.left(l.n, 60) OPERATOR(pg_catalog.||) '...' ELSE l.n END ORDER BY l.i)
+		INTO v_missing
+		FROM (SELECT protector_internal.trim_spaces(CASE pg_catalog.jsonb_typeof(p.value)
+						WHEN 'string' THEN p.value OPERATOR(pg_catalog.#>>) '{}'
+						WHEN 'object' THEN p.value OPERATOR(pg_catalog.->>) 'name' END) AS n, p.i
 			  FROM pg_catalog.jsonb_array_elements(NEW.details OPERATOR(pg_catalog.->) 'participants') WITH ORDINALITY p(value, i)) l
 		WHERE l.n IS NOT NULL
 		  -- (a listed name with nothing to compare matches no signature)
-		  AND COALESCE(protector_internal.typed_name(l.n) OPERATOR(pg_catalog.<>) ALL
-					   (SELECT protector_internal.typed_name(x) FROM pg_catalog.unnest(v_signed) x), true);
+		  AND CASE WHEN pg_catalog.length(l.n) OPERATOR(pg_catalog.>) 200 THEN true
+				   ELSE COALESCE(protector_internal.typed_name(l.n) OPERATOR(pg_catalog.<>) ALL
+								 (SELECT protector_internal.typed_name(x) FROM pg_catalog.unnest(v_signed) x), true) END;
 	END IF;
 	IF v_count OPERATOR(pg_catalog.>=) NEW.party_size AND v_missing IS NULL THEN
 		RETURN NEW;

@@ -6,7 +6,7 @@
 -- views; special hours beyond 16 ranges named "special_hours" twice;
 -- the normalizers returned '' and untrimmed text, and "+0" for "000".
 BEGIN;
-SELECT plan(13);
+SELECT plan(15);
 SET LOCAL TimeZone = 'UTC';
 
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
@@ -95,6 +95,25 @@ SELECT is(protector.normalize_email(U&'\200B'), NULL, 'an address of an ignorabl
 SELECT is(protector.normalize_email(U&'\2003zoe@example.com\2003'), 'zoe@example.com', 'an em space around an address is trimmed');
 SELECT is(protector.normalize_phone('000'), NULL, 'a phone of an international prefix and one digit is no number');
 SELECT is(protector.normalize_phone('+49(0'), NULL, '... nor a country code and a trunk zero');
+
+-- 6. a listed participant's name padded with 1,300 spaces is the name
+-- (spacing is ignored), and one of 1,300 letters is named as not signed,
+-- cut: both were refused as "name must be at most 1280 bytes", and the
+-- booking could never start
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, party_size, details)
+VALUES ('0a610000-0000-4000-8000-00000000b0e1', '0a610000-0000-4000-8000-000000000000', '0a610000-0000-4000-8000-0000000000a1',
+		'0a610000-0000-4000-8000-0000000005a1', tstzrange(now() - interval '10 minutes', now() + interval '50 minutes'),
+		'confirmed', 1, jsonb_build_object('participants', jsonb_build_array('Bob Lee' || repeat(' ', 1300))));
+SELECT tests.authenticate_as('dr_owner');
+SELECT protector.create_waiver('0a610000-0000-4000-8000-000000000000', 'W', 'I take part at my own risk.') ->> 'waiver_id' AS waiver \gset
+SELECT protector.update_service('0a610000-0000-4000-8000-0000000005a1', jsonb_build_object('waiver_id', :'waiver')) IS NOT NULL AS asks \gset
+SELECT protector.submit_waiver(:'waiver', 'Bob Lee', '1990-01-01', 'Bob Lee', 'Bob Lee', '0a610000-0000-4000-8000-00000000b0e1') IS NOT NULL AS signed \gset
+SELECT lives_ok($$UPDATE protector.bookings SET status = 'in_progress' WHERE id = '0a610000-0000-4000-8000-00000000b0e1'$$,
+	'a listed name padded with spaces matches its signature');
+SELECT throws_ok($$UPDATE protector.bookings SET details = jsonb_build_object('participants', jsonb_build_array(repeat('x', 1300)))
+				   WHERE id = '0a610000-0000-4000-8000-00000000b0e1'$$,
+	'22023', 'not every participant listed has signed the waiver "W"', 'a listed name too long for any signature is named as not signed');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
