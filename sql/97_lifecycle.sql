@@ -235,14 +235,6 @@ RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'obj
 COMMENT ON FUNCTION protector_internal.erased_payment_details(jsonb) IS
 'What an erased customer''s payment keeps of its details: protector''s ledger keys only, with values of their kind';
 
--- The erasure: the customer becomes a tombstone; their bookings keep
--- time, service, prices and payments for the books but lose details,
--- cancellation reasons and the request keys that name the customer (the
--- widget's hold a hash of the e-mail, a customer's their user id); the
--- audit rows of both lose the same fields; the widget's record of their
--- e-mail goes.  One customer record; erase_customer() erases the records
--- merged into it too (their audit rows name them), and runs again when
--- asked again.
 -- Is a request key a signed-in customer's of one of these accounts
 -- (customer/<user id>/<key>, as create_booking writes it)?
 CREATE FUNCTION protector_internal.key_of_accounts(p_key text, p_users uuid[])
@@ -254,6 +246,14 @@ RETURN COALESCE(pg_catalog.starts_with(p_key, 'customer/')
 COMMENT ON FUNCTION protector_internal.key_of_accounts(text, uuid[]) IS
 'Is a booking''s request key a signed-in customer''s (customer/<user id>/...) of one of these accounts';
 
+-- The erasure: the customer becomes a tombstone; their bookings keep
+-- time, service, prices and payments for the books but lose details,
+-- cancellation reasons and the request keys that name the customer (the
+-- widget's hold a hash of the e-mail, a customer's their user id); the
+-- audit rows of both lose the same fields; the widget's record of their
+-- e-mail goes.  One customer record; erase_customer() erases the records
+-- merged into it too (their audit rows name them), and runs again when
+-- asked again.
 CREATE FUNCTION protector_internal.scrub_customer_rows(p_organization_id uuid, p_customer_id uuid)
 RETURNS void
 LANGUAGE plpgsql
@@ -360,8 +360,8 @@ BEGIN
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
+	-- (the accounts' stamps go below, from every row of the person's)
 	UPDATE protector.bookings b SET details = protector_internal.erased_booking_details(b.details), cancellation_reason = NULL,
-		created_by = CASE WHEN b.created_by OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE b.created_by END,
 		idempotency_key = CASE WHEN pg_catalog.starts_with(b.idempotency_key, 'widget/')
 								 OR pg_catalog.starts_with(b.idempotency_key, 'customer/')
 							   THEN NULL ELSE b.idempotency_key END
@@ -409,13 +409,11 @@ BEGIN
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY
 			  (SELECT v.id::text FROM protector.vouchers v
 			   WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.customer_id OPERATOR(pg_catalog.=) p_customer_id));
-	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details),
-		created_by = CASE WHEN p.created_by OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE p.created_by END
+	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details)
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
-	  AND (p.details OPERATOR(pg_catalog.<>) protector_internal.erased_payment_details(p.details)
-		   OR p.created_by OPERATOR(pg_catalog.=) ANY (v_users));
+	  AND p.details OPERATOR(pg_catalog.<>) protector_internal.erased_payment_details(p.details);
 	UPDATE protector.audit_log l
 	SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.?) 'details'
 			THEN l.old_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details',

@@ -9872,8 +9872,8 @@ BEGIN
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
+	-- (the accounts' stamps go below, from every row of the person's)
 	UPDATE protector.bookings b SET details = protector_internal.erased_booking_details(b.details), cancellation_reason = NULL,
-		created_by = CASE WHEN b.created_by OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE b.created_by END,
 		idempotency_key = CASE WHEN pg_catalog.starts_with(b.idempotency_key, 'widget/')
 								 OR pg_catalog.starts_with(b.idempotency_key, 'customer/')
 							   THEN NULL ELSE b.idempotency_key END
@@ -9921,13 +9921,11 @@ BEGIN
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY
 			  (SELECT v.id::text FROM protector.vouchers v
 			   WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.customer_id OPERATOR(pg_catalog.=) p_customer_id));
-	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details),
-		created_by = CASE WHEN p.created_by OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE p.created_by END
+	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details)
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
-	  AND (p.details OPERATOR(pg_catalog.<>) protector_internal.erased_payment_details(p.details)
-		   OR p.created_by OPERATOR(pg_catalog.=) ANY (v_users));
+	  AND p.details OPERATOR(pg_catalog.<>) protector_internal.erased_payment_details(p.details);
 	UPDATE protector.audit_log l
 	SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.?) 'details'
 			THEN l.old_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details',
