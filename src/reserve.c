@@ -474,9 +474,10 @@ report_conflict(Relation bookings, CapacityCheck *found, BookingRow *row, RangeV
 				 errhint("Choose another time; get_available_slots() (get_widget_slots() in the widget) lists the free ones.")));
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_CONFLICT),
-			 errmsg("service \"%s\" has no room for %d more at the requested time", rules->name, row->party),
-			 errdetail("Requested %s; the service holds %d at a time and %d places are already taken then.",
-					   range, rules->capacity, taken),
+			 errmsg("service \"%s\" has no room for a party of %d at the requested time", rules->name, row->party),
+			 errdetail_plural("Requested %s; the service holds %d at a time and %d place is already taken then.",
+							  "Requested %s; the service holds %d at a time and %d places are already taken then.",
+							  taken, range, rules->capacity, taken),
 			 errhint("Choose another time or a smaller party; get_available_slots() (get_widget_slots() in the widget) lists the free places.")));
 }
 

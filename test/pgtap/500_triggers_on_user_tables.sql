@@ -73,7 +73,7 @@ SELECT organization_id, venue_id, id, '[2030-06-01 10:00+00,2030-06-01 11:00+00)
 SELECT throws_ok($$INSERT INTO u.bookings (organization_id, venue_id, service_id, during, party_size, currency)
 					SELECT organization_id, venue_id, id, '[2030-06-01 10:00+00,2030-06-01 11:00+00)', 2147483647, 'EUR'
 					FROM u.services WHERE name = 'Hall'$$,
-	'23P01', 'service "Hall" has no room for 2147483647 more at the requested time',
+	'23P01', 'service "Hall" has no room for a party of 2147483647 at the requested time',
 	'a second party of 2^31 - 1 finds the shared service full');
 DROP INDEX u.bookings_service_start_idx;
 SELECT is(tests.error_text($$INSERT INTO u.bookings (organization_id, venue_id, service_id, during, currency)

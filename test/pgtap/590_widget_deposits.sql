@@ -54,7 +54,7 @@ SELECT pg_temp.customer_scans() AS scans_before \gset
 SELECT tests.authenticate_as_anon();
 SELECT throws_ok(format($$SELECT protector.create_widget_booking(%L, %L, 'Stranger', 'stranger@example.com', NULL,
 													   date_trunc('hour', now()) + interval '5 days', 2)$$, :'key', :'bar'),
-	'23P01', 'service "Bar" has no room for 2 more at the requested time',
+	'23P01', 'service "Bar" has no room for a party of 2 at the requested time',
 	'a taken slot is refused with create_booking''s own error');
 -- (and so is a party the service does not take, in a slot with room)
 SELECT tests.clear_authentication();

@@ -88,6 +88,10 @@ SELECT pg_temp.book('3', '12:30', '13:30', 1);
 UPDATE protector.bookings SET party_size = 7
 WHERE service_id = '0e000000-0000-4000-8000-00000000e003' AND party_size = 6
   AND during = tstzrange('2030-06-01 10:00+00', '2030-06-01 11:30+00');
+-- one place taken is one place (it said "1 places"); the whole party of
+-- 10 does not fit beside it
+SELECT pg_temp.book('3', '06:00', '07:30', 1);
+SELECT pg_temp.book('3', '06:00', '07:30', 10);
 
 -- with protector.http_errors the conflict is PT409 for PostgREST
 SET protector.http_errors = on;
