@@ -6961,15 +6961,19 @@ BEGIN
 	-- happens twice, as local_date reads a shift's start)
 	v_from := protector_internal.local_midnight(v_tz, p_week_start);
 	v_to := protector_internal.local_midnight(v_tz, p_week_start OPERATOR(pg_catalog.+) 7);
-	-- (each shift's bookings through bookings_starts_idx, between the
-	-- shift's bounds as columns of its own: lower() and upper() are not
-	-- leakproof, and under RLS a comparison with them could not be an index
-	-- condition; the agent's index has no time, and each shift read the
-	-- agent's whole history)
+	-- (each shift's bookings through bookings_starts_idx, from 31 days
+	-- (the longest a booking lasts) before the shift's start to its end, as
+	-- columns of its own: lower() and upper() are not leakproof, and under
+	-- RLS a comparison with them could not be an index condition; the
+	-- agent's index has no time, and each shift read the agent's whole
+	-- history. A booking is counted in every shift it overlaps: one that
+	-- runs across shifts back to back, as staff.md lets it, was counted in
+	-- none, and its officer looked idle.)
 	RETURN QUERY
 	WITH s AS MATERIALIZED (
 		SELECT x.id, x.member_id, x.during, x.note, pg_catalog.lower(x.during) AS starts_at,
-			   pg_catalog.upper(x.during) AS ends_at
+			   pg_catalog.upper(x.during) AS ends_at,
+			   pg_catalog.lower(x.during) OPERATOR(pg_catalog.-) '744 hours'::pg_catalog.interval AS reach_from
 		FROM protector.staff_shifts x
 		WHERE x.organization_id OPERATOR(pg_catalog.=) v_org AND x.venue_id OPERATOR(pg_catalog.=) p_venue_id
 		  AND x.during OPERATOR(pg_catalog.&&) pg_catalog.tstzrange(v_from, v_to))
@@ -6978,8 +6982,8 @@ BEGIN
 		   s.starts_at, s.ends_at, v_tz,
 		   (SELECT pg_catalog.count(*)::integer FROM protector.bookings b
 			WHERE b.organization_id OPERATOR(pg_catalog.=) v_org AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
-			  AND b.venue_id OPERATOR(pg_catalog.=) p_venue_id AND b.during OPERATOR(pg_catalog.<@) s.during
-			  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) s.starts_at
+			  AND b.venue_id OPERATOR(pg_catalog.=) p_venue_id AND b.during OPERATOR(pg_catalog.&&) s.during
+			  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) s.reach_from
 			  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) s.ends_at
 			  AND b.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])),
 		   s.note
@@ -6989,7 +6993,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector.get_staff_schedule(uuid, date) IS
-'A venue''s shifts of the local week starting p_week_start, in local time, with the bookings assigned within each';
+'A venue''s shifts of the local week starting p_week_start, in local time, with the assigned bookings each overlaps';
 
 -- performance ------------------------------------------------------------------
 

@@ -164,9 +164,9 @@ SELECT tests.authenticate_as('s_operator');
 SELECT results_eq($$SELECT full_name, local_date - pg_temp.monday(), to_char(local_start, 'HH24:MI'), to_char(local_end, 'HH24:MI'),
 						   assigned_bookings, timezone
 					FROM protector.get_staff_schedule('0a180000-0000-4000-8000-0000000000a1', pg_temp.monday())$$,
-	$$VALUES ('Agent', 0, '08:00', '13:00', 0, 'America/New_York'), ('Agent2', 0, '09:00', '12:00', 0, 'America/New_York'),
-			 ('Agent', 0, '13:00', '18:00', 0, 'America/New_York')$$,
-	'Monday at HQ: three shifts by start; the booking 12:00-14:00 lies within no single shift');
+	$$VALUES ('Agent', 0, '08:00', '13:00', 1, 'America/New_York'), ('Agent2', 0, '09:00', '12:00', 0, 'America/New_York'),
+			 ('Agent', 0, '13:00', '18:00', 1, 'America/New_York')$$,
+	'Monday at HQ: three shifts by start; Agent''s booking 12:00-14:00 runs across both of theirs and counts in each (it counted in none: the agent looked idle)');
 SELECT is((SELECT count(*)::int FROM protector.get_staff_schedule('0a180000-0000-4000-8000-0000000000a1', pg_temp.monday() + 7)), 0,
 	'the week after: none');
 
