@@ -3605,9 +3605,18 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'bookings.reschedule', 'booking', true);
 	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
+	-- (a booking that has started keeps its start, which is past: it is
+	-- corrected by a direct update, its service or its times within the
+	-- past, as bookings.md says; a settled one is booked anew)
 	IF v_booking.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[]) THEN
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('a %s booking cannot be rescheduled', v_booking.status));
+			pg_catalog.format('%s %s booking cannot be rescheduled',
+							  CASE WHEN v_booking.status OPERATOR(pg_catalog.=) 'in_progress' THEN 'an' ELSE 'a' END, v_booking.status),
+			pg_catalog.format('Booking %s is %s; reschedule_booking moves held, pending and confirmed bookings to a time still to come.',
+							  v_booking.id, v_booking.status),
+			CASE WHEN v_booking.status OPERATOR(pg_catalog.=) ANY ('{cancelled,no_show}'::protector.booking_status[])
+				 THEN 'Book the new time instead.'
+				 ELSE 'A booking that has started is corrected by updating its row: its service, or its times within the past.' END);
 	END IF;
 	-- an expired hold occupies nothing, here or at a new time: moved, it
 	-- would meet no booking there and be refused only when confirmed

@@ -1,8 +1,10 @@
 -- What a review of bookings changed after they are made found (the
 -- thirty-third stop): a customer's retried request, whose booking the desk
 -- had handed to another customer since, was told to retry (40001) for ever.
+-- (The thirty-fourth) reschedule_booking of a booking in progress said
+-- "a in_progress booking", without saying what the desk can do instead.
 BEGIN;
-SELECT plan(3);
+SELECT plan(5);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['bc_manager', 'bc_cara', 'bc_dan']) u \g /dev/null
@@ -32,6 +34,24 @@ SELECT tests.authenticate_as('bc_manager');
 SELECT protector.create_booking(:'room', :'dan', date_trunc('day', now()) + interval '6 days 10 hours', 1, 'invoice-42') IS NOT NULL AS made \gset
 SELECT tests.authenticate_as('bc_cara');
 SELECT is(protector_internal.idempotency_key_taken(:'org', 'invoice-42'), false, 'another''s request key is no answer to a customer');
+SELECT tests.clear_authentication();
+
+-- a trip in progress whose car broke down: reschedule_booking, which moves
+-- bookings to a time still to come, says what the desk does instead; the
+-- operator moves it to another car by updating its row
+SELECT tests.create_supabase_user('bc_operator') IS NOT NULL \g /dev/null
+INSERT INTO protector.members (organization_id, user_id, role) VALUES (:'org', tests.get_supabase_uid('bc_operator'), 'operator');
+SELECT tests.authenticate_as('bc_manager');
+SELECT protector.create_service(:'venue', 'Room 2', '1 hour', p_slot_interval => '1 hour', p_mode => 'shared', p_capacity => 10) ->> 'id' AS room2 \gset
+SELECT tests.clear_authentication();
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status)
+VALUES (:'org', :'venue', :'room', :'dan', tstzrange(date_trunc('hour', now()) - interval '1 hour', date_trunc('hour', now())), 'in_progress')
+RETURNING id AS running \gset
+SELECT tests.authenticate_as('bc_operator');
+SELECT throws_ok(format($$SELECT protector.reschedule_booking(%L, %L, %L)$$, :'running', date_trunc('hour', now()) - interval '1 hour', :'room2'),
+	'22023', 'an in_progress booking cannot be rescheduled', 'a booking in progress is not rescheduled, and the message reads');
+SELECT lives_ok(format($$UPDATE protector.bookings SET service_id = %L WHERE id = %L$$, :'room2', :'running'),
+	'... the operator moves it to another service by updating its row, as the hint says');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
