@@ -561,12 +561,50 @@ protector_authorize_sql(PG_FUNCTION_ARGS)
 typedef struct RowPlans
 {
 	Oid			relid;
+	bool		stale;			/* the table changed: its texts are rewritten */
 	bool		has_customer;	/* the table has a customer_id column */
 	SPIPlanPtr	visible;		/* organization_id [, customer_id], as the caller */
 	SPIPlanPtr	lock;			/* SELECT ... FOR UPDATE, as the owner */
 } RowPlans;
 
 static RowPlans row_plans[ROW_PLANS];
+static int	row_plans_next;		/* the slot replaced when all are taken */
+
+/*
+ * A plan is replanned after ALTER TABLE, but its text stays: whether it
+ * reads customer_id and skips soft-deleted rows was decided from the
+ * columns the table had (an update that adds deleted_at, or drops a
+ * column, would otherwise keep the old text for the session's life).
+ * The plans are freed at the next use, not here: a callback may run in
+ * the middle of anything.
+ */
+static void
+row_plans_relcache_callback(Datum arg, Oid relid)
+{
+	for (int i = 0; i < ROW_PLANS; i++)
+		if (OidIsValid(row_plans[i].relid) &&
+			(relid == InvalidOid || row_plans[i].relid == relid))
+			row_plans[i].stale = true;
+}
+
+/* a column the row lookup reads is there and a uuid (or, where a domain may be, over one) */
+static void
+check_uuid_column(Oid relid, const char *rel, const char *name, AttrNumber att, bool domain_may)
+{
+	Oid			type;
+
+	if (att == InvalidAttrNumber)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("protector.%s has no uuid id and organization_id", rel),
+				 errdetail("It has no column %s.", name)));
+	type = get_atttype(relid, att);
+	if ((domain_may ? getBaseType(type) : type) != UUIDOID)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("protector.%s has no uuid id and organization_id", rel),
+				 errdetail("Its column %s is of type %s.", name, format_type_be(type))));
+}
 
 static RowPlans *
 row_plans_for(Oid relid)
@@ -582,35 +620,38 @@ row_plans_for(Oid relid)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("p_table must be a table of schema protector")));
-	nsp = get_namespace_name(get_rel_namespace(relid));
-	rel = get_rel_name(relid);
 	for (int i = 0; i < ROW_PLANS; i++)
 	{
-		if (row_plans[i].relid == relid)
+		if (row_plans[i].relid == relid && !row_plans[i].stale)
 			return &row_plans[i];
-		if (slot < 0 && row_plans[i].relid == InvalidOid)
+		if (row_plans[i].relid == relid ||
+			(slot < 0 && row_plans[i].relid == InvalidOid))
 			slot = i;
 	}
+	nsp = get_namespace_name(get_rel_namespace(relid));
+	rel = get_rel_name(relid);
 	if (nsp == NULL || rel == NULL || strcmp(nsp, "protector") != 0)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("p_table must be a table of schema protector")));
 	id_att = get_attnum(relid, "id");
 	org_att = get_attnum(relid, "organization_id");
-	if (id_att == InvalidAttrNumber || org_att == InvalidAttrNumber ||
-		get_atttype(relid, id_att) != UUIDOID ||
-		getBaseType(get_atttype(relid, org_att)) != UUIDOID)
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("protector.%s has no uuid id and organization_id", rel)));
+	check_uuid_column(relid, rel, "id", id_att, false);
+	check_uuid_column(relid, rel, "organization_id", org_att, true);
 	if (slot < 0)
 	{
-		/* only after reinstalls: reuse a stale slot */
-		slot = 0;
+		/* only after reinstalls: replace the slots in turn */
+		slot = row_plans_next;
+		row_plans_next = (row_plans_next + 1) % ROW_PLANS;
+	}
+	protector_on_relcache_change(row_plans_relcache_callback);
+	if (OidIsValid(row_plans[slot].relid))
+	{
 		SPI_freeplan(row_plans[slot].visible);
 		SPI_freeplan(row_plans[slot].lock);
 	}
 	row_plans[slot].relid = InvalidOid;
+	row_plans[slot].stale = false;
 	{
 		Oid			argtypes[1] = {UUIDOID};
 		bool		soft = get_attnum(relid, "deleted_at") != InvalidAttrNumber;

@@ -7,7 +7,7 @@
 -- so, not that protector is damaged.  An audited row holding a json value jsonb cannot hold fails
 -- its change (as to_jsonb(row) does): the error says it was the audit.
 BEGIN;
-SELECT plan(12);
+SELECT plan(13);
 
 CREATE TABLE public.rounded (id int PRIMARY KEY, v text, updated_at timestamptz(0));
 INSERT INTO public.rounded VALUES (1, 'a', '2020-01-01');
@@ -94,7 +94,7 @@ SELECT is(tests.error_text($$INSERT INTO public.shiftless VALUES (1)$$),
 CREATE TABLE protector.zz_wide (id uuid PRIMARY KEY, organization_id bigint);
 INSERT INTO protector.zz_wide VALUES ('0e000000-0000-4000-8000-000000000000', 42);
 SELECT is(tests.error_text($$SELECT protector_internal.authorize_row('protector.zz_wide', '0e000000-0000-4000-8000-000000000000', NULL, 'thing')$$),
-	'22023 | protector.zz_wide has no uuid id and organization_id',
+	'22023 | protector.zz_wide has no uuid id and organization_id | Its column organization_id is of type bigint.',
 	'a bigint organization_id is refused');
 CREATE TABLE protector.zz_retyped (id uuid PRIMARY KEY, organization_id uuid);
 INSERT INTO protector.zz_retyped VALUES ('0e000000-0000-4000-8000-000000000000', '0e000000-0000-4000-8000-0000000000aa');
@@ -103,6 +103,17 @@ ALTER TABLE protector.zz_retyped ALTER organization_id TYPE text;
 SELECT is(tests.error_text($$SELECT protector_internal.authorize_row('protector.zz_retyped', '0e000000-0000-4000-8000-000000000000', NULL, 'thing')$$),
 	'22023 | protector.zz_retyped has no uuid id and organization_id | Its column organization_id is of type text.',
 	'... and so is one retyped after its plan was made');
+-- the text of a table's lookup follows the table: one that gains
+-- deleted_at after the session's first lookup skips its deleted rows
+-- (the first text, without the filter, was kept for the session's life)
+CREATE TABLE protector.zz_soft (id uuid PRIMARY KEY, organization_id uuid);
+INSERT INTO protector.zz_soft VALUES ('0e000000-0000-4000-8000-000000000000', '0e000000-0000-4000-8000-0000000000aa');
+SELECT protector_internal.authorize_row('protector.zz_soft', '0e000000-0000-4000-8000-000000000000', NULL, 'thing') AS first_call \gset
+ALTER TABLE protector.zz_soft ADD COLUMN deleted_at timestamptz;
+UPDATE protector.zz_soft SET deleted_at = now();
+SELECT is(tests.error_text($$SELECT protector_internal.authorize_row('protector.zz_soft', '0e000000-0000-4000-8000-000000000000', NULL, 'thing')$$),
+	'P0002 | thing not found | It does not exist, or you may not see it.',
+	'a row deleted by a column added since the first lookup is not found');
 
 -- an audited table's organization_id of a domain over uuid is the row's
 -- organization (it was logged NULL)
