@@ -72,6 +72,7 @@
 #include "capabilities.h"
 #include "direct_insert.h"
 #include "identity.h"
+#include "output_style.h"
 #include "row_jsonb.h"
 #include "support.h"
 
@@ -112,6 +113,7 @@ typedef struct AuditTable
 	AuditColumn **pk;			/* primary key columns, in key order */
 	FmgrInfo   *pk_out;
 	bool		pk_styled;		/* a key type printed by the session's settings */
+	OutputStyleNeed row_style;	/* how the rows' columns print (output_style.h) */
 	AttrNumber	org_attnum;		/* uuid organization column, 0 if none */
 	bool		skip;			/* its audit_settings row says: not audited */
 } AuditTable;
@@ -450,6 +452,7 @@ audit_build_table(Relation rel, Trigger *trigger)
 		if (att->attisdropped)
 			continue;
 		audit_init_column(&entry->columns[entry->ncolumns++], att, trigger, &setting, stamped, entry->cxt);
+		entry->row_style = Max(entry->row_style, protector_output_style_need(att->atttypid));
 		if (getBaseType(att->atttypid) == UUIDOID &&
 			strcmp(NameStr(att->attname), is_organizations ? "id" : "organization_id") == 0)
 			entry->org_attnum = att->attnum;
@@ -870,27 +873,18 @@ audit_set_context(AuditLogRow *row, AuditTable *entry, const char *op)
 
 /*
  * record_id of a key printed by the session's settings: in the style of
- * to_jsonb's timestamps (ISO dates, UTC, postgres intervals, shortest exact
- * floats, hex bytea, schema-qualified regclass), so that one row's history
- * has one id whoever wrote it (a date key was (1,2027-01-05), (1,05/01/2027)
- * and (1,05.01.2027)).
+ * to_jsonb's timestamps (output_style.c: ISO dates, UTC, ...; and
+ * schema-qualified regclass), so that one row's history has one id
+ * whoever wrote it (a date key was (1,2027-01-05), (1,05/01/2027) and
+ * (1,05.01.2027)).
  */
 static Datum
 audit_record_id_styled(AuditTable *entry, const Datum *values, const bool *nulls)
 {
-	static const char *const style[][2] = {
-		{"datestyle", "ISO, YMD"}, {"timezone", "UTC"}, {"intervalstyle", "postgres"},
-		{"extra_float_digits", "1"}, {"bytea_output", "hex"}, {"lc_monetary", "C"},
-		{"search_path", ""}		/* regclass and its kind: always qualified */
-	};
-	int			nestlevel = NewGUCNestLevel();
-	Datum		id;
+	int			level = protector_output_style_begin(true);
+	Datum		id = audit_record_id(entry, values, nulls);
 
-	for (size_t i = 0; i < lengthof(style); i++)
-		(void) set_config_option(style[i][0], style[i][1], PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-	id = audit_record_id(entry, values, nulls);
-	AtEOXact_GUC(true, nestlevel);
+	protector_output_style_end(level);
 	return id;
 }
 
@@ -913,6 +907,7 @@ static AuditChange
 audit_change(AuditTable *entry, Datum *oldv, bool *oldn, Datum *newv, bool *newn, ArrayType *changed)
 {
 	AuditChange c = {0};
+	int			level = -1;
 	Datum	   *keyv = newv ? newv : oldv;
 	bool	   *keyn = newn ? newn : oldn;
 
@@ -923,10 +918,18 @@ audit_change(AuditTable *entry, Datum *oldv, bool *oldn, Datum *newv, bool *newn
 		if (entry->org_attnum != InvalidAttrNumber && !keyn[entry->org_attnum - 1])
 			c.organization_id = keyv[entry->org_attnum - 1];
 	}
+	/*
+	 * the rows as to_jsonb() writes them in fixed settings: a range, an
+	 * interval or a timestamp's offset read the same whoever wrote them
+	 */
+	if (!protector_output_style_holds(entry->row_style))
+		level = protector_output_style_begin(false);
 	if (oldv != NULL)
 		c.old_row = JsonbPGetDatum(audit_row_jsonb(entry, oldv, oldn));
 	if (newv != NULL)
 		c.new_row = JsonbPGetDatum(audit_row_jsonb(entry, newv, newn));
+	if (level >= 0)
+		protector_output_style_end(level);
 	if (changed != NULL)
 		c.changed_columns = PointerGetDatum(changed);
 	return c;

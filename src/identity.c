@@ -36,6 +36,13 @@
 /* Claims strings longer than this are refused rather than parsed. */
 #define MAX_CLAIMS_LENGTH (64 * 1024)
 
+/*
+ * Claims nested deeper than this are refused where they are met: the
+ * parser recurses per level, and 32,000 levels within the length above
+ * ran out of stack (54001, a PostgREST 500) before a 22023.
+ */
+#define MAX_CLAIMS_DEPTH 100
+
 typedef struct ClaimsParseState
 {
 	int			depth;			/* current object/array nesting */
@@ -53,13 +60,24 @@ static bool cached_has_user = false;
 static pg_uuid_t cached_uid;
 
 static void
+claims_nest_start(ClaimsParseState *st)
+{
+	if (++st->depth > MAX_CLAIMS_DEPTH)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("request.jwt.claims is nested too deeply"),
+				 errdetail("Its objects and arrays nest more than %d levels deep.", MAX_CLAIMS_DEPTH),
+				 errhint("The setting must hold the JWT claims as a JSON object, as PostgREST sets it.")));
+}
+
+static void
 claims_object_start(void *state)
 {
 	ClaimsParseState *st = (ClaimsParseState *) state;
 
 	if (st->depth == 0)
 		st->top_is_object = true;
-	st->depth++;
+	claims_nest_start(st);
 }
 
 static void
@@ -79,7 +97,7 @@ claims_array_start(void *state)
 		st->sub_not_string = true;
 		st->in_sub = false;
 	}
-	st->depth++;
+	claims_nest_start(st);
 }
 
 static void

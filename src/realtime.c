@@ -66,6 +66,7 @@
 #include "capabilities.h"
 #include "direct_insert.h"
 #include "outbox.h"
+#include "output_style.h"
 #include "realtime.h"
 #include "support.h"
 
@@ -339,7 +340,7 @@ announce_summaries(void)
 	StringInfoData payload;
 
 	JsonEncodeDateTime(at, TimestampTzGetDatum(GetCurrentTimestamp()),
-					   TIMESTAMPTZOID, NULL);
+					   TIMESTAMPTZOID, &protector_utc_offset);
 	initStringInfo(&payload);
 	for (NotifyBudget *b = budgets; b != NULL; b = b->next)
 	{
@@ -604,11 +605,12 @@ row_payload(StringInfo payload, const char *op, Relation rel, Datum id, bool no_
 	payload_finish(payload, at);
 }
 
-/* the statement's start, as payloads carry it */
+/* the statement's start, as payloads carry it (in UTC, whatever the writer's TimeZone) */
 static void
 statement_at(char *at)
 {
-	JsonEncodeDateTime(at, TimestampTzGetDatum(GetCurrentStatementStartTimestamp()), TIMESTAMPTZOID, NULL);
+	JsonEncodeDateTime(at, TimestampTzGetDatum(GetCurrentStatementStartTimestamp()), TIMESTAMPTZOID,
+					   &protector_utc_offset);
 }
 
 /*

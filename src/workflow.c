@@ -50,9 +50,10 @@
 
 #include "capabilities.h"
 #include "direct_insert.h"
-#include "realtime.h"
 #include "booking_followups.h"
+#include "output_style.h"
 #include "range_scan.h"
+#include "realtime.h"
 #include "support.h"
 #include "timezone.h"
 
@@ -277,13 +278,17 @@ push_text(JsonbParseState **state, const char *key, const char *value)
 	protector_push_member(state, key, strlen(key), &v);
 }
 
-/* a timestamp as JSON writes it (to_jsonb: "2031-01-06T10:00:00+00:00") */
+/*
+ * a timestamp as JSON writes it, in UTC whatever the writer's TimeZone
+ * (to_jsonb: "2031-01-06T10:00:00+00:00"; a payload beside its venue's
+ * zone read -02:30 for a writer in St. John's)
+ */
 static char *
 json_timestamptz(Datum value)
 {
 	char	   *ts = palloc(MAXDATELEN + 1);
 
-	return JsonEncodeDateTime(ts, value, TIMESTAMPTZOID, NULL);
+	return JsonEncodeDateTime(ts, value, TIMESTAMPTZOID, &protector_utc_offset);
 }
 
 /*

@@ -1,0 +1,76 @@
+-- What an attack with harmless session settings found (the thirty-fourth
+-- stop): what protector stores read differently by the writer's settings.
+-- An audited booking's "during" under DateStyle 'SQL, DMY' read back a
+-- month off under the default MDY, its intervals followed IntervalStyle,
+-- and its timestamps (and the desk notification's start) the writer's
+-- TimeZone. Claims nested 32,000 levels deep ran out of stack (54001)
+-- rather than being refused as bad input.
+BEGIN;
+SELECT plan(9);
+
+INSERT INTO protector.organizations (id, name, slug, timezone, currency)
+VALUES ('0a640000-0000-4000-8000-000000000000', 'Styles', 'session-settings', 'Europe/Berlin', 'EUR');
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0a640000-0000-4000-8000-0000000000a1', '0a640000-0000-4000-8000-000000000000', 'V', 'Europe/Berlin');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party)
+VALUES ('0a640000-0000-4000-8000-0000000005a1', '0a640000-0000-4000-8000-000000000000', '0a640000-0000-4000-8000-0000000000a1',
+		'Room', '1 hour', '1 hour', '1000 days', 10, 4);
+
+-- a writer in St. John's (-02:30 in May), day-first dates, SQL intervals,
+-- fewer float digits
+SET LOCAL TimeZone = 'America/St_Johns';
+SET LOCAL DateStyle = 'SQL, DMY';
+SET LOCAL IntervalStyle = 'sql_standard';
+SET LOCAL extra_float_digits = -3;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status)
+VALUES ('0a640000-0000-4000-8000-00000000b001', '0a640000-0000-4000-8000-000000000000', '0a640000-0000-4000-8000-0000000000a1',
+		'0a640000-0000-4000-8000-0000000005a1', tstzrange('2029-05-04 18:00+00', '2029-05-04 19:00+00'), 'confirmed');
+UPDATE protector.services SET buffer_after = '15 minutes' WHERE id = '0a640000-0000-4000-8000-0000000005a1';
+RESET DateStyle;
+RESET IntervalStyle;
+RESET extra_float_digits;
+SET LOCAL TimeZone = 'UTC';
+
+SELECT is((SELECT new_row ->> 'during' FROM protector.audit_log
+		   WHERE table_name = 'protector.bookings' AND record_id = '0a640000-0000-4000-8000-00000000b001'),
+	'["2029-05-04 18:00:00+00","2029-05-04 19:00:00+00")',
+	'the audited range is ISO and UTC whoever wrote it (it was "[04/05/2029 15:30:00 NDT,...)")');
+SELECT is((SELECT (new_row ->> 'during')::tstzrange FROM protector.audit_log
+		   WHERE table_name = 'protector.bookings' AND record_id = '0a640000-0000-4000-8000-00000000b001'),
+	tstzrange('2029-05-04 18:00+00', '2029-05-04 19:00+00'), '... and reads back as the booking''s own time, not a month off');
+SELECT is((SELECT new_row ->> 'created_at' FROM protector.audit_log
+		   WHERE table_name = 'protector.bookings' AND record_id = '0a640000-0000-4000-8000-00000000b001') LIKE '%+00:00',
+	true, 'its timestamps are written in UTC (it was the writer''s -02:30)');
+SELECT is((SELECT format('%s %s', new_row ->> 'buffer_after', old_row ->> 'buffer_after') FROM protector.audit_log
+		   WHERE table_name = 'protector.services' AND op = 'UPDATE'
+			 AND record_id = '0a640000-0000-4000-8000-0000000005a1'),
+	'00:15:00 00:00:00', 'intervals are written as PostgreSQL''s default style prints them (it was "0:15:00")');
+SELECT is((SELECT payload ->> 'start' FROM protector.notifications
+		   WHERE booking_id = '0a640000-0000-4000-8000-00000000b001' AND kind = 'booking.created'),
+	'2029-05-04T18:00:00+00:00', 'the desk notification''s start is in UTC beside its venue''s zone (it was 15:30:00-02:30)');
+
+-- a writer under the default settings writes the same text
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status)
+VALUES ('0a640000-0000-4000-8000-00000000b002', '0a640000-0000-4000-8000-000000000000', '0a640000-0000-4000-8000-0000000000a1',
+		'0a640000-0000-4000-8000-0000000005a1', tstzrange('2029-05-04 20:00+00', '2029-05-04 21:00+00'), 'confirmed');
+SELECT is((SELECT new_row ->> 'during' FROM protector.audit_log
+		   WHERE table_name = 'protector.bookings' AND record_id = '0a640000-0000-4000-8000-00000000b002'),
+	'["2029-05-04 20:00:00+00","2029-05-04 21:00:00+00")', 'a writer under the defaults writes the same style');
+
+-- claims too deep to be a token are bad input, refused where they are met
+SELECT tests.create_supabase_user('ss_user') IS NOT NULL AS made \gset
+SET LOCAL ROLE authenticated;
+SELECT set_config('request.jwt.claims', '{"sub": "' || tests.get_supabase_uid('ss_user') || '", "x": '
+				  || repeat('[', 32000) || repeat(']', 32000) || '}', true) IS NOT NULL AS deep \gset
+SELECT throws_ok('SELECT protector.current_user_id()', '22023', 'request.jwt.claims is nested too deeply',
+	'claims nested 32,000 levels deep are refused (they ran out of stack: 54001)');
+SELECT set_config('request.jwt.claims', '{"sub": "' || tests.get_supabase_uid('ss_user') || '", "x": '
+				  || repeat('{"a": ', 99) || '1' || repeat('}', 99) || '}', true) IS NOT NULL AS deep \gset
+SELECT is(protector.current_user_id(), tests.get_supabase_uid('ss_user'), '... while 100 levels are read');
+SELECT set_config('request.jwt.claims', '{"sub": "' || tests.get_supabase_uid('ss_user') || '", "x": '
+				  || repeat('{"a": ', 100) || '1' || repeat('}', 100) || '}', true) IS NOT NULL AS deep \gset
+SELECT throws_ok('SELECT protector.current_user_id()', '22023', 'request.jwt.claims is nested too deeply', '... and 101 are not');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
