@@ -183,7 +183,7 @@ RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN pg_catalog.length(p_email) OPERATOR(pg_catalog.<=) 320
-	   AND p_email OPERATOR(pg_catalog.~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+\.[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$';
+	   AND p_email OPERATOR(pg_catalog.~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+[.][^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$';
 COMMENT ON FUNCTION protector_internal.email_is_valid(text) IS
 'An e-mail address as protector takes one: at most 320 characters, name@domain.tld without any kind of space';
 
@@ -197,7 +197,7 @@ LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	RETURN p_phone OPERATOR(pg_catalog.~) '^\+?[0-9 ()./-]+$' AND p_phone OPERATOR(pg_catalog.~) '[0-9]'
+	RETURN p_phone OPERATOR(pg_catalog.~) '^[+]?[0-9 ()./-]+$' AND p_phone OPERATOR(pg_catalog.~) '[0-9]'
 		   AND pg_catalog.length(p_phone) BETWEEN 3 AND 40;
 END
 $$;

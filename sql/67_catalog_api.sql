@@ -35,7 +35,7 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'number'
 				 OR (pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'string'
-					 AND (p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[ \t\n\r\f\v]*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,4})?[ \t\n\r\f\v]*$'
+					 AND (p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[ \t\n\r\f\v]*[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,4})?[ \t\n\r\f\v]*$'
 					 -- (no longer than 100 characters: numeric takes any such one)
 					 AND pg_catalog.length(p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.<=) 100)
 			THEN (p_value OPERATOR(pg_catalog.#>>) '{}')::numeric END;

@@ -195,7 +195,7 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', format('table with OID %s does not exist', p_table::oid));
 	END IF;
-	IF v_rel.nspname IN ('pg_catalog', 'information_schema') OR v_rel.nspname LIKE 'pg\_toast%'
+	IF v_rel.nspname IN ('pg_catalog', 'information_schema') OR pg_catalog.starts_with(v_rel.nspname, 'pg_toast')
 	   OR v_rel.oid < 16384 THEN
 		PERFORM protector.raise('invalid_parameter',
 			format('%s is a system catalog and cannot be audited', v_rel.qualified));
@@ -239,7 +239,7 @@ BEGIN
 	SELECT t.tgargs INTO v_current FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit';
 	IF FOUND
 	   AND EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit_truncate')
-	   AND v_current = (SELECT COALESCE(string_agg(convert_to(m, getdatabaseencoding()) || '\x00'::bytea, ''::bytea ORDER BY o), ''::bytea)
+	   AND v_current = (SELECT COALESCE(string_agg(convert_to(m, getdatabaseencoding()) || pg_catalog.decode('00', 'hex'), ''::bytea ORDER BY o), ''::bytea)
 						FROM unnest(v_masked) WITH ORDINALITY x(m, o))
 	   AND (v_was IS NULL OR (v_was.audited AND v_was.masked = v_masked)) THEN
 		PERFORM protector_internal.notice_unaudited_inheritors(v_rel.oid);

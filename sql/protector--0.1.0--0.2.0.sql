@@ -9525,7 +9525,7 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', format('table with OID %s does not exist', p_table::oid));
 	END IF;
-	IF v_rel.nspname IN ('pg_catalog', 'information_schema') OR v_rel.nspname LIKE 'pg\_toast%'
+	IF v_rel.nspname IN ('pg_catalog', 'information_schema') OR pg_catalog.starts_with(v_rel.nspname, 'pg_toast')
 	   OR v_rel.oid < 16384 THEN
 		PERFORM protector.raise('invalid_parameter',
 			format('%s is a system catalog and cannot be audited', v_rel.qualified));
@@ -9569,7 +9569,7 @@ BEGIN
 	SELECT t.tgargs INTO v_current FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit';
 	IF FOUND
 	   AND EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit_truncate')
-	   AND v_current = (SELECT COALESCE(string_agg(convert_to(m, getdatabaseencoding()) || '\x00'::bytea, ''::bytea ORDER BY o), ''::bytea)
+	   AND v_current = (SELECT COALESCE(string_agg(convert_to(m, getdatabaseencoding()) || pg_catalog.decode('00', 'hex'), ''::bytea ORDER BY o), ''::bytea)
 						FROM unnest(v_masked) WITH ORDINALITY x(m, o))
 	   AND (v_was IS NULL OR (v_was.audited AND v_was.masked = v_masked)) THEN
 		PERFORM protector_internal.notice_unaudited_inheritors(v_rel.oid);
@@ -11495,7 +11495,7 @@ LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	RETURN p_phone OPERATOR(pg_catalog.~) '^\+?[0-9 ()./-]+$' AND p_phone OPERATOR(pg_catalog.~) '[0-9]'
+	RETURN p_phone OPERATOR(pg_catalog.~) '^[+]?[0-9 ()./-]+$' AND p_phone OPERATOR(pg_catalog.~) '[0-9]'
 		   AND pg_catalog.length(p_phone) BETWEEN 3 AND 40;
 END
 $$;
@@ -11687,7 +11687,7 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'number'
 				 OR (pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'string'
-					 AND (p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[ \t\n\r\f\v]*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,4})?[ \t\n\r\f\v]*$'
+					 AND (p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[ \t\n\r\f\v]*[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,4})?[ \t\n\r\f\v]*$'
 					 -- (no longer than 100 characters: numeric takes any such one)
 					 AND pg_catalog.length(p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.<=) 100)
 			THEN (p_value OPERATOR(pg_catalog.#>>) '{}')::numeric END;
@@ -11894,7 +11894,7 @@ RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN pg_catalog.length(p_email) OPERATOR(pg_catalog.<=) 320
-	   AND p_email OPERATOR(pg_catalog.~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+\.[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$';
+	   AND p_email OPERATOR(pg_catalog.~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+[.][^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$';
 COMMENT ON FUNCTION protector_internal.email_is_valid(text) IS
 'An e-mail address as protector takes one: at most 320 characters, name@domain.tld without any kind of space';
 REVOKE ALL ON FUNCTION protector_internal.email_is_valid(text) FROM PUBLIC;

@@ -3,10 +3,13 @@
 -- An audited booking's "during" under DateStyle 'SQL, DMY' read back a
 -- month off under the default MDY, its intervals followed IntervalStyle,
 -- and its timestamps (and the desk notification's start) the writer's
--- TimeZone. Claims nested 32,000 levels deep ran out of stack (54001)
+-- TimeZone. Under standard_conforming_strings = off a phone number, an
+-- amount written as text and a second enable_audit failed (literals with
+-- backslashes read as escapes), and PL/pgSQL's cached plans kept failing
+-- after the setting was turned back on. Claims nested 32,000 levels deep ran out of stack (54001)
 -- rather than being refused as bad input.
 BEGIN;
-SELECT plan(9);
+SELECT plan(13);
 
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
 VALUES ('0a640000-0000-4000-8000-000000000000', 'Styles', 'session-settings', 'Europe/Berlin', 'EUR');
@@ -56,6 +59,17 @@ VALUES ('0a640000-0000-4000-8000-00000000b002', '0a640000-0000-4000-8000-0000000
 SELECT is((SELECT new_row ->> 'during' FROM protector.audit_log
 		   WHERE table_name = 'protector.bookings' AND record_id = '0a640000-0000-4000-8000-00000000b002'),
 	'["2029-05-04 20:00:00+00","2029-05-04 21:00:00+00")', 'a writer under the defaults writes the same style');
+
+-- backslashes in literals read as escapes under standard_conforming_strings = off
+SET LOCAL standard_conforming_strings = off;
+SELECT is(protector_internal.phone_is_valid('+49 30 1234567'), true,
+	'a phone number is a phone number under standard_conforming_strings = off (invalid regular expression)');
+SELECT is(protector_internal.json_amount('"12x50"'), NULL, '... an amount of "12x50" is no amount (a numeric cast error)');
+CREATE TABLE public.ss_notes (id int PRIMARY KEY, note text);
+SELECT protector.enable_audit('public.ss_notes') AS first \gset
+SELECT is(protector.enable_audit('public.ss_notes'), false, '... enable_audit a second time is a no-op (invalid byte sequence 0x00)');
+RESET standard_conforming_strings;
+SELECT is(protector_internal.phone_is_valid('+49 30 1234567'), true, '... and nothing of it stays once it is on again');
 
 -- claims too deep to be a token are bad input, refused where they are met
 SELECT tests.create_supabase_user('ss_user') IS NOT NULL AS made \gset

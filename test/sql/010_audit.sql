@@ -34,11 +34,16 @@ SELECT record_id, op, new_row, old_row FROM protector.audit_log
 WHERE table_name = 'public.exotic' ORDER BY id;
 
 -- the values are exactly what to_jsonb() makes of the row (masks aside)
+-- in PostgreSQL's default output settings, whatever the writer's: this
+-- session's IntervalStyle is pg_regress's postgres_verbose ("@ 1 day"
+-- above is written "1 day")
 INSERT INTO public.exotic (a, b, arr, j, bin, f, n, ts, iv, p, m, r)
 VALUES (3, 'q', '{{1,2},{3,4}}', '[null]', '\xff', -0.5, 0.0001, '2026-03-29 02:30', '-2 hours', 7, 'tense', 'empty');
+SET IntervalStyle = 'postgres';
 SELECT l.new_row = to_jsonb(e) - 'secret' || '{"secret": null}' AS same_as_to_jsonb
 FROM protector.audit_log l, public.exotic e
 WHERE l.table_name = 'public.exotic' AND l.op = 'INSERT' AND l.record_id = '(3,q)' AND e.a = 3;
+RESET IntervalStyle;
 -- record_id is what ROW(...)::text prints, so lookups can be written with it
 SELECT count(*) FROM protector.audit_log WHERE record_id = ROW(2, 'a,b (c)')::text;
 -- a key printed by the session's settings (a date, a time) has one
