@@ -123,6 +123,14 @@ AS 'MODULE_PATHNAME', 'protector_authorize_row'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION protector_internal.authorize_row(regclass, uuid, text, text, boolean, boolean) IS
 'The row''s organization if the caller sees it under RLS ("<p_entity> not found" otherwise) and may do p_action, or with p_customer_may it is their own (42501); locks it with p_lock';
+-- for protector's own SECURITY DEFINER code: a row lock whose wait is
+-- bounded by protector.lock_timeout, as a service's is
+CREATE FUNCTION protector_internal.lock_row(p_table regclass, p_id uuid, p_entity text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_lock_row_sql'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.lock_row(regclass, uuid, text) IS
+'Locks a row of protector''s table FOR UPDATE as its owner, waiting at most protector.lock_timeout (40001 "the <p_entity> is busy"); granted to nobody';
 
 -- Permits (src/capabilities.c): a SECURITY DEFINER helper cannot tell who
 -- called it, so the RPC that authorized the request leaves a permit for

@@ -292,6 +292,15 @@ $$;
 COMMENT ON FUNCTION protector_internal.widget_setting(jsonb, text, integer, integer, integer) IS
 'A numeric widget setting clamped to [p_min, p_max], or p_default when absent or not a number';
 
+-- The lock one widget booking of an organization at a time takes (classid
+-- 1886547715), its wait bounded by protector.lock_timeout.
+CREATE FUNCTION protector_internal.lock_widget_bookings(p_organization_id uuid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_lock_widget_bookings'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.lock_widget_bookings(uuid) IS
+'Takes the organization''s widget lock (classid 1886547715), waiting at most protector.lock_timeout (40001)';
+
 CREATE FUNCTION protector.create_widget_booking(
 	p_embed_key text,
 	p_service_id uuid,
@@ -384,9 +393,23 @@ BEGIN
 	END IF;
 	v_identity := protector.normalize_email(v_email);
 
+	-- the locks the booking will wait for, taken first and in the order a
+	-- booking takes them (a promo code's row, the service's reservation
+	-- lock, a voucher's row), each wait bounded by protector.lock_timeout
+	-- (40001): the organization's widget lock below is then held while a
+	-- request works, never while it waits (held while one waited for a
+	-- busy service, every later visitor of the organization, whatever
+	-- their service, queued behind it without limit)
+	PERFORM protector_internal.lock_row('protector.promo_codes', p.id, 'promo code')
+	FROM protector.promo_codes p
+	WHERE p.organization_id OPERATOR(pg_catalog.=) v.organization_id AND p.code OPERATOR(pg_catalog.=) p_promo_code;
+	PERFORM protector.lock_services(ARRAY[v_service.id]);
+	PERFORM protector_internal.lock_row('protector.vouchers', x.id, 'voucher')
+	FROM protector.vouchers x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) v.organization_id AND x.code OPERATOR(pg_catalog.=) p_voucher_code;
 	-- one widget booking of an organization at a time: the rate limit and
-	-- the customer look-up see every earlier one
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547715, pg_catalog.hashtext(v.organization_id::text));
+	-- the customer look-up see every earlier one (a wait bounded too)
+	PERFORM protector_internal.lock_widget_bookings(v.organization_id);
 	-- (under REPEATABLE READ the ones committed while this waited are not in
 	-- its snapshot: the limits and the look-up would miss them; the count
 	-- and the newest id: a booking that pruned an old request and wrote its

@@ -229,6 +229,11 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM protector_internal.check_code(p_code, 'gift', 'p_voucher_code');
+	-- (locked first, waiting at most protector.lock_timeout, as a promo
+	-- code is)
+	PERFORM protector_internal.lock_row('protector.vouchers', v.id, 'voucher')
+	FROM protector.vouchers v
+	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.code OPERATOR(pg_catalog.=) p_code;
 	SELECT v.id, v.currency, v.balance, v.expires_at INTO id, currency, balance, expires_at
 	FROM protector.vouchers v
 	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.code OPERATOR(pg_catalog.=) p_code
@@ -658,6 +663,13 @@ BEGIN
 	-- code's id itself: promo_code_id is not granted)
 	IF v_code OPERATOR(pg_catalog.<>) '' THEN
 		NEW.promo_code_id := protector_internal.promo_code_for(NEW.organization_id, v_code);
+	END IF;
+	-- (the code's row locked first, waiting at most protector.lock_timeout:
+	-- a transaction left open over a booking with the same code held every
+	-- other booking of it without limit)
+	IF EXISTS (SELECT FROM protector.promo_codes x
+			   WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id) THEN
+		PERFORM protector_internal.lock_row('protector.promo_codes', NEW.promo_code_id, 'promo code');
 	END IF;
 	SELECT * INTO p FROM protector.promo_codes x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id

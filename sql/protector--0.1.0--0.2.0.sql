@@ -2426,6 +2426,11 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM protector_internal.check_code(p_code, 'gift', 'p_voucher_code');
+	-- (locked first, waiting at most protector.lock_timeout, as a promo
+	-- code is)
+	PERFORM protector_internal.lock_row('protector.vouchers', v.id, 'voucher')
+	FROM protector.vouchers v
+	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.code OPERATOR(pg_catalog.=) p_code;
 	SELECT v.id, v.currency, v.balance, v.expires_at INTO id, currency, balance, expires_at
 	FROM protector.vouchers v
 	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.code OPERATOR(pg_catalog.=) p_code
@@ -2838,6 +2843,13 @@ BEGIN
 	-- code's id itself: promo_code_id is not granted)
 	IF v_code OPERATOR(pg_catalog.<>) '' THEN
 		NEW.promo_code_id := protector_internal.promo_code_for(NEW.organization_id, v_code);
+	END IF;
+	-- (the code's row locked first, waiting at most protector.lock_timeout:
+	-- a transaction left open over a booking with the same code held every
+	-- other booking of it without limit)
+	IF EXISTS (SELECT FROM protector.promo_codes x
+			   WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id) THEN
+		PERFORM protector_internal.lock_row('protector.promo_codes', NEW.promo_code_id, 'promo code');
 	END IF;
 	SELECT * INTO p FROM protector.promo_codes x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id
@@ -3323,9 +3335,23 @@ BEGIN
 	END IF;
 	v_identity := protector.normalize_email(v_email);
 
+	-- the locks the booking will wait for, taken first and in the order a
+	-- booking takes them (a promo code's row, the service's reservation
+	-- lock, a voucher's row), each wait bounded by protector.lock_timeout
+	-- (40001): the organization's widget lock below is then held while a
+	-- request works, never while it waits (held while one waited for a
+	-- busy service, every later visitor of the organization, whatever
+	-- their service, queued behind it without limit)
+	PERFORM protector_internal.lock_row('protector.promo_codes', p.id, 'promo code')
+	FROM protector.promo_codes p
+	WHERE p.organization_id OPERATOR(pg_catalog.=) v.organization_id AND p.code OPERATOR(pg_catalog.=) p_promo_code;
+	PERFORM protector.lock_services(ARRAY[v_service.id]);
+	PERFORM protector_internal.lock_row('protector.vouchers', x.id, 'voucher')
+	FROM protector.vouchers x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) v.organization_id AND x.code OPERATOR(pg_catalog.=) p_voucher_code;
 	-- one widget booking of an organization at a time: the rate limit and
-	-- the customer look-up see every earlier one
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547715, pg_catalog.hashtext(v.organization_id::text));
+	-- the customer look-up see every earlier one (a wait bounded too)
+	PERFORM protector_internal.lock_widget_bookings(v.organization_id);
 	-- (under REPEATABLE READ the ones committed while this waited are not in
 	-- its snapshot: the limits and the look-up would miss them; the count
 	-- and the newest id: a booking that pruned an old request and wrote its
@@ -13350,6 +13376,20 @@ COMMENT ON FUNCTION protector_internal.idempotency_key_taken(uuid, text) IS
 
 REVOKE ALL ON FUNCTION protector_internal.idempotency_key_taken(uuid, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.idempotency_key_taken(uuid, text) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.lock_row(p_table regclass, p_id uuid, p_entity text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_lock_row_sql'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.lock_row(regclass, uuid, text) IS
+'Locks a row of protector''s table FOR UPDATE as its owner, waiting at most protector.lock_timeout (40001 "the <p_entity> is busy"); granted to nobody';
+
+CREATE FUNCTION protector_internal.lock_widget_bookings(p_organization_id uuid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_lock_widget_bookings'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.lock_widget_bookings(uuid) IS
+'Takes the organization''s widget lock (classid 1886547715), waiting at most protector.lock_timeout (40001)';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

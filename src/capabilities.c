@@ -955,6 +955,32 @@ lock_row(RowPlans *plans, Oid relid, Datum id, const char *entity)
 		not_found(entity);		/* deleted concurrently */
 }
 
+/*
+ * protector_internal.lock_row(p_table regclass, p_id uuid, p_entity text)
+ * returns void
+ *
+ * For protector's own SECURITY DEFINER code (granted to nobody): locks a
+ * row of one of protector's tables FOR UPDATE as its owner, waiting at
+ * most protector.lock_timeout (40001 "the <entity> is busy"); "not found"
+ * if there is no such row.
+ */
+PG_FUNCTION_INFO_V1(protector_lock_row_sql);
+Datum
+protector_lock_row_sql(PG_FUNCTION_ARGS)
+{
+	char	   *entity;
+	int			nestlevel;
+
+	protector_require_arg(fcinfo, 0, "p_table");
+	protector_require_arg(fcinfo, 1, "p_id");
+	protector_require_arg(fcinfo, 2, "p_entity");
+	entity = entity_arg(fcinfo, 2);
+	nestlevel = protector_spi_connect();
+	lock_row(row_plans_for(PG_GETARG_OID(0)), PG_GETARG_OID(0), PG_GETARG_DATUM(1), entity);
+	protector_spi_finish(nestlevel);
+	PG_RETURN_VOID();
+}
+
 PG_FUNCTION_INFO_V1(protector_authorize_row);
 Datum
 protector_authorize_row(PG_FUNCTION_ARGS)

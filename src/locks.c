@@ -73,6 +73,11 @@ static const LockClass member_lock = {
 	"Another change of the same member's shifts or assignments"
 };
 
+static const LockClass widget_lock = {
+	PROTECTOR_LOCK_CLASS_WIDGET, "the widget of this organization is busy, try again",
+	"Another widget booking of the same organization"
+};
+
 static bool
 try_lock_key(const LockClass *class, int32 key)
 {
@@ -184,6 +189,23 @@ void
 protector_lock_member(const pg_uuid_t *member_id)
 {
 	lock_key(&member_lock, protector_service_lock_key(member_id));
+}
+
+/*
+ * protector_internal.lock_widget_bookings(p_organization_id uuid) returns void
+ *
+ * The lock one widget booking of an organization at a time takes (its
+ * rate limits and guest look-up see every earlier one), its wait bounded
+ * as a service's is: widget bookings queued behind one that waited for a
+ * busy service each waited the whole queue, without limit.
+ */
+PG_FUNCTION_INFO_V1(protector_lock_widget_bookings);
+Datum
+protector_lock_widget_bookings(PG_FUNCTION_ARGS)
+{
+	protector_require_arg(fcinfo, 0, "p_organization_id");
+	lock_key(&widget_lock, protector_service_lock_key(PG_GETARG_UUID_P(0)));
+	PG_RETURN_VOID();
 }
 
 static int

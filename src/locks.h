@@ -20,6 +20,9 @@ extern int	protector_lock_timeout;
 /* classid of the lock of a staff member's schedule (shifts, assignments) */
 #define PROTECTOR_LOCK_CLASS_MEMBER 1886547719
 
+/* classid of the lock of an organization's widget bookings (0x70726F03) */
+#define PROTECTOR_LOCK_CLASS_WIDGET 1886547715
+
 extern int32 protector_service_lock_key(const pg_uuid_t *service_id);
 extern void protector_lock_service(const pg_uuid_t *service_id);
 extern void protector_lock_member(const pg_uuid_t *member_id);

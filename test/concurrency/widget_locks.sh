@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# test/concurrency/widget_locks.sh — a transaction left open on one service
+# (an import, a desk's SQL console) must not stop an organization's whole
+# widget. Widget bookings of that service wait for it; a visitor booking
+# another service meanwhile is served at once. protector.lock_timeout is
+# 0 here (waits without limit), so that the order of events, not a
+# time, tells: before, the first waiting visitor held the organization's
+# widget lock while it waited, and the other service's visitor was served
+# only after the holder committed. The same with a promo code's row held
+# open. Runs inside the throwaway cluster of scripts/test.sh.
+set -euo pipefail
+
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_widget_locks
+
+ORG=0f660000-0000-4000-8000-000000000000
+A=0f660000-0000-4000-8000-0000000000a1
+B=0f660000-0000-4000-8000-0000000000a2
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+ALTER DATABASE $DB SET protector.lock_timeout = 0;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'W', 'widget-locks');
+INSERT INTO protector.venues (id, organization_id, name, timezone, widget_settings)
+VALUES ('0f660000-0000-4000-8000-0000000000f1', '$ORG', 'V', 'UTC', '{"auto_confirm": true}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, mode, capacity, max_party)
+VALUES ('$A', '$ORG', '0f660000-0000-4000-8000-0000000000f1', 'A', '60 minutes', '60 minutes', '30 days', 'shared', 100, 4),
+	   ('$B', '$ORG', '0f660000-0000-4000-8000-0000000000f1', 'B', '60 minutes', '60 minutes', '30 days', 'shared', 100, 4);
+INSERT INTO protector.promo_codes (organization_id, discount_kind, discount_value)
+VALUES ('$ORG', 'percent', 10);
+CREATE TABLE events (at timestamptz DEFAULT clock_timestamp(), what text);
+GRANT INSERT ON events TO anon;
+SQL
+KEY=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues")
+PROMO=$(psql -X -A -t -d "$DB" -c "SELECT code FROM protector.promo_codes")
+
+# visitor <name> <service> <hour> <promo or NULL>: a widget booking as anon
+visitor() {
+	psql -X -q -d "$DB" >"$WORK/$1.out" 2>&1 <<SQL &
+SET ROLE anon;
+SELECT set_config('request.headers', '{"x-forwarded-for": "198.51.100.$RANDOM"}', false);
+SELECT protector.create_widget_booking('$KEY', '$2', 'Visitor', '$1@example.com', NULL,
+	date_trunc('day', now()) + interval '2 days' + interval '$3 hours', 1, p_promo_code => $4) IS NOT NULL AS booked;
+INSERT INTO events (what) VALUES ('$1 done');
+SQL
+}
+
+failures=0
+# round <name> <what the holder holds>: the holder's transaction stays open
+# 3 s; two visitors of what it holds, then one of service B
+round() {
+	local name=$1 hold=$2 promo=$3
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/holder.out" 2>&1 <<SQL &
+BEGIN;
+$hold;
+SELECT pg_sleep(3);
+INSERT INTO events (what) VALUES ('holder done');
+COMMIT;
+SQL
+	local holder=$!
+	sleep 0.5
+	visitor "${name}_w1" "$A" 10 "$promo"
+	local w1=$!
+	sleep 0.3
+	visitor "${name}_w2" "$A" 11 "$promo"
+	local w2=$!
+	sleep 0.3
+	visitor "${name}_other" "$B" 12 NULL
+	local other=$!
+	wait "$holder" "$w1" "$w2" "$other" || true
+	local order
+	order=$(psql -X -A -t -d "$DB" -c "SELECT string_agg(what, ', ' ORDER BY at) FROM events
+		WHERE what IN ('holder done', '${name}_other done')")
+	echo "[$name] order: $order"
+	[ "$order" = "${name}_other done, holder done" ] || failures=$((failures + 1))
+	for v in w1 w2 other; do
+		grep -q '^ t$' "$WORK/${name}_$v.out" || { echo "[$name] $v was not booked:"; cat "$WORK/${name}_$v.out"; failures=$((failures + 1)); }
+	done
+	psql -X -q -d "$DB" -c "TRUNCATE events"
+}
+
+round service "SELECT pg_advisory_xact_lock(1886547713, protector.service_lock_key('$A'))" NULL
+round promo "SELECT 1 FROM protector.promo_codes WHERE code = '$PROMO' FOR UPDATE" "'$PROMO'"
+
+dropdb "$DB"
+[ "$failures" -eq 0 ]
