@@ -21,8 +21,13 @@ EXTRA_CLEAN = $(SQL_INSTALL)
 
 ICU_CFLAGS := $(shell pkg-config --cflags icu-uc icu-i18n 2>/dev/null)
 ICU_LIBS := $(shell pkg-config --libs icu-uc icu-i18n 2>/dev/null)
-PG_CPPFLAGS = -Isrc $(ICU_CFLAGS)
-PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+# The bar: -Wall -Wextra -Werror with no warning left out.  PostgreSQL's
+# own headers are system headers here, so that -Wextra holds our code to it
+# without flagging theirs: GCC drops pgxs's -I of a directory also given
+# with -isystem.  Both of pgxs's directories, in pgxs's order, so that
+# libpq-dev's internal/libpq/pqcomm.h does not stand in for the server's.
+PG_CPPFLAGS = -Isrc -isystem $(includedir_server) -isystem $(includedir_internal) $(ICU_CFLAGS)
+PG_CFLAGS = -Wall -Wextra -Werror
 SHLIB_LINK = $(ICU_LIBS)
 
 TESTS = $(sort $(wildcard test/sql/*.sql))

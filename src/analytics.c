@@ -231,7 +231,8 @@ static CustomerScore *
 score_organization(const pg_uuid_t *org, int64 *n)
 {
 	Oid			argtypes[2] = {UUIDOID, TIMESTAMPTZOID};
-	ProtectorRead read = {&customers_plan, CUSTOMERS_SQL, 2, argtypes, "bookings", 0};
+	ProtectorRead read = {.plan = &customers_plan, .sql = CUSTOMERS_SQL, .nargs = 2,
+		.argtypes = argtypes, .owner_of = "bookings", .limit = 0};
 	Datum		values[2];
 	CustomerRows rows = {NULL, 0};
 	CustomerScore *all;

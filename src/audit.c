@@ -146,7 +146,9 @@ static const ProtectorColumn audit_log_column_list[] = {
 	[AL_CHANGED_COLUMNS] = {"changed_columns", TEXTARRAYOID, true},
 	[AL_TXID] = {"txid", INT8OID, true},
 };
-static ProtectorColumns audit_log_columns = {audit_log_column_list, lengthof(audit_log_column_list)};
+static ProtectorColumns audit_log_columns = {
+	.columns = audit_log_column_list, .ncolumns = lengthof(audit_log_column_list)
+};
 
 /* audit_log itself: where it is, and its id's sequence */
 typedef struct AuditLogTarget
@@ -162,7 +164,7 @@ static MemoryContext audit_cxt = NULL;
 static bool audit_slots_stale = false;	/* some slot to sweep at transaction end */
 
 static void
-audit_relcache_callback(Datum arg, Oid relid)
+audit_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	AuditSlot  *slot;
@@ -189,7 +191,7 @@ audit_relcache_callback(Datum arg, Oid relid)
  * otherwise stay for the backend's life (4-8 kB each).
  */
 static void
-audit_transaction_ended(XactEvent event, void *arg)
+audit_transaction_ended(XactEvent event, void *arg pg_attribute_unused())
 {
 	HASH_SEQ_STATUS status;
 	AuditSlot  *slot;
@@ -214,7 +216,8 @@ audit_transaction_ended(XactEvent event, void *arg)
  * wrong; schemas are renamed rarely, so all slots are built again.
  */
 static void
-audit_schema_callback(Datum arg, int cacheid, uint32 hashvalue)
+audit_schema_callback(Datum arg, int cacheid pg_attribute_unused(),
+					  uint32 hashvalue pg_attribute_unused())
 {
 	audit_relcache_callback(arg, InvalidOid);
 }

@@ -47,7 +47,9 @@ static const ProtectorColumn settings_column_list[] = {
 	[AS_AUDITED] = {"audited", BOOLOID},
 	[AS_MASKED] = {"masked", TEXTARRAYOID},
 };
-static ProtectorColumns settings_columns = {settings_column_list, lengthof(settings_column_list)};
+static ProtectorColumns settings_columns = {
+	.columns = settings_column_list, .ncolumns = lengthof(settings_column_list)
+};
 
 /* the masked column names of an array (its NULL elements skipped) */
 static void

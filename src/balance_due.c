@@ -67,7 +67,9 @@ static const ProtectorColumn balance_column_list[] = {
 	[BD_PAID] = {"amount_paid", NUMERICOID},
 	[BD_BALANCE] = {"balance_due", NUMERICOID},
 };
-static ProtectorColumns balance_columns = {balance_column_list, lengthof(balance_column_list)};
+static ProtectorColumns balance_columns = {
+	.columns = balance_column_list, .ncolumns = lengthof(balance_column_list)
+};
 
 /*
  * The row to store: row itself when it says balance_due = total_price -

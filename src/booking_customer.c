@@ -64,13 +64,25 @@ static const ProtectorColumn customer_column_list[] = {
 	[CU_ORGANIZATION_ID] = {"organization_id", UUIDOID},
 	[CU_MERGED_INTO] = {"merged_into", UUIDOID},
 };
-static ProtectorColumns customer_columns = {customer_column_list, lengthof(customer_column_list)};
+static ProtectorColumns customer_columns = {
+	.columns = customer_column_list, .ncolumns = lengthof(customer_column_list)
+};
 
-static const ProtectorColumn erasure_column_list[] = {{"organization_id", UUIDOID}, {"customer_id", UUIDOID}};
-static ProtectorColumns erasure_columns = {erasure_column_list, lengthof(erasure_column_list)};
+static const ProtectorColumn erasure_column_list[] = {
+	{"organization_id", UUIDOID, false},
+	{"customer_id", UUIDOID, false},
+};
+static ProtectorColumns erasure_columns = {
+	.columns = erasure_column_list, .ncolumns = lengthof(erasure_column_list)
+};
 
-static const ProtectorColumn booking_column_list[] = {{"organization_id", UUIDOID}, {"customer_id", UUIDOID}};
-static ProtectorColumns booking_columns = {booking_column_list, lengthof(booking_column_list)};
+static const ProtectorColumn booking_column_list[] = {
+	{"organization_id", UUIDOID, false},
+	{"customer_id", UUIDOID, false},
+};
+static ProtectorColumns booking_columns = {
+	.columns = booking_column_list, .ncolumns = lengthof(booking_column_list)
+};
 
 /*
  * The tables, and customer_erasures' (organization_id, customer_id) key,
@@ -88,7 +100,7 @@ typedef struct CustomerCatalog
 static CustomerCatalog catalog;
 
 static void
-customer_relcache_callback(Datum arg, Oid relid)
+customer_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
 	if (relid == InvalidOid || relid == catalog.customers || relid == catalog.erasures)
 	{

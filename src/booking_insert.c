@@ -120,10 +120,12 @@ static const ProtectorColumn service_column_list[] = {
 	[SV_CURRENCY] = {"currency", TEXTOID},
 	[SV_SETTINGS] = {"settings", JSONBOID},
 };
-static ProtectorColumns service_columns = {service_column_list, lengthof(service_column_list)};
+static ProtectorColumns service_columns = {
+	.columns = service_column_list, .ncolumns = lengthof(service_column_list)
+};
 
 static void
-prepare_relcache_callback(Datum arg, Oid relid)
+prepare_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
 	if (relid == InvalidOid || relid == catalog.bookings || relid == catalog.services)
 		catalog.valid = false;

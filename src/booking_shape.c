@@ -58,7 +58,8 @@ typedef struct ShapeKey
 static SPIPlanPtr venue_tz_plan = NULL;
 
 static void
-copy_timezone(HeapTuple tuple, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+copy_timezone(HeapTuple tuple, TupleDesc desc, uint64 row,
+			  uint64 nrows pg_attribute_unused(), void *arg)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(tuple, desc, 1, &isnull);
@@ -76,7 +77,8 @@ venue_timezone(Datum organization_id, Datum venue_id, bool isnull)
 	if (!isnull)
 	{
 		Oid			argtypes[2] = {UUIDOID, UUIDOID};
-		ProtectorRead read = {&venue_tz_plan, VENUE_TZ_SQL, 2, argtypes, NULL, 1};
+		ProtectorRead read = {.plan = &venue_tz_plan, .sql = VENUE_TZ_SQL, .nargs = 2,
+			.argtypes = argtypes, .owner_of = NULL, .limit = 1};
 		Datum		values[2] = {organization_id, venue_id};
 
 		(void) protector_read(&read, values, NULL, copy_timezone, &tzname);

@@ -162,7 +162,7 @@ mark_stale(Oid relid)
 }
 
 static void
-relcache_changed(Datum arg, Oid relid)
+relcache_changed(Datum arg pg_attribute_unused(), Oid relid)
 {
 	mark_stale(relid);
 }
@@ -175,7 +175,9 @@ relcache_changed(Datum arg, Oid relid)
  * invalidation of the tables using it): all stale.
  */
 static void
-everything_changed(Datum arg, int cacheid, uint32 hashvalue)
+everything_changed(Datum arg pg_attribute_unused(),
+				   int cacheid pg_attribute_unused(),
+				   uint32 hashvalue pg_attribute_unused())
 {
 	mark_stale(InvalidOid);
 }
@@ -259,7 +261,7 @@ release_all(void)
  * table's would stay for the backend's life otherwise).
  */
 static void
-transaction_ended(XactEvent event, void *arg)
+transaction_ended(XactEvent event, void *arg pg_attribute_unused())
 {
 	HASH_SEQ_STATUS seq;
 	CompiledTable *c;
@@ -282,7 +284,9 @@ transaction_ended(XactEvent event, void *arg)
 
 /* a schema changed: look protector's up again */
 static void
-schema_changed(Datum arg, int cacheid, uint32 hashvalue)
+schema_changed(Datum arg pg_attribute_unused(),
+			   int cacheid pg_attribute_unused(),
+			   uint32 hashvalue pg_attribute_unused())
 {
 	schemas[0] = schemas[1] = InvalidOid;
 }
@@ -336,7 +340,7 @@ is_protector_schema(Oid nsp)
  * where PostgreSQL refuses it at the first row).
  */
 static bool
-function_not_shareable(Oid funcid, void *context)
+function_not_shareable(Oid funcid, void *context pg_attribute_unused())
 {
 	HeapTuple	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
 	Form_pg_proc proc;
@@ -429,7 +433,7 @@ compile_checks(TupleConstr *constr, int *nchecks)
  * of whoever compiles it.
  */
 static bool
-function_inlinable(Oid funcid, void *context)
+function_inlinable(Oid funcid, void *context pg_attribute_unused())
 {
 	HeapTuple	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
 	bool		inlinable;
@@ -752,15 +756,17 @@ compiled_executor_end(QueryDesc *queryDesc)
 }
 
 static void
-first_row_xact_callback(XactEvent event, void *arg)
+first_row_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
 	if (protector_xact_ended(event))
 		forget_first_row();
 }
 
 static void
-first_row_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						   SubTransactionId parentSubid, void *arg)
+first_row_subxact_callback(SubXactEvent event,
+						   SubTransactionId mySubid pg_attribute_unused(),
+						   SubTransactionId parentSubid pg_attribute_unused(),
+						   void *arg pg_attribute_unused())
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 		forget_first_row();

@@ -136,7 +136,8 @@ bounds_arg(FunctionCallInfo fcinfo, int argno)
 
 /* a bucket row into the result (the tuplestore copies it) */
 static void
-put_bucket(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+put_bucket(HeapTuple tup, TupleDesc desc, uint64 row pg_attribute_unused(),
+		   uint64 nrows pg_attribute_unused(), void *arg)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
 	Datum		values[NCOLUMNS];
@@ -169,8 +170,9 @@ protector_booking_buckets(PG_FUNCTION_ARGS)
 	 * estimated two bookings "of some organization" and, beside other
 	 * tenants, sorted the window's 50,000 on disk (1.4x-1.9x slower)
 	 */
-	ProtectorRead read = {&buckets_plan, BUCKETS_SQL, 4, argtypes, "bookings", 0, NULL,
-		CURSOR_OPT_CUSTOM_PLAN};
+	ProtectorRead read = {.plan = &buckets_plan, .sql = BUCKETS_SQL, .nargs = 4,
+		.argtypes = argtypes, .owner_of = "bookings", .limit = 0, .snapshot = NULL,
+		.cursor_options = CURSOR_OPT_CUSTOM_PLAN};
 
 	protector_require_arg(fcinfo, 0, "p_organization_id");
 	org = PG_GETARG_UUID_P(0);

@@ -217,7 +217,7 @@ protector_direct_close_all(void)
 }
 
 static void
-direct_xact_callback(XactEvent event, void *arg)
+direct_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
 	switch (event)
 	{
@@ -238,7 +238,7 @@ direct_xact_callback(XactEvent event, void *arg)
 }
 
 static void
-direct_relcache_callback(Datum arg, Oid relid)
+direct_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
 	for (DirectTable *t = open_tables; t != NULL; t = t->next)
 		if (relid == InvalidOid || relid == t->relid)
@@ -254,7 +254,8 @@ direct_relcache_callback(Datum arg, Oid relid)
  * (compiled_table.c).
  */
 static void
-direct_catalog_callback(Datum arg, int cacheid, uint32 hashvalue)
+direct_catalog_callback(Datum arg, int cacheid pg_attribute_unused(),
+						uint32 hashvalue pg_attribute_unused())
 {
 	direct_relcache_callback(arg, InvalidOid);
 }
@@ -281,7 +282,8 @@ created_in(const DirectTable *t, SubTransactionId subid)
  */
 static void
 direct_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						SubTransactionId parentSubid, void *arg)
+						SubTransactionId parentSubid pg_attribute_unused(),
+						void *arg pg_attribute_unused())
 {
 	DirectTable **link = &open_tables;
 

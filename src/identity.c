@@ -101,7 +101,7 @@ claims_array_start(void *state)
 }
 
 static void
-claims_field_start(void *state, char *fname, bool isnull)
+claims_field_start(void *state, char *fname, bool isnull pg_attribute_unused())
 {
 	ClaimsParseState *st = (ClaimsParseState *) state;
 
@@ -117,7 +117,8 @@ claims_field_start(void *state, char *fname, bool isnull)
 }
 
 static void
-claims_field_end(void *state, char *fname, bool isnull)
+claims_field_end(void *state, char *fname pg_attribute_unused(),
+				 bool isnull pg_attribute_unused())
 {
 	ClaimsParseState *st = (ClaimsParseState *) state;
 

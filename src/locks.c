@@ -239,7 +239,8 @@ protector_service_lock_key_sql(PG_FUNCTION_ARGS)
 	"        ANY (protector_internal.orgs_with('bookings.assigned')))"
 
 static void
-copy_count(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+copy_count(HeapTuple tup, TupleDesc desc, uint64 row pg_attribute_unused(),
+		   uint64 nrows pg_attribute_unused(), void *arg)
 {
 	bool		isnull;
 
@@ -256,7 +257,8 @@ static void
 check_lockable(Datum *ids, int n)
 {
 	Oid			argtypes[1] = {UUIDARRAYOID};
-	ProtectorRead read = {&lockable_plan, LOCKABLE_SQL, 1, argtypes, NULL, 1};
+	ProtectorRead read = {.plan = &lockable_plan, .sql = LOCKABLE_SQL, .nargs = 1,
+		.argtypes = argtypes, .owner_of = NULL, .limit = 1};
 	Datum		values[1];
 	int64		count = -1;
 

@@ -77,7 +77,8 @@ protector_load_occupancy(const pg_uuid_t *service_id, TimestampTz from,
 						 int64 buffer_after, int *n)
 {
 	Oid			argtypes[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	ProtectorRead read = {&occupancy_plan, OCCUPANCY_SQL, 3, argtypes, "bookings", 0};
+	ProtectorRead read = {.plan = &occupancy_plan, .sql = OCCUPANCY_SQL, .nargs = 3,
+		.argtypes = argtypes, .owner_of = "bookings", .limit = 0};
 	OccupancyCopy out = {buffer_before, buffer_after, NULL};
 	Datum		values[3];
 

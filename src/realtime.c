@@ -355,7 +355,7 @@ announce_summaries(void)
 }
 
 static void
-notify_xact_callback(XactEvent event, void *arg)
+notify_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
 	switch (event)
 	{
@@ -392,8 +392,10 @@ notify_xact_callback(XactEvent event, void *arg)
  * committed, they become its parent's.
  */
 static void
-notify_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						SubTransactionId parentSubid, void *arg)
+notify_subxact_callback(SubXactEvent event,
+						SubTransactionId mySubid pg_attribute_unused(),
+						SubTransactionId parentSubid pg_attribute_unused(),
+						void *arg pg_attribute_unused())
 {
 	int			level = GetCurrentTransactionNestLevel();
 	bool		abort = event == SUBXACT_EVENT_ABORT_SUB;

@@ -100,8 +100,13 @@ static const TriggerProtocol report_change_protocol = {
  * looked up by name once per backend and again after a relcache
  * invalidation of the table
  */
-static const ProtectorColumn changes_column_list[] = {{"organization_id", UUIDOID}, {"xid", XID8OID}};
-static ProtectorColumns changes_columns = {changes_column_list, lengthof(changes_column_list)};
+static const ProtectorColumn changes_column_list[] = {
+	{"organization_id", UUIDOID, false},
+	{"xid", XID8OID, false},
+};
+static ProtectorColumns changes_columns = {
+	.columns = changes_column_list, .ncolumns = lengthof(changes_column_list)
+};
 
 /* the table, open for direct inserts until this transaction commits */
 static DirectTable *
@@ -129,7 +134,9 @@ static struct
 extern Datum protector_report_changes_written(PG_FUNCTION_ARGS);
 
 static void
-witness_function_changed(Datum arg, int cacheid, uint32 hashvalue)
+witness_function_changed(Datum arg pg_attribute_unused(),
+						 int cacheid pg_attribute_unused(),
+						 uint32 hashvalue pg_attribute_unused())
 {
 	witness.valid = false;
 }
@@ -160,7 +167,7 @@ static struct
  * witness (its parents) is looked up again.
  */
 static void
-table_changed(Datum arg, Oid relid)
+table_changed(Datum arg pg_attribute_unused(), Oid relid)
 {
 	if (relid == InvalidOid || relid == known.relid)
 		known.written = true;

@@ -185,7 +185,7 @@ typedef struct ReserveCatalog
 static ReserveCatalog catalog;
 
 static void
-reserve_relcache_callback(Datum arg, Oid relid)
+reserve_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
 	if (relid == InvalidOid || relid == catalog.bookings || relid == catalog.bookings_pkey ||
 		relid == catalog.services || relid == catalog.services_pkey ||
@@ -794,7 +794,7 @@ judge_capacity(Relation bookings, BookingRow *row, ItemPointer self, const Booki
 	CapacityCheck then;
 	RangeVerdict verdict;
 
-	*latest = (CapacityCheck) {row, self, bookings, keys};
+	*latest = (CapacityCheck) {.row = row, .self = self, .bookings = bookings, .keys = keys};
 	then = *latest;
 	verdict = protector_range_verdict(capacity_check, latest, capacity_check, &then);
 	/* hidden from the snapshot: a booking, or the service's rules changed */

@@ -98,7 +98,9 @@ kind_of(Oid basetype)
 static uint64 casts_generation = 1;
 
 static void
-casts_changed(Datum arg, int cacheid, uint32 hashvalue)
+casts_changed(Datum arg pg_attribute_unused(),
+			  int cacheid pg_attribute_unused(),
+			  uint32 hashvalue pg_attribute_unused())
 {
 	casts_generation++;
 }

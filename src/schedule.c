@@ -391,7 +391,9 @@ protector_local_midnight(int local_day, pg_tz *tz)
 	" WHERE s.id OPERATOR(pg_catalog.=) $1"
 
 static void
-copy_service_rules(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+copy_service_rules(HeapTuple tup, TupleDesc desc,
+				   uint64 row pg_attribute_unused(),
+				   uint64 nrows pg_attribute_unused(), void *arg)
 {
 	ServiceRules *rules = (ServiceRules *) arg;
 	bool		isnull;
@@ -423,7 +425,8 @@ ServiceRules *
 protector_load_service_rules(const pg_uuid_t *service_id)
 {
 	Oid			argtypes[1] = {UUIDOID};
-	ProtectorRead read = {&rules_plan, RULES_SQL, 1, argtypes, NULL, 1};
+	ProtectorRead read = {.plan = &rules_plan, .sql = RULES_SQL, .nargs = 1,
+		.argtypes = argtypes, .owner_of = NULL, .limit = 1};
 	ServiceRules *rules = palloc0(sizeof(ServiceRules));
 	Datum		values[1];
 
@@ -490,7 +493,8 @@ static DayOverride *
 load_overrides(const pg_uuid_t *venue_id, int first_day, int last_day, int *n)
 {
 	Oid			argtypes[3] = {UUIDOID, DATEOID, DATEOID};
-	ProtectorRead read = {&closures_plan, CLOSURES_SQL, 3, argtypes, "venue_closures", 0};
+	ProtectorRead read = {.plan = &closures_plan, .sql = CLOSURES_SQL, .nargs = 3,
+		.argtypes = argtypes, .owner_of = "venue_closures", .limit = 0};
 	Datum		values[3];
 	DayOverride *result = NULL;
 

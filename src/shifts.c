@@ -78,7 +78,7 @@ typedef struct ShiftRow
 } ShiftRow;
 
 static void
-shifts_relcache_callback(Datum arg, Oid relid)
+shifts_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
 	if (relid == InvalidOid || relid == catalog.shifts || relid == catalog.during.index)
 		catalog.valid = false;
@@ -213,7 +213,8 @@ overlap_check(Snapshot snapshot, void *arg)
 static void
 check_no_overlap(Relation shifts, HeapTuple tuple, ShiftRow *row)
 {
-	OverlapCheck latest = {row, &tuple->t_self, shifts, RelationGetDescr(shifts)};
+	OverlapCheck latest = {.row = row, .self = &tuple->t_self, .shifts = shifts,
+		.desc = RelationGetDescr(shifts)};
 	OverlapCheck then = latest;
 	RangeVerdict verdict = protector_range_verdict(overlap_check, &latest, overlap_check, &then);
 
@@ -266,7 +267,9 @@ typedef struct CoverageCheck
 } CoverageCheck;
 
 static void
-copy_uncovered(HeapTuple tuple, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+copy_uncovered(HeapTuple tuple, TupleDesc desc,
+			   uint64 row pg_attribute_unused(),
+			   uint64 nrows pg_attribute_unused(), void *arg)
 {
 	CoverageCheck *c = (CoverageCheck *) arg;
 
@@ -282,7 +285,8 @@ coverage_check(Snapshot snapshot, void *arg)
 	CoverageCheck *c = (CoverageCheck *) arg;
 	Oid			argtypes[3] = {UUIDOID, UUIDOID, TSTZRANGEOID};
 	Datum		values[3] = {UUIDPGetDatum(c->organization_id), UUIDPGetDatum(c->member_id), c->window};
-	ProtectorRead read = {&uncovered_plan, UNCOVERED_SQL, 3, argtypes, "members", 1, snapshot};
+	ProtectorRead read = {.plan = &uncovered_plan, .sql = UNCOVERED_SQL, .nargs = 3,
+		.argtypes = argtypes, .owner_of = "members", .limit = 1, .snapshot = snapshot};
 
 	c->found = false;
 	(void) protector_read(&read, values, NULL, copy_uncovered, c);
@@ -296,7 +300,8 @@ coverage_check(Snapshot snapshot, void *arg)
 static void
 check_still_covered(ShiftRow *old, const char *change)
 {
-	CoverageCheck latest = {old->organization_id, old->member_id, old->during};
+	CoverageCheck latest = {.organization_id = old->organization_id,
+		.member_id = old->member_id, .window = old->during};
 	CoverageCheck then = latest;
 	RangeVerdict verdict = protector_range_verdict(coverage_check, &latest, coverage_check, &then);
 	char	   *booking;
@@ -406,7 +411,7 @@ typedef struct BookingAgentCatalog
 static BookingAgentCatalog agent_catalog;
 
 static void
-agent_relcache_callback(Datum arg, Oid relid)
+agent_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
 	if (relid == InvalidOid || relid == agent_catalog.bookings)
 		agent_catalog.valid = false;
@@ -443,7 +448,8 @@ typedef struct AgentCheck
 } AgentCheck;
 
 static void
-copy_bool(HeapTuple tuple, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+copy_bool(HeapTuple tuple, TupleDesc desc, uint64 row pg_attribute_unused(),
+		  uint64 nrows pg_attribute_unused(), void *arg)
 {
 	bool		isnull;
 
@@ -458,7 +464,8 @@ typedef struct MemberOf
 } MemberOf;
 
 static void
-copy_member(HeapTuple tuple, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+copy_member(HeapTuple tuple, TupleDesc desc, uint64 row pg_attribute_unused(),
+			uint64 nrows pg_attribute_unused(), void *arg)
 {
 	MemberOf   *m = (MemberOf *) arg;
 	bool		isnull;
@@ -475,7 +482,8 @@ agent_uncovered(Snapshot snapshot, void *arg)
 {
 	AgentCheck *c = (AgentCheck *) arg;
 	Oid			argtypes[4] = {UUIDOID, UUIDOID, UUIDOID, TSTZRANGEOID};
-	ProtectorRead read = {&covered_plan, COVERED_SQL, 4, argtypes, "members", 1, snapshot};
+	ProtectorRead read = {.plan = &covered_plan, .sql = COVERED_SQL, .nargs = 4,
+		.argtypes = argtypes, .owner_of = "members", .limit = 1, .snapshot = snapshot};
 	bool		covered = false;
 
 	(void) protector_read(&read, c->values, NULL, copy_bool, &covered);
@@ -499,7 +507,8 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 	HeapTuple	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	Oid			argtypes[2] = {UUIDOID, UUIDOID};
-	ProtectorRead read = {&member_plan, MEMBER_SQL, 2, argtypes, "members", 1, .locks_rows = true};
+	ProtectorRead read = {.plan = &member_plan, .sql = MEMBER_SQL, .nargs = 2,
+		.argtypes = argtypes, .owner_of = "members", .limit = 1, .locks_rows = true};
 	AgentCheck	latest;
 	AgentCheck	then;
 	bool		isnull;
@@ -608,7 +617,9 @@ protector_agent_still_assigned(PG_FUNCTION_ARGS)
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	{
 		Oid			argtypes[2] = {UUIDOID, UUIDOID};
-		ProtectorRead read = {&still_assigned_plan, STILL_ASSIGNED_SQL, 2, argtypes, "bookings", 1, snapshot};
+		ProtectorRead read = {.plan = &still_assigned_plan, .sql = STILL_ASSIGNED_SQL,
+			.nargs = 2, .argtypes = argtypes, .owner_of = "bookings", .limit = 1,
+			.snapshot = snapshot};
 
 		found = protector_read(&read, args, NULL, copy_bool, &found) > 0;
 	}

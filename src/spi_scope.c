@@ -161,7 +161,9 @@ typedef struct DatumCopy
 } DatumCopy;
 
 static void
-copy_first_datum(HeapTuple tuple, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+copy_first_datum(HeapTuple tuple, TupleDesc desc,
+				 uint64 row pg_attribute_unused(),
+				 uint64 nrows pg_attribute_unused(), void *arg)
 {
 	DatumCopy  *out = (DatumCopy *) arg;
 	Form_pg_attribute att = TupleDescAttr(desc, 0);
@@ -180,7 +182,8 @@ Datum
 protector_select_datum(SPIPlanPtr *plan, const char *sql, int nargs,
 					   Oid *argtypes, Datum *values, bool *found)
 {
-	ProtectorRead read = {plan, sql, nargs, argtypes, "members", 2};
+	ProtectorRead read = {.plan = plan, .sql = sql, .nargs = nargs,
+		.argtypes = argtypes, .owner_of = "members", .limit = 2};
 	DatumCopy	out = {(Datum) 0, true};
 
 	if (protector_read(&read, values, NULL, copy_first_datum, &out) > 1)

@@ -105,7 +105,7 @@ typedef struct ProtectorColumn
  * The attnums of a fixed list of columns of one table, found by name
  * (protector_column_required) on first use, and again after a relcache
  * invalidation of the table or when asked about another table.  Declared
- * static with its list: {list, lengthof(list)}.
+ * static with its list: {.columns = list, .ncolumns = lengthof(list)}.
  */
 typedef struct ProtectorColumns
 {

@@ -51,7 +51,8 @@ typedef struct VenueHours
 	"  FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) $1"
 
 static void
-copy_venue(HeapTuple tup, TupleDesc desc, uint64 row, uint64 nrows, void *arg)
+copy_venue(HeapTuple tup, TupleDesc desc, uint64 row pg_attribute_unused(),
+		   uint64 nrows pg_attribute_unused(), void *arg)
 {
 	VenueHours **out = (VenueHours **) arg;
 	VenueHours *v = palloc0(sizeof(VenueHours));
@@ -68,7 +69,8 @@ static VenueHours *
 load_venue(FunctionCallInfo fcinfo, int argno)
 {
 	Oid			argtypes[1] = {UUIDOID};
-	ProtectorRead read = {&venue_plan, VENUE_SQL, 1, argtypes, NULL, 1};
+	ProtectorRead read = {.plan = &venue_plan, .sql = VENUE_SQL, .nargs = 1,
+		.argtypes = argtypes, .owner_of = NULL, .limit = 1};
 	VenueHours *v = NULL;
 	Datum		values[1];
 

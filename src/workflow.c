@@ -105,7 +105,9 @@ static const ProtectorColumn booking_column_list[] = {
 	[BK_HOLD_EXPIRES_AT] = {"hold_expires_at", TIMESTAMPTZOID},
 	[BK_PROMO_CODE_ID] = {"promo_code_id", UUIDOID},
 };
-static ProtectorColumns booking_columns = {booking_column_list, lengthof(booking_column_list)};
+static ProtectorColumns booking_columns = {
+	.columns = booking_column_list, .ncolumns = lengthof(booking_column_list)
+};
 
 enum
 {
@@ -121,7 +123,9 @@ static const ProtectorColumn task_column_list[] = {
 	[TK_DUE_AT] = {"due_at", TIMESTAMPTZOID, true},
 	[TK_STATUS] = {"status", InvalidOid},
 };
-static ProtectorColumns task_columns = {task_column_list, lengthof(task_column_list)};
+static ProtectorColumns task_columns = {
+	.columns = task_column_list, .ncolumns = lengthof(task_column_list)
+};
 
 enum
 {
@@ -134,7 +138,9 @@ static const ProtectorColumn notification_column_list[] = {
 	[NT_KIND] = {"kind", TEXTOID, true},
 	[NT_PAYLOAD] = {"payload", JSONBOID, true},
 };
-static ProtectorColumns notification_columns = {notification_column_list, lengthof(notification_column_list)};
+static ProtectorColumns notification_columns = {
+	.columns = notification_column_list, .ncolumns = lengthof(notification_column_list)
+};
 
 static char *
 column_text(HeapTuple tuple, TupleDesc desc, AttrNumber attnum)
