@@ -153,7 +153,9 @@ DECLARE
 BEGIN
 	FOREACH f IN ARRAY ARRAY['protector_internal.apply_promo_code()', 'protector_internal.voucher_for(uuid, text)',
 							 'protector_internal.check_voucher_payment()']::regprocedure[] LOOP
-		EXECUTE replace(pg_get_functiondef(f), 'FOR UPDATE;', ';');
+		-- (and without the bounded wait that locks the row first)
+		EXECUTE replace(replace(pg_get_functiondef(f), 'FOR UPDATE;', ';'),
+						'protector_internal.lock_row(', 'pg_catalog.num_nulls(');
 	END LOOP;
 	EXECUTE replace(replace(pg_get_functiondef('protector_internal.use_promo_code(uuid, uuid, uuid, boolean)'::regprocedure),
 							'OPERATOR(pg_catalog.>) p.max_uses THEN', 'OPERATOR(pg_catalog.>) p.max_uses AND false THEN'),
