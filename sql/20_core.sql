@@ -308,6 +308,27 @@ RETURN (SELECT pg_catalog.string_agg(pg_catalog.left(n, 50), ', ' ORDER BY i)
 COMMENT ON FUNCTION protector_internal.names_text(text[]) IS
 'The first ten names, each cut to 50 characters, and how many more (for messages); NULL for none';
 
+-- A date or time as messages quote it, whatever the caller's DateStyle and
+-- TimeZone ('SQL, DMY' read 02/01/2027 for 2027-01-02); NULL as NULL
+CREATE FUNCTION protector_internal.iso_text(p_date date)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN p_date IS NULL THEN 'NULL'
+			WHEN p_date OPERATOR(pg_catalog.<) '0001-01-01' OR p_date OPERATOR(pg_catalog.>) '9999-12-31' THEN p_date::text
+			ELSE pg_catalog.to_char(p_date, 'YYYY-MM-DD') END;
+COMMENT ON FUNCTION protector_internal.iso_text(date) IS
+'A date as messages quote it: YYYY-MM-DD whatever the caller''s DateStyle (NULL as NULL)';
+CREATE FUNCTION protector_internal.iso_text(p_time timestamptz)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN p_time IS NULL THEN 'NULL'
+			WHEN NOT pg_catalog.isfinite(p_time) OR p_time OPERATOR(pg_catalog.<) '0001-01-01 00:00+00' THEN p_time::text
+			ELSE pg_catalog.to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00' END;
+COMMENT ON FUNCTION protector_internal.iso_text(timestamptz) IS
+'A time as messages quote it: YYYY-MM-DD HH:MI:SS+00 in UTC whatever the caller''s DateStyle and TimeZone (NULL as NULL)';
+
 CREATE FUNCTION protector.country_is_known(p_country text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_country_is_known_sql'

@@ -893,12 +893,14 @@ BEGIN
 	IF NOT (pg_catalog.isfinite(COALESCE(p_valid_from, 'epoch')) AND pg_catalog.isfinite(COALESCE(p_valid_until, 'epoch'))) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%1$svalid_from and %1$svalid_until must be finite times, or null for no limit', p_prefix),
-			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'NULL'), COALESCE(p_valid_until::text, 'NULL')));
+			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_valid_from), protector_internal.iso_text(p_valid_until)));
 	END IF;
 	IF p_valid_until OPERATOR(pg_catalog.<=) p_valid_from THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%1$svalid_until must be later than %1$svalid_from', p_prefix),
-			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'now'), COALESCE(p_valid_until::text, 'open end')));
+			pg_catalog.format('Got %s to %s.',
+							  CASE WHEN p_valid_from IS NULL THEN 'now' ELSE protector_internal.iso_text(p_valid_from) END,
+							  CASE WHEN p_valid_until IS NULL THEN 'open end' ELSE protector_internal.iso_text(p_valid_until) END));
 	END IF;
 	IF p_max_uses OPERATOR(pg_catalog.<) 1 OR p_max_uses_per_customer OPERATOR(pg_catalog.<) 1 THEN
 		PERFORM protector.raise('invalid_parameter',
@@ -1024,7 +1026,8 @@ BEGIN
 	-- (a new code is not over before it starts: later than now too)
 	IF p_valid_until OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
 		PERFORM protector.raise('invalid_parameter', 'p_valid_until must be later than p_valid_from and now',
-			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'now'), p_valid_until));
+			pg_catalog.format('Got %s to %s.', CASE WHEN p_valid_from IS NULL THEN 'now' ELSE protector_internal.iso_text(p_valid_from) END,
+							  protector_internal.iso_text(p_valid_until)));
 	END IF;
 	PERFORM protector_internal.check_promo_scope(p_service_ids, p_description, 'p_');
 	INSERT INTO protector.promo_codes (organization_id, description, discount_kind, discount_value, currency,

@@ -1129,7 +1129,7 @@ BEGIN
 	   OR p_end OPERATOR(pg_catalog.>) (p_start OPERATOR(pg_catalog.+) interval '744 hours')
 	   OR NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) THEN
 		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, between the years 2000 and 2200',
-			pg_catalog.format('Got %s to %s.', COALESCE(p_start::text, 'NULL'), COALESCE(p_end::text, 'NULL')));
+			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_start), protector_internal.iso_text(p_end)));
 	END IF;
 	IF p_note IS NOT NULL THEN
 		PERFORM protector_internal.check_text(p_note, 'p_note', 1, 2000);
@@ -1230,7 +1230,7 @@ BEGIN
 	   OR p_from OPERATOR(pg_catalog.<) '0001-01-02' OR p_to OPERATOR(pg_catalog.>) '9999-12-30'
 	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.>) (p_from OPERATOR(pg_catalog.+) '10 years'::interval) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be dates, p_to from p_from to ten years after it',
-			pg_catalog.format('Got %s to %s (between 0001-01-02 and 9999-12-30).', COALESCE(p_from::text, 'NULL'), COALESCE(p_to::text, 'NULL')));
+			pg_catalog.format('Got %s to %s (between 0001-01-02 and 9999-12-30).', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
 	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'staff.performance');
 	SELECT o.timezone, o.currency INTO v_tz, v_currency FROM protector.organizations o

@@ -589,7 +589,8 @@ BEGIN
 	IF NEW.participant_birth_date IS NULL OR NEW.participant_birth_date OPERATOR(pg_catalog.>) NEW.signed_on
 	   OR NEW.participant_birth_date OPERATOR(pg_catalog.<) (NEW.signed_on OPERATOR(pg_catalog.-) 54787) THEN
 		PERFORM protector.raise('invalid_parameter', 'participant_birth_date must be a date of the last 150 years, not in the future',
-			pg_catalog.format('Got %s; today is %s in %s.', COALESCE(NEW.participant_birth_date::text, 'NULL'), NEW.signed_on, v_timezone));
+			pg_catalog.format('Got %s; today is %s in %s.', protector_internal.iso_text(NEW.participant_birth_date),
+							  protector_internal.iso_text(NEW.signed_on), v_timezone));
 	END IF;
 	SELECT a.age INTO NEW.participant_age
 	FROM protector_internal.signing_age(NEW.participant_birth_date, NEW.signed_at, v_timezone) a;

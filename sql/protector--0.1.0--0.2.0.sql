@@ -2999,7 +2999,8 @@ BEGIN
 	-- (a new code is not over before it starts: later than now too)
 	IF p_valid_until OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
 		PERFORM protector.raise('invalid_parameter', 'p_valid_until must be later than p_valid_from and now',
-			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'now'), p_valid_until));
+			pg_catalog.format('Got %s to %s.', CASE WHEN p_valid_from IS NULL THEN 'now' ELSE protector_internal.iso_text(p_valid_from) END,
+							  protector_internal.iso_text(p_valid_until)));
 	END IF;
 	PERFORM protector_internal.check_promo_scope(p_service_ids, p_description, 'p_');
 	INSERT INTO protector.promo_codes (organization_id, description, discount_kind, discount_value, currency,
@@ -5513,7 +5514,7 @@ BEGIN
 	   OR p_from OPERATOR(pg_catalog.<) '0001-01-02' OR p_to OPERATOR(pg_catalog.>) '9999-12-30'
 	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 1100 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_from to p_to must be a range of at most 1101 days between 0001-01-02 and 9999-12-30',
-			pg_catalog.format('Got %s to %s.', COALESCE(p_from::text, 'NULL'), COALESCE(p_to::text, 'NULL')));
+			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
 	END IF;
 	tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	lo := protector_internal.local_midnight(tz, p_from);
@@ -6958,7 +6959,7 @@ BEGIN
 	   OR p_end OPERATOR(pg_catalog.>) (p_start OPERATOR(pg_catalog.+) interval '744 hours')
 	   OR NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) THEN
 		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, between the years 2000 and 2200',
-			pg_catalog.format('Got %s to %s.', COALESCE(p_start::text, 'NULL'), COALESCE(p_end::text, 'NULL')));
+			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_start), protector_internal.iso_text(p_end)));
 	END IF;
 	IF p_note IS NOT NULL THEN
 		PERFORM protector_internal.check_text(p_note, 'p_note', 1, 2000);
@@ -7059,7 +7060,7 @@ BEGIN
 	   OR p_from OPERATOR(pg_catalog.<) '0001-01-02' OR p_to OPERATOR(pg_catalog.>) '9999-12-30'
 	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.>) (p_from OPERATOR(pg_catalog.+) '10 years'::interval) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be dates, p_to from p_from to ten years after it',
-			pg_catalog.format('Got %s to %s (between 0001-01-02 and 9999-12-30).', COALESCE(p_from::text, 'NULL'), COALESCE(p_to::text, 'NULL')));
+			pg_catalog.format('Got %s to %s (between 0001-01-02 and 9999-12-30).', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
 	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'staff.performance');
 	SELECT o.timezone, o.currency INTO v_tz, v_currency FROM protector.organizations o
@@ -7636,7 +7637,8 @@ BEGIN
 	IF NEW.participant_birth_date IS NULL OR NEW.participant_birth_date OPERATOR(pg_catalog.>) NEW.signed_on
 	   OR NEW.participant_birth_date OPERATOR(pg_catalog.<) (NEW.signed_on OPERATOR(pg_catalog.-) 54787) THEN
 		PERFORM protector.raise('invalid_parameter', 'participant_birth_date must be a date of the last 150 years, not in the future',
-			pg_catalog.format('Got %s; today is %s in %s.', COALESCE(NEW.participant_birth_date::text, 'NULL'), NEW.signed_on, v_timezone));
+			pg_catalog.format('Got %s; today is %s in %s.', protector_internal.iso_text(NEW.participant_birth_date),
+							  protector_internal.iso_text(NEW.signed_on), v_timezone));
 	END IF;
 	SELECT a.age INTO NEW.participant_age
 	FROM protector_internal.signing_age(NEW.participant_birth_date, NEW.signed_at, v_timezone) a;
@@ -12047,12 +12049,14 @@ BEGIN
 	IF NOT (pg_catalog.isfinite(COALESCE(p_valid_from, 'epoch')) AND pg_catalog.isfinite(COALESCE(p_valid_until, 'epoch'))) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%1$svalid_from and %1$svalid_until must be finite times, or null for no limit', p_prefix),
-			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'NULL'), COALESCE(p_valid_until::text, 'NULL')));
+			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_valid_from), protector_internal.iso_text(p_valid_until)));
 	END IF;
 	IF p_valid_until OPERATOR(pg_catalog.<=) p_valid_from THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%1$svalid_until must be later than %1$svalid_from', p_prefix),
-			pg_catalog.format('Got %s to %s.', COALESCE(p_valid_from::text, 'now'), COALESCE(p_valid_until::text, 'open end')));
+			pg_catalog.format('Got %s to %s.',
+							  CASE WHEN p_valid_from IS NULL THEN 'now' ELSE protector_internal.iso_text(p_valid_from) END,
+							  CASE WHEN p_valid_until IS NULL THEN 'open end' ELSE protector_internal.iso_text(p_valid_until) END));
 	END IF;
 	IF p_max_uses OPERATOR(pg_catalog.<) 1 OR p_max_uses_per_customer OPERATOR(pg_catalog.<) 1 THEN
 		PERFORM protector.raise('invalid_parameter',
@@ -13390,6 +13394,29 @@ AS 'MODULE_PATHNAME', 'protector_lock_widget_bookings'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION protector_internal.lock_widget_bookings(uuid) IS
 'Takes the organization''s widget lock (classid 1886547715), waiting at most protector.lock_timeout (40001)';
+
+CREATE FUNCTION protector_internal.iso_text(p_date date)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN p_date IS NULL THEN 'NULL'
+			WHEN p_date OPERATOR(pg_catalog.<) '0001-01-01' OR p_date OPERATOR(pg_catalog.>) '9999-12-31' THEN p_date::text
+			ELSE pg_catalog.to_char(p_date, 'YYYY-MM-DD') END;
+COMMENT ON FUNCTION protector_internal.iso_text(date) IS
+'A date as messages quote it: YYYY-MM-DD whatever the caller''s DateStyle (NULL as NULL)';
+
+CREATE FUNCTION protector_internal.iso_text(p_time timestamptz)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN p_time IS NULL THEN 'NULL'
+			WHEN NOT pg_catalog.isfinite(p_time) OR p_time OPERATOR(pg_catalog.<) '0001-01-01 00:00+00' THEN p_time::text
+			ELSE pg_catalog.to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00' END;
+COMMENT ON FUNCTION protector_internal.iso_text(timestamptz) IS
+'A time as messages quote it: YYYY-MM-DD HH:MI:SS+00 in UTC whatever the caller''s DateStyle and TimeZone (NULL as NULL)';
+REVOKE ALL ON FUNCTION protector_internal.iso_text(date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION protector_internal.iso_text(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.iso_text(date), protector_internal.iso_text(timestamptz) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

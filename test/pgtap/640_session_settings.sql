@@ -6,10 +6,12 @@
 -- TimeZone. Under standard_conforming_strings = off a phone number, an
 -- amount written as text and a second enable_audit failed (literals with
 -- backslashes read as escapes), and PL/pgSQL's cached plans kept failing
--- after the setting was turned back on. Claims nested 32,000 levels deep ran out of stack (54001)
+-- after the setting was turned back on. Error details quoted dates and
+-- times in the caller's DateStyle and TimeZone (02/01/2027 for 2 January).
+-- Claims nested 32,000 levels deep ran out of stack (54001)
 -- rather than being refused as bad input.
 BEGIN;
-SELECT plan(13);
+SELECT plan(16);
 
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
 VALUES ('0a640000-0000-4000-8000-000000000000', 'Styles', 'session-settings', 'Europe/Berlin', 'EUR');
@@ -70,6 +72,22 @@ SELECT protector.enable_audit('public.ss_notes') AS first \gset
 SELECT is(protector.enable_audit('public.ss_notes'), false, '... enable_audit a second time is a no-op (invalid byte sequence 0x00)');
 RESET standard_conforming_strings;
 SELECT is(protector_internal.phone_is_valid('+49 30 1234567'), true, '... and nothing of it stays once it is on again');
+
+-- dates and times in error details read the same under any DateStyle
+SET LOCAL DateStyle = 'SQL, DMY';
+SET LOCAL TimeZone = 'America/St_Johns';
+SELECT is(tests.error_text($$SELECT * FROM protector.generate_booking_report('0a640000-0000-4000-8000-000000000000', '2027-01-02', '2031-01-01')$$),
+	'22023 | p_from to p_to must be a range of at most 1101 days between 0001-01-02 and 9999-12-30 | Got 2027-01-02 to 2031-01-01.',
+	'a report''s range is quoted as ISO dates (it read 02/01/2027 to 01/01/2031)');
+SELECT is(tests.error_text($$SELECT * FROM protector.get_staff_performance('0a640000-0000-4000-8000-000000000000', '2027-01-02', '2040-01-01')$$),
+	'22023 | p_from and p_to must be dates, p_to from p_from to ten years after it | Got 2027-01-02 to 2040-01-01 (between 0001-01-02 and 9999-12-30).',
+	'... so is the staff performance''s');
+SELECT is(tests.error_text($$SELECT protector.create_promo_code('0a640000-0000-4000-8000-000000000000', 'percent', 10,
+													p_valid_from => '2027-01-02 10:00+00', p_valid_until => '2027-01-01 10:00+00')$$),
+	'22023 | p_valid_until must be later than p_valid_from | Got 2027-01-02 10:00:00+00 to 2027-01-01 10:00:00+00.',
+	'... and a promo code''s times, in UTC (they read 02/01/2027 06:30:00 NST)');
+RESET DateStyle;
+SET LOCAL TimeZone = 'UTC';
 
 -- claims too deep to be a token are bad input, refused where they are met
 SELECT tests.create_supabase_user('ss_user') IS NOT NULL AS made \gset
