@@ -22,10 +22,12 @@ LANGUAGE C;
 COMMENT ON FUNCTION protector_internal.booking_workflow_insert() IS
 'Trigger (AFTER INSERT, C): the review task and desk notification of a new booking';
 
+-- (times in the payload in UTC whoever writes the booking, as a new
+-- booking's are: to_jsonb writes a timestamp in the session's zone)
 CREATE FUNCTION protector_internal.booking_workflow()
 RETURNS trigger
 LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC'
 AS $$
 DECLARE
 	v_kind text;

@@ -291,10 +291,11 @@ COMMENT ON FUNCTION protector.mark_messages_read(uuid) IS
 -- Supabase Realtime Broadcast (attached by protector.enable_realtime(),
 -- sql/85_realtime.sql): the organization's private topic gets the
 -- message without its body, the customer's own private topic with it.
+-- (its times in UTC whoever writes the message)
 CREATE FUNCTION protector_internal.broadcast_message()
 RETURNS trigger
 LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC'
 AS $$
 DECLARE
 	v_user uuid;

@@ -104,7 +104,7 @@ GRANT EXECUTE ON FUNCTION protector_internal.restoring() TO authenticated, servi
 CREATE OR REPLACE FUNCTION protector_internal.booking_workflow()
 RETURNS trigger
 LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC'
 AS $$
 DECLARE
 	v_kind text;
@@ -8335,7 +8335,7 @@ COMMENT ON FUNCTION protector.mark_messages_read(uuid) IS
 CREATE FUNCTION protector_internal.broadcast_message()
 RETURNS trigger
 LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC'
 AS $$
 DECLARE
 	v_user uuid;

@@ -11,7 +11,7 @@
 -- Claims nested 32,000 levels deep ran out of stack (54001)
 -- rather than being refused as bad input.
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
 VALUES ('0a640000-0000-4000-8000-000000000000', 'Styles', 'session-settings', 'Europe/Berlin', 'EUR');
@@ -53,6 +53,15 @@ SELECT is((SELECT format('%s %s', new_row ->> 'buffer_after', old_row ->> 'buffe
 SELECT is((SELECT payload ->> 'start' FROM protector.notifications
 		   WHERE booking_id = '0a640000-0000-4000-8000-00000000b001' AND kind = 'booking.created'),
 	'2029-05-04T18:00:00+00:00', 'the desk notification''s start is in UTC beside its venue''s zone (it was 15:30:00-02:30)');
+
+-- so is a change's: the cancellation's notification, written by the
+-- PL/pgSQL trigger (it was 15:30:00-02:30 too)
+SET LOCAL TimeZone = 'America/St_Johns';
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a640000-0000-4000-8000-00000000b001';
+SET LOCAL TimeZone = 'UTC';
+SELECT is((SELECT payload ->> 'start' FROM protector.notifications
+		   WHERE booking_id = '0a640000-0000-4000-8000-00000000b001' AND kind = 'booking.cancelled'),
+	'2029-05-04T18:00:00+00:00', '... and a cancellation''s notification too');
 
 -- a writer under the default settings writes the same text
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status)
