@@ -6987,6 +6987,8 @@ DECLARE
 	v_tz text;
 	v_from timestamptz;
 	v_to timestamptz;
+	v_reach timestamptz;
+	v_last timestamptz;
 BEGIN
 	IF p_week_start IS NULL OR p_week_start NOT BETWEEN '2000-01-01' AND '2199-12-25' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date from 2000-01-01 to 2199-12-25', 'A week of the years 2000 to 2199.');
@@ -6997,35 +6999,47 @@ BEGIN
 	-- happens twice, as local_date reads a shift's start)
 	v_from := protector_internal.local_midnight(v_tz, p_week_start);
 	v_to := protector_internal.local_midnight(v_tz, p_week_start OPERATOR(pg_catalog.+) 7);
-	-- (each shift's bookings through bookings_starts_idx, from 31 days
-	-- (the longest a booking lasts) before the shift's start to its end, as
-	-- columns of its own: lower() and upper() are not leakproof, and under
-	-- RLS a comparison with them could not be an index condition; the
-	-- agent's index has no time, and each shift read the agent's whole
-	-- history. A booking is counted in every shift it overlaps: one that
-	-- runs across shifts back to back, as staff.md lets it, was counted in
-	-- none, and its officer looked idle.)
+	-- (the shifts' members' bookings at the venue read once, through
+	-- bookings_starts_idx, from 31 days (the longest a booking lasts)
+	-- before the first shift's start to the last one's end, as columns of
+	-- their own: lower() and upper() are not leakproof, and under RLS a
+	-- comparison with them could not be an index condition; the agent's
+	-- index has no time, and each shift read the agent's whole history;
+	-- read per shift, the 31 days were read once per shift. A booking is
+	-- counted in every shift it overlaps: one that runs across shifts back
+	-- to back, as staff.md lets it, was counted in none, and its officer
+	-- looked idle.)
+	-- (the bounds as values the plan knows: as subqueries, the planner took
+	-- the agent's index and read their whole history)
+	SELECT pg_catalog.min(pg_catalog.lower(x.during)) OPERATOR(pg_catalog.-) '744 hours'::pg_catalog.interval,
+		   pg_catalog.max(pg_catalog.upper(x.during))
+	INTO v_reach, v_last
+	FROM protector.staff_shifts x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) v_org AND x.venue_id OPERATOR(pg_catalog.=) p_venue_id
+	  AND x.during OPERATOR(pg_catalog.&&) pg_catalog.tstzrange(v_from, v_to);
 	RETURN QUERY
 	WITH s AS MATERIALIZED (
 		SELECT x.id, x.member_id, x.during, x.note, pg_catalog.lower(x.during) AS starts_at,
-			   pg_catalog.upper(x.during) AS ends_at,
-			   pg_catalog.lower(x.during) OPERATOR(pg_catalog.-) '744 hours'::pg_catalog.interval AS reach_from
+			   pg_catalog.upper(x.during) AS ends_at, m.user_id, m.full_name, m.role
 		FROM protector.staff_shifts x
+		JOIN protector.members m ON m.organization_id OPERATOR(pg_catalog.=) v_org AND m.id OPERATOR(pg_catalog.=) x.member_id
 		WHERE x.organization_id OPERATOR(pg_catalog.=) v_org AND x.venue_id OPERATOR(pg_catalog.=) p_venue_id
-		  AND x.during OPERATOR(pg_catalog.&&) pg_catalog.tstzrange(v_from, v_to))
-	SELECT s.id, s.member_id, m.full_name, m.role, pg_catalog.timezone(v_tz, s.starts_at)::date,
+		  AND x.during OPERATOR(pg_catalog.&&) pg_catalog.tstzrange(v_from, v_to)),
+	b AS MATERIALIZED (
+		SELECT b.assigned_agent, b.during FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) v_org
+		  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) v_reach
+		  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) v_last
+		  AND b.venue_id OPERATOR(pg_catalog.=) p_venue_id AND b.assigned_agent IS NOT NULL
+		  AND b.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[]))
+	SELECT s.id, s.member_id, s.full_name, s.role, pg_catalog.timezone(v_tz, s.starts_at)::date,
 		   pg_catalog.timezone(v_tz, s.starts_at), pg_catalog.timezone(v_tz, s.ends_at),
 		   s.starts_at, s.ends_at, v_tz,
-		   (SELECT pg_catalog.count(*)::integer FROM protector.bookings b
-			WHERE b.organization_id OPERATOR(pg_catalog.=) v_org AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
-			  AND b.venue_id OPERATOR(pg_catalog.=) p_venue_id AND b.during OPERATOR(pg_catalog.&&) s.during
-			  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) s.reach_from
-			  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) s.ends_at
-			  AND b.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])),
+		   (SELECT pg_catalog.count(*)::integer FROM b
+			WHERE b.assigned_agent OPERATOR(pg_catalog.=) s.user_id AND b.during OPERATOR(pg_catalog.&&) s.during),
 		   s.note
 	FROM s
-	JOIN protector.members m ON m.organization_id OPERATOR(pg_catalog.=) v_org AND m.id OPERATOR(pg_catalog.=) s.member_id
-	ORDER BY s.starts_at, m.full_name, s.id;
+	ORDER BY s.starts_at, s.full_name, s.id;
 END
 $$;
 COMMENT ON FUNCTION protector.get_staff_schedule(uuid, date) IS
