@@ -301,6 +301,103 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION protector_internal.lock_widget_bookings(uuid) IS
 'Takes the organization''s widget lock (classid 1886547715), waiting at most protector.lock_timeout (40001)';
 
+-- A widget visitor's retry (create_widget_booking): their own booking of
+-- this venue under the request key, or NULL; 23P01 when the key is on a
+-- booking that is not theirs. Read-only: asked before the request takes
+-- any lock, and again under the organization's widget lock.
+CREATE FUNCTION protector_internal.widget_replay(v protector.venues, p_identity text, p_email text, p_key text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- (per venue: the same key at another venue of the organization is
+	-- another booking, not a replay of this one under that venue's name)
+	v_key_tail text := '/' OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_key;
+	v_key text := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(p_identity) OPERATOR(pg_catalog.||) v_key_tail;
+	v_booking jsonb;
+BEGIN
+	-- (a booking made before the address was keyed by identity_key has
+	-- its lower()-cased address's, in the database's collation, not the
+	-- one a caller's arguments carry: a retry across that change replays
+	-- it; so is a booking of this venue with 0.1.0's key, without the
+	-- venue, which a request in flight during ALTER EXTENSION UPDATE
+	-- wrote with 0.1.0's code after the update had rewritten the others.
+	-- A key hashes an address, and two the desk keeps apart can lower()
+	-- alike into another's key: only the visitor's own booking, its
+	-- customer's identity theirs, is replayed.)
+	SELECT protector_internal.booking_shape(b, true) INTO v_booking FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id
+	  AND (b.idempotency_key OPERATOR(pg_catalog.=) ANY (ARRAY[v_key,
+				'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(pg_catalog.lower(p_email COLLATE pg_catalog."default")) OPERATOR(pg_catalog.||) v_key_tail])
+		   OR (b.venue_id OPERATOR(pg_catalog.=) v.id
+			   AND b.idempotency_key OPERATOR(pg_catalog.=) ('widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(pg_catalog.lower(p_email COLLATE pg_catalog."default"))
+				   OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_key)))
+	  AND EXISTS (SELECT FROM protector.customers c
+				  WHERE c.id OPERATOR(pg_catalog.=) b.customer_id
+					AND c.identity_key OPERATOR(pg_catalog.=) p_identity)
+	ORDER BY b.idempotency_key OPERATOR(pg_catalog.=) v_key DESC LIMIT 1;
+	-- this visitor's key on a booking that is not theirs (another
+	-- address that lower()s into theirs, or a guest record the desk
+	-- merged or erased since): neither replayed nor booked under it
+	IF v_booking IS NULL AND EXISTS (SELECT FROM protector.bookings b
+									 WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id
+									   AND b.idempotency_key OPERATOR(pg_catalog.=) v_key) THEN
+		PERFORM protector.raise('conflict', 'this request key belongs to another booking',
+			'A booking whose guest record is not this address''s holds it: another visitor''s, made before the widget keyed bookings by the address as the desk does, or one whose guest record the desk merged or erased since.',
+			'Send the booking again with a new p_idempotency_key.');
+	END IF;
+	RETURN v_booking;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.widget_replay(protector.venues, text, text, text) IS
+'A widget visitor''s own booking of the venue under the request key (NULL if none); 23P01 when the key is another booking''s';
+
+-- The widget's limits (create_widget_booking): the venue takes no widget
+-- bookings (42501), or too many in the last minute, or too many from this
+-- visitor or client address in the last hour (53400). Read-only: asked
+-- before the request takes any lock, and again under the organization's
+-- widget lock, which makes the count exact.
+CREATE FUNCTION protector_internal.widget_limits(v protector.venues, p_identity text, p_address inet)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_limit integer := protector_internal.widget_setting(v.widget_settings, 'bookings_per_minute', 30, 0, 100000);
+	v_per_visitor integer := protector_internal.widget_setting(v.widget_settings, 'visitor_bookings_per_hour', 5, 1, 100000);
+	v_per_address integer := protector_internal.widget_setting(v.widget_settings, 'address_bookings_per_hour', 20, 1, 100000);
+	v_recent integer;
+	v_by_visitor integer;
+	v_by_address integer;
+BEGIN
+	IF v_limit OPERATOR(pg_catalog.=) 0 THEN
+		PERFORM protector.raise('forbidden', 'this venue does not take bookings through its widget',
+			'Its widget_settings.bookings_per_minute is 0.');
+	END IF;
+	SELECT pg_catalog.count(*) INTO v_recent FROM protector.bookings b
+	WHERE b.venue_id OPERATOR(pg_catalog.=) v.id AND b.source OPERATOR(pg_catalog.=) 'widget'
+	  AND b.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute');
+	IF v_recent OPERATOR(pg_catalog.>=) v_limit THEN
+		PERFORM protector.raise('rate_limited', 'too many bookings through this widget; try again in a minute',
+			pg_catalog.format('This venue takes at most %s widget bookings per minute.', v_limit));
+	END IF;
+	SELECT pg_catalog.count(*) FILTER (WHERE w.identity_key OPERATOR(pg_catalog.=) p_identity),
+		   pg_catalog.count(*) FILTER (WHERE w.client_address OPERATOR(pg_catalog.=) p_address)
+	INTO v_by_visitor, v_by_address
+	FROM protector_internal.widget_requests w
+	WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
+	  AND w.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour');
+	IF v_by_visitor OPERATOR(pg_catalog.>=) v_per_visitor OR v_by_address OPERATOR(pg_catalog.>=) v_per_address THEN
+		PERFORM protector.raise('rate_limited', 'too many bookings from you through this widget; try again later',
+			pg_catalog.format('This venue takes at most %s widget bookings per hour from one e-mail address and %s from one network address.',
+				v_per_visitor, v_per_address));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.widget_limits(protector.venues, text, inet) IS
+'Refuses a widget booking the venue does not take (42501) or over its per-minute, per-visitor or per-address limit (53400)';
+
 CREATE FUNCTION protector.create_widget_booking(
 	p_embed_key text,
 	p_service_id uuid,
@@ -329,14 +426,8 @@ DECLARE
 	-- into the function: under "C", lower() folds no İ)
 	v_email text COLLATE pg_catalog."default" := protector_internal.trim_spaces(p_customer_email);
 	v_phone text := NULLIF(protector_internal.trim_spaces(p_customer_phone), '');
-	v_limit integer;
-	v_recent integer;
 	v_identity text;
 	v_address inet := protector_internal.request_client_address();
-	v_per_visitor integer := protector_internal.widget_setting(v.widget_settings, 'visitor_bookings_per_hour', 5, 1, 100000);
-	v_per_address integer := protector_internal.widget_setting(v.widget_settings, 'address_bookings_per_hour', 20, 1, 100000);
-	v_by_visitor integer;
-	v_by_address integer;
 	-- (without auto_confirm a widget booking is a hold the venue confirms
 	-- within widget_settings.confirmation_minutes, default 15)
 	v_hold_minutes integer := CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true' THEN NULL
@@ -345,7 +436,6 @@ DECLARE
 		ELSE 15 END;
 	v_customer uuid;
 	v_key text;
-	v_key_tail text;
 	v_booking jsonb;
 BEGIN
 	v_service := protector_internal.widget_service(v, p_service_id);
@@ -393,98 +483,57 @@ BEGIN
 	END IF;
 	v_identity := protector.normalize_email(v_email);
 
-	-- the locks the booking will wait for, taken first and in the order a
-	-- booking takes them (a promo code's row, the service's reservation
-	-- lock, a voucher's row), each wait bounded by protector.lock_timeout
-	-- (40001): the organization's widget lock below is then held while a
-	-- request works, never while it waits (held while one waited for a
-	-- busy service, every later visitor of the organization, whatever
-	-- their service, queued behind it without limit)
-	PERFORM protector_internal.lock_row('protector.promo_codes', p.id, 'promo code')
-	FROM protector.promo_codes p
-	WHERE p.organization_id OPERATOR(pg_catalog.=) v.organization_id AND p.code OPERATOR(pg_catalog.=) p_promo_code;
-	PERFORM protector.lock_services(ARRAY[v_service.id]);
-	PERFORM protector_internal.lock_row('protector.vouchers', x.id, 'voucher')
-	FROM protector.vouchers x
-	WHERE x.organization_id OPERATOR(pg_catalog.=) v.organization_id AND x.code OPERATOR(pg_catalog.=) p_voucher_code;
-	-- one widget booking of an organization at a time: the rate limit and
-	-- the customer look-up see every earlier one (a wait bounded too)
-	PERFORM protector_internal.lock_widget_bookings(v.organization_id);
-	-- (under REPEATABLE READ the ones committed while this waited are not in
-	-- its snapshot: the limits and the look-up would miss them; the count
-	-- and the newest id: a booking that pruned an old request and wrote its
-	-- own left the count as it was)
-	PERFORM protector_internal.retry_if_unseen(
-		'SELECT pg_catalog.hashtextextended(pg_catalog.count(*)::pg_catalog.text OPERATOR(pg_catalog.||) ''/''
-			OPERATOR(pg_catalog.||) COALESCE(pg_catalog.max(w.id)::pg_catalog.text, ''''), 0)
-		 FROM protector_internal.widget_requests w WHERE w.organization_id OPERATOR(pg_catalog.=) $1',
-		v.organization_id, 'a widget booking of this organization was made concurrently', NULL);
 	-- a visitor's retry replays their own booking, never someone else's,
-	-- and is answered before the limits count: it books nothing
+	-- and is answered before the limits count and before any lock: it
+	-- books nothing (again under the lock below: a retry racing its first
+	-- request is answered with it)
 	IF p_idempotency_key IS NOT NULL THEN
-		-- (per venue: the same key at another venue of the organization is
-		-- another booking, not a replay of this one under that venue's name)
-		v_key_tail := '/' OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
-		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_identity) OPERATOR(pg_catalog.||) v_key_tail;
-		-- (a booking made before the address was keyed by identity_key has
-		-- its lower()-cased address's: a retry across that change replays
-		-- it; so is a booking of this venue with 0.1.0's key, without the
-		-- venue, which a request in flight during ALTER EXTENSION UPDATE
-		-- wrote with 0.1.0's code after the update had rewritten the others.
-		-- A key hashes an address, and two the desk keeps apart can lower()
-		-- alike into another's key: only the visitor's own booking, its
-		-- customer's identity theirs, is replayed.)
-		SELECT protector_internal.booking_shape(b, true) INTO v_booking FROM protector.bookings b
-		WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id
-		  AND (b.idempotency_key OPERATOR(pg_catalog.=) ANY (ARRAY[v_key,
-					'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(pg_catalog.lower(v_email)) OPERATOR(pg_catalog.||) v_key_tail])
-			   OR (b.venue_id OPERATOR(pg_catalog.=) v.id
-				   AND b.idempotency_key OPERATOR(pg_catalog.=) ('widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(pg_catalog.lower(v_email))
-					   OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key)))
-		  AND EXISTS (SELECT FROM protector.customers c
-					  WHERE c.id OPERATOR(pg_catalog.=) b.customer_id
-						AND c.identity_key OPERATOR(pg_catalog.=) v_identity)
-		ORDER BY b.idempotency_key OPERATOR(pg_catalog.=) v_key DESC LIMIT 1;
-		-- this visitor's key on a booking that is not theirs (another
-		-- address that lower()s into theirs, or a guest record the desk
-		-- merged or erased since): neither replayed nor booked under it
-		IF v_booking IS NULL AND EXISTS (SELECT FROM protector.bookings b
-										 WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id
-										   AND b.idempotency_key OPERATOR(pg_catalog.=) v_key) THEN
-			PERFORM protector.raise('conflict', 'this request key belongs to another booking',
-				'A booking whose guest record is not this address''s holds it: another visitor''s, made before the widget keyed bookings by the address as the desk does, or one whose guest record the desk merged or erased since.',
-				'Send the booking again with a new p_idempotency_key.');
+		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_identity) OPERATOR(pg_catalog.||) '/'
+				 OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
+		v_booking := protector_internal.widget_replay(v, v_identity, v_email, p_idempotency_key);
+	END IF;
+	IF v_booking IS NULL THEN
+		-- the refusals that take nothing (the widget off, the venue's and
+		-- the visitor's limits) before any lock: a refused request holds
+		-- nothing another waits for (judged again under the lock below)
+		PERFORM protector_internal.widget_limits(v, v_identity, v_address);
+		-- the locks the booking will wait for, taken first and in the order
+		-- a booking takes them (a promo code's row, then the service's
+		-- reservation lock), each wait bounded by protector.lock_timeout
+		-- (40001): the organization's widget lock below is then held while
+		-- a request works, not while it waits (held while one waited for a
+		-- busy service, every later visitor of the organization, whatever
+		-- their service, queued behind it without limit). A voucher's row
+		-- is locked by the booking itself, after its guest record: locked
+		-- here, it waited in a cycle with a merge of that guest.
+		PERFORM protector_internal.lock_row('protector.promo_codes', p.id, 'promo code')
+		FROM protector.promo_codes p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) v.organization_id AND p.code OPERATOR(pg_catalog.=) p_promo_code;
+		PERFORM protector.lock_services(ARRAY[v_service.id]);
+		-- one widget booking of an organization at a time: the rate limit and
+		-- the customer look-up see every earlier one (a wait bounded too)
+		PERFORM protector_internal.lock_widget_bookings(v.organization_id);
+		-- (under REPEATABLE READ the ones committed while this waited are not in
+		-- its snapshot: the limits and the look-up would miss them; the count
+		-- and the newest id: a booking that pruned an old request and wrote its
+		-- own left the count as it was)
+		PERFORM protector_internal.retry_if_unseen(
+			'SELECT pg_catalog.hashtextextended(pg_catalog.count(*)::pg_catalog.text OPERATOR(pg_catalog.||) ''/''
+				OPERATOR(pg_catalog.||) COALESCE(pg_catalog.max(w.id)::pg_catalog.text, ''''), 0)
+			 FROM protector_internal.widget_requests w WHERE w.organization_id OPERATOR(pg_catalog.=) $1',
+			v.organization_id, 'a widget booking of this organization was made concurrently', NULL);
+		IF p_idempotency_key IS NOT NULL THEN
+			v_booking := protector_internal.widget_replay(v, v_identity, v_email, p_idempotency_key);
 		END IF;
 	END IF;
 	IF v_booking IS NULL THEN
-		v_limit := protector_internal.widget_setting(v.widget_settings, 'bookings_per_minute', 30, 0, 100000);
-		SELECT pg_catalog.count(*) INTO v_recent FROM protector.bookings b
-		WHERE b.venue_id OPERATOR(pg_catalog.=) v.id AND b.source OPERATOR(pg_catalog.=) 'widget'
-		  AND b.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute');
-		IF v_limit OPERATOR(pg_catalog.=) 0 THEN
-			PERFORM protector.raise('forbidden', 'this venue does not take bookings through its widget',
-				'Its widget_settings.bookings_per_minute is 0.');
-		END IF;
-		IF v_recent OPERATOR(pg_catalog.>=) v_limit THEN
-			PERFORM protector.raise('rate_limited', 'too many bookings through this widget; try again in a minute',
-				pg_catalog.format('This venue takes at most %s widget bookings per minute.', v_limit));
-		END IF;
-		-- one visitor (by e-mail, and by client address where PostgREST passes
-		-- it) cannot fill the venue's calendar
+		-- one visitor (by e-mail, and by client address where PostgREST
+		-- passes it) cannot fill the venue's calendar: the requests of more
+		-- than a day ago go, and the limits are judged on the rest
 		DELETE FROM protector_internal.widget_requests w
 		WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
 		  AND w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours');
-		SELECT pg_catalog.count(*) FILTER (WHERE w.identity_key OPERATOR(pg_catalog.=) v_identity),
-			   pg_catalog.count(*) FILTER (WHERE w.client_address OPERATOR(pg_catalog.=) v_address)
-		INTO v_by_visitor, v_by_address
-		FROM protector_internal.widget_requests w
-		WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
-		  AND w.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour');
-		IF v_by_visitor OPERATOR(pg_catalog.>=) v_per_visitor OR v_by_address OPERATOR(pg_catalog.>=) v_per_address THEN
-			PERFORM protector.raise('rate_limited', 'too many bookings from you through this widget; try again later',
-				pg_catalog.format('This venue takes at most %s widget bookings per hour from one e-mail address and %s from one network address.',
-					v_per_visitor, v_per_address));
-		END IF;
+		PERFORM protector_internal.widget_limits(v, v_identity, v_address);
 
 		-- The booking is tried first without a customer, and taken back: a
 		-- slot that is taken or breaks the service's rules, a party size,

@@ -7,7 +7,11 @@
 # time, tells: before, the first waiting visitor held the organization's
 # widget lock while it waited, and the other service's visitor was served
 # only after the holder committed. The same with a promo code's row held
-# open. Runs inside the throwaway cluster of scripts/test.sh.
+# open. A request the widget refuses takes no lock first: the refusal of a
+# venue whose widget is off comes while the service is held. And a
+# visitor paying with a guest's voucher beside the desk merging that guest
+# away meets no deadlock (the voucher was locked before the guest record).
+# Runs inside the throwaway cluster of scripts/test.sh.
 set -euo pipefail
 
 . "$(dirname "$0")/../lib.sh"
@@ -16,6 +20,7 @@ fresh_database protector_widget_locks
 ORG=0f660000-0000-4000-8000-000000000000
 A=0f660000-0000-4000-8000-0000000000a1
 B=0f660000-0000-4000-8000-0000000000a2
+C=0f660000-0000-4000-8000-0000000000a3
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
 ALTER DATABASE $DB SET protector.lock_timeout = 0;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'W', 'widget-locks');
@@ -26,10 +31,21 @@ VALUES ('$A', '$ORG', '0f660000-0000-4000-8000-0000000000f1', 'A', '60 minutes',
 	   ('$B', '$ORG', '0f660000-0000-4000-8000-0000000000f1', 'B', '60 minutes', '60 minutes', '30 days', 'shared', 100, 4);
 INSERT INTO protector.promo_codes (organization_id, discount_kind, discount_value)
 VALUES ('$ORG', 'percent', 10);
+INSERT INTO protector.venues (id, organization_id, name, timezone, widget_settings)
+VALUES ('0f660000-0000-4000-8000-0000000000f2', '$ORG', 'Off', 'UTC', '{"bookings_per_minute": 0}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, mode, capacity, max_party)
+VALUES ('$C', '$ORG', '0f660000-0000-4000-8000-0000000000f2', 'C', '60 minutes', '60 minutes', '30 days', 'shared', 100, 4);
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0f660000-0000-4000-8000-00000000c001', '$ORG', 'Keep', 'keep@example.com'),
+	('0f660000-0000-4000-8000-00000000c002', '$ORG', 'Ana', 'ana@example.com');
+INSERT INTO protector.vouchers (organization_id, customer_id, amount, balance, currency)
+VALUES ('$ORG', '0f660000-0000-4000-8000-00000000c002', 100, 100, 'USD');
 CREATE TABLE events (at timestamptz DEFAULT clock_timestamp(), what text);
 GRANT INSERT ON events TO anon;
 SQL
-KEY=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues")
+KEY=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues WHERE name = 'V'")
+OFF_KEY=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues WHERE name = 'Off'")
+GIFT=$(psql -X -A -t -d "$DB" -c "SELECT code FROM protector.vouchers")
 PROMO=$(psql -X -A -t -d "$DB" -c "SELECT code FROM protector.promo_codes")
 
 # visitor <name> <service> <hour> <promo or NULL>: a widget booking as anon
@@ -79,6 +95,61 @@ SQL
 
 round service "SELECT pg_advisory_xact_lock(1886547713, protector.service_lock_key('$A'))" NULL
 round promo "SELECT 1 FROM protector.promo_codes WHERE code = '$PROMO' FOR UPDATE" "'$PROMO'"
+
+# a venue whose widget is off refuses while the service is held: before,
+# the request took the service's lock first and waited for the holder
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/holder.out" 2>&1 <<SQL &
+BEGIN;
+SELECT pg_advisory_xact_lock(1886547713, protector.service_lock_key('$C'));
+SELECT pg_sleep(3);
+INSERT INTO events (what) VALUES ('holder done');
+COMMIT;
+SQL
+holder=$!
+sleep 0.5
+psql -X -q -d "$DB" >"$WORK/off.out" 2>&1 <<SQL
+SET ROLE anon;
+SELECT protector.create_widget_booking('$OFF_KEY', '$C', 'Visitor', 'off@example.com', NULL,
+	date_trunc('day', now()) + interval '2 days 10 hours') IS NOT NULL AS booked;
+RESET ROLE;
+INSERT INTO events (what) VALUES ('off done');
+SQL
+wait "$holder" || true
+order=$(psql -X -A -t -d "$DB" -c "SELECT string_agg(what, ', ' ORDER BY at) FROM events")
+answer=$(grep -oE 'ERROR: +.*' "$WORK/off.out" | head -1 || true)
+echo "[widget off] order: $order; answer: ${answer:-none}"
+[ "$order" = "off done, holder done" ] && [ "$answer" = "ERROR:  this venue does not take bookings through its widget" ] \
+	|| failures=$((failures + 1))
+psql -X -q -d "$DB" -c "TRUNCATE events"
+
+# a visitor pays with the voucher of the guest record of their address
+# while the desk merges that guest into another: before, the visitor held
+# the voucher while it waited for the organization's widget lock, the
+# merge held the guest and waited for the voucher (40P01)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/holder.out" 2>&1 <<SQL &
+BEGIN;
+SELECT pg_advisory_xact_lock(1886547715, protector.service_lock_key('$ORG'));
+SELECT pg_sleep(2);
+COMMIT;
+SQL
+holder=$!
+sleep 0.3
+psql -X -q -d "$DB" >"$WORK/paying.out" 2>&1 <<SQL &
+SET ROLE anon;
+SELECT protector.create_widget_booking('$KEY', '$A', 'Ana', 'ana@example.com', NULL,
+	date_trunc('day', now()) + interval '2 days 14 hours', 1, p_voucher_code => '$GIFT') IS NOT NULL AS booked;
+SQL
+paying=$!
+sleep 0.5
+psql -X -q -d "$DB" >"$WORK/merge.out" 2>&1 <<SQL
+SELECT protector.merge_customers('0f660000-0000-4000-8000-00000000c001', '0f660000-0000-4000-8000-00000000c002') IS NOT NULL AS merged;
+SQL
+wait "$holder" "$paying" || true
+if grep -q "deadlock" "$WORK/paying.out" "$WORK/merge.out"; then
+	echo "[voucher and merge] DEADLOCK:"; cat "$WORK/paying.out" "$WORK/merge.out"; failures=$((failures + 1))
+else
+	echo "[voucher and merge] no deadlock: the booking $(grep -qE '^ t$' "$WORK/paying.out" && echo made || echo refused), the merge $(grep -qE '^ t$' "$WORK/merge.out" && echo made || echo refused)"
+fi
 
 dropdb "$DB"
 [ "$failures" -eq 0 ]
