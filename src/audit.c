@@ -443,8 +443,8 @@ audit_build_table(Relation rel, Trigger *trigger)
 	protector_audit_setting(RelationGetRelid(rel), &setting);
 	entry->skip = !setting.audited;
 	audit_check_masked(rel, trigger, &setting, nspname);
-	entry->table_name = PointerGetDatum(cstring_to_text(quote_qualified_identifier(nspname,
-																				   RelationGetRelationName(rel))));
+	entry->table_name = PointerGetDatum(cstring_to_text(protector_qualified_name(nspname,
+																				 RelationGetRelationName(rel))));
 	entry->columns = palloc0(sizeof(AuditColumn) * Max(desc->natts, 1));
 	entry->ncolumns = 0;
 	entry->org_attnum = InvalidAttrNumber;
@@ -926,7 +926,7 @@ audit_change(AuditTable *entry, Datum *oldv, bool *oldn, Datum *newv, bool *newn
 	 * interval or a timestamp's offset read the same whoever wrote them
 	 */
 	if (!protector_output_style_holds(entry->row_style))
-		level = protector_output_style_begin(false);
+		level = protector_output_style_begin(entry->row_style == STYLE_NAMES);
 	if (oldv != NULL)
 		c.old_row = JsonbPGetDatum(audit_row_jsonb(entry, oldv, oldn));
 	if (newv != NULL)

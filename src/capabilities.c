@@ -640,7 +640,7 @@ row_plans_for(Oid relid)
 	check_uuid_column(relid, rel, "organization_id", org_att, true);
 	if (slot < 0)
 	{
-		/* only after reinstalls: replace the slots in turn */
+		/* more tables asked of than slots: replace the slots in turn */
 		slot = row_plans_next;
 		row_plans_next = (row_plans_next + 1) % ROW_PLANS;
 	}

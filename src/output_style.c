@@ -56,13 +56,26 @@ style_of_base(Oid base)
 			return STYLE_FREE;
 		case CASHOID:
 			return STYLE_ALWAYS;
+		case REGCLASSOID:
+		case REGTYPEOID:
+		case REGPROCOID:
+		case REGPROCEDUREOID:
+		case REGOPEROID:
+		case REGOPERATOROID:
+		case REGCONFIGOID:
+		case REGDICTIONARYOID:
+		case REGNAMESPACEOID:
+		case REGROLEOID:
+		case REGCOLLATIONOID:
+			return STYLE_NAMES;
 		default:
 			return type_is_enum(base) ? STYLE_FREE : STYLE_CHECKED;
 	}
 }
 
 /*
- * Arrays and ranges print as their elements do; composites, and types
+ * Arrays and ranges print as their elements do; regclass and its kind by
+ * search_path and quote_all_identifiers (always pinned); composites, and types
  * protector does not know, are taken to depend on the settings checked
  * (a composite's money field would print by lc_monetary: rare enough to
  * be pinned only when the session's settings differ anyway).
@@ -97,7 +110,7 @@ protector_output_style_holds(OutputStyleNeed need)
 {
 	if (need == STYLE_FREE)
 		return true;
-	if (need == STYLE_ALWAYS)
+	if (need >= STYLE_ALWAYS)
 		return false;
 	/* ISO output does not depend on DateStyle's field order */
 	return DateStyle == USE_ISO_DATES && IntervalStyle == INTSTYLE_POSTGRES &&
@@ -111,6 +124,7 @@ protector_output_style_begin(bool qualify_names)
 	static const char *const style[][2] = {
 		{"datestyle", "ISO, YMD"}, {"timezone", "UTC"}, {"intervalstyle", "postgres"},
 		{"extra_float_digits", "1"}, {"bytea_output", "hex"}, {"lc_monetary", "C"},
+		{"quote_all_identifiers", "off"},
 		{"search_path", ""}		/* last: only with qualify_names */
 	};
 	int			level = NewGUCNestLevel();
@@ -126,4 +140,29 @@ void
 protector_output_style_end(int level)
 {
 	AtEOXact_GUC(true, level);
+}
+
+/*
+ * quote_qualified_identifier() quotes every name under
+ * quote_all_identifiers: an audit row's table_name was
+ * "protector"."customers", which the erasure's lookup of
+ * protector.customers never found.
+ */
+char *
+protector_qualified_name(const char *nspname, const char *relname)
+{
+	bool		save = quote_all_identifiers;
+	char	   *name;
+
+	quote_all_identifiers = false;
+	PG_TRY();
+	{
+		name = quote_qualified_identifier(nspname, relname);
+	}
+	PG_FINALLY();
+	{
+		quote_all_identifiers = save;
+	}
+	PG_END_TRY();
+	return name;
 }

@@ -17,7 +17,8 @@ typedef enum OutputStyleNeed
 {
 	STYLE_FREE,					/* not at all (text, numbers, uuids, enums, json) */
 	STYLE_CHECKED,				/* on settings checked cheaply (dates, times, floats...) */
-	STYLE_ALWAYS				/* on others too (money: lc_monetary) */
+	STYLE_ALWAYS,				/* on others too (money: lc_monetary) */
+	STYLE_NAMES					/* on search_path too (regclass and its kind) */
 } OutputStyleNeed;
 
 extern OutputStyleNeed protector_output_style_need(Oid type);
@@ -35,5 +36,8 @@ extern bool protector_output_style_holds(OutputStyleNeed need);
  */
 extern int	protector_output_style_begin(bool qualify_names);
 extern void protector_output_style_end(int level);
+
+/* schema.name as protector keeps a table's name, whatever quote_all_identifiers says */
+extern char *protector_qualified_name(const char *nspname, const char *relname);
 
 #endif							/* PROTECTOR_OUTPUT_STYLE_H */

@@ -11,7 +11,7 @@
 -- Claims nested 32,000 levels deep ran out of stack (54001)
 -- rather than being refused as bad input.
 BEGIN;
-SELECT plan(17);
+SELECT plan(20);
 
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
 VALUES ('0a640000-0000-4000-8000-000000000000', 'Styles', 'session-settings', 'Europe/Berlin', 'EUR');
@@ -81,6 +81,31 @@ SELECT protector.enable_audit('public.ss_notes') AS first \gset
 SELECT is(protector.enable_audit('public.ss_notes'), false, '... enable_audit a second time is a no-op (invalid byte sequence 0x00)');
 RESET standard_conforming_strings;
 SELECT is(protector_internal.phone_is_valid('+49 30 1234567'), true, '... and nothing of it stays once it is on again');
+
+-- a table's name in the log, and a regclass in its rows, read the same
+-- under quote_all_identifiers and any search_path (the name was cached as
+-- "protector"."customers" for the session, which the erasure's lookup of
+-- protector.customers never found)
+SET LOCAL quote_all_identifiers = on;
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+VALUES ('0a640000-0000-4000-8000-00000000c001', '0a640000-0000-4000-8000-000000000000', 'Quoted', 'quoted@example.com');
+RESET quote_all_identifiers;
+UPDATE protector.customers SET full_name = 'Quoted again' WHERE id = '0a640000-0000-4000-8000-00000000c001';
+SELECT is((SELECT string_agg(DISTINCT table_name, ', ') FROM protector.audit_log WHERE record_id = '0a640000-0000-4000-8000-00000000c001'),
+	'protector.customers', 'a customer''s rows are logged as protector.customers under quote_all_identifiers too');
+CREATE TABLE public.ss_classes (id regclass PRIMARY KEY, kind regtype, note text);
+SELECT protector.enable_audit('public.ss_classes') AS audited \gset
+SET LOCAL search_path = public;
+INSERT INTO public.ss_classes VALUES ('public.ss_classes', 'public.ss_classes', 'a');
+SET LOCAL search_path = '';
+SET LOCAL quote_all_identifiers = on;
+UPDATE public.ss_classes SET note = 'b';
+RESET quote_all_identifiers;
+RESET search_path;
+SELECT is((SELECT string_agg(DISTINCT format('%s %s %s', record_id, new_row ->> 'id', new_row ->> 'kind'), '; ')
+		   FROM protector.audit_log WHERE table_name = 'public.ss_classes'),
+	'public.ss_classes public.ss_classes public.ss_classes', '... and a regclass in its key and rows is one text whoever wrote it');
+SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'public.ss_classes'), 2, '... (two rows)');
 
 -- dates and times in error details read the same under any DateStyle
 SET LOCAL DateStyle = 'SQL, DMY';
