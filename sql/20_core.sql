@@ -318,16 +318,19 @@ RETURN CASE WHEN p_date IS NULL THEN 'NULL'
 			WHEN p_date OPERATOR(pg_catalog.<) '0001-01-01' OR p_date OPERATOR(pg_catalog.>) '9999-12-31' THEN p_date::text
 			ELSE pg_catalog.to_char(p_date, 'YYYY-MM-DD') END;
 COMMENT ON FUNCTION protector_internal.iso_text(date) IS
-'A date as messages quote it: YYYY-MM-DD whatever the caller''s DateStyle (NULL as NULL)';
+'A date as messages quote it: YYYY-MM-DD whatever the caller''s DateStyle within the years 1 to 9999 (NULL as NULL)';
 CREATE FUNCTION protector_internal.iso_text(p_time timestamptz)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN p_time IS NULL THEN 'NULL'
 			WHEN NOT pg_catalog.isfinite(p_time) OR p_time OPERATOR(pg_catalog.<) '0001-01-01 00:00+00' THEN p_time::text
-			ELSE pg_catalog.to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00' END;
+			-- (fractions of a second as far as they go: two times a
+			-- refusal sets side by side may differ by less than a second)
+			ELSE pg_catalog.rtrim(pg_catalog.rtrim(pg_catalog.to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), '0'), '.')
+				 OPERATOR(pg_catalog.||) '+00' END;
 COMMENT ON FUNCTION protector_internal.iso_text(timestamptz) IS
-'A time as messages quote it: YYYY-MM-DD HH:MI:SS+00 in UTC whatever the caller''s DateStyle and TimeZone (NULL as NULL)';
+'A time as messages quote it: YYYY-MM-DD HH:MI:SS[.fraction]+00 in UTC whatever the caller''s DateStyle and TimeZone within the years 1 to 9999 (NULL as NULL)';
 
 CREATE FUNCTION protector.country_is_known(p_country text)
 RETURNS boolean

@@ -44,7 +44,7 @@ AS $$
 BEGIN
 	IF NOT p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
 		PERFORM protector.raise('invalid_parameter', 'a hold lasts at most a day',
-			pg_catalog.format('hold_expires_at is %s.', p_expires_at), 'hold_slot holds for 1 to 1440 minutes.');
+			pg_catalog.format('hold_expires_at is %s.', protector_internal.iso_text(p_expires_at)), 'hold_slot holds for 1 to 1440 minutes.');
 	END IF;
 END
 $$;

@@ -579,7 +579,7 @@ BEGIN
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
 	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
 	IF p_expires_at IS NOT NULL AND NOT (pg_catalog.isfinite(p_expires_at) AND p_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_expires_at must be a finite time in the future', pg_catalog.format('Got %s.', p_expires_at),
+		PERFORM protector.raise('invalid_parameter', 'p_expires_at must be a finite time in the future', pg_catalog.format('Got %s.', protector_internal.iso_text(p_expires_at)),
 			'Leave it out (NULL) for a voucher that never expires.');
 	END IF;
 	IF p_note IS NOT NULL AND NOT protector_internal.lines_are_clean(p_note) THEN
@@ -688,10 +688,10 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'this promo code is no longer active');
 	ELSIF p.valid_from OPERATOR(pg_catalog.>) pg_catalog.now() THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code is not valid yet',
-			pg_catalog.format('It is valid from %s.', p.valid_from));
+			pg_catalog.format('It is valid from %s.', protector_internal.iso_text(p.valid_from)));
 	ELSIF p.valid_until OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code has expired',
-			pg_catalog.format('It was valid until %s.', p.valid_until));
+			pg_catalog.format('It was valid until %s.', protector_internal.iso_text(p.valid_until)));
 	ELSIF NOT NEW.service_id OPERATOR(pg_catalog.=) ANY (COALESCE(p.service_ids, ARRAY[NEW.service_id])) THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code does not apply to this service');
 	ELSIF NEW.party_size OPERATOR(pg_catalog.<) p.min_party_size THEN

@@ -2771,7 +2771,7 @@ BEGIN
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
 	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
 	IF p_expires_at IS NOT NULL AND NOT (pg_catalog.isfinite(p_expires_at) AND p_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_expires_at must be a finite time in the future', pg_catalog.format('Got %s.', p_expires_at),
+		PERFORM protector.raise('invalid_parameter', 'p_expires_at must be a finite time in the future', pg_catalog.format('Got %s.', protector_internal.iso_text(p_expires_at)),
 			'Leave it out (NULL) for a voucher that never expires.');
 	END IF;
 	IF p_note IS NOT NULL AND NOT protector_internal.lines_are_clean(p_note) THEN
@@ -2868,10 +2868,10 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'this promo code is no longer active');
 	ELSIF p.valid_from OPERATOR(pg_catalog.>) pg_catalog.now() THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code is not valid yet',
-			pg_catalog.format('It is valid from %s.', p.valid_from));
+			pg_catalog.format('It is valid from %s.', protector_internal.iso_text(p.valid_from)));
 	ELSIF p.valid_until OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code has expired',
-			pg_catalog.format('It was valid until %s.', p.valid_until));
+			pg_catalog.format('It was valid until %s.', protector_internal.iso_text(p.valid_until)));
 	ELSIF NOT NEW.service_id OPERATOR(pg_catalog.=) ANY (COALESCE(p.service_ids, ARRAY[NEW.service_id])) THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code does not apply to this service');
 	ELSIF NEW.party_size OPERATOR(pg_catalog.<) p.min_party_size THEN
@@ -12236,7 +12236,7 @@ AS $$
 BEGIN
 	IF NOT p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')) THEN
 		PERFORM protector.raise('invalid_parameter', 'a hold lasts at most a day',
-			pg_catalog.format('hold_expires_at is %s.', p_expires_at), 'hold_slot holds for 1 to 1440 minutes.');
+			pg_catalog.format('hold_expires_at is %s.', protector_internal.iso_text(p_expires_at)), 'hold_slot holds for 1 to 1440 minutes.');
 	END IF;
 END
 $$;
@@ -13369,7 +13369,7 @@ RETURN CASE WHEN p_date IS NULL THEN 'NULL'
 			WHEN p_date OPERATOR(pg_catalog.<) '0001-01-01' OR p_date OPERATOR(pg_catalog.>) '9999-12-31' THEN p_date::text
 			ELSE pg_catalog.to_char(p_date, 'YYYY-MM-DD') END;
 COMMENT ON FUNCTION protector_internal.iso_text(date) IS
-'A date as messages quote it: YYYY-MM-DD whatever the caller''s DateStyle (NULL as NULL)';
+'A date as messages quote it: YYYY-MM-DD whatever the caller''s DateStyle within the years 1 to 9999 (NULL as NULL)';
 
 CREATE FUNCTION protector_internal.iso_text(p_time timestamptz)
 RETURNS text
@@ -13377,9 +13377,12 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN p_time IS NULL THEN 'NULL'
 			WHEN NOT pg_catalog.isfinite(p_time) OR p_time OPERATOR(pg_catalog.<) '0001-01-01 00:00+00' THEN p_time::text
-			ELSE pg_catalog.to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00' END;
+			-- (fractions of a second as far as they go: two times a
+			-- refusal sets side by side may differ by less than a second)
+			ELSE pg_catalog.rtrim(pg_catalog.rtrim(pg_catalog.to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), '0'), '.')
+				 OPERATOR(pg_catalog.||) '+00' END;
 COMMENT ON FUNCTION protector_internal.iso_text(timestamptz) IS
-'A time as messages quote it: YYYY-MM-DD HH:MI:SS+00 in UTC whatever the caller''s DateStyle and TimeZone (NULL as NULL)';
+'A time as messages quote it: YYYY-MM-DD HH:MI:SS[.fraction]+00 in UTC whatever the caller''s DateStyle and TimeZone within the years 1 to 9999 (NULL as NULL)';
 REVOKE ALL ON FUNCTION protector_internal.iso_text(date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION protector_internal.iso_text(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.iso_text(date), protector_internal.iso_text(timestamptz) TO authenticated, service_role;

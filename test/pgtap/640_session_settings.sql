@@ -11,7 +11,7 @@
 -- Claims nested 32,000 levels deep ran out of stack (54001)
 -- rather than being refused as bad input.
 BEGIN;
-SELECT plan(20);
+SELECT plan(22);
 
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
 VALUES ('0a640000-0000-4000-8000-000000000000', 'Styles', 'session-settings', 'Europe/Berlin', 'EUR');
@@ -120,6 +120,14 @@ SELECT is(tests.error_text($$SELECT protector.create_promo_code('0a640000-0000-4
 													p_valid_from => '2027-01-02 10:00+00', p_valid_until => '2027-01-01 10:00+00')$$),
 	'22023 | p_valid_until must be later than p_valid_from | Got 2027-01-02 10:00:00+00 to 2027-01-01 10:00:00+00.',
 	'... and a promo code''s times, in UTC (they read 02/01/2027 06:30:00 NST)');
+SELECT is(protector_internal.iso_text('2027-01-02 10:00:00.7+00'::timestamptz) || ' ' || protector_internal.iso_text('2027-01-02 10:00:00.25+00'::timestamptz),
+	'2027-01-02 10:00:00.7+00 2027-01-02 10:00:00.25+00', '... with the fraction of a second two times may differ by');
+INSERT INTO protector.promo_codes (organization_id, discount_kind, discount_value, valid_from)
+VALUES ('0a640000-0000-4000-8000-000000000000', 'percent', 10, '2029-01-02 10:00+00') RETURNING code AS later_code \gset
+SELECT is(tests.error_text(format($$SELECT protector.create_booking('0a640000-0000-4000-8000-0000000005a1', NULL,
+	'2028-06-01 10:00+00', 1, p_promo_code => %L)$$, :'later_code')),
+	'22023 | this promo code is not valid yet | It is valid from 2029-01-02 10:00:00+00.',
+	'... and a promo code''s start as the widget''s visitor is told it');
 RESET DateStyle;
 SET LOCAL TimeZone = 'UTC';
 
