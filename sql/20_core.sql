@@ -331,6 +331,21 @@ RETURN CASE WHEN p_time IS NULL THEN 'NULL'
 				 OPERATOR(pg_catalog.||) '+00' END;
 COMMENT ON FUNCTION protector_internal.iso_text(timestamptz) IS
 'A time as messages quote it: YYYY-MM-DD HH:MI:SS[.fraction]+00 in UTC whatever the caller''s DateStyle and TimeZone within the years 1 to 9999 (NULL as NULL)';
+CREATE FUNCTION protector_internal.iso_text(p_range tstzrange)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN p_range IS NULL THEN 'NULL'
+			WHEN pg_catalog.isempty(p_range) THEN 'empty'
+			ELSE CASE WHEN pg_catalog.lower_inc(p_range) THEN '[' ELSE '(' END
+				 OPERATOR(pg_catalog.||) CASE WHEN pg_catalog.lower_inf(p_range) THEN ''
+											  ELSE protector_internal.iso_text(pg_catalog.lower(p_range)) END
+				 OPERATOR(pg_catalog.||) ', '
+				 OPERATOR(pg_catalog.||) CASE WHEN pg_catalog.upper_inf(p_range) THEN ''
+											  ELSE protector_internal.iso_text(pg_catalog.upper(p_range)) END
+				 OPERATOR(pg_catalog.||) CASE WHEN pg_catalog.upper_inc(p_range) THEN ']' ELSE ')' END END;
+COMMENT ON FUNCTION protector_internal.iso_text(tstzrange) IS
+'A range of times as messages quote it: [YYYY-MM-DD HH:MI:SS+00, ...) in UTC whatever the caller''s DateStyle and TimeZone (NULL as NULL)';
 
 CREATE FUNCTION protector.country_is_known(p_country text)
 RETURNS boolean

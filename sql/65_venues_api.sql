@@ -377,7 +377,7 @@ BEGIN
 	   OR p_to < p_from OR p_to - p_from > 366 THEN
 		PERFORM protector.raise('invalid_parameter',
 			'p_from to p_to must be a range of at most 367 days between the years 1 and 9999',
-			format('Got %s to %s.', p_from, p_to));
+			format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
 	END IF;
 	PERFORM protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.analytics', 'venue');
 	SELECT * INTO v FROM protector.venues WHERE id = p_venue_id;

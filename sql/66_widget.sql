@@ -495,8 +495,23 @@ BEGIN
 	IF v_booking IS NULL THEN
 		-- the refusals that take nothing (the widget off, the venue's and
 		-- the visitor's limits) before any lock: a refused request holds
-		-- nothing another waits for (judged again under the lock below)
-		PERFORM protector_internal.widget_limits(v, v_identity, v_address);
+		-- nothing another waits for (judged again under the lock below).
+		-- (A retry whose first request committed between the replay above
+		-- and the count is counted by it: it is answered with its booking.)
+		IF p_idempotency_key IS NULL THEN
+			PERFORM protector_internal.widget_limits(v, v_identity, v_address);
+		ELSE
+			BEGIN
+				PERFORM protector_internal.widget_limits(v, v_identity, v_address);
+			EXCEPTION WHEN OTHERS THEN
+				v_booking := protector_internal.widget_replay(v, v_identity, v_email, p_idempotency_key);
+				IF v_booking IS NULL THEN
+					RAISE;
+				END IF;
+			END;
+		END IF;
+	END IF;
+	IF v_booking IS NULL THEN
 		-- the locks the booking will wait for, taken first and in the order
 		-- a booking takes them (a promo code's row, then the service's
 		-- reservation lock), each wait bounded by protector.lock_timeout
@@ -504,12 +519,24 @@ BEGIN
 		-- a request works, not while it waits (held while one waited for a
 		-- busy service, every later visitor of the organization, whatever
 		-- their service, queued behind it without limit). A voucher's row
-		-- is locked by the booking itself, after its guest record: locked
-		-- here, it waited in a cycle with a merge of that guest.
+		-- is waited for and let go (a savepoint rolled back lets go of a
+		-- row lock): kept, it waited in a cycle with a merge of the guest
+		-- the booking then refers to; the booking locks it itself, after
+		-- its guest record.
 		PERFORM protector_internal.lock_row('protector.promo_codes', p.id, 'promo code')
 		FROM protector.promo_codes p
 		WHERE p.organization_id OPERATOR(pg_catalog.=) v.organization_id AND p.code OPERATOR(pg_catalog.=) p_promo_code;
 		PERFORM protector.lock_services(ARRAY[v_service.id]);
+		IF p_voucher_code IS NOT NULL THEN
+			BEGIN
+				PERFORM protector_internal.lock_row('protector.vouchers', x.id, 'voucher')
+				FROM protector.vouchers x
+				WHERE x.organization_id OPERATOR(pg_catalog.=) v.organization_id AND x.code OPERATOR(pg_catalog.=) p_voucher_code;
+				RAISE EXCEPTION USING ERRCODE = 'PW000';
+			EXCEPTION WHEN SQLSTATE 'PW000' THEN
+				NULL;
+			END;
+		END IF;
 		-- one widget booking of an organization at a time: the rate limit and
 		-- the customer look-up see every earlier one (a wait bounded too)
 		PERFORM protector_internal.lock_widget_bookings(v.organization_id);

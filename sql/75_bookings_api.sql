@@ -195,7 +195,7 @@ BEGIN
 			   AND pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>) pg_catalog.now() THEN
 				PERFORM protector.raise('invalid_parameter',
 					pg_catalog.format('a booking cannot be %s before it starts', NEW.status),
-					pg_catalog.format('It starts at %s.', pg_catalog.lower(NEW.during)),
+					pg_catalog.format('It starts at %s.', protector_internal.iso_text(pg_catalog.lower(NEW.during))),
 					'Write it as held, pending or confirmed, and mark it once it has started.');
 			END IF;
 			-- a hold blocks its slot until it expires: at most a day, as
@@ -258,7 +258,7 @@ BEGIN
 			ELSIF pg_catalog.upper(NEW.during) OPERATOR(pg_catalog.-) pg_catalog.lower(NEW.during)
 				  IS DISTINCT FROM pg_catalog.upper(OLD.during) OPERATOR(pg_catalog.-) pg_catalog.lower(OLD.during) THEN
 				PERFORM protector.raise('forbidden', 'your role may not change the length of a booking that has started',
-					pg_catalog.format('Booking %s: %s to %s.', OLD.id, OLD.during, NEW.during),
+					pg_catalog.format('Booking %s: %s to %s.', OLD.id, protector_internal.iso_text(OLD.during), protector_internal.iso_text(NEW.during)),
 					'Members whose role may do bookings.update_any_column change it.');
 			END IF;
 		END IF;
@@ -990,7 +990,7 @@ BEGIN
 	-- would meet no booking there and be refused only when confirmed
 	IF v_booking.status OPERATOR(pg_catalog.=) 'held' AND v_booking.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
 		PERFORM protector.raise('invalid_parameter', 'the hold has expired',
-			pg_catalog.format('Booking %s was held until %s.', v_booking.id, v_booking.hold_expires_at),
+			pg_catalog.format('Booking %s was held until %s.', v_booking.id, protector_internal.iso_text(v_booking.hold_expires_at)),
 			'Hold the new time instead (hold_slot).');
 	END IF;
 	SELECT * INTO v_service FROM protector.services s

@@ -346,7 +346,7 @@ BEGIN
 		END IF;
 		IF v.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
 			PERFORM protector.raise('invalid_parameter', 'this voucher has expired',
-				pg_catalog.format('It expired at %s.', v.expires_at));
+				pg_catalog.format('It expired at %s.', protector_internal.iso_text(v.expires_at)));
 		END IF;
 		v_left := v.amount OPERATOR(pg_catalog.-) protector_internal.voucher_spent(NEW.organization_id, v.id, NEW.id);
 		IF NEW.amount OPERATOR(pg_catalog.>) v_left THEN

@@ -357,7 +357,9 @@ CREATE FUNCTION protector.get_audit_logs(
 	p_organization_id uuid DEFAULT NULL)
 RETURNS SETOF protector.audit_log
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+-- (the table's name as the log keeps it: under quote_all_identifiers
+-- format('%I.%I') wrote "protector"."customers" and found nothing)
+SET search_path = pg_catalog, pg_temp SET quote_all_identifiers = off
 AS $$
 DECLARE
 	v_table text;

@@ -351,7 +351,7 @@ BEGIN
 		   AND (pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.<) '2000-01-01 00:00+00'
 				OR pg_catalog.upper(NEW.during) OPERATOR(pg_catalog.>) '2200-01-01 00:00+00')) THEN
 		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, between the years 2000 and 2200',
-			pg_catalog.format('Got %s; a shift''s time is [start, end).', NEW.during),
+			pg_catalog.format('Got %s; a shift''s time is [start, end).', protector_internal.iso_text(NEW.during)),
 			'Split a longer time into shifts of at most 31 days.');
 	END IF;
 	-- a shift kept in the past (its end corrected, say) is history

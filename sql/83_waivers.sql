@@ -900,11 +900,11 @@ BEGIN
 	END IF;
 	IF NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to)) THEN
 		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be finite dates',
-			pg_catalog.format('Got %s to %s.', p_from, p_to));
+			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
 	END IF;
 	IF p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.>) (p_from OPERATOR(pg_catalog.+) '10 years'::interval) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_to must be from p_from to ten years after it',
-			pg_catalog.format('Got %s to %s.', p_from, p_to));
+			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
 	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'waivers.read');
 	RETURN QUERY

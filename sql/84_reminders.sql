@@ -374,7 +374,7 @@ BEGIN
 		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
 	ELSIF b.status OPERATOR(pg_catalog.<>) 'confirmed' OR pg_catalog.lower(b.during) OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
 		PERFORM protector.raise('invalid_parameter', 'only a confirmed booking that has not started gets reminders',
-			pg_catalog.format('The booking is %s and starts at %s.', b.status, pg_catalog.lower(b.during)));
+			pg_catalog.format('The booking is %s and starts at %s.', b.status, protector_internal.iso_text(pg_catalog.lower(b.during))));
 	ELSIF b.customer_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'the booking has no customer to remind');
 	END IF;

@@ -1492,7 +1492,7 @@ BEGIN
 			   AND pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>) pg_catalog.now() THEN
 				PERFORM protector.raise('invalid_parameter',
 					pg_catalog.format('a booking cannot be %s before it starts', NEW.status),
-					pg_catalog.format('It starts at %s.', pg_catalog.lower(NEW.during)),
+					pg_catalog.format('It starts at %s.', protector_internal.iso_text(pg_catalog.lower(NEW.during))),
 					'Write it as held, pending or confirmed, and mark it once it has started.');
 			END IF;
 			-- a hold blocks its slot until it expires: at most a day, as
@@ -1555,7 +1555,7 @@ BEGIN
 			ELSIF pg_catalog.upper(NEW.during) OPERATOR(pg_catalog.-) pg_catalog.lower(NEW.during)
 				  IS DISTINCT FROM pg_catalog.upper(OLD.during) OPERATOR(pg_catalog.-) pg_catalog.lower(OLD.during) THEN
 				PERFORM protector.raise('forbidden', 'your role may not change the length of a booking that has started',
-					pg_catalog.format('Booking %s: %s to %s.', OLD.id, OLD.during, NEW.during),
+					pg_catalog.format('Booking %s: %s to %s.', OLD.id, protector_internal.iso_text(OLD.during), protector_internal.iso_text(NEW.during)),
 					'Members whose role may do bookings.update_any_column change it.');
 			END IF;
 		END IF;
@@ -2543,7 +2543,7 @@ BEGIN
 		END IF;
 		IF v.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
 			PERFORM protector.raise('invalid_parameter', 'this voucher has expired',
-				pg_catalog.format('It expired at %s.', v.expires_at));
+				pg_catalog.format('It expired at %s.', protector_internal.iso_text(v.expires_at)));
 		END IF;
 		v_left := v.amount OPERATOR(pg_catalog.-) protector_internal.voucher_spent(NEW.organization_id, v.id, NEW.id);
 		IF NEW.amount OPERATOR(pg_catalog.>) v_left THEN
@@ -3341,8 +3341,23 @@ BEGIN
 	IF v_booking IS NULL THEN
 		-- the refusals that take nothing (the widget off, the venue's and
 		-- the visitor's limits) before any lock: a refused request holds
-		-- nothing another waits for (judged again under the lock below)
-		PERFORM protector_internal.widget_limits(v, v_identity, v_address);
+		-- nothing another waits for (judged again under the lock below).
+		-- (A retry whose first request committed between the replay above
+		-- and the count is counted by it: it is answered with its booking.)
+		IF p_idempotency_key IS NULL THEN
+			PERFORM protector_internal.widget_limits(v, v_identity, v_address);
+		ELSE
+			BEGIN
+				PERFORM protector_internal.widget_limits(v, v_identity, v_address);
+			EXCEPTION WHEN OTHERS THEN
+				v_booking := protector_internal.widget_replay(v, v_identity, v_email, p_idempotency_key);
+				IF v_booking IS NULL THEN
+					RAISE;
+				END IF;
+			END;
+		END IF;
+	END IF;
+	IF v_booking IS NULL THEN
 		-- the locks the booking will wait for, taken first and in the order
 		-- a booking takes them (a promo code's row, then the service's
 		-- reservation lock), each wait bounded by protector.lock_timeout
@@ -3350,12 +3365,24 @@ BEGIN
 		-- a request works, not while it waits (held while one waited for a
 		-- busy service, every later visitor of the organization, whatever
 		-- their service, queued behind it without limit). A voucher's row
-		-- is locked by the booking itself, after its guest record: locked
-		-- here, it waited in a cycle with a merge of that guest.
+		-- is waited for and let go (a savepoint rolled back lets go of a
+		-- row lock): kept, it waited in a cycle with a merge of the guest
+		-- the booking then refers to; the booking locks it itself, after
+		-- its guest record.
 		PERFORM protector_internal.lock_row('protector.promo_codes', p.id, 'promo code')
 		FROM protector.promo_codes p
 		WHERE p.organization_id OPERATOR(pg_catalog.=) v.organization_id AND p.code OPERATOR(pg_catalog.=) p_promo_code;
 		PERFORM protector.lock_services(ARRAY[v_service.id]);
+		IF p_voucher_code IS NOT NULL THEN
+			BEGIN
+				PERFORM protector_internal.lock_row('protector.vouchers', x.id, 'voucher')
+				FROM protector.vouchers x
+				WHERE x.organization_id OPERATOR(pg_catalog.=) v.organization_id AND x.code OPERATOR(pg_catalog.=) p_voucher_code;
+				RAISE EXCEPTION USING ERRCODE = 'PW000';
+			EXCEPTION WHEN SQLSTATE 'PW000' THEN
+				NULL;
+			END;
+		END IF;
 		-- one widget booking of an organization at a time: the rate limit and
 		-- the customer look-up see every earlier one (a wait bounded too)
 		PERFORM protector_internal.lock_widget_bookings(v.organization_id);
@@ -3601,7 +3628,7 @@ BEGIN
 	-- would meet no booking there and be refused only when confirmed
 	IF v_booking.status OPERATOR(pg_catalog.=) 'held' AND v_booking.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
 		PERFORM protector.raise('invalid_parameter', 'the hold has expired',
-			pg_catalog.format('Booking %s was held until %s.', v_booking.id, v_booking.hold_expires_at),
+			pg_catalog.format('Booking %s was held until %s.', v_booking.id, protector_internal.iso_text(v_booking.hold_expires_at)),
 			'Hold the new time instead (hold_slot).');
 	END IF;
 	SELECT * INTO v_service FROM protector.services s
@@ -6419,7 +6446,7 @@ BEGIN
 		   AND (pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.<) '2000-01-01 00:00+00'
 				OR pg_catalog.upper(NEW.during) OPERATOR(pg_catalog.>) '2200-01-01 00:00+00')) THEN
 		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, between the years 2000 and 2200',
-			pg_catalog.format('Got %s; a shift''s time is [start, end).', NEW.during),
+			pg_catalog.format('Got %s; a shift''s time is [start, end).', protector_internal.iso_text(NEW.during)),
 			'Split a longer time into shifts of at most 31 days.');
 	END IF;
 	-- a shift kept in the past (its end corrected, say) is history
@@ -7891,11 +7918,11 @@ BEGIN
 	END IF;
 	IF NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to)) THEN
 		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be finite dates',
-			pg_catalog.format('Got %s to %s.', p_from, p_to));
+			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
 	END IF;
 	IF p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.>) (p_from OPERATOR(pg_catalog.+) '10 years'::interval) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_to must be from p_from to ten years after it',
-			pg_catalog.format('Got %s to %s.', p_from, p_to));
+			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
 	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'waivers.read');
 	RETURN QUERY
@@ -8748,7 +8775,7 @@ BEGIN
 		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
 	ELSIF b.status OPERATOR(pg_catalog.<>) 'confirmed' OR pg_catalog.lower(b.during) OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
 		PERFORM protector.raise('invalid_parameter', 'only a confirmed booking that has not started gets reminders',
-			pg_catalog.format('The booking is %s and starts at %s.', b.status, pg_catalog.lower(b.during)));
+			pg_catalog.format('The booking is %s and starts at %s.', b.status, protector_internal.iso_text(pg_catalog.lower(b.during))));
 	ELSIF b.customer_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'the booking has no customer to remind');
 	END IF;
@@ -10730,7 +10757,7 @@ BEGIN
 	   OR p_to < p_from OR p_to - p_from > 366 THEN
 		PERFORM protector.raise('invalid_parameter',
 			'p_from to p_to must be a range of at most 367 days between the years 1 and 9999',
-			format('Got %s to %s.', p_from, p_to));
+			format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
 	END IF;
 	PERFORM protector_internal.authorize_row('protector.venues', p_venue_id, 'venues.analytics', 'venue');
 	SELECT * INTO v FROM protector.venues WHERE id = p_venue_id;
@@ -13272,7 +13299,9 @@ CREATE OR REPLACE FUNCTION protector.get_audit_logs(
 	p_organization_id uuid DEFAULT NULL)
 RETURNS SETOF protector.audit_log
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+-- (the table's name as the log keeps it: under quote_all_identifiers
+-- format('%I.%I') wrote "protector"."customers" and found nothing)
+SET search_path = pg_catalog, pg_temp SET quote_all_identifiers = off
 AS $$
 DECLARE
 	v_table text;
@@ -13383,9 +13412,26 @@ RETURN CASE WHEN p_time IS NULL THEN 'NULL'
 				 OPERATOR(pg_catalog.||) '+00' END;
 COMMENT ON FUNCTION protector_internal.iso_text(timestamptz) IS
 'A time as messages quote it: YYYY-MM-DD HH:MI:SS[.fraction]+00 in UTC whatever the caller''s DateStyle and TimeZone within the years 1 to 9999 (NULL as NULL)';
+CREATE FUNCTION protector_internal.iso_text(p_range tstzrange)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN p_range IS NULL THEN 'NULL'
+			WHEN pg_catalog.isempty(p_range) THEN 'empty'
+			ELSE CASE WHEN pg_catalog.lower_inc(p_range) THEN '[' ELSE '(' END
+				 OPERATOR(pg_catalog.||) CASE WHEN pg_catalog.lower_inf(p_range) THEN ''
+											  ELSE protector_internal.iso_text(pg_catalog.lower(p_range)) END
+				 OPERATOR(pg_catalog.||) ', '
+				 OPERATOR(pg_catalog.||) CASE WHEN pg_catalog.upper_inf(p_range) THEN ''
+											  ELSE protector_internal.iso_text(pg_catalog.upper(p_range)) END
+				 OPERATOR(pg_catalog.||) CASE WHEN pg_catalog.upper_inc(p_range) THEN ']' ELSE ')' END END;
+COMMENT ON FUNCTION protector_internal.iso_text(tstzrange) IS
+'A range of times as messages quote it: [YYYY-MM-DD HH:MI:SS+00, ...) in UTC whatever the caller''s DateStyle and TimeZone (NULL as NULL)';
 REVOKE ALL ON FUNCTION protector_internal.iso_text(date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION protector_internal.iso_text(timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION protector_internal.iso_text(date), protector_internal.iso_text(timestamptz) TO authenticated, service_role;
+REVOKE ALL ON FUNCTION protector_internal.iso_text(tstzrange) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.iso_text(date), protector_internal.iso_text(timestamptz), protector_internal.iso_text(tstzrange)
+	TO authenticated, service_role;
 
 CREATE FUNCTION protector_internal.widget_replay(v protector.venues, p_identity text, p_email text, p_key text)
 RETURNS jsonb

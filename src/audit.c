@@ -86,6 +86,7 @@ typedef struct AuditColumn
 	bool		typbyval;
 	bool		masked;
 	bool		is_updated_at;	/* a change here alone is no change */
+	bool		names;			/* a regclass or its kind: printed qualified */
 } AuditColumn;
 
 typedef struct AuditKey
@@ -454,8 +455,13 @@ audit_build_table(Relation rel, Trigger *trigger)
 
 		if (att->attisdropped)
 			continue;
-		audit_init_column(&entry->columns[entry->ncolumns++], att, trigger, &setting, stamped, entry->cxt);
-		entry->row_style = Max(entry->row_style, protector_output_style_need(att->atttypid));
+		{
+			OutputStyleNeed need = protector_output_style_need(att->atttypid);
+
+			entry->columns[entry->ncolumns].names = (need == STYLE_NAMES);
+			audit_init_column(&entry->columns[entry->ncolumns++], att, trigger, &setting, stamped, entry->cxt);
+			entry->row_style = Max(entry->row_style, need);
+		}
 		if (getBaseType(att->atttypid) == UUIDOID &&
 			strcmp(NameStr(att->attname), is_organizations ? "id" : "organization_id") == 0)
 			entry->org_attnum = att->attnum;
@@ -556,7 +562,21 @@ audit_row_jsonb(AuditTable *entry, const Datum *values, const bool *nulls)
 		JsonbValue	v;
 
 		where.col = col;
-		audit_value(&v, col, values[col->json.attnum - 1], nulls[col->json.attnum - 1]);
+
+		/*
+		 * a regclass (or its kind) prints by search_path: qualified, in an
+		 * empty one, pinned for this column alone (a user's cast of another
+		 * column's type to json runs in the writer's)
+		 */
+		if (col->names && !col->masked && !nulls[col->json.attnum - 1])
+		{
+			int			level = protector_output_style_begin(true);
+
+			audit_value(&v, col, values[col->json.attnum - 1], false);
+			protector_output_style_end(level);
+		}
+		else
+			audit_value(&v, col, values[col->json.attnum - 1], nulls[col->json.attnum - 1]);
 		protector_push_member(&state, col->json.name, col->json.namelen, &v);
 	}
 	error_context_stack = callback.previous;
@@ -926,7 +946,7 @@ audit_change(AuditTable *entry, Datum *oldv, bool *oldn, Datum *newv, bool *newn
 	 * interval or a timestamp's offset read the same whoever wrote them
 	 */
 	if (!protector_output_style_holds(entry->row_style))
-		level = protector_output_style_begin(entry->row_style == STYLE_NAMES);
+		level = protector_output_style_begin(false);
 	if (oldv != NULL)
 		c.old_row = JsonbPGetDatum(audit_row_jsonb(entry, oldv, oldn));
 	if (newv != NULL)

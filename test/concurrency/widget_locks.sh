@@ -48,13 +48,14 @@ OFF_KEY=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues WHER
 GIFT=$(psql -X -A -t -d "$DB" -c "SELECT code FROM protector.vouchers")
 PROMO=$(psql -X -A -t -d "$DB" -c "SELECT code FROM protector.promo_codes")
 
-# visitor <name> <service> <hour> <promo or NULL>: a widget booking as anon
+# visitor <name> <service> <hour> <promo or NULL> [voucher]: a widget booking as anon
 visitor() {
 	psql -X -q -d "$DB" >"$WORK/$1.out" 2>&1 <<SQL &
 SET ROLE anon;
 SELECT set_config('request.headers', '{"x-forwarded-for": "198.51.100.$RANDOM"}', false);
 SELECT protector.create_widget_booking('$KEY', '$2', 'Visitor', '$1@example.com', NULL,
-	date_trunc('day', now()) + interval '2 days' + interval '$3 hours', 1, p_promo_code => $4) IS NOT NULL AS booked;
+	date_trunc('day', now()) + interval '2 days' + interval '$3 hours', 1, p_promo_code => $4,
+	p_voucher_code => ${5:-NULL}) IS NOT NULL AS booked;
 INSERT INTO events (what) VALUES ('$1 done');
 SQL
 }
@@ -150,6 +151,37 @@ if grep -q "deadlock" "$WORK/paying.out" "$WORK/merge.out"; then
 else
 	echo "[voucher and merge] no deadlock: the booking $(grep -qE '^ t$' "$WORK/paying.out" && echo made || echo refused), the merge $(grep -qE '^ t$' "$WORK/merge.out" && echo made || echo refused)"
 fi
+
+# a desk transaction holds a voucher's row: a visitor paying with it
+# waits for it before the organization's widget lock, so a visitor of
+# another service is served meanwhile (the voucher was locked by the
+# booking under the widget lock, which then waited for the holder)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+UPDATE protector.services SET price = 50 WHERE id IN ('$A', '$B');
+UPDATE protector.vouchers SET currency = (SELECT currency FROM protector.services WHERE id = '$A'), balance = 100, customer_id = NULL;
+TRUNCATE events;
+SQL
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/holder.out" 2>&1 <<SQL &
+BEGIN;
+SELECT 1 FROM protector.vouchers FOR UPDATE;
+SELECT pg_sleep(3);
+INSERT INTO events (what) VALUES ('holder done');
+COMMIT;
+SQL
+holder=$!
+sleep 0.5
+visitor voucher_payer "$A" 16 NULL "'$GIFT'"
+payer=$!
+sleep 0.3
+visitor voucher_other "$B" 17 NULL
+other=$!
+wait "$holder" "$payer" "$other" || true
+order=$(psql -X -A -t -d "$DB" -c "SELECT string_agg(what, ', ' ORDER BY at) FROM events")
+echo "[voucher held] order: $order"
+[ "$order" = "voucher_other done, holder done, voucher_payer done" ] || failures=$((failures + 1))
+paid=$(psql -X -A -t -d "$DB" -c "SELECT 100 - balance FROM protector.vouchers")
+echo "[voucher held] the voucher paid $paid"
+[ "$paid" = "50.00" ] || failures=$((failures + 1))
 
 dropdb "$DB"
 [ "$failures" -eq 0 ]

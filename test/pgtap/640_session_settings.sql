@@ -11,7 +11,7 @@
 -- Claims nested 32,000 levels deep ran out of stack (54001)
 -- rather than being refused as bad input.
 BEGIN;
-SELECT plan(22);
+SELECT plan(25);
 
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
 VALUES ('0a640000-0000-4000-8000-000000000000', 'Styles', 'session-settings', 'Europe/Berlin', 'EUR');
@@ -107,6 +107,28 @@ SELECT is((SELECT string_agg(DISTINCT format('%s %s %s', record_id, new_row ->> 
 	'public.ss_classes public.ss_classes public.ss_classes', '... and a regclass in its key and rows is one text whoever wrote it');
 SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'public.ss_classes'), 2, '... (two rows)');
 
+-- (a regclass is pinned for its own column only: a user's cast of another
+-- column to json, which runs their SQL, keeps the writer's search_path)
+CREATE TYPE public.ss_mood AS ENUM ('ok');
+CREATE FUNCTION public.ss_mood_label(m public.ss_mood) RETURNS text LANGUAGE sql AS $$ SELECT upper(m::text) $$;
+CREATE FUNCTION public.ss_mood_json(m public.ss_mood) RETURNS json LANGUAGE sql AS $$ SELECT to_json(ss_mood_label(m)) $$;
+CREATE CAST (public.ss_mood AS json) WITH FUNCTION public.ss_mood_json(public.ss_mood);
+CREATE TABLE public.ss_moods (id int PRIMARY KEY, m public.ss_mood, cls regclass);
+SELECT protector.enable_audit('public.ss_moods') AS audited \gset
+INSERT INTO public.ss_moods VALUES (1, 'ok', 'public.ss_moods');
+SELECT is((SELECT new_row FROM protector.audit_log WHERE table_name = 'public.ss_moods'),
+	'{"id": 1, "m": "OK", "cls": "public.ss_moods"}'::jsonb,
+	'... beside a column a user''s cast converts with their own SQL');
+-- the audit RPC finds a table's rows under quote_all_identifiers too
+SELECT tests.create_supabase_user('ss_owner') IS NOT NULL AS made \gset
+INSERT INTO protector.members (organization_id, user_id, role) VALUES ('0a640000-0000-4000-8000-000000000000', tests.get_supabase_uid('ss_owner'), 'owner');
+SELECT tests.authenticate_as('ss_owner');
+SET LOCAL quote_all_identifiers = on;
+SELECT cmp_ok((SELECT count(*)::int FROM protector.get_audit_logs('protector.customers', p_organization_id => '0a640000-0000-4000-8000-000000000000')),
+	'>=', 2, 'get_audit_logs of protector.customers finds its rows under quote_all_identifiers (it found none)');
+RESET quote_all_identifiers;
+SELECT tests.clear_authentication();
+
 -- dates and times in error details read the same under any DateStyle
 SET LOCAL DateStyle = 'SQL, DMY';
 SET LOCAL TimeZone = 'America/St_Johns';
@@ -128,6 +150,13 @@ SELECT is(tests.error_text(format($$SELECT protector.create_booking('0a640000-00
 	'2028-06-01 10:00+00', 1, p_promo_code => %L)$$, :'later_code')),
 	'22023 | this promo code is not valid yet | It is valid from 2029-01-02 10:00:00+00.',
 	'... and a promo code''s start as the widget''s visitor is told it');
+INSERT INTO protector.vouchers (organization_id, amount, balance, currency, expires_at)
+VALUES ('0a640000-0000-4000-8000-000000000000', 100, 100, 'EUR', now() + interval '1 day') RETURNING code AS old_gift \gset
+UPDATE protector.vouchers SET expires_at = '2026-01-02 10:00:00.25+00' WHERE code = :'old_gift';
+UPDATE protector.services SET price = 50 WHERE id = '0a640000-0000-4000-8000-0000000005a1';
+SELECT is(tests.error_text(format($$SELECT protector.create_booking('0a640000-0000-4000-8000-0000000005a1', NULL,
+	'2028-06-01 11:00+00', 1, p_voucher_code => %L)$$, :'old_gift')) ~ 'It expired at 2026-01-02 10:00:00.25\+00', true,
+	'... and a voucher''s expiry');
 RESET DateStyle;
 SET LOCAL TimeZone = 'UTC';
 
