@@ -1223,11 +1223,14 @@ COMMENT ON FUNCTION protector.get_staff_schedule(uuid, date) IS
 -- refunds), tasks they completed in the range, and the median minutes
 -- between a customer's message and their next reply on the same booking
 -- (sql/84_messages.sql; NULL without replies).
+-- (without JIT: each member's median is a query whose cost, under the
+-- caller's RLS, lies far above jit_above_cost, and PostgreSQL's default
+-- JIT compiled it for 400 ms to run it in 20: 200 members took 20 s)
 CREATE FUNCTION protector.get_staff_performance(p_organization_id uuid, p_from date, p_to date)
 RETURNS TABLE (member_id uuid, full_name text, role protector.member_role, bookings_handled integer,
 			   revenue numeric, currency text, tasks_done integer, median_response_minutes numeric)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp SET jit = off
 AS $$
 DECLARE
 	v_tz text;

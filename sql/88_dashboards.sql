@@ -386,6 +386,10 @@ BEGIN
 		FROM protector.audit_log l
 		WHERE l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 		ORDER BY l.occurred_at DESC, l.id DESC
+		-- (as many as the loop reads at most: without a limit a loop's
+		-- query is planned for all its rows, and the whole history of the
+		-- organization's bookings was read and sorted on every call)
+		LIMIT (10 OPERATOR(pg_catalog.*) p_limit) OPERATOR(pg_catalog.+) 1001
 	LOOP
 		v_read := v_read OPERATOR(pg_catalog.+) 1;
 		IF v_read OPERATOR(pg_catalog.>) ((10 OPERATOR(pg_catalog.*) p_limit) OPERATOR(pg_catalog.+) 1000) THEN

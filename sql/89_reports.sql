@@ -497,26 +497,39 @@ DECLARE
 BEGIN
 	SELECT * INTO r FROM protector_internal.report_range(p_organization_id, NULL, (p_params ->> 'from')::date,
 														  (p_params ->> 'to')::date);
+	-- (each table read once for the range and grouped by member: read
+	-- per member, a year of a tenant with 200 members took 10 s)
 	SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) ORDER BY x.full_name, x.user_id), '[]')
 	INTO v_rows
-	FROM (SELECT m.user_id, m.full_name, m.role,
-				 (SELECT pg_catalog.count(*) FROM protector.bookings b
-				  WHERE b.organization_id OPERATOR(pg_catalog.=) m.organization_id
-					AND COALESCE(b.assigned_agent, b.created_by) OPERATOR(pg_catalog.=) m.user_id
-					AND b.status OPERATOR(pg_catalog.<>) 'held'
-					AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) r.lo
-					AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) r.hi) AS bookings_handled,
-				 (SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
-													  ELSE OPERATOR(pg_catalog.-) p.amount END), 0)
-				  FROM protector.payments p JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) p.organization_id
-				  WHERE p.organization_id OPERATOR(pg_catalog.=) m.organization_id AND p.created_by OPERATOR(pg_catalog.=) m.user_id
-					AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.currency OPERATOR(pg_catalog.=) o.currency
-					AND p.created_at OPERATOR(pg_catalog.>=) r.lo AND p.created_at OPERATOR(pg_catalog.<) r.hi) AS revenue,
-				 (SELECT pg_catalog.count(*) FROM protector.tasks t
-				  WHERE t.organization_id OPERATOR(pg_catalog.=) m.organization_id AND t.assignee OPERATOR(pg_catalog.=) m.user_id
-					AND t.status OPERATOR(pg_catalog.=) 'done'
-					AND t.completed_at OPERATOR(pg_catalog.>=) r.lo AND t.completed_at OPERATOR(pg_catalog.<) r.hi) AS tasks_done
+	FROM (WITH bk AS (
+			  SELECT COALESCE(b.assigned_agent, b.created_by) AS user_id, pg_catalog.count(*) AS n
+			  FROM protector.bookings b
+			  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+				AND b.status OPERATOR(pg_catalog.<>) 'held'
+				AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) r.lo
+				AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) r.hi
+			  GROUP BY 1),
+		  pay AS (
+			  SELECT p.created_by AS user_id,
+					 pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount
+										 ELSE OPERATOR(pg_catalog.-) p.amount END) AS total
+			  FROM protector.payments p JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) p.organization_id
+			  WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id
+				AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.currency OPERATOR(pg_catalog.=) o.currency
+				AND p.created_at OPERATOR(pg_catalog.>=) r.lo AND p.created_at OPERATOR(pg_catalog.<) r.hi
+			  GROUP BY 1),
+		  tk AS (
+			  SELECT t.assignee AS user_id, pg_catalog.count(*) AS n
+			  FROM protector.tasks t
+			  WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.status OPERATOR(pg_catalog.=) 'done'
+				AND t.completed_at OPERATOR(pg_catalog.>=) r.lo AND t.completed_at OPERATOR(pg_catalog.<) r.hi
+			  GROUP BY 1)
+		  SELECT m.user_id, m.full_name, m.role, COALESCE(bk.n, 0) AS bookings_handled,
+				 COALESCE(pay.total, 0) AS revenue, COALESCE(tk.n, 0) AS tasks_done
 		  FROM protector.members m
+		  LEFT JOIN bk ON bk.user_id OPERATOR(pg_catalog.=) m.user_id
+		  LEFT JOIN pay ON pay.user_id OPERATOR(pg_catalog.=) m.user_id
+		  LEFT JOIN tk ON tk.user_id OPERATOR(pg_catalog.=) m.user_id
 		  WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id) x;
 	RETURN v_rows;
 END
