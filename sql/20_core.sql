@@ -345,7 +345,7 @@ RETURN CASE WHEN p_range IS NULL THEN 'NULL'
 											  ELSE protector_internal.iso_text(pg_catalog.upper(p_range)) END
 				 OPERATOR(pg_catalog.||) CASE WHEN pg_catalog.upper_inc(p_range) THEN ']' ELSE ')' END END;
 COMMENT ON FUNCTION protector_internal.iso_text(tstzrange) IS
-'A range of times as messages quote it: [YYYY-MM-DD HH:MI:SS+00, ...) in UTC whatever the caller''s DateStyle and TimeZone (NULL as NULL)';
+'A range of times as messages quote it: [YYYY-MM-DD HH:MI:SS+00, ...) in UTC whatever the caller''s DateStyle and TimeZone, bounds within the years 1 to 9999 (NULL as NULL)';
 
 CREATE FUNCTION protector.country_is_known(p_country text)
 RETURNS boolean

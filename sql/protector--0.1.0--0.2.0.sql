@@ -12389,7 +12389,7 @@ BEGIN
 	   AND EXISTS (SELECT FROM protector.venue_closures c
 			   WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.venue_id OPERATOR(pg_catalog.=) NEW.venue_id
 				 AND c.closed_on OPERATOR(pg_catalog.=) NEW.closed_on AND c.id OPERATOR(pg_catalog.<>) NEW.id) THEN
-		PERFORM protector.raise('conflict', pg_catalog.format('the venue has an entry for %s already', NEW.closed_on),
+		PERFORM protector.raise('conflict', pg_catalog.format('the venue has an entry for %s already', protector_internal.iso_text(NEW.closed_on)),
 			NULL, 'Update that entry instead (one closure or day of special hours per venue and date).');
 	END IF;
 	RETURN NEW;
@@ -13443,7 +13443,7 @@ RETURN CASE WHEN p_range IS NULL THEN 'NULL'
 											  ELSE protector_internal.iso_text(pg_catalog.upper(p_range)) END
 				 OPERATOR(pg_catalog.||) CASE WHEN pg_catalog.upper_inc(p_range) THEN ']' ELSE ')' END END;
 COMMENT ON FUNCTION protector_internal.iso_text(tstzrange) IS
-'A range of times as messages quote it: [YYYY-MM-DD HH:MI:SS+00, ...) in UTC whatever the caller''s DateStyle and TimeZone (NULL as NULL)';
+'A range of times as messages quote it: [YYYY-MM-DD HH:MI:SS+00, ...) in UTC whatever the caller''s DateStyle and TimeZone, bounds within the years 1 to 9999 (NULL as NULL)';
 REVOKE ALL ON FUNCTION protector_internal.iso_text(date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION protector_internal.iso_text(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION protector_internal.iso_text(tstzrange) FROM PUBLIC;

@@ -11,7 +11,7 @@
 -- Claims nested 32,000 levels deep ran out of stack (54001)
 -- rather than being refused as bad input.
 BEGIN;
-SELECT plan(25);
+SELECT plan(26);
 
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
 VALUES ('0a640000-0000-4000-8000-000000000000', 'Styles', 'session-settings', 'Europe/Berlin', 'EUR');
@@ -157,6 +157,11 @@ UPDATE protector.services SET price = 50 WHERE id = '0a640000-0000-4000-8000-000
 SELECT is(tests.error_text(format($$SELECT protector.create_booking('0a640000-0000-4000-8000-0000000005a1', NULL,
 	'2028-06-01 11:00+00', 1, p_voucher_code => %L)$$, :'old_gift')) ~ 'It expired at 2026-01-02 10:00:00.25\+00', true,
 	'... and a voucher''s expiry');
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, closed) VALUES
+	('0a640000-0000-4000-8000-000000000000', '0a640000-0000-4000-8000-0000000000a1', '2030-12-25', true),
+	('0a640000-0000-4000-8000-000000000000', '0a640000-0000-4000-8000-0000000000a1', '2030-12-26', true);
+SELECT throws_ok($$UPDATE protector.venue_closures SET closed_on = '2030-12-25' WHERE closed_on = '2030-12-26'$$,
+	'23P01', 'the venue has an entry for 2030-12-25 already', '... and a closure''s date (it read 25/12/2030)');
 RESET DateStyle;
 SET LOCAL TimeZone = 'UTC';
 
