@@ -6,12 +6,12 @@
  * Invariant: a value printed between protector_output_style_begin() and
  * _end(), or when protector_output_style_holds() says the session's
  * settings already print it so, reads as it would under ISO dates, UTC,
- * postgres intervals, shortest exact floats, hex bytea and the C locale's
- * money: one audit row's "during" is the same text whoever wrote it (a
- * writer under DateStyle 'SQL, DMY' stored "04/05/2027 ...", read back a
- * month off under the default MDY).
+ * postgres intervals, shortest exact floats, hex bytea, names quoted only
+ * where needed and the C locale's money: one audit row's "during" is the
+ * same text whoever wrote it (a writer under DateStyle 'SQL, DMY' stored
+ * "04/05/2027 ...", read back a month off under the default MDY).
  *
- * Why the check: setting six settings for every audited row costs more
+ * Why the check: setting seven settings for every audited row costs more
  * than the row; the sessions that write most (PostgREST's, the tests',
  * the benchmarks') already print in these settings, and are not charged.
  *
