@@ -152,7 +152,7 @@ char *
 protector_qualified_name(const char *nspname, const char *relname)
 {
 	bool		save = quote_all_identifiers;
-	char	   *name;
+	char	   *volatile name = NULL;
 
 	quote_all_identifiers = false;
 	PG_TRY();
