@@ -61,18 +61,28 @@ SQL
 }
 
 failures=0
-# round <name> <what the holder holds>: the holder's transaction stays open
-# 3 s; two visitors of what it holds, then one of service B
-round() {
-	local name=$1 hold=$2 promo=$3
+# hold <statement> <seconds>: a transaction that takes what the statement
+# locks, keeps it the given time and logs 'holder done' before it commits
+# (in the background; its pid in $holder)
+hold() {
 	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/holder.out" 2>&1 <<SQL &
 BEGIN;
-$hold;
-SELECT pg_sleep(3);
+$1;
+SELECT pg_sleep($2);
 INSERT INTO events (what) VALUES ('holder done');
 COMMIT;
 SQL
-	local holder=$!
+	holder=$!
+}
+# the events logged, in the order they happened
+events_order() {
+	psql -X -A -t -d "$DB" -c "SELECT string_agg(what, ', ' ORDER BY at) FROM events ${1:-}"
+}
+# round <name> <what the holder holds>: the holder's transaction stays open
+# 3 s; two visitors of what it holds, then one of service B
+round() {
+	local name=$1 promo=$3
+	hold "$2" 3
 	sleep 0.5
 	visitor "${name}_w1" "$A" 10 "$promo"
 	local w1=$!
@@ -84,8 +94,7 @@ SQL
 	local other=$!
 	wait "$holder" "$w1" "$w2" "$other" || true
 	local order
-	order=$(psql -X -A -t -d "$DB" -c "SELECT string_agg(what, ', ' ORDER BY at) FROM events
-		WHERE what IN ('holder done', '${name}_other done')")
+	order=$(events_order "WHERE what IN ('holder done', '${name}_other done')")
 	echo "[$name] order: $order"
 	[ "$order" = "${name}_other done, holder done" ] || failures=$((failures + 1))
 	for v in w1 w2 other; do
@@ -99,14 +108,7 @@ round promo "SELECT 1 FROM protector.promo_codes WHERE code = '$PROMO' FOR UPDAT
 
 # a venue whose widget is off refuses while the service is held: before,
 # the request took the service's lock first and waited for the holder
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/holder.out" 2>&1 <<SQL &
-BEGIN;
-SELECT pg_advisory_xact_lock(1886547713, protector.service_lock_key('$C'));
-SELECT pg_sleep(3);
-INSERT INTO events (what) VALUES ('holder done');
-COMMIT;
-SQL
-holder=$!
+hold "SELECT pg_advisory_xact_lock(1886547713, protector.service_lock_key('$C'))" 3
 sleep 0.5
 psql -X -q -d "$DB" >"$WORK/off.out" 2>&1 <<SQL
 SET ROLE anon;
@@ -116,7 +118,7 @@ RESET ROLE;
 INSERT INTO events (what) VALUES ('off done');
 SQL
 wait "$holder" || true
-order=$(psql -X -A -t -d "$DB" -c "SELECT string_agg(what, ', ' ORDER BY at) FROM events")
+order=$(events_order)
 answer=$(grep -oE 'ERROR: +.*' "$WORK/off.out" | head -1 || true)
 echo "[widget off] order: $order; answer: ${answer:-none}"
 [ "$order" = "off done, holder done" ] && [ "$answer" = "ERROR:  this venue does not take bookings through its widget" ] \
@@ -127,13 +129,7 @@ psql -X -q -d "$DB" -c "TRUNCATE events"
 # while the desk merges that guest into another: before, the visitor held
 # the voucher while it waited for the organization's widget lock, the
 # merge held the guest and waited for the voucher (40P01)
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/holder.out" 2>&1 <<SQL &
-BEGIN;
-SELECT pg_advisory_xact_lock(1886547715, protector.service_lock_key('$ORG'));
-SELECT pg_sleep(2);
-COMMIT;
-SQL
-holder=$!
+hold "SELECT pg_advisory_xact_lock(1886547715, protector.service_lock_key('$ORG'))" 2
 sleep 0.3
 psql -X -q -d "$DB" >"$WORK/paying.out" 2>&1 <<SQL &
 SET ROLE anon;
@@ -146,6 +142,7 @@ psql -X -q -d "$DB" >"$WORK/merge.out" 2>&1 <<SQL
 SELECT protector.merge_customers('0f660000-0000-4000-8000-00000000c001', '0f660000-0000-4000-8000-00000000c002') IS NOT NULL AS merged;
 SQL
 wait "$holder" "$paying" || true
+psql -X -q -d "$DB" -c "TRUNCATE events"
 if grep -q "deadlock" "$WORK/paying.out" "$WORK/merge.out"; then
 	echo "[voucher and merge] DEADLOCK:"; cat "$WORK/paying.out" "$WORK/merge.out"; failures=$((failures + 1))
 else
@@ -161,14 +158,7 @@ UPDATE protector.services SET price = 50 WHERE id IN ('$A', '$B');
 UPDATE protector.vouchers SET currency = (SELECT currency FROM protector.services WHERE id = '$A'), balance = 100, customer_id = NULL;
 TRUNCATE events;
 SQL
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/holder.out" 2>&1 <<SQL &
-BEGIN;
-SELECT 1 FROM protector.vouchers FOR UPDATE;
-SELECT pg_sleep(3);
-INSERT INTO events (what) VALUES ('holder done');
-COMMIT;
-SQL
-holder=$!
+hold "SELECT 1 FROM protector.vouchers FOR UPDATE" 3
 sleep 0.5
 visitor voucher_payer "$A" 16 NULL "'$GIFT'"
 payer=$!
@@ -176,7 +166,7 @@ sleep 0.3
 visitor voucher_other "$B" 17 NULL
 other=$!
 wait "$holder" "$payer" "$other" || true
-order=$(psql -X -A -t -d "$DB" -c "SELECT string_agg(what, ', ' ORDER BY at) FROM events")
+order=$(events_order)
 echo "[voucher held] order: $order"
 [ "$order" = "voucher_other done, holder done, voucher_payer done" ] || failures=$((failures + 1))
 paid=$(psql -X -A -t -d "$DB" -c "SELECT 100 - balance FROM protector.vouchers")
