@@ -587,23 +587,29 @@ row_plans_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 			row_plans[i].stale = true;
 }
 
-/* a column the row lookup reads is there and a uuid (or, where a domain may be, over one) */
+/* a table of protector's whose row lookup cannot read uuids where it needs them */
 static void
-check_uuid_column(Oid relid, const char *rel, const char *name, AttrNumber att, bool domain_may)
+refuse_row_table(const char *rel, const char *name, Oid type)
 {
-	Oid			type;
-
-	if (att == InvalidAttrNumber)
+	if (!OidIsValid(type))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("protector.%s has no uuid id and organization_id", rel),
 				 errdetail("It has no column %s.", name)));
-	type = get_atttype(relid, att);
-	if ((domain_may ? getBaseType(type) : type) != UUIDOID)
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("protector.%s has no uuid id and organization_id", rel),
-				 errdetail("Its column %s is of type %s.", name, format_type_be(type))));
+	ereport(ERROR,
+			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+			 errmsg("protector.%s has no uuid id and organization_id", rel),
+			 errdetail("Its column %s is of type %s.", name, format_type_be(type))));
+}
+
+/* a column the row lookup reads is there and a uuid (or, where a domain may be, over one) */
+static void
+check_uuid_column(Oid relid, const char *rel, const char *name, AttrNumber att, bool domain_may)
+{
+	Oid			type = att == InvalidAttrNumber ? InvalidOid : get_atttype(relid, att);
+
+	if (!OidIsValid(type) || (domain_may ? getBaseType(type) : type) != UUIDOID)
+		refuse_row_table(rel, name, type);
 }
 
 static RowPlans *
@@ -872,11 +878,7 @@ check_uuid_columns(Oid relid, TupleDesc desc)
 {
 	for (int i = 1; i <= desc->natts; i++)
 		if (getBaseType(SPI_gettypeid(desc, i)) != UUIDOID)
-			ereport(ERROR,
-					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-					 errmsg("protector.%s has no uuid id and organization_id", get_rel_name(relid)),
-					 errdetail("Its column %s is of type %s.", SPI_fname(desc, i),
-							   format_type_be(SPI_gettypeid(desc, i)))));
+			refuse_row_table(get_rel_name(relid), SPI_fname(desc, i), SPI_gettypeid(desc, i));
 }
 
 /*
