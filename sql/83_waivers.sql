@@ -441,6 +441,7 @@ AS $$
 DECLARE
 	b protector.bookings;
 	v_required uuid;
+	v_name text := protector_internal.typed_name(s.participant_name);
 BEGIN
 	SELECT * INTO b FROM protector.bookings x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) s.organization_id AND x.id OPERATOR(pg_catalog.=) s.booking_id;
@@ -461,7 +462,7 @@ BEGIN
 			   WHERE o.organization_id OPERATOR(pg_catalog.=) s.organization_id
 				 AND o.booking_id OPERATOR(pg_catalog.=) s.booking_id AND o.waiver_id OPERATOR(pg_catalog.=) s.waiver_id
 				 AND o.id OPERATOR(pg_catalog.<>) s.id
-				 AND protector_internal.typed_name(o.participant_name) OPERATOR(pg_catalog.=) protector_internal.typed_name(s.participant_name)
+				 AND protector_internal.typed_name(o.participant_name) OPERATOR(pg_catalog.=) v_name
 				 AND o.participant_birth_date OPERATOR(pg_catalog.=) s.participant_birth_date) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s has already signed the waiver of this booking', s.participant_name));
