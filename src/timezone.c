@@ -225,26 +225,57 @@ refuse_abbreviation(const char *name, const char *param)
 }
 
 /*
+ * The zone file name spells differently only in letter case, or NULL.  A
+ * name that could be a POSIX spec is looked for in the list of zone files:
+ * pg_tzset() would keep its POSIX reading ("ABC5DEF") in the backend's
+ * zone cache for the session's life, some 24 kB a name, and a caller
+ * could send a new one with every refused request of a pooled connection.
+ */
+static const char *
+zone_spelled_otherwise(const char *name)
+{
+	HASH_SEQ_STATUS seq;
+	TzNameEntry *entry;
+	pg_tz	   *tz;
+
+	if (strlen(name) >= TZ_NAME_MAXLEN)
+		return NULL;
+	if (!could_be_posix_spec(name))
+	{
+		tz = pg_tzset(name);
+		return tz != NULL ? pg_get_timezone_name(tz) : NULL;
+	}
+	if (tz_names == NULL)
+		load_tz_names();
+	hash_seq_init(&seq, tz_names);
+	while ((entry = (TzNameEntry *) hash_seq_search(&seq)) != NULL)
+	{
+		if (pg_strcasecmp(entry->name, name) == 0)
+		{
+			hash_seq_term(&seq);
+			return entry->name;
+		}
+	}
+	return NULL;
+}
+
+/*
  * Raises 22023 naming the parameter unless name is a valid zone; suggests
  * the canonical spelling when only the letter case is off.
  */
 void
 protector_check_timezone(const char *name, const char *param)
 {
-	pg_tz	   *tz;
-	const char *canonical = NULL;
+	const char *canonical;
+	int			offset;
 
 	if (protector_timezone_is_valid(name))
 		return;
 
-	if (strlen(name) < TZ_NAME_MAXLEN && (tz = pg_tzset(name)) != NULL)
-	{
-		int			offset;
-
-		canonical = pg_get_timezone_name(tz);
-		if (!protector_timezone_is_valid(canonical) || read_as_other_abbreviation(canonical, &offset))
-			canonical = NULL;
-	}
+	canonical = zone_spelled_otherwise(name);
+	if (canonical != NULL &&
+		(!protector_timezone_is_valid(canonical) || read_as_other_abbreviation(canonical, &offset)))
+		canonical = NULL;
 
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
