@@ -1,10 +1,32 @@
 \echo Use "CREATE EXTENSION protector" to load this file. \quit
--- sql/00_roles.sql: the Supabase roles protector grants to.
---
--- On Supabase (or any database that already has them) the roles are used
--- unchanged.  On a vanilla PostgreSQL they are created with the attributes
--- Supabase gives them, so the same grants and policies apply.  Roles are
--- cluster-wide objects: DROP EXTENSION leaves them in place.
+-- sql/00_roles.sql: what the install checks before it changes anything,
+-- and the Supabase roles protector grants to.
+
+-- The script's names resolve in pg_catalog and protector only.  CREATE
+-- EXTENSION sets search_path to protector and btree_gist's schema, which
+-- may be one a non-superuser creates in (public is the database owner's,
+-- and a schema named after the installing superuser is whoever made it):
+-- a function there that matches an unqualified call's argument types
+-- better than pg_catalog's (format(text, regclass) beside format(text,
+-- VARIADIC "any")) would run as the installing superuser, and a CHECK or
+-- index expression would stay bound to it.  Set at the script's own GUC
+-- level: PostgreSQL restores the caller's search_path when it ends.
+SELECT pg_catalog.set_config('search_path', 'protector, pg_temp', true) IS NOT NULL AS search_path_pinned;
+
+-- protector stores and compares names in Unicode (ICU folding, names,
+-- e-mail addresses): a database of another encoding is refused here,
+-- before anything is created, rather than half-way through.
+DO $encoding$
+BEGIN
+	IF pg_catalog.getdatabaseencoding() OPERATOR(pg_catalog.<>) 'UTF8' THEN
+		RAISE EXCEPTION 'protector needs a UTF8 database'
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = pg_catalog.format('Database %I is encoded in %s.', pg_catalog.current_database(),
+											 pg_catalog.getdatabaseencoding()),
+				  HINT = 'Create a database with ENCODING ''UTF8'' (createdb -E UTF8 -T template0) and install protector there.';
+	END IF;
+END
+$encoding$;
 
 -- The schema protector must be a superuser's and empty when the extension
 -- moves in.  PostgreSQL installs into a schema of that name that already
@@ -49,6 +71,11 @@ BEGIN
 END
 $schema$;
 
+-- The Supabase roles.  On Supabase (or any database that already has
+-- them) they are used unchanged.  On a vanilla PostgreSQL they are created
+-- with the attributes Supabase gives them, so the same grants and policies
+-- apply.  Roles are cluster-wide objects: DROP EXTENSION leaves them in
+-- place.
 DO $roles$
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'anon') THEN

@@ -16,6 +16,39 @@ CREATE SCHEMA protector_internal;
 COMMENT ON SCHEMA protector_internal IS
 'protector: internal helpers and triggers; not for PostgREST''s db_schemas';
 
+-- Whether protector may read or call into schema p_name (auth, realtime)
+-- with rights other than the caller's: only when a superuser owns it.  On
+-- Supabase its superuser makes both; on a vanilla PostgreSQL whoever may
+-- create a schema could make one of those names, and a view or function
+-- of theirs that a SECURITY DEFINER function of protector's reads or calls
+-- would run as protector's owner.  Roles a superuser lets create objects
+-- there (Supabase's own services) are trusted as that superuser.
+CREATE FUNCTION protector_internal.trusted_schema(p_name name)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM pg_catalog.pg_namespace n
+			   JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+			   WHERE n.nspname OPERATOR(pg_catalog.=) p_name AND r.rolsuper);
+COMMENT ON FUNCTION protector_internal.trusted_schema(name) IS
+'Is schema p_name (auth, realtime) a superuser''s, so that protector may read or call into it with its owner''s rights';
+
+-- Supabase Auth's users table, where protector may read it with its
+-- owner's rights: an ordinary table (a view's functions would run as the
+-- reader) in a schema auth a superuser owns, having column p_column.
+CREATE FUNCTION protector_internal.auth_users_with(p_column name)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN protector_internal.trusted_schema('auth')
+	AND EXISTS (SELECT FROM pg_catalog.pg_class c
+				JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid
+				WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('auth.users')
+				  AND c.relkind OPERATOR(pg_catalog.=) 'r'
+				  AND a.attname OPERATOR(pg_catalog.=) p_column AND NOT a.attisdropped);
+COMMENT ON FUNCTION protector_internal.auth_users_with(name) IS
+'Is auth.users an ordinary table of a superuser''s schema auth with column p_column: protector reads it with its owner''s rights only then';
+
 -- The ids of protector's rows (every table's id DEFAULT): time-ordered
 -- UUIDs (version 7), so that new ids land on the right edge of every index
 -- that holds them, with 62 random bits from pg_strong_random(), drawn for
@@ -268,15 +301,16 @@ COMMENT ON FUNCTION protector.normalize_name(text) IS
 'Name transliterated to Latin and ASCII, NFKC case-folded, spaces collapsed (ICU): for comparing names';
 
 -- Whether two typed names are one: NFKC case-folded, without the accents of
--- Latin and Greek letters, ё's diaeresis and Cyrillic stress marks, other
--- marks and scripts as written (normalize_name transliterates them, and two
--- names can then read alike: 张伟 and 章伟; src/normalize.c).
+-- Latin and Greek letters, the diaeresis of Cyrillic yo (U+0451) and
+-- Cyrillic stress marks, other marks and scripts as written (normalize_name
+-- transliterates them, and two names can then read alike: U+5F20 U+4F1F and
+-- U+7AE0 U+4F1F, both Zhang Wei; src/normalize.c).
 CREATE FUNCTION protector_internal.names_match(p_a text, p_b text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_names_match'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.names_match(text, text) IS
-'Are two typed names the same: case, spacing, Latin and Greek accents, ё and Cyrillic stress marks aside, other scripts compared as written (ICU)';
+'Are two typed names the same: case, spacing, Latin and Greek accents, the diaeresis of Cyrillic yo and Cyrillic stress marks aside, other scripts compared as written (ICU)';
 -- the key names_match() compares, as text: which participants of a booking
 -- are one person (sql/83_waivers.sql)
 CREATE FUNCTION protector_internal.typed_name(p_name text)

@@ -389,7 +389,7 @@ DECLARE
 	v_users regclass := pg_catalog.to_regclass('auth.users');
 	k record;
 BEGIN
-	IF v_users IS NULL OR NOT EXISTS (
+	IF v_users IS NULL OR NOT protector_internal.auth_users_with('id') OR NOT EXISTS (
 			SELECT FROM pg_catalog.pg_index i
 			JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid
 										   AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0]

@@ -421,9 +421,10 @@ DECLARE
 	-- space, or typed with an IME's ideographic one, is an address)
 	v_name text := protector_internal.trim_spaces(p_customer_name);
 	-- (as typed: identity_key folds case, the desk's way; lower() folded
-	-- İ to a plain i, which the desk's key keeps apart, and stored that;
+	-- a dotted capital I (U+0130) to a plain i, which the desk's key keeps
+	-- apart, and stored that;
 	-- in the database's collation, not the one a caller's arguments carry
-	-- into the function: under "C", lower() folds no İ)
+	-- into the function: under "C", lower() folds no U+0130)
 	v_email text COLLATE pg_catalog."default" := protector_internal.trim_spaces(p_customer_email);
 	v_phone text := NULLIF(protector_internal.trim_spaces(p_customer_phone), '');
 	v_identity text;

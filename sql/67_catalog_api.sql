@@ -103,12 +103,25 @@ COMMENT ON FUNCTION protector_internal.check_text(text, text, integer, integer) 
 'Refuses a text of the wrong length or with control characters (22023 naming the parameter)';
 
 -- A text without the spaces at its ends, Unicode's space separators and
--- line breaks included (btrim takes the ASCII space only).
+-- line breaks included (btrim takes the ASCII space only).  Those above
+-- U+007F are written as chr(): a Unicode escape in a literal is converted
+-- when the whole install script is parsed, before its first statement can
+-- refuse a database that is not UTF8 (sql/00_roles.sql).
 CREATE FUNCTION protector_internal.trim_spaces(p_text text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN pg_catalog.btrim(p_text, E' \t\n\r\u000b\u000c\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000');
+RETURN pg_catalog.btrim(p_text, E' \t\n\r\u000b\u000c'
+	OPERATOR(pg_catalog.||) pg_catalog.chr(133) OPERATOR(pg_catalog.||) pg_catalog.chr(160)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(5760) OPERATOR(pg_catalog.||) pg_catalog.chr(8192)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(8193) OPERATOR(pg_catalog.||) pg_catalog.chr(8194)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(8195) OPERATOR(pg_catalog.||) pg_catalog.chr(8196)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(8197) OPERATOR(pg_catalog.||) pg_catalog.chr(8198)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(8199) OPERATOR(pg_catalog.||) pg_catalog.chr(8200)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(8201) OPERATOR(pg_catalog.||) pg_catalog.chr(8202)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(8232) OPERATOR(pg_catalog.||) pg_catalog.chr(8233)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(8239) OPERATOR(pg_catalog.||) pg_catalog.chr(8287)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(12288));
 COMMENT ON FUNCTION protector_internal.trim_spaces(text) IS
 'A text trimmed of every kind of space at its ends (Unicode space separators and line breaks included)';
 

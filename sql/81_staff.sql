@@ -709,11 +709,11 @@ BEGIN
 		RETURN;
 	END IF;
 	-- without Supabase Auth's users table (with its confirmation stamp)
-	-- nobody's e-mail is confirmed: nothing to accept (a cast of the name
-	-- 'auth.users' to regclass would fail where there is no schema auth)
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-				   WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('auth.users')
-					 AND a.attname OPERATOR(pg_catalog.=) 'email_confirmed_at' AND NOT a.attisdropped) THEN
+	-- nobody's e-mail is confirmed: nothing to accept; nor with one that
+	-- is not an ordinary table of a superuser's schema auth (read with
+	-- this function's rights, a view of another role's would run its
+	-- functions as protector's owner)
+	IF NOT protector_internal.auth_users_with('email_confirmed_at') THEN
 		RETURN;
 	END IF;
 	EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1 AND u.email_confirmed_at IS NOT NULL'
@@ -922,11 +922,9 @@ DECLARE
 	v_auth text;
 BEGIN
 	-- (the member's sign-in address too, which an invitation was accepted
-	-- by; none where there is no auth.users, or it is gone already)
-	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE'
-	   AND EXISTS (SELECT FROM pg_catalog.pg_attribute a
-				   WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('auth.users')
-					 AND a.attname OPERATOR(pg_catalog.=) 'email' AND NOT a.attisdropped) THEN
+	-- by; none where there is no auth.users protector may read, or it is
+	-- gone already)
+	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND protector_internal.auth_users_with('email') THEN
 		EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1' INTO v_auth USING OLD.user_id;
 		v_keys := v_keys OPERATOR(pg_catalog.||) pg_catalog.lower(pg_catalog.btrim(v_auth) COLLATE "C");
 	END IF;

@@ -98,7 +98,8 @@ CREATE INDEX waiver_submissions_waiver_idx ON protector.waiver_submissions (orga
 CREATE INDEX waiver_submissions_customer_idx ON protector.waiver_submissions (organization_id, customer_id);
 CREATE INDEX waiver_submissions_signed_idx ON protector.waiver_submissions (organization_id, signed_on);
 -- one signature per participant (name as typed, as names_match() compares
--- it: 张伟 and 章伟, which transliterate alike, are two people; date of
+-- it: U+5F20 U+4F1F and U+7AE0 U+4F1F, which transliterate alike, are two
+-- people; date of
 -- birth), booking and waiver
 CREATE UNIQUE INDEX waiver_submissions_participant_idx ON protector.waiver_submissions
 	(organization_id, booking_id, waiver_id, protector_internal.typed_name(participant_name), participant_birth_date)
@@ -182,7 +183,7 @@ CREATE TRIGGER keep_required_waiver BEFORE DELETE ON protector.waivers
 -- (a waiver's name is shown with every signature: plain text, sql/67_catalog_api.sql)
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.waivers
 	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
--- (and in Unicode's composed form, however it is written: é typed as one
+-- (and in Unicode's composed form, however it is written: e-acute typed as one
 -- character or as e and a combining accent is one name, create_waiver's
 -- or a direct write's)
 CREATE FUNCTION protector_internal.waiver_name_nfc()
@@ -377,7 +378,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_body must be 1 to 100000 characters',
 			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(pg_catalog.btrim(p_body))::text, 'NULL, 0')));
 	END IF;
-	-- (in Unicode's composed form: é typed as one character or as e and a
+	-- (in Unicode's composed form: e-acute typed as one character or as e and a
 	-- combining accent is one name, as it looks)
 	INSERT INTO protector.waivers AS x (organization_id, name)
 	VALUES (p_organization_id, pg_catalog.normalize(pg_catalog.btrim(p_name), 'NFC'))

@@ -190,6 +190,15 @@ BEGIN
 	v_broadcast := EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 						   WHERE n.nspname = 'realtime' AND p.proname = 'broadcast_changes')
 				   AND to_regclass('realtime.messages') IS NOT NULL;
+	-- the broadcast triggers call into schema realtime with their owner's
+	-- rights: only where a superuser owns it (a schema of that name made
+	-- by another role could run its functions as protector's owner)
+	IF v_broadcast AND NOT protector_internal.trusted_schema('realtime') THEN
+		RAISE WARNING 'protector does not broadcast to Supabase Realtime: schema realtime belongs to role %, which is not a superuser',
+			(SELECT nspowner::regrole FROM pg_namespace WHERE nspname = 'realtime')
+			USING HINT = 'Have a superuser own schema realtime (Supabase''s does), then run SELECT protector.enable_realtime().';
+		v_broadcast := false;
+	END IF;
 	IF v_broadcast THEN
 		IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'protector.bookings'::regclass
 					   AND tgname = 'broadcast_booking_change') THEN

@@ -5,6 +5,83 @@
 -- with scripts/sql-function.py.
 \echo Use "ALTER EXTENSION protector UPDATE TO '0.2.0'" to load this file. \quit
 
+-- As in sql/00_roles.sql: the script's names resolve in pg_catalog and
+-- protector only (ALTER EXTENSION puts btree_gist's schema on the path,
+-- which may be one a non-superuser creates in), the database is UTF8, and
+-- schema protector is a superuser's that no other role creates in
+-- (0.1.0's install did not check it: a schema of that name made by another
+-- role beforehand became the extension's).
+SELECT pg_catalog.set_config('search_path', 'protector, pg_temp', true) IS NOT NULL AS search_path_pinned;
+DO $checks$
+DECLARE
+	v_owner name;
+	v_super boolean;
+	v_creator name;
+BEGIN
+	IF pg_catalog.getdatabaseencoding() OPERATOR(pg_catalog.<>) 'UTF8' THEN
+		RAISE EXCEPTION 'protector 0.2.0 needs a UTF8 database'
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = pg_catalog.format('Database %I is encoded in %s.', pg_catalog.current_database(),
+											 pg_catalog.getdatabaseencoding()),
+				  HINT = 'Dump the database, restore it into one created with ENCODING ''UTF8'' (createdb -E UTF8 -T template0), and update there.';
+	END IF;
+	SELECT r.rolname, r.rolsuper INTO v_owner, v_super
+	FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+	WHERE n.nspname OPERATOR(pg_catalog.=) 'protector';
+	IF NOT v_super THEN
+		RAISE EXCEPTION 'schema protector belongs to role %, which is not a superuser', v_owner
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Whoever owns the schema could put their own objects under the names protector''s privileged functions call.',
+				  HINT = 'Check what that role put in the schema; then have a superuser take it over: ALTER SCHEMA protector OWNER TO a superuser.';
+	END IF;
+	SELECT r.rolname INTO v_creator
+	FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+	LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+	WHERE n.nspname OPERATOR(pg_catalog.=) 'protector' AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+	  AND NOT COALESCE(r.rolsuper, false)
+	LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'role % may create objects in schema protector', COALESCE(v_creator, 'PUBLIC')
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'REVOKE CREATE ON SCHEMA protector FROM that role first.';
+	END IF;
+END
+$checks$;
+
+-- (defined first: functions the update runs below ask them)
+-- Whether protector may read or call into schema p_name (auth, realtime)
+-- with rights other than the caller's: only when a superuser owns it.  On
+-- Supabase its superuser makes both; on a vanilla PostgreSQL whoever may
+-- create a schema could make one of those names, and a view or function
+-- of theirs that a SECURITY DEFINER function of protector's reads or calls
+-- would run as protector's owner.  Roles a superuser lets create objects
+-- there (Supabase's own services) are trusted as that superuser.
+CREATE FUNCTION protector_internal.trusted_schema(p_name name)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM pg_catalog.pg_namespace n
+			   JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+			   WHERE n.nspname OPERATOR(pg_catalog.=) p_name AND r.rolsuper);
+COMMENT ON FUNCTION protector_internal.trusted_schema(name) IS
+'Is schema p_name (auth, realtime) a superuser''s, so that protector may read or call into it with its owner''s rights';
+
+-- Supabase Auth's users table, where protector may read it with its
+-- owner's rights: an ordinary table (a view's functions would run as the
+-- reader) in a schema auth a superuser owns, having column p_column.
+CREATE FUNCTION protector_internal.auth_users_with(p_column name)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN protector_internal.trusted_schema('auth')
+	AND EXISTS (SELECT FROM pg_catalog.pg_class c
+				JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid
+				WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('auth.users')
+				  AND c.relkind OPERATOR(pg_catalog.=) 'r'
+				  AND a.attname OPERATOR(pg_catalog.=) p_column AND NOT a.attisdropped);
+COMMENT ON FUNCTION protector_internal.auth_users_with(name) IS
+'Is auth.users an ordinary table of a superuser''s schema auth with column p_column: protector reads it with its owner''s rights only then';
+
 -- Amounts of 0.1.0 that are NaN stop the update before it changes anything:
 -- 0.2.0's money columns refuse NaN (numeric orders it above every number,
 -- so a NaN payment let any refund through: the CHECKs near the end of this
@@ -409,6 +486,15 @@ BEGIN
 	v_broadcast := EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 						   WHERE n.nspname = 'realtime' AND p.proname = 'broadcast_changes')
 				   AND to_regclass('realtime.messages') IS NOT NULL;
+	-- the broadcast triggers call into schema realtime with their owner's
+	-- rights: only where a superuser owns it (a schema of that name made
+	-- by another role could run its functions as protector's owner)
+	IF v_broadcast AND NOT protector_internal.trusted_schema('realtime') THEN
+		RAISE WARNING 'protector does not broadcast to Supabase Realtime: schema realtime belongs to role %, which is not a superuser',
+			(SELECT nspowner::regrole FROM pg_namespace WHERE nspname = 'realtime')
+			USING HINT = 'Have a superuser own schema realtime (Supabase''s does), then run SELECT protector.enable_realtime().';
+		v_broadcast := false;
+	END IF;
 	IF v_broadcast THEN
 		IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'protector.bookings'::regclass
 					   AND tgname = 'broadcast_booking_change') THEN
@@ -3267,9 +3353,10 @@ DECLARE
 	-- space, or typed with an IME's ideographic one, is an address)
 	v_name text := protector_internal.trim_spaces(p_customer_name);
 	-- (as typed: identity_key folds case, the desk's way; lower() folded
-	-- İ to a plain i, which the desk's key keeps apart, and stored that;
+	-- a dotted capital I (U+0130) to a plain i, which the desk's key keeps
+	-- apart, and stored that;
 	-- in the database's collation, not the one a caller's arguments carry
-	-- into the function: under "C", lower() folds no İ)
+	-- into the function: under "C", lower() folds no U+0130)
 	v_email text COLLATE pg_catalog."default" := protector_internal.trim_spaces(p_customer_email);
 	v_phone text := NULLIF(protector_internal.trim_spaces(p_customer_phone), '');
 	v_identity text;
@@ -6747,11 +6834,11 @@ BEGIN
 		RETURN;
 	END IF;
 	-- without Supabase Auth's users table (with its confirmation stamp)
-	-- nobody's e-mail is confirmed: nothing to accept (a cast of the name
-	-- 'auth.users' to regclass would fail where there is no schema auth)
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-				   WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('auth.users')
-					 AND a.attname OPERATOR(pg_catalog.=) 'email_confirmed_at' AND NOT a.attisdropped) THEN
+	-- nobody's e-mail is confirmed: nothing to accept; nor with one that
+	-- is not an ordinary table of a superuser's schema auth (read with
+	-- this function's rights, a view of another role's would run its
+	-- functions as protector's owner)
+	IF NOT protector_internal.auth_users_with('email_confirmed_at') THEN
 		RETURN;
 	END IF;
 	EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1 AND u.email_confirmed_at IS NOT NULL'
@@ -7435,7 +7522,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_body must be 1 to 100000 characters',
 			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(pg_catalog.btrim(p_body))::text, 'NULL, 0')));
 	END IF;
-	-- (in Unicode's composed form: é typed as one character or as e and a
+	-- (in Unicode's composed form: e-acute typed as one character or as e and a
 	-- combining accent is one name, as it looks)
 	INSERT INTO protector.waivers AS x (organization_id, name)
 	VALUES (p_organization_id, pg_catalog.normalize(pg_catalog.btrim(p_name), 'NFC'))
@@ -10853,7 +10940,7 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_names_match'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.names_match(text, text) IS
-'Are two typed names the same: case, spacing, Latin and Greek accents, ё and Cyrillic stress marks aside, other scripts compared as written (ICU)';
+'Are two typed names the same: case, spacing, Latin and Greek accents, the diaeresis of Cyrillic yo and Cyrillic stress marks aside, other scripts compared as written (ICU)';
 REVOKE ALL ON FUNCTION protector_internal.names_match(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.names_match(text, text) TO authenticated, service_role;
 
@@ -11154,7 +11241,7 @@ DECLARE
 	v_users regclass := pg_catalog.to_regclass('auth.users');
 	k record;
 BEGIN
-	IF v_users IS NULL OR NOT EXISTS (
+	IF v_users IS NULL OR NOT protector_internal.auth_users_with('id') OR NOT EXISTS (
 			SELECT FROM pg_catalog.pg_index i
 			JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid
 										   AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0]
@@ -11928,7 +12015,17 @@ CREATE OR REPLACE FUNCTION protector_internal.trim_spaces(p_text text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN pg_catalog.btrim(p_text, E' \t\n\r\u000b\u000c\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000');
+RETURN pg_catalog.btrim(p_text, E' \t\n\r\u000b\u000c'
+	OPERATOR(pg_catalog.||) pg_catalog.chr(133) OPERATOR(pg_catalog.||) pg_catalog.chr(160)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(5760) OPERATOR(pg_catalog.||) pg_catalog.chr(8192)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(8193) OPERATOR(pg_catalog.||) pg_catalog.chr(8194)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(8195) OPERATOR(pg_catalog.||) pg_catalog.chr(8196)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(8197) OPERATOR(pg_catalog.||) pg_catalog.chr(8198)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(8199) OPERATOR(pg_catalog.||) pg_catalog.chr(8200)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(8201) OPERATOR(pg_catalog.||) pg_catalog.chr(8202)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(8232) OPERATOR(pg_catalog.||) pg_catalog.chr(8233)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(8239) OPERATOR(pg_catalog.||) pg_catalog.chr(8287)
+	OPERATOR(pg_catalog.||) pg_catalog.chr(12288));
 COMMENT ON FUNCTION protector_internal.trim_spaces(text) IS
 'A text trimmed of every kind of space at its ends (Unicode space separators and line breaks included)';
 REVOKE ALL ON FUNCTION protector_internal.trim_spaces(text) FROM PUBLIC;
@@ -12509,11 +12606,9 @@ DECLARE
 	v_auth text;
 BEGIN
 	-- (the member's sign-in address too, which an invitation was accepted
-	-- by; none where there is no auth.users, or it is gone already)
-	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE'
-	   AND EXISTS (SELECT FROM pg_catalog.pg_attribute a
-				   WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('auth.users')
-					 AND a.attname OPERATOR(pg_catalog.=) 'email' AND NOT a.attisdropped) THEN
+	-- by; none where there is no auth.users protector may read, or it is
+	-- gone already)
+	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND protector_internal.auth_users_with('email') THEN
 		EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1' INTO v_auth USING OLD.user_id;
 		v_keys := v_keys OPERATOR(pg_catalog.||) pg_catalog.lower(pg_catalog.btrim(v_auth) COLLATE "C");
 	END IF;
