@@ -125,8 +125,12 @@ BEGIN
 		WHEN k OPERATOR(pg_catalog.=) 'logo_url' THEN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
 			   OR pg_catalog.length(v #>> '{}') OPERATOR(pg_catalog.>) 2000
-			   -- (a regex bound is at most 255: the length is counted apart)
-			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^https://[^[:space:][:cntrl:]"<>]+$' THEN
+			   -- (a regex bound is at most 255: the length is counted apart;
+			   -- printable ASCII but for the quote and angle brackets, by code
+			   -- point: [:space:] and [:cntrl:] follow the database's ctype, so
+			   -- one database took a no-break space another refused, and each
+			   -- took a right-to-left override the widget then showed)
+			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^https://[!#-;=?-~]+$' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an https:// URL of at most 2000 characters', p),
 					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 100)));
 			END IF;

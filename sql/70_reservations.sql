@@ -22,8 +22,13 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION protector.reservation_check() IS
 'Constraint trigger: refuses a booking that would exceed its service''s capacity (23P01), or 40001 when the conflict was committed concurrently';
 
+-- On every update, not UPDATE OF the columns it reads: PostgreSQL decides
+-- UPDATE OF from the statement's SET list, so a BEFORE UPDATE trigger of an
+-- operator's own that moved a booking (SET details = ..., its trigger
+-- setting NEW.during) stored an overlap unchecked.  An update that adds no
+-- occupancy returns at once (src/reserve.c).
 CREATE CONSTRAINT TRIGGER reservation_check
-	AFTER INSERT OR UPDATE OF service_id, during, party_size, status, hold_expires_at
+	AFTER INSERT OR UPDATE
 	ON protector.bookings
 	NOT DEFERRABLE
 	FOR EACH ROW EXECUTE FUNCTION protector.reservation_check();

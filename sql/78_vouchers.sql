@@ -788,42 +788,50 @@ COMMENT ON FUNCTION protector_internal.count_promo_use() IS
 'Trigger step (after a booking is stored): its promo code is used once more';
 
 
--- A cancelled (or deleted) booking, or one whose code no longer applies
--- (set_booking_price), gives its promo code's use back.  A cancelled
--- booking brought back under its code (service_role may) uses it again;
--- a booking a member hands to another customer counts for them (not
+-- A booking's use of a promo code follows its live code: one cancelled
+-- (or deleted), or whose code no longer applies (set_booking_price), gives
+-- the use back; one brought back from cancelled under its code, or given
+-- another code (service_role may write promo_code_id), uses the new code
+-- once more, within its limits (the old one's use given back: a code set
+-- on a live booking was not counted, and its later cancellation gave back
+-- a use it never took, letting the code be used beyond max_uses); a
+-- booking a member hands to another customer counts for them (not
 -- protector's own moves, run trusted: a merge of one person's two records
--- is not refused for the code they used on each).  One trigger for both:
+-- is not refused for the code they used on each).  One trigger for all:
 -- every trigger of bookings is copied for each statement that writes it.
 CREATE FUNCTION protector_internal.release_promo_use()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_old uuid := CASE WHEN OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN OLD.promo_code_id END;
+	v_new uuid;
 BEGIN
-	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE'
-	   OR (OLD.promo_code_id IS NOT NULL AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled'
-		   AND (NEW.status OPERATOR(pg_catalog.=) 'cancelled' OR NEW.promo_code_id IS NULL)) THEN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
+		v_new := NEW.promo_code_id;
+	END IF;
+	IF v_old IS NOT NULL AND v_old IS DISTINCT FROM v_new THEN
 		UPDATE protector.promo_codes x SET times_used = GREATEST(x.times_used OPERATOR(pg_catalog.-) 1, 0)
-		WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) OLD.promo_code_id;
-	ELSE
-		PERFORM protector_internal.use_promo_code(NEW.organization_id, NEW.promo_code_id, NEW.customer_id,
-												  OLD.status OPERATOR(pg_catalog.=) 'cancelled');
+		WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) v_old;
+	END IF;
+	IF v_new IS NOT NULL THEN
+		PERFORM protector_internal.use_promo_code(NEW.organization_id, v_new, NEW.customer_id,
+												  v_old IS DISTINCT FROM v_new);
 	END IF;
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.release_promo_use() IS
-'Trigger: a booking cancelled, deleted or no longer under its promo code gives the code''s use back; one brought back from cancelled uses it again; one given to another customer counts toward their limit';
+'Trigger: a booking cancelled, deleted or no longer under its promo code gives the code''s use back; one brought back from cancelled, or given a code, uses it once more within its limits; one given to another customer counts toward their limit';
 
 -- (no column list: promo_code_id changes in set_booking_price, not in SET)
 CREATE TRIGGER release_promo_use AFTER UPDATE ON protector.bookings
-	FOR EACH ROW WHEN (((OLD.promo_code_id IS NOT NULL AND OLD.status <> 'cancelled'
-						 AND (NEW.status = 'cancelled' OR NEW.promo_code_id IS NULL))
+	FOR EACH ROW WHEN ((CASE WHEN OLD.status <> 'cancelled' THEN OLD.promo_code_id END
+						IS DISTINCT FROM CASE WHEN NEW.status <> 'cancelled' THEN NEW.promo_code_id END
 						OR (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
-							AND (OLD.status = 'cancelled'
-								 OR (OLD.customer_id IS DISTINCT FROM NEW.customer_id
-									 AND NOT protector_internal.caller_is_trusted()))))
+							AND OLD.customer_id IS DISTINCT FROM NEW.customer_id
+							AND NOT protector_internal.caller_is_trusted()))
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.release_promo_use();
 CREATE TRIGGER release_promo_use_on_delete AFTER DELETE ON protector.bookings
