@@ -192,12 +192,17 @@ BEGIN
 				   AND to_regclass('realtime.messages') IS NOT NULL;
 	-- the broadcast triggers call into schema realtime with their owner's
 	-- rights: only where a superuser owns it (a schema of that name made
-	-- by another role could run its functions as protector's owner)
+	-- by another role could run its functions as protector's owner); ones
+	-- attached before (by 0.1.0, which did not ask) are taken off
 	IF v_broadcast AND NOT protector_internal.trusted_schema('realtime') THEN
 		RAISE WARNING 'protector does not broadcast to Supabase Realtime: schema realtime belongs to role %, which is not a superuser',
 			(SELECT nspowner::regrole FROM pg_namespace WHERE nspname = 'realtime')
 			USING HINT = 'Have a superuser own schema realtime (Supabase''s does), then run SELECT protector.enable_realtime().';
 		v_broadcast := false;
+		DROP TRIGGER IF EXISTS broadcast_booking_change ON protector.bookings;
+		IF to_regclass('protector.booking_messages') IS NOT NULL THEN
+			DROP TRIGGER IF EXISTS broadcast_message ON protector.booking_messages;
+		END IF;
 	END IF;
 	IF v_broadcast THEN
 		IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'protector.bookings'::regclass

@@ -17,6 +17,7 @@ DECLARE
 	v_owner name;
 	v_super boolean;
 	v_creator name;
+	v_list text;
 BEGIN
 	IF pg_catalog.getdatabaseencoding() OPERATOR(pg_catalog.<>) 'UTF8' THEN
 		RAISE EXCEPTION 'protector 0.2.0 needs a UTF8 database'
@@ -44,6 +45,52 @@ BEGIN
 		RAISE EXCEPTION 'role % may create objects in schema protector', COALESCE(v_creator, 'PUBLIC')
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'REVOKE CREATE ON SCHEMA protector FROM that role first.';
+	END IF;
+	-- nor may the schemas hold what the extension did not make (functions
+	-- and operators another role made there while it could create in them
+	-- would be found by this script's unqualified names), nor may any of
+	-- protector's objects call functions or operators of other schemas:
+	-- 0.1.0's install resolved names through btree_gist's schema too
+	-- (public with CASCADE, where the database owner may create), and a
+	-- look-alike there stayed bound to its CHECKs, indexes and triggers
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s %s', i.type, i.identity), ', ') INTO v_list
+	FROM (SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass AS classid, f.oid AS objid
+		  FROM pg_catalog.pg_proc f
+		  WHERE f.pronamespace OPERATOR(pg_catalog.=) ANY (ARRAY['protector'::regnamespace, 'protector_internal'::regnamespace])
+		  UNION ALL
+		  SELECT 'pg_catalog.pg_operator'::pg_catalog.regclass, o.oid
+		  FROM pg_catalog.pg_operator o
+		  WHERE o.oprnamespace OPERATOR(pg_catalog.=) ANY (ARRAY['protector'::regnamespace, 'protector_internal'::regnamespace])) x
+	CROSS JOIN LATERAL pg_catalog.pg_identify_object(x.classid, x.objid, 0) i
+	WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+					  WHERE d.classid OPERATOR(pg_catalog.=) x.classid AND d.objid OPERATOR(pg_catalog.=) x.objid
+						AND d.deptype OPERATOR(pg_catalog.=) 'e'
+						AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e
+															  WHERE e.extname OPERATOR(pg_catalog.=) 'protector'));
+	IF v_list IS NOT NULL THEN
+		RAISE EXCEPTION 'protector''s schemas hold objects the extension did not make: %', v_list
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'The update resolves names in schema protector: a function or operator there would run as the superuser updating.',
+				  HINT = 'Check what they do and who made them; move or drop them, then update again.';
+	END IF;
+	SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('%s %s calls %s %s', i.type, i.identity, r.type, r.identity), '; ')
+	INTO v_list
+	FROM pg_catalog.pg_depend d
+	LEFT JOIN pg_catalog.pg_proc f ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+								   AND f.oid OPERATOR(pg_catalog.=) d.refobjid
+	LEFT JOIN pg_catalog.pg_operator o ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass
+									   AND o.oid OPERATOR(pg_catalog.=) d.refobjid
+	CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, d.objsubid) i
+	CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.refclassid, d.refobjid, 0) r
+	WHERE d.refclassid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass])
+	  AND COALESCE(f.pronamespace, o.oprnamespace) OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog'::regnamespace,
+			'protector'::regnamespace, 'protector_internal'::regnamespace])
+	  AND i.schema OPERATOR(pg_catalog.=) ANY ('{protector,protector_internal}'::text[]);
+	IF v_list IS NOT NULL THEN
+		RAISE EXCEPTION 'protector''s objects call functions of other schemas: %', v_list
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = '0.1.0''s install resolved names through btree_gist''s schema as well; whoever may change those functions runs code as whoever writes protector''s tables.',
+				  HINT = 'Install 0.2.0 into a new database and restore a dump of this one there (docs/operations.md), rather than updating.';
 	END IF;
 END
 $checks$;
@@ -488,12 +535,17 @@ BEGIN
 				   AND to_regclass('realtime.messages') IS NOT NULL;
 	-- the broadcast triggers call into schema realtime with their owner's
 	-- rights: only where a superuser owns it (a schema of that name made
-	-- by another role could run its functions as protector's owner)
+	-- by another role could run its functions as protector's owner); ones
+	-- attached before (by 0.1.0, which did not ask) are taken off
 	IF v_broadcast AND NOT protector_internal.trusted_schema('realtime') THEN
 		RAISE WARNING 'protector does not broadcast to Supabase Realtime: schema realtime belongs to role %, which is not a superuser',
 			(SELECT nspowner::regrole FROM pg_namespace WHERE nspname = 'realtime')
 			USING HINT = 'Have a superuser own schema realtime (Supabase''s does), then run SELECT protector.enable_realtime().';
 		v_broadcast := false;
+		DROP TRIGGER IF EXISTS broadcast_booking_change ON protector.bookings;
+		IF to_regclass('protector.booking_messages') IS NOT NULL THEN
+			DROP TRIGGER IF EXISTS broadcast_message ON protector.booking_messages;
+		END IF;
 	END IF;
 	IF v_broadcast THEN
 		IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'protector.bookings'::regclass

@@ -9,9 +9,13 @@
 #      run as the installing superuser, and stored expressions bind to them;
 #      the caller's search_path comes back after the install;
 #   2. 0.1.0 installed into a schema protector another role made, then
-#      ALTER EXTENSION UPDATE: refused;
+#      ALTER EXTENSION UPDATE: refused; so is one whose schema holds a
+#      function another role made while it could create there, and one
+#      whose stored expressions 0.1.0 bound to the database owner's
+#      look-alikes in public;
 #   3. schemas auth and realtime made by a non-superuser: protector reads
-#      and calls neither with its owner's rights;
+#      and calls neither with its owner's rights (and the update takes off
+#      the broadcast trigger 0.1.0 attached);
 #   4. a database that is not UTF8: refused with a clear error, at install
 #      and at update.
 set -uo pipefail
@@ -26,7 +30,7 @@ evil() {
 		EXECUTE 'ALTER ROLE $1 SUPERUSER'; END IF;"
 }
 cleanup() {
-	for d in hostile_a hostile_b hostile_c hostile_d hostile_e; do dropdb --if-exists "$d" >/dev/null 2>&1; done
+	for d in hostile_a hostile_b hostile_c hostile_d hostile_e hostile_f hostile_g hostile_h; do dropdb --if-exists "$d" >/dev/null 2>&1; done
 	for r in hostile_mallory hostile_eve hostile_trudy; do
 		q -d postgres -c "DROP ROLE IF EXISTS $r" >/dev/null 2>&1
 	done
@@ -64,6 +68,31 @@ case "$refusal" in
 esac
 [ "$(q -d hostile_b -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'")" = 0.1.0 ] ||
 	fail "2: the refused update changed the version"
+
+# (the owner's CREATE taken back, what it made there stays)
+createdb hostile_f
+q -d hostile_f -c "CREATE SCHEMA protector" -c "GRANT USAGE, CREATE ON SCHEMA protector TO hostile_eve"
+q -d hostile_f -c "SET client_min_messages = warning" -c "CREATE EXTENSION protector VERSION '0.1.0' CASCADE"
+q -d hostile_f -U hostile_eve <<SQL
+CREATE FUNCTION protector.lower(tstzrange) RETURNS timestamptz LANGUAGE plpgsql IMMUTABLE AS \$\$
+BEGIN $(evil hostile_eve) RETURN pg_catalog.lower(\$1); END \$\$;
+SQL
+q -d hostile_f -c "REVOKE CREATE ON SCHEMA protector FROM hostile_eve"
+refusal=$(q -d hostile_f -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1)
+case "$refusal" in
+*"42501"*"protector's schemas hold objects the extension did not make: function protector.lower(pg_catalog.tstzrange)"*) ;;
+*) fail "2: update beside hostile_eve's protector.lower(): '$refusal'" ;;
+esac
+[ "$(super_of hostile_eve)" = f ] || fail "2: hostile_eve's protector.lower() ran as the superuser updating"
+# (0.1.0 bound its expressions to the database owner's look-alikes)
+createdb -O hostile_mallory hostile_g
+q -d hostile_g -U hostile_mallory -c "CREATE FUNCTION public.cardinality(text[]) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT pg_catalog.cardinality(\$1)'"
+q -d hostile_g -c "SET client_min_messages = warning" -c "CREATE EXTENSION protector VERSION '0.1.0' CASCADE"
+refusal=$(q -d hostile_g -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1)
+case "$refusal" in
+*"42501"*"protector's objects call functions of other schemas: table constraint customers_tags_check on protector.customers calls function public.cardinality(pg_catalog.text[])"*) ;;
+*) fail "2: update of a 0.1.0 bound to public.cardinality(): '$refusal'" ;;
+esac
 
 # --- 3. schemas auth and realtime of a role that may create schemas -----
 createdb hostile_c
@@ -106,6 +135,25 @@ SQL
 q -d hostile_c -c "SELECT count(*) FROM auth.users" >/dev/null
 [ "$(super_of hostile_trudy)" = t ] || fail "3: the view's function did not run even for a superuser reading it"
 q -d postgres -c "ALTER ROLE hostile_trudy NOSUPERUSER"
+
+# (0.1.0 attached its broadcast trigger to such a schema realtime; the
+# update takes it off)
+createdb hostile_h
+q -d hostile_h -c "GRANT CREATE ON DATABASE hostile_h TO hostile_trudy"
+q -d hostile_h -U hostile_trudy <<SQL
+CREATE SCHEMA realtime;
+GRANT USAGE ON SCHEMA realtime TO PUBLIC;
+CREATE TABLE realtime.messages (topic text, extension text, payload jsonb);
+CREATE FUNCTION realtime.broadcast_changes(text, text, text, text, text, record, record, text DEFAULT 'ROW')
+RETURNS void LANGUAGE plpgsql AS \$\$ BEGIN $(evil hostile_trudy) END \$\$;
+CREATE FUNCTION realtime.topic() RETURNS text LANGUAGE sql AS 'SELECT NULL::text';
+SQL
+q -d hostile_h -c "SET client_min_messages = error" -c "CREATE EXTENSION protector VERSION '0.1.0' CASCADE"
+before=$(q -d hostile_h -c "SELECT count(*) FROM pg_trigger WHERE tgname = 'broadcast_booking_change'")
+q -d hostile_h -c "SET client_min_messages = error" -c "ALTER EXTENSION protector UPDATE"
+after=$(q -d hostile_h -c "SELECT count(*) FROM pg_trigger WHERE tgname IN ('broadcast_booking_change', 'broadcast_message')")
+[ "$before" = 1 ] || fail "3: 0.1.0 attached no broadcast trigger to hostile_trudy's schema realtime (the check proves nothing)"
+[ "$after" = 0 ] || fail "3: the update left $after broadcast triggers calling into hostile_trudy's schema realtime"
 
 # --- 4. a database that is not UTF8 ---------------------------------------
 createdb -E LATIN1 -T template0 --locale=C hostile_d
