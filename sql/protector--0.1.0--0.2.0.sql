@@ -8025,12 +8025,16 @@ BEGIN
 	END IF;
 	-- (two queries: "p_booking_id IS NULL OR booking_id = p_booking_id" in
 	-- one plan may be planned once for both and read the organization's
-	-- every submission for one booking's)
+	-- every submission for one booking's.  The organization's is planned
+	-- for each call's organization: PL/pgSQL's kept plan went generic on a
+	-- pooled connection after a large tenant's calls, and a small tenant's
+	-- next call then read every organization's signatures)
 	IF p_booking_id IS NULL THEN
-		RETURN QUERY
-		SELECT s.* FROM protector.waiver_submissions s
-		WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id
-		ORDER BY s.signed_at DESC, s.id;
+		RETURN QUERY EXECUTE
+			'SELECT s.* FROM protector.waiver_submissions s
+			 WHERE s.organization_id OPERATOR(pg_catalog.=) $1
+			 ORDER BY s.signed_at DESC, s.id'
+		USING p_organization_id;
 	ELSE
 		RETURN QUERY
 		SELECT s.* FROM protector.waiver_submissions s

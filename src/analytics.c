@@ -231,8 +231,14 @@ static CustomerScore *
 score_organization(const pg_uuid_t *org, int64 *n)
 {
 	Oid			argtypes[2] = {UUIDOID, TIMESTAMPTZOID};
+	/*
+	 * planned for each call's organization: on a pooled connection the
+	 * plan went generic after a large tenant's calls, and a small tenant's
+	 * next call scanned every organization's payments
+	 */
 	ProtectorRead read = {.plan = &customers_plan, .sql = CUSTOMERS_SQL, .nargs = 2,
-		.argtypes = argtypes, .owner_of = "bookings", .limit = 0};
+		.argtypes = argtypes, .owner_of = "bookings", .limit = 0,
+		.cursor_options = CURSOR_OPT_CUSTOM_PLAN};
 	Datum		values[2];
 	CustomerRows rows = {NULL, 0};
 	CustomerScore *all;
