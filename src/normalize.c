@@ -240,8 +240,9 @@ squeeze_spaces(UChar *u, int32_t ulen)
 
 	for (int32_t i = 0; i < ulen; i++)
 	{
+		/* (U+1680 is the one space separator NFKC does not fold to ' ') */
 		if (u[i] == ' ' || u[i] == '\t' || u[i] == '\n' || u[i] == '\r' ||
-			u[i] == 0x00A0 || u[i] == 0x3000)
+			u[i] == 0x00A0 || u[i] == 0x1680 || u[i] == 0x3000)
 		{
 			pending = (n > 0);
 			continue;

@@ -6,7 +6,7 @@
 -- and the address stored changed).  A phone saved before phones were
 -- checked stopped find_duplicate_customers for the whole organization.
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 
 SELECT tests.create_supabase_user('nt_owner');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a390000-0000-4000-8000-000000000000', 'N', 'names-as-typed');
@@ -120,6 +120,13 @@ SELECT is((SELECT name FROM protector.waivers WHERE organization_id = '0a390000-
 	E'Te\u00e1 waiver', 'a waiver name written directly, decomposed, is stored composed (NFC)');
 SELECT is(protector_internal.typed_name(' Zoë  ÅNGSTRÖM '), protector_internal.typed_name('zoe angstrom'),
 	'typed_name is names_match''s key: case, spacing and Latin accents aside');
+
+-- (and every space a name may hold is a space: U+1680, the one the NFKC
+-- fold keeps, refused a signature typed with it; an encodings attack)
+SELECT is(ARRAY[protector_internal.names_match('Anna Schmidt', 'Anna' || chr(5760) || 'Schmidt'),
+				protector_internal.names_match('Anna Schmidt', 'Anna' || chr(12288) || 'Schmidt'),
+				protector_internal.typed_name('Anna' || chr(5760) || chr(5760) || 'Schmidt') = protector_internal.typed_name('anna schmidt')],
+	ARRAY[true, true, true], 'an Ogham space mark between two names is a space, as an ideographic one is');
 
 SELECT * FROM finish();
 ROLLBACK;
