@@ -236,13 +236,13 @@ zone_spelled_otherwise(const char *name)
 {
 	HASH_SEQ_STATUS seq;
 	TzNameEntry *entry;
-	pg_tz	   *tz;
 
 	if (strlen(name) >= TZ_NAME_MAXLEN)
 		return NULL;
 	if (!could_be_posix_spec(name))
 	{
-		tz = pg_tzset(name);
+		pg_tz	   *tz = pg_tzset(name);
+
 		return tz != NULL ? pg_get_timezone_name(tz) : NULL;
 	}
 	if (tz_names == NULL)
