@@ -46,21 +46,23 @@ BEGIN
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'REVOKE CREATE ON SCHEMA protector FROM that role first.';
 	END IF;
-	-- nor may the schemas hold what the extension did not make (functions
-	-- and operators another role made there while it could create in them
-	-- would be found by this script's unqualified names), nor may any of
+	-- nor may the schemas hold what the extension did not make, of a role
+	-- that is not a superuser (functions and operators it made there while
+	-- it could create in them would be found by this script's unqualified
+	-- names), nor may any of
 	-- protector's objects call functions or operators of other schemas:
 	-- 0.1.0's install resolved names through btree_gist's schema too
 	-- (public with CASCADE, where the database owner may create), and a
 	-- look-alike there stayed bound to its CHECKs, indexes and triggers
 	SELECT pg_catalog.string_agg(pg_catalog.format('%s %s', i.type, i.identity), ', ') INTO v_list
-	FROM (SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass AS classid, f.oid AS objid
+	FROM (SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass AS classid, f.oid AS objid, f.proowner AS owner
 		  FROM pg_catalog.pg_proc f
 		  WHERE f.pronamespace OPERATOR(pg_catalog.=) ANY (ARRAY['protector'::regnamespace, 'protector_internal'::regnamespace])
 		  UNION ALL
-		  SELECT 'pg_catalog.pg_operator'::pg_catalog.regclass, o.oid
+		  SELECT 'pg_catalog.pg_operator'::pg_catalog.regclass, o.oid, o.oprowner
 		  FROM pg_catalog.pg_operator o
 		  WHERE o.oprnamespace OPERATOR(pg_catalog.=) ANY (ARRAY['protector'::regnamespace, 'protector_internal'::regnamespace])) x
+	JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) x.owner AND NOT r.rolsuper
 	CROSS JOIN LATERAL pg_catalog.pg_identify_object(x.classid, x.objid, 0) i
 	WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
 					  WHERE d.classid OPERATOR(pg_catalog.=) x.classid AND d.objid OPERATOR(pg_catalog.=) x.objid
@@ -68,7 +70,7 @@ BEGIN
 						AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e
 															  WHERE e.extname OPERATOR(pg_catalog.=) 'protector'));
 	IF v_list IS NOT NULL THEN
-		RAISE EXCEPTION 'protector''s schemas hold objects the extension did not make: %', v_list
+		RAISE EXCEPTION 'protector''s schemas hold objects of other roles the extension did not make: %', v_list
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'The update resolves names in schema protector: a function or operator there would run as the superuser updating.',
 				  HINT = 'Check what they do and who made them; move or drop them, then update again.';

@@ -80,7 +80,7 @@ SQL
 q -d hostile_f -c "REVOKE CREATE ON SCHEMA protector FROM hostile_eve"
 refusal=$(q -d hostile_f -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1)
 case "$refusal" in
-*"42501"*"protector's schemas hold objects the extension did not make: function protector.lower(pg_catalog.tstzrange)"*) ;;
+*"42501"*"protector's schemas hold objects of other roles the extension did not make: function protector.lower(pg_catalog.tstzrange)"*) ;;
 *) fail "2: update beside hostile_eve's protector.lower(): '$refusal'" ;;
 esac
 [ "$(super_of hostile_eve)" = f ] || fail "2: hostile_eve's protector.lower() ran as the superuser updating"
