@@ -390,8 +390,11 @@ CREATE TRIGGER check_voucher_payment BEFORE INSERT OR UPDATE OF booking_id, kind
 -- A voucher's payment lowered, moved or deleted under what was refunded
 -- to the voucher for that booking is refused, as check_payment refuses it
 -- for the booking: the refund would become voucher credit the booking
--- never paid (an owner's direct write; not an organization's deletion,
--- whose cascade takes the rows one by one).
+-- never paid (an owner's direct write, also one made by a trigger of the
+-- owner's own; not an organization's deletion, whose cascade takes the
+-- rows one by one: the organization is gone by then.  pg_trigger_depth()
+-- = 1 told them apart before, and let a payment lowered by a user's
+-- trigger through).
 CREATE FUNCTION protector_internal.sum_voucher_payments()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -399,8 +402,8 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' AND OLD.voucher_id IS NOT NULL AND OLD.kind OPERATOR(pg_catalog.=) 'payment'
-	   AND pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 1
-	   AND protector_internal.voucher_paid(OLD.organization_id, OLD.booking_id, OLD.voucher_id) OPERATOR(pg_catalog.<) 0 THEN
+	   AND protector_internal.voucher_paid(OLD.organization_id, OLD.booking_id, OLD.voucher_id) OPERATOR(pg_catalog.<) 0
+	   AND EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id) THEN
 		PERFORM protector.raise('invalid_parameter',
 			'a voucher''s payment cannot be lowered or removed below what was refunded to the voucher',
 			pg_catalog.format('Refunds to voucher %s for booking %s would exceed what it paid by %s.', OLD.voucher_id, OLD.booking_id,

@@ -2731,8 +2731,8 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' AND OLD.voucher_id IS NOT NULL AND OLD.kind OPERATOR(pg_catalog.=) 'payment'
-	   AND pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 1
-	   AND protector_internal.voucher_paid(OLD.organization_id, OLD.booking_id, OLD.voucher_id) OPERATOR(pg_catalog.<) 0 THEN
+	   AND protector_internal.voucher_paid(OLD.organization_id, OLD.booking_id, OLD.voucher_id) OPERATOR(pg_catalog.<) 0
+	   AND EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id) THEN
 		PERFORM protector.raise('invalid_parameter',
 			'a voucher''s payment cannot be lowered or removed below what was refunded to the voucher',
 			pg_catalog.format('Refunds to voucher %s for booking %s would exceed what it paid by %s.', OLD.voucher_id, OLD.booking_id,

@@ -7,7 +7,7 @@
 -- opposite orders, is closed by locking a booking's vouchers in one
 -- order; see sql/78_vouchers.sql, return_to_vouchers.)
 BEGIN;
-SELECT plan(6);
+SELECT plan(7);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('v_owner') IS NOT NULL \g /dev/null
@@ -32,6 +32,20 @@ SELECT throws_ok(format($$UPDATE protector.payments SET amount = 10 WHERE bookin
 	'the owner cannot lower the voucher''s payment of 60 to 10 under its refund of 60 (50 of card money would become credit)');
 SELECT throws_ok(format($$DELETE FROM protector.payments WHERE booking_id = %L AND kind = 'payment' AND voucher_id IS NOT NULL$$, :'a'),
 	'22023', 'a voucher''s payment cannot be lowered or removed below what was refunded to the voucher', '... nor delete it');
+-- (nor through a trigger of the owner's own: the check told an
+-- organization's deletion apart by pg_trigger_depth() = 1, and a payment
+-- changed one level down passed; the bulk-SQL attack, thirty-fifth stop)
+CREATE TEMP TABLE corrections (payment_id uuid, amount numeric);
+CREATE FUNCTION pg_temp.apply_correction() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE protector.payments SET amount = NEW.amount WHERE id = NEW.payment_id;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER apply_correction AFTER INSERT ON corrections FOR EACH ROW EXECUTE FUNCTION pg_temp.apply_correction();
+SELECT throws_ok(format($$INSERT INTO corrections SELECT id, 10 FROM protector.payments
+						 WHERE booking_id = %L AND kind = 'payment' AND voucher_id IS NOT NULL$$, :'a'),
+	'22023', 'a voucher''s payment cannot be lowered or removed below what was refunded to the voucher',
+	'... nor lower it through a trigger of the owner''s own');
 SELECT is((SELECT balance FROM protector.vouchers WHERE code = :'gift'), 200.00::numeric(12, 2), 'the voucher holds 200 - 60 + 60 = 200');
 
 -- 2. two vouchers used in one transaction: 20 from the first, then 100
