@@ -132,7 +132,8 @@ BEGIN
 			   -- took a right-to-left override the widget then showed)
 			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^https://[!#-;=?-~]+$' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an https:// URL of at most 2000 characters', p),
-					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 100)));
+					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 100)),
+					'Write it in printable ASCII, without spaces, quotes or angle brackets: percent-encode other characters of the path, and write an international domain name in its xn-- form.');
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'font' THEN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'

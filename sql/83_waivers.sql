@@ -170,8 +170,12 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_required_waiver() IS
 'Trigger: a waiver services ask for is neither retired nor deleted, and no service asks for a retired one';
+-- (only for writers the services' policies let write the row: another
+-- organization's retired waiver was told apart from no waiver at all)
 CREATE TRIGGER keep_required_waiver BEFORE INSERT OR UPDATE OF waiver_id ON protector.services
-	FOR EACH ROW WHEN (NEW.waiver_id IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.waiver_id IS NOT NULL AND NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('venues.manage'))))
 	EXECUTE FUNCTION protector_internal.keep_required_waiver();
 CREATE TRIGGER keep_required_waiver_active BEFORE UPDATE OF active ON protector.waivers
 	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())

@@ -49,8 +49,8 @@ BEGIN
 	-- nor may the schemas hold what the extension did not make, of a role
 	-- that is not a superuser (functions and operators it made there while
 	-- it could create in them would be found by this script's unqualified
-	-- names), nor may any of
-	-- protector's objects call functions or operators of other schemas:
+	-- names), nor may any of protector's objects call functions or
+	-- operators of other schemas that such a role owns (and may change):
 	-- 0.1.0's install resolved names through btree_gist's schema too
 	-- (public with CASCADE, where the database owner may create), and a
 	-- look-alike there stayed bound to its CHECKs, indexes and triggers
@@ -82,6 +82,7 @@ BEGIN
 								   AND f.oid OPERATOR(pg_catalog.=) d.refobjid
 	LEFT JOIN pg_catalog.pg_operator o ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass
 									   AND o.oid OPERATOR(pg_catalog.=) d.refobjid
+	JOIN pg_catalog.pg_roles w ON w.oid OPERATOR(pg_catalog.=) COALESCE(f.proowner, o.oprowner) AND NOT w.rolsuper
 	CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, d.objsubid) i
 	CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.refclassid, d.refobjid, 0) r
 	WHERE d.refclassid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass])
@@ -89,7 +90,7 @@ BEGIN
 			'protector'::regnamespace, 'protector_internal'::regnamespace])
 	  AND i.schema OPERATOR(pg_catalog.=) ANY ('{protector,protector_internal}'::text[]);
 	IF v_list IS NOT NULL THEN
-		RAISE EXCEPTION 'protector''s objects call functions of other schemas: %', v_list
+		RAISE EXCEPTION 'protector''s objects call functions of other schemas that roles other than superusers own: %', v_list
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = '0.1.0''s install resolved names through btree_gist''s schema as well; whoever may change those functions runs code as whoever writes protector''s tables.',
 				  HINT = 'Install 0.2.0 into a new database and restore a dump of this one there (docs/operations.md), rather than updating.';
@@ -1212,7 +1213,18 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_payment() IS
 'Trigger: locks the booking of a payment, refuses an amount of 0, another currency, another booking, and changes that leave refunds beyond what was paid';
 
-CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF organization_id, booking_id, kind, amount, currency, status OR DELETE
+-- A new row only where the insert policy lets the writer make it: judged
+-- for anyone, it locked another organization's booking and answered with
+-- what the booking was paid, refunded and in what currency, where the
+-- policy answers 42501 (an attack on side channels).  Updates and deletes
+-- meet the policies first.
+CREATE TRIGGER check_payment BEFORE INSERT
+	ON protector.payments
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('payments.create'))))
+	EXECUTE FUNCTION protector_internal.check_payment();
+CREATE TRIGGER check_payment_change BEFORE UPDATE OF organization_id, booking_id, kind, amount, currency, status OR DELETE
 	ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment();
@@ -4278,7 +4290,8 @@ BEGIN
 			   -- took a right-to-left override the widget then showed)
 			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^https://[!#-;=?-~]+$' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an https:// URL of at most 2000 characters', p),
-					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 100)));
+					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 100)),
+					'Write it in printable ASCII, without spaces, quotes or angle brackets: percent-encode other characters of the path, and write an international domain name in its xn-- form.');
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'font' THEN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
@@ -13449,8 +13462,12 @@ COMMENT ON FUNCTION protector_internal.keep_required_waiver() IS
 CREATE TRIGGER keep_organization_currency BEFORE UPDATE OF currency ON protector.organizations
 	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_organization_currency();
+-- (only for writers the services' policies let write the row: another
+-- organization's retired waiver was told apart from no waiver at all)
 CREATE TRIGGER keep_required_waiver BEFORE INSERT OR UPDATE OF waiver_id ON protector.services
-	FOR EACH ROW WHEN (NEW.waiver_id IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.waiver_id IS NOT NULL AND NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('venues.manage'))))
 	EXECUTE FUNCTION protector_internal.keep_required_waiver();
 CREATE TRIGGER keep_required_waiver_active BEFORE UPDATE OF active ON protector.waivers
 	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())

@@ -30,7 +30,7 @@ evil() {
 		EXECUTE 'ALTER ROLE $1 SUPERUSER'; END IF;"
 }
 cleanup() {
-	for d in hostile_a hostile_b hostile_c hostile_d hostile_e hostile_f hostile_g hostile_h; do dropdb --if-exists "$d" >/dev/null 2>&1; done
+	for d in hostile_a hostile_b hostile_c hostile_d hostile_e hostile_f hostile_g hostile_h hostile_i; do dropdb --if-exists "$d" >/dev/null 2>&1; done
 	for r in hostile_mallory hostile_eve hostile_trudy; do
 		q -d postgres -c "DROP ROLE IF EXISTS $r" >/dev/null 2>&1
 	done
@@ -90,9 +90,19 @@ q -d hostile_g -U hostile_mallory -c "CREATE FUNCTION public.cardinality(text[])
 q -d hostile_g -c "SET client_min_messages = warning" -c "CREATE EXTENSION protector VERSION '0.1.0' CASCADE"
 refusal=$(q -d hostile_g -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1)
 case "$refusal" in
-*"42501"*"protector's objects call functions of other schemas: table constraint customers_tags_check on protector.customers calls function public.cardinality(pg_catalog.text[])"*) ;;
+*"42501"*"protector's objects call functions of other schemas that roles other than superusers own: table constraint customers_tags_check on protector.customers calls function public.cardinality(pg_catalog.text[])"*) ;;
 *) fail "2: update of a 0.1.0 bound to public.cardinality(): '$refusal'" ;;
 esac
+
+# (a superuser's function beside them is the operator's, and no reason to
+# refuse: an index of protector's customers on pgcrypto's digest() in public)
+createdb hostile_i
+q -d hostile_i -c "SET client_min_messages = warning" -c "CREATE EXTENSION pgcrypto" \
+	-c "CREATE EXTENSION protector VERSION '0.1.0' CASCADE" \
+	-c "CREATE INDEX customers_email_digest ON protector.customers (public.digest(email, 'sha256'))"
+updated=$(q -d hostile_i -c "SET client_min_messages = warning" -c "ALTER EXTENSION protector UPDATE" \
+	-c "SELECT extversion FROM pg_extension WHERE extname = 'protector'" 2>&1)
+[ "$updated" = 0.2.0 ] || fail "2: a 0.1.0 beside a superuser's digest() index did not update: '$updated'"
 
 # --- 3. schemas auth and realtime of a role that may create schemas -----
 createdb hostile_c

@@ -136,7 +136,9 @@ SELECT is(protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"widg
 SELECT is(protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"branding": {"logo_url": "https://example.com/logo.png"}}')
 		  #>> '{branding,logo_url}', 'https://example.com/logo.png', 'a logo URL is taken (its check failed to compile: 2201B)');
 SELECT is(pg_temp.err($$SELECT protector.update_venue('0a150000-0000-4000-8000-0000000000a1', '{"branding": {"logo_url": "http://example.com/logo.png"}}')$$),
-	'22023 | p_changes.branding.logo_url must be an https:// URL of at most 2000 characters | Got "http://example.com/logo.png".',
+	'22023 | p_changes.branding.logo_url must be an https:// URL of at most 2000 characters | Got "http://example.com/logo.png". | '
+	'Write it in printable ASCII, without spaces, quotes or angle brackets: percent-encode other characters of the path, '
+	'and write an international domain name in its xn-- form.',
 	'... an http:// one is not');
 SELECT is(split_part(pg_temp.err($$SELECT protector.update_venue('0a150000-0000-4000-8000-0000000000a1',
 	jsonb_build_object('branding', jsonb_build_object('logo_url', 'https://example.com/' || repeat('a', 1981))))$$), ' | ', 2),
