@@ -345,7 +345,8 @@ CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider
 
 -- A new row only where the insert policy lets the writer make it, or no
 -- policy applies (a writer RLS does not bind: service_role, a SECURITY
--- DEFINER function of a role that bypasses it): judged for anyone, it
+-- DEFINER function of a role that bypasses it), or a policy of the
+-- operator's own may admit the writer: judged for anyone, it
 -- locked another organization's booking and answered with what the
 -- booking was paid, refunded and in what currency, where the policy
 -- answers 42501 (an attack on side channels).  Updates and deletes meet
@@ -355,7 +356,8 @@ CREATE TRIGGER check_payment BEFORE INSERT
 	FOR EACH ROW WHEN (NOT protector_internal.restoring()
 					   AND (NOT pg_catalog.row_security_active('protector.payments'::regclass)
 							OR protector_internal.caller_is_trusted()
-							OR NEW.organization_id = ANY (protector_internal.orgs_with('payments.create'))))
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('payments.create'))
+							OR protector_internal.other_insert_policies('protector.payments'::regclass, 'payments_insert')))
 	EXECUTE FUNCTION protector_internal.check_payment();
 CREATE TRIGGER check_payment_change BEFORE UPDATE OF organization_id, booking_id, kind, amount, currency, status OR DELETE
 	ON protector.payments

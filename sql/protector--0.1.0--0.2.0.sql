@@ -53,7 +53,8 @@ BEGIN
 	-- operators of other schemas that such a role owns (and may change):
 	-- 0.1.0's install resolved names through btree_gist's schema too
 	-- (public with CASCADE, where the database owner may create), and a
-	-- look-alike there stayed bound to its CHECKs, indexes and triggers
+	-- look-alike there stayed bound to its CHECKs, indexes, triggers,
+	-- policies and defaults
 	SELECT pg_catalog.string_agg(pg_catalog.format('%s %s', i.type, i.identity), ', ') INTO v_list
 	FROM (SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass AS classid, f.oid AS objid, f.proowner AS owner
 		  FROM pg_catalog.pg_proc f
@@ -88,12 +89,25 @@ BEGIN
 	WHERE d.refclassid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass])
 	  AND COALESCE(f.pronamespace, o.oprnamespace) OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog'::regnamespace,
 			'protector'::regnamespace, 'protector_internal'::regnamespace])
-	  AND i.schema OPERATOR(pg_catalog.=) ANY ('{protector,protector_internal}'::text[]);
+	  -- (of protector's schemas, or a trigger, policy, default or rule of
+	  -- a table there, which pg_identify_object gives no schema)
+	  AND (i.schema OPERATOR(pg_catalog.=) ANY ('{protector,protector_internal}'::text[])
+		   OR (SELECT c.relnamespace FROM pg_catalog.pg_class c
+			   WHERE c.oid OPERATOR(pg_catalog.=) CASE d.classid
+					 WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass
+						 THEN (SELECT t.tgrelid FROM pg_catalog.pg_trigger t WHERE t.oid OPERATOR(pg_catalog.=) d.objid)
+					 WHEN 'pg_catalog.pg_policy'::pg_catalog.regclass
+						 THEN (SELECT y.polrelid FROM pg_catalog.pg_policy y WHERE y.oid OPERATOR(pg_catalog.=) d.objid)
+					 WHEN 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+						 THEN (SELECT a.adrelid FROM pg_catalog.pg_attrdef a WHERE a.oid OPERATOR(pg_catalog.=) d.objid)
+					 WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+						 THEN (SELECT w.ev_class FROM pg_catalog.pg_rewrite w WHERE w.oid OPERATOR(pg_catalog.=) d.objid) END)
+			  OPERATOR(pg_catalog.=) ANY (ARRAY['protector'::regnamespace, 'protector_internal'::regnamespace]));
 	IF v_list IS NOT NULL THEN
 		RAISE EXCEPTION 'protector''s objects call functions of other schemas that roles other than superusers own: %', v_list
 			USING ERRCODE = 'insufficient_privilege',
-				  DETAIL = '0.1.0''s install resolved names through btree_gist''s schema as well; whoever may change those functions runs code as whoever writes protector''s tables.',
-				  HINT = 'Install 0.2.0 into a new database and restore a dump of this one there (docs/operations.md), rather than updating.';
+				  DETAIL = 'Whoever owns those functions may change them, and whoever writes protector''s tables would run their code (0.1.0''s install bound look-alikes the database owner made in public this way).',
+				  HINT = 'If they are your own objects, have a superuser own the functions (ALTER FUNCTION ... OWNER TO a superuser), or drop the objects and make them again after the update (a dump does not keep your own indexes of protector''s tables); otherwise install 0.2.0 into a new database and restore a dump of this one there (docs/operations.md).';
 	END IF;
 END
 $checks$;
@@ -131,6 +145,23 @@ RETURN protector_internal.trusted_schema('auth')
 				  AND a.attname OPERATOR(pg_catalog.=) p_column AND NOT a.attisdropped);
 COMMENT ON FUNCTION protector_internal.auth_users_with(name) IS
 'Is auth.users an ordinary table of a superuser''s schema auth with column p_column: protector reads it with its owner''s rights only then';
+
+-- Whether a table has a permissive policy for INSERT besides protector's
+-- own (p_own): an operator's policy may admit writers protector's does
+-- not, so a check that skips the rows protector's policy refuses (to give
+-- them the policy's one answer) must judge every row there.
+CREATE FUNCTION protector_internal.other_insert_policies(p_table regclass, p_own name)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM pg_catalog.pg_policy p
+			   WHERE p.polrelid OPERATOR(pg_catalog.=) p_table AND p.polpermissive
+				 AND p.polcmd OPERATOR(pg_catalog.=) ANY ('{a,*}'::"char"[])
+				 AND p.polname OPERATOR(pg_catalog.<>) p_own);
+COMMENT ON FUNCTION protector_internal.other_insert_policies(regclass, name) IS
+'Has the table a permissive INSERT policy besides p_own (an operator''s, which may admit writers protector''s policy does not)';
+REVOKE ALL ON FUNCTION protector_internal.other_insert_policies(regclass, name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.other_insert_policies(regclass, name) TO authenticated, service_role;
 
 -- Amounts of 0.1.0 that are NaN stop the update before it changes anything:
 -- 0.2.0's money columns refuse NaN (numeric orders it above every number,
@@ -1215,7 +1246,8 @@ COMMENT ON FUNCTION protector_internal.check_payment() IS
 
 -- A new row only where the insert policy lets the writer make it, or no
 -- policy applies (a writer RLS does not bind: service_role, a SECURITY
--- DEFINER function of a role that bypasses it): judged for anyone, it
+-- DEFINER function of a role that bypasses it), or a policy of the
+-- operator's own may admit the writer: judged for anyone, it
 -- locked another organization's booking and answered with what the
 -- booking was paid, refunded and in what currency, where the policy
 -- answers 42501 (an attack on side channels).  Updates and deletes meet
@@ -1225,7 +1257,8 @@ CREATE TRIGGER check_payment BEFORE INSERT
 	FOR EACH ROW WHEN (NOT protector_internal.restoring()
 					   AND (NOT pg_catalog.row_security_active('protector.payments'::regclass)
 							OR protector_internal.caller_is_trusted()
-							OR NEW.organization_id = ANY (protector_internal.orgs_with('payments.create'))))
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('payments.create'))
+							OR protector_internal.other_insert_policies('protector.payments'::regclass, 'payments_insert')))
 	EXECUTE FUNCTION protector_internal.check_payment();
 CREATE TRIGGER check_payment_change BEFORE UPDATE OF organization_id, booking_id, kind, amount, currency, status OR DELETE
 	ON protector.payments
@@ -13465,14 +13498,15 @@ COMMENT ON FUNCTION protector_internal.keep_required_waiver() IS
 CREATE TRIGGER keep_organization_currency BEFORE UPDATE OF currency ON protector.organizations
 	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_organization_currency();
--- (only for writers the services' policies let write the row, or whom no
--- policy binds: another organization's retired waiver was told apart from
--- no waiver at all)
+-- (only for writers protector's services policy lets write the row, whom
+-- no policy binds, or whom a policy of the operator's own may admit:
+-- another organization's retired waiver was told apart from no waiver)
 CREATE TRIGGER keep_required_waiver BEFORE INSERT OR UPDATE OF waiver_id ON protector.services
 	FOR EACH ROW WHEN (NEW.waiver_id IS NOT NULL AND NOT protector_internal.restoring()
 					   AND (NOT pg_catalog.row_security_active('protector.services'::regclass)
 							OR protector_internal.caller_is_trusted()
-							OR NEW.organization_id = ANY (protector_internal.orgs_with('venues.manage'))))
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('venues.manage'))
+							OR protector_internal.other_insert_policies('protector.services'::regclass, 'services_insert')))
 	EXECUTE FUNCTION protector_internal.keep_required_waiver();
 CREATE TRIGGER keep_required_waiver_active BEFORE UPDATE OF active ON protector.waivers
 	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())

@@ -6,7 +6,7 @@
 -- booking); a service naming another tenant's retired waiver said it was
 -- retired.  Each now gets the policy's 42501, as a made-up id does.
 BEGIN;
-SELECT plan(7);
+SELECT plan(9);
 
 SELECT count(tests.create_supabase_user(u)) AS made FROM unnest(ARRAY['oa_owner', 'oa_stranger', 'oa_operator']) u \gset
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -83,6 +83,37 @@ $$;
 ALTER FUNCTION pg_temp.webhook_refund(uuid, numeric) OWNER TO oa_app_admin;
 SELECT is(pg_temp.answer('oa_stranger', $$SELECT pg_temp.webhook_refund('0a680000-0000-4000-8000-0000000000b1', 5000)$$),
 	'22023 a refund cannot exceed what was paid', 'a refund through a function of a role that bypasses RLS is judged');
+
+-- ... and so is a writer a policy of the operator's own admits (a back-end
+-- role RLS binds; a committer's review found its refund stored too), and
+-- a service of theirs asking for a retired waiver
+CREATE ROLE oa_backend NOLOGIN;
+GRANT authenticated TO oa_backend;
+GRANT USAGE ON SCHEMA protector TO oa_backend;
+GRANT SELECT, INSERT ON protector.payments, protector.services TO oa_backend;
+CREATE POLICY oa_backend_insert ON protector.payments FOR INSERT TO oa_backend WITH CHECK (true);
+CREATE POLICY oa_backend_insert ON protector.services FOR INSERT TO oa_backend WITH CHECK (true);
+CREATE FUNCTION pg_temp.as_backend(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	st text;
+	msg text;
+BEGIN
+	BEGIN
+		SET LOCAL ROLE oa_backend;
+		EXECUTE p_sql;
+		RAISE EXCEPTION 'rolled back' USING ERRCODE = 'P0999';
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+	END;
+	RESET ROLE;
+	RETURN st || ' ' || msg;
+END $$;
+SELECT is(pg_temp.as_backend(pg_temp.pay('0a680000-0000-4000-8000-0000000000b1', 'refund', 'USD')),
+	'22023 a refund cannot exceed what was paid', 'a refund by a writer the operator''s own policy admits is judged');
+SELECT is(pg_temp.as_backend($$INSERT INTO protector.services (organization_id, venue_id, name, duration, waiver_id)
+	VALUES ('0a680000-0000-4000-8000-00000000000a', '0a680000-0000-4000-8000-0000000000a1', 'X', '1 hour',
+			'0a680000-0000-4000-8000-0000000000f9')$$),
+	'22023 a service cannot ask for a retired waiver', '... and so is its service asking for a retired waiver');
 
 SELECT * FROM finish();
 ROLLBACK;
