@@ -29,6 +29,19 @@ evil() {
 	echo "IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
 		EXECUTE 'ALTER ROLE $1 SUPERUSER'; END IF;"
 }
+# hostile_trudy's schema realtime in database $1, its broadcast function
+# making her a superuser when one calls it
+hostile_realtime() {
+	q -d "$1" -U hostile_trudy <<SQL
+CREATE SCHEMA realtime;
+GRANT USAGE ON SCHEMA realtime TO PUBLIC;
+CREATE TABLE realtime.messages (topic text, extension text, payload jsonb);
+CREATE FUNCTION realtime.broadcast_changes(text, text, text, text, text, record, record, text DEFAULT 'ROW')
+RETURNS void LANGUAGE plpgsql AS \$\$ BEGIN $(evil hostile_trudy) END \$\$;
+GRANT EXECUTE ON FUNCTION realtime.broadcast_changes(text, text, text, text, text, record, record, text) TO PUBLIC;
+CREATE FUNCTION realtime.topic() RETURNS text LANGUAGE sql AS 'SELECT NULL::text';
+SQL
+}
 cleanup() {
 	for d in hostile_a hostile_b hostile_c hostile_d hostile_e hostile_f hostile_g hostile_h hostile_i; do dropdb --if-exists "$d" >/dev/null 2>&1; done
 	for r in hostile_mallory hostile_eve hostile_trudy; do
@@ -108,15 +121,7 @@ updated=$(q -d hostile_i -c "SET client_min_messages = warning" -c "ALTER EXTENS
 createdb hostile_c
 q -d hostile_c -c "GRANT CREATE ON DATABASE hostile_c TO hostile_trudy"
 q -d hostile_c -c "CREATE SCHEMA extensions" -c "CREATE EXTENSION btree_gist SCHEMA extensions"
-q -d hostile_c -U hostile_trudy <<SQL
-CREATE SCHEMA realtime;
-GRANT USAGE ON SCHEMA realtime TO PUBLIC;
-CREATE TABLE realtime.messages (topic text, extension text, payload jsonb);
-CREATE FUNCTION realtime.broadcast_changes(text, text, text, text, text, record, record, text DEFAULT 'ROW')
-RETURNS void LANGUAGE plpgsql AS \$\$ BEGIN $(evil hostile_trudy) END \$\$;
-GRANT EXECUTE ON FUNCTION realtime.broadcast_changes(text, text, text, text, text, record, record, text) TO PUBLIC;
-CREATE FUNCTION realtime.topic() RETURNS text LANGUAGE sql AS 'SELECT NULL::text';
-SQL
+hostile_realtime hostile_c
 warned=$(q -d hostile_c -c "SET client_min_messages = warning" -c "CREATE EXTENSION protector" 2>&1)
 case "$warned" in
 *"does not broadcast to Supabase Realtime: schema realtime belongs to role hostile_trudy"*) ;;
@@ -150,14 +155,7 @@ q -d postgres -c "ALTER ROLE hostile_trudy NOSUPERUSER"
 # update takes it off)
 createdb hostile_h
 q -d hostile_h -c "GRANT CREATE ON DATABASE hostile_h TO hostile_trudy"
-q -d hostile_h -U hostile_trudy <<SQL
-CREATE SCHEMA realtime;
-GRANT USAGE ON SCHEMA realtime TO PUBLIC;
-CREATE TABLE realtime.messages (topic text, extension text, payload jsonb);
-CREATE FUNCTION realtime.broadcast_changes(text, text, text, text, text, record, record, text DEFAULT 'ROW')
-RETURNS void LANGUAGE plpgsql AS \$\$ BEGIN $(evil hostile_trudy) END \$\$;
-CREATE FUNCTION realtime.topic() RETURNS text LANGUAGE sql AS 'SELECT NULL::text';
-SQL
+hostile_realtime hostile_h
 q -d hostile_h -c "SET client_min_messages = error" -c "CREATE EXTENSION protector VERSION '0.1.0' CASCADE"
 before=$(q -d hostile_h -c "SELECT count(*) FROM pg_trigger WHERE tgname = 'broadcast_booking_change'")
 q -d hostile_h -c "SET client_min_messages = error" -c "ALTER EXTENSION protector UPDATE"
