@@ -49,21 +49,6 @@ RETURN protector_internal.trusted_schema('auth')
 COMMENT ON FUNCTION protector_internal.auth_users_with(name) IS
 'Is auth.users an ordinary table of a superuser''s schema auth with column p_column: protector reads it with its owner''s rights only then';
 
--- Whether a table has a permissive policy for INSERT besides protector's
--- own (p_own): an operator's policy may admit writers protector's does
--- not, so a check that skips the rows protector's policy refuses (to give
--- them the policy's one answer) must judge every row there.
-CREATE FUNCTION protector_internal.other_insert_policies(p_table regclass, p_own name)
-RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN EXISTS (SELECT FROM pg_catalog.pg_policy p
-			   WHERE p.polrelid OPERATOR(pg_catalog.=) p_table AND p.polpermissive
-				 AND p.polcmd OPERATOR(pg_catalog.=) ANY ('{a,*}'::"char"[])
-				 AND p.polname OPERATOR(pg_catalog.<>) p_own);
-COMMENT ON FUNCTION protector_internal.other_insert_policies(regclass, name) IS
-'Has the table a permissive INSERT policy besides p_own (an operator''s, which may admit writers protector''s policy does not)';
-
 -- The ids of protector's rows (every table's id DEFAULT): time-ordered
 -- UUIDs (version 7), so that new ids land on the right edge of every index
 -- that holds them, with 62 random bits from pg_strong_random(), drawn for

@@ -170,15 +170,8 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_required_waiver() IS
 'Trigger: a waiver services ask for is neither retired nor deleted, and no service asks for a retired one';
--- (only for writers protector's services policy lets write the row, whom
--- no policy binds, or whom a policy of the operator's own may admit:
--- another organization's retired waiver was told apart from no waiver)
 CREATE TRIGGER keep_required_waiver BEFORE INSERT OR UPDATE OF waiver_id ON protector.services
-	FOR EACH ROW WHEN (NEW.waiver_id IS NOT NULL AND NOT protector_internal.restoring()
-					   AND (NOT pg_catalog.row_security_active('protector.services'::regclass)
-							OR protector_internal.caller_is_trusted()
-							OR NEW.organization_id = ANY (protector_internal.orgs_with('venues.manage'))
-							OR protector_internal.other_insert_policies('protector.services'::regclass, 'services_insert')))
+	FOR EACH ROW WHEN (NEW.waiver_id IS NOT NULL AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_required_waiver();
 CREATE TRIGGER keep_required_waiver_active BEFORE UPDATE OF active ON protector.waivers
 	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())

@@ -98,7 +98,6 @@ TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION
 	protector_internal.refunds_on_cancel(),
 	protector_internal.orgs_with(text),
-	protector_internal.other_insert_policies(regclass, name),
 	protector_internal.authorize(uuid, text, text),
 	protector_internal.authorize_row(regclass, uuid, text, text, boolean, boolean),
 	protector_internal.current_customer_ids(),
