@@ -199,8 +199,8 @@ COMMENT ON FUNCTION protector_internal.voucher_paid(uuid, uuid, uuid, uuid) IS
 -- what was paid (a refund too large, or a payment lowered, failed or
 -- deleted under its refunds).  Runs as the owner: it must see every
 -- payment of the booking.
-CREATE FUNCTION protector_internal.judge_payment(p_op text, p_new protector.payments, p_old protector.payments)
-RETURNS protector.payments
+CREATE FUNCTION protector_internal.check_payment()
+RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -212,21 +212,21 @@ DECLARE
 	v_after numeric;			-- paid less refunded, with this row as it will be
 	v_before numeric;			-- ... as it was
 BEGIN
-	IF p_op OPERATOR(pg_catalog.=) 'DELETE' THEN
-		v_row := p_old;
+	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+		v_row := OLD;
 	ELSE
-		v_row := p_new;
+		v_row := NEW;
 	END IF;
-	IF p_op OPERATOR(pg_catalog.=) 'UPDATE' AND (p_new.organization_id OPERATOR(pg_catalog.<>) p_old.organization_id
-												  OR p_new.booking_id OPERATOR(pg_catalog.<>) p_old.booking_id) THEN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND (NEW.organization_id OPERATOR(pg_catalog.<>) OLD.organization_id
+												  OR NEW.booking_id OPERATOR(pg_catalog.<>) OLD.booking_id) THEN
 		PERFORM protector.raise('invalid_parameter', 'a payment stays with its booking',
-			pg_catalog.format('Payment %s is of booking %s.', p_old.id, p_old.booking_id),
+			pg_catalog.format('Payment %s is of booking %s.', OLD.id, OLD.booking_id),
 			'Refund it, and record a payment of the other booking.');
 	END IF;
 	-- money that moved, as record_payment takes it (a direct row of 0.00
 	-- was written, audited and announced)
-	IF p_op OPERATOR(pg_catalog.<>) 'DELETE' AND p_new.amount OPERATOR(pg_catalog.=) 0
-	   AND (p_op OPERATOR(pg_catalog.=) 'INSERT' OR p_old.amount OPERATOR(pg_catalog.<>) 0) THEN
+	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.amount OPERATOR(pg_catalog.=) 0
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR OLD.amount OPERATOR(pg_catalog.<>) 0) THEN
 		PERFORM protector.raise('invalid_parameter', 'a payment or refund must be a positive amount', 'Got 0.00.',
 			'Record money that moved; a payment that did not happen is marked failed.');
 	END IF;
@@ -243,19 +243,19 @@ BEGIN
 	-- come: a deletion or a new reference of it under way is waited for,
 	-- after which it no longer counts and this row is checked (a refund
 	-- in another currency beyond what was paid passed otherwise)
-	IF p_op OPERATOR(pg_catalog.=) 'INSERT' AND p_new.provider_reference IS NOT NULL THEN
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND NEW.provider_reference IS NOT NULL THEN
 		PERFORM FROM protector.payments p
-		WHERE p.organization_id OPERATOR(pg_catalog.=) p_new.organization_id AND p.provider OPERATOR(pg_catalog.=) p_new.provider
-		  AND p.provider_reference OPERATOR(pg_catalog.=) p_new.provider_reference
+		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.provider OPERATOR(pg_catalog.=) NEW.provider
+		  AND p.provider_reference OPERATOR(pg_catalog.=) NEW.provider_reference
 		FOR SHARE;
 		IF FOUND THEN
-			RETURN p_new;
+			RETURN NEW;
 		END IF;
 	END IF;
 	PERFORM protector_internal.retry_if_ledger_unseen(v_row.booking_id);
-	IF p_op OPERATOR(pg_catalog.<>) 'DELETE' AND p_new.currency OPERATOR(pg_catalog.<>) v_currency THEN
+	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.currency OPERATOR(pg_catalog.<>) v_currency THEN
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('a payment in %s for a booking in %s', p_new.currency, v_currency),
+			pg_catalog.format('a payment in %s for a booking in %s', NEW.currency, v_currency),
 			'A booking is paid in its own currency.', 'Convert the amount, or record it in the booking''s currency.');
 	END IF;
 	-- (after the lock: a new snapshot sees the payments committed meanwhile)
@@ -263,28 +263,28 @@ BEGIN
 	FROM protector_internal.booking_refundable(v_row.organization_id, v_row.booking_id, v_row.id) l;
 	v_after := v_paid OPERATOR(pg_catalog.-) v_refunded;
 	v_before := v_after;
-	IF p_op OPERATOR(pg_catalog.<>) 'DELETE' THEN
-		v_after := v_after OPERATOR(pg_catalog.+) protector_internal.payment_effect(p_new.kind, p_new.status, p_new.amount);
+	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
+		v_after := v_after OPERATOR(pg_catalog.+) protector_internal.payment_effect(NEW.kind, NEW.status, NEW.amount);
 	END IF;
-	IF p_op OPERATOR(pg_catalog.<>) 'INSERT' THEN
-		v_before := v_before OPERATOR(pg_catalog.+) protector_internal.payment_effect(p_old.kind, p_old.status, p_old.amount);
+	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
+		v_before := v_before OPERATOR(pg_catalog.+) protector_internal.payment_effect(OLD.kind, OLD.status, OLD.amount);
 	END IF;
 	-- what the booking was paid stays an amount (amount_paid is at most it)
-	IF p_op OPERATOR(pg_catalog.<>) 'DELETE' AND p_new.kind OPERATOR(pg_catalog.=) 'payment'
-	   AND p_new.status OPERATOR(pg_catalog.=) 'succeeded'
-	   AND v_paid OPERATOR(pg_catalog.+) p_new.amount OPERATOR(pg_catalog.>) 9999999999.99 THEN
+	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.kind OPERATOR(pg_catalog.=) 'payment'
+	   AND NEW.status OPERATOR(pg_catalog.=) 'succeeded'
+	   AND v_paid OPERATOR(pg_catalog.+) NEW.amount OPERATOR(pg_catalog.>) 9999999999.99 THEN
 		PERFORM protector.raise('invalid_parameter', 'what the booking was paid would be more than an amount can be',
-			pg_catalog.format('Paid %s %s; this payment %s; at most 9999999999.99 in all.', v_paid, v_currency, p_new.amount),
+			pg_catalog.format('Paid %s %s; this payment %s; at most 9999999999.99 in all.', v_paid, v_currency, NEW.amount),
 			'Check the amount: it is far beyond the booking''s price.');
 	END IF;
 	IF v_after OPERATOR(pg_catalog.<) 0 AND v_after OPERATOR(pg_catalog.<) v_before THEN
-		IF p_op OPERATOR(pg_catalog.<>) 'DELETE' AND p_new.kind OPERATOR(pg_catalog.=) 'refund' THEN
+		IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.kind OPERATOR(pg_catalog.=) 'refund' THEN
 			PERFORM protector.raise('invalid_parameter', 'a refund cannot exceed what was paid',
 				pg_catalog.format('Paid %s %s; refunded or to be refunded %s; this refund %s.',
-								  v_paid, v_currency, v_refunded, p_new.amount),
+								  v_paid, v_currency, v_refunded, NEW.amount),
 				CASE WHEN EXISTS (SELECT FROM protector.payments p
-								  WHERE p.organization_id OPERATOR(pg_catalog.=) p_new.organization_id
-									AND p.booking_id OPERATOR(pg_catalog.=) p_new.booking_id AND p.id OPERATOR(pg_catalog.<>) p_new.id
+								  WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+									AND p.booking_id OPERATOR(pg_catalog.=) NEW.booking_id AND p.id OPERATOR(pg_catalog.<>) NEW.id
 									AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) 'pending'
 									AND p.provider_reference IS NULL)
 					 THEN 'A pending refund (a cancellation''s) counts already: record its outcome with settle_payment() rather than a new refund.' END);
@@ -295,31 +295,6 @@ BEGIN
 			'Cancel or lower the refunds first.');
 	END IF;
 	RETURN v_row;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.judge_payment(text, protector.payments, protector.payments) IS
-'check_payment''s judgement of a payment row written (p_op INSERT, UPDATE or DELETE): the row to go on with, or a refusal';
-
--- The trigger.  With TG_ARGV[0] = 'quiet' (check_payment_quiet, for a
--- writer protector's insert policy refuses) a refusal answers as that
--- policy does, naming nothing of the booking: the row is judged all the
--- same, as a policy of the operator's own, or a view's owner, may let it
--- through.
-CREATE FUNCTION protector_internal.check_payment()
-RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF TG_NARGS OPERATOR(pg_catalog.=) 0 THEN
-		RETURN protector_internal.judge_payment(TG_OP, NEW, OLD);
-	END IF;
-	BEGIN
-		RETURN protector_internal.judge_payment(TG_OP, NEW, OLD);
-	EXCEPTION WHEN invalid_parameter_value THEN
-		RAISE EXCEPTION 'new row violates row-level security policy for table "payments"'
-			USING ERRCODE = 'insufficient_privilege';
-	END;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_payment() IS
@@ -368,26 +343,7 @@ CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment_texts();
 
--- A new row of a writer protector's insert policy refuses (and that a
--- policy binds) is judged quietly: judged aloud, it answered another
--- organization's booking id with what the booking was paid, refunded and
--- in what currency, where the policy answers 42501 (an attack on side
--- channels).  Updates and deletes meet the policies first.
-CREATE TRIGGER check_payment BEFORE INSERT
-	ON protector.payments
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
-					   AND (NOT pg_catalog.row_security_active('protector.payments'::regclass)
-							OR protector_internal.caller_is_trusted()
-							OR NEW.organization_id = ANY (protector_internal.orgs_with('payments.create'))))
-	EXECUTE FUNCTION protector_internal.check_payment();
-CREATE TRIGGER check_payment_quiet BEFORE INSERT
-	ON protector.payments
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
-					   AND NOT (NOT pg_catalog.row_security_active('protector.payments'::regclass)
-								OR protector_internal.caller_is_trusted()
-								OR COALESCE(NEW.organization_id = ANY (protector_internal.orgs_with('payments.create')), false)))
-	EXECUTE FUNCTION protector_internal.check_payment('quiet');
-CREATE TRIGGER check_payment_change BEFORE UPDATE OF organization_id, booking_id, kind, amount, currency, status OR DELETE
+CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF organization_id, booking_id, kind, amount, currency, status OR DELETE
 	ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment();

@@ -246,8 +246,8 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "DROP TRIGGER a_pause ON protector.cus
 # the mutant: deletions no longer pass check_payment (which locks the
 # booking before anything is summed)
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
-DROP TRIGGER check_payment_change ON protector.payments;
-CREATE TRIGGER check_payment_change BEFORE UPDATE OF organization_id, booking_id, kind, amount, currency, status
+DROP TRIGGER check_payment ON protector.payments;
+CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF organization_id, booking_id, kind, amount, currency, status
 	ON protector.payments FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment();
 SQL
