@@ -99,8 +99,7 @@ CREATE INDEX waiver_submissions_customer_idx ON protector.waiver_submissions (or
 CREATE INDEX waiver_submissions_signed_idx ON protector.waiver_submissions (organization_id, signed_on);
 -- one signature per participant (name as typed, as names_match() compares
 -- it: U+5F20 U+4F1F and U+7AE0 U+4F1F, which transliterate alike, are two
--- people; date of
--- birth), booking and waiver
+-- people; date of birth), booking and waiver
 CREATE UNIQUE INDEX waiver_submissions_participant_idx ON protector.waiver_submissions
 	(organization_id, booking_id, waiver_id, protector_internal.typed_name(participant_name), participant_birth_date)
 	WHERE booking_id IS NOT NULL;

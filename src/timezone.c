@@ -50,14 +50,17 @@ typedef struct TzNameEntry
 
 static HTAB *tz_names = NULL;
 
-static void
-load_tz_names(void)
+/* the names of the usable zone files, read from the directory once */
+static HTAB *
+zone_names(void)
 {
 	HASHCTL		ctl;
 	HTAB	   *names;
 	pg_tzenum  *dir;
 	pg_tz	   *tz;
 
+	if (tz_names != NULL)
+		return tz_names;
 	ctl.keysize = TZ_NAME_MAXLEN;
 	ctl.entrysize = sizeof(TzNameEntry);
 	ctl.hcxt = TopMemoryContext;
@@ -77,6 +80,7 @@ load_tz_names(void)
 
 	/* publish only a complete table */
 	tz_names = names;
+	return tz_names;
 }
 
 /*
@@ -123,11 +127,7 @@ protector_timezone_is_valid(const char *name)
 		return false;
 
 	if (could_be_posix_spec(name))
-	{
-		if (tz_names == NULL)
-			load_tz_names();
-		return hash_search(tz_names, name, HASH_FIND, NULL) != NULL;
-	}
+		return hash_search(zone_names(), name, HASH_FIND, NULL) != NULL;
 	return is_zone_file(name);
 }
 
@@ -245,9 +245,7 @@ zone_spelled_otherwise(const char *name)
 
 		return tz != NULL ? pg_get_timezone_name(tz) : NULL;
 	}
-	if (tz_names == NULL)
-		load_tz_names();
-	hash_seq_init(&seq, tz_names);
+	hash_seq_init(&seq, zone_names());
 	while ((entry = (TzNameEntry *) hash_seq_search(&seq)) != NULL)
 	{
 		if (pg_strcasecmp(entry->name, name) == 0)
