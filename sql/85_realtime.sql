@@ -149,8 +149,11 @@ COMMENT ON FUNCTION protector_internal.realtime_policy(text, text) IS
 -- Puts bookings, tasks, notifications and booking messages into whatever
 -- Supabase Realtime the database has; idempotent; reports what it found
 -- and did.  (Postgres Changes delivers a row to whoever RLS lets read it:
--- an agent learns of their bookings' messages there.)
-CREATE FUNCTION protector_internal.apply_realtime()
+-- an agent learns of their bookings' messages there.)  Without
+-- p_policies the policies on realtime.messages are left as they are: a
+-- full restore's dump brings its own, and one made here first would make
+-- the dump's CREATE POLICY fail (publication_created).
+CREATE FUNCTION protector_internal.apply_realtime(p_policies boolean DEFAULT true)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -219,12 +222,14 @@ BEGIN
 				FOR EACH ROW EXECUTE FUNCTION protector_internal.broadcast_message();
 		END IF;
 		-- members receive their organizations' topics; nobody else does
-		v_policy := protector_internal.realtime_policy('protector_members_receive_organization_topic',
-													   v_members_using);
+		IF p_policies THEN
+			v_policy := protector_internal.realtime_policy('protector_members_receive_organization_topic',
+														   v_members_using);
+		END IF;
 	END IF;
 
 	-- a customer joins their own topic (their booking messages) only
-	IF v_broadcast THEN
+	IF v_broadcast AND p_policies THEN
 		PERFORM protector_internal.realtime_policy('protector_customers_receive_own_topic', v_customers_using);
 	END IF;
 
@@ -232,7 +237,7 @@ BEGIN
 							  'broadcast', v_broadcast, 'broadcast_policy', v_policy);
 END
 $$;
-COMMENT ON FUNCTION protector_internal.apply_realtime() IS
+COMMENT ON FUNCTION protector_internal.apply_realtime(boolean) IS
 'Adds bookings, tasks and notifications to the Supabase Realtime the database has (publication, broadcast trigger, topic policy)';
 
 -- Idempotent: run after creating the supabase_realtime publication or
@@ -395,8 +400,12 @@ BEGIN
 									 AND c.relname OPERATOR(pg_catalog.=) 'realtime_state'), 'USAGE') THEN
 		RETURN;
 	END IF;
+	-- A dump's script (row_security off, as pg_dump writes it) brings its
+	-- own policies on realtime.messages: pg_restore -j may run this before
+	-- their CREATE POLICY, which would then fail as made already.
 	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
-		PERFORM protector_internal.apply_realtime();
+		PERFORM protector_internal.apply_realtime(
+			pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.<>) 'off');
 	END IF;
 END
 $$;
