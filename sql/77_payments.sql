@@ -192,13 +192,19 @@ $$;
 COMMENT ON FUNCTION protector_internal.voucher_paid(uuid, uuid, uuid, uuid) IS
 'What vouchers (or one voucher) paid for a booking and were not given back, leaving out row p_except';
 
--- Before a payment row is written or deleted: lock its booking (so that
--- what it was paid is summed one payment at a time, each seeing the
--- others, deletions too), refuse another currency, a move to another
--- booking, and any change after which the booking's refunds would exceed
--- what was paid (a refund too large, or a payment lowered, failed or
--- deleted under its refunds).  Runs as the owner: it must see every
--- payment of the booking.
+-- A payment row written or deleted: lock its booking (so that what it
+-- was paid is summed one payment at a time, each seeing the others,
+-- deletions too), refuse another currency, a move to another booking, and
+-- any change after which the booking's refunds would exceed what was paid
+-- (a refund too large, or a payment lowered, failed or deleted under its
+-- refunds).  Runs as the owner: it must see every payment of the booking.
+-- Before an update or a deletion, which RLS has let see the row; after
+-- an insert, once the insert policy's WITH CHECK has passed the row: a
+-- row naming another tenant's booking is refused by the policy as a
+-- made-up id is, and is never told that booking's ledger or currency, nor
+-- waits for its lock.  The lock is FOR NO KEY UPDATE: the insert's
+-- foreign key check holds KEY SHARE by then, and two inserts upgrading
+-- theirs to FOR UPDATE would deadlock.
 CREATE FUNCTION protector_internal.check_payment()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -230,27 +236,14 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a payment or refund must be a positive amount', 'Got 0.00.',
 			'Record money that moved; a payment that did not happen is marked failed.');
 	END IF;
+	-- (an inserted row is in the table by now: its unique keys are
+	-- checked, and a replay of its provider event, which record_payment's
+	-- ON CONFLICT skips, is never judged)
 	SELECT b.currency INTO v_currency FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND b.id OPERATOR(pg_catalog.=) v_row.booking_id
-	FOR UPDATE;
+	FOR NO KEY UPDATE;
 	IF NOT FOUND THEN
 		RETURN v_row;			-- the foreign key says what is wrong (or the booking is being deleted)
-	END IF;
-	-- the same provider event, committed by a concurrent call while this
-	-- one waited for the lock: its unique key turns this insert into a
-	-- replay (record_payment's ON CONFLICT) or a unique violation, nothing
-	-- to check.  That row is share-locked, so the conflict is sure to
-	-- come: a deletion or a new reference of it under way is waited for,
-	-- after which it no longer counts and this row is checked (a refund
-	-- in another currency beyond what was paid passed otherwise)
-	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND NEW.provider_reference IS NOT NULL THEN
-		PERFORM FROM protector.payments p
-		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.provider OPERATOR(pg_catalog.=) NEW.provider
-		  AND p.provider_reference OPERATOR(pg_catalog.=) NEW.provider_reference
-		FOR SHARE;
-		IF FOUND THEN
-			RETURN NEW;
-		END IF;
 	END IF;
 	PERFORM protector_internal.retry_if_ledger_unseen(v_row.booking_id);
 	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.currency OPERATOR(pg_catalog.<>) v_currency THEN
@@ -298,7 +291,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_payment() IS
-'Trigger: locks the booking of a payment, refuses an amount of 0, another currency, another booking, and changes that leave refunds beyond what was paid';
+'Trigger (before an update or deletion, after an insert): locks the booking of a payment, refuses an amount of 0, another currency, another booking, and changes that leave refunds beyond what was paid';
 
 -- What a payment row adds to what its booking keeps: a succeeded payment
 -- its amount, a pending or succeeded refund less its amount
@@ -343,8 +336,14 @@ CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment_texts();
 
-CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF organization_id, booking_id, kind, amount, currency, status OR DELETE
+CREATE TRIGGER check_payment BEFORE UPDATE OF organization_id, booking_id, kind, amount, currency, status OR DELETE
 	ON protector.payments
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_payment();
+-- (named to fire before refund_late_payment and sum_payments, which count
+-- on the booking's lock; after the foreign keys' checks, as every
+-- "RI_ConstraintTrigger" sorts first)
+CREATE TRIGGER check_inserted_payment AFTER INSERT ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment();
 

@@ -300,8 +300,9 @@ CREATE TRIGGER keep_paid_currency BEFORE UPDATE OF currency ON protector.voucher
 	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_paid_currency();
 
--- Before a payment from or to a voucher (after check_payment has locked
--- its booking): lock the voucher, and refuse another currency, a status
+-- Before a payment from or to a voucher: lock its booking (an update's
+-- check_payment has locked it already; an insert's judges it only after
+-- the row is in), then the voucher, and refuse another currency, a status
 -- other than succeeded, and
 --   a payment: from an expired voucher, beyond its balance, or beyond
 --     what the booking still owes;
@@ -316,6 +317,10 @@ DECLARE
 	v_left numeric;
 	v_due numeric;
 BEGIN
+	-- (no side channel: only owners and service_role may write voucher_id)
+	PERFORM FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
+	FOR NO KEY UPDATE;
 	SELECT * INTO v FROM protector.vouchers x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.voucher_id
 	FOR UPDATE;
@@ -380,7 +385,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_voucher_payment() IS
 'Trigger: locks a payment''s voucher; refuses expired vouchers, payments beyond the balance or what is owed, refunds beyond what it paid';
 
--- (named to run after check_payment, which locks the booking first)
+-- (named to run after check_payment, which locks an update's booking)
 CREATE TRIGGER check_voucher_payment BEFORE INSERT OR UPDATE OF booking_id, kind, amount, currency, status, voucher_id
 	ON protector.payments
 	FOR EACH ROW WHEN (NEW.voucher_id IS NOT NULL AND NOT protector_internal.restoring())

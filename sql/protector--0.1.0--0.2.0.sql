@@ -1164,27 +1164,14 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a payment or refund must be a positive amount', 'Got 0.00.',
 			'Record money that moved; a payment that did not happen is marked failed.');
 	END IF;
+	-- (an inserted row is in the table by now: its unique keys are
+	-- checked, and a replay of its provider event, which record_payment's
+	-- ON CONFLICT skips, is never judged)
 	SELECT b.currency INTO v_currency FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND b.id OPERATOR(pg_catalog.=) v_row.booking_id
-	FOR UPDATE;
+	FOR NO KEY UPDATE;
 	IF NOT FOUND THEN
 		RETURN v_row;			-- the foreign key says what is wrong (or the booking is being deleted)
-	END IF;
-	-- the same provider event, committed by a concurrent call while this
-	-- one waited for the lock: its unique key turns this insert into a
-	-- replay (record_payment's ON CONFLICT) or a unique violation, nothing
-	-- to check.  That row is share-locked, so the conflict is sure to
-	-- come: a deletion or a new reference of it under way is waited for,
-	-- after which it no longer counts and this row is checked (a refund
-	-- in another currency beyond what was paid passed otherwise)
-	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND NEW.provider_reference IS NOT NULL THEN
-		PERFORM FROM protector.payments p
-		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.provider OPERATOR(pg_catalog.=) NEW.provider
-		  AND p.provider_reference OPERATOR(pg_catalog.=) NEW.provider_reference
-		FOR SHARE;
-		IF FOUND THEN
-			RETURN NEW;
-		END IF;
 	END IF;
 	PERFORM protector_internal.retry_if_ledger_unseen(v_row.booking_id);
 	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.currency OPERATOR(pg_catalog.<>) v_currency THEN
@@ -1232,10 +1219,16 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_payment() IS
-'Trigger: locks the booking of a payment, refuses an amount of 0, another currency, another booking, and changes that leave refunds beyond what was paid';
+'Trigger (before an update or deletion, after an insert): locks the booking of a payment, refuses an amount of 0, another currency, another booking, and changes that leave refunds beyond what was paid';
 
-CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF organization_id, booking_id, kind, amount, currency, status OR DELETE
+CREATE TRIGGER check_payment BEFORE UPDATE OF organization_id, booking_id, kind, amount, currency, status OR DELETE
 	ON protector.payments
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_payment();
+-- (named to fire before refund_late_payment and sum_payments, which count
+-- on the booking's lock; after the foreign keys' checks, as every
+-- "RI_ConstraintTrigger" sorts first)
+CREATE TRIGGER check_inserted_payment AFTER INSERT ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment();
 
@@ -2659,8 +2652,9 @@ CREATE TRIGGER keep_paid_currency BEFORE UPDATE OF currency ON protector.voucher
 	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_paid_currency();
 
--- Before a payment from or to a voucher (after check_payment has locked
--- its booking): lock the voucher, and refuse another currency, a status
+-- Before a payment from or to a voucher: lock its booking (an update's
+-- check_payment has locked it already; an insert's judges it only after
+-- the row is in), then the voucher, and refuse another currency, a status
 -- other than succeeded, and
 --   a payment: from an expired voucher, beyond its balance, or beyond
 --     what the booking still owes;
@@ -2675,6 +2669,10 @@ DECLARE
 	v_left numeric;
 	v_due numeric;
 BEGIN
+	-- (no side channel: only owners and service_role may write voucher_id)
+	PERFORM FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
+	FOR NO KEY UPDATE;
 	SELECT * INTO v FROM protector.vouchers x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.voucher_id
 	FOR UPDATE;
@@ -2739,7 +2737,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_voucher_payment() IS
 'Trigger: locks a payment''s voucher; refuses expired vouchers, payments beyond the balance or what is owed, refunds beyond what it paid';
 
--- (named to run after check_payment, which locks the booking first)
+-- (named to run after check_payment, which locks an update's booking)
 CREATE TRIGGER check_voucher_payment BEFORE INSERT OR UPDATE OF booking_id, kind, amount, currency, status, voucher_id
 	ON protector.payments
 	FOR EACH ROW WHEN (NEW.voucher_id IS NOT NULL AND NOT protector_internal.restoring())

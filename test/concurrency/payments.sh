@@ -247,7 +247,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "DROP TRIGGER a_pause ON protector.cus
 # booking before anything is summed)
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
 DROP TRIGGER check_payment ON protector.payments;
-CREATE TRIGGER check_payment BEFORE INSERT OR UPDATE OF organization_id, booking_id, kind, amount, currency, status
+CREATE TRIGGER check_payment BEFORE UPDATE OF organization_id, booking_id, kind, amount, currency, status
 	ON protector.payments FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment();
 SQL

@@ -1,15 +1,19 @@
 -- A payment's ledger checks judge every writer's row (the thirty-fifth
--- stop).  An attack on side channels found a stranger's direct insert on
--- another tenant's booking answered with what it was paid; three attempts
--- to leave such rows to the insert policy each let some writer RLS lets
--- through store a refund beyond what was paid (a SECURITY DEFINER function
--- of a role that bypasses RLS, a writer a policy of the operator's own
--- admits, a writer through a view a superuser owns), and judging them
--- quietly leaked through the error's context and lock errors.  So every
--- row is judged, aloud; the side channel is documented in security.md
--- and left.  These are the writers the attempts missed.
+-- stop), and an inserted row only after the insert policy (the
+-- thirty-sixth).  An attack on side channels found a stranger's direct
+-- insert on another tenant's booking answered with what it was paid and
+-- in which currency; three attempts to leave such rows to the insert
+-- policy each let some writer RLS lets through store a refund beyond what
+-- was paid (a SECURITY DEFINER function of a role that bypasses RLS, a
+-- writer a policy of the operator's own admits, a writer through a view a
+-- superuser owns), and judging them quietly leaked through the error's
+-- context and lock errors.  The judgement of an insert now runs after the
+-- row passed the policy's WITH CHECK (an AFTER trigger): the stranger is
+-- answered as for a made-up id, and these writers are still judged.
+-- (test/concurrency/payment_locks.sh: the stranger no longer waits for
+-- the booking's lock.)
 BEGIN;
-SELECT plan(5);
+SELECT plan(8);
 
 SELECT count(tests.create_supabase_user(u)) AS made FROM unnest(ARRAY['oa_owner', 'oa_stranger']) u \gset
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -55,6 +59,17 @@ CREATE FUNCTION pg_temp.refund(p_table text) RETURNS text LANGUAGE sql AS $$
 					 VALUES ('0a680000-0000-4000-8000-00000000000a', '0a680000-0000-4000-8000-0000000000b1',
 							 5000, 'refund', 'succeeded', 'USD')$q$, p_table)
 $$;
+
+-- a stranger: the policy's answer, whatever the booking's ledger holds
+SELECT is(pg_temp.answer('oa_stranger', pg_temp.refund('protector.payments')),
+	'42501 new row violates row-level security policy for table "payments"',
+	'a stranger''s refund of 5,000 on another tenant''s booking meets the insert policy, not the ledger');
+SELECT is(pg_temp.answer('oa_stranger', replace(pg_temp.refund('protector.payments'), '''USD''', '''JPY''')),
+	'42501 new row violates row-level security policy for table "payments"',
+	'... as does a payment in another currency (the booking''s was named)');
+SELECT is(pg_temp.answer('oa_stranger', replace(pg_temp.refund('protector.payments'), '0000000000b1', '0000000000ff')),
+	'42501 new row violates row-level security policy for table "payments"',
+	'... the same answer as for a made-up booking id');
 
 SELECT is(pg_temp.answer('oa_owner', pg_temp.refund('protector.payments')),
 	'22023 a refund cannot exceed what was paid', 'the owner''s refund of 5,000 on a booking paid 37.50 is refused');

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# test/concurrency/payment_locks.sh — an inserted payment is judged after
+# the insert policy, under a lock that the insert's own foreign key check
+# cannot deadlock with.
+# 1. While the desk holds a booking (an open transaction locking it), a
+#    signed-in stranger inserting a refund on it directly, under a
+#    lock_timeout, is refused by the policy (42501) at once, as for a
+#    made-up booking id: the judgement's lock waited for the desk and
+#    answered 55P03 (or told the booking's ledger) before.
+# 2. Two transactions that each hold the booking KEY SHARE (a booking
+#    message or task they inserted, whose foreign key takes it) and then
+#    record a payment of it directly: both commit, one after the other,
+#    and amount_paid is their sum.  A judgement that locks FOR UPDATE
+#    deadlocks here (each waits for the other's KEY SHARE); the test runs
+#    that mutant too, and must see its deadlock, or it proves nothing.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_payment_locks
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/supabase.sql" >/dev/null 2>&1 || true
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.sql" >/dev/null
+failures=0
+
+ORG=0f690000-0000-4000-8000-000000000000
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['owner', 'stranger']) u;
+INSERT INTO protector.organizations (id, name, slug, currency) VALUES ('$ORG', 'L', 'payment-locks', 'USD');
+INSERT INTO protector.members (organization_id, user_id, role) VALUES ('$ORG', tests.get_supabase_uid('owner'), 'owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('0f690000-0000-4000-8000-0000000000a1', '$ORG', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, price)
+VALUES ('0f690000-0000-4000-8000-0000000005a1', '$ORG', '0f690000-0000-4000-8000-0000000000a1', 'S',
+		'60 minutes', '60 minutes', '30 days', 80);
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status)
+SELECT ('0f690000-0000-4000-8000-0000000000b' || n)::uuid, '$ORG', '0f690000-0000-4000-8000-0000000000a1',
+	'0f690000-0000-4000-8000-0000000005a1',
+	tstzrange(date_trunc('day', now()) + make_interval(days => 2, hours => n), date_trunc('day', now()) + make_interval(days => 2, hours => n + 1)),
+	'confirmed'
+FROM generate_series(1, 4) n;
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, currency)
+VALUES ('$ORG', '0f690000-0000-4000-8000-0000000000b1', 37.50, 'succeeded', 'USD');
+SQL
+
+# 1. the stranger beside the desk's open transaction
+stranger_refund() {
+	psql -X -A -t -q -d "$DB" 2>&1 <<SQL | grep -oE '^(ERROR|INSERT)[^"]*' | head -1 || true
+BEGIN;
+SET LOCAL lock_timeout = '500ms';
+SELECT tests.authenticate_as('stranger') \g /dev/null
+INSERT INTO protector.payments (organization_id, booking_id, amount, kind, status, currency)
+VALUES ('$ORG', '$1', 5000, 'refund', 'succeeded', 'USD');
+ROLLBACK;
+SQL
+}
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL &
+BEGIN;
+SELECT 1 FROM protector.bookings WHERE id = '0f690000-0000-4000-8000-0000000000b1' FOR UPDATE;
+SELECT pg_sleep(3);
+COMMIT;
+SQL
+desk=$!
+sleep 0.7
+held=$(stranger_refund 0f690000-0000-4000-8000-0000000000b1)
+wait $desk
+madeup=$(stranger_refund 0f690000-0000-4000-8000-0000000000ff)
+if [ "$held" = "$madeup" ] && [[ "$held" == *"row-level security"* ]]; then
+	echo "ok: a stranger's refund on a booking the desk holds: $held (as for a made-up id)"
+else
+	echo "FAILED: a stranger's refund on a booking the desk holds answered \"$held\"; on a made-up id \"$madeup\""
+	failures=$((failures + 1))
+fi
+
+# 2. two payers each holding the booking KEY SHARE first; prints what
+# each session said and the booking's amount_paid
+payers() {
+	local booking=$1 out=$WORK/payer
+	for n in 1 2; do
+		psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$out$n" 2>&1 <<SQL &
+BEGIN;
+SELECT 1 FROM protector.bookings WHERE id = '$booking' FOR KEY SHARE;
+SELECT pg_sleep(1.2 - 0.4 * $n);
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, currency)
+VALUES ('$ORG', '$booking', 10 * $n, 'succeeded', 'USD');
+COMMIT;
+SQL
+		sleep 0.2
+	done
+	wait
+	echo "$(grep -c 'deadlock detected' "${out}1" "${out}2" | awk -F: '{ s += $2 } END { print s }') deadlocks;" \
+		"paid $(psql -X -A -t -q -d "$DB" -c "SELECT amount_paid FROM protector.bookings WHERE id = '$booking'")"
+}
+got=$(payers 0f690000-0000-4000-8000-0000000000b2)
+if [ "$got" = "0 deadlocks; paid 30.00" ]; then
+	echo "ok: two payers holding the booking's KEY SHARE: $got"
+else
+	echo "FAILED: two payers holding the booking's KEY SHARE: $got, expected 0 deadlocks; paid 30.00"
+	cat "$WORK/payer1" "$WORK/payer2"
+	failures=$((failures + 1))
+fi
+
+# the mutant: the judgement locks FOR UPDATE
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
+DO $$
+DECLARE
+	v_src text := pg_get_functiondef('protector_internal.check_payment()'::regprocedure);
+BEGIN
+	IF strpos(v_src, 'FOR NO KEY UPDATE') = 0 THEN
+		RAISE EXCEPTION 'check_payment no longer locks FOR NO KEY UPDATE: update this mutant';
+	END IF;
+	EXECUTE replace(v_src, 'FOR NO KEY UPDATE', 'FOR UPDATE');
+END
+$$;
+SQL
+got=$(payers 0f690000-0000-4000-8000-0000000000b3)
+if [[ "$got" == "1 deadlocks;"* ]]; then
+	echo "ok: the mutant locking FOR UPDATE deadlocks: $got"
+else
+	echo "FAILED: the mutant locking FOR UPDATE was not caught: $got"
+	failures=$((failures + 1))
+fi
+
+[ "$failures" -eq 0 ]
