@@ -116,7 +116,8 @@ CREATE INDEX services_waiver_idx ON protector.services (organization_id, waiver_
 -- A waiver services ask for stays in use: retired (active = false), it
 -- takes no signature, and their bookings could never go in_progress; so
 -- it is neither retired nor deleted while a service asks for it, and no
--- service is pointed at a retired one.  Services are read as the owner
+-- service is pointed at a retired one (judged after a service is
+-- written, once RLS has passed it).  Services are read as the owner
 -- (their names, of the caller's own organization's services); not when
 -- an organization's deletion takes everything (a cascade runs inside a
 -- foreign key's trigger).
@@ -169,7 +170,10 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_required_waiver() IS
 'Trigger: a waiver services ask for is neither retired nor deleted, and no service asks for a retired one';
-CREATE TRIGGER keep_required_waiver BEFORE INSERT OR UPDATE OF waiver_id ON protector.services
+-- (after the row passed the insert or update policy: a service written
+-- into another organization meets the policy, and is never told whether
+-- that organization's waiver is retired, nor waits for it)
+CREATE TRIGGER keep_required_waiver AFTER INSERT OR UPDATE OF waiver_id ON protector.services
 	FOR EACH ROW WHEN (NEW.waiver_id IS NOT NULL AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_required_waiver();
 CREATE TRIGGER keep_required_waiver_active BEFORE UPDATE OF active ON protector.waivers

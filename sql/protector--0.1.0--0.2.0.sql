@@ -13470,7 +13470,10 @@ COMMENT ON FUNCTION protector_internal.keep_required_waiver() IS
 CREATE TRIGGER keep_organization_currency BEFORE UPDATE OF currency ON protector.organizations
 	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_organization_currency();
-CREATE TRIGGER keep_required_waiver BEFORE INSERT OR UPDATE OF waiver_id ON protector.services
+-- (after the row passed the insert or update policy: a service written
+-- into another organization meets the policy, and is never told whether
+-- that organization's waiver is retired, nor waits for it)
+CREATE TRIGGER keep_required_waiver AFTER INSERT OR UPDATE OF waiver_id ON protector.services
 	FOR EACH ROW WHEN (NEW.waiver_id IS NOT NULL AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_required_waiver();
 CREATE TRIGGER keep_required_waiver_active BEFORE UPDATE OF active ON protector.waivers

@@ -7,10 +7,10 @@
 -- a service made shared was told "max_party must be from 1 to 6"; and a
 -- promo code listing a service deleted since could not be edited.
 BEGIN;
-SELECT plan(17);
+SELECT plan(19);
 SET LOCAL TimeZone = 'UTC';
 
-SELECT tests.create_supabase_user('k_owner') IS NOT NULL \g /dev/null
+SELECT count(tests.create_supabase_user(u)) IS NOT NULL FROM unnest(ARRAY['k_owner', 'k_stranger']) u \g /dev/null
 SELECT tests.authenticate_as('k_owner');
 SELECT protector.create_organization('Catalog', 'catalog-changes', 'UTC', 'EUR') ->> 'id' AS org \gset
 SELECT protector.create_venue(:'org', 'Hall', 'UTC') ->> 'id' AS venue \gset
@@ -54,6 +54,19 @@ SELECT lives_ok(format($$UPDATE protector.waivers SET active = false WHERE id = 
 	'once no service asks for it, it is retired');
 SELECT throws_ok(format($$SELECT protector.update_service(%L, jsonb_build_object('waiver_id', %L::text))$$, :'spare', :'waiver'),
 	'22023', 'a service cannot ask for a retired waiver', 'and no service is pointed at it then');
+-- (the thirty-sixth stop) a stranger writing a service into the
+-- organization meets the insert policy, whether the waiver it names is
+-- retired or made up: it was told the waiver is retired
+SELECT tests.authenticate_as('k_stranger');
+SELECT throws_ok(format($$INSERT INTO protector.services (organization_id, venue_id, name, duration, slot_interval, waiver_id)
+						  VALUES (%L, %L, 'Sneak', '1 hour', '1 hour', %L)$$, :'org', :'venue', :'waiver'),
+	'42501', 'new row violates row-level security policy for table "services"',
+	'a stranger''s service naming the retired waiver meets the insert policy');
+SELECT throws_ok(format($$INSERT INTO protector.services (organization_id, venue_id, name, duration, slot_interval, waiver_id)
+						  VALUES (%L, %L, 'Sneak', '1 hour', '1 hour', gen_random_uuid())$$, :'org', :'venue'),
+	'42501', 'new row violates row-level security policy for table "services"',
+	'... as one naming a made-up waiver does');
+SELECT tests.authenticate_as('k_owner');
 
 -- 3. a paid booking of a service whose currency changed since
 SELECT protector.update_service(:'room', '{"currency": "USD"}') IS NOT NULL \g /dev/null
