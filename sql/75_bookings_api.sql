@@ -388,7 +388,12 @@ BEGIN
 			RETURN NEW;			-- the foreign key says what is wrong
 		END IF;
 		-- money paid in one currency stays in it (the service's own
-		-- currency may have changed since, with the party alone changing)
+		-- currency may have changed since, with the party alone changing;
+		-- under REPEATABLE READ a payment recorded since the snapshot, a
+		-- pending one too, retries)
+		IF s.currency OPERATOR(pg_catalog.<>) OLD.currency THEN
+			PERFORM protector_internal.retry_if_ledger_unseen(OLD.id);
+		END IF;
 		IF s.currency OPERATOR(pg_catalog.<>) OLD.currency AND EXISTS (
 				SELECT FROM protector.payments p
 				WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND p.booking_id OPERATOR(pg_catalog.=) OLD.id) THEN

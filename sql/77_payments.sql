@@ -202,9 +202,10 @@ COMMENT ON FUNCTION protector_internal.voucher_paid(uuid, uuid, uuid, uuid) IS
 -- an insert, once the insert policy's WITH CHECK has passed the row: a
 -- row naming another tenant's booking is refused by the policy as a
 -- made-up id is, and is never told that booking's ledger or currency, nor
--- waits for its lock.  The lock is FOR NO KEY UPDATE: the insert's
--- foreign key check holds KEY SHARE by then, and two inserts upgrading
--- theirs to FOR UPDATE would deadlock.
+-- waits for its lock (a writer the policy passes locked it before the
+-- insert: lock_payment_booking).  The lock is FOR NO KEY UPDATE: the
+-- insert's foreign key check holds KEY SHARE by then, and two inserts
+-- upgrading theirs to FOR UPDATE would deadlock.
 CREATE FUNCTION protector_internal.check_payment()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -346,6 +347,39 @@ CREATE TRIGGER check_payment BEFORE UPDATE OF organization_id, booking_id, kind,
 CREATE TRIGGER check_inserted_payment AFTER INSERT ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment();
+
+-- Before an insert by a writer the insert policy will pass (the table's
+-- owner, a role that bypasses RLS, protector's own functions, a member
+-- whose role may record payments in the row's organization): its
+-- booking is locked before the row goes in, as every other write of the
+-- booking's payments locks it first.  Locked only after the insert
+-- (check_inserted_payment), such a row would hold its booking KEY SHARE
+-- (the foreign key's check) and its provider reference in the unique
+-- index while it waited, and a transaction that held the booking and
+-- then asked FOR UPDATE, or wrote the same reference, would deadlock with
+-- it.  Other writers (a stranger, whom the policy refuses; one an
+-- operator's own policy admits) take the lock only in the judgement.
+CREATE FUNCTION protector_internal.lock_payment_booking()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
+	FOR NO KEY UPDATE;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_payment_booking() IS
+'Trigger: before a payment that the insert policy will pass is inserted, its booking is locked (check_inserted_payment judges it after)';
+-- (named to fire first of the BEFORE INSERT triggers, as check_payment
+-- did; the condition is the insert policy's, or trust)
+CREATE TRIGGER a_lock_payment_booking BEFORE INSERT ON protector.payments
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('payments.create'))))
+	EXECUTE FUNCTION protector_internal.lock_payment_booking();
 
 -- After: the booking's amount_paid is the ledger's sum (the booking is
 -- locked by check_payment, or by the delete).
@@ -493,6 +527,11 @@ AS $$
 DECLARE
 	v_voucher boolean := TG_TABLE_NAME OPERATOR(pg_catalog.=) 'vouchers';
 BEGIN
+	-- (under REPEATABLE READ a payment recorded since the snapshot, a
+	-- pending one too, which leaves the booking's row as it was, retries)
+	IF NOT v_voucher THEN
+		PERFORM protector_internal.retry_if_ledger_unseen(OLD.id);
+	END IF;
 	IF (v_voucher AND EXISTS (SELECT FROM protector.payments p
 							  WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 								AND p.voucher_id OPERATOR(pg_catalog.=) OLD.id))

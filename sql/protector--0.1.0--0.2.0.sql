@@ -1232,6 +1232,40 @@ CREATE TRIGGER check_inserted_payment AFTER INSERT ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment();
 
+-- Before an insert by a writer the insert policy will pass (the table's
+-- owner, a role that bypasses RLS, protector's own functions, a member
+-- whose role may record payments in the row's organization): its
+-- booking is locked before the row goes in, as every other write of the
+-- booking's payments locks it first.  Locked only after the insert
+-- (check_inserted_payment), such a row would hold its booking KEY SHARE
+-- (the foreign key's check) and its provider reference in the unique
+-- index while it waited, and a transaction that held the booking and
+-- then asked FOR UPDATE, or wrote the same reference, would deadlock with
+-- it.  Other writers (a stranger, whom the policy refuses; one an
+-- operator's own policy admits) take the lock only in the judgement.
+CREATE FUNCTION protector_internal.lock_payment_booking()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
+	FOR NO KEY UPDATE;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_payment_booking() IS
+'Trigger: before a payment that the insert policy will pass is inserted, its booking is locked (check_inserted_payment judges it after)';
+REVOKE ALL ON FUNCTION protector_internal.lock_payment_booking() FROM PUBLIC;
+-- (named to fire first of the BEFORE INSERT triggers, as check_payment
+-- did; the condition is the insert policy's, or trust)
+CREATE TRIGGER a_lock_payment_booking BEFORE INSERT ON protector.payments
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('payments.create'))))
+	EXECUTE FUNCTION protector_internal.lock_payment_booking();
+
 CREATE OR REPLACE FUNCTION protector_internal.sum_payments()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -1290,6 +1324,11 @@ AS $$
 DECLARE
 	v_voucher boolean := TG_TABLE_NAME OPERATOR(pg_catalog.=) 'vouchers';
 BEGIN
+	-- (under REPEATABLE READ a payment recorded since the snapshot, a
+	-- pending one too, which leaves the booking's row as it was, retries)
+	IF NOT v_voucher THEN
+		PERFORM protector_internal.retry_if_ledger_unseen(OLD.id);
+	END IF;
 	IF (v_voucher AND EXISTS (SELECT FROM protector.payments p
 							  WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 								AND p.voucher_id OPERATOR(pg_catalog.=) OLD.id))
@@ -1801,7 +1840,12 @@ BEGIN
 			RETURN NEW;			-- the foreign key says what is wrong
 		END IF;
 		-- money paid in one currency stays in it (the service's own
-		-- currency may have changed since, with the party alone changing)
+		-- currency may have changed since, with the party alone changing;
+		-- under REPEATABLE READ a payment recorded since the snapshot, a
+		-- pending one too, retries)
+		IF s.currency OPERATOR(pg_catalog.<>) OLD.currency THEN
+			PERFORM protector_internal.retry_if_ledger_unseen(OLD.id);
+		END IF;
 		IF s.currency OPERATOR(pg_catalog.<>) OLD.currency AND EXISTS (
 				SELECT FROM protector.payments p
 				WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND p.booking_id OPERATOR(pg_catalog.=) OLD.id) THEN

@@ -13,6 +13,22 @@
 #    and amount_paid is their sum.  A judgement that locks FOR UPDATE
 #    deadlocks here (each waits for the other's KEY SHARE); the test runs
 #    that mutant too, and must see its deadlock, or it proves nothing.
+# 3. A webhook batch (service_role) records two events of a booking in one
+#    transaction; meanwhile the desk's sync writes the second event's row
+#    directly (ON CONFLICT DO NOTHING): the sync waits for the booking
+#    before its row goes in, and then finds the event recorded.
+# 4. A transaction records a payment of a booking directly, then calls
+#    record_payment (which locks it FOR UPDATE); meanwhile an owner
+#    inserts a payment of it: both commit.
+#    Without lock_payment_booking (the booking locked before the row goes
+#    in) both deadlock, the row waiting for the booking with its KEY SHARE
+#    and its unique reference held: that mutant runs too.
+# 5. Under REPEATABLE READ, a booking's currency changed, directly or by a
+#    move to a service in another currency, after a pending payment of it
+#    was recorded since the transaction's snapshot: 40001.  A pending
+#    payment leaves the booking's row as it was, so the update raised no
+#    serialization failure, and the check on the snapshot saw no payment:
+#    the booking went to EUR with its payment in USD.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -35,7 +51,10 @@ SELECT ('0f690000-0000-4000-8000-0000000000b' || n)::uuid, '$ORG', '0f690000-000
 	'0f690000-0000-4000-8000-0000000005a1',
 	tstzrange(date_trunc('day', now()) + make_interval(days => 2, hours => n), date_trunc('day', now()) + make_interval(days => 2, hours => n + 1)),
 	'confirmed'
-FROM generate_series(1, 4) n;
+FROM generate_series(1, 9) n;
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, price, currency)
+VALUES ('0f690000-0000-4000-8000-0000000005a2', '$ORG', '0f690000-0000-4000-8000-0000000000a1', 'Euro',
+		'60 minutes', '60 minutes', '30 days', 70, 'EUR');
 INSERT INTO protector.payments (organization_id, booking_id, amount, status, currency)
 VALUES ('$ORG', '0f690000-0000-4000-8000-0000000000b1', 37.50, 'succeeded', 'USD');
 SQL
@@ -94,6 +113,87 @@ if [ "$got" = "0 deadlocks; paid 30.00" ]; then
 else
 	echo "FAILED: two payers holding the booking's KEY SHARE: $got, expected 0 deadlocks; paid 30.00"
 	cat "$WORK/payer1" "$WORK/payer2"
+	failures=$((failures + 1))
+fi
+
+# 3 and 4: two sessions, the second 0.6 s after the first; prints the
+# errors they met and the booking's amount_paid
+pair() {
+	local booking=$1 first=$2 second=$3
+	psql -X -q -d "$DB" >"$WORK/first" 2>&1 <<SQL &
+BEGIN;
+$first
+COMMIT;
+SQL
+	sleep 0.6
+	psql -X -q -d "$DB" >"$WORK/second" 2>&1 <<SQL
+BEGIN;
+$second
+COMMIT;
+SQL
+	wait
+	echo "$(cat "$WORK/first" "$WORK/second" | grep -c 'ERROR') errors ($(cat "$WORK/first" "$WORK/second" | grep -c 'deadlock detected') deadlocks);" \
+		"paid $(psql -X -A -t -q -d "$DB" -c "SELECT amount_paid FROM protector.bookings WHERE id = '$booking'")"
+}
+webhooks() {
+	local b=0f690000-0000-4000-8000-0000000000b$1
+	pair "$b" "SELECT tests.authenticate_as_service_role() \\g /dev/null
+SELECT protector.record_payment('$b', 10, 'stripe', 'pi_a$1') \\g /dev/null
+SELECT pg_sleep(1.5);
+SELECT protector.record_payment('$b', 10, 'stripe', 'pi_x$1') \\g /dev/null" \
+		"SELECT tests.authenticate_as_service_role() \\g /dev/null
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, currency, provider, provider_reference)
+VALUES ('$ORG', '$b', 10, 'succeeded', 'USD', 'stripe', 'pi_x$1') ON CONFLICT DO NOTHING;"
+}
+desk() {
+	local b=0f690000-0000-4000-8000-0000000000b$1
+	pair "$b" "SELECT tests.authenticate_as_service_role() \\g /dev/null
+INSERT INTO protector.payments (organization_id, booking_id, amount, status) VALUES ('$ORG', '$b', 10, 'succeeded');
+SELECT pg_sleep(1.5);
+SELECT protector.record_payment('$b', 5, 'stripe', 'pi_d$1') \\g /dev/null" \
+		"SELECT tests.authenticate_as('owner') \\g /dev/null
+INSERT INTO protector.payments (organization_id, booking_id, amount, status) VALUES ('$ORG', '$b', 7, 'succeeded');"
+}
+got="$(webhooks 4) / $(desk 5)"
+if [ "$got" = "0 errors (0 deadlocks); paid 20.00 / 0 errors (0 deadlocks); paid 22.00" ]; then
+	echo "ok: a webhook batch beside a direct write of its event, a desk beside a payer: $got"
+else
+	echo "FAILED: a webhook batch beside a direct write of its event, a desk beside a payer: $got," \
+		"expected 0 errors (0 deadlocks); paid 20.00 / 0 errors (0 deadlocks); paid 22.00"
+	failures=$((failures + 1))
+fi
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "DROP TRIGGER a_lock_payment_booking ON protector.payments" >/dev/null
+got="$(webhooks 6) / $(desk 7)"
+if [[ "$got" == "1 errors (1 deadlocks);"*" / 1 errors (1 deadlocks);"* ]]; then
+	echo "ok: the mutant locking only after the insert deadlocks both: $got"
+else
+	echo "FAILED: the mutant locking only after the insert was not caught: $got"
+	failures=$((failures + 1))
+fi
+
+# 5. a currency change under REPEATABLE READ beside a pending payment
+rr_currency() {
+	local b=0f690000-0000-4000-8000-0000000000b$1
+	psql -X -q -d "$DB" >"$WORK/rr" 2>&1 <<SQL &
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) FROM protector.payments;
+SELECT pg_sleep(1);
+$2 WHERE id = '$b';
+COMMIT;
+SQL
+	sleep 0.4
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector.payments (organization_id, booking_id, amount, status, currency)
+		VALUES ('$ORG', '$b', 10, 'pending', 'USD')" >/dev/null
+	wait
+	echo "$(grep -oE 'ERROR: +[^(]*' "$WORK/rr" | head -1 | sed 's/ *$//')," \
+		"$(psql -X -A -t -q -d "$DB" -c "SELECT currency FROM protector.bookings WHERE id = '$b'")"
+}
+got="$(rr_currency 8 "UPDATE protector.bookings SET currency = 'EUR'") / $(rr_currency 9 "UPDATE protector.bookings SET service_id = '0f690000-0000-4000-8000-0000000005a2'")"
+want="ERROR:  a payment of this booking was recorded or changed concurrently, USD"
+if [ "$got" = "$want / $want" ]; then
+	echo "ok: under repeatable read, a booking's currency changed beside a pending payment: $got"
+else
+	echo "FAILED: under repeatable read, a booking's currency changed beside a pending payment: $got, expected $want (twice)"
 	failures=$((failures + 1))
 fi
 
