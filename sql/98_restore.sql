@@ -126,6 +126,12 @@ BEGIN
 	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
 		PERFORM protector_internal.apply_restored_realtime();
 	END IF;
+	-- the keys to auth.users, where its key came while a load held members
+	-- or customers (not from their own load: its COPY keeps the table open)
+	IF TG_RELID OPERATOR(pg_catalog.<>) ALL ('{protector.members,protector.customers}'::pg_catalog.regclass[])
+	   AND protector_internal.auth_keys_missing() THEN
+		PERFORM protector_internal.link_auth_users_now();
+	END IF;
 	RETURN NULL;
 END
 $$;
@@ -217,6 +223,67 @@ BEGIN
 END
 $restore$;
 
+-- auth.users has its key (a unique index on id alone), and a key from
+-- members or customers to it is missing.  Names are looked up in the
+-- catalogs: no right on schema auth is needed (auth_users_changed fires
+-- for every role's DDL).
+CREATE FUNCTION protector_internal.auth_keys_missing()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT FROM pg_catalog.pg_index i
+				   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indrelid
+				   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+				   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid
+												  AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0]
+				   WHERE n.nspname OPERATOR(pg_catalog.=) 'auth' AND c.relname OPERATOR(pg_catalog.=) 'users'
+					 AND i.indisunique AND i.indisvalid AND i.indnkeyatts OPERATOR(pg_catalog.=) 1
+					 AND a.attname OPERATOR(pg_catalog.=) 'id')
+	   AND (SELECT pg_catalog.count(DISTINCT c.conrelid) FROM pg_catalog.pg_constraint c
+			JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) c.conrelid
+			JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
+			JOIN pg_catalog.pg_class f ON f.oid OPERATOR(pg_catalog.=) c.confrelid
+			JOIN pg_catalog.pg_namespace fn ON fn.oid OPERATOR(pg_catalog.=) f.relnamespace
+			WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND n.nspname OPERATOR(pg_catalog.=) 'protector'
+			  AND r.relname OPERATOR(pg_catalog.=) ANY ('{members,customers}')
+			  AND fn.nspname OPERATOR(pg_catalog.=) 'auth' AND f.relname OPERATOR(pg_catalog.=) 'users')
+		   OPERATOR(pg_catalog.<) 2
+$$;
+COMMENT ON FUNCTION protector_internal.auth_keys_missing() IS
+'auth.users has its key, and a key of members or customers to it is missing';
+
+-- During a restore, the keys to auth.users are made only when no load
+-- holds members or customers: a load's drain inserts the rows set aside
+-- into both, and link_auth_users(), locking one and then the other,
+-- deadlocked with it (a pg_restore -j 8 restored without a key, or lost
+-- a table's load).  Never waiting, this is in no such cycle; the end of
+-- each later load tries again (insert_restored_pending).  False when a
+-- load held them, or the caller does not own protector's tables.
+CREATE FUNCTION protector_internal.link_auth_users_now()
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+								   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+								   WHERE n.nspname OPERATOR(pg_catalog.=) 'protector'
+									 AND c.relname OPERATOR(pg_catalog.=) 'members'), 'USAGE') THEN
+		RETURN false;
+	END IF;
+	BEGIN
+		LOCK TABLE protector.members, protector.customers IN SHARE ROW EXCLUSIVE MODE NOWAIT;
+	EXCEPTION WHEN lock_not_available THEN
+		RETURN false;
+	END;
+	PERFORM protector_internal.link_auth_users();
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.link_auth_users_now() IS
+'During a restore: links members and customers to auth.users unless a load holds them (false)';
+
 -- A restore creates the extension before auth.users, so the keys from
 -- members and customers to it (link_auth_users, sql/30_tables.sql) are
 -- made when auth.users gets its key: pg_dump's post-data ALTER TABLE
@@ -245,7 +312,8 @@ BEGIN
 		RETURN;
 	END IF;
 	-- both keys there (by any name): nothing to do, and nothing to say to
-	-- auth.users' own role, whose migrations alter it
+	-- auth.users' own role, whose migrations alter it (the query of
+	-- auth_keys_missing(), which that role may not call)
 	IF (SELECT pg_catalog.count(DISTINCT c.conrelid) FROM pg_catalog.pg_constraint c
 		JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) c.conrelid
 		JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
@@ -263,6 +331,15 @@ BEGIN
 									 AND c.relname OPERATOR(pg_catalog.=) 'members'), 'USAGE') THEN
 		RAISE WARNING 'protector: members and customers are not linked to auth.users: % does not own protector''s tables', current_user
 			USING HINT = 'Run SELECT protector_internal.link_auth_users() as the owner of protector''s tables.';
+		RETURN;
+	END IF;
+	-- (a dump's script runs with row_security off: a restore, where loads
+	-- may run beside this)
+	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+		IF NOT protector_internal.link_auth_users_now() THEN
+			RAISE WARNING 'protector: members and customers are not linked to auth.users yet: a load holds them'
+				USING HINT = 'The end of the next table''s load links them; if none follows, run SELECT protector_internal.link_auth_users() as the owner of protector''s tables once the restore is done.';
+		END IF;
 		RETURN;
 	END IF;
 	PERFORM protector_internal.link_auth_users();

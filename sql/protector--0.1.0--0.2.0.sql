@@ -2041,6 +2041,12 @@ BEGIN
 	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
 		PERFORM protector_internal.apply_restored_realtime();
 	END IF;
+	-- the keys to auth.users, where its key came while a load held members
+	-- or customers (not from their own load: its COPY keeps the table open)
+	IF TG_RELID OPERATOR(pg_catalog.<>) ALL ('{protector.members,protector.customers}'::pg_catalog.regclass[])
+	   AND protector_internal.auth_keys_missing() THEN
+		PERFORM protector_internal.link_auth_users_now();
+	END IF;
 	RETURN NULL;
 END
 $$;
@@ -11427,7 +11433,8 @@ BEGIN
 		RETURN;
 	END IF;
 	-- both keys there (by any name): nothing to do, and nothing to say to
-	-- auth.users' own role, whose migrations alter it
+	-- auth.users' own role, whose migrations alter it (the query of
+	-- auth_keys_missing(), which that role may not call)
 	IF (SELECT pg_catalog.count(DISTINCT c.conrelid) FROM pg_catalog.pg_constraint c
 		JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) c.conrelid
 		JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
@@ -11445,6 +11452,15 @@ BEGIN
 									 AND c.relname OPERATOR(pg_catalog.=) 'members'), 'USAGE') THEN
 		RAISE WARNING 'protector: members and customers are not linked to auth.users: % does not own protector''s tables', current_user
 			USING HINT = 'Run SELECT protector_internal.link_auth_users() as the owner of protector''s tables.';
+		RETURN;
+	END IF;
+	-- (a dump's script runs with row_security off: a restore, where loads
+	-- may run beside this)
+	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+		IF NOT protector_internal.link_auth_users_now() THEN
+			RAISE WARNING 'protector: members and customers are not linked to auth.users yet: a load holds them'
+				USING HINT = 'The end of the next table''s load links them; if none follows, run SELECT protector_internal.link_auth_users() as the owner of protector''s tables once the restore is done.';
+		END IF;
 		RETURN;
 	END IF;
 	PERFORM protector_internal.link_auth_users();
@@ -13783,6 +13799,55 @@ CREATE CONSTRAINT TRIGGER reservation_check
 	NOT DEFERRABLE
 	FOR EACH ROW EXECUTE FUNCTION protector.reservation_check();
 
+CREATE FUNCTION protector_internal.auth_keys_missing()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT FROM pg_catalog.pg_index i
+				   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indrelid
+				   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+				   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid
+												  AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0]
+				   WHERE n.nspname OPERATOR(pg_catalog.=) 'auth' AND c.relname OPERATOR(pg_catalog.=) 'users'
+					 AND i.indisunique AND i.indisvalid AND i.indnkeyatts OPERATOR(pg_catalog.=) 1
+					 AND a.attname OPERATOR(pg_catalog.=) 'id')
+	   AND (SELECT pg_catalog.count(DISTINCT c.conrelid) FROM pg_catalog.pg_constraint c
+			JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) c.conrelid
+			JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
+			JOIN pg_catalog.pg_class f ON f.oid OPERATOR(pg_catalog.=) c.confrelid
+			JOIN pg_catalog.pg_namespace fn ON fn.oid OPERATOR(pg_catalog.=) f.relnamespace
+			WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND n.nspname OPERATOR(pg_catalog.=) 'protector'
+			  AND r.relname OPERATOR(pg_catalog.=) ANY ('{members,customers}')
+			  AND fn.nspname OPERATOR(pg_catalog.=) 'auth' AND f.relname OPERATOR(pg_catalog.=) 'users')
+		   OPERATOR(pg_catalog.<) 2
+$$;
+COMMENT ON FUNCTION protector_internal.auth_keys_missing() IS
+'auth.users has its key, and a key of members or customers to it is missing';
+
+CREATE FUNCTION protector_internal.link_auth_users_now()
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+								   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+								   WHERE n.nspname OPERATOR(pg_catalog.=) 'protector'
+									 AND c.relname OPERATOR(pg_catalog.=) 'members'), 'USAGE') THEN
+		RETURN false;
+	END IF;
+	BEGIN
+		LOCK TABLE protector.members, protector.customers IN SHARE ROW EXCLUSIVE MODE NOWAIT;
+	EXCEPTION WHEN lock_not_available THEN
+		RETURN false;
+	END;
+	PERFORM protector_internal.link_auth_users();
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.link_auth_users_now() IS
+'During a restore: links members and customers to auth.users unless a load holds them (false)';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -224,6 +224,48 @@ if grep -q 'circular foreign-key constraints' "$WORK/data-dump.log"; then
 	failures=$((failures + 1))
 fi
 
+# A parallel restore: auth.users gets its key (post-data) while a load's
+# end inserts the rows set aside into customers and then members (as the
+# organizations' load does when both waited for it).  Making the keys
+# then locked members and waited for customers, and deadlocked with that
+# load (a pg_restore -j 8 restored without a key, or lost the load).  The
+# keys are made only when no load holds those tables, by the end of the
+# next load: here a session stands in for that one load's end, between
+# restoring the rows that wait and the rest.
+fresh r_auth
+pg_restore -l "$WORK/backup.dump" | grep -v '^;' >"$WORK/auth.list"
+grep -E ' TABLE DATA auth users ' "$WORK/auth.list" >"$WORK/auth_users.list"
+grep -E ' TABLE DATA protector (customers|members) ' "$WORK/auth.list" >"$WORK/auth_waiting.list"
+grep -E ' CONSTRAINT auth users users_pkey ' "$WORK/auth.list" >"$WORK/auth_key.list"
+cat "$WORK/auth_users.list" "$WORK/auth_waiting.list" "$WORK/auth_key.list" | grep -vxF -f - "$WORK/auth.list" >"$WORK/auth_rest.list"
+rc=0
+{
+	pg_restore --section=pre-data -d r_auth "$WORK/backup.dump" &&
+		pg_restore -L "$WORK/auth_users.list" -d r_auth "$WORK/backup.dump" &&
+		pg_restore -L "$WORK/auth_waiting.list" -d r_auth "$WORK/backup.dump"
+} >"$WORK/auth.log" 2>&1 || rc=$?
+psql -X -q -v ON_ERROR_STOP=1 -d r_auth >"$WORK/auth_drain.log" 2>&1 <<'SQL' &
+SET row_security = off;
+BEGIN;
+INSERT INTO protector.customers SELECT * FROM protector.customers WHERE false;
+SELECT pg_sleep(1.5);
+INSERT INTO protector.members SELECT * FROM protector.members WHERE false;
+COMMIT;
+SQL
+drain=$!
+sleep 0.5
+pg_restore -v -L "$WORK/auth_key.list" -d r_auth "$WORK/backup.dump" >>"$WORK/auth.log" 2>&1 || rc=$?
+wait $drain || rc=$?
+pg_restore --section=data --section=post-data -L "$WORK/auth_rest.list" -d r_auth "$WORK/backup.dump" >>"$WORK/auth.log" 2>&1 || rc=$?
+if grep -q 'deadlock detected' "$WORK/auth.log" "$WORK/auth_drain.log"; then
+	echo "auth.users' key during a load's end: $(grep -h -m1 'deadlock detected' "$WORK/auth.log" "$WORK/auth_drain.log")"
+	failures=$((failures + 1))
+elif ! grep -q 'not linked to auth.users yet: a load holds them' "$WORK/auth.log"; then
+	echo "auth.users' key during a load's end: no word that the keys wait: $(grep -m2 -E 'WARNING|ERROR' "$WORK/auth.log" "$WORK/auth_drain.log" | tr '\n' ' ')"
+	failures=$((failures + 1))
+fi
+check "pg_restore -j's order: auth.users' key while a load's end inserts customers and members" r_auth "$rc" "$WORK/auth.log"
+
 # A table of the application's with a key to protector's tables: a
 # parallel restore can add the key while rows it refers to wait in
 # restore_pending for a table not loaded yet, and the key fails
@@ -250,5 +292,5 @@ else
 	failures=$((failures + 1))
 fi
 
-for db in "$SRC" r_restore r_single r_jobs r_order r_plain r_data r_replica r_replica_full r_sections r_data_off r_keys_src r_keys; do dropdb --if-exists "$db"; done
+for db in "$SRC" r_restore r_single r_jobs r_order r_auth r_plain r_data r_replica r_replica_full r_sections r_data_off r_keys_src r_keys; do dropdb --if-exists "$db"; done
 [ "$failures" -eq 0 ]
