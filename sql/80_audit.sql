@@ -334,6 +334,12 @@ BEGIN
 		EXCEPTION WHEN lock_not_available THEN
 			INSERT INTO protector_internal.restore_pending (relid, row_data)
 			VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
+			-- (under replica no load's end offers it again)
+			IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
+				RAISE WARNING 'protector: % is not audited yet: another session holds it', NEW.table_name
+					USING HINT = pg_catalog.format('Run SELECT protector.enable_audit(%L, %L) once the restore is done.',
+												   NEW.table_name::text, NEW.masked::text);
+			END IF;
 		END;
 	END IF;
 	RETURN NULL;

@@ -707,12 +707,20 @@ BEGIN
 									 AND c.relname OPERATOR(pg_catalog.=) 'realtime_state'), 'USAGE') THEN
 		RETURN;
 	END IF;
-	-- A dump's script (row_security off, as pg_dump writes it) brings its
-	-- own policies on realtime.messages: pg_restore -j may run this before
-	-- their CREATE POLICY, which would then fail as made already.
-	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
-		PERFORM protector_internal.apply_realtime(
-			pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.<>) 'off');
+	-- A dump's script (row_security off, as pg_dump writes it): a restore,
+	-- whose loads may run beside this, as apply_restored_realtime says,
+	-- and whose dump brings its own policies on realtime.messages
+	-- (pg_restore -j may run this before their CREATE POLICY, which would
+	-- then fail as made already)
+	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+		IF EXISTS (SELECT FROM protector_internal.realtime_state)
+		   AND NOT protector_internal.apply_restored_realtime(false) THEN
+			RAISE WARNING 'protector: not back in Supabase Realtime yet: a load holds its tables'
+				USING HINT = 'The end of the next table''s load applies it; if none follows, run SELECT protector.enable_realtime() once the restore is done.';
+		END IF;
+	ELSIF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+		PERFORM protector_internal.apply_realtime();
 	END IF;
 END
 $$;
@@ -9957,6 +9965,12 @@ BEGIN
 		EXCEPTION WHEN lock_not_available THEN
 			INSERT INTO protector_internal.restore_pending (relid, row_data)
 			VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
+			-- (under replica no load's end offers it again)
+			IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
+				RAISE WARNING 'protector: % is not audited yet: another session holds it', NEW.table_name
+					USING HINT = pg_catalog.format('Run SELECT protector.enable_audit(%L, %L) once the restore is done.',
+												   NEW.table_name::text, NEW.masked::text);
+			END IF;
 		END;
 	END IF;
 	RETURN NULL;
@@ -13006,23 +13020,23 @@ ALTER VIEW protector_internal.customer_references SET (security_invoker = on);
 ALTER EVENT TRIGGER protector_publication_created ENABLE ALWAYS;
 ALTER EVENT TRIGGER protector_auth_users_changed ENABLE ALWAYS;
 
-CREATE OR REPLACE FUNCTION protector_internal.apply_restored_realtime()
+CREATE OR REPLACE FUNCTION protector_internal.apply_restored_realtime(p_policies boolean DEFAULT true)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_publication p WHERE p.pubname OPERATOR(pg_catalog.=) 'supabase_realtime')
 	   OR EXISTS (SELECT FROM pg_catalog.pg_publication_tables t
 				  WHERE t.pubname OPERATOR(pg_catalog.=) 'supabase_realtime'
 					AND t.schemaname OPERATOR(pg_catalog.=) 'protector' AND t.tablename OPERATOR(pg_catalog.=) 'bookings') THEN
 		RETURN true;	-- the publication made later applies it (publication_created), or it is applied
 	END IF;
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
 	BEGIN
 		LOCK TABLE protector.bookings, protector.tasks, protector.notifications, protector.booking_messages
 			IN ACCESS EXCLUSIVE MODE NOWAIT;
-		PERFORM protector_internal.apply_realtime();
+		PERFORM protector_internal.apply_realtime(p_policies);
 		RETURN true;
 	EXCEPTION WHEN lock_not_available OR object_in_use THEN
 		-- (object_in_use: this is the drain of a published table's own
@@ -13031,9 +13045,9 @@ BEGIN
 	END;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.apply_restored_realtime() IS
+COMMENT ON FUNCTION protector_internal.apply_restored_realtime(boolean) IS
 'During a restore: puts protector into the Realtime publication that exists already, unless another session holds its tables (false)';
-REVOKE ALL ON FUNCTION protector_internal.apply_restored_realtime() FROM PUBLIC;
+REVOKE ALL ON FUNCTION protector_internal.apply_restored_realtime(boolean) FROM PUBLIC;
 
 -- Bookings of two hours or less write no GiST entry: the reservation check
 -- finds them through bookings_service_start_idx (src/reserve.c), and the

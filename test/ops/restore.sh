@@ -266,6 +266,31 @@ elif ! grep -q 'not linked to auth.users yet: a load holds them' "$WORK/auth.log
 fi
 check "pg_restore -j's order: auth.users' key while a load's end inserts customers and members" r_auth "$rc" "$WORK/auth.log"
 
+# pg_restore -j under replica: realtime_state's load and the
+# publication's creation overlap, each looking for the other before the
+# other committed (Realtime stayed off, with no word).  A session loads the
+# row as a worker does, its commit held back, while the publication is
+# made.
+fresh r_overlap
+pg_restore -l "$WORK/backup.dump" | grep -v '^;' >"$WORK/overlap.list"
+grep -E ' TABLE DATA | SEQUENCE SET ' "$WORK/overlap.list" | grep -v ' realtime_state ' >"$WORK/overlap_data.list"
+grep -E ' PUBLICATION ' "$WORK/overlap.list" >"$WORK/overlap_pub.list"
+grep -E ' TABLE DATA | SEQUENCE SET | PUBLICATION ' "$WORK/overlap.list" | grep -vxF -f - "$WORK/overlap.list" >"$WORK/overlap_rest.list"
+rc=0
+{
+	pg_restore --section=pre-data -d r_overlap "$WORK/backup.dump" &&
+		PGOPTIONS="-c session_replication_role=replica" pg_restore -L "$WORK/overlap_data.list" -d r_overlap "$WORK/backup.dump"
+} >"$WORK/overlap.log" 2>&1 || rc=$?
+PGOPTIONS="-c session_replication_role=replica" psql -X -q -v ON_ERROR_STOP=1 -d r_overlap \
+	-c "SET row_security = off" -c "BEGIN" -c "INSERT INTO protector_internal.realtime_state VALUES (true)" \
+	-c "SELECT pg_sleep(1)" -c "COMMIT" >>"$WORK/overlap.log" 2>&1 &
+state=$!
+sleep 0.3
+PGOPTIONS="-c session_replication_role=replica" pg_restore -L "$WORK/overlap_pub.list" -d r_overlap "$WORK/backup.dump" >>"$WORK/overlap.log" 2>&1 || rc=$?
+wait $state || rc=$?
+PGOPTIONS="-c session_replication_role=replica" pg_restore --section=post-data -L "$WORK/overlap_rest.list" -d r_overlap "$WORK/backup.dump" >>"$WORK/overlap.log" 2>&1 || rc=$?
+check "pg_restore -j's order under replica: realtime_state's load beside the publication's creation" r_overlap "$rc" "$WORK/overlap.log"
+
 # A table of the application's with a key to protector's tables: a
 # parallel restore can add the key while rows it refers to wait in
 # restore_pending for a table not loaded yet, and the key fails
@@ -292,5 +317,5 @@ else
 	failures=$((failures + 1))
 fi
 
-for db in "$SRC" r_restore r_single r_jobs r_order r_auth r_plain r_data r_replica r_replica_full r_sections r_data_off r_keys_src r_keys; do dropdb --if-exists "$db"; done
+for db in "$SRC" r_restore r_single r_jobs r_order r_auth r_overlap r_plain r_data r_replica r_replica_full r_sections r_data_off r_keys_src r_keys; do dropdb --if-exists "$db"; done
 [ "$failures" -eq 0 ]
