@@ -202,10 +202,12 @@ COMMENT ON FUNCTION protector_internal.voucher_paid(uuid, uuid, uuid, uuid) IS
 -- an insert, once the insert policy's WITH CHECK has passed the row: a
 -- row naming another tenant's booking is refused by the policy as a
 -- made-up id is, and is never told that booking's ledger or currency, nor
--- waits for its lock (a writer the policy passes locked it before the
--- insert: lock_payment_booking).  The lock is FOR NO KEY UPDATE: the
--- insert's foreign key check holds KEY SHARE by then, and two inserts
--- upgrading theirs to FOR UPDATE would deadlock.
+-- waits for its lock.  A writer the policy passes locked it FOR UPDATE
+-- before the insert (lock_payment_booking), as every other write of a
+-- booking's payments and the RPCs lock it; another (one an operator's own
+-- policy admits) locks it only here, FOR NO KEY UPDATE: its foreign key
+-- check holds KEY SHARE by then, and two such writers upgrading theirs to
+-- FOR UPDATE would deadlock.
 CREATE FUNCTION protector_internal.check_payment()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -240,9 +242,15 @@ BEGIN
 	-- (an inserted row is in the table by now: its unique keys are
 	-- checked, and a replay of its provider event, which record_payment's
 	-- ON CONFLICT skips, is never judged)
-	SELECT b.currency INTO v_currency FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND b.id OPERATOR(pg_catalog.=) v_row.booking_id
-	FOR NO KEY UPDATE;
+	IF TG_WHEN OPERATOR(pg_catalog.=) 'BEFORE' THEN
+		SELECT b.currency INTO v_currency FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND b.id OPERATOR(pg_catalog.=) v_row.booking_id
+		FOR UPDATE;
+	ELSE
+		SELECT b.currency INTO v_currency FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND b.id OPERATOR(pg_catalog.=) v_row.booking_id
+		FOR NO KEY UPDATE;
+	END IF;
 	IF NOT FOUND THEN
 		RETURN v_row;			-- the foreign key says what is wrong (or the booking is being deleted)
 	END IF;
@@ -349,16 +357,17 @@ CREATE TRIGGER check_inserted_payment AFTER INSERT ON protector.payments
 	EXECUTE FUNCTION protector_internal.check_payment();
 
 -- Before an insert by a writer the insert policy will pass (the table's
--- owner, a role that bypasses RLS, protector's own functions, a member
--- whose role may record payments in the row's organization): its
--- booking is locked before the row goes in, as every other write of the
--- booking's payments locks it first.  Locked only after the insert
--- (check_inserted_payment), such a row would hold its booking KEY SHARE
--- (the foreign key's check) and its provider reference in the unique
--- index while it waited, and a transaction that held the booking and
--- then asked FOR UPDATE, or wrote the same reference, would deadlock with
--- it.  Other writers (a stranger, whom the policy refuses; one an
--- operator's own policy admits) take the lock only in the judgement.
+-- owner, a role that bypasses RLS, a function of one, protector's own
+-- functions, a member whose role may record payments in the row's
+-- organization): its booking is locked FOR UPDATE before the row goes in,
+-- as every other write of the booking's payments and the RPCs lock it.
+-- Locked only after the insert (check_inserted_payment), such a row would
+-- hold its booking KEY SHARE (the foreign key's check) and its provider
+-- reference in the unique index while it waited, and a transaction that
+-- held the booking and then asked FOR UPDATE, or wrote the same
+-- reference, would deadlock with it.  Other writers (a stranger, whom the
+-- policy refuses; one an operator's own policy admits) take the lock only
+-- in the judgement.
 CREATE FUNCTION protector_internal.lock_payment_booking()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -367,7 +376,7 @@ AS $$
 BEGIN
 	PERFORM FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
-	FOR NO KEY UPDATE;
+	FOR UPDATE;
 	RETURN NEW;
 END
 $$;
@@ -378,6 +387,7 @@ COMMENT ON FUNCTION protector_internal.lock_payment_booking() IS
 CREATE TRIGGER a_lock_payment_booking BEFORE INSERT ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring()
 					   AND (protector_internal.caller_is_trusted()
+							OR NOT pg_catalog.row_security_active('protector.payments'::pg_catalog.regclass)
 							OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('payments.create'))))
 	EXECUTE FUNCTION protector_internal.lock_payment_booking();
 

@@ -320,7 +320,7 @@ BEGIN
 	-- (no side channel: only owners and service_role may write voucher_id)
 	PERFORM FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
-	FOR NO KEY UPDATE;
+	FOR UPDATE;
 	SELECT * INTO v FROM protector.vouchers x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.voucher_id
 	FOR UPDATE;

@@ -1175,9 +1175,15 @@ BEGIN
 	-- (an inserted row is in the table by now: its unique keys are
 	-- checked, and a replay of its provider event, which record_payment's
 	-- ON CONFLICT skips, is never judged)
-	SELECT b.currency INTO v_currency FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND b.id OPERATOR(pg_catalog.=) v_row.booking_id
-	FOR NO KEY UPDATE;
+	IF TG_WHEN OPERATOR(pg_catalog.=) 'BEFORE' THEN
+		SELECT b.currency INTO v_currency FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND b.id OPERATOR(pg_catalog.=) v_row.booking_id
+		FOR UPDATE;
+	ELSE
+		SELECT b.currency INTO v_currency FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND b.id OPERATOR(pg_catalog.=) v_row.booking_id
+		FOR NO KEY UPDATE;
+	END IF;
 	IF NOT FOUND THEN
 		RETURN v_row;			-- the foreign key says what is wrong (or the booking is being deleted)
 	END IF;
@@ -1259,7 +1265,7 @@ AS $$
 BEGIN
 	PERFORM FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
-	FOR NO KEY UPDATE;
+	FOR UPDATE;
 	RETURN NEW;
 END
 $$;
@@ -1271,6 +1277,7 @@ REVOKE ALL ON FUNCTION protector_internal.lock_payment_booking() FROM PUBLIC;
 CREATE TRIGGER a_lock_payment_booking BEFORE INSERT ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring()
 					   AND (protector_internal.caller_is_trusted()
+							OR NOT pg_catalog.row_security_active('protector.payments'::pg_catalog.regclass)
 							OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('payments.create'))))
 	EXECUTE FUNCTION protector_internal.lock_payment_booking();
 
@@ -2730,7 +2737,7 @@ BEGIN
 	-- (no side channel: only owners and service_role may write voucher_id)
 	PERFORM FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
-	FOR NO KEY UPDATE;
+	FOR UPDATE;
 	SELECT * INTO v FROM protector.vouchers x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.voucher_id
 	FOR UPDATE;
