@@ -337,7 +337,7 @@ BEGIN
 			-- (under replica no load's end offers it again)
 			IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
 				RAISE WARNING 'protector: % is not audited yet: another session holds it', NEW.table_name
-					USING HINT = pg_catalog.format('Run SELECT protector.enable_audit(%L, %L) once the restore is done.',
+					USING HINT = pg_catalog.format('Run SELECT protector.enable_audit(%L, %L) once the restore is done, and delete its row from protector_internal.restore_pending.',
 												   NEW.table_name::text, NEW.masked::text);
 			END IF;
 		END;

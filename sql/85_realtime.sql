@@ -313,35 +313,30 @@ COMMENT ON FUNCTION protector.disable_realtime() IS
 'Takes protector out of Supabase Realtime (publication, broadcast trigger, topic policy); run before DROP EXTENSION';
 
 -- Realtime as a restored realtime_state row asks for it, where the
--- publication exists (made before the data: the schema restored first,
--- then the data; a data-only restore into a database that has it; or by
--- the dump's post-data, publication_created): applied once no other
--- session holds protector's published tables.  The restore's lock first
--- (insert_restored_pending's, sql/98_restore.sql): a load waiting for it
--- may hold a table, never the other way round; and the row's load and the
--- publication's creation, each holding it until its commit, see each
--- other (each looked for the other before the other committed, and
--- Realtime stayed off with no word).  False when a table was held, or is
--- the one whose load is running (the next load's drain tries again).
--- Without p_policies the topic policies are left to the dump
--- (apply_realtime).
-CREATE FUNCTION protector_internal.apply_restored_realtime(p_policies boolean DEFAULT true)
+-- publication exists before the data (the schema restored first, then the
+-- data; a data-only restore into a database that has it): applied once no
+-- other session holds protector's published tables.  The restore's lock
+-- first (insert_restored_pending's, sql/98_restore.sql): a load waiting
+-- for it may hold a table, never the other way round.  False when a table
+-- was held, or is the one whose load is running (the next load's drain
+-- tries again).
+CREATE FUNCTION protector_internal.apply_restored_realtime()
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_publication p WHERE p.pubname OPERATOR(pg_catalog.=) 'supabase_realtime')
 	   OR EXISTS (SELECT FROM pg_catalog.pg_publication_tables t
 				  WHERE t.pubname OPERATOR(pg_catalog.=) 'supabase_realtime'
 					AND t.schemaname OPERATOR(pg_catalog.=) 'protector' AND t.tablename OPERATOR(pg_catalog.=) 'bookings') THEN
 		RETURN true;	-- the publication made later applies it (publication_created), or it is applied
 	END IF;
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
 	BEGIN
 		LOCK TABLE protector.bookings, protector.tasks, protector.notifications, protector.booking_messages
 			IN ACCESS EXCLUSIVE MODE NOWAIT;
-		PERFORM protector_internal.apply_realtime(p_policies);
+		PERFORM protector_internal.apply_realtime();
 		RETURN true;
 	EXCEPTION WHEN lock_not_available OR object_in_use THEN
 		-- (object_in_use: this is the drain of a published table's own
@@ -350,7 +345,7 @@ BEGIN
 	END;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.apply_restored_realtime(boolean) IS
+COMMENT ON FUNCTION protector_internal.apply_restored_realtime() IS
 'During a restore: puts protector into the Realtime publication that exists already, unless another session holds its tables (false)';
 
 -- A restored realtime_state row is kept once (a row that is there already
@@ -405,20 +400,19 @@ BEGIN
 									 AND c.relname OPERATOR(pg_catalog.=) 'realtime_state'), 'USAGE') THEN
 		RETURN;
 	END IF;
-	-- A dump's script (row_security off, as pg_dump writes it): a restore,
-	-- whose loads may run beside this, as apply_restored_realtime says,
-	-- and whose dump brings its own policies on realtime.messages
-	-- (pg_restore -j may run this before their CREATE POLICY, which would
-	-- then fail as made already)
+	-- A dump's script (row_security off, as pg_dump writes it): the load
+	-- of the restored realtime_state row, if one is under way, is waited
+	-- for (the row and this publication, each made before the other
+	-- committed, missed each other, and Realtime stayed off with no word);
+	-- and the dump brings its own policies on realtime.messages (pg_restore
+	-- -j may run this before their CREATE POLICY, which would then fail as
+	-- made already).
 	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
-		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
-		IF EXISTS (SELECT FROM protector_internal.realtime_state)
-		   AND NOT protector_internal.apply_restored_realtime(false) THEN
-			RAISE WARNING 'protector: not back in Supabase Realtime yet: a load holds its tables'
-				USING HINT = 'The end of the next table''s load applies it; if none follows, run SELECT protector.enable_realtime() once the restore is done.';
-		END IF;
-	ELSIF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
-		PERFORM protector_internal.apply_realtime();
+		LOCK TABLE protector_internal.realtime_state IN SHARE MODE;
+	END IF;
+	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+		PERFORM protector_internal.apply_realtime(
+			pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.<>) 'off');
 	END IF;
 END
 $$;

@@ -253,9 +253,27 @@ $$;
 COMMENT ON FUNCTION protector_internal.auth_keys_missing() IS
 'auth.users has its key, and a key of members or customers to it is missing';
 
--- During a restore, the keys to auth.users are made only when no load
--- holds members or customers: a load's drain inserts the rows set aside
--- into both, and link_auth_users(), locking one and then the other,
+-- Another session of this database is loading one of protector's tables
+-- (a parallel restore's COPY, or pg_dump --inserts' INSERT): its end may
+-- insert the rows set aside into any of them (insert_restored_pending).
+-- Sessions of other roles count only where this one may see their queries.
+CREATE FUNCTION protector_internal.loads_running()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+				   WHERE a.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
+					 AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+					 AND a.state OPERATOR(pg_catalog.=) 'active'
+					 AND a.query OPERATOR(pg_catalog.~*) '^\s*(COPY|INSERT\s+INTO)\s+"?protector(_internal)?"?\.')
+$$;
+COMMENT ON FUNCTION protector_internal.loads_running() IS
+'Another session of this database is loading one of protector''s tables (COPY or INSERT into them)';
+
+-- While parallel loads run, the keys to auth.users are made only when no
+-- load holds members or customers: a load's end inserts the rows set
+-- aside into both, and link_auth_users(), locking one and then the other,
 -- deadlocked with it (a pg_restore -j 8 restored without a key, or lost
 -- a table's load).  Never waiting, this is in no such cycle; the end of
 -- each later load tries again (insert_restored_pending).  False when a
@@ -333,9 +351,17 @@ BEGIN
 			USING HINT = 'Run SELECT protector_internal.link_auth_users() as the owner of protector''s tables.';
 		RETURN;
 	END IF;
-	-- (a dump's script runs with row_security off: a restore, where loads
-	-- may run beside this)
-	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+	-- (auth.users without its key yet, as a restore makes its other
+	-- constraints first: nothing to do yet)
+	IF NOT protector_internal.auth_keys_missing() THEN
+		RETURN;
+	END IF;
+	-- (a dump's script runs with row_security off: a restore; where its
+	-- loads run beside this, the keys wait for none of them.  Otherwise
+	-- they wait, as for any DDL: for a reader, or autovacuum, which the
+	-- wait cancels)
+	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off'
+	   AND protector_internal.loads_running() THEN
 		IF NOT protector_internal.link_auth_users_now() THEN
 			RAISE WARNING 'protector: members and customers are not linked to auth.users yet: a load holds them'
 				USING HINT = 'The end of the next table''s load links them; if none follows, run SELECT protector_internal.link_auth_users() as the owner of protector''s tables once the restore is done.';

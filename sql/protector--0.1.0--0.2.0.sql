@@ -707,20 +707,19 @@ BEGIN
 									 AND c.relname OPERATOR(pg_catalog.=) 'realtime_state'), 'USAGE') THEN
 		RETURN;
 	END IF;
-	-- A dump's script (row_security off, as pg_dump writes it): a restore,
-	-- whose loads may run beside this, as apply_restored_realtime says,
-	-- and whose dump brings its own policies on realtime.messages
-	-- (pg_restore -j may run this before their CREATE POLICY, which would
-	-- then fail as made already)
+	-- A dump's script (row_security off, as pg_dump writes it): the load
+	-- of the restored realtime_state row, if one is under way, is waited
+	-- for (the row and this publication, each made before the other
+	-- committed, missed each other, and Realtime stayed off with no word);
+	-- and the dump brings its own policies on realtime.messages (pg_restore
+	-- -j may run this before their CREATE POLICY, which would then fail as
+	-- made already).
 	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
-		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
-		IF EXISTS (SELECT FROM protector_internal.realtime_state)
-		   AND NOT protector_internal.apply_restored_realtime(false) THEN
-			RAISE WARNING 'protector: not back in Supabase Realtime yet: a load holds its tables'
-				USING HINT = 'The end of the next table''s load applies it; if none follows, run SELECT protector.enable_realtime() once the restore is done.';
-		END IF;
-	ELSIF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
-		PERFORM protector_internal.apply_realtime();
+		LOCK TABLE protector_internal.realtime_state IN SHARE MODE;
+	END IF;
+	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+		PERFORM protector_internal.apply_realtime(
+			pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.<>) 'off');
 	END IF;
 END
 $$;
@@ -9975,7 +9974,7 @@ BEGIN
 			-- (under replica no load's end offers it again)
 			IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
 				RAISE WARNING 'protector: % is not audited yet: another session holds it', NEW.table_name
-					USING HINT = pg_catalog.format('Run SELECT protector.enable_audit(%L, %L) once the restore is done.',
+					USING HINT = pg_catalog.format('Run SELECT protector.enable_audit(%L, %L) once the restore is done, and delete its row from protector_internal.restore_pending.',
 												   NEW.table_name::text, NEW.masked::text);
 			END IF;
 		END;
@@ -11475,9 +11474,17 @@ BEGIN
 			USING HINT = 'Run SELECT protector_internal.link_auth_users() as the owner of protector''s tables.';
 		RETURN;
 	END IF;
-	-- (a dump's script runs with row_security off: a restore, where loads
-	-- may run beside this)
-	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
+	-- (auth.users without its key yet, as a restore makes its other
+	-- constraints first: nothing to do yet)
+	IF NOT protector_internal.auth_keys_missing() THEN
+		RETURN;
+	END IF;
+	-- (a dump's script runs with row_security off: a restore; where its
+	-- loads run beside this, the keys wait for none of them.  Otherwise
+	-- they wait, as for any DDL: for a reader, or autovacuum, which the
+	-- wait cancels)
+	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off'
+	   AND protector_internal.loads_running() THEN
 		IF NOT protector_internal.link_auth_users_now() THEN
 			RAISE WARNING 'protector: members and customers are not linked to auth.users yet: a load holds them'
 				USING HINT = 'The end of the next table''s load links them; if none follows, run SELECT protector_internal.link_auth_users() as the owner of protector''s tables once the restore is done.';
@@ -13027,23 +13034,23 @@ ALTER VIEW protector_internal.customer_references SET (security_invoker = on);
 ALTER EVENT TRIGGER protector_publication_created ENABLE ALWAYS;
 ALTER EVENT TRIGGER protector_auth_users_changed ENABLE ALWAYS;
 
-CREATE OR REPLACE FUNCTION protector_internal.apply_restored_realtime(p_policies boolean DEFAULT true)
+CREATE OR REPLACE FUNCTION protector_internal.apply_restored_realtime()
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_publication p WHERE p.pubname OPERATOR(pg_catalog.=) 'supabase_realtime')
 	   OR EXISTS (SELECT FROM pg_catalog.pg_publication_tables t
 				  WHERE t.pubname OPERATOR(pg_catalog.=) 'supabase_realtime'
 					AND t.schemaname OPERATOR(pg_catalog.=) 'protector' AND t.tablename OPERATOR(pg_catalog.=) 'bookings') THEN
 		RETURN true;	-- the publication made later applies it (publication_created), or it is applied
 	END IF;
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
 	BEGIN
 		LOCK TABLE protector.bookings, protector.tasks, protector.notifications, protector.booking_messages
 			IN ACCESS EXCLUSIVE MODE NOWAIT;
-		PERFORM protector_internal.apply_realtime(p_policies);
+		PERFORM protector_internal.apply_realtime();
 		RETURN true;
 	EXCEPTION WHEN lock_not_available OR object_in_use THEN
 		-- (object_in_use: this is the drain of a published table's own
@@ -13052,9 +13059,9 @@ BEGIN
 	END;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.apply_restored_realtime(boolean) IS
+COMMENT ON FUNCTION protector_internal.apply_restored_realtime() IS
 'During a restore: puts protector into the Realtime publication that exists already, unless another session holds its tables (false)';
-REVOKE ALL ON FUNCTION protector_internal.apply_restored_realtime(boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION protector_internal.apply_restored_realtime() FROM PUBLIC;
 
 -- Bookings of two hours or less write no GiST entry: the reservation check
 -- finds them through bookings_service_start_idx (src/reserve.c), and the
@@ -13869,6 +13876,20 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.link_auth_users_now() IS
 'During a restore: links members and customers to auth.users unless a load holds them (false)';
+
+CREATE FUNCTION protector_internal.loads_running()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+				   WHERE a.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
+					 AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+					 AND a.state OPERATOR(pg_catalog.=) 'active'
+					 AND a.query OPERATOR(pg_catalog.~*) '^\s*(COPY|INSERT\s+INTO)\s+"?protector(_internal)?"?\.')
+$$;
+COMMENT ON FUNCTION protector_internal.loads_running() IS
+'Another session of this database is loading one of protector''s tables (COPY or INSERT into them)';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
