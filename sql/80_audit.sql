@@ -309,7 +309,7 @@ COMMENT ON FUNCTION protector.disable_audit(regclass) IS
 -- the row is set aside in restore_pending, as a row whose references have
 -- not arrived, and offered again after each table's load
 -- (insert_restored_pending) until its table is free: after the restore
--- nothing is left there.  A row written outside a restore, or by
+-- nothing is left there.  Under replica it waits for the table instead.  A row written outside a restore, or by
 -- remember_audit, goes in as it is.
 CREATE FUNCTION protector_internal.restore_audit_setting()
 RETURNS trigger
@@ -328,18 +328,19 @@ BEGIN
 		-- the restore's lock first (insert_restored_pending's, sql/98_restore.sql):
 		-- a load waiting for it may hold the table, never the other way round
 		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+		-- (under replica no load's end inserts set-aside rows, nor offers
+		-- this one again: a load writes its own table only, and waiting
+		-- for it is safe)
+		IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
+			PERFORM protector.enable_audit(NEW.table_name, NEW.masked);
+			RETURN NULL;
+		END IF;
 		BEGIN
 			EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE NOWAIT', NEW.table_name);
 			PERFORM protector.enable_audit(NEW.table_name, NEW.masked);
 		EXCEPTION WHEN lock_not_available THEN
 			INSERT INTO protector_internal.restore_pending (relid, row_data)
 			VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
-			-- (under replica no load's end offers it again)
-			IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
-				RAISE WARNING 'protector: % is not audited yet: another session holds it', NEW.table_name
-					USING HINT = pg_catalog.format('Run SELECT protector.enable_audit(%L, %L) once the restore is done, and delete its row from protector_internal.restore_pending.',
-												   NEW.table_name::text, NEW.masked::text);
-			END IF;
 		END;
 	END IF;
 	RETURN NULL;

@@ -359,8 +359,10 @@ BEGIN
 	-- (a dump's script runs with row_security off: a restore; where its
 	-- loads run beside this, the keys wait for none of them.  Otherwise
 	-- they wait, as for any DDL: for a reader, or autovacuum, which the
-	-- wait cancels)
+	-- wait cancels; and under replica, where a load writes its own table
+	-- only: no load's end inserts set-aside rows, nor tries again)
 	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off'
+	   AND pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.<>) 'replica'
 	   AND protector_internal.loads_running() THEN
 		IF NOT protector_internal.link_auth_users_now() THEN
 			RAISE WARNING 'protector: members and customers are not linked to auth.users yet: a load holds them'

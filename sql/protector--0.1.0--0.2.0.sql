@@ -9965,18 +9965,19 @@ BEGIN
 		-- the restore's lock first (insert_restored_pending's, sql/98_restore.sql):
 		-- a load waiting for it may hold the table, never the other way round
 		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+		-- (under replica no load's end inserts set-aside rows, nor offers
+		-- this one again: a load writes its own table only, and waiting
+		-- for it is safe)
+		IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
+			PERFORM protector.enable_audit(NEW.table_name, NEW.masked);
+			RETURN NULL;
+		END IF;
 		BEGIN
 			EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE NOWAIT', NEW.table_name);
 			PERFORM protector.enable_audit(NEW.table_name, NEW.masked);
 		EXCEPTION WHEN lock_not_available THEN
 			INSERT INTO protector_internal.restore_pending (relid, row_data)
 			VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
-			-- (under replica no load's end offers it again)
-			IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
-				RAISE WARNING 'protector: % is not audited yet: another session holds it', NEW.table_name
-					USING HINT = pg_catalog.format('Run SELECT protector.enable_audit(%L, %L) once the restore is done, and delete its row from protector_internal.restore_pending.',
-												   NEW.table_name::text, NEW.masked::text);
-			END IF;
 		END;
 	END IF;
 	RETURN NULL;
@@ -11482,8 +11483,10 @@ BEGIN
 	-- (a dump's script runs with row_security off: a restore; where its
 	-- loads run beside this, the keys wait for none of them.  Otherwise
 	-- they wait, as for any DDL: for a reader, or autovacuum, which the
-	-- wait cancels)
+	-- wait cancels; and under replica, where a load writes its own table
+	-- only: no load's end inserts set-aside rows, nor tries again)
 	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off'
+	   AND pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.<>) 'replica'
 	   AND protector_internal.loads_running() THEN
 		IF NOT protector_internal.link_auth_users_now() THEN
 			RAISE WARNING 'protector: members and customers are not linked to auth.users yet: a load holds them'
