@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PG_INC=$(${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config} --includedir-server)
 
-cppcheck --enable=warning,style,performance,portability --std=c99 --quiet \
+cppcheck -j 2 --enable=warning,style,performance,portability --std=c99 --quiet \
 	--inline-suppr --error-exitcode=1 \
 	-I src -I "$PG_INC" -D__GNUC__ -DPG_MODULE_MAGIC= \
 	--suppress=missingIncludeSystem --suppress=missingInclude \
