@@ -300,9 +300,10 @@ CREATE TRIGGER keep_paid_currency BEFORE UPDATE OF currency ON protector.voucher
 	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_paid_currency();
 
--- Before a payment from or to a voucher: lock its booking (an update's
--- check_payment has locked it already; an insert's judges it only after
--- the row is in), then the voucher, and refuse another currency, a status
+-- Before a payment from or to a voucher: lock its booking (check_payment
+-- or lock_payment_booking has locked it already for every writer that may
+-- set voucher_id; locked here too, so that this holds whatever fires
+-- before), then the voucher, and refuse another currency, a status
 -- other than succeeded, and
 --   a payment: from an expired voucher, beyond its balance, or beyond
 --     what the booking still owes;

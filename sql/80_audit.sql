@@ -309,8 +309,8 @@ COMMENT ON FUNCTION protector.disable_audit(regclass) IS
 -- the row is set aside in restore_pending, as a row whose references have
 -- not arrived, and offered again after each table's load
 -- (insert_restored_pending) until its table is free: after the restore
--- nothing is left there.  Under replica it waits for the table instead.  A row written outside a restore, or by
--- remember_audit, goes in as it is.
+-- nothing is left there.  Under replica it waits for the table instead.
+-- A row written outside a restore, or by remember_audit, goes in as it is.
 CREATE FUNCTION protector_internal.restore_audit_setting()
 RETURNS trigger
 LANGUAGE plpgsql
