@@ -21,15 +21,23 @@ export LOGDIR=${LOGDIR:-$(mktemp -d /tmp/protector-test.XXXXXX)}
 part() {
 	SUITES=$1 bash scripts/pg-cluster.sh -o "max_connections=120" bash scripts/run-suites.sh
 }
+declare -A rc
 echo "== throwaway clusters"
-part "cppcheck regress pgtap docs" | tee "$LOGDIR/part-checks.out" || true
+set +e
+part "cppcheck regress pgtap docs" | tee "$LOGDIR/part-checks.out"
+rc[checks]=${PIPESTATUS[0]}
+[ "${rc[checks]}" -ne 130 ] || exit 130		# Ctrl-C (scripts/pg-cluster.sh's status)
 part ops >"$LOGDIR/part-ops.out" 2>&1 &
 ops=$!
-part concurrency | tee "$LOGDIR/part-concurrency.out" || true
-wait "$ops" || true
+part concurrency | tee "$LOGDIR/part-concurrency.out"
+rc[concurrency]=${PIPESTATUS[0]}
+wait "$ops"
+rc[ops]=$?
+set -e
 cat "$LOGDIR/part-ops.out"
 
-# one summary over the parts (a part that printed none failed as a whole)
+# one summary over the parts (a part that printed none, or that failed
+# with no failure counted, failed as a whole)
 passed=0
 failed=0
 for f in checks concurrency ops; do
@@ -41,6 +49,10 @@ for f in checks concurrency ops; do
 	fi
 	passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
 	failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+	if [ "${rc[$f]}" -ne 0 ] && [ "$(echo "$line" | cut -d' ' -f3)" -eq 0 ]; then
+		echo "$f: exited with ${rc[$f]} (see $LOGDIR/part-$f.out)"
+		failed=$((failed + 1))
+	fi
 done
 echo "logs: $LOGDIR"
 echo "$passed passed, $failed failed"

@@ -13051,6 +13051,14 @@ BEGIN
 		RETURN true;	-- the publication made later applies it (publication_created), or it is applied
 	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+	-- (under replica no load's end runs to try again, and a load writes
+	-- its own table only: waiting for one is safe)
+	IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
+		LOCK TABLE protector.bookings, protector.tasks, protector.notifications, protector.booking_messages
+			IN ACCESS EXCLUSIVE MODE;
+		PERFORM protector_internal.apply_realtime();
+		RETURN true;
+	END IF;
 	BEGIN
 		LOCK TABLE protector.bookings, protector.tasks, protector.notifications, protector.booking_messages
 			IN ACCESS EXCLUSIVE MODE NOWAIT;
