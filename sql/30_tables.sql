@@ -369,6 +369,36 @@ BEGIN
 END
 $touch$;
 
+-- auth.users has its key (a unique index on id alone, as a foreign key
+-- needs), and a key from members or customers to it is missing.  Names are looked up in the
+-- catalogs: no right on schema auth is needed (auth_users_changed fires
+-- for every role's DDL).
+CREATE FUNCTION protector_internal.auth_keys_missing()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT FROM pg_catalog.pg_index i
+				   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indrelid
+				   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+				   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid
+												  AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0]
+				   WHERE n.nspname OPERATOR(pg_catalog.=) 'auth' AND c.relname OPERATOR(pg_catalog.=) 'users'
+					 AND i.indisunique AND i.indisvalid AND i.indnkeyatts OPERATOR(pg_catalog.=) 1
+					 AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname OPERATOR(pg_catalog.=) 'id')
+	   AND (SELECT pg_catalog.count(DISTINCT c.conrelid) FROM pg_catalog.pg_constraint c
+			JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) c.conrelid
+			JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
+			JOIN pg_catalog.pg_class f ON f.oid OPERATOR(pg_catalog.=) c.confrelid
+			JOIN pg_catalog.pg_namespace fn ON fn.oid OPERATOR(pg_catalog.=) f.relnamespace
+			WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND n.nspname OPERATOR(pg_catalog.=) 'protector'
+			  AND r.relname OPERATOR(pg_catalog.=) ANY ('{members,customers}')
+			  AND fn.nspname OPERATOR(pg_catalog.=) 'auth' AND f.relname OPERATOR(pg_catalog.=) 'users')
+		   OPERATOR(pg_catalog.<) 2
+$$;
+COMMENT ON FUNCTION protector_internal.auth_keys_missing() IS
+'auth.users has its key, and a key of members or customers to it is missing';
+
 -- Link users to Supabase Auth where it exists (Supabase, or a fixture of
 -- it): members.user_id and customers.user_id reference auth.users (id).
 -- Made when the extension is created after auth.users, or else as soon as
@@ -389,13 +419,7 @@ DECLARE
 	v_users regclass := pg_catalog.to_regclass('auth.users');
 	k record;
 BEGIN
-	IF v_users IS NULL OR NOT protector_internal.auth_users_with('id') OR NOT EXISTS (
-			SELECT FROM pg_catalog.pg_index i
-			JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid
-										   AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0]
-			WHERE i.indrelid OPERATOR(pg_catalog.=) v_users AND i.indisunique AND i.indisvalid
-			  AND i.indnkeyatts OPERATOR(pg_catalog.=) 1 AND i.indpred IS NULL AND i.indexprs IS NULL
-			  AND a.attname OPERATOR(pg_catalog.=) 'id') THEN
+	IF NOT protector_internal.auth_users_with('id') OR NOT protector_internal.auth_keys_missing() THEN
 		RETURN;
 	END IF;
 	-- each key on its own: rows one of them refuses do not cost the other
