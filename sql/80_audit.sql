@@ -305,11 +305,12 @@ COMMENT ON FUNCTION protector.disable_audit(regclass) IS
 -- skips as it says: no DDL during the data load, where its table locks
 -- would deadlock with parallel loads (as realtime_state's).  One thing
 -- needs DDL: a table the backup audited that the extension does not audit
--- by default has no trigger; it gets one if its lock is free at once, else
--- the row is set aside in restore_pending, as a row whose references have
--- not arrived, and offered again after each table's load
+-- by default has no trigger; it gets one once its table locks as
+-- lock_for_restore() says (sql/98_restore.sql); while a parallel load
+-- holds it, the row is set aside in restore_pending, as a row whose
+-- references have not arrived, and offered again after each table's load
 -- (insert_restored_pending) until its table is free: after the restore
--- nothing is left there.  Under replica it waits for the table instead.
+-- nothing is left there.
 -- A row written outside a restore, or by remember_audit, goes in as it is.
 CREATE FUNCTION protector_internal.restore_audit_setting()
 RETURNS trigger
@@ -325,23 +326,12 @@ BEGIN
 	IF NEW.audited AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
 								   WHERE t.tgrelid OPERATOR(pg_catalog.=) NEW.table_name::pg_catalog.oid
 									 AND t.tgname OPERATOR(pg_catalog.=) 'protector_audit') THEN
-		-- the restore's lock first (insert_restored_pending's, sql/98_restore.sql):
-		-- a load waiting for it may hold the table, never the other way round
-		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
-		-- (under replica no load's end inserts set-aside rows, nor offers
-		-- this one again: a load writes its own table only, and waiting
-		-- for it is safe)
-		IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
+		IF protector_internal.lock_for_restore(ARRAY[NEW.table_name], 'SHARE ROW EXCLUSIVE') THEN
 			PERFORM protector.enable_audit(NEW.table_name, NEW.masked);
-			RETURN NULL;
-		END IF;
-		BEGIN
-			EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE NOWAIT', NEW.table_name);
-			PERFORM protector.enable_audit(NEW.table_name, NEW.masked);
-		EXCEPTION WHEN lock_not_available THEN
+		ELSE
 			INSERT INTO protector_internal.restore_pending (relid, row_data)
 			VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
-		END;
+		END IF;
 	END IF;
 	RETURN NULL;
 END

@@ -314,12 +314,10 @@ COMMENT ON FUNCTION protector.disable_realtime() IS
 
 -- Realtime as a restored realtime_state row asks for it, where the
 -- publication exists before the data (the schema restored first, then the
--- data; a data-only restore into a database that has it): applied once no
--- other session holds protector's published tables.  The restore's lock
--- first (insert_restored_pending's, sql/98_restore.sql): a load waiting
--- for it may hold a table, never the other way round.  False when a table
--- was held, or is the one whose load is running (the next load's drain
--- tries again).
+-- data; a data-only restore into a database that has it): applied once its
+-- tables lock as lock_for_restore() says (sql/98_restore.sql).  False when
+-- a parallel load held them, or is the load of one of them (the next
+-- load's drain tries again).
 CREATE FUNCTION protector_internal.apply_restored_realtime()
 RETURNS boolean
 LANGUAGE plpgsql
@@ -332,23 +330,17 @@ BEGIN
 					AND t.schemaname OPERATOR(pg_catalog.=) 'protector' AND t.tablename OPERATOR(pg_catalog.=) 'bookings') THEN
 		RETURN true;	-- the publication made later applies it (publication_created), or it is applied
 	END IF;
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
-	-- (under replica no load's end runs to try again, and a load writes
-	-- its own table only: waiting for one is safe)
-	IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
-		LOCK TABLE protector.bookings, protector.tasks, protector.notifications, protector.booking_messages
-			IN ACCESS EXCLUSIVE MODE;
-		PERFORM protector_internal.apply_realtime();
-		RETURN true;
-	END IF;
 	BEGIN
-		LOCK TABLE protector.bookings, protector.tasks, protector.notifications, protector.booking_messages
-			IN ACCESS EXCLUSIVE MODE NOWAIT;
+		IF NOT protector_internal.lock_for_restore(
+				'{protector.bookings,protector.tasks,protector.notifications,protector.booking_messages}',
+				'ACCESS EXCLUSIVE') THEN
+			RETURN false;
+		END IF;
 		PERFORM protector_internal.apply_realtime();
 		RETURN true;
-	EXCEPTION WHEN lock_not_available OR object_in_use THEN
-		-- (object_in_use: this is the drain of a published table's own
-		-- load, whose COPY keeps it open; ALTER TABLE waits for its end)
+	EXCEPTION WHEN object_in_use THEN
+		-- (the drain of a published table's own load, whose COPY keeps it
+		-- open; ALTER TABLE waits for its end)
 		RETURN false;
 	END;
 END
@@ -359,9 +351,8 @@ COMMENT ON FUNCTION protector_internal.apply_restored_realtime() IS
 -- A restored realtime_state row is kept once (a row that is there already
 -- is not doubled) and applied (apply_restored_realtime); publication_created
 -- applies it when pg_dump's post-data section creates the publication.  A
--- load that holds a published table keeps it from applying: the row is
--- kept, and each later load's drain tries again; under
--- session_replication_role = replica no drain runs, and a WARNING says so.
+-- parallel load that holds a published table keeps it from applying: the
+-- row is kept, and each later load's drain tries again.
 CREATE FUNCTION protector_internal.restore_realtime_state()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -374,11 +365,7 @@ BEGIN
 	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
 		RETURN NULL;
 	END IF;
-	IF NOT protector_internal.apply_restored_realtime()
-	   AND pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
-		RAISE WARNING 'protector: not back in Supabase Realtime yet: another session holds its tables'
-			USING HINT = 'Run SELECT protector.enable_realtime() once the restore is done.';
-	END IF;
+	PERFORM protector_internal.apply_restored_realtime();
 	RETURN NEW;
 END
 $$;

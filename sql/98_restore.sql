@@ -241,13 +241,88 @@ $$;
 COMMENT ON FUNCTION protector_internal.loads_running() IS
 'Another session of this database is loading one of protector''s tables (COPY or INSERT into them)';
 
--- While parallel loads run, the keys to auth.users are made only when no
--- load holds members or customers: a load's end inserts the rows set
--- aside into both, and link_auth_users(), locking one and then the other,
--- deadlocked with it (a pg_restore -j 8 restored without a key, or lost
--- a table's load).  Never waiting, this is in no such cycle; the end of
--- each later load tries again (insert_restored_pending).  False when a
--- load held them, or the caller does not own protector's tables.
+-- During a restore, the locks for DDL on protector's tables (the audit
+-- trigger of a restored audit setting, Realtime, the keys to auth.users),
+-- after the restore's own lock (insert_restored_pending's: a load waiting
+-- for it may hold a table, never the other way round).  Under replica,
+-- where no load's end runs and a load writes its own table only, it waits
+-- as any DDL does.  While another session loads one of protector's tables
+-- (loads_running()), whose end inserts rows set aside into any of them, it
+-- does not wait: false, and the end of a later load tries again.
+-- Otherwise (a serial restore, beside a reader or autovacuum) it waits, in
+-- turns of one and a half deadlock_timeout: long enough for PostgreSQL to
+-- cancel an autovacuum in the way, short enough that a load begun since,
+-- whose end waits for the restore's lock, is never the one a deadlock
+-- check aborts (this turn's own check, a deadlock_timeout into it, finds
+-- a cycle closed before then; one closed later outlasts the turn).  Each
+-- turn gives up both locks, and asks loads_running() again.  A session's
+-- own lock_timeout bounds the whole wait: false, with a WARNING.
+CREATE FUNCTION protector_internal.lock_for_restore(p_tables regclass[], p_mode text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_lock text := pg_catalog.format('LOCK TABLE %s IN %s MODE',
+		(SELECT pg_catalog.string_agg(t.t::text, ', ' ORDER BY t.n) FROM pg_catalog.unnest(p_tables) WITH ORDINALITY t(t, n)),
+		p_mode);
+	v_turn interval := pg_catalog.current_setting('deadlock_timeout')::interval OPERATOR(pg_catalog.*) 1.5;
+	v_session_timeout text := pg_catalog.current_setting('lock_timeout');
+	v_limit interval := v_session_timeout::interval;
+	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_waiting boolean;
+BEGIN
+	IF p_mode OPERATOR(pg_catalog.<>) ALL ('{SHARE ROW EXCLUSIVE,ACCESS EXCLUSIVE}') THEN
+		RAISE EXCEPTION 'protector: lock_for_restore takes SHARE ROW EXCLUSIVE or ACCESS EXCLUSIVE, not %', p_mode
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+		EXECUTE v_lock;
+		RETURN true;
+	END IF;
+	IF v_limit OPERATOR(pg_catalog.>) '0'::interval THEN
+		v_turn := LEAST(v_turn, v_limit);
+	END IF;
+	LOOP
+		v_waiting := false;
+		BEGIN
+			PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+			IF protector_internal.loads_running() THEN
+				EXECUTE v_lock OPERATOR(pg_catalog.||) ' NOWAIT';
+			ELSE
+				v_waiting := true;
+				PERFORM pg_catalog.set_config('lock_timeout',
+					(pg_catalog.ceil(EXTRACT(EPOCH FROM v_turn) OPERATOR(pg_catalog.*) 1000))::bigint::text, true);
+				EXECUTE v_lock;
+				PERFORM pg_catalog.set_config('lock_timeout', v_session_timeout, true);
+			END IF;
+			RETURN true;
+		EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+			-- (the subtransaction's end gave back both locks and lock_timeout)
+			IF NOT v_waiting OR protector_internal.loads_running() THEN
+				RETURN false;
+			END IF;
+		END;
+		IF v_limit OPERATOR(pg_catalog.>) '0'::interval
+		   AND pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started OPERATOR(pg_catalog.>=) v_limit THEN
+			RAISE WARNING 'protector: gave up waiting for % after lock_timeout (%)', p_tables, v_session_timeout
+				USING DETAIL = 'Another session held them throughout.';
+			RETURN false;
+		END IF;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_for_restore(regclass[], text) IS
+'During a restore: locks protector''s tables for DDL unless parallel loads hold them (false); waits for readers and autovacuum';
+
+-- During a restore, the keys to auth.users, made when members and
+-- customers lock as lock_for_restore() says: a load's end inserts the rows
+-- set aside into both, and link_auth_users(), locking one and then the
+-- other, deadlocked with it (a pg_restore -j 8 restored without a key, or
+-- lost a table's load); while loads run, the end of each later load tries
+-- again (insert_restored_pending).  False when a load held them, or the
+-- caller does not own protector's tables.
 CREATE FUNCTION protector_internal.link_auth_users_now()
 RETURNS boolean
 LANGUAGE plpgsql
@@ -260,11 +335,9 @@ BEGIN
 									 AND c.relname OPERATOR(pg_catalog.=) 'members'), 'USAGE') THEN
 		RETURN false;
 	END IF;
-	BEGIN
-		LOCK TABLE protector.members, protector.customers IN SHARE ROW EXCLUSIVE MODE NOWAIT;
-	EXCEPTION WHEN lock_not_available THEN
+	IF NOT protector_internal.lock_for_restore('{protector.members,protector.customers}', 'SHARE ROW EXCLUSIVE') THEN
 		RETURN false;
-	END;
+	END IF;
 	PERFORM protector_internal.link_auth_users();
 	RETURN true;
 END
@@ -326,14 +399,10 @@ BEGIN
 	IF NOT protector_internal.auth_keys_missing() THEN
 		RETURN;
 	END IF;
-	-- (a dump's script runs with row_security off: a restore; where its
-	-- loads run beside this, the keys wait for none of them.  Otherwise
-	-- they wait, as for any DDL: for a reader, or autovacuum, which the
-	-- wait cancels; and under replica, where a load writes its own table
-	-- only: no load's end inserts set-aside rows, nor tries again)
-	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off'
-	   AND pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.<>) 'replica'
-	   AND protector_internal.loads_running() THEN
+	-- (a dump's script runs with row_security off: a restore, whose loads
+	-- may run beside this: the keys wait as lock_for_restore() says;
+	-- otherwise as for any DDL)
+	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
 		IF NOT protector_internal.link_auth_users_now() THEN
 			RAISE WARNING 'protector: members and customers are not linked to auth.users yet: a load holds them'
 				USING HINT = 'The end of the next table''s load links them; if none follows, run SELECT protector_internal.link_auth_users() as the owner of protector''s tables once the restore is done.';

@@ -676,11 +676,7 @@ BEGIN
 	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
 		RETURN NULL;
 	END IF;
-	IF NOT protector_internal.apply_restored_realtime()
-	   AND pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
-		RAISE WARNING 'protector: not back in Supabase Realtime yet: another session holds its tables'
-			USING HINT = 'Run SELECT protector.enable_realtime() once the restore is done.';
-	END IF;
+	PERFORM protector_internal.apply_restored_realtime();
 	RETURN NEW;
 END
 $$;
@@ -9963,23 +9959,12 @@ BEGIN
 	IF NEW.audited AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
 								   WHERE t.tgrelid OPERATOR(pg_catalog.=) NEW.table_name::pg_catalog.oid
 									 AND t.tgname OPERATOR(pg_catalog.=) 'protector_audit') THEN
-		-- the restore's lock first (insert_restored_pending's, sql/98_restore.sql):
-		-- a load waiting for it may hold the table, never the other way round
-		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
-		-- (under replica no load's end inserts set-aside rows, nor offers
-		-- this one again: a load writes its own table only, and waiting
-		-- for it is safe)
-		IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
+		IF protector_internal.lock_for_restore(ARRAY[NEW.table_name], 'SHARE ROW EXCLUSIVE') THEN
 			PERFORM protector.enable_audit(NEW.table_name, NEW.masked);
-			RETURN NULL;
-		END IF;
-		BEGIN
-			EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE NOWAIT', NEW.table_name);
-			PERFORM protector.enable_audit(NEW.table_name, NEW.masked);
-		EXCEPTION WHEN lock_not_available THEN
+		ELSE
 			INSERT INTO protector_internal.restore_pending (relid, row_data)
 			VALUES (TG_RELID, pg_catalog.to_jsonb(NEW));
-		END;
+		END IF;
 	END IF;
 	RETURN NULL;
 END
@@ -11506,14 +11491,10 @@ BEGIN
 	IF NOT protector_internal.auth_keys_missing() THEN
 		RETURN;
 	END IF;
-	-- (a dump's script runs with row_security off: a restore; where its
-	-- loads run beside this, the keys wait for none of them.  Otherwise
-	-- they wait, as for any DDL: for a reader, or autovacuum, which the
-	-- wait cancels; and under replica, where a load writes its own table
-	-- only: no load's end inserts set-aside rows, nor tries again)
-	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off'
-	   AND pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.<>) 'replica'
-	   AND protector_internal.loads_running() THEN
+	-- (a dump's script runs with row_security off: a restore, whose loads
+	-- may run beside this: the keys wait as lock_for_restore() says;
+	-- otherwise as for any DDL)
+	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
 		IF NOT protector_internal.link_auth_users_now() THEN
 			RAISE WARNING 'protector: members and customers are not linked to auth.users yet: a load holds them'
 				USING HINT = 'The end of the next table''s load links them; if none follows, run SELECT protector_internal.link_auth_users() as the owner of protector''s tables once the restore is done.';
@@ -13075,23 +13056,17 @@ BEGIN
 					AND t.schemaname OPERATOR(pg_catalog.=) 'protector' AND t.tablename OPERATOR(pg_catalog.=) 'bookings') THEN
 		RETURN true;	-- the publication made later applies it (publication_created), or it is applied
 	END IF;
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
-	-- (under replica no load's end runs to try again, and a load writes
-	-- its own table only: waiting for one is safe)
-	IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
-		LOCK TABLE protector.bookings, protector.tasks, protector.notifications, protector.booking_messages
-			IN ACCESS EXCLUSIVE MODE;
-		PERFORM protector_internal.apply_realtime();
-		RETURN true;
-	END IF;
 	BEGIN
-		LOCK TABLE protector.bookings, protector.tasks, protector.notifications, protector.booking_messages
-			IN ACCESS EXCLUSIVE MODE NOWAIT;
+		IF NOT protector_internal.lock_for_restore(
+				'{protector.bookings,protector.tasks,protector.notifications,protector.booking_messages}',
+				'ACCESS EXCLUSIVE') THEN
+			RETURN false;
+		END IF;
 		PERFORM protector_internal.apply_realtime();
 		RETURN true;
-	EXCEPTION WHEN lock_not_available OR object_in_use THEN
-		-- (object_in_use: this is the drain of a published table's own
-		-- load, whose COPY keeps it open; ALTER TABLE waits for its end)
+	EXCEPTION WHEN object_in_use THEN
+		-- (the drain of a published table's own load, whose COPY keeps it
+		-- open; ALTER TABLE waits for its end)
 		RETURN false;
 	END;
 END
@@ -13876,11 +13851,9 @@ BEGIN
 									 AND c.relname OPERATOR(pg_catalog.=) 'members'), 'USAGE') THEN
 		RETURN false;
 	END IF;
-	BEGIN
-		LOCK TABLE protector.members, protector.customers IN SHARE ROW EXCLUSIVE MODE NOWAIT;
-	EXCEPTION WHEN lock_not_available THEN
+	IF NOT protector_internal.lock_for_restore('{protector.members,protector.customers}', 'SHARE ROW EXCLUSIVE') THEN
 		RETURN false;
-	END;
+	END IF;
 	PERFORM protector_internal.link_auth_users();
 	RETURN true;
 END
@@ -13901,6 +13874,65 @@ AS $$
 $$;
 COMMENT ON FUNCTION protector_internal.loads_running() IS
 'Another session of this database is loading one of protector''s tables (COPY or INSERT into them)';
+
+CREATE FUNCTION protector_internal.lock_for_restore(p_tables regclass[], p_mode text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_lock text := pg_catalog.format('LOCK TABLE %s IN %s MODE',
+		(SELECT pg_catalog.string_agg(t.t::text, ', ' ORDER BY t.n) FROM pg_catalog.unnest(p_tables) WITH ORDINALITY t(t, n)),
+		p_mode);
+	v_turn interval := pg_catalog.current_setting('deadlock_timeout')::interval OPERATOR(pg_catalog.*) 1.5;
+	v_session_timeout text := pg_catalog.current_setting('lock_timeout');
+	v_limit interval := v_session_timeout::interval;
+	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_waiting boolean;
+BEGIN
+	IF p_mode OPERATOR(pg_catalog.<>) ALL ('{SHARE ROW EXCLUSIVE,ACCESS EXCLUSIVE}') THEN
+		RAISE EXCEPTION 'protector: lock_for_restore takes SHARE ROW EXCLUSIVE or ACCESS EXCLUSIVE, not %', p_mode
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+		EXECUTE v_lock;
+		RETURN true;
+	END IF;
+	IF v_limit OPERATOR(pg_catalog.>) '0'::interval THEN
+		v_turn := LEAST(v_turn, v_limit);
+	END IF;
+	LOOP
+		v_waiting := false;
+		BEGIN
+			PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+			IF protector_internal.loads_running() THEN
+				EXECUTE v_lock OPERATOR(pg_catalog.||) ' NOWAIT';
+			ELSE
+				v_waiting := true;
+				PERFORM pg_catalog.set_config('lock_timeout',
+					(pg_catalog.ceil(EXTRACT(EPOCH FROM v_turn) OPERATOR(pg_catalog.*) 1000))::bigint::text, true);
+				EXECUTE v_lock;
+				PERFORM pg_catalog.set_config('lock_timeout', v_session_timeout, true);
+			END IF;
+			RETURN true;
+		EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+			-- (the subtransaction's end gave back both locks and lock_timeout)
+			IF NOT v_waiting OR protector_internal.loads_running() THEN
+				RETURN false;
+			END IF;
+		END;
+		IF v_limit OPERATOR(pg_catalog.>) '0'::interval
+		   AND pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started OPERATOR(pg_catalog.>=) v_limit THEN
+			RAISE WARNING 'protector: gave up waiting for % after lock_timeout (%)', p_tables, v_session_timeout
+				USING DETAIL = 'Another session held them throughout.';
+			RETURN false;
+		END IF;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_for_restore(regclass[], text) IS
+'During a restore: locks protector''s tables for DDL unless parallel loads hold them (false); waits for readers and autovacuum';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
