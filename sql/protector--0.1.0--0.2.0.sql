@@ -13881,14 +13881,14 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_lock text := pg_catalog.format('LOCK TABLE %s IN %s MODE',
-		(SELECT pg_catalog.string_agg(t.t::text, ', ' ORDER BY t.n) FROM pg_catalog.unnest(p_tables) WITH ORDINALITY t(t, n)),
-		p_mode);
+	v_order regclass[] := p_tables;
 	v_turn interval := pg_catalog.current_setting('deadlock_timeout')::interval OPERATOR(pg_catalog.*) 1.5;
 	v_session_timeout text := pg_catalog.current_setting('lock_timeout');
 	v_limit interval := v_session_timeout::interval;
 	v_started timestamptz := pg_catalog.clock_timestamp();
-	v_waiting boolean;
+	v_loads boolean;
+	v_table regclass;
+	v_busy regclass;
 BEGIN
 	IF p_mode OPERATOR(pg_catalog.<>) ALL ('{SHARE ROW EXCLUSIVE,ACCESS EXCLUSIVE}') THEN
 		RAISE EXCEPTION 'protector: lock_for_restore takes SHARE ROW EXCLUSIVE or ACCESS EXCLUSIVE, not %', p_mode
@@ -13896,32 +13896,38 @@ BEGIN
 	END IF;
 	IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica' THEN
 		PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
-		EXECUTE v_lock;
+		EXECUTE pg_catalog.format('LOCK TABLE %s IN %s MODE', pg_catalog.array_to_string(p_tables, ', '), p_mode);
 		RETURN true;
 	END IF;
 	IF v_limit OPERATOR(pg_catalog.>) '0'::interval THEN
 		v_turn := LEAST(v_turn, v_limit);
 	END IF;
 	LOOP
-		v_waiting := false;
+		v_loads := NULL;
+		v_busy := NULL;
 		BEGIN
 			PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
-			IF protector_internal.loads_running() THEN
-				EXECUTE v_lock OPERATOR(pg_catalog.||) ' NOWAIT';
-			ELSE
-				v_waiting := true;
+			v_loads := protector_internal.loads_running();
+			IF NOT v_loads THEN
+				v_busy := v_order[1];
 				PERFORM pg_catalog.set_config('lock_timeout',
 					(pg_catalog.ceil(EXTRACT(EPOCH FROM v_turn) OPERATOR(pg_catalog.*) 1000))::bigint::text, true);
-				EXECUTE v_lock;
+				EXECUTE pg_catalog.format('LOCK TABLE %s IN %s MODE', v_busy, p_mode);
 				PERFORM pg_catalog.set_config('lock_timeout', v_session_timeout, true);
 			END IF;
+			FOREACH v_table IN ARRAY v_order LOOP
+				v_busy := v_table;
+				EXECUTE pg_catalog.format('LOCK TABLE %s IN %s MODE NOWAIT', v_table, p_mode);
+			END LOOP;
 			RETURN true;
 		EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
-			-- (the subtransaction's end gave back both locks and lock_timeout)
-			IF NOT v_waiting OR protector_internal.loads_running() THEN
+			-- (the subtransaction's end gave back what it took, and lock_timeout)
+			IF v_loads IS NOT FALSE OR protector_internal.loads_running() THEN
 				RETURN false;
 			END IF;
 		END;
+		-- the next turn waits for the table that was not free
+		v_order := ARRAY[v_busy] OPERATOR(pg_catalog.||) pg_catalog.array_remove(v_order, v_busy);
 		IF v_limit OPERATOR(pg_catalog.>) '0'::interval
 		   AND pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started OPERATOR(pg_catalog.>=) v_limit THEN
 			RAISE WARNING 'protector: gave up waiting for % after lock_timeout (%)', p_tables, v_session_timeout

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# test/concurrency/restore_locks.sh — the locks a restore's DDL waits for
+# (lock_for_restore(), sql/98_restore.sql): Realtime, an audit trigger and
+# the keys to auth.users come back beside readers and autovacuum, and a
+# parallel load is never held up behind them for long.  A session stands
+# in for autovacuum (SHARE UPDATE EXCLUSIVE on tasks) throughout.
+# 1. Waiting for tasks, the restore holds no other table it asked for:
+#    bookings stay free (the first version held bookings while it waited
+#    for tasks, where a session waiting for bookings since could be the
+#    one a deadlock check aborts); when the holder ends, both are taken.
+# 2. A load that begins while it waits (an INSERT into protector's tables
+#    with row_security off, whose end takes the restore's lock) is held up
+#    a turn at most, not until the holder ends.
+# 3. A session's lock_timeout bounds the whole wait: false with a WARNING,
+#    and the session's lock_timeout is as it was.
+# 4. While a load runs, it does not wait at all (false); a mode it does
+#    not take is refused (22023).
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_restore_locks
+failures=0
+ok() { echo "ok - $1"; }
+fail() { echo "not ok - $1"; failures=$((failures + 1)); }
+
+# the stand-in for autovacuum, until terminated
+hold_tasks() {
+	PGAPPNAME=rl_holder psql -X -q -d "$DB" -c "BEGIN" -c "LOCK TABLE protector.tasks IN SHARE UPDATE EXCLUSIVE MODE" \
+		-c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
+	holder=$!
+	until [ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+			WHERE a.application_name = 'rl_holder' AND l.relation = 'protector.tasks'::regclass AND l.granted")" = 1 ]; do
+		sleep 0.1
+	done
+}
+release_tasks() {
+	psql -X -q -d "$DB" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rl_holder'" >/dev/null
+	wait "$holder" || true
+}
+# until the named session waits for a lock (at most 20 s)
+await_wait() {
+	for _ in $(seq 200); do
+		[ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+			WHERE a.application_name = '$1' AND NOT l.granted")" = 0 ] || return 0
+		sleep 0.1
+	done
+	return 1
+}
+LOCK_BOTH="SELECT protector_internal.lock_for_restore('{protector.bookings,protector.tasks}', 'ACCESS EXCLUSIVE')"
+
+# 1
+hold_tasks
+PGAPPNAME=rl_restore psql -X -q -A -t -d "$DB" -c "BEGIN" -c "$LOCK_BOTH" -c "COMMIT" >"$WORK/one.out" 2>&1 &
+restore=$!
+await_wait rl_restore || true
+# ten looks over two turns (1.5 x deadlock_timeout each): bookings held by
+# it in at most one (a turn's start takes it, and gives it back at once)
+held=0
+for _ in $(seq 10); do
+	held=$((held + $(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+		WHERE a.application_name = 'rl_restore' AND l.relation = 'protector.bookings'::regclass AND l.granted")))
+	sleep 0.3
+done
+if [ "$held" -le 1 ]; then ok "waiting for tasks, it holds bookings in $held of 10 looks"; else fail "waiting for tasks, it holds bookings in $held of 10 looks"; fi
+release_tasks
+wait "$restore" || true
+if [ "$(tr -d '\n' <"$WORK/one.out")" = t ]; then ok "once the holder ends, both are taken"; else fail "once the holder ends, both are taken: $(cat "$WORK/one.out")"; fi
+
+# 2
+hold_tasks
+PGAPPNAME=rl_restore psql -X -A -t -d "$DB" -c "$LOCK_BOTH" >"$WORK/two.out" 2>&1 &
+restore=$!
+await_wait rl_restore || true
+PGAPPNAME=rl_load psql -X -q -d "$DB" -c "SET row_security = off" \
+	-c "INSERT INTO protector.organizations (id, name, slug) VALUES ('0f700000-0000-4000-8000-000000000001', 'Load', 'restore-locks')" \
+	>"$WORK/load.out" 2>&1 &
+load=$!
+loaded=no
+for _ in $(seq 200); do
+	if ! kill -0 "$load" 2>/dev/null; then loaded=yes; break; fi
+	sleep 0.1
+done
+release_tasks
+wait "$load" || loaded="failed: $(cat "$WORK/load.out")"
+wait "$restore" || true
+if [ "$loaded" = yes ]; then ok "a load begun meanwhile ends while the holder stays"; else fail "a load begun meanwhile ends while the holder stays: $loaded"; fi
+
+# 3
+hold_tasks
+out=$(PGOPTIONS="-c lock_timeout=2s" psql -X -A -t -d "$DB" -c "$LOCK_BOTH" -c "SHOW lock_timeout" 2>&1 | tr '\n' ' ')
+release_tasks
+case "$out" in
+	*"WARNING:  protector: gave up waiting for {protector.bookings,protector.tasks} after lock_timeout (2s)"*" f 2s ") ok "lock_timeout bounds the whole wait" ;;
+	*) fail "lock_timeout bounds the whole wait: $out" ;;
+esac
+
+# 4
+hold_tasks
+PGAPPNAME=rl_load psql -X -q -d "$DB" -c "INSERT INTO protector.organizations (id, name, slug)
+	SELECT '0f700000-0000-4000-8000-000000000002', 'Slow', 'restore-locks-slow' WHERE pg_sleep(30)::text = 'never'" >/dev/null 2>&1 &
+load=$!
+until [ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rl_load' AND state = 'active'")" = 1 ]; do sleep 0.1; done
+out=$(psql -X -q -A -t -d "$DB" -c "SET lock_timeout = '10s'" -c "$LOCK_BOTH" 2>&1 | tr '\n' ' ')
+release_tasks
+psql -X -q -d "$DB" -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'rl_load'" >/dev/null
+wait "$load" || true
+if [ "$out" = "f " ]; then ok "while a load runs it does not wait"; else fail "while a load runs it does not wait: $out"; fi
+out=$(psql -X -A -t -d "$DB" -c "SELECT protector_internal.lock_for_restore('{protector.tasks}', 'SHARE')" 2>&1 | head -1 || true)
+case "$out" in
+	*"lock_for_restore takes SHARE ROW EXCLUSIVE or ACCESS EXCLUSIVE, not SHARE"*) ok "a mode it does not take is refused" ;;
+	*) fail "a mode it does not take is refused: $out" ;;
+esac
+
+dropdb "$DB"
+echo "# restore_locks: $failures failed"
+[ "$failures" -eq 0 ]
