@@ -15,6 +15,10 @@
 #    and the session's lock_timeout is as it was.
 # 4. While a load runs, it does not wait at all (false); a mode it does
 #    not take is refused (22023).
+# 5. Under session_replication_role = replica, where a load writes its own
+#    table only and no load's end runs, it waits as DDL does, beside a load
+#    too (the restored Realtime state and audit settings came back without
+#    their DDL there before).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -101,10 +105,17 @@ PGAPPNAME=rl_load psql -X -q -d "$DB" -c "INSERT INTO protector.organizations (i
 load=$!
 until [ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rl_load' AND state = 'active'")" = 1 ]; do sleep 0.1; done
 out=$(psql -X -q -A -t -d "$DB" -c "SET lock_timeout = '10s'" -c "$LOCK_BOTH" 2>&1 | tr '\n' ' ')
+if [ "$out" = "f " ]; then ok "while a load runs it does not wait"; else fail "while a load runs it does not wait: $out"; fi
+# 5. under replica no load's end runs (nor tries again): it waits for the
+# holder even beside the load, and takes both once the holder ends
+PGAPPNAME=rl_restore PGOPTIONS="-c session_replication_role=replica" psql -X -q -A -t -d "$DB" -c "$LOCK_BOTH" >"$WORK/five.out" 2>&1 &
+restore=$!
+if await_wait rl_restore; then ok "under replica it waits beside a load"; else fail "under replica it waits beside a load: $(cat "$WORK/five.out")"; fi
 release_tasks
+wait "$restore" || true
+if [ "$(tr -d '\n' <"$WORK/five.out")" = t ]; then ok "under replica, once the holder ends, both are taken"; else fail "under replica, once the holder ends, both are taken: $(cat "$WORK/five.out")"; fi
 psql -X -q -d "$DB" -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'rl_load'" >/dev/null
 wait "$load" || true
-if [ "$out" = "f " ]; then ok "while a load runs it does not wait"; else fail "while a load runs it does not wait: $out"; fi
 out=$(psql -X -A -t -d "$DB" -c "SELECT protector_internal.lock_for_restore('{protector.tasks}', 'SHARE')" 2>&1 | head -1 || true)
 case "$out" in
 	*"lock_for_restore takes SHARE ROW EXCLUSIVE or ACCESS EXCLUSIVE, not SHARE"*) ok "a mode it does not take is refused" ;;
