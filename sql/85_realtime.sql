@@ -402,12 +402,24 @@ BEGIN
 	-- and the dump brings its own policies on realtime.messages (pg_restore
 	-- -j may run this before their CREATE POLICY, which would then fail as
 	-- made already).
+	-- Its tables are taken all at once, as lock_for_restore() takes them,
+	-- waiting for loads too (no load's end follows this one): it waited
+	-- for each in turn holding those altered already, and deadlocked with
+	-- a load whose end inserted rows set aside into one of them.
 	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
 		LOCK TABLE protector_internal.realtime_state IN SHARE MODE;
-	END IF;
-	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
-		PERFORM protector_internal.apply_realtime(
-			pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.<>) 'off');
+		IF NOT EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+			RETURN;
+		ELSIF protector_internal.lock_for_restore(
+				'{protector.bookings,protector.tasks,protector.notifications,protector.booking_messages}',
+				'ACCESS EXCLUSIVE', true) THEN
+			PERFORM protector_internal.apply_realtime(false);
+		ELSE
+			RAISE WARNING 'protector: not back in Supabase Realtime: its tables were held past lock_timeout'
+				USING HINT = 'Run SELECT protector.enable_realtime() once the restore is done.';
+		END IF;
+	ELSIF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+		PERFORM protector_internal.apply_realtime();
 	END IF;
 END
 $$;

@@ -249,7 +249,10 @@ COMMENT ON FUNCTION protector_internal.loads_running() IS
 -- keys do not fire), it waits as any DDL does.  While another session
 -- loads one of protector's tables (loads_running()), whose end inserts
 -- rows set aside into any of them, it does not wait: false, and the end of
--- a later load tries again.  Otherwise (a serial restore, beside a reader
+-- a later load tries again; or, with p_wait_for_loads (for DDL after which
+-- no load's end comes, such as the publication pg_dump's post-data makes),
+-- it tries again a tenth of a second later, never waiting for a table
+-- while it holds another.  Otherwise (a serial restore, beside a reader
 -- or autovacuum) it waits, in turns: each turn waits for one table only,
 -- holding no other it took (the rest must be free at once, or the next
 -- turn waits for the one that was not), and for one and a half
@@ -262,7 +265,8 @@ COMMENT ON FUNCTION protector_internal.loads_running() IS
 -- A turn that fails gives up what it took, and asks loads_running()
 -- again.  A session's own lock_timeout bounds the whole wait: false, with
 -- a WARNING.
-CREATE FUNCTION protector_internal.lock_for_restore(p_tables regclass[], p_mode text)
+CREATE FUNCTION protector_internal.lock_for_restore(p_tables regclass[], p_mode text,
+												   p_wait_for_loads boolean DEFAULT false)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -309,12 +313,16 @@ BEGIN
 			RETURN true;
 		EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
 			-- (the subtransaction's end gave back what it took, and lock_timeout)
-			IF v_loads IS NOT FALSE OR protector_internal.loads_running() THEN
+			IF (v_loads IS NOT FALSE OR protector_internal.loads_running()) AND NOT p_wait_for_loads THEN
 				RETURN false;
 			END IF;
 		END;
-		-- the next turn waits for the table that was not free
-		v_order := ARRAY[v_busy] OPERATOR(pg_catalog.||) pg_catalog.array_remove(v_order, v_busy);
+		IF v_loads IS NOT FALSE THEN
+			PERFORM pg_catalog.pg_sleep(0.1);
+		ELSIF v_busy IS NOT NULL THEN
+			-- the next turn waits for the table that was not free
+			v_order := ARRAY[v_busy] OPERATOR(pg_catalog.||) pg_catalog.array_remove(v_order, v_busy);
+		END IF;
 		IF v_limit OPERATOR(pg_catalog.>) '0'::interval
 		   AND pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started OPERATOR(pg_catalog.>=) v_limit THEN
 			RAISE WARNING 'protector: gave up waiting for % after lock_timeout (%)', p_tables, v_session_timeout
@@ -324,7 +332,7 @@ BEGIN
 	END LOOP;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.lock_for_restore(regclass[], text) IS
+COMMENT ON FUNCTION protector_internal.lock_for_restore(regclass[], text, boolean) IS
 'During a restore: locks protector''s tables for DDL unless parallel loads hold them (false); waits for readers and autovacuum';
 
 -- During a restore, the keys to auth.users, made when members and

@@ -710,12 +710,24 @@ BEGIN
 	-- and the dump brings its own policies on realtime.messages (pg_restore
 	-- -j may run this before their CREATE POLICY, which would then fail as
 	-- made already).
+	-- Its tables are taken all at once, as lock_for_restore() takes them,
+	-- waiting for loads too (no load's end follows this one): it waited
+	-- for each in turn holding those altered already, and deadlocked with
+	-- a load whose end inserted rows set aside into one of them.
 	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
 		LOCK TABLE protector_internal.realtime_state IN SHARE MODE;
-	END IF;
-	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
-		PERFORM protector_internal.apply_realtime(
-			pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.<>) 'off');
+		IF NOT EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+			RETURN;
+		ELSIF protector_internal.lock_for_restore(
+				'{protector.bookings,protector.tasks,protector.notifications,protector.booking_messages}',
+				'ACCESS EXCLUSIVE', true) THEN
+			PERFORM protector_internal.apply_realtime(false);
+		ELSE
+			RAISE WARNING 'protector: not back in Supabase Realtime: its tables were held past lock_timeout'
+				USING HINT = 'Run SELECT protector.enable_realtime() once the restore is done.';
+		END IF;
+	ELSIF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+		PERFORM protector_internal.apply_realtime();
 	END IF;
 END
 $$;
@@ -13875,7 +13887,8 @@ $$;
 COMMENT ON FUNCTION protector_internal.loads_running() IS
 'Another session of this database is loading one of protector''s tables (COPY or INSERT into them)';
 
-CREATE FUNCTION protector_internal.lock_for_restore(p_tables regclass[], p_mode text)
+CREATE FUNCTION protector_internal.lock_for_restore(p_tables regclass[], p_mode text,
+												   p_wait_for_loads boolean DEFAULT false)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -13922,12 +13935,16 @@ BEGIN
 			RETURN true;
 		EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
 			-- (the subtransaction's end gave back what it took, and lock_timeout)
-			IF v_loads IS NOT FALSE OR protector_internal.loads_running() THEN
+			IF (v_loads IS NOT FALSE OR protector_internal.loads_running()) AND NOT p_wait_for_loads THEN
 				RETURN false;
 			END IF;
 		END;
-		-- the next turn waits for the table that was not free
-		v_order := ARRAY[v_busy] OPERATOR(pg_catalog.||) pg_catalog.array_remove(v_order, v_busy);
+		IF v_loads IS NOT FALSE THEN
+			PERFORM pg_catalog.pg_sleep(0.1);
+		ELSIF v_busy IS NOT NULL THEN
+			-- the next turn waits for the table that was not free
+			v_order := ARRAY[v_busy] OPERATOR(pg_catalog.||) pg_catalog.array_remove(v_order, v_busy);
+		END IF;
 		IF v_limit OPERATOR(pg_catalog.>) '0'::interval
 		   AND pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started OPERATOR(pg_catalog.>=) v_limit THEN
 			RAISE WARNING 'protector: gave up waiting for % after lock_timeout (%)', p_tables, v_session_timeout
@@ -13937,7 +13954,7 @@ BEGIN
 	END LOOP;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.lock_for_restore(regclass[], text) IS
+COMMENT ON FUNCTION protector_internal.lock_for_restore(regclass[], text, boolean) IS
 'During a restore: locks protector''s tables for DDL unless parallel loads hold them (false); waits for readers and autovacuum';
 
 -- (last: every function added above, whatever its place)

@@ -19,6 +19,10 @@
 #    table only and no load's end runs, it waits as DDL does, beside a load
 #    too (the restored Realtime state and audit settings came back without
 #    their DDL there before).
+# 6. The publication pg_dump's post-data makes (row_security off) beside a
+#    load of tasks: it waits for the load without holding bookings (it
+#    altered bookings, then waited for tasks: a load's end inserting rows
+#    set aside into bookings deadlocked with it), then adds all four.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -27,15 +31,21 @@ failures=0
 ok() { echo "ok - $1"; }
 fail() { echo "not ok - $1"; failures=$((failures + 1)); }
 
+# until the query answers 1 (at most 20 s)
+await_one() {
+	for _ in $(seq 200); do
+		[ "$(psql -X -A -t -d "$DB" -c "$1")" != 1 ] || return 0
+		sleep 0.1
+	done
+	echo "# gave up waiting for: $1"
+}
 # the stand-in for autovacuum, until terminated
 hold_tasks() {
 	PGAPPNAME=rl_holder psql -X -q -d "$DB" -c "BEGIN" -c "LOCK TABLE protector.tasks IN SHARE UPDATE EXCLUSIVE MODE" \
 		-c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
 	holder=$!
-	until [ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-			WHERE a.application_name = 'rl_holder' AND l.relation = 'protector.tasks'::regclass AND l.granted")" = 1 ]; do
-		sleep 0.1
-	done
+	await_one "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+		WHERE a.application_name = 'rl_holder' AND l.relation = 'protector.tasks'::regclass AND l.granted"
 }
 release_tasks() {
 	psql -X -q -d "$DB" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rl_holder'" >/dev/null
@@ -61,7 +71,7 @@ await_wait rl_restore || true
 # it in at most one (a turn's start takes it, and gives it back at once)
 held=0
 for _ in $(seq 10); do
-	held=$((held + $(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	held=$((held + $(psql -X -A -t -d "$DB" -c "SELECT (count(*) > 0)::int FROM pg_locks l JOIN pg_stat_activity a USING (pid)
 		WHERE a.application_name = 'rl_restore' AND l.relation = 'protector.bookings'::regclass AND l.granted")))
 	sleep 0.3
 done
@@ -103,7 +113,7 @@ hold_tasks
 PGAPPNAME=rl_load psql -X -q -d "$DB" -c "INSERT INTO protector.organizations (id, name, slug)
 	SELECT '0f700000-0000-4000-8000-000000000002', 'Slow', 'restore-locks-slow' WHERE pg_sleep(30)::text = 'never'" >/dev/null 2>&1 &
 load=$!
-until [ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rl_load' AND state = 'active'")" = 1 ]; do sleep 0.1; done
+await_one "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rl_load' AND state = 'active'"
 out=$(psql -X -q -A -t -d "$DB" -c "SET lock_timeout = '10s'" -c "$LOCK_BOTH" 2>&1 | tr '\n' ' ')
 if [ "$out" = "f " ]; then ok "while a load runs it does not wait"; else fail "while a load runs it does not wait: $out"; fi
 # 5. under replica no load's end runs (nor tries again): it waits for the
@@ -116,6 +126,27 @@ wait "$restore" || true
 if [ "$(tr -d '\n' <"$WORK/five.out")" = t ]; then ok "under replica, once the holder ends, both are taken"; else fail "under replica, once the holder ends, both are taken: $(cat "$WORK/five.out")"; fi
 psql -X -q -d "$DB" -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'rl_load'" >/dev/null
 wait "$load" || true
+# 6
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector_internal.realtime_state VALUES (true)"
+PGAPPNAME=rl_load psql -X -q -d "$DB" -c "SET row_security = off" -c "INSERT INTO protector.tasks
+	SELECT (NULL::protector.tasks).* FROM generate_series(1, 1) WHERE pg_sleep(4)::text = 'never'" >"$WORK/six_load.out" 2>&1 &
+load=$!
+await_one "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rl_load' AND state = 'active'"
+PGAPPNAME=rl_publication psql -X -q -d "$DB" -c "SET client_min_messages = error" -c "SET row_security = off" \
+	-c "CREATE PUBLICATION supabase_realtime" >"$WORK/six.out" 2>&1 &
+publication=$!
+held=0
+for _ in $(seq 10); do
+	held=$((held + $(psql -X -A -t -d "$DB" -c "SELECT (count(*) > 0)::int FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+		WHERE a.application_name = 'rl_publication' AND l.relation = 'protector.bookings'::regclass AND l.granted")))
+	sleep 0.2
+done
+wait "$load" || true
+wait "$publication" || true
+if [ "$held" -le 1 ]; then ok "the publication made beside a load of tasks holds bookings in $held of 10 looks"; else fail "the publication made beside a load of tasks holds bookings in $held of 10 looks"; fi
+published=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'supabase_realtime' AND schemaname = 'protector'")
+if [ "$published" = 4 ] && [ ! -s "$WORK/six.out" ]; then ok "once the load ends, its tables join the publication"; else fail "once the load ends, its tables join the publication: $published $(cat "$WORK/six.out")"; fi
+
 out=$(psql -X -A -t -d "$DB" -c "SELECT protector_internal.lock_for_restore('{protector.tasks}', 'SHARE')" 2>&1 | head -1 || true)
 case "$out" in
 	*"lock_for_restore takes SHARE ROW EXCLUSIVE or ACCESS EXCLUSIVE, not SHARE"*) ok "a mode it does not take is refused" ;;
