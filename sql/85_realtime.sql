@@ -415,7 +415,7 @@ BEGIN
 				'ACCESS EXCLUSIVE', true) THEN
 			PERFORM protector_internal.apply_realtime(false);
 		ELSE
-			RAISE WARNING 'protector: not back in Supabase Realtime: its tables were held past lock_timeout'
+			RAISE WARNING 'protector: not back in Supabase Realtime: another session held its tables too long'
 				USING HINT = 'Run SELECT protector.enable_realtime() once the restore is done.';
 		END IF;
 	ELSIF EXISTS (SELECT FROM protector_internal.realtime_state) THEN

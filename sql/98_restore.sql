@@ -227,16 +227,23 @@ $restore$;
 -- (a parallel restore's COPY, or pg_dump --inserts' INSERT): its end may
 -- insert the rows set aside into any of them (insert_restored_pending).
 -- Sessions of other roles count only where this one may see their queries.
+-- Asked afresh each time: pg_stat_activity keeps its first answer for the
+-- rest of the transaction, and lock_for_restore() asks again after each
+-- turn (a load begun meanwhile went unseen, and one of the two ended in a
+-- deadlock).
 CREATE FUNCTION protector_internal.loads_running()
 RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+BEGIN
+	PERFORM pg_catalog.pg_stat_clear_snapshot();
+	RETURN EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
 				   WHERE a.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
 					 AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
 					 AND a.state OPERATOR(pg_catalog.=) 'active'
-					 AND a.query OPERATOR(pg_catalog.~*) '^\s*(COPY|INSERT\s+INTO)\s+"?protector(_internal)?"?\.')
+					 AND a.query OPERATOR(pg_catalog.~*) '^\s*(COPY|INSERT\s+INTO)\s+"?protector(_internal)?"?\.');
+END
 $$;
 COMMENT ON FUNCTION protector_internal.loads_running() IS
 'Another session of this database is loading one of protector''s tables (COPY or INSERT into them)';
@@ -262,9 +269,12 @@ COMMENT ON FUNCTION protector_internal.loads_running() IS
 -- restore's lock) is never the one a deadlock check aborts: a cycle closed
 -- before this turn's own check, a deadlock_timeout into it, is found by
 -- that check, which aborts this turn; one closed later outlasts the turn.
--- A turn that fails gives up what it took, and asks loads_running()
--- again.  A session's own lock_timeout bounds the whole wait: false, with
--- a WARNING.
+-- A turn that fails gives up what it took (not a lock its caller held
+-- before), and asks loads_running() again.  Such waits end after a minute
+-- in all (or the session's lock_timeout, where shorter; pg_dump's scripts
+-- set it to 0): false, with a WARNING, and the session waits no more in
+-- later calls (a reader that never ends would hold up every later load's
+-- end a minute each).
 CREATE FUNCTION protector_internal.lock_for_restore(p_tables regclass[], p_mode text,
 												   p_wait_for_loads boolean DEFAULT false)
 RETURNS boolean
@@ -273,13 +283,16 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_order regclass[] := p_tables;
-	v_turn interval := pg_catalog.current_setting('deadlock_timeout')::interval OPERATOR(pg_catalog.*) 1.5;
 	v_session_timeout text := pg_catalog.current_setting('lock_timeout');
-	v_limit interval := v_session_timeout::interval;
-	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_limit interval := '1 minute';
+	v_turn interval;
+	v_waited interval := '0';
+	v_since timestamptz;
 	v_loads boolean;
 	v_table regclass;
 	v_busy regclass;
+	v_gave_up boolean := pg_catalog.current_setting('protector_internal.restore_waits', true)
+						 OPERATOR(pg_catalog.=) 'off';
 BEGIN
 	IF p_mode OPERATOR(pg_catalog.<>) ALL ('{SHARE ROW EXCLUSIVE,ACCESS EXCLUSIVE}') THEN
 		RAISE EXCEPTION 'protector: lock_for_restore takes SHARE ROW EXCLUSIVE or ACCESS EXCLUSIVE, not %', p_mode
@@ -290,19 +303,25 @@ BEGIN
 		EXECUTE pg_catalog.format('LOCK TABLE %s IN %s MODE', pg_catalog.array_to_string(p_tables, ', '), p_mode);
 		RETURN true;
 	END IF;
-	IF v_limit OPERATOR(pg_catalog.>) '0'::interval THEN
-		v_turn := LEAST(v_turn, v_limit);
+	IF v_session_timeout::interval OPERATOR(pg_catalog.>) '0'::interval THEN
+		v_limit := LEAST(v_limit, v_session_timeout::interval);
+	END IF;
+	IF v_gave_up THEN
+		v_limit := '0';		-- this session gave up waiting once
 	END IF;
 	LOOP
 		v_loads := NULL;
 		v_busy := NULL;
+		v_since := pg_catalog.clock_timestamp();
 		BEGIN
 			PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
 			v_loads := protector_internal.loads_running();
-			IF NOT v_loads THEN
+			v_turn := LEAST(pg_catalog.current_setting('deadlock_timeout')::interval OPERATOR(pg_catalog.*) 1.5,
+							v_limit OPERATOR(pg_catalog.-) v_waited);
+			IF NOT v_loads AND v_turn OPERATOR(pg_catalog.>) '0'::interval THEN
 				v_busy := v_order[1];
 				PERFORM pg_catalog.set_config('lock_timeout',
-					(pg_catalog.ceil(EXTRACT(EPOCH FROM v_turn) OPERATOR(pg_catalog.*) 1000))::bigint::text, true);
+					pg_catalog.ceil(EXTRACT(EPOCH FROM v_turn) OPERATOR(pg_catalog.*) 1000)::bigint::text, true);
 				EXECUTE pg_catalog.format('LOCK TABLE %s IN %s MODE', v_busy, p_mode);
 				PERFORM pg_catalog.set_config('lock_timeout', v_session_timeout, true);
 			END IF;
@@ -319,16 +338,21 @@ BEGIN
 		END;
 		IF v_loads IS NOT FALSE THEN
 			PERFORM pg_catalog.pg_sleep(0.1);
-		ELSIF v_busy IS NOT NULL THEN
-			-- the next turn waits for the table that was not free
-			v_order := ARRAY[v_busy] OPERATOR(pg_catalog.||) pg_catalog.array_remove(v_order, v_busy);
+			CONTINUE;
 		END IF;
-		IF v_limit OPERATOR(pg_catalog.>) '0'::interval
-		   AND pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started OPERATOR(pg_catalog.>=) v_limit THEN
-			RAISE WARNING 'protector: gave up waiting for % after lock_timeout (%)', p_tables, v_session_timeout
-				USING DETAIL = 'Another session held them throughout.';
+		v_waited := v_waited OPERATOR(pg_catalog.+) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_since);
+		IF v_gave_up THEN
+			RETURN false;
+		ELSIF v_waited OPERATOR(pg_catalog.>=) v_limit THEN
+			PERFORM pg_catalog.set_config('protector_internal.restore_waits', 'off', false);
+			RAISE WARNING 'protector: gave up waiting for % after %', p_tables,
+				pg_catalog.date_trunc('second', v_waited OPERATOR(pg_catalog.+) '0.5 s')
+				USING DETAIL = 'Another session held them throughout.  This session waits for them no more.',
+					  HINT = 'Once the restore is done, check it as docs/operations.md says (Realtime, the audit, the keys to auth.users, restore_pending).';
 			RETURN false;
 		END IF;
+		-- the next turn waits for the table that was not free
+		v_order := ARRAY[v_busy] OPERATOR(pg_catalog.||) pg_catalog.array_remove(v_order, v_busy);
 	END LOOP;
 END
 $$;
