@@ -155,10 +155,18 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'an erased customer cannot be merged',
 			'An erased customer''s bookings stay theirs, for the books.');
 	END IF;
+	-- (the kept record keeps its own account: the other's signed-in person
+	-- would lose their bookings, and the first read their messages)
+	IF (SELECT pg_catalog.count(DISTINCT c.user_id) FROM protector.customers c
+		WHERE c.id OPERATOR(pg_catalog.=) ANY (ARRAY[p_keep_id, p_merge_id])) OPERATOR(pg_catalog.>) 1 THEN
+		PERFORM protector.raise('invalid_parameter', 'these customers are linked to different accounts',
+			'A merge would hand one signed-in person''s bookings, messages and signatures to the other.',
+			'If they are one person, unlink one record from its account first (customers.user_id = NULL).');
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_mergeable(uuid, uuid) IS
-'merge_customers'' check that neither customer is erased, for a caller authorized to merge both (require_permit)';
+'merge_customers'' check that neither customer is erased and that they are not linked to two accounts, for a caller authorized to merge both (require_permit)';
 
 -- Under REPEATABLE READ or SERIALIZABLE: does any table refer to the
 -- customer in rows committed since the transaction's snapshot (or no

@@ -235,6 +235,30 @@ RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'obj
 COMMENT ON FUNCTION protector_internal.erased_payment_details(jsonb) IS
 'What an erased customer''s payment keeps of its details: protector''s ledger keys only, with values of their kind';
 
+-- ... and of the desk's notifications of their bookings: protector's own
+-- kinds keep what staff see on the booking anyway (booking_workflow's
+-- keys, with values of their kind); any other payload, written by staff
+-- or an application, goes
+CREATE FUNCTION protector_internal.erased_notification_payload(p_kind text, p_payload jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN p_kind OPERATOR(pg_catalog.=) ANY
+				 ('{booking.created,booking.cancelled,booking.rescheduled,booking.awaiting_confirmation}'::text[])
+				 AND pg_catalog.jsonb_typeof(p_payload) OPERATOR(pg_catalog.=) 'object'
+			THEN COALESCE((SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
+						   FROM pg_catalog.jsonb_each(p_payload) e
+						   WHERE (e.key OPERATOR(pg_catalog.=) ANY ('{service,timezone,status}'::text[])
+								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string')
+							  OR (e.key OPERATOR(pg_catalog.=) ANY ('{start,confirm_by}'::text[])
+								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) ANY ('{string,"null"}'::text[]))
+							  OR (e.key OPERATOR(pg_catalog.=) 'party_size'
+								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'number')),
+						  '{}'::jsonb)
+			ELSE '{}'::jsonb END;
+COMMENT ON FUNCTION protector_internal.erased_notification_payload(text, jsonb) IS
+'What a desk notification of an erased customer''s booking keeps of its payload: protector''s own kinds their keys, others nothing';
+
 -- Is a request key a signed-in customer's of one of these accounts
 -- (customer/<user id>/<key>, as create_booking writes it)?
 CREATE FUNCTION protector_internal.key_of_accounts(p_key text, p_users uuid[])
@@ -270,6 +294,8 @@ DECLARE
 	v_once uuid[];				-- bookings once theirs, another customer's since
 	v_left jsonb;				-- ... and when each left them (id: time)
 	v_old_tasks text[];			-- the tasks of those made before then
+	v_old_notes text[];			-- ... and their notifications
+	v_merged_into uuid;
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
 	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
 BEGIN
@@ -277,9 +303,22 @@ BEGIN
 	-- now is waited for (and then scrubbed), one made after waits for this
 	-- erasure and is refused (booking_customer.c), also when the erasure
 	-- is a direct insert into customer_erasures
-	SELECT c.identity_key INTO v_identity FROM protector.customers c
+	SELECT c.identity_key, c.merged_into INTO v_identity, v_merged_into FROM protector.customers c
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
 	FOR UPDATE;
+	-- A merged record alone: its person's bookings, payments, messages and
+	-- details are the record's it was merged into now, which an erasure of
+	-- this one never reached (it answered as erased).  Erased with that
+	-- record (erase_customer erases what was merged into it), or after it.
+	IF v_merged_into IS NOT NULL
+	   AND NOT EXISTS (SELECT FROM protector.customer_erasures e
+					   WHERE e.organization_id OPERATOR(pg_catalog.=) p_organization_id
+						 AND e.customer_id OPERATOR(pg_catalog.=) v_merged_into) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('customer %s was merged into customer %s', p_customer_id, v_merged_into),
+			'The merge moved its bookings, payments, messages and details to that record.',
+			pg_catalog.format('Erase customer %s: that erases the records merged into it too.', v_merged_into));
+	END IF;
 	-- The records whose accounts go: this one and those merged into it.
 	-- Their rows may lie with the record this one was merged into (a merge
 	-- moves bookings, payments and messages to it): the person's records are
@@ -465,6 +504,39 @@ BEGIN
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_tasks));
+	-- the desk's notifications of their bookings (of a booking once theirs,
+	-- those made before it left them): what staff or an application wrote
+	-- into them goes, protector's own keep what staff see on the booking;
+	-- in the history too
+	v_old_notes := ARRAY(
+		SELECT n.id::text FROM protector.notifications n
+		WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id AND n.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
+		  AND n.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) n.booking_id::text)::timestamptz);
+	UPDATE protector.notifications n
+	SET payload = protector_internal.erased_notification_payload(n.kind, n.payload)
+	WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (n.booking_id::text OPERATOR(pg_catalog.=) ANY (v_bookings) OR n.id::text OPERATOR(pg_catalog.=) ANY (v_old_notes))
+	  AND n.payload OPERATOR(pg_catalog.<>) protector_internal.erased_notification_payload(n.kind, n.payload);
+	UPDATE protector.audit_log l
+	SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.?) 'payload'
+			THEN l.old_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('payload',
+				protector_internal.erased_notification_payload(l.old_row OPERATOR(pg_catalog.->>) 'kind',
+															   l.old_row OPERATOR(pg_catalog.->) 'payload'))
+			ELSE l.old_row END,
+		new_row = CASE WHEN l.new_row OPERATOR(pg_catalog.?) 'payload'
+			THEN l.new_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('payload',
+				protector_internal.erased_notification_payload(l.new_row OPERATOR(pg_catalog.->>) 'kind',
+															   l.new_row OPERATOR(pg_catalog.->) 'payload'))
+			ELSE l.new_row END
+	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.notifications'
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
+		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_notes)
+		   -- (not a row logged while the ids were masked: it names none)
+		   OR (l.record_id OPERATOR(pg_catalog.<>) '[masked]'
+			   AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
+			   AND l.occurred_at OPERATOR(pg_catalog.<=)
+				   (v_left OPERATOR(pg_catalog.->>) (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz));
 	-- their reminders: none is sent any more, and the worker's error texts
 	-- (which tend to quote the address) go, in the history too
 	UPDATE protector.booking_reminders r

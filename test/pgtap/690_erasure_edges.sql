@@ -1,0 +1,117 @@
+-- Erasure and merges, as a second attack on them found them: erasing a
+-- merged record alone answered "erased" and left the person's data in the
+-- record it was merged into (refused now, with that record in the hint;
+-- erased with it, or after it); the desk's notifications of an erased
+-- customer's bookings kept what staff wrote into them (protector's own
+-- keep what staff see on the booking, others lose their payload, in the
+-- history too, and for a booking once theirs those made before it left
+-- them); a merge of two records linked to different accounts handed one
+-- signed-in person's bookings and messages to the other (refused).
+BEGIN;
+SELECT plan(14);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_admin', 'e_cora', 'e_jonas', 'e_dana']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a690000-0000-4000-8000-000000000000', 'E', 'erasure-edges');
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0a690000-0000-4000-8000-000000000000', tests.get_supabase_uid('e_admin'), 'admin');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a690000-0000-4000-8000-0000000000a1', '0a690000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party, mode)
+VALUES ('0a690000-0000-4000-8000-0000000005a1', '0a690000-0000-4000-8000-000000000000', '0a690000-0000-4000-8000-0000000000a1',
+		'Room', '60 minutes', '60 minutes', '400 days', 10, 4, 'shared');
+-- keep (k) and second (s) are one person; jonas (j) and cora (c) are two
+-- people with accounts, and so is dana (d), whose e-mail is cora's; other
+-- (o) takes over a booking of jonas's
+INSERT INTO protector.customers (id, organization_id, full_name, email, phone, notes, user_id) VALUES
+	('0a690000-0000-4000-8000-00000000c0c1', '0a690000-0000-4000-8000-000000000000', 'Maria Keep', 'maria@example.com', NULL, NULL, NULL),
+	('0a690000-0000-4000-8000-00000000c0c2', '0a690000-0000-4000-8000-000000000000', 'Maria Second', 'maria@example.com',
+	 '+49 30 7777', 'Maria: wheelchair', NULL),
+	('0a690000-0000-4000-8000-00000000c0c3', '0a690000-0000-4000-8000-000000000000', 'Jonas Weber', 'jonas@example.com',
+	 '+49 30 1111', NULL, tests.get_supabase_uid('e_jonas')),
+	('0a690000-0000-4000-8000-00000000c0c4', '0a690000-0000-4000-8000-000000000000', 'Cora Lind', 'cora@example.com',
+	 NULL, NULL, tests.get_supabase_uid('e_cora')),
+	('0a690000-0000-4000-8000-00000000c0c5', '0a690000-0000-4000-8000-000000000000', 'Otto Other', NULL, NULL, NULL, NULL),
+	('0a690000-0000-4000-8000-00000000c0c6', '0a690000-0000-4000-8000-000000000000', 'Dana Lind', 'cora@example.com',
+	 NULL, NULL, tests.get_supabase_uid('e_dana'));
+-- b1: maria's second record's; b2, b3: jonas's
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, details)
+SELECT ('0a690000-0000-4000-8000-00000000b00' || n)::uuid, '0a690000-0000-4000-8000-000000000000',
+	   '0a690000-0000-4000-8000-0000000000a1', '0a690000-0000-4000-8000-0000000005a1',
+	   ('0a690000-0000-4000-8000-00000000c0c' || CASE n WHEN 1 THEN 2 ELSE 3 END)::uuid,
+	   tstzrange(date_trunc('day', now()) + interval '2 days' + n * interval '1 hour',
+				 date_trunc('day', now()) + interval '2 days' + (n + 1) * interval '1 hour'),
+	   'confirmed', jsonb_build_object('diet', 'insulin fridge ' || n)
+FROM generate_series(1, 3) n;
+SELECT protector.enable_audit('protector.notifications') \g /dev/null
+-- what staff wrote to the desk about jonas, on b2 (his) and b3 (his until
+-- it is handed to otto below, the note written before that)
+INSERT INTO protector.notifications (organization_id, booking_id, kind, payload) VALUES
+	('0a690000-0000-4000-8000-000000000000', '0a690000-0000-4000-8000-00000000b002', 'desk.note',
+	 '{"text": "Jonas Weber (jonas@example.com, +49 30 1111) asked for wheelchair access"}'),
+	('0a690000-0000-4000-8000-000000000000', '0a690000-0000-4000-8000-00000000b003', 'desk.note',
+	 '{"text": "Jonas called about b3"}'),
+	('0a690000-0000-4000-8000-000000000000', '0a690000-0000-4000-8000-00000000b002', 'booking.created',
+	 '{"service": "Room", "start": "2031-01-01T10:00:00+00:00", "timezone": "UTC", "status": "confirmed",
+	   "party_size": 2, "confirm_by": null, "note": "Jonas prefers the back door"}');
+UPDATE protector.bookings SET customer_id = '0a690000-0000-4000-8000-00000000c0c5'
+WHERE id = '0a690000-0000-4000-8000-00000000b003';
+
+-- 1. a merged record alone
+SELECT tests.authenticate_as('e_admin');
+SELECT lives_ok($$SELECT protector.merge_customers('0a690000-0000-4000-8000-00000000c0c1', '0a690000-0000-4000-8000-00000000c0c2')$$,
+	'maria''s second record is merged into the first');
+SELECT throws_ok($$SELECT protector.erase_customer('0a690000-0000-4000-8000-00000000c0c2')$$,
+	'22023', 'customer 0a690000-0000-4000-8000-00000000c0c2 was merged into customer 0a690000-0000-4000-8000-00000000c0c1',
+	'erasing the merged record alone is refused: the person''s data is the kept record''s now');
+SELECT is(tests.error_text($$SELECT protector.erase_customer('0a690000-0000-4000-8000-00000000c0c2')$$),
+	'22023 | customer 0a690000-0000-4000-8000-00000000c0c2 was merged into customer 0a690000-0000-4000-8000-00000000c0c1'
+	' | The merge moved its bookings, payments, messages and details to that record.'
+	' | Erase customer 0a690000-0000-4000-8000-00000000c0c1: that erases the records merged into it too.',
+	'the detail says why, the hint names the record to erase');
+SELECT throws_ok($$INSERT INTO protector.customer_erasures (organization_id, customer_id)
+				   VALUES ('0a690000-0000-4000-8000-000000000000', '0a690000-0000-4000-8000-00000000c0c2')$$,
+	'22023', NULL, 'so is a direct insert of its erasure');
+SELECT tests.clear_authentication();
+SELECT is((SELECT concat_ws(' ', phone, notes, (SELECT details ->> 'diet' FROM protector.bookings
+												WHERE id = '0a690000-0000-4000-8000-00000000b001'))
+		   FROM protector.customers WHERE id = '0a690000-0000-4000-8000-00000000c0c1'),
+	'+49 30 7777 Maria: wheelchair insulin fridge 1', 'the kept record still holds what the merge gave it (nothing was said erased)');
+SELECT tests.authenticate_as('e_admin');
+SELECT is(protector.erase_customer('0a690000-0000-4000-8000-00000000c0c1') ->> 'already_erased', 'false',
+	'the kept record is erased, and the merged one with it');
+SELECT is(protector.erase_customer('0a690000-0000-4000-8000-00000000c0c2') ->> 'already_erased', 'true',
+	'after that the merged one answers as erased');
+SELECT tests.clear_authentication();
+SELECT is_empty($$SELECT c.id FROM protector.customers c JOIN protector.bookings b ON b.customer_id = c.id
+	WHERE c.id = '0a690000-0000-4000-8000-00000000c0c1' AND concat(c.phone, c.notes, b.details::text) ~ '(7777|wheelchair|insulin)'$$,
+	'the person''s data is gone from the kept record and its bookings');
+
+-- 2. the desk's notifications of an erased customer's bookings
+SELECT tests.authenticate_as('e_admin');
+SELECT lives_ok($$SELECT protector.erase_customer('0a690000-0000-4000-8000-00000000c0c3')$$, 'jonas is erased');
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT kind, payload FROM protector.notifications
+					WHERE booking_id IN ('0a690000-0000-4000-8000-00000000b002', '0a690000-0000-4000-8000-00000000b003')
+					  AND (kind = 'desk.note' OR payload ->> 'start' = '2031-01-01T10:00:00+00:00')
+					ORDER BY booking_id, kind$$,
+	$$VALUES ('booking.created', '{"service": "Room", "start": "2031-01-01T10:00:00+00:00", "timezone": "UTC",
+								   "status": "confirmed", "party_size": 2, "confirm_by": null}'::jsonb),
+			 ('desk.note', '{}'),
+			 ('desk.note', '{}')$$,
+	'staff''s notes lose their payload (b3''s too, written before it left him); protector''s own keep its keys only');
+SELECT is_empty($$SELECT id FROM protector.audit_log WHERE table_name = 'protector.notifications'
+	AND concat(old_row::text, new_row::text) ~ '(Jonas|jonas@|1111|back door)'$$,
+	'nor does their history hold it');
+
+-- 3. two accounts
+SELECT tests.authenticate_as('e_admin');
+SELECT lives_ok($$SELECT protector.merge_customers('0a690000-0000-4000-8000-00000000c0c4', '0a690000-0000-4000-8000-00000000c0c5')$$,
+	'a record with an account takes one without');
+SELECT throws_ok($$SELECT protector.merge_customers('0a690000-0000-4000-8000-00000000c0c4', '0a690000-0000-4000-8000-00000000c0c6')$$,
+	'22023', 'these customers are linked to different accounts', 'two records of two accounts are not merged');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.customers WHERE merged_into = '0a690000-0000-4000-8000-00000000c0c4'), 1,
+	'nothing more was merged into cora''s record');
+
+SELECT * FROM finish();
+ROLLBACK;
