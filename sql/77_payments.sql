@@ -336,11 +336,17 @@ BEGIN
 			OR NOT COALESCE(protector_internal.text_is_clean(NEW.provider_reference), true)) THEN
 		PERFORM protector.raise('invalid_parameter', 'provider and provider_reference hold control or invisible direction characters');
 	END IF;
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.provider IS DISTINCT FROM OLD.provider
+		OR NEW.provider_reference IS DISTINCT FROM OLD.provider_reference)
+	   AND (NEW.provider OPERATOR(pg_catalog.~) '^\s*$' OR NEW.provider_reference OPERATOR(pg_catalog.~) '^\s*$') THEN
+		PERFORM protector.raise('invalid_parameter', 'provider and provider_reference must not be blank',
+			'A blank reference is a key every other blank one of the provider collides with.', 'Write NULL for none.');
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_payment_texts() IS
-'Trigger: a payment''s provider and reference as written are plain text (a value stored before stays)';
+'Trigger: a payment''s provider and reference as written are plain text, not blank (a value stored before stays)';
 CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider_reference ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment_texts();
@@ -681,10 +687,14 @@ BEGIN
 	IF NOT protector_internal.text_is_clean(p_provider) OR NOT protector_internal.text_is_clean(p_provider_reference) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference hold control or invisible direction characters');
 	END IF;
+	IF p_provider OPERATOR(pg_catalog.~) '^\s*$' OR p_provider_reference OPERATOR(pg_catalog.~) '^\s*$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference must not be blank',
+			'A blank reference is a key every other blank one of the provider collides with.', 'Pass NULL for none.');
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_provider(text, text) IS
-'Refuses a provider reference without a provider, ones too long or holding control or direction characters (22023)';
+'Refuses a provider reference without a provider, ones too long, blank or holding control or direction characters (22023)';
 
 -- What record_payment and settle_payment answer: the payment, whether it
 -- was a replay, and its booking's total, amount paid, balance and status

@@ -911,6 +911,12 @@ BEGIN
 		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be finite dates',
 			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
 	END IF;
+	-- (as the other date ranges' RPCs say it: p_from plus ten years below
+	-- overflowed past the year 294276)
+	IF p_from OPERATOR(pg_catalog.<) '0001-01-01'::date OR p_to OPERATOR(pg_catalog.>) '9999-12-31'::date THEN
+		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be dates between the years 1 and 9999',
+			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
+	END IF;
 	IF p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.>) (p_from OPERATOR(pg_catalog.+) '10 years'::interval) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_to must be from p_from to ten years after it',
 			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));

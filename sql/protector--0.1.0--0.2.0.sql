@@ -8190,6 +8190,12 @@ BEGIN
 		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be finite dates',
 			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
 	END IF;
+	-- (as the other date ranges' RPCs say it: p_from plus ten years below
+	-- overflowed past the year 294276)
+	IF p_from OPERATOR(pg_catalog.<) '0001-01-01'::date OR p_to OPERATOR(pg_catalog.>) '9999-12-31'::date THEN
+		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be dates between the years 1 and 9999',
+			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
+	END IF;
 	IF p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.>) (p_from OPERATOR(pg_catalog.+) '10 years'::interval) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_to must be from p_from to ten years after it',
 			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
@@ -12927,11 +12933,17 @@ BEGIN
 			OR NOT COALESCE(protector_internal.text_is_clean(NEW.provider_reference), true)) THEN
 		PERFORM protector.raise('invalid_parameter', 'provider and provider_reference hold control or invisible direction characters');
 	END IF;
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.provider IS DISTINCT FROM OLD.provider
+		OR NEW.provider_reference IS DISTINCT FROM OLD.provider_reference)
+	   AND (NEW.provider OPERATOR(pg_catalog.~) '^\s*$' OR NEW.provider_reference OPERATOR(pg_catalog.~) '^\s*$') THEN
+		PERFORM protector.raise('invalid_parameter', 'provider and provider_reference must not be blank',
+			'A blank reference is a key every other blank one of the provider collides with.', 'Write NULL for none.');
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_payment_texts() IS
-'Trigger: a payment''s provider and reference as written are plain text (a value stored before stays)';
+'Trigger: a payment''s provider and reference as written are plain text, not blank (a value stored before stays)';
 REVOKE ALL ON FUNCTION protector_internal.check_payment_texts() FROM PUBLIC;
 CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider_reference ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
@@ -13251,10 +13263,14 @@ BEGIN
 	IF NOT protector_internal.text_is_clean(p_provider) OR NOT protector_internal.text_is_clean(p_provider_reference) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference hold control or invisible direction characters');
 	END IF;
+	IF p_provider OPERATOR(pg_catalog.~) '^\s*$' OR p_provider_reference OPERATOR(pg_catalog.~) '^\s*$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference must not be blank',
+			'A blank reference is a key every other blank one of the provider collides with.', 'Pass NULL for none.');
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_provider(text, text) IS
-'Refuses a provider reference without a provider, ones too long or holding control or direction characters (22023)';
+'Refuses a provider reference without a provider, ones too long, blank or holding control or direction characters (22023)';
 
 CREATE FUNCTION protector_internal.payment_answer(p_payment protector.payments, p_replayed boolean)
 RETURNS jsonb

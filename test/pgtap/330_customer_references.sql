@@ -64,6 +64,8 @@ CREATE FUNCTION r_app.mark() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN INSERT INTO r_app.fired VALUES (current_user); RETURN NULL; END $f$;
 CREATE TRIGGER mark BEFORE UPDATE ON r_app.loyalty FOR EACH STATEMENT EXECUTE FUNCTION r_app.mark();
 RESET ROLE;
+-- (Cara's record unlinked first: records of two accounts are not merged)
+UPDATE protector.customers SET user_id = NULL WHERE id = '0a330000-0000-4000-8000-00000000c001';
 SELECT tests.authenticate_as('r_manager');
 SELECT is(protector.merge_customers('0a330000-0000-4000-8000-00000000c002', '0a330000-0000-4000-8000-00000000c001') -> 'moved',
 	'{"protector.bookings.customer_id": 1, "protector.vouchers.customer_id": 0, "protector.booking_messages.customer_id": 1, "protector.waiver_submissions.customer_id": 1}'::jsonb,

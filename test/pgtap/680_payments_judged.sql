@@ -13,7 +13,7 @@
 -- (test/concurrency/payment_locks.sh: the stranger no longer waits for
 -- the booking's lock.)
 BEGIN;
-SELECT plan(8);
+SELECT plan(10);
 
 SELECT count(tests.create_supabase_user(u)) AS made FROM unnest(ARRAY['oa_owner', 'oa_stranger']) u \gset
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -102,6 +102,14 @@ SELECT is(pg_temp.answer('role:oa_backend', pg_temp.refund('pg_temp.backend_paym
 	'22023 a refund cannot exceed what was paid', '... through a view of a superuser''s');
 SELECT is(pg_temp.answer('role:oa_backend', replace(pg_temp.refund('pg_temp.backend_payments'), '5000', '30')),
 	'P0999 rolled back', '... which takes a refund within what was paid');
+
+-- a blank provider or reference is refused (a blank reference was a key
+-- every later blank one of the provider collided with)
+SELECT is(pg_temp.answer('oa_owner', $$SELECT protector.record_payment('0a680000-0000-4000-8000-0000000000b1', 5, 'stripe', '')$$),
+	'22023 p_provider and p_provider_reference must not be blank', 'record_payment refuses a blank reference');
+SELECT is(pg_temp.answer('oa_owner', $$INSERT INTO protector.payments (organization_id, booking_id, amount, status, provider)
+										VALUES ('0a680000-0000-4000-8000-00000000000a', '0a680000-0000-4000-8000-0000000000b1', 5, 'succeeded', '  ')$$),
+	'22023 provider and provider_reference must not be blank', '... and a direct write a blank provider');
 
 SELECT * FROM finish();
 ROLLBACK;
