@@ -9515,20 +9515,36 @@ BEGIN
 	   AND (TG_OP OPERATOR(pg_catalog.=) 'DELETE'
 			OR NEW.role OPERATOR(pg_catalog.<>) 'owner' OR NOT NEW.active
 			OR NEW.organization_id IS DISTINCT FROM OLD.organization_id) THEN
+		-- (a cascaded delete of the whole organization may remove every owner)
+		IF NOT EXISTS (SELECT FROM protector.organizations o
+					   WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id) THEN
+			RETURN CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN OLD ELSE NEW END;
+		END IF;
 		-- serialize owner changes of one organization
 		PERFORM pg_catalog.pg_advisory_xact_lock(1886547714, pg_catalog.hashtext(OLD.organization_id::text));
-		-- a cascaded delete of the whole organization may remove every owner;
-		-- the other owners are locked (FOR KEY SHARE's stronger kin): under
-		-- REPEATABLE READ or SERIALIZABLE, an owner another transaction
-		-- demoted since the snapshot is a serialization failure (40001), not
-		-- an owner counted that is no longer one
+		-- Another active owner, locked so that it stays one (FOR KEY SHARE's
+		-- stronger kin; under REPEATABLE READ or SERIALIZABLE an owner
+		-- another transaction demoted since the snapshot is a serialization
+		-- failure, 40001, not an owner counted that is no longer one).  One
+		-- is enough, and one another transaction holds is not waited for:
+		-- this row is held already, and two owners stepping down at once
+		-- deadlocked (each held its own row and waited for the other's).
+		-- Where every other owner is held, the caller retries (40001).
 		PERFORM FROM protector.members m
 		WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 		  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id
-		FOR UPDATE;
-		IF EXISTS (SELECT FROM protector.organizations o
-				   WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id)
-		   AND NOT FOUND THEN
+		LIMIT 1
+		FOR UPDATE SKIP LOCKED;
+		IF FOUND THEN
+			NULL;
+		ELSIF EXISTS (SELECT FROM protector.members m
+					  WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+						AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id) THEN
+			PERFORM protector.raise('retry', 'another owner of the organization is being changed',
+				pg_catalog.format('Every other active owner of organization %s is locked by another transaction.',
+								  OLD.organization_id),
+				'Retry the transaction.');
+		ELSE
 			PERFORM protector.raise('invalid_parameter',
 				'an organization must keep at least one active owner',
 				pg_catalog.format('Member %s is the last active owner of organization %s.',

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# test/concurrency/owners.sh — two co-owners step down at the same moment
+# (keep_one_owner, sql/40_guards.sql).  Each holds its own member row (the
+# RPC's authorize_row, or the UPDATE itself) before the trigger takes the
+# owners' lock; the trigger then waited for the other owner's row, and one
+# of the two ended in a deadlock (40P01, not the contract's retry code).
+# Expected: one steps down, the other is told to retry (40001) and, once
+# it does, that it is the last owner (22023); never a deadlock, and one
+# active owner is left.
+# 1. deterministic: a third session holds the owners' lock while both
+#    calls start (update_staff_permissions, then deactivate_staff);
+# 2. both step down by a direct UPDATE of their own row, ten rounds.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_owners
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/supabase.sql" >/dev/null 2>&1 || true
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.sql" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT tests.create_supabase_user('ann'), tests.create_supabase_user('bea')" >/dev/null
+ORG=0f710000-0000-4000-8000-000000000000
+ANN=0f710000-0000-4000-8000-0000000000a1
+BEA=0f710000-0000-4000-8000-0000000000b1
+failures=0
+
+two_owners() {
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+DELETE FROM protector.organizations WHERE id = '$ORG';
+INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Two', 'two-owners');
+INSERT INTO protector.members (id, organization_id, user_id, role) VALUES
+	('$ANN', '$ORG', tests.get_supabase_uid('ann'), 'owner'),
+	('$BEA', '$ORG', tests.get_supabase_uid('bea'), 'owner');
+SQL
+}
+# as USER, in a transaction: the statement, then COMMIT; the SQLSTATE of
+# an error, or "ok"
+step_down() {
+	local out
+	out=$(psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate \
+		-c "BEGIN" -c "SELECT tests.authenticate_as('$1')" -c "$2" -c "COMMIT" 2>&1 >/dev/null) || true
+	if [ -z "$out" ]; then echo ok; else echo "$out" | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1; fi
+}
+owners_left() {
+	psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.members WHERE organization_id = '$ORG' AND role = 'owner' AND active"
+}
+check() {
+	local name=$1 a=$2 b=$3
+	local got
+	got=$(printf '%s\n%s\n' "$a" "$b" | sort | tr '\n' ' ')
+	if [ "$got" = "40001 ok " ] && [ "$(owners_left)" = 1 ]; then
+		echo "ok - $name: one steps down, the other is told to retry"
+	else
+		echo "not ok - $name: answers $got, $(owners_left) active owners left"
+		failures=$((failures + 1))
+	fi
+}
+
+# 1
+for call in "update_staff_permissions('%s', 'admin')" "deactivate_staff('%s')"; do
+	two_owners
+	psql -X -q -d "$DB" -c "BEGIN" -c "SELECT pg_advisory_xact_lock(1886547714, hashtext('$ORG'))" \
+		-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &
+	holder=$!
+	sleep 0.2
+	step_down ann "SELECT protector.$(printf "$call" "$ANN")" >"$WORK/ann" &
+	a=$!
+	step_down bea "SELECT protector.$(printf "$call" "$BEA")" >"$WORK/bea" &
+	b=$!
+	wait "$holder" "$a" "$b"
+	check "${call%%(*} beside each other, held back together" "$(cat "$WORK/ann")" "$(cat "$WORK/bea")"
+	# the one told to retry, retrying, is the last owner
+	retried=$(if [ "$(cat "$WORK/ann")" = 40001 ]; then step_down ann "SELECT protector.$(printf "$call" "$ANN")";
+			  else step_down bea "SELECT protector.$(printf "$call" "$BEA")"; fi)
+	if [ "$retried" = 22023 ]; then echo "ok - ${call%%(*}: the retry is told it is the last owner"
+	else echo "not ok - ${call%%(*}: the retry answered $retried"; failures=$((failures + 1)); fi
+done
+
+# 2
+deadlocks=0
+bad=0
+for _ in $(seq 10); do
+	two_owners
+	step_down ann "UPDATE protector.members SET role = 'admin' WHERE id = '$ANN'" >"$WORK/ann" &
+	a=$!
+	step_down bea "UPDATE protector.members SET role = 'admin' WHERE id = '$BEA'" >"$WORK/bea" &
+	b=$!
+	wait "$a" "$b"
+	if grep -q 40P01 "$WORK/ann" "$WORK/bea"; then deadlocks=$((deadlocks + 1)); fi
+	if [ "$(owners_left)" != 1 ] || ! grep -qx ok "$WORK/ann" "$WORK/bea"; then bad=$((bad + 1)); fi
+done
+if [ "$deadlocks" -eq 0 ] && [ "$bad" -eq 0 ]; then
+	echo "ok - direct updates of their own rows, 10 rounds: no deadlock, one owner left, one stepped down each time"
+else
+	echo "not ok - direct updates of their own rows, 10 rounds: $deadlocks deadlocks, $bad rounds otherwise wrong"
+	failures=$((failures + 1))
+fi
+
+dropdb "$DB"
+echo "# owners: $failures failed"
+[ "$failures" -eq 0 ]
