@@ -405,8 +405,9 @@ CREATE TRIGGER check_shift_member BEFORE INSERT OR UPDATE OF member_id, venue_id
 	EXECUTE FUNCTION protector_internal.check_shift_member();
 
 -- A shift's note as create_staff_schedule takes it, also when written
--- directly: 1 to 2000 characters, no control or invisible direction
--- characters (a note written before stays writable unchanged)
+-- directly: without the spaces at its ends (Unicode's too), 1 to 2000
+-- characters, no control or invisible direction characters (a note
+-- written before stays writable unchanged)
 CREATE FUNCTION protector_internal.check_shift_note()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -414,6 +415,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.note OPERATOR(pg_catalog.<>) OLD.note OR OLD.note IS NULL THEN
+		-- (stored as it is measured: 2000 characters and a space were
+		-- measured as 2000 and then failed the column's CHECK, 23514)
+		NEW.note := protector_internal.trim_spaces(NEW.note);
 		PERFORM protector_internal.check_text(NEW.note, 'note', 1, 2000);
 	END IF;
 	RETURN NEW;
@@ -1130,6 +1134,7 @@ BEGIN
 			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_start), protector_internal.iso_text(p_end)));
 	END IF;
 	IF p_note IS NOT NULL THEN
+		p_note := protector_internal.trim_spaces(p_note);
 		PERFORM protector_internal.check_text(p_note, 'p_note', 1, 2000);
 	END IF;
 	INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during, note)

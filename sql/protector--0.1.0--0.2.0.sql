@@ -7206,6 +7206,7 @@ BEGIN
 			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_start), protector_internal.iso_text(p_end)));
 	END IF;
 	IF p_note IS NOT NULL THEN
+		p_note := protector_internal.trim_spaces(p_note);
 		PERFORM protector_internal.check_text(p_note, 'p_note', 1, 2000);
 	END IF;
 	INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during, note)
@@ -13462,6 +13463,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.note OPERATOR(pg_catalog.<>) OLD.note OR OLD.note IS NULL THEN
+		-- (stored as it is measured: 2000 characters and a space were
+		-- measured as 2000 and then failed the column's CHECK, 23514)
+		NEW.note := protector_internal.trim_spaces(NEW.note);
 		PERFORM protector_internal.check_text(NEW.note, 'note', 1, 2000);
 	END IF;
 	RETURN NEW;

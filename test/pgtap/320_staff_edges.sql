@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(47);
+SELECT plan(50);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -342,7 +342,20 @@ SELECT tests.authenticate_as('x_manager');
 SELECT lives_ok($$SELECT protector.create_staff_schedule('0a320000-0000-4000-8000-0000000000ea', '0a320000-0000-4000-8000-0000000000a1',
 														 now() + interval '30 minutes', now() + interval '30 minutes' + interval '744 hours')$$,
 	'... and a manager writes a shift of 31 x 24 hours across a change of the clocks');
+-- a note is stored as it is measured, without the spaces at its ends: 2000
+-- characters and a space were measured as 2000 and failed the column's
+-- CHECK (23514); an ideographic space alone was a note
+SELECT is((protector.create_staff_schedule('0a320000-0000-4000-8000-0000000000ea', '0a320000-0000-4000-8000-0000000000a1',
+		   now() + interval '50 days', now() + interval '50 days 2 hours', repeat('x', 2000) || ' ') ->> 'note'),
+	repeat('x', 2000), 'a note of 2000 characters and a space is written without the space');
+SELECT throws_ok($$SELECT protector.create_staff_schedule('0a320000-0000-4000-8000-0000000000ea', '0a320000-0000-4000-8000-0000000000a1',
+				   now() + interval '51 days', now() + interval '51 days 2 hours', chr(12288))$$,
+	'22023', 'p_note must be 1 to 2000 characters', 'an ideographic space alone is no note');
 SELECT tests.clear_authentication();
+SELECT throws_ok($$INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during, note)
+				   VALUES ('0a320000-0000-4000-8000-000000000000', '0a320000-0000-4000-8000-0000000000ea', '0a320000-0000-4000-8000-0000000000a1',
+						   tstzrange(now() + interval '52 days', now() + interval '52 days 2 hours'), ' ' || repeat('y', 2001))$$,
+	'22023', 'note must be 1 to 2000 characters', 'a direct write of 2001 characters and a space is told so in words');
 
 -- 10. invitations a member issued go when they lose the right to issue
 -- them (a fired admin's invitation to a second mailbox made them an admin
