@@ -68,6 +68,10 @@ if want pgtap; then
 		tap_rc=$?
 		t_ok=$(grep -cE '^ *ok [0-9]+' "$LOGDIR/pgtap.log")
 		t_bad=$(grep -cE '^ *not ok [0-9]+' "$LOGDIR/pgtap.log")
+		# a file that died counts every test it planned and did not run
+		t_lost=$(sed -nE 's/.*You planned ([0-9]+) tests? but ran ([0-9]+)\./\1 \2/p' "$LOGDIR/pgtap.log" |
+			awk '{ n += ($1 > $2) ? $1 - $2 : 1 } END { print n + 0 }')
+		t_bad=$((t_bad + t_lost + $(grep -c 'No plan found in TAP output' "$LOGDIR/pgtap.log")))
 		grep -E '^ *not ok [0-9]+' -A6 "$LOGDIR/pgtap.log" | head -120
 		grep -E '^test/pgtap/.*\.\. |^(Files|Result|All tests)' "$LOGDIR/pgtap.log" || true
 		if [ "$tap_rc" -ne 0 ] && [ "$t_bad" -eq 0 ]; then
