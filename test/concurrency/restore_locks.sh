@@ -63,6 +63,17 @@ await_wait() {
 	done
 	return 1
 }
+# in how many of ten looks, PAUSE seconds apart, the named session holds
+# a lock on bookings
+bookings_held() {
+	local held=0
+	for _ in $(seq 10); do
+		held=$((held + $(psql -X -A -t -d "$DB" -c "SELECT (count(*) > 0)::int FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+			WHERE a.application_name = '$1' AND l.relation = 'protector.bookings'::regclass AND l.granted")))
+		sleep "$2"
+	done
+	echo "$held"
+}
 LOCK_BOTH="SELECT protector_internal.lock_for_restore('{protector.bookings,protector.tasks}', 'ACCESS EXCLUSIVE')"
 
 # 1
@@ -72,12 +83,7 @@ restore=$!
 await_wait rl_restore || true
 # ten looks over two turns (1.5 x deadlock_timeout each): bookings held by
 # it in at most one (a turn's start takes it, and gives it back at once)
-held=0
-for _ in $(seq 10); do
-	held=$((held + $(psql -X -A -t -d "$DB" -c "SELECT (count(*) > 0)::int FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-		WHERE a.application_name = 'rl_restore' AND l.relation = 'protector.bookings'::regclass AND l.granted")))
-	sleep 0.3
-done
+held=$(bookings_held rl_restore 0.3)
 if [ "$held" -le 1 ]; then ok "waiting for tasks, it holds bookings in $held of 10 looks"; else fail "waiting for tasks, it holds bookings in $held of 10 looks"; fi
 release_tasks
 wait "$restore" || true
@@ -149,12 +155,7 @@ await_one "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rl_lo
 PGAPPNAME=rl_publication psql -X -q -d "$DB" -c "SET client_min_messages = error" -c "SET row_security = off" \
 	-c "CREATE PUBLICATION supabase_realtime" >"$WORK/six.out" 2>&1 &
 publication=$!
-held=0
-for _ in $(seq 10); do
-	held=$((held + $(psql -X -A -t -d "$DB" -c "SELECT (count(*) > 0)::int FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-		WHERE a.application_name = 'rl_publication' AND l.relation = 'protector.bookings'::regclass AND l.granted")))
-	sleep 0.2
-done
+held=$(bookings_held rl_publication 0.2)
 wait "$load" || true
 wait "$publication" || true
 if [ "$held" -le 1 ]; then ok "the publication made beside a load of tasks holds bookings in $held of 10 looks"; else fail "the publication made beside a load of tasks holds bookings in $held of 10 looks"; fi
