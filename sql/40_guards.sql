@@ -27,19 +27,24 @@ BEGIN
 		END IF;
 		-- serialize owner changes of one organization
 		PERFORM pg_catalog.pg_advisory_xact_lock(1886547714, pg_catalog.hashtext(OLD.organization_id::text));
-		-- Another active owner, locked so that it stays one (FOR KEY SHARE's
-		-- stronger kin; under REPEATABLE READ or SERIALIZABLE an owner
-		-- another transaction demoted since the snapshot is a serialization
-		-- failure, 40001, not an owner counted that is no longer one).  One
-		-- is enough, and one another transaction holds is not waited for:
-		-- this row is held already, and two owners stepping down at once
-		-- deadlocked (each held its own row and waited for the other's).
-		-- Where every other owner is held, the caller retries (40001).
+		-- The other active owners, locked so that they stay owners (under
+		-- REPEATABLE READ or SERIALIZABLE an owner another transaction
+		-- demoted since the snapshot is a serialization failure, 40001, not
+		-- an owner counted that is no longer one).  Those another
+		-- transaction is changing are not waited for: this row is held
+		-- already, and two owners stepping down at once deadlocked (each
+		-- held its own row and waited for the other's); all the others are
+		-- locked, so that a later change of one of them waits for this
+		-- transaction before it holds anything (locking one only let it
+		-- take another's row and then wait for the owners' lock).  FOR NO
+		-- KEY UPDATE: a change or deletion of the row conflicts, a foreign
+		-- key's check (a booking assigned to that owner being written) does
+		-- not.  Where every other owner is being changed, the caller
+		-- retries (40001).
 		PERFORM FROM protector.members m
 		WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 		  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id
-		LIMIT 1
-		FOR UPDATE SKIP LOCKED;
+		FOR NO KEY UPDATE SKIP LOCKED;
 		IF FOUND THEN
 			NULL;
 		ELSIF EXISTS (SELECT FROM protector.members m

@@ -9,14 +9,16 @@
 # active owner is left.
 # 1. deterministic: a third session holds the owners' lock while both
 #    calls start (update_staff_permissions, then deactivate_staff);
-# 2. both step down by a direct UPDATE of their own row, ten rounds.
+# 2. both step down by a direct UPDATE of their own row, ten rounds;
+# 3. three owners: one steps down and renames a co-owner who steps down
+#    meanwhile (no deadlock).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 fresh_database protector_owners
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/supabase.sql" >/dev/null 2>&1 || true
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.sql" >/dev/null
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT tests.create_supabase_user('ann'), tests.create_supabase_user('bea')" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT tests.create_supabase_user('ann'), tests.create_supabase_user('bea'), tests.create_supabase_user('cid')" >/dev/null
 ORG=0f710000-0000-4000-8000-000000000000
 ANN=0f710000-0000-4000-8000-0000000000a1
 BEA=0f710000-0000-4000-8000-0000000000b1
@@ -91,6 +93,33 @@ if [ "$deadlocks" -eq 0 ] && [ "$bad" -eq 0 ]; then
 	echo "ok - direct updates of their own rows, 10 rounds: no deadlock, one owner left, one stepped down each time"
 else
 	echo "not ok - direct updates of their own rows, 10 rounds: $deadlocks deadlocks, $bad rounds otherwise wrong"
+	failures=$((failures + 1))
+fi
+
+# 3. three owners: T1 steps down and then renames a co-owner, T2 steps
+# that co-owner down meanwhile.  Locking one other owner only let T2 take
+# the co-owner's row and then wait for the owners' lock T1 held, while T1
+# waited for that row: a deadlock.  Every other owner is locked by T1, so
+# T2 waits for T1 before it holds anything; both commit.
+two_owners
+CID=0f710000-0000-4000-8000-0000000000c1
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector.members (id, organization_id, user_id, role)
+	VALUES ('$CID', '$ORG', tests.get_supabase_uid('cid'), 'owner')" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/t1" 2>&1 <<SQL &
+BEGIN;
+UPDATE protector.members SET role = 'admin' WHERE id = '$ANN';
+SELECT pg_sleep(1);
+UPDATE protector.members SET full_name = 'Cid' WHERE id = '$CID';
+COMMIT;
+SQL
+t1=$!
+sleep 0.4
+t2=$(step_down cid "UPDATE protector.members SET role = 'admin' WHERE id = '$CID'")
+wait "$t1" || true
+if [ "$t2" = ok ] && ! grep -q ERROR "$WORK/t1" && [ "$(owners_left)" = 1 ]; then
+	echo "ok - three owners: one steps down and renames a co-owner who steps down meanwhile: both commit, no deadlock"
+else
+	echo "not ok - three owners: T2 answered $t2, T1: $(grep ERROR "$WORK/t1" | head -1), $(owners_left) active owners left"
 	failures=$((failures + 1))
 fi
 
