@@ -338,7 +338,8 @@ BEGIN
 	END IF;
 	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.provider IS DISTINCT FROM OLD.provider
 		OR NEW.provider_reference IS DISTINCT FROM OLD.provider_reference)
-	   AND (NEW.provider OPERATOR(pg_catalog.~) '^\s*$' OR NEW.provider_reference OPERATOR(pg_catalog.~) '^\s*$') THEN
+	   AND (protector_internal.trim_spaces(NEW.provider) OPERATOR(pg_catalog.=) ''
+			OR protector_internal.trim_spaces(NEW.provider_reference) OPERATOR(pg_catalog.=) '') THEN
 		PERFORM protector.raise('invalid_parameter', 'provider and provider_reference must not be blank',
 			'A blank reference is a key every other blank one of the provider collides with.', 'Write NULL for none.');
 	END IF;
@@ -687,14 +688,30 @@ BEGIN
 	IF NOT protector_internal.text_is_clean(p_provider) OR NOT protector_internal.text_is_clean(p_provider_reference) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference hold control or invisible direction characters');
 	END IF;
-	IF p_provider OPERATOR(pg_catalog.~) '^\s*$' OR p_provider_reference OPERATOR(pg_catalog.~) '^\s*$' THEN
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_provider(text, text) IS
+'Refuses a provider reference without a provider, ones too long or holding control or direction characters (22023)';
+
+-- A provider or reference a caller gives is not blank (Unicode's spaces
+-- included): a blank reference is a key every later blank one of that
+-- provider collides with.  Only what is given: a row stored blank before
+-- (0.1.0 took them) is still settled, by its webhook's replay too.
+CREATE FUNCTION protector_internal.refuse_blank_provider(p_provider text, p_provider_reference text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF protector_internal.trim_spaces(p_provider) OPERATOR(pg_catalog.=) ''
+	   OR protector_internal.trim_spaces(p_provider_reference) OPERATOR(pg_catalog.=) '' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference must not be blank',
 			'A blank reference is a key every other blank one of the provider collides with.', 'Pass NULL for none.');
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.check_provider(text, text) IS
-'Refuses a provider reference without a provider, ones too long, blank or holding control or direction characters (22023)';
+COMMENT ON FUNCTION protector_internal.refuse_blank_provider(text, text) IS
+'Refuses a blank provider or reference given to record_payment or settle_payment (22023)';
 
 -- What record_payment and settle_payment answer: the payment, whether it
 -- was a replay, and its booking's total, amount paid, balance and status
@@ -789,6 +806,9 @@ BEGIN
 		WHERE p.organization_id OPERATOR(pg_catalog.=) v_org AND p.provider OPERATOR(pg_catalog.=) p_provider
 		  AND p.provider_reference OPERATOR(pg_catalog.=) p_provider_reference;
 		v_replayed := FOUND;
+	END IF;
+	IF NOT v_replayed THEN
+		PERFORM protector_internal.refuse_blank_provider(p_provider, p_provider_reference);
 	END IF;
 	-- what writes locks the booking first, within protector.lock_timeout
 	-- (check_payment locks it again, which a busy booking made an unbounded
@@ -885,6 +905,7 @@ BEGIN
 	END IF;
 	-- (a reference given alone is of the row's provider)
 	PERFORM protector_internal.check_provider(COALESCE(p_provider, v_payment.provider), p_provider_reference);
+	PERFORM protector_internal.refuse_blank_provider(p_provider, p_provider_reference);
 	-- a provider or reference given is the row's own, or fills what a
 	-- pending row lacks (a settled one keeps what it has)
 	IF (p_provider IS NOT NULL
@@ -939,6 +960,6 @@ GRANT EXECUTE ON FUNCTION
 	protector.settle_payment(uuid, protector.payment_status, text, text),
 	protector_internal.check_money(numeric, text),
 	protector_internal.check_currency(text, text),
-	protector_internal.check_provider(text, text),
+	protector_internal.check_provider(text, text), protector_internal.refuse_blank_provider(text, text),
 	protector_internal.payment_answer(protector.payments, boolean)
 TO authenticated, service_role;

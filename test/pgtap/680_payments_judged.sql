@@ -13,7 +13,7 @@
 -- (test/concurrency/payment_locks.sh: the stranger no longer waits for
 -- the booking's lock.)
 BEGIN;
-SELECT plan(10);
+SELECT plan(13);
 
 SELECT count(tests.create_supabase_user(u)) AS made FROM unnest(ARRAY['oa_owner', 'oa_stranger']) u \gset
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -110,6 +110,22 @@ SELECT is(pg_temp.answer('oa_owner', $$SELECT protector.record_payment('0a680000
 SELECT is(pg_temp.answer('oa_owner', $$INSERT INTO protector.payments (organization_id, booking_id, amount, status, provider)
 										VALUES ('0a680000-0000-4000-8000-00000000000a', '0a680000-0000-4000-8000-0000000000b1', 5, 'succeeded', '  ')$$),
 	'22023 provider and provider_reference must not be blank', '... and a direct write a blank provider');
+SELECT is(pg_temp.answer('oa_owner', $$SELECT protector.record_payment('0a680000-0000-4000-8000-0000000000b1', 5, 'stripe', chr(160))$$),
+	'22023 p_provider and p_provider_reference must not be blank', '... a no-break space alone is blank too');
+-- rows 0.1.0 stored blank are still settled: by their webhook's replay,
+-- and by settle_payment (which judged the stored provider as given)
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.payments (id, organization_id, booking_id, amount, status, currency, provider, provider_reference) VALUES
+	('0a680000-0000-4000-8000-0000000000f1', '0a680000-0000-4000-8000-00000000000a', '0a680000-0000-4000-8000-0000000000b1',
+	 5, 'pending', 'USD', 'cash', ' '),
+	('0a680000-0000-4000-8000-0000000000f2', '0a680000-0000-4000-8000-00000000000a', '0a680000-0000-4000-8000-0000000000b1',
+	 5, 'pending', 'USD', '', NULL);
+RESET session_replication_role;
+SELECT is(pg_temp.answer('oa_owner', $$SELECT protector.record_payment('0a680000-0000-4000-8000-0000000000b1', 5, 'cash', ' ',
+												p_status => 'succeeded')$$),
+	'P0999 rolled back', 'a pending payment stored with a blank reference is settled by its webhook''s replay');
+SELECT is(pg_temp.answer('oa_owner', $$SELECT protector.settle_payment('0a680000-0000-4000-8000-0000000000f2')$$),
+	'P0999 rolled back', '... and one stored with a blank provider by settle_payment');
 
 SELECT * FROM finish();
 ROLLBACK;
