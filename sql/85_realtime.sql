@@ -65,11 +65,15 @@ BEGIN
 	IF protector_internal.restoring() THEN
 		RETURN NULL;		-- a restore: nothing happens live
 	END IF;
-	-- an erasure's own change does not send on the data it erases
-	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.customer_id IS NOT NULL
-	   AND EXISTS (SELECT FROM protector.customer_erasures e
-				   WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-					 AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id) THEN
+	-- an erasure's own change does not send on the data it erases (also of
+	-- a booking once theirs, another customer's now: the flag is the
+	-- erasure's, scrub_customer_rows)
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+	   AND ((NEW.customer_id IS NOT NULL
+			 AND EXISTS (SELECT FROM protector.customer_erasures e
+						 WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+						   AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id))
+			OR pg_catalog.current_setting('protector_internal.erasing', true) OPERATOR(pg_catalog.=) 'on') THEN
 		PERFORM realtime.broadcast_changes(
 			'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text,
 			TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, NULL);

@@ -236,28 +236,44 @@ COMMENT ON FUNCTION protector_internal.erased_payment_details(jsonb) IS
 'What an erased customer''s payment keeps of its details: protector''s ledger keys only, with values of their kind';
 
 -- ... and of the desk's notifications of their bookings: protector's own
--- kinds keep what staff see on the booking anyway (booking_workflow's
--- keys, with values of their kind); any other payload, written by staff
--- or an application, goes
-CREATE FUNCTION protector_internal.erased_notification_payload(p_kind text, p_payload jsonb)
+-- kinds keep what staff see on the booking anyway, as booking_workflow
+-- writes it: a service and a time zone of the organization's, a booking
+-- status, ISO times, a number; anything else (what staff or an
+-- application wrote, under those keys too) goes, and so does any payload
+-- of another kind
+CREATE FUNCTION protector_internal.erased_notification_payload(p_organization_id uuid, p_kind text, p_payload jsonb)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN p_kind OPERATOR(pg_catalog.=) ANY
 				 ('{booking.created,booking.cancelled,booking.rescheduled,booking.awaiting_confirmation}'::text[])
 				 AND pg_catalog.jsonb_typeof(p_payload) OPERATOR(pg_catalog.=) 'object'
 			THEN COALESCE((SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
 						   FROM pg_catalog.jsonb_each(p_payload) e
-						   WHERE (e.key OPERATOR(pg_catalog.=) ANY ('{service,timezone,status}'::text[])
-								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string')
-							  OR (e.key OPERATOR(pg_catalog.=) ANY ('{start,confirm_by}'::text[])
-								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) ANY ('{string,"null"}'::text[]))
-							  OR (e.key OPERATOR(pg_catalog.=) 'party_size'
-								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'number')),
+						   WHERE CASE pg_catalog.jsonb_typeof(e.value)
+								WHEN 'null' THEN e.key OPERATOR(pg_catalog.=) ANY ('{start,confirm_by}'::text[])
+								WHEN 'number' THEN e.key OPERATOR(pg_catalog.=) 'party_size'
+								WHEN 'string' THEN CASE e.key
+									WHEN 'service' THEN EXISTS (
+										SELECT FROM protector.services s
+										WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id
+										  AND pg_catalog.btrim(s.name) OPERATOR(pg_catalog.=) (e.value OPERATOR(pg_catalog.#>>) '{}'))
+									WHEN 'timezone' THEN EXISTS (
+										SELECT FROM protector.venues v
+										WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
+										  AND v.timezone OPERATOR(pg_catalog.=) (e.value OPERATOR(pg_catalog.#>>) '{}'))
+									WHEN 'status' THEN (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.=) ANY
+										(pg_catalog.enum_range(NULL::protector.booking_status)::text[])
+									WHEN 'start' THEN (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~)
+										'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}:\d{2}$'
+									WHEN 'confirm_by' THEN (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~)
+										'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}:\d{2}$'
+									ELSE false END
+								ELSE false END),
 						  '{}'::jsonb)
 			ELSE '{}'::jsonb END;
-COMMENT ON FUNCTION protector_internal.erased_notification_payload(text, jsonb) IS
-'What a desk notification of an erased customer''s booking keeps of its payload: protector''s own kinds their keys, others nothing';
+COMMENT ON FUNCTION protector_internal.erased_notification_payload(uuid, text, jsonb) IS
+'What a desk notification of an erased customer''s booking keeps of its payload: protector''s own kinds their keys with values as protector writes them, others nothing';
 
 -- Is a request key a signed-in customer's of one of these accounts
 -- (customer/<user id>/<key>, as create_booking writes it)?
@@ -296,6 +312,7 @@ DECLARE
 	v_old_tasks text[];			-- the tasks of those made before then
 	v_old_notes text[];			-- ... and their notifications
 	v_merged_into uuid;
+	v_top uuid;					-- the record at the top of its merges
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
 	v_booking_text CONSTANT text[] := '{details,cancellation_reason,idempotency_key}';
 BEGIN
@@ -307,18 +324,30 @@ BEGIN
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
 	FOR UPDATE;
 	-- A merged record alone: its person's bookings, payments, messages and
-	-- details are the record's it was merged into now, which an erasure of
-	-- this one never reached (it answered as erased).  Erased with that
-	-- record (erase_customer erases what was merged into it), or after it.
-	IF v_merged_into IS NOT NULL
-	   AND NOT EXISTS (SELECT FROM protector.customer_erasures e
-					   WHERE e.organization_id OPERATOR(pg_catalog.=) p_organization_id
-						 AND e.customer_id OPERATOR(pg_catalog.=) v_merged_into) THEN
-		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('customer %s was merged into customer %s', p_customer_id, v_merged_into),
-			'The merge moved its bookings, payments, messages and details to that record.',
-			pg_catalog.format('Erase customer %s: that erases the records merged into it too.', v_merged_into));
+	-- details are the record's at the top of its merges now, which an
+	-- erasure of this one never reached (it answered as erased).  Erased
+	-- with that record (whose erasure erases every record merged into it),
+	-- or after it.  (A chain 0.1.0 let merges make is walked to its top; a
+	-- cycle it let them make has none, and any record of it is erased.)
+	IF v_merged_into IS NOT NULL THEN
+		WITH RECURSIVE up(id, parent) AS (
+			SELECT c.id, c.merged_into FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) v_merged_into
+			UNION
+			SELECT c.id, c.merged_into FROM protector.customers c JOIN up ON c.id OPERATOR(pg_catalog.=) up.parent)
+		SELECT up.id INTO v_top FROM up WHERE up.parent IS NULL;
+		IF v_top IS NOT NULL
+		   AND NOT EXISTS (SELECT FROM protector.customer_erasures e
+						   WHERE e.organization_id OPERATOR(pg_catalog.=) p_organization_id
+							 AND e.customer_id OPERATOR(pg_catalog.=) v_top) THEN
+			PERFORM protector.raise('invalid_parameter',
+				pg_catalog.format('customer %s was merged into customer %s', p_customer_id, v_top),
+				'The merge moved its bookings, payments, messages and details to that record.',
+				pg_catalog.format('Erase customer %s: that erases the records merged into it too.', v_top));
+		END IF;
 	END IF;
+	-- (the erasure's own changes of bookings once theirs, now another
+	-- customer's, are broadcast without their old rows: broadcast_booking_change)
+	PERFORM pg_catalog.set_config('protector_internal.erasing', 'on', true);
 	-- The records whose accounts go: this one and those merged into it.
 	-- Their rows may lie with the record this one was merged into (a merge
 	-- moves bookings, payments and messages to it): the person's records are
@@ -513,19 +542,19 @@ BEGIN
 		WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id AND n.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
 		  AND n.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) n.booking_id::text)::timestamptz);
 	UPDATE protector.notifications n
-	SET payload = protector_internal.erased_notification_payload(n.kind, n.payload)
+	SET payload = protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload)
 	WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND (n.booking_id::text OPERATOR(pg_catalog.=) ANY (v_bookings) OR n.id::text OPERATOR(pg_catalog.=) ANY (v_old_notes))
-	  AND n.payload OPERATOR(pg_catalog.<>) protector_internal.erased_notification_payload(n.kind, n.payload);
+	  AND n.payload OPERATOR(pg_catalog.<>) protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload);
 	UPDATE protector.audit_log l
 	SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.?) 'payload'
 			THEN l.old_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('payload',
-				protector_internal.erased_notification_payload(l.old_row OPERATOR(pg_catalog.->>) 'kind',
+				protector_internal.erased_notification_payload(p_organization_id, l.old_row OPERATOR(pg_catalog.->>) 'kind',
 															   l.old_row OPERATOR(pg_catalog.->) 'payload'))
 			ELSE l.old_row END,
 		new_row = CASE WHEN l.new_row OPERATOR(pg_catalog.?) 'payload'
 			THEN l.new_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('payload',
-				protector_internal.erased_notification_payload(l.new_row OPERATOR(pg_catalog.->>) 'kind',
+				protector_internal.erased_notification_payload(p_organization_id, l.new_row OPERATOR(pg_catalog.->>) 'kind',
 															   l.new_row OPERATOR(pg_catalog.->) 'payload'))
 			ELSE l.new_row END
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.notifications'
@@ -638,6 +667,7 @@ BEGIN
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
 		  (v_bookings OPERATOR(pg_catalog.||) v_once::text[]);
+	PERFORM pg_catalog.set_config('protector_internal.erasing', 'off', true);
 END
 $$;
 COMMENT ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid) IS
@@ -650,11 +680,25 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM protector_internal.scrub_customer_rows(NEW.organization_id, NEW.customer_id);
+	-- and every record merged into it, however the erasure was written (a
+	-- direct insert left them whole): each its own erasure's row, which
+	-- fires this again
+	INSERT INTO protector.customer_erasures (organization_id, customer_id, created_by)
+	SELECT NEW.organization_id, d.id, NEW.created_by
+	FROM (WITH RECURSIVE d(id) AS (
+			  SELECT NEW.customer_id
+			  UNION
+			  SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
+			  WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id)
+		  SELECT d.id FROM d) d
+	WHERE d.id OPERATOR(pg_catalog.<>) NEW.customer_id
+	ORDER BY d.id
+	ON CONFLICT (organization_id, customer_id) DO NOTHING;
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.erase_customer_data() IS
-'Trigger: an erasure''s row erases the customer''s personal data (scrub_customer_rows)';
+'Trigger: an erasure''s row erases the customer''s personal data (scrub_customer_rows), and the records merged into it';
 
 CREATE TRIGGER erase_customer_data AFTER INSERT ON protector.customer_erasures
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
@@ -843,30 +887,36 @@ DECLARE
 	v_again boolean;
 	v_first boolean;
 	v_id uuid;
+	v_ids uuid[];
 BEGIN
 	-- the customer's bookings before the customer, as merge_customers
 	-- takes them (a merge and an erasure of one customer deadlocked)
 	PERFORM protector_internal.lock_customer_bookings(ARRAY[p_customer_id]);
 	v_org := protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.erase', 'customer', true);
-	-- the customer, then each record merged into it: a first erasure is
-	-- its row's (erase_customer_data), another one erases again
-	FOREACH v_id IN ARRAY p_customer_id OPERATOR(pg_catalog.||) ARRAY(
-		SELECT c.id FROM protector.customers c
-		WHERE c.organization_id OPERATOR(pg_catalog.=) v_org AND c.merged_into OPERATOR(pg_catalog.=) p_customer_id
-		ORDER BY c.id)
-	LOOP
-		IF v_id OPERATOR(pg_catalog.<>) p_customer_id THEN
-			PERFORM protector_internal.authorize_row('protector.customers', v_id, 'customers.erase', 'customer', true);
-		END IF;
+	-- the customer and every record merged into it (a chain 0.1.0 let
+	-- merges make included), each authorized first
+	v_ids := p_customer_id OPERATOR(pg_catalog.||) ARRAY(
+		WITH RECURSIVE d(id) AS (
+			SELECT p_customer_id
+			UNION
+			SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
+			WHERE c.organization_id OPERATOR(pg_catalog.=) v_org)
+		SELECT d.id FROM d WHERE d.id OPERATOR(pg_catalog.<>) p_customer_id ORDER BY d.id);
+	FOREACH v_id IN ARRAY v_ids[2:] LOOP
+		PERFORM protector_internal.authorize_row('protector.customers', v_id, 'customers.erase', 'customer', true);
+	END LOOP;
+	-- a first erasure is its row's (erase_customer_data, which erases the
+	-- records merged into it too); another one erases each again
+	FOREACH v_id IN ARRAY v_ids LOOP
 		INSERT INTO protector.customer_erasures (organization_id, customer_id)
 		VALUES (v_org, v_id)
 		ON CONFLICT (organization_id, customer_id) DO NOTHING;
 		v_first := FOUND;
-		IF NOT v_first THEN
-			PERFORM protector_internal.scrub_customer(v_org, v_id);
-		END IF;
 		IF v_id OPERATOR(pg_catalog.=) p_customer_id THEN
 			v_again := NOT v_first;
+		END IF;
+		IF NOT v_first AND v_again THEN
+			PERFORM protector_internal.scrub_customer(v_org, v_id);
 		END IF;
 	END LOOP;
 	SELECT * INTO v_erasure FROM protector.customer_erasures e

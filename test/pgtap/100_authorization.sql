@@ -680,7 +680,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.lock_customer_bookings(uuid[])'),
 			 ('protector_internal.scrub_customer(uuid,uuid)'),
 			 ('protector_internal.settle_payment(uuid,uuid,protector.payment_status,text,text)'),
-			 ('protector_internal.check_provider(text,text)'), ('protector_internal.payment_answer(protector.payments,boolean)'),
+			 ('protector_internal.check_provider(text,text)'), ('protector_internal.refuse_blank_provider(text,text)'), ('protector_internal.payment_answer(protector.payments,boolean)'),
 			 ('protector_internal.check_slot(uuid,timestamp with time zone,integer,text)'), ('protector_internal.check_country(text,text)'),
 			 ('protector_internal.booking_shape(protector.bookings,boolean)'), ('protector_internal.check_settings(text,jsonb,text)'),
 			 ('protector_internal.check_setting_keys(jsonb,text,text[])'),

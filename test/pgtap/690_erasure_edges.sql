@@ -6,9 +6,13 @@
 -- keep what staff see on the booking, others lose their payload, in the
 -- history too, and for a booking once theirs those made before it left
 -- them); a merge of two records linked to different accounts handed one
--- signed-in person's bookings and messages to the other (refused).
+-- signed-in person's bookings and messages to the other (refused).  A
+-- review of the fix found chains and cycles of merges 0.1.0 made left
+-- partly erased or not erasable, a direct insert of an erasure leaving
+-- the records merged into it, free text kept under protector's keys, and
+-- the erasure's broadcast of a booking once theirs naming their account.
 BEGIN;
-SELECT plan(14);
+SELECT plan(21);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_admin', 'e_cora', 'e_jonas', 'e_dana']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a690000-0000-4000-8000-000000000000', 'E', 'erasure-edges');
@@ -55,6 +59,9 @@ INSERT INTO protector.notifications (organization_id, booking_id, kind, payload)
 	   "party_size": 2, "confirm_by": null, "note": "Jonas prefers the back door"}');
 UPDATE protector.bookings SET customer_id = '0a690000-0000-4000-8000-00000000c0c5'
 WHERE id = '0a690000-0000-4000-8000-00000000b003';
+-- (b3 was made by jonas's account: the erasure takes it off, and its
+-- broadcast must not carry it as the old row)
+UPDATE protector.bookings SET created_by = tests.get_supabase_uid('e_jonas') WHERE id = '0a690000-0000-4000-8000-00000000b003';
 
 -- 1. a merged record alone
 SELECT tests.authenticate_as('e_admin');
@@ -87,6 +94,7 @@ SELECT is_empty($$SELECT c.id FROM protector.customers c JOIN protector.bookings
 	'the person''s data is gone from the kept record and its bookings');
 
 -- 2. the desk's notifications of an erased customer's bookings
+DELETE FROM realtime.messages;		-- (what is broadcast from here on)
 SELECT tests.authenticate_as('e_admin');
 SELECT lives_ok($$SELECT protector.erase_customer('0a690000-0000-4000-8000-00000000c0c3')$$, 'jonas is erased');
 SELECT tests.clear_authentication();
@@ -99,6 +107,8 @@ SELECT results_eq($$SELECT kind, payload FROM protector.notifications
 			 ('desk.note', '{}'),
 			 ('desk.note', '{}')$$,
 	'staff''s notes lose their payload (b3''s too, written before it left him); protector''s own keep its keys only');
+SELECT is_empty(format($$SELECT id FROM realtime.messages WHERE payload::text ~ %L$$, tests.get_supabase_uid('e_jonas')),
+	'the erasure''s change of b3, otto''s now, is broadcast without the old row that named his account');
 SELECT is_empty($$SELECT id FROM protector.audit_log WHERE table_name = 'protector.notifications'
 	AND concat(old_row::text, new_row::text) ~ '(Jonas|jonas@|1111|back door)'$$,
 	'nor does their history hold it');
@@ -112,6 +122,64 @@ SELECT throws_ok($$SELECT protector.merge_customers('0a690000-0000-4000-8000-000
 SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM protector.customers WHERE merged_into = '0a690000-0000-4000-8000-00000000c0c4'), 1,
 	'nothing more was merged into cora''s record');
+
+-- 4. chains and cycles 0.1.0 let merges make (written here as it wrote them)
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0a690000-0000-4000-8000-00000000c0d1', '0a690000-0000-4000-8000-000000000000', 'Root R', 'root@example.com'),
+	('0a690000-0000-4000-8000-00000000c0d2', '0a690000-0000-4000-8000-000000000000', 'Mid M', 'mid@example.com'),
+	('0a690000-0000-4000-8000-00000000c0d3', '0a690000-0000-4000-8000-000000000000', 'Leaf L', 'leaf@example.com'),
+	('0a690000-0000-4000-8000-00000000c0e1', '0a690000-0000-4000-8000-000000000000', 'Cycle A', 'cycle.a@example.com'),
+	('0a690000-0000-4000-8000-00000000c0e2', '0a690000-0000-4000-8000-000000000000', 'Cycle B', 'cycle.b@example.com');
+SET LOCAL session_replication_role = replica;
+UPDATE protector.customers SET merged_into = '0a690000-0000-4000-8000-00000000c0d2' WHERE id = '0a690000-0000-4000-8000-00000000c0d3';
+UPDATE protector.customers SET merged_into = '0a690000-0000-4000-8000-00000000c0d1' WHERE id = '0a690000-0000-4000-8000-00000000c0d2';
+UPDATE protector.customers SET merged_into = '0a690000-0000-4000-8000-00000000c0e2' WHERE id = '0a690000-0000-4000-8000-00000000c0e1';
+UPDATE protector.customers SET merged_into = '0a690000-0000-4000-8000-00000000c0e1' WHERE id = '0a690000-0000-4000-8000-00000000c0e2';
+RESET session_replication_role;
+SELECT tests.authenticate_as('e_admin');
+SELECT throws_ok($$SELECT protector.erase_customer('0a690000-0000-4000-8000-00000000c0d3')$$,
+	'22023', 'customer 0a690000-0000-4000-8000-00000000c0d3 was merged into customer 0a690000-0000-4000-8000-00000000c0d1',
+	'the leaf of a chain is refused, naming the top of the chain');
+SELECT lives_ok($$SELECT protector.erase_customer('0a690000-0000-4000-8000-00000000c0d1')$$, 'the top of the chain is erased');
+SELECT lives_ok($$SELECT protector.erase_customer('0a690000-0000-4000-8000-00000000c0e1')$$, 'a record of a cycle is erased');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.customers WHERE id IN ('0a690000-0000-4000-8000-00000000c0d1',
+		   '0a690000-0000-4000-8000-00000000c0d2', '0a690000-0000-4000-8000-00000000c0d3', '0a690000-0000-4000-8000-00000000c0e1',
+		   '0a690000-0000-4000-8000-00000000c0e2') AND full_name = 'erased' AND email IS NULL), 5,
+	'the whole chain and the whole cycle are erased (the leaf, two merges down, was left whole)');
+
+-- 5. an erasure written directly erases the records merged into it too
+INSERT INTO protector.customers (id, organization_id, full_name, email, phone) VALUES
+	('0a690000-0000-4000-8000-00000000c0f1', '0a690000-0000-4000-8000-000000000000', 'Dora Keep', 'dora@example.com', NULL),
+	('0a690000-0000-4000-8000-00000000c0f2', '0a690000-0000-4000-8000-000000000000', 'Dora Second', 'dora2@example.com', '+49 30 9999');
+SELECT tests.authenticate_as('e_admin');
+SELECT protector.merge_customers('0a690000-0000-4000-8000-00000000c0f1', '0a690000-0000-4000-8000-00000000c0f2') \g /dev/null
+INSERT INTO protector.customer_erasures (organization_id, customer_id)
+VALUES ('0a690000-0000-4000-8000-000000000000', '0a690000-0000-4000-8000-00000000c0f1');
+SELECT tests.clear_authentication();
+SELECT is((SELECT string_agg(concat_ws(' ', full_name, email, phone), ', ' ORDER BY id) FROM protector.customers
+		   WHERE id IN ('0a690000-0000-4000-8000-00000000c0f1', '0a690000-0000-4000-8000-00000000c0f2')),
+	'erased, erased', 'a direct insert of the kept record''s erasure erases the merged one (it kept its name, e-mail and phone)');
+
+-- 6. free text under protector's own keys goes: a value is kept only as
+-- protector writes it (a service and a zone of the organization's, a
+-- status, an ISO time)
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0a690000-0000-4000-8000-00000000c0a1', '0a690000-0000-4000-8000-000000000000', 'Xaver');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a690000-0000-4000-8000-00000000b009', '0a690000-0000-4000-8000-000000000000', '0a690000-0000-4000-8000-0000000000a1',
+		'0a690000-0000-4000-8000-0000000005a1', '0a690000-0000-4000-8000-00000000c0a1',
+		tstzrange(date_trunc('day', now()) + interval '9 days', date_trunc('day', now()) + interval '9 days 1 hour'), 'confirmed');
+INSERT INTO protector.notifications (organization_id, booking_id, kind, payload) VALUES
+	('0a690000-0000-4000-8000-000000000000', '0a690000-0000-4000-8000-00000000b009', 'booking.cancelled',
+	 '{"service": "Xaver, +49 30 2222, HIV positive", "status": "called: wife is pregnant", "start": "Hauptstr. 5",
+	   "timezone": "back door", "confirm_by": "2031-01-01T10:00:00+00:00", "party_size": 2}');
+SELECT tests.authenticate_as('e_admin');
+SELECT protector.erase_customer('0a690000-0000-4000-8000-00000000c0a1') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT payload FROM protector.notifications WHERE booking_id = '0a690000-0000-4000-8000-00000000b009' AND kind = 'booking.cancelled'),
+	'{"confirm_by": "2031-01-01T10:00:00+00:00", "party_size": 2}'::jsonb,
+	'a booking.cancelled written by staff keeps only what protector would have written');
 
 SELECT * FROM finish();
 ROLLBACK;
