@@ -344,13 +344,53 @@ BEGIN
 		RETURN true;
 	EXCEPTION WHEN object_in_use THEN
 		-- (the drain of a published table's own load, whose COPY keeps it
-		-- open; ALTER TABLE waits for its end)
+		-- open: tried again when the load commits, as no later load's end
+		-- may come, apply_realtime_at_commit)
+		PERFORM pg_catalog.set_config('protector_internal.realtime_at_commit', 'on', true);
+		UPDATE protector_internal.realtime_state SET enabled = enabled;
 		RETURN false;
 	END;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.apply_restored_realtime() IS
 'During a restore: puts protector into the Realtime publication that exists already, unless another session holds its tables (false)';
+
+-- The drain of a published table's own load could not alter that table
+-- (its COPY was still running): the load's commit tries again, once the
+-- table is closed.  The largest table loads last in a parallel restore,
+-- and is often a published one (notifications): with no load after it,
+-- Realtime stayed off with no word.  A deferred trigger on realtime_state,
+-- whose row that drain touched; a WARNING where it still cannot.
+CREATE FUNCTION protector_internal.apply_realtime_at_commit()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_message text;
+BEGIN
+	PERFORM pg_catalog.set_config('protector_internal.realtime_at_commit', 'off', true);
+	-- (nothing here may fail the load's commit: its rows matter more)
+	BEGIN
+		IF NOT protector_internal.apply_restored_realtime() AND NOT protector_internal.loads_running() THEN
+			v_message := 'another session holds its tables';
+		END IF;
+	EXCEPTION WHEN OTHERS THEN
+		v_message := SQLERRM;
+	END;
+	IF v_message IS NOT NULL THEN
+		RAISE WARNING 'protector: not back in Supabase Realtime yet: %', v_message
+			USING HINT = 'Run SELECT protector.enable_realtime() once the restore is done.';
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.apply_realtime_at_commit() IS
+'Deferred trigger: Realtime applied at the commit of a published table''s load, whose drain could not alter it';
+CREATE CONSTRAINT TRIGGER apply_realtime_at_commit AFTER UPDATE ON protector_internal.realtime_state
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW WHEN (pg_catalog.current_setting('protector_internal.realtime_at_commit', true) OPERATOR(pg_catalog.=) 'on')
+	EXECUTE FUNCTION protector_internal.apply_realtime_at_commit();
 
 -- A restored realtime_state row is kept once (a row that is there already
 -- is not doubled) and applied (apply_restored_realtime); publication_created

@@ -386,7 +386,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.link_auth_users_now() IS
-'During a restore: links members and customers to auth.users unless a load holds them (false)';
+'During a restore: links members and customers to auth.users unless another session holds them (false)';
 
 -- A restore creates the extension before auth.users, so the keys from
 -- members and customers to it (link_auth_users, sql/30_tables.sql) are
@@ -447,7 +447,7 @@ BEGIN
 	-- otherwise as for any DDL)
 	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
 		IF NOT protector_internal.link_auth_users_now() THEN
-			RAISE WARNING 'protector: members and customers are not linked to auth.users yet: a load holds them'
+			RAISE WARNING 'protector: members and customers are not linked to auth.users yet: another session holds them'
 				USING HINT = 'The end of the next table''s load links them; if none follows, run SELECT protector_internal.link_auth_users() as the owner of protector''s tables once the restore is done.';
 		END IF;
 		RETURN;

@@ -11633,7 +11633,7 @@ BEGIN
 	-- otherwise as for any DDL)
 	IF pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off' THEN
 		IF NOT protector_internal.link_auth_users_now() THEN
-			RAISE WARNING 'protector: members and customers are not linked to auth.users yet: a load holds them'
+			RAISE WARNING 'protector: members and customers are not linked to auth.users yet: another session holds them'
 				USING HINT = 'The end of the next table''s load links them; if none follows, run SELECT protector_internal.link_auth_users() as the owner of protector''s tables once the restore is done.';
 		END IF;
 		RETURN;
@@ -13210,7 +13210,10 @@ BEGIN
 		RETURN true;
 	EXCEPTION WHEN object_in_use THEN
 		-- (the drain of a published table's own load, whose COPY keeps it
-		-- open; ALTER TABLE waits for its end)
+		-- open: tried again when the load commits, as no later load's end
+		-- may come, apply_realtime_at_commit)
+		PERFORM pg_catalog.set_config('protector_internal.realtime_at_commit', 'on', true);
+		UPDATE protector_internal.realtime_state SET enabled = enabled;
 		RETURN false;
 	END;
 END
@@ -14007,7 +14010,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.link_auth_users_now() IS
-'During a restore: links members and customers to auth.users unless a load holds them (false)';
+'During a restore: links members and customers to auth.users unless another session holds them (false)';
 
 CREATE FUNCTION protector_internal.loads_running()
 RETURNS boolean
@@ -14160,6 +14163,37 @@ $$;
 COMMENT ON FUNCTION protector_internal.refuse_blank_provider(text, text) IS
 'Refuses a blank provider or reference given to record_payment or settle_payment (22023)';
 GRANT EXECUTE ON FUNCTION protector_internal.refuse_blank_provider(text, text) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.apply_realtime_at_commit()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_message text;
+BEGIN
+	PERFORM pg_catalog.set_config('protector_internal.realtime_at_commit', 'off', true);
+	-- (nothing here may fail the load's commit: its rows matter more)
+	BEGIN
+		IF NOT protector_internal.apply_restored_realtime() AND NOT protector_internal.loads_running() THEN
+			v_message := 'another session holds its tables';
+		END IF;
+	EXCEPTION WHEN OTHERS THEN
+		v_message := SQLERRM;
+	END;
+	IF v_message IS NOT NULL THEN
+		RAISE WARNING 'protector: not back in Supabase Realtime yet: %', v_message
+			USING HINT = 'Run SELECT protector.enable_realtime() once the restore is done.';
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.apply_realtime_at_commit() IS
+'Deferred trigger: Realtime applied at the commit of a published table''s load, whose drain could not alter it';
+CREATE CONSTRAINT TRIGGER apply_realtime_at_commit AFTER UPDATE ON protector_internal.realtime_state
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW WHEN (pg_catalog.current_setting('protector_internal.realtime_at_commit', true) OPERATOR(pg_catalog.=) 'on')
+	EXECUTE FUNCTION protector_internal.apply_realtime_at_commit();
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

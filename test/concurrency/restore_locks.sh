@@ -26,6 +26,8 @@
 #    altered bookings, then waited for tasks: a load's end inserting rows
 #    set aside into bookings deadlocked with it), then adds all four.
 # 7. loads_running() sees a load begun within its caller's transaction.
+# 8. The restored Realtime row beside the last load, of a published table:
+#    that load's drain cannot alter its own table; its commit does.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -161,6 +163,24 @@ wait "$publication" || true
 if [ "$held" -le 1 ]; then ok "the publication made beside a load of tasks holds bookings in $held of 10 looks"; else fail "the publication made beside a load of tasks holds bookings in $held of 10 looks"; fi
 published=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'supabase_realtime' AND schemaname = 'protector'")
 if [ "$published" = 4 ] && [ ! -s "$WORK/six.out" ]; then ok "once the load ends, its tables join the publication"; else fail "once the load ends, its tables join the publication: $published $(cat "$WORK/six.out")"; fi
+
+# 8. the restored Realtime row comes while a load of tasks runs (kept for
+# a later load's end), and that load is the last: its own drain cannot
+# alter tasks while its COPY runs; its commit does (Realtime stayed off,
+# exit 0, no word)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SET client_min_messages = warning" -c "SELECT protector.disable_realtime()" >/dev/null
+PGAPPNAME=rl_load psql -X -q -d "$DB" -c "SET row_security = off" -c "INSERT INTO protector.tasks
+	SELECT (NULL::protector.tasks).* FROM generate_series(1, 1) WHERE pg_sleep(2)::text = 'never'" >"$WORK/eight_load.out" 2>&1 &
+load=$!
+await_one "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rl_load' AND state = 'active'"
+psql -X -q -d "$DB" -c "SET row_security = off" -c "INSERT INTO protector_internal.realtime_state VALUES (true)" >"$WORK/eight.out" 2>&1
+wait "$load" || true
+published=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'supabase_realtime' AND schemaname = 'protector'")
+if [ "$published" = 4 ] && [ ! -s "$WORK/eight.out" ] && [ ! -s "$WORK/eight_load.out" ]; then
+	ok "the restored Realtime row beside the last load, of a published table: applied at that load's commit"
+else
+	fail "the restored Realtime row beside the last load, of a published table: $published tables, $(cat "$WORK/eight.out" "$WORK/eight_load.out")"
+fi
 
 out=$(psql -X -A -t -d "$DB" -c "SELECT protector_internal.lock_for_restore('{protector.tasks}', 'SHARE')" 2>&1 | head -1 || true)
 case "$out" in
