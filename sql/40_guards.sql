@@ -13,6 +13,9 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_try integer;
+	v_locked boolean := false;
 BEGIN
 	-- (a row moved to another organization leaves this one too: service_role
 	-- left an organization without an owner so)
@@ -30,22 +33,30 @@ BEGIN
 		-- The other active owners, locked so that they stay owners (under
 		-- REPEATABLE READ or SERIALIZABLE an owner another transaction
 		-- demoted since the snapshot is a serialization failure, 40001, not
-		-- an owner counted that is no longer one).  Those another
-		-- transaction is changing are not waited for: this row is held
-		-- already, and two owners stepping down at once deadlocked (each
-		-- held its own row and waited for the other's); all the others are
+		-- an owner counted that is no longer one).  A row another
+		-- transaction holds is not waited for while the owners' lock is
+		-- held (this row is held already: two owners stepping down at once
+		-- each held their own row and waited for the other's, 40P01), but
+		-- looked at again for up to a second, sleeping (no lock wait, so no
+		-- deadlock check finds a cycle): a shift or task being written for
+		-- that owner holds it FOR SHARE for a moment.  All the others are
 		-- locked, so that a later change of one of them waits for this
-		-- transaction before it holds anything (locking one only let it
-		-- take another's row and then wait for the owners' lock).  FOR NO
-		-- KEY UPDATE: a change or deletion of the row conflicts, a foreign
-		-- key's check (a booking assigned to that owner being written) does
-		-- not.  Where every other owner is being changed, the caller
+		-- transaction.  FOR NO KEY UPDATE: a foreign key's check does not
+		-- conflict.  Where every other owner is still held, the caller
 		-- retries (40001).
-		PERFORM FROM protector.members m
-		WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
-		  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id
-		FOR NO KEY UPDATE SKIP LOCKED;
-		IF FOUND THEN
+		FOR v_try IN 1..20 LOOP
+			PERFORM FROM protector.members m
+			WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+			  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id
+			FOR NO KEY UPDATE SKIP LOCKED;
+			v_locked := FOUND;
+			EXIT WHEN v_locked OR NOT EXISTS (
+				SELECT FROM protector.members m
+				WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+				  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id);
+			PERFORM pg_catalog.pg_sleep(0.05);
+		END LOOP;
+		IF v_locked THEN
 			NULL;
 		ELSIF EXISTS (SELECT FROM protector.members m
 					  WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id

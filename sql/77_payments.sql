@@ -329,17 +329,22 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_provider text;
+	v_reference text;
 BEGIN
-	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.provider IS DISTINCT FROM OLD.provider
-		OR NEW.provider_reference IS DISTINCT FROM OLD.provider_reference)
-	   AND (NOT COALESCE(protector_internal.text_is_clean(NEW.provider), true)
-			OR NOT COALESCE(protector_internal.text_is_clean(NEW.provider_reference), true)) THEN
+	-- (each column judged where it is written: a value stored before
+	-- stays, beside a new one in the other column)
+	v_provider := CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.provider IS DISTINCT FROM OLD.provider
+					   THEN NEW.provider END;
+	v_reference := CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.provider_reference IS DISTINCT FROM OLD.provider_reference
+						THEN NEW.provider_reference END;
+	IF NOT COALESCE(protector_internal.text_is_clean(v_provider), true)
+	   OR NOT COALESCE(protector_internal.text_is_clean(v_reference), true) THEN
 		PERFORM protector.raise('invalid_parameter', 'provider and provider_reference hold control or invisible direction characters');
 	END IF;
-	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.provider IS DISTINCT FROM OLD.provider
-		OR NEW.provider_reference IS DISTINCT FROM OLD.provider_reference)
-	   AND (protector_internal.trim_spaces(NEW.provider) OPERATOR(pg_catalog.=) ''
-			OR protector_internal.trim_spaces(NEW.provider_reference) OPERATOR(pg_catalog.=) '') THEN
+	IF protector_internal.trim_spaces(v_provider) OPERATOR(pg_catalog.=) ''
+	   OR protector_internal.trim_spaces(v_reference) OPERATOR(pg_catalog.=) '' THEN
 		PERFORM protector.raise('invalid_parameter', 'provider and provider_reference must not be blank',
 			'A blank reference is a key every other blank one of the provider collides with.', 'Write NULL for none.');
 	END IF;
@@ -794,7 +799,6 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
 	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
-	PERFORM protector_internal.check_provider(p_provider, p_provider_reference);
 	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_kind, p_status and p_details (a JSON object) must not be null');
 	END IF;
@@ -807,7 +811,11 @@ BEGIN
 		  AND p.provider_reference OPERATOR(pg_catalog.=) p_provider_reference;
 		v_replayed := FOUND;
 	END IF;
+	-- (what a new payment is given is judged; a replay names a row stored
+	-- before, which keeps what it has: 0.1.0 took blank references and
+	-- control characters)
 	IF NOT v_replayed THEN
+		PERFORM protector_internal.check_provider(p_provider, p_provider_reference);
 		PERFORM protector_internal.refuse_blank_provider(p_provider, p_provider_reference);
 	END IF;
 	-- what writes locks the booking first, within protector.lock_timeout
@@ -903,8 +911,12 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'payment not found');
 	END IF;
-	-- (a reference given alone is of the row's provider)
-	PERFORM protector_internal.check_provider(COALESCE(p_provider, v_payment.provider), p_provider_reference);
+	-- what is given is judged, not what the row holds (0.1.0 stored blank
+	-- providers and control characters: such a row is still settled); a
+	-- reference given alone is of the row's provider ('stored' stands for
+	-- it where the row has one)
+	PERFORM protector_internal.check_provider(
+		COALESCE(p_provider, CASE WHEN v_payment.provider IS NOT NULL THEN 'stored' END), p_provider_reference);
 	PERFORM protector_internal.refuse_blank_provider(p_provider, p_provider_reference);
 	-- a provider or reference given is the row's own, or fills what a
 	-- pending row lacks (a settled one keeps what it has)

@@ -253,6 +253,8 @@ RETURN CASE WHEN p_kind OPERATOR(pg_catalog.=) ANY
 						   WHERE CASE pg_catalog.jsonb_typeof(e.value)
 								WHEN 'null' THEN e.key OPERATOR(pg_catalog.=) ANY ('{start,confirm_by}'::text[])
 								WHEN 'number' THEN e.key OPERATOR(pg_catalog.=) 'party_size'
+									AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[1-9][0-9]{0,4}$'
+									AND (e.value OPERATOR(pg_catalog.#>>) '{}')::integer OPERATOR(pg_catalog.<=) 100000
 								WHEN 'string' THEN CASE e.key
 									WHEN 'service' THEN EXISTS (
 										SELECT FROM protector.services s
@@ -334,7 +336,11 @@ BEGIN
 			SELECT c.id, c.merged_into FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) v_merged_into
 			UNION
 			SELECT c.id, c.merged_into FROM protector.customers c JOIN up ON c.id OPERATOR(pg_catalog.=) up.parent)
-		SELECT up.id INTO v_top FROM up WHERE up.parent IS NULL;
+		SELECT COALESCE((SELECT up.id FROM up WHERE up.parent IS NULL),
+						-- (no top: a cycle; one merged into it is erased with it)
+						CASE WHEN NOT EXISTS (SELECT FROM up WHERE up.id OPERATOR(pg_catalog.=) p_customer_id)
+							 THEN v_merged_into END)
+		INTO v_top;
 		IF v_top IS NOT NULL
 		   AND NOT EXISTS (SELECT FROM protector.customer_erasures e
 						   WHERE e.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -894,7 +900,8 @@ BEGIN
 	PERFORM protector_internal.lock_customer_bookings(ARRAY[p_customer_id]);
 	v_org := protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.erase', 'customer', true);
 	-- the customer and every record merged into it (a chain 0.1.0 let
-	-- merges make included), each authorized first
+	-- merges make included): of its organization, whose customers the
+	-- caller may erase
 	v_ids := p_customer_id OPERATOR(pg_catalog.||) ARRAY(
 		WITH RECURSIVE d(id) AS (
 			SELECT p_customer_id
@@ -902,11 +909,10 @@ BEGIN
 			SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
 			WHERE c.organization_id OPERATOR(pg_catalog.=) v_org)
 		SELECT d.id FROM d WHERE d.id OPERATOR(pg_catalog.<>) p_customer_id ORDER BY d.id);
-	FOREACH v_id IN ARRAY v_ids[2:] LOOP
-		PERFORM protector_internal.authorize_row('protector.customers', v_id, 'customers.erase', 'customer', true);
-	END LOOP;
 	-- a first erasure is its row's (erase_customer_data, which erases the
-	-- records merged into it too); another one erases each again
+	-- records merged into it too); another one erases each again, each
+	-- authorized just before (the permits kept per transaction are few:
+	-- authorized all first, the first ones' were gone by their turn)
 	FOREACH v_id IN ARRAY v_ids LOOP
 		INSERT INTO protector.customer_erasures (organization_id, customer_id)
 		VALUES (v_org, v_id)
@@ -916,6 +922,9 @@ BEGIN
 			v_again := NOT v_first;
 		END IF;
 		IF NOT v_first AND v_again THEN
+			IF v_id OPERATOR(pg_catalog.<>) p_customer_id THEN
+				PERFORM protector_internal.authorize_row('protector.customers', v_id, 'customers.erase', 'customer', true);
+			END IF;
 			PERFORM protector_internal.scrub_customer(v_org, v_id);
 		END IF;
 	END LOOP;

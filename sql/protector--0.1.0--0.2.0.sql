@@ -1000,7 +1000,8 @@ BEGIN
 	PERFORM protector_internal.lock_customer_bookings(ARRAY[p_customer_id]);
 	v_org := protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.erase', 'customer', true);
 	-- the customer and every record merged into it (a chain 0.1.0 let
-	-- merges make included), each authorized first
+	-- merges make included): of its organization, whose customers the
+	-- caller may erase
 	v_ids := p_customer_id OPERATOR(pg_catalog.||) ARRAY(
 		WITH RECURSIVE d(id) AS (
 			SELECT p_customer_id
@@ -1008,11 +1009,10 @@ BEGIN
 			SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
 			WHERE c.organization_id OPERATOR(pg_catalog.=) v_org)
 		SELECT d.id FROM d WHERE d.id OPERATOR(pg_catalog.<>) p_customer_id ORDER BY d.id);
-	FOREACH v_id IN ARRAY v_ids[2:] LOOP
-		PERFORM protector_internal.authorize_row('protector.customers', v_id, 'customers.erase', 'customer', true);
-	END LOOP;
 	-- a first erasure is its row's (erase_customer_data, which erases the
-	-- records merged into it too); another one erases each again
+	-- records merged into it too); another one erases each again, each
+	-- authorized just before (the permits kept per transaction are few:
+	-- authorized all first, the first ones' were gone by their turn)
 	FOREACH v_id IN ARRAY v_ids LOOP
 		INSERT INTO protector.customer_erasures (organization_id, customer_id)
 		VALUES (v_org, v_id)
@@ -1022,6 +1022,9 @@ BEGIN
 			v_again := NOT v_first;
 		END IF;
 		IF NOT v_first AND v_again THEN
+			IF v_id OPERATOR(pg_catalog.<>) p_customer_id THEN
+				PERFORM protector_internal.authorize_row('protector.customers', v_id, 'customers.erase', 'customer', true);
+			END IF;
 			PERFORM protector_internal.scrub_customer(v_org, v_id);
 		END IF;
 	END LOOP;
@@ -1417,7 +1420,6 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
 	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
-	PERFORM protector_internal.check_provider(p_provider, p_provider_reference);
 	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_kind, p_status and p_details (a JSON object) must not be null');
 	END IF;
@@ -1430,7 +1432,11 @@ BEGIN
 		  AND p.provider_reference OPERATOR(pg_catalog.=) p_provider_reference;
 		v_replayed := FOUND;
 	END IF;
+	-- (what a new payment is given is judged; a replay names a row stored
+	-- before, which keeps what it has: 0.1.0 took blank references and
+	-- control characters)
 	IF NOT v_replayed THEN
+		PERFORM protector_internal.check_provider(p_provider, p_provider_reference);
 		PERFORM protector_internal.refuse_blank_provider(p_provider, p_provider_reference);
 	END IF;
 	-- what writes locks the booking first, within protector.lock_timeout
@@ -9536,6 +9542,9 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_try integer;
+	v_locked boolean := false;
 BEGIN
 	-- (a row moved to another organization leaves this one too: service_role
 	-- left an organization without an owner so)
@@ -9553,22 +9562,30 @@ BEGIN
 		-- The other active owners, locked so that they stay owners (under
 		-- REPEATABLE READ or SERIALIZABLE an owner another transaction
 		-- demoted since the snapshot is a serialization failure, 40001, not
-		-- an owner counted that is no longer one).  Those another
-		-- transaction is changing are not waited for: this row is held
-		-- already, and two owners stepping down at once deadlocked (each
-		-- held its own row and waited for the other's); all the others are
+		-- an owner counted that is no longer one).  A row another
+		-- transaction holds is not waited for while the owners' lock is
+		-- held (this row is held already: two owners stepping down at once
+		-- each held their own row and waited for the other's, 40P01), but
+		-- looked at again for up to a second, sleeping (no lock wait, so no
+		-- deadlock check finds a cycle): a shift or task being written for
+		-- that owner holds it FOR SHARE for a moment.  All the others are
 		-- locked, so that a later change of one of them waits for this
-		-- transaction before it holds anything (locking one only let it
-		-- take another's row and then wait for the owners' lock).  FOR NO
-		-- KEY UPDATE: a change or deletion of the row conflicts, a foreign
-		-- key's check (a booking assigned to that owner being written) does
-		-- not.  Where every other owner is being changed, the caller
+		-- transaction.  FOR NO KEY UPDATE: a foreign key's check does not
+		-- conflict.  Where every other owner is still held, the caller
 		-- retries (40001).
-		PERFORM FROM protector.members m
-		WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
-		  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id
-		FOR NO KEY UPDATE SKIP LOCKED;
-		IF FOUND THEN
+		FOR v_try IN 1..20 LOOP
+			PERFORM FROM protector.members m
+			WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+			  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id
+			FOR NO KEY UPDATE SKIP LOCKED;
+			v_locked := FOUND;
+			EXIT WHEN v_locked OR NOT EXISTS (
+				SELECT FROM protector.members m
+				WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+				  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id);
+			PERFORM pg_catalog.pg_sleep(0.05);
+		END LOOP;
+		IF v_locked THEN
 			NULL;
 		ELSIF EXISTS (SELECT FROM protector.members m
 					  WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
@@ -10169,7 +10186,11 @@ BEGIN
 			SELECT c.id, c.merged_into FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) v_merged_into
 			UNION
 			SELECT c.id, c.merged_into FROM protector.customers c JOIN up ON c.id OPERATOR(pg_catalog.=) up.parent)
-		SELECT up.id INTO v_top FROM up WHERE up.parent IS NULL;
+		SELECT COALESCE((SELECT up.id FROM up WHERE up.parent IS NULL),
+						-- (no top: a cycle; one merged into it is erased with it)
+						CASE WHEN NOT EXISTS (SELECT FROM up WHERE up.id OPERATOR(pg_catalog.=) p_customer_id)
+							 THEN v_merged_into END)
+		INTO v_top;
 		IF v_top IS NOT NULL
 		   AND NOT EXISTS (SELECT FROM protector.customer_erasures e
 						   WHERE e.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -12989,17 +13010,22 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_provider text;
+	v_reference text;
 BEGIN
-	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.provider IS DISTINCT FROM OLD.provider
-		OR NEW.provider_reference IS DISTINCT FROM OLD.provider_reference)
-	   AND (NOT COALESCE(protector_internal.text_is_clean(NEW.provider), true)
-			OR NOT COALESCE(protector_internal.text_is_clean(NEW.provider_reference), true)) THEN
+	-- (each column judged where it is written: a value stored before
+	-- stays, beside a new one in the other column)
+	v_provider := CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.provider IS DISTINCT FROM OLD.provider
+					   THEN NEW.provider END;
+	v_reference := CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.provider_reference IS DISTINCT FROM OLD.provider_reference
+						THEN NEW.provider_reference END;
+	IF NOT COALESCE(protector_internal.text_is_clean(v_provider), true)
+	   OR NOT COALESCE(protector_internal.text_is_clean(v_reference), true) THEN
 		PERFORM protector.raise('invalid_parameter', 'provider and provider_reference hold control or invisible direction characters');
 	END IF;
-	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.provider IS DISTINCT FROM OLD.provider
-		OR NEW.provider_reference IS DISTINCT FROM OLD.provider_reference)
-	   AND (protector_internal.trim_spaces(NEW.provider) OPERATOR(pg_catalog.=) ''
-			OR protector_internal.trim_spaces(NEW.provider_reference) OPERATOR(pg_catalog.=) '') THEN
+	IF protector_internal.trim_spaces(v_provider) OPERATOR(pg_catalog.=) ''
+	   OR protector_internal.trim_spaces(v_reference) OPERATOR(pg_catalog.=) '' THEN
 		PERFORM protector.raise('invalid_parameter', 'provider and provider_reference must not be blank',
 			'A blank reference is a key every other blank one of the provider collides with.', 'Write NULL for none.');
 	END IF;
@@ -13380,8 +13406,12 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'payment not found');
 	END IF;
-	-- (a reference given alone is of the row's provider)
-	PERFORM protector_internal.check_provider(COALESCE(p_provider, v_payment.provider), p_provider_reference);
+	-- what is given is judged, not what the row holds (0.1.0 stored blank
+	-- providers and control characters: such a row is still settled); a
+	-- reference given alone is of the row's provider ('stored' stands for
+	-- it where the row has one)
+	PERFORM protector_internal.check_provider(
+		COALESCE(p_provider, CASE WHEN v_payment.provider IS NOT NULL THEN 'stored' END), p_provider_reference);
 	PERFORM protector_internal.refuse_blank_provider(p_provider, p_provider_reference);
 	-- a provider or reference given is the row's own, or fills what a
 	-- pending row lacks (a settled one keeps what it has)
@@ -14125,6 +14155,8 @@ RETURN CASE WHEN p_kind OPERATOR(pg_catalog.=) ANY
 						   WHERE CASE pg_catalog.jsonb_typeof(e.value)
 								WHEN 'null' THEN e.key OPERATOR(pg_catalog.=) ANY ('{start,confirm_by}'::text[])
 								WHEN 'number' THEN e.key OPERATOR(pg_catalog.=) 'party_size'
+									AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[1-9][0-9]{0,4}$'
+									AND (e.value OPERATOR(pg_catalog.#>>) '{}')::integer OPERATOR(pg_catalog.<=) 100000
 								WHEN 'string' THEN CASE e.key
 									WHEN 'service' THEN EXISTS (
 										SELECT FROM protector.services s

@@ -11,7 +11,9 @@
 #    calls start (update_staff_permissions, then deactivate_staff);
 # 2. both step down by a direct UPDATE of their own row, ten rounds;
 # 3. three owners: one steps down and renames a co-owner who steps down
-#    meanwhile (no deadlock).
+#    meanwhile (no deadlock);
+# 4. a co-owner's row held FOR SHARE for a moment: the other owner steps
+#    down once it is free.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -120,6 +122,23 @@ if [ "$t2" = ok ] && ! grep -q ERROR "$WORK/t1" && [ "$(owners_left)" = 1 ]; the
 	echo "ok - three owners: one steps down and renames a co-owner who steps down meanwhile: both commit, no deadlock"
 else
 	echo "not ok - three owners: T2 answered $t2, T1: $(grep ERROR "$WORK/t1" | head -1), $(owners_left) active owners left"
+	failures=$((failures + 1))
+fi
+
+# 4. a co-owner's row held FOR SHARE for a moment (a shift or a task being
+# written for them locks it so): the other owner steps down once it is
+# free (it was told to retry at once)
+two_owners
+psql -X -q -d "$DB" -c "BEGIN" -c "SELECT FROM protector.members WHERE id = '$BEA' FOR SHARE" \
+	-c "SELECT pg_sleep(0.5)" -c "COMMIT" >/dev/null &
+holder=$!
+sleep 0.2
+answer=$(step_down ann "SELECT protector.update_staff_permissions('$ANN', 'admin')")
+wait "$holder"
+if [ "$answer" = ok ] && [ "$(owners_left)" = 1 ]; then
+	echo "ok - a co-owner's row held FOR SHARE for a moment: the other owner steps down once it is free"
+else
+	echo "not ok - a co-owner's row held FOR SHARE for a moment: answered $answer, $(owners_left) active owners left"
 	failures=$((failures + 1))
 fi
 

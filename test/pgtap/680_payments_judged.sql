@@ -13,7 +13,7 @@
 -- (test/concurrency/payment_locks.sh: the stranger no longer waits for
 -- the booking's lock.)
 BEGIN;
-SELECT plan(13);
+SELECT plan(16);
 
 SELECT count(tests.create_supabase_user(u)) AS made FROM unnest(ARRAY['oa_owner', 'oa_stranger']) u \gset
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -119,13 +119,24 @@ INSERT INTO protector.payments (id, organization_id, booking_id, amount, status,
 	('0a680000-0000-4000-8000-0000000000f1', '0a680000-0000-4000-8000-00000000000a', '0a680000-0000-4000-8000-0000000000b1',
 	 5, 'pending', 'USD', 'cash', ' '),
 	('0a680000-0000-4000-8000-0000000000f2', '0a680000-0000-4000-8000-00000000000a', '0a680000-0000-4000-8000-0000000000b1',
-	 5, 'pending', 'USD', '', NULL);
+	 5, 'pending', 'USD', '', NULL),
+	('0a680000-0000-4000-8000-0000000000f3', '0a680000-0000-4000-8000-00000000000a', '0a680000-0000-4000-8000-0000000000b1',
+	 5, 'pending', 'USD', E'cash\t', NULL),
+	('0a680000-0000-4000-8000-0000000000f4', '0a680000-0000-4000-8000-00000000000a', '0a680000-0000-4000-8000-0000000000b1',
+	 5, 'pending', 'USD', 'stripe', E'pi_77\n');
 RESET session_replication_role;
 SELECT is(pg_temp.answer('oa_owner', $$SELECT protector.record_payment('0a680000-0000-4000-8000-0000000000b1', 5, 'cash', ' ',
 												p_status => 'succeeded')$$),
 	'P0999 rolled back', 'a pending payment stored with a blank reference is settled by its webhook''s replay');
 SELECT is(pg_temp.answer('oa_owner', $$SELECT protector.settle_payment('0a680000-0000-4000-8000-0000000000f2')$$),
 	'P0999 rolled back', '... and one stored with a blank provider by settle_payment');
+SELECT is(pg_temp.answer('oa_owner', $$SELECT protector.settle_payment('0a680000-0000-4000-8000-0000000000f2', 'succeeded', NULL, 'rcpt-17')$$),
+	'P0999 rolled back', '... which then takes a reference (the stored blank provider is not judged again)');
+SELECT is(pg_temp.answer('oa_owner', $$SELECT protector.settle_payment('0a680000-0000-4000-8000-0000000000f3')$$),
+	'P0999 rolled back', 'a pending payment stored with a control character is settled (its provider is not judged as given)');
+SELECT is(pg_temp.answer('oa_owner', $$SELECT protector.record_payment('0a680000-0000-4000-8000-0000000000b1', 5, 'stripe', E'pi_77\n',
+												p_status => 'succeeded')$$),
+	'P0999 rolled back', '... and by its webhook''s replay');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -12,7 +12,7 @@
 -- the records merged into it, free text kept under protector's keys, and
 -- the erasure's broadcast of a booking once theirs naming their account.
 BEGIN;
-SELECT plan(21);
+SELECT plan(27);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_admin', 'e_cora', 'e_jonas', 'e_dana']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a690000-0000-4000-8000-000000000000', 'E', 'erasure-edges');
@@ -180,6 +180,59 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT payload FROM protector.notifications WHERE booking_id = '0a690000-0000-4000-8000-00000000b009' AND kind = 'booking.cancelled'),
 	'{"confirm_by": "2031-01-01T10:00:00+00:00", "party_size": 2}'::jsonb,
 	'a booking.cancelled written by staff keeps only what protector would have written');
+
+-- 7. erased again with 33 records merged into it (each authorized just
+-- before its turn: authorized all first, the first permits were gone, 42501)
+INSERT INTO protector.customers (id, organization_id, full_name)
+SELECT ('0a690000-0000-4000-8000-0000000010' || lpad(g::text, 2, '0'))::uuid, '0a690000-0000-4000-8000-000000000000', 'Many ' || g
+FROM generate_series(0, 33) g;
+SELECT tests.authenticate_as('e_admin');
+DO $$
+BEGIN
+	FOR g IN 1..33 LOOP
+		PERFORM protector.merge_customers('0a690000-0000-4000-8000-000000001000',
+										  ('0a690000-0000-4000-8000-0000000010' || lpad(g::text, 2, '0'))::uuid);
+	END LOOP;
+END
+$$;
+SELECT is(protector.erase_customer('0a690000-0000-4000-8000-000000001000') ->> 'already_erased', 'false', 'a record with 33 merged into it is erased');
+SELECT is(protector.erase_customer('0a690000-0000-4000-8000-000000001000') ->> 'already_erased', 'true', '... and erased again');
+SELECT tests.clear_authentication();
+
+-- 8. a record merged into a cycle is not erased alone (the cycle holds
+-- what its merge moved); with the cycle it is
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0a690000-0000-4000-8000-00000000c0b1', '0a690000-0000-4000-8000-000000000000', 'Into Cycle', 'into@example.com'),
+	('0a690000-0000-4000-8000-00000000c0b2', '0a690000-0000-4000-8000-000000000000', 'Cycle C', NULL),
+	('0a690000-0000-4000-8000-00000000c0b3', '0a690000-0000-4000-8000-000000000000', 'Cycle D', NULL);
+SET LOCAL session_replication_role = replica;
+UPDATE protector.customers SET merged_into = '0a690000-0000-4000-8000-00000000c0b2' WHERE id = '0a690000-0000-4000-8000-00000000c0b1';
+UPDATE protector.customers SET merged_into = '0a690000-0000-4000-8000-00000000c0b3' WHERE id = '0a690000-0000-4000-8000-00000000c0b2';
+UPDATE protector.customers SET merged_into = '0a690000-0000-4000-8000-00000000c0b2' WHERE id = '0a690000-0000-4000-8000-00000000c0b3';
+RESET session_replication_role;
+SELECT tests.authenticate_as('e_admin');
+SELECT throws_ok($$SELECT protector.erase_customer('0a690000-0000-4000-8000-00000000c0b1')$$,
+	'22023', 'customer 0a690000-0000-4000-8000-00000000c0b1 was merged into customer 0a690000-0000-4000-8000-00000000c0b2',
+	'a record merged into a cycle is not erased alone');
+SELECT lives_ok($$SELECT protector.erase_customer('0a690000-0000-4000-8000-00000000c0b3')$$, '... the cycle is, and it with it');
+SELECT tests.clear_authentication();
+SELECT is((SELECT email FROM protector.customers WHERE id = '0a690000-0000-4000-8000-00000000c0b1'), NULL, '... its e-mail gone');
+
+-- 9. a party size as protector writes it (a phone number there goes)
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0a690000-0000-4000-8000-00000000c0a2', '0a690000-0000-4000-8000-000000000000', 'Yara');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a690000-0000-4000-8000-00000000b00a', '0a690000-0000-4000-8000-000000000000', '0a690000-0000-4000-8000-0000000000a1',
+		'0a690000-0000-4000-8000-0000000005a1', '0a690000-0000-4000-8000-00000000c0a2',
+		tstzrange(date_trunc('day', now()) + interval '10 days', date_trunc('day', now()) + interval '10 days 1 hour'), 'confirmed');
+INSERT INTO protector.notifications (organization_id, booking_id, kind, payload) VALUES
+	('0a690000-0000-4000-8000-000000000000', '0a690000-0000-4000-8000-00000000b00a', 'booking.rescheduled', '{"party_size": 4930123456}'),
+	('0a690000-0000-4000-8000-000000000000', '0a690000-0000-4000-8000-00000000b00a', 'booking.rescheduled', '{"party_size": 19.85}');
+SELECT tests.authenticate_as('e_admin');
+SELECT protector.erase_customer('0a690000-0000-4000-8000-00000000c0a2') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.notifications WHERE booking_id = '0a690000-0000-4000-8000-00000000b00a'
+		   AND kind = 'booking.rescheduled' AND payload <> '{}'), 0, 'a party size no booking has goes');
 
 SELECT * FROM finish();
 ROLLBACK;
