@@ -14052,8 +14052,7 @@ BEGIN
 	RETURN EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
 				   WHERE a.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
 					 AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
-					 AND a.state OPERATOR(pg_catalog.=) 'active'
-					 AND a.query OPERATOR(pg_catalog.~*) '^\s*(COPY|INSERT\s+INTO)\s+"?protector(_internal)?"?\.');
+					 AND protector_internal.is_load(a.state, a.query));
 END
 $$;
 COMMENT ON FUNCTION protector_internal.loads_running() IS
@@ -14122,7 +14121,8 @@ BEGIN
 		END;
 		IF v_loads IS NOT FALSE THEN
 			PERFORM pg_catalog.pg_sleep(0.1);
-			CONTINUE;
+			-- (a load ends: its time is not counted; another holder's is)
+			CONTINUE WHEN protector_internal.held_by_loads_only(p_tables);
 		END IF;
 		v_waited := v_waited OPERATOR(pg_catalog.+) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_since);
 		IF v_gave_up THEN
@@ -14136,7 +14136,9 @@ BEGIN
 			RETURN false;
 		END IF;
 		-- the next turn waits for the table that was not free
-		v_order := ARRAY[v_busy] OPERATOR(pg_catalog.||) pg_catalog.array_remove(v_order, v_busy);
+		IF v_loads IS FALSE AND v_busy IS NOT NULL THEN
+			v_order := ARRAY[v_busy] OPERATOR(pg_catalog.||) pg_catalog.array_remove(v_order, v_busy);
+		END IF;
 	END LOOP;
 END
 $$;
@@ -14226,6 +14228,36 @@ CREATE CONSTRAINT TRIGGER apply_realtime_at_commit AFTER UPDATE ON protector_int
 	DEFERRABLE INITIALLY DEFERRED
 	FOR EACH ROW WHEN (pg_catalog.current_setting('protector_internal.realtime_at_commit', true) OPERATOR(pg_catalog.=) 'on')
 	EXECUTE FUNCTION protector_internal.apply_realtime_at_commit();
+
+CREATE FUNCTION protector_internal.is_load(p_state text, p_query text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN COALESCE(p_state OPERATOR(pg_catalog.=) 'active'
+				AND p_query OPERATOR(pg_catalog.~*) '^\s*(COPY|INSERT\s+INTO)\s+"?protector(_internal)?"?\.', false);
+COMMENT ON FUNCTION protector_internal.is_load(text, text) IS
+'A session of pg_stat_activity (state, query) is loading one of protector''s tables (COPY or INSERT into them)';
+
+CREATE FUNCTION protector_internal.held_by_loads_only(p_tables regclass[])
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pg_catalog.pg_stat_clear_snapshot();
+	RETURN NOT EXISTS (
+		SELECT FROM pg_catalog.pg_locks l
+		LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid
+		WHERE l.locktype OPERATOR(pg_catalog.=) 'relation' AND l.granted
+		  AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d
+												  WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+		  AND l.relation OPERATOR(pg_catalog.=) ANY (p_tables::pg_catalog.oid[])
+		  AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+		  AND NOT protector_internal.is_load(a.state, a.query));
+END
+$$;
+COMMENT ON FUNCTION protector_internal.held_by_loads_only(regclass[]) IS
+'During a restore: whether every other session holding these tables is loading one of protector''s';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

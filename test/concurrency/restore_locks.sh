@@ -28,6 +28,8 @@
 # 7. loads_running() sees a load begun within its caller's transaction.
 # 8. The restored Realtime row beside the last load, of a published table:
 #    that load's drain cannot alter its own table; its commit does.
+# 9. The publication beside a load that runs on and a reader idle in its
+#    transaction: the reader's time counts toward the bound.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -181,6 +183,25 @@ if [ "$published" = 4 ] && [ ! -s "$WORK/eight.out" ] && [ ! -s "$WORK/eight_loa
 else
 	fail "the restored Realtime row beside the last load, of a published table: $published tables, $(cat "$WORK/eight.out" "$WORK/eight_load.out")"
 fi
+
+# 9. the publication beside a load of venues (not published) that runs
+# on, while a reader idle in its transaction holds bookings: polling for
+# the loads' end never ended; the reader's time counts toward the bound
+# (here the session's lock_timeout), then a WARNING
+PGAPPNAME=rl_load psql -X -q -d "$DB" -c "INSERT INTO protector.venues (organization_id, name, timezone)
+	SELECT NULL, 'never', 'UTC' WHERE pg_sleep(20)::text = 'never'" >/dev/null 2>&1 &
+load=$!
+psql -X -q -d "$DB" -c "DROP PUBLICATION supabase_realtime" -c "INSERT INTO protector_internal.realtime_state VALUES (true) ON CONFLICT DO NOTHING" >/dev/null
+PGAPPNAME=rl_holder psql -X -q -d "$DB" -c "BEGIN" -c "SELECT count(*) FROM protector.bookings" -c "SELECT pg_sleep(20)" >/dev/null 2>&1 &
+holder=$!
+await_one "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rl_load' AND state = 'active'"
+await_one "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'rl_holder' AND l.relation = 'protector.bookings'::regclass"
+out=$(PGOPTIONS="-c lock_timeout=2s" timeout 15 psql -X -q -d "$DB" -c "SET row_security = off" -c "CREATE PUBLICATION supabase_realtime" 2>&1 |
+	grep -cE 'WARNING:  protector: (gave up waiting|not back in Supabase Realtime)' || true)
+psql -X -q -d "$DB" -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name IN ('rl_load', 'rl_holder')" >/dev/null
+wait "$load" "$holder" || true
+if [ "$out" = 2 ]; then ok "the publication beside a load that runs on and a reader: it gives up, with a WARNING"
+else fail "the publication beside a load that runs on and a reader: $out WARNINGs (still polling after 15 s?)"; fi
 
 out=$(psql -X -A -t -d "$DB" -c "SELECT protector_internal.lock_for_restore('{protector.tasks}', 'SHARE')" 2>&1 | head -1 || true)
 case "$out" in
