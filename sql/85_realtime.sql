@@ -346,8 +346,12 @@ BEGIN
 		-- (the drain of a published table's own load, whose COPY keeps it
 		-- open: tried again when the load commits, as no later load's end
 		-- may come, apply_realtime_at_commit)
-		PERFORM pg_catalog.set_config('protector_internal.realtime_at_commit', 'on', true);
-		UPDATE protector_internal.realtime_state SET enabled = enabled;
+		-- (once: not again from that commit's own attempt, which a cursor
+		-- still open on the table fails the same way: it looped)
+		IF pg_catalog.current_setting('protector_internal.realtime_at_commit', true) IS DISTINCT FROM 'firing' THEN
+			PERFORM pg_catalog.set_config('protector_internal.realtime_at_commit', 'on', true);
+			UPDATE protector_internal.realtime_state SET enabled = enabled;
+		END IF;
 		RETURN false;
 	END;
 END
@@ -369,7 +373,11 @@ AS $$
 DECLARE
 	v_message text;
 BEGIN
-	PERFORM pg_catalog.set_config('protector_internal.realtime_at_commit', 'off', true);
+	-- (Realtime turned off since, in this transaction or another: stays off)
+	IF NOT EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+		RETURN NULL;
+	END IF;
+	PERFORM pg_catalog.set_config('protector_internal.realtime_at_commit', 'firing', true);
 	-- (nothing here may fail the load's commit: its rows matter more)
 	BEGIN
 		IF NOT protector_internal.apply_restored_realtime() AND NOT protector_internal.loads_running() THEN
@@ -378,6 +386,7 @@ BEGIN
 	EXCEPTION WHEN OTHERS THEN
 		v_message := SQLERRM;
 	END;
+	PERFORM pg_catalog.set_config('protector_internal.realtime_at_commit', 'off', true);
 	IF v_message IS NOT NULL THEN
 		RAISE WARNING 'protector: not back in Supabase Realtime yet: %', v_message
 			USING HINT = 'Run SELECT protector.enable_realtime() once the restore is done.';

@@ -10182,14 +10182,18 @@ BEGIN
 	-- or after it.  (A chain 0.1.0 let merges make is walked to its top; a
 	-- cycle it let them make has none, and any record of it is erased.)
 	IF v_merged_into IS NOT NULL THEN
-		WITH RECURSIVE up(id, parent) AS (
-			SELECT c.id, c.merged_into FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) v_merged_into
-			UNION
-			SELECT c.id, c.merged_into FROM protector.customers c JOIN up ON c.id OPERATOR(pg_catalog.=) up.parent)
+		WITH RECURSIVE up(id, parent, path) AS (
+			SELECT c.id, c.merged_into, ARRAY[c.id] FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) v_merged_into
+			UNION ALL
+			SELECT c.id, c.merged_into, up.path OPERATOR(pg_catalog.||) c.id
+			FROM protector.customers c JOIN up ON c.id OPERATOR(pg_catalog.=) up.parent
+			WHERE NOT c.id OPERATOR(pg_catalog.=) ANY (up.path))
 		SELECT COALESCE((SELECT up.id FROM up WHERE up.parent IS NULL),
-						-- (no top: a cycle; one merged into it is erased with it)
+						-- (no top: a cycle; one merged into it is erased with
+						-- it, and the hint names a record of the cycle: the
+						-- one the walk came back to)
 						CASE WHEN NOT EXISTS (SELECT FROM up WHERE up.id OPERATOR(pg_catalog.=) p_customer_id)
-							 THEN v_merged_into END)
+							 THEN (SELECT up.parent FROM up WHERE up.parent OPERATOR(pg_catalog.=) ANY (up.path) LIMIT 1) END)
 		INTO v_top;
 		IF v_top IS NOT NULL
 		   AND NOT EXISTS (SELECT FROM protector.customer_erasures e
@@ -13238,8 +13242,12 @@ BEGIN
 		-- (the drain of a published table's own load, whose COPY keeps it
 		-- open: tried again when the load commits, as no later load's end
 		-- may come, apply_realtime_at_commit)
-		PERFORM pg_catalog.set_config('protector_internal.realtime_at_commit', 'on', true);
-		UPDATE protector_internal.realtime_state SET enabled = enabled;
+		-- (once: not again from that commit's own attempt, which a cursor
+		-- still open on the table fails the same way: it looped)
+		IF pg_catalog.current_setting('protector_internal.realtime_at_commit', true) IS DISTINCT FROM 'firing' THEN
+			PERFORM pg_catalog.set_config('protector_internal.realtime_at_commit', 'on', true);
+			UPDATE protector_internal.realtime_state SET enabled = enabled;
+		END IF;
 		RETURN false;
 	END;
 END
@@ -14157,7 +14165,7 @@ RETURN CASE WHEN p_kind OPERATOR(pg_catalog.=) ANY
 						   WHERE CASE pg_catalog.jsonb_typeof(e.value)
 								WHEN 'null' THEN e.key OPERATOR(pg_catalog.=) ANY ('{start,confirm_by}'::text[])
 								WHEN 'number' THEN e.key OPERATOR(pg_catalog.=) 'party_size'
-									AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[1-9][0-9]{0,4}$'
+									AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[1-9][0-9]{0,5}$'
 									AND (e.value OPERATOR(pg_catalog.#>>) '{}')::integer OPERATOR(pg_catalog.<=) 100000
 								WHEN 'string' THEN CASE e.key
 									WHEN 'service' THEN EXISTS (
@@ -14206,7 +14214,11 @@ AS $$
 DECLARE
 	v_message text;
 BEGIN
-	PERFORM pg_catalog.set_config('protector_internal.realtime_at_commit', 'off', true);
+	-- (Realtime turned off since, in this transaction or another: stays off)
+	IF NOT EXISTS (SELECT FROM protector_internal.realtime_state) THEN
+		RETURN NULL;
+	END IF;
+	PERFORM pg_catalog.set_config('protector_internal.realtime_at_commit', 'firing', true);
 	-- (nothing here may fail the load's commit: its rows matter more)
 	BEGIN
 		IF NOT protector_internal.apply_restored_realtime() AND NOT protector_internal.loads_running() THEN
@@ -14215,6 +14227,7 @@ BEGIN
 	EXCEPTION WHEN OTHERS THEN
 		v_message := SQLERRM;
 	END;
+	PERFORM pg_catalog.set_config('protector_internal.realtime_at_commit', 'off', true);
 	IF v_message IS NOT NULL THEN
 		RAISE WARNING 'protector: not back in Supabase Realtime yet: %', v_message
 			USING HINT = 'Run SELECT protector.enable_realtime() once the restore is done.';

@@ -30,6 +30,9 @@
 #    that load's drain cannot alter its own table; its commit does.
 # 9. The publication beside a load that runs on and a reader idle in its
 #    transaction: the reader's time counts toward the bound.
+# 10. The commit's own attempt fails as the drain's did: one WARNING, the
+#    commit ends (it looped).  11. A load, then Realtime turned off, in one
+#    transaction: it stays off.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -202,6 +205,36 @@ psql -X -q -d "$DB" -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHER
 wait "$load" "$holder" || true
 if [ "$out" = 2 ]; then ok "the publication beside a load that runs on and a reader: it gives up, with a WARNING"
 else fail "the publication beside a load that runs on and a reader: $out WARNINGs (still polling after 15 s?)"; fi
+
+# 10. the commit's attempt fails as the drain's did (a cursor of the same
+# transaction keeps notifications open): one WARNING, and the commit ends
+# (it set itself again at each attempt, and looped)
+psql -X -q -d "$DB" -c "SET client_min_messages = warning" -c "SELECT protector.disable_realtime()" \
+	-c "INSERT INTO protector_internal.realtime_state VALUES (true)" >/dev/null
+out=$(timeout 20 psql -X -q -d "$DB" 2>&1 <<'SQL' | grep -c 'not back in Supabase Realtime' || true
+BEGIN;
+SET LOCAL row_security = off;
+DECLARE c CURSOR FOR SELECT * FROM protector.notifications;
+FETCH 1 FROM c;
+INSERT INTO protector.tasks SELECT (NULL::protector.tasks).* WHERE false;
+COMMIT;
+SQL
+)
+if [ "$out" = 1 ]; then ok "the commit's own attempt fails too: one WARNING, and the commit ends"
+else fail "the commit's own attempt fails too: $out WARNINGs (looping?)"; fi
+# 11. a load, then Realtime turned off, in one transaction: it stays off
+psql -X -q -d "$DB" >/dev/null 2>&1 <<'SQL'
+BEGIN;
+SET LOCAL row_security = off;
+INSERT INTO protector.tasks SELECT (NULL::protector.tasks).* WHERE false;
+SET LOCAL row_security = on;
+SET LOCAL client_min_messages = warning;
+SELECT protector.disable_realtime();
+COMMIT;
+SQL
+published=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'supabase_realtime' AND schemaname = 'protector'")
+if [ "$published" = 0 ]; then ok "a load, then Realtime turned off in its transaction: it stays off"
+else fail "a load, then Realtime turned off in its transaction: $published tables published at commit"; fi
 
 out=$(psql -X -A -t -d "$DB" -c "SELECT protector_internal.lock_for_restore('{protector.tasks}', 'SHARE')" 2>&1 | head -1 || true)
 case "$out" in

@@ -12,7 +12,7 @@
 -- the records merged into it, free text kept under protector's keys, and
 -- the erasure's broadcast of a booking once theirs naming their account.
 BEGIN;
-SELECT plan(27);
+SELECT plan(31);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_admin', 'e_cora', 'e_jonas', 'e_dana']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a690000-0000-4000-8000-000000000000', 'E', 'erasure-edges');
@@ -229,12 +229,38 @@ VALUES ('0a690000-0000-4000-8000-00000000b00a', '0a690000-0000-4000-8000-0000000
 		tstzrange(date_trunc('day', now()) + interval '10 days', date_trunc('day', now()) + interval '10 days 1 hour'), 'confirmed');
 INSERT INTO protector.notifications (organization_id, booking_id, kind, payload) VALUES
 	('0a690000-0000-4000-8000-000000000000', '0a690000-0000-4000-8000-00000000b00a', 'booking.rescheduled', '{"party_size": 4930123456}'),
-	('0a690000-0000-4000-8000-000000000000', '0a690000-0000-4000-8000-00000000b00a', 'booking.rescheduled', '{"party_size": 19.85}');
+	('0a690000-0000-4000-8000-000000000000', '0a690000-0000-4000-8000-00000000b00a', 'booking.rescheduled', '{"party_size": 19.85}'),
+	('0a690000-0000-4000-8000-000000000000', '0a690000-0000-4000-8000-00000000b00a', 'booking.created', '{"party_size": 100000}');
 SELECT tests.authenticate_as('e_admin');
 SELECT protector.erase_customer('0a690000-0000-4000-8000-00000000c0a2') \g /dev/null
 SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM protector.notifications WHERE booking_id = '0a690000-0000-4000-8000-00000000b00a'
 		   AND kind = 'booking.rescheduled' AND payload <> '{}'), 0, 'a party size no booking has goes');
+SELECT is((SELECT payload FROM protector.notifications WHERE booking_id = '0a690000-0000-4000-8000-00000000b00a'
+		   AND kind = 'booking.created' AND payload ? 'party_size' AND NOT payload ? 'service'), '{"party_size": 100000}',
+	'... the largest a booking may have stays');
+
+-- 10. a chain that ends in a cycle: the hint names a record of the cycle
+-- (it named the next record of the chain, itself refused)
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0a690000-0000-4000-8000-00000000c0c7', '0a690000-0000-4000-8000-000000000000', 'Tail Two'),
+	('0a690000-0000-4000-8000-00000000c0c8', '0a690000-0000-4000-8000-000000000000', 'Tail One'),
+	('0a690000-0000-4000-8000-00000000c0c9', '0a690000-0000-4000-8000-000000000000', 'Cycle E'),
+	('0a690000-0000-4000-8000-00000000c0ca', '0a690000-0000-4000-8000-000000000000', 'Cycle F');
+SELECT pg_temp.merged_as_in_0_1_0(m.id, m.target) FROM (VALUES
+	('0a690000-0000-4000-8000-00000000c0c7'::uuid, '0a690000-0000-4000-8000-00000000c0c8'::uuid),
+	('0a690000-0000-4000-8000-00000000c0c8', '0a690000-0000-4000-8000-00000000c0c9'),
+	('0a690000-0000-4000-8000-00000000c0c9', '0a690000-0000-4000-8000-00000000c0ca'),
+	('0a690000-0000-4000-8000-00000000c0ca', '0a690000-0000-4000-8000-00000000c0c9')) m (id, target) \g /dev/null
+SELECT tests.authenticate_as('e_admin');
+SELECT throws_ok($$SELECT protector.erase_customer('0a690000-0000-4000-8000-00000000c0c7')$$,
+	'22023', 'customer 0a690000-0000-4000-8000-00000000c0c7 was merged into customer 0a690000-0000-4000-8000-00000000c0c9',
+	'the tail of a chain into a cycle is refused, naming a record of the cycle');
+SELECT lives_ok($$SELECT protector.erase_customer('0a690000-0000-4000-8000-00000000c0c9')$$, '... which erases the whole');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.customers WHERE id IN ('0a690000-0000-4000-8000-00000000c0c7',
+		   '0a690000-0000-4000-8000-00000000c0c8', '0a690000-0000-4000-8000-00000000c0c9', '0a690000-0000-4000-8000-00000000c0ca')
+		   AND full_name = 'erased'), 4, '... chain and cycle');
 
 SELECT * FROM finish();
 ROLLBACK;
