@@ -16,6 +16,7 @@ AS $$
 DECLARE
 	v_try integer;
 	v_locked boolean := false;
+	v_others boolean;				-- another active owner, held or not
 BEGIN
 	-- (a row moved to another organization leaves this one too: service_role
 	-- left an organization without an owner so)
@@ -45,22 +46,23 @@ BEGIN
 		-- conflict.  Where every other owner is still held, the caller
 		-- retries (40001).
 		FOR v_try IN 1..20 LOOP
+			IF v_try OPERATOR(pg_catalog.>) 1 THEN
+				PERFORM pg_catalog.pg_sleep(0.05);
+			END IF;
 			PERFORM FROM protector.members m
 			WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 			  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id
 			FOR NO KEY UPDATE SKIP LOCKED;
 			v_locked := FOUND;
-			EXIT WHEN v_locked OR NOT EXISTS (
+			v_others := v_locked OR EXISTS (
 				SELECT FROM protector.members m
 				WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 				  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id);
-			PERFORM pg_catalog.pg_sleep(0.05);
+			EXIT WHEN v_locked OR NOT v_others;
 		END LOOP;
 		IF v_locked THEN
 			NULL;
-		ELSIF EXISTS (SELECT FROM protector.members m
-					  WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
-						AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id) THEN
+		ELSIF v_others THEN
 			PERFORM protector.raise('retry', 'another owner of the organization is being changed',
 				pg_catalog.format('Every other active owner of organization %s is locked by another transaction.',
 								  OLD.organization_id),

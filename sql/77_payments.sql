@@ -693,21 +693,8 @@ BEGIN
 	IF NOT protector_internal.text_is_clean(p_provider) OR NOT protector_internal.text_is_clean(p_provider_reference) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference hold control or invisible direction characters');
 	END IF;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.check_provider(text, text) IS
-'Refuses a provider reference without a provider, ones too long or holding control or direction characters (22023)';
-
--- A provider or reference a caller gives is not blank (Unicode's spaces
--- included): a blank reference is a key every later blank one of that
--- provider collides with.  Only what is given: a row stored blank before
--- (0.1.0 took them) is still settled, by its webhook's replay too.
-CREATE FUNCTION protector_internal.refuse_blank_provider(p_provider text, p_provider_reference text)
-RETURNS void
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
+	-- (Unicode's spaces included: a blank reference is a key every later
+	-- blank one of that provider collides with)
 	IF protector_internal.trim_spaces(p_provider) OPERATOR(pg_catalog.=) ''
 	   OR protector_internal.trim_spaces(p_provider_reference) OPERATOR(pg_catalog.=) '' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference must not be blank',
@@ -715,8 +702,8 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.refuse_blank_provider(text, text) IS
-'Refuses a blank provider or reference given to record_payment or settle_payment (22023)';
+COMMENT ON FUNCTION protector_internal.check_provider(text, text) IS
+'Refuses a provider reference without a provider, ones too long, blank or holding control or direction characters (22023); given values only: a row stored before keeps what it has';
 
 -- What record_payment and settle_payment answer: the payment, whether it
 -- was a replay, and its booking's total, amount paid, balance and status
@@ -816,7 +803,6 @@ BEGIN
 	-- control characters)
 	IF NOT v_replayed THEN
 		PERFORM protector_internal.check_provider(p_provider, p_provider_reference);
-		PERFORM protector_internal.refuse_blank_provider(p_provider, p_provider_reference);
 	END IF;
 	-- what writes locks the booking first, within protector.lock_timeout
 	-- (check_payment locks it again, which a busy booking made an unbounded
@@ -917,7 +903,6 @@ BEGIN
 	-- it where the row has one)
 	PERFORM protector_internal.check_provider(
 		COALESCE(p_provider, CASE WHEN v_payment.provider IS NOT NULL THEN 'stored' END), p_provider_reference);
-	PERFORM protector_internal.refuse_blank_provider(p_provider, p_provider_reference);
 	-- a provider or reference given is the row's own, or fills what a
 	-- pending row lacks (a settled one keeps what it has)
 	IF (p_provider IS NOT NULL
@@ -972,6 +957,6 @@ GRANT EXECUTE ON FUNCTION
 	protector.settle_payment(uuid, protector.payment_status, text, text),
 	protector_internal.check_money(numeric, text),
 	protector_internal.check_currency(text, text),
-	protector_internal.check_provider(text, text), protector_internal.refuse_blank_provider(text, text),
+	protector_internal.check_provider(text, text),
 	protector_internal.payment_answer(protector.payments, boolean)
 TO authenticated, service_role;

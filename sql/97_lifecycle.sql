@@ -277,6 +277,23 @@ RETURN CASE WHEN p_kind OPERATOR(pg_catalog.=) ANY
 COMMENT ON FUNCTION protector_internal.erased_notification_payload(uuid, text, jsonb) IS
 'What a desk notification of an erased customer''s booking keeps of its payload: protector''s own kinds their keys with values as protector writes them, others nothing';
 
+-- The records merged into a customer, at any depth (a chain 0.1.0 let
+-- merges make included; a cycle's record itself left out), in id order:
+-- the erasure's walk down, once.  With the caller's rights.
+CREATE FUNCTION protector_internal.merged_into_it(p_organization_id uuid, p_customer_id uuid)
+RETURNS uuid[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN ARRAY(
+	WITH RECURSIVE d(id) AS (
+		SELECT p_customer_id
+		UNION
+		SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
+		WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id)
+	SELECT d.id FROM d WHERE d.id OPERATOR(pg_catalog.<>) p_customer_id ORDER BY d.id);
+COMMENT ON FUNCTION protector_internal.merged_into_it(uuid, uuid) IS
+'The records merged into a customer, at any depth, in id order (erasures erase them with it)';
+
 -- Is a request key a signed-in customer's of one of these accounts
 -- (customer/<user id>/<key>, as create_booking writes it)?
 CREATE FUNCTION protector_internal.key_of_accounts(p_key text, p_users uuid[])
@@ -362,13 +379,7 @@ BEGIN
 	-- Their rows may lie with the record this one was merged into (a merge
 	-- moves bookings, payments and messages to it): the person's records are
 	-- all of that group.
-	v_down := ARRAY(
-		WITH RECURSIVE d(id) AS (
-			SELECT p_customer_id
-			UNION
-			SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
-			WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id)
-		SELECT d.id FROM d);
+	v_down := p_customer_id OPERATOR(pg_catalog.||) protector_internal.merged_into_it(p_organization_id, p_customer_id);
 	v_group := ARRAY(
 		WITH RECURSIVE up(id, parent) AS (
 			SELECT c.id, c.merged_into FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
@@ -694,15 +705,9 @@ BEGIN
 	-- direct insert left them whole): each its own erasure's row, which
 	-- fires this again
 	INSERT INTO protector.customer_erasures (organization_id, customer_id, created_by)
-	SELECT NEW.organization_id, d.id, NEW.created_by
-	FROM (WITH RECURSIVE d(id) AS (
-			  SELECT NEW.customer_id
-			  UNION
-			  SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
-			  WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id)
-		  SELECT d.id FROM d) d
-	WHERE d.id OPERATOR(pg_catalog.<>) NEW.customer_id
-	ORDER BY d.id
+	SELECT NEW.organization_id, m.id, NEW.created_by
+	FROM pg_catalog.unnest(protector_internal.merged_into_it(NEW.organization_id, NEW.customer_id)) WITH ORDINALITY m (id, n)
+	ORDER BY m.n
 	ON CONFLICT (organization_id, customer_id) DO NOTHING;
 	RETURN NULL;
 END
@@ -906,13 +911,7 @@ BEGIN
 	-- the customer and every record merged into it (a chain 0.1.0 let
 	-- merges make included): of its organization, whose customers the
 	-- caller may erase
-	v_ids := p_customer_id OPERATOR(pg_catalog.||) ARRAY(
-		WITH RECURSIVE d(id) AS (
-			SELECT p_customer_id
-			UNION
-			SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
-			WHERE c.organization_id OPERATOR(pg_catalog.=) v_org)
-		SELECT d.id FROM d WHERE d.id OPERATOR(pg_catalog.<>) p_customer_id ORDER BY d.id);
+	v_ids := p_customer_id OPERATOR(pg_catalog.||) protector_internal.merged_into_it(v_org, p_customer_id);
 	-- a first erasure is its row's (erase_customer_data, which erases the
 	-- records merged into it too); another one erases each again, each
 	-- authorized just before (the permits kept per transaction are few:
@@ -964,7 +963,8 @@ SELECT protector.enable_audit(t) FROM unnest('{protector.audit_purges, protector
 REVOKE ALL ON FUNCTION protector.expire_holds(integer), protector.purge_audit_log(timestamptz, uuid),
 	protector.erase_customer(uuid) FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION protector_internal.scrub_customer(uuid, uuid) TO authenticated, service_role;
+GRANT EXECUTE ON FUNCTION protector_internal.scrub_customer(uuid, uuid), protector_internal.merged_into_it(uuid, uuid)
+	TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION protector.expire_holds(integer) TO service_role;
 GRANT EXECUTE ON FUNCTION protector.purge_audit_log(timestamptz, uuid), protector.erase_customer(uuid)
 	TO authenticated, service_role;

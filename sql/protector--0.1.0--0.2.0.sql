@@ -962,15 +962,9 @@ BEGIN
 	-- direct insert left them whole): each its own erasure's row, which
 	-- fires this again
 	INSERT INTO protector.customer_erasures (organization_id, customer_id, created_by)
-	SELECT NEW.organization_id, d.id, NEW.created_by
-	FROM (WITH RECURSIVE d(id) AS (
-			  SELECT NEW.customer_id
-			  UNION
-			  SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
-			  WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id)
-		  SELECT d.id FROM d) d
-	WHERE d.id OPERATOR(pg_catalog.<>) NEW.customer_id
-	ORDER BY d.id
+	SELECT NEW.organization_id, m.id, NEW.created_by
+	FROM pg_catalog.unnest(protector_internal.merged_into_it(NEW.organization_id, NEW.customer_id)) WITH ORDINALITY m (id, n)
+	ORDER BY m.n
 	ON CONFLICT (organization_id, customer_id) DO NOTHING;
 	RETURN NULL;
 END
@@ -1002,13 +996,7 @@ BEGIN
 	-- the customer and every record merged into it (a chain 0.1.0 let
 	-- merges make included): of its organization, whose customers the
 	-- caller may erase
-	v_ids := p_customer_id OPERATOR(pg_catalog.||) ARRAY(
-		WITH RECURSIVE d(id) AS (
-			SELECT p_customer_id
-			UNION
-			SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
-			WHERE c.organization_id OPERATOR(pg_catalog.=) v_org)
-		SELECT d.id FROM d WHERE d.id OPERATOR(pg_catalog.<>) p_customer_id ORDER BY d.id);
+	v_ids := p_customer_id OPERATOR(pg_catalog.||) protector_internal.merged_into_it(v_org, p_customer_id);
 	-- a first erasure is its row's (erase_customer_data, which erases the
 	-- records merged into it too); another one erases each again, each
 	-- authorized just before (the permits kept per transaction are few:
@@ -1437,7 +1425,6 @@ BEGIN
 	-- control characters)
 	IF NOT v_replayed THEN
 		PERFORM protector_internal.check_provider(p_provider, p_provider_reference);
-		PERFORM protector_internal.refuse_blank_provider(p_provider, p_provider_reference);
 	END IF;
 	-- what writes locks the booking first, within protector.lock_timeout
 	-- (check_payment locks it again, which a busy booking made an unbounded
@@ -9545,6 +9532,7 @@ AS $$
 DECLARE
 	v_try integer;
 	v_locked boolean := false;
+	v_others boolean;				-- another active owner, held or not
 BEGIN
 	-- (a row moved to another organization leaves this one too: service_role
 	-- left an organization without an owner so)
@@ -9574,22 +9562,23 @@ BEGIN
 		-- conflict.  Where every other owner is still held, the caller
 		-- retries (40001).
 		FOR v_try IN 1..20 LOOP
+			IF v_try OPERATOR(pg_catalog.>) 1 THEN
+				PERFORM pg_catalog.pg_sleep(0.05);
+			END IF;
 			PERFORM FROM protector.members m
 			WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 			  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id
 			FOR NO KEY UPDATE SKIP LOCKED;
 			v_locked := FOUND;
-			EXIT WHEN v_locked OR NOT EXISTS (
+			v_others := v_locked OR EXISTS (
 				SELECT FROM protector.members m
 				WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 				  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id);
-			PERFORM pg_catalog.pg_sleep(0.05);
+			EXIT WHEN v_locked OR NOT v_others;
 		END LOOP;
 		IF v_locked THEN
 			NULL;
-		ELSIF EXISTS (SELECT FROM protector.members m
-					  WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
-						AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id) THEN
+		ELSIF v_others THEN
 			PERFORM protector.raise('retry', 'another owner of the organization is being changed',
 				pg_catalog.format('Every other active owner of organization %s is locked by another transaction.',
 								  OLD.organization_id),
@@ -10212,13 +10201,7 @@ BEGIN
 	-- Their rows may lie with the record this one was merged into (a merge
 	-- moves bookings, payments and messages to it): the person's records are
 	-- all of that group.
-	v_down := ARRAY(
-		WITH RECURSIVE d(id) AS (
-			SELECT p_customer_id
-			UNION
-			SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
-			WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id)
-		SELECT d.id FROM d);
+	v_down := p_customer_id OPERATOR(pg_catalog.||) protector_internal.merged_into_it(p_organization_id, p_customer_id);
 	v_group := ARRAY(
 		WITH RECURSIVE up(id, parent) AS (
 			SELECT c.id, c.merged_into FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
@@ -13364,10 +13347,17 @@ BEGIN
 	IF NOT protector_internal.text_is_clean(p_provider) OR NOT protector_internal.text_is_clean(p_provider_reference) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference hold control or invisible direction characters');
 	END IF;
+	-- (Unicode's spaces included: a blank reference is a key every later
+	-- blank one of that provider collides with)
+	IF protector_internal.trim_spaces(p_provider) OPERATOR(pg_catalog.=) ''
+	   OR protector_internal.trim_spaces(p_provider_reference) OPERATOR(pg_catalog.=) '' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference must not be blank',
+			'A blank reference is a key every other blank one of the provider collides with.', 'Pass NULL for none.');
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_provider(text, text) IS
-'Refuses a provider reference without a provider, ones too long or holding control or direction characters (22023)';
+'Refuses a provider reference without a provider, ones too long, blank or holding control or direction characters (22023); given values only: a row stored before keeps what it has';
 
 CREATE FUNCTION protector_internal.payment_answer(p_payment protector.payments, p_replayed boolean)
 RETURNS jsonb
@@ -13420,7 +13410,6 @@ BEGIN
 	-- it where the row has one)
 	PERFORM protector_internal.check_provider(
 		COALESCE(p_provider, CASE WHEN v_payment.provider IS NOT NULL THEN 'stored' END), p_provider_reference);
-	PERFORM protector_internal.refuse_blank_provider(p_provider, p_provider_reference);
 	-- a provider or reference given is the row's own, or fills what a
 	-- pending row lacks (a settled one keeps what it has)
 	IF (p_provider IS NOT NULL
@@ -14189,22 +14178,6 @@ RETURN CASE WHEN p_kind OPERATOR(pg_catalog.=) ANY
 COMMENT ON FUNCTION protector_internal.erased_notification_payload(uuid, text, jsonb) IS
 'What a desk notification of an erased customer''s booking keeps of its payload: protector''s own kinds their keys with values as protector writes them, others nothing';
 
-CREATE FUNCTION protector_internal.refuse_blank_provider(p_provider text, p_provider_reference text)
-RETURNS void
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF protector_internal.trim_spaces(p_provider) OPERATOR(pg_catalog.=) ''
-	   OR protector_internal.trim_spaces(p_provider_reference) OPERATOR(pg_catalog.=) '' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_provider and p_provider_reference must not be blank',
-			'A blank reference is a key every other blank one of the provider collides with.', 'Pass NULL for none.');
-	END IF;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.refuse_blank_provider(text, text) IS
-'Refuses a blank provider or reference given to record_payment or settle_payment (22023)';
-GRANT EXECUTE ON FUNCTION protector_internal.refuse_blank_provider(text, text) TO authenticated, service_role;
 
 CREATE FUNCTION protector_internal.apply_realtime_at_commit()
 RETURNS trigger
@@ -14271,6 +14244,21 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.held_by_loads_only(regclass[]) IS
 'During a restore: whether every other session holding these tables is loading one of protector''s';
+
+CREATE FUNCTION protector_internal.merged_into_it(p_organization_id uuid, p_customer_id uuid)
+RETURNS uuid[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN ARRAY(
+	WITH RECURSIVE d(id) AS (
+		SELECT p_customer_id
+		UNION
+		SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
+		WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id)
+	SELECT d.id FROM d WHERE d.id OPERATOR(pg_catalog.<>) p_customer_id ORDER BY d.id);
+COMMENT ON FUNCTION protector_internal.merged_into_it(uuid, uuid) IS
+'The records merged into a customer, at any depth, in id order (erasures erase them with it)';
+GRANT EXECUTE ON FUNCTION protector_internal.merged_into_it(uuid, uuid) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
