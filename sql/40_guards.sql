@@ -6,6 +6,8 @@
 --   classid 1886547714 (0x70726F02): owners of an organization
 --   classid 1886547715 (0x70726F03): widget bookings of an organization
 --                                     (rate limit, customer matching)
+--   classid 1886547716 (0x70726F04): a restore's loads' ends and its DDL
+--                                     (objid 0, sql/98_restore.sql)
 -- Applications should not take advisory locks with these class ids.
 
 CREATE FUNCTION protector_internal.keep_one_owner()
