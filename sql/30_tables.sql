@@ -31,12 +31,15 @@ CREATE TABLE protector.members (
 	active			boolean NOT NULL DEFAULT true,
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now(),
+	confirmed_at	timestamptz,
 	UNIQUE (organization_id, user_id),
 	UNIQUE (organization_id, id)
 );
 CREATE INDEX members_user_id_idx ON protector.members (user_id);
 COMMENT ON TABLE protector.members IS
 'Staff of an organization: one row per (organization, auth user) with the user''s role there';
+COMMENT ON COLUMN protector.members.confirmed_at IS
+'When the member confirmed the membership (protector.confirm_membership); NULL while it is pending: a membership someone else made (an owner''s insert, an invitation) until its member confirms it';
 
 CREATE TABLE protector.venues (
 	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),

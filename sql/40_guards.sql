@@ -19,13 +19,21 @@ DECLARE
 	v_try integer;
 	v_locked boolean := false;
 	v_others boolean;				-- another active owner, held or not
+	-- An owner who confirmed the membership is replaced only by another
+	-- who did: an owner who made someone else owner and left handed them
+	-- an organization they never asked for, which kept them from deleting
+	-- their account.  A pending owner may go while any other active owner
+	-- stays (so a pending owner can always decline what a confirmed owner
+	-- made them).
+	v_confirmed boolean := OLD.confirmed_at IS NOT NULL;
 BEGIN
 	-- (a row moved to another organization leaves this one too: service_role
 	-- left an organization without an owner so)
 	IF OLD.role OPERATOR(pg_catalog.=) 'owner' AND OLD.active
 	   AND (TG_OP OPERATOR(pg_catalog.=) 'DELETE'
 			OR NEW.role OPERATOR(pg_catalog.<>) 'owner' OR NOT NEW.active
-			OR NEW.organization_id IS DISTINCT FROM OLD.organization_id) THEN
+			OR NEW.organization_id IS DISTINCT FROM OLD.organization_id
+			OR (v_confirmed AND NEW.confirmed_at IS NULL)) THEN
 		-- (a cascaded delete of the whole organization may remove every owner)
 		IF NOT EXISTS (SELECT FROM protector.organizations o
 					   WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id) THEN
@@ -54,12 +62,14 @@ BEGIN
 			PERFORM FROM protector.members m
 			WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 			  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id
+			  AND (m.confirmed_at IS NOT NULL OR NOT v_confirmed)
 			FOR NO KEY UPDATE SKIP LOCKED;
 			v_locked := FOUND;
 			v_others := v_locked OR EXISTS (
 				SELECT FROM protector.members m
 				WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
-				  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id);
+				  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id
+				  AND (m.confirmed_at IS NOT NULL OR NOT v_confirmed));
 			EXIT WHEN v_locked OR NOT v_others;
 		END LOOP;
 		IF v_locked THEN
@@ -69,6 +79,15 @@ BEGIN
 				pg_catalog.format('Every other active owner of organization %s is locked by another transaction.',
 								  OLD.organization_id),
 				'Retry the transaction.');
+		ELSIF v_confirmed AND EXISTS (
+				SELECT FROM protector.members m
+				WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+				  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id) THEN
+			PERFORM protector.raise('invalid_parameter',
+				'an organization must keep at least one active owner',
+				pg_catalog.format('Member %s is the last active owner of organization %s who confirmed the membership; the other owners have not confirmed theirs.',
+								  OLD.id, OLD.organization_id),
+				'Another owner confirms their membership first (protector.confirm_membership).');
 		ELSE
 			PERFORM protector.raise('invalid_parameter',
 				'an organization must keep at least one active owner',
@@ -84,7 +103,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_one_owner() IS
-'Trigger: refuses to delete, demote, deactivate or move away the last active owner of an organization';
+'Trigger: refuses to delete, demote, deactivate or move away the last active owner of an organization, and the last who confirmed the membership while other owners have not';
 
 CREATE TRIGGER keep_one_owner BEFORE UPDATE OR DELETE ON protector.members
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.keep_one_owner();

@@ -15,8 +15,9 @@ DECLARE
 	v_user uuid := protector.current_user_id();
 BEGIN
 	IF v_user IS NOT NULL THEN
-		INSERT INTO protector.members (organization_id, user_id, role)
-		VALUES (NEW.id, v_user, 'owner');
+		-- (confirmed: they asked for it)
+		INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
+		VALUES (NEW.id, v_user, 'owner', pg_catalog.now());
 	END IF;
 	RETURN NULL;
 END

@@ -768,6 +768,70 @@ $$;
 COMMENT ON FUNCTION protector.accept_staff_invitations() IS
 'The signed-in user''s open invitations (to their confirmed e-mail) become memberships; returns the organizations joined';
 
+-- A membership someone else made (an owner's insert, an invitation) is
+-- pending until its member confirms it: a pending owner does not count as
+-- the owner who keeps the organization (keep_one_owner, sql/40_guards.sql),
+-- so whoever made them owner cannot leave them the organization.  Any
+-- member may leave, a pending one always (owners as keep_one_owner lets
+-- them).  Members may not write their own row (the policies are for those
+-- who manage members), so these two changes of it run as the owner, for
+-- the signed-in user's own membership only.
+CREATE FUNCTION protector_internal.change_own_membership(p_organization_id uuid, p_leave boolean)
+RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_user uuid := protector.current_user_id();
+	v_member protector.members;
+BEGIN
+	IF v_user IS NULL THEN
+		PERFORM protector.raise('forbidden', 'sign in to confirm or leave a membership',
+			'The request carries no user (request.jwt.claims has no "sub").');
+	END IF;
+	IF p_organization_id IS NULL OR p_leave IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id is required');
+	END IF;
+	SELECT * INTO v_member FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user;
+	IF v_member.id IS NULL THEN
+		PERFORM protector.raise('not_found', 'membership not found',
+			pg_catalog.format('The signed-in user is not a member of organization %s.', p_organization_id));
+	END IF;
+	PERFORM protector_internal.lock_row('protector.members', v_member.id, 'membership');
+	IF p_leave THEN
+		DELETE FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id;
+		RETURN NULL;
+	END IF;
+	UPDATE protector.members m SET confirmed_at = pg_catalog.now()
+	WHERE m.id OPERATOR(pg_catalog.=) v_member.id AND m.confirmed_at IS NULL;
+	-- (confirmed before: the first confirmation stands)
+	RETURN (SELECT m.confirmed_at FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.change_own_membership(uuid, boolean) IS
+'The signed-in user confirms (returns when) or leaves (p_leave) their own membership of the organization; 404 where they have none';
+
+CREATE FUNCTION protector.confirm_membership(p_organization_id uuid)
+RETURNS timestamptz
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT protector_internal.change_own_membership(p_organization_id, false);
+$$;
+COMMENT ON FUNCTION protector.confirm_membership(uuid) IS
+'The signed-in user confirms their membership of the organization (made by an owner or an invitation); returns when it was confirmed';
+
+CREATE FUNCTION protector.leave_organization(p_organization_id uuid)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT protector_internal.change_own_membership(p_organization_id, true);
+$$;
+COMMENT ON FUNCTION protector.leave_organization(uuid) IS
+'The signed-in user leaves the organization: deletes their own membership (never the last owner who confirmed it)';
+
 -- Supabase Auth's custom access token hook: every sign-in activates the
 -- user's invitations, and the token is issued unchanged.
 CREATE FUNCTION protector.auth_access_token_hook(event jsonb)
@@ -1295,6 +1359,8 @@ GRANT EXECUTE ON FUNCTION
 	protector.log_staff_activity(uuid, text, jsonb),
 	protector.create_staff_member(uuid, text, protector.member_role, text),
 	protector.accept_staff_invitations(),
+	protector.confirm_membership(uuid),
+	protector.leave_organization(uuid),
 	protector.update_staff_permissions(uuid, protector.member_role),
 	protector.deactivate_staff(uuid, text),
 	protector.assign_staff_to_venue(uuid, uuid),
@@ -1303,6 +1369,7 @@ GRANT EXECUTE ON FUNCTION
 	protector.get_staff_performance(uuid, date, date),
 	protector_internal.record_staff_activity(uuid, text, jsonb),
 	protector_internal.activate_invitations(uuid),
+	protector_internal.change_own_membership(uuid, boolean),
 	protector_internal.drop_expired_invitation(uuid, text)
 TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION protector.auth_access_token_hook(jsonb) TO service_role;

@@ -50,7 +50,9 @@ BEGIN
 									 ('protector.vouchers'::regclass, 'balance'),
 									 ('protector.promo_codes'::regclass, 'code'),
 									 ('protector.promo_codes'::regclass, 'times_used'),
-									 ('protector.venues'::regclass, 'embed_key'));
+									 ('protector.venues'::regclass, 'embed_key'),
+									 -- (its member's to give: confirm_membership)
+									 ('protector.members'::regclass, 'confirmed_at'));
 		EXECUTE format('GRANT INSERT (%s) ON %s TO authenticated', cols, t);
 		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
 		FROM pg_catalog.pg_attribute a
@@ -72,7 +74,8 @@ BEGIN
 									 ('protector.vouchers'::regclass, 'code'),
 									 ('protector.vouchers'::regclass, 'balance'),
 									 ('protector.promo_codes'::regclass, 'code'),
-									 ('protector.promo_codes'::regclass, 'times_used'));
+									 ('protector.promo_codes'::regclass, 'times_used'),
+									 ('protector.members'::regclass, 'confirmed_at'));
 		EXECUTE format('GRANT UPDATE (%s) ON %s TO authenticated', cols, t);
 	END LOOP;
 END

@@ -9533,13 +9533,21 @@ DECLARE
 	v_try integer;
 	v_locked boolean := false;
 	v_others boolean;				-- another active owner, held or not
+	-- An owner who confirmed the membership is replaced only by another
+	-- who did: an owner who made someone else owner and left handed them
+	-- an organization they never asked for, which kept them from deleting
+	-- their account.  A pending owner may go while any other active owner
+	-- stays (so a pending owner can always decline what a confirmed owner
+	-- made them).
+	v_confirmed boolean := OLD.confirmed_at IS NOT NULL;
 BEGIN
 	-- (a row moved to another organization leaves this one too: service_role
 	-- left an organization without an owner so)
 	IF OLD.role OPERATOR(pg_catalog.=) 'owner' AND OLD.active
 	   AND (TG_OP OPERATOR(pg_catalog.=) 'DELETE'
 			OR NEW.role OPERATOR(pg_catalog.<>) 'owner' OR NOT NEW.active
-			OR NEW.organization_id IS DISTINCT FROM OLD.organization_id) THEN
+			OR NEW.organization_id IS DISTINCT FROM OLD.organization_id
+			OR (v_confirmed AND NEW.confirmed_at IS NULL)) THEN
 		-- (a cascaded delete of the whole organization may remove every owner)
 		IF NOT EXISTS (SELECT FROM protector.organizations o
 					   WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id) THEN
@@ -9568,12 +9576,14 @@ BEGIN
 			PERFORM FROM protector.members m
 			WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 			  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id
+			  AND (m.confirmed_at IS NOT NULL OR NOT v_confirmed)
 			FOR NO KEY UPDATE SKIP LOCKED;
 			v_locked := FOUND;
 			v_others := v_locked OR EXISTS (
 				SELECT FROM protector.members m
 				WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
-				  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id);
+				  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id
+				  AND (m.confirmed_at IS NOT NULL OR NOT v_confirmed));
 			EXIT WHEN v_locked OR NOT v_others;
 		END LOOP;
 		IF v_locked THEN
@@ -9583,6 +9593,15 @@ BEGIN
 				pg_catalog.format('Every other active owner of organization %s is locked by another transaction.',
 								  OLD.organization_id),
 				'Retry the transaction.');
+		ELSIF v_confirmed AND EXISTS (
+				SELECT FROM protector.members m
+				WHERE m.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+				  AND m.role OPERATOR(pg_catalog.=) 'owner' AND m.active AND m.id OPERATOR(pg_catalog.<>) OLD.id) THEN
+			PERFORM protector.raise('invalid_parameter',
+				'an organization must keep at least one active owner',
+				pg_catalog.format('Member %s is the last active owner of organization %s who confirmed the membership; the other owners have not confirmed theirs.',
+								  OLD.id, OLD.organization_id),
+				'Another owner confirms their membership first (protector.confirm_membership).');
 		ELSE
 			PERFORM protector.raise('invalid_parameter',
 				'an organization must keep at least one active owner',
@@ -9598,7 +9617,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_one_owner() IS
-'Trigger: refuses to delete, demote, deactivate or move away the last active owner of an organization';
+'Trigger: refuses to delete, demote, deactivate or move away the last active owner of an organization, and the last who confirmed the membership while other owners have not';
 
 -- The kind CHECKs of tasks and notifications, the same rule without a
 -- counted repetition: PostgreSQL's regular expressions ran '{0,63}' as a
@@ -14259,6 +14278,95 @@ RETURN ARRAY(
 COMMENT ON FUNCTION protector_internal.merged_into_it(uuid, uuid) IS
 'The records merged into a customer, at any depth, in id order (erasures erase them with it)';
 GRANT EXECUTE ON FUNCTION protector_internal.merged_into_it(uuid, uuid) TO authenticated, service_role;
+
+-- Memberships are confirmed by their members (keep_one_owner,
+-- confirm_membership): those of 0.1.0 count as confirmed when the update
+-- runs (the default fills them without firing a trigger, then goes: a new
+-- row made by someone else is pending)
+ALTER TABLE protector.members ADD COLUMN confirmed_at timestamptz DEFAULT now();
+ALTER TABLE protector.members ALTER COLUMN confirmed_at DROP DEFAULT;
+COMMENT ON COLUMN protector.members.confirmed_at IS
+'When the member confirmed the membership (protector.confirm_membership); NULL while it is pending: a membership someone else made (an owner''s insert, an invitation) until its member confirms it';
+
+CREATE OR REPLACE FUNCTION protector_internal.add_founding_owner()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_user uuid := protector.current_user_id();
+BEGIN
+	IF v_user IS NOT NULL THEN
+		-- (confirmed: they asked for it)
+		INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
+		VALUES (NEW.id, v_user, 'owner', pg_catalog.now());
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.add_founding_owner() IS
+'Trigger: the user who creates an organization becomes its first owner';
+
+CREATE FUNCTION protector_internal.change_own_membership(p_organization_id uuid, p_leave boolean)
+RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_user uuid := protector.current_user_id();
+	v_member protector.members;
+BEGIN
+	IF v_user IS NULL THEN
+		PERFORM protector.raise('forbidden', 'sign in to confirm or leave a membership',
+			'The request carries no user (request.jwt.claims has no "sub").');
+	END IF;
+	IF p_organization_id IS NULL OR p_leave IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_organization_id is required');
+	END IF;
+	SELECT * INTO v_member FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user;
+	IF v_member.id IS NULL THEN
+		PERFORM protector.raise('not_found', 'membership not found',
+			pg_catalog.format('The signed-in user is not a member of organization %s.', p_organization_id));
+	END IF;
+	PERFORM protector_internal.lock_row('protector.members', v_member.id, 'membership');
+	IF p_leave THEN
+		DELETE FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id;
+		RETURN NULL;
+	END IF;
+	UPDATE protector.members m SET confirmed_at = pg_catalog.now()
+	WHERE m.id OPERATOR(pg_catalog.=) v_member.id AND m.confirmed_at IS NULL;
+	-- (confirmed before: the first confirmation stands)
+	RETURN (SELECT m.confirmed_at FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.change_own_membership(uuid, boolean) IS
+'The signed-in user confirms (returns when) or leaves (p_leave) their own membership of the organization; 404 where they have none';
+
+CREATE FUNCTION protector.confirm_membership(p_organization_id uuid)
+RETURNS timestamptz
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT protector_internal.change_own_membership(p_organization_id, false);
+$$;
+COMMENT ON FUNCTION protector.confirm_membership(uuid) IS
+'The signed-in user confirms their membership of the organization (made by an owner or an invitation); returns when it was confirmed';
+
+CREATE FUNCTION protector.leave_organization(p_organization_id uuid)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT protector_internal.change_own_membership(p_organization_id, true);
+$$;
+COMMENT ON FUNCTION protector.leave_organization(uuid) IS
+'The signed-in user leaves the organization: deletes their own membership (never the last owner who confirmed it)';
+
+REVOKE ALL ON FUNCTION protector.confirm_membership(uuid), protector.leave_organization(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector.confirm_membership(uuid), protector.leave_organization(uuid),
+	protector_internal.change_own_membership(uuid, boolean)
+TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
