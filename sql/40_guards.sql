@@ -108,6 +108,34 @@ COMMENT ON FUNCTION protector_internal.keep_one_owner() IS
 CREATE TRIGGER keep_one_owner BEFORE UPDATE OR DELETE ON protector.members
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.keep_one_owner();
 
+-- A member confirmed their membership as it was: made owner, or an owner
+-- made active again, by someone else, it is pending again (a viewer who
+-- confirmed, then made owner by an owner who left, owned an organization
+-- they never asked for).  A writer who sets confirmed_at in the same
+-- change (only trusted sessions may write it) keeps what they set.
+CREATE FUNCTION protector_internal.owner_needs_confirmation()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.user_id IS DISTINCT FROM protector.current_user_id() THEN
+		NEW.confirmed_at := NULL;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.owner_needs_confirmation() IS
+'Trigger: a membership someone else makes an active owner (a new role, made active again, another account or organization) is pending again';
+
+CREATE TRIGGER owner_needs_confirmation BEFORE UPDATE ON protector.members
+	FOR EACH ROW WHEN (NEW.role = 'owner' AND NEW.active AND NEW.confirmed_at IS NOT NULL
+					   AND NEW.confirmed_at IS NOT DISTINCT FROM OLD.confirmed_at
+					   AND (OLD.role <> 'owner' OR NOT OLD.active OR NEW.user_id <> OLD.user_id
+							OR NEW.organization_id <> OLD.organization_id)
+					   AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.owner_needs_confirmation();
+
 -- Operators, agents and customers may update rows, but only some columns
 -- of them.  TG_ARGV[0]: the action (capability map) that may change every
 -- column; TG_ARGV[1]: the columns every other member may change; TG_ARGV[2]

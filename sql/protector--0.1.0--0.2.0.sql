@@ -14368,5 +14368,27 @@ GRANT EXECUTE ON FUNCTION protector.confirm_membership(uuid), protector.leave_or
 	protector_internal.change_own_membership(uuid, boolean)
 TO authenticated, service_role;
 
+CREATE FUNCTION protector_internal.owner_needs_confirmation()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.user_id IS DISTINCT FROM protector.current_user_id() THEN
+		NEW.confirmed_at := NULL;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.owner_needs_confirmation() IS
+'Trigger: a membership someone else makes an active owner (a new role, made active again, another account or organization) is pending again';
+CREATE TRIGGER owner_needs_confirmation BEFORE UPDATE ON protector.members
+	FOR EACH ROW WHEN (NEW.role = 'owner' AND NEW.active AND NEW.confirmed_at IS NOT NULL
+					   AND NEW.confirmed_at IS NOT DISTINCT FROM OLD.confirmed_at
+					   AND (OLD.role <> 'owner' OR NOT OLD.active OR NEW.user_id <> OLD.user_id
+							OR NEW.organization_id <> OLD.organization_id)
+					   AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.owner_needs_confirmation();
+
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -7,7 +7,7 @@
 -- may leave (leave_organization), a pending owner always while another
 -- owner stays.
 BEGIN;
-SELECT plan(26);
+SELECT plan(30);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['c_founder', 'c_victim', 'c_viewer', 'c_stranger', 'c_nora']) u;
 SELECT tests.authenticate_as('c_founder');
@@ -87,7 +87,36 @@ SELECT tests.authenticate_as('c_heir');
 SELECT throws_ok($$SELECT protector.leave_organization(org) FROM ids$$,
 	'22023', 'an organization must keep at least one active owner', 'the heir, the last owner, cannot');
 
--- 5. anyone leaves; nobody confirms or leaves what is not theirs
+-- 5. confirmed as a viewer is not confirmed as an owner: made owner, or an
+-- owner made active again, by someone else, a membership is pending again
+SELECT tests.create_supabase_user('c_promoted') \g /dev/null
+INSERT INTO protector.members (organization_id, user_id, role)
+SELECT org, tests.get_supabase_uid('c_promoted'), 'viewer' FROM ids;
+SELECT tests.authenticate_as('c_promoted');
+SELECT protector.confirm_membership(org) FROM ids \g /dev/null
+SELECT tests.authenticate_as('c_heir');
+SELECT protector.update_staff_permissions(m.id, 'owner') FROM protector.members m
+WHERE m.user_id = tests.get_supabase_uid('c_promoted') \g /dev/null
+RESET ROLE;
+SELECT is(pg_temp.confirmed('c_promoted'), 'pending', 'a confirmed viewer made owner is pending again');
+SELECT tests.authenticate_as('c_heir');
+SELECT throws_ok($$SELECT protector.leave_organization(org) FROM ids$$,
+	'22023', 'an organization must keep at least one active owner', '... so the heir cannot leave them the organization');
+SELECT tests.authenticate_as('c_promoted');
+SELECT protector.confirm_membership(org) FROM ids \g /dev/null
+SELECT tests.authenticate_as('c_heir');
+SELECT protector.deactivate_staff(m.id) FROM protector.members m WHERE m.user_id = tests.get_supabase_uid('c_promoted') \g /dev/null
+UPDATE protector.members SET active = true WHERE user_id = tests.get_supabase_uid('c_promoted');
+RESET ROLE;
+SELECT is(pg_temp.confirmed('c_promoted'), 'pending', 'a confirmed owner deactivated and made active again is pending again');
+SELECT tests.authenticate_as('c_promoted');
+SELECT protector.confirm_membership(org) FROM ids \g /dev/null
+UPDATE protector.members SET full_name = 'Pia' WHERE user_id = tests.get_supabase_uid('c_promoted');
+RESET ROLE;
+SELECT is(pg_temp.confirmed('c_promoted'), 'confirmed', 'other changes keep the confirmation');
+DELETE FROM protector.members WHERE user_id = tests.get_supabase_uid('c_promoted');
+
+-- 6. anyone leaves; nobody confirms or leaves what is not theirs
 SELECT tests.authenticate_as('c_viewer');
 SELECT lives_ok($$SELECT protector.leave_organization(org) FROM ids$$, 'a viewer leaves (they may not delete member rows)');
 RESET ROLE;
@@ -105,7 +134,7 @@ SELECT throws_ok($$SELECT protector.confirm_membership(NULL)$$,
 SELECT is(tests.error_text($$SELECT protector.confirm_membership(gen_random_uuid())$$) ~ '^P0002 \| membership not found', true,
 	'an organization that does not exist answers the same');
 
--- 6. trusted writers: as given (a backend may record a consent it took)
+-- 7. trusted writers: as given (a backend may record a consent it took)
 SELECT tests.authenticate_as_service_role();
 INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
 SELECT org, tests.get_supabase_uid('c_stranger'), 'owner', '2026-01-02 03:04:05+00' FROM ids;
