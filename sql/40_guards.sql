@@ -111,8 +111,10 @@ CREATE TRIGGER keep_one_owner BEFORE UPDATE OR DELETE ON protector.members
 -- A member confirmed their membership as it was: made owner, or an owner
 -- made active again, by someone else, it is pending again (a viewer who
 -- confirmed, then made owner by an owner who left, owned an organization
--- they never asked for).  A writer who sets confirmed_at in the same
--- change (only trusted sessions may write it) keeps what they set.
+-- they never asked for).  A writer who sets another confirmed_at in the
+-- same change (only trusted sessions may write it) keeps what they set.
+-- (Its trigger's name sorts before keep_one_owner's: that one must see an
+-- owner row given to another account as its confirmed owner leaving.)
 CREATE FUNCTION protector_internal.owner_needs_confirmation()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -128,7 +130,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.owner_needs_confirmation() IS
 'Trigger: a membership someone else makes an active owner (a new role, made active again, another account or organization) is pending again';
 
-CREATE TRIGGER owner_needs_confirmation BEFORE UPDATE ON protector.members
+CREATE TRIGGER clear_owner_confirmation BEFORE UPDATE ON protector.members
 	FOR EACH ROW WHEN (NEW.role = 'owner' AND NEW.active AND NEW.confirmed_at IS NOT NULL
 					   AND NEW.confirmed_at IS NOT DISTINCT FROM OLD.confirmed_at
 					   AND (OLD.role <> 'owner' OR NOT OLD.active OR NEW.user_id <> OLD.user_id

@@ -776,7 +776,8 @@ COMMENT ON FUNCTION protector.accept_staff_invitations() IS
 -- them).  Members may not write their own row (the policies are for those
 -- who manage members), so these two changes of it run as the owner, for
 -- the signed-in user's own membership only.
-CREATE FUNCTION protector_internal.change_own_membership(p_organization_id uuid, p_leave boolean)
+CREATE FUNCTION protector_internal.change_own_membership(p_organization_id uuid, p_leave boolean,
+														 p_role protector.member_role DEFAULT NULL)
 RETURNS timestamptz
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -792,6 +793,10 @@ BEGIN
 	IF p_organization_id IS NULL OR p_leave IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_organization_id is required');
 	END IF;
+	IF NOT p_leave AND p_role IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_role is required',
+			'A member confirms the role they were given.', 'Pass the role your membership shows, e.g. ''viewer''.');
+	END IF;
 	SELECT * INTO v_member FROM protector.members m
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user;
 	IF v_member.id IS NULL THEN
@@ -803,24 +808,35 @@ BEGIN
 		DELETE FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id;
 		RETURN NULL;
 	END IF;
-	UPDATE protector.members m SET confirmed_at = pg_catalog.now()
-	WHERE m.id OPERATOR(pg_catalog.=) v_member.id AND m.confirmed_at IS NULL;
+	-- the row as it is now, locked: the role the member saw, or none (an
+	-- owner made them owner while they read it as a viewer's)
+	SELECT * INTO v_member FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id;
+	IF v_member.role OPERATOR(pg_catalog.<>) p_role THEN
+		PERFORM protector.raise('conflict', 'your membership has another role',
+			pg_catalog.format('Your role in organization %s is %s, not %s.', p_organization_id, v_member.role, p_role),
+			'Read your membership again, and confirm the role it shows if you accept it.');
+	END IF;
+	IF v_member.confirmed_at IS NULL THEN
+		UPDATE protector.members m SET confirmed_at = pg_catalog.now()
+		WHERE m.id OPERATOR(pg_catalog.=) v_member.id
+		RETURNING m.confirmed_at INTO v_member.confirmed_at;
+	END IF;
 	-- (confirmed before: the first confirmation stands)
-	RETURN (SELECT m.confirmed_at FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id);
+	RETURN v_member.confirmed_at;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.change_own_membership(uuid, boolean) IS
-'The signed-in user confirms (returns when) or leaves (p_leave) their own membership of the organization; 404 where they have none';
+COMMENT ON FUNCTION protector_internal.change_own_membership(uuid, boolean, protector.member_role) IS
+'The signed-in user confirms their own membership in role p_role (returns when), or leaves it (p_leave); 404 where they have none';
 
-CREATE FUNCTION protector.confirm_membership(p_organization_id uuid)
+CREATE FUNCTION protector.confirm_membership(p_organization_id uuid, p_role protector.member_role)
 RETURNS timestamptz
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT protector_internal.change_own_membership(p_organization_id, false);
+	SELECT protector_internal.change_own_membership(p_organization_id, false, p_role);
 $$;
-COMMENT ON FUNCTION protector.confirm_membership(uuid) IS
-'The signed-in user confirms their membership of the organization (made by an owner or an invitation); returns when it was confirmed';
+COMMENT ON FUNCTION protector.confirm_membership(uuid, protector.member_role) IS
+'The signed-in user confirms their membership of the organization in the role they were given (made by an owner or an invitation); returns when it was confirmed';
 
 CREATE FUNCTION protector.leave_organization(p_organization_id uuid)
 RETURNS void
@@ -1359,7 +1375,7 @@ GRANT EXECUTE ON FUNCTION
 	protector.log_staff_activity(uuid, text, jsonb),
 	protector.create_staff_member(uuid, text, protector.member_role, text),
 	protector.accept_staff_invitations(),
-	protector.confirm_membership(uuid),
+	protector.confirm_membership(uuid, protector.member_role),
 	protector.leave_organization(uuid),
 	protector.update_staff_permissions(uuid, protector.member_role),
 	protector.deactivate_staff(uuid, text),
@@ -1369,7 +1385,7 @@ GRANT EXECUTE ON FUNCTION
 	protector.get_staff_performance(uuid, date, date),
 	protector_internal.record_staff_activity(uuid, text, jsonb),
 	protector_internal.activate_invitations(uuid),
-	protector_internal.change_own_membership(uuid, boolean),
+	protector_internal.change_own_membership(uuid, boolean, protector.member_role),
 	protector_internal.drop_expired_invitation(uuid, text)
 TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION protector.auth_access_token_hook(jsonb) TO service_role;

@@ -200,6 +200,34 @@ CREATE TRIGGER stamp_task_completion BEFORE INSERT OR UPDATE OF status, complete
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.stamp_task_completion();
 
+-- A booking's review task is the workflow's: it is how the workflow knows
+-- a booking was announced (a hold confirmed after a task of that kind was
+-- written by hand reached neither the desk nor its agent), and what a
+-- reschedule moves.  Others write tasks of other kinds; trusted callers
+-- (service_role, an import) may write any.
+CREATE FUNCTION protector_internal.keep_review_tasks()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector.raise('forbidden', 'booking_review tasks are written by the booking workflow',
+		'A booking''s review task is made when the booking is, and moved when it is rescheduled.',
+		'Give your task another kind, e.g. manual.');
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_review_tasks() IS
+'Trigger: only the booking workflow (and trusted callers) write tasks of kind booking_review';
+CREATE TRIGGER keep_review_tasks BEFORE INSERT ON protector.tasks
+	FOR EACH ROW WHEN (NEW.kind = 'booking_review' AND NOT protector_internal.restoring()
+					   AND NOT protector_internal.caller_is_trusted())
+	EXECUTE FUNCTION protector_internal.keep_review_tasks();
+CREATE TRIGGER keep_review_tasks_update BEFORE UPDATE OF kind ON protector.tasks
+	FOR EACH ROW WHEN ((NEW.kind = 'booking_review') <> (OLD.kind = 'booking_review')
+					   AND NOT protector_internal.caller_is_trusted())
+	EXECUTE FUNCTION protector_internal.keep_review_tasks();
+
 -- A task's or notification's booking is one of its organization's, named
 -- where the composite foreign key's error was bare (a direct insert by
 -- the desk); key-share locked, as the foreign key will lock it.  Rows the

@@ -467,6 +467,17 @@ $$;
 COMMENT ON FUNCTION protector_internal.require_worker(text) IS
 'Refuses (42501) a caller that is not trusted (service_role, a superuser): the reminder worker''s functions';
 
+-- What a reminder whose lease ran out says (settle_stale_reminders): its
+-- worker's late report is still taken until another claim takes it
+-- (complete_reminder).
+CREATE FUNCTION protector_internal.lease_expired_error()
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN 'lease expired: the worker did not report';
+COMMENT ON FUNCTION protector_internal.lease_expired_error() IS
+'The last_error of a reminder whose lease ran out before its worker reported';
+
 -- Reminders whose lease ran out or whose booking started meanwhile; at
 -- most 1000 a call, skipping rows another call holds.
 CREATE FUNCTION protector_internal.settle_stale_reminders()
@@ -481,7 +492,7 @@ BEGIN
 					  THEN 'failed' ELSE 'pending' END,
 		next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(r.attempts),
 		lease_until = NULL,
-		last_error = 'lease expired: the worker did not report'
+		last_error = protector_internal.lease_expired_error()
 	FROM (SELECT x.id FROM protector.booking_reminders x
 		  WHERE x.status OPERATOR(pg_catalog.=) 'sending' AND x.lease_until OPERATOR(pg_catalog.<=) pg_catalog.now()
 		  ORDER BY x.lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED) s
@@ -593,6 +604,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	r protector.booking_reminders;
+	v_late boolean;		-- its lease ran out, and no claim took it since
 BEGIN
 	PERFORM protector_internal.require_worker('complete_reminder');
 	IF p_id IS NULL OR p_ok IS NULL THEN
@@ -604,7 +616,12 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'reminder not found', pg_catalog.format('No reminder has id %s.', p_id));
 	END IF;
-	IF r.status OPERATOR(pg_catalog.<>) 'sending' THEN
+	-- (a late report of the last claim is the truth about that attempt: a
+	-- reminder sent was retried, or stayed failed, when any other claim
+	-- ran in between and settled the lease)
+	v_late := r.status IN ('pending', 'failed') AND r.lease_until IS NULL
+			  AND r.last_error OPERATOR(pg_catalog.=) protector_internal.lease_expired_error();
+	IF r.status OPERATOR(pg_catalog.<>) 'sending' AND NOT v_late THEN
 		PERFORM protector.raise('conflict', 'the reminder is not being sent',
 			pg_catalog.format('Its status is %s.', r.status),
 			'Only a reminder handed out by claim_due_reminders is completed, once; a lease that ran out hands it to the next claim.');
@@ -622,6 +639,13 @@ BEGIN
 	IF p_ok THEN
 		UPDATE protector.booking_reminders x
 		SET status = 'sent', sent_at = pg_catalog.now(), lease_until = NULL, last_error = NULL
+		WHERE x.id OPERATOR(pg_catalog.=) p_id
+		RETURNING * INTO r;
+	ELSIF v_late THEN
+		-- (the failed attempt was counted, and its retry set, when the
+		-- lease ran out: the worker's error replaces the lease's)
+		UPDATE protector.booking_reminders x
+		SET last_error = COALESCE(pg_catalog.left(NULLIF(pg_catalog.btrim(p_error), ''), 2000), 'failed (no error given)')
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 	ELSE
@@ -658,6 +682,7 @@ GRANT EXECUTE ON FUNCTION
 	protector.complete_reminder(uuid, boolean, text, integer),
 	protector_internal.require_worker(text),
 	protector_internal.settle_stale_reminders(),
+	protector_internal.lease_expired_error(),
 	protector_internal.reminder_max_attempts(uuid),
 	protector_internal.reminder_backoff(integer)
 TO service_role;

@@ -9179,7 +9179,7 @@ BEGIN
 					  THEN 'failed' ELSE 'pending' END,
 		next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(r.attempts),
 		lease_until = NULL,
-		last_error = 'lease expired: the worker did not report'
+		last_error = protector_internal.lease_expired_error()
 	FROM (SELECT x.id FROM protector.booking_reminders x
 		  WHERE x.status OPERATOR(pg_catalog.=) 'sending' AND x.lease_until OPERATOR(pg_catalog.<=) pg_catalog.now()
 		  ORDER BY x.lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED) s
@@ -9291,6 +9291,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	r protector.booking_reminders;
+	v_late boolean;		-- its lease ran out, and no claim took it since
 BEGIN
 	PERFORM protector_internal.require_worker('complete_reminder');
 	IF p_id IS NULL OR p_ok IS NULL THEN
@@ -9302,7 +9303,12 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'reminder not found', pg_catalog.format('No reminder has id %s.', p_id));
 	END IF;
-	IF r.status OPERATOR(pg_catalog.<>) 'sending' THEN
+	-- (a late report of the last claim is the truth about that attempt: a
+	-- reminder sent was retried, or stayed failed, when any other claim
+	-- ran in between and settled the lease)
+	v_late := r.status IN ('pending', 'failed') AND r.lease_until IS NULL
+			  AND r.last_error OPERATOR(pg_catalog.=) protector_internal.lease_expired_error();
+	IF r.status OPERATOR(pg_catalog.<>) 'sending' AND NOT v_late THEN
 		PERFORM protector.raise('conflict', 'the reminder is not being sent',
 			pg_catalog.format('Its status is %s.', r.status),
 			'Only a reminder handed out by claim_due_reminders is completed, once; a lease that ran out hands it to the next claim.');
@@ -9320,6 +9326,13 @@ BEGIN
 	IF p_ok THEN
 		UPDATE protector.booking_reminders x
 		SET status = 'sent', sent_at = pg_catalog.now(), lease_until = NULL, last_error = NULL
+		WHERE x.id OPERATOR(pg_catalog.=) p_id
+		RETURNING * INTO r;
+	ELSIF v_late THEN
+		-- (the failed attempt was counted, and its retry set, when the
+		-- lease ran out: the worker's error replaces the lease's)
+		UPDATE protector.booking_reminders x
+		SET last_error = COALESCE(pg_catalog.left(NULLIF(pg_catalog.btrim(p_error), ''), 2000), 'failed (no error given)')
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 	ELSE
@@ -14307,7 +14320,23 @@ $$;
 COMMENT ON FUNCTION protector_internal.add_founding_owner() IS
 'Trigger: the user who creates an organization becomes its first owner';
 
-CREATE FUNCTION protector_internal.change_own_membership(p_organization_id uuid, p_leave boolean)
+CREATE FUNCTION protector_internal.owner_needs_confirmation()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.user_id IS DISTINCT FROM protector.current_user_id() THEN
+		NEW.confirmed_at := NULL;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.owner_needs_confirmation() IS
+'Trigger: a membership someone else makes an active owner (a new role, made active again, another account or organization) is pending again';
+
+CREATE FUNCTION protector_internal.change_own_membership(p_organization_id uuid, p_leave boolean,
+														 p_role protector.member_role DEFAULT NULL)
 RETURNS timestamptz
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -14323,6 +14352,10 @@ BEGIN
 	IF p_organization_id IS NULL OR p_leave IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_organization_id is required');
 	END IF;
+	IF NOT p_leave AND p_role IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_role is required',
+			'A member confirms the role they were given.', 'Pass the role your membership shows, e.g. ''viewer''.');
+	END IF;
 	SELECT * INTO v_member FROM protector.members m
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user;
 	IF v_member.id IS NULL THEN
@@ -14334,24 +14367,35 @@ BEGIN
 		DELETE FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id;
 		RETURN NULL;
 	END IF;
-	UPDATE protector.members m SET confirmed_at = pg_catalog.now()
-	WHERE m.id OPERATOR(pg_catalog.=) v_member.id AND m.confirmed_at IS NULL;
+	-- the row as it is now, locked: the role the member saw, or none (an
+	-- owner made them owner while they read it as a viewer's)
+	SELECT * INTO v_member FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id;
+	IF v_member.role OPERATOR(pg_catalog.<>) p_role THEN
+		PERFORM protector.raise('conflict', 'your membership has another role',
+			pg_catalog.format('Your role in organization %s is %s, not %s.', p_organization_id, v_member.role, p_role),
+			'Read your membership again, and confirm the role it shows if you accept it.');
+	END IF;
+	IF v_member.confirmed_at IS NULL THEN
+		UPDATE protector.members m SET confirmed_at = pg_catalog.now()
+		WHERE m.id OPERATOR(pg_catalog.=) v_member.id
+		RETURNING m.confirmed_at INTO v_member.confirmed_at;
+	END IF;
 	-- (confirmed before: the first confirmation stands)
-	RETURN (SELECT m.confirmed_at FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id);
+	RETURN v_member.confirmed_at;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.change_own_membership(uuid, boolean) IS
-'The signed-in user confirms (returns when) or leaves (p_leave) their own membership of the organization; 404 where they have none';
+COMMENT ON FUNCTION protector_internal.change_own_membership(uuid, boolean, protector.member_role) IS
+'The signed-in user confirms their own membership in role p_role (returns when), or leaves it (p_leave); 404 where they have none';
 
-CREATE FUNCTION protector.confirm_membership(p_organization_id uuid)
+CREATE FUNCTION protector.confirm_membership(p_organization_id uuid, p_role protector.member_role)
 RETURNS timestamptz
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT protector_internal.change_own_membership(p_organization_id, false);
+	SELECT protector_internal.change_own_membership(p_organization_id, false, p_role);
 $$;
-COMMENT ON FUNCTION protector.confirm_membership(uuid) IS
-'The signed-in user confirms their membership of the organization (made by an owner or an invitation); returns when it was confirmed';
+COMMENT ON FUNCTION protector.confirm_membership(uuid, protector.member_role) IS
+'The signed-in user confirms their membership of the organization in the role they were given (made by an owner or an invitation); returns when it was confirmed';
 
 CREATE FUNCTION protector.leave_organization(p_organization_id uuid)
 RETURNS void
@@ -14363,32 +14407,50 @@ $$;
 COMMENT ON FUNCTION protector.leave_organization(uuid) IS
 'The signed-in user leaves the organization: deletes their own membership (never the last owner who confirmed it)';
 
-REVOKE ALL ON FUNCTION protector.confirm_membership(uuid), protector.leave_organization(uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION protector.confirm_membership(uuid), protector.leave_organization(uuid),
-	protector_internal.change_own_membership(uuid, boolean)
-TO authenticated, service_role;
-
-CREATE FUNCTION protector_internal.owner_needs_confirmation()
-RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF NEW.user_id IS DISTINCT FROM protector.current_user_id() THEN
-		NEW.confirmed_at := NULL;
-	END IF;
-	RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.owner_needs_confirmation() IS
-'Trigger: a membership someone else makes an active owner (a new role, made active again, another account or organization) is pending again';
-CREATE TRIGGER owner_needs_confirmation BEFORE UPDATE ON protector.members
+CREATE TRIGGER clear_owner_confirmation BEFORE UPDATE ON protector.members
 	FOR EACH ROW WHEN (NEW.role = 'owner' AND NEW.active AND NEW.confirmed_at IS NOT NULL
 					   AND NEW.confirmed_at IS NOT DISTINCT FROM OLD.confirmed_at
 					   AND (OLD.role <> 'owner' OR NOT OLD.active OR NEW.user_id <> OLD.user_id
 							OR NEW.organization_id <> OLD.organization_id)
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.owner_needs_confirmation();
+REVOKE ALL ON FUNCTION protector.confirm_membership(uuid, protector.member_role), protector.leave_organization(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector.confirm_membership(uuid, protector.member_role), protector.leave_organization(uuid),
+	protector_internal.change_own_membership(uuid, boolean, protector.member_role)
+TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.lease_expired_error()
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN 'lease expired: the worker did not report';
+COMMENT ON FUNCTION protector_internal.lease_expired_error() IS
+'The last_error of a reminder whose lease ran out before its worker reported';
+
+CREATE FUNCTION protector_internal.keep_review_tasks()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector.raise('forbidden', 'booking_review tasks are written by the booking workflow',
+		'A booking''s review task is made when the booking is, and moved when it is rescheduled.',
+		'Give your task another kind, e.g. manual.');
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_review_tasks() IS
+'Trigger: only the booking workflow (and trusted callers) write tasks of kind booking_review';
+
+CREATE TRIGGER keep_review_tasks BEFORE INSERT ON protector.tasks
+	FOR EACH ROW WHEN (NEW.kind = 'booking_review' AND NOT protector_internal.restoring()
+					   AND NOT protector_internal.caller_is_trusted())
+	EXECUTE FUNCTION protector_internal.keep_review_tasks();
+CREATE TRIGGER keep_review_tasks_update BEFORE UPDATE OF kind ON protector.tasks
+	FOR EACH ROW WHEN ((NEW.kind = 'booking_review') <> (OLD.kind = 'booking_review')
+					   AND NOT protector_internal.caller_is_trusted())
+	EXECUTE FUNCTION protector_internal.keep_review_tasks();
+GRANT EXECUTE ON FUNCTION protector_internal.lease_expired_error() TO service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -7,7 +7,7 @@
 -- may leave (leave_organization), a pending owner always while another
 -- owner stays.
 BEGIN;
-SELECT plan(30);
+SELECT plan(34);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['c_founder', 'c_victim', 'c_viewer', 'c_stranger', 'c_nora']) u;
 SELECT tests.authenticate_as('c_founder');
@@ -77,9 +77,9 @@ SELECT tests.authenticate_as('c_founder');
 INSERT INTO protector.members (organization_id, user_id, role)
 SELECT org, tests.get_supabase_uid('c_heir'), 'owner' FROM ids;
 SELECT tests.authenticate_as('c_heir');
-CREATE TEMP TABLE first_confirmation AS SELECT protector.confirm_membership(org) AS at FROM ids;
+CREATE TEMP TABLE first_confirmation AS SELECT protector.confirm_membership(org, 'owner') AS at FROM ids;
 SELECT isnt((SELECT at FROM first_confirmation), NULL, 'the heir confirms their membership');
-SELECT is((SELECT protector.confirm_membership(org) FROM ids), (SELECT at FROM first_confirmation),
+SELECT is((SELECT protector.confirm_membership(org, 'owner') FROM ids), (SELECT at FROM first_confirmation),
 	'confirming again changes nothing');
 SELECT tests.authenticate_as('c_founder');
 SELECT lives_ok($$SELECT protector.leave_organization(org) FROM ids$$, 'now the founder leaves');
@@ -93,7 +93,7 @@ SELECT tests.create_supabase_user('c_promoted') \g /dev/null
 INSERT INTO protector.members (organization_id, user_id, role)
 SELECT org, tests.get_supabase_uid('c_promoted'), 'viewer' FROM ids;
 SELECT tests.authenticate_as('c_promoted');
-SELECT protector.confirm_membership(org) FROM ids \g /dev/null
+SELECT protector.confirm_membership(org, 'viewer') FROM ids \g /dev/null
 SELECT tests.authenticate_as('c_heir');
 SELECT protector.update_staff_permissions(m.id, 'owner') FROM protector.members m
 WHERE m.user_id = tests.get_supabase_uid('c_promoted') \g /dev/null
@@ -103,14 +103,16 @@ SELECT tests.authenticate_as('c_heir');
 SELECT throws_ok($$SELECT protector.leave_organization(org) FROM ids$$,
 	'22023', 'an organization must keep at least one active owner', '... so the heir cannot leave them the organization');
 SELECT tests.authenticate_as('c_promoted');
-SELECT protector.confirm_membership(org) FROM ids \g /dev/null
+SELECT throws_ok($$SELECT protector.confirm_membership(org, 'viewer') FROM ids$$,
+	'23P01', 'your membership has another role', 'confirming the viewer''s role they saw, they are told they are owner now');
+SELECT protector.confirm_membership(org, 'owner') FROM ids \g /dev/null
 SELECT tests.authenticate_as('c_heir');
 SELECT protector.deactivate_staff(m.id) FROM protector.members m WHERE m.user_id = tests.get_supabase_uid('c_promoted') \g /dev/null
 UPDATE protector.members SET active = true WHERE user_id = tests.get_supabase_uid('c_promoted');
 RESET ROLE;
 SELECT is(pg_temp.confirmed('c_promoted'), 'pending', 'a confirmed owner deactivated and made active again is pending again');
 SELECT tests.authenticate_as('c_promoted');
-SELECT protector.confirm_membership(org) FROM ids \g /dev/null
+SELECT protector.confirm_membership(org, 'owner') FROM ids \g /dev/null
 UPDATE protector.members SET full_name = 'Pia' WHERE user_id = tests.get_supabase_uid('c_promoted');
 RESET ROLE;
 SELECT is(pg_temp.confirmed('c_promoted'), 'confirmed', 'other changes keep the confirmation');
@@ -125,16 +127,30 @@ SELECT is((SELECT format('%s %s %s', a.op, a.actor_uid = tests.get_supabase_uid(
 			 AND a.old_row ->> 'user_id' = tests.get_supabase_uid('c_viewer')::text),
 	'DELETE t authenticated', '... in the audit log, by them');
 SELECT tests.authenticate_as('c_stranger');
-SELECT throws_ok($$SELECT protector.confirm_membership(org) FROM ids$$,
+SELECT throws_ok($$SELECT protector.confirm_membership(org, 'viewer') FROM ids$$,
 	'P0002', 'membership not found', 'a stranger has no membership to confirm');
 SELECT throws_ok($$SELECT protector.leave_organization(org) FROM ids$$,
 	'P0002', 'membership not found', '... or to leave');
-SELECT throws_ok($$SELECT protector.confirm_membership(NULL)$$,
+SELECT throws_ok($$SELECT protector.confirm_membership(NULL, 'viewer')$$,
 	'22023', 'p_organization_id is required', 'an organization is required');
-SELECT is(tests.error_text($$SELECT protector.confirm_membership(gen_random_uuid())$$) ~ '^P0002 \| membership not found', true,
+SELECT throws_ok($$SELECT protector.confirm_membership(org, NULL) FROM ids$$,
+	'22023', 'p_role is required', '... and the role confirmed');
+SELECT is(tests.error_text($$SELECT protector.confirm_membership(gen_random_uuid(), 'viewer')$$) ~ '^P0002 \| membership not found', true,
 	'an organization that does not exist answers the same');
 
--- 7. trusted writers: as given (a backend may record a consent it took)
+-- 7. trusted writers: an owner row given to another account is that
+-- account's to confirm (the last confirmed owner's given away is refused);
+-- a confirmation a backend took is recorded as given
+SELECT tests.create_supabase_user('c_new') \g /dev/null
+SELECT tests.authenticate_as_service_role();
+SELECT throws_ok($$UPDATE protector.members SET user_id = tests.get_supabase_uid('c_new')
+				   WHERE user_id = tests.get_supabase_uid('c_heir')$$,
+	'22023', 'an organization must keep at least one active owner',
+	'the last confirmed owner''s row is not handed to an account that never confirmed it');
+UPDATE protector.members SET user_id = tests.get_supabase_uid('c_new'), confirmed_at = '2026-01-02 03:04:05+00'
+WHERE user_id = tests.get_supabase_uid('c_heir');
+RESET ROLE;
+SELECT is(pg_temp.confirmed('c_new'), 'confirmed', '... but is with a confirmation the backend took');
 SELECT tests.authenticate_as_service_role();
 INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
 SELECT org, tests.get_supabase_uid('c_stranger'), 'owner', '2026-01-02 03:04:05+00' FROM ids;

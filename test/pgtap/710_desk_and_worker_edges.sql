@@ -1,0 +1,119 @@
+-- Two edges an attack on the workflow found:
+--   1. a task of kind booking_review written by hand (the desk may write
+--      tasks) on a hold kept the hold's confirmation from the desk and its
+--      agent: the workflow took it for the booking's own review task.
+--      Only the workflow (and trusted callers) write that kind now.
+--   2. a reminder worker's late report of its claim was refused when any
+--      other claim ran meanwhile and settled the lease that ran out (the
+--      reminder sent went out again, or stayed failed with max_attempts
+--      1); without a claim between, the same report was taken.  A late
+--      report of the last claim is taken until another claim takes it.
+-- The file runs in one transaction: now() is one instant.
+BEGIN;
+SELECT plan(13);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_operator', 'w_agent']) u;
+-- (agents are assigned here without shifts, docs/staff.md)
+INSERT INTO protector.organizations (id, name, slug, settings) VALUES
+	('0a710000-0000-4000-8000-000000000000', 'W', 'desk-worker', '{"staff": {"require_shifts": false}}'),
+	('0b710000-0000-4000-8000-000000000000', 'W1', 'desk-worker-once', '{"reminders": {"max_attempts": 1}}');
+INSERT INTO protector.members (organization_id, user_id, role) VALUES
+	('0a710000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_operator'), 'operator'),
+	('0a710000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_agent'), 'agent');
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+SELECT ('0' || o || '710000-0000-4000-8000-0000000000a1')::uuid, ('0' || o || '710000-0000-4000-8000-000000000000')::uuid, 'V', 'UTC'
+FROM unnest(ARRAY['a', 'b']) o;
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party, mode)
+SELECT ('0' || o || '710000-0000-4000-8000-0000000005a1')::uuid, ('0' || o || '710000-0000-4000-8000-000000000000')::uuid,
+	   ('0' || o || '710000-0000-4000-8000-0000000000a1')::uuid, 'Room', '60 minutes', '60 minutes', '400 days', 10, 4, 'shared'
+FROM unnest(ARRAY['a', 'b']) o;
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+SELECT ('0' || o || '710000-0000-4000-8000-00000000c001')::uuid, ('0' || o || '710000-0000-4000-8000-000000000000')::uuid,
+	   'Ann', 'ann@example.com'
+FROM unnest(ARRAY['a', 'b']) o;
+
+-- 1. a hold, and a task of the workflow's kind written by hand
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, hold_expires_at, assigned_agent)
+VALUES ('0a710000-0000-4000-8000-0000000b0001', '0a710000-0000-4000-8000-000000000000', '0a710000-0000-4000-8000-0000000000a1',
+		'0a710000-0000-4000-8000-0000000005a1', '0a710000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('day', now()) + interval '3 days 10 hours', date_trunc('day', now()) + interval '3 days 11 hours'),
+		'held', now() + interval '10 minutes', tests.get_supabase_uid('w_agent'));
+SELECT tests.authenticate_as('w_operator');
+SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, booking_id, kind, title, status)
+				   VALUES ('0a710000-0000-4000-8000-000000000000', '0a710000-0000-4000-8000-0000000b0001',
+						   'booking_review', 'nothing to see', 'done')$$,
+	'42501', 'booking_review tasks are written by the booking workflow', 'the desk writes no booking_review task');
+INSERT INTO protector.tasks (organization_id, booking_id, kind, title)
+VALUES ('0a710000-0000-4000-8000-000000000000', '0a710000-0000-4000-8000-0000000b0001', 'manual', 'call the customer');
+SELECT throws_ok($$UPDATE protector.tasks SET kind = 'booking_review' WHERE title = 'call the customer'$$,
+	'42501', 'booking_review tasks are written by the booking workflow', '... nor makes one of its own task');
+RESET ROLE;
+UPDATE protector.bookings SET status = 'confirmed', hold_expires_at = NULL WHERE id = '0a710000-0000-4000-8000-0000000b0001';
+SELECT is((SELECT string_agg(kind || ' ' || (assignee IS NOT DISTINCT FROM tests.get_supabase_uid('w_agent'))::text, ', ' ORDER BY kind)
+		   FROM protector.tasks WHERE booking_id = '0a710000-0000-4000-8000-0000000b0001'),
+	'booking_review true, manual false', 'the confirmed hold gets its review task, for its agent');
+SELECT is((SELECT string_agg(kind, ', ') FROM protector.notifications WHERE booking_id = '0a710000-0000-4000-8000-0000000b0001'),
+	'booking.created', '... and the desk hears of it');
+SELECT tests.authenticate_as('w_operator');
+SELECT throws_ok($$UPDATE protector.tasks SET kind = 'manual' WHERE kind = 'booking_review'$$,
+	'42501', 'booking_review tasks are written by the booking workflow', 'the workflow''s task keeps its kind');
+SELECT lives_ok($$UPDATE protector.tasks SET status = 'done' WHERE kind = 'booking_review'$$, '... and is worked as any task');
+RESET ROLE;
+
+-- 2. late reports: a confirmed booking's reminders, one made due, claimed
+-- with a lease that then runs out, settled by another claim
+CREATE FUNCTION pg_temp.due_claim(o text) RETURNS uuid LANGUAGE plpgsql AS $$
+DECLARE v uuid;
+BEGIN
+	INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+	VALUES (('0' || o || '710000-0000-4000-8000-0000000b0002')::uuid, ('0' || o || '710000-0000-4000-8000-000000000000')::uuid,
+			('0' || o || '710000-0000-4000-8000-0000000000a1')::uuid, ('0' || o || '710000-0000-4000-8000-0000000005a1')::uuid,
+			('0' || o || '710000-0000-4000-8000-00000000c001')::uuid,
+			tstzrange(date_trunc('day', now()) + interval '5 days', date_trunc('day', now()) + interval '5 days 1 hour'), 'confirmed');
+	SELECT r.id INTO v FROM protector.booking_reminders r
+	WHERE r.booking_id = ('0' || o || '710000-0000-4000-8000-0000000b0002')::uuid ORDER BY r.offset_minutes DESC LIMIT 1;
+	UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '1 second' WHERE id = v;
+	PERFORM set_config('role', 'service_role', true);
+	PERFORM protector.claim_due_reminders(10, '10 seconds');
+	RESET ROLE;
+	-- (its lease runs out; another worker's claim settles it)
+	UPDATE protector.booking_reminders SET lease_until = now() - interval '1 second' WHERE id = v;
+	PERFORM set_config('role', 'service_role', true);
+	PERFORM protector.claim_due_reminders(10, '10 seconds');
+	RESET ROLE;
+	RETURN v;
+END $$;
+SELECT pg_temp.due_claim('a') AS ra \gset
+SELECT is((SELECT format('%s %s %s', status, attempts, last_error) FROM protector.booking_reminders WHERE id = :'ra'),
+	'pending 1 lease expired: the worker did not report', 'the lease ran out and another claim settled it');
+SELECT tests.authenticate_as_service_role();
+SELECT is((SELECT format('%s %s %s', status, attempts, last_error IS NULL) FROM protector.complete_reminder(:'ra', true, NULL, 1)),
+	'sent 1 t', 'the worker''s late report that it sent the reminder is taken: it is not sent again');
+SELECT throws_ok(format($$SELECT protector.complete_reminder(%L, true, NULL, 1)$$, :'ra'),
+	'23P01', 'the reminder is not being sent', 'a second report is refused');
+RESET ROLE;
+SELECT pg_temp.due_claim('b') AS rb \gset
+SELECT is((SELECT status FROM protector.booking_reminders WHERE id = :'rb'), 'failed',
+	'with max_attempts 1 the settled lease failed the reminder');
+SELECT tests.authenticate_as_service_role();
+SELECT is((SELECT format('%s %s', status, attempts) FROM protector.complete_reminder(:'rb', true, NULL, 1)),
+	'sent 1', '... and the late report that it was sent is taken');
+RESET ROLE;
+-- a late report of a failure keeps the retry the lease's end set, with
+-- the worker's error
+DELETE FROM protector.bookings WHERE id = '0a710000-0000-4000-8000-0000000b0002';
+SELECT pg_temp.due_claim('a') AS rc \gset
+SELECT tests.authenticate_as_service_role();
+SELECT is((SELECT format('%s %s %s %s', status, attempts, next_attempt_at - now(), last_error)
+		   FROM protector.complete_reminder(:'rc', false, 'mailbox full', 1)),
+	'pending 1 00:01:00 mailbox full', 'a late failure: retried after 2^0 = 1 minute, as the lease''s end set, with its error');
+-- once another claim took it, the late report is refused as before
+RESET ROLE;
+UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '1 second' WHERE id = :'rc';
+SELECT tests.authenticate_as_service_role();
+SELECT protector.claim_due_reminders(10) \g /dev/null
+SELECT throws_ok(format($$SELECT protector.complete_reminder(%L, true, NULL, 1)$$, :'rc'),
+	'23P01', 'this claim of the reminder has run out', 'a late report after another claim took it is refused');
+
+SELECT * FROM finish();
+ROLLBACK;
