@@ -173,8 +173,11 @@ CREATE POLICY notifications_update ON protector.notifications FOR UPDATE TO auth
 		   OR (recipient_id = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('notifications.own'))::uuid[])))
 	WITH CHECK ((recipient_id IS NULL AND organization_id = ANY ((SELECT protector_internal.orgs_with('notifications.desk'))::uuid[]))
 				OR (recipient_id = (SELECT protector.current_user_id()) AND organization_id = ANY ((SELECT protector_internal.orgs_with('notifications.own'))::uuid[])));
+-- (those the caller sees: a DELETE that reads no column is not held to
+-- the SELECT policy, and removed members' private notifications unseen)
 CREATE POLICY notifications_delete ON protector.notifications FOR DELETE TO authenticated
-	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('notifications.delete'))::uuid[]));
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('notifications.delete'))::uuid[])
+		   AND (recipient_id IS NULL OR recipient_id = (SELECT protector.current_user_id())));
 
 -- audit_log: nobody writes it but the audit trigger (no write grants).
 CREATE POLICY audit_log_select ON protector.audit_log FOR SELECT TO authenticated

@@ -1950,7 +1950,10 @@ BEGIN
 			-- Thaana, N'Ko and their kin, Mongolian), an Indic, Sinhala,
 			-- Myanmar or Khmer one, or an emoji, also with its variation
 			-- selector (ZWJ sequences)
-			AND p_text OPERATOR(pg_catalog.!~) E'(?<![\\u0600-\\u08ff\\ufb50-\\ufdff\\ufe70-\\ufeff\\u0900-\\u0dff\\u1000-\\u109f\\u1780-\\u18af\\u2600-\\u27bf\\U0001f000-\\U0001faff])(?<![\\u2600-\\u27bf\\U0001f000-\\U0001faff]\\ufe0f)[\\u200c\\u200d]');
+			AND p_text OPERATOR(pg_catalog.!~) E'(?<![\\u0600-\\u08ff\\ufb50-\\ufdff\\ufe70-\\ufeff\\u0900-\\u0dff\\u1000-\\u109f\\u1780-\\u18af\\u2600-\\u27bf\\U0001f000-\\U0001faff])(?<![\\u2600-\\u27bf\\U0001f000-\\U0001faff]\\ufe0f)[\\u200c\\u200d]'
+			-- variation selectors (Mongolian ones too) one at a time, each
+			-- after a character
+			AND p_text OPERATOR(pg_catalog.!~) E'(^|[\\u180b-\\u180d\\u180f\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef])[\\u180b-\\u180d\\u180f\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef]');
 END
 $$;
 COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
@@ -9778,8 +9781,10 @@ AS $$
 DECLARE
 	v_address inet;
 BEGIN
-	v_address := pg_catalog.host(pg_catalog.btrim(pg_catalog.split_part(
-		pg_catalog.current_setting('request.headers', true)::json ->> 'x-forwarded-for', ',', 1))::inet)::inet;
+	-- (with a port, as some proxies write it: 203.0.113.9:443, [2001:db8::1]:443)
+	v_address := pg_catalog.host(pg_catalog.regexp_replace(pg_catalog.regexp_replace(pg_catalog.btrim(pg_catalog.split_part(
+		pg_catalog.current_setting('request.headers', true)::json ->> 'x-forwarded-for', ',', 1)),
+		'^\[([^]]*)\](:[0-9]{1,5})?$', '\1'), '^([0-9]{1,3}(\.[0-9]{1,3}){3}):[0-9]{1,5}$', '\1')::inet)::inet;
 	IF v_address OPERATOR(pg_catalog.<<) '::ffff:0.0.0.0/96'::inet THEN
 		RETURN '0.0.0.0'::inet OPERATOR(pg_catalog.+) (v_address OPERATOR(pg_catalog.-) '::ffff:0.0.0.0'::inet);
 	END IF;
@@ -14451,6 +14456,12 @@ CREATE TRIGGER keep_review_tasks_update BEFORE UPDATE OF kind ON protector.tasks
 					   AND NOT protector_internal.caller_is_trusted())
 	EXECUTE FUNCTION protector_internal.keep_review_tasks();
 GRANT EXECUTE ON FUNCTION protector_internal.lease_expired_error() TO service_role;
+
+-- owners and admins delete the notifications they see (the desk's and
+-- their own), not members' private ones
+ALTER POLICY notifications_delete ON protector.notifications
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('notifications.delete'))::uuid[])
+		   AND (recipient_id IS NULL OR recipient_id = (SELECT protector.current_user_id())));
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

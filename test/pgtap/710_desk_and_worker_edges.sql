@@ -8,18 +8,22 @@
 --      reminder sent went out again, or stayed failed with max_attempts
 --      1); without a claim between, the same report was taken.  A late
 --      report of the last claim is taken until another claim takes it.
+--   3. owners and admins deleted members' private notifications they do
+--      not see (a DELETE that reads no column is not held to the SELECT
+--      policy): they delete the desk's and their own.
 -- The file runs in one transaction: now() is one instant.
 BEGIN;
-SELECT plan(13);
+SELECT plan(14);
 
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_operator', 'w_agent']) u;
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_operator', 'w_agent', 'w_admin']) u;
 -- (agents are assigned here without shifts, docs/staff.md)
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
 	('0a710000-0000-4000-8000-000000000000', 'W', 'desk-worker', '{"staff": {"require_shifts": false}}'),
 	('0b710000-0000-4000-8000-000000000000', 'W1', 'desk-worker-once', '{"reminders": {"max_attempts": 1}}');
 INSERT INTO protector.members (organization_id, user_id, role) VALUES
 	('0a710000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_operator'), 'operator'),
-	('0a710000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_agent'), 'agent');
+	('0a710000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_agent'), 'agent'),
+	('0a710000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_admin'), 'admin');
 INSERT INTO protector.venues (id, organization_id, name, timezone)
 SELECT ('0' || o || '710000-0000-4000-8000-0000000000a1')::uuid, ('0' || o || '710000-0000-4000-8000-000000000000')::uuid, 'V', 'UTC'
 FROM unnest(ARRAY['a', 'b']) o;
@@ -114,6 +118,18 @@ SELECT tests.authenticate_as_service_role();
 SELECT protector.claim_due_reminders(10) \g /dev/null
 SELECT throws_ok(format($$SELECT protector.complete_reminder(%L, true, NULL, 1)$$, :'rc'),
 	'23P01', 'this claim of the reminder has run out', 'a late report after another claim took it is refused');
+
+-- 3. an admin's DELETE without a filter
+RESET ROLE;
+INSERT INTO protector.notifications (organization_id, recipient_id, kind) VALUES
+	('0a710000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_agent'), 'note.private'),
+	('0a710000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_admin'), 'note.mine');
+SELECT tests.authenticate_as('w_admin');
+DELETE FROM protector.notifications;
+RESET ROLE;
+SELECT is((SELECT string_agg(kind, ', ' ORDER BY kind) FROM protector.notifications
+		   WHERE organization_id = '0a710000-0000-4000-8000-000000000000'),
+	'note.private', 'an admin deletes the desk''s notifications and their own, not the agent''s private one');
 
 SELECT * FROM finish();
 ROLLBACK;
