@@ -203,8 +203,10 @@ CREATE TRIGGER stamp_task_completion BEFORE INSERT OR UPDATE OF status, complete
 -- A booking's review task is the workflow's: it is how the workflow knows
 -- a booking was announced (a hold confirmed after a task of that kind was
 -- written by hand reached neither the desk nor its agent), and what a
--- reschedule moves.  Others write tasks of other kinds; trusted callers
--- (service_role, an import) may write any.
+-- reschedule moves.  Others write tasks of other kinds, and do not move a
+-- review task to another booking (moved onto a hold, it kept the hold's
+-- confirmation from the desk as well); trusted callers (service_role, an
+-- import) may write any.
 CREATE FUNCTION protector_internal.keep_review_tasks()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -213,7 +215,7 @@ AS $$
 BEGIN
 	PERFORM protector.raise('forbidden', 'booking_review tasks are written by the booking workflow',
 		'A booking''s review task is made when the booking is, and moved when it is rescheduled.',
-		'Give your task another kind, e.g. manual.');
+		'Give your task another kind, e.g. manual; a review task stays with its booking.');
 	RETURN NULL;
 END
 $$;
@@ -223,8 +225,9 @@ CREATE TRIGGER keep_review_tasks BEFORE INSERT ON protector.tasks
 	FOR EACH ROW WHEN (NEW.kind = 'booking_review' AND NOT protector_internal.restoring()
 					   AND NOT protector_internal.caller_is_trusted())
 	EXECUTE FUNCTION protector_internal.keep_review_tasks();
-CREATE TRIGGER keep_review_tasks_update BEFORE UPDATE OF kind ON protector.tasks
-	FOR EACH ROW WHEN ((NEW.kind = 'booking_review') <> (OLD.kind = 'booking_review')
+CREATE TRIGGER keep_review_tasks_update BEFORE UPDATE OF kind, booking_id ON protector.tasks
+	FOR EACH ROW WHEN (((NEW.kind = 'booking_review') <> (OLD.kind = 'booking_review')
+						OR (OLD.kind = 'booking_review' AND NEW.booking_id IS DISTINCT FROM OLD.booking_id))
 					   AND NOT protector_internal.caller_is_trusted())
 	EXECUTE FUNCTION protector_internal.keep_review_tasks();
 

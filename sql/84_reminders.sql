@@ -620,7 +620,7 @@ BEGIN
 	-- reminder sent was retried, or stayed failed, when any other claim
 	-- ran in between and settled the lease)
 	v_late := r.status IN ('pending', 'failed') AND r.lease_until IS NULL
-			  AND r.last_error OPERATOR(pg_catalog.=) protector_internal.lease_expired_error();
+			  AND r.last_error IS NOT DISTINCT FROM protector_internal.lease_expired_error();
 	IF r.status OPERATOR(pg_catalog.<>) 'sending' AND NOT v_late THEN
 		PERFORM protector.raise('conflict', 'the reminder is not being sent',
 			pg_catalog.format('Its status is %s.', r.status),
@@ -644,8 +644,10 @@ BEGIN
 	ELSIF v_late THEN
 		-- (the failed attempt was counted, and its retry set, when the
 		-- lease ran out: the worker's error replaces the lease's)
+		-- (an error that reads as the lease's would take a second report)
 		UPDATE protector.booking_reminders x
-		SET last_error = COALESCE(pg_catalog.left(NULLIF(pg_catalog.btrim(p_error), ''), 2000), 'failed (no error given)')
+		SET last_error = COALESCE(pg_catalog.left(NULLIF(NULLIF(pg_catalog.btrim(p_error), ''), protector_internal.lease_expired_error()), 2000),
+								  'failed (no error given)')
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 	ELSE

@@ -9310,7 +9310,7 @@ BEGIN
 	-- reminder sent was retried, or stayed failed, when any other claim
 	-- ran in between and settled the lease)
 	v_late := r.status IN ('pending', 'failed') AND r.lease_until IS NULL
-			  AND r.last_error OPERATOR(pg_catalog.=) protector_internal.lease_expired_error();
+			  AND r.last_error IS NOT DISTINCT FROM protector_internal.lease_expired_error();
 	IF r.status OPERATOR(pg_catalog.<>) 'sending' AND NOT v_late THEN
 		PERFORM protector.raise('conflict', 'the reminder is not being sent',
 			pg_catalog.format('Its status is %s.', r.status),
@@ -9334,8 +9334,10 @@ BEGIN
 	ELSIF v_late THEN
 		-- (the failed attempt was counted, and its retry set, when the
 		-- lease ran out: the worker's error replaces the lease's)
+		-- (an error that reads as the lease's would take a second report)
 		UPDATE protector.booking_reminders x
-		SET last_error = COALESCE(pg_catalog.left(NULLIF(pg_catalog.btrim(p_error), ''), 2000), 'failed (no error given)')
+		SET last_error = COALESCE(pg_catalog.left(NULLIF(NULLIF(pg_catalog.btrim(p_error), ''), protector_internal.lease_expired_error()), 2000),
+								  'failed (no error given)')
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 	ELSE
@@ -14440,7 +14442,7 @@ AS $$
 BEGIN
 	PERFORM protector.raise('forbidden', 'booking_review tasks are written by the booking workflow',
 		'A booking''s review task is made when the booking is, and moved when it is rescheduled.',
-		'Give your task another kind, e.g. manual.');
+		'Give your task another kind, e.g. manual; a review task stays with its booking.');
 	RETURN NULL;
 END
 $$;
@@ -14451,8 +14453,9 @@ CREATE TRIGGER keep_review_tasks BEFORE INSERT ON protector.tasks
 	FOR EACH ROW WHEN (NEW.kind = 'booking_review' AND NOT protector_internal.restoring()
 					   AND NOT protector_internal.caller_is_trusted())
 	EXECUTE FUNCTION protector_internal.keep_review_tasks();
-CREATE TRIGGER keep_review_tasks_update BEFORE UPDATE OF kind ON protector.tasks
-	FOR EACH ROW WHEN ((NEW.kind = 'booking_review') <> (OLD.kind = 'booking_review')
+CREATE TRIGGER keep_review_tasks_update BEFORE UPDATE OF kind, booking_id ON protector.tasks
+	FOR EACH ROW WHEN (((NEW.kind = 'booking_review') <> (OLD.kind = 'booking_review')
+						OR (OLD.kind = 'booking_review' AND NEW.booking_id IS DISTINCT FROM OLD.booking_id))
 					   AND NOT protector_internal.caller_is_trusted())
 	EXECUTE FUNCTION protector_internal.keep_review_tasks();
 GRANT EXECUTE ON FUNCTION protector_internal.lease_expired_error() TO service_role;

@@ -13,7 +13,7 @@
 --      policy): they delete the desk's and their own.
 -- The file runs in one transaction: now() is one instant.
 BEGIN;
-SELECT plan(14);
+SELECT plan(17);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_operator', 'w_agent', 'w_admin']) u;
 -- (agents are assigned here without shifts, docs/staff.md)
@@ -61,6 +61,9 @@ SELECT is((SELECT string_agg(kind, ', ') FROM protector.notifications WHERE book
 SELECT tests.authenticate_as('w_operator');
 SELECT throws_ok($$UPDATE protector.tasks SET kind = 'manual' WHERE kind = 'booking_review'$$,
 	'42501', 'booking_review tasks are written by the booking workflow', 'the workflow''s task keeps its kind');
+SELECT throws_ok($$UPDATE protector.tasks SET booking_id = NULL WHERE kind = 'booking_review'$$,
+	'42501', 'booking_review tasks are written by the booking workflow',
+	'... and stays with its booking (moved onto another hold, it kept that one''s confirmation from the desk)');
 SELECT lives_ok($$UPDATE protector.tasks SET status = 'done' WHERE kind = 'booking_review'$$, '... and is worked as any task');
 RESET ROLE;
 
@@ -95,6 +98,9 @@ SELECT is((SELECT format('%s %s %s', status, attempts, last_error IS NULL) FROM 
 	'sent 1 t', 'the worker''s late report that it sent the reminder is taken: it is not sent again');
 SELECT throws_ok(format($$SELECT protector.complete_reminder(%L, true, NULL, 1)$$, :'ra'),
 	'23P01', 'the reminder is not being sent', 'a second report is refused');
+SELECT throws_ok(format($$SELECT protector.complete_reminder(r.id, true) FROM protector.booking_reminders r
+						  WHERE r.booking_id = %L AND r.id <> %L$$, '0a710000-0000-4000-8000-0000000b0002', :'ra'),
+	'23P01', 'the reminder is not being sent', '... and so is a report of a reminder never claimed');
 RESET ROLE;
 SELECT pg_temp.due_claim('b') AS rb \gset
 SELECT is((SELECT status FROM protector.booking_reminders WHERE id = :'rb'), 'failed',
@@ -109,8 +115,11 @@ DELETE FROM protector.bookings WHERE id = '0a710000-0000-4000-8000-0000000b0002'
 SELECT pg_temp.due_claim('a') AS rc \gset
 SELECT tests.authenticate_as_service_role();
 SELECT is((SELECT format('%s %s %s %s', status, attempts, next_attempt_at - now(), last_error)
-		   FROM protector.complete_reminder(:'rc', false, 'mailbox full', 1)),
-	'pending 1 00:01:00 mailbox full', 'a late failure: retried after 2^0 = 1 minute, as the lease''s end set, with its error');
+		   FROM protector.complete_reminder(:'rc', false, 'lease expired: the worker did not report', 1)),
+	'pending 1 00:01:00 failed (no error given)',
+	'a late failure: retried after 2^0 = 1 minute, as the lease''s end set (an error reading as the lease''s is none)');
+SELECT throws_ok(format($$SELECT protector.complete_reminder(%L, true, NULL, 1)$$, :'rc'),
+	'23P01', 'the reminder is not being sent', '... and reported once');
 -- once another claim took it, the late report is refused as before
 RESET ROLE;
 UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '1 second' WHERE id = :'rc';
