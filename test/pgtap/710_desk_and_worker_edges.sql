@@ -11,9 +11,12 @@
 --   3. owners and admins deleted members' private notifications they do
 --      not see (a DELETE that reads no column is not held to the SELECT
 --      policy): they delete the desk's and their own.
+--   4. (a review of the docs) a service's empty cancellation_fees list
+--      made cancellation free: it is no fees, and the refund policy's
+--      rule applies, as settings.md says.
 -- The file runs in one transaction: now() is one instant.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_operator', 'w_agent', 'w_admin']) u;
 -- (agents are assigned here without shifts, docs/staff.md)
@@ -139,6 +142,29 @@ RESET ROLE;
 SELECT is((SELECT string_agg(kind, ', ' ORDER BY kind) FROM protector.notifications
 		   WHERE organization_id = '0a710000-0000-4000-8000-000000000000'),
 	'note.private', 'an admin deletes the desk''s notifications and their own, not the agent''s private one');
+
+-- 4. two services priced 50, one without settings, one with an empty fee
+-- list; each booked 14.5 hours ahead, paid in full and cancelled: the
+-- default refund policy (everything back until 24 hours before, then
+-- late_refund_percent 0) gives back 0 of 50 in both
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party, mode,
+								price, currency, settings)
+VALUES ('0a710000-0000-4000-8000-0000000005a2', '0a710000-0000-4000-8000-000000000000', '0a710000-0000-4000-8000-0000000000a1',
+		'Plain', '60 minutes', '30 minutes', '400 days', 10, 4, 'shared', 50, 'USD', '{}'),
+	   ('0a710000-0000-4000-8000-0000000005a3', '0a710000-0000-4000-8000-000000000000', '0a710000-0000-4000-8000-0000000000a1',
+		'No tiers', '60 minutes', '30 minutes', '400 days', 10, 4, 'shared', 50, 'USD', '{"cancellation_fees": []}');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, currency, unit_price, total_price)
+SELECT ('0a710000-0000-4000-8000-0000000b010' || n)::uuid, '0a710000-0000-4000-8000-000000000000', '0a710000-0000-4000-8000-0000000000a1',
+	   ('0a710000-0000-4000-8000-0000000005a' || n)::uuid, '0a710000-0000-4000-8000-00000000c001',
+	   tstzrange(date_trunc('hour', now()) + interval '14 hours 30 minutes', date_trunc('hour', now()) + interval '15 hours 30 minutes'),
+	   'confirmed', 'USD', 50, 50
+FROM unnest(ARRAY[2, 3]) n;
+SELECT tests.authenticate_as_service_role();
+SELECT protector.record_payment(('0a710000-0000-4000-8000-0000000b010' || n)::uuid, 50, 'stripe', 'pi_710_' || n) FROM unnest(ARRAY[2, 3]) n \g /dev/null
+SELECT is((SELECT string_agg(format('%s %s', n, protector.cancel_booking(('0a710000-0000-4000-8000-0000000b010' || n)::uuid) ->> 'refund_amount'), ', ' ORDER BY n)
+		   FROM unnest(ARRAY[2, 3]) n),
+	'2 0.00, 3 0.00', 'an empty fee list is no fees: the refund policy keeps 50 of 50 paid within 24 hours, as without settings');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
