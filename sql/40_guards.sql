@@ -93,7 +93,7 @@ BEGIN
 				'an organization must keep at least one active owner',
 				pg_catalog.format('Member %s is the last active owner of organization %s.',
 								  OLD.id, OLD.organization_id),
-				'Make another member owner first.');
+				'Make another member owner, and have them confirm it (protector.confirm_membership), first; or delete the organization.');
 		END IF;
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN

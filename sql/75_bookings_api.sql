@@ -617,10 +617,13 @@ BEGIN
 	ELSIF NEW.status OPERATOR(pg_catalog.=) 'no_show' THEN
 		v_fee_percent := CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'no_show_fee_percent') OPERATOR(pg_catalog.=) 'number'
 							  THEN (v_settings ->> 'no_show_fee_percent')::numeric ELSE 100 END;
-	-- (an empty list is no fees: the refund policy's rule, not free
-	-- cancellation)
+	-- (a list without a tier protector can read, empty or written before
+	-- settings were checked, is no fees: the refund policy's rule, not
+	-- free cancellation)
 	ELSIF pg_catalog.jsonb_typeof(v_settings -> 'cancellation_fees') OPERATOR(pg_catalog.=) 'array'
-		  AND pg_catalog.jsonb_array_length(v_settings -> 'cancellation_fees') OPERATOR(pg_catalog.>) 0 THEN
+		  AND EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(v_settings -> 'cancellation_fees') t
+					  WHERE pg_catalog.jsonb_typeof(t -> 'within_hours') OPERATOR(pg_catalog.=) 'number'
+						AND pg_catalog.jsonb_typeof(t -> 'fee_percent') OPERATOR(pg_catalog.=) 'number') THEN
 		SELECT COALESCE((SELECT (t ->> 'fee_percent')::numeric
 						 FROM pg_catalog.jsonb_array_elements(v_settings -> 'cancellation_fees') t
 						 WHERE pg_catalog.jsonb_typeof(t -> 'within_hours') OPERATOR(pg_catalog.=) 'number'

@@ -97,6 +97,8 @@ CREATE TABLE protector.staff_activity (
 	action			text NOT NULL CHECK (action ~ '^[a-z][a-z0-9_.]*$' AND length(action) <= 63),
 	details			jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(details) = 'object' AND pg_column_size(details) <= 8192),
 	occurred_at		timestamptz NOT NULL DEFAULT now(),
+	-- (the account that wrote it: member_id goes when the membership does)
+	created_by		uuid DEFAULT protector.current_user_id(),
 	FOREIGN KEY (organization_id, member_id) REFERENCES protector.members (organization_id, id) ON DELETE SET NULL (member_id)
 );
 CREATE INDEX staff_activity_member_idx ON protector.staff_activity (organization_id, member_id, occurred_at);

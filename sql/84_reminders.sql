@@ -190,7 +190,7 @@ BEGIN
 	WHERE v_start OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o) OPERATOR(pg_catalog.>) pg_catalog.now()
 	   OR o OPERATOR(pg_catalog.=) ANY (p_due_now)
 	ON CONFLICT (booking_id, offset_minutes, starts_at) WHERE kind OPERATOR(pg_catalog.=) 'scheduled'
-	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, attempts = 0, next_attempt_at = EXCLUDED.due_at,
+	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, next_attempt_at = EXCLUDED.due_at,
 				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
 	WHERE r.status OPERATOR(pg_catalog.=) 'cancelled';
 END
@@ -266,7 +266,7 @@ BEGIN
 	SELECT a.channel INTO v_channel FROM protector_internal.reminder_address(NEW.organization_id, NEW.customer_id) a;
 	IF v_channel IS NOT NULL THEN
 		UPDATE protector.booking_reminders r
-		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = r.due_at,
+		SET status = 'pending', channel = v_channel, next_attempt_at = r.due_at,
 			last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start
@@ -605,6 +605,7 @@ AS $$
 DECLARE
 	r protector.booking_reminders;
 	v_late boolean;		-- its lease ran out, and no claim took it since
+	v_error text;
 BEGIN
 	PERFORM protector_internal.require_worker('complete_reminder');
 	IF p_id IS NULL OR p_ok IS NULL THEN
@@ -636,6 +637,21 @@ BEGIN
 			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, r.attempts),
 			'Its lease ran out and another claim took it.');
 	END IF;
+	-- the error kept: none of a customer erased while the worker held the
+	-- reminder (it may quote the address the erasure removed), and none
+	-- that reads as the lease's (it would take a second report as late)
+	IF NOT p_ok THEN
+		v_error := CASE WHEN EXISTS (
+							SELECT FROM protector.bookings b
+							JOIN protector.customer_erasures e ON e.organization_id OPERATOR(pg_catalog.=) b.organization_id
+															  AND e.customer_id OPERATOR(pg_catalog.=) b.customer_id
+							WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id
+							  AND b.id OPERATOR(pg_catalog.=) r.booking_id)
+						THEN 'failed (customer erased)'
+						ELSE COALESCE(pg_catalog.left(NULLIF(NULLIF(pg_catalog.btrim(p_error), ''),
+															 protector_internal.lease_expired_error()), 2000),
+									  'failed (no error given)') END;
+	END IF;
 	IF p_ok THEN
 		UPDATE protector.booking_reminders x
 		SET status = 'sent', sent_at = pg_catalog.now(), lease_until = NULL, last_error = NULL
@@ -644,10 +660,7 @@ BEGIN
 	ELSIF v_late THEN
 		-- (the failed attempt was counted, and its retry set, when the
 		-- lease ran out: the worker's error replaces the lease's)
-		-- (an error that reads as the lease's would take a second report)
-		UPDATE protector.booking_reminders x
-		SET last_error = COALESCE(pg_catalog.left(NULLIF(NULLIF(pg_catalog.btrim(p_error), ''), protector_internal.lease_expired_error()), 2000),
-								  'failed (no error given)')
+		UPDATE protector.booking_reminders x SET last_error = v_error
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 	ELSE
@@ -655,17 +668,7 @@ BEGIN
 		SET status = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) protector_internal.reminder_max_attempts(x.organization_id)
 						  THEN 'failed' ELSE 'pending' END,
 			next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(x.attempts),
-			lease_until = NULL,
-			-- (a customer erased while the worker held the reminder: its
-			-- error may quote the address the erasure removed; not kept)
-			last_error = CASE WHEN EXISTS (
-								  SELECT FROM protector.bookings b
-								  JOIN protector.customer_erasures e ON e.organization_id OPERATOR(pg_catalog.=) b.organization_id
-																	AND e.customer_id OPERATOR(pg_catalog.=) b.customer_id
-								  WHERE b.organization_id OPERATOR(pg_catalog.=) x.organization_id
-									AND b.id OPERATOR(pg_catalog.=) x.booking_id)
-							  THEN 'failed (customer erased)'
-							  ELSE COALESCE(pg_catalog.left(NULLIF(pg_catalog.btrim(p_error), ''), 2000), 'failed (no error given)') END
+			lease_until = NULL, last_error = v_error
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 	END IF;

@@ -2239,10 +2239,13 @@ BEGIN
 	ELSIF NEW.status OPERATOR(pg_catalog.=) 'no_show' THEN
 		v_fee_percent := CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'no_show_fee_percent') OPERATOR(pg_catalog.=) 'number'
 							  THEN (v_settings ->> 'no_show_fee_percent')::numeric ELSE 100 END;
-	-- (an empty list is no fees: the refund policy's rule, not free
-	-- cancellation)
+	-- (a list without a tier protector can read, empty or written before
+	-- settings were checked, is no fees: the refund policy's rule, not
+	-- free cancellation)
 	ELSIF pg_catalog.jsonb_typeof(v_settings -> 'cancellation_fees') OPERATOR(pg_catalog.=) 'array'
-		  AND pg_catalog.jsonb_array_length(v_settings -> 'cancellation_fees') OPERATOR(pg_catalog.>) 0 THEN
+		  AND EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(v_settings -> 'cancellation_fees') t
+					  WHERE pg_catalog.jsonb_typeof(t -> 'within_hours') OPERATOR(pg_catalog.=) 'number'
+						AND pg_catalog.jsonb_typeof(t -> 'fee_percent') OPERATOR(pg_catalog.=) 'number') THEN
 		SELECT COALESCE((SELECT (t ->> 'fee_percent')::numeric
 						 FROM pg_catalog.jsonb_array_elements(v_settings -> 'cancellation_fees') t
 						 WHERE pg_catalog.jsonb_typeof(t -> 'within_hours') OPERATOR(pg_catalog.=) 'number'
@@ -8917,7 +8920,7 @@ BEGIN
 	WHERE v_start OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o) OPERATOR(pg_catalog.>) pg_catalog.now()
 	   OR o OPERATOR(pg_catalog.=) ANY (p_due_now)
 	ON CONFLICT (booking_id, offset_minutes, starts_at) WHERE kind OPERATOR(pg_catalog.=) 'scheduled'
-	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, attempts = 0, next_attempt_at = EXCLUDED.due_at,
+	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, next_attempt_at = EXCLUDED.due_at,
 				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
 	WHERE r.status OPERATOR(pg_catalog.=) 'cancelled';
 END
@@ -8993,7 +8996,7 @@ BEGIN
 	SELECT a.channel INTO v_channel FROM protector_internal.reminder_address(NEW.organization_id, NEW.customer_id) a;
 	IF v_channel IS NOT NULL THEN
 		UPDATE protector.booking_reminders r
-		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = r.due_at,
+		SET status = 'pending', channel = v_channel, next_attempt_at = r.due_at,
 			last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start
@@ -9298,6 +9301,7 @@ AS $$
 DECLARE
 	r protector.booking_reminders;
 	v_late boolean;		-- its lease ran out, and no claim took it since
+	v_error text;
 BEGIN
 	PERFORM protector_internal.require_worker('complete_reminder');
 	IF p_id IS NULL OR p_ok IS NULL THEN
@@ -9329,6 +9333,21 @@ BEGIN
 			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, r.attempts),
 			'Its lease ran out and another claim took it.');
 	END IF;
+	-- the error kept: none of a customer erased while the worker held the
+	-- reminder (it may quote the address the erasure removed), and none
+	-- that reads as the lease's (it would take a second report as late)
+	IF NOT p_ok THEN
+		v_error := CASE WHEN EXISTS (
+							SELECT FROM protector.bookings b
+							JOIN protector.customer_erasures e ON e.organization_id OPERATOR(pg_catalog.=) b.organization_id
+															  AND e.customer_id OPERATOR(pg_catalog.=) b.customer_id
+							WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id
+							  AND b.id OPERATOR(pg_catalog.=) r.booking_id)
+						THEN 'failed (customer erased)'
+						ELSE COALESCE(pg_catalog.left(NULLIF(NULLIF(pg_catalog.btrim(p_error), ''),
+															 protector_internal.lease_expired_error()), 2000),
+									  'failed (no error given)') END;
+	END IF;
 	IF p_ok THEN
 		UPDATE protector.booking_reminders x
 		SET status = 'sent', sent_at = pg_catalog.now(), lease_until = NULL, last_error = NULL
@@ -9337,10 +9356,7 @@ BEGIN
 	ELSIF v_late THEN
 		-- (the failed attempt was counted, and its retry set, when the
 		-- lease ran out: the worker's error replaces the lease's)
-		-- (an error that reads as the lease's would take a second report)
-		UPDATE protector.booking_reminders x
-		SET last_error = COALESCE(pg_catalog.left(NULLIF(NULLIF(pg_catalog.btrim(p_error), ''), protector_internal.lease_expired_error()), 2000),
-								  'failed (no error given)')
+		UPDATE protector.booking_reminders x SET last_error = v_error
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 	ELSE
@@ -9348,17 +9364,7 @@ BEGIN
 		SET status = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) protector_internal.reminder_max_attempts(x.organization_id)
 						  THEN 'failed' ELSE 'pending' END,
 			next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(x.attempts),
-			lease_until = NULL,
-			-- (a customer erased while the worker held the reminder: its
-			-- error may quote the address the erasure removed; not kept)
-			last_error = CASE WHEN EXISTS (
-								  SELECT FROM protector.bookings b
-								  JOIN protector.customer_erasures e ON e.organization_id OPERATOR(pg_catalog.=) b.organization_id
-																	AND e.customer_id OPERATOR(pg_catalog.=) b.customer_id
-								  WHERE b.organization_id OPERATOR(pg_catalog.=) x.organization_id
-									AND b.id OPERATOR(pg_catalog.=) x.booking_id)
-							  THEN 'failed (customer erased)'
-							  ELSE COALESCE(pg_catalog.left(NULLIF(pg_catalog.btrim(p_error), ''), 2000), 'failed (no error given)') END
+			lease_until = NULL, last_error = v_error
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 	END IF;
@@ -9628,7 +9634,7 @@ BEGIN
 				'an organization must keep at least one active owner',
 				pg_catalog.format('Member %s is the last active owner of organization %s.',
 								  OLD.id, OLD.organization_id),
-				'Make another member owner first.');
+				'Make another member owner, and have them confirm it (protector.confirm_membership), first; or delete the organization.');
 		END IF;
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
@@ -14443,6 +14449,14 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (an upsert of the workflow's own task, as supabase-js writes a
+	-- change: the insert becomes its update, which the update trigger
+	-- judges)
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND EXISTS (
+			SELECT FROM protector.tasks t
+			WHERE t.id OPERATOR(pg_catalog.=) NEW.id AND t.kind OPERATOR(pg_catalog.=) 'booking_review') THEN
+		RETURN NEW;
+	END IF;
 	PERFORM protector.raise('forbidden', 'booking_review tasks are written by the booking workflow',
 		'A booking''s review task is made when the booking is, and moved when it is rescheduled.',
 		'Give your task another kind, e.g. manual; a review task stays with its booking.');
@@ -14468,6 +14482,12 @@ GRANT EXECUTE ON FUNCTION protector_internal.lease_expired_error() TO service_ro
 ALTER POLICY notifications_delete ON protector.notifications
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('notifications.delete'))::uuid[])
 		   AND (recipient_id IS NULL OR recipient_id = (SELECT protector.current_user_id())));
+
+-- staff_activity names the account that wrote an entry: its member_id
+-- goes when the membership does, and any member may now leave (0.1.0's
+-- entries have none)
+ALTER TABLE protector.staff_activity ADD COLUMN created_by uuid;
+ALTER TABLE protector.staff_activity ALTER COLUMN created_by SET DEFAULT protector.current_user_id();
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

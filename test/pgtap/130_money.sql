@@ -216,7 +216,8 @@ SELECT results_eq($$SELECT (j ->> 'cancellation_fee')::numeric, (j ->> 'refund_a
 SELECT tests.clear_authentication();
 
 -- settings written before they were checked (0.1.0 data, sql/62_settings.sql):
--- what is not a number is ignored, never a crash
+-- what is not a number is ignored, never a crash (a fee list without a
+-- readable tier is none: the refund policy applies, not free cancellation)
 SELECT tests.clear_authentication();
 ALTER TABLE protector.services DISABLE TRIGGER check_settings, DISABLE TRIGGER check_service_row;
 UPDATE protector.services SET settings = settings || '{"cancellation_fees": [{"within_hours": "soon", "fee_percent": 50}, 7]}'
@@ -224,8 +225,8 @@ WHERE id = '0a130000-0000-4000-8000-0000000005a2';
 ALTER TABLE protector.services ENABLE TRIGGER check_settings, ENABLE TRIGGER check_service_row;
 UPDATE n SET id = pg_temp.vault(12, 1, 45);
 SELECT tests.authenticate_as('m_operator');
-SELECT is((SELECT protector.cancel_booking(id) ->> 'refund_amount' FROM n), '45.00',
-	'malformed tiers are skipped: no fee, the 45 paid comes back');
+SELECT is((SELECT protector.cancel_booking(id) ->> 'refund_amount' FROM n), '0.00',
+	'malformed tiers are no fee rule: the refund policy''s defaults keep the 45 paid 11 to 12 hours ahead (full refunds end 24 hours before; late_refund_percent 0)');
 
 -- deposits: 25% of 20 + 25 x 4 = 120 is 30.00, due within 2 hours
 SELECT tests.clear_authentication();

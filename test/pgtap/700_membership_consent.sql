@@ -7,7 +7,7 @@
 -- may leave (leave_organization), a pending owner always while another
 -- owner stays.
 BEGIN;
-SELECT plan(34);
+SELECT plan(35);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['c_founder', 'c_victim', 'c_viewer', 'c_stranger', 'c_nora']) u;
 SELECT tests.authenticate_as('c_founder');
@@ -83,6 +83,10 @@ SELECT is((SELECT protector.confirm_membership(org, 'owner') FROM ids), (SELECT 
 	'confirming again changes nothing');
 SELECT tests.authenticate_as('c_founder');
 SELECT lives_ok($$SELECT protector.leave_organization(org) FROM ids$$, 'now the founder leaves');
+RESET ROLE;
+SELECT is((SELECT format('%s %s %s', a.action, a.member_id IS NULL, a.created_by = tests.get_supabase_uid('c_founder'))
+		   FROM protector.staff_activity a JOIN ids ON a.organization_id = ids.org WHERE a.action = 'staff.invited'),
+	'staff.invited t t', 'the founder''s entries keep their author when the membership goes');
 SELECT tests.authenticate_as('c_heir');
 SELECT throws_ok($$SELECT protector.leave_organization(org) FROM ids$$,
 	'22023', 'an organization must keep at least one active owner', 'the heir, the last owner, cannot');
