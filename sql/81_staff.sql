@@ -749,8 +749,11 @@ BEGIN
 		END IF;
 		UPDATE protector.staff_invitations x SET accepted_at = pg_catalog.now(), member_id = v_member
 		WHERE x.id OPERATOR(pg_catalog.=) i.id;
-		INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
-		VALUES (i.organization_id, v_member, 'staff.joined', pg_catalog.jsonb_build_object('invitation_id', i.id, 'role', i.role));
+		-- (written by the member joining, also from Supabase Auth's hook,
+		-- whose session names no user)
+		INSERT INTO protector.staff_activity (organization_id, member_id, action, details, created_by)
+		VALUES (i.organization_id, v_member, 'staff.joined', pg_catalog.jsonb_build_object('invitation_id', i.id, 'role', i.role),
+				p_user_id);
 		RETURN NEXT i.organization_id;
 	END LOOP;
 END

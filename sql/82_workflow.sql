@@ -206,21 +206,16 @@ CREATE TRIGGER stamp_task_completion BEFORE INSERT OR UPDATE OF status, complete
 -- reschedule moves.  Others write tasks of other kinds, and do not move a
 -- review task to another booking (moved onto a hold, it kept the hold's
 -- confirmation from the desk as well); trusted callers (service_role, an
--- import) may write any.
+-- import) may write any.  After the insert: an upsert of the workflow's own
+-- task (supabase-js writes a change so) is an update, which the update
+-- trigger judges, and only a row really inserted is refused (a check of
+-- the existing row before it raced a deletion of that row).
 CREATE FUNCTION protector_internal.keep_review_tasks()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- (an upsert of the workflow's own task, as supabase-js writes a
-	-- change: the insert becomes its update, which the update trigger
-	-- judges)
-	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND EXISTS (
-			SELECT FROM protector.tasks t
-			WHERE t.id OPERATOR(pg_catalog.=) NEW.id AND t.kind OPERATOR(pg_catalog.=) 'booking_review') THEN
-		RETURN NEW;
-	END IF;
 	PERFORM protector.raise('forbidden', 'booking_review tasks are written by the booking workflow',
 		'A booking''s review task is made when the booking is, and moved when it is rescheduled.',
 		'Give your task another kind, e.g. manual; a review task stays with its booking.');
@@ -229,7 +224,7 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_review_tasks() IS
 'Trigger: only the booking workflow (and trusted callers) write tasks of kind booking_review';
-CREATE TRIGGER keep_review_tasks BEFORE INSERT ON protector.tasks
+CREATE TRIGGER keep_review_tasks AFTER INSERT ON protector.tasks
 	FOR EACH ROW WHEN (NEW.kind = 'booking_review' AND NOT protector_internal.restoring()
 					   AND NOT protector_internal.caller_is_trusted())
 	EXECUTE FUNCTION protector_internal.keep_review_tasks();

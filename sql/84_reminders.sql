@@ -190,7 +190,7 @@ BEGIN
 	WHERE v_start OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o) OPERATOR(pg_catalog.>) pg_catalog.now()
 	   OR o OPERATOR(pg_catalog.=) ANY (p_due_now)
 	ON CONFLICT (booking_id, offset_minutes, starts_at) WHERE kind OPERATOR(pg_catalog.=) 'scheduled'
-	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, next_attempt_at = EXCLUDED.due_at,
+	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, attempts = 0, next_attempt_at = EXCLUDED.due_at,
 				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
 	WHERE r.status OPERATOR(pg_catalog.=) 'cancelled';
 END
@@ -266,7 +266,7 @@ BEGIN
 	SELECT a.channel INTO v_channel FROM protector_internal.reminder_address(NEW.organization_id, NEW.customer_id) a;
 	IF v_channel IS NOT NULL THEN
 		UPDATE protector.booking_reminders r
-		SET status = 'pending', channel = v_channel, next_attempt_at = r.due_at,
+		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = r.due_at,
 			last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start
@@ -637,9 +637,11 @@ BEGIN
 			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, r.attempts),
 			'Its lease ran out and another claim took it.');
 	END IF;
-	-- the error kept: none of a customer erased while the worker held the
-	-- reminder (it may quote the address the erasure removed), and none
-	-- that reads as the lease's (it would take a second report as late)
+	-- the error kept: none where a customer was erased while the worker
+	-- held the reminder (it may quote the address the erasure removed:
+	-- the booking's customer now, or any of the organization's erased
+	-- since the claim, as the booking may have changed customer since),
+	-- and none that reads as the lease's (it would take a second report)
 	IF NOT p_ok THEN
 		v_error := CASE WHEN EXISTS (
 							SELECT FROM protector.bookings b
@@ -647,6 +649,10 @@ BEGIN
 															  AND e.customer_id OPERATOR(pg_catalog.=) b.customer_id
 							WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id
 							  AND b.id OPERATOR(pg_catalog.=) r.booking_id)
+							OR EXISTS (
+							SELECT FROM protector.customer_erasures e
+							WHERE e.organization_id OPERATOR(pg_catalog.=) r.organization_id
+							  AND e.created_at OPERATOR(pg_catalog.>=) r.claimed_at)
 						THEN 'failed (customer erased)'
 						ELSE COALESCE(pg_catalog.left(NULLIF(NULLIF(pg_catalog.btrim(p_error), ''),
 															 protector_internal.lease_expired_error()), 2000),

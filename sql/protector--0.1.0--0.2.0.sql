@@ -7058,8 +7058,11 @@ BEGIN
 		END IF;
 		UPDATE protector.staff_invitations x SET accepted_at = pg_catalog.now(), member_id = v_member
 		WHERE x.id OPERATOR(pg_catalog.=) i.id;
-		INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
-		VALUES (i.organization_id, v_member, 'staff.joined', pg_catalog.jsonb_build_object('invitation_id', i.id, 'role', i.role));
+		-- (written by the member joining, also from Supabase Auth's hook,
+		-- whose session names no user)
+		INSERT INTO protector.staff_activity (organization_id, member_id, action, details, created_by)
+		VALUES (i.organization_id, v_member, 'staff.joined', pg_catalog.jsonb_build_object('invitation_id', i.id, 'role', i.role),
+				p_user_id);
 		RETURN NEXT i.organization_id;
 	END LOOP;
 END
@@ -8920,7 +8923,7 @@ BEGIN
 	WHERE v_start OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o) OPERATOR(pg_catalog.>) pg_catalog.now()
 	   OR o OPERATOR(pg_catalog.=) ANY (p_due_now)
 	ON CONFLICT (booking_id, offset_minutes, starts_at) WHERE kind OPERATOR(pg_catalog.=) 'scheduled'
-	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, next_attempt_at = EXCLUDED.due_at,
+	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, attempts = 0, next_attempt_at = EXCLUDED.due_at,
 				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
 	WHERE r.status OPERATOR(pg_catalog.=) 'cancelled';
 END
@@ -8996,7 +8999,7 @@ BEGIN
 	SELECT a.channel INTO v_channel FROM protector_internal.reminder_address(NEW.organization_id, NEW.customer_id) a;
 	IF v_channel IS NOT NULL THEN
 		UPDATE protector.booking_reminders r
-		SET status = 'pending', channel = v_channel, next_attempt_at = r.due_at,
+		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = r.due_at,
 			last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start
@@ -9333,9 +9336,11 @@ BEGIN
 			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, r.attempts),
 			'Its lease ran out and another claim took it.');
 	END IF;
-	-- the error kept: none of a customer erased while the worker held the
-	-- reminder (it may quote the address the erasure removed), and none
-	-- that reads as the lease's (it would take a second report as late)
+	-- the error kept: none where a customer was erased while the worker
+	-- held the reminder (it may quote the address the erasure removed:
+	-- the booking's customer now, or any of the organization's erased
+	-- since the claim, as the booking may have changed customer since),
+	-- and none that reads as the lease's (it would take a second report)
 	IF NOT p_ok THEN
 		v_error := CASE WHEN EXISTS (
 							SELECT FROM protector.bookings b
@@ -9343,6 +9348,10 @@ BEGIN
 															  AND e.customer_id OPERATOR(pg_catalog.=) b.customer_id
 							WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id
 							  AND b.id OPERATOR(pg_catalog.=) r.booking_id)
+							OR EXISTS (
+							SELECT FROM protector.customer_erasures e
+							WHERE e.organization_id OPERATOR(pg_catalog.=) r.organization_id
+							  AND e.created_at OPERATOR(pg_catalog.>=) r.claimed_at)
 						THEN 'failed (customer erased)'
 						ELSE COALESCE(pg_catalog.left(NULLIF(NULLIF(pg_catalog.btrim(p_error), ''),
 															 protector_internal.lease_expired_error()), 2000),
@@ -14449,14 +14458,6 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- (an upsert of the workflow's own task, as supabase-js writes a
-	-- change: the insert becomes its update, which the update trigger
-	-- judges)
-	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND EXISTS (
-			SELECT FROM protector.tasks t
-			WHERE t.id OPERATOR(pg_catalog.=) NEW.id AND t.kind OPERATOR(pg_catalog.=) 'booking_review') THEN
-		RETURN NEW;
-	END IF;
 	PERFORM protector.raise('forbidden', 'booking_review tasks are written by the booking workflow',
 		'A booking''s review task is made when the booking is, and moved when it is rescheduled.',
 		'Give your task another kind, e.g. manual; a review task stays with its booking.');
@@ -14466,7 +14467,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.keep_review_tasks() IS
 'Trigger: only the booking workflow (and trusted callers) write tasks of kind booking_review';
 
-CREATE TRIGGER keep_review_tasks BEFORE INSERT ON protector.tasks
+CREATE TRIGGER keep_review_tasks AFTER INSERT ON protector.tasks
 	FOR EACH ROW WHEN (NEW.kind = 'booking_review' AND NOT protector_internal.restoring()
 					   AND NOT protector_internal.caller_is_trusted())
 	EXECUTE FUNCTION protector_internal.keep_review_tasks();

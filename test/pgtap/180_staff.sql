@@ -7,7 +7,7 @@
 -- figures are worked out beside them.  Concurrency:
 -- test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(77);
+SELECT plan(78);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['s_owner', 's_admin', 's_manager', 's_operator', 's_agent', 's_agent2',
 														's_viewer', 's_other']) u;
@@ -65,6 +65,9 @@ SELECT is((SELECT format('%s %s %s', m.role, m.full_name, m.active) FROM protect
 	'and Nina is an agent of Shield (the e-mail compared case-insensitively)');
 SELECT isnt((SELECT accepted_at FROM protector.staff_invitations WHERE email_key = 'nina.new@example.com'), NULL,
 	'the invitation is accepted');
+SELECT is((SELECT created_by FROM protector.staff_activity WHERE action = 'staff.joined'
+		   AND member_id = (SELECT id FROM protector.members WHERE user_id = tests.get_supabase_uid('s_nina'))),
+	tests.get_supabase_uid('s_nina'), '... and her joining is hers in the activity log (the hook''s session names no user)');
 SELECT tests.authenticate_as('s_nina');
 SELECT is(protector.accept_staff_invitations(), '{}'::uuid[], 'accepting again joins nothing more');
 SELECT tests.authenticate_as('s_other');
