@@ -478,6 +478,19 @@ RETURN 'lease expired: the worker did not report';
 COMMENT ON FUNCTION protector_internal.lease_expired_error() IS
 'The last_error of a reminder whose lease ran out before its worker reported';
 
+-- What a reminder of a customer erased while a worker held it says: the
+-- worker's error, which may quote the address the erasure removed, is
+-- not kept.  An erasure writes it on a reminder it finds being sent for
+-- a booking once the customer's (complete_reminder waits for the erasure
+-- so, and finds it); a lease that runs out keeps it.
+CREATE FUNCTION protector_internal.customer_erased_error()
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN 'failed (customer erased)';
+COMMENT ON FUNCTION protector_internal.customer_erased_error() IS
+'The last_error of a reminder whose customer was erased while a worker held it';
+
 -- Reminders whose lease ran out or whose booking started meanwhile; at
 -- most 1000 a call, skipping rows another call holds.
 CREATE FUNCTION protector_internal.settle_stale_reminders()
@@ -492,7 +505,8 @@ BEGIN
 					  THEN 'failed' ELSE 'pending' END,
 		next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(r.attempts),
 		lease_until = NULL,
-		last_error = protector_internal.lease_expired_error()
+		last_error = CASE WHEN r.last_error IS NOT DISTINCT FROM protector_internal.customer_erased_error()
+						  THEN r.last_error ELSE protector_internal.lease_expired_error() END
 	FROM (SELECT x.id FROM protector.booking_reminders x
 		  WHERE x.status OPERATOR(pg_catalog.=) 'sending' AND x.lease_until OPERATOR(pg_catalog.<=) pg_catalog.now()
 		  ORDER BY x.lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED) s
@@ -639,21 +653,17 @@ BEGIN
 	END IF;
 	-- the error kept: none where a customer was erased while the worker
 	-- held the reminder (it may quote the address the erasure removed:
-	-- the booking's customer now, or any of the organization's erased
-	-- since the claim, as the booking may have changed customer since),
-	-- and none that reads as the lease's (it would take a second report)
+	-- the booking's customer, or its customer when claimed, whose erasure
+	-- marked the reminder), and none that reads as the lease's (it would
+	-- take a second report)
 	IF NOT p_ok THEN
-		v_error := CASE WHEN EXISTS (
+		v_error := CASE WHEN r.last_error IS NOT DISTINCT FROM protector_internal.customer_erased_error() OR EXISTS (
 							SELECT FROM protector.bookings b
 							JOIN protector.customer_erasures e ON e.organization_id OPERATOR(pg_catalog.=) b.organization_id
 															  AND e.customer_id OPERATOR(pg_catalog.=) b.customer_id
 							WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id
 							  AND b.id OPERATOR(pg_catalog.=) r.booking_id)
-							OR EXISTS (
-							SELECT FROM protector.customer_erasures e
-							WHERE e.organization_id OPERATOR(pg_catalog.=) r.organization_id
-							  AND e.created_at OPERATOR(pg_catalog.>=) r.claimed_at)
-						THEN 'failed (customer erased)'
+						THEN protector_internal.customer_erased_error()
 						ELSE COALESCE(pg_catalog.left(NULLIF(NULLIF(pg_catalog.btrim(p_error), ''),
 															 protector_internal.lease_expired_error()), 2000),
 									  'failed (no error given)') END;
@@ -694,6 +704,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.require_worker(text),
 	protector_internal.settle_stale_reminders(),
 	protector_internal.lease_expired_error(),
+	protector_internal.customer_erased_error(),
 	protector_internal.reminder_max_attempts(uuid),
 	protector_internal.reminder_backoff(integer)
 TO service_role;

@@ -596,10 +596,13 @@ BEGIN
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
-	-- (a booking once theirs: its reminders are another's now, and stay)
-	UPDATE protector.booking_reminders r SET last_error = NULL
+	-- (a booking once theirs: its reminders are another's now, and stay;
+	-- one being sent may have been claimed for them: marked, and locked
+	-- until this commits, its worker's error is not kept)
+	UPDATE protector.booking_reminders r
+	SET last_error = CASE WHEN r.status OPERATOR(pg_catalog.=) 'sending' THEN protector_internal.customer_erased_error() END
 	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id AND r.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
-	  AND r.last_error IS NOT NULL;
+	  AND (r.last_error IS NOT NULL OR r.status OPERATOR(pg_catalog.=) 'sending');
 	-- their messages: the bodies go (the thread's times stay)
 	UPDATE protector.booking_messages m SET body = '[erased]',
 		sender_user_id = CASE WHEN m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE m.sender_user_id END

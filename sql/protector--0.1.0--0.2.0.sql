@@ -9191,7 +9191,8 @@ BEGIN
 					  THEN 'failed' ELSE 'pending' END,
 		next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(r.attempts),
 		lease_until = NULL,
-		last_error = protector_internal.lease_expired_error()
+		last_error = CASE WHEN r.last_error IS NOT DISTINCT FROM protector_internal.customer_erased_error()
+						  THEN r.last_error ELSE protector_internal.lease_expired_error() END
 	FROM (SELECT x.id FROM protector.booking_reminders x
 		  WHERE x.status OPERATOR(pg_catalog.=) 'sending' AND x.lease_until OPERATOR(pg_catalog.<=) pg_catalog.now()
 		  ORDER BY x.lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED) s
@@ -9338,21 +9339,17 @@ BEGIN
 	END IF;
 	-- the error kept: none where a customer was erased while the worker
 	-- held the reminder (it may quote the address the erasure removed:
-	-- the booking's customer now, or any of the organization's erased
-	-- since the claim, as the booking may have changed customer since),
-	-- and none that reads as the lease's (it would take a second report)
+	-- the booking's customer, or its customer when claimed, whose erasure
+	-- marked the reminder), and none that reads as the lease's (it would
+	-- take a second report)
 	IF NOT p_ok THEN
-		v_error := CASE WHEN EXISTS (
+		v_error := CASE WHEN r.last_error IS NOT DISTINCT FROM protector_internal.customer_erased_error() OR EXISTS (
 							SELECT FROM protector.bookings b
 							JOIN protector.customer_erasures e ON e.organization_id OPERATOR(pg_catalog.=) b.organization_id
 															  AND e.customer_id OPERATOR(pg_catalog.=) b.customer_id
 							WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id
 							  AND b.id OPERATOR(pg_catalog.=) r.booking_id)
-							OR EXISTS (
-							SELECT FROM protector.customer_erasures e
-							WHERE e.organization_id OPERATOR(pg_catalog.=) r.organization_id
-							  AND e.created_at OPERATOR(pg_catalog.>=) r.claimed_at)
-						THEN 'failed (customer erased)'
+						THEN protector_internal.customer_erased_error()
 						ELSE COALESCE(pg_catalog.left(NULLIF(NULLIF(pg_catalog.btrim(p_error), ''),
 															 protector_internal.lease_expired_error()), 2000),
 									  'failed (no error given)') END;
@@ -10475,10 +10472,13 @@ BEGIN
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
-	-- (a booking once theirs: its reminders are another's now, and stay)
-	UPDATE protector.booking_reminders r SET last_error = NULL
+	-- (a booking once theirs: its reminders are another's now, and stay;
+	-- one being sent may have been claimed for them: marked, and locked
+	-- until this commits, its worker's error is not kept)
+	UPDATE protector.booking_reminders r
+	SET last_error = CASE WHEN r.status OPERATOR(pg_catalog.=) 'sending' THEN protector_internal.customer_erased_error() END
 	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id AND r.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
-	  AND r.last_error IS NOT NULL;
+	  AND (r.last_error IS NOT NULL OR r.status OPERATOR(pg_catalog.=) 'sending');
 	-- their messages: the bodies go (the thread's times stay)
 	UPDATE protector.booking_messages m SET body = '[erased]',
 		sender_user_id = CASE WHEN m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE m.sender_user_id END
@@ -14489,6 +14489,15 @@ ALTER POLICY notifications_delete ON protector.notifications
 -- entries have none)
 ALTER TABLE protector.staff_activity ADD COLUMN created_by uuid;
 ALTER TABLE protector.staff_activity ALTER COLUMN created_by SET DEFAULT protector.current_user_id();
+
+CREATE FUNCTION protector_internal.customer_erased_error()
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN 'failed (customer erased)';
+COMMENT ON FUNCTION protector_internal.customer_erased_error() IS
+'The last_error of a reminder whose customer was erased while a worker held it';
+GRANT EXECUTE ON FUNCTION protector_internal.customer_erased_error() TO service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

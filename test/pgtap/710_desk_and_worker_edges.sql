@@ -16,7 +16,7 @@
 --      rule applies, as settings.md says.
 -- The file runs in one transaction: now() is one instant.
 BEGIN;
-SELECT plan(24);
+SELECT plan(26);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_operator', 'w_agent', 'w_admin']) u;
 -- (agents are assigned here without shifts, docs/staff.md)
@@ -76,7 +76,8 @@ RESET ROLE;
 
 -- 2. late reports: a confirmed booking's reminders, one made due, claimed
 -- with a lease that then runs out, settled by another claim
-CREATE FUNCTION pg_temp.due_claim(o text, p_meanwhile text DEFAULT NULL) RETURNS uuid LANGUAGE plpgsql AS $$
+CREATE FUNCTION pg_temp.due_claim(o text, p_meanwhile text DEFAULT NULL, p_lapse boolean DEFAULT true)
+RETURNS uuid LANGUAGE plpgsql AS $$
 DECLARE v uuid;
 BEGIN
 	INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
@@ -92,6 +93,9 @@ BEGIN
 	RESET ROLE;
 	IF p_meanwhile IS NOT NULL THEN
 		EXECUTE p_meanwhile;
+	END IF;
+	IF NOT p_lapse THEN
+		RETURN v;
 	END IF;
 	-- (its lease runs out; another worker's claim settles it)
 	UPDATE protector.booking_reminders SET lease_until = now() - interval '1 second' WHERE id = v;
@@ -170,11 +174,25 @@ INSERT INTO protector.customers (id, organization_id, full_name, email)
 VALUES ('0a710000-0000-4000-8000-00000000c002', '0a710000-0000-4000-8000-000000000000', 'Bob', 'bob@example.com');
 SELECT pg_temp.due_claim('a', $$UPDATE protector.bookings SET customer_id = '0a710000-0000-4000-8000-00000000c002'
 							   WHERE id = '0a710000-0000-4000-8000-0000000b0002';
-							   SELECT protector.erase_customer('0a710000-0000-4000-8000-00000000c001')$$) AS rv \gset
+							   SELECT protector.erase_customer('0a710000-0000-4000-8000-00000000c001')$$, false) AS rv \gset
 SELECT tests.authenticate_as_service_role();
 SELECT is((SELECT last_error FROM protector.complete_reminder(:'rv', false, 'smtp 550 ann@example.com unknown', 1)),
 	'failed (customer erased)', 'a customer erased since the claim, the booking now another''s: no error text kept');
 RESET ROLE;
+-- ... also where its lease ran out meanwhile: the late report is refused
+-- (the erasure's mark stays, the lease's does not replace it)
+DELETE FROM protector.bookings WHERE id = '0a710000-0000-4000-8000-0000000b0002';
+DELETE FROM protector.customer_erasures WHERE customer_id = '0a710000-0000-4000-8000-00000000c001';
+UPDATE protector.customers SET full_name = 'Ann', email = 'ann@example.com' WHERE id = '0a710000-0000-4000-8000-00000000c001';
+SELECT pg_temp.due_claim('a', $$UPDATE protector.bookings SET customer_id = '0a710000-0000-4000-8000-00000000c002'
+							   WHERE id = '0a710000-0000-4000-8000-0000000b0002';
+							   SELECT protector.erase_customer('0a710000-0000-4000-8000-00000000c001')$$) AS rw \gset
+SELECT tests.authenticate_as_service_role();
+SELECT throws_ok(format($$SELECT protector.complete_reminder(%L, false, 'smtp 550 ann@example.com unknown', 1)$$, :'rw'),
+	'23P01', 'the reminder is not being sent', '... and where its lease ran out meanwhile, the late report is refused');
+RESET ROLE;
+SELECT is((SELECT format('%s %s', status, last_error) FROM protector.booking_reminders WHERE id = :'rw'),
+	'pending failed (customer erased)', '... the reminder pending for its next try, no address in its error');
 
 -- 3. an admin's DELETE without a filter
 RESET ROLE;

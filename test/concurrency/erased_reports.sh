@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# test/concurrency/erased_reports.sh — a reminder worker reports a failure
+# while its customer is being erased (complete_reminder, sql/84_reminders.sql;
+# scrub_customer_rows, sql/97_lifecycle.sql).  The booking was handed to
+# another customer after the claim, so the reminder is no longer the erased
+# customer's; the worker's error may still quote their address.  The
+# report compared the erasure's time with the claim's, and kept the text
+# where the erasure had not committed yet.  The erasure marks the reminder
+# it finds being sent and holds it until it commits: the report waits, and
+# keeps no text.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_erased_reports
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/supabase.sql" >/dev/null 2>&1 || true
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.sql" >/dev/null
+ORG=0f730000-0000-4000-8000-000000000000
+ANN=0f730000-0000-4000-8000-00000000c001
+BKG=0f730000-0000-4000-8000-0000000b0001
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SELECT tests.create_supabase_user('olga');
+INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Erased reports', 'erased-reports');
+INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
+VALUES ('$ORG', tests.get_supabase_uid('olga'), 'owner', now());
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0f730000-0000-4000-8000-0000000000a1', '$ORG', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party, mode)
+VALUES ('0f730000-0000-4000-8000-0000000005a1', '$ORG', '0f730000-0000-4000-8000-0000000000a1', 'Room',
+		'60 minutes', '60 minutes', '400 days', 10, 4, 'shared');
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('$ANN', '$ORG', 'Ann', 'ann@example.com'),
+	('0f730000-0000-4000-8000-00000000c002', '$ORG', 'Bob', 'bob@example.com');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('$BKG', '$ORG', '0f730000-0000-4000-8000-0000000000a1', '0f730000-0000-4000-8000-0000000005a1', '$ANN',
+		tstzrange(date_trunc('day', now()) + interval '5 days', date_trunc('day', now()) + interval '5 days 1 hour'),
+		'confirmed');
+UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '1 second'
+WHERE booking_id = '$BKG' AND offset_minutes = 1440;
+SET ROLE service_role;
+SELECT protector.claim_due_reminders(10);
+RESET ROLE;
+UPDATE protector.bookings SET customer_id = '0f730000-0000-4000-8000-00000000c002' WHERE id = '$BKG';
+SQL
+REM=$(psql -X -A -t -d "$DB" -c "SELECT id FROM protector.booking_reminders WHERE booking_id = '$BKG' AND status = 'sending'")
+
+# the erasure holds its transaction open for a second; the worker's report
+# comes meanwhile
+psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+	-c "SELECT protector.erase_customer('$ANN')" -c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &
+eraser=$!
+sleep 0.3
+psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "SET ROLE service_role" \
+	-c "SELECT protector.complete_reminder('$REM', false, 'smtp 550 ann@example.com: no such user', 1)" >/dev/null
+wait "$eraser"
+kept=$(psql -X -A -t -d "$DB" -c "SELECT last_error FROM protector.booking_reminders WHERE id = '$REM'")
+quoted=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.audit_log
+	WHERE table_name = 'protector.booking_reminders' AND (old_row::text LIKE '%ann@example%' OR new_row::text LIKE '%ann@example%')")
+failures=0
+if [ "$kept" = "failed (customer erased)" ] && [ "$quoted" = 0 ]; then
+	echo "ok - a failure reported during the erasure keeps no error text, nor does the audit log"
+else
+	echo "not ok - a failure reported during the erasure kept \"$kept\" ($quoted audit rows quote the address)"
+	failures=1
+fi
+dropdb "$DB"
+echo "# erased_reports: $failures failed"
+[ "$failures" -eq 0 ]
