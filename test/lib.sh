@@ -12,3 +12,13 @@ fresh_database() {
 	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SET client_min_messages = warning" \
 		-c "CREATE EXTENSION protector CASCADE"
 }
+
+# sqlstate_as USER SQL: SQL run as the signed-in USER (tests.authenticate_as,
+# test/fixtures/helpers.sql) in a transaction of its own, committed; prints
+# "ok", or the SQLSTATE of the error it raised.
+sqlstate_as() {
+	local out
+	out=$(psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate \
+		-c "BEGIN" -c "SELECT tests.authenticate_as('$1')" -c "$2" -c "COMMIT" 2>&1 >/dev/null) || true
+	if [ -z "$out" ]; then echo ok; else echo "$out" | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1; fi
+}

@@ -21,14 +21,6 @@ INSERT INTO protector.members (organization_id, user_id, role, confirmed_at) VAL
 SQL
 failures=0
 
-# as USER, in a transaction: the statement, then COMMIT; the SQLSTATE of
-# an error, or "ok"
-as_user() {
-	local out
-	out=$(psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate \
-		-c "BEGIN" -c "SELECT tests.authenticate_as('$1')" -c "$2" -c "COMMIT" 2>&1 >/dev/null) || true
-	if [ -z "$out" ]; then echo ok; else echo "$out" | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1; fi
-}
 # USER runs the statement and holds its transaction open for a second
 hold_as() {
 	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('$1')" -c "$2" \
@@ -41,7 +33,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector.members (organi
 hold_as fay "UPDATE protector.members SET role = 'owner' WHERE user_id = tests.get_supabase_uid('vic')" &
 promoter=$!
 sleep 0.3
-answer=$(as_user vic "SELECT protector.confirm_membership('$ORG', 'viewer')")
+answer=$(sqlstate_as vic "SELECT protector.confirm_membership('$ORG', 'viewer')")
 wait "$promoter"
 state=$(psql -X -A -t -d "$DB" -c "SELECT role || ' ' || (confirmed_at IS NULL) FROM protector.members
 	WHERE user_id = tests.get_supabase_uid('vic')")
@@ -62,12 +54,12 @@ for first in vic fay; do
 		hold_as vic "SELECT protector.confirm_membership('$ORG', 'owner')" &
 		held=$!
 		sleep 0.3
-		answer=$(as_user fay "SELECT protector.leave_organization('$ORG')")
+		answer=$(sqlstate_as fay "SELECT protector.leave_organization('$ORG')")
 	else
 		hold_as fay "SELECT protector.leave_organization('$ORG')" &
 		held=$!
 		sleep 0.3
-		answer=$(as_user vic "SELECT protector.confirm_membership('$ORG', 'owner')")
+		answer=$(sqlstate_as vic "SELECT protector.confirm_membership('$ORG', 'owner')")
 	fi
 	wait "$held" || true
 	confirmed=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.members

@@ -35,14 +35,6 @@ INSERT INTO protector.members (id, organization_id, user_id, role) VALUES
 	('$BEA', '$ORG', tests.get_supabase_uid('bea'), 'owner');
 SQL
 }
-# as USER, in a transaction: the statement, then COMMIT; the SQLSTATE of
-# an error, or "ok"
-step_down() {
-	local out
-	out=$(psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate \
-		-c "BEGIN" -c "SELECT tests.authenticate_as('$1')" -c "$2" -c "COMMIT" 2>&1 >/dev/null) || true
-	if [ -z "$out" ]; then echo ok; else echo "$out" | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1; fi
-}
 owners_left() {
 	psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.members WHERE organization_id = '$ORG' AND role = 'owner' AND active"
 }
@@ -65,15 +57,15 @@ for call in "update_staff_permissions('%s', 'admin')" "deactivate_staff('%s')"; 
 		-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &
 	holder=$!
 	sleep 0.2
-	step_down ann "SELECT protector.$(printf "$call" "$ANN")" >"$WORK/ann" &
+	sqlstate_as ann "SELECT protector.$(printf "$call" "$ANN")" >"$WORK/ann" &
 	a=$!
-	step_down bea "SELECT protector.$(printf "$call" "$BEA")" >"$WORK/bea" &
+	sqlstate_as bea "SELECT protector.$(printf "$call" "$BEA")" >"$WORK/bea" &
 	b=$!
 	wait "$holder" "$a" "$b"
 	check "${call%%(*} beside each other, held back together" "$(cat "$WORK/ann")" "$(cat "$WORK/bea")"
 	# the one told to retry, retrying, is the last owner
-	retried=$(if [ "$(cat "$WORK/ann")" = 40001 ]; then step_down ann "SELECT protector.$(printf "$call" "$ANN")";
-			  else step_down bea "SELECT protector.$(printf "$call" "$BEA")"; fi)
+	retried=$(if [ "$(cat "$WORK/ann")" = 40001 ]; then sqlstate_as ann "SELECT protector.$(printf "$call" "$ANN")";
+			  else sqlstate_as bea "SELECT protector.$(printf "$call" "$BEA")"; fi)
 	if [ "$retried" = 22023 ]; then echo "ok - ${call%%(*}: the retry is told it is the last owner"
 	else echo "not ok - ${call%%(*}: the retry answered $retried"; failures=$((failures + 1)); fi
 done
@@ -83,9 +75,9 @@ deadlocks=0
 bad=0
 for _ in $(seq 10); do
 	two_owners
-	step_down ann "UPDATE protector.members SET role = 'admin' WHERE id = '$ANN'" >"$WORK/ann" &
+	sqlstate_as ann "UPDATE protector.members SET role = 'admin' WHERE id = '$ANN'" >"$WORK/ann" &
 	a=$!
-	step_down bea "UPDATE protector.members SET role = 'admin' WHERE id = '$BEA'" >"$WORK/bea" &
+	sqlstate_as bea "UPDATE protector.members SET role = 'admin' WHERE id = '$BEA'" >"$WORK/bea" &
 	b=$!
 	wait "$a" "$b"
 	if grep -q 40P01 "$WORK/ann" "$WORK/bea"; then deadlocks=$((deadlocks + 1)); fi
@@ -116,7 +108,7 @@ COMMIT;
 SQL
 t1=$!
 sleep 0.4
-t2=$(step_down cid "UPDATE protector.members SET role = 'admin' WHERE id = '$CID'")
+t2=$(sqlstate_as cid "UPDATE protector.members SET role = 'admin' WHERE id = '$CID'")
 wait "$t1" || true
 if [ "$t2" = ok ] && ! grep -q ERROR "$WORK/t1" && [ "$(owners_left)" = 1 ]; then
 	echo "ok - three owners: one steps down and renames a co-owner who steps down meanwhile: both commit, no deadlock"
@@ -133,7 +125,7 @@ psql -X -q -d "$DB" -c "BEGIN" -c "SELECT FROM protector.members WHERE id = '$BE
 	-c "SELECT pg_sleep(0.5)" -c "COMMIT" >/dev/null &
 holder=$!
 sleep 0.2
-answer=$(step_down ann "SELECT protector.update_staff_permissions('$ANN', 'admin')")
+answer=$(sqlstate_as ann "SELECT protector.update_staff_permissions('$ANN', 'admin')")
 wait "$holder"
 if [ "$answer" = ok ] && [ "$(owners_left)" = 1 ]; then
 	echo "ok - a co-owner's row held FOR SHARE for a moment: the other owner steps down once it is free"
