@@ -52,6 +52,10 @@ CREATE TABLE protector.booking_reminders (
 	created_by		uuid DEFAULT protector.current_user_id(),
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now(),
+	-- the booking's customer when it was last claimed: the one its worker's
+	-- report may quote (an erasure of them drops the report's error text,
+	-- also once the booking is another's)
+	claimed_for		uuid,
 	CHECK ((kind = 'scheduled') = (offset_minutes IS NOT NULL)),
 	CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
 	CHECK ((status = 'sent') = (sent_at IS NOT NULL)),
@@ -66,6 +70,9 @@ CREATE UNIQUE INDEX booking_reminders_once_idx ON protector.booking_reminders (b
 -- what claim_due_reminders reads: due ones, and leases that ran out
 CREATE INDEX booking_reminders_due_idx ON protector.booking_reminders (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX booking_reminders_lease_idx ON protector.booking_reminders (lease_until) WHERE status = 'sending';
+-- what an erasure looks for: the reminders claimed for the customer
+CREATE INDEX booking_reminders_claimed_for_idx ON protector.booking_reminders (organization_id, claimed_for)
+	WHERE claimed_for IS NOT NULL;
 COMMENT ON TABLE protector.booking_reminders IS
 'Reminders outbox: the reminders of confirmed bookings, claimed and completed by a worker (docs/reminders.md)';
 
@@ -191,7 +198,7 @@ BEGIN
 	   OR o OPERATOR(pg_catalog.=) ANY (p_due_now)
 	ON CONFLICT (booking_id, offset_minutes, starts_at) WHERE kind OPERATOR(pg_catalog.=) 'scheduled'
 	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, attempts = 0, next_attempt_at = EXCLUDED.due_at,
-				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
+				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL
 	WHERE r.status OPERATOR(pg_catalog.=) 'cancelled';
 END
 $$;
@@ -267,7 +274,7 @@ BEGIN
 	IF v_channel IS NOT NULL THEN
 		UPDATE protector.booking_reminders r
 		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = r.due_at,
-			last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
+			last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start
 		  AND r.status OPERATOR(pg_catalog.=) 'cancelled'
@@ -415,6 +422,7 @@ BEGIN
 	NEW.status := 'pending';
 	NEW.attempts := 0;
 	NEW.claimed_at := NULL;
+	NEW.claimed_for := NULL;
 	NEW.lease_until := NULL;
 	NEW.sent_at := NULL;
 	NEW.last_error := NULL;
@@ -478,19 +486,6 @@ RETURN 'lease expired: the worker did not report';
 COMMENT ON FUNCTION protector_internal.lease_expired_error() IS
 'The last_error of a reminder whose lease ran out before its worker reported';
 
--- What a reminder of a customer erased while a worker held it says: the
--- worker's error, which may quote the address the erasure removed, is
--- not kept.  An erasure writes it on a reminder it finds being sent for
--- a booking once the customer's (complete_reminder waits for the erasure
--- so, and finds it); a lease that runs out keeps it.
-CREATE FUNCTION protector_internal.customer_erased_error()
-RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN 'failed (customer erased)';
-COMMENT ON FUNCTION protector_internal.customer_erased_error() IS
-'The last_error of a reminder whose customer was erased while a worker held it';
-
 -- Reminders whose lease ran out or whose booking started meanwhile; at
 -- most 1000 a call, skipping rows another call holds.
 CREATE FUNCTION protector_internal.settle_stale_reminders()
@@ -505,8 +500,7 @@ BEGIN
 					  THEN 'failed' ELSE 'pending' END,
 		next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(r.attempts),
 		lease_until = NULL,
-		last_error = CASE WHEN r.last_error IS NOT DISTINCT FROM protector_internal.customer_erased_error()
-						  THEN r.last_error ELSE protector_internal.lease_expired_error() END
+		last_error = protector_internal.lease_expired_error()
 	FROM (SELECT x.id FROM protector.booking_reminders x
 		  WHERE x.status OPERATOR(pg_catalog.=) 'sending' AND x.lease_until OPERATOR(pg_catalog.<=) pg_catalog.now()
 		  ORDER BY x.lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED) s
@@ -551,7 +545,7 @@ BEGIN
 	-- progress: that change's trigger then finds the reminder pending, and
 	-- a change after this claim waits for it)
 	WITH due AS (
-		SELECT x.id FROM protector.booking_reminders x
+		SELECT x.id, b.customer_id FROM protector.booking_reminders x
 		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
 								  AND b.id OPERATOR(pg_catalog.=) x.booking_id
 		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
@@ -561,7 +555,7 @@ BEGIN
 	taken AS (
 		UPDATE protector.booking_reminders r
 		SET status = 'sending', attempts = r.attempts OPERATOR(pg_catalog.+) 1, claimed_at = pg_catalog.now(),
-			lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) p_lease
+			claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) p_lease
 		FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id
 		RETURNING r.id)
 	SELECT pg_catalog.array_agg(t.id) INTO v_ids FROM taken t;
@@ -651,19 +645,23 @@ BEGIN
 			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, r.attempts),
 			'Its lease ran out and another claim took it.');
 	END IF;
-	-- the error kept: none where a customer was erased while the worker
-	-- held the reminder (it may quote the address the erasure removed:
-	-- the booking's customer, or its customer when claimed, whose erasure
-	-- marked the reminder), and none that reads as the lease's (it would
-	-- take a second report)
+	-- the error kept: none where the customer it was claimed for, or the
+	-- booking's customer now, was erased (it may quote the address the
+	-- erasure removed; an erasure in progress holds the reminders claimed
+	-- for its customer, so this waited for it), and none that reads as the
+	-- lease's (it would take a second report)
 	IF NOT p_ok THEN
-		v_error := CASE WHEN r.last_error IS NOT DISTINCT FROM protector_internal.customer_erased_error() OR EXISTS (
+		v_error := CASE WHEN EXISTS (
+							SELECT FROM protector.customer_erasures e
+							WHERE e.organization_id OPERATOR(pg_catalog.=) r.organization_id
+							  AND e.customer_id OPERATOR(pg_catalog.=) r.claimed_for)
+						OR EXISTS (
 							SELECT FROM protector.bookings b
 							JOIN protector.customer_erasures e ON e.organization_id OPERATOR(pg_catalog.=) b.organization_id
 															  AND e.customer_id OPERATOR(pg_catalog.=) b.customer_id
 							WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id
 							  AND b.id OPERATOR(pg_catalog.=) r.booking_id)
-						THEN protector_internal.customer_erased_error()
+						THEN 'failed (customer erased)'
 						ELSE COALESCE(pg_catalog.left(NULLIF(NULLIF(pg_catalog.btrim(p_error), ''),
 															 protector_internal.lease_expired_error()), 2000),
 									  'failed (no error given)') END;
@@ -704,7 +702,6 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.require_worker(text),
 	protector_internal.settle_stale_reminders(),
 	protector_internal.lease_expired_error(),
-	protector_internal.customer_erased_error(),
 	protector_internal.reminder_max_attempts(uuid),
 	protector_internal.reminder_backoff(integer)
 TO service_role;

@@ -8924,7 +8924,7 @@ BEGIN
 	   OR o OPERATOR(pg_catalog.=) ANY (p_due_now)
 	ON CONFLICT (booking_id, offset_minutes, starts_at) WHERE kind OPERATOR(pg_catalog.=) 'scheduled'
 	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, attempts = 0, next_attempt_at = EXCLUDED.due_at,
-				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
+				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL
 	WHERE r.status OPERATOR(pg_catalog.=) 'cancelled';
 END
 $$;
@@ -9000,7 +9000,7 @@ BEGIN
 	IF v_channel IS NOT NULL THEN
 		UPDATE protector.booking_reminders r
 		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = r.due_at,
-			last_error = NULL, cancelled_reason = NULL, claimed_at = NULL
+			last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start
 		  AND r.status OPERATOR(pg_catalog.=) 'cancelled'
@@ -9125,6 +9125,7 @@ BEGIN
 	NEW.status := 'pending';
 	NEW.attempts := 0;
 	NEW.claimed_at := NULL;
+	NEW.claimed_for := NULL;
 	NEW.lease_until := NULL;
 	NEW.sent_at := NULL;
 	NEW.last_error := NULL;
@@ -9191,8 +9192,7 @@ BEGIN
 					  THEN 'failed' ELSE 'pending' END,
 		next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(r.attempts),
 		lease_until = NULL,
-		last_error = CASE WHEN r.last_error IS NOT DISTINCT FROM protector_internal.customer_erased_error()
-						  THEN r.last_error ELSE protector_internal.lease_expired_error() END
+		last_error = protector_internal.lease_expired_error()
 	FROM (SELECT x.id FROM protector.booking_reminders x
 		  WHERE x.status OPERATOR(pg_catalog.=) 'sending' AND x.lease_until OPERATOR(pg_catalog.<=) pg_catalog.now()
 		  ORDER BY x.lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED) s
@@ -9237,7 +9237,7 @@ BEGIN
 	-- progress: that change's trigger then finds the reminder pending, and
 	-- a change after this claim waits for it)
 	WITH due AS (
-		SELECT x.id FROM protector.booking_reminders x
+		SELECT x.id, b.customer_id FROM protector.booking_reminders x
 		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
 								  AND b.id OPERATOR(pg_catalog.=) x.booking_id
 		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
@@ -9247,7 +9247,7 @@ BEGIN
 	taken AS (
 		UPDATE protector.booking_reminders r
 		SET status = 'sending', attempts = r.attempts OPERATOR(pg_catalog.+) 1, claimed_at = pg_catalog.now(),
-			lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) p_lease
+			claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) p_lease
 		FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id
 		RETURNING r.id)
 	SELECT pg_catalog.array_agg(t.id) INTO v_ids FROM taken t;
@@ -9337,19 +9337,23 @@ BEGIN
 			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, r.attempts),
 			'Its lease ran out and another claim took it.');
 	END IF;
-	-- the error kept: none where a customer was erased while the worker
-	-- held the reminder (it may quote the address the erasure removed:
-	-- the booking's customer, or its customer when claimed, whose erasure
-	-- marked the reminder), and none that reads as the lease's (it would
-	-- take a second report)
+	-- the error kept: none where the customer it was claimed for, or the
+	-- booking's customer now, was erased (it may quote the address the
+	-- erasure removed; an erasure in progress holds the reminders claimed
+	-- for its customer, so this waited for it), and none that reads as the
+	-- lease's (it would take a second report)
 	IF NOT p_ok THEN
-		v_error := CASE WHEN r.last_error IS NOT DISTINCT FROM protector_internal.customer_erased_error() OR EXISTS (
+		v_error := CASE WHEN EXISTS (
+							SELECT FROM protector.customer_erasures e
+							WHERE e.organization_id OPERATOR(pg_catalog.=) r.organization_id
+							  AND e.customer_id OPERATOR(pg_catalog.=) r.claimed_for)
+						OR EXISTS (
 							SELECT FROM protector.bookings b
 							JOIN protector.customer_erasures e ON e.organization_id OPERATOR(pg_catalog.=) b.organization_id
 															  AND e.customer_id OPERATOR(pg_catalog.=) b.customer_id
 							WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id
 							  AND b.id OPERATOR(pg_catalog.=) r.booking_id)
-						THEN protector_internal.customer_erased_error()
+						THEN 'failed (customer erased)'
 						ELSE COALESCE(pg_catalog.left(NULLIF(NULLIF(pg_catalog.btrim(p_error), ''),
 															 protector_internal.lease_expired_error()), 2000),
 									  'failed (no error given)') END;
@@ -10472,13 +10476,21 @@ BEGIN
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
-	-- (a booking once theirs: its reminders are another's now, and stay;
-	-- one being sent may have been claimed for them: marked, and locked
-	-- until this commits, its worker's error is not kept)
-	UPDATE protector.booking_reminders r
-	SET last_error = CASE WHEN r.status OPERATOR(pg_catalog.=) 'sending' THEN protector_internal.customer_erased_error() END
+	-- (a booking once theirs: its reminders are another's now, and stay)
+	UPDATE protector.booking_reminders r SET last_error = NULL
 	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id AND r.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
-	  AND (r.last_error IS NOT NULL OR r.status OPERATOR(pg_catalog.=) 'sending');
+	  AND r.last_error IS NOT NULL;
+	-- (the reminders claimed for them, whatever booking they are of now:
+	-- their error texts go, and those being sent are held until this
+	-- commits, so that their worker's report waits and keeps no text)
+	PERFORM FROM protector.booking_reminders r
+	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id AND r.claimed_for OPERATOR(pg_catalog.=) ANY (v_down)
+	  AND r.status OPERATOR(pg_catalog.=) 'sending'
+	ORDER BY r.id
+	FOR UPDATE;
+	UPDATE protector.booking_reminders r SET last_error = NULL
+	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id AND r.claimed_for OPERATOR(pg_catalog.=) ANY (v_down)
+	  AND r.last_error IS NOT NULL;
 	-- their messages: the bodies go (the thread's times stay)
 	UPDATE protector.booking_messages m SET body = '[erased]',
 		sender_user_id = CASE WHEN m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE m.sender_user_id END
@@ -14490,14 +14502,12 @@ ALTER POLICY notifications_delete ON protector.notifications
 ALTER TABLE protector.staff_activity ADD COLUMN created_by uuid;
 ALTER TABLE protector.staff_activity ALTER COLUMN created_by SET DEFAULT protector.current_user_id();
 
-CREATE FUNCTION protector_internal.customer_erased_error()
-RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN 'failed (customer erased)';
-COMMENT ON FUNCTION protector_internal.customer_erased_error() IS
-'The last_error of a reminder whose customer was erased while a worker held it';
-GRANT EXECUTE ON FUNCTION protector_internal.customer_erased_error() TO service_role;
+
+-- a reminder names the customer it was last claimed for: an erasure of
+-- them drops its worker's error text, also once the booking is another's
+ALTER TABLE protector.booking_reminders ADD COLUMN claimed_for uuid;
+CREATE INDEX booking_reminders_claimed_for_idx ON protector.booking_reminders (organization_id, claimed_for)
+	WHERE claimed_for IS NOT NULL;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
