@@ -555,7 +555,10 @@ BEGIN
 	taken AS (
 		UPDATE protector.booking_reminders r
 		SET status = 'sending', attempts = r.attempts OPERATOR(pg_catalog.+) 1, claimed_at = pg_catalog.now(),
-			claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) p_lease
+			claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) p_lease,
+			-- (a claim for another customer than the last: the last one's
+			-- error, which may quote their address, is not this claim's)
+			last_error = CASE WHEN r.claimed_for IS NOT DISTINCT FROM due.customer_id THEN r.last_error END
 		FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id
 		RETURNING r.id)
 	SELECT pg_catalog.array_agg(t.id) INTO v_ids FROM taken t;

@@ -596,21 +596,20 @@ BEGIN
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
-	-- (a booking once theirs: its reminders are another's now, and stay)
+	-- (a booking once theirs: its reminders are another's now, and stay;
+	-- also one of theirs when this began that a change committed since
+	-- handed to another, which their history read above may not show)
 	UPDATE protector.booking_reminders r SET last_error = NULL
-	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id AND r.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
+	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND r.booking_id OPERATOR(pg_catalog.=) ANY (v_once OPERATOR(pg_catalog.||) v_bookings::uuid[])
 	  AND r.last_error IS NOT NULL;
 	-- (the reminders claimed for them, whatever booking they are of now:
-	-- their error texts go, and those being sent are held until this
-	-- commits, so that their worker's report waits and keeps no text)
-	PERFORM FROM protector.booking_reminders r
-	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id AND r.claimed_for OPERATOR(pg_catalog.=) ANY (v_down)
-	  AND r.status OPERATOR(pg_catalog.=) 'sending'
-	ORDER BY r.id
-	FOR UPDATE;
+	-- their error texts go, and those being sent are written too, so that
+	-- their worker's report waits for this and keeps no text; one under
+	-- REPEATABLE READ is told to retry)
 	UPDATE protector.booking_reminders r SET last_error = NULL
 	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id AND r.claimed_for OPERATOR(pg_catalog.=) ANY (v_down)
-	  AND r.last_error IS NOT NULL;
+	  AND (r.last_error IS NOT NULL OR r.status OPERATOR(pg_catalog.=) 'sending');
 	-- their messages: the bodies go (the thread's times stay)
 	UPDATE protector.booking_messages m SET body = '[erased]',
 		sender_user_id = CASE WHEN m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE m.sender_user_id END

@@ -62,6 +62,38 @@ else
 	echo "not ok - a failure reported during the erasure kept \"$kept\" ($quoted audit rows quote the address)"
 	failures=1
 fi
+# the same, the worker reporting under REPEATABLE READ: its snapshot is
+# older than the erasure, which it waits for; it is told to retry (the
+# erasure wrote the reminder), and stores nothing
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+VALUES ('0f730000-0000-4000-8000-00000000c003', '$ORG', 'Cleo', 'cleo@example.com');
+UPDATE protector.bookings SET customer_id = '0f730000-0000-4000-8000-00000000c003' WHERE id = '$BKG';
+UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '1 second' WHERE id = '$REM';
+SET ROLE service_role;
+SELECT protector.claim_due_reminders(10);
+RESET ROLE;
+UPDATE protector.bookings SET customer_id = '0f730000-0000-4000-8000-00000000c002' WHERE id = '$BKG';
+SQL
+psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+	-c "SELECT protector.erase_customer('0f730000-0000-4000-8000-00000000c003')" -c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &
+eraser=$!
+sleep 0.3
+answer=$(psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
+	-c "SET LOCAL ROLE service_role" \
+	-c "SELECT 1 FROM protector.complete_reminder('$REM', false, 'smtp 550 cleo@example.com: no such user', 2)" -c "COMMIT" 2>&1 >/dev/null \
+	| sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1) || true
+wait "$eraser"
+quoted=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.booking_reminders WHERE last_error LIKE '%cleo@example%'")
+quoted_audit=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.audit_log
+	WHERE table_name = 'protector.booking_reminders' AND (old_row::text LIKE '%cleo@example%' OR new_row::text LIKE '%cleo@example%')")
+if [ "$answer" = 40001 ] && [ "$quoted" = 0 ] && [ "$quoted_audit" = 0 ]; then
+	echo "ok - a REPEATABLE READ report during the erasure is told to retry and stores nothing"
+else
+	echo "not ok - a REPEATABLE READ report during the erasure answered ${answer:-ok}; $quoted reminders, $quoted_audit audit rows quote the address"
+	failures=$((failures + 1))
+fi
+
 dropdb "$DB"
 echo "# erased_reports: $failures failed"
 [ "$failures" -eq 0 ]

@@ -16,7 +16,7 @@
 --      rule applies, as settings.md says.
 -- The file runs in one transaction: now() is one instant.
 BEGIN;
-SELECT plan(29);
+SELECT plan(30);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_operator', 'w_agent', 'w_admin']) u;
 -- (agents are assigned here without shifts, docs/staff.md)
@@ -200,6 +200,8 @@ UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '1 sec
 SELECT tests.authenticate_as_service_role();
 SELECT is((SELECT recipient FROM protector.claim_due_reminders(10) WHERE reminder_id = :'rw'), 'bob@example.com',
 	'the next claim is for Bob, the booking''s customer');
+SELECT is((SELECT format('%s %s', last_error IS NULL, claimed_for) FROM protector.booking_reminders WHERE id = :'rw'),
+	't 0a710000-0000-4000-8000-00000000c002', '... for whom it is claimed, the last customer''s error cleared');
 SELECT is((SELECT last_error FROM protector.complete_reminder(:'rw', false, 'smtp 452 bob@example.com mailbox full', 2)),
 	'smtp 452 bob@example.com mailbox full', '... and his worker''s error is kept (only the erased customer''s claims lose theirs)');
 RESET ROLE;
