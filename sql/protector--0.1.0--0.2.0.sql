@@ -10482,10 +10482,14 @@ BEGIN
 	-- (a booking once theirs: its reminders are another's now, and stay;
 	-- also one of theirs when this began that a change committed since
 	-- handed to another, which their history read above may not show)
+	-- (the lease's text of another customer's claim quotes nobody: kept,
+	-- so that its late report is still taken)
 	UPDATE protector.booking_reminders r SET last_error = NULL
 	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND r.booking_id OPERATOR(pg_catalog.=) ANY (v_once OPERATOR(pg_catalog.||) v_bookings::uuid[])
-	  AND r.last_error IS NOT NULL;
+	  AND r.last_error IS NOT NULL
+	  AND (r.last_error IS DISTINCT FROM protector_internal.lease_expired_error()
+		   OR r.claimed_for OPERATOR(pg_catalog.=) ANY (v_down));
 	-- (the reminders claimed for them, whatever booking they are of now:
 	-- their error texts go, and those being sent are written too, so that
 	-- their worker's report waits for this and keeps no text; one under
@@ -10579,8 +10583,11 @@ BEGIN
 		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.booking_reminders'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
-		  (v_bookings OPERATOR(pg_catalog.||) v_once::text[]);
+	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
+			   (v_bookings OPERATOR(pg_catalog.||) v_once::text[])
+		   -- (claimed for them: whatever booking's history says, or lost)
+		   OR l.old_row OPERATOR(pg_catalog.->>) 'claimed_for' OPERATOR(pg_catalog.=) ANY (v_down::text[])
+		   OR l.new_row OPERATOR(pg_catalog.->>) 'claimed_for' OPERATOR(pg_catalog.=) ANY (v_down::text[]));
 	PERFORM pg_catalog.set_config('protector_internal.erasing', 'off', true);
 END
 $$;

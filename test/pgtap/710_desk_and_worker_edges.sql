@@ -224,7 +224,6 @@ SELECT tests.authenticate_as_service_role();
 SELECT is((SELECT last_error FROM protector.complete_reminder(:'rx', false, 'smtp 550 cleo@example.com unknown', 1)),
 	'failed (customer erased)', 'a customer erased while the booking was theirs, then handed on: the claim''s error goes');
 RESET ROLE;
-
 -- 3. an admin's DELETE without a filter
 RESET ROLE;
 INSERT INTO protector.notifications (organization_id, recipient_id, kind) VALUES
