@@ -578,6 +578,7 @@ DECLARE
 	v_hours_left numeric := pg_catalog.date_part('epoch', pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.-) pg_catalog.now())
 							OPERATOR(pg_catalog./) 3600;
 	v_fee_percent numeric;
+	v_tiers jsonb;				-- the cancellation fee tiers protector can read
 	v_full_hours numeric;
 	v_percent numeric;
 	v_paid numeric;
@@ -610,6 +611,16 @@ BEGIN
 	WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.id;
 	v_before := COALESCE(v_before, 0);
 
+	-- (a list without a tier protector can read, empty or written before
+	-- settings were checked, is no fees: the refund policy's rule, not
+	-- free cancellation)
+	v_tiers := (SELECT pg_catalog.jsonb_agg(t)
+				FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'cancellation_fees')
+															   OPERATOR(pg_catalog.=) 'array'
+														  THEN v_settings -> 'cancellation_fees' END) t
+				WHERE pg_catalog.jsonb_typeof(t -> 'within_hours') OPERATOR(pg_catalog.=) 'number'
+				  AND pg_catalog.jsonb_typeof(t -> 'fee_percent') OPERATOR(pg_catalog.=) 'number');
+
 	-- a booking never confirmed keeps no fee: a hold, a request waiting for
 	-- the desk, one waiting for its deposit (expire_holds cancels those)
 	IF OLD.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[]) THEN
@@ -617,18 +628,10 @@ BEGIN
 	ELSIF NEW.status OPERATOR(pg_catalog.=) 'no_show' THEN
 		v_fee_percent := CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'no_show_fee_percent') OPERATOR(pg_catalog.=) 'number'
 							  THEN (v_settings ->> 'no_show_fee_percent')::numeric ELSE 100 END;
-	-- (a list without a tier protector can read, empty or written before
-	-- settings were checked, is no fees: the refund policy's rule, not
-	-- free cancellation)
-	ELSIF pg_catalog.jsonb_typeof(v_settings -> 'cancellation_fees') OPERATOR(pg_catalog.=) 'array'
-		  AND EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(v_settings -> 'cancellation_fees') t
-					  WHERE pg_catalog.jsonb_typeof(t -> 'within_hours') OPERATOR(pg_catalog.=) 'number'
-						AND pg_catalog.jsonb_typeof(t -> 'fee_percent') OPERATOR(pg_catalog.=) 'number') THEN
+	ELSIF v_tiers IS NOT NULL THEN
 		SELECT COALESCE((SELECT (t ->> 'fee_percent')::numeric
-						 FROM pg_catalog.jsonb_array_elements(v_settings -> 'cancellation_fees') t
-						 WHERE pg_catalog.jsonb_typeof(t -> 'within_hours') OPERATOR(pg_catalog.=) 'number'
-						   AND pg_catalog.jsonb_typeof(t -> 'fee_percent') OPERATOR(pg_catalog.=) 'number'
-						   AND v_hours_left OPERATOR(pg_catalog.<) (t ->> 'within_hours')::numeric
+						 FROM pg_catalog.jsonb_array_elements(v_tiers) t
+						 WHERE v_hours_left OPERATOR(pg_catalog.<) (t ->> 'within_hours')::numeric
 						 ORDER BY (t ->> 'within_hours')::numeric LIMIT 1), 0)
 		INTO v_fee_percent;
 		-- a confirmed booking cancelled once it has started: the guest did

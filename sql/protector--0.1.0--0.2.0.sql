@@ -2200,6 +2200,7 @@ DECLARE
 	v_hours_left numeric := pg_catalog.date_part('epoch', pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.-) pg_catalog.now())
 							OPERATOR(pg_catalog./) 3600;
 	v_fee_percent numeric;
+	v_tiers jsonb;				-- the cancellation fee tiers protector can read
 	v_full_hours numeric;
 	v_percent numeric;
 	v_paid numeric;
@@ -2232,6 +2233,16 @@ BEGIN
 	WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.id;
 	v_before := COALESCE(v_before, 0);
 
+	-- (a list without a tier protector can read, empty or written before
+	-- settings were checked, is no fees: the refund policy's rule, not
+	-- free cancellation)
+	v_tiers := (SELECT pg_catalog.jsonb_agg(t)
+				FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'cancellation_fees')
+															   OPERATOR(pg_catalog.=) 'array'
+														  THEN v_settings -> 'cancellation_fees' END) t
+				WHERE pg_catalog.jsonb_typeof(t -> 'within_hours') OPERATOR(pg_catalog.=) 'number'
+				  AND pg_catalog.jsonb_typeof(t -> 'fee_percent') OPERATOR(pg_catalog.=) 'number');
+
 	-- a booking never confirmed keeps no fee: a hold, a request waiting for
 	-- the desk, one waiting for its deposit (expire_holds cancels those)
 	IF OLD.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[]) THEN
@@ -2239,18 +2250,10 @@ BEGIN
 	ELSIF NEW.status OPERATOR(pg_catalog.=) 'no_show' THEN
 		v_fee_percent := CASE WHEN pg_catalog.jsonb_typeof(v_settings -> 'no_show_fee_percent') OPERATOR(pg_catalog.=) 'number'
 							  THEN (v_settings ->> 'no_show_fee_percent')::numeric ELSE 100 END;
-	-- (a list without a tier protector can read, empty or written before
-	-- settings were checked, is no fees: the refund policy's rule, not
-	-- free cancellation)
-	ELSIF pg_catalog.jsonb_typeof(v_settings -> 'cancellation_fees') OPERATOR(pg_catalog.=) 'array'
-		  AND EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(v_settings -> 'cancellation_fees') t
-					  WHERE pg_catalog.jsonb_typeof(t -> 'within_hours') OPERATOR(pg_catalog.=) 'number'
-						AND pg_catalog.jsonb_typeof(t -> 'fee_percent') OPERATOR(pg_catalog.=) 'number') THEN
+	ELSIF v_tiers IS NOT NULL THEN
 		SELECT COALESCE((SELECT (t ->> 'fee_percent')::numeric
-						 FROM pg_catalog.jsonb_array_elements(v_settings -> 'cancellation_fees') t
-						 WHERE pg_catalog.jsonb_typeof(t -> 'within_hours') OPERATOR(pg_catalog.=) 'number'
-						   AND pg_catalog.jsonb_typeof(t -> 'fee_percent') OPERATOR(pg_catalog.=) 'number'
-						   AND v_hours_left OPERATOR(pg_catalog.<) (t ->> 'within_hours')::numeric
+						 FROM pg_catalog.jsonb_array_elements(v_tiers) t
+						 WHERE v_hours_left OPERATOR(pg_catalog.<) (t ->> 'within_hours')::numeric
 						 ORDER BY (t ->> 'within_hours')::numeric LIMIT 1), 0)
 		INTO v_fee_percent;
 		-- a confirmed booking cancelled once it has started: the guest did
@@ -10479,24 +10482,22 @@ BEGIN
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  AND r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id;
-	-- (a booking once theirs: its reminders are another's now, and stay;
-	-- also one of theirs when this began that a change committed since
-	-- handed to another, which their history read above may not show)
-	-- (the lease's text of another customer's claim quotes nobody: kept,
-	-- so that its late report is still taken)
-	UPDATE protector.booking_reminders r SET last_error = NULL
-	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND r.booking_id OPERATOR(pg_catalog.=) ANY (v_once OPERATOR(pg_catalog.||) v_bookings::uuid[])
-	  AND r.last_error IS NOT NULL
-	  AND (r.last_error IS DISTINCT FROM protector_internal.lease_expired_error()
-		   OR r.claimed_for OPERATOR(pg_catalog.=) ANY (v_down));
-	-- (the reminders claimed for them, whatever booking they are of now:
+	-- (a booking once theirs: its reminders are another's now, and stay,
+	-- their error texts gone; also one of theirs when this began that a
+	-- change committed since handed to another, which their history read
+	-- above may not show; the lease's text of another customer's claim
+	-- quotes nobody: kept, so that its late report is still taken.  And
+	-- the reminders claimed for them, whatever booking they are of now:
 	-- their error texts go, and those being sent are written too, so that
 	-- their worker's report waits for this and keeps no text; one under
-	-- REPEATABLE READ is told to retry)
+	-- REPEATABLE READ is told to retry.  One statement: each row once.)
 	UPDATE protector.booking_reminders r SET last_error = NULL
-	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id AND r.claimed_for OPERATOR(pg_catalog.=) ANY (v_down)
-	  AND (r.last_error IS NOT NULL OR r.status OPERATOR(pg_catalog.=) 'sending');
+	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND ((r.claimed_for OPERATOR(pg_catalog.=) ANY (v_down)
+			AND (r.last_error IS NOT NULL OR r.status OPERATOR(pg_catalog.=) 'sending'))
+		   OR (r.booking_id OPERATOR(pg_catalog.=) ANY (v_once OPERATOR(pg_catalog.||) v_bookings::uuid[])
+			   AND r.last_error IS NOT NULL
+			   AND r.last_error IS DISTINCT FROM protector_internal.lease_expired_error()));
 	-- their messages: the bodies go (the thread's times stay)
 	UPDATE protector.booking_messages m SET body = '[erased]',
 		sender_user_id = CASE WHEN m.sender_user_id OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE m.sender_user_id END
@@ -14234,7 +14235,11 @@ RETURN CASE WHEN p_kind OPERATOR(pg_catalog.=) ANY
 								WHEN 'number' THEN e.key OPERATOR(pg_catalog.=) 'party_size'
 									AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[1-9][0-9]{0,5}$'
 									AND (e.value OPERATOR(pg_catalog.#>>) '{}')::integer OPERATOR(pg_catalog.<=) 100000
-								WHEN 'string' THEN CASE e.key
+								WHEN 'string' THEN CASE
+									WHEN e.key OPERATOR(pg_catalog.=) ANY ('{start,confirm_by}'::text[])
+										THEN (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~)
+											'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}:\d{2}$'
+									ELSE CASE e.key
 									WHEN 'service' THEN EXISTS (
 										SELECT FROM protector.services s
 										WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -14245,11 +14250,7 @@ RETURN CASE WHEN p_kind OPERATOR(pg_catalog.=) ANY
 										  AND v.timezone OPERATOR(pg_catalog.=) (e.value OPERATOR(pg_catalog.#>>) '{}'))
 									WHEN 'status' THEN (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.=) ANY
 										(pg_catalog.enum_range(NULL::protector.booking_status)::text[])
-									WHEN 'start' THEN (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~)
-										'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}:\d{2}$'
-									WHEN 'confirm_by' THEN (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~)
-										'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}:\d{2}$'
-									ELSE false END
+									ELSE false END END
 								ELSE false END),
 						  '{}'::jsonb)
 			ELSE '{}'::jsonb END;
