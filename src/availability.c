@@ -63,59 +63,18 @@ visible_service(FunctionCallInfo fcinfo, int argno)
 	return rules;
 }
 
-/*
- * The occupied intervals that overlap a slot's window [from, to), in order
- * of start: the slots come in order, so the set moves forward with them,
- * taking the intervals that start before to and dropping those that end
- * by from.  (A pointer that skipped whatever started the longest booking's
- * length before from read, for every slot, all the bookings since: one
- * booking of 31 days made each slot read a month of bookings.)
- */
-typedef struct OverlapSet
-{
-	const Occupancy *all;		/* every interval loaded, sorted by start */
-	int			nall;
-	int			next;			/* the first of all not taken yet */
-	Occupancy  *occ;			/* the set, in order of start */
-	int			n;
-	int			cap;
-	TimestampTz from;			/* the window it was moved to last */
-	TimestampTz to;
-} OverlapSet;
-
-static void
-overlap_set_move(OverlapSet *set, TimestampTz from, TimestampTz to)
-{
-	int			kept = 0;
-
-	/* a window that moved back (never for slots in order): start again */
-	if (from < set->from || to < set->to)
-		set->next = set->n = 0;
-	set->from = from;
-	set->to = to;
-	for (; set->next < set->nall && set->all[set->next].start < to; set->next++)
-	{
-		protector_grow(set->occ, set->cap, set->n);
-		set->occ[set->n++] = set->all[set->next];
-	}
-	for (int i = 0; i < set->n; i++)
-	{
-		if (set->occ[i].end > from)
-			set->occ[kept++] = set->occ[i];
-	}
-	set->n = kept;
-}
-
 /* places left in a slot that a party can book */
 static int32
-remaining_places(ServiceRules *rules, Slot *slot, OverlapSet *set)
+remaining_places(ServiceRules *rules, Slot *slot, OccupancyProfile *profile)
 {
+	int32		busiest = protector_busiest_in(profile, slot->start - rules->buffer_before,
+											   slot->end + rules->buffer_after);
 	int32		left;
 
-	overlap_set_move(set, slot->start - rules->buffer_before, slot->end + rules->buffer_after);
+	/* (an exclusive service's profile counts bookings) */
 	if (!rules->shared)
-		return set->n > 0 ? 0 : rules->max_party;
-	left = rules->capacity - protector_max_occupancy(set->occ, set->n, set->from, set->to);
+		return busiest > 0 ? 0 : rules->max_party;
+	left = rules->capacity - busiest;
 	/* fewer places than the smallest party: nobody can book them */
 	return left >= rules->min_party ? left : 0;
 }
@@ -139,7 +98,7 @@ protector_get_available_slots(PG_FUNCTION_ARGS)
 	int			nslots;
 	Occupancy  *occ;
 	int			nocc;
-	OverlapSet	set = {0};
+	OccupancyProfile profile;
 
 	rules = visible_service(fcinfo, 0);
 	protector_require_arg(fcinfo, 1, "p_from");
@@ -175,11 +134,7 @@ protector_get_available_slots(PG_FUNCTION_ARGS)
 								   slots[0].start - rules->buffer_before,
 								   slots[nslots - 1].end + rules->buffer_after,
 								   rules->buffer_before, rules->buffer_after, &nocc);
-	set.all = occ;
-	set.nall = nocc;
-	set.cap = 16;
-	set.occ = palloc(sizeof(Occupancy) * set.cap);
-	set.from = set.to = DT_NOBEGIN;
+	protector_occupancy_profile(&profile, occ, nocc, !rules->shared);
 
 	for (int i = 0; i < nslots; i++)
 	{
@@ -188,7 +143,7 @@ protector_get_available_slots(PG_FUNCTION_ARGS)
 		int32		left;
 
 		CHECK_FOR_INTERRUPTS();
-		left = remaining_places(rules, &slots[i], &set);
+		left = remaining_places(rules, &slots[i], &profile);
 		if (left <= 0 && !include_full)
 			continue;
 		values[0] = TimestampTzGetDatum(slots[i].start);
