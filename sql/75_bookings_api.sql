@@ -112,6 +112,29 @@ COMMENT ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) 
 'A customer''s new booking: 53400 beyond settings.customers.open_requests (default 10) bookings they made that have not ended';
 GRANT EXECUTE ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) TO authenticated, service_role;
 
+-- An agent for a booking: whether the user is a member of the
+-- organization, their row locked FOR KEY SHARE as the foreign key's check
+-- will lock it.  A member leaving at that moment is waited for, and then
+-- not found (the check, run first, failed with its bare 23503 on the row
+-- deleted under it).  Asked of the request, as the staff list is: those
+-- who may read the organization's members, and trusted roles.
+CREATE FUNCTION protector_internal.lock_agent(p_organization_id uuid, p_user_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.authorize_requester(p_organization_id, 'members.read', 'organization');
+	PERFORM FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND m.user_id OPERATOR(pg_catalog.=) p_user_id
+	FOR KEY SHARE;
+	RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_agent(uuid, uuid) IS
+'Internal: whether p_user_id is a member of the organization, its row locked FOR KEY SHARE (a member leaving is waited for); asks members.read of the request';
+
 CREATE FUNCTION protector_internal.guard_booking_write()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -158,16 +181,15 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'details is too large',
 			pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(NEW.details)));
 	END IF;
-	-- an agent who is no member of the organization, named for those who
-	-- see the staff list (the composite foreign key's bare 23503 otherwise;
-	-- nested: a condition with a subquery runs as a query every time)
+	-- an agent who is no member of the organization, or is leaving it,
+	-- named for those who see the staff list (the composite foreign key's
+	-- bare 23503 otherwise; nested: a condition with a subquery runs as a
+	-- query every time)
 	IF NEW.assigned_agent IS NOT NULL THEN
 		IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent
 			OR NEW.organization_id IS DISTINCT FROM OLD.organization_id)
 		   AND NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.read')) THEN
-			IF NOT EXISTS (SELECT FROM protector.members m
-						   WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-							 AND m.user_id OPERATOR(pg_catalog.=) NEW.assigned_agent) THEN
+			IF NOT protector_internal.lock_agent(NEW.organization_id, NEW.assigned_agent) THEN
 				PERFORM protector.raise('not_found', 'agent not found',
 					'assigned_agent is not a member of the booking''s organization.');
 			END IF;
@@ -809,9 +831,7 @@ BEGIN
 	-- 23503 would say it.  Nested: an IF with a subquery runs a query
 	-- every time, 30,000 instructions a booking without an agent.)
 	IF p_assigned_agent IS NOT NULL THEN
-		IF NOT EXISTS (SELECT FROM protector.members m
-					   WHERE m.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
-						 AND m.user_id OPERATOR(pg_catalog.=) p_assigned_agent) THEN
+		IF NOT protector_internal.lock_agent(v_service.organization_id, p_assigned_agent) THEN
 			PERFORM protector.raise('not_found', 'agent not found',
 				'p_assigned_agent is not a member of the service''s organization.',
 				CASE WHEN EXISTS (SELECT FROM protector.members m

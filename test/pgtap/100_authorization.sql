@@ -683,6 +683,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.lock_customer_bookings(uuid[])'),
 			 ('protector_internal.scrub_customer(uuid,uuid)'), ('protector_internal.merged_into_it(uuid,uuid)'),
 			 ('protector_internal.change_own_membership(uuid,boolean,protector.member_role)'),
+			 ('protector_internal.lock_agent(uuid,uuid)'),
 			 ('protector_internal.settle_payment(uuid,uuid,protector.payment_status,text,text)'),
 			 ('protector_internal.check_provider(text,text)'), ('protector_internal.payment_answer(protector.payments,boolean)'),
 			 ('protector_internal.check_slot(uuid,timestamp with time zone,integer,text)'), ('protector_internal.check_country(text,text)'),

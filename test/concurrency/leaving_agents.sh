@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# test/concurrency/leaving_agents.sh — a booking given an agent who is
+# leaving the organization at that moment (sql/75_bookings_api.sql): the
+# writer waits for the leave and is told the agent is not found (P0002),
+# as after it, not the foreign key's bare 23503 (its check ran first and
+# failed on the member row deleted under it).
+# 1. staff setting assigned_agent on a booking;
+# 2. staff booking with p_assigned_agent (create_booking);
+# 3. a task assigned and a notification addressed to them (their own
+#    checks lock the member row too: P0002 assignee / recipient not found).
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_leaving_agents
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/supabase.sql" >/dev/null 2>&1 || true
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.sql" >/dev/null
+ORG=0f730000-0000-4000-8000-000000000000
+VENUE=0f730000-0000-4000-8000-0000000000a1
+SERVICE=0f730000-0000-4000-8000-0000000005a1
+BOOKING=0f730000-0000-4000-8000-00000000b001
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['fay', 'ada']) u;
+INSERT INTO protector.organizations (id, name, slug, settings)
+VALUES ('$ORG', 'Leaving', 'leaving', '{"staff": {"require_shifts": false}}');
+INSERT INTO protector.members (organization_id, user_id, role, confirmed_at) VALUES
+	('$ORG', tests.get_supabase_uid('fay'), 'owner', now());
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('$VENUE', '$ORG', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, mode)
+VALUES ('$SERVICE', '$ORG', '$VENUE', 'S', '60 minutes', '60 minutes', '400 days', 10, 'shared');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status)
+VALUES ('$BOOKING', '$ORG', '$VENUE', '$SERVICE',
+		tstzrange(date_trunc('day', now()) + interval '3 days 10 hours', date_trunc('day', now()) + interval '3 days 11 hours'), 'confirmed');
+SQL
+failures=0
+
+# ada, an agent again, leaves in a transaction held open for a second
+leave_slowly() {
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
+		VALUES ('$ORG', tests.get_supabase_uid('ada'), 'agent', now())" >/dev/null
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('ada')" \
+		-c "SELECT protector.leave_organization('$ORG')" -c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
+	leaver=$!
+	sleep 0.3
+}
+
+check() {
+	local name=$1 answer=$2
+	if [ "$answer" = P0002 ]; then
+		echo "ok - $name while the agent leaves: not found (P0002)"
+	else
+		echo "not ok - $name while the agent leaves: answered $answer"
+		failures=$((failures + 1))
+	fi
+}
+
+# 1
+leave_slowly
+answer=$(sqlstate_as fay "UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('ada') WHERE id = '$BOOKING'")
+wait "$leaver"
+check "assigned_agent written" "$answer"
+
+# 2
+leave_slowly
+answer=$(sqlstate_as fay "SELECT protector.create_booking('$SERVICE', NULL,
+	date_trunc('day', now()) + interval '4 days 10 hours', p_assigned_agent => tests.get_supabase_uid('ada'))")
+wait "$leaver"
+check "create_booking with p_assigned_agent" "$answer"
+
+# 3
+leave_slowly
+answer=$(sqlstate_as fay "INSERT INTO protector.tasks (organization_id, title, assignee)
+	VALUES ('$ORG', 'Call back', tests.get_supabase_uid('ada'))")
+wait "$leaver"
+check "a task assigned" "$answer"
+leave_slowly
+answer=$(sqlstate_as fay "INSERT INTO protector.notifications (organization_id, recipient_id, kind)
+	VALUES ('$ORG', tests.get_supabase_uid('ada'), 'note')")
+wait "$leaver"
+check "a notification addressed" "$answer"
+
+# and both still take an agent who stays
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
+	VALUES ('$ORG', tests.get_supabase_uid('ada'), 'agent', now())" >/dev/null
+a1=$(sqlstate_as fay "UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('ada') WHERE id = '$BOOKING'")
+a2=$(sqlstate_as fay "SELECT protector.create_booking('$SERVICE', NULL,
+	date_trunc('day', now()) + interval '4 days 10 hours', p_assigned_agent => tests.get_supabase_uid('ada'))")
+agents=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings WHERE assigned_agent = tests.get_supabase_uid('ada')")
+if [ "$a1 $a2 $agents" = "ok ok 2" ]; then
+	echo "ok - an agent who stays is taken by both"
+else
+	echo "not ok - an agent who stays: answered $a1 and $a2, $agents bookings are theirs"
+	failures=$((failures + 1))
+fi
+
+dropdb "$DB"
+echo "# leaving_agents: $failures failed"
+[ "$failures" -eq 0 ]
