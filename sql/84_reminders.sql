@@ -56,6 +56,12 @@ CREATE TABLE protector.booking_reminders (
 	-- report may quote (an erasure of them drops the report's error text,
 	-- also once the booking is another's)
 	claimed_for		uuid,
+	-- claims made before it was last brought back (cancelled, then made
+	-- pending again for a move or another customer, where its tries start
+	-- again): a claim's number, earlier_claims + attempts, never repeats,
+	-- so a very late report of a claim before that is not taken for a new
+	-- claim's
+	earlier_claims	integer NOT NULL DEFAULT 0 CHECK (earlier_claims >= 0),
 	CHECK ((kind = 'scheduled') = (offset_minutes IS NOT NULL)),
 	CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
 	CHECK ((status = 'sent') = (sent_at IS NOT NULL)),
@@ -198,7 +204,8 @@ BEGIN
 	   OR o OPERATOR(pg_catalog.=) ANY (p_due_now)
 	ON CONFLICT (booking_id, offset_minutes, starts_at) WHERE kind OPERATOR(pg_catalog.=) 'scheduled'
 	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, attempts = 0, next_attempt_at = EXCLUDED.due_at,
-				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL
+				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL,
+				  earlier_claims = r.earlier_claims OPERATOR(pg_catalog.+) r.attempts
 	WHERE r.status OPERATOR(pg_catalog.=) 'cancelled';
 END
 $$;
@@ -274,7 +281,8 @@ BEGIN
 	IF v_channel IS NOT NULL THEN
 		UPDATE protector.booking_reminders r
 		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = r.due_at,
-			last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL
+			last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL,
+			earlier_claims = r.earlier_claims OPERATOR(pg_catalog.+) r.attempts
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start
 		  AND r.status OPERATOR(pg_catalog.=) 'cancelled'
@@ -421,6 +429,7 @@ BEGIN
 	NEW.next_attempt_at := pg_catalog.now();
 	NEW.status := 'pending';
 	NEW.attempts := 0;
+	NEW.earlier_claims := 0;
 	NEW.claimed_at := NULL;
 	NEW.claimed_for := NULL;
 	NEW.lease_until := NULL;
@@ -570,8 +579,8 @@ BEGIN
 	RETURN QUERY
 	WITH claimed AS (
 		SELECT r.id, r.organization_id, r.booking_id, r.kind, r.offset_minutes, a.channel, a.recipient,
-			   c.full_name, r.starts_at, r.due_at, v.timezone, v.name AS venue_name, s.name AS service_name, r.attempts,
-			   r.lease_until,
+			   c.full_name, r.starts_at, r.due_at, v.timezone, v.name AS venue_name, s.name AS service_name,
+			   r.earlier_claims OPERATOR(pg_catalog.+) r.attempts AS attempt, r.earlier_claims, r.lease_until,
 			   (b.status OPERATOR(pg_catalog.=) 'confirmed' AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.=) r.starts_at) AS current
 		FROM protector.booking_reminders r
 		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) r.organization_id
@@ -597,8 +606,12 @@ BEGIN
 		WHERE r.id OPERATOR(pg_catalog.=) k.id AND k.current AND k.recipient IS NOT NULL
 		  AND r.channel IS DISTINCT FROM k.channel)
 	SELECT k.id, k.organization_id, k.booking_id, k.kind, k.offset_minutes, k.channel, k.recipient, k.full_name,
-		   k.starts_at, k.timezone, k.venue_name, k.service_name, k.attempts, k.lease_until,
-		   k.id::text
+		   k.starts_at, k.timezone, k.venue_name, k.service_name, k.attempt, k.lease_until,
+		   -- (one message until it is brought back: then another, maybe
+		   -- to another customer or of another time, which a provider
+		   -- must not drop as the one before)
+		   CASE WHEN k.earlier_claims OPERATOR(pg_catalog.=) 0 THEN k.id::text
+				ELSE k.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) k.earlier_claims::text END
 	FROM claimed k
 	WHERE k.current AND k.recipient IS NOT NULL
 	ORDER BY k.starts_at, k.due_at, k.id;
@@ -638,15 +651,16 @@ BEGIN
 			pg_catalog.format('Its status is %s.', r.status),
 			'Only a reminder handed out by claim_due_reminders is completed, once; a lease that ran out hands it to the next claim.');
 	END IF;
-	IF p_attempt IS NULL AND r.attempts OPERATOR(pg_catalog.>) 1 THEN
+	-- (claims are numbered across the times it was brought back)
+	IF p_attempt IS NULL AND (r.earlier_claims OPERATOR(pg_catalog.+) r.attempts) OPERATOR(pg_catalog.>) 1 THEN
 		PERFORM protector.raise('conflict', 'this reminder was claimed more than once: p_attempt must say which claim reports',
-			pg_catalog.format('It is at attempt %s.', r.attempts),
+			pg_catalog.format('It is at attempt %s.', r.earlier_claims OPERATOR(pg_catalog.+) r.attempts),
 			'Pass the attempt that claim_due_reminders handed out; a report of an earlier claim is refused.');
 	END IF;
-	IF p_attempt IS NOT NULL AND p_attempt OPERATOR(pg_catalog.<>) r.attempts THEN
+	IF p_attempt IS NOT NULL AND p_attempt OPERATOR(pg_catalog.<>) (r.earlier_claims OPERATOR(pg_catalog.+) r.attempts) THEN
 		PERFORM protector.raise('conflict', 'this claim of the reminder has run out',
-			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, r.attempts),
-			'Its lease ran out and another claim took it.');
+			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, r.earlier_claims OPERATOR(pg_catalog.+) r.attempts),
+			'Its lease ran out and another claim took it, or the reminder was brought back since.');
 	END IF;
 	-- the error kept: none where the customer it was claimed for, or the
 	-- booking's customer now, was erased (it may quote the address the

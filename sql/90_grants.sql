@@ -53,7 +53,8 @@ BEGIN
 									 ('protector.venues'::regclass, 'embed_key'),
 									 -- (its member's to give: confirm_membership)
 									 ('protector.members'::regclass, 'confirmed_at'),
-									 ('protector.booking_reminders'::regclass, 'claimed_for'));
+									 ('protector.booking_reminders'::regclass, 'claimed_for'),
+									 ('protector.booking_reminders'::regclass, 'earlier_claims'));
 		EXECUTE format('GRANT INSERT (%s) ON %s TO authenticated', cols, t);
 		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
 		FROM pg_catalog.pg_attribute a
@@ -77,7 +78,8 @@ BEGIN
 									 ('protector.promo_codes'::regclass, 'code'),
 									 ('protector.promo_codes'::regclass, 'times_used'),
 									 ('protector.members'::regclass, 'confirmed_at'),
-									 ('protector.booking_reminders'::regclass, 'claimed_for'));
+									 ('protector.booking_reminders'::regclass, 'claimed_for'),
+									 ('protector.booking_reminders'::regclass, 'earlier_claims'));
 		EXECUTE format('GRANT UPDATE (%s) ON %s TO authenticated', cols, t);
 	END LOOP;
 END

@@ -1,0 +1,87 @@
+-- A reminder's claims are numbered across the times it is brought back
+-- (sql/84_reminders.sql, earlier_claims): a reminder cancelled and made
+-- pending again (its booking confirmed again, moved back, or given another
+-- customer) starts its tries again, and its claim numbers started again
+-- with them, so a very late report of a claim before that was taken for
+-- the new claim's of the same number (a reminder never sent was marked
+-- sent).  The message after it also gets another idempotency key: it may
+-- be of another time or to another customer, which a provider must not
+-- drop as the one before.
+-- The file runs in one transaction: now() is one instant.
+BEGIN;
+SELECT plan(11);
+
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a740000-0000-4000-8000-000000000000', 'R', 'reminder-claims');
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0a740000-0000-4000-8000-0000000000a1', '0a740000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party, mode)
+VALUES ('0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
+		'Room', '60 minutes', '60 minutes', '400 days', 10, 4, 'shared');
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+VALUES ('0a740000-0000-4000-8000-00000000c001', '0a740000-0000-4000-8000-000000000000', 'Ann', 'ann@example.com'),
+	   ('0a740000-0000-4000-8000-00000000c002', '0a740000-0000-4000-8000-000000000000', 'Bo', 'bo@example.com');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a740000-0000-4000-8000-0000000b0001', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
+		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('day', now()) + interval '5 days', date_trunc('day', now()) + interval '5 days 1 hour'), 'confirmed');
+SELECT r.id AS rid FROM protector.booking_reminders r
+WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0001' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+
+-- claims it when due, as the worker does: attempt and key
+CREATE FUNCTION pg_temp.claim(p_id uuid) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE v text;
+BEGIN
+	UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '1 second' WHERE id = p_id;
+	PERFORM set_config('role', 'service_role', true);
+	SELECT format('%s %s', c.attempt, c.idempotency_key) INTO v
+	FROM protector.claim_due_reminders(10, '10 seconds') c WHERE c.reminder_id = p_id;
+	RESET ROLE;
+	RETURN v;
+END $$;
+
+-- claim 1; its lease runs out and another claim settles it; the booking
+-- goes back to pending (the reminder is cancelled) and is confirmed again
+SELECT is(pg_temp.claim(:'rid'), format('1 %s', :'rid'), 'the first claim is attempt 1, keyed by the reminder''s id');
+UPDATE protector.booking_reminders SET lease_until = now() - interval '1 second' WHERE id = :'rid';
+SET LOCAL ROLE service_role;
+SELECT protector.claim_due_reminders(10) \g /dev/null
+RESET ROLE;
+UPDATE protector.bookings SET status = 'pending' WHERE id = '0a740000-0000-4000-8000-0000000b0001';
+SELECT is((SELECT format('%s %s', status, cancelled_reason) FROM protector.booking_reminders WHERE id = :'rid'),
+	'cancelled booking pending', 'a booking no longer confirmed cancels its reminder');
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = '0a740000-0000-4000-8000-0000000b0001';
+SELECT is((SELECT format('%s %s %s', status, attempts, earlier_claims) FROM protector.booking_reminders WHERE id = :'rid'),
+	'pending 0 1', 'confirmed again, it is brought back: its tries start again, one claim before them');
+
+-- claim 2: numbered on, with another key
+SELECT is(pg_temp.claim(:'rid'), format('2 %s/1', :'rid'), 'the next claim is attempt 2, keyed <id>/1: another message');
+SET LOCAL ROLE service_role;
+SELECT throws_ok(format($$SELECT protector.complete_reminder(%L, true, NULL, 1)$$, :'rid'),
+	'23P01', 'this claim of the reminder has run out',
+	'a very late report of claim 1 is refused, not taken for claim 2''s (it was of the booking before it came back)');
+SELECT throws_ok(format($$SELECT protector.complete_reminder(%L, true)$$, :'rid'),
+	'23P01', 'this reminder was claimed more than once: p_attempt must say which claim reports',
+	'... as is a report without p_attempt');
+SELECT is((SELECT format('%s %s', status, attempts) FROM protector.complete_reminder(:'rid', true, NULL, 2)),
+	'sent 1', 'claim 2''s report is taken');
+RESET ROLE;
+
+-- another customer brings back a reminder cancelled for the last one
+-- (no address): numbered on again
+SELECT r.id AS rid2 FROM protector.booking_reminders r
+WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0001' AND r.id <> :'rid' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT is(pg_temp.claim(:'rid2'), format('1 %s', :'rid2'), 'another reminder''s first claim');
+UPDATE protector.booking_reminders SET lease_until = now() - interval '1 second' WHERE id = :'rid2';
+SET LOCAL ROLE service_role;
+SELECT protector.claim_due_reminders(10) \g /dev/null
+RESET ROLE;
+-- (claim 2 finds no address: it cancels the reminder)
+UPDATE protector.customers SET email = NULL WHERE id = '0a740000-0000-4000-8000-00000000c001';
+SELECT is(pg_temp.claim(:'rid2'), NULL, 'the customer has no address any more: the second claim hands nothing out');
+UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c002' WHERE id = '0a740000-0000-4000-8000-0000000b0001';
+SELECT is((SELECT format('%s %s %s', status, attempts, earlier_claims) FROM protector.booking_reminders WHERE id = :'rid2'),
+	'pending 0 2', 'cancelled for lack of an address, then given another customer, it comes back after its 2 claims');
+SELECT is(pg_temp.claim(:'rid2'), format('3 %s/2', :'rid2'), '... and its next claim is attempt 3, keyed <id>/2');
+
+SELECT * FROM finish();
+ROLLBACK;
