@@ -697,8 +697,10 @@ BEGIN
 	v_shown_percent := CASE WHEN v_paid OPERATOR(pg_catalog.>) 0
 							THEN pg_catalog.round(v_refund OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) v_paid, 2)
 							ELSE 0 END;
-	-- vouchers first: what they paid and were not given back
-	v_to_vouchers := LEAST(v_refund, GREATEST(protector_internal.voucher_paid(NEW.organization_id, NEW.id), 0));
+	-- vouchers first: what they paid and were not given back, to those
+	-- that can still be spent (given back to an expired one, it could never
+	-- be used: that part is the pending refund's, for the desk to pay out)
+	v_to_vouchers := LEAST(v_refund, protector_internal.live_voucher_paid(NEW.organization_id, NEW.id));
 	IF v_refund OPERATOR(pg_catalog.>) v_to_vouchers THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',
@@ -831,7 +833,15 @@ BEGIN
 	-- 23503 would say it.  Nested: an IF with a subquery runs a query
 	-- every time, 30,000 instructions a booking without an agent.)
 	IF p_assigned_agent IS NOT NULL THEN
-		IF NOT protector_internal.lock_agent(v_service.organization_id, p_assigned_agent) THEN
+		-- (key-share locked as the foreign key's check will: a member
+		-- leaving is waited for, then not found; a trusted caller, also an
+		-- application's function running as protector's owner, as itself)
+		IF NOT (CASE WHEN protector_internal.caller_is_trusted()
+					 THEN EXISTS (SELECT FROM protector.members m
+								  WHERE m.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
+									AND m.user_id OPERATOR(pg_catalog.=) p_assigned_agent
+								  FOR KEY SHARE)
+					 ELSE protector_internal.lock_agent(v_service.organization_id, p_assigned_agent) END) THEN
 			PERFORM protector.raise('not_found', 'agent not found',
 				'p_assigned_agent is not a member of the service''s organization.',
 				CASE WHEN EXISTS (SELECT FROM protector.members m

@@ -323,7 +323,9 @@ COMMENT ON FUNCTION protector_internal.payment_effect(protector.payment_kind, pr
 
 -- A payment's provider and reference are plain text however the row is
 -- written (record_payment says so of its parameters; the desk's direct
--- rows were not told): a change is judged, a value stored before stays.
+-- rows were not told), and its details at most 64 kB, as a booking's (a
+-- provider's webhook payload fits; 20 MB were stored, twice more in the
+-- audit log): a change is judged, a value stored before stays.
 CREATE FUNCTION protector_internal.check_payment_texts()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -348,12 +350,17 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'provider and provider_reference must not be blank',
 			'A blank reference is a key every other blank one of the provider collides with.', 'Write NULL for none.');
 	END IF;
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.details IS DISTINCT FROM OLD.details)
+	   AND pg_catalog.pg_column_size(NEW.details) OPERATOR(pg_catalog.>) 65536 THEN
+		PERFORM protector.raise('invalid_parameter', 'details is too large',
+			pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(NEW.details)));
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_payment_texts() IS
-'Trigger: a payment''s provider and reference as written are plain text, not blank (a value stored before stays)';
-CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider_reference ON protector.payments
+'Trigger: a payment''s provider and reference as written are plain text, not blank, and its details at most 64 kB (a value stored before stays)';
+CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider_reference, details ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment_texts();
 
@@ -788,6 +795,10 @@ BEGIN
 	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
 	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_kind, p_status and p_details (a JSON object) must not be null');
+	END IF;
+	IF pg_catalog.pg_column_size(p_details) OPERATOR(pg_catalog.>) 65536 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_details is too large',
+			pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(p_details)));
 	END IF;
 	-- the same provider event again answers with the payment it recorded,
 	-- before anything is checked again (a refund's check would count the

@@ -436,6 +436,24 @@ CREATE TRIGGER sum_voucher_payments AFTER INSERT OR UPDATE OR DELETE ON protecto
 -- refund goes to them, and this gives it back, to the voucher used last
 -- first, as succeeded refunds (after the update: each changes the
 -- booking's amount_paid).
+-- What the vouchers of a booking that can still be spent (not expired)
+-- paid for it and were not given back: what a cancellation gives back to
+-- vouchers at most (refund_on_cancel); return_to_vouchers gives it back.
+CREATE FUNCTION protector_internal.live_voucher_paid(p_organization_id uuid, p_booking_id uuid)
+RETURNS numeric
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT COALESCE(pg_catalog.sum(GREATEST(protector_internal.voucher_paid(p_organization_id, p_booking_id, v.id), 0)), 0)
+		FROM protector.vouchers v
+		WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
+		  AND (v.expires_at IS NULL OR v.expires_at OPERATOR(pg_catalog.>) pg_catalog.now())
+		  AND v.id OPERATOR(pg_catalog.=) ANY (ARRAY(
+				SELECT p.voucher_id FROM protector.payments p
+				WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id
+				  AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id AND p.voucher_id IS NOT NULL)));
+COMMENT ON FUNCTION protector_internal.live_voucher_paid(uuid, uuid) IS
+'What the booking''s vouchers that have not expired paid for it and were not given back';
+
 CREATE FUNCTION protector_internal.return_to_vouchers()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -464,10 +482,15 @@ BEGIN
 	-- (used last: the latest payment, by its time, then by its id, which a
 	-- backend hands out in increasing order: two vouchers used in one
 	-- transaction share a time)
+	-- (not to one that has expired: refund_on_cancel left its part to the
+	-- pending refund)
 	FOR r IN
 		SELECT p.voucher_id FROM protector.payments p
+		JOIN protector.vouchers v ON v.organization_id OPERATOR(pg_catalog.=) p.organization_id
+								  AND v.id OPERATOR(pg_catalog.=) p.voucher_id
 		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.kind OPERATOR(pg_catalog.=) 'payment'
+		  AND (v.expires_at IS NULL OR v.expires_at OPERATOR(pg_catalog.>) pg_catalog.now())
 		GROUP BY p.voucher_id
 		ORDER BY pg_catalog.max(p.created_at) DESC,
 				 (pg_catalog.array_agg(p.id ORDER BY p.created_at DESC, p.id DESC))[1] DESC, p.voucher_id
@@ -481,6 +504,13 @@ BEGIN
 		v_left := v_left OPERATOR(pg_catalog.-) v_amount;
 		EXIT WHEN v_left OPERATOR(pg_catalog.<=) 0;
 	END LOOP;
+	-- (a voucher made to expire while the cancellation waited for its
+	-- lock: its part is a pending refund too, never lost)
+	IF v_left OPERATOR(pg_catalog.>) 0 THEN
+		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
+		VALUES (NEW.organization_id, NEW.id, 'refund', v_left, NEW.currency, 'pending',
+				pg_catalog.jsonb_build_object('reason', NEW.status));
+	END IF;
 	RETURN NULL;
 END
 $$;

@@ -58,10 +58,10 @@ CREATE TABLE protector.booking_reminders (
 	claimed_for		uuid,
 	-- claims made before it was last brought back (cancelled, then made
 	-- pending again for a move or another customer, where its tries start
-	-- again): a claim's number, earlier_claims + attempts, never repeats,
-	-- so a very late report of a claim before that is not taken for a new
-	-- claim's
-	earlier_claims	integer NOT NULL DEFAULT 0 CHECK (earlier_claims >= 0),
+	-- again) or claimed for another customer than the last claim: a
+	-- claim's number, earlier_claims + attempts, never repeats, so a very
+	-- late report of a claim before that is not taken for a new claim's
+	earlier_claims	integer NOT NULL DEFAULT 0 CHECK (earlier_claims BETWEEN 0 AND 1000000000),
 	CHECK ((kind = 'scheduled') = (offset_minutes IS NOT NULL)),
 	CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
 	CHECK ((status = 'sent') = (sent_at IS NOT NULL)),
@@ -563,7 +563,14 @@ BEGIN
 		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED),
 	taken AS (
 		UPDATE protector.booking_reminders r
-		SET status = 'sending', attempts = r.attempts OPERATOR(pg_catalog.+) 1, claimed_at = pg_catalog.now(),
+		SET status = 'sending', claimed_at = pg_catalog.now(),
+			-- (a claim for another customer than the last claim's starts
+			-- the tries again, numbered on: another message, with another
+			-- key, that the last one's late report is not taken for)
+			attempts = CASE WHEN r.claimed_for IS DISTINCT FROM due.customer_id AND r.claimed_for IS NOT NULL
+							THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
+			earlier_claims = CASE WHEN r.claimed_for IS DISTINCT FROM due.customer_id AND r.claimed_for IS NOT NULL
+								  THEN r.earlier_claims OPERATOR(pg_catalog.+) r.attempts ELSE r.earlier_claims END,
 			claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) p_lease,
 			-- (a claim for another customer than the last: the last one's
 			-- error, which may quote their address, is not this claim's)

@@ -1411,6 +1411,10 @@ BEGIN
 	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_kind, p_status and p_details (a JSON object) must not be null');
 	END IF;
+	IF pg_catalog.pg_column_size(p_details) OPERATOR(pg_catalog.>) 65536 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_details is too large',
+			pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(p_details)));
+	END IF;
 	-- the same provider event again answers with the payment it recorded,
 	-- before anything is checked again (a refund's check would count the
 	-- refund it recorded the first time)
@@ -2296,8 +2300,10 @@ BEGIN
 	v_shown_percent := CASE WHEN v_paid OPERATOR(pg_catalog.>) 0
 							THEN pg_catalog.round(v_refund OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) v_paid, 2)
 							ELSE 0 END;
-	-- vouchers first: what they paid and were not given back
-	v_to_vouchers := LEAST(v_refund, GREATEST(protector_internal.voucher_paid(NEW.organization_id, NEW.id), 0));
+	-- vouchers first: what they paid and were not given back, to those
+	-- that can still be spent (given back to an expired one, it could never
+	-- be used: that part is the pending refund's, for the desk to pay out)
+	v_to_vouchers := LEAST(v_refund, protector_internal.live_voucher_paid(NEW.organization_id, NEW.id));
 	IF v_refund OPERATOR(pg_catalog.>) v_to_vouchers THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',
@@ -2911,10 +2917,15 @@ BEGIN
 	-- (used last: the latest payment, by its time, then by its id, which a
 	-- backend hands out in increasing order: two vouchers used in one
 	-- transaction share a time)
+	-- (not to one that has expired: refund_on_cancel left its part to the
+	-- pending refund)
 	FOR r IN
 		SELECT p.voucher_id FROM protector.payments p
+		JOIN protector.vouchers v ON v.organization_id OPERATOR(pg_catalog.=) p.organization_id
+								  AND v.id OPERATOR(pg_catalog.=) p.voucher_id
 		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.kind OPERATOR(pg_catalog.=) 'payment'
+		  AND (v.expires_at IS NULL OR v.expires_at OPERATOR(pg_catalog.>) pg_catalog.now())
 		GROUP BY p.voucher_id
 		ORDER BY pg_catalog.max(p.created_at) DESC,
 				 (pg_catalog.array_agg(p.id ORDER BY p.created_at DESC, p.id DESC))[1] DESC, p.voucher_id
@@ -2928,6 +2939,13 @@ BEGIN
 		v_left := v_left OPERATOR(pg_catalog.-) v_amount;
 		EXIT WHEN v_left OPERATOR(pg_catalog.<=) 0;
 	END LOOP;
+	-- (a voucher made to expire while the cancellation waited for its
+	-- lock: its part is a pending refund too, never lost)
+	IF v_left OPERATOR(pg_catalog.>) 0 THEN
+		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
+		VALUES (NEW.organization_id, NEW.id, 'refund', v_left, NEW.currency, 'pending',
+				pg_catalog.jsonb_build_object('reason', NEW.status));
+	END IF;
 	RETURN NULL;
 END
 $$;
@@ -3381,7 +3399,15 @@ BEGIN
 	-- 23503 would say it.  Nested: an IF with a subquery runs a query
 	-- every time, 30,000 instructions a booking without an agent.)
 	IF p_assigned_agent IS NOT NULL THEN
-		IF NOT protector_internal.lock_agent(v_service.organization_id, p_assigned_agent) THEN
+		-- (key-share locked as the foreign key's check will: a member
+		-- leaving is waited for, then not found; a trusted caller, also an
+		-- application's function running as protector's owner, as itself)
+		IF NOT (CASE WHEN protector_internal.caller_is_trusted()
+					 THEN EXISTS (SELECT FROM protector.members m
+								  WHERE m.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
+									AND m.user_id OPERATOR(pg_catalog.=) p_assigned_agent
+								  FOR KEY SHARE)
+					 ELSE protector_internal.lock_agent(v_service.organization_id, p_assigned_agent) END) THEN
 			PERFORM protector.raise('not_found', 'agent not found',
 				'p_assigned_agent is not a member of the service''s organization.',
 				CASE WHEN EXISTS (SELECT FROM protector.members m
@@ -9249,7 +9275,14 @@ BEGIN
 		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED),
 	taken AS (
 		UPDATE protector.booking_reminders r
-		SET status = 'sending', attempts = r.attempts OPERATOR(pg_catalog.+) 1, claimed_at = pg_catalog.now(),
+		SET status = 'sending', claimed_at = pg_catalog.now(),
+			-- (a claim for another customer than the last claim's starts
+			-- the tries again, numbered on: another message, with another
+			-- key, that the last one's late report is not taken for)
+			attempts = CASE WHEN r.claimed_for IS DISTINCT FROM due.customer_id AND r.claimed_for IS NOT NULL
+							THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
+			earlier_claims = CASE WHEN r.claimed_for IS DISTINCT FROM due.customer_id AND r.claimed_for IS NOT NULL
+								  THEN r.earlier_claims OPERATOR(pg_catalog.+) r.attempts ELSE r.earlier_claims END,
 			claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) p_lease,
 			-- (a claim for another customer than the last: the last one's
 			-- error, which may quote their address, is not this claim's)
@@ -13100,13 +13133,18 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'provider and provider_reference must not be blank',
 			'A blank reference is a key every other blank one of the provider collides with.', 'Write NULL for none.');
 	END IF;
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.details IS DISTINCT FROM OLD.details)
+	   AND pg_catalog.pg_column_size(NEW.details) OPERATOR(pg_catalog.>) 65536 THEN
+		PERFORM protector.raise('invalid_parameter', 'details is too large',
+			pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(NEW.details)));
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_payment_texts() IS
-'Trigger: a payment''s provider and reference as written are plain text, not blank (a value stored before stays)';
+'Trigger: a payment''s provider and reference as written are plain text, not blank, and its details at most 64 kB (a value stored before stays)';
 REVOKE ALL ON FUNCTION protector_internal.check_payment_texts() FROM PUBLIC;
-CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider_reference ON protector.payments
+CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider_reference, details ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_payment_texts();
 
@@ -14524,10 +14562,11 @@ ALTER TABLE protector.booking_reminders ADD COLUMN claimed_for uuid;
 CREATE INDEX booking_reminders_claimed_for_idx ON protector.booking_reminders (organization_id, claimed_for)
 	WHERE claimed_for IS NOT NULL;
 
--- claims are numbered across the times a reminder is brought back (its
--- tries start again): a very late report of a claim before that is not
--- taken for a new claim's, and the message after it has another key
-ALTER TABLE protector.booking_reminders ADD COLUMN earlier_claims integer NOT NULL DEFAULT 0 CHECK (earlier_claims >= 0);
+-- claims are numbered across the times a reminder is brought back, or
+-- claimed for another customer (its tries start again): a very late
+-- report of a claim before that is not taken for a new claim's, and the
+-- message after it has another key
+ALTER TABLE protector.booking_reminders ADD COLUMN earlier_claims integer NOT NULL DEFAULT 0 CHECK (earlier_claims BETWEEN 0 AND 1000000000);
 
 -- a booking's agent is looked up with their member row locked as the
 -- foreign key's check locks it: one leaving at that moment is waited for
@@ -14550,6 +14589,23 @@ COMMENT ON FUNCTION protector_internal.lock_agent(uuid, uuid) IS
 'Internal: whether p_user_id is a member of the organization, its row locked FOR KEY SHARE (a member leaving is waited for); asks members.read of the request';
 REVOKE ALL ON FUNCTION protector_internal.lock_agent(uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.lock_agent(uuid, uuid) TO authenticated, service_role;
+
+-- a cancellation gives nothing back to a voucher that has expired (it
+-- could never be spent): its part is the pending refund
+CREATE FUNCTION protector_internal.live_voucher_paid(p_organization_id uuid, p_booking_id uuid)
+RETURNS numeric
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT COALESCE(pg_catalog.sum(GREATEST(protector_internal.voucher_paid(p_organization_id, p_booking_id, v.id), 0)), 0)
+		FROM protector.vouchers v
+		WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
+		  AND (v.expires_at IS NULL OR v.expires_at OPERATOR(pg_catalog.>) pg_catalog.now())
+		  AND v.id OPERATOR(pg_catalog.=) ANY (ARRAY(
+				SELECT p.voucher_id FROM protector.payments p
+				WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id
+				  AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id AND p.voucher_id IS NOT NULL)));
+COMMENT ON FUNCTION protector_internal.live_voucher_paid(uuid, uuid) IS
+'What the booking''s vouchers that have not expired paid for it and were not given back';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

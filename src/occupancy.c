@@ -3,8 +3,10 @@
  * occupancy.c
  *	  What occupies a service: the occupied intervals of its bookings
  *	  (buffers included), loaded for availability, and the largest party
- *	  total present at any instant of a range, which both availability
- *	  and the reservation check (reserve.c) compute.
+ *	  total present at any instant of a range: for one range, as the
+ *	  reservation check (reserve.c) asks it, and for the windows of a
+ *	  list of slots in order, from the total's steps built once
+ *	  (availability.c).
  *
  * Invariant: a booking occupies its service unless it is cancelled, a
  * no-show, or a hold that has expired; its occupied interval is

@@ -9,7 +9,7 @@
 -- drop as the one before.
 -- The file runs in one transaction: now() is one instant.
 BEGIN;
-SELECT plan(11);
+SELECT plan(15);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a740000-0000-4000-8000-000000000000', 'R', 'reminder-claims');
 INSERT INTO protector.venues (id, organization_id, name, timezone)
@@ -82,6 +82,32 @@ UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c00
 SELECT is((SELECT format('%s %s %s', status, attempts, earlier_claims) FROM protector.booking_reminders WHERE id = :'rid2'),
 	'pending 0 2', 'cancelled for lack of an address, then given another customer, it comes back after its 2 claims');
 SELECT is(pg_temp.claim(:'rid2'), format('3 %s/2', :'rid2'), '... and its next claim is attempt 3, keyed <id>/2');
+
+-- a reminder whose booking changes hands while it waits for a retry (its
+-- lease ran out): the next claim, for the new customer, starts its tries
+-- again, numbered on and keyed anew, and the last customer's late report
+-- is refused
+RESET ROLE;
+UPDATE protector.customers SET email = 'ann@example.com' WHERE id = '0a740000-0000-4000-8000-00000000c001';
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a740000-0000-4000-8000-0000000b0002', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
+		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('day', now()) + interval '6 days', date_trunc('day', now()) + interval '6 days 1 hour'), 'confirmed');
+SELECT r.id AS rid3 FROM protector.booking_reminders r
+WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0002' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT is(pg_temp.claim(:'rid3'), format('1 %s', :'rid3'), 'a third reminder''s first claim, for Ann');
+UPDATE protector.booking_reminders SET lease_until = now() - interval '1 second' WHERE id = :'rid3';
+SET LOCAL ROLE service_role;
+SELECT protector.claim_due_reminders(10) \g /dev/null
+RESET ROLE;
+UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c002' WHERE id = '0a740000-0000-4000-8000-0000000b0002';
+SELECT is(pg_temp.claim(:'rid3'), format('2 %s/1', :'rid3'), 'the claim for Bo, who has the booking now, is attempt 2, keyed <id>/1');
+SELECT is((SELECT format('%s %s %s', attempts, earlier_claims, claimed_for) FROM protector.booking_reminders WHERE id = :'rid3'),
+	'1 1 0a740000-0000-4000-8000-00000000c002', '... its first try for Bo, after one claim for Ann');
+SET LOCAL ROLE service_role;
+SELECT throws_ok(format($$SELECT protector.complete_reminder(%L, true, NULL, 1)$$, :'rid3'),
+	'23P01', 'this claim of the reminder has run out', 'Ann''s late report is not taken for Bo''s');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
