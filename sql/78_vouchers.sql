@@ -431,11 +431,6 @@ CREATE TRIGGER sum_voucher_payments AFTER INSERT OR UPDATE OR DELETE ON protecto
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.sum_voucher_payments();
 
--- A cancelled or no-show booking gives back to its vouchers first:
--- refund_on_cancel notes in details.refund.to_vouchers how much of the
--- refund goes to them, and this gives it back, to the voucher used last
--- first, as succeeded refunds (after the update: each changes the
--- booking's amount_paid).
 -- What the vouchers of a booking that can still be spent (not expired)
 -- paid for it and were not given back: what a cancellation gives back to
 -- vouchers at most (refund_on_cancel); return_to_vouchers gives it back.
@@ -454,6 +449,67 @@ RETURN (SELECT COALESCE(pg_catalog.sum(GREATEST(protector_internal.voucher_paid(
 COMMENT ON FUNCTION protector_internal.live_voucher_paid(uuid, uuid) IS
 'What the booking''s vouchers that have not expired paid for it and were not given back';
 
+-- Gives back to a booking's vouchers that can still be spent up to
+-- p_amount of what they paid for it and were not given back, to the
+-- voucher used last first, as succeeded refunds with details.reason
+-- p_reason; returns how much went back.  Runs as its callers (protector's
+-- owner: return_to_vouchers, refund_booking_to_vouchers).
+CREATE FUNCTION protector_internal.give_back_to_vouchers(p_organization_id uuid, p_booking_id uuid, p_currency text,
+														 p_amount numeric, p_reason text)
+RETURNS numeric
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_left numeric := p_amount;
+	v_amount numeric;
+	r record;
+BEGIN
+	-- (every voucher of the booking locked at once, in the order of their
+	-- ids, as no other writer takes two: two cancellations of bookings
+	-- paid by the same two vouchers, used in opposite orders, deadlocked)
+	PERFORM FROM protector.vouchers v
+	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND v.id OPERATOR(pg_catalog.=) ANY (ARRAY(
+			SELECT p.voucher_id FROM protector.payments p
+			WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
+			  AND p.voucher_id IS NOT NULL))
+	ORDER BY v.id
+	FOR UPDATE;
+	-- (used last: the latest payment, by its time, then by its id, which a
+	-- backend hands out in increasing order: two vouchers used in one
+	-- transaction share a time; not to one that has expired: it could
+	-- never be spent)
+	FOR r IN
+		SELECT p.voucher_id FROM protector.payments p
+		JOIN protector.vouchers v ON v.organization_id OPERATOR(pg_catalog.=) p.organization_id
+								  AND v.id OPERATOR(pg_catalog.=) p.voucher_id
+		WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
+		  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.kind OPERATOR(pg_catalog.=) 'payment'
+		  AND (v.expires_at IS NULL OR v.expires_at OPERATOR(pg_catalog.>) pg_catalog.now())
+		GROUP BY p.voucher_id
+		ORDER BY pg_catalog.max(p.created_at) DESC,
+				 (pg_catalog.array_agg(p.id ORDER BY p.created_at DESC, p.id DESC))[1] DESC, p.voucher_id
+	LOOP
+		EXIT WHEN v_left OPERATOR(pg_catalog.<=) 0;
+		v_amount := LEAST(v_left, protector_internal.voucher_paid(p_organization_id, p_booking_id, r.voucher_id));
+		CONTINUE WHEN v_amount OPERATOR(pg_catalog.<=) 0;
+		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,
+										voucher_id, details)
+		VALUES (p_organization_id, p_booking_id, 'refund', v_amount, p_currency, 'succeeded', 'voucher',
+				r.voucher_id, pg_catalog.jsonb_build_object('reason', p_reason));
+		v_left := v_left OPERATOR(pg_catalog.-) v_amount;
+	END LOOP;
+	RETURN p_amount OPERATOR(pg_catalog.-) v_left;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.give_back_to_vouchers(uuid, uuid, text, numeric, text) IS
+'Gives back up to p_amount to the booking''s vouchers that have not expired, the one used last first; returns how much went back';
+
+-- A cancelled or no-show booking gives back to its vouchers first:
+-- refund_on_cancel notes in details.refund.to_vouchers how much of the
+-- refund goes to them, and this gives it back (after the update: each
+-- refund changes the booking's amount_paid).
 CREATE FUNCTION protector_internal.return_to_vouchers()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -461,49 +517,13 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_left numeric := COALESCE((NEW.details #>> '{refund,to_vouchers}')::numeric, 0);
-	v_amount numeric;
-	r record;
 BEGIN
 	IF NOT protector_internal.refunds_on_cancel()
 	   OR v_left OPERATOR(pg_catalog.<=) 0 THEN
 		RETURN NULL;
 	END IF;
-	-- (every voucher of the booking locked at once, in the order of their
-	-- ids, as no other writer takes two: two cancellations of bookings
-	-- paid by the same two vouchers, used in opposite orders, deadlocked)
-	PERFORM FROM protector.vouchers v
-	WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-	  AND v.id OPERATOR(pg_catalog.=) ANY (ARRAY(
-			SELECT p.voucher_id FROM protector.payments p
-			WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
-			  AND p.voucher_id IS NOT NULL))
-	ORDER BY v.id
-	FOR UPDATE;
-	-- (used last: the latest payment, by its time, then by its id, which a
-	-- backend hands out in increasing order: two vouchers used in one
-	-- transaction share a time)
-	-- (not to one that has expired: refund_on_cancel left its part to the
-	-- pending refund)
-	FOR r IN
-		SELECT p.voucher_id FROM protector.payments p
-		JOIN protector.vouchers v ON v.organization_id OPERATOR(pg_catalog.=) p.organization_id
-								  AND v.id OPERATOR(pg_catalog.=) p.voucher_id
-		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.id
-		  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.kind OPERATOR(pg_catalog.=) 'payment'
-		  AND (v.expires_at IS NULL OR v.expires_at OPERATOR(pg_catalog.>) pg_catalog.now())
-		GROUP BY p.voucher_id
-		ORDER BY pg_catalog.max(p.created_at) DESC,
-				 (pg_catalog.array_agg(p.id ORDER BY p.created_at DESC, p.id DESC))[1] DESC, p.voucher_id
-	LOOP
-		v_amount := LEAST(v_left, protector_internal.voucher_paid(NEW.organization_id, NEW.id, r.voucher_id));
-		CONTINUE WHEN v_amount OPERATOR(pg_catalog.<=) 0;
-		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,
-										voucher_id, details)
-		VALUES (NEW.organization_id, NEW.id, 'refund', v_amount, NEW.currency, 'succeeded', 'voucher',
-				r.voucher_id, pg_catalog.jsonb_build_object('reason', NEW.status));
-		v_left := v_left OPERATOR(pg_catalog.-) v_amount;
-		EXIT WHEN v_left OPERATOR(pg_catalog.<=) 0;
-	END LOOP;
+	v_left := v_left OPERATOR(pg_catalog.-)
+			  protector_internal.give_back_to_vouchers(NEW.organization_id, NEW.id, NEW.currency, v_left, NEW.status::text);
 	-- (a voucher made to expire while the cancellation waited for its
 	-- lock: its part is a pending refund too, never lost)
 	IF v_left OPERATOR(pg_catalog.>) 0 THEN
@@ -598,6 +618,72 @@ END
 $$;
 COMMENT ON FUNCTION protector.redeem_voucher(uuid, text) IS
 'Pays a booking with a gift voucher, as much of its balance as the booking owes; returns the amount and what is left';
+
+-- Money a voucher paid, given back to it by the desk without a
+-- cancellation (a party made smaller, a cheaper service, a goodwill
+-- gesture): as protector's owner, for a caller refund_to_vouchers
+-- authorized (payments.create).  At most what the booking's vouchers that
+-- can still be spent paid and were not given back; the booking locked
+-- first, then its vouchers: the order every writer locks in.
+CREATE FUNCTION protector_internal.refund_booking_to_vouchers(p_booking_id uuid, p_amount numeric)
+RETURNS numeric
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	b protector.bookings;
+	v_can numeric;
+BEGIN
+	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'payments.create');
+	PERFORM protector_internal.check_money(p_amount, 'p_amount');
+	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
+	END IF;
+	v_can := protector_internal.live_voucher_paid(b.organization_id, b.id);
+	-- (given back less: a voucher was made to expire while this waited for
+	-- its lock; the whole call is refused, nothing half done)
+	IF p_amount OPERATOR(pg_catalog.>) v_can
+	   OR protector_internal.give_back_to_vouchers(b.organization_id, b.id, b.currency, p_amount, 'refund to vouchers')
+		  OPERATOR(pg_catalog.<) p_amount THEN
+		PERFORM protector.raise('invalid_parameter', 'p_amount is more than the booking''s vouchers can take back',
+			pg_catalog.format('Its gift vouchers that have not expired paid %s %s of it that has not been given back.',
+							  protector_internal.live_voucher_paid(b.organization_id, b.id), b.currency),
+			'Refund the rest with record_payment (p_kind => ''refund''); an expired voucher takes nothing back.');
+	END IF;
+	RETURN p_amount;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refund_booking_to_vouchers(uuid, numeric) IS
+'Gives p_amount back to the booking''s vouchers (the one used last first), for a caller this transaction authorized to (require_permit)';
+
+-- Gives money gift vouchers paid for a booking back to them, the voucher
+-- used last first (as a cancellation does): owners, admins and finance
+-- (payments.create), service_role.
+CREATE FUNCTION protector.refund_to_vouchers(p_booking_id uuid, p_amount numeric)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	b protector.bookings;
+BEGIN
+	PERFORM protector_internal.check_money(p_amount, 'p_amount');
+	-- (either way a permit for refund_booking_to_vouchers, which runs as
+	-- the owner)
+	IF NOT protector_internal.caller_is_trusted() THEN
+		PERFORM protector_internal.authorize_row('protector.bookings', p_booking_id, 'payments.create', 'booking');
+	ELSE
+		PERFORM protector_internal.permit('protector.bookings', p_booking_id, 'payments.create');
+	END IF;
+	PERFORM protector_internal.refund_booking_to_vouchers(p_booking_id, p_amount);
+	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id;
+	RETURN pg_catalog.jsonb_build_object('booking_id', b.id, 'refunded', p_amount::numeric(12, 2), 'currency', b.currency,
+										 'amount_paid', b.amount_paid, 'balance_due', b.balance_due);
+END
+$$;
+COMMENT ON FUNCTION protector.refund_to_vouchers(uuid, numeric) IS
+'Gives p_amount of what gift vouchers paid for a booking back to them, the one used last first; returns what the booking has paid and owes';
 
 -- Issues a gift voucher (managers and above); returns it with its code.
 CREATE FUNCTION protector.create_voucher(
@@ -1094,8 +1180,10 @@ GRANT EXECUTE ON FUNCTION
 	protector.redeem_voucher(uuid, text),
 	protector.create_voucher(uuid, numeric, text, timestamptz, uuid, text),
 	protector.create_promo_code(uuid, text, numeric, timestamptz, timestamptz, integer, integer, uuid[], integer, text, text),
+	protector.refund_to_vouchers(uuid, numeric),
 	protector_internal.check_code(text, text, text),
-	protector_internal.pay_with_voucher(uuid, text)
+	protector_internal.pay_with_voucher(uuid, text),
+	protector_internal.refund_booking_to_vouchers(uuid, numeric)
 TO authenticated, service_role;
 -- (redeem_voucher's trusted branch: service_role, and the widget as the owner)
 GRANT EXECUTE ON FUNCTION protector_internal.permit(regclass, uuid, text) TO service_role;

@@ -52,7 +52,7 @@ INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, custo
 	('0ab00000-0000-4000-8000-00000000b001', '0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1',
 	 '0ab00000-0000-4000-8000-0000000005a1', '0ab00000-0000-4000-8000-00000000c001',
 	 tstzrange(date_trunc('day', now()) + interval '5 days 10 hours', date_trunc('day', now()) + interval '5 days 11 hours'), 'held', now() + interval '1 hour');
--- a booking of B that owes 50, a voucher and a promo code of B
+-- a booking of B that costs 50, a voucher and a promo code of B
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, total_price) VALUES
 	('0ab00000-0000-4000-8000-00000000b002', '0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-0000000000a1',
 	 '0ab00000-0000-4000-8000-0000000005a1', '0ab00000-0000-4000-8000-00000000c001',
@@ -61,6 +61,12 @@ INSERT INTO protector.vouchers (organization_id, code, amount)
 VALUES ('0ab00000-0000-4000-8000-000000000000', 'gift_MgPzjlEdtFyt7lkG0lLvwMPx', 100);
 INSERT INTO protector.promo_codes (organization_id, code, discount_kind, discount_value)
 VALUES ('0ab00000-0000-4000-8000-000000000000', 'promo_FDNVwOXl8tIgp7J1PSn9HCCF', 'percent', 10);
+-- 20 of B's booking paid by another voucher of B (refund_to_vouchers)
+INSERT INTO protector.vouchers (id, organization_id, amount)
+VALUES ('0ab00000-0000-4000-8000-0000000000d1', '0ab00000-0000-4000-8000-000000000000', 40);
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, provider, voucher_id) VALUES
+	('0ab00000-0000-4000-8000-000000000000', '0ab00000-0000-4000-8000-00000000b002', 20, 'succeeded', 'voucher',
+	 '0ab00000-0000-4000-8000-0000000000d1');
 -- a pending payment of each, for settle_payment
 INSERT INTO protector.payments (id, organization_id, booking_id, amount, status) VALUES
 	('0aa00000-0000-4000-8000-0000000000e1', '0aa00000-0000-4000-8000-000000000000', '0aa00000-0000-4000-8000-00000000b001', 10, 'pending'),
@@ -206,6 +212,8 @@ INSERT INTO calls VALUES
 	 $$protector.send_booking_reminder(%1$s)$$),
 	('protector.redeem_voucher(uuid,text)', 'z_owner_b', 'booking_due', 'p_booking_id',
 	 $$protector.redeem_voucher(%1$s, 'gift_MgPzjlEdtFyt7lkG0lLvwMPx')$$),
+	('protector.refund_to_vouchers(uuid,numeric)', 'z_owner_b', 'booking_due', 'p_booking_id',
+	 $$protector.refund_to_vouchers(%1$s, 10)$$),
 	('protector.create_voucher(uuid,numeric,text,timestamptz,uuid,text)', 'z_owner_b', 'organization', 'p_organization_id',
 	 $$protector.create_voucher(%1$s, 25)$$),
 	('protector.create_promo_code(uuid,text,numeric,timestamptz,timestamptz,integer,integer,uuid[],integer,text,text)', 'z_owner_b',
@@ -684,6 +692,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.scrub_customer(uuid,uuid)'), ('protector_internal.merged_into_it(uuid,uuid)'),
 			 ('protector_internal.change_own_membership(uuid,boolean,protector.member_role)'),
 			 ('protector_internal.lock_agent(uuid,uuid)'),
+			 ('protector_internal.refund_booking_to_vouchers(uuid,numeric)'),
 			 ('protector_internal.settle_payment(uuid,uuid,protector.payment_status,text,text)'),
 			 ('protector_internal.check_provider(text,text)'), ('protector_internal.payment_answer(protector.payments,boolean)'),
 			 ('protector_internal.check_slot(uuid,timestamp with time zone,integer,text)'), ('protector_internal.check_country(text,text)'),
