@@ -12084,7 +12084,7 @@ RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'obj
 							  OR (e.key OPERATOR(pg_catalog.=) 'reason'
 								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
 								  AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.=) ANY
-									  ('{cancelled,no_show,paid after cancellation}'::text[]))),
+									  ('{cancelled,no_show,paid after cancellation,refund to vouchers}'::text[]))),
 						  '{}'::jsonb) END;
 COMMENT ON FUNCTION protector_internal.erased_payment_details(jsonb) IS
 'What an erased customer''s payment keeps of its details: protector''s ledger keys only, with values of their kind';

@@ -6,7 +6,7 @@
 -- have not expired paid and were not given back; payments.create only.
 -- The file runs in one transaction: now() is one instant.
 BEGIN;
-SELECT plan(13);
+SELECT plan(14);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['y_owner', 'y_finance', 'y_operator', 'y_other']) u \g /dev/null
@@ -68,6 +68,12 @@ SELECT is((SELECT string_agg(format('%s %s', amount, balance), ', ' ORDER BY amo
 UPDATE protector.vouchers SET expires_at = now() WHERE code = :'g50';
 SELECT throws_ok(format($$SELECT protector.refund_to_vouchers(%L, 10)$$, :'b'), '22023',
 	'p_amount is more than the booking''s vouchers can take back', 'the 40 left was paid by a voucher that has expired: none goes back');
+
+-- an erasure of the booking's customer keeps the refund's reason: it is
+-- protector's, as a cancellation's
+RESET ROLE;
+SELECT is(protector_internal.erased_payment_details('{"reason": "refund to vouchers", "note": "for Ann Smith"}'),
+	'{"reason": "refund to vouchers"}'::jsonb, 'an erasure keeps the reason protector wrote, not what staff added');
 
 SELECT * FROM finish();
 ROLLBACK;
