@@ -13,7 +13,7 @@ UPDATE protector.services SET waiver_id = :'waiver' WHERE id = '0c000000-0000-40
 SELECT protector.submit_waiver(:'waiver', 'Jonas Weber', '1980-02-29', 'Jonas Weber', 'Jonas Weber', b.id) IS NOT NULL AS adult,
 	   protector.submit_waiver(:'waiver', 'Ida Weber', (current_date - interval '12 years')::date, 'Jonas Weber', 'Jonas Weber',
 							   b.id, 'Jonas Weber') IS NOT NULL AS minor
-FROM protector.bookings b WHERE b.idempotency_key = 'fixture/1';
+FROM protector.bookings b WHERE b.idempotency_key = 'fixture/6';
 SELECT protector.submit_waiver(:'waiver', 'Walk In', '1999-09-09', 'Walk In', 'walk in') IS NOT NULL AS unlinked;
 -- the reminders of the confirmed bookings: one sent, one failed for now
 UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '1 minute'
