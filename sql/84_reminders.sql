@@ -205,7 +205,7 @@ BEGIN
 	ON CONFLICT (booking_id, offset_minutes, starts_at) WHERE kind OPERATOR(pg_catalog.=) 'scheduled'
 	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, attempts = 0, next_attempt_at = EXCLUDED.due_at,
 				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL,
-				  earlier_claims = r.earlier_claims OPERATOR(pg_catalog.+) r.attempts
+				  earlier_claims = LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
 	WHERE r.status OPERATOR(pg_catalog.=) 'cancelled';
 END
 $$;
@@ -282,12 +282,22 @@ BEGIN
 		UPDATE protector.booking_reminders r
 		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = r.due_at,
 			last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL,
-			earlier_claims = r.earlier_claims OPERATOR(pg_catalog.+) r.attempts
+			earlier_claims = LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start
 		  AND r.status OPERATOR(pg_catalog.=) 'cancelled'
 		  AND r.cancelled_reason OPERATOR(pg_catalog.=) ANY ('{customer erased,customer has no address for reminders}')
 		  AND r.due_at OPERATOR(pg_catalog.>) pg_catalog.now();
+		-- and those that failed for the last one (their address, say) go
+		-- to this one, now, while the booking has not started
+		UPDATE protector.booking_reminders r
+		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = pg_catalog.now(),
+			last_error = NULL, claimed_at = NULL, claimed_for = NULL,
+			earlier_claims = LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
+		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
+		  AND r.starts_at OPERATOR(pg_catalog.=) v_start AND r.status OPERATOR(pg_catalog.=) 'failed'
+		  AND r.claimed_for IS DISTINCT FROM NEW.customer_id
+		  AND r.starts_at OPERATOR(pg_catalog.>) pg_catalog.now();
 	END IF;
 	RETURN NULL;
 END
@@ -527,6 +537,22 @@ $$;
 COMMENT ON FUNCTION protector_internal.settle_stale_reminders() IS
 'Leases that ran out become failed attempts (retried or failed); pending reminders of started bookings expire';
 
+-- Whether a reminder last claimed for p_claimed_for now goes to another
+-- person, the booking's customer p_customer_id: not the same record, nor
+-- one merged into it (a merge is the same person: their message was the
+-- one the claim sent).
+CREATE FUNCTION protector_internal.reminder_handed(p_organization_id uuid, p_claimed_for uuid, p_customer_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN p_claimed_for IS NOT NULL AND p_claimed_for IS DISTINCT FROM p_customer_id
+	   AND NOT EXISTS (SELECT FROM protector.customers c
+					   WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id
+						 AND c.id OPERATOR(pg_catalog.=) p_claimed_for
+						 AND c.merged_into OPERATOR(pg_catalog.=) p_customer_id);
+COMMENT ON FUNCTION protector_internal.reminder_handed(uuid, uuid, uuid) IS
+'Whether a reminder last claimed for one customer now goes to another person (not a record merged into the booking''s customer)';
+
 CREATE FUNCTION protector.claim_due_reminders(p_limit integer DEFAULT 100, p_lease interval DEFAULT '5 minutes')
 RETURNS TABLE (reminder_id uuid, organization_id uuid, booking_id uuid, kind text, offset_minutes integer,
 			   channel text, recipient text, customer_name text, starts_at timestamptz, timezone text,
@@ -554,7 +580,9 @@ BEGIN
 	-- progress: that change's trigger then finds the reminder pending, and
 	-- a change after this claim waits for it)
 	WITH due AS (
-		SELECT x.id, b.customer_id FROM protector.booking_reminders x
+		SELECT x.id, b.customer_id,
+			   protector_internal.reminder_handed(x.organization_id, x.claimed_for, b.customer_id) AS handed
+		FROM protector.booking_reminders x
 		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
 								  AND b.id OPERATOR(pg_catalog.=) x.booking_id
 		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
@@ -567,10 +595,9 @@ BEGIN
 			-- (a claim for another customer than the last claim's starts
 			-- the tries again, numbered on: another message, with another
 			-- key, that the last one's late report is not taken for)
-			attempts = CASE WHEN r.claimed_for IS DISTINCT FROM due.customer_id AND r.claimed_for IS NOT NULL
-							THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
-			earlier_claims = CASE WHEN r.claimed_for IS DISTINCT FROM due.customer_id AND r.claimed_for IS NOT NULL
-								  THEN r.earlier_claims OPERATOR(pg_catalog.+) r.attempts ELSE r.earlier_claims END,
+			attempts = CASE WHEN due.handed THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
+			earlier_claims = CASE WHEN due.handed THEN LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
+								  ELSE r.earlier_claims END,
 			claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) p_lease,
 			-- (a claim for another customer than the last: the last one's
 			-- error, which may quote their address, is not this claim's)
@@ -669,6 +696,20 @@ BEGIN
 			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, r.earlier_claims OPERATOR(pg_catalog.+) r.attempts),
 			'Its lease ran out and another claim took it, or the reminder was brought back since.');
 	END IF;
+	-- a report of a claim for a customer who no longer has the booking
+	-- (another took it over meanwhile): that message went to them; the
+	-- reminder starts again for the one who has it, numbered on
+	IF protector_internal.reminder_handed(r.organization_id, r.claimed_for,
+			(SELECT b.customer_id FROM protector.bookings b
+			 WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id)) THEN
+		UPDATE protector.booking_reminders x
+		SET status = 'pending', next_attempt_at = pg_catalog.now(), lease_until = NULL, last_error = NULL,
+			claimed_at = NULL, claimed_for = NULL, attempts = 0,
+			earlier_claims = LEAST(x.earlier_claims OPERATOR(pg_catalog.+) x.attempts, 1000000000)
+		WHERE x.id OPERATOR(pg_catalog.=) p_id
+		RETURNING * INTO r;
+		RETURN r;
+	END IF;
 	-- the error kept: none where the customer it was claimed for, or the
 	-- booking's customer now, was erased (it may quote the address the
 	-- erasure removed; an erasure in progress holds the reminders claimed
@@ -726,6 +767,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.require_worker(text),
 	protector_internal.settle_stale_reminders(),
 	protector_internal.lease_expired_error(),
+	protector_internal.reminder_handed(uuid, uuid, uuid),
 	protector_internal.reminder_max_attempts(uuid),
 	protector_internal.reminder_backoff(integer)
 TO service_role;

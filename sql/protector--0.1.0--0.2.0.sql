@@ -1411,10 +1411,6 @@ BEGIN
 	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_kind, p_status and p_details (a JSON object) must not be null');
 	END IF;
-	IF pg_catalog.pg_column_size(p_details) OPERATOR(pg_catalog.>) 65536 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_details is too large',
-			pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(p_details)));
-	END IF;
 	-- the same provider event again answers with the payment it recorded,
 	-- before anything is checked again (a refund's check would count the
 	-- refund it recorded the first time)
@@ -1429,6 +1425,11 @@ BEGIN
 	-- control characters)
 	IF NOT v_replayed THEN
 		PERFORM protector_internal.check_provider(p_provider, p_provider_reference);
+		-- (the details are stored only here: a replay keeps the row's)
+		IF pg_catalog.octet_length(p_details::text) OPERATOR(pg_catalog.>) 65536 THEN
+			PERFORM protector.raise('invalid_parameter', 'p_details is too large',
+				pg_catalog.format('It takes %s bytes as text; at most 65536 are accepted.', pg_catalog.octet_length(p_details::text)));
+		END IF;
 	END IF;
 	-- what writes locks the booking first, within protector.lock_timeout
 	-- (check_payment locks it again, which a busy booking made an unbounded
@@ -1690,10 +1691,12 @@ BEGIN
 	-- details of at most 64 kB, as create_booking takes them, whoever
 	-- writes them (staff's direct writes stored 19 MB, twice more in the
 	-- audit log); callers the policies will refuse are refused there
+	-- (measured as text: a value taken from a table comes compressed, and
+	-- its stored size said 45 kB of 4 MB)
 	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.details IS DISTINCT FROM OLD.details)
-	   AND pg_catalog.pg_column_size(NEW.details) OPERATOR(pg_catalog.>) 65536 THEN
+	   AND pg_catalog.octet_length(NEW.details::text) OPERATOR(pg_catalog.>) 65536 THEN
 		PERFORM protector.raise('invalid_parameter', 'details is too large',
-			pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(NEW.details)));
+			pg_catalog.format('It takes %s bytes as text; at most 65536 are accepted.', pg_catalog.octet_length(NEW.details::text)));
 	END IF;
 	-- an agent who is no member of the organization, or is leaving it,
 	-- named for those who see the staff list (the composite foreign key's
@@ -3365,8 +3368,10 @@ BEGIN
 	IF p_assigned_agent IS NOT NULL THEN
 		-- (key-share locked as the foreign key's check will: a member
 		-- leaving is waited for, then not found; a trusted caller, also an
-		-- application's function running as protector's owner, as itself)
+		-- application's function running as protector's owner, as itself
+		-- where it may lock the row)
 		IF NOT (CASE WHEN protector_internal.caller_is_trusted()
+						   AND pg_catalog.has_any_column_privilege('protector.members', 'UPDATE')
 					 THEN EXISTS (SELECT FROM protector.members m
 								  WHERE m.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
 									AND m.user_id OPERATOR(pg_catalog.=) p_assigned_agent
@@ -3390,9 +3395,9 @@ BEGIN
 	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object');
 	END IF;
-	IF pg_catalog.pg_column_size(p_details) > 65536 THEN
+	IF pg_catalog.octet_length(p_details::text) OPERATOR(pg_catalog.>) 65536 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_details is too large',
-			pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(p_details)));
+			pg_catalog.format('It takes %s bytes as text; at most 65536 are accepted.', pg_catalog.octet_length(p_details::text)));
 	END IF;
 
 	-- a retried request answers with the booking it made the first time
@@ -8915,7 +8920,7 @@ BEGIN
 	ON CONFLICT (booking_id, offset_minutes, starts_at) WHERE kind OPERATOR(pg_catalog.=) 'scheduled'
 	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, attempts = 0, next_attempt_at = EXCLUDED.due_at,
 				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL,
-				  earlier_claims = r.earlier_claims OPERATOR(pg_catalog.+) r.attempts
+				  earlier_claims = LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
 	WHERE r.status OPERATOR(pg_catalog.=) 'cancelled';
 END
 $$;
@@ -8992,12 +8997,22 @@ BEGIN
 		UPDATE protector.booking_reminders r
 		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = r.due_at,
 			last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL,
-			earlier_claims = r.earlier_claims OPERATOR(pg_catalog.+) r.attempts
+			earlier_claims = LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start
 		  AND r.status OPERATOR(pg_catalog.=) 'cancelled'
 		  AND r.cancelled_reason OPERATOR(pg_catalog.=) ANY ('{customer erased,customer has no address for reminders}')
 		  AND r.due_at OPERATOR(pg_catalog.>) pg_catalog.now();
+		-- and those that failed for the last one (their address, say) go
+		-- to this one, now, while the booking has not started
+		UPDATE protector.booking_reminders r
+		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = pg_catalog.now(),
+			last_error = NULL, claimed_at = NULL, claimed_for = NULL,
+			earlier_claims = LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
+		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
+		  AND r.starts_at OPERATOR(pg_catalog.=) v_start AND r.status OPERATOR(pg_catalog.=) 'failed'
+		  AND r.claimed_for IS DISTINCT FROM NEW.customer_id
+		  AND r.starts_at OPERATOR(pg_catalog.>) pg_catalog.now();
 	END IF;
 	RETURN NULL;
 END
@@ -9230,7 +9245,9 @@ BEGIN
 	-- progress: that change's trigger then finds the reminder pending, and
 	-- a change after this claim waits for it)
 	WITH due AS (
-		SELECT x.id, b.customer_id FROM protector.booking_reminders x
+		SELECT x.id, b.customer_id,
+			   protector_internal.reminder_handed(x.organization_id, x.claimed_for, b.customer_id) AS handed
+		FROM protector.booking_reminders x
 		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
 								  AND b.id OPERATOR(pg_catalog.=) x.booking_id
 		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
@@ -9243,10 +9260,9 @@ BEGIN
 			-- (a claim for another customer than the last claim's starts
 			-- the tries again, numbered on: another message, with another
 			-- key, that the last one's late report is not taken for)
-			attempts = CASE WHEN r.claimed_for IS DISTINCT FROM due.customer_id AND r.claimed_for IS NOT NULL
-							THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
-			earlier_claims = CASE WHEN r.claimed_for IS DISTINCT FROM due.customer_id AND r.claimed_for IS NOT NULL
-								  THEN r.earlier_claims OPERATOR(pg_catalog.+) r.attempts ELSE r.earlier_claims END,
+			attempts = CASE WHEN due.handed THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
+			earlier_claims = CASE WHEN due.handed THEN LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
+								  ELSE r.earlier_claims END,
 			claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) p_lease,
 			-- (a claim for another customer than the last: the last one's
 			-- error, which may quote their address, is not this claim's)
@@ -9344,6 +9360,20 @@ BEGIN
 		PERFORM protector.raise('conflict', 'this claim of the reminder has run out',
 			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, r.earlier_claims OPERATOR(pg_catalog.+) r.attempts),
 			'Its lease ran out and another claim took it, or the reminder was brought back since.');
+	END IF;
+	-- a report of a claim for a customer who no longer has the booking
+	-- (another took it over meanwhile): that message went to them; the
+	-- reminder starts again for the one who has it, numbered on
+	IF protector_internal.reminder_handed(r.organization_id, r.claimed_for,
+			(SELECT b.customer_id FROM protector.bookings b
+			 WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id)) THEN
+		UPDATE protector.booking_reminders x
+		SET status = 'pending', next_attempt_at = pg_catalog.now(), lease_until = NULL, last_error = NULL,
+			claimed_at = NULL, claimed_for = NULL, attempts = 0,
+			earlier_claims = LEAST(x.earlier_claims OPERATOR(pg_catalog.+) x.attempts, 1000000000)
+		WHERE x.id OPERATOR(pg_catalog.=) p_id
+		RETURNING * INTO r;
+		RETURN r;
 	END IF;
 	-- the error kept: none where the customer it was claimed for, or the
 	-- booking's customer now, was erased (it may quote the address the
@@ -13097,10 +13127,12 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'provider and provider_reference must not be blank',
 			'A blank reference is a key every other blank one of the provider collides with.', 'Write NULL for none.');
 	END IF;
+	-- (measured as text: a value taken from a table comes compressed, and
+	-- its stored size said 45 kB of 4 MB)
 	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.details IS DISTINCT FROM OLD.details)
-	   AND pg_catalog.pg_column_size(NEW.details) OPERATOR(pg_catalog.>) 65536 THEN
+	   AND pg_catalog.octet_length(NEW.details::text) OPERATOR(pg_catalog.>) 65536 THEN
 		PERFORM protector.raise('invalid_parameter', 'details is too large',
-			pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', pg_catalog.pg_column_size(NEW.details)));
+			pg_catalog.format('It takes %s bytes as text; at most 65536 are accepted.', pg_catalog.octet_length(NEW.details::text)));
 	END IF;
 	RETURN NEW;
 END
@@ -14684,6 +14716,22 @@ COMMENT ON FUNCTION protector.refund_to_vouchers(uuid, numeric) IS
 REVOKE ALL ON FUNCTION protector.refund_to_vouchers(uuid, numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector.refund_to_vouchers(uuid, numeric), protector_internal.refund_booking_to_vouchers(uuid, numeric)
 TO authenticated, service_role;
+
+-- a reminder claimed for one customer whose booking another took over
+-- starts again for the new one (a record merged into it is the same person)
+CREATE FUNCTION protector_internal.reminder_handed(p_organization_id uuid, p_claimed_for uuid, p_customer_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN p_claimed_for IS NOT NULL AND p_claimed_for IS DISTINCT FROM p_customer_id
+	   AND NOT EXISTS (SELECT FROM protector.customers c
+					   WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id
+						 AND c.id OPERATOR(pg_catalog.=) p_claimed_for
+						 AND c.merged_into OPERATOR(pg_catalog.=) p_customer_id);
+COMMENT ON FUNCTION protector_internal.reminder_handed(uuid, uuid, uuid) IS
+'Whether a reminder last claimed for one customer now goes to another person (not a record merged into the booking''s customer)';
+REVOKE ALL ON FUNCTION protector_internal.reminder_handed(uuid, uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.reminder_handed(uuid, uuid, uuid) TO service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -56,7 +56,9 @@ kept=$(psql -X -A -t -d "$DB" -c "SELECT last_error FROM protector.booking_remin
 quoted=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.audit_log
 	WHERE table_name = 'protector.booking_reminders' AND (old_row::text LIKE '%ann@example%' OR new_row::text LIKE '%ann@example%')")
 failures=0
-if [ "$kept" = "failed (customer erased)" ] && [ "$quoted" = 0 ]; then
+# (the booking is Bob's now: the report of Ann's claim starts the
+# reminder again for him, with no text at all)
+if [ -z "$kept" ] && [ "$quoted" = 0 ]; then
 	echo "ok - a failure reported during the erasure keeps no error text, nor does the audit log"
 else
 	echo "not ok - a failure reported during the erasure kept \"$kept\" ($quoted audit rows quote the address)"

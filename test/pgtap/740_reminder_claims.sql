@@ -9,7 +9,7 @@
 -- drop as the one before.
 -- The file runs in one transaction: now() is one instant.
 BEGIN;
-SELECT plan(15);
+SELECT plan(23);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a740000-0000-4000-8000-000000000000', 'R', 'reminder-claims');
 INSERT INTO protector.venues (id, organization_id, name, timezone)
@@ -108,6 +108,58 @@ SET LOCAL ROLE service_role;
 SELECT throws_ok(format($$SELECT protector.complete_reminder(%L, true, NULL, 1)$$, :'rid3'),
 	'23P01', 'this claim of the reminder has run out', 'Ann''s late report is not taken for Bo''s');
 RESET ROLE;
+
+-- the last customer's late report after the hand-over, before the next
+-- claim: that message went to Ann; the reminder starts again for Bo (it
+-- was taken as the reminder's, marked sent, and Bo was never reminded)
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+VALUES ('0a740000-0000-4000-8000-00000000c003', '0a740000-0000-4000-8000-000000000000', 'Cy', 'cy@example.com');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a740000-0000-4000-8000-0000000b0003', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
+		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('day', now()) + interval '7 days', date_trunc('day', now()) + interval '7 days 1 hour'), 'confirmed');
+SELECT r.id AS rid4 FROM protector.booking_reminders r
+WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0003' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT is(pg_temp.claim(:'rid4'), format('1 %s', :'rid4'), 'a fourth reminder''s first claim, for Ann');
+UPDATE protector.booking_reminders SET lease_until = now() - interval '1 second' WHERE id = :'rid4';
+SET LOCAL ROLE service_role;
+SELECT protector.claim_due_reminders(10) \g /dev/null
+RESET ROLE;
+UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c002' WHERE id = '0a740000-0000-4000-8000-0000000b0003';
+SET LOCAL ROLE service_role;
+SELECT is((SELECT format('%s %s %s %s', status, attempts, earlier_claims, claimed_for IS NULL) FROM protector.complete_reminder(:'rid4', true, NULL, 1)),
+	'pending 0 1 t', 'Ann''s late report after the booking went to Bo: the reminder starts again for Bo, not marked sent');
+RESET ROLE;
+SELECT is(pg_temp.claim(:'rid4'), format('2 %s/1', :'rid4'), '... and Bo''s claim is attempt 2, keyed <id>/1');
+
+-- a reminder that failed for good for Ann (max_attempts 1) goes to Cy,
+-- who takes the booking over
+UPDATE protector.organizations SET settings = '{"reminders": {"max_attempts": 1}}' WHERE id = '0a740000-0000-4000-8000-000000000000';
+SET LOCAL ROLE service_role;
+SELECT is((SELECT status FROM protector.complete_reminder(:'rid4', false, 'mailbox full', 2)), 'failed', 'it fails for good for Bo');
+RESET ROLE;
+UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c003' WHERE id = '0a740000-0000-4000-8000-0000000b0003';
+SELECT is((SELECT format('%s %s %s %s', status, attempts, earlier_claims, last_error IS NULL) FROM protector.booking_reminders WHERE id = :'rid4'),
+	'pending 0 2 t', 'handed to Cy, it is pending again: Bo''s failure is not Cy''s');
+SELECT is(pg_temp.claim(:'rid4'), format('3 %s/2', :'rid4'), '... and Cy''s claim is attempt 3, keyed <id>/2');
+
+-- a merge is the same person: Cy's record merged into Bo's, the next claim
+-- numbers on in the same series with the same key
+UPDATE protector.organizations SET settings = '{}' WHERE id = '0a740000-0000-4000-8000-000000000000';
+UPDATE protector.booking_reminders SET lease_until = now() - interval '1 second' WHERE id = :'rid4';
+SET LOCAL ROLE service_role;
+SELECT protector.claim_due_reminders(10) \g /dev/null
+RESET ROLE;
+SELECT protector.merge_customers('0a740000-0000-4000-8000-00000000c002', '0a740000-0000-4000-8000-00000000c003') IS NOT NULL \g /dev/null
+SELECT is(pg_temp.claim(:'rid4'), format('4 %s/2', :'rid4'), 'after Cy''s record is merged into Bo''s, the claim goes on: attempt 4, keyed <id>/2');
+
+-- earlier_claims is bounded, and a revival stops at the bound (a trusted
+-- write of it near the integer limit made every worker's claim fail)
+UPDATE protector.booking_reminders SET earlier_claims = 1000000000, status = 'cancelled', lease_until = NULL,
+	cancelled_reason = 'customer has no address for reminders' WHERE id = :'rid4';
+UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c001' WHERE id = '0a740000-0000-4000-8000-0000000b0003';
+SELECT is((SELECT format('%s %s', status, earlier_claims) FROM protector.booking_reminders WHERE id = :'rid4'),
+	'pending 1000000000', 'brought back at the bound, it stays there');
 
 SELECT * FROM finish();
 ROLLBACK;
