@@ -647,6 +647,34 @@ CREATE TRIGGER prepare_waiver_submission BEFORE INSERT ON protector.waiver_submi
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.prepare_waiver_submission();
 
+-- A signature whose REPEATABLE READ or SERIALIZABLE snapshot predates a
+-- change of its version (committed before the signature took the version's
+-- lock, so it did not wait) would record the digest of the text it saw
+-- beside a version that holds another, for good: 40001, as the other
+-- order is (prepare_waiver_version).  As protector's owner: the version's
+-- row under the latest snapshot is the owner's to read (count_now), and a
+-- trigger function cannot be called by anyone.  Named to fire after
+-- prepare_waiver_submission, which takes the lock.
+CREATE FUNCTION protector_internal.recheck_waiver_version()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.max((v.xmin::text)::bigint) FROM protector.waiver_versions v WHERE v.id OPERATOR(pg_catalog.=) $1',
+		NEW.waiver_version_id, 'this version of the waiver was changed concurrently',
+		'The signature would record the text as it was, beside a version that holds another.');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.recheck_waiver_version() IS
+'Trigger: under a transaction snapshot, 40001 when the version signed changed since the snapshot';
+CREATE TRIGGER recheck_waiver_version BEFORE INSERT ON protector.waiver_submissions
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+					   AND pg_catalog.current_setting('transaction_isolation') <> 'read committed')
+	EXECUTE FUNCTION protector_internal.recheck_waiver_version();
+
 -- A signature is never edited: only its booking is set, once (and with it
 -- the booking's customer), and its customer follows a merge.
 CREATE FUNCTION protector_internal.guard_waiver_submission()

@@ -14733,5 +14733,27 @@ COMMENT ON FUNCTION protector_internal.reminder_handed(uuid, uuid, uuid) IS
 REVOKE ALL ON FUNCTION protector_internal.reminder_handed(uuid, uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.reminder_handed(uuid, uuid, uuid) TO service_role;
 
+-- a signature under a transaction snapshot that predates a change of its
+-- version's text is told to retry (it recorded the old text's digest)
+CREATE FUNCTION protector_internal.recheck_waiver_version()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.max((v.xmin::text)::bigint) FROM protector.waiver_versions v WHERE v.id OPERATOR(pg_catalog.=) $1',
+		NEW.waiver_version_id, 'this version of the waiver was changed concurrently',
+		'The signature would record the text as it was, beside a version that holds another.');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.recheck_waiver_version() IS
+'Trigger: under a transaction snapshot, 40001 when the version signed changed since the snapshot';
+CREATE TRIGGER recheck_waiver_version BEFORE INSERT ON protector.waiver_submissions
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+					   AND pg_catalog.current_setting('transaction_isolation') <> 'read committed')
+	EXECUTE FUNCTION protector_internal.recheck_waiver_version();
+
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

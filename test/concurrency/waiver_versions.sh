@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# test/concurrency/waiver_versions.sh — a signature under REPEATABLE READ
+# whose snapshot predates a change of the version's text, committed before
+# the signature took the version's lock (sql/83_waivers.sql,
+# recheck_waiver_version): it recorded the digest of the text it saw beside
+# a version that held another, and the version, signed, was frozen so for
+# good.  Now it is told to retry (40001), and its retry signs the new text.
+# Under READ COMMITTED the signature reads the text as committed.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_waiver_versions
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/supabase.sql" >/dev/null 2>&1 || true
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.sql" >/dev/null
+ORG=0f740000-0000-4000-8000-000000000000
+BKG=0f740000-0000-4000-8000-0000000b0001
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['olga', 'cara']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Waivers', 'waiver-versions');
+INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
+VALUES ('$ORG', tests.get_supabase_uid('olga'), 'owner', now());
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('0f740000-0000-4000-8000-0000000000a1', '$ORG', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party, mode)
+VALUES ('0f740000-0000-4000-8000-0000000005a1', '$ORG', '0f740000-0000-4000-8000-0000000000a1', 'S',
+		'60 minutes', '60 minutes', '400 days', 10, 4, 'shared');
+INSERT INTO protector.customers (id, organization_id, user_id, full_name, email)
+VALUES ('0f740000-0000-4000-8000-00000000c001', '$ORG', tests.get_supabase_uid('cara'), 'Cara One', 'cara@example.com');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('$BKG', '$ORG', '0f740000-0000-4000-8000-0000000000a1', '0f740000-0000-4000-8000-0000000005a1',
+		'0f740000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('day', now()) + interval '3 days 10 hours', date_trunc('day', now()) + interval '3 days 11 hours'), 'confirmed');
+UPDATE protector.services SET waiver_id = (protector.create_waiver('$ORG', 'Risk', 'I accept the risk.') ->> 'waiver_id')::uuid
+WHERE id = '0f740000-0000-4000-8000-0000000005a1';
+SQL
+WAIVER=$(psql -X -A -t -d "$DB" -c "SELECT id FROM protector.waivers WHERE name = 'Risk'")
+failures=0
+
+# cara signs under REPEATABLE READ, her snapshot taken first; olga changes
+# the text (not signed yet) and commits before cara signs
+sign() {
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN ISOLATION LEVEL $1" \
+		-c "SELECT tests.authenticate_as('cara')" -c "SELECT count(*) FROM protector.waiver_versions" -c "SELECT pg_sleep(1)" \
+		-c "SELECT protector.submit_waiver('$WAIVER', 'Cara One', '1990-01-01', 'Cara One', 'Cara One', '$BKG')" \
+		-c "COMMIT" 2>&1 >/dev/null | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1 || true
+}
+change_text() {
+	sleep 0.3
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+		-c "UPDATE protector.waiver_versions SET body = '$1' WHERE waiver_id = '$WAIVER'" -c "COMMIT" >/dev/null
+}
+matching() {
+	psql -X -A -t -d "$DB" -c "SELECT count(*) FILTER (WHERE s.text_sha256 = v.body_sha256) || ' of ' || count(*)
+		FROM protector.waiver_submissions s JOIN protector.waiver_versions v ON v.id = s.waiver_version_id"
+}
+
+change_text 'I accept the risk, and the new rules.' &
+answer=$(sign 'REPEATABLE READ')
+wait
+state=$(matching)
+if [ "$answer" = 40001 ] && [ "$state" = "0 of 0" ]; then
+	echo "ok - a REPEATABLE READ signature of a text changed since its snapshot is told to retry, and records nothing"
+else
+	echo "not ok - a REPEATABLE READ signature of a text changed since its snapshot: answered '$answer', signatures matching their version: $state"
+	failures=$((failures + 1))
+fi
+
+answer=$(sign 'REPEATABLE READ')
+state=$(matching)
+if [ -z "$answer" ] && [ "$state" = "1 of 1" ]; then
+	echo "ok - its retry signs the text the version holds"
+else
+	echo "not ok - the retry answered '$answer', signatures matching their version: $state"
+	failures=$((failures + 1))
+fi
+
+dropdb "$DB"
+echo "# waiver_versions: $failures failed"
+[ "$failures" -eq 0 ]
