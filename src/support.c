@@ -30,6 +30,7 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_proc.h"
@@ -278,6 +279,13 @@ protector_sibling_relid(Relation rel, const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table %s.%s is missing", get_namespace_name(RelationGetNamespace(rel)), name),
+				 protector_errhint_table(rel)));
+	/* (a partitioned table's index is none to scan: a scan of it crashed) */
+	if (get_rel_relkind(relid) != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s.%s is not a plain table", get_namespace_name(RelationGetNamespace(rel)), name),
+				 errdetail("Protector reads it row by row through its indexes, which a partitioned table, a view or a foreign table does not have."),
 				 protector_errhint_table(rel)));
 	return relid;
 }
@@ -555,7 +563,8 @@ protector_internal_function_of(const char *name, int nargs, const Oid *argtypes)
 static bool
 key_index_matches(Relation index, int nkeys, const AttrNumber *attnums, const Oid *types)
 {
-	bool		ok = index->rd_rel->relam == BTREE_AM_OID && index->rd_index->indnkeyatts == nkeys;
+	bool		ok = index->rd_rel->relkind == RELKIND_INDEX && index->rd_rel->relam == BTREE_AM_OID &&
+		index->rd_index->indnkeyatts == nkeys;
 
 	for (int i = 0; ok && i < nkeys; i++)
 		ok = index->rd_opcintype[i] == types[i] &&

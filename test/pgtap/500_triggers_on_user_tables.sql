@@ -7,7 +7,7 @@
 -- so, not that protector is damaged.  An audited row holding a json value jsonb cannot hold fails
 -- its change (as to_jsonb(row) does): the error says it was the audit.
 BEGIN;
-SELECT plan(13);
+SELECT plan(17);
 
 CREATE TABLE public.rounded (id int PRIMARY KEY, v text, updated_at timestamptz(0));
 INSERT INTO public.rounded VALUES (1, 'a', '2020-01-01');
@@ -123,6 +123,59 @@ SELECT protector.enable_audit('public.org_notes') IS NOT NULL AS audited \gset
 INSERT INTO public.org_notes VALUES (1, '0e000000-0000-4000-8000-0000000000bb');
 SELECT is((SELECT organization_id FROM protector.audit_log WHERE table_name = 'public.org_notes'),
 	'0e000000-0000-4000-8000-0000000000bb'::uuid, 'a domain over uuid is the audit row''s organization');
+
+-- reservation_check and service_mode_check on tables of one's own read
+-- their siblings through their indexes: a partitioned sibling (whose
+-- index is none to scan) crashed the server, and a partial start index
+-- hid bookings from the check, which let overlaps through
+CREATE SCHEMA u1;
+CREATE TABLE u1.venues (id uuid, timezone text, PRIMARY KEY (id)) PARTITION BY HASH (id);
+CREATE TABLE u1.venues_p0 PARTITION OF u1.venues FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+CREATE TABLE u1.services (id uuid, organization_id uuid, venue_id uuid, name text, mode protector.service_mode,
+	capacity int, buffer_before interval, buffer_after interval, PRIMARY KEY (id)) PARTITION BY HASH (id);
+CREATE TABLE u1.services_p0 PARTITION OF u1.services FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+CREATE TABLE u1.bookings (id uuid PRIMARY KEY, organization_id uuid, venue_id uuid, idempotency_key text, service_id uuid,
+	party_size int, during tstzrange, status protector.booking_status, hold_expires_at timestamptz);
+CREATE INDEX bookings_long_during_idx ON u1.bookings USING gist (service_id, during) WHERE protector_internal.booking_is_long(during);
+CREATE INDEX bookings_service_start_idx ON u1.bookings (service_id, lower(during));
+CREATE CONSTRAINT TRIGGER reservation_check AFTER INSERT OR UPDATE ON u1.bookings
+	FOR EACH ROW EXECUTE FUNCTION protector.reservation_check();
+INSERT INTO u1.venues VALUES ('0e000000-0000-4000-8000-0000000001a1', 'Europe/Berlin');
+INSERT INTO u1.services VALUES ('0e000000-0000-4000-8000-0000000001b1', NULL, '0e000000-0000-4000-8000-0000000001a1', 'Room', 'exclusive', 1, '0', '0');
+SELECT throws_ok($$INSERT INTO u1.bookings VALUES (gen_random_uuid(), NULL, '0e000000-0000-4000-8000-0000000001a1', NULL,
+	'0e000000-0000-4000-8000-0000000001b1', 1, '[2030-01-01 10:00+00,2030-01-01 11:00+00)', 'confirmed', NULL)$$,
+	'42809', 'u1.services is not a plain table', 'a partitioned services table beside one''s bookings is refused by name (it crashed the server)');
+-- a plain services table: the venue, partitioned, is read for the refusal's message
+CREATE TABLE u1.services_plain (LIKE u1.services);
+ALTER TABLE u1.services DETACH PARTITION u1.services_p0;
+DROP TABLE u1.services;
+ALTER TABLE u1.services_plain RENAME TO services;
+ALTER TABLE u1.services ADD PRIMARY KEY (id);
+INSERT INTO u1.services SELECT * FROM u1.services_p0;
+INSERT INTO u1.bookings VALUES (gen_random_uuid(), NULL, '0e000000-0000-4000-8000-0000000001a1', NULL,
+	'0e000000-0000-4000-8000-0000000001b1', 1, '[2030-01-01 10:00+00,2030-01-01 11:00+00)', 'confirmed', NULL);
+SELECT throws_ok($$INSERT INTO u1.bookings VALUES (gen_random_uuid(), NULL, '0e000000-0000-4000-8000-0000000001a1', NULL,
+	'0e000000-0000-4000-8000-0000000001b1', 1, '[2030-01-01 10:30+00,2030-01-01 11:30+00)', 'confirmed', NULL)$$,
+	'42809', 'u1.venues is not a plain table', '... and so is a partitioned venues table read for a refusal''s message');
+-- service_mode_check beside partitioned bookings
+CREATE SCHEMA u2;
+CREATE TABLE u2.services (id uuid PRIMARY KEY, organization_id uuid, venue_id uuid, name text, mode protector.service_mode,
+	capacity int, buffer_before interval, buffer_after interval);
+CREATE TABLE u2.bookings (id uuid, organization_id uuid, venue_id uuid, idempotency_key text, service_id uuid,
+	party_size int, during tstzrange, status protector.booking_status, hold_expires_at timestamptz, PRIMARY KEY (id)) PARTITION BY HASH (id);
+CREATE TABLE u2.bookings_p0 PARTITION OF u2.bookings FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+CREATE CONSTRAINT TRIGGER service_mode_check AFTER UPDATE OF mode ON u2.services
+	FOR EACH ROW EXECUTE FUNCTION protector.service_mode_check();
+INSERT INTO u2.services VALUES ('0e000000-0000-4000-8000-0000000002b1', NULL, NULL, 'Room', 'shared', 5, '0', '0');
+SELECT throws_ok($$UPDATE u2.services SET mode = 'exclusive'$$,
+	'42809', 'u2.bookings is not a plain table', 'service_mode_check beside a partitioned bookings table is refused by name');
+-- a partial start index
+DROP INDEX u1.bookings_service_start_idx;
+CREATE INDEX bookings_service_start_idx ON u1.bookings (service_id, lower(during)) WHERE party_size > 50;
+SELECT throws_ok($$INSERT INTO u1.bookings VALUES (gen_random_uuid(), NULL, '0e000000-0000-4000-8000-0000000001a1', NULL,
+	'0e000000-0000-4000-8000-0000000001b1', 1, '[2030-01-02 10:00+00,2030-01-02 11:00+00)', 'confirmed', NULL)$$,
+	'55000', 'index u1.bookings_service_start_idx does not have the columns the reservation check reads',
+	'a partial start index is refused (it hid bookings from the check: overlaps went through)');
 
 SELECT * FROM finish();
 ROLLBACK;
