@@ -473,7 +473,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_idempotency_key must be 1 to 100 characters');
 	END IF;
 	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object'
-	   OR pg_catalog.pg_column_size(p_details) OPERATOR(pg_catalog.>) 16384 THEN
+	   OR pg_catalog.octet_length(p_details::text) OPERATOR(pg_catalog.>) 16384 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object of at most 16 kB');
 	END IF;
 	-- (as typed: a line break or tab at an end, which the trim took, is

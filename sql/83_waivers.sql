@@ -665,6 +665,14 @@ BEGIN
 		'SELECT pg_catalog.max((v.xmin::text)::bigint) FROM protector.waiver_versions v WHERE v.id OPERATOR(pg_catalog.=) $1',
 		NEW.waiver_version_id, 'this version of the waiver was changed concurrently',
 		'The signature would record the text as it was, beside a version that holds another.');
+	-- (and a newer version, or the waiver retired, which the snapshot
+	-- misses: a signature takes the latest version of a waiver in use)
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.waiver_versions v WHERE v.waiver_id OPERATOR(pg_catalog.=) $1',
+		NEW.waiver_id, 'the waiver was changed concurrently', 'A new version was made, or the waiver was retired.');
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.waivers w WHERE w.id OPERATOR(pg_catalog.=) $1 AND w.active',
+		NEW.waiver_id, 'the waiver was changed concurrently', 'A new version was made, or the waiver was retired.');
 	RETURN NEW;
 END
 $$;

@@ -671,6 +671,14 @@ BEGIN
 			pg_catalog.format('%s must not be null', CASE WHEN p_id IS NULL THEN 'p_id' ELSE 'p_ok' END),
 			NULL, 'p_ok says whether the reminder was sent.');
 	END IF;
+	-- (its booking share-locked first, the order claims and changes of the
+	-- booking take: a change of its customer in progress is waited for,
+	-- and the report then sees whose the booking is)
+	PERFORM FROM protector.bookings b
+	JOIN protector.booking_reminders x ON x.organization_id OPERATOR(pg_catalog.=) b.organization_id
+									   AND x.booking_id OPERATOR(pg_catalog.=) b.id
+	WHERE x.id OPERATOR(pg_catalog.=) p_id
+	FOR SHARE OF b;
 	SELECT * INTO r FROM protector.booking_reminders x WHERE x.id OPERATOR(pg_catalog.=) p_id FOR UPDATE;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'reminder not found', pg_catalog.format('No reminder has id %s.', p_id));
@@ -698,10 +706,15 @@ BEGIN
 	END IF;
 	-- a report of a claim for a customer who no longer has the booking
 	-- (another took it over meanwhile): that message went to them; the
-	-- reminder starts again for the one who has it, numbered on
-	IF protector_internal.reminder_handed(r.organization_id, r.claimed_for,
-			(SELECT b.customer_id FROM protector.bookings b
-			 WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id)) THEN
+	-- reminder starts again for the one who has it, numbered on, while
+	-- the booking is still confirmed for that time and ahead (else the
+	-- report is taken as it is: there is nobody to remind)
+	IF EXISTS (SELECT FROM protector.bookings b
+			   WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id
+				 AND b.status OPERATOR(pg_catalog.=) 'confirmed' AND b.customer_id IS NOT NULL
+				 AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.=) r.starts_at
+				 AND r.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+				 AND protector_internal.reminder_handed(r.organization_id, r.claimed_for, b.customer_id)) THEN
 		UPDATE protector.booking_reminders x
 		SET status = 'pending', next_attempt_at = pg_catalog.now(), lease_until = NULL, last_error = NULL,
 			claimed_at = NULL, claimed_for = NULL, attempts = 0,

@@ -3573,7 +3573,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_idempotency_key must be 1 to 100 characters');
 	END IF;
 	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object'
-	   OR pg_catalog.pg_column_size(p_details) OPERATOR(pg_catalog.>) 16384 THEN
+	   OR pg_catalog.octet_length(p_details::text) OPERATOR(pg_catalog.>) 16384 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object of at most 16 kB');
 	END IF;
 	-- (as typed: a line break or tab at an end, which the trim took, is
@@ -9336,6 +9336,14 @@ BEGIN
 			pg_catalog.format('%s must not be null', CASE WHEN p_id IS NULL THEN 'p_id' ELSE 'p_ok' END),
 			NULL, 'p_ok says whether the reminder was sent.');
 	END IF;
+	-- (its booking share-locked first, the order claims and changes of the
+	-- booking take: a change of its customer in progress is waited for,
+	-- and the report then sees whose the booking is)
+	PERFORM FROM protector.bookings b
+	JOIN protector.booking_reminders x ON x.organization_id OPERATOR(pg_catalog.=) b.organization_id
+									   AND x.booking_id OPERATOR(pg_catalog.=) b.id
+	WHERE x.id OPERATOR(pg_catalog.=) p_id
+	FOR SHARE OF b;
 	SELECT * INTO r FROM protector.booking_reminders x WHERE x.id OPERATOR(pg_catalog.=) p_id FOR UPDATE;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'reminder not found', pg_catalog.format('No reminder has id %s.', p_id));
@@ -9363,10 +9371,15 @@ BEGIN
 	END IF;
 	-- a report of a claim for a customer who no longer has the booking
 	-- (another took it over meanwhile): that message went to them; the
-	-- reminder starts again for the one who has it, numbered on
-	IF protector_internal.reminder_handed(r.organization_id, r.claimed_for,
-			(SELECT b.customer_id FROM protector.bookings b
-			 WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id)) THEN
+	-- reminder starts again for the one who has it, numbered on, while
+	-- the booking is still confirmed for that time and ahead (else the
+	-- report is taken as it is: there is nobody to remind)
+	IF EXISTS (SELECT FROM protector.bookings b
+			   WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id
+				 AND b.status OPERATOR(pg_catalog.=) 'confirmed' AND b.customer_id IS NOT NULL
+				 AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.=) r.starts_at
+				 AND r.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+				 AND protector_internal.reminder_handed(r.organization_id, r.claimed_for, b.customer_id)) THEN
 		UPDATE protector.booking_reminders x
 		SET status = 'pending', next_attempt_at = pg_catalog.now(), lease_until = NULL, last_error = NULL,
 			claimed_at = NULL, claimed_for = NULL, attempts = 0,
@@ -14745,6 +14758,14 @@ BEGIN
 		'SELECT pg_catalog.max((v.xmin::text)::bigint) FROM protector.waiver_versions v WHERE v.id OPERATOR(pg_catalog.=) $1',
 		NEW.waiver_version_id, 'this version of the waiver was changed concurrently',
 		'The signature would record the text as it was, beside a version that holds another.');
+	-- (and a newer version, or the waiver retired, which the snapshot
+	-- misses: a signature takes the latest version of a waiver in use)
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.waiver_versions v WHERE v.waiver_id OPERATOR(pg_catalog.=) $1',
+		NEW.waiver_id, 'the waiver was changed concurrently', 'A new version was made, or the waiver was retired.');
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.waivers w WHERE w.id OPERATOR(pg_catalog.=) $1 AND w.active',
+		NEW.waiver_id, 'the waiver was changed concurrently', 'A new version was made, or the waiver was retired.');
 	RETURN NEW;
 END
 $$;

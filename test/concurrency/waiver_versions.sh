@@ -73,6 +73,28 @@ else
 	failures=$((failures + 1))
 fi
 
+# a new version made (create_waiver with the name) after cara's snapshot:
+# she is told to retry, and her retry signs the new version
+new_version() {
+	sleep 0.3
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+		-c "SELECT protector.create_waiver('$ORG', 'Risk', 'Version two.')" -c "COMMIT" >/dev/null
+}
+psql -X -q -d "$DB" -c "DELETE FROM protector.waiver_submissions" 2>/dev/null || \
+	psql -X -q -d "$DB" -c "SET session_replication_role = replica" -c "DELETE FROM protector.waiver_submissions" >/dev/null
+new_version &
+answer=$(sign 'REPEATABLE READ')
+wait
+retry=$(sign 'REPEATABLE READ')
+signed=$(psql -X -A -t -d "$DB" -c "SELECT string_agg(v.version::text, ',') FROM protector.waiver_submissions s
+	JOIN protector.waiver_versions v ON v.id = s.waiver_version_id")
+if [ "$answer" = 40001 ] && [ -z "$retry" ] && [ "$signed" = 2 ]; then
+	echo "ok - a REPEATABLE READ signature after a new version was made is told to retry; the retry signs version 2"
+else
+	echo "not ok - a signature after a new version: answered '$answer', the retry '$retry', versions signed: '$signed'"
+	failures=$((failures + 1))
+fi
+
 dropdb "$DB"
 echo "# waiver_versions: $failures failed"
 [ "$failures" -eq 0 ]

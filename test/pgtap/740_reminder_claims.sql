@@ -9,7 +9,7 @@
 -- drop as the one before.
 -- The file runs in one transaction: now() is one instant.
 BEGIN;
-SELECT plan(23);
+SELECT plan(25);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a740000-0000-4000-8000-000000000000', 'R', 'reminder-claims');
 INSERT INTO protector.venues (id, organization_id, name, timezone)
@@ -152,6 +152,22 @@ SELECT protector.claim_due_reminders(10) \g /dev/null
 RESET ROLE;
 SELECT protector.merge_customers('0a740000-0000-4000-8000-00000000c002', '0a740000-0000-4000-8000-00000000c003') IS NOT NULL \g /dev/null
 SELECT is(pg_temp.claim(:'rid4'), format('4 %s/2', :'rid4'), 'after Cy''s record is merged into Bo''s, the claim goes on: attempt 4, keyed <id>/2');
+
+-- handed on and then cancelled: nobody is left to remind, so the last
+-- customer's report is taken as it is (the message went out)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a740000-0000-4000-8000-0000000b0004', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
+		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('day', now()) + interval '8 days', date_trunc('day', now()) + interval '8 days 1 hour'), 'confirmed');
+SELECT r.id AS rid5 FROM protector.booking_reminders r
+WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0004' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT is(pg_temp.claim(:'rid5'), format('1 %s', :'rid5'), 'a fifth reminder''s first claim, for Ann');
+UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c002' WHERE id = '0a740000-0000-4000-8000-0000000b0004';
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a740000-0000-4000-8000-0000000b0004';
+SET LOCAL ROLE service_role;
+SELECT is((SELECT format('%s %s', status, sent_at IS NOT NULL) FROM protector.complete_reminder(:'rid5', true, NULL, 1)), 'sent t',
+	'handed to Bo and then cancelled: Ann''s report that it was sent is taken');
+RESET ROLE;
 
 -- earlier_claims is bounded, and a revival stops at the bound (a trusted
 -- write of it near the integer limit made every worker's claim fail)
