@@ -123,17 +123,31 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_active boolean;
+	v_name text;
 BEGIN
 	PERFORM protector_internal.authorize_requester(p_organization_id, 'members.read', 'organization');
-	PERFORM FROM protector.members m
+	SELECT m.active, COALESCE(m.full_name, m.email, m.user_id::text) INTO v_active, v_name
+	FROM protector.members m
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND m.user_id OPERATOR(pg_catalog.=) p_user_id
 	FOR KEY SHARE;
-	RETURN FOUND;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	-- (whatever the booking's status: the check of live bookings' shifts,
+	-- src/shifts.c, says the same; a completed booking given to a
+	-- deactivated member rewrote whose work it was)
+	IF NOT v_active THEN
+		PERFORM protector.raise('conflict', pg_catalog.format('%s is no active member', v_name),
+			'A booking is assigned only to an active member.', 'Assign someone else.');
+	END IF;
+	RETURN true;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_agent(uuid, uuid) IS
-'Internal: whether p_user_id is a member of the organization, its row locked FOR KEY SHARE (a member leaving is waited for); asks members.read of the request';
+'Internal: whether p_user_id is a member of the organization, its row locked FOR KEY SHARE (a member leaving is waited for); 23P01 for an inactive one; asks members.read of the request';
 
 CREATE FUNCTION protector_internal.guard_booking_write()
 RETURNS trigger

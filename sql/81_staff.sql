@@ -810,6 +810,13 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.lock_row('protector.members', v_member.id, 'membership');
 	IF p_leave THEN
+		-- (a deactivated member's history is the organization's to keep:
+		-- leaving would delete it; read again under the lock)
+		IF NOT (SELECT m.active FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id) THEN
+			PERFORM protector.raise('forbidden', 'a deactivated membership is not left by its member',
+				'The organization deactivated it to keep its history, which leaving would delete.',
+				'Those who manage the organization''s members may delete it.');
+		END IF;
 		DELETE FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id;
 		RETURN NULL;
 	END IF;
@@ -1060,6 +1067,28 @@ CREATE TRIGGER withdraw_member_invitations AFTER UPDATE OF active, role ON prote
 CREATE TRIGGER withdraw_member_invitations_on_delete AFTER DELETE ON protector.members
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.withdraw_member_invitations();
+
+-- A member's e-mail is shown to other staff where a name is (errors name
+-- a member by it when it has no full_name): plain text, as an
+-- invitation's is, however it is written (a value stored before stays).
+CREATE FUNCTION protector_internal.check_member_email()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.email IS DISTINCT FROM OLD.email)
+	   AND NOT protector_internal.text_is_clean(NEW.email) THEN
+		PERFORM protector.raise('invalid_parameter', 'email holds control or invisible direction characters');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_member_email() IS
+'Trigger: a member''s e-mail as written holds no control or invisible direction characters';
+CREATE TRIGGER check_member_email BEFORE INSERT OR UPDATE OF email ON protector.members
+	FOR EACH ROW WHEN (NEW.email IS NOT NULL AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_member_email();
 
 -- Every change of a member's role or activity is in staff_activity, however
 -- it is written (update_staff_permissions, deactivate_staff, or the row

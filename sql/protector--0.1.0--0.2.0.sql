@@ -14463,6 +14463,13 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.lock_row('protector.members', v_member.id, 'membership');
 	IF p_leave THEN
+		-- (a deactivated member's history is the organization's to keep:
+		-- leaving would delete it; read again under the lock)
+		IF NOT (SELECT m.active FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id) THEN
+			PERFORM protector.raise('forbidden', 'a deactivated membership is not left by its member',
+				'The organization deactivated it to keep its history, which leaving would delete.',
+				'Those who manage the organization''s members may delete it.');
+		END IF;
 		DELETE FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id;
 		RETURN NULL;
 	END IF;
@@ -14585,17 +14592,31 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_active boolean;
+	v_name text;
 BEGIN
 	PERFORM protector_internal.authorize_requester(p_organization_id, 'members.read', 'organization');
-	PERFORM FROM protector.members m
+	SELECT m.active, COALESCE(m.full_name, m.email, m.user_id::text) INTO v_active, v_name
+	FROM protector.members m
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND m.user_id OPERATOR(pg_catalog.=) p_user_id
 	FOR KEY SHARE;
-	RETURN FOUND;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	-- (whatever the booking's status: the check of live bookings' shifts,
+	-- src/shifts.c, says the same; a completed booking given to a
+	-- deactivated member rewrote whose work it was)
+	IF NOT v_active THEN
+		PERFORM protector.raise('conflict', pg_catalog.format('%s is no active member', v_name),
+			'A booking is assigned only to an active member.', 'Assign someone else.');
+	END IF;
+	RETURN true;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_agent(uuid, uuid) IS
-'Internal: whether p_user_id is a member of the organization, its row locked FOR KEY SHARE (a member leaving is waited for); asks members.read of the request';
+'Internal: whether p_user_id is a member of the organization, its row locked FOR KEY SHARE (a member leaving is waited for); 23P01 for an inactive one; asks members.read of the request';
 REVOKE ALL ON FUNCTION protector_internal.lock_agent(uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.lock_agent(uuid, uuid) TO authenticated, service_role;
 
@@ -14775,6 +14796,26 @@ CREATE TRIGGER recheck_waiver_version BEFORE INSERT ON protector.waiver_submissi
 	FOR EACH ROW WHEN (NOT protector_internal.restoring()
 					   AND pg_catalog.current_setting('transaction_isolation') <> 'read committed')
 	EXECUTE FUNCTION protector_internal.recheck_waiver_version();
+
+-- a member's e-mail, shown where a name is, is plain text when written
+CREATE FUNCTION protector_internal.check_member_email()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.email IS DISTINCT FROM OLD.email)
+	   AND NOT protector_internal.text_is_clean(NEW.email) THEN
+		PERFORM protector.raise('invalid_parameter', 'email holds control or invisible direction characters');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_member_email() IS
+'Trigger: a member''s e-mail as written holds no control or invisible direction characters';
+CREATE TRIGGER check_member_email BEFORE INSERT OR UPDATE OF email ON protector.members
+	FOR EACH ROW WHEN (NEW.email IS NOT NULL AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_member_email();
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
