@@ -113,8 +113,8 @@ COMMENT ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) 
 GRANT EXECUTE ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) TO authenticated, service_role;
 
 -- An agent for a booking: whether the user is a member of the
--- organization, their row locked FOR KEY SHARE as the foreign key's check
--- will lock it.  A member leaving at that moment is waited for, and then
+-- organization, their row share-locked (the foreign key's check locks it
+-- too).  A member leaving at that moment is waited for, and then
 -- not found (the check, run first, failed with its bare 23503 on the row
 -- deleted under it).  Asked of the request, as the staff list is: those
 -- who may read the organization's members, and trusted roles.
@@ -128,11 +128,13 @@ DECLARE
 	v_name text;
 BEGIN
 	PERFORM protector_internal.authorize_requester(p_organization_id, 'members.read', 'organization');
+	-- (share-locked: a member leaving or deactivated at this moment is
+	-- waited for, a deactivation written directly to the row too)
 	SELECT m.active, COALESCE(m.full_name, m.email, m.user_id::text) INTO v_active, v_name
 	FROM protector.members m
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND m.user_id OPERATOR(pg_catalog.=) p_user_id
-	FOR KEY SHARE;
+	FOR SHARE;
 	IF NOT FOUND THEN
 		RETURN false;
 	END IF;
@@ -147,7 +149,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_agent(uuid, uuid) IS
-'Internal: whether p_user_id is a member of the organization, its row locked FOR KEY SHARE (a member leaving is waited for); 23P01 for an inactive one; asks members.read of the request';
+'Internal: whether p_user_id is a member of the organization, its row locked FOR SHARE (a member leaving or deactivated is waited for); 23P01 for an inactive one; asks members.read of the request';
 
 CREATE FUNCTION protector_internal.guard_booking_write()
 RETURNS trigger
@@ -858,7 +860,7 @@ BEGIN
 					 THEN EXISTS (SELECT FROM protector.members m
 								  WHERE m.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
 									AND m.user_id OPERATOR(pg_catalog.=) p_assigned_agent
-								  FOR KEY SHARE)
+								  FOR SHARE)
 					 ELSE protector_internal.lock_agent(v_service.organization_id, p_assigned_agent) END) THEN
 			PERFORM protector.raise('not_found', 'agent not found',
 				'p_assigned_agent is not a member of the service''s organization.',

@@ -811,8 +811,10 @@ BEGIN
 	PERFORM protector_internal.lock_row('protector.members', v_member.id, 'membership');
 	IF p_leave THEN
 		-- (a deactivated member's history is the organization's to keep:
-		-- leaving would delete it; read again under the lock)
-		IF NOT (SELECT m.active FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id) THEN
+		-- leaving would delete it; read again under the lock.  A pending
+		-- membership is declined whatever its state: it was never theirs)
+		IF NOT (SELECT m.active OR m.confirmed_at IS NULL FROM protector.members m
+				WHERE m.id OPERATOR(pg_catalog.=) v_member.id) THEN
 			PERFORM protector.raise('forbidden', 'a deactivated membership is not left by its member',
 				'The organization deactivated it to keep its history, which leaving would delete.',
 				'Those who manage the organization''s members may delete it.');

@@ -3375,7 +3375,7 @@ BEGIN
 					 THEN EXISTS (SELECT FROM protector.members m
 								  WHERE m.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
 									AND m.user_id OPERATOR(pg_catalog.=) p_assigned_agent
-								  FOR KEY SHARE)
+								  FOR SHARE)
 					 ELSE protector_internal.lock_agent(v_service.organization_id, p_assigned_agent) END) THEN
 			PERFORM protector.raise('not_found', 'agent not found',
 				'p_assigned_agent is not a member of the service''s organization.',
@@ -10535,7 +10535,14 @@ BEGIN
 	-- the reminders claimed for them, whatever booking they are of now:
 	-- their error texts go, and those being sent are written too, so that
 	-- their worker's report waits for this and keeps no text; one under
-	-- REPEATABLE READ is told to retry.  One statement: each row once.)
+	-- REPEATABLE READ is told to retry.  One statement: each row once.
+	-- The bookings once theirs are locked first, as they are written
+	-- below: a worker's report locks a reminder's booking before the
+	-- reminder, and the other order deadlocked with it.)
+	PERFORM FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) ANY (v_once)
+	ORDER BY b.id
+	FOR UPDATE;
 	UPDATE protector.booking_reminders r SET last_error = NULL
 	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND ((r.claimed_for OPERATOR(pg_catalog.=) ANY (v_down)
@@ -14464,8 +14471,10 @@ BEGIN
 	PERFORM protector_internal.lock_row('protector.members', v_member.id, 'membership');
 	IF p_leave THEN
 		-- (a deactivated member's history is the organization's to keep:
-		-- leaving would delete it; read again under the lock)
-		IF NOT (SELECT m.active FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) v_member.id) THEN
+		-- leaving would delete it; read again under the lock.  A pending
+		-- membership is declined whatever its state: it was never theirs)
+		IF NOT (SELECT m.active OR m.confirmed_at IS NULL FROM protector.members m
+				WHERE m.id OPERATOR(pg_catalog.=) v_member.id) THEN
 			PERFORM protector.raise('forbidden', 'a deactivated membership is not left by its member',
 				'The organization deactivated it to keep its history, which leaving would delete.',
 				'Those who manage the organization''s members may delete it.');
@@ -14597,11 +14606,13 @@ DECLARE
 	v_name text;
 BEGIN
 	PERFORM protector_internal.authorize_requester(p_organization_id, 'members.read', 'organization');
+	-- (share-locked: a member leaving or deactivated at this moment is
+	-- waited for, a deactivation written directly to the row too)
 	SELECT m.active, COALESCE(m.full_name, m.email, m.user_id::text) INTO v_active, v_name
 	FROM protector.members m
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND m.user_id OPERATOR(pg_catalog.=) p_user_id
-	FOR KEY SHARE;
+	FOR SHARE;
 	IF NOT FOUND THEN
 		RETURN false;
 	END IF;
@@ -14616,7 +14627,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_agent(uuid, uuid) IS
-'Internal: whether p_user_id is a member of the organization, its row locked FOR KEY SHARE (a member leaving is waited for); 23P01 for an inactive one; asks members.read of the request';
+'Internal: whether p_user_id is a member of the organization, its row locked FOR SHARE (a member leaving or deactivated is waited for); 23P01 for an inactive one; asks members.read of the request';
 REVOKE ALL ON FUNCTION protector_internal.lock_agent(uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.lock_agent(uuid, uuid) TO authenticated, service_role;
 

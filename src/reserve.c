@@ -243,6 +243,7 @@ check_start_index_shape(Relation index, AttrNumber during)
 		index->rd_opcintype[0] == UUIDOID &&
 		form->indkey.values[0] == catalog.b_service_id &&
 		form->indkey.values[1] == 0 && index->rd_opcintype[1] == TIMESTAMPTZOID &&
+		index->rd_indoption[0] == 0 && index->rd_indoption[1] == 0 &&
 		start != NULL && start->funcid == F_LOWER_ANYRANGE &&
 		list_length(start->args) == 1 && IsA(linitial(start->args), Var) &&
 		((Var *) linitial(start->args))->varattno == during &&
@@ -253,8 +254,19 @@ check_start_index_shape(Relation index, AttrNumber during)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("index %s.%s does not have the columns the reservation check reads",
 						get_namespace_name(RelationGetNamespace(index)), RelationGetRelationName(index)),
-				 errdetail("It must be a btree on (service_id, lower(during)) of every booking, without a predicate."),
+				 errdetail("It must be a btree on (service_id, lower(during)) in ascending order, of every booking, without a predicate."),
 				 protector_errhint_table(index)));
+}
+
+/* a primary key the check reads rows by: unique, on the table's id alone */
+static void
+check_id_index(Oid indexoid, AttrNumber id)
+{
+	static const Oid uuid_key[] = {UUIDOID};
+	Relation	index = index_open(indexoid, AccessShareLock);
+
+	protector_check_key_index(index, 1, &id, uuid_key);
+	index_close(index, AccessShareLock);
 }
 
 /*
@@ -302,6 +314,23 @@ long_index_of(Relation bookings)
 	return index_named(bookings, "bookings_long_during_idx");
 }
 
+/*
+ * A trigger's own table must hold every row the check compares: a
+ * partition holds some (the trigger on a partitioned table fires on each,
+ * which then checked its own rows alone beside its own siblings).
+ */
+static void
+refuse_partition(Relation rel)
+{
+	if (rel->rd_rel->relispartition)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s.%s is a partition", get_namespace_name(RelationGetNamespace(rel)),
+						RelationGetRelationName(rel)),
+				 errdetail("The check compares every row of the table, which a partition holds only some of."),
+				 protector_errhint_table(rel)));
+}
+
 static void
 load_catalog(Relation bookings)
 {
@@ -311,6 +340,7 @@ load_catalog(Relation bookings)
 
 	protector_on_relcache_change(reserve_relcache_callback);
 	catalog.valid = false;
+	refuse_partition(bookings);
 
 	catalog.bookings = RelationGetRelid(bookings);
 	catalog.services = relid;
@@ -339,8 +369,10 @@ load_catalog(Relation bookings)
 	catalog.mode_shared = enum_label(services, catalog.s_mode, "shared");
 
 	catalog.services_pkey = index_named(services, "services_pkey");
+	check_id_index(catalog.services_pkey, catalog.s_id);
 	table_close(services, AccessShareLock);
 	catalog.bookings_pkey = index_named(bookings, "bookings_pkey");
+	check_id_index(catalog.bookings_pkey, catalog.b_id);
 
 	catalog.long_idx = long_index_of(bookings);
 	protector_range_index_init(&catalog.long_during, bookings, catalog.long_idx,
@@ -1107,7 +1139,10 @@ static Relation
 open_bookings_of(Relation services)
 {
 	Oid			relid = protector_sibling_relid(services, "bookings");
-	Relation	bookings = table_open(relid, AccessShareLock);
+	Relation	bookings;
+
+	refuse_partition(services);
+	bookings = table_open(relid, AccessShareLock);
 
 	if (!catalog.valid || catalog.bookings != relid || catalog.services != RelationGetRelid(services))
 		load_catalog(bookings);

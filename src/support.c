@@ -564,7 +564,8 @@ static bool
 key_index_matches(Relation index, int nkeys, const AttrNumber *attnums, const Oid *types)
 {
 	bool		ok = index->rd_rel->relkind == RELKIND_INDEX && index->rd_rel->relam == BTREE_AM_OID &&
-		index->rd_index->indnkeyatts == nkeys;
+		index->rd_index->indisunique && index->rd_index->indnkeyatts == nkeys &&
+		heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL);
 
 	for (int i = 0; ok && i < nkeys; i++)
 		ok = index->rd_opcintype[i] == types[i] &&
@@ -581,6 +582,7 @@ protector_check_key_index(Relation index, int nkeys, const AttrNumber *attnums, 
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("index %s does not have the key columns protector reads it by",
 						RelationGetRelationName(index)),
+				 errdetail("It must be a unique btree of every row on them, without a predicate."),
 				 protector_errhint_damaged()));
 }
 

@@ -150,6 +150,49 @@ else
 	failures=$((failures + 1))
 fi
 
+# 5. the worker's report of a claim for Dana, whose booking (made by her
+# account) went to Bob, while Dana's erasure waits for a desk holding her
+# message: the report locks the booking, then the reminder; the erasure
+# locked the reminder, then wrote the booking (its creator): a deadlock
+# (40P01), the erasure undone.  The erasure locks that booking first now.
+DANA=0f730000-0000-4000-8000-00000000c009
+B5=0f730000-0000-4000-8000-0000000b0009
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SELECT tests.create_supabase_user('dana');
+INSERT INTO protector.customers (id, organization_id, full_name, email, user_id)
+VALUES ('$DANA', '$ORG', 'Dana', 'dana@example.com', tests.get_supabase_uid('dana'));
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, created_by)
+VALUES ('$B5', '$ORG', '0f730000-0000-4000-8000-0000000000a1', '0f730000-0000-4000-8000-0000000005a1', '$DANA',
+		tstzrange(date_trunc('day', now()) + interval '9 days', date_trunc('day', now()) + interval '9 days 1 hour'),
+		'confirmed', tests.get_supabase_uid('dana'));
+INSERT INTO protector.booking_messages (id, organization_id, booking_id, sender_kind, customer_id, body)
+VALUES ('0f730000-0000-4000-8000-0000000e0009', '$ORG', '$B5', 'customer', '$DANA', 'hello');
+UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '1 second'
+WHERE booking_id = '$B5' AND offset_minutes = 1440;
+SET ROLE service_role;
+SELECT protector.claim_due_reminders(10);
+RESET ROLE;
+UPDATE protector.bookings SET customer_id = '0f730000-0000-4000-8000-00000000c002' WHERE id = '$B5';
+SQL
+R5=$(psql -X -A -t -d "$DB" -c "SELECT id FROM protector.booking_reminders WHERE booking_id = '$B5' AND status = 'sending'")
+psql -X -q -d "$DB" -c "BEGIN" -c "UPDATE protector.booking_messages SET read_at = now() WHERE id = '0f730000-0000-4000-8000-0000000e0009'" \
+	-c "SELECT pg_sleep(1.5)" -c "COMMIT" >/dev/null &
+desk=$!
+sleep 0.3
+erasure=$(sqlstate_as olga "SELECT protector.erase_customer('$DANA')") &
+erased=$!
+sleep 0.3
+report=$(psql -X -q -A -t -d "$DB" -v VERBOSITY=sqlstate -c "SET ROLE service_role" \
+	-c "SELECT status FROM protector.complete_reminder('$R5', true, NULL, 1)" 2>&1 | tail -1 || true)
+wait "$desk" "$erased" || true
+done_erasure=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.customer_erasures WHERE customer_id = '$DANA'")
+if [ "$done_erasure" = 1 ] && [ "$report" = pending ]; then
+	echo "ok - a report during an erasure of the customer it was claimed for, the booking handed on: both go through (no deadlock)"
+else
+	echo "not ok - a report during an erasure, the booking handed on: erasures recorded $done_erasure, the report answered '$report'"
+	failures=$((failures + 1))
+fi
+
 dropdb "$DB"
 echo "# erased_reports: $failures failed"
 [ "$failures" -eq 0 ]

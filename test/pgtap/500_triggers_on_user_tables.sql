@@ -7,7 +7,7 @@
 -- so, not that protector is damaged.  An audited row holding a json value jsonb cannot hold fails
 -- its change (as to_jsonb(row) does): the error says it was the audit.
 BEGIN;
-SELECT plan(17);
+SELECT plan(20);
 
 CREATE TABLE public.rounded (id int PRIMARY KEY, v text, updated_at timestamptz(0));
 INSERT INTO public.rounded VALUES (1, 'a', '2020-01-01');
@@ -176,6 +176,40 @@ SELECT throws_ok($$INSERT INTO u1.bookings VALUES (gen_random_uuid(), NULL, '0e0
 	'0e000000-0000-4000-8000-0000000001b1', 1, '[2030-01-02 10:00+00,2030-01-02 11:00+00)', 'confirmed', NULL)$$,
 	'55000', 'index u1.bookings_service_start_idx does not have the columns the reservation check reads',
 	'a partial start index is refused (it hid bookings from the check: overlaps went through)');
+
+-- ... nor a start index in descending order (the step back met the
+-- earliest booking first), a services_pkey on another column or not
+-- unique (another service's rules were read), or the trigger's table a
+-- partition (each partition was checked alone)
+DROP INDEX u1.bookings_service_start_idx;
+CREATE INDEX bookings_service_start_idx ON u1.bookings (service_id, lower(during) DESC);
+SELECT throws_ok($$INSERT INTO u1.bookings VALUES (gen_random_uuid(), NULL, '0e000000-0000-4000-8000-0000000001a1', NULL,
+	'0e000000-0000-4000-8000-0000000001b1', 1, '[2030-01-02 10:00+00,2030-01-02 11:00+00)', 'confirmed', NULL)$$,
+	'55000', 'index u1.bookings_service_start_idx does not have the columns the reservation check reads',
+	'a start index in descending order is refused (overlaps went through)');
+DROP INDEX u1.bookings_service_start_idx;
+CREATE INDEX bookings_service_start_idx ON u1.bookings (service_id, lower(during));
+ALTER TABLE u1.services DROP CONSTRAINT services_pkey;
+CREATE INDEX services_pkey ON u1.services (venue_id);
+SELECT throws_ok($$INSERT INTO u1.bookings VALUES (gen_random_uuid(), NULL, '0e000000-0000-4000-8000-0000000001a1', NULL,
+	'0e000000-0000-4000-8000-0000000001b1', 1, '[2030-01-02 10:00+00,2030-01-02 11:00+00)', 'confirmed', NULL)$$,
+	'55000', 'index services_pkey does not have the key columns protector reads it by',
+	'a services_pkey that is not the unique key on id is refused (another service''s rules were read)');
+CREATE SCHEMA u3;
+CREATE TABLE u3.services (LIKE u1.services);
+ALTER TABLE u3.services ADD PRIMARY KEY (id);
+CREATE TABLE u3.venues (LIKE u1.venues_p0);
+CREATE TABLE u3.parent (LIKE u1.bookings) PARTITION BY HASH (id);
+CREATE TABLE u3.bookings PARTITION OF u3.parent FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+ALTER TABLE u3.bookings ADD PRIMARY KEY (id);
+CREATE INDEX bookings_long_during_idx ON u3.bookings USING gist (service_id, during) WHERE protector_internal.booking_is_long(during);
+CREATE INDEX bookings_service_start_idx ON u3.bookings (service_id, lower(during));
+CREATE CONSTRAINT TRIGGER reservation_check AFTER INSERT OR UPDATE ON u3.bookings
+	FOR EACH ROW EXECUTE FUNCTION protector.reservation_check();
+INSERT INTO u3.services VALUES ('0e000000-0000-4000-8000-0000000003b1', NULL, NULL, 'Room', 'exclusive', 1, '0', '0');
+SELECT throws_ok($$INSERT INTO u3.parent VALUES (gen_random_uuid(), NULL, NULL, NULL,
+	'0e000000-0000-4000-8000-0000000003b1', 1, '[2030-01-02 10:00+00,2030-01-02 11:00+00)', 'confirmed', NULL)$$,
+	'42809', 'u3.bookings is a partition', 'a partition''s reservation check is refused (each partition was checked alone)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -8,7 +8,7 @@
 --   3. a member's e-mail took control and invisible direction characters,
 --      which other staff then read in errors naming the member.
 BEGIN;
-SELECT plan(6);
+SELECT plan(7);
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['s_owner', 's_operator', 's_agent']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, settings)
@@ -41,6 +41,15 @@ SELECT throws_ok($$SELECT protector.leave_organization('0a770000-0000-4000-8000-
 RESET ROLE;
 SELECT is((SELECT assigned_agent FROM protector.bookings WHERE id = '0a770000-0000-4000-8000-0000000b0001'),
 	tests.get_supabase_uid('s_agent'), '... and their completed booking is still theirs');
+
+-- ... while a pending membership, deactivated, is declined: it was never theirs
+SELECT tests.create_supabase_user('s_pending') IS NOT NULL \g /dev/null
+INSERT INTO protector.members (organization_id, user_id, role, active)
+VALUES ('0a770000-0000-4000-8000-000000000000', tests.get_supabase_uid('s_pending'), 'viewer', false);
+SELECT tests.authenticate_as('s_pending');
+SELECT lives_ok($$SELECT protector.leave_organization('0a770000-0000-4000-8000-000000000000')$$,
+	'a pending membership made inactive is declined (left) by its member');
+RESET ROLE;
 
 -- 2.
 UPDATE protector.bookings SET assigned_agent = NULL WHERE id = '0a770000-0000-4000-8000-0000000b0001';
