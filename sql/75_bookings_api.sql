@@ -851,8 +851,8 @@ BEGIN
 	-- 23503 would say it.  Nested: an IF with a subquery runs a query
 	-- every time, 30,000 instructions a booking without an agent.)
 	IF p_assigned_agent IS NOT NULL THEN
-		-- (key-share locked as the foreign key's check will: a member
-		-- leaving is waited for, then not found; a trusted caller, also an
+		-- (share-locked: a member leaving or deactivated is waited for,
+		-- then not found or refused; a trusted caller, also an
 		-- application's function running as protector's owner, as itself
 		-- where it may lock the row)
 		IF NOT (CASE WHEN protector_internal.caller_is_trusted()

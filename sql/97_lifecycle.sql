@@ -604,14 +604,7 @@ BEGIN
 	-- the reminders claimed for them, whatever booking they are of now:
 	-- their error texts go, and those being sent are written too, so that
 	-- their worker's report waits for this and keeps no text; one under
-	-- REPEATABLE READ is told to retry.  One statement: each row once.
-	-- The bookings once theirs are locked first, as they are written
-	-- below: a worker's report locks a reminder's booking before the
-	-- reminder, and the other order deadlocked with it.)
-	PERFORM FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) ANY (v_once)
-	ORDER BY b.id
-	FOR UPDATE;
+	-- REPEATABLE READ is told to retry.  One statement: each row once.)
 	UPDATE protector.booking_reminders r SET last_error = NULL
 	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND ((r.claimed_for OPERATOR(pg_catalog.=) ANY (v_down)

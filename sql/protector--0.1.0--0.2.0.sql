@@ -3366,8 +3366,8 @@ BEGIN
 	-- 23503 would say it.  Nested: an IF with a subquery runs a query
 	-- every time, 30,000 instructions a booking without an agent.)
 	IF p_assigned_agent IS NOT NULL THEN
-		-- (key-share locked as the foreign key's check will: a member
-		-- leaving is waited for, then not found; a trusted caller, also an
+		-- (share-locked: a member leaving or deactivated is waited for,
+		-- then not found or refused; a trusted caller, also an
 		-- application's function running as protector's owner, as itself
 		-- where it may lock the row)
 		IF NOT (CASE WHEN protector_internal.caller_is_trusted()
@@ -8946,6 +8946,16 @@ DECLARE
 	v_reoffset boolean := TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR OLD.status IS DISTINCT FROM NEW.status
 						  OR OLD.during IS DISTINCT FROM NEW.during OR OLD.customer_id IS NULL;
 BEGIN
+	-- another customer: the reminders being sent now were claimed for the
+	-- last one; their worker's report, which locks its reminder, waits for
+	-- this change and then finds the booking the new customer's (it then
+	-- starts the reminder again for them, complete_reminder)
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND OLD.customer_id IS DISTINCT FROM NEW.customer_id THEN
+		PERFORM FROM protector.booking_reminders r
+		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
+		  AND r.status OPERATOR(pg_catalog.=) 'sending'
+		FOR UPDATE;
+	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
 		-- (only here: a new booking's are read by make_booking_reminders,
 		-- and reading them twice was a fifth of what naming a customer
@@ -9336,14 +9346,9 @@ BEGIN
 			pg_catalog.format('%s must not be null', CASE WHEN p_id IS NULL THEN 'p_id' ELSE 'p_ok' END),
 			NULL, 'p_ok says whether the reminder was sent.');
 	END IF;
-	-- (its booking share-locked first, the order claims and changes of the
-	-- booking take: a change of its customer in progress is waited for,
-	-- and the report then sees whose the booking is)
-	PERFORM FROM protector.bookings b
-	JOIN protector.booking_reminders x ON x.organization_id OPERATOR(pg_catalog.=) b.organization_id
-									   AND x.booking_id OPERATOR(pg_catalog.=) b.id
-	WHERE x.id OPERATOR(pg_catalog.=) p_id
-	FOR SHARE OF b;
+	-- (a change of its booking's customer in progress holds the reminders
+	-- being sent, sync_booking_reminders: this waits for it, and then sees
+	-- whose the booking is)
 	SELECT * INTO r FROM protector.booking_reminders x WHERE x.id OPERATOR(pg_catalog.=) p_id FOR UPDATE;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'reminder not found', pg_catalog.format('No reminder has id %s.', p_id));
@@ -10535,14 +10540,7 @@ BEGIN
 	-- the reminders claimed for them, whatever booking they are of now:
 	-- their error texts go, and those being sent are written too, so that
 	-- their worker's report waits for this and keeps no text; one under
-	-- REPEATABLE READ is told to retry.  One statement: each row once.
-	-- The bookings once theirs are locked first, as they are written
-	-- below: a worker's report locks a reminder's booking before the
-	-- reminder, and the other order deadlocked with it.)
-	PERFORM FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) ANY (v_once)
-	ORDER BY b.id
-	FOR UPDATE;
+	-- REPEATABLE READ is told to retry.  One statement: each row once.)
 	UPDATE protector.booking_reminders r SET last_error = NULL
 	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND ((r.claimed_for OPERATOR(pg_catalog.=) ANY (v_down)
