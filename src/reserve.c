@@ -227,10 +227,12 @@ index_named(Relation heap, const char *name)
 
 /*
  * The check reads the btree of bookings by position, so it makes sure it
- * is what 30_tables.sql made it: on (service_id, lower(during)), of every
- * booking (a partial one hid bookings from the check, which let overlaps
- * through).  (The GiST index on (service_id, during) is checked by
- * protector_range_index_init, its predicate by check_long_index_predicate.)
+ * is what 30_tables.sql made it: on (service_id, lower(during)) in
+ * ascending order, of every booking (a partial one hid bookings from the
+ * check, a descending one met the earliest booking first: both let
+ * overlaps through).  (The GiST index on (service_id, during) is checked
+ * by protector_range_index_init, its predicate by
+ * check_long_index_predicate.)
  */
 static void
 check_start_index_shape(Relation index, AttrNumber during)
