@@ -604,7 +604,16 @@ BEGIN
 	-- the reminders claimed for them, whatever booking they are of now:
 	-- their error texts go, and those being sent are written too, so that
 	-- their worker's report waits for this and keeps no text; one under
-	-- REPEATABLE READ is told to retry.  One statement: each row once.)
+	-- REPEATABLE READ is told to retry.  One statement: each row once.
+	-- The bookings once theirs that are written below, made by their
+	-- accounts, are locked first: a change of such a booking's customer
+	-- locks the booking, then its reminders, and the other order
+	-- deadlocked with it.)
+	PERFORM FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) ANY (v_once)
+	  AND (b.created_by OPERATOR(pg_catalog.=) ANY (v_users) OR protector_internal.key_of_accounts(b.idempotency_key, v_users))
+	ORDER BY b.id
+	FOR NO KEY UPDATE;
 	UPDATE protector.booking_reminders r SET last_error = NULL
 	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND ((r.claimed_for OPERATOR(pg_catalog.=) ANY (v_down)

@@ -8949,12 +8949,18 @@ BEGIN
 	-- another customer: the reminders being sent now were claimed for the
 	-- last one; their worker's report, which locks its reminder, waits for
 	-- this change and then finds the booking the new customer's (it then
-	-- starts the reminder again for them, complete_reminder)
+	-- starts the reminder again for them, complete_reminder).  Written, not
+	-- only locked, so that a report under REPEATABLE READ is told to retry;
+	-- the pending ones locked, so that this change, under REPEATABLE READ,
+	-- is told to retry where a claim took one since its snapshot.
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND OLD.customer_id IS DISTINCT FROM NEW.customer_id THEN
 		PERFORM FROM protector.booking_reminders r
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
-		  AND r.status OPERATOR(pg_catalog.=) 'sending'
+		  AND r.status OPERATOR(pg_catalog.=) ANY ('{pending,sending}')
 		FOR UPDATE;
+		UPDATE protector.booking_reminders r SET lease_until = r.lease_until
+		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
+		  AND r.status OPERATOR(pg_catalog.=) 'sending';
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
 		-- (only here: a new booking's are read by make_booking_reminders,
@@ -10540,7 +10546,16 @@ BEGIN
 	-- the reminders claimed for them, whatever booking they are of now:
 	-- their error texts go, and those being sent are written too, so that
 	-- their worker's report waits for this and keeps no text; one under
-	-- REPEATABLE READ is told to retry.  One statement: each row once.)
+	-- REPEATABLE READ is told to retry.  One statement: each row once.
+	-- The bookings once theirs that are written below, made by their
+	-- accounts, are locked first: a change of such a booking's customer
+	-- locks the booking, then its reminders, and the other order
+	-- deadlocked with it.)
+	PERFORM FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) ANY (v_once)
+	  AND (b.created_by OPERATOR(pg_catalog.=) ANY (v_users) OR protector_internal.key_of_accounts(b.idempotency_key, v_users))
+	ORDER BY b.id
+	FOR NO KEY UPDATE;
 	UPDATE protector.booking_reminders r SET last_error = NULL
 	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND ((r.claimed_for OPERATOR(pg_catalog.=) ANY (v_down)

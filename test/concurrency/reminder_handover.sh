@@ -56,6 +56,29 @@ else
 	failures=$((failures + 1))
 fi
 
+# 2. the same under REPEATABLE READ: the report waits, then is told to
+# retry (the hand-over wrote the reminder; its retry sees Bo's booking),
+# where a lock alone let it take Ann's claim for the reminder
+psql -X -q -d "$DB" -c "UPDATE protector.bookings SET customer_id = '0f750000-0000-4000-8000-00000000c001' WHERE id = '$BKG'" \
+	-c "UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '1 second' WHERE id = '$REM'" >/dev/null
+psql -X -q -d "$DB" -c "SET ROLE service_role" -c "SELECT protector.claim_due_reminders(10)" >/dev/null
+psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
+	-c "UPDATE protector.bookings SET customer_id = '0f750000-0000-4000-8000-00000000c002' WHERE id = '$BKG'" \
+	-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &
+desk=$!
+sleep 0.3
+answer=$(psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
+	-c "SET LOCAL ROLE service_role" -c "SELECT status FROM protector.complete_reminder('$REM', true, NULL, 3)" -c "COMMIT" 2>&1 \
+	| sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p;s/^\(sent\|pending\)$/\1/p' | head -1 || true)
+wait "$desk"
+state=$(psql -X -A -t -d "$DB" -c "SELECT status FROM protector.booking_reminders WHERE id = '$REM'")
+if [ "$answer" = 40001 ] && [ "$state" = sending ]; then
+	echo "ok - a REPEATABLE READ report during the hand-over is told to retry, the reminder still out"
+else
+	echo "not ok - a REPEATABLE READ report during the hand-over answered '$answer'; the reminder is $state"
+	failures=$((failures + 1))
+fi
+
 dropdb "$DB"
 echo "# reminder_handover: $failures failed"
 [ "$failures" -eq 0 ]
