@@ -178,6 +178,17 @@ COMMENT ON FUNCTION protector_internal.reminder_address(uuid, uuid, text) IS
 -- offset whose time has not passed, and, due now, those of p_due_now (the
 -- offsets whose reminder was due and not yet sent when the booking moved:
 -- a late worker must not make the customer miss it).
+-- The claims a reminder has had, earlier_claims + attempts: the number
+-- of its last claim, and what earlier_claims becomes when its tries start
+-- again (brought back, or claimed for another person), at most its bound.
+CREATE FUNCTION protector_internal.claims_made(p_earlier_claims integer, p_attempts integer)
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN LEAST(p_earlier_claims OPERATOR(pg_catalog.+) p_attempts, 1000000000);
+COMMENT ON FUNCTION protector_internal.claims_made(integer, integer) IS
+'A reminder''s claims so far (earlier_claims + attempts, at most earlier_claims'' bound): its last claim''s number';
+
 CREATE FUNCTION protector_internal.make_booking_reminders(b protector.bookings, p_due_now integer[] DEFAULT '{}')
 RETURNS void
 LANGUAGE plpgsql
@@ -205,7 +216,7 @@ BEGIN
 	ON CONFLICT (booking_id, offset_minutes, starts_at) WHERE kind OPERATOR(pg_catalog.=) 'scheduled'
 	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, attempts = 0, next_attempt_at = EXCLUDED.due_at,
 				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL,
-				  earlier_claims = LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
+				  earlier_claims = protector_internal.claims_made(r.earlier_claims, r.attempts)
 	WHERE r.status OPERATOR(pg_catalog.=) 'cancelled';
 END
 $$;
@@ -298,7 +309,7 @@ BEGIN
 		UPDATE protector.booking_reminders r
 		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = r.due_at,
 			last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL,
-			earlier_claims = LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
+			earlier_claims = protector_internal.claims_made(r.earlier_claims, r.attempts)
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start
 		  AND r.status OPERATOR(pg_catalog.=) 'cancelled'
@@ -309,7 +320,7 @@ BEGIN
 		UPDATE protector.booking_reminders r
 		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = pg_catalog.now(),
 			last_error = NULL, claimed_at = NULL, claimed_for = NULL,
-			earlier_claims = LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
+			earlier_claims = protector_internal.claims_made(r.earlier_claims, r.attempts)
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.starts_at OPERATOR(pg_catalog.=) v_start AND r.status OPERATOR(pg_catalog.=) 'failed'
 		  AND r.claimed_for IS DISTINCT FROM NEW.customer_id
@@ -612,7 +623,7 @@ BEGIN
 			-- the tries again, numbered on: another message, with another
 			-- key, that the last one's late report is not taken for)
 			attempts = CASE WHEN due.handed THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
-			earlier_claims = CASE WHEN due.handed THEN LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
+			earlier_claims = CASE WHEN due.handed THEN protector_internal.claims_made(r.earlier_claims, r.attempts)
 								  ELSE r.earlier_claims END,
 			claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) p_lease,
 			-- (a claim for another customer than the last: the last one's
@@ -630,7 +641,7 @@ BEGIN
 	WITH claimed AS (
 		SELECT r.id, r.organization_id, r.booking_id, r.kind, r.offset_minutes, a.channel, a.recipient,
 			   c.full_name, r.starts_at, r.due_at, v.timezone, v.name AS venue_name, s.name AS service_name,
-			   r.earlier_claims OPERATOR(pg_catalog.+) r.attempts AS attempt, r.earlier_claims, r.lease_until,
+			   protector_internal.claims_made(r.earlier_claims, r.attempts) AS attempt, r.earlier_claims, r.lease_until,
 			   (b.status OPERATOR(pg_catalog.=) 'confirmed' AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.=) r.starts_at) AS current
 		FROM protector.booking_reminders r
 		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) r.organization_id
@@ -679,6 +690,7 @@ AS $$
 DECLARE
 	r protector.booking_reminders;
 	v_late boolean;		-- its lease ran out, and no claim took it since
+	v_attempt integer;	-- the number of its last claim
 	v_error text;
 BEGIN
 	PERFORM protector_internal.require_worker('complete_reminder');
@@ -705,14 +717,15 @@ BEGIN
 			'Only a reminder handed out by claim_due_reminders is completed, once; a lease that ran out hands it to the next claim.');
 	END IF;
 	-- (claims are numbered across the times it was brought back)
-	IF p_attempt IS NULL AND (r.earlier_claims OPERATOR(pg_catalog.+) r.attempts) OPERATOR(pg_catalog.>) 1 THEN
+	v_attempt := protector_internal.claims_made(r.earlier_claims, r.attempts);
+	IF p_attempt IS NULL AND v_attempt OPERATOR(pg_catalog.>) 1 THEN
 		PERFORM protector.raise('conflict', 'this reminder was claimed more than once: p_attempt must say which claim reports',
-			pg_catalog.format('It is at attempt %s.', r.earlier_claims OPERATOR(pg_catalog.+) r.attempts),
+			pg_catalog.format('It is at attempt %s.', v_attempt),
 			'Pass the attempt that claim_due_reminders handed out; a report of an earlier claim is refused.');
 	END IF;
-	IF p_attempt IS NOT NULL AND p_attempt OPERATOR(pg_catalog.<>) (r.earlier_claims OPERATOR(pg_catalog.+) r.attempts) THEN
+	IF p_attempt IS NOT NULL AND p_attempt OPERATOR(pg_catalog.<>) v_attempt THEN
 		PERFORM protector.raise('conflict', 'this claim of the reminder has run out',
-			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, r.earlier_claims OPERATOR(pg_catalog.+) r.attempts),
+			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, v_attempt),
 			'Its lease ran out and another claim took it, or the reminder was brought back since.');
 	END IF;
 	-- a report of a claim for a customer who no longer has the booking
@@ -729,7 +742,7 @@ BEGIN
 		UPDATE protector.booking_reminders x
 		SET status = 'pending', next_attempt_at = pg_catalog.now(), lease_until = NULL, last_error = NULL,
 			claimed_at = NULL, claimed_for = NULL, attempts = 0,
-			earlier_claims = LEAST(x.earlier_claims OPERATOR(pg_catalog.+) x.attempts, 1000000000)
+			earlier_claims = protector_internal.claims_made(x.earlier_claims, x.attempts)
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 		RETURN r;
@@ -792,6 +805,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.settle_stale_reminders(),
 	protector_internal.lease_expired_error(),
 	protector_internal.reminder_handed(uuid, uuid, uuid),
+	protector_internal.claims_made(integer, integer),
 	protector_internal.reminder_max_attempts(uuid),
 	protector_internal.reminder_backoff(integer)
 TO service_role;

@@ -8920,7 +8920,7 @@ BEGIN
 	ON CONFLICT (booking_id, offset_minutes, starts_at) WHERE kind OPERATOR(pg_catalog.=) 'scheduled'
 	DO UPDATE SET status = 'pending', channel = EXCLUDED.channel, attempts = 0, next_attempt_at = EXCLUDED.due_at,
 				  last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL,
-				  earlier_claims = LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
+				  earlier_claims = protector_internal.claims_made(r.earlier_claims, r.attempts)
 	WHERE r.status OPERATOR(pg_catalog.=) 'cancelled';
 END
 $$;
@@ -9013,7 +9013,7 @@ BEGIN
 		UPDATE protector.booking_reminders r
 		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = r.due_at,
 			last_error = NULL, cancelled_reason = NULL, claimed_at = NULL, claimed_for = NULL,
-			earlier_claims = LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
+			earlier_claims = protector_internal.claims_made(r.earlier_claims, r.attempts)
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start
 		  AND r.status OPERATOR(pg_catalog.=) 'cancelled'
@@ -9024,7 +9024,7 @@ BEGIN
 		UPDATE protector.booking_reminders r
 		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = pg_catalog.now(),
 			last_error = NULL, claimed_at = NULL, claimed_for = NULL,
-			earlier_claims = LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
+			earlier_claims = protector_internal.claims_made(r.earlier_claims, r.attempts)
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.starts_at OPERATOR(pg_catalog.=) v_start AND r.status OPERATOR(pg_catalog.=) 'failed'
 		  AND r.claimed_for IS DISTINCT FROM NEW.customer_id
@@ -9277,7 +9277,7 @@ BEGIN
 			-- the tries again, numbered on: another message, with another
 			-- key, that the last one's late report is not taken for)
 			attempts = CASE WHEN due.handed THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
-			earlier_claims = CASE WHEN due.handed THEN LEAST(r.earlier_claims OPERATOR(pg_catalog.+) r.attempts, 1000000000)
+			earlier_claims = CASE WHEN due.handed THEN protector_internal.claims_made(r.earlier_claims, r.attempts)
 								  ELSE r.earlier_claims END,
 			claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) p_lease,
 			-- (a claim for another customer than the last: the last one's
@@ -9295,7 +9295,7 @@ BEGIN
 	WITH claimed AS (
 		SELECT r.id, r.organization_id, r.booking_id, r.kind, r.offset_minutes, a.channel, a.recipient,
 			   c.full_name, r.starts_at, r.due_at, v.timezone, v.name AS venue_name, s.name AS service_name,
-			   r.earlier_claims OPERATOR(pg_catalog.+) r.attempts AS attempt, r.earlier_claims, r.lease_until,
+			   protector_internal.claims_made(r.earlier_claims, r.attempts) AS attempt, r.earlier_claims, r.lease_until,
 			   (b.status OPERATOR(pg_catalog.=) 'confirmed' AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.=) r.starts_at) AS current
 		FROM protector.booking_reminders r
 		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) r.organization_id
@@ -9344,6 +9344,7 @@ AS $$
 DECLARE
 	r protector.booking_reminders;
 	v_late boolean;		-- its lease ran out, and no claim took it since
+	v_attempt integer;	-- the number of its last claim
 	v_error text;
 BEGIN
 	PERFORM protector_internal.require_worker('complete_reminder');
@@ -9370,14 +9371,15 @@ BEGIN
 			'Only a reminder handed out by claim_due_reminders is completed, once; a lease that ran out hands it to the next claim.');
 	END IF;
 	-- (claims are numbered across the times it was brought back)
-	IF p_attempt IS NULL AND (r.earlier_claims OPERATOR(pg_catalog.+) r.attempts) OPERATOR(pg_catalog.>) 1 THEN
+	v_attempt := protector_internal.claims_made(r.earlier_claims, r.attempts);
+	IF p_attempt IS NULL AND v_attempt OPERATOR(pg_catalog.>) 1 THEN
 		PERFORM protector.raise('conflict', 'this reminder was claimed more than once: p_attempt must say which claim reports',
-			pg_catalog.format('It is at attempt %s.', r.earlier_claims OPERATOR(pg_catalog.+) r.attempts),
+			pg_catalog.format('It is at attempt %s.', v_attempt),
 			'Pass the attempt that claim_due_reminders handed out; a report of an earlier claim is refused.');
 	END IF;
-	IF p_attempt IS NOT NULL AND p_attempt OPERATOR(pg_catalog.<>) (r.earlier_claims OPERATOR(pg_catalog.+) r.attempts) THEN
+	IF p_attempt IS NOT NULL AND p_attempt OPERATOR(pg_catalog.<>) v_attempt THEN
 		PERFORM protector.raise('conflict', 'this claim of the reminder has run out',
-			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, r.earlier_claims OPERATOR(pg_catalog.+) r.attempts),
+			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, v_attempt),
 			'Its lease ran out and another claim took it, or the reminder was brought back since.');
 	END IF;
 	-- a report of a claim for a customer who no longer has the booking
@@ -9394,7 +9396,7 @@ BEGIN
 		UPDATE protector.booking_reminders x
 		SET status = 'pending', next_attempt_at = pg_catalog.now(), lease_until = NULL, last_error = NULL,
 			claimed_at = NULL, claimed_for = NULL, attempts = 0,
-			earlier_claims = LEAST(x.earlier_claims OPERATOR(pg_catalog.+) x.attempts, 1000000000)
+			earlier_claims = protector_internal.claims_made(x.earlier_claims, x.attempts)
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 		RETURN r;
@@ -14840,6 +14842,17 @@ COMMENT ON FUNCTION protector_internal.check_member_email() IS
 CREATE TRIGGER check_member_email BEFORE INSERT OR UPDATE OF email ON protector.members
 	FOR EACH ROW WHEN (NEW.email IS NOT NULL AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_member_email();
+
+-- a reminder's claims so far, its last claim's number, written once
+CREATE FUNCTION protector_internal.claims_made(p_earlier_claims integer, p_attempts integer)
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN LEAST(p_earlier_claims OPERATOR(pg_catalog.+) p_attempts, 1000000000);
+COMMENT ON FUNCTION protector_internal.claims_made(integer, integer) IS
+'A reminder''s claims so far (earlier_claims + attempts, at most earlier_claims'' bound): its last claim''s number';
+REVOKE ALL ON FUNCTION protector_internal.claims_made(integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.claims_made(integer, integer) TO service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
