@@ -112,24 +112,22 @@ COMMENT ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) 
 'A customer''s new booking: 53400 beyond settings.customers.open_requests (default 10) bookings they made that have not ended';
 GRANT EXECUTE ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) TO authenticated, service_role;
 
--- An agent for a booking: whether the user is a member of the
--- organization, their row share-locked (the foreign key's check locks it
--- too).  A member leaving at that moment is waited for, and then
--- not found (the check, run first, failed with its bare 23503 on the row
--- deleted under it).  Asked of the request, as the staff list is: those
--- who may read the organization's members, and trusted roles.
-CREATE FUNCTION protector_internal.lock_agent(p_organization_id uuid, p_user_id uuid)
+-- Whether a user is a member of the organization, their row share-locked:
+-- a member leaving or deactivated at this moment is waited for, then not
+-- found (false) or refused as inactive (23P01, with the caller's detail
+-- and hint).  One lookup for every assignment to a member: a booking's
+-- agent, a task's assignee, a notification's recipient.  Called by
+-- functions running as the owner only.
+CREATE FUNCTION protector_internal.lock_active_member(p_organization_id uuid, p_user_id uuid,
+	p_detail text, p_hint text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_active boolean;
 	v_name text;
 BEGIN
-	PERFORM protector_internal.authorize_requester(p_organization_id, 'members.read', 'organization');
-	-- (share-locked: a member leaving or deactivated at this moment is
-	-- waited for, a deactivation written directly to the row too)
 	SELECT m.active, COALESCE(m.full_name, m.email, m.user_id::text) INTO v_active, v_name
 	FROM protector.members m
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -138,14 +136,33 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN false;
 	END IF;
-	-- (whatever the booking's status: the check of live bookings' shifts,
-	-- src/shifts.c, says the same; a completed booking given to a
-	-- deactivated member rewrote whose work it was)
 	IF NOT v_active THEN
 		PERFORM protector.raise('conflict', pg_catalog.format('%s is no active member', v_name),
-			'A booking is assigned only to an active member.', 'Assign someone else.');
+			p_detail, p_hint);
 	END IF;
 	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_active_member(uuid, uuid, text, text) IS
+'Internal: whether p_user_id is a member of the organization, its row locked FOR SHARE (a member leaving or deactivated is waited for); 23P01 with the given detail and hint for an inactive one';
+
+-- An agent for a booking: whether the user is a member of the
+-- organization (lock_active_member).  A member leaving at that moment is
+-- waited for, and then not found (the foreign key's check, run first,
+-- failed with its bare 23503 on the row deleted under it).  Asked of the
+-- request, as the staff list is: those who may read the organization's
+-- members, and trusted roles.  Whatever the booking's status: a completed
+-- booking given to a deactivated member rewrote whose work it was (the
+-- check of live bookings' shifts, src/shifts.c, says the same).
+CREATE FUNCTION protector_internal.lock_agent(p_organization_id uuid, p_user_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.authorize_requester(p_organization_id, 'members.read', 'organization');
+	RETURN protector_internal.lock_active_member(p_organization_id, p_user_id,
+		'A booking is assigned only to an active member.', 'Assign someone else.');
 END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_agent(uuid, uuid) IS

@@ -480,9 +480,6 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_active boolean;
-	v_name text;
 BEGIN
 	-- a task that keeps its assignee: a done one is history (a former
 	-- member's stays theirs), an open one was checked when it was assigned;
@@ -494,17 +491,11 @@ BEGIN
 	END IF;
 	-- (the member's row locked: a deactivation racing this waits for it and
 	-- then releases the task, or this waits and sees the member inactive)
-	SELECT m.active, COALESCE(m.full_name, m.email, m.user_id::text) INTO v_active, v_name
-	FROM protector.members m
-	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) NEW.assignee
-	FOR SHARE;
-	IF NOT FOUND THEN
+	IF NOT protector_internal.lock_active_member(NEW.organization_id, NEW.assignee,
+			'A task is assigned only to an active member.', 'Assign someone else.') THEN
 		-- (by name: the composite foreign key's error was bare)
 		PERFORM protector.raise('not_found', 'assignee not found',
 			'assignee is not a member of the task''s organization.');
-	ELSIF NOT v_active THEN
-		PERFORM protector.raise('conflict', pg_catalog.format('%s is no active member', v_name),
-			'A task is assigned only to an active member.', 'Assign someone else.');
 	END IF;
 	RETURN NEW;
 END

@@ -134,9 +134,6 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_active boolean;
-	v_name text;
 BEGIN
 	-- (a write that keeps the recipient is not judged: a notification of a
 	-- member deactivated since is still marked read)
@@ -144,19 +141,14 @@ BEGIN
 	   AND NEW.organization_id OPERATOR(pg_catalog.=) OLD.organization_id THEN
 		RETURN NEW;
 	END IF;
-	-- (key-share locked, as the foreign key will: a deletion racing this
-	-- is waited for and then named)
-	SELECT m.active, COALESCE(m.full_name, m.email, m.user_id::text) INTO v_active, v_name
-	FROM protector.members m
-	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) NEW.recipient_id
-	FOR KEY SHARE;
-	IF NOT FOUND THEN
+	-- (share-locked, as a task's assignee: a deletion or deactivation
+	-- racing this is waited for and then named; a deactivated member reads
+	-- nothing any more)
+	IF NOT protector_internal.lock_active_member(NEW.organization_id, NEW.recipient_id,
+			'A notification is addressed only to an active member.',
+			'Address someone else, or the desk (recipient_id NULL).') THEN
 		PERFORM protector.raise('not_found', 'recipient not found',
 			'recipient_id is not a member of the notification''s organization.');
-	-- (as a task's assignee: a deactivated member reads nothing any more)
-	ELSIF NOT v_active THEN
-		PERFORM protector.raise('conflict', pg_catalog.format('%s is no active member', v_name),
-			'A notification is addressed only to an active member.', 'Address someone else, or the desk (recipient_id NULL).');
 	END IF;
 	RETURN NEW;
 END

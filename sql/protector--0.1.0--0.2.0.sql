@@ -6797,9 +6797,6 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_active boolean;
-	v_name text;
 BEGIN
 	-- a task that keeps its assignee: a done one is history (a former
 	-- member's stays theirs), an open one was checked when it was assigned;
@@ -6811,17 +6808,11 @@ BEGIN
 	END IF;
 	-- (the member's row locked: a deactivation racing this waits for it and
 	-- then releases the task, or this waits and sees the member inactive)
-	SELECT m.active, COALESCE(m.full_name, m.email, m.user_id::text) INTO v_active, v_name
-	FROM protector.members m
-	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) NEW.assignee
-	FOR SHARE;
-	IF NOT FOUND THEN
+	IF NOT protector_internal.lock_active_member(NEW.organization_id, NEW.assignee,
+			'A task is assigned only to an active member.', 'Assign someone else.') THEN
 		-- (by name: the composite foreign key's error was bare)
 		PERFORM protector.raise('not_found', 'assignee not found',
 			'assignee is not a member of the task''s organization.');
-	ELSIF NOT v_active THEN
-		PERFORM protector.raise('conflict', pg_catalog.format('%s is no active member', v_name),
-			'A task is assigned only to an active member.', 'Assign someone else.');
 	END IF;
 	RETURN NEW;
 END
@@ -12530,9 +12521,6 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_active boolean;
-	v_name text;
 BEGIN
 	-- (a write that keeps the recipient is not judged: a notification of a
 	-- member deactivated since is still marked read)
@@ -12540,19 +12528,14 @@ BEGIN
 	   AND NEW.organization_id OPERATOR(pg_catalog.=) OLD.organization_id THEN
 		RETURN NEW;
 	END IF;
-	-- (key-share locked, as the foreign key will: a deletion racing this
-	-- is waited for and then named)
-	SELECT m.active, COALESCE(m.full_name, m.email, m.user_id::text) INTO v_active, v_name
-	FROM protector.members m
-	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) NEW.recipient_id
-	FOR KEY SHARE;
-	IF NOT FOUND THEN
+	-- (share-locked, as a task's assignee: a deletion or deactivation
+	-- racing this is waited for and then named; a deactivated member reads
+	-- nothing any more)
+	IF NOT protector_internal.lock_active_member(NEW.organization_id, NEW.recipient_id,
+			'A notification is addressed only to an active member.',
+			'Address someone else, or the desk (recipient_id NULL).') THEN
 		PERFORM protector.raise('not_found', 'recipient not found',
 			'recipient_id is not a member of the notification''s organization.');
-	-- (as a task's assignee: a deactivated member reads nothing any more)
-	ELSIF NOT v_active THEN
-		PERFORM protector.raise('conflict', pg_catalog.format('%s is no active member', v_name),
-			'A notification is addressed only to an active member.', 'Address someone else, or the desk (recipient_id NULL).');
 	END IF;
 	RETURN NEW;
 END
@@ -14616,29 +14599,10 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_active boolean;
-	v_name text;
 BEGIN
 	PERFORM protector_internal.authorize_requester(p_organization_id, 'members.read', 'organization');
-	-- (share-locked: a member leaving or deactivated at this moment is
-	-- waited for, a deactivation written directly to the row too)
-	SELECT m.active, COALESCE(m.full_name, m.email, m.user_id::text) INTO v_active, v_name
-	FROM protector.members m
-	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND m.user_id OPERATOR(pg_catalog.=) p_user_id
-	FOR SHARE;
-	IF NOT FOUND THEN
-		RETURN false;
-	END IF;
-	-- (whatever the booking's status: the check of live bookings' shifts,
-	-- src/shifts.c, says the same; a completed booking given to a
-	-- deactivated member rewrote whose work it was)
-	IF NOT v_active THEN
-		PERFORM protector.raise('conflict', pg_catalog.format('%s is no active member', v_name),
-			'A booking is assigned only to an active member.', 'Assign someone else.');
-	END IF;
-	RETURN true;
+	RETURN protector_internal.lock_active_member(p_organization_id, p_user_id,
+		'A booking is assigned only to an active member.', 'Assign someone else.');
 END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_agent(uuid, uuid) IS
@@ -14853,6 +14817,34 @@ COMMENT ON FUNCTION protector_internal.claims_made(integer, integer) IS
 'A reminder''s claims so far (earlier_claims + attempts, at most earlier_claims'' bound): its last claim''s number';
 REVOKE ALL ON FUNCTION protector_internal.claims_made(integer, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.claims_made(integer, integer) TO service_role;
+
+CREATE FUNCTION protector_internal.lock_active_member(p_organization_id uuid, p_user_id uuid,
+	p_detail text, p_hint text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_active boolean;
+	v_name text;
+BEGIN
+	SELECT m.active, COALESCE(m.full_name, m.email, m.user_id::text) INTO v_active, v_name
+	FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND m.user_id OPERATOR(pg_catalog.=) p_user_id
+	FOR SHARE;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	IF NOT v_active THEN
+		PERFORM protector.raise('conflict', pg_catalog.format('%s is no active member', v_name),
+			p_detail, p_hint);
+	END IF;
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_active_member(uuid, uuid, text, text) IS
+'Internal: whether p_user_id is a member of the organization, its row locked FOR SHARE (a member leaving or deactivated is waited for); 23P01 with the given detail and hint for an inactive one';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
