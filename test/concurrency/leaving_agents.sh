@@ -7,7 +7,11 @@
 # 1. staff setting assigned_agent on a booking;
 # 2. staff booking with p_assigned_agent (create_booking);
 # 3. a task assigned and a notification addressed to them (their own
-#    checks lock the member row too: P0002 assignee / recipient not found).
+#    checks lock the member row too: P0002 assignee / recipient not found);
+# 4. the same four writes while the agent is deactivated (a direct write
+#    of the row, held open): each waits and is told the agent is no active
+#    member (23P01); the notification's check once took only a key-share
+#    lock, which a deactivation does not wait for.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -78,9 +82,40 @@ answer=$(sqlstate_as fay "INSERT INTO protector.notifications (organization_id, 
 wait "$leaver"
 check "a notification addressed" "$answer"
 
-# and both still take an agent who stays
+# 4
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
 	VALUES ('$ORG', tests.get_supabase_uid('ada'), 'agent', now())" >/dev/null
+deactivate_slowly() {
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
+		-c "UPDATE protector.members SET active = false WHERE organization_id = '$ORG' AND user_id = tests.get_supabase_uid('ada')" \
+		-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
+	deactivator=$!
+	sleep 0.3
+}
+check_inactive() {
+	local name=$1 answer=$2
+	wait "$deactivator"
+	psql -X -q -d "$DB" -c "UPDATE protector.members SET active = true WHERE organization_id = '$ORG' AND user_id = tests.get_supabase_uid('ada')"
+	if [ "$answer" = 23P01 ]; then
+		echo "ok - $name while the agent is deactivated: no active member (23P01)"
+	else
+		echo "not ok - $name while the agent is deactivated: answered $answer"
+		failures=$((failures + 1))
+	fi
+}
+deactivate_slowly
+check_inactive "assigned_agent written" "$(sqlstate_as fay "UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('ada') WHERE id = '$BOOKING'")"
+deactivate_slowly
+check_inactive "create_booking with p_assigned_agent" "$(sqlstate_as fay "SELECT protector.create_booking('$SERVICE', NULL,
+	date_trunc('day', now()) + interval '4 days 10 hours', p_assigned_agent => tests.get_supabase_uid('ada'))")"
+deactivate_slowly
+check_inactive "a task assigned" "$(sqlstate_as fay "INSERT INTO protector.tasks (organization_id, title, assignee)
+	VALUES ('$ORG', 'Call back', tests.get_supabase_uid('ada'))")"
+deactivate_slowly
+check_inactive "a notification addressed" "$(sqlstate_as fay "INSERT INTO protector.notifications (organization_id, recipient_id, kind)
+	VALUES ('$ORG', tests.get_supabase_uid('ada'), 'note')")"
+
+# and both still take an agent who stays
 a1=$(sqlstate_as fay "UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('ada') WHERE id = '$BOOKING'")
 a2=$(sqlstate_as fay "SELECT protector.create_booking('$SERVICE', NULL,
 	date_trunc('day', now()) + interval '4 days 10 hours', p_assigned_agent => tests.get_supabase_uid('ada'))")
