@@ -62,6 +62,10 @@ CREATE TABLE protector.booking_reminders (
 	-- claim's number, earlier_claims + attempts, never repeats, so a very
 	-- late report of a claim before that is not taken for a new claim's
 	earlier_claims	integer NOT NULL DEFAULT 0 CHECK (earlier_claims BETWEEN 0 AND 1000000000),
+	-- the customers a claim's message reached while the booking went to
+	-- another (the reminder then started again for them): it is not sent
+	-- to any of them again should the booking come back (the last 20)
+	sent_to			uuid[] CHECK (cardinality(sent_to) <= 20),
 	CHECK ((kind = 'scheduled') = (offset_minutes IS NOT NULL)),
 	CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
 	CHECK ((status = 'sent') = (sent_at IS NOT NULL)),
@@ -469,6 +473,7 @@ BEGIN
 	NEW.earlier_claims := 0;
 	NEW.claimed_at := NULL;
 	NEW.claimed_for := NULL;
+	NEW.sent_to := NULL;
 	NEW.lease_until := NULL;
 	NEW.sent_at := NULL;
 	NEW.last_error := NULL;
@@ -608,7 +613,11 @@ BEGIN
 	-- a change after this claim waits for it)
 	WITH due AS (
 		SELECT x.id, b.customer_id,
-			   protector_internal.reminder_handed(x.organization_id, x.claimed_for, b.customer_id) AS handed
+			   protector_internal.reminder_handed(x.organization_id, x.claimed_for, b.customer_id) AS handed,
+			   -- (its message reached this person before the booking went
+			   -- to another and came back: not sent again)
+			   EXISTS (SELECT FROM pg_catalog.unnest(x.sent_to) t(customer_id)
+					   WHERE NOT protector_internal.reminder_handed(x.organization_id, t.customer_id, b.customer_id)) AS reached
 		FROM protector.booking_reminders x
 		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
 								  AND b.id OPERATOR(pg_catalog.=) x.booking_id
@@ -616,6 +625,10 @@ BEGIN
 		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
 		ORDER BY x.next_attempt_at, x.id LIMIT p_limit
 		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED),
+	reached AS (
+		UPDATE protector.booking_reminders r
+		SET status = 'sent', sent_at = pg_catalog.now()
+		FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id AND due.reached),
 	taken AS (
 		UPDATE protector.booking_reminders r
 		SET status = 'sending', claimed_at = pg_catalog.now(),
@@ -629,7 +642,7 @@ BEGIN
 			-- (a claim for another customer than the last: the last one's
 			-- error, which may quote their address, is not this claim's)
 			last_error = CASE WHEN r.claimed_for IS NOT DISTINCT FROM due.customer_id THEN r.last_error END
-		FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id
+		FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id AND NOT due.reached
 		RETURNING r.id)
 	SELECT pg_catalog.array_agg(t.id) INTO v_ids FROM taken t;
 	IF v_ids IS NULL THEN
@@ -732,7 +745,9 @@ BEGIN
 	-- (another took it over meanwhile): that message went to them; the
 	-- reminder starts again for the one who has it, numbered on, while
 	-- the booking is still confirmed for that time and ahead (else the
-	-- report is taken as it is: there is nobody to remind)
+	-- report is taken as it is: there is nobody to remind).  One it
+	-- reached is remembered (sent_to): should the booking come back to
+	-- them, it is not sent to them twice.
 	IF EXISTS (SELECT FROM protector.bookings b
 			   WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id
 				 AND b.status OPERATOR(pg_catalog.=) 'confirmed' AND b.customer_id IS NOT NULL
@@ -742,7 +757,10 @@ BEGIN
 		UPDATE protector.booking_reminders x
 		SET status = 'pending', next_attempt_at = pg_catalog.now(), lease_until = NULL, last_error = NULL,
 			claimed_at = NULL, claimed_for = NULL, attempts = 0,
-			earlier_claims = protector_internal.claims_made(x.earlier_claims, x.attempts)
+			earlier_claims = protector_internal.claims_made(x.earlier_claims, x.attempts),
+			sent_to = CASE WHEN NOT p_ok OR x.claimed_for OPERATOR(pg_catalog.=) ANY (COALESCE(x.sent_to, '{}')) THEN x.sent_to
+						   ELSE (COALESCE(x.sent_to, '{}') OPERATOR(pg_catalog.||) x.claimed_for)[
+									GREATEST(COALESCE(pg_catalog.cardinality(x.sent_to), 0) OPERATOR(pg_catalog.-) 18, 1):] END
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 		RETURN r;

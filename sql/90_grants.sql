@@ -54,7 +54,8 @@ BEGIN
 									 -- (its member's to give: confirm_membership)
 									 ('protector.members'::regclass, 'confirmed_at'),
 									 ('protector.booking_reminders'::regclass, 'claimed_for'),
-									 ('protector.booking_reminders'::regclass, 'earlier_claims'));
+									 ('protector.booking_reminders'::regclass, 'earlier_claims'),
+									 ('protector.booking_reminders'::regclass, 'sent_to'));
 		EXECUTE format('GRANT INSERT (%s) ON %s TO authenticated', cols, t);
 		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
 		FROM pg_catalog.pg_attribute a
@@ -79,7 +80,8 @@ BEGIN
 									 ('protector.promo_codes'::regclass, 'times_used'),
 									 ('protector.members'::regclass, 'confirmed_at'),
 									 ('protector.booking_reminders'::regclass, 'claimed_for'),
-									 ('protector.booking_reminders'::regclass, 'earlier_claims'));
+									 ('protector.booking_reminders'::regclass, 'earlier_claims'),
+									 ('protector.booking_reminders'::regclass, 'sent_to'));
 		EXECUTE format('GRANT UPDATE (%s) ON %s TO authenticated', cols, t);
 	END LOOP;
 END

@@ -9141,6 +9141,7 @@ BEGIN
 	NEW.earlier_claims := 0;
 	NEW.claimed_at := NULL;
 	NEW.claimed_for := NULL;
+	NEW.sent_to := NULL;
 	NEW.lease_until := NULL;
 	NEW.sent_at := NULL;
 	NEW.last_error := NULL;
@@ -9253,7 +9254,11 @@ BEGIN
 	-- a change after this claim waits for it)
 	WITH due AS (
 		SELECT x.id, b.customer_id,
-			   protector_internal.reminder_handed(x.organization_id, x.claimed_for, b.customer_id) AS handed
+			   protector_internal.reminder_handed(x.organization_id, x.claimed_for, b.customer_id) AS handed,
+			   -- (its message reached this person before the booking went
+			   -- to another and came back: not sent again)
+			   EXISTS (SELECT FROM pg_catalog.unnest(x.sent_to) t(customer_id)
+					   WHERE NOT protector_internal.reminder_handed(x.organization_id, t.customer_id, b.customer_id)) AS reached
 		FROM protector.booking_reminders x
 		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
 								  AND b.id OPERATOR(pg_catalog.=) x.booking_id
@@ -9261,6 +9266,10 @@ BEGIN
 		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
 		ORDER BY x.next_attempt_at, x.id LIMIT p_limit
 		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED),
+	reached AS (
+		UPDATE protector.booking_reminders r
+		SET status = 'sent', sent_at = pg_catalog.now()
+		FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id AND due.reached),
 	taken AS (
 		UPDATE protector.booking_reminders r
 		SET status = 'sending', claimed_at = pg_catalog.now(),
@@ -9274,7 +9283,7 @@ BEGIN
 			-- (a claim for another customer than the last: the last one's
 			-- error, which may quote their address, is not this claim's)
 			last_error = CASE WHEN r.claimed_for IS NOT DISTINCT FROM due.customer_id THEN r.last_error END
-		FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id
+		FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id AND NOT due.reached
 		RETURNING r.id)
 	SELECT pg_catalog.array_agg(t.id) INTO v_ids FROM taken t;
 	IF v_ids IS NULL THEN
@@ -9377,7 +9386,9 @@ BEGIN
 	-- (another took it over meanwhile): that message went to them; the
 	-- reminder starts again for the one who has it, numbered on, while
 	-- the booking is still confirmed for that time and ahead (else the
-	-- report is taken as it is: there is nobody to remind)
+	-- report is taken as it is: there is nobody to remind).  One it
+	-- reached is remembered (sent_to): should the booking come back to
+	-- them, it is not sent to them twice.
 	IF EXISTS (SELECT FROM protector.bookings b
 			   WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id
 				 AND b.status OPERATOR(pg_catalog.=) 'confirmed' AND b.customer_id IS NOT NULL
@@ -9387,7 +9398,10 @@ BEGIN
 		UPDATE protector.booking_reminders x
 		SET status = 'pending', next_attempt_at = pg_catalog.now(), lease_until = NULL, last_error = NULL,
 			claimed_at = NULL, claimed_for = NULL, attempts = 0,
-			earlier_claims = protector_internal.claims_made(x.earlier_claims, x.attempts)
+			earlier_claims = protector_internal.claims_made(x.earlier_claims, x.attempts),
+			sent_to = CASE WHEN NOT p_ok OR x.claimed_for OPERATOR(pg_catalog.=) ANY (COALESCE(x.sent_to, '{}')) THEN x.sent_to
+						   ELSE (COALESCE(x.sent_to, '{}') OPERATOR(pg_catalog.||) x.claimed_for)[
+									GREATEST(COALESCE(pg_catalog.cardinality(x.sent_to), 0) OPERATOR(pg_catalog.-) 18, 1):] END
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 		RETURN r;
@@ -14845,6 +14859,10 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_active_member(uuid, uuid, text, text) IS
 'Internal: whether p_user_id is a member of the organization, its row locked FOR SHARE (a member leaving or deactivated is waited for); 23P01 with the given detail and hint for an inactive one';
+
+-- a reminder's message that reached a customer before the booking went
+-- to another is not sent to them again should it come back
+ALTER TABLE protector.booking_reminders ADD COLUMN sent_to uuid[] CHECK (cardinality(sent_to) <= 20);
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

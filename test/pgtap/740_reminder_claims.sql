@@ -9,7 +9,7 @@
 -- drop as the one before.
 -- The file runs in one transaction: now() is one instant.
 BEGIN;
-SELECT plan(25);
+SELECT plan(33);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a740000-0000-4000-8000-000000000000', 'R', 'reminder-claims');
 INSERT INTO protector.venues (id, organization_id, name, timezone)
@@ -168,6 +168,60 @@ SET LOCAL ROLE service_role;
 SELECT is((SELECT format('%s %s', status, sent_at IS NOT NULL) FROM protector.complete_reminder(:'rid5', true, NULL, 1)), 'sent t',
 	'handed to Bo and then cancelled: Ann''s report that it was sent is taken');
 RESET ROLE;
+
+-- a message that reached Ann before the booking went to Bo is not sent
+-- to her again when it comes back to her before Bo's claim (sent_to)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a740000-0000-4000-8000-0000000b0005', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
+		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('day', now()) + interval '9 days', date_trunc('day', now()) + interval '9 days 1 hour'), 'confirmed');
+SELECT r.id AS rid6 FROM protector.booking_reminders r
+WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0005' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT is(pg_temp.claim(:'rid6'), format('1 %s', :'rid6'), 'a sixth reminder''s first claim, for Ann');
+UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c002' WHERE id = '0a740000-0000-4000-8000-0000000b0005';
+SET LOCAL ROLE service_role;
+SELECT is((SELECT format('%s %s', status, sent_to) FROM protector.complete_reminder(:'rid6', true, NULL, 1)),
+	'pending {0a740000-0000-4000-8000-00000000c001}', 'Ann''s report after the hand-over: it starts again for Bo, remembering it reached Ann');
+RESET ROLE;
+UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c001' WHERE id = '0a740000-0000-4000-8000-0000000b0005';
+SELECT is(pg_temp.claim(:'rid6'), NULL, 'back with Ann before Bo''s claim: nothing is handed out');
+SELECT is((SELECT format('%s %s %s', status, sent_at IS NOT NULL, attempts) FROM protector.booking_reminders WHERE id = :'rid6'),
+	'sent t 0', '... it is marked sent: Ann had it');
+-- Bo reached too, after Ann, and the booking back with Ann: neither
+-- gets it twice
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a740000-0000-4000-8000-0000000b0006', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
+		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('day', now()) + interval '10 days', date_trunc('day', now()) + interval '10 days 1 hour'), 'confirmed');
+SELECT r.id AS rid7 FROM protector.booking_reminders r
+WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0006' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT pg_temp.claim(:'rid7') \g /dev/null
+UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c002' WHERE id = '0a740000-0000-4000-8000-0000000b0006';
+SET LOCAL ROLE service_role;
+SELECT protector.complete_reminder(:'rid7', true, NULL, 1) \g /dev/null
+RESET ROLE;
+SELECT is(pg_temp.claim(:'rid7'), format('2 %s/1', :'rid7'), 'started again, Bo''s claim is attempt 2');
+UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c001' WHERE id = '0a740000-0000-4000-8000-0000000b0006';
+SET LOCAL ROLE service_role;
+SELECT is((SELECT format('%s %s', status, sent_to) FROM protector.complete_reminder(:'rid7', true, NULL, 2)),
+	'pending {0a740000-0000-4000-8000-00000000c001,0a740000-0000-4000-8000-00000000c002}',
+	'Bo''s report after the booking went back to Ann: both are remembered');
+RESET ROLE;
+SELECT is(pg_temp.claim(:'rid7'), NULL, '... and Ann, who had it first, does not get it again');
+-- a failure reached nobody: Ann, the booking hers again, gets it
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a740000-0000-4000-8000-0000000b0007', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
+		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('day', now()) + interval '11 days', date_trunc('day', now()) + interval '11 days 1 hour'), 'confirmed');
+SELECT r.id AS rid8 FROM protector.booking_reminders r
+WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0007' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT pg_temp.claim(:'rid8') \g /dev/null
+UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c002' WHERE id = '0a740000-0000-4000-8000-0000000b0007';
+SET LOCAL ROLE service_role;
+SELECT protector.complete_reminder(:'rid8', false, 'mailbox full', 1) \g /dev/null
+RESET ROLE;
+UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c001' WHERE id = '0a740000-0000-4000-8000-0000000b0007';
+SELECT is(pg_temp.claim(:'rid8'), format('2 %s/1', :'rid8'), 'a failed message to Ann reached nobody: back with her, she gets it (attempt 2)');
 
 -- earlier_claims is bounded, and a revival stops at the bound (a trusted
 -- write of it near the integer limit made every worker's claim fail)
