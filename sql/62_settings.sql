@@ -160,10 +160,14 @@ BEGIN
 				i := i OPERATOR(pg_catalog.+) 1;
 			END LOOP;
 		WHEN k OPERATOR(pg_catalog.=) 'customers' THEN
-			PERFORM protector_internal.check_setting_keys(v, p, '{open_requests}');
+			PERFORM protector_internal.check_setting_keys(v, p, '{open_requests,messages_per_hour}');
 			IF v ? 'open_requests' THEN
 				PERFORM protector_internal.check_setting_number(v -> 'open_requests', p OPERATOR(pg_catalog.||) '.open_requests',
 																1, 1000, true);
+			END IF;
+			IF v ? 'messages_per_hour' THEN
+				PERFORM protector_internal.check_setting_number(v -> 'messages_per_hour',
+																p OPERATOR(pg_catalog.||) '.messages_per_hour', 1, 1000, true);
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'staff' THEN
 			PERFORM protector_internal.check_setting_keys(v, p, '{require_shifts}');

@@ -124,6 +124,48 @@ CREATE POLICY booking_messages_update ON protector.booking_messages FOR UPDATE T
 		   OR customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[]));
 SELECT pg_catalog.pg_extension_config_dump('protector.booking_messages', '');
 
+-- One customer cannot flood a thread: at most
+-- settings.customers.messages_per_hour (default 20) customer messages in
+-- one booking's thread in the last hour.  Counted under a lock of the
+-- booking's (class id 1886547723), so that messages at the same moment
+-- count each other, and as the owner: every customer message of the
+-- thread, whatever the caller sees.  For the booking's own customer.
+CREATE FUNCTION protector_internal.check_customer_message_rate(p_organization_id uuid, p_booking_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_limit integer;
+	v_recent bigint;
+BEGIN
+	IF NOT EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
+					 AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
+		PERFORM protector.raise('forbidden', 'this is a customer''s own check', 'Pass a booking of yours.');
+	END IF;
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547723, pg_catalog.hashtext(p_booking_id::text));
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.booking_messages m WHERE m.booking_id OPERATOR(pg_catalog.=) $1',
+		p_booking_id, 'a message of this thread was written concurrently', NULL);
+	SELECT protector_internal.setting_number(o.settings #> '{customers,messages_per_hour}', 20, 1, 1000)::integer INTO v_limit
+	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id;
+	SELECT pg_catalog.count(*) INTO v_recent FROM protector.booking_messages m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.booking_id OPERATOR(pg_catalog.=) p_booking_id
+	  AND m.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour')
+	  AND m.sender_kind OPERATOR(pg_catalog.=) 'customer';
+	IF v_recent OPERATOR(pg_catalog.>=) COALESCE(v_limit, 20) THEN
+		PERFORM protector.raise('rate_limited', 'too many messages in this thread; try again later',
+			pg_catalog.format('The organization takes at most %s messages of a customer in one booking''s thread per hour.',
+				COALESCE(v_limit, 20)),
+			'Wait for a reply, or call the organization.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_customer_message_rate(uuid, uuid) IS
+'A customer''s new message: 53400 beyond settings.customers.messages_per_hour (default 20) customer messages in the thread in the last hour';
+GRANT EXECUTE ON FUNCTION protector_internal.check_customer_message_rate(uuid, uuid) TO authenticated, service_role;
+
 -- A new message as the database records it: written by the caller, now,
 -- unread, its body checked.
 CREATE FUNCTION protector_internal.prepare_message()
@@ -141,6 +183,10 @@ BEGIN
 	IF NOT protector_internal.lines_are_clean(NEW.body) THEN
 		PERFORM protector.raise('invalid_parameter', 'a message holds control or invisible direction characters',
 			NULL, 'Plain text with line breaks and tabs is accepted.');
+	END IF;
+	-- (a customer's: at most so many an hour, check_customer_message_rate)
+	IF NEW.sender_kind OPERATOR(pg_catalog.=) 'customer' AND NOT protector_internal.caller_is_trusted() THEN
+		PERFORM protector_internal.check_customer_message_rate(NEW.organization_id, NEW.booking_id);
 	END IF;
 	NEW.sender_user_id := protector.current_user_id();
 	-- the thread's customer now (the booking as the caller sees it)

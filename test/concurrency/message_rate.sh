@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# test/concurrency/message_rate.sh — a customer's messages at the same
+# moment against the thread's hourly limit (sql/84_messages.sql,
+# check_customer_message_rate): CLIENTS sessions of the same customer each
+# write one message to one thread whose limit is LIMIT, all released at
+# once, at READ COMMITTED, REPEATABLE READ and SERIALIZABLE.  Afterwards
+# the thread holds at most LIMIT customer messages (exactly LIMIT at READ
+# COMMITTED, where nobody is told to retry); every refusal is 53400 or
+# 40001.  Then the same race against a mutant check without the thread's
+# lock: it must overshoot, so this test can fail.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+
+CLIENTS=${CLIENTS:-8}
+LIMIT=3
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_message_rate
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/supabase.sql" >/dev/null 2>&1 || true
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.sql" >/dev/null
+ORG=0f780000-0000-4000-8000-000000000000
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SELECT tests.create_supabase_user('cara');
+INSERT INTO protector.organizations (id, name, slug, settings)
+VALUES ('$ORG', 'Rate', 'rate', '{"customers": {"messages_per_hour": $LIMIT}}');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('0f780000-0000-4000-8000-0000000000a1', '$ORG', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, mode)
+VALUES ('0f780000-0000-4000-8000-0000000005a1', '$ORG', '0f780000-0000-4000-8000-0000000000a1', 'S', '60 minutes', '60 minutes', '400 days', 100, 'shared');
+INSERT INTO protector.customers (id, organization_id, user_id, full_name, email)
+VALUES ('0f780000-0000-4000-8000-00000000c001', '$ORG', tests.get_supabase_uid('cara'), 'Cara', 'c@x.test');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+SELECT ('0f780000-0000-4000-8000-0000000000b' || n)::uuid, '$ORG', '0f780000-0000-4000-8000-0000000000a1',
+	   '0f780000-0000-4000-8000-0000000005a1', '0f780000-0000-4000-8000-00000000c001',
+	   tstzrange(date_trunc('day', now()) + make_interval(days => 2 + n), date_trunc('day', now()) + make_interval(days => 2 + n, hours => 1)),
+	   'confirmed'
+FROM generate_series(1, 4) n;
+SQL
+failures=0
+
+# race LEVEL BOOKING: CLIENTS messages at once; prints "accepted refused other"
+race() {
+	local level=$1 booking=$2 c pids=()
+	# (each waits on a lock the script holds, then all go)
+	psql -X -q -d "$DB" -c "BEGIN" -c "LOCK TABLE protector.venues IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &
+	local gate=$!
+	sleep 0.2
+	for c in $(seq 1 "$CLIENTS"); do
+		PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" psql -X -q -A -t -d "$DB" -v VERBOSITY=sqlstate \
+			-c "BEGIN" -c "SELECT tests.authenticate_as('cara')" \
+			-c "SELECT count(*) FROM protector.venues" \
+			-c "SELECT protector.send_message('$booking', 'hello $c')" -c "COMMIT" >"$WORK/out$c.log" 2>&1 &
+		pids+=($!)
+	done
+	wait "$gate"
+	for p in "${pids[@]}"; do wait "$p" || true; done
+	local accepted refused other
+	accepted=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.booking_messages WHERE booking_id = '$booking' AND sender_kind = 'customer'")
+	refused=$(cat "$WORK"/out*.log | grep -c -E '^ERROR: +(53400|40001)' || true)
+	other=$(cat "$WORK"/out*.log | grep '^ERROR' | grep -v -c -E '^ERROR: +(53400|40001)' || true)
+	rm -f "$WORK"/out*.log
+	echo "$accepted $refused $other"
+}
+
+n=0
+for level in "read committed" "repeatable read" "serializable"; do
+	n=$((n + 1))
+	read -r accepted refused other <<<"$(race "$level" "0f780000-0000-4000-8000-0000000000b$n")"
+	if [ "$other" -eq 0 ] && [ "$accepted" -le "$LIMIT" ] && [ $((accepted + refused)) -eq "$CLIENTS" ] \
+		&& { [ "$level" != "read committed" ] || [ "$accepted" -eq "$LIMIT" ]; }; then
+		echo "ok - [$level] $CLIENTS messages at once, limit $LIMIT: $accepted taken, $refused refused (53400/40001)"
+	else
+		echo "not ok - [$level] $CLIENTS messages at once, limit $LIMIT: $accepted taken, $refused refused, $other other errors"
+		failures=$((failures + 1))
+	fi
+done
+
+# the mutant: the same count without the thread's lock
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
+CREATE OR REPLACE FUNCTION protector_internal.check_customer_message_rate(p_organization_id uuid, p_booking_id uuid)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM pg_sleep(0.2);
+	IF (SELECT count(*) FROM protector.booking_messages m WHERE m.booking_id = p_booking_id AND m.sender_kind = 'customer'
+		  AND m.created_at > now() - interval '1 hour') >= 3 THEN
+		PERFORM protector.raise('rate_limited', 'too many messages in this thread; try again later');
+	END IF;
+END $$;
+SQL
+read -r accepted refused other <<<"$(race "read committed" "0f780000-0000-4000-8000-0000000000b4")"
+if [ "$accepted" -gt "$LIMIT" ]; then
+	echo "ok - [mutant without the thread's lock] $accepted taken: the race is caught"
+else
+	echo "not ok - [mutant without the thread's lock] only $accepted taken: this test could not fail"
+	failures=$((failures + 1))
+fi
+
+dropdb "$DB"
+echo "# message_rate: $failures failed"
+[ "$failures" -eq 0 ]
