@@ -206,6 +206,16 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.caller_is_trusted() IS
 'True when the requesting role is a superuser or bypasses RLS (e.g. service_role), or protector''s own SECURITY DEFINER code is running';
 
+-- The same of the request alone, for protector's SECURITY DEFINER code,
+-- which caller_is_trusted() trusts: whether the role that made the request
+-- is a superuser or bypasses RLS.
+CREATE FUNCTION protector_internal.requester_is_trusted()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_requester_is_trusted_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.requester_is_trusted() IS
+'True when the role that made the request (not a SECURITY DEFINER function running for it) is a superuser or bypasses RLS';
+
 -- A restore is running: row_security is off (pg_dump's output sets it) and
 -- the requesting role bypasses RLS itself (docs/operations.md).
 CREATE FUNCTION protector_internal.restoring()

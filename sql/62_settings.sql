@@ -159,6 +159,13 @@ BEGIN
 				PERFORM protector_internal.check_setting_number(t -> 'fee_percent', pg_catalog.format('%s[%s].fee_percent', p, i), 0, 100);
 				i := i OPERATOR(pg_catalog.+) 1;
 			END LOOP;
+			-- (two tiers of one window: which fee applied hung on their order)
+			IF (SELECT pg_catalog.count(DISTINCT (x #>> '{within_hours}')::numeric) FROM pg_catalog.jsonb_array_elements(v) x)
+			   OPERATOR(pg_catalog.<>) pg_catalog.jsonb_array_length(v) THEN
+				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must not repeat a within_hours', p),
+					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 200)),
+					'One fee per window: the smallest window the cancellation falls within applies.');
+			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'customers' THEN
 			PERFORM protector_internal.check_setting_keys(v, p, '{open_requests,messages_per_hour}');
 			IF v ? 'open_requests' THEN
@@ -206,15 +213,29 @@ BEGIN
 			PERFORM protector_internal.check_setting_keys(v, p, '{percent,amount,deadline_hours}');
 			IF (v ? 'percent') OPERATOR(pg_catalog.=) (v ? 'amount') THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s needs either percent or amount', p),
-					'A deposit is a percentage of the price or a fixed amount, not both.');
+					CASE WHEN v ? 'percent' THEN 'It has both: a merge patch keeps the key it does not name.' END,
+					'A deposit is a percentage of the price or a fixed amount, not both; to switch through a merge patch, set the other to null, e.g. {"deposit": {"amount": 50, "percent": null}}.');
 			END IF;
 			IF v ? 'percent' THEN
 				PERFORM protector_internal.check_setting_number(v -> 'percent', p OPERATOR(pg_catalog.||) '.percent', 0, 100);
 			ELSE
+				-- (in cents, as every price: 0.004 was a deposit of nothing
+				-- that confirmed the booking)
 				PERFORM protector_internal.check_setting_number(v -> 'amount', p OPERATOR(pg_catalog.||) '.amount', 0, 9999999999.99);
+				IF (v #>> '{amount}')::numeric OPERATOR(pg_catalog.<>) pg_catalog.round((v #>> '{amount}')::numeric, 2) THEN
+					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.amount must be in cents', p),
+						pg_catalog.format('Got %s.', pg_catalog.left((v -> 'amount')::text, 100)), 'At most two decimals.');
+				END IF;
 			END IF;
 			IF v ? 'deadline_hours' THEN
+				-- (more than none: due at once, expire_holds cancelled the
+				-- booking at its next run)
 				PERFORM protector_internal.check_setting_number(v -> 'deadline_hours', p OPERATOR(pg_catalog.||) '.deadline_hours', 0, 8760);
+				IF (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.<=) 0 THEN
+					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.deadline_hours must be more than 0', p),
+						'Got 0: the deposit would be due at once, and the next expire_holds run would cancel the booking.',
+						'Give the customer time to pay, e.g. 0.5 for half an hour.');
+				END IF;
 			END IF;
 		ELSE
 			NULL;			-- (every key was checked against the kind's list above)

@@ -421,11 +421,36 @@ CREATE TRIGGER zz_balance_due BEFORE UPDATE ON protector.bookings
 -- (imports under session_replication_role = replica too)
 ALTER TABLE protector.bookings ENABLE ALWAYS TRIGGER zz_balance_due;
 
+-- An update that writes a booking's prices while moving it to another
+-- service or party size (its SET list names unit_price or total_price,
+-- whatever the values): noted for set_booking_price, which runs next for
+-- the same row and then forgets it, so that prices written as they were
+-- are kept, not priced again.
+CREATE FUNCTION protector_internal.note_prices_written()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pg_catalog.set_config('protector_internal.prices_written', NEW.id::text, true);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.note_prices_written() IS
+'Trigger: notes that an update moving a booking to another service or party size writes its prices (read by set_booking_price)';
+-- (named to run before set_booking_price, whose trigger fires on every
+-- update this one fires on)
+CREATE TRIGGER note_prices_written BEFORE UPDATE OF unit_price, total_price ON protector.bookings
+	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size)
+	EXECUTE FUNCTION protector_internal.note_prices_written();
+
 -- A booking moved to another service, or with another party size, is
 -- priced again from the service, less its promo code's discount, unless
--- the same update sets its prices
+-- the same update writes its prices and its caller may set prices
 -- (runs after restrict_update_columns, so operators may reschedule
--- without the right to set prices).
+-- without the right to set prices).  A booking not confirmed yet (held,
+-- pending) then owes its service's deposit of the new total, as does one
+-- that changes currency; any other keeps its deposit within the total.
 CREATE FUNCTION protector_internal.set_booking_price()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -434,16 +459,25 @@ AS $$
 DECLARE
 	s protector.services;
 	v_discount numeric;
+	-- (written prices count for requests that may set them: the rest, an
+	-- operator's, had theirs judged equal to the old by
+	-- restrict_update_columns, and may not keep them so)
+	v_written boolean := COALESCE(pg_catalog.current_setting('protector_internal.prices_written', true), '')
+						 OPERATOR(pg_catalog.=) NEW.id::text
+						 AND (protector_internal.requester_is_trusted()
+							  OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')));
 BEGIN
+	PERFORM pg_catalog.set_config('protector_internal.prices_written', '', true);
+	SELECT * INTO s FROM protector.services x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
+	IF NOT FOUND THEN
+		RETURN NEW;			-- the foreign key says what is wrong
+	END IF;
 	-- another service or party size is priced again, unless the update sets
 	-- the prices itself
 	IF (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size)
-	   AND NEW.unit_price IS NOT DISTINCT FROM OLD.unit_price AND NEW.total_price IS NOT DISTINCT FROM OLD.total_price THEN
-		SELECT * INTO s FROM protector.services x
-		WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
-		IF NOT FOUND THEN
-			RETURN NEW;			-- the foreign key says what is wrong
-		END IF;
+	   AND NOT v_written AND NEW.unit_price IS NOT DISTINCT FROM OLD.unit_price
+	   AND NEW.total_price IS NOT DISTINCT FROM OLD.total_price THEN
 		-- money paid in one currency stays in it (the service's own
 		-- currency may have changed since, with the party alone changing;
 		-- under REPEATABLE READ a payment recorded since the snapshot, a
@@ -481,12 +515,22 @@ BEGIN
 			END IF;
 		END IF;
 	END IF;
-	-- whatever set the new total: a deposit is at most the total, and one
-	-- paid by now confirms a booking that waited for it, as sum_payments()
-	-- does when it is paid (sync_reminders_update sees the status change:
-	-- it fires on the columns that fire this trigger)
+	-- whatever set the new total: a booking not confirmed yet owes the
+	-- service's deposit of it (a percentage follows the total, a fixed
+	-- amount the service), as one that changes currency does (its old
+	-- deposit was in the old one; a fixed amount in the service's currency
+	-- says nothing of a total kept in another); a deposit is at most the
+	-- total, and one paid by now confirms a booking that waited for it, as
+	-- sum_payments() does when it is paid (sync_reminders_update sees the
+	-- status change: it fires on the columns that fire this trigger)
 	-- (never below nothing: a negative total written directly is refused
 	-- under its own rule, bookings_total_price_check, not the deposit's)
+	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[])
+	   OR NEW.currency IS DISTINCT FROM OLD.currency THEN
+		NEW.deposit_amount := COALESCE(protector_internal.deposit_of(s.settings OPERATOR(pg_catalog.->) 'deposit', NEW.total_price,
+																	 s.currency OPERATOR(pg_catalog.=) NEW.currency),
+									   NEW.deposit_amount);
+	END IF;
 	NEW.deposit_amount := GREATEST(LEAST(NEW.deposit_amount, NEW.total_price), 0);
 	IF NEW.payment_due_by IS NOT NULL AND NEW.amount_paid OPERATOR(pg_catalog.>=) NEW.deposit_amount THEN
 		NEW.payment_due_by := NULL;
@@ -554,11 +598,17 @@ AS $$
 DECLARE
 	x numeric := p_amount OPERATOR(pg_catalog.*) 100;
 BEGIN
+	IF p_amount OPERATOR(pg_catalog.=) ANY ('{NaN,Infinity,-Infinity}'::numeric[]) THEN
+		PERFORM protector.raise('invalid_parameter', 'an amount of money is a finite number',
+			pg_catalog.format('Got %s.', p_amount));
+	END IF;
+	-- (times 0.01, not divided by 100: a division's scale shrinks with the
+	-- dividend's digits, and 99999999999999999999.125 came back .00)
 	RETURN pg_catalog.round(
 		CASE WHEN pg_catalog.abs(x OPERATOR(pg_catalog.-) pg_catalog.trunc(x)) OPERATOR(pg_catalog.=) 0.5
 			 THEN (pg_catalog.trunc(x) OPERATOR(pg_catalog.+)
 				   CASE WHEN pg_catalog.mod(pg_catalog.trunc(x), 2) OPERATOR(pg_catalog.<>) 0 THEN pg_catalog.sign(x) ELSE 0 END)
-				  OPERATOR(pg_catalog./) 100
+				  OPERATOR(pg_catalog.*) 0.01
 			 ELSE p_amount END, 2);
 END
 $$;
@@ -689,7 +739,9 @@ BEGIN
 		SELECT COALESCE((SELECT (t ->> 'fee_percent')::numeric
 						 FROM pg_catalog.jsonb_array_elements(v_tiers) t
 						 WHERE v_hours_left OPERATOR(pg_catalog.<) (t ->> 'within_hours')::numeric
-						 ORDER BY (t ->> 'within_hours')::numeric LIMIT 1), 0)
+						 -- (tiers of one window, stored before they were
+						 -- refused: the highest fee, whatever their order)
+						 ORDER BY (t ->> 'within_hours')::numeric, (t ->> 'fee_percent')::numeric DESC LIMIT 1), 0)
 		INTO v_fee_percent;
 		-- a confirmed booking cancelled once it has started: the guest did
 		-- not come, and costs what a no-show costs if that is more (a

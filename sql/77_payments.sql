@@ -98,7 +98,9 @@ BEGIN
 	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a positive amount in cents', p_parameter),
 			pg_catalog.format('Got %s.', COALESCE(p_amount::text, 'NULL')),
-			'Amounts are positive with at most two decimals; money paid back is a positive amount of kind refund.');
+			CASE WHEN p_amount OPERATOR(pg_catalog.<) 0
+				 THEN 'Amounts are positive with at most two decimals; money paid back is a positive amount of kind refund.'
+				 ELSE 'Amounts are positive, below 10000000000, with at most two decimals.' END);
 	END IF;
 END
 $$;
@@ -584,6 +586,25 @@ CREATE TRIGGER keep_paid_currency BEFORE UPDATE OF currency ON protector.booking
 	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_paid_currency();
 
+-- The deposit a service's settings.deposit asks of a booking's total:
+-- {"percent": p} of it, rounded to cents half to even, or {"amount": a},
+-- at most the total; none (0) without either.  A fixed amount is in the
+-- service's currency: for a total in another (p_same_currency false) it
+-- says nothing (NULL).
+CREATE FUNCTION protector_internal.deposit_of(p_deposit jsonb, p_total numeric, p_same_currency boolean)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN pg_catalog.jsonb_typeof(p_deposit OPERATOR(pg_catalog.->) 'percent') OPERATOR(pg_catalog.=) 'number'
+			THEN protector.round_money(p_total OPERATOR(pg_catalog.*)
+				 LEAST(GREATEST((p_deposit OPERATOR(pg_catalog.->>) 'percent')::numeric, 0), 100) OPERATOR(pg_catalog./) 100)
+			WHEN pg_catalog.jsonb_typeof(p_deposit OPERATOR(pg_catalog.->) 'amount') OPERATOR(pg_catalog.=) 'number'
+			THEN CASE WHEN p_same_currency
+					  THEN LEAST(GREATEST(protector.round_money((p_deposit OPERATOR(pg_catalog.->>) 'amount')::numeric), 0), p_total) END
+			ELSE 0 END;
+COMMENT ON FUNCTION protector_internal.deposit_of(jsonb, numeric, boolean) IS
+'The deposit a service''s settings.deposit asks of a total: percent of it or a fixed amount (at most the total; NULL for a total in another currency), else 0';
+
 -- Deposits: a service's settings.deposit, {"percent": p} or {"amount": a}
 -- (at most the total) with "deadline_hours" (default 24), makes each new
 -- booking owe that much by then (never later than its start).  A booking
@@ -606,14 +627,7 @@ BEGIN
 	END IF;
 	SELECT s.settings -> 'deposit' INTO v_deposit FROM protector.services s
 	WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) NEW.service_id;
-	IF pg_catalog.jsonb_typeof(v_deposit -> 'percent') OPERATOR(pg_catalog.=) 'number' THEN
-		NEW.deposit_amount := protector.round_money(NEW.total_price OPERATOR(pg_catalog.*)
-			LEAST(GREATEST((v_deposit ->> 'percent')::numeric, 0), 100) OPERATOR(pg_catalog./) 100);
-	ELSIF pg_catalog.jsonb_typeof(v_deposit -> 'amount') OPERATOR(pg_catalog.=) 'number' THEN
-		NEW.deposit_amount := LEAST(GREATEST(protector.round_money((v_deposit ->> 'amount')::numeric), 0), NEW.total_price);
-	ELSE
-		NEW.deposit_amount := 0;
-	END IF;
+	NEW.deposit_amount := protector_internal.deposit_of(v_deposit, NEW.total_price, true);
 	NEW.payment_due_by := NULL;
 	-- only a booking that would be confirmed waits for its deposit (and is
 	-- confirmed by it): one pending from the start, a customer's, waits for

@@ -1037,7 +1037,9 @@ BEGIN
 	END IF;
 	IF p_max_uses OPERATOR(pg_catalog.<) 1 OR p_max_uses_per_customer OPERATOR(pg_catalog.<) 1 THEN
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('%1$smax_uses and %1$smax_uses_per_customer must be positive when given', p_prefix));
+			pg_catalog.format('%1$smax_uses and %1$smax_uses_per_customer must be positive when given', p_prefix),
+			pg_catalog.format('Got %s and %s.', COALESCE(p_max_uses::text, 'none'), COALESCE(p_max_uses_per_customer::text, 'none')),
+			'Leave one out (NULL) for no limit.');
 	END IF;
 	IF p_min_party_size IS NULL OR p_min_party_size NOT BETWEEN 1 AND 100000 THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%smin_party_size must be between 1 and 100000', p_prefix),

@@ -1877,16 +1877,25 @@ AS $$
 DECLARE
 	s protector.services;
 	v_discount numeric;
+	-- (written prices count for requests that may set them: the rest, an
+	-- operator's, had theirs judged equal to the old by
+	-- restrict_update_columns, and may not keep them so)
+	v_written boolean := COALESCE(pg_catalog.current_setting('protector_internal.prices_written', true), '')
+						 OPERATOR(pg_catalog.=) NEW.id::text
+						 AND (protector_internal.requester_is_trusted()
+							  OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')));
 BEGIN
+	PERFORM pg_catalog.set_config('protector_internal.prices_written', '', true);
+	SELECT * INTO s FROM protector.services x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
+	IF NOT FOUND THEN
+		RETURN NEW;			-- the foreign key says what is wrong
+	END IF;
 	-- another service or party size is priced again, unless the update sets
 	-- the prices itself
 	IF (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size)
-	   AND NEW.unit_price IS NOT DISTINCT FROM OLD.unit_price AND NEW.total_price IS NOT DISTINCT FROM OLD.total_price THEN
-		SELECT * INTO s FROM protector.services x
-		WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
-		IF NOT FOUND THEN
-			RETURN NEW;			-- the foreign key says what is wrong
-		END IF;
+	   AND NOT v_written AND NEW.unit_price IS NOT DISTINCT FROM OLD.unit_price
+	   AND NEW.total_price IS NOT DISTINCT FROM OLD.total_price THEN
 		-- money paid in one currency stays in it (the service's own
 		-- currency may have changed since, with the party alone changing;
 		-- under REPEATABLE READ a payment recorded since the snapshot, a
@@ -1924,12 +1933,22 @@ BEGIN
 			END IF;
 		END IF;
 	END IF;
-	-- whatever set the new total: a deposit is at most the total, and one
-	-- paid by now confirms a booking that waited for it, as sum_payments()
-	-- does when it is paid (sync_reminders_update sees the status change:
-	-- it fires on the columns that fire this trigger)
+	-- whatever set the new total: a booking not confirmed yet owes the
+	-- service's deposit of it (a percentage follows the total, a fixed
+	-- amount the service), as one that changes currency does (its old
+	-- deposit was in the old one; a fixed amount in the service's currency
+	-- says nothing of a total kept in another); a deposit is at most the
+	-- total, and one paid by now confirms a booking that waited for it, as
+	-- sum_payments() does when it is paid (sync_reminders_update sees the
+	-- status change: it fires on the columns that fire this trigger)
 	-- (never below nothing: a negative total written directly is refused
 	-- under its own rule, bookings_total_price_check, not the deposit's)
+	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[])
+	   OR NEW.currency IS DISTINCT FROM OLD.currency THEN
+		NEW.deposit_amount := COALESCE(protector_internal.deposit_of(s.settings OPERATOR(pg_catalog.->) 'deposit', NEW.total_price,
+																	 s.currency OPERATOR(pg_catalog.=) NEW.currency),
+									   NEW.deposit_amount);
+	END IF;
 	NEW.deposit_amount := GREATEST(LEAST(NEW.deposit_amount, NEW.total_price), 0);
 	IF NEW.payment_due_by IS NOT NULL AND NEW.amount_paid OPERATOR(pg_catalog.>=) NEW.deposit_amount THEN
 		NEW.payment_due_by := NULL;
@@ -2182,11 +2201,17 @@ AS $$
 DECLARE
 	x numeric := p_amount OPERATOR(pg_catalog.*) 100;
 BEGIN
+	IF p_amount OPERATOR(pg_catalog.=) ANY ('{NaN,Infinity,-Infinity}'::numeric[]) THEN
+		PERFORM protector.raise('invalid_parameter', 'an amount of money is a finite number',
+			pg_catalog.format('Got %s.', p_amount));
+	END IF;
+	-- (times 0.01, not divided by 100: a division's scale shrinks with the
+	-- dividend's digits, and 99999999999999999999.125 came back .00)
 	RETURN pg_catalog.round(
 		CASE WHEN pg_catalog.abs(x OPERATOR(pg_catalog.-) pg_catalog.trunc(x)) OPERATOR(pg_catalog.=) 0.5
 			 THEN (pg_catalog.trunc(x) OPERATOR(pg_catalog.+)
 				   CASE WHEN pg_catalog.mod(pg_catalog.trunc(x), 2) OPERATOR(pg_catalog.<>) 0 THEN pg_catalog.sign(x) ELSE 0 END)
-				  OPERATOR(pg_catalog./) 100
+				  OPERATOR(pg_catalog.*) 0.01
 			 ELSE p_amount END, 2);
 END
 $$;
@@ -2260,7 +2285,9 @@ BEGIN
 		SELECT COALESCE((SELECT (t ->> 'fee_percent')::numeric
 						 FROM pg_catalog.jsonb_array_elements(v_tiers) t
 						 WHERE v_hours_left OPERATOR(pg_catalog.<) (t ->> 'within_hours')::numeric
-						 ORDER BY (t ->> 'within_hours')::numeric LIMIT 1), 0)
+						 -- (tiers of one window, stored before they were
+						 -- refused: the highest fee, whatever their order)
+						 ORDER BY (t ->> 'within_hours')::numeric, (t ->> 'fee_percent')::numeric DESC LIMIT 1), 0)
 		INTO v_fee_percent;
 		-- a confirmed booking cancelled once it has started: the guest did
 		-- not come, and costs what a no-show costs if that is more (a
@@ -2404,14 +2431,7 @@ BEGIN
 	END IF;
 	SELECT s.settings -> 'deposit' INTO v_deposit FROM protector.services s
 	WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) NEW.service_id;
-	IF pg_catalog.jsonb_typeof(v_deposit -> 'percent') OPERATOR(pg_catalog.=) 'number' THEN
-		NEW.deposit_amount := protector.round_money(NEW.total_price OPERATOR(pg_catalog.*)
-			LEAST(GREATEST((v_deposit ->> 'percent')::numeric, 0), 100) OPERATOR(pg_catalog./) 100);
-	ELSIF pg_catalog.jsonb_typeof(v_deposit -> 'amount') OPERATOR(pg_catalog.=) 'number' THEN
-		NEW.deposit_amount := LEAST(GREATEST(protector.round_money((v_deposit ->> 'amount')::numeric), 0), NEW.total_price);
-	ELSE
-		NEW.deposit_amount := 0;
-	END IF;
+	NEW.deposit_amount := protector_internal.deposit_of(v_deposit, NEW.total_price, true);
 	NEW.payment_due_by := NULL;
 	-- only a booking that would be confirmed waits for its deposit (and is
 	-- confirmed by it): one pending from the start, a customer's, waits for
@@ -2493,7 +2513,9 @@ BEGIN
 	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a positive amount in cents', p_parameter),
 			pg_catalog.format('Got %s.', COALESCE(p_amount::text, 'NULL')),
-			'Amounts are positive with at most two decimals; money paid back is a positive amount of kind refund.');
+			CASE WHEN p_amount OPERATOR(pg_catalog.<) 0
+				 THEN 'Amounts are positive with at most two decimals; money paid back is a positive amount of kind refund.'
+				 ELSE 'Amounts are positive, below 10000000000, with at most two decimals.' END);
 	END IF;
 END
 $$;
@@ -4422,6 +4444,13 @@ BEGIN
 				PERFORM protector_internal.check_setting_number(t -> 'fee_percent', pg_catalog.format('%s[%s].fee_percent', p, i), 0, 100);
 				i := i OPERATOR(pg_catalog.+) 1;
 			END LOOP;
+			-- (two tiers of one window: which fee applied hung on their order)
+			IF (SELECT pg_catalog.count(DISTINCT (x #>> '{within_hours}')::numeric) FROM pg_catalog.jsonb_array_elements(v) x)
+			   OPERATOR(pg_catalog.<>) pg_catalog.jsonb_array_length(v) THEN
+				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must not repeat a within_hours', p),
+					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 200)),
+					'One fee per window: the smallest window the cancellation falls within applies.');
+			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'customers' THEN
 			PERFORM protector_internal.check_setting_keys(v, p, '{open_requests,messages_per_hour}');
 			IF v ? 'open_requests' THEN
@@ -4469,15 +4498,29 @@ BEGIN
 			PERFORM protector_internal.check_setting_keys(v, p, '{percent,amount,deadline_hours}');
 			IF (v ? 'percent') OPERATOR(pg_catalog.=) (v ? 'amount') THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s needs either percent or amount', p),
-					'A deposit is a percentage of the price or a fixed amount, not both.');
+					CASE WHEN v ? 'percent' THEN 'It has both: a merge patch keeps the key it does not name.' END,
+					'A deposit is a percentage of the price or a fixed amount, not both; to switch through a merge patch, set the other to null, e.g. {"deposit": {"amount": 50, "percent": null}}.');
 			END IF;
 			IF v ? 'percent' THEN
 				PERFORM protector_internal.check_setting_number(v -> 'percent', p OPERATOR(pg_catalog.||) '.percent', 0, 100);
 			ELSE
+				-- (in cents, as every price: 0.004 was a deposit of nothing
+				-- that confirmed the booking)
 				PERFORM protector_internal.check_setting_number(v -> 'amount', p OPERATOR(pg_catalog.||) '.amount', 0, 9999999999.99);
+				IF (v #>> '{amount}')::numeric OPERATOR(pg_catalog.<>) pg_catalog.round((v #>> '{amount}')::numeric, 2) THEN
+					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.amount must be in cents', p),
+						pg_catalog.format('Got %s.', pg_catalog.left((v -> 'amount')::text, 100)), 'At most two decimals.');
+				END IF;
 			END IF;
 			IF v ? 'deadline_hours' THEN
+				-- (more than none: due at once, expire_holds cancelled the
+				-- booking at its next run)
 				PERFORM protector_internal.check_setting_number(v -> 'deadline_hours', p OPERATOR(pg_catalog.||) '.deadline_hours', 0, 8760);
+				IF (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.<=) 0 THEN
+					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.deadline_hours must be more than 0', p),
+						'Got 0: the deposit would be due at once, and the next expire_holds run would cancel the booking.',
+						'Give the customer time to pay, e.g. 0.5 for half an hour.');
+				END IF;
 			END IF;
 		ELSE
 			NULL;			-- (every key was checked against the kind's list above)
@@ -12654,7 +12697,9 @@ BEGIN
 	END IF;
 	IF p_max_uses OPERATOR(pg_catalog.<) 1 OR p_max_uses_per_customer OPERATOR(pg_catalog.<) 1 THEN
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('%1$smax_uses and %1$smax_uses_per_customer must be positive when given', p_prefix));
+			pg_catalog.format('%1$smax_uses and %1$smax_uses_per_customer must be positive when given', p_prefix),
+			pg_catalog.format('Got %s and %s.', COALESCE(p_max_uses::text, 'none'), COALESCE(p_max_uses_per_customer::text, 'none')),
+			'Leave one out (NULL) for no limit.');
 	END IF;
 	IF p_min_party_size IS NULL OR p_min_party_size NOT BETWEEN 1 AND 100000 THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%smin_party_size must be between 1 and 100000', p_prefix),
@@ -14907,6 +14952,44 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_customer_message_rate(uuid, uuid) IS
 'A customer''s new message: 53400 beyond settings.customers.messages_per_hour (default 20) customer messages in the thread in the last hour';
 GRANT EXECUTE ON FUNCTION protector_internal.check_customer_message_rate(uuid, uuid) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.note_prices_written()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pg_catalog.set_config('protector_internal.prices_written', NEW.id::text, true);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.note_prices_written() IS
+'Trigger: notes that an update moving a booking to another service or party size writes its prices (read by set_booking_price)';
+CREATE TRIGGER note_prices_written BEFORE UPDATE OF unit_price, total_price ON protector.bookings
+	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size)
+	EXECUTE FUNCTION protector_internal.note_prices_written();
+
+CREATE FUNCTION protector_internal.deposit_of(p_deposit jsonb, p_total numeric, p_same_currency boolean)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN pg_catalog.jsonb_typeof(p_deposit OPERATOR(pg_catalog.->) 'percent') OPERATOR(pg_catalog.=) 'number'
+			THEN protector.round_money(p_total OPERATOR(pg_catalog.*)
+				 LEAST(GREATEST((p_deposit OPERATOR(pg_catalog.->>) 'percent')::numeric, 0), 100) OPERATOR(pg_catalog./) 100)
+			WHEN pg_catalog.jsonb_typeof(p_deposit OPERATOR(pg_catalog.->) 'amount') OPERATOR(pg_catalog.=) 'number'
+			THEN CASE WHEN p_same_currency
+					  THEN LEAST(GREATEST(protector.round_money((p_deposit OPERATOR(pg_catalog.->>) 'amount')::numeric), 0), p_total) END
+			ELSE 0 END;
+COMMENT ON FUNCTION protector_internal.deposit_of(jsonb, numeric, boolean) IS
+'The deposit a service''s settings.deposit asks of a total: percent of it or a fixed amount (at most the total; NULL for a total in another currency), else 0';
+
+-- the request's own trust, for SECURITY DEFINER code asking about it
+CREATE FUNCTION protector_internal.requester_is_trusted()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_requester_is_trusted_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.requester_is_trusted() IS
+'True when the role that made the request (not a SECURITY DEFINER function running for it) is a superuser or bypasses RLS';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

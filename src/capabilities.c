@@ -1100,3 +1100,14 @@ protector_caller_is_trusted_sql(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(protector_caller_is_trusted());
 }
+
+/*
+ * protector_internal.requester_is_trusted() returns boolean: for
+ * protector's SECURITY DEFINER code asking about the request, not itself
+ */
+PG_FUNCTION_INFO_V1(protector_requester_is_trusted_sql);
+Datum
+protector_requester_is_trusted_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(requester_is_trusted());
+}

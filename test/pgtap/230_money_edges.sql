@@ -66,18 +66,19 @@ SELECT is((SELECT amount_paid FROM protector.bookings WHERE id = pg_temp.id('pai
 SELECT throws_ok($$UPDATE protector.payments SET booking_id = pg_temp.id('unpaid') WHERE provider_reference = 're_e1'$$,
 	'22023', 'a payment stays with its booking', 'a payment row does not move to another booking');
 
--- a deposit stays within the total when the booking is priced again -------
+-- a booking priced again owes the deposit of its new service and total ------
 SELECT tests.authenticate_as('e_operator');
 INSERT INTO r SELECT 'deposit', protector.create_booking('0a230000-0000-4000-8000-0000000005a2', NULL, pg_temp.t(14), 4);
 SELECT results_eq($$SELECT status::text, deposit_amount FROM protector.bookings WHERE id = pg_temp.id('deposit')$$,
 	$$VALUES ('pending', 50.00)$$, 'a deposit of min(50, 20 + 25 x 4 = 120) = 50, pending until paid');
-SELECT is((protector.reschedule_booking(pg_temp.id('deposit'), pg_temp.t(15), '0a230000-0000-4000-8000-0000000005a3')
-		   ->> 'deposit_amount')::numeric, 10.00,
-	'moved to a service of 10 + 0 x 4 = 10: the deposit is min(50, 10) = 10, not more than the total');
+SELECT results_eq($$SELECT r ->> 'status', (r ->> 'total_price')::numeric, (r ->> 'deposit_amount')::numeric
+					FROM protector.reschedule_booking(pg_temp.id('deposit'), pg_temp.t(15), '0a230000-0000-4000-8000-0000000005a3') r$$,
+	$$VALUES ('confirmed', 10.00, 0.00)$$,
+	'moved to Cheap, 10 + 0 x 4 = 10, which asks no deposit: it owes none, and is confirmed (expire_holds no longer cancels it)');
 SELECT tests.authenticate_as('e_finance');
 SELECT results_eq($$SELECT r ->> 'booking_status', (r ->> 'balance_due')::numeric
 					FROM protector.record_payment(pg_temp.id('deposit'), 10, 'stripe', 'pi_e2') r$$,
-	$$VALUES ('confirmed', 0.00)$$, 'paying the 10 confirms it, 10 - 10 = 0 due (expire_holds no longer cancels it)');
+	$$VALUES ('confirmed', 0.00)$$, 'paying the 10 leaves 10 - 10 = 0 due');
 
 -- ... whatever sets the new total: a direct service change confirms a
 -- booking already paid its new deposit, and its reminders follow
@@ -90,8 +91,8 @@ SELECT tests.clear_authentication();
 UPDATE protector.bookings SET service_id = '0a230000-0000-4000-8000-0000000005a3' WHERE id = pg_temp.id('deposit2');
 SELECT results_eq($$SELECT b.status::text, b.deposit_amount, (SELECT count(*) FROM protector.booking_reminders x WHERE x.booking_id = b.id)
 					FROM protector.bookings b WHERE b.id = pg_temp.id('deposit2')$$,
-	$$VALUES ('confirmed', 10.00, 2::bigint)$$,
-	'paid 20 of a deposit of 50, moved to a service of 10: deposit min(50, 10) = 10, confirmed, its 2 reminders (1440 and 60 minutes) made');
+	$$VALUES ('confirmed', 0.00, 2::bigint)$$,
+	'paid 20 of a deposit of 50, moved directly to Cheap, which asks none: deposit 0, confirmed, its 2 reminders (1440 and 60 minutes) made');
 -- ... and a total set by hand: 120 set to 40 under a deposit of 50
 SELECT tests.authenticate_as('e_operator');
 INSERT INTO r SELECT 'deposit3', protector.create_booking('0a230000-0000-4000-8000-0000000005a2', NULL, pg_temp.t(22), 4);
