@@ -6868,12 +6868,20 @@ COMMENT ON FUNCTION protector_internal.check_task_assignee() IS
 'Trigger: a task is assigned to an active member only';
 -- (a caller who may not write the organization's tasks learns nothing
 -- from it: the policy refuses the row; see check_shift_member)
-CREATE TRIGGER check_task_assignee BEFORE INSERT OR UPDATE OF assignee, organization_id, status ON protector.tasks
+CREATE TRIGGER check_task_assignee BEFORE INSERT ON protector.tasks
+	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.update'))))
+	EXECUTE FUNCTION protector_internal.check_task_assignee();
+CREATE TRIGGER check_task_reassignment BEFORE UPDATE OF assignee, organization_id, status ON protector.tasks
 	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring()
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.update'))
-							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.assigned'))))
+							OR (NEW.organization_id = ANY (protector_internal.orgs_with('tasks.assigned'))
+								AND NEW.assignee IS NOT DISTINCT FROM OLD.assignee
+								AND NEW.organization_id IS NOT DISTINCT FROM OLD.organization_id)))
 	EXECUTE FUNCTION protector_internal.check_task_assignee();
 
 -- activity ------------------------------------------------------------------------

@@ -1,0 +1,53 @@
+-- An agent cannot learn who is a member by assigning tasks
+-- (sql/81_staff.sql, check_task_assignee and check_task_reassignment):
+-- agents only update the tasks assigned to them, so a task they insert or
+-- hand to someone else is refused by the policy or by
+-- restrict_update_columns, the same way whoever they name: an active
+-- member, a deactivated one, or nobody.  The assignee check ran first, and
+-- answered "<e-mail> is no active member" (23P01) for a deactivated
+-- member, "assignee not found" (P0002) for a stranger, and locked the
+-- member's row.  Staff who assign tasks are still told.
+BEGIN;
+SELECT plan(9);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['ap_owner', 'ap_agent', 'ap_gone']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a800000-0000-4000-8000-000000000000', 'Probe', 'assignee-probe');
+INSERT INTO protector.members (organization_id, user_id, role, email, active) VALUES
+	('0a800000-0000-4000-8000-000000000000', tests.get_supabase_uid('ap_owner'), 'owner', 'owner@example.org', true),
+	('0a800000-0000-4000-8000-000000000000', tests.get_supabase_uid('ap_agent'), 'agent', 'agent@example.org', true),
+	('0a800000-0000-4000-8000-000000000000', tests.get_supabase_uid('ap_gone'), 'manager', 'private.person@example.org', false);
+INSERT INTO protector.tasks (id, organization_id, title, assignee) VALUES
+	('0a800000-0000-4000-8000-0000000007a1', '0a800000-0000-4000-8000-000000000000', 'Mine', tests.get_supabase_uid('ap_agent'));
+
+CREATE FUNCTION pg_temp.state(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE p_sql;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE;
+END $$;
+
+SELECT tests.authenticate_as('ap_agent');
+SELECT is(pg_temp.state(format($$INSERT INTO protector.tasks (organization_id, title, assignee)
+	VALUES ('0a800000-0000-4000-8000-000000000000', 'x', %L)$$, u)), '42501',
+	format('an agent inserting a task for %s is refused by the policy (42501)', who))
+FROM (VALUES (tests.get_supabase_uid('ap_gone'), 'a deactivated member'), (tests.get_supabase_uid('ap_owner'), 'an active member'),
+			 ('0a800000-0000-4000-8000-00000000dead'::uuid, 'nobody')) v(u, who);
+SELECT is(pg_temp.state(format($$UPDATE protector.tasks SET assignee = %L WHERE id = '0a800000-0000-4000-8000-0000000007a1'$$, u)),
+	'42501', format('an agent handing their task to %s is refused (42501)', who))
+FROM (VALUES (tests.get_supabase_uid('ap_gone'), 'a deactivated member'), (tests.get_supabase_uid('ap_owner'), 'an active member'),
+			 ('0a800000-0000-4000-8000-00000000dead'::uuid, 'nobody')) v(u, who);
+SELECT lives_ok($$UPDATE protector.tasks SET status = 'done' WHERE id = '0a800000-0000-4000-8000-0000000007a1'$$,
+	'the agent still completes their own task');
+
+-- staff who assign are told
+SELECT tests.authenticate_as('ap_owner');
+SELECT throws_ok($$UPDATE protector.tasks SET assignee = tests.get_supabase_uid('ap_gone'), status = 'open'
+	WHERE id = '0a800000-0000-4000-8000-0000000007a1'$$,
+	'23P01', 'private.person@example.org is no active member', 'the owner assigning it to the deactivated member is told why');
+SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, title, assignee)
+	VALUES ('0a800000-0000-4000-8000-000000000000', 'x', '0a800000-0000-4000-8000-00000000dead')$$,
+	'P0002', 'assignee not found', '... and naming nobody');
+
+SELECT * FROM finish();
+ROLLBACK;
