@@ -666,7 +666,14 @@ row_plans_for(Oid relid)
 		char	   *visible = psprintf("SELECT organization_id%s FROM %s WHERE id OPERATOR(pg_catalog.=) $1%s",
 									   has_customer ? ", customer_id" : "", qual,
 									   soft ? " AND deleted_at IS NULL" : "");
-		char	   *lock = psprintf("SELECT 1 FROM %s WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE", qual);
+		/*
+		 * (the lock skips soft-deleted rows too: after waiting for a
+		 * deletion, READ COMMITTED re-checks the whole condition against
+		 * the row as it committed, so a call that waited for it is "not
+		 * found", as one after it; it restored an active venue before)
+		 */
+		char	   *lock = psprintf("SELECT 1 FROM %s WHERE id OPERATOR(pg_catalog.=) $1%s FOR UPDATE",
+									qual, soft ? " AND deleted_at IS NULL" : "");
 
 		row_plans[slot].has_customer = has_customer;
 
@@ -940,7 +947,7 @@ wait_for_row(void *arg)
 /*
  * locks the row as its table's owner, waiting at most as long as for a
  * service's lock (40001 "the booking is busy" after that); "not found" if
- * it went meanwhile
+ * it went meanwhile, or was soft-deleted (deleted_at set)
  */
 static void
 lock_row(RowPlans *plans, Oid relid, Datum id, const char *entity)

@@ -6,7 +6,11 @@
 #     for a retired waiver (the service share-locks the waiver's row);
 #   - an organization's currency changed while a service in it is being
 #     created (round 3): the change waits for the service's foreign-key
-#     lock, then sees the service and is refused.
+#     lock, then sees the service and is refused;
+#   - a venue deleted while it is being updated (round 4) or given a
+#     service (round 5): each waits for the deletion and is told the venue
+#     is not found (they went on, and brought the deleted venue back
+#     active, with a new service; the row's lock re-checked only its id).
 # Each round holds the first session's transaction open at a gate while
 # the second starts, then lets it commit.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
@@ -22,6 +26,9 @@ INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES 
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES ('$V', '$ORG', 'V', 'UTC', '{}');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, currency)
 VALUES ('$S', '$ORG', '$V', 'Room', '60 minutes', '60 minutes', 'USD');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0f550000-0000-4000-8000-0000000000f2', '$ORG', 'Going', 'UTC', '{}'),
+	('0f550000-0000-4000-8000-0000000000f3', '$ORG', 'Going too', 'UTC', '{}');
 INSERT INTO protector.waivers (id, organization_id, name) VALUES
 	('0f550000-0000-4000-8000-0000000000a1', '$ORG', 'One'), ('0f550000-0000-4000-8000-0000000000a2', '$ORG', 'Two');
 CREATE TABLE gate (round int);
@@ -72,6 +79,10 @@ race 2 "UPDATE protector.services SET waiver_id = '0f550000-0000-4000-8000-00000
 race 3 "INSERT INTO protector.services (organization_id, venue_id, name, duration, slot_interval)
 		VALUES ('$ORG', '$V', 'Late', '60 minutes', '60 minutes')" \
 	"UPDATE protector.organizations SET currency = 'GBP' WHERE id = '$ORG'"
+race 4 "SELECT protector.delete_venue('0f550000-0000-4000-8000-0000000000f2')" \
+	"SELECT protector.update_venue('0f550000-0000-4000-8000-0000000000f2', '{\"active\": true}')"
+race 5 "SELECT protector.delete_venue('0f550000-0000-4000-8000-0000000000f3')" \
+	"SELECT protector.create_service('0f550000-0000-4000-8000-0000000000f3', 'Born late', '60 minutes')"
 
 fail=0
 stuck=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.services s JOIN protector.waivers w ON w.id = s.waiver_id
@@ -92,5 +103,15 @@ if [ "$mixed" != 0 ] || ! grep -q "ERROR:  .*currency cannot change from EUR" "$
 	echo "round 3: the currency changed under a service being created in it:"
 	cat "$WORK/first3.log" "$WORK/second3.log"; fail=1
 fi
-[ "$fail" = 0 ] && echo "catalog races: no service asks for a retired waiver; no currency changes under a service going in"
+for r in 4 5; do
+	if ! grep -q "ERROR:  venue not found" "$WORK/second$r.log"; then
+		echo "round $r: the second session went on with a venue being deleted:"; cat "$WORK/first$r.log" "$WORK/second$r.log"; fail=1
+	fi
+done
+back=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.venues v WHERE v.deleted_at IS NOT NULL
+	AND (v.active OR EXISTS (SELECT FROM protector.services s WHERE s.venue_id = v.id))")
+if [ "$back" != 0 ]; then
+	echo "rounds 4 and 5: a deleted venue is active or has a service"; fail=1
+fi
+[ "$fail" = 0 ] && echo "catalog races: no service asks for a retired waiver; no currency changes under a service going in; a deleted venue is not changed"
 exit "$fail"
