@@ -168,6 +168,21 @@ $$;
 COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
 'False when the text holds control characters, invisible bidirectional marks, overrides or isolates, or characters that render as nothing';
 
+-- A JSON value whose every string and key is clean text (text_is_clean):
+-- a booking's details from a widget visitor or a customer.  NULL is clean.
+CREATE FUNCTION protector_internal.json_is_clean(p_value jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN NOT EXISTS (
+	SELECT FROM pg_catalog.jsonb_path_query(p_value, 'strict $.**') t
+	WHERE NOT protector_internal.text_is_clean(CASE WHEN pg_catalog.jsonb_typeof(t) OPERATOR(pg_catalog.=) 'string'
+													THEN t OPERATOR(pg_catalog.#>>) '{}' END)
+	   OR (pg_catalog.jsonb_typeof(t) OPERATOR(pg_catalog.=) 'object'
+		   AND EXISTS (SELECT FROM pg_catalog.jsonb_object_keys(t) k WHERE NOT protector_internal.text_is_clean(k))));
+COMMENT ON FUNCTION protector_internal.json_is_clean(jsonb) IS
+'False when a string or key anywhere in the JSON value is not clean text (text_is_clean)';
+
 -- Free text of several lines (notes, reasons, messages, waiver bodies):
 -- line breaks and tabs, and nothing else text_is_clean refuses.  NULL is
 -- clean, as there.
@@ -480,12 +495,7 @@ BEGIN
 	-- refused as docs/widget.md says)
 	IF NOT (protector_internal.text_is_clean(p_customer_name) AND protector_internal.text_is_clean(p_customer_email)
 			AND protector_internal.text_is_clean(p_customer_phone) AND protector_internal.text_is_clean(p_idempotency_key))
-	   OR EXISTS (SELECT FROM pg_catalog.jsonb_path_query(p_details, 'strict $.**') t
-				  WHERE NOT protector_internal.text_is_clean(CASE WHEN pg_catalog.jsonb_typeof(t) OPERATOR(pg_catalog.=) 'string'
-																  THEN t OPERATOR(pg_catalog.#>>) '{}' END)
-					 OR (pg_catalog.jsonb_typeof(t) OPERATOR(pg_catalog.=) 'object'
-						 AND EXISTS (SELECT FROM pg_catalog.jsonb_object_keys(t) k
-									 WHERE NOT protector_internal.text_is_clean(k)))) THEN
+	   OR NOT protector_internal.json_is_clean(p_details) THEN
 		PERFORM protector.raise('invalid_parameter', 'the booking holds control or invisible direction characters',
 			'Names, e-mail, phone, request key and details must be plain text.');
 	END IF;

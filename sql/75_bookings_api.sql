@@ -271,7 +271,11 @@ BEGIN
 				pg_catalog.format('Use customer/%s/<key>, or create_booking, which adds it.', v_uid));
 		END IF;
 		NEW.source := 'api';
-		PERFORM protector_internal.check_customer_open_requests(NEW.organization_id, NEW.customer_id);
+		-- (plain text, as the widget takes details from a visitor)
+		IF NOT protector_internal.json_is_clean(NEW.details) THEN
+			PERFORM protector.raise('invalid_parameter', 'the booking''s details hold control or invisible direction characters',
+				'Every string and key in details must be plain text.');
+		END IF;
 		-- a new booking of theirs is live: no cancellation stamped on it
 		NEW.cancelled_at := NULL;
 		NEW.cancellation_reason := NULL;
@@ -280,7 +284,14 @@ BEGIN
 		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
 			-- (a customer's role never corrects bookings: always refused)
 			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
+		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+			-- (a hold over already occupies nothing, and confirmed it was
+			-- a booking past the open-requests limit and the slot's rules)
+			PERFORM protector.raise('invalid_parameter', 'a hold ends after now',
+				pg_catalog.format('hold_expires_at is %s.', protector_internal.iso_text(NEW.hold_expires_at)),
+				'hold_slot holds for 1 to 1440 minutes.');
 		END IF;
+		PERFORM protector_internal.check_customer_open_requests(NEW.organization_id, NEW.customer_id);
 		RETURN NEW;
 	END IF;
 
@@ -360,6 +371,15 @@ BEGIN
 	END IF;
 	IF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
 		NEW.cancelled_at := pg_catalog.now();
+	END IF;
+	-- a customer confirms a hold while it lasts: one over occupies nothing,
+	-- counts against no limit (check_customer_open_requests) and was made
+	-- for a day since closed, a service since retired, at an old price
+	IF OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) 'confirmed'
+	   AND OLD.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'the hold has expired',
+			pg_catalog.format('Booking %s was held until %s.', OLD.id, protector_internal.iso_text(OLD.hold_expires_at)),
+			'Book the time again (create_booking).');
 	END IF;
 	SELECT pg_catalog.array_agg(n.key ORDER BY n.key) INTO v_changed
 	FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) n

@@ -125,6 +125,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_setting_keys(jsonb, text, text[]),
 	protector_internal.check_setting_number(jsonb, text, numeric, numeric, boolean),
 	protector_internal.text_is_clean(text),
+	protector_internal.json_is_clean(jsonb),
 	protector_internal.lines_are_clean(text),
 	protector_internal.names_text(text[]),
 	protector_internal.iso_text(date),

@@ -1753,7 +1753,11 @@ BEGIN
 				pg_catalog.format('Use customer/%s/<key>, or create_booking, which adds it.', v_uid));
 		END IF;
 		NEW.source := 'api';
-		PERFORM protector_internal.check_customer_open_requests(NEW.organization_id, NEW.customer_id);
+		-- (plain text, as the widget takes details from a visitor)
+		IF NOT protector_internal.json_is_clean(NEW.details) THEN
+			PERFORM protector.raise('invalid_parameter', 'the booking''s details hold control or invisible direction characters',
+				'Every string and key in details must be plain text.');
+		END IF;
 		-- a new booking of theirs is live: no cancellation stamped on it
 		NEW.cancelled_at := NULL;
 		NEW.cancellation_reason := NULL;
@@ -1762,7 +1766,14 @@ BEGIN
 		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
 			-- (a customer's role never corrects bookings: always refused)
 			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
+		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+			-- (a hold over already occupies nothing, and confirmed it was
+			-- a booking past the open-requests limit and the slot's rules)
+			PERFORM protector.raise('invalid_parameter', 'a hold ends after now',
+				pg_catalog.format('hold_expires_at is %s.', protector_internal.iso_text(NEW.hold_expires_at)),
+				'hold_slot holds for 1 to 1440 minutes.');
 		END IF;
+		PERFORM protector_internal.check_customer_open_requests(NEW.organization_id, NEW.customer_id);
 		RETURN NEW;
 	END IF;
 
@@ -1842,6 +1853,15 @@ BEGIN
 	END IF;
 	IF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
 		NEW.cancelled_at := pg_catalog.now();
+	END IF;
+	-- a customer confirms a hold while it lasts: one over occupies nothing,
+	-- counts against no limit (check_customer_open_requests) and was made
+	-- for a day since closed, a service since retired, at an old price
+	IF OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) 'confirmed'
+	   AND OLD.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'the hold has expired',
+			pg_catalog.format('Booking %s was held until %s.', OLD.id, protector_internal.iso_text(OLD.hold_expires_at)),
+			'Book the time again (create_booking).');
 	END IF;
 	SELECT pg_catalog.array_agg(n.key ORDER BY n.key) INTO v_changed
 	FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) n
@@ -3602,12 +3622,7 @@ BEGIN
 	-- refused as docs/widget.md says)
 	IF NOT (protector_internal.text_is_clean(p_customer_name) AND protector_internal.text_is_clean(p_customer_email)
 			AND protector_internal.text_is_clean(p_customer_phone) AND protector_internal.text_is_clean(p_idempotency_key))
-	   OR EXISTS (SELECT FROM pg_catalog.jsonb_path_query(p_details, 'strict $.**') t
-				  WHERE NOT protector_internal.text_is_clean(CASE WHEN pg_catalog.jsonb_typeof(t) OPERATOR(pg_catalog.=) 'string'
-																  THEN t OPERATOR(pg_catalog.#>>) '{}' END)
-					 OR (pg_catalog.jsonb_typeof(t) OPERATOR(pg_catalog.=) 'object'
-						 AND EXISTS (SELECT FROM pg_catalog.jsonb_object_keys(t) k
-									 WHERE NOT protector_internal.text_is_clean(k)))) THEN
+	   OR NOT protector_internal.json_is_clean(p_details) THEN
 		PERFORM protector.raise('invalid_parameter', 'the booking holds control or invisible direction characters',
 			'Names, e-mail, phone, request key and details must be plain text.');
 	END IF;
@@ -14998,6 +15013,20 @@ AS 'MODULE_PATHNAME', 'protector_requester_is_trusted_sql'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.requester_is_trusted() IS
 'True when the role that made the request (not a SECURITY DEFINER function running for it) is a superuser or bypasses RLS';
+
+CREATE FUNCTION protector_internal.json_is_clean(p_value jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN NOT EXISTS (
+	SELECT FROM pg_catalog.jsonb_path_query(p_value, 'strict $.**') t
+	WHERE NOT protector_internal.text_is_clean(CASE WHEN pg_catalog.jsonb_typeof(t) OPERATOR(pg_catalog.=) 'string'
+													THEN t OPERATOR(pg_catalog.#>>) '{}' END)
+	   OR (pg_catalog.jsonb_typeof(t) OPERATOR(pg_catalog.=) 'object'
+		   AND EXISTS (SELECT FROM pg_catalog.jsonb_object_keys(t) k WHERE NOT protector_internal.text_is_clean(k))));
+COMMENT ON FUNCTION protector_internal.json_is_clean(jsonb) IS
+'False when a string or key anywhere in the JSON value is not clean text (text_is_clean)';
+GRANT EXECUTE ON FUNCTION protector_internal.json_is_clean(jsonb) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
