@@ -432,14 +432,31 @@ CREATE TRIGGER keep_customer_id BEFORE UPDATE OF id ON protector.customers
 
 -- A customer with bookings is not deleted (the bookings' foreign key said
 -- so in its own words, 23503 naming bookings_organization_id_customer_id_fkey):
--- named, with what to do instead.  Not inside a cascade (an organization's
--- deletion takes everything).
+-- named, with what to do instead.  Nor is a record merged into another
+-- (deleted, it escaped the erasure of the one it was merged into, its
+-- personal data left in its history) or an erased one (its erasure
+-- went from customer_erasures, the list a restore of an older backup
+-- needs).  Not inside a cascade (an organization's deletion takes
+-- everything).
 CREATE FUNCTION protector_internal.keep_booked_customers()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF OLD.merged_into IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('customer %s was merged into customer %s and cannot be deleted', OLD.id, OLD.merged_into),
+			DETAIL = 'A merged record is kept with the merge''s history.',
+			HINT = 'Erasing the record it was merged into (erase_customer()) erases it too.';
+	END IF;
+	IF EXISTS (SELECT FROM protector.customer_erasures e
+			   WHERE e.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND e.customer_id OPERATOR(pg_catalog.=) OLD.id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('customer %s was erased and cannot be deleted', OLD.id),
+			DETAIL = 'An erased record holds no personal data; its erasure is listed in customer_erasures, which a restore of an older backup needs.',
+			HINT = 'Leave it: it is a tombstone.';
+	END IF;
 	IF EXISTS (SELECT FROM protector.bookings b
 			   WHERE b.customer_id OPERATOR(pg_catalog.=) OLD.id AND b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id) THEN
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',

@@ -10339,7 +10339,7 @@ ALTER TABLE protector.promo_codes
 CREATE OR REPLACE FUNCTION protector_internal.scrub_customer_rows(p_organization_id uuid, p_customer_id uuid)
 RETURNS void
 LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
 	v_identity text;
@@ -10702,8 +10702,10 @@ BEGIN
 		SELECT l.id FROM protector.audit_log l
 		WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 		  AND ((l.table_name OPERATOR(pg_catalog.=) 'protector.customers' AND l.record_id OPERATOR(pg_catalog.=) ANY (v_group::text[]))
-			   OR (l.table_name OPERATOR(pg_catalog.=) 'protector.bookings' AND l.record_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT id FROM bookings)))
-			   OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT id FROM bookings))
+			   -- (a subquery, hashed once; an array built in the query was
+			   -- scanned whole for every audit row of the organization)
+			   OR (l.table_name OPERATOR(pg_catalog.=) 'protector.bookings' AND l.record_id OPERATOR(pg_catalog.=) ANY (SELECT x.id FROM bookings x))
+			   OR COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (SELECT x.id FROM bookings x)
 			   OR l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[])
 			   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) ANY (v_group::text[])));
 	UPDATE protector.audit_log l
@@ -13332,6 +13334,19 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF OLD.merged_into IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('customer %s was merged into customer %s and cannot be deleted', OLD.id, OLD.merged_into),
+			DETAIL = 'A merged record is kept with the merge''s history.',
+			HINT = 'Erasing the record it was merged into (erase_customer()) erases it too.';
+	END IF;
+	IF EXISTS (SELECT FROM protector.customer_erasures e
+			   WHERE e.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND e.customer_id OPERATOR(pg_catalog.=) OLD.id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('customer %s was erased and cannot be deleted', OLD.id),
+			DETAIL = 'An erased record holds no personal data; its erasure is listed in customer_erasures, which a restore of an older backup needs.',
+			HINT = 'Leave it: it is a tombstone.';
+	END IF;
 	IF EXISTS (SELECT FROM protector.bookings b
 			   WHERE b.customer_id OPERATOR(pg_catalog.=) OLD.id AND b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id) THEN
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
