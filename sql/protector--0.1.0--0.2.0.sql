@@ -6876,11 +6876,23 @@ BEGIN
 		PERFORM protector.raise('not_found', 'assignee not found',
 			'assignee is not a member of the task''s organization.');
 	END IF;
+	-- ... whose role sees it (the map's tasks.read or tasks.assigned): a
+	-- task given to finance or a viewer was never seen, and counted done
+	-- for them in the staff reports
+	IF NOT EXISTS (SELECT FROM protector.members m, protector.capability_map() c
+				   WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					 AND m.user_id OPERATOR(pg_catalog.=) NEW.assignee
+					 AND c.action OPERATOR(pg_catalog.=) ANY ('{tasks.read,tasks.assigned}')
+					 AND m.role OPERATOR(pg_catalog.=) ANY (c.roles)) THEN
+		PERFORM protector.raise('invalid_parameter', 'the assignee''s role sees no tasks',
+			'A task is assigned to a member whose role may see it (tasks.read or tasks.assigned in protector.capability_map()).',
+			'Assign someone else.');
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_task_assignee() IS
-'Trigger: a task is assigned to an active member only';
+'Trigger: a task is assigned to an active member whose role sees tasks';
 -- (a caller who may not write the organization's tasks learns nothing
 -- from it: the policy refuses the row; see check_shift_member)
 CREATE TRIGGER check_task_assignee BEFORE INSERT ON protector.tasks

@@ -6,16 +6,19 @@
 -- member, a deactivated one, or nobody.  The assignee check ran first, and
 -- answered "<e-mail> is no active member" (23P01) for a deactivated
 -- member, "assignee not found" (P0002) for a stranger, and locked the
--- member's row.  Staff who assign tasks are still told.
+-- member's row.  Staff who assign tasks are still told, also that finance
+-- and viewers are given no tasks (their roles see none).
 BEGIN;
-SELECT plan(9);
+SELECT plan(12);
 
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['ap_owner', 'ap_agent', 'ap_gone']) u;
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['ap_owner', 'ap_agent', 'ap_gone', 'ap_finance', 'ap_viewer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a800000-0000-4000-8000-000000000000', 'Probe', 'assignee-probe');
 INSERT INTO protector.members (organization_id, user_id, role, email, active) VALUES
 	('0a800000-0000-4000-8000-000000000000', tests.get_supabase_uid('ap_owner'), 'owner', 'owner@example.org', true),
 	('0a800000-0000-4000-8000-000000000000', tests.get_supabase_uid('ap_agent'), 'agent', 'agent@example.org', true),
-	('0a800000-0000-4000-8000-000000000000', tests.get_supabase_uid('ap_gone'), 'manager', 'private.person@example.org', false);
+	('0a800000-0000-4000-8000-000000000000', tests.get_supabase_uid('ap_gone'), 'manager', 'private.person@example.org', false),
+	('0a800000-0000-4000-8000-000000000000', tests.get_supabase_uid('ap_finance'), 'finance', 'finance@example.org', true),
+	('0a800000-0000-4000-8000-000000000000', tests.get_supabase_uid('ap_viewer'), 'viewer', 'viewer@example.org', true);
 INSERT INTO protector.tasks (id, organization_id, title, assignee) VALUES
 	('0a800000-0000-4000-8000-0000000007a1', '0a800000-0000-4000-8000-000000000000', 'Mine', tests.get_supabase_uid('ap_agent'));
 
@@ -48,6 +51,16 @@ SELECT throws_ok($$UPDATE protector.tasks SET assignee = tests.get_supabase_uid(
 SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, title, assignee)
 	VALUES ('0a800000-0000-4000-8000-000000000000', 'x', '0a800000-0000-4000-8000-00000000dead')$$,
 	'P0002', 'assignee not found', '... and naming nobody');
+
+-- a task goes to someone whose role sees tasks (the map's tasks.read or
+-- tasks.assigned): finance and viewers saw none of theirs, and were
+-- credited with them in the staff reports
+SELECT throws_ok(format($$INSERT INTO protector.tasks (organization_id, title, assignee)
+	VALUES ('0a800000-0000-4000-8000-000000000000', 'x', %L)$$, tests.get_supabase_uid(u)),
+	'22023', 'the assignee''s role sees no tasks', format('a task for a %s member is refused', r))
+FROM (VALUES ('ap_finance', 'finance'), ('ap_viewer', 'viewer')) v(u, r);
+SELECT lives_ok($$INSERT INTO protector.tasks (organization_id, title, assignee)
+	VALUES ('0a800000-0000-4000-8000-000000000000', 'x', tests.get_supabase_uid('ap_agent'))$$, 'a task for the agent is taken');
 
 SELECT * FROM finish();
 ROLLBACK;
