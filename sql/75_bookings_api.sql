@@ -1191,7 +1191,7 @@ BEGIN
 	IF v_booking.status OPERATOR(pg_catalog.=) 'cancelled' THEN
 		-- a retried cancellation: no second refund
 		RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||)
-			'{"already_cancelled": true, "refund_amount": 0, "refund_percent": 0, "refund_to_vouchers": 0, "cancellation_fee": null}'::jsonb;
+			'{"already_cancelled": true, "refund_amount": 0.00, "refund_percent": 0.00, "refund_to_vouchers": 0.00, "cancellation_fee": null}'::jsonb;
 	END IF;
 	IF v_booking.status OPERATOR(pg_catalog.=) ANY ('{completed,no_show}'::protector.booking_status[]) THEN
 		PERFORM protector.raise('invalid_parameter',
@@ -1207,12 +1207,14 @@ BEGIN
 	PERFORM pg_catalog.set_config('protector.refund_on_cancel', CASE WHEN v_refunds THEN 'on' ELSE 'off' END, true);
 	-- as the triggers after the update left it (vouchers given back)
 	SELECT * INTO v_booking FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
+	-- (amounts with two decimals, as the booking's own: nothing paid was 0,
+	-- a full fee 0.00)
 	RETURN protector_internal.booking_shape(v_booking) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
 		'already_cancelled', false,
-		'refund_amount', COALESCE(v_booking.details #> '{refund,amount}', '0'),
-		'refund_percent', COALESCE(v_booking.details #> '{refund,percent}', '0'),
-		'refund_to_vouchers', COALESCE(v_booking.details #> '{refund,to_vouchers}', '0'),
-		'cancellation_fee', v_booking.details #> '{refund,fee}');
+		'refund_amount', pg_catalog.round(COALESCE((v_booking.details #>> '{refund,amount}')::numeric, 0), 2),
+		'refund_percent', pg_catalog.round(COALESCE((v_booking.details #>> '{refund,percent}')::numeric, 0), 2),
+		'refund_to_vouchers', pg_catalog.round(COALESCE((v_booking.details #>> '{refund,to_vouchers}')::numeric, 0), 2),
+		'cancellation_fee', pg_catalog.round((v_booking.details #>> '{refund,fee}')::numeric, 2));
 END
 $$;
 COMMENT ON FUNCTION protector.cancel_booking(uuid, text, boolean) IS

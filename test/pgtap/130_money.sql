@@ -163,7 +163,7 @@ UPDATE protector.payments SET status = 'succeeded' WHERE kind = 'refund';
 SELECT results_eq($$SELECT b.amount_paid FROM protector.bookings b JOIN c ON (c.j ->> 'id')::uuid = b.id ORDER BY c.h DESC$$,
 	$$VALUES (0.00), (60.00), (35.00)$$, 'the refunds succeed: each keeps its fee, 45 - 45 = 0, 120 - 60 = 60, 35 - 0 = 35');
 SELECT tests.authenticate_as('m_operator');
-SELECT is((SELECT protector.cancel_booking((j ->> 'id')::uuid) ->> 'refund_amount' FROM c WHERE h = 31), '0',
+SELECT is((SELECT protector.cancel_booking((j ->> 'id')::uuid) ->> 'refund_amount' FROM c WHERE h = 31), '0.00',
 	'cancelling again refunds nothing more');
 SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM protector.payments p JOIN c ON (c.j ->> 'id')::uuid = p.booking_id WHERE p.kind = 'refund'), 2,

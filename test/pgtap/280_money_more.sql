@@ -180,7 +180,7 @@ SELECT tests.authenticate_as('m_finance');
 SELECT protector.record_payment(pg_temp.id('kept'), 22.50, 'cash', 'k-1') \g /dev/null
 SELECT tests.authenticate_as('m_operator');
 SELECT is((SELECT format('%s %s', j ->> 'refund_amount', j ->> 'cancellation_fee')
-		   FROM protector.cancel_booking(pg_temp.id('kept'), 'fee') j), '0 45.00',
+		   FROM protector.cancel_booking(pg_temp.id('kept'), 'fee') j), '0.00 45.00',
 	'confirmed, cancelled under the 100% tier: fee 45 of 45, nothing back');
 SELECT tests.authenticate_as('m_finance');
 SELECT protector.record_payment(pg_temp.id('kept'), 22.50, 'cash', 'k-2') \g /dev/null
@@ -394,7 +394,7 @@ SELECT is((SELECT (c ->> 'refund_amount') || ' / ' || (c ->> 'refund_percent')
 INSERT INTO r SELECT 'unpaid', protector.create_booking('0a280000-0000-4000-8000-0000000005a8', NULL, pg_temp.t(53), 1);
 SELECT is((SELECT (c ->> 'refund_amount') || ' / ' || (c ->> 'refund_percent')
 		   FROM protector.cancel_booking(pg_temp.id('unpaid'), 'unpaid') c),
-	'0 / 0', '... and with nothing paid: 0 back, 0% (it said 100.00, the policy''s)');
+	'0.00 / 0.00', '... and with nothing paid: 0 back, 0% (it said 100.00, the policy''s)');
 SELECT tests.clear_authentication();
 SELECT is((SELECT refund_percent FROM protector_internal.cancellation_terms WHERE booking_id = pg_temp.id('thirds')), 33.333,
 	'... while the terms keep the policy''s 33.333 for money arriving later');
