@@ -8,7 +8,8 @@
 #   "sidework", the full booking without each part of its side work; "waits", what
 #   a full booking waits on and the relation locks it holds; "crowded",
 #   availability of a shared service with 30,000 bookings in one hour,
-#   and 93 days of slots against 4,000 bookings of 31 days);
+#   and 93 days of slots against 4,000 bookings of 31 days; "erasure",
+#   erase_customer of 3,000 bookings and ten erasures in one session);
 #   reservations: BENCH_SECONDS (default 8) per run, BENCH_REPEAT (default
 #   7) rounds of every variant, medians reported (many short rounds beat a
 #   few long ones: the host's speed drifts); 8 clients; synchronous_commit on.
@@ -35,6 +36,7 @@ exec bash scripts/pg-cluster.sh -o "max_connections=50" -o "shared_buffers=512MB
 		profile) bash bench/profile.sh ;;
 		reportlog) bash bench/report_log.sh ;;
 		crowded) bash bench/crowded.sh ;;
+		erasure) bash bench/erasure.sh ;;
 		hugepages) bash bench/huge_pages.sh ;;
 		sidework) bash bench/side_work.sh ;;
 		waits) bash bench/waits.sh ;;
