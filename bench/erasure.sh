@@ -14,8 +14,8 @@
 #      another in one session: the mean of erasures 6 to 10 against the
 #      mean of 1 to 5.  PL/pgSQL plans generically from a statement's
 #      sixth run, and a generic plan scanned the erasure's arrays row by
-#      row (3 to 4x before the fortieth stop; scrub_customer_rows is now
-#      planned per call).
+#      row (1.3x here before the fortieth stop, 3 to 4x with 1,500
+#      bookings each; scrub_customer_rows is now planned per call).
 # One pass: an erasure cannot be repeated on the same data.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -98,7 +98,7 @@ SELECT format('rewrite 3,000 bookings: %s ms', round(min(ms) FILTER (WHERE what 
 	   format('erase_customer:         %s ms', round(min(ms) FILTER (WHERE what = 'big')::numeric, 1)) AS erasure,
 	   format('ratio: %sx', round((min(ms) FILTER (WHERE what = 'big') / min(ms) FILTER (WHERE what = 'baseline'))::numeric, 2)) AS ratio
 FROM results \gx
-\echo == ten erasures of 600 bookings each in one session: erasures 6-10 (generic plans, were 3-4x) against 1-5
+\echo == ten erasures of 600 bookings each in one session: erasures 6-10 against 1-5
 SELECT format('erasures 1-5:  %s ms each', round(avg(ms) FILTER (WHERE substr(what, 9)::int <= 5)::numeric, 1)) AS first,
 	   format('erasures 6-10: %s ms each', round(avg(ms) FILTER (WHERE substr(what, 9)::int > 5)::numeric, 1)) AS later,
 	   format('ratio: %sx', round((avg(ms) FILTER (WHERE substr(what, 9)::int > 5)
