@@ -231,9 +231,10 @@ BEGIN
 				-- (more than none: due at once, expire_holds cancelled the
 				-- booking at its next run)
 				PERFORM protector_internal.check_setting_number(v -> 'deadline_hours', p OPERATOR(pg_catalog.||) '.deadline_hours', 0, 8760);
-				IF (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.<=) 0 THEN
-					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.deadline_hours must be more than 0', p),
-						'Got 0: the deposit would be due at once, and the next expire_holds run would cancel the booking.',
+				IF (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.*) 60 OPERATOR(pg_catalog.<) 1 THEN
+					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.deadline_hours must be at least a minute (1/60)', p),
+						pg_catalog.format('Got %s: the deposit would be due at once, and the next expire_holds run would cancel the booking.',
+										  pg_catalog.left((v -> 'deadline_hours')::text, 30)),
 						'Give the customer time to pay, e.g. 0.5 for half an hour.');
 				END IF;
 			END IF;

@@ -479,6 +479,7 @@ AS $$
 DECLARE
 	s protector.services;
 	v_discount numeric;
+	v_deposit numeric;
 	-- (written prices count for requests that may set them: the rest, an
 	-- operator's, had theirs judged equal to the old by
 	-- restrict_update_columns, and may not keep them so)
@@ -547,9 +548,26 @@ BEGIN
 	-- under its own rule, bookings_total_price_check, not the deposit's)
 	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[])
 	   OR NEW.currency IS DISTINCT FROM OLD.currency THEN
-		NEW.deposit_amount := COALESCE(protector_internal.deposit_of(s.settings OPERATOR(pg_catalog.->) 'deposit', NEW.total_price,
-																	 s.currency OPERATOR(pg_catalog.=) NEW.currency),
-									   NEW.deposit_amount);
+		v_deposit := protector_internal.deposit_of(s.settings OPERATOR(pg_catalog.->) 'deposit', NEW.total_price,
+												   s.currency OPERATOR(pg_catalog.=) NEW.currency);
+		IF v_deposit IS NULL AND NEW.currency IS DISTINCT FROM OLD.currency THEN
+			PERFORM protector.raise('invalid_parameter',
+				pg_catalog.format('the deposit of service %s is a fixed amount in %s: a booking in %s cannot owe it',
+								  s.id, s.currency, NEW.currency),
+				pg_catalog.format('Booking %s would go from %s to %s.', OLD.id, OLD.currency, NEW.currency),
+				'Keep the booking in the service''s currency.');
+		END IF;
+		-- (a fixed amount of a service in another currency than the booking
+		-- kept says nothing: the deposit stays)
+		NEW.deposit_amount := COALESCE(v_deposit, NEW.deposit_amount);
+		-- a hold that now owes more than it was paid waits for it once
+		-- confirmed, by a deadline, as a new one does (wait_for_deposit
+		-- fires on a deadline: without one it was confirmed unpaid)
+		IF NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.payment_due_by IS NULL
+		   AND NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid THEN
+			NEW.payment_due_by := protector_internal.deposit_due_by(s.settings OPERATOR(pg_catalog.->) 'deposit',
+																	pg_catalog.lower(NEW.during));
+		END IF;
 	END IF;
 	NEW.deposit_amount := GREATEST(LEAST(NEW.deposit_amount, NEW.total_price), 0);
 	IF NEW.payment_due_by IS NOT NULL AND NEW.amount_paid OPERATOR(pg_catalog.>=) NEW.deposit_amount THEN
@@ -601,9 +619,9 @@ CREATE TRIGGER follow_service_venue BEFORE UPDATE OF service_id, venue_id ON pro
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.follow_service_venue();
 
-CREATE TRIGGER set_booking_price BEFORE UPDATE OF service_id, party_size, total_price ON protector.bookings
+CREATE TRIGGER set_booking_price BEFORE UPDATE OF service_id, party_size, total_price, currency ON protector.bookings
 	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size
-					   OR NEW.total_price IS DISTINCT FROM OLD.total_price)
+					   OR NEW.total_price IS DISTINCT FROM OLD.total_price OR NEW.currency IS DISTINCT FROM OLD.currency)
 	EXECUTE FUNCTION protector_internal.set_booking_price();
 
 -- Money rounded to cents, half to even (2.125 -> 2.12, 2.135 -> 2.14):

@@ -605,6 +605,20 @@ RETURN CASE WHEN pg_catalog.jsonb_typeof(p_deposit OPERATOR(pg_catalog.->) 'perc
 COMMENT ON FUNCTION protector_internal.deposit_of(jsonb, numeric, boolean) IS
 'The deposit a service''s settings.deposit asks of a total: percent of it or a fixed amount (at most the total; NULL for a total in another currency), else 0';
 
+-- When a deposit asked now is due: settings.deposit.deadline_hours
+-- (default 24) from now, and never later than the booking's start.
+CREATE FUNCTION protector_internal.deposit_due_by(p_deposit jsonb, p_start timestamptz)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN LEAST(pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>
+				 CASE WHEN pg_catalog.jsonb_typeof(p_deposit OPERATOR(pg_catalog.->) 'deadline_hours') OPERATOR(pg_catalog.=) 'number'
+					  THEN LEAST(GREATEST((p_deposit OPERATOR(pg_catalog.->>) 'deadline_hours')::numeric, 0), 8760)
+					  ELSE 24 END OPERATOR(pg_catalog.*) 3600),
+			 p_start);
+COMMENT ON FUNCTION protector_internal.deposit_due_by(jsonb, timestamptz) IS
+'When a deposit asked now is due: settings.deposit.deadline_hours (default 24) from now, at the latest the start';
+
 -- Deposits: a service's settings.deposit, {"percent": p} or {"amount": a}
 -- (at most the total) with "deadline_hours" (default 24), makes each new
 -- booking owe that much by then (never later than its start).  A booking
@@ -619,7 +633,6 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_deposit jsonb;
-	v_hours numeric;
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
 		NEW.status := 'pending';
@@ -634,10 +647,7 @@ BEGIN
 	-- staff, whom its payment must not stand in for
 	IF NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid
 	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{held,confirmed}'::protector.booking_status[]) THEN
-		v_hours := CASE WHEN pg_catalog.jsonb_typeof(v_deposit -> 'deadline_hours') OPERATOR(pg_catalog.=) 'number'
-						THEN LEAST(GREATEST((v_deposit ->> 'deadline_hours')::numeric, 0), 8760) ELSE 24 END;
-		NEW.payment_due_by := LEAST(pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => v_hours OPERATOR(pg_catalog.*) 3600),
-									pg_catalog.lower(NEW.during));
+		NEW.payment_due_by := protector_internal.deposit_due_by(v_deposit, pg_catalog.lower(NEW.during));
 		IF NEW.status OPERATOR(pg_catalog.=) 'confirmed' THEN
 			NEW.status := 'pending';
 		END IF;

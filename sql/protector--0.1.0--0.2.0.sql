@@ -1897,6 +1897,7 @@ AS $$
 DECLARE
 	s protector.services;
 	v_discount numeric;
+	v_deposit numeric;
 	-- (written prices count for requests that may set them: the rest, an
 	-- operator's, had theirs judged equal to the old by
 	-- restrict_update_columns, and may not keep them so)
@@ -1965,9 +1966,26 @@ BEGIN
 	-- under its own rule, bookings_total_price_check, not the deposit's)
 	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[])
 	   OR NEW.currency IS DISTINCT FROM OLD.currency THEN
-		NEW.deposit_amount := COALESCE(protector_internal.deposit_of(s.settings OPERATOR(pg_catalog.->) 'deposit', NEW.total_price,
-																	 s.currency OPERATOR(pg_catalog.=) NEW.currency),
-									   NEW.deposit_amount);
+		v_deposit := protector_internal.deposit_of(s.settings OPERATOR(pg_catalog.->) 'deposit', NEW.total_price,
+												   s.currency OPERATOR(pg_catalog.=) NEW.currency);
+		IF v_deposit IS NULL AND NEW.currency IS DISTINCT FROM OLD.currency THEN
+			PERFORM protector.raise('invalid_parameter',
+				pg_catalog.format('the deposit of service %s is a fixed amount in %s: a booking in %s cannot owe it',
+								  s.id, s.currency, NEW.currency),
+				pg_catalog.format('Booking %s would go from %s to %s.', OLD.id, OLD.currency, NEW.currency),
+				'Keep the booking in the service''s currency.');
+		END IF;
+		-- (a fixed amount of a service in another currency than the booking
+		-- kept says nothing: the deposit stays)
+		NEW.deposit_amount := COALESCE(v_deposit, NEW.deposit_amount);
+		-- a hold that now owes more than it was paid waits for it once
+		-- confirmed, by a deadline, as a new one does (wait_for_deposit
+		-- fires on a deadline: without one it was confirmed unpaid)
+		IF NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.payment_due_by IS NULL
+		   AND NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid THEN
+			NEW.payment_due_by := protector_internal.deposit_due_by(s.settings OPERATOR(pg_catalog.->) 'deposit',
+																	pg_catalog.lower(NEW.during));
+		END IF;
 	END IF;
 	NEW.deposit_amount := GREATEST(LEAST(NEW.deposit_amount, NEW.total_price), 0);
 	IF NEW.payment_due_by IS NOT NULL AND NEW.amount_paid OPERATOR(pg_catalog.>=) NEW.deposit_amount THEN
@@ -2445,7 +2463,6 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_deposit jsonb;
-	v_hours numeric;
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
 		NEW.status := 'pending';
@@ -2460,10 +2477,7 @@ BEGIN
 	-- staff, whom its payment must not stand in for
 	IF NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid
 	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{held,confirmed}'::protector.booking_status[]) THEN
-		v_hours := CASE WHEN pg_catalog.jsonb_typeof(v_deposit -> 'deadline_hours') OPERATOR(pg_catalog.=) 'number'
-						THEN LEAST(GREATEST((v_deposit ->> 'deadline_hours')::numeric, 0), 8760) ELSE 24 END;
-		NEW.payment_due_by := LEAST(pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => v_hours OPERATOR(pg_catalog.*) 3600),
-									pg_catalog.lower(NEW.during));
+		NEW.payment_due_by := protector_internal.deposit_due_by(v_deposit, pg_catalog.lower(NEW.during));
 		IF NEW.status OPERATOR(pg_catalog.=) 'confirmed' THEN
 			NEW.status := 'pending';
 		END IF;
@@ -4533,9 +4547,10 @@ BEGIN
 				-- (more than none: due at once, expire_holds cancelled the
 				-- booking at its next run)
 				PERFORM protector_internal.check_setting_number(v -> 'deadline_hours', p OPERATOR(pg_catalog.||) '.deadline_hours', 0, 8760);
-				IF (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.<=) 0 THEN
-					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.deadline_hours must be more than 0', p),
-						'Got 0: the deposit would be due at once, and the next expire_holds run would cancel the booking.',
+				IF (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.*) 60 OPERATOR(pg_catalog.<) 1 THEN
+					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.deadline_hours must be at least a minute (1/60)', p),
+						pg_catalog.format('Got %s: the deposit would be due at once, and the next expire_holds run would cancel the booking.',
+										  pg_catalog.left((v -> 'deadline_hours')::text, 30)),
 						'Give the customer time to pay, e.g. 0.5 for half an hour.');
 				END IF;
 			END IF;
@@ -9905,9 +9920,9 @@ REVOKE ALL ON FUNCTION protector_internal.payment_effect(protector.payment_kind,
 
 -- set_booking_price() also keeps the deposit within a total the update sets
 DROP TRIGGER set_booking_price ON protector.bookings;
-CREATE TRIGGER set_booking_price BEFORE UPDATE OF service_id, party_size, total_price ON protector.bookings
+CREATE TRIGGER set_booking_price BEFORE UPDATE OF service_id, party_size, total_price, currency ON protector.bookings
 	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size
-					   OR NEW.total_price IS DISTINCT FROM OLD.total_price)
+					   OR NEW.total_price IS DISTINCT FROM OLD.total_price OR NEW.currency IS DISTINCT FROM OLD.currency)
 	EXECUTE FUNCTION protector_internal.set_booking_price();
 
 CREATE OR REPLACE FUNCTION protector_internal.permit(p_table regclass, p_id uuid, p_action text)
@@ -15056,6 +15071,18 @@ RETURN NOT EXISTS (
 COMMENT ON FUNCTION protector_internal.json_is_clean(jsonb) IS
 'False when a string or key anywhere in the JSON value is not clean text (text_is_clean)';
 GRANT EXECUTE ON FUNCTION protector_internal.json_is_clean(jsonb) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.deposit_due_by(p_deposit jsonb, p_start timestamptz)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN LEAST(pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>
+				 CASE WHEN pg_catalog.jsonb_typeof(p_deposit OPERATOR(pg_catalog.->) 'deadline_hours') OPERATOR(pg_catalog.=) 'number'
+					  THEN LEAST(GREATEST((p_deposit OPERATOR(pg_catalog.->>) 'deadline_hours')::numeric, 0), 8760)
+					  ELSE 24 END OPERATOR(pg_catalog.*) 3600),
+			 p_start);
+COMMENT ON FUNCTION protector_internal.deposit_due_by(jsonb, timestamptz) IS
+'When a deposit asked now is due: settings.deposit.deadline_hours (default 24) from now, at the latest the start';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

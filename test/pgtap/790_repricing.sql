@@ -15,7 +15,7 @@
 -- Every figure by hand: Vault 20 + 25 per person, 25% deposit; Yen room
 -- 5000 + 1000 per person, 10% deposit.
 BEGIN;
-SELECT plan(17);
+SELECT plan(21);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['rp_manager', 'rp_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, settings)
@@ -91,12 +91,28 @@ SELECT tests.clear_authentication();
 SELECT is(protector.record_payment(pg_temp.id('yen'), 30, 'stripe', 'pi_rp3', p_currency => 'JPY') ->> 'booking_status', 'pending',
 	'paying 30 JPY does not confirm a booking of 7000 JPY');
 
+-- ... a hold given a deposit waits for it once confirmed (it had no
+-- deadline, and was confirmed unpaid)
+SELECT tests.authenticate_as('rp_manager');
+INSERT INTO r SELECT 'hold', (protector.hold_slot('0a790000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(11), 4, 30) ->> 'id')::uuid;
+UPDATE protector.bookings SET service_id = '0a790000-0000-4000-8000-0000000005a2' WHERE id = pg_temp.id('hold');
+SELECT results_eq($$SELECT status::text, total_price, deposit_amount, payment_due_by IS NOT NULL FROM protector.bookings WHERE id = pg_temp.id('hold')$$,
+	$$VALUES ('held', 120.00, 30.00, true)$$, 'a hold moved to the deposit vault: 20 + 25 x 4 = 120, owes 25% = 30.00, by a deadline');
+SELECT is(protector.confirm_booking(pg_temp.id('hold')) ->> 'status', 'pending', '... confirmed, it waits for the deposit');
+-- ... a currency changed by hand with a fixed deposit of the service's
+INSERT INTO r SELECT 'fixed', (protector.create_booking('0a790000-0000-4000-8000-0000000005a3', NULL, pg_temp.t(13), 2) ->> 'id')::uuid;
+SELECT throws_ok($$UPDATE protector.bookings SET currency = 'JPY', total_price = 7000 WHERE id = pg_temp.id('fixed')$$,
+	'22023', 'the deposit of service 0a790000-0000-4000-8000-0000000005a3 is a fixed amount in EUR: a booking in JPY cannot owe it',
+	'a booking of the fixed vault (30 EUR deposit) is not moved to yen by hand');
+SELECT throws_ok($$UPDATE protector.bookings SET currency = 'JPY' WHERE id = pg_temp.id('fixed')$$,
+	'22023', NULL, '... nor by its currency alone');
+
 -- 5. settings and rounding
 SELECT throws_ok($$UPDATE protector.services SET settings = '{"deposit": {"amount": 0.004}}'
 	WHERE id = '0a790000-0000-4000-8000-0000000005a1'$$, '22023', 'settings.deposit.amount must be in cents',
 	'a fixed deposit of 0.004 is refused');
 SELECT throws_ok($$UPDATE protector.services SET settings = '{"deposit": {"percent": 10, "deadline_hours": 0}}'
-	WHERE id = '0a790000-0000-4000-8000-0000000005a1'$$, '22023', 'settings.deposit.deadline_hours must be more than 0',
+	WHERE id = '0a790000-0000-4000-8000-0000000005a1'$$, '22023', 'settings.deposit.deadline_hours must be at least a minute (1/60)',
 	'a deposit due at once is refused');
 SELECT lives_ok($$UPDATE protector.services SET settings = '{"deposit": {"amount": 10.5, "deadline_hours": 0.5}}'
 	WHERE id = '0a790000-0000-4000-8000-0000000005a1'$$, '10.50 due within half an hour is taken');
