@@ -450,6 +450,15 @@ BEGIN
 			DETAIL = 'A merged record is kept with the merge''s history.',
 			HINT = 'Erasing the record it was merged into (erase_customer()) erases it too.';
 	END IF;
+	-- (nor one that others were merged into: deleted, it set them free,
+	-- and each could then be deleted)
+	IF EXISTS (SELECT FROM protector.customers c
+			   WHERE c.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND c.merged_into OPERATOR(pg_catalog.=) OLD.id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('customer %s has records merged into it and cannot be deleted', OLD.id),
+			DETAIL = 'Records merged into another are kept with the merge''s history.',
+			HINT = 'Erase it (erase_customer()), which erases them too.';
+	END IF;
 	IF EXISTS (SELECT FROM protector.customer_erasures e
 			   WHERE e.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND e.customer_id OPERATOR(pg_catalog.=) OLD.id) THEN
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',

@@ -146,6 +146,21 @@ $$;
 COMMENT ON FUNCTION protector_internal.lock_active_member(uuid, uuid, text, text) IS
 'Internal: whether p_user_id is a member of the organization, its row locked FOR SHARE (a member leaving or deactivated is waited for); 23P01 with the given detail and hint for an inactive one';
 
+-- Whether a member's role sees tasks (the map's tasks.read or
+-- tasks.assigned): who may be given one, and so a booking's agent, whose
+-- review task goes to them.  Called by functions running as the owner.
+CREATE FUNCTION protector_internal.member_sees_tasks(p_organization_id uuid, p_user_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM protector.members m, protector.capability_map() c
+			   WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
+				 AND m.user_id OPERATOR(pg_catalog.=) p_user_id
+				 AND c.action OPERATOR(pg_catalog.=) ANY ('{tasks.read,tasks.assigned}')
+				 AND m.role OPERATOR(pg_catalog.=) ANY (c.roles));
+COMMENT ON FUNCTION protector_internal.member_sees_tasks(uuid, uuid) IS
+'Internal: whether the member''s role sees tasks (tasks.read or tasks.assigned in the capability map)';
+
 -- An agent for a booking: whether the user is a member of the
 -- organization (lock_active_member).  A member leaving at that moment is
 -- waited for, and then not found (the foreign key's check, run first,
@@ -161,8 +176,17 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM protector_internal.authorize_requester(p_organization_id, 'members.read', 'organization');
-	RETURN protector_internal.lock_active_member(p_organization_id, p_user_id,
-		'A booking is assigned only to an active member.', 'Assign someone else.');
+	IF NOT protector_internal.lock_active_member(p_organization_id, p_user_id,
+			'A booking is assigned only to an active member.', 'Assign someone else.') THEN
+		RETURN false;
+	END IF;
+	-- (its review task goes to the agent: finance and viewers see none)
+	IF NOT protector_internal.member_sees_tasks(p_organization_id, p_user_id) THEN
+		PERFORM protector.raise('invalid_parameter', 'the agent''s role sees no tasks',
+			'A booking''s agent is given its review task: their role must see tasks (tasks.read or tasks.assigned in protector.capability_map()).',
+			'Assign someone else.');
+	END IF;
+	RETURN true;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_agent(uuid, uuid) IS

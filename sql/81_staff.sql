@@ -500,11 +500,7 @@ BEGIN
 	-- ... whose role sees it (the map's tasks.read or tasks.assigned): a
 	-- task given to finance or a viewer was never seen, and counted done
 	-- for them in the staff reports
-	IF NOT EXISTS (SELECT FROM protector.members m, protector.capability_map() c
-				   WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-					 AND m.user_id OPERATOR(pg_catalog.=) NEW.assignee
-					 AND c.action OPERATOR(pg_catalog.=) ANY ('{tasks.read,tasks.assigned}')
-					 AND m.role OPERATOR(pg_catalog.=) ANY (c.roles)) THEN
+	IF NOT protector_internal.member_sees_tasks(NEW.organization_id, NEW.assignee) THEN
 		PERFORM protector.raise('invalid_parameter', 'the assignee''s role sees no tasks',
 			'A task is assigned to a member whose role may see it (tasks.read or tasks.assigned in protector.capability_map()).',
 			'Assign someone else.');
@@ -964,6 +960,24 @@ BEGIN
 		PERFORM protector.raise('retry', 'a booking of this member is being changed',
 			pg_catalog.format('Member %s.', OLD.id), 'Retry, or deactivate with deactivate_staff(), which waits for it.');
 	END;
+	-- ... and their open tasks and shifts not ended, for the same reason: a
+	-- change of one that then addresses the member (a notification, a
+	-- task, which share-lock their row) deadlocked with this
+	BEGIN
+		PERFORM FROM protector.tasks t
+		WHERE t.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND t.assignee OPERATOR(pg_catalog.=) OLD.user_id
+		  AND t.status OPERATOR(pg_catalog.<>) 'done'
+		ORDER BY t.id
+		FOR UPDATE OF t NOWAIT;
+		PERFORM FROM protector.staff_shifts s
+		WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.member_id OPERATOR(pg_catalog.=) OLD.id
+		  AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+		ORDER BY s.id
+		FOR UPDATE OF s NOWAIT;
+	EXCEPTION WHEN lock_not_available THEN
+		PERFORM protector.raise('retry', 'a task or shift of this member is being changed',
+			pg_catalog.format('Member %s.', OLD.id), 'Retry, or deactivate with deactivate_staff(), which waits for it.');
+	END;
 	-- tasks first: releasing a booking also hands its open tasks on
 	UPDATE protector.tasks t SET assignee = NULL
 	WHERE t.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND t.assignee OPERATOR(pg_catalog.=) OLD.user_id
@@ -1184,6 +1198,18 @@ BEGIN
 	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
 	ORDER BY b.id
 	FOR UPDATE OF b;
+	-- (and their open tasks and shifts not ended: a change of one that
+	-- then addresses the member share-locks the member's row)
+	PERFORM FROM protector.tasks t
+	WHERE t.organization_id OPERATOR(pg_catalog.=) m.organization_id AND t.assignee OPERATOR(pg_catalog.=) m.user_id
+	  AND t.status OPERATOR(pg_catalog.<>) 'done'
+	ORDER BY t.id
+	FOR UPDATE OF t;
+	PERFORM FROM protector.staff_shifts s
+	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
+	  AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+	ORDER BY s.id
+	FOR UPDATE OF s;
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	-- (gone from the caller's sight while authorize_row waited for its lock:

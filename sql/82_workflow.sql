@@ -92,8 +92,14 @@ BEGIN
 				   GREATEST(pg_catalog.now(), pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.-) interval '1 hour'));
 
 	IF v_kind OPERATOR(pg_catalog.=) 'booking.created' THEN
+		-- (the agent's, where their role sees tasks: one made finance or a
+		-- viewer since the hold was made leaves it to the desk, and the
+		-- confirmation goes through)
 		INSERT INTO protector.tasks (organization_id, booking_id, kind, title, assignee, due_at)
-		VALUES (NEW.organization_id, NEW.id, 'booking_review', v_title, NEW.assigned_agent, v_due);
+		VALUES (NEW.organization_id, NEW.id, 'booking_review', v_title,
+				CASE WHEN NEW.assigned_agent IS NOT NULL
+						  AND protector_internal.member_sees_tasks(NEW.organization_id, NEW.assigned_agent)
+					 THEN NEW.assigned_agent END, v_due);
 	ELSIF v_kind OPERATOR(pg_catalog.=) 'booking.rescheduled' THEN
 		UPDATE protector.tasks t
 		SET title = v_title, due_at = v_due

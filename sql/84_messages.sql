@@ -125,11 +125,13 @@ CREATE POLICY booking_messages_update ON protector.booking_messages FOR UPDATE T
 SELECT pg_catalog.pg_extension_config_dump('protector.booking_messages', '');
 
 -- One customer cannot flood a thread: at most
--- settings.customers.messages_per_hour (default 20) customer messages in
--- one booking's thread in the last hour.  Counted under a lock of the
--- booking's (class id 1886547723), so that messages at the same moment
--- count each other, and as the owner: every customer message of the
--- thread, whatever the caller sees.  For the booking's own customer.
+-- settings.customers.messages_per_hour (default 20) messages of the
+-- booking's customer in its thread in the last hour (a customer the
+-- booking had before wrote a thread of their own, which the new one does
+-- not see and is not held to).  Counted under a lock of the booking's
+-- (class id 1886547723), so that messages at the same moment count each
+-- other, and as the owner: every such message, whatever the caller sees.
+-- For the booking's own customer.
 CREATE FUNCTION protector_internal.check_customer_message_rate(p_organization_id uuid, p_booking_id uuid)
 RETURNS void
 LANGUAGE plpgsql
@@ -138,22 +140,27 @@ AS $$
 DECLARE
 	v_limit integer;
 	v_recent bigint;
+	v_customer uuid;
 BEGIN
-	IF NOT EXISTS (SELECT FROM protector.bookings b
-				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
-					 AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
+	SELECT b.customer_id INTO v_customer FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
+	  AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids());
+	IF NOT FOUND THEN
 		PERFORM protector.raise('forbidden', 'this is a customer''s own check', 'Pass a booking of yours.');
 	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886547723, pg_catalog.hashtext(p_booking_id::text));
+	-- (customers' messages only: a reply of staff's since the snapshot
+	-- changes nothing here)
 	PERFORM protector_internal.retry_if_unseen(
-		'SELECT pg_catalog.count(*) FROM protector.booking_messages m WHERE m.booking_id OPERATOR(pg_catalog.=) $1',
+		'SELECT pg_catalog.count(*) FROM protector.booking_messages m WHERE m.booking_id OPERATOR(pg_catalog.=) $1'
+		' AND m.sender_kind OPERATOR(pg_catalog.=) ''customer''',
 		p_booking_id, 'a message of this thread was written concurrently', NULL);
 	SELECT protector_internal.setting_number(o.settings #> '{customers,messages_per_hour}', 20, 1, 1000)::integer INTO v_limit
 	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id;
 	SELECT pg_catalog.count(*) INTO v_recent FROM protector.booking_messages m
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.booking_id OPERATOR(pg_catalog.=) p_booking_id
 	  AND m.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour')
-	  AND m.sender_kind OPERATOR(pg_catalog.=) 'customer';
+	  AND m.sender_kind OPERATOR(pg_catalog.=) 'customer' AND m.customer_id OPERATOR(pg_catalog.=) v_customer;
 	IF v_recent OPERATOR(pg_catalog.>=) COALESCE(v_limit, 20) THEN
 		PERFORM protector.raise('rate_limited', 'too many messages in this thread; try again later',
 			pg_catalog.format('The organization takes at most %s messages of a customer in one booking''s thread per hour.',

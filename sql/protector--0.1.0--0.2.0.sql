@@ -310,8 +310,14 @@ BEGIN
 				   GREATEST(pg_catalog.now(), pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.-) interval '1 hour'));
 
 	IF v_kind OPERATOR(pg_catalog.=) 'booking.created' THEN
+		-- (the agent's, where their role sees tasks: one made finance or a
+		-- viewer since the hold was made leaves it to the desk, and the
+		-- confirmation goes through)
 		INSERT INTO protector.tasks (organization_id, booking_id, kind, title, assignee, due_at)
-		VALUES (NEW.organization_id, NEW.id, 'booking_review', v_title, NEW.assigned_agent, v_due);
+		VALUES (NEW.organization_id, NEW.id, 'booking_review', v_title,
+				CASE WHEN NEW.assigned_agent IS NOT NULL
+						  AND protector_internal.member_sees_tasks(NEW.organization_id, NEW.assigned_agent)
+					 THEN NEW.assigned_agent END, v_due);
 	ELSIF v_kind OPERATOR(pg_catalog.=) 'booking.rescheduled' THEN
 		UPDATE protector.tasks t
 		SET title = v_title, due_at = v_due
@@ -6896,11 +6902,7 @@ BEGIN
 	-- ... whose role sees it (the map's tasks.read or tasks.assigned): a
 	-- task given to finance or a viewer was never seen, and counted done
 	-- for them in the staff reports
-	IF NOT EXISTS (SELECT FROM protector.members m, protector.capability_map() c
-				   WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-					 AND m.user_id OPERATOR(pg_catalog.=) NEW.assignee
-					 AND c.action OPERATOR(pg_catalog.=) ANY ('{tasks.read,tasks.assigned}')
-					 AND m.role OPERATOR(pg_catalog.=) ANY (c.roles)) THEN
+	IF NOT protector_internal.member_sees_tasks(NEW.organization_id, NEW.assignee) THEN
 		PERFORM protector.raise('invalid_parameter', 'the assignee''s role sees no tasks',
 			'A task is assigned to a member whose role may see it (tasks.read or tasks.assigned in protector.capability_map()).',
 			'Assign someone else.');
@@ -7241,6 +7243,18 @@ BEGIN
 	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
 	ORDER BY b.id
 	FOR UPDATE OF b;
+	-- (and their open tasks and shifts not ended: a change of one that
+	-- then addresses the member share-locks the member's row)
+	PERFORM FROM protector.tasks t
+	WHERE t.organization_id OPERATOR(pg_catalog.=) m.organization_id AND t.assignee OPERATOR(pg_catalog.=) m.user_id
+	  AND t.status OPERATOR(pg_catalog.<>) 'done'
+	ORDER BY t.id
+	FOR UPDATE OF t;
+	PERFORM FROM protector.staff_shifts s
+	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
+	  AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+	ORDER BY s.id
+	FOR UPDATE OF s;
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	-- (gone from the caller's sight while authorize_row waited for its lock:
@@ -12452,6 +12466,24 @@ BEGIN
 		PERFORM protector.raise('retry', 'a booking of this member is being changed',
 			pg_catalog.format('Member %s.', OLD.id), 'Retry, or deactivate with deactivate_staff(), which waits for it.');
 	END;
+	-- ... and their open tasks and shifts not ended, for the same reason: a
+	-- change of one that then addresses the member (a notification, a
+	-- task, which share-lock their row) deadlocked with this
+	BEGIN
+		PERFORM FROM protector.tasks t
+		WHERE t.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND t.assignee OPERATOR(pg_catalog.=) OLD.user_id
+		  AND t.status OPERATOR(pg_catalog.<>) 'done'
+		ORDER BY t.id
+		FOR UPDATE OF t NOWAIT;
+		PERFORM FROM protector.staff_shifts s
+		WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.member_id OPERATOR(pg_catalog.=) OLD.id
+		  AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+		ORDER BY s.id
+		FOR UPDATE OF s NOWAIT;
+	EXCEPTION WHEN lock_not_available THEN
+		PERFORM protector.raise('retry', 'a task or shift of this member is being changed',
+			pg_catalog.format('Member %s.', OLD.id), 'Retry, or deactivate with deactivate_staff(), which waits for it.');
+	END;
 	-- tasks first: releasing a booking also hands its open tasks on
 	UPDATE protector.tasks t SET assignee = NULL
 	WHERE t.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND t.assignee OPERATOR(pg_catalog.=) OLD.user_id
@@ -13368,6 +13400,15 @@ BEGIN
 			MESSAGE = pg_catalog.format('customer %s was merged into customer %s and cannot be deleted', OLD.id, OLD.merged_into),
 			DETAIL = 'A merged record is kept with the merge''s history.',
 			HINT = 'Erasing the record it was merged into (erase_customer()) erases it too.';
+	END IF;
+	-- (nor one that others were merged into: deleted, it set them free,
+	-- and each could then be deleted)
+	IF EXISTS (SELECT FROM protector.customers c
+			   WHERE c.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND c.merged_into OPERATOR(pg_catalog.=) OLD.id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('customer %s has records merged into it and cannot be deleted', OLD.id),
+			DETAIL = 'Records merged into another are kept with the merge''s history.',
+			HINT = 'Erase it (erase_customer()), which erases them too.';
 	END IF;
 	IF EXISTS (SELECT FROM protector.customer_erasures e
 			   WHERE e.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND e.customer_id OPERATOR(pg_catalog.=) OLD.id) THEN
@@ -14735,8 +14776,17 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM protector_internal.authorize_requester(p_organization_id, 'members.read', 'organization');
-	RETURN protector_internal.lock_active_member(p_organization_id, p_user_id,
-		'A booking is assigned only to an active member.', 'Assign someone else.');
+	IF NOT protector_internal.lock_active_member(p_organization_id, p_user_id,
+			'A booking is assigned only to an active member.', 'Assign someone else.') THEN
+		RETURN false;
+	END IF;
+	-- (its review task goes to the agent: finance and viewers see none)
+	IF NOT protector_internal.member_sees_tasks(p_organization_id, p_user_id) THEN
+		PERFORM protector.raise('invalid_parameter', 'the agent''s role sees no tasks',
+			'A booking''s agent is given its review task: their role must see tasks (tasks.read or tasks.assigned in protector.capability_map()).',
+			'Assign someone else.');
+	END IF;
+	RETURN true;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_agent(uuid, uuid) IS
@@ -14992,22 +15042,27 @@ AS $$
 DECLARE
 	v_limit integer;
 	v_recent bigint;
+	v_customer uuid;
 BEGIN
-	IF NOT EXISTS (SELECT FROM protector.bookings b
-				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
-					 AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
+	SELECT b.customer_id INTO v_customer FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
+	  AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids());
+	IF NOT FOUND THEN
 		PERFORM protector.raise('forbidden', 'this is a customer''s own check', 'Pass a booking of yours.');
 	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886547723, pg_catalog.hashtext(p_booking_id::text));
+	-- (customers' messages only: a reply of staff's since the snapshot
+	-- changes nothing here)
 	PERFORM protector_internal.retry_if_unseen(
-		'SELECT pg_catalog.count(*) FROM protector.booking_messages m WHERE m.booking_id OPERATOR(pg_catalog.=) $1',
+		'SELECT pg_catalog.count(*) FROM protector.booking_messages m WHERE m.booking_id OPERATOR(pg_catalog.=) $1'
+		' AND m.sender_kind OPERATOR(pg_catalog.=) ''customer''',
 		p_booking_id, 'a message of this thread was written concurrently', NULL);
 	SELECT protector_internal.setting_number(o.settings #> '{customers,messages_per_hour}', 20, 1, 1000)::integer INTO v_limit
 	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id;
 	SELECT pg_catalog.count(*) INTO v_recent FROM protector.booking_messages m
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.booking_id OPERATOR(pg_catalog.=) p_booking_id
 	  AND m.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour')
-	  AND m.sender_kind OPERATOR(pg_catalog.=) 'customer';
+	  AND m.sender_kind OPERATOR(pg_catalog.=) 'customer' AND m.customer_id OPERATOR(pg_catalog.=) v_customer;
 	IF v_recent OPERATOR(pg_catalog.>=) COALESCE(v_limit, 20) THEN
 		PERFORM protector.raise('rate_limited', 'too many messages in this thread; try again later',
 			pg_catalog.format('The organization takes at most %s messages of a customer in one booking''s thread per hour.',
@@ -15083,6 +15138,18 @@ RETURN LEAST(pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(se
 			 p_start);
 COMMENT ON FUNCTION protector_internal.deposit_due_by(jsonb, timestamptz) IS
 'When a deposit asked now is due: settings.deposit.deadline_hours (default 24) from now, at the latest the start';
+
+CREATE FUNCTION protector_internal.member_sees_tasks(p_organization_id uuid, p_user_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM protector.members m, protector.capability_map() c
+			   WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
+				 AND m.user_id OPERATOR(pg_catalog.=) p_user_id
+				 AND c.action OPERATOR(pg_catalog.=) ANY ('{tasks.read,tasks.assigned}')
+				 AND m.role OPERATOR(pg_catalog.=) ANY (c.roles));
+COMMENT ON FUNCTION protector_internal.member_sees_tasks(uuid, uuid) IS
+'Internal: whether the member''s role sees tasks (tasks.read or tasks.assigned in the capability map)';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

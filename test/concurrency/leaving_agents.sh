@@ -11,7 +11,13 @@
 # 4. the same four writes while the agent is deactivated (a direct write
 #    of the row, held open): each waits and is told the agent is no active
 #    member (23P01); the notification's check once took only a key-share
-#    lock, which a deactivation does not wait for.
+#    lock, which a deactivation does not wait for;
+# 5. a deactivation while a transaction that holds one of the member's
+#    open tasks addresses them a notification: written directly to the
+#    member's row it is told to retry (40001), through deactivate_staff it
+#    waits for the task; never a deadlock (40P01: the notification's check
+#    share-locks the member's row, which the deactivation held while it
+#    waited for the task).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -124,6 +130,48 @@ if [ "$a1 $a2 $agents" = "ok ok 2" ]; then
 	echo "ok - an agent who stays is taken by both"
 else
 	echo "not ok - an agent who stays: answered $a1 and $a2, $agents bookings are theirs"
+	failures=$((failures + 1))
+fi
+
+# 5
+TASK=$(psql -X -A -t -q -d "$DB" -c "INSERT INTO protector.tasks (organization_id, title, assignee)
+	VALUES ('$ORG', 'Open', tests.get_supabase_uid('ada')) RETURNING id")
+deactivate_during_task() {
+	local how=$1 first second
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('fay')" \
+		-c "UPDATE protector.tasks SET title = 'edited' WHERE id = '$TASK'" -c "SELECT pg_sleep(1)" \
+		-c "INSERT INTO protector.notifications (organization_id, recipient_id, kind) VALUES ('$ORG', tests.get_supabase_uid('ada'), 'note')" \
+		-c "COMMIT" >/dev/null 2>"$WORK/first.err" &
+	local holder=$!
+	sleep 0.3
+	if [ "$how" = direct ]; then
+		second=$(psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate \
+			-c "UPDATE protector.members SET active = false WHERE organization_id = '$ORG' AND user_id = tests.get_supabase_uid('ada')" 2>&1 >/dev/null \
+			| sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1 || true)
+		second=${second:-ok}
+	else
+		second=$(sqlstate_as fay "SELECT protector.deactivate_staff(m.id) FROM protector.members m
+			WHERE m.organization_id = '$ORG' AND m.user_id = tests.get_supabase_uid('ada')")
+	fi
+	wait "$holder" || true
+	first=$(sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' "$WORK/first.err" | head -1)
+	first=${first:-ok}
+	psql -X -q -d "$DB" -c "UPDATE protector.members SET active = true WHERE organization_id = '$ORG' AND user_id = tests.get_supabase_uid('ada')" \
+		-c "UPDATE protector.tasks SET assignee = tests.get_supabase_uid('ada') WHERE id = '$TASK'"
+	echo "$first $second"
+}
+answer=$(deactivate_during_task direct)
+if [ "$answer" = "ok 40001" ]; then
+	echo "ok - a deactivation written to the row while a held task's notification waits: told to retry (40001)"
+else
+	echo "not ok - a deactivation written to the row while a held task's notification waits: answered $answer (want ok 40001)"
+	failures=$((failures + 1))
+fi
+answer=$(deactivate_during_task rpc)
+if [ "$answer" = "ok ok" ]; then
+	echo "ok - deactivate_staff while a held task's notification waits: it waits for the task, both go through"
+else
+	echo "not ok - deactivate_staff while a held task's notification waits: answered $answer (want ok ok)"
 	failures=$((failures + 1))
 fi
 

@@ -7,7 +7,7 @@
 -- booking's own customer.  (Messages at the same moment:
 -- test/concurrency/message_rate.sh.)
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['mr_owner', 'mr_customer', 'mr_other']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -71,6 +71,15 @@ SELECT lives_ok($$SELECT protector.send_message('0a780000-0000-4000-8000-0000000
 	'... and a fifth (three, four, five in the last hour)');
 SELECT throws_ok($$SELECT protector.send_message('0a780000-0000-4000-8000-0000000000b1', 'six')$$,
 	'53400', NULL, '... and a sixth is refused');
+
+-- a booking handed to another customer: their thread is their own, and
+-- so is its count (Cara's three did not count against Dirk)
+RESET ROLE;
+UPDATE protector.bookings SET customer_id = '0a780000-0000-4000-8000-00000000c002' WHERE id = '0a780000-0000-4000-8000-0000000000b1';
+SELECT tests.authenticate_as('mr_other');
+SELECT lives_ok($$SELECT protector.send_message('0a780000-0000-4000-8000-0000000000b1', 'first of mine')$$,
+	'the booking given to Dirk: his first message goes through, whatever Cara wrote');
+SELECT tests.authenticate_as('mr_customer');
 
 -- the helper is the booking's own customer's
 SELECT throws_ok($$SELECT protector_internal.check_customer_message_rate('0a780000-0000-4000-8000-000000000000',

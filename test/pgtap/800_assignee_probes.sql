@@ -9,7 +9,7 @@
 -- member's row.  Staff who assign tasks are still told, also that finance
 -- and viewers are given no tasks (their roles see none).
 BEGIN;
-SELECT plan(12);
+SELECT plan(15);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['ap_owner', 'ap_agent', 'ap_gone', 'ap_finance', 'ap_viewer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a800000-0000-4000-8000-000000000000', 'Probe', 'assignee-probe');
@@ -61,6 +61,31 @@ SELECT throws_ok(format($$INSERT INTO protector.tasks (organization_id, title, a
 FROM (VALUES ('ap_finance', 'finance'), ('ap_viewer', 'viewer')) v(u, r);
 SELECT lives_ok($$INSERT INTO protector.tasks (organization_id, title, assignee)
 	VALUES ('0a800000-0000-4000-8000-000000000000', 'x', tests.get_supabase_uid('ap_agent'))$$, 'a task for the agent is taken');
+
+-- a booking's agent is given its review task: one whose role sees no
+-- tasks is refused (the workflow wrote the task past the check); an agent
+-- made a viewer after the hold leaves the task to the desk, and the hold
+-- is still confirmed
+RESET ROLE;
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a800000-0000-4000-8000-0000000000a1', '0a800000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, mode)
+VALUES ('0a800000-0000-4000-8000-0000000005a1', '0a800000-0000-4000-8000-000000000000', '0a800000-0000-4000-8000-0000000000a1',
+		'Ride', '60 minutes', '60 minutes', '400 days', 10, 'shared');
+UPDATE protector.organizations SET settings = '{"staff": {"require_shifts": false}}' WHERE id = '0a800000-0000-4000-8000-000000000000';
+SELECT tests.authenticate_as('ap_owner');
+SELECT throws_ok($$SELECT protector.create_booking('0a800000-0000-4000-8000-0000000005a1', NULL,
+	date_trunc('hour', now()) + interval '3 days', p_assigned_agent => tests.get_supabase_uid('ap_viewer'))$$,
+	'22023', 'the agent''s role sees no tasks', 'a viewer is not made a booking''s agent');
+CREATE TEMP TABLE h AS SELECT (protector.create_booking('0a800000-0000-4000-8000-0000000005a1', NULL,
+	date_trunc('hour', now()) + interval '4 days', p_assigned_agent => tests.get_supabase_uid('ap_agent'), p_hold_minutes => 30) ->> 'id')::uuid AS id;
+RESET ROLE;
+UPDATE protector.members SET role = 'viewer' WHERE user_id = tests.get_supabase_uid('ap_agent');
+SELECT tests.authenticate_as('ap_owner');
+SELECT is((SELECT protector.confirm_booking(h.id) ->> 'status' FROM h), 'confirmed',
+	'the agent made a viewer since the hold: it is still confirmed');
+SELECT is((SELECT t.assignee FROM protector.tasks t, h WHERE t.booking_id = h.id AND t.kind = 'booking_review'), NULL,
+	'... its review task left to the desk');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -7,7 +7,7 @@
 -- And scrub_customer_rows is planned for each call (a generic plan
 -- scanned its arrays row by row from a session's sixth erasure on).
 BEGIN;
-SELECT plan(8);
+SELECT plan(9);
 
 SELECT tests.create_supabase_user('kc_owner');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a820000-0000-4000-8000-000000000000', 'Kept', 'kept-customers');
@@ -24,6 +24,9 @@ SELECT protector.merge_customers('0a820000-0000-4000-8000-00000000c001', '0a8200
 SELECT throws_ok($$DELETE FROM protector.customers WHERE id = '0a820000-0000-4000-8000-00000000c002'$$,
 	'23503', 'customer 0a820000-0000-4000-8000-00000000c002 was merged into customer 0a820000-0000-4000-8000-00000000c001 and cannot be deleted',
 	'a record merged into another is not deleted');
+SELECT throws_ok($$DELETE FROM protector.customers WHERE id = '0a820000-0000-4000-8000-00000000c001'$$,
+	'23503', 'customer 0a820000-0000-4000-8000-00000000c001 has records merged into it and cannot be deleted',
+	'... nor the record it was merged into (deleted, it set the merged one free to be deleted)');
 SELECT protector.erase_customer('0a820000-0000-4000-8000-00000000c001') IS NOT NULL AS erased \gset
 RESET ROLE;
 SELECT is((SELECT count(*) FROM protector.audit_log
