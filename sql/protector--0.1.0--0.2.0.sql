@@ -9365,28 +9365,42 @@ BEGIN
 			'Long enough to send a batch; a lease that runs out hands the reminder to the next claim.');
 	END IF;
 	PERFORM protector_internal.settle_stale_reminders();
+	-- those whose message reached the booking's customer before it went to
+	-- another and came back: sent, not handed out (apart, so that they do
+	-- not take places of p_limit: a claim answered none while others were
+	-- due, and a worker that stops at an empty claim stopped)
+	WITH reached AS (
+		SELECT x.id
+		FROM protector.booking_reminders x
+		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
+								  AND b.id OPERATOR(pg_catalog.=) x.booking_id
+		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now() AND x.sent_to IS NOT NULL
+		  AND EXISTS (SELECT FROM pg_catalog.unnest(x.sent_to) t(customer_id)
+					  WHERE NOT protector_internal.reminder_handed(x.organization_id, t.customer_id, b.customer_id))
+		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED)
+	UPDATE protector.booking_reminders r
+	SET status = 'sent', sent_at = pg_catalog.now(), last_error = NULL
+	FROM reached WHERE r.id OPERATOR(pg_catalog.=) reached.id;
 	-- the due ones, oldest first, each to one caller
 	-- (the booking shared-locked too, skipped while a change of it is in
 	-- progress: that change's trigger then finds the reminder pending, and
 	-- a change after this claim waits for it)
 	WITH due AS (
 		SELECT x.id, b.customer_id,
-			   protector_internal.reminder_handed(x.organization_id, x.claimed_for, b.customer_id) AS handed,
-			   -- (its message reached this person before the booking went
-			   -- to another and came back: not sent again)
-			   EXISTS (SELECT FROM pg_catalog.unnest(x.sent_to) t(customer_id)
-					   WHERE NOT protector_internal.reminder_handed(x.organization_id, t.customer_id, b.customer_id)) AS reached
+			   protector_internal.reminder_handed(x.organization_id, x.claimed_for, b.customer_id) AS handed
 		FROM protector.booking_reminders x
 		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
 								  AND b.id OPERATOR(pg_catalog.=) x.booking_id
 		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
 		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+		  -- (one that came back to a customer it reached since the
+		  -- statement above: the next claim marks it)
+		  AND NOT (x.sent_to IS NOT NULL
+				   AND EXISTS (SELECT FROM pg_catalog.unnest(x.sent_to) t(customer_id)
+							   WHERE NOT protector_internal.reminder_handed(x.organization_id, t.customer_id, b.customer_id)))
 		ORDER BY x.next_attempt_at, x.id LIMIT p_limit
 		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED),
-	reached AS (
-		UPDATE protector.booking_reminders r
-		SET status = 'sent', sent_at = pg_catalog.now()
-		FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id AND due.reached),
 	taken AS (
 		UPDATE protector.booking_reminders r
 		SET status = 'sending', claimed_at = pg_catalog.now(),
@@ -9400,7 +9414,7 @@ BEGIN
 			-- (a claim for another customer than the last: the last one's
 			-- error, which may quote their address, is not this claim's)
 			last_error = CASE WHEN r.claimed_for IS NOT DISTINCT FROM due.customer_id THEN r.last_error END
-		FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id AND NOT due.reached
+		FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id
 		RETURNING r.id)
 	SELECT pg_catalog.array_agg(t.id) INTO v_ids FROM taken t;
 	IF v_ids IS NULL THEN

@@ -9,7 +9,7 @@
 -- drop as the one before.
 -- The file runs in one transaction: now() is one instant.
 BEGIN;
-SELECT plan(33);
+SELECT plan(35);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a740000-0000-4000-8000-000000000000', 'R', 'reminder-claims');
 INSERT INTO protector.venues (id, organization_id, name, timezone)
@@ -222,6 +222,33 @@ SELECT protector.complete_reminder(:'rid8', false, 'mailbox full', 1) \g /dev/nu
 RESET ROLE;
 UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c001' WHERE id = '0a740000-0000-4000-8000-0000000b0007';
 SELECT is(pg_temp.claim(:'rid8'), format('2 %s/1', :'rid8'), 'a failed message to Ann reached nobody: back with her, she gets it (attempt 2)');
+
+-- a reached reminder takes no place of p_limit: the oldest due one is
+-- reached, the next one is handed out by a claim of one (it answered none)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+SELECT ('0a740000-0000-4000-8000-0000000b000' || n)::uuid, '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
+		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('day', now()) + make_interval(days => 4 + n), date_trunc('day', now()) + make_interval(days => 4 + n, hours => 1)), 'confirmed'
+FROM generate_series(8, 9) n;
+SELECT r.id AS rid9 FROM protector.booking_reminders r
+WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0008' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT r.id AS rid10 FROM protector.booking_reminders r
+WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0009' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT pg_temp.claim(:'rid9') \g /dev/null
+UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c002' WHERE id = '0a740000-0000-4000-8000-0000000b0008';
+SET LOCAL ROLE service_role;
+SELECT protector.complete_reminder(:'rid9', true, NULL, 1) \g /dev/null
+RESET ROLE;
+UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c001' WHERE id = '0a740000-0000-4000-8000-0000000b0008';
+UPDATE protector.booking_reminders SET next_attempt_at = now() + interval '1 day' WHERE status = 'pending';
+UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '2 seconds' WHERE id = :'rid9';
+UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '1 second' WHERE id = :'rid10';
+SET LOCAL ROLE service_role;
+SELECT is((SELECT array_agg(c.reminder_id) FROM protector.claim_due_reminders(1) c), ARRAY[:'rid10'::uuid],
+	'a claim of one: the reached reminder, due first, is marked sent and the next is handed out');
+RESET ROLE;
+SELECT is((SELECT format('%s %s', status, last_error IS NULL) FROM protector.booking_reminders WHERE id = :'rid9'), 'sent t',
+	'... the reached one sent, without an error');
 
 -- earlier_claims is bounded, and a revival stops at the bound (a trusted
 -- write of it near the integer limit made every worker's claim fail)
