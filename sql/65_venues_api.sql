@@ -251,6 +251,43 @@ CREATE TRIGGER guard_venue_deletion BEFORE UPDATE OF deleted_at ON protector.ven
 	FOR EACH ROW WHEN (NEW.deleted_at IS DISTINCT FROM OLD.deleted_at AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.guard_venue_deletion();
 
+-- A deleted venue stays inactive and takes no service, however it is
+-- written: a manager's direct activation brought one back active (also
+-- one that waited for the deletion), and was bookable the moment it was
+-- restored; a service written at it directly was made.  The service's
+-- check share-locks the venue: one being deleted is waited for, and then
+-- not found.  As the owner (a lock needs the right to update the venue).
+CREATE FUNCTION protector_internal.keep_deleted_venue()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'venues' THEN
+		PERFORM protector.raise('invalid_parameter', 'a deleted venue stays inactive',
+			pg_catalog.format('Venue %s was deleted at %s.', NEW.id, protector_internal.iso_text(NEW.deleted_at)),
+			'Restore it first (deleted_at set to NULL, by members who may delete venues), then activate it.');
+	END IF;
+	PERFORM FROM protector.venues v
+	WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id
+	FOR SHARE;
+	IF EXISTS (SELECT FROM protector.venues v
+			   WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id
+				 AND v.deleted_at IS NOT NULL) THEN
+		PERFORM protector.raise('not_found', 'venue not found', 'It was deleted (delete_venue): it takes no services.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_deleted_venue() IS
+'Trigger: a deleted venue is not activated and takes no service, however it is written';
+CREATE TRIGGER keep_deleted_venue BEFORE UPDATE OF active ON protector.venues
+	FOR EACH ROW WHEN (NEW.active AND NEW.deleted_at IS NOT NULL AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_deleted_venue();
+CREATE TRIGGER keep_deleted_venue BEFORE INSERT OR UPDATE OF venue_id ON protector.services
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_deleted_venue();
+
 -- A service with bookings is not deleted: its bookings are the books.
 -- Deactivating retires it.  Nor is a venue with bookings (delete_venue
 -- hides it instead).  (Not when an organization's deletion takes it

@@ -15165,5 +15165,36 @@ RETURN EXISTS (SELECT FROM protector.members m, protector.capability_map() c
 COMMENT ON FUNCTION protector_internal.member_sees_tasks(uuid, uuid) IS
 'Internal: whether the member''s role sees tasks (tasks.read or tasks.assigned in the capability map)';
 
+CREATE FUNCTION protector_internal.keep_deleted_venue()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'venues' THEN
+		PERFORM protector.raise('invalid_parameter', 'a deleted venue stays inactive',
+			pg_catalog.format('Venue %s was deleted at %s.', NEW.id, protector_internal.iso_text(NEW.deleted_at)),
+			'Restore it first (deleted_at set to NULL, by members who may delete venues), then activate it.');
+	END IF;
+	PERFORM FROM protector.venues v
+	WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id
+	FOR SHARE;
+	IF EXISTS (SELECT FROM protector.venues v
+			   WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id
+				 AND v.deleted_at IS NOT NULL) THEN
+		PERFORM protector.raise('not_found', 'venue not found', 'It was deleted (delete_venue): it takes no services.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_deleted_venue() IS
+'Trigger: a deleted venue is not activated and takes no service, however it is written';
+CREATE TRIGGER keep_deleted_venue BEFORE UPDATE OF active ON protector.venues
+	FOR EACH ROW WHEN (NEW.active AND NEW.deleted_at IS NOT NULL AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_deleted_venue();
+CREATE TRIGGER keep_deleted_venue BEFORE INSERT OR UPDATE OF venue_id ON protector.services
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_deleted_venue();
+
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

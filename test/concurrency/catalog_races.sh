@@ -10,7 +10,10 @@
 #   - a venue deleted while it is being updated (round 4) or given a
 #     service (round 5): each waits for the deletion and is told the venue
 #     is not found (they went on, and brought the deleted venue back
-#     active, with a new service; the row's lock re-checked only its id).
+#     active, with a new service; the row's lock re-checked only its id);
+#   - the same written directly to the tables: a venue deleted while it is
+#     set active (round 6) or given a service (round 7): refused after the
+#     wait (keep_deleted_venue), 22023 and P0002.
 # Each round holds the first session's transaction open at a gate while
 # the second starts, then lets it commit.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
@@ -28,7 +31,9 @@ INSERT INTO protector.services (id, organization_id, venue_id, name, duration, s
 VALUES ('$S', '$ORG', '$V', 'Room', '60 minutes', '60 minutes', 'USD');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
 	('0f550000-0000-4000-8000-0000000000f2', '$ORG', 'Going', 'UTC', '{}'),
-	('0f550000-0000-4000-8000-0000000000f3', '$ORG', 'Going too', 'UTC', '{}');
+	('0f550000-0000-4000-8000-0000000000f3', '$ORG', 'Going too', 'UTC', '{}'),
+	('0f550000-0000-4000-8000-0000000000f4', '$ORG', 'Going three', 'UTC', '{}'),
+	('0f550000-0000-4000-8000-0000000000f5', '$ORG', 'Going four', 'UTC', '{}');
 INSERT INTO protector.waivers (id, organization_id, name) VALUES
 	('0f550000-0000-4000-8000-0000000000a1', '$ORG', 'One'), ('0f550000-0000-4000-8000-0000000000a2', '$ORG', 'Two');
 CREATE TABLE gate (round int);
@@ -83,6 +88,11 @@ race 4 "SELECT protector.delete_venue('0f550000-0000-4000-8000-0000000000f2')" \
 	"SELECT protector.update_venue('0f550000-0000-4000-8000-0000000000f2', '{\"active\": true}')"
 race 5 "SELECT protector.delete_venue('0f550000-0000-4000-8000-0000000000f3')" \
 	"SELECT protector.create_service('0f550000-0000-4000-8000-0000000000f3', 'Born late', '60 minutes')"
+race 6 "SELECT protector.delete_venue('0f550000-0000-4000-8000-0000000000f4')" \
+	"UPDATE protector.venues SET active = true WHERE id = '0f550000-0000-4000-8000-0000000000f4'"
+race 7 "SELECT protector.delete_venue('0f550000-0000-4000-8000-0000000000f5')" \
+	"INSERT INTO protector.services (organization_id, venue_id, name, duration, slot_interval)
+		VALUES ('$ORG', '0f550000-0000-4000-8000-0000000000f5', 'Born late', '60 minutes', '60 minutes')"
 
 fail=0
 stuck=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.services s JOIN protector.waivers w ON w.id = s.waiver_id
@@ -108,10 +118,16 @@ for r in 4 5; do
 		echo "round $r: the second session went on with a venue being deleted:"; cat "$WORK/first$r.log" "$WORK/second$r.log"; fail=1
 	fi
 done
+if ! grep -q "ERROR:  a deleted venue stays inactive" "$WORK/second6.log"; then
+	echo "round 6: a venue being deleted was set active:"; cat "$WORK/first6.log" "$WORK/second6.log"; fail=1
+fi
+if ! grep -q "ERROR:  venue not found" "$WORK/second7.log"; then
+	echo "round 7: a venue being deleted was given a service:"; cat "$WORK/first7.log" "$WORK/second7.log"; fail=1
+fi
 back=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.venues v WHERE v.deleted_at IS NOT NULL
 	AND (v.active OR EXISTS (SELECT FROM protector.services s WHERE s.venue_id = v.id))")
 if [ "$back" != 0 ]; then
-	echo "rounds 4 and 5: a deleted venue is active or has a service"; fail=1
+	echo "rounds 4 to 7: a deleted venue is active or has a service"; fail=1
 fi
 [ "$fail" = 0 ] && echo "catalog races: no service asks for a retired waiver; no currency changes under a service going in; a deleted venue is not changed"
 exit "$fail"

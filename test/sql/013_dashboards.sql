@@ -403,10 +403,15 @@ SELECT metric, value FROM protector.get_dashboard_stats('0d132000-0000-4000-8000
 UPDATE protector.venues SET active = false WHERE id = '0d132000-0000-4000-8000-0000000000a2';
 SELECT metric, value FROM protector.get_dashboard_stats('0d132000-0000-4000-8000-000000000000')
 WHERE metric IN ('bookings', 'occupancy') ORDER BY metric;
--- deleted (delete_venue's way) and set active again by hand: it has no
--- schedule, and its bookings stay out of booked time (3.3%, not 36.7%)
+-- deleted (delete_venue's way): it is not set active again by hand
+-- (keep_deleted_venue); one stored so before that rule (written here with
+-- the triggers off) has no schedule, and its bookings stay out of booked
+-- time (3.3%, not 36.7%)
 UPDATE protector.venues SET deleted_at = now() WHERE id = '0d132000-0000-4000-8000-0000000000a2';
 UPDATE protector.venues SET active = true WHERE id = '0d132000-0000-4000-8000-0000000000a2';
+SET session_replication_role = replica;
+UPDATE protector.venues SET active = true WHERE id = '0d132000-0000-4000-8000-0000000000a2';
+RESET session_replication_role;
 SELECT metric, value FROM protector.get_dashboard_stats('0d132000-0000-4000-8000-000000000000') WHERE metric = 'occupancy';
 -- An expired hold is not a booking still to come: the slot it no longer
 -- holds is booked by someone else, and the desk sees that booking alone
