@@ -313,6 +313,26 @@ COMMENT ON FUNCTION protector_internal.key_of_accounts(text, uuid[]) IS
 -- e-mail goes.  One customer record; erase_customer() erases the records
 -- merged into it too (their audit rows name them), and runs again when
 -- asked again.
+-- Whether an account is, or was, the organization's staff: a member now,
+-- or one in the members' history (the table is audited).  An erasure of a
+-- customer record linked to such an account does not take that person's
+-- work as staff from the history (an admin linked a decoy record to a
+-- former manager's account, erased it, and the manager's every act went
+-- unattributed).
+CREATE FUNCTION protector_internal.staff_account(p_organization_id uuid, p_user_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM protector.members m
+			   WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) p_user_id)
+	OR EXISTS (SELECT FROM protector.audit_log l
+			   WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.members'
+				 AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+				 AND p_user_id::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) 'user_id',
+																	  l.new_row OPERATOR(pg_catalog.->>) 'user_id']));
+COMMENT ON FUNCTION protector_internal.staff_account(uuid, uuid) IS
+'Internal: whether the account is, or was (by the members'' audit history), a member of the organization';
+
 -- (planned for each call's arrays: a generic plan, which PL/pgSQL
 -- takes from the sixth call of a session on, scans an array whole for
 -- every row it tests where a custom plan hashes it; a worker erasing in
@@ -329,6 +349,7 @@ DECLARE
 	v_users uuid[];				-- their accounts, which stamps name them by
 	v_history bigint[];			-- the audit rows of the person's rows
 	v_users_wide uuid[];		-- the accounts linked now, no member's: theirs wherever they acted
+	v_staff uuid[];				-- of v_users, those that are or were members: their acts stay theirs
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_once uuid[];				-- bookings once theirs, another customer's since
 	v_left jsonb;				-- ... and when each left them (id: time)
@@ -398,9 +419,9 @@ BEGIN
 	-- Their accounts: the ones linked now, and those a merge or an
 	-- unlinking took off, as the records' history says (read before it is
 	-- scrubbed below; a purged or unaudited history says nothing), unless
-	-- such an account is one of the organization's members or is linked
-	-- now to another of its customers: a link made by mistake and undone
-	-- does not make that person's actions this customer's.
+	-- such an account is or was one of the organization's members or is
+	-- linked now to another of its customers: a link made by mistake and
+	-- undone does not make that person's actions this customer's.
 	v_users := ARRAY(
 		SELECT DISTINCT s.u FROM (
 			SELECT c.user_id AS u FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) ANY (v_down)
@@ -411,20 +432,19 @@ BEGIN
 				WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.customers'
 				  AND l.record_id OPERATOR(pg_catalog.=) ANY (v_down::text[])
 				  AND (x.r OPERATOR(pg_catalog.->>) 'user_id') OPERATOR(pg_catalog.~) '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$') h
-			WHERE NOT EXISTS (SELECT FROM protector.members m
-							  WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) h.u)
+			WHERE NOT protector_internal.staff_account(p_organization_id, h.u)
 			  AND NOT EXISTS (SELECT FROM protector.customers c
 							  WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id AND c.user_id OPERATOR(pg_catalog.=) h.u
 								AND c.id OPERATOR(pg_catalog.<>) ALL (v_down))) s
 		WHERE s.u IS NOT NULL);
-	-- (an account linked to the record now, and no member's, is the
-	-- customer's alone: its stamps and acts go from the whole history, as
-	-- they always did; the others' only from the person's rows)
+	-- (an account linked to the record now, and no member's now or
+	-- before, is the customer's alone: its stamps and acts go from the
+	-- whole history, as they always did; the others' only from the
+	-- person's rows)
+	v_staff := ARRAY(SELECT u FROM pg_catalog.unnest(v_users) u WHERE protector_internal.staff_account(p_organization_id, u));
 	v_users_wide := ARRAY(SELECT c.user_id FROM protector.customers c
 						  WHERE c.id OPERATOR(pg_catalog.=) ANY (v_down) AND c.user_id IS NOT NULL
-							AND NOT EXISTS (SELECT FROM protector.members m
-											WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
-											  AND m.user_id OPERATOR(pg_catalog.=) c.user_id));
+							AND c.user_id OPERATOR(pg_catalog.<>) ALL (v_staff));
 	-- (under REPEATABLE READ the snapshot misses a booking it waited for)
 	IF protector_internal.customer_references_unseen(p_customer_id) THEN
 		PERFORM protector.raise('retry', 'the customer was referred to concurrently',
@@ -701,13 +721,13 @@ BEGIN
 			   AND (l.old_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[])
 					OR l.new_row OPERATOR(pg_catalog.->>) k.col OPERATOR(pg_catalog.=) ANY (v_users::text[]))));
 	-- and as the actor of that history, unless the account is also the
-	-- organization's staff, whose own actions stay attributed
+	-- organization's staff, now or before, whose own actions stay
+	-- attributed
 	UPDATE protector.audit_log l SET actor_uid = NULL
 	WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND l.actor_uid OPERATOR(pg_catalog.=) ANY (v_users)
 	  AND (l.actor_uid OPERATOR(pg_catalog.=) ANY (v_users_wide) OR l.id OPERATOR(pg_catalog.=) ANY (v_history))
-	  AND NOT EXISTS (SELECT FROM protector.members m
-					  WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) l.actor_uid);
+	  AND l.actor_uid OPERATOR(pg_catalog.<>) ALL (v_staff);
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'last_error',
 		new_row = l.new_row OPERATOR(pg_catalog.-) 'last_error'

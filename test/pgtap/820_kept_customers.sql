@@ -7,7 +7,7 @@
 -- And scrub_customer_rows is planned for each call (a generic plan
 -- scanned its arrays row by row from a session's sixth erasure on).
 BEGIN;
-SELECT plan(9);
+SELECT plan(11);
 
 SELECT tests.create_supabase_user('kc_owner');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a820000-0000-4000-8000-000000000000', 'Kept', 'kept-customers');
@@ -41,6 +41,31 @@ SELECT is((SELECT count(*) FROM protector.customer_erasures WHERE organization_i
 	3::bigint, '... and the three erasures (Kim, her merged record, Erin) stay listed');
 SELECT lives_ok($$DELETE FROM protector.customers WHERE id = '0a820000-0000-4000-8000-00000000c004'$$,
 	'a plain record without bookings is still deleted');
+-- a former manager's work stays theirs: a record linked to their account
+-- and erased does not take their acts from the history (an admin could
+-- link a decoy to any account and erase it)
+RESET ROLE;
+SELECT tests.create_supabase_user('kc_mia');
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0a820000-0000-4000-8000-00000000c006', '0a820000-0000-4000-8000-000000000000', 'Other');
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0a820000-0000-4000-8000-000000000000', tests.get_supabase_uid('kc_mia'), 'manager');
+SELECT tests.authenticate_as('kc_mia');
+UPDATE protector.customers SET notes = 'called back' WHERE id = '0a820000-0000-4000-8000-00000000c006';
+RESET ROLE;
+DELETE FROM protector.members WHERE user_id = tests.get_supabase_uid('kc_mia');
+SELECT tests.authenticate_as('kc_owner');
+INSERT INTO protector.customers (id, organization_id, full_name, user_id)
+VALUES ('0a820000-0000-4000-8000-00000000c005', '0a820000-0000-4000-8000-000000000000', 'Decoy', tests.get_supabase_uid('kc_mia'));
+SELECT protector.erase_customer('0a820000-0000-4000-8000-00000000c005') IS NOT NULL AS erased \gset
+RESET ROLE;
+SELECT is((SELECT count(*) FROM protector.audit_log WHERE actor_uid = tests.get_supabase_uid('kc_mia')
+		   AND table_name = 'protector.customers' AND record_id = '0a820000-0000-4000-8000-00000000c006'), 1::bigint,
+	'a former manager''s edit of another customer stays theirs after a record linked to their account is erased');
+SELECT is(protector_internal.staff_account('0a820000-0000-4000-8000-000000000000', tests.get_supabase_uid('kc_mia')), true,
+	'... who is a staff account by the members'' history');
+SELECT tests.authenticate_as('kc_owner');
+
 -- an organization's deletion takes them all
 SELECT lives_ok($$DELETE FROM protector.organizations WHERE id = '0a820000-0000-4000-8000-000000000000'$$,
 	'the owner deletes the organization, its merged and erased records with it');
