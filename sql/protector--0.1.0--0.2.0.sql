@@ -10086,10 +10086,26 @@ AS $$
 		CASE WHEN 'email' OPERATOR(pg_catalog.<>) ALL (p_masked) THEN '{}'::text[]
 			 WHEN p_table OPERATOR(pg_catalog.=) pg_catalog.to_regclass('protector.customers') THEN '{identity_key}'::text[]
 			 WHEN p_table OPERATOR(pg_catalog.=) pg_catalog.to_regclass('protector.staff_invitations') THEN '{email_key}'::text[]
-			 ELSE '{}'::text[] END) m
+			 ELSE '{}'::text[] END
+		-- (and a stored generated column computed from a masked one: a
+		-- column upper(secret) logged the secret)
+		OPERATOR(pg_catalog.||) ARRAY(
+			SELECT a.attname::text
+			FROM pg_catalog.pg_attribute a
+			-- (its expression, a default of the column, depends on the
+			-- columns it reads)
+			JOIN pg_catalog.pg_attrdef ad ON ad.adrelid OPERATOR(pg_catalog.=) a.attrelid AND ad.adnum OPERATOR(pg_catalog.=) a.attnum
+			JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+										AND d.objid OPERATOR(pg_catalog.=) ad.oid
+										AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+										AND d.refobjid OPERATOR(pg_catalog.=) a.attrelid
+			JOIN pg_catalog.pg_attribute r ON r.attrelid OPERATOR(pg_catalog.=) a.attrelid
+										   AND r.attnum OPERATOR(pg_catalog.=) d.refobjsubid
+			WHERE a.attrelid OPERATOR(pg_catalog.=) p_table::pg_catalog.oid AND a.attgenerated OPERATOR(pg_catalog.=) 's'
+			  AND NOT a.attisdropped AND r.attname::text OPERATOR(pg_catalog.=) ANY (p_masked))) m
 $$;
 COMMENT ON FUNCTION protector_internal.audit_masks(regclass, text[]) IS
-'A table''s audit masks with the columns derived from masked ones (customers.identity_key, staff_invitations.email_key from email)';
+'A table''s audit masks with the columns derived from masked ones (customers.identity_key, staff_invitations.email_key from email, stored generated columns computed from a masked column)';
 
 CREATE FUNCTION protector_internal.notice_unaudited_inheritors(p_table regclass)
 RETURNS void
@@ -10183,10 +10199,20 @@ BEGIN
 	PERFORM protector_internal.remember_audit(v_rel.oid, true, v_masked);
 	-- already audited with these masks: nothing to do (the trigger's
 	-- arguments as stored, each name in the database's encoding and ended
-	-- by a zero byte: encode(.., 'escape') wrote other bytes than a name's)
-	SELECT t.tgargs INTO v_current FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit';
+	-- by a zero byte: encode(.., 'escape') wrote other bytes than a name's).
+	-- Only protector's own triggers, enabled, as created below, count: one
+	-- disabled, or enabled for replicas only, or a trigger of the user's
+	-- under that name, answered "already audited" and audited nothing.
+	-- (tgtype: FOR EACH ROW AFTER INSERT OR DELETE OR UPDATE is 1 + 4 + 8 +
+	-- 16; AFTER TRUNCATE FOR EACH STATEMENT is 32.)
+	SELECT t.tgargs INTO v_current FROM pg_trigger t
+	WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit'
+	  AND t.tgfoid = 'protector.audit_trigger()'::regprocedure AND t.tgenabled = 'O' AND t.tgtype = 29
+	  AND t.tgqual IS NULL AND t.tgattr = ''::int2vector;
 	IF FOUND
-	   AND EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit_truncate')
+	   AND EXISTS (SELECT FROM pg_trigger t
+				   WHERE t.tgrelid = v_rel.oid AND t.tgname = 'protector_audit_truncate'
+					 AND t.tgfoid = 'protector.audit_trigger()'::regprocedure AND t.tgenabled = 'O' AND t.tgtype = 32)
 	   AND v_current = (SELECT COALESCE(string_agg(convert_to(m, getdatabaseencoding()) || pg_catalog.decode('00', 'hex'), ''::bytea ORDER BY o), ''::bytea)
 						FROM unnest(v_masked) WITH ORDINALITY x(m, o))
 	   AND (v_was IS NULL OR (v_was.audited AND v_was.masked = v_masked)) THEN
