@@ -1012,7 +1012,7 @@ protector_audit_trigger(PG_FUNCTION_ARGS)
 	DirectTable *writer;
 
 	/* restored rows are history: their audit rows are restored too */
-	if (protector_restoring_row(trigdata->tg_event))
+	if (protector_restoring_row(trigdata))
 		return PointerGetDatum(NULL);
 	audit_load_target();
 	if (RelationGetRelid(rel) == audit_log_target.relid)

@@ -349,7 +349,7 @@ amount_paid_negative(Relation rel, HeapTuple row)
 static HeapTuple
 prepare(FunctionCallInfo fcinfo, Relation rel, HeapTuple row)
 {
-	bool		restoring = protector_restoring();
+	bool		restoring = protector_restoring_rel(rel);
 	bool		no_org,
 				no_service,
 				no_currency;

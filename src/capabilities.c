@@ -29,6 +29,8 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -38,11 +40,13 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
+#include "parser/parsetree.h"
 #include "storage/proc.h"
 #include "tcop/pquery.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
 #include "utils/syscache.h"
@@ -306,11 +310,82 @@ protector_restoring(void)
 	return !row_security && requester_is_trusted() && restore_statement();
 }
 
-/* the same for a trigger's row: only a row inserted is restored */
-bool
-protector_restoring_row(TriggerEvent event)
+/*
+ * Is relid what the restoring statement loads: the INSERT's target, or
+ * COPY FROM's table (resolved once per statement), or a partition of it?
+ * A row an RPC called inside such a statement writes elsewhere (INSERT
+ * INTO t SELECT protector.create_booking(...) with row_security off) is a
+ * change, not history: it was booked past the reservation check, and
+ * audited nowhere.  The rows a parallel restore set aside, which a later
+ * load's trigger inserts into their tables (sql/98_restore.sql, while
+ * protector_internal.reoffering is on), are the restore's too.
+ */
+static bool
+restore_target(Oid relid)
 {
-	return TRIGGER_FIRED_BY_INSERT(event) && protector_restoring();
+	static Portal copy_portal = NULL;
+	static TimestampTz copy_created = 0;
+	static Oid	copy_relid = InvalidOid;
+	PlannedStmt *stmt = linitial_node(PlannedStmt, ActivePortal->stmts);
+	const char *reoffering = GetConfigOption("protector_internal.reoffering", true, false);
+	Oid			target = InvalidOid;
+	ListCell   *lc;
+
+	if (reoffering != NULL && strcmp(reoffering, "on") == 0)
+		return true;
+	if (stmt->commandType == CMD_INSERT)
+	{
+		foreach(lc, stmt->resultRelations)
+		{
+			Oid			result = rt_fetch(lfirst_int(lc), stmt->rtable)->relid;
+
+			if (result == relid)
+				return true;
+			target = result;
+		}
+	}
+	else
+	{
+		if (copy_portal != ActivePortal || copy_created != ActivePortal->creation_time)
+		{
+			CopyStmt   *copy = (CopyStmt *) stmt->utilityStmt;
+
+			copy_relid = copy->relation == NULL ? InvalidOid :
+				RangeVarGetRelid(copy->relation, NoLock, true);
+			copy_portal = ActivePortal;
+			copy_created = ActivePortal->creation_time;
+		}
+		target = copy_relid;
+	}
+	if (!OidIsValid(target) || target == relid)
+		return OidIsValid(target);
+	/* (a partitioned target loads its partitions: their triggers fire) */
+	if (get_rel_relispartition(relid))
+	{
+		List	   *ancestors = get_partition_ancestors(relid);
+
+		foreach(lc, ancestors)
+		{
+			if (lfirst_oid(lc) == target)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* the same for a trigger's row: only a row inserted into what the restore loads */
+bool
+protector_restoring_row(TriggerData *trigdata)
+{
+	return TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) &&
+		protector_restoring_rel(trigdata->tg_relation);
+}
+
+/* the same for a row about to be inserted into rel (a BEFORE trigger's) */
+bool
+protector_restoring_rel(Relation rel)
+{
+	return protector_restoring() && restore_target(RelationGetRelid(rel));
 }
 
 /*

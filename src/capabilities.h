@@ -15,7 +15,8 @@
 #include "utils/uuid.h"
 
 extern bool protector_restoring(void);
-extern bool protector_restoring_row(TriggerEvent event);
+extern bool protector_restoring_row(TriggerData *trigdata);
+extern bool protector_restoring_rel(Relation rel);
 extern bool protector_caller_is_trusted(void);
 extern void protector_authorize(const pg_uuid_t *org, const char *action,
 								const char *entity);

@@ -690,7 +690,7 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 	StringInfoData payload;
 
 	trigdata = protector_trigger_data(fcinfo, &notify_protocol);
-	if (!protector_notify || protector_restoring_row(trigdata->tg_event))
+	if (!protector_notify || protector_restoring_row(trigdata))
 		return PointerGetDatum(NULL);
 	rows = notify_rows(trigdata, &op);
 	rel = trigdata->tg_relation;

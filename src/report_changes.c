@@ -441,7 +441,7 @@ protector_report_change(PG_FUNCTION_ARGS)
 	log_rows(rel, rows);
 	if (updated)
 		log_rows(rel, trigdata->tg_oldtable);
-	if (protector_restoring() && TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	if (protector_restoring_row(trigdata))
 		insert_restored_pending(fcinfo);
 	return PointerGetDatum(NULL);
 }

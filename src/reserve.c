@@ -870,7 +870,7 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	 * overlap (written with triggers off, say) restores whole, and every
 	 * write after it is checked again.
 	 */
-	if (protector_restoring_row(trigdata->tg_event))
+	if (protector_restoring_row(trigdata))
 		return PointerGetDatum(NULL);
 
 	bookings = trigdata->tg_relation;

@@ -372,7 +372,7 @@ protector_shift_check(PG_FUNCTION_ARGS)
 	ShiftRow	old;
 	ShiftRow	new;
 
-	if (protector_restoring_row(trigdata->tg_event))
+	if (protector_restoring_row(trigdata))
 		return PointerGetDatum(NULL);
 	if (!catalog.valid || catalog.shifts != RelationGetRelid(shifts))
 		load_catalog(shifts);
@@ -522,7 +522,7 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 	TimestampTz start;
 	TimestampTz end;
 
-	if (protector_restoring_row(trigdata->tg_event))
+	if (protector_restoring_row(trigdata))
 		return PointerGetDatum(NULL);
 	if (!agent_catalog.valid || agent_catalog.bookings != RelationGetRelid(bookings))
 	{

@@ -356,7 +356,7 @@ protector_booking_workflow_insert(PG_FUNCTION_ARGS)
 	bool		review;
 
 	/* a restore writes history: the tasks and notifications come with it */
-	if (protector_restoring())
+	if (protector_restoring_row(trigdata))
 		return PointerGetDatum(NULL);
 	read_new_booking(trigdata->tg_relation, trigdata->tg_trigtuple, &b);
 	/* reminders, the agent's shift, waivers, the promo code's use */
