@@ -323,16 +323,17 @@ protector_restoring(void)
 static bool
 restore_target(Oid relid)
 {
-	static Portal copy_portal = NULL;
-	static TimestampTz copy_created = 0;
-	static Oid	copy_relid = InvalidOid;
-	PlannedStmt *stmt = linitial_node(PlannedStmt, ActivePortal->stmts);
+	Portal		portal = ActivePortal;
 	const char *reoffering = GetConfigOption("protector_internal.reoffering", true, false);
+	PlannedStmt *stmt;
 	Oid			target = InvalidOid;
 	ListCell   *lc;
 
 	if (reoffering != NULL && strcmp(reoffering, "on") == 0)
 		return true;
+	if (portal == NULL || list_length(portal->stmts) != 1)
+		return false;			/* (restore_statement() said otherwise) */
+	stmt = linitial_node(PlannedStmt, portal->stmts);
 	if (stmt->commandType == CMD_INSERT)
 	{
 		foreach(lc, stmt->resultRelations)
@@ -346,14 +347,20 @@ restore_target(Oid relid)
 	}
 	else
 	{
-		if (copy_portal != ActivePortal || copy_created != ActivePortal->creation_time)
+		/* (once per statement: the same statement of the same portal) */
+		static const PlannedStmt *copy_stmt = NULL;
+		static TimestampTz copy_created = 0;
+		static Oid	copy_relid = InvalidOid;
+		TimestampTz created = portal->creation_time;
+
+		if (copy_stmt != stmt || copy_created != created)
 		{
 			CopyStmt   *copy = (CopyStmt *) stmt->utilityStmt;
 
 			copy_relid = copy->relation == NULL ? InvalidOid :
 				RangeVarGetRelid(copy->relation, NoLock, true);
-			copy_portal = ActivePortal;
-			copy_created = ActivePortal->creation_time;
+			copy_stmt = stmt;
+			copy_created = created;
 		}
 		target = copy_relid;
 	}
