@@ -809,6 +809,14 @@ DECLARE
 	c protector.customers;
 	o protector.customers;
 BEGIN
+	-- (a change of where reminders go writes the customer's confirmed
+	-- bookings' reminders: their bookings first, then the customer, as
+	-- merge_customers and erase_customer take them; the other order
+	-- deadlocked with them)
+	IF p_changes ?| '{email,phone,reminder_channel}' THEN
+		PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.manage', 'customer');
+		PERFORM protector_internal.lock_customer_bookings(ARRAY[p_customer_id]);
+	END IF;
 	PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.manage', 'customer', true);
 	SELECT * INTO c FROM protector.customers x WHERE x.id OPERATOR(pg_catalog.=) p_customer_id;
 	IF c.merged_into IS NOT NULL THEN

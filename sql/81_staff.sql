@@ -820,6 +820,22 @@ BEGIN
 		PERFORM protector.raise('not_found', 'membership not found',
 			pg_catalog.format('The signed-in user is not a member of organization %s.', p_organization_id));
 	END IF;
+	-- (a member leaving: their live bookings and open tasks first, then
+	-- the member's row, as deactivate_staff takes them: a change of one of
+	-- them locks it before the member's row, and the other order deadlocked)
+	IF p_leave THEN
+		PERFORM FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) v_user
+		  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+		  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+		ORDER BY b.id
+		FOR UPDATE OF b;
+		PERFORM FROM protector.tasks t
+		WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.assignee OPERATOR(pg_catalog.=) v_user
+		  AND t.status OPERATOR(pg_catalog.<>) 'done'
+		ORDER BY t.id
+		FOR UPDATE OF t;
+	END IF;
 	PERFORM protector_internal.lock_row('protector.members', v_member.id, 'membership');
 	IF p_leave THEN
 		-- (a deactivated member's history is the organization's to keep:

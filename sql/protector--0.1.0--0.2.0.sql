@@ -5101,6 +5101,14 @@ DECLARE
 	c protector.customers;
 	o protector.customers;
 BEGIN
+	-- (a change of where reminders go writes the customer's confirmed
+	-- bookings' reminders: their bookings first, then the customer, as
+	-- merge_customers and erase_customer take them; the other order
+	-- deadlocked with them)
+	IF p_changes ?| '{email,phone,reminder_channel}' THEN
+		PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.manage', 'customer');
+		PERFORM protector_internal.lock_customer_bookings(ARRAY[p_customer_id]);
+	END IF;
 	PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.manage', 'customer', true);
 	SELECT * INTO c FROM protector.customers x WHERE x.id OPERATOR(pg_catalog.=) p_customer_id;
 	IF c.merged_into IS NOT NULL THEN
@@ -14680,6 +14688,22 @@ BEGIN
 	IF v_member.id IS NULL THEN
 		PERFORM protector.raise('not_found', 'membership not found',
 			pg_catalog.format('The signed-in user is not a member of organization %s.', p_organization_id));
+	END IF;
+	-- (a member leaving: their live bookings and open tasks first, then
+	-- the member's row, as deactivate_staff takes them: a change of one of
+	-- them locks it before the member's row, and the other order deadlocked)
+	IF p_leave THEN
+		PERFORM FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) v_user
+		  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+		  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+		ORDER BY b.id
+		FOR UPDATE OF b;
+		PERFORM FROM protector.tasks t
+		WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.assignee OPERATOR(pg_catalog.=) v_user
+		  AND t.status OPERATOR(pg_catalog.<>) 'done'
+		ORDER BY t.id
+		FOR UPDATE OF t;
 	END IF;
 	PERFORM protector_internal.lock_row('protector.members', v_member.id, 'membership');
 	IF p_leave THEN

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# test/concurrency/lock_orders.sh — RPCs that take a customer's or a
+# member's row and then rows of their bookings, against RPCs that take
+# the bookings first: each side takes the bookings first now, so the
+# second waits for the first and nobody deadlocks (40P01), as an attack
+# review of the fortieth stop found they did (one run in three):
+#   1. update_customer (a new e-mail: its reminders' addresses) against
+#      merge_customers of the same customer;
+#   2. the same against erase_customer;
+#   3. leave_organization of an agent against reschedule_booking of a
+#      booking assigned to them;
+#   4. the same against confirm_booking of their hold.
+# Each pair made deterministic: a test-only trigger pauses the first RPC
+# for a second after it holds its locks, and the second starts meanwhile.
+# Both must go through (READ COMMITTED).
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_lock_orders
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/supabase.sql" >/dev/null 2>&1 || true
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.sql" >/dev/null
+ORG=0f840000-0000-4000-8000-000000000000
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SET client_min_messages = warning;
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['olga', 'adam', 'otto', 'mia', 'ag1', 'ag2']) u;
+INSERT INTO protector.organizations (id, name, slug, settings) VALUES ('$ORG', 'Orders', 'lock-orders', '{"staff": {"require_shifts": false}}');
+INSERT INTO protector.members (organization_id, user_id, role, full_name, confirmed_at)
+SELECT '$ORG', tests.get_supabase_uid(u), r::protector.member_role, u, now()
+FROM (VALUES ('olga', 'owner'), ('adam', 'admin'), ('otto', 'operator'), ('mia', 'manager'), ('ag1', 'agent'), ('ag2', 'agent')) v(u, r);
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('0f840000-0000-4000-8000-0000000000a1', '$ORG', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, mode, duration, slot_interval, max_advance, capacity, max_party)
+VALUES ('0f840000-0000-4000-8000-0000000005a1', '$ORG', '0f840000-0000-4000-8000-0000000000a1', 'S', 'shared', '60 minutes', '60 minutes', '400 days', 100, 6);
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0f840000-0000-4000-8000-00000000c001', '$ORG', 'Kim', 'kim@example.com'),
+	('0f840000-0000-4000-8000-00000000c002', '$ORG', 'Max', 'max@example.com'),
+	('0f840000-0000-4000-8000-00000000c003', '$ORG', 'Cleo', 'cleo@example.com');
+CREATE FUNCTION public.book(p_customer uuid, p_agent text, p_hold int, p_hour int) RETURNS uuid LANGUAGE sql AS \$\$
+	SELECT (protector.create_booking('0f840000-0000-4000-8000-0000000005a1', p_customer,
+		date_trunc('day', now()) + interval '3 days' + p_hour * interval '1 hour', 2,
+		p_assigned_agent => CASE WHEN p_agent IS NOT NULL THEN tests.get_supabase_uid(p_agent) END,
+		p_hold_minutes => p_hold) ->> 'id')::uuid
+\$\$;
+-- (test-only: a pause, after the first RPC holds its locks)
+CREATE FUNCTION public.pause() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+	IF current_setting('test.pause', true) = 'on' THEN PERFORM pg_sleep(1); END IF;
+	RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END \$\$;
+CREATE TRIGGER a_pause BEFORE UPDATE ON protector.customers FOR EACH ROW EXECUTE FUNCTION public.pause();
+CREATE TRIGGER a_pause BEFORE DELETE ON protector.members FOR EACH ROW EXECUTE FUNCTION public.pause();
+SQL
+failures=0
+book() { psql -X -A -t -q -d "$DB" -c "SELECT public.book($1, $2, $3, $4)"; }
+BK=$(book "'0f840000-0000-4000-8000-00000000c001'" NULL NULL 1)
+BC=$(book "'0f840000-0000-4000-8000-00000000c003'" NULL NULL 2)
+B3=$(book NULL "'ag1'" NULL 3)
+H4=$(book NULL "'ag2'" 60 4)
+
+# pair NAME USER1 SQL1 USER2 SQL2: the first paused, the second 0.3 s later
+pair() {
+	local name=$1 a b
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "SET test.pause = on" -c "BEGIN" \
+		-c "SELECT tests.authenticate_as('$2')" -c "$3" -c "COMMIT" >/dev/null 2>"$WORK/first.err" &
+	local first=$!
+	sleep 0.3
+	b=$(sqlstate_as "$4" "$5")
+	wait "$first" || true
+	a=$(sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' "$WORK/first.err" | head -1)
+	a=${a:-ok}
+	if [ "$a $b" = "ok ok" ]; then
+		echo "ok - $name: both go through, the second after the first"
+	else
+		echo "not ok - $name: answered $a and $b"
+		failures=$((failures + 1))
+	fi
+}
+pair "update_customer against merge_customers" \
+	mia "SELECT protector.update_customer('0f840000-0000-4000-8000-00000000c001', '{\"email\": \"kim2@example.com\"}')" \
+	adam "SELECT protector.merge_customers('0f840000-0000-4000-8000-00000000c001', '0f840000-0000-4000-8000-00000000c002')"
+pair "update_customer against erase_customer" \
+	mia "SELECT protector.update_customer('0f840000-0000-4000-8000-00000000c003', '{\"email\": \"cleo2@example.com\"}')" \
+	adam "SELECT protector.erase_customer('0f840000-0000-4000-8000-00000000c003')"
+pair "leave_organization against reschedule_booking of the agent's booking" \
+	ag1 "SELECT protector.leave_organization('$ORG')" \
+	otto "SELECT protector.reschedule_booking('$B3', date_trunc('day', now()) + interval '3 days 5 hours')"
+pair "leave_organization against confirm_booking of the agent's hold" \
+	ag2 "SELECT protector.leave_organization('$ORG')" \
+	otto "SELECT protector.confirm_booking('$H4')"
+
+dropdb "$DB"
+echo "# lock_orders: $failures failed"
+[ "$failures" -eq 0 ]
