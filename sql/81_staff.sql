@@ -785,6 +785,41 @@ $$;
 COMMENT ON FUNCTION protector.accept_staff_invitations() IS
 'The signed-in user''s open invitations (to their confirmed e-mail) become memberships; returns the organizations joined';
 
+-- What a member works on, locked before the member's row by whoever
+-- deactivates them or lets them leave: their live bookings, open tasks
+-- and shifts not ended, each in id order.  A change of one of those locks
+-- it before the member's row (a booking's agent check and a task's or
+-- notification's addressee check share-lock the member), and the other
+-- order deadlocked.  As the caller (deactivate_staff, under RLS) or the
+-- owner (change_own_membership).
+CREATE FUNCTION protector_internal.lock_member_work(p_organization_id uuid, p_user_id uuid, p_member_id uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) p_user_id
+	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+	ORDER BY b.id
+	FOR UPDATE OF b;
+	PERFORM FROM protector.tasks t
+	WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.assignee OPERATOR(pg_catalog.=) p_user_id
+	  AND t.status OPERATOR(pg_catalog.<>) 'done'
+	ORDER BY t.id
+	FOR UPDATE OF t;
+	PERFORM FROM protector.staff_shifts s
+	WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.member_id OPERATOR(pg_catalog.=) p_member_id
+	  AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+	ORDER BY s.id
+	FOR UPDATE OF s;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_member_work(uuid, uuid, uuid) IS
+'Internal: locks a member''s live bookings, open tasks and shifts not ended (id order), before the member''s row is';
+GRANT EXECUTE ON FUNCTION protector_internal.lock_member_work(uuid, uuid, uuid) TO authenticated, service_role;
+
 -- A membership someone else made (an owner's insert, an invitation) is
 -- pending until its member confirms it: a pending owner does not count as
 -- the owner who keeps the organization (keep_one_owner, sql/40_guards.sql),
@@ -820,21 +855,10 @@ BEGIN
 		PERFORM protector.raise('not_found', 'membership not found',
 			pg_catalog.format('The signed-in user is not a member of organization %s.', p_organization_id));
 	END IF;
-	-- (a member leaving: their live bookings and open tasks first, then
-	-- the member's row, as deactivate_staff takes them: a change of one of
-	-- them locks it before the member's row, and the other order deadlocked)
+	-- (a member leaving: what is theirs first, then the member's row, as
+	-- deactivate_staff takes them)
 	IF p_leave THEN
-		PERFORM FROM protector.bookings b
-		WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) v_user
-		  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
-		  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
-		ORDER BY b.id
-		FOR UPDATE OF b;
-		PERFORM FROM protector.tasks t
-		WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.assignee OPERATOR(pg_catalog.=) v_user
-		  AND t.status OPERATOR(pg_catalog.<>) 'done'
-		ORDER BY t.id
-		FOR UPDATE OF t;
+		PERFORM protector_internal.lock_member_work(p_organization_id, v_user, v_member.id);
 	END IF;
 	PERFORM protector_internal.lock_row('protector.members', v_member.id, 'membership');
 	IF p_leave THEN
@@ -1205,27 +1229,8 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member');
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
-	-- their live bookings first, then the member's row: a change of a
-	-- booking locks the booking before its agent's row (agent_shift_check
-	-- share-locks it), and the other order deadlocked with one
-	PERFORM FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) m.organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id
-	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
-	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
-	ORDER BY b.id
-	FOR UPDATE OF b;
-	-- (and their open tasks and shifts not ended: a change of one that
-	-- then addresses the member share-locks the member's row)
-	PERFORM FROM protector.tasks t
-	WHERE t.organization_id OPERATOR(pg_catalog.=) m.organization_id AND t.assignee OPERATOR(pg_catalog.=) m.user_id
-	  AND t.status OPERATOR(pg_catalog.<>) 'done'
-	ORDER BY t.id
-	FOR UPDATE OF t;
-	PERFORM FROM protector.staff_shifts s
-	WHERE s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id
-	  AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now()
-	ORDER BY s.id
-	FOR UPDATE OF s;
+	-- what is theirs first, then the member's row (lock_member_work)
+	PERFORM protector_internal.lock_member_work(m.organization_id, m.user_id, m.id);
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	-- (gone from the caller's sight while authorize_row waited for its lock:

@@ -712,6 +712,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.booking_buckets(uuid,uuid,timestamp with time zone[])'),
 			 ('protector_internal.dashboard_timezone(uuid,uuid)'), ('protector_internal.local_midnight(text,date)'),
 			 ('protector_internal.agent_still_assigned(uuid,uuid)'),
+			 ('protector_internal.lock_member_work(uuid,uuid,uuid)'),
 			 ('protector_internal.authorize_booking_list(uuid)'),
 			 ('protector_internal.json_amount(jsonb)'),
 			 ('protector_internal.trim_spaces(text)'), ('protector_internal.refuse_long_hold(uuid,timestamp with time zone)'),
