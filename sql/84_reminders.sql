@@ -585,6 +585,18 @@ RETURN p_claimed_for IS NOT NULL AND p_claimed_for IS DISTINCT FROM p_customer_i
 COMMENT ON FUNCTION protector_internal.reminder_handed(uuid, uuid, uuid) IS
 'Whether a reminder last claimed for one customer now goes to another person (not a record merged into the booking''s customer)';
 
+-- Whether a reminder's message reached the booking's customer p_customer_id
+-- already (one of p_sent_to, or a record merged into theirs).
+CREATE FUNCTION protector_internal.reminder_reached(p_organization_id uuid, p_sent_to uuid[], p_customer_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN p_sent_to IS NOT NULL
+	   AND EXISTS (SELECT FROM pg_catalog.unnest(p_sent_to) t(customer_id)
+				   WHERE NOT protector_internal.reminder_handed(p_organization_id, t.customer_id, p_customer_id));
+COMMENT ON FUNCTION protector_internal.reminder_reached(uuid, uuid[], uuid) IS
+'Whether a reminder''s message reached the booking''s customer already (sent_to names them, or a record merged into theirs)';
+
 CREATE FUNCTION protector.claim_due_reminders(p_limit integer DEFAULT 100, p_lease interval DEFAULT '5 minutes')
 RETURNS TABLE (reminder_id uuid, organization_id uuid, booking_id uuid, kind text, offset_minutes integer,
 			   channel text, recipient text, customer_name text, starts_at timestamptz, timezone text,
@@ -617,9 +629,8 @@ BEGIN
 		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
 								  AND b.id OPERATOR(pg_catalog.=) x.booking_id
 		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now() AND x.sent_to IS NOT NULL
-		  AND EXISTS (SELECT FROM pg_catalog.unnest(x.sent_to) t(customer_id)
-					  WHERE NOT protector_internal.reminder_handed(x.organization_id, t.customer_id, b.customer_id))
+		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+		  AND protector_internal.reminder_reached(x.organization_id, x.sent_to, b.customer_id)
 		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED)
 	UPDATE protector.booking_reminders r
 	SET status = 'sent', sent_at = pg_catalog.now(), last_error = NULL
@@ -638,9 +649,7 @@ BEGIN
 		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
 		  -- (one that came back to a customer it reached since the
 		  -- statement above: the next claim marks it)
-		  AND NOT (x.sent_to IS NOT NULL
-				   AND EXISTS (SELECT FROM pg_catalog.unnest(x.sent_to) t(customer_id)
-							   WHERE NOT protector_internal.reminder_handed(x.organization_id, t.customer_id, b.customer_id)))
+		  AND NOT protector_internal.reminder_reached(x.organization_id, x.sent_to, b.customer_id)
 		ORDER BY x.next_attempt_at, x.id LIMIT p_limit
 		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED),
 	taken AS (
@@ -837,6 +846,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.settle_stale_reminders(),
 	protector_internal.lease_expired_error(),
 	protector_internal.reminder_handed(uuid, uuid, uuid),
+	protector_internal.reminder_reached(uuid, uuid[], uuid),
 	protector_internal.claims_made(integer, integer),
 	protector_internal.reminder_max_attempts(uuid),
 	protector_internal.reminder_backoff(integer)

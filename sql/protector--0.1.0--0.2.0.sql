@@ -9364,9 +9364,8 @@ BEGIN
 		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
 								  AND b.id OPERATOR(pg_catalog.=) x.booking_id
 		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now() AND x.sent_to IS NOT NULL
-		  AND EXISTS (SELECT FROM pg_catalog.unnest(x.sent_to) t(customer_id)
-					  WHERE NOT protector_internal.reminder_handed(x.organization_id, t.customer_id, b.customer_id))
+		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+		  AND protector_internal.reminder_reached(x.organization_id, x.sent_to, b.customer_id)
 		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED)
 	UPDATE protector.booking_reminders r
 	SET status = 'sent', sent_at = pg_catalog.now(), last_error = NULL
@@ -9385,9 +9384,7 @@ BEGIN
 		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
 		  -- (one that came back to a customer it reached since the
 		  -- statement above: the next claim marks it)
-		  AND NOT (x.sent_to IS NOT NULL
-				   AND EXISTS (SELECT FROM pg_catalog.unnest(x.sent_to) t(customer_id)
-							   WHERE NOT protector_internal.reminder_handed(x.organization_id, t.customer_id, b.customer_id)))
+		  AND NOT protector_internal.reminder_reached(x.organization_id, x.sent_to, b.customer_id)
 		ORDER BY x.next_attempt_at, x.id LIMIT p_limit
 		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED),
 	taken AS (
@@ -15257,6 +15254,17 @@ $$;
 COMMENT ON FUNCTION protector_internal.lock_member_work(uuid, uuid, uuid) IS
 'Internal: locks a member''s live bookings, open tasks and shifts not ended (id order), before the member''s row is';
 GRANT EXECUTE ON FUNCTION protector_internal.lock_member_work(uuid, uuid, uuid) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.reminder_reached(p_organization_id uuid, p_sent_to uuid[], p_customer_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN p_sent_to IS NOT NULL
+	   AND EXISTS (SELECT FROM pg_catalog.unnest(p_sent_to) t(customer_id)
+				   WHERE NOT protector_internal.reminder_handed(p_organization_id, t.customer_id, p_customer_id));
+COMMENT ON FUNCTION protector_internal.reminder_reached(uuid, uuid[], uuid) IS
+'Whether a reminder''s message reached the booking''s customer already (sent_to names them, or a record merged into theirs)';
+GRANT EXECUTE ON FUNCTION protector_internal.reminder_reached(uuid, uuid[], uuid) TO service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
