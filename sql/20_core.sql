@@ -92,8 +92,19 @@ COMMENT ON FUNCTION protector_internal.bookings_row_check(numeric, text, protect
 	numeric, jsonb, numeric, tstzrange, text, integer, numeric, numeric) IS
 'CHECK bookings_row_check: every rule of a booking row; a violation names the rule''s own constraint (sql/30_tables.sql)';
 
+-- A value's size uncompressed, for the size limits of CHECKs and RPC
+-- arguments: pg_column_size() measures a compressed value as compressed (a
+-- 200 kB payload copied from a stored row passed a limit of 8 kB).
+CREATE FUNCTION protector_internal.value_size(jsonb)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'protector_value_size'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.value_size(jsonb) IS
+'The size of a jsonb value uncompressed, in bytes (pg_column_size() of it when it is not compressed)';
+
 GRANT EXECUTE ON FUNCTION protector_internal.during_is_bounded(tstzrange),
 	protector_internal.during_within_31_days(tstzrange),
+	protector_internal.value_size(jsonb),
 	protector_internal.bookings_row_check(numeric, text, protector.booking_status, timestamptz, text,
 		numeric, jsonb, numeric, tstzrange, text, integer, numeric, numeric)
 	TO authenticated, service_role;

@@ -313,7 +313,7 @@ CREATE TABLE protector.notifications (
 	booking_id		uuid,
 	kind			text NOT NULL CHECK (kind ~ '^[a-z][a-z0-9_.]*$' AND length(kind) <= 64),
 	payload			jsonb NOT NULL DEFAULT '{}'
-					CHECK (jsonb_typeof(payload) = 'object' AND pg_column_size(payload) <= 8192),
+					CHECK (jsonb_typeof(payload) = 'object' AND protector_internal.value_size(payload) <= 8192),
 	read_at			timestamptz,
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	FOREIGN KEY (organization_id, recipient_id)

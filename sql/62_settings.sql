@@ -317,9 +317,9 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF pg_catalog.pg_column_size(p_patch) OPERATOR(pg_catalog.>) 262144 THEN
+	IF protector_internal.value_size(p_patch) OPERATOR(pg_catalog.>) 262144 THEN
 		PERFORM protector.raise('invalid_parameter', 'the patch is too large',
-			pg_catalog.format('It takes %s bytes; at most 262144 are accepted.', pg_catalog.pg_column_size(p_patch)));
+			pg_catalog.format('It takes %s bytes; at most 262144 are accepted.', protector_internal.value_size(p_patch)));
 	END IF;
 	IF pg_catalog.jsonb_path_exists(p_patch, 'strict $.**{32}') THEN
 		PERFORM protector.raise('invalid_parameter', 'the patch nests deeper than 32 levels');

@@ -95,7 +95,7 @@ CREATE TABLE protector.staff_activity (
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	member_id		uuid,
 	action			text NOT NULL CHECK (action ~ '^[a-z][a-z0-9_.]*$' AND length(action) <= 63),
-	details			jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(details) = 'object' AND pg_column_size(details) <= 8192),
+	details			jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(details) = 'object' AND protector_internal.value_size(details) <= 8192),
 	occurred_at		timestamptz NOT NULL DEFAULT now(),
 	-- (the account that wrote it: member_id goes when the membership does)
 	created_by		uuid DEFAULT protector.current_user_id(),
@@ -556,7 +556,7 @@ BEGIN
 			pg_catalog.format('Got "%s".', pg_catalog.left(p_action, 70)), 'Name your action otherwise, e.g. "desk.check_in".');
 	END IF;
 	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object'
-	   OR pg_catalog.pg_column_size(p_details) OPERATOR(pg_catalog.>) 8192 THEN
+	   OR protector_internal.value_size(p_details) OPERATOR(pg_catalog.>) 8192 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object of at most 8 kB');
 	END IF;
 	SELECT m.id INTO v_member FROM protector.members m

@@ -4661,9 +4661,9 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF pg_catalog.pg_column_size(p_patch) OPERATOR(pg_catalog.>) 262144 THEN
+	IF protector_internal.value_size(p_patch) OPERATOR(pg_catalog.>) 262144 THEN
 		PERFORM protector.raise('invalid_parameter', 'the patch is too large',
-			pg_catalog.format('It takes %s bytes; at most 262144 are accepted.', pg_catalog.pg_column_size(p_patch)));
+			pg_catalog.format('It takes %s bytes; at most 262144 are accepted.', protector_internal.value_size(p_patch)));
 	END IF;
 	IF pg_catalog.jsonb_path_exists(p_patch, 'strict $.**{32}') THEN
 		PERFORM protector.raise('invalid_parameter', 'the patch nests deeper than 32 levels');
@@ -6961,7 +6961,7 @@ BEGIN
 			pg_catalog.format('Got "%s".', pg_catalog.left(p_action, 70)), 'Name your action otherwise, e.g. "desk.check_in".');
 	END IF;
 	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object'
-	   OR pg_catalog.pg_column_size(p_details) OPERATOR(pg_catalog.>) 8192 THEN
+	   OR protector_internal.value_size(p_details) OPERATOR(pg_catalog.>) 8192 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object of at most 8 kB');
 	END IF;
 	SELECT m.id INTO v_member FROM protector.members m
@@ -15265,6 +15265,21 @@ RETURN p_sent_to IS NOT NULL
 COMMENT ON FUNCTION protector_internal.reminder_reached(uuid, uuid[], uuid) IS
 'Whether a reminder''s message reached the booking''s customer already (sent_to names them, or a record merged into theirs)';
 GRANT EXECUTE ON FUNCTION protector_internal.reminder_reached(uuid, uuid[], uuid) TO service_role;
+
+-- a value's size uncompressed, for the 8 kB limits (src/constraints.c)
+CREATE FUNCTION protector_internal.value_size(jsonb)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'protector_value_size'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.value_size(jsonb) IS
+'The size of a jsonb value uncompressed, in bytes (pg_column_size() of it when it is not compressed)';
+GRANT EXECUTE ON FUNCTION protector_internal.value_size(jsonb) TO authenticated, service_role;
+ALTER TABLE protector.notifications DROP CONSTRAINT notifications_payload_check,
+	ADD CONSTRAINT notifications_payload_check
+		CHECK (jsonb_typeof(payload) = 'object' AND protector_internal.value_size(payload) <= 8192);
+ALTER TABLE protector.staff_activity DROP CONSTRAINT staff_activity_details_check,
+	ADD CONSTRAINT staff_activity_details_check
+		CHECK (jsonb_typeof(details) = 'object' AND protector_internal.value_size(details) <= 8192);
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -24,12 +24,19 @@
  * bookings the reservation check cannot find through the start index
  * alone (constraints.h).
  *
+ * And value_size(), for the size limits of other tables' CHECKs (a
+ * notification's payload, a staff activity's details) and of RPC
+ * arguments: a value's size as it is uncompressed.  pg_column_size()
+ * measures a compressed value as it is stored, so a 200 kB payload copied
+ * from a stored row passed a limit of 8 kB as 2 kB.
+ *
  * src/constraints.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "fmgr.h"
@@ -389,4 +396,22 @@ protector_bookings_row_check(PG_FUNCTION_ARGS)
 		violated("bookings_unit_price_check",
 				 "unit_price is an amount of 0 or more.");
 	PG_RETURN_BOOL(true);
+}
+
+/*
+ * protector_internal.value_size(jsonb) returns integer
+ *
+ * The value's size uncompressed, header included: what pg_column_size()
+ * answers for it when it is not compressed (a value short enough for a
+ * one-byte header counts the four-byte one; limits are far above that).
+ * The argument is not detoasted: only its header (or its TOAST pointer) is
+ * read.
+ */
+PG_FUNCTION_INFO_V1(protector_value_size);
+Datum
+protector_value_size(PG_FUNCTION_ARGS)
+{
+	Size		size = toast_raw_datum_size(PG_GETARG_DATUM(0));
+
+	PG_RETURN_INT32(size > (Size) PG_INT32_MAX ? PG_INT32_MAX : (int32) size);
 }
