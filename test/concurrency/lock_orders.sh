@@ -9,7 +9,16 @@
 #   2. the same against erase_customer;
 #   3. leave_organization of an agent against reschedule_booking of a
 #      booking assigned to them;
-#   4. the same against confirm_booking of their hold.
+#   4. the same against confirm_booking of their hold;
+#   5. reschedule_booking of a booking under a promo code to a service the
+#      code does not apply to (the booking gives the code's use back)
+#      against create_booking with that code on the booking's old service:
+#      the create took the code's row and then the service's lock, the
+#      reschedule the services' locks and then the code's row (the create
+#      takes the service's lock first now);
+#   6. so create_booking with a promo code holds the service's lock when
+#      its foreign keys lock the service's row: against update_service
+#      making the service exclusive, which took the row and then the lock.
 # Each pair made deterministic: a test-only trigger pauses the first RPC
 # for a second after it holds its locks, and the second starts meanwhile.
 # Both must go through (READ COMMITTED).
@@ -29,7 +38,11 @@ SELECT '$ORG', tests.get_supabase_uid(u), r::protector.member_role, u, now()
 FROM (VALUES ('olga', 'owner'), ('adam', 'admin'), ('otto', 'operator'), ('mia', 'manager'), ('ag1', 'agent'), ('ag2', 'agent')) v(u, r);
 INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('0f840000-0000-4000-8000-0000000000a1', '$ORG', 'V', 'UTC');
 INSERT INTO protector.services (id, organization_id, venue_id, name, mode, duration, slot_interval, max_advance, capacity, max_party)
-VALUES ('0f840000-0000-4000-8000-0000000005a1', '$ORG', '0f840000-0000-4000-8000-0000000000a1', 'S', 'shared', '60 minutes', '60 minutes', '400 days', 100, 6);
+VALUES ('0f840000-0000-4000-8000-0000000005a1', '$ORG', '0f840000-0000-4000-8000-0000000000a1', 'S', 'shared', '60 minutes', '60 minutes', '400 days', 100, 6),
+	('0f840000-0000-4000-8000-0000000005a2', '$ORG', '0f840000-0000-4000-8000-0000000000a1', 'T', 'shared', '60 minutes', '60 minutes', '400 days', 100, 6);
+UPDATE protector.services SET price = 40 WHERE organization_id = '$ORG';
+INSERT INTO protector.promo_codes (organization_id, discount_kind, discount_value, currency, service_ids)
+VALUES ('$ORG', 'percent', 10, 'EUR', ARRAY['0f840000-0000-4000-8000-0000000005a2'::uuid]);
 INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
 	('0f840000-0000-4000-8000-00000000c001', '$ORG', 'Kim', 'kim@example.com'),
 	('0f840000-0000-4000-8000-00000000c002', '$ORG', 'Max', 'max@example.com'),
@@ -48,6 +61,11 @@ BEGIN
 END \$\$;
 CREATE TRIGGER a_pause BEFORE UPDATE ON protector.customers FOR EACH ROW EXECUTE FUNCTION public.pause();
 CREATE TRIGGER a_pause BEFORE DELETE ON protector.members FOR EACH ROW EXECUTE FUNCTION public.pause();
+CREATE TRIGGER a_pause BEFORE UPDATE ON protector.bookings FOR EACH ROW
+	WHEN (current_setting('test.pause_bookings', true) = 'on') EXECUTE FUNCTION public.pause();
+-- (after prepare_booking, the last of protector's BEFORE INSERT triggers)
+CREATE TRIGGER zz_pause BEFORE INSERT ON protector.bookings FOR EACH ROW
+	WHEN (current_setting('test.pause_bookings', true) = 'on') EXECUTE FUNCTION public.pause();
 SQL
 failures=0
 book() { psql -X -A -t -q -d "$DB" -c "SELECT public.book($1, $2, $3, $4)"; }
@@ -55,6 +73,9 @@ BK=$(book "'0f840000-0000-4000-8000-00000000c001'" NULL NULL 1)
 BC=$(book "'0f840000-0000-4000-8000-00000000c003'" NULL NULL 2)
 B3=$(book NULL "'ag1'" NULL 3)
 H4=$(book NULL "'ag2'" 60 4)
+PROMO=$(psql -X -A -t -q -d "$DB" -c "SELECT code FROM protector.promo_codes WHERE organization_id = '$ORG'")
+P5=$(psql -X -A -t -q -d "$DB" -c "SELECT protector.create_booking('0f840000-0000-4000-8000-0000000005a2', NULL,
+	date_trunc('day', now()) + interval '3 days 6 hours', 2, p_promo_code => '$PROMO') ->> 'id'")
 
 # pair NAME USER1 SQL1 USER2 SQL2: the first paused, the second 0.3 s later
 pair() {
@@ -86,6 +107,21 @@ pair "leave_organization against reschedule_booking of the agent's booking" \
 pair "leave_organization against confirm_booking of the agent's hold" \
 	ag2 "SELECT protector.leave_organization('$ORG')" \
 	otto "SELECT protector.confirm_booking('$H4')"
+pair "reschedule_booking away from a promo code against create_booking with the code" \
+	otto "SET test.pause_bookings = on; SELECT protector.reschedule_booking('$P5', date_trunc('day', now()) + interval '3 days 7 hours', '0f840000-0000-4000-8000-0000000005a1')" \
+	mia "SELECT protector.create_booking('0f840000-0000-4000-8000-0000000005a2', NULL, date_trunc('day', now()) + interval '3 days 8 hours', 2, p_promo_code => '$PROMO')"
+pair "create_booking with a promo code against update_service making the service exclusive" \
+	otto "SET test.pause_bookings = on; SELECT protector.create_booking('0f840000-0000-4000-8000-0000000005a2', NULL, date_trunc('day', now()) + interval '3 days 9 hours', 2, p_promo_code => '$PROMO')" \
+	mia "SELECT protector.update_service('0f840000-0000-4000-8000-0000000005a2', '{\"mode\": \"exclusive\"}')"
+# (the moved booking gave its use back; the two new ones took one each)
+used=$(psql -X -A -t -q -d "$DB" -c "SELECT times_used || ' ' || (SELECT count(*) FROM protector.bookings WHERE promo_code_id = p.id)
+	FROM protector.promo_codes p WHERE code = '$PROMO'")
+if [ "$used" = "2 2" ]; then
+	echo "ok - the code counts two uses, its two bookings'"
+else
+	echo "not ok - the code counts uses and bookings: $used (want 2 2)"
+	failures=$((failures + 1))
+fi
 
 dropdb "$DB"
 echo "# lock_orders: $failures failed"
