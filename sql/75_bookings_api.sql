@@ -146,18 +146,30 @@ $$;
 COMMENT ON FUNCTION protector_internal.lock_active_member(uuid, uuid, text, text) IS
 'Internal: whether p_user_id is a member of the organization, its row locked FOR SHARE (a member leaving or deactivated is waited for); 23P01 with the given detail and hint for an inactive one';
 
--- Whether a member's role sees tasks (the map's tasks.read or
--- tasks.assigned): who may be given one, and so a booking's agent, whose
--- review task goes to them.  Called by functions running as the owner.
+-- Whether a role sees tasks (the map's tasks.read or tasks.assigned):
+-- who may be given one, and so a booking's agent, whose review task goes to
+-- them; a member given a role that does not loses theirs
+-- (release_on_role_change, sql/81_staff.sql).  member_sees_tasks asks it of
+-- a member's role; called by functions running as the owner.
+CREATE FUNCTION protector_internal.role_sees_tasks(p_role protector.member_role)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM protector.capability_map() c
+			   WHERE c.action OPERATOR(pg_catalog.=) ANY ('{tasks.read,tasks.assigned}')
+				 AND p_role OPERATOR(pg_catalog.=) ANY (c.roles));
+COMMENT ON FUNCTION protector_internal.role_sees_tasks(protector.member_role) IS
+'Internal: whether a role sees tasks (tasks.read or tasks.assigned in the capability map)';
+GRANT EXECUTE ON FUNCTION protector_internal.role_sees_tasks(protector.member_role) TO authenticated, service_role;
+
 CREATE FUNCTION protector_internal.member_sees_tasks(p_organization_id uuid, p_user_id uuid)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-RETURN EXISTS (SELECT FROM protector.members m, protector.capability_map() c
-			   WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
-				 AND m.user_id OPERATOR(pg_catalog.=) p_user_id
-				 AND c.action OPERATOR(pg_catalog.=) ANY ('{tasks.read,tasks.assigned}')
-				 AND m.role OPERATOR(pg_catalog.=) ANY (c.roles));
+RETURN COALESCE(protector_internal.role_sees_tasks(
+					(SELECT m.role FROM protector.members m
+					 WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
+					   AND m.user_id OPERATOR(pg_catalog.=) p_user_id)), false);
 COMMENT ON FUNCTION protector_internal.member_sees_tasks(uuid, uuid) IS
 'Internal: whether the member''s role sees tasks (tasks.read or tasks.assigned in the capability map)';
 

@@ -260,13 +260,13 @@ AS 'MODULE_PATHNAME', 'protector_shift_check'
 LANGUAGE C;
 COMMENT ON FUNCTION protector_internal.shift_check() IS
 'Trigger (AFTER INSERT, UPDATE, DELETE, C): a member''s shifts never overlap, and never leave an assigned booking without a shift';
-CREATE FUNCTION protector_internal.agent_still_assigned(p_organization_id uuid, p_user_id uuid)
+CREATE FUNCTION protector_internal.agent_still_assigned(p_organization_id uuid, p_user_id uuid, p_shifts boolean DEFAULT true)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_agent_still_assigned'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid) IS
-'Whether the member has live bookings, open tasks or shifts not begun under the latest snapshot (C: a deactivation checks its release under REPEATABLE READ)';
-GRANT EXECUTE ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid) TO authenticated, service_role;
+COMMENT ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid, boolean) IS
+'Whether the member has live bookings, open tasks or (p_shifts) shifts not begun under the latest snapshot (C: a deactivation or a role change checks its release under REPEATABLE READ)';
+GRANT EXECUTE ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid, boolean) TO authenticated, service_role;
 
 CREATE FUNCTION protector_internal.agent_shift_check()
 RETURNS trigger
@@ -946,6 +946,13 @@ BEGIN
 	IF p_role IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_role must not be null');
 	END IF;
+	-- a role that sees no tasks releases what is theirs
+	-- (release_on_role_change): that first, then the member's row
+	IF NOT protector_internal.role_sees_tasks(p_role) THEN
+		PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member');
+		SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+		PERFORM protector_internal.lock_member_work(m.organization_id, m.user_id, m.id);
+	END IF;
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	-- (gone from the caller's sight while authorize_row waited for its lock:
@@ -966,6 +973,78 @@ $$;
 COMMENT ON FUNCTION protector.update_staff_permissions(uuid, protector.member_role) IS
 'Changes a member''s role (owners and admins; only owners touch owners; never the last owner)';
 
+-- A write of a member's row that releases what is theirs (a deactivation,
+-- a role that sees no tasks) locks their live bookings first, then their
+-- open tasks (and with p_shifts their shifts not ended), as the RPCs do
+-- before the member's row (lock_member_work).  A direct write holds the
+-- member's row already, and a booking being changed waits for that row
+-- (agent_shift_check), as does a change of a task or shift that then
+-- addresses the member (a notification, a task, which share-lock their
+-- row): waiting here deadlocked, so it is told to retry (40001, p_hint).
+CREATE FUNCTION protector_internal.lock_member_work_nowait(p_organization_id uuid, p_user_id uuid, p_member_id uuid,
+														   p_shifts boolean, p_hint text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	BEGIN
+		PERFORM FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) p_user_id
+		  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+		  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+		ORDER BY b.id
+		FOR UPDATE OF b NOWAIT;
+	EXCEPTION WHEN lock_not_available THEN
+		PERFORM protector.raise('retry', 'a booking of this member is being changed',
+			pg_catalog.format('Member %s.', p_member_id), p_hint);
+	END;
+	BEGIN
+		PERFORM FROM protector.tasks t
+		WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.assignee OPERATOR(pg_catalog.=) p_user_id
+		  AND t.status OPERATOR(pg_catalog.<>) 'done'
+		ORDER BY t.id
+		FOR UPDATE OF t NOWAIT;
+		PERFORM FROM protector.staff_shifts s
+		WHERE p_shifts AND s.organization_id OPERATOR(pg_catalog.=) p_organization_id
+		  AND s.member_id OPERATOR(pg_catalog.=) p_member_id
+		  AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+		ORDER BY s.id
+		FOR UPDATE OF s NOWAIT;
+	EXCEPTION WHEN lock_not_available THEN
+		PERFORM protector.raise('retry',
+			pg_catalog.format('a task%s of this member is being changed', CASE WHEN p_shifts THEN ' or shift' ELSE '' END),
+			pg_catalog.format('Member %s.', p_member_id), p_hint);
+	END;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_member_work_nowait(uuid, uuid, uuid, boolean, text) IS
+'Internal: locks a member''s live bookings, open tasks (and shifts not ended) NOWAIT, for a direct write of their row; 40001 with p_hint when one is being changed';
+
+-- ... and releases their open tasks (first: releasing a booking also hands
+-- its open tasks on) and their live bookings; the counts.
+CREATE FUNCTION protector_internal.release_member_work(p_organization_id uuid, p_user_id uuid,
+													   OUT tasks integer, OUT bookings integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE protector.tasks t SET assignee = NULL
+	WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.assignee OPERATOR(pg_catalog.=) p_user_id
+	  AND t.status OPERATOR(pg_catalog.<>) 'done';
+	GET DIAGNOSTICS tasks = ROW_COUNT;
+	UPDATE protector.bookings b SET assigned_agent = NULL
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) p_user_id
+	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]);
+	GET DIAGNOSTICS bookings = ROW_COUNT;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.release_member_work(uuid, uuid) IS
+'Internal: releases a member''s open tasks and live bookings (assignee and assigned_agent NULL); the counts';
+GRANT EXECUTE ON FUNCTION protector_internal.lock_member_work_nowait(uuid, uuid, uuid, boolean, text),
+	protector_internal.release_member_work(uuid, uuid) TO authenticated, service_role;
+
 -- What a deactivation releases, however it is written (deactivate_staff,
 -- or active set to false on the row, which the policy lets the same
 -- members do): the member's open tasks, their bookings not ended, their
@@ -985,49 +1064,11 @@ DECLARE
 	v_ended integer;
 	v_all jsonb;
 BEGIN
-	-- the member's live bookings first, as deactivate_staff locks them (which
-	-- holds them already): a direct write holds the member's row, and a
-	-- booking being changed waits for that row (agent_shift_check), so
-	-- waiting here for the booking deadlocked; it retries instead
-	BEGIN
-		PERFORM FROM protector.bookings b
-		WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) OLD.user_id
-		  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
-		  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
-		ORDER BY b.id
-		FOR UPDATE OF b NOWAIT;
-	EXCEPTION WHEN lock_not_available THEN
-		PERFORM protector.raise('retry', 'a booking of this member is being changed',
-			pg_catalog.format('Member %s.', OLD.id), 'Retry, or deactivate with deactivate_staff(), which waits for it.');
-	END;
-	-- ... and their open tasks and shifts not ended, for the same reason: a
-	-- change of one that then addresses the member (a notification, a
-	-- task, which share-lock their row) deadlocked with this
-	BEGIN
-		PERFORM FROM protector.tasks t
-		WHERE t.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND t.assignee OPERATOR(pg_catalog.=) OLD.user_id
-		  AND t.status OPERATOR(pg_catalog.<>) 'done'
-		ORDER BY t.id
-		FOR UPDATE OF t NOWAIT;
-		PERFORM FROM protector.staff_shifts s
-		WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.member_id OPERATOR(pg_catalog.=) OLD.id
-		  AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now()
-		ORDER BY s.id
-		FOR UPDATE OF s NOWAIT;
-	EXCEPTION WHEN lock_not_available THEN
-		PERFORM protector.raise('retry', 'a task or shift of this member is being changed',
-			pg_catalog.format('Member %s.', OLD.id), 'Retry, or deactivate with deactivate_staff(), which waits for it.');
-	END;
-	-- tasks first: releasing a booking also hands its open tasks on
-	UPDATE protector.tasks t SET assignee = NULL
-	WHERE t.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND t.assignee OPERATOR(pg_catalog.=) OLD.user_id
-	  AND t.status OPERATOR(pg_catalog.<>) 'done';
-	GET DIAGNOSTICS v_tasks = ROW_COUNT;
-	UPDATE protector.bookings b SET assigned_agent = NULL
-	WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) OLD.user_id
-	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
-	  AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[]);
-	GET DIAGNOSTICS v_bookings = ROW_COUNT;
+	-- what is theirs locked first, or a retry (lock_member_work_nowait)
+	PERFORM protector_internal.lock_member_work_nowait(OLD.organization_id, OLD.user_id, OLD.id, true,
+		'Retry, or deactivate with deactivate_staff(), which waits for it.');
+	SELECT r.tasks, r.bookings INTO v_tasks, v_bookings
+	FROM protector_internal.release_member_work(OLD.organization_id, OLD.user_id) r;
 	-- shifts not begun go; one under way ends now: it still covers the
 	-- bookings of theirs that ended in it (history, not released above)
 	DELETE FROM protector.staff_shifts s
@@ -1071,6 +1112,41 @@ COMMENT ON FUNCTION protector_internal.release_on_deactivation() IS
 CREATE TRIGGER release_on_deactivation BEFORE UPDATE OF active ON protector.members
 	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.release_on_deactivation();
+
+-- A member given a role that sees no tasks (finance, viewer: role_sees_tasks)
+-- loses their open tasks and the bookings assigned to them that have not
+-- ended, which go back to the desk, however the row is written
+-- (update_staff_permissions locks them first): tasks and agents go only to
+-- members whose role sees tasks, and a viewer kept an agent's bookings,
+-- credited to them in staff reports.  Their shifts stay.  Run as the
+-- caller, who may change the member's role.
+CREATE FUNCTION protector_internal.release_on_role_change()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF protector_internal.role_sees_tasks(NEW.role) THEN
+		RETURN NEW;
+	END IF;
+	PERFORM protector_internal.lock_member_work_nowait(OLD.organization_id, OLD.user_id, OLD.id, false,
+		'Retry, or change the role with update_staff_permissions(), which waits for it.');
+	PERFORM protector_internal.release_member_work(OLD.organization_id, OLD.user_id);
+	-- (one given to them before, committed after a REPEATABLE READ snapshot:
+	-- its writer share-locked the member's row, which this update does not
+	-- conflict with once they committed; the release above did not see it)
+	IF protector_internal.agent_still_assigned(OLD.organization_id, OLD.user_id, false) THEN
+		PERFORM protector.raise('retry', 'a booking or task was given to this member concurrently',
+			pg_catalog.format('Member %s.', OLD.id), 'Retry the transaction: it will then release that too.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.release_on_role_change() IS
+'Trigger (BEFORE UPDATE OF role of an active member): a role that sees no tasks releases the member''s open tasks and live bookings';
+CREATE TRIGGER release_on_role_change BEFORE UPDATE OF role ON protector.members
+	FOR EACH ROW WHEN (OLD.role IS DISTINCT FROM NEW.role AND NEW.active AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.release_on_role_change();
 
 -- Open invitations a member issued go when the member is deactivated,
 -- deleted or given another role (a fired admin's invitation to a second

@@ -578,7 +578,8 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 
 /*
  * Is anything left for a deactivation to release: a live booking of the
- * member's, an open task, a shift not begun?  Read under the latest
+ * member's, an open task, a shift not begun (p_shifts; a role that sees
+ * no tasks releases the rest, release_on_role_change)?  Read under the latest
  * snapshot: what was given to the member while a REPEATABLE READ
  * deactivation waited for its member's lock committed after the
  * deactivation's snapshot, which its release did not see (the release's
@@ -593,7 +594,7 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 	" OR EXISTS (SELECT FROM protector.tasks t" \
 	"   WHERE t.assignee OPERATOR(pg_catalog.=) $2 AND t.organization_id OPERATOR(pg_catalog.=) $1" \
 	"     AND t.status OPERATOR(pg_catalog.<>) 'done')" \
-	" OR EXISTS (SELECT FROM protector.members m JOIN protector.staff_shifts s" \
+	" OR $3 AND EXISTS (SELECT FROM protector.members m JOIN protector.staff_shifts s" \
 	"     ON s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id" \
 	"   WHERE m.organization_id OPERATOR(pg_catalog.=) $1 AND m.user_id OPERATOR(pg_catalog.=) $2" \
 	"     AND pg_catalog.lower(s.during) OPERATOR(pg_catalog.>=) pg_catalog.now())"
@@ -604,21 +605,23 @@ PG_FUNCTION_INFO_V1(protector_agent_still_assigned);
 Datum
 protector_agent_still_assigned(PG_FUNCTION_ARGS)
 {
-	Datum		args[2];
+	Datum		args[3];
 	Snapshot	snapshot;
 	bool		found = false;
 
 	protector_require_arg(fcinfo, 0, "p_organization_id");
 	protector_require_arg(fcinfo, 1, "p_user_id");
+	protector_require_arg(fcinfo, 2, "p_shifts");
 	/* a question about another organization's staff is its managers' */
 	protector_authorize(PG_GETARG_UUID_P(0), "members.manage", "member");
 	args[0] = PG_GETARG_DATUM(0);
 	args[1] = PG_GETARG_DATUM(1);
+	args[2] = PG_GETARG_DATUM(2);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	{
-		Oid			argtypes[2] = {UUIDOID, UUIDOID};
+		Oid			argtypes[3] = {UUIDOID, UUIDOID, BOOLOID};
 		ProtectorRead read = {.plan = &still_assigned_plan, .sql = STILL_ASSIGNED_SQL,
-			.nargs = 2, .argtypes = argtypes, .owner_of = "bookings", .limit = 1,
+			.nargs = 3, .argtypes = argtypes, .owner_of = "bookings", .limit = 1,
 			.snapshot = snapshot};
 
 		found = protector_read(&read, args, NULL, copy_bool, &found) > 0;

@@ -17,7 +17,11 @@
 #    member's row it is told to retry (40001), through deactivate_staff it
 #    waits for the task; never a deadlock (40P01: the notification's check
 #    share-locks the member's row, which the deactivation held while it
-#    waited for the task).
+#    waited for the task);
+# 6. the same with the member given a role that sees no tasks (viewer),
+#    which releases their tasks and bookings as a deactivation does
+#    (release_on_role_change): written to the row, told to retry (40001);
+#    through update_staff_permissions it waits for the task.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -136,8 +140,9 @@ fi
 # 5
 TASK=$(psql -X -A -t -q -d "$DB" -c "INSERT INTO protector.tasks (organization_id, title, assignee)
 	VALUES ('$ORG', 'Open', tests.get_supabase_uid('ada')) RETURNING id")
+# (what: the member's row written to false active, or to role viewer)
 deactivate_during_task() {
-	local how=$1 first second
+	local how=$1 what=${2:-active} first second
 	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('fay')" \
 		-c "UPDATE protector.tasks SET title = 'edited' WHERE id = '$TASK'" -c "SELECT pg_sleep(1)" \
 		-c "INSERT INTO protector.notifications (organization_id, recipient_id, kind) VALUES ('$ORG', tests.get_supabase_uid('ada'), 'note')" \
@@ -146,17 +151,21 @@ deactivate_during_task() {
 	sleep 0.3
 	if [ "$how" = direct ]; then
 		second=$(psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate \
-			-c "UPDATE protector.members SET active = false WHERE organization_id = '$ORG' AND user_id = tests.get_supabase_uid('ada')" 2>&1 >/dev/null \
+			-c "UPDATE protector.members SET $([ "$what" = active ] && echo "active = false" || echo "role = 'viewer'")
+				WHERE organization_id = '$ORG' AND user_id = tests.get_supabase_uid('ada')" 2>&1 >/dev/null \
 			| sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1 || true)
 		second=${second:-ok}
-	else
+	elif [ "$what" = active ]; then
 		second=$(sqlstate_as fay "SELECT protector.deactivate_staff(m.id) FROM protector.members m
+			WHERE m.organization_id = '$ORG' AND m.user_id = tests.get_supabase_uid('ada')")
+	else
+		second=$(sqlstate_as fay "SELECT protector.update_staff_permissions(m.id, 'viewer') FROM protector.members m
 			WHERE m.organization_id = '$ORG' AND m.user_id = tests.get_supabase_uid('ada')")
 	fi
 	wait "$holder" || true
 	first=$(sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' "$WORK/first.err" | head -1)
 	first=${first:-ok}
-	psql -X -q -d "$DB" -c "UPDATE protector.members SET active = true WHERE organization_id = '$ORG' AND user_id = tests.get_supabase_uid('ada')" \
+	psql -X -q -d "$DB" -c "UPDATE protector.members SET active = true, role = 'agent' WHERE organization_id = '$ORG' AND user_id = tests.get_supabase_uid('ada')" \
 		-c "UPDATE protector.tasks SET assignee = tests.get_supabase_uid('ada') WHERE id = '$TASK'"
 	echo "$first $second"
 }
@@ -172,6 +181,24 @@ if [ "$answer" = "ok ok" ]; then
 	echo "ok - deactivate_staff while a held task's notification waits: it waits for the task, both go through"
 else
 	echo "not ok - deactivate_staff while a held task's notification waits: answered $answer (want ok ok)"
+	failures=$((failures + 1))
+fi
+
+# 6
+answer=$(deactivate_during_task direct role)
+if [ "$answer" = "ok 40001" ]; then
+	echo "ok - a role that sees no tasks written to the row while a held task's notification waits: told to retry (40001)"
+else
+	echo "not ok - a role that sees no tasks written to the row while a held task's notification waits: answered $answer (want ok 40001)"
+	failures=$((failures + 1))
+fi
+answer=$(deactivate_during_task rpc role)
+released=$(psql -X -A -t -q -d "$DB" -c "SELECT count(*) FROM protector.staff_activity
+	WHERE action = 'staff.role_changed' AND details ->> 'to' = 'viewer'")
+if [ "$answer $released" = "ok ok 1" ]; then
+	echo "ok - update_staff_permissions to a viewer while a held task's notification waits: it waits for the task, both go through"
+else
+	echo "not ok - update_staff_permissions to a viewer while a held task's notification waits: answered $answer, $released changes (want ok ok 1)"
 	failures=$((failures + 1))
 fi
 
