@@ -833,7 +833,8 @@ static const TriggerProtocol audit_protocol = {
 /* the values of one audit_log row being built */
 typedef struct AuditLogRow
 {
-	const AttrNumber *att;		/* audit_log's columns, by AL_* */
+	const AttrNumber *att;		/* audit_log's columns, by AL_* (in attbuf) */
+	AttrNumber	attbuf[PROTECTOR_MAX_COLUMNS];
 	Datum	   *values;
 	bool	   *nulls;
 } AuditLogRow;
@@ -986,7 +987,8 @@ audit_insert(DirectTable *writer, AuditTable *entry, const char *op, const Audit
 	AuditLogRow row;
 	int			natts = RelationGetDescr(protector_direct_relation(writer))->natts;
 
-	row.att = protector_columns(&audit_log_columns, protector_direct_relation(writer));
+	/* (a copy: the defaults below run users' code, see support.h) */
+	row.att = protector_columns_copy(&audit_log_columns, protector_direct_relation(writer), row.attbuf);
 	row.values = palloc(sizeof(Datum) * natts);
 	row.nulls = palloc(sizeof(bool) * natts);
 	protector_direct_defaults(writer, row.values, row.nulls);

@@ -282,11 +282,18 @@ protector_validate_slot(PG_FUNCTION_ARGS)
 	 * which checks a booking's own party (a move, a direct write)
 	 */
 	bool		named = PG_NARGS() > 3 && !PG_ARGISNULL(3);
-	const char *param = named ? text_to_cstring(PG_GETARG_TEXT_PP(3)) : "p_start";
+	const char *param = "p_start";
 	TimestampTz now_ts = GetCurrentTransactionStartTimestamp();
 	TimestampTz start;
 	int			day;
 
+	/* (a name for messages: a caller's text, clipped as every one is) */
+	if (named)
+	{
+		text	   *name = PG_GETARG_TEXT_PP(3);
+
+		param = protector_clip(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), 80);
+	}
 	/* (a column's range, from a direct write: not a parameter, p_...) */
 	if (named && strncmp(param, "p_", 2) != 0 && PG_ARGISNULL(1))
 		ereport(ERROR,

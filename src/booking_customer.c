@@ -87,11 +87,14 @@ static ProtectorColumns booking_columns = {
 /*
  * The tables, and customer_erasures' (organization_id, customer_id) key,
  * found once per backend and again after a relcache invalidation of
- * either table.
+ * either table, or for another bookings table (a table of a user's own
+ * the trigger is attached to: its siblings are its schema's, and
+ * protector's bookings were checked against them after one had fired).
  */
 typedef struct CustomerCatalog
 {
 	bool		valid;
+	Oid			bookings;		/* whose siblings these are */
 	Oid			customers;
 	Oid			erasures;
 	Oid			erasures_key;
@@ -113,6 +116,7 @@ static void
 load_catalog(Relation bookings)
 {
 	catalog.valid = false;		/* until every lookup below has succeeded */
+	catalog.bookings = RelationGetRelid(bookings);
 	catalog.customers = protector_sibling_relid(bookings, "customers");
 	catalog.erasures = protector_sibling_relid(bookings, "customer_erasures");
 	catalog.erasures_key = InvalidOid;	/* found once the table is locked */
@@ -267,7 +271,7 @@ check_customer_of(Relation bookings, Datum org, Datum customer)
 	Relation	customers;
 	TupleTableSlot *slot;
 
-	if (!catalog.valid)
+	if (!catalog.valid || catalog.bookings != RelationGetRelid(bookings))
 		load_catalog(bookings);
 	/* what this transaction and statement wrote so far counts */
 	CommandCounterIncrement();

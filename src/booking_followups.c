@@ -31,10 +31,12 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "utils/array.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "booking_followups.h"
@@ -58,16 +60,29 @@ fire_plpgsql(FunctionCallInfo outer, const char *name)
 /*
  * protector_internal.make_booking_reminders(row, '{}'): what
  * sync_booking_reminders() does for a new booking that is confirmed and
- * has a customer (nothing due now: no reminder was cancelled before)
+ * has a customer (nothing due now: no reminder was cancelled before).
+ * Only for a row of protector.bookings, the function's argument: a table
+ * of a user's own the trigger is attached to was told that protector was
+ * damaged (no such function for its row type).
  */
 static void
 make_reminders(FunctionCallInfo outer)
 {
 	TriggerData *trigdata = (TriggerData *) outer->context;
-	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
 	Oid			argtypes[2] = {desc->tdtypeid, INT4ARRAYOID};
+	Oid			protector_nsp = get_namespace_oid("protector", true);
 	FmgrInfo	flinfo;
 
+	if (RelationGetNamespace(rel) != protector_nsp ||
+		strcmp(RelationGetRelationName(rel), "bookings") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a confirmed booking with a customer in %s.%s gets no reminders",
+						get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel)),
+				 errdetail("Reminders are made for rows of protector.bookings only."),
+				 errhint("Insert the booking without a customer, or not yet confirmed.")));
 	fmgr_info(protector_internal_function_of("make_booking_reminders", 2, argtypes), &flinfo);
 	(void) FunctionCall2(&flinfo, heap_copy_tuple_as_datum(trigdata->tg_trigtuple, desc),
 						 PointerGetDatum(construct_empty_array(INT4OID)));

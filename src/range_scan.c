@@ -23,10 +23,12 @@
 #include "access/xact.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rangetypes.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
@@ -51,11 +53,27 @@ protector_index_key_function(Relation index, int attno, StrategyNumber strategy,
 
 void
 protector_range_index_init(RangeIndex *ri, Relation heap, Oid indexoid,
-						   AttrNumber key_att, AttrNumber range_att)
+						   AttrNumber key_att, AttrNumber range_att, bool whole)
 {
 	Relation	index = index_open(indexoid, AccessShareLock);
 	Form_pg_index form = index->rd_index;
 
+	/* (an index whose CREATE INDEX CONCURRENTLY failed has no pages to read) */
+	if (!form->indisvalid || !form->indisready)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("index %s.%s is invalid",
+						get_namespace_name(RelationGetNamespace(index)), RelationGetRelationName(index)),
+				 errdetail("A CREATE INDEX CONCURRENTLY that failed leaves it so; the overlap check reads it."),
+				 errhint("REINDEX INDEX %s.%s;",
+						 get_namespace_name(RelationGetNamespace(index)), RelationGetRelationName(index))));
+	if (whole && RelationGetIndexPredicate(index) != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("index %s.%s is partial",
+						get_namespace_name(RelationGetNamespace(index)), RelationGetRelationName(index)),
+				 errdetail("The overlap check reads every row through it; a predicate hides rows from it."),
+				 protector_errhint_table(heap)));
 	if (index->rd_rel->relam != GIST_AM_OID || form->indnkeyatts != 2 ||
 		form->indrelid != RelationGetRelid(heap) ||
 		form->indkey.values[0] != key_att || index->rd_opcintype[0] != UUIDOID ||
@@ -69,6 +87,26 @@ protector_range_index_init(RangeIndex *ri, Relation heap, Oid indexoid,
 	protector_index_key_function(index, 1, BTEqualStrategyNumber, &ri->key_eq, &ri->key_eq_collation);
 	protector_index_key_function(index, 2, RTOverlapStrategyNumber, &ri->overlaps, &ri->overlaps_collation);
 	index_close(index, AccessShareLock);
+}
+
+int64
+protector_buffer_usecs(Datum interval, const char *column)
+{
+	Interval   *span = DatumGetIntervalP(interval);
+	int64		days;
+	int64		usecs;
+
+	/* (as interval comparison counts it: a month is 30 days) */
+	if (pg_add_s64_overflow((int64) span->month * DAYS_PER_MONTH, span->day, &days) ||
+		pg_mul_s64_overflow(days, USECS_PER_DAY, &usecs) ||
+		pg_add_s64_overflow(usecs, span->time, &usecs) ||
+		usecs < 0 || usecs > USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("a service's %s must be from 0 to 1 day", column),
+				 errdetail("Protector's tables have a CHECK constraint that says so; a row without it was read."),
+				 errhint("A table of your own that a trigger of protector's checks needs the same CHECK constraint.")));
+	return usecs;
 }
 
 void

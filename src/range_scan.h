@@ -37,12 +37,21 @@ extern void protector_index_key_function(Relation index, int attno, StrategyNumb
 										 FmgrInfo *finfo, Oid *collation);
 
 /*
- * Prepares ri for the GiST index indexoid of heap, which must be on
- * (a uuid column, the tstzrange column range_att): the error of a damaged
- * installation otherwise.
+ * Prepares ri for the GiST index indexoid of heap, which must be valid and
+ * on (a uuid column, the tstzrange column range_att), and with whole of
+ * every row (no predicate: a partial index hides rows from the check):
+ * the error of a damaged installation otherwise (for a table of a user's
+ * own, what it needs there).
  */
 extern void protector_range_index_init(RangeIndex *ri, Relation heap, Oid indexoid,
-									   AttrNumber key_att, AttrNumber range_att);
+									   AttrNumber key_att, AttrNumber range_att, bool whole);
+
+/*
+ * A service's buffer (column, for the message) read from a row, in
+ * microseconds: from 0 to 1 day, as the services table's CHECK says; a row
+ * without it (a table of a user's own) is refused, never a wrapped sum.
+ */
+extern int64 protector_buffer_usecs(Datum interval, const char *column);
 
 /*
  * The bounds of a finite, non-empty tstzrange read from a row (the tables'

@@ -378,7 +378,7 @@ load_catalog(Relation bookings)
 
 	catalog.long_idx = long_index_of(bookings);
 	protector_range_index_init(&catalog.long_during, bookings, catalog.long_idx,
-							   catalog.b_service_id, catalog.b_during);
+							   catalog.b_service_id, catalog.b_during, false);
 	check_long_index_predicate(catalog.long_idx, catalog.b_during);
 
 	catalog.start_idx = index_named(bookings, "bookings_service_start_idx");
@@ -559,8 +559,10 @@ read_capacity_rules(const pg_uuid_t *service_id, const BookingKeys *keys,
 		rules->venue_id = *DatumGetUUIDP(protector_slot_notnull(slot, catalog.s_venue_id, "services"));
 		rules->shared = DatumGetObjectId(protector_slot_notnull(slot, catalog.s_mode, "services")) == catalog.mode_shared;
 		rules->capacity = DatumGetInt32(protector_slot_notnull(slot, catalog.s_capacity, "services"));
-		rules->buffer_before = protector_interval_usecs(DatumGetIntervalP(protector_slot_notnull(slot, catalog.s_buffer_before, "services")));
-		rules->buffer_after = protector_interval_usecs(DatumGetIntervalP(protector_slot_notnull(slot, catalog.s_buffer_after, "services")));
+		rules->buffer_before = protector_buffer_usecs(protector_slot_notnull(slot, catalog.s_buffer_before, "services"),
+													  "buffer_before");
+		rules->buffer_after = protector_buffer_usecs(protector_slot_notnull(slot, catalog.s_buffer_after, "services"),
+													 "buffer_after");
 	}
 
 	ExecDropSingleTupleTableSlot(slot);
@@ -1156,7 +1158,8 @@ open_bookings_of(Relation services)
 static int64
 service_interval(HeapTuple service, AttrNumber attnum, TupleDesc desc)
 {
-	return protector_interval_usecs(DatumGetIntervalP(protector_attr_notnull(service, desc, attnum, "services")));
+	return protector_buffer_usecs(protector_attr_notnull(service, desc, attnum, "services"),
+								  NameStr(TupleDescAttr(desc, attnum - 1)->attname));
 }
 
 PG_FUNCTION_INFO_V1(protector_service_mode_check);

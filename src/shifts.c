@@ -103,7 +103,7 @@ load_catalog(Relation shifts)
 	catalog.member_id = protector_column_required(shifts, "member_id", UUIDOID);
 	catalog.venue_id = protector_column_required(shifts, "venue_id", UUIDOID);
 	catalog.range = protector_column_required(shifts, "during", TSTZRANGEOID);
-	protector_range_index_init(&catalog.during, shifts, indexoid, catalog.member_id, catalog.range);
+	protector_range_index_init(&catalog.during, shifts, indexoid, catalog.member_id, catalog.range, true);
 	catalog.valid = true;
 }
 

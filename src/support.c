@@ -366,6 +366,13 @@ protector_columns(ProtectorColumns *cache, Relation rel)
 	return cache->attnum;
 }
 
+const AttrNumber *
+protector_columns_copy(ProtectorColumns *cache, Relation rel, AttrNumber *att)
+{
+	memcpy(att, protector_columns(cache, rel), sizeof(AttrNumber) * cache->ncolumns);
+	return att;
+}
+
 void *
 protector_grow_array(void *array, int *cap, int used, Size elem)
 {

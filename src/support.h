@@ -131,8 +131,15 @@ extern AttrNumber protector_column_writable(Relation rel, const char *name, Oid 
 extern Datum protector_attr_notnull(HeapTuple tuple, TupleDesc desc, AttrNumber attnum, const char *table);
 extern Datum protector_slot_notnull(TupleTableSlot *slot, AttrNumber attnum, const char *table);
 
-/* the attnums of cache's columns in rel, in the order of its list */
+/*
+ * the attnums of cache's columns in rel, in the order of its list: valid
+ * until the cache is asked about another table, which users' code may do
+ * (a column's DEFAULT that writes a table of the same kind elsewhere);
+ * protector_columns_copy() copies them into att
+ * (PROTECTOR_MAX_COLUMNS entries) for a caller that runs such code
+ */
 extern const AttrNumber *protector_columns(ProtectorColumns *cache, Relation rel);
+extern const AttrNumber *protector_columns_copy(ProtectorColumns *cache, Relation rel, AttrNumber *att);
 
 /* a value of the given type as its output function writes it */
 extern char *protector_value_text(Oid type, Datum value);

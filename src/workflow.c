@@ -248,7 +248,10 @@ write_review_task(Relation bookings, const NewBooking *b, const ServiceFacts *fa
 {
 	DirectTable *t = protector_direct_table(protector_sibling_relid(bookings, "tasks"));
 	Relation	rel = protector_direct_relation(t);
-	const AttrNumber *c = protector_columns(&task_columns, rel);
+	AttrNumber	att[PROTECTOR_MAX_COLUMNS];
+
+	/* (a copy: the defaults below may book into another table, see support.h) */
+	const AttrNumber *c = protector_columns_copy(&task_columns, rel, att);
 	int			natts = RelationGetDescr(rel)->natts;
 	Datum	   *values = palloc(sizeof(Datum) * natts);
 	bool	   *nulls = palloc(sizeof(bool) * natts);
@@ -330,7 +333,10 @@ write_desk_notification(Relation bookings, const NewBooking *b, const ServiceFac
 {
 	DirectTable *t = protector_direct_table(protector_sibling_relid(bookings, "notifications"));
 	Relation	rel = protector_direct_relation(t);
-	const AttrNumber *c = protector_columns(&notification_columns, rel);
+	AttrNumber	att[PROTECTOR_MAX_COLUMNS];
+
+	/* (a copy: the defaults below may book into another table, see support.h) */
+	const AttrNumber *c = protector_columns_copy(&notification_columns, rel, att);
 	int			natts = RelationGetDescr(rel)->natts;
 	Datum	   *values = palloc(sizeof(Datum) * natts);
 	bool	   *nulls = palloc(sizeof(bool) * natts);

@@ -6,7 +6,7 @@
 -- in update_service came back whole in the detail; and a staff week's
 -- limit named years it does not take.
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['e_owner', 'e_agent']) u \g /dev/null
@@ -68,6 +68,11 @@ SELECT is(tests.error_text(format($$SELECT protector.update_venue(%L, (SELECT js
 	'twelve unknown fields: the first ten (in text order) and how many more');
 SELECT throws_ok(format($$SELECT * FROM protector.get_staff_schedule(%L, '2199-12-31')$$, :'venue'),
 	'22023', 'p_week_start must be a date from 2000-01-01 to 2199-12-25', 'a staff week names the dates it takes');
+-- (check_slot names the start as its caller does; a name of 10 MB came
+-- back whole in the message, and went to the server's log)
+SELECT cmp_ok(length(tests.error_text(format($$SELECT protector_internal.check_slot(%L, now() + interval '1 day' + interval '7 minutes', 1, repeat('x', 10000000))$$,
+											 :'room'))), '<', 1000,
+	'a slot check''s caller-given name of 10 MB comes back cut');
 
 SELECT * FROM finish();
 ROLLBACK;
