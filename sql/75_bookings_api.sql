@@ -405,6 +405,14 @@ BEGIN
 		PERFORM protector.raise('forbidden', 'customers may only confirm their own holds or cancel their bookings',
 			pg_catalog.format('Booking %s: a cancellation''s reason and time are written when it is cancelled.', OLD.id));
 	END IF;
+	-- a booking under way is the venue's to settle: its customer cancelling
+	-- it got back what the closest tier leaves (refund_on_cancel lets one
+	-- under way, whose guests came, keep its tier), where staying away
+	-- cost the whole no-show fee
+	IF OLD.status OPERATOR(pg_catalog.=) 'in_progress' AND NEW.status OPERATOR(pg_catalog.=) 'cancelled' THEN
+		PERFORM protector.raise('forbidden', 'a booking under way is not cancelled by its customer',
+			pg_catalog.format('Booking %s is in progress.', OLD.id), 'Ask the venue: staff settle a booking under way.');
+	END IF;
 	IF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
 		NEW.cancelled_at := pg_catalog.now();
 	END IF;
@@ -587,11 +595,8 @@ BEGIN
 		v_deposit := protector_internal.deposit_of(s.settings OPERATOR(pg_catalog.->) 'deposit', NEW.total_price,
 												   s.currency OPERATOR(pg_catalog.=) NEW.currency);
 		IF v_deposit IS NULL AND NEW.currency IS DISTINCT FROM OLD.currency THEN
-			PERFORM protector.raise('invalid_parameter',
-				pg_catalog.format('the deposit of service %s is a fixed amount in %s: a booking in %s cannot owe it',
-								  s.id, s.currency, NEW.currency),
-				pg_catalog.format('Booking %s would go from %s to %s.', OLD.id, OLD.currency, NEW.currency),
-				'Keep the booking in the service''s currency.');
+			PERFORM protector_internal.refuse_fixed_deposit(s.id, s.currency, NEW.currency,
+				pg_catalog.format('Booking %s would go from %s to %s.', OLD.id, OLD.currency, NEW.currency));
 		END IF;
 		-- (a fixed amount of a service in another currency than the booking
 		-- kept says nothing: the deposit stays)

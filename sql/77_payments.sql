@@ -442,13 +442,23 @@ BEGIN
 		-- only a change is written: a refund recorded while its booking is
 		-- being cancelled (a pending one, which changes nothing) must not
 		-- touch the row that update is writing.  A booking waiting for its
-		-- deposit is confirmed once it is paid.
+		-- deposit is confirmed once it is paid.  A hold paid back below its
+		-- deposit (a refund, a chargeback) owes it again by a deadline, as a
+		-- new one does: without one it was confirmed unpaid (wait_for_deposit
+		-- fires on a deadline) and expire_holds never cancelled it.
 		UPDATE protector.bookings b
 		SET amount_paid = v_paid,
 			status = CASE WHEN b.payment_due_by IS NOT NULL AND b.status OPERATOR(pg_catalog.=) 'pending'
 							   AND v_paid OPERATOR(pg_catalog.>=) b.deposit_amount
 						  THEN 'confirmed'::protector.booking_status ELSE b.status END,
-			payment_due_by = CASE WHEN v_paid OPERATOR(pg_catalog.>=) b.deposit_amount THEN NULL ELSE b.payment_due_by END
+			payment_due_by = CASE WHEN v_paid OPERATOR(pg_catalog.>=) b.deposit_amount THEN NULL
+								  WHEN b.payment_due_by IS NULL AND b.status OPERATOR(pg_catalog.=) 'held'
+								  THEN protector_internal.deposit_due_by(
+										   (SELECT s.settings OPERATOR(pg_catalog.->) 'deposit' FROM protector.services s
+											WHERE s.organization_id OPERATOR(pg_catalog.=) b.organization_id
+											  AND s.id OPERATOR(pg_catalog.=) b.service_id),
+										   pg_catalog.lower(b.during))
+								  ELSE b.payment_due_by END
 		WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id
 		  AND b.amount_paid OPERATOR(pg_catalog.<>) v_paid;
 	END LOOP;
@@ -605,6 +615,25 @@ RETURN CASE WHEN pg_catalog.jsonb_typeof(p_deposit OPERATOR(pg_catalog.->) 'perc
 COMMENT ON FUNCTION protector_internal.deposit_of(jsonb, numeric, boolean) IS
 'The deposit a service''s settings.deposit asks of a total: percent of it or a fixed amount (at most the total; NULL for a total in another currency), else 0';
 
+-- A fixed deposit is in its service's currency: a booking in another
+-- cannot owe it (22023), written so (require_deposit) or moved there
+-- (set_booking_price; both run as the owner).
+CREATE FUNCTION protector_internal.refuse_fixed_deposit(p_service_id uuid, p_service_currency text, p_currency text,
+														p_detail text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector.raise('invalid_parameter',
+		pg_catalog.format('the deposit of service %s is a fixed amount in %s: a booking in %s cannot owe it',
+						  p_service_id, p_service_currency, p_currency),
+		p_detail, 'Keep the booking in the service''s currency.');
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_fixed_deposit(uuid, text, text, text) IS
+'Internal: 22023, a booking in another currency than its service''s fixed deposit';
+
 -- When a deposit asked now is due: settings.deposit.deadline_hours
 -- (default 24) from now, and never later than the booking's start.
 CREATE FUNCTION protector_internal.deposit_due_by(p_deposit jsonb, p_start timestamptz)
@@ -633,14 +662,21 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_deposit jsonb;
+	v_currency text;
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
 		NEW.status := 'pending';
 		RETURN NEW;
 	END IF;
-	SELECT s.settings -> 'deposit' INTO v_deposit FROM protector.services s
+	SELECT s.settings -> 'deposit', s.currency INTO v_deposit, v_currency FROM protector.services s
 	WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) NEW.service_id;
-	NEW.deposit_amount := protector_internal.deposit_of(v_deposit, NEW.total_price, true);
+	-- (a fixed amount is in the service's currency: a booking written in
+	-- another owed "30" of its own, and 30 JPY confirmed a 7000 JPY booking)
+	NEW.deposit_amount := protector_internal.deposit_of(v_deposit, NEW.total_price, v_currency OPERATOR(pg_catalog.=) NEW.currency);
+	IF NEW.deposit_amount IS NULL THEN
+		PERFORM protector_internal.refuse_fixed_deposit(NEW.service_id, v_currency, NEW.currency,
+			pg_catalog.format('The booking is written in %s.', NEW.currency));
+	END IF;
 	NEW.payment_due_by := NULL;
 	-- only a booking that would be confirmed waits for its deposit (and is
 	-- confirmed by it): one pending from the start, a customer's, waits for

@@ -1335,13 +1335,23 @@ BEGIN
 		-- only a change is written: a refund recorded while its booking is
 		-- being cancelled (a pending one, which changes nothing) must not
 		-- touch the row that update is writing.  A booking waiting for its
-		-- deposit is confirmed once it is paid.
+		-- deposit is confirmed once it is paid.  A hold paid back below its
+		-- deposit (a refund, a chargeback) owes it again by a deadline, as a
+		-- new one does: without one it was confirmed unpaid (wait_for_deposit
+		-- fires on a deadline) and expire_holds never cancelled it.
 		UPDATE protector.bookings b
 		SET amount_paid = v_paid,
 			status = CASE WHEN b.payment_due_by IS NOT NULL AND b.status OPERATOR(pg_catalog.=) 'pending'
 							   AND v_paid OPERATOR(pg_catalog.>=) b.deposit_amount
 						  THEN 'confirmed'::protector.booking_status ELSE b.status END,
-			payment_due_by = CASE WHEN v_paid OPERATOR(pg_catalog.>=) b.deposit_amount THEN NULL ELSE b.payment_due_by END
+			payment_due_by = CASE WHEN v_paid OPERATOR(pg_catalog.>=) b.deposit_amount THEN NULL
+								  WHEN b.payment_due_by IS NULL AND b.status OPERATOR(pg_catalog.=) 'held'
+								  THEN protector_internal.deposit_due_by(
+										   (SELECT s.settings OPERATOR(pg_catalog.->) 'deposit' FROM protector.services s
+											WHERE s.organization_id OPERATOR(pg_catalog.=) b.organization_id
+											  AND s.id OPERATOR(pg_catalog.=) b.service_id),
+										   pg_catalog.lower(b.during))
+								  ELSE b.payment_due_by END
 		WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id
 		  AND b.amount_paid OPERATOR(pg_catalog.<>) v_paid;
 	END LOOP;
@@ -1857,6 +1867,14 @@ BEGIN
 		PERFORM protector.raise('forbidden', 'customers may only confirm their own holds or cancel their bookings',
 			pg_catalog.format('Booking %s: a cancellation''s reason and time are written when it is cancelled.', OLD.id));
 	END IF;
+	-- a booking under way is the venue's to settle: its customer cancelling
+	-- it got back what the closest tier leaves (refund_on_cancel lets one
+	-- under way, whose guests came, keep its tier), where staying away
+	-- cost the whole no-show fee
+	IF OLD.status OPERATOR(pg_catalog.=) 'in_progress' AND NEW.status OPERATOR(pg_catalog.=) 'cancelled' THEN
+		PERFORM protector.raise('forbidden', 'a booking under way is not cancelled by its customer',
+			pg_catalog.format('Booking %s is in progress.', OLD.id), 'Ask the venue: staff settle a booking under way.');
+	END IF;
 	IF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
 		NEW.cancelled_at := pg_catalog.now();
 	END IF;
@@ -1975,11 +1993,8 @@ BEGIN
 		v_deposit := protector_internal.deposit_of(s.settings OPERATOR(pg_catalog.->) 'deposit', NEW.total_price,
 												   s.currency OPERATOR(pg_catalog.=) NEW.currency);
 		IF v_deposit IS NULL AND NEW.currency IS DISTINCT FROM OLD.currency THEN
-			PERFORM protector.raise('invalid_parameter',
-				pg_catalog.format('the deposit of service %s is a fixed amount in %s: a booking in %s cannot owe it',
-								  s.id, s.currency, NEW.currency),
-				pg_catalog.format('Booking %s would go from %s to %s.', OLD.id, OLD.currency, NEW.currency),
-				'Keep the booking in the service''s currency.');
+			PERFORM protector_internal.refuse_fixed_deposit(s.id, s.currency, NEW.currency,
+				pg_catalog.format('Booking %s would go from %s to %s.', OLD.id, OLD.currency, NEW.currency));
 		END IF;
 		-- (a fixed amount of a service in another currency than the booking
 		-- kept says nothing: the deposit stays)
@@ -2469,14 +2484,21 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_deposit jsonb;
+	v_currency text;
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
 		NEW.status := 'pending';
 		RETURN NEW;
 	END IF;
-	SELECT s.settings -> 'deposit' INTO v_deposit FROM protector.services s
+	SELECT s.settings -> 'deposit', s.currency INTO v_deposit, v_currency FROM protector.services s
 	WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) NEW.service_id;
-	NEW.deposit_amount := protector_internal.deposit_of(v_deposit, NEW.total_price, true);
+	-- (a fixed amount is in the service's currency: a booking written in
+	-- another owed "30" of its own, and 30 JPY confirmed a 7000 JPY booking)
+	NEW.deposit_amount := protector_internal.deposit_of(v_deposit, NEW.total_price, v_currency OPERATOR(pg_catalog.=) NEW.currency);
+	IF NEW.deposit_amount IS NULL THEN
+		PERFORM protector_internal.refuse_fixed_deposit(NEW.service_id, v_currency, NEW.currency,
+			pg_catalog.format('The booking is written in %s.', NEW.currency));
+	END IF;
 	NEW.payment_due_by := NULL;
 	-- only a booking that would be confirmed waits for its deposit (and is
 	-- confirmed by it): one pending from the start, a customer's, waits for
@@ -15357,6 +15379,22 @@ CREATE TRIGGER release_on_role_change BEFORE UPDATE OF role ON protector.members
 	EXECUTE FUNCTION protector_internal.release_on_role_change();
 GRANT EXECUTE ON FUNCTION protector_internal.lock_member_work_nowait(uuid, uuid, uuid, boolean, text),
 	protector_internal.release_member_work(uuid, uuid) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.refuse_fixed_deposit(p_service_id uuid, p_service_currency text, p_currency text,
+														p_detail text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector.raise('invalid_parameter',
+		pg_catalog.format('the deposit of service %s is a fixed amount in %s: a booking in %s cannot owe it',
+						  p_service_id, p_service_currency, p_currency),
+		p_detail, 'Keep the booking in the service''s currency.');
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_fixed_deposit(uuid, text, text, text) IS
+'Internal: 22023, a booking in another currency than its service''s fixed deposit';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
