@@ -51,13 +51,15 @@ COMMENT ON TABLE protector_internal.restore_pending IS
 -- the loaded table, or for no table of protector's, and then, round after
 -- round, those waiting for a table that rows offered went into: a row is
 -- offered about once per reference it waits for, not after every load.
-CREATE FUNCTION protector_internal.insert_restored_pending()
-RETURNS trigger
+-- With p_loaded NULL (finish_restore), every row is offered first.
+CREATE FUNCTION protector_internal.offer_restore_pending(p_loaded regclass)
+RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_ready regclass[] := ARRAY[TG_RELID::regclass];
+	v_all boolean := p_loaded IS NULL;
+	v_ready regclass[] := CASE WHEN p_loaded IS NULL THEN '{}'::regclass[] ELSE ARRAY[p_loaded] END;
 	v_went regclass[];
 	v_first boolean := true;
 	v_loaded boolean;
@@ -68,22 +70,19 @@ DECLARE
 	v_columns text;
 	v_values text;
 BEGIN
-	IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 1 THEN
-		RETURN NULL;		-- a row inserted from here: the outer loop goes on
-	END IF;
 	-- one at a time, and after every other load's commit
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
 	-- a table without a row is not worth waiting on yet: neither the loaded
 	-- one (its every row set aside) nor what this load's rows wait for
-	FOR v_table IN SELECT TG_RELID::regclass
+	FOR v_table IN SELECT p_loaded WHERE NOT v_all
 				   UNION SELECT r.waiting_for FROM protector_internal.restore_pending r
-						 WHERE NOT r.reoffered AND r.waiting_for IS NOT NULL LOOP
+						 WHERE NOT v_all AND NOT r.reoffered AND r.waiting_for IS NOT NULL LOOP
 		EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s)', v_table) INTO v_loaded;
 		IF NOT v_loaded THEN
 			v_empty := v_empty OPERATOR(pg_catalog.||) v_table;
 		END IF;
 	END LOOP;
-	IF TG_RELID::regclass OPERATOR(pg_catalog.=) ANY (v_empty) THEN
+	IF p_loaded OPERATOR(pg_catalog.=) ANY (v_empty) THEN
 		v_ready := '{}';
 	END IF;
 	WHILE v_first OR pg_catalog.cardinality(v_ready) OPERATOR(pg_catalog.>) 0 LOOP
@@ -91,13 +90,13 @@ BEGIN
 		-- a table at a time, its rows in one statement, oldest first
 		FOR v_table IN SELECT DISTINCT r.relid FROM protector_internal.restore_pending r
 					   WHERE r.waiting_for OPERATOR(pg_catalog.=) ANY (v_ready) OR r.waiting_for IS NULL
-						  OR (v_first AND NOT r.reoffered
-							  AND NOT r.waiting_for OPERATOR(pg_catalog.=) ANY (v_empty)) LOOP
+						  OR (v_first AND (v_all OR (NOT r.reoffered
+													 AND NOT r.waiting_for OPERATOR(pg_catalog.=) ANY (v_empty)))) LOOP
 			v_ids := ARRAY(SELECT r.id FROM protector_internal.restore_pending r
 						   WHERE r.relid OPERATOR(pg_catalog.=) v_table
 							 AND (r.waiting_for OPERATOR(pg_catalog.=) ANY (v_ready) OR r.waiting_for IS NULL
-								  OR (v_first AND NOT r.reoffered
-									  AND NOT r.waiting_for OPERATOR(pg_catalog.=) ANY (v_empty))));
+								  OR (v_first AND (v_all OR (NOT r.reoffered
+															 AND NOT r.waiting_for OPERATOR(pg_catalog.=) ANY (v_empty))))));
 			-- generated columns compute themselves
 			SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum),
 				   pg_catalog.string_agg('x.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
@@ -106,7 +105,9 @@ BEGIN
 			WHERE a.attrelid OPERATOR(pg_catalog.=) v_table AND a.attnum OPERATOR(pg_catalog.>) 0
 			  AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) '';
 			-- offered again: each row inserted, or set aside anew (the
-			-- restore_order_* functions mark it so), and these entries go
+			-- restore_order_* functions mark it so), and these entries go;
+			-- the insert's own end (insert_restored_pending) leaves them to
+			-- this loop
 			PERFORM pg_catalog.set_config('protector_internal.reoffering', 'on', true);
 			EXECUTE pg_catalog.format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE'
 									  ' SELECT %s FROM protector_internal.restore_pending r'
@@ -123,6 +124,56 @@ BEGIN
 		v_ready := v_went;
 		v_first := false;
 	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.offer_restore_pending(regclass) IS
+'During restores only: inserts the rows set aside whose references have been loaded meanwhile (p_loaded: the table just loaded; NULL: every row)';
+
+-- Rows waiting for rows outside protector's schemas (the users of
+-- auth.users a dump of protector's schema alone leaves out) are offered
+-- after every load of protector's tables, and after the last, by nothing:
+-- they were silently left behind.  Once per session, when no other load
+-- runs beside, a WARNING says so, and protector.finish_restore() offers
+-- them again once what they wait for is there.
+CREATE FUNCTION protector_internal.warn_restore_waiting()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_waiting text;
+BEGIN
+	IF COALESCE(pg_catalog.current_setting('protector_internal.restore_warned', true), '') OPERATOR(pg_catalog.=) 'on'
+	   OR NOT EXISTS (SELECT FROM protector_internal.restore_pending r WHERE r.waiting_for IS NULL)
+	   OR protector_internal.loads_running() THEN
+		RETURN;
+	END IF;
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s of %s', t.n, t.relid), ', ' ORDER BY t.relid::text) INTO v_waiting
+	FROM (SELECT r.relid, pg_catalog.count(*) AS n FROM protector_internal.restore_pending r
+		  WHERE r.waiting_for IS NULL GROUP BY r.relid) t;
+	RAISE WARNING 'rows restored wait for rows outside protector''s schemas that are not there: %', v_waiting
+		USING DETAIL = 'They are kept in protector_internal.restore_pending, not in their tables (members and customers refer to auth.users).',
+			  HINT = 'Load what they refer to (auth.users), then run SELECT protector.finish_restore();';
+	PERFORM pg_catalog.set_config('protector_internal.restore_warned', 'on', false);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.warn_restore_waiting() IS
+'During restores only: a WARNING, once per session, when restored rows wait for rows outside protector''s schemas';
+
+-- The end of each load of one of protector's tables (not of an insert
+-- offer_restore_pending makes itself, which goes on in its loop).
+CREATE FUNCTION protector_internal.insert_restored_pending()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 1
+	   OR COALESCE(pg_catalog.current_setting('protector_internal.reoffering', true), '') OPERATOR(pg_catalog.=) 'on' THEN
+		RETURN NULL;		-- a row inserted from there: the outer loop goes on
+	END IF;
+	PERFORM protector_internal.offer_restore_pending(TG_RELID::regclass);
+	PERFORM protector_internal.warn_restore_waiting();
 	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
 		PERFORM protector_internal.apply_restored_realtime();
 	END IF;
@@ -137,6 +188,38 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.insert_restored_pending() IS
 'Trigger, during restores only: inserts the rows set aside whose references have been loaded meanwhile';
+
+-- After a restore that left rows set aside (restore_pending not empty:
+-- rows that refer to rows the restore did not load, such as the users of
+-- auth.users a dump of protector's schema alone leaves out), once what
+-- they refer to is there: every row is offered again, as the end of a
+-- load offers them.  The rows still waiting, by table, with a WARNING
+-- when any are.  For the role that restored (a superuser, or one that
+-- bypasses RLS: 42501 otherwise); it runs as a restore does
+-- (row_security off: the rows are history, their triggers leave them be).
+CREATE FUNCTION protector.finish_restore()
+RETURNS TABLE (table_name regclass, rows_waiting bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+AS $$
+BEGIN
+	IF NOT protector_internal.requester_is_trusted() THEN
+		PERFORM protector.raise('forbidden', 'finish_restore is for the role that restored the database',
+			'It inserts rows as a restore does, past row-level security.', 'Run it as a superuser.');
+	END IF;
+	PERFORM protector_internal.offer_restore_pending(NULL);
+	IF EXISTS (SELECT FROM protector_internal.restore_pending) THEN
+		RAISE WARNING 'rows restored still wait for rows that are not there'
+			USING DETAIL = 'See the rows this function returns, and protector_internal.restore_pending (row_data, waiting_for).',
+				  HINT = 'Load what they refer to (auth.users for members and customers), then run it again.';
+	END IF;
+	RETURN QUERY SELECT r.relid, pg_catalog.count(*) FROM protector_internal.restore_pending r
+				 GROUP BY r.relid ORDER BY r.relid::text;
+END
+$$;
+COMMENT ON FUNCTION protector.finish_restore() IS
+'After a restore that left rows set aside (restore_pending), once what they refer to is loaded: offers every row again; the rows still waiting, by table';
 
 -- One BEFORE INSERT trigger function per table with foreign keys, its
 -- checks written out so their plans are kept: a row whose references are
@@ -502,3 +585,6 @@ ALTER EVENT TRIGGER protector_auth_users_changed ENABLE ALWAYS;
 
 -- the generated trigger functions, like every internal function: no PUBLIC
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
+-- ... and finish_restore, which only those who restore run (it refuses
+-- everyone else anyway)
+REVOKE ALL ON FUNCTION protector.finish_restore() FROM PUBLIC;

@@ -2100,73 +2100,13 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_ready regclass[] := ARRAY[TG_RELID::regclass];
-	v_went regclass[];
-	v_first boolean := true;
-	v_loaded boolean;
-	v_table regclass;
-	v_empty regclass[] := '{}';
-	v_ids bigint[];
-	v_inserted integer;
-	v_columns text;
-	v_values text;
 BEGIN
-	IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 1 THEN
-		RETURN NULL;		-- a row inserted from here: the outer loop goes on
+	IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 1
+	   OR COALESCE(pg_catalog.current_setting('protector_internal.reoffering', true), '') OPERATOR(pg_catalog.=) 'on' THEN
+		RETURN NULL;		-- a row inserted from there: the outer loop goes on
 	END IF;
-	-- one at a time, and after every other load's commit
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
-	-- a table without a row is not worth waiting on yet: neither the loaded
-	-- one (its every row set aside) nor what this load's rows wait for
-	FOR v_table IN SELECT TG_RELID::regclass
-				   UNION SELECT r.waiting_for FROM protector_internal.restore_pending r
-						 WHERE NOT r.reoffered AND r.waiting_for IS NOT NULL LOOP
-		EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s)', v_table) INTO v_loaded;
-		IF NOT v_loaded THEN
-			v_empty := v_empty OPERATOR(pg_catalog.||) v_table;
-		END IF;
-	END LOOP;
-	IF TG_RELID::regclass OPERATOR(pg_catalog.=) ANY (v_empty) THEN
-		v_ready := '{}';
-	END IF;
-	WHILE v_first OR pg_catalog.cardinality(v_ready) OPERATOR(pg_catalog.>) 0 LOOP
-		v_went := '{}';
-		-- a table at a time, its rows in one statement, oldest first
-		FOR v_table IN SELECT DISTINCT r.relid FROM protector_internal.restore_pending r
-					   WHERE r.waiting_for OPERATOR(pg_catalog.=) ANY (v_ready) OR r.waiting_for IS NULL
-						  OR (v_first AND NOT r.reoffered
-							  AND NOT r.waiting_for OPERATOR(pg_catalog.=) ANY (v_empty)) LOOP
-			v_ids := ARRAY(SELECT r.id FROM protector_internal.restore_pending r
-						   WHERE r.relid OPERATOR(pg_catalog.=) v_table
-							 AND (r.waiting_for OPERATOR(pg_catalog.=) ANY (v_ready) OR r.waiting_for IS NULL
-								  OR (v_first AND NOT r.reoffered
-									  AND NOT r.waiting_for OPERATOR(pg_catalog.=) ANY (v_empty))));
-			-- generated columns compute themselves
-			SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum),
-				   pg_catalog.string_agg('x.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
-			INTO v_columns, v_values
-			FROM pg_catalog.pg_attribute a
-			WHERE a.attrelid OPERATOR(pg_catalog.=) v_table AND a.attnum OPERATOR(pg_catalog.>) 0
-			  AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) '';
-			-- offered again: each row inserted, or set aside anew (the
-			-- restore_order_* functions mark it so), and these entries go
-			PERFORM pg_catalog.set_config('protector_internal.reoffering', 'on', true);
-			EXECUTE pg_catalog.format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE'
-									  ' SELECT %s FROM protector_internal.restore_pending r'
-									  ' CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::%s, r.row_data) x'
-									  ' WHERE r.id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY r.id',
-									  v_table, v_columns, v_values, v_table) USING v_ids;
-			GET DIAGNOSTICS v_inserted = ROW_COUNT;
-			PERFORM pg_catalog.set_config('protector_internal.reoffering', 'off', true);
-			DELETE FROM protector_internal.restore_pending r WHERE r.id OPERATOR(pg_catalog.=) ANY (v_ids);
-			IF v_inserted OPERATOR(pg_catalog.>) 0 THEN
-				v_went := v_went OPERATOR(pg_catalog.||) v_table;
-			END IF;
-		END LOOP;
-		v_ready := v_went;
-		v_first := false;
-	END LOOP;
+	PERFORM protector_internal.offer_restore_pending(TG_RELID::regclass);
+	PERFORM protector_internal.warn_restore_waiting();
 	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
 		PERFORM protector_internal.apply_restored_realtime();
 	END IF;
@@ -15395,6 +15335,133 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.refuse_fixed_deposit(uuid, text, text, text) IS
 'Internal: 22023, a booking in another currency than its service''s fixed deposit';
+
+CREATE FUNCTION protector_internal.offer_restore_pending(p_loaded regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_all boolean := p_loaded IS NULL;
+	v_ready regclass[] := CASE WHEN p_loaded IS NULL THEN '{}'::regclass[] ELSE ARRAY[p_loaded] END;
+	v_went regclass[];
+	v_first boolean := true;
+	v_loaded boolean;
+	v_table regclass;
+	v_empty regclass[] := '{}';
+	v_ids bigint[];
+	v_inserted integer;
+	v_columns text;
+	v_values text;
+BEGIN
+	-- one at a time, and after every other load's commit
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
+	-- a table without a row is not worth waiting on yet: neither the loaded
+	-- one (its every row set aside) nor what this load's rows wait for
+	FOR v_table IN SELECT p_loaded WHERE NOT v_all
+				   UNION SELECT r.waiting_for FROM protector_internal.restore_pending r
+						 WHERE NOT v_all AND NOT r.reoffered AND r.waiting_for IS NOT NULL LOOP
+		EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s)', v_table) INTO v_loaded;
+		IF NOT v_loaded THEN
+			v_empty := v_empty OPERATOR(pg_catalog.||) v_table;
+		END IF;
+	END LOOP;
+	IF p_loaded OPERATOR(pg_catalog.=) ANY (v_empty) THEN
+		v_ready := '{}';
+	END IF;
+	WHILE v_first OR pg_catalog.cardinality(v_ready) OPERATOR(pg_catalog.>) 0 LOOP
+		v_went := '{}';
+		-- a table at a time, its rows in one statement, oldest first
+		FOR v_table IN SELECT DISTINCT r.relid FROM protector_internal.restore_pending r
+					   WHERE r.waiting_for OPERATOR(pg_catalog.=) ANY (v_ready) OR r.waiting_for IS NULL
+						  OR (v_first AND (v_all OR (NOT r.reoffered
+													 AND NOT r.waiting_for OPERATOR(pg_catalog.=) ANY (v_empty)))) LOOP
+			v_ids := ARRAY(SELECT r.id FROM protector_internal.restore_pending r
+						   WHERE r.relid OPERATOR(pg_catalog.=) v_table
+							 AND (r.waiting_for OPERATOR(pg_catalog.=) ANY (v_ready) OR r.waiting_for IS NULL
+								  OR (v_first AND (v_all OR (NOT r.reoffered
+															 AND NOT r.waiting_for OPERATOR(pg_catalog.=) ANY (v_empty))))));
+			-- generated columns compute themselves
+			SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum),
+				   pg_catalog.string_agg('x.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
+			INTO v_columns, v_values
+			FROM pg_catalog.pg_attribute a
+			WHERE a.attrelid OPERATOR(pg_catalog.=) v_table AND a.attnum OPERATOR(pg_catalog.>) 0
+			  AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) '';
+			-- offered again: each row inserted, or set aside anew (the
+			-- restore_order_* functions mark it so), and these entries go;
+			-- the insert's own end (insert_restored_pending) leaves them to
+			-- this loop
+			PERFORM pg_catalog.set_config('protector_internal.reoffering', 'on', true);
+			EXECUTE pg_catalog.format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE'
+									  ' SELECT %s FROM protector_internal.restore_pending r'
+									  ' CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::%s, r.row_data) x'
+									  ' WHERE r.id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY r.id',
+									  v_table, v_columns, v_values, v_table) USING v_ids;
+			GET DIAGNOSTICS v_inserted = ROW_COUNT;
+			PERFORM pg_catalog.set_config('protector_internal.reoffering', 'off', true);
+			DELETE FROM protector_internal.restore_pending r WHERE r.id OPERATOR(pg_catalog.=) ANY (v_ids);
+			IF v_inserted OPERATOR(pg_catalog.>) 0 THEN
+				v_went := v_went OPERATOR(pg_catalog.||) v_table;
+			END IF;
+		END LOOP;
+		v_ready := v_went;
+		v_first := false;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.offer_restore_pending(regclass) IS
+'During restores only: inserts the rows set aside whose references have been loaded meanwhile (p_loaded: the table just loaded; NULL: every row)';
+
+CREATE FUNCTION protector_internal.warn_restore_waiting()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_waiting text;
+BEGIN
+	IF COALESCE(pg_catalog.current_setting('protector_internal.restore_warned', true), '') OPERATOR(pg_catalog.=) 'on'
+	   OR NOT EXISTS (SELECT FROM protector_internal.restore_pending r WHERE r.waiting_for IS NULL)
+	   OR protector_internal.loads_running() THEN
+		RETURN;
+	END IF;
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s of %s', t.n, t.relid), ', ' ORDER BY t.relid::text) INTO v_waiting
+	FROM (SELECT r.relid, pg_catalog.count(*) AS n FROM protector_internal.restore_pending r
+		  WHERE r.waiting_for IS NULL GROUP BY r.relid) t;
+	RAISE WARNING 'rows restored wait for rows outside protector''s schemas that are not there: %', v_waiting
+		USING DETAIL = 'They are kept in protector_internal.restore_pending, not in their tables (members and customers refer to auth.users).',
+			  HINT = 'Load what they refer to (auth.users), then run SELECT protector.finish_restore();';
+	PERFORM pg_catalog.set_config('protector_internal.restore_warned', 'on', false);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.warn_restore_waiting() IS
+'During restores only: a WARNING, once per session, when restored rows wait for rows outside protector''s schemas';
+
+CREATE FUNCTION protector.finish_restore()
+RETURNS TABLE (table_name regclass, rows_waiting bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+AS $$
+BEGIN
+	IF NOT protector_internal.requester_is_trusted() THEN
+		PERFORM protector.raise('forbidden', 'finish_restore is for the role that restored the database',
+			'It inserts rows as a restore does, past row-level security.', 'Run it as a superuser.');
+	END IF;
+	PERFORM protector_internal.offer_restore_pending(NULL);
+	IF EXISTS (SELECT FROM protector_internal.restore_pending) THEN
+		RAISE WARNING 'rows restored still wait for rows that are not there'
+			USING DETAIL = 'See the rows this function returns, and protector_internal.restore_pending (row_data, waiting_for).',
+				  HINT = 'Load what they refer to (auth.users for members and customers), then run it again.';
+	END IF;
+	RETURN QUERY SELECT r.relid, pg_catalog.count(*) FROM protector_internal.restore_pending r
+				 GROUP BY r.relid ORDER BY r.relid::text;
+END
+$$;
+COMMENT ON FUNCTION protector.finish_restore() IS
+'After a restore that left rows set aside (restore_pending), once what they refer to is loaded: offers every row again; the rows still waiting, by table';
+REVOKE ALL ON FUNCTION protector.finish_restore() FROM PUBLIC;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -304,10 +304,24 @@ restore_statement(void)
 	return false;
 }
 
+/*
+ * The rows a restore set aside, inserted into their tables while
+ * protector_internal.reoffering is on (offer_restore_pending(),
+ * sql/98_restore.sql): by a later load's end, or by finish_restore(),
+ * whose statement is a SELECT.
+ */
+static bool
+reoffering(void)
+{
+	const char *value = GetConfigOption("protector_internal.reoffering", true, false);
+
+	return value != NULL && strcmp(value, "on") == 0;
+}
+
 bool
 protector_restoring(void)
 {
-	return !row_security && requester_is_trusted() && restore_statement();
+	return !row_security && requester_is_trusted() && (restore_statement() || reoffering());
 }
 
 /*
@@ -324,12 +338,11 @@ static bool
 restore_target(Oid relid)
 {
 	Portal		portal = ActivePortal;
-	const char *reoffering = GetConfigOption("protector_internal.reoffering", true, false);
 	PlannedStmt *stmt;
 	Oid			target = InvalidOid;
 	ListCell   *lc;
 
-	if (reoffering != NULL && strcmp(reoffering, "on") == 0)
+	if (reoffering())
 		return true;
 	if (portal == NULL || list_length(portal->stmts) != 1)
 		return false;			/* (restore_statement() said otherwise) */
