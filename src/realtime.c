@@ -747,7 +747,8 @@ protector_announce_insert(Relation rel, const pg_uuid_t *org, const pg_uuid_t *i
 	char		at[MAXDATELEN + 1];
 	StringInfoData payload;
 
-	if (!protector_notify || protector_restoring())
+	/* (only rows the restore loads are history: restoring() is the statement's) */
+	if (!protector_notify || protector_restoring_rel(rel))
 		return;
 	if (!budget_spend(notify_budget(org, rel, "INSERT"), 1))
 		return;

@@ -8,7 +8,10 @@
 # booking's INSERT and UPDATE (status cancelled), nothing for the
 # rolled-back one, a single summary for the bulk insert, at most 100 rows
 # per table announced one by one in a transaction, no personal data; B's
-# listener got nothing of A's.
+# listener got nothing of A's.  A booking an RPC makes inside a
+# superuser's INSERT with row_security off is a change, not a restored
+# row: its review task and desk notification are announced with it (they
+# were stored but not announced).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 
@@ -88,6 +91,11 @@ INSERT INTO public.jobs VALUES ('0f200000-0000-4000-8000-0000000006a2', '$ORG_A'
 SET protector.notify_worker = off;
 INSERT INTO public.jobs VALUES ('0f200000-0000-4000-8000-0000000006a3', '$ORG_A', repeat('x', 8000));
 RESET protector.notify_worker;
+CREATE TABLE public.sink (b jsonb);
+SET row_security = off;
+INSERT INTO public.sink SELECT protector.create_booking('0f200000-0000-4000-8000-0000000000a1', NULL,
+	date_trunc('hour', now()) + interval '10 days');
+RESET row_security;
 SET protector.notify = off;
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during)
 VALUES ('0f200000-0000-4000-8000-00000000a1e7', '$ORG_A', '0f200000-0000-4000-8000-0000000000f1',
@@ -113,13 +121,13 @@ expect "booked, deleted and booked again in one transaction: INSERT DELETE INSER
 	"$(grep -E '"table":"bookings","id":"0f200000-0000-4000-8000-0000000000d1"' <<<"$a" | grep -oE '"op":"[A-Z]+"' | cut -d'"' -f4 | paste -sd' ')"
 expect "the rolled-back booking sent nothing" 0 "$(grep -c '0f200000-0000-4000-8000-00000000bad0' <<<"$a" || true)"
 expect "the bulk insert of 150 sent one summary for bookings" 1 "$(grep -c '"op":"INSERT","table":"bookings","count":150' <<<"$a" || true)"
-expect "... and no per-row booking notifications beyond the single booking and d1's two" 3 "$(grep -c '"op":"INSERT","table":"bookings","id"' <<<"$a" || true)"
+expect "... and no per-row booking notifications beyond the single booking, d1's two and the sink's" 4 "$(grep -c '"op":"INSERT","table":"bookings","id"' <<<"$a" || true)"
 # the 150 review tasks and desk notifications are inserted one statement
 # at a time by the booking trigger: the first 100 of each are announced,
 # the other 50 summed up at commit
 expect "the bulk's review tasks: 100 announced, then a summary of 50" 1 "$(grep -c '"op":"INSERT","table":"tasks","count":50,' <<<"$a" || true)"
 expect "... and the same for its desk notifications" 1 "$(grep -c '"op":"INSERT","table":"notifications","count":50,' <<<"$a" || true)"
-expect "per-row task and notification announcements: 2 for the single booking + 2 x 100 + the cancellation notice + 2 x 2 for d1" 207 "$(grep -cE '"op":"INSERT","table":"(tasks|notifications)","id"' <<<"$a" || true)"
+expect "per-row task and notification announcements: 2 for the single booking + 2 x 100 + the cancellation notice + 2 x 2 for d1 + 2 for the sink's" 209 "$(grep -cE '"op":"INSERT","table":"(tasks|notifications)","id"' <<<"$a" || true)"
 # the announced task and notification ids are the stored rows' (they are
 # written past the executor, and announced from copies of their ids)
 announced=$(grep -oE '"table":"(tasks|notifications)","id":"[0-9a-f-]{36}"' <<<"$a" | grep -oE '[0-9a-f-]{36}' | sort -u | paste -sd, -)
@@ -130,6 +138,11 @@ expect "every announced task and notification id is a stored row's, but d1's fir
 expect "a job's long status is left out, through the worker and without it; a short one is sent" \
 	'"id":"0f200000-0000-4000-8000-0000000006a1","at "id":"0f200000-0000-4000-8000-0000000006a2","status":"queued" "id":"0f200000-0000-4000-8000-0000000006a3","at' \
 	"$(grep -oE '"table":"jobs","id":"[^"]*","(status":"[a-z]*"|at)' <<<"$a" | cut -d, -f2- | sort | paste -sd' ')"
+sunk=$(psql -X -A -t -d "$DB" -c "SELECT string_agg(x.id::text, ' ' ORDER BY x.kind) FROM public.sink s,
+	LATERAL (SELECT 'task' AS kind, t.id FROM protector.tasks t WHERE t.booking_id = (s.b ->> 'id')::uuid
+			 UNION ALL SELECT 'notification', n.id FROM protector.notifications n WHERE n.booking_id = (s.b ->> 'id')::uuid) x")
+expect "a booking an RPC made inside a superuser's INSERT with row_security off: its task and notification announced" 2 \
+	"$(for i in $sunk; do grep -c "\"id\":\"$i\"" <<<"$a" || true; done | awk '{ s += $1 } END { print s + 0 }')"
 expect "a booking made with protector.notify = off was not announced" 0 "$(grep -c '0f200000-0000-4000-8000-00000000a1e7' <<<"$a" || true)"
 expect "no personal data in any payload" 0 "$(grep -ciE 'secret|example\.com|Room' <<<"$a" || true)"
 expect "another organization's listener heard nothing" 0 "$(grep -c . <<<"$b" || true)"
