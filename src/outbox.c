@@ -52,6 +52,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
@@ -108,6 +109,8 @@ typedef struct OutboxSlot
 	pid_t		pid;			/* RUNNING: the worker */
 	TimestampTz since;			/* when the state last changed */
 	int			failed_starts;	/* workers that left before reporting, in a row */
+	Oid			floor_relid;	/* the outbox floor_id is of (see floor_id) */
+	int64		floor_id;		/* where the database's last worker left it */
 } OutboxSlot;
 
 typedef struct OutboxRegistry
@@ -429,6 +432,35 @@ protector_outbox_write(const pg_uuid_t *org, const char *payloads)
 PGDLLEXPORT void protector_outbox_main(Datum main_arg);
 
 static SPIPlanPtr take_plan = NULL;
+static SPIPlanPtr mark_plan = NULL;
+
+/*
+ * Where the drain's scan starts.  Every row the worker deletes stays in
+ * the id index, as a dead entry, until no snapshot can see it, and a scan
+ * from the index's start stepped over all of them: while any old snapshot
+ * was open (pg_dump, a long report, a session idle in a transaction) each
+ * drain read every row announced since it began, 54,000 buffers for
+ * 100,000 announcements on an empty outbox.  So the scan starts past
+ * floor, below which every row is gone for good.
+ *
+ * Ids are drawn just before each commit, by transactions that hold an xid
+ * already (they wrote what they announce): a row with a lower id than one
+ * taken may still commit.  So floor moves up to a mark, the sequence's
+ * last value read while the xids assigned so far were below mark_xid,
+ * only once every transaction below mark_xid has ended (each one that
+ * drew an id up to the mark had its xid below it) and a drain begun after
+ * that took every row past the old floor, not a full batch.  With a
+ * sequence whose values are cached (handed out after being read as its
+ * last value) no mark is set.  A worker starts where the database's last
+ * one left it (the registry keeps it; 0 after a server restart): each
+ * worker leaves after two idle seconds, and starting from 0 its first
+ * drain read every dead entry again.
+ */
+static int64 floor_id = 0;
+static Oid	floor_relid = InvalidOid;	/* the outbox floor_id is of */
+static bool mark_valid = false;
+static int64 mark_id = 0;
+static TransactionId mark_xid = InvalidTransactionId;
 
 /* one line of a row's payloads to NOTIFY, unless it is empty or too long */
 static void
@@ -480,49 +512,163 @@ announce_row(HeapTuple row, TupleDesc desc)
 	}
 }
 
+/* a prepared plan of the worker's, kept for its life */
+static SPIPlanPtr
+worker_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare an outbox query: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "could not keep an outbox query");
+		*plan = p;
+	}
+	return *plan;
+}
+
+/* the floor the database's last worker left for this outbox, or 0 */
+static int64
+floor_kept(Oid outbox)
+{
+	OutboxSlot	seen;
+
+	if (!slot_read(MyDatabaseId, false, GetCurrentTimestamp(), &seen) || seen.floor_relid != outbox)
+		return 0;
+	return seen.floor_id;
+}
+
+/* ... and this worker's, for the next */
+static void
+floor_keep(void)
+{
+	OutboxRegistry *r = registry;
+	OutboxSlot *s;
+
+	if (r == NULL)
+		return;
+	SpinLockAcquire(&r->mutex);
+	s = slot_of(r, MyDatabaseId, false, GetCurrentTimestamp());
+	if (s != NULL && s->pid == MyProcPid)
+	{
+		s->floor_relid = floor_relid;
+		s->floor_id = floor_id;
+	}
+	SpinLockRelease(&r->mutex);
+}
+
 /*
- * One transaction: takes up to OUTBOX_BATCH rows, oldest first, announces
- * them and commits.  Returns how many were taken, or -1 when the outbox is
- * gone (the extension was dropped).
+ * The outbox sequence's last value (a candidate floor, see floor_id), or
+ * -1 when it has none yet or caches values
+ */
+static int64
+sequence_mark(void)
+{
+	bool		isnull;
+	Datum		value;
+
+	if (SPI_execute_plan(worker_plan(&mark_plan,
+									 "SELECT CASE WHEN s.seqcache OPERATOR(pg_catalog.=) 1"
+									 "  THEN pg_catalog.pg_sequence_last_value(s.seqrelid) END"
+									 " FROM pg_catalog.pg_sequence s"
+									 " WHERE s.seqrelid OPERATOR(pg_catalog.=)"
+									 "  pg_catalog.pg_get_serial_sequence('protector_internal.outbox', 'id')::pg_catalog.regclass",
+									 0, NULL),
+						 NULL, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "the outbox sequence query failed");
+	if (SPI_processed != 1)
+		return -1;
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? -1 : DatumGetInt64(value);
+}
+
+/*
+ * One transaction: takes up to OUTBOX_BATCH rows past floor_id, oldest
+ * first, announces them and commits; then moves floor_id up where it may.
+ * Returns how many were taken, or -1 when the outbox is gone (the
+ * extension was dropped).
  */
 static int
 drain(void)
 {
 	int			taken = -1;
+	Oid			outbox;
+	bool		advance = false;
+	bool		new_mark = false;
+	int64		next_mark = -1;
+	TransactionId next_mark_xid = InvalidTransactionId;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "protector outbox: announcing");
-	if (OidIsValid(protector_internal_relid("outbox", true)))
+	outbox = protector_internal_relid("outbox", true);
+	if (OidIsValid(outbox))
 	{
+		Oid			argtypes[1] = {INT8OID};
+		Datum		args[1];
+		/* every transaction that drew an id up to the mark has ended */
+		bool		mark_reached = mark_valid &&
+			TransactionIdPrecedesOrEquals(mark_xid, GetOldestActiveTransactionId());
+
+		if (outbox != floor_relid)
+		{
+			/* (a worker's start, or another outbox: the extension made anew) */
+			floor_id = floor_kept(outbox);
+			floor_relid = outbox;
+			mark_valid = mark_reached = false;
+		}
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (take_plan == NULL)
-		{
-			take_plan = SPI_prepare("WITH taken AS ("
-									" DELETE FROM protector_internal.outbox o"
-									" WHERE o.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-									"  SELECT x.ctid FROM protector_internal.outbox x ORDER BY x.id LIMIT "
-									CppAsString2(OUTBOX_BATCH) "))"
-									" RETURNING o.id, o.organization_id::pg_catalog.uuid AS organization_id,"
-									"  o.payloads::pg_catalog.text AS payloads)"
-									" SELECT organization_id, payloads FROM taken ORDER BY id",
-									0, NULL);
-			if (take_plan == NULL)
-				elog(ERROR, "could not prepare the outbox query: %s", SPI_result_code_string(SPI_result));
-			if (SPI_keepplan(take_plan) != 0)
-				elog(ERROR, "could not keep the outbox query");
-		}
-		if (SPI_execute_plan(take_plan, NULL, NULL, false, 0) != SPI_OK_SELECT)
+		args[0] = Int64GetDatum(floor_id);
+		if (SPI_execute_plan(worker_plan(&take_plan,
+										 "WITH taken AS ("
+										 " DELETE FROM protector_internal.outbox o"
+										 " WHERE o.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+										 "  SELECT x.ctid FROM protector_internal.outbox x"
+										 "  WHERE x.id OPERATOR(pg_catalog.>) $1 ORDER BY x.id LIMIT "
+										 CppAsString2(OUTBOX_BATCH) "))"
+										 " RETURNING o.id, o.organization_id::pg_catalog.uuid AS organization_id,"
+										 "  o.payloads::pg_catalog.text AS payloads)"
+										 " SELECT organization_id, payloads FROM taken ORDER BY id",
+										 1, argtypes),
+							 args, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "the outbox query failed");
 		for (uint64 i = 0; i < SPI_processed; i++)
 			announce_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
 		taken = (int) SPI_processed;
+		/* a drain begun after the mark was reached took all past the floor */
+		advance = mark_reached && taken < OUTBOX_BATCH;
+		if (advance || !mark_valid)
+		{
+			/* the last value first, then the xids assigned by then */
+			next_mark = sequence_mark();
+			next_mark_xid = ReadNextTransactionId();
+			new_mark = true;
+		}
 		SPI_finish();
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	if (advance)
+	{
+		floor_id = mark_id;
+		floor_keep();
+	}
+	if (new_mark)
+	{
+		/* (a sequence set back below the floor: from the start again) */
+		if (next_mark >= 0 && next_mark < floor_id)
+		{
+			floor_id = 0;
+			floor_keep();
+		}
+		mark_valid = next_mark >= 0;
+		mark_id = next_mark;
+		mark_xid = next_mark_xid;
+	}
 	/* the deletes reach the statistics, and so autovacuum, as they happen */
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
