@@ -583,6 +583,11 @@ BEGIN
 											AND (k.phone IS NULL OR pg_catalog.starts_with(pg_catalog.btrim(k.phone), '+'))
 									   THEN m.country END),
 		tags = v_tags,
+		-- (no reminders if either record asked for none: the merge of an
+		-- opted-out record sent reminders again, to the address that opted
+		-- out; else the kept record's choice, or the merged one's)
+		reminder_channel = CASE WHEN 'none' OPERATOR(pg_catalog.=) ANY (ARRAY[k.reminder_channel, m.reminder_channel]) THEN 'none'
+								ELSE COALESCE(k.reminder_channel, m.reminder_channel) END,
 		-- (and notes where both are plain text as protector takes them now:
 		-- a note 0.1.0 stored with an invisible mark stays where it is)
 		notes = CASE WHEN m.notes IS NULL OR m.notes = k.notes

@@ -748,7 +748,7 @@ CREATE TRIGGER keep_waiver_customer BEFORE UPDATE OF customer_id ON protector.wa
 
 CREATE FUNCTION protector.submit_waiver(p_waiver_id uuid, p_participant_name text, p_participant_birth_date date,
 										p_signer_name text, p_signature text, p_booking_id uuid DEFAULT NULL,
-										p_guardian_name text DEFAULT NULL)
+										p_guardian_name text DEFAULT NULL, p_body_sha256 text DEFAULT NULL)
 RETURNS protector.waiver_submissions
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -811,11 +811,24 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s has already signed the waiver of this booking', p_participant_name));
 	END;
+	-- the text the signer was shown (p_body_sha256, as the waiver's reads
+	-- give it) is the text signed: the version signed is locked by now
+	-- (prepare_waiver_submission), so no correction or new version comes
+	-- between this check and the commit.  Between showing a text and
+	-- signing, an unsigned version may be corrected, a new one made or the
+	-- latest deleted: the signature then bound to a text nobody showed.
+	IF p_body_sha256 IS NOT NULL
+	   AND p_body_sha256 OPERATOR(pg_catalog.<>) (SELECT x.body_sha256 FROM protector.waiver_versions x
+												  WHERE x.id OPERATOR(pg_catalog.=) s.waiver_version_id) THEN
+		PERFORM protector.raise('retry', 'the waiver''s text has changed since it was shown',
+			pg_catalog.format('Its latest version is %s; p_body_sha256 names another text.', v.version),
+			'Show the latest text again (its body_sha256 comes with it), then sign.');
+	END IF;
 	RETURN s;
 END
 $$;
-COMMENT ON FUNCTION protector.submit_waiver(uuid, text, date, text, text, uuid, text) IS
-'Signs the latest version of a waiver for one participant (the desk and agents for their bookings; a customer for their own booking)';
+COMMENT ON FUNCTION protector.submit_waiver(uuid, text, date, text, text, uuid, text, text) IS
+'Signs the latest version of a waiver for one participant (the desk and agents for their bookings; a customer for their own booking); with p_body_sha256, only the text the signer was shown';
 
 CREATE FUNCTION protector.link_waiver_to_booking(p_submission_id uuid, p_booking_id uuid)
 RETURNS protector.waiver_submissions
@@ -1074,7 +1087,7 @@ FROM unnest('{protector.waivers, protector.waiver_versions, protector.waiver_sub
 
 GRANT EXECUTE ON FUNCTION
 	protector.create_waiver(uuid, text, text, text, integer, integer),
-	protector.submit_waiver(uuid, text, date, text, text, uuid, text),
+	protector.submit_waiver(uuid, text, date, text, text, uuid, text, text),
 	protector.link_waiver_to_booking(uuid, uuid),
 	protector.get_waiver_submissions(uuid, uuid),
 	protector.verify_waiver_signature(uuid),

@@ -128,10 +128,12 @@ SELECT pg_catalog.pg_extension_config_dump('protector.booking_messages', '');
 -- settings.customers.messages_per_hour (default 20) messages of the
 -- booking's customer in its thread in the last hour (a customer the
 -- booking had before wrote a thread of their own, which the new one does
--- not see and is not held to).  Counted under a lock of the booking's
--- (class id 1886547723), so that messages at the same moment count each
--- other, and as the owner: every such message, whatever the caller sees.
--- For the booking's own customer.
+-- not see and is not held to), and three times that across all their
+-- threads in the organization (a customer who booked and cancelled in a
+-- loop got a fresh thread, and twenty messages, each time).  Counted
+-- under a lock of the customer's (class id 1886547723), so that messages
+-- at the same moment count each other, and as the owner: every such
+-- message, whatever the caller sees.  For the booking's own customer.
 CREATE FUNCTION protector_internal.check_customer_message_rate(p_organization_id uuid, p_booking_id uuid)
 RETURNS void
 LANGUAGE plpgsql
@@ -148,13 +150,13 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('forbidden', 'this is a customer''s own check', 'Pass a booking of yours.');
 	END IF;
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547723, pg_catalog.hashtext(p_booking_id::text));
-	-- (customers' messages only: a reply of staff's since the snapshot
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547723, pg_catalog.hashtext(v_customer::text));
+	-- (the customer's messages only: a reply of staff's since the snapshot
 	-- changes nothing here)
 	PERFORM protector_internal.retry_if_unseen(
-		'SELECT pg_catalog.count(*) FROM protector.booking_messages m WHERE m.booking_id OPERATOR(pg_catalog.=) $1'
+		'SELECT pg_catalog.count(*) FROM protector.booking_messages m WHERE m.customer_id OPERATOR(pg_catalog.=) $1'
 		' AND m.sender_kind OPERATOR(pg_catalog.=) ''customer''',
-		p_booking_id, 'a message of this thread was written concurrently', NULL);
+		v_customer, 'a message of this customer was written concurrently', NULL);
 	SELECT protector_internal.setting_number(o.settings #> '{customers,messages_per_hour}', 20, 1, 1000)::integer INTO v_limit
 	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id;
 	SELECT pg_catalog.count(*) INTO v_recent FROM protector.booking_messages m
@@ -167,10 +169,20 @@ BEGIN
 				COALESCE(v_limit, 20)),
 			'Wait for a reply, or call the organization.');
 	END IF;
+	SELECT pg_catalog.count(*) INTO v_recent FROM protector.booking_messages m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.customer_id OPERATOR(pg_catalog.=) v_customer
+	  AND m.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour')
+	  AND m.sender_kind OPERATOR(pg_catalog.=) 'customer';
+	IF v_recent OPERATOR(pg_catalog.>=) (3 OPERATOR(pg_catalog.*) COALESCE(v_limit, 20)) THEN
+		PERFORM protector.raise('rate_limited', 'too many messages; try again later',
+			pg_catalog.format('The organization takes at most %s messages of a customer per hour across their bookings.',
+				3 OPERATOR(pg_catalog.*) COALESCE(v_limit, 20)),
+			'Wait for a reply, or call the organization.');
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_customer_message_rate(uuid, uuid) IS
-'A customer''s new message: 53400 beyond settings.customers.messages_per_hour (default 20) customer messages in the thread in the last hour';
+'A customer''s new message: 53400 beyond settings.customers.messages_per_hour (default 20) customer messages in the thread in the last hour, or three times that across the customer''s threads';
 GRANT EXECUTE ON FUNCTION protector_internal.check_customer_message_rate(uuid, uuid) TO authenticated, service_role;
 
 -- A new message as the database records it: written by the caller, now,

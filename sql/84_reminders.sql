@@ -152,7 +152,12 @@ COMMENT ON FUNCTION protector_internal.reminder_backoff(integer) IS
 
 -- The channel a reminder to this customer goes by, and the address:
 -- their choice if they have its address, else the other one they have;
--- none when they chose none or have neither.  As the caller: RLS decides
+-- none when they chose none or have neither.  A phone is an address
+-- written out in full (normalize_phone with the customer's country,
+-- +819012345678): a national number, as stored, means something only in
+-- its country, which the worker was not told (090-1234-5678 of a customer
+-- in Japan went to a worker of a venue in Berlin); one that cannot be
+-- written out (no country) is no address.  As the caller: RLS decides
 -- whose addresses they may read.
 CREATE FUNCTION protector_internal.reminder_address(p_organization_id uuid, p_customer_id uuid,
 													p_channel text DEFAULT NULL,
@@ -165,7 +170,9 @@ BEGIN
 	INTO channel, recipient
 	FROM protector.customers c,
 		 LATERAL (SELECT x.channel, x.recipient
-				  FROM (VALUES (1, 'email', c.email), (2, 'sms', c.phone)) x(n, channel, recipient)
+				  FROM (VALUES (1, 'email', c.email),
+							   (2, 'sms', CASE WHEN pg_catalog.starts_with(protector.normalize_phone(c.phone, c.country), '+')
+											   THEN protector.normalize_phone(c.phone, c.country) END)) x(n, channel, recipient)
 				  WHERE x.recipient IS NOT NULL
 					AND (p_channel IS NULL OR x.channel OPERATOR(pg_catalog.=) p_channel)
 				  ORDER BY x.channel OPERATOR(pg_catalog.=) COALESCE(c.reminder_channel, 'email') DESC, x.n

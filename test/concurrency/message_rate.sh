@@ -73,7 +73,7 @@ for level in "read committed" "repeatable read" "serializable"; do
 	fi
 done
 
-# the mutant: the same count without the thread's lock
+# the mutant: the same count without the customer's lock
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
 CREATE OR REPLACE FUNCTION protector_internal.check_customer_message_rate(p_organization_id uuid, p_booking_id uuid)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -87,9 +87,9 @@ END $$;
 SQL
 read -r accepted refused other <<<"$(race "read committed" "0f780000-0000-4000-8000-0000000000b4")"
 if [ "$accepted" -gt "$LIMIT" ]; then
-	echo "ok - [mutant without the thread's lock] $accepted taken: the race is caught"
+	echo "ok - [mutant without the customer's lock] $accepted taken: the race is caught"
 else
-	echo "not ok - [mutant without the thread's lock] only $accepted taken: this test could not fail"
+	echo "not ok - [mutant without the customer's lock] only $accepted taken: this test could not fail"
 	failures=$((failures + 1))
 fi
 
