@@ -719,14 +719,6 @@ DECLARE
 	s protector.services;
 	o protector.services;
 BEGIN
-	-- a change of mode takes the service's reservation lock
-	-- (service_mode_check, src/reserve.c): before the service's row, as a
-	-- booking under a promo code takes it before its foreign keys lock that
-	-- row (src/booking_insert.c); the other way round they deadlocked
-	IF p_changes OPERATOR(pg_catalog.?) 'mode' THEN
-		PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service');
-		PERFORM protector.lock_services(ARRAY[p_service_id]);
-	END IF;
 	PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service', true);
 	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) p_service_id;
 	o := s;

@@ -1213,6 +1213,10 @@ BEGIN
 			'p_new_service_id is not a service of the booking''s organization.');
 	END IF;
 	v_range := protector_internal.check_slot(v_service.id, p_new_start, v_booking.party_size, 'p_new_start');
+	-- its promo code's row before the services' locks, the order of a new
+	-- booking with the code (the move may give the code's use back: the
+	-- code's row written under the services' locks deadlocked with it)
+	PERFORM protector_internal.lock_booking_promo_code(p_booking_id, 'bookings.reschedule');
 	-- both services' locks, in sorted order: no deadlock with a reschedule the other way
 	PERFORM protector.lock_services(ARRAY[v_booking.service_id, v_service.id]);
 	-- one statement: if the new slot is taken it fails and the booking

@@ -151,9 +151,9 @@ BEGIN
 	SELECT pg_catalog.string_agg(pg_catalog.format('%s of %s', t.n, t.relid), ', ' ORDER BY t.relid::text) INTO v_waiting
 	FROM (SELECT r.relid, pg_catalog.count(*) AS n FROM protector_internal.restore_pending r
 		  WHERE r.waiting_for IS NULL GROUP BY r.relid) t;
-	RAISE WARNING 'rows restored wait for rows outside protector''s schemas that are not there: %', v_waiting
-		USING DETAIL = 'They are kept in protector_internal.restore_pending, not in their tables (members and customers refer to auth.users).',
-			  HINT = 'Load what they refer to (auth.users), then run SELECT protector.finish_restore();';
+	RAISE WARNING 'rows restored wait for rows outside protector''s schemas that are not there (so far: %)', v_waiting
+		USING DETAIL = 'They are kept in protector_internal.restore_pending, not in their tables (members and customers refer to auth.users), and so are the rows that refer to them.',
+			  HINT = 'Load what they refer to (auth.users), then run SELECT * FROM protector.finish_restore(); before the database takes bookings (the slots of bookings set aside look free until then).';
 	PERFORM pg_catalog.set_config('protector_internal.restore_warned', 'on', false);
 END
 $$;

@@ -3922,6 +3922,10 @@ BEGIN
 			'p_new_service_id is not a service of the booking''s organization.');
 	END IF;
 	v_range := protector_internal.check_slot(v_service.id, p_new_start, v_booking.party_size, 'p_new_start');
+	-- its promo code's row before the services' locks, the order of a new
+	-- booking with the code (the move may give the code's use back: the
+	-- code's row written under the services' locks deadlocked with it)
+	PERFORM protector_internal.lock_booking_promo_code(p_booking_id, 'bookings.reschedule');
 	-- both services' locks, in sorted order: no deadlock with a reschedule the other way
 	PERFORM protector.lock_services(ARRAY[v_booking.service_id, v_service.id]);
 	-- one statement: if the new slot is taken it fails and the booking
@@ -4973,14 +4977,6 @@ DECLARE
 	s protector.services;
 	o protector.services;
 BEGIN
-	-- a change of mode takes the service's reservation lock
-	-- (service_mode_check, src/reserve.c): before the service's row, as a
-	-- booking under a promo code takes it before its foreign keys lock that
-	-- row (src/booking_insert.c); the other way round they deadlocked
-	IF p_changes OPERATOR(pg_catalog.?) 'mode' THEN
-		PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service');
-		PERFORM protector.lock_services(ARRAY[p_service_id]);
-	END IF;
 	PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service', true);
 	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) p_service_id;
 	o := s;
@@ -8089,7 +8085,7 @@ CREATE TRIGGER guard_waiver_submission BEFORE UPDATE ON protector.waiver_submiss
 
 CREATE FUNCTION protector.submit_waiver(p_waiver_id uuid, p_participant_name text, p_participant_birth_date date,
 										p_signer_name text, p_signature text, p_booking_id uuid DEFAULT NULL,
-										p_guardian_name text DEFAULT NULL)
+										p_guardian_name text DEFAULT NULL, p_body_sha256 text DEFAULT NULL)
 RETURNS protector.waiver_submissions
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -8152,11 +8148,24 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s has already signed the waiver of this booking', p_participant_name));
 	END;
+	-- the text the signer was shown (p_body_sha256, as the waiver's reads
+	-- give it) is the text signed: the version signed is locked by now
+	-- (prepare_waiver_submission), so no correction or new version comes
+	-- between this check and the commit.  Between showing a text and
+	-- signing, an unsigned version may be corrected, a new one made or the
+	-- latest deleted: the signature then bound to a text nobody showed.
+	IF p_body_sha256 IS NOT NULL
+	   AND p_body_sha256 OPERATOR(pg_catalog.<>) (SELECT x.body_sha256 FROM protector.waiver_versions x
+												  WHERE x.id OPERATOR(pg_catalog.=) s.waiver_version_id) THEN
+		PERFORM protector.raise('retry', 'the waiver''s text has changed since it was shown',
+			pg_catalog.format('Its latest version is %s; p_body_sha256 names another text.', v.version),
+			'Show the latest text again (its body_sha256 comes with it), then sign.');
+	END IF;
 	RETURN s;
 END
 $$;
-COMMENT ON FUNCTION protector.submit_waiver(uuid, text, date, text, text, uuid, text) IS
-'Signs the latest version of a waiver for one participant (the desk and agents for their bookings; a customer for their own booking)';
+COMMENT ON FUNCTION protector.submit_waiver(uuid, text, date, text, text, uuid, text, text) IS
+'Signs the latest version of a waiver for one participant (the desk and agents for their bookings; a customer for their own booking); with p_body_sha256, only the text the signer was shown';
 
 CREATE OR REPLACE FUNCTION protector.link_waiver_to_booking(p_submission_id uuid, p_booking_id uuid)
 RETURNS protector.waiver_submissions
@@ -8415,7 +8424,7 @@ FROM unnest('{protector.waivers, protector.waiver_versions, protector.waiver_sub
 
 GRANT EXECUTE ON FUNCTION
 	protector.create_waiver(uuid, text, text, text, integer, integer),
-	protector.submit_waiver(uuid, text, date, text, text, uuid, text),
+	protector.submit_waiver(uuid, text, date, text, text, uuid, text, text),
 	protector.link_waiver_to_booking(uuid, uuid),
 	protector.get_waiver_submissions(uuid, uuid),
 	protector.verify_waiver_signature(uuid),
@@ -8950,7 +8959,9 @@ BEGIN
 	INTO channel, recipient
 	FROM protector.customers c,
 		 LATERAL (SELECT x.channel, x.recipient
-				  FROM (VALUES (1, 'email', c.email), (2, 'sms', c.phone)) x(n, channel, recipient)
+				  FROM (VALUES (1, 'email', c.email),
+							   (2, 'sms', CASE WHEN pg_catalog.starts_with(protector.normalize_phone(c.phone, c.country), '+')
+											   THEN protector.normalize_phone(c.phone, c.country) END)) x(n, channel, recipient)
 				  WHERE x.recipient IS NOT NULL
 					AND (p_channel IS NULL OR x.channel OPERATOR(pg_catalog.=) p_channel)
 				  ORDER BY x.channel OPERATOR(pg_catalog.=) COALESCE(c.reminder_channel, 'email') DESC, x.n
@@ -11028,6 +11039,11 @@ BEGIN
 											AND (k.phone IS NULL OR pg_catalog.starts_with(pg_catalog.btrim(k.phone), '+'))
 									   THEN m.country END),
 		tags = v_tags,
+		-- (no reminders if either record asked for none: the merge of an
+		-- opted-out record sent reminders again, to the address that opted
+		-- out; else the kept record's choice, or the merged one's)
+		reminder_channel = CASE WHEN 'none' OPERATOR(pg_catalog.=) ANY (ARRAY[k.reminder_channel, m.reminder_channel]) THEN 'none'
+								ELSE COALESCE(k.reminder_channel, m.reminder_channel) END,
 		-- (and notes where both are plain text as protector takes them now:
 		-- a note 0.1.0 stored with an invisible mark stays where it is)
 		notes = CASE WHEN m.notes IS NULL OR m.notes = k.notes
@@ -15020,13 +15036,13 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('forbidden', 'this is a customer''s own check', 'Pass a booking of yours.');
 	END IF;
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547723, pg_catalog.hashtext(p_booking_id::text));
-	-- (customers' messages only: a reply of staff's since the snapshot
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886547723, pg_catalog.hashtext(v_customer::text));
+	-- (the customer's messages only: a reply of staff's since the snapshot
 	-- changes nothing here)
 	PERFORM protector_internal.retry_if_unseen(
-		'SELECT pg_catalog.count(*) FROM protector.booking_messages m WHERE m.booking_id OPERATOR(pg_catalog.=) $1'
+		'SELECT pg_catalog.count(*) FROM protector.booking_messages m WHERE m.customer_id OPERATOR(pg_catalog.=) $1'
 		' AND m.sender_kind OPERATOR(pg_catalog.=) ''customer''',
-		p_booking_id, 'a message of this thread was written concurrently', NULL);
+		v_customer, 'a message of this customer was written concurrently', NULL);
 	SELECT protector_internal.setting_number(o.settings #> '{customers,messages_per_hour}', 20, 1, 1000)::integer INTO v_limit
 	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id;
 	SELECT pg_catalog.count(*) INTO v_recent FROM protector.booking_messages m
@@ -15039,10 +15055,20 @@ BEGIN
 				COALESCE(v_limit, 20)),
 			'Wait for a reply, or call the organization.');
 	END IF;
+	SELECT pg_catalog.count(*) INTO v_recent FROM protector.booking_messages m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.customer_id OPERATOR(pg_catalog.=) v_customer
+	  AND m.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour')
+	  AND m.sender_kind OPERATOR(pg_catalog.=) 'customer';
+	IF v_recent OPERATOR(pg_catalog.>=) (3 OPERATOR(pg_catalog.*) COALESCE(v_limit, 20)) THEN
+		PERFORM protector.raise('rate_limited', 'too many messages; try again later',
+			pg_catalog.format('The organization takes at most %s messages of a customer per hour across their bookings.',
+				3 OPERATOR(pg_catalog.*) COALESCE(v_limit, 20)),
+			'Wait for a reply, or call the organization.');
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_customer_message_rate(uuid, uuid) IS
-'A customer''s new message: 53400 beyond settings.customers.messages_per_hour (default 20) customer messages in the thread in the last hour';
+'A customer''s new message: 53400 beyond settings.customers.messages_per_hour (default 20) customer messages in the thread in the last hour, or three times that across the customer''s threads';
 GRANT EXECUTE ON FUNCTION protector_internal.check_customer_message_rate(uuid, uuid) TO authenticated, service_role;
 
 CREATE FUNCTION protector_internal.note_prices_written()
@@ -15223,6 +15249,29 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.value_size(jsonb) IS
 'The size of a jsonb value uncompressed, in bytes (pg_column_size() of it when it is not compressed)';
 GRANT EXECUTE ON FUNCTION protector_internal.value_size(jsonb) TO authenticated, service_role;
+-- (0.1.0 let values over the limit in where they came compressed, copied
+-- from a stored row: such a value, which the limit was to keep out, is
+-- replaced by a note of its size, with a WARNING, so that the update goes
+-- through)
+DO $oversized$
+DECLARE
+	v_notifications integer;
+	v_activity integer;
+BEGIN
+	UPDATE protector.notifications SET payload = jsonb_build_object('oversized', true,
+		'bytes', protector_internal.value_size(payload))
+	WHERE protector_internal.value_size(payload) > 8192;
+	GET DIAGNOSTICS v_notifications = ROW_COUNT;
+	UPDATE protector.staff_activity SET details = jsonb_build_object('oversized', true,
+		'bytes', protector_internal.value_size(details))
+	WHERE protector_internal.value_size(details) > 8192;
+	GET DIAGNOSTICS v_activity = ROW_COUNT;
+	IF v_notifications + v_activity > 0 THEN
+		RAISE WARNING 'protector 0.2.0: % notification payloads and % staff activity details over 8 kB replaced by a note of their size',
+			v_notifications, v_activity;
+	END IF;
+END
+$oversized$;
 ALTER TABLE protector.notifications DROP CONSTRAINT notifications_payload_check,
 	ADD CONSTRAINT notifications_payload_check
 		CHECK (jsonb_typeof(payload) = 'object' AND protector_internal.value_size(payload) <= 8192);
@@ -15429,9 +15478,9 @@ BEGIN
 	SELECT pg_catalog.string_agg(pg_catalog.format('%s of %s', t.n, t.relid), ', ' ORDER BY t.relid::text) INTO v_waiting
 	FROM (SELECT r.relid, pg_catalog.count(*) AS n FROM protector_internal.restore_pending r
 		  WHERE r.waiting_for IS NULL GROUP BY r.relid) t;
-	RAISE WARNING 'rows restored wait for rows outside protector''s schemas that are not there: %', v_waiting
-		USING DETAIL = 'They are kept in protector_internal.restore_pending, not in their tables (members and customers refer to auth.users).',
-			  HINT = 'Load what they refer to (auth.users), then run SELECT protector.finish_restore();';
+	RAISE WARNING 'rows restored wait for rows outside protector''s schemas that are not there (so far: %)', v_waiting
+		USING DETAIL = 'They are kept in protector_internal.restore_pending, not in their tables (members and customers refer to auth.users), and so are the rows that refer to them.',
+			  HINT = 'Load what they refer to (auth.users), then run SELECT * FROM protector.finish_restore(); before the database takes bookings (the slots of bookings set aside look free until then).';
 	PERFORM pg_catalog.set_config('protector_internal.restore_warned', 'on', false);
 END
 $$;
@@ -15462,6 +15511,28 @@ $$;
 COMMENT ON FUNCTION protector.finish_restore() IS
 'After a restore that left rows set aside (restore_pending), once what they refer to is loaded: offers every row again; the rows still waiting, by table';
 REVOKE ALL ON FUNCTION protector.finish_restore() FROM PUBLIC;
+
+CREATE FUNCTION protector_internal.lock_booking_promo_code(p_booking_id uuid, p_action text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_org uuid;
+	v_code uuid;
+BEGIN
+	SELECT b.organization_id, b.promo_code_id INTO v_org, v_code FROM protector.bookings b
+	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id AND b.status OPERATOR(pg_catalog.<>) 'cancelled';
+	IF v_code IS NULL THEN
+		RETURN;
+	END IF;
+	PERFORM protector_internal.authorize_requester(v_org, p_action, 'booking');
+	PERFORM protector_internal.lock_row('protector.promo_codes', v_code, 'promo code');
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_booking_promo_code(uuid, text) IS
+'Internal: locks the promo code of a live booking before an RPC takes services'' locks (the order of a new booking with the code)';
+GRANT EXECUTE ON FUNCTION protector_internal.lock_booking_promo_code(uuid, text) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -19,14 +19,8 @@
  *		 then, not while restoring, a customer named: neither merged into
  *		 another nor erased (booking_customer.c);
  *	  4. a promo code (promo_code_id, or protector.promo_code set by
- *		 create_booking), not while restoring: the service's lock, then
- *		 the code's row and its discount (apply_promo_code()).  The lock
- *		 first: a booking that gives a code's use back (moved to a service
- *		 the code does not apply to, made smaller than its minimum) holds
- *		 its services' locks when it writes the code's row, and a new
- *		 booking that took the code's row first and then waited for the
- *		 service's lock deadlocked with it (update_service takes the lock
- *		 before the service's row for the same reason, sql/67_catalog_api.sql);
+ *		 create_booking), not while restoring: its discount
+ *		 (apply_promo_code());
  *	  5. not while restoring: the service's deposit (require_deposit()).
  *	  6. not while restoring: the reservation check's early refusal of a
  *		 booking its service has no room for (reserve.c), on the finished
@@ -79,7 +73,6 @@
 #include "capabilities.h"
 #include "compiled_table.h"
 #include "identity.h"
-#include "locks.h"
 #include "reserve.h"
 #include "support.h"
 
@@ -317,18 +310,6 @@ promo_given(Relation rel, HeapTuple row)
 	return !isnull || (protector_promo_code != NULL && protector_promo_code[0] != '\0');
 }
 
-/* step 4: the service's lock (see the header), then the code */
-static HeapTuple
-apply_promo(FunctionCallInfo fcinfo, Relation rel, HeapTuple row)
-{
-	bool		isnull;
-	Datum		service = column(rel, row, catalog.service_id, &isnull);
-
-	if (!isnull)
-		protector_lock_service(DatumGetUUIDP(service));
-	return fire(fcinfo, STEP_APPLY_PROMO, row);
-}
-
 /*
  * A service without a deposit: no deposit is due, nothing to pay by a
  * date (require_deposit()'s outcome for it, short of a negative
@@ -399,7 +380,7 @@ prepare(FunctionCallInfo fcinfo, Relation rel, HeapTuple row)
 	if (row != NULL && !restoring)
 		protector_check_booking_customer_row(rel, row);
 	if (row != NULL && !restoring && promo_given(rel, row))
-		row = apply_promo(fcinfo, rel, row);
+		row = fire(fcinfo, STEP_APPLY_PROMO, row);
 	if (row != NULL && !restoring)
 		row = terms.deposit || amount_paid_negative(rel, row)
 			? fire(fcinfo, STEP_DEPOSIT, row)

@@ -930,9 +930,7 @@ protector_reservation_check(PG_FUNCTION_ARGS)
  * REPEATABLE READ a booking committed after the transaction's snapshot
  * gives 40001, as there.  A row it lets through is checked after the
  * insert as always; taking no lock here also keeps the order of locks the
- * insert always took (the foreign keys' row locks, then the service's;
- * a booking under a promo code takes the service's lock before the code's
- * row, in prepare_booking, and so before the foreign keys' locks).
+ * insert always took (the foreign keys' row locks, then the service's).
  *
  * It runs for services this backend has found contended lately (see
  * contention_of(); elsewhere, checking twice costs the bookings let

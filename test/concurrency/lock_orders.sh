@@ -14,11 +14,17 @@
 #      code does not apply to (the booking gives the code's use back)
 #      against create_booking with that code on the booking's old service:
 #      the create took the code's row and then the service's lock, the
-#      reschedule the services' locks and then the code's row (the create
-#      takes the service's lock first now);
-#   6. so create_booking with a promo code holds the service's lock when
-#      its foreign keys lock the service's row: against update_service
-#      making the service exclusive, which took the row and then the lock.
+#      reschedule the services' locks and then the code's row (the
+#      reschedule locks the booking's code first now,
+#      lock_booking_promo_code: a new booking's order, which the widget,
+#      direct writes and the other RPCs keep);
+#   6. create_booking with a promo code against update_service making the
+#      service exclusive (the row, then the service's lock): the create's
+#      foreign key waits for the row;
+#   7. the same without a code, paused after its foreign keys and before
+#      the reservation check: update_service waits for nothing the create
+#      holds (a fix that had update_service take the service's lock
+#      before its row deadlocked here).
 # Each pair made deterministic: a test-only trigger pauses the first RPC
 # for a second after it holds its locks, and the second starts meanwhile.
 # Both must go through (READ COMMITTED).
@@ -66,6 +72,10 @@ CREATE TRIGGER a_pause BEFORE UPDATE ON protector.bookings FOR EACH ROW
 -- (after prepare_booking, the last of protector's BEFORE INSERT triggers)
 CREATE TRIGGER zz_pause BEFORE INSERT ON protector.bookings FOR EACH ROW
 	WHEN (current_setting('test.pause_bookings', true) = 'on') EXECUTE FUNCTION public.pause();
+-- (after the foreign keys' checks, RI_ConstraintTrigger_*, before
+-- reservation_check: AFTER triggers fire in name order too)
+CREATE TRIGGER a_pause_after_insert AFTER INSERT ON protector.bookings FOR EACH ROW
+	WHEN (current_setting('test.pause_after_insert', true) = 'on') EXECUTE FUNCTION public.pause();
 SQL
 failures=0
 book() { psql -X -A -t -q -d "$DB" -c "SELECT public.book($1, $2, $3, $4)"; }
@@ -113,6 +123,9 @@ pair "reschedule_booking away from a promo code against create_booking with the 
 pair "create_booking with a promo code against update_service making the service exclusive" \
 	otto "SET test.pause_bookings = on; SELECT protector.create_booking('0f840000-0000-4000-8000-0000000005a2', NULL, date_trunc('day', now()) + interval '3 days 9 hours', 2, p_promo_code => '$PROMO')" \
 	mia "SELECT protector.update_service('0f840000-0000-4000-8000-0000000005a2', '{\"mode\": \"exclusive\"}')"
+pair "create_booking paused after its foreign keys against update_service making the service exclusive" \
+	otto "SET test.pause_after_insert = on; SELECT protector.create_booking('0f840000-0000-4000-8000-0000000005a1', NULL, date_trunc('day', now()) + interval '3 days 10 hours', 2)" \
+	mia "SELECT protector.update_service('0f840000-0000-4000-8000-0000000005a1', '{\"mode\": \"exclusive\"}')"
 # (the moved booking gave its use back; the two new ones took one each)
 used=$(psql -X -A -t -q -d "$DB" -c "SELECT times_used || ' ' || (SELECT count(*) FROM protector.bookings WHERE promo_code_id = p.id)
 	FROM protector.promo_codes p WHERE code = '$PROMO'")

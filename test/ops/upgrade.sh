@@ -483,5 +483,26 @@ if [ "$roles_before" != "{owner,admin,manager} 1 0" ] || [ "$roles_after" != "{o
 	echo "a $PREV database does not keep its release's roles until it is updated"; failures=$((failures + 1))
 fi
 dropdb protector_roles
+
+# a 0.1.0 notification over 8 kB, let in compressed (copied from a stored
+# row: pg_column_size measured it as stored): the update's new CHECK, which
+# counts it uncompressed, refused the whole update; it goes through now,
+# the payload replaced by a note of its size (4 + 4 + 2 x 4 + 1 + 200000
+# = 200017 bytes of jsonb: header, object, two entries, key, string), with
+# a WARNING
+dropdb --if-exists protector_oversized >/dev/null 2>&1 || true
+createdb protector_oversized
+psql -X -q -v ON_ERROR_STOP=1 -d protector_oversized -c "SET client_min_messages = warning" \
+	-c "CREATE EXTENSION protector VERSION '$PREV' CASCADE" \
+	-c "INSERT INTO protector.organizations (id, name, slug) VALUES ('00000000-0000-4000-8000-0000000000f1', 'Big', 'big')" \
+	-c "CREATE TABLE public.stored AS SELECT jsonb_build_object('x', repeat('a', 200000)) v" \
+	-c "INSERT INTO protector.notifications (organization_id, kind, payload) SELECT '00000000-0000-4000-8000-0000000000f1', 'desk.note', v FROM public.stored"
+oversized=$(psql -X -q -A -t -d protector_oversized -c "ALTER EXTENSION protector UPDATE" \
+	-c "SELECT extversion || ' ' || (SELECT payload::text FROM protector.notifications) FROM pg_extension WHERE extname = 'protector'" 2>"$WORK/oversized.err" || true)
+echo "a $PREV notification over 8 kB, updated: $oversized ($(grep -c 'WARNING:  protector 0.2.0: 1 notification payloads' "$WORK/oversized.err") warning)"
+if [ "$oversized" != "$CUR {\"bytes\": 200017, \"oversized\": true}" ] || ! grep -q "WARNING:  protector 0.2.0: 1 notification payloads" "$WORK/oversized.err"; then
+	echo "a $PREV notification over 8 kB stopped the update or was kept"; cat "$WORK/oversized.err"; failures=$((failures + 1))
+fi
+dropdb protector_oversized
 for db in upgraded fresh previous; do dropdb "protector_$db"; done
 [ "$failures" -eq 0 ]
