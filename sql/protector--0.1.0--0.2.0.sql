@@ -4681,6 +4681,15 @@ SET search_path = pg_catalog, pg_temp
 SET IntervalStyle = 'postgres'
 AS $$
 BEGIN
+	-- (exact elapsed times: a month or a year has no fixed length, and
+	-- '1 year' was read as 360 days, as interval arithmetic counts it)
+	IF pg_catalog.date_part('month', p_value) OPERATOR(pg_catalog.<>) 0
+	   OR pg_catalog.date_part('year', p_value) OPERATOR(pg_catalog.<>) 0 THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s must be given in days, hours and minutes', p_parameter),
+			pg_catalog.format('Got %s: a month or a year has no fixed length (interval arithmetic counts 30 and 360 days).', p_value),
+			'Write 365 days for a year, 30 days for a month.');
+	END IF;
 	IF p_value IS NULL OR p_value OPERATOR(pg_catalog.>) p_max
 	   OR (p_min_inclusive AND p_value OPERATOR(pg_catalog.<) p_min)
 	   OR (NOT p_min_inclusive AND p_value OPERATOR(pg_catalog.<=) p_min) THEN

@@ -6,7 +6,7 @@
 -- in update_service came back whole in the detail; and a staff week's
 -- limit named years it does not take.
 BEGIN;
-SELECT plan(15);
+SELECT plan(17);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['e_owner', 'e_agent']) u \g /dev/null
@@ -73,6 +73,13 @@ SELECT throws_ok(format($$SELECT * FROM protector.get_staff_schedule(%L, '2199-1
 SELECT cmp_ok(length(tests.error_text(format($$SELECT protector_internal.check_slot(%L, now() + interval '1 day' + interval '7 minutes', 1, repeat('x', 10000000))$$,
 											 :'room'))), '<', 1000,
 	'a slot check''s caller-given name of 10 MB comes back cut');
+-- (durations are exact elapsed times: '1 year' was read as 360 days)
+SELECT tests.authenticate_as('e_owner');
+SELECT throws_ok(format($$SELECT protector.update_service(%L, '{"max_advance": "1 year"}')$$, :'room'),
+	'22023', 'p_changes.max_advance must be given in days, hours and minutes', 'a max_advance of a year is refused');
+SELECT is((protector.update_service(:'room', '{"max_advance": "365 days", "min_notice": "1 day 2 hours"}')) ->> 'max_advance',
+	'365 days', '... one of 365 days is taken');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
