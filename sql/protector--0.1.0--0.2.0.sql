@@ -4986,8 +4986,17 @@ DECLARE
 	s protector.services;
 	o protector.services;
 BEGIN
-	PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service', true);
-	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) p_service_id;
+	PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service');
+	-- the row locked FOR NO KEY UPDATE (what its UPDATE takes), not FOR
+	-- UPDATE: a booking's foreign key takes a KEY SHARE lock of it, which
+	-- FOR UPDATE conflicts with, and a change of mode then takes the
+	-- service's lock (service_mode_check): a reschedule or widget booking,
+	-- which takes the service's lock before its foreign key's, deadlocked
+	-- with it, whichever order this took the two in
+	SELECT * INTO s FROM protector.services x WHERE x.id OPERATOR(pg_catalog.=) p_service_id FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'service not found');
+	END IF;
 	o := s;
 	-- (the prices as given, before the row's numeric(12,2) rounds them: a
 	-- JSON number, or a string that reads as one, as apply_changes takes it)

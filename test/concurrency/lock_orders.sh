@@ -24,7 +24,13 @@
 #   7. the same without a code, paused after its foreign keys and before
 #      the reservation check: update_service waits for nothing the create
 #      holds (a fix that had update_service take the service's lock
-#      before its row deadlocked here).
+#      before its row deadlocked here);
+#   8. update_service making a service exclusive, paused after its update,
+#      against reschedule_booking into that service, which takes the
+#      service's lock and then its foreign key's lock of the service's row:
+#      update_service holds the row FOR NO KEY UPDATE, which that key-share
+#      lock does not wait for (FOR UPDATE, and the mode's check waiting for
+#      the service's lock, deadlocked, one run in four without a pause).
 # Each pair made deterministic: a test-only trigger pauses the first RPC
 # for a second after it holds its locks, and the second starts meanwhile.
 # Both must go through (READ COMMITTED).
@@ -45,7 +51,8 @@ FROM (VALUES ('olga', 'owner'), ('adam', 'admin'), ('otto', 'operator'), ('mia',
 INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('0f840000-0000-4000-8000-0000000000a1', '$ORG', 'V', 'UTC');
 INSERT INTO protector.services (id, organization_id, venue_id, name, mode, duration, slot_interval, max_advance, capacity, max_party)
 VALUES ('0f840000-0000-4000-8000-0000000005a1', '$ORG', '0f840000-0000-4000-8000-0000000000a1', 'S', 'shared', '60 minutes', '60 minutes', '400 days', 100, 6),
-	('0f840000-0000-4000-8000-0000000005a2', '$ORG', '0f840000-0000-4000-8000-0000000000a1', 'T', 'shared', '60 minutes', '60 minutes', '400 days', 100, 6);
+	('0f840000-0000-4000-8000-0000000005a2', '$ORG', '0f840000-0000-4000-8000-0000000000a1', 'T', 'shared', '60 minutes', '60 minutes', '400 days', 100, 6),
+	('0f840000-0000-4000-8000-0000000005a3', '$ORG', '0f840000-0000-4000-8000-0000000000a1', 'U', 'shared', '60 minutes', '60 minutes', '400 days', 100, 6);
 UPDATE protector.services SET price = 40 WHERE organization_id = '$ORG';
 INSERT INTO protector.promo_codes (organization_id, discount_kind, discount_value, currency, service_ids)
 VALUES ('$ORG', 'percent', 10, 'EUR', ARRAY['0f840000-0000-4000-8000-0000000005a2'::uuid]);
@@ -74,6 +81,8 @@ CREATE TRIGGER zz_pause BEFORE INSERT ON protector.bookings FOR EACH ROW
 	WHEN (current_setting('test.pause_bookings', true) = 'on') EXECUTE FUNCTION public.pause();
 -- (after the foreign keys' checks, RI_ConstraintTrigger_*, before
 -- reservation_check: AFTER triggers fire in name order too)
+CREATE TRIGGER a_pause AFTER UPDATE ON protector.services FOR EACH ROW
+	WHEN (current_setting('test.pause_services', true) = 'on') EXECUTE FUNCTION public.pause();
 CREATE TRIGGER a_pause_after_insert AFTER INSERT ON protector.bookings FOR EACH ROW
 	WHEN (current_setting('test.pause_after_insert', true) = 'on') EXECUTE FUNCTION public.pause();
 SQL
@@ -126,6 +135,9 @@ pair "create_booking with a promo code against update_service making the service
 pair "create_booking paused after its foreign keys against update_service making the service exclusive" \
 	otto "SET test.pause_after_insert = on; SELECT protector.create_booking('0f840000-0000-4000-8000-0000000005a1', NULL, date_trunc('day', now()) + interval '3 days 10 hours', 2)" \
 	mia "SELECT protector.update_service('0f840000-0000-4000-8000-0000000005a1', '{\"mode\": \"exclusive\"}')"
+pair "update_service making a service exclusive against reschedule_booking into it" \
+	mia "SET test.pause_services = on; SELECT protector.update_service('0f840000-0000-4000-8000-0000000005a3', '{\"mode\": \"exclusive\"}')" \
+	otto "SELECT protector.reschedule_booking('$BC', date_trunc('day', now()) + interval '3 days 11 hours', '0f840000-0000-4000-8000-0000000005a3')"
 # (the moved booking gave its use back; the two new ones took one each)
 used=$(psql -X -A -t -q -d "$DB" -c "SELECT times_used || ' ' || (SELECT count(*) FROM protector.bookings WHERE promo_code_id = p.id)
 	FROM protector.promo_codes p WHERE code = '$PROMO'")
