@@ -39,8 +39,16 @@ failures=0
 # race LEVEL BOOKING: CLIENTS messages at once; prints "accepted refused other"
 race() {
 	local level=$1 booking=$2 c pids=()
-	# (each waits on a lock the script holds, then all go)
-	psql -X -q -d "$DB" -c "BEGIN" -c "LOCK TABLE protector.venues IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &
+	# (each waits on a lock the script holds, released once all of them
+	# wait for it, or after 30 s: a fixed second let late sessions arrive
+	# after the first had committed, and the mutant's race went unseen)
+	psql -X -q -d "$DB" -c "BEGIN" -c "LOCK TABLE protector.venues IN ACCESS EXCLUSIVE MODE" -c "
+		DO \$\$ BEGIN
+			FOR i IN 1..300 LOOP
+				EXIT WHEN (SELECT count(*) FROM pg_locks WHERE relation = 'protector.venues'::regclass AND NOT granted) >= $CLIENTS;
+				PERFORM pg_sleep(0.1);
+			END LOOP;
+		END \$\$" -c "COMMIT" >/dev/null &
 	local gate=$!
 	sleep 0.2
 	for c in $(seq 1 "$CLIENTS"); do
@@ -78,11 +86,13 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
 CREATE OR REPLACE FUNCTION protector_internal.check_customer_message_rate(p_organization_id uuid, p_booking_id uuid)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	PERFORM pg_sleep(0.2);
 	IF (SELECT count(*) FROM protector.booking_messages m WHERE m.booking_id = p_booking_id AND m.sender_kind = 'customer'
 		  AND m.created_at > now() - interval '1 hour') >= 3 THEN
 		PERFORM protector.raise('rate_limited', 'too many messages in this thread; try again later');
 	END IF;
+	-- (a second between the count and the commit: eight new sessions on
+	-- two cores reach the count up to half a second apart)
+	PERFORM pg_sleep(1);
 END $$;
 SQL
 read -r accepted refused other <<<"$(race "read committed" "0f780000-0000-4000-8000-0000000000b4")"
