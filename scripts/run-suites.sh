@@ -126,21 +126,45 @@ fi
 
 # --- concurrency (real concurrent sessions) and operations (restore, ----
 # --- upgrade): one shell script a test --------------------------------------
-for suite in concurrency ops; do
-	want "$suite" || continue
-	ls test/$suite/*.sh >/dev/null 2>&1 || continue
-	echo "== $suite"
-	for t in test/$suite/*.sh; do
+# With LANE_CLAIMS set (a directory shared by several runs of this script in
+# their own clusters, scripts/test.sh), a run takes only the scripts no
+# other run has claimed (mkdir is atomic), the slowest first so that the
+# runs end together.
+SLOWEST_FIRST="concurrency/outbox concurrency/payments ops/restore concurrency/service_mode
+	concurrency/snapshot_checks ops/upgrade concurrency/restore_locks"
+shell_tests() {
+	local t name
+	for t in $SLOWEST_FIRST; do
+		if want "${t%%/*}"; then echo "test/$t.sh"; fi
+	done
+	for t in test/concurrency/*.sh test/ops/*.sh; do
+		name=$(basename "$(dirname "$t")")/$(basename "$t" .sh)
+		case " $(echo $SLOWEST_FIRST) " in *" $name "*) continue ;; esac
+		if want "${name%%/*}"; then echo "$t"; fi
+	done
+}
+claim() {
+	[ -z "${LANE_CLAIMS:-}" ] && return 0
+	mkdir -p "$LANE_CLAIMS"
+	mkdir "$LANE_CLAIMS/$1-$(basename "$2" .sh)" 2>/dev/null
+}
+if want concurrency || want ops; then
+	echo "== concurrency and ops${LANE_CLAIMS:+ (scripts no other lane took)}"
+	for t in $(shell_tests); do
+		[ -f "$t" ] || continue
+		suite=$(basename "$(dirname "$t")")
+		claim "$suite" "$t" || continue
+		started=$(date +%s)
 		if bash "$t" >"$LOGDIR/$suite-$(basename "$t").log" 2>&1; then
-			echo "$suite $(basename "$t" .sh) ... ok"
+			echo "$suite $(basename "$t" .sh) ... ok ($(($(date +%s) - started)) s)"
 			passed=$((passed + 1))
 		else
-			echo "$suite $(basename "$t" .sh) ... FAILED"
+			echo "$suite $(basename "$t" .sh) ... FAILED ($(($(date +%s) - started)) s)"
 			tail -40 "$LOGDIR/$suite-$(basename "$t").log"
 			failed=$((failed + 1))
 		fi
 	done
-done
+fi
 
 echo "logs: $LOGDIR"
 echo "$passed passed, $failed failed"
