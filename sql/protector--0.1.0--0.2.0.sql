@@ -2085,7 +2085,11 @@ CREATE TABLE protector_internal.restore_pending (
 	-- after every load)
 	waiting_for regclass,
 	-- set aside again by a later offer, not by its table's load
-	reoffered	boolean NOT NULL DEFAULT false
+	reoffered	boolean NOT NULL DEFAULT false,
+	-- why finish_restore() did not insert it (a booking that overlaps one
+	-- made since the restore): not offered again until the next
+	-- finish_restore()
+	refused		text
 );
 CREATE INDEX restore_pending_waiting_idx ON protector_internal.restore_pending (waiting_for);
 ALTER TABLE protector_internal.restore_pending ENABLE ROW LEVEL SECURITY;
@@ -15420,6 +15424,9 @@ DECLARE
 	v_inserted integer;
 	v_columns text;
 	v_values text;
+	v_insert text;
+	v_id bigint;
+	v_one integer;
 BEGIN
 	-- one at a time, and after every other load's commit
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886547716, 0);
@@ -15440,11 +15447,12 @@ BEGIN
 		v_went := '{}';
 		-- a table at a time, its rows in one statement, oldest first
 		FOR v_table IN SELECT DISTINCT r.relid FROM protector_internal.restore_pending r
-					   WHERE r.waiting_for OPERATOR(pg_catalog.=) ANY (v_ready) OR r.waiting_for IS NULL
-						  OR (v_first AND (v_all OR (NOT r.reoffered
-													 AND NOT r.waiting_for OPERATOR(pg_catalog.=) ANY (v_empty)))) LOOP
+					   WHERE r.refused IS NULL
+						 AND (r.waiting_for OPERATOR(pg_catalog.=) ANY (v_ready) OR r.waiting_for IS NULL
+							  OR (v_first AND (v_all OR (NOT r.reoffered
+														 AND NOT r.waiting_for OPERATOR(pg_catalog.=) ANY (v_empty))))) LOOP
 			v_ids := ARRAY(SELECT r.id FROM protector_internal.restore_pending r
-						   WHERE r.relid OPERATOR(pg_catalog.=) v_table
+						   WHERE r.relid OPERATOR(pg_catalog.=) v_table AND r.refused IS NULL
 							 AND (r.waiting_for OPERATOR(pg_catalog.=) ANY (v_ready) OR r.waiting_for IS NULL
 								  OR (v_first AND (v_all OR (NOT r.reoffered
 															 AND NOT r.waiting_for OPERATOR(pg_catalog.=) ANY (v_empty))))));
@@ -15459,13 +15467,33 @@ BEGIN
 			-- restore_order_* functions mark it so), and these entries go;
 			-- the insert's own end (insert_restored_pending) leaves them to
 			-- this loop
+			v_insert := pg_catalog.format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE'
+										  ' SELECT %s FROM protector_internal.restore_pending r'
+										  ' CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::%s, r.row_data) x'
+										  ' WHERE r.id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY r.id',
+										  v_table, v_columns, v_values, v_table);
 			PERFORM pg_catalog.set_config('protector_internal.reoffering', 'on', true);
-			EXECUTE pg_catalog.format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE'
-									  ' SELECT %s FROM protector_internal.restore_pending r'
-									  ' CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::%s, r.row_data) x'
-									  ' WHERE r.id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY r.id',
-									  v_table, v_columns, v_values, v_table) USING v_ids;
-			GET DIAGNOSTICS v_inserted = ROW_COUNT;
+			BEGIN
+				EXECUTE v_insert USING v_ids;
+				GET DIAGNOSTICS v_inserted = ROW_COUNT;
+			EXCEPTION WHEN exclusion_violation THEN
+				IF NOT v_all THEN
+					RAISE;
+				END IF;
+				-- (finish_restore: one row at a time; one that overlaps stays)
+				v_inserted := 0;
+				FOREACH v_id IN ARRAY v_ids LOOP
+					BEGIN
+						EXECUTE v_insert USING ARRAY[v_id];
+						GET DIAGNOSTICS v_one = ROW_COUNT;
+						v_inserted := v_inserted OPERATOR(pg_catalog.+) v_one;
+					EXCEPTION WHEN exclusion_violation THEN
+						UPDATE protector_internal.restore_pending r SET refused = SQLERRM
+						WHERE r.id OPERATOR(pg_catalog.=) v_id;
+						v_ids := pg_catalog.array_remove(v_ids, v_id);
+					END;
+				END LOOP;
+			END;
 			PERFORM pg_catalog.set_config('protector_internal.reoffering', 'off', true);
 			DELETE FROM protector_internal.restore_pending r WHERE r.id OPERATOR(pg_catalog.=) ANY (v_ids);
 			IF v_inserted OPERATOR(pg_catalog.>) 0 THEN
@@ -15511,13 +15539,28 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET row_security = off
 AS $$
+DECLARE
+	v_count bigint;
+	v_refused text;
 BEGIN
 	IF NOT protector_internal.requester_is_trusted() THEN
 		PERFORM protector.raise('forbidden', 'finish_restore is for the role that restored the database',
 			'It inserts rows as a restore does, past row-level security.', 'Run it as a superuser.');
 	END IF;
+	UPDATE protector_internal.restore_pending r SET refused = NULL WHERE r.refused IS NOT NULL;
+	PERFORM pg_catalog.set_config('protector_internal.finishing_restore', 'on', true);
 	PERFORM protector_internal.offer_restore_pending(NULL);
-	IF EXISTS (SELECT FROM protector_internal.restore_pending) THEN
+	PERFORM pg_catalog.set_config('protector_internal.finishing_restore', 'off', true);
+	SELECT pg_catalog.count(*), pg_catalog.string_agg(pg_catalog.format('%s %s: %s', r.relid, r.row_data ->> 'id', r.refused),
+													 '; ' ORDER BY r.id)
+	INTO v_count, v_refused
+	FROM protector_internal.restore_pending r WHERE r.refused IS NOT NULL;
+	IF v_count OPERATOR(pg_catalog.>) 0 THEN
+		RAISE WARNING '% restored rows overlap rows written since the restore, and were not inserted', v_count
+			USING DETAIL = pg_catalog.left(v_refused, 2000),
+				  HINT = 'They stay in protector_internal.restore_pending (refused), and so do the rows that refer to them. Cancel or move one of each pair, then run finish_restore() again.';
+	END IF;
+	IF EXISTS (SELECT FROM protector_internal.restore_pending r WHERE r.refused IS NULL) THEN
 		RAISE WARNING 'rows restored still wait for rows that are not there'
 			USING DETAIL = 'See the rows this function returns, and protector_internal.restore_pending (row_data, waiting_for).',
 				  HINT = 'Load what they refer to (auth.users for members and customers), then run it again.';

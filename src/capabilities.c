@@ -311,11 +311,17 @@ restore_statement(void)
  * whose statement is a SELECT.
  */
 static bool
-reoffering(void)
+setting_on(const char *name)
 {
-	const char *value = GetConfigOption("protector_internal.reoffering", true, false);
+	const char *value = GetConfigOption(name, true, false);
 
 	return value != NULL && strcmp(value, "on") == 0;
+}
+
+static bool
+reoffering(void)
+{
+	return setting_on("protector_internal.reoffering");
 }
 
 bool
@@ -399,6 +405,21 @@ protector_restoring_row(TriggerData *trigdata)
 {
 	return TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) &&
 		protector_restoring_rel(trigdata->tg_relation);
+}
+
+/*
+ * A restored booking the reservation check leaves alone: history, restored
+ * whole as the backup held it.  Not the rows finish_restore() offers again
+ * (protector_internal.finishing_restore on): bookings may have been made
+ * in their slots since the restore, and a restored booking that overlaps
+ * one is refused (sql/98_restore.sql).  (Shifts need no such care: those
+ * set aside wait for their member, without whom none was made meanwhile.)
+ */
+bool
+protector_restoring_unchecked(TriggerData *trigdata)
+{
+	return protector_restoring_row(trigdata) &&
+		!setting_on("protector_internal.finishing_restore");
 }
 
 /* the same for a row about to be inserted into rel (a BEFORE trigger's) */

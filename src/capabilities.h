@@ -16,6 +16,7 @@
 
 extern bool protector_restoring(void);
 extern bool protector_restoring_row(TriggerData *trigdata);
+extern bool protector_restoring_unchecked(TriggerData *trigdata);
 extern bool protector_restoring_rel(Relation rel);
 extern bool protector_caller_is_trusted(void);
 extern void protector_authorize(const pg_uuid_t *org, const char *action,

@@ -870,9 +870,10 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 	/*
 	 * A restore writes history as it was: a backup holding bookings that
 	 * overlap (written with triggers off, say) restores whole, and every
-	 * write after it is checked again.
+	 * write after it is checked again; so are the rows finish_restore()
+	 * inserts later, into slots that may have been booked meanwhile.
 	 */
-	if (protector_restoring_row(trigdata))
+	if (protector_restoring_unchecked(trigdata))
 		return PointerGetDatum(NULL);
 
 	bookings = trigdata->tg_relation;
