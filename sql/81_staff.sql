@@ -820,6 +820,25 @@ COMMENT ON FUNCTION protector_internal.lock_member_work(uuid, uuid, uuid) IS
 'Internal: locks a member''s live bookings, open tasks and shifts not ended (id order), before the member''s row is';
 GRANT EXECUTE ON FUNCTION protector_internal.lock_member_work(uuid, uuid, uuid) TO authenticated, service_role;
 
+-- What a membership's leaving would delete or unlink: shifts, entries in
+-- staff_activity, bookings as their agent, tasks as their assignee.
+CREATE FUNCTION protector_internal.member_has_history(p_organization_id uuid, p_user_id uuid, p_member_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT FROM protector.staff_shifts s
+				   WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.member_id OPERATOR(pg_catalog.=) p_member_id)
+		OR EXISTS (SELECT FROM protector.staff_activity a
+				   WHERE a.organization_id OPERATOR(pg_catalog.=) p_organization_id AND a.member_id OPERATOR(pg_catalog.=) p_member_id)
+		OR EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) p_user_id)
+		OR EXISTS (SELECT FROM protector.tasks t
+				   WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.assignee OPERATOR(pg_catalog.=) p_user_id)
+$$;
+COMMENT ON FUNCTION protector_internal.member_has_history(uuid, uuid, uuid) IS
+'Internal: true if shifts, staff activity, bookings or tasks of the organization refer to the member (what leaving deletes or unlinks)';
+
 -- A membership someone else made (an owner's insert, an invitation) is
 -- pending until its member confirms it: a pending owner does not count as
 -- the owner who keeps the organization (keep_one_owner, sql/40_guards.sql),
@@ -864,8 +883,12 @@ BEGIN
 	IF p_leave THEN
 		-- (a deactivated member's history is the organization's to keep:
 		-- leaving would delete it; read again under the lock.  A pending
-		-- membership is declined whatever its state: it was never theirs)
-		IF NOT (SELECT m.active OR m.confirmed_at IS NULL FROM protector.members m
+		-- membership is declined whatever its state, if it never was
+		-- theirs: one made owner is pending again, however long its member
+		-- worked under it, so a pending one with history stays too)
+		IF NOT (SELECT m.active OR (m.confirmed_at IS NULL
+									AND NOT protector_internal.member_has_history(p_organization_id, v_user, v_member.id))
+				FROM protector.members m
 				WHERE m.id OPERATOR(pg_catalog.=) v_member.id) THEN
 			PERFORM protector.raise('forbidden', 'a deactivated membership is not left by its member',
 				'The organization deactivated it to keep its history, which leaving would delete.',

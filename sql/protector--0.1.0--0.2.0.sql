@@ -14653,8 +14653,12 @@ BEGIN
 	IF p_leave THEN
 		-- (a deactivated member's history is the organization's to keep:
 		-- leaving would delete it; read again under the lock.  A pending
-		-- membership is declined whatever its state: it was never theirs)
-		IF NOT (SELECT m.active OR m.confirmed_at IS NULL FROM protector.members m
+		-- membership is declined whatever its state, if it never was
+		-- theirs: one made owner is pending again, however long its member
+		-- worked under it, so a pending one with history stays too)
+		IF NOT (SELECT m.active OR (m.confirmed_at IS NULL
+									AND NOT protector_internal.member_has_history(p_organization_id, v_user, v_member.id))
+				FROM protector.members m
 				WHERE m.id OPERATOR(pg_catalog.=) v_member.id) THEN
 			PERFORM protector.raise('forbidden', 'a deactivated membership is not left by its member',
 				'The organization deactivated it to keep its history, which leaving would delete.',
@@ -15594,6 +15598,23 @@ $$;
 COMMENT ON FUNCTION protector_internal.lock_booking_promo_code(uuid, text) IS
 'Internal: locks the promo code of a live booking before an RPC takes services'' locks (the order of a new booking with the code)';
 GRANT EXECUTE ON FUNCTION protector_internal.lock_booking_promo_code(uuid, text) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.member_has_history(p_organization_id uuid, p_user_id uuid, p_member_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT FROM protector.staff_shifts s
+				   WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.member_id OPERATOR(pg_catalog.=) p_member_id)
+		OR EXISTS (SELECT FROM protector.staff_activity a
+				   WHERE a.organization_id OPERATOR(pg_catalog.=) p_organization_id AND a.member_id OPERATOR(pg_catalog.=) p_member_id)
+		OR EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) p_user_id)
+		OR EXISTS (SELECT FROM protector.tasks t
+				   WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.assignee OPERATOR(pg_catalog.=) p_user_id)
+$$;
+COMMENT ON FUNCTION protector_internal.member_has_history(uuid, uuid, uuid) IS
+'Internal: true if shifts, staff activity, bookings or tasks of the organization refer to the member (what leaving deletes or unlinks)';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
