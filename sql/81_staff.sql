@@ -227,6 +227,48 @@ CREATE TRIGGER prepare_invitation BEFORE INSERT OR UPDATE ON protector.staff_inv
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.prepare_invitation();
 
+-- An invitation is its inviter's to give only while their membership may:
+-- withdraw_member_invitations deletes those open when the inviter is
+-- deactivated or given another role, but not one still uncommitted then,
+-- or inserted under a snapshot from before (a fired admin's direct insert
+-- at READ COMMITTED racing the deactivation, or at REPEATABLE READ after
+-- it, made a second mailbox an admin).  So a signed-in inviter's
+-- membership is locked FOR SHARE (a change of it waits for the
+-- invitation's commit, then withdraws it; at REPEATABLE READ one since
+-- the snapshot is a 40001) and asked again as it is now.  As the owner:
+-- the lock is on the inviter's own row, which members may not lock.
+CREATE FUNCTION protector_internal.lock_inviter()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_user uuid := protector.current_user_id();
+	v_member protector.members;
+BEGIN
+	IF v_user IS NULL OR protector_internal.requester_is_trusted() THEN
+		RETURN NEW;
+	END IF;
+	SELECT * INTO v_member FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
+	FOR SHARE;
+	IF NOT FOUND OR NOT v_member.active
+	   OR NOT EXISTS (SELECT FROM protector.capability_map() c
+					  WHERE c.action OPERATOR(pg_catalog.=)
+							CASE WHEN NEW.role OPERATOR(pg_catalog.=) 'owner' THEN 'members.manage_owners' ELSE 'members.manage' END
+						AND v_member.role OPERATOR(pg_catalog.=) ANY (c.roles)) THEN
+		PERFORM protector.raise('forbidden', 'your membership no longer lets you invite',
+			'It was deactivated or given another role while the invitation was written.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_inviter() IS
+'Trigger (BEFORE INSERT on staff_invitations): locks a signed-in inviter''s membership FOR SHARE and refuses (42501) one that may no longer invite';
+CREATE TRIGGER lock_inviter BEFORE INSERT ON protector.staff_invitations
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.lock_inviter();
+
 -- Two invitations to one address in one INSERT: the second's replacement
 -- would delete the first, which the statement still reports as inserted
 CREATE FUNCTION protector_internal.one_invitation_per_address()

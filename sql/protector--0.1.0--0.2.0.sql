@@ -15616,5 +15616,37 @@ $$;
 COMMENT ON FUNCTION protector_internal.member_has_history(uuid, uuid, uuid) IS
 'Internal: true if shifts, staff activity, bookings or tasks of the organization refer to the member (what leaving deletes or unlinks)';
 
+CREATE FUNCTION protector_internal.lock_inviter()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_user uuid := protector.current_user_id();
+	v_member protector.members;
+BEGIN
+	IF v_user IS NULL OR protector_internal.requester_is_trusted() THEN
+		RETURN NEW;
+	END IF;
+	SELECT * INTO v_member FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
+	FOR SHARE;
+	IF NOT FOUND OR NOT v_member.active
+	   OR NOT EXISTS (SELECT FROM protector.capability_map() c
+					  WHERE c.action OPERATOR(pg_catalog.=)
+							CASE WHEN NEW.role OPERATOR(pg_catalog.=) 'owner' THEN 'members.manage_owners' ELSE 'members.manage' END
+						AND v_member.role OPERATOR(pg_catalog.=) ANY (c.roles)) THEN
+		PERFORM protector.raise('forbidden', 'your membership no longer lets you invite',
+			'It was deactivated or given another role while the invitation was written.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_inviter() IS
+'Trigger (BEFORE INSERT on staff_invitations): locks a signed-in inviter''s membership FOR SHARE and refuses (42501) one that may no longer invite';
+CREATE TRIGGER lock_inviter BEFORE INSERT ON protector.staff_invitations
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.lock_inviter();
+
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# test/concurrency/invitation_races.sh — an admin's invitation written
+# directly (PostgREST's INSERT into protector.staff_invitations) while an
+# owner deactivates or demotes them (sql/81_staff.sql, lock_inviter).
+# withdraw_member_invitations deletes the open invitations a member gave
+# when they are deactivated or given another role; one still uncommitted
+# then, or written under a snapshot from before, made a second mailbox an
+# admin after the first was fired.  Expected:
+# 1. the invitation first, held open, then the deactivation: the
+#    deactivation waits for it and withdraws it (none open afterwards);
+# 2. the deactivation first, held open, then the invitation: it waits and
+#    is refused (42501), none stored;
+# 3. the invitation at REPEATABLE READ under a snapshot taken before the
+#    deactivation committed: 40001, none stored;
+# 4. as 1, with the admin made a viewer (update_staff_permissions).
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_invitation_races
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/supabase.sql" >/dev/null 2>&1 || true
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.sql" >/dev/null
+ORG=0f910000-0000-4000-8000-000000000000
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['olga', 'adm1', 'adm2', 'adm3', 'adm4']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Invites', 'invites');
+INSERT INTO protector.members (id, organization_id, user_id, role, confirmed_at) VALUES
+	('0f910000-0000-4000-8000-0000000000e0', '$ORG', tests.get_supabase_uid('olga'), 'owner', now()),
+	('0f910000-0000-4000-8000-0000000000e1', '$ORG', tests.get_supabase_uid('adm1'), 'admin', now()),
+	('0f910000-0000-4000-8000-0000000000e2', '$ORG', tests.get_supabase_uid('adm2'), 'admin', now()),
+	('0f910000-0000-4000-8000-0000000000e3', '$ORG', tests.get_supabase_uid('adm3'), 'admin', now()),
+	('0f910000-0000-4000-8000-0000000000e4', '$ORG', tests.get_supabase_uid('adm4'), 'admin', now());
+SQL
+failures=0
+
+# wait_in_sleep APP: until the session named APP sleeps (its earlier
+# statements done), at most 20 s
+wait_in_sleep() {
+	for _ in $(seq 1 200); do
+		[ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND query LIKE 'SELECT pg_sleep%'")" = 1 ] && return 0
+		sleep 0.1
+	done
+	echo "# $1 never reached its sleep"
+}
+invite() {		# USER EMAIL [ISOLATION]: prints "ok" or the SQLSTATE
+	PGAPPNAME=inviter psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate \
+		-c "BEGIN ISOLATION LEVEL ${3:-READ COMMITTED}" -c "SELECT tests.authenticate_as('$1')" \
+		-c "INSERT INTO protector.staff_invitations (organization_id, email, role) VALUES ('$ORG', '$2', 'admin')" \
+		-c "COMMIT" 2>&1 >/dev/null | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1 || true
+}
+open_invitations() {
+	psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.staff_invitations WHERE email = '$1' AND accepted_at IS NULL"
+}
+check() {		# NAME CONDITION-TEXT EXPECTED ACTUAL
+	if [ "$3" = "$4" ]; then echo "ok - $1: $2"; else echo "not ok - $1: $2 (expected '$3', got '$4')"; failures=$((failures + 1)); fi
+}
+
+# 1. the invitation first, held open; then the deactivation
+PGAPPNAME=inv1 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('adm1')" \
+	-c "INSERT INTO protector.staff_invitations (organization_id, email, role) VALUES ('$ORG', 'alt1@x.test', 'admin')" \
+	-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
+held=$!
+wait_in_sleep inv1
+psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+	-c "SELECT protector.deactivate_staff('0f910000-0000-4000-8000-0000000000e1', 'fired')" -c "COMMIT" >/dev/null
+wait "$held" || true
+check "1" "an invitation open while its admin is deactivated is withdrawn" 0 "$(open_invitations alt1@x.test)"
+
+# 2. the deactivation first, held open; then the invitation
+PGAPPNAME=deact2 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+	-c "SELECT protector.deactivate_staff('0f910000-0000-4000-8000-0000000000e2', 'fired')" \
+	-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
+held=$!
+wait_in_sleep deact2
+answer=$(invite adm2 alt2@x.test)
+wait "$held" || true
+check "2" "an invitation written while its admin's deactivation commits is refused" "42501 0" "$answer $(open_invitations alt2@x.test)"
+
+# 3. REPEATABLE READ, the snapshot from before the deactivation
+PGAPPNAME=inv3 psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate \
+	-c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT tests.authenticate_as('adm3')" \
+	-c "SELECT count(*) FROM protector.members" -c "SELECT pg_sleep(1)" \
+	-c "INSERT INTO protector.staff_invitations (organization_id, email, role) VALUES ('$ORG', 'alt3@x.test', 'admin')" \
+	-c "COMMIT" >"$WORK/inv3.log" 2>&1 &
+held=$!
+wait_in_sleep inv3
+psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+	-c "SELECT protector.deactivate_staff('0f910000-0000-4000-8000-0000000000e3', 'fired')" -c "COMMIT" >/dev/null
+wait "$held" || true
+answer=$(sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' "$WORK/inv3.log" | head -1)
+check "3" "an invitation at REPEATABLE READ from before the deactivation is told to retry" "40001 0" "$answer $(open_invitations alt3@x.test)"
+
+# 4. as 1, the admin made a viewer
+PGAPPNAME=inv4 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('adm4')" \
+	-c "INSERT INTO protector.staff_invitations (organization_id, email, role) VALUES ('$ORG', 'alt4@x.test', 'admin')" \
+	-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
+held=$!
+wait_in_sleep inv4
+psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+	-c "SELECT protector.update_staff_permissions('0f910000-0000-4000-8000-0000000000e4', 'viewer')" -c "COMMIT" >/dev/null
+wait "$held" || true
+check "4" "an invitation open while its admin is made a viewer is withdrawn" 0 "$(open_invitations alt4@x.test)"
+
+dropdb "$DB"
+echo "# invitation_races: $failures failed"
+[ "$failures" -eq 0 ]
