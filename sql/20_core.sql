@@ -176,6 +176,15 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION protector_internal.lock_row(regclass, uuid, text) IS
 'Locks a row of protector''s table FOR UPDATE as its owner, waiting at most protector.lock_timeout (40001 "the <p_entity> is busy"); granted to nobody';
 
+-- the key of protector's advisory lock of a class over an id, for the
+-- locks SQL takes (src/locks.c, sql/40_guards.sql's list of classes)
+CREATE FUNCTION protector_internal.lock_key(p_class integer, p_id uuid)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'protector_lock_key_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.lock_key(integer, uuid) IS
+'Key of protector''s advisory lock of class p_class over p_id: pg_advisory_xact_lock(lock_key(class, id)) (64 bits of SHA-256)';
+
 -- Permits (src/capabilities.c): a SECURITY DEFINER helper cannot tell who
 -- called it, so the RPC that authorized the request leaves a permit for
 -- the row and action (authorize_row() does; permit() in a trusted branch)

@@ -1,14 +1,22 @@
 \echo Use "CREATE EXTENSION protector" to load this file. \quit
 -- sql/40_guards.sql: row rules that RLS cannot express.
 
--- Advisory lock key space (two-int form, transaction-level only):
---   classid 1886547713 (0x70726F01): reservations, objid = service key
---   classid 1886547714 (0x70726F02): owners of an organization
---   classid 1886547715 (0x70726F03): widget bookings of an organization
---                                     (rate limit, customer matching)
---   classid 1886547716 (0x70726F04): a restore's loads' ends and its DDL
---                                     (objid 0, sql/98_restore.sql)
--- Applications should not take advisory locks with these class ids.
+-- Advisory locks (transaction-level only).  Those over an id take the
+-- single-bigint form, keyed protector_internal.lock_key(class, id): 64
+-- bits of SHA-256 over the class and the id, which no tenant can aim at
+-- another's (src/locks.c; ids are often the tenant's to choose):
+--   class 1886547713 (0x70726F01): reservations of a service
+--   class 1886547714 (0x70726F02): owners of an organization
+--   class 1886547715 (0x70726F03): widget bookings of an organization
+--                                  (rate limit, customer matching)
+--   classes 1886547717 to 1886547721, 1886547723: an organization's report cache
+--                                  pruning, reminders of a booking, a
+--                                  member's schedule, a waiver version, a
+--                                  customer's requests, their messages
+-- One lock has no id and takes the two-int form: class 1886547716
+-- (0x70726F04), objid 0, a restore's loads' ends and its DDL
+-- (sql/98_restore.sql).  Applications should not take two-int advisory
+-- locks with these class ids.
 
 CREATE FUNCTION protector_internal.keep_one_owner()
 RETURNS trigger
@@ -40,7 +48,7 @@ BEGIN
 			RETURN CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN OLD ELSE NEW END;
 		END IF;
 		-- serialize owner changes of one organization
-		PERFORM pg_catalog.pg_advisory_xact_lock(1886547714, pg_catalog.hashtext(OLD.organization_id::text));
+		PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547714, OLD.organization_id));
 		-- The other active owners, locked so that they stay owners (under
 		-- REPEATABLE READ or SERIALIZABLE an owner another transaction
 		-- demoted since the snapshot is a serialization failure, 40001, not

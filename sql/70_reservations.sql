@@ -2,11 +2,11 @@
 -- sql/70_reservations.sql: the reservation engine (C) and availability.
 
 CREATE FUNCTION protector.service_lock_key(p_service_id uuid)
-RETURNS integer
+RETURNS bigint
 AS 'MODULE_PATHNAME', 'protector_service_lock_key_sql'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector.service_lock_key(uuid) IS
-'Second key of the advisory lock serializing reservations of a service: pg_advisory_xact_lock(1886547713, service_lock_key(id))';
+'Key of the advisory lock serializing reservations of a service: pg_advisory_xact_lock(service_lock_key(id)) (64 bits of SHA-256: no tenant aims one of its services at another''s)';
 
 CREATE FUNCTION protector.lock_services(p_service_ids uuid[])
 RETURNS void

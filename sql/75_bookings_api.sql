@@ -88,7 +88,7 @@ BEGIN
 	IF p_customer_id IS NULL OR NOT p_customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()) THEN
 		PERFORM protector.raise('forbidden', 'this is a customer''s own check', 'Pass your own customer record.');
 	END IF;
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547721, pg_catalog.hashtext(p_customer_id::text));
+	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547721, p_customer_id));
 	PERFORM protector_internal.retry_if_unseen(
 		'SELECT pg_catalog.count(*) FROM protector.bookings b WHERE b.customer_id OPERATOR(pg_catalog.=) $1',
 		p_customer_id, 'a booking of this customer was made concurrently', NULL);
@@ -1295,7 +1295,7 @@ DECLARE
 	v_locked integer;
 	v_updated integer;
 	v_statuses jsonb;
-	v_key integer;
+	v_key bigint;
 	v_timeout text;
 	v_wait_ms integer;
 BEGIN
@@ -1363,7 +1363,7 @@ BEGIN
 				FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids)
 				ORDER BY 1
 			LOOP
-				PERFORM pg_catalog.pg_advisory_xact_lock(1886547713, v_key);
+				PERFORM pg_catalog.pg_advisory_xact_lock(v_key);
 			END LOOP;
 		EXCEPTION WHEN lock_not_available THEN
 			PERFORM protector.raise('retry', 'a service of these bookings is busy',

@@ -295,7 +295,7 @@ BEGIN
 	-- wait for signatures of it in progress (lock_waiver_version); the
 	-- deletion of the whole organization takes everything with it
 	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
-		PERFORM pg_catalog.pg_advisory_xact_lock(1886547720, pg_catalog.hashtext(OLD.id::text));
+		PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547720, OLD.id));
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT'
 	   AND EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id)
@@ -488,7 +488,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM pg_catalog.pg_advisory_xact_lock_shared(1886547720, pg_catalog.hashtext(p_version_id::text));
+	PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547720, p_version_id));
 	SELECT v.* INTO version FROM protector.waiver_versions v
 	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.id OPERATOR(pg_catalog.=) p_version_id;
 	IF NOT FOUND THEN

@@ -150,7 +150,7 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('forbidden', 'this is a customer''s own check', 'Pass a booking of yours.');
 	END IF;
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547723, pg_catalog.hashtext(v_customer::text));
+	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547723, v_customer));
 	-- (the customer's messages only: a reply of staff's since the snapshot
 	-- changes nothing here)
 	PERFORM protector_internal.retry_if_unseen(

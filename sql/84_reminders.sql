@@ -456,7 +456,7 @@ BEGIN
 	-- one at a time per booking, so that the 10-minute rule holds for
 	-- callers at the same moment (READ COMMITTED: the check below then
 	-- sees what the one before committed)
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547718, pg_catalog.hashtext(NEW.booking_id::text));
+	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547718, NEW.booking_id));
 	IF EXISTS (SELECT FROM protector.booking_reminders r
 			   WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 				 AND r.booking_id OPERATOR(pg_catalog.=) NEW.booking_id AND r.kind OPERATOR(pg_catalog.=) 'manual'

@@ -300,7 +300,7 @@ BEGIN
 	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'off'
 	   AND pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed'
 	   AND pg_catalog.pg_current_xact_id_if_assigned() IS NULL
-	   AND pg_catalog.pg_try_advisory_xact_lock(1886547717, pg_catalog.hashtext(p_organization_id::text)) THEN
+	   AND pg_catalog.pg_try_advisory_xact_lock(protector_internal.lock_key(1886547717, p_organization_id)) THEN
 		IF NOT EXISTS (SELECT FROM protector_internal.report_prunes p
 					   WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id
 						 AND p.below OPERATOR(pg_catalog.>) pg_catalog.pg_snapshot_xmin(v_snapshot)) THEN
@@ -341,7 +341,7 @@ BEGIN
 		WHERE x.xid OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
 		LIMIT p_limit
 	LOOP
-		CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(1886547717, pg_catalog.hashtext(v_org::text));
+		CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(protector_internal.lock_key(1886547717, v_org));
 		PERFORM protector_internal.prune_report_log(v_org);
 		v_pruned := v_pruned OPERATOR(pg_catalog.+) 1;
 	END LOOP;

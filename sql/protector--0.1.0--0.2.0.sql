@@ -112,6 +112,29 @@ BEGIN
 END
 $checks$;
 
+-- Lock keys: 64 bits of SHA-256 over a lock's class and its id, not
+-- 0.1.0's 32-bit hash of the id, which a tenant could aim at another's
+-- service (src/locks.c).  First: the functions below take these locks,
+-- and the data fixes of this script fire some of them.  Sessions still
+-- running 0.1.0's library take the old keys, which do not exclude the new
+-- ones: restart them (docs/operations.md, "Upgrades").
+CREATE FUNCTION protector_internal.lock_key(p_class integer, p_id uuid)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'protector_lock_key_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.lock_key(integer, uuid) IS
+'Key of protector''s advisory lock of class p_class over p_id: pg_advisory_xact_lock(lock_key(class, id)) (64 bits of SHA-256)';
+GRANT EXECUTE ON FUNCTION protector_internal.lock_key(integer, uuid) TO authenticated, service_role;
+DROP FUNCTION protector.service_lock_key(uuid);
+CREATE FUNCTION protector.service_lock_key(p_service_id uuid)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'protector_service_lock_key_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector.service_lock_key(uuid) IS
+'Key of the advisory lock serializing reservations of a service: pg_advisory_xact_lock(service_lock_key(id)) (64 bits of SHA-256: no tenant aims one of its services at another''s)';
+REVOKE ALL ON FUNCTION protector.service_lock_key(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector.service_lock_key(uuid) TO authenticated, service_role;
+
 -- (defined first: functions the update runs below ask them)
 -- Whether protector may read or call into schema p_name (auth, realtime)
 -- with rights other than the caller's: only when a superuser owns it.  On
@@ -5782,7 +5805,7 @@ BEGIN
 	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'off'
 	   AND pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed'
 	   AND pg_catalog.pg_current_xact_id_if_assigned() IS NULL
-	   AND pg_catalog.pg_try_advisory_xact_lock(1886547717, pg_catalog.hashtext(p_organization_id::text)) THEN
+	   AND pg_catalog.pg_try_advisory_xact_lock(protector_internal.lock_key(1886547717, p_organization_id)) THEN
 		IF NOT EXISTS (SELECT FROM protector_internal.report_prunes p
 					   WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id
 						 AND p.below OPERATOR(pg_catalog.>) pg_catalog.pg_snapshot_xmin(v_snapshot)) THEN
@@ -5823,7 +5846,7 @@ BEGIN
 		WHERE x.xid OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
 		LIMIT p_limit
 	LOOP
-		CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(1886547717, pg_catalog.hashtext(v_org::text));
+		CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(protector_internal.lock_key(1886547717, v_org));
 		PERFORM protector_internal.prune_report_log(v_org);
 		v_pruned := v_pruned OPERATOR(pg_catalog.+) 1;
 	END LOOP;
@@ -7713,7 +7736,7 @@ BEGIN
 	-- wait for signatures of it in progress (lock_waiver_version); the
 	-- deletion of the whole organization takes everything with it
 	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
-		PERFORM pg_catalog.pg_advisory_xact_lock(1886547720, pg_catalog.hashtext(OLD.id::text));
+		PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547720, OLD.id));
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT'
 	   AND EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id)
@@ -7906,7 +7929,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM pg_catalog.pg_advisory_xact_lock_shared(1886547720, pg_catalog.hashtext(p_version_id::text));
+	PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547720, p_version_id));
 	SELECT v.* INTO version FROM protector.waiver_versions v
 	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.id OPERATOR(pg_catalog.=) p_version_id;
 	IF NOT FOUND THEN
@@ -9233,7 +9256,7 @@ BEGIN
 	-- one at a time per booking, so that the 10-minute rule holds for
 	-- callers at the same moment (READ COMMITTED: the check below then
 	-- sees what the one before committed)
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547718, pg_catalog.hashtext(NEW.booking_id::text));
+	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547718, NEW.booking_id));
 	IF EXISTS (SELECT FROM protector.booking_reminders r
 			   WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 				 AND r.booking_id OPERATOR(pg_catalog.=) NEW.booking_id AND r.kind OPERATOR(pg_catalog.=) 'manual'
@@ -9787,7 +9810,7 @@ BEGIN
 			RETURN CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN OLD ELSE NEW END;
 		END IF;
 		-- serialize owner changes of one organization
-		PERFORM pg_catalog.pg_advisory_xact_lock(1886547714, pg_catalog.hashtext(OLD.organization_id::text));
+		PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547714, OLD.organization_id));
 		-- The other active owners, locked so that they stay owners (under
 		-- REPEATABLE READ or SERIALIZABLE an owner another transaction
 		-- demoted since the snapshot is a serialization failure, 40001, not
@@ -11119,7 +11142,7 @@ DECLARE
 	v_locked integer;
 	v_updated integer;
 	v_statuses jsonb;
-	v_key integer;
+	v_key bigint;
 	v_timeout text;
 	v_wait_ms integer;
 BEGIN
@@ -11187,7 +11210,7 @@ BEGIN
 				FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids)
 				ORDER BY 1
 			LOOP
-				PERFORM pg_catalog.pg_advisory_xact_lock(1886547713, v_key);
+				PERFORM pg_catalog.pg_advisory_xact_lock(v_key);
 			END LOOP;
 		EXCEPTION WHEN lock_not_available THEN
 			PERFORM protector.raise('retry', 'a service of these bookings is busy',
@@ -13365,7 +13388,7 @@ BEGIN
 	IF p_customer_id IS NULL OR NOT p_customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()) THEN
 		PERFORM protector.raise('forbidden', 'this is a customer''s own check', 'Pass your own customer record.');
 	END IF;
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547721, pg_catalog.hashtext(p_customer_id::text));
+	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547721, p_customer_id));
 	PERFORM protector_internal.retry_if_unseen(
 		'SELECT pg_catalog.count(*) FROM protector.bookings b WHERE b.customer_id OPERATOR(pg_catalog.=) $1',
 		p_customer_id, 'a booking of this customer was made concurrently', NULL);
@@ -15062,7 +15085,7 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('forbidden', 'this is a customer''s own check', 'Pass a booking of yours.');
 	END IF;
-	PERFORM pg_catalog.pg_advisory_xact_lock(1886547723, pg_catalog.hashtext(v_customer::text));
+	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547723, v_customer));
 	-- (the customer's messages only: a reply of staff's since the snapshot
 	-- changes nothing here)
 	PERFORM protector_internal.retry_if_unseen(

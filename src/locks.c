@@ -4,12 +4,23 @@
  *	  The per-service lock that serializes reservations.
  *
  * Every check of a service's capacity runs under
- *	  pg_advisory_xact_lock(1886547713, protector.service_lock_key(service))
+ *	  pg_advisory_xact_lock(protector.service_lock_key(service))
  * a transaction-level advisory lock, so it is released at commit or abort
- * and works behind transaction-mode poolers (pgbouncer, Supavisor).  The
- * key is a hash of the service uuid; two services may share a key, which
- * only serializes them, never lets a conflict through.  Applications must
- * not use class id 1886547713 (0x70726F01) for their own advisory locks.
+ * and works behind transaction-mode poolers (pgbouncer, Supavisor).
+ *
+ * Keys.  A lock's key is 64 bits of SHA-256 over its class id and the
+ * uuid it guards (a service, a member, an organization, a customer):
+ * protector_lock_key().  Two ids may share a key, which only serializes
+ * them, never lets a conflict through; but ids are chosen by tenants
+ * (services, members and customers may be inserted with an id of one's
+ * own), and a key any tenant can aim at is a lock any tenant can hold:
+ * the 32-bit hash_bytes() of the service id, keyed nowhere, let a user
+ * find in two minutes an id of their own service whose bookings held
+ * another organization's service lock (its bookings then failed with
+ * 40001 for as long as the user kept booking).  A key of a cryptographic
+ * hash is not found that way: 2^64 tries for one id.  Locks of the
+ * single-bigint form: an application's own such locks share their space,
+ * one chance in 2^64 of serializing with one of protector's.
  *
  * A wait for the lock is bounded by protector.lock_timeout (or a stricter
  * lock_timeout of the caller's): when it runs out, the caller gets a
@@ -26,7 +37,8 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -51,10 +63,36 @@ static SPIPlanPtr lockable_plan = NULL;
 
 int			protector_lock_timeout = 5000;
 
-int32
+/* the key of the lock of class classid over id: SHA-256's first 8 bytes */
+int64
+protector_lock_key(int32 classid, const pg_uuid_t *id)
+{
+	uint8		input[sizeof(uint32) + UUID_LEN];
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	pg_cryptohash_ctx *ctx;
+	uint64		key = 0;
+
+	for (int i = 0; i < 4; i++)
+		input[i] = (uint8) (((uint32) classid) >> (24 - 8 * i));
+	memcpy(input + sizeof(uint32), id->data, UUID_LEN);
+	ctx = pg_cryptohash_create(PG_SHA256);
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, input, sizeof(input)) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute a lock key: %s",
+						ctx == NULL ? "out of memory" : pg_cryptohash_error(ctx))));
+	pg_cryptohash_free(ctx);
+	for (int i = 0; i < 8; i++)
+		key = (key << 8) | digest[i];
+	return (int64) key;
+}
+
+int64
 protector_service_lock_key(const pg_uuid_t *service_id)
 {
-	return (int32) hash_bytes(service_id->data, UUID_LEN);
+	return protector_lock_key(PROTECTOR_LOCK_CLASS_RESERVATION, service_id);
 }
 
 /* what a lock class guards, for the busy error */
@@ -79,11 +117,10 @@ static const LockClass widget_lock = {
 };
 
 static bool
-try_lock_key(const LockClass *class, int32 key)
+try_lock_key(int64 key)
 {
-	return DatumGetBool(DirectFunctionCall2(pg_try_advisory_xact_lock_int4,
-											Int32GetDatum(class->classid),
-											Int32GetDatum(key)));
+	return DatumGetBool(DirectFunctionCall1(pg_try_advisory_xact_lock_int8,
+											Int64GetDatum(key)));
 }
 
 /*
@@ -151,44 +188,39 @@ protector_bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, cons
 	AtEOXact_GUC(true, save_nestlevel);
 }
 
-typedef struct KeyWait
-{
-	const LockClass *class;
-	int32		key;
-} KeyWait;
-
 static void
 wait_for_key(void *arg)
 {
-	KeyWait    *k = (KeyWait *) arg;
+	DirectFunctionCall1(pg_advisory_xact_lock_int8, Int64GetDatum(*(int64 *) arg));
+}
 
-	DirectFunctionCall2(pg_advisory_xact_lock_int4,
-						Int32GetDatum(k->class->classid),
-						Int32GetDatum(k->key));
+/* the lock of key (of class's: the busy error names it) */
+static void
+lock_key(const LockClass *class, int64 key)
+{
+	/* uncontended: no timer, no GUC juggling */
+	if (try_lock_key(key))
+		return;
+	protector_bounded_wait(wait_for_key, &key, class->busy, class->holder);
 }
 
 static void
-lock_key(const LockClass *class, int32 key)
+lock_id(const LockClass *class, const pg_uuid_t *id)
 {
-	KeyWait		k = {class, key};
-
-	/* uncontended: no timer, no GUC juggling */
-	if (try_lock_key(class, key))
-		return;
-	protector_bounded_wait(wait_for_key, &k, class->busy, class->holder);
+	lock_key(class, protector_lock_key(class->classid, id));
 }
 
 void
 protector_lock_service(const pg_uuid_t *service_id)
 {
-	lock_key(&service_lock, protector_service_lock_key(service_id));
+	lock_id(&service_lock, service_id);
 }
 
 /* a staff member's schedule: their shifts and the bookings assigned to them */
 void
 protector_lock_member(const pg_uuid_t *member_id)
 {
-	lock_key(&member_lock, protector_service_lock_key(member_id));
+	lock_id(&member_lock, member_id);
 }
 
 /*
@@ -204,29 +236,45 @@ Datum
 protector_lock_widget_bookings(PG_FUNCTION_ARGS)
 {
 	protector_require_arg(fcinfo, 0, "p_organization_id");
-	lock_key(&widget_lock, protector_service_lock_key(PG_GETARG_UUID_P(0)));
+	lock_id(&widget_lock, PG_GETARG_UUID_P(0));
 	PG_RETURN_VOID();
 }
 
 static int
-compare_int32(const void *a, const void *b)
+compare_int64(const void *a, const void *b)
 {
-	int32		x = *(const int32 *) a;
-	int32		y = *(const int32 *) b;
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
 
 	return (x > y) - (x < y);
 }
 
 /*
- * protector.service_lock_key(p_service_id uuid) returns integer
+ * protector.service_lock_key(p_service_id uuid) returns bigint
  *
- * The second key of the advisory lock protector takes for a service.
+ * The key of the advisory lock protector takes for a service.
  */
 PG_FUNCTION_INFO_V1(protector_service_lock_key_sql);
 Datum
 protector_service_lock_key_sql(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(protector_service_lock_key(PG_GETARG_UUID_P(0)));
+	protector_require_arg(fcinfo, 0, "p_service_id");
+	PG_RETURN_INT64(protector_service_lock_key(PG_GETARG_UUID_P(0)));
+}
+
+/*
+ * protector_internal.lock_key(p_class integer, p_id uuid) returns bigint
+ *
+ * The key of protector's advisory lock of class p_class over p_id, for
+ * the locks SQL takes: pg_advisory_xact_lock(lock_key(class, id)).
+ */
+PG_FUNCTION_INFO_V1(protector_lock_key_sql);
+Datum
+protector_lock_key_sql(PG_FUNCTION_ARGS)
+{
+	protector_require_arg(fcinfo, 0, "p_class");
+	protector_require_arg(fcinfo, 1, "p_id");
+	PG_RETURN_INT64(protector_lock_key(PG_GETARG_INT32(0), PG_GETARG_UUID_P(1)));
 }
 
 /* the services among $1 whose bookings the caller may update, under RLS */
@@ -295,7 +343,7 @@ protector_lock_services(PG_FUNCTION_ARGS)
 	bool	   *nulls;
 	int			n;
 	int			distinct = 0;
-	int32	   *keys;
+	int64	   *keys;
 
 	protector_require_arg(fcinfo, 0, "p_service_ids");
 	ids = PG_GETARG_ARRAYTYPE_P(0);
@@ -327,10 +375,10 @@ protector_lock_services(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	check_lockable(elems, distinct);
 
-	keys = palloc(sizeof(int32) * distinct);
+	keys = palloc(sizeof(int64) * distinct);
 	for (int i = 0; i < distinct; i++)
 		keys[i] = protector_service_lock_key(DatumGetUUIDP(elems[i]));
-	qsort(keys, distinct, sizeof(int32), compare_int32);
+	qsort(keys, distinct, sizeof(int64), compare_int64);
 	for (int i = 0; i < distinct; i++)
 	{
 		if (i > 0 && keys[i] == keys[i - 1])

@@ -12,7 +12,11 @@
 
 #include "utils/uuid.h"
 
-/* classid of the two-key advisory locks protector takes (0x70726F01) */
+/*
+ * Class ids of protector's advisory locks, hashed with the id each guards
+ * into the lock's 64-bit key (protector_lock_key): reservations of a
+ * service (0x70726F01)
+ */
 #define PROTECTOR_LOCK_CLASS_RESERVATION 1886547713
 
 extern int	protector_lock_timeout;
@@ -23,7 +27,8 @@ extern int	protector_lock_timeout;
 /* classid of the lock of an organization's widget bookings (0x70726F03) */
 #define PROTECTOR_LOCK_CLASS_WIDGET 1886547715
 
-extern int32 protector_service_lock_key(const pg_uuid_t *service_id);
+extern int64 protector_lock_key(int32 classid, const pg_uuid_t *id);
+extern int64 protector_service_lock_key(const pg_uuid_t *service_id);
 extern void protector_lock_service(const pg_uuid_t *service_id);
 extern void protector_lock_member(const pg_uuid_t *member_id);
 

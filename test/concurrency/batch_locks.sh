@@ -77,7 +77,7 @@ failures=0
 # bounds a booking's: 300 ms against a service held for 3 s
 psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
 BEGIN;
-SELECT pg_advisory_xact_lock(1886547713, protector.service_lock_key('$LO'));
+SELECT pg_advisory_xact_lock(protector.service_lock_key('$LO'));
 SELECT pg_sleep(3);
 COMMIT;
 SQL
@@ -102,7 +102,7 @@ if [ -z "$answer" ] || [ "$waited" -ge 2000 ]; then failures=$((failures + 1)); 
 # "canceling statement due to lock timeout")
 psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
 BEGIN;
-SELECT pg_advisory_xact_lock(1886547713, protector.service_lock_key('$LO'));
+SELECT pg_advisory_xact_lock(protector.service_lock_key('$LO'));
 SELECT pg_sleep(2);
 COMMIT;
 SQL

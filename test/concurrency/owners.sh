@@ -53,7 +53,7 @@ check() {
 # 1
 for call in "update_staff_permissions('%s', 'admin')" "deactivate_staff('%s')"; do
 	two_owners
-	psql -X -q -d "$DB" -c "BEGIN" -c "SELECT pg_advisory_xact_lock(1886547714, hashtext('$ORG'))" \
+	psql -X -q -d "$DB" -c "BEGIN" -c "SELECT pg_advisory_xact_lock(protector_internal.lock_key(1886547714, '$ORG'))" \
 		-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &
 	holder=$!
 	sleep 0.2

@@ -69,9 +69,15 @@ wait
 # the mutant: stores and prunes without the per-organization lock
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
 DO $$
+DECLARE
+	v_def text := pg_get_functiondef('protector_internal.cached_report(uuid, text, jsonb)'::regprocedure);
+	v_mutant text := replace(v_def,
+		'AND pg_catalog.pg_try_advisory_xact_lock(protector_internal.lock_key(1886547717, p_organization_id)) THEN', 'THEN');
 BEGIN
-	EXECUTE replace(pg_get_functiondef('protector_internal.cached_report(uuid, text, jsonb)'::regprocedure),
-		'AND pg_catalog.pg_try_advisory_xact_lock(1886547717, pg_catalog.hashtext(p_organization_id::text)) THEN', 'THEN');
+	IF v_mutant = v_def THEN
+		RAISE EXCEPTION 'the mutant changes nothing: the lock is written otherwise now';
+	END IF;
+	EXECUTE v_mutant;
 END
 $$;
 SQL

@@ -68,7 +68,7 @@ SQL
 wait_for_lock() {
 	for _ in $(seq 1 100); do
 		held=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
-			AND classid = 1886547713 AND objid = protector.service_lock_key('$SERVICE')::oid AND granted")
+			AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = protector.service_lock_key('$SERVICE') AND granted")
 		[ "$held" = 1 ] && return 0
 		sleep 0.05
 	done

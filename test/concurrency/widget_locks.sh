@@ -103,12 +103,12 @@ round() {
 	psql -X -q -d "$DB" -c "TRUNCATE events"
 }
 
-round service "SELECT pg_advisory_xact_lock(1886547713, protector.service_lock_key('$A'))" NULL
+round service "SELECT pg_advisory_xact_lock(protector.service_lock_key('$A'))" NULL
 round promo "SELECT 1 FROM protector.promo_codes WHERE code = '$PROMO' FOR UPDATE" "'$PROMO'"
 
 # a venue whose widget is off refuses while the service is held: before,
 # the request took the service's lock first and waited for the holder
-hold "SELECT pg_advisory_xact_lock(1886547713, protector.service_lock_key('$C'))" 3
+hold "SELECT pg_advisory_xact_lock(protector.service_lock_key('$C'))" 3
 sleep 0.5
 psql -X -q -d "$DB" >"$WORK/off.out" 2>&1 <<SQL
 SET ROLE anon;
@@ -129,7 +129,7 @@ psql -X -q -d "$DB" -c "TRUNCATE events"
 # while the desk merges that guest into another: before, the visitor held
 # the voucher while it waited for the organization's widget lock, the
 # merge held the guest and waited for the voucher (40P01)
-hold "SELECT pg_advisory_xact_lock(1886547715, protector.service_lock_key('$ORG'))" 2
+hold "SELECT pg_advisory_xact_lock(protector_internal.lock_key(1886547715, '$ORG'))" 2
 sleep 0.3
 psql -X -q -d "$DB" >"$WORK/paying.out" 2>&1 <<SQL &
 SET ROLE anon;

@@ -104,8 +104,8 @@ SELECT count(*) AS advisory_locks_held FROM pg_locks WHERE locktype = 'advisory'
 BEGIN;
 SELECT pg_temp.book('1', '18:00', '19:00');
 SELECT count(*) AS advisory_locks_in_transaction FROM pg_locks
-WHERE locktype = 'advisory' AND classid = 1886547713
-  AND objid = protector.service_lock_key('0e000000-0000-4000-8000-00000000e001')::oid;
+WHERE locktype = 'advisory' AND objsubid = 1
+  AND ((classid::bigint << 32) | objid::bigint) = protector.service_lock_key('0e000000-0000-4000-8000-00000000e001');
 COMMIT;
 SELECT count(*) AS advisory_locks_after_commit FROM pg_locks WHERE locktype = 'advisory';
 
@@ -155,7 +155,7 @@ ROLLBACK;
 -- a wait for a busy service's lock is bounded and retryable
 SELECT dblink_connect('holder', :'connstr');
 SELECT dblink_exec('holder', 'BEGIN');
-SELECT * FROM dblink('holder', $$SELECT 'locked' FROM pg_advisory_xact_lock(1886547713,
+SELECT * FROM dblink('holder', $$SELECT 'locked' FROM pg_advisory_xact_lock(
 	protector.service_lock_key('0e000000-0000-4000-8000-00000000e002'))$$) AS t(state text);
 SET protector.lock_timeout = '200ms';
 SELECT pg_temp.book('2', '20:00', '21:00');
