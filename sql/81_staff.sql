@@ -712,10 +712,11 @@ BEGIN
 	IF p_full_name IS NOT NULL THEN
 		PERFORM protector_internal.check_text(p_full_name, 'p_full_name', 1, 200);
 	END IF;
-	-- a new invitation replaces an open one of the same address
-	DELETE FROM protector.staff_invitations x
-	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.accepted_at IS NULL
-	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(p_email) COLLATE "C");
+	-- a new invitation replaces an open one of the same address: the
+	-- insert's trigger deletes it (prepare_invitation), after lock_inviter
+	-- locked the caller's membership, the order of a deactivation (the
+	-- member, then their invitations; deleted here first, the two
+	-- deadlocked)
 	BEGIN
 		INSERT INTO protector.staff_invitations (organization_id, email, role, full_name)
 		VALUES (p_organization_id, p_email, p_role, NULLIF(pg_catalog.btrim(p_full_name), ''))

@@ -12,7 +12,12 @@
 #    is refused (42501), none stored;
 # 3. the invitation at REPEATABLE READ under a snapshot taken before the
 #    deactivation committed: 40001, none stored;
-# 4. as 1, with the admin made a viewer (update_staff_permissions).
+# 4. as 1, with the admin made a viewer (update_staff_permissions);
+# 5. create_staff_member replacing the admin's open invitation to an
+#    address (held for a moment by a third session) while the admin is
+#    deactivated: no deadlock (it deleted the old invitation before the
+#    new one's trigger share-locked the admin's membership, the reverse of
+#    the deactivation's order, 40P01), and nothing open afterwards.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -21,14 +26,15 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/supabase.
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.sql" >/dev/null
 ORG=0f910000-0000-4000-8000-000000000000
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['olga', 'adm1', 'adm2', 'adm3', 'adm4']) u;
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['olga', 'adm1', 'adm2', 'adm3', 'adm4', 'adm5']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Invites', 'invites');
 INSERT INTO protector.members (id, organization_id, user_id, role, confirmed_at) VALUES
 	('0f910000-0000-4000-8000-0000000000e0', '$ORG', tests.get_supabase_uid('olga'), 'owner', now()),
 	('0f910000-0000-4000-8000-0000000000e1', '$ORG', tests.get_supabase_uid('adm1'), 'admin', now()),
 	('0f910000-0000-4000-8000-0000000000e2', '$ORG', tests.get_supabase_uid('adm2'), 'admin', now()),
 	('0f910000-0000-4000-8000-0000000000e3', '$ORG', tests.get_supabase_uid('adm3'), 'admin', now()),
-	('0f910000-0000-4000-8000-0000000000e4', '$ORG', tests.get_supabase_uid('adm4'), 'admin', now());
+	('0f910000-0000-4000-8000-0000000000e4', '$ORG', tests.get_supabase_uid('adm4'), 'admin', now()),
+	('0f910000-0000-4000-8000-0000000000e5', '$ORG', tests.get_supabase_uid('adm5'), 'admin', now());
 SQL
 failures=0
 
@@ -49,6 +55,13 @@ invite() {		# USER EMAIL [ISOLATION]: prints "ok" or the SQLSTATE
 }
 open_invitations() {
 	psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.staff_invitations WHERE email = '$1' AND accepted_at IS NULL"
+}
+wait_waiting() {		# APP: until the session named APP waits for a lock, at most 20 s
+	for _ in $(seq 1 200); do
+		[ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND wait_event_type = 'Lock'")" = 1 ] && return 0
+		sleep 0.1
+	done
+	echo "# $1 never waited"
 }
 check() {		# NAME CONDITION-TEXT EXPECTED ACTUAL
 	if [ "$3" = "$4" ]; then echo "ok - $1: $2"; else echo "not ok - $1: $2 (expected '$3', got '$4')"; failures=$((failures + 1)); fi
@@ -99,6 +112,25 @@ psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_
 	-c "SELECT protector.update_staff_permissions('0f910000-0000-4000-8000-0000000000e4', 'viewer')" -c "COMMIT" >/dev/null
 wait "$held" || true
 check "4" "an invitation open while its admin is made a viewer is withdrawn" 0 "$(open_invitations alt4@x.test)"
+
+# 5. create_staff_member replacing an open invitation, beside a deactivation
+psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('adm5')" \
+	-c "SELECT protector.create_staff_member('$ORG', 'x5@x.test', 'viewer') IS NOT NULL" -c "COMMIT" >/dev/null
+PGAPPNAME=hold5 psql -X -q -d "$DB" -c "BEGIN" -c "SELECT 1 FROM protector.staff_invitations WHERE email = 'x5@x.test' FOR UPDATE" \
+	-c "SELECT pg_sleep(2)" -c "ROLLBACK" >/dev/null 2>&1 &
+held=$!
+wait_in_sleep hold5
+PGAPPNAME=inv5 psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('adm5')" \
+	-c "SELECT protector.create_staff_member('$ORG', 'x5@x.test', 'viewer') IS NOT NULL" -c "COMMIT" >"$WORK/inv5.log" 2>&1 &
+inviting=$!
+wait_waiting inv5
+PGAPPNAME=deact5 psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+	-c "SELECT protector.deactivate_staff('0f910000-0000-4000-8000-0000000000e5', 'fired') IS NOT NULL" -c "COMMIT" >"$WORK/deact5.log" 2>&1 &
+deactivating=$!
+wait "$held" "$inviting" "$deactivating" || true
+errors=$(cat "$WORK/inv5.log" "$WORK/deact5.log" | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | tr '\n' ' ')
+check "5" "create_staff_member replacing an invitation beside the admin's deactivation: no error, nothing open" \
+	" 0" "$errors $(open_invitations x5@x.test)"
 
 dropdb "$DB"
 echo "# invitation_races: $failures failed"
