@@ -37,8 +37,8 @@ CREATE TABLE protector_internal.restore_pending (
 	-- set aside again by a later offer, not by its table's load
 	reoffered	boolean NOT NULL DEFAULT false,
 	-- why finish_restore() did not insert it (a booking that overlaps one
-	-- made since the restore): not offered again until the next
-	-- finish_restore()
+	-- made since the restore, a row another written since excludes): not
+	-- offered again until the next finish_restore()
 	refused		text
 );
 CREATE INDEX restore_pending_waiting_idx ON protector_internal.restore_pending (waiting_for);
@@ -56,8 +56,10 @@ COMMENT ON TABLE protector_internal.restore_pending IS
 -- round, those waiting for a table that rows offered went into: a row is
 -- offered about once per reference it waits for, not after every load.
 -- With p_loaded NULL (finish_restore), every row is offered first, and
--- bookings are checked: bookings made since the restore may hold their
--- slots, and one that overlaps them (23P01) stays, refused.
+-- bookings that have not ended are checked: bookings made since the
+-- restore may hold their slots.  A row that conflicts with a row written
+-- since (a booking's overlap, a customer's record made again: an
+-- integrity error, or a 40001 under REPEATABLE READ) stays, refused.
 CREATE FUNCTION protector_internal.offer_restore_pending(p_loaded regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -127,7 +129,7 @@ BEGIN
 			BEGIN
 				EXECUTE v_insert USING v_ids;
 				GET DIAGNOSTICS v_inserted = ROW_COUNT;
-			EXCEPTION WHEN exclusion_violation THEN
+			EXCEPTION WHEN integrity_constraint_violation OR serialization_failure THEN
 				IF NOT v_all THEN
 					RAISE;
 				END IF;
@@ -138,7 +140,7 @@ BEGIN
 						EXECUTE v_insert USING ARRAY[v_id];
 						GET DIAGNOSTICS v_one = ROW_COUNT;
 						v_inserted := v_inserted OPERATOR(pg_catalog.+) v_one;
-					EXCEPTION WHEN exclusion_violation THEN
+					EXCEPTION WHEN integrity_constraint_violation OR serialization_failure THEN
 						UPDATE protector_internal.restore_pending r SET refused = SQLERRM
 						WHERE r.id OPERATOR(pg_catalog.=) v_id;
 						v_ids := pg_catalog.array_remove(v_ids, v_id);
@@ -227,15 +229,18 @@ COMMENT ON FUNCTION protector_internal.insert_restored_pending() IS
 -- when any are.  For the role that restored (a superuser, or one that
 -- bypasses RLS: 42501 otherwise); it runs as a restore does
 -- (row_security off: the rows are history, their triggers leave them be),
--- except that the database may have taken bookings since: the
--- reservation check sees these rows, and a booking that overlaps one made
--- meanwhile stays set aside, refused, with a WARNING that names it (and
--- the rows that refer to it wait for it).
+-- except that the database may have taken writes since: the reservation
+-- check sees the bookings that have not ended, and a row that conflicts
+-- with one written meanwhile (a booking in its slot, a customer's record
+-- made again) stays set aside, refused, with a WARNING that names it (and
+-- the rows that refer to it wait for it).  Its errors are SQLSTATEs
+-- (protector.http_errors off), which it tells apart.
 CREATE FUNCTION protector.finish_restore()
 RETURNS TABLE (table_name regclass, rows_waiting bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET row_security = off
+SET protector.http_errors = off
 AS $$
 DECLARE
 	v_count bigint;
@@ -254,9 +259,9 @@ BEGIN
 	INTO v_count, v_refused
 	FROM protector_internal.restore_pending r WHERE r.refused IS NOT NULL;
 	IF v_count OPERATOR(pg_catalog.>) 0 THEN
-		RAISE WARNING '% restored rows overlap rows written since the restore, and were not inserted', v_count
+		RAISE WARNING '% restored rows conflict with rows written since the restore, and were not inserted', v_count
 			USING DETAIL = pg_catalog.left(v_refused, 2000),
-				  HINT = 'They stay in protector_internal.restore_pending (refused), and so do the rows that refer to them. Cancel or move one of each pair, then run finish_restore() again.';
+				  HINT = 'They stay in protector_internal.restore_pending (refused), and so do the rows that refer to them. Resolve each conflict (cancel or move one of two bookings; merge or delete a record made again), then run finish_restore() again.';
 	END IF;
 	IF EXISTS (SELECT FROM protector_internal.restore_pending r WHERE r.refused IS NULL) THEN
 		RAISE WARNING 'rows restored still wait for rows that are not there'

@@ -15504,7 +15504,7 @@ BEGIN
 			BEGIN
 				EXECUTE v_insert USING v_ids;
 				GET DIAGNOSTICS v_inserted = ROW_COUNT;
-			EXCEPTION WHEN exclusion_violation THEN
+			EXCEPTION WHEN integrity_constraint_violation OR serialization_failure THEN
 				IF NOT v_all THEN
 					RAISE;
 				END IF;
@@ -15515,7 +15515,7 @@ BEGIN
 						EXECUTE v_insert USING ARRAY[v_id];
 						GET DIAGNOSTICS v_one = ROW_COUNT;
 						v_inserted := v_inserted OPERATOR(pg_catalog.+) v_one;
-					EXCEPTION WHEN exclusion_violation THEN
+					EXCEPTION WHEN integrity_constraint_violation OR serialization_failure THEN
 						UPDATE protector_internal.restore_pending r SET refused = SQLERRM
 						WHERE r.id OPERATOR(pg_catalog.=) v_id;
 						v_ids := pg_catalog.array_remove(v_ids, v_id);
@@ -15566,6 +15566,7 @@ RETURNS TABLE (table_name regclass, rows_waiting bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET row_security = off
+SET protector.http_errors = off
 AS $$
 DECLARE
 	v_count bigint;
@@ -15584,9 +15585,9 @@ BEGIN
 	INTO v_count, v_refused
 	FROM protector_internal.restore_pending r WHERE r.refused IS NOT NULL;
 	IF v_count OPERATOR(pg_catalog.>) 0 THEN
-		RAISE WARNING '% restored rows overlap rows written since the restore, and were not inserted', v_count
+		RAISE WARNING '% restored rows conflict with rows written since the restore, and were not inserted', v_count
 			USING DETAIL = pg_catalog.left(v_refused, 2000),
-				  HINT = 'They stay in protector_internal.restore_pending (refused), and so do the rows that refer to them. Cancel or move one of each pair, then run finish_restore() again.';
+				  HINT = 'They stay in protector_internal.restore_pending (refused), and so do the rows that refer to them. Resolve each conflict (cancel or move one of two bookings; merge or delete a record made again), then run finish_restore() again.';
 	END IF;
 	IF EXISTS (SELECT FROM protector_internal.restore_pending r WHERE r.refused IS NULL) THEN
 		RAISE WARNING 'rows restored still wait for rows that are not there'

@@ -412,7 +412,8 @@ protector_restoring_row(TriggerData *trigdata)
  * whole as the backup held it.  Not the rows finish_restore() offers again
  * (protector_internal.finishing_restore on): bookings may have been made
  * in their slots since the restore, and a restored booking that overlaps
- * one is refused (sql/98_restore.sql).  (Shifts need no such care: those
+ * one is refused (sql/98_restore.sql); not one that has ended
+ * (reserve.c).  (Shifts need no such care: those
  * set aside wait for their member, without whom none was made meanwhile.)
  */
 bool

@@ -887,6 +887,15 @@ protector_reservation_check(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 
 	/*
+	 * A booking finish_restore() offers that has ended is history too: a
+	 * backup may hold past bookings that overlap (a service made exclusive
+	 * since, say), and only the slots still ahead can have been booked
+	 * since the restore.
+	 */
+	if (row.end <= GetCurrentTransactionStartTimestamp() && protector_restoring_row(trigdata))
+		return PointerGetDatum(NULL);
+
+	/*
 	 * An update that cannot add occupancy needs no check.  A hold occupies
 	 * until its expiry, which each transaction judges by its own start: one
 	 * that began later may have found the hold expired and booked its time,
