@@ -63,7 +63,9 @@ fi
 # booking set aside (its customer has an account): finish_restore() does
 # not store the two overlapping; the restored one stays aside, refused,
 # with a WARNING naming it, until the new one is cancelled.  Past bookings
-# of the backup that overlap each other are history and restore whole.
+# of the backup that overlap each other are history and restore whole.  An
+# erasure of the customer waits for the restore's end (23P01): the rows
+# set aside are out of its reach.
 problems=()
 for db in "$SRC" "$DST"; do
 	createdb "$db"
@@ -121,12 +123,18 @@ grep -q "WARNING:  1 restored rows conflict with rows written since the restore"
 grep -q "0f790000-0000-4000-8000-0000000000b1" "$WORK/finish.log" || problems+=("the warning does not name the booking")
 live=$(psql -X -A -t -d "$DST" -c "SELECT count(*) FROM protector.bookings WHERE during = $SLOT AND status <> 'cancelled'")
 [ "$live" = 1 ] || problems+=("$live live bookings in one exclusive slot")
+# Ana's erasure waits for the restore's end: the booking set aside would
+# come back unerased
+erase=$(psql -X -A -t -d "$DST" -v VERBOSITY=sqlstate -c "SELECT protector.erase_customer('0f790000-0000-4000-8000-00000000c001') IS NOT NULL" 2>&1 || true)
+[ "$erase" = "ERROR:  23P01" ] || problems+=("an erasure while Ana's booking is set aside answered '$erase'")
 # the walk-in cancelled, the restored booking goes in
 psql -X -q -v ON_ERROR_STOP=1 -d "$DST" -c "UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0f790000-0000-4000-8000-0000000000b2'"
 left=$(psql -X -A -t -d "$DST" -c "SELECT count(*) FROM protector.finish_restore()" 2>"$WORK/finish.log")
 [ "$left" = 0 ] || problems+=("after the cancellation, finish_restore left $left rows: $(cat "$WORK/finish.log")")
 back=$(psql -X -A -t -d "$DST" -c "SELECT string_agg(status::text, ' ' ORDER BY id) FROM protector.bookings WHERE id IN ('0f790000-0000-4000-8000-0000000000b1', '0f790000-0000-4000-8000-0000000000b3', '0f790000-0000-4000-8000-0000000000b4')")
 [ "$back" = "confirmed completed completed" ] || problems+=("the restored bookings are '$back' (the future one, then the two past ones that overlap)")
+erase=$(psql -X -A -t -d "$DST" -c "SELECT protector.erase_customer('0f790000-0000-4000-8000-00000000c001') IS NOT NULL" 2>&1 || true)
+[ "$erase" = t ] || problems+=("the erasure after the restore's end answered '$erase'")
 dropdb "$SRC"
 dropdb "$DST"
 if [ ${#problems[@]} -eq 0 ]; then
