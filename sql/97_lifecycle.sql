@@ -520,9 +520,18 @@ BEGIN
 	-- descriptions of their bookings' tasks, and titles: a review task's
 	-- written again as protector writes it, any other '[erased]'; in the
 	-- history too
+	-- (also of vouchers once theirs, given to another customer or to
+	-- anyone since: the note written for them stayed with the code; a note
+	-- written after is erased too, the safe side)
 	UPDATE protector.vouchers v SET note = NULL
-	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND v.customer_id OPERATOR(pg_catalog.=) p_customer_id AND v.note IS NOT NULL;
+	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.note IS NOT NULL
+	  AND (v.customer_id OPERATOR(pg_catalog.=) p_customer_id
+		   OR v.id::text OPERATOR(pg_catalog.=) ANY (ARRAY(
+				SELECT l.record_id FROM protector.audit_log l
+				WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.vouchers'
+				  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+				  AND p_customer_id::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) 'customer_id',
+																		  l.new_row OPERATOR(pg_catalog.->>) 'customer_id']))));
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) 'note'::text, new_row = l.new_row OPERATOR(pg_catalog.-) 'note'::text
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.vouchers'
