@@ -232,7 +232,7 @@ BEGIN
 	   OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('venues.delete')) THEN
 		-- (the same deletion as delete_venue's: a venue deleted directly was
 		-- left active, and bookable again the moment it was restored)
-		IF OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL THEN
+		IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR OLD.deleted_at IS NULL) AND NEW.deleted_at IS NOT NULL THEN
 			NEW.active := false;
 		END IF;
 		RETURN NEW;
@@ -249,6 +249,11 @@ COMMENT ON FUNCTION protector_internal.guard_venue_deletion() IS
 'Trigger: a venue''s deleted_at is set or cleared only by members whose role may do venues.delete';
 CREATE TRIGGER guard_venue_deletion BEFORE UPDATE OF deleted_at ON protector.venues
 	FOR EACH ROW WHEN (NEW.deleted_at IS DISTINCT FROM OLD.deleted_at AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.guard_venue_deletion();
+-- (a venue inserted deleted is deleted by its insert: a manager's came in
+-- deleted and active, and was bookable the moment an admin restored it)
+CREATE TRIGGER guard_venue_deletion_on_insert BEFORE INSERT ON protector.venues
+	FOR EACH ROW WHEN (NEW.deleted_at IS NOT NULL AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.guard_venue_deletion();
 
 -- A deleted venue stays inactive and takes no service, however it is

@@ -40,8 +40,12 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION protector.service_mode_check() IS
 'Constraint trigger: refuses to make a service exclusive while two of its bookings that end after now overlap (23P01)';
 
+-- (on every update, as reservation_check: a BEFORE UPDATE trigger of an
+-- operator's own that set NEW.mode from SET settings = ... made a service
+-- exclusive past this check, and the engine's one-step look back then let
+-- overlaps in; an update that leaves the mode returns at once)
 CREATE CONSTRAINT TRIGGER service_mode_check
-	AFTER UPDATE OF mode
+	AFTER UPDATE
 	ON protector.services
 	NOT DEFERRABLE
 	FOR EACH ROW EXECUTE FUNCTION protector.service_mode_check();

@@ -12381,7 +12381,7 @@ BEGIN
 	   OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('venues.delete')) THEN
 		-- (the same deletion as delete_venue's: a venue deleted directly was
 		-- left active, and bookable again the moment it was restored)
-		IF OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL THEN
+		IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR OLD.deleted_at IS NULL) AND NEW.deleted_at IS NOT NULL THEN
 			NEW.active := false;
 		END IF;
 		RETURN NEW;
@@ -15699,6 +15699,19 @@ COMMENT ON FUNCTION protector_internal.lock_inviter() IS
 CREATE TRIGGER lock_inviter BEFORE INSERT ON protector.staff_invitations
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.lock_inviter();
+
+-- a venue inserted deleted is deleted by its insert (guard_venue_deletion)
+CREATE TRIGGER guard_venue_deletion_on_insert BEFORE INSERT ON protector.venues
+	FOR EACH ROW WHEN (NEW.deleted_at IS NOT NULL AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.guard_venue_deletion();
+-- service_mode_check on every update, as reservation_check (a trigger of
+-- an operator's own that set the mode passed it)
+DROP TRIGGER service_mode_check ON protector.services;
+CREATE CONSTRAINT TRIGGER service_mode_check
+	AFTER UPDATE
+	ON protector.services
+	NOT DEFERRABLE
+	FOR EACH ROW EXECUTE FUNCTION protector.service_mode_check();
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

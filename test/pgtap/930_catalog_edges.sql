@@ -1,0 +1,57 @@
+-- What an attack on the catalog found (the forty-second stop):
+--   1. a manager (no venues.delete) inserted a venue deleted and active:
+--      the deletion's guard fired on updates only, and an admin's restore
+--      then made it bookable at once;
+--   2. service_mode_check fired on UPDATE OF mode only, which PostgreSQL
+--      decides from the statement's SET list: an operator's own BEFORE
+--      UPDATE trigger that set the mode from SET settings = ... made a
+--      service with overlapping future bookings exclusive, and the
+--      engine's one-step look back then let a third booking overlap.
+BEGIN;
+SELECT plan(5);
+
+SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['k_owner', 'k_manager']) u \g /dev/null
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a930000-0000-4000-8000-000000000000', 'K', 'catalog-edges');
+INSERT INTO protector.members (organization_id, user_id, role, confirmed_at) VALUES
+	('0a930000-0000-4000-8000-000000000000', tests.get_supabase_uid('k_owner'), 'owner', now()),
+	('0a930000-0000-4000-8000-000000000000', tests.get_supabase_uid('k_manager'), 'manager', now());
+
+-- 1.
+SELECT tests.authenticate_as('k_manager');
+SELECT throws_ok($$INSERT INTO protector.venues (organization_id, name, timezone, deleted_at, active)
+				   VALUES ('0a930000-0000-4000-8000-000000000000', 'Born deleted', 'UTC', now(), true)$$,
+	'42501', 'your role may not delete venues', 'a manager does not insert a venue deleted');
+RESET ROLE;
+SELECT is((SELECT count(*)::integer FROM protector.venues WHERE name = 'Born deleted'), 0, '... and nothing was stored');
+SELECT tests.authenticate_as('k_owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone, deleted_at, active)
+VALUES ('0a930000-0000-4000-8000-0000000000a9', '0a930000-0000-4000-8000-000000000000', 'Archived', 'UTC', now(), true);
+SELECT is((SELECT active FROM protector.venues WHERE id = '0a930000-0000-4000-8000-0000000000a9'), false,
+	'an owner''s venue inserted deleted is inactive, as a deletion leaves it');
+RESET ROLE;
+
+-- 2.
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0a930000-0000-4000-8000-0000000000a1', '0a930000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, mode)
+VALUES ('0a930000-0000-4000-8000-0000000005a1', '0a930000-0000-4000-8000-000000000000', '0a930000-0000-4000-8000-0000000000a1',
+		'S', '60 minutes', '30 minutes', '400 days', 4, 'shared');
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
+SELECT '0a930000-0000-4000-8000-000000000000', '0a930000-0000-4000-8000-0000000000a1', '0a930000-0000-4000-8000-0000000005a1',
+	   tstzrange(date_trunc('day', now()) + interval '3 days' + s, date_trunc('day', now()) + interval '3 days' + e), 'confirmed'
+FROM (VALUES (interval '10 hours', interval '12 hours'), (interval '10 hours 30 minutes', interval '11 hours')) v(s, e);
+CREATE FUNCTION tests.mode_from_settings() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+	IF NEW.settings #>> '{custom,mode}' IN ('shared', 'exclusive') THEN
+		NEW.mode := (NEW.settings #>> '{custom,mode}')::protector.service_mode;
+	END IF;
+	RETURN NEW;
+END $f$;
+CREATE TRIGGER mode_from_settings BEFORE UPDATE ON protector.services FOR EACH ROW EXECUTE FUNCTION tests.mode_from_settings();
+SELECT throws_ok($$UPDATE protector.services SET settings = '{"custom": {"mode": "exclusive"}}' WHERE id = '0a930000-0000-4000-8000-0000000005a1'$$,
+	'23P01', NULL, 'a service with overlapping future bookings is not made exclusive by a trigger of one''s own either');
+SELECT is((SELECT mode FROM protector.services WHERE id = '0a930000-0000-4000-8000-0000000005a1'), 'shared'::protector.service_mode,
+	'... it stays shared');
+
+SELECT * FROM finish();
+ROLLBACK;
