@@ -128,7 +128,7 @@ GRANT EXECUTE ON FUNCTION protector_internal.lock_key(integer, uuid) TO authenti
 DROP FUNCTION protector.service_lock_key(uuid);
 CREATE FUNCTION protector.service_lock_key(p_service_id uuid)
 RETURNS bigint
-AS 'MODULE_PATHNAME', 'protector_service_lock_key_sql'
+AS 'MODULE_PATHNAME', 'protector_service_lock_key_bigint'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector.service_lock_key(uuid) IS
 'Key of the advisory lock serializing reservations of a service: pg_advisory_xact_lock(service_lock_key(id)) (64 bits of SHA-256: no tenant aims one of its services at another''s)';

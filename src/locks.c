@@ -281,12 +281,26 @@ compare_int64(const void *a, const void *b)
  *
  * The key of the advisory lock protector takes for a service.
  */
+PG_FUNCTION_INFO_V1(protector_service_lock_key_bigint);
+Datum
+protector_service_lock_key_bigint(PG_FUNCTION_ARGS)
+{
+	protector_require_arg(fcinfo, 0, "p_service_id");
+	PG_RETURN_INT64(protector_service_lock_key(PG_GETARG_UUID_P(0)));
+}
+
+/*
+ * 0.1.0's protector.service_lock_key(uuid) returns integer, for databases
+ * not updated yet: the 32-bit key it documented, as its SQL declares it
+ * (the engine of this library locks by the new keys there too; such a
+ * database is updated with ALTER EXTENSION protector UPDATE).
+ */
 PG_FUNCTION_INFO_V1(protector_service_lock_key_sql);
 Datum
 protector_service_lock_key_sql(PG_FUNCTION_ARGS)
 {
 	protector_require_arg(fcinfo, 0, "p_service_id");
-	PG_RETURN_INT64(protector_service_lock_key(PG_GETARG_UUID_P(0)));
+	PG_RETURN_INT32((int32) hash_bytes(PG_GETARG_UUID_P(0)->data, UUID_LEN));
 }
 
 /*

@@ -475,9 +475,23 @@ roles_may() {	# $1 = database: payments.create's roles in the map; manager, fina
 			-c "SELECT cardinality(protector_internal.orgs_with('payments.create'))" -c "ROLLBACK" | grep -E '^[0-9]+$'
 	done | paste -sd' '
 }
+# (and service_lock_key answers its release's key, of the type its
+# release declares: 0.1.0's 32-bit uuid_hash, 0.2.0's 64 bits of SHA-256)
+lock_key() {
+	psql -X -A -t -d "$1" -c "SELECT pg_typeof(k), k = uuid_hash(x), k = protector_internal.lock_key(1886547713, x)
+		FROM (SELECT protector.service_lock_key(x) k, x FROM (VALUES ('0a700000-0000-4000-8000-0000000005a1'::uuid)) v(x)) q" 2>/dev/null \
+		|| psql -X -A -t -d "$1" -c "SELECT pg_typeof(k), k = uuid_hash(x) FROM (SELECT protector.service_lock_key(x) k, x
+			FROM (VALUES ('0a700000-0000-4000-8000-0000000005a1'::uuid)) v(x)) q"
+}
 roles_before=$(roles_may protector_roles | paste -sd' ')
+key_before=$(lock_key protector_roles)
 psql -X -q -v ON_ERROR_STOP=1 -d protector_roles -c "ALTER EXTENSION protector UPDATE"
 roles_after=$(roles_may protector_roles | paste -sd' ')
+key_after=$(lock_key protector_roles)
+echo "service_lock_key in a $PREV database: $key_before; updated: $key_after"
+if [ "$key_before" != "integer|t" ] || [ "$key_after" != "bigint|f|t" ]; then
+	echo "a $PREV database's service_lock_key does not answer its release's key"; failures=$((failures + 1))
+fi
 echo "payments.create in a $PREV database: $roles_before; updated: $roles_after"
 if [ "$roles_before" != "{owner,admin,manager} 1 0" ] || [ "$roles_after" != "{owner,admin,finance} 0 1" ]; then
 	echo "a $PREV database does not keep its release's roles until it is updated"; failures=$((failures + 1))
