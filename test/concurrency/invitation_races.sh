@@ -67,16 +67,25 @@ check() {		# NAME CONDITION-TEXT EXPECTED ACTUAL
 	if [ "$3" = "$4" ]; then echo "ok - $1: $2"; else echo "not ok - $1: $2 (expected '$3', got '$4')"; failures=$((failures + 1)); fi
 }
 
+as_owner() {		# CALL: the owner's call, committed
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" -c "SELECT protector.$1" -c "COMMIT" >/dev/null
+}
+# held_invitation_then NAME ADMIN EMAIL CALL: the admin's invitation to
+# EMAIL held open, the owner's CALL meanwhile; nothing open afterwards
+held_invitation_then() {
+	PGAPPNAME=inv$1 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('$2')" \
+		-c "INSERT INTO protector.staff_invitations (organization_id, email, role) VALUES ('$ORG', '$3', 'admin')" \
+		-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
+	local held=$!
+	wait_in_sleep "inv$1"
+	as_owner "$4"
+	wait "$held" || true
+	open_invitations "$3"
+}
+
 # 1. the invitation first, held open; then the deactivation
-PGAPPNAME=inv1 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('adm1')" \
-	-c "INSERT INTO protector.staff_invitations (organization_id, email, role) VALUES ('$ORG', 'alt1@x.test', 'admin')" \
-	-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
-held=$!
-wait_in_sleep inv1
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
-	-c "SELECT protector.deactivate_staff('0f910000-0000-4000-8000-0000000000e1', 'fired')" -c "COMMIT" >/dev/null
-wait "$held" || true
-check "1" "an invitation open while its admin is deactivated is withdrawn" 0 "$(open_invitations alt1@x.test)"
+check "1" "an invitation open while its admin is deactivated is withdrawn" 0 \
+	"$(held_invitation_then 1 adm1 alt1@x.test "deactivate_staff('0f910000-0000-4000-8000-0000000000e1', 'fired')")"
 
 # 2. the deactivation first, held open; then the invitation
 PGAPPNAME=deact2 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
@@ -96,22 +105,14 @@ PGAPPNAME=inv3 psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstat
 	-c "COMMIT" >"$WORK/inv3.log" 2>&1 &
 held=$!
 wait_in_sleep inv3
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
-	-c "SELECT protector.deactivate_staff('0f910000-0000-4000-8000-0000000000e3', 'fired')" -c "COMMIT" >/dev/null
+as_owner "deactivate_staff('0f910000-0000-4000-8000-0000000000e3', 'fired')"
 wait "$held" || true
 answer=$(sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' "$WORK/inv3.log" | head -1)
 check "3" "an invitation at REPEATABLE READ from before the deactivation is told to retry" "40001 0" "$answer $(open_invitations alt3@x.test)"
 
 # 4. as 1, the admin made a viewer
-PGAPPNAME=inv4 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('adm4')" \
-	-c "INSERT INTO protector.staff_invitations (organization_id, email, role) VALUES ('$ORG', 'alt4@x.test', 'admin')" \
-	-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
-held=$!
-wait_in_sleep inv4
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
-	-c "SELECT protector.update_staff_permissions('0f910000-0000-4000-8000-0000000000e4', 'viewer')" -c "COMMIT" >/dev/null
-wait "$held" || true
-check "4" "an invitation open while its admin is made a viewer is withdrawn" 0 "$(open_invitations alt4@x.test)"
+check "4" "an invitation open while its admin is made a viewer is withdrawn" 0 \
+	"$(held_invitation_then 4 adm4 alt4@x.test "update_staff_permissions('0f910000-0000-4000-8000-0000000000e4', 'viewer')")"
 
 # 5. create_staff_member replacing an open invitation, beside a deactivation
 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('adm5')" \
