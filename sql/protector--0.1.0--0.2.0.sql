@@ -4872,6 +4872,7 @@ DECLARE
 	v_unknown text;
 	k text;
 	v_kind text;
+	v_whole boolean;
 	v_wrong boolean;
 	v_result ALIAS FOR $0;
 BEGIN
@@ -4899,8 +4900,9 @@ BEGIN
 					THEN 'string'
 					WHEN t.typcategory OPERATOR(pg_catalog.=) 'B' THEN 'boolean'
 					WHEN t.typcategory OPERATOR(pg_catalog.=) 'T' THEN 'duration'
-					WHEN t.typcategory OPERATOR(pg_catalog.=) 'A' AND e.typcategory OPERATOR(pg_catalog.=) 'S' THEN 'array' END
-		INTO v_kind
+					WHEN t.typcategory OPERATOR(pg_catalog.=) 'A' AND e.typcategory OPERATOR(pg_catalog.=) 'S' THEN 'array' END,
+			   t.oid OPERATOR(pg_catalog.=) ANY ('{int2,int4,int8}'::pg_catalog.regtype[])
+		INTO v_kind, v_whole
 		FROM pg_catalog.pg_attribute a
 		JOIN pg_catalog.pg_type r ON r.typrelid OPERATOR(pg_catalog.=) a.attrelid
 		JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
@@ -4925,6 +4927,12 @@ BEGIN
 								  CASE v_kind WHEN 'string' THEN 'string' WHEN 'boolean' THEN 'true or false'
 											  WHEN 'duration' THEN 'string with a unit, such as "90 minutes",' ELSE 'array of strings' END,
 								  pg_catalog.left((p_changes -> k)::text, 100)));
+		END IF;
+		-- (a whole number written with decimals, 3.0, is that number, as
+		-- update_venue reads it; the integer cast refused it)
+		IF v_whole AND pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.=) 'number'
+		   AND (p_changes OPERATOR(pg_catalog.->>) k)::numeric OPERATOR(pg_catalog.=) pg_catalog.trunc((p_changes OPERATOR(pg_catalog.->>) k)::numeric) THEN
+			p_changes := pg_catalog.jsonb_set(p_changes, ARRAY[k], pg_catalog.to_jsonb(pg_catalog.trunc((p_changes OPERATOR(pg_catalog.->>) k)::numeric)));
 		END IF;
 		BEGIN
 			v_result := pg_catalog.jsonb_populate_record(v_result, pg_catalog.jsonb_build_object(k, p_changes -> k));

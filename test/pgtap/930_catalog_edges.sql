@@ -6,9 +6,11 @@
 --      decides from the statement's SET list: an operator's own BEFORE
 --      UPDATE trigger that set the mode from SET settings = ... made a
 --      service with overlapping future bookings exclusive, and the
---      engine's one-step look back then let a third booking overlap.
+--      engine's one-step look back then let a third booking overlap;
+--   3. update_service refused a whole number written with decimals
+--      ({"capacity": 3.0}), which update_venue takes.
 BEGIN;
-SELECT plan(5);
+SELECT plan(7);
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['k_owner', 'k_manager']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a930000-0000-4000-8000-000000000000', 'K', 'catalog-edges');
@@ -52,6 +54,14 @@ SELECT throws_ok($$UPDATE protector.services SET settings = '{"custom": {"mode":
 	'23P01', NULL, 'a service with overlapping future bookings is not made exclusive by a trigger of one''s own either');
 SELECT is((SELECT mode FROM protector.services WHERE id = '0a930000-0000-4000-8000-0000000005a1'), 'shared'::protector.service_mode,
 	'... it stays shared');
+
+-- 3.
+SELECT tests.authenticate_as('k_owner');
+SELECT is(protector.update_service('0a930000-0000-4000-8000-0000000005a1', '{"capacity": 3.0}') ->> 'capacity', '3',
+	'a capacity of 3.0 is 3');
+SELECT throws_ok($$SELECT protector.update_service('0a930000-0000-4000-8000-0000000005a1', '{"capacity": 3.5}')$$,
+	'22023', 'p_changes.capacity has a value of the wrong type', '... and 3.5 is no capacity');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
