@@ -38,30 +38,25 @@ INSERT INTO protector.members (id, organization_id, user_id, role, confirmed_at)
 SQL
 failures=0
 
-# wait_in_sleep APP: until the session named APP sleeps (its earlier
-# statements done), at most 20 s
-wait_in_sleep() {
+# wait_for APP WHAT CONDITION: until the session named APP is where
+# CONDITION (of pg_stat_activity) says, at most 20 s
+wait_for() {
 	for _ in $(seq 1 200); do
-		[ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND query LIKE 'SELECT pg_sleep%'")" = 1 ] && return 0
+		[ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND $3")" = 1 ] && return 0
 		sleep 0.1
 	done
-	echo "# $1 never reached its sleep"
+	echo "# $1 never $2"
 }
-invite() {		# USER EMAIL [ISOLATION]: prints "ok" or the SQLSTATE
+wait_in_sleep() { wait_for "$1" "reached its sleep" "query LIKE 'SELECT pg_sleep%'"; }	# (its earlier statements done)
+wait_waiting() { wait_for "$1" "waited for a lock" "wait_event_type = 'Lock'"; }
+invite() {		# USER EMAIL: prints the SQLSTATE of its error, or nothing
 	PGAPPNAME=inviter psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate \
-		-c "BEGIN ISOLATION LEVEL ${3:-READ COMMITTED}" -c "SELECT tests.authenticate_as('$1')" \
+		-c "BEGIN" -c "SELECT tests.authenticate_as('$1')" \
 		-c "INSERT INTO protector.staff_invitations (organization_id, email, role) VALUES ('$ORG', '$2', 'admin')" \
 		-c "COMMIT" 2>&1 >/dev/null | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1 || true
 }
 open_invitations() {
 	psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.staff_invitations WHERE email = '$1' AND accepted_at IS NULL"
-}
-wait_waiting() {		# APP: until the session named APP waits for a lock, at most 20 s
-	for _ in $(seq 1 200); do
-		[ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND wait_event_type = 'Lock'")" = 1 ] && return 0
-		sleep 0.1
-	done
-	echo "# $1 never waited"
 }
 check() {		# NAME CONDITION-TEXT EXPECTED ACTUAL
 	if [ "$3" = "$4" ]; then echo "ok - $1: $2"; else echo "not ok - $1: $2 (expected '$3', got '$4')"; failures=$((failures + 1)); fi
