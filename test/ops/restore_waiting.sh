@@ -22,19 +22,31 @@ SRC=protector_waiting_src
 DST=protector_waiting_dst
 problems=()
 
-for db in "$SRC" "$DST"; do
-	dropdb --if-exists "$db" >/dev/null 2>&1 || true
-	createdb "$db"
-	PGOPTIONS="-c client_min_messages=error" psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f test/fixtures/supabase.sql
-done
+# SRC and DST afresh, each with the Supabase schemas and no protector
+fresh_pair() {
+	local db
+	for db in "$SRC" "$DST"; do
+		dropdb --if-exists "$db" >/dev/null 2>&1 || true
+		createdb "$db"
+		PGOPTIONS="-c client_min_messages=error" psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f test/fixtures/supabase.sql
+	done
+}
+# SRC's protector (schema and extension) restored into DST, its auth.users
+# dumped aside into $WORK/users.sql, not loaded
+restore_without_users() {
+	pg_dump -n protector -e protector -f "$WORK/extension.sql" "$SRC"
+	pg_dump --data-only -t auth.users -f "$WORK/users.sql" "$SRC"
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DST" -c "CREATE EXTENSION btree_gist" -f "$WORK/extension.sql" >"$WORK/restore.log" 2>&1 \
+		|| problems+=("the restore failed")
+}
+
+fresh_pair
 psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -c "SET client_min_messages = warning" -c "CREATE EXTENSION protector CASCADE"
 psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -f test/ops/fixture.sql >/dev/null
 # (protector's tables: the dump holds no other)
 psql -X -A -t -d "$SRC" -f test/ops/fingerprint.sql | grep '^protector' >"$WORK/source.fp"
 
-pg_dump -n protector -e protector -f "$WORK/extension.sql" "$SRC"
-pg_dump --data-only -t auth.users -f "$WORK/users.sql" "$SRC"
-psql -X -q -v ON_ERROR_STOP=1 -d "$DST" -c "CREATE EXTENSION btree_gist" -f "$WORK/extension.sql" >"$WORK/restore.log" 2>&1 || problems+=("the restore failed")
+restore_without_users
 grep -q "WARNING:  rows restored wait for rows outside protector's schemas that are not there" "$WORK/restore.log" \
 	|| problems+=("no warning about the rows set aside")
 waiting=$(psql -X -A -t -d "$DST" -c "SELECT count(*) FROM protector_internal.restore_pending")
@@ -67,10 +79,7 @@ fi
 # erasure of the customer waits for the restore's end (23P01): the rows
 # set aside are out of its reach.
 problems=()
-for db in "$SRC" "$DST"; do
-	createdb "$db"
-	PGOPTIONS="-c client_min_messages=error" psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f test/fixtures/supabase.sql
-done
+fresh_pair
 psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -c "SET client_min_messages = warning" -c "CREATE EXTENSION protector CASCADE" \
 	-f test/fixtures/helpers.sql >/dev/null
 ORG=0f790000-0000-4000-8000-000000000000
@@ -96,9 +105,7 @@ SELECT ('0f790000-0000-4000-8000-0000000000b' || n)::uuid, '$ORG', '0f790000-000
 	   '0f790000-0000-4000-8000-0000000005a1', c::uuid, $PAST, 'completed', 'USD'
 FROM (VALUES (3, '0f790000-0000-4000-8000-00000000c001'), (4, '0f790000-0000-4000-8000-00000000c003')) v(n, c);
 SQL
-pg_dump -n protector -e protector -f "$WORK/extension.sql" "$SRC"
-pg_dump --data-only -t auth.users -f "$WORK/users.sql" "$SRC"
-psql -X -q -v ON_ERROR_STOP=1 -d "$DST" -c "CREATE EXTENSION btree_gist" -f "$WORK/extension.sql" >"$WORK/restore.log" 2>&1 || problems+=("the restore failed")
+restore_without_users
 aside=$(psql -X -A -t -d "$DST" -c "SELECT count(*) FROM protector_internal.restore_pending WHERE relid = 'protector.bookings'::regclass")
 [ "$aside" = 2 ] || problems+=("the two bookings of Ana were not set aside (the test's premise): $aside")
 # the slot looks free: a walk-in is booked into it
