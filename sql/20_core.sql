@@ -143,6 +143,16 @@ AS 'MODULE_PATHNAME', 'protector_capability_map'
 LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 45;
 COMMENT ON FUNCTION protector.capability_map() IS
 'Which member roles may do which action (the map every policy and RPC asks)';
+-- whether a role may do one of the actions, by the map (the question of
+-- a role, not of a member: lock_inviter, role_sees_tasks)
+CREATE FUNCTION protector_internal.role_may(p_role protector.member_role, p_actions text[])
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM protector.capability_map() c
+			   WHERE c.action OPERATOR(pg_catalog.=) ANY (p_actions) AND p_role OPERATOR(pg_catalog.=) ANY (c.roles));
+COMMENT ON FUNCTION protector_internal.role_may(protector.member_role, text[]) IS
+'Internal: whether the role may do any of p_actions in the capability map';
 
 CREATE FUNCTION protector_internal.orgs_with(p_action text)
 RETURNS uuid[]

@@ -155,9 +155,7 @@ CREATE FUNCTION protector_internal.role_sees_tasks(p_role protector.member_role)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-RETURN EXISTS (SELECT FROM protector.capability_map() c
-			   WHERE c.action OPERATOR(pg_catalog.=) ANY ('{tasks.read,tasks.assigned}')
-				 AND p_role OPERATOR(pg_catalog.=) ANY (c.roles));
+RETURN protector_internal.role_may(p_role, '{tasks.read,tasks.assigned}');
 COMMENT ON FUNCTION protector_internal.role_sees_tasks(protector.member_role) IS
 'Internal: whether a role sees tasks (tasks.read or tasks.assigned in the capability map)';
 GRANT EXECUTE ON FUNCTION protector_internal.role_sees_tasks(protector.member_role) TO authenticated, service_role;

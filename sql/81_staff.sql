@@ -253,10 +253,8 @@ BEGIN
 	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
 	FOR SHARE;
 	IF NOT FOUND OR NOT v_member.active
-	   OR NOT EXISTS (SELECT FROM protector.capability_map() c
-					  WHERE c.action OPERATOR(pg_catalog.=)
-							CASE WHEN NEW.role OPERATOR(pg_catalog.=) 'owner' THEN 'members.manage_owners' ELSE 'members.manage' END
-						AND v_member.role OPERATOR(pg_catalog.=) ANY (c.roles)) THEN
+	   OR NOT protector_internal.role_may(v_member.role,
+			ARRAY[CASE WHEN NEW.role OPERATOR(pg_catalog.=) 'owner' THEN 'members.manage_owners' ELSE 'members.manage' END]) THEN
 		PERFORM protector.raise('forbidden', 'your membership no longer lets you invite',
 			'It was deactivated or given another role while the invitation was written.');
 	END IF;

@@ -139,7 +139,8 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_mergeable(uuid, uuid),
 	protector_internal.settle_payment(uuid, uuid, protector.payment_status, text, text),
 	protector_internal.lock_agent(uuid, uuid),
-	protector_internal.lock_key(integer, uuid)
+	protector_internal.lock_key(integer, uuid),
+	protector_internal.role_may(protector.member_role, text[])
 TO authenticated, service_role;
 -- merge_customers finds what refers to a customer here (catalog facts)
 GRANT SELECT ON protector_internal.customer_references TO authenticated, service_role;

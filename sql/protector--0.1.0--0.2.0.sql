@@ -15220,13 +15220,23 @@ RETURN LEAST(pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(se
 COMMENT ON FUNCTION protector_internal.deposit_due_by(jsonb, timestamptz) IS
 'When a deposit asked now is due: settings.deposit.deadline_hours (default 24) from now, at the latest the start';
 
-CREATE FUNCTION protector_internal.role_sees_tasks(p_role protector.member_role)
+-- whether a role may do one of the actions, by the map (the question of
+-- a role, not of a member: lock_inviter, role_sees_tasks)
+CREATE FUNCTION protector_internal.role_may(p_role protector.member_role, p_actions text[])
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN EXISTS (SELECT FROM protector.capability_map() c
-			   WHERE c.action OPERATOR(pg_catalog.=) ANY ('{tasks.read,tasks.assigned}')
-				 AND p_role OPERATOR(pg_catalog.=) ANY (c.roles));
+			   WHERE c.action OPERATOR(pg_catalog.=) ANY (p_actions) AND p_role OPERATOR(pg_catalog.=) ANY (c.roles));
+COMMENT ON FUNCTION protector_internal.role_may(protector.member_role, text[]) IS
+'Internal: whether the role may do any of p_actions in the capability map';
+GRANT EXECUTE ON FUNCTION protector_internal.role_may(protector.member_role, text[]) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.role_sees_tasks(p_role protector.member_role)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN protector_internal.role_may(p_role, '{tasks.read,tasks.assigned}');
 COMMENT ON FUNCTION protector_internal.role_sees_tasks(protector.member_role) IS
 'Internal: whether a role sees tasks (tasks.read or tasks.assigned in the capability map)';
 GRANT EXECUTE ON FUNCTION protector_internal.role_sees_tasks(protector.member_role) TO authenticated, service_role;
@@ -15692,10 +15702,8 @@ BEGIN
 	WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
 	FOR SHARE;
 	IF NOT FOUND OR NOT v_member.active
-	   OR NOT EXISTS (SELECT FROM protector.capability_map() c
-					  WHERE c.action OPERATOR(pg_catalog.=)
-							CASE WHEN NEW.role OPERATOR(pg_catalog.=) 'owner' THEN 'members.manage_owners' ELSE 'members.manage' END
-						AND v_member.role OPERATOR(pg_catalog.=) ANY (c.roles)) THEN
+	   OR NOT protector_internal.role_may(v_member.role,
+			ARRAY[CASE WHEN NEW.role OPERATOR(pg_catalog.=) 'owner' THEN 'members.manage_owners' ELSE 'members.manage' END]) THEN
 		PERFORM protector.raise('forbidden', 'your membership no longer lets you invite',
 			'It was deactivated or given another role while the invitation was written.');
 	END IF;
