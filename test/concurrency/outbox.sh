@@ -357,16 +357,26 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "DROP ROLE outbox_tenant_owner"
 # starts, and the next commit announces itself instead of starting a
 # fourth (a worker that had reported in counted as a success, so commits
 # kept starting workers that failed, and nothing was announced).
+# (each refusal counted by a sequence, which no rollback takes back: the
+# next commit waits until this commit's worker has failed and left; a fixed
+# half second let a worker started late, under load, serve two commits,
+# and only two starts failed)
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
+CREATE SEQUENCE public.outbox_refusals;
 CREATE FUNCTION public.outbox_refuses() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+	PERFORM nextval('public.outbox_refusals');
 	RAISE EXCEPTION 'outbox refuses';
 END $$;
 CREATE TRIGGER refuse BEFORE DELETE ON protector_internal.outbox FOR EACH ROW EXECUTE FUNCTION public.outbox_refuses();
 SQL
+refusals() { psql -X -A -t -d "$DB" -c "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM public.outbox_refusals"; }
 for n in 7 8 9; do
 	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "$(booking 0f400000-0000-4000-a000-00000000000$n 10$((n + 5)))"
-	sleep 0.5
+	for _ in $(seq 1 100); do
+		[ "$(refusals)" -ge $((n - 6)) ] && break
+		sleep 0.2
+	done
 	wait_for_no_worker || true
 done
 listen 3 "$WORK/failing.log" &
