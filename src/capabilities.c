@@ -271,13 +271,17 @@ protector_caller_is_trusted(void)
 
 /*
  * A restore is running: pg_dump's output (restored by pg_restore or psql)
- * sets row_security = off, and the role that runs it bypasses RLS itself
- * (a superuser, or BYPASSRLS).  The rows it writes are history, not
- * changes: the audit, workflow, live-update and reservation triggers leave
- * them alone (docs/operations.md).  Any session may turn row_security off,
- * so the role matters: the role that made the request, not the owner a
- * SECURITY DEFINER function of protector runs as, or an anonymous visitor
- * could switch the reservation check off through the widget.  And so does
+ * sets row_security = off, and a superuser runs it (docs/operations.md:
+ * who restores).  The rows it writes are history, not changes: the audit,
+ * workflow, live-update and reservation triggers leave them alone.  Any
+ * session may turn row_security off, so the role matters: the role that
+ * made the request, not the owner a SECURITY DEFINER function of protector
+ * runs as, or an anonymous visitor could switch the reservation check off
+ * through the widget; and a superuser, not any role that bypasses RLS:
+ * service_role may set the internal settings a restore's own code sets
+ * (any role may set a protector_internal.* placeholder), and with
+ * protector_internal.reoffering on it booked past the reservation check,
+ * unaudited, with row_security off.  And so does
  * the statement: a restore loads rows (COPY ... FROM, or a plain INSERT
  * with pg_dump --inserts), and what those statements' triggers write is
  * part of it; an UPDATE, a DELETE, an RPC's SELECT, COPY (UPDATE ...) TO,
@@ -327,7 +331,7 @@ reoffering(void)
 bool
 protector_restoring(void)
 {
-	return !row_security && requester_is_trusted() && (restore_statement() || reoffering());
+	return !row_security && superuser_arg(GetOuterUserId()) && (restore_statement() || reoffering());
 }
 
 /*
