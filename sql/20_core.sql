@@ -71,7 +71,7 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_during_is_bounded'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.during_is_bounded(tstzrange) IS
-'CHECK bookings_during_check: not empty, [) bounds, both finite and within the years 1 to 9999';
+'CHECK bookings_during_check: not empty, [) bounds, both finite and from 0001-01-02 to 9999-12-31 00:00 UTC';
 
 CREATE FUNCTION protector_internal.during_within_31_days(tstzrange)
 RETURNS boolean

@@ -9,7 +9,7 @@
 
 CREATE TABLE protector.organizations (
 	id			uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
-	name		text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
+	name		text NOT NULL CHECK (length(btrim(name)) >= 1 AND length(name) <= 200),
 	slug		text NOT NULL UNIQUE
 				CHECK (slug ~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'),
 	timezone	text NOT NULL DEFAULT 'UTC'
@@ -44,7 +44,7 @@ COMMENT ON COLUMN protector.members.confirmed_at IS
 CREATE TABLE protector.venues (
 	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
-	name			text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
+	name			text NOT NULL CHECK (length(btrim(name)) >= 1 AND length(name) <= 200),
 	description		text CHECK (length(description) <= 5000),
 	address			text CHECK (length(address) <= 500),
 	city			text CHECK (length(city) <= 200),
@@ -91,7 +91,7 @@ CREATE TABLE protector.services (
 	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	venue_id		uuid NOT NULL,
-	name			text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
+	name			text NOT NULL CHECK (length(btrim(name)) >= 1 AND length(name) <= 200),
 	description		text CHECK (length(description) <= 5000),
 	mode			protector.service_mode NOT NULL DEFAULT 'exclusive',
 	duration		interval NOT NULL
@@ -132,7 +132,7 @@ CREATE TABLE protector.customers (
 	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	user_id			uuid,
-	full_name		text NOT NULL CHECK (length(btrim(full_name)) BETWEEN 1 AND 200),
+	full_name		text NOT NULL CHECK (length(btrim(full_name)) >= 1 AND length(full_name) <= 200),
 	email			text CHECK (length(email) <= 320 AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
 	phone			text CHECK (length(phone) <= 40),
 	country			text CHECK (country ~ '^[A-Z]{2}$'),
@@ -283,7 +283,7 @@ CREATE TABLE protector.tasks (
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
 	booking_id		uuid,
 	kind			text NOT NULL DEFAULT 'manual' CHECK (kind ~ '^[a-z][a-z0-9_]*$' AND length(kind) <= 64),
-	title			text NOT NULL CHECK (length(btrim(title)) BETWEEN 1 AND 300),
+	title			text NOT NULL CHECK (length(btrim(title)) >= 1 AND length(title) <= 300),
 	description		text CHECK (length(description) <= 10000),
 	status			protector.task_status NOT NULL DEFAULT 'open',
 	assignee		uuid,

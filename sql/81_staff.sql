@@ -318,12 +318,12 @@ COMMENT ON FUNCTION protector_internal.agent_shift_check() IS
 CREATE TRIGGER shift_check AFTER INSERT OR UPDATE OR DELETE ON protector.staff_shifts
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.shift_check();
 -- (a new booking's check: fired by its AFTER INSERT trigger, src/booking_followups.c)
--- (service_id, party_size and total_price: an UPDATE OF list names what
--- the statement sets, not what BEFORE triggers change; guard_booking_write
--- fits a booking moved to a longer service to its new length, and
--- set_booking_price() may confirm a booking whose deposit a new price
--- leaves paid)
-CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, venue_id, status, service_id, party_size, total_price
+-- (service_id, party_size, total_price and currency: an UPDATE OF list
+-- names what the statement sets, not what BEFORE triggers change;
+-- guard_booking_write fits a booking moved to a longer service to its new
+-- length, and set_booking_price() may confirm a booking whose deposit a
+-- new price or currency leaves paid)
+CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, venue_id, status, service_id, party_size, total_price, currency
 	ON protector.bookings
 	FOR EACH ROW WHEN (NEW.assigned_agent IS NOT NULL
 					   AND NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])

@@ -124,11 +124,11 @@ COMMENT ON FUNCTION protector_internal.booking_workflow() IS
 CREATE TRIGGER booking_workflow
 	AFTER INSERT ON protector.bookings
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.booking_workflow_insert();
--- (service_id, party_size and total_price: BEFORE triggers change status
--- and during when they change, and an UPDATE OF list names only what the
--- statement sets; see agent_shift_check_update)
+-- (service_id, party_size, total_price and currency: BEFORE triggers
+-- change status and during when they change, and an UPDATE OF list names
+-- only what the statement sets; see agent_shift_check_update)
 CREATE TRIGGER booking_workflow_update
-	AFTER UPDATE OF status, during, assigned_agent, service_id, party_size, total_price ON protector.bookings
+	AFTER UPDATE OF status, during, assigned_agent, service_id, party_size, total_price, currency ON protector.bookings
 	FOR EACH ROW WHEN ((OLD.status, OLD.during, OLD.assigned_agent, OLD.service_id)
 					   IS DISTINCT FROM (NEW.status, NEW.during, NEW.assigned_agent, NEW.service_id))
 	EXECUTE FUNCTION protector_internal.booking_workflow();

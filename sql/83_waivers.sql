@@ -21,7 +21,7 @@
 CREATE TABLE protector.waivers (
 	id				uuid PRIMARY KEY DEFAULT protector_internal.random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
-	name			text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
+	name			text NOT NULL CHECK (length(btrim(name)) >= 1 AND length(name) <= 200),
 	active			boolean NOT NULL DEFAULT true,
 	created_by		uuid DEFAULT protector.current_user_id(),
 	created_at		timestamptz NOT NULL DEFAULT now(),
@@ -38,8 +38,8 @@ CREATE TABLE protector.waiver_versions (
 	waiver_id		uuid NOT NULL,
 	-- set on insert: the next number of the waiver
 	version			integer NOT NULL CHECK (version BETWEEN 1 AND 100000),
-	title			text NOT NULL CHECK (length(btrim(title)) BETWEEN 1 AND 200),
-	body			text NOT NULL CHECK (length(btrim(body)) BETWEEN 1 AND 100000),
+	title			text NOT NULL CHECK (length(btrim(title)) >= 1 AND length(title) <= 200),
+	body			text NOT NULL CHECK (length(btrim(body)) >= 1 AND length(body) <= 100000),
 	-- participants younger are refused; younger than guardian_under, a
 	-- guardian signs for them
 	minimum_age		integer NOT NULL DEFAULT 0 CHECK (minimum_age BETWEEN 0 AND 120),
@@ -377,9 +377,14 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.check_integer(p_minimum_age, 'p_minimum_age', 0, 120);
 	PERFORM protector_internal.check_integer(p_guardian_under, 'p_guardian_under', 0, 120);
-	IF p_body IS NULL OR pg_catalog.length(pg_catalog.btrim(p_body)) NOT BETWEEN 1 AND 100000 THEN
+	-- (lines and paragraphs: no check_text; spaces at the ends count
+	-- against the most, as there)
+	IF p_body IS NULL OR pg_catalog.length(pg_catalog.btrim(p_body)) OPERATOR(pg_catalog.<) 1
+	   OR pg_catalog.length(p_body) OPERATOR(pg_catalog.>) 100000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_body must be 1 to 100000 characters',
-			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(pg_catalog.btrim(p_body))::text, 'NULL, 0')));
+			pg_catalog.format('Got %s characters.', COALESCE(CASE WHEN pg_catalog.length(p_body) OPERATOR(pg_catalog.>) 100000
+															   THEN pg_catalog.length(p_body)
+															   ELSE pg_catalog.length(pg_catalog.btrim(p_body)) END::text, 'NULL, 0')));
 	END IF;
 	-- (in Unicode's composed form: e-acute typed as one character or as e and a
 	-- combining accent is one name, as it looks)
@@ -571,6 +576,18 @@ BEGIN
 	   OR NOT protector_internal.has_letters_or_digits(protector_internal.typed_name(NEW.participant_name)) THEN
 		PERFORM protector.raise('invalid_parameter', 'participant_name has no letters or digits to compare',
 			'A participant is told apart from the others by name: type their name.');
+	END IF;
+	-- (nor does a signer or guardian of marks only name anyone whose
+	-- consent the signature records: "." signed for a child as "."; the
+	-- typed signature matches the signer's name)
+	IF NOT COALESCE(protector_internal.has_letters_or_digits(protector_internal.typed_name(NEW.signer_name)), false) THEN
+		PERFORM protector.raise('invalid_parameter', 'signer_name has no letters or digits',
+			'A signature records who consented: type the signer''s name.');
+	END IF;
+	IF NEW.guardian_name IS NOT NULL
+	   AND NOT COALESCE(protector_internal.has_letters_or_digits(protector_internal.typed_name(NEW.guardian_name)), false) THEN
+		PERFORM protector.raise('invalid_parameter', 'guardian_name has no letters or digits',
+			'A signature records who consented: type the guardian''s name.');
 	END IF;
 	NEW.signer_name := pg_catalog.btrim(NEW.signer_name);
 	NEW.signature := pg_catalog.btrim(NEW.signature);
@@ -764,6 +781,13 @@ BEGIN
 	IF p_waiver_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_waiver_id must not be null');
 	END IF;
+	-- (a digest that is none is bad input, not a text changed since: a
+	-- client retrying on 40001 would have tried for ever)
+	IF p_body_sha256 OPERATOR(pg_catalog.!~) '^[0-9A-Fa-f]{64}$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_body_sha256 must be 64 hexadecimal digits',
+			pg_catalog.format('Got "%s".', pg_catalog.left(p_body_sha256, 80)),
+			'Pass the body_sha256 the waiver''s reads give with its text.');
+	END IF;
 	-- the booking first: whoever sees it and may not collect is told so
 	IF p_booking_id IS NOT NULL THEN
 		v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, 'waivers.collect', 'booking', false, true);
@@ -818,7 +842,7 @@ BEGIN
 	-- signing, an unsigned version may be corrected, a new one made or the
 	-- latest deleted: the signature then bound to a text nobody showed.
 	IF p_body_sha256 IS NOT NULL
-	   AND p_body_sha256 OPERATOR(pg_catalog.<>) (SELECT x.body_sha256 FROM protector.waiver_versions x
+	   AND pg_catalog.lower(p_body_sha256) OPERATOR(pg_catalog.<>) (SELECT x.body_sha256 FROM protector.waiver_versions x
 												  WHERE x.id OPERATOR(pg_catalog.=) s.waiver_version_id) THEN
 		PERFORM protector.raise('retry', 'the waiver''s text has changed since it was shown',
 			pg_catalog.format('Its latest version is %s; p_body_sha256 names another text.', v.version),

@@ -371,18 +371,20 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.customer_reminders() IS
-'Trigger (AFTER UPDATE of a customer''s email, phone or reminder_channel): their confirmed bookings get the reminders they now can';
+'Trigger (AFTER UPDATE of a customer''s email, phone, reminder_channel or country): their confirmed bookings get the reminders they now can';
 
-CREATE TRIGGER customer_reminders AFTER UPDATE OF email, phone, reminder_channel ON protector.customers
-	FOR EACH ROW WHEN ((OLD.email, OLD.phone, OLD.reminder_channel) IS DISTINCT FROM (NEW.email, NEW.phone, NEW.reminder_channel)
+-- (country: a national number is an SMS address once its country is known)
+CREATE TRIGGER customer_reminders AFTER UPDATE OF email, phone, reminder_channel, country ON protector.customers
+	FOR EACH ROW WHEN ((OLD.email, OLD.phone, OLD.reminder_channel, OLD.country)
+					   IS DISTINCT FROM (NEW.email, NEW.phone, NEW.reminder_channel, NEW.country)
 					   AND (NEW.email IS NOT NULL OR NEW.phone IS NOT NULL)
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.customer_reminders();
 
 -- (a new booking's: fired by its AFTER INSERT trigger, src/booking_followups.c)
--- (service_id, party_size and total_price: set_booking_price() may confirm
--- a booking whose deposit a new price leaves paid)
-CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id, service_id, party_size, total_price
+-- (service_id, party_size, total_price and currency: set_booking_price()
+-- may confirm a booking whose deposit a new price or currency leaves paid)
+CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id, service_id, party_size, total_price, currency
 	ON protector.bookings
 	FOR EACH ROW WHEN ((OLD.status = 'confirmed' OR NEW.status = 'confirmed')
 					   AND (OLD.status, OLD.during, OLD.customer_id) IS DISTINCT FROM (NEW.status, NEW.during, NEW.customer_id)

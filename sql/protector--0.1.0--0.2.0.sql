@@ -1548,7 +1548,7 @@ END
 $ledger_sums$;
 
 -- 0.1.0 never maintained amount_paid: what the ledger says now (a
--- correction of derived data, so neither audited nor re-checked).  What
+-- correction of derived data, not re-checked).  What
 -- members wrote into it by hand beyond the ledger (0.1.0 let them) was
 -- money received: it becomes a succeeded payment of the difference first
 -- (provider 'manual', details.source naming where it came from), so
@@ -1556,6 +1556,27 @@ $ledger_sums$;
 -- payments: whether the hand-written amount was what remained or all that
 -- was received cannot be told, and the refusal of refunds beyond what was
 -- paid ($ledgers$, below) names the booking for someone who knows.
+-- The update's corrections of data below run under session_replication_role
+-- = replica (no checks of rows made before the rules they would meet), and
+-- are audited all the same: each table's audit trigger fires ALWAYS
+-- meanwhile, where it is there and enabled (0.1.0 let the audit of a table
+-- be turned off).  Dropped at the end of this script.
+CREATE FUNCTION protector_internal.audit_during_update(p_table regclass, p_always boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
+			   WHERE t.tgrelid OPERATOR(pg_catalog.=) p_table AND t.tgname OPERATOR(pg_catalog.=) 'protector_audit'
+				 AND t.tgenabled OPERATOR(pg_catalog.=) CASE WHEN p_always THEN 'O' ELSE 'A' END) THEN
+		EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE %s TRIGGER protector_audit', p_table,
+								  CASE WHEN p_always THEN 'ALWAYS' ELSE '' END);
+	END IF;
+END
+$$;
+
+SELECT protector_internal.audit_during_update(t, true) FROM unnest('{protector.payments,protector.bookings}'::regclass[]) t;
 SET LOCAL session_replication_role = replica;
 INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider, details, created_by)
 SELECT b.organization_id, b.id, 'payment', b.amount_paid OPERATOR(pg_catalog.-) l.net, b.currency, 'succeeded', 'manual',
@@ -1574,6 +1595,7 @@ SET amount_paid = GREATEST(COALESCE((
 		WHERE p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
 		  AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.currency OPERATOR(pg_catalog.=) b.currency), 0), 0);
 RESET session_replication_role;
+SELECT protector_internal.audit_during_update(t, false) FROM unnest('{protector.payments,protector.bookings}'::regclass[]) t;
 
 -- 0.2.0's ledger rules, which 0.1.0 did not keep (its payments' currency
 -- defaulted to USD whatever the booking's; it took any refund): a payment
@@ -1630,7 +1652,8 @@ $ledgers$;
 -- booking again, also one moved to another venue since.  Cleared first,
 -- then written, so that no key meets another's old one on the way; keys
 -- that would be another booking's are named instead.  A rewrite of
--- protector's own bookkeeping: neither audited nor announced.
+-- protector's own bookkeeping: audited, not announced.
+SELECT protector_internal.audit_during_update(t, true) FROM unnest('{protector.bookings}'::regclass[]) t;
 SET LOCAL session_replication_role = replica;
 DO $widget_keys$
 DECLARE
@@ -1676,6 +1699,7 @@ BEGIN
 END
 $widget_keys$;
 RESET session_replication_role;
+SELECT protector_internal.audit_during_update(t, false) FROM unnest('{protector.bookings}'::regclass[]) t;
 
 REVOKE ALL ON FUNCTION protector.record_payment(uuid, numeric, text, text, protector.payment_kind, protector.payment_status, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
@@ -4751,10 +4775,15 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (spaces at the ends count against the most, not towards the least:
+	-- 'x' and 20 MB of spaces is no text of 1 to 200 characters)
 	IF (p_value IS NULL AND p_min OPERATOR(pg_catalog.>) 0)
-	   OR pg_catalog.length(pg_catalog.btrim(p_value)) NOT BETWEEN p_min AND p_max THEN
+	   OR pg_catalog.length(pg_catalog.btrim(p_value)) OPERATOR(pg_catalog.<) p_min
+	   OR pg_catalog.length(p_value) OPERATOR(pg_catalog.>) p_max THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be %s to %s characters', p_parameter, p_min, p_max),
-			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(pg_catalog.btrim(p_value))::text, 'NULL, 0')));
+			pg_catalog.format('Got %s characters.', COALESCE(CASE WHEN pg_catalog.length(p_value) OPERATOR(pg_catalog.>) p_max
+															   THEN pg_catalog.length(p_value)
+															   ELSE pg_catalog.length(pg_catalog.btrim(p_value)) END::text, 'NULL, 0')));
 	END IF;
 	IF NOT protector_internal.text_is_clean(p_value) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s holds control or invisible direction characters', p_parameter));
@@ -6447,11 +6476,11 @@ DROP TRIGGER booking_workflow ON protector.bookings;
 CREATE TRIGGER booking_workflow
 	AFTER INSERT ON protector.bookings
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.booking_workflow_insert();
--- (service_id, party_size and total_price: BEFORE triggers change status
--- and during when they change, and an UPDATE OF list names only what the
--- statement sets; see agent_shift_check_update)
+-- (service_id, party_size, total_price and currency: BEFORE triggers
+-- change status and during when they change, and an UPDATE OF list names
+-- only what the statement sets; see agent_shift_check_update)
 CREATE TRIGGER booking_workflow_update
-	AFTER UPDATE OF status, during, assigned_agent, service_id, party_size, total_price ON protector.bookings
+	AFTER UPDATE OF status, during, assigned_agent, service_id, party_size, total_price, currency ON protector.bookings
 	FOR EACH ROW WHEN ((OLD.status, OLD.during, OLD.assigned_agent, OLD.service_id)
 					   IS DISTINCT FROM (NEW.status, NEW.during, NEW.assigned_agent, NEW.service_id))
 	EXECUTE FUNCTION protector_internal.booking_workflow();
@@ -6783,12 +6812,12 @@ COMMENT ON FUNCTION protector_internal.agent_shift_check() IS
 CREATE TRIGGER shift_check AFTER INSERT OR UPDATE OR DELETE ON protector.staff_shifts
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.shift_check();
 -- (a new booking's check: fired by its AFTER INSERT trigger, src/booking_followups.c)
--- (service_id, party_size and total_price: an UPDATE OF list names what
--- the statement sets, not what BEFORE triggers change; guard_booking_write
--- fits a booking moved to a longer service to its new length, and
--- set_booking_price() may confirm a booking whose deposit a new price
--- leaves paid)
-CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, venue_id, status, service_id, party_size, total_price
+-- (service_id, party_size, total_price and currency: an UPDATE OF list
+-- names what the statement sets, not what BEFORE triggers change;
+-- guard_booking_write fits a booking moved to a longer service to its new
+-- length, and set_booking_price() may confirm a booking whose deposit a
+-- new price or currency leaves paid)
+CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, venue_id, status, service_id, party_size, total_price, currency
 	ON protector.bookings
 	FOR EACH ROW WHEN (NEW.assigned_agent IS NOT NULL
 					   AND NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
@@ -7555,7 +7584,7 @@ $hook$;
 CREATE TABLE protector.waivers (
 	id				uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
-	name			text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
+	name			text NOT NULL CHECK (length(btrim(name)) >= 1 AND length(name) <= 200),
 	active			boolean NOT NULL DEFAULT true,
 	created_by		uuid DEFAULT protector.current_user_id(),
 	created_at		timestamptz NOT NULL DEFAULT now(),
@@ -7572,8 +7601,8 @@ CREATE TABLE protector.waiver_versions (
 	waiver_id		uuid NOT NULL,
 	-- set on insert: the next number of the waiver
 	version			integer NOT NULL CHECK (version BETWEEN 1 AND 100000),
-	title			text NOT NULL CHECK (length(btrim(title)) BETWEEN 1 AND 200),
-	body			text NOT NULL CHECK (length(btrim(body)) BETWEEN 1 AND 100000),
+	title			text NOT NULL CHECK (length(btrim(title)) >= 1 AND length(title) <= 200),
+	body			text NOT NULL CHECK (length(btrim(body)) >= 1 AND length(body) <= 100000),
 	-- participants younger are refused; younger than guardian_under, a
 	-- guardian signs for them
 	minimum_age		integer NOT NULL DEFAULT 0 CHECK (minimum_age BETWEEN 0 AND 120),
@@ -7827,9 +7856,14 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.check_integer(p_minimum_age, 'p_minimum_age', 0, 120);
 	PERFORM protector_internal.check_integer(p_guardian_under, 'p_guardian_under', 0, 120);
-	IF p_body IS NULL OR pg_catalog.length(pg_catalog.btrim(p_body)) NOT BETWEEN 1 AND 100000 THEN
+	-- (lines and paragraphs: no check_text; spaces at the ends count
+	-- against the most, as there)
+	IF p_body IS NULL OR pg_catalog.length(pg_catalog.btrim(p_body)) OPERATOR(pg_catalog.<) 1
+	   OR pg_catalog.length(p_body) OPERATOR(pg_catalog.>) 100000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_body must be 1 to 100000 characters',
-			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(pg_catalog.btrim(p_body))::text, 'NULL, 0')));
+			pg_catalog.format('Got %s characters.', COALESCE(CASE WHEN pg_catalog.length(p_body) OPERATOR(pg_catalog.>) 100000
+															   THEN pg_catalog.length(p_body)
+															   ELSE pg_catalog.length(pg_catalog.btrim(p_body)) END::text, 'NULL, 0')));
 	END IF;
 	-- (in Unicode's composed form: e-acute typed as one character or as e and a
 	-- combining accent is one name, as it looks)
@@ -8022,6 +8056,18 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'participant_name has no letters or digits to compare',
 			'A participant is told apart from the others by name: type their name.');
 	END IF;
+	-- (nor does a signer or guardian of marks only name anyone whose
+	-- consent the signature records: "." signed for a child as "."; the
+	-- typed signature matches the signer's name)
+	IF NOT COALESCE(protector_internal.has_letters_or_digits(protector_internal.typed_name(NEW.signer_name)), false) THEN
+		PERFORM protector.raise('invalid_parameter', 'signer_name has no letters or digits',
+			'A signature records who consented: type the signer''s name.');
+	END IF;
+	IF NEW.guardian_name IS NOT NULL
+	   AND NOT COALESCE(protector_internal.has_letters_or_digits(protector_internal.typed_name(NEW.guardian_name)), false) THEN
+		PERFORM protector.raise('invalid_parameter', 'guardian_name has no letters or digits',
+			'A signature records who consented: type the guardian''s name.');
+	END IF;
 	NEW.signer_name := pg_catalog.btrim(NEW.signer_name);
 	NEW.signature := pg_catalog.btrim(NEW.signature);
 	NEW.guardian_name := pg_catalog.btrim(NEW.guardian_name);
@@ -8155,6 +8201,13 @@ BEGIN
 	IF p_waiver_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_waiver_id must not be null');
 	END IF;
+	-- (a digest that is none is bad input, not a text changed since: a
+	-- client retrying on 40001 would have tried for ever)
+	IF p_body_sha256 OPERATOR(pg_catalog.!~) '^[0-9A-Fa-f]{64}$' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_body_sha256 must be 64 hexadecimal digits',
+			pg_catalog.format('Got "%s".', pg_catalog.left(p_body_sha256, 80)),
+			'Pass the body_sha256 the waiver''s reads give with its text.');
+	END IF;
 	-- the booking first: whoever sees it and may not collect is told so
 	IF p_booking_id IS NOT NULL THEN
 		v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, 'waivers.collect', 'booking', false, true);
@@ -8209,7 +8262,7 @@ BEGIN
 	-- signing, an unsigned version may be corrected, a new one made or the
 	-- latest deleted: the signature then bound to a text nobody showed.
 	IF p_body_sha256 IS NOT NULL
-	   AND p_body_sha256 OPERATOR(pg_catalog.<>) (SELECT x.body_sha256 FROM protector.waiver_versions x
+	   AND pg_catalog.lower(p_body_sha256) OPERATOR(pg_catalog.<>) (SELECT x.body_sha256 FROM protector.waiver_versions x
 												  WHERE x.id OPERATOR(pg_catalog.=) s.waiver_version_id) THEN
 		PERFORM protector.raise('retry', 'the waiver''s text has changed since it was shown',
 			pg_catalog.format('Its latest version is %s; p_body_sha256 names another text.', v.version),
@@ -9211,18 +9264,20 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.customer_reminders() IS
-'Trigger (AFTER UPDATE of a customer''s email, phone or reminder_channel): their confirmed bookings get the reminders they now can';
+'Trigger (AFTER UPDATE of a customer''s email, phone, reminder_channel or country): their confirmed bookings get the reminders they now can';
 
-CREATE TRIGGER customer_reminders AFTER UPDATE OF email, phone, reminder_channel ON protector.customers
-	FOR EACH ROW WHEN ((OLD.email, OLD.phone, OLD.reminder_channel) IS DISTINCT FROM (NEW.email, NEW.phone, NEW.reminder_channel)
+-- (country: a national number is an SMS address once its country is known)
+CREATE TRIGGER customer_reminders AFTER UPDATE OF email, phone, reminder_channel, country ON protector.customers
+	FOR EACH ROW WHEN ((OLD.email, OLD.phone, OLD.reminder_channel, OLD.country)
+					   IS DISTINCT FROM (NEW.email, NEW.phone, NEW.reminder_channel, NEW.country)
 					   AND (NEW.email IS NOT NULL OR NEW.phone IS NOT NULL)
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.customer_reminders();
 
 -- (a new booking's: fired by its AFTER INSERT trigger, src/booking_followups.c)
--- (service_id, party_size and total_price: set_booking_price() may confirm
--- a booking whose deposit a new price leaves paid)
-CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id, service_id, party_size, total_price
+-- (service_id, party_size, total_price and currency: set_booking_price()
+-- may confirm a booking whose deposit a new price or currency leaves paid)
+CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id, service_id, party_size, total_price, currency
 	ON protector.bookings
 	FOR EACH ROW WHEN ((OLD.status = 'confirmed' OR NEW.status = 'confirmed')
 					   AND (OLD.status, OLD.during, OLD.customer_id) IS DISTINCT FROM (NEW.status, NEW.during, NEW.customer_id)
@@ -9666,7 +9721,8 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 
 -- the confirmed bookings of before the update get their reminders, as if
--- confirmed now (derived data: not audited)
+-- confirmed now (audited as made)
+SELECT protector_internal.audit_during_update(t, true) FROM unnest('{protector.booking_reminders}'::regclass[]) t;
 SET LOCAL session_replication_role = replica;
 INSERT INTO protector.booking_reminders
 	(organization_id, booking_id, kind, offset_minutes, channel, starts_at, due_at, next_attempt_at, created_by)
@@ -9679,6 +9735,7 @@ CROSS JOIN LATERAL pg_catalog.unnest(protector_internal.reminder_offsets(b.organ
 WHERE b.status OPERATOR(pg_catalog.=) 'confirmed' AND a.channel IS NOT NULL
   AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o) OPERATOR(pg_catalog.>) pg_catalog.now();
 RESET session_replication_role;
+SELECT protector_internal.audit_during_update(t, false) FROM unnest('{protector.booking_reminders}'::regclass[]) t;
 
 -- bookings now go only to agents on shift (docs/staff.md): name the
 -- organizations that assigned agents before, so that they schedule shifts
@@ -12716,7 +12773,7 @@ COMMENT ON FUNCTION protector_internal.trim_spaces(text) IS
 REVOKE ALL ON FUNCTION protector_internal.trim_spaces(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.trim_spaces(text) TO authenticated, service_role;
 COMMENT ON FUNCTION protector_internal.during_is_bounded(tstzrange) IS
-'CHECK bookings_during_check: not empty, [) bounds, both finite and within the years 1 to 9999';
+'CHECK bookings_during_check: not empty, [) bounds, both finite and from 0001-01-02 to 9999-12-31 00:00 UTC';
 
 CREATE OR REPLACE FUNCTION protector_internal.email_is_valid(p_email text)
 RETURNS boolean
@@ -15728,6 +15785,40 @@ CREATE CONSTRAINT TRIGGER service_mode_check
 	ON protector.services
 	NOT DEFERRABLE
 	FOR EACH ROW EXECUTE FUNCTION protector.service_mode_check();
+
+-- names and titles of 1 to N characters count the spaces at their ends
+-- against the most (a name and 20 MB of spaces passed as 1 character);
+-- one of 0.1.0 padded past it is stored trimmed first (0.1.0's CHECK
+-- measured it trimmed: within the most)
+DO $padded$
+DECLARE
+	t record;
+	v_role text := pg_catalog.current_setting('session_replication_role');
+BEGIN
+	FOR t IN SELECT * FROM (VALUES ('protector.organizations'::pg_catalog.regclass, 'name', 200),
+								   ('protector.venues', 'name', 200), ('protector.services', 'name', 200),
+								   ('protector.customers', 'full_name', 200), ('protector.tasks', 'title', 300)) x(tbl, col, most)
+	LOOP
+		PERFORM protector_internal.audit_during_update(t.tbl, true);
+		PERFORM pg_catalog.set_config('session_replication_role', 'replica', true);
+		EXECUTE pg_catalog.format('UPDATE %s SET %I = pg_catalog.btrim(%I) WHERE pg_catalog.length(%I) OPERATOR(pg_catalog.>) %s',
+								  t.tbl, t.col, t.col, t.col, t.most);
+		PERFORM pg_catalog.set_config('session_replication_role', v_role, true);
+		PERFORM protector_internal.audit_during_update(t.tbl, false);
+	END LOOP;
+END
+$padded$;
+ALTER TABLE protector.organizations DROP CONSTRAINT organizations_name_check,
+	ADD CONSTRAINT organizations_name_check CHECK (length(btrim(name)) >= 1 AND length(name) <= 200);
+ALTER TABLE protector.venues DROP CONSTRAINT venues_name_check,
+	ADD CONSTRAINT venues_name_check CHECK (length(btrim(name)) >= 1 AND length(name) <= 200);
+ALTER TABLE protector.services DROP CONSTRAINT services_name_check,
+	ADD CONSTRAINT services_name_check CHECK (length(btrim(name)) >= 1 AND length(name) <= 200);
+ALTER TABLE protector.customers DROP CONSTRAINT customers_full_name_check,
+	ADD CONSTRAINT customers_full_name_check CHECK (length(btrim(full_name)) >= 1 AND length(full_name) <= 200);
+ALTER TABLE protector.tasks DROP CONSTRAINT tasks_title_check,
+	ADD CONSTRAINT tasks_title_check CHECK (length(btrim(title)) >= 1 AND length(title) <= 300);
+DROP FUNCTION protector_internal.audit_during_update(regclass, boolean);
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -379,7 +379,7 @@ protector_bookings_row_check(PG_FUNCTION_ARGS)
 				 "discount_amount is an amount of 0 or more.");
 	if (!PG_ARGISNULL(ARG_DURING) && !during_bounded(fcinfo, ARG_DURING))
 		violated("bookings_during_check",
-				 "during is a [start, end) range, not empty, of finite times within the years 1 to 9999.");
+				 "during is a [start, end) range, not empty, of finite times from 0001-01-02 to 9999-12-31 00:00 UTC (a local date of years 1 to 9999 in every time zone).");
 	if (!length_within(fcinfo, ARG_IDEMPOTENCY_KEY, 1, 200))
 		violated("bookings_idempotency_key_check",
 				 "idempotency_key is 1 to 200 characters.");

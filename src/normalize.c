@@ -496,8 +496,9 @@ phone_digits(const char *s, int len, char *digits, bool *plus)
 }
 
 /*
- * "+<digits>": a number written with its country code.  "+49 (0)30 ...":
- * a trunk 0 in parentheses after the country code is dropped.
+ * "+<digits>": a number written with its country code (after + or 00).
+ * "+49 (0)30 ...", "0049 (0)30 ...": a trunk 0 in parentheses after the
+ * country code is dropped.
  */
 static void
 append_international(StringInfo out, const char *digits, const char *s, int len)
@@ -560,7 +561,7 @@ protector_normalize_phone(PG_FUNCTION_ARGS)
 
 	initStringInfo(&out);
 	if (!plus && digits[0] == '0' && digits[1] == '0')
-		appendStringInfo(&out, "+%s", digits + 2);	/* 00: international prefix */
+		append_international(&out, digits + 2, s, len);	/* 00: as + */
 	else if (plus)
 		append_international(&out, digits, s, len);
 	else if (cc != NULL && digits[0] == '0' && !cc->keeps_trunk_zero)

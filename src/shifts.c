@@ -19,7 +19,9 @@
  *	  member's remaining shifts at the booking's venue.
  *	- protector.agent_shift_check(): AFTER INSERT or UPDATE of the agent,
  *	  time, venue or status of a booking: the agent's shifts at the venue
- *	  cover the booking's whole time (several shifts back to back count).
+ *	  cover the booking's whole time (several shifts back to back count);
+ *	  the agent is an active member whose role sees tasks (the review
+ *	  task is theirs), for imports too, which skip lock_agent().
  *
  * Organizations that do not schedule shifts turn the second rule off
  * (settings.staff.require_shifts = false).  Restores write history as it
@@ -426,7 +428,8 @@ agent_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
  */
 #define MEMBER_SQL \
 	"SELECT m.id, m.active," \
-	"  (o.settings OPERATOR(pg_catalog.#>>) '{staff,require_shifts}') IS DISTINCT FROM 'false'" \
+	"  (o.settings OPERATOR(pg_catalog.#>>) '{staff,require_shifts}') IS DISTINCT FROM 'false'," \
+	"  protector_internal.role_sees_tasks(m.role)" \
 	" FROM protector.members m" \
 	" JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) m.organization_id" \
 	" WHERE m.organization_id OPERATOR(pg_catalog.=) $1 AND m.user_id OPERATOR(pg_catalog.=) $2" \
@@ -461,6 +464,7 @@ typedef struct MemberOf
 	Datum		id;
 	bool		active;
 	bool		shifts_required;
+	bool		sees_tasks;		/* may be given the booking's review task */
 } MemberOf;
 
 static void
@@ -475,6 +479,7 @@ copy_member(HeapTuple tuple, TupleDesc desc, uint64 row pg_attribute_unused(),
 	m->id = UUIDPGetDatum(id);
 	m->active = DatumGetBool(SPI_getbinval(tuple, desc, 2, &isnull));
 	m->shifts_required = DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull));
+	m->sees_tasks = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull)) && !isnull;
 }
 
 static bool
@@ -546,7 +551,7 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 				 errmsg("a booking's organization, venue and time must not be null"),
 				 protector_errhint_damaged()));
 
-	/* the member: active always, on shift when the organization requires it */
+	/* the member: active always, seeing tasks, on shift when the organization requires it */
 	args[0] = latest.values[0];
 	args[1] = agent;
 	if (protector_read(&read, args, NULL, copy_member, &member) == 0)
@@ -556,6 +561,13 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 				(protector_errcode(PROTECTOR_ERR_CONFLICT),
 				 errmsg("%s is no active member", member_name(DatumGetUUIDP(member.id))),
 				 errdetail("A booking is assigned only to an active member."),
+				 errhint("Assign someone else.")));
+	/* (as lock_agent() asks of requests: also of imports, which skip it) */
+	if (!member.sees_tasks)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("the agent's role sees no tasks"),
+				 errdetail("A booking's agent is given its review task: their role must see tasks (tasks.read or tasks.assigned in protector.capability_map())."),
 				 errhint("Assign someone else.")));
 	if (!member.shifts_required)
 		return PointerGetDatum(NULL);

@@ -10,12 +10,20 @@
 \else
 \set ignore '{}'
 \endif
+-- (audit_upto: the audit rows up to that id only, and not the audit
+-- sequence: for an update, whose corrections of data are audited too)
+\if :{?audit_upto}
+\else
+\set audit_upto ''
+\endif
 SELECT format('%s %s %s', c.oid::regclass, x.n, x.md5)
 FROM pg_class c
 CROSS JOIN LATERAL (SELECT * FROM query_to_xml(
 	format('SELECT count(*) AS n, md5(coalesce(string_agg(r, E''\n'' ORDER BY r), '''')) AS md5'
 		   ' FROM (SELECT (to_jsonb(t) - %L::text[])::text AS r FROM %s t) rows',
-		   :'ignore', c.oid::regclass), false, false, '')) q(x0)
+		   :'ignore', CASE WHEN c.oid = 'protector.audit_log'::regclass AND :'audit_upto' <> ''
+						   THEN format('(SELECT * FROM protector.audit_log WHERE id <= %s)', :'audit_upto')::text
+						   ELSE c.oid::regclass::text END), false, false, '')) q(x0)
 CROSS JOIN LATERAL (SELECT (xpath('//n/text()', q.x0))[1]::text AS n, (xpath('//md5/text()', q.x0))[1]::text AS md5) x
 -- a restore's scratch table; announcements not yet sent (not dumped: a
 -- restore announces nothing)
@@ -32,6 +40,7 @@ SELECT format('%s last_value=%s is_called=%s', s.seqrelid::regclass,
 FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
 WHERE c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace, 'public'::regnamespace)
   AND c.relname NOT IN ('restore_pending_id_seq', 'outbox_id_seq')
+  AND (s.seqrelid <> 'protector.audit_log_id_seq'::regclass OR :'audit_upto' = '')
 UNION ALL
 -- keys to tables outside the extension (auth.users), which the extension
 -- makes itself: a restore must bring them back too

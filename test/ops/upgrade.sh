@@ -53,8 +53,10 @@ old_tables=$(columns protector_previous | sed 's/\.[^.]*$//' | sort -u)
 added=$(comm -13 <(columns protector_previous) <(columns protector_upgraded) |
 	grep -F -f <(sed 's/$/./' <<<"$old_tables") | sed 's/.*\.//' | paste -sd, -)
 ignore="{${added:+$added,}$MIGRATED}"
-psql -X -A -t -d protector_previous -v ignore="$ignore" -f test/ops/fingerprint.sql >"$WORK/before"
-psql -X -A -t -d protector_upgraded -v ignore="$ignore" -f test/ops/fingerprint.sql >"$WORK/after"
+# (the audit rows of before: the update's corrections add their own)
+upto=$(psql -X -A -t -d protector_previous -c "SELECT COALESCE(max(id), 0) FROM protector.audit_log")
+psql -X -A -t -d protector_previous -v ignore="$ignore" -v audit_upto="$upto" -f test/ops/fingerprint.sql >"$WORK/before"
+psql -X -A -t -d protector_upgraded -v ignore="$ignore" -v audit_upto="$upto" -f test/ops/fingerprint.sql >"$WORK/after"
 # amount_paid is corrected from the payments ledger (0.1.0 kept it at 0)
 ledger=$(psql -X -A -t -d protector_upgraded -c "SELECT count(*) FROM protector.bookings b
 	WHERE b.amount_paid <> GREATEST(COALESCE((SELECT sum(CASE WHEN p.kind = 'payment' THEN p.amount ELSE -p.amount END)
@@ -82,6 +84,14 @@ made=$(psql -X -A -t -d protector_upgraded -c "SELECT count(*) FROM protector.bo
 echo "reminders made for the confirmed bookings of before: $made"
 if [ "$missing" != 0 ] || [ "$made" = 0 ]; then
 	echo "$missing reminders of confirmed bookings missing after the update ($made made)"; failures=$((failures + 1))
+fi
+# and each is audited, as every change is (the update's corrections run
+# under session_replication_role = replica, its audit triggers ALWAYS)
+unaudited=$(psql -X -A -t -d protector_upgraded -c "SELECT count(*) FROM protector.booking_reminders r
+	WHERE NOT EXISTS (SELECT FROM protector.audit_log l WHERE l.table_name = 'protector.booking_reminders'
+					  AND l.record_id = r.id::text AND l.op = 'INSERT')")
+if [ "$unaudited" != 0 ]; then
+	echo "$unaudited reminders the update made are not audited"; failures=$((failures + 1))
 fi
 # every table and sequence of before is unchanged after (new tables may appear)
 lost=$(comm -23 <(sort "$WORK/before") <(sort "$WORK/after"))
@@ -209,7 +219,33 @@ echo "amount_paid written by hand: $hand before, $kept after"
 if [ "$kept" != "$hand 37.50 succeeded" ]; then
 	echo "amount_paid written by hand in $PREV was not kept as a manual payment"; failures=$((failures + 1))
 fi
+audited=$(psql -X -A -t -d protector_manual -c "SELECT string_agg(l.table_name || ' ' || l.op, ', ' ORDER BY l.id)
+	FROM protector.audit_log l JOIN protector.payments p ON p.provider = 'manual' AND p.booking_id = '${hand%% *}'
+	WHERE (l.table_name = 'protector.payments' AND l.record_id = p.id::text)
+	   OR (l.table_name = 'protector.bookings' AND l.record_id = p.booking_id::text AND l.op = 'UPDATE'
+		   AND 'amount_paid' = ANY (l.changed_columns))")
+echo "the manual payment's audit: $audited"
+if [ "$audited" != "protector.payments INSERT" ]; then
+	echo "the manual payment the update recorded is not audited as it should be"; failures=$((failures + 1))
+fi
 dropdb protector_manual
+
+# a name 0.1.0 took padded past 200 characters (its CHECK measured it
+# trimmed) is stored trimmed, audited, before 0.2.0's CHECK counts every
+# character: the update goes through
+createdb -T protector_previous protector_padded
+psql -X -q -v ON_ERROR_STOP=1 -d protector_padded -c "UPDATE protector.customers SET full_name = 'Padded' || repeat(' ', 300)
+	WHERE id = (SELECT min(id::text)::uuid FROM protector.customers)"
+psql -X -q -v ON_ERROR_STOP=1 -d protector_padded -c "ALTER EXTENSION protector UPDATE"
+padded=$(psql -X -A -t -d protector_padded -c "SELECT c.full_name || ' ' || count(l.*) FROM protector.customers c
+	LEFT JOIN protector.audit_log l ON l.table_name = 'protector.customers' AND l.record_id = c.id::text AND l.op = 'UPDATE'
+	 AND l.new_row ->> 'full_name' = 'Padded'
+	WHERE c.full_name LIKE 'Padded%' GROUP BY c.full_name")
+echo "a name padded to 306 characters in $PREV, updated: '$padded' (name, audit rows)"
+if [ "$padded" != "Padded 1" ]; then
+	echo "a padded name of $PREV was not stored trimmed and audited by the update"; failures=$((failures + 1))
+fi
+dropdb protector_padded
 
 # amount_paid written by hand on a booking whose refunds exceed its
 # payments: whether it was what remained or all that was received cannot

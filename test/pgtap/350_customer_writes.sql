@@ -7,7 +7,7 @@
 -- no-break space inside is no e-mail address (it was taken, and its
 -- identity key then held a plain space).
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_cara']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a350000-0000-4000-8000-000000000000', 'W', 'customer-writes');
@@ -86,7 +86,8 @@ SELECT tests.clear_authentication();
 -- 4. a reason is checked however it is written: a customer's direct
 -- cancellation with a direction override is refused as cancel_booking
 -- refuses it (a review of the cancellation stamps' fix); a deactivation's
--- reason with trailing spaces is recorded trimmed, not dropped
+-- reason with trailing spaces is recorded trimmed, not dropped (within
+-- its 500 characters: spaces count against the most)
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status) VALUES
 	('0a350000-0000-4000-8000-00000000b003', '0a350000-0000-4000-8000-000000000000', '0a350000-0000-4000-8000-0000000000a1',
 	 '0a350000-0000-4000-8000-0000000005a1', '0a350000-0000-4000-8000-00000000c001',
@@ -101,7 +102,9 @@ SELECT tests.create_supabase_user('w_agent') \g /dev/null
 INSERT INTO protector.members (id, organization_id, user_id, role)
 VALUES ('0a350000-0000-4000-8000-0000000000e1', '0a350000-0000-4000-8000-000000000000', tests.get_supabase_uid('w_agent'), 'agent');
 SELECT tests.authenticate_as('w_owner');
-SELECT protector.deactivate_staff('0a350000-0000-4000-8000-0000000000e1', 'Left the company' || repeat(' ', 490)) \g /dev/null
+SELECT throws_ok($$SELECT protector.deactivate_staff('0a350000-0000-4000-8000-0000000000e1', 'Left the company' || repeat(' ', 490))$$,
+	'22023', 'p_reason must be 1 to 500 characters', 'a reason padded past 500 characters is refused (its spaces count against the most)');
+SELECT protector.deactivate_staff('0a350000-0000-4000-8000-0000000000e1', 'Left the company' || repeat(' ', 400)) \g /dev/null
 SELECT tests.clear_authentication();
 SELECT is((SELECT details ->> 'reason' FROM protector.staff_activity WHERE action = 'staff.deactivated'
 		   AND details ->> 'member_id' = '0a350000-0000-4000-8000-0000000000e1'),
