@@ -548,9 +548,12 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a closed day has no special_hours',
 			NULL, 'Set closed to false to open the day at special hours, or special_hours to null to close it.');
 	END IF;
-	IF NOT NEW.closed AND NEW.special_hours IS NULL THEN
+	-- (an empty list is none: the day had no hours, open by its row and
+	-- closed by every read)
+	IF NOT NEW.closed AND (NEW.special_hours IS NULL OR NEW.special_hours OPERATOR(pg_catalog.=) '[]'::jsonb) THEN
 		PERFORM protector.raise('invalid_parameter', 'special_hours must be given when closed is false',
-			NULL, 'A day open at special hours lists them, e.g. [["10:00", "14:00"]]; a closure sets closed to true.');
+			CASE WHEN NEW.special_hours IS NOT NULL THEN 'Got an empty list.' END,
+			'A day open at special hours lists them, e.g. [["10:00", "14:00"]]; a closure sets closed to true.');
 	END IF;
 	IF pg_catalog.length(NEW.reason) OPERATOR(pg_catalog.>) 500 THEN
 		PERFORM protector.raise('invalid_parameter', 'reason must be at most 500 characters',

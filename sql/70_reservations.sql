@@ -136,11 +136,26 @@ BEGIN
 							  pg_catalog.to_char(protector_internal.local_time(v_tz, pg_catalog.lower(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
 			'Mark it once it has started, or cancel it.');
 	END IF;
+	-- (nor does a booking that is over take time still to come it did not
+	-- take: moved to start a second ago, a completed booking held the next
+	-- hour's slot; one completed early keeps the rest of its own)
+	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{completed,no_show}'::protector.booking_status[])
+	   AND NEW.during IS DISTINCT FROM OLD.during
+	   AND pg_catalog.upper(NEW.during) OPERATOR(pg_catalog.>) GREATEST(pg_catalog.now(), pg_catalog.upper(OLD.during)) THEN
+		SELECT v.timezone INTO v_tz FROM protector.venues v
+		WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id;
+		v_tz := COALESCE(v_tz, 'UTC');
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a %s booking cannot be moved to a time still to come', NEW.status),
+			pg_catalog.format('Booking %s would end at %s local time (%s), later than now and than its end before.', OLD.id,
+							  pg_catalog.to_char(protector_internal.local_time(v_tz, pg_catalog.upper(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
+			'Correct it within the past.');
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.enforce_status_transition() IS
-'Trigger: booking status changes follow the state machine, and in_progress, completed and no_show only once the booking has started (trusted callers may correct anything); a hold confirmed loses its expiry';
+'Trigger: booking status changes follow the state machine, and in_progress, completed and no_show only once the booking has started, a booking that is over taking no time still to come (trusted callers may correct anything); a hold confirmed loses its expiry';
 
 CREATE TRIGGER enforce_status_transition BEFORE UPDATE OF status, during ON protector.bookings
 	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status

@@ -46,6 +46,14 @@ ALTER TABLE protector_internal.restore_pending ENABLE ROW LEVEL SECURITY;
 ALTER TABLE protector_internal.restore_pending FORCE ROW LEVEL SECURITY;
 COMMENT ON TABLE protector_internal.restore_pending IS
 'Rows a parallel restore loaded before what they refer to; empty once the restore is done (docs/operations.md)';
+-- Dumped: a backup taken between a restore and its finish_restore() keeps
+-- the rows still set aside (they are in no other table; a nightly dump in
+-- that window lost them, and a restore of it reported itself complete).
+-- Restored into another database, each takes an id of that database's
+-- (renumber_restored_pending: the ids of the backup were its sequence's,
+-- which rows set aside there meanwhile draw from too), and a WARNING says
+-- they wait for finish_restore() (restore_pending_loaded).
+SELECT pg_catalog.pg_extension_config_dump('protector_internal.restore_pending', '');
 
 -- After a table's load: insert the rows set aside whose references are
 -- there now, until no more can be; and Realtime, where the restored state
@@ -191,6 +199,52 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.warn_restore_waiting() IS
 'During restores only: a WARNING, once per session, when restored rows wait for rows outside protector''s schemas';
+
+-- A row of restore_pending restored from a backup takes an id of this
+-- database's sequence (the backup's would meet the rows set aside here).
+CREATE FUNCTION protector_internal.renumber_restored_pending()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.id := pg_catalog.nextval('protector_internal.restore_pending_id_seq'::pg_catalog.regclass);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.renumber_restored_pending() IS
+'Trigger (BEFORE INSERT on restore_pending, during restores): a row restored from a backup takes an id of this database''s sequence';
+-- (a load's own: the rows protector's triggers set aside, deeper, number
+-- themselves)
+CREATE TRIGGER renumber_restored_pending BEFORE INSERT ON protector_internal.restore_pending
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() = 0 AND protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.renumber_restored_pending();
+
+-- The rows of an unfinished restore a backup held, restored: a WARNING
+-- names them (nothing else says that the restore is not finished).
+CREATE FUNCTION protector_internal.restore_pending_loaded()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_waiting text;
+BEGIN
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s of %s', t.n, t.relid), ', ' ORDER BY t.relid::text) INTO v_waiting
+	FROM (SELECT r.relid, pg_catalog.count(*) AS n FROM protector_internal.restore_pending r GROUP BY r.relid) t;
+	IF v_waiting IS NOT NULL THEN
+		RAISE WARNING 'the backup holds rows of a restore that was not finished (%)', v_waiting
+			USING DETAIL = 'They are kept in protector_internal.restore_pending, not in their tables, as they were in the database dumped.',
+				  HINT = 'Load what they refer to (auth.users), then run SELECT * FROM protector.finish_restore(); before the database takes bookings.';
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.restore_pending_loaded() IS
+'Trigger (AFTER INSERT statement on restore_pending, during restores): a WARNING naming the rows of an unfinished restore a backup held';
+CREATE TRIGGER restore_pending_loaded AFTER INSERT ON protector_internal.restore_pending
+	FOR EACH STATEMENT WHEN (pg_catalog.pg_trigger_depth() = 0 AND protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.restore_pending_loaded();
 
 -- The end of each load of one of protector's tables (not of an insert
 -- offer_restore_pending makes itself, which goes on in its loop).

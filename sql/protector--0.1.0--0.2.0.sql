@@ -2143,6 +2143,61 @@ ALTER TABLE protector_internal.restore_pending ENABLE ROW LEVEL SECURITY;
 ALTER TABLE protector_internal.restore_pending FORCE ROW LEVEL SECURITY;
 COMMENT ON TABLE protector_internal.restore_pending IS
 'Rows a parallel restore loaded before what they refer to; empty once the restore is done (docs/operations.md)';
+-- Dumped: a backup taken between a restore and its finish_restore() keeps
+-- the rows still set aside (they are in no other table; a nightly dump in
+-- that window lost them, and a restore of it reported itself complete).
+-- Restored into another database, each takes an id of that database's
+-- (renumber_restored_pending: the ids of the backup were its sequence's,
+-- which rows set aside there meanwhile draw from too), and a WARNING says
+-- they wait for finish_restore() (restore_pending_loaded).
+SELECT pg_catalog.pg_extension_config_dump('protector_internal.restore_pending', '');
+
+-- A row of restore_pending restored from a backup takes an id of this
+-- database's sequence (the backup's would meet the rows set aside here).
+CREATE FUNCTION protector_internal.renumber_restored_pending()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.id := pg_catalog.nextval('protector_internal.restore_pending_id_seq'::pg_catalog.regclass);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.renumber_restored_pending() IS
+'Trigger (BEFORE INSERT on restore_pending, during restores): a row restored from a backup takes an id of this database''s sequence';
+-- (a load's own: the rows protector's triggers set aside, deeper, number
+-- themselves)
+CREATE TRIGGER renumber_restored_pending BEFORE INSERT ON protector_internal.restore_pending
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() = 0 AND protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.renumber_restored_pending();
+
+-- The rows of an unfinished restore a backup held, restored: a WARNING
+-- names them (nothing else says that the restore is not finished).
+CREATE FUNCTION protector_internal.restore_pending_loaded()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_waiting text;
+BEGIN
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s of %s', t.n, t.relid), ', ' ORDER BY t.relid::text) INTO v_waiting
+	FROM (SELECT r.relid, pg_catalog.count(*) AS n FROM protector_internal.restore_pending r GROUP BY r.relid) t;
+	IF v_waiting IS NOT NULL THEN
+		RAISE WARNING 'the backup holds rows of a restore that was not finished (%)', v_waiting
+			USING DETAIL = 'They are kept in protector_internal.restore_pending, not in their tables, as they were in the database dumped.',
+				  HINT = 'Load what they refer to (auth.users), then run SELECT * FROM protector.finish_restore(); before the database takes bookings.';
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.restore_pending_loaded() IS
+'Trigger (AFTER INSERT statement on restore_pending, during restores): a WARNING naming the rows of an unfinished restore a backup held';
+CREATE TRIGGER restore_pending_loaded AFTER INSERT ON protector_internal.restore_pending
+	FOR EACH STATEMENT WHEN (pg_catalog.pg_trigger_depth() = 0 AND protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.restore_pending_loaded();
+
 
 -- After a table's load: insert the rows set aside whose references are
 -- there now, until no more can be.
@@ -4223,11 +4278,26 @@ BEGIN
 							  pg_catalog.to_char(protector_internal.local_time(v_tz, pg_catalog.lower(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
 			'Mark it once it has started, or cancel it.');
 	END IF;
+	-- (nor does a booking that is over take time still to come it did not
+	-- take: moved to start a second ago, a completed booking held the next
+	-- hour's slot; one completed early keeps the rest of its own)
+	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{completed,no_show}'::protector.booking_status[])
+	   AND NEW.during IS DISTINCT FROM OLD.during
+	   AND pg_catalog.upper(NEW.during) OPERATOR(pg_catalog.>) GREATEST(pg_catalog.now(), pg_catalog.upper(OLD.during)) THEN
+		SELECT v.timezone INTO v_tz FROM protector.venues v
+		WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id;
+		v_tz := COALESCE(v_tz, 'UTC');
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('a %s booking cannot be moved to a time still to come', NEW.status),
+			pg_catalog.format('Booking %s would end at %s local time (%s), later than now and than its end before.', OLD.id,
+							  pg_catalog.to_char(protector_internal.local_time(v_tz, pg_catalog.upper(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
+			'Correct it within the past.');
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.enforce_status_transition() IS
-'Trigger: booking status changes follow the state machine, and in_progress, completed and no_show only once the booking has started (trusted callers may correct anything); a hold confirmed loses its expiry';
+'Trigger: booking status changes follow the state machine, and in_progress, completed and no_show only once the booking has started, a booking that is over taking no time still to come (trusted callers may correct anything); a hold confirmed loses its expiry';
 
 CREATE OR REPLACE FUNCTION protector.calculate_customer_ltv(p_customer_id uuid)
 RETURNS jsonb
@@ -13208,9 +13278,12 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a closed day has no special_hours',
 			NULL, 'Set closed to false to open the day at special hours, or special_hours to null to close it.');
 	END IF;
-	IF NOT NEW.closed AND NEW.special_hours IS NULL THEN
+	-- (an empty list is none: the day had no hours, open by its row and
+	-- closed by every read)
+	IF NOT NEW.closed AND (NEW.special_hours IS NULL OR NEW.special_hours OPERATOR(pg_catalog.=) '[]'::jsonb) THEN
 		PERFORM protector.raise('invalid_parameter', 'special_hours must be given when closed is false',
-			NULL, 'A day open at special hours lists them, e.g. [["10:00", "14:00"]]; a closure sets closed to true.');
+			CASE WHEN NEW.special_hours IS NOT NULL THEN 'Got an empty list.' END,
+			'A day open at special hours lists them, e.g. [["10:00", "14:00"]]; a closure sets closed to true.');
 	END IF;
 	IF pg_catalog.length(NEW.reason) OPERATOR(pg_catalog.>) 500 THEN
 		PERFORM protector.raise('invalid_parameter', 'reason must be at most 500 characters',

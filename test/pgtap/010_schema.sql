@@ -288,8 +288,9 @@ SELECT set_eq($$
 $$, $$
 	SELECT c.oid::regclass::text FROM pg_class c
 	WHERE c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace) AND c.relkind IN ('r', 'S')
-	  -- a restore's scratch table; announcements not yet sent (a restore announces nothing)
-	  AND c.relname NOT IN ('restore_pending', 'restore_pending_id_seq', 'outbox', 'outbox_id_seq')
+	  -- announcements not yet sent (a restore announces nothing); the
+	  -- ids of rows set aside (restored ones take new ones)
+	  AND c.relname NOT IN ('restore_pending_id_seq', 'outbox', 'outbox_id_seq')
 $$, 'every table and sequence is registered with pg_extension_config_dump');
 
 SELECT * FROM finish();
