@@ -3,7 +3,7 @@
 -- every table) (docs/operations.md).
 --
 -- A restore is recognized by row_security = off, which pg_dump's output
--- sets and only roles that bypass RLS can write with: the audit, workflow
+-- sets, in a superuser's session (src/capabilities.c): the audit, workflow
 -- and live-update triggers leave restored rows alone (they are history,
 -- restored with their audit rows, tasks and notifications), and the
 -- realtime state is applied again (sql/85_realtime.sql).
@@ -221,7 +221,8 @@ CREATE TRIGGER renumber_restored_pending BEFORE INSERT ON protector_internal.res
 	EXECUTE FUNCTION protector_internal.renumber_restored_pending();
 
 -- The rows of an unfinished restore a backup held, restored: a WARNING
--- names them (nothing else says that the restore is not finished).
+-- names them (nothing else says that the restore is not finished): the
+-- rows the statement loaded, not those this restore set aside itself.
 CREATE FUNCTION protector_internal.restore_pending_loaded()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -231,7 +232,7 @@ DECLARE
 	v_waiting text;
 BEGIN
 	SELECT pg_catalog.string_agg(pg_catalog.format('%s of %s', t.n, t.relid), ', ' ORDER BY t.relid::text) INTO v_waiting
-	FROM (SELECT r.relid, pg_catalog.count(*) AS n FROM protector_internal.restore_pending r GROUP BY r.relid) t;
+	FROM (SELECT r.relid, pg_catalog.count(*) AS n FROM loaded r GROUP BY r.relid) t;
 	IF v_waiting IS NOT NULL THEN
 		RAISE WARNING 'the backup holds rows of a restore that was not finished (%)', v_waiting
 			USING DETAIL = 'They are kept in protector_internal.restore_pending, not in their tables, as they were in the database dumped.',
@@ -243,8 +244,13 @@ $$;
 COMMENT ON FUNCTION protector_internal.restore_pending_loaded() IS
 'Trigger (AFTER INSERT statement on restore_pending, during restores): a WARNING naming the rows of an unfinished restore a backup held';
 CREATE TRIGGER restore_pending_loaded AFTER INSERT ON protector_internal.restore_pending
+	REFERENCING NEW TABLE AS loaded
 	FOR EACH STATEMENT WHEN (pg_catalog.pg_trigger_depth() = 0 AND protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.restore_pending_loaded();
+-- (both also under session_replication_role = replica, which Supabase's
+-- data-only recipe sets: its load kept the backup's ids, and said nothing)
+ALTER TABLE protector_internal.restore_pending ENABLE ALWAYS TRIGGER renumber_restored_pending;
+ALTER TABLE protector_internal.restore_pending ENABLE ALWAYS TRIGGER restore_pending_loaded;
 
 -- The end of each load of one of protector's tables (not of an insert
 -- offer_restore_pending makes itself, which goes on in its loop).
@@ -280,8 +286,8 @@ COMMENT ON FUNCTION protector_internal.insert_restored_pending() IS
 -- auth.users a dump of protector's schema alone leaves out), once what
 -- they refer to is there: every row is offered again, as the end of a
 -- load offers them.  The rows still waiting, by table, with a WARNING
--- when any are.  For the role that restored (a superuser, or one that
--- bypasses RLS: 42501 otherwise); it runs as a restore does
+-- when any are.  For the role that restored (a superuser: 42501
+-- otherwise); it runs as a restore does
 -- (row_security off: the rows are history, their triggers leave them be),
 -- except that the database may have taken writes since: the reservation
 -- check sees the bookings that have not ended, and a row that conflicts
@@ -300,7 +306,8 @@ DECLARE
 	v_count bigint;
 	v_refused text;
 BEGIN
-	IF NOT protector_internal.requester_is_trusted() THEN
+	-- (a superuser's rows only are a restore's, src/capabilities.c)
+	IF NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER), false) THEN
 		PERFORM protector.raise('forbidden', 'finish_restore is for the role that restored the database',
 			'It inserts rows as a restore does, past row-level security.', 'Run it as a superuser.');
 	END IF;

@@ -2173,7 +2173,8 @@ CREATE TRIGGER renumber_restored_pending BEFORE INSERT ON protector_internal.res
 	EXECUTE FUNCTION protector_internal.renumber_restored_pending();
 
 -- The rows of an unfinished restore a backup held, restored: a WARNING
--- names them (nothing else says that the restore is not finished).
+-- names them (nothing else says that the restore is not finished): the
+-- rows the statement loaded, not those this restore set aside itself.
 CREATE FUNCTION protector_internal.restore_pending_loaded()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -2183,7 +2184,7 @@ DECLARE
 	v_waiting text;
 BEGIN
 	SELECT pg_catalog.string_agg(pg_catalog.format('%s of %s', t.n, t.relid), ', ' ORDER BY t.relid::text) INTO v_waiting
-	FROM (SELECT r.relid, pg_catalog.count(*) AS n FROM protector_internal.restore_pending r GROUP BY r.relid) t;
+	FROM (SELECT r.relid, pg_catalog.count(*) AS n FROM loaded r GROUP BY r.relid) t;
 	IF v_waiting IS NOT NULL THEN
 		RAISE WARNING 'the backup holds rows of a restore that was not finished (%)', v_waiting
 			USING DETAIL = 'They are kept in protector_internal.restore_pending, not in their tables, as they were in the database dumped.',
@@ -2195,8 +2196,13 @@ $$;
 COMMENT ON FUNCTION protector_internal.restore_pending_loaded() IS
 'Trigger (AFTER INSERT statement on restore_pending, during restores): a WARNING naming the rows of an unfinished restore a backup held';
 CREATE TRIGGER restore_pending_loaded AFTER INSERT ON protector_internal.restore_pending
+	REFERENCING NEW TABLE AS loaded
 	FOR EACH STATEMENT WHEN (pg_catalog.pg_trigger_depth() = 0 AND protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.restore_pending_loaded();
+-- (both also under session_replication_role = replica, which Supabase's
+-- data-only recipe sets: its load kept the backup's ids, and said nothing)
+ALTER TABLE protector_internal.restore_pending ENABLE ALWAYS TRIGGER renumber_restored_pending;
+ALTER TABLE protector_internal.restore_pending ENABLE ALWAYS TRIGGER restore_pending_loaded;
 
 
 -- After a table's load: insert the rows set aside whose references are
@@ -15747,7 +15753,8 @@ DECLARE
 	v_count bigint;
 	v_refused text;
 BEGIN
-	IF NOT protector_internal.requester_is_trusted() THEN
+	-- (a superuser's rows only are a restore's, src/capabilities.c)
+	IF NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER), false) THEN
 		PERFORM protector.raise('forbidden', 'finish_restore is for the role that restored the database',
 			'It inserts rows as a restore does, past row-level security.', 'Run it as a superuser.');
 	END IF;
@@ -15891,6 +15898,16 @@ ALTER TABLE protector.customers DROP CONSTRAINT customers_full_name_check,
 	ADD CONSTRAINT customers_full_name_check CHECK (length(btrim(full_name)) >= 1 AND length(full_name) <= 200);
 ALTER TABLE protector.tasks DROP CONSTRAINT tasks_title_check,
 	ADD CONSTRAINT tasks_title_check CHECK (length(btrim(title)) >= 1 AND length(title) <= 300);
+-- a day 0.1.0 took as open at an empty list of special hours, which every
+-- read takes for closed: closed (0.2.0 refuses the list, and would refuse
+-- every later change of the row), audited
+SELECT protector_internal.audit_during_update('protector.venue_closures', true);
+SET LOCAL session_replication_role = replica;
+UPDATE protector.venue_closures c SET closed = true, special_hours = NULL
+WHERE NOT c.closed AND c.special_hours OPERATOR(pg_catalog.=) '[]'::jsonb;
+RESET session_replication_role;
+SELECT protector_internal.audit_during_update('protector.venue_closures', false);
+
 DROP FUNCTION protector_internal.audit_during_update(regclass, boolean);
 
 -- (last: every function added above, whatever its place)

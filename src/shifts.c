@@ -35,6 +35,7 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -562,8 +563,13 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 				 errmsg("%s is no active member", member_name(DatumGetUUIDP(member.id))),
 				 errdetail("A booking is assigned only to an active member."),
 				 errhint("Assign someone else.")));
-	/* (as lock_agent() asks of requests: also of imports, which skip it) */
-	if (!member.sees_tasks)
+	/*
+	 * (as lock_agent() asks of requests: also of imports, which skip it;
+	 * a booking that has ended is history, which a role change left with
+	 * them, release_on_role_change)
+	 */
+	protector_range_bounds(latest.values[3], &start, &end);
+	if (!member.sees_tasks && end > GetCurrentTransactionStartTimestamp())
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("the agent's role sees no tasks"),

@@ -50,6 +50,8 @@ psql -X -A -t -d "$SRC" -f test/ops/fingerprint.sql | grep '^protector' >"$WORK/
 restore_without_users
 grep -q "WARNING:  rows restored wait for rows outside protector's schemas that are not there" "$WORK/restore.log" \
 	|| problems+=("no warning about the rows set aside")
+! grep -q "the backup holds rows of a restore" "$WORK/restore.log" \
+	|| problems+=("a warning about an unfinished restore in a backup that held none")
 waiting=$(psql -X -A -t -d "$DST" -c "SELECT count(*) FROM protector_internal.restore_pending")
 [ "$waiting" -gt 0 ] || problems+=("no rows waited (the test's premise): $waiting")
 # a backup taken now (a nightly dump before finish_restore) keeps the rows
@@ -70,6 +72,25 @@ left=$(psql -X -A -t -d "$COPY" -c "SELECT count(*) FROM protector.finish_restor
 [ "$left" = 0 ] || problems+=("finish_restore left rows waiting in the copy: $left")
 psql -X -A -t -d "$COPY" -f test/ops/fingerprint.sql 2>&1 | grep '^protector' >"$WORK/copy.fp" || true
 diff -u "$WORK/source.fp" "$WORK/copy.fp" >"$WORK/copy.diff" || problems+=("the copy's data differs: $(grep -c '^[-+][^-+]' "$WORK/copy.diff") lines")
+dropdb "$COPY"
+# the same as Supabase's data-only recipe loads it (session_replication_role
+# = replica: no trigger fires but those enabled ALWAYS): the rows wait in
+# restore_pending under ids of the copy's, named by the WARNING, until
+# finish_restore() once the users are there
+createdb "$COPY"
+PGOPTIONS="-c client_min_messages=error" psql -X -q -v ON_ERROR_STOP=1 -d "$COPY" -f test/fixtures/supabase.sql \
+	-c "CREATE EXTENSION protector CASCADE"
+pg_dump --data-only -f "$WORK/half-data.sql" "$DST"
+PGOPTIONS="-c session_replication_role=replica" psql -X -q -d "$COPY" -f "$WORK/half-data.sql" >"$WORK/copy.log" 2>&1
+grep -q "WARNING:  the backup holds rows of a restore that was not finished ($waiting of protector.members)" "$WORK/copy.log" \
+	|| problems+=("no warning under replica: $(grep -m1 WARNING "$WORK/copy.log" || true)")
+ids=$(psql -X -A -t -d "$COPY" -c "SELECT count(*) FILTER (WHERE id <= (SELECT last_value FROM protector_internal.restore_pending_id_seq)) || '/' || count(*) FROM protector_internal.restore_pending")
+[ "$ids" = "$waiting/$waiting" ] || problems+=("under replica the rows kept the backup's ids: $ids of the copy's")
+psql -X -q -v ON_ERROR_STOP=1 -d "$COPY" -f "$WORK/users.sql" >/dev/null
+left=$(psql -X -A -t -d "$COPY" -c "SELECT count(*) FROM protector.finish_restore()" 2>"$WORK/finish.log")
+[ "$left" = 0 ] || problems+=("finish_restore left rows waiting in the replica copy: $left")
+members=$(psql -X -A -t -d "$COPY" -c "SELECT count(*) FROM protector.members")
+[ "$members" = "$(psql -X -A -t -d "$SRC" -c "SELECT count(*) FROM protector.members")" ] || problems+=("the replica copy has $members members")
 dropdb "$COPY"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DST" -f "$WORK/users.sql" >/dev/null
 left=$(psql -X -A -t -d "$DST" -c "SELECT count(*) FROM protector.finish_restore()" 2>"$WORK/finish.log")

@@ -235,7 +235,9 @@ dropdb protector_manual
 # character: the update goes through
 createdb -T protector_previous protector_padded
 psql -X -q -v ON_ERROR_STOP=1 -d protector_padded -c "UPDATE protector.customers SET full_name = 'Padded' || repeat(' ', 300)
-	WHERE id = (SELECT min(id::text)::uuid FROM protector.customers)"
+	WHERE id = (SELECT min(id::text)::uuid FROM protector.customers)" \
+	-c "INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, closed, special_hours)
+		SELECT organization_id, id, '2030-01-02', false, '[]' FROM protector.venues ORDER BY id LIMIT 1"
 psql -X -q -v ON_ERROR_STOP=1 -d protector_padded -c "ALTER EXTENSION protector UPDATE"
 padded=$(psql -X -A -t -d protector_padded -c "SELECT c.full_name || ' ' || count(l.*) FROM protector.customers c
 	LEFT JOIN protector.audit_log l ON l.table_name = 'protector.customers' AND l.record_id = c.id::text AND l.op = 'UPDATE'
@@ -244,6 +246,16 @@ padded=$(psql -X -A -t -d protector_padded -c "SELECT c.full_name || ' ' || coun
 echo "a name padded to 306 characters in $PREV, updated: '$padded' (name, audit rows)"
 if [ "$padded" != "Padded 1" ]; then
 	echo "a padded name of $PREV was not stored trimmed and audited by the update"; failures=$((failures + 1))
+fi
+# (and a day open at an empty list of special hours, which every read takes
+# for closed and 0.2.0 refuses: closed, audited)
+emptied=$(psql -X -A -t -d protector_padded -c "SELECT c.closed || ' ' || (c.special_hours IS NULL) || ' ' || count(l.*)
+	FROM protector.venue_closures c LEFT JOIN protector.audit_log l ON l.table_name = 'protector.venue_closures'
+	 AND l.record_id = c.id::text AND l.op = 'UPDATE'
+	WHERE c.closed_on = '2030-01-02' GROUP BY c.closed, c.special_hours")
+echo "a day of $PREV open at no special hours, updated: $emptied (closed, no hours, audit rows)"
+if [ "$emptied" != "true true 1" ]; then
+	echo "a day open at an empty list of special hours was not closed and audited by the update"; failures=$((failures + 1))
 fi
 dropdb protector_padded
 

@@ -15,9 +15,9 @@
 -- 6. a digest that is none is bad input, not "the text has changed";
 -- 7. normalize_phone drops the "(0)" after 00 as after +.
 BEGIN;
-SELECT plan(21);
+SELECT plan(23);
 
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['ce_owner', 'ce_viewer', 'ce_finance', 'ce_operator']) u;
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['ce_owner', 'ce_viewer', 'ce_finance', 'ce_operator', 'ce_agent']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
 	('0a940000-0000-4000-8000-000000000000', 'Comms', 'comms-edges', 'USD');
 UPDATE protector.organizations SET settings = settings || '{"staff": {"require_shifts": false}}'
@@ -25,6 +25,8 @@ WHERE id = '0a940000-0000-4000-8000-000000000000';
 INSERT INTO protector.members (organization_id, user_id, role)
 SELECT '0a940000-0000-4000-8000-000000000000', tests.get_supabase_uid('ce_' || r), r::protector.member_role
 FROM unnest(ARRAY['owner', 'viewer', 'finance', 'operator']) r;
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0a940000-0000-4000-8000-000000000000', tests.get_supabase_uid('ce_agent'), 'agent');
 INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
 	('0a940000-0000-4000-8000-0000000000a1', '0a940000-0000-4000-8000-000000000000', 'V', 'UTC');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity,
@@ -101,6 +103,28 @@ VALUES ('0a940000-0000-4000-8000-0000000000d4', '0a940000-0000-4000-8000-0000000
 		tests.get_supabase_uid('ce_operator'));
 SELECT is((SELECT assignee FROM protector.tasks WHERE booking_id = '0a940000-0000-4000-8000-0000000000d4'),
 	tests.get_supabase_uid('ce_operator'), 'an operator''s imported booking gives them its review task');
+-- a booking that has ended, still confirmed, stays its agent's when they
+-- are made a viewer (release_on_role_change releases what has not ended):
+-- it is corrected, and imported, as history
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, assigned_agent)
+VALUES ('0a940000-0000-4000-8000-0000000000d6', '0a940000-0000-4000-8000-000000000000', '0a940000-0000-4000-8000-0000000000a1',
+		'0a940000-0000-4000-8000-0000000005a1', tstzrange(now() - interval '26 hours', now() - interval '25 hours'), 'confirmed',
+		tests.get_supabase_uid('ce_agent'));
+SELECT tests.clear_authentication();
+UPDATE protector.members SET role = 'viewer' WHERE user_id = tests.get_supabase_uid('ce_agent');
+SELECT tests.authenticate_as('ce_owner');
+UPDATE protector.bookings SET during = tstzrange(lower(during) - interval '1 hour', upper(during) - interval '1 hour')
+WHERE id = '0a940000-0000-4000-8000-0000000000d6';
+SELECT is((SELECT format('%s %s', assigned_agent = tests.get_supabase_uid('ce_agent'), upper(during) = now() - interval '26 hours')
+		   FROM protector.bookings WHERE id = '0a940000-0000-4000-8000-0000000000d6'),
+	't t', 'a past booking of an agent made a viewer is corrected an hour earlier, theirs still');
+SELECT tests.authenticate_as_service_role();
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, assigned_agent)
+VALUES ('0a940000-0000-4000-8000-0000000000d7', '0a940000-0000-4000-8000-000000000000', '0a940000-0000-4000-8000-0000000000a1',
+		'0a940000-0000-4000-8000-0000000005a1', tstzrange(now() - interval '50 hours', now() - interval '49 hours'), 'confirmed',
+		tests.get_supabase_uid('ce_agent'));
+SELECT is((SELECT count(*) FROM protector.bookings WHERE id = '0a940000-0000-4000-8000-0000000000d7'), 1::bigint,
+	'... and a past confirmed booking of theirs is imported as it was');
 SELECT tests.clear_authentication();
 
 -- 4. the most counts every character
