@@ -222,6 +222,7 @@ DECLARE
 	v_refunded numeric;
 	v_after numeric;			-- paid less refunded, with this row as it will be
 	v_before numeric;			-- ... as it was
+	v_pending text;				-- a cancellation's refund waiting
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
 		v_row := OLD;
@@ -261,6 +262,28 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('a payment in %s for a booking in %s', NEW.currency, v_currency),
 			'A booking is paid in its own currency.', 'Convert the amount, or record it in the booking''s currency.');
+	END IF;
+	-- a refund recorded anew while the cancellation's own waits to be paid
+	-- out counts it twice: with a fee of half or more, within what was
+	-- paid, so the limit below let it through (the fee given back too);
+	-- its outcome is settle_payment's (refunds to vouchers, and protector's
+	-- own, which name their reason, aside)
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND NEW.kind OPERATOR(pg_catalog.=) 'refund'
+	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[]) AND NEW.voucher_id IS NULL
+	   AND COALESCE(NEW.details OPERATOR(pg_catalog.->>) 'reason', '')
+		   OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show,paid after cancellation}'::text[]) THEN
+		SELECT pg_catalog.format('%s of %s %s', p.id, p.amount, p.currency) INTO v_pending
+		FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.booking_id
+		  AND p.id OPERATOR(pg_catalog.<>) NEW.id AND p.kind OPERATOR(pg_catalog.=) 'refund'
+		  AND p.status OPERATOR(pg_catalog.=) 'pending' AND p.voucher_id IS NULL
+		  AND p.details OPERATOR(pg_catalog.->>) 'reason' OPERATOR(pg_catalog.=) ANY ('{cancelled,no_show,paid after cancellation}'::text[])
+		ORDER BY p.created_at LIMIT 1;
+		IF v_pending IS NOT NULL THEN
+			PERFORM protector.raise('invalid_parameter', 'the cancellation''s refund is pending',
+				pg_catalog.format('Refund %s waits to be paid out; a new refund would count it twice.', v_pending),
+				'Record its outcome with settle_payment(); a further refund once it is settled.');
+		END IF;
 	END IF;
 	-- (after the lock: a new snapshot sees the payments committed meanwhile)
 	SELECT l.paid, l.refunded INTO v_paid, v_refunded

@@ -173,9 +173,10 @@ BEGIN
 		(1, 'bookings', c.bookings::numeric, p.bookings::numeric),
 		(2, 'guests', c.guests::numeric, p.guests::numeric),
 		(3, 'revenue', c.revenue, p.revenue),
+		-- (money: to the cent, half to even, as every amount computed)
 		(4, 'average_booking_value',
-			pg_catalog.round(c.booked_value OPERATOR(pg_catalog./) NULLIF(c.valued_bookings, 0), 2),
-			pg_catalog.round(p.booked_value OPERATOR(pg_catalog./) NULLIF(p.valued_bookings, 0), 2)),
+			protector.round_money(c.booked_value OPERATOR(pg_catalog./) NULLIF(c.valued_bookings, 0)),
+			protector.round_money(p.booked_value OPERATOR(pg_catalog./) NULLIF(p.valued_bookings, 0))),
 		(5, 'cancellation_rate',
 			pg_catalog.round(c.cancelled::numeric OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(c.bookings, 0), 1),
 			pg_catalog.round(p.cancelled::numeric OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) NULLIF(p.bookings, 0), 1)),

@@ -1,0 +1,69 @@
+-- Money edges found by an attack review:
+-- 1. a refund recorded anew (record_payment) while the cancellation's own
+--    waits to be paid out counts it twice: with a fee of half or more it
+--    stayed within what was paid, and the fee the cancellation kept was
+--    given back too (docs/payments.md said it was refused);
+-- 2. the dashboard's average booking value is money: to the cent, half
+--    to even (20.01 / 2 = 10.005 is 10.00; it said 10.01).
+BEGIN;
+SELECT plan(7);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['ro_owner', 'ro_finance']) u;
+INSERT INTO protector.organizations (id, name, slug, currency, timezone)
+VALUES ('0a960000-0000-4000-8000-000000000000', 'Refund once', 'refund-once', 'EUR', 'UTC');
+INSERT INTO protector.members (organization_id, user_id, role)
+SELECT '0a960000-0000-4000-8000-000000000000', tests.get_supabase_uid('ro_' || r), r::protector.member_role
+FROM unnest(ARRAY['owner', 'finance']) r;
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a960000-0000-4000-8000-0000000000a1', '0a960000-0000-4000-8000-000000000000', 'V', 'UTC');
+-- the Vault of docs/payments.md: 20 + 25 per person, its tiers of fees
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
+								price, price_per_person, currency, mode, settings) VALUES
+	('0a960000-0000-4000-8000-0000000005a1', '0a960000-0000-4000-8000-000000000000', '0a960000-0000-4000-8000-0000000000a1',
+	 'Vault', '60 minutes', '60 minutes', '30 days', 10, 8, 20, 25, 'EUR', 'shared',
+	 '{"cancellation_fees": [{"within_hours": 72, "fee_percent": 10}, {"within_hours": 48, "fee_percent": 50},
+							 {"within_hours": 24, "fee_percent": 100}]}');
+CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
+GRANT SELECT, INSERT ON ids TO authenticated;
+
+-- 1. a party of 4: 20 + 25 x 4 = 120, paid; cancelled 31 hours ahead (the
+-- 48-hour tier): 50% x 120 = 60 kept, 120 - 60 = 60 to be refunded
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, party_size, unit_price, total_price)
+VALUES ('0a960000-0000-4000-8000-0000000000b1', '0a960000-0000-4000-8000-000000000000', '0a960000-0000-4000-8000-0000000000a1',
+		'0a960000-0000-4000-8000-0000000005a1',
+		tstzrange(date_trunc('hour', now()) + interval '31 hours', date_trunc('hour', now()) + interval '32 hours'), 'confirmed', 4,
+		25, 120);
+SELECT tests.authenticate_as('ro_finance');
+SELECT is((SELECT r ->> 'amount_paid' FROM protector.record_payment('0a960000-0000-4000-8000-0000000000b1', 120, 'stripe', 'pi_1') r),
+	'120.00', 'a booking of 20 + 25 x 4 = 120 is paid 120');
+SELECT tests.authenticate_as('ro_owner');
+SELECT is((SELECT format('%s %s', j ->> 'cancellation_fee', j ->> 'refund_amount')
+		   FROM protector.cancel_booking('0a960000-0000-4000-8000-0000000000b1') j),
+	'60.00 60.00', 'cancelled 31 hours ahead: 50% x 120 = 60 kept, 60 to be refunded');
+SELECT tests.authenticate_as('ro_finance');
+INSERT INTO ids SELECT 'pending', id FROM protector.payments
+WHERE booking_id = '0a960000-0000-4000-8000-0000000000b1' AND kind = 'refund' AND status = 'pending';
+SELECT throws_ok($$SELECT protector.record_payment('0a960000-0000-4000-8000-0000000000b1', 60, p_kind => 'refund')$$,
+	'22023', 'the cancellation''s refund is pending',
+	'the 60 recorded anew while the cancellation''s 60 waits is refused (it would give back the fee: 120 refunded)');
+SELECT is((SELECT r ->> 'amount_paid' FROM protector.settle_payment((SELECT id FROM ids WHERE name = 'pending')) r),
+	'60.00', 'settled: 120 - 60 = 60 kept');
+SELECT is((SELECT r ->> 'amount_paid' FROM protector.record_payment('0a960000-0000-4000-8000-0000000000b1', 60, p_kind => 'refund',
+																   p_details => '{"note": "fee waived"}') r),
+	'0.00', 'once settled, the fee given back as a gesture is a refund of its own: 60 - 60 = 0');
+SELECT tests.clear_authentication();
+
+-- 2. two bookings later today, 10.00 and 10.01: (10.00 + 10.01) / 2 = 10.005
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, unit_price, total_price)
+SELECT '0a960000-0000-4000-8000-000000000000', '0a960000-0000-4000-8000-0000000000a1', '0a960000-0000-4000-8000-0000000005a1',
+	   tstzrange(date_trunc('day', now()) + interval '23 hours', date_trunc('day', now()) + interval '24 hours'), 'confirmed', p, p
+FROM unnest(ARRAY[10.00, 10.01]) p;
+SELECT tests.authenticate_as('ro_owner');
+SELECT is((SELECT value FROM protector.get_dashboard_stats('0a960000-0000-4000-8000-000000000000')
+		   WHERE metric = 'average_booking_value'), 10.00,
+	'the average booking value of 10.00 and 10.01 is 10.005, to the cent half to even: 10.00');
+SELECT is((SELECT protector.round_money(20.01 / 2)), 10.00, '... as round_money has it');
+SELECT tests.clear_authentication();
+
+SELECT * FROM finish();
+ROLLBACK;
