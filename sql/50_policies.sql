@@ -180,5 +180,10 @@ CREATE POLICY notifications_delete ON protector.notifications FOR DELETE TO auth
 		   AND (recipient_id IS NULL OR recipient_id = (SELECT protector.current_user_id())));
 
 -- audit_log: nobody writes it but the audit trigger (no write grants).
+-- An owner's invitation is read by owners only, as the table's policy has
+-- it (admins read its address, name and role in its audit rows).
 CREATE POLICY audit_log_select ON protector.audit_log FOR SELECT TO authenticated
-	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('audit.read'))::uuid[]));
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('audit.read'))::uuid[])
+		   AND (table_name <> 'protector.staff_invitations'
+				OR (COALESCE(new_row ->> 'role', '') <> 'owner' AND COALESCE(old_row ->> 'role', '') <> 'owner')
+				OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));

@@ -99,14 +99,16 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	-- (spaces at the ends count against the most, not towards the least:
-	-- 'x' and 20 MB of spaces is no text of 1 to 200 characters)
+	-- 'x' and 20 MB of spaces is no text of 1 to 200 characters; nor is a
+	-- name of no-break or ideographic spaces one of 1, which the RPCs
+	-- passed on for a trigger to refuse naming a column, not the parameter)
 	IF (p_value IS NULL AND p_min OPERATOR(pg_catalog.>) 0)
-	   OR pg_catalog.length(pg_catalog.btrim(p_value)) OPERATOR(pg_catalog.<) p_min
+	   OR pg_catalog.length(protector_internal.trim_spaces(p_value)) OPERATOR(pg_catalog.<) p_min
 	   OR pg_catalog.length(p_value) OPERATOR(pg_catalog.>) p_max THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be %s to %s characters', p_parameter, p_min, p_max),
 			pg_catalog.format('Got %s characters.', COALESCE(CASE WHEN pg_catalog.length(p_value) OPERATOR(pg_catalog.>) p_max
 															   THEN pg_catalog.length(p_value)
-															   ELSE pg_catalog.length(pg_catalog.btrim(p_value)) END::text, 'NULL, 0')));
+															   ELSE pg_catalog.length(protector_internal.trim_spaces(p_value)) END::text, 'NULL, 0')));
 	END IF;
 	IF NOT protector_internal.text_is_clean(p_value) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s holds control or invisible direction characters', p_parameter));

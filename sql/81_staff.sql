@@ -1228,11 +1228,16 @@ AS $$
 DECLARE
 	v_keys text[] := ARRAY[pg_catalog.lower(pg_catalog.btrim(OLD.email) COLLATE "C")];
 	v_auth text;
+	-- (a deactivation withdraws those to the member's addresses too: the
+	-- fired member who then deleted their account, the membership with
+	-- it, came back by one at their next sign-in, and their sign-in
+	-- address is gone by then)
+	v_gone boolean := TG_OP OPERATOR(pg_catalog.=) 'DELETE' OR (OLD.active AND NOT NEW.active);
 BEGIN
 	-- (the member's sign-in address too, which an invitation was accepted
 	-- by; none where there is no auth.users protector may read, or it is
 	-- gone already)
-	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND protector_internal.auth_users_with('email') THEN
+	IF v_gone AND protector_internal.auth_users_with('email') THEN
 		EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1' INTO v_auth USING OLD.user_id;
 		v_keys := v_keys OPERATOR(pg_catalog.||) pg_catalog.lower(pg_catalog.btrim(v_auth) COLLATE "C");
 	END IF;
@@ -1264,7 +1269,7 @@ BEGIN
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
 	  AND (x.created_by OPERATOR(pg_catalog.=) OLD.user_id
-		   OR (TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)
+		   OR (v_gone AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)
 			   AND (x.role OPERATOR(pg_catalog.<>) 'owner' OR protector.current_user_id() IS NULL
 					OR x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(v_auth) COLLATE "C")
 					OR OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage_owners')))));
@@ -1272,7 +1277,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.withdraw_member_invitations() IS
-'Trigger (AFTER UPDATE OF active, role, or DELETE on members): the open invitations a member issued go when they are deactivated, deleted or given another role; those to a deleted member''s address go with the membership';
+'Trigger (AFTER UPDATE OF active, role, or DELETE on members): the open invitations a member issued go when they are deactivated, deleted or given another role; those to a deactivated or deleted member''s addresses go with the membership';
 CREATE TRIGGER withdraw_member_invitations AFTER UPDATE OF active, role ON protector.members
 	FOR EACH ROW WHEN (((OLD.active AND NOT NEW.active) OR OLD.role IS DISTINCT FROM NEW.role) AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.withdraw_member_invitations();

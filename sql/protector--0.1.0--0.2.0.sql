@@ -4875,14 +4875,16 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	-- (spaces at the ends count against the most, not towards the least:
-	-- 'x' and 20 MB of spaces is no text of 1 to 200 characters)
+	-- 'x' and 20 MB of spaces is no text of 1 to 200 characters; nor is a
+	-- name of no-break or ideographic spaces one of 1, which the RPCs
+	-- passed on for a trigger to refuse naming a column, not the parameter)
 	IF (p_value IS NULL AND p_min OPERATOR(pg_catalog.>) 0)
-	   OR pg_catalog.length(pg_catalog.btrim(p_value)) OPERATOR(pg_catalog.<) p_min
+	   OR pg_catalog.length(protector_internal.trim_spaces(p_value)) OPERATOR(pg_catalog.<) p_min
 	   OR pg_catalog.length(p_value) OPERATOR(pg_catalog.>) p_max THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be %s to %s characters', p_parameter, p_min, p_max),
 			pg_catalog.format('Got %s characters.', COALESCE(CASE WHEN pg_catalog.length(p_value) OPERATOR(pg_catalog.>) p_max
 															   THEN pg_catalog.length(p_value)
-															   ELSE pg_catalog.length(pg_catalog.btrim(p_value)) END::text, 'NULL, 0')));
+															   ELSE pg_catalog.length(protector_internal.trim_spaces(p_value)) END::text, 'NULL, 0')));
 	END IF;
 	IF NOT protector_internal.text_is_clean(p_value) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s holds control or invisible direction characters', p_parameter));
@@ -13443,11 +13445,16 @@ AS $$
 DECLARE
 	v_keys text[] := ARRAY[pg_catalog.lower(pg_catalog.btrim(OLD.email) COLLATE "C")];
 	v_auth text;
+	-- (a deactivation withdraws those to the member's addresses too: the
+	-- fired member who then deleted their account, the membership with
+	-- it, came back by one at their next sign-in, and their sign-in
+	-- address is gone by then)
+	v_gone boolean := TG_OP OPERATOR(pg_catalog.=) 'DELETE' OR (OLD.active AND NOT NEW.active);
 BEGIN
 	-- (the member's sign-in address too, which an invitation was accepted
 	-- by; none where there is no auth.users protector may read, or it is
 	-- gone already)
-	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND protector_internal.auth_users_with('email') THEN
+	IF v_gone AND protector_internal.auth_users_with('email') THEN
 		EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1' INTO v_auth USING OLD.user_id;
 		v_keys := v_keys OPERATOR(pg_catalog.||) pg_catalog.lower(pg_catalog.btrim(v_auth) COLLATE "C");
 	END IF;
@@ -13479,7 +13486,7 @@ BEGIN
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
 	  AND (x.created_by OPERATOR(pg_catalog.=) OLD.user_id
-		   OR (TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)
+		   OR (v_gone AND x.email_key OPERATOR(pg_catalog.=) ANY (v_keys)
 			   AND (x.role OPERATOR(pg_catalog.<>) 'owner' OR protector.current_user_id() IS NULL
 					OR x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(v_auth) COLLATE "C")
 					OR OLD.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage_owners')))));
@@ -13487,7 +13494,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.withdraw_member_invitations() IS
-'Trigger (AFTER UPDATE OF active, role, or DELETE on members): the open invitations a member issued go when they are deactivated, deleted or given another role; those to a deleted member''s address go with the membership';
+'Trigger (AFTER UPDATE OF active, role, or DELETE on members): the open invitations a member issued go when they are deactivated, deleted or given another role; those to a deactivated or deleted member''s addresses go with the membership';
 REVOKE ALL ON FUNCTION protector_internal.withdraw_member_invitations() FROM PUBLIC;
 CREATE TRIGGER withdraw_member_invitations AFTER UPDATE OF active, role ON protector.members
 	FOR EACH ROW WHEN (((OLD.active AND NOT NEW.active) OR OLD.role IS DISTINCT FROM NEW.role) AND NOT protector_internal.restoring())
@@ -15931,6 +15938,13 @@ UPDATE protector.venue_closures c SET closed = true, special_hours = NULL
 WHERE NOT c.closed AND c.special_hours OPERATOR(pg_catalog.=) '[]'::jsonb;
 RESET session_replication_role;
 SELECT protector_internal.audit_during_update('protector.venue_closures', false);
+
+-- an owner's invitation's audit rows are owners' only, as the invitation is
+ALTER POLICY audit_log_select ON protector.audit_log
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('audit.read'))::uuid[])
+		   AND (table_name <> 'protector.staff_invitations'
+				OR (COALESCE(new_row ->> 'role', '') <> 'owner' AND COALESCE(old_row ->> 'role', '') <> 'owner')
+				OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
 
 DROP FUNCTION protector_internal.audit_during_update(regclass, boolean);
 

@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(50);
+SELECT plan(51);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -120,16 +120,22 @@ SELECT throws_ok($$UPDATE protector.staff_shifts SET during = tstzrange(pg_temp.
 	'22023', 'shifts are for active members', 'a deactivated member''s shift moved to next week: refused');
 
 -- 4. only owners withdraw owners' invitations, also through a
--- deactivation: the owner invited Agent's address to be an owner; an
--- admin, who does not see owners' invitations, deactivates Agent (an
--- invitation to a member's address re-admits nobody)
+-- deactivation: the owner invited an heir's address to be an owner, which
+-- an admin, who does not see owners' invitations, writes on Agent's row
+-- before deactivating Agent: it stays.  One to Agent's sign-in address
+-- goes whoever deactivates them (the fired member who deleted their
+-- account came back by it, pgTAP 970).
 SELECT tests.authenticate_as('x_owner');
+SELECT protector.create_staff_member('0a320000-0000-4000-8000-000000000000', 'x_heir@test.invalid', 'owner') \g /dev/null
 SELECT protector.create_staff_member('0a320000-0000-4000-8000-000000000000', 'x_agent@test.invalid', 'owner') \g /dev/null
 SELECT tests.authenticate_as('x_admin');
+UPDATE protector.members SET email = 'x_heir@test.invalid' WHERE id = '0a320000-0000-4000-8000-0000000000e5';
 SELECT protector.deactivate_staff('0a320000-0000-4000-8000-0000000000e5') \g /dev/null
 SELECT tests.clear_authentication();
-SELECT is((SELECT count(*)::int FROM protector.staff_invitations WHERE email_key = 'x_agent@test.invalid' AND accepted_at IS NULL), 1,
-	'an admin''s deactivation leaves the owner''s open invitation to the member''s address');
+SELECT is((SELECT count(*)::int FROM protector.staff_invitations WHERE email_key = 'x_heir@test.invalid' AND accepted_at IS NULL), 1,
+	'an admin''s deactivation leaves the owner''s open invitation to the address written on the member''s row');
+SELECT is((SELECT count(*)::int FROM protector.staff_invitations WHERE email_key = 'x_agent@test.invalid' AND accepted_at IS NULL), 0,
+	'... and withdraws the owner''s one to the member''s sign-in address');
 
 -- 5. the owner of another organization learns nothing from the shift
 -- checks: the policy answers as it would for any member
