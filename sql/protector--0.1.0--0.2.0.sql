@@ -2975,7 +2975,10 @@ BEGIN
 				  AND b.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[])) THEN
 			PERFORM protector.raise('invalid_parameter', 'a voucher pays only a held, pending or confirmed booking');
 		END IF;
-		IF v.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+		-- (as of now, the clock's: a voucher retired while this transaction
+		-- waited for its lock was retired later than the transaction began,
+		-- and paid the whole booking)
+		IF v.expires_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp() THEN
 			PERFORM protector.raise('invalid_parameter', 'this voucher has expired',
 				pg_catalog.format('It expired at %s.', protector_internal.iso_text(v.expires_at)));
 		END IF;
@@ -3329,6 +3332,10 @@ BEGIN
 		v_new := NEW.promo_code_id;
 	END IF;
 	IF v_old IS NOT NULL AND v_old IS DISTINCT FROM v_new THEN
+		-- (waiting at most protector.lock_timeout, as a booking with the
+		-- code does: a cancellation waited for a code held open for ever,
+		-- its booking locked meanwhile)
+		PERFORM protector_internal.lock_row('protector.promo_codes', v_old, 'promo code');
 		UPDATE protector.promo_codes x SET times_used = GREATEST(x.times_used OPERATOR(pg_catalog.-) 1, 0)
 		WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) v_old;
 	END IF;
@@ -15036,12 +15043,12 @@ GRANT EXECUTE ON FUNCTION protector_internal.lock_agent(uuid, uuid) TO authentic
 -- could never be spent): its part is the pending refund
 CREATE FUNCTION protector_internal.live_voucher_paid(p_organization_id uuid, p_booking_id uuid)
 RETURNS numeric
-LANGUAGE sql STABLE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 RETURN (SELECT COALESCE(pg_catalog.sum(GREATEST(protector_internal.voucher_paid(p_organization_id, p_booking_id, v.id), 0)), 0)
 		FROM protector.vouchers v
 		WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
-		  AND (v.expires_at IS NULL OR v.expires_at OPERATOR(pg_catalog.>) pg_catalog.now())
+		  AND (v.expires_at IS NULL OR v.expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp())
 		  AND v.id OPERATOR(pg_catalog.=) ANY (ARRAY(
 				SELECT p.voucher_id FROM protector.payments p
 				WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -15060,30 +15067,32 @@ AS $$
 DECLARE
 	v_left numeric := p_amount;
 	v_amount numeric;
+	v_voucher uuid;
 	r record;
 BEGIN
-	-- (every voucher of the booking locked at once, in the order of their
+	-- (every voucher of the booking locked first, in the order of their
 	-- ids, as no other writer takes two: two cancellations of bookings
-	-- paid by the same two vouchers, used in opposite orders, deadlocked)
-	PERFORM FROM protector.vouchers v
-	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND v.id OPERATOR(pg_catalog.=) ANY (ARRAY(
-			SELECT p.voucher_id FROM protector.payments p
-			WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
-			  AND p.voucher_id IS NOT NULL))
-	ORDER BY v.id
-	FOR UPDATE;
+	-- paid by the same two vouchers, used in opposite orders, deadlocked;
+	-- each wait at most protector.lock_timeout, as a redemption's)
+	FOR v_voucher IN
+		SELECT DISTINCT p.voucher_id FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
+		  AND p.voucher_id IS NOT NULL
+		ORDER BY 1
+	LOOP
+		PERFORM protector_internal.lock_row('protector.vouchers', v_voucher, 'voucher');
+	END LOOP;
 	-- (used last: the latest payment, by its time, then by its id, which a
 	-- backend hands out in increasing order: two vouchers used in one
-	-- transaction share a time; not to one that has expired: it could
-	-- never be spent)
+	-- transaction share a time; not to one that has expired by the clock,
+	-- read once they are locked: it could never be spent)
 	FOR r IN
 		SELECT p.voucher_id FROM protector.payments p
 		JOIN protector.vouchers v ON v.organization_id OPERATOR(pg_catalog.=) p.organization_id
 								  AND v.id OPERATOR(pg_catalog.=) p.voucher_id
 		WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
 		  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.kind OPERATOR(pg_catalog.=) 'payment'
-		  AND (v.expires_at IS NULL OR v.expires_at OPERATOR(pg_catalog.>) pg_catalog.now())
+		  AND (v.expires_at IS NULL OR v.expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp())
 		GROUP BY p.voucher_id
 		ORDER BY pg_catalog.max(p.created_at) DESC,
 				 (pg_catalog.array_agg(p.id ORDER BY p.created_at DESC, p.id DESC))[1] DESC, p.voucher_id

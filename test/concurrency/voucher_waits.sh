@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# test/concurrency/voucher_waits.sh — a cancellation or a redemption that
+# waits while a voucher is retired, and the waits of a cancellation for a
+# promo code's or a voucher's row (found by an attack review with
+# concurrent sessions).
+# 1. A booking paid partly by a voucher; a session holds the booking (a
+#    pending payment, open); the cancellation waits for it; meanwhile the
+#    voucher is retired (expires_at = now(), committed).  The
+#    cancellation then gives nothing back to the voucher, which could
+#    never be spent: its part is a pending cash refund.  (Expiry was
+#    judged against the cancellation's now(), its transaction's start,
+#    earlier than the retirement: 60 went into the dead voucher.)
+# 2. The same for a redemption waiting for the booking: refused,
+#    22023 "this voucher has expired" (it paid the whole booking).
+# 3. A promo code's row, and a voucher's, held open by another session: a
+#    cancellation of a booking with the code, or paid by the voucher,
+#    waits at most protector.lock_timeout (40001 "the promo code is
+#    busy", "the voucher is busy"), as a new booking or a redemption
+#    does; it waited for as long as the row was held, its booking locked
+#    meanwhile.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_voucher_waits
+
+ORG=0f980000-0000-4000-8000-000000000000
+V=0f980000-0000-4000-8000-0000000000a1
+S=0f980000-0000-4000-8000-0000000005a1
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES ('$ORG', 'Waits', 'voucher-waits', 'UTC', 'EUR');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('$V', '$ORG', 'V', 'UTC');
+-- Vault: 20 + 25 per person, a 50% fee on cancellations
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
+								price, price_per_person, settings)
+VALUES ('$S', '$ORG', '$V', 'Vault', '60 minutes', '60 minutes', '400 days', 1, 8, 20, 25,
+		'{"cancellation_fees": [{"within_hours": 5000, "fee_percent": 50}]}');
+SQL
+failures=0
+# wait_for APP CONDITION: until the session named APP is where CONDITION
+# (of pg_stat_activity) says, at most 20 s
+wait_for() {
+	for _ in $(seq 1 200); do
+		[ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND $2")" = 1 ] && return 0
+		sleep 0.1
+	done
+	echo "# $1 never reached: $2"
+}
+# book HOUR [VOUCHER_AMOUNT]: a booking of 4 (20 + 25 x 4 = 120) at HOUR
+# hours into the day five days ahead, 50 by card and 70 by a voucher of
+# 100; prints "booking voucher-code"
+book() {
+	psql -X -A -t -F ' ' -v ON_ERROR_STOP=1 -d "$DB" <<SQL | tail -1
+SELECT protector.create_voucher('$ORG', 100) ->> 'code' AS v \gset
+SELECT protector.create_booking('$S', NULL, date_trunc('day', now()) + interval '5 days' + $1 * interval '1 hour', 4) ->> 'id' AS b \gset
+SELECT protector.record_payment(:'b', 50, 'stripe', 'card$1') IS NULL \g /dev/null
+SELECT protector.redeem_voucher(:'b', :'v') IS NULL \g /dev/null
+SELECT :'b', :'v';
+SQL
+}
+
+# 1. cancellation, the voucher retired while it waits for the booking
+read -r B VC < <(book 10)
+PGAPPNAME=holder psql -X -q -d "$DB" -c "BEGIN" \
+	-c "SELECT protector.record_payment('$B', 10, 'stripe', 'held1', p_status => 'pending')" \
+	-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null 2>&1 &
+wait_for holder "query LIKE 'SELECT pg_sleep%'"
+PGAPPNAME=canceller psql -X -A -t -d "$DB" -c "SELECT protector.cancel_booking('$B') -> 'details' -> 'refund' ->> 'to_vouchers'" \
+	>"$WORK/cancel.out" 2>&1 &
+wait_for canceller "wait_event_type = 'Lock'"
+psql -X -q -d "$DB" -c "UPDATE protector.vouchers SET expires_at = now() WHERE code = '$VC'"
+wait
+# (120 paid: 50 + 70 by the voucher; the fee 50% x 120 = 60 kept, 60 back:
+# none to the retired voucher, all of it a pending cash refund)
+got=$(psql -X -A -t -d "$DB" -c "SELECT v.balance || ' ' || COALESCE((SELECT sum(p.amount) FROM protector.payments p
+		WHERE p.booking_id = '$B' AND p.kind = 'refund' AND p.status = 'pending' AND p.voucher_id IS NULL), 0)
+	FROM protector.vouchers v WHERE v.code = '$VC'")
+if [ "$(tail -1 "$WORK/cancel.out")" = "0" ] && [ "$got" = "30.00 60.00" ]; then
+	echo "ok 1 - a voucher retired while a cancellation waited gets nothing back: 60 pending in cash, its balance 100 - 70 = 30"
+else
+	echo "not ok 1 - a voucher retired while a cancellation waited: to vouchers '$(tail -1 "$WORK/cancel.out")', balance and pending refund '$got' (want 0; 30.00 60.00)"
+	failures=$((failures + 1))
+fi
+
+# 2. redemption, the voucher retired while it waits for the booking
+VC2=$(psql -X -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT protector.create_voucher('$ORG', 100) ->> 'code'")
+B2=$(psql -X -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT protector.create_booking('$S', NULL, date_trunc('day', now()) + interval '5 days 12 hours', 4) ->> 'id'")
+PGAPPNAME=holder psql -X -q -d "$DB" -c "BEGIN" \
+	-c "SELECT protector.record_payment('$B2', 10, 'stripe', 'held2', p_status => 'pending')" \
+	-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null 2>&1 &
+wait_for holder "query LIKE 'SELECT pg_sleep%'"
+PGAPPNAME=redeemer PGOPTIONS="-c protector.lock_timeout=10000" psql -X -A -t -d "$DB" -v VERBOSITY=terse \
+	-c "SELECT protector.redeem_voucher('$B2', '$VC2') ->> 'amount'" >"$WORK/redeem.out" 2>&1 &
+wait_for redeemer "wait_event_type = 'Lock'"
+psql -X -q -d "$DB" -c "UPDATE protector.vouchers SET expires_at = now() WHERE code = '$VC2'"
+wait
+if grep -q "this voucher has expired" "$WORK/redeem.out"; then
+	echo "ok 2 - a voucher retired while a redemption waited for it is refused as expired"
+else
+	echo "not ok 2 - a voucher retired while a redemption waited for it: $(tail -1 "$WORK/redeem.out")"
+	failures=$((failures + 1))
+fi
+
+# 3. the waits of a cancellation for a code's and a voucher's row
+CODE=$(psql -X -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT protector.create_promo_code('$ORG', 'percent', 10) ->> 'code'")
+B3=$(psql -X -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT protector.create_booking('$S', NULL, date_trunc('day', now()) + interval '5 days 14 hours', 2, p_promo_code => '$CODE') ->> 'id'")
+read -r B4 VC4 < <(book 16)
+for what in "promo code|UPDATE protector.promo_codes SET description = 'held' WHERE code = '$CODE'|$B3" \
+	"voucher|UPDATE protector.vouchers SET note = 'held' WHERE code = '$VC4'|$B4"; do
+	IFS='|' read -r name hold booking <<<"$what"
+	PGAPPNAME=holder psql -X -q -d "$DB" -c "BEGIN" -c "$hold" -c "SELECT pg_sleep(6)" -c "COMMIT" >/dev/null 2>&1 &
+	holder=$!
+	wait_for holder "query LIKE 'SELECT pg_sleep%'"
+	start=$(date +%s%N)
+	out=$(PGOPTIONS="-c protector.lock_timeout=500" psql -X -A -t -d "$DB" -v VERBOSITY=verbose \
+		-c "SELECT protector.cancel_booking('$booking') ->> 'status'" 2>&1 | grep -m1 ERROR || true)
+	ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	wait "$holder"
+	if [[ "$out" == *"40001"*"the $name is busy"* ]] && [ "$ms" -lt 5000 ]; then
+		echo "ok $([ "$name" = voucher ] && echo 4 || echo 3) - a cancellation waits for a $name held open at most protector.lock_timeout: 40001 (${ms} ms)"
+	else
+		echo "not ok $([ "$name" = voucher ] && echo 4 || echo 3) - a cancellation beside a $name held open: '$out' after ${ms} ms"
+		failures=$((failures + 1))
+	fi
+done
+dropdb "$DB"
+echo "# voucher_waits: $failures failed"
+[ "$failures" -eq 0 ]
