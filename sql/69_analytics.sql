@@ -110,12 +110,13 @@ BEGIN
 		'currency', (SELECT o.currency FROM protector.organizations o WHERE o.id = c.organization_id),
 		'historic_value', (x ->> 'monetary')::numeric,
 		'bookings', (x ->> 'frequency')::bigint,
-		'average_order_value', round(v_aov, 2),
+		-- (money: to the cent, half to even, as every amount computed)
+		'average_order_value', protector.round_money(v_aov),
 		'bookings_per_year', round(v_per_year, 4),
 		'customer_lifespan_years', round(v_lifespan_years, 4),
 		'expected_lifespan_years', round(v_org_lifespan, 4),
 		'expected_remaining_years', round(v_remaining, 4),
-		'predicted_12_month_value', round(v_aov * v_per_year * LEAST(v_remaining, 1), 2));
+		'predicted_12_month_value', protector.round_money(v_aov * v_per_year * LEAST(v_remaining, 1)));
 END
 $$;
 COMMENT ON FUNCTION protector.calculate_customer_ltv(uuid) IS

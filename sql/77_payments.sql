@@ -266,12 +266,14 @@ BEGIN
 	-- a refund recorded anew while the cancellation's own waits to be paid
 	-- out counts it twice: with a fee of half or more, within what was
 	-- paid, so the limit below let it through (the fee given back too);
-	-- its outcome is settle_payment's (refunds to vouchers, and protector's
-	-- own, which name their reason, aside)
-	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND NEW.kind OPERATOR(pg_catalog.=) 'refund'
-	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[]) AND NEW.voucher_id IS NULL
-	   AND COALESCE(NEW.details OPERATOR(pg_catalog.->>) 'reason', '')
-		   OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show,paid after cancellation}'::text[]) THEN
+	-- its outcome is settle_payment's.  Any refund that comes to count
+	-- (inserted, or a failed one made pending or succeeded; to a voucher
+	-- too, refund_to_vouchers), written by a statement: not protector's
+	-- own, which its triggers write (the cancellation's, the late ones,
+	-- those to vouchers), one trigger deeper than this one
+	IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 1 AND TG_OP OPERATOR(pg_catalog.<>) 'DELETE'
+	   AND protector_internal.payment_effect(NEW.kind, NEW.status, NEW.amount) OPERATOR(pg_catalog.<) 0
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR protector_internal.payment_effect(OLD.kind, OLD.status, OLD.amount) OPERATOR(pg_catalog.>=) 0) THEN
 		SELECT pg_catalog.format('%s of %s %s', p.id, p.amount, p.currency) INTO v_pending
 		FROM protector.payments p
 		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.booking_id

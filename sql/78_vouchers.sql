@@ -977,7 +977,11 @@ BEGIN
 		-- (waiting at most protector.lock_timeout, as a booking with the
 		-- code does: a cancellation waited for a code held open for ever,
 		-- its booking locked meanwhile)
-		PERFORM protector_internal.lock_row('protector.promo_codes', v_old, 'promo code');
+		-- (not one gone: the organization's deletion takes its codes first)
+		IF EXISTS (SELECT FROM protector.promo_codes x
+				   WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) v_old) THEN
+			PERFORM protector_internal.lock_row('protector.promo_codes', v_old, 'promo code');
+		END IF;
 		UPDATE protector.promo_codes x SET times_used = GREATEST(x.times_used OPERATOR(pg_catalog.-) 1, 0)
 		WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) v_old;
 	END IF;

@@ -149,9 +149,12 @@ CREATE POLICY staff_shifts_update ON protector.staff_shifts FOR UPDATE TO authen
 CREATE POLICY staff_shifts_delete ON protector.staff_shifts FOR DELETE TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
 -- activity: owners and admins read it all, everyone their own; written by
--- log_staff_activity and protector's own changes
+-- log_staff_activity and protector's own changes (an owner's invitation:
+-- owners, as the invitation and its audit rows)
 CREATE POLICY staff_activity_select ON protector.staff_activity FOR SELECT TO authenticated
-	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('staff.activity'))::uuid[])
+	USING ((organization_id = ANY ((SELECT protector_internal.orgs_with('staff.activity'))::uuid[])
+			AND (action <> 'staff.invited' OR details ->> 'role' IS DISTINCT FROM 'owner'
+				 OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])))
 		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id()) AND m.active));
 -- (staff.* names protector's own entries: record_staff_activity)
 CREATE POLICY staff_activity_insert ON protector.staff_activity FOR INSERT TO authenticated
@@ -1152,7 +1155,9 @@ BEGIN
 	  AND s.during OPERATOR(pg_catalog.@>) pg_catalog.now();
 	GET DIAGNOSTICS v_ended = ROW_COUNT;
 	-- and invitations to them still open that the caller may withdraw (an
-	-- owner's stay for an admin; none re-admits a member anyway)
+	-- owner's stays for an admin; to their sign-in address, which the row
+	-- may not hold, withdraw_member_invitations: a fired member who
+	-- deleted their account came back by one)
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
 	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(OLD.email) COLLATE "C");

@@ -1248,12 +1248,14 @@ BEGIN
 	-- a refund recorded anew while the cancellation's own waits to be paid
 	-- out counts it twice: with a fee of half or more, within what was
 	-- paid, so the limit below let it through (the fee given back too);
-	-- its outcome is settle_payment's (refunds to vouchers, and protector's
-	-- own, which name their reason, aside)
-	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND NEW.kind OPERATOR(pg_catalog.=) 'refund'
-	   AND NEW.status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded}'::protector.payment_status[]) AND NEW.voucher_id IS NULL
-	   AND COALESCE(NEW.details OPERATOR(pg_catalog.->>) 'reason', '')
-		   OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show,paid after cancellation}'::text[]) THEN
+	-- its outcome is settle_payment's.  Any refund that comes to count
+	-- (inserted, or a failed one made pending or succeeded; to a voucher
+	-- too, refund_to_vouchers), written by a statement: not protector's
+	-- own, which its triggers write (the cancellation's, the late ones,
+	-- those to vouchers), one trigger deeper than this one
+	IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 1 AND TG_OP OPERATOR(pg_catalog.<>) 'DELETE'
+	   AND protector_internal.payment_effect(NEW.kind, NEW.status, NEW.amount) OPERATOR(pg_catalog.<) 0
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR protector_internal.payment_effect(OLD.kind, OLD.status, OLD.amount) OPERATOR(pg_catalog.>=) 0) THEN
 		SELECT pg_catalog.format('%s of %s %s', p.id, p.amount, p.currency) INTO v_pending
 		FROM protector.payments p
 		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.booking_id
@@ -3335,7 +3337,11 @@ BEGIN
 		-- (waiting at most protector.lock_timeout, as a booking with the
 		-- code does: a cancellation waited for a code held open for ever,
 		-- its booking locked meanwhile)
-		PERFORM protector_internal.lock_row('protector.promo_codes', v_old, 'promo code');
+		-- (not one gone: the organization's deletion takes its codes first)
+		IF EXISTS (SELECT FROM protector.promo_codes x
+				   WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) v_old) THEN
+			PERFORM protector_internal.lock_row('protector.promo_codes', v_old, 'promo code');
+		END IF;
 		UPDATE protector.promo_codes x SET times_used = GREATEST(x.times_used OPERATOR(pg_catalog.-) 1, 0)
 		WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) v_old;
 	END IF;
@@ -4383,12 +4389,13 @@ BEGIN
 		'currency', (SELECT o.currency FROM protector.organizations o WHERE o.id = c.organization_id),
 		'historic_value', (x ->> 'monetary')::numeric,
 		'bookings', (x ->> 'frequency')::bigint,
-		'average_order_value', round(v_aov, 2),
+		-- (money: to the cent, half to even, as every amount computed)
+		'average_order_value', protector.round_money(v_aov),
 		'bookings_per_year', round(v_per_year, 4),
 		'customer_lifespan_years', round(v_lifespan_years, 4),
 		'expected_lifespan_years', round(v_org_lifespan, 4),
 		'expected_remaining_years', round(v_remaining, 4),
-		'predicted_12_month_value', round(v_aov * v_per_year * LEAST(v_remaining, 1), 2));
+		'predicted_12_month_value', protector.round_money(v_aov * v_per_year * LEAST(v_remaining, 1)));
 END
 $$;
 COMMENT ON FUNCTION protector.calculate_customer_ltv(uuid) IS
@@ -6845,9 +6852,12 @@ CREATE POLICY staff_shifts_update ON protector.staff_shifts FOR UPDATE TO authen
 CREATE POLICY staff_shifts_delete ON protector.staff_shifts FOR DELETE TO authenticated
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('shifts.manage'))::uuid[]));
 -- activity: owners and admins read it all, everyone their own; written by
--- log_staff_activity and protector's own changes
+-- log_staff_activity and protector's own changes (an owner's invitation:
+-- owners, as the invitation and its audit rows)
 CREATE POLICY staff_activity_select ON protector.staff_activity FOR SELECT TO authenticated
-	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('staff.activity'))::uuid[])
+	USING ((organization_id = ANY ((SELECT protector_internal.orgs_with('staff.activity'))::uuid[])
+			AND (action <> 'staff.invited' OR details ->> 'role' IS DISTINCT FROM 'owner'
+				 OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])))
 		   OR member_id IN (SELECT m.id FROM protector.members m WHERE m.user_id = (SELECT protector.current_user_id()) AND m.active));
 -- (staff.* names protector's own entries: record_staff_activity)
 CREATE POLICY staff_activity_insert ON protector.staff_activity FOR INSERT TO authenticated
@@ -12741,7 +12751,9 @@ BEGIN
 	  AND s.during OPERATOR(pg_catalog.@>) pg_catalog.now();
 	GET DIAGNOSTICS v_ended = ROW_COUNT;
 	-- and invitations to them still open that the caller may withdraw (an
-	-- owner's stay for an admin; none re-admits a member anyway)
+	-- owner's stays for an admin; to their sign-in address, which the row
+	-- may not hold, withdraw_member_invitations: a fired member who
+	-- deleted their account came back by one)
 	DELETE FROM protector.staff_invitations x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.accepted_at IS NULL
 	  AND x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(OLD.email) COLLATE "C");

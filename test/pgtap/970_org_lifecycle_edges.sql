@@ -4,12 +4,13 @@
 --    member added by account id has none): a fired agent with an open
 --    invitation as admin deleted their account, the membership with it,
 --    signed up again with the address and came back an admin;
--- 2. an owner's invitation is read by owners only, in its audit rows too
---    (admins read its address, name and role there);
+-- 2. an owner's invitation is read by owners only, in its audit rows and
+--    the staff activity too (admins read its address, name and role in
+--    the audit log);
 -- 3. a name of no-break or ideographic spaces is refused by the RPC,
 --    naming its parameter.
 BEGIN;
-SELECT plan(7);
+SELECT plan(9);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['le_owner', 'le_admin', 'le_agent']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a970000-0000-4000-8000-000000000000', 'Life', 'life-edges');
@@ -40,6 +41,10 @@ SELECT is((SELECT count(*) FROM protector.get_audit_logs('protector.staff_invita
 	'an admin, who does not see owners'' invitations, reads none of their audit rows');
 SELECT is((SELECT count(*) FROM protector.get_audit_logs('protector.staff_invitations'::regclass)
 		   WHERE new_row ->> 'email' = 'desk@x.invalid'), 1::bigint, '... and reads an operator''s invitation''s');
+SELECT is((SELECT count(*) FROM protector.staff_activity WHERE action = 'staff.invited' AND details ->> 'role' = 'owner'), 0::bigint,
+	'... nor the owner''s invitation in the staff activity');
+SELECT is((SELECT count(*) FROM protector.staff_activity WHERE action = 'staff.invited' AND details ->> 'role' = 'operator'), 1::bigint,
+	'... where the operator''s shows');
 
 -- 3. blank names
 SELECT tests.authenticate_as('le_owner');
