@@ -1204,7 +1204,8 @@ DECLARE
 	v_refunded numeric;
 	v_after numeric;			-- paid less refunded, with this row as it will be
 	v_before numeric;			-- ... as it was
-	v_pending text;				-- a cancellation's refund waiting
+	v_pending text;				-- a refund waiting to be paid out
+	v_fee numeric;				-- what the booking's cancellation kept
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
 		v_row := OLD;
@@ -1245,30 +1246,6 @@ BEGIN
 			pg_catalog.format('a payment in %s for a booking in %s', NEW.currency, v_currency),
 			'A booking is paid in its own currency.', 'Convert the amount, or record it in the booking''s currency.');
 	END IF;
-	-- a refund recorded anew while the cancellation's own waits to be paid
-	-- out counts it twice: with a fee of half or more, within what was
-	-- paid, so the limit below let it through (the fee given back too);
-	-- its outcome is settle_payment's.  Any refund that comes to count
-	-- (inserted, or a failed one made pending or succeeded; to a voucher
-	-- too, refund_to_vouchers), written by a statement: not protector's
-	-- own, which its triggers write (the cancellation's, the late ones,
-	-- those to vouchers), one trigger deeper than this one
-	IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 1 AND TG_OP OPERATOR(pg_catalog.<>) 'DELETE'
-	   AND protector_internal.payment_effect(NEW.kind, NEW.status, NEW.amount) OPERATOR(pg_catalog.<) 0
-	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR protector_internal.payment_effect(OLD.kind, OLD.status, OLD.amount) OPERATOR(pg_catalog.>=) 0) THEN
-		SELECT pg_catalog.format('%s of %s %s', p.id, p.amount, p.currency) INTO v_pending
-		FROM protector.payments p
-		WHERE p.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND p.booking_id OPERATOR(pg_catalog.=) NEW.booking_id
-		  AND p.id OPERATOR(pg_catalog.<>) NEW.id AND p.kind OPERATOR(pg_catalog.=) 'refund'
-		  AND p.status OPERATOR(pg_catalog.=) 'pending' AND p.voucher_id IS NULL
-		  AND p.details OPERATOR(pg_catalog.->>) 'reason' OPERATOR(pg_catalog.=) ANY ('{cancelled,no_show,paid after cancellation}'::text[])
-		ORDER BY p.created_at LIMIT 1;
-		IF v_pending IS NOT NULL THEN
-			PERFORM protector.raise('invalid_parameter', 'the cancellation''s refund is pending',
-				pg_catalog.format('Refund %s waits to be paid out; a new refund would count it twice.', v_pending),
-				'Record its outcome with settle_payment(); a further refund once it is settled.');
-		END IF;
-	END IF;
 	-- (after the lock: a new snapshot sees the payments committed meanwhile)
 	SELECT l.paid, l.refunded INTO v_paid, v_refunded
 	FROM protector_internal.booking_refundable(v_row.organization_id, v_row.booking_id, v_row.id) l;
@@ -1287,6 +1264,32 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'what the booking was paid would be more than an amount can be',
 			pg_catalog.format('Paid %s %s; this payment %s; at most 9999999999.99 in all.', v_paid, v_currency, NEW.amount),
 			'Check the amount: it is far beyond the booking''s price.');
+	END IF;
+	-- a refund recorded anew while the cancellation's own waits to be paid
+	-- out counts it twice: with a fee of half or more it stayed within
+	-- what was paid (the limit below), and gave the fee back too.  While
+	-- any refund of the booking is pending, no change (a refund inserted,
+	-- a failed one made to count, one raised; whoever writes it, however
+	-- it is labelled) may leave the booking less than the fee its
+	-- cancellation kept; once they are settled, a refund of the fee, a
+	-- gesture, is the desk's to make.  (A booking written cancelled, an
+	-- import, kept no fee protector knows of.)
+	IF v_after OPERATOR(pg_catalog.<) v_before AND TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
+		SELECT t.fee INTO v_fee FROM protector_internal.cancellation_terms t
+		WHERE t.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND t.booking_id OPERATOR(pg_catalog.=) v_row.booking_id;
+		IF v_after OPERATOR(pg_catalog.<) v_fee THEN
+			SELECT pg_catalog.format('%s of %s %s', p.id, p.amount, p.currency) INTO v_pending
+			FROM protector.payments p
+			WHERE p.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND p.booking_id OPERATOR(pg_catalog.=) v_row.booking_id
+			  AND p.id OPERATOR(pg_catalog.<>) v_row.id AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) 'pending'
+			ORDER BY p.created_at LIMIT 1;
+			IF v_pending IS NOT NULL THEN
+				PERFORM protector.raise('invalid_parameter', 'the cancellation''s refund is pending',
+					pg_catalog.format('Refund %s waits to be paid out; with this change the booking would keep %s of the %s %s its cancellation kept.',
+									  v_pending, GREATEST(v_after, 0), v_fee, v_currency),
+					'Record its outcome with settle_payment(); a further refund once it is settled.');
+			END IF;
+		END IF;
 	END IF;
 	IF v_after OPERATOR(pg_catalog.<) 0 AND v_after OPERATOR(pg_catalog.<) v_before THEN
 		IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.kind OPERATOR(pg_catalog.=) 'refund' THEN

@@ -46,7 +46,7 @@ SELECT results_eq(format($$SELECT amount, status::text, provider FROM protector.
 SELECT tests.authenticate_as('s_finance');
 SELECT is(regexp_replace(tests.error_text($$SELECT protector.record_payment('0a480000-0000-4000-8000-00000000b001', 90, 'stripe', 're_1', p_kind => 'refund')$$),
 				 'Refund [0-9a-f-]{36} ', 'Refund <id> '),
-	'22023 | the cancellation''s refund is pending | Refund <id> of 90.00 EUR waits to be paid out; a new refund would count it twice. | '
+	'22023 | the cancellation''s refund is pending | Refund <id> of 90.00 EUR waits to be paid out; with this change the booking would keep 0 of the 10.00 EUR its cancellation kept. | '
 	'Record its outcome with settle_payment(); a further refund once it is settled.',
 	'the same 90 recorded as a new refund counts twice: refused, with the way to settle it');
 SELECT throws_ok(format($$SELECT protector.settle_payment(%L, 'pending')$$, :'refund'),

@@ -4,8 +4,10 @@
 --    stayed within what was paid, and the fee the cancellation kept was
 --    given back too (docs/payments.md said it was refused);
 --    Nor is one that a reason written by the caller, a failed refund made
---    succeeded, or a refund to a voucher would give back (a review of the
---    fix: each gave the fee back);
+--    succeeded, a refund raised, or a refund to a voucher would give back
+--    (reviews of the fix: each gave the fee back); the rule is the fee
+--    kept, not the rows' labels: a late refund that failed, recorded
+--    anew, and an import's history go through;
 -- 2. the dashboard's average booking value is money: to the cent, half
 --    to even (20.01 / 2 = 10.005 is 10.00; it said 10.01), and so are a
 --    customer's average order value and predicted value;
@@ -13,7 +15,7 @@
 --    (the code, deleted first by the cascade, was locked for the
 --    booking's release of its use: "promo code not found").
 BEGIN;
-SELECT plan(12);
+SELECT plan(16);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['ro_owner', 'ro_finance']) u;
 INSERT INTO protector.organizations (id, name, slug, currency, timezone)
@@ -79,6 +81,47 @@ SELECT is((SELECT r ->> 'amount_paid' FROM protector.settle_payment((SELECT id F
 SELECT is((SELECT r ->> 'amount_paid' FROM protector.record_payment('0a960000-0000-4000-8000-0000000000b1', 60, p_kind => 'refund',
 																   p_details => '{"note": "fee waived"}') r),
 	'0.00', 'once settled, the fee given back as a gesture is a refund of its own: 60 - 60 = 0');
+-- b3, another 120, paid and cancelled (60 kept, 60 pending); 20 more paid
+-- afterwards come back by the terms (a pending 20); that refund fails and
+-- the desk records it anew, as payments.md says: 140 - 60 - 20 = 60 kept,
+-- the fee, nothing counted twice
+SELECT tests.authenticate_as('ro_owner');
+SELECT protector.create_booking('0a960000-0000-4000-8000-0000000005a1', NULL,
+								date_trunc('hour', now()) + interval '32 hours', 4) ->> 'id' AS b3 \gset
+SELECT tests.authenticate_as('ro_finance');
+SELECT protector.record_payment(:'b3', 120, 'stripe', 'pi_3') IS NOT NULL AS paid \gset
+SELECT tests.authenticate_as('ro_owner');
+SELECT protector.cancel_booking(:'b3') IS NOT NULL AS cancelled \gset
+SELECT tests.authenticate_as('ro_finance');
+SELECT protector.record_payment(:'b3', 20, 'stripe', 'pi_3b') IS NOT NULL AS late \gset
+SELECT protector.settle_payment(id, 'failed') IS NOT NULL AS failed FROM protector.payments
+WHERE booking_id = :'b3' AND kind = 'refund' AND amount = 20 \gset
+SELECT is((SELECT r ->> 'amount_paid' FROM protector.record_payment(:'b3', 20, p_kind => 'refund') r),
+	'120.00', 'a late refund that failed is recorded anew beside the pending 60: 140 - 20 = 120 paid (less the 60 once paid out: the 60 fee kept)');
+-- the pending refund's reason taken off, and a refund raised: still refused
+SELECT tests.authenticate_as('ro_owner');
+UPDATE protector.payments SET details = details - 'reason' WHERE booking_id = :'b3' AND status = 'pending';
+SELECT tests.authenticate_as('ro_finance');
+SELECT throws_ok(format($$SELECT protector.record_payment(%L, 60, p_kind => 'refund')$$, :'b3'),
+	'22023', 'the cancellation''s refund is pending', 'the pending refund unlabelled, the 60 recorded anew is refused all the same');
+SELECT tests.authenticate_as('ro_owner');
+SELECT throws_ok(format($$UPDATE protector.payments SET amount = 80 WHERE booking_id = %L AND kind = 'refund' AND status = 'succeeded'$$, :'b3'),
+	'22023', 'the cancellation''s refund is pending', '... and so is the 20 refund raised to 80 (the fee given back)');
+SELECT tests.clear_authentication();
+-- an import of a cancelled booking's history (no cancellation protector
+-- made: no fee it knows of) loads its pending refunds as they were
+SELECT tests.authenticate_as_service_role();
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, party_size, unit_price, total_price, cancelled_at)
+VALUES ('0a960000-0000-4000-8000-0000000000b9', '0a960000-0000-4000-8000-000000000000', '0a960000-0000-4000-8000-0000000000a1',
+		'0a960000-0000-4000-8000-0000000005a1', tstzrange(now() + interval '3 days', now() + interval '3 days 1 hour'), 'cancelled', 4,
+		25, 120, now());
+INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details) VALUES
+	('0a960000-0000-4000-8000-000000000000', '0a960000-0000-4000-8000-0000000000b9', 'payment', 120, 'EUR', 'succeeded', '{}'),
+	('0a960000-0000-4000-8000-000000000000', '0a960000-0000-4000-8000-0000000000b9', 'refund', 60, 'EUR', 'pending', '{"reason": "cancelled"}'),
+	('0a960000-0000-4000-8000-000000000000', '0a960000-0000-4000-8000-0000000000b9', 'payment', 20, 'EUR', 'succeeded', '{}'),
+	('0a960000-0000-4000-8000-000000000000', '0a960000-0000-4000-8000-0000000000b9', 'refund', 20, 'EUR', 'pending', '{"reason": "paid after cancellation"}');
+SELECT is((SELECT amount_paid FROM protector.bookings WHERE id = '0a960000-0000-4000-8000-0000000000b9'), 140.00,
+	'an imported history of 120 + 20 paid, 60 + 20 to be refunded, is loaded: 140 paid, the refunds pending');
 SELECT tests.clear_authentication();
 
 -- 2. two bookings later today, 10.00 and 10.01: (10.00 + 10.01) / 2 = 10.005
