@@ -21,7 +21,8 @@
  *	  time, venue or status of a booking: the agent's shifts at the venue
  *	  cover the booking's whole time (several shifts back to back count);
  *	  the agent is an active member whose role sees tasks (the review
- *	  task is theirs), for imports too, which skip lock_agent().
+ *	  task is theirs) where the booking has not ended, for imports too,
+ *	  which skip lock_agent().
  *
  * Organizations that do not schedule shifts turn the second rule off
  * (settings.staff.require_shifts = false).  Restores write history as it
