@@ -22,3 +22,18 @@ sqlstate_as() {
 		-c "BEGIN" -c "SELECT tests.authenticate_as('$1')" -c "$2" -c "COMMIT" 2>&1 >/dev/null) || true
 	if [ -z "$out" ]; then echo ok; else echo "$out" | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1; fi
 }
+
+# wait_session APP CONDITION: until the session named APP (PGAPPNAME) is
+# where CONDITION, an expression over pg_stat_activity, says (in its
+# sleep: "query LIKE 'SELECT pg_sleep%'"; waiting for a lock:
+# "wait_event_type = 'Lock'"), at most 20 s; an event, not a fixed sleep
+# (a busy machine starts sessions late); fails the test if it never is
+wait_session() {
+	local i
+	for i in $(seq 1 200); do
+		[ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND $2")" = 1 ] && return 0
+		sleep 0.1
+	done
+	echo "# session $1 never reached: $2"
+	return 1
+}

@@ -38,17 +38,8 @@ INSERT INTO protector.members (id, organization_id, user_id, role, confirmed_at)
 SQL
 failures=0
 
-# wait_for APP WHAT CONDITION: until the session named APP is where
-# CONDITION (of pg_stat_activity) says, at most 20 s
-wait_for() {
-	for _ in $(seq 1 200); do
-		[ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND $3")" = 1 ] && return 0
-		sleep 0.1
-	done
-	echo "# $1 never $2"
-}
-wait_in_sleep() { wait_for "$1" "reached its sleep" "query LIKE 'SELECT pg_sleep%'"; }	# (its earlier statements done)
-wait_waiting() { wait_for "$1" "waited for a lock" "wait_event_type = 'Lock'"; }
+wait_in_sleep() { wait_session "$1" "query LIKE 'SELECT pg_sleep%'"; }	# (its earlier statements done)
+wait_waiting() { wait_session "$1" "wait_event_type = 'Lock'"; }
 invite() {		# USER EMAIL: prints the SQLSTATE of its error, or nothing
 	PGAPPNAME=inviter psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate \
 		-c "BEGIN" -c "SELECT tests.authenticate_as('$1')" \

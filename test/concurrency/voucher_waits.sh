@@ -36,15 +36,6 @@ VALUES ('$S', '$ORG', '$V', 'Vault', '60 minutes', '60 minutes', '400 days', 1, 
 		'{"cancellation_fees": [{"within_hours": 5000, "fee_percent": 50}]}');
 SQL
 failures=0
-# wait_for APP CONDITION: until the session named APP is where CONDITION
-# (of pg_stat_activity) says, at most 20 s
-wait_for() {
-	for _ in $(seq 1 200); do
-		[ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND $2")" = 1 ] && return 0
-		sleep 0.1
-	done
-	echo "# $1 never reached: $2"
-}
 # book HOUR [VOUCHER_AMOUNT]: a booking of 4 (20 + 25 x 4 = 120) at HOUR
 # hours into the day five days ahead, 50 by card and 70 by a voucher of
 # 100; prints "booking voucher-code"
@@ -63,10 +54,10 @@ read -r B VC < <(book 10)
 PGAPPNAME=holder psql -X -q -d "$DB" -c "BEGIN" \
 	-c "SELECT protector.record_payment('$B', 10, 'stripe', 'held1', p_status => 'pending')" \
 	-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null 2>&1 &
-wait_for holder "query LIKE 'SELECT pg_sleep%'"
+wait_session holder "query LIKE 'SELECT pg_sleep%'"
 PGAPPNAME=canceller psql -X -A -t -d "$DB" -c "SELECT protector.cancel_booking('$B') -> 'details' -> 'refund' ->> 'to_vouchers'" \
 	>"$WORK/cancel.out" 2>&1 &
-wait_for canceller "wait_event_type = 'Lock'"
+wait_session canceller "wait_event_type = 'Lock'"
 psql -X -q -d "$DB" -c "UPDATE protector.vouchers SET expires_at = now() WHERE code = '$VC'"
 wait
 # (120 paid: 50 + 70 by the voucher; the fee 50% x 120 = 60 kept, 60 back:
@@ -87,10 +78,10 @@ B2=$(psql -X -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT protector.create_booki
 PGAPPNAME=holder psql -X -q -d "$DB" -c "BEGIN" \
 	-c "SELECT protector.record_payment('$B2', 10, 'stripe', 'held2', p_status => 'pending')" \
 	-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null 2>&1 &
-wait_for holder "query LIKE 'SELECT pg_sleep%'"
+wait_session holder "query LIKE 'SELECT pg_sleep%'"
 PGAPPNAME=redeemer PGOPTIONS="-c protector.lock_timeout=10000" psql -X -A -t -d "$DB" -v VERBOSITY=terse \
 	-c "SELECT protector.redeem_voucher('$B2', '$VC2') ->> 'amount'" >"$WORK/redeem.out" 2>&1 &
-wait_for redeemer "wait_event_type = 'Lock'"
+wait_session redeemer "wait_event_type = 'Lock'"
 psql -X -q -d "$DB" -c "UPDATE protector.vouchers SET expires_at = now() WHERE code = '$VC2'"
 wait
 if grep -q "this voucher has expired" "$WORK/redeem.out"; then
@@ -109,7 +100,7 @@ for what in "promo code|UPDATE protector.promo_codes SET description = 'held' WH
 	IFS='|' read -r name hold booking <<<"$what"
 	PGAPPNAME=holder psql -X -q -d "$DB" -c "BEGIN" -c "$hold" -c "SELECT pg_sleep(6)" -c "COMMIT" >/dev/null 2>&1 &
 	holder=$!
-	wait_for holder "query LIKE 'SELECT pg_sleep%'"
+	wait_session holder "query LIKE 'SELECT pg_sleep%'"
 	start=$(date +%s%N)
 	out=$(PGOPTIONS="-c protector.lock_timeout=500" psql -X -A -t -d "$DB" -v VERBOSITY=verbose \
 		-c "SELECT protector.cancel_booking('$booking') ->> 'status'" 2>&1 | grep -m1 ERROR || true)
