@@ -45,10 +45,10 @@ REM=$(psql -X -A -t -d "$DB" -c "SELECT id FROM protector.booking_reminders WHER
 
 # the erasure holds its transaction open for a second; the worker's report
 # comes meanwhile
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+PGAPPNAME=eraser psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
 	-c "SELECT protector.erase_customer('$ANN')" -c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &
 eraser=$!
-sleep 0.3
+wait_session eraser "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "SET ROLE service_role" \
 	-c "SELECT protector.complete_reminder('$REM', false, 'smtp 550 ann@example.com: no such user', 1)" >/dev/null
 wait "$eraser"
@@ -77,10 +77,10 @@ SELECT protector.claim_due_reminders(10);
 RESET ROLE;
 UPDATE protector.bookings SET customer_id = '0f730000-0000-4000-8000-00000000c002' WHERE id = '$BKG';
 SQL
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+PGAPPNAME=eraser psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
 	-c "SELECT protector.erase_customer('0f730000-0000-4000-8000-00000000c003')" -c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &
 eraser=$!
-sleep 0.3
+wait_session eraser "query LIKE 'SELECT pg_sleep%'"
 answer=$(psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
 	-c "SET LOCAL ROLE service_role" \
 	-c "SELECT 1 FROM protector.complete_reminder('$REM', false, 'smtp 550 cleo@example.com: no such user', 2)" -c "COMMIT" 2>&1 >/dev/null \
@@ -175,10 +175,10 @@ RESET ROLE;
 UPDATE protector.bookings SET customer_id = '0f730000-0000-4000-8000-00000000c002' WHERE id = '$B5';
 SQL
 R5=$(psql -X -A -t -d "$DB" -c "SELECT id FROM protector.booking_reminders WHERE booking_id = '$B5' AND status = 'sending'")
-psql -X -q -d "$DB" -c "BEGIN" -c "UPDATE protector.booking_messages SET read_at = now() WHERE id = '0f730000-0000-4000-8000-0000000e0009'" \
+PGAPPNAME=desk psql -X -q -d "$DB" -c "BEGIN" -c "UPDATE protector.booking_messages SET read_at = now() WHERE id = '0f730000-0000-4000-8000-0000000e0009'" \
 	-c "SELECT pg_sleep(1.5)" -c "COMMIT" >/dev/null &
 desk=$!
-sleep 0.3
+wait_session desk "query LIKE 'SELECT pg_sleep%'"
 erasure=$(sqlstate_as olga "SELECT protector.erase_customer('$DANA')") &
 erased=$!
 sleep 0.3

@@ -51,10 +51,10 @@ failures=0
 leave_slowly() {
 	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
 		VALUES ('$ORG', tests.get_supabase_uid('ada'), 'agent', now())" >/dev/null
-	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('ada')" \
+	PGAPPNAME=leaver psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('ada')" \
 		-c "SELECT protector.leave_organization('$ORG')" -c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
 	leaver=$!
-	sleep 0.3
+	wait_session leaver "query LIKE 'SELECT pg_sleep%'"
 }
 
 check() {
@@ -96,11 +96,11 @@ check "a notification addressed" "$answer"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
 	VALUES ('$ORG', tests.get_supabase_uid('ada'), 'agent', now())" >/dev/null
 deactivate_slowly() {
-	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
+	PGAPPNAME=deactivator psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
 		-c "UPDATE protector.members SET active = false WHERE organization_id = '$ORG' AND user_id = tests.get_supabase_uid('ada')" \
 		-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
 	deactivator=$!
-	sleep 0.3
+	wait_session deactivator "query LIKE 'SELECT pg_sleep%'"
 }
 check_inactive() {
 	local name=$1 answer=$2
@@ -143,12 +143,12 @@ TASK=$(psql -X -A -t -q -d "$DB" -c "INSERT INTO protector.tasks (organization_i
 # (what: the member's row written to false active, or to role viewer)
 deactivate_during_task() {
 	local how=$1 what=${2:-active} first second
-	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('fay')" \
+	PGAPPNAME=task_holder psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('fay')" \
 		-c "UPDATE protector.tasks SET title = 'edited' WHERE id = '$TASK'" -c "SELECT pg_sleep(1)" \
 		-c "INSERT INTO protector.notifications (organization_id, recipient_id, kind) VALUES ('$ORG', tests.get_supabase_uid('ada'), 'note')" \
 		-c "COMMIT" >/dev/null 2>"$WORK/first.err" &
 	local holder=$!
-	sleep 0.3
+	wait_session task_holder "query LIKE 'SELECT pg_sleep%'"
 	if [ "$how" = direct ]; then
 		second=$(psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate \
 			-c "UPDATE protector.members SET $([ "$what" = active ] && echo "active = false" || echo "role = 'viewer'")
