@@ -105,6 +105,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_tz text;
+	v_early boolean;			-- marked as begun before it has
+	v_late boolean;				-- over, yet moved to end later
 BEGIN
 	-- a hold made a booking waits no more, whoever confirms it (as
 	-- confirm_booking writes it; a direct confirmation, a webhook's too,
@@ -122,12 +124,24 @@ BEGIN
 			'See the booking life cycle in docs/bookings.md.');
 	END IF;
 	-- what happens at the venue happens once the booking has started (and
-	-- a booking it happened to is not moved to a time still to come)
-	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{in_progress,completed,no_show}'::protector.booking_status[])
-	   AND pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>) pg_catalog.now() THEN
-		SELECT v.timezone INTO v_tz FROM protector.venues v
-		WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id;
-		v_tz := COALESCE(v_tz, 'UTC');
+	-- a booking it happened to is not moved to a time still to come); nor
+	-- does a booking that is over take time still to come it did not
+	-- take: moved to start a second ago, a completed booking held the next
+	-- hour's slot (one completed early keeps the rest of its own)
+	-- (a NULL during is its NOT NULL constraint's to refuse)
+	v_early := COALESCE(NEW.status OPERATOR(pg_catalog.=) ANY ('{in_progress,completed,no_show}'::protector.booking_status[])
+						AND pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>) pg_catalog.now(), false);
+	v_late := COALESCE(NEW.status OPERATOR(pg_catalog.=) ANY ('{completed,no_show}'::protector.booking_status[])
+					   AND NEW.during IS DISTINCT FROM OLD.during
+					   AND pg_catalog.upper(NEW.during) OPERATOR(pg_catalog.>) GREATEST(pg_catalog.now(), pg_catalog.upper(OLD.during)), false);
+	IF NOT (v_early OR v_late) THEN
+		RETURN NEW;
+	END IF;
+	-- (the messages' local times: the venue's)
+	SELECT v.timezone INTO v_tz FROM protector.venues v
+	WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id;
+	v_tz := COALESCE(v_tz, 'UTC');
+	IF v_early THEN
 		PERFORM protector.raise('invalid_parameter',
 			CASE WHEN OLD.status OPERATOR(pg_catalog.=) NEW.status
 				 THEN pg_catalog.format('a %s booking cannot be moved to a time still to come', NEW.status)
@@ -136,21 +150,11 @@ BEGIN
 							  pg_catalog.to_char(protector_internal.local_time(v_tz, pg_catalog.lower(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
 			'Mark it once it has started, or cancel it.');
 	END IF;
-	-- (nor does a booking that is over take time still to come it did not
-	-- take: moved to start a second ago, a completed booking held the next
-	-- hour's slot; one completed early keeps the rest of its own)
-	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{completed,no_show}'::protector.booking_status[])
-	   AND NEW.during IS DISTINCT FROM OLD.during
-	   AND pg_catalog.upper(NEW.during) OPERATOR(pg_catalog.>) GREATEST(pg_catalog.now(), pg_catalog.upper(OLD.during)) THEN
-		SELECT v.timezone INTO v_tz FROM protector.venues v
-		WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.id OPERATOR(pg_catalog.=) NEW.venue_id;
-		v_tz := COALESCE(v_tz, 'UTC');
-		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('a %s booking cannot be moved to a time still to come', NEW.status),
-			pg_catalog.format('Booking %s would end at %s local time (%s), later than now and than its end before.', OLD.id,
-							  pg_catalog.to_char(protector_internal.local_time(v_tz, pg_catalog.upper(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
-			'Correct it within the past.');
-	END IF;
+	PERFORM protector.raise('invalid_parameter',
+		pg_catalog.format('a %s booking cannot be moved to a time still to come', NEW.status),
+		pg_catalog.format('Booking %s would end at %s local time (%s), later than now and than its end before.', OLD.id,
+						  pg_catalog.to_char(protector_internal.local_time(v_tz, pg_catalog.upper(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
+		'Correct it within the past.');
 	RETURN NEW;
 END
 $$;

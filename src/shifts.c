@@ -584,7 +584,6 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 	verdict = protector_range_verdict(agent_uncovered, &latest, agent_uncovered, &then);
 	if (verdict == RANGE_FREE)
 		return PointerGetDatum(NULL);
-	protector_range_bounds(latest.values[3], &start, &end);
 	ereport(ERROR,
 			(protector_errcode(verdict == RANGE_RETRY ? PROTECTOR_ERR_RETRY : PROTECTOR_ERR_CONFLICT),
 			 errmsg("%s is not on shift for the whole booking", member_name(DatumGetUUIDP(latest.values[1]))),
