@@ -2980,10 +2980,7 @@ BEGIN
 				  AND b.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[])) THEN
 			PERFORM protector.raise('invalid_parameter', 'a voucher pays only a held, pending or confirmed booking');
 		END IF;
-		-- (as of now, the clock's: a voucher retired while this transaction
-		-- waited for its lock was retired later than the transaction began,
-		-- and paid the whole booking)
-		IF v.expires_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp() THEN
+		IF protector_internal.voucher_expired(v.expires_at) THEN
 			PERFORM protector.raise('invalid_parameter', 'this voucher has expired',
 				pg_catalog.format('It expired at %s.', protector_internal.iso_text(v.expires_at)));
 		END IF;
@@ -15058,6 +15055,19 @@ COMMENT ON FUNCTION protector_internal.lock_agent(uuid, uuid) IS
 REVOKE ALL ON FUNCTION protector_internal.lock_agent(uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.lock_agent(uuid, uuid) TO authenticated, service_role;
 
+-- Whether a voucher has expired, as of the clock, not of the transaction's
+-- start: a voucher retired while a cancellation or a redemption waited
+-- for its booking or its row was retired later than that transaction
+-- began, and counted as live (money given back to, or spent from, a
+-- voucher that could never be spent).  For protector's owner's functions.
+CREATE FUNCTION protector_internal.voucher_expired(p_expires_at timestamptz)
+RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+RETURN COALESCE(p_expires_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp(), false);
+COMMENT ON FUNCTION protector_internal.voucher_expired(timestamptz) IS
+'Internal: whether a voucher expiring at p_expires_at has expired, by the clock (NULL: never)';
+
 -- a cancellation gives nothing back to a voucher that has expired (it
 -- could never be spent): its part is the pending refund
 CREATE FUNCTION protector_internal.live_voucher_paid(p_organization_id uuid, p_booking_id uuid)
@@ -15067,7 +15077,7 @@ SET search_path = pg_catalog, pg_temp
 RETURN (SELECT COALESCE(pg_catalog.sum(GREATEST(protector_internal.voucher_paid(p_organization_id, p_booking_id, v.id), 0)), 0)
 		FROM protector.vouchers v
 		WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id
-		  AND (v.expires_at IS NULL OR v.expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp())
+		  AND NOT protector_internal.voucher_expired(v.expires_at)
 		  AND v.id OPERATOR(pg_catalog.=) ANY (ARRAY(
 				SELECT p.voucher_id FROM protector.payments p
 				WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -15103,15 +15113,15 @@ BEGIN
 	END LOOP;
 	-- (used last: the latest payment, by its time, then by its id, which a
 	-- backend hands out in increasing order: two vouchers used in one
-	-- transaction share a time; not to one that has expired by the clock,
-	-- read once they are locked: it could never be spent)
+	-- transaction share a time; not to one that has expired, read once
+	-- they are locked: it could never be spent)
 	FOR r IN
 		SELECT p.voucher_id FROM protector.payments p
 		JOIN protector.vouchers v ON v.organization_id OPERATOR(pg_catalog.=) p.organization_id
 								  AND v.id OPERATOR(pg_catalog.=) p.voucher_id
 		WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
 		  AND p.voucher_id IS NOT NULL AND p.status OPERATOR(pg_catalog.=) 'succeeded' AND p.kind OPERATOR(pg_catalog.=) 'payment'
-		  AND (v.expires_at IS NULL OR v.expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp())
+		  AND NOT protector_internal.voucher_expired(v.expires_at)
 		GROUP BY p.voucher_id
 		ORDER BY pg_catalog.max(p.created_at) DESC,
 				 (pg_catalog.array_agg(p.id ORDER BY p.created_at DESC, p.id DESC))[1] DESC, p.voucher_id
