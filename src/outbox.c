@@ -30,7 +30,7 @@
  *	  - a transaction that cannot get a worker (no free max_worker_processes
  *		slot, that many databases announcing at once, no spare
  *		shared memory, or OUTBOX_MAX_FAILED_STARTS workers in a row that left
- *		before reporting or failed before their first drain committed,
+ *		before reporting or failed before a drain that took rows committed,
  *		within OUTBOX_RETRY_MS) notifies at its own commit as before:
  *		nothing waits for a worker that will not come (rows waiting already
  *		wait for the next worker, and arrive after those commits' own);
@@ -676,9 +676,14 @@ drain(void)
 }
 
 static bool published = false;
-static bool drained = false;	/* a drain of this worker has committed */
+static bool drained = false;	/* a drain of this worker took rows, committed */
 
-/* the worker's first drain committed: its start counts as a success */
+/*
+ * The worker's first drain that took rows committed: its start counts as
+ * a success.  One that found nothing proves nothing (it may have run
+ * before the commit that started it was visible; a trigger refusing each
+ * row's delete fails only the drains that take rows).
+ */
 static void
 worker_worked(void)
 {
@@ -722,8 +727,9 @@ worker_publish(void)
 /*
  * On leaving (idle, killed, failed, or before it could connect): no longer
  * found, so that later commits start a new worker.  A worker that never
- * reported, or failed before any drain of its committed (a setting of the
- * database or the role that breaks every drain), counts as a failed start.
+ * reported, or failed before one of its drains that took rows committed
+ * (a setting of the database or the role, or a trigger, that breaks every
+ * drain), counts as a failed start.
  */
 static void
 worker_gone(int code, Datum dboid)
@@ -822,7 +828,7 @@ protector_outbox_main(Datum main_arg)
 		taken = drain();
 		if (taken < 0)
 			proc_exit(0);
-		if (!drained)
+		if (taken > 0 && !drained)
 			worker_worked();
 		if (taken > 0)
 		{
