@@ -52,11 +52,15 @@ VALUES ('$1', '$ORG', '$VENUE', '$SERVICE', tstzrange(date_trunc('hour', now()) 
 	date_trunc('hour', now()) + interval '1 day' + ($2 + 1) * interval '1 hour'));"
 }
 listen() {	# $1 = seconds, $2 = log
-	psql -X -d "$DB" >"$2" 2>&1 <<SQL
+	PGAPPNAME=outbox_listener psql -X -d "$DB" >"$2" 2>&1 <<SQL
 LISTEN $CHANNEL;
 SELECT pg_sleep($1);
 SQL
 }
+# until the listener sleeps, so LISTEN is done (a fixed second was too
+# short for a session started late on a busy machine); asked from the
+# postgres database, which sets no role of its own (see below)
+listening() { DB=postgres wait_session outbox_listener "query LIKE 'SELECT pg_sleep%'"; }
 payloads() { sed -n 's/^Asynchronous notification "[^"]*" with payload "\(.*\)" received from server process with PID [0-9]*\.$/\1/p' "$1"; }
 senders() { sed -n 's/^Asynchronous notification .* received from server process with PID \([0-9]*\)\.$/\1/p' "$1" | sort -u; }
 failures=0
@@ -64,6 +68,7 @@ expect() {	# $1 = description, $2 = expected, $3 = actual
 	if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1 (expected $2, got $3)"; failures=$((failures + 1)); fi
 }
 worker_count() { psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'protector outbox'"; }
+workers_in() { psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'protector outbox' AND datname = '$1'"; }
 wait_for_no_worker() {
 	for _ in $(seq 1 50); do
 		[ "$(worker_count)" = 0 ] && return 0
@@ -103,7 +108,7 @@ outbox_seq_scans() { psql -X -A -t -d "$DB" -c "SELECT seq_scan FROM pg_stat_use
 seq_scans_before=$(outbox_seq_scans)
 listen 8 "$WORK/load.log" &
 listener=$!
-sleep 1
+listening
 pids=()
 for s in $(seq 1 "$SESSIONS"); do
 	psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -f "$WORK/session$s.sql" >"$WORK/session$s.log" 2>&1 &
@@ -136,7 +141,7 @@ expect "the outbox is empty" 0 "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FRO
 # announced, and no summary is (it would count rolled-back rows).
 listen 3 "$WORK/savepoint.log" &
 listener=$!
-sleep 1
+listening
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
 BEGIN;
 $(booking 0f400000-0000-4000-b000-000000000001 2000)
@@ -190,7 +195,7 @@ SQL
 sixty="id::text LIKE '0f400000-0000-4000-c000-%'"
 listen 3 "$WORK/many.log" &
 listener=$!
-sleep 1
+listening
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
 BEGIN;
 UPDATE protector.bookings SET status = 'confirmed' WHERE $sixty OR organization_id::text LIKE '0f410000-%';
@@ -223,7 +228,7 @@ SELECT '$ORG', '$VENUE', '$SERVICE', tstzrange(date_trunc('hour', now()) + inter
 }
 listen 3 "$WORK/nested.log" &
 listener=$!
-sleep 1
+listening
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
 BEGIN;
 $(nested 000a 3100)
@@ -276,9 +281,12 @@ expect "the row is still there after the restart" 1 "$(psql -X -A -t -d "$DB" -c
 
 listen 4 "$WORK/restart.log" &
 listener=$!
-sleep 1
+listening
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "$(booking 0f400000-0000-4000-a000-000000000001 1000)"
-sleep 0.5
+for _ in $(seq 1 50); do
+	[ "$(worker_count)" = 1 ] && break
+	sleep 0.1
+done
 worker=$(psql -X -A -t -d "$DB" -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'protector outbox'")
 psql -X -q -d "$DB" -c "SELECT pg_terminate_backend($worker)" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "$(booking 0f400000-0000-4000-a000-000000000002 1002)"
@@ -304,7 +312,7 @@ psql -X -q -d "$DB" -c "ALTER TABLE protector_internal.outbox ALTER payloads DRO
 	-c "INSERT INTO protector_internal.outbox (organization_id, payloads) VALUES ('$ORG', NULL)"
 listen 3 "$WORK/damaged.log" &
 listener=$!
-sleep 1
+listening
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "$(booking 0f400000-0000-4000-a000-000000000004 1006)"
 wait "$listener"
 expect "after a row without payloads the next booking is announced" 1 \
@@ -329,7 +337,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "CREATE ROLE outbox_tenant_owner NOLOG
 	-c "ALTER DATABASE $DB SET role = 'outbox_tenant_owner'"
 listen 3 "$WORK/role.log" &
 listener=$!
-sleep 1
+listening
 PGOPTIONS="-c role=none" psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "$(booking 0f400000-0000-4000-a000-000000000006 1010)"
 wait "$listener"
 expect "with a database's role setting the worker still announces" 1 \
@@ -341,7 +349,7 @@ wait_for_no_worker || true
 me=$(psql -X -A -t -d postgres -c "SELECT current_user")
 listen 3 "$WORK/session_user.log" &
 listener=$!
-sleep 1
+listening
 PGOPTIONS="-c session_authorization=$me" psql -X -q -v ON_ERROR_STOP=1 -d "$DB" \
 	-c "$(booking 0f400000-0000-4000-a000-000000000011 1018)"
 wait "$listener"
@@ -414,7 +422,7 @@ expect "three workers, each started for a commit, failed their drains" 1 \
 	"$([ "$(refusals)" -ge 3 ] && echo 1 || echo 0)"
 listen 3 "$WORK/failing.log" &
 listener=$!
-sleep 1
+listening
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT 'session pid ' || pg_backend_pid()" \
 	-A -t -c "$(booking 0f400000-0000-4000-a000-000000000010 1016)" >"$WORK/failing_session.log"
 wait "$listener"
@@ -443,13 +451,16 @@ for n in 1 2 3 4 5 6 7 8 9; do
 	sleep 0.3
 done &
 keeper=$!
-sleep 1
-psql -X -d protector_outbox_cap2 >"$WORK/cap.log" 2>&1 <<SQL &
+for _ in $(seq 1 50); do
+	[ "$(workers_in protector_outbox_cap1)" = 1 ] && break
+	sleep 0.1
+done
+PGAPPNAME=outbox_listener psql -X -d protector_outbox_cap2 >"$WORK/cap.log" 2>&1 <<SQL &
 LISTEN $CHANNEL;
 SELECT pg_sleep(2);
 SQL
 listener=$!
-sleep 0.5
+listening
 psql -X -q -v ON_ERROR_STOP=1 -d protector_outbox_cap2 -c "SELECT 'session pid ' || pg_backend_pid()" \
 	-A -t -c "$(booking 0f400000-0000-4000-c000-000000000010 2010)" >"$WORK/cap_session.log"
 expect "with the cap at 1, one worker runs" 1 \
@@ -474,20 +485,28 @@ BEGIN
 END $$;
 ALTER TABLE protector_internal.outbox ADD COLUMN note text DEFAULT public.slow_note();
 SQL
-sleep 2.5
+wait_for_no_worker || true
 psql -X -q -v ON_ERROR_STOP=1 -d protector_outbox_cap1 -c "$(booking 0f400000-0000-4000-c000-000000000011 2011)"
 sleep 0.3
 psql -X -q -v ON_ERROR_STOP=1 -d protector_outbox_cap1 -c "SET x.slow = on" \
 	-c "$(booking 0f400000-0000-4000-c000-000000000012 2012)" 2>"$WORK/cap_wake.err" &
 slow=$!
-sleep 2.5
+# (until the worker found before that commit has left, idle, within the
+# slow DEFAULT's 3 s)
+for _ in $(seq 1 30); do
+	[ "$(workers_in protector_outbox_cap1)" = 0 ] && break
+	sleep 0.1
+done
 psql -X -q -v ON_ERROR_STOP=1 -d protector_outbox_cap2 -c "$(booking 0f400000-0000-4000-c000-000000000013 2013)"
 wait "$slow"
-sleep 1.5
+for _ in $(seq 1 50); do
+	[ "$(psql -X -A -t -d protector_outbox_cap1 -c "SELECT count(*) FROM protector_internal.outbox")" = 0 ] && break
+	sleep 0.1
+done
 expect "a commit whose worker left before its wake has its rows sent, past the cap" "0 0" \
 	"$(psql -X -A -t -d protector_outbox_cap1 -c "SELECT count(*) FROM protector_internal.outbox") $(grep -c WARNING "$WORK/cap_wake.err" || true)"
 psql -X -q -d postgres -c "LOAD 'protector'" -c "ALTER SYSTEM RESET protector.max_outbox_workers" -c "SELECT pg_reload_conf()"
-sleep 2.5
+wait_for_no_worker || true
 dropdb protector_outbox_cap1
 dropdb protector_outbox_cap2
 
