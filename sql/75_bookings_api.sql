@@ -52,6 +52,35 @@ COMMENT ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz) IS
 'Refuses a hold of more than a day by a caller whose role may not correct bookings (22023)';
 GRANT EXECUTE ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz) TO authenticated, service_role;
 
+-- The cancellation time a booking's direct update leaves it, whoever
+-- writes it (guard_booking_write): one cancelled now is stamped with the
+-- database's time, as cancel_booking stamps it (staff's PATCH to
+-- cancelled left it empty, and export_bookings with it); a booking that
+-- is not cancelled gains none (staff stamped a live booking cancelled a
+-- year ago).  A cancelled booking's time corrected stays as written.
+CREATE FUNCTION protector_internal.cancellation_time(p_booking_id uuid, p_old_status protector.booking_status,
+	p_new_status protector.booking_status, p_old_at timestamptz, p_new_at timestamptz)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_new_status OPERATOR(pg_catalog.=) 'cancelled' AND p_old_status OPERATOR(pg_catalog.<>) 'cancelled' THEN
+		RETURN pg_catalog.now();
+	END IF;
+	IF p_new_status OPERATOR(pg_catalog.<>) 'cancelled' AND p_new_at IS NOT NULL AND p_new_at IS DISTINCT FROM p_old_at THEN
+		PERFORM protector.raise('invalid_parameter', 'only a cancelled booking has a cancellation time',
+			pg_catalog.format('Booking %s is %s.', p_booking_id, p_new_status),
+			'Cancel it (cancel_booking, or status cancelled): the time is stamped then.');
+	END IF;
+	RETURN p_new_at;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.cancellation_time(uuid, protector.booking_status, protector.booking_status, timestamptz, timestamptz) IS
+'The cancelled_at a booking''s direct update leaves: now() for one cancelled now; 22023 for a time written on one not cancelled';
+GRANT EXECUTE ON FUNCTION protector_internal.cancellation_time(uuid, protector.booking_status, protector.booking_status, timestamptz, timestamptz)
+	TO authenticated, service_role;
+
 -- What a booking write may say, beyond RLS and the column grants:
 --   * an insert by a caller whose role may not set prices
 --     (bookings.update_any_column) is a bookable slot at the service's
@@ -339,6 +368,21 @@ BEGIN
 		IF v_long_hold THEN
 			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 		END IF;
+		NEW.cancelled_at := protector_internal.cancellation_time(OLD.id, OLD.status, NEW.status, OLD.cancelled_at, NEW.cancelled_at);
+		-- a party changed is one the service takes, as create_booking and
+		-- reschedule_booking check it, for every role (a manager's PATCH
+		-- made a party of 50 in a room for 8, which no reschedule then took)
+		IF NEW.party_size IS DISTINCT FROM OLD.party_size THEN
+			SELECT * INTO s FROM protector.services x
+			WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
+			IF FOUND AND NOT (NEW.party_size OPERATOR(pg_catalog.>=) s.min_party
+							  AND NEW.party_size OPERATOR(pg_catalog.<=) COALESCE(s.max_party, s.capacity)) THEN
+				PERFORM protector.raise('invalid_parameter',
+					pg_catalog.format('the booking''s party of %s is not allowed for service "%s"', NEW.party_size, s.name),
+					pg_catalog.format('The service takes parties of %s to %s.', s.min_party, COALESCE(s.max_party, s.capacity)),
+					'A service takes parties from its min_party to its max_party (its capacity without one).');
+			END IF;
+		END IF;
 		-- a move by a caller who may not set prices is to a slot of the
 		-- service, as reschedule_booking makes it (its length, the grid,
 		-- opening hours): a stretched booking would keep its old price
@@ -385,6 +429,7 @@ BEGIN
 			IF v_long_hold THEN
 				PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 			END IF;
+			NEW.cancelled_at := protector_internal.cancellation_time(OLD.id, OLD.status, NEW.status, OLD.cancelled_at, NEW.cancelled_at);
 			RETURN NEW;
 		END IF;
 		-- an agent whose role may not, on a booking that is also their own
@@ -411,9 +456,7 @@ BEGIN
 		PERFORM protector.raise('forbidden', 'a booking under way is not cancelled by its customer',
 			pg_catalog.format('Booking %s is in progress.', OLD.id), 'Ask the venue: staff settle a booking under way.');
 	END IF;
-	IF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
-		NEW.cancelled_at := pg_catalog.now();
-	END IF;
+	NEW.cancelled_at := protector_internal.cancellation_time(OLD.id, OLD.status, NEW.status, OLD.cancelled_at, NEW.cancelled_at);
 	-- a customer confirms a hold while it lasts: one over occupies nothing,
 	-- counts against no limit (check_customer_open_requests) and was made
 	-- for a day since closed, a service since retired, at an old price

@@ -1097,17 +1097,21 @@ BEGIN
 			 ELSE pg_catalog.format('Signed: %s; %s more must sign.',
 									COALESCE(NULLIF(pg_catalog.array_to_string(v_signed[1:10], ', '), ''), 'nobody'),
 									NEW.party_size OPERATOR(pg_catalog.-) v_count) END,
-		'A booking whose service asks for a waiver goes in_progress once every participant has signed it (submit_waiver).');
+		'A booking whose service asks for a waiver goes in_progress, or completed, once every participant has signed it (submit_waiver).');
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.require_waivers() IS
-'Trigger: a booking of a service that asks for a waiver is in_progress only when every participant has signed it';
+'Trigger: a booking of a service that asks for a waiver is in_progress, or completed without having been in progress, only when every participant has signed it';
 
 CREATE TRIGGER require_waivers BEFORE UPDATE OF status, party_size, service_id, details ON protector.bookings
-	FOR EACH ROW WHEN (NEW.status = 'in_progress'
-					   AND (OLD.status IS DISTINCT FROM 'in_progress' OR NEW.party_size > OLD.party_size
-							OR NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.details IS DISTINCT FROM OLD.details)
+	FOR EACH ROW WHEN (((NEW.status = 'in_progress'
+						 AND (OLD.status IS DISTINCT FROM 'in_progress' OR NEW.party_size > OLD.party_size
+							  OR NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.details IS DISTINCT FROM OLD.details))
+						-- (straight to completed: the game was played, so
+						-- it was signed for; confirmed -> completed skipped
+						-- the check)
+						OR (NEW.status = 'completed' AND OLD.status NOT IN ('in_progress', 'completed')))
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.require_waivers();
 -- (a new booking in progress: fired by its AFTER INSERT trigger,

@@ -13,6 +13,8 @@
  *		 statement while no restore ran);
  *	  1. no currency: the service's (default_currency; 'XXX' when there is
  *		 no such service, and the foreign key then says what is wrong);
+ *	  1a. not while restoring (nor under replica): the service's venue
+ *		 (at_service_venue());
  *	  2. source widget or import: only protector records those
  *		 (guard_booking_source());
  *	  3. a signed-in caller: the booking RPCs' rules (guard_booking_write());
@@ -72,6 +74,7 @@
 #include "booking_insert.h"
 #include "capabilities.h"
 #include "compiled_table.h"
+#include "errors.h"
 #include "identity.h"
 #include "reserve.h"
 #include "support.h"
@@ -95,6 +98,7 @@ typedef struct PrepareCatalog
 	Oid			bookings;
 	AttrNumber	organization_id;
 	AttrNumber	service_id;
+	AttrNumber	venue_id;
 	AttrNumber	currency;
 	AttrNumber	source;
 	AttrNumber	promo_code_id;
@@ -113,10 +117,11 @@ char	   *protector_promo_code = NULL;
 /* what read_terms() reads of services, looked up once the table is locked */
 enum
 {
-	SV_ORGANIZATION_ID, SV_CURRENCY, SV_SETTINGS
+	SV_ORGANIZATION_ID, SV_VENUE_ID, SV_CURRENCY, SV_SETTINGS
 };
 static const ProtectorColumn service_column_list[] = {
 	[SV_ORGANIZATION_ID] = {"organization_id", UUIDOID},
+	[SV_VENUE_ID] = {"venue_id", UUIDOID},
 	[SV_CURRENCY] = {"currency", TEXTOID},
 	[SV_SETTINGS] = {"settings", JSONBOID},
 };
@@ -154,6 +159,7 @@ load_catalog(Relation bookings)
 	catalog.bookings = RelationGetRelid(bookings);
 	catalog.organization_id = protector_column_required(bookings, "organization_id", UUIDOID);
 	catalog.service_id = protector_column_required(bookings, "service_id", UUIDOID);
+	catalog.venue_id = protector_column_required(bookings, "venue_id", UUIDOID);
 	catalog.currency = protector_column_required(bookings, "currency", TEXTOID);
 	catalog.source = protector_column_required(bookings, "source", InvalidOid);
 	catalog.promo_code_id = protector_column_required(bookings, "promo_code_id", UUIDOID);
@@ -169,10 +175,12 @@ load_catalog(Relation bookings)
 	catalog.valid = true;
 }
 
-/* the service's currency and whether it asks for a deposit */
+/* the service's venue, currency and whether it asks for a deposit */
 typedef struct ServiceTerms
 {
 	bool		found;
+	bool		has_venue;
+	pg_uuid_t	venue;
 	char	   *currency;
 	bool		deposit;		/* settings has a "deposit" key */
 } ServiceTerms;
@@ -196,7 +204,7 @@ read_terms(Datum organization_id, Datum service_id)
 	/* (of this trigger's table's services: another's may differ) */
 	const AttrNumber *columns = protector_columns(&service_columns, services);
 	TupleTableSlot *slot = table_slot_create(services, NULL);
-	ServiceTerms terms = {false, NULL, false};
+	ServiceTerms terms = {0};
 	bool		isnull;
 
 	if (protector_fetch_by_uuid(services, pkey, service_id, GetActiveSnapshot(), slot))
@@ -209,11 +217,16 @@ read_terms(Datum organization_id, Datum service_id)
 	{
 		Datum		currency = slot_getattr(slot, columns[SV_CURRENCY], &isnull);
 		Datum		settings;
+		Datum		venue;
 
 		terms.currency = isnull ? NULL : TextDatumGetCString(currency);
 		settings = slot_getattr(slot, columns[SV_SETTINGS], &isnull);
 		terms.deposit = !isnull &&
 			DatumGetBool(DirectFunctionCall2(jsonb_exists, settings, CStringGetTextDatum("deposit")));
+		venue = slot_getattr(slot, columns[SV_VENUE_ID], &isnull);
+		terms.has_venue = !isnull;
+		if (!isnull)
+			terms.venue = *DatumGetUUIDP(venue);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	/* the locks stay until the transaction ends, as a foreign key's would */
@@ -334,6 +347,36 @@ no_deposit(Relation rel, HeapTuple row)
 	return heap_modify_tuple_by_cols(row, RelationGetDescr(rel), 2, cols, values, nulls);
 }
 
+/*
+ * A booking is at its service's venue, as follow_service_venue() keeps a
+ * moved one: none given, the service's; another refused by name (the
+ * composite foreign key's bare 23503 before).  Only for callers who see
+ * the organization: to anyone else a service of another tenant is
+ * answered as one that does not exist, by the constraints.
+ */
+static HeapTuple
+at_service_venue(Relation rel, HeapTuple row, Datum org, Datum service,
+				 const ServiceTerms *terms)
+{
+	bool		isnull;
+	Datum		venue = column(rel, row, catalog.venue_id, &isnull);
+
+	if (!terms->found || !terms->has_venue ||
+		(!isnull && memcmp(DatumGetUUIDP(venue), &terms->venue, UUID_LEN) == 0) ||
+		!protector_caller_sees_org(DatumGetUUIDP(org)))
+		return row;
+	if (isnull)
+		return with_column(rel, row, catalog.venue_id, UUIDPGetDatum(&terms->venue), false);
+	ereport(ERROR,
+			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+			 errmsg("a booking's venue is its service's"),
+			 errdetail("Service %s is at venue %s.",
+					   DatumGetCString(DirectFunctionCall1(uuid_out, service)),
+					   DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&terms->venue)))),
+			 errhint("Book a service of the venue meant; venue_id may be left out, and is the service's.")));
+	return row;					/* not reached */
+}
+
 static bool
 amount_paid_negative(Relation rel, HeapTuple row)
 {
@@ -355,7 +398,7 @@ prepare(FunctionCallInfo fcinfo, Relation rel, HeapTuple row)
 				no_currency;
 	Datum		org,
 				service;
-	ServiceTerms terms = {false, NULL, false};
+	ServiceTerms terms = {0};
 	pg_uuid_t	uid;
 
 	/* a restore's rows whose references have not arrived yet wait */
@@ -373,6 +416,8 @@ prepare(FunctionCallInfo fcinfo, Relation rel, HeapTuple row)
 						  CStringGetTextDatum(terms.found && terms.currency != NULL ? terms.currency : "XXX"), false);
 	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
 		return row;
+	if (!restoring)
+		row = at_service_venue(rel, row, org, service, &terms);
 	if (source_guarded(rel, row))
 		row = fire(fcinfo, STEP_GUARD_SOURCE, row);
 	if (row != NULL && protector_get_current_user_id(&uid))

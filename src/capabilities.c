@@ -595,6 +595,17 @@ protector_orgs_with(PG_FUNCTION_ARGS)
 }
 
 /*
+ * May the caller see org's venues and services: trusted, or an active
+ * member of it?  For errors that name them; anyone else is answered as
+ * for ids that do not exist.
+ */
+bool
+protector_caller_sees_org(const pg_uuid_t *org)
+{
+	return protector_caller_is_trusted() || array_has_uuid(member_orgs(R_ALL), org);
+}
+
+/*
  * Returns if trusted or the caller's user is an active member of org whose
  * role may do cap, else raises 42501 (a member whose role may not) or
  * "<entity> not found" (anyone else): authorize() and authorize_requester()

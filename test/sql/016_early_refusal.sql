@@ -101,7 +101,8 @@ SELECT pg_temp.try('0', '1', '2030-03-01 12:00', '2030-03-01 13:00', 1, 'request
 -- a service of another organization: the foreign key, not the other
 -- organization's taken slot
 SELECT pg_temp.try('0', 'b', '2030-03-01 10:00', '2030-03-01 11:00');
--- a service of the organization in another venue: the foreign key too
+-- a service of the organization at another venue: refused by name (the
+-- venue is the service's), not by the slot it would take
 INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
 VALUES ('16000000-0000-4000-8000-000000000000', '16000000-0000-4000-8000-0000000000b1',
 		'16000000-0000-4000-8000-00000000e001', '[2030-03-01 10:00, 2030-03-01 11:00)');
