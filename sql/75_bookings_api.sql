@@ -1257,7 +1257,7 @@ BEGIN
 	-- its promo code's row before the services' locks, the order of a new
 	-- booking with the code (the move may give the code's use back: the
 	-- code's row written under the services' locks deadlocked with it)
-	PERFORM protector_internal.lock_booking_promo_code(p_booking_id, 'bookings.reschedule');
+	PERFORM protector_internal.lock_booking_promo_code(p_booking_id);
 	-- both services' locks, in sorted order: no deadlock with a reschedule the other way
 	PERFORM protector.lock_services(ARRAY[v_booking.service_id, v_service.id]);
 	-- one statement: if the new slot is taken it fails and the booking

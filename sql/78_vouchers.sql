@@ -915,14 +915,18 @@ COMMENT ON FUNCTION protector_internal.use_promo_code(uuid, uuid, uuid, boolean)
 'A live booking under a promo code: counts a use (p_count) and refuses one beyond the code''s limits, overall and per customer';
 
 -- The promo code's row of a live booking, locked as its owner (lock_row,
--- bounded by protector.lock_timeout), for an RPC that takes services'
--- locks before changing the booking: a booking's code is locked before its
--- service's, as a new booking with the code takes them (apply_promo_code,
--- then the reservation check), so that a change that gives the code's use
--- back (release_promo_use) does not hold a service's lock while it waits
--- for the code.  For requests that may p_action in the booking's
--- organization (asked of the request, not of the owner this runs as).
-CREATE FUNCTION protector_internal.lock_booking_promo_code(p_booking_id uuid, p_action text)
+-- bounded by protector.lock_timeout), for reschedule_booking, which takes
+-- services' locks before changing the booking: a booking's code is locked
+-- before its service's, as a new booking with the code takes them
+-- (apply_promo_code, then the reservation check), so that a change that
+-- gives the code's use back (release_promo_use) does not hold a service's
+-- lock while it waits for the code.  For requests that may
+-- bookings.reschedule in the booking's organization (asked of the
+-- request, not of the owner this runs as), asked before anything of the
+-- booking is told: a viewer named an action of their own and held a
+-- booking's code, and another tenant's booking with a code was told from
+-- one without.
+CREATE FUNCTION protector_internal.lock_booking_promo_code(p_booking_id uuid)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -930,19 +934,20 @@ AS $$
 DECLARE
 	v_org uuid;
 	v_code uuid;
+	v_status protector.booking_status;
 BEGIN
-	SELECT b.organization_id, b.promo_code_id INTO v_org, v_code FROM protector.bookings b
-	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id AND b.status OPERATOR(pg_catalog.<>) 'cancelled';
-	IF v_code IS NULL THEN
-		RETURN;
+	SELECT b.organization_id, b.promo_code_id, b.status INTO v_org, v_code, v_status FROM protector.bookings b
+	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
+	-- (no such booking: "booking not found", as for another tenant's)
+	PERFORM protector_internal.authorize_requester(v_org, 'bookings.reschedule', 'booking');
+	IF v_code IS NOT NULL AND v_status OPERATOR(pg_catalog.<>) 'cancelled' THEN
+		PERFORM protector_internal.lock_row('protector.promo_codes', v_code, 'promo code');
 	END IF;
-	PERFORM protector_internal.authorize_requester(v_org, p_action, 'booking');
-	PERFORM protector_internal.lock_row('protector.promo_codes', v_code, 'promo code');
 END
 $$;
-COMMENT ON FUNCTION protector_internal.lock_booking_promo_code(uuid, text) IS
-'Internal: locks the promo code of a live booking before an RPC takes services'' locks (the order of a new booking with the code)';
-GRANT EXECUTE ON FUNCTION protector_internal.lock_booking_promo_code(uuid, text) TO authenticated, service_role;
+COMMENT ON FUNCTION protector_internal.lock_booking_promo_code(uuid) IS
+'Internal: locks the promo code of a live booking before reschedule_booking takes services'' locks (the order of a new booking with the code)';
+GRANT EXECUTE ON FUNCTION protector_internal.lock_booking_promo_code(uuid) TO authenticated, service_role;
 
 CREATE FUNCTION protector_internal.count_promo_use()
 RETURNS trigger

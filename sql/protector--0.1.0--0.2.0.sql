@@ -4087,7 +4087,7 @@ BEGIN
 	-- its promo code's row before the services' locks, the order of a new
 	-- booking with the code (the move may give the code's use back: the
 	-- code's row written under the services' locks deadlocked with it)
-	PERFORM protector_internal.lock_booking_promo_code(p_booking_id, 'bookings.reschedule');
+	PERFORM protector_internal.lock_booking_promo_code(p_booking_id);
 	-- both services' locks, in sorted order: no deadlock with a reschedule the other way
 	PERFORM protector.lock_services(ARRAY[v_booking.service_id, v_service.id]);
 	-- one statement: if the new slot is taken it fails and the booking
@@ -15871,7 +15871,7 @@ COMMENT ON FUNCTION protector.finish_restore() IS
 'After a restore that left rows set aside (restore_pending), once what they refer to is loaded: offers every row again; the rows still waiting, by table';
 REVOKE ALL ON FUNCTION protector.finish_restore() FROM PUBLIC;
 
-CREATE FUNCTION protector_internal.lock_booking_promo_code(p_booking_id uuid, p_action text)
+CREATE FUNCTION protector_internal.lock_booking_promo_code(p_booking_id uuid)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -15879,19 +15879,20 @@ AS $$
 DECLARE
 	v_org uuid;
 	v_code uuid;
+	v_status protector.booking_status;
 BEGIN
-	SELECT b.organization_id, b.promo_code_id INTO v_org, v_code FROM protector.bookings b
-	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id AND b.status OPERATOR(pg_catalog.<>) 'cancelled';
-	IF v_code IS NULL THEN
-		RETURN;
+	SELECT b.organization_id, b.promo_code_id, b.status INTO v_org, v_code, v_status FROM protector.bookings b
+	WHERE b.id OPERATOR(pg_catalog.=) p_booking_id;
+	-- (no such booking: "booking not found", as for another tenant's)
+	PERFORM protector_internal.authorize_requester(v_org, 'bookings.reschedule', 'booking');
+	IF v_code IS NOT NULL AND v_status OPERATOR(pg_catalog.<>) 'cancelled' THEN
+		PERFORM protector_internal.lock_row('protector.promo_codes', v_code, 'promo code');
 	END IF;
-	PERFORM protector_internal.authorize_requester(v_org, p_action, 'booking');
-	PERFORM protector_internal.lock_row('protector.promo_codes', v_code, 'promo code');
 END
 $$;
-COMMENT ON FUNCTION protector_internal.lock_booking_promo_code(uuid, text) IS
-'Internal: locks the promo code of a live booking before an RPC takes services'' locks (the order of a new booking with the code)';
-GRANT EXECUTE ON FUNCTION protector_internal.lock_booking_promo_code(uuid, text) TO authenticated, service_role;
+COMMENT ON FUNCTION protector_internal.lock_booking_promo_code(uuid) IS
+'Internal: locks the promo code of a live booking before reschedule_booking takes services'' locks (the order of a new booking with the code)';
+GRANT EXECUTE ON FUNCTION protector_internal.lock_booking_promo_code(uuid) TO authenticated, service_role;
 
 CREATE FUNCTION protector_internal.member_has_history(p_organization_id uuid, p_user_id uuid, p_member_id uuid)
 RETURNS boolean

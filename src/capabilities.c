@@ -153,6 +153,45 @@ static const Capability capability_map[] = {
 	{"reminders.send", R_DESK, "send a booking reminder now", false, 0},
 };
 
+/*
+ * The rows an action's RPC locks before changing them (authorize_row's
+ * p_lock): a table of schema protector per action.  The check stands
+ * for the lock, and authorize_row is the caller's to call: a viewer named
+ * venues.read, which they may do, and held a service FOR UPDATE for as
+ * long as they liked, new bookings' foreign keys waiting on it past
+ * protector.lock_timeout.
+ */
+typedef struct LockGrant
+{
+	const char *action;
+	const char *table;
+} LockGrant;
+
+static const LockGrant lock_grants[] = {
+	{"venues.manage", "venues"}, {"venues.delete", "venues"}, {"venues.rotate_key", "venues"},
+	{"customers.manage", "customers"}, {"customers.merge", "customers"},
+	{"customers.erase", "customers"},
+	{"bookings.confirm", "bookings"}, {"bookings.reschedule", "bookings"},
+	{"bookings.cancel", "bookings"}, {"payments.create", "bookings"},
+	{"members.manage", "members"},
+	{"waivers.collect", "waiver_submissions"},
+};
+
+/* may cap's RPC lock the rows of relid (a table of schema protector)? */
+static bool
+action_locks(const Capability *cap, Oid relid)
+{
+	char	   *rel = get_rel_name(relid);
+
+	for (size_t i = 0; rel != NULL && i < lengthof(lock_grants); i++)
+	{
+		if (strcmp(lock_grants[i].action, cap->action) == 0 &&
+			strcmp(lock_grants[i].table, rel) == 0)
+			return true;
+	}
+	return false;
+}
+
 static SPIPlanPtr member_orgs_plan = NULL;
 static SPIPlanPtr customer_ids_plan = NULL;
 static SPIPlanPtr customer_orgs_plan = NULL;
@@ -1146,6 +1185,15 @@ protector_authorize_row(PG_FUNCTION_ARGS)
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("p_lock needs p_action"),
 				 errdetail("A row is locked only for an action the caller may do.")));
+	if (lock && !action_locks(cap, PG_GETARG_OID(0)))
+	{
+		char	   *rel = get_rel_name(PG_GETARG_OID(0));
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s does not lock rows of %s", cap->action, rel != NULL ? rel : "no table"),
+				 errdetail("Rows are locked only for the actions that change them.")));
+	}
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),

@@ -318,14 +318,22 @@ protector_lock_key_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(protector_lock_key(PG_GETARG_INT32(0), PG_GETARG_UUID_P(1)));
 }
 
-/* the services among $1 whose bookings the caller may update, under RLS */
+/*
+ * the services among $1 whose bookings the caller may update, under RLS:
+ * an agent's, those of bookings assigned to them (an agent locked every
+ * service of the organization)
+ */
 #define LOCKABLE_SQL \
 	"SELECT pg_catalog.count(*) FROM protector.services s" \
 	" WHERE s.id OPERATOR(pg_catalog.=) ANY ($1)" \
 	"   AND (s.organization_id OPERATOR(pg_catalog.=)" \
 	"        ANY (protector_internal.orgs_with('bookings.update'))" \
-	"        OR s.organization_id OPERATOR(pg_catalog.=)" \
-	"        ANY (protector_internal.orgs_with('bookings.assigned')))"
+	"        OR (s.organization_id OPERATOR(pg_catalog.=)" \
+	"            ANY (protector_internal.orgs_with('bookings.assigned'))" \
+	"            AND EXISTS (SELECT FROM protector.bookings b" \
+	"                        WHERE b.organization_id OPERATOR(pg_catalog.=) s.organization_id" \
+	"                          AND b.service_id OPERATOR(pg_catalog.=) s.id" \
+	"                          AND b.assigned_agent OPERATOR(pg_catalog.=) protector.current_user_id())))"
 
 static void
 copy_count(HeapTuple tup, TupleDesc desc, uint64 row pg_attribute_unused(),

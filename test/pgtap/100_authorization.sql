@@ -714,7 +714,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.dashboard_timezone(uuid,uuid)'), ('protector_internal.local_midnight(text,date)'),
 			 ('protector_internal.agent_still_assigned(uuid,uuid,boolean)'),
 			 ('protector_internal.lock_member_work_nowait(uuid,uuid,uuid,boolean,text)'),
-			 ('protector_internal.release_member_work(uuid,uuid)'), ('protector_internal.lock_booking_promo_code(uuid,text)'), ('protector_internal.role_sees_tasks(protector.member_role)'), ('protector_internal.role_may(protector.member_role,text[])'),
+			 ('protector_internal.release_member_work(uuid,uuid)'), ('protector_internal.lock_booking_promo_code(uuid)'), ('protector_internal.role_sees_tasks(protector.member_role)'), ('protector_internal.role_may(protector.member_role,text[])'),
 			 ('protector_internal.lock_member_work(uuid,uuid,uuid)'),
 			 ('protector_internal.authorize_booking_list(uuid)'),
 			 ('protector_internal.json_amount(jsonb)'),
