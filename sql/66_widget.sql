@@ -258,7 +258,10 @@ COMMENT ON FUNCTION protector_internal.request_client_address() IS
 'First hop of x-forwarded-for in PostgREST''s request.headers (an IPv6 address as its /64), or NULL';
 
 -- One row per widget booking: who asked (identity key of the e-mail, the
--- client address), for the per-visitor limits.  Kept for a day.
+-- client address), for the per-visitor limits.  Kept for a day.  The
+-- customer record booked for, so that its erasure takes the row whatever
+-- address the record has since (no foreign key: a record deleted leaves
+-- the day's limit counting).
 CREATE TABLE protector_internal.widget_requests (
 	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
@@ -266,6 +269,7 @@ CREATE TABLE protector_internal.widget_requests (
 	identity_key	text NOT NULL,
 	client_address	inet,
 	created_at		timestamptz NOT NULL DEFAULT now(),
+	customer_id		uuid,
 	FOREIGN KEY (organization_id, venue_id) REFERENCES protector.venues (organization_id, id) ON DELETE CASCADE
 );
 CREATE INDEX widget_requests_venue_idx ON protector_internal.widget_requests (organization_id, venue_id, created_at);
@@ -606,6 +610,19 @@ BEGIN
 		  AND c.identity_key OPERATOR(pg_catalog.=) v_identity
 		  AND c.merged_into IS NULL AND c.user_id IS NULL
 		ORDER BY c.created_at, c.id LIMIT 1;
+		-- an address only a record merged into another has: the record it
+		-- was merged into, a guest's (the merge said they are one person;
+		-- the widget made them two again, and the duplicate search, which
+		-- passes over merged records, could not tell)
+		IF NOT FOUND THEN
+			SELECT k.id INTO v_customer FROM protector.customers c
+			JOIN protector.customers k ON k.organization_id OPERATOR(pg_catalog.=) c.organization_id
+									  AND k.id OPERATOR(pg_catalog.=) c.merged_into
+			WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
+			  AND c.identity_key OPERATOR(pg_catalog.=) v_identity
+			  AND k.merged_into IS NULL AND k.user_id IS NULL AND k.identity_key IS NOT NULL
+			ORDER BY c.created_at, c.id LIMIT 1;
+		END IF;
 		IF NOT FOUND THEN
 			INSERT INTO protector.customers (organization_id, full_name, email, phone)
 			VALUES (v.organization_id, v_name, v_email, v_phone)
@@ -618,8 +635,8 @@ BEGIN
 		v_booking := protector.create_booking(v_service.id, v_customer, p_start, p_party_size, v_key, p_details,
 			'widget', NULL, v_hold_minutes, p_promo_code, p_voucher_code);
 		IF NOT (v_booking -> 'replayed')::boolean THEN
-			INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address)
-			VALUES (v.organization_id, v.id, v_identity, v_address);
+			INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address, customer_id)
+			VALUES (v.organization_id, v.id, v_identity, v_address, v_customer);
 		END IF;
 	END IF;
 	-- the booking shape of the RPCs (booking_shape), without what is the

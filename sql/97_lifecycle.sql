@@ -512,9 +512,10 @@ BEGIN
 		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
 		   -- (rows of before the booking was theirs: a walk-in named later)
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_bookings));
+	-- (also those of an address the record had before: the record's id)
 	DELETE FROM protector_internal.widget_requests w
 	WHERE w.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND w.identity_key OPERATOR(pg_catalog.=) v_identity;
+	  AND (w.identity_key OPERATOR(pg_catalog.=) v_identity OR w.customer_id OPERATOR(pg_catalog.=) p_customer_id);
 	-- the free text written about them elsewhere: their vouchers' notes,
 	-- their payments' details beyond protector's own ledger keys, the
 	-- descriptions of their bookings' tasks, and titles: a review task's

@@ -3879,6 +3879,19 @@ BEGIN
 		  AND c.identity_key OPERATOR(pg_catalog.=) v_identity
 		  AND c.merged_into IS NULL AND c.user_id IS NULL
 		ORDER BY c.created_at, c.id LIMIT 1;
+		-- an address only a record merged into another has: the record it
+		-- was merged into, a guest's (the merge said they are one person;
+		-- the widget made them two again, and the duplicate search, which
+		-- passes over merged records, could not tell)
+		IF NOT FOUND THEN
+			SELECT k.id INTO v_customer FROM protector.customers c
+			JOIN protector.customers k ON k.organization_id OPERATOR(pg_catalog.=) c.organization_id
+									  AND k.id OPERATOR(pg_catalog.=) c.merged_into
+			WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
+			  AND c.identity_key OPERATOR(pg_catalog.=) v_identity
+			  AND k.merged_into IS NULL AND k.user_id IS NULL AND k.identity_key IS NOT NULL
+			ORDER BY c.created_at, c.id LIMIT 1;
+		END IF;
 		IF NOT FOUND THEN
 			INSERT INTO protector.customers (organization_id, full_name, email, phone)
 			VALUES (v.organization_id, v_name, v_email, v_phone)
@@ -3891,8 +3904,8 @@ BEGIN
 		v_booking := protector.create_booking(v_service.id, v_customer, p_start, p_party_size, v_key, p_details,
 			'widget', NULL, v_hold_minutes, p_promo_code, p_voucher_code);
 		IF NOT (v_booking -> 'replayed')::boolean THEN
-			INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address)
-			VALUES (v.organization_id, v.id, v_identity, v_address);
+			INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address, customer_id)
+			VALUES (v.organization_id, v.id, v_identity, v_address, v_customer);
 		END IF;
 	END IF;
 	-- the booking shape of the RPCs (booking_shape), without what is the
@@ -10828,9 +10841,10 @@ BEGIN
 		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
 		   -- (rows of before the booking was theirs: a walk-in named later)
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_bookings));
+	-- (also those of an address the record had before: the record's id)
 	DELETE FROM protector_internal.widget_requests w
 	WHERE w.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND w.identity_key OPERATOR(pg_catalog.=) v_identity;
+	  AND (w.identity_key OPERATOR(pg_catalog.=) v_identity OR w.customer_id OPERATOR(pg_catalog.=) p_customer_id);
 	-- the free text written about them elsewhere: their vouchers' notes,
 	-- their payments' details beyond protector's own ledger keys, the
 	-- descriptions of their bookings' tasks, and titles: a review task's
@@ -16027,6 +16041,10 @@ COMMENT ON FUNCTION protector_internal.cancellation_time(uuid, protector.booking
 'The cancelled_at a booking''s direct update leaves: now() for one cancelled now; 22023 for a time written on one not cancelled';
 GRANT EXECUTE ON FUNCTION protector_internal.cancellation_time(uuid, protector.booking_status, protector.booking_status, timestamptz, timestamptz)
 	TO authenticated, service_role;
+
+-- the customer record a widget booking was for: its erasure takes the
+-- day's record whatever address the customer has since
+ALTER TABLE protector_internal.widget_requests ADD COLUMN customer_id uuid;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

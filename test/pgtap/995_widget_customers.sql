@@ -1,0 +1,60 @@
+-- The widget's guest records against merges and erasures, found by an
+-- attack review of customers:
+-- 1. after a merge, a visitor booking with the merged record's address got
+--    a new record of their own (the merge said they are one person, and
+--    the duplicate search passes over merged records);
+-- 2. an erasure took the widget's one-day record of the customer's current
+--    address only: one booked under an address changed since stayed.
+BEGIN;
+SELECT plan(6);
+
+SELECT tests.create_supabase_user('wc_admin');
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a995000-0000-4000-8000-000000000000', 'WC', 'widget-customers');
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0a995000-0000-4000-8000-000000000000', tests.get_supabase_uid('wc_admin'), 'admin');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a995000-0000-4000-8000-0000000000a1', '0a995000-0000-4000-8000-000000000000', 'Hall', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party) VALUES
+	('0a995000-0000-4000-8000-0000000005a1', '0a995000-0000-4000-8000-000000000000', '0a995000-0000-4000-8000-0000000000a1',
+	 'Room', '60 minutes', '60 minutes', '400 days', 1, 4);
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0a995000-0000-4000-8000-0000000000c1', '0a995000-0000-4000-8000-000000000000', 'Ann Kept', 'ann.work@example.com'),
+	('0a995000-0000-4000-8000-0000000000c2', '0a995000-0000-4000-8000-000000000000', 'Ann Guest', 'ann.home@example.com');
+CREATE TEMP TABLE k AS SELECT embed_key AS key FROM protector.venues WHERE id = '0a995000-0000-4000-8000-0000000000a1';
+GRANT SELECT ON k TO anon;
+CREATE FUNCTION pg_temp.book(p_name text, p_email text, p_hour int) RETURNS jsonb
+LANGUAGE sql AS $$
+	SELECT protector.create_widget_booking((SELECT key FROM k), '0a995000-0000-4000-8000-0000000005a1',
+		p_name, p_email, NULL, date_trunc('day', now()) + interval '2 days' + p_hour * interval '1 hour', 1)
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.book(text, text, int) TO anon;
+
+-- 1. a merged record's address
+SELECT tests.authenticate_as('wc_admin');
+SELECT protector.merge_customers('0a995000-0000-4000-8000-0000000000c1', '0a995000-0000-4000-8000-0000000000c2') \g /dev/null
+SELECT tests.authenticate_as_anon();
+CREATE TEMP TABLE booked AS SELECT (pg_temp.book('Ann', 'Ann.Home@example.com', 10) ->> 'id')::uuid AS id;
+SELECT tests.clear_authentication();
+SELECT is((SELECT customer_id FROM protector.bookings WHERE id = (SELECT id FROM booked)),
+	'0a995000-0000-4000-8000-0000000000c1'::uuid, 'a visitor with a merged record''s address books for the record it was merged into');
+SELECT is((SELECT count(*)::int FROM protector.customers WHERE organization_id = '0a995000-0000-4000-8000-000000000000'), 2,
+	'... and no third record of the person is made');
+
+-- 2. an address changed before the erasure
+SELECT tests.authenticate_as_anon();
+SELECT pg_temp.book('Zelda Quxworth', 'zelda.old@example.com', 12) \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector_internal.widget_requests WHERE identity_key = 'zelda.old@example.com'), 1,
+	'the widget keeps a day''s record of the visitor''s address');
+SELECT tests.authenticate_as('wc_admin');
+SELECT protector.update_customer((SELECT id FROM protector.customers WHERE full_name = 'Zelda Quxworth'),
+	'{"email": "zelda.new@example.com"}') \g /dev/null
+SELECT is((protector.erase_customer((SELECT id FROM protector.customers WHERE full_name = 'Zelda Quxworth')) ->> 'already_erased')::boolean,
+	false, 'the customer, at a new address since, is erased');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector_internal.widget_requests WHERE identity_key = 'zelda.old@example.com'), 0,
+	'... and the day''s record of the address they booked with goes too');
+SELECT is((SELECT count(*)::int FROM protector_internal.widget_requests), 1, '... and only theirs');
+
+SELECT * FROM finish();
+ROLLBACK;
