@@ -386,23 +386,41 @@ protector_has_letters_or_digits(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(false);
 }
 
-/* calling codes of the countries whose numbers we complete */
+/*
+ * Calling codes of the countries whose numbers we complete, and how their
+ * national numbers are dialled: after a trunk 0 (most), with the 0 part of
+ * the number (Italy), or with no trunk prefix at all, in so many digits
+ * (Denmark's 8, Spain's 9: "12 34 56 78" with DK is +4512345678; read as
+ * a trunk 0 country's, DK and ES numbers were never completed).  And the
+ * international prefix where it is not 00 (011 in North America, 0011 in
+ * Australia, 010 in Japan: "011 49 30 ..." with US was +1114930...).
+ */
 typedef struct CountryCode
 {
 	const char *iso;
 	const char *code;
 	bool		keeps_trunk_zero;	/* Italy: the 0 is part of the number */
+	int			no_trunk_min;	/* no trunk prefix: national digits, at least */
+	int			no_trunk_max;	/* ... and at most (0: a trunk 0) */
+	const char *exit_prefix;	/* international prefix other than 00 */
 } CountryCode;
 
+/* a trunk 0 (and 00 abroad unless given); no trunk prefix, in min..max digits */
+#define TRUNK(iso, code, exit)			{iso, code, false, 0, 0, exit}
+#define NO_TRUNK(iso, code, min, max)	{iso, code, false, min, max, NULL}
+
 static const CountryCode country_codes[] = {
-	{"AE", "971", false}, {"AT", "43", false}, {"AU", "61", false}, {"BE", "32", false},
-	{"BR", "55", false}, {"CA", "1", false}, {"CH", "41", false}, {"CZ", "420", false},
-	{"DE", "49", false}, {"DK", "45", false}, {"ES", "34", false}, {"FI", "358", false},
-	{"FR", "33", false}, {"GB", "44", false}, {"GR", "30", false}, {"IE", "353", false},
-	{"IL", "972", false}, {"IN", "91", false}, {"IT", "39", true}, {"JP", "81", false},
-	{"MX", "52", false}, {"NL", "31", false}, {"NO", "47", false}, {"NZ", "64", false},
-	{"PL", "48", false}, {"PT", "351", false}, {"SE", "46", false}, {"SG", "65", false},
-	{"TR", "90", false}, {"UA", "380", false}, {"US", "1", false}, {"ZA", "27", false},
+	TRUNK("AE", "971", NULL), TRUNK("AT", "43", NULL), TRUNK("AU", "61", "0011"),
+	TRUNK("BE", "32", NULL), NO_TRUNK("BR", "55", 10, 11), TRUNK("CA", "1", "011"),
+	TRUNK("CH", "41", NULL), NO_TRUNK("CZ", "420", 9, 9), TRUNK("DE", "49", NULL),
+	NO_TRUNK("DK", "45", 8, 8), NO_TRUNK("ES", "34", 9, 9), TRUNK("FI", "358", NULL),
+	TRUNK("FR", "33", NULL), TRUNK("GB", "44", NULL), NO_TRUNK("GR", "30", 10, 10),
+	TRUNK("IE", "353", NULL), TRUNK("IL", "972", NULL), TRUNK("IN", "91", NULL),
+	{"IT", "39", true, 0, 0, NULL}, TRUNK("JP", "81", "010"), NO_TRUNK("MX", "52", 10, 10),
+	TRUNK("NL", "31", NULL), NO_TRUNK("NO", "47", 8, 8), TRUNK("NZ", "64", NULL),
+	NO_TRUNK("PL", "48", 9, 9), NO_TRUNK("PT", "351", 9, 9), TRUNK("SE", "46", NULL),
+	NO_TRUNK("SG", "65", 8, 8), TRUNK("TR", "90", NULL), TRUNK("UA", "380", NULL),
+	TRUNK("US", "1", "011"), TRUNK("ZA", "27", NULL),
 };
 
 /* ISO 3166-1 alpha-2: every assigned code, two letters each, sorted */
@@ -560,10 +578,21 @@ protector_normalize_phone(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 
 	initStringInfo(&out);
-	if (!plus && digits[0] == '0' && digits[1] == '0')
-		append_international(&out, digits + 2, s, len);	/* 00: as + */
-	else if (plus)
+	if (plus)
 		append_international(&out, digits, s, len);
+	else if (cc != NULL && cc->exit_prefix != NULL &&
+			 strncmp(digits, cc->exit_prefix, strlen(cc->exit_prefix)) == 0)
+		append_international(&out, digits + strlen(cc->exit_prefix), s, len);
+	else if (digits[0] == '0' && digits[1] == '0')
+		append_international(&out, digits + 2, s, len);	/* 00: as + */
+	else if (cc != NULL && cc->no_trunk_max > 0)
+	{
+		/* a national number of its length, else its digits */
+		if (digits[0] != '0' && n >= cc->no_trunk_min && n <= cc->no_trunk_max)
+			appendStringInfo(&out, "+%s%s", cc->code, digits);
+		else
+			appendStringInfoString(&out, digits);
+	}
 	else if (cc != NULL && digits[0] == '0' && !cc->keeps_trunk_zero)
 		appendStringInfo(&out, "+%s%s", cc->code, digits + 1);
 	else if (cc != NULL && strcmp(cc->code, "1") == 0 && n == 11 && digits[0] == '1')

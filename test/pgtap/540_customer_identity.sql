@@ -6,7 +6,7 @@
 -- number without its country; and a written identity_key stayed as
 -- written.
 BEGIN;
-SELECT plan(19);
+SELECT plan(23);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['i_owner', 'i_operator', 'i_kim', 'i_eve', 'i_stranger', 'i_staff', 'i_bob', 'i_zoe', 'i_zed', 'i_xena']) u \g /dev/null
@@ -186,6 +186,31 @@ SELECT is((SELECT identity_key FROM protector.customers WHERE id = :'mallory'), 
 SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM protector.customers WHERE organization_id = :'org' AND identity_key = 'victim@example.com'), 0,
 	'... and no record carries the victim''s key');
+
+-- national numbers of countries without a trunk 0, and international
+-- prefixes other than 00 (an attack review: Danish and Spanish numbers
+-- were never completed, so their duplicates went unseen, and "011" with
+-- US was read as a national number)
+SELECT results_eq($$SELECT protector.normalize_phone(p, c) FROM (VALUES
+		(1, '12 34 56 78', 'DK'), (2, '912 345 678', 'ES'), (3, '512 345 678', 'PL'), (4, '(11) 91234-5678', 'BR'),
+		(5, '210 123 4567', 'GR'), (6, '602 123 456', 'CZ')) v(i, p, c) ORDER BY i$$,
+	$$VALUES ('+4512345678'), ('+34912345678'), ('+48512345678'), ('+5511912345678'), ('+302101234567'), ('+420602123456')$$,
+	'a national number of a country without a trunk 0, of its length, gets the country''s code');
+SELECT results_eq($$SELECT protector.normalize_phone(p, c) FROM (VALUES
+		(1, '1234567', 'DK'), (2, '0123 4567', 'DK')) v(i, p, c) ORDER BY i$$,
+	$$VALUES ('1234567'), ('01234567')$$, '... and one of another length, or with a 0 there, keeps its digits');
+SELECT results_eq($$SELECT protector.normalize_phone(p, c) FROM (VALUES
+		(1, '011 49 30 1234567', 'US'), (2, '0011 49 30 1234567', 'AU'), (3, '010 49 30 1234567', 'JP'),
+		(4, '0049 30 1234567', 'US'), (5, '02 1234 5678', 'AU'), (6, '03-1234-5678', 'JP')) v(i, p, c) ORDER BY i$$,
+	$$VALUES ('+49301234567'), ('+49301234567'), ('+49301234567'), ('+49301234567'), ('+61212345678'), ('+81312345678')$$,
+	'011 from North America, 0011 from Australia and 010 from Japan dial abroad, as 00 does; trunk 0s stay national');
+INSERT INTO protector.customers (organization_id, full_name, phone, country) VALUES
+	(:'org', 'Dan National', '12 34 56 78', 'DK'), (:'org', 'Dan Abroad', '+45 12 34 56 78', NULL);
+SELECT tests.authenticate_as('i_operator');
+SELECT is((SELECT array_length(customer_ids, 1) FROM protector.find_duplicate_customers(:'org')
+		   WHERE reason = 'same phone' AND 'Dan National' = ANY (full_names)), 2,
+	'a Danish number written nationally and internationally is one phone to the duplicate search');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
