@@ -677,6 +677,7 @@ drain(void)
 
 static bool published = false;
 static bool drained = false;	/* a drain of this worker took rows, committed */
+static bool gone = false;		/* worker_gone() has run */
 
 /*
  * The worker's first drain that took rows committed: its start counts as
@@ -738,8 +739,14 @@ worker_gone(int code, Datum dboid)
 	TimestampTz at = GetCurrentTimestamp();
 	OutboxSlot *s;
 
-	if (r == NULL)
+	/*
+	 * Once: a worker leaving idle stops being found, drains once more and
+	 * exits, and at exit a second run took the start of the next worker
+	 * (starting meanwhile) for this one's failed start.
+	 */
+	if (r == NULL || gone)
 		return;
+	gone = true;
 	SpinLockAcquire(&r->mutex);
 	s = slot_of(r, DatumGetObjectId(dboid), false, at);
 	if (s != NULL && published && s->state == OUTBOX_RUNNING && s->pid == MyProcPid)
