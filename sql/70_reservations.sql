@@ -114,6 +114,13 @@ BEGIN
 	IF OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) ANY ('{pending,confirmed}'::protector.booking_status[]) THEN
 		NEW.hold_expires_at := NULL;
 	END IF;
+	-- a cancellation has its time, whoever cancels (a webhook's PATCH to
+	-- cancelled left none; a trusted caller's own time stays, staff's is
+	-- the database's: guard_booking_write)
+	IF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled'
+	   AND NEW.cancelled_at IS NULL THEN
+		NEW.cancelled_at := pg_catalog.now();
+	END IF;
 	IF protector_internal.caller_is_trusted() THEN
 		RETURN NEW;
 	END IF;

@@ -52,12 +52,14 @@ COMMENT ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz) IS
 'Refuses a hold of more than a day by a caller whose role may not correct bookings (22023)';
 GRANT EXECUTE ON FUNCTION protector_internal.refuse_long_hold(uuid, timestamptz) TO authenticated, service_role;
 
--- The cancellation time a booking's direct update leaves it, whoever
--- writes it (guard_booking_write): one cancelled now is stamped with the
--- database's time, as cancel_booking stamps it (staff's PATCH to
--- cancelled left it empty, and export_bookings with it); a booking that
--- is not cancelled gains none (staff stamped a live booking cancelled a
--- year ago).  A cancelled booking's time corrected stays as written.
+-- The cancellation time a booking's direct write leaves (p_old_status
+-- NULL: a new booking), for signed-in callers (guard_booking_write): one
+-- cancelled now is stamped with the database's time, as cancel_booking
+-- stamps it (staff's PATCH to cancelled left it empty, and export_bookings
+-- with it); one written as cancelled (a record of the past) keeps the
+-- time it gives, else now; a booking that is not cancelled has none
+-- (staff stamped a live booking cancelled a year ago, by an update or an
+-- insert); a cancelled booking keeps one, not in the future.
 CREATE FUNCTION protector_internal.cancellation_time(p_booking_id uuid, p_old_status protector.booking_status,
 	p_new_status protector.booking_status, p_old_at timestamptz, p_new_at timestamptz)
 RETURNS timestamptz
@@ -68,18 +70,61 @@ BEGIN
 	IF p_new_status OPERATOR(pg_catalog.=) 'cancelled' AND p_old_status OPERATOR(pg_catalog.<>) 'cancelled' THEN
 		RETURN pg_catalog.now();
 	END IF;
-	IF p_new_status OPERATOR(pg_catalog.<>) 'cancelled' AND p_new_at IS NOT NULL AND p_new_at IS DISTINCT FROM p_old_at THEN
+	IF p_old_status IS NOT NULL AND p_new_at IS NOT DISTINCT FROM p_old_at THEN
+		RETURN p_new_at;
+	END IF;
+	IF p_new_status OPERATOR(pg_catalog.<>) 'cancelled' AND p_new_at IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'only a cancelled booking has a cancellation time',
 			pg_catalog.format('Booking %s is %s.', p_booking_id, p_new_status),
 			'Cancel it (cancel_booking, or status cancelled): the time is stamped then.');
+	END IF;
+	IF p_new_status OPERATOR(pg_catalog.=) 'cancelled' AND p_new_at IS NULL THEN
+		IF p_old_status IS NULL THEN
+			RETURN pg_catalog.now();
+		END IF;
+		PERFORM protector.raise('invalid_parameter', 'a cancelled booking keeps its cancellation time',
+			pg_catalog.format('Booking %s was cancelled at %s.', p_booking_id, protector_internal.iso_text(p_old_at)));
+	END IF;
+	IF p_new_at OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'a cancellation time is not in the future',
+			pg_catalog.format('cancelled_at is %s.', protector_internal.iso_text(p_new_at)));
 	END IF;
 	RETURN p_new_at;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.cancellation_time(uuid, protector.booking_status, protector.booking_status, timestamptz, timestamptz) IS
-'The cancelled_at a booking''s direct update leaves: now() for one cancelled now; 22023 for a time written on one not cancelled';
+'The cancelled_at a booking''s direct write leaves: now() for one cancelled now; 22023 for a time on one not cancelled, none or a future one on one cancelled';
 GRANT EXECUTE ON FUNCTION protector_internal.cancellation_time(uuid, protector.booking_status, protector.booking_status, timestamptz, timestamptz)
 	TO authenticated, service_role;
+
+-- A party the service takes, as create_booking and reschedule_booking
+-- check it (check_start, src/availability.c), for staff's direct writes
+-- whatever their role: a manager's PATCH or insert made a party of 50 in a
+-- room for 8 (or moved a party of 4 to a room for 2), which the booking's
+-- own reschedule then refused.  A service the caller does not see is the
+-- constraints' and policies' to refuse.
+CREATE FUNCTION protector_internal.check_party_size(p_organization_id uuid, p_service_id uuid, p_party_size integer)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s protector.services;
+BEGIN
+	SELECT * INTO s FROM protector.services x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_service_id;
+	IF FOUND AND NOT (p_party_size OPERATOR(pg_catalog.>=) s.min_party
+					  AND p_party_size OPERATOR(pg_catalog.<=) COALESCE(s.max_party, s.capacity)) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('the booking''s party of %s is not allowed for service "%s"', p_party_size, s.name),
+			pg_catalog.format('The service takes parties of %s to %s.', s.min_party, COALESCE(s.max_party, s.capacity)),
+			'A service takes parties from its min_party to its max_party (its capacity without one).');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_party_size(uuid, uuid, integer) IS
+'Refuses a party its service does not take (22023), as create_booking does, for staff''s direct writes';
+GRANT EXECUTE ON FUNCTION protector_internal.check_party_size(uuid, uuid, integer) TO authenticated, service_role;
 
 -- What a booking write may say, beyond RLS and the column grants:
 --   * an insert by a caller whose role may not set prices
@@ -307,8 +352,12 @@ BEGIN
 				NEW.unit_price := s.price;
 				NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
 			END IF;
+		ELSE
+			-- (check_slot checks the party of the others)
+			PERFORM protector_internal.check_party_size(NEW.organization_id, NEW.service_id, NEW.party_size);
 		END IF;
 		IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create')) THEN
+			NEW.cancelled_at := protector_internal.cancellation_time(NEW.id, NULL, NEW.status, NULL, NEW.cancelled_at);
 			-- what happens at the venue happens once the booking has started,
 			-- written as a new booking too (enforce_status_transition)
 			IF NEW.status OPERATOR(pg_catalog.=) ANY ('{in_progress,completed,no_show}'::protector.booking_status[])
@@ -369,19 +418,8 @@ BEGIN
 			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 		END IF;
 		NEW.cancelled_at := protector_internal.cancellation_time(OLD.id, OLD.status, NEW.status, OLD.cancelled_at, NEW.cancelled_at);
-		-- a party changed is one the service takes, as create_booking and
-		-- reschedule_booking check it, for every role (a manager's PATCH
-		-- made a party of 50 in a room for 8, which no reschedule then took)
-		IF NEW.party_size IS DISTINCT FROM OLD.party_size THEN
-			SELECT * INTO s FROM protector.services x
-			WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
-			IF FOUND AND NOT (NEW.party_size OPERATOR(pg_catalog.>=) s.min_party
-							  AND NEW.party_size OPERATOR(pg_catalog.<=) COALESCE(s.max_party, s.capacity)) THEN
-				PERFORM protector.raise('invalid_parameter',
-					pg_catalog.format('the booking''s party of %s is not allowed for service "%s"', NEW.party_size, s.name),
-					pg_catalog.format('The service takes parties of %s to %s.', s.min_party, COALESCE(s.max_party, s.capacity)),
-					'A service takes parties from its min_party to its max_party (its capacity without one).');
-			END IF;
+		IF NEW.party_size IS DISTINCT FROM OLD.party_size OR NEW.service_id IS DISTINCT FROM OLD.service_id THEN
+			PERFORM protector_internal.check_party_size(NEW.organization_id, NEW.service_id, NEW.party_size);
 		END IF;
 		-- a move by a caller who may not set prices is to a slot of the
 		-- service, as reschedule_booking makes it (its length, the grid,

@@ -329,10 +329,13 @@ CREATE TRIGGER shift_check AFTER INSERT OR UPDATE OR DELETE ON protector.staff_s
 CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, venue_id, status, service_id, party_size, total_price, currency
 	ON protector.bookings
 	FOR EACH ROW WHEN (NEW.assigned_agent IS NOT NULL
-					   AND NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
-					   AND (NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent OR NEW.venue_id IS DISTINCT FROM OLD.venue_id
-							OR NOT NEW.during <@ OLD.during
-							OR OLD.status <> ALL ('{held,pending,confirmed,in_progress}'::protector.booking_status[])))
+					   -- (given to another agent, whatever its status: a
+					   -- completed booking handed to an agent off shift
+					   -- then moved its work and revenue to them)
+					   AND (NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent
+							OR (NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+								AND (NEW.venue_id IS DISTINCT FROM OLD.venue_id OR NOT NEW.during <@ OLD.during
+									 OR OLD.status <> ALL ('{held,pending,confirmed,in_progress}'::protector.booking_status[])))))
 	EXECUTE FUNCTION protector_internal.agent_shift_check();
 
 -- A member's schedule lock (class id 1886547719), as shift_check() takes

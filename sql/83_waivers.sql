@@ -1108,10 +1108,12 @@ CREATE TRIGGER require_waivers BEFORE UPDATE OF status, party_size, service_id, 
 	FOR EACH ROW WHEN (((NEW.status = 'in_progress'
 						 AND (OLD.status IS DISTINCT FROM 'in_progress' OR NEW.party_size > OLD.party_size
 							  OR NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.details IS DISTINCT FROM OLD.details))
-						-- (straight to completed: the game was played, so
-						-- it was signed for; confirmed -> completed skipped
-						-- the check)
-						OR (NEW.status = 'completed' AND OLD.status NOT IN ('in_progress', 'completed')))
+						-- (completed: the game was played, so it was signed
+						-- for; confirmed -> completed skipped the check, and
+						-- a completed booking's party grew past it)
+						OR (NEW.status = 'completed'
+							AND (OLD.status NOT IN ('in_progress', 'completed') OR NEW.party_size > OLD.party_size
+								 OR NEW.service_id IS DISTINCT FROM OLD.service_id)))
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.require_waivers();
 -- (a new booking in progress: fired by its AFTER INSERT trigger,

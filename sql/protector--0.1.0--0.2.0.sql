@@ -1817,8 +1817,12 @@ BEGIN
 				NEW.unit_price := s.price;
 				NEW.total_price := protector.booking_total(s.price, s.price_per_person, NEW.party_size);
 			END IF;
+		ELSE
+			-- (check_slot checks the party of the others)
+			PERFORM protector_internal.check_party_size(NEW.organization_id, NEW.service_id, NEW.party_size);
 		END IF;
 		IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.create')) THEN
+			NEW.cancelled_at := protector_internal.cancellation_time(NEW.id, NULL, NEW.status, NULL, NEW.cancelled_at);
 			-- what happens at the venue happens once the booking has started,
 			-- written as a new booking too (enforce_status_transition)
 			IF NEW.status OPERATOR(pg_catalog.=) ANY ('{in_progress,completed,no_show}'::protector.booking_status[])
@@ -1879,19 +1883,8 @@ BEGIN
 			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 		END IF;
 		NEW.cancelled_at := protector_internal.cancellation_time(OLD.id, OLD.status, NEW.status, OLD.cancelled_at, NEW.cancelled_at);
-		-- a party changed is one the service takes, as create_booking and
-		-- reschedule_booking check it, for every role (a manager's PATCH
-		-- made a party of 50 in a room for 8, which no reschedule then took)
-		IF NEW.party_size IS DISTINCT FROM OLD.party_size THEN
-			SELECT * INTO s FROM protector.services x
-			WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
-			IF FOUND AND NOT (NEW.party_size OPERATOR(pg_catalog.>=) s.min_party
-							  AND NEW.party_size OPERATOR(pg_catalog.<=) COALESCE(s.max_party, s.capacity)) THEN
-				PERFORM protector.raise('invalid_parameter',
-					pg_catalog.format('the booking''s party of %s is not allowed for service "%s"', NEW.party_size, s.name),
-					pg_catalog.format('The service takes parties of %s to %s.', s.min_party, COALESCE(s.max_party, s.capacity)),
-					'A service takes parties from its min_party to its max_party (its capacity without one).');
-			END IF;
+		IF NEW.party_size IS DISTINCT FROM OLD.party_size OR NEW.service_id IS DISTINCT FROM OLD.service_id THEN
+			PERFORM protector_internal.check_party_size(NEW.organization_id, NEW.service_id, NEW.party_size);
 		END IF;
 		-- a move by a caller who may not set prices is to a slot of the
 		-- service, as reschedule_booking makes it (its length, the grid,
@@ -4324,6 +4317,13 @@ BEGIN
 	-- kept its expiry, which notifications showed as a confirm-by time)
 	IF OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) ANY ('{pending,confirmed}'::protector.booking_status[]) THEN
 		NEW.hold_expires_at := NULL;
+	END IF;
+	-- a cancellation has its time, whoever cancels (a webhook's PATCH to
+	-- cancelled left none; a trusted caller's own time stays, staff's is
+	-- the database's: guard_booking_write)
+	IF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled'
+	   AND NEW.cancelled_at IS NULL THEN
+		NEW.cancelled_at := pg_catalog.now();
 	END IF;
 	IF protector_internal.caller_is_trusted() THEN
 		RETURN NEW;
@@ -6970,10 +6970,13 @@ CREATE TRIGGER shift_check AFTER INSERT OR UPDATE OR DELETE ON protector.staff_s
 CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, venue_id, status, service_id, party_size, total_price, currency
 	ON protector.bookings
 	FOR EACH ROW WHEN (NEW.assigned_agent IS NOT NULL
-					   AND NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
-					   AND (NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent OR NEW.venue_id IS DISTINCT FROM OLD.venue_id
-							OR NOT NEW.during <@ OLD.during
-							OR OLD.status <> ALL ('{held,pending,confirmed,in_progress}'::protector.booking_status[])))
+					   -- (given to another agent, whatever its status: a
+					   -- completed booking handed to an agent off shift
+					   -- then moved its work and revenue to them)
+					   AND (NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent
+							OR (NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+								AND (NEW.venue_id IS DISTINCT FROM OLD.venue_id OR NOT NEW.during <@ OLD.during
+									 OR OLD.status <> ALL ('{held,pending,confirmed,in_progress}'::protector.booking_status[])))))
 	EXECUTE FUNCTION protector_internal.agent_shift_check();
 
 -- A member leaves a venue (their staff_venues row goes) only once they
@@ -8678,10 +8681,12 @@ CREATE TRIGGER require_waivers BEFORE UPDATE OF status, party_size, service_id, 
 	FOR EACH ROW WHEN (((NEW.status = 'in_progress'
 						 AND (OLD.status IS DISTINCT FROM 'in_progress' OR NEW.party_size > OLD.party_size
 							  OR NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.details IS DISTINCT FROM OLD.details))
-						-- (straight to completed: the game was played, so
-						-- it was signed for; confirmed -> completed skipped
-						-- the check)
-						OR (NEW.status = 'completed' AND OLD.status NOT IN ('in_progress', 'completed')))
+						-- (completed: the game was played, so it was signed
+						-- for; confirmed -> completed skipped the check, and
+						-- a completed booking's party grew past it)
+						OR (NEW.status = 'completed'
+							AND (OLD.status NOT IN ('in_progress', 'completed') OR NEW.party_size > OLD.party_size
+								 OR NEW.service_id IS DISTINCT FROM OLD.service_id)))
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.require_waivers();
 -- (a new booking in progress: fired by its AFTER INSERT trigger,
@@ -16029,22 +16034,66 @@ BEGIN
 	IF p_new_status OPERATOR(pg_catalog.=) 'cancelled' AND p_old_status OPERATOR(pg_catalog.<>) 'cancelled' THEN
 		RETURN pg_catalog.now();
 	END IF;
-	IF p_new_status OPERATOR(pg_catalog.<>) 'cancelled' AND p_new_at IS NOT NULL AND p_new_at IS DISTINCT FROM p_old_at THEN
+	IF p_old_status IS NOT NULL AND p_new_at IS NOT DISTINCT FROM p_old_at THEN
+		RETURN p_new_at;
+	END IF;
+	IF p_new_status OPERATOR(pg_catalog.<>) 'cancelled' AND p_new_at IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'only a cancelled booking has a cancellation time',
 			pg_catalog.format('Booking %s is %s.', p_booking_id, p_new_status),
 			'Cancel it (cancel_booking, or status cancelled): the time is stamped then.');
+	END IF;
+	IF p_new_status OPERATOR(pg_catalog.=) 'cancelled' AND p_new_at IS NULL THEN
+		IF p_old_status IS NULL THEN
+			RETURN pg_catalog.now();
+		END IF;
+		PERFORM protector.raise('invalid_parameter', 'a cancelled booking keeps its cancellation time',
+			pg_catalog.format('Booking %s was cancelled at %s.', p_booking_id, protector_internal.iso_text(p_old_at)));
+	END IF;
+	IF p_new_at OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'a cancellation time is not in the future',
+			pg_catalog.format('cancelled_at is %s.', protector_internal.iso_text(p_new_at)));
 	END IF;
 	RETURN p_new_at;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.cancellation_time(uuid, protector.booking_status, protector.booking_status, timestamptz, timestamptz) IS
-'The cancelled_at a booking''s direct update leaves: now() for one cancelled now; 22023 for a time written on one not cancelled';
+'The cancelled_at a booking''s direct write leaves: now() for one cancelled now; 22023 for a time on one not cancelled, none or a future one on one cancelled';
 GRANT EXECUTE ON FUNCTION protector_internal.cancellation_time(uuid, protector.booking_status, protector.booking_status, timestamptz, timestamptz)
 	TO authenticated, service_role;
 
 -- the customer record a widget booking was for: its erasure takes the
 -- day's record whatever address the customer has since
 ALTER TABLE protector_internal.widget_requests ADD COLUMN customer_id uuid;
+-- (the day's rows of 0.1.0: the guest record the widget booked them for,
+-- found as it found it, by the address's identity key)
+UPDATE protector_internal.widget_requests w
+SET customer_id = (SELECT c.id FROM protector.customers c
+				   WHERE c.organization_id = w.organization_id AND c.identity_key = w.identity_key
+					 AND c.merged_into IS NULL AND c.user_id IS NULL
+				   ORDER BY c.created_at, c.id LIMIT 1);
+
+CREATE FUNCTION protector_internal.check_party_size(p_organization_id uuid, p_service_id uuid, p_party_size integer)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s protector.services;
+BEGIN
+	SELECT * INTO s FROM protector.services x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_service_id;
+	IF FOUND AND NOT (p_party_size OPERATOR(pg_catalog.>=) s.min_party
+					  AND p_party_size OPERATOR(pg_catalog.<=) COALESCE(s.max_party, s.capacity)) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('the booking''s party of %s is not allowed for service "%s"', p_party_size, s.name),
+			pg_catalog.format('The service takes parties of %s to %s.', s.min_party, COALESCE(s.max_party, s.capacity)),
+			'A service takes parties from its min_party to its max_party (its capacity without one).');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_party_size(uuid, uuid, integer) IS
+'Refuses a party its service does not take (22023), as create_booking does, for staff''s direct writes';
+GRANT EXECUTE ON FUNCTION protector_internal.check_party_size(uuid, uuid, integer) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

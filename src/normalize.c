@@ -393,7 +393,8 @@ protector_has_letters_or_digits(PG_FUNCTION_ARGS)
  * (Denmark's 8, Spain's 9: "12 34 56 78" with DK is +4512345678; read as
  * a trunk 0 country's, DK and ES numbers were never completed).  And the
  * international prefix where it is not 00 (011 in North America, 0011 in
- * Australia, 010 in Japan: "011 49 30 ..." with US was +1114930...).
+ * Australia, 010 in Japan, 001 in Singapore: "011 49 30 ..." with US was
+ * +1114930...).
  */
 typedef struct CountryCode
 {
@@ -419,7 +420,7 @@ static const CountryCode country_codes[] = {
 	{"IT", "39", true, 0, 0, NULL}, TRUNK("JP", "81", "010"), NO_TRUNK("MX", "52", 10, 10),
 	TRUNK("NL", "31", NULL), NO_TRUNK("NO", "47", 8, 8), TRUNK("NZ", "64", NULL),
 	NO_TRUNK("PL", "48", 9, 9), NO_TRUNK("PT", "351", 9, 9), TRUNK("SE", "46", NULL),
-	NO_TRUNK("SG", "65", 8, 8), TRUNK("TR", "90", NULL), TRUNK("UA", "380", NULL),
+	{"SG", "65", false, 8, 8, "001"}, TRUNK("TR", "90", NULL), TRUNK("UA", "380", NULL),
 	TRUNK("US", "1", "011"), TRUNK("ZA", "27", NULL),
 };
 
@@ -587,9 +588,14 @@ protector_normalize_phone(PG_FUNCTION_ARGS)
 		append_international(&out, digits + 2, s, len);	/* 00: as + */
 	else if (cc != NULL && cc->no_trunk_max > 0)
 	{
-		/* a national number of its length, else its digits */
-		if (digits[0] != '0' && n >= cc->no_trunk_min && n <= cc->no_trunk_max)
-			appendStringInfo(&out, "+%s%s", cc->code, digits);
+		/*
+		 * a national number of its length, also after a 0 (Brazil's trunk
+		 * prefix, "(011) 98765-4321"; Poland's until 2009), else its digits
+		 */
+		int			skip = digits[0] == '0' ? 1 : 0;
+
+		if (digits[skip] != '0' && n - skip >= cc->no_trunk_min && n - skip <= cc->no_trunk_max)
+			appendStringInfo(&out, "+%s%s", cc->code, digits + skip);
 		else
 			appendStringInfoString(&out, digits);
 	}

@@ -6,7 +6,7 @@
 -- number without its country; and a written identity_key stayed as
 -- written.
 BEGIN;
-SELECT plan(23);
+SELECT plan(24);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['i_owner', 'i_operator', 'i_kim', 'i_eve', 'i_stranger', 'i_staff', 'i_bob', 'i_zoe', 'i_zed', 'i_xena']) u \g /dev/null
@@ -204,6 +204,13 @@ SELECT results_eq($$SELECT protector.normalize_phone(p, c) FROM (VALUES
 		(4, '0049 30 1234567', 'US'), (5, '02 1234 5678', 'AU'), (6, '03-1234-5678', 'JP')) v(i, p, c) ORDER BY i$$,
 	$$VALUES ('+49301234567'), ('+49301234567'), ('+49301234567'), ('+49301234567'), ('+61212345678'), ('+81312345678')$$,
 	'011 from North America, 0011 from Australia and 010 from Japan dial abroad, as 00 does; trunk 0s stay national');
+-- (a 0 before the national number, as Brazil dials it and Poland did: a
+-- review of the change found "(011) 98765-4321" with BR no longer completed;
+-- Singapore's 001 abroad)
+SELECT results_eq($$SELECT protector.normalize_phone(p, c) FROM (VALUES
+		(1, '(011) 98765-4321', 'BR'), (2, '(0-22) 123 45 67', 'PL'), (3, '001 49 30 1234567', 'SG'), (4, '001 1 415 555 0100', 'SG')) v(i, p, c) ORDER BY i$$,
+	$$VALUES ('+5511987654321'), ('+48221234567'), ('+49301234567'), ('+14155550100')$$,
+	'... also after a 0 dialled before it; 001 from Singapore dials abroad');
 INSERT INTO protector.customers (organization_id, full_name, phone, country) VALUES
 	(:'org', 'Dan National', '12 34 56 78', 'DK'), (:'org', 'Dan Abroad', '+45 12 34 56 78', NULL);
 SELECT tests.authenticate_as('i_operator');

@@ -8,16 +8,20 @@
 --    a room for 2 to 6), which the booking's own reschedule then refused;
 -- 4. a direct insert at a venue other than its service's got the
 --    composite foreign key's bare 23503.
+-- And what a review of those fixes found: the same through an insert, a
+-- change of service, a trusted caller's PATCH, a time blanked, and a
+-- completed booking's party grown past its signatures.
 BEGIN;
-SELECT plan(15);
+SELECT plan(24);
 
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['be_manager', 'be_operator', 'be_outsider']) u;
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['be_manager', 'be_operator', 'be_agent', 'be_outsider']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
 	('0a980000-0000-4000-8000-000000000000', 'Edits', 'booking-edits'),
 	('0a980000-0000-4000-8000-000000000001', 'Other', 'booking-edits-other');
 INSERT INTO protector.members (organization_id, user_id, role) VALUES
 	('0a980000-0000-4000-8000-000000000000', tests.get_supabase_uid('be_manager'), 'manager'),
 	('0a980000-0000-4000-8000-000000000000', tests.get_supabase_uid('be_operator'), 'operator'),
+	('0a980000-0000-4000-8000-000000000000', tests.get_supabase_uid('be_agent'), 'agent'),
 	('0a980000-0000-4000-8000-000000000001', tests.get_supabase_uid('be_outsider'), 'owner');
 INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
 	('0a980000-0000-4000-8000-0000000000a1', '0a980000-0000-4000-8000-000000000000', 'North', 'UTC'),
@@ -54,6 +58,29 @@ SELECT throws_ok($$UPDATE protector.bookings SET status = 'completed' WHERE id =
 SELECT lives_ok($$UPDATE protector.bookings SET status = 'no_show' WHERE id = '0a980000-0000-4000-8000-0000000000c1'$$,
 	'nobody came: a no-show needs no signature');
 SELECT tests.clear_authentication();
+-- c2 in progress with its 2 signatures, then completed: its party does
+-- not grow past them
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, party_size, unit_price, total_price) VALUES
+	('0a980000-0000-4000-8000-0000000000c2', '0a980000-0000-4000-8000-000000000000', '0a980000-0000-4000-8000-0000000000a1',
+	 '0a980000-0000-4000-8000-0000000005a1', tstzrange(date_trunc('hour', now()) - interval '3 hours', date_trunc('hour', now()) - interval '2 hours'),
+	 'confirmed', 2, 20, 70);
+SELECT tests.authenticate_as('be_operator');
+SELECT protector.submit_waiver((SELECT id FROM protector.waivers WHERE name = 'Vault waiver'), n, '1990-01-01', n, lower(n),
+	'0a980000-0000-4000-8000-0000000000c2') FROM unnest(ARRAY['Ann Player', 'Ben Player']) n \g /dev/null
+UPDATE protector.bookings SET status = 'in_progress' WHERE id = '0a980000-0000-4000-8000-0000000000c2';
+UPDATE protector.bookings SET status = 'completed' WHERE id = '0a980000-0000-4000-8000-0000000000c2';
+SELECT tests.authenticate_as('be_manager');
+SELECT throws_ok($$UPDATE protector.bookings SET party_size = 8 WHERE id = '0a980000-0000-4000-8000-0000000000c2'$$,
+	'22023', '2 of 8 participants have signed the waiver "Vault waiver"', 'a completed booking''s party does not grow past its signatures');
+SELECT tests.clear_authentication();
+
+-- (a completed booking handed to an agent who was not on shift then moved
+-- its work, and its revenue in the staff figures, to them)
+SELECT tests.authenticate_as('be_operator');
+SELECT throws_ok($$UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('be_agent')
+				   WHERE id = '0a980000-0000-4000-8000-0000000000c2'$$,
+	'23P01', NULL, 'a completed booking is not handed to an agent who was not on shift for it');
+SELECT tests.clear_authentication();
 
 -- 2. a cancellation's time
 SELECT tests.authenticate_as('be_operator');
@@ -67,6 +94,29 @@ SELECT is((SELECT cancelled_at FROM protector.bookings WHERE id = '0a980000-0000
 	'staff''s PATCH to cancelled is stamped with the database''s time');
 SELECT is((SELECT cancelled_at FROM protector.export_bookings('0a980000-0000-4000-8000-000000000000', current_date, current_date + 3)
 		   WHERE booking_id = '0a980000-0000-4000-8000-0000000000b1'), now(), '... which the export shows');
+SELECT tests.authenticate_as('be_operator');
+SELECT throws_ok($$UPDATE protector.bookings SET cancelled_at = NULL WHERE id = '0a980000-0000-4000-8000-0000000000b1'$$,
+	'22023', 'a cancelled booking keeps its cancellation time', 'nor do they blank a cancellation''s time');
+SELECT throws_ok($$UPDATE protector.bookings SET cancelled_at = now() + interval '1 day' WHERE id = '0a980000-0000-4000-8000-0000000000b1'$$,
+	'22023', 'a cancellation time is not in the future', '... or set it to come');
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, service_id, during, party_size, cancelled_at)
+				   VALUES ('0a980000-0000-4000-8000-000000000000', '0a980000-0000-4000-8000-0000000005a1',
+						   tstzrange(date_trunc('hour', now()) + interval '5 days', date_trunc('hour', now()) + interval '121 hours'), 2, now() - interval '1 year')$$,
+	'22023', 'only a cancelled booking has a cancellation time', 'a new live booking comes with no cancellation time');
+INSERT INTO protector.bookings (id, organization_id, service_id, during, party_size, status)
+VALUES ('0a980000-0000-4000-8000-0000000000b4', '0a980000-0000-4000-8000-000000000000', '0a980000-0000-4000-8000-0000000005a1',
+		tstzrange(date_trunc('hour', now()) + interval '5 days', date_trunc('hour', now()) + interval '121 hours'), 2, 'cancelled');
+SELECT tests.clear_authentication();
+SELECT is((SELECT cancelled_at FROM protector.bookings WHERE id = '0a980000-0000-4000-8000-0000000000b4'), now(),
+	'one written as cancelled without a time is stamped now');
+-- a trusted caller's PATCH (a webhook's, service_role)
+SAVEPOINT before_b2;
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a980000-0000-4000-8000-0000000000b2';
+SELECT tests.clear_authentication();
+SELECT is((SELECT cancelled_at FROM protector.bookings WHERE id = '0a980000-0000-4000-8000-0000000000b2'), now(),
+	'a webhook''s PATCH to cancelled is stamped too');
+ROLLBACK TO SAVEPOINT before_b2;
 
 -- 3. a party the service takes
 SELECT tests.authenticate_as('be_manager');
@@ -80,6 +130,15 @@ SELECT tests.clear_authentication();
 -- 0 + 15 x 6 = 90
 SELECT results_eq($$SELECT party_size, total_price FROM protector.bookings WHERE id = '0a980000-0000-4000-8000-0000000000b2'$$,
 	$$VALUES (6, 90.00::numeric)$$, 'a party of 6 is taken, and priced 0 + 15 x 6 = 90');
+SELECT tests.authenticate_as('be_manager');
+SELECT throws_ok($$UPDATE protector.bookings SET service_id = '0a980000-0000-4000-8000-0000000005a2', party_size = 1
+				   WHERE id = '0a980000-0000-4000-8000-0000000000b4'$$,
+	'22023', 'the booking''s party of 1 is not allowed for service "Shared"', 'nor is a party moved to a service that does not take it');
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, service_id, during, party_size)
+				   VALUES ('0a980000-0000-4000-8000-000000000000', '0a980000-0000-4000-8000-0000000005a1',
+						   tstzrange(date_trunc('hour', now()) + interval '6 days', date_trunc('hour', now()) + interval '145 hours'), 50)$$,
+	'22023', 'the booking''s party of 50 is not allowed for service "Vault"', 'nor is a new booking''s party of 50 in a room for 8');
+SELECT tests.clear_authentication();
 
 -- 4. a venue other than the service's
 SELECT tests.authenticate_as('be_operator');
