@@ -167,7 +167,7 @@ BEGIN
 					'One fee per window: the smallest window the cancellation falls within applies.');
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'customers' THEN
-			PERFORM protector_internal.check_setting_keys(v, p, '{open_requests,messages_per_hour}');
+			PERFORM protector_internal.check_setting_keys(v, p, '{open_requests,messages_per_hour,bookings_per_hour}');
 			IF v ? 'open_requests' THEN
 				PERFORM protector_internal.check_setting_number(v -> 'open_requests', p OPERATOR(pg_catalog.||) '.open_requests',
 																1, 1000, true);
@@ -175,6 +175,10 @@ BEGIN
 			IF v ? 'messages_per_hour' THEN
 				PERFORM protector_internal.check_setting_number(v -> 'messages_per_hour',
 																p OPERATOR(pg_catalog.||) '.messages_per_hour', 1, 1000, true);
+			END IF;
+			IF v ? 'bookings_per_hour' THEN
+				PERFORM protector_internal.check_setting_number(v -> 'bookings_per_hour',
+																p OPERATOR(pg_catalog.||) '.bookings_per_hour', 1, 1000, true);
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'staff' THEN
 			PERFORM protector_internal.check_setting_keys(v, p, '{require_shifts}');

@@ -146,7 +146,11 @@ GRANT EXECUTE ON FUNCTION protector_internal.check_party_size(uuid, uuid, intege
 -- settings.customers.open_requests (default 10) of the bookings they made
 -- themselves with the organization not ended at once, held (and not
 -- expired), pending or confirmed (a customer confirms their own hold), as
--- the widget limits a visitor.  Counted under a lock of the
+-- the widget limits a visitor; nor flood its desk: at most
+-- settings.customers.bookings_per_hour (default 20) made in the last hour,
+-- cancelled ones included (booked and cancelled in a loop, 300 times in
+-- 1.4 s, each with its review task and desk notifications, none of them
+-- counted while open).  Counted under a lock of the
 -- customer's (class id 1886547721), so that requests at the same moment
 -- count each other, and as the owner: every booking of theirs, whatever
 -- the caller sees.  For the customer themselves.
@@ -157,7 +161,9 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_limit integer;
+	v_hourly integer;
 	v_open bigint;
+	v_recent bigint;
 BEGIN
 	IF p_customer_id IS NULL OR NOT p_customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()) THEN
 		PERFORM protector.raise('forbidden', 'this is a customer''s own check', 'Pass your own customer record.');
@@ -166,14 +172,25 @@ BEGIN
 	PERFORM protector_internal.retry_if_unseen(
 		'SELECT pg_catalog.count(*) FROM protector.bookings b WHERE b.customer_id OPERATOR(pg_catalog.=) $1',
 		p_customer_id, 'a booking of this customer was made concurrently', NULL);
-	SELECT protector_internal.setting_number(o.settings #> '{customers,open_requests}', 10, 1, 1000)::integer INTO v_limit
+	SELECT protector_internal.setting_number(o.settings #> '{customers,open_requests}', 10, 1, 1000)::integer,
+		   protector_internal.setting_number(o.settings #> '{customers,bookings_per_hour}', 20, 1, 1000)::integer
+	INTO v_limit, v_hourly
 	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id;
-	SELECT pg_catalog.count(*) INTO v_open FROM protector.bookings b
+	SELECT pg_catalog.count(*) FILTER (WHERE pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+											AND (b.status OPERATOR(pg_catalog.=) ANY ('{pending,confirmed}'::protector.booking_status[])
+												 OR (b.status OPERATOR(pg_catalog.=) 'held'
+													 AND b.hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()))),
+		   pg_catalog.count(*) FILTER (WHERE b.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour'))
+	INTO v_open, v_recent
+	FROM protector.bookings b
 	WHERE b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
-	  AND b.created_by OPERATOR(pg_catalog.=) protector.current_user_id()
-	  AND (b.status OPERATOR(pg_catalog.=) ANY ('{pending,confirmed}'::protector.booking_status[])
-		   OR (b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()));
+	  AND b.created_by OPERATOR(pg_catalog.=) protector.current_user_id();
+	IF v_recent OPERATOR(pg_catalog.>=) COALESCE(v_hourly, 20) THEN
+		PERFORM protector.raise('rate_limited', 'you have made too many bookings with this organization in the last hour',
+			pg_catalog.format('The organization takes at most %s booking(s) an hour made by you, cancelled ones included.',
+				COALESCE(v_hourly, 20)),
+			'Try again later.');
+	END IF;
 	IF v_open OPERATOR(pg_catalog.>=) COALESCE(v_limit, 10) THEN
 		PERFORM protector.raise('rate_limited', 'you have too many open booking requests with this organization',
 			pg_catalog.format('The organization takes at most %s booking(s) of yours that have not ended (held, pending or confirmed) at once.',
@@ -183,7 +200,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) IS
-'A customer''s new booking: 53400 beyond settings.customers.open_requests (default 10) bookings they made that have not ended';
+'A customer''s new booking: 53400 beyond settings.customers.open_requests (default 10) bookings they made that have not ended, or bookings_per_hour (default 20) made in the last hour';
 GRANT EXECUTE ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) TO authenticated, service_role;
 
 -- Whether a user is a member of the organization, their row share-locked:

@@ -4650,7 +4650,7 @@ BEGIN
 					'One fee per window: the smallest window the cancellation falls within applies.');
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'customers' THEN
-			PERFORM protector_internal.check_setting_keys(v, p, '{open_requests,messages_per_hour}');
+			PERFORM protector_internal.check_setting_keys(v, p, '{open_requests,messages_per_hour,bookings_per_hour}');
 			IF v ? 'open_requests' THEN
 				PERFORM protector_internal.check_setting_number(v -> 'open_requests', p OPERATOR(pg_catalog.||) '.open_requests',
 																1, 1000, true);
@@ -4658,6 +4658,10 @@ BEGIN
 			IF v ? 'messages_per_hour' THEN
 				PERFORM protector_internal.check_setting_number(v -> 'messages_per_hour',
 																p OPERATOR(pg_catalog.||) '.messages_per_hour', 1, 1000, true);
+			END IF;
+			IF v ? 'bookings_per_hour' THEN
+				PERFORM protector_internal.check_setting_number(v -> 'bookings_per_hour',
+																p OPERATOR(pg_catalog.||) '.bookings_per_hour', 1, 1000, true);
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'staff' THEN
 			PERFORM protector_internal.check_setting_keys(v, p, '{require_shifts}');
@@ -13646,7 +13650,9 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_limit integer;
+	v_hourly integer;
 	v_open bigint;
+	v_recent bigint;
 BEGIN
 	IF p_customer_id IS NULL OR NOT p_customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()) THEN
 		PERFORM protector.raise('forbidden', 'this is a customer''s own check', 'Pass your own customer record.');
@@ -13655,14 +13661,25 @@ BEGIN
 	PERFORM protector_internal.retry_if_unseen(
 		'SELECT pg_catalog.count(*) FROM protector.bookings b WHERE b.customer_id OPERATOR(pg_catalog.=) $1',
 		p_customer_id, 'a booking of this customer was made concurrently', NULL);
-	SELECT protector_internal.setting_number(o.settings #> '{customers,open_requests}', 10, 1, 1000)::integer INTO v_limit
+	SELECT protector_internal.setting_number(o.settings #> '{customers,open_requests}', 10, 1, 1000)::integer,
+		   protector_internal.setting_number(o.settings #> '{customers,bookings_per_hour}', 20, 1, 1000)::integer
+	INTO v_limit, v_hourly
 	FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id;
-	SELECT pg_catalog.count(*) INTO v_open FROM protector.bookings b
+	SELECT pg_catalog.count(*) FILTER (WHERE pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+											AND (b.status OPERATOR(pg_catalog.=) ANY ('{pending,confirmed}'::protector.booking_status[])
+												 OR (b.status OPERATOR(pg_catalog.=) 'held'
+													 AND b.hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()))),
+		   pg_catalog.count(*) FILTER (WHERE b.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour'))
+	INTO v_open, v_recent
+	FROM protector.bookings b
 	WHERE b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND pg_catalog.upper(b.during) OPERATOR(pg_catalog.>) pg_catalog.now()
-	  AND b.created_by OPERATOR(pg_catalog.=) protector.current_user_id()
-	  AND (b.status OPERATOR(pg_catalog.=) ANY ('{pending,confirmed}'::protector.booking_status[])
-		   OR (b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()));
+	  AND b.created_by OPERATOR(pg_catalog.=) protector.current_user_id();
+	IF v_recent OPERATOR(pg_catalog.>=) COALESCE(v_hourly, 20) THEN
+		PERFORM protector.raise('rate_limited', 'you have made too many bookings with this organization in the last hour',
+			pg_catalog.format('The organization takes at most %s booking(s) an hour made by you, cancelled ones included.',
+				COALESCE(v_hourly, 20)),
+			'Try again later.');
+	END IF;
 	IF v_open OPERATOR(pg_catalog.>=) COALESCE(v_limit, 10) THEN
 		PERFORM protector.raise('rate_limited', 'you have too many open booking requests with this organization',
 			pg_catalog.format('The organization takes at most %s booking(s) of yours that have not ended (held, pending or confirmed) at once.',
@@ -13672,7 +13689,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) IS
-'A customer''s new booking: 53400 beyond settings.customers.open_requests (default 10) bookings they made that have not ended';
+'A customer''s new booking: 53400 beyond settings.customers.open_requests (default 10) bookings they made that have not ended, or bookings_per_hour (default 20) made in the last hour';
 REVOKE ALL ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.check_customer_open_requests(uuid, uuid) TO authenticated, service_role;
 -- a venue's closures and special hours change what is bookable: audited
