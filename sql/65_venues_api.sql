@@ -485,7 +485,10 @@ BEGIN
 	WHERE b.organization_id = v.organization_id AND b.venue_id = v.id
 	  AND protector_internal.booking_start(b.during) >= v_lo - interval '744 hours'
 	  AND protector_internal.booking_start(b.during) < v_hi
-	  AND b.during && tstzrange(v_lo, v_hi);
+	  AND b.during && tstzrange(v_lo, v_hi)
+	  -- (a hold cancelled, lapsed or by hand, was never a booking: it
+	  -- keeps its hold_expires_at)
+	  AND NOT (b.status = 'cancelled' AND b.hold_expires_at IS NOT NULL);
 	RETURN r;
 END
 $$;

@@ -446,6 +446,9 @@ BEGIN
 		  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
 			AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) r.lo AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) r.hi
 			AND (v_venue IS NULL OR b.venue_id OPERATOR(pg_catalog.=) v_venue)
+			-- (a hold cancelled, lapsed or by hand, was never a booking:
+			-- it keeps its hold_expires_at)
+			AND NOT (b.status OPERATOR(pg_catalog.=) 'cancelled' AND b.hold_expires_at IS NOT NULL)
 		  GROUP BY b.status, b.source, b.service_id, s.name) x;
 	RETURN v_rows;
 END
@@ -506,6 +509,7 @@ BEGIN
 			  FROM protector.bookings b
 			  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
 				AND b.status OPERATOR(pg_catalog.<>) 'held'
+				AND NOT (b.status OPERATOR(pg_catalog.=) 'cancelled' AND b.hold_expires_at IS NOT NULL)
 				AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) r.lo
 				AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) r.hi
 			  GROUP BY 1),

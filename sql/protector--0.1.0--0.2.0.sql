@@ -6139,6 +6139,9 @@ BEGIN
 		  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
 			AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) r.lo AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) r.hi
 			AND (v_venue IS NULL OR b.venue_id OPERATOR(pg_catalog.=) v_venue)
+			-- (a hold cancelled, lapsed or by hand, was never a booking:
+			-- it keeps its hold_expires_at)
+			AND NOT (b.status OPERATOR(pg_catalog.=) 'cancelled' AND b.hold_expires_at IS NOT NULL)
 		  GROUP BY b.status, b.source, b.service_id, s.name) x;
 	RETURN v_rows;
 END
@@ -6199,6 +6202,7 @@ BEGIN
 			  FROM protector.bookings b
 			  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
 				AND b.status OPERATOR(pg_catalog.<>) 'held'
+				AND NOT (b.status OPERATOR(pg_catalog.=) 'cancelled' AND b.hold_expires_at IS NOT NULL)
 				AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) r.lo
 				AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) r.hi
 			  GROUP BY 1),
@@ -11813,7 +11817,10 @@ BEGIN
 	WHERE b.organization_id = v.organization_id AND b.venue_id = v.id
 	  AND protector_internal.booking_start(b.during) >= v_lo - interval '744 hours'
 	  AND protector_internal.booking_start(b.during) < v_hi
-	  AND b.during && tstzrange(v_lo, v_hi);
+	  AND b.during && tstzrange(v_lo, v_hi)
+	  -- (a hold cancelled, lapsed or by hand, was never a booking: it
+	  -- keeps its hold_expires_at)
+	  AND NOT (b.status = 'cancelled' AND b.hold_expires_at IS NOT NULL);
 	RETURN r;
 END
 $$;

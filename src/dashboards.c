@@ -58,7 +58,11 @@ static SPIPlanPtr buckets_plan = NULL;
 
 /*
  * $1 organization, $2 venue (NULL: all), $3 the bounds, $4 the
- * organization's currency.  Money of another currency is left out.
+ * organization's currency.  Money of another currency is left out.  A
+ * hold cancelled, by the sweep when it lapsed or by hand, keeps its
+ * hold_expires_at (a hold made a booking loses it): a checkout abandoned,
+ * never a booking, it counts nowhere, as a hold does (each one the sweep
+ * cancelled counted as a booking and a cancellation).
  */
 #define BUCKETS_SQL \
 	"WITH k AS (" \
@@ -90,6 +94,7 @@ static SPIPlanPtr buckets_plan = NULL;
 	" FROM k" \
 	" LEFT JOIN (SELECT * FROM protector.bookings y" \
 	"             WHERE y.organization_id OPERATOR(pg_catalog.=) $1" \
+	"               AND NOT (y.status OPERATOR(pg_catalog.=) 'cancelled' AND y.hold_expires_at IS NOT NULL)" \
 	"               AND protector_internal.booking_start(y.during) OPERATOR(pg_catalog.>=) ($3::pg_catalog.timestamptz[])[1]" \
 	"               AND protector_internal.booking_start(y.during) OPERATOR(pg_catalog.<) ($3::pg_catalog.timestamptz[])[pg_catalog.array_upper($3, 1)]) x" \
 	"        ON pg_catalog.lower(x.during) OPERATOR(pg_catalog.>=) k.lo AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.<) k.hi" \

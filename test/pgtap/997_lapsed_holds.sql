@@ -1,0 +1,60 @@
+-- A hold that lapsed or was cancelled never became a booking, and counts
+-- nowhere, as a hold does (an attack review of reports: each checkout the
+-- sweep expired became a booking and a cancellation in every count, the
+-- dashboard's cancellation rate 8.3 -> 15.4 % for one abandoned checkout).
+-- A hold cancelled keeps its hold_expires_at; one made a booking loses it.
+BEGIN;
+-- (today as the organization's zone, UTC, has it)
+SET LOCAL timezone = 'UTC';
+SELECT plan(7);
+
+SELECT tests.create_supabase_user('lh_owner');
+INSERT INTO protector.organizations (id, name, slug, timezone, currency)
+VALUES ('0a997000-0000-4000-8000-000000000000', 'Lapsed', 'lapsed-holds', 'UTC', 'EUR');
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0a997000-0000-4000-8000-000000000000', tests.get_supabase_uid('lh_owner'), 'owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a997000-0000-4000-8000-0000000000a1', '0a997000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, price)
+VALUES ('0a997000-0000-4000-8000-0000000005a1', '0a997000-0000-4000-8000-000000000000', '0a997000-0000-4000-8000-0000000000a1',
+		'Room', '60 minutes', '60 minutes', '30 days', 1, 40);
+-- today (UTC, the organization's zone), from 01:00 on: a confirmed booking, a hold that
+-- lapsed a minute ago (cancelled by the sweep below), a hold made a booking
+-- (its expiry cleared), and one cancelled by the desk
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, hold_expires_at, unit_price, total_price) VALUES
+	('0a997000-0000-4000-8000-0000000000b1', '0a997000-0000-4000-8000-000000000000', '0a997000-0000-4000-8000-0000000000a1',
+	 '0a997000-0000-4000-8000-0000000005a1', tstzrange(date_trunc('day', now()) + interval '1 hour', date_trunc('day', now()) + interval '2 hours'),
+	 'confirmed', NULL, 40, 40),
+	('0a997000-0000-4000-8000-0000000000b2', '0a997000-0000-4000-8000-000000000000', '0a997000-0000-4000-8000-0000000000a1',
+	 '0a997000-0000-4000-8000-0000000005a1', tstzrange(date_trunc('day', now()) + interval '2 hours', date_trunc('day', now()) + interval '3 hours'),
+	 'held', now() - interval '1 minute', 40, 40),
+	('0a997000-0000-4000-8000-0000000000b3', '0a997000-0000-4000-8000-000000000000', '0a997000-0000-4000-8000-0000000000a1',
+	 '0a997000-0000-4000-8000-0000000005a1', tstzrange(date_trunc('day', now()) + interval '3 hours', date_trunc('day', now()) + interval '4 hours'),
+	 'held', now() + interval '10 minutes', 40, 40);
+SELECT protector.expire_holds(1000) \g /dev/null
+SELECT is((SELECT status || ' ' || (hold_expires_at IS NOT NULL) FROM protector.bookings WHERE id = '0a997000-0000-4000-8000-0000000000b2'),
+	'cancelled true', 'the sweep cancels the lapsed hold, which keeps its expiry');
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = '0a997000-0000-4000-8000-0000000000b3';
+SELECT tests.authenticate_as('lh_owner');
+SELECT results_eq($$SELECT metric, value FROM protector.get_dashboard_stats('0a997000-0000-4000-8000-000000000000')
+					WHERE metric IN ('bookings', 'cancellation_rate') ORDER BY metric$$,
+	$$VALUES ('bookings', 2::numeric), ('cancellation_rate', 0::numeric)$$,
+	'the dashboard counts the two bookings, and no cancellation (the lapsed hold made it 3 and 33.3)');
+SELECT is((SELECT sum(cancelled)::int FROM protector.get_weekly_bookings_trend('0a997000-0000-4000-8000-000000000000', NULL, 1)), 0,
+	'... and so does the weekly trend');
+SELECT results_eq($$SELECT status::text, bookings::int FROM protector.generate_booking_report('0a997000-0000-4000-8000-000000000000', current_date, current_date + 1)$$,
+	$$VALUES ('confirmed', 2)$$, '... and the booking report');
+SELECT is((protector.get_venue_analytics('0a997000-0000-4000-8000-0000000000a1', current_date, current_date + 1) ->> 'cancellations')::int, 0,
+	'... and the venue''s analytics');
+-- a booking cancelled by the desk is a cancellation
+SELECT protector.cancel_booking('0a997000-0000-4000-8000-0000000000b3', 'customer called') \g /dev/null
+SELECT results_eq($$SELECT metric, value FROM protector.get_dashboard_stats('0a997000-0000-4000-8000-000000000000')
+					WHERE metric IN ('bookings', 'cancellation_rate') ORDER BY metric$$,
+	$$VALUES ('bookings', 2::numeric), ('cancellation_rate', 50::numeric)$$,
+	'a booking cancelled is a cancellation: 1 of 2 = 50 %');
+SELECT is((protector.get_venue_analytics('0a997000-0000-4000-8000-0000000000a1', current_date, current_date + 1) ->> 'cancellations')::int, 1,
+	'... in the venue''s analytics too');
+SELECT tests.clear_authentication();
+
+SELECT * FROM finish();
+ROLLBACK;
