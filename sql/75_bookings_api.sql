@@ -576,6 +576,47 @@ AS 'MODULE_PATHNAME', 'protector_keep_balance_due'
 LANGUAGE C;
 COMMENT ON FUNCTION protector_internal.keep_balance_due() IS
 'Trigger (BEFORE UPDATE, C): a booking''s balance_due is total_price - amount_paid (prepare_booking computes it on INSERT)';
+-- A booking's hold_expires_at is a hold's: a hold made a booking loses it
+-- (enforce_status_transition), and a hold cancelled, lapsed or by hand,
+-- keeps it, which is how the dashboards and reports tell a checkout
+-- abandoned from a booking cancelled.  So nobody writes one on a booking
+-- that is not held (staff cancelled a booking with an expiry written on
+-- it, and it left every count), nor takes it from a cancelled hold (a
+-- customer did, and their abandoned checkout counted as a cancellation),
+-- whoever writes (a trusted caller's un-cancellation leaves none).  Named
+-- to run after every trigger that may change the status, before the
+-- balance.
+CREATE FUNCTION protector_internal.hold_expiry_of(p_old_status protector.booking_status, p_old_expiry timestamptz,
+	p_new_status protector.booking_status, p_new_expiry timestamptz)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN p_new_status OPERATOR(pg_catalog.=) 'held' THEN p_new_expiry
+			WHEN p_new_status OPERATOR(pg_catalog.=) 'cancelled'
+				 AND p_old_status OPERATOR(pg_catalog.=) ANY ('{held,cancelled}'::protector.booking_status[]) THEN p_old_expiry END;
+COMMENT ON FUNCTION protector_internal.hold_expiry_of(protector.booking_status, timestamptz, protector.booking_status, timestamptz) IS
+'The hold_expires_at an update leaves: a hold''s own, a cancelled hold''s kept, none on any other booking';
+GRANT EXECUTE ON FUNCTION protector_internal.hold_expiry_of(protector.booking_status, timestamptz, protector.booking_status, timestamptz)
+	TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.keep_hold_expiry()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.hold_expires_at := protector_internal.hold_expiry_of(OLD.status, OLD.hold_expires_at, NEW.status, NEW.hold_expires_at);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_hold_expiry() IS
+'Trigger: hold_expires_at is a hold''s, kept by a cancelled hold, on no other booking';
+CREATE TRIGGER zy_hold_expiry BEFORE UPDATE ON protector.bookings
+	FOR EACH ROW WHEN (NEW.hold_expires_at IS DISTINCT FROM
+					   protector_internal.hold_expiry_of(OLD.status, OLD.hold_expires_at, NEW.status, NEW.hold_expires_at)
+					   AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.keep_hold_expiry();
+
 CREATE TRIGGER zz_balance_due BEFORE UPDATE ON protector.bookings
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.keep_balance_due();
 -- (imports under session_replication_role = replica too)

@@ -14,7 +14,8 @@
  *	  1. no currency: the service's (default_currency; 'XXX' when there is
  *		 no such service, and the foreign key then says what is wrong);
  *	  1a. not while restoring (nor under replica): the service's venue
- *		 (at_service_venue());
+ *		 (at_service_venue()); no hold_expires_at but on a hold or a
+ *		 cancelled one (hold_expiry_of_new());
  *	  2. source widget or import: only protector records those
  *		 (guard_booking_source());
  *	  3. a signed-in caller: the booking RPCs' rules (guard_booking_write());
@@ -101,6 +102,8 @@ typedef struct PrepareCatalog
 	AttrNumber	venue_id;
 	AttrNumber	currency;
 	AttrNumber	source;
+	AttrNumber	status;
+	AttrNumber	hold_expires_at;
 	AttrNumber	promo_code_id;
 	AttrNumber	deposit_amount;
 	AttrNumber	payment_due_by;
@@ -162,6 +165,8 @@ load_catalog(Relation bookings)
 	catalog.venue_id = protector_column_required(bookings, "venue_id", UUIDOID);
 	catalog.currency = protector_column_required(bookings, "currency", TEXTOID);
 	catalog.source = protector_column_required(bookings, "source", InvalidOid);
+	catalog.status = protector_column_required(bookings, "status", InvalidOid);
+	catalog.hold_expires_at = protector_column_required(bookings, "hold_expires_at", TIMESTAMPTZOID);
 	catalog.promo_code_id = protector_column_required(bookings, "promo_code_id", UUIDOID);
 	catalog.deposit_amount = protector_column_required(bookings, "deposit_amount", NUMERICOID);
 	catalog.payment_due_by = protector_column_required(bookings, "payment_due_by", TIMESTAMPTZOID);
@@ -377,6 +382,31 @@ at_service_venue(Relation rel, HeapTuple row, Datum org, Datum service,
 	return row;					/* not reached */
 }
 
+/*
+ * hold_expires_at is a hold's (a cancelled one keeps it: a checkout
+ * abandoned, which the dashboards leave out): a new booking of another
+ * status has none, as keep_hold_expiry() keeps an updated one.  The
+ * status is read only when an expiry is written.
+ */
+static HeapTuple
+hold_expiry_of_new(Relation rel, HeapTuple row)
+{
+	bool		isnull;
+	char	   *label;
+
+	(void) column(rel, row, catalog.hold_expires_at, &isnull);
+	if (isnull)
+		return row;
+	(void) column(rel, row, catalog.status, &isnull);
+	if (isnull)
+		return row;				/* the NOT NULL constraint's to refuse */
+	label = protector_value_text(TupleDescAttr(RelationGetDescr(rel), catalog.status - 1)->atttypid,
+								 column(rel, row, catalog.status, &isnull));
+	if (strcmp(label, "held") == 0 || strcmp(label, "cancelled") == 0)
+		return row;
+	return with_column(rel, row, catalog.hold_expires_at, (Datum) 0, true);
+}
+
 static bool
 amount_paid_negative(Relation rel, HeapTuple row)
 {
@@ -417,7 +447,10 @@ prepare(FunctionCallInfo fcinfo, Relation rel, HeapTuple row)
 	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
 		return row;
 	if (!restoring)
+	{
 		row = at_service_venue(rel, row, org, service, &terms);
+		row = hold_expiry_of_new(rel, row);
+	}
 	if (source_guarded(rel, row))
 		row = fire(fcinfo, STEP_GUARD_SOURCE, row);
 	if (row != NULL && protector_get_current_user_id(&uid))

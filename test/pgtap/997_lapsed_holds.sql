@@ -2,17 +2,20 @@
 -- nowhere, as a hold does (an attack review of reports: each checkout the
 -- sweep expired became a booking and a cancellation in every count, the
 -- dashboard's cancellation rate 8.3 -> 15.4 % for one abandoned checkout).
--- A hold cancelled keeps its hold_expires_at; one made a booking loses it.
+-- A hold cancelled keeps its hold_expires_at; one made a booking loses it;
+-- no other booking has one (a review of the fix: staff wrote an expiry on
+-- a confirmed booking, cancelled it, and it left every count).
 BEGIN;
 -- (today as the organization's zone, UTC, has it)
 SET LOCAL timezone = 'UTC';
-SELECT plan(7);
+SELECT plan(12);
 
-SELECT tests.create_supabase_user('lh_owner');
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['lh_owner', 'lh_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
 VALUES ('0a997000-0000-4000-8000-000000000000', 'Lapsed', 'lapsed-holds', 'UTC', 'EUR');
 INSERT INTO protector.members (organization_id, user_id, role)
-VALUES ('0a997000-0000-4000-8000-000000000000', tests.get_supabase_uid('lh_owner'), 'owner');
+VALUES ('0a997000-0000-4000-8000-000000000000', tests.get_supabase_uid('lh_owner'), 'owner'),
+	   ('0a997000-0000-4000-8000-000000000000', tests.get_supabase_uid('lh_operator'), 'operator');
 INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
 	('0a997000-0000-4000-8000-0000000000a1', '0a997000-0000-4000-8000-000000000000', 'V', 'UTC');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, price)
@@ -55,6 +58,31 @@ SELECT results_eq($$SELECT metric, value FROM protector.get_dashboard_stats('0a9
 SELECT is((protector.get_venue_analytics('0a997000-0000-4000-8000-0000000000a1', current_date, current_date + 1) ->> 'cancellations')::int, 1,
 	'... in the venue''s analytics too');
 SELECT tests.clear_authentication();
+
+-- an expiry is a hold's
+SELECT tests.authenticate_as('lh_operator');
+UPDATE protector.bookings SET hold_expires_at = now() WHERE id = '0a997000-0000-4000-8000-0000000000b1';
+SELECT is((SELECT hold_expires_at FROM protector.bookings WHERE id = '0a997000-0000-4000-8000-0000000000b1'), NULL,
+	'an expiry written on a confirmed booking is not kept');
+SELECT protector.cancel_booking('0a997000-0000-4000-8000-0000000000b1', 'storm') \g /dev/null
+SELECT is((SELECT value FROM protector.get_dashboard_stats('0a997000-0000-4000-8000-000000000000') WHERE metric = 'cancellation_rate'),
+	100::numeric, '... so its cancellation counts: 2 of 2');
+INSERT INTO protector.bookings (id, organization_id, service_id, during, status, hold_expires_at)
+VALUES ('0a997000-0000-4000-8000-0000000000b4', '0a997000-0000-4000-8000-000000000000', '0a997000-0000-4000-8000-0000000005a1',
+		tstzrange(date_trunc('day', now()) + interval '3 days', date_trunc('day', now()) + interval '3 days 1 hour'), 'pending', now() + interval '1 hour');
+SELECT is((SELECT hold_expires_at FROM protector.bookings WHERE id = '0a997000-0000-4000-8000-0000000000b4'), NULL,
+	'nor one written on a new pending booking');
+UPDATE protector.bookings SET hold_expires_at = NULL WHERE id = '0a997000-0000-4000-8000-0000000000b2';
+SELECT isnt((SELECT hold_expires_at FROM protector.bookings WHERE id = '0a997000-0000-4000-8000-0000000000b2'), NULL,
+	'a cancelled hold keeps its expiry: the update leaves it');
+SELECT tests.clear_authentication();
+-- a trusted caller's un-cancellation of the lapsed hold
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.bookings SET status = 'confirmed', cancelled_at = NULL, cancellation_reason = NULL
+WHERE id = '0a997000-0000-4000-8000-0000000000b2';
+SELECT tests.clear_authentication();
+SELECT is((SELECT hold_expires_at FROM protector.bookings WHERE id = '0a997000-0000-4000-8000-0000000000b2'), NULL,
+	'a lapsed hold made a booking again by a trusted caller has no expiry left');
 
 SELECT * FROM finish();
 ROLLBACK;
