@@ -197,6 +197,7 @@ static SPIPlanPtr customer_ids_plan = NULL;
 static SPIPlanPtr customer_orgs_plan = NULL;
 
 static ArrayType *own_customer_ids(void);
+static ArrayType *own_customer_orgs(void);
 
 /* ---------- the map ---------- */
 
@@ -634,14 +635,16 @@ protector_orgs_with(PG_FUNCTION_ARGS)
 }
 
 /*
- * May the caller see org's venues and services: trusted, or an active
- * member of it?  For errors that name them; anyone else is answered as
- * for ids that do not exist.
+ * May the caller see org's venues and services: trusted, an active
+ * member of it, or one of its customers (the policies show them its
+ * venues and services)?  For errors that name them; anyone else is
+ * answered as for ids that do not exist.
  */
 bool
 protector_caller_sees_org(const pg_uuid_t *org)
 {
-	return protector_caller_is_trusted() || array_has_uuid(member_orgs(R_ALL), org);
+	return protector_caller_is_trusted() || array_has_uuid(member_orgs(R_ALL), org) ||
+		array_has_uuid(own_customer_orgs(), org);
 }
 
 /*
@@ -1264,18 +1267,25 @@ PG_FUNCTION_INFO_V1(protector_customer_organizations);
 Datum
 protector_customer_organizations(PG_FUNCTION_ARGS)
 {
+	PG_RETURN_ARRAYTYPE_P(own_customer_orgs());
+}
+
+/* the organizations of the caller's own customer records */
+static ArrayType *
+own_customer_orgs(void)
+{
 	pg_uuid_t	uid;
 	Oid			argtypes[1] = {UUIDOID};
 	Datum		values[1];
 
 	if (!protector_get_current_user_id(&uid))
-		PG_RETURN_ARRAYTYPE_P(construct_empty_array(UUIDOID));
+		return construct_empty_array(UUIDOID);
 	values[0] = UUIDPGetDatum(&uid);
-	PG_RETURN_DATUM(protector_select_uuid_array(&customer_orgs_plan,
-												"SELECT COALESCE(pg_catalog.array_agg(DISTINCT organization_id), '{}'::pg_catalog.uuid[])"
-												" FROM protector.customers"
-												" WHERE user_id OPERATOR(pg_catalog.=) $1 AND merged_into IS NULL",
-												1, argtypes, values));
+	return DatumGetArrayTypeP(protector_select_uuid_array(&customer_orgs_plan,
+														  "SELECT COALESCE(pg_catalog.array_agg(DISTINCT organization_id), '{}'::pg_catalog.uuid[])"
+														  " FROM protector.customers"
+														  " WHERE user_id OPERATOR(pg_catalog.=) $1 AND merged_into IS NULL",
+														  1, argtypes, values));
 }
 
 /*

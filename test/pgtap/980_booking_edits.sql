@@ -12,9 +12,9 @@
 -- change of service, a trusted caller's PATCH, a time blanked, and a
 -- completed booking's party grown past its signatures.
 BEGIN;
-SELECT plan(24);
+SELECT plan(26);
 
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['be_manager', 'be_operator', 'be_agent', 'be_outsider']) u;
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['be_manager', 'be_operator', 'be_agent', 'be_outsider', 'be_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
 	('0a980000-0000-4000-8000-000000000000', 'Edits', 'booking-edits'),
 	('0a980000-0000-4000-8000-000000000001', 'Other', 'booking-edits-other');
@@ -153,6 +153,21 @@ SELECT lives_ok($$INSERT INTO protector.bookings (id, organization_id, service_i
 SELECT tests.clear_authentication();
 SELECT is((SELECT venue_id FROM protector.bookings WHERE id = '0a980000-0000-4000-8000-0000000000b3'),
 	'0a980000-0000-4000-8000-0000000000a1'::uuid, '... at its service''s venue');
+-- a customer of the organization sees its venues and services: told so too
+-- (a review found them given the bare foreign key, and no venue filled in)
+INSERT INTO protector.customers (id, organization_id, user_id, full_name, email)
+VALUES ('0a980000-0000-4000-8000-00000000cc01', '0a980000-0000-4000-8000-000000000000', tests.get_supabase_uid('be_customer'), 'Cara', 'cara@x.test');
+SELECT tests.authenticate_as('be_customer');
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status)
+				   VALUES ('0a980000-0000-4000-8000-000000000000', '0a980000-0000-4000-8000-0000000000a2', '0a980000-0000-4000-8000-0000000005a1',
+						   '0a980000-0000-4000-8000-00000000cc01',
+						   tstzrange(date_trunc('hour', now()) + interval '7 days', date_trunc('hour', now()) + interval '169 hours'), 'pending')$$,
+	'22023', 'a booking''s venue is its service''s', 'a customer''s direct insert at another venue is named');
+SELECT lives_ok($$INSERT INTO protector.bookings (organization_id, service_id, customer_id, during, status)
+				  VALUES ('0a980000-0000-4000-8000-000000000000', '0a980000-0000-4000-8000-0000000005a1', '0a980000-0000-4000-8000-00000000cc01',
+						  tstzrange(date_trunc('hour', now()) + interval '7 days', date_trunc('hour', now()) + interval '169 hours'), 'pending')$$,
+	'... and one that leaves the venue out is booked');
+SELECT tests.clear_authentication();
 -- another tenant's service is answered as a random id is
 SELECT tests.authenticate_as('be_outsider');
 SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size)
