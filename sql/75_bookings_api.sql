@@ -583,9 +583,11 @@ COMMENT ON FUNCTION protector_internal.keep_balance_due() IS
 -- that is not held (staff cancelled a booking with an expiry written on
 -- it, and it left every count), nor takes it from a cancelled hold (a
 -- customer did, and their abandoned checkout counted as a cancellation),
--- whoever writes (a trusted caller's un-cancellation leaves none).  Named
--- to run after every trigger that may change the status, before the
--- balance.
+-- whoever writes (a trusted caller's un-cancellation leaves none; a
+-- trusted caller may clear one, a correction).  Named to run after the
+-- triggers that may make a booking held or cancelled and before
+-- set_updated_at: an expiry written and dropped here changes nothing, and
+-- the row keeps its stamp (it took a new one, with no audit row).
 CREATE FUNCTION protector_internal.hold_expiry_of(p_old_status protector.booking_status, p_old_expiry timestamptz,
 	p_new_status protector.booking_status, p_new_expiry timestamptz)
 RETURNS timestamptz
@@ -605,13 +607,16 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF NEW.hold_expires_at IS NULL AND protector_internal.caller_is_trusted() THEN
+		RETURN NEW;
+	END IF;
 	NEW.hold_expires_at := protector_internal.hold_expiry_of(OLD.status, OLD.hold_expires_at, NEW.status, NEW.hold_expires_at);
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_hold_expiry() IS
 'Trigger: hold_expires_at is a hold''s, kept by a cancelled hold, on no other booking';
-CREATE TRIGGER zy_hold_expiry BEFORE UPDATE ON protector.bookings
+CREATE TRIGGER hold_expiry_kept BEFORE UPDATE ON protector.bookings
 	FOR EACH ROW WHEN (NEW.hold_expires_at IS DISTINCT FROM
 					   protector_internal.hold_expiry_of(OLD.status, OLD.hold_expires_at, NEW.status, NEW.hold_expires_at)
 					   AND NOT protector_internal.restoring())

@@ -16046,6 +16046,23 @@ ALTER POLICY audit_log_select ON protector.audit_log
 				OR (COALESCE(new_row ->> 'role', '') <> 'owner' AND COALESCE(old_row ->> 'role', '') <> 'owner')
 				OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
 
+-- 0.1.0 left the expiry on a hold it confirmed (update_booking_status_batch,
+-- a direct update), and a cancellation kept it: the dashboards would take
+-- such a booking, cancelled, for an abandoned checkout.  A booking that is
+-- not held loses it, and a cancelled one that was a booking before (its
+-- history says so), audited.
+SELECT protector_internal.audit_during_update('protector.bookings', true);
+SET LOCAL session_replication_role = replica;
+UPDATE protector.bookings b SET hold_expires_at = NULL
+WHERE b.hold_expires_at IS NOT NULL
+  AND (b.status NOT IN ('held', 'cancelled')
+	   OR (b.status = 'cancelled'
+		   AND EXISTS (SELECT FROM protector.audit_log l
+					   WHERE l.table_name = 'protector.bookings' AND l.record_id = b.id::text
+						 AND l.new_row ->> 'status' IN ('pending', 'confirmed', 'in_progress', 'completed', 'no_show'))));
+RESET session_replication_role;
+SELECT protector_internal.audit_during_update('protector.bookings', false);
+
 DROP FUNCTION protector_internal.audit_during_update(regclass, boolean);
 
 CREATE FUNCTION protector_internal.cancellation_time(p_booking_id uuid, p_old_status protector.booking_status,
@@ -16126,9 +16143,11 @@ GRANT EXECUTE ON FUNCTION protector_internal.check_party_size(uuid, uuid, intege
 -- that is not held (staff cancelled a booking with an expiry written on
 -- it, and it left every count), nor takes it from a cancelled hold (a
 -- customer did, and their abandoned checkout counted as a cancellation),
--- whoever writes (a trusted caller's un-cancellation leaves none).  Named
--- to run after every trigger that may change the status, before the
--- balance.
+-- whoever writes (a trusted caller's un-cancellation leaves none; a
+-- trusted caller may clear one, a correction).  Named to run after the
+-- triggers that may make a booking held or cancelled and before
+-- set_updated_at: an expiry written and dropped here changes nothing, and
+-- the row keeps its stamp (it took a new one, with no audit row).
 CREATE FUNCTION protector_internal.hold_expiry_of(p_old_status protector.booking_status, p_old_expiry timestamptz,
 	p_new_status protector.booking_status, p_new_expiry timestamptz)
 RETURNS timestamptz
@@ -16148,13 +16167,16 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF NEW.hold_expires_at IS NULL AND protector_internal.caller_is_trusted() THEN
+		RETURN NEW;
+	END IF;
 	NEW.hold_expires_at := protector_internal.hold_expiry_of(OLD.status, OLD.hold_expires_at, NEW.status, NEW.hold_expires_at);
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_hold_expiry() IS
 'Trigger: hold_expires_at is a hold''s, kept by a cancelled hold, on no other booking';
-CREATE TRIGGER zy_hold_expiry BEFORE UPDATE ON protector.bookings
+CREATE TRIGGER hold_expiry_kept BEFORE UPDATE ON protector.bookings
 	FOR EACH ROW WHEN (NEW.hold_expires_at IS DISTINCT FROM
 					   protector_internal.hold_expiry_of(OLD.status, OLD.hold_expires_at, NEW.status, NEW.hold_expires_at)
 					   AND NOT protector_internal.restoring())

@@ -385,8 +385,10 @@ at_service_venue(Relation rel, HeapTuple row, Datum org, Datum service,
 /*
  * hold_expires_at is a hold's (a cancelled one keeps it: a checkout
  * abandoned, which the dashboards leave out): a new booking of another
- * status has none, as keep_hold_expiry() keeps an updated one.  The
- * status is read only when an expiry is written.
+ * status has none, as keep_hold_expiry() keeps an updated one, nor does a
+ * new cancelled one but a trusted caller's (an import of a lapsed hold;
+ * staff wrote one that then counted nowhere).  The status is read only
+ * when an expiry is written.
  */
 static HeapTuple
 hold_expiry_of_new(Relation rel, HeapTuple row)
@@ -402,7 +404,8 @@ hold_expiry_of_new(Relation rel, HeapTuple row)
 		return row;				/* the NOT NULL constraint's to refuse */
 	label = protector_value_text(TupleDescAttr(RelationGetDescr(rel), catalog.status - 1)->atttypid,
 								 column(rel, row, catalog.status, &isnull));
-	if (strcmp(label, "held") == 0 || strcmp(label, "cancelled") == 0)
+	if (strcmp(label, "held") == 0 ||
+		(strcmp(label, "cancelled") == 0 && protector_caller_is_trusted()))
 		return row;
 	return with_column(rel, row, catalog.hold_expires_at, (Datum) 0, true);
 }

@@ -158,6 +158,39 @@ if [ "$(extversion protector_long)" != "$CUR" ]; then
 fi
 dropdb protector_long
 
+# 0.1.0 left a hold's expiry on the booking it confirmed, and a cancellation
+# kept it: 0.2.0's dashboards take a cancelled booking with an expiry for
+# an abandoned checkout.  The update clears it from a booking not held and
+# from a cancelled one whose history shows it was a booking; a cancelled
+# hold (no such history) keeps it.  (written under replica: 0.1.0's rules
+# are not what is tested; the history row as its audit wrote one)
+createdb -T protector_previous protector_expiry
+psql -X -q -v ON_ERROR_STOP=1 -d protector_expiry -c "SET session_replication_role = replica" -c "
+	INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, hold_expires_at, cancelled_at)
+	SELECT x.id, s.organization_id, s.venue_id, s.id,
+		   tstzrange(now() + interval '400 days' + x.h * interval '1 hour', now() + interval '400 days' + (x.h + 1) * interval '1 hour'),
+		   x.status::protector.booking_status, now() - interval '1 hour', CASE WHEN x.status = 'cancelled' THEN now() END
+	FROM (SELECT * FROM protector.services LIMIT 1) s,
+		 (VALUES ('0e000000-0000-4000-8000-0000000000e1'::uuid, 1, 'confirmed'),
+				 ('0e000000-0000-4000-8000-0000000000e2'::uuid, 2, 'cancelled'),
+				 ('0e000000-0000-4000-8000-0000000000e3'::uuid, 3, 'cancelled')) x(id, h, status)" \
+	-c "INSERT INTO protector.audit_log (organization_id, table_name, record_id, op, new_row)
+		SELECT organization_id, 'protector.bookings', id::text, 'UPDATE', jsonb_build_object('status', 'confirmed')
+		FROM protector.bookings WHERE id = '0e000000-0000-4000-8000-0000000000e2'" \
+	-c "RESET session_replication_role" -c "ALTER EXTENSION protector UPDATE"
+kept=$(psql -X -A -t -d protector_expiry -c "SELECT string_agg(right(id::text, 2) || ':' || (hold_expires_at IS NOT NULL), ' ' ORDER BY id)
+	FROM protector.bookings WHERE id::text LIKE '0e000000-%'")
+echo "expiries after the update (confirmed, cancelled booking, cancelled hold): $kept"
+if [ "$kept" != "e1:false e2:false e3:true" ]; then
+	echo "the update left expiries on bookings, or took one from a cancelled hold"; failures=$((failures + 1))
+fi
+if [ "$(psql -X -A -t -d protector_expiry -c "SELECT count(*) FROM protector.audit_log
+		WHERE record_id IN ('0e000000-0000-4000-8000-0000000000e1', '0e000000-0000-4000-8000-0000000000e2')
+		  AND 'hold_expires_at' = ANY (changed_columns)")" != 2 ]; then
+	echo "the update's clearing of expiries was not audited"; failures=$((failures + 1))
+fi
+dropdb protector_expiry
+
 # 0.1.0's ledger took a payment in another currency than its booking's (its
 # currency defaulted to USD) and refunds beyond what was paid; 0.2.0's
 # amount_paid and refund limits would disagree on them, so the update

@@ -8,7 +8,7 @@
 BEGIN;
 -- (today as the organization's zone, UTC, has it)
 SET LOCAL timezone = 'UTC';
-SELECT plan(12);
+SELECT plan(15);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['lh_owner', 'lh_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
@@ -75,7 +75,21 @@ SELECT is((SELECT hold_expires_at FROM protector.bookings WHERE id = '0a997000-0
 UPDATE protector.bookings SET hold_expires_at = NULL WHERE id = '0a997000-0000-4000-8000-0000000000b2';
 SELECT isnt((SELECT hold_expires_at FROM protector.bookings WHERE id = '0a997000-0000-4000-8000-0000000000b2'), NULL,
 	'a cancelled hold keeps its expiry: the update leaves it');
+INSERT INTO protector.bookings (id, organization_id, service_id, during, status, hold_expires_at)
+VALUES ('0a997000-0000-4000-8000-0000000000b5', '0a997000-0000-4000-8000-000000000000', '0a997000-0000-4000-8000-0000000005a1',
+		tstzrange(date_trunc('day', now()) + interval '4 days', date_trunc('day', now()) + interval '4 days 1 hour'), 'cancelled', now());
+SELECT is((SELECT hold_expires_at FROM protector.bookings WHERE id = '0a997000-0000-4000-8000-0000000000b5'), NULL,
+	'staff writing a new cancelled booking give it no expiry (it would count nowhere)');
 SELECT tests.clear_authentication();
+-- (an expiry written and dropped changes nothing: the row keeps its stamp)
+ALTER TABLE protector.bookings DISABLE TRIGGER USER;
+UPDATE protector.bookings SET updated_at = '2020-01-01' WHERE id = '0a997000-0000-4000-8000-0000000000b4';
+ALTER TABLE protector.bookings ENABLE TRIGGER USER;
+SELECT tests.authenticate_as('lh_operator');
+UPDATE protector.bookings SET hold_expires_at = now() WHERE id = '0a997000-0000-4000-8000-0000000000b4';
+SELECT tests.clear_authentication();
+SELECT is((SELECT updated_at FROM protector.bookings WHERE id = '0a997000-0000-4000-8000-0000000000b4'), '2020-01-01'::timestamptz,
+	'an expiry written on a pending booking and dropped leaves its updated_at as it was');
 -- a trusted caller's un-cancellation of the lapsed hold
 SELECT tests.authenticate_as_service_role();
 UPDATE protector.bookings SET status = 'confirmed', cancelled_at = NULL, cancellation_reason = NULL
@@ -83,6 +97,17 @@ WHERE id = '0a997000-0000-4000-8000-0000000000b2';
 SELECT tests.clear_authentication();
 SELECT is((SELECT hold_expires_at FROM protector.bookings WHERE id = '0a997000-0000-4000-8000-0000000000b2'), NULL,
 	'a lapsed hold made a booking again by a trusted caller has no expiry left');
+-- a trusted caller may clear a cancelled hold's expiry (a correction)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, hold_expires_at, unit_price, total_price)
+VALUES ('0a997000-0000-4000-8000-0000000000b6', '0a997000-0000-4000-8000-000000000000', '0a997000-0000-4000-8000-0000000000a1',
+		'0a997000-0000-4000-8000-0000000005a1', tstzrange(date_trunc('day', now()) + interval '5 days', date_trunc('day', now()) + interval '5 days 1 hour'),
+		'held', now() - interval '1 minute', 40, 40);
+SELECT protector.expire_holds(1000) \g /dev/null
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.bookings SET hold_expires_at = NULL WHERE id = '0a997000-0000-4000-8000-0000000000b6';
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT status::text, hold_expires_at FROM protector.bookings WHERE id = '0a997000-0000-4000-8000-0000000000b6'$$,
+	$$VALUES ('cancelled', NULL::timestamptz)$$, 'a trusted caller clears a cancelled hold''s expiry, a correction');
 
 SELECT * FROM finish();
 ROLLBACK;
