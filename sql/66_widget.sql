@@ -455,12 +455,7 @@ DECLARE
 	v_phone text := NULLIF(protector_internal.trim_spaces(p_customer_phone), '');
 	v_identity text;
 	v_address inet := protector_internal.request_client_address();
-	-- (without auto_confirm a widget booking is a hold the venue confirms
-	-- within widget_settings.confirmation_minutes, default 15)
-	v_hold_minutes integer := CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true' THEN NULL
-		WHEN pg_catalog.jsonb_typeof(v.widget_settings -> 'confirmation_minutes') OPERATOR(pg_catalog.=) 'number'
-		THEN LEAST(GREATEST((v.widget_settings ->> 'confirmation_minutes')::numeric, 1), 1440)::integer
-		ELSE 15 END;
+	v_hold_minutes integer;
 	v_customer uuid;
 	v_key text;
 	v_booking jsonb;
@@ -571,10 +566,22 @@ BEGIN
 				OPERATOR(pg_catalog.||) COALESCE(pg_catalog.max(w.id)::pg_catalog.text, ''''), 0)
 			 FROM protector_internal.widget_requests w WHERE w.organization_id OPERATOR(pg_catalog.=) $1',
 			v.organization_id, 'a widget booking of this organization was made concurrently', NULL);
+		-- the venue and service as they are now that the locks are held: a
+		-- key rotated, a venue or service retired, the widget turned off or
+		-- its confirmation changed while this request waited count (it went
+		-- through on the rows read before it waited)
+		v := protector_internal.venue_for_embed_key(p_embed_key);
+		v_service := protector_internal.widget_service(v, p_service_id);
 		IF p_idempotency_key IS NOT NULL THEN
 			v_booking := protector_internal.widget_replay(v, v_identity, v_email, p_idempotency_key);
 		END IF;
 	END IF;
+	-- (without auto_confirm a widget booking is a hold the venue confirms
+	-- within widget_settings.confirmation_minutes, default 15)
+	v_hold_minutes := CASE WHEN (v.widget_settings ->> 'auto_confirm') OPERATOR(pg_catalog.=) 'true' THEN NULL
+		WHEN pg_catalog.jsonb_typeof(v.widget_settings -> 'confirmation_minutes') OPERATOR(pg_catalog.=) 'number'
+		THEN LEAST(GREATEST((v.widget_settings ->> 'confirmation_minutes')::numeric, 1), 1440)::integer
+		ELSE 15 END;
 	IF v_booking IS NULL THEN
 		-- one visitor (by e-mail, and by client address where PostgREST
 		-- passes it) cannot fill the venue's calendar: the requests of more
