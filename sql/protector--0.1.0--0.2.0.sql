@@ -3722,7 +3722,6 @@ DECLARE
 	v_key text;
 	v_booking jsonb;
 BEGIN
-	v_service := protector_internal.widget_service(v, p_service_id);
 	PERFORM protector_internal.check_code(p_promo_code, 'promo', 'p_promo_code');
 	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
 	-- (a name of spaces only, trimmed to nothing, is told what it lacks)
@@ -3770,6 +3769,11 @@ BEGIN
 		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_identity) OPERATOR(pg_catalog.||) '/'
 				 OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
 		v_booking := protector_internal.widget_replay(v, v_identity, v_email, p_idempotency_key);
+	END IF;
+	-- (after the replay: a retried request is answered with its booking
+	-- also once its service is retired, as create_booking answers one)
+	IF v_booking IS NULL THEN
+		v_service := protector_internal.widget_service(v, p_service_id);
 	END IF;
 	IF v_booking IS NULL THEN
 		-- the refusals that take nothing (the widget off, the venue's and
