@@ -2218,8 +2218,7 @@ AS $$
 DECLARE
 	v_waiting text;
 BEGIN
-	SELECT pg_catalog.string_agg(pg_catalog.format('%s of %s', t.n, t.relid), ', ' ORDER BY t.relid::text) INTO v_waiting
-	FROM (SELECT r.relid, pg_catalog.count(*) AS n FROM loaded r GROUP BY r.relid) t;
+	v_waiting := protector_internal.rows_by_table(ARRAY(SELECT r.relid FROM loaded r));
 	IF v_waiting IS NOT NULL THEN
 		RAISE WARNING 'the backup holds rows of a restore that was not finished (%)', v_waiting
 			USING DETAIL = 'They are kept in protector_internal.restore_pending, not in their tables, as they were in the database dumped.',
@@ -15871,9 +15870,8 @@ BEGIN
 	   OR protector_internal.loads_running() THEN
 		RETURN;
 	END IF;
-	SELECT pg_catalog.string_agg(pg_catalog.format('%s of %s', t.n, t.relid), ', ' ORDER BY t.relid::text) INTO v_waiting
-	FROM (SELECT r.relid, pg_catalog.count(*) AS n FROM protector_internal.restore_pending r
-		  WHERE r.waiting_for IS NULL GROUP BY r.relid) t;
+	v_waiting := protector_internal.rows_by_table(ARRAY(SELECT r.relid FROM protector_internal.restore_pending r
+														  WHERE r.waiting_for IS NULL));
 	RAISE WARNING 'rows restored wait for rows outside protector''s schemas that are not there (so far: %)', v_waiting
 		USING DETAIL = 'They are kept in protector_internal.restore_pending, not in their tables (members and customers refer to auth.users), and so are the rows that refer to them.',
 			  HINT = 'Load what they refer to (auth.users), then run SELECT * FROM protector.finish_restore(); before the database takes bookings (the slots of bookings set aside look free until then).';
@@ -16192,6 +16190,15 @@ CREATE TRIGGER hold_expiry_kept BEFORE UPDATE ON protector.bookings
 					   protector_internal.hold_expiry_of(OLD.status, OLD.hold_expires_at, NEW.status, NEW.hold_expires_at)
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_hold_expiry();
+
+CREATE FUNCTION protector_internal.rows_by_table(p_relids regclass[])
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT pg_catalog.string_agg(pg_catalog.format('%s of %s', t.n, t.relid), ', ' ORDER BY t.relid::text)
+		FROM (SELECT r.relid, pg_catalog.count(*) AS n FROM pg_catalog.unnest(p_relids) r(relid) GROUP BY r.relid) t);
+COMMENT ON FUNCTION protector_internal.rows_by_table(regclass[]) IS
+'Internal: rows named by their tables, counted by table, as restore WARNINGs say it (NULL for none)';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
