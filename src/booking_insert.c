@@ -394,16 +394,16 @@ static HeapTuple
 hold_expiry_of_new(Relation rel, HeapTuple row)
 {
 	bool		isnull;
+	Datum		status;
 	char	   *label;
 
 	(void) column(rel, row, catalog.hold_expires_at, &isnull);
 	if (isnull)
 		return row;
-	(void) column(rel, row, catalog.status, &isnull);
+	status = column(rel, row, catalog.status, &isnull);
 	if (isnull)
 		return row;				/* the NOT NULL constraint's to refuse */
-	label = protector_value_text(TupleDescAttr(RelationGetDescr(rel), catalog.status - 1)->atttypid,
-								 column(rel, row, catalog.status, &isnull));
+	label = protector_value_text(TupleDescAttr(RelationGetDescr(rel), catalog.status - 1)->atttypid, status);
 	if (strcmp(label, "held") == 0 ||
 		(strcmp(label, "cancelled") == 0 && protector_caller_is_trusted()))
 		return row;

@@ -764,7 +764,6 @@ worker_gone(int code, Datum dboid)
 		s->failed_starts++;
 	}
 	SpinLockRelease(&r->mutex);
-	published = false;
 }
 
 /*
