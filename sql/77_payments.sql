@@ -291,15 +291,22 @@ BEGIN
 	-- it is labelled) may leave the booking less than the fee its
 	-- cancellation kept; once they are settled, a refund of the fee, a
 	-- gesture, is the desk's to make.  (A booking written cancelled, an
-	-- import, kept no fee protector knows of.)
+	-- import, kept no fee protector knows of.)  Under the older
+	-- refund_policy what it kept is what was paid less the refunds it had
+	-- and those the terms made (the 50% a late cancellation keeps; it
+	-- kept no fee, and a refund recorded anew gave the 50% back).  The
+	-- pending refund may be this very row, raised (the table still holds
+	-- it as it was).
 	IF v_after OPERATOR(pg_catalog.<) v_before AND TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
-		SELECT t.fee INTO v_fee FROM protector_internal.cancellation_terms t
+		SELECT COALESCE(t.fee, GREATEST(v_paid OPERATOR(pg_catalog.-) t.refunded_before OPERATOR(pg_catalog.-) t.refunded_by_terms, 0))
+		INTO v_fee FROM protector_internal.cancellation_terms t
 		WHERE t.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND t.booking_id OPERATOR(pg_catalog.=) v_row.booking_id;
 		IF v_after OPERATOR(pg_catalog.<) v_fee THEN
 			SELECT pg_catalog.format('%s of %s %s', p.id, p.amount, p.currency) INTO v_pending
 			FROM protector.payments p
 			WHERE p.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND p.booking_id OPERATOR(pg_catalog.=) v_row.booking_id
-			  AND p.id OPERATOR(pg_catalog.<>) v_row.id AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) 'pending'
+			  AND (p.id OPERATOR(pg_catalog.<>) v_row.id OR TG_OP OPERATOR(pg_catalog.=) 'UPDATE')
+			  AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) 'pending'
 			ORDER BY p.created_at LIMIT 1;
 			IF v_pending IS NOT NULL THEN
 				PERFORM protector.raise('invalid_parameter', 'the cancellation''s refund is pending',

@@ -1273,15 +1273,22 @@ BEGIN
 	-- it is labelled) may leave the booking less than the fee its
 	-- cancellation kept; once they are settled, a refund of the fee, a
 	-- gesture, is the desk's to make.  (A booking written cancelled, an
-	-- import, kept no fee protector knows of.)
+	-- import, kept no fee protector knows of.)  Under the older
+	-- refund_policy what it kept is what was paid less the refunds it had
+	-- and those the terms made (the 50% a late cancellation keeps; it
+	-- kept no fee, and a refund recorded anew gave the 50% back).  The
+	-- pending refund may be this very row, raised (the table still holds
+	-- it as it was).
 	IF v_after OPERATOR(pg_catalog.<) v_before AND TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
-		SELECT t.fee INTO v_fee FROM protector_internal.cancellation_terms t
+		SELECT COALESCE(t.fee, GREATEST(v_paid OPERATOR(pg_catalog.-) t.refunded_before OPERATOR(pg_catalog.-) t.refunded_by_terms, 0))
+		INTO v_fee FROM protector_internal.cancellation_terms t
 		WHERE t.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND t.booking_id OPERATOR(pg_catalog.=) v_row.booking_id;
 		IF v_after OPERATOR(pg_catalog.<) v_fee THEN
 			SELECT pg_catalog.format('%s of %s %s', p.id, p.amount, p.currency) INTO v_pending
 			FROM protector.payments p
 			WHERE p.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND p.booking_id OPERATOR(pg_catalog.=) v_row.booking_id
-			  AND p.id OPERATOR(pg_catalog.<>) v_row.id AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) 'pending'
+			  AND (p.id OPERATOR(pg_catalog.<>) v_row.id OR TG_OP OPERATOR(pg_catalog.=) 'UPDATE')
+			  AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) 'pending'
 			ORDER BY p.created_at LIMIT 1;
 			IF v_pending IS NOT NULL THEN
 				PERFORM protector.raise('invalid_parameter', 'the cancellation''s refund is pending',
@@ -2475,6 +2482,15 @@ BEGIN
 	v_shown_percent := CASE WHEN v_paid OPERATOR(pg_catalog.>) 0
 							THEN pg_catalog.round(v_refund OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) v_paid, 2)
 							ELSE 0 END;
+	-- (the terms first: check_payment holds the refund rows below, and a
+	-- cancellation's again, to what they keep)
+	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_by_terms,
+															 refunded_before)
+	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_before OPERATOR(pg_catalog.+) v_refund,
+			GREATEST(v_refunded OPERATOR(pg_catalog.-) v_before, 0))
+	ON CONFLICT (organization_id, booking_id) DO UPDATE
+	SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent, refunded_by_terms = EXCLUDED.refunded_by_terms,
+		refunded_before = EXCLUDED.refunded_before, late_paid = 0;
 	-- vouchers first: what they paid and were not given back, to those
 	-- that can still be spent (given back to an expired one, it could never
 	-- be used: that part is the pending refund's, for the desk to pay out)
@@ -2484,11 +2500,6 @@ BEGIN
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_shown_percent));
 	END IF;
-	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_by_terms)
-	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_before OPERATOR(pg_catalog.+) v_refund)
-	ON CONFLICT (organization_id, booking_id) DO UPDATE
-	SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent, refunded_by_terms = EXCLUDED.refunded_by_terms,
-		late_paid = 0;
 	NEW.details := NEW.details OPERATOR(pg_catalog.||)
 		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object(
 			'amount', v_refund, 'percent', v_shown_percent, 'fee', v_fee, 'to_vouchers', v_to_vouchers));
@@ -12288,6 +12299,11 @@ CREATE TABLE protector_internal.cancellation_terms (
 	-- ones): under the older policy the percent applies to what was paid
 	-- beyond the other refunds, less this
 	refunded_by_terms numeric(12, 2) NOT NULL DEFAULT 0 CHECK (refunded_by_terms >= 0),
+	-- the refunds the booking had when its terms were set that they did
+	-- not make: under the older policy it keeps what was paid less these
+	-- less refunded_by_terms (check_payment holds it to that while a
+	-- refund is pending, as it holds a fee)
+	refunded_before numeric(12, 2) NOT NULL DEFAULT 0 CHECK (refunded_before >= 0),
 	-- the money that arrived after the cancellation, whose percent comes
 	-- back rounded once in all (sql/77_payments.sql)
 	late_paid		numeric NOT NULL DEFAULT 0 CHECK (late_paid >= 0),
