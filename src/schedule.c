@@ -21,8 +21,12 @@
  * closing instant.  Stepping in elapsed time keeps slots evenly spaced on
  * the days clocks change: on a spring-forward day there is no slot at a
  * local time that does not exist, on a fall-back day the repeated hour
- * has its slots twice.  Local times that do not exist (opening inside the
- * spring-forward gap) are resolved as PostgreSQL resolves them.
+ * has its slots twice.  A range opens the first time its clocks show the
+ * opening (in a repeated hour, the earlier) and closes at PostgreSQL's
+ * reading of the closing (the later: the generous one); local times that
+ * do not exist are resolved as PostgreSQL resolves them, and a range that
+ * then holds no time (inside a spring-forward gap, or on a day the zone
+ * skipped, Pacific/Apia's 2011-12-30) is no opening at all.
  *
  * src/schedule.c
  *
@@ -242,6 +246,9 @@ parse_week(Jsonb *hours, const char *what, Week *week)
 
 /* ---------- local time ---------- */
 
+static int	utc_offset_at(TimestampTz ts, pg_tz *tz);
+static int	local_day_of(TimestampTz ts, pg_tz *tz);
+
 /*
  * A local time as PostgreSQL reads it: one the clocks pass twice (going
  * back) as its later instant, one they skip with the offset before the
@@ -282,6 +289,63 @@ protector_local_time(int local_day, int minute, pg_tz *tz)
 	if (minute == 0)
 		return protector_local_midnight(local_day, tz);
 	return local_time_read(local_day, minute, tz);
+}
+
+/* does the clock of zone tz show minute of local_day at ts (to the second)? */
+static bool
+shows(TimestampTz ts, int local_day, int minute, pg_tz *tz)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoff;
+
+	return timestamp2tm(ts, &tzoff, &tm, &fsec, NULL, tz) == 0 && tm.tm_sec == 0 && fsec == 0 &&
+		date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE == local_day &&
+		tm.tm_hour * 60 + tm.tm_min == minute;
+}
+
+/*
+ * The first instant whose clock shows minute of local_day: in an hour the
+ * clocks pass twice, the earlier (protector_local_time() reads the later,
+ * so a venue opening at 02:30 on the night Berlin goes back opened an hour
+ * late).  As protector_local_midnight() looks for an earlier midnight: in
+ * the three hours before, in quarter hours.
+ */
+static TimestampTz
+local_opening(int local_day, int minute, pg_tz *tz)
+{
+	TimestampTz later = protector_local_time(local_day, minute, tz);
+	int			offset;
+
+	local_day += minute / MINUTES_PER_DAY;
+	minute %= MINUTES_PER_DAY;
+	offset = utc_offset_at(later, tz);
+	if (minute == 0 || offset == INT_MIN || offset == utc_offset_at(later - 3 * USECS_PER_HOUR, tz))
+		return later;
+	for (int k = 12; k >= 1; k--)
+	{
+		TimestampTz t = later - k * 15 * USECS_PER_MINUTE;
+
+		if (shows(t, local_day, minute, tz))
+			return t;
+	}
+	return later;
+}
+
+/*
+ * Range r of ranges, of local_day, as instants: false when it holds no
+ * time, opening after it closes inside a spring-forward gap (22:30-23:15
+ * where 22:00 jumps to 23:30) or on a day the zone skipped, whose times
+ * PostgreSQL reads as the next day's (Pacific/Apia's Friday hours on
+ * 2011-12-30 opened the closed Saturday).
+ */
+static bool
+range_instants(const DayRanges *ranges, int r, int local_day, pg_tz *tz,
+			   TimestampTz *open, TimestampTz *close)
+{
+	*open = local_opening(local_day, ranges->open[r], tz);
+	*close = protector_local_time(local_day, ranges->close[r], tz);
+	return *open < *close && local_day_of(*open, tz) == local_day;
 }
 
 /* the offset from UTC at ts, or INT_MIN at the edge of the range */
@@ -651,9 +715,11 @@ protector_slots_between(ServiceRules *rules, int first_local_day,
 		CHECK_FOR_INTERRUPTS();
 		for (int r = 0; r < ranges->n; r++)
 		{
-			TimestampTz open = protector_local_time(day, ranges->open[r], span.tz);
-			TimestampTz close = protector_local_time(day, ranges->close[r], span.tz);
+			TimestampTz open;
+			TimestampTz close;
 
+			if (!range_instants(ranges, r, day, span.tz, &open, &close))
+				continue;
 			for (TimestampTz t = open; slot_fits(rules, &span, ranges, day, t, close);
 				 t += rules->slot_interval)
 			{
@@ -707,9 +773,11 @@ protector_is_slot_start(ServiceRules *rules, TimestampTz start, int local_day)
 
 		for (int r = 0; r < ranges->n; r++)
 		{
-			TimestampTz open = protector_local_time(day, ranges->open[r], span.tz);
-			TimestampTz close = protector_local_time(day, ranges->close[r], span.tz);
+			TimestampTz open;
+			TimestampTz close;
 
+			if (!range_instants(ranges, r, day, span.tz, &open, &close))
+				continue;
 			if (start >= open && (start - open) % rules->slot_interval == 0 &&
 				slot_fits(rules, &span, ranges, day, start, close))
 				return true;
@@ -809,10 +877,15 @@ protector_open_intervals(const pg_uuid_t *venue_id, pg_tz *tz, Jsonb *hours,
 		}
 		for (int r = 0; r < ranges->n; r++)
 		{
+			TimestampTz open;
+			TimestampTz close;
+
+			if (!range_instants(ranges, r, day, tz, &open, &close))
+				continue;
 			protector_grow(result, cap, *n);
 			result[*n].local_day = day;
-			result[*n].open = protector_local_time(day, ranges->open[r], tz);
-			result[*n].close = protector_local_time(day, ranges->close[r], tz);
+			result[*n].open = open;
+			result[*n].close = close;
 			result[*n].kind = special ? OPEN_SPECIAL :
 				(ranges == &always ? OPEN_ALWAYS : OPEN_WEEKLY);
 			(*n)++;

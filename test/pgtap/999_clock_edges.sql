@@ -1,0 +1,67 @@
+-- Opening hours on days the clocks change (an attack review; the days
+-- are next year's, within a service's max_advance):
+-- 1. a range opening in the hour the clocks pass twice opened at its
+--    second reading: Berlin, Sunday 02:30-04:00 on the last Sunday of
+--    October (03:00 CEST back to 02:00 CET at 01:00 UTC) opened at 02:30
+--    CET (01:30 UTC), an hour after its clock first showed 02:30 (00:30
+--    UTC), and the first 02:30 was refused as "not a slot"; Havana's
+--    00:30-02:00 on the first Sunday of November (01:00 CDT back to 00:00
+--    CST) opened 90 minutes late, not 30;
+-- 2. a range inside a spring-forward gap (Berlin's last Sunday of March,
+--    02:00 jumps to 03:00: 02:30-03:15 holds nothing, and PostgreSQL reads
+--    02:30 as 03:30) came back from get_venue_schedule closing before it
+--    opened;
+-- 3. a day the zone skipped (Pacific/Apia, 2011-12-30, a Friday) had its
+--    Friday hours, read as the next day's: the closed Saturday was open.
+BEGIN;
+SELECT plan(9);
+SET LOCAL timezone = 'UTC';
+SELECT make_date(y, 10, 31) - extract(dow FROM make_date(y, 10, 31))::int AS fall,
+	   make_date(y, 3, 31) - extract(dow FROM make_date(y, 3, 31))::int AS spring,
+	   make_date(y, 11, 1) + (7 - extract(dow FROM make_date(y, 11, 1))::int) % 7 AS havana
+FROM (SELECT extract(year FROM now())::int + 1 AS y) n \gset
+
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a999000-0000-4000-8000-000000000000', 'Clocks', 'clock-edges');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0a999000-0000-4000-8000-0000000000a1', '0a999000-0000-4000-8000-000000000000', 'Berlin night', 'Europe/Berlin', '{"sun": [["02:30", "04:00"]]}'),
+	('0a999000-0000-4000-8000-0000000000a2', '0a999000-0000-4000-8000-000000000000', 'Berlin gap', 'Europe/Berlin', '{"sun": [["02:30", "03:15"]]}'),
+	('0a999000-0000-4000-8000-0000000000a3', '0a999000-0000-4000-8000-000000000000', 'Apia', 'Pacific/Apia', '{"fri": [["08:00", "20:00"]]}'),
+	('0a999000-0000-4000-8000-0000000000a4', '0a999000-0000-4000-8000-000000000000', 'Havana', 'America/Havana', '{"sun": [["00:30", "02:00"]]}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance) VALUES
+	('0a999000-0000-4000-8000-0000000005a1', '0a999000-0000-4000-8000-000000000000', '0a999000-0000-4000-8000-0000000000a1',
+	 'Night', '30 minutes', '30 minutes', '1100 days'),
+	('0a999000-0000-4000-8000-0000000005a2', '0a999000-0000-4000-8000-000000000000', '0a999000-0000-4000-8000-0000000000a2',
+	 'Gap', '15 minutes', '15 minutes', '1100 days');
+
+-- 1. the first 02:30 is 00:30 UTC (CEST, +2); 04:00 CET (+1) is 03:00
+-- UTC: 2.5 hours, five 30-minute slots
+SELECT results_eq(format($$SELECT slot_start FROM protector.get_available_slots('0a999000-0000-4000-8000-0000000005a1', %L)$$, :'fall'),
+	format($$SELECT (%L::date + t)::timestamptz FROM unnest('{00:30,01:00,01:30,02:00,02:30}'::time[]) t$$, :'fall'),
+	'Berlin, 02:30-04:00 on the night the clocks go back: open from the first 02:30 (00:30 UTC) to 04:00 CET (03:00 UTC), five slots');
+SELECT is(protector.is_venue_open('0a999000-0000-4000-8000-0000000000a1', :'fall'::date + time '00:45'), true,
+	'... open at the first 02:45 (00:45 UTC)');
+SELECT is(protector.is_venue_open('0a999000-0000-4000-8000-0000000000a1', :'fall'::date + time '00:25'), false,
+	'... and not at 02:25 CEST, before it opens');
+SELECT is(protector.create_booking('0a999000-0000-4000-8000-0000000005a1', NULL, :'fall'::date + time '00:30', 1) ->> 'status', 'confirmed',
+	'... and the first 02:30 is booked');
+-- Havana: 00:30 CDT (-4) is 04:30 UTC, 02:00 CST (-5) is 07:00 UTC
+SELECT results_eq(format($$SELECT opens_at, closes_at FROM protector.get_venue_schedule('0a999000-0000-4000-8000-0000000000a4', %L, %1$L)$$, :'havana'),
+	format($$VALUES ((%L::date + time '04:30')::timestamptz, (%1$L::date + time '07:00')::timestamptz)$$, :'havana'),
+	'Havana, 00:30-02:00 on the night the clocks go back: from 00:30 CDT (04:30 UTC) to 02:00 CST (07:00 UTC), 2.5 hours');
+
+-- 2. nothing of 02:30-03:15 exists on that day in Berlin
+SELECT is_empty(format($$SELECT * FROM protector.get_venue_schedule('0a999000-0000-4000-8000-0000000000a2', %L, %1$L)$$, :'spring'),
+	'Berlin, 02:30-03:15 on the night the clocks skip 02:00-03:00: no opening (it closed 15 minutes before it opened)');
+SELECT is_empty(format($$SELECT * FROM protector.get_available_slots('0a999000-0000-4000-8000-0000000005a2', %L)$$, :'spring'),
+	'... and no slot');
+
+-- 3. Apia's Fridays 08:00-20:00: 2011-12-23 (-10: 18:00 to 06:00 UTC),
+-- no 2011-12-30, 2012-01-06 (+14: 18:00 to 06:00 UTC the day before)
+SELECT results_eq($$SELECT local_date, opens_at FROM protector.get_venue_schedule('0a999000-0000-4000-8000-0000000000a3', '2011-12-22', '2012-01-07')$$,
+	$$VALUES ('2011-12-23'::date, '2011-12-23 18:00+00'::timestamptz), ('2012-01-06', '2012-01-05 18:00+00')$$,
+	'Apia''s Fridays around the day it skipped: 2011-12-23 and 2012-01-06, not 2011-12-30');
+SELECT is(protector.is_venue_open('0a999000-0000-4000-8000-0000000000a3', '2011-12-31 09:00+14'), false,
+	'... and the Saturday after the skipped Friday is closed');
+
+SELECT * FROM finish();
+ROLLBACK;
