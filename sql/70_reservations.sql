@@ -15,6 +15,24 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION protector.lock_services(uuid[]) IS
 'Takes the reservation locks of at most 100 services the caller may update bookings of, in sorted order (no deadlocks), each wait bounded by protector.lock_timeout';
 
+-- The locks SQL running with the caller's rights takes (C: no EXECUTE on
+-- pg_advisory_* needed, which docs/security.md advises revoking from
+-- PUBLIC where untrusted roles have SQL connections), each only over rows
+-- the caller reaches under RLS (src/locks.c).
+CREATE FUNCTION protector_internal.lock_booking_services(p_booking_ids uuid[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_lock_booking_services'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION protector_internal.lock_booking_services(uuid[]) IS
+'Takes the reservation locks of the services of those bookings the caller may change, in key order, each wait bounded by protector.lock_timeout (update_booking_status_batch)';
+
+CREATE FUNCTION protector_internal.lock_seen(p_class integer, p_id uuid, p_shared boolean)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_lock_seen'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION protector_internal.lock_seen(integer, uuid, boolean) IS
+'Takes protector''s lock of class p_class (a booking''s reminders, a waiver version) over a row the caller sees, exclusive or shared, its wait bounded by protector.lock_timeout';
+
 CREATE FUNCTION protector.reservation_check()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'protector_reservation_check'

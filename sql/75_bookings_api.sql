@@ -1446,9 +1446,6 @@ DECLARE
 	v_locked integer;
 	v_updated integer;
 	v_statuses jsonb;
-	v_key bigint;
-	v_timeout text;
-	v_wait_ms integer;
 BEGIN
 	IF p_booking_ids IS NULL OR p_status IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_booking_ids and p_status must not be null');
@@ -1498,29 +1495,9 @@ BEGIN
 	-- for each other in a cycle; the wait is bounded as a booking's is
 	-- (protector.lock_timeout: a retryable 40001)
 	IF p_status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[]) THEN
-		-- (the stricter of protector.lock_timeout and a lock_timeout the
-		-- caller set, as a booking's own wait is; 0 is no limit)
-		v_timeout := pg_catalog.current_setting('lock_timeout');
-		SELECT CASE WHEN o.ms OPERATOR(pg_catalog.=) 0 THEN c.ms WHEN c.ms OPERATOR(pg_catalog.=) 0 THEN o.ms
-					ELSE LEAST(o.ms, c.ms) END
-		INTO v_wait_ms
-		FROM (SELECT COALESCE((SELECT s.setting::integer FROM pg_catalog.pg_settings s
-							   WHERE s.name OPERATOR(pg_catalog.=) 'protector.lock_timeout'), 5000) AS ms) o,
-			 (SELECT s.setting::integer AS ms FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'lock_timeout') c;
-		PERFORM pg_catalog.set_config('lock_timeout', v_wait_ms::text, true);
-		BEGIN
-			FOR v_key IN
-				SELECT DISTINCT protector.service_lock_key(b.service_id) AS k
-				FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids)
-				ORDER BY 1
-			LOOP
-				PERFORM pg_catalog.pg_advisory_xact_lock(v_key);
-			END LOOP;
-		EXCEPTION WHEN lock_not_available THEN
-			PERFORM protector.raise('retry', 'a service of these bookings is busy',
-				'Another transaction holds its reservation lock.', 'Retry the request.');
-		END;
-		PERFORM pg_catalog.set_config('lock_timeout', v_timeout, true);
+		-- (in C: the stricter of protector.lock_timeout and a lock_timeout
+		-- the caller set, 40001 "the service is busy" when it runs out)
+		PERFORM protector_internal.lock_booking_services(v_ids);
 	END IF;
 
 	-- what each booking became: a confirmation that waits for its deposit

@@ -493,7 +493,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547720, p_version_id));
+	PERFORM protector_internal.lock_seen(1886547720, p_version_id, true);
 	SELECT v.* INTO version FROM protector.waiver_versions v
 	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.id OPERATOR(pg_catalog.=) p_version_id;
 	IF NOT FOUND THEN

@@ -458,7 +458,7 @@ BEGIN
 	-- one at a time per booking, so that the 10-minute rule holds for
 	-- callers at the same moment (READ COMMITTED: the check below then
 	-- sees what the one before committed)
-	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547718, NEW.booking_id));
+	PERFORM protector_internal.lock_seen(1886547718, NEW.booking_id, false);
 	IF EXISTS (SELECT FROM protector.booking_reminders r
 			   WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 				 AND r.booking_id OPERATOR(pg_catalog.=) NEW.booking_id AND r.kind OPERATOR(pg_catalog.=) 'manual'

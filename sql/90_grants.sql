@@ -140,6 +140,8 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.settle_payment(uuid, uuid, protector.payment_status, text, text),
 	protector_internal.lock_agent(uuid, uuid),
 	protector_internal.lock_key(integer, uuid),
+	protector_internal.lock_booking_services(uuid[]),
+	protector_internal.lock_seen(integer, uuid, boolean),
 	protector_internal.role_may(protector.member_role, text[])
 TO authenticated, service_role;
 -- merge_customers finds what refers to a customer here (catalog facts)

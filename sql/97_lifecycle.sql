@@ -14,9 +14,10 @@
 -- p_limit a call, oldest first.  Safe from several workers at once (SKIP LOCKED); a call
 -- with nothing to do does nothing.  It also prunes the report change log
 -- of organizations nobody reads reports of (sql/89_reports.sql).
--- Schedule it, e.g. with pg_cron:
+-- Schedule it, e.g. with pg_cron, as service_role (42501 for a role that
+-- does not bypass RLS):
 --   SELECT cron.schedule('protector-expire-holds', '* * * * *',
---                        'SELECT protector.expire_holds(1000)');
+--                        'SET ROLE service_role; SELECT protector.expire_holds(1000)');
 CREATE FUNCTION protector.expire_holds(p_limit integer DEFAULT 1000)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -28,6 +29,15 @@ DECLARE
 	v_done integer := 0;
 	i integer;
 BEGIN
+	-- (row-level security hides other tenants' bookings from a role that
+	-- does not bypass it: a member of service_role, which does not inherit
+	-- BYPASSRLS, swept nothing and was told 0)
+	IF NOT protector_internal.caller_is_trusted() THEN
+		PERFORM protector.raise('forbidden', 'expire_holds is for the scheduled sweep',
+			pg_catalog.format('Role %s does not bypass row-level security, and would see no other organization''s bookings; a member of service_role does not inherit that.',
+							  pg_catalog.quote_ident(current_user::text)),
+			'Run it as service_role: SET ROLE service_role; SELECT protector.expire_holds(1000);');
+	END IF;
 	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 100000',
 			pg_catalog.format('Got %s.', COALESCE(p_limit::text, 'NULL')));

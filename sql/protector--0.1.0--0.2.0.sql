@@ -811,6 +811,15 @@ DECLARE
 	v_done integer := 0;
 	i integer;
 BEGIN
+	-- (row-level security hides other tenants' bookings from a role that
+	-- does not bypass it: a member of service_role, which does not inherit
+	-- BYPASSRLS, swept nothing and was told 0)
+	IF NOT protector_internal.caller_is_trusted() THEN
+		PERFORM protector.raise('forbidden', 'expire_holds is for the scheduled sweep',
+			pg_catalog.format('Role %s does not bypass row-level security, and would see no other organization''s bookings; a member of service_role does not inherit that.',
+							  pg_catalog.quote_ident(current_user::text)),
+			'Run it as service_role: SET ROLE service_role; SELECT protector.expire_holds(1000);');
+	END IF;
 	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 100000',
 			pg_catalog.format('Got %s.', COALESCE(p_limit::text, 'NULL')));
@@ -8154,7 +8163,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547720, p_version_id));
+	PERFORM protector_internal.lock_seen(1886547720, p_version_id, true);
 	SELECT v.* INTO version FROM protector.waiver_versions v
 	WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.id OPERATOR(pg_catalog.=) p_version_id;
 	IF NOT FOUND THEN
@@ -9516,7 +9525,7 @@ BEGIN
 	-- one at a time per booking, so that the 10-minute rule holds for
 	-- callers at the same moment (READ COMMITTED: the check below then
 	-- sees what the one before committed)
-	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547718, NEW.booking_id));
+	PERFORM protector_internal.lock_seen(1886547718, NEW.booking_id, false);
 	IF EXISTS (SELECT FROM protector.booking_reminders r
 			   WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 				 AND r.booking_id OPERATOR(pg_catalog.=) NEW.booking_id AND r.kind OPERATOR(pg_catalog.=) 'manual'
@@ -11424,9 +11433,6 @@ DECLARE
 	v_locked integer;
 	v_updated integer;
 	v_statuses jsonb;
-	v_key bigint;
-	v_timeout text;
-	v_wait_ms integer;
 BEGIN
 	IF p_booking_ids IS NULL OR p_status IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_booking_ids and p_status must not be null');
@@ -11476,29 +11482,9 @@ BEGIN
 	-- for each other in a cycle; the wait is bounded as a booking's is
 	-- (protector.lock_timeout: a retryable 40001)
 	IF p_status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[]) THEN
-		-- (the stricter of protector.lock_timeout and a lock_timeout the
-		-- caller set, as a booking's own wait is; 0 is no limit)
-		v_timeout := pg_catalog.current_setting('lock_timeout');
-		SELECT CASE WHEN o.ms OPERATOR(pg_catalog.=) 0 THEN c.ms WHEN c.ms OPERATOR(pg_catalog.=) 0 THEN o.ms
-					ELSE LEAST(o.ms, c.ms) END
-		INTO v_wait_ms
-		FROM (SELECT COALESCE((SELECT s.setting::integer FROM pg_catalog.pg_settings s
-							   WHERE s.name OPERATOR(pg_catalog.=) 'protector.lock_timeout'), 5000) AS ms) o,
-			 (SELECT s.setting::integer AS ms FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'lock_timeout') c;
-		PERFORM pg_catalog.set_config('lock_timeout', v_wait_ms::text, true);
-		BEGIN
-			FOR v_key IN
-				SELECT DISTINCT protector.service_lock_key(b.service_id) AS k
-				FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids)
-				ORDER BY 1
-			LOOP
-				PERFORM pg_catalog.pg_advisory_xact_lock(v_key);
-			END LOOP;
-		EXCEPTION WHEN lock_not_available THEN
-			PERFORM protector.raise('retry', 'a service of these bookings is busy',
-				'Another transaction holds its reservation lock.', 'Retry the request.');
-		END;
-		PERFORM pg_catalog.set_config('lock_timeout', v_timeout, true);
+		-- (in C: the stricter of protector.lock_timeout and a lock_timeout
+		-- the caller set, 40001 "the service is busy" when it runs out)
+		PERFORM protector_internal.lock_booking_services(v_ids);
 	END IF;
 
 	-- what each booking became: a confirmation that waits for its deposit
@@ -16215,6 +16201,22 @@ RETURN (SELECT pg_catalog.string_agg(pg_catalog.format('%s of %s', t.n, t.relid)
 		FROM (SELECT r.relid, pg_catalog.count(*) AS n FROM pg_catalog.unnest(p_relids) r(relid) GROUP BY r.relid) t);
 COMMENT ON FUNCTION protector_internal.rows_by_table(regclass[]) IS
 'Internal: rows named by their tables, counted by table, as restore WARNINGs say it (NULL for none)';
+
+CREATE FUNCTION protector_internal.lock_booking_services(p_booking_ids uuid[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_lock_booking_services'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION protector_internal.lock_booking_services(uuid[]) IS
+'Takes the reservation locks of the services of those bookings the caller may change, in key order, each wait bounded by protector.lock_timeout (update_booking_status_batch)';
+
+CREATE FUNCTION protector_internal.lock_seen(p_class integer, p_id uuid, p_shared boolean)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_lock_seen'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION protector_internal.lock_seen(integer, uuid, boolean) IS
+'Takes protector''s lock of class p_class (a booking''s reminders, a waiver version) over a row the caller sees, exclusive or shared, its wait bounded by protector.lock_timeout';
+GRANT EXECUTE ON FUNCTION protector_internal.lock_booking_services(uuid[]), protector_internal.lock_seen(integer, uuid, boolean)
+	TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -30,6 +30,13 @@
  * take them through protector.lock_services(), which sorts the keys, so
  * two such transactions never wait for each other in a cycle.
  *
+ * The locks SQL of the caller's rights needs are taken here too
+ * (lock_booking_services(), lock_seen()), not by pg_advisory_xact_lock():
+ * a database that revokes EXECUTE on the pg_advisory_* functions from
+ * PUBLIC, as docs/security.md advises where untrusted roles have SQL
+ * connections, still runs them, and each locks only what its caller may
+ * reach under RLS.
+ *
  * src/locks.c
  *
  *-------------------------------------------------------------------------
@@ -61,6 +68,9 @@
 #define LOCK_SERVICES_MAX 100
 
 static SPIPlanPtr lockable_plan = NULL;
+static SPIPlanPtr booking_services_plan = NULL;
+static SPIPlanPtr seen_booking_plan = NULL;
+static SPIPlanPtr seen_waiver_version_plan = NULL;
 
 int			protector_lock_timeout = 5000;
 
@@ -143,6 +153,16 @@ static const LockClass widget_lock = {
 	"Another widget booking of the same organization"
 };
 
+static const LockClass reminder_lock = {
+	PROTECTOR_LOCK_CLASS_REMINDER, "the booking's reminders are busy, try again",
+	"Another reminder of the same booking"
+};
+
+static const LockClass waiver_version_lock = {
+	PROTECTOR_LOCK_CLASS_WAIVER_VERSION, "the waiver is busy, try again",
+	"A change of the same waiver version"
+};
+
 static bool
 try_lock_key(int64 key)
 {
@@ -221,6 +241,12 @@ wait_for_key(void *arg)
 	DirectFunctionCall1(pg_advisory_xact_lock_int8, Int64GetDatum(*(int64 *) arg));
 }
 
+static void
+wait_for_key_shared(void *arg)
+{
+	DirectFunctionCall1(pg_advisory_xact_lock_shared_int8, Int64GetDatum(*(int64 *) arg));
+}
+
 /* the lock of key (of class's: the busy error names it) */
 static void
 lock_key(const LockClass *class, int64 key)
@@ -229,6 +255,15 @@ lock_key(const LockClass *class, int64 key)
 	if (try_lock_key(key))
 		return;
 	protector_bounded_wait(wait_for_key, &key, class->busy, class->holder);
+}
+
+/* the same, shared: shared holders do not wait for one another */
+static void
+lock_key_shared(const LockClass *class, int64 key)
+{
+	if (DatumGetBool(DirectFunctionCall1(pg_try_advisory_xact_lock_shared_int8, Int64GetDatum(key))))
+		return;
+	protector_bounded_wait(wait_for_key_shared, &key, class->busy, class->holder);
 }
 
 static void
@@ -434,5 +469,141 @@ protector_lock_services(PG_FUNCTION_ARGS)
 			continue;
 		lock_key(&service_lock, keys[i]);
 	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * the services of those of $1 the caller may change: FOR UPDATE applies
+ * the UPDATE policies' USING besides SELECT's, as the caller (the batch
+ * holds these rows already; locking them again costs nothing)
+ */
+#define BOOKING_SERVICES_SQL \
+	"SELECT b.service_id FROM protector.bookings b" \
+	" WHERE b.id OPERATOR(pg_catalog.=) ANY ($1)" \
+	" ORDER BY b.id FOR UPDATE OF b"
+
+typedef struct KeyList
+{
+	int64	   *keys;
+	int			n;
+} KeyList;
+
+static void
+copy_service_key(HeapTuple tup, TupleDesc desc, uint64 row,
+				 uint64 nrows, void *arg)
+{
+	KeyList    *list = (KeyList *) arg;
+	bool		isnull;
+	Datum		service = SPI_getbinval(tup, desc, 1, &isnull);
+
+	if (row == 0)
+		list->keys = palloc(sizeof(int64) * nrows);
+	if (!isnull)
+		list->keys[list->n++] = protector_service_lock_key(DatumGetUUIDP(service));
+}
+
+/*
+ * protector_internal.lock_booking_services(p_booking_ids uuid[]) returns void
+ *
+ * The reservation locks of the services of those bookings the caller may
+ * change, in key order, each wait bounded (update_booking_status_batch:
+ * two batches never wait for each other in a cycle).  Bookings the caller
+ * may not change lock nothing.
+ */
+PG_FUNCTION_INFO_V1(protector_lock_booking_services);
+Datum
+protector_lock_booking_services(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[1] = {UUIDARRAYOID};
+	ProtectorRead read = {.plan = &booking_services_plan, .sql = BOOKING_SERVICES_SQL, .nargs = 1,
+		.argtypes = argtypes, .owner_of = NULL, .locks_rows = true};
+	Datum		values[1];
+	KeyList		list = {NULL, 0};
+
+	protector_require_arg(fcinfo, 0, "p_booking_ids");
+	values[0] = PG_GETARG_DATUM(0);
+	(void) protector_read(&read, values, NULL, copy_service_key, &list);
+	if (list.n == 0)
+		PG_RETURN_VOID();
+	qsort(list.keys, list.n, sizeof(int64), compare_int64);
+	for (int i = 0; i < list.n; i++)
+	{
+		if (i > 0 && list.keys[i] == list.keys[i - 1])
+			continue;
+		lock_key(&service_lock, list.keys[i]);
+	}
+	PG_RETURN_VOID();
+}
+
+#define SEEN_BOOKING_SQL \
+	"SELECT pg_catalog.count(*) FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) $1"
+#define SEEN_WAIVER_VERSION_SQL \
+	"SELECT pg_catalog.count(*) FROM protector.waiver_versions v WHERE v.id OPERATOR(pg_catalog.=) $1"
+
+/* a lock SQL takes over a row the caller sees: of which class, over which table */
+typedef struct SeenLock
+{
+	const LockClass *class;
+	SPIPlanPtr *plan;
+	const char *sql;
+} SeenLock;
+
+/*
+ * protector_internal.lock_seen(p_class integer, p_id uuid, p_shared boolean)
+ * returns void
+ *
+ * The lock of class p_class over p_id, exclusive or shared, when the
+ * caller sees that row under RLS: the manual reminders of a booking
+ * (prepare_reminder), or a waiver version being signed
+ * (lock_waiver_version).  A row the caller does not see locks nothing:
+ * what follows reads it as the caller and answers "not found".  The wait
+ * is bounded as a service's is.
+ */
+PG_FUNCTION_INFO_V1(protector_lock_seen);
+Datum
+protector_lock_seen(PG_FUNCTION_ARGS)
+{
+	static const SeenLock seen_locks[] = {
+		{&reminder_lock, &seen_booking_plan, SEEN_BOOKING_SQL},
+		{&waiver_version_lock, &seen_waiver_version_plan, SEEN_WAIVER_VERSION_SQL},
+	};
+	const SeenLock *lock = NULL;
+	int32		classid;
+	pg_uuid_t  *id;
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		values[1];
+	int64		count = 0;
+	int64		key;
+
+	protector_require_arg(fcinfo, 0, "p_class");
+	protector_require_arg(fcinfo, 1, "p_id");
+	protector_require_arg(fcinfo, 2, "p_shared");
+	classid = PG_GETARG_INT32(0);
+	id = PG_GETARG_UUID_P(1);
+	for (int i = 0; i < (int) lengthof(seen_locks); i++)
+	{
+		if (seen_locks[i].class->classid == classid)
+			lock = &seen_locks[i];
+	}
+	if (lock == NULL)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("p_class %d is not a lock taken over a row the caller sees", classid),
+				 errhint("Use %d (a booking's reminders) or %d (a waiver version).",
+						 PROTECTOR_LOCK_CLASS_REMINDER, PROTECTOR_LOCK_CLASS_WAIVER_VERSION)));
+	{
+		ProtectorRead read = {.plan = lock->plan, .sql = lock->sql, .nargs = 1,
+			.argtypes = argtypes, .owner_of = NULL, .limit = 1};
+
+		values[0] = UUIDPGetDatum(id);
+		(void) protector_read(&read, values, NULL, copy_count, &count);
+	}
+	if (count == 0)
+		PG_RETURN_VOID();
+	key = protector_lock_key(classid, id);
+	if (PG_GETARG_BOOL(2))
+		lock_key_shared(lock->class, key);
+	else
+		lock_key(lock->class, key);
 	PG_RETURN_VOID();
 }

@@ -27,6 +27,12 @@ extern int	protector_lock_timeout;
 /* classid of the lock of an organization's widget bookings (0x70726F03) */
 #define PROTECTOR_LOCK_CLASS_WIDGET 1886547715
 
+/* classid of the lock of a booking's manual reminders (prepare_reminder) */
+#define PROTECTOR_LOCK_CLASS_REMINDER 1886547718
+
+/* classid of the lock of a waiver version (signatures share it) */
+#define PROTECTOR_LOCK_CLASS_WAIVER_VERSION 1886547720
+
 extern int64 protector_lock_key(int32 classid, const pg_uuid_t *id);
 extern int64 protector_service_lock_key(const pg_uuid_t *service_id);
 extern void protector_lock_service(const pg_uuid_t *service_id);
