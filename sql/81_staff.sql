@@ -270,6 +270,64 @@ CREATE TRIGGER lock_inviter BEFORE INSERT ON protector.staff_invitations
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.lock_inviter();
 
+-- The same of a member written directly (owners and admins add, change
+-- and remove members through the policies; deactivate_staff and
+-- update_staff_permissions write through them too): the policies ask the
+-- writer's rights on the statement's snapshot, so a fired admin's insert
+-- of an admin, or promotion of a viewer, already under way when the
+-- deactivation committed went through (at REPEATABLE READ, any made
+-- under an older snapshot).  The writer's membership is locked FOR SHARE
+-- (a change of it waits for this write's commit; at REPEATABLE READ one
+-- since the snapshot is a 40001) and asked again as it is now.
+-- protector's own SECURITY DEFINER code (a founding owner, an invitation
+-- activated, a member confirming or leaving) answers for its writes.
+CREATE FUNCTION protector_internal.lock_member_manager(p_organization_id uuid, p_owners boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_user uuid := protector.current_user_id();
+	v_member protector.members;
+BEGIN
+	IF v_user IS NULL OR protector_internal.requester_is_trusted() THEN
+		RETURN;
+	END IF;
+	SELECT * INTO v_member FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
+	FOR SHARE;
+	IF NOT FOUND OR NOT v_member.active
+	   OR NOT protector_internal.role_may(v_member.role,
+			ARRAY[CASE WHEN p_owners THEN 'members.manage_owners' ELSE 'members.manage' END]) THEN
+		PERFORM protector.raise('forbidden', 'your membership no longer lets you manage members',
+			'It was deactivated or given another role while this change was written.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_member_manager(uuid, boolean) IS
+'Locks the signed-in member''s own membership FOR SHARE and refuses (42501) one that may no longer manage members (owners'' rows: p_owners)';
+
+CREATE FUNCTION protector_internal.lock_member_writer()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT protector_internal.caller_is_trusted() THEN
+		PERFORM protector_internal.lock_member_manager(
+			CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN OLD.organization_id ELSE NEW.organization_id END,
+			(TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.role OPERATOR(pg_catalog.=) 'owner')
+			OR (TG_OP OPERATOR(pg_catalog.<>) 'INSERT' AND OLD.role OPERATOR(pg_catalog.=) 'owner'));
+	END IF;
+	RETURN CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_member_writer() IS
+'Trigger (BEFORE INSERT, UPDATE or DELETE on members): a direct write''s writer may still manage members, asked under a lock of their own membership (lock_member_manager)';
+CREATE TRIGGER lock_member_writer BEFORE INSERT OR UPDATE OR DELETE ON protector.members
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.lock_member_writer();
+
 -- Two invitations to one address in one INSERT: the second's replacement
 -- would delete the first, which the statement still reports as inserted
 CREATE FUNCTION protector_internal.one_invitation_per_address()

@@ -18,6 +18,17 @@
 #    deactivated: no deadlock (it deleted the old invitation before the
 #    new one's trigger share-locked the admin's membership, the reverse of
 #    the deactivation's order, 40P01), and nothing open afterwards.
+# The same of a member written directly (PostgREST's INSERT into or
+# UPDATE of protector.members: lock_member_writer), where the policies
+# asked the admin's rights on the statement's snapshot:
+# 6. the deactivation first, held open, then the admin's insert of an
+#    admin: it waits and is refused (42501), no such member;
+# 7. an insert of an admin already under way (its SELECT sleeping) when
+#    the deactivation commits: refused (42501; it made an accomplice an
+#    admin after the firing);
+# 8. an insert of an admin at REPEATABLE READ under a snapshot from before
+#    the deactivation: 40001, no such member (it was stored);
+# 9. a promotion of a viewer so: 40001, the viewer stays a viewer.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -26,7 +37,8 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/supabase.
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.sql" >/dev/null
 ORG=0f910000-0000-4000-8000-000000000000
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['olga', 'adm1', 'adm2', 'adm3', 'adm4', 'adm5']) u;
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['olga', 'adm1', 'adm2', 'adm3', 'adm4', 'adm5', 'adm6', 'adm7', 'adm8',
+														'adm9', 'acc6', 'acc7', 'acc8', 'view9']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Invites', 'invites');
 INSERT INTO protector.members (id, organization_id, user_id, role, confirmed_at) VALUES
 	('0f910000-0000-4000-8000-0000000000e0', '$ORG', tests.get_supabase_uid('olga'), 'owner', now()),
@@ -34,7 +46,12 @@ INSERT INTO protector.members (id, organization_id, user_id, role, confirmed_at)
 	('0f910000-0000-4000-8000-0000000000e2', '$ORG', tests.get_supabase_uid('adm2'), 'admin', now()),
 	('0f910000-0000-4000-8000-0000000000e3', '$ORG', tests.get_supabase_uid('adm3'), 'admin', now()),
 	('0f910000-0000-4000-8000-0000000000e4', '$ORG', tests.get_supabase_uid('adm4'), 'admin', now()),
-	('0f910000-0000-4000-8000-0000000000e5', '$ORG', tests.get_supabase_uid('adm5'), 'admin', now());
+	('0f910000-0000-4000-8000-0000000000e5', '$ORG', tests.get_supabase_uid('adm5'), 'admin', now()),
+	('0f910000-0000-4000-8000-0000000000e6', '$ORG', tests.get_supabase_uid('adm6'), 'admin', now()),
+	('0f910000-0000-4000-8000-0000000000e7', '$ORG', tests.get_supabase_uid('adm7'), 'admin', now()),
+	('0f910000-0000-4000-8000-0000000000e8', '$ORG', tests.get_supabase_uid('adm8'), 'admin', now()),
+	('0f910000-0000-4000-8000-0000000000e9', '$ORG', tests.get_supabase_uid('adm9'), 'admin', now()),
+	('0f910000-0000-4000-8000-0000000000f9', '$ORG', tests.get_supabase_uid('view9'), 'viewer', now());
 SQL
 failures=0
 
@@ -118,6 +135,63 @@ wait "$held" "$inviting" "$deactivating" || true
 errors=$(cat "$WORK/inv5.log" "$WORK/deact5.log" | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | tr '\n' ' ')
 check "5" "create_staff_member replacing an invitation beside the admin's deactivation: no error, nothing open" \
 	" 0" "$errors $(open_invitations x5@x.test)"
+
+member_role() {		# USER: the role of USER's membership, or none
+	psql -X -A -t -d "$DB" -c "SELECT coalesce((SELECT role::text FROM protector.members
+		WHERE organization_id = '$ORG' AND user_id = tests.get_supabase_uid('$1')), 'none')"
+}
+first_sqlstate() { sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' "$1" | head -1; }
+
+# 6. the deactivation first, held open; then the admin's insert of an admin
+PGAPPNAME=deact6 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+	-c "SELECT protector.deactivate_staff('0f910000-0000-4000-8000-0000000000e6', 'fired')" \
+	-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
+held=$!
+wait_in_sleep deact6
+psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('adm6')" \
+	-c "INSERT INTO protector.members (organization_id, user_id, role) VALUES ('$ORG', tests.get_supabase_uid('acc6'), 'admin')" \
+	-c "COMMIT" >"$WORK/ins6.log" 2>&1 || true
+wait "$held" || true
+check "6" "a member inserted by an admin whose deactivation commits meanwhile is refused" "42501 none" \
+	"$(first_sqlstate "$WORK/ins6.log") $(member_role acc6)"
+
+# 7. the insert already under way when the deactivation commits
+PGAPPNAME=ins7 psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('adm7')" \
+	-c "INSERT INTO protector.members (organization_id, user_id, role)
+		SELECT '$ORG', tests.get_supabase_uid('acc7'), 'admin' FROM pg_sleep(1)" \
+	-c "COMMIT" >"$WORK/ins7.log" 2>&1 &
+held=$!
+wait_session ins7 "query LIKE 'INSERT%' AND wait_event = 'PgSleep'"
+as_owner "deactivate_staff('0f910000-0000-4000-8000-0000000000e7', 'fired')"
+wait "$held" || true
+check "7" "an admin's insert of an admin under way while the admin is fired is refused" "42501 none" \
+	"$(first_sqlstate "$WORK/ins7.log") $(member_role acc7)"
+
+# 8. REPEATABLE READ, the snapshot from before the deactivation
+PGAPPNAME=ins8 psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate \
+	-c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT tests.authenticate_as('adm8')" \
+	-c "SELECT count(*) FROM protector.members" -c "SELECT pg_sleep(1)" \
+	-c "INSERT INTO protector.members (organization_id, user_id, role) VALUES ('$ORG', tests.get_supabase_uid('acc8'), 'admin')" \
+	-c "COMMIT" >"$WORK/ins8.log" 2>&1 &
+held=$!
+wait_in_sleep ins8
+as_owner "deactivate_staff('0f910000-0000-4000-8000-0000000000e8', 'fired')"
+wait "$held" || true
+check "8" "an insert of an admin at REPEATABLE READ from before its admin's deactivation is told to retry" "40001 none" \
+	"$(first_sqlstate "$WORK/ins8.log") $(member_role acc8)"
+
+# 9. REPEATABLE READ, the snapshot from before the deactivation
+PGAPPNAME=upd9 psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate \
+	-c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT tests.authenticate_as('adm9')" \
+	-c "SELECT count(*) FROM protector.members" -c "SELECT pg_sleep(1)" \
+	-c "UPDATE protector.members SET role = 'admin' WHERE id = '0f910000-0000-4000-8000-0000000000f9'" \
+	-c "COMMIT" >"$WORK/upd9.log" 2>&1 &
+held=$!
+wait_in_sleep upd9
+as_owner "deactivate_staff('0f910000-0000-4000-8000-0000000000e9', 'fired')"
+wait "$held" || true
+check "9" "a promotion at REPEATABLE READ from before its admin's deactivation is told to retry" "40001 viewer" \
+	"$(first_sqlstate "$WORK/upd9.log") $(member_role view9)"
 
 dropdb "$DB"
 echo "# invitation_races: $failures failed"
