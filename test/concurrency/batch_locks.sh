@@ -47,22 +47,23 @@ VALUES ('0f460000-0000-4000-8000-000000000e01', '$ORG', '0f460000-0000-4000-8000
 		tstzrange(date_trunc('day', now()) + interval '7 days 10 hours', date_trunc('day', now()) + interval '7 days 11 hours'), 'pending', NULL);
 SQL
 
-psql -X -q -d "$DB" >/dev/null 2>&1 <<'SQL' &
+PGAPPNAME=holder psql -X -q -d "$DB" >/dev/null 2>&1 <<'SQL' &
 BEGIN;
 LOCK TABLE protector.booking_reminders IN EXCLUSIVE MODE;
 SELECT pg_sleep(2);
 COMMIT;
 SQL
 holder=$!
-sleep 0.4
-psql -X -q -d "$DB" >"$WORK/cara.log" 2>&1 <<'SQL' &
+wait_session holder "query LIKE 'SELECT pg_sleep%'"
+PGAPPNAME=cara psql -X -q -d "$DB" >"$WORK/cara.log" 2>&1 <<'SQL' &
 BEGIN;
 SELECT tests.authenticate_as('cara');
 SELECT protector.update_booking_status_batch('{0f460000-0000-4000-8000-000000000e01,0f460000-0000-4000-8000-000000000e02}', 'confirmed');
 COMMIT;
 SQL
 cara=$!
-sleep 0.6
+# (until her batch, past its first row, waits for the reminders table)
+wait_session cara "wait_event_type = 'Lock'"
 psql -X -q -d "$DB" >"$WORK/desk.log" 2>&1 <<'SQL' &
 BEGIN;
 SELECT tests.authenticate_as('desk');
@@ -75,14 +76,14 @@ wait "$holder" "$cara" "$desk" || true
 failures=0
 # a stricter lock_timeout of the caller bounds the batch's wait, as it
 # bounds a booking's: 300 ms against a service held for 3 s
-psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
+PGAPPNAME=holder2 psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
 BEGIN;
 SELECT pg_advisory_xact_lock(protector.service_lock_key('$LO'));
 SELECT pg_sleep(3);
 COMMIT;
 SQL
 holder2=$!
-sleep 0.4
+wait_session holder2 "query LIKE 'SELECT pg_sleep%'"
 started=$(date +%s%N)
 psql -X -q -d "$DB" >"$WORK/strict.log" 2>&1 <<'SQL' || true
 SET lock_timeout = '300ms';
@@ -100,14 +101,14 @@ if [ -z "$answer" ] || [ "$waited" -ge 2000 ]; then failures=$((failures + 1)); 
 # a booking behind its service's lock where protector.lock_timeout is 0
 # and the caller's lock_timeout 300 ms: 40001 busy (it ended in 55P03
 # "canceling statement due to lock timeout")
-psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
+PGAPPNAME=holder3 psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
 BEGIN;
 SELECT pg_advisory_xact_lock(protector.service_lock_key('$LO'));
 SELECT pg_sleep(2);
 COMMIT;
 SQL
 holder3=$!
-sleep 0.4
+wait_session holder3 "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -d "$DB" >"$WORK/zero.log" 2>&1 <<SQL || true
 SET lock_timeout = '300ms';
 SET protector.lock_timeout = 0;
@@ -125,7 +126,7 @@ if ! echo "$answer" | grep -q 'the service is busy'; then failures=$((failures +
 # for it and then answers 40001 (it waited until the other committed, or
 # its statement_timeout ended it with 57014)
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null -c "SELECT protector.record_payment('0f460000-0000-4000-8000-000000000f02', 10, 'cash', 'ref-replay')"
-psql -X -q -d "$DB" >/dev/null 2>&1 <<'SQL' &
+PGAPPNAME=holder4 psql -X -q -d "$DB" >/dev/null 2>&1 <<'SQL' &
 BEGIN;
 SELECT tests.authenticate_as('desk');
 SELECT protector.cancel_booking('0f460000-0000-4000-8000-000000000f02');
@@ -133,7 +134,7 @@ SELECT pg_sleep(3);
 ROLLBACK;
 SQL
 holder4=$!
-sleep 0.5
+wait_session holder4 "query LIKE 'SELECT pg_sleep%'"
 started=$(date +%s%N)
 psql -X -q -d "$DB" >"$WORK/row.log" 2>&1 <<'SQL' || true
 SET protector.lock_timeout = 300;
@@ -172,7 +173,7 @@ INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('0f46
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party)
 VALUES ('0f460000-0000-4000-8000-0000000005b1', '$ORG', '0f460000-0000-4000-8000-0000000000a2', 'S3', '60 minutes', '60 minutes', '400 days', 1, 4);
 SQL
-psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
+PGAPPNAME=booker psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
 BEGIN;
 INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
 VALUES ('$ORG', '0f460000-0000-4000-8000-0000000000a2', '0f460000-0000-4000-8000-0000000005b1',
@@ -181,7 +182,7 @@ SELECT pg_sleep(1.5);
 COMMIT;
 SQL
 booker=$!
-sleep 0.5
+wait_session booker "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -d "$DB" >"$WORK/venue.log" 2>&1 -c "DELETE FROM protector.venues WHERE id = '0f460000-0000-4000-8000-0000000000a2'" || true
 wait "$booker" || true
 answer=$(grep -o 'ERROR: .*' "$WORK/venue.log" || true)

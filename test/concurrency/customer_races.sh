@@ -30,14 +30,14 @@ failures=0
 # race <level> <the first session's statement> <the customer booked meanwhile>
 race() {
 	local level=$1 first=$2 customer=$3
-	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/first.log" 2>&1 <<SQL &
+	PGAPPNAME=first psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/first.log" 2>&1 <<SQL &
 BEGIN;
 $first;
 SELECT pg_sleep(1.5);
 COMMIT;
 SQL
 	local pid=$!
-	sleep 0.5
+	wait_session first "query LIKE 'SELECT pg_sleep%'"
 	PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" psql -X -q -d "$DB" >"$WORK/second.log" 2>&1 <<SQL || true
 INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status)
 VALUES ('$ORG', '0f450000-0000-4000-8000-0000000000f1', '0f450000-0000-4000-8000-0000000005a1', '$customer',
@@ -62,7 +62,7 @@ race "repeatable read" "SELECT protector.erase_customer('0f450000-0000-4000-8000
 # lock changes no row, so PostgreSQL raised no serialization failure)
 reverse() {
 	local first=$1 customer=$2
-	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/first.log" 2>&1 <<SQL &
+	PGAPPNAME=booker psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/first.log" 2>&1 <<SQL &
 BEGIN;
 INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status, details)
 VALUES ('$ORG', '0f450000-0000-4000-8000-0000000000f1', '0f450000-0000-4000-8000-0000000005a1', '$customer',
@@ -72,10 +72,11 @@ SELECT pg_sleep(1.5);
 COMMIT;
 SQL
 	local pid=$!
+	# (the booking made, not committed, before the snapshot is taken)
+	wait_session booker "query LIKE 'SELECT pg_sleep%'"
 	psql -X -q -d "$DB" >"$WORK/second.log" 2>&1 <<SQL || true
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT 1;
-SELECT pg_sleep(0.5);
 $first;
 COMMIT;
 SQL
@@ -101,14 +102,14 @@ race "read committed" "INSERT INTO protector.customer_erasures (organization_id,
 # waivers are checked as bookings are): it waits for the merge, then is
 # refused by name (it was issued to the merged record, which then kept the
 # kept customer from ever being merged again)
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/first.log" 2>&1 <<SQL &
+PGAPPNAME=merger psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/first.log" 2>&1 <<SQL &
 BEGIN;
 SELECT protector.merge_customers('0f450000-0000-4000-8000-00000000c007', '0f450000-0000-4000-8000-00000000c008');
 SELECT pg_sleep(1.5);
 COMMIT;
 SQL
 merger=$!
-sleep 0.5
+wait_session merger "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -d "$DB" >"$WORK/voucher.log" 2>&1 <<SQL || true
 SELECT protector.create_voucher('$ORG', 25, p_customer_id => '0f450000-0000-4000-8000-00000000c008');
 SQL
@@ -132,14 +133,14 @@ VALUES ('0f450000-0000-4000-8000-0000000000b9', '$ORG', '0f450000-0000-4000-8000
 ALTER TABLE waiver_ids ADD COLUMN id uuid;
 UPDATE waiver_ids SET id = (protector.submit_waiver(waiver, 'Cara Nine', '1980-01-01', 'Cara Nine', 'Cara Nine')).id;
 SQL
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/first.log" 2>&1 <<SQL &
+PGAPPNAME=merger psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/first.log" 2>&1 <<SQL &
 BEGIN;
 SELECT protector.merge_customers('0f450000-0000-4000-8000-00000000c007', '0f450000-0000-4000-8000-00000000c009');
 SELECT pg_sleep(1.5);
 COMMIT;
 SQL
 merger=$!
-sleep 0.5
+wait_session merger "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -d "$DB" >"$WORK/link.log" 2>&1 <<SQL || true
 SELECT protector.link_waiver_to_booking((SELECT id FROM waiver_ids), '0f450000-0000-4000-8000-0000000000b9');
 SQL
@@ -151,22 +152,23 @@ echo "[read committed] a merge, then a signed waiver linked to the merged custom
 # a customer created and erased while a booking statement waits on another
 # row: the second row's check reads the customer as a statement of its own
 # would, not on the waiting statement's older snapshot
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/holder.log" 2>&1 <<SQL &
+PGAPPNAME=holder psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/holder.log" 2>&1 <<SQL &
 BEGIN;
 SELECT FROM protector.customers WHERE id = '0f450000-0000-4000-8000-00000000c011' FOR UPDATE;
 SELECT pg_sleep(1.5);
 COMMIT;
 SQL
 holder=$!
-sleep 0.3
-psql -X -q -d "$DB" >"$WORK/two_rows.log" 2>&1 <<SQL &
+wait_session holder "query LIKE 'SELECT pg_sleep%'"
+PGAPPNAME=booker psql -X -q -d "$DB" >"$WORK/two_rows.log" 2>&1 <<SQL &
 INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status)
 SELECT '$ORG', '0f450000-0000-4000-8000-0000000000f1', '0f450000-0000-4000-8000-0000000005a1', c::uuid,
 	   tstzrange(date_trunc('day', now()) + interval '4 days', date_trunc('day', now()) + interval '4 days 1 hour'), 'confirmed'
 FROM unnest(ARRAY['0f450000-0000-4000-8000-00000000c011', '0f450000-0000-4000-8000-00000000c012']) WITH ORDINALITY u(c, n) ORDER BY n;
 SQL
 booker=$!
-sleep 0.3
+# (until the statement waits for its first row's customer, held above)
+wait_session booker "wait_event_type = 'Lock'"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/late.log" 2>&1 <<SQL
 INSERT INTO protector.customers (id, organization_id, full_name) VALUES ('0f450000-0000-4000-8000-00000000c012', '$ORG', 'Late');
 INSERT INTO protector.customer_erasures (organization_id, customer_id) VALUES ('$ORG', '0f450000-0000-4000-8000-00000000c012');
@@ -183,14 +185,14 @@ echo "[read committed] a customer created and erased while the booking statement
 for level in "read committed" "repeatable read"; do
 	psql -X -q -d "$DB" -c "UPDATE protector.customers SET merged_into = NULL WHERE id IN
 		('0f450000-0000-4000-8000-00000000c010', '0f450000-0000-4000-8000-00000000c011')" >/dev/null
-	psql -X -q -d "$DB" >"$WORK/cycle_a.log" 2>&1 <<SQL &
+	PGAPPNAME=first psql -X -q -d "$DB" >"$WORK/cycle_a.log" 2>&1 <<SQL &
 BEGIN ISOLATION LEVEL $level;
 UPDATE protector.customers SET merged_into = '0f450000-0000-4000-8000-00000000c011' WHERE id = '0f450000-0000-4000-8000-00000000c010';
 SELECT pg_sleep(1);
 COMMIT;
 SQL
 	first=$!
-	sleep 0.4
+	wait_session first "query LIKE 'SELECT pg_sleep%'"
 	psql -X -q -d "$DB" >"$WORK/cycle_b.log" 2>&1 <<SQL
 BEGIN ISOLATION LEVEL $level;
 UPDATE protector.customers SET merged_into = '0f450000-0000-4000-8000-00000000c010' WHERE id = '0f450000-0000-4000-8000-00000000c011';

@@ -30,12 +30,13 @@ stats() {
 }
 run() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "$1" >/dev/null; }
 
-psql -X -d "$DB" >"$WORK/listener.log" 2>&1 <<SQL &
+PGAPPNAME=listener psql -X -d "$DB" >"$WORK/listener.log" 2>&1 <<SQL &
 LISTEN protector_${ORG//-/};
 SELECT pg_sleep(5);
 SQL
 listener=$!
-sleep 1
+# (until the listener sleeps: its LISTEN is done)
+wait_session listener "query LIKE 'SELECT pg_sleep%'"
 
 s0=$(stats)
 # two confirmed bookings that started an hour ago (inserted as the desk

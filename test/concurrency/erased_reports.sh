@@ -179,9 +179,9 @@ PGAPPNAME=desk psql -X -q -d "$DB" -c "BEGIN" -c "UPDATE protector.booking_messa
 	-c "SELECT pg_sleep(1.5)" -c "COMMIT" >/dev/null &
 desk=$!
 wait_session desk "query LIKE 'SELECT pg_sleep%'"
-erasure=$(sqlstate_as olga "SELECT protector.erase_customer('$DANA')") &
+erasure=$(PGAPPNAME=eraser sqlstate_as olga "SELECT protector.erase_customer('$DANA')") &
 erased=$!
-sleep 0.3
+wait_session eraser "wait_event_type = 'Lock'"
 report=$(psql -X -q -A -t -d "$DB" -v VERBOSITY=sqlstate -c "SET ROLE service_role" \
 	-c "SELECT status FROM protector.complete_reminder('$R5', true, NULL, 1)" 2>&1 | tail -1 || true)
 wait "$desk" "$erased" || true

@@ -44,10 +44,13 @@ SQL
 done
 pids=()
 for w in 1 2 3 4; do
-	psql -X -q -d "$DB" -f "$WORK/worker$w.sql" >"$WORK/out$w" 2>"$WORK/err$w" &
+	PGAPPNAME=worker$w psql -X -q -d "$DB" -f "$WORK/worker$w.sql" >"$WORK/out$w" 2>"$WORK/err$w" &
 	pids+=($!)
 done
-sleep 0.3
+# (until all four wait at the gate)
+for w in 1 2 3 4; do
+	wait_session "worker$w" "query LIKE '%FROM gate)%'"
+done
 psql -X -q -d "$DB" -c "INSERT INTO gate VALUES (true)"
 failures=0
 for p in "${pids[@]}"; do wait "$p" || failures=$((failures + 1)); done

@@ -60,19 +60,19 @@ COMMIT;
 SELECT :'code';
 SQL
 )
-psql -X -q -d "$DB" >"$WORK/handover.log" 2>&1 <<'SQL' &
+PGAPPNAME=handover psql -X -q -d "$DB" >"$WORK/handover.log" 2>&1 <<'SQL' &
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT tests.authenticate_as('manager') \g /dev/null
-SELECT pg_sleep(0.3) \g /dev/null
 UPDATE protector.bookings SET customer_id = '0f480000-0000-4000-8000-00000000c002'
 WHERE customer_id = '0f480000-0000-4000-8000-00000000c001';
 SELECT pg_sleep(1.2) \g /dev/null
 COMMIT;
 SQL
+# (the booking's snapshot taken once the handover is made, uncommitted)
+wait_session handover "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -d "$DB" >"$WORK/booking.log" 2>&1 <<SQL &
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT tests.authenticate_as('manager') \g /dev/null
-SELECT pg_sleep(0.8) \g /dev/null
 \set VERBOSITY sqlstate
 SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000c002',
 	date_trunc('day', now()) + interval '2 days 12 hours', p_promo_code => '$CODE') \g /dev/null
@@ -88,14 +88,14 @@ if [ "$uses" != 1 ] || ! grep -q '^ERROR:  40001' "$WORK/booking.log"; then
 fi
 
 # 2. the deletion first, the inserts while it is in flight
-psql -X -q -d "$DB" >/dev/null 2>&1 <<'SQL' &
+PGAPPNAME=deleter psql -X -q -d "$DB" >/dev/null 2>&1 <<'SQL' &
 BEGIN;
 SELECT tests.authenticate_as('owner') \g /dev/null
 DELETE FROM protector.members WHERE id = '0f480000-0000-4000-8000-0000000000e3';
 SELECT pg_sleep(1.2) \g /dev/null
 COMMIT;
 SQL
-sleep 0.4
+wait_session deleter "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -d "$DB" >"$WORK/venue.log" 2>&1 <<SQL &
 BEGIN;
 SELECT tests.authenticate_as('manager') \g /dev/null
@@ -125,7 +125,7 @@ SELECT ('0f480000-0000-4000-8000-0000000000b' || n)::uuid, '$ORG', '0f480000-000
 	   'confirmed'
 FROM generate_series(1, 2) n;
 SQL
-psql -X -q -d "$DB" >"$WORK/move.log" 2>&1 <<SQL &
+PGAPPNAME=mover psql -X -q -d "$DB" >"$WORK/move.log" 2>&1 <<SQL &
 BEGIN;
 SELECT tests.authenticate_as('manager') \g /dev/null
 SELECT protector.reschedule_booking('0f480000-0000-4000-8000-0000000000b1', date_trunc('day', now()) + interval '9 days 10 hours') \g /dev/null
@@ -133,7 +133,7 @@ SELECT protector.cancel_booking('0f480000-0000-4000-8000-0000000000b2') \g /dev/
 SELECT pg_sleep(1.2) \g /dev/null
 COMMIT;
 SQL
-sleep 0.4
+wait_session mover "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -d "$DB" >"$WORK/address.log" 2>&1 <<'SQL' &
 BEGIN;
 SELECT tests.authenticate_as('manager') \g /dev/null
@@ -168,13 +168,14 @@ CREATE FUNCTION public.slow_mark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN 
 CREATE TRIGGER zz_slow_mark BEFORE UPDATE OF merged_into ON protector.customers
 	FOR EACH ROW WHEN (NEW.merged_into IS NOT NULL) EXECUTE FUNCTION public.slow_mark();
 SQL
-psql -X -q -d "$DB" >"$WORK/merge.log" 2>&1 <<'SQL' &
+PGAPPNAME=merger psql -X -q -d "$DB" >"$WORK/merge.log" 2>&1 <<'SQL' &
 BEGIN;
 SELECT tests.authenticate_as('manager') \g /dev/null
 SELECT protector.merge_customers('0f480000-0000-4000-8000-00000000c0a1', '0f480000-0000-4000-8000-00000000c0a2') \g /dev/null
 COMMIT;
 SQL
-sleep 0.4
+# (until the merge sleeps in that trigger)
+wait_session merger "wait_event = 'PgSleep'"
 psql -X -q -d "$DB" >"$WORK/handover2.log" 2>&1 <<'SQL' &
 BEGIN;
 SELECT tests.authenticate_as('manager') \g /dev/null
@@ -199,14 +200,14 @@ SELECT ('0f480000-0000-4000-8000-0000000000c' || n)::uuid, '$ORG', '0f480000-000
 	   'confirmed'
 FROM generate_series(1, 2) n;
 SQL
-psql -X -q -d "$DB" >"$WORK/note5.log" 2>&1 <<'SQL' &
+PGAPPNAME=noter psql -X -q -d "$DB" >"$WORK/note5.log" 2>&1 <<'SQL' &
 BEGIN;
 SELECT tests.authenticate_as('manager') \g /dev/null
 UPDATE protector.bookings SET details = '{"note": "window seat"}' WHERE id = '0f480000-0000-4000-8000-0000000000c1';
 SELECT pg_sleep(1.2) \g /dev/null
 COMMIT;
 SQL
-sleep 0.4
+wait_session noter "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -d "$DB" >"$WORK/address5.log" 2>&1 <<'SQL' &
 BEGIN;
 SELECT tests.authenticate_as('manager') \g /dev/null
@@ -236,21 +237,22 @@ SELECT ('0f480000-0000-4000-8000-0000000000$round' || n)::uuid, '$ORG', '0f48000
 	   'confirmed'
 FROM generate_series(1, 2) n;
 SQL
-	psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
+	PGAPPNAME=noter psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
 BEGIN;
 SELECT tests.authenticate_as('manager') \g /dev/null
 UPDATE protector.bookings SET details = '{"note": "x"}' WHERE id = '0f480000-0000-4000-8000-0000000000${round}2';
 SELECT pg_sleep(1.5) \g /dev/null
 COMMIT;
 SQL
-	sleep 0.4
-	psql -X -q -d "$DB" >"$WORK/first$round.log" 2>&1 <<SQL &
+	wait_session noter "query LIKE 'SELECT pg_sleep%'"
+	PGAPPNAME=merger psql -X -q -d "$DB" >"$WORK/first$round.log" 2>&1 <<SQL &
 BEGIN;
 SELECT tests.authenticate_as('owner') \g /dev/null
 SELECT protector.merge_customers('${c}1', '${c}2') \g /dev/null
 COMMIT;
 SQL
-	sleep 0.4
+	# (until the first merge waits for the held booking)
+	wait_session merger "wait_event_type = 'Lock'"
 	psql -X -q -d "$DB" >"$WORK/second$round.log" 2>&1 <<SQL &
 BEGIN;
 SELECT tests.authenticate_as('owner') \g /dev/null

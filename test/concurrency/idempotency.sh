@@ -48,13 +48,16 @@ for level in "read committed" "repeatable read"; do
 	done
 	pids=()
 	for c in $(seq 1 "$CLIENTS"); do
-		PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" \
+		PGAPPNAME=client$c PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" \
 			psql -X -q -d "$DB" -f "$WORK/client$c.sql" >"$WORK/out$c.log" 2>"$WORK/err$c.log" &
 		pids+=($!)
 	done
 	for k in $(seq 1 "$KEYS"); do
+		# (until every client waits at the k-th gate, its earlier requests answered)
+		for c in $(seq 1 "$CLIENTS"); do
+			wait_session "client$c" "query LIKE '%FROM gate) < $k LOOP%'"
+		done
 		psql -X -q -d "$DB" -c "INSERT INTO gate VALUES (true)"
-		sleep 0.15
 	done
 	for p in "${pids[@]}"; do
 		if ! wait "$p"; then echo "a client session failed"; failures=$((failures + 1)); fi

@@ -96,13 +96,13 @@ PROMO=$(psql -X -A -t -q -d "$DB" -c "SELECT code FROM protector.promo_codes WHE
 P5=$(psql -X -A -t -q -d "$DB" -c "SELECT protector.create_booking('0f840000-0000-4000-8000-0000000005a2', NULL,
 	date_trunc('day', now()) + interval '3 days 6 hours', 2, p_promo_code => '$PROMO') ->> 'id'")
 
-# pair NAME USER1 SQL1 USER2 SQL2: the first paused, the second 0.3 s later
+# pair NAME USER1 SQL1 USER2 SQL2: the first paused, the second once it sleeps there
 pair() {
 	local name=$1 a b
-	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "SET test.pause = on" -c "BEGIN" \
+	PGAPPNAME=first psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "SET test.pause = on" -c "BEGIN" \
 		-c "SELECT tests.authenticate_as('$2')" -c "$3" -c "COMMIT" >/dev/null 2>"$WORK/first.err" &
 	local first=$!
-	sleep 0.3
+	wait_session first "wait_event = 'PgSleep'"
 	b=$(sqlstate_as "$4" "$5")
 	wait "$first" || true
 	a=$(sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' "$WORK/first.err" | head -1)

@@ -42,7 +42,7 @@ race() {
 	# (each waits on a lock the script holds, released once all of them
 	# wait for it, or after 30 s: a fixed second let late sessions arrive
 	# after the first had committed, and the mutant's race went unseen)
-	psql -X -q -d "$DB" -c "BEGIN" -c "LOCK TABLE protector.venues IN ACCESS EXCLUSIVE MODE" -c "
+	PGAPPNAME=gate psql -X -q -d "$DB" -c "BEGIN" -c "LOCK TABLE protector.venues IN ACCESS EXCLUSIVE MODE" -c "
 		DO \$\$ BEGIN
 			FOR i IN 1..300 LOOP
 				EXIT WHEN (SELECT count(*) FROM pg_locks WHERE relation = 'protector.venues'::regclass AND NOT granted) >= $CLIENTS;
@@ -50,7 +50,10 @@ race() {
 			END LOOP;
 		END \$\$" -c "COMMIT" >/dev/null &
 	local gate=$!
-	sleep 0.2
+	# (until it holds the lock, in its loop; race runs in a command
+	# substitution, where a failure does not end the test: a gate that
+	# never gets there makes the first line "0 0 1", which every check refuses)
+	wait_session gate "query LIKE '%pg_locks%'" >&2 || echo "0 0 1"
 	for c in $(seq 1 "$CLIENTS"); do
 		PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" psql -X -q -A -t -d "$DB" -v VERBOSITY=sqlstate \
 			-c "BEGIN" -c "SELECT tests.authenticate_as('cara')" \

@@ -29,13 +29,14 @@ FROM (VALUES ('$MOVED'::uuid, 1), ('$STAYS'::uuid, 3)) v(b, h);
 SQL
 [ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.tasks")" = 0 ] || { echo "the completed bookings got tasks"; exit 1; }
 
-psql -X -d "$DB" >"$WORK/listener.log" 2>&1 <<SQL &
+PGAPPNAME=listener psql -X -d "$DB" >"$WORK/listener.log" 2>&1 <<SQL &
 LISTEN protector_${A//-/};
 LISTEN protector_${B//-/};
 SELECT pg_sleep(4);
 SQL
 listener=$!
-sleep 1
+# (until the listener sleeps: its LISTENs are done)
+wait_session listener "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "UPDATE protector.bookings SET
 	organization_id = CASE WHEN id = '$MOVED' THEN '$B'::uuid ELSE organization_id END,
 	venue_id = CASE WHEN id = '$MOVED' THEN '0f430000-0000-4000-8000-0000000000fb'::uuid ELSE venue_id END,

@@ -22,7 +22,7 @@ SQL
 failures=0
 for change in "UPDATE protector.organizations SET slug = 'renamed' WHERE slug = 'taken-slug'" \
 	"DELETE FROM protector.organizations WHERE slug = 'taken-slug'"; do
-	psql -X -q -d "$DB" >"$WORK/create.log" 2>&1 <<SQL &
+	PGAPPNAME=creator psql -X -q -d "$DB" >"$WORK/create.log" 2>&1 <<SQL &
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT tests.authenticate_as('founder');
 SELECT count(*) FROM protector.organizations;
@@ -31,7 +31,8 @@ SELECT protector.create_organization('Second', 'taken-slug') ->> 'name' AS creat
 COMMIT;
 SQL
 	creator=$!
-	sleep 0.4
+	# (its snapshot taken, the slug still held)
+	wait_session creator "query LIKE 'SELECT pg_sleep%'"
 	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "$change" >/dev/null
 	wait "$creator" || true
 	if grep -q 'Second' "$WORK/create.log" && ! grep -q ERROR "$WORK/create.log"; then
@@ -60,7 +61,7 @@ INSERT INTO protector.members (id, organization_id, user_id, role) VALUES
 	('0f470000-0000-4000-8000-0000000000a1', '0f470000-0000-4000-8000-000000000000', tests.get_supabase_uid('ann'), 'owner'),
 	('0f470000-0000-4000-8000-0000000000b1', '0f470000-0000-4000-8000-000000000000', tests.get_supabase_uid('bea'), 'owner');
 SQL
-psql -X -q -d "$DB" >/dev/null 2>"$WORK/ann.log" <<'SQL' &
+PGAPPNAME=ann psql -X -q -d "$DB" >/dev/null 2>"$WORK/ann.log" <<'SQL' &
 BEGIN;
 SELECT tests.authenticate_as('ann');
 SELECT protector.deactivate_staff('0f470000-0000-4000-8000-0000000000b1');
@@ -68,7 +69,7 @@ SELECT pg_sleep(1.5);
 COMMIT;
 SQL
 ann=$!
-sleep 0.5
+wait_session ann "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -d "$DB" >/dev/null 2>"$WORK/bea.log" <<'SQL' || true
 BEGIN;
 SELECT tests.authenticate_as('bea');

@@ -63,15 +63,17 @@ for _ in $(seq 1 300); do
 done
 psql -X -A -t -d "$DB" -c "SELECT '# a writer open: ' || datname || ' ' || pid || ' ' || left(query, 60) FROM pg_stat_activity
 	WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
-psql -X -q -d "$DB" -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT count(*) FROM protector.organizations" \
+PGAPPNAME=snapshot psql -X -q -d "$DB" -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT count(*) FROM protector.organizations" \
 	-c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
 holder=$!
-sleep 0.5
+wait_session snapshot "query LIKE 'SELECT pg_sleep%'"
 echo "INSERT INTO public.jobs (organization_id, status) VALUES ('$ORG', 'queued');" >"$WORK/job.sql"
 pgbench -n -c 2 -j 2 -t 750 -f "$WORK/job.sql" "$DB" >"$WORK/pgbench.log" 2>&1
 drained || echo "# the outbox did not drain"
 no_worker || echo "# the worker did not leave"
 before=$(heap_hits)
+# (paced, not polled: polling the outbox would add its own reads to the
+# pages counted)
 for _ in $(seq 1 40); do
 	psql -X -q -d "$DB" -c "INSERT INTO public.jobs (organization_id, status) VALUES ('$ORG', 'queued')"
 	sleep 0.05
@@ -86,29 +88,30 @@ kill "$holder" 2>/dev/null || true
 wait "$holder" 2>/dev/null || true
 
 # --- 2. a transaction that drew a lower id commits later ---------------------
-psql -X -d "$DB" >"$WORK/listen.log" 2>&1 <<SQL &
+PGAPPNAME=listener psql -X -d "$DB" >"$WORK/listen.log" 2>&1 <<SQL &
 LISTEN $CHANNEL;
 SELECT pg_sleep(6);
 SQL
 listener=$!
-sleep 0.5
+# (until the listener sleeps: its LISTEN is done)
+wait_session listener "query LIKE 'SELECT pg_sleep%'"
 next=$(psql -X -A -t -d "$DB" -c "SELECT last_value + 1 FROM protector_internal.outbox_id_seq")
 # T0 holds a row with the id the next commit will draw, uncommitted
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
+PGAPPNAME=t0 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
 	-c "INSERT INTO protector_internal.outbox (id, organization_id, payloads) OVERRIDING SYSTEM VALUE VALUES ($next, '$ORG', 'held')" \
 	-c "SELECT pg_sleep(3)" -c "ROLLBACK" >/dev/null 2>&1 &
 holder=$!
-sleep 0.3
+wait_session t0 "query LIKE 'SELECT pg_sleep%'"
 # S draws that id at its commit and waits for T0
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 \
+PGAPPNAME=straggler psql -X -q -d "$DB" -v ON_ERROR_STOP=1 \
 	-c "INSERT INTO public.jobs (id, organization_id, status) VALUES ('0f500000-0000-4000-8000-000000005700', '$ORG', 'straggler')" \
 	>"$WORK/straggler.log" 2>&1 &
 straggler=$!
-sleep 0.3
+wait_session straggler "wait_event_type = 'Lock'"
 # later commits draw higher ids and are drained meanwhile, one by one
 for i in $(seq 1 6); do
 	psql -X -q -d "$DB" -c "INSERT INTO public.jobs (id, organization_id, status) VALUES ('0f500000-0000-4000-8000-00000000570$i', '$ORG', 'later')"
-	sleep 0.2
+	drained || echo "# the outbox did not drain"
 done
 wait "$holder" || true
 wait "$straggler" || true

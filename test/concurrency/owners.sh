@@ -53,10 +53,10 @@ check() {
 # 1
 for call in "update_staff_permissions('%s', 'admin')" "deactivate_staff('%s')"; do
 	two_owners
-	psql -X -q -d "$DB" -c "BEGIN" -c "SELECT pg_advisory_xact_lock(protector_internal.lock_key(1886547714, '$ORG'))" \
+	PGAPPNAME=holder psql -X -q -d "$DB" -c "BEGIN" -c "SELECT pg_advisory_xact_lock(protector_internal.lock_key(1886547714, '$ORG'))" \
 		-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &
 	holder=$!
-	sleep 0.2
+	wait_session holder "query LIKE 'SELECT pg_sleep%'"
 	sqlstate_as ann "SELECT protector.$(printf "$call" "$ANN")" >"$WORK/ann" &
 	a=$!
 	sqlstate_as bea "SELECT protector.$(printf "$call" "$BEA")" >"$WORK/bea" &
@@ -99,7 +99,7 @@ two_owners
 CID=0f710000-0000-4000-8000-0000000000c1
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector.members (id, organization_id, user_id, role)
 	VALUES ('$CID', '$ORG', tests.get_supabase_uid('cid'), 'owner')" >/dev/null
-psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/t1" 2>&1 <<SQL &
+PGAPPNAME=t1 psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/t1" 2>&1 <<SQL &
 BEGIN;
 UPDATE protector.members SET role = 'admin' WHERE id = '$ANN';
 SELECT pg_sleep(1);
@@ -107,7 +107,7 @@ UPDATE protector.members SET full_name = 'Cid' WHERE id = '$CID';
 COMMIT;
 SQL
 t1=$!
-sleep 0.4
+wait_session t1 "query LIKE 'SELECT pg_sleep%'"
 t2=$(sqlstate_as cid "UPDATE protector.members SET role = 'admin' WHERE id = '$CID'")
 wait "$t1" || true
 if [ "$t2" = ok ] && ! grep -q ERROR "$WORK/t1" && [ "$(owners_left)" = 1 ]; then
@@ -121,10 +121,10 @@ fi
 # written for them locks it so): the other owner steps down once it is
 # free (it was told to retry at once)
 two_owners
-psql -X -q -d "$DB" -c "BEGIN" -c "SELECT FROM protector.members WHERE id = '$BEA' FOR SHARE" \
+PGAPPNAME=holder psql -X -q -d "$DB" -c "BEGIN" -c "SELECT FROM protector.members WHERE id = '$BEA' FOR SHARE" \
 	-c "SELECT pg_sleep(0.5)" -c "COMMIT" >/dev/null &
 holder=$!
-sleep 0.2
+wait_session holder "query LIKE 'SELECT pg_sleep%'"
 answer=$(sqlstate_as ann "SELECT protector.update_staff_permissions('$ANN', 'admin')")
 wait "$holder"
 if [ "$answer" = ok ] && [ "$(owners_left)" = 1 ]; then

@@ -89,14 +89,14 @@ VALUES ('$ORG', '$1', 5000, 'refund', 'succeeded', 'USD');
 ROLLBACK;
 SQL
 }
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL &
+PGAPPNAME=desk psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL &
 BEGIN;
 SELECT 1 FROM protector.bookings WHERE id = '0f690000-0000-4000-8000-0000000000b1' FOR UPDATE;
 SELECT pg_sleep(1.5);
 COMMIT;
 SQL
 desk=$!
-sleep 0.7
+wait_session desk "query LIKE 'SELECT pg_sleep%'"
 held=$(stranger_refund 0f690000-0000-4000-8000-0000000000b1)
 wait $desk
 madeup=$(stranger_refund 0f690000-0000-4000-8000-0000000000ff)
@@ -107,16 +107,17 @@ else
 	failures=$((failures + 1))
 fi
 
-# 2, 3 and 4: two sessions, the second 0.6 s after the first; prints the
-# errors they met and the booking's amount_paid
+# 2, 3 and 4: two sessions, the second once the first sleeps between its
+# statements; prints the errors they met and the booking's amount_paid (and
+# a session that never got there: the line is then not the one expected)
 pair() {
 	local booking=$1 first=$2 second=$3
-	psql -X -q -d "$DB" >"$WORK/first" 2>&1 <<SQL &
+	PGAPPNAME=first psql -X -q -d "$DB" >"$WORK/first" 2>&1 <<SQL &
 BEGIN;
 $first
 COMMIT;
 SQL
-	sleep 0.6
+	wait_session first "query LIKE 'SELECT pg_sleep%'"
 	psql -X -q -d "$DB" >"$WORK/second" 2>&1 <<SQL
 BEGIN;
 $second
@@ -186,14 +187,14 @@ fi
 # 5. a currency change under REPEATABLE READ beside a pending payment
 rr_currency() {
 	local b=0f690000-0000-4000-8000-0000000000b$1
-	psql -X -q -d "$DB" >"$WORK/rr" 2>&1 <<SQL &
+	PGAPPNAME=rr psql -X -q -d "$DB" >"$WORK/rr" 2>&1 <<SQL &
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT count(*) FROM protector.payments;
 SELECT pg_sleep(1);
 $2 WHERE id = '$b';
 COMMIT;
 SQL
-	sleep 0.4
+	wait_session rr "query LIKE 'SELECT pg_sleep%'"
 	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector.payments (organization_id, booking_id, amount, status, currency)
 		VALUES ('$ORG', '$b', 10, 'pending', 'USD')" >/dev/null
 	wait

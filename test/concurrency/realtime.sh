@@ -42,17 +42,19 @@ BEGIN
 END \$\$;
 SQL
 
-listen() {	# $1 = organization, $2 = log; listens for 4 s
-	psql -X -d "$DB" >"$2" 2>&1 <<SQL
+listen() {	# $1 = organization, $2 = log, $3 = its name; listens for 4 s
+	PGAPPNAME=$3 psql -X -d "$DB" >"$2" 2>&1 <<SQL
 LISTEN protector_${1//-/};
 SELECT pg_sleep(4);
 SQL
 }
-listen "$ORG_A" "$WORK/a.log" &
+listen "$ORG_A" "$WORK/a.log" listener_a &
 pa=$!
-listen "$ORG_B" "$WORK/b.log" &
+listen "$ORG_B" "$WORK/b.log" listener_b &
 pb=$!
-sleep 1
+# (until both sleep: their LISTENs are done)
+wait_session listener_a "query LIKE 'SELECT pg_sleep%'"
+wait_session listener_b "query LIKE 'SELECT pg_sleep%'"
 
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
 BEGIN;

@@ -91,11 +91,14 @@ SQL
 	done
 	local pids=()
 	for c in $(seq 1 "$CLIENTS"); do
-		PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" \
+		PGAPPNAME=client$c PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" \
 			psql -X -q -d "$DB" -f "$WORK/client$c.sql" >"$WORK/out$c.log" 2>"$WORK/err$c.log" &
 		pids+=($!)
 	done
-	sleep 0.5
+	# (until every client waits at the gate)
+	for c in $(seq 1 "$CLIENTS"); do
+		wait_session "client$c" "query LIKE '%FROM gate)%'"
+	done
 	psql -X -q -d "$DB" -c "INSERT INTO gate VALUES (true)"
 	for p in "${pids[@]}"; do
 		wait "$p" || { echo "a client session failed"; failures=$((failures + 1)); }

@@ -36,11 +36,11 @@ failures=0
 
 # the desk hands the booking to Bo in a transaction held open for a
 # second; the worker reports Ann's claim sent meanwhile
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
+PGAPPNAME=desk psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
 	-c "UPDATE protector.bookings SET customer_id = '0f750000-0000-4000-8000-00000000c002' WHERE id = '$BKG'" \
 	-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &
 desk=$!
-sleep 0.3
+wait_session desk "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "SET ROLE service_role" \
 	-c "SELECT protector.complete_reminder('$REM', true, NULL, 1)" >/dev/null
 wait "$desk"
@@ -62,11 +62,11 @@ fi
 psql -X -q -d "$DB" -c "UPDATE protector.bookings SET customer_id = '0f750000-0000-4000-8000-00000000c001' WHERE id = '$BKG'" \
 	-c "UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '1 second' WHERE id = '$REM'" >/dev/null
 psql -X -q -d "$DB" -c "SET ROLE service_role" -c "SELECT protector.claim_due_reminders(10)" >/dev/null
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
+PGAPPNAME=desk psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
 	-c "UPDATE protector.bookings SET customer_id = '0f750000-0000-4000-8000-00000000c002' WHERE id = '$BKG'" \
 	-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &
 desk=$!
-sleep 0.3
+wait_session desk "query LIKE 'SELECT pg_sleep%'"
 answer=$(psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
 	-c "SET LOCAL ROLE service_role" -c "SELECT status FROM protector.complete_reminder('$REM', true, NULL, 3)" -c "COMMIT" 2>&1 \
 	| sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p;s/^\(sent\|pending\)$/\1/p' | head -1 || true)

@@ -122,14 +122,18 @@ SQL
 race() {
 	local pids=()
 	for w in $(seq 1 "$WORKERS"); do
-		worker "$w" "${1:-}" | psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/worker$w.log" 2>&1 &
+		worker "$w" "${1:-}" | PGAPPNAME=worker$w psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/worker$w.log" 2>&1 &
 		pids+=($!)
 	done
 	if [ "${1:-}" = changes ]; then
-		changer | psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/changer.log" 2>&1 &
+		changer | PGAPPNAME=changer psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/changer.log" 2>&1 &
 		pids+=($!)
+		wait_session changer "query LIKE '%FROM gate)%'"
 	fi
-	sleep 0.3
+	# (until every worker waits at the gate)
+	for w in $(seq 1 "$WORKERS"); do
+		wait_session "worker$w" "query LIKE '%FROM gate)%'"
+	done
 	psql -X -q -d "$DB" -c "INSERT INTO gate VALUES (true)"
 	local rc=0
 	for p in "${pids[@]}"; do

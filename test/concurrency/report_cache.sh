@@ -33,16 +33,23 @@ FROM generate_series(1, 3) g;
 SQL
 report="SELECT sum(bookings) FROM protector.generate_booking_report('$ORG', current_date - 10, current_date)"
 
-# one round of the race; prints "S1-saw later actual"
+# one round of the race; prints "S1-saw later actual" (S1 starts once S2
+# sleeps, S3 once S2 has committed and S1 sleeps; race runs in a command
+# substitution, where a failure does not end the test: a session that never
+# gets there makes the first line "0 0 0", a round without the race)
 race() {
 	psql -X -q -d "$DB" -c "DELETE FROM protector_internal.reports_cache" >/dev/null
-	( psql -X -q -d "$DB" -c "BEGIN" \
+	( PGAPPNAME=s2 psql -X -q -d "$DB" -c "BEGIN" \
 		-c "INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, party_size, status, currency)
 			VALUES ('$ORG', '0f150000-0000-4000-8000-0000000000f1', '0f150000-0000-4000-8000-0000000005a1',
 					tstzrange(now() - interval '5 hours', now() - interval '4 hours'), 5, 'confirmed', 'EUR')" \
 		-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null ) &
-	( sleep 0.7; psql -X -q -A -t -d "$DB" -c "BEGIN" -c "$report" -c "SELECT pg_sleep(2.5)" -c "COMMIT" >"$WORK/s1" ) &
-	( sleep 3; psql -X -q -A -t -d "$DB" -c "$(sed 's/current_date - 10/current_date - 11/' <<<"$report")" >"$WORK/s3" ) &
+	local s2=$!
+	wait_session s2 "query LIKE 'SELECT pg_sleep%'" >&2 || echo "0 0 0"
+	( PGAPPNAME=s1 psql -X -q -A -t -d "$DB" -c "BEGIN" -c "$report" -c "SELECT pg_sleep(2.5)" -c "COMMIT" >"$WORK/s1" ) &
+	wait_session s1 "query LIKE 'SELECT pg_sleep%'" >&2 || echo "0 0 0"
+	wait "$s2"
+	psql -X -q -A -t -d "$DB" -c "$(sed 's/current_date - 10/current_date - 11/' <<<"$report")" >"$WORK/s3"
 	wait
 	echo "$(grep -E '^[0-9]+$' "$WORK/s1" | head -1) $(psql -X -A -t -d "$DB" -c "$report") \
 $(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings WHERE organization_id = '$ORG'")"
@@ -68,8 +75,8 @@ if [ "$later" != "$actual" ]; then echo "STALE REPORT: the cache kept an entry t
 
 # a report call beside a transaction that stored one and stays open: at once, unstored
 psql -X -q -d "$DB" -c "DELETE FROM protector_internal.reports_cache" >/dev/null
-( psql -X -q -d "$DB" -c "BEGIN" -c "$report" -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null ) &
-sleep 1
+( PGAPPNAME=storer psql -X -q -d "$DB" -c "BEGIN" -c "$report" -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null ) &
+wait_session storer "query LIKE 'SELECT pg_sleep%'"
 if psql -X -q -A -t -d "$DB" -c "SET statement_timeout = '2s'" \
 	-c "$(sed 's/current_date - 10/current_date - 12/' <<<"$report")" >"$WORK/s4" 2>&1; then
 	echo "a report beside an open storing transaction answered: $(grep -E '^[0-9]+$' "$WORK/s4")"

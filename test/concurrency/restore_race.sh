@@ -26,7 +26,7 @@ SQL
 
 # A: three bookings of the customer, one a second (the rows are checked as
 # they come)
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/a.log" 2>&1 <<SQL &
+PGAPPNAME=loader psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/a.log" 2>&1 <<SQL &
 SET row_security = off;
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, currency, status)
 SELECT format('0f460000-0000-4000-8000-%s', lpad(g::text, 12, '0'))::uuid, '$ORG', '$VENUE', '$SERVICE', '$CUSTOMER',
@@ -35,7 +35,8 @@ SELECT format('0f460000-0000-4000-8000-%s', lpad(g::text, 12, '0'))::uuid, '$ORG
 FROM generate_series(1, 3) g, LATERAL (SELECT pg_sleep(CASE WHEN g = 1 THEN 0 ELSE 1 END)) s;
 SQL
 a=$!
-sleep 0.5
+# (until it sleeps before the second row: the first is stored)
+wait_session loader "wait_event = 'PgSleep'"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SET row_security = off" \
 	-c "INSERT INTO protector.customers (id, organization_id, full_name) VALUES ('$CUSTOMER', '$ORG', 'Rae')"
 wait "$a" || { cat "$WORK/a.log"; exit 1; }

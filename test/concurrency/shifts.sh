@@ -36,7 +36,12 @@ SQL
 
 failures=0
 start_gate() { psql -X -q -d "$DB" -c "TRUNCATE gate" >/dev/null; }
-open_gate() { sleep 0.3; psql -X -q -d "$DB" -c "INSERT INTO gate VALUES (true)" >/dev/null; }
+# open_gate NAME...: once the sessions named wait at the gate
+open_gate() {
+	local s
+	for s in "$@"; do wait_session "$s" "query LIKE '%FROM gate)%'"; done
+	psql -X -q -d "$DB" -c "INSERT INTO gate VALUES (true)" >/dev/null
+}
 WAIT='BEGIN ISOLATION LEVEL READ COMMITTED; DO $$ BEGIN WHILE NOT EXISTS (SELECT FROM gate) LOOP PERFORM pg_sleep(0.005); END LOOP; END $$; COMMIT;'
 
 # every error that is not a clean refusal
@@ -69,11 +74,11 @@ overlap_race() {
 				echo "SELECT pg_sleep(0.005);"
 				echo "COMMIT;"
 			done
-		} | PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" \
+		} | PGAPPNAME=client$c PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" \
 			psql -X -q -d "$DB" >/dev/null 2>"$WORK/err$c.log" &
 		pids+=($!)
 	done
-	open_gate
+	open_gate $(seq -f "client%g" 1 "$CLIENTS")
 	for p in "${pids[@]}"; do wait "$p" || true; done
 }
 
@@ -115,7 +120,7 @@ SQL
 			echo "COMMIT;"
 			echo "UPDATE protector.staff_shifts SET during = tstzrange(base() + interval '9 hours', base() + interval '18 hours');"
 		done
-	} | PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" psql -X -q -d "$DB" >/dev/null 2>"$WORK/err0.log" &
+	} | PGAPPNAME=cutter PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" psql -X -q -d "$DB" >/dev/null 2>"$WORK/err0.log" &
 	pids+=($!)
 	for c in $(seq 1 "$CLIENTS"); do
 		{
@@ -129,11 +134,11 @@ SQL
 				echo "UPDATE protector.bookings SET assigned_agent = NULL
 					  WHERE id = (SELECT id FROM protector.bookings ORDER BY id OFFSET $((c - 1)) LIMIT 1) AND $a % 3 = 0;"
 			done
-		} | PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" \
+		} | PGAPPNAME=client$c PGOPTIONS="-c default_transaction_isolation=${level// /\\ }" \
 			psql -X -q -d "$DB" >/dev/null 2>"$WORK/err$c.log" &
 		pids+=($!)
 	done
-	open_gate
+	open_gate cutter $(seq -f "client%g" 1 "$CLIENTS")
 	for p in "${pids[@]}"; do wait "$p" || true; done
 	uncovered=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings b
 		WHERE b.assigned_agent IS NOT NULL AND b.status <> 'cancelled'
@@ -163,14 +168,14 @@ INSERT INTO protector.members (id, organization_id, user_id, role, full_name)
 VALUES ('$LEE', '$ORG', '0c180000-0000-4000-8000-0000000000f2', 'agent', 'Lee');
 INSERT INTO protector.staff_venues (organization_id, member_id, venue_id) VALUES ('$ORG', '$LEE', '$VENUE');
 SQL
-psql -X -q -d "$DB" >/dev/null 2>"$WORK/deact.log" <<SQL &
+PGAPPNAME=deact psql -X -q -d "$DB" >/dev/null 2>"$WORK/deact.log" <<SQL &
 BEGIN;
 SELECT protector.deactivate_staff('$LEE', 'leaving');
 SELECT pg_sleep(1);
 COMMIT;
 SQL
 deact=$!
-sleep 0.4
+wait_session deact "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -d "$DB" >/dev/null 2>"$WORK/newshift.log" <<SQL || true
 INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
 VALUES ('$ORG', '$LEE', '$VENUE', tstzrange(base() + interval '30 hours', base() + interval '33 hours'));
@@ -206,14 +211,14 @@ book_for() {
 		  VALUES ('$FREE', '0c180000-0000-4000-8000-0000000001a1', '0c180000-0000-4000-8000-0000000001b1',
 				  tstzrange(base() + interval '$2 hours', base() + interval '$(($2 + 1)) hours'), 'confirmed', '$1');"
 }
-psql -X -q -d "$DB" >/dev/null 2>"$WORK/deact.log" <<SQL &
+PGAPPNAME=deact psql -X -q -d "$DB" >/dev/null 2>"$WORK/deact.log" <<SQL &
 BEGIN;
 SELECT protector.deactivate_staff('0c180000-0000-4000-8000-0000000001e1');
 SELECT pg_sleep(1);
 COMMIT;
 SQL
 deact=$!
-sleep 0.4
+wait_session deact "query LIKE 'SELECT pg_sleep%'"
 book_for 0c180000-0000-4000-8000-0000000001f1 10 | psql -X -q -d "$DB" >/dev/null 2>"$WORK/book.log" || true
 wait "$deact" || true
 echo "[deactivation, then a booking for the member] the booking: $(grep -o 'ERROR: .*' "$WORK/book.log" || echo stored)"
@@ -222,12 +227,13 @@ echo "[deactivation, then a booking for the member] the booking: $(grep -o 'ERRO
 	book_for 0c180000-0000-4000-8000-0000000001f2 11
 	echo "SELECT pg_sleep(1);"
 	echo "COMMIT;"
-} | psql -X -q -d "$DB" >/dev/null 2>"$WORK/book2.log" &
+} | PGAPPNAME=booker psql -X -q -d "$DB" >/dev/null 2>"$WORK/book2.log" &
 book=$!
+# (the booking made, not committed, before the deactivation's snapshot)
+wait_session booker "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -d "$DB" >/dev/null 2>"$WORK/deact2.log" <<SQL || true
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT 1;
-SELECT pg_sleep(0.4);
 SELECT protector.deactivate_staff('0c180000-0000-4000-8000-0000000001e2');
 COMMIT;
 SQL
@@ -253,7 +259,7 @@ INSERT INTO protector.members (id, organization_id, user_id, role, full_name) VA
 SQL
 book_for 0c180000-0000-4000-8000-0000000001f3 14 | sed 's/;$/ RETURNING id;/' | psql -X -A -t -q -d "$DB" >"$WORK/ola.id"
 ola_booking=$(head -1 "$WORK/ola.id")
-psql -X -q -d "$DB" >/dev/null 2>"$WORK/twice.log" <<SQL &
+PGAPPNAME=twice psql -X -q -d "$DB" >/dev/null 2>"$WORK/twice.log" <<SQL &
 BEGIN;
 UPDATE protector.bookings SET details = '{"a": 1}' WHERE id = '$ola_booking';
 SELECT pg_sleep(1);
@@ -261,7 +267,7 @@ UPDATE protector.bookings SET during = tstzrange(base() + interval '15 hours', b
 COMMIT;
 SQL
 twice=$!
-sleep 0.4
+wait_session twice "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -d "$DB" >/dev/null 2>"$WORK/deact3.log" -c "SELECT protector.deactivate_staff('0c180000-0000-4000-8000-0000000001e3')" || true
 wait "$twice" || true
 echo "[a booking changed twice while its agent is deactivated] $(cat "$WORK/twice.log" "$WORK/deact3.log" | grep -o 'ERROR: .*' || echo 'both committed')"
@@ -277,7 +283,7 @@ INSERT INTO protector.members (id, organization_id, user_id, role, full_name) VA
 SQL
 book_for 0c180000-0000-4000-8000-0000000001f4 16 | sed 's/;$/ RETURNING id;/' | psql -X -A -t -q -d "$DB" >"$WORK/pia.id"
 pia_booking=$(head -1 "$WORK/pia.id")
-psql -X -q -d "$DB" >/dev/null 2>"$WORK/twice2.log" <<SQL &
+PGAPPNAME=twice psql -X -q -d "$DB" >/dev/null 2>"$WORK/twice2.log" <<SQL &
 BEGIN;
 UPDATE protector.bookings SET details = '{"a": 1}' WHERE id = '$pia_booking';
 SELECT pg_sleep(1);
@@ -285,7 +291,7 @@ UPDATE protector.bookings SET during = tstzrange(base() + interval '17 hours', b
 COMMIT;
 SQL
 twice=$!
-sleep 0.4
+wait_session twice "query LIKE 'SELECT pg_sleep%'"
 psql -X -q -d "$DB" >/dev/null 2>"$WORK/deact4.log" \
 	-c "UPDATE protector.members SET active = false WHERE id = '0c180000-0000-4000-8000-0000000001e4'" || true
 wait "$twice" || true

@@ -36,15 +36,16 @@ WAIVER=$(psql -X -A -t -d "$DB" -c "SELECT id FROM protector.waivers WHERE name 
 failures=0
 
 # cara signs under REPEATABLE READ, her snapshot taken first; olga changes
-# the text (not signed yet) and commits before cara signs
+# the text (not signed yet) and commits before cara signs (once cara sleeps
+# after her snapshot)
 sign() {
-	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN ISOLATION LEVEL $1" \
+	PGAPPNAME=cara psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN ISOLATION LEVEL $1" \
 		-c "SELECT tests.authenticate_as('cara')" -c "SELECT count(*) FROM protector.waiver_versions" -c "SELECT pg_sleep(1)" \
 		-c "SELECT protector.submit_waiver('$WAIVER', 'Cara One', '1990-01-01', 'Cara One', 'Cara One', '$BKG')" \
 		-c "COMMIT" 2>&1 >/dev/null | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1 || true
 }
 change_text() {
-	sleep 0.3
+	wait_session cara "query LIKE 'SELECT pg_sleep%'" || return
 	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
 		-c "UPDATE protector.waiver_versions SET body = '$1' WHERE waiver_id = '$WAIVER'" -c "COMMIT" >/dev/null
 }
@@ -54,8 +55,9 @@ matching() {
 }
 
 change_text 'I accept the risk, and the new rules.' &
+changer=$!
 answer=$(sign 'REPEATABLE READ')
-wait
+wait "$changer" || failures=$((failures + 1))
 state=$(matching)
 if [ "$answer" = 40001 ] && [ "$state" = "0 of 0" ]; then
 	echo "ok - a REPEATABLE READ signature of a text changed since its snapshot is told to retry, and records nothing"
@@ -76,15 +78,16 @@ fi
 # a new version made (create_waiver with the name) after cara's snapshot:
 # she is told to retry, and her retry signs the new version
 new_version() {
-	sleep 0.3
+	wait_session cara "query LIKE 'SELECT pg_sleep%'" || return
 	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
 		-c "SELECT protector.create_waiver('$ORG', 'Risk', 'Version two.')" -c "COMMIT" >/dev/null
 }
 psql -X -q -d "$DB" -c "DELETE FROM protector.waiver_submissions" 2>/dev/null || \
 	psql -X -q -d "$DB" -c "SET session_replication_role = replica" -c "DELETE FROM protector.waiver_submissions" >/dev/null
 new_version &
+changer=$!
 answer=$(sign 'REPEATABLE READ')
-wait
+wait "$changer" || failures=$((failures + 1))
 retry=$(sign 'REPEATABLE READ')
 signed=$(psql -X -A -t -d "$DB" -c "SELECT string_agg(v.version::text, ',') FROM protector.waiver_submissions s
 	JOIN protector.waiver_versions v ON v.id = s.waiver_version_id")

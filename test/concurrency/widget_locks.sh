@@ -48,9 +48,10 @@ OFF_KEY=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues WHER
 GIFT=$(psql -X -A -t -d "$DB" -c "SELECT code FROM protector.vouchers")
 PROMO=$(psql -X -A -t -d "$DB" -c "SELECT code FROM protector.promo_codes")
 
-# visitor <name> <service> <hour> <promo or NULL> [voucher]: a widget booking as anon
+# visitor <name> <service> <hour> <promo or NULL> [voucher]: a widget booking as
+# anon, in the session named <name>
 visitor() {
-	psql -X -q -d "$DB" >"$WORK/$1.out" 2>&1 <<SQL &
+	PGAPPNAME=$1 psql -X -q -d "$DB" >"$WORK/$1.out" 2>&1 <<SQL &
 SET ROLE anon;
 SELECT set_config('request.headers', '{"x-forwarded-for": "198.51.100.$RANDOM"}', false);
 SELECT protector.create_widget_booking('$KEY', '$2', 'Visitor', '$1@example.com', NULL,
@@ -63,9 +64,9 @@ SQL
 failures=0
 # hold <statement> <seconds>: a transaction that takes what the statement
 # locks, keeps it the given time and logs 'holder done' before it commits
-# (in the background; its pid in $holder)
+# (in the background; its pid in $holder); returns once it holds it
 hold() {
-	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/holder.out" 2>&1 <<SQL &
+	PGAPPNAME=holder psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/holder.out" 2>&1 <<SQL &
 BEGIN;
 $1;
 SELECT pg_sleep($2);
@@ -73,7 +74,10 @@ INSERT INTO events (what) VALUES ('holder done');
 COMMIT;
 SQL
 	holder=$!
+	wait_session holder "query LIKE 'SELECT pg_sleep%'"
 }
+# waiting <name>: until the session named <name> waits for a lock
+waiting() { wait_session "$1" "wait_event_type = 'Lock'"; }
 # the events logged, in the order they happened
 events_order() {
 	psql -X -A -t -d "$DB" -c "SELECT string_agg(what, ', ' ORDER BY at) FROM events ${1:-}"
@@ -83,13 +87,12 @@ events_order() {
 round() {
 	local name=$1 promo=$3
 	hold "$2" 3
-	sleep 0.5
 	visitor "${name}_w1" "$A" 10 "$promo"
 	local w1=$!
-	sleep 0.3
+	waiting "${name}_w1"
 	visitor "${name}_w2" "$A" 11 "$promo"
 	local w2=$!
-	sleep 0.3
+	waiting "${name}_w2"
 	visitor "${name}_other" "$B" 12 NULL
 	local other=$!
 	wait "$holder" "$w1" "$w2" "$other" || true
@@ -109,7 +112,6 @@ round promo "SELECT 1 FROM protector.promo_codes WHERE code = '$PROMO' FOR UPDAT
 # a venue whose widget is off refuses while the service is held: before,
 # the request took the service's lock first and waited for the holder
 hold "SELECT pg_advisory_xact_lock(protector.service_lock_key('$C'))" 3
-sleep 0.5
 psql -X -q -d "$DB" >"$WORK/off.out" 2>&1 <<SQL
 SET ROLE anon;
 SELECT protector.create_widget_booking('$OFF_KEY', '$C', 'Visitor', 'off@example.com', NULL,
@@ -130,14 +132,13 @@ psql -X -q -d "$DB" -c "TRUNCATE events"
 # the voucher while it waited for the organization's widget lock, the
 # merge held the guest and waited for the voucher (40P01)
 hold "SELECT pg_advisory_xact_lock(protector_internal.lock_key(1886547715, '$ORG'))" 2
-sleep 0.3
-psql -X -q -d "$DB" >"$WORK/paying.out" 2>&1 <<SQL &
+PGAPPNAME=paying psql -X -q -d "$DB" >"$WORK/paying.out" 2>&1 <<SQL &
 SET ROLE anon;
 SELECT protector.create_widget_booking('$KEY', '$A', 'Ana', 'ana@example.com', NULL,
 	date_trunc('day', now()) + interval '2 days 14 hours', 1, p_voucher_code => '$GIFT') IS NOT NULL AS booked;
 SQL
 paying=$!
-sleep 0.5
+waiting paying
 psql -X -q -d "$DB" >"$WORK/merge.out" 2>&1 <<SQL
 SELECT protector.merge_customers('0f660000-0000-4000-8000-00000000c001', '0f660000-0000-4000-8000-00000000c002') IS NOT NULL AS merged;
 SQL
@@ -159,10 +160,9 @@ UPDATE protector.vouchers SET currency = (SELECT currency FROM protector.service
 TRUNCATE events;
 SQL
 hold "SELECT 1 FROM protector.vouchers FOR UPDATE" 3
-sleep 0.5
 visitor voucher_payer "$A" 16 NULL "'$GIFT'"
 payer=$!
-sleep 0.3
+waiting voucher_payer
 visitor voucher_other "$B" 17 NULL
 other=$!
 wait "$holder" "$payer" "$other" || true
@@ -182,10 +182,9 @@ for change in "SELECT protector.rotate_embed_key('0f660000-0000-4000-8000-000000
 	KEY=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues WHERE name = 'V'")
 	psql -X -q -d "$DB" -c "UPDATE protector.venues SET widget_settings = widget_settings - 'bookings_per_minute' WHERE name = 'V'"
 	hold "SELECT pg_advisory_xact_lock(protector.service_lock_key('$A'))" 2
-	sleep 0.5
 	visitor late "$A" 18 NULL
 	late=$!
-	sleep 0.5
+	waiting late
 	psql -X -q -d "$DB" -c "$change" >/dev/null
 	wait "$holder" "$late" || true
 	answer=$(grep -oE 'ERROR: +.*' "$WORK/late.out" | head -1 || true)

@@ -29,7 +29,7 @@ SQL
 KEY=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues")
 
 session() {
-	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/s$1.out" 2>&1 <<SQL
+	PGAPPNAME=session$1 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/s$1.out" 2>&1 <<SQL
 DO \$\$ BEGIN WHILE NOT EXISTS (SELECT FROM gate) LOOP PERFORM pg_sleep(0.005); END LOOP; END \$\$;
 DO \$\$
 DECLARE
@@ -51,7 +51,9 @@ SQL
 }
 session 1 & one=$!
 session 2 & two=$!
-sleep 0.5
+# (until both wait at the gate)
+wait_session session1 "query LIKE '%FROM gate)%'"
+wait_session session2 "query LIKE '%FROM gate)%'"
 psql -X -q -d "$DB" -c "INSERT INTO gate VALUES (true)"
 wait "$one" "$two"
 

@@ -48,10 +48,13 @@ run_round() {
 	local pids=()
 	for f in "$WORK"/client*.sql; do
 		n=$(basename "$f" .sql)
-		psql -X -q -d "$DB" -f "$f" >"$WORK/$n.out" 2>"$WORK/$n.err" &
+		PGAPPNAME=$n psql -X -q -d "$DB" -f "$f" >"$WORK/$n.out" 2>"$WORK/$n.err" &
 		pids+=($!)
 	done
-	sleep 0.3
+	# (until every client waits at the gate)
+	for f in "$WORK"/client*.sql; do
+		wait_session "$(basename "$f" .sql)" "query LIKE '%FROM gate)%'"
+	done
 	psql -X -q -d "$DB" -c "INSERT INTO gate VALUES (true)"
 	for p in "${pids[@]}"; do wait "$p" || true; done
 }
