@@ -844,10 +844,16 @@ BEGIN
 	IF v_email IS NULL THEN
 		RETURN;
 	END IF;
+	-- (at most 100 a call, the newest first: anyone may found
+	-- organizations and invite any address, and 14,000 invitations took a
+	-- sign-in's hook past Supabase Auth's 2-second limit; the rest come at
+	-- the next sign-in, or with accept_staff_invitations())
 	FOR i IN
 		SELECT * FROM protector.staff_invitations x
 		WHERE x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(v_email) COLLATE "C") AND x.accepted_at IS NULL
 		  AND x.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
+		ORDER BY x.created_at DESC, x.id
+		LIMIT 100
 		FOR UPDATE
 	LOOP
 		-- a member already (active, or deactivated: re-admitted by
@@ -934,15 +940,19 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT EXISTS (SELECT FROM protector.staff_shifts s
 				   WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.member_id OPERATOR(pg_catalog.=) p_member_id)
+		-- (its joining by an invitation, which protector records, is no
+		-- work of the member's: every invited member had history at once,
+		-- and one deactivated before confirming could never decline)
 		OR EXISTS (SELECT FROM protector.staff_activity a
-				   WHERE a.organization_id OPERATOR(pg_catalog.=) p_organization_id AND a.member_id OPERATOR(pg_catalog.=) p_member_id)
+				   WHERE a.organization_id OPERATOR(pg_catalog.=) p_organization_id AND a.member_id OPERATOR(pg_catalog.=) p_member_id
+					 AND a.action OPERATOR(pg_catalog.<>) 'staff.joined')
 		OR EXISTS (SELECT FROM protector.bookings b
 				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.assigned_agent OPERATOR(pg_catalog.=) p_user_id)
 		OR EXISTS (SELECT FROM protector.tasks t
 				   WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.assignee OPERATOR(pg_catalog.=) p_user_id)
 $$;
 COMMENT ON FUNCTION protector_internal.member_has_history(uuid, uuid, uuid) IS
-'Internal: true if shifts, staff activity, bookings or tasks of the organization refer to the member (what leaving deletes or unlinks)';
+'Internal: true if shifts, staff activity (but its joining), bookings or tasks of the organization refer to the member (what leaving deletes or unlinks)';
 
 -- A membership someone else made (an owner's insert, an invitation) is
 -- pending until its member confirms it: a pending owner does not count as
@@ -1052,8 +1062,10 @@ AS $$
 BEGIN
 	BEGIN
 		PERFORM protector_internal.activate_invitations((event OPERATOR(pg_catalog.->>) 'user_id')::uuid);
-	EXCEPTION WHEN OTHERS THEN
-		-- a sign-in must never fail because of an invitation
+	EXCEPTION WHEN OTHERS OR query_canceled THEN
+		-- a sign-in must never fail because of an invitation (nor run into
+		-- the statement_timeout Supabase Auth sets for its hook: OTHERS
+		-- does not catch a cancellation, which failed the sign-in)
 		RAISE WARNING 'protector.auth_access_token_hook: invitations not activated: %', SQLERRM;
 	END;
 	RETURN event;
@@ -1303,7 +1315,12 @@ BEGIN
 	-- (the member's sign-in address too, which an invitation was accepted
 	-- by; none where there is no auth.users protector may read, or it is
 	-- gone already)
-	IF v_gone AND protector_internal.auth_users_with('email') THEN
+	-- Only of a membership its member confirmed: an owner may add any
+	-- account by its id, and which of their own invitations then went
+	-- with the membership told them that account's address, one guess per
+	-- invitation, for any account whose id they had seen (an agent's, a
+	-- message's sender).
+	IF v_gone AND OLD.confirmed_at IS NOT NULL AND protector_internal.auth_users_with('email') THEN
 		EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1' INTO v_auth USING OLD.user_id;
 		v_keys := v_keys OPERATOR(pg_catalog.||) pg_catalog.lower(pg_catalog.btrim(v_auth) COLLATE "C");
 	END IF;

@@ -124,7 +124,11 @@ SELECT throws_ok($$UPDATE protector.staff_shifts SET during = tstzrange(pg_temp.
 -- an admin, who does not see owners' invitations, writes on Agent's row
 -- before deactivating Agent: it stays.  One to Agent's sign-in address
 -- goes whoever deactivates them (the fired member who deleted their
--- account came back by it, pgTAP 970).
+-- account came back by it, pgTAP 970), Agent having confirmed the
+-- membership (one added by account id and never confirmed tells nobody
+-- its address: pgTAP 986).
+SELECT tests.clear_authentication();
+UPDATE protector.members SET confirmed_at = now() WHERE id = '0a320000-0000-4000-8000-0000000000e5';
 SELECT tests.authenticate_as('x_owner');
 SELECT protector.create_staff_member('0a320000-0000-4000-8000-000000000000', 'x_heir@test.invalid', 'owner') \g /dev/null
 SELECT protector.create_staff_member('0a320000-0000-4000-8000-000000000000', 'x_agent@test.invalid', 'owner') \g /dev/null
