@@ -48,6 +48,7 @@ await_one() {
 		sleep 0.1
 	done
 	echo "# gave up waiting for: $1"
+	return 1
 }
 # the stand-in for autovacuum, until terminated
 hold_tasks() {
@@ -87,7 +88,7 @@ LOCK_BOTH="SELECT protector_internal.lock_for_restore('{protector.bookings,prote
 hold_tasks
 PGAPPNAME=rl_restore psql -X -q -A -t -d "$DB" -c "BEGIN" -c "$LOCK_BOTH" -c "COMMIT" >"$WORK/one.out" 2>&1 &
 restore=$!
-await_wait rl_restore || true
+await_wait rl_restore || fail "the restore never waited for the holder"
 # ten looks over two turns (1.5 x deadlock_timeout each): bookings held by
 # it in at most one (a turn's start takes it, and gives it back at once)
 held=$(bookings_held rl_restore 0.3)
@@ -100,7 +101,7 @@ if [ "$(tr -d '\n' <"$WORK/one.out")" = t ]; then ok "once the holder ends, both
 hold_tasks
 PGAPPNAME=rl_restore psql -X -A -t -d "$DB" -c "$LOCK_BOTH" >"$WORK/two.out" 2>&1 &
 restore=$!
-await_wait rl_restore || true
+await_wait rl_restore || fail "the restore never waited for the holder"
 PGAPPNAME=rl_load psql -X -q -d "$DB" -c "SET row_security = off" \
 	-c "INSERT INTO protector.organizations (id, name, slug) VALUES ('0f700000-0000-4000-8000-000000000001', 'Load', 'restore-locks')" \
 	>"$WORK/load.out" 2>&1 &

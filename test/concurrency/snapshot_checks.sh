@@ -71,6 +71,7 @@ asleep() {
 		[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND $1")" = 1 ] && return
 		sleep 0.02
 	done
+	return 1
 }
 
 # race <level> <A's change> <B's change>: A takes its snapshot at <level>,
@@ -84,7 +85,12 @@ SELECT pg_sleep(1.5);
 $2
 COMMIT;
 SQL
-	asleep "query = 'SELECT pg_sleep(1.5);'"
+	# (a session that never got there tested nothing: said, not passed)
+	if ! asleep "query = 'SELECT pg_sleep(1.5);'"; then
+		wait || true
+		echo "A never reached its sleep"
+		return
+	fi
 	if ! psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "$3" >/dev/null 2>"$WORK/b"; then
 		wait || true
 		echo "B failed: $(head -1 "$WORK/b")"
@@ -142,7 +148,11 @@ $1
 SELECT pg_sleep(1.5);
 COMMIT;
 SQL
-	asleep "query = 'SELECT pg_sleep(1.5);'"
+	if ! asleep "query = 'SELECT pg_sleep(1.5);'"; then
+		wait || true
+		echo "A never reached its sleep"
+		return
+	fi
 	out=$(psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c '\set VERBOSITY sqlstate' -c "$2" 2>&1 >/dev/null) || true
 	wait || true
 	grep -q ERROR "$WORK/a" && echo "A failed: $(grep ERROR "$WORK/a")"
