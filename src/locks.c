@@ -548,6 +548,42 @@ typedef struct SeenLock
 	const char *sql;
 } SeenLock;
 
+static const SeenLock seen_locks[] = {
+	{&reminder_lock, &seen_booking_plan, SEEN_BOOKING_SQL},
+	{&waiver_version_lock, &seen_waiver_version_plan, SEEN_WAIVER_VERSION_SQL},
+};
+
+/* the lock of class classid taken over a row the caller sees, or 22023 */
+static const SeenLock *
+seen_lock_of(int32 classid)
+{
+	for (int i = 0; i < (int) lengthof(seen_locks); i++)
+	{
+		if (seen_locks[i].class->classid == classid)
+			return &seen_locks[i];
+	}
+	ereport(ERROR,
+			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+			 errmsg("p_class %d is not a lock taken over a row the caller sees", classid),
+			 errhint("Use %d (a booking's reminders) or %d (a waiver version).",
+					 PROTECTOR_LOCK_CLASS_REMINDER, PROTECTOR_LOCK_CLASS_WAIVER_VERSION)));
+	return NULL;				/* not reached */
+}
+
+/* does the caller see the row of id the lock is taken over (RLS)? */
+static bool
+row_seen(const SeenLock *lock, pg_uuid_t *id)
+{
+	Oid			argtypes[1] = {UUIDOID};
+	ProtectorRead read = {.plan = lock->plan, .sql = lock->sql, .nargs = 1,
+		.argtypes = argtypes, .owner_of = NULL, .limit = 1};
+	Datum		values[1] = {UUIDPGetDatum(id)};
+	int64		count = 0;
+
+	(void) protector_read(&read, values, NULL, copy_count, &count);
+	return count > 0;
+}
+
 /*
  * protector_internal.lock_seen(p_class integer, p_id uuid, p_shared boolean)
  * returns void
@@ -563,44 +599,18 @@ PG_FUNCTION_INFO_V1(protector_lock_seen);
 Datum
 protector_lock_seen(PG_FUNCTION_ARGS)
 {
-	static const SeenLock seen_locks[] = {
-		{&reminder_lock, &seen_booking_plan, SEEN_BOOKING_SQL},
-		{&waiver_version_lock, &seen_waiver_version_plan, SEEN_WAIVER_VERSION_SQL},
-	};
-	const SeenLock *lock = NULL;
-	int32		classid;
+	const SeenLock *lock;
 	pg_uuid_t  *id;
-	Oid			argtypes[1] = {UUIDOID};
-	Datum		values[1];
-	int64		count = 0;
 	int64		key;
 
 	protector_require_arg(fcinfo, 0, "p_class");
 	protector_require_arg(fcinfo, 1, "p_id");
 	protector_require_arg(fcinfo, 2, "p_shared");
-	classid = PG_GETARG_INT32(0);
+	lock = seen_lock_of(PG_GETARG_INT32(0));
 	id = PG_GETARG_UUID_P(1);
-	for (int i = 0; i < (int) lengthof(seen_locks); i++)
-	{
-		if (seen_locks[i].class->classid == classid)
-			lock = &seen_locks[i];
-	}
-	if (lock == NULL)
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_class %d is not a lock taken over a row the caller sees", classid),
-				 errhint("Use %d (a booking's reminders) or %d (a waiver version).",
-						 PROTECTOR_LOCK_CLASS_REMINDER, PROTECTOR_LOCK_CLASS_WAIVER_VERSION)));
-	{
-		ProtectorRead read = {.plan = lock->plan, .sql = lock->sql, .nargs = 1,
-			.argtypes = argtypes, .owner_of = NULL, .limit = 1};
-
-		values[0] = UUIDPGetDatum(id);
-		(void) protector_read(&read, values, NULL, copy_count, &count);
-	}
-	if (count == 0)
+	if (!row_seen(lock, id))
 		PG_RETURN_VOID();
-	key = protector_lock_key(classid, id);
+	key = protector_lock_key(lock->class->classid, id);
 	if (PG_GETARG_BOOL(2))
 		lock_key_shared(lock->class, key);
 	else
