@@ -869,11 +869,6 @@ CREATE TABLE protector_internal.cancellation_terms (
 	-- ones): under the older policy the percent applies to what was paid
 	-- beyond the other refunds, less this
 	refunded_by_terms numeric(12, 2) NOT NULL DEFAULT 0 CHECK (refunded_by_terms >= 0),
-	-- the refunds the booking had when its terms were set that they did
-	-- not make: under the older policy it keeps what was paid less these
-	-- less refunded_by_terms (check_payment holds it to that while a
-	-- refund is pending, as it holds a fee)
-	refunded_before numeric(12, 2) NOT NULL DEFAULT 0 CHECK (refunded_before >= 0),
 	-- the money that arrived after the cancellation, whose percent comes
 	-- back rounded once in all (sql/77_payments.sql)
 	late_paid		numeric NOT NULL DEFAULT 0 CHECK (late_paid >= 0),
@@ -1012,13 +1007,11 @@ BEGIN
 							ELSE 0 END;
 	-- (the terms first: check_payment holds the refund rows below, and a
 	-- cancellation's again, to what they keep)
-	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_by_terms,
-															 refunded_before)
-	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_before OPERATOR(pg_catalog.+) v_refund,
-			GREATEST(v_refunded OPERATOR(pg_catalog.-) v_before, 0))
+	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_by_terms)
+	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_before OPERATOR(pg_catalog.+) v_refund)
 	ON CONFLICT (organization_id, booking_id) DO UPDATE
 	SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent, refunded_by_terms = EXCLUDED.refunded_by_terms,
-		refunded_before = EXCLUDED.refunded_before, late_paid = 0;
+		late_paid = 0;
 	-- vouchers first: what they paid and were not given back, to those
 	-- that can still be spent (given back to an expired one, it could never
 	-- be used: that part is the pending refund's, for the desk to pay out)

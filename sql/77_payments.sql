@@ -292,13 +292,17 @@ BEGIN
 	-- cancellation kept; once they are settled, a refund of the fee, a
 	-- gesture, is the desk's to make.  (A booking written cancelled, an
 	-- import, kept no fee protector knows of.)  Under the older
-	-- refund_policy what it kept is what was paid less the refunds it had
-	-- and those the terms made (the 50% a late cancellation keeps; it
-	-- kept no fee, and a refund recorded anew gave the 50% back).  The
-	-- pending refund may be this very row, raised (the table still holds
-	-- it as it was).
+	-- refund_policy, which keeps no fee (a refund recorded anew gave back
+	-- the 50% a late cancellation keeps), the booking keeps what it has:
+	-- the terms make their refunds themselves, from protector's triggers
+	-- (one level down: a cancellation's, its vouchers', a late payment's),
+	-- and once those are written the booking holds what the terms keep
+	-- (what it had less the refunds those terms did not make: a gesture
+	-- after the refunds were settled was one, and counting it as kept
+	-- refused a later late payment's refund).  The pending refund may be
+	-- this very row, raised (the table still holds it as it was).
 	IF v_after OPERATOR(pg_catalog.<) v_before AND TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
-		SELECT COALESCE(t.fee, GREATEST(v_paid OPERATOR(pg_catalog.-) t.refunded_before OPERATOR(pg_catalog.-) t.refunded_by_terms, 0))
+		SELECT CASE WHEN t.fee IS NOT NULL THEN t.fee WHEN pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 1 THEN v_before END
 		INTO v_fee FROM protector_internal.cancellation_terms t
 		WHERE t.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND t.booking_id OPERATOR(pg_catalog.=) v_row.booking_id;
 		IF v_after OPERATOR(pg_catalog.<) v_fee THEN

@@ -7,7 +7,7 @@
 -- refund itself raised (the search for a pending refund skipped the row
 -- being changed).
 BEGIN;
-SELECT plan(13);
+SELECT plan(15);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['pr_owner', 'pr_finance']) u;
 INSERT INTO protector.organizations (id, name, slug, currency, timezone)
@@ -98,6 +98,26 @@ SELECT is((SELECT string_agg(amount::text, ' ' ORDER BY amount DESC) FROM protec
 	'50.00 10.00', '100 paid, cancelled at 50%: 50 pending; 20 paid late: 10 more pending');
 SELECT throws_ok(format($$SELECT protector.record_payment(%L, 5, p_kind => 'refund')$$, :'b4'),
 	'22023', 'the cancellation''s refund is pending', '... and 5 more refunded meanwhile is refused (120 - 60 - 5 = 55 of the 60 kept)');
+
+-- b6: 120 paid, cancelled: 60 pending, settled; then 30 given back as a
+-- gesture (nothing pending: the desk's to make); then two late payments
+-- of 40 each, 50% back by the terms, at most 50% of what was paid beyond
+-- the gesture less what they gave: 20 capped at round(50% x (160 - 30))
+-- - 60 = 5, then 20 (round(50% x 80) - 20 = 20, cap round(50% x (200 -
+-- 30)) - 65 = 20); the second was refused as if the gesture were kept
+SELECT protector.create_booking('0a998000-0000-4000-8000-0000000005a1', NULL,
+								date_trunc('hour', now()) + interval '35 hours', 4) ->> 'id' AS b6 \gset
+SELECT protector.record_payment(:'b6', 120, 'stripe', 'pi_6') IS NOT NULL AS paid \gset
+SELECT protector.cancel_booking(:'b6') IS NOT NULL AS cancelled \gset
+SELECT protector.settle_payment(id) IS NOT NULL AS settled FROM protector.payments
+WHERE booking_id = :'b6' AND kind = 'refund' AND status = 'pending' \gset
+SELECT protector.record_payment(:'b6', 30, p_kind => 'refund', p_details => '{"note": "gesture"}') IS NOT NULL AS gesture \gset
+SELECT protector.record_payment(:'b6', 40, 'stripe', 'pi_6a') IS NOT NULL AS late_a \gset
+SELECT is((SELECT r ->> 'amount_paid' FROM protector.record_payment(:'b6', 40, 'stripe', 'pi_6b') r), '110.00',
+	'after a gesture, a second late payment is recorded: 200 paid - 60 - 30 refunded = 110');
+SELECT is((SELECT string_agg(amount::text, ' ' ORDER BY amount DESC) FROM protector.payments
+		   WHERE booking_id = :'b6' AND kind = 'refund' AND status = 'pending'),
+	'20.00 5.00', '... the late payments'' refunds pending: 5 and 20 (200 - 30 - 60 - 5 - 20 = 85 kept, half of 170)');
 
 -- b5, under a fee (Tiers): 120 paid, cancelled 31 hours ahead, 50% x
 -- 120 = 60 fee, 60 pending; that pending refund raised to 100 gives 40
