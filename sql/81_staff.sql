@@ -276,11 +276,17 @@ CREATE TRIGGER lock_inviter BEFORE INSERT ON protector.staff_invitations
 -- writer's rights on the statement's snapshot, so a fired admin's insert
 -- of an admin, or promotion of a viewer, already under way when the
 -- deactivation committed went through (at REPEATABLE READ, any made
--- under an older snapshot).  The writer's membership is locked FOR SHARE
--- (a change of it waits for this write's commit; at REPEATABLE READ one
--- since the snapshot is a 40001) and asked again as it is now.
--- protector's own SECURITY DEFINER code (a founding owner, an invitation
--- activated, a member confirming or leaving) answers for its writes.
+-- under an older snapshot).  The writer's membership is asked again as
+-- it is now, for each row: under READ COMMITTED as committed (a
+-- deactivation that commits later comes after the write, and a member's
+-- write, unlike an invitation, leaves nothing the deactivation must
+-- withdraw), under REPEATABLE READ and SERIALIZABLE locked FOR SHARE (one
+-- changed since the snapshot: 40001).  Not locked under READ COMMITTED:
+-- the row written is locked first, so two admins writing each other's
+-- rows deadlocked (40P01).  Someone who is no member of the organization
+-- is the policies' to refuse.  protector's own SECURITY DEFINER code (a
+-- founding owner, an invitation activated, a member confirming or
+-- leaving) answers for its writes.
 CREATE FUNCTION protector_internal.lock_member_manager(p_organization_id uuid, p_owners boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -293,10 +299,18 @@ BEGIN
 	IF v_user IS NULL OR protector_internal.requester_is_trusted() THEN
 		RETURN;
 	END IF;
-	SELECT * INTO v_member FROM protector.members m
-	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
-	FOR SHARE;
-	IF NOT FOUND OR NOT v_member.active
+	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed' THEN
+		SELECT * INTO v_member FROM protector.members m
+		WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user;
+	ELSE
+		SELECT * INTO v_member FROM protector.members m
+		WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
+		FOR SHARE;
+	END IF;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	IF NOT v_member.active
 	   OR NOT protector_internal.role_may(v_member.role,
 			ARRAY[CASE WHEN p_owners THEN 'members.manage_owners' ELSE 'members.manage' END]) THEN
 		PERFORM protector.raise('forbidden', 'your membership no longer lets you manage members',
@@ -305,7 +319,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_member_manager(uuid, boolean) IS
-'Locks the signed-in member''s own membership FOR SHARE and refuses (42501) one that may no longer manage members (owners'' rows: p_owners)';
+'Asks the signed-in member''s own membership again as it is now (locked FOR SHARE above READ COMMITTED) and refuses (42501) one that may no longer manage members (owners'' rows: p_owners)';
 
 CREATE FUNCTION protector_internal.lock_member_writer()
 RETURNS trigger

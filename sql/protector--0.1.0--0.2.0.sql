@@ -1283,13 +1283,17 @@ BEGIN
 	-- cancellation kept; once they are settled, a refund of the fee, a
 	-- gesture, is the desk's to make.  (A booking written cancelled, an
 	-- import, kept no fee protector knows of.)  Under the older
-	-- refund_policy what it kept is what was paid less the refunds it had
-	-- and those the terms made (the 50% a late cancellation keeps; it
-	-- kept no fee, and a refund recorded anew gave the 50% back).  The
-	-- pending refund may be this very row, raised (the table still holds
-	-- it as it was).
+	-- refund_policy, which keeps no fee (a refund recorded anew gave back
+	-- the 50% a late cancellation keeps), the booking keeps what it has:
+	-- the terms make their refunds themselves, from protector's triggers
+	-- (one level down: a cancellation's, its vouchers', a late payment's),
+	-- and once those are written the booking holds what the terms keep
+	-- (what it had less the refunds those terms did not make: a gesture
+	-- after the refunds were settled was one, and counting it as kept
+	-- refused a later late payment's refund).  The pending refund may be
+	-- this very row, raised (the table still holds it as it was).
 	IF v_after OPERATOR(pg_catalog.<) v_before AND TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
-		SELECT COALESCE(t.fee, GREATEST(v_paid OPERATOR(pg_catalog.-) t.refunded_before OPERATOR(pg_catalog.-) t.refunded_by_terms, 0))
+		SELECT CASE WHEN t.fee IS NOT NULL THEN t.fee WHEN pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 1 THEN v_before END
 		INTO v_fee FROM protector_internal.cancellation_terms t
 		WHERE t.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND t.booking_id OPERATOR(pg_catalog.=) v_row.booking_id;
 		IF v_after OPERATOR(pg_catalog.<) v_fee THEN
@@ -2493,13 +2497,11 @@ BEGIN
 							ELSE 0 END;
 	-- (the terms first: check_payment holds the refund rows below, and a
 	-- cancellation's again, to what they keep)
-	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_by_terms,
-															 refunded_before)
-	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_before OPERATOR(pg_catalog.+) v_refund,
-			GREATEST(v_refunded OPERATOR(pg_catalog.-) v_before, 0))
+	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_by_terms)
+	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_before OPERATOR(pg_catalog.+) v_refund)
 	ON CONFLICT (organization_id, booking_id) DO UPDATE
 	SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent, refunded_by_terms = EXCLUDED.refunded_by_terms,
-		refunded_before = EXCLUDED.refunded_before, late_paid = 0;
+		late_paid = 0;
 	-- vouchers first: what they paid and were not given back, to those
 	-- that can still be spent (given back to an expired one, it could never
 	-- be used: that part is the pending refund's, for the desk to pay out)
@@ -12293,11 +12295,6 @@ CREATE TABLE protector_internal.cancellation_terms (
 	-- ones): under the older policy the percent applies to what was paid
 	-- beyond the other refunds, less this
 	refunded_by_terms numeric(12, 2) NOT NULL DEFAULT 0 CHECK (refunded_by_terms >= 0),
-	-- the refunds the booking had when its terms were set that they did
-	-- not make: under the older policy it keeps what was paid less these
-	-- less refunded_by_terms (check_payment holds it to that while a
-	-- refund is pending, as it holds a fee)
-	refunded_before numeric(12, 2) NOT NULL DEFAULT 0 CHECK (refunded_before >= 0),
 	-- the money that arrived after the cancellation, whose percent comes
 	-- back rounded once in all (sql/77_payments.sql)
 	late_paid		numeric NOT NULL DEFAULT 0 CHECK (late_paid >= 0),
@@ -16247,10 +16244,18 @@ BEGIN
 	IF v_user IS NULL OR protector_internal.requester_is_trusted() THEN
 		RETURN;
 	END IF;
-	SELECT * INTO v_member FROM protector.members m
-	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
-	FOR SHARE;
-	IF NOT FOUND OR NOT v_member.active
+	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed' THEN
+		SELECT * INTO v_member FROM protector.members m
+		WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user;
+	ELSE
+		SELECT * INTO v_member FROM protector.members m
+		WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
+		FOR SHARE;
+	END IF;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	IF NOT v_member.active
 	   OR NOT protector_internal.role_may(v_member.role,
 			ARRAY[CASE WHEN p_owners THEN 'members.manage_owners' ELSE 'members.manage' END]) THEN
 		PERFORM protector.raise('forbidden', 'your membership no longer lets you manage members',
@@ -16259,7 +16264,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_member_manager(uuid, boolean) IS
-'Locks the signed-in member''s own membership FOR SHARE and refuses (42501) one that may no longer manage members (owners'' rows: p_owners)';
+'Asks the signed-in member''s own membership again as it is now (locked FOR SHARE above READ COMMITTED) and refuses (42501) one that may no longer manage members (owners'' rows: p_owners)';
 
 CREATE FUNCTION protector_internal.lock_member_writer()
 RETURNS trigger

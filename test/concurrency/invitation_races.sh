@@ -21,8 +21,10 @@
 # The same of a member written directly (PostgREST's INSERT into or
 # UPDATE of protector.members: lock_member_writer), where the policies
 # asked the admin's rights on the statement's snapshot:
-# 6. the deactivation first, held open, then the admin's insert of an
-#    admin: it waits and is refused (42501), no such member;
+# 6. two admins deactivating each other, and two owners demoting each
+#    other, by direct writes at the same moment, 15 rounds each: no
+#    deadlock (a write share-locked its writer's membership after the row
+#    it wrote, and the two waited for each other: 40P01);
 # 7. an insert of an admin already under way (its SELECT sleeping) when
 #    the deactivation commits: refused (42501; it made an accomplice an
 #    admin after the firing);
@@ -142,18 +144,33 @@ member_role() {		# USER: the role of USER's membership, or none
 }
 first_sqlstate() { sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' "$1" | head -1; }
 
-# 6. the deactivation first, held open; then the admin's insert of an admin
-PGAPPNAME=deact6 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
-	-c "SELECT protector.deactivate_staff('0f910000-0000-4000-8000-0000000000e6', 'fired')" \
-	-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
-held=$!
-wait_in_sleep deact6
-psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('adm6')" \
-	-c "INSERT INTO protector.members (organization_id, user_id, role) VALUES ('$ORG', tests.get_supabase_uid('acc6'), 'admin')" \
-	-c "COMMIT" >"$WORK/ins6.log" 2>&1 || true
-wait "$held" || true
-check "6" "a member inserted by an admin whose deactivation commits meanwhile is refused" "42501 none" \
-	"$(first_sqlstate "$WORK/ins6.log") $(member_role acc6)"
+# 6. two admins (and two owners) changing each other at the same moment
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['own6a', 'own6b']) u;
+INSERT INTO protector.members (id, organization_id, user_id, role, confirmed_at) VALUES
+	('0f910000-0000-4000-8000-0000000000c6', '$ORG', tests.get_supabase_uid('own6a'), 'owner', now()),
+	('0f910000-0000-4000-8000-0000000000d6', '$ORG', tests.get_supabase_uid('own6b'), 'owner', now());
+SQL
+crossed() {		# USER-A CALL-A USER-B CALL-B RESET: 15 rounds of both at once
+	local i
+	for i in $(seq 1 15); do
+		psql -X -q -d "$DB" -c "$5" >/dev/null
+		psql -X -q -d "$DB" -c "BEGIN" -c "SELECT tests.authenticate_as('$1')" -c "$2" -c "COMMIT" >"$WORK/x6a.$i" 2>&1 &
+		psql -X -q -d "$DB" -c "BEGIN" -c "SELECT tests.authenticate_as('$3')" -c "$4" -c "COMMIT" >"$WORK/x6b.$i" 2>&1 &
+		wait
+	done
+	cat "$WORK"/x6a.* "$WORK"/x6b.* | grep -c 'deadlock detected' || true
+	rm -f "$WORK"/x6a.* "$WORK"/x6b.*
+}
+check "6" "two admins deactivating each other at once (direct writes): no deadlock" 0 \
+	"$(crossed adm6 "UPDATE protector.members SET active = false WHERE id = '0f910000-0000-4000-8000-0000000000e7'" \
+		adm7 "UPDATE protector.members SET active = false WHERE id = '0f910000-0000-4000-8000-0000000000e6'" \
+		"UPDATE protector.members SET active = true, role = 'admin' WHERE id IN ('0f910000-0000-4000-8000-0000000000e6', '0f910000-0000-4000-8000-0000000000e7')")"
+check "6" "two owners demoting each other at once: no deadlock" 0 \
+	"$(crossed own6a "UPDATE protector.members SET role = 'admin' WHERE id = '0f910000-0000-4000-8000-0000000000d6'" \
+		own6b "UPDATE protector.members SET role = 'admin' WHERE id = '0f910000-0000-4000-8000-0000000000c6'" \
+		"UPDATE protector.members SET role = 'owner', confirmed_at = now() WHERE id IN ('0f910000-0000-4000-8000-0000000000c6', '0f910000-0000-4000-8000-0000000000d6')")"
+psql -X -q -d "$DB" -c "UPDATE protector.members SET active = true, role = 'admin' WHERE id IN ('0f910000-0000-4000-8000-0000000000e6', '0f910000-0000-4000-8000-0000000000e7')" >/dev/null
 
 # 7. the insert already under way when the deactivation commits
 PGAPPNAME=ins7 psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('adm7')" \
