@@ -7376,11 +7376,16 @@ BEGIN
 	-- (at most 100 a call, the newest first: anyone may found
 	-- organizations and invite any address, and 14,000 invitations took a
 	-- sign-in's hook past Supabase Auth's 2-second limit; the rest come at
-	-- the next sign-in, or with accept_staff_invitations())
+	-- the next sign-in, or with accept_staff_invitations().  Not those to
+	-- an organization the user is a member of already, which stay open:
+	-- 100 of them, renewed, held the window, and no other was ever reached)
 	FOR i IN
 		SELECT * FROM protector.staff_invitations x
 		WHERE x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(v_email) COLLATE "C") AND x.accepted_at IS NULL
 		  AND x.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
+		  AND NOT EXISTS (SELECT FROM protector.members m
+						  WHERE m.organization_id OPERATOR(pg_catalog.=) x.organization_id
+							AND m.user_id OPERATOR(pg_catalog.=) p_user_id)
 		ORDER BY x.created_at DESC, x.id
 		LIMIT 100
 		FOR UPDATE
