@@ -540,17 +540,23 @@ protector_lock_booking_services(PG_FUNCTION_ARGS)
 #define SEEN_WAIVER_VERSION_SQL \
 	"SELECT pg_catalog.count(*) FROM protector.waiver_versions v WHERE v.id OPERATOR(pg_catalog.=) $1"
 
-/* a lock SQL takes over a row the caller sees: of which class, over which table */
+/*
+ * a lock SQL takes over a row the caller sees: of which class, over which
+ * table, and whether the caller may take it exclusively (a waiver
+ * version's is shared by signatures; taken exclusively by anyone who saw
+ * the version, it made every other signature wait and fail)
+ */
 typedef struct SeenLock
 {
 	const LockClass *class;
 	SPIPlanPtr *plan;
 	const char *sql;
+	bool		exclusive;
 } SeenLock;
 
 static const SeenLock seen_locks[] = {
-	{&reminder_lock, &seen_booking_plan, SEEN_BOOKING_SQL},
-	{&waiver_version_lock, &seen_waiver_version_plan, SEEN_WAIVER_VERSION_SQL},
+	{&reminder_lock, &seen_booking_plan, SEEN_BOOKING_SQL, true},
+	{&waiver_version_lock, &seen_waiver_version_plan, SEEN_WAIVER_VERSION_SQL, false},
 };
 
 /* the lock of class classid taken over a row the caller sees, or 22023 */
@@ -588,10 +594,9 @@ row_seen(const SeenLock *lock, pg_uuid_t *id)
  * protector_internal.lock_seen(p_class integer, p_id uuid, p_shared boolean)
  * returns void
  *
- * The lock of class p_class over p_id, exclusive or shared, when the
- * caller sees that row under RLS: the manual reminders of a booking
- * (prepare_reminder), or a waiver version being signed
- * (lock_waiver_version).  A row the caller does not see locks nothing:
+ * The lock of class p_class over p_id when the caller sees that row under
+ * RLS: the manual reminders of a booking (prepare_reminder, exclusive),
+ * or a waiver version being signed (lock_waiver_version, shared only).  A row the caller does not see locks nothing:
  * what follows reads it as the caller and answers "not found".  The wait
  * is bounded as a service's is.
  */
@@ -608,6 +613,11 @@ protector_lock_seen(PG_FUNCTION_ARGS)
 	protector_require_arg(fcinfo, 2, "p_shared");
 	lock = seen_lock_of(PG_GETARG_INT32(0));
 	id = PG_GETARG_UUID_P(1);
+	if (!PG_GETARG_BOOL(2) && !lock->exclusive)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("the lock of class %d is taken shared here", lock->class->classid),
+				 errdetail("Signatures share a waiver version's lock; a change of the version takes it exclusively, as its owner.")));
 	if (!row_seen(lock, id))
 		PG_RETURN_VOID();
 	key = protector_lock_key(lock->class->classid, id);

@@ -12,7 +12,7 @@
 --    they called it with the caller's rights; their locks are now taken in
 --    C, over rows the caller reaches.
 BEGIN;
-SELECT plan(10);
+SELECT plan(11);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['wr_owner']) u;
 INSERT INTO protector.organizations (id, name, slug, timezone, settings)
@@ -74,6 +74,7 @@ BEGIN
 END $$;
 SELECT protector.create_waiver('0a985000-0000-4000-8000-000000000000', 'Waiver', 'I take the risk.') ->> 'waiver_id' AS waiver \gset
 UPDATE protector.services SET waiver_id = :'waiver' WHERE id = '0a985000-0000-4000-8000-0000000005a1';
+SELECT id AS waiver_version FROM protector.waiver_versions WHERE waiver_id = :'waiver' \gset
 SELECT tests.authenticate_as('wr_owner');
 SELECT throws_ok($$SELECT pg_advisory_xact_lock(1)$$, '42501', NULL, 'the signed-in owner may not take an advisory lock of its own');
 SELECT is(protector.update_booking_status_batch('{0a985000-0000-4000-8000-0000000000b2}', 'confirmed') ->> 'updated', '1',
@@ -94,6 +95,9 @@ SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = p
 SELECT protector_internal.lock_seen(1886547718, '0a985000-0000-4000-8000-0000000000b1', false);
 SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) - :held, 1::bigint,
 	'... over one of its own, one');
+SELECT throws_ok(format($$SELECT protector_internal.lock_seen(1886547720, %L, false)$$, :'waiver_version'), '22023',
+	'the lock of class 1886547720 is taken shared here',
+	'a waiver version''s lock is not taken exclusively by a signer (it made every other signature wait)');
 SELECT throws_ok($$SELECT protector_internal.lock_seen(1886547713, '0a985000-0000-4000-8000-0000000005a1', false)$$, '22023',
 	'p_class 1886547713 is not a lock taken over a row the caller sees', 'lock_seen takes only its two classes');
 SELECT tests.clear_authentication();
