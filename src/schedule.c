@@ -23,10 +23,10 @@
  * local time that does not exist, on a fall-back day the repeated hour
  * has its slots twice.  A range opens the first time its clocks show the
  * opening (in a repeated hour, the earlier) and closes at PostgreSQL's
- * reading of the closing (the later: the generous one); local times that
- * do not exist are resolved as PostgreSQL resolves them, and a range that
- * then holds no time (inside a spring-forward gap, or on a day the zone
- * skipped, Pacific/Apia's 2011-12-30) is no opening at all.
+ * reading of the closing (the later: the generous one); a local time the
+ * clocks skip is the jump over it, and a range that then holds no time
+ * (inside a spring-forward gap, or on a day the zone skipped,
+ * Pacific/Apia's 2011-12-30) is no opening at all.
  *
  * src/schedule.c
  *
@@ -304,24 +304,66 @@ shows(TimestampTz ts, int local_day, int minute, pg_tz *tz)
 		tm.tm_hour * 60 + tm.tm_min == minute;
 }
 
+/* the local time the clock shows at ts, in microseconds from the local days' epoch */
+static int64
+local_usecs(TimestampTz ts, pg_tz *tz)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoff;
+
+	if (timestamp2tm(ts, &tzoff, &tm, &fsec, NULL, tz) != 0)
+		return PG_INT64_MIN;
+	return ((int64) (date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE) * SECS_PER_DAY +
+			tm.tm_hour * SECS_PER_HOUR + tm.tm_min * SECS_PER_MINUTE + tm.tm_sec) * USECS_PER_SEC + fsec;
+}
+
 /*
- * The first instant whose clock shows minute of local_day: in an hour the
- * clocks pass twice, the earlier (protector_local_time() reads the later,
- * so a venue opening at 02:30 on the night Berlin goes back opened an hour
+ * The instant the clocks jumped over minute of local_day, a time they
+ * never showed (a spring-forward gap).  PostgreSQL reads such a time
+ * (read) with the offset before the jump: as long after the jump as the
+ * time lies after the gap's start, so a range 02:10-02:50 where 02:00
+ * jumps to 03:00 opened 03:10-03:50.  The jump lies within the gap's
+ * length before read, where the offset turns to read's: found to the
+ * second.
+ */
+static TimestampTz
+jump_over(int local_day, int minute, TimestampTz read, pg_tz *tz)
+{
+	int			after = utc_offset_at(read, tz);
+	int64		shown = local_usecs(read, tz);
+	int64		asked = ((int64) local_day * MINUTES_PER_DAY + minute) * USECS_PER_MINUTE;
+	TimestampTz before;
+	TimestampTz at = read;
+
+	if (shown == PG_INT64_MIN || shown <= asked)
+		return read;
+	before = read - (shown - asked);
+	while (at - before > USECS_PER_SEC)
+	{
+		TimestampTz mid = before + (at - before) / 2;
+
+		mid -= ((mid % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;	/* down to the second */
+		if (mid <= before)
+			break;
+		if (utc_offset_at(mid, tz) == after)
+			at = mid;
+		else
+			before = mid;
+	}
+	return at;
+}
+
+/*
+ * The first instant whose clock shows minute of local_day, of a time
+ * PostgreSQL read as later: in an hour the clocks pass twice, the earlier
+ * (a venue opening at 02:30 on the night Berlin goes back opened an hour
  * late).  As protector_local_midnight() looks for an earlier midnight: in
  * the three hours before, in quarter hours.
  */
 static TimestampTz
-local_opening(int local_day, int minute, pg_tz *tz)
+first_reading(int local_day, int minute, TimestampTz later, pg_tz *tz)
 {
-	TimestampTz later = protector_local_time(local_day, minute, tz);
-	int			offset;
-
-	local_day += minute / MINUTES_PER_DAY;
-	minute %= MINUTES_PER_DAY;
-	offset = utc_offset_at(later, tz);
-	if (minute == 0 || offset == INT_MIN || offset == utc_offset_at(later - 3 * USECS_PER_HOUR, tz))
-		return later;
 	for (int k = 12; k >= 1; k--)
 	{
 		TimestampTz t = later - k * 15 * USECS_PER_MINUTE;
@@ -333,18 +375,42 @@ local_opening(int local_day, int minute, pg_tz *tz)
 }
 
 /*
+ * Minute minute (0 .. 1440 and on) of a local day as a range's end: as
+ * protector_local_time() reads it, but a time the clocks never showed is
+ * the jump over it, and an opening in an hour they pass twice is its
+ * first reading (a closing keeps the later: the generous one).  Only
+ * where the clocks changed in the three hours before is more asked.
+ */
+static TimestampTz
+local_reading(int local_day, int minute, bool opening, pg_tz *tz)
+{
+	TimestampTz later = protector_local_time(local_day, minute, tz);
+	int			offset;
+
+	local_day += minute / MINUTES_PER_DAY;
+	minute %= MINUTES_PER_DAY;
+	/* (midnight is its day's first instant already) */
+	offset = utc_offset_at(later, tz);
+	if (minute == 0 || offset == INT_MIN || offset == utc_offset_at(later - 3 * USECS_PER_HOUR, tz))
+		return later;
+	if (!shows(later, local_day, minute, tz))
+		return jump_over(local_day, minute, later, tz);
+	return opening ? first_reading(local_day, minute, later, tz) : later;
+}
+
+/*
  * Range r of ranges, of local_day, as instants: false when it holds no
- * time, opening after it closes inside a spring-forward gap (22:30-23:15
- * where 22:00 jumps to 23:30) or on a day the zone skipped, whose times
- * PostgreSQL reads as the next day's (Pacific/Apia's Friday hours on
+ * time, inside a spring-forward gap (02:10-02:50 where 02:00 jumps to
+ * 03:00: both ends are the jump) or on a day the zone skipped, whose
+ * times PostgreSQL reads as the next day's (Pacific/Apia's Friday hours on
  * 2011-12-30 opened the closed Saturday).
  */
 static bool
 range_instants(const DayRanges *ranges, int r, int local_day, pg_tz *tz,
 			   TimestampTz *open, TimestampTz *close)
 {
-	*open = local_opening(local_day, ranges->open[r], tz);
-	*close = protector_local_time(local_day, ranges->close[r], tz);
+	*open = local_reading(local_day, ranges->open[r], true, tz);
+	*close = local_reading(local_day, ranges->close[r], false, tz);
 	return *open < *close && local_day_of(*open, tz) == local_day;
 }
 
@@ -795,16 +861,21 @@ bool
 protector_day_has_hours(ServiceRules *rules, int local_day)
 {
 	ScheduleSpan span;
-	DayRanges  *before;
+	TimestampTz open;
+	TimestampTz close;
 
 	load_span(rules, local_day, local_day, &span);
-	if (day_ranges(&span, local_day)->n > 0)
-		return true;
-	before = day_ranges(&span, local_day - 1);
-	for (int r = 0; r < before->n; r++)
+	for (int day = local_day - 1; day <= local_day; day++)
 	{
-		if (before->close[r] > MINUTES_PER_DAY)
-			return true;
+		DayRanges  *ranges = day_ranges(&span, day);
+
+		/* (a range that holds no time is none: the day is closed) */
+		for (int r = 0; r < ranges->n; r++)
+		{
+			if ((day == local_day || ranges->close[r] > MINUTES_PER_DAY) &&
+				range_instants(ranges, r, day, span.tz, &open, &close))
+				return true;
+		}
 	}
 	return false;
 }

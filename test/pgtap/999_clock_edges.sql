@@ -7,14 +7,16 @@
 --    UTC), and the first 02:30 was refused as "not a slot"; Havana's
 --    00:30-02:00 on the first Sunday of November (01:00 CDT back to 00:00
 --    CST) opened 90 minutes late, not 30;
--- 2. a range inside a spring-forward gap (Berlin's last Sunday of March,
---    02:00 jumps to 03:00: 02:30-03:15 holds nothing, and PostgreSQL reads
---    02:30 as 03:30) came back from get_venue_schedule closing before it
---    opened;
+-- 2. a time the clocks skip was read as PostgreSQL reads it, with the
+--    offset before the jump (Berlin's last Sunday of March, 02:00 jumps to
+--    03:00): a range 02:10-02:50, which holds no time, opened 03:10-03:50,
+--    and 02:30-03:15 (03:00-03:15) closed before it opened and came back
+--    so from get_venue_schedule (a review, and a fuzzing of the fix); a
+--    skipped time is the jump over it now;
 -- 3. a day the zone skipped (Pacific/Apia, 2011-12-30, a Friday) had its
 --    Friday hours, read as the next day's: the closed Saturday was open.
 BEGIN;
-SELECT plan(9);
+SELECT plan(10);
 SET LOCAL timezone = 'UTC';
 SELECT make_date(y, 10, 31) - extract(dow FROM make_date(y, 10, 31))::int AS fall,
 	   make_date(y, 3, 31) - extract(dow FROM make_date(y, 3, 31))::int AS spring,
@@ -24,7 +26,8 @@ FROM (SELECT extract(year FROM now())::int + 1 AS y) n \gset
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a999000-0000-4000-8000-000000000000', 'Clocks', 'clock-edges');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
 	('0a999000-0000-4000-8000-0000000000a1', '0a999000-0000-4000-8000-000000000000', 'Berlin night', 'Europe/Berlin', '{"sun": [["02:30", "04:00"]]}'),
-	('0a999000-0000-4000-8000-0000000000a2', '0a999000-0000-4000-8000-000000000000', 'Berlin gap', 'Europe/Berlin', '{"sun": [["02:30", "03:15"]]}'),
+	('0a999000-0000-4000-8000-0000000000a2', '0a999000-0000-4000-8000-000000000000', 'Berlin gap', 'Europe/Berlin', '{"sun": [["02:10", "02:50"]]}'),
+	('0a999000-0000-4000-8000-0000000000a5', '0a999000-0000-4000-8000-000000000000', 'Berlin jump', 'Europe/Berlin', '{"sun": [["02:30", "03:15"]]}'),
 	('0a999000-0000-4000-8000-0000000000a3', '0a999000-0000-4000-8000-000000000000', 'Apia', 'Pacific/Apia', '{"fri": [["08:00", "20:00"]]}'),
 	('0a999000-0000-4000-8000-0000000000a4', '0a999000-0000-4000-8000-000000000000', 'Havana', 'America/Havana', '{"sun": [["00:30", "02:00"]]}');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance) VALUES
@@ -49,9 +52,13 @@ SELECT results_eq(format($$SELECT opens_at, closes_at FROM protector.get_venue_s
 	format($$VALUES ((%L::date + time '04:30')::timestamptz, (%1$L::date + time '07:00')::timestamptz)$$, :'havana'),
 	'Havana, 00:30-02:00 on the night the clocks go back: from 00:30 CDT (04:30 UTC) to 02:00 CST (07:00 UTC), 2.5 hours');
 
--- 2. nothing of 02:30-03:15 exists on that day in Berlin
+-- 2. nothing of 02:10-02:50 exists on that day in Berlin; of 02:30-03:15,
+-- 03:00-03:15 CEST (+2), 01:00-01:15 UTC
 SELECT is_empty(format($$SELECT * FROM protector.get_venue_schedule('0a999000-0000-4000-8000-0000000000a2', %L, %1$L)$$, :'spring'),
-	'Berlin, 02:30-03:15 on the night the clocks skip 02:00-03:00: no opening (it closed 15 minutes before it opened)');
+	'Berlin, 02:10-02:50 on the night the clocks skip 02:00-03:00: no opening (it opened 03:10-03:50)');
+SELECT results_eq(format($$SELECT opens_at, closes_at FROM protector.get_venue_schedule('0a999000-0000-4000-8000-0000000000a5', %L, %1$L)$$, :'spring'),
+	format($$VALUES ((%L::date + time '01:00')::timestamptz, (%1$L::date + time '01:15')::timestamptz)$$, :'spring'),
+	'... and 02:30-03:15 opens at the jump: 03:00-03:15 CEST, 01:00-01:15 UTC (it closed before it opened)');
 SELECT is_empty(format($$SELECT * FROM protector.get_available_slots('0a999000-0000-4000-8000-0000000005a2', %L)$$, :'spring'),
 	'... and no slot');
 
