@@ -224,8 +224,12 @@ $$;
 COMMENT ON FUNCTION protector_internal.phone_is_valid(text) IS
 'A phone number''s shape: digits (at least one), spaces and ( ) . / -, an optional leading +, 3 to 40 characters';
 
--- The client address PostgREST passes in request.headers: the first hop
--- of x-forwarded-for, or NULL when there is none or it is no address.  An
+-- The client address PostgREST passes in request.headers: the entry of
+-- the header protector.client_address names (by default the first of
+-- x-forwarded-for; a gateway that appends to what the client sent wrote
+-- the last, and one that overwrites a header of its own, such as
+-- Cloudflare's cf-connecting-ip, wrote that), or NULL when there is none
+-- or it is no address.  An
 -- IPv6 address counts as its /64, what one subscriber usually gets (each
 -- address of it counted alone let one client book without limit), but an
 -- IPv4 client a dual-stack proxy reports as ::ffff:a.b.c.d counts as
@@ -236,11 +240,18 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	-- ("header" or "header:hop", checked when it is set)
+	v_setting text := COALESCE(NULLIF(pg_catalog.current_setting('protector.client_address', true), ''), 'x-forwarded-for');
+	v_hop integer := COALESCE(NULLIF(pg_catalog.split_part(v_setting, ':', 2), '')::integer, 1);
+	v_hops text[];
 	v_address inet;
 BEGIN
+	v_hops := pg_catalog.string_to_array(
+		pg_catalog.current_setting('request.headers', true)::json ->> pg_catalog.split_part(v_setting, ':', 1), ',');
 	-- (with a port, as some proxies write it: 203.0.113.9:443, [2001:db8::1]:443)
-	v_address := pg_catalog.host(pg_catalog.regexp_replace(pg_catalog.regexp_replace(pg_catalog.btrim(pg_catalog.split_part(
-		pg_catalog.current_setting('request.headers', true)::json ->> 'x-forwarded-for', ',', 1)),
+	v_address := pg_catalog.host(pg_catalog.regexp_replace(pg_catalog.regexp_replace(pg_catalog.btrim(
+		v_hops[CASE WHEN v_hop OPERATOR(pg_catalog.>) 0 THEN v_hop
+					ELSE pg_catalog.cardinality(v_hops) OPERATOR(pg_catalog.+) 1 OPERATOR(pg_catalog.+) v_hop END]),
 		'^\[([^]]*)\](:[0-9]{1,5})?$', '\1'), '^([0-9]{1,3}(\.[0-9]{1,3}){3}):[0-9]{1,5}$', '\1')::inet)::inet;
 	IF v_address OPERATOR(pg_catalog.<<) '::ffff:0.0.0.0/96'::inet THEN
 		RETURN '0.0.0.0'::inet OPERATOR(pg_catalog.+) (v_address OPERATOR(pg_catalog.-) '::ffff:0.0.0.0'::inet);
@@ -255,7 +266,7 @@ EXCEPTION WHEN invalid_text_representation OR invalid_parameter_value THEN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.request_client_address() IS
-'First hop of x-forwarded-for in PostgREST''s request.headers (an IPv6 address as its /64), or NULL';
+'The widget visitor''s address: the entry of the request header protector.client_address names (default: the first of x-forwarded-for; an IPv6 address as its /64), or NULL';
 
 -- One row per widget booking: who asked (identity key of the e-mail, the
 -- client address), for the per-visitor limits.  Kept for a day.  The

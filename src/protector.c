@@ -20,6 +20,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <limits.h>
 
 #include "fmgr.h"
@@ -36,6 +37,45 @@ PG_MODULE_MAGIC;
 
 /* read by the refund trigger through current_setting() */
 static bool protector_refund_on_cancel = true;
+
+/* read by request_client_address() through current_setting() */
+static char *protector_client_address = NULL;
+
+/*
+ * protector.client_address is "header" or "header:hop": a request
+ * header's name as PostgREST passes it (lower case: letters, digits and
+ * dashes) and which entry of its comma-separated list, 1 the first, -1
+ * the last (at most 10 either way).
+ */
+static bool
+check_client_address(char **newval, void **extra pg_attribute_unused(), GucSource source pg_attribute_unused())
+{
+	const char *p = *newval;
+	int			n = 0;
+
+	while (*p != '\0' && *p != ':' && (islower((unsigned char) *p) || isdigit((unsigned char) *p) || *p == '-'))
+	{
+		p++;
+		n++;
+	}
+	if (n == 0 || n > 64 || (*p != '\0' && *p != ':'))
+	{
+		GUC_check_errdetail("A header's name in lower case (letters, digits and dashes, at most 64), e.g. \"x-forwarded-for\" or \"cf-connecting-ip\", optionally with \":hop\".");
+		return false;
+	}
+	if (*p == ':')
+	{
+		char	   *end;
+		long		hop = strtol(p + 1, &end, 10);
+
+		if (end == p + 1 || *end != '\0' || hop == 0 || hop < -10 || hop > 10)
+		{
+			GUC_check_errdetail("The hop after the colon is which entry of the header's list: 1 to 10 from the first, -1 to -10 from the last.");
+			return false;
+		}
+	}
+	return true;
+}
 
 void		_PG_init(void);
 
@@ -108,6 +148,19 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("protector.client_address",
+							   "Which request header, and which entry of it, is a widget visitor's address.",
+							   "\"header\" or \"header:hop\" of PostgREST's request.headers: "
+							   "x-forwarded-for (its first entry) by default; behind a gateway "
+							   "that appends to a header the client sent, the entry that gateway "
+							   "wrote (x-forwarded-for:-1, its last), or a header it overwrites "
+							   "(cf-connecting-ip behind Cloudflare).",
+							   &protector_client_address,
+							   "x-forwarded-for",
+							   PGC_USERSET,
+							   0,
+							   check_client_address, NULL, NULL);
 
 	DefineCustomStringVariable("protector.promo_code",
 							   "The promo code create_booking passes to its insert (internal).",

@@ -2,7 +2,7 @@
 -- e-mail and by client address, holds that expire, guest records for
 -- account holders' e-mails, and text with hidden characters.
 BEGIN;
-SELECT plan(55);
+SELECT plan(60);
 
 SELECT tests.create_supabase_user('l_owner');
 SELECT tests.create_supabase_user('l_holder');
@@ -74,6 +74,22 @@ SELECT is((SELECT array_agg(host(protector_internal.request_client_address()) OR
 				LATERAL (SELECT set_config('request.headers', json_build_object('x-forwarded-for', v.x)::text, true)) s),
 	'{203.0.113.9,2001:db8:1:2::,2001:db8:5::}',
 	'... also with a port, as some proxies write them (the limit went off with one)');
+-- protector.client_address: which header, which entry of it (an attack
+-- review: behind a gateway that appends to the header the client sent, as
+-- Cloudflare and Kong do, the first entry is the visitor's own choice,
+-- and each invented one was a fresh address)
+SELECT set_config('request.headers', '{"x-forwarded-for": "203.0.113.1, 198.51.100.7", "cf-connecting-ip": "198.51.100.8"}', true);
+SELECT is(host(protector_internal.request_client_address()), '203.0.113.1', 'by default the first entry of x-forwarded-for');
+SET LOCAL protector.client_address = 'x-forwarded-for:-1';
+SELECT is(host(protector_internal.request_client_address()), '198.51.100.7',
+	'x-forwarded-for:-1: its last entry, the one an appending gateway wrote');
+SET LOCAL protector.client_address = 'cf-connecting-ip';
+SELECT is(host(protector_internal.request_client_address()), '198.51.100.8', 'cf-connecting-ip: the header Cloudflare overwrites');
+SET LOCAL protector.client_address = 'x-forwarded-for:3';
+SELECT is(protector_internal.request_client_address(), NULL, 'an entry the header does not have: no address');
+SELECT throws_ok($$SET LOCAL protector.client_address = 'X-Forwarded-For:0'$$, '22023', NULL,
+	'a setting that names no header in lower case, or hop 0, is refused');
+RESET protector.client_address;
 SELECT tests.authenticate_as_anon();
 SELECT set_config('request.headers', '{"x-forwarded-for": "not an address"}', true);
 SELECT is(pg_temp.book('A5', 'a5@example.com', 8) ->> 'status', 'held', 'a header that is no address is ignored');
