@@ -8,7 +8,7 @@
 -- under its key.  Arguments of collation "C" change nothing: the function
 -- keeps the database's collation for its own text handling.
 BEGIN;
-SELECT plan(6);
+SELECT plan(7);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES
 	('0a460000-0000-4000-8000-000000000000', 'Old keys', 'widget-old-keys');
@@ -58,6 +58,14 @@ SELECT tests.clear_authentication();
 SELECT results_eq($$SELECT r.result ->> 'replayed', r.result ->> 'id' = f.result ->> 'id' FROM r, r f
 					WHERE r.name = 'same 0.1.0' AND f.name = 'first'$$,
 	$$VALUES ('true', true)$$, 'the visitor''s retry replays the booking with 0.1.0''s key');
+-- ... and the other visitor's request with that key (k1) is refused too
+-- (it booked again: only the key with the venue was looked for)
+SELECT tests.authenticate_as_anon();
+SELECT throws_ok(format($$SELECT protector.create_widget_booking(%L, '0a460000-0000-4000-8000-0000000005a1',
+	'Ines B', 'ines@x.com', NULL, date_trunc('day', now()) + interval '3 days 16 hours', 1, 'k1')$$, :'key'),
+	'23P01', 'this request key belongs to another booking',
+	'another visitor whose address lower()s alike, with the key of 0.1.0''s form: refused, not booked again');
+SELECT tests.clear_authentication();
 -- the same retry with an argument of collation "C" (a column's, say): the
 -- function's own text handling keeps the database's collation
 SELECT tests.authenticate_as_anon();
