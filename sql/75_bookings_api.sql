@@ -872,7 +872,14 @@ CREATE TABLE protector_internal.cancellation_terms (
 	-- the money that arrived after the cancellation, whose percent comes
 	-- back rounded once in all (sql/77_payments.sql)
 	late_paid		numeric NOT NULL DEFAULT 0 CHECK (late_paid >= 0),
+	-- under the older policy, what the booking keeps: what was paid less
+	-- the terms' refunds, the money arriving later less its share, and
+	-- lowered to what the booking holds by a refund the desk makes once
+	-- none is pending (check_payment holds the booking to it while one is,
+	-- as it holds a fee)
+	kept			numeric(12, 2) CHECK (kept >= 0),
 	CHECK ((fee IS NULL) <> (refund_percent IS NULL)),
+	CHECK (kept IS NULL OR fee IS NULL),
 	PRIMARY KEY (organization_id, booking_id),
 	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE
 );
@@ -1007,11 +1014,12 @@ BEGIN
 							ELSE 0 END;
 	-- (the terms first: check_payment holds the refund rows below, and a
 	-- cancellation's again, to what they keep)
-	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_by_terms)
-	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_before OPERATOR(pg_catalog.+) v_refund)
+	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_by_terms, kept)
+	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_before OPERATOR(pg_catalog.+) v_refund,
+			CASE WHEN v_fee IS NULL THEN v_paid OPERATOR(pg_catalog.-) v_refund END)
 	ON CONFLICT (organization_id, booking_id) DO UPDATE
 	SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent, refunded_by_terms = EXCLUDED.refunded_by_terms,
-		late_paid = 0;
+		kept = EXCLUDED.kept, late_paid = 0;
 	-- vouchers first: what they paid and were not given back, to those
 	-- that can still be spent (given back to an expired one, it could never
 	-- be used: that part is the pending refund's, for the desk to pay out)

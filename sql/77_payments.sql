@@ -293,17 +293,14 @@ BEGIN
 	-- gesture, is the desk's to make.  (A booking written cancelled, an
 	-- import, kept no fee protector knows of.)  Under the older
 	-- refund_policy, which keeps no fee (a refund recorded anew gave back
-	-- the 50% a late cancellation keeps), the booking keeps what it has:
-	-- the terms make their refunds themselves, from protector's triggers
-	-- (one level down: a cancellation's, its vouchers', a late payment's),
-	-- and once those are written the booking holds what the terms keep
-	-- (what it had less the refunds those terms did not make: a gesture
-	-- after the refunds were settled was one, and counting it as kept
-	-- refused a later late payment's refund).  The pending refund may be
-	-- this very row, raised (the table still holds it as it was).
+	-- the 50% a late cancellation keeps), the terms' kept amount: what was
+	-- paid less their refunds, which they write after setting it, and
+	-- lowered by a refund the desk makes once none is pending (a gesture
+	-- counted as kept refused a later late payment's refund).  The pending
+	-- refund may be this very row, raised (the table still holds it as it
+	-- was).
 	IF v_after OPERATOR(pg_catalog.<) v_before AND TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
-		SELECT CASE WHEN t.fee IS NOT NULL THEN t.fee WHEN pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 1 THEN v_before END
-		INTO v_fee FROM protector_internal.cancellation_terms t
+		SELECT COALESCE(t.fee, t.kept) INTO v_fee FROM protector_internal.cancellation_terms t
 		WHERE t.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND t.booking_id OPERATOR(pg_catalog.=) v_row.booking_id;
 		IF v_after OPERATOR(pg_catalog.<) v_fee THEN
 			SELECT pg_catalog.format('%s of %s %s', p.id, p.amount, p.currency) INTO v_pending
@@ -318,6 +315,11 @@ BEGIN
 									  v_pending, GREATEST(v_after, 0), v_fee, v_currency),
 					'Record its outcome with settle_payment(); a further refund once it is settled.');
 			END IF;
+			-- (nothing pending: the desk gives back more than the policy
+			-- kept, which is what the booking keeps from now on)
+			UPDATE protector_internal.cancellation_terms t SET kept = GREATEST(v_after, 0)
+			WHERE t.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND t.booking_id OPERATOR(pg_catalog.=) v_row.booking_id
+			  AND t.kept IS NOT NULL;
 		END IF;
 	END IF;
 	IF v_after OPERATOR(pg_catalog.<) 0 AND v_after OPERATOR(pg_catalog.<) v_before THEN
@@ -577,7 +579,9 @@ BEGIN
 	END IF;
 	UPDATE protector_internal.cancellation_terms t
 	SET refunded_by_terms = t.refunded_by_terms OPERATOR(pg_catalog.+) GREATEST(v_refund, 0),
-		late_paid = t.late_paid OPERATOR(pg_catalog.+) v_late
+		late_paid = t.late_paid OPERATOR(pg_catalog.+) v_late,
+		-- (the policy keeps this money less its share)
+		kept = t.kept OPERATOR(pg_catalog.+) v_late OPERATOR(pg_catalog.-) GREATEST(v_refund, 0)
 	WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.booking_id;
 	IF v_refund OPERATOR(pg_catalog.>) 0 THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)

@@ -1284,17 +1284,14 @@ BEGIN
 	-- gesture, is the desk's to make.  (A booking written cancelled, an
 	-- import, kept no fee protector knows of.)  Under the older
 	-- refund_policy, which keeps no fee (a refund recorded anew gave back
-	-- the 50% a late cancellation keeps), the booking keeps what it has:
-	-- the terms make their refunds themselves, from protector's triggers
-	-- (one level down: a cancellation's, its vouchers', a late payment's),
-	-- and once those are written the booking holds what the terms keep
-	-- (what it had less the refunds those terms did not make: a gesture
-	-- after the refunds were settled was one, and counting it as kept
-	-- refused a later late payment's refund).  The pending refund may be
-	-- this very row, raised (the table still holds it as it was).
+	-- the 50% a late cancellation keeps), the terms' kept amount: what was
+	-- paid less their refunds, which they write after setting it, and
+	-- lowered by a refund the desk makes once none is pending (a gesture
+	-- counted as kept refused a later late payment's refund).  The pending
+	-- refund may be this very row, raised (the table still holds it as it
+	-- was).
 	IF v_after OPERATOR(pg_catalog.<) v_before AND TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
-		SELECT CASE WHEN t.fee IS NOT NULL THEN t.fee WHEN pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 1 THEN v_before END
-		INTO v_fee FROM protector_internal.cancellation_terms t
+		SELECT COALESCE(t.fee, t.kept) INTO v_fee FROM protector_internal.cancellation_terms t
 		WHERE t.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND t.booking_id OPERATOR(pg_catalog.=) v_row.booking_id;
 		IF v_after OPERATOR(pg_catalog.<) v_fee THEN
 			SELECT pg_catalog.format('%s of %s %s', p.id, p.amount, p.currency) INTO v_pending
@@ -1309,6 +1306,11 @@ BEGIN
 									  v_pending, GREATEST(v_after, 0), v_fee, v_currency),
 					'Record its outcome with settle_payment(); a further refund once it is settled.');
 			END IF;
+			-- (nothing pending: the desk gives back more than the policy
+			-- kept, which is what the booking keeps from now on)
+			UPDATE protector_internal.cancellation_terms t SET kept = GREATEST(v_after, 0)
+			WHERE t.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND t.booking_id OPERATOR(pg_catalog.=) v_row.booking_id
+			  AND t.kept IS NOT NULL;
 		END IF;
 	END IF;
 	IF v_after OPERATOR(pg_catalog.<) 0 AND v_after OPERATOR(pg_catalog.<) v_before THEN
@@ -2497,11 +2499,12 @@ BEGIN
 							ELSE 0 END;
 	-- (the terms first: check_payment holds the refund rows below, and a
 	-- cancellation's again, to what they keep)
-	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_by_terms)
-	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_before OPERATOR(pg_catalog.+) v_refund)
+	INSERT INTO protector_internal.cancellation_terms AS t (organization_id, booking_id, fee, refund_percent, refunded_by_terms, kept)
+	VALUES (NEW.organization_id, NEW.id, v_fee, CASE WHEN v_fee IS NULL THEN v_percent END, v_before OPERATOR(pg_catalog.+) v_refund,
+			CASE WHEN v_fee IS NULL THEN v_paid OPERATOR(pg_catalog.-) v_refund END)
 	ON CONFLICT (organization_id, booking_id) DO UPDATE
 	SET fee = EXCLUDED.fee, refund_percent = EXCLUDED.refund_percent, refunded_by_terms = EXCLUDED.refunded_by_terms,
-		late_paid = 0;
+		kept = EXCLUDED.kept, late_paid = 0;
 	-- vouchers first: what they paid and were not given back, to those
 	-- that can still be spent (given back to an expired one, it could never
 	-- be used: that part is the pending refund's, for the desk to pay out)
@@ -12133,7 +12136,9 @@ BEGIN
 	END IF;
 	UPDATE protector_internal.cancellation_terms t
 	SET refunded_by_terms = t.refunded_by_terms OPERATOR(pg_catalog.+) GREATEST(v_refund, 0),
-		late_paid = t.late_paid OPERATOR(pg_catalog.+) v_late
+		late_paid = t.late_paid OPERATOR(pg_catalog.+) v_late,
+		-- (the policy keeps this money less its share)
+		kept = t.kept OPERATOR(pg_catalog.+) v_late OPERATOR(pg_catalog.-) GREATEST(v_refund, 0)
 	WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.booking_id;
 	IF v_refund OPERATOR(pg_catalog.>) 0 THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
@@ -12310,7 +12315,14 @@ CREATE TABLE protector_internal.cancellation_terms (
 	-- the money that arrived after the cancellation, whose percent comes
 	-- back rounded once in all (sql/77_payments.sql)
 	late_paid		numeric NOT NULL DEFAULT 0 CHECK (late_paid >= 0),
+	-- under the older policy, what the booking keeps: what was paid less
+	-- the terms' refunds, the money arriving later less its share, and
+	-- lowered to what the booking holds by a refund the desk makes once
+	-- none is pending (check_payment holds the booking to it while one is,
+	-- as it holds a fee)
+	kept			numeric(12, 2) CHECK (kept >= 0),
 	CHECK ((fee IS NULL) <> (refund_percent IS NULL)),
+	CHECK (kept IS NULL OR fee IS NULL),
 	PRIMARY KEY (organization_id, booking_id),
 	FOREIGN KEY (organization_id, booking_id) REFERENCES protector.bookings (organization_id, id) ON DELETE CASCADE
 );
