@@ -409,6 +409,7 @@ typedef struct BookingAgentCatalog
 	AttrNumber	organization_id;
 	AttrNumber	assigned_agent;
 	AttrNumber	venue_id;
+	AttrNumber	service_id;
 	AttrNumber	during;
 } BookingAgentCatalog;
 
@@ -523,6 +524,7 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 	bool		null_venue;
 	bool		null_range;
 	Datum		agent;
+	Datum		service;
 	Datum		args[2];
 	MemberOf	member;
 	RangeVerdict verdict;
@@ -538,6 +540,7 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 		agent_catalog.organization_id = protector_column_required(bookings, "organization_id", UUIDOID);
 		agent_catalog.assigned_agent = protector_column_required(bookings, "assigned_agent", UUIDOID);
 		agent_catalog.venue_id = protector_column_required(bookings, "venue_id", UUIDOID);
+		agent_catalog.service_id = protector_column_required(bookings, "service_id", UUIDOID);
 		agent_catalog.during = protector_column_required(bookings, "during", TSTZRANGEOID);
 		agent_catalog.valid = true;
 	}
@@ -579,6 +582,16 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 	if (!member.shifts_required)
 		return PointerGetDatum(NULL);
 	latest.values[1] = member.id;
+	/*
+	 * The booking's service's lock before its agent's, the order a
+	 * reschedule takes them in (lock_services, then this check under its
+	 * UPDATE): a new booking took the agent's here and the service's in
+	 * its reservation check after, and the two deadlocked (40P01).  The
+	 * reservation check's own take of it is then its second.
+	 */
+	service = heap_getattr(tuple, agent_catalog.service_id, desc, &isnull);
+	if (!isnull)
+		protector_lock_service(DatumGetUUIDP(service));
 	lock_members(DatumGetUUIDP(latest.values[1]), NULL);
 	then = latest;
 	verdict = protector_range_verdict(agent_uncovered, &latest, agent_uncovered, &then);
