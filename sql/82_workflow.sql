@@ -41,6 +41,18 @@ BEGIN
 	IF protector_internal.restoring() THEN
 		RETURN NULL;
 	END IF;
+	-- (the booking's tasks locked first, done ones too, where they change
+	-- below: the updates skip a done task on their snapshot without
+	-- waiting, so one an agent was reopening at that moment stayed open
+	-- with the old agent, or with the old title, after the change)
+	IF NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent
+	   OR (NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled')
+	   OR (NEW.during, NEW.service_id) IS DISTINCT FROM (OLD.during, OLD.service_id) THEN
+		PERFORM FROM protector.tasks t
+		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.id
+		ORDER BY t.id
+		FOR UPDATE;
+	END IF;
 	IF NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent THEN
 		UPDATE protector.tasks t
 		SET assignee = NEW.assigned_agent
