@@ -1630,7 +1630,9 @@ BEGIN
 		  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) v_reach
 		  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) v_last
 		  AND b.venue_id OPERATOR(pg_catalog.=) p_venue_id AND b.assigned_agent IS NOT NULL
-		  AND b.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[]))
+		  AND b.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])
+		  -- (a hold that ran out holds nothing, swept or not)
+		  AND NOT (b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()))
 	SELECT s.id, s.member_id, s.full_name, s.role, pg_catalog.timezone(v_tz, s.starts_at)::date,
 		   pg_catalog.timezone(v_tz, s.starts_at), pg_catalog.timezone(v_tz, s.ends_at),
 		   s.starts_at, s.ends_at, v_tz,

@@ -282,6 +282,18 @@ BEGIN
 	IF protector_internal.restoring() THEN
 		RETURN NULL;
 	END IF;
+	-- (the booking's tasks locked first, done ones too, where they change
+	-- below: the updates skip a done task on their snapshot without
+	-- waiting, so one an agent was reopening at that moment stayed open
+	-- with the old agent, or with the old title, after the change)
+	IF NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent
+	   OR (NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled')
+	   OR (NEW.during, NEW.service_id) IS DISTINCT FROM (OLD.during, OLD.service_id) THEN
+		PERFORM FROM protector.tasks t
+		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.id
+		ORDER BY t.id
+		FOR UPDATE;
+	END IF;
 	IF NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent THEN
 		UPDATE protector.tasks t
 		SET assignee = NEW.assigned_agent
@@ -7661,7 +7673,9 @@ BEGIN
 		  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.>=) v_reach
 		  AND protector_internal.booking_start(b.during) OPERATOR(pg_catalog.<) v_last
 		  AND b.venue_id OPERATOR(pg_catalog.=) p_venue_id AND b.assigned_agent IS NOT NULL
-		  AND b.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[]))
+		  AND b.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])
+		  -- (a hold that ran out holds nothing, swept or not)
+		  AND NOT (b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()))
 	SELECT s.id, s.member_id, s.full_name, s.role, pg_catalog.timezone(v_tz, s.starts_at)::date,
 		   pg_catalog.timezone(v_tz, s.starts_at), pg_catalog.timezone(v_tz, s.ends_at),
 		   s.starts_at, s.ends_at, v_tz,

@@ -241,7 +241,7 @@ check_no_overlap(Relation shifts, HeapTuple tuple, ShiftRow *row)
 
 /* ---------- assigned bookings stay covered ---------- */
 
-/* an active booking of the member in $3 their shifts at its venue do not cover */
+/* an active booking (not a hold that ran out) of the member in $3 their shifts at its venue do not cover */
 #define UNCOVERED_SQL \
 	"SELECT b.id::pg_catalog.uuid, b.venue_id::pg_catalog.uuid, b.during::pg_catalog.tstzrange FROM protector.bookings b" \
 	" JOIN protector.members m ON m.organization_id OPERATOR(pg_catalog.=) $1 AND m.id OPERATOR(pg_catalog.=) $2" \
@@ -249,6 +249,7 @@ check_no_overlap(Relation shifts, HeapTuple tuple, ShiftRow *row)
 	" JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) $1" \
 	" WHERE b.organization_id OPERATOR(pg_catalog.=) $1 AND b.during OPERATOR(pg_catalog.&&) $3" \
 	"   AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])" \
+	"   AND NOT (b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now())" \
 	"   AND (o.settings OPERATOR(pg_catalog.#>>) '{staff,require_shifts}') IS DISTINCT FROM 'false'" \
 	"   AND NOT b.during OPERATOR(pg_catalog.<@) COALESCE((SELECT pg_catalog.range_agg(s.during)" \
 	"        FROM protector.staff_shifts s WHERE s.organization_id OPERATOR(pg_catalog.=) $1" \
