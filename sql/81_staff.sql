@@ -307,8 +307,11 @@ BEGIN
 		WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
 		FOR SHARE;
 	END IF;
+	-- (none: the policies would refuse one who never was a member, but one
+	-- removed while the write was under way passed them on its snapshot)
 	IF NOT FOUND THEN
-		RETURN;
+		PERFORM protector.raise('forbidden', 'you are no member of this organization',
+			'Members are managed by the organization''s owners and admins; a membership removed while this change was written is gone.');
 	END IF;
 	IF NOT v_member.active
 	   OR NOT protector_internal.role_may(v_member.role,

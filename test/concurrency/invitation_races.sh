@@ -30,7 +30,9 @@
 #    admin after the firing);
 # 8. an insert of an admin at REPEATABLE READ under a snapshot from before
 #    the deactivation: 40001, no such member (it was stored);
-# 9. a promotion of a viewer so: 40001, the viewer stays a viewer.
+# 9. a promotion of a viewer so: 40001, the viewer stays a viewer;
+# 10. as 7, the admin's membership deleted, not deactivated: refused
+#    (42501; the re-read found no membership and let it through).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -40,7 +42,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.s
 ORG=0f910000-0000-4000-8000-000000000000
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['olga', 'adm1', 'adm2', 'adm3', 'adm4', 'adm5', 'adm6', 'adm7', 'adm8',
-														'adm9', 'acc6', 'acc7', 'acc8', 'view9']) u;
+														'adm9', 'adm10', 'acc6', 'acc7', 'acc8', 'acc10', 'view9']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Invites', 'invites');
 INSERT INTO protector.members (id, organization_id, user_id, role, confirmed_at) VALUES
 	('0f910000-0000-4000-8000-0000000000e0', '$ORG', tests.get_supabase_uid('olga'), 'owner', now()),
@@ -53,6 +55,7 @@ INSERT INTO protector.members (id, organization_id, user_id, role, confirmed_at)
 	('0f910000-0000-4000-8000-0000000000e7', '$ORG', tests.get_supabase_uid('adm7'), 'admin', now()),
 	('0f910000-0000-4000-8000-0000000000e8', '$ORG', tests.get_supabase_uid('adm8'), 'admin', now()),
 	('0f910000-0000-4000-8000-0000000000e9', '$ORG', tests.get_supabase_uid('adm9'), 'admin', now()),
+	('0f910000-0000-4000-8000-0000000000ea', '$ORG', tests.get_supabase_uid('adm10'), 'admin', now()),
 	('0f910000-0000-4000-8000-0000000000f9', '$ORG', tests.get_supabase_uid('view9'), 'viewer', now());
 SQL
 failures=0
@@ -209,6 +212,19 @@ as_owner "deactivate_staff('0f910000-0000-4000-8000-0000000000e9', 'fired')"
 wait "$held" || true
 check "9" "a promotion at REPEATABLE READ from before its admin's deactivation is told to retry" "40001 viewer" \
 	"$(first_sqlstate "$WORK/upd9.log") $(member_role view9)"
+
+# 10. the insert under way when the admin's membership is deleted
+PGAPPNAME=ins10 psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('adm10')" \
+	-c "INSERT INTO protector.members (organization_id, user_id, role)
+		SELECT '$ORG', tests.get_supabase_uid('acc10'), 'admin' FROM pg_sleep(1)" \
+	-c "COMMIT" >"$WORK/ins10.log" 2>&1 &
+held=$!
+wait_session ins10 "query LIKE 'INSERT%' AND wait_event = 'PgSleep'"
+psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+	-c "DELETE FROM protector.members WHERE id = '0f910000-0000-4000-8000-0000000000ea'" -c "COMMIT" >/dev/null
+wait "$held" || true
+check "10" "an admin's insert of an admin under way while the admin's membership is deleted is refused" "42501 none" \
+	"$(first_sqlstate "$WORK/ins10.log") $(member_role acc10)"
 
 dropdb "$DB"
 echo "# invitation_races: $failures failed"
