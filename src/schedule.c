@@ -379,7 +379,9 @@ first_reading(int local_day, int minute, TimestampTz later, pg_tz *tz)
  * protector_local_time() reads it, but a time the clocks never showed is
  * the jump over it, and an opening in an hour they pass twice is its
  * first reading (a closing keeps the later: the generous one).  Only
- * where the clocks changed in the three hours before is more asked.
+ * where the clocks changed in the day before (a jump may be a whole day:
+ * Pacific/Apia's), or for an opening in the three hours before, is more
+ * asked.
  */
 static TimestampTz
 local_reading(int local_day, int minute, bool opening, pg_tz *tz)
@@ -391,11 +393,13 @@ local_reading(int local_day, int minute, bool opening, pg_tz *tz)
 	minute %= MINUTES_PER_DAY;
 	/* (midnight is its day's first instant already) */
 	offset = utc_offset_at(later, tz);
-	if (minute == 0 || offset == INT_MIN || offset == utc_offset_at(later - 3 * USECS_PER_HOUR, tz))
+	if (minute == 0 || offset == INT_MIN)
 		return later;
-	if (!shows(later, local_day, minute, tz))
+	if (offset != utc_offset_at(later - 25 * USECS_PER_HOUR, tz) && !shows(later, local_day, minute, tz))
 		return jump_over(local_day, minute, later, tz);
-	return opening ? first_reading(local_day, minute, later, tz) : later;
+	if (opening && offset != utc_offset_at(later - 3 * USECS_PER_HOUR, tz))
+		return first_reading(local_day, minute, later, tz);
+	return later;
 }
 
 /*
@@ -869,11 +873,16 @@ protector_day_has_hours(ServiceRules *rules, int local_day)
 	{
 		DayRanges  *ranges = day_ranges(&span, day);
 
-		/* (a range that holds no time is none: the day is closed) */
+		/*
+		 * (a range that holds no time is none: the day is closed; nor is
+		 * one of the night before that closes as the day begins, at a jump
+		 * over its midnight)
+		 */
 		for (int r = 0; r < ranges->n; r++)
 		{
 			if ((day == local_day || ranges->close[r] > MINUTES_PER_DAY) &&
-				range_instants(ranges, r, day, span.tz, &open, &close))
+				range_instants(ranges, r, day, span.tz, &open, &close) &&
+				(day == local_day || close > protector_local_midnight(local_day, span.tz)))
 				return true;
 		}
 	}

@@ -16,11 +16,12 @@
 -- 3. a day the zone skipped (Pacific/Apia, 2011-12-30, a Friday) had its
 --    Friday hours, read as the next day's: the closed Saturday was open.
 BEGIN;
-SELECT plan(10);
+SELECT plan(12);
 SET LOCAL timezone = 'UTC';
 SELECT make_date(y, 10, 31) - extract(dow FROM make_date(y, 10, 31))::int AS fall,
 	   make_date(y, 3, 31) - extract(dow FROM make_date(y, 3, 31))::int AS spring,
-	   make_date(y, 11, 1) + (7 - extract(dow FROM make_date(y, 11, 1))::int) % 7 AS havana
+	   make_date(y, 11, 1) + (7 - extract(dow FROM make_date(y, 11, 1))::int) % 7 AS havana,
+	   make_date(y, 9, 2) + (7 - extract(dow FROM make_date(y, 9, 2))::int) % 7 AS santiago
 FROM (SELECT extract(year FROM now())::int + 1 AS y) n \gset
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a999000-0000-4000-8000-000000000000', 'Clocks', 'clock-edges');
@@ -29,12 +30,16 @@ INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hou
 	('0a999000-0000-4000-8000-0000000000a2', '0a999000-0000-4000-8000-000000000000', 'Berlin gap', 'Europe/Berlin', '{"sun": [["02:10", "02:50"]]}'),
 	('0a999000-0000-4000-8000-0000000000a5', '0a999000-0000-4000-8000-000000000000', 'Berlin jump', 'Europe/Berlin', '{"sun": [["02:30", "03:15"]]}'),
 	('0a999000-0000-4000-8000-0000000000a3', '0a999000-0000-4000-8000-000000000000', 'Apia', 'Pacific/Apia', '{"fri": [["08:00", "20:00"]]}'),
-	('0a999000-0000-4000-8000-0000000000a4', '0a999000-0000-4000-8000-000000000000', 'Havana', 'America/Havana', '{"sun": [["00:30", "02:00"]]}');
+	('0a999000-0000-4000-8000-0000000000a4', '0a999000-0000-4000-8000-000000000000', 'Havana', 'America/Havana', '{"sun": [["00:30", "02:00"]]}'),
+	('0a999000-0000-4000-8000-0000000000a6', '0a999000-0000-4000-8000-000000000000', 'Apia night', 'Pacific/Apia', '{"thu": [["20:00", "03:00"]]}'),
+	('0a999000-0000-4000-8000-0000000000a7', '0a999000-0000-4000-8000-000000000000', 'Santiago', 'America/Santiago', '{"sat": [["22:00", "00:30"]]}');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance) VALUES
 	('0a999000-0000-4000-8000-0000000005a1', '0a999000-0000-4000-8000-000000000000', '0a999000-0000-4000-8000-0000000000a1',
 	 'Night', '30 minutes', '30 minutes', '1100 days'),
 	('0a999000-0000-4000-8000-0000000005a2', '0a999000-0000-4000-8000-000000000000', '0a999000-0000-4000-8000-0000000000a2',
-	 'Gap', '15 minutes', '15 minutes', '1100 days');
+	 'Gap', '15 minutes', '15 minutes', '1100 days'),
+	('0a999000-0000-4000-8000-0000000005a7', '0a999000-0000-4000-8000-000000000000', '0a999000-0000-4000-8000-0000000000a7',
+	 'Late', '30 minutes', '30 minutes', '1100 days');
 
 -- 1. the first 02:30 is 00:30 UTC (CEST, +2); 04:00 CET (+1) is 03:00
 -- UTC: 2.5 hours, five 30-minute slots
@@ -69,6 +74,21 @@ SELECT results_eq($$SELECT local_date, opens_at FROM protector.get_venue_schedul
 	'Apia''s Fridays around the day it skipped: 2011-12-23 and 2012-01-06, not 2011-12-30');
 SELECT is(protector.is_venue_open('0a999000-0000-4000-8000-0000000000a3', '2011-12-31 09:00+14'), false,
 	'... and the Saturday after the skipped Friday is closed');
+-- Thursday 20:00-03:00 on 2011-12-29 runs into the skipped Friday: it
+-- closes at the jump (Thursday's 24:00 at -10, 10:00 UTC; it ran on to
+-- Saturday 03:00)
+SELECT results_eq($$SELECT opens_at, closes_at FROM protector.get_venue_schedule('0a999000-0000-4000-8000-0000000000a6', '2011-12-29', '2011-12-29')$$,
+	$$VALUES ('2011-12-30 06:00+00'::timestamptz, '2011-12-30 10:00+00'::timestamptz)$$,
+	'Apia, Thursday 20:00-03:00 into the skipped day: closes at the jump (a jump of a whole day)');
+
+-- 4. Santiago's Saturday 22:00-00:30 on the night Sunday's 00:00 jumps to
+-- 01:00 closes at the jump, Sunday's first instant: Sunday has no hours,
+-- and a booking then is told the venue is closed (it was "open that day,
+-- but not long enough")
+SELECT throws_ok(format($$SELECT protector.validate_slot('0a999000-0000-4000-8000-0000000005a7',
+		(%L::date + time '10:00') AT TIME ZONE 'America/Santiago', 1)$$, :'santiago'),
+	'22023', 'the venue of service "Late" is closed on that day',
+	'Santiago: a Sunday whose only hours are the night before''s, ending at the jump over its midnight, is closed');
 
 SELECT * FROM finish();
 ROLLBACK;
