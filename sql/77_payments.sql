@@ -580,8 +580,13 @@ BEGIN
 	UPDATE protector_internal.cancellation_terms t
 	SET refunded_by_terms = t.refunded_by_terms OPERATOR(pg_catalog.+) GREATEST(v_refund, 0),
 		late_paid = t.late_paid OPERATOR(pg_catalog.+) v_late,
-		-- (the policy keeps this money less its share)
-		kept = t.kept OPERATOR(pg_catalog.+) v_late OPERATOR(pg_catalog.-) GREATEST(v_refund, 0)
+		-- (the policy keeps this money less its share, beside what the
+		-- booking held before it: a payment deleted since the terms were
+		-- set left it less than they kept)
+		-- (LEAST passes over a NULL: none under a fee)
+		kept = CASE WHEN t.kept IS NOT NULL
+					THEN LEAST(t.kept, GREATEST(v_paid OPERATOR(pg_catalog.-) v_late OPERATOR(pg_catalog.-) v_refunded, 0))
+						 OPERATOR(pg_catalog.+) v_late OPERATOR(pg_catalog.-) GREATEST(v_refund, 0) END
 	WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.booking_id;
 	IF v_refund OPERATOR(pg_catalog.>) 0 THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)

@@ -7031,7 +7031,10 @@ CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, 
 					   AND (NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent
 							OR (NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
 								AND (NEW.venue_id IS DISTINCT FROM OLD.venue_id OR NOT NEW.during <@ OLD.during
-									 OR OLD.status <> ALL ('{held,pending,confirmed,in_progress}'::protector.booking_status[])))))
+									 OR OLD.status <> ALL ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+									 -- (a hold confirmed: one that ran out held
+									 -- nothing, and its agent's shift may be gone)
+									 OR (OLD.status = 'held' AND NEW.status <> 'held')))))
 	EXECUTE FUNCTION protector_internal.agent_shift_check();
 
 -- A member leaves a venue (their staff_venues row goes) only once they
@@ -12151,8 +12154,13 @@ BEGIN
 	UPDATE protector_internal.cancellation_terms t
 	SET refunded_by_terms = t.refunded_by_terms OPERATOR(pg_catalog.+) GREATEST(v_refund, 0),
 		late_paid = t.late_paid OPERATOR(pg_catalog.+) v_late,
-		-- (the policy keeps this money less its share)
-		kept = t.kept OPERATOR(pg_catalog.+) v_late OPERATOR(pg_catalog.-) GREATEST(v_refund, 0)
+		-- (the policy keeps this money less its share, beside what the
+		-- booking held before it: a payment deleted since the terms were
+		-- set left it less than they kept)
+		-- (LEAST passes over a NULL: none under a fee)
+		kept = CASE WHEN t.kept IS NOT NULL
+					THEN LEAST(t.kept, GREATEST(v_paid OPERATOR(pg_catalog.-) v_late OPERATOR(pg_catalog.-) v_refunded, 0))
+						 OPERATOR(pg_catalog.+) v_late OPERATOR(pg_catalog.-) GREATEST(v_refund, 0) END
 	WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.booking_id;
 	IF v_refund OPERATOR(pg_catalog.>) 0 THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
@@ -16276,7 +16284,7 @@ COMMENT ON FUNCTION protector_internal.lock_seen(integer, uuid, boolean) IS
 GRANT EXECUTE ON FUNCTION protector_internal.lock_booking_services(uuid[]), protector_internal.lock_seen(integer, uuid, boolean)
 	TO authenticated, service_role;
 
-CREATE FUNCTION protector_internal.lock_member_manager(p_organization_id uuid, p_owners boolean)
+CREATE FUNCTION protector_internal.lock_member_manager(p_organization_id uuid, p_owners boolean, p_deleting boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -16298,6 +16306,10 @@ BEGIN
 	END IF;
 	-- (none: the policies would refuse one who never was a member, but one
 	-- removed while the write was under way passed them on its snapshot)
+	-- (a statement deleting its writer's row with others saw it gone)
+	IF NOT FOUND AND p_deleting THEN
+		RETURN;
+	END IF;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('forbidden', 'you are no member of this organization',
 			'Members are managed by the organization''s owners and admins; a membership removed while this change was written is gone.');
@@ -16310,7 +16322,7 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.lock_member_manager(uuid, boolean) IS
+COMMENT ON FUNCTION protector_internal.lock_member_manager(uuid, boolean, boolean) IS
 'Asks the signed-in member''s own membership again as it is now (locked FOR SHARE above READ COMMITTED) and refuses (42501) one that may no longer manage members (owners'' rows: p_owners)';
 
 CREATE FUNCTION protector_internal.lock_member_writer()
@@ -16323,7 +16335,8 @@ BEGIN
 		PERFORM protector_internal.lock_member_manager(
 			CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN OLD.organization_id ELSE NEW.organization_id END,
 			(TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.role OPERATOR(pg_catalog.=) 'owner')
-			OR (TG_OP OPERATOR(pg_catalog.<>) 'INSERT' AND OLD.role OPERATOR(pg_catalog.=) 'owner'));
+			OR (TG_OP OPERATOR(pg_catalog.<>) 'INSERT' AND OLD.role OPERATOR(pg_catalog.=) 'owner'),
+			TG_OP OPERATOR(pg_catalog.=) 'DELETE');
 	END IF;
 	RETURN CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN OLD ELSE NEW END;
 END
@@ -16333,7 +16346,7 @@ COMMENT ON FUNCTION protector_internal.lock_member_writer() IS
 CREATE TRIGGER lock_member_writer BEFORE INSERT OR UPDATE OR DELETE ON protector.members
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.lock_member_writer();
-GRANT EXECUTE ON FUNCTION protector_internal.lock_member_manager(uuid, boolean) TO authenticated, service_role;
+GRANT EXECUTE ON FUNCTION protector_internal.lock_member_manager(uuid, boolean, boolean) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

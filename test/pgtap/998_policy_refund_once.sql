@@ -7,7 +7,7 @@
 -- refund itself raised (the search for a pending refund skipped the row
 -- being changed).
 BEGIN;
-SELECT plan(19);
+SELECT plan(21);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['pr_owner', 'pr_finance']) u;
 INSERT INTO protector.organizations (id, name, slug, currency, timezone)
@@ -156,6 +156,23 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT kept FROM protector_internal.cancellation_terms WHERE booking_id = :'b8'), 80.00,
 	'... the terms keep 80: 120 - 60, and 40 - 20 of the late payment');
 SELECT tests.authenticate_as('pr_owner');
+
+-- b9: 100 + 20 paid, cancelled (50% x 120 = 60 pending, 60 kept); the
+-- owner deletes the 20 (a payment recorded twice, say): the booking holds
+-- 40; 40 more paid later comes back by half, at most 50% x 140 - 60 = 10
+-- (it was refused: the terms still kept 60 of what the booking no longer
+-- held)
+SELECT protector.create_booking('0a998000-0000-4000-8000-0000000005a1', NULL,
+								date_trunc('hour', now()) + interval '38 hours', 4) ->> 'id' AS b9 \gset
+SELECT protector.record_payment(:'b9', 100, 'stripe', 'pi_9') IS NOT NULL AS paid \gset
+SELECT protector.record_payment(:'b9', 20, 'stripe', 'pi_9b') IS NOT NULL AS paid \gset
+SELECT protector.cancel_booking(:'b9') IS NOT NULL AS cancelled \gset
+DELETE FROM protector.payments WHERE provider_reference = 'pi_9b';
+SELECT is((SELECT r ->> 'amount_paid' FROM protector.record_payment(:'b9', 40, 'stripe', 'pi_9c') r), '140.00',
+	'a payment deleted after the cancellation, then 40 more: recorded, 100 + 40 = 140 paid');
+SELECT is((SELECT string_agg(amount::text, ' ' ORDER BY amount DESC) FROM protector.payments
+		   WHERE booking_id = :'b9' AND kind = 'refund' AND status = 'pending'),
+	'60.00 10.00', '... 10 of it back (50% x 140 - 60), beside the pending 60');
 
 -- b5, under a fee (Tiers): 120 paid, cancelled 31 hours ahead, 50% x
 -- 120 = 60 fee, 60 pending; that pending refund raised to 100 gives 40
