@@ -287,7 +287,7 @@ CREATE TRIGGER lock_inviter BEFORE INSERT ON protector.staff_invitations
 -- is the policies' to refuse.  protector's own SECURITY DEFINER code (a
 -- founding owner, an invitation activated, a member confirming or
 -- leaving) answers for its writes.
-CREATE FUNCTION protector_internal.lock_member_manager(p_organization_id uuid, p_owners boolean)
+CREATE FUNCTION protector_internal.lock_member_manager(p_organization_id uuid, p_owners boolean, p_deleting boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -309,6 +309,10 @@ BEGIN
 	END IF;
 	-- (none: the policies would refuse one who never was a member, but one
 	-- removed while the write was under way passed them on its snapshot)
+	-- (a statement deleting its writer's row with others saw it gone)
+	IF NOT FOUND AND p_deleting THEN
+		RETURN;
+	END IF;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('forbidden', 'you are no member of this organization',
 			'Members are managed by the organization''s owners and admins; a membership removed while this change was written is gone.');
@@ -321,7 +325,7 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.lock_member_manager(uuid, boolean) IS
+COMMENT ON FUNCTION protector_internal.lock_member_manager(uuid, boolean, boolean) IS
 'Asks the signed-in member''s own membership again as it is now (locked FOR SHARE above READ COMMITTED) and refuses (42501) one that may no longer manage members (owners'' rows: p_owners)';
 
 CREATE FUNCTION protector_internal.lock_member_writer()
@@ -334,7 +338,8 @@ BEGIN
 		PERFORM protector_internal.lock_member_manager(
 			CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN OLD.organization_id ELSE NEW.organization_id END,
 			(TG_OP OPERATOR(pg_catalog.<>) 'DELETE' AND NEW.role OPERATOR(pg_catalog.=) 'owner')
-			OR (TG_OP OPERATOR(pg_catalog.<>) 'INSERT' AND OLD.role OPERATOR(pg_catalog.=) 'owner'));
+			OR (TG_OP OPERATOR(pg_catalog.<>) 'INSERT' AND OLD.role OPERATOR(pg_catalog.=) 'owner'),
+			TG_OP OPERATOR(pg_catalog.=) 'DELETE');
 	END IF;
 	RETURN CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN OLD ELSE NEW END;
 END
@@ -410,7 +415,10 @@ CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, 
 					   AND (NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent
 							OR (NEW.status = ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
 								AND (NEW.venue_id IS DISTINCT FROM OLD.venue_id OR NOT NEW.during <@ OLD.during
-									 OR OLD.status <> ALL ('{held,pending,confirmed,in_progress}'::protector.booking_status[])))))
+									 OR OLD.status <> ALL ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
+									 -- (a hold confirmed: one that ran out held
+									 -- nothing, and its agent's shift may be gone)
+									 OR (OLD.status = 'held' AND NEW.status <> 'held')))))
 	EXECUTE FUNCTION protector_internal.agent_shift_check();
 
 -- A member's schedule lock (class id 1886547719), as shift_check() takes

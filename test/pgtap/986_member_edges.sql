@@ -14,7 +14,7 @@
 --    confirming could never decline: their joining, which protector
 --    records, counted as history of their own.
 BEGIN;
-SELECT plan(9);
+SELECT plan(10);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['me_owner', 'me_victim', 'me_nina', 'me_flood']) u;
 UPDATE auth.users SET email_confirmed_at = now();
@@ -91,6 +91,18 @@ WHERE user_id = tests.get_supabase_uid('me_nina') \gset
 SELECT tests.authenticate_as('me_nina');
 SELECT lives_ok($$SELECT protector.leave_organization('0a986000-0000-4000-8000-000000000000')$$,
 	'a member who joined by an invitation and was deactivated before confirming declines it (their joining is no history of theirs)');
+SELECT tests.clear_authentication();
+
+-- 4. an admin deletes members, themselves among them, in one statement
+-- (the writer's own row, gone first, was taken for "no member")
+INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
+SELECT '0a986000-0000-4000-8000-000000000000', tests.get_supabase_uid(u), 'admin', now() FROM unnest(ARRAY['me_victim']) u
+ON CONFLICT (organization_id, user_id) DO UPDATE SET role = 'admin', active = true, confirmed_at = now();
+INSERT INTO protector.members (organization_id, user_id, role) VALUES
+	('0a986000-0000-4000-8000-000000000000', tests.get_supabase_uid('me_flood'), 'agent');
+SELECT tests.authenticate_as('me_victim');
+SELECT lives_ok($$DELETE FROM protector.members WHERE organization_id = '0a986000-0000-4000-8000-000000000000' AND role IN ('admin', 'agent')$$,
+	'an admin deleting admins and agents, themselves first, in one statement: done');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();

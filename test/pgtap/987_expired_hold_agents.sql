@@ -3,7 +3,7 @@
 -- shift under it from being deleted ("would be left without a shift")
 -- and counted in get_staff_schedule's assigned bookings.
 BEGIN;
-SELECT plan(4);
+SELECT plan(5);
 SET LOCAL timezone = 'UTC';
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['eh_manager', 'eh_agent']) u;
@@ -45,6 +45,12 @@ SELECT tests.authenticate_as('eh_manager');
 SELECT lives_ok($$DELETE FROM protector.staff_shifts WHERE id = '0a987000-0000-4000-8000-0000000000f1'$$,
 	'... with only the hold that ran out under it, it is (that hold holds nothing)');
 SELECT is((SELECT count(*)::int FROM protector.staff_shifts WHERE id = '0a987000-0000-4000-8000-0000000000f1'), 0, '... and gone');
+-- ... and the hold that ran out, confirmed by staff now, is checked as a
+-- booking that becomes active again: its agent has no shift left
+SELECT tests.clear_authentication();
+SELECT throws_ok($$UPDATE protector.bookings SET status = 'confirmed', hold_expires_at = NULL
+				   WHERE id = '0a987000-0000-4000-8000-0000000000b1'$$, '23P01', NULL,
+	'a hold that ran out, confirmed once its agent''s shift is gone, is refused (its agent is not on shift)');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
