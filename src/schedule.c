@@ -726,10 +726,18 @@ always_reach(const ServiceRules *rules, ScheduleSpan *span, int day, TimestampTz
 		{
 			TimestampTz furthest = close;
 
+			/*
+			 * (read as the day's slots read their ranges: a closing the
+			 * clocks skip is the jump, and a range that holds no time
+			 * reaches nowhere)
+			 */
 			for (int r = 0; r < next->n; r++)
 			{
-				if (next->open[r] == 0)
-					furthest = Max(furthest, protector_local_time(d, next->close[r], span->tz));
+				TimestampTz open;
+				TimestampTz end;
+
+				if (next->open[r] == 0 && range_instants(next, r, d, span->tz, &open, &end))
+					furthest = Max(furthest, end);
 			}
 			close = furthest;
 			break;

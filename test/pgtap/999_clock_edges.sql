@@ -16,7 +16,7 @@
 -- 3. a day the zone skipped (Pacific/Apia, 2011-12-30, a Friday) had its
 --    Friday hours, read as the next day's: the closed Saturday was open.
 BEGIN;
-SELECT plan(12);
+SELECT plan(13);
 SET LOCAL timezone = 'UTC';
 SELECT make_date(y, 10, 31) - extract(dow FROM make_date(y, 10, 31))::int AS fall,
 	   make_date(y, 3, 31) - extract(dow FROM make_date(y, 3, 31))::int AS spring,
@@ -32,14 +32,17 @@ INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hou
 	('0a999000-0000-4000-8000-0000000000a3', '0a999000-0000-4000-8000-000000000000', 'Apia', 'Pacific/Apia', '{"fri": [["08:00", "20:00"]]}'),
 	('0a999000-0000-4000-8000-0000000000a4', '0a999000-0000-4000-8000-000000000000', 'Havana', 'America/Havana', '{"sun": [["00:30", "02:00"]]}'),
 	('0a999000-0000-4000-8000-0000000000a6', '0a999000-0000-4000-8000-000000000000', 'Apia night', 'Pacific/Apia', '{"thu": [["20:00", "03:00"]]}'),
-	('0a999000-0000-4000-8000-0000000000a7', '0a999000-0000-4000-8000-000000000000', 'Santiago', 'America/Santiago', '{"sat": [["22:00", "00:30"]]}');
+	('0a999000-0000-4000-8000-0000000000a7', '0a999000-0000-4000-8000-000000000000', 'Santiago', 'America/Santiago', '{"sat": [["22:00", "00:30"]]}'),
+	('0a999000-0000-4000-8000-0000000000a8', '0a999000-0000-4000-8000-000000000000', 'Berlin always', 'Europe/Berlin', '{}');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance) VALUES
 	('0a999000-0000-4000-8000-0000000005a1', '0a999000-0000-4000-8000-000000000000', '0a999000-0000-4000-8000-0000000000a1',
 	 'Night', '30 minutes', '30 minutes', '1100 days'),
 	('0a999000-0000-4000-8000-0000000005a2', '0a999000-0000-4000-8000-000000000000', '0a999000-0000-4000-8000-0000000000a2',
 	 'Gap', '15 minutes', '15 minutes', '1100 days'),
 	('0a999000-0000-4000-8000-0000000005a7', '0a999000-0000-4000-8000-000000000000', '0a999000-0000-4000-8000-0000000000a7',
-	 'Late', '30 minutes', '30 minutes', '1100 days');
+	 'Late', '30 minutes', '30 minutes', '1100 days'),
+	('0a999000-0000-4000-8000-0000000005a8', '0a999000-0000-4000-8000-000000000000', '0a999000-0000-4000-8000-0000000000a8',
+	 'Long', '4 hours 30 minutes', '60 minutes', '1100 days');
 
 -- 1. the first 02:30 is 00:30 UTC (CEST, +2); 04:00 CET (+1) is 03:00
 -- UTC: 2.5 hours, five 30-minute slots
@@ -80,6 +83,17 @@ SELECT is(protector.is_venue_open('0a999000-0000-4000-8000-0000000000a3', '2011-
 SELECT results_eq($$SELECT opens_at, closes_at FROM protector.get_venue_schedule('0a999000-0000-4000-8000-0000000000a6', '2011-12-29', '2011-12-29')$$,
 	$$VALUES ('2011-12-30 06:00+00'::timestamptz, '2011-12-30 10:00+00'::timestamptz)$$,
 	'Apia, Thursday 20:00-03:00 into the skipped day: closes at the jump (a jump of a whole day)');
+
+-- 3b. open around the clock, with special hours 00:00-02:30 on the
+-- spring-forward Sunday: Saturday's slots reach into them only until the
+-- jump (01:00 UTC), so the last 4.5-hour slot starts 20:00 UTC and ends
+-- 00:30 UTC (02:30 read with the offset before the jump let one run to
+-- 01:30 UTC, past the venue's closing)
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, closed, special_hours)
+SELECT '0a999000-0000-4000-8000-000000000000', '0a999000-0000-4000-8000-0000000000a8', :'spring'::date, false, '[["00:00", "02:30"]]';
+SELECT is((SELECT max(slot_end) FROM protector.get_available_slots('0a999000-0000-4000-8000-0000000005a8', :'spring'::date - 1)),
+	(:'spring'::date + time '00:30')::timestamptz,
+	'open around the clock into special hours closing in the skipped hour: Saturday''s slots end by the jump');
 
 -- 4. Santiago's Saturday 22:00-00:30 on the night Sunday's 00:00 jumps to
 -- 01:00 closes at the jump, Sunday's first instant: Sunday has no hours,
