@@ -312,6 +312,23 @@ compare_int64(const void *a, const void *b)
 }
 
 /*
+ * The reservation locks of n services' keys (sorted here, in place), each
+ * once, in key order: two transactions taking several never wait for each
+ * other in a cycle.
+ */
+static void
+lock_service_keys(int64 *keys, int n)
+{
+	qsort(keys, n, sizeof(int64), compare_int64);
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0 && keys[i] == keys[i - 1])
+			continue;
+		lock_key(&service_lock, keys[i]);
+	}
+}
+
+/*
  * protector.service_lock_key(p_service_id uuid) returns bigint
  *
  * The key of the advisory lock protector takes for a service.
@@ -462,13 +479,7 @@ protector_lock_services(PG_FUNCTION_ARGS)
 	keys = palloc(sizeof(int64) * distinct);
 	for (int i = 0; i < distinct; i++)
 		keys[i] = protector_service_lock_key(DatumGetUUIDP(elems[i]));
-	qsort(keys, distinct, sizeof(int64), compare_int64);
-	for (int i = 0; i < distinct; i++)
-	{
-		if (i > 0 && keys[i] == keys[i - 1])
-			continue;
-		lock_key(&service_lock, keys[i]);
-	}
+	lock_service_keys(keys, distinct);
 	PG_RETURN_VOID();
 }
 
@@ -523,15 +534,8 @@ protector_lock_booking_services(PG_FUNCTION_ARGS)
 	protector_require_arg(fcinfo, 0, "p_booking_ids");
 	values[0] = PG_GETARG_DATUM(0);
 	(void) protector_read(&read, values, NULL, copy_service_key, &list);
-	if (list.n == 0)
-		PG_RETURN_VOID();
-	qsort(list.keys, list.n, sizeof(int64), compare_int64);
-	for (int i = 0; i < list.n; i++)
-	{
-		if (i > 0 && list.keys[i] == list.keys[i - 1])
-			continue;
-		lock_key(&service_lock, list.keys[i]);
-	}
+	if (list.n > 0)
+		lock_service_keys(list.keys, list.n);
 	PG_RETURN_VOID();
 }
 
