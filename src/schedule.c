@@ -249,6 +249,61 @@ parse_week(Jsonb *hours, const char *what, Week *week)
 static int	utc_offset_at(TimestampTz ts, pg_tz *tz);
 static int	local_day_of(TimestampTz ts, pg_tz *tz);
 
+/* a test of an instant in zone tz, against arg (a day, an offset, a time) */
+typedef bool (*InstantTest) (TimestampTz ts, pg_tz *tz, int64 arg);
+
+static bool
+on_local_day(TimestampTz ts, pg_tz *tz, int64 local_day)
+{
+	return local_day_of(ts, tz) == local_day;
+}
+
+static bool
+at_offset(TimestampTz ts, pg_tz *tz, int64 offset)
+{
+	return utc_offset_at(ts, tz) == offset;
+}
+
+/*
+ * The earliest of the quarter hours in the three hours before later at
+ * which test holds, else later.  (Offsets move by whole quarter hours
+ * since 1970, so an earlier reading of a local time falls on one.)
+ */
+static TimestampTz
+earliest_quarter_hour(TimestampTz later, InstantTest test, pg_tz *tz, int64 arg)
+{
+	for (int k = 12; k >= 1; k--)
+	{
+		TimestampTz t = later - k * 15 * USECS_PER_MINUTE;
+
+		if (test(t, tz, arg))
+			return t;
+	}
+	return later;
+}
+
+/*
+ * Where test turns true in (before, at], test false at before and true
+ * at at: found to the second (offsets change on whole seconds).
+ */
+static TimestampTz
+bisect_to_second(TimestampTz before, TimestampTz at, InstantTest test, pg_tz *tz, int64 arg)
+{
+	while (at - before > USECS_PER_SEC)
+	{
+		TimestampTz mid = before + (at - before) / 2;
+
+		mid -= ((mid % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;	/* down to the second */
+		if (mid <= before)
+			break;
+		if (test(mid, tz, arg))
+			at = mid;
+		else
+			before = mid;
+	}
+	return at;
+}
+
 /*
  * A local time as PostgreSQL reads it: one the clocks pass twice (going
  * back) as its later instant, one they skip with the offset before the
@@ -291,19 +346,6 @@ protector_local_time(int local_day, int minute, pg_tz *tz)
 	return local_time_read(local_day, minute, tz);
 }
 
-/* does the clock of zone tz show minute of local_day at ts (to the second)? */
-static bool
-shows(TimestampTz ts, int local_day, int minute, pg_tz *tz)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-	int			tzoff;
-
-	return timestamp2tm(ts, &tzoff, &tm, &fsec, NULL, tz) == 0 && tm.tm_sec == 0 && fsec == 0 &&
-		date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE == local_day &&
-		tm.tm_hour * 60 + tm.tm_min == minute;
-}
-
 /* the local time the clock shows at ts, in microseconds from the local days' epoch */
 static int64
 local_usecs(TimestampTz ts, pg_tz *tz)
@@ -318,6 +360,20 @@ local_usecs(TimestampTz ts, pg_tz *tz)
 			tm.tm_hour * SECS_PER_HOUR + tm.tm_min * SECS_PER_MINUTE + tm.tm_sec) * USECS_PER_SEC + fsec;
 }
 
+/* minute of local_day as local_usecs() counts it */
+static int64
+local_minute_usecs(int local_day, int minute)
+{
+	return ((int64) local_day * MINUTES_PER_DAY + minute) * USECS_PER_MINUTE;
+}
+
+/* does the clock show the local time asked (local_minute_usecs) at ts? */
+static bool
+shows(TimestampTz ts, pg_tz *tz, int64 asked)
+{
+	return local_usecs(ts, tz) == asked;
+}
+
 /*
  * The instant the clocks jumped over minute of local_day, a time they
  * never showed (a spring-forward gap).  PostgreSQL reads such a time
@@ -330,48 +386,12 @@ local_usecs(TimestampTz ts, pg_tz *tz)
 static TimestampTz
 jump_over(int local_day, int minute, TimestampTz read, pg_tz *tz)
 {
-	int			after = utc_offset_at(read, tz);
 	int64		shown = local_usecs(read, tz);
-	int64		asked = ((int64) local_day * MINUTES_PER_DAY + minute) * USECS_PER_MINUTE;
-	TimestampTz before;
-	TimestampTz at = read;
+	int64		asked = local_minute_usecs(local_day, minute);
 
 	if (shown == PG_INT64_MIN || shown <= asked)
 		return read;
-	before = read - (shown - asked);
-	while (at - before > USECS_PER_SEC)
-	{
-		TimestampTz mid = before + (at - before) / 2;
-
-		mid -= ((mid % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;	/* down to the second */
-		if (mid <= before)
-			break;
-		if (utc_offset_at(mid, tz) == after)
-			at = mid;
-		else
-			before = mid;
-	}
-	return at;
-}
-
-/*
- * The first instant whose clock shows minute of local_day, of a time
- * PostgreSQL read as later: in an hour the clocks pass twice, the earlier
- * (a venue opening at 02:30 on the night Berlin goes back opened an hour
- * late).  As protector_local_midnight() looks for an earlier midnight: in
- * the three hours before, in quarter hours.
- */
-static TimestampTz
-first_reading(int local_day, int minute, TimestampTz later, pg_tz *tz)
-{
-	for (int k = 12; k >= 1; k--)
-	{
-		TimestampTz t = later - k * 15 * USECS_PER_MINUTE;
-
-		if (shows(t, local_day, minute, tz))
-			return t;
-	}
-	return later;
+	return bisect_to_second(read - (shown - asked), read, at_offset, tz, utc_offset_at(read, tz));
 }
 
 /*
@@ -395,10 +415,16 @@ local_reading(int local_day, int minute, bool opening, pg_tz *tz)
 	offset = utc_offset_at(later, tz);
 	if (minute == 0 || offset == INT_MIN)
 		return later;
-	if (offset != utc_offset_at(later - 25 * USECS_PER_HOUR, tz) && !shows(later, local_day, minute, tz))
+	if (offset != utc_offset_at(later - 25 * USECS_PER_HOUR, tz) &&
+		!shows(later, tz, local_minute_usecs(local_day, minute)))
 		return jump_over(local_day, minute, later, tz);
+	/*
+	 * (an opening in an hour the clocks pass twice: its first reading, as
+	 * protector_local_midnight() looks for an earlier midnight; a venue
+	 * opening at 02:30 on the night Berlin goes back opened an hour late)
+	 */
 	if (opening && offset != utc_offset_at(later - 3 * USECS_PER_HOUR, tz))
-		return first_reading(local_day, minute, later, tz);
+		return earliest_quarter_hour(later, shows, tz, local_minute_usecs(local_day, minute));
 	return later;
 }
 
@@ -476,39 +502,15 @@ TimestampTz
 protector_local_midnight(int local_day, pg_tz *tz)
 {
 	TimestampTz later = local_time_read(local_day, 0, tz);
-	TimestampTz on_day = later;
-	TimestampTz before;
+	TimestampTz on_day;
 	int			offset = utc_offset_at(later, tz);
 
 	/* no change of offset in the three hours before: PostgreSQL's reading */
 	if (offset != INT_MIN && offset == utc_offset_at(later - 3 * USECS_PER_HOUR, tz))
 		return later;
-
-	for (int k = 12; k >= 1; k--)
-	{
-		TimestampTz t = later - k * 15 * USECS_PER_MINUTE;
-
-		if (local_day_of(t, tz) == local_day)
-		{
-			on_day = t;
-			break;
-		}
-	}
-	/* the change of day lies in (before, on_day]: bisect to the second */
-	before = on_day - 15 * USECS_PER_MINUTE;
-	while (on_day - before > USECS_PER_SEC)
-	{
-		TimestampTz mid = before + (on_day - before) / 2;
-
-		mid -= ((mid % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;	/* down to the second */
-		if (mid <= before)
-			break;
-		if (local_day_of(mid, tz) == local_day)
-			on_day = mid;
-		else
-			before = mid;
-	}
-	return on_day;
+	on_day = earliest_quarter_hour(later, on_local_day, tz, local_day);
+	/* the change of day lies in (on_day - 15 minutes, on_day] */
+	return bisect_to_second(on_day - 15 * USECS_PER_MINUTE, on_day, on_local_day, tz, local_day);
 }
 
 /* ---------- service rules ---------- */
