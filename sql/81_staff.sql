@@ -283,8 +283,10 @@ CREATE TRIGGER lock_inviter BEFORE INSERT ON protector.staff_invitations
 -- withdraw), under REPEATABLE READ and SERIALIZABLE locked FOR SHARE (one
 -- changed since the snapshot: 40001).  Not locked under READ COMMITTED:
 -- the row written is locked first, so two admins writing each other's
--- rows deadlocked (40P01).  Someone who is no member of the organization
--- is the policies' to refuse.  protector's own SECURITY DEFINER code (a
+-- rows deadlocked (40P01).  A writer with no membership is refused too
+-- (one removed while the write was under way passed the policies on its
+-- snapshot), but in a delete: a statement deleting its writer's row with
+-- others sees it gone.  protector's own SECURITY DEFINER code (a
 -- founding owner, an invitation activated, a member confirming or
 -- leaving) answers for its writes.
 CREATE FUNCTION protector_internal.lock_member_manager(p_organization_id uuid, p_owners boolean, p_deleting boolean)
