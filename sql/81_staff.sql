@@ -963,6 +963,65 @@ COMMENT ON FUNCTION protector_internal.lock_member_work(uuid, uuid, uuid) IS
 'Internal: locks a member''s live bookings, open tasks and shifts not ended (id order), before the member''s row is';
 GRANT EXECUTE ON FUNCTION protector_internal.lock_member_work(uuid, uuid, uuid) TO authenticated, service_role;
 
+-- The signed-in member's own row, share-locked by an RPC that changes
+-- another member (lock_member_change), in the order of the two rows' ids:
+-- before the member's work and row when it sorts first, after them
+-- otherwise.  The change's staff_activity row names its writer (a foreign
+-- key: KEY SHARE of the writer's row), so two admins deactivating each
+-- other, each holding the other's row FOR UPDATE, waited for their own
+-- and deadlocked (40P01).  Taken in id order, one waits before it holds
+-- either row, and then finds its own membership changed
+-- (lock_member_manager, 42501).  Only the caller's own row, as the owner
+-- (members may not write their own row, which FOR SHARE asks).
+CREATE FUNCTION protector_internal.lock_own_membership(p_organization_id uuid, p_member_id uuid, p_first boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND m.user_id OPERATOR(pg_catalog.=) protector.current_user_id()
+	  AND CASE WHEN p_first THEN m.id OPERATOR(pg_catalog.<) p_member_id ELSE m.id OPERATOR(pg_catalog.>) p_member_id END
+	FOR SHARE;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_own_membership(uuid, uuid, boolean) IS
+'Internal: share-locks the signed-in user''s membership in the organization when its id sorts before p_member_id (p_first) or after it';
+
+-- The member an RPC changes (deactivate_staff, update_staff_permissions):
+-- authorized for members.manage and locked FOR UPDATE, with (p_work) what
+-- is theirs before their row (lock_member_work) and the caller's own
+-- membership in id order (lock_own_membership).  As the caller, under RLS.
+CREATE FUNCTION protector_internal.lock_member_change(p_member_id uuid, p_work boolean)
+RETURNS protector.members
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m protector.members;
+BEGIN
+	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member');
+	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	PERFORM protector_internal.lock_own_membership(m.organization_id, m.id, true);
+	IF p_work THEN
+		PERFORM protector_internal.lock_member_work(m.organization_id, m.user_id, m.id);
+	END IF;
+	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
+	PERFORM protector_internal.lock_own_membership(m.organization_id, m.id, false);
+	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	-- (gone from the caller's sight while authorize_row waited for its lock:
+	-- the caller was deactivated meanwhile, say, by the member in question)
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'member not found');
+	END IF;
+	RETURN m;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_member_change(uuid, boolean) IS
+'Internal: the member an RPC changes, authorized (members.manage) and locked, with their work (p_work) and the caller''s own membership in a deadlock-free order';
+GRANT EXECUTE ON FUNCTION protector_internal.lock_member_change(uuid, boolean) TO authenticated, service_role;
+
 -- What a membership's leaving would delete or unlink: shifts, entries in
 -- staff_activity, bookings as their agent, tasks as their assignee.
 CREATE FUNCTION protector_internal.member_has_history(p_organization_id uuid, p_user_id uuid, p_member_id uuid)
@@ -1120,18 +1179,7 @@ BEGIN
 	END IF;
 	-- a role that sees no tasks releases what is theirs
 	-- (release_on_role_change): that first, then the member's row
-	IF NOT protector_internal.role_sees_tasks(p_role) THEN
-		PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member');
-		SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
-		PERFORM protector_internal.lock_member_work(m.organization_id, m.user_id, m.id);
-	END IF;
-	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
-	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
-	-- (gone from the caller's sight while authorize_row waited for its lock:
-	-- the caller was deactivated meanwhile, say, by the member in question)
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', 'member not found');
-	END IF;
+	m := protector_internal.lock_member_change(p_member_id, NOT protector_internal.role_sees_tasks(p_role));
 	v_old := m.role;
 	IF v_old OPERATOR(pg_catalog.=) 'owner' OR p_role OPERATOR(pg_catalog.=) 'owner' THEN
 		PERFORM protector_internal.authorize(m.organization_id, 'members.manage_owners', 'member');
@@ -1487,17 +1535,8 @@ AS $$
 DECLARE
 	m protector.members;
 BEGIN
-	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member');
-	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	-- what is theirs first, then the member's row (lock_member_work)
-	PERFORM protector_internal.lock_member_work(m.organization_id, m.user_id, m.id);
-	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
-	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
-	-- (gone from the caller's sight while authorize_row waited for its lock:
-	-- the caller was deactivated meanwhile, say, by the member in question)
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', 'member not found');
-	END IF;
+	m := protector_internal.lock_member_change(p_member_id, true);
 	IF m.role OPERATOR(pg_catalog.=) 'owner' THEN
 		PERFORM protector_internal.authorize(m.organization_id, 'members.manage_owners', 'member');
 	END IF;

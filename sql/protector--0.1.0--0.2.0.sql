@@ -7484,18 +7484,7 @@ BEGIN
 	END IF;
 	-- a role that sees no tasks releases what is theirs
 	-- (release_on_role_change): that first, then the member's row
-	IF NOT protector_internal.role_sees_tasks(p_role) THEN
-		PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member');
-		SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
-		PERFORM protector_internal.lock_member_work(m.organization_id, m.user_id, m.id);
-	END IF;
-	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
-	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
-	-- (gone from the caller's sight while authorize_row waited for its lock:
-	-- the caller was deactivated meanwhile, say, by the member in question)
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', 'member not found');
-	END IF;
+	m := protector_internal.lock_member_change(p_member_id, NOT protector_internal.role_sees_tasks(p_role));
 	v_old := m.role;
 	IF v_old OPERATOR(pg_catalog.=) 'owner' OR p_role OPERATOR(pg_catalog.=) 'owner' THEN
 		PERFORM protector_internal.authorize(m.organization_id, 'members.manage_owners', 'member');
@@ -7520,17 +7509,8 @@ AS $$
 DECLARE
 	m protector.members;
 BEGIN
-	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member');
-	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	-- what is theirs first, then the member's row (lock_member_work)
-	PERFORM protector_internal.lock_member_work(m.organization_id, m.user_id, m.id);
-	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
-	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
-	-- (gone from the caller's sight while authorize_row waited for its lock:
-	-- the caller was deactivated meanwhile, say, by the member in question)
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', 'member not found');
-	END IF;
+	m := protector_internal.lock_member_change(p_member_id, true);
 	IF m.role OPERATOR(pg_catalog.=) 'owner' THEN
 		PERFORM protector_internal.authorize(m.organization_id, 'members.manage_owners', 'member');
 	END IF;
@@ -16347,6 +16327,52 @@ CREATE TRIGGER lock_member_writer BEFORE INSERT OR UPDATE OR DELETE ON protector
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.lock_member_writer();
 GRANT EXECUTE ON FUNCTION protector_internal.lock_member_manager(uuid, boolean, boolean) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.lock_own_membership(p_organization_id uuid, p_member_id uuid, p_first boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM protector.members m
+	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND m.user_id OPERATOR(pg_catalog.=) protector.current_user_id()
+	  AND CASE WHEN p_first THEN m.id OPERATOR(pg_catalog.<) p_member_id ELSE m.id OPERATOR(pg_catalog.>) p_member_id END
+	FOR SHARE;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_own_membership(uuid, uuid, boolean) IS
+'Internal: share-locks the signed-in user''s membership in the organization when its id sorts before p_member_id (p_first) or after it';
+
+CREATE FUNCTION protector_internal.lock_member_change(p_member_id uuid, p_work boolean)
+RETURNS protector.members
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m protector.members;
+BEGIN
+	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member');
+	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	PERFORM protector_internal.lock_own_membership(m.organization_id, m.id, true);
+	IF p_work THEN
+		PERFORM protector_internal.lock_member_work(m.organization_id, m.user_id, m.id);
+	END IF;
+	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
+	PERFORM protector_internal.lock_own_membership(m.organization_id, m.id, false);
+	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	-- (gone from the caller's sight while authorize_row waited for its lock:
+	-- the caller was deactivated meanwhile, say, by the member in question)
+	IF NOT FOUND THEN
+		PERFORM protector.raise('not_found', 'member not found');
+	END IF;
+	RETURN m;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_member_change(uuid, boolean) IS
+'Internal: the member an RPC changes, authorized (members.manage) and locked, with their work (p_work) and the caller''s own membership in a deadlock-free order';
+GRANT EXECUTE ON FUNCTION protector_internal.lock_own_membership(uuid, uuid, boolean),
+	protector_internal.lock_member_change(uuid, boolean) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
