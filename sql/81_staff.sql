@@ -281,9 +281,13 @@ CREATE TRIGGER lock_inviter BEFORE INSERT ON protector.staff_invitations
 -- deactivation that commits later comes after the write, and a member's
 -- write, unlike an invitation, leaves nothing the deactivation must
 -- withdraw), under REPEATABLE READ and SERIALIZABLE locked FOR SHARE (one
--- changed since the snapshot: 40001).  Not locked under READ COMMITTED:
--- the row written is locked first, so two admins writing each other's
--- rows deadlocked (40P01).  A writer with no membership is refused too
+-- changed since the snapshot: 40001).  Under READ COMMITTED only
+-- key-share-locked, as the change's staff_activity entry naming its
+-- writer locks it anyway: the row written is locked first, and a share
+-- lock deadlocked two admins writing each other's rows (40P01).  NOWAIT:
+-- an RPC changing the writer (deactivate_staff) holds the writer's row
+-- FOR UPDATE, and may wait for the row this write holds; the write is
+-- told to retry (40001) instead of waiting in that cycle.  A writer with no membership is refused too
 -- (one removed while the write was under way passed the policies on its
 -- snapshot), but in a delete: a statement deleting its writer's row with
 -- others sees it gone.  protector's own SECURITY DEFINER code (a
@@ -301,14 +305,20 @@ BEGIN
 	IF v_user IS NULL OR protector_internal.requester_is_trusted() THEN
 		RETURN;
 	END IF;
-	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed' THEN
-		SELECT * INTO v_member FROM protector.members m
-		WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user;
-	ELSE
-		SELECT * INTO v_member FROM protector.members m
-		WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
-		FOR SHARE;
-	END IF;
+	BEGIN
+		IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed' THEN
+			SELECT * INTO v_member FROM protector.members m
+			WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
+			FOR KEY SHARE NOWAIT;
+		ELSE
+			SELECT * INTO v_member FROM protector.members m
+			WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
+			FOR SHARE NOWAIT;
+		END IF;
+	EXCEPTION WHEN lock_not_available THEN
+		PERFORM protector.raise('retry', 'your membership is being changed',
+			'Your own membership is locked by a change of it under way.', 'Retry the write.');
+	END;
 	-- (none: the policies would refuse one who never was a member, but one
 	-- removed while the write was under way passed them on its snapshot)
 	-- (a statement deleting its writer's row with others saw it gone)
@@ -328,7 +338,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_member_manager(uuid, boolean, boolean) IS
-'Asks the signed-in member''s own membership again as it is now (locked FOR SHARE above READ COMMITTED) and refuses (42501) one that may no longer manage members (owners'' rows: p_owners)';
+'Asks the signed-in member''s own membership again as it is now (locked NOWAIT: FOR KEY SHARE under READ COMMITTED, FOR SHARE above; 40001 while a change of it holds it) and refuses (42501) one that may no longer manage members (owners'' rows: p_owners)';
 
 CREATE FUNCTION protector_internal.lock_member_writer()
 RETURNS trigger

@@ -16276,14 +16276,20 @@ BEGIN
 	IF v_user IS NULL OR protector_internal.requester_is_trusted() THEN
 		RETURN;
 	END IF;
-	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed' THEN
-		SELECT * INTO v_member FROM protector.members m
-		WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user;
-	ELSE
-		SELECT * INTO v_member FROM protector.members m
-		WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
-		FOR SHARE;
-	END IF;
+	BEGIN
+		IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed' THEN
+			SELECT * INTO v_member FROM protector.members m
+			WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
+			FOR KEY SHARE NOWAIT;
+		ELSE
+			SELECT * INTO v_member FROM protector.members m
+			WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id AND m.user_id OPERATOR(pg_catalog.=) v_user
+			FOR SHARE NOWAIT;
+		END IF;
+	EXCEPTION WHEN lock_not_available THEN
+		PERFORM protector.raise('retry', 'your membership is being changed',
+			'Your own membership is locked by a change of it under way.', 'Retry the write.');
+	END;
 	-- (none: the policies would refuse one who never was a member, but one
 	-- removed while the write was under way passed them on its snapshot)
 	-- (a statement deleting its writer's row with others saw it gone)
@@ -16303,7 +16309,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_member_manager(uuid, boolean, boolean) IS
-'Asks the signed-in member''s own membership again as it is now (locked FOR SHARE above READ COMMITTED) and refuses (42501) one that may no longer manage members (owners'' rows: p_owners)';
+'Asks the signed-in member''s own membership again as it is now (locked NOWAIT: FOR KEY SHARE under READ COMMITTED, FOR SHARE above; 40001 while a change of it holds it) and refuses (42501) one that may no longer manage members (owners'' rows: p_owners)';
 
 CREATE FUNCTION protector_internal.lock_member_writer()
 RETURNS trigger
