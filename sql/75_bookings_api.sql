@@ -1023,6 +1023,10 @@ BEGIN
 	-- vouchers first: what they paid and were not given back, to those
 	-- that can still be spent (given back to an expired one, it could never
 	-- be used: that part is the pending refund's, for the desk to pay out)
+	-- (reckoned with them locked, as they are given back: one made to
+	-- expire while this waited was counted live, took nothing, and the
+	-- cancellation said it had)
+	PERFORM protector_internal.lock_booking_vouchers(NEW.organization_id, NEW.id);
 	v_to_vouchers := LEAST(v_refund, protector_internal.live_voucher_paid(NEW.organization_id, NEW.id));
 	IF v_refund OPERATOR(pg_catalog.>) v_to_vouchers THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)

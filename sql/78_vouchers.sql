@@ -248,8 +248,6 @@ COMMENT ON FUNCTION protector_internal.voucher_for(uuid, text) IS
 
 -- vouchers ------------------------------------------------------------------
 
--- What has been spent of a voucher: its succeeded payments less its
--- succeeded refunds (leaving out row p_except).
 -- Whether a voucher has expired, as of the clock, not of the transaction's
 -- start: a voucher retired while a cancellation or a redemption waited
 -- for its booking or its row was retired later than that transaction
@@ -263,6 +261,8 @@ RETURN COALESCE(p_expires_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp(
 COMMENT ON FUNCTION protector_internal.voucher_expired(timestamptz) IS
 'Internal: whether a voucher expiring at p_expires_at has expired, by the clock (NULL: never)';
 
+-- What has been spent of a voucher: its succeeded payments less its
+-- succeeded refunds (leaving out row p_except).
 CREATE FUNCTION protector_internal.voucher_spent(p_organization_id uuid, p_voucher_id uuid, p_except uuid DEFAULT NULL)
 RETURNS numeric
 LANGUAGE plpgsql STABLE
@@ -462,6 +462,35 @@ RETURN (SELECT COALESCE(pg_catalog.sum(GREATEST(protector_internal.voucher_paid(
 COMMENT ON FUNCTION protector_internal.live_voucher_paid(uuid, uuid) IS
 'What the booking''s vouchers that have not expired paid for it and were not given back';
 
+-- Every voucher that paid a booking, locked in the order of their ids, as
+-- no other writer takes two (two cancellations of bookings paid by the
+-- same two vouchers, used in opposite orders, deadlocked), each wait at
+-- most protector.lock_timeout, as a redemption's.  Before what goes back
+-- to them is reckoned (refund_on_cancel) and given (give_back_to_vouchers):
+-- a voucher made to expire while a cancellation waited for its lock was
+-- counted live when reckoned and took nothing when given, and the
+-- cancellation said it had.  Runs as protector's owner.
+CREATE FUNCTION protector_internal.lock_booking_vouchers(p_organization_id uuid, p_booking_id uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_voucher uuid;
+BEGIN
+	FOR v_voucher IN
+		SELECT DISTINCT p.voucher_id FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
+		  AND p.voucher_id IS NOT NULL
+		ORDER BY 1
+	LOOP
+		PERFORM protector_internal.lock_row('protector.vouchers', v_voucher, 'voucher');
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_booking_vouchers(uuid, uuid) IS
+'Internal: locks every voucher that paid the booking, in id order (protector.lock_timeout each)';
+
 -- Gives back to a booking's vouchers that can still be spent up to
 -- p_amount of what they paid for it and were not given back, to the
 -- voucher used last first, as succeeded refunds with details.reason
@@ -476,21 +505,9 @@ AS $$
 DECLARE
 	v_left numeric := p_amount;
 	v_amount numeric;
-	v_voucher uuid;
 	r record;
 BEGIN
-	-- (every voucher of the booking locked first, in the order of their
-	-- ids, as no other writer takes two: two cancellations of bookings
-	-- paid by the same two vouchers, used in opposite orders, deadlocked;
-	-- each wait at most protector.lock_timeout, as a redemption's)
-	FOR v_voucher IN
-		SELECT DISTINCT p.voucher_id FROM protector.payments p
-		WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
-		  AND p.voucher_id IS NOT NULL
-		ORDER BY 1
-	LOOP
-		PERFORM protector_internal.lock_row('protector.vouchers', v_voucher, 'voucher');
-	END LOOP;
+	PERFORM protector_internal.lock_booking_vouchers(p_organization_id, p_booking_id);
 	-- (used last: the latest payment, by its time, then by its id, which a
 	-- backend hands out in increasing order: two vouchers used in one
 	-- transaction share a time; not to one that has expired, read once
@@ -524,7 +541,11 @@ COMMENT ON FUNCTION protector_internal.give_back_to_vouchers(uuid, uuid, text, n
 -- A cancelled or no-show booking gives back to its vouchers first:
 -- refund_on_cancel notes in details.refund.to_vouchers how much of the
 -- refund goes to them, and this gives it back (after the update: each
--- refund changes the booking's amount_paid).
+-- refund changes the booking's amount_paid).  What that trigger decided,
+-- not protector.refund_on_cancel read again: a statement could turn the
+-- setting off in between, and the booking said it gave back to vouchers
+-- what nobody ever did (details.refund is protector's: that trigger
+-- writes it, or takes it out, on every cancellation).
 CREATE FUNCTION protector_internal.return_to_vouchers()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -533,18 +554,19 @@ AS $$
 DECLARE
 	v_left numeric := COALESCE((NEW.details #>> '{refund,to_vouchers}')::numeric, 0);
 BEGIN
-	IF NOT protector_internal.refunds_on_cancel()
-	   OR v_left OPERATOR(pg_catalog.<=) 0 THEN
+	IF v_left OPERATOR(pg_catalog.<=) 0 THEN
 		RETURN NULL;
 	END IF;
 	v_left := v_left OPERATOR(pg_catalog.-)
 			  protector_internal.give_back_to_vouchers(NEW.organization_id, NEW.id, NEW.currency, v_left, NEW.status::text);
-	-- (a voucher made to expire while the cancellation waited for its
-	-- lock: its part is a pending refund too, never lost)
+	-- (refund_on_cancel reckoned with the vouchers locked; one that
+	-- expired by the clock since: its part is a pending refund too, never
+	-- lost)
 	IF v_left OPERATOR(pg_catalog.>) 0 THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_left, NEW.currency, 'pending',
-				pg_catalog.jsonb_build_object('reason', NEW.status));
+				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', NEW.details #> '{refund,fee}',
+											  'refund_percent', NEW.details #> '{refund,percent}'));
 	END IF;
 	RETURN NULL;
 END
@@ -826,10 +848,12 @@ BEGIN
 	END IF;
 	IF NOT p.active THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code is no longer active');
-	ELSIF p.valid_from OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+	-- (by the clock, as a voucher's expiry: a code retired while this
+	-- transaction was open, or waited for the code's lock, is retired)
+	ELSIF p.valid_from OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp() THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code is not valid yet',
 			pg_catalog.format('It is valid from %s.', protector_internal.iso_text(p.valid_from)));
-	ELSIF p.valid_until OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+	ELSIF p.valid_until OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp() THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code has expired',
 			pg_catalog.format('It was valid until %s.', protector_internal.iso_text(p.valid_until)));
 	ELSIF NOT NEW.service_id OPERATOR(pg_catalog.=) ANY (COALESCE(p.service_ids, ARRAY[NEW.service_id])) THEN

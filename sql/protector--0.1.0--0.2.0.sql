@@ -2520,6 +2520,10 @@ BEGIN
 	-- vouchers first: what they paid and were not given back, to those
 	-- that can still be spent (given back to an expired one, it could never
 	-- be used: that part is the pending refund's, for the desk to pay out)
+	-- (reckoned with them locked, as they are given back: one made to
+	-- expire while this waited was counted live, took nothing, and the
+	-- cancellation said it had)
+	PERFORM protector_internal.lock_booking_vouchers(NEW.organization_id, NEW.id);
 	v_to_vouchers := LEAST(v_refund, protector_internal.live_voucher_paid(NEW.organization_id, NEW.id));
 	IF v_refund OPERATOR(pg_catalog.>) v_to_vouchers THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
@@ -3109,18 +3113,19 @@ AS $$
 DECLARE
 	v_left numeric := COALESCE((NEW.details #>> '{refund,to_vouchers}')::numeric, 0);
 BEGIN
-	IF NOT protector_internal.refunds_on_cancel()
-	   OR v_left OPERATOR(pg_catalog.<=) 0 THEN
+	IF v_left OPERATOR(pg_catalog.<=) 0 THEN
 		RETURN NULL;
 	END IF;
 	v_left := v_left OPERATOR(pg_catalog.-)
 			  protector_internal.give_back_to_vouchers(NEW.organization_id, NEW.id, NEW.currency, v_left, NEW.status::text);
-	-- (a voucher made to expire while the cancellation waited for its
-	-- lock: its part is a pending refund too, never lost)
+	-- (refund_on_cancel reckoned with the vouchers locked; one that
+	-- expired by the clock since: its part is a pending refund too, never
+	-- lost)
 	IF v_left OPERATOR(pg_catalog.>) 0 THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_left, NEW.currency, 'pending',
-				pg_catalog.jsonb_build_object('reason', NEW.status));
+				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', NEW.details #> '{refund,fee}',
+											  'refund_percent', NEW.details #> '{refund,percent}'));
 	END IF;
 	RETURN NULL;
 END
@@ -3324,10 +3329,12 @@ BEGIN
 	END IF;
 	IF NOT p.active THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code is no longer active');
-	ELSIF p.valid_from OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+	-- (by the clock, as a voucher's expiry: a code retired while this
+	-- transaction was open, or waited for the code's lock, is retired)
+	ELSIF p.valid_from OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp() THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code is not valid yet',
 			pg_catalog.format('It is valid from %s.', protector_internal.iso_text(p.valid_from)));
-	ELSIF p.valid_until OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+	ELSIF p.valid_until OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp() THEN
 		PERFORM protector.raise('invalid_parameter', 'this promo code has expired',
 			pg_catalog.format('It was valid until %s.', protector_internal.iso_text(p.valid_until)));
 	ELSIF NOT NEW.service_id OPERATOR(pg_catalog.=) ANY (COALESCE(p.service_ids, ARRAY[NEW.service_id])) THEN
@@ -15211,21 +15218,9 @@ AS $$
 DECLARE
 	v_left numeric := p_amount;
 	v_amount numeric;
-	v_voucher uuid;
 	r record;
 BEGIN
-	-- (every voucher of the booking locked first, in the order of their
-	-- ids, as no other writer takes two: two cancellations of bookings
-	-- paid by the same two vouchers, used in opposite orders, deadlocked;
-	-- each wait at most protector.lock_timeout, as a redemption's)
-	FOR v_voucher IN
-		SELECT DISTINCT p.voucher_id FROM protector.payments p
-		WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
-		  AND p.voucher_id IS NOT NULL
-		ORDER BY 1
-	LOOP
-		PERFORM protector_internal.lock_row('protector.vouchers', v_voucher, 'voucher');
-	END LOOP;
+	PERFORM protector_internal.lock_booking_vouchers(p_organization_id, p_booking_id);
 	-- (used last: the latest payment, by its time, then by its id, which a
 	-- backend hands out in increasing order: two vouchers used in one
 	-- transaction share a time; not to one that has expired, read once
@@ -16379,6 +16374,27 @@ COMMENT ON FUNCTION protector_internal.lock_member_change(uuid, boolean) IS
 'Internal: the member an RPC changes, authorized (members.manage) and locked, with their work (p_work) and the caller''s own membership in a deadlock-free order';
 GRANT EXECUTE ON FUNCTION protector_internal.lock_own_membership(uuid, uuid, boolean),
 	protector_internal.lock_member_change(uuid, boolean) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.lock_booking_vouchers(p_organization_id uuid, p_booking_id uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_voucher uuid;
+BEGIN
+	FOR v_voucher IN
+		SELECT DISTINCT p.voucher_id FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
+		  AND p.voucher_id IS NOT NULL
+		ORDER BY 1
+	LOOP
+		PERFORM protector_internal.lock_row('protector.vouchers', v_voucher, 'voucher');
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_booking_vouchers(uuid, uuid) IS
+'Internal: locks every voucher that paid the booking, in id order (protector.lock_timeout each)';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -18,6 +18,11 @@
 #    busy", "the voucher is busy"), as a new booking or a redemption
 #    does; it waited for as long as the row was held, its booking locked
 #    meanwhile.
+# 5. A voucher retired by an UPDATE that holds its row while a
+#    cancellation starts: the cancellation waits for the row before it
+#    reckons what goes back to vouchers, gives nothing back to the retired
+#    one and says so.  (It reckoned before the lock: 60 "to vouchers" was
+#    answered and noted in details.refund, and none given.)
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -113,6 +118,28 @@ for what in "promo code|UPDATE protector.promo_codes SET description = 'held' WH
 		failures=$((failures + 1))
 	fi
 done
+
+# 5. cancellation, the voucher retired by a change that holds its row
+# while the cancellation starts (committed while it waits for the row):
+# nothing back to the voucher, and the cancellation says so (what goes
+# back to vouchers was reckoned before their lock was taken: 60 "to
+# vouchers" was answered and written in details.refund, none given)
+read -r B5 VC5 < <(book 18)
+PGAPPNAME=holder psql -X -q -d "$DB" -c "BEGIN" -c "UPDATE protector.vouchers SET expires_at = now() WHERE code = '$VC5'" \
+	-c "SELECT pg_sleep(1.5)" -c "COMMIT" >/dev/null 2>&1 &
+wait_session holder "query LIKE 'SELECT pg_sleep%'"
+answer=$(psql -X -A -t -d "$DB" -c "SELECT c ->> 'refund_to_vouchers' FROM protector.cancel_booking('$B5') c" 2>&1)
+wait
+got=$(psql -X -A -t -d "$DB" -c "SELECT v.balance || ' ' || (b.details #>> '{refund,to_vouchers}') || ' ' ||
+		COALESCE((SELECT sum(p.amount) FROM protector.payments p
+				  WHERE p.booking_id = b.id AND p.kind = 'refund' AND p.status = 'pending' AND p.voucher_id IS NULL), 0)
+	FROM protector.vouchers v, protector.bookings b WHERE v.code = '$VC5' AND b.id = '$B5'")
+if [ "$answer" = "0.00" ] && [ "$got" = "30.00 0 60.00" ]; then
+	echo "ok 5 - a voucher retired by a change holding its row as a cancellation starts: nothing back to it, and the cancellation says so (0.00; 60 pending in cash)"
+else
+	echo "not ok 5 - a voucher retired by a change holding its row: answered to vouchers '$answer'; balance, details.refund.to_vouchers, pending '$got' (want 0.00; 30.00 0 60.00)"
+	failures=$((failures + 1))
+fi
 dropdb "$DB"
 echo "# voucher_waits: $failures failed"
 [ "$failures" -eq 0 ]
