@@ -205,7 +205,7 @@ enum_label(Relation rel, AttrNumber attnum, const char *label)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("type %s has no label \"%s\"", format_type_be(typid), label),
-				 protector_errhint_damaged()));
+				 protector_errhint_table(rel)));
 	return oid;
 }
 
@@ -1160,6 +1160,15 @@ open_bookings_of(Relation services)
 
 	if (!catalog.valid || catalog.bookings != relid || catalog.services != RelationGetRelid(services))
 		load_catalog(bookings);
+	/* (the columns were found in the services beside bookings: read no other) */
+	if (catalog.services != RelationGetRelid(services))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("service_mode_check fired on %s.%s, which is not the services table beside its bookings",
+						get_namespace_name(RelationGetNamespace(services)), RelationGetRelationName(services)),
+				 errdetail("It reads a service's mode, buffers and name where it found them in %s.services.",
+						   get_namespace_name(RelationGetNamespace(services))),
+				 protector_errhint_table(services)));
 	return bookings;
 }
 

@@ -555,7 +555,7 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("a booking's organization, venue and time must not be null"),
-				 protector_errhint_damaged()));
+				 protector_errhint_table(bookings)));
 
 	/* the member: active always, seeing tasks, on shift when the organization requires it */
 	args[0] = latest.values[0];

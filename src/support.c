@@ -84,14 +84,21 @@ protector_errhint_damaged(void)
 	return errhint("The protector extension is damaged; reinstall it.");
 }
 
-int
-protector_errhint_table(Relation rel)
+/* the hint for a table in namespace nspid (InvalidOid: protector's own) */
+static int
+errhint_namespace(Oid nspid)
 {
-	char	   *nsp = get_namespace_name(RelationGetNamespace(rel));
+	char	   *nsp = OidIsValid(nspid) ? get_namespace_name(nspid) : NULL;
 
 	if (nsp == NULL || strcmp(nsp, "protector") == 0 || strcmp(nsp, "protector_internal") == 0)
 		return protector_errhint_damaged();
 	return errhint("A trigger of protector's attached to a table of your own needs it there.");
+}
+
+int
+protector_errhint_table(Relation rel)
+{
+	return errhint_namespace(RelationGetNamespace(rel));
 }
 
 TriggerData *
@@ -153,14 +160,17 @@ protector_column(TupleDesc desc, const char *name, Oid typid)
 	return InvalidAttrNumber;
 }
 
+/* (desc: a table's rows, whose type names the table) */
 static void
 null_refused(TupleDesc desc, AttrNumber attnum, const char *table)
 {
+	Oid			relid = OidIsValid(desc->tdtypeid) ? get_typ_typrelid(desc->tdtypeid) : InvalidOid;
+
 	ereport(ERROR,
 			(errcode(ERRCODE_NOT_NULL_VIOLATION),
 			 errmsg("column \"%s\" of %s is null", NameStr(TupleDescAttr(desc, attnum - 1)->attname), table),
-			 errdetail("Protector's schema declares it NOT NULL, and protector reads it so."),
-			 protector_errhint_damaged()));
+			 errdetail("Protector reads it as NOT NULL, as its own schema declares it."),
+			 errhint_namespace(OidIsValid(relid) ? get_rel_namespace(relid) : InvalidOid)));
 }
 
 Datum

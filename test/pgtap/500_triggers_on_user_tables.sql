@@ -7,7 +7,7 @@
 -- so, not that protector is damaged.  An audited row holding a json value jsonb cannot hold fails
 -- its change (as to_jsonb(row) does): the error says it was the audit.
 BEGIN;
-SELECT plan(20);
+SELECT plan(23);
 
 CREATE TABLE public.rounded (id int PRIMARY KEY, v text, updated_at timestamptz(0));
 INSERT INTO public.rounded VALUES (1, 'a', '2020-01-01');
@@ -210,6 +210,40 @@ INSERT INTO u3.services VALUES ('0e000000-0000-4000-8000-0000000003b1', NULL, NU
 SELECT throws_ok($$INSERT INTO u3.parent VALUES (gen_random_uuid(), NULL, NULL, NULL,
 	'0e000000-0000-4000-8000-0000000003b1', 1, '[2030-01-02 10:00+00,2030-01-02 11:00+00)', 'confirmed', NULL)$$,
 	'42809', 'u3.bookings is a partition', 'a partition''s reservation check is refused (each partition was checked alone)');
+
+-- service_mode_check on a table that is not the services beside its
+-- bookings read that table's rows at the columns it found in services
+-- (a fuzzing: an int read as a uuid's pointer crashed the server); and a
+-- table of one's own missing an enum label or holding a NULL the check
+-- reads is told so, not that protector is damaged
+CREATE SCHEMA u4;
+CREATE TABLE u4.venues (LIKE u3.venues);
+CREATE TABLE u4.services (LIKE u3.services);
+ALTER TABLE u4.services ADD PRIMARY KEY (id);
+CREATE TABLE u4.bookings (LIKE u1.bookings);
+ALTER TABLE u4.bookings ADD PRIMARY KEY (id);
+CREATE INDEX bookings_long_during_idx ON u4.bookings USING gist (service_id, during) WHERE protector_internal.booking_is_long(during);
+CREATE INDEX bookings_service_start_idx ON u4.bookings (service_id, lower(during));
+CREATE TABLE u4.scratch (id int, c2 int, c3 int, c4 int, c5 int, mode protector.service_mode);
+INSERT INTO u4.scratch VALUES (1, 2, 3, 4, 5, 'shared');
+CREATE TRIGGER service_mode_check AFTER UPDATE ON u4.scratch FOR EACH ROW EXECUTE FUNCTION protector.service_mode_check();
+SELECT is(tests.error_text($$UPDATE u4.scratch SET mode = 'exclusive'$$),
+	'39P01 | service_mode_check fired on u4.scratch, which is not the services table beside its bookings | '
+	'It reads a service''s mode, buffers and name where it found them in u4.services. | '
+	'A trigger of protector''s attached to a table of your own needs it there.',
+	'service_mode_check on a table that is not the services beside its bookings is refused (it crashed the server)');
+CREATE CONSTRAINT TRIGGER reservation_check AFTER INSERT OR UPDATE ON u4.bookings
+	FOR EACH ROW EXECUTE FUNCTION protector.reservation_check();
+SELECT is(tests.error_text($$INSERT INTO u4.bookings VALUES (gen_random_uuid(), NULL, NULL, NULL,
+	NULL, 1, '[2030-01-02 10:00+00,2030-01-02 11:00+00)', 'confirmed', NULL)$$),
+	'23502 | column "service_id" of bookings is null | Protector reads it as NOT NULL, as its own schema declares it. | '
+	'A trigger of protector''s attached to a table of your own needs it there.',
+	'a NULL the reservation check reads in a table of one''s own is told so, not that protector is damaged');
+ALTER TABLE u4.bookings ALTER COLUMN status TYPE text;
+SELECT is(tests.error_text($$INSERT INTO u4.bookings VALUES (gen_random_uuid(), NULL, NULL, NULL,
+	'0e000000-0000-4000-8000-0000000004b1', 1, '[2030-01-02 10:00+00,2030-01-02 11:00+00)', 'confirmed', NULL)$$),
+	'42704 | type text has no label "cancelled" | A trigger of protector''s attached to a table of your own needs it there.',
+	'... and so is a status column that is not protector''s enum');
 
 SELECT * FROM finish();
 ROLLBACK;
