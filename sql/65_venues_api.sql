@@ -289,8 +289,12 @@ COMMENT ON FUNCTION protector_internal.keep_deleted_venue() IS
 CREATE TRIGGER keep_deleted_venue BEFORE UPDATE OF active ON protector.venues
 	FOR EACH ROW WHEN (NEW.active AND NEW.deleted_at IS NOT NULL AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_deleted_venue();
+-- (only for those the policies let write services: anyone else was told
+-- another tenant's venue was deleted, and held it locked)
 CREATE TRIGGER keep_deleted_venue BEFORE INSERT OR UPDATE OF venue_id ON protector.services
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('venues.manage'))))
 	EXECUTE FUNCTION protector_internal.keep_deleted_venue();
 
 -- A service with bookings is not deleted: its bookings are the books.

@@ -135,8 +135,13 @@ $$;
 COMMENT ON FUNCTION protector_internal.purge_audit_rows() IS
 'Trigger: deletes the audit rows a purge asks for (audit_log is append-only for everyone else)';
 
+-- (only for those the insert policy lets purge: it is asked after BEFORE
+-- triggers, and anyone signed in made the owner delete, then roll back,
+-- every tenant's history, its time telling how much there was)
 CREATE TRIGGER purge_audit_rows BEFORE INSERT ON protector.audit_purges
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('audit.purge'))))
 	EXECUTE FUNCTION protector_internal.purge_audit_rows();
 
 CREATE FUNCTION protector.purge_audit_log(p_before timestamptz, p_organization_id uuid DEFAULT NULL)

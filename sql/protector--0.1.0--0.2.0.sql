@@ -928,8 +928,13 @@ $$;
 COMMENT ON FUNCTION protector_internal.purge_audit_rows() IS
 'Trigger: deletes the audit rows a purge asks for (audit_log is append-only for everyone else)';
 
+-- (only for those the insert policy lets purge: it is asked after BEFORE
+-- triggers, and anyone signed in made the owner delete, then roll back,
+-- every tenant's history, its time telling how much there was)
 CREATE TRIGGER purge_audit_rows BEFORE INSERT ON protector.audit_purges
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('audit.purge'))))
 	EXECUTE FUNCTION protector_internal.purge_audit_rows();
 
 CREATE OR REPLACE FUNCTION protector.purge_audit_log(p_before timestamptz, p_organization_id uuid DEFAULT NULL)
@@ -15594,8 +15599,12 @@ COMMENT ON FUNCTION protector_internal.keep_deleted_venue() IS
 CREATE TRIGGER keep_deleted_venue BEFORE UPDATE OF active ON protector.venues
 	FOR EACH ROW WHEN (NEW.active AND NEW.deleted_at IS NOT NULL AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.keep_deleted_venue();
+-- (only for those the policies let write services: anyone else was told
+-- another tenant's venue was deleted, and held it locked)
 CREATE TRIGGER keep_deleted_venue BEFORE INSERT OR UPDATE OF venue_id ON protector.services
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+					   AND (protector_internal.caller_is_trusted()
+							OR NEW.organization_id = ANY (protector_internal.orgs_with('venues.manage'))))
 	EXECUTE FUNCTION protector_internal.keep_deleted_venue();
 
 CREATE FUNCTION protector_internal.staff_account(p_organization_id uuid, p_user_id uuid)

@@ -462,8 +462,15 @@ prepare(FunctionCallInfo fcinfo, Relation rel, HeapTuple row)
 		protector_check_booking_customer_row(rel, row);
 	if (row != NULL && !restoring && promo_given(rel, row))
 		row = fire(fcinfo, STEP_APPLY_PROMO, row);
+	/*
+	 * (only for callers who see the organization, as at_service_venue():
+	 * the deposit's refusals told anyone else whether a service existed,
+	 * that its deposit was fixed and its currency; the policies refuse
+	 * their row)
+	 */
 	if (row != NULL && !restoring)
-		row = terms.deposit || amount_paid_negative(rel, row)
+		row = (terms.deposit || amount_paid_negative(rel, row)) && !no_org &&
+			protector_caller_sees_org(DatumGetUUIDP(org))
 			? fire(fcinfo, STEP_DEPOSIT, row)
 			: no_deposit(rel, row);
 	if (row != NULL && !restoring)
