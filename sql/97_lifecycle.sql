@@ -455,6 +455,7 @@ BEGIN
 				SELECT (x.r OPERATOR(pg_catalog.->>) 'user_id')::uuid AS u
 				FROM protector.audit_log l, LATERAL (VALUES (l.old_row), (l.new_row)) x(r)
 				WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.customers'
+				  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 				  AND l.record_id OPERATOR(pg_catalog.=) ANY (v_down::text[])
 				  AND (x.r OPERATOR(pg_catalog.->>) 'user_id') OPERATOR(pg_catalog.~) '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$') h
 			WHERE NOT protector_internal.staff_account(p_organization_id, h.u)
@@ -506,11 +507,14 @@ BEGIN
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id;
 	-- the history: every audit row of the customer and of their bookings
-	-- (those just written included) keeps who changed what when, not the data
+	-- (those just written included) keeps who changed what when, not the
+	-- data; the organization's only (ids may be chosen: one another
+	-- tenant's customer had, deleted since, erased that customer's history)
 	UPDATE protector.audit_log l
 	SET old_row = l.old_row OPERATOR(pg_catalog.-) v_personal,
 		new_row = l.new_row OPERATOR(pg_catalog.-) v_personal
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.customers'
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND l.record_id OPERATOR(pg_catalog.=) p_customer_id::text;
 	UPDATE protector.audit_log l
 	SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.?) 'details'
