@@ -9671,13 +9671,17 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_ids uuid[];
+	-- (the lease as it runs from now: an interval of months or days
+	-- compares as 30 and 24 hours, and '1200 mon -3110399990 seconds',
+	-- "10 seconds", leased for 524 days; its negative, for none)
+	v_lease interval := (pg_catalog.now() OPERATOR(pg_catalog.+) p_lease) OPERATOR(pg_catalog.-) pg_catalog.now();
 BEGIN
 	PERFORM protector_internal.require_worker('claim_due_reminders');
 	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 1000',
 			pg_catalog.format('Got %s.', COALESCE(p_limit::text, 'NULL')));
 	END IF;
-	IF p_lease IS NULL OR p_lease NOT BETWEEN interval '10 seconds' AND interval '1 hour' THEN
+	IF v_lease IS NULL OR v_lease NOT BETWEEN interval '10 seconds' AND interval '1 hour' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_lease must be between 10 seconds and 1 hour',
 			pg_catalog.format('Got %s.', COALESCE(p_lease::text, 'NULL')),
 			'Long enough to send a batch; a lease that runs out hands the reminder to the next claim.');
@@ -9725,7 +9729,7 @@ BEGIN
 			attempts = CASE WHEN due.handed THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
 			earlier_claims = CASE WHEN due.handed THEN protector_internal.claims_made(r.earlier_claims, r.attempts)
 								  ELSE r.earlier_claims END,
-			claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) p_lease,
+			claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) v_lease,
 			-- (a claim for another customer than the last: the last one's
 			-- error, which may quote their address, is not this claim's)
 			last_error = CASE WHEN r.claimed_for IS NOT DISTINCT FROM due.customer_id THEN r.last_error END

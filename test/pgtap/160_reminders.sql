@@ -7,7 +7,7 @@
 -- whole file runs in one transaction, so now() is one instant.
 -- Concurrent claimers: test/concurrency/reminders.sh.
 BEGIN;
-SELECT plan(86);
+SELECT plan(88);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['r_owner', 'r_operator', 'r_agent', 'r_finance', 'r_viewer',
 														'r_other']) u;
@@ -251,6 +251,12 @@ SELECT throws_ok($$SELECT protector.complete_reminder(gen_random_uuid(), true)$$
 SELECT throws_ok($$SELECT * FROM protector.claim_due_reminders(0)$$, '22023', 'p_limit must be between 1 and 1000', 'p_limit');
 SELECT throws_ok($$SELECT * FROM protector.claim_due_reminders(1, '1 second')$$, '22023',
 	'p_lease must be between 10 seconds and 1 hour', 'p_lease');
+-- (months and days compare as 30 and 24 hours, but last as the calendar
+-- says: these "10 seconds" leased for 524 days, or for none)
+SELECT throws_ok($$SELECT * FROM protector.claim_due_reminders(1, '1200 mon -3110399990 seconds')$$, '22023',
+	'p_lease must be between 10 seconds and 1 hour', 'a lease of months less seconds, 524 days as it runs, is refused');
+SELECT throws_ok($$SELECT * FROM protector.claim_due_reminders(1, '-1200 mon +3110400010 seconds')$$, '22023',
+	'p_lease must be between 10 seconds and 1 hour', '... and so is one that has run out when it is given');
 -- the clock moves on: Bob's retry is due, and so is Cy's lease running out
 RESET ROLE;
 UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '1 second'
