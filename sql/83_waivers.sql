@@ -792,12 +792,30 @@ BEGIN
 	IF p_booking_id IS NOT NULL THEN
 		v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, 'waivers.collect', 'booking', false, true);
 	END IF;
-	-- the latest version, as the caller may see it
-	SELECT * INTO v FROM protector.waiver_versions x
-	WHERE x.waiver_id OPERATOR(pg_catalog.=) p_waiver_id ORDER BY x.version DESC LIMIT 1;
-	IF NOT FOUND OR v.organization_id IS DISTINCT FROM COALESCE(v_org, v.organization_id) THEN
-		PERFORM protector.raise('not_found', 'waiver not found', 'It does not exist, or you may not see it.');
-	END IF;
+	-- the latest version, as the caller may see it, locked (shared:
+	-- lock_waiver_version) and read again: one corrected, replaced or
+	-- deleted while this waited for its lock was told "waiver not found"
+	-- or "replaced", not to retry.  With p_body_sha256 the text shown has
+	-- changed (40001); without, the latest text is signed.
+	FOR i IN 1..3 LOOP
+		SELECT * INTO v FROM protector.waiver_versions x
+		WHERE x.waiver_id OPERATOR(pg_catalog.=) p_waiver_id ORDER BY x.version DESC LIMIT 1;
+		IF NOT FOUND OR v.organization_id IS DISTINCT FROM COALESCE(v_org, v.organization_id) THEN
+			PERFORM protector.raise('not_found', 'waiver not found', 'It does not exist, or you may not see it.');
+		END IF;
+		PERFORM protector_internal.lock_seen(1886547720, v.id, true);
+		-- (still the latest, with the same text)
+		EXIT WHEN COALESCE((SELECT x.id OPERATOR(pg_catalog.=) v.id AND x.body_sha256 OPERATOR(pg_catalog.=) v.body_sha256
+							FROM protector.waiver_versions x
+							WHERE x.waiver_id OPERATOR(pg_catalog.=) p_waiver_id
+							ORDER BY x.version DESC LIMIT 1), false);
+		IF p_body_sha256 IS NOT NULL OR i OPERATOR(pg_catalog.=) 3 THEN
+			PERFORM protector.raise('retry', 'the waiver''s text has changed since it was shown',
+				pg_catalog.format('Version %s of waiver %s was changed, replaced or deleted while the signature waited for it.',
+								  v.version, p_waiver_id),
+				'Show the latest text again (its body_sha256 comes with it), then sign.');
+		END IF;
+	END LOOP;
 	IF p_booking_id IS NULL THEN
 		-- (a customer, no member, sees the waiver: told what to do, not
 		-- that it is not found)

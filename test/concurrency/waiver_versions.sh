@@ -5,7 +5,10 @@
 # recheck_waiver_version): it recorded the digest of the text it saw beside
 # a version that held another, and the version, signed, was frozen so for
 # good.  Now it is told to retry (40001), and its retry signs the new text.
-# Under READ COMMITTED the signature reads the text as committed.
+# Under READ COMMITTED the signature reads the text as committed, and a
+# version deleted while the signature waited for its lock is told to
+# retry (with the digest of the text shown) or passed over for the latest
+# left (without).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -97,6 +100,44 @@ else
 	echo "not ok - a signature after a new version: answered '$answer', the retry '$retry', versions signed: '$signed'"
 	failures=$((failures + 1))
 fi
+
+# READ COMMITTED: the latest version deleted (unsigned) by a transaction
+# that holds its lock while cara signs.  With the digest of the text she
+# was shown she is told to retry; without, she signs the latest version
+# left.  (The version was picked before its lock was waited for: she was
+# told "waiver not found", P0002, either way.)
+delete_latest() {
+	PGAPPNAME=olga psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+		-c "DELETE FROM protector.waiver_versions WHERE waiver_id = '$WAIVER' AND version = 3" \
+		-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &
+	wait_session olga "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+}
+sign_rc() {
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('cara')" \
+		-c "SELECT protector.submit_waiver('$WAIVER', '$1', '1990-01-01', '$1', '$1', '$BKG', NULL, $2)" \
+		-c "COMMIT" 2>&1 >/dev/null | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1 || true
+}
+for digest in shown none; do
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "SELECT protector.create_waiver('$ORG', 'Risk', 'Version three.')" >/dev/null
+	shown=$(psql -X -A -t -d "$DB" -c "SELECT body_sha256 FROM protector.waiver_versions WHERE waiver_id = '$WAIVER' AND version = 3")
+	delete_latest
+	if [ "$digest" = shown ]; then
+		answer=$(sign_rc 'Cara Two' "'$shown'")
+	else
+		answer=$(sign_rc 'Cara Three' NULL)
+	fi
+	wait
+	signed=$(psql -X -A -t -d "$DB" -c "SELECT COALESCE(string_agg(v.version::text, ','), 'none') FROM protector.waiver_submissions s
+		JOIN protector.waiver_versions v ON v.id = s.waiver_version_id WHERE s.participant_name IN ('Cara Two', 'Cara Three')")
+	if [ "$digest" = shown ] && [ "$answer" = 40001 ] && [ "$signed" = none ]; then
+		echo "ok - a READ COMMITTED signature with the digest of a version deleted while it waited is told to retry"
+	elif [ "$digest" = none ] && [ -z "$answer" ] && [ "$signed" = 2 ]; then
+		echo "ok - a READ COMMITTED signature without a digest, its version deleted while it waited, signs the latest left (2)"
+	else
+		echo "not ok - a READ COMMITTED signature ($digest digest), its version deleted while it waited: answered '$answer', versions signed: '$signed'"
+		failures=$((failures + 1))
+	fi
+done
 
 dropdb "$DB"
 echo "# waiver_versions: $failures failed"
