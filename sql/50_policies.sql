@@ -186,4 +186,10 @@ CREATE POLICY audit_log_select ON protector.audit_log FOR SELECT TO authenticate
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('audit.read'))::uuid[])
 		   AND (table_name <> 'protector.staff_invitations'
 				OR (COALESCE(new_row ->> 'role', '') <> 'owner' AND COALESCE(old_row ->> 'role', '') <> 'owner')
-				OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
+				OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[]))
+		   -- (a notification addressed to a member is that member's, as the
+		   -- table's policy has it: audited, its payload was read by all
+		   -- who read the audit log)
+		   AND (table_name <> 'protector.notifications'
+				OR (COALESCE(new_row ->> 'recipient_id', '') IN ('', (SELECT protector.current_user_id())::text)
+					AND COALESCE(old_row ->> 'recipient_id', '') IN ('', (SELECT protector.current_user_id())::text))));

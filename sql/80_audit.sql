@@ -137,7 +137,7 @@ BEGIN
 					  WHERE t.tgrelid OPERATOR(pg_catalog.=) d.relid AND t.tgname OPERATOR(pg_catalog.=) 'protector_audit');
 	IF v_names IS NOT NULL THEN
 		RAISE NOTICE 'rows of tables inheriting from % are not audited: %', p_table, v_names
-			USING HINT = 'Call enable_audit for each of them too; an inheriting table keeps its own triggers.';
+			USING HINT = 'Call enable_audit for each of them too, with the same masked columns: an inheriting table keeps its own triggers and masks.';
 	END IF;
 END
 $$;

@@ -10472,7 +10472,7 @@ BEGIN
 					  WHERE t.tgrelid OPERATOR(pg_catalog.=) d.relid AND t.tgname OPERATOR(pg_catalog.=) 'protector_audit');
 	IF v_names IS NOT NULL THEN
 		RAISE NOTICE 'rows of tables inheriting from % are not audited: %', p_table, v_names
-			USING HINT = 'Call enable_audit for each of them too; an inheriting table keeps its own triggers.';
+			USING HINT = 'Call enable_audit for each of them too, with the same masked columns: an inheriting table keeps its own triggers and masks.';
 	END IF;
 END
 $$;
@@ -16131,7 +16131,13 @@ ALTER POLICY audit_log_select ON protector.audit_log
 	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('audit.read'))::uuid[])
 		   AND (table_name <> 'protector.staff_invitations'
 				OR (COALESCE(new_row ->> 'role', '') <> 'owner' AND COALESCE(old_row ->> 'role', '') <> 'owner')
-				OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[])));
+				OR organization_id = ANY ((SELECT protector_internal.orgs_with('members.manage_owners'))::uuid[]))
+		   -- (a notification addressed to a member is that member's, as the
+		   -- table's policy has it: audited, its payload was read by all
+		   -- who read the audit log)
+		   AND (table_name <> 'protector.notifications'
+				OR (COALESCE(new_row ->> 'recipient_id', '') IN ('', (SELECT protector.current_user_id())::text)
+					AND COALESCE(old_row ->> 'recipient_id', '') IN ('', (SELECT protector.current_user_id())::text))));
 
 -- 0.1.0 left the expiry on a hold it confirmed (update_booking_status_batch,
 -- a direct update), and a cancellation kept it: the dashboards would take

@@ -15,8 +15,10 @@
  * changes nothing (updated_at aside where protector stamps it) writes nothing.
  *
  * Trigger arguments name columns whose values are masked ("[masked]"; NULL
- * stays NULL).  A masked column that no longer exists is an error rather
- * than a silent leak after a rename.
+ * stays NULL), and so does the table's audit_settings row; a stored
+ * generated column computed from a masked one is masked too.  A masked
+ * column that no longer exists is an error rather than a silent leak
+ * after a rename.
  *
  * Why C: the audit trigger fires on every write of every audited table.
  * What a row looks like as jsonb (column names, how each type converts,
@@ -52,7 +54,9 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "optimizer/optimizer.h"
 #include "parser/scansup.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -353,6 +357,33 @@ audit_init_column(AuditColumn *col, Form_pg_attribute att, Trigger *trigger, con
 }
 
 /*
+ * A stored generated column computed from a masked one is masked too (a
+ * column upper(secret) logged the secret): enable_audit names such columns
+ * among the masks it writes, and one added since was logged in clear.
+ * (A generated column reads no other generated column: one pass.)
+ */
+static void
+audit_mask_generated(Relation rel, AuditTable *entry)
+{
+	for (int i = 0; i < entry->ncolumns; i++)
+	{
+		AuditColumn *col = &entry->columns[i];
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), col->json.attnum - 1);
+		Node	   *expr;
+		Bitmapset  *reads = NULL;
+
+		if (col->masked || att->attgenerated != ATTRIBUTE_GENERATED_STORED ||
+			(expr = build_column_default(rel, att->attnum)) == NULL)
+			continue;
+		pull_varattnos(expr, 1, &reads);
+		for (int j = 0; j < entry->ncolumns; j++)
+			if (entry->columns[j].masked &&
+				bms_is_member(entry->columns[j].json.attnum - FirstLowInvalidHeapAttributeNumber, reads))
+				col->masked = true;
+	}
+}
+
+/*
  * Key types whose text is the same under every setting; any other (dates,
  * times, intervals, floats, money, bytea, arrays and composites of them)
  * is printed in one style, whatever the writing session's DateStyle,
@@ -466,6 +497,8 @@ audit_build_table(Relation rel, Trigger *trigger)
 			strcmp(NameStr(att->attname), is_organizations ? "id" : "organization_id") == 0)
 			entry->org_attnum = att->attnum;
 	}
+
+	audit_mask_generated(rel, entry);
 
 	/*
 	 * jsonb keeps an object's keys sorted (shorter first, then bytewise);

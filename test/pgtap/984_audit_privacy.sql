@@ -1,0 +1,56 @@
+-- The audit log hides what the audited tables hide (an attack review):
+-- 1. a stored generated column added to an audited table after
+--    enable_audit, computed from a masked column, was logged in clear
+--    (upper(secret) logged the secret) until enable_audit ran again;
+-- 2. with protector.notifications audited (docs/audit.md offers it), the
+--    owners and admins who read the audit log read every notification
+--    addressed to one member, which the table shows that member only.
+BEGIN;
+SELECT plan(6);
+
+-- 1.
+CREATE TABLE public.keys (id int PRIMARY KEY, secret text);
+SELECT protector.enable_audit('public.keys', '{secret}') \g /dev/null
+ALTER TABLE public.keys ADD COLUMN shout text GENERATED ALWAYS AS (upper(secret)) STORED;
+ALTER TABLE public.keys ADD COLUMN note text GENERATED ALWAYS AS ('key ' || id) STORED;
+INSERT INTO public.keys (id, secret) VALUES (1, 'hunter2');
+SELECT is((SELECT new_row FROM protector.audit_log WHERE table_name = 'public.keys'),
+	'{"id": 1, "note": "key 1", "shout": "[masked]", "secret": "[masked]"}'::jsonb,
+	'a generated column added after enable_audit, computed from the masked secret, is masked; one of other columns is not');
+UPDATE public.keys SET secret = 'swordfish';
+SELECT is((SELECT old_row ->> 'shout' || ' ' || (new_row ->> 'shout') FROM protector.audit_log
+		   WHERE table_name = 'public.keys' AND op = 'UPDATE'),
+	'[masked] [masked]', '... in an update''s old and new rows too');
+
+-- 2.
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['ap_owner', 'ap_admin', 'ap_manager']) u \g /dev/null
+INSERT INTO protector.organizations (id, name, slug, timezone)
+VALUES ('0a984000-0000-4000-8000-000000000000', 'Audit privacy', 'audit-privacy', 'UTC');
+INSERT INTO protector.members (organization_id, user_id, role)
+SELECT '0a984000-0000-4000-8000-000000000000', tests.get_supabase_uid('ap_' || r), r::protector.member_role
+FROM unnest(ARRAY['owner', 'admin', 'manager']) r;
+SELECT protector.enable_audit('protector.notifications') \g /dev/null
+SELECT tests.authenticate_as('ap_manager');
+INSERT INTO protector.notifications (organization_id, recipient_id, kind, payload) VALUES
+	('0a984000-0000-4000-8000-000000000000', tests.get_supabase_uid('ap_owner'), 'private.note', '{"text": "for the owner only"}'),
+	('0a984000-0000-4000-8000-000000000000', NULL, 'desk.note', '{"text": "for the desk"}');
+SELECT tests.authenticate_as('ap_admin');
+SELECT is((SELECT count(*) FROM protector.notifications WHERE kind = 'private.note'), 0::bigint,
+	'the admin does not see the owner''s notification');
+SELECT is((SELECT string_agg(new_row ->> 'kind', ',' ORDER BY new_row ->> 'kind')
+		   FROM protector.get_audit_logs(p_table => 'protector.notifications')),
+	'desk.note', '... nor its audit rows: the desk''s notification only');
+SELECT tests.authenticate_as('ap_owner');
+SELECT is((SELECT string_agg(new_row ->> 'kind', ',' ORDER BY new_row ->> 'kind')
+		   FROM protector.get_audit_logs(p_table => 'protector.notifications')),
+	'desk.note,private.note', 'the owner reads the audit rows of the desk''s and of their own');
+SELECT tests.clear_authentication();
+UPDATE protector.notifications SET recipient_id = tests.get_supabase_uid('ap_admin') WHERE kind = 'desk.note';
+SELECT tests.authenticate_as('ap_admin');
+SELECT is((SELECT string_agg(op || ' ' || (new_row ->> 'kind'), ',' ORDER BY id)
+		   FROM protector.get_audit_logs(p_table => 'protector.notifications')),
+	'INSERT desk.note,UPDATE desk.note', 'a desk notification given to the admin: its history is the admin''s to read');
+SELECT tests.clear_authentication();
+
+SELECT * FROM finish();
+ROLLBACK;
