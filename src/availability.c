@@ -281,7 +281,7 @@ protector_validate_slot(PG_FUNCTION_ARGS)
 	 * the caller's name for the start: protector_internal.check_slot(),
 	 * which checks a booking's own party (a move, a direct write)
 	 */
-	bool		named = PG_NARGS() > 3 && !PG_ARGISNULL(3);
+	bool		named = PG_NARGS() > 3 && !PG_ARGISNULL(3) && VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(3)) > 0;
 	const char *param = "p_start";
 	TimestampTz now_ts = GetCurrentTransactionStartTimestamp();
 	TimestampTz start;

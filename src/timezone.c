@@ -309,7 +309,8 @@ protector_check_timezone_sql(PG_FUNCTION_ARGS)
 	char	   *zone;
 	const char *param = "timezone";
 
-	if (!PG_ARGISNULL(1))
+	/* (an empty name names nothing: the default's) */
+	if (!PG_ARGISNULL(1) && VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) > 0)
 		param = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	protector_require_arg(fcinfo, 0, param);
 	name = PG_GETARG_TEXT_PP(0);

@@ -6,7 +6,7 @@
 -- in update_service came back whole in the detail; and a staff week's
 -- limit named years it does not take.
 BEGIN;
-SELECT plan(17);
+SELECT plan(19);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['e_owner', 'e_agent']) u \g /dev/null
@@ -73,6 +73,12 @@ SELECT throws_ok(format($$SELECT * FROM protector.get_staff_schedule(%L, '2199-1
 SELECT cmp_ok(length(tests.error_text(format($$SELECT protector_internal.check_slot(%L, now() + interval '1 day' + interval '7 minutes', 1, repeat('x', 10000000))$$,
 											 :'room'))), '<', 1000,
 	'a slot check''s caller-given name of 10 MB comes back cut');
+-- (an empty name names nothing: " is not a valid time zone" read as a
+-- sentence without a subject)
+SELECT throws_ok($$SELECT protector.check_timezone('Nowhere/Zone', '')$$,
+	'22023', 'timezone is not a valid time zone: "Nowhere/Zone"', 'an empty parameter name is the default''s');
+SELECT alike(tests.error_text(format($$SELECT protector_internal.check_slot(%L, now() + interval '1 day' + interval '7 minutes', 1, '')$$, :'room')),
+	'22023 | p_start %', '... as a slot check''s is');
 -- (durations are exact elapsed times: '1 year' was read as 360 days)
 SELECT tests.authenticate_as('e_owner');
 SELECT throws_ok(format($$SELECT protector.update_service(%L, '{"max_advance": "1 year"}')$$, :'room'),
