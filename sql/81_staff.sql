@@ -973,36 +973,16 @@ COMMENT ON FUNCTION protector_internal.lock_member_work(uuid, uuid, uuid) IS
 'Internal: locks a member''s live bookings, open tasks and shifts not ended (id order), before the member''s row is';
 GRANT EXECUTE ON FUNCTION protector_internal.lock_member_work(uuid, uuid, uuid) TO authenticated, service_role;
 
--- The signed-in member's own row, share-locked by an RPC that changes
--- another member (lock_member_change), in the order of the two rows' ids:
--- before the member's work and row when it sorts first, after them
--- otherwise.  The change's staff_activity row names its writer (a foreign
--- key: KEY SHARE of the writer's row), so two admins deactivating each
--- other, each holding the other's row FOR UPDATE, waited for their own
--- and deadlocked (40P01).  Taken in id order, one waits before it holds
--- either row, and then finds its own membership changed
--- (lock_member_manager, 42501).  Only the caller's own row, as the owner
--- (members may not write their own row, which FOR SHARE asks).
-CREATE FUNCTION protector_internal.lock_own_membership(p_organization_id uuid, p_member_id uuid, p_first boolean)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	PERFORM FROM protector.members m
-	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND m.user_id OPERATOR(pg_catalog.=) protector.current_user_id()
-	  AND CASE WHEN p_first THEN m.id OPERATOR(pg_catalog.<) p_member_id ELSE m.id OPERATOR(pg_catalog.>) p_member_id END
-	FOR SHARE;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.lock_own_membership(uuid, uuid, boolean) IS
-'Internal: share-locks the signed-in user''s membership in the organization when its id sorts before p_member_id (p_first) or after it';
-
 -- The member an RPC changes (deactivate_staff, update_staff_permissions):
 -- authorized for members.manage and locked FOR UPDATE, with (p_work) what
--- is theirs before their row (lock_member_work) and the caller's own
--- membership in id order (lock_own_membership).  As the caller, under RLS.
+-- is theirs before their row (lock_member_work).  As the caller, under
+-- RLS.  Nothing of the caller's is locked before: the change's
+-- staff_activity entry names its writer (KEY SHARE of the writer's row),
+-- and two admins changing each other, each holding the other's row, met
+-- there in a deadlock; lock_member_writer, before the update, now asks
+-- the writer's row NOWAIT and tells the second to retry (40001).  A lock
+-- of the caller's own row taken first deadlocked instead with a
+-- transaction that changed the member, then the caller.
 CREATE FUNCTION protector_internal.lock_member_change(p_member_id uuid, p_work boolean)
 RETURNS protector.members
 LANGUAGE plpgsql VOLATILE
@@ -1013,12 +993,10 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member');
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
-	PERFORM protector_internal.lock_own_membership(m.organization_id, m.id, true);
 	IF p_work THEN
 		PERFORM protector_internal.lock_member_work(m.organization_id, m.user_id, m.id);
 	END IF;
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
-	PERFORM protector_internal.lock_own_membership(m.organization_id, m.id, false);
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	-- (gone from the caller's sight while authorize_row waited for its lock:
 	-- the caller was deactivated meanwhile, say, by the member in question)
@@ -1029,7 +1007,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_member_change(uuid, boolean) IS
-'Internal: the member an RPC changes, authorized (members.manage) and locked, with their work (p_work) and the caller''s own membership in a deadlock-free order';
+'Internal: the member an RPC changes, authorized (members.manage) and locked FOR UPDATE, their work (p_work) first';
 GRANT EXECUTE ON FUNCTION protector_internal.lock_member_change(uuid, boolean) TO authenticated, service_role;
 
 -- What a membership's leaving would delete or unlink: shifts, entries in

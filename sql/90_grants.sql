@@ -143,7 +143,6 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.lock_booking_services(uuid[]),
 	protector_internal.lock_seen(integer, uuid, boolean),
 	protector_internal.lock_member_manager(uuid, boolean, boolean),
-	protector_internal.lock_own_membership(uuid, uuid, boolean),
 	protector_internal.role_may(protector.member_role, text[])
 TO authenticated, service_role;
 -- merge_customers finds what refers to a customer here (catalog facts)

@@ -16370,22 +16370,6 @@ CREATE TRIGGER lock_member_writer BEFORE INSERT OR UPDATE OR DELETE ON protector
 	EXECUTE FUNCTION protector_internal.lock_member_writer();
 GRANT EXECUTE ON FUNCTION protector_internal.lock_member_manager(uuid, boolean, boolean) TO authenticated, service_role;
 
-CREATE FUNCTION protector_internal.lock_own_membership(p_organization_id uuid, p_member_id uuid, p_first boolean)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	PERFORM FROM protector.members m
-	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND m.user_id OPERATOR(pg_catalog.=) protector.current_user_id()
-	  AND CASE WHEN p_first THEN m.id OPERATOR(pg_catalog.<) p_member_id ELSE m.id OPERATOR(pg_catalog.>) p_member_id END
-	FOR SHARE;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.lock_own_membership(uuid, uuid, boolean) IS
-'Internal: share-locks the signed-in user''s membership in the organization when its id sorts before p_member_id (p_first) or after it';
-
 CREATE FUNCTION protector_internal.lock_member_change(p_member_id uuid, p_work boolean)
 RETURNS protector.members
 LANGUAGE plpgsql VOLATILE
@@ -16396,12 +16380,10 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member');
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
-	PERFORM protector_internal.lock_own_membership(m.organization_id, m.id, true);
 	IF p_work THEN
 		PERFORM protector_internal.lock_member_work(m.organization_id, m.user_id, m.id);
 	END IF;
 	PERFORM protector_internal.authorize_row('protector.members', p_member_id, 'members.manage', 'member', true);
-	PERFORM protector_internal.lock_own_membership(m.organization_id, m.id, false);
 	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	-- (gone from the caller's sight while authorize_row waited for its lock:
 	-- the caller was deactivated meanwhile, say, by the member in question)
@@ -16412,9 +16394,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_member_change(uuid, boolean) IS
-'Internal: the member an RPC changes, authorized (members.manage) and locked, with their work (p_work) and the caller''s own membership in a deadlock-free order';
-GRANT EXECUTE ON FUNCTION protector_internal.lock_own_membership(uuid, uuid, boolean),
-	protector_internal.lock_member_change(uuid, boolean) TO authenticated, service_role;
+'Internal: the member an RPC changes, authorized (members.manage) and locked FOR UPDATE, their work (p_work) first';
+GRANT EXECUTE ON FUNCTION protector_internal.lock_member_change(uuid, boolean) TO authenticated, service_role;
 
 CREATE FUNCTION protector_internal.lock_booking_vouchers(p_organization_id uuid, p_booking_id uuid)
 RETURNS void

@@ -4,24 +4,27 @@
 # Each RPC locked the other's row FOR UPDATE, and the change's
 # staff_activity row, which names its writer, then waited for its foreign
 # key's KEY SHARE of the writer's own row, held by the other: a deadlock
-# (40P01, an answer outside the contract).  The RPCs now lock the caller's
-# own membership and the member's in the order of their ids
-# (lock_member_change): the second waits before it holds either row and,
-# once the first commits, is refused, its membership changed.  A pause
-# (this test's BEFORE UPDATE trigger on members) holds the first in its
-# update while the second starts.
+# (40P01, an answer outside the contract).  The check of the writer before
+# the update (lock_member_writer, lock_member_manager) now asks the
+# writer's own row NOWAIT: the second is told to retry (40001).  A pause
+# (this test's BEFORE UPDATE trigger on members, named to fire before
+# lock_member_writer) holds the first in its update while the second runs.
 # 1. deactivate_staff, the admin with the lower id first;
 # 2. deactivate_staff, the admin with the higher id first;
 # 3. update_staff_permissions, each making the other a viewer.
-# Expected each time: the first goes through, the second is refused
-# (P0002: its membership no longer lets it see the member, or 42501),
-# never 40P01, and exactly one of the two is changed.
+# Expected each time: the first goes through, the second is told to retry
+# (40001), never 40P01, and exactly one of the two is changed.
 # 4. one admin's direct UPDATE of the other's row, paused after it locked
-#    that row, while the other deactivates the writer: the RPC holds the
-#    writer's row and waits for its own; the direct write's check of its
-#    writer's membership (lock_member_manager) took a share lock there
-#    and deadlocked; it is told to retry (40001, NOWAIT) and the RPC goes
-#    through.
+#    that row, while the other deactivates the writer: the RPC goes
+#    through, and the direct write is then refused (42501: its writer's
+#    membership no longer lets it manage members).  (A version of the
+#    RPCs that share-locked the caller's own row first deadlocked here.)
+# 5. the owner deactivates both admins in one transaction, one after the
+#    other, while the first admin deactivates the second: the owner's
+#    transaction goes through and the admin is refused, once it waited
+#    (the same version deadlocked: the admin held her own row while she
+#    waited for the other's, which the owner held, and the owner then
+#    needed hers).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -78,19 +81,37 @@ race() {
 race "deactivate_staff of each other, the lower id first" \
 	ada "SELECT protector.deactivate_staff('$BOB')" bob "SELECT protector.deactivate_staff('$ADA')" \
 	"SELECT count(*) FROM protector.members WHERE organization_id = '$ORG' AND NOT active" \
-	ok "P0002|42501"
+	ok 40001
 race "deactivate_staff of each other, the higher id first" \
 	bob "SELECT protector.deactivate_staff('$ADA')" ada "SELECT protector.deactivate_staff('$BOB')" \
 	"SELECT count(*) FROM protector.members WHERE organization_id = '$ORG' AND NOT active" \
-	ok "P0002|42501"
+	ok 40001
 race "update_staff_permissions of each other" \
 	ada "SELECT protector.update_staff_permissions('$BOB', 'viewer')" bob "SELECT protector.update_staff_permissions('$ADA', 'viewer')" \
 	"SELECT count(*) FROM protector.members WHERE organization_id = '$ORG' AND role = 'viewer'" \
-	ok "P0002|42501"
+	ok 40001
 race "a direct write of one admin's row, then the other's deactivate_staff of the writer" \
 	ada "UPDATE protector.members SET role = 'viewer' WHERE id = '$BOB'" bob "SELECT protector.deactivate_staff('$ADA')" \
 	"SELECT count(*) FROM protector.members WHERE organization_id = '$ORG' AND (NOT active OR role = 'viewer')" \
-	40001 ok
+	42501 ok
+
+# 5. the owner, holding bob's row, needs ada's next; ada waits for bob's
+two_admins
+PGAPPNAME=owner psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" \
+	-c "SELECT tests.authenticate_as('own')" -c "SELECT protector.deactivate_staff('$BOB')" -c "SELECT pg_sleep(1)" \
+	-c "SELECT protector.deactivate_staff('$ADA')" -c "COMMIT" > "$OUT" 2>&1 &
+owner=$!
+wait_session owner "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+ada_answer=$(sqlstate_as ada "SELECT protector.deactivate_staff('$BOB')")
+owner_answer=ok
+wait "$owner" || owner_answer=$(sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' "$OUT" | head -1)
+inactive=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.members WHERE organization_id = '$ORG' AND NOT active")
+if [ "$owner_answer" = ok ] && { [ "$ada_answer" = P0002 ] || [ "$ada_answer" = 42501 ]; } && [ "$inactive" = 2 ]; then
+	echo "ok - the owner deactivating both admins in one transaction while one deactivates the other: the owner goes through, the admin is refused"
+else
+	echo "not ok - the owner deactivating both admins while one deactivates the other: owner answered $owner_answer, the admin $ada_answer, $inactive inactive"
+	failures=$((failures + 1))
+fi
 
 rm -f "$OUT"
 dropdb "$DB"

@@ -716,7 +716,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.lock_member_work_nowait(uuid,uuid,uuid,boolean,text)'),
 			 ('protector_internal.release_member_work(uuid,uuid)'), ('protector_internal.lock_booking_promo_code(uuid)'), ('protector_internal.role_sees_tasks(protector.member_role)'), ('protector_internal.role_may(protector.member_role,text[])'),
 			 ('protector_internal.lock_member_work(uuid,uuid,uuid)'),
-			 ('protector_internal.lock_member_change(uuid,boolean)'), ('protector_internal.lock_own_membership(uuid,uuid,boolean)'),
+			 ('protector_internal.lock_member_change(uuid,boolean)'),
 			 ('protector_internal.authorize_booking_list(uuid)'),
 			 ('protector_internal.json_amount(jsonb)'),
 			 ('protector_internal.trim_spaces(text)'), ('protector_internal.refuse_long_hold(uuid,timestamp with time zone)'),
