@@ -1025,7 +1025,14 @@ BEGIN
 	-- be used: that part is the pending refund's, for the desk to pay out)
 	-- (reckoned with them locked, as they are given back: one made to
 	-- expire while this waited was counted live, took nothing, and the
-	-- cancellation said it had)
+	-- cancellation said it had; the promo code locked before them, the
+	-- order of a new booking with the code paid by a voucher, whose use
+	-- release_promo_use gives back after this)
+	IF OLD.promo_code_id IS NOT NULL AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled'
+	   AND EXISTS (SELECT FROM protector.promo_codes x
+				   WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) OLD.promo_code_id) THEN
+		PERFORM protector_internal.lock_row('protector.promo_codes', OLD.promo_code_id, 'promo code');
+	END IF;
 	PERFORM protector_internal.lock_booking_vouchers(NEW.organization_id, NEW.id);
 	v_to_vouchers := LEAST(v_refund, protector_internal.live_voucher_paid(NEW.organization_id, NEW.id));
 	IF v_refund OPERATOR(pg_catalog.>) v_to_vouchers THEN

@@ -560,13 +560,18 @@ BEGIN
 	v_left := v_left OPERATOR(pg_catalog.-)
 			  protector_internal.give_back_to_vouchers(NEW.organization_id, NEW.id, NEW.currency, v_left, NEW.status::text);
 	-- (refund_on_cancel reckoned with the vouchers locked; one that
-	-- expired by the clock since: its part is a pending refund too, never
-	-- lost)
+	-- expired by the clock since, within the statement: its part is a
+	-- pending refund too, never lost, and the booking says what went to
+	-- vouchers)
 	IF v_left OPERATOR(pg_catalog.>) 0 THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_left, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', NEW.details #> '{refund,fee}',
 											  'refund_percent', NEW.details #> '{refund,percent}'));
+		UPDATE protector.bookings b
+		SET details = pg_catalog.jsonb_set(b.details, '{refund,to_vouchers}',
+			pg_catalog.to_jsonb((NEW.details #>> '{refund,to_vouchers}')::numeric OPERATOR(pg_catalog.-) v_left))
+		WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.id;
 	END IF;
 	RETURN NULL;
 END

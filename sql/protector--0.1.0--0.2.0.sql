@@ -2527,7 +2527,14 @@ BEGIN
 	-- be used: that part is the pending refund's, for the desk to pay out)
 	-- (reckoned with them locked, as they are given back: one made to
 	-- expire while this waited was counted live, took nothing, and the
-	-- cancellation said it had)
+	-- cancellation said it had; the promo code locked before them, the
+	-- order of a new booking with the code paid by a voucher, whose use
+	-- release_promo_use gives back after this)
+	IF OLD.promo_code_id IS NOT NULL AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled'
+	   AND EXISTS (SELECT FROM protector.promo_codes x
+				   WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) OLD.promo_code_id) THEN
+		PERFORM protector_internal.lock_row('protector.promo_codes', OLD.promo_code_id, 'promo code');
+	END IF;
 	PERFORM protector_internal.lock_booking_vouchers(NEW.organization_id, NEW.id);
 	v_to_vouchers := LEAST(v_refund, protector_internal.live_voucher_paid(NEW.organization_id, NEW.id));
 	IF v_refund OPERATOR(pg_catalog.>) v_to_vouchers THEN
@@ -3124,13 +3131,18 @@ BEGIN
 	v_left := v_left OPERATOR(pg_catalog.-)
 			  protector_internal.give_back_to_vouchers(NEW.organization_id, NEW.id, NEW.currency, v_left, NEW.status::text);
 	-- (refund_on_cancel reckoned with the vouchers locked; one that
-	-- expired by the clock since: its part is a pending refund too, never
-	-- lost)
+	-- expired by the clock since, within the statement: its part is a
+	-- pending refund too, never lost, and the booking says what went to
+	-- vouchers)
 	IF v_left OPERATOR(pg_catalog.>) 0 THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_left, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', NEW.details #> '{refund,fee}',
 											  'refund_percent', NEW.details #> '{refund,percent}'));
+		UPDATE protector.bookings b
+		SET details = pg_catalog.jsonb_set(b.details, '{refund,to_vouchers}',
+			pg_catalog.to_jsonb((NEW.details #>> '{refund,to_vouchers}')::numeric OPERATOR(pg_catalog.-) v_left))
+		WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.id;
 	END IF;
 	RETURN NULL;
 END

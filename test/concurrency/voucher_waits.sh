@@ -23,6 +23,10 @@
 #    reckons what goes back to vouchers, gives nothing back to the retired
 #    one and says so.  (It reckoned before the lock: 60 "to vouchers" was
 #    answered and noted in details.refund, and none given.)
+# 6. A new booking taking a promo code, then paid by a voucher, beside the
+#    cancellation of a booking with the same code and voucher: the
+#    cancellation takes the code's lock before the vouchers', as the new
+#    booking does (locking the vouchers first deadlocked).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -138,6 +142,29 @@ if [ "$answer" = "0.00" ] && [ "$got" = "30.00 0 60.00" ]; then
 	echo "ok 5 - a voucher retired by a change holding its row as a cancellation starts: nothing back to it, and the cancellation says so (0.00; 60 pending in cash)"
 else
 	echo "not ok 5 - a voucher retired by a change holding its row: answered to vouchers '$answer'; balance, details.refund.to_vouchers, pending '$got' (want 0.00; 30.00 0 60.00)"
+	failures=$((failures + 1))
+fi
+
+# 6. a new booking with a promo code, then paid by a voucher, while a
+# booking with the same code and voucher is cancelled: the code, then the
+# voucher, in both (the cancellation locked the voucher first, then gave
+# the code's use back: 40P01)
+CODE6=$(psql -X -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT protector.create_promo_code('$ORG', 'percent', 10) ->> 'code'")
+read -r B6 VC6 < <(book 20)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "UPDATE protector.bookings SET promo_code_id = (SELECT id FROM protector.promo_codes WHERE code = '$CODE6') WHERE id = '$B6'"
+PGAPPNAME=creator psql -X -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" \
+	-c "SELECT set_config('t.b', protector.create_booking('$S', NULL, date_trunc('day', now()) + interval '5 days 22 hours', 1, p_promo_code => '$CODE6') ->> 'id', false) IS NOT NULL" \
+	-c "SELECT pg_sleep(1.5)" -c "SELECT protector.redeem_voucher(current_setting('t.b')::uuid, '$VC6') IS NOT NULL" \
+	-c "COMMIT" >"$WORK/creator.out" 2>&1 &
+creator=$!
+wait_session creator "query LIKE 'SELECT pg_sleep%'"
+cancel=$(psql -X -A -t -d "$DB" -v VERBOSITY=sqlstate -c "SELECT protector.cancel_booking('$B6') ->> 'status'" 2>&1)
+created=ok
+wait "$creator" || created=$(sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' "$WORK/creator.out" | head -1)
+if [ "$cancel" = cancelled ] && [ "$created" = ok ]; then
+	echo "ok 6 - a cancellation beside a new booking taking the same promo code, then the same voucher: both go through"
+else
+	echo "not ok 6 - a cancellation beside a new booking with the same code and voucher: cancel '$cancel', the new booking '$created'"
 	failures=$((failures + 1))
 fi
 dropdb "$DB"

@@ -11,7 +11,7 @@
 -- (test/concurrency/voucher_waits.sh case 5: a voucher retired while a
 -- cancellation waits for its row.)
 BEGIN;
-SELECT plan(6);
+SELECT plan(8);
 SET LOCAL timezone = 'UTC';
 
 SELECT tests.create_supabase_user('cv_owner');
@@ -47,6 +47,25 @@ SELECT is((SELECT format('%s %s', count(*), sum(p.amount)) FROM protector.paymen
 	'1 70.00', '... given back to the voucher as one succeeded refund of 70, as the cancellation decided');
 SELECT is((SELECT v.balance FROM protector.vouchers v WHERE v.code = :'v1'), 100.00,
 	'... whose balance is 30 + 70 = 100 again');
+
+-- 1b. b2: 70 paid by a voucher that expires by the clock between the
+-- cancellation's reckoning (its BEFORE trigger) and the giving back (the
+-- AFTER trigger, at the statement's end): all 70 is a pending cash
+-- refund, and the booking says none went to the voucher (it said 70)
+SELECT protector.create_voucher('0a982000-0000-4000-8000-000000000000', 100) ->> 'code' AS v2 \gset
+SELECT protector.create_booking('0a982000-0000-4000-8000-0000000005a1', NULL,
+								date_trunc('hour', now()) + interval '54 hours', 2) ->> 'id' AS b2 \gset
+SELECT protector.redeem_voucher(:'b2', :'v2') \g /dev/null
+UPDATE protector.vouchers SET expires_at = clock_timestamp() + interval '300 milliseconds' WHERE code = :'v2';
+WITH c AS (UPDATE protector.bookings SET status = 'cancelled' WHERE id = :'b2' RETURNING id)
+SELECT pg_sleep(0.6) FROM c \g /dev/null
+SELECT is((SELECT format('%s %s', b.details #>> '{refund,amount}', b.details #>> '{refund,to_vouchers}')
+		   FROM protector.bookings b WHERE b.id = :'b2'),
+	'70.00 0.00', 'a voucher expired within the cancelling statement: 70 refunded, 70 - 70 = 0 of it to vouchers, as the booking says');
+SELECT is((SELECT format('%s %s', (SELECT sum(p.amount) FROM protector.payments p
+									WHERE p.booking_id = :'b2' AND p.kind = 'refund' AND p.status = 'pending' AND p.voucher_id IS NULL),
+						 (SELECT v.balance FROM protector.vouchers v WHERE v.code = :'v2'))),
+	'70.00 30.00', '... all 70 a pending cash refund, the voucher''s balance 100 - 70 = 30');
 
 -- 2. a code retired (valid_until = the clock) after this transaction
 -- began: a booking made after that is refused
