@@ -64,8 +64,11 @@ BEGIN
 
 	-- (a new booking's work is booking_workflow_insert's, in C; a booking
 	-- confirmed before, held again and confirmed again by a trusted caller
-	-- was created once: its review task is there)
-	IF OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status IN ('pending', 'confirmed') THEN
+	-- was created once: its review task is there.  So was one cancelled
+	-- and set back by a trusted caller, a correction the desk is not told
+	-- of, moved or not; but a lapsed hold set back never was announced:
+	-- it is now)
+	IF OLD.status IN ('held', 'cancelled') AND NEW.status IN ('pending', 'confirmed') THEN
 		IF EXISTS (SELECT FROM protector.tasks t
 				   WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 					 AND t.booking_id OPERATOR(pg_catalog.=) NEW.id

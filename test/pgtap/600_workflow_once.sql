@@ -5,7 +5,7 @@
 -- a second review task and a second booking.created notification (a
 -- review task is made once per booking, DESIGN).
 BEGIN;
-SELECT plan(4);
+SELECT plan(7);
 SET LOCAL TimeZone = 'UTC';
 
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
@@ -42,6 +42,30 @@ VALUES ('0a600000-0000-4000-8000-00000000b002', '0a600000-0000-4000-8000-0000000
 UPDATE protector.bookings SET status = 'confirmed' WHERE id = '0a600000-0000-4000-8000-00000000b002';
 SELECT is((SELECT count(*)::int FROM protector.tasks WHERE booking_id = '0a600000-0000-4000-8000-00000000b002' AND kind = 'booking_review'), 1,
 	'a hold confirmed for the first time gets its review task');
+
+-- a trusted correction: a cancelled booking set back to confirmed and
+-- moved in the same update is not news (it told the desk "rescheduled"
+-- of a booking it last heard was cancelled)
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a600000-0000-4000-8000-00000000b001';
+UPDATE protector.bookings SET status = 'confirmed', during = tstzrange(lower(during) + interval '1 hour', upper(during) + interval '1 hour')
+WHERE id = '0a600000-0000-4000-8000-00000000b001';
+SELECT is((SELECT string_agg(kind, ',' ORDER BY kind) FROM protector.notifications
+		   WHERE booking_id = '0a600000-0000-4000-8000-00000000b001'),
+	'booking.cancelled,booking.created', 'a cancelled booking set back and moved at once tells the desk nothing more');
+-- a lapsed hold (cancelled by expire_holds) set back to confirmed was
+-- never announced: it got no review task and no booking.created
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, hold_expires_at)
+VALUES ('0a600000-0000-4000-8000-00000000b003', '0a600000-0000-4000-8000-000000000000', '0a600000-0000-4000-8000-0000000000a1',
+		'0a600000-0000-4000-8000-0000000005a1',
+		tstzrange(date_trunc('hour', now()) + interval '4 days', date_trunc('hour', now()) + interval '4 days 1 hour'),
+		'held', now() + interval '10 minutes');
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a600000-0000-4000-8000-00000000b003';
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = '0a600000-0000-4000-8000-00000000b003';
+SELECT is((SELECT count(*)::int FROM protector.tasks WHERE booking_id = '0a600000-0000-4000-8000-00000000b003' AND kind = 'booking_review'), 1,
+	'a lapsed hold set back to confirmed gets its review task');
+SELECT is((SELECT string_agg(kind, ',' ORDER BY kind) FROM protector.notifications
+		   WHERE booking_id = '0a600000-0000-4000-8000-00000000b003'),
+	'booking.created', '... and the desk is told of it once, as created');
 
 SELECT * FROM finish();
 ROLLBACK;
