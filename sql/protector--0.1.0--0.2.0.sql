@@ -4694,7 +4694,8 @@ BEGIN
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'font' THEN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
-			   OR pg_catalog.length(v #>> '{}') NOT BETWEEN 1 AND 100 OR NOT protector_internal.text_is_clean(v #>> '{}') THEN
+			   OR pg_catalog.length(protector_internal.trim_spaces(v #>> '{}')) NOT BETWEEN 1 AND 100
+			   OR NOT protector_internal.text_is_clean(v #>> '{}') THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a font name of 1 to 100 plain characters', p));
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'refund_policy' THEN
@@ -5168,7 +5169,8 @@ BEGIN
 						-- (zero is zero in every unit: 0 and "0", the defaults)
 						THEN (p_changes OPERATOR(pg_catalog.->>) k) OPERATOR(pg_catalog.!~) '^[[:space:]]*[+-]?0*[.]?0*[[:space:]]*$'
 							 AND (pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.<>) 'string'
-								  OR (p_changes OPERATOR(pg_catalog.->>) k) OPERATOR(pg_catalog.!~) '[^0-9.[:space:]+-]')
+								  -- (PostgreSQL's "@ 90" is 90 seconds too)
+								  OR (p_changes OPERATOR(pg_catalog.->>) k) OPERATOR(pg_catalog.!~) '[^0-9.[:space:]+@-]')
 						WHEN pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.<>) v_kind THEN true
 						WHEN v_kind OPERATOR(pg_catalog.=) 'array'
 						THEN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_changes -> k) g
@@ -5181,9 +5183,12 @@ BEGIN
 											  WHEN 'duration' THEN 'string with a unit, such as "90 minutes",' ELSE 'array of strings' END,
 								  pg_catalog.left((p_changes -> k)::text, 100)));
 		END IF;
-		-- (a whole number written with decimals, 3.0, is that number, as
-		-- update_venue reads it; the integer cast refused it)
-		IF v_whole AND pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.=) 'number'
+		-- (a whole number written with decimals, 3.0 or "3.0", is that
+		-- number, as update_venue reads it; the integer cast refused it)
+		IF v_whole AND (pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.=) 'number'
+						OR (pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.=) 'string'
+							AND (p_changes OPERATOR(pg_catalog.->>) k) OPERATOR(pg_catalog.~)
+								'^[[:space:]]*[+-]?([0-9]{1,30}[.]?[0-9]{0,30}|[.][0-9]{1,30})([eE][+-]?[0-9]{1,2})?[[:space:]]*$'))
 		   AND (p_changes OPERATOR(pg_catalog.->>) k)::numeric OPERATOR(pg_catalog.=) pg_catalog.trunc((p_changes OPERATOR(pg_catalog.->>) k)::numeric) THEN
 			p_changes := pg_catalog.jsonb_set(p_changes, ARRAY[k], pg_catalog.to_jsonb(pg_catalog.trunc((p_changes OPERATOR(pg_catalog.->>) k)::numeric)));
 		END IF;
@@ -5315,7 +5320,10 @@ BEGIN
 			pg_catalog.format('p_changes.waiver_id %s is no waiver of the organization.', s.waiver_id));
 	END IF;
 	UPDATE protector.services x
-	SET name = pg_catalog.btrim(s.name), description = s.description, mode = s.mode, duration = s.duration,
+	-- (the name trimmed when it is given: a 0.1.0 name with spaces at its
+	-- ends and a character the checks refuse now was refused, and the
+	-- service could not be retired)
+	SET name = CASE WHEN p_changes OPERATOR(pg_catalog.?) 'name' THEN pg_catalog.btrim(s.name) ELSE x.name END, description = s.description, mode = s.mode, duration = s.duration,
 		capacity = s.capacity, min_party = s.min_party, max_party = s.max_party, buffer_before = s.buffer_before,
 		buffer_after = s.buffer_after, slot_interval = s.slot_interval, min_notice = s.min_notice,
 		max_advance = s.max_advance, price = s.price, price_per_person = s.price_per_person, currency = s.currency,

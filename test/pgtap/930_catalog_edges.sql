@@ -9,8 +9,14 @@
 --      engine's one-step look back then let a third booking overlap;
 --   3. update_service refused a whole number written with decimals
 --      ({"capacity": 3.0}), which update_venue takes.
+-- And the forty-sixth stop's:
+--   4. ... and one written as a string ("3.0"); "@ 90", PostgreSQL's 90
+--      seconds, passed as a duration with its unit; a 0.1.0 service whose
+--      name had spaces at its ends and a character refused now could not
+--      be retired (every update trimmed the name, and the check refused
+--      it); branding.font took a name of spaces only.
 BEGIN;
-SELECT plan(7);
+SELECT plan(11);
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['k_owner', 'k_manager']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a930000-0000-4000-8000-000000000000', 'K', 'catalog-edges');
@@ -61,6 +67,23 @@ SELECT is(protector.update_service('0a930000-0000-4000-8000-0000000005a1', '{"ca
 	'a capacity of 3.0 is 3');
 SELECT throws_ok($$SELECT protector.update_service('0a930000-0000-4000-8000-0000000005a1', '{"capacity": 3.5}')$$,
 	'22023', 'p_changes.capacity has a value of the wrong type', '... and 3.5 is no capacity');
+
+-- 4.
+SELECT is(protector.update_service('0a930000-0000-4000-8000-0000000005a1', '{"capacity": "3.0"}') ->> 'capacity', '3',
+	'a capacity of "3.0" is 3 too');
+SELECT throws_ok($$SELECT protector.update_service('0a930000-0000-4000-8000-0000000005a1', '{"slot_interval": "@ 90"}')$$,
+	'22023', 'p_changes.slot_interval has a value of the wrong type', '"@ 90", 90 seconds to PostgreSQL, is no duration with its unit');
+SELECT throws_ok($$SELECT protector.update_venue('0a930000-0000-4000-8000-0000000000a1', '{"branding": {"font": " \u3000 "}}')$$,
+	'22023', 'p_changes.branding.font must be a font name of 1 to 100 plain characters', 'a font name of spaces only is refused');
+RESET ROLE;
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval)
+VALUES ('0a930000-0000-4000-8000-0000000005a2', '0a930000-0000-4000-8000-000000000000', '0a930000-0000-4000-8000-0000000000a1',
+		E' Vault\u202e ', '1 hour', '1 hour');
+SET LOCAL session_replication_role = origin;
+SELECT tests.authenticate_as('k_owner');
+SELECT is(protector.update_service('0a930000-0000-4000-8000-0000000005a2', '{"active": false}') ->> 'active', 'false',
+	'a 0.1.0 service named with spaces at its ends and a direction override is retired, as docs/settings.md says');
 RESET ROLE;
 
 SELECT * FROM finish();
