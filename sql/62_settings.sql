@@ -137,7 +137,8 @@ BEGIN
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'font' THEN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
-			   OR pg_catalog.length(protector_internal.trim_spaces(v #>> '{}')) NOT BETWEEN 1 AND 100
+			   OR pg_catalog.length(v #>> '{}') NOT BETWEEN 1 AND 100
+			   OR protector_internal.trim_spaces(v #>> '{}') OPERATOR(pg_catalog.=) ''
 			   OR NOT protector_internal.text_is_clean(v #>> '{}') THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a font name of 1 to 100 plain characters', p));
 			END IF;

@@ -64,11 +64,14 @@ BEGIN
 
 	-- (a new booking's work is booking_workflow_insert's, in C; a booking
 	-- confirmed before, held again and confirmed again by a trusted caller
-	-- was created once: its review task is there.  So was one cancelled
-	-- and set back by a trusted caller, a correction the desk is not told
-	-- of, moved or not; but a lapsed hold set back never was announced:
-	-- it is now)
-	IF OLD.status IN ('held', 'cancelled') AND NEW.status IN ('pending', 'confirmed') THEN
+	-- was created once: its review task is there.  So was a booking
+	-- cancelled and set back by a trusted caller, a correction the desk is
+	-- not told of, moved or not; but a hold cancelled, lapsed or by hand,
+	-- which keeps its hold_expires_at (hold_expiry_of), never was a
+	-- booking: set back, it is announced now)
+	IF (OLD.status OPERATOR(pg_catalog.=) 'held'
+		OR (OLD.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.hold_expires_at IS NOT NULL))
+	   AND NEW.status IN ('pending', 'confirmed') THEN
 		IF EXISTS (SELECT FROM protector.tasks t
 				   WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 					 AND t.booking_id OPERATOR(pg_catalog.=) NEW.id
@@ -76,6 +79,8 @@ BEGIN
 			RETURN NULL;
 		END IF;
 		v_kind := 'booking.created';
+	ELSIF OLD.status OPERATOR(pg_catalog.=) 'cancelled' AND NEW.status IN ('pending', 'confirmed') THEN
+		RETURN NULL;
 	ELSIF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
 		UPDATE protector.tasks t
 		SET status = 'done', completed_at = pg_catalog.now()

@@ -305,11 +305,14 @@ BEGIN
 
 	-- (a new booking's work is booking_workflow_insert's, in C; a booking
 	-- confirmed before, held again and confirmed again by a trusted caller
-	-- was created once: its review task is there.  So was one cancelled
-	-- and set back by a trusted caller, a correction the desk is not told
-	-- of, moved or not; but a lapsed hold set back never was announced:
-	-- it is now)
-	IF OLD.status IN ('held', 'cancelled') AND NEW.status IN ('pending', 'confirmed') THEN
+	-- was created once: its review task is there.  So was a booking
+	-- cancelled and set back by a trusted caller, a correction the desk is
+	-- not told of, moved or not; but a hold cancelled, lapsed or by hand,
+	-- which keeps its hold_expires_at (hold_expiry_of), never was a
+	-- booking: set back, it is announced now)
+	IF (OLD.status OPERATOR(pg_catalog.=) 'held'
+		OR (OLD.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.hold_expires_at IS NOT NULL))
+	   AND NEW.status IN ('pending', 'confirmed') THEN
 		IF EXISTS (SELECT FROM protector.tasks t
 				   WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 					 AND t.booking_id OPERATOR(pg_catalog.=) NEW.id
@@ -317,6 +320,8 @@ BEGIN
 			RETURN NULL;
 		END IF;
 		v_kind := 'booking.created';
+	ELSIF OLD.status OPERATOR(pg_catalog.=) 'cancelled' AND NEW.status IN ('pending', 'confirmed') THEN
+		RETURN NULL;
 	ELSIF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
 		UPDATE protector.tasks t
 		SET status = 'done', completed_at = pg_catalog.now()
@@ -2534,6 +2539,7 @@ BEGIN
 	-- order of a new booking with the code paid by a voucher, whose use
 	-- release_promo_use gives back after this)
 	IF OLD.promo_code_id IS NOT NULL AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled'
+	   AND NEW.status OPERATOR(pg_catalog.=) 'cancelled'	-- (a no-show keeps the code's use)
 	   AND EXISTS (SELECT FROM protector.promo_codes x
 				   WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) OLD.promo_code_id) THEN
 		PERFORM protector_internal.lock_row('protector.promo_codes', OLD.promo_code_id, 'promo code');
@@ -4694,7 +4700,8 @@ BEGIN
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'font' THEN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
-			   OR pg_catalog.length(protector_internal.trim_spaces(v #>> '{}')) NOT BETWEEN 1 AND 100
+			   OR pg_catalog.length(v #>> '{}') NOT BETWEEN 1 AND 100
+			   OR protector_internal.trim_spaces(v #>> '{}') OPERATOR(pg_catalog.=) ''
 			   OR NOT protector_internal.text_is_clean(v #>> '{}') THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a font name of 1 to 100 plain characters', p));
 			END IF;

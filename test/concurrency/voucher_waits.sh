@@ -27,6 +27,8 @@
 #    cancellation of a booking with the same code and voucher: the
 #    cancellation takes the code's lock before the vouchers', as the new
 #    booking does (locking the vouchers first deadlocked).
+# 7. ... but a no-show, which keeps the code's use, does not wait for the
+#    code.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -165,6 +167,29 @@ if [ "$cancel" = cancelled ] && [ "$created" = ok ]; then
 	echo "ok 6 - a cancellation beside a new booking taking the same promo code, then the same voucher: both go through"
 else
 	echo "not ok 6 - a cancellation beside a new booking with the same code and voucher: cancel '$cancel', the new booking '$created'"
+	failures=$((failures + 1))
+fi
+
+# 7. a no-show of a booking with a promo code, the code's row held open: a
+# no-show keeps the code's use and does not wait for it (the lock taken
+# before the vouchers' was taken for no-shows too)
+CODE7=$(psql -X -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT protector.create_promo_code('$ORG', 'percent', 10) ->> 'code'")
+B7=$(psql -X -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, promo_code_id)
+	SELECT '$ORG', '$V', '$S', tstzrange(now() - interval '30 minutes', now() + interval '30 minutes'), 'confirmed', id
+	FROM protector.promo_codes WHERE code = '$CODE7' RETURNING id" | head -1)
+PGAPPNAME=holder psql -X -q -d "$DB" -c "BEGIN" -c "UPDATE protector.promo_codes SET description = 'held' WHERE code = '$CODE7'" \
+	-c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null 2>&1 &
+holder=$!
+wait_session holder "query LIKE 'SELECT pg_sleep%'"
+start=$(date +%s%N)
+out=$(PGOPTIONS="-c protector.lock_timeout=2000" psql -X -A -t -d "$DB" \
+	-c "SELECT protector.update_booking_status_batch(ARRAY['$B7'::uuid], 'no_show') ->> 'updated'" 2>&1 || true)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+wait "$holder"
+if [ "$out" = 1 ] && [ "$ms" -lt 1500 ]; then
+	echo "ok 7 - a no-show of a booking with a promo code held open does not wait for the code"
+else
+	echo "not ok 7 - a no-show beside its promo code held open: '$out' after ${ms} ms"
 	failures=$((failures + 1))
 fi
 dropdb "$DB"

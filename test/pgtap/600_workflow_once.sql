@@ -5,7 +5,7 @@
 -- a second review task and a second booking.created notification (a
 -- review task is made once per booking, DESIGN).
 BEGIN;
-SELECT plan(7);
+SELECT plan(8);
 SET LOCAL TimeZone = 'UTC';
 
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
@@ -66,6 +66,15 @@ SELECT is((SELECT count(*)::int FROM protector.tasks WHERE booking_id = '0a60000
 SELECT is((SELECT string_agg(kind, ',' ORDER BY kind) FROM protector.notifications
 		   WHERE booking_id = '0a600000-0000-4000-8000-00000000b003'),
 	'booking.created', '... and the desk is told of it once, as created');
+-- a booking announced, its review task deleted since (housekeeping),
+-- cancelled and set back: a correction, not news (no review task was read
+-- as never announced)
+DELETE FROM protector.tasks WHERE booking_id = '0a600000-0000-4000-8000-00000000b002';
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a600000-0000-4000-8000-00000000b002';
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = '0a600000-0000-4000-8000-00000000b002';
+SELECT is((SELECT string_agg(kind, ',' ORDER BY kind) || ' ' || (SELECT count(*) FROM protector.tasks t WHERE t.booking_id = n.booking_id)
+		   FROM protector.notifications n WHERE booking_id = '0a600000-0000-4000-8000-00000000b002' GROUP BY booking_id),
+	'booking.cancelled,booking.created 0', 'a booking set back whose review task was deleted is not announced again');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -16,7 +16,7 @@
 --      be retired (every update trimmed the name, and the check refused
 --      it); branding.font took a name of spaces only.
 BEGIN;
-SELECT plan(11);
+SELECT plan(12);
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['k_owner', 'k_manager']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a930000-0000-4000-8000-000000000000', 'K', 'catalog-edges');
@@ -75,6 +75,9 @@ SELECT throws_ok($$SELECT protector.update_service('0a930000-0000-4000-8000-0000
 	'22023', 'p_changes.slot_interval has a value of the wrong type', '"@ 90", 90 seconds to PostgreSQL, is no duration with its unit');
 SELECT throws_ok($$SELECT protector.update_venue('0a930000-0000-4000-8000-0000000000a1', '{"branding": {"font": " \u3000 "}}')$$,
 	'22023', 'p_changes.branding.font must be a font name of 1 to 100 plain characters', 'a font name of spaces only is refused');
+SELECT throws_ok(format($$SELECT protector.update_venue('0a930000-0000-4000-8000-0000000000a1', %L)$$,
+						 jsonb_build_object('branding', jsonb_build_object('font', 'Arial' || repeat(' ', 200)))),
+	'22023', 'p_changes.branding.font must be a font name of 1 to 100 plain characters', '... and so is one of 205 characters, mostly spaces');
 RESET ROLE;
 SET LOCAL session_replication_role = replica;
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval)
