@@ -11,7 +11,7 @@
 -- (test/concurrency/voucher_waits.sh case 5: a voucher retired while a
 -- cancellation waits for its row.)
 BEGIN;
-SELECT plan(8);
+SELECT plan(9);
 SET LOCAL timezone = 'UTC';
 
 SELECT tests.create_supabase_user('cv_owner');
@@ -56,9 +56,9 @@ SELECT protector.create_voucher('0a982000-0000-4000-8000-000000000000', 100) ->>
 SELECT protector.create_booking('0a982000-0000-4000-8000-0000000005a1', NULL,
 								date_trunc('hour', now()) + interval '54 hours', 2) ->> 'id' AS b2 \gset
 SELECT protector.redeem_voucher(:'b2', :'v2') \g /dev/null
-UPDATE protector.vouchers SET expires_at = clock_timestamp() + interval '300 milliseconds' WHERE code = :'v2';
+UPDATE protector.vouchers SET expires_at = clock_timestamp() + interval '1 second' WHERE code = :'v2';
 WITH c AS (UPDATE protector.bookings SET status = 'cancelled' WHERE id = :'b2' RETURNING id)
-SELECT pg_sleep(0.6) FROM c \g /dev/null
+SELECT pg_sleep(1.2) FROM c \g /dev/null
 SELECT is((SELECT format('%s %s', b.details #>> '{refund,amount}', b.details #>> '{refund,to_vouchers}')
 		   FROM protector.bookings b WHERE b.id = :'b2'),
 	'70.00 0.00', 'a voucher expired within the cancelling statement: 70 refunded, 70 - 70 = 0 of it to vouchers, as the booking says');
@@ -66,6 +66,11 @@ SELECT is((SELECT format('%s %s', (SELECT sum(p.amount) FROM protector.payments 
 									WHERE p.booking_id = :'b2' AND p.kind = 'refund' AND p.status = 'pending' AND p.voucher_id IS NULL),
 						 (SELECT v.balance FROM protector.vouchers v WHERE v.code = :'v2'))),
 	'70.00 30.00', '... all 70 a pending cash refund, the voucher''s balance 100 - 70 = 30');
+SELECT is((SELECT string_agg(format('%s -> %s', l.old_row #>> '{details,refund,to_vouchers}', l.new_row #>> '{details,refund,to_vouchers}'), ', ')
+		   FROM protector.audit_log l
+		   WHERE l.table_name = 'protector.bookings' AND l.record_id = :'b2' AND l.op = 'UPDATE'
+			 AND l.old_row #>> '{details,refund,to_vouchers}' IS NOT NULL),
+	'70.00 -> 0.00', '... the cancellation reckoned 70 for the live voucher, and the note was corrected after (audited)');
 
 -- 2. a code retired (valid_until = the clock) after this transaction
 -- began: a booking made after that is refused
