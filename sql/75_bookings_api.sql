@@ -453,6 +453,12 @@ BEGIN
 					pg_catalog.format('Booking %s is settled: its refund or fee is written.', OLD.id),
 					'Book the new time instead.');
 			END IF;
+			-- (nor an expired hold, which occupies nothing, here or there)
+			IF OLD.status OPERATOR(pg_catalog.=) 'held' AND OLD.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+				PERFORM protector.raise('invalid_parameter', 'the hold has expired',
+					pg_catalog.format('Booking %s was held until %s.', OLD.id, protector_internal.iso_text(OLD.hold_expires_at)),
+					'Hold the new time instead (hold_slot).');
+			END IF;
 			IF pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>=) pg_catalog.now()
 			   OR pg_catalog.lower(OLD.during) OPERATOR(pg_catalog.>=) pg_catalog.now() THEN
 				NEW.during := protector_internal.check_slot(NEW.service_id, pg_catalog.lower(NEW.during), NEW.party_size, 'during');
@@ -1423,6 +1429,13 @@ BEGIN
 	IF v_booking.status OPERATOR(pg_catalog.=) ANY ('{completed,no_show}'::protector.booking_status[]) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('a %s booking cannot be cancelled', v_booking.status));
+	END IF;
+	-- (skipping the refund the terms owe is a decision of the desk's: a
+	-- customer's own call, or a client acting for them, forfeited it)
+	IF p_issue_refund IS FALSE AND NOT protector_internal.caller_is_trusted()
+	   AND v_booking.organization_id OPERATOR(pg_catalog.<>) ALL (protector_internal.orgs_with('bookings.cancel')) THEN
+		PERFORM protector.raise('forbidden', 'a customer''s cancellation is settled by the service''s terms',
+			'p_issue_refund => false is for the desk.', 'Leave p_issue_refund out: what the terms owe is refunded.');
 	END IF;
 	-- the refund is the trigger refund_on_cancel's, by the service's policy
 	PERFORM pg_catalog.set_config('protector.refund_on_cancel',

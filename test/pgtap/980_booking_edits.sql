@@ -12,7 +12,7 @@
 -- change of service, a trusted caller's PATCH, a time blanked, and a
 -- completed booking's party grown past its signatures.
 BEGIN;
-SELECT plan(26);
+SELECT plan(29);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['be_manager', 'be_operator', 'be_agent', 'be_outsider', 'be_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -182,6 +182,29 @@ SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, service_id, 
 				   VALUES ('0a980000-0000-4000-8000-000000000000', '0a980000-0000-4000-8000-0000000005a1',
 						   tstzrange(date_trunc('hour', now()) + interval '4 days', date_trunc('hour', now()) + interval '97 hours'), 2)$$,
 	'42501', NULL, '... also leaving the venue out (not given the service''s)');
+SELECT tests.clear_authentication();
+
+-- (a later attack review) an operator's direct move of an expired hold,
+-- which reschedule_booking refuses, went through; a customer's own
+-- cancellation with p_issue_refund => false forfeited the refund the
+-- terms owe
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, hold_expires_at)
+VALUES ('0a980000-0000-4000-8000-0000000000e1', '0a980000-0000-4000-8000-000000000000', '0a980000-0000-4000-8000-0000000000a1',
+		'0a980000-0000-4000-8000-0000000005a2',
+		tstzrange(date_trunc('day', now()) + interval '3 days 10 hours', date_trunc('day', now()) + interval '3 days 11 hours'),
+		'held', now() - interval '1 minute');
+SELECT tests.authenticate_as('be_operator');
+SELECT throws_ok($$UPDATE protector.bookings SET during = tstzrange(lower(during) + interval '2 hours', upper(during) + interval '2 hours')
+				   WHERE id = '0a980000-0000-4000-8000-0000000000e1'$$,
+	'22023', 'the hold has expired', 'an operator''s direct move of an expired hold is refused, as reschedule_booking refuses it');
+SELECT tests.authenticate_as('be_customer');
+SELECT protector.create_booking('0a980000-0000-4000-8000-0000000005a2', '0a980000-0000-4000-8000-00000000cc01',
+								date_trunc('day', now()) + interval '5 days 10 hours', 2) ->> 'id' AS cb \gset
+SELECT throws_ok(format($$SELECT protector.cancel_booking(%L, NULL, false)$$, :'cb'),
+	'42501', 'a customer''s cancellation is settled by the service''s terms', 'a customer does not cancel without the refund the terms owe');
+SELECT tests.authenticate_as('be_operator');
+SELECT is((SELECT j ->> 'status' FROM protector.cancel_booking(:'cb', NULL, false) j), 'cancelled',
+	'... the desk may (a refund handled otherwise)');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
