@@ -1925,6 +1925,18 @@ BEGIN
 	-- (here, and below for an agent who may confirm)
 	v_long_hold := NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
 				   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '24 hours');
+	-- an expired hold, or one this update ends, occupies nothing, here or
+	-- at a new time: not moved, as reschedule_booking does not move it (it
+	-- would meet no booking there, and be refused only when confirmed)
+	IF (NEW.during IS DISTINCT FROM OLD.during OR NEW.service_id IS DISTINCT FROM OLD.service_id)
+	   AND OLD.status OPERATOR(pg_catalog.=) 'held'
+	   AND (OLD.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+			OR (NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now())) THEN
+		PERFORM protector.raise('invalid_parameter', 'the hold has expired',
+			pg_catalog.format('Booking %s is held until %s.', OLD.id,
+							  protector_internal.iso_text(LEAST(OLD.hold_expires_at, NEW.hold_expires_at))),
+			'Hold the new time instead (hold_slot).');
+	END IF;
 	IF NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update')) THEN
 		IF v_long_hold THEN
 			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
@@ -1947,12 +1959,6 @@ BEGIN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('a %s booking cannot be rescheduled', OLD.status),
 					pg_catalog.format('Booking %s is settled: its refund or fee is written.', OLD.id),
 					'Book the new time instead.');
-			END IF;
-			-- (nor an expired hold, which occupies nothing, here or there)
-			IF OLD.status OPERATOR(pg_catalog.=) 'held' AND OLD.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
-				PERFORM protector.raise('invalid_parameter', 'the hold has expired',
-					pg_catalog.format('Booking %s was held until %s.', OLD.id, protector_internal.iso_text(OLD.hold_expires_at)),
-					'Hold the new time instead (hold_slot).');
 			END IF;
 			IF pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>=) pg_catalog.now()
 			   OR pg_catalog.lower(OLD.during) OPERATOR(pg_catalog.>=) pg_catalog.now() THEN
@@ -2441,7 +2447,12 @@ DECLARE
 	v_before numeric;	-- what an earlier cancellation's terms gave back
 	v_shown_percent numeric;
 BEGIN
-	IF NOT protector_internal.refunds_on_cancel() THEN
+	-- (the choice is the desk's, or a trusted caller's: a customer's own
+	-- cancellation, or a client's acting for them, with the setting off
+	-- forfeited the refund the terms owe them; theirs is settled anyway)
+	IF NOT protector_internal.refunds_on_cancel()
+	   AND (protector_internal.requester_is_trusted()
+			OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.cancel'))) THEN
 		-- nothing refunded by choice, now and for money arriving later
 		DELETE FROM protector_internal.cancellation_terms t
 		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.id;
@@ -2594,13 +2605,6 @@ BEGIN
 	IF v_booking.status OPERATOR(pg_catalog.=) ANY ('{completed,no_show}'::protector.booking_status[]) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('a %s booking cannot be cancelled', v_booking.status));
-	END IF;
-	-- (skipping the refund the terms owe is a decision of the desk's: a
-	-- customer's own call, or a client acting for them, forfeited it)
-	IF p_issue_refund IS FALSE AND NOT protector_internal.caller_is_trusted()
-	   AND v_booking.organization_id OPERATOR(pg_catalog.<>) ALL (protector_internal.orgs_with('bookings.cancel')) THEN
-		PERFORM protector.raise('forbidden', 'a customer''s cancellation is settled by the service''s terms',
-			'p_issue_refund => false is for the desk.', 'Leave p_issue_refund out: what the terms owe is refunded.');
 	END IF;
 	-- the refund is the trigger refund_on_cancel's, by the service's policy
 	PERFORM pg_catalog.set_config('protector.refund_on_cancel',

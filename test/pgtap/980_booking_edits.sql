@@ -12,7 +12,7 @@
 -- change of service, a trusted caller's PATCH, a time blanked, and a
 -- completed booking's party grown past its signatures.
 BEGIN;
-SELECT plan(29);
+SELECT plan(32);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['be_manager', 'be_operator', 'be_agent', 'be_outsider', 'be_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -185,9 +185,10 @@ SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, service_id, 
 SELECT tests.clear_authentication();
 
 -- (a later attack review) an operator's direct move of an expired hold,
--- which reschedule_booking refuses, went through; a customer's own
--- cancellation with p_issue_refund => false forfeited the refund the
--- terms owe
+-- which reschedule_booking refuses, went through (and a manager's, and
+-- one ending a live hold in the same update); a customer's own
+-- cancellation with p_issue_refund => false, or with
+-- protector.refund_on_cancel off, forfeited the refund the terms owe
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, hold_expires_at)
 VALUES ('0a980000-0000-4000-8000-0000000000e1', '0a980000-0000-4000-8000-000000000000', '0a980000-0000-4000-8000-0000000000a1',
 		'0a980000-0000-4000-8000-0000000005a2',
@@ -197,14 +198,45 @@ SELECT tests.authenticate_as('be_operator');
 SELECT throws_ok($$UPDATE protector.bookings SET during = tstzrange(lower(during) + interval '2 hours', upper(during) + interval '2 hours')
 				   WHERE id = '0a980000-0000-4000-8000-0000000000e1'$$,
 	'22023', 'the hold has expired', 'an operator''s direct move of an expired hold is refused, as reschedule_booking refuses it');
+SELECT tests.authenticate_as('be_manager');
+SELECT throws_ok($$UPDATE protector.bookings SET during = tstzrange(lower(during) + interval '2 hours', upper(during) + interval '2 hours')
+				   WHERE id = '0a980000-0000-4000-8000-0000000000e1'$$,
+	'22023', 'the hold has expired', '... and a manager''s, who may correct any column');
+RESET ROLE;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, hold_expires_at)
+VALUES ('0a980000-0000-4000-8000-0000000000e2', '0a980000-0000-4000-8000-000000000000', '0a980000-0000-4000-8000-0000000000a1',
+		'0a980000-0000-4000-8000-0000000005a2',
+		tstzrange(date_trunc('day', now()) + interval '3 days 14 hours', date_trunc('day', now()) + interval '3 days 15 hours'),
+		'held', now() + interval '10 minutes');
+SELECT tests.authenticate_as('be_operator');
+SELECT throws_ok($$UPDATE protector.bookings SET hold_expires_at = now(),
+					   during = tstzrange(lower(during) + interval '2 hours', upper(during) + interval '2 hours')
+				   WHERE id = '0a980000-0000-4000-8000-0000000000e2'$$,
+	'22023', 'the hold has expired', '... and so is a hold ended and moved in one update');
+-- (Shared: 0 + 15 per person, no fee: a party of 2 pays 15 x 2 = 30, all
+-- of it owed back on cancellation)
 SELECT tests.authenticate_as('be_customer');
 SELECT protector.create_booking('0a980000-0000-4000-8000-0000000005a2', '0a980000-0000-4000-8000-00000000cc01',
-								date_trunc('day', now()) + interval '5 days 10 hours', 2) ->> 'id' AS cb \gset
-SELECT throws_ok(format($$SELECT protector.cancel_booking(%L, NULL, false)$$, :'cb'),
-	'42501', 'a customer''s cancellation is settled by the service''s terms', 'a customer does not cancel without the refund the terms owe');
+								date_trunc('day', now()) + interval '5 days 10 hours', 2) ->> 'id' AS cb1 \gset
+SELECT protector.create_booking('0a980000-0000-4000-8000-0000000005a2', '0a980000-0000-4000-8000-00000000cc01',
+								date_trunc('day', now()) + interval '5 days 12 hours', 2) ->> 'id' AS cb2 \gset
 SELECT tests.authenticate_as('be_operator');
-SELECT is((SELECT j ->> 'status' FROM protector.cancel_booking(:'cb', NULL, false) j), 'cancelled',
-	'... the desk may (a refund handled otherwise)');
+SELECT protector.create_booking('0a980000-0000-4000-8000-0000000005a2', '0a980000-0000-4000-8000-00000000cc01',
+								date_trunc('day', now()) + interval '5 days 14 hours', 2) ->> 'id' AS cb3 \gset
+SELECT tests.clear_authentication();
+SELECT protector.record_payment(b, 30, 'cash', 'cv-' || b) IS NOT NULL FROM unnest(ARRAY[:'cb1', :'cb2', :'cb3']::uuid[]) b \g /dev/null
+SELECT tests.authenticate_as('be_customer');
+SELECT is((SELECT j ->> 'refund_amount' FROM protector.cancel_booking(:'cb1', NULL, false) j), '30.00',
+	'a customer''s cancellation with p_issue_refund => false is refunded by the terms all the same: 30 of 30');
+SELECT set_config('protector.refund_on_cancel', 'off', true) \g /dev/null
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = :'cb2';
+SELECT set_config('protector.refund_on_cancel', 'on', true) \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT sum(amount) FROM protector.payments WHERE booking_id = :'cb2' AND kind = 'refund' AND status = 'pending'), 30.00,
+	'... and so is one cancelled directly with protector.refund_on_cancel off: 30 pending');
+SELECT tests.authenticate_as('be_operator');
+SELECT is((SELECT j ->> 'refund_amount' FROM protector.cancel_booking(:'cb3', NULL, false) j), '0.00',
+	'the desk cancels without the refund (one handled otherwise)');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
