@@ -865,6 +865,22 @@ $$;
 COMMENT ON FUNCTION protector_internal.refunds_on_cancel() IS
 'protector.refund_on_cancel as a boolean, also before protector.so is loaded (default on)';
 
+-- Whether a cancellation's refund, or a late payment's, is skipped: the
+-- setting off, for staff who may cancel bookings or record payments, or
+-- a trusted caller.  Not for a customer: their own cancellation (or a
+-- client's acting for them) with the setting off, or cancel_booking's
+-- p_issue_refund => false, forfeited the refund the terms owe them.
+CREATE FUNCTION protector_internal.refund_skipped(p_organization_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN NOT protector_internal.refunds_on_cancel()
+	   AND (protector_internal.requester_is_trusted()
+			OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.cancel'))
+			OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('payments.create')));
+COMMENT ON FUNCTION protector_internal.refund_skipped(uuid) IS
+'Internal: protector.refund_on_cancel is off and the requester may skip a refund (staff who may cancel bookings or record payments, trusted callers)';
+
 -- The terms a cancellation or a no-show was settled by (refund_on_cancel),
 -- for money that arrives afterwards (refund_late_payment,
 -- sql/77_payments.sql): the fee the booking keeps, or under the older
@@ -937,12 +953,8 @@ DECLARE
 	v_before numeric;	-- what an earlier cancellation's terms gave back
 	v_shown_percent numeric;
 BEGIN
-	-- (the choice is the desk's, or a trusted caller's: a customer's own
-	-- cancellation, or a client's acting for them, with the setting off
-	-- forfeited the refund the terms owe them; theirs is settled anyway)
-	IF NOT protector_internal.refunds_on_cancel()
-	   AND (protector_internal.requester_is_trusted()
-			OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.cancel'))) THEN
+	-- (staff's choice, or a trusted caller's: refund_skipped)
+	IF protector_internal.refund_skipped(NEW.organization_id) THEN
 		-- nothing refunded by choice, now and for money arriving later
 		DELETE FROM protector_internal.cancellation_terms t
 		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.id;

@@ -545,7 +545,7 @@ BEGIN
 			RETURN NULL;
 		END IF;
 	END IF;
-	IF v_late OPERATOR(pg_catalog.<=) 0 OR NOT protector_internal.refunds_on_cancel() THEN
+	IF v_late OPERATOR(pg_catalog.<=) 0 OR protector_internal.refund_skipped(NEW.organization_id) THEN
 		RETURN NULL;
 	END IF;
 	-- (the booking is locked by check_payment)

@@ -2447,12 +2447,8 @@ DECLARE
 	v_before numeric;	-- what an earlier cancellation's terms gave back
 	v_shown_percent numeric;
 BEGIN
-	-- (the choice is the desk's, or a trusted caller's: a customer's own
-	-- cancellation, or a client's acting for them, with the setting off
-	-- forfeited the refund the terms owe them; theirs is settled anyway)
-	IF NOT protector_internal.refunds_on_cancel()
-	   AND (protector_internal.requester_is_trusted()
-			OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.cancel'))) THEN
+	-- (staff's choice, or a trusted caller's: refund_skipped)
+	IF protector_internal.refund_skipped(NEW.organization_id) THEN
 		-- nothing refunded by choice, now and for money arriving later
 		DELETE FROM protector_internal.cancellation_terms t
 		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND t.booking_id OPERATOR(pg_catalog.=) NEW.id;
@@ -12184,7 +12180,7 @@ BEGIN
 			RETURN NULL;
 		END IF;
 	END IF;
-	IF v_late OPERATOR(pg_catalog.<=) 0 OR NOT protector_internal.refunds_on_cancel() THEN
+	IF v_late OPERATOR(pg_catalog.<=) 0 OR protector_internal.refund_skipped(NEW.organization_id) THEN
 		RETURN NULL;
 	END IF;
 	-- (the booking is locked by check_payment)
@@ -15587,6 +15583,18 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.requester_is_trusted() IS
 'True when the role that made the request (not a SECURITY DEFINER function running for it) is a superuser or bypasses RLS';
 
+-- (once what it asks exists; before any cancellation below)
+CREATE FUNCTION protector_internal.refund_skipped(p_organization_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN NOT protector_internal.refunds_on_cancel()
+	   AND (protector_internal.requester_is_trusted()
+			OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.cancel'))
+			OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('payments.create')));
+COMMENT ON FUNCTION protector_internal.refund_skipped(uuid) IS
+'Internal: protector.refund_on_cancel is off and the requester may skip a refund (staff who may cancel bookings or record payments, trusted callers)';
+
 CREATE FUNCTION protector_internal.json_is_clean(p_value jsonb)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -16464,6 +16472,7 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_booking_vouchers(uuid, uuid) IS
 'Internal: locks every voucher that paid the booking, in id order (protector.lock_timeout each)';
+
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
