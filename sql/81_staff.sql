@@ -287,10 +287,11 @@ CREATE TRIGGER lock_inviter BEFORE INSERT ON protector.staff_invitations
 -- lock deadlocked two admins writing each other's rows (40P01).  NOWAIT:
 -- an RPC changing the writer (deactivate_staff) holds the writer's row
 -- FOR UPDATE, and may wait for the row this write holds; the write is
--- told to retry (40001) instead of waiting in that cycle.  A writer with no membership is refused too
--- (one removed while the write was under way passed the policies on its
--- snapshot), but in a delete: a statement deleting its writer's row with
--- others sees it gone.  protector's own SECURITY DEFINER code (a
+-- told to retry (40001) instead of waiting in that cycle.  A writer
+-- with no membership is refused too (one removed while the write was
+-- under way passed the policies on its snapshot), but in a delete: a
+-- statement deleting its writer's row with others sees it gone.
+-- protector's own SECURITY DEFINER code (a
 -- founding owner, an invitation activated, a member confirming or
 -- leaving) answers for its writes.
 CREATE FUNCTION protector_internal.lock_member_manager(p_organization_id uuid, p_owners boolean, p_deleting boolean)
