@@ -1058,10 +1058,8 @@ BEGIN
 	-- order of a new booking with the code paid by a voucher, whose use
 	-- release_promo_use gives back after this)
 	IF OLD.promo_code_id IS NOT NULL AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled'
-	   AND NEW.status OPERATOR(pg_catalog.=) 'cancelled'	-- (a no-show keeps the code's use)
-	   AND EXISTS (SELECT FROM protector.promo_codes x
-				   WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) OLD.promo_code_id) THEN
-		PERFORM protector_internal.lock_row('protector.promo_codes', OLD.promo_code_id, 'promo code');
+	   AND NEW.status OPERATOR(pg_catalog.=) 'cancelled' THEN	-- (a no-show keeps the code's use)
+		PERFORM protector_internal.lock_promo_code(OLD.organization_id, OLD.promo_code_id);
 	END IF;
 	PERFORM protector_internal.lock_booking_vouchers(NEW.organization_id, NEW.id);
 	v_to_vouchers := LEAST(v_refund, protector_internal.live_voucher_paid(NEW.organization_id, NEW.id));

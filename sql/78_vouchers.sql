@@ -817,6 +817,26 @@ RETURN CASE p_times WHEN 1 THEN 'once' WHEN 2 THEN 'twice'
 COMMENT ON FUNCTION protector_internal.times_text(integer) IS
 '"once", "twice" or "<n> times", for messages';
 
+-- A promo code's row, locked as its owner, waiting at most
+-- protector.lock_timeout (40001 "the promo code is busy"): a transaction
+-- left open over a booking with the code held every other writer of it
+-- without limit.  Nothing when the organization has no such code (one
+-- given wrong, which the foreign key then names; one gone with its
+-- organization).  For protector's own SECURITY DEFINER code.
+CREATE FUNCTION protector_internal.lock_promo_code(p_organization_id uuid, p_id uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.lock_row('protector.promo_codes', x.id, 'promo code')
+	FROM protector.promo_codes x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_id;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_promo_code(uuid, uuid) IS
+'Internal: locks the organization''s promo code p_id, if there is one (protector.lock_timeout)';
+
 CREATE FUNCTION protector_internal.apply_promo_code()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -831,13 +851,8 @@ BEGIN
 	IF v_code OPERATOR(pg_catalog.<>) '' THEN
 		NEW.promo_code_id := protector_internal.promo_code_for(NEW.organization_id, v_code);
 	END IF;
-	-- (the code's row locked first, waiting at most protector.lock_timeout:
-	-- a transaction left open over a booking with the same code held every
-	-- other booking of it without limit)
-	IF EXISTS (SELECT FROM protector.promo_codes x
-			   WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id) THEN
-		PERFORM protector_internal.lock_row('protector.promo_codes', NEW.promo_code_id, 'promo code');
-	END IF;
+	-- (the code's row locked first)
+	PERFORM protector_internal.lock_promo_code(NEW.organization_id, NEW.promo_code_id);
 	SELECT * INTO p FROM protector.promo_codes x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id
 	FOR UPDATE;
@@ -1018,12 +1033,9 @@ BEGIN
 	IF v_old IS NOT NULL AND v_old IS DISTINCT FROM v_new THEN
 		-- (waiting at most protector.lock_timeout, as a booking with the
 		-- code does: a cancellation waited for a code held open for ever,
-		-- its booking locked meanwhile)
-		-- (not one gone: the organization's deletion takes its codes first)
-		IF EXISTS (SELECT FROM protector.promo_codes x
-				   WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) v_old) THEN
-			PERFORM protector_internal.lock_row('protector.promo_codes', v_old, 'promo code');
-		END IF;
+		-- its booking locked meanwhile; not one gone: the organization's
+		-- deletion takes its codes first)
+		PERFORM protector_internal.lock_promo_code(OLD.organization_id, v_old);
 		UPDATE protector.promo_codes x SET times_used = GREATEST(x.times_used OPERATOR(pg_catalog.-) 1, 0)
 		WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) v_old;
 	END IF;

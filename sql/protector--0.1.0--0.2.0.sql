@@ -2425,6 +2425,21 @@ COMMENT ON FUNCTION protector.round_money(numeric) IS
 REVOKE ALL ON FUNCTION protector.round_money(numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector.round_money(numeric) TO authenticated, service_role;
 
+-- (before the triggers that ask it)
+CREATE FUNCTION protector_internal.lock_promo_code(p_organization_id uuid, p_id uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.lock_row('protector.promo_codes', x.id, 'promo code')
+	FROM protector.promo_codes x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_id;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_promo_code(uuid, uuid) IS
+'Internal: locks the organization''s promo code p_id, if there is one (protector.lock_timeout)';
+
 CREATE OR REPLACE FUNCTION protector_internal.refund_on_cancel()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -2552,10 +2567,8 @@ BEGIN
 	-- order of a new booking with the code paid by a voucher, whose use
 	-- release_promo_use gives back after this)
 	IF OLD.promo_code_id IS NOT NULL AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled'
-	   AND NEW.status OPERATOR(pg_catalog.=) 'cancelled'	-- (a no-show keeps the code's use)
-	   AND EXISTS (SELECT FROM protector.promo_codes x
-				   WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) OLD.promo_code_id) THEN
-		PERFORM protector_internal.lock_row('protector.promo_codes', OLD.promo_code_id, 'promo code');
+	   AND NEW.status OPERATOR(pg_catalog.=) 'cancelled' THEN	-- (a no-show keeps the code's use)
+		PERFORM protector_internal.lock_promo_code(OLD.organization_id, OLD.promo_code_id);
 	END IF;
 	PERFORM protector_internal.lock_booking_vouchers(NEW.organization_id, NEW.id);
 	v_to_vouchers := LEAST(v_refund, protector_internal.live_voucher_paid(NEW.organization_id, NEW.id));
@@ -3346,13 +3359,8 @@ BEGIN
 	IF v_code OPERATOR(pg_catalog.<>) '' THEN
 		NEW.promo_code_id := protector_internal.promo_code_for(NEW.organization_id, v_code);
 	END IF;
-	-- (the code's row locked first, waiting at most protector.lock_timeout:
-	-- a transaction left open over a booking with the same code held every
-	-- other booking of it without limit)
-	IF EXISTS (SELECT FROM protector.promo_codes x
-			   WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id) THEN
-		PERFORM protector_internal.lock_row('protector.promo_codes', NEW.promo_code_id, 'promo code');
-	END IF;
+	-- (the code's row locked first)
+	PERFORM protector_internal.lock_promo_code(NEW.organization_id, NEW.promo_code_id);
 	SELECT * INTO p FROM protector.promo_codes x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id
 	FOR UPDATE;
@@ -3425,12 +3433,9 @@ BEGIN
 	IF v_old IS NOT NULL AND v_old IS DISTINCT FROM v_new THEN
 		-- (waiting at most protector.lock_timeout, as a booking with the
 		-- code does: a cancellation waited for a code held open for ever,
-		-- its booking locked meanwhile)
-		-- (not one gone: the organization's deletion takes its codes first)
-		IF EXISTS (SELECT FROM protector.promo_codes x
-				   WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) v_old) THEN
-			PERFORM protector_internal.lock_row('protector.promo_codes', v_old, 'promo code');
-		END IF;
+		-- its booking locked meanwhile; not one gone: the organization's
+		-- deletion takes its codes first)
+		PERFORM protector_internal.lock_promo_code(OLD.organization_id, v_old);
 		UPDATE protector.promo_codes x SET times_used = GREATEST(x.times_used OPERATOR(pg_catalog.-) 1, 0)
 		WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) v_old;
 	END IF;

@@ -154,7 +154,8 @@ DO $$
 DECLARE
 	f regprocedure;
 BEGIN
-	FOREACH f IN ARRAY ARRAY['protector_internal.apply_promo_code()', 'protector_internal.voucher_for(uuid, text)',
+	FOREACH f IN ARRAY ARRAY['protector_internal.apply_promo_code()', 'protector_internal.lock_promo_code(uuid, uuid)',
+							 'protector_internal.voucher_for(uuid, text)',
 							 'protector_internal.check_voucher_payment()']::regprocedure[] LOOP
 		-- (and without the bounded wait that locks the row first)
 		EXECUTE replace(replace(pg_get_functiondef(f), 'FOR UPDATE;', ';'),
