@@ -37,3 +37,9 @@ wait_session() {
 	echo "# session $1 never reached: $2"
 	return 1
 }
+
+# end_session APP: end the sessions of application APP (a holder whose
+# rows a test no longer needs held; its psql then exits non-zero)
+end_session() {
+	psql -X -A -t -q -d "$DB" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '$1' AND datname = current_database()" >/dev/null
+}

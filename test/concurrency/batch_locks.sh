@@ -75,11 +75,13 @@ wait "$holder" "$cara" "$desk" || true
 
 failures=0
 # a stricter lock_timeout of the caller bounds the batch's wait, as it
-# bounds a booking's: 300 ms against a service held for 3 s
+# bounds a booking's: 300 ms against a service held until the holder is
+# ended (a busy error is the bound: a batch that waited for the service
+# would wait here for ever)
 PGAPPNAME=holder2 psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
 BEGIN;
 SELECT pg_advisory_xact_lock(protector.service_lock_key('$LO'));
-SELECT pg_sleep(3);
+SELECT pg_sleep(60);
 COMMIT;
 SQL
 holder2=$!
@@ -93,10 +95,11 @@ SELECT protector.update_booking_status_batch('{0f460000-0000-4000-8000-000000000
 COMMIT;
 SQL
 waited=$(( ($(date +%s%N) - started) / 1000000 ))
+end_session holder2
 wait "$holder2" || true
 answer=$(grep -o 'ERROR: .*busy' "$WORK/strict.log" || true)
-echo "[read committed] a batch with lock_timeout 300ms behind a service held for 3 s: ${answer:-no busy error} after ${waited} ms"
-if [ -z "$answer" ] || [ "$waited" -ge 2000 ]; then failures=$((failures + 1)); fi
+echo "[read committed] a batch with lock_timeout 300ms behind a service held open: ${answer:-no busy error} after ${waited} ms"
+if [ -z "$answer" ]; then failures=$((failures + 1)); fi
 
 # a booking behind its service's lock where protector.lock_timeout is 0
 # and the caller's lock_timeout 300 ms: 40001 busy (it ended in 55P03
@@ -104,7 +107,7 @@ if [ -z "$answer" ] || [ "$waited" -ge 2000 ]; then failures=$((failures + 1)); 
 PGAPPNAME=holder3 psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
 BEGIN;
 SELECT pg_advisory_xact_lock(protector.service_lock_key('$LO'));
-SELECT pg_sleep(2);
+SELECT pg_sleep(60);
 COMMIT;
 SQL
 holder3=$!
@@ -116,6 +119,7 @@ INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, s
 VALUES ('$ORG', '0f460000-0000-4000-8000-0000000000a1', '$LO',
 		tstzrange(date_trunc('day', now()) + interval '9 days 10 hours', date_trunc('day', now()) + interval '9 days 11 hours'), 'confirmed');
 SQL
+end_session holder3
 wait "$holder3" || true
 answer=$(grep -o 'ERROR: .*' "$WORK/zero.log" || true)
 echo "[read committed] a booking with protector.lock_timeout = 0 and lock_timeout 300ms: ${answer:-no error}"
@@ -130,7 +134,7 @@ PGAPPNAME=holder4 psql -X -q -d "$DB" >/dev/null 2>&1 <<'SQL' &
 BEGIN;
 SELECT tests.authenticate_as('desk');
 SELECT protector.cancel_booking('0f460000-0000-4000-8000-000000000f02');
-SELECT pg_sleep(3);
+SELECT pg_sleep(60);
 ROLLBACK;
 SQL
 holder4=$!
@@ -154,13 +158,14 @@ paid_wait=$(( ($(date +%s%N) - started) / 1000000 ))
 # ... while a webhook's replay of a payment recorded before answers at once
 replay=$(psql -X -A -t -q -d "$DB" -c "SET protector.lock_timeout = 300" \
 	-c "SELECT protector.record_payment('0f460000-0000-4000-8000-000000000f02', 10, 'cash', 'ref-replay') ->> 'replayed'" 2>&1 || true)
+end_session holder4
 wait "$holder4" || true
 answer=$(grep -o 'ERROR: .*' "$WORK/row.log" || true)
-echo "[read committed] cancel_booking behind the booking's row held for 3 s (protector.lock_timeout 300 ms): ${answer:-no error} after ${waited} ms"
-if ! echo "$answer" | grep -q 'the booking is busy' || [ "$waited" -ge 2000 ]; then failures=$((failures + 1)); fi
+echo "[read committed] cancel_booking behind the booking's row held open (protector.lock_timeout 300 ms): ${answer:-no error} after ${waited} ms"
+if ! echo "$answer" | grep -q 'the booking is busy'; then failures=$((failures + 1)); fi
 answer=$(grep -o 'ERROR: .*' "$WORK/pay.log" || true)
 echo "[read committed] record_payment behind the same row: ${answer:-no error} after ${paid_wait} ms"
-if ! echo "$answer" | grep -q 'the booking is busy' || [ "$paid_wait" -ge 1500 ]; then failures=$((failures + 1)); fi
+if ! echo "$answer" | grep -q 'the booking is busy'; then failures=$((failures + 1)); fi
 
 echo "[read committed] a webhook's replay behind the same row: replayed = ${replay}"
 if [ "$replay" != "true" ]; then failures=$((failures + 1)); fi
