@@ -16119,8 +16119,8 @@ BEGIN
 	IF NOT FOUND OR NOT v_member.active
 	   OR NOT protector_internal.role_may(v_member.role,
 			ARRAY[CASE WHEN NEW.role OPERATOR(pg_catalog.=) 'owner' THEN 'members.manage_owners' ELSE 'members.manage' END]) THEN
-		PERFORM protector.raise('forbidden', 'your membership no longer lets you invite',
-			'It was deactivated or given another role while the invitation was written.');
+		PERFORM protector.raise('forbidden', 'your membership does not let you invite',
+			'Owners and admins invite members, and only owners invite owners; a membership deactivated or given another role while the invitation was written no longer counts.');
 	END IF;
 	RETURN NEW;
 END
@@ -16360,6 +16360,18 @@ COMMENT ON FUNCTION protector_internal.lock_seen(integer, uuid, boolean) IS
 GRANT EXECUTE ON FUNCTION protector_internal.lock_booking_services(uuid[]), protector_internal.lock_seen(integer, uuid, boolean)
 	TO authenticated, service_role;
 
+-- Whether this transaction deleted the user's membership of the
+-- organization (src/members.c): a writer without one, in a delete, either
+-- deleted it in the same statement (themselves with others) or lost it to
+-- another transaction while the statement was under way.
+CREATE FUNCTION protector_internal.membership_deleted_here(p_organization_id uuid, p_user_id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_membership_deleted_here'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION protector_internal.membership_deleted_here(uuid, uuid) IS
+'Whether the current transaction deleted the user''s membership row of the organization (C, from the row versions: not forgeable; protector''s own code only)';
+REVOKE ALL ON FUNCTION protector_internal.membership_deleted_here(uuid, uuid) FROM PUBLIC;
+
 CREATE FUNCTION protector_internal.lock_member_manager(p_organization_id uuid, p_owners boolean, p_deleting boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -16387,9 +16399,11 @@ BEGIN
 			'Your own membership is locked by a change of it under way.', 'Retry the write.');
 	END;
 	-- (none: the policies would refuse one who never was a member, but one
-	-- removed while the write was under way passed them on its snapshot)
-	-- (a statement deleting its writer's row with others saw it gone)
-	IF NOT FOUND AND p_deleting THEN
+	-- removed while the write was under way passed them on its snapshot;
+	-- a statement deleting its writer's row with others saw it gone, which
+	-- the row itself tells: one deleted by another transaction is refused)
+	IF NOT FOUND AND p_deleting
+	   AND protector_internal.membership_deleted_here(p_organization_id, v_user) THEN
 		RETURN;
 	END IF;
 	IF NOT FOUND THEN
@@ -16399,8 +16413,8 @@ BEGIN
 	IF NOT v_member.active
 	   OR NOT protector_internal.role_may(v_member.role,
 			ARRAY[CASE WHEN p_owners THEN 'members.manage_owners' ELSE 'members.manage' END]) THEN
-		PERFORM protector.raise('forbidden', 'your membership no longer lets you manage members',
-			'It was deactivated or given another role while this change was written.');
+		PERFORM protector.raise('forbidden', 'your membership does not let you manage members',
+			'Owners and admins manage members, and only owners manage owners; a membership deactivated or given another role while this change was written no longer counts.');
 	END IF;
 END
 $$;

@@ -32,7 +32,11 @@
 #    the deactivation: 40001, no such member (it was stored);
 # 9. a promotion of a viewer so: 40001, the viewer stays a viewer;
 # 10. as 7, the admin's membership deleted, not deactivated: refused
-#    (42501; the re-read found no membership and let it through).
+#    (42501; the re-read found no membership and let it through);
+# 11. an admin's DELETE of a viewer already under way when the admin's
+#    membership is deleted: refused (42501), the viewer kept (a writer
+#    found without a membership in a delete was taken for one deleting
+#    themselves with others, and let through).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -42,7 +46,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.s
 ORG=0f910000-0000-4000-8000-000000000000
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['olga', 'adm1', 'adm2', 'adm3', 'adm4', 'adm5', 'adm6', 'adm7', 'adm8',
-														'adm9', 'adm10', 'acc6', 'acc7', 'acc8', 'acc10', 'view9']) u;
+														'adm9', 'adm10', 'adm11', 'acc6', 'acc7', 'acc8', 'acc10', 'view9', 'view11']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Invites', 'invites');
 INSERT INTO protector.members (id, organization_id, user_id, role, confirmed_at) VALUES
 	('0f910000-0000-4000-8000-0000000000e0', '$ORG', tests.get_supabase_uid('olga'), 'owner', now()),
@@ -56,7 +60,9 @@ INSERT INTO protector.members (id, organization_id, user_id, role, confirmed_at)
 	('0f910000-0000-4000-8000-0000000000e8', '$ORG', tests.get_supabase_uid('adm8'), 'admin', now()),
 	('0f910000-0000-4000-8000-0000000000e9', '$ORG', tests.get_supabase_uid('adm9'), 'admin', now()),
 	('0f910000-0000-4000-8000-0000000000ea', '$ORG', tests.get_supabase_uid('adm10'), 'admin', now()),
-	('0f910000-0000-4000-8000-0000000000f9', '$ORG', tests.get_supabase_uid('view9'), 'viewer', now());
+	('0f910000-0000-4000-8000-0000000000eb', '$ORG', tests.get_supabase_uid('adm11'), 'admin', now()),
+	('0f910000-0000-4000-8000-0000000000f9', '$ORG', tests.get_supabase_uid('view9'), 'viewer', now()),
+	('0f910000-0000-4000-8000-0000000000fb', '$ORG', tests.get_supabase_uid('view11'), 'viewer', now());
 SQL
 failures=0
 
@@ -225,6 +231,18 @@ psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_
 wait "$held" || true
 check "10" "an admin's insert of an admin under way while the admin's membership is deleted is refused" "42501 none" \
 	"$(first_sqlstate "$WORK/ins10.log") $(member_role acc10)"
+
+# 11. the delete under way when the admin's membership is deleted
+PGAPPNAME=del11 psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('adm11')" \
+	-c "DELETE FROM protector.members WHERE id = '0f910000-0000-4000-8000-0000000000fb' AND pg_sleep(1) IS NOT NULL" \
+	-c "COMMIT" >"$WORK/del11.log" 2>&1 &
+held=$!
+wait_session del11 "query LIKE 'DELETE%' AND wait_event = 'PgSleep'"
+psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+	-c "DELETE FROM protector.members WHERE id = '0f910000-0000-4000-8000-0000000000eb'" -c "COMMIT" >/dev/null
+wait "$held" || true
+check "11" "an admin's delete of a viewer under way while the admin's membership is deleted is refused" "42501 viewer" \
+	"$(first_sqlstate "$WORK/del11.log") $(member_role view11)"
 
 dropdb "$DB"
 echo "# invitation_races: $failures failed"

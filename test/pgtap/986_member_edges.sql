@@ -12,9 +12,14 @@
 --    cancellation is caught;
 -- 3. a member who joined by an invitation and was deactivated before
 --    confirming could never decline: their joining, which protector
---    records, counted as history of their own.
+--    records, counted as history of their own;
+-- 4. an admin deleting themselves with others in one statement;
+-- 5. what tells that writer from a fired one whose membership another
+--    transaction deleted (membership_deleted_here): only a deletion by
+--    this transaction counts, not one rolled back to a savepoint, not an
+--    update (test/concurrency/invitation_races.sh has the race).
 BEGIN;
-SELECT plan(10);
+SELECT plan(13);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['me_owner', 'me_victim', 'me_nina', 'me_flood']) u;
 UPDATE auth.users SET email_confirmed_at = now();
@@ -104,6 +109,25 @@ SELECT tests.authenticate_as('me_victim');
 SELECT lives_ok($$DELETE FROM protector.members WHERE organization_id = '0a986000-0000-4000-8000-000000000000' AND role IN ('admin', 'agent')$$,
 	'an admin deleting admins and agents, themselves first, in one statement: done');
 SELECT tests.clear_authentication();
+
+-- 5. membership_deleted_here
+SELECT tests.create_supabase_user('me_fifth');
+INSERT INTO protector.members (organization_id, user_id, role, confirmed_at) VALUES
+	('0a986000-0000-4000-8000-000000000000', tests.get_supabase_uid('me_fifth'), 'viewer', now());
+UPDATE protector.members SET role = 'agent'
+WHERE organization_id = '0a986000-0000-4000-8000-000000000000' AND user_id = tests.get_supabase_uid('me_fifth');
+SELECT is(protector_internal.membership_deleted_here('0a986000-0000-4000-8000-000000000000', tests.get_supabase_uid('me_fifth')),
+	false, 'a membership changed, not deleted, by this transaction: not deleted here');
+SAVEPOINT gone;
+DELETE FROM protector.members
+WHERE organization_id = '0a986000-0000-4000-8000-000000000000' AND user_id = tests.get_supabase_uid('me_fifth');
+ROLLBACK TO SAVEPOINT gone;
+SELECT is(protector_internal.membership_deleted_here('0a986000-0000-4000-8000-000000000000', tests.get_supabase_uid('me_fifth')),
+	false, 'a deletion rolled back to a savepoint: not deleted here');
+DELETE FROM protector.members
+WHERE organization_id = '0a986000-0000-4000-8000-000000000000' AND user_id = tests.get_supabase_uid('me_fifth');
+SELECT is(protector_internal.membership_deleted_here('0a986000-0000-4000-8000-000000000000', tests.get_supabase_uid('me_fifth')),
+	true, 'a deletion by this transaction: deleted here');
 
 SELECT * FROM finish();
 ROLLBACK;
