@@ -150,6 +150,10 @@ AS $$
 BEGIN
 	PERFORM protector_internal.require_permit('protector.customers', p_keep_id, 'customers.merge');
 	PERFORM protector_internal.require_permit('protector.customers', p_merge_id, 'customers.merge');
+	-- (a booking a restore set aside came back on the merged record)
+	PERFORM protector_internal.refuse_unfinished_restore(
+		(SELECT c.organization_id FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) p_keep_id),
+		'Rows it set aside (protector_internal.restore_pending) may be these customers'', and would come back on the merged record.');
 	IF EXISTS (SELECT FROM protector.customer_erasures e
 			   WHERE e.customer_id OPERATOR(pg_catalog.=) ANY (ARRAY[p_keep_id, p_merge_id])) THEN
 		PERFORM protector.raise('invalid_parameter', 'an erased customer cannot be merged',
@@ -166,7 +170,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_mergeable(uuid, uuid) IS
-'merge_customers'' check that neither customer is erased and that they are not linked to two accounts, for a caller authorized to merge both (require_permit)';
+'merge_customers'' check that neither customer is erased, that they are not linked to two accounts and that no restore of theirs is unfinished, for a caller authorized to merge both (require_permit)';
 
 -- Under REPEATABLE READ or SERIALIZABLE: does any table refer to the
 -- customer in rows committed since the transaction's snapshot (or no

@@ -367,6 +367,10 @@ BEGIN
 			PERFORM protector.raise('invalid_parameter', 'this voucher has expired',
 				pg_catalog.format('It expired at %s.', protector_internal.iso_text(v.expires_at)));
 		END IF;
+		-- (the ledger without payments a restore set aside would pay them again)
+		PERFORM protector_internal.refuse_unfinished_restore(NEW.organization_id,
+			'Payments of this voucher it set aside (protector_internal.restore_pending) are not in its balance yet.',
+			'protector.payments', 'voucher_id', v.id);
 		v_left := v.amount OPERATOR(pg_catalog.-) protector_internal.voucher_spent(NEW.organization_id, v.id, NEW.id);
 		IF NEW.amount OPERATOR(pg_catalog.>) v_left THEN
 			PERFORM protector.raise('invalid_parameter', 'the voucher''s balance is less than the payment',

@@ -416,12 +416,8 @@ BEGIN
 	-- erasure's reach, and finish_restore() puts them back as they were (a
 	-- set-aside booking came back, with its details, as a live booking of
 	-- the tombstone): the organization's restore is finished first.
-	IF EXISTS (SELECT FROM protector_internal.restore_pending r
-			   WHERE r.row_data OPERATOR(pg_catalog.->>) 'organization_id' OPERATOR(pg_catalog.=) p_organization_id::text) THEN
-		PERFORM protector.raise('conflict', 'a restore of this organization is not finished',
-			'Rows it set aside (protector_internal.restore_pending) may be this customer''s, and would come back unerased.',
-			'Run SELECT * FROM protector.finish_restore(); as the restoring role until no rows wait, then erase.');
-	END IF;
+	PERFORM protector_internal.refuse_unfinished_restore(p_organization_id,
+		'Rows it set aside (protector_internal.restore_pending) may be this customer''s, and would come back unerased.');
 	-- (the erasure's own changes of bookings once theirs, now another
 	-- customer's, are broadcast without their old rows: broadcast_booking_change)
 	PERFORM pg_catalog.set_config('protector_internal.erasing', 'on', true);

@@ -180,6 +180,35 @@ RETURN (SELECT pg_catalog.string_agg(pg_catalog.format('%s of %s', t.n, t.relid)
 COMMENT ON FUNCTION protector_internal.rows_by_table(regclass[]) IS
 'Internal: rows named by their tables, counted by table, as restore WARNINGs say it (NULL for none)';
 
+-- Rows of an organization a restore set aside are out of the reach of
+-- what reckons over them, and finish_restore() puts them back as they
+-- were, unchecked: an erasure would leave them unerased, a merge would see
+-- a set-aside booking come back on the merged record, a voucher's ledger
+-- without its set-aside payments would let it pay them again.  These wait
+-- for finish_restore() (23P01: nothing to retry until it has run).
+-- p_relid, p_column, p_value: only rows of that table whose column
+-- holds that id count.
+CREATE FUNCTION protector_internal.refuse_unfinished_restore(p_organization_id uuid, p_detail text,
+															  p_relid regclass DEFAULT NULL, p_column text DEFAULT NULL,
+															  p_value uuid DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM protector_internal.restore_pending r
+			   WHERE r.row_data OPERATOR(pg_catalog.->>) 'organization_id' OPERATOR(pg_catalog.=) p_organization_id::text
+				 AND (p_relid IS NULL
+					  OR (r.relid OPERATOR(pg_catalog.=) p_relid
+						  AND r.row_data OPERATOR(pg_catalog.->>) p_column OPERATOR(pg_catalog.=) p_value::text))) THEN
+		PERFORM protector.raise('conflict', 'a restore of this organization is not finished', p_detail,
+			'Run SELECT * FROM protector.finish_restore(); as the restoring role until no rows wait, then try again.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_unfinished_restore(uuid, text, regclass, text, uuid) IS
+'Refuses (23P01) while rows of the organization a restore set aside wait in restore_pending (of p_relid whose p_column is p_value, when given); protector''s own SECURITY DEFINER code only';
+
 -- Rows waiting for rows outside protector's schemas (the users of
 -- auth.users a dump of protector's schema alone leaves out) are offered
 -- after every load of protector's tables, and after the last, by nothing:

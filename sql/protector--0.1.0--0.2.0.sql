@@ -3078,6 +3078,10 @@ BEGIN
 			PERFORM protector.raise('invalid_parameter', 'this voucher has expired',
 				pg_catalog.format('It expired at %s.', protector_internal.iso_text(v.expires_at)));
 		END IF;
+		-- (the ledger without payments a restore set aside would pay them again)
+		PERFORM protector_internal.refuse_unfinished_restore(NEW.organization_id,
+			'Payments of this voucher it set aside (protector_internal.restore_pending) are not in its balance yet.',
+			'protector.payments', 'voucher_id', v.id);
 		v_left := v.amount OPERATOR(pg_catalog.-) protector_internal.voucher_spent(NEW.organization_id, v.id, NEW.id);
 		IF NEW.amount OPERATOR(pg_catalog.>) v_left THEN
 			PERFORM protector.raise('invalid_parameter', 'the voucher''s balance is less than the payment',
@@ -10877,12 +10881,8 @@ BEGIN
 	-- erasure's reach, and finish_restore() puts them back as they were (a
 	-- set-aside booking came back, with its details, as a live booking of
 	-- the tombstone): the organization's restore is finished first.
-	IF EXISTS (SELECT FROM protector_internal.restore_pending r
-			   WHERE r.row_data OPERATOR(pg_catalog.->>) 'organization_id' OPERATOR(pg_catalog.=) p_organization_id::text) THEN
-		PERFORM protector.raise('conflict', 'a restore of this organization is not finished',
-			'Rows it set aside (protector_internal.restore_pending) may be this customer''s, and would come back unerased.',
-			'Run SELECT * FROM protector.finish_restore(); as the restoring role until no rows wait, then erase.');
-	END IF;
+	PERFORM protector_internal.refuse_unfinished_restore(p_organization_id,
+		'Rows it set aside (protector_internal.restore_pending) may be this customer''s, and would come back unerased.');
 	-- (the erasure's own changes of bookings once theirs, now another
 	-- customer's, are broadcast without their old rows: broadcast_booking_change)
 	PERFORM pg_catalog.set_config('protector_internal.erasing', 'on', true);
@@ -11325,6 +11325,10 @@ AS $$
 BEGIN
 	PERFORM protector_internal.require_permit('protector.customers', p_keep_id, 'customers.merge');
 	PERFORM protector_internal.require_permit('protector.customers', p_merge_id, 'customers.merge');
+	-- (a booking a restore set aside came back on the merged record)
+	PERFORM protector_internal.refuse_unfinished_restore(
+		(SELECT c.organization_id FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) p_keep_id),
+		'Rows it set aside (protector_internal.restore_pending) may be these customers'', and would come back on the merged record.');
 	IF EXISTS (SELECT FROM protector.customer_erasures e
 			   WHERE e.customer_id OPERATOR(pg_catalog.=) ANY (ARRAY[p_keep_id, p_merge_id])) THEN
 		PERFORM protector.raise('invalid_parameter', 'an erased customer cannot be merged',
@@ -11341,7 +11345,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_mergeable(uuid, uuid) IS
-'merge_customers'' check that neither customer is erased and that they are not linked to two accounts, for a caller authorized to merge both (require_permit)';
+'merge_customers'' check that neither customer is erased, that they are not linked to two accounts and that no restore of theirs is unfinished, for a caller authorized to merge both (require_permit)';
 
 CREATE OR REPLACE FUNCTION protector_internal.mark_merged(p_keep_id uuid, p_merge_id uuid)
 RETURNS jsonb
@@ -16492,6 +16496,26 @@ $$;
 COMMENT ON FUNCTION protector_internal.lock_booking_vouchers(uuid, uuid) IS
 'Internal: locks every voucher that paid the booking, in id order (protector.lock_timeout each)';
 
+CREATE FUNCTION protector_internal.refuse_unfinished_restore(p_organization_id uuid, p_detail text,
+															  p_relid regclass DEFAULT NULL, p_column text DEFAULT NULL,
+															  p_value uuid DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM protector_internal.restore_pending r
+			   WHERE r.row_data OPERATOR(pg_catalog.->>) 'organization_id' OPERATOR(pg_catalog.=) p_organization_id::text
+				 AND (p_relid IS NULL
+					  OR (r.relid OPERATOR(pg_catalog.=) p_relid
+						  AND r.row_data OPERATOR(pg_catalog.->>) p_column OPERATOR(pg_catalog.=) p_value::text))) THEN
+		PERFORM protector.raise('conflict', 'a restore of this organization is not finished', p_detail,
+			'Run SELECT * FROM protector.finish_restore(); as the restoring role until no rows wait, then try again.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_unfinished_restore(uuid, text, regclass, text, uuid) IS
+'Refuses (23P01) while rows of the organization a restore set aside wait in restore_pending (of p_relid whose p_column is p_value, when given); protector''s own SECURITY DEFINER code only';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
