@@ -14710,13 +14710,17 @@ BEGIN
 			   AND b.idempotency_key OPERATOR(pg_catalog.=) ('widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(pg_catalog.lower(p_email COLLATE pg_catalog."default"))
 				   OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_key)))
 	  AND EXISTS (SELECT FROM protector.customers c
-				  WHERE c.id OPERATOR(pg_catalog.=) b.customer_id
-					AND c.identity_key OPERATOR(pg_catalog.=) p_identity)
+				  WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
+					AND c.identity_key OPERATOR(pg_catalog.=) p_identity
+					-- (or a record of the address merged into the booking's:
+					-- the merge said they are one person, and a booking of the
+					-- address goes to the record it was merged into)
+					AND (c.id OPERATOR(pg_catalog.=) b.customer_id OR c.merged_into OPERATOR(pg_catalog.=) b.customer_id))
 	ORDER BY b.idempotency_key OPERATOR(pg_catalog.=) v_key DESC LIMIT 1;
 	-- this visitor's key, in any of those forms, on a booking that is not
-	-- theirs (another address that lower()s into theirs, or a guest record
-	-- the desk merged or erased since): neither replayed nor booked under
-	-- it (with 0.1.0's form, another visitor's request booked again)
+	-- theirs (another address that lower()s into theirs): neither replayed
+	-- nor booked under it (with 0.1.0's form, another visitor's request
+	-- booked again)
 	IF v_booking IS NULL AND EXISTS (
 			SELECT FROM protector.bookings b
 			WHERE b.organization_id OPERATOR(pg_catalog.=) v.organization_id
@@ -14726,7 +14730,7 @@ BEGIN
 					   AND b.idempotency_key OPERATOR(pg_catalog.=) ('widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(pg_catalog.lower(p_email COLLATE pg_catalog."default"))
 						   OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_key)))) THEN
 		PERFORM protector.raise('conflict', 'this request key belongs to another booking',
-			'A booking whose guest record is not this address''s holds it: another visitor''s, made before the widget keyed bookings by the address as the desk does, or one whose guest record the desk merged or erased since.',
+			'A booking whose guest record is not this address''s holds it: another visitor''s, made before the widget keyed bookings by the address as the desk does.',
 			'Send the booking again with a new p_idempotency_key.');
 	END IF;
 	RETURN v_booking;

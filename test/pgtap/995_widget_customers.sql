@@ -4,9 +4,12 @@
 --    a new record of their own (the merge said they are one person, and
 --    the duplicate search passes over merged records);
 -- 2. an erasure took the widget's one-day record of the customer's current
---    address only: one booked under an address changed since stayed.
+--    address only: one booked under an address changed since stayed;
+-- 3. that visitor's retry with the same request key was refused (23P01
+--    "this request key belongs to another booking": the booking's record
+--    is not the address's), and a new key, as the hint said, booked twice.
 BEGIN;
-SELECT plan(8);
+SELECT plan(10);
 
 SELECT tests.create_supabase_user('wc_admin');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a995000-0000-4000-8000-000000000000', 'WC', 'widget-customers');
@@ -40,6 +43,17 @@ SELECT is((SELECT customer_id FROM protector.bookings WHERE id = (SELECT id FROM
 SELECT is((SELECT count(*)::int FROM protector.customers WHERE organization_id = '0a995000-0000-4000-8000-000000000000'), 2,
 	'... and no third record of the person is made');
 
+-- 3. the same visitor's retry
+SELECT tests.authenticate_as_anon();
+SELECT protector.create_widget_booking((SELECT key FROM k), '0a995000-0000-4000-8000-0000000005a1', 'Ann', 'ann.home@example.com', NULL,
+		date_trunc('day', now()) + interval '2 days 11 hours', 1, 'req-ann') ->> 'id' AS ann_booking \gset
+SELECT is(protector.create_widget_booking((SELECT key FROM k), '0a995000-0000-4000-8000-0000000005a1', 'Ann', 'ann.home@example.com', NULL,
+		date_trunc('day', now()) + interval '2 days 11 hours', 1, 'req-ann') ->> 'id', :'ann_booking',
+	'the retry of a visitor whose address''s record was merged is answered with their booking');
+SELECT tests.clear_authentication();
+SELECT is((SELECT format('%s %s', count(*), min(customer_id::text)) FROM protector.bookings WHERE idempotency_key LIKE '%/req-ann'),
+	'1 0a995000-0000-4000-8000-0000000000c1', '... booked once, for the record it was merged into');
+
 -- (an attack review of catalog edits: a retried request whose service was
 -- retired since was told "service not found", where create_booking
 -- answers its retry with the booking)
@@ -69,7 +83,7 @@ SELECT is((protector.erase_customer((SELECT id FROM protector.customers WHERE fu
 SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM protector_internal.widget_requests WHERE identity_key = 'zelda.old@example.com'), 0,
 	'... and the day''s record of the address they booked with goes too');
-SELECT is((SELECT count(*)::int FROM protector_internal.widget_requests), 2, '... and only theirs (Ann''s and Rob''s stay)');
+SELECT is((SELECT count(*)::int FROM protector_internal.widget_requests), 3, '... and only theirs (Ann''s two and Rob''s stay)');
 
 SELECT * FROM finish();
 ROLLBACK;
