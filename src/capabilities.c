@@ -1165,6 +1165,36 @@ protector_lock_row_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * An owner's membership is changed by owners alone (members.manage_owners):
+ * members.manage locks it for no one else.  An admin held an owner's row
+ * locked through authorize_row for as long as they liked, and the owners'
+ * own writes, which lock their rows, were told to retry meanwhile.
+ */
+static SPIPlanPtr owner_row_plan = NULL;
+
+static void
+refuse_owner_row_lock(const Capability *cap, Datum id, const pg_uuid_t *org)
+{
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		values[1] = {id};
+	bool		found;
+	Datum		is_owner;
+	const Capability *owners;
+
+	if (strcmp(cap->action, "members.manage") != 0)
+		return;
+	is_owner = protector_select_datum(&owner_row_plan,
+									  "SELECT m.role OPERATOR(pg_catalog.=) 'owner'::protector.member_role"
+									  " FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) $1",
+									  1, argtypes, values, &found);
+	if (!found || !DatumGetBool(is_owner))
+		return;
+	owners = find_capability("members.manage_owners");
+	if (!caller_may(org, owners))
+		refuse(owners);
+}
+
 PG_FUNCTION_INFO_V1(protector_authorize_row);
 Datum
 protector_authorize_row(PG_FUNCTION_ARGS)
@@ -1216,7 +1246,10 @@ protector_authorize_row(PG_FUNCTION_ARGS)
 		grant_permit(PG_GETARG_OID(0), DatumGetUUIDP(id), cap);
 
 	if (lock)
+	{
+		refuse_owner_row_lock(cap, id, &org);
 		lock_row(plans, PG_GETARG_OID(0), id, entity);
+	}
 	protector_spi_finish(nestlevel);
 	{
 		pg_uuid_t  *result = palloc(sizeof(pg_uuid_t));

@@ -17,9 +17,13 @@
 -- 5. what tells that writer from a fired one whose membership another
 --    transaction deleted (membership_deleted_here): only a deletion by
 --    this transaction counts, not one rolled back to a savepoint, not an
---    update (test/concurrency/invitation_races.sh has the race).
+--    update (test/concurrency/invitation_races.sh has the race);
+-- 6. an admin held an owner's membership locked through authorize_row's
+--    p_lock with members.manage, which admins have: the owners' own
+--    writes, which lock their rows, were told to retry for as long as the
+--    admin liked.  Only members.manage_owners locks an owner's row.
 BEGIN;
-SELECT plan(13);
+SELECT plan(16);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['me_owner', 'me_victim', 'me_nina', 'me_flood']) u;
 UPDATE auth.users SET email_confirmed_at = now();
@@ -128,6 +132,25 @@ DELETE FROM protector.members
 WHERE organization_id = '0a986000-0000-4000-8000-000000000000' AND user_id = tests.get_supabase_uid('me_fifth');
 SELECT is(protector_internal.membership_deleted_here('0a986000-0000-4000-8000-000000000000', tests.get_supabase_uid('me_fifth')),
 	true, 'a deletion by this transaction: deleted here');
+
+-- 6. authorize_row's lock of an owner's row
+SELECT tests.create_supabase_user('me_admin6');
+INSERT INTO protector.members (organization_id, user_id, role, confirmed_at) VALUES
+	('0a986000-0000-4000-8000-000000000000', tests.get_supabase_uid('me_admin6'), 'admin', now()),
+	('0a986000-0000-4000-8000-000000000000', tests.get_supabase_uid('me_fifth'), 'viewer', now());
+SELECT id AS owner_member FROM protector.members
+WHERE organization_id = '0a986000-0000-4000-8000-000000000000' AND user_id = tests.get_supabase_uid('me_owner') \gset
+SELECT id AS viewer_member FROM protector.members
+WHERE organization_id = '0a986000-0000-4000-8000-000000000000' AND user_id = tests.get_supabase_uid('me_fifth') \gset
+SELECT tests.authenticate_as('me_admin6');
+SELECT throws_ok(format($$SELECT protector_internal.authorize_row('protector.members', %L, 'members.manage', 'member', true)$$, :'owner_member'),
+	'42501', 'your role may not manage owners', 'an admin may not lock an owner''s membership with members.manage');
+SELECT lives_ok(format($$SELECT protector_internal.authorize_row('protector.members', %L, 'members.manage', 'member', true)$$, :'viewer_member'),
+	'... and locks a viewer''s, whose row members.manage changes');
+SELECT tests.authenticate_as('me_owner');
+SELECT lives_ok(format($$SELECT protector_internal.authorize_row('protector.members', %L, 'members.manage', 'member', true)$$, :'owner_member'),
+	'an owner locks an owner''s membership');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
