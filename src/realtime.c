@@ -140,26 +140,34 @@ payload_start(StringInfo payload, const char *op, const char *table)
 
 /*
  * ... and then "tx" and "n": the transaction's id and the payload's number
- * within it.  NOTIFY sends identical payloads of one transaction once, and
- * the worker sends many transactions' payloads in one: "at" (the
- * statement's start) is the same for every statement of one client
- * message or CALL, so a booking confirmed, set back to pending and
- * confirmed again in three transactions of one procedure lost its last
- * announcement.  No two payloads are alike now.
+ * within it on its organization's channel.  NOTIFY sends identical
+ * payloads of one transaction once, and the worker sends many
+ * transactions' payloads in one: "at" (the statement's start) is the same
+ * for every statement of one client message or CALL, so a booking
+ * confirmed, set back to pending and confirmed again in three transactions
+ * of one procedure lost its last announcement.  No two payloads of a
+ * channel are alike now.  Numbered per channel, not per transaction: the
+ * gaps in a listener's numbers counted other tenants' payloads of the
+ * same transaction (a sweep's expired holds).
  */
 static void
-payload_finish(StringInfo payload, const char *at)
+payload_finish(StringInfo payload, const pg_uuid_t *org, const char *at)
 {
 	static LocalTransactionId numbered_in = InvalidLocalTransactionId;
-	static uint32 n = 0;
+	static OrgCounts numbered;	/* in TopTransactionContext */
+	OrgCount   *channel;
 
 	if (numbered_in != MyProc->lxid)
 	{
+		MemoryContext oldcontext = MemoryContextSwitchTo(TopTransactionContext);
+
+		protector_org_counts_init(&numbered);
+		MemoryContextSwitchTo(oldcontext);
 		numbered_in = MyProc->lxid;
-		n = 0;
 	}
-	appendStringInfo(payload, ",\"at\":\"%s\",\"tx\":" UINT64_FORMAT ",\"n\":%u}", at,
-					 U64FromFullTransactionId(GetTopFullTransactionIdIfAny()), ++n);
+	channel = protector_org_count(&numbered, org, true);
+	appendStringInfo(payload, ",\"at\":\"%s\",\"tx\":" UINT64_FORMAT ",\"n\":" INT64_FORMAT "}", at,
+					 U64FromFullTransactionId(GetTopFullTransactionIdIfAny()), ++channel->rows);
 }
 
 /*
@@ -348,7 +356,7 @@ announce_summaries(void)
 			continue;
 		payload_start(&payload, b->key.op, b->table);
 		appendStringInfo(&payload, ",\"count\":" INT64_FORMAT, b->summed);
-		payload_finish(&payload, at);
+		payload_finish(&payload, &b->key.org, at);
 		announce_later(&b->key.org, payload.data);
 	}
 	forget_budgets();
@@ -581,9 +589,12 @@ spend_budgets(OrgCounts *orgs, Relation rel, const char *op)
 			orgs->orgs[i].rows = -1;
 }
 
-/* a row's payload: op, table, id (when there is one), status (or NULL), at */
+/*
+ * a row's payload on org's channel: op, table, id (when there is one),
+ * status (or NULL), at
+ */
 static void
-row_payload(StringInfo payload, const char *op, Relation rel, Datum id, bool no_id,
+row_payload(StringInfo payload, const pg_uuid_t *org, const char *op, Relation rel, Datum id, bool no_id,
 			const char *status, const char *at)
 {
 	payload_start(payload, op, RelationGetRelationName(rel));
@@ -604,7 +615,7 @@ row_payload(StringInfo payload, const char *op, Relation rel, Datum id, bool no_
 			appendStringInfo(payload, ",\"status\":%s", quoted.data);
 		pfree(quoted.data);
 	}
-	payload_finish(payload, at);
+	payload_finish(payload, org, at);
 }
 
 /* the statement's start, as payloads carry it (in UTC, whatever the writer's TimeZone) */
@@ -668,7 +679,7 @@ announce_moves(Relation rel, Tuplestorestate *before, Tuplestorestate *after,
 		pg_uuid_t  *pair = (pg_uuid_t *) lfirst(lc);
 		if (protector_org_count(&orgs, &pair[0], false)->rows < 0)
 			continue;
-		row_payload(&payload, "DELETE", rel, UUIDPGetDatum(&pair[1]), false, NULL, at);
+		row_payload(&payload, &pair[0], "DELETE", rel, UUIDPGetDatum(&pair[1]), false, NULL, at);
 		announce_later(&pair[0], payload.data);
 	}
 }
@@ -724,7 +735,7 @@ protector_notify_trigger(PG_FUNCTION_ARGS)
 		id = slot_getattr(slot, id_att, &no_id);
 		if (status_att != InvalidAttrNumber)
 			status = slot_getattr(slot, status_att, &no_status);
-		row_payload(&payload, op, rel, id, no_id,
+		row_payload(&payload, &oc->org, op, rel, id, no_id,
 					no_status ? NULL : protector_value_text(TupleDescAttr(RelationGetDescr(rel), status_att - 1)->atttypid,
 															 status), at);
 		announce_later(&oc->org, payload.data);
@@ -754,6 +765,6 @@ protector_announce_insert(Relation rel, const pg_uuid_t *org, const pg_uuid_t *i
 		return;
 	statement_at(at);
 	initStringInfo(&payload);
-	row_payload(&payload, "INSERT", rel, UUIDPGetDatum(id), false, status, at);
+	row_payload(&payload, org, "INSERT", rel, UUIDPGetDatum(id), false, status, at);
 	announce_later(org, payload.data);
 }

@@ -11,7 +11,8 @@
 # listener got nothing of A's.  A booking an RPC makes inside a
 # superuser's INSERT with row_security off is a change, not a restored
 # row: its review task and desk notification are announced with it (they
-# were stored but not announced).
+# were stored but not announced).  A transaction's payloads are numbered
+# per channel: gaps in A's numbers counted B's.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 
@@ -90,6 +91,14 @@ COMMIT;
 -- the payload, and without it the commit failed); a short one is sent
 INSERT INTO public.jobs VALUES ('0f200000-0000-4000-8000-0000000006a1', '$ORG_A', repeat('x', 8000));
 INSERT INTO public.jobs VALUES ('0f200000-0000-4000-8000-0000000006a2', '$ORG_A', 'queued');
+-- one transaction announcing on A's channel, B's, then A's: A's payloads
+-- are numbered 1 and 2 (numbered per transaction, 1 and 3: the gap
+-- counted B's)
+BEGIN;
+INSERT INTO public.jobs VALUES ('0f200000-0000-4000-8000-0000000006b1', '$ORG_A', 'queued');
+INSERT INTO public.jobs VALUES ('0f200000-0000-4000-8000-0000000006b2', '$ORG_B', 'queued');
+INSERT INTO public.jobs VALUES ('0f200000-0000-4000-8000-0000000006b3', '$ORG_A', 'queued');
+COMMIT;
 SET protector.notify_worker = off;
 INSERT INTO public.jobs VALUES ('0f200000-0000-4000-8000-0000000006a3', '$ORG_A', repeat('x', 8000));
 RESET protector.notify_worker;
@@ -139,7 +148,7 @@ expect "every announced task and notification id is a stored row's, but d1's fir
 	WHERE NOT EXISTS (SELECT FROM protector.tasks t WHERE t.id = i) AND NOT EXISTS (SELECT FROM protector.notifications n WHERE n.id = i)")"
 expect "a job's long status is left out, through the worker and without it; a short one is sent" \
 	'"id":"0f200000-0000-4000-8000-0000000006a1","at "id":"0f200000-0000-4000-8000-0000000006a2","status":"queued" "id":"0f200000-0000-4000-8000-0000000006a3","at' \
-	"$(grep -oE '"table":"jobs","id":"[^"]*","(status":"[a-z]*"|at)' <<<"$a" | cut -d, -f2- | sort | paste -sd' ')"
+	"$(grep -oE '"table":"jobs","id":"0f200000-0000-4000-8000-0000000006a[0-9]","(status":"[a-z]*"|at)' <<<"$a" | cut -d, -f2- | sort | paste -sd' ')"
 sunk=$(psql -X -A -t -d "$DB" -c "SELECT string_agg(x.id::text, ' ' ORDER BY x.kind) FROM public.sink s,
 	LATERAL (SELECT 'task' AS kind, t.id FROM protector.tasks t WHERE t.booking_id = (s.b ->> 'id')::uuid
 			 UNION ALL SELECT 'notification', n.id FROM protector.notifications n WHERE n.booking_id = (s.b ->> 'id')::uuid) x")
@@ -147,7 +156,10 @@ expect "a booking an RPC made inside a superuser's INSERT with row_security off:
 	"$(for i in $sunk; do grep -c "\"id\":\"$i\"" <<<"$a" || true; done | awk '{ s += $1 } END { print s + 0 }')"
 expect "a booking made with protector.notify = off was not announced" 0 "$(grep -c '0f200000-0000-4000-8000-00000000a1e7' <<<"$a" || true)"
 expect "no personal data in any payload" 0 "$(grep -ciE 'secret|example\.com|Room' <<<"$a" || true)"
-expect "another organization's listener heard nothing" 0 "$(grep -c . <<<"$b" || true)"
+expect "another organization's listener heard nothing but its own job" "0f200000-0000-4000-8000-0000000006b2" \
+	"$(grep -oE '"id":"[0-9a-f-]{36}"' <<<"$b" | cut -d'"' -f4 | paste -sd' ')"
+expect "a transaction's payloads on A's channel, between one on B's, are numbered 1 and 2" "1 2" \
+	"$(grep -E '"id":"0f200000-0000-4000-8000-0000000006b[13]"' <<<"$a" | grep -oE '"n":[0-9]+' | cut -d: -f2 | paste -sd' ')"
 longest=$(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' <<<"$a")
 expect "payloads stay small (longest $longest bytes < 250)" 1 "$([ "$longest" -lt 250 ] && echo 1 || echo 0)"
 if [ "$failures" -ne 0 ]; then
