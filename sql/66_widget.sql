@@ -466,14 +466,14 @@ DECLARE
 	v_service protector.services;
 	-- (trimmed of every kind of space: an address pasted with a no-break
 	-- space, or typed with an IME's ideographic one, is an address)
-	v_name text := protector_internal.trim_spaces(p_customer_name);
+	v_name text;
 	-- (as typed: identity_key folds case, the desk's way; lower() folded
 	-- a dotted capital I (U+0130) to a plain i, which the desk's key keeps
 	-- apart, and stored that;
 	-- in the database's collation, not the one a caller's arguments carry
 	-- into the function: under "C", lower() folds no U+0130)
-	v_email text COLLATE pg_catalog."default" := protector_internal.trim_spaces(p_customer_email);
-	v_phone text := NULLIF(protector_internal.trim_spaces(p_customer_phone), '');
+	v_email text COLLATE pg_catalog."default";
+	v_phone text;
 	v_identity text;
 	v_address inet := protector_internal.request_client_address();
 	v_hold_minutes integer;
@@ -483,6 +483,24 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.check_code(p_promo_code, 'promo', 'p_promo_code');
 	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
+	-- (spaces at the ends count against the most, as check_text counts
+	-- them: a name padded with megabytes of spaces was trimmed and scanned
+	-- for seconds, and accepted)
+	IF pg_catalog.length(p_customer_name) OPERATOR(pg_catalog.>) 200 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_customer_name must be 1 to 200 characters',
+			pg_catalog.format('Got %s characters.', pg_catalog.length(p_customer_name)));
+	END IF;
+	IF pg_catalog.length(p_customer_email) OPERATOR(pg_catalog.>) 320 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_customer_email is not an email address',
+			'At most 320 characters, like name@example.com.');
+	END IF;
+	IF pg_catalog.length(p_customer_phone) OPERATOR(pg_catalog.>) 40 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_customer_phone is not a phone number',
+			'Digits, spaces and ( ) . / - only, an optional leading +, at most 40 characters.');
+	END IF;
+	v_name := protector_internal.trim_spaces(p_customer_name);
+	v_email := protector_internal.trim_spaces(p_customer_email);
+	v_phone := NULLIF(protector_internal.trim_spaces(p_customer_phone), '');
 	-- (a name of spaces only, trimmed to nothing, is told what it lacks)
 	IF v_name IS NULL OR pg_catalog.length(v_name) NOT BETWEEN 1 AND 200 THEN
 		PERFORM protector.raise('invalid_parameter',

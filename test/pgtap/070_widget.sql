@@ -1,6 +1,6 @@
 -- The public booking widget, called as anon the way PostgREST does.
 BEGIN;
-SELECT plan(38);
+SELECT plan(41);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -171,6 +171,18 @@ SELECT lives_ok($$SELECT protector.create_widget_booking(pg_temp.k('Loft'), '0a7
 	'Ana', E'\u00a0ana.l@example.com', NULL, pg_temp.t(48), 1)$$, '... and one pasted with a no-break space');
 SELECT throws_like($$SELECT protector.create_widget_booking(pg_temp.k('Loft'), '0a700000-0000-4000-8000-0000000005a5',
 	'Ana', E'ana.m@example.com\n', NULL, pg_temp.t(49), 1)$$, '%control%', '... but a line break at an end is still refused');
+-- spaces at the ends count against the limits (a name, e-mail or phone
+-- padded with megabytes of spaces was trimmed and scanned for seconds,
+-- then accepted)
+SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Loft'), '0a700000-0000-4000-8000-0000000005a5',
+	'A' || repeat(' ', 200), 'pad1@example.com', NULL, pg_temp.t(50), 1)$$, '22023', 'p_customer_name must be 1 to 200 characters',
+	'a name of 1 letter and 200 spaces is over 200 characters');
+SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Loft'), '0a700000-0000-4000-8000-0000000005a5',
+	'Pad', 'pad2@example.com' || repeat(chr(12288), 305), NULL, pg_temp.t(50), 1)$$, '22023', 'p_customer_email is not an email address',
+	'... an e-mail of 16 characters and 305 ideographic spaces is over 320');
+SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Loft'), '0a700000-0000-4000-8000-0000000005a5',
+	'Pad', 'pad3@example.com', '+12' || repeat(' ', 38), pg_temp.t(50), 1)$$, '22023', 'p_customer_phone is not a phone number',
+	'... a phone of 3 characters and 38 spaces is over 40');
 
 -- a guest record merged while a visitor's booking is being made (the desk
 -- committed between the widget's look-up and the booking's check; here a
