@@ -1283,6 +1283,14 @@ BEGIN
 		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
 		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
 		IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.=) 'protector.bookings.bookings_organization_id_customer_id_fkey' THEN
+			-- (the public widget found the guest record before its deletion
+			-- committed: a retry, and nothing of the record, as for a merge
+			-- or an erasure (refuse_booking_customer); "not found" told an
+			-- anonymous caller the address had been a guest's)
+			IF protector.current_user_id() IS NULL AND pg_catalog.current_setting('role', true) OPERATOR(pg_catalog.=) 'anon' THEN
+				PERFORM protector.raise('retry', 'the guest record changed while the booking was made',
+					NULL, 'Retry the request.');
+			END IF;
 			PERFORM protector.raise('not_found', 'customer not found', 'It was deleted while the booking was being made.');
 		ELSIF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.=) 'protector.bookings.bookings_organization_id_venue_id_service_id_fkey' THEN
 			PERFORM protector.raise('not_found', 'service not found', 'It was deleted, or moved to another venue, while the booking was being made.');
