@@ -272,7 +272,11 @@ COMMENT ON FUNCTION protector_internal.request_client_address() IS
 -- client address), for the per-visitor limits.  Kept for a day.  The
 -- customer record booked for, so that its erasure takes the row whatever
 -- address the record has since (no foreign key: a record deleted leaves
--- the day's limit counting).
+-- the day's limit counting).  No foreign key to the venue either: its
+-- check share-locked the venue's row under the organization's widget
+-- lock, and a venue's edit left open (which holds the row) made every
+-- visitor of the organization wait; a deleted venue's rows go with the
+-- day's sweep (prune_widget_requests).
 CREATE TABLE protector_internal.widget_requests (
 	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	organization_id uuid NOT NULL REFERENCES protector.organizations (id) ON DELETE CASCADE,
@@ -280,8 +284,7 @@ CREATE TABLE protector_internal.widget_requests (
 	identity_key	text NOT NULL,
 	client_address	inet,
 	created_at		timestamptz NOT NULL DEFAULT now(),
-	customer_id		uuid,
-	FOREIGN KEY (organization_id, venue_id) REFERENCES protector.venues (organization_id, id) ON DELETE CASCADE
+	customer_id		uuid
 );
 CREATE INDEX widget_requests_venue_idx ON protector_internal.widget_requests (organization_id, venue_id, created_at);
 ALTER TABLE protector_internal.widget_requests ENABLE ROW LEVEL SECURITY;

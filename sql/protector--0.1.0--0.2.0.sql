@@ -14043,6 +14043,11 @@ DROP INDEX protector.bookings_during_idx;
 CREATE INDEX bookings_long_during_idx ON protector.bookings USING gist (service_id, during)
 	WHERE protector_internal.booking_is_long(during);
 
+-- (before the restore triggers below, made from the foreign keys)
+-- (no foreign key to the venue: its check share-locked the venue's row
+-- under the organization's widget lock, sql/66_widget.sql)
+ALTER TABLE protector_internal.widget_requests DROP CONSTRAINT widget_requests_organization_id_venue_id_fkey;
+
 -- A parallel restore offers a row set aside again when the table it waits
 -- for has had rows, not after every table's load (15-25 times slower than
 -- a serial restore, in an attack review): every restore_order_* function

@@ -11,6 +11,9 @@
 # venue whose widget is off comes while the service is held. And a
 # visitor paying with a guest's voucher beside the desk merging that guest
 # away meets no deadlock (the voucher was locked before the guest record).
+# A venue's row held open stops none of its visitors, and a guest record
+# held open makes the visitor of its address wait at most
+# protector.lock_timeout.
 # Runs inside the throwaway cluster of scripts/test.sh.
 set -euo pipefail
 
@@ -195,6 +198,40 @@ for change in "SELECT protector.rotate_embed_key('0f660000-0000-4000-8000-000000
 	esac
 	psql -X -q -d "$DB" -c "TRUNCATE events"
 done
+
+psql -X -q -d "$DB" -c "UPDATE protector.venues SET widget_settings = widget_settings - 'bookings_per_minute' WHERE name = 'V'"
+KEY=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues WHERE name = 'V'")
+
+# a venue's row held by a change left open (update_venue locks it FOR
+# UPDATE): its visitors are served meanwhile (the day's request record's
+# foreign key to the venue share-locked the row under the organization's
+# widget lock, and every visitor of the organization waited)
+hold "SELECT 1 FROM protector.venues WHERE id = '0f660000-0000-4000-8000-0000000000f1' FOR UPDATE" 3
+visitor venue_v "$A" 13 NULL
+v=$!
+wait "$holder" "$v" || true
+order=$(events_order "WHERE what IN ('holder done', 'venue_v done')")
+echo "[venue held] order: $order"
+[ "$order" = "venue_v done, holder done" ] && grep -q '^ t$' "$WORK/venue_v.out" || { cat "$WORK/venue_v.out"; failures=$((failures + 1)); }
+psql -X -q -d "$DB" -c "TRUNCATE events"
+
+# a guest record held the same way (update_customer): the visitor of its
+# address waits at most protector.lock_timeout, 40001 (it waited without
+# end, under the organization's widget lock), and a visitor of another
+# address is served meanwhile
+hold "SELECT 1 FROM protector.customers WHERE id = '0f660000-0000-4000-8000-00000000c001' FOR UPDATE" 3
+PGOPTIONS="-c protector.lock_timeout=500" visitor keep "$A" 14 NULL
+k=$!
+wait "$k" || true
+visitor guest_other "$B" 15 NULL
+o=$!
+wait "$holder" "$o" || true
+order=$(events_order "WHERE what IN ('holder done', 'keep done', 'guest_other done')")
+answer=$(grep -oE 'ERROR: +.*' "$WORK/keep.out" | head -1 || true)
+echo "[guest record held] order: $order; answer: ${answer:-booked}"
+[ "$order" = "keep done, guest_other done, holder done" ] && [ "$answer" = "ERROR:  the customer's record is busy, try again" ] \
+	&& grep -q '^ t$' "$WORK/guest_other.out" || failures=$((failures + 1))
+psql -X -q -d "$DB" -c "TRUNCATE events"
 
 dropdb "$DB"
 [ "$failures" -eq 0 ]
