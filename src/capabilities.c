@@ -384,6 +384,43 @@ protector_restoring(void)
  * load's trigger inserts into their tables (sql/98_restore.sql, while
  * protector_internal.reoffering is on), are the restore's too.
  */
+/*
+ * COPY FROM's table, resolved once per statement: the same statement of
+ * the same portal, naming the same table.  The statements of one query
+ * string share their start time, and one's memory may be reused for the
+ * next, so the PlannedStmt's address and the portal's creation time alone
+ * took a later COPY for an earlier one (its rows' triggers then judged
+ * them by the earlier COPY's table: a table between two restored ones
+ * was audited).
+ */
+static Oid
+copy_target(Portal portal, PlannedStmt *stmt)
+{
+	static const PlannedStmt *copy_stmt = NULL;
+	static TimestampTz copy_created = 0;
+	static char copy_schema[NAMEDATALEN];
+	static char copy_name[NAMEDATALEN];
+	static Oid	copy_relid = InvalidOid;
+	CopyStmt   *copy = (CopyStmt *) stmt->utilityStmt;
+	const char *schema;
+	const char *name;
+
+	if (copy->relation == NULL)
+		return InvalidOid;		/* COPY (query): no table of its own */
+	schema = copy->relation->schemaname != NULL ? copy->relation->schemaname : "";
+	name = copy->relation->relname;
+	if (copy_stmt != stmt || copy_created != portal->creation_time ||
+		strncmp(copy_schema, schema, NAMEDATALEN) != 0 || strncmp(copy_name, name, NAMEDATALEN) != 0)
+	{
+		copy_relid = RangeVarGetRelid(copy->relation, NoLock, true);
+		copy_stmt = stmt;
+		copy_created = portal->creation_time;
+		strlcpy(copy_schema, schema, NAMEDATALEN);
+		strlcpy(copy_name, name, NAMEDATALEN);
+	}
+	return copy_relid;
+}
+
 static bool
 restore_target(Oid relid)
 {
@@ -409,24 +446,7 @@ restore_target(Oid relid)
 		}
 	}
 	else
-	{
-		/* (once per statement: the same statement of the same portal) */
-		static const PlannedStmt *copy_stmt = NULL;
-		static TimestampTz copy_created = 0;
-		static Oid	copy_relid = InvalidOid;
-		TimestampTz created = portal->creation_time;
-
-		if (copy_stmt != stmt || copy_created != created)
-		{
-			CopyStmt   *copy = (CopyStmt *) stmt->utilityStmt;
-
-			copy_relid = copy->relation == NULL ? InvalidOid :
-				RangeVarGetRelid(copy->relation, NoLock, true);
-			copy_stmt = stmt;
-			copy_created = created;
-		}
-		target = copy_relid;
-	}
+		target = copy_target(portal, stmt);
 	if (!OidIsValid(target) || target == relid)
 		return OidIsValid(target);
 	/* (a partitioned target loads its partitions: their triggers fire) */
