@@ -540,18 +540,27 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_exists boolean := EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
-								AND polname = p_name);
+	v_policy oid := (SELECT p.oid FROM pg_policy p WHERE p.polrelid = 'realtime.messages'::regclass
+					 AND p.polname = p_name);
+	v_exists boolean := v_policy IS NOT NULL;
+	-- (what the policy's comment says it was made from: a re-run that would
+	-- change nothing leaves it, and realtime.messages, alone; ALTER POLICY
+	-- locks the table ACCESS EXCLUSIVE)
+	v_mark text := 'protector: ' || md5(p_using);
 BEGIN
 	IF v_exists AND protector_internal.restoring() THEN
 		RETURN 'restored';
 	END IF;
-	IF v_exists THEN
-		EXECUTE format('ALTER POLICY %I ON realtime.messages USING (%s)', p_name, p_using);
+	IF v_exists AND obj_description(v_policy, 'pg_policy') IS NOT DISTINCT FROM v_mark THEN
 		RETURN 'present';
 	END IF;
-	EXECUTE format('CREATE POLICY %I ON realtime.messages FOR SELECT TO authenticated USING (%s)', p_name, p_using);
-	RETURN 'created';
+	IF v_exists THEN
+		EXECUTE format('ALTER POLICY %I ON realtime.messages USING (%s)', p_name, p_using);
+	ELSE
+		EXECUTE format('CREATE POLICY %I ON realtime.messages FOR SELECT TO authenticated USING (%s)', p_name, p_using);
+	END IF;
+	EXECUTE format('COMMENT ON POLICY %I ON realtime.messages IS %L', p_name, v_mark);
+	RETURN CASE WHEN v_exists THEN 'present' ELSE 'created' END;
 EXCEPTION WHEN insufficient_privilege THEN
 	RAISE WARNING 'could not % the policy % on realtime.messages: %',
 		CASE WHEN v_exists THEN 'update' ELSE 'create' END, p_name, SQLERRM
@@ -591,7 +600,12 @@ BEGIN
 	IF v_publication THEN
 		FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications', 'booking_messages'] LOOP
 			-- old records and RLS on updates need every column in the WAL
-			EXECUTE format('ALTER TABLE protector.%I REPLICA IDENTITY FULL', t);
+			-- (set once: ALTER TABLE locks the table ACCESS EXCLUSIVE, and a
+			-- re-run made bookings wait behind any open reader)
+			IF (SELECT c.relreplident FROM pg_class c WHERE c.oid = format('protector.%I', t)::regclass)
+			   IS DISTINCT FROM 'f' THEN
+				EXECUTE format('ALTER TABLE protector.%I REPLICA IDENTITY FULL', t);
+			END IF;
 			IF NOT EXISTS (SELECT FROM pg_publication_tables
 						   WHERE pubname = 'supabase_realtime' AND schemaname = 'protector' AND tablename = t) THEN
 				EXECUTE format('ALTER PUBLICATION supabase_realtime ADD TABLE protector.%I', t);

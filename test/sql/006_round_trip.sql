@@ -44,6 +44,16 @@ SELECT relname, relreplident FROM pg_class
 WHERE relnamespace = 'protector'::regnamespace AND relname IN ('bookings', 'tasks', 'notifications', 'booking_messages') ORDER BY 1;
 SELECT polname FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass;
 SELECT protector.enable_realtime();
+-- a re-run that changes nothing locks nothing against bookings (it set
+-- each table's replica identity and altered both policies again: ACCESS
+-- EXCLUSIVE on the four tables and on realtime.messages, every time)
+BEGIN;
+SELECT protector.enable_realtime() ->> 'broadcast_policy' AS policy;
+SELECT relation::regclass, mode FROM pg_locks
+WHERE pid = pg_backend_pid() AND locktype = 'relation'
+  AND mode IN ('AccessExclusiveLock', 'ExclusiveLock', 'ShareRowExclusiveLock')
+ORDER BY 1::text;
+COMMIT;
 
 -- that policy depends on protector: DROP EXTENSION refuses until
 -- disable_realtime() takes protector out of Realtime
