@@ -7472,6 +7472,7 @@ AS $$
 DECLARE
 	v_email text;
 	i protector.staff_invitations;
+	v_pick record;
 	v_member uuid;
 BEGIN
 	-- a signed-in user activates their own invitations only; without a user,
@@ -7501,8 +7502,13 @@ BEGIN
 	-- the next sign-in, or with accept_staff_invitations().  Not those to
 	-- an organization the user is a member of already, which stay open:
 	-- 100 of them, renewed, held the window, and no other was ever reached)
-	FOR i IN
-		SELECT * FROM protector.staff_invitations x
+	-- Each invitation is locked as it is taken up, after its organization's
+	-- row (key-share, as the membership's foreign key locks it): locked
+	-- ten at a time by the loop's fetch, one held while its membership
+	-- waited for the organization's row deadlocked with the organization's
+	-- deletion, whose cascade waited for the invitation (40P01).
+	FOR v_pick IN
+		SELECT x.id, x.organization_id FROM protector.staff_invitations x
 		WHERE x.email_key OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(v_email) COLLATE "C") AND x.accepted_at IS NULL
 		  AND x.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
 		  AND NOT EXISTS (SELECT FROM protector.members m
@@ -7510,8 +7516,18 @@ BEGIN
 							AND m.user_id OPERATOR(pg_catalog.=) p_user_id)
 		ORDER BY x.created_at DESC, x.id
 		LIMIT 100
-		FOR UPDATE
 	LOOP
+		PERFORM FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) v_pick.organization_id FOR KEY SHARE;
+		IF NOT FOUND THEN
+			CONTINUE;			-- (deleted meanwhile, its invitations with it)
+		END IF;
+		SELECT * INTO i FROM protector.staff_invitations x
+		WHERE x.id OPERATOR(pg_catalog.=) v_pick.id AND x.accepted_at IS NULL
+		  AND x.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
+		FOR UPDATE;
+		IF NOT FOUND THEN
+			CONTINUE;			-- (accepted, withdrawn or replaced meanwhile)
+		END IF;
 		-- a member already (active, or deactivated: re-admitted by
 		-- reactivating the membership, never by an invitation): it stays open
 		v_member := NULL;

@@ -36,7 +36,13 @@
 # 11. an admin's DELETE of a viewer already under way when the admin's
 #    membership is deleted: refused (42501), the viewer kept (a writer
 #    found without a membership in a delete was taken for one deleting
-#    themselves with others, and let through).
+#    themselves with others, and let through);
+# 12. a user accepting invitations to two organizations, the newer one's
+#    membership held up by another insert of it, while the older one's
+#    organization is deleted: no deadlock (the loop locked both
+#    invitations as it fetched them, and the older one's membership then
+#    waited for the organization's row the deletion held, which waited
+#    for the invitation: 40P01); the deletion goes through.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -243,6 +249,35 @@ psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_
 wait "$held" || true
 check "11" "an admin's delete of a viewer under way while the admin's membership is deleted is refused" "42501 viewer" \
 	"$(first_sqlstate "$WORK/del11.log") $(member_role view11)"
+
+# 12. accepting beside an organization's deletion
+ORG12=0f910000-0000-4000-8000-000000000012
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SELECT tests.create_supabase_user('inv12', 'inv12@example.com');
+UPDATE auth.users SET email_confirmed_at = now() WHERE email = 'inv12@example.com';
+INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG12', 'Invites 12', 'invites-12');
+INSERT INTO protector.staff_invitations (organization_id, email, role, created_at) VALUES
+	('$ORG', 'inv12@example.com', 'viewer', now() - interval '1 hour'),
+	('$ORG12', 'inv12@example.com', 'viewer', now());
+SQL
+PGAPPNAME=hold12 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
+	-c "INSERT INTO protector.members (organization_id, user_id, role) VALUES ('$ORG12', tests.get_supabase_uid('inv12'), 'viewer')" \
+	-c "SELECT pg_sleep(60)" -c "COMMIT" >/dev/null 2>&1 &
+held=$!
+wait_in_sleep hold12
+PGAPPNAME=acc12 psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('inv12')" \
+	-c "SELECT cardinality(protector.accept_staff_invitations())" -c "COMMIT" >"$WORK/acc12.log" 2>&1 &
+acc=$!
+wait_waiting acc12
+# (the organization's deletion: the cascade of its invitations, as a
+# superuser's, which the policies do not narrow)
+del=$(psql -X -q -A -t -d "$DB" -v VERBOSITY=sqlstate -c "SET lock_timeout = '5s'" \
+	-c "DELETE FROM protector.organizations WHERE id = '$ORG'" 2>&1 || true)
+end_session hold12
+wait "$held" || true
+wait "$acc" || true
+check "12" "invitations accepted beside an organization's deletion: no deadlock, the deletion done, the other joined" "ok 1" \
+	"$( [ -z "$del" ] && echo ok || echo "$del") $(grep -m1 -E '^[0-9]+$|ERROR' "$WORK/acc12.log")"
 
 dropdb "$DB"
 echo "# invitation_races: $failures failed"
