@@ -49,6 +49,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
@@ -1194,7 +1195,7 @@ protector_lock_row_sql(PG_FUNCTION_ARGS)
 static SPIPlanPtr owner_row_plan = NULL;
 
 static void
-refuse_owner_row_lock(const Capability *cap, Datum id, const pg_uuid_t *org)
+refuse_owner_row_lock(const Capability *cap, Datum id, const pg_uuid_t *org, Snapshot snapshot)
 {
 	Oid			argtypes[1] = {UUIDOID};
 	Datum		values[1] = {id};
@@ -1204,10 +1205,10 @@ refuse_owner_row_lock(const Capability *cap, Datum id, const pg_uuid_t *org)
 
 	if (strcmp(cap->action, "members.manage") != 0)
 		return;
-	is_owner = protector_select_datum(&owner_row_plan,
-									  "SELECT m.role OPERATOR(pg_catalog.=) 'owner'::protector.member_role"
-									  " FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) $1",
-									  1, argtypes, values, &found);
+	is_owner = protector_select_datum_on(&owner_row_plan,
+										 "SELECT m.role OPERATOR(pg_catalog.=) 'owner'::protector.member_role"
+										 " FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) $1",
+										 1, argtypes, values, snapshot, &found);
 	if (!found || !DatumGetBool(is_owner))
 		return;
 	owners = find_capability("members.manage_owners");
@@ -1267,8 +1268,14 @@ protector_authorize_row(PG_FUNCTION_ARGS)
 
 	if (lock)
 	{
-		refuse_owner_row_lock(cap, id, &org);
+		/*
+		 * (before the lock, and as the row is once the lock is held, read
+		 * on the latest snapshot: made an owner while this waited, it is
+		 * one)
+		 */
+		refuse_owner_row_lock(cap, id, &org, NULL);
 		lock_row(plans, PG_GETARG_OID(0), id, entity);
+		refuse_owner_row_lock(cap, id, &org, GetLatestSnapshot());
 	}
 	protector_spi_finish(nestlevel);
 	{

@@ -182,8 +182,16 @@ Datum
 protector_select_datum(SPIPlanPtr *plan, const char *sql, int nargs,
 					   Oid *argtypes, Datum *values, bool *found)
 {
+	return protector_select_datum_on(plan, sql, nargs, argtypes, values, NULL, found);
+}
+
+/* the same, read on snapshot (NULL: the statement's) */
+Datum
+protector_select_datum_on(SPIPlanPtr *plan, const char *sql, int nargs,
+						  Oid *argtypes, Datum *values, Snapshot snapshot, bool *found)
+{
 	ProtectorRead read = {.plan = plan, .sql = sql, .nargs = nargs,
-		.argtypes = argtypes, .owner_of = "members", .limit = 2};
+		.argtypes = argtypes, .owner_of = "members", .limit = 2, .snapshot = snapshot};
 	DatumCopy	out = {(Datum) 0, true};
 
 	if (protector_read(&read, values, NULL, copy_first_datum, &out) > 1)

@@ -43,6 +43,9 @@ extern uint64 protector_read(const ProtectorRead *read, Datum *values,
 extern Datum protector_select_datum(SPIPlanPtr *plan, const char *sql,
 									int nargs, Oid *argtypes, Datum *values,
 									bool *found);
+extern Datum protector_select_datum_on(SPIPlanPtr *plan, const char *sql,
+									   int nargs, Oid *argtypes, Datum *values,
+									   Snapshot snapshot, bool *found);
 extern Datum protector_select_uuid_array(SPIPlanPtr *plan, const char *sql,
 										 int nargs, Oid *argtypes, Datum *values);
 

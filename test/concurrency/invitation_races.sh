@@ -42,7 +42,11 @@
 #    organization is deleted: no deadlock (the loop locked both
 #    invitations as it fetched them, and the older one's membership then
 #    waited for the organization's row the deletion held, which waited
-#    for the invitation: 40P01); the deletion goes through.
+#    for the invitation: 40P01); the deletion goes through;
+# 13. an admin locking a viewer's membership (authorize_row's p_lock with
+#    members.manage) while an owner makes the viewer an owner: refused
+#    once the lock is held (42501; the role was read before the wait, and
+#    the admin then held the new owner's row).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -249,6 +253,18 @@ psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_
 wait "$held" || true
 check "11" "an admin's delete of a viewer under way while the admin's membership is deleted is refused" "42501 viewer" \
 	"$(first_sqlstate "$WORK/del11.log") $(member_role view11)"
+
+# 13. the lock of a member made an owner while it waited
+PGAPPNAME=prom13 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+	-c "UPDATE protector.members SET role = 'owner' WHERE id = '0f910000-0000-4000-8000-0000000000f9'" \
+	-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
+held=$!
+wait_in_sleep prom13
+out=$(psql -X -q -A -t -d "$DB" -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('adm6')" \
+	-c "SELECT protector_internal.authorize_row('protector.members', '0f910000-0000-4000-8000-0000000000f9', 'members.manage', 'member', true) IS NOT NULL" \
+	-c "COMMIT" 2>&1 | grep -m1 -E '^ERROR|^t$' || true)
+wait "$held" || true
+check "13" "an admin's lock of a member made an owner while it waited is refused" "ERROR:  42501" "$out"
 
 # 12. accepting beside an organization's deletion
 ORG12=0f910000-0000-4000-8000-000000000012
