@@ -31,12 +31,16 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/multixact.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "storage/bufmgr.h"
+#include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
@@ -188,6 +192,33 @@ wait_for_row(void *arg)
 }
 
 /*
+ * Another transaction under way holds or changes the row version in slot
+ * (its xmax).  Then even a lock that may not wait waits: PostgreSQL
+ * follows an update under way to the newer version whatever the wait
+ * policy (heap_lock_updated_tuple).  This transaction's own locks do not
+ * count.
+ */
+static bool
+row_held_by_others(TupleTableSlot *slot)
+{
+	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
+	uint16		infomask;
+	TransactionId xmax;
+
+	if (!TTS_IS_BUFFERTUPLE(slot) || !BufferIsValid(bslot->buffer))
+		return true;
+	LockBuffer(bslot->buffer, BUFFER_LOCK_SHARE);
+	infomask = bslot->base.tuple->t_data->t_infomask;
+	xmax = HeapTupleHeaderGetRawXmax(bslot->base.tuple->t_data);
+	LockBuffer(bslot->buffer, BUFFER_LOCK_UNLOCK);
+	if (infomask & HEAP_XMAX_INVALID)
+		return false;
+	if (infomask & HEAP_XMAX_IS_MULTI)
+		return MultiXactIdIsRunning(xmax, HEAP_XMAX_IS_LOCKED_ONLY(infomask));
+	return !TransactionIdIsCurrentTransactionId(xmax) && TransactionIdIsInProgress(xmax);
+}
+
+/*
  * The lock, at once when no one holds the row, else waiting at most
  * protector.lock_timeout (40001): a guest record held by a desk's change
  * left open made a widget visitor wait without end, under the
@@ -197,8 +228,10 @@ static TM_Result
 lock_row_bounded(Relation rel, TupleTableSlot *slot, Snapshot snapshot, TM_FailureData *tmfd)
 {
 	RowLockWait w = {.rel = rel, .slot = slot, .snapshot = snapshot};
-	TM_Result	result = lock_row(rel, slot, snapshot, tmfd, LockWaitSkip);
+	TM_Result	result = TM_WouldBlock;
 
+	if (!row_held_by_others(slot))
+		result = lock_row(rel, slot, snapshot, tmfd, LockWaitSkip);
 	if (result != TM_WouldBlock)
 		return result;
 	protector_bounded_wait(wait_for_row, &w, "the customer's record is busy, try again",

@@ -215,23 +215,30 @@ echo "[venue held] order: $order"
 [ "$order" = "venue_v done, holder done" ] && grep -q '^ t$' "$WORK/venue_v.out" || { cat "$WORK/venue_v.out"; failures=$((failures + 1)); }
 psql -X -q -d "$DB" -c "TRUNCATE events"
 
-# a guest record held the same way (update_customer): the visitor of its
+# a guest record held the same way (update_customer), also after a change
+# of it (the lock then follows the update under way to the new version,
+# which PostgreSQL waits for whatever the wait policy): the visitor of its
 # address waits at most protector.lock_timeout, 40001 (it waited without
 # end, under the organization's widget lock), and a visitor of another
 # address is served meanwhile
-hold "SELECT 1 FROM protector.customers WHERE id = '0f660000-0000-4000-8000-00000000c001' FOR UPDATE" 3
-PGOPTIONS="-c protector.lock_timeout=500" visitor keep "$A" 14 NULL
-k=$!
-wait "$k" || true
-visitor guest_other "$B" 15 NULL
-o=$!
-wait "$holder" "$o" || true
-order=$(events_order "WHERE what IN ('holder done', 'keep done', 'guest_other done')")
-answer=$(grep -oE 'ERROR: +.*' "$WORK/keep.out" | head -1 || true)
-echo "[guest record held] order: $order; answer: ${answer:-booked}"
-[ "$order" = "keep done, guest_other done, holder done" ] && [ "$answer" = "ERROR:  the customer's record is busy, try again" ] \
-	&& grep -q '^ t$' "$WORK/guest_other.out" || failures=$((failures + 1))
-psql -X -q -d "$DB" -c "TRUNCATE events"
+n=0
+for held in "SELECT 1 FROM protector.customers WHERE id = '0f660000-0000-4000-8000-00000000c001' FOR UPDATE" \
+	"UPDATE protector.customers SET notes = 'vip' WHERE id = '0f660000-0000-4000-8000-00000000c001'; SELECT 1 FROM protector.customers WHERE id = '0f660000-0000-4000-8000-00000000c001' FOR UPDATE"; do
+	n=$((n + 1))
+	hold "$held" 3
+	PGOPTIONS="-c protector.lock_timeout=500" visitor keep "$A" $((13 + 2 * n)) NULL
+	k=$!
+	wait "$k" || true
+	visitor guest_other "$B" $((14 + 2 * n)) NULL
+	o=$!
+	wait "$holder" "$o" || true
+	order=$(events_order "WHERE what IN ('holder done', 'keep done', 'guest_other done')")
+	answer=$(grep -oE 'ERROR: +.*' "$WORK/keep.out" | head -1 || true)
+	echo "[guest record held, $n] order: $order; answer: ${answer:-booked}"
+	[ "$order" = "keep done, guest_other done, holder done" ] && [ "$answer" = "ERROR:  the customer's record is busy, try again" ] \
+		&& grep -q '^ t$' "$WORK/guest_other.out" || failures=$((failures + 1))
+	psql -X -q -d "$DB" -c "TRUNCATE events"
+done
 
 dropdb "$DB"
 [ "$failures" -eq 0 ]
