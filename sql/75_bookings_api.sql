@@ -1287,7 +1287,7 @@ BEGIN
 			-- committed: a retry, and nothing of the record, as for a merge
 			-- or an erasure (refuse_booking_customer); "not found" told an
 			-- anonymous caller the address had been a guest's)
-			IF protector.current_user_id() IS NULL AND pg_catalog.current_setting('role', true) OPERATOR(pg_catalog.=) 'anon' THEN
+			IF p_source OPERATOR(pg_catalog.=) 'widget' THEN
 				PERFORM protector.raise('retry', 'the guest record changed while the booking was made',
 					NULL, 'Retry the request.');
 			END IF;

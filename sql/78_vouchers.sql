@@ -292,6 +292,13 @@ DECLARE
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
 		v_spent := protector_internal.voucher_spent(NEW.organization_id, NEW.id);
+		-- (lowered under payments a restore set aside, which are not spent
+		-- yet: finish_restore() then stored more spent than its amount)
+		IF NEW.amount OPERATOR(pg_catalog.<) OLD.amount THEN
+			PERFORM protector_internal.refuse_unfinished_restore(NEW.organization_id,
+				'Payments of this voucher it set aside (protector_internal.restore_pending) are not in what was spent of it yet.',
+				'protector.payments', 'voucher_id', NEW.id);
+		END IF;
 	END IF;
 	IF NEW.amount OPERATOR(pg_catalog.<) v_spent THEN
 		PERFORM protector.raise('invalid_parameter', 'a voucher''s amount cannot be less than what was spent of it',

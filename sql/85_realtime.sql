@@ -115,6 +115,21 @@ COMMENT ON TABLE protector_internal.realtime_state IS
 'One row while protector is in Supabase Realtime (enable_realtime); restoring it re-applies the publication membership';
 SELECT pg_catalog.pg_extension_config_dump('protector_internal.realtime_state', '');
 
+-- A policy as stored (its expressions, command, roles and kind), hashed:
+-- what realtime_policy writes in the comment of one it made, and compares
+-- with it.
+CREATE FUNCTION protector_internal.policy_shape(p_policy oid)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT md5(concat_ws(' ', pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid),
+						 p.polcmd, p.polroles::text, p.polpermissive))
+	FROM pg_policy p WHERE p.oid = p_policy
+$$;
+COMMENT ON FUNCTION protector_internal.policy_shape(oid) IS
+'A policy as stored (expressions, command, roles, kind), hashed: realtime_policy keeps it in the comment of one it made';
+
 -- A policy of protector's on realtime.messages, FOR SELECT TO
 -- authenticated USING p_using: created, or set to p_using where it exists
 -- (an earlier version's); 'created', 'present' or 'not permitted' (only
@@ -128,26 +143,30 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_policy oid := (SELECT p.oid FROM pg_policy p WHERE p.polrelid = 'realtime.messages'::regclass
-					 AND p.polname = p_name);
-	v_exists boolean := v_policy IS NOT NULL;
-	-- (what the policy's comment says it was made from: a re-run that would
-	-- change nothing leaves it, and realtime.messages, alone; ALTER POLICY
-	-- locks the table ACCESS EXCLUSIVE)
-	v_mark text := 'protector: ' || md5(p_using);
+	v_exists boolean := EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
+								AND polname = p_name);
+	v_made_from text := 'protector: ' || md5(p_using) || ' ';
 BEGIN
 	IF v_exists AND protector_internal.restoring() THEN
 		RETURN 'restored';
 	END IF;
-	IF v_exists AND obj_description(v_policy, 'pg_policy') IS NOT DISTINCT FROM v_mark THEN
+	-- (a re-run that would change nothing leaves the policy, and
+	-- realtime.messages, alone: ALTER POLICY locks the table ACCESS
+	-- EXCLUSIVE.  Its comment says what it was made from and what it was
+	-- then: one edited by hand since is made again)
+	IF v_exists AND EXISTS (SELECT FROM pg_policy p
+							WHERE p.polrelid = 'realtime.messages'::regclass AND p.polname = p_name
+							  AND obj_description(p.oid, 'pg_policy') = v_made_from || protector_internal.policy_shape(p.oid)) THEN
 		RETURN 'present';
 	END IF;
 	IF v_exists THEN
-		EXECUTE format('ALTER POLICY %I ON realtime.messages USING (%s)', p_name, p_using);
+		EXECUTE format('ALTER POLICY %I ON realtime.messages TO authenticated USING (%s)', p_name, p_using);
 	ELSE
 		EXECUTE format('CREATE POLICY %I ON realtime.messages FOR SELECT TO authenticated USING (%s)', p_name, p_using);
 	END IF;
-	EXECUTE format('COMMENT ON POLICY %I ON realtime.messages IS %L', p_name, v_mark);
+	EXECUTE format('COMMENT ON POLICY %I ON realtime.messages IS %L', p_name,
+		v_made_from || (SELECT protector_internal.policy_shape(p.oid) FROM pg_policy p
+						WHERE p.polrelid = 'realtime.messages'::regclass AND p.polname = p_name));
 	RETURN CASE WHEN v_exists THEN 'present' ELSE 'created' END;
 EXCEPTION WHEN insufficient_privilege THEN
 	RAISE WARNING 'could not % the policy % on realtime.messages: %',

@@ -534,32 +534,49 @@ SELECT true WHERE EXISTS (SELECT FROM pg_catalog.pg_publication_tables
 						  WHERE tgrelid = 'protector.bookings'::pg_catalog.regclass AND tgname = 'broadcast_booking_change');
 
 -- (before apply_realtime(), which the update runs further down)
+-- (a policy as stored, hashed: realtime_policy keeps it in the comment of one it made)
+CREATE FUNCTION protector_internal.policy_shape(p_policy oid)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT md5(concat_ws(' ', pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid),
+						 p.polcmd, p.polroles::text, p.polpermissive))
+	FROM pg_policy p WHERE p.oid = p_policy
+$$;
+COMMENT ON FUNCTION protector_internal.policy_shape(oid) IS
+'A policy as stored (expressions, command, roles, kind), hashed: realtime_policy keeps it in the comment of one it made';
+
 CREATE OR REPLACE FUNCTION protector_internal.realtime_policy(p_name text, p_using text)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_policy oid := (SELECT p.oid FROM pg_policy p WHERE p.polrelid = 'realtime.messages'::regclass
-					 AND p.polname = p_name);
-	v_exists boolean := v_policy IS NOT NULL;
-	-- (what the policy's comment says it was made from: a re-run that would
-	-- change nothing leaves it, and realtime.messages, alone; ALTER POLICY
-	-- locks the table ACCESS EXCLUSIVE)
-	v_mark text := 'protector: ' || md5(p_using);
+	v_exists boolean := EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
+								AND polname = p_name);
+	v_made_from text := 'protector: ' || md5(p_using) || ' ';
 BEGIN
 	IF v_exists AND protector_internal.restoring() THEN
 		RETURN 'restored';
 	END IF;
-	IF v_exists AND obj_description(v_policy, 'pg_policy') IS NOT DISTINCT FROM v_mark THEN
+	-- (a re-run that would change nothing leaves the policy, and
+	-- realtime.messages, alone: ALTER POLICY locks the table ACCESS
+	-- EXCLUSIVE.  Its comment says what it was made from and what it was
+	-- then: one edited by hand since is made again)
+	IF v_exists AND EXISTS (SELECT FROM pg_policy p
+							WHERE p.polrelid = 'realtime.messages'::regclass AND p.polname = p_name
+							  AND obj_description(p.oid, 'pg_policy') = v_made_from || protector_internal.policy_shape(p.oid)) THEN
 		RETURN 'present';
 	END IF;
 	IF v_exists THEN
-		EXECUTE format('ALTER POLICY %I ON realtime.messages USING (%s)', p_name, p_using);
+		EXECUTE format('ALTER POLICY %I ON realtime.messages TO authenticated USING (%s)', p_name, p_using);
 	ELSE
 		EXECUTE format('CREATE POLICY %I ON realtime.messages FOR SELECT TO authenticated USING (%s)', p_name, p_using);
 	END IF;
-	EXECUTE format('COMMENT ON POLICY %I ON realtime.messages IS %L', p_name, v_mark);
+	EXECUTE format('COMMENT ON POLICY %I ON realtime.messages IS %L', p_name,
+		v_made_from || (SELECT protector_internal.policy_shape(p.oid) FROM pg_policy p
+						WHERE p.polrelid = 'realtime.messages'::regclass AND p.polname = p_name));
 	RETURN CASE WHEN v_exists THEN 'present' ELSE 'created' END;
 EXCEPTION WHEN insufficient_privilege THEN
 	RAISE WARNING 'could not % the policy % on realtime.messages: %',
@@ -3017,6 +3034,13 @@ DECLARE
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
 		v_spent := protector_internal.voucher_spent(NEW.organization_id, NEW.id);
+		-- (lowered under payments a restore set aside, which are not spent
+		-- yet: finish_restore() then stored more spent than its amount)
+		IF NEW.amount OPERATOR(pg_catalog.<) OLD.amount THEN
+			PERFORM protector_internal.refuse_unfinished_restore(NEW.organization_id,
+				'Payments of this voucher it set aside (protector_internal.restore_pending) are not in what was spent of it yet.',
+				'protector.payments', 'voucher_id', NEW.id);
+		END IF;
 	END IF;
 	IF NEW.amount OPERATOR(pg_catalog.<) v_spent THEN
 		PERFORM protector.raise('invalid_parameter', 'a voucher''s amount cannot be less than what was spent of it',
@@ -3749,7 +3773,7 @@ BEGIN
 			-- committed: a retry, and nothing of the record, as for a merge
 			-- or an erasure (refuse_booking_customer); "not found" told an
 			-- anonymous caller the address had been a guest's)
-			IF protector.current_user_id() IS NULL AND pg_catalog.current_setting('role', true) OPERATOR(pg_catalog.=) 'anon' THEN
+			IF p_source OPERATOR(pg_catalog.=) 'widget' THEN
 				PERFORM protector.raise('retry', 'the guest record changed while the booking was made',
 					NULL, 'Retry the request.');
 			END IF;
@@ -16581,6 +16605,7 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.refuse_unfinished_restore(uuid, text, regclass, text, uuid) IS
 'Refuses (23P01) while rows of the organization a restore set aside wait in restore_pending (of p_relid whose p_column is p_value, when given); protector''s own SECURITY DEFINER code only';
+
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -1,6 +1,6 @@
 -- The public booking widget, called as anon the way PostgREST does.
 BEGIN;
-SELECT plan(42);
+SELECT plan(43);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -212,7 +212,8 @@ INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
 	('0a700000-0000-4000-8000-00000000c0a3', '0a700000-0000-4000-8000-000000000000', 'Di', 'di@example.com');
 CREATE FUNCTION pg_temp.delete_meanwhile() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
-	DELETE FROM protector.customers WHERE id = '0a700000-0000-4000-8000-00000000c0a3' AND NEW.customer_id = id;
+	DELETE FROM protector.customers WHERE id IN ('0a700000-0000-4000-8000-00000000c0a3', '0a700000-0000-4000-8000-00000000c0a4')
+	  AND NEW.customer_id = id;
 	RETURN NEW;
 END $$;
 CREATE TRIGGER a_delete_meanwhile BEFORE INSERT ON protector.bookings FOR EACH ROW EXECUTE FUNCTION pg_temp.delete_meanwhile();
@@ -220,6 +221,15 @@ SELECT tests.authenticate_as_anon();
 SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Annex'), '0a700000-0000-4000-8000-0000000005a3',
 	'Di', 'di@example.com', NULL, pg_temp.t(42), 1)$$, '40001', 'the guest record changed while the booking was made',
 	'a guest deleted while the visitor books: a retry, no record ids');
+SELECT tests.clear_authentication();
+-- (the widget's answer whoever calls it: it is granted to service_role too)
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0a700000-0000-4000-8000-00000000c0a4', '0a700000-0000-4000-8000-000000000000', 'Dee', 'dee@example.com');
+SELECT pg_temp.k('Annex') AS annex_key, pg_temp.t(43) AS annex_slot \gset
+SELECT tests.authenticate_as_service_role();
+SELECT throws_ok(format($$SELECT protector.create_widget_booking(%L, '0a700000-0000-4000-8000-0000000005a3',
+	'Dee', 'dee@example.com', NULL, %L, 1)$$, :'annex_key', :'annex_slot'), '40001', 'the guest record changed while the booking was made',
+	'... also through service_role');
 SELECT tests.clear_authentication();
 DROP TRIGGER a_delete_meanwhile ON protector.bookings;
 

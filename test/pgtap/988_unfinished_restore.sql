@@ -8,10 +8,12 @@
 --    (a voucher of 50 paid 80 in all);
 -- 2. a merge of the organization's customers went through, and a booking
 --    of the merged record set aside came back on it, missing from the
---    kept record's history.
+--    kept record's history;
+-- 3. a voucher's amount lowered below what its set-aside payment spent:
+--    finish_restore() then stored more spent than its amount.
 -- Both are refused (23P01) while such rows wait, as an erasure was.
 BEGIN;
-SELECT plan(6);
+SELECT plan(7);
 SET LOCAL timezone = 'UTC';
 
 SELECT tests.create_supabase_user('ur_owner');
@@ -48,6 +50,8 @@ SELECT throws_ok(format($$SELECT protector.redeem_voucher(%L, %L)$$, :'b1', :'v_
 	'a restore of this organization is not finished',
 	'a voucher whose payment a restore set aside pays nothing until finish_restore()');
 SELECT is((SELECT amount_paid FROM protector.bookings WHERE id = :'b1'), 0.00, '... and the booking is not paid by it');
+SELECT throws_ok(format($$UPDATE protector.vouchers SET amount = 10 WHERE code = %L$$, :'v_code'), '23P01',
+	'a restore of this organization is not finished', '... nor is its amount lowered (under the 30 set aside)');
 SELECT tests.clear_authentication();
 -- another voucher of the organization pays
 SELECT tests.authenticate_as('ur_owner');

@@ -54,6 +54,12 @@ WHERE pid = pg_backend_pid() AND locktype = 'relation'
   AND mode IN ('AccessExclusiveLock', 'ExclusiveLock', 'ShareRowExclusiveLock')
 ORDER BY 1::text;
 COMMIT;
+-- ... but a policy edited by hand since is made again (its comment, made
+-- with it, no longer says what it is)
+ALTER POLICY protector_members_receive_organization_topic ON realtime.messages USING (true);
+SELECT protector.enable_realtime() ->> 'broadcast_policy' AS policy;
+SELECT polname, pg_get_expr(polqual, polrelid) = 'true' AS open_to_all
+FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass ORDER BY 1;
 
 -- that policy depends on protector: DROP EXTENSION refuses until
 -- disable_realtime() takes protector out of Realtime
