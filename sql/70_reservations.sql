@@ -33,6 +33,13 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION protector_internal.lock_seen(integer, uuid, boolean) IS
 'Takes protector''s lock of class p_class (a booking''s reminders, a waiver version) over a row the caller sees, exclusive or shared, its wait bounded by protector.lock_timeout';
 
+CREATE FUNCTION protector_internal.lock_bookings(p_ids uuid[])
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'protector_lock_bookings'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION protector_internal.lock_bookings(uuid[]) IS
+'Locks FOR UPDATE, in id order, those of the bookings the caller may update (RLS), the wait bounded by protector.lock_timeout (40001); returns how many (update_booking_status_batch)';
+
 CREATE FUNCTION protector.reservation_check()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'protector_reservation_check'

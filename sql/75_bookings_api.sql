@@ -1518,10 +1518,9 @@ BEGIN
 		PERFORM protector.raise('not_found', 'some bookings were not found',
 			pg_catalog.format('Not found or not visible: %s.', pg_catalog.array_to_string(v_missing, ', ')));
 	END IF;
-	-- and updatable by the caller: lock them, in id order
-	SELECT pg_catalog.count(*) INTO v_locked FROM (
-		SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids)
-		ORDER BY b.id FOR UPDATE) locked;
+	-- and updatable by the caller: lock them, in id order, the wait
+	-- bounded by protector.lock_timeout as a single booking's RPCs bound it
+	v_locked := protector_internal.lock_bookings(v_ids);
 	IF v_locked OPERATOR(pg_catalog.<>) pg_catalog.cardinality(v_ids) THEN
 		PERFORM protector.raise('forbidden', 'you may not change the status of some of these bookings');
 	END IF;

@@ -613,6 +613,9 @@ BEGIN
 	-- (it runs as the owner: the caller's right was proven by redeem_voucher)
 	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'vouchers.redeem');
 	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
+	-- (the wait for the booking's row bounded by protector.lock_timeout,
+	-- as record_payment's: 40001 "the booking is busy")
+	PERFORM protector_internal.lock_row('protector.bookings', p_booking_id, 'booking');
 	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
@@ -689,6 +692,7 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'payments.create');
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
+	PERFORM protector_internal.lock_row('protector.bookings', p_booking_id, 'booking');	-- (bounded)
 	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');

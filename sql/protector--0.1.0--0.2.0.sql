@@ -3250,6 +3250,9 @@ BEGIN
 	-- (it runs as the owner: the caller's right was proven by redeem_voucher)
 	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'vouchers.redeem');
 	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
+	-- (the wait for the booking's row bounded by protector.lock_timeout,
+	-- as record_payment's: 40001 "the booking is busy")
+	PERFORM protector_internal.lock_row('protector.bookings', p_booking_id, 'booking');
 	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
@@ -11649,10 +11652,9 @@ BEGIN
 		PERFORM protector.raise('not_found', 'some bookings were not found',
 			pg_catalog.format('Not found or not visible: %s.', pg_catalog.array_to_string(v_missing, ', ')));
 	END IF;
-	-- and updatable by the caller: lock them, in id order
-	SELECT pg_catalog.count(*) INTO v_locked FROM (
-		SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) ANY (v_ids)
-		ORDER BY b.id FOR UPDATE) locked;
+	-- and updatable by the caller: lock them, in id order, the wait
+	-- bounded by protector.lock_timeout as a single booking's RPCs bound it
+	v_locked := protector_internal.lock_bookings(v_ids);
 	IF v_locked OPERATOR(pg_catalog.<>) pg_catalog.cardinality(v_ids) THEN
 		PERFORM protector.raise('forbidden', 'you may not change the status of some of these bookings');
 	END IF;
@@ -15434,6 +15436,7 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'payments.create');
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
+	PERFORM protector_internal.lock_row('protector.bookings', p_booking_id, 'booking');	-- (bounded)
 	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
@@ -16606,6 +16609,13 @@ $$;
 COMMENT ON FUNCTION protector_internal.refuse_unfinished_restore(uuid, text, regclass, text, uuid) IS
 'Refuses (23P01) while rows of the organization a restore set aside wait in restore_pending (of p_relid whose p_column is p_value, when given); protector''s own SECURITY DEFINER code only';
 
+CREATE FUNCTION protector_internal.lock_bookings(p_ids uuid[])
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'protector_lock_bookings'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION protector_internal.lock_bookings(uuid[]) IS
+'Locks FOR UPDATE, in id order, those of the bookings the caller may update (RLS), the wait bounded by protector.lock_timeout (40001); returns how many (update_booking_status_batch)';
+GRANT EXECUTE ON FUNCTION protector_internal.lock_bookings(uuid[]) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

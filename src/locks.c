@@ -631,3 +631,46 @@ protector_lock_seen(PG_FUNCTION_ARGS)
 		lock_key(lock->class, key);
 	PG_RETURN_VOID();
 }
+
+/*
+ * protector_internal.lock_bookings(p_ids uuid[]) returns bigint
+ *
+ * update_booking_status_batch's lock of its bookings: those of p_ids the
+ * caller may update (RLS decides, as the caller), FOR UPDATE in id order,
+ * the wait bounded by protector.lock_timeout (40001 "the booking is
+ * busy"), as a single booking's RPCs wait for its row.  It waited without
+ * bound.  Returns how many it locked.
+ */
+static SPIPlanPtr lock_bookings_plan = NULL;
+
+typedef struct BookingsLock
+{
+	Datum		ids;
+	int64		locked;
+} BookingsLock;
+
+static void
+wait_for_bookings(void *arg)
+{
+	BookingsLock *lock = (BookingsLock *) arg;
+	Oid			argtypes[1] = {UUIDARRAYOID};
+	ProtectorRead read = {.plan = &lock_bookings_plan,
+		.sql = "SELECT pg_catalog.count(*) FROM (SELECT FROM protector.bookings b"
+		" WHERE b.id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY b.id FOR UPDATE) l",
+		.nargs = 1, .argtypes = argtypes, .locks_rows = true};
+
+	protector_read(&read, &lock->ids, NULL, copy_count, &lock->locked);
+}
+
+PG_FUNCTION_INFO_V1(protector_lock_bookings);
+Datum
+protector_lock_bookings(PG_FUNCTION_ARGS)
+{
+	BookingsLock lock = {0};
+
+	protector_require_arg(fcinfo, 0, "p_ids");
+	lock.ids = PG_GETARG_DATUM(0);
+	protector_bounded_wait(wait_for_bookings, &lock, "the booking is busy, try again",
+						   "Another request changing it");
+	PG_RETURN_INT64(lock.locked);
+}

@@ -126,7 +126,9 @@ echo "[read committed] a booking with protector.lock_timeout = 0 and lock_timeou
 if ! echo "$answer" | grep -q 'the service is busy'; then failures=$((failures + 1)); fi
 
 # a booking's row held by another request (here a cancellation in a
-# transaction that goes on): cancel_booking waits protector.lock_timeout
+# transaction that goes on): cancel_booking (and every RPC that changes the
+# booking: record_payment, redeem_voucher, refund_to_vouchers, a batch)
+# waits protector.lock_timeout
 # for it and then answers 40001 (it waited until the other committed, or
 # its statement_timeout ended it with 57014)
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null -c "SELECT protector.record_payment('0f460000-0000-4000-8000-000000000f02', 10, 'cash', 'ref-replay')"
@@ -158,6 +160,18 @@ paid_wait=$(( ($(date +%s%N) - started) / 1000000 ))
 # ... while a webhook's replay of a payment recorded before answers at once
 replay=$(psql -X -A -t -q -d "$DB" -c "SET protector.lock_timeout = 300" \
 	-c "SELECT protector.record_payment('0f460000-0000-4000-8000-000000000f02', 10, 'cash', 'ref-replay') ->> 'replayed'" 2>&1 || true)
+# ... and a voucher's redemption, a refund to vouchers and a batch's
+# no-show (each waited for the row without bound: here statement_timeout
+# ends such a wait)
+code=$(psql -X -A -t -q -d "$DB" -c "SELECT protector.create_voucher('$ORG', 50) ->> 'code'")
+for call in "protector.redeem_voucher('0f460000-0000-4000-8000-000000000f02', '$code')" \
+	"protector.refund_to_vouchers('0f460000-0000-4000-8000-000000000f02', 10)" \
+	"protector.update_booking_status_batch('{0f460000-0000-4000-8000-000000000f02}', 'no_show')"; do
+	answer=$(psql -X -A -t -q -d "$DB" -c "SET protector.lock_timeout = 300" -c "SET statement_timeout = '4s'" \
+		-c "SELECT $call IS NOT NULL" 2>&1 | grep -o 'ERROR: .*' || true)
+	echo "[read committed] ${call%%(*} behind the same row: ${answer:-no error}"
+	case "$answer" in *"the booking is busy"*) ;; *) failures=$((failures + 1)) ;; esac
+done
 end_session holder4
 wait "$holder4" || true
 answer=$(grep -o 'ERROR: .*' "$WORK/row.log" || true)
