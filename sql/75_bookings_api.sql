@@ -1292,7 +1292,11 @@ BEGIN
 					NULL, 'Retry the request.');
 			END IF;
 			PERFORM protector.raise('not_found', 'customer not found', 'It was deleted while the booking was being made.');
-		ELSIF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.=) 'protector.bookings.bookings_organization_id_venue_id_service_id_fkey' THEN
+		ELSIF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.=) ANY (ARRAY[
+				'protector.bookings.bookings_organization_id_venue_id_service_id_fkey',
+				-- (its organization deleted meanwhile: a bare 23503 named the
+				-- organization's id, also to the widget's anonymous caller)
+				'protector.bookings.bookings_organization_id_fkey']) THEN
 			PERFORM protector.raise('not_found', 'service not found', 'It was deleted, or moved to another venue, while the booking was being made.');
 		END IF;
 		RAISE;

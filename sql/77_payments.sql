@@ -70,7 +70,15 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('currency cannot change from %s: the organization has services, bookings or payments in it', OLD.currency),
 			pg_catalog.format('Reports, dashboards and analytics count money in the organization''s currency; what is in %s would drop out of them, and so would the bookings of services still priced in it.', OLD.currency),
-			'Change the services'' currency first (update_service); bookings and payments made in it keep it.');
+			-- (services can move to the new currency; bookings and payments
+			-- keep theirs, so an organization with them keeps its own: the
+			-- hint said to change the services first, which never sufficed)
+			CASE WHEN EXISTS (SELECT FROM protector.bookings b
+							  WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.id AND b.currency OPERATOR(pg_catalog.=) OLD.currency)
+					  OR EXISTS (SELECT FROM protector.payments p
+								 WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.id AND p.currency OPERATOR(pg_catalog.=) OLD.currency)
+				 THEN pg_catalog.format('Bookings and payments keep the currency they were made in: an organization that has them in %s keeps it; another currency needs an organization of its own.', OLD.currency)
+				 ELSE 'Change the services'' currency first (update_service).' END);
 	END IF;
 	RETURN NEW;
 END

@@ -1,6 +1,6 @@
 -- The public booking widget, called as anon the way PostgREST does.
 BEGIN;
-SELECT plan(43);
+SELECT plan(44);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -232,6 +232,21 @@ SELECT throws_ok(format($$SELECT protector.create_widget_booking(%L, '0a700000-0
 	'... also through service_role');
 SELECT tests.clear_authentication();
 DROP TRIGGER a_delete_meanwhile ON protector.bookings;
+
+-- the organization deleted while a visitor books (last: it takes every
+-- row of this test's organization): "service not found", not a bare
+-- 23503 naming the organization's id to an anonymous caller
+CREATE FUNCTION pg_temp.organization_gone() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+	DELETE FROM protector.organizations WHERE id = NEW.organization_id;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER a_organization_gone BEFORE INSERT ON protector.bookings FOR EACH ROW EXECUTE FUNCTION pg_temp.organization_gone();
+SELECT tests.authenticate_as_anon();
+SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Annex'), '0a700000-0000-4000-8000-0000000005a3',
+	'Eve', 'eve@example.com', NULL, pg_temp.t(44), 1)$$, 'P0002', 'service not found',
+	'a visitor booking while the organization is deleted is told the service is gone');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;

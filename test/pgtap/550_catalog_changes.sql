@@ -7,7 +7,7 @@
 -- a service made shared was told "max_party must be from 1 to 6"; and a
 -- promo code listing a service deleted since could not be edited.
 BEGIN;
-SELECT plan(19);
+SELECT plan(21);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT count(tests.create_supabase_user(u)) IS NOT NULL FROM unnest(ARRAY['k_owner', 'k_stranger']) u \g /dev/null
@@ -28,12 +28,20 @@ SELECT tests.authenticate_as('k_owner');
 SELECT throws_ok(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'org'),
 	'22023', 'currency cannot change from EUR: the organization has services, bookings or payments in it',
 	'a currency change that would drop 70 EUR out of every report is refused');
+-- ... and its hint says what would let it (it said to change the
+-- services' currency first, which never sufficed while bookings or
+-- payments are in EUR)
+SELECT is((SELECT split_part(tests.error_text(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'org')), ' | ', 4)),
+	'Bookings and payments keep the currency they were made in: an organization that has them in EUR keeps it; another currency needs an organization of its own.',
+	'... its hint: the bookings and payments keep EUR');
 SELECT protector.create_organization('Fresh', 'catalog-fresh', 'UTC', 'EUR') ->> 'id' AS fresh \gset
 SELECT protector.create_venue(:'fresh', 'Annex', 'UTC') ->> 'id' AS fresh_venue \gset
 SELECT protector.create_service(:'fresh_venue', 'Den', '1 hour', p_slot_interval => '1 hour') ->> 'id' AS den \gset
 SELECT throws_ok(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'fresh'),
 	'22023', 'currency cannot change from EUR: the organization has services, bookings or payments in it',
 	'nor while a service is priced in it (its bookings would drop out after the change)');
+SELECT is((SELECT split_part(tests.error_text(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'fresh')), ' | ', 4)),
+	'Change the services'' currency first (update_service).', '... whose hint then is to move the services');
 SELECT protector.update_service(:'den', '{"currency": "USD"}') IS NOT NULL \g /dev/null
 SELECT lives_ok(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'fresh'),
 	'an organization whose services moved to USD, without bookings or payments in EUR, changes its currency');
