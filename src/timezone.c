@@ -142,6 +142,8 @@ protector_timezone_is_valid(const char *name)
  */
 static const char *const placeless_zones[] = {"localtime", "posixrules", "Factory"};
 
+/* (and a zone of a place under posix/: its plain name is the IANA one) */
+
 static void
 refuse_placeless(const char *name, const char *param)
 {
@@ -156,6 +158,18 @@ refuse_placeless(const char *name, const char *param)
 					 errdetail("\"localtime\" follows the server's own setting, \"posixrules\" and \"Factory\" are no zone of a place."),
 					 errhint("Use the IANA time zone name of the place, such as \"Europe/Berlin\".")));
 	}
+	/*
+	 * posix/ is a copy of the tree some systems install, not an IANA name:
+	 * browsers' and other languages' zone databases know no such name (a
+	 * widget's Intl.DateTimeFormat threw on it), nor does a PostgreSQL
+	 * built with its own tz data, where a restore would fail the CHECK
+	 */
+	if (file != name)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("%s is no IANA time zone name: \"%s\"", protector_clip(param, strlen(param), 80), name),
+				 errdetail("Zones under posix/ are a copy some systems install; browsers and other databases do not know them."),
+				 errhint("Use \"%s\".", protector_clip(file, strlen(file), TZ_NAME_MAXLEN))));
 }
 
 /* the zone's offset from UTC, in seconds east, at t */

@@ -1,6 +1,6 @@
 -- Venue management, schedules across DST, duplicate_service, analytics.
 BEGIN;
-SELECT plan(54);
+SELECT plan(55);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -177,6 +177,9 @@ SELECT is((SELECT a ->> 'open_hours' FROM protector.get_venue_analytics((SELECT 
 SELECT tests.authenticate_as('n_manager');
 SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', 'Here', 'localtime')$$,
 	'22023', 'p_timezone names no place: "localtime"', 'create_venue refuses localtime, which follows the server''s setting');
+SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', 'Here', 'posix/Europe/Berlin')$$,
+	'22023', 'p_timezone is no IANA time zone name: "posix/Europe/Berlin"',
+	'... and a zone under posix/, a copy the system installs, which browsers do not know');
 SELECT tests.clear_authentication();
 INSERT INTO ids SELECT 'local', (protector.create_venue('0a800000-0000-4000-8000-000000000000', 'Local', 'UTC') ->> 'id')::uuid;
 SELECT tests.authenticate_as('n_manager');

@@ -41,6 +41,9 @@ SELECT protector.check_timezone('localtime', 'p_timezone');
 SELECT protector.check_timezone('Factory', 'p_changes.timezone');
 SELECT protector.check_timezone('POSIXRULES');
 SELECT protector.check_timezone('posix/Factory', 'p_timezone');
+-- and the posix/ copy of a place's zone, which browsers do not know (a
+-- widget's Intl.DateTimeFormat threw on it): valid for the CHECKs too
+SELECT protector.timezone_is_valid('posix/Europe/Berlin') AS posix_copy_restores;
 SELECT protector.check_timezone('posix/Europe/Berlin', 'p_timezone');
 -- zone files that are also abbreviations of the session's set: AT TIME
 -- ZONE reads CET as UTC+1 all year, while the zone CET keeps summer time,
