@@ -62,9 +62,9 @@ BEGIN
 	IF p_organization_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_organization_id must not be null');
 	END IF;
-	IF p_name IS NULL OR length(btrim(p_name)) NOT BETWEEN 1 AND 200 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_name must be 1 to 200 characters');
-	END IF;
+	-- (a name of Unicode spaces or invisible characters alone is refused
+	-- naming the parameter, not by the table's trigger naming its column)
+	PERFORM protector_internal.check_text(p_name, 'p_name', 1, 200);
 	PERFORM protector.check_timezone(p_timezone, 'p_timezone');
 	PERFORM protector_internal.check_text(p_description, 'p_description', 0, 5000);
 	PERFORM protector_internal.check_text(p_address, 'p_address', 0, 500);
@@ -144,8 +144,8 @@ BEGIN
 		PERFORM protector_internal.check_settings('widget',
 			protector_internal.changed_settings(p_changes -> 'widget_settings', v.widget_settings), 'p_changes.widget_settings');
 	END IF;
-	IF p_changes ? 'name' AND (p_changes ->> 'name' IS NULL OR length(btrim(p_changes ->> 'name')) NOT BETWEEN 1 AND 200) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_changes.name must be 1 to 200 characters');
+	IF p_changes ? 'name' THEN
+		PERFORM protector_internal.check_text(p_changes ->> 'name', 'p_changes.name', 1, 200);
 	END IF;
 	-- named here, not by the column's cast or CHECK (whose text names the
 	-- table and constraint); a number, or a string that reads as one, as

@@ -196,6 +196,11 @@ protector_get_venue_schedule(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
 				 errmsg("p_from and p_to must be finite dates")));
+	/*
+	 * (p_from within the years first: a default p_to, capped at the last
+	 * day, came before a p_from past it, which was then blamed on p_to)
+	 */
+	protector_check_days(from_day, from_day);
 	/* the default week ends with the last day the schedule can answer */
 	to_day = PG_ARGISNULL(2) ?
 		Min(from_day + 6, date2j(9999, 12, 31) - POSTGRES_EPOCH_JDATE) :

@@ -1,6 +1,6 @@
 -- Venue management, schedules across DST, duplicate_service, analytics.
 BEGIN;
-SELECT plan(55);
+SELECT plan(57);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -180,6 +180,12 @@ SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000
 SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', 'Here', 'posix/Europe/Berlin')$$,
 	'22023', 'p_timezone is no IANA time zone name: "posix/Europe/Berlin"',
 	'... and a zone under posix/, a copy the system installs, which browsers do not know');
+-- a name of an ideographic space alone, named as the parameter (the
+-- table's trigger refused it naming venues.name)
+SELECT throws_ok($$SELECT protector.create_venue('0a800000-0000-4000-8000-000000000000', chr(12288), 'UTC')$$,
+	'22023', 'p_name must be 1 to 200 characters', 'create_venue refuses a blank name, naming p_name');
+SELECT throws_ok($$SELECT protector.update_venue((SELECT id FROM ids WHERE name = 'berlin'), jsonb_build_object('name', chr(12288)))$$,
+	'22023', 'p_changes.name must be 1 to 200 characters', '... and update_venue, naming p_changes.name');
 SELECT tests.clear_authentication();
 INSERT INTO ids SELECT 'local', (protector.create_venue('0a800000-0000-4000-8000-000000000000', 'Local', 'UTC') ->> 'id')::uuid;
 SELECT tests.authenticate_as('n_manager');

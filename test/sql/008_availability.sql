@@ -115,3 +115,6 @@ SELECT protector.is_venue_open('0d000000-0000-4000-8000-0000000000b1', '294276-1
 SELECT protector.is_venue_open('0d000000-0000-4000-8000-0000000000b1', '9999-12-31 23:00+00') IS NOT NULL AS answered,
 	   protector.is_venue_open('0d000000-0000-4000-8000-0000000000b1', '0001-01-01 00:00+00') IS NOT NULL AS answered_too;
 SELECT protector.is_venue_open('0d000000-0000-4000-8000-0000000000b1', '10000-01-01 00:00+00');
+-- a schedule from a day past 9999 without p_to: refused for its p_from (its
+-- default p_to, capped at the last day, came first and was blamed)
+SELECT count(*) FROM protector.get_venue_schedule('0d000000-0000-4000-8000-0000000000b1', '10000-01-01');
