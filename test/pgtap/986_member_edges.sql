@@ -21,9 +21,11 @@
 -- 6. an admin held an owner's membership locked through authorize_row's
 --    p_lock with members.manage, which admins have: the owners' own
 --    writes, which lock their rows, were told to retry for as long as the
---    admin liked.  Only members.manage_owners locks an owner's row.
+--    admin liked.  Only members.manage_owners locks an owner's row;
+-- 7. a shift written directly without a venue was told the member had
+--    "no assignment to venue " (an empty id).
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['me_owner', 'me_victim', 'me_nina', 'me_flood']) u;
 UPDATE auth.users SET email_confirmed_at = now();
@@ -150,6 +152,13 @@ SELECT lives_ok(format($$SELECT protector_internal.authorize_row('protector.memb
 SELECT tests.authenticate_as('me_owner');
 SELECT lives_ok(format($$SELECT protector_internal.authorize_row('protector.members', %L, 'members.manage', 'member', true)$$, :'owner_member'),
 	'an owner locks an owner''s membership');
+SELECT tests.clear_authentication();
+
+-- 7. a shift without a venue
+SELECT tests.authenticate_as('me_owner');
+SELECT throws_ok(format($$INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
+	VALUES ('0a986000-0000-4000-8000-000000000000', %L, NULL, tstzrange(now() + interval '1 day', now() + interval '1 day 2 hours'))$$,
+	:'viewer_member'), '23502', NULL, 'a shift written without a venue is refused by its NOT NULL, naming the column');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
