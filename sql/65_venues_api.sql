@@ -144,7 +144,8 @@ BEGIN
 		PERFORM protector_internal.check_settings('widget',
 			protector_internal.changed_settings(p_changes -> 'widget_settings', v.widget_settings), 'p_changes.widget_settings');
 	END IF;
-	IF p_changes ? 'name' THEN
+	-- (a name stored before, sent back unchanged, stays writable around it)
+	IF p_changes ? 'name' AND (p_changes ->> 'name') IS DISTINCT FROM v.name THEN
 		PERFORM protector_internal.check_text(p_changes ->> 'name', 'p_changes.name', 1, 200);
 	END IF;
 	-- named here, not by the column's cast or CHECK (whose text names the

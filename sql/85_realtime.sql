@@ -159,7 +159,14 @@ BEGIN
 							  AND obj_description(p.oid, 'pg_policy') = v_made_from || protector_internal.policy_shape(p.oid)) THEN
 		RETURN 'present';
 	END IF;
-	IF v_exists THEN
+	-- (ALTER POLICY sets roles and USING only: one made another command or
+	-- kind, or given a WITH CHECK, is made anew)
+	IF v_exists AND EXISTS (SELECT FROM pg_policy p
+							WHERE p.polrelid = 'realtime.messages'::regclass AND p.polname = p_name
+							  AND (p.polcmd <> 'r' OR NOT p.polpermissive OR p.polwithcheck IS NOT NULL)) THEN
+		EXECUTE format('DROP POLICY %I ON realtime.messages', p_name);
+	END IF;
+	IF EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass AND polname = p_name) THEN
 		EXECUTE format('ALTER POLICY %I ON realtime.messages TO authenticated USING (%s)', p_name, p_using);
 	ELSE
 		EXECUTE format('CREATE POLICY %I ON realtime.messages FOR SELECT TO authenticated USING (%s)', p_name, p_using);

@@ -569,7 +569,14 @@ BEGIN
 							  AND obj_description(p.oid, 'pg_policy') = v_made_from || protector_internal.policy_shape(p.oid)) THEN
 		RETURN 'present';
 	END IF;
-	IF v_exists THEN
+	-- (ALTER POLICY sets roles and USING only: one made another command or
+	-- kind, or given a WITH CHECK, is made anew)
+	IF v_exists AND EXISTS (SELECT FROM pg_policy p
+							WHERE p.polrelid = 'realtime.messages'::regclass AND p.polname = p_name
+							  AND (p.polcmd <> 'r' OR NOT p.polpermissive OR p.polwithcheck IS NOT NULL)) THEN
+		EXECUTE format('DROP POLICY %I ON realtime.messages', p_name);
+	END IF;
+	IF EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass AND polname = p_name) THEN
 		EXECUTE format('ALTER POLICY %I ON realtime.messages TO authenticated USING (%s)', p_name, p_using);
 	ELSE
 		EXECUTE format('CREATE POLICY %I ON realtime.messages FOR SELECT TO authenticated USING (%s)', p_name, p_using);
@@ -4386,7 +4393,8 @@ BEGIN
 		PERFORM protector_internal.check_settings('widget',
 			protector_internal.changed_settings(p_changes -> 'widget_settings', v.widget_settings), 'p_changes.widget_settings');
 	END IF;
-	IF p_changes ? 'name' THEN
+	-- (a name stored before, sent back unchanged, stays writable around it)
+	IF p_changes ? 'name' AND (p_changes ->> 'name') IS DISTINCT FROM v.name THEN
 		PERFORM protector_internal.check_text(p_changes ->> 'name', 'p_changes.name', 1, 200);
 	END IF;
 	-- named here, not by the column's cast or CHECK (whose text names the

@@ -144,6 +144,8 @@ static const char *const placeless_zones[] = {"localtime", "posixrules", "Factor
 
 /* (and a zone of a place under posix/: its plain name is the IANA one) */
 
+static bool writable_zone(const char *name);
+
 static void
 refuse_placeless(const char *name, const char *param)
 {
@@ -164,12 +166,14 @@ refuse_placeless(const char *name, const char *param)
 	 * widget's Intl.DateTimeFormat threw on it), nor does a PostgreSQL
 	 * built with its own tz data, where a restore would fail the CHECK
 	 */
-	if (file != name)
+	if (file != name && protector_timezone_is_valid(name))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("%s is no IANA time zone name: \"%s\"", protector_clip(param, strlen(param), 80), name),
 				 errdetail("Zones under posix/ are a copy some systems install; browsers and other databases do not know them."),
-				 errhint("Use \"%s\".", protector_clip(file, strlen(file), TZ_NAME_MAXLEN))));
+				 writable_zone(file) ?
+				 errhint("Use \"%s\".", file) :
+				 errhint("Use the IANA time zone name of the place, such as \"Europe/Berlin\".")));
 }
 
 /* the zone's offset from UTC, in seconds east, at t */
@@ -220,6 +224,26 @@ read_as_other_abbreviation(const char *name, int *offset)
 	start = timestamptz_to_time_t(GetCurrentTransactionStartTimestamp());
 	return *offset != 0 || zone_offset_at(tz, start) != 0 ||
 		zone_offset_at(tz, start + (pg_time_t) 182 * SECS_PER_DAY) != 0;
+}
+
+/*
+ * A zone check_timezone takes: a zone file of a place, not under posix/,
+ * not read as another abbreviation (for a hint that names one)
+ */
+static bool
+writable_zone(const char *name)
+{
+	int			offset;
+
+	if (!protector_timezone_is_valid(name) || pg_strncasecmp(name, "posix/", 6) == 0 ||
+		read_as_other_abbreviation(name, &offset))
+		return false;
+	for (size_t i = 0; i < lengthof(placeless_zones); i++)
+	{
+		if (pg_strcasecmp(name, placeless_zones[i]) == 0)
+			return false;
+	}
+	return true;
 }
 
 /* Like refuse_placeless, for the RPCs that write a zone: stored rows keep working. */
@@ -285,6 +309,9 @@ protector_check_timezone(const char *name, const char *param)
 		return;
 
 	canonical = zone_spelled_otherwise(name);
+	/* (posix/europe/berlin: the place's own name, which is writable) */
+	if (canonical != NULL && pg_strncasecmp(canonical, "posix/", 6) == 0)
+		canonical += 6;
 	if (canonical != NULL &&
 		(!protector_timezone_is_valid(canonical) || read_as_other_abbreviation(canonical, &offset)))
 		canonical = NULL;

@@ -196,20 +196,20 @@ protector_get_venue_schedule(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
 				 errmsg("p_from and p_to must be finite dates")));
-	/*
-	 * (p_from within the years first: a default p_to, capped at the last
-	 * day, came before a p_from past it, which was then blamed on p_to)
-	 */
-	protector_check_days(from_day, from_day);
-	/* the default week ends with the last day the schedule can answer */
-	to_day = PG_ARGISNULL(2) ?
-		Min(from_day + 6, date2j(9999, 12, 31) - POSTGRES_EPOCH_JDATE) :
-		PG_GETARG_DATEADT(2);
+	to_day = PG_ARGISNULL(2) ? from_day : PG_GETARG_DATEADT(2);
 	if (DATE_NOT_FINITE(to_day))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
 				 errmsg("p_from and p_to must be finite dates")));
+	/*
+	 * (the days asked for within the years first: a default p_to, capped
+	 * at the last day, came before a p_from past it, which was then blamed
+	 * on p_to)
+	 */
 	protector_check_days(from_day, to_day);
+	/* the default week ends with the last day the schedule can answer */
+	if (PG_ARGISNULL(2))
+		to_day = Min(from_day + 6, date2j(9999, 12, 31) - POSTGRES_EPOCH_JDATE);
 	if (to_day < from_day)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),

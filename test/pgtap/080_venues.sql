@@ -1,6 +1,6 @@
 -- Venue management, schedules across DST, duplicate_service, analytics.
 BEGIN;
-SELECT plan(57);
+SELECT plan(58);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -201,6 +201,16 @@ SELECT is(protector.update_venue((SELECT id FROM ids WHERE name = 'local'), '{"c
 	'a venue stored with localtime takes other changes');
 SELECT is(protector.update_venue((SELECT id FROM ids WHERE name = 'local'), '{"city": "Köln", "timezone": "localtime"}') ->> 'city', 'Köln',
 	'... also when a form sends its zone back unchanged');
+-- ... and its name, stored before names were checked, sent back unchanged
+-- (update_venue's new name check refused it)
+SELECT tests.clear_authentication();
+SET LOCAL session_replication_role = replica;
+UPDATE protector.venues SET name = 'Old' || chr(8238) || 'name' WHERE id = (SELECT id FROM ids WHERE name = 'local');
+SET LOCAL session_replication_role = origin;
+SELECT tests.authenticate_as('n_manager');
+SELECT is(protector.update_venue((SELECT id FROM ids WHERE name = 'local'),
+		jsonb_build_object('city', 'Bonn', 'name', 'Old' || chr(8238) || 'name')) ->> 'city', 'Bonn',
+	'... also when a form sends its old name back unchanged');
 SELECT tests.authenticate_as('n_owner');
 SELECT throws_ok($$UPDATE protector.organizations SET timezone = 'posix/Factory' WHERE id = '0a800000-0000-4000-8000-000000000000'$$,
 	'22023', 'timezone names no place: "posix/Factory"', 'an organization''s zone either');

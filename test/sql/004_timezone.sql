@@ -45,6 +45,11 @@ SELECT protector.check_timezone('posix/Factory', 'p_timezone');
 -- widget's Intl.DateTimeFormat threw on it): valid for the CHECKs too
 SELECT protector.timezone_is_valid('posix/Europe/Berlin') AS posix_copy_restores;
 SELECT protector.check_timezone('posix/Europe/Berlin', 'p_timezone');
+-- its hints name a zone the check takes: the place's own spelling, or
+-- none for a copy of an abbreviation; a name of no zone is no zone
+SELECT protector.check_timezone('posix/europe/berlin', 'p_timezone');
+SELECT protector.check_timezone('posix/CET', 'p_timezone');
+SELECT protector.check_timezone('posix/Nowhere', 'p_timezone');
 -- zone files that are also abbreviations of the session's set: AT TIME
 -- ZONE reads CET as UTC+1 all year, while the zone CET keeps summer time,
 -- so local times would be an hour apart from April to October; and a

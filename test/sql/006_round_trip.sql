@@ -60,6 +60,13 @@ ALTER POLICY protector_members_receive_organization_topic ON realtime.messages U
 SELECT protector.enable_realtime() ->> 'broadcast_policy' AS policy;
 SELECT polname, pg_get_expr(polqual, polrelid) = 'true' AS open_to_all
 FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass ORDER BY 1;
+-- ... also one made again for all commands with a WITH CHECK, which ALTER
+-- POLICY cannot undo (it stayed open to every insert)
+DROP POLICY protector_customers_receive_own_topic ON realtime.messages;
+CREATE POLICY protector_customers_receive_own_topic ON realtime.messages FOR ALL TO authenticated USING (true) WITH CHECK (true);
+SELECT protector.enable_realtime() ->> 'broadcast_policy' AS policy;
+SELECT polname, polcmd, pg_get_expr(polqual, polrelid) = 'true' AS open_to_all, polwithcheck IS NULL AS no_check
+FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass ORDER BY 1;
 
 -- that policy depends on protector: DROP EXTENSION refuses until
 -- disable_realtime() takes protector out of Realtime
