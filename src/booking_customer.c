@@ -39,7 +39,6 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
-#include "storage/bufmgr.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -201,21 +200,15 @@ wait_for_row(void *arg)
 static bool
 row_held_by_others(TupleTableSlot *slot)
 {
-	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
-	uint16		infomask;
-	TransactionId xmax;
+	ProtectorRowXmax xmax;
 
-	if (!TTS_IS_BUFFERTUPLE(slot) || !BufferIsValid(bslot->buffer))
+	if (!protector_row_xmax(slot, &xmax))
 		return true;
-	LockBuffer(bslot->buffer, BUFFER_LOCK_SHARE);
-	infomask = bslot->base.tuple->t_data->t_infomask;
-	xmax = HeapTupleHeaderGetRawXmax(bslot->base.tuple->t_data);
-	LockBuffer(bslot->buffer, BUFFER_LOCK_UNLOCK);
-	if (infomask & HEAP_XMAX_INVALID)
+	if (xmax.infomask & HEAP_XMAX_INVALID)
 		return false;
-	if (infomask & HEAP_XMAX_IS_MULTI)
-		return MultiXactIdIsRunning(xmax, HEAP_XMAX_IS_LOCKED_ONLY(infomask));
-	return !TransactionIdIsCurrentTransactionId(xmax) && TransactionIdIsInProgress(xmax);
+	if (xmax.infomask & HEAP_XMAX_IS_MULTI)
+		return MultiXactIdIsRunning(xmax.raw_xmax, HEAP_XMAX_IS_LOCKED_ONLY(xmax.infomask));
+	return !TransactionIdIsCurrentTransactionId(xmax.raw_xmax) && TransactionIdIsInProgress(xmax.raw_xmax);
 }
 
 /*

@@ -24,16 +24,12 @@
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/heapam.h"
-#include "access/htup_details.h"
-#include "access/relscan.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
-#include "storage/bufmgr.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -45,18 +41,10 @@
 static bool
 deleted_by_this_transaction(TupleTableSlot *slot)
 {
-	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
-	HeapTuple	tuple = bslot->base.tuple;
-	HeapTupleHeader header = tuple->t_data;
-	bool		deleted;
+	ProtectorRowXmax xmax;
 
-	LockBuffer(bslot->buffer, BUFFER_LOCK_SHARE);
-	deleted = !(header->t_infomask & HEAP_XMAX_INVALID) &&
-		!HEAP_XMAX_IS_LOCKED_ONLY(header->t_infomask) &&
-		ItemPointerEquals(&header->t_ctid, &tuple->t_self) &&
-		TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(header));
-	LockBuffer(bslot->buffer, BUFFER_LOCK_UNLOCK);
-	return deleted;
+	return protector_row_xmax(slot, &xmax) && xmax.deleted &&
+		TransactionIdIsCurrentTransactionId(xmax.updater);
 }
 
 PG_FUNCTION_INFO_V1(protector_membership_deleted_here);
@@ -94,11 +82,6 @@ protector_membership_deleted_here(PG_FUNCTION_ARGS)
 	index = index_open(protector_unique_index_on(members, 2, protector_columns(&key_columns, members), key_types),
 					   AccessShareLock);
 	slot = table_slot_create(members, NULL);
-	if (!TTS_IS_BUFFERTUPLE(slot))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("protector.members is not a heap table"),
-				 protector_errhint_damaged()));
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_UUID_EQ, PG_GETARG_DATUM(0));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_UUID_EQ, PG_GETARG_DATUM(1));
 	/* every version of the key's rows, dead or alive */

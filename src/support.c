@@ -37,6 +37,7 @@
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "parser/parse_coerce.h"
+#include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -601,6 +602,26 @@ protector_check_key_index(Relation index, int nkeys, const AttrNumber *attnums, 
 						RelationGetRelationName(index)),
 				 errdetail("It must be a unique btree of every row on them, without a predicate."),
 				 protector_errhint_damaged()));
+}
+
+bool
+protector_row_xmax(TupleTableSlot *slot, ProtectorRowXmax *xmax)
+{
+	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
+	HeapTupleHeader header;
+
+	if (!TTS_IS_BUFFERTUPLE(slot) || !BufferIsValid(bslot->buffer))
+		return false;
+	LockBuffer(bslot->buffer, BUFFER_LOCK_SHARE);
+	header = bslot->base.tuple->t_data;
+	xmax->infomask = header->t_infomask;
+	xmax->raw_xmax = HeapTupleHeaderGetRawXmax(header);
+	xmax->updater = (header->t_infomask & HEAP_XMAX_INVALID) || HEAP_XMAX_IS_LOCKED_ONLY(header->t_infomask) ?
+		InvalidTransactionId : HeapTupleHeaderGetUpdateXid(header);
+	xmax->deleted = TransactionIdIsValid(xmax->updater) &&
+		ItemPointerEquals(&header->t_ctid, &bslot->base.tuple->t_self);
+	LockBuffer(bslot->buffer, BUFFER_LOCK_UNLOCK);
+	return true;
 }
 
 /*

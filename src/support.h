@@ -202,6 +202,23 @@ extern OrgCount *protector_org_count(OrgCounts *counts, const pg_uuid_t *org, bo
 extern void protector_orgs_of_rows(Tuplestorestate *rows, TupleTableSlot *slot,
 								   AttrNumber org_att, OrgCounts *counts);
 
+/*
+ * Who last deleted, updated or locked the row version a buffer slot holds
+ * (a heap table's, as an index scan fetched it): its infomask and its
+ * updater's transaction (of a MultiXact's members, the one that updated
+ * or deleted it; InvalidTransactionId for none), read under the buffer's
+ * share lock.  False for a slot that holds no buffer tuple.
+ */
+typedef struct ProtectorRowXmax
+{
+	uint16		infomask;
+	TransactionId raw_xmax;		/* a MultiXactId where infomask says so */
+	TransactionId updater;		/* who updated or deleted it, or invalid */
+	bool		deleted;		/* deleted (its ctid points at itself), not updated */
+} ProtectorRowXmax;
+
+extern bool protector_row_xmax(TupleTableSlot *slot, ProtectorRowXmax *xmax);
+
 /* the row whose unique uuid index holds key, into slot; false if none */
 extern bool protector_fetch_by_uuid(Relation rel, Relation index, Datum key,
 									Snapshot snapshot, TupleTableSlot *slot);
