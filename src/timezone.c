@@ -142,24 +142,31 @@ protector_timezone_is_valid(const char *name)
  */
 static const char *const placeless_zones[] = {"localtime", "posixrules", "Factory"};
 
-/* (and a zone of a place under posix/: its plain name is the IANA one) */
+static bool
+is_placeless(const char *file)
+{
+	for (size_t i = 0; i < lengthof(placeless_zones); i++)
+	{
+		if (pg_strcasecmp(file, placeless_zones[i]) == 0)
+			return true;
+	}
+	return false;
+}
 
 static bool writable_zone(const char *name);
 
+/* ... and refuses them, and a zone of a place under posix/ */
 static void
 refuse_placeless(const char *name, const char *param)
 {
 	const char *file = pg_strncasecmp(name, "posix/", 6) == 0 ? name + 6 : name;
 
-	for (size_t i = 0; i < lengthof(placeless_zones); i++)
-	{
-		if (pg_strcasecmp(file, placeless_zones[i]) == 0)
-			ereport(ERROR,
-					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-					 errmsg("%s names no place: \"%s\"", protector_clip(param, strlen(param), 80), name),
-					 errdetail("\"localtime\" follows the server's own setting, \"posixrules\" and \"Factory\" are no zone of a place."),
-					 errhint("Use the IANA time zone name of the place, such as \"Europe/Berlin\".")));
-	}
+	if (is_placeless(file))
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("%s names no place: \"%s\"", protector_clip(param, strlen(param), 80), name),
+				 errdetail("\"localtime\" follows the server's own setting, \"posixrules\" and \"Factory\" are no zone of a place."),
+				 errhint("Use the IANA time zone name of the place, such as \"Europe/Berlin\".")));
 	/*
 	 * posix/ is a copy of the tree some systems install, not an IANA name:
 	 * browsers' and other languages' zone databases know no such name (a
@@ -226,24 +233,20 @@ read_as_other_abbreviation(const char *name, int *offset)
 		zone_offset_at(tz, start + (pg_time_t) 182 * SECS_PER_DAY) != 0;
 }
 
-/*
- * A zone check_timezone takes: a zone file of a place, not under posix/,
- * not read as another abbreviation (for a hint that names one)
- */
+/* a zone file that is no other abbreviation: one a hint may name */
 static bool
-writable_zone(const char *name)
+zone_to_suggest(const char *name)
 {
 	int			offset;
 
-	if (!protector_timezone_is_valid(name) || pg_strncasecmp(name, "posix/", 6) == 0 ||
-		read_as_other_abbreviation(name, &offset))
-		return false;
-	for (size_t i = 0; i < lengthof(placeless_zones); i++)
-	{
-		if (pg_strcasecmp(name, placeless_zones[i]) == 0)
-			return false;
-	}
-	return true;
+	return protector_timezone_is_valid(name) && !read_as_other_abbreviation(name, &offset);
+}
+
+/* ... and one check_timezone takes: a place's, not under posix/ */
+static bool
+writable_zone(const char *name)
+{
+	return zone_to_suggest(name) && pg_strncasecmp(name, "posix/", 6) != 0 && !is_placeless(name);
 }
 
 /* Like refuse_placeless, for the RPCs that write a zone: stored rows keep working. */
@@ -303,7 +306,6 @@ void
 protector_check_timezone(const char *name, const char *param)
 {
 	const char *canonical;
-	int			offset;
 
 	if (protector_timezone_is_valid(name))
 		return;
@@ -312,8 +314,7 @@ protector_check_timezone(const char *name, const char *param)
 	/* (posix/europe/berlin: the place's own name, which is writable) */
 	if (canonical != NULL && pg_strncasecmp(canonical, "posix/", 6) == 0)
 		canonical += 6;
-	if (canonical != NULL &&
-		(!protector_timezone_is_valid(canonical) || read_as_other_abbreviation(canonical, &offset)))
+	if (canonical != NULL && !zone_to_suggest(canonical))
 		canonical = NULL;
 
 	ereport(ERROR,
