@@ -26,12 +26,10 @@
 #include "access/genam.h"
 #include "access/table.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -57,7 +55,6 @@ protector_membership_deleted_here(PG_FUNCTION_ARGS)
 		{"user_id", UUIDOID, false},
 	};
 	static ProtectorColumns key_columns = {.columns = key_list, .ncolumns = lengthof(key_list)};
-	Oid			relid;
 	Relation	members;
 	Relation	index;
 	TupleTableSlot *slot;
@@ -67,13 +64,7 @@ protector_membership_deleted_here(PG_FUNCTION_ARGS)
 
 	protector_require_arg(fcinfo, 0, "p_organization_id");
 	protector_require_arg(fcinfo, 1, "p_user_id");
-	relid = get_relname_relid("members", get_namespace_oid("protector", false));
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table protector.members is missing"),
-				 protector_errhint_damaged()));
-	members = table_open(relid, AccessShareLock);
+	members = table_open(protector_relid("members", false), AccessShareLock);
 	if (members->rd_rel->relkind != RELKIND_RELATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),

@@ -525,18 +525,31 @@ protector_installed_version(void)
  * A table of protector_internal; when there is none, InvalidOid with
  * missing_ok, else the damaged-extension error.
  */
-Oid
-protector_internal_relid(const char *name, bool missing_ok)
+/* schema.name, a table of protector's, or InvalidOid (if missing_ok) */
+static Oid
+schema_relid(const char *schema, const char *name, bool missing_ok)
 {
-	Oid			nsp = get_namespace_oid("protector_internal", true);
+	Oid			nsp = get_namespace_oid(schema, true);
 	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
 
 	if (!OidIsValid(relid) && !missing_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table protector_internal.%s is missing", name),
+				 errmsg("table %s.%s is missing", schema, name),
 				 protector_errhint_damaged()));
 	return relid;
+}
+
+Oid
+protector_internal_relid(const char *name, bool missing_ok)
+{
+	return schema_relid("protector_internal", name, missing_ok);
+}
+
+Oid
+protector_relid(const char *name, bool missing_ok)
+{
+	return schema_relid("protector", name, missing_ok);
 }
 
 /* schema.name(argtypes), or InvalidOid (a missing schema too, if missing_ok) */

@@ -265,8 +265,10 @@ extern Oid	protector_internal_function_of(const char *name, int nargs, const Oid
  */
 extern Oid	protector_function_oid(const char *schema, const char *name, bool missing_ok);
 
-/* a table of protector_internal (InvalidOid if none and missing_ok) */
 extern char *protector_installed_version(void);
+/* a table of protector_internal (InvalidOid if none and missing_ok) */
 extern Oid	protector_internal_relid(const char *name, bool missing_ok);
+/* the same of schema protector */
+extern Oid	protector_relid(const char *name, bool missing_ok);
 
 #endif							/* PROTECTOR_SUPPORT_H */
