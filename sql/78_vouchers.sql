@@ -613,13 +613,11 @@ BEGIN
 	-- (it runs as the owner: the caller's right was proven by redeem_voucher)
 	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'vouchers.redeem');
 	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
-	-- (the wait for the booking's row bounded by protector.lock_timeout,
-	-- as record_payment's: 40001 "the booking is busy")
+	-- (the booking's row locked, the wait bounded by protector.lock_timeout
+	-- as record_payment's: 40001 "the booking is busy"; "booking not
+	-- found" when there is none)
 	PERFORM protector_internal.lock_row('protector.bookings', p_booking_id, 'booking');
-	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
-	END IF;
+	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id;
 	IF b.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[]) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('a booking that is %s cannot be paid with a voucher', b.status),
 			'Vouchers pay held, pending and confirmed bookings.');
@@ -692,11 +690,9 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'payments.create');
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
-	PERFORM protector_internal.lock_row('protector.bookings', p_booking_id, 'booking');	-- (bounded)
-	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
-	END IF;
+	-- (locked as pay_with_voucher locks it)
+	PERFORM protector_internal.lock_row('protector.bookings', p_booking_id, 'booking');
+	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id;
 	v_can := protector_internal.live_voucher_paid(b.organization_id, b.id);
 	-- (given back less: a voucher was made to expire while this waited for
 	-- its lock; the whole call is refused, nothing half done)

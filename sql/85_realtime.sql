@@ -143,10 +143,17 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_exists boolean := EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
-								AND polname = p_name);
+	v_policy record;
+	v_exists boolean;
 	v_made_from text := 'protector: ' || md5(p_using) || ' ';
 BEGIN
+	-- (ALTER POLICY sets roles and USING only: one made another command or
+	-- kind, or given a WITH CHECK, is not alterable into ours)
+	SELECT p.oid, obj_description(p.oid, 'pg_policy') AS mark,
+		   p.polcmd = 'r' AND p.polpermissive AND p.polwithcheck IS NULL AS alterable
+	INTO v_policy FROM pg_policy p
+	WHERE p.polrelid = 'realtime.messages'::regclass AND p.polname = p_name;
+	v_exists := FOUND;
 	IF v_exists AND protector_internal.restoring() THEN
 		RETURN 'restored';
 	END IF;
@@ -154,21 +161,15 @@ BEGIN
 	-- realtime.messages, alone: ALTER POLICY locks the table ACCESS
 	-- EXCLUSIVE.  Its comment says what it was made from and what it was
 	-- then: one edited by hand since is made again)
-	IF v_exists AND EXISTS (SELECT FROM pg_policy p
-							WHERE p.polrelid = 'realtime.messages'::regclass AND p.polname = p_name
-							  AND obj_description(p.oid, 'pg_policy') = v_made_from || protector_internal.policy_shape(p.oid)) THEN
+	IF v_exists AND v_policy.mark = v_made_from || protector_internal.policy_shape(v_policy.oid) THEN
 		RETURN 'present';
 	END IF;
-	-- (ALTER POLICY sets roles and USING only: one made another command or
-	-- kind, or given a WITH CHECK, is made anew)
-	IF v_exists AND EXISTS (SELECT FROM pg_policy p
-							WHERE p.polrelid = 'realtime.messages'::regclass AND p.polname = p_name
-							  AND (p.polcmd <> 'r' OR NOT p.polpermissive OR p.polwithcheck IS NOT NULL)) THEN
-		EXECUTE format('DROP POLICY %I ON realtime.messages', p_name);
-	END IF;
-	IF EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass AND polname = p_name) THEN
+	IF v_exists AND v_policy.alterable THEN
 		EXECUTE format('ALTER POLICY %I ON realtime.messages TO authenticated USING (%s)', p_name, p_using);
 	ELSE
+		IF v_exists THEN
+			EXECUTE format('DROP POLICY %I ON realtime.messages', p_name);
+		END IF;
 		EXECUTE format('CREATE POLICY %I ON realtime.messages FOR SELECT TO authenticated USING (%s)', p_name, p_using);
 	END IF;
 	EXECUTE format('COMMENT ON POLICY %I ON realtime.messages IS %L', p_name,

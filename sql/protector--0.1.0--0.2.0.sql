@@ -553,10 +553,17 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_exists boolean := EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass
-								AND polname = p_name);
+	v_policy record;
+	v_exists boolean;
 	v_made_from text := 'protector: ' || md5(p_using) || ' ';
 BEGIN
+	-- (ALTER POLICY sets roles and USING only: one made another command or
+	-- kind, or given a WITH CHECK, is not alterable into ours)
+	SELECT p.oid, obj_description(p.oid, 'pg_policy') AS mark,
+		   p.polcmd = 'r' AND p.polpermissive AND p.polwithcheck IS NULL AS alterable
+	INTO v_policy FROM pg_policy p
+	WHERE p.polrelid = 'realtime.messages'::regclass AND p.polname = p_name;
+	v_exists := FOUND;
 	IF v_exists AND protector_internal.restoring() THEN
 		RETURN 'restored';
 	END IF;
@@ -564,21 +571,15 @@ BEGIN
 	-- realtime.messages, alone: ALTER POLICY locks the table ACCESS
 	-- EXCLUSIVE.  Its comment says what it was made from and what it was
 	-- then: one edited by hand since is made again)
-	IF v_exists AND EXISTS (SELECT FROM pg_policy p
-							WHERE p.polrelid = 'realtime.messages'::regclass AND p.polname = p_name
-							  AND obj_description(p.oid, 'pg_policy') = v_made_from || protector_internal.policy_shape(p.oid)) THEN
+	IF v_exists AND v_policy.mark = v_made_from || protector_internal.policy_shape(v_policy.oid) THEN
 		RETURN 'present';
 	END IF;
-	-- (ALTER POLICY sets roles and USING only: one made another command or
-	-- kind, or given a WITH CHECK, is made anew)
-	IF v_exists AND EXISTS (SELECT FROM pg_policy p
-							WHERE p.polrelid = 'realtime.messages'::regclass AND p.polname = p_name
-							  AND (p.polcmd <> 'r' OR NOT p.polpermissive OR p.polwithcheck IS NOT NULL)) THEN
-		EXECUTE format('DROP POLICY %I ON realtime.messages', p_name);
-	END IF;
-	IF EXISTS (SELECT FROM pg_policy WHERE polrelid = 'realtime.messages'::regclass AND polname = p_name) THEN
+	IF v_exists AND v_policy.alterable THEN
 		EXECUTE format('ALTER POLICY %I ON realtime.messages TO authenticated USING (%s)', p_name, p_using);
 	ELSE
+		IF v_exists THEN
+			EXECUTE format('DROP POLICY %I ON realtime.messages', p_name);
+		END IF;
 		EXECUTE format('CREATE POLICY %I ON realtime.messages FOR SELECT TO authenticated USING (%s)', p_name, p_using);
 	END IF;
 	EXECUTE format('COMMENT ON POLICY %I ON realtime.messages IS %L', p_name,
@@ -3257,13 +3258,11 @@ BEGIN
 	-- (it runs as the owner: the caller's right was proven by redeem_voucher)
 	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'vouchers.redeem');
 	PERFORM protector_internal.check_code(p_voucher_code, 'gift', 'p_voucher_code');
-	-- (the wait for the booking's row bounded by protector.lock_timeout,
-	-- as record_payment's: 40001 "the booking is busy")
+	-- (the booking's row locked, the wait bounded by protector.lock_timeout
+	-- as record_payment's: 40001 "the booking is busy"; "booking not
+	-- found" when there is none)
 	PERFORM protector_internal.lock_row('protector.bookings', p_booking_id, 'booking');
-	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
-	END IF;
+	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id;
 	IF b.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[]) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('a booking that is %s cannot be paid with a voucher', b.status),
 			'Vouchers pay held, pending and confirmed bookings.');
@@ -15461,11 +15460,9 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'payments.create');
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
-	PERFORM protector_internal.lock_row('protector.bookings', p_booking_id, 'booking');	-- (bounded)
-	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id FOR UPDATE;
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
-	END IF;
+	-- (locked as pay_with_voucher locks it)
+	PERFORM protector_internal.lock_row('protector.bookings', p_booking_id, 'booking');
+	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id;
 	v_can := protector_internal.live_voucher_paid(b.organization_id, b.id);
 	-- (given back less: a voucher was made to expire while this waited for
 	-- its lock; the whole call is refused, nothing half done)
