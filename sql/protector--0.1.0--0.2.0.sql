@@ -8447,9 +8447,17 @@ BEGIN
 
 	-- the local date of signing: the booking's venue's, else the
 	-- organization's; a booking's signature is of the booking's customer
-	NEW.signed_at := pg_catalog.now();
+	-- (the time of signing, after the version's lock: the transaction's
+	-- start dated a signature before the text it seals, when a new version
+	-- committed while it waited)
+	NEW.signed_at := pg_catalog.clock_timestamp();
 	IF NEW.booking_id IS NOT NULL THEN
 		b := protector_internal.check_waiver_booking(NEW);
+		-- (a customer's, for their booking's party: check_customer_signatures)
+		IF NOT protector_internal.caller_is_trusted()
+		   AND NEW.organization_id OPERATOR(pg_catalog.<>) ALL (protector_internal.orgs_with('waivers.collect')) THEN
+			PERFORM protector_internal.check_customer_signatures(NEW.organization_id, NEW.booking_id, NEW.waiver_id);
+		END IF;
 		v_timezone := protector_internal.venue_timezone(b.organization_id, b.venue_id);
 		NEW.customer_id := b.customer_id;
 	ELSE
@@ -16638,6 +16646,39 @@ LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION protector_internal.lock_bookings(uuid[]) IS
 'Locks FOR UPDATE, in id order, those of the bookings the caller may update (RLS), the wait bounded by protector.lock_timeout (40001); returns how many (update_booking_status_batch)';
 GRANT EXECUTE ON FUNCTION protector_internal.lock_bookings(uuid[]) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.check_customer_signatures(p_organization_id uuid, p_booking_id uuid, p_waiver_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_party integer;
+	v_signed bigint;
+BEGIN
+	SELECT b.party_size INTO v_party FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
+	  AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids());
+	IF NOT FOUND THEN
+		PERFORM protector.raise('forbidden', 'this is a customer''s own check', 'Pass a booking of yours.');
+	END IF;
+	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547722, p_booking_id));
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.waiver_submissions s WHERE s.booking_id OPERATOR(pg_catalog.=) $1',
+		p_booking_id, 'a signature of this booking was written concurrently', NULL);
+	SELECT pg_catalog.count(*) INTO v_signed FROM protector.waiver_submissions s
+	WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.booking_id OPERATOR(pg_catalog.=) p_booking_id
+	  AND s.waiver_id OPERATOR(pg_catalog.=) p_waiver_id;
+	IF v_signed OPERATOR(pg_catalog.>=) v_party THEN
+		PERFORM protector.raise('invalid_parameter', 'every participant of this booking has signed this waiver',
+			pg_catalog.format('Its party of %s has %s signatures.', v_party, v_signed),
+			'A change of participants is signed at the desk; a larger party is booked first (party_size).');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_customer_signatures(uuid, uuid, uuid) IS
+'A customer''s new signature on their booking: 22023 once the waiver has as many signatures on the booking as its party_size';
+GRANT EXECUTE ON FUNCTION protector_internal.check_customer_signatures(uuid, uuid, uuid) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -32,6 +32,7 @@ INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, custo
 VALUES ('$BKG', '$ORG', '0f740000-0000-4000-8000-0000000000a1', '0f740000-0000-4000-8000-0000000005a1',
 		'0f740000-0000-4000-8000-00000000c001',
 		tstzrange(date_trunc('day', now()) + interval '3 days 10 hours', date_trunc('day', now()) + interval '3 days 11 hours'), 'confirmed');
+UPDATE protector.bookings SET party_size = 4 WHERE id = '$BKG';
 UPDATE protector.services SET waiver_id = (protector.create_waiver('$ORG', 'Risk', 'I accept the risk.') ->> 'waiver_id')::uuid
 WHERE id = '0f740000-0000-4000-8000-0000000005a1';
 SQL
@@ -138,6 +139,49 @@ for digest in shown none; do
 		failures=$((failures + 1))
 	fi
 done
+
+# READ COMMITTED: a new version committed while cara's transaction slept;
+# her signature takes it, and is dated when it was written, not at her
+# transaction's start, which was before the version existed
+newer_version() {
+	wait_session cara "query LIKE 'SELECT pg_sleep%'" || return
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "SELECT protector.create_waiver('$ORG', 'Risk', 'Version four.')" >/dev/null
+}
+newer_version &
+changer=$!
+answer=$(PGAPPNAME=cara psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" \
+	-c "SELECT tests.authenticate_as('cara')" -c "SELECT pg_sleep(1)" \
+	-c "SELECT protector.submit_waiver('$WAIVER', 'Cara Four', '1990-01-01', 'Cara Four', 'Cara Four', '$BKG')" \
+	-c "COMMIT" 2>&1 >/dev/null | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1 || true)
+wait "$changer" || failures=$((failures + 1))
+dated=$(psql -X -A -t -d "$DB" -c "SELECT v.body || ' ' || (s.signed_at >= v.created_at) FROM protector.waiver_submissions s
+	JOIN protector.waiver_versions v ON v.id = s.waiver_version_id WHERE s.participant_name = 'Cara Four'")
+if [ -z "$answer" ] && [ "$dated" = "Version four. true" ]; then
+	echo "ok - a signature that took a version made while its transaction ran is dated after that version"
+else
+	echo "not ok - a signature of a version made while its transaction ran: answered '$answer', text and dated after it: '$dated'"
+	failures=$((failures + 1))
+fi
+
+# a customer signs for at most the booking's party (4; three have signed):
+# two of cara's signatures at the same moment count each other, the second
+# waiting for the first's commit, and only one goes in
+PGAPPNAME=first psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('cara')" \
+	-c "SELECT protector.submit_waiver('$WAIVER', 'Cara Five', '1990-01-01', 'Cara Five', 'Cara Five', '$BKG')" \
+	-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null 2>&1 &
+first=$!
+wait_session first "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+answer=$(psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('cara')" \
+	-c "SELECT protector.submit_waiver('$WAIVER', 'Cara Six', '1990-01-01', 'Cara Six', 'Cara Six', '$BKG')" \
+	-c "COMMIT" 2>&1 >/dev/null | sed -n 's/^ERROR: *\(.*\)/\1/p' | head -1 || true)
+wait "$first" || failures=$((failures + 1))
+signed=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.waiver_submissions WHERE booking_id = '$BKG'")
+if [ "$answer" = "every participant of this booking has signed this waiver" ] && [ "$signed" = 4 ]; then
+	echo "ok - of two signatures of the customer's at the same moment, one fills the party of four, the other is refused"
+else
+	echo "not ok - two signatures at the same moment on a party of four: the second answered '$answer'; signatures: $signed"
+	failures=$((failures + 1))
+fi
 
 dropdb "$DB"
 echo "# waiver_versions: $failures failed"

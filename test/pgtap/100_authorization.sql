@@ -737,6 +737,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.reminder_address(uuid,uuid,text)'), ('protector_internal.manual_reminder_unseen(uuid)'),
 			 ('protector_internal.check_customer_open_requests(uuid,uuid)'),
 			 ('protector_internal.check_customer_message_rate(uuid,uuid)'),
+			 ('protector_internal.check_customer_signatures(uuid,uuid,uuid)'),
 			 ('protector_internal.sha256_hex(text)'),
 			 ('protector_internal.names_match(text,text)'), ('protector_internal.typed_name(text)'),
 			 ('protector_internal.has_letters_or_digits(text)'), ('protector_internal.drop_expired_invitation(uuid,text)'),

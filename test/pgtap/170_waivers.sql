@@ -7,7 +7,7 @@
 -- in the comment beside it.  Hashing and the age rules on fixed dates:
 -- test/sql/015_waivers.sql.
 BEGIN;
-SELECT plan(85);
+SELECT plan(87);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_manager', 'w_operator', 'w_agent', 'w_finance',
 														'w_viewer', 'w_customer', 'w_other']) u;
@@ -187,7 +187,13 @@ SELECT tests.authenticate_as('w_customer');
 SELECT is((SELECT participant_age FROM protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Cy Third',
 											pg_temp.born(18), 'Cy Third', 'Cy Third', '0a170000-0000-4000-8000-0000000000b1')),
 	18, 'Cara signs for Cy on her own booking: eighteen today');
+SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name = 'waiver'), 'Dee Fourth', pg_temp.born(30),
+				   'Dee Fourth', 'Dee Fourth', '0a170000-0000-4000-8000-0000000000b1')$$, '22023',
+	'every participant of this booking has signed this waiver',
+	'a fourth signature of Cara''s on her party of three is refused (a customer wrote a thousand, which nobody could delete)');
 RESET ROLE;
+SELECT ok((SELECT signed_at > now() FROM protector.waiver_submissions WHERE participant_name = 'Cy Third'),
+	'signed_at is when the signature was written, not when its transaction began (which can be before its version existed)');
 SELECT is(pg_temp.gate_detail(), 'passed', 'three of three: the booking goes in_progress');
 SELECT is((SELECT status::text FROM protector.bookings WHERE id = '0a170000-0000-4000-8000-0000000000b1'), 'in_progress',
 	'and is in progress');
