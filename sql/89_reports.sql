@@ -304,10 +304,16 @@ BEGIN
 		IF NOT EXISTS (SELECT FROM protector_internal.report_prunes p
 					   WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id
 						 AND p.below OPERATOR(pg_catalog.>) pg_catalog.pg_snapshot_xmin(v_snapshot)) THEN
-			INSERT INTO protector_internal.reports_cache (organization_id, report, params, snapshot, rows)
-			VALUES (p_organization_id, p_report, p_params, v_snapshot, v_rows)
-			ON CONFLICT (organization_id, report, params)
-			DO UPDATE SET snapshot = EXCLUDED.snapshot, computed_at = EXCLUDED.computed_at, rows = EXCLUDED.rows;
+			-- (the organization deleted while the report was computed: its
+			-- foreign key answered a bare 23503)
+			BEGIN
+				INSERT INTO protector_internal.reports_cache (organization_id, report, params, snapshot, rows)
+				VALUES (p_organization_id, p_report, p_params, v_snapshot, v_rows)
+				ON CONFLICT (organization_id, report, params)
+				DO UPDATE SET snapshot = EXCLUDED.snapshot, computed_at = EXCLUDED.computed_at, rows = EXCLUDED.rows;
+			EXCEPTION WHEN foreign_key_violation THEN
+				PERFORM protector.raise('not_found', 'organization not found', 'It was deleted while the report was computed.');
+			END;
 			PERFORM protector_internal.prune_report_log(p_organization_id);
 		END IF;
 	END IF;
@@ -545,7 +551,7 @@ CREATE FUNCTION protector.generate_revenue_report(p_organization_id uuid, p_from
 												   p_venue_id uuid DEFAULT NULL, p_group_by text DEFAULT 'day')
 RETURNS TABLE (period_start date, venue_id uuid, venue text, service_id uuid, service text,
 			   payments numeric, refunds numeric, revenue numeric, currency text)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -573,7 +579,7 @@ CREATE FUNCTION protector.generate_booking_report(p_organization_id uuid, p_from
 												   p_venue_id uuid DEFAULT NULL)
 RETURNS TABLE (status protector.booking_status, source protector.booking_source, service_id uuid, service text,
 			   bookings bigint, guests bigint, booked_value numeric)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -595,7 +601,7 @@ COMMENT ON FUNCTION protector.generate_booking_report(uuid, date, date, uuid) IS
 
 CREATE FUNCTION protector.generate_customer_report(p_organization_id uuid, p_from date, p_to date)
 RETURNS TABLE (category text, label text, customers bigint)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -621,7 +627,7 @@ COMMENT ON FUNCTION protector.generate_customer_report(uuid, date, date) IS
 CREATE FUNCTION protector.generate_staff_report(p_organization_id uuid, p_from date, p_to date)
 RETURNS TABLE (user_id uuid, full_name text, role protector.member_role, bookings_handled bigint, revenue numeric,
 			   tasks_done bigint)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
