@@ -32,6 +32,7 @@
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -831,7 +832,10 @@ row_plans_for(Oid relid)
 	}
 	nsp = get_namespace_name(get_rel_namespace(relid));
 	rel = get_rel_name(relid);
-	if (nsp == NULL || rel == NULL || strcmp(nsp, "protector") != 0)
+	/* (an index or a composite type: the plan's preparation failed bare) */
+	if (nsp == NULL || rel == NULL || strcmp(nsp, "protector") != 0 ||
+		(get_rel_relkind(relid) != RELKIND_RELATION &&
+		 get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("p_table must be a table of schema protector")));

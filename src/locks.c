@@ -69,7 +69,7 @@
 
 static SPIPlanPtr lockable_plan = NULL;
 static SPIPlanPtr booking_services_plan = NULL;
-static SPIPlanPtr seen_booking_plan = NULL;
+static SPIPlanPtr seen_reminder_plan = NULL;
 static SPIPlanPtr seen_waiver_version_plan = NULL;
 
 int			protector_lock_timeout = 5000;
@@ -484,6 +484,36 @@ protector_lock_services(PG_FUNCTION_ARGS)
 }
 
 /*
+ * A read that locks bookings FOR UPDATE (as the caller, in id order), its
+ * wait for their rows bounded by protector.lock_timeout: 40001 "the
+ * booking is busy", as a single booking's RPCs wait for its row
+ */
+typedef struct BookingsRead
+{
+	const ProtectorRead *read;
+	Datum	   *values;
+	ProtectorRowCopy copy;
+	void	   *arg;
+} BookingsRead;
+
+static void
+read_bookings(void *arg)
+{
+	BookingsRead *r = (BookingsRead *) arg;
+
+	(void) protector_read(r->read, r->values, NULL, r->copy, r->arg);
+}
+
+static void
+read_bookings_bounded(const ProtectorRead *read, Datum *values, ProtectorRowCopy copy, void *arg)
+{
+	BookingsRead r = {read, values, copy, arg};
+
+	protector_bounded_wait(read_bookings, &r, "the booking is busy, try again",
+						   "Another request changing it");
+}
+
+/*
  * the services of those of $1 the caller may change: FOR UPDATE applies
  * the UPDATE policies' USING besides SELECT's, as the caller (the batch
  * holds these rows already; locking them again costs nothing)
@@ -533,14 +563,22 @@ protector_lock_booking_services(PG_FUNCTION_ARGS)
 
 	protector_require_arg(fcinfo, 0, "p_booking_ids");
 	values[0] = PG_GETARG_DATUM(0);
-	(void) protector_read(&read, values, NULL, copy_service_key, &list);
+	/* (the rows' wait bounded too: it waited as long as their holder) */
+	read_bookings_bounded(&read, values, copy_service_key, &list);
 	if (list.n > 0)
 		lock_service_keys(list.keys, list.n);
 	PG_RETURN_VOID();
 }
 
-#define SEEN_BOOKING_SQL \
-	"SELECT pg_catalog.count(*) FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) $1"
+/*
+ * (a booking's reminder lock, exclusive, only for those who may send its
+ * reminders: anyone who saw the booking, its customer too, held it and
+ * made the desk's reminders fail)
+ */
+#define SEEN_REMINDER_BOOKING_SQL \
+	"SELECT pg_catalog.count(*) FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) $1" \
+	" AND (protector_internal.caller_is_trusted()" \
+	" OR b.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('reminders.send')))"
 #define SEEN_WAIVER_VERSION_SQL \
 	"SELECT pg_catalog.count(*) FROM protector.waiver_versions v WHERE v.id OPERATOR(pg_catalog.=) $1"
 
@@ -559,7 +597,7 @@ typedef struct SeenLock
 } SeenLock;
 
 static const SeenLock seen_locks[] = {
-	{&reminder_lock, &seen_booking_plan, SEEN_BOOKING_SQL, true},
+	{&reminder_lock, &seen_reminder_plan, SEEN_REMINDER_BOOKING_SQL, true},
 	{&waiver_version_lock, &seen_waiver_version_plan, SEEN_WAIVER_VERSION_SQL, false},
 };
 
@@ -599,10 +637,11 @@ row_seen(const SeenLock *lock, pg_uuid_t *id)
  * returns void
  *
  * The lock of class p_class over p_id when the caller sees that row under
- * RLS: the manual reminders of a booking (prepare_reminder, exclusive),
- * or a waiver version being signed (lock_waiver_version, shared only).  A row the caller does not see locks nothing:
- * what follows reads it as the caller and answers "not found".  The wait
- * is bounded as a service's is.
+ * RLS: the manual reminders of a booking (prepare_reminder, exclusive, for
+ * those who may send them), or a waiver version being signed
+ * (lock_waiver_version, shared only).  A row the caller does not see locks
+ * nothing: what follows reads it as the caller and answers "not found".
+ * The wait is bounded as a service's is.
  */
 PG_FUNCTION_INFO_V1(protector_lock_seen);
 Datum
@@ -643,34 +682,22 @@ protector_lock_seen(PG_FUNCTION_ARGS)
  */
 static SPIPlanPtr lock_bookings_plan = NULL;
 
-typedef struct BookingsLock
-{
-	Datum		ids;
-	int64		locked;
-} BookingsLock;
-
-static void
-wait_for_bookings(void *arg)
-{
-	BookingsLock *lock = (BookingsLock *) arg;
-	Oid			argtypes[1] = {UUIDARRAYOID};
-	ProtectorRead read = {.plan = &lock_bookings_plan,
-		.sql = "SELECT pg_catalog.count(*) FROM (SELECT FROM protector.bookings b"
-		" WHERE b.id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY b.id FOR UPDATE) l",
-		.nargs = 1, .argtypes = argtypes, .locks_rows = true};
-
-	protector_read(&read, &lock->ids, NULL, copy_count, &lock->locked);
-}
+#define LOCK_BOOKINGS_SQL \
+	"SELECT pg_catalog.count(*) FROM (SELECT FROM protector.bookings b" \
+	" WHERE b.id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY b.id FOR UPDATE) l"
 
 PG_FUNCTION_INFO_V1(protector_lock_bookings);
 Datum
 protector_lock_bookings(PG_FUNCTION_ARGS)
 {
-	BookingsLock lock = {0};
+	Oid			argtypes[1] = {UUIDARRAYOID};
+	ProtectorRead read = {.plan = &lock_bookings_plan, .sql = LOCK_BOOKINGS_SQL,
+		.nargs = 1, .argtypes = argtypes, .locks_rows = true};
+	Datum		values[1];
+	int64		locked = 0;
 
 	protector_require_arg(fcinfo, 0, "p_ids");
-	lock.ids = PG_GETARG_DATUM(0);
-	protector_bounded_wait(wait_for_bookings, &lock, "the booking is busy, try again",
-						   "Another request changing it");
-	PG_RETURN_INT64(lock.locked);
+	values[0] = PG_GETARG_DATUM(0);
+	read_bookings_bounded(&read, values, copy_count, &locked);
+	PG_RETURN_INT64(locked);
 }

@@ -160,13 +160,15 @@ paid_wait=$(( ($(date +%s%N) - started) / 1000000 ))
 # ... while a webhook's replay of a payment recorded before answers at once
 replay=$(psql -X -A -t -q -d "$DB" -c "SET protector.lock_timeout = 300" \
 	-c "SELECT protector.record_payment('0f460000-0000-4000-8000-000000000f02', 10, 'cash', 'ref-replay') ->> 'replayed'" 2>&1 || true)
-# ... and a voucher's redemption, a refund to vouchers and a batch's
-# no-show (each waited for the row without bound: here statement_timeout
-# ends such a wait)
+# ... and a voucher's redemption, a refund to vouchers, a batch's no-show
+# and the batch's lock of its bookings' services called directly (each
+# waited for the row without bound: here statement_timeout ends such a
+# wait)
 code=$(psql -X -A -t -q -d "$DB" -c "SELECT protector.create_voucher('$ORG', 50) ->> 'code'")
 for call in "protector.redeem_voucher('0f460000-0000-4000-8000-000000000f02', '$code')" \
 	"protector.refund_to_vouchers('0f460000-0000-4000-8000-000000000f02', 10)" \
-	"protector.update_booking_status_batch('{0f460000-0000-4000-8000-000000000f02}', 'no_show')"; do
+	"protector.update_booking_status_batch('{0f460000-0000-4000-8000-000000000f02}', 'no_show')" \
+	"protector_internal.lock_booking_services('{0f460000-0000-4000-8000-000000000f02}')"; do
 	answer=$(psql -X -A -t -q -d "$DB" -c "SET protector.lock_timeout = 300" -c "SET statement_timeout = '4s'" \
 		-c "SELECT $call IS NOT NULL" 2>&1 | grep -o 'ERROR: .*' || true)
 	echo "[read committed] ${call%%(*} behind the same row: ${answer:-no error}"

@@ -12,7 +12,7 @@
 --      only for the authorization helpers policies and RPCs ask;
 --   6. no role list is written outside the capability map.
 BEGIN;
-SELECT plan(66);
+SELECT plan(67);
 
 -- fixtures: organization A (the victim) and B (the caller's) --------------
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['z_owner_a', 'z_owner_b', 'z_manager_b', 'z_operator_b',
@@ -801,6 +801,9 @@ SELECT is_empty($$
 $$, 'every action the policies and the column guard ask is in the map');
 SELECT throws_ok($$SELECT protector_internal.authorize_row(0, gen_random_uuid(), NULL, 'booking')$$,
 	'22023', 'p_table must be a table of schema protector', 'authorize_row of relation 0 is bad input, not an internal error (found by make fuzz)');
+SELECT throws_ok($$SELECT protector_internal.authorize_row('protector.bookings_organization_id_id_key', gen_random_uuid(), NULL, 'booking')$$,
+	'22023', 'p_table must be a table of schema protector',
+	'... nor is an index of it, which has id and organization_id (it failed bare, 42809, quoting protector''s query)');
 SELECT throws_ok($$SELECT protector_internal.authorize('0ab00000-0000-4000-8000-000000000000', 'bookings.steal')$$,
 	'22023', '"bookings.steal" is not a protector action', 'an unknown action is an error, never a silent no');
 SELECT is((SELECT roles::text[] FROM protector.capability_map() WHERE action = 'bookings.create'),

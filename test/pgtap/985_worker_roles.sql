@@ -12,9 +12,9 @@
 --    they called it with the caller's rights; their locks are now taken in
 --    C, over rows the caller reaches.
 BEGIN;
-SELECT plan(11);
+SELECT plan(13);
 
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['wr_owner']) u;
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['wr_owner', 'wr_cara']) u;
 INSERT INTO protector.organizations (id, name, slug, timezone, settings)
 VALUES ('0a985000-0000-4000-8000-000000000000', 'Worker roles', 'worker-roles', 'UTC', '{"staff": {"require_shifts": false}}');
 INSERT INTO protector.members (organization_id, user_id, role)
@@ -95,6 +95,18 @@ SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = p
 SELECT protector_internal.lock_seen(1886547718, '0a985000-0000-4000-8000-0000000000b1', false);
 SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) - :held, 1::bigint,
 	'... over one of its own, one');
+SELECT tests.clear_authentication();
+-- the booking's customer sees it, but may not send its reminders: their
+-- exclusive lock made the desk's reminders fail
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('wr_cara') WHERE id = '0a985000-0000-4000-8000-00000000c001';
+SELECT tests.authenticate_as('wr_cara');
+SELECT is((SELECT count(*) FROM protector.bookings WHERE id = '0a985000-0000-4000-8000-0000000000b2'), 1::bigint,
+	'Cara sees her booking');
+SELECT count(*) AS held FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() \gset
+SELECT protector_internal.lock_seen(1886547718, '0a985000-0000-4000-8000-0000000000b2', false);
+SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) - :held, 0::bigint,
+	'... but takes no lock of its reminders (reminders.send is the desk''s)');
+SELECT tests.authenticate_as('wr_owner');
 SELECT throws_ok(format($$SELECT protector_internal.lock_seen(1886547720, %L, false)$$, :'waiver_version'), '22023',
 	'the lock of class 1886547720 is taken shared here',
 	'a waiver version''s lock is not taken exclusively by a signer (it made every other signature wait)');
