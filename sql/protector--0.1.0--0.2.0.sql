@@ -10948,6 +10948,8 @@ DECLARE
 	v_left jsonb;				-- ... and when each left them (id: time)
 	v_old_tasks text[];			-- the tasks of those made before then
 	v_old_notes text[];			-- ... and their notifications
+	v_old_payments text[];		-- ... and their payments
+	v_widget_keys text[];		-- ... and their widget request keys (a hash of an address)
 	v_merged_into uuid;
 	v_top uuid;					-- the record at the top of its merges
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
@@ -11070,6 +11072,12 @@ BEGIN
 			AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
 		  GROUP BY l.record_id) x;
 	v_once := ARRAY(SELECT k::uuid FROM pg_catalog.jsonb_object_keys(v_left) k);
+	-- (a widget booking once theirs was made for an address, theirs or one
+	-- before them: the key, a hash of it, goes, the safe side, as a voucher
+	-- note once theirs does)
+	v_widget_keys := ARRAY(SELECT b.idempotency_key FROM protector.bookings b
+						   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) ANY (v_once)
+							 AND pg_catalog.starts_with(b.idempotency_key, 'widget/'));
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
@@ -11135,9 +11143,33 @@ BEGIN
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY
 			  (SELECT v.id::text FROM protector.vouchers v
 			   WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.customer_id OPERATOR(pg_catalog.=) p_customer_id));
+	-- (a payment of a booking once theirs, made before the booking left
+	-- them, is theirs in all its history, as a task is; one made after is
+	-- the next customer's)
+	v_old_payments := ARRAY(
+		SELECT p.id::text FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
+		  AND p.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) p.booking_id::text)::timestamptz
+		UNION
+		SELECT l.record_id FROM protector.audit_log l
+		WHERE v_once OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) 'protector.payments'
+		  AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
+		  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.op OPERATOR(pg_catalog.=) 'INSERT'
+		  AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
+		  AND l.occurred_at OPERATOR(pg_catalog.<=)
+			  (v_left OPERATOR(pg_catalog.->>) (l.new_row OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz);
+	-- (their bookings first, in id order, as a payment's writers lock a
+	-- booking before its payments)
+	PERFORM FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND b.id OPERATOR(pg_catalog.=) ANY (SELECT p.booking_id FROM protector.payments p
+										   WHERE p.id::text OPERATOR(pg_catalog.=) ANY (v_old_payments))
+	ORDER BY b.id
+	FOR NO KEY UPDATE;
 	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details)
 	FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (b.customer_id OPERATOR(pg_catalog.=) p_customer_id OR p.id::text OPERATOR(pg_catalog.=) ANY (v_old_payments))
 	  AND p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
 	  AND p.details OPERATOR(pg_catalog.<>) protector_internal.erased_payment_details(p.details);
 	UPDATE protector.audit_log l
@@ -11151,7 +11183,8 @@ BEGIN
 			ELSE l.new_row END
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.payments'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings);
+	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
+		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_payments));
 	-- (a task of a booking once theirs, made before the booking left them,
 	-- is theirs in all its history; one made after is the next customer's)
 	v_old_tasks := ARRAY(
@@ -11248,7 +11281,8 @@ BEGIN
 	-- deadlocked with it.)
 	PERFORM FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) ANY (v_once)
-	  AND (b.created_by OPERATOR(pg_catalog.=) ANY (v_users) OR protector_internal.key_of_accounts(b.idempotency_key, v_users))
+	  AND (b.created_by OPERATOR(pg_catalog.=) ANY (v_users) OR protector_internal.key_of_accounts(b.idempotency_key, v_users)
+		   OR b.idempotency_key OPERATOR(pg_catalog.=) ANY (v_widget_keys))
 	ORDER BY b.id
 	FOR NO KEY UPDATE;
 	UPDATE protector.booking_reminders r SET last_error = NULL
@@ -11278,19 +11312,27 @@ BEGIN
 	-- customer/<user id>/<key>)
 	UPDATE protector.bookings b
 	SET created_by = CASE WHEN b.created_by OPERATOR(pg_catalog.=) ANY (v_users) THEN NULL ELSE b.created_by END,
-		idempotency_key = CASE WHEN protector_internal.key_of_accounts(b.idempotency_key, v_users) THEN NULL ELSE b.idempotency_key END
+		idempotency_key = CASE WHEN protector_internal.key_of_accounts(b.idempotency_key, v_users)
+									 OR b.idempotency_key OPERATOR(pg_catalog.=) ANY (v_widget_keys)
+							   THEN NULL ELSE b.idempotency_key END
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND (b.customer_id OPERATOR(pg_catalog.=) ANY (v_group) OR b.id OPERATOR(pg_catalog.=) ANY (v_once))
-	  AND (b.created_by OPERATOR(pg_catalog.=) ANY (v_users) OR protector_internal.key_of_accounts(b.idempotency_key, v_users));
+	  AND (b.created_by OPERATOR(pg_catalog.=) ANY (v_users) OR protector_internal.key_of_accounts(b.idempotency_key, v_users)
+		   OR b.idempotency_key OPERATOR(pg_catalog.=) ANY (v_widget_keys));
 	UPDATE protector.audit_log l
 	SET old_row = CASE WHEN protector_internal.key_of_accounts(l.old_row OPERATOR(pg_catalog.->>) 'idempotency_key', v_users)
+							OR (l.old_row OPERATOR(pg_catalog.->>) 'idempotency_key') OPERATOR(pg_catalog.=) ANY (v_widget_keys)
 					   THEN l.old_row OPERATOR(pg_catalog.-) 'idempotency_key' ELSE l.old_row END,
 		new_row = CASE WHEN protector_internal.key_of_accounts(l.new_row OPERATOR(pg_catalog.->>) 'idempotency_key', v_users)
+							OR (l.new_row OPERATOR(pg_catalog.->>) 'idempotency_key') OPERATOR(pg_catalog.=) ANY (v_widget_keys)
 					   THEN l.new_row OPERATOR(pg_catalog.-) 'idempotency_key' ELSE l.new_row END
-	WHERE v_users OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
+	WHERE (v_users OPERATOR(pg_catalog.<>) '{}' OR v_widget_keys OPERATOR(pg_catalog.<>) '{}')
+	  AND l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND (protector_internal.key_of_accounts(l.old_row OPERATOR(pg_catalog.->>) 'idempotency_key', v_users)
-		   OR protector_internal.key_of_accounts(l.new_row OPERATOR(pg_catalog.->>) 'idempotency_key', v_users));
+		   OR protector_internal.key_of_accounts(l.new_row OPERATOR(pg_catalog.->>) 'idempotency_key', v_users)
+		   OR (l.old_row OPERATOR(pg_catalog.->>) 'idempotency_key') OPERATOR(pg_catalog.=) ANY (v_widget_keys)
+		   OR (l.new_row OPERATOR(pg_catalog.->>) 'idempotency_key') OPERATOR(pg_catalog.=) ANY (v_widget_keys));
 	UPDATE protector.payments p SET created_by = NULL
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id

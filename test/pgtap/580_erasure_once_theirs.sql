@@ -4,7 +4,7 @@
 -- booking handed to another customer since, or moved into another record
 -- by a merge: docs/operations.md has the erasure take rows once theirs.
 BEGIN;
-SELECT plan(12);
+SELECT plan(15);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('o_owner') IS NOT NULL \g /dev/null
@@ -127,6 +127,41 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM protector.audit_log
 		   WHERE table_name = 'protector.booking_messages' AND (COALESCE(old_row::text, '') || COALESCE(new_row::text, '')) ~ 'val@example'), 0,
 	'a message''s body leaves the history with the erasure, whatever the masks');
+
+-- 7. (an attack review) Wanda's widget booking, paid with a note naming
+-- her, is handed to Bob an hour before she is erased; Bob pays after the
+-- handover.  Her payment's details and the widget's request key, a hash
+-- of her address, stayed on the booking and in its history
+SELECT protector.enable_audit('protector.bookings') AS changed \gset
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.create_customer(:'org', 'Wanda', 'wanda@example.com') ->> 'id' AS wanda \gset
+SELECT protector.create_booking(:'vault', :'wanda', date_trunc('hour', now()) + interval '9 days', 1) ->> 'id' AS wb \gset
+SELECT tests.clear_authentication();
+SELECT 'widget/' || md5('wanda@example.com') AS wanda_hash \gset
+UPDATE protector.bookings SET idempotency_key = :'wanda_hash' || '/' || :'venue' || '/req-1' WHERE id = :'wb';
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details, created_at)
+VALUES (:'org', :'wb', 5, 'succeeded', '{"note": "paid by Wanda, wanda@example.com", "fee": 1}', now() - interval '2 hours');
+SELECT tests.authenticate_as('o_owner');
+UPDATE protector.bookings SET customer_id = :'bob' WHERE id = :'wb';
+SELECT tests.clear_authentication();
+UPDATE protector.audit_log SET occurred_at = occurred_at - interval '1 hour'
+WHERE (table_name = 'protector.bookings' AND record_id = :'wb')
+   OR (table_name = 'protector.payments' AND new_row ->> 'booking_id' = :'wb');
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details, created_at)
+VALUES (:'org', :'wb', 7, 'succeeded', '{"note": "Bob paid at the desk"}', now() + interval '1 minute') RETURNING id AS bob_payment \gset
+UPDATE protector.audit_log SET occurred_at = occurred_at + interval '1 minute'
+WHERE table_name = 'protector.payments' AND record_id = :'bob_payment';
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.erase_customer(:'wanda') IS NOT NULL AS erased \gset
+SELECT tests.clear_authentication();
+SELECT is((SELECT string_agg(details::text, ' / ' ORDER BY amount) FROM protector.payments WHERE booking_id = :'wb'),
+	'{"fee": 1} / {"note": "Bob paid at the desk"}',
+	'the payment of a booking once hers, made before it left her, loses her details; Bob''s, made after, keeps his');
+SELECT is((SELECT idempotency_key FROM protector.bookings WHERE id = :'wb'), NULL,
+	'... and the widget''s request key, a hash of her address, goes from the booking');
+SELECT is((SELECT count(*)::int FROM protector.audit_log
+		   WHERE organization_id = :'org' AND (COALESCE(old_row::text, '') || COALESCE(new_row::text, '')) ~ ('wanda@example|' || md5('wanda@example.com'))),
+	0, '... and from the history, with her payment''s note');
 
 SELECT * FROM finish();
 ROLLBACK;
