@@ -10,7 +10,7 @@
  *		names: input_layout), then one record per row, fields
  *		separated by commas, records ended by CRLF; a field holding a comma,
  *		a double quote, CR or LF is quoted, its quotes doubled; NULL is an
- *		empty field;
+ *		empty field, an empty string "" (as COPY's CSV writes them);
  *	  - spreadsheet formula injection: a text field that starts with "=",
  *		"+", "-", "@", tab or carriage return is prefixed with a single
  *		quote and quoted (OWASP's advice), and so is every such character
@@ -408,7 +408,8 @@ append_field(CsvBuffer *buf, const char *value, Size n, bool text_like)
 		if (text_like && guard_before(value, n, i))
 			guards++;
 	}
-	special = special || guards > 0;
+	/* (an empty string quoted, as COPY's CSV does: it is not a NULL) */
+	special = special || guards > 0 || n == 0;
 	if (!special)
 	{
 		buffer_append(buf, value, n);

@@ -104,3 +104,8 @@ CREATE AGGREGATE pg_temp.csv_shared(anyelement) (SFUNC = protector_internal.csv_
 	FINALFUNC = protector_internal.csv_agg_finalfn, FINALFUNC_MODIFY = SHAREABLE);
 SELECT pg_temp.csv_window(x) OVER (ORDER BY x) FROM generate_series(1, 2) x;
 SELECT pg_temp.csv_window(x), pg_temp.csv_shared(x) FROM generate_series(1, 3) x;
+-- an empty string is "" and NULL an empty field, as COPY's CSV writes
+-- them (a one-column row of '' was a blank line, which readers skip)
+SELECT replace(protector.csv_agg(x)::text, E'\r\n', '|') AS document
+FROM (VALUES (1, ''::text), (2, NULL), (3, 'a')) x(n, v);
+SELECT replace(protector.csv_agg(x)::text, E'\r\n', '|') AS document FROM (VALUES (''::text), (NULL)) x(v);
