@@ -17,7 +17,10 @@
  * committed by then are read; under REPEATABLE READ and SERIALIZABLE a row
  * changed since the snapshot fails the transaction with 40001, as SELECT
  * ... FOR KEY SHARE does.  A customer that is not there (or of another
- * organization) passes: the foreign key says what is wrong.
+ * organization) passes: the foreign key says what is wrong.  Only callers
+ * who see the organization are checked: anyone else's row the policies
+ * refuse, and locking for them let an outsider wait for another tenant's
+ * customer, and learn from the wait that it existed.
  *
  * This was PL/pgSQL (two statements and a SECURITY DEFINER call: 98,000
  * instructions a booking, docs/performance.md); the refusal, which asks
@@ -47,6 +50,7 @@
 #include "utils/uuid.h"
 
 #include "booking_customer.h"
+#include "capabilities.h"
 #include "locks.h"
 #include "support.h"
 
@@ -365,7 +369,13 @@ protector_check_booking_customer_row(Relation bookings, HeapTuple row)
 	Datum		org = heap_getattr(row, columns[0], RelationGetDescr(bookings), &no_org);
 	Datum		customer = heap_getattr(row, columns[1], RelationGetDescr(bookings), &no_customer);
 
-	if (!no_org && !no_customer)
+	/*
+	 * (only for callers who see the organization, as the deposit's checks:
+	 * an outsider's row, which the policies refuse, key-share locked
+	 * another tenant's customer first, and its wait told whether that
+	 * customer existed)
+	 */
+	if (!no_org && !no_customer && protector_caller_sees_org(DatumGetUUIDP(org)))
 		check_customer_of(bookings, org, customer);
 }
 
