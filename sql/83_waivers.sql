@@ -656,9 +656,12 @@ BEGIN
 	NEW.signed_at := pg_catalog.clock_timestamp();
 	IF NEW.booking_id IS NOT NULL THEN
 		b := protector_internal.check_waiver_booking(NEW);
-		-- (a customer's, for their booking's party: check_customer_signatures)
+		-- (the booking's customer's, for their party: check_customer_signatures;
+		-- the desk, who may see every signature, is not held to it, and an
+		-- agent who is also the booking's customer is a customer here)
 		IF NOT protector_internal.caller_is_trusted()
-		   AND NEW.organization_id OPERATOR(pg_catalog.<>) ALL (protector_internal.orgs_with('waivers.collect')) THEN
+		   AND NEW.organization_id OPERATOR(pg_catalog.<>) ALL (protector_internal.orgs_with('waivers.read'))
+		   AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()) THEN
 			PERFORM protector_internal.check_customer_signatures(NEW.organization_id, NEW.booking_id, NEW.waiver_id);
 		END IF;
 		v_timezone := protector_internal.venue_timezone(b.organization_id, b.venue_id);

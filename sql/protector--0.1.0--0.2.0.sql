@@ -8469,9 +8469,12 @@ BEGIN
 	NEW.signed_at := pg_catalog.clock_timestamp();
 	IF NEW.booking_id IS NOT NULL THEN
 		b := protector_internal.check_waiver_booking(NEW);
-		-- (a customer's, for their booking's party: check_customer_signatures)
+		-- (the booking's customer's, for their party: check_customer_signatures;
+		-- the desk, who may see every signature, is not held to it, and an
+		-- agent who is also the booking's customer is a customer here)
 		IF NOT protector_internal.caller_is_trusted()
-		   AND NEW.organization_id OPERATOR(pg_catalog.<>) ALL (protector_internal.orgs_with('waivers.collect')) THEN
+		   AND NEW.organization_id OPERATOR(pg_catalog.<>) ALL (protector_internal.orgs_with('waivers.read'))
+		   AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()) THEN
 			PERFORM protector_internal.check_customer_signatures(NEW.organization_id, NEW.booking_id, NEW.waiver_id);
 		END IF;
 		v_timezone := protector_internal.venue_timezone(b.organization_id, b.venue_id);
@@ -11168,12 +11171,19 @@ BEGIN
 		  AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
 		  AND l.occurred_at OPERATOR(pg_catalog.<=)
 			  (v_left OPERATOR(pg_catalog.->>) (l.new_row OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz);
-	-- (their bookings first, in id order, as a payment's writers lock a
-	-- booking before its payments)
+	-- The bookings once theirs that are written below (of those
+	-- payments, made by their accounts, or with their widget key) are
+	-- locked first, in one pass in id order: a payment's writers lock its
+	-- booking before its payments, a change of a booking's customer the
+	-- booking before its reminders, and a batch its bookings in id order;
+	-- the other orders deadlocked with them (two passes, each in id order,
+	-- with a batch).
 	PERFORM FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND b.id OPERATOR(pg_catalog.=) ANY (SELECT p.booking_id FROM protector.payments p
-										   WHERE p.id::text OPERATOR(pg_catalog.=) ANY (v_old_payments))
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) ANY (v_once)
+	  AND (b.created_by OPERATOR(pg_catalog.=) ANY (v_users) OR protector_internal.key_of_accounts(b.idempotency_key, v_users)
+		   OR b.idempotency_key OPERATOR(pg_catalog.=) ANY (v_widget_keys)
+		   OR b.id OPERATOR(pg_catalog.=) ANY (SELECT p.booking_id FROM protector.payments p
+											   WHERE p.id::text OPERATOR(pg_catalog.=) ANY (v_old_payments)))
 	ORDER BY b.id
 	FOR NO KEY UPDATE;
 	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details)
@@ -11285,16 +11295,8 @@ BEGIN
 	-- their error texts go, and those being sent are written too, so that
 	-- their worker's report waits for this and keeps no text; one under
 	-- REPEATABLE READ is told to retry.  One statement: each row once.
-	-- The bookings once theirs that are written below, made by their
-	-- accounts, are locked first: a change of such a booking's customer
-	-- locks the booking, then its reminders, and the other order
-	-- deadlocked with it.)
-	PERFORM FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) ANY (v_once)
-	  AND (b.created_by OPERATOR(pg_catalog.=) ANY (v_users) OR protector_internal.key_of_accounts(b.idempotency_key, v_users)
-		   OR b.idempotency_key OPERATOR(pg_catalog.=) ANY (v_widget_keys))
-	ORDER BY b.id
-	FOR NO KEY UPDATE;
+	-- The bookings once theirs that are written below were locked above,
+	-- with those of the payments.)
 	UPDATE protector.booking_reminders r SET last_error = NULL
 	WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND ((r.claimed_for OPERATOR(pg_catalog.=) ANY (v_down)

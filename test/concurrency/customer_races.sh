@@ -206,6 +206,49 @@ SQL
 	[ "$cycles" = 0 ] && [ -n "$answer" ] || failures=$((failures + 1))
 done
 
+# an erasure of a customer whose two bookings were handed to another
+# (one with a widget key, one with a payment naming her), beside a batch
+# over both: the erasure locks the bookings it writes in one pass, in id
+# order, as the batch does (two passes, each in id order, deadlocked with
+# it).  A session holding the payment's row keeps the erasure between
+# its locks until the batch waits.
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.customers (id, organization_id, full_name)
+VALUES ('0f450000-0000-4000-8000-00000000c020', '$ORG', 'C20'), ('0f450000-0000-4000-8000-00000000c021', '$ORG', 'C21');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, idempotency_key)
+VALUES ('0f450000-0000-4000-8000-0000000e0001', '$ORG', '0f450000-0000-4000-8000-0000000000f1', '0f450000-0000-4000-8000-0000000005a1',
+		'0f450000-0000-4000-8000-00000000c020',
+		tstzrange(date_trunc('day', now()) + interval '5 days', date_trunc('day', now()) + interval '5 days 1 hour'), 'pending',
+		'widget/' || md5('c20@example.com') || '/r1'),
+	   ('0f450000-0000-4000-8000-0000000e0002', '$ORG', '0f450000-0000-4000-8000-0000000000f1', '0f450000-0000-4000-8000-0000000005a1',
+		'0f450000-0000-4000-8000-00000000c020',
+		tstzrange(date_trunc('day', now()) + interval '6 days', date_trunc('day', now()) + interval '6 days 1 hour'), 'pending', NULL);
+INSERT INTO protector.payments (id, organization_id, booking_id, amount, status, details)
+VALUES ('0f450000-0000-4000-8000-0000000d0001', '$ORG', '0f450000-0000-4000-8000-0000000e0002', 5, 'succeeded',
+		'{"note": "C20, 1 Main St, paid cash"}');
+UPDATE protector.bookings SET customer_id = '0f450000-0000-4000-8000-00000000c021'
+WHERE id IN ('0f450000-0000-4000-8000-0000000e0001', '0f450000-0000-4000-8000-0000000e0002');
+SQL
+PGAPPNAME=payment_holder psql -X -q -d "$DB" -c "BEGIN" \
+	-c "SELECT FROM protector.payments WHERE id = '0f450000-0000-4000-8000-0000000d0001' FOR UPDATE" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+wait_session payment_holder "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+PGAPPNAME=eraser psql -X -q -d "$DB" -c "SELECT protector.erase_customer('0f450000-0000-4000-8000-00000000c020') IS NOT NULL" \
+	>"$WORK/eraser.log" 2>&1 &
+eraser=$!
+wait_session eraser "wait_event_type = 'Lock'" || failures=$((failures + 1))
+PGAPPNAME=batch psql -X -q -d "$DB" -c "SELECT protector.update_booking_status_batch(
+	'{0f450000-0000-4000-8000-0000000e0001,0f450000-0000-4000-8000-0000000e0002}', 'confirmed') ->> 'updated'" \
+	>"$WORK/batch.log" 2>&1 &
+batch=$!
+wait_session batch "wait_event_type = 'Lock'" || failures=$((failures + 1))
+end_session payment_holder
+wait "$eraser" || true
+wait "$batch" || true
+erased=$(grep -o 'ERROR:.*' "$WORK/eraser.log" | head -1 || true)
+batched=$(grep -o 'ERROR:.*' "$WORK/batch.log" | head -1 || true)
+echo "an erasure of once-theirs bookings beside a batch over them: erasure ${erased:-ok}, batch ${batched:-ok}"
+[ -z "$erased" ] && [ -z "$batched" ] || failures=$((failures + 1))
+
 left=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings b JOIN protector.customers c ON c.id = b.customer_id
 	WHERE c.merged_into IS NOT NULL OR EXISTS (SELECT FROM protector.customer_erasures e WHERE e.customer_id = c.id)")
 echo "bookings of merged or erased customers: $left"

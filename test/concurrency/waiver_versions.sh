@@ -183,6 +183,31 @@ else
 	failures=$((failures + 1))
 fi
 
+# an agent who is also a booking's customer (not its agent) signs as a
+# customer: at most the party (1) of that booking (the agent's
+# waivers.collect let them sign without end)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SELECT tests.create_supabase_user('arne');
+INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
+VALUES ('$ORG', tests.get_supabase_uid('arne'), 'agent', now());
+INSERT INTO protector.customers (id, organization_id, user_id, full_name, email)
+VALUES ('0f740000-0000-4000-8000-00000000c002', '$ORG', tests.get_supabase_uid('arne'), 'Arne', 'arne@example.com');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, party_size)
+VALUES ('0f740000-0000-4000-8000-0000000b0002', '$ORG', '0f740000-0000-4000-8000-0000000000a1', '0f740000-0000-4000-8000-0000000005a1',
+		'0f740000-0000-4000-8000-00000000c002',
+		tstzrange(date_trunc('day', now()) + interval '4 days 10 hours', date_trunc('day', now()) + interval '4 days 11 hours'), 'confirmed', 1);
+SQL
+answers=""
+for who in 'Arne One' 'Arne Two'; do
+	answers="$answers $(sqlstate_as arne "SELECT protector.submit_waiver('$WAIVER', '$who', '1990-01-01', '$who', '$who', '0f740000-0000-4000-8000-0000000b0002')")"
+done
+if [ "$answers" = " ok 22023" ]; then
+	echo "ok - an agent who is a booking's customer signs for its party of one, and no more"
+else
+	echo "not ok - an agent who is a booking's customer signing twice on a party of one answered:$answers"
+	failures=$((failures + 1))
+fi
+
 dropdb "$DB"
 echo "# waiver_versions: $failures failed"
 [ "$failures" -eq 0 ]
