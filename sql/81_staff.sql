@@ -415,7 +415,7 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_agent_still_assigned'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid, boolean) IS
-'Whether the member has live bookings, open tasks or (p_shifts) shifts not begun under the latest snapshot (C: a deactivation or a role change checks its release under REPEATABLE READ)';
+'Whether the member has live bookings, open tasks or (p_shifts) shifts not ended under the latest snapshot (C: a deactivation or a role change checks its release under REPEATABLE READ)';
 GRANT EXECUTE ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid, boolean) TO authenticated, service_role;
 
 CREATE FUNCTION protector_internal.agent_shift_check()
@@ -433,8 +433,8 @@ CREATE TRIGGER shift_check AFTER INSERT OR UPDATE OR DELETE ON protector.staff_s
 -- guard_booking_write fits a booking moved to a longer service to its new
 -- length, and set_booking_price() may confirm a booking whose deposit a
 -- new price or currency leaves paid)
-CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, venue_id, status, service_id, party_size, total_price, currency
-	ON protector.bookings
+CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, venue_id, status, service_id, party_size, total_price, currency,
+	hold_expires_at ON protector.bookings
 	FOR EACH ROW WHEN (NEW.assigned_agent IS NOT NULL
 					   -- (given to another agent, whatever its status: a
 					   -- completed booking handed to an agent off shift
@@ -444,8 +444,10 @@ CREATE TRIGGER agent_shift_check_update AFTER UPDATE OF assigned_agent, during, 
 								AND (NEW.venue_id IS DISTINCT FROM OLD.venue_id OR NOT NEW.during <@ OLD.during
 									 OR OLD.status <> ALL ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
 									 -- (a hold confirmed: one that ran out held
-									 -- nothing, and its agent's shift may be gone)
-									 OR (OLD.status = 'held' AND NEW.status <> 'held')))))
+									 -- nothing, and its agent's shift may be gone;
+									 -- so is one held longer, revived so)
+									 OR (OLD.status = 'held' AND NEW.status <> 'held')
+									 OR (NEW.status = 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at)))))
 	EXECUTE FUNCTION protector_internal.agent_shift_check();
 
 -- A member's schedule lock (class id 1886547719), as shift_check() takes
@@ -468,8 +470,13 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM protector_internal.lock_members(OLD.member_id);
+	-- (a fingerprint of the member's shifts, not their count: a shift
+	-- moved to this venue meanwhile kept the count, went unseen, and was
+	-- left at a venue the member no longer works at)
 	PERFORM protector_internal.retry_if_unseen(
-		'SELECT pg_catalog.count(*) FROM protector.staff_shifts s
+		'SELECT pg_catalog.hashtext(COALESCE(pg_catalog.string_agg(s.id::text OPERATOR(pg_catalog.||) s.venue_id::text
+				OPERATOR(pg_catalog.||) s.during::text, '','' ORDER BY s.id), ''''))::bigint
+		 FROM protector.staff_shifts s
 		 WHERE s.organization_id OPERATOR(pg_catalog.=) (SELECT m.organization_id FROM protector.members m
 														 WHERE m.id OPERATOR(pg_catalog.=) $1)
 		   AND s.member_id OPERATOR(pg_catalog.=) $1', OLD.member_id,
@@ -539,8 +546,12 @@ BEGIN
 	-- waits for the other and sees what it did; a shift moved from one
 	-- member to another locks both, as shift_check() takes them)
 	PERFORM protector_internal.lock_members(NEW.member_id, CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN OLD.member_id END);
+	-- (a fingerprint of the member's venues, not their count: one
+	-- assignment swapped for another kept the count and went unseen)
 	PERFORM protector_internal.retry_if_unseen(
-		'SELECT pg_catalog.count(*) FROM protector.staff_venues sv
+		'SELECT pg_catalog.hashtext(COALESCE(pg_catalog.string_agg(sv.id::text OPERATOR(pg_catalog.||) sv.venue_id::text,
+				'','' ORDER BY sv.id), ''''))::bigint
+		 FROM protector.staff_venues sv
 		 WHERE sv.organization_id OPERATOR(pg_catalog.=) (SELECT m.organization_id FROM protector.members m
 														  WHERE m.id OPERATOR(pg_catalog.=) $1)
 		   AND sv.member_id OPERATOR(pg_catalog.=) $1', NEW.member_id,
@@ -1319,18 +1330,20 @@ BEGIN
 	WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.member_id OPERATOR(pg_catalog.=) OLD.id
 	  AND pg_catalog.lower(s.during) OPERATOR(pg_catalog.>=) pg_catalog.now();
 	GET DIAGNOSTICS v_shifts = ROW_COUNT;
-	-- (a booking, task or shift given to them while this waited for the
-	-- member's lock, which agent_shift_check() takes, or before, committed
-	-- after a REPEATABLE READ snapshot: the release above did not see it)
-	IF protector_internal.agent_still_assigned(OLD.organization_id, OLD.user_id) THEN
-		PERFORM protector.raise('retry', 'a booking, task or shift was given to this member concurrently',
-			pg_catalog.format('Member %s.', OLD.id), 'Retry the transaction: it will then release that too.');
-	END IF;
 	UPDATE protector.staff_shifts s
 	SET during = pg_catalog.tstzrange(pg_catalog.lower(s.during), pg_catalog.now())
 	WHERE s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.member_id OPERATOR(pg_catalog.=) OLD.id
 	  AND s.during OPERATOR(pg_catalog.@>) pg_catalog.now();
 	GET DIAGNOSTICS v_ended = ROW_COUNT;
+	-- (a booking, task or shift given to them while this waited for the
+	-- member's lock, which agent_shift_check() takes, or before, committed
+	-- after a REPEATABLE READ snapshot: the release above did not see it;
+	-- asked after the shifts under way were ended, as one given meanwhile
+	-- is one not ended)
+	IF protector_internal.agent_still_assigned(OLD.organization_id, OLD.user_id) THEN
+		PERFORM protector.raise('retry', 'a booking, task or shift was given to this member concurrently',
+			pg_catalog.format('Member %s.', OLD.id), 'Retry the transaction: it will then release that too.');
+	END IF;
 	-- and invitations to them still open that the caller may withdraw (an
 	-- owner's stays for an admin; to their sign-in address, which the row
 	-- may not hold, withdraw_member_invitations: a fired member who

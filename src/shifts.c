@@ -610,8 +610,10 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 
 /*
  * Is anything left for a deactivation to release: a live booking of the
- * member's, an open task, a shift not begun (p_shifts; a role that sees
- * no tasks releases the rest, release_on_role_change)?  Read under the latest
+ * member's, an open task, a shift not ended (p_shifts: asked once the
+ * deactivation removed those not begun and ended those under way, so one
+ * under way given meanwhile counts too; a role that sees no tasks releases
+ * the rest, release_on_role_change)?  Read under the latest
  * snapshot: what was given to the member while a REPEATABLE READ
  * deactivation waited for its member's lock committed after the
  * deactivation's snapshot, which its release did not see (the release's
@@ -629,7 +631,7 @@ protector_agent_shift_check(PG_FUNCTION_ARGS)
 	" OR $3 AND EXISTS (SELECT FROM protector.members m JOIN protector.staff_shifts s" \
 	"     ON s.organization_id OPERATOR(pg_catalog.=) m.organization_id AND s.member_id OPERATOR(pg_catalog.=) m.id" \
 	"   WHERE m.organization_id OPERATOR(pg_catalog.=) $1 AND m.user_id OPERATOR(pg_catalog.=) $2" \
-	"     AND pg_catalog.lower(s.during) OPERATOR(pg_catalog.>=) pg_catalog.now())"
+	"     AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now())"
 
 static SPIPlanPtr still_assigned_plan = NULL;
 

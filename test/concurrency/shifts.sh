@@ -301,6 +301,53 @@ left=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings b JOIN
 	ON m.organization_id = b.organization_id AND m.user_id = b.assigned_agent WHERE NOT m.active")
 if [ "$left" != 0 ]; then echo "an inactive member kept a booking"; failures=$((failures + 1)); fi
 
+# REPEATABLE READ checks that see what committed since their snapshot by
+# a fingerprint of the rows, not their count (an attack review of staff):
+# (a) a shift moved to venue V4 while a REPEATABLE READ transaction
+# unassigns the member from V4 (the count of shifts the same: the shift
+# was left at a venue the member no longer worked at); (b) a shift under
+# way given to a member while a REPEATABLE READ deactivation waits (the
+# deactivation went through and the shift ran on).  Both are told to
+# retry (40001).
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.members (id, organization_id, user_id, role, full_name)
+VALUES ('0c180000-0000-4000-8000-0000000002e9', '$ORG', '0c180000-0000-4000-8000-0000000002f9', 'agent', 'Pia');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0c180000-0000-4000-8000-0000000000a3', '$ORG', 'V3', 'UTC'), ('0c180000-0000-4000-8000-0000000000a4', '$ORG', 'V4', 'UTC');
+INSERT INTO protector.staff_venues (organization_id, member_id, venue_id) VALUES
+	('$ORG', '$MEMBER', '0c180000-0000-4000-8000-0000000000a3'), ('$ORG', '$MEMBER', '0c180000-0000-4000-8000-0000000000a4'),
+	('$ORG', '0c180000-0000-4000-8000-0000000002e9', '0c180000-0000-4000-8000-0000000000a3');
+INSERT INTO protector.staff_shifts (id, organization_id, member_id, venue_id, during)
+VALUES ('0c180000-0000-4000-8000-00000000d003', '$ORG', '$MEMBER', '0c180000-0000-4000-8000-0000000000a3',
+		tstzrange(date_trunc('day', now()) + interval '20 days 10 hours', date_trunc('day', now()) + interval '20 days 12 hours'));
+SQL
+# writer APP SQL: SQL committed after two seconds (the other session starts
+# once it sleeps, holding the member's lock)
+writer() {
+	PGAPPNAME=$1 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "$2" -c "SELECT pg_sleep(2)" -c "COMMIT" >"$WORK/$1.log" 2>&1 &
+	wait_session "$1" "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+}
+repeatable() {
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
+		-c "SELECT count(*) FROM protector.staff_shifts" -c "$1" -c "COMMIT" 2>&1 >/dev/null \
+		| sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1 || true
+}
+writer mover "UPDATE protector.staff_shifts SET venue_id = '0c180000-0000-4000-8000-0000000000a4' WHERE id = '0c180000-0000-4000-8000-00000000d003'"
+answer=$(repeatable "DELETE FROM protector.staff_venues WHERE member_id = '$MEMBER' AND venue_id = '0c180000-0000-4000-8000-0000000000a4'")
+wait || true
+stray=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.staff_shifts s WHERE upper(s.during) > now()
+	AND NOT EXISTS (SELECT FROM protector.staff_venues sv WHERE sv.member_id = s.member_id AND sv.venue_id = s.venue_id)")
+echo "[repeatable read] a venue unassigned while a shift moved there: ${answer:-went through}; shifts at venues not theirs: $stray"
+[ "$answer" = 40001 ] && [ "$stray" = 0 ] || failures=$((failures + 1))
+writer giver "INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during) VALUES ('$ORG',
+	'0c180000-0000-4000-8000-0000000002e9', '0c180000-0000-4000-8000-0000000000a3', tstzrange(now() - interval '1 hour', now() + interval '8 hours'))"
+answer=$(repeatable "SELECT protector.deactivate_staff('0c180000-0000-4000-8000-0000000002e9', 'left')")
+wait || true
+running=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.staff_shifts s JOIN protector.members m ON m.id = s.member_id
+	WHERE NOT m.active AND upper(s.during) > now()")
+echo "[repeatable read] a deactivation while a shift under way was given: ${answer:-went through}; shifts of inactive members not ended: $running"
+[ "$answer" = 40001 ] && [ "$running" = 0 ] || failures=$((failures + 1))
+
 # the mutant: the overlap check as a naive trigger, without the lock (nor
 # the member check, which takes the lock too, for the venue's unassignment)
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'

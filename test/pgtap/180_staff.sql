@@ -7,7 +7,7 @@
 -- figures are worked out beside them.  Concurrency:
 -- test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(78);
+SELECT plan(79);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['s_owner', 's_admin', 's_manager', 's_operator', 's_agent', 's_agent2',
 														's_viewer', 's_other']) u;
@@ -161,6 +161,22 @@ UPDATE protector.organizations SET settings = '{}' WHERE id = '0a180000-0000-400
 SELECT throws_ok($$UPDATE protector.organizations SET settings = '{"staff": {"require_shifts": "no"}}'
 				   WHERE id = '0a180000-0000-4000-8000-000000000000'$$, '22023', 'settings.staff.require_shifts must be true or false',
 	'the setting is a boolean');
+-- a lapsed hold of Agent2's on Wednesday, when they have no shift (a
+-- lapsed hold holds nothing, so their shift could go), revived by writing
+-- its hold_expires_at: checked as a confirmation is (it stayed live with an
+-- agent off shift; written as an import, unchecked, as if their shift had
+-- gone since the hold lapsed)
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, hold_expires_at, assigned_agent)
+VALUES ('0a180000-0000-4000-8000-0000000000b9', '0a180000-0000-4000-8000-000000000000', '0a180000-0000-4000-8000-0000000000a1',
+		'0a180000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(2, 14), pg_temp.t(2, 16)), 'held', now() - interval '1 minute',
+		tests.get_supabase_uid('s_agent2'));
+RESET session_replication_role;
+SELECT tests.authenticate_as('s_operator');
+SELECT throws_ok($$UPDATE protector.bookings SET hold_expires_at = now() + interval '1 day' WHERE id = '0a180000-0000-4000-8000-0000000000b9'$$,
+	'23P01', 'Agent2 is not on shift for the whole booking', 'a lapsed hold of an agent off shift is not revived by hand');
+RESET ROLE;
+DELETE FROM protector.bookings WHERE id = '0a180000-0000-4000-8000-0000000000b9';
 
 -- 5. the week at HQ, in local time
 SELECT tests.authenticate_as('s_operator');

@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(57);
+SELECT plan(58);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -74,7 +74,9 @@ SELECT is((SELECT format('%s %s', lower(during) = pg_temp.t(12, 11), upper(durin
 SELECT tests.clear_authentication();
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status)
 VALUES ('0a260000-0000-4000-8000-00000000b0a1', '0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1',
-		'0a260000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(-2, 10), pg_temp.t(-2, 11)), 'completed');
+		'0a260000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(-2, 10), pg_temp.t(-2, 11)), 'completed'),
+	   ('0a260000-0000-4000-8000-00000000b0c1', '0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1',
+		'0a260000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(-1, 10), pg_temp.t(-1, 11)), 'confirmed');
 SELECT tests.authenticate_as('k_operator');
 SELECT lives_ok($$UPDATE protector.bookings SET during = tstzrange(pg_temp.t(-2, 11), pg_temp.t(-2, 12))
 				  WHERE id = '0a260000-0000-4000-8000-00000000b0a1'$$,
@@ -82,6 +84,10 @@ SELECT lives_ok($$UPDATE protector.bookings SET during = tstzrange(pg_temp.t(-2,
 SELECT throws_ok($$UPDATE protector.bookings SET during = tstzrange(pg_temp.t(-2, 11), pg_temp.t(-2, 15))
 				   WHERE id = '0a260000-0000-4000-8000-00000000b0a1'$$,
 	'42501', 'your role may not change the length of a booking that has started', '... but does not make it four hours long');
+SELECT throws_ok($$UPDATE protector.bookings SET during = tstzrange(now() - interval '1 microsecond', now() + interval '1 hour' - interval '1 microsecond')
+				   WHERE id = '0a260000-0000-4000-8000-00000000b0c1'$$,
+	'42501', 'your role may correct a booking that has started only within the past',
+	'... nor moves yesterday''s confirmed booking to start a moment ago, where it held the next hour off the grid (same length)');
 -- ... nor moves one that has not started into the past (off the grid, in
 -- closed hours, and then a no-show fee)
 INSERT INTO r SELECT 'ahead', protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(3, 10), 1);
