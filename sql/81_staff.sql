@@ -677,11 +677,27 @@ BEGIN
 			'A task is assigned to a member whose role may see it (tasks.read or tasks.assigned in protector.capability_map()).',
 			'Assign someone else.');
 	END IF;
+	-- ... and, to a member who works only on the tasks of their own
+	-- bookings (the map's tasks.assigned, not tasks.update), a booking's
+	-- task only while the booking is theirs: one given for another agent's
+	-- booking stayed open for good, its assignee unable to finish it (the
+	-- policy) and the booking's agent unable to see it
+	IF NEW.booking_id IS NOT NULL
+	   AND NOT protector_internal.role_may((SELECT m.role FROM protector.members m
+											WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+											  AND m.user_id OPERATOR(pg_catalog.=) NEW.assignee), '{tasks.update}')
+	   AND NOT EXISTS (SELECT FROM protector.bookings b
+					   WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
+						 AND b.assigned_agent OPERATOR(pg_catalog.=) NEW.assignee) THEN
+		PERFORM protector.raise('invalid_parameter', 'the assignee works only on the tasks of their own bookings',
+			pg_catalog.format('Booking %s is not assigned to them.', NEW.booking_id),
+			'Assign the booking to them first, or the task to someone at the desk.');
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_task_assignee() IS
-'Trigger: a task is assigned to an active member whose role sees tasks';
+'Trigger: a task is assigned to an active member whose role sees tasks; a booking''s task to an agent only while the booking is theirs';
 -- (a caller who may not write the organization's tasks learns nothing
 -- from it: the policy refuses the row; see check_shift_member.  Nor does
 -- an agent, who only updates the tasks assigned to them, learn whether

@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(51);
+SELECT plan(52);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -100,9 +100,13 @@ SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, title, assignee
 SELECT throws_ok($$UPDATE protector.tasks SET assignee = tests.get_supabase_uid('x_agent2')
 				   WHERE booking_id = (SELECT id FROM r WHERE name = 'b2')$$,
 	'23P01', 'Agent2 is no active member', 'a review task handed to a deactivated member: refused');
-SELECT lives_ok($$UPDATE protector.tasks SET assignee = tests.get_supabase_uid('x_agent')
+SELECT throws_ok($$UPDATE protector.tasks SET assignee = tests.get_supabase_uid('x_agent')
+				   WHERE booking_id = (SELECT id FROM r WHERE name = 'b2')$$,
+	'22023', 'the assignee works only on the tasks of their own bookings',
+	'... nor to an active agent whose booking it is not (they could never finish it, its agent never see it)');
+SELECT lives_ok($$UPDATE protector.tasks SET assignee = tests.get_supabase_uid('x_manager')
 				  WHERE booking_id = (SELECT id FROM r WHERE name = 'b2')$$,
-	'... to an active one: taken');
+	'... to an active member of the desk: taken');
 -- ... nor is a done task of theirs reopened while it is theirs, nor a
 -- done one handed to them
 SELECT tests.authenticate_as('x_operator');
