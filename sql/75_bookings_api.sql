@@ -473,10 +473,12 @@ BEGIN
 				PERFORM protector.raise('forbidden', 'your role may not change the length of a booking that has started',
 					pg_catalog.format('Booking %s: %s to %s.', OLD.id, protector_internal.iso_text(OLD.during), protector_internal.iso_text(NEW.during)),
 					'Members whose role may do bookings.update_any_column change it.');
-			-- (within the past: a past booking moved to start a moment ago
-			-- held the next hours, off the grid, in closed hours, unchecked)
+			-- (within the past, or over its own time, as a late start is
+			-- recorded: a past booking moved to start a moment ago held the
+			-- next hours, off the grid, in closed hours, unchecked)
 			ELSIF pg_catalog.upper(NEW.during) OPERATOR(pg_catalog.>)
-				  GREATEST(pg_catalog.upper(OLD.during), pg_catalog.now()) THEN
+				  GREATEST(pg_catalog.upper(OLD.during), pg_catalog.now())
+				  AND NOT NEW.during OPERATOR(pg_catalog.&&) OLD.during THEN
 				PERFORM protector.raise('forbidden', 'your role may correct a booking that has started only within the past',
 					pg_catalog.format('Booking %s: %s to %s.', OLD.id, protector_internal.iso_text(OLD.during), protector_internal.iso_text(NEW.during)),
 					'A later end than it had is a new slot: book it, or ask members whose role may do bookings.update_any_column.');

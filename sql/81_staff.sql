@@ -652,12 +652,15 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_agent uuid;
 BEGIN
 	-- a task that keeps its assignee: a done one is history (a former
 	-- member's stays theirs), an open one was checked when it was assigned;
 	-- a reopened one is checked again, as is every new assignment
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.assignee OPERATOR(pg_catalog.=) OLD.assignee
 	   AND NEW.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+	   AND NEW.booking_id IS NOT DISTINCT FROM OLD.booking_id
 	   AND (NEW.status OPERATOR(pg_catalog.=) 'done' OR OLD.status OPERATOR(pg_catalog.<>) 'done') THEN
 		RETURN NEW;
 	END IF;
@@ -682,16 +685,22 @@ BEGIN
 	-- task only while the booking is theirs: one given for another agent's
 	-- booking stayed open for good, its assignee unable to finish it (the
 	-- policy) and the booking's agent unable to see it
+	-- (the booking's row share-locked: a handover at the same moment waits
+	-- for this task and takes it along, or this waits for the handover and
+	-- sees it; under REPEATABLE READ, one committed since the snapshot is
+	-- a 40001; a task moved to another booking is checked too)
 	IF NEW.booking_id IS NOT NULL
 	   AND NOT protector_internal.role_may((SELECT m.role FROM protector.members m
 											WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-											  AND m.user_id OPERATOR(pg_catalog.=) NEW.assignee), '{tasks.update}')
-	   AND NOT EXISTS (SELECT FROM protector.bookings b
-					   WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
-						 AND b.assigned_agent OPERATOR(pg_catalog.=) NEW.assignee) THEN
-		PERFORM protector.raise('invalid_parameter', 'the assignee works only on the tasks of their own bookings',
-			pg_catalog.format('Booking %s is not assigned to them.', NEW.booking_id),
-			'Assign the booking to them first, or the task to someone at the desk.');
+											  AND m.user_id OPERATOR(pg_catalog.=) NEW.assignee), '{tasks.update}') THEN
+		SELECT b.assigned_agent INTO v_agent FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
+		FOR SHARE;
+		IF FOUND AND v_agent IS DISTINCT FROM NEW.assignee THEN
+			PERFORM protector.raise('invalid_parameter', 'the assignee works only on the tasks of their own bookings',
+				pg_catalog.format('Booking %s is not assigned to them.', NEW.booking_id),
+				'Assign the booking to them first, or the task to someone at the desk.');
+		END IF;
 	END IF;
 	RETURN NEW;
 END
@@ -711,7 +720,7 @@ CREATE TRIGGER check_task_assignee BEFORE INSERT ON protector.tasks
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.update'))))
 	EXECUTE FUNCTION protector_internal.check_task_assignee();
-CREATE TRIGGER check_task_reassignment BEFORE UPDATE OF assignee, organization_id, status ON protector.tasks
+CREATE TRIGGER check_task_reassignment BEFORE UPDATE OF assignee, organization_id, status, booking_id ON protector.tasks
 	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring()
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))
@@ -1402,6 +1411,17 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF protector_internal.role_sees_tasks(NEW.role) THEN
+		-- (a role that works only on its own bookings' tasks, an agent's:
+		-- the open tasks of bookings not theirs go back to the desk, as a
+		-- handover takes them; they could finish none of them)
+		IF NOT protector_internal.role_may(NEW.role, '{tasks.update}') THEN
+			UPDATE protector.tasks t SET assignee = NULL
+			WHERE t.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND t.assignee OPERATOR(pg_catalog.=) OLD.user_id
+			  AND t.status OPERATOR(pg_catalog.<>) 'done' AND t.booking_id IS NOT NULL
+			  AND NOT EXISTS (SELECT FROM protector.bookings b
+							  WHERE b.organization_id OPERATOR(pg_catalog.=) t.organization_id AND b.id OPERATOR(pg_catalog.=) t.booking_id
+								AND b.assigned_agent OPERATOR(pg_catalog.=) OLD.user_id);
+		END IF;
 		RETURN NEW;
 	END IF;
 	PERFORM protector_internal.lock_member_work_nowait(OLD.organization_id, OLD.user_id, OLD.id, false,

@@ -503,6 +503,44 @@ BEGIN
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
+	-- (a payment of a booking once theirs, made before the booking left
+	-- them, is theirs in all its history, as a task is; one made after is
+	-- the next customer's)
+	v_old_payments := ARRAY(
+		SELECT p.id::text FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
+		  AND p.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) p.booking_id::text)::timestamptz
+		UNION
+		SELECT l.record_id FROM protector.audit_log l
+		WHERE v_once OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) 'protector.payments'
+		  AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
+		  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.op OPERATOR(pg_catalog.=) 'INSERT'
+		  AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
+		  AND l.occurred_at OPERATOR(pg_catalog.<=)
+			  (v_left OPERATOR(pg_catalog.->>) (l.new_row OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz);
+	-- The bookings written below are locked first, in one pass in id order:
+	-- theirs, and those once theirs that are written (of those payments,
+	-- made by their accounts, with their widget key) and of the records
+	-- merged with theirs that their accounts stamped.  A payment's writers
+	-- lock its booking before its payments, a change of a booking's
+	-- customer the booking before its reminders, and a batch its bookings
+	-- in id order; the other orders deadlocked with them (each UPDATE
+	-- locking its rows in its own order, with a batch).  (erase_customer
+	-- locked the customer's own bookings before, in id order: a batch over
+	-- one of those and a booking once theirs of a lower id can still
+	-- deadlock with it, 40P01, which a retry answers.)
+	PERFORM FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (b.customer_id OPERATOR(pg_catalog.=) p_customer_id
+		   OR ((b.customer_id OPERATOR(pg_catalog.=) ANY (v_group) OR b.id OPERATOR(pg_catalog.=) ANY (v_once))
+			   AND (b.created_by OPERATOR(pg_catalog.=) ANY (v_users)
+					OR protector_internal.key_of_accounts(b.idempotency_key, v_users)))
+		   OR (b.id OPERATOR(pg_catalog.=) ANY (v_once)
+			   AND (b.idempotency_key OPERATOR(pg_catalog.=) ANY (v_widget_keys)
+					OR b.id OPERATOR(pg_catalog.=) ANY (SELECT p.booking_id FROM protector.payments p
+														WHERE p.id::text OPERATOR(pg_catalog.=) ANY (v_old_payments)))))
+	ORDER BY b.id
+	FOR NO KEY UPDATE;
 	-- (the accounts' stamps go below, from every row of the person's)
 	UPDATE protector.bookings b SET details = protector_internal.erased_booking_details(b.details), cancellation_reason = NULL,
 		idempotency_key = CASE WHEN pg_catalog.starts_with(b.idempotency_key, 'widget/')
@@ -565,36 +603,6 @@ BEGIN
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY
 			  (SELECT v.id::text FROM protector.vouchers v
 			   WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.customer_id OPERATOR(pg_catalog.=) p_customer_id));
-	-- (a payment of a booking once theirs, made before the booking left
-	-- them, is theirs in all its history, as a task is; one made after is
-	-- the next customer's)
-	v_old_payments := ARRAY(
-		SELECT p.id::text FROM protector.payments p
-		WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
-		  AND p.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) p.booking_id::text)::timestamptz
-		UNION
-		SELECT l.record_id FROM protector.audit_log l
-		WHERE v_once OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) 'protector.payments'
-		  AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
-		  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.op OPERATOR(pg_catalog.=) 'INSERT'
-		  AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
-		  AND l.occurred_at OPERATOR(pg_catalog.<=)
-			  (v_left OPERATOR(pg_catalog.->>) (l.new_row OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz);
-	-- The bookings once theirs that are written below (of those
-	-- payments, made by their accounts, or with their widget key) are
-	-- locked first, in one pass in id order: a payment's writers lock its
-	-- booking before its payments, a change of a booking's customer the
-	-- booking before its reminders, and a batch its bookings in id order;
-	-- the other orders deadlocked with them (two passes, each in id order,
-	-- with a batch).
-	PERFORM FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) ANY (v_once)
-	  AND (b.created_by OPERATOR(pg_catalog.=) ANY (v_users) OR protector_internal.key_of_accounts(b.idempotency_key, v_users)
-		   OR b.idempotency_key OPERATOR(pg_catalog.=) ANY (v_widget_keys)
-		   OR b.id OPERATOR(pg_catalog.=) ANY (SELECT p.booking_id FROM protector.payments p
-											   WHERE p.id::text OPERATOR(pg_catalog.=) ANY (v_old_payments)))
-	ORDER BY b.id
-	FOR NO KEY UPDATE;
 	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details)
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id

@@ -2007,10 +2007,12 @@ BEGIN
 				PERFORM protector.raise('forbidden', 'your role may not change the length of a booking that has started',
 					pg_catalog.format('Booking %s: %s to %s.', OLD.id, protector_internal.iso_text(OLD.during), protector_internal.iso_text(NEW.during)),
 					'Members whose role may do bookings.update_any_column change it.');
-			-- (within the past: a past booking moved to start a moment ago
-			-- held the next hours, off the grid, in closed hours, unchecked)
+			-- (within the past, or over its own time, as a late start is
+			-- recorded: a past booking moved to start a moment ago held the
+			-- next hours, off the grid, in closed hours, unchecked)
 			ELSIF pg_catalog.upper(NEW.during) OPERATOR(pg_catalog.>)
-				  GREATEST(pg_catalog.upper(OLD.during), pg_catalog.now()) THEN
+				  GREATEST(pg_catalog.upper(OLD.during), pg_catalog.now())
+				  AND NOT NEW.during OPERATOR(pg_catalog.&&) OLD.during THEN
 				PERFORM protector.raise('forbidden', 'your role may correct a booking that has started only within the past',
 					pg_catalog.format('Booking %s: %s to %s.', OLD.id, protector_internal.iso_text(OLD.during), protector_internal.iso_text(NEW.during)),
 					'A later end than it had is a new slot: book it, or ask members whose role may do bookings.update_any_column.');
@@ -7320,12 +7322,15 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_agent uuid;
 BEGIN
 	-- a task that keeps its assignee: a done one is history (a former
 	-- member's stays theirs), an open one was checked when it was assigned;
 	-- a reopened one is checked again, as is every new assignment
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.assignee OPERATOR(pg_catalog.=) OLD.assignee
 	   AND NEW.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+	   AND NEW.booking_id IS NOT DISTINCT FROM OLD.booking_id
 	   AND (NEW.status OPERATOR(pg_catalog.=) 'done' OR OLD.status OPERATOR(pg_catalog.<>) 'done') THEN
 		RETURN NEW;
 	END IF;
@@ -7350,16 +7355,22 @@ BEGIN
 	-- task only while the booking is theirs: one given for another agent's
 	-- booking stayed open for good, its assignee unable to finish it (the
 	-- policy) and the booking's agent unable to see it
+	-- (the booking's row share-locked: a handover at the same moment waits
+	-- for this task and takes it along, or this waits for the handover and
+	-- sees it; under REPEATABLE READ, one committed since the snapshot is
+	-- a 40001; a task moved to another booking is checked too)
 	IF NEW.booking_id IS NOT NULL
 	   AND NOT protector_internal.role_may((SELECT m.role FROM protector.members m
 											WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-											  AND m.user_id OPERATOR(pg_catalog.=) NEW.assignee), '{tasks.update}')
-	   AND NOT EXISTS (SELECT FROM protector.bookings b
-					   WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
-						 AND b.assigned_agent OPERATOR(pg_catalog.=) NEW.assignee) THEN
-		PERFORM protector.raise('invalid_parameter', 'the assignee works only on the tasks of their own bookings',
-			pg_catalog.format('Booking %s is not assigned to them.', NEW.booking_id),
-			'Assign the booking to them first, or the task to someone at the desk.');
+											  AND m.user_id OPERATOR(pg_catalog.=) NEW.assignee), '{tasks.update}') THEN
+		SELECT b.assigned_agent INTO v_agent FROM protector.bookings b
+		WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
+		FOR SHARE;
+		IF FOUND AND v_agent IS DISTINCT FROM NEW.assignee THEN
+			PERFORM protector.raise('invalid_parameter', 'the assignee works only on the tasks of their own bookings',
+				pg_catalog.format('Booking %s is not assigned to them.', NEW.booking_id),
+				'Assign the booking to them first, or the task to someone at the desk.');
+		END IF;
 	END IF;
 	RETURN NEW;
 END
@@ -7374,7 +7385,7 @@ CREATE TRIGGER check_task_assignee BEFORE INSERT ON protector.tasks
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.update'))))
 	EXECUTE FUNCTION protector_internal.check_task_assignee();
-CREATE TRIGGER check_task_reassignment BEFORE UPDATE OF assignee, organization_id, status ON protector.tasks
+CREATE TRIGGER check_task_reassignment BEFORE UPDATE OF assignee, organization_id, status, booking_id ON protector.tasks
 	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring()
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))
@@ -11128,6 +11139,44 @@ BEGIN
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
+	-- (a payment of a booking once theirs, made before the booking left
+	-- them, is theirs in all its history, as a task is; one made after is
+	-- the next customer's)
+	v_old_payments := ARRAY(
+		SELECT p.id::text FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
+		  AND p.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) p.booking_id::text)::timestamptz
+		UNION
+		SELECT l.record_id FROM protector.audit_log l
+		WHERE v_once OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) 'protector.payments'
+		  AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
+		  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.op OPERATOR(pg_catalog.=) 'INSERT'
+		  AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
+		  AND l.occurred_at OPERATOR(pg_catalog.<=)
+			  (v_left OPERATOR(pg_catalog.->>) (l.new_row OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz);
+	-- The bookings written below are locked first, in one pass in id order:
+	-- theirs, and those once theirs that are written (of those payments,
+	-- made by their accounts, with their widget key) and of the records
+	-- merged with theirs that their accounts stamped.  A payment's writers
+	-- lock its booking before its payments, a change of a booking's
+	-- customer the booking before its reminders, and a batch its bookings
+	-- in id order; the other orders deadlocked with them (each UPDATE
+	-- locking its rows in its own order, with a batch).  (erase_customer
+	-- locked the customer's own bookings before, in id order: a batch over
+	-- one of those and a booking once theirs of a lower id can still
+	-- deadlock with it, 40P01, which a retry answers.)
+	PERFORM FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (b.customer_id OPERATOR(pg_catalog.=) p_customer_id
+		   OR ((b.customer_id OPERATOR(pg_catalog.=) ANY (v_group) OR b.id OPERATOR(pg_catalog.=) ANY (v_once))
+			   AND (b.created_by OPERATOR(pg_catalog.=) ANY (v_users)
+					OR protector_internal.key_of_accounts(b.idempotency_key, v_users)))
+		   OR (b.id OPERATOR(pg_catalog.=) ANY (v_once)
+			   AND (b.idempotency_key OPERATOR(pg_catalog.=) ANY (v_widget_keys)
+					OR b.id OPERATOR(pg_catalog.=) ANY (SELECT p.booking_id FROM protector.payments p
+														WHERE p.id::text OPERATOR(pg_catalog.=) ANY (v_old_payments)))))
+	ORDER BY b.id
+	FOR NO KEY UPDATE;
 	-- (the accounts' stamps go below, from every row of the person's)
 	UPDATE protector.bookings b SET details = protector_internal.erased_booking_details(b.details), cancellation_reason = NULL,
 		idempotency_key = CASE WHEN pg_catalog.starts_with(b.idempotency_key, 'widget/')
@@ -11190,36 +11239,6 @@ BEGIN
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY
 			  (SELECT v.id::text FROM protector.vouchers v
 			   WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.customer_id OPERATOR(pg_catalog.=) p_customer_id));
-	-- (a payment of a booking once theirs, made before the booking left
-	-- them, is theirs in all its history, as a task is; one made after is
-	-- the next customer's)
-	v_old_payments := ARRAY(
-		SELECT p.id::text FROM protector.payments p
-		WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
-		  AND p.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) p.booking_id::text)::timestamptz
-		UNION
-		SELECT l.record_id FROM protector.audit_log l
-		WHERE v_once OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) 'protector.payments'
-		  AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
-		  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.op OPERATOR(pg_catalog.=) 'INSERT'
-		  AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
-		  AND l.occurred_at OPERATOR(pg_catalog.<=)
-			  (v_left OPERATOR(pg_catalog.->>) (l.new_row OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz);
-	-- The bookings once theirs that are written below (of those
-	-- payments, made by their accounts, or with their widget key) are
-	-- locked first, in one pass in id order: a payment's writers lock its
-	-- booking before its payments, a change of a booking's customer the
-	-- booking before its reminders, and a batch its bookings in id order;
-	-- the other orders deadlocked with them (two passes, each in id order,
-	-- with a batch).
-	PERFORM FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) ANY (v_once)
-	  AND (b.created_by OPERATOR(pg_catalog.=) ANY (v_users) OR protector_internal.key_of_accounts(b.idempotency_key, v_users)
-		   OR b.idempotency_key OPERATOR(pg_catalog.=) ANY (v_widget_keys)
-		   OR b.id OPERATOR(pg_catalog.=) ANY (SELECT p.booking_id FROM protector.payments p
-											   WHERE p.id::text OPERATOR(pg_catalog.=) ANY (v_old_payments)))
-	ORDER BY b.id
-	FOR NO KEY UPDATE;
 	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details)
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -16073,6 +16092,17 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF protector_internal.role_sees_tasks(NEW.role) THEN
+		-- (a role that works only on its own bookings' tasks, an agent's:
+		-- the open tasks of bookings not theirs go back to the desk, as a
+		-- handover takes them; they could finish none of them)
+		IF NOT protector_internal.role_may(NEW.role, '{tasks.update}') THEN
+			UPDATE protector.tasks t SET assignee = NULL
+			WHERE t.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND t.assignee OPERATOR(pg_catalog.=) OLD.user_id
+			  AND t.status OPERATOR(pg_catalog.<>) 'done' AND t.booking_id IS NOT NULL
+			  AND NOT EXISTS (SELECT FROM protector.bookings b
+							  WHERE b.organization_id OPERATOR(pg_catalog.=) t.organization_id AND b.id OPERATOR(pg_catalog.=) t.booking_id
+								AND b.assigned_agent OPERATOR(pg_catalog.=) OLD.user_id);
+		END IF;
 		RETURN NEW;
 	END IF;
 	PERFORM protector_internal.lock_member_work_nowait(OLD.organization_id, OLD.user_id, OLD.id, false,
