@@ -382,6 +382,17 @@ RETURN (SELECT pg_catalog.string_agg(pg_catalog.left(n, 50), ', ' ORDER BY i)
 COMMENT ON FUNCTION protector_internal.names_text(text[]) IS
 'The first ten names, each cut to 50 characters, and how many more (for messages); NULL for none';
 
+-- A booking status as messages name it, with its article ("an
+-- in_progress booking", "a held booking": messages said "a in_progress")
+CREATE FUNCTION protector_internal.status_with_article(p_status protector.booking_status)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN p_status OPERATOR(pg_catalog.=) 'in_progress' THEN 'an ' ELSE 'a ' END
+	OPERATOR(pg_catalog.||) p_status::text;
+COMMENT ON FUNCTION protector_internal.status_with_article(protector.booking_status) IS
+'A booking status with its article, as messages name it: "an in_progress", "a held"';
+
 -- A date or time as messages quote it, whatever the caller's DateStyle and
 -- TimeZone ('SQL, DMY' read 02/01/2027 for 2027-01-02); NULL as NULL
 CREATE FUNCTION protector_internal.iso_text(p_date date)

@@ -151,7 +151,7 @@ BEGIN
 	END IF;
 	IF NOT protector.booking_transition_allowed(OLD.status, NEW.status) THEN
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('a %s booking cannot become %s', OLD.status, NEW.status),
+			pg_catalog.format('%s booking cannot become %s', protector_internal.status_with_article(OLD.status), NEW.status),
 			pg_catalog.format('Booking %s is %s.', OLD.id, OLD.status),
 			'See the booking life cycle in docs/bookings.md.');
 	END IF;
@@ -176,14 +176,14 @@ BEGIN
 	IF v_early THEN
 		PERFORM protector.raise('invalid_parameter',
 			CASE WHEN OLD.status OPERATOR(pg_catalog.=) NEW.status
-				 THEN pg_catalog.format('a %s booking cannot be moved to a time still to come', NEW.status)
+				 THEN pg_catalog.format('%s booking cannot be moved to a time still to come', protector_internal.status_with_article(NEW.status))
 				 ELSE pg_catalog.format('a booking cannot become %s before it starts', NEW.status) END,
 			pg_catalog.format('Booking %s starts at %s local time (%s).', OLD.id,
 							  pg_catalog.to_char(protector_internal.local_time(v_tz, pg_catalog.lower(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
 			'Mark it once it has started, or cancel it.');
 	END IF;
 	PERFORM protector.raise('invalid_parameter',
-		pg_catalog.format('a %s booking cannot be moved to a time still to come', NEW.status),
+		pg_catalog.format('%s booking cannot be moved to a time still to come', protector_internal.status_with_article(NEW.status)),
 		pg_catalog.format('Booking %s would end at %s local time (%s), later than now and than its end before.', OLD.id,
 						  pg_catalog.to_char(protector_internal.local_time(v_tz, pg_catalog.upper(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
 		'Correct it within the past.');

@@ -1309,6 +1309,22 @@ BEGIN
 			PERFORM protector.raise('not_found', 'service not found', 'It was deleted, or moved to another venue, while the booking was being made.');
 		END IF;
 		RAISE;
+	WHEN OTHERS THEN
+		-- (the same request raced this one, and its locks made this insert's
+		-- checks refuse it before the unique index could answer: the promo
+		-- code's last use, the customer's open requests, the slot itself;
+		-- once it has committed its booking is the answer, as the widget
+		-- answers.  A client told "used up" re-booked without the code.)
+		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
+		IF v_key IS NOT NULL THEN
+			SELECT * INTO v_booking FROM protector.bookings b
+			WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
+			  AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
+			IF FOUND THEN
+				RETURN protector_internal.booking_shape(v_booking, true);
+			END IF;
+		END IF;
+		RAISE;
 	END;
 	-- (a booking that costs nothing, a 100% code's, spends no voucher)
 	IF p_voucher_code IS NOT NULL AND v_booking.balance_due OPERATOR(pg_catalog.>) 0 THEN
@@ -1369,7 +1385,7 @@ BEGIN
 	IF v_booking.status OPERATOR(pg_catalog.<>) 'held'
 	   AND NOT (v_booking.status OPERATOR(pg_catalog.=) 'pending' AND v_staff) THEN
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('a %s booking cannot be confirmed%s', v_booking.status,
+			pg_catalog.format('%s booking cannot be confirmed%s', protector_internal.status_with_article(v_booking.status),
 				CASE WHEN v_booking.status OPERATOR(pg_catalog.=) 'pending' THEN ' by its customer' ELSE '' END),
 			NULL, 'Only held bookings (and, by staff, pending ones) can be confirmed.');
 	END IF;
@@ -1402,8 +1418,7 @@ BEGIN
 	-- past, as bookings.md says; a settled one is booked anew)
 	IF v_booking.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[]) THEN
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('%s %s booking cannot be rescheduled',
-							  CASE WHEN v_booking.status OPERATOR(pg_catalog.=) 'in_progress' THEN 'an' ELSE 'a' END, v_booking.status),
+			pg_catalog.format('%s booking cannot be rescheduled', protector_internal.status_with_article(v_booking.status)),
 			pg_catalog.format('Booking %s is %s; reschedule_booking moves held, pending and confirmed bookings to a time still to come.',
 							  v_booking.id, v_booking.status),
 			CASE WHEN v_booking.status OPERATOR(pg_catalog.=) ANY ('{cancelled,no_show}'::protector.booking_status[])

@@ -3804,6 +3804,22 @@ BEGIN
 			PERFORM protector.raise('not_found', 'service not found', 'It was deleted, or moved to another venue, while the booking was being made.');
 		END IF;
 		RAISE;
+	WHEN OTHERS THEN
+		-- (the same request raced this one, and its locks made this insert's
+		-- checks refuse it before the unique index could answer: the promo
+		-- code's last use, the customer's open requests, the slot itself;
+		-- once it has committed its booking is the answer, as the widget
+		-- answers.  A client told "used up" re-booked without the code.)
+		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
+		IF v_key IS NOT NULL THEN
+			SELECT * INTO v_booking FROM protector.bookings b
+			WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
+			  AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
+			IF FOUND THEN
+				RETURN protector_internal.booking_shape(v_booking, true);
+			END IF;
+		END IF;
+		RAISE;
 	END;
 	-- (a booking that costs nothing, a 100% code's, spends no voucher)
 	IF p_voucher_code IS NOT NULL AND v_booking.balance_due OPERATOR(pg_catalog.>) 0 THEN
@@ -4255,8 +4271,7 @@ BEGIN
 	-- past, as bookings.md says; a settled one is booked anew)
 	IF v_booking.status OPERATOR(pg_catalog.<>) ALL ('{held,pending,confirmed}'::protector.booking_status[]) THEN
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('%s %s booking cannot be rescheduled',
-							  CASE WHEN v_booking.status OPERATOR(pg_catalog.=) 'in_progress' THEN 'an' ELSE 'a' END, v_booking.status),
+			pg_catalog.format('%s booking cannot be rescheduled', protector_internal.status_with_article(v_booking.status)),
 			pg_catalog.format('Booking %s is %s; reschedule_booking moves held, pending and confirmed bookings to a time still to come.',
 							  v_booking.id, v_booking.status),
 			CASE WHEN v_booking.status OPERATOR(pg_catalog.=) ANY ('{cancelled,no_show}'::protector.booking_status[])
@@ -4519,7 +4534,7 @@ BEGIN
 	END IF;
 	IF NOT protector.booking_transition_allowed(OLD.status, NEW.status) THEN
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('a %s booking cannot become %s', OLD.status, NEW.status),
+			pg_catalog.format('%s booking cannot become %s', protector_internal.status_with_article(OLD.status), NEW.status),
 			pg_catalog.format('Booking %s is %s.', OLD.id, OLD.status),
 			'See the booking life cycle in docs/bookings.md.');
 	END IF;
@@ -4544,14 +4559,14 @@ BEGIN
 	IF v_early THEN
 		PERFORM protector.raise('invalid_parameter',
 			CASE WHEN OLD.status OPERATOR(pg_catalog.=) NEW.status
-				 THEN pg_catalog.format('a %s booking cannot be moved to a time still to come', NEW.status)
+				 THEN pg_catalog.format('%s booking cannot be moved to a time still to come', protector_internal.status_with_article(NEW.status))
 				 ELSE pg_catalog.format('a booking cannot become %s before it starts', NEW.status) END,
 			pg_catalog.format('Booking %s starts at %s local time (%s).', OLD.id,
 							  pg_catalog.to_char(protector_internal.local_time(v_tz, pg_catalog.lower(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
 			'Mark it once it has started, or cancel it.');
 	END IF;
 	PERFORM protector.raise('invalid_parameter',
-		pg_catalog.format('a %s booking cannot be moved to a time still to come', NEW.status),
+		pg_catalog.format('%s booking cannot be moved to a time still to come', protector_internal.status_with_article(NEW.status)),
 		pg_catalog.format('Booking %s would end at %s local time (%s), later than now and than its end before.', OLD.id,
 						  pg_catalog.to_char(protector_internal.local_time(v_tz, pg_catalog.upper(NEW.during)), 'YYYY-MM-DD HH24:MI:SS'), v_tz),
 		'Correct it within the past.');
@@ -4655,7 +4670,7 @@ BEGIN
 	IF v_booking.status OPERATOR(pg_catalog.<>) 'held'
 	   AND NOT (v_booking.status OPERATOR(pg_catalog.=) 'pending' AND v_staff) THEN
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('a %s booking cannot be confirmed%s', v_booking.status,
+			pg_catalog.format('%s booking cannot be confirmed%s', protector_internal.status_with_article(v_booking.status),
 				CASE WHEN v_booking.status OPERATOR(pg_catalog.=) 'pending' THEN ' by its customer' ELSE '' END),
 			NULL, 'Only held bookings (and, by staff, pending ones) can be confirmed.');
 	END IF;
@@ -16805,6 +16820,16 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_customer_signatures(uuid, uuid, uuid) IS
 'A customer''s new signature on their booking: 22023 once the waiver has as many signatures on the booking as its party_size';
 GRANT EXECUTE ON FUNCTION protector_internal.check_customer_signatures(uuid, uuid, uuid) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.status_with_article(p_status protector.booking_status)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN p_status OPERATOR(pg_catalog.=) 'in_progress' THEN 'an ' ELSE 'a ' END
+	OPERATOR(pg_catalog.||) p_status::text;
+COMMENT ON FUNCTION protector_internal.status_with_article(protector.booking_status) IS
+'A booking status with its article, as messages name it: "an in_progress", "a held"';
+GRANT EXECUTE ON FUNCTION protector_internal.status_with_article(protector.booking_status) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -80,5 +80,24 @@ for level in "read committed" "repeatable read"; do
 		echo "too few answers: the race did not happen"; failures=$((failures + 1))
 	fi
 done
+# a retry racing its first request, which takes a promo code's last use:
+# the retry's insert waits for the code's row, and then its check of the
+# code refused it ("used up", a 22023 no client retries) before the
+# unique index could answer; it answers with the first booking now (a
+# client told "used up" re-booked without the code, a second booking)
+code=$(psql -X -A -t -q -d "$DB" -c "SELECT protector.create_promo_code('0f100000-0000-4000-8000-000000000000', 'percent', 10,
+	p_max_uses => 1) ->> 'code'")
+request="SELECT (b ->> 'id') || ' ' || (b ->> 'replayed') FROM protector.create_booking('0f100000-0000-4000-8000-0000000000a1', NULL,
+	date_trunc('hour', now()) + interval '2 days', 1, p_idempotency_key => 'order-42', p_promo_code => '$code') b"
+PGAPPNAME=first psql -X -A -t -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "$request" -c "SELECT pg_sleep(2)" -c "COMMIT" \
+	>"$WORK/first.out" 2>&1 &
+first=$!
+wait_session first "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+second=$(psql -X -A -t -q -d "$DB" -c "$request" 2>&1 || true)
+wait "$first" || failures=$((failures + 1))
+first_id=$(head -1 "$WORK/first.out" | cut -d' ' -f1)
+echo "[read committed] a retry beside its first request, which took the code's last use: first $first_id, the retry: $second"
+[ -n "$first_id" ] && [ "$second" = "$first_id true" ] || failures=$((failures + 1))
+
 dropdb "$DB"
 [ "$failures" -eq 0 ]

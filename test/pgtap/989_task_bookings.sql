@@ -5,10 +5,10 @@
 -- tasks of bookings not theirs.  And a late start of a booking in
 -- progress is still recorded by the desk (the correction of a started
 -- booking ends no later than it did or than now unless it keeps part of
--- its own time).  Races with a booking's handover:
--- test/concurrency/task_handovers.sh.
+-- its own time), and messages say "an in_progress booking".  Races with
+-- a booking's handover: test/concurrency/task_handovers.sh.
 BEGIN;
-SELECT plan(5);
+SELECT plan(7);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['t_owner', 't_operator', 't_manager', 't_ann', 't_ben']) u;
 INSERT INTO protector.organizations (id, name, slug, timezone, settings)
@@ -65,6 +65,11 @@ SELECT tests.authenticate_as('t_operator');
 SELECT lives_ok($$UPDATE protector.bookings SET during = tstzrange(lower(during) + interval '15 minutes', upper(during) + interval '15 minutes')
 				  WHERE id = '0a989000-0000-4000-8000-0000000000b3'$$,
 	'the desk records a late start of a booking in progress (15 minutes, its length kept)');
+-- (and messages name its status with its article: "a in_progress")
+SELECT throws_ok($$SELECT protector.confirm_booking('0a989000-0000-4000-8000-0000000000b3')$$,
+	'22023', 'an in_progress booking cannot be confirmed', 'a booking in progress is not confirmed, and the message reads');
+SELECT throws_ok($$UPDATE protector.bookings SET status = 'held' WHERE id = '0a989000-0000-4000-8000-0000000000b3'$$,
+	'22023', 'an in_progress booking cannot become held', '... nor held again');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
