@@ -11157,18 +11157,7 @@ BEGIN
 	-- (a payment of a booking once theirs, made before the booking left
 	-- them, is theirs in all its history, as a task is; one made after is
 	-- the next customer's)
-	v_old_payments := ARRAY(
-		SELECT p.id::text FROM protector.payments p
-		WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
-		  AND p.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) p.booking_id::text)::timestamptz
-		UNION
-		SELECT l.record_id FROM protector.audit_log l
-		WHERE v_once OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) 'protector.payments'
-		  AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
-		  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.op OPERATOR(pg_catalog.=) 'INSERT'
-		  AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
-		  AND l.occurred_at OPERATOR(pg_catalog.<=)
-			  (v_left OPERATOR(pg_catalog.->>) (l.new_row OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz);
+	v_old_payments := protector_internal.rows_before_handover(p_organization_id, 'protector.payments', v_once, v_left);
 	-- The bookings written below are locked first, in one pass in id order:
 	-- theirs, and those once theirs that are written (of those payments,
 	-- made by their accounts, with their widget key) and of the records
@@ -11275,19 +11264,7 @@ BEGIN
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_payments));
 	-- (a task of a booking once theirs, made before the booking left them,
 	-- is theirs in all its history; one made after is the next customer's)
-	v_old_tasks := ARRAY(
-		SELECT t.id::text FROM protector.tasks t
-		WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
-		  AND t.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) t.booking_id::text)::timestamptz
-		UNION
-		SELECT l.record_id FROM protector.audit_log l
-		-- (not a row logged while the tasks' ids were masked: it names none)
-		WHERE v_once OPERATOR(pg_catalog.<>) '{}' AND l.table_name OPERATOR(pg_catalog.=) 'protector.tasks'
-		  AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
-		  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id AND l.op OPERATOR(pg_catalog.=) 'INSERT'
-		  AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
-		  AND l.occurred_at OPERATOR(pg_catalog.<=)
-			  (v_left OPERATOR(pg_catalog.->>) (l.new_row OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz);
+	v_old_tasks := protector_internal.rows_before_handover(p_organization_id, 'protector.tasks', v_once, v_left);
 	UPDATE protector.tasks t
 	SET description = NULL, title = x.title
 	FROM (SELECT t2.id,
@@ -16830,6 +16807,36 @@ RETURN CASE WHEN p_status OPERATOR(pg_catalog.=) 'in_progress' THEN 'an ' ELSE '
 COMMENT ON FUNCTION protector_internal.status_with_article(protector.booking_status) IS
 'A booking status with its article, as messages name it: "an in_progress", "a held"';
 GRANT EXECUTE ON FUNCTION protector_internal.status_with_article(protector.booking_status) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.rows_before_handover(p_organization_id uuid, p_table regclass, p_once uuid[],
+														 p_left jsonb)
+RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_ids text[];
+BEGIN
+	IF p_once OPERATOR(pg_catalog.=) '{}' THEN
+		RETURN '{}';
+	END IF;
+	EXECUTE pg_catalog.format(
+		'SELECT ARRAY(SELECT x.id::text FROM %s x
+		 WHERE x.organization_id OPERATOR(pg_catalog.=) $1 AND x.booking_id OPERATOR(pg_catalog.=) ANY ($2)
+		   AND x.created_at OPERATOR(pg_catalog.<=) ($3 OPERATOR(pg_catalog.->>) x.booking_id::text)::timestamptz
+		 UNION
+		 SELECT l.record_id FROM protector.audit_log l
+		 WHERE l.table_name OPERATOR(pg_catalog.=) $4 AND l.record_id OPERATOR(pg_catalog.<>) ''[masked]''
+		   AND l.organization_id OPERATOR(pg_catalog.=) $1 AND l.op OPERATOR(pg_catalog.=) ''INSERT''
+		   AND l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' OPERATOR(pg_catalog.=) ANY ($2::text[])
+		   AND l.occurred_at OPERATOR(pg_catalog.<=)
+			   ($3 OPERATOR(pg_catalog.->>) (l.new_row OPERATOR(pg_catalog.->>) ''booking_id''))::timestamptz)', p_table)
+	INTO v_ids USING p_organization_id, p_once, p_left, p_table::text;
+	RETURN v_ids;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.rows_before_handover(uuid, regclass, uuid[], jsonb) IS
+'Internal: the ids of p_table''s rows of bookings once a customer''s made before each left them, by the rows and their inserts'' history';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
