@@ -3635,6 +3635,7 @@ DECLARE
 	v_constraint text;
 	v_schema text;
 	v_table text;
+	v_state text;
 BEGIN
 	-- a mistyped code is refused before anything is looked up
 	PERFORM protector_internal.check_code(p_promo_code, 'promo', 'p_promo_code');
@@ -3755,33 +3756,7 @@ BEGIN
 			p_assigned_agent, p_details)
 		RETURNING * INTO v_booking;
 		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
-	EXCEPTION WHEN unique_violation THEN
-		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
-		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
-		-- another unique key (a table an application's trigger writes, its
-		-- index maybe of the same name) says what it says: a retry would
-		-- meet it again
-		IF v_key IS NULL OR pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.bookings.bookings_idempotency_key_idx' THEN
-			RAISE;
-		END IF;
-		-- the same request raced us and committed first: answer with its booking
-		SELECT * INTO v_booking FROM protector.bookings b
-		WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
-		  AND b.idempotency_key OPERATOR(pg_catalog.=) v_key;
-		IF NOT FOUND THEN
-			-- (there, but not the caller's to see: the booking made with the
-			-- key was handed to another customer since; a retry would get
-			-- this answer for ever)
-			IF protector_internal.idempotency_key_taken(v_service.organization_id, v_key) THEN
-				PERFORM protector.raise('conflict', 'this request key belongs to another booking',
-					'The booking made with it is no longer one you may see (it was handed to another customer).',
-					'Send the booking again with a new p_idempotency_key.');
-			END IF;
-			PERFORM protector.raise('retry', 'a request with the same idempotency key was committed concurrently',
-				'This transaction''s snapshot cannot see it yet.', 'Retry the request.');
-		END IF;
-		RETURN protector_internal.booking_shape(v_booking, true);
-	WHEN foreign_key_violation THEN
+	EXCEPTION WHEN foreign_key_violation THEN
 		-- the customer or the service, found above, deleted before this
 		-- insert's foreign key looked (as found missing above, by name)
 		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
@@ -3805,12 +3780,15 @@ BEGIN
 		END IF;
 		RAISE;
 	WHEN OTHERS THEN
-		-- (the same request raced this one, and its locks made this insert's
-		-- checks refuse it before the unique index could answer: the promo
-		-- code's last use, the customer's open requests, the slot itself;
-		-- once it has committed its booking is the answer, as the widget
-		-- answers.  A client told "used up" re-booked without the code.)
+		GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_schema = SCHEMA_NAME, v_table = TABLE_NAME,
+			v_constraint = CONSTRAINT_NAME;
 		PERFORM pg_catalog.set_config('protector.promo_code', '', true);
+		-- the same request raced this one and committed first: its booking
+		-- is the answer, whether the unique index on the key refused this
+		-- insert or a check the first request's locks made refuse it before
+		-- (the promo code's last use, the customer's open requests, the
+		-- slot: a client told "used up" re-booked without the code), as the
+		-- widget answers
 		IF v_key IS NOT NULL THEN
 			SELECT * INTO v_booking FROM protector.bookings b
 			WHERE b.organization_id OPERATOR(pg_catalog.=) v_service.organization_id
@@ -3818,7 +3796,22 @@ BEGIN
 			IF FOUND THEN
 				RETURN protector_internal.booking_shape(v_booking, true);
 			END IF;
+			IF v_state OPERATOR(pg_catalog.=) '23505' AND pg_catalog.concat_ws('.', v_schema, v_table, v_constraint)
+					OPERATOR(pg_catalog.=) 'protector.bookings.bookings_idempotency_key_idx' THEN
+				-- (the key's booking is there, but not the caller's to see:
+				-- it was handed to another customer since, and a retry would
+				-- get this answer for ever; or not yet in this snapshot)
+				IF protector_internal.idempotency_key_taken(v_service.organization_id, v_key) THEN
+					PERFORM protector.raise('conflict', 'this request key belongs to another booking',
+						'The booking made with it is no longer one you may see (it was handed to another customer).',
+						'Send the booking again with a new p_idempotency_key.');
+				END IF;
+				PERFORM protector.raise('retry', 'a request with the same idempotency key was committed concurrently',
+					'This transaction''s snapshot cannot see it yet.', 'Retry the request.');
+			END IF;
 		END IF;
+		-- (anything else, another unique key too, a table an application's
+		-- trigger writes, its index maybe of the same name, says what it says)
 		RAISE;
 	END;
 	-- (a booking that costs nothing, a 100% code's, spends no voucher)
