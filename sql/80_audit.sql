@@ -225,6 +225,10 @@ BEGIN
 	IF v_rel.oid = 'protector.audit_log'::regclass THEN
 		PERFORM protector.raise('invalid_parameter', 'protector.audit_log cannot audit itself');
 	END IF;
+	-- (the lock its triggers' DDL takes, before their state is read: a
+	-- second call at the same moment waits and finds them, where it read
+	-- the old state and its CREATE TRIGGER failed bare, "already exists")
+	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', v_rel.qualified);
 	PERFORM protector_internal.check_audit_partitions(v_rel.oid);
 	IF NOT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = v_rel.oid AND i.indisprimary) THEN
 		PERFORM protector.raise('invalid_parameter',
@@ -307,6 +311,9 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', format('table with OID %s does not exist', p_table::oid));
 	END IF;
+	-- (as enable_audit: a second call at the same moment waits for the
+	-- first, where its DROP TRIGGER failed bare, "does not exist")
+	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', v_qualified);
 	PERFORM protector_internal.check_audit_partitions(p_table);
 	PERFORM protector_internal.remember_audit(p_table, false, '{}');
 	IF NOT EXISTS (SELECT FROM pg_trigger t

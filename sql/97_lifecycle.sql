@@ -123,6 +123,12 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'purge_before must be a finite time in the past',
 			pg_catalog.format('Got %s.', NEW.purge_before));
 	END IF;
+	-- (an organization's purge and its erasures wait for each other:
+	-- the purge deletes the oldest rows first, an erasure writes its rows
+	-- table by table, and the two deadlocked; erasures share the lock)
+	IF NEW.organization_id IS NOT NULL THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547724, NEW.organization_id));
+	END IF;
 	DELETE FROM protector.audit_log l
 	WHERE l.occurred_at OPERATOR(pg_catalog.<) NEW.purge_before
 	  AND (NEW.organization_id IS NULL OR l.organization_id OPERATOR(pg_catalog.=) NEW.organization_id)
@@ -421,6 +427,10 @@ BEGIN
 	SELECT c.identity_key, c.merged_into INTO v_identity, v_merged_into FROM protector.customers c
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
 	FOR UPDATE;
+	-- (the organization's audit purge waits for this, or this for it:
+	-- purge_audit_rows; they deadlocked, each locking history rows in its
+	-- own order)
+	PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547724, p_organization_id));
 	-- A merged record alone: its person's bookings, payments, messages and
 	-- details are the record's at the top of its merges now, which an
 	-- erasure of this one never reached (it answered as erased).  Erased

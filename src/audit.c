@@ -35,6 +35,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -55,7 +57,6 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
-#include "parser/scansup.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -626,7 +627,10 @@ audit_key_text(AuditTable *entry, int k, const Datum *values)
 	return OutputFunctionCall(&entry->pk_out[k], values[entry->pk[k]->json.attnum - 1]);
 }
 
-/* the primary key as text: the value itself, or ROW(a, b)::text's form */
+/*
+ * the primary key as text: the value itself, or ROW(a, b)::text's form
+ * (quoted as record_out quotes: isspace(), a vertical tab included)
+ */
 static Datum
 audit_record_id(AuditTable *entry, const Datum *values, const bool *nulls)
 {
@@ -659,7 +663,7 @@ audit_record_id(AuditTable *entry, const Datum *values, const bool *nulls)
 		quote = (s[0] == '\0');
 		for (char *p = s; *p && !quote; p++)
 			quote = (*p == '"' || *p == '\\' || *p == '(' || *p == ')' ||
-					 *p == ',' || scanner_isspace(*p));
+					 *p == ',' || isspace((unsigned char) *p));
 		if (!quote)
 		{
 			appendStringInfoString(&buf, s);

@@ -46,6 +46,11 @@ WHERE l.table_name = 'public.exotic' AND l.op = 'INSERT' AND l.record_id = '(3,q
 RESET IntervalStyle;
 -- record_id is what ROW(...)::text prints, so lookups can be written with it
 SELECT count(*) FROM protector.audit_log WHERE record_id = ROW(2, 'a,b (c)')::text;
+-- ... also with a vertical tab in a key, which ROW() quotes (record_out's
+-- isspace()) and the record_id did not
+INSERT INTO public.exotic (a, b) VALUES (5, 'x' || chr(11) || 'y');
+SELECT count(*) FROM protector.audit_log WHERE record_id = ROW(5, 'x' || chr(11) || 'y')::text;
+DELETE FROM public.exotic WHERE a = 5;
 -- a key printed by the session's settings (a date, a time) has one
 -- record_id whoever writes it: ISO dates, UTC (it was (1,05.01.2027,...)
 -- under DateStyle German, another id for the same row)
