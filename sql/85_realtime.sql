@@ -321,10 +321,16 @@ DECLARE
 BEGIN
 	IF EXISTS (SELECT FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
 		FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications', 'booking_messages'] LOOP
-			IF EXISTS (SELECT FROM pg_publication_tables
-					   WHERE pubname = 'supabase_realtime' AND schemaname = 'protector' AND tablename = t) THEN
+			-- (only a table named in it: one the publication takes FOR ALL
+			-- TABLES or with its schema cannot be dropped from it alone, and
+			-- the whole call failed bare, its trigger and policies kept)
+			IF EXISTS (SELECT FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid
+					   WHERE p.pubname = 'supabase_realtime' AND r.prrelid = format('protector.%I', t)::regclass) THEN
 				EXECUTE format('ALTER PUBLICATION supabase_realtime DROP TABLE protector.%I', t);
 				v_removed := v_removed || ('protector.' || t);
+			ELSIF EXISTS (SELECT FROM pg_publication_tables
+						  WHERE pubname = 'supabase_realtime' AND schemaname = 'protector' AND tablename = t) THEN
+				RAISE NOTICE 'protector.% stays in publication supabase_realtime, which takes it FOR ALL TABLES or with its schema', t;
 			END IF;
 			EXECUTE format('ALTER TABLE protector.%I REPLICA IDENTITY DEFAULT', t);
 		END LOOP;

@@ -795,11 +795,14 @@ worker_settings(void)
 	 */
 	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	/*
-	 * listeners hear a batch once its deletion is durable: committed
+	 * listeners hear a batch once its deletion is durable here: committed
 	 * asynchronously, a crash could lose the deletion after the batch was
-	 * heard, and the batch would be announced again
+	 * heard, and the batch would be announced again.  Flushed locally, not
+	 * waited for by a synchronous standby ("local", not "on"): the wait
+	 * held PostgreSQL's cluster-wide NOTIFY lock, and with the standby
+	 * away every NOTIFY of the cluster hung behind it for good
 	 */
-	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 void
