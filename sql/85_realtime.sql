@@ -223,8 +223,14 @@ BEGIN
 			-- old records and RLS on updates need every column in the WAL
 			-- (set once: ALTER TABLE locks the table ACCESS EXCLUSIVE, and a
 			-- re-run made bookings wait behind any open reader)
-			IF (SELECT c.relreplident FROM pg_class c WHERE c.oid = format('protector.%I', t)::regclass)
-			   IS DISTINCT FROM 'f' THEN
+			-- (not where a publication lists the table's columns: PostgreSQL
+			-- then refuses every update and delete whose identity the list
+			-- does not cover, and bookings could no longer be changed)
+			IF EXISTS (SELECT FROM pg_publication_rel r
+					   WHERE r.prrelid = format('protector.%I', t)::regclass AND r.prattrs IS NOT NULL) THEN
+				RAISE NOTICE 'protector.% keeps its replica identity: a publication lists its columns', t;
+			ELSIF (SELECT c.relreplident FROM pg_class c WHERE c.oid = format('protector.%I', t)::regclass)
+				  IS DISTINCT FROM 'f' THEN
 				EXECUTE format('ALTER TABLE protector.%I REPLICA IDENTITY FULL', t);
 			END IF;
 			IF NOT EXISTS (SELECT FROM pg_publication_tables
