@@ -377,16 +377,6 @@ protector_restoring(void)
 }
 
 /*
- * Is relid what the restoring statement loads: the INSERT's target, or
- * COPY FROM's table (resolved once per statement), or a partition of it?
- * A row an RPC called inside such a statement writes elsewhere (INSERT
- * INTO t SELECT protector.create_booking(...) with row_security off) is a
- * change, not history: it was booked past the reservation check, and
- * audited nowhere.  The rows a parallel restore set aside, which a later
- * load's trigger inserts into their tables (sql/98_restore.sql, while
- * protector_internal.reoffering is on), are the restore's too.
- */
-/*
  * COPY FROM's table, resolved once per statement: the same statement of
  * the same portal, naming the same table.  The statements of one query
  * string share their start time, and one's memory may be reused for the
@@ -423,6 +413,16 @@ copy_target(Portal portal, PlannedStmt *stmt)
 	return copy_relid;
 }
 
+/*
+ * Is relid what the restoring statement loads: the INSERT's target, or
+ * COPY FROM's table (resolved once per statement), or a partition of it?
+ * A row an RPC called inside such a statement writes elsewhere (INSERT
+ * INTO t SELECT protector.create_booking(...) with row_security off) is a
+ * change, not history: it was booked past the reservation check, and
+ * audited nowhere.  The rows a parallel restore set aside, which a later
+ * load's trigger inserts into their tables (sql/98_restore.sql, while
+ * protector_internal.reoffering is on), are the restore's too.
+ */
 static bool
 restore_target(Oid relid)
 {

@@ -522,10 +522,9 @@ protector_installed_version(void)
 }
 
 /*
- * A table of protector_internal; when there is none, InvalidOid with
- * missing_ok, else the damaged-extension error.
+ * schema.name, a table of protector's; when there is none, InvalidOid with
+ * missing_ok, else the damaged-extension error
  */
-/* schema.name, a table of protector's, or InvalidOid (if missing_ok) */
 static Oid
 schema_relid(const char *schema, const char *name, bool missing_ok)
 {
