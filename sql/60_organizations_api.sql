@@ -6,6 +6,27 @@
 -- one write RLS cannot express (a membership in an organization one is
 -- not yet a member of) is the trigger's, SECURITY DEFINER, internal.
 
+-- An RPC's insert under an organization checked the caller's rights on
+-- it, then found it gone: the organization was deleted meanwhile (under
+-- READ COMMITTED; above, the foreign key answers 40001), and the insert's
+-- foreign key said a bare 23503.  Called from a foreign_key_violation
+-- handler, which re-raises the error when this returns: says
+-- "organization not found" when the organization is gone (as the caller
+-- sees it: one removed from it was as good as told so).
+CREATE FUNCTION protector_internal.refuse_deleted_organization(p_organization_id uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id) THEN
+		PERFORM protector.raise('not_found', 'organization not found', 'It was deleted while the request was under way.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_deleted_organization(uuid) IS
+'Raises "organization not found" when p_organization_id is gone (an insert''s foreign key failed: deleted meanwhile); returns otherwise';
+
 CREATE FUNCTION protector_internal.add_founding_owner()
 RETURNS trigger
 LANGUAGE plpgsql

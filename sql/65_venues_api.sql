@@ -83,6 +83,9 @@ BEGIN
 			COALESCE(p_widget_settings, '{}'))
 	RETURNING * INTO v;
 	RETURN to_jsonb(v);
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.create_venue(uuid, text, text, text, text, text, text, text, text, jsonb, jsonb, jsonb) IS

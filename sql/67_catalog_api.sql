@@ -838,6 +838,9 @@ BEGIN
 	VALUES (c.organization_id, c.full_name, c.email, c.phone, c.country, c.tags, c.notes)
 	RETURNING * INTO c;
 	RETURN pg_catalog.to_jsonb(c);
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.create_customer(uuid, text, text, text, text, text[], text) IS

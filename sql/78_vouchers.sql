@@ -775,6 +775,9 @@ BEGIN
 	VALUES (p_organization_id, p_customer_id, p_currency, p_amount, p_expires_at, p_note)
 	RETURNING * INTO v;
 	RETURN pg_catalog.to_jsonb(v);
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.create_voucher(uuid, numeric, text, timestamptz, uuid, text) IS
@@ -1281,6 +1284,9 @@ BEGIN
 		p_valid_from, p_valid_until, p_max_uses, p_max_uses_per_customer, p_service_ids, p_min_party_size)
 	RETURNING * INTO p;
 	RETURN pg_catalog.to_jsonb(p);
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.create_promo_code(uuid, text, numeric, timestamptz, timestamptz, integer, integer,

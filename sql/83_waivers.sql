@@ -408,6 +408,9 @@ BEGIN
 	RETURN pg_catalog.jsonb_build_object('waiver_id', w.id, 'name', w.name, 'version_id', v.id, 'version', v.version,
 										 'title', v.title, 'minimum_age', v.minimum_age, 'guardian_under', v.guardian_under,
 										 'body_sha256', v.body_sha256);
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.create_waiver(uuid, text, text, text, integer, integer) IS

@@ -301,6 +301,9 @@ BEGIN
 	VALUES (v_org, p_booking_id, v_side, p_body)
 	RETURNING * INTO m;
 	RETURN m;
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(v_org);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.send_message(uuid, text) IS

@@ -512,6 +512,9 @@ BEGIN
 	VALUES (v_org, p_booking_id, 'manual', p_channel, pg_catalog.now(), pg_catalog.now(), pg_catalog.now())
 	RETURNING * INTO r;
 	RETURN r;
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(v_org);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.send_booking_reminder(uuid, text) IS

@@ -312,7 +312,8 @@ BEGIN
 				ON CONFLICT (organization_id, report, params)
 				DO UPDATE SET snapshot = EXCLUDED.snapshot, computed_at = EXCLUDED.computed_at, rows = EXCLUDED.rows;
 			EXCEPTION WHEN foreign_key_violation THEN
-				PERFORM protector.raise('not_found', 'organization not found', 'It was deleted while the report was computed.');
+				PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+				RAISE;
 			END;
 			PERFORM protector_internal.prune_report_log(p_organization_id);
 		END IF;

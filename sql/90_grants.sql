@@ -132,6 +132,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.iso_text(timestamptz),
 	protector_internal.iso_text(tstzrange),
 	protector_internal.status_with_article(protector.booking_status),
+	protector_internal.refuse_deleted_organization(uuid),
 	protector_internal.phone_is_valid(text),
 	protector.merge_patch(jsonb, jsonb),
 	protector_internal.merge_patch_unchecked(jsonb, jsonb),

@@ -3382,6 +3382,9 @@ BEGIN
 	VALUES (p_organization_id, p_customer_id, p_currency, p_amount, p_expires_at, p_note)
 	RETURNING * INTO v;
 	RETURN pg_catalog.to_jsonb(v);
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.create_voucher(uuid, numeric, text, timestamptz, uuid, text) IS
@@ -3608,6 +3611,9 @@ BEGIN
 		p_valid_from, p_valid_until, p_max_uses, p_max_uses_per_customer, p_service_ids, p_min_party_size)
 	RETURNING * INTO p;
 	RETURN pg_catalog.to_jsonb(p);
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.create_promo_code(uuid, text, numeric, timestamptz, timestamptz, integer, integer,
@@ -4366,6 +4372,9 @@ BEGIN
 			COALESCE(p_widget_settings, '{}'))
 	RETURNING * INTO v;
 	RETURN to_jsonb(v);
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.create_venue(uuid, text, text, text, text, text, text, text, text, jsonb, jsonb, jsonb) IS
@@ -5509,6 +5518,9 @@ BEGIN
 	VALUES (c.organization_id, c.full_name, c.email, c.phone, c.country, c.tags, c.notes)
 	RETURNING * INTO c;
 	RETURN pg_catalog.to_jsonb(c);
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.create_customer(uuid, text, text, text, text, text[], text) IS
@@ -6229,7 +6241,8 @@ BEGIN
 				ON CONFLICT (organization_id, report, params)
 				DO UPDATE SET snapshot = EXCLUDED.snapshot, computed_at = EXCLUDED.computed_at, rows = EXCLUDED.rows;
 			EXCEPTION WHEN foreign_key_violation THEN
-				PERFORM protector.raise('not_found', 'organization not found', 'It was deleted while the report was computed.');
+				PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+				RAISE;
 			END;
 			PERFORM protector_internal.prune_report_log(p_organization_id);
 		END IF;
@@ -8333,6 +8346,9 @@ BEGIN
 	RETURN pg_catalog.jsonb_build_object('waiver_id', w.id, 'name', w.name, 'version_id', v.id, 'version', v.version,
 										 'title', v.title, 'minimum_age', v.minimum_age, 'guardian_under', v.guardian_under,
 										 'body_sha256', v.body_sha256);
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.create_waiver(uuid, text, text, text, integer, integer) IS
@@ -9263,6 +9279,9 @@ BEGIN
 	VALUES (v_org, p_booking_id, v_side, p_body)
 	RETURNING * INTO m;
 	RETURN m;
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(v_org);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.send_message(uuid, text) IS
@@ -9873,6 +9892,9 @@ BEGIN
 	VALUES (v_org, p_booking_id, 'manual', p_channel, pg_catalog.now(), pg_catalog.now(), pg_catalog.now())
 	RETURNING * INTO r;
 	RETURN r;
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(v_org);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.send_booking_reminder(uuid, text) IS
@@ -16859,6 +16881,21 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.rows_before_handover(uuid, regclass, uuid[], jsonb) IS
 'Internal: the ids of p_table''s rows of bookings once a customer''s made before each left them, by the rows and their inserts'' history';
+
+CREATE FUNCTION protector_internal.refuse_deleted_organization(p_organization_id uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id) THEN
+		PERFORM protector.raise('not_found', 'organization not found', 'It was deleted while the request was under way.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_deleted_organization(uuid) IS
+'Raises "organization not found" when p_organization_id is gone (an insert''s foreign key failed: deleted meanwhile); returns otherwise';
+GRANT EXECUTE ON FUNCTION protector_internal.refuse_deleted_organization(uuid) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
