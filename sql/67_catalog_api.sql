@@ -149,6 +149,32 @@ COMMENT ON FUNCTION protector_internal.trim_spaces(text) IS
 -- update_venue of its city writes the name it has).  Not while restoring
 -- (rows come back as they were), nor for imports under
 -- session_replication_role = replica, where no trigger of protector's runs.
+CREATE FUNCTION protector_internal.checked_name(p_name text, p_column text, p_table name)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_name text;
+BEGIN
+	IF NOT protector_internal.text_is_clean(p_name) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s holds control or invisible direction characters', p_column),
+			pg_catalog.format('Writing %s.%s.', p_table, p_column));
+	END IF;
+	-- stored trimmed, as the RPCs store it (a waiver named '  W  ' was
+	-- another waiver than create_waiver's 'W'), of every space (a name
+	-- padded with ideographic spaces looked like another's)
+	v_name := protector_internal.trim_spaces(p_name);
+	IF v_name OPERATOR(pg_catalog.=) '' THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must not be blank', p_column),
+			pg_catalog.format('Writing %s.%s.', p_table, p_column));
+	END IF;
+	RETURN v_name;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.checked_name(text, text, name) IS
+'A name as the name triggers store it: refused (22023, naming p_table.p_column) with control or invisible direction characters or blank, else trimmed';
+
 CREATE FUNCTION protector_internal.check_name()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -156,18 +182,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.name IS DISTINCT FROM OLD.name THEN
-		IF NOT protector_internal.text_is_clean(NEW.name) THEN
-			PERFORM protector.raise('invalid_parameter', 'name holds control or invisible direction characters',
-				pg_catalog.format('Writing %s.name.', TG_TABLE_NAME));
-		END IF;
-		-- stored trimmed, as the RPCs store it (a waiver named '  W  ' was
-		-- another waiver than create_waiver's 'W'), of every space (a name
-		-- padded with ideographic spaces looked like another's)
-		NEW.name := protector_internal.trim_spaces(NEW.name);
-		IF NEW.name OPERATOR(pg_catalog.=) '' THEN
-			PERFORM protector.raise('invalid_parameter', 'name must not be blank',
-				pg_catalog.format('Writing %s.name.', TG_TABLE_NAME));
-		END IF;
+		NEW.name := protector_internal.checked_name(NEW.name, 'name', TG_TABLE_NAME);
 	END IF;
 	RETURN NEW;
 END
@@ -182,18 +197,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.full_name IS DISTINCT FROM OLD.full_name THEN
-		IF NOT protector_internal.text_is_clean(NEW.full_name) THEN
-			PERFORM protector.raise('invalid_parameter', 'full_name holds control or invisible direction characters',
-				pg_catalog.format('Writing %s.full_name.', TG_TABLE_NAME));
-		END IF;
-		-- stored trimmed, as the RPCs store it (a waiver named '  W  ' was
-		-- another waiver than create_waiver's 'W'), of every space (a name
-		-- padded with ideographic spaces looked like another's)
-		NEW.full_name := protector_internal.trim_spaces(NEW.full_name);
-		IF NEW.full_name OPERATOR(pg_catalog.=) '' THEN
-			PERFORM protector.raise('invalid_parameter', 'full_name must not be blank',
-				pg_catalog.format('Writing %s.full_name.', TG_TABLE_NAME));
-		END IF;
+		NEW.full_name := protector_internal.checked_name(NEW.full_name, 'full_name', TG_TABLE_NAME);
 	END IF;
 	RETURN NEW;
 END
@@ -904,6 +908,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_price(numeric, text),
 	protector_internal.json_amount(jsonb),
 	protector_internal.trim_spaces(text),
+	protector_internal.checked_name(text, text, name),
 	protector_internal.email_is_valid(text),
 	protector_internal.check_interval(interval, text, interval, interval, boolean),
 	protector_internal.check_integer(integer, text, integer, integer),

@@ -719,7 +719,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.lock_member_change(uuid,boolean)'),
 			 ('protector_internal.authorize_booking_list(uuid)'),
 			 ('protector_internal.json_amount(jsonb)'),
-			 ('protector_internal.trim_spaces(text)'), ('protector_internal.refuse_long_hold(uuid,timestamp with time zone)'),
+			 ('protector_internal.trim_spaces(text)'), ('protector_internal.checked_name(text,text,name)'), ('protector_internal.refuse_long_hold(uuid,timestamp with time zone)'),
 			 ('protector_internal.cancellation_time(uuid,protector.booking_status,protector.booking_status,timestamp with time zone,timestamp with time zone)'),
 			 ('protector_internal.check_party_size(uuid,uuid,integer)'),
 			 ('protector_internal.lock_booking_services(uuid[])'), ('protector_internal.lock_seen(integer,uuid,boolean)'),
