@@ -9583,10 +9583,17 @@ BEGIN
 	SELECT a.channel, a.recipient
 	INTO channel, recipient
 	FROM protector.customers c,
+		 -- (a phone and country 0.1.0 stored unchecked, which normalize_phone
+		 -- refuses: a country ISO 3166 does not assign, such as UK, is none,
+		 -- and a phone over its bounds no address; they failed the update's
+		 -- reminders and every confirmation of the customer's bookings)
+		 LATERAL (SELECT CASE WHEN pg_catalog.octet_length(c.phone) OPERATOR(pg_catalog.<=) 100
+								   AND pg_catalog.length(pg_catalog.regexp_replace(c.phone, '[^0-9]', '', 'g')) OPERATOR(pg_catalog.<=) 63
+							  THEN protector.normalize_phone(c.phone, CASE WHEN protector.country_is_known(c.country) THEN c.country END)
+						 END AS full_phone) p,
 		 LATERAL (SELECT x.channel, x.recipient
 				  FROM (VALUES (1, 'email', c.email),
-							   (2, 'sms', CASE WHEN pg_catalog.starts_with(protector.normalize_phone(c.phone, c.country), '+')
-											   THEN protector.normalize_phone(c.phone, c.country) END)) x(n, channel, recipient)
+							   (2, 'sms', CASE WHEN pg_catalog.starts_with(p.full_phone, '+') THEN p.full_phone END)) x(n, channel, recipient)
 				  WHERE x.recipient IS NOT NULL
 					AND (p_channel IS NULL OR x.channel OPERATOR(pg_catalog.=) p_channel)
 				  ORDER BY x.channel OPERATOR(pg_catalog.=) COALESCE(c.reminder_channel, 'email') DESC, x.n
