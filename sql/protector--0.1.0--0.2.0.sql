@@ -11065,8 +11065,8 @@ DECLARE
 	v_staff uuid[];				-- of v_users, those that are or were members: their acts stay theirs
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_once uuid[];				-- bookings once theirs, another customer's since
-	v_left jsonb;				-- ... and when each left them (id: time)
-	v_old_tasks text[];			-- the tasks of those made before then
+	v_periods jsonb;			-- ... and when each was theirs (id: periods)
+	v_old_tasks text[];			-- the tasks of those made then
 	v_old_notes text[];			-- ... and their notifications
 	v_old_payments text[];		-- ... and their payments
 	v_widget_keys text[];		-- ... and their widget request keys (a hash of an address)
@@ -11183,19 +11183,40 @@ BEGIN
 						  AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id);
 	-- (handed to another customer, or moved by a merge into another
 	-- record: their tasks and reminders still quote this person)
-	-- (what staff wrote after one left them is the next customer's: only
-	-- the tasks made before then are scrubbed)
-	SELECT COALESCE(pg_catalog.jsonb_object_agg(x.id, x.left_at), '{}') INTO v_left
-	FROM (SELECT l.record_id AS id, pg_catalog.max(l.occurred_at) AS left_at
-		  FROM protector.audit_log l
-		  WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
-			AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-			AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
-			AND l.record_id OPERATOR(pg_catalog.<>) ALL (v_bookings)
-			-- (a row logged while the bookings' ids were masked names none)
-			AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
-		  GROUP BY l.record_id) x;
-	v_once := ARRAY(SELECT k::uuid FROM pg_catalog.jsonb_object_keys(v_left) k);
+	-- (what staff wrote before one had it, or after one left them, is
+	-- another customer's: only the tasks made while it was theirs are
+	-- scrubbed; the periods from the history of its customer_id, each from
+	-- the change that made it theirs, or from the first the history
+	-- holds, to the one that took it away)
+	SELECT COALESCE(pg_catalog.jsonb_object_agg(e.id, e.periods), '{}') INTO v_periods
+	FROM (SELECT c.id, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
+				CASE WHEN c.kind OPERATOR(pg_catalog.=) 'became' THEN c.at
+					 WHEN c.before OPERATOR(pg_catalog.=) 'became' THEN c.before_at END,
+				CASE WHEN c.kind OPERATOR(pg_catalog.=) 'left' THEN c.at END)) AS periods
+		  FROM (SELECT h.id, h.kind, h.at,
+					   pg_catalog.lag(h.kind) OVER w AS before, pg_catalog.lag(h.at) OVER w AS before_at,
+					   pg_catalog.lead(h.kind) OVER w AS after
+				FROM (SELECT l.record_id AS id, l.id AS seq, l.occurred_at AS at,
+							 CASE WHEN l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
+								  THEN 'became' ELSE 'left' END AS kind
+					  FROM protector.audit_log l
+					  WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
+						AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+						AND l.record_id OPERATOR(pg_catalog.<>) ALL (v_bookings)
+						-- (a row logged while the bookings' ids were masked names none)
+						AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
+						AND p_customer_id::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) 'customer_id',
+																			   l.new_row OPERATOR(pg_catalog.->>) 'customer_id'])
+						-- (the changes that made it theirs or took it away)
+						AND COALESCE(l.old_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text, false)
+							OPERATOR(pg_catalog.<>)
+							COALESCE(l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text, false)) h
+				WINDOW w AS (PARTITION BY h.id ORDER BY h.seq)) c
+		  WHERE c.kind OPERATOR(pg_catalog.=) 'left' OR c.after IS NULL
+		  GROUP BY c.id
+		  -- (once theirs: it left them)
+		  HAVING pg_catalog.bool_or(c.kind OPERATOR(pg_catalog.=) 'left')) e;
+	v_once := ARRAY(SELECT k::uuid FROM pg_catalog.jsonb_object_keys(v_periods) k);
 	-- (a widget booking once theirs was made for an address, theirs or one
 	-- before them: the key, a hash of it, goes, the safe side, as a voucher
 	-- note once theirs does)
@@ -11205,10 +11226,10 @@ BEGIN
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
-	-- (a payment of a booking once theirs, made before the booking left
-	-- them, is theirs in all its history, as a task is; one made after is
-	-- the next customer's)
-	v_old_payments := protector_internal.rows_before_handover(p_organization_id, 'protector.payments', v_once, v_left);
+	-- (a payment of a booking once theirs, made while the booking was
+	-- theirs, is theirs in all its history, as a task is; one made before
+	-- or after is another customer's)
+	v_old_payments := protector_internal.rows_while_theirs(p_organization_id, 'protector.payments', v_once, v_periods);
 	-- The bookings written below are locked first, in one pass in id order:
 	-- theirs, and those once theirs that are written (of those payments,
 	-- made by their accounts, with their widget key) and of the records
@@ -11313,9 +11334,10 @@ BEGIN
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_payments));
-	-- (a task of a booking once theirs, made before the booking left them,
-	-- is theirs in all its history; one made after is the next customer's)
-	v_old_tasks := protector_internal.rows_before_handover(p_organization_id, 'protector.tasks', v_once, v_left);
+	-- (a task of a booking once theirs, made while the booking was theirs,
+	-- is theirs in all its history; one made before or after is another
+	-- customer's)
+	v_old_tasks := protector_internal.rows_while_theirs(p_organization_id, 'protector.tasks', v_once, v_periods);
 	UPDATE protector.tasks t
 	SET description = NULL, title = x.title
 	FROM (SELECT t2.id,
@@ -11341,13 +11363,13 @@ BEGIN
 	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_tasks));
 	-- the desk's notifications of their bookings (of a booking once theirs,
-	-- those made before it left them): what staff or an application wrote
+	-- those made while it was theirs): what staff or an application wrote
 	-- into them goes, protector's own keep what staff see on the booking;
 	-- in the history too
 	v_old_notes := ARRAY(
 		SELECT n.id::text FROM protector.notifications n
 		WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id AND n.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
-		  AND n.created_at OPERATOR(pg_catalog.<=) (v_left OPERATOR(pg_catalog.->>) n.booking_id::text)::timestamptz);
+		  AND protector_internal.within_periods(v_periods OPERATOR(pg_catalog.->) n.booking_id::text, n.created_at));
 	UPDATE protector.notifications n
 	SET payload = protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload)
 	WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -11371,8 +11393,9 @@ BEGIN
 		   -- (not a row logged while the ids were masked: it names none)
 		   OR (l.record_id OPERATOR(pg_catalog.<>) '[masked]'
 			   AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
-			   AND l.occurred_at OPERATOR(pg_catalog.<=)
-				   (v_left OPERATOR(pg_catalog.->>) (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id'))::timestamptz));
+			   AND protector_internal.within_periods(
+					   v_periods OPERATOR(pg_catalog.->) (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id'),
+					   l.occurred_at)));
 	-- their reminders: none is sent any more, and the worker's error texts
 	-- (which tend to quote the address) go, in the history too
 	UPDATE protector.booking_reminders r
@@ -16864,35 +16887,6 @@ COMMENT ON FUNCTION protector_internal.status_with_article(protector.booking_sta
 'A booking status with its article, as messages name it: "an in_progress", "a held"';
 GRANT EXECUTE ON FUNCTION protector_internal.status_with_article(protector.booking_status) TO authenticated, service_role;
 
-CREATE FUNCTION protector_internal.rows_before_handover(p_organization_id uuid, p_table regclass, p_once uuid[],
-														 p_left jsonb)
-RETURNS text[]
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_ids text[];
-BEGIN
-	IF p_once OPERATOR(pg_catalog.=) '{}' THEN
-		RETURN '{}';
-	END IF;
-	EXECUTE pg_catalog.format(
-		'SELECT ARRAY(SELECT x.id::text FROM %s x
-		 WHERE x.organization_id OPERATOR(pg_catalog.=) $1 AND x.booking_id OPERATOR(pg_catalog.=) ANY ($2)
-		   AND x.created_at OPERATOR(pg_catalog.<=) ($3 OPERATOR(pg_catalog.->>) x.booking_id::text)::timestamptz
-		 UNION
-		 SELECT l.record_id FROM protector.audit_log l
-		 WHERE l.table_name OPERATOR(pg_catalog.=) $4 AND l.record_id OPERATOR(pg_catalog.<>) ''[masked]''
-		   AND l.organization_id OPERATOR(pg_catalog.=) $1 AND l.op OPERATOR(pg_catalog.=) ''INSERT''
-		   AND l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' OPERATOR(pg_catalog.=) ANY ($2::text[])
-		   AND l.occurred_at OPERATOR(pg_catalog.<=)
-			   ($3 OPERATOR(pg_catalog.->>) (l.new_row OPERATOR(pg_catalog.->>) ''booking_id''))::timestamptz)', p_table)
-	INTO v_ids USING p_organization_id, p_once, p_left, p_table::text;
-	RETURN v_ids;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.rows_before_handover(uuid, regclass, uuid[], jsonb) IS
-'Internal: the ids of p_table''s rows of bookings once a customer''s made before each left them, by the rows and their inserts'' history';
 
 CREATE FUNCTION protector_internal.refuse_deleted_organization(p_organization_id uuid)
 RETURNS void
@@ -16908,6 +16902,46 @@ $$;
 COMMENT ON FUNCTION protector_internal.refuse_deleted_organization(uuid) IS
 'Raises "organization not found" when p_organization_id is gone (an insert''s foreign key failed: deleted meanwhile); returns otherwise';
 GRANT EXECUTE ON FUNCTION protector_internal.refuse_deleted_organization(uuid) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.within_periods(p_periods jsonb, p_at timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_periods) p
+			   WHERE p_at OPERATOR(pg_catalog.>=) COALESCE((p OPERATOR(pg_catalog.->>) 0)::timestamptz, '-infinity')
+				 AND p_at OPERATOR(pg_catalog.<=) COALESCE((p OPERATOR(pg_catalog.->>) 1)::timestamptz, 'infinity'));
+COMMENT ON FUNCTION protector_internal.within_periods(jsonb, timestamptz) IS
+'Internal: whether a time is within one of a JSON array of [from, to] periods (null: open; ends included)';
+
+CREATE FUNCTION protector_internal.rows_while_theirs(p_organization_id uuid, p_table regclass, p_once uuid[],
+													  p_periods jsonb)
+RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_ids text[];
+BEGIN
+	IF p_once OPERATOR(pg_catalog.=) '{}' THEN
+		RETURN '{}';
+	END IF;
+	EXECUTE pg_catalog.format(
+		'SELECT ARRAY(SELECT x.id::text FROM %s x
+		 WHERE x.organization_id OPERATOR(pg_catalog.=) $1 AND x.booking_id OPERATOR(pg_catalog.=) ANY ($2)
+		   AND protector_internal.within_periods($3 OPERATOR(pg_catalog.->) x.booking_id::text, x.created_at)
+		 UNION
+		 SELECT l.record_id FROM protector.audit_log l
+		 WHERE l.table_name OPERATOR(pg_catalog.=) $4 AND l.record_id OPERATOR(pg_catalog.<>) ''[masked]''
+		   AND l.organization_id OPERATOR(pg_catalog.=) $1 AND l.op OPERATOR(pg_catalog.=) ''INSERT''
+		   AND l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' OPERATOR(pg_catalog.=) ANY ($2::text[])
+		   AND protector_internal.within_periods($3 OPERATOR(pg_catalog.->) (l.new_row OPERATOR(pg_catalog.->>) ''booking_id''),
+												 l.occurred_at))', p_table)
+	INTO v_ids USING p_organization_id, p_once, p_periods, p_table::text;
+	RETURN v_ids;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.rows_while_theirs(uuid, regclass, uuid[], jsonb) IS
+'Internal: the ids of p_table''s rows of bookings once a customer''s made while each was theirs, by the rows and their inserts'' history';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -4,7 +4,7 @@
 -- booking handed to another customer since, or moved into another record
 -- by a merge: docs/operations.md has the erasure take rows once theirs.
 BEGIN;
-SELECT plan(15);
+SELECT plan(19);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('o_owner') IS NOT NULL \g /dev/null
@@ -34,6 +34,9 @@ UPDATE protector.bookings SET customer_id = :'bob' WHERE id = :'handed';
 SELECT tests.clear_authentication();
 UPDATE protector.audit_log SET occurred_at = occurred_at - interval '1 hour'
 WHERE table_name = 'protector.bookings' AND record_id = :'handed';
+-- (made three hours ago, with its review task two hours ago: while Ann's)
+UPDATE protector.audit_log SET occurred_at = occurred_at - interval '2 hours'
+WHERE table_name = 'protector.bookings' AND record_id = :'handed' AND op = 'INSERT';
 UPDATE protector.tasks SET created_at = created_at - interval '2 hours' WHERE booking_id = :'handed';
 UPDATE protector.tasks SET status = 'done' WHERE booking_id = :'handed';
 SELECT tests.authenticate_as('o_owner');
@@ -147,6 +150,9 @@ SELECT tests.clear_authentication();
 UPDATE protector.audit_log SET occurred_at = occurred_at - interval '1 hour'
 WHERE (table_name = 'protector.bookings' AND record_id = :'wb')
    OR (table_name = 'protector.payments' AND new_row ->> 'booking_id' = :'wb');
+-- (made three hours ago: her payment, two hours ago, was made while hers)
+UPDATE protector.audit_log SET occurred_at = occurred_at - interval '2 hours'
+WHERE table_name = 'protector.bookings' AND record_id = :'wb' AND op = 'INSERT';
 INSERT INTO protector.payments (organization_id, booking_id, amount, status, details, created_at)
 VALUES (:'org', :'wb', 7, 'succeeded', '{"note": "Bob paid at the desk"}', now() + interval '1 minute') RETURNING id AS bob_payment \gset
 UPDATE protector.audit_log SET occurred_at = occurred_at + interval '1 minute'
@@ -162,6 +168,69 @@ SELECT is((SELECT idempotency_key FROM protector.bookings WHERE id = :'wb'), NUL
 SELECT is((SELECT count(*)::int FROM protector.audit_log
 		   WHERE organization_id = :'org' AND (COALESCE(old_row::text, '') || COALESCE(new_row::text, '')) ~ ('wanda@example|' || md5('wanda@example.com'))),
 	0, '... and from the history, with her payment''s note');
+
+-- 8. (a review) only what was written while a booking was the erased
+-- customer's goes: Bob's booking goes to Eve by mistake and back, to
+-- Eve again and then to Dan; Eve is erased.  What was written for Bob
+-- before Eve had it and between her two turns, and for Dan after, stays
+-- (the erasure took all that came before the booking last left her).
+-- Each step is dated an hour or half an hour apart (this test runs in
+-- one transaction): pg_temp.step dates the rows written since the last.
+CREATE FUNCTION pg_temp.step(p_ago interval) RETURNS void LANGUAGE sql AS $$
+	UPDATE protector.audit_log SET occurred_at = now() - p_ago WHERE occurred_at = now();
+	UPDATE protector.payments SET created_at = now() - p_ago WHERE created_at = now();
+	UPDATE protector.tasks SET created_at = now() - p_ago WHERE created_at = now();
+	UPDATE protector.notifications SET created_at = now() - p_ago WHERE created_at = now();
+	UPDATE protector.audit_log SET occurred_at = now() - p_ago WHERE occurred_at = now();
+$$;
+SELECT pg_temp.step('1 year');		-- (everything of before out of the way)
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.create_customer(:'org', 'Eve', 'eve@example.com') ->> 'id' AS eve \gset
+SELECT protector.create_customer(:'org', 'Dan', 'dan@example.com') ->> 'id' AS dan \gset
+SELECT protector.create_booking(:'vault', :'bob', date_trunc('hour', now()) + interval '10 days', 1) ->> 'id' AS eb \gset
+SELECT tests.clear_authentication();
+SELECT pg_temp.step('6 hours');
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
+VALUES (:'org', :'eb', 1, 'succeeded', '{"note": "Bob paid by card"}');
+INSERT INTO protector.tasks (organization_id, booking_id, title, description) VALUES (:'org', :'eb', 'Call Bob', 'Bob: window seat');
+SELECT pg_temp.step('5 hours');
+UPDATE protector.bookings SET customer_id = :'eve' WHERE id = :'eb';
+SELECT pg_temp.step('4 hours');
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
+VALUES (:'org', :'eb', 2, 'succeeded', '{"note": "Eve paid cash"}');
+INSERT INTO protector.notifications (organization_id, booking_id, kind, payload)
+VALUES (:'org', :'eb', 'desk.note', '{"text": "Eve asked for nuts"}');
+SELECT pg_temp.step('3 hours 30 minutes');
+UPDATE protector.bookings SET customer_id = :'bob' WHERE id = :'eb';
+SELECT pg_temp.step('3 hours');
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
+VALUES (:'org', :'eb', 3, 'succeeded', '{"note": "Bob paid again"}');
+SELECT pg_temp.step('2 hours 30 minutes');
+UPDATE protector.bookings SET customer_id = :'eve' WHERE id = :'eb';
+SELECT pg_temp.step('2 hours');
+INSERT INTO protector.tasks (organization_id, booking_id, title, description) VALUES (:'org', :'eb', 'Cake', 'Eve: birthday cake');
+SELECT pg_temp.step('1 hour 30 minutes');
+UPDATE protector.bookings SET customer_id = :'dan' WHERE id = :'eb';
+SELECT pg_temp.step('1 hour');
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
+VALUES (:'org', :'eb', 4, 'succeeded', '{"note": "Dan paid"}');
+SELECT pg_temp.step('30 minutes');
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.erase_customer(:'eve') IS NOT NULL AS erased \gset
+SELECT tests.clear_authentication();
+SELECT is((SELECT string_agg(format('%s %s', amount, details ->> 'note'), ' / ' ORDER BY amount) FROM protector.payments WHERE booking_id = :'eb'),
+	'1.00 Bob paid by card / 2.00  / 3.00 Bob paid again / 4.00 Dan paid',
+	'of a booking twice hers, only the payment made while it was Eve''s loses its details');
+SELECT is((SELECT string_agg(format('%s: %s', title, description), ' / ' ORDER BY title) FROM protector.tasks
+		   WHERE booking_id = :'eb' AND kind <> 'booking_review'),
+	'Call Bob: Bob: window seat / [erased]: ',
+	'... the task written in her second turn is erased, Bob''s of before hers stays');
+SELECT is((SELECT payload FROM protector.notifications WHERE booking_id = :'eb' AND kind = 'desk.note'), '{}'::jsonb,
+	'... the desk''s note of her first turn goes');
+SELECT is((SELECT count(DISTINCT record_id)::int FROM protector.audit_log
+		   WHERE organization_id = :'org' AND table_name = 'protector.payments' AND op = 'INSERT'
+			 AND new_row ->> 'details' ~ '(Bob paid by card|Bob paid again|Dan paid)'),
+	3, '... and the history keeps the others'' payments as they were');
 
 SELECT * FROM finish();
 ROLLBACK;
