@@ -68,10 +68,14 @@ SELECT pg_catalog.pg_extension_config_dump('protector_internal.restore_pending',
 -- restore may hold their slots.  A row that conflicts with a row written
 -- since (a booking's overlap, a customer's record made again: an
 -- integrity error, or a 40001 under REPEATABLE READ) stays, refused.
+-- The rows are read in the settings their triggers wrote them in (below):
+-- a range's text is in the session's DateStyle, whose zone abbreviations
+-- another session reads as other zones' (CST: China's, or the US's).
 CREATE FUNCTION protector_internal.offer_restore_pending(p_loaded regclass)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 AS $$
 DECLARE
 	v_all boolean := p_loaded IS NULL;
@@ -376,7 +380,9 @@ COMMENT ON FUNCTION protector.finish_restore() IS
 
 -- One BEFORE INSERT trigger function per table with foreign keys, its
 -- checks written out so their plans are kept: a row whose references are
--- missing is set aside (and re-offered by insert_restored_pending).
+-- missing is set aside (and re-offered by insert_restored_pending), as
+-- JSON written in fixed settings (a booking's range in ISO: in another
+-- DateStyle it came back hours away).
 DO $restore$
 DECLARE
 	t record;
@@ -416,6 +422,7 @@ BEGIN
 		EXECUTE pg_catalog.format($f$
 			CREATE FUNCTION protector_internal.%I() RETURNS trigger
 			LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+			SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 			AS $body$
 			BEGIN
 				IF %s THEN

@@ -16217,6 +16217,7 @@ CREATE FUNCTION protector_internal.offer_restore_pending(p_loaded regclass)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 AS $$
 DECLARE
 	v_all boolean := p_loaded IS NULL;
@@ -16942,6 +16943,21 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.rows_while_theirs(uuid, regclass, uuid[], jsonb) IS
 'Internal: the ids of p_table''s rows of bookings once a customer''s made while each was theirs, by the rows and their inserts'' history';
+
+-- The restore's set-aside rows are written in fixed settings (a
+-- booking's range in another DateStyle came back hours away)
+DO $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+			 WHERE p.pronamespace OPERATOR(pg_catalog.=) 'protector_internal'::regnamespace
+			   AND p.proname OPERATOR(pg_catalog.~) '^restore_order_'
+			 ORDER BY p.proname LOOP
+		EXECUTE pg_catalog.format('ALTER FUNCTION %s SET DateStyle = ''ISO, YMD'' SET IntervalStyle = ''postgres''', f);
+	END LOOP;
+END
+$$;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

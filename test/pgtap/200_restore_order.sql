@@ -8,7 +8,7 @@
 -- session_replication_role = replica (Supabase's data-only recipe) nothing
 -- is set aside: foreign keys do not fire either.
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES
 	('0a200000-0000-4000-8000-000000000000', 'Restore order', 'restore-order');
@@ -51,6 +51,24 @@ INSERT INTO protector.organizations (id, name, slug) VALUES
 SELECT is((SELECT name FROM protector.venues WHERE id = '0a200000-0000-4000-8000-0000000000a2'), 'Later',
 	'the organization''s load brings it in');
 SELECT is((SELECT count(*) FROM protector_internal.restore_pending), 0::bigint, 'nothing is left aside');
+
+-- (a review) a booking set aside in a session whose DateStyle is not ISO
+-- comes back at its time: its range was kept as text in the session's
+-- style, "Fri Jan 10 18:00:00 2031 CST" in Shanghai, and CST read back as
+-- the US's (fourteen hours later); a parallel restore's sessions take the
+-- database's settings
+SET LOCAL DateStyle = 'Postgres, MDY';
+SET LOCAL TimeZone = 'Asia/Shanghai';
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, currency, status) VALUES
+	('0a200000-0000-4000-8000-0000000b00d5', '0a200000-0000-4000-8000-000000000000', '0a200000-0000-4000-8000-0000000000a1',
+	 '0a200000-0000-4000-8000-0000000005d5', '[2031-01-10 10:00+00, 2031-01-10 11:00+00)', 'EUR', 'confirmed');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance) VALUES
+	('0a200000-0000-4000-8000-0000000005d5', '0a200000-0000-4000-8000-000000000000', '0a200000-0000-4000-8000-0000000000a1',
+	 'Room 2', '60 minutes', '60 minutes', '400 days');
+SELECT is((SELECT during FROM protector.bookings WHERE id = '0a200000-0000-4000-8000-0000000b00d5'),
+	'[2031-01-10 10:00+00, 2031-01-10 11:00+00)'::tstzrange, 'a booking set aside under another DateStyle keeps its time');
+RESET DateStyle;
+RESET TimeZone;
 
 -- Supabase's recipe: no ordering, no foreign keys
 SET LOCAL session_replication_role = replica;
