@@ -11,7 +11,7 @@
 --      taken through create_booking and direct inserts).
 -- Staff still confirm an expired hold whose slot is free (bookings.md).
 BEGIN;
-SELECT plan(10);
+SELECT plan(14);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['ch_owner', 'ch_customer']) u;
 INSERT INTO protector.organizations (id, name, slug, settings)
@@ -63,12 +63,34 @@ SELECT throws_ok($$SELECT protector.create_booking('0a810000-0000-4000-8000-0000
 SELECT throws_ok($$SELECT protector.create_booking('0a810000-0000-4000-8000-0000000005a1', '0a810000-0000-4000-8000-00000000c001',
 	pg_temp.t(10), 1, NULL, jsonb_build_object(E'na\u0007me', 'x'))$$,
 	'22023', 'the booking''s details hold control or invisible direction characters', '... as is a control character in a key');
+-- (a review) details nested 12,000 deep (24 kB, within the 64 kB a
+-- customer may send): the check walked every subtree again, and ran out
+-- of stack (54001); one pass takes any depth
+RESET ROLE;
+UPDATE protector.organizations SET settings = '{"customers": {"open_requests": 10}}' WHERE id = '0a810000-0000-4000-8000-000000000000';
+SELECT tests.authenticate_as('ch_customer');
+SELECT lives_ok(format($$SELECT protector.create_booking('0a810000-0000-4000-8000-0000000005a1', '0a810000-0000-4000-8000-00000000c001',
+	pg_temp.t(10), 1, NULL, %L::jsonb)$$, '{"a":' || repeat('[', 12000) || '"ok"' || repeat(']', 12000) || '}'),
+	'details nested 12,000 deep are taken');
+SELECT throws_ok(format($$SELECT protector.create_booking('0a810000-0000-4000-8000-0000000005a1', '0a810000-0000-4000-8000-00000000c001',
+	pg_temp.t(11), 1, NULL, %L::jsonb)$$, '{"a":' || repeat('[', 12000) || '{"k": "' || E'\u202E' || '"}' || repeat(']', 12000) || '}'),
+	'22023', 'the booking''s details hold control or invisible direction characters', '... and an override at the bottom is found');
 
 -- staff still confirm an expired hold whose slot is free
 SELECT tests.authenticate_as('ch_owner');
 SELECT is(protector.confirm_booking(pg_temp.id('h1')) ->> 'status', 'confirmed', 'the owner confirms the expired hold, its slot free');
 SELECT lives_ok($$SELECT protector.create_booking('0a810000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(12), 1, NULL,
 	jsonb_build_object('note', E'line one\nline two'))$$, 'staff details are not held to the customer''s rule');
+
+-- what json_is_clean asks: every string and key, at any depth
+SELECT results_eq($$SELECT protector_internal.json_is_clean(v) FROM (VALUES
+		(NULL::jsonb), ('{}'), ('[1, true, null, "plain"]'), ('"plain"'),
+		(jsonb_build_object('k', jsonb_build_array(1, jsonb_build_object('x', E'a\u200Fb')))),
+		(jsonb_build_array(jsonb_build_object(E'\u2066k', 1))), (to_jsonb(E'tab\there'::text))) t(v)$$,
+	$$VALUES (true), (true), (true), (true), (false), (false), (false)$$,
+	'json_is_clean: NULL, numbers, booleans and plain strings are clean; a mark in a nested value or key, or a tab, is not');
+SELECT ok(protector_internal.json_is_clean(jsonb_build_object('emoji', E'\U0001F469\u200D\U0001F4BB', 'fa', E'\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645')),
+	'... an emoji''s joiner and a Persian non-joiner are clean, as in text_is_clean');
 
 SELECT * FROM finish();
 ROLLBACK;
