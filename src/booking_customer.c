@@ -18,9 +18,11 @@
  * changed since the snapshot fails the transaction with 40001, as SELECT
  * ... FOR KEY SHARE does.  A customer that is not there (or of another
  * organization) passes: the foreign key says what is wrong.  Only callers
- * who see the organization are checked: anyone else's row the policies
- * refuse, and locking for them let an outsider wait for another tenant's
- * customer, and learn from the wait that it existed.
+ * whose row the policies may take are checked (a new booking: the desk, or
+ * the customer themselves; a changed one: who sees the organization):
+ * anyone else's row the policies refuse, and locking for them let an
+ * outsider, a viewer or another customer wait for the customer's record
+ * and learn from the wait that it existed.
  *
  * This was PL/pgSQL (two statements and a SECURITY DEFINER call: 98,000
  * instructions a booking, docs/performance.md); the refusal, which asks
@@ -361,7 +363,7 @@ check_customer_of(Relation bookings, Datum org, Datum customer)
 }
 
 void
-protector_check_booking_customer_row(Relation bookings, HeapTuple row)
+protector_check_booking_customer_row(Relation bookings, HeapTuple row, bool inserting)
 {
 	const AttrNumber *columns = protector_columns(&booking_columns, bookings);
 	bool		no_org,
@@ -369,13 +371,19 @@ protector_check_booking_customer_row(Relation bookings, HeapTuple row)
 	Datum		org = heap_getattr(row, columns[0], RelationGetDescr(bookings), &no_org);
 	Datum		customer = heap_getattr(row, columns[1], RelationGetDescr(bookings), &no_customer);
 
+	if (no_org || no_customer)
+		return;
+
 	/*
-	 * (only for callers who see the organization, as the deposit's checks:
-	 * an outsider's row, which the policies refuse, key-share locked
-	 * another tenant's customer first, and its wait told whether that
-	 * customer existed)
+	 * (a new booking only for callers the insert policy lets book for the
+	 * customer, a changed one for callers who see the organization, whose
+	 * update the policies let through: anyone else's row the policies
+	 * refuse, and the key-share lock first taken for it told by its wait
+	 * whether the customer existed, to an outsider, a viewer, or a
+	 * customer naming another's record)
 	 */
-	if (!no_org && !no_customer && protector_caller_sees_org(DatumGetUUIDP(org)))
+	if (inserting ? protector_caller_may_book_for(DatumGetUUIDP(org), DatumGetUUIDP(customer))
+		: protector_caller_sees_org(DatumGetUUIDP(org)))
 		check_customer_of(bookings, org, customer);
 }
 
@@ -385,6 +393,6 @@ protector_check_booking_customer(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = protector_trigger_data(fcinfo, &customer_protocol);
 
-	protector_check_booking_customer_row(trigdata->tg_relation, trigdata->tg_newtuple);
+	protector_check_booking_customer_row(trigdata->tg_relation, trigdata->tg_newtuple, false);
 	return PointerGetDatum(trigdata->tg_newtuple);
 }

@@ -18,8 +18,10 @@
 /*
  * Refuses the row of bookings when its customer is merged into another or
  * erased, once the customer's row is locked FOR KEY SHARE; returns when it
- * is neither, when the row names none, or when it is not there.
+ * is neither, when the row names none, or when it is not there, and for a
+ * caller whose row the policies refuse (inserting: a new booking, as the
+ * insert policy asks; else as one who sees the organization).
  */
-extern void protector_check_booking_customer_row(Relation bookings, HeapTuple row);
+extern void protector_check_booking_customer_row(Relation bookings, HeapTuple row, bool inserting);
 
 #endif

@@ -459,7 +459,7 @@ prepare(FunctionCallInfo fcinfo, Relation rel, HeapTuple row)
 	if (row != NULL && protector_get_current_user_id(&uid))
 		row = fire(fcinfo, STEP_GUARD_WRITE, row);
 	if (row != NULL && !restoring)
-		protector_check_booking_customer_row(rel, row);
+		protector_check_booking_customer_row(rel, row, true);
 	if (row != NULL && !restoring && promo_given(rel, row))
 		row = fire(fcinfo, STEP_APPLY_PROMO, row);
 	/*

@@ -670,6 +670,22 @@ protector_caller_sees_org(const pg_uuid_t *org)
 }
 
 /*
+ * May the caller insert a booking of org for customer, as the policy
+ * bookings_insert lets them: trusted, a member whose role may create
+ * bookings, or that customer.  A new booking's checks that lock a row ask
+ * it first: anyone else's row the policy refuses, and a lock taken for it
+ * told them by its wait that the row existed (a viewer, or a customer
+ * naming another's record).
+ */
+bool
+protector_caller_may_book_for(const pg_uuid_t *org, const pg_uuid_t *customer)
+{
+	return protector_caller_is_trusted() ||
+		array_has_uuid(member_orgs(roles_of(find_capability("bookings.create"))), org) ||
+		array_has_uuid(own_customer_ids(), customer);
+}
+
+/*
  * Returns if trusted or the caller's user is an active member of org whose
  * role may do cap, else raises 42501 (a member whose role may not) or
  * "<entity> not found" (anyone else): authorize() and authorize_requester()

@@ -11,7 +11,9 @@
 #  2. a booking naming another tenant's customer: the customer's record
 #     was key-share locked first, so the outsider waited for the tenant's
 #     open change of it and was told "the customer's record is busy",
-#     where a made-up id was refused at once: an existence oracle.
+#     where a made-up id was refused at once: an existence oracle; also
+#     to a viewer of the tenant, and to a customer of it naming another
+#     customer's record (a later review: they see the organization).
 # Each outsider's statement runs with a lock_timeout: a wait is 55P03 (or
 # protector's 40001), the refusal of the policies 42501.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
@@ -23,7 +25,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.s
 
 ORG=0f910000-0000-4000-8000-000000000000
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['alice', 'fresh']) u;
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['alice', 'fresh', 'vic', 'dana']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Victim', 'outsider-locks');
 INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
 VALUES ('$ORG', tests.get_supabase_uid('alice'), 'owner', now());
@@ -33,16 +35,21 @@ VALUES ('0f910000-0000-4000-8000-0000000005a1', '$ORG', '0f910000-0000-4000-8000
 		'60 minutes', '60 minutes', '400 days', 4, 4);
 INSERT INTO protector.customers (id, organization_id, full_name, email)
 VALUES ('0f910000-0000-4000-8000-00000000c001', '$ORG', 'Cara', 'cara@example.com');
+INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
+VALUES ('$ORG', tests.get_supabase_uid('vic'), 'viewer', now());
+INSERT INTO protector.customers (id, organization_id, full_name, email, user_id)
+VALUES ('0f910000-0000-4000-8000-00000000c002', '$ORG', 'Dana', 'dana@example.com', tests.get_supabase_uid('dana'));
 SQL
 WAIVER=$(psql -X -A -t -q -d "$DB" -c "SELECT protector.create_waiver('$ORG', 'Risk', 'I accept the risk.') ->> 'waiver_id'")
 failures=0
 
-# outsider SQL: fresh's statement in a transaction of its own, its waits
-# bounded; prints the SQLSTATE it was refused with, or "ok"
+# outsider SQL [USER]: the statement of fresh (or USER) in a transaction
+# of its own, its waits bounded; prints the SQLSTATE it was refused with,
+# or "ok"
 outsider() {
 	local out
 	out=$(psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "SET lock_timeout = '3s'" \
-		-c "SET protector.lock_timeout = 3000" -c "BEGIN" -c "SELECT tests.authenticate_as('fresh')" -c "$1" \
+		-c "SET protector.lock_timeout = 3000" -c "BEGIN" -c "SELECT tests.authenticate_as('${2:-fresh}')" -c "$1" \
 		-c "COMMIT" 2>&1 >/dev/null) || true
 	if [ -z "$out" ]; then echo ok; else echo "$out" | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1; fi
 }
@@ -80,6 +87,12 @@ check "an outsider's booking naming another tenant's customer held open is refus
 	"$(outsider "$(printf "$booking" 0f910000-0000-4000-8000-00000000c001)")" 42501
 # shellcheck disable=SC2059
 check "... as one naming a customer that does not exist" "$(outsider "$(printf "$booking" 0f910000-0000-4000-8000-00000000dead)")" 42501
+# shellcheck disable=SC2059
+check "a viewer's booking naming the tenant's customer held open is refused at once" \
+	"$(outsider "$(printf "$booking" 0f910000-0000-4000-8000-00000000c001)" vic)" 42501
+# shellcheck disable=SC2059
+check "a customer's booking naming another customer's record held open is refused at once" \
+	"$(outsider "$(printf "$booking" 0f910000-0000-4000-8000-00000000c001)" dana)" 42501
 end_session customer_holder
 # (the tenant's own writes still take the customer's lock: alice's booking
 # of her customer, with the record held by her open change, waits for it)
