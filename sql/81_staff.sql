@@ -766,6 +766,9 @@ BEGIN
 	VALUES (p_organization_id, v_member, p_action, p_details)
 	RETURNING id INTO v_id;
 	RETURN v_id;
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.log_staff_activity(uuid, text, jsonb) IS
@@ -894,6 +897,12 @@ BEGIN
 		-- an open owner invitation, which an admin neither sees nor replaces
 		PERFORM protector.raise('conflict', 'this address has an open invitation you may not replace',
 			'Only an owner replaces or withdraws an invitation to be an owner.');
+	WHEN insufficient_privilege THEN
+		-- (lock_inviter found the caller's membership gone: with the
+		-- organization, deleted while this ran, which the caller, its
+		-- admin a moment ago, is told)
+		PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+		RAISE;
 	END;
 	PERFORM protector_internal.record_staff_activity(p_organization_id, 'staff.invited',
 		pg_catalog.jsonb_build_object('invitation_id', i.id, 'role', i.role));

@@ -7470,6 +7470,9 @@ BEGIN
 	VALUES (p_organization_id, v_member, p_action, p_details)
 	RETURNING id INTO v_id;
 	RETURN v_id;
+EXCEPTION WHEN foreign_key_violation THEN
+	PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION protector.log_staff_activity(uuid, text, jsonb) IS
@@ -7585,6 +7588,12 @@ BEGIN
 		-- an open owner invitation, which an admin neither sees nor replaces
 		PERFORM protector.raise('conflict', 'this address has an open invitation you may not replace',
 			'Only an owner replaces or withdraws an invitation to be an owner.');
+	WHEN insufficient_privilege THEN
+		-- (lock_inviter found the caller's membership gone: with the
+		-- organization, deleted while this ran, which the caller, its
+		-- admin a moment ago, is told)
+		PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
+		RAISE;
 	END;
 	PERFORM protector_internal.record_staff_activity(p_organization_id, 'staff.invited',
 		pg_catalog.jsonb_build_object('invitation_id', i.id, 'role', i.role));
@@ -11859,6 +11868,14 @@ BEGIN
 	-- bounded by protector.lock_timeout as a single booking's RPCs bound it
 	v_locked := protector_internal.lock_bookings(v_ids);
 	IF v_locked OPERATOR(pg_catalog.<>) pg_catalog.cardinality(v_ids) THEN
+		-- (one deleted while the lock waited, as with its organization, is
+		-- gone: not found, as above; the rest the caller may not update)
+		v_missing := ARRAY(SELECT x FROM pg_catalog.unnest(v_ids) x
+						   WHERE NOT EXISTS (SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) x));
+		IF pg_catalog.cardinality(v_missing) > 0 THEN
+			PERFORM protector.raise('not_found', 'some bookings were not found',
+				pg_catalog.format('Deleted while this waited for them: %s.', pg_catalog.array_to_string(v_missing, ', ')));
+		END IF;
 		PERFORM protector.raise('forbidden', 'you may not change the status of some of these bookings');
 	END IF;
 	SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s)', b.id, b.status), ', ' ORDER BY b.id) INTO v_bad
