@@ -223,7 +223,10 @@ CREATE TRIGGER prepare_message BEFORE INSERT ON protector.booking_messages
 	EXECUTE FUNCTION protector_internal.prepare_message();
 
 -- Only the read receipt of a message changes: once, to now, by the other
--- side (staff read the customer's, the customer staff's).  An erasure of
+-- side (staff read the customer's, the customer staff's); to the
+-- message's own time when that is later (a transaction begun before the
+-- message was written, which its now() is, reads it once committed: a
+-- receipt dated before the message it marks).  An erasure of
 -- the customer (sql/97_lifecycle.sql) replaces the bodies of their thread.
 CREATE FUNCTION protector_internal.guard_message()
 RETURNS trigger
@@ -259,7 +262,7 @@ BEGIN
 	   IS DISTINCT FROM (OLD.id, OLD.organization_id, OLD.booking_id, OLD.sender_kind, OLD.sender_user_id, OLD.customer_id,
 						 OLD.body, OLD.created_at)
 	   OR OLD.read_at IS NOT NULL
-	   OR NEW.read_at IS DISTINCT FROM pg_catalog.now()
+	   OR NEW.read_at IS DISTINCT FROM GREATEST(pg_catalog.now(), OLD.created_at)
 	   OR NOT (protector_internal.caller_is_trusted()
 			   OR (OLD.sender_kind OPERATOR(pg_catalog.=) 'customer'
 				   AND protector_internal.staff_may_message(OLD.organization_id, OLD.booking_id))
@@ -272,7 +275,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.guard_message() IS
-'Trigger: a message is never edited; its read receipt is set once, to now, by the other side; an erasure blanks bodies';
+'Trigger: a message is never edited; its read receipt is set once, to now (or the message''s time, if later), by the other side; an erasure blanks bodies';
 CREATE TRIGGER guard_message BEFORE UPDATE ON protector.booking_messages
 	FOR EACH ROW WHEN (NOT protector_internal.restoring() AND OLD.* IS DISTINCT FROM NEW.*)
 	EXECUTE FUNCTION protector_internal.guard_message();
@@ -345,7 +348,7 @@ DECLARE
 BEGIN
 	v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
 	v_side := protector_internal.thread_side(v_org, p_booking_id);
-	UPDATE protector.booking_messages m SET read_at = pg_catalog.now()
+	UPDATE protector.booking_messages m SET read_at = GREATEST(pg_catalog.now(), m.created_at)
 	WHERE m.organization_id OPERATOR(pg_catalog.=) v_org AND m.booking_id OPERATOR(pg_catalog.=) p_booking_id
 	  AND m.sender_kind OPERATOR(pg_catalog.<>) v_side AND m.read_at IS NULL
 	  AND (v_side OPERATOR(pg_catalog.=) 'staff' OR m.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()));

@@ -5,7 +5,7 @@
 -- Realtime fixture); audit without bodies; reply times for staff
 -- performance, worked out by hand.
 BEGIN;
-SELECT plan(41);
+SELECT plan(42);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_operator', 'm_agent', 'm_agent2', 'm_finance',
 														'm_customer', 'm_customer2', 'm_other']) u;
@@ -162,6 +162,20 @@ SELECT isnt(protector.erase_customer('0a190000-0000-4000-8000-00000000c001'), NU
 RESET ROLE;
 SELECT is((SELECT string_agg(DISTINCT body, ', ') FROM protector.booking_messages WHERE customer_id = '0a190000-0000-4000-8000-00000000c001'),
 	'[erased]', 'her thread''s bodies are gone');
+
+-- (a review) a message written after the reader's transaction began, as
+-- this one, dated a minute on: its receipt is not dated before it
+RESET ROLE;
+SET LOCAL session_replication_role = replica;
+SELECT booking_id AS dirk_booking FROM protector.booking_messages WHERE body = 'Dirk, your ride is confirmed.' \gset
+INSERT INTO protector.booking_messages (organization_id, booking_id, sender_kind, customer_id, body, created_at)
+SELECT organization_id, booking_id, 'staff', customer_id, 'One more thing.', now() + interval '1 minute'
+FROM protector.booking_messages WHERE body = 'Dirk, your ride is confirmed.';
+RESET session_replication_role;
+SELECT tests.authenticate_as('m_customer2');
+SELECT protector.mark_messages_read(:'dirk_booking') AS read \gset
+SELECT is((SELECT read_at - created_at FROM protector.booking_messages WHERE body = 'One more thing.'), interval '0',
+	'a receipt is never earlier than its message: the message''s own time when that is later than now()');
 
 SELECT * FROM finish();
 ROLLBACK;
