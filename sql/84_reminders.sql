@@ -626,6 +626,10 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_ids uuid[];
+	v_left integer := p_limit;	-- places of p_limit not handed out yet
+	v_asked integer;
+	v_handed integer;
+	v_round integer := 0;
 	-- (the lease as it runs from now: an interval of months or days
 	-- compares as 30 and 24 hours, and '1200 mon -3110399990 seconds',
 	-- "10 seconds", leased for 524 days; its negative, for none)
@@ -653,6 +657,10 @@ BEGIN
 								  AND b.id OPERATOR(pg_catalog.=) x.booking_id
 		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
 		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+		  -- (sent_to asked first: a reminder never sent reached nobody, and
+		  -- the function, asked of every due reminder of every tenant, made
+		  -- a claim's time grow with them all)
+		  AND x.sent_to IS NOT NULL
 		  AND protector_internal.reminder_reached(x.organization_id, x.sent_to, b.customer_id)
 		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED)
 	UPDATE protector.booking_reminders r
@@ -661,7 +669,14 @@ BEGIN
 	-- the due ones, oldest first, each to one caller
 	-- (the booking shared-locked too, skipped while a change of it is in
 	-- progress: that change's trigger then finds the reminder pending, and
-	-- a change after this claim waits for it)
+	-- a change after this claim waits for it); in rounds, while those
+	-- dropped below (no address, no booking to remind of) left places of
+	-- p_limit and more are due: a claim whose first p_limit were all
+	-- dropped answered none while others were due, and a worker stops at
+	-- an empty claim (at most 10 rounds a call)
+	LOOP
+	v_round := v_round OPERATOR(pg_catalog.+) 1;
+	v_asked := v_left;
 	WITH due AS (
 		SELECT x.id, b.customer_id,
 			   protector_internal.reminder_handed(x.organization_id, x.claimed_for, b.customer_id) AS handed
@@ -672,8 +687,8 @@ BEGIN
 		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
 		  -- (one that came back to a customer it reached since the
 		  -- statement above: the next claim marks it)
-		  AND NOT protector_internal.reminder_reached(x.organization_id, x.sent_to, b.customer_id)
-		ORDER BY x.next_attempt_at, x.id LIMIT p_limit
+		  AND (x.sent_to IS NULL OR NOT protector_internal.reminder_reached(x.organization_id, x.sent_to, b.customer_id))
+		ORDER BY x.next_attempt_at, x.id LIMIT v_left
 		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED),
 	taken AS (
 		UPDATE protector.booking_reminders r
@@ -691,9 +706,7 @@ BEGIN
 		FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id
 		RETURNING r.id)
 	SELECT pg_catalog.array_agg(t.id) INTO v_ids FROM taken t;
-	IF v_ids IS NULL THEN
-		RETURN;
-	END IF;
+	EXIT WHEN v_ids IS NULL;
 	-- the address as it is now; none (opted out, erased, no booking to
 	-- remind of any more): cancelled, not handed out
 	RETURN QUERY
@@ -735,6 +748,12 @@ BEGIN
 	FROM claimed k
 	WHERE k.current AND k.recipient IS NOT NULL
 	ORDER BY k.starts_at, k.due_at, k.id;
+	GET DIAGNOSTICS v_handed = ROW_COUNT;
+	v_left := v_left OPERATOR(pg_catalog.-) v_handed;
+	-- (all places taken, or fewer due than asked: no more)
+	EXIT WHEN v_left OPERATOR(pg_catalog.=) 0 OR pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.<) v_asked
+		   OR v_round OPERATOR(pg_catalog.=) 10;
+	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION protector.claim_due_reminders(integer, interval) IS
