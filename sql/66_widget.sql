@@ -401,9 +401,10 @@ COMMENT ON FUNCTION protector_internal.widget_replay(protector.venues, text, tex
 
 -- The widget's limits (create_widget_booking): the venue takes no widget
 -- bookings (42501), or too many in the last minute, or too many from this
--- visitor or client address in the last hour (53400). Read-only: asked
--- before the request takes any lock, and again under the organization's
--- widget lock, which makes the count exact.
+-- visitor or client address in the last hour (53400); the visitor's
+-- (e-mail) limit only with p_identity. Read-only: asked before the request
+-- takes any lock, and again under the organization's widget lock, which
+-- makes the count exact.
 CREATE FUNCTION protector_internal.widget_limits(v protector.venues, p_identity text, p_address inet)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -553,15 +554,19 @@ BEGIN
 	END IF;
 	IF v_booking IS NULL THEN
 		-- the refusals that take nothing (the widget off, the venue's and
-		-- the visitor's limits) before any lock: a refused request holds
-		-- nothing another waits for (judged again under the lock below).
-		-- (A retry whose first request committed between the replay above
-		-- and the count is counted by it: it is answered with its booking.)
+		-- the network address's limits) before any lock: a refused request
+		-- holds nothing another waits for (judged again under the lock
+		-- below).  (A retry whose first request committed between the
+		-- replay above and the count is counted by it: it is answered with
+		-- its booking.)  Not the e-mail address's limit: it is judged after
+		-- the trial booking below, so that a request refused anyway (a
+		-- start in the past) does not tell whether that address booked
+		-- here within the hour.
 		IF p_idempotency_key IS NULL THEN
-			PERFORM protector_internal.widget_limits(v, v_identity, v_address);
+			PERFORM protector_internal.widget_limits(v, NULL, v_address);
 		ELSE
 			BEGIN
-				PERFORM protector_internal.widget_limits(v, v_identity, v_address);
+				PERFORM protector_internal.widget_limits(v, NULL, v_address);
 			EXCEPTION WHEN OTHERS THEN
 				v_booking := protector_internal.widget_replay(v, v_identity, v_email, p_idempotency_key);
 				IF v_booking IS NULL THEN
@@ -631,7 +636,7 @@ BEGIN
 		DELETE FROM protector_internal.widget_requests w
 		WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
 		  AND w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours');
-		PERFORM protector_internal.widget_limits(v, v_identity, v_address);
+		PERFORM protector_internal.widget_limits(v, NULL, v_address);
 
 		-- The booking is tried first without a customer, and taken back: a
 		-- slot that is taken or breaks the service's rules, a party size,
@@ -649,6 +654,8 @@ BEGIN
 		EXCEPTION WHEN SQLSTATE 'PW000' THEN
 			NULL;
 		END;
+		-- (the e-mail address's limit, once the request would book)
+		PERFORM protector_internal.widget_limits(v, v_identity, v_address);
 
 		-- a returning guest is found by e-mail as identity_key compares it
 		-- (ICU-normalized: case, width, compatibility forms; docs/customers.md);

@@ -3987,15 +3987,19 @@ BEGIN
 	END IF;
 	IF v_booking IS NULL THEN
 		-- the refusals that take nothing (the widget off, the venue's and
-		-- the visitor's limits) before any lock: a refused request holds
-		-- nothing another waits for (judged again under the lock below).
-		-- (A retry whose first request committed between the replay above
-		-- and the count is counted by it: it is answered with its booking.)
+		-- the network address's limits) before any lock: a refused request
+		-- holds nothing another waits for (judged again under the lock
+		-- below).  (A retry whose first request committed between the
+		-- replay above and the count is counted by it: it is answered with
+		-- its booking.)  Not the e-mail address's limit: it is judged after
+		-- the trial booking below, so that a request refused anyway (a
+		-- start in the past) does not tell whether that address booked
+		-- here within the hour.
 		IF p_idempotency_key IS NULL THEN
-			PERFORM protector_internal.widget_limits(v, v_identity, v_address);
+			PERFORM protector_internal.widget_limits(v, NULL, v_address);
 		ELSE
 			BEGIN
-				PERFORM protector_internal.widget_limits(v, v_identity, v_address);
+				PERFORM protector_internal.widget_limits(v, NULL, v_address);
 			EXCEPTION WHEN OTHERS THEN
 				v_booking := protector_internal.widget_replay(v, v_identity, v_email, p_idempotency_key);
 				IF v_booking IS NULL THEN
@@ -4065,7 +4069,7 @@ BEGIN
 		DELETE FROM protector_internal.widget_requests w
 		WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
 		  AND w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours');
-		PERFORM protector_internal.widget_limits(v, v_identity, v_address);
+		PERFORM protector_internal.widget_limits(v, NULL, v_address);
 
 		-- The booking is tried first without a customer, and taken back: a
 		-- slot that is taken or breaks the service's rules, a party size,
@@ -4083,6 +4087,8 @@ BEGIN
 		EXCEPTION WHEN SQLSTATE 'PW000' THEN
 			NULL;
 		END;
+		-- (the e-mail address's limit, once the request would book)
+		PERFORM protector_internal.widget_limits(v, v_identity, v_address);
 
 		-- a returning guest is found by e-mail as identity_key compares it
 		-- (ICU-normalized: case, width, compatibility forms; docs/customers.md);
