@@ -364,7 +364,7 @@ BEGIN
 	IF v_count OPERATOR(pg_catalog.>) 0 THEN
 		RAISE WARNING '% restored rows conflict with rows written since the restore, and were not inserted', v_count
 			USING DETAIL = pg_catalog.left(v_refused, 2000),
-				  HINT = 'They stay in protector_internal.restore_pending (refused), and so do the rows that refer to them. Resolve each conflict (cancel or move one of two bookings; merge or delete a record made again), then run finish_restore() again.';
+				  HINT = 'They stay in protector_internal.restore_pending (refused), and so do the rows that refer to them. Resolve each conflict (cancel or move one of two bookings; merge or delete a record made again; for a booking its service refuses now, such as one beyond a capacity lowered since, raise it or cancel a booking), then run finish_restore() again.';
 	END IF;
 	IF EXISTS (SELECT FROM protector_internal.restore_pending r WHERE r.refused IS NULL) THEN
 		RAISE WARNING 'rows restored still wait for rows that are not there'
