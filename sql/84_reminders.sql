@@ -207,7 +207,8 @@ RETURN LEAST(p_earlier_claims OPERATOR(pg_catalog.+) p_attempts, 1000000000);
 COMMENT ON FUNCTION protector_internal.claims_made(integer, integer) IS
 'A reminder''s claims so far (earlier_claims + attempts, at most earlier_claims'' bound): its last claim''s number';
 
-CREATE FUNCTION protector_internal.make_booking_reminders(b protector.bookings, p_due_now integer[] DEFAULT '{}')
+CREATE FUNCTION protector_internal.make_booking_reminders(b protector.bookings, p_due_now integer[] DEFAULT '{}',
+															p_offsets integer[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -227,7 +228,7 @@ BEGIN
 	INSERT INTO protector.booking_reminders AS r
 		(organization_id, booking_id, kind, offset_minutes, channel, starts_at, due_at, next_attempt_at, created_by)
 	SELECT b.organization_id, b.id, 'scheduled', o, v_channel, v_start, d.due, d.due, NULL
-	FROM pg_catalog.unnest(protector_internal.reminder_offsets(b.organization_id)) o,
+	FROM pg_catalog.unnest(COALESCE(p_offsets, protector_internal.reminder_offsets(b.organization_id))) o,
 		 LATERAL (SELECT GREATEST(v_start OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o), pg_catalog.now()) AS due) d
 	WHERE v_start OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => o) OPERATOR(pg_catalog.>) pg_catalog.now()
 	   OR o OPERATOR(pg_catalog.=) ANY (p_due_now)
@@ -238,8 +239,8 @@ BEGIN
 	WHERE r.status OPERATOR(pg_catalog.=) 'cancelled';
 END
 $$;
-COMMENT ON FUNCTION protector_internal.make_booking_reminders(protector.bookings, integer[]) IS
-'Makes a confirmed booking''s reminders (offsets still ahead, and p_due_now due now); brings back cancelled ones, never sent ones';
+COMMENT ON FUNCTION protector_internal.make_booking_reminders(protector.bookings, integer[], integer[]) IS
+'Makes a confirmed booking''s reminders (p_offsets, else the organization''s, still ahead, and p_due_now due now); brings back cancelled ones, never sent ones';
 
 -- The booking's reminders follow it: after an insert or a change of its
 -- status, time or customer.
@@ -372,7 +373,16 @@ BEGIN
 		  AND x.status OPERATOR(pg_catalog.=) 'confirmed' AND pg_catalog.lower(x.during) OPERATOR(pg_catalog.>) pg_catalog.now()
 		FOR SHARE OF x
 	LOOP
-		PERFORM protector_internal.make_booking_reminders(b);
+		-- (with the offsets it was confirmed with, which its reminders
+		-- for its start keep: the organization's apply to bookings
+		-- confirmed or rescheduled after they changed, not to one whose
+		-- customer's address changed; none, for a customer who had no
+		-- address then: the organization's)
+		PERFORM protector_internal.make_booking_reminders(b, '{}',
+			(SELECT pg_catalog.array_agg(DISTINCT r.offset_minutes) FROM protector.booking_reminders r
+			 WHERE r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id
+			   AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) pg_catalog.lower(b.during)
+			   AND r.cancelled_reason IS DISTINCT FROM 'offset no longer configured'));
 	END LOOP;
 	RETURN NULL;
 END

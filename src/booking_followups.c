@@ -58,7 +58,7 @@ fire_plpgsql(FunctionCallInfo outer, const char *name)
 }
 
 /*
- * protector_internal.make_booking_reminders(row, '{}'): what
+ * protector_internal.make_booking_reminders(row, '{}', NULL): what
  * sync_booking_reminders() does for a new booking that is confirmed and
  * has a customer (nothing due now: no reminder was cancelled before).
  * Only for a row of protector.bookings, the function's argument: a table
@@ -71,9 +71,10 @@ make_reminders(FunctionCallInfo outer)
 	TriggerData *trigdata = (TriggerData *) outer->context;
 	Relation	rel = trigdata->tg_relation;
 	TupleDesc	desc = RelationGetDescr(rel);
-	Oid			argtypes[2] = {desc->tdtypeid, INT4ARRAYOID};
+	Oid			argtypes[3] = {desc->tdtypeid, INT4ARRAYOID, INT4ARRAYOID};
 	Oid			protector_nsp = get_namespace_oid("protector", true);
 	FmgrInfo	flinfo;
+	LOCAL_FCINFO(fcinfo, 3);
 
 	if (RelationGetNamespace(rel) != protector_nsp ||
 		strcmp(RelationGetRelationName(rel), "bookings") != 0)
@@ -83,9 +84,16 @@ make_reminders(FunctionCallInfo outer)
 						get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel)),
 				 errdetail("Reminders are made for rows of protector.bookings only."),
 				 errhint("Insert the booking without a customer, or not yet confirmed.")));
-	fmgr_info(protector_internal_function_of("make_booking_reminders", 2, argtypes), &flinfo);
-	(void) FunctionCall2(&flinfo, heap_copy_tuple_as_datum(trigdata->tg_trigtuple, desc),
-						 PointerGetDatum(construct_empty_array(INT4OID)));
+	fmgr_info(protector_internal_function_of("make_booking_reminders", 3, argtypes), &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 3, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = heap_copy_tuple_as_datum(trigdata->tg_trigtuple, desc);
+	fcinfo->args[0].isnull = false;
+	fcinfo->args[1].value = PointerGetDatum(construct_empty_array(INT4OID));
+	fcinfo->args[1].isnull = false;
+	/* (no offsets of its own: the organization's) */
+	fcinfo->args[2].value = (Datum) 0;
+	fcinfo->args[2].isnull = true;
+	(void) FunctionCallInvoke(fcinfo);
 }
 
 void

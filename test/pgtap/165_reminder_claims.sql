@@ -5,8 +5,10 @@
 -- first p_limit were all dropped answered none while others were due,
 -- and the documented worker, which stops at an empty claim, stopped.
 -- Now it claims again for the places left, in rounds.
+-- And a customer's new address brings back the reminders their bookings
+-- were confirmed with, not the organization's offsets of now.
 BEGIN;
-SELECT plan(3);
+SELECT plan(4);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a165000-0000-4000-8000-000000000000', 'Claims', 'reminder-claims');
 INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
@@ -40,6 +42,17 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT string_agg(DISTINCT r.status || ': ' || r.cancelled_reason, ', ') FROM protector.booking_reminders r
 		   WHERE r.organization_id = '0a165000-0000-4000-8000-000000000000' AND r.status <> 'sending'),
 	'cancelled: customer has no address for reminders', '... Opal''s are cancelled: she has no address for reminders now');
+
+-- the organization's offsets change to 2 hours; Opal gives an address
+-- again: her booking's reminders come back with the offsets it was
+-- confirmed with (a 120 was added as well)
+UPDATE protector.organizations SET settings = '{"reminders": {"offsets_minutes": [120]}}'
+WHERE id = '0a165000-0000-4000-8000-000000000000';
+UPDATE protector.customers SET reminder_channel = 'email' WHERE id = '0a165000-0000-4000-8000-00000000c001';
+SELECT is((SELECT string_agg(format('%s %s', r.offset_minutes, r.status), ', ' ORDER BY r.offset_minutes)
+		   FROM protector.booking_reminders r JOIN protector.bookings b ON b.id = r.booking_id
+		   WHERE b.customer_id = '0a165000-0000-4000-8000-00000000c001'),
+	'60 pending, 1440 pending', 'a customer''s new address brings back the offsets the booking was confirmed with, no others');
 
 SELECT * FROM finish();
 ROLLBACK;
