@@ -631,8 +631,11 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'the booking is paid in full',
 			pg_catalog.format('It costs %s %s and %s has been paid.', b.total_price, b.currency, b.amount_paid));
 	END IF;
+	-- (in the booking's currency: a voucher in another is refused by
+	-- check_voucher_payment naming both, where a payment in the voucher's
+	-- was refused as cash is, with a hint to convert the amount)
 	INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider, voucher_id)
-	VALUES (b.organization_id, b.id, 'payment', v_amount, v.currency, 'succeeded', 'voucher', v.id);
+	VALUES (b.organization_id, b.id, 'payment', v_amount, b.currency, 'succeeded', 'voucher', v.id);
 	RETURN pg_catalog.jsonb_build_object('amount', v_amount, 'currency', v.currency,
 										 'voucher_balance', v.balance OPERATOR(pg_catalog.-) v_amount);
 END

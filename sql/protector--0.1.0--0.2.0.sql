@@ -1297,6 +1297,7 @@ DECLARE
 	v_before numeric;			-- ... as it was
 	v_pending text;				-- a refund waiting to be paid out
 	v_fee numeric;				-- what the booking's cancellation kept
+	v_status protector.booking_status;
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
 		v_row := OLD;
@@ -1320,11 +1321,11 @@ BEGIN
 	-- checked, and a replay of its provider event, which record_payment's
 	-- ON CONFLICT skips, is never judged)
 	IF TG_WHEN OPERATOR(pg_catalog.=) 'BEFORE' THEN
-		SELECT b.currency INTO v_currency FROM protector.bookings b
+		SELECT b.currency, b.status INTO v_currency, v_status FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND b.id OPERATOR(pg_catalog.=) v_row.booking_id
 		FOR UPDATE;
 	ELSE
-		SELECT b.currency INTO v_currency FROM protector.bookings b
+		SELECT b.currency, b.status INTO v_currency, v_status FROM protector.bookings b
 		WHERE b.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND b.id OPERATOR(pg_catalog.=) v_row.booking_id
 		FOR NO KEY UPDATE;
 	END IF;
@@ -1371,8 +1372,11 @@ BEGIN
 	-- lowered by a refund the desk makes once none is pending (a gesture
 	-- counted as kept refused a later late payment's refund).  The pending
 	-- refund may be this very row, raised (the table still holds it as it
-	-- was).
-	IF v_after OPERATOR(pg_catalog.<) v_before AND TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
+	-- was).  Only while the booking is cancelled (or a no-show): one
+	-- brought back (service_role) kept its old terms, and its refunds of
+	-- what it was overpaid were refused as if it still kept the fee.
+	IF v_after OPERATOR(pg_catalog.<) v_before AND TG_OP OPERATOR(pg_catalog.<>) 'DELETE'
+	   AND v_status OPERATOR(pg_catalog.=) ANY ('{cancelled,no_show}'::protector.booking_status[]) THEN
 		SELECT COALESCE(t.fee, t.kept) INTO v_fee FROM protector_internal.cancellation_terms t
 		WHERE t.organization_id OPERATOR(pg_catalog.=) v_row.organization_id AND t.booking_id OPERATOR(pg_catalog.=) v_row.booking_id;
 		IF v_after OPERATOR(pg_catalog.<) v_fee THEN
@@ -3303,8 +3307,11 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'the booking is paid in full',
 			pg_catalog.format('It costs %s %s and %s has been paid.', b.total_price, b.currency, b.amount_paid));
 	END IF;
+	-- (in the booking's currency: a voucher in another is refused by
+	-- check_voucher_payment naming both, where a payment in the voucher's
+	-- was refused as cash is, with a hint to convert the amount)
 	INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider, voucher_id)
-	VALUES (b.organization_id, b.id, 'payment', v_amount, v.currency, 'succeeded', 'voucher', v.id);
+	VALUES (b.organization_id, b.id, 'payment', v_amount, b.currency, 'succeeded', 'voucher', v.id);
 	RETURN pg_catalog.jsonb_build_object('amount', v_amount, 'currency', v.currency,
 										 'voucher_balance', v.balance OPERATOR(pg_catalog.-) v_amount);
 END

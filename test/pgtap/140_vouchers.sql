@@ -194,7 +194,7 @@ SELECT throws_ok(format($$SELECT protector.create_booking('0a140000-0000-4000-80
 	pg_temp.c(3), pg_temp.t(9), pg_temp.code('gift100')), '22023',
 	'this voucher has no balance left', 'a used-up voucher pays nothing more, and the booking is not made');
 SELECT throws_ok(format($$SELECT protector.redeem_voucher(%L, %L)$$, pg_temp.id('b_fix'), pg_temp.code('gift_usd')), '22023',
-	'a payment in USD for a booking in EUR', 'a voucher pays bookings in its own currency only');
+	'a voucher in USD for a booking in EUR', 'a voucher pays bookings in its own currency only (named as a voucher''s, not a payment''s: the caller gave a code)');
 SELECT tests.authenticate_as('g_finance');
 SELECT is((SELECT balance FROM protector.vouchers WHERE id = pg_temp.id('gift100')), 0.00,
 	'the ledger says the voucher is spent: 100 - 70 - 30 = 0');

@@ -7,7 +7,7 @@
 -- refund itself raised (the search for a pending refund skipped the row
 -- being changed).
 BEGIN;
-SELECT plan(21);
+SELECT plan(23);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['pr_owner', 'pr_finance']) u;
 INSERT INTO protector.organizations (id, name, slug, currency, timezone)
@@ -107,7 +107,7 @@ SELECT throws_ok(format($$SELECT protector.record_payment(%L, 5, p_kind => 'refu
 -- 30)) - 65 = 20); the second was refused as if the gesture were kept
 SELECT protector.create_booking('0a998000-0000-4000-8000-0000000005a1', NULL,
 								date_trunc('hour', now()) + interval '35 hours', 4) ->> 'id' AS b6 \gset
-SELECT protector.record_payment(:'b6', 120, 'stripe', 'pi_6') IS NOT NULL AS paid \gset
+SELECT protector.record_payment(:'b6', 120, 'stripe', 'pi_b6') IS NOT NULL AS paid \gset
 SELECT protector.cancel_booking(:'b6') IS NOT NULL AS cancelled \gset
 SELECT protector.settle_payment(id) IS NOT NULL AS settled FROM protector.payments
 WHERE booking_id = :'b6' AND kind = 'refund' AND status = 'pending' \gset
@@ -183,6 +183,32 @@ SELECT protector.record_payment(:'b5', 120, 'stripe', 'pi_5') IS NOT NULL AS pai
 SELECT protector.cancel_booking(:'b5') IS NOT NULL AS cancelled \gset
 SELECT throws_ok(format($$UPDATE protector.payments SET amount = 100 WHERE booking_id = %L AND kind = 'refund' AND status = 'pending'$$, :'b5'),
 	'22023', 'the cancellation''s refund is pending', 'under a fee of 60, the pending 60 raised to 100 is refused (20 of the 60 fee kept)');
+SELECT tests.clear_authentication();
+
+-- (a review) b10, under a fee of 100% within 48 hours: 20 + 25 x 4 = 120
+-- paid, cancelled 31 hours ahead, all 120 kept; brought back by
+-- service_role and made a party of 2: 20 + 25 x 2 = 70, paid 120, 50
+-- overpaid.  Its refunds of the 50 were refused as if the cancellation
+-- still kept 120 (its terms stayed)
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party,
+								price, price_per_person, currency, mode, settings) VALUES
+	('0a998000-0000-4000-8000-0000000005a3', '0a998000-0000-4000-8000-000000000000', '0a998000-0000-4000-8000-0000000000a1',
+	 'Full fee', '60 minutes', '60 minutes', '30 days', 10, 8, 20, 25, 'EUR', 'shared',
+	 '{"cancellation_fees": [{"within_hours": 48, "fee_percent": 100}]}');
+SELECT tests.authenticate_as('pr_owner');
+SELECT protector.create_booking('0a998000-0000-4000-8000-0000000005a3', NULL,
+								date_trunc('hour', now()) + interval '31 hours', 4) ->> 'id' AS b10 \gset
+SELECT protector.record_payment(:'b10', 120, 'stripe', 'pi_b10') IS NOT NULL AS paid \gset
+SELECT is((SELECT format('%s %s', j ->> 'refund_amount', j ->> 'cancellation_fee') FROM protector.cancel_booking(:'b10') j),
+	'0.00 120.00', 'cancelled 31 hours ahead under a fee of 100%: all 120 kept');
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.bookings SET status = 'confirmed', cancelled_at = NULL, cancellation_reason = NULL WHERE id = :'b10';
+SELECT tests.authenticate_as('pr_owner');
+UPDATE protector.bookings SET party_size = 2 WHERE id = :'b10';
+SELECT tests.authenticate_as('pr_finance');
+SELECT protector.record_payment(:'b10', 20, p_kind => 'refund', p_status => 'pending') IS NOT NULL AS refunded \gset
+SELECT lives_ok(format($$SELECT protector.record_payment(%L, 30, p_kind => 'refund', p_status => 'pending')$$, :'b10'),
+	'brought back and made 70, paid 120: the 50 overpaid is refunded in two, the old cancellation''s terms asked no more');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
