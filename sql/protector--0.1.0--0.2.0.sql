@@ -11238,18 +11238,23 @@ BEGIN
 	-- another customer's: only the tasks made while it was theirs are
 	-- scrubbed; the periods from the history of its customer_id, each from
 	-- the change that made it theirs, or from the first the history
-	-- holds, to the one that took it away)
+	-- holds, to the one that took it away; one that named them on a
+	-- booking of no customer, a walk-in named later, from its beginning:
+	-- what was written of the walk-in was written of them)
 	SELECT COALESCE(pg_catalog.jsonb_object_agg(e.id, e.periods), '{}') INTO v_periods
 	FROM (SELECT c.id, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
-				CASE WHEN c.kind OPERATOR(pg_catalog.=) 'became' THEN c.at
-					 WHEN c.before OPERATOR(pg_catalog.=) 'became' THEN c.before_at END,
+				CASE WHEN c.kind OPERATOR(pg_catalog.=) 'became' THEN c.since
+					 WHEN c.before OPERATOR(pg_catalog.=) 'became' THEN c.before_since END,
 				CASE WHEN c.kind OPERATOR(pg_catalog.=) 'left' THEN c.at END)) AS periods
-		  FROM (SELECT h.id, h.kind, h.at,
-					   pg_catalog.lag(h.kind) OVER w AS before, pg_catalog.lag(h.at) OVER w AS before_at,
+		  FROM (SELECT h.id, h.kind, h.at, h.since,
+					   pg_catalog.lag(h.kind) OVER w AS before, pg_catalog.lag(h.since) OVER w AS before_since,
 					   pg_catalog.lead(h.kind) OVER w AS after
 				FROM (SELECT l.record_id AS id, l.id AS seq, l.occurred_at AS at,
 							 CASE WHEN l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
-								  THEN 'became' ELSE 'left' END AS kind
+								  THEN 'became' ELSE 'left' END AS kind,
+							 -- (a walk-in named: theirs from its beginning)
+							 CASE WHEN l.old_row IS NOT NULL AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL THEN NULL
+								  ELSE l.occurred_at END AS since
 					  FROM protector.audit_log l
 					  WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 						AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id

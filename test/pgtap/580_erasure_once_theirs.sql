@@ -4,7 +4,7 @@
 -- booking handed to another customer since, or moved into another record
 -- by a merge: docs/operations.md has the erasure take rows once theirs.
 BEGIN;
-SELECT plan(19);
+SELECT plan(20);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('o_owner') IS NOT NULL \g /dev/null
@@ -231,6 +231,27 @@ SELECT is((SELECT count(DISTINCT record_id)::int FROM protector.audit_log
 		   WHERE organization_id = :'org' AND table_name = 'protector.payments' AND op = 'INSERT'
 			 AND new_row ->> 'details' ~ '(Bob paid by card|Bob paid again|Dan paid)'),
 	3, '... and the history keeps the others'' payments as they were');
+
+-- 9. a walk-in, paid with a note naming her, then named Wes, then handed
+-- to Bob: what was written of the walk-in was written of Wes
+SELECT pg_temp.step('1 year');
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.create_customer(:'org', 'Wes', 'wes@example.com') ->> 'id' AS wes \gset
+SELECT protector.create_booking(:'vault', NULL, date_trunc('hour', now()) + interval '11 days', 1) ->> 'id' AS walkin \gset
+SELECT tests.clear_authentication();
+SELECT pg_temp.step('4 hours');
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
+VALUES (:'org', :'walkin', 1, 'succeeded', '{"note": "walk-in, Wes W., card"}');
+SELECT pg_temp.step('3 hours');
+UPDATE protector.bookings SET customer_id = :'wes' WHERE id = :'walkin';
+SELECT pg_temp.step('2 hours');
+UPDATE protector.bookings SET customer_id = :'bob' WHERE id = :'walkin';
+SELECT pg_temp.step('1 hour');
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.erase_customer(:'wes') IS NOT NULL AS erased \gset
+SELECT tests.clear_authentication();
+SELECT is((SELECT details FROM protector.payments WHERE booking_id = :'walkin'), '{}'::jsonb,
+	'a payment of the walk-in before the booking was named Wes is his, and loses its note');
 
 SELECT * FROM finish();
 ROLLBACK;
