@@ -1543,13 +1543,14 @@ BEGIN
 	-- bounded by protector.lock_timeout as a single booking's RPCs bound it
 	v_locked := protector_internal.lock_bookings(v_ids);
 	IF v_locked OPERATOR(pg_catalog.<>) pg_catalog.cardinality(v_ids) THEN
-		-- (one deleted while the lock waited, as with its organization, is
-		-- gone: not found, as above; the rest the caller may not update)
+		-- (one deleted while the lock waited, as with its organization, or
+		-- given to another agent, is not found or not visible now, as
+		-- above; the rest the caller may not update)
 		v_missing := ARRAY(SELECT x FROM pg_catalog.unnest(v_ids) x
 						   WHERE NOT EXISTS (SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) x));
 		IF pg_catalog.cardinality(v_missing) > 0 THEN
 			PERFORM protector.raise('not_found', 'some bookings were not found',
-				pg_catalog.format('Deleted while this waited for them: %s.', pg_catalog.array_to_string(v_missing, ', ')));
+				pg_catalog.format('Not found or no longer visible once this waited for them: %s.', pg_catalog.array_to_string(v_missing, ', ')));
 		END IF;
 		PERFORM protector.raise('forbidden', 'you may not change the status of some of these bookings');
 	END IF;

@@ -305,7 +305,11 @@ BEGIN
 	RETURNING * INTO m;
 	RETURN m;
 EXCEPTION WHEN foreign_key_violation THEN
-	PERFORM protector_internal.refuse_deleted_organization(v_org);
+	-- (the booking deleted meanwhile, also with its organization: asked
+	-- of the booking, which its customer sees, and its organization not)
+	IF NOT EXISTS (SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id) THEN
+		PERFORM protector.raise('not_found', 'booking not found', 'It was deleted while the message was written.');
+	END IF;
 	RAISE;
 END
 $$;

@@ -169,17 +169,24 @@ BEGIN
 	SELECT a.channel, a.recipient
 	INTO channel, recipient
 	FROM protector.customers c,
-		 -- (a phone and country 0.1.0 stored unchecked, which normalize_phone
-		 -- refuses: a country ISO 3166 does not assign, such as UK, is none,
-		 -- and a phone over its bounds no address; they failed the update's
-		 -- reminders and every confirmation of the customer's bookings)
-		 LATERAL (SELECT CASE WHEN pg_catalog.octet_length(c.phone) OPERATOR(pg_catalog.<=) 100
-								   AND pg_catalog.length(pg_catalog.regexp_replace(c.phone, '[^0-9]', '', 'g')) OPERATOR(pg_catalog.<=) 63
-							  THEN protector.normalize_phone(c.phone, CASE WHEN protector.country_is_known(c.country) THEN c.country END)
-						 END AS full_phone) p,
 		 LATERAL (SELECT x.channel, x.recipient
-				  FROM (VALUES (1, 'email', c.email),
-							   (2, 'sms', CASE WHEN pg_catalog.starts_with(p.full_phone, '+') THEN p.full_phone END)) x(n, channel, recipient)
+				  -- (a phone and country 0.1.0 stored unchecked, which
+				  -- normalize_phone refuses: a country ISO 3166 does not
+				  -- assign, such as UK, is none, and a phone over its bounds
+				  -- no address; they failed the update's reminders and every
+				  -- confirmation of the customer's bookings.  In the
+				  -- subquery, pulled up into its VALUES: a join level of its
+				  -- own cost every booking naming a customer 18,000
+				  -- instructions)
+				  FROM (SELECT CASE WHEN pg_catalog.octet_length(c.phone) OPERATOR(pg_catalog.<=) 63
+										  OR (pg_catalog.octet_length(c.phone) OPERATOR(pg_catalog.<=) 100
+											  AND pg_catalog.length(pg_catalog.regexp_replace(c.phone, '[^0-9]', '', 'g'))
+												  OPERATOR(pg_catalog.<=) 63)
+									 THEN protector.normalize_phone(c.phone, CASE WHEN protector.country_is_known(c.country)
+																				  THEN c.country END)
+								END AS full_phone) p,
+					   LATERAL (VALUES (1, 'email', c.email),
+									   (2, 'sms', CASE WHEN pg_catalog.starts_with(p.full_phone, '+') THEN p.full_phone END)) x(n, channel, recipient)
 				  WHERE x.recipient IS NOT NULL
 					AND (p_channel IS NULL OR x.channel OPERATOR(pg_catalog.=) p_channel)
 				  ORDER BY x.channel OPERATOR(pg_catalog.=) COALESCE(c.reminder_channel, 'email') DESC, x.n
@@ -376,8 +383,9 @@ BEGIN
 		-- (with the offsets it was confirmed with, which its reminders
 		-- for its start keep: the organization's apply to bookings
 		-- confirmed or rescheduled after they changed, not to one whose
-		-- customer's address changed; none, for a customer who had no
-		-- address then: the organization's)
+		-- customer's address changed; a booking with none, its customer
+		-- without an address then (or the organization's offsets none),
+		-- takes the organization's of now)
 		PERFORM protector_internal.make_booking_reminders(b, '{}',
 			(SELECT pg_catalog.array_agg(DISTINCT r.offset_minutes) FROM protector.booking_reminders r
 			 WHERE r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id

@@ -9302,7 +9302,11 @@ BEGIN
 	RETURNING * INTO m;
 	RETURN m;
 EXCEPTION WHEN foreign_key_violation THEN
-	PERFORM protector_internal.refuse_deleted_organization(v_org);
+	-- (the booking deleted meanwhile, also with its organization: asked
+	-- of the booking, which its customer sees, and its organization not)
+	IF NOT EXISTS (SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id) THEN
+		PERFORM protector.raise('not_found', 'booking not found', 'It was deleted while the message was written.');
+	END IF;
 	RAISE;
 END
 $$;
@@ -9605,17 +9609,24 @@ BEGIN
 	SELECT a.channel, a.recipient
 	INTO channel, recipient
 	FROM protector.customers c,
-		 -- (a phone and country 0.1.0 stored unchecked, which normalize_phone
-		 -- refuses: a country ISO 3166 does not assign, such as UK, is none,
-		 -- and a phone over its bounds no address; they failed the update's
-		 -- reminders and every confirmation of the customer's bookings)
-		 LATERAL (SELECT CASE WHEN pg_catalog.octet_length(c.phone) OPERATOR(pg_catalog.<=) 100
-								   AND pg_catalog.length(pg_catalog.regexp_replace(c.phone, '[^0-9]', '', 'g')) OPERATOR(pg_catalog.<=) 63
-							  THEN protector.normalize_phone(c.phone, CASE WHEN protector.country_is_known(c.country) THEN c.country END)
-						 END AS full_phone) p,
 		 LATERAL (SELECT x.channel, x.recipient
-				  FROM (VALUES (1, 'email', c.email),
-							   (2, 'sms', CASE WHEN pg_catalog.starts_with(p.full_phone, '+') THEN p.full_phone END)) x(n, channel, recipient)
+				  -- (a phone and country 0.1.0 stored unchecked, which
+				  -- normalize_phone refuses: a country ISO 3166 does not
+				  -- assign, such as UK, is none, and a phone over its bounds
+				  -- no address; they failed the update's reminders and every
+				  -- confirmation of the customer's bookings.  In the
+				  -- subquery, pulled up into its VALUES: a join level of its
+				  -- own cost every booking naming a customer 18,000
+				  -- instructions)
+				  FROM (SELECT CASE WHEN pg_catalog.octet_length(c.phone) OPERATOR(pg_catalog.<=) 63
+										  OR (pg_catalog.octet_length(c.phone) OPERATOR(pg_catalog.<=) 100
+											  AND pg_catalog.length(pg_catalog.regexp_replace(c.phone, '[^0-9]', '', 'g'))
+												  OPERATOR(pg_catalog.<=) 63)
+									 THEN protector.normalize_phone(c.phone, CASE WHEN protector.country_is_known(c.country)
+																				  THEN c.country END)
+								END AS full_phone) p,
+					   LATERAL (VALUES (1, 'email', c.email),
+									   (2, 'sms', CASE WHEN pg_catalog.starts_with(p.full_phone, '+') THEN p.full_phone END)) x(n, channel, recipient)
 				  WHERE x.recipient IS NOT NULL
 					AND (p_channel IS NULL OR x.channel OPERATOR(pg_catalog.=) p_channel)
 				  ORDER BY x.channel OPERATOR(pg_catalog.=) COALESCE(c.reminder_channel, 'email') DESC, x.n
@@ -9801,8 +9812,9 @@ BEGIN
 		-- (with the offsets it was confirmed with, which its reminders
 		-- for its start keep: the organization's apply to bookings
 		-- confirmed or rescheduled after they changed, not to one whose
-		-- customer's address changed; none, for a customer who had no
-		-- address then: the organization's)
+		-- customer's address changed; a booking with none, its customer
+		-- without an address then (or the organization's offsets none),
+		-- takes the organization's of now)
 		PERFORM protector_internal.make_booking_reminders(b, '{}',
 			(SELECT pg_catalog.array_agg(DISTINCT r.offset_minutes) FROM protector.booking_reminders r
 			 WHERE r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id
@@ -11915,13 +11927,14 @@ BEGIN
 	-- bounded by protector.lock_timeout as a single booking's RPCs bound it
 	v_locked := protector_internal.lock_bookings(v_ids);
 	IF v_locked OPERATOR(pg_catalog.<>) pg_catalog.cardinality(v_ids) THEN
-		-- (one deleted while the lock waited, as with its organization, is
-		-- gone: not found, as above; the rest the caller may not update)
+		-- (one deleted while the lock waited, as with its organization, or
+		-- given to another agent, is not found or not visible now, as
+		-- above; the rest the caller may not update)
 		v_missing := ARRAY(SELECT x FROM pg_catalog.unnest(v_ids) x
 						   WHERE NOT EXISTS (SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) x));
 		IF pg_catalog.cardinality(v_missing) > 0 THEN
 			PERFORM protector.raise('not_found', 'some bookings were not found',
-				pg_catalog.format('Deleted while this waited for them: %s.', pg_catalog.array_to_string(v_missing, ', ')));
+				pg_catalog.format('Not found or no longer visible once this waited for them: %s.', pg_catalog.array_to_string(v_missing, ', ')));
 		END IF;
 		PERFORM protector.raise('forbidden', 'you may not change the status of some of these bookings');
 	END IF;
