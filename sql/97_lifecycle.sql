@@ -354,22 +354,32 @@ RETURN EXISTS (SELECT FROM protector.members m
 COMMENT ON FUNCTION protector_internal.staff_account(uuid, uuid) IS
 'Internal: whether the account is, or was (by the members'' audit history), a member of the organization';
 
--- Is p_at within one of p_periods, a JSON array of [from, to] pairs of
--- times (null: open), both ends included?  (JSON writes times in ISO
+-- Was a row written within one of p_periods, a JSON array of [from time,
+-- to time, from audit id, to audit id] (null: open), the audit ids those
+-- of the changes that began and ended each?  A row whose insert the audit
+-- log holds (p_seq, its audit id) by the order of writing: after the
+-- change that began the period and before the one that ended it (a
+-- payment written in the transaction that handed the booking on, or in
+-- one begun before the booking became theirs, went by its transaction's
+-- start time to the wrong side); another by its time (p_at, its
+-- transaction's start), both ends included.  (JSON writes times in ISO
 -- 8601 whatever the DateStyle: a range's text, in an abbreviation of the
 -- session's zone, read back as another zone's.)
-CREATE FUNCTION protector_internal.within_periods(p_periods jsonb, p_at timestamptz)
+CREATE FUNCTION protector_internal.within_periods(p_periods jsonb, p_at timestamptz, p_seq bigint)
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_periods) p
-			   WHERE p_at OPERATOR(pg_catalog.>=) COALESCE((p OPERATOR(pg_catalog.->>) 0)::timestamptz, '-infinity')
-				 AND p_at OPERATOR(pg_catalog.<=) COALESCE((p OPERATOR(pg_catalog.->>) 1)::timestamptz, 'infinity'));
-COMMENT ON FUNCTION protector_internal.within_periods(jsonb, timestamptz) IS
-'Internal: whether a time is within one of a JSON array of [from, to] periods (null: open; ends included)';
+			   WHERE CASE WHEN p_seq IS NOT NULL
+						  THEN p_seq OPERATOR(pg_catalog.>) COALESCE((p OPERATOR(pg_catalog.->>) 2)::bigint, 0)
+							   AND p_seq OPERATOR(pg_catalog.<) COALESCE((p OPERATOR(pg_catalog.->>) 3)::bigint, 9223372036854775807)
+						  ELSE p_at OPERATOR(pg_catalog.>=) COALESCE((p OPERATOR(pg_catalog.->>) 0)::timestamptz, '-infinity')
+							   AND p_at OPERATOR(pg_catalog.<=) COALESCE((p OPERATOR(pg_catalog.->>) 1)::timestamptz, 'infinity') END);
+COMMENT ON FUNCTION protector_internal.within_periods(jsonb, timestamptz, bigint) IS
+'Internal: whether a row was written within one of a JSON array of [from, to, from audit id, to audit id] periods: by its insert''s audit id (p_seq), else by its time (null: open)';
 
--- The rows of p_table (payments, tasks: rows with a booking_id and a
--- created_at) of bookings once a customer's (p_once), made while each
+-- The rows of p_table (payments, tasks, notifications: rows with a
+-- booking_id and a created_at) of bookings once a customer's (p_once), made while each
 -- booking was theirs (p_periods: id to its periods, within_periods),
 -- found by the rows and by the history of their inserts (a row deleted
 -- since is named there; not one logged while the table's ids were
@@ -388,17 +398,23 @@ BEGIN
 	IF p_once OPERATOR(pg_catalog.=) '{}' THEN
 		RETURN '{}';
 	END IF;
+	-- (a row whose insert was logged by its audit id, also one deleted
+	-- since; another by its time)
 	EXECUTE pg_catalog.format(
-		'SELECT ARRAY(SELECT x.id::text FROM %s x
-		 WHERE x.organization_id OPERATOR(pg_catalog.=) $1 AND x.booking_id OPERATOR(pg_catalog.=) ANY ($2)
-		   AND protector_internal.within_periods($3 OPERATOR(pg_catalog.->) x.booking_id::text, x.created_at)
-		 UNION
-		 SELECT l.record_id FROM protector.audit_log l
-		 WHERE l.table_name OPERATOR(pg_catalog.=) $4 AND l.record_id OPERATOR(pg_catalog.<>) ''[masked]''
-		   AND l.organization_id OPERATOR(pg_catalog.=) $1 AND l.op OPERATOR(pg_catalog.=) ''INSERT''
-		   AND l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' OPERATOR(pg_catalog.=) ANY ($2::text[])
-		   AND protector_internal.within_periods($3 OPERATOR(pg_catalog.->) (l.new_row OPERATOR(pg_catalog.->>) ''booking_id''),
-												 l.occurred_at))', p_table)
+		'WITH logged AS (
+			SELECT l.record_id AS id, l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' AS booking_id, l.id AS seq
+			FROM protector.audit_log l
+			WHERE l.table_name OPERATOR(pg_catalog.=) $4 AND l.record_id OPERATOR(pg_catalog.<>) ''[masked]''
+			  AND l.organization_id OPERATOR(pg_catalog.=) $1 AND l.op OPERATOR(pg_catalog.=) ''INSERT''
+			  AND l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' OPERATOR(pg_catalog.=) ANY ($2::text[]))
+		 SELECT ARRAY(SELECT g.id FROM logged g
+					  WHERE protector_internal.within_periods($3 OPERATOR(pg_catalog.->) g.booking_id, NULL, g.seq)
+					  UNION
+					  SELECT x.id::text FROM %s x
+					  WHERE x.organization_id OPERATOR(pg_catalog.=) $1 AND x.booking_id OPERATOR(pg_catalog.=) ANY ($2)
+						AND NOT EXISTS (SELECT FROM logged g WHERE g.id OPERATOR(pg_catalog.=) x.id::text)
+						AND protector_internal.within_periods($3 OPERATOR(pg_catalog.->) x.booking_id::text, x.created_at, NULL))',
+		p_table)
 	INTO v_ids USING p_organization_id, p_once, p_periods, p_table::text;
 	RETURN v_ids;
 END
@@ -554,16 +570,22 @@ BEGIN
 	FROM (SELECT c.id, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
 				CASE WHEN c.kind OPERATOR(pg_catalog.=) 'became' THEN c.since
 					 WHEN c.before OPERATOR(pg_catalog.=) 'became' THEN c.before_since END,
-				CASE WHEN c.kind OPERATOR(pg_catalog.=) 'left' THEN c.at END)) AS periods
-		  FROM (SELECT h.id, h.kind, h.at, h.since,
+				CASE WHEN c.kind OPERATOR(pg_catalog.=) 'left' THEN c.at END,
+				CASE WHEN c.kind OPERATOR(pg_catalog.=) 'became' THEN c.since_seq
+					 WHEN c.before OPERATOR(pg_catalog.=) 'became' THEN c.before_since_seq END,
+				CASE WHEN c.kind OPERATOR(pg_catalog.=) 'left' THEN c.seq END)) AS periods
+		  FROM (SELECT h.id, h.kind, h.at, h.since, h.seq, h.since_seq,
 					   pg_catalog.lag(h.kind) OVER w AS before, pg_catalog.lag(h.since) OVER w AS before_since,
+					   pg_catalog.lag(h.since_seq) OVER w AS before_since_seq,
 					   pg_catalog.lead(h.kind) OVER w AS after
 				FROM (SELECT l.record_id AS id, l.id AS seq, l.occurred_at AS at,
 							 CASE WHEN l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
 								  THEN 'became' ELSE 'left' END AS kind,
 							 -- (a walk-in named: theirs from its beginning)
 							 CASE WHEN l.old_row IS NOT NULL AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL THEN NULL
-								  ELSE l.occurred_at END AS since
+								  ELSE l.occurred_at END AS since,
+							 CASE WHEN l.old_row IS NOT NULL AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL THEN NULL
+								  ELSE l.id END AS since_seq
 					  FROM protector.audit_log l
 					  WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 						AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -731,10 +753,7 @@ BEGIN
 	-- those made while it was theirs): what staff or an application wrote
 	-- into them goes, protector's own keep what staff see on the booking;
 	-- in the history too
-	v_old_notes := ARRAY(
-		SELECT n.id::text FROM protector.notifications n
-		WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id AND n.booking_id OPERATOR(pg_catalog.=) ANY (v_once)
-		  AND protector_internal.within_periods(v_periods OPERATOR(pg_catalog.->) n.booking_id::text, n.created_at));
+	v_old_notes := protector_internal.rows_while_theirs(p_organization_id, 'protector.notifications', v_once, v_periods);
 	UPDATE protector.notifications n
 	SET payload = protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload)
 	WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -760,7 +779,7 @@ BEGIN
 			   AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
 			   AND protector_internal.within_periods(
 					   v_periods OPERATOR(pg_catalog.->) (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id'),
-					   l.occurred_at)));
+					   l.occurred_at, NULL)));
 	-- their reminders: none is sent any more, and the worker's error texts
 	-- (which tend to quote the address) go, in the history too
 	UPDATE protector.booking_reminders r

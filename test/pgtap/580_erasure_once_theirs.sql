@@ -203,15 +203,18 @@ VALUES (:'org', :'eb', 'desk.note', '{"text": "Eve asked for nuts"}');
 SELECT pg_temp.step('3 hours 30 minutes');
 UPDATE protector.bookings SET customer_id = :'bob' WHERE id = :'eb';
 SELECT pg_temp.step('3 hours');
+-- (Bob's second payment written in the transaction that gives the
+-- booking to Eve again, before it does: Bob's, by the order of writing,
+-- where the transaction's time is Eve's period's first instant)
 INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
 VALUES (:'org', :'eb', 3, 'succeeded', '{"note": "Bob paid again"}');
-SELECT pg_temp.step('2 hours 30 minutes');
 UPDATE protector.bookings SET customer_id = :'eve' WHERE id = :'eb';
 SELECT pg_temp.step('2 hours');
 INSERT INTO protector.tasks (organization_id, booking_id, title, description) VALUES (:'org', :'eb', 'Cake', 'Eve: birthday cake');
 SELECT pg_temp.step('1 hour 30 minutes');
+-- (Dan's payment written in the transaction that hands the booking to
+-- him, after it does: Dan's)
 UPDATE protector.bookings SET customer_id = :'dan' WHERE id = :'eb';
-SELECT pg_temp.step('1 hour');
 INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
 VALUES (:'org', :'eb', 4, 'succeeded', '{"note": "Dan paid"}');
 SELECT pg_temp.step('30 minutes');
