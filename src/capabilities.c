@@ -686,6 +686,19 @@ protector_caller_may_book_for(const pg_uuid_t *org, const pg_uuid_t *customer)
 }
 
 /*
+ * May the caller give a booking of org to customer, as far as a lock of the
+ * customer's record may tell them: trusted, a member of org (whose update
+ * the policies decide), or that customer.  A customer naming another's
+ * record is refused by the policies, and waited for it first.
+ */
+bool
+protector_caller_may_name_customer(const pg_uuid_t *org, const pg_uuid_t *customer)
+{
+	return protector_caller_is_trusted() || array_has_uuid(member_orgs(R_ALL), org) ||
+		array_has_uuid(own_customer_ids(), customer);
+}
+
+/*
  * Returns if trusted or the caller's user is an active member of org whose
  * role may do cap, else raises 42501 (a member whose role may not) or
  * "<entity> not found" (anyone else): authorize() and authorize_requester()

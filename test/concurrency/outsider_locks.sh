@@ -39,6 +39,10 @@ INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
 VALUES ('$ORG', tests.get_supabase_uid('vic'), 'viewer', now());
 INSERT INTO protector.customers (id, organization_id, full_name, email, user_id)
 VALUES ('0f910000-0000-4000-8000-00000000c002', '$ORG', 'Dana', 'dana@example.com', tests.get_supabase_uid('dana'));
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0f910000-0000-4000-8000-0000000000b2', '$ORG', '0f910000-0000-4000-8000-0000000000a1', '0f910000-0000-4000-8000-0000000005a1',
+		'0f910000-0000-4000-8000-00000000c002',
+		tstzrange(date_trunc('day', now()) + interval '7 days 12 hours', date_trunc('day', now()) + interval '7 days 13 hours'), 'pending');
 SQL
 WAIVER=$(psql -X -A -t -q -d "$DB" -c "SELECT protector.create_waiver('$ORG', 'Risk', 'I accept the risk.') ->> 'waiver_id'")
 failures=0
@@ -93,6 +97,9 @@ check "a viewer's booking naming the tenant's customer held open is refused at o
 # shellcheck disable=SC2059
 check "a customer's booking naming another customer's record held open is refused at once" \
 	"$(outsider "$(printf "$booking" 0f910000-0000-4000-8000-00000000c001)" dana)" 42501
+check "... and her own booking given to that record, as a made-up one" \
+	"$(outsider "UPDATE protector.bookings SET customer_id = '0f910000-0000-4000-8000-00000000c001' WHERE id = '0f910000-0000-4000-8000-0000000000b2'" dana)" \
+	"$(outsider "UPDATE protector.bookings SET customer_id = '0f910000-0000-4000-8000-00000000dead' WHERE id = '0f910000-0000-4000-8000-0000000000b2'" dana)"
 end_session customer_holder
 # (the tenant's own writes still take the customer's lock: alice's booking
 # of her customer, with the record held by her open change, waits for it)
