@@ -1406,6 +1406,31 @@ CREATE TRIGGER release_on_deactivation BEFORE UPDATE OF active ON protector.memb
 	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.release_on_deactivation();
 
+-- A member made an agent whose open tasks of bookings not theirs the
+-- caller's REPEATABLE READ snapshot missed (written since): 40001 (of
+-- any organization's: the query takes the account alone, $1).  As the
+-- owner: count_now, which asks the latest snapshot, is the owner's.
+CREATE FUNCTION protector_internal.refuse_unseen_foreign_tasks(p_user_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.tasks t
+		 WHERE t.assignee OPERATOR(pg_catalog.=) $1
+		   AND t.status OPERATOR(pg_catalog.<>) ''done'' AND t.booking_id IS NOT NULL
+		   AND NOT EXISTS (SELECT FROM protector.bookings b
+						   WHERE b.organization_id OPERATOR(pg_catalog.=) t.organization_id AND b.id OPERATOR(pg_catalog.=) t.booking_id
+							 AND b.assigned_agent OPERATOR(pg_catalog.=) $1)',
+		p_user_id, 'a task was given to the member concurrently',
+		'It is of a booking not theirs, which an agent could not finish.');
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_unseen_foreign_tasks(uuid) IS
+'Internal: 40001 when a member made an agent has open tasks of bookings not theirs that a REPEATABLE READ snapshot missed';
+GRANT EXECUTE ON FUNCTION protector_internal.refuse_unseen_foreign_tasks(uuid) TO authenticated, service_role;
+
 -- A member given a role that sees no tasks (finance, viewer: role_sees_tasks)
 -- loses their open tasks and the bookings assigned to them that have not
 -- ended, which go back to the desk, however the row is written
@@ -1430,6 +1455,9 @@ BEGIN
 			  AND NOT EXISTS (SELECT FROM protector.bookings b
 							  WHERE b.organization_id OPERATOR(pg_catalog.=) t.organization_id AND b.id OPERATOR(pg_catalog.=) t.booking_id
 								AND b.assigned_agent OPERATOR(pg_catalog.=) OLD.user_id);
+			-- (one given to them since a REPEATABLE READ snapshot stayed:
+			-- 40001, as for the roles below)
+			PERFORM protector_internal.refuse_unseen_foreign_tasks(OLD.user_id);
 		END IF;
 		RETURN NEW;
 	END IF;

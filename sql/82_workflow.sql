@@ -60,6 +60,15 @@ BEGIN
 		  AND t.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND t.status OPERATOR(pg_catalog.<>) 'done'
 		  AND (t.assignee IS NULL OR t.assignee OPERATOR(pg_catalog.=) OLD.assigned_agent);
+		-- (under REPEATABLE READ a task of the booking committed since the
+		-- snapshot stayed the old agent's, who could never finish it, and
+		-- the new agent never saw it: 40001, as the task's writer is told
+		-- of a handover it did not see)
+		PERFORM protector_internal.retry_if_unseen(
+			'SELECT pg_catalog.count(*) FROM protector.tasks t
+			 WHERE t.booking_id OPERATOR(pg_catalog.=) $1 AND t.status OPERATOR(pg_catalog.<>) ''done''',
+			NEW.id, 'a task of the booking was written concurrently',
+			'It would have stayed with the agent the booking was handed away from.');
 	END IF;
 
 	-- (a new booking's work is booking_workflow_insert's, in C; a booking

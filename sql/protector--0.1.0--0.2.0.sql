@@ -301,6 +301,15 @@ BEGIN
 		  AND t.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND t.status OPERATOR(pg_catalog.<>) 'done'
 		  AND (t.assignee IS NULL OR t.assignee OPERATOR(pg_catalog.=) OLD.assigned_agent);
+		-- (under REPEATABLE READ a task of the booking committed since the
+		-- snapshot stayed the old agent's, who could never finish it, and
+		-- the new agent never saw it: 40001, as the task's writer is told
+		-- of a handover it did not see)
+		PERFORM protector_internal.retry_if_unseen(
+			'SELECT pg_catalog.count(*) FROM protector.tasks t
+			 WHERE t.booking_id OPERATOR(pg_catalog.=) $1 AND t.status OPERATOR(pg_catalog.<>) ''done''',
+			NEW.id, 'a task of the booking was written concurrently',
+			'It would have stayed with the agent the booking was handed away from.');
 	END IF;
 
 	-- (a new booking's work is booking_workflow_insert's, in C; a booking
@@ -16247,6 +16256,9 @@ BEGIN
 			  AND NOT EXISTS (SELECT FROM protector.bookings b
 							  WHERE b.organization_id OPERATOR(pg_catalog.=) t.organization_id AND b.id OPERATOR(pg_catalog.=) t.booking_id
 								AND b.assigned_agent OPERATOR(pg_catalog.=) OLD.user_id);
+			-- (one given to them since a REPEATABLE READ snapshot stayed:
+			-- 40001, as for the roles below)
+			PERFORM protector_internal.refuse_unseen_foreign_tasks(OLD.user_id);
 		END IF;
 		RETURN NEW;
 	END IF;
@@ -17041,6 +17053,27 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+CREATE FUNCTION protector_internal.refuse_unseen_foreign_tasks(p_user_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.retry_if_unseen(
+		'SELECT pg_catalog.count(*) FROM protector.tasks t
+		 WHERE t.assignee OPERATOR(pg_catalog.=) $1
+		   AND t.status OPERATOR(pg_catalog.<>) ''done'' AND t.booking_id IS NOT NULL
+		   AND NOT EXISTS (SELECT FROM protector.bookings b
+						   WHERE b.organization_id OPERATOR(pg_catalog.=) t.organization_id AND b.id OPERATOR(pg_catalog.=) t.booking_id
+							 AND b.assigned_agent OPERATOR(pg_catalog.=) $1)',
+		p_user_id, 'a task was given to the member concurrently',
+		'It is of a booking not theirs, which an agent could not finish.');
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_unseen_foreign_tasks(uuid) IS
+'Internal: 40001 when a member made an agent has open tasks of bookings not theirs that a REPEATABLE READ snapshot missed';
+GRANT EXECUTE ON FUNCTION protector_internal.refuse_unseen_foreign_tasks(uuid) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

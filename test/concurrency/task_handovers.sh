@@ -8,7 +8,12 @@
 #    share-locks the booking) and takes it along to Ben (it did not wait,
 #    and the task stayed Ann's, who could never finish it);
 # 2. REPEATABLE READ: a task for Ann on a booking handed to Ben since the
-#    transaction's snapshot is a 40001 (the snapshot said it was Ann's).
+#    transaction's snapshot is a 40001 (the snapshot said it was Ann's);
+# 3. REPEATABLE READ the other way (a later review): the handover of a
+#    booking whose task for Ann was committed since its snapshot is a
+#    40001 (the task stayed Ann's, and the new agent never saw it);
+# 4. and a member made an agent under REPEATABLE READ, given a task of a
+#    booking not theirs since the snapshot, is a 40001 (it stayed theirs).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -19,11 +24,12 @@ failures=0
 
 ORG=0f920000-0000-4000-8000-000000000000
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['ann', 'ben']) u;
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['ann', 'ben', 'mia', 'adm']) u;
 INSERT INTO protector.organizations (id, name, slug, settings)
 VALUES ('$ORG', 'Tasks', 'task-handovers', '{"staff": {"require_shifts": false}}');
 INSERT INTO protector.members (organization_id, user_id, role, full_name) VALUES
-	('$ORG', tests.get_supabase_uid('ann'), 'agent', 'Ann'), ('$ORG', tests.get_supabase_uid('ben'), 'agent', 'Ben');
+	('$ORG', tests.get_supabase_uid('ann'), 'agent', 'Ann'), ('$ORG', tests.get_supabase_uid('ben'), 'agent', 'Ben'),
+	('$ORG', tests.get_supabase_uid('mia'), 'manager', 'Mia'), ('$ORG', tests.get_supabase_uid('adm'), 'admin', 'Adm');
 INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('0f920000-0000-4000-8000-0000000000a1', '$ORG', 'V', 'UTC');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party, mode)
 VALUES ('0f920000-0000-4000-8000-0000000005a1', '$ORG', '0f920000-0000-4000-8000-0000000000a1', 'S',
@@ -33,7 +39,7 @@ SELECT ('0f920000-0000-4000-8000-0000000000b' || n)::uuid, '$ORG', '0f920000-000
 	   '0f920000-0000-4000-8000-0000000005a1',
 	   tstzrange(date_trunc('day', now()) + (n + 2) * interval '1 day', date_trunc('day', now()) + (n + 2) * interval '1 day' + interval '1 hour'),
 	   'confirmed', tests.get_supabase_uid('ann')
-FROM generate_series(1, 2) n;
+FROM generate_series(1, 4) n;
 SQL
 task_for_ann() {
 	echo "INSERT INTO protector.tasks (organization_id, booking_id, title, assignee)
@@ -76,6 +82,43 @@ if [ "$answer" = 40001 ] && [ "$left" = 0 ]; then
 	echo "ok - a REPEATABLE READ task for the agent a booking was handed away from since the snapshot is told to retry"
 else
 	echo "not ok - a REPEATABLE READ task for the former agent: answered '$answer', tasks written: $left"
+	failures=$((failures + 1))
+fi
+
+# rr_race APP SQL WRITE: APP runs SQL in a REPEATABLE READ transaction
+# whose snapshot is taken before WRITE commits; prints its SQLSTATE or ok
+rr_race() {
+	PGAPPNAME=$1 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
+		-c "SELECT tests.authenticate_as('adm')" -c "SELECT count(*) FROM protector.tasks" -c "SELECT pg_sleep(1)" -c "$2" \
+		-c "COMMIT" >"$WORK/$1.log" 2>&1 &
+	local rr=$!
+	wait_session "$1" "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "$3" >/dev/null
+	wait "$rr" || true
+	local state
+	state=$(sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' "$WORK/$1.log" | head -1)
+	echo "${state:-ok}"
+}
+
+# 3. the handover under REPEATABLE READ
+answer=$(rr_race handover "UPDATE protector.bookings SET assigned_agent = tests.get_supabase_uid('ben') WHERE id = '0f920000-0000-4000-8000-0000000000b3'" \
+	"$(task_for_ann 3 'Bring the van')")
+if [ "$answer" = 40001 ]; then
+	echo "ok - a REPEATABLE READ handover of a booking whose task for its agent was written since the snapshot is told to retry"
+else
+	echo "not ok - a REPEATABLE READ handover past a task written since its snapshot: answered $answer (the task stays with $(psql -X -A -t -d "$DB" -c "SELECT m.full_name FROM protector.tasks t JOIN protector.members m ON m.user_id = t.assignee WHERE t.title = 'Bring the van'"))"
+	failures=$((failures + 1))
+fi
+
+# 4. a manager made an agent under REPEATABLE READ, given a task of Ann's
+# booking since the snapshot
+answer=$(rr_race promote "SELECT protector.update_staff_permissions((SELECT id FROM protector.members WHERE full_name = 'Mia'), 'agent')" \
+	"INSERT INTO protector.tasks (organization_id, booking_id, title, assignee)
+	 VALUES ('$ORG', '0f920000-0000-4000-8000-0000000000b4', 'Call the guest', tests.get_supabase_uid('mia'))")
+if [ "$answer" = 40001 ]; then
+	echo "ok - a member made an agent under REPEATABLE READ, given a task of a booking not theirs since the snapshot, is told to retry"
+else
+	echo "not ok - a member made an agent under REPEATABLE READ past a task given since: answered $answer"
 	failures=$((failures + 1))
 fi
 
