@@ -19,7 +19,8 @@
  * ... FOR KEY SHARE does.  A customer that is not there (or of another
  * organization) passes: the foreign key says what is wrong.  Only callers
  * whose row the policies may take are checked (a new booking: the desk, or
- * the customer themselves; a changed one: its members, or the customer):
+ * the customer themselves; a changed one: who may update bookings, or the
+ * customer):
  * anyone else's row the policies refuse, and locking for them let an
  * outsider, a viewer or another customer wait for the customer's record
  * and learn from the wait that it existed.
@@ -376,8 +377,8 @@ protector_check_booking_customer_row(Relation bookings, HeapTuple row, bool inse
 
 	/*
 	 * (a new booking only for callers the insert policy lets book for the
-	 * customer, a changed one for its members, whose update the policies
-	 * decide, and for that customer: anyone else's row the policies refuse,
+	 * customer, a changed one for members who may update bookings, and for
+	 * that customer: anyone else's row the policies or guards refuse,
 	 * and the key-share lock first taken for it told by its wait whether
 	 * the customer existed, to an outsider, a viewer, or a customer naming
 	 * another's record)

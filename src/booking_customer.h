@@ -20,7 +20,8 @@
  * erased, once the customer's row is locked FOR KEY SHARE; returns when it
  * is neither, when the row names none, or when it is not there, and for a
  * caller whose row the policies refuse (inserting: a new booking, as the
- * insert policy asks; else a member of the organization, or the customer).
+ * insert policy asks; else a member who may update bookings, or the
+ * customer).
  */
 extern void protector_check_booking_customer_row(Relation bookings, HeapTuple row, bool inserting);
 

@@ -687,14 +687,16 @@ protector_caller_may_book_for(const pg_uuid_t *org, const pg_uuid_t *customer)
 
 /*
  * May the caller give a booking of org to customer, as far as a lock of the
- * customer's record may tell them: trusted, a member of org (whose update
- * the policies decide), or that customer.  A customer naming another's
- * record is refused by the policies, and waited for it first.
+ * customer's record may tell them: trusted, a member whose role may update
+ * bookings, or that customer.  A customer naming another's record, or an
+ * agent (who may not change a booking's customer), is refused by the
+ * policies or the guards, and waited for the record first.
  */
 bool
 protector_caller_may_name_customer(const pg_uuid_t *org, const pg_uuid_t *customer)
 {
-	return protector_caller_is_trusted() || array_has_uuid(member_orgs(R_ALL), org) ||
+	return protector_caller_is_trusted() ||
+		array_has_uuid(member_orgs(roles_of(find_capability("bookings.update"))), org) ||
 		array_has_uuid(own_customer_ids(), customer);
 }
 

@@ -25,8 +25,9 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.s
 
 ORG=0f910000-0000-4000-8000-000000000000
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['alice', 'fresh', 'vic', 'dana']) u;
-INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Victim', 'outsider-locks');
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['alice', 'fresh', 'vic', 'dana', 'agt']) u;
+INSERT INTO protector.organizations (id, name, slug, settings)
+VALUES ('$ORG', 'Victim', 'outsider-locks', '{"staff": {"require_shifts": false}}');
 INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
 VALUES ('$ORG', tests.get_supabase_uid('alice'), 'owner', now());
 INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('0f910000-0000-4000-8000-0000000000a1', '$ORG', 'V', 'UTC');
@@ -36,13 +37,17 @@ VALUES ('0f910000-0000-4000-8000-0000000005a1', '$ORG', '0f910000-0000-4000-8000
 INSERT INTO protector.customers (id, organization_id, full_name, email)
 VALUES ('0f910000-0000-4000-8000-00000000c001', '$ORG', 'Cara', 'cara@example.com');
 INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
-VALUES ('$ORG', tests.get_supabase_uid('vic'), 'viewer', now());
+VALUES ('$ORG', tests.get_supabase_uid('vic'), 'viewer', now()), ('$ORG', tests.get_supabase_uid('agt'), 'agent', now());
 INSERT INTO protector.customers (id, organization_id, full_name, email, user_id)
 VALUES ('0f910000-0000-4000-8000-00000000c002', '$ORG', 'Dana', 'dana@example.com', tests.get_supabase_uid('dana'));
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
 VALUES ('0f910000-0000-4000-8000-0000000000b2', '$ORG', '0f910000-0000-4000-8000-0000000000a1', '0f910000-0000-4000-8000-0000000005a1',
 		'0f910000-0000-4000-8000-00000000c002',
 		tstzrange(date_trunc('day', now()) + interval '7 days 12 hours', date_trunc('day', now()) + interval '7 days 13 hours'), 'pending');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, assigned_agent)
+VALUES ('0f910000-0000-4000-8000-0000000000b3', '$ORG', '0f910000-0000-4000-8000-0000000000a1', '0f910000-0000-4000-8000-0000000005a1',
+		tstzrange(date_trunc('day', now()) + interval '8 days 12 hours', date_trunc('day', now()) + interval '8 days 13 hours'), 'confirmed',
+		tests.get_supabase_uid('agt'));
 SQL
 WAIVER=$(psql -X -A -t -q -d "$DB" -c "SELECT protector.create_waiver('$ORG', 'Risk', 'I accept the risk.') ->> 'waiver_id'")
 failures=0
@@ -100,6 +105,9 @@ check "a customer's booking naming another customer's record held open is refuse
 check "... and her own booking given to that record, as a made-up one" \
 	"$(outsider "UPDATE protector.bookings SET customer_id = '0f910000-0000-4000-8000-00000000c001' WHERE id = '0f910000-0000-4000-8000-0000000000b2'" dana)" \
 	"$(outsider "UPDATE protector.bookings SET customer_id = '0f910000-0000-4000-8000-00000000dead' WHERE id = '0f910000-0000-4000-8000-0000000000b2'" dana)"
+check "an agent giving their booking to that record, which agents may not, is answered as a made-up one" \
+	"$(outsider "UPDATE protector.bookings SET customer_id = '0f910000-0000-4000-8000-00000000c001' WHERE id = '0f910000-0000-4000-8000-0000000000b3'" agt)" \
+	"$(outsider "UPDATE protector.bookings SET customer_id = '0f910000-0000-4000-8000-00000000dead' WHERE id = '0f910000-0000-4000-8000-0000000000b3'" agt)"
 end_session customer_holder
 # (the tenant's own writes still take the customer's lock: alice's booking
 # of her customer, with the record held by her open change, waits for it)
