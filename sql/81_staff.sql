@@ -1406,29 +1406,38 @@ CREATE TRIGGER release_on_deactivation BEFORE UPDATE OF active ON protector.memb
 	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.release_on_deactivation();
 
--- A member made an agent whose open tasks of bookings not theirs the
--- caller's REPEATABLE READ snapshot missed (written since): 40001 (of
--- any organization's: the query takes the account alone, $1).  As the
--- owner: count_now, which asks the latest snapshot, is the owner's.
-CREATE FUNCTION protector_internal.refuse_unseen_foreign_tasks(p_user_id uuid)
+-- A member (p_member_id) made an agent whose open tasks of bookings not
+-- theirs in its organization the caller's REPEATABLE READ snapshot missed
+-- (written since): 40001.  As the owner, count_now's (which asks the
+-- latest snapshot); for callers who may manage the member's organization's
+-- members only (anyone else learned of another tenant's tasks by it).
+CREATE FUNCTION protector_internal.refuse_unseen_foreign_tasks(p_member_id uuid)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF NOT (protector_internal.requester_is_trusted()
+			OR EXISTS (SELECT FROM protector.members m
+					   WHERE m.id OPERATOR(pg_catalog.=) p_member_id
+						 AND m.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage')))) THEN
+		RETURN;
+	END IF;
 	PERFORM protector_internal.retry_if_unseen(
-		'SELECT pg_catalog.count(*) FROM protector.tasks t
-		 WHERE t.assignee OPERATOR(pg_catalog.=) $1
+		'SELECT pg_catalog.count(*) FROM protector.members m
+		 JOIN protector.tasks t ON t.organization_id OPERATOR(pg_catalog.=) m.organization_id
+							   AND t.assignee OPERATOR(pg_catalog.=) m.user_id
+		 WHERE m.id OPERATOR(pg_catalog.=) $1
 		   AND t.status OPERATOR(pg_catalog.<>) ''done'' AND t.booking_id IS NOT NULL
 		   AND NOT EXISTS (SELECT FROM protector.bookings b
 						   WHERE b.organization_id OPERATOR(pg_catalog.=) t.organization_id AND b.id OPERATOR(pg_catalog.=) t.booking_id
-							 AND b.assigned_agent OPERATOR(pg_catalog.=) $1)',
-		p_user_id, 'a task was given to the member concurrently',
+							 AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id)',
+		p_member_id, 'a task was given to the member concurrently',
 		'It is of a booking not theirs, which an agent could not finish.');
 END
 $$;
 COMMENT ON FUNCTION protector_internal.refuse_unseen_foreign_tasks(uuid) IS
-'Internal: 40001 when a member made an agent has open tasks of bookings not theirs that a REPEATABLE READ snapshot missed';
+'Internal: 40001 when a member (p_member_id) made an agent has open tasks of bookings not theirs that a REPEATABLE READ snapshot missed; for those who may manage its members';
 GRANT EXECUTE ON FUNCTION protector_internal.refuse_unseen_foreign_tasks(uuid) TO authenticated, service_role;
 
 -- A member given a role that sees no tasks (finance, viewer: role_sees_tasks)
@@ -1457,7 +1466,7 @@ BEGIN
 								AND b.assigned_agent OPERATOR(pg_catalog.=) OLD.user_id);
 			-- (one given to them since a REPEATABLE READ snapshot stayed:
 			-- 40001, as for the roles below)
-			PERFORM protector_internal.refuse_unseen_foreign_tasks(OLD.user_id);
+			PERFORM protector_internal.refuse_unseen_foreign_tasks(OLD.id);
 		END IF;
 		RETURN NEW;
 	END IF;

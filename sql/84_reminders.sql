@@ -172,16 +172,15 @@ BEGIN
 		 LATERAL (SELECT x.channel, x.recipient
 				  -- (a phone and country 0.1.0 stored unchecked, which
 				  -- normalize_phone refuses: a country ISO 3166 does not
-				  -- assign, such as UK, is none, and a phone over its bounds
-				  -- no address; they failed the update's reminders and every
-				  -- confirmation of the customer's bookings.  In the
+				  -- assign, such as UK, is none, and a phone of another shape
+				  -- than a phone's (letters, an extension: "+1 800 FLOWERS"
+				  -- read +1800) no address; they failed the update's
+				  -- reminders and every confirmation of the customer's
+				  -- bookings, or went to another number.  In the
 				  -- subquery, pulled up into its VALUES: a join level of its
 				  -- own cost every booking naming a customer 18,000
 				  -- instructions)
-				  FROM (SELECT CASE WHEN pg_catalog.octet_length(c.phone) OPERATOR(pg_catalog.<=) 63
-										  OR (pg_catalog.octet_length(c.phone) OPERATOR(pg_catalog.<=) 100
-											  AND pg_catalog.length(pg_catalog.regexp_replace(c.phone, '[^0-9]', '', 'g'))
-												  OPERATOR(pg_catalog.<=) 63)
+				  FROM (SELECT CASE WHEN protector_internal.phone_is_valid(c.phone)
 									 THEN protector.normalize_phone(c.phone, CASE WHEN protector.country_is_known(c.country)
 																				  THEN c.country END)
 								END AS full_phone) p,
@@ -390,7 +389,11 @@ BEGIN
 			(SELECT pg_catalog.array_agg(DISTINCT r.offset_minutes) FROM protector.booking_reminders r
 			 WHERE r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id
 			   AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) pg_catalog.lower(b.during)
-			   AND r.cancelled_reason IS DISTINCT FROM 'offset no longer configured'));
+			   -- (those it has: not one a reschedule, a status change or a
+			   -- new set of offsets cancelled, but one cancelled for want of
+			   -- an address, which the new address brings back)
+			   AND (r.status OPERATOR(pg_catalog.<>) 'cancelled'
+					OR r.cancelled_reason OPERATOR(pg_catalog.=) 'customer has no address for reminders')));
 	END LOOP;
 	RETURN NULL;
 END

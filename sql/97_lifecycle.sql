@@ -357,12 +357,14 @@ COMMENT ON FUNCTION protector_internal.staff_account(uuid, uuid) IS
 -- Was a row written within one of p_periods, a JSON array of [from time,
 -- to time, from audit id, to audit id] (null: open), the audit ids those
 -- of the changes that began and ended each?  A row whose insert the audit
--- log holds (p_seq, its audit id) by the order of writing: after the
--- change that began the period and before the one that ended it (a
--- payment written in the transaction that handed the booking on, or in
--- one begun before the booking became theirs, went by its transaction's
--- start time to the wrong side); another by its time (p_at, its
--- transaction's start), both ends included.  (JSON writes times in ISO
+-- log holds (p_seq, its audit id) by the order of writing (after the
+-- change that began the period, before the one that ended it: a payment
+-- written in the transaction that handed the booking on, after the
+-- change, is the next customer's), or by its transaction's start time
+-- (p_at) strictly inside the period (a transaction begun while the
+-- booking was theirs that wrote after the change that took it away,
+-- before that change committed, wrote of them: the safe side); another
+-- by its time, both ends included.  (JSON writes times in ISO
 -- 8601 whatever the DateStyle: a range's text, in an abbreviation of the
 -- session's zone, read back as another zone's.)
 CREATE FUNCTION protector_internal.within_periods(p_periods jsonb, p_at timestamptz, p_seq bigint)
@@ -371,8 +373,10 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_periods) p
 			   WHERE CASE WHEN p_seq IS NOT NULL
-						  THEN p_seq OPERATOR(pg_catalog.>) COALESCE((p OPERATOR(pg_catalog.->>) 2)::bigint, 0)
-							   AND p_seq OPERATOR(pg_catalog.<) COALESCE((p OPERATOR(pg_catalog.->>) 3)::bigint, 9223372036854775807)
+						  THEN (p_seq OPERATOR(pg_catalog.>) COALESCE((p OPERATOR(pg_catalog.->>) 2)::bigint, 0)
+								AND p_seq OPERATOR(pg_catalog.<) COALESCE((p OPERATOR(pg_catalog.->>) 3)::bigint, 9223372036854775807))
+							   OR (p_at OPERATOR(pg_catalog.>) COALESCE((p OPERATOR(pg_catalog.->>) 0)::timestamptz, '-infinity')
+								   AND p_at OPERATOR(pg_catalog.<) COALESCE((p OPERATOR(pg_catalog.->>) 1)::timestamptz, 'infinity'))
 						  ELSE p_at OPERATOR(pg_catalog.>=) COALESCE((p OPERATOR(pg_catalog.->>) 0)::timestamptz, '-infinity')
 							   AND p_at OPERATOR(pg_catalog.<=) COALESCE((p OPERATOR(pg_catalog.->>) 1)::timestamptz, 'infinity') END);
 COMMENT ON FUNCTION protector_internal.within_periods(jsonb, timestamptz, bigint) IS
@@ -402,13 +406,14 @@ BEGIN
 	-- since; another by its time)
 	EXECUTE pg_catalog.format(
 		'WITH logged AS (
-			SELECT l.record_id AS id, l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' AS booking_id, l.id AS seq
+			SELECT l.record_id AS id, l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' AS booking_id, l.id AS seq,
+				   l.occurred_at AS at
 			FROM protector.audit_log l
 			WHERE l.table_name OPERATOR(pg_catalog.=) $4 AND l.record_id OPERATOR(pg_catalog.<>) ''[masked]''
 			  AND l.organization_id OPERATOR(pg_catalog.=) $1 AND l.op OPERATOR(pg_catalog.=) ''INSERT''
 			  AND l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' OPERATOR(pg_catalog.=) ANY ($2::text[]))
 		 SELECT ARRAY(SELECT g.id FROM logged g
-					  WHERE protector_internal.within_periods($3 OPERATOR(pg_catalog.->) g.booking_id, NULL, g.seq)
+					  WHERE protector_internal.within_periods($3 OPERATOR(pg_catalog.->) g.booking_id, g.at, g.seq)
 					  UNION
 					  SELECT x.id::text FROM %s x
 					  WHERE x.organization_id OPERATOR(pg_catalog.=) $1 AND x.booking_id OPERATOR(pg_catalog.=) ANY ($2)
@@ -581,12 +586,20 @@ BEGIN
 				FROM (SELECT l.record_id AS id, l.id AS seq, l.occurred_at AS at,
 							 CASE WHEN l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
 								  THEN 'became' ELSE 'left' END AS kind,
-							 -- (a walk-in named: theirs from its beginning)
-							 CASE WHEN l.old_row IS NOT NULL AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL THEN NULL
-								  ELSE l.occurred_at END AS since,
-							 CASE WHEN l.old_row IS NOT NULL AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL THEN NULL
-								  ELSE l.id END AS since_seq
+							 -- (a walk-in named: theirs since the booking last had
+							 -- another customer, else from its beginning)
+							 CASE WHEN l.old_row IS NOT NULL AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL
+								  THEN w.occurred_at ELSE l.occurred_at END AS since,
+							 CASE WHEN l.old_row IS NOT NULL AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL
+								  THEN w.id ELSE l.id END AS since_seq
 					  FROM protector.audit_log l
+					  LEFT JOIN LATERAL (
+						  SELECT e.id, e.occurred_at FROM protector.audit_log e
+						  WHERE e.table_name OPERATOR(pg_catalog.=) 'protector.bookings' AND e.record_id OPERATOR(pg_catalog.=) l.record_id
+							AND e.organization_id OPERATOR(pg_catalog.=) p_organization_id AND e.id OPERATOR(pg_catalog.<) l.id
+							AND e.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NOT NULL
+							AND e.new_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL
+						  ORDER BY e.id DESC LIMIT 1) w ON l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL
 					  WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 						AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 						AND l.record_id OPERATOR(pg_catalog.<>) ALL (v_bookings)

@@ -9608,6 +9608,23 @@ COMMENT ON FUNCTION protector_internal.reminder_backoff(integer) IS
 -- their choice if they have its address, else the other one they have;
 -- none when they chose none or have neither.  As the caller: RLS decides
 -- whose addresses they may read.
+-- (before reminder_address, which the reminders made below ask it of
+-- 0.1.0's phones)
+CREATE OR REPLACE FUNCTION protector_internal.phone_is_valid(p_phone text)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN p_phone OPERATOR(pg_catalog.~) '^[+]?[0-9 ()./-]+$' AND p_phone OPERATOR(pg_catalog.~) '[0-9]'
+		   AND pg_catalog.length(p_phone) BETWEEN 3 AND 40;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.phone_is_valid(text) IS
+'A phone number''s shape: digits (at least one), spaces and ( ) . / -, an optional leading +, 3 to 40 characters';
+REVOKE ALL ON FUNCTION protector_internal.phone_is_valid(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.phone_is_valid(text) TO authenticated, service_role;
+
 CREATE OR REPLACE FUNCTION protector_internal.reminder_address(p_organization_id uuid, p_customer_id uuid,
 													p_channel text DEFAULT NULL,
 													OUT channel text, OUT recipient text)
@@ -9621,16 +9638,15 @@ BEGIN
 		 LATERAL (SELECT x.channel, x.recipient
 				  -- (a phone and country 0.1.0 stored unchecked, which
 				  -- normalize_phone refuses: a country ISO 3166 does not
-				  -- assign, such as UK, is none, and a phone over its bounds
-				  -- no address; they failed the update's reminders and every
-				  -- confirmation of the customer's bookings.  In the
+				  -- assign, such as UK, is none, and a phone of another shape
+				  -- than a phone's (letters, an extension: "+1 800 FLOWERS"
+				  -- read +1800) no address; they failed the update's
+				  -- reminders and every confirmation of the customer's
+				  -- bookings, or went to another number.  In the
 				  -- subquery, pulled up into its VALUES: a join level of its
 				  -- own cost every booking naming a customer 18,000
 				  -- instructions)
-				  FROM (SELECT CASE WHEN pg_catalog.octet_length(c.phone) OPERATOR(pg_catalog.<=) 63
-										  OR (pg_catalog.octet_length(c.phone) OPERATOR(pg_catalog.<=) 100
-											  AND pg_catalog.length(pg_catalog.regexp_replace(c.phone, '[^0-9]', '', 'g'))
-												  OPERATOR(pg_catalog.<=) 63)
+				  FROM (SELECT CASE WHEN protector_internal.phone_is_valid(c.phone)
 									 THEN protector.normalize_phone(c.phone, CASE WHEN protector.country_is_known(c.country)
 																				  THEN c.country END)
 								END AS full_phone) p,
@@ -9828,7 +9844,11 @@ BEGIN
 			(SELECT pg_catalog.array_agg(DISTINCT r.offset_minutes) FROM protector.booking_reminders r
 			 WHERE r.organization_id OPERATOR(pg_catalog.=) b.organization_id AND r.booking_id OPERATOR(pg_catalog.=) b.id
 			   AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) pg_catalog.lower(b.during)
-			   AND r.cancelled_reason IS DISTINCT FROM 'offset no longer configured'));
+			   -- (those it has: not one a reschedule, a status change or a
+			   -- new set of offsets cancelled, but one cancelled for want of
+			   -- an address, which the new address brings back)
+			   AND (r.status OPERATOR(pg_catalog.<>) 'cancelled'
+					OR r.cancelled_reason OPERATOR(pg_catalog.=) 'customer has no address for reminders')));
 	END LOOP;
 	RETURN NULL;
 END
@@ -11277,12 +11297,20 @@ BEGIN
 				FROM (SELECT l.record_id AS id, l.id AS seq, l.occurred_at AS at,
 							 CASE WHEN l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
 								  THEN 'became' ELSE 'left' END AS kind,
-							 -- (a walk-in named: theirs from its beginning)
-							 CASE WHEN l.old_row IS NOT NULL AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL THEN NULL
-								  ELSE l.occurred_at END AS since,
-							 CASE WHEN l.old_row IS NOT NULL AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL THEN NULL
-								  ELSE l.id END AS since_seq
+							 -- (a walk-in named: theirs since the booking last had
+							 -- another customer, else from its beginning)
+							 CASE WHEN l.old_row IS NOT NULL AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL
+								  THEN w.occurred_at ELSE l.occurred_at END AS since,
+							 CASE WHEN l.old_row IS NOT NULL AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL
+								  THEN w.id ELSE l.id END AS since_seq
 					  FROM protector.audit_log l
+					  LEFT JOIN LATERAL (
+						  SELECT e.id, e.occurred_at FROM protector.audit_log e
+						  WHERE e.table_name OPERATOR(pg_catalog.=) 'protector.bookings' AND e.record_id OPERATOR(pg_catalog.=) l.record_id
+							AND e.organization_id OPERATOR(pg_catalog.=) p_organization_id AND e.id OPERATOR(pg_catalog.<) l.id
+							AND e.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NOT NULL
+							AND e.new_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL
+						  ORDER BY e.id DESC LIMIT 1) w ON l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL
 					  WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 						AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 						AND l.record_id OPERATOR(pg_catalog.<>) ALL (v_bookings)
@@ -13068,20 +13096,6 @@ CREATE TRIGGER follow_service_venue BEFORE UPDATE OF service_id, venue_id ON pro
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.follow_service_venue();
 
-CREATE OR REPLACE FUNCTION protector_internal.phone_is_valid(p_phone text)
-RETURNS boolean
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	RETURN p_phone OPERATOR(pg_catalog.~) '^[+]?[0-9 ()./-]+$' AND p_phone OPERATOR(pg_catalog.~) '[0-9]'
-		   AND pg_catalog.length(p_phone) BETWEEN 3 AND 40;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.phone_is_valid(text) IS
-'A phone number''s shape: digits (at least one), spaces and ( ) . / -, an optional leading +, 3 to 40 characters';
-REVOKE ALL ON FUNCTION protector_internal.phone_is_valid(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION protector_internal.phone_is_valid(text) TO authenticated, service_role;
 
 CREATE OR REPLACE FUNCTION protector_internal.erased_booking_details(p_details jsonb)
 RETURNS jsonb
@@ -16258,7 +16272,7 @@ BEGIN
 								AND b.assigned_agent OPERATOR(pg_catalog.=) OLD.user_id);
 			-- (one given to them since a REPEATABLE READ snapshot stayed:
 			-- 40001, as for the roles below)
-			PERFORM protector_internal.refuse_unseen_foreign_tasks(OLD.user_id);
+			PERFORM protector_internal.refuse_unseen_foreign_tasks(OLD.id);
 		END IF;
 		RETURN NEW;
 	END IF;
@@ -16996,8 +17010,10 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_periods) p
 			   WHERE CASE WHEN p_seq IS NOT NULL
-						  THEN p_seq OPERATOR(pg_catalog.>) COALESCE((p OPERATOR(pg_catalog.->>) 2)::bigint, 0)
-							   AND p_seq OPERATOR(pg_catalog.<) COALESCE((p OPERATOR(pg_catalog.->>) 3)::bigint, 9223372036854775807)
+						  THEN (p_seq OPERATOR(pg_catalog.>) COALESCE((p OPERATOR(pg_catalog.->>) 2)::bigint, 0)
+								AND p_seq OPERATOR(pg_catalog.<) COALESCE((p OPERATOR(pg_catalog.->>) 3)::bigint, 9223372036854775807))
+							   OR (p_at OPERATOR(pg_catalog.>) COALESCE((p OPERATOR(pg_catalog.->>) 0)::timestamptz, '-infinity')
+								   AND p_at OPERATOR(pg_catalog.<) COALESCE((p OPERATOR(pg_catalog.->>) 1)::timestamptz, 'infinity'))
 						  ELSE p_at OPERATOR(pg_catalog.>=) COALESCE((p OPERATOR(pg_catalog.->>) 0)::timestamptz, '-infinity')
 							   AND p_at OPERATOR(pg_catalog.<=) COALESCE((p OPERATOR(pg_catalog.->>) 1)::timestamptz, 'infinity') END);
 COMMENT ON FUNCTION protector_internal.within_periods(jsonb, timestamptz, bigint) IS
@@ -17019,13 +17035,14 @@ BEGIN
 	-- since; another by its time)
 	EXECUTE pg_catalog.format(
 		'WITH logged AS (
-			SELECT l.record_id AS id, l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' AS booking_id, l.id AS seq
+			SELECT l.record_id AS id, l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' AS booking_id, l.id AS seq,
+				   l.occurred_at AS at
 			FROM protector.audit_log l
 			WHERE l.table_name OPERATOR(pg_catalog.=) $4 AND l.record_id OPERATOR(pg_catalog.<>) ''[masked]''
 			  AND l.organization_id OPERATOR(pg_catalog.=) $1 AND l.op OPERATOR(pg_catalog.=) ''INSERT''
 			  AND l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' OPERATOR(pg_catalog.=) ANY ($2::text[]))
 		 SELECT ARRAY(SELECT g.id FROM logged g
-					  WHERE protector_internal.within_periods($3 OPERATOR(pg_catalog.->) g.booking_id, NULL, g.seq)
+					  WHERE protector_internal.within_periods($3 OPERATOR(pg_catalog.->) g.booking_id, g.at, g.seq)
 					  UNION
 					  SELECT x.id::text FROM %s x
 					  WHERE x.organization_id OPERATOR(pg_catalog.=) $1 AND x.booking_id OPERATOR(pg_catalog.=) ANY ($2)
@@ -17054,25 +17071,33 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION protector_internal.refuse_unseen_foreign_tasks(p_user_id uuid)
+CREATE FUNCTION protector_internal.refuse_unseen_foreign_tasks(p_member_id uuid)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF NOT (protector_internal.requester_is_trusted()
+			OR EXISTS (SELECT FROM protector.members m
+					   WHERE m.id OPERATOR(pg_catalog.=) p_member_id
+						 AND m.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage')))) THEN
+		RETURN;
+	END IF;
 	PERFORM protector_internal.retry_if_unseen(
-		'SELECT pg_catalog.count(*) FROM protector.tasks t
-		 WHERE t.assignee OPERATOR(pg_catalog.=) $1
+		'SELECT pg_catalog.count(*) FROM protector.members m
+		 JOIN protector.tasks t ON t.organization_id OPERATOR(pg_catalog.=) m.organization_id
+							   AND t.assignee OPERATOR(pg_catalog.=) m.user_id
+		 WHERE m.id OPERATOR(pg_catalog.=) $1
 		   AND t.status OPERATOR(pg_catalog.<>) ''done'' AND t.booking_id IS NOT NULL
 		   AND NOT EXISTS (SELECT FROM protector.bookings b
 						   WHERE b.organization_id OPERATOR(pg_catalog.=) t.organization_id AND b.id OPERATOR(pg_catalog.=) t.booking_id
-							 AND b.assigned_agent OPERATOR(pg_catalog.=) $1)',
-		p_user_id, 'a task was given to the member concurrently',
+							 AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id)',
+		p_member_id, 'a task was given to the member concurrently',
 		'It is of a booking not theirs, which an agent could not finish.');
 END
 $$;
 COMMENT ON FUNCTION protector_internal.refuse_unseen_foreign_tasks(uuid) IS
-'Internal: 40001 when a member made an agent has open tasks of bookings not theirs that a REPEATABLE READ snapshot missed';
+'Internal: 40001 when a member (p_member_id) made an agent has open tasks of bookings not theirs that a REPEATABLE READ snapshot missed; for those who may manage its members';
 GRANT EXECUTE ON FUNCTION protector_internal.refuse_unseen_foreign_tasks(uuid) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)

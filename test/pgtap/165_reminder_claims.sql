@@ -8,7 +8,7 @@
 -- And a customer's new address brings back the reminders their bookings
 -- were confirmed with, not the organization's offsets of now.
 BEGIN;
-SELECT plan(4);
+SELECT plan(6);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a165000-0000-4000-8000-000000000000', 'Claims', 'reminder-claims');
 INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
@@ -53,6 +53,28 @@ SELECT is((SELECT string_agg(format('%s %s', r.offset_minutes, r.status), ', ' O
 		   FROM protector.booking_reminders r JOIN protector.bookings b ON b.id = r.booking_id
 		   WHERE b.customer_id = '0a165000-0000-4000-8000-00000000c001'),
 	'60 pending, 1440 pending', 'a customer''s new address brings back the offsets the booking was confirmed with, no others');
+
+-- (a review of that) Opal's booking moved a day on and back: rescheduled,
+-- it has the organization's 120 now; a new address then brings back no
+-- reminder the reschedule cancelled
+UPDATE protector.bookings SET during = tstzrange(lower(during) + interval '1 day', upper(during) + interval '1 day')
+WHERE customer_id = '0a165000-0000-4000-8000-00000000c001';
+UPDATE protector.bookings SET during = tstzrange(lower(during) - interval '1 day', upper(during) - interval '1 day')
+WHERE customer_id = '0a165000-0000-4000-8000-00000000c001';
+UPDATE protector.customers SET email = 'opal.new@example.com' WHERE id = '0a165000-0000-4000-8000-00000000c001';
+SELECT is((SELECT string_agg(format('%s %s', r.offset_minutes, r.status), ', ' ORDER BY r.offset_minutes)
+		   FROM protector.booking_reminders r JOIN protector.bookings b ON b.id = r.booking_id AND r.starts_at = lower(b.during)
+		   WHERE b.customer_id = '0a165000-0000-4000-8000-00000000c001'),
+	'60 cancelled, 120 pending, 1440 cancelled', '... a reminder a reschedule cancelled stays cancelled');
+
+-- (a review) a phone 0.1.0 stored with letters or an extension is no SMS
+-- address ("+1 800 FLOWERS" read +1800)
+SET LOCAL session_replication_role = replica;
+UPDATE protector.customers SET phone = '+1 800 FLOWERS', email = NULL WHERE id = '0a165000-0000-4000-8000-00000000c002';
+RESET session_replication_role;
+SELECT is((SELECT a.recipient FROM protector_internal.reminder_address('0a165000-0000-4000-8000-000000000000',
+																		  '0a165000-0000-4000-8000-00000000c002', 'sms') a),
+	NULL, 'a phone with letters is no address for SMS');
 
 SELECT * FROM finish();
 ROLLBACK;

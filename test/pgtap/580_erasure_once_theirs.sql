@@ -4,7 +4,7 @@
 -- booking handed to another customer since, or moved into another record
 -- by a merge: docs/operations.md has the erasure take rows once theirs.
 BEGIN;
-SELECT plan(20);
+SELECT plan(21);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('o_owner') IS NOT NULL \g /dev/null
@@ -255,6 +255,44 @@ SELECT protector.erase_customer(:'wes') IS NOT NULL AS erased \gset
 SELECT tests.clear_authentication();
 SELECT is((SELECT details FROM protector.payments WHERE booking_id = :'walkin'), '{}'::jsonb,
 	'a payment of the walk-in before the booking was named Wes is his, and loses its note');
+
+-- 10. (a review of 9) Bob's booking, paid by Bob, his name taken off and
+-- Fay's put on, paid by Fay, handed to Dan; a transaction begun while it
+-- was Fay's writes her a payment after the handover to Dan is written,
+-- before it commits (made so: dated inside Fay's time, logged after the
+-- handover).  Fay is erased: Bob's payment of before stays, Fay's two go
+SELECT pg_temp.step('1 year');
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.create_customer(:'org', 'Fay', 'fay@example.com') ->> 'id' AS fay \gset
+SELECT protector.create_booking(:'vault', :'bob', date_trunc('hour', now()) + interval '12 days', 1) ->> 'id' AS fb \gset
+SELECT tests.clear_authentication();
+SELECT pg_temp.step('6 hours');
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
+VALUES (:'org', :'fb', 1, 'succeeded', '{"note": "Bob paid for fb"}');
+SELECT pg_temp.step('5 hours');
+UPDATE protector.bookings SET customer_id = NULL WHERE id = :'fb';
+SELECT pg_temp.step('4 hours');
+UPDATE protector.bookings SET customer_id = :'fay' WHERE id = :'fb';
+SELECT pg_temp.step('3 hours');
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
+VALUES (:'org', :'fb', 2, 'succeeded', '{"note": "Fay paid"}');
+SELECT pg_temp.step('2 hours');
+UPDATE protector.bookings SET customer_id = :'dan' WHERE id = :'fb';
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
+VALUES (:'org', :'fb', 3, 'succeeded', '{"note": "Fay paid late"}');
+SELECT pg_temp.step('1 hour');
+UPDATE protector.payments SET created_at = now() - interval '90 minutes' WHERE booking_id = :'fb' AND amount = 3;
+UPDATE protector.audit_log SET occurred_at = now() - interval '90 minutes'
+WHERE table_name = 'protector.payments' AND op = 'INSERT' AND new_row ->> 'booking_id' = :'fb' AND (new_row ->> 'amount')::numeric = 3;
+UPDATE protector.audit_log SET occurred_at = now() - interval '1 hour'
+WHERE table_name = 'protector.bookings' AND record_id = :'fb' AND occurred_at = now() - interval '2 hours'
+  AND new_row ->> 'customer_id' = :'dan';
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.erase_customer(:'fay') IS NOT NULL AS erased \gset
+SELECT tests.clear_authentication();
+SELECT is((SELECT string_agg(format('%s %s', amount, details ->> 'note'), ' / ' ORDER BY amount) FROM protector.payments WHERE booking_id = :'fb'),
+	'1.00 Bob paid for fb / 2.00  / 3.00 ',
+	'Bob''s payment of before his name was taken off stays; Fay''s go, also one written by a transaction begun while it was hers');
 
 SELECT * FROM finish();
 ROLLBACK;
