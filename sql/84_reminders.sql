@@ -696,84 +696,84 @@ BEGIN
 	-- dropped answered none while others were due, and a worker stops at
 	-- an empty claim (at most 10 rounds a call)
 	LOOP
-	v_round := v_round OPERATOR(pg_catalog.+) 1;
-	v_asked := v_left;
-	WITH due AS (
-		SELECT x.id, b.customer_id,
-			   protector_internal.reminder_handed(x.organization_id, x.claimed_for, b.customer_id) AS handed
-		FROM protector.booking_reminders x
-		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
-								  AND b.id OPERATOR(pg_catalog.=) x.booking_id
-		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
-		  -- (one that came back to a customer it reached since the
-		  -- statement above: the next claim marks it)
-		  AND (x.sent_to IS NULL OR NOT protector_internal.reminder_reached(x.organization_id, x.sent_to, b.customer_id))
-		ORDER BY x.next_attempt_at, x.id LIMIT v_left
-		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED),
-	taken AS (
-		UPDATE protector.booking_reminders r
-		SET status = 'sending', claimed_at = pg_catalog.now(),
-			-- (a claim for another customer than the last claim's starts
-			-- the tries again, numbered on: another message, with another
-			-- key, that the last one's late report is not taken for)
-			attempts = CASE WHEN due.handed THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
-			earlier_claims = CASE WHEN due.handed THEN protector_internal.claims_made(r.earlier_claims, r.attempts)
-								  ELSE r.earlier_claims END,
-			claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) v_lease,
-			-- (a claim for another customer than the last: the last one's
-			-- error, which may quote their address, is not this claim's)
-			last_error = CASE WHEN r.claimed_for IS NOT DISTINCT FROM due.customer_id THEN r.last_error END
-		FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id
-		RETURNING r.id)
-	SELECT pg_catalog.array_agg(t.id) INTO v_ids FROM taken t;
-	EXIT WHEN v_ids IS NULL;
-	-- the address as it is now; none (opted out, erased, no booking to
-	-- remind of any more): cancelled, not handed out
-	RETURN QUERY
-	WITH claimed AS (
-		SELECT r.id, r.organization_id, r.booking_id, r.kind, r.offset_minutes, a.channel, a.recipient,
-			   c.full_name, r.starts_at, r.due_at, v.timezone, v.name AS venue_name, s.name AS service_name,
-			   protector_internal.claims_made(r.earlier_claims, r.attempts) AS attempt, r.earlier_claims, r.lease_until,
-			   (b.status OPERATOR(pg_catalog.=) 'confirmed' AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.=) r.starts_at) AS current
-		FROM protector.booking_reminders r
-		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) r.organization_id
-								  AND b.id OPERATOR(pg_catalog.=) r.booking_id
-		JOIN protector.services s ON s.id OPERATOR(pg_catalog.=) b.service_id
-		JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) b.venue_id
-		LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
-										AND c.id OPERATOR(pg_catalog.=) b.customer_id
-		LEFT JOIN LATERAL protector_internal.reminder_address(b.organization_id, b.customer_id,
-															  CASE WHEN r.kind OPERATOR(pg_catalog.=) 'manual' THEN r.channel END) a ON true
-		WHERE r.id OPERATOR(pg_catalog.=) ANY (v_ids)),
-	dropped AS (
-		UPDATE protector.booking_reminders r
-		SET status = 'cancelled', lease_until = NULL,
-			cancelled_reason = CASE WHEN NOT k.current THEN 'booking no longer confirmed for this time'
-									ELSE 'customer has no address for reminders' END
+		v_round := v_round OPERATOR(pg_catalog.+) 1;
+		v_asked := v_left;
+		WITH due AS (
+			SELECT x.id, b.customer_id,
+				   protector_internal.reminder_handed(x.organization_id, x.claimed_for, b.customer_id) AS handed
+			FROM protector.booking_reminders x
+			JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
+									  AND b.id OPERATOR(pg_catalog.=) x.booking_id
+			WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+			  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+			  -- (one that came back to a customer it reached since the
+			  -- statement above: the next claim marks it)
+			  AND (x.sent_to IS NULL OR NOT protector_internal.reminder_reached(x.organization_id, x.sent_to, b.customer_id))
+			ORDER BY x.next_attempt_at, x.id LIMIT v_left
+			FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED),
+		taken AS (
+			UPDATE protector.booking_reminders r
+			SET status = 'sending', claimed_at = pg_catalog.now(),
+				-- (a claim for another customer than the last claim's starts
+				-- the tries again, numbered on: another message, with another
+				-- key, that the last one's late report is not taken for)
+				attempts = CASE WHEN due.handed THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
+				earlier_claims = CASE WHEN due.handed THEN protector_internal.claims_made(r.earlier_claims, r.attempts)
+									  ELSE r.earlier_claims END,
+				claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) v_lease,
+				-- (a claim for another customer than the last: the last one's
+				-- error, which may quote their address, is not this claim's)
+				last_error = CASE WHEN r.claimed_for IS NOT DISTINCT FROM due.customer_id THEN r.last_error END
+			FROM due WHERE r.id OPERATOR(pg_catalog.=) due.id
+			RETURNING r.id)
+		SELECT pg_catalog.array_agg(t.id) INTO v_ids FROM taken t;
+		EXIT WHEN v_ids IS NULL;
+		-- the address as it is now; none (opted out, erased, no booking to
+		-- remind of any more): cancelled, not handed out
+		RETURN QUERY
+		WITH claimed AS (
+			SELECT r.id, r.organization_id, r.booking_id, r.kind, r.offset_minutes, a.channel, a.recipient,
+				   c.full_name, r.starts_at, r.due_at, v.timezone, v.name AS venue_name, s.name AS service_name,
+				   protector_internal.claims_made(r.earlier_claims, r.attempts) AS attempt, r.earlier_claims, r.lease_until,
+				   (b.status OPERATOR(pg_catalog.=) 'confirmed' AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.=) r.starts_at) AS current
+			FROM protector.booking_reminders r
+			JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) r.organization_id
+									  AND b.id OPERATOR(pg_catalog.=) r.booking_id
+			JOIN protector.services s ON s.id OPERATOR(pg_catalog.=) b.service_id
+			JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) b.venue_id
+			LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
+											AND c.id OPERATOR(pg_catalog.=) b.customer_id
+			LEFT JOIN LATERAL protector_internal.reminder_address(b.organization_id, b.customer_id,
+																  CASE WHEN r.kind OPERATOR(pg_catalog.=) 'manual' THEN r.channel END) a ON true
+			WHERE r.id OPERATOR(pg_catalog.=) ANY (v_ids)),
+		dropped AS (
+			UPDATE protector.booking_reminders r
+			SET status = 'cancelled', lease_until = NULL,
+				cancelled_reason = CASE WHEN NOT k.current THEN 'booking no longer confirmed for this time'
+										ELSE 'customer has no address for reminders' END
+			FROM claimed k
+			WHERE r.id OPERATOR(pg_catalog.=) k.id AND (NOT k.current OR k.recipient IS NULL)),
+		kept AS (
+			UPDATE protector.booking_reminders r
+			SET channel = k.channel
+			FROM claimed k
+			WHERE r.id OPERATOR(pg_catalog.=) k.id AND k.current AND k.recipient IS NOT NULL
+			  AND r.channel IS DISTINCT FROM k.channel)
+		SELECT k.id, k.organization_id, k.booking_id, k.kind, k.offset_minutes, k.channel, k.recipient, k.full_name,
+			   k.starts_at, k.timezone, k.venue_name, k.service_name, k.attempt, k.lease_until,
+			   -- (one message until it is brought back: then another, maybe
+			   -- to another customer or of another time, which a provider
+			   -- must not drop as the one before)
+			   CASE WHEN k.earlier_claims OPERATOR(pg_catalog.=) 0 THEN k.id::text
+					ELSE k.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) k.earlier_claims::text END
 		FROM claimed k
-		WHERE r.id OPERATOR(pg_catalog.=) k.id AND (NOT k.current OR k.recipient IS NULL)),
-	kept AS (
-		UPDATE protector.booking_reminders r
-		SET channel = k.channel
-		FROM claimed k
-		WHERE r.id OPERATOR(pg_catalog.=) k.id AND k.current AND k.recipient IS NOT NULL
-		  AND r.channel IS DISTINCT FROM k.channel)
-	SELECT k.id, k.organization_id, k.booking_id, k.kind, k.offset_minutes, k.channel, k.recipient, k.full_name,
-		   k.starts_at, k.timezone, k.venue_name, k.service_name, k.attempt, k.lease_until,
-		   -- (one message until it is brought back: then another, maybe
-		   -- to another customer or of another time, which a provider
-		   -- must not drop as the one before)
-		   CASE WHEN k.earlier_claims OPERATOR(pg_catalog.=) 0 THEN k.id::text
-				ELSE k.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) k.earlier_claims::text END
-	FROM claimed k
-	WHERE k.current AND k.recipient IS NOT NULL
-	ORDER BY k.starts_at, k.due_at, k.id;
-	GET DIAGNOSTICS v_handed = ROW_COUNT;
-	v_left := v_left OPERATOR(pg_catalog.-) v_handed;
-	-- (all places taken, or fewer due than asked: no more)
-	EXIT WHEN v_left OPERATOR(pg_catalog.=) 0 OR pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.<) v_asked
-		   OR v_round OPERATOR(pg_catalog.=) 10;
+		WHERE k.current AND k.recipient IS NOT NULL
+		ORDER BY k.starts_at, k.due_at, k.id;
+		GET DIAGNOSTICS v_handed = ROW_COUNT;
+		v_left := v_left OPERATOR(pg_catalog.-) v_handed;
+		-- (all places taken, or fewer due than asked: no more)
+		EXIT WHEN v_left OPERATOR(pg_catalog.=) 0 OR pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.<) v_asked
+			   OR v_round OPERATOR(pg_catalog.=) 10;
 	END LOOP;
 END
 $$;
