@@ -380,16 +380,17 @@ RETURN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_periods) p
 						  ELSE p_at OPERATOR(pg_catalog.>=) COALESCE((p OPERATOR(pg_catalog.->>) 0)::timestamptz, '-infinity')
 							   AND p_at OPERATOR(pg_catalog.<=) COALESCE((p OPERATOR(pg_catalog.->>) 1)::timestamptz, 'infinity') END);
 COMMENT ON FUNCTION protector_internal.within_periods(jsonb, timestamptz, bigint) IS
-'Internal: whether a row was written within one of a JSON array of [from, to, from audit id, to audit id] periods: by its insert''s audit id (p_seq), else by its time (null: open)';
+'Internal: whether a row was written within one of a JSON array of [from, to, from audit id, to audit id] periods: by its insert''s audit id (p_seq) or its time strictly inside, else by its time (null: open)';
 
 -- The rows of p_table (payments, tasks, notifications: rows with a
--- booking_id and a created_at) of bookings once a customer's (p_once), made while each
--- booking was theirs (p_periods: id to its periods, within_periods),
--- found by the rows and by the history of their inserts (a row deleted
--- since is named there; not one logged while the table's ids were
--- masked, which names none): they are that customer's in all their
--- history; those made before a booking became theirs or after it left
--- them are another customer's.  For scrub_customer_rows, as its owner.
+-- booking_id and a created_at) of bookings once a customer's (p_once),
+-- made while each booking was theirs (p_periods: id to its periods,
+-- within_periods), found by the rows and by the history of their inserts
+-- (a row deleted since is named there; not one logged while the table's
+-- ids were masked, which names none): they are that customer's in all
+-- their history; those made before a booking became theirs or after it
+-- left them are another customer's.  For scrub_customer_rows, as its
+-- owner.
 CREATE FUNCTION protector_internal.rows_while_theirs(p_organization_id uuid, p_table regclass, p_once uuid[],
 													  p_periods jsonb)
 RETURNS text[]
@@ -569,8 +570,9 @@ BEGIN
 	-- scrubbed; the periods from the history of its customer_id, each from
 	-- the change that made it theirs, or from the first the history
 	-- holds, to the one that took it away; one that named them on a
-	-- booking of no customer, a walk-in named later, from its beginning:
-	-- what was written of the walk-in was written of them)
+	-- booking of no customer, a walk-in named later, from the change that
+	-- took its last customer off, or its beginning: what was written of
+	-- the walk-in was written of them)
 	SELECT COALESCE(pg_catalog.jsonb_object_agg(e.id, e.periods), '{}') INTO v_periods
 	FROM (SELECT c.id, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
 				CASE WHEN c.kind OPERATOR(pg_catalog.=) 'became' THEN c.since

@@ -17017,7 +17017,7 @@ RETURN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_periods) p
 						  ELSE p_at OPERATOR(pg_catalog.>=) COALESCE((p OPERATOR(pg_catalog.->>) 0)::timestamptz, '-infinity')
 							   AND p_at OPERATOR(pg_catalog.<=) COALESCE((p OPERATOR(pg_catalog.->>) 1)::timestamptz, 'infinity') END);
 COMMENT ON FUNCTION protector_internal.within_periods(jsonb, timestamptz, bigint) IS
-'Internal: whether a row was written within one of a JSON array of [from, to, from audit id, to audit id] periods: by its insert''s audit id (p_seq), else by its time (null: open)';
+'Internal: whether a row was written within one of a JSON array of [from, to, from audit id, to audit id] periods: by its insert''s audit id (p_seq) or its time strictly inside, else by its time (null: open)';
 
 CREATE FUNCTION protector_internal.rows_while_theirs(p_organization_id uuid, p_table regclass, p_once uuid[],
 													  p_periods jsonb)
