@@ -9635,23 +9635,23 @@ BEGIN
 	SELECT a.channel, a.recipient
 	INTO channel, recipient
 	FROM protector.customers c,
+		 -- (a phone and country 0.1.0 stored unchecked, which normalize_phone
+		 -- refuses: a country ISO 3166 does not assign, such as UK, is none,
+		 -- and a phone of another shape than a phone's (letters, an
+		 -- extension: "+1 800 FLOWERS" read +1800) no address; they failed
+		 -- the update's reminders and every confirmation of the customer's
+		 -- bookings, or went to another number.  Written out twice in the
+		 -- VALUES, as before: a subquery of its own cost every booking
+		 -- naming a customer thousands of instructions)
 		 LATERAL (SELECT x.channel, x.recipient
-				  -- (a phone and country 0.1.0 stored unchecked, which
-				  -- normalize_phone refuses: a country ISO 3166 does not
-				  -- assign, such as UK, is none, and a phone of another shape
-				  -- than a phone's (letters, an extension: "+1 800 FLOWERS"
-				  -- read +1800) no address; they failed the update's
-				  -- reminders and every confirmation of the customer's
-				  -- bookings, or went to another number.  In the
-				  -- subquery, pulled up into its VALUES: a join level of its
-				  -- own cost every booking naming a customer 18,000
-				  -- instructions)
-				  FROM (SELECT CASE WHEN protector_internal.phone_is_valid(c.phone)
-									 THEN protector.normalize_phone(c.phone, CASE WHEN protector.country_is_known(c.country)
-																				  THEN c.country END)
-								END AS full_phone) p,
-					   LATERAL (VALUES (1, 'email', c.email),
-									   (2, 'sms', CASE WHEN pg_catalog.starts_with(p.full_phone, '+') THEN p.full_phone END)) x(n, channel, recipient)
+				  FROM (VALUES (1, 'email', c.email),
+							   (2, 'sms', CASE WHEN pg_catalog.starts_with(
+													protector.normalize_phone(CASE WHEN protector_internal.phone_is_valid(c.phone) THEN c.phone END,
+																			  CASE WHEN protector.country_is_known(c.country) THEN c.country END),
+													'+')
+											   THEN protector.normalize_phone(CASE WHEN protector_internal.phone_is_valid(c.phone) THEN c.phone END,
+																			  CASE WHEN protector.country_is_known(c.country) THEN c.country END)
+										  END)) x(n, channel, recipient)
 				  WHERE x.recipient IS NOT NULL
 					AND (p_channel IS NULL OR x.channel OPERATOR(pg_catalog.=) p_channel)
 				  ORDER BY x.channel OPERATOR(pg_catalog.=) COALESCE(c.reminder_channel, 'email') DESC, x.n
@@ -11280,8 +11280,9 @@ BEGIN
 	-- scrubbed; the periods from the history of its customer_id, each from
 	-- the change that made it theirs, or from the first the history
 	-- holds, to the one that took it away; one that named them on a
-	-- booking of no customer, a walk-in named later, from its beginning:
-	-- what was written of the walk-in was written of them)
+	-- booking of no customer, a walk-in named later, from the change that
+	-- took its last customer off, or its beginning: what was written of
+	-- the walk-in was written of them)
 	SELECT COALESCE(pg_catalog.jsonb_object_agg(e.id, e.periods), '{}') INTO v_periods
 	FROM (SELECT c.id, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
 				CASE WHEN c.kind OPERATOR(pg_catalog.=) 'became' THEN c.since
