@@ -74,7 +74,7 @@ make_reminders(FunctionCallInfo outer)
 	Oid			argtypes[3] = {desc->tdtypeid, INT4ARRAYOID, INT4ARRAYOID};
 	Oid			protector_nsp = get_namespace_oid("protector", true);
 	FmgrInfo	flinfo;
-	LOCAL_FCINFO(fcinfo, 3);
+	FunctionCallInfo fcinfo = palloc0(SizeForFunctionCallInfo(3));
 
 	if (RelationGetNamespace(rel) != protector_nsp ||
 		strcmp(RelationGetRelationName(rel), "bookings") != 0)
@@ -94,6 +94,7 @@ make_reminders(FunctionCallInfo outer)
 	fcinfo->args[2].value = (Datum) 0;
 	fcinfo->args[2].isnull = true;
 	(void) FunctionCallInvoke(fcinfo);
+	pfree(fcinfo);
 }
 
 void
