@@ -13,7 +13,10 @@
 #    booking whose task for Ann was committed since its snapshot is a
 #    40001 (the task stayed Ann's, and the new agent never saw it);
 # 4. and a member made an agent under REPEATABLE READ, given a task of a
-#    booking not theirs since the snapshot, is a 40001 (it stayed theirs).
+#    booking not theirs since the snapshot, is a 40001 (it stayed theirs);
+# 5. the check of 4 answers nobody else: a signed-in user of no
+#    organization asking it of that member, beside a task given to them
+#    since their snapshot, is not told (it told anyone, of any account).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -24,7 +27,7 @@ failures=0
 
 ORG=0f920000-0000-4000-8000-000000000000
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['ann', 'ben', 'mia', 'adm']) u;
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['ann', 'ben', 'mia', 'adm', 'eve']) u;
 INSERT INTO protector.organizations (id, name, slug, settings)
 VALUES ('$ORG', 'Tasks', 'task-handovers', '{"staff": {"require_shifts": false}}');
 INSERT INTO protector.members (organization_id, user_id, role, full_name) VALUES
@@ -119,6 +122,26 @@ if [ "$answer" = 40001 ]; then
 	echo "ok - a member made an agent under REPEATABLE READ, given a task of a booking not theirs since the snapshot, is told to retry"
 else
 	echo "not ok - a member made an agent under REPEATABLE READ past a task given since: answered $answer"
+	failures=$((failures + 1))
+fi
+
+# 5. the same check asked by an outsider (eve) of Mia, still a manager,
+# given a task of a booking not hers since eve's snapshot (Mia's member id
+# as an outsider would have it: known, not read)
+mia=$(psql -X -A -t -d "$DB" -c "SELECT id FROM protector.members WHERE user_id = tests.get_supabase_uid('mia')")
+answer=$(PGAPPNAME=outsider psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
+	-c "SELECT tests.authenticate_as('eve')" -c "SELECT count(*) FROM protector.bookings" -c "SELECT pg_sleep(1)" \
+	-c "SELECT protector_internal.refuse_unseen_foreign_tasks('$mia')" \
+	-c "COMMIT" 2>&1 >/dev/null &
+	wait_session outsider "query LIKE 'SELECT pg_sleep%'" >&2 || failures=$((failures + 1))
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 >/dev/null -c "INSERT INTO protector.tasks (organization_id, booking_id, title, assignee)
+		VALUES ('$ORG', '0f920000-0000-4000-8000-0000000000b1', 'Spare keys', tests.get_supabase_uid('mia'))"
+	wait)
+state=$(sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' <<<"$answer" | head -1)
+if [ -z "$state" ]; then
+	echo "ok - the check of a member made an agent tells an outsider nothing of the member's tasks"
+else
+	echo "not ok - an outsider asking the check of another tenant's member: answered $state"
 	failures=$((failures + 1))
 fi
 
