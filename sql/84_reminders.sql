@@ -175,8 +175,8 @@ BEGIN
 		 -- extension: "+1 800 FLOWERS" read +1800) no address; they failed
 		 -- the update's reminders and every confirmation of the customer's
 		 -- bookings, or went to another number.  Written out twice in the
-		 -- VALUES, as before: a subquery of its own cost every booking
-		 -- naming a customer thousands of instructions)
+		 -- VALUES, as the normalization was: as a join level of its own it
+		 -- cost every booking naming a customer 7,400 instructions)
 		 LATERAL (SELECT x.channel, x.recipient
 				  FROM (VALUES (1, 'email', c.email),
 							   (2, 'sms', CASE WHEN pg_catalog.starts_with(
