@@ -289,6 +289,7 @@ DECLARE
 	v_org uuid;
 	v_side text;
 	m protector.booking_messages;
+	v_constraint text;
 BEGIN
 	-- the booking as the caller sees it; staff by the map, else its customer
 	v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
@@ -309,6 +310,13 @@ EXCEPTION WHEN foreign_key_violation THEN
 	-- of the booking, which its customer sees, and its organization not)
 	IF NOT EXISTS (SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id) THEN
 		PERFORM protector.raise('not_found', 'booking not found', 'It was deleted while the message was written.');
+	END IF;
+	-- (the thread's customer, read from the booking, given another
+	-- customer and deleted meanwhile: the thread is the new customer's)
+	GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+	IF v_constraint OPERATOR(pg_catalog.=) 'booking_messages_organization_id_customer_id_fkey' THEN
+		PERFORM protector.raise('retry', 'the booking''s customer changed while the message was written', NULL,
+			'Retry: the message then goes to the booking''s customer now.');
 	END IF;
 	RAISE;
 END
