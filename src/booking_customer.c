@@ -383,8 +383,8 @@ protector_check_booking_customer_row(Relation bookings, HeapTuple row, bool inse
 	 * the customer existed, to an outsider, a viewer, or a customer naming
 	 * another's record)
 	 */
-	if (inserting ? protector_caller_may_book_for(DatumGetUUIDP(org), DatumGetUUIDP(customer))
-		: protector_caller_may_name_customer(DatumGetUUIDP(org), DatumGetUUIDP(customer)))
+	if (protector_caller_may_book_for(inserting ? "bookings.create" : "bookings.update",
+									  DatumGetUUIDP(org), DatumGetUUIDP(customer)))
 		check_customer_of(bookings, org, customer);
 }
 

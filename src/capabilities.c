@@ -670,33 +670,19 @@ protector_caller_sees_org(const pg_uuid_t *org)
 }
 
 /*
- * May the caller insert a booking of org for customer, as the policy
- * bookings_insert lets them: trusted, a member whose role may create
- * bookings, or that customer.  A new booking's checks that lock a row ask
- * it first: anyone else's row the policy refuses, and a lock taken for it
- * told them by its wait that the row existed (a viewer, or a customer
- * naming another's record).
+ * May the caller write a booking of org for customer, as far as a lock of
+ * the customer's record may tell them: trusted, a member whose role may do
+ * action (bookings.create for a new booking, as the policy bookings_insert
+ * asks; bookings.update for one given another customer), or that customer.
+ * Checks that lock the record ask it first: anyone else's row the policies
+ * or guards refuse, and a lock taken for it told them by its wait that the
+ * record existed (a viewer, an agent, or a customer naming another's).
  */
 bool
-protector_caller_may_book_for(const pg_uuid_t *org, const pg_uuid_t *customer)
+protector_caller_may_book_for(const char *action, const pg_uuid_t *org, const pg_uuid_t *customer)
 {
 	return protector_caller_is_trusted() ||
-		array_has_uuid(member_orgs(roles_of(find_capability("bookings.create"))), org) ||
-		array_has_uuid(own_customer_ids(), customer);
-}
-
-/*
- * May the caller give a booking of org to customer, as far as a lock of the
- * customer's record may tell them: trusted, a member whose role may update
- * bookings, or that customer.  A customer naming another's record, or an
- * agent (who may not change a booking's customer), is refused by the
- * policies or the guards, and waited for the record first.
- */
-bool
-protector_caller_may_name_customer(const pg_uuid_t *org, const pg_uuid_t *customer)
-{
-	return protector_caller_is_trusted() ||
-		array_has_uuid(member_orgs(roles_of(find_capability("bookings.update"))), org) ||
+		array_has_uuid(member_orgs(roles_of(find_capability(action))), org) ||
 		array_has_uuid(own_customer_ids(), customer);
 }
 

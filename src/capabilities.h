@@ -20,8 +20,8 @@ extern bool protector_restoring_unchecked(TriggerData *trigdata);
 extern bool protector_restoring_rel(Relation rel);
 extern bool protector_caller_is_trusted(void);
 extern bool protector_caller_sees_org(const pg_uuid_t *org);
-extern bool protector_caller_may_book_for(const pg_uuid_t *org, const pg_uuid_t *customer);
-extern bool protector_caller_may_name_customer(const pg_uuid_t *org, const pg_uuid_t *customer);
+extern bool protector_caller_may_book_for(const char *action, const pg_uuid_t *org,
+										  const pg_uuid_t *customer);
 extern void protector_authorize(const pg_uuid_t *org, const char *action,
 								const char *entity);
 
