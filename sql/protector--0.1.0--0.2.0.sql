@@ -11165,7 +11165,9 @@ DECLARE
 	v_staff uuid[];				-- of v_users, those that are or were members: their acts stay theirs
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_once uuid[];				-- bookings once theirs, another customer's since
-	v_periods jsonb;			-- ... and when each was theirs (id: periods)
+	v_split uuid[];				-- bookings theirs now, another customer's before
+	v_whole text[];				-- their bookings but those: theirs from the start
+	v_periods jsonb;			-- ... and when each of both was theirs (id: periods)
 	v_old_tasks text[];			-- the tasks of those made then
 	v_old_notes text[];			-- ... and their notifications
 	v_old_payments text[];		-- ... and their payments
@@ -11291,6 +11293,10 @@ BEGIN
 	-- booking of no customer, a walk-in named later, from the change that
 	-- took its last customer off, or its beginning: what was written of
 	-- the walk-in was written of them)
+	-- (and one theirs now that was another customer's before, or theirs,
+	-- another's and theirs again: what was written while it was the
+	-- other's stays; one theirs from its beginning as far as the history
+	-- tells, a walk-in named included, is theirs whole)
 	SELECT COALESCE(pg_catalog.jsonb_object_agg(e.id, e.periods), '{}') INTO v_periods
 	FROM (SELECT c.id, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
 				CASE WHEN c.kind OPERATOR(pg_catalog.=) 'became' THEN c.since
@@ -11302,7 +11308,8 @@ BEGIN
 		  FROM (SELECT h.id, h.kind, h.at, h.since, h.seq, h.since_seq,
 					   pg_catalog.lag(h.kind) OVER w AS before, pg_catalog.lag(h.since) OVER w AS before_since,
 					   pg_catalog.lag(h.since_seq) OVER w AS before_since_seq,
-					   pg_catalog.lead(h.kind) OVER w AS after
+					   pg_catalog.lead(h.kind) OVER w AS after,
+					   pg_catalog.bool_or(h.from_other) OVER (PARTITION BY h.id) AS from_other
 				FROM (SELECT l.record_id AS id, l.id AS seq, l.occurred_at AS at,
 							 CASE WHEN l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
 								  THEN 'became' ELSE 'left' END AS kind,
@@ -11311,7 +11318,13 @@ BEGIN
 							 CASE WHEN l.old_row IS NOT NULL AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL
 								  THEN w.occurred_at ELSE l.occurred_at END AS since,
 							 CASE WHEN l.old_row IS NOT NULL AND l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL
-								  THEN w.id ELSE l.id END AS since_seq
+								  THEN w.id ELSE l.id END AS since_seq,
+							 -- (made theirs from another person's, or from a
+							 -- walk-in that had been another's: a record merged
+							 -- into theirs is the same person)
+							 l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
+							 AND ((l.old_row OPERATOR(pg_catalog.->>) 'customer_id') OPERATOR(pg_catalog.<>) ALL (v_group::text[])
+								  OR w.id IS NOT NULL) AS from_other
 					  FROM protector.audit_log l
 					  LEFT JOIN LATERAL (
 						  SELECT e.id, e.occurred_at FROM protector.audit_log e
@@ -11322,7 +11335,6 @@ BEGIN
 						  ORDER BY e.id DESC LIMIT 1) w ON l.old_row OPERATOR(pg_catalog.->>) 'customer_id' IS NULL
 					  WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.bookings'
 						AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-						AND l.record_id OPERATOR(pg_catalog.<>) ALL (v_bookings)
 						-- (a row logged while the bookings' ids were masked names none)
 						AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
 						AND p_customer_id::text OPERATOR(pg_catalog.=) ANY (ARRAY[l.old_row OPERATOR(pg_catalog.->>) 'customer_id',
@@ -11334,9 +11346,13 @@ BEGIN
 				WINDOW w AS (PARTITION BY h.id ORDER BY h.seq)) c
 		  WHERE c.kind OPERATOR(pg_catalog.=) 'left' OR c.after IS NULL
 		  GROUP BY c.id
-		  -- (once theirs: it left them)
-		  HAVING pg_catalog.bool_or(c.kind OPERATOR(pg_catalog.=) 'left')) e;
-	v_once := ARRAY(SELECT k::uuid FROM pg_catalog.jsonb_object_keys(v_periods) k);
+		  -- (once theirs: it left them; or another's before)
+		  HAVING pg_catalog.bool_or(c.kind OPERATOR(pg_catalog.=) 'left' OR c.from_other)) e;
+	v_once := ARRAY(SELECT k::uuid FROM pg_catalog.jsonb_object_keys(v_periods) k
+					WHERE k OPERATOR(pg_catalog.<>) ALL (v_bookings));
+	v_split := ARRAY(SELECT k::uuid FROM pg_catalog.jsonb_object_keys(v_periods) k
+					 WHERE k OPERATOR(pg_catalog.=) ANY (v_bookings));
+	v_whole := ARRAY(SELECT k FROM pg_catalog.unnest(v_bookings) k WHERE k::uuid OPERATOR(pg_catalog.<>) ALL (v_split));
 	-- (a widget booking once theirs was made for an address, theirs or one
 	-- before them: the key, a hash of it, goes, the safe side, as a voucher
 	-- note once theirs does)
@@ -11349,7 +11365,8 @@ BEGIN
 	-- (a payment of a booking once theirs, made while the booking was
 	-- theirs, is theirs in all its history, as a task is; one made before
 	-- or after is another customer's)
-	v_old_payments := protector_internal.rows_while_theirs(p_organization_id, 'protector.payments', v_once, v_periods);
+	v_old_payments := protector_internal.rows_while_theirs(p_organization_id, 'protector.payments', v_once OPERATOR(pg_catalog.||) v_split,
+																  v_periods);
 	-- The bookings written below are locked first, in one pass in id order:
 	-- theirs, and those once theirs that are written (of those payments,
 	-- made by their accounts, with their widget key) and of the records
@@ -11438,7 +11455,8 @@ BEGIN
 	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details)
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (b.customer_id OPERATOR(pg_catalog.=) p_customer_id OR p.id::text OPERATOR(pg_catalog.=) ANY (v_old_payments))
+	  AND ((b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.id OPERATOR(pg_catalog.<>) ALL (v_split))
+		   OR p.id::text OPERATOR(pg_catalog.=) ANY (v_old_payments))
 	  AND p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
 	  AND p.details OPERATOR(pg_catalog.<>) protector_internal.erased_payment_details(p.details);
 	UPDATE protector.audit_log l
@@ -11452,12 +11470,13 @@ BEGIN
 			ELSE l.new_row END
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.payments'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
+	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_whole)
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_payments));
 	-- (a task of a booking once theirs, made while the booking was theirs,
 	-- is theirs in all its history; one made before or after is another
 	-- customer's)
-	v_old_tasks := protector_internal.rows_while_theirs(p_organization_id, 'protector.tasks', v_once, v_periods);
+	v_old_tasks := protector_internal.rows_while_theirs(p_organization_id, 'protector.tasks', v_once OPERATOR(pg_catalog.||) v_split,
+																  v_periods);
 	UPDATE protector.tasks t
 	SET description = NULL, title = x.title
 	FROM (SELECT t2.id,
@@ -11472,7 +11491,8 @@ BEGIN
 		  JOIN protector.tasks t2 ON t2.organization_id OPERATOR(pg_catalog.=) b.organization_id
 								 AND t2.booking_id OPERATOR(pg_catalog.=) b.id
 		  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-			AND (b.customer_id OPERATOR(pg_catalog.=) p_customer_id OR t2.id OPERATOR(pg_catalog.=) ANY (v_old_tasks::uuid[]))) x
+			AND ((b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.id OPERATOR(pg_catalog.<>) ALL (v_split))
+				 OR t2.id OPERATOR(pg_catalog.=) ANY (v_old_tasks::uuid[]))) x
 	WHERE t.id OPERATOR(pg_catalog.=) x.id
 	  AND (t.description IS NOT NULL OR t.title IS DISTINCT FROM x.title);
 	UPDATE protector.audit_log l
@@ -11480,17 +11500,18 @@ BEGIN
 		new_row = l.new_row OPERATOR(pg_catalog.-) '{title,description}'::text[]
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.tasks'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
+	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_whole)
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_tasks));
 	-- the desk's notifications of their bookings (of a booking once theirs,
 	-- those made while it was theirs): what staff or an application wrote
 	-- into them goes, protector's own keep what staff see on the booking;
 	-- in the history too
-	v_old_notes := protector_internal.rows_while_theirs(p_organization_id, 'protector.notifications', v_once, v_periods);
+	v_old_notes := protector_internal.rows_while_theirs(p_organization_id, 'protector.notifications', v_once OPERATOR(pg_catalog.||) v_split,
+																  v_periods);
 	UPDATE protector.notifications n
 	SET payload = protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload)
 	WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (n.booking_id::text OPERATOR(pg_catalog.=) ANY (v_bookings) OR n.id::text OPERATOR(pg_catalog.=) ANY (v_old_notes))
+	  AND (n.booking_id::text OPERATOR(pg_catalog.=) ANY (v_whole) OR n.id::text OPERATOR(pg_catalog.=) ANY (v_old_notes))
 	  AND n.payload OPERATOR(pg_catalog.<>) protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload);
 	UPDATE protector.audit_log l
 	SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.?) 'payload'
@@ -11505,11 +11526,12 @@ BEGIN
 			ELSE l.new_row END
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.notifications'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
+	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_whole)
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_notes)
 		   -- (not a row logged while the ids were masked: it names none)
 		   OR (l.record_id OPERATOR(pg_catalog.<>) '[masked]'
-			   AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_once::text[])
+			   AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
+					   ((v_once OPERATOR(pg_catalog.||) v_split)::text[])
 			   AND protector_internal.within_periods(
 					   v_periods OPERATOR(pg_catalog.->) (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id'),
 					   l.occurred_at, NULL)));

@@ -4,7 +4,7 @@
 -- booking handed to another customer since, or moved into another record
 -- by a merge: docs/operations.md has the erasure take rows once theirs.
 BEGIN;
-SELECT plan(21);
+SELECT plan(26);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('o_owner') IS NOT NULL \g /dev/null
@@ -293,6 +293,72 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT string_agg(format('%s %s', amount, details ->> 'note'), ' / ' ORDER BY amount) FROM protector.payments WHERE booking_id = :'fb'),
 	'1.00 Bob paid for fb / 2.00  / 3.00 ',
 	'Bob''s payment of before his name was taken off stays; Fay''s go, also one written by a transaction begun while it was hers');
+
+-- 11. (left at the forty-ninth stop) a booking that is the erased
+-- customer's now: what was written while it was another's stays.
+-- Bob's booking, with Bob's payment, task and desk note, is handed to
+-- Gil, who pays; Gil is erased
+SELECT pg_temp.step('1 year');
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.create_customer(:'org', 'Gil', 'gil@example.com') ->> 'id' AS gil \gset
+SELECT protector.create_booking(:'vault', :'bob', date_trunc('hour', now()) + interval '13 days', 1) ->> 'id' AS gb \gset
+SELECT tests.clear_authentication();
+SELECT pg_temp.step('5 hours');
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
+VALUES (:'org', :'gb', 1, 'succeeded', '{"note": "Bob paid for gb"}');
+INSERT INTO protector.tasks (organization_id, booking_id, title, description) VALUES (:'org', :'gb', 'Call Bob', 'Bob: aisle seat');
+INSERT INTO protector.notifications (organization_id, booking_id, kind, payload)
+VALUES (:'org', :'gb', 'desk.note', '{"text": "Bob wants tea"}');
+SELECT pg_temp.step('4 hours');
+UPDATE protector.bookings SET customer_id = :'gil' WHERE id = :'gb';
+SELECT pg_temp.step('3 hours');
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
+VALUES (:'org', :'gb', 2, 'succeeded', '{"note": "Gil paid"}');
+INSERT INTO protector.tasks (organization_id, booking_id, title, description) VALUES (:'org', :'gb', 'Cake', 'Gil: birthday cake');
+SELECT pg_temp.step('2 hours');
+-- (and a walk-in with a payment naming her, named Hil, hers now: what was
+-- written of the walk-in was written of her; Bob's booking, his name
+-- taken off and Ivy's put on: his payment of before stays)
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.create_customer(:'org', 'Hil', 'hil@example.com') ->> 'id' AS hil \gset
+SELECT protector.create_customer(:'org', 'Ivy', 'ivy@example.com') ->> 'id' AS ivy \gset
+SELECT protector.create_booking(:'vault', NULL, date_trunc('hour', now()) + interval '14 days', 1) ->> 'id' AS hw \gset
+SELECT protector.create_booking(:'vault', :'bob', date_trunc('hour', now()) + interval '15 days', 1) ->> 'id' AS ib \gset
+SELECT tests.clear_authentication();
+SELECT pg_temp.step('90 minutes');
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
+VALUES (:'org', :'hw', 1, 'succeeded', '{"note": "walk-in, Hil H., card"}'),
+	   (:'org', :'ib', 1, 'succeeded', '{"note": "Bob paid for ib"}');
+SELECT pg_temp.step('80 minutes');
+UPDATE protector.bookings SET customer_id = NULL WHERE id = :'ib';
+SELECT pg_temp.step('70 minutes');
+UPDATE protector.bookings SET customer_id = :'hil' WHERE id = :'hw';
+UPDATE protector.bookings SET customer_id = :'ivy' WHERE id = :'ib';
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
+VALUES (:'org', :'ib', 2, 'succeeded', '{"note": "Ivy paid"}');
+SELECT pg_temp.step('1 hour');
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.erase_customer(:'gil') IS NOT NULL AS erased \gset
+SELECT protector.erase_customer(:'hil') IS NOT NULL AS erased \gset
+SELECT protector.erase_customer(:'ivy') IS NOT NULL AS erased \gset
+SELECT tests.clear_authentication();
+SELECT is((SELECT string_agg(format('%s %s', amount, details ->> 'note'), ' / ' ORDER BY amount) FROM protector.payments WHERE booking_id = :'gb'),
+	'1.00 Bob paid for gb / 2.00 ',
+	'of a booking Gil''s now, the payment made while it was Bob''s keeps its details');
+SELECT is((SELECT string_agg(format('%s: %s', title, description), ' / ' ORDER BY title) FROM protector.tasks
+		   WHERE booking_id = :'gb' AND kind <> 'booking_review'),
+	'Call Bob: Bob: aisle seat / [erased]: ',
+	'... Bob''s task stays, Gil''s is erased');
+SELECT is((SELECT payload ->> 'text' FROM protector.notifications WHERE booking_id = :'gb' AND kind = 'desk.note'), 'Bob wants tea',
+	'... and so does the desk''s note of Bob''s time');
+SELECT is((SELECT count(*)::int FROM protector.audit_log
+		   WHERE organization_id = :'org' AND table_name IN ('protector.payments', 'protector.tasks')
+			 AND op = 'INSERT' AND new_row::text ~ '(Bob paid for gb|Bob: aisle seat)'),
+	2, '... in the history too (of payments and tasks; notifications are not audited by default)');
+SELECT is((SELECT string_agg(format('%s %s', p.amount, p.details ->> 'note'), ' / ' ORDER BY b.id = :'hw' DESC, p.amount)
+		   FROM protector.payments p JOIN protector.bookings b ON b.id = p.booking_id WHERE b.id IN (:'hw', :'ib')),
+	'1.00  / 1.00 Bob paid for ib / 2.00 ',
+	'a walk-in''s payment is Hil''s; of Bob''s booking with his name taken off and Ivy''s put on, Bob''s stays');
 
 SELECT * FROM finish();
 ROLLBACK;
