@@ -385,14 +385,16 @@ COMMENT ON FUNCTION protector_internal.within_periods(jsonb, timestamptz, bigint
 -- The rows of p_table (payments, tasks, notifications: rows with a
 -- booking_id and a created_at) of bookings once a customer's (p_once),
 -- made while each booking was theirs (p_periods: id to its periods,
--- within_periods), found by the rows and by the history of their inserts
--- (a row deleted since is named there; not one logged while the table's
--- ids were masked, which names none): they are that customer's in all
--- their history; those made before a booking became theirs or after it
--- left them are another customer's.  For scrub_customer_rows, as its
--- owner.
-CREATE FUNCTION protector_internal.rows_while_theirs(p_organization_id uuid, p_table regclass, p_once uuid[],
-													  p_periods jsonb)
+-- within_periods), or whose text (p_columns) was changed then, found by
+-- the rows and by the history of their inserts and updates (a row
+-- deleted since is named there; not one logged while the table's ids
+-- were masked, which names none): they are that customer's in all their
+-- history (a row written for another and rewritten for them, the other's
+-- text in its history too: the safe side); those made before a booking
+-- became theirs or after it left them, and not rewritten in their time,
+-- are another customer's.  For scrub_customer_rows, as its owner.
+CREATE FUNCTION protector_internal.rows_while_theirs(p_organization_id uuid, p_table regclass, p_columns text[],
+													  p_once uuid[], p_periods jsonb)
 RETURNS text[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -403,30 +405,34 @@ BEGIN
 	IF p_once OPERATOR(pg_catalog.=) '{}' THEN
 		RETURN '{}';
 	END IF;
-	-- (a row whose insert was logged by its audit id, also one deleted
-	-- since; another by its time)
+	-- (a row whose insert or rewrite was logged by its audit id, also one
+	-- deleted since; another, whose insert was not logged, by its time)
 	EXECUTE pg_catalog.format(
 		'WITH logged AS (
 			SELECT l.record_id AS id, l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' AS booking_id, l.id AS seq,
-				   l.occurred_at AS at
+				   l.occurred_at AS at, l.op OPERATOR(pg_catalog.=) ''INSERT'' AS inserted
 			FROM protector.audit_log l
 			WHERE l.table_name OPERATOR(pg_catalog.=) $4 AND l.record_id OPERATOR(pg_catalog.<>) ''[masked]''
-			  AND l.organization_id OPERATOR(pg_catalog.=) $1 AND l.op OPERATOR(pg_catalog.=) ''INSERT''
+			  AND l.organization_id OPERATOR(pg_catalog.=) $1
+			  AND (l.op OPERATOR(pg_catalog.=) ''INSERT''
+				   OR (l.op OPERATOR(pg_catalog.=) ''UPDATE''
+					   AND EXISTS (SELECT FROM pg_catalog.unnest($5) c
+								   WHERE (l.old_row OPERATOR(pg_catalog.->) c) IS DISTINCT FROM (l.new_row OPERATOR(pg_catalog.->) c))))
 			  AND l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' OPERATOR(pg_catalog.=) ANY ($2::text[]))
 		 SELECT ARRAY(SELECT g.id FROM logged g
 					  WHERE protector_internal.within_periods($3 OPERATOR(pg_catalog.->) g.booking_id, g.at, g.seq)
 					  UNION
 					  SELECT x.id::text FROM %s x
 					  WHERE x.organization_id OPERATOR(pg_catalog.=) $1 AND x.booking_id OPERATOR(pg_catalog.=) ANY ($2)
-						AND NOT EXISTS (SELECT FROM logged g WHERE g.id OPERATOR(pg_catalog.=) x.id::text)
+						AND NOT EXISTS (SELECT FROM logged g WHERE g.id OPERATOR(pg_catalog.=) x.id::text AND g.inserted)
 						AND protector_internal.within_periods($3 OPERATOR(pg_catalog.->) x.booking_id::text, x.created_at, NULL))',
 		p_table)
-	INTO v_ids USING p_organization_id, p_once, p_periods, p_table::text;
+	INTO v_ids USING p_organization_id, p_once, p_periods, p_table::text, p_columns;
 	RETURN v_ids;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.rows_while_theirs(uuid, regclass, uuid[], jsonb) IS
-'Internal: the ids of p_table''s rows of bookings once a customer''s made while each was theirs, by the rows and their inserts'' history';
+COMMENT ON FUNCTION protector_internal.rows_while_theirs(uuid, regclass, text[], uuid[], jsonb) IS
+'Internal: the ids of p_table''s rows of bookings once a customer''s made, or whose p_columns were rewritten, while each was theirs, by the rows and their history';
 
 -- (planned for each call's arrays: a generic plan, which PL/pgSQL
 -- takes from the sixth call of a session on, scans an array whole for
@@ -647,8 +653,8 @@ BEGIN
 	-- (a payment of a booking once theirs, made while the booking was
 	-- theirs, is theirs in all its history, as a task is; one made before
 	-- or after is another customer's)
-	v_old_payments := protector_internal.rows_while_theirs(p_organization_id, 'protector.payments', v_once OPERATOR(pg_catalog.||) v_split,
-																  v_periods);
+	v_old_payments := protector_internal.rows_while_theirs(p_organization_id, 'protector.payments', '{details}',
+																  v_once OPERATOR(pg_catalog.||) v_split, v_periods);
 	-- The bookings written below are locked first, in one pass in id order:
 	-- theirs, and those once theirs that are written (of those payments,
 	-- made by their accounts, with their widget key) and of the records
@@ -757,8 +763,8 @@ BEGIN
 	-- (a task of a booking once theirs, made while the booking was theirs,
 	-- is theirs in all its history; one made before or after is another
 	-- customer's)
-	v_old_tasks := protector_internal.rows_while_theirs(p_organization_id, 'protector.tasks', v_once OPERATOR(pg_catalog.||) v_split,
-																  v_periods);
+	v_old_tasks := protector_internal.rows_while_theirs(p_organization_id, 'protector.tasks', '{title,description}',
+																  v_once OPERATOR(pg_catalog.||) v_split, v_periods);
 	UPDATE protector.tasks t
 	SET description = NULL, title = x.title
 	FROM (SELECT t2.id,
@@ -788,8 +794,8 @@ BEGIN
 	-- those made while it was theirs): what staff or an application wrote
 	-- into them goes, protector's own keep what staff see on the booking;
 	-- in the history too
-	v_old_notes := protector_internal.rows_while_theirs(p_organization_id, 'protector.notifications', v_once OPERATOR(pg_catalog.||) v_split,
-																  v_periods);
+	v_old_notes := protector_internal.rows_while_theirs(p_organization_id, 'protector.notifications', '{payload}',
+																  v_once OPERATOR(pg_catalog.||) v_split, v_periods);
 	UPDATE protector.notifications n
 	SET payload = protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload)
 	WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id
