@@ -556,7 +556,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.policy_shape(oid) IS
 'A policy as stored (expressions, command, roles, kind), hashed: realtime_policy keeps it in the comment of one it made';
 
-CREATE OR REPLACE FUNCTION protector_internal.realtime_policy(p_name text, p_using text)
+CREATE OR REPLACE FUNCTION protector_internal.realtime_policy(p_name text, p_using text, p_check text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -564,12 +564,18 @@ AS $$
 DECLARE
 	v_policy record;
 	v_exists boolean;
-	v_made_from text := 'protector: ' || md5(p_using) || ' ';
+	v_made_from text := 'protector: ' || md5(concat_ws(' ', p_using, p_check)) || ' ';
+	v_restrictive boolean := p_check IS NOT NULL;
+	v_shape text := CASE WHEN v_restrictive THEN 'AS RESTRICTIVE FOR ALL TO anon, authenticated'
+						 ELSE 'FOR SELECT TO authenticated' END;
+	v_check text := CASE WHEN v_restrictive THEN format(' WITH CHECK (%s)', p_check) ELSE '' END;
 BEGIN
-	-- (ALTER POLICY sets roles and USING only: one made another command or
-	-- kind, or given a WITH CHECK, is not alterable into ours)
+	-- (ALTER POLICY sets roles, USING and WITH CHECK only: one made
+	-- another command or kind, or with a WITH CHECK where ours has none,
+	-- is not alterable into ours)
 	SELECT p.oid, obj_description(p.oid, 'pg_policy') AS mark,
-		   p.polcmd = 'r' AND p.polpermissive AND p.polwithcheck IS NULL AS alterable
+		   p.polcmd = CASE WHEN v_restrictive THEN '*' ELSE 'r' END AND p.polpermissive = NOT v_restrictive
+		   AND (p.polwithcheck IS NULL OR v_restrictive) AS alterable
 	INTO v_policy FROM pg_policy p
 	WHERE p.polrelid = 'realtime.messages'::regclass AND p.polname = p_name;
 	v_exists := FOUND;
@@ -584,12 +590,13 @@ BEGIN
 		RETURN 'present';
 	END IF;
 	IF v_exists AND v_policy.alterable THEN
-		EXECUTE format('ALTER POLICY %I ON realtime.messages TO authenticated USING (%s)', p_name, p_using);
+		EXECUTE format('ALTER POLICY %I ON realtime.messages TO %s USING (%s)%s', p_name,
+			CASE WHEN v_restrictive THEN 'anon, authenticated' ELSE 'authenticated' END, p_using, v_check);
 	ELSE
 		IF v_exists THEN
 			EXECUTE format('DROP POLICY %I ON realtime.messages', p_name);
 		END IF;
-		EXECUTE format('CREATE POLICY %I ON realtime.messages FOR SELECT TO authenticated USING (%s)', p_name, p_using);
+		EXECUTE format('CREATE POLICY %I ON realtime.messages %s USING (%s)%s', p_name, v_shape, p_using, v_check);
 	END IF;
 	EXECUTE format('COMMENT ON POLICY %I ON realtime.messages IS %L', p_name,
 		v_made_from || (SELECT protector_internal.policy_shape(p.oid) FROM pg_policy p
@@ -602,9 +609,9 @@ EXCEPTION WHEN insufficient_privilege THEN
 	RETURN 'not permitted';
 END
 $$;
-COMMENT ON FUNCTION protector_internal.realtime_policy(text, text) IS
+COMMENT ON FUNCTION protector_internal.realtime_policy(text, text, text) IS
 'Creates, or brings up to date, one of protector''s policies on realtime.messages (enable_realtime)';
-REVOKE ALL ON FUNCTION protector_internal.realtime_policy(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION protector_internal.realtime_policy(text, text, text) FROM PUBLIC;
 
 CREATE FUNCTION protector_internal.apply_realtime(p_policies boolean DEFAULT true)
 RETURNS jsonb
@@ -629,6 +636,14 @@ DECLARE
 	v_customers_using text := $u$realtime.messages.extension = 'broadcast'
 		AND realtime.messages.topic = (SELECT realtime.topic())
 		AND (SELECT realtime.topic()) = 'protector:customer:' || (SELECT protector.current_user_id())::text$u$;
+	-- (and protector's topics are closed to all others whatever other
+	-- policies open realtime.messages: permissive policies add up, and
+	-- Supabase's guide has one that lets anyone signed in receive every
+	-- private broadcast, or send one.  Nobody but protector's triggers
+	-- sends on them: a message there is a booking's change)
+	v_topics_using text := format($u$NOT starts_with(realtime.messages.topic, 'protector:') OR (%s) OR (%s)$u$,
+								  v_members_using, v_customers_using);
+	v_topics_check CONSTANT text := $u$NOT starts_with(realtime.messages.topic, 'protector:')$u$;
 BEGIN
 	v_publication := EXISTS (SELECT FROM pg_publication WHERE pubname = 'supabase_realtime');
 	IF v_publication THEN
@@ -695,6 +710,7 @@ BEGIN
 	-- a customer joins their own topic (their booking messages) only
 	IF v_broadcast AND p_policies THEN
 		PERFORM protector_internal.realtime_policy('protector_customers_receive_own_topic', v_customers_using);
+		PERFORM protector_internal.realtime_policy('protector_topics_closed_to_others', v_topics_using, v_topics_check);
 	END IF;
 
 	RETURN jsonb_build_object('publication', v_publication, 'tables_added', to_jsonb(v_added),
@@ -768,6 +784,11 @@ BEGIN
 	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
 				   AND polname = 'protector_customers_receive_own_topic') THEN
 		DROP POLICY protector_customers_receive_own_topic ON realtime.messages;
+	END IF;
+	IF to_regclass('realtime.messages') IS NOT NULL
+	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
+				   AND polname = 'protector_topics_closed_to_others') THEN
+		DROP POLICY protector_topics_closed_to_others ON realtime.messages;
 	END IF;
 	DELETE FROM protector_internal.realtime_state;
 	RETURN jsonb_build_object('tables_removed', to_jsonb(v_removed), 'broadcast_trigger_dropped', v_trigger,

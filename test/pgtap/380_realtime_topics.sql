@@ -5,7 +5,7 @@
 -- booking moved to another organization was announced on the new one's
 -- topic with the old organization's row, and not at all on the old one's.
 BEGIN;
-SELECT plan(9);
+SELECT plan(14);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['rt_operator', 'rt_customer', 'rt_other_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -75,6 +75,32 @@ SELECT ok((SELECT payload -> 'old_record' IS NULL OR payload -> 'old_record' = '
 SELECT is((SELECT count(*)::int FROM realtime.messages WHERE payload::text LIKE '%A-PRIVATE%'
 		   AND topic <> 'protector:0a380000-0000-4000-8000-000000000000'), 0,
 	'the old details reach no topic but the old organization''s');
+
+-- (an attack review) policies on realtime.messages add up: one of the
+-- application's that lets anyone signed in receive and send every
+-- private broadcast (Supabase's guide has it) opened protector's topics
+-- to strangers, booking rows and all, and let them send forged changes
+-- on them.  Protector's restrictive policy keeps its topics to their
+-- readers, and to its own triggers' messages
+CREATE POLICY "authenticated can receive broadcasts" ON realtime.messages FOR SELECT TO authenticated USING (true);
+CREATE POLICY "authenticated can send broadcasts" ON realtime.messages FOR INSERT TO authenticated WITH CHECK (true);
+SELECT tests.create_supabase_user('rt_stranger') IS NOT NULL \g /dev/null
+SELECT realtime.send('{"n": "lobby"}', 'x', 'room:lobby');
+SELECT tests.authenticate_as('rt_stranger');
+SELECT set_config('realtime.topic', 'protector:0a380000-0000-4000-8000-000000000000', true);
+SELECT is((SELECT count(*)::int FROM realtime.messages WHERE topic LIKE 'protector:%'), 0,
+	'a stranger reads no message of protector''s topics, whatever other policy lets them read the table');
+SELECT set_config('realtime.topic', 'room:lobby', true);
+SELECT is((SELECT array_agg(payload ->> 'n') FROM realtime.messages), '{lobby}',
+	'... and reads the application''s own topics as its policy says');
+SELECT throws_ok($$SELECT realtime.send('{"operation": "INSERT"}', 'INSERT', 'protector:0a380000-0000-4000-8000-000000000000')$$,
+	'42501', NULL, '... may not send on an organization''s topic');
+SELECT lives_ok($$SELECT realtime.send('{"n": "hello"}', 'x', 'room:lobby')$$, '... and sends on the application''s');
+SELECT tests.authenticate_as('rt_operator');
+SELECT set_config('realtime.topic', 'protector:0a380000-0000-4000-8000-000000000000', true);
+SELECT is((SELECT count(*)::int FROM realtime.messages WHERE topic LIKE 'protector:%'), 1,
+	'a member who may read the bookings still reads their organization''s topic');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
