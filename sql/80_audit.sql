@@ -188,23 +188,22 @@ COMMENT ON FUNCTION protector_internal.check_audit_partitions(regclass) IS
 -- Attaches the audit trigger; calling it again replaces the masked
 -- columns (or does nothing when they are the same).  Runs with the
 -- caller's rights: only the table's owner (or a superuser) can audit it.
-CREATE FUNCTION protector.enable_audit(p_table regclass, p_masked_columns text[] DEFAULT '{}')
-RETURNS boolean
-LANGUAGE plpgsql
+-- The table enable_audit and disable_audit are given, schema-qualified
+-- and quoted, once it is one they may take: not null, existing, no system
+-- catalog, an ordinary or partitioned table (disable_audit locked a
+-- catalog given to it, and answered a sequence with a bare 42809).
+CREATE FUNCTION protector_internal.auditable_table(p_table regclass)
+RETURNS text
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_rel record;
-	v_masked text[];
-	v_missing text;
-	v_current bytea;
-	v_args text;
-	v_was record;
 BEGIN
 	IF p_table IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_table must not be null');
 	END IF;
-	SELECT c.oid, c.relname, c.relkind, n.nspname, format('%I.%I', n.nspname, c.relname) AS qualified
+	SELECT c.oid, c.relkind, n.nspname, format('%I.%I', n.nspname, c.relname) AS qualified
 	INTO v_rel
 	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	WHERE c.oid = p_table;
@@ -222,6 +221,26 @@ BEGIN
 			format('Its relkind is %L; only ordinary and partitioned tables can be audited.', v_rel.relkind),
 			CASE WHEN v_rel.relkind IN ('v', 'm') THEN 'Audit the tables a view reads from.' END);
 	END IF;
+	RETURN v_rel.qualified;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.auditable_table(regclass) IS
+'Internal: the schema-qualified name of a table enable_audit/disable_audit may take, or an error saying why not';
+
+CREATE FUNCTION protector.enable_audit(p_table regclass, p_masked_columns text[] DEFAULT '{}')
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_rel record;
+	v_masked text[];
+	v_missing text;
+	v_current bytea;
+	v_args text;
+	v_was record;
+BEGIN
+	SELECT p_table::oid AS oid, protector_internal.auditable_table(p_table) AS qualified INTO v_rel;
 	IF v_rel.oid = 'protector.audit_log'::regclass THEN
 		PERFORM protector.raise('invalid_parameter', 'protector.audit_log cannot audit itself');
 	END IF;
@@ -300,17 +319,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_qualified text;
+	v_qualified text := protector_internal.auditable_table(p_table);
 BEGIN
-	IF p_table IS NULL THEN
-		PERFORM protector.raise('invalid_parameter', 'p_table must not be null');
-	END IF;
-	SELECT format('%I.%I', n.nspname, c.relname) INTO v_qualified
-	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-	WHERE c.oid = p_table;
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', format('table with OID %s does not exist', p_table::oid));
-	END IF;
 	-- (as enable_audit: a second call at the same moment waits for the
 	-- first, where its DROP TRIGGER failed bare, "does not exist")
 	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', v_qualified);

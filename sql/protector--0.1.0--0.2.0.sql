@@ -10881,23 +10881,19 @@ COMMENT ON FUNCTION protector_internal.notice_unaudited_inheritors(regclass) IS
 REVOKE ALL ON FUNCTION protector_internal.audit_masks(regclass, text[]),
 	protector_internal.notice_unaudited_inheritors(regclass) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION protector.enable_audit(p_table regclass, p_masked_columns text[] DEFAULT '{}')
-RETURNS boolean
-LANGUAGE plpgsql
+-- (the table enable_audit and disable_audit may take)
+CREATE FUNCTION protector_internal.auditable_table(p_table regclass)
+RETURNS text
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_rel record;
-	v_masked text[];
-	v_missing text;
-	v_current bytea;
-	v_args text;
-	v_was record;
 BEGIN
 	IF p_table IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_table must not be null');
 	END IF;
-	SELECT c.oid, c.relname, c.relkind, n.nspname, format('%I.%I', n.nspname, c.relname) AS qualified
+	SELECT c.oid, c.relkind, n.nspname, format('%I.%I', n.nspname, c.relname) AS qualified
 	INTO v_rel
 	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	WHERE c.oid = p_table;
@@ -10915,6 +10911,26 @@ BEGIN
 			format('Its relkind is %L; only ordinary and partitioned tables can be audited.', v_rel.relkind),
 			CASE WHEN v_rel.relkind IN ('v', 'm') THEN 'Audit the tables a view reads from.' END);
 	END IF;
+	RETURN v_rel.qualified;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.auditable_table(regclass) IS
+'Internal: the schema-qualified name of a table enable_audit/disable_audit may take, or an error saying why not';
+
+CREATE OR REPLACE FUNCTION protector.enable_audit(p_table regclass, p_masked_columns text[] DEFAULT '{}')
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_rel record;
+	v_masked text[];
+	v_missing text;
+	v_current bytea;
+	v_args text;
+	v_was record;
+BEGIN
+	SELECT p_table::oid AS oid, protector_internal.auditable_table(p_table) AS qualified INTO v_rel;
 	IF v_rel.oid = 'protector.audit_log'::regclass THEN
 		PERFORM protector.raise('invalid_parameter', 'protector.audit_log cannot audit itself');
 	END IF;
@@ -10993,17 +11009,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_qualified text;
+	v_qualified text := protector_internal.auditable_table(p_table);
 BEGIN
-	IF p_table IS NULL THEN
-		PERFORM protector.raise('invalid_parameter', 'p_table must not be null');
-	END IF;
-	SELECT format('%I.%I', n.nspname, c.relname) INTO v_qualified
-	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-	WHERE c.oid = p_table;
-	IF NOT FOUND THEN
-		PERFORM protector.raise('not_found', format('table with OID %s does not exist', p_table::oid));
-	END IF;
 	-- (as enable_audit: a second call at the same moment waits for the
 	-- first, where its DROP TRIGGER failed bare, "does not exist")
 	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', v_qualified);
@@ -17155,6 +17162,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.refuse_unseen_foreign_tasks(uuid) IS
 'Internal: 40001 when a member (p_member_id) made an agent has open tasks of bookings not theirs that a REPEATABLE READ snapshot missed; for those who may manage its members';
 GRANT EXECUTE ON FUNCTION protector_internal.refuse_unseen_foreign_tasks(uuid) TO authenticated, service_role;
+
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -6,7 +6,7 @@
 -- views; special hours beyond 16 ranges named "special_hours" twice;
 -- the normalizers returned '' and untrimmed text, and "+0" for "000".
 BEGIN;
-SELECT plan(15);
+SELECT plan(19);
 SET LOCAL TimeZone = 'UTC';
 
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
@@ -60,6 +60,17 @@ CREATE SEQUENCE public.docs_seq;
 SELECT is(tests.error_text($$SELECT protector.enable_audit('public.docs_seq')$$),
 	'22023 | public.docs_seq is not a table | Its relkind is ''S''; only ordinary and partitioned tables can be audited.',
 	'a sequence is told it is no table, without a hint meant for views');
+-- (an attack review) disable_audit takes what enable_audit takes: it
+-- answered a sequence with a bare 42809, and locked a system catalog
+-- before it said "not audited"
+SELECT is(tests.error_text($$SELECT protector.disable_audit('public.docs_seq')$$),
+	'22023 | public.docs_seq is not a table | Its relkind is ''S''; only ordinary and partitioned tables can be audited.',
+	'disable_audit of a sequence says it is no table');
+SELECT throws_ok($$SELECT protector.disable_audit('pg_catalog.pg_class')$$, '22023',
+	'pg_catalog.pg_class is a system catalog and cannot be audited', '... and refuses a system catalog');
+SELECT is((SELECT count(*)::int FROM pg_locks WHERE pid = pg_backend_pid() AND relation = 'pg_catalog.pg_class'::regclass
+		   AND mode = 'ShareRowExclusiveLock'), 0, '... without locking it');
+SELECT throws_ok($$SELECT protector.disable_audit(NULL)$$, '22023', 'p_table must not be null', '... and a null');
 
 -- 3. special hours beyond 16 ranges name what they are once
 SELECT throws_ok($$SELECT protector.check_special_hours((SELECT jsonb_agg(jsonb_build_array(
