@@ -908,15 +908,9 @@ BEGIN
 				p_guardian_name)
 		RETURNING * INTO s;
 	EXCEPTION WHEN unique_violation THEN
-		-- the same participant signed at the same moment elsewhere (another
-		-- unique key, of a table an application's trigger writes, says
-		-- what it says)
 		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
-		IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.waiver_submissions.waiver_submissions_participant_idx' THEN
-			RAISE;
-		END IF;
-		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('%s has already signed the waiver of this booking', p_participant_name));
+		PERFORM protector_internal.refuse_second_signature(v_schema, v_table, v_constraint, p_participant_name);
+		RAISE;
 	END;
 	-- the text the signer was shown (p_body_sha256, as the waiver's reads
 	-- give it) is the text signed: the version signed is locked by now
@@ -937,6 +931,29 @@ $$;
 COMMENT ON FUNCTION protector.submit_waiver(uuid, text, date, text, text, uuid, text, text) IS
 'Signs the latest version of a waiver for one participant (the desk and agents for their bookings; a customer for their own booking); with p_body_sha256, only the text the signer was shown';
 
+-- A unique violation of a signature's write: where it is the
+-- participant's index, the same participant signed the booking's waiver
+-- at the same moment elsewhere, and is told so as a signature made after
+-- is (check_waiver_booking); else this returns and the handler raises
+-- the violation again (another unique key, of a table an application's
+-- trigger writes, says what it says)
+CREATE FUNCTION protector_internal.refuse_second_signature(p_schema text, p_table text, p_constraint text,
+															p_participant_name text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_catalog.concat_ws('.', p_schema, p_table, p_constraint)
+	   OPERATOR(pg_catalog.=) 'protector.waiver_submissions.waiver_submissions_participant_idx' THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s has already signed the waiver of this booking', p_participant_name));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_second_signature(text, text, text, text) IS
+'Internal: answers a unique violation of the participant''s signature index as "already signed"; returns for any other';
+
 CREATE FUNCTION protector.link_waiver_to_booking(p_submission_id uuid, p_booking_id uuid)
 RETURNS protector.waiver_submissions
 LANGUAGE plpgsql VOLATILE
@@ -945,6 +962,9 @@ AS $$
 DECLARE
 	v_org uuid;
 	s protector.waiver_submissions;
+	v_schema text;
+	v_table text;
+	v_constraint text;
 BEGIN
 	IF p_submission_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_submission_id must not be null');
@@ -960,9 +980,17 @@ BEGIN
 	IF s.booking_id OPERATOR(pg_catalog.=) p_booking_id THEN
 		RETURN s;		-- linked already: a retry
 	END IF;
-	UPDATE protector.waiver_submissions x SET booking_id = p_booking_id
-	WHERE x.id OPERATOR(pg_catalog.=) p_submission_id
-	RETURNING * INTO s;
+	-- (the same participant linked or signed at the same moment elsewhere:
+	-- told so, as afterwards)
+	BEGIN
+		UPDATE protector.waiver_submissions x SET booking_id = p_booking_id
+		WHERE x.id OPERATOR(pg_catalog.=) p_submission_id
+		RETURNING * INTO s;
+	EXCEPTION WHEN unique_violation THEN
+		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
+		PERFORM protector_internal.refuse_second_signature(v_schema, v_table, v_constraint, s.participant_name);
+		RAISE;
+	END;
 	RETURN s;
 END
 $$;

@@ -8798,15 +8798,9 @@ BEGIN
 				p_guardian_name)
 		RETURNING * INTO s;
 	EXCEPTION WHEN unique_violation THEN
-		-- the same participant signed at the same moment elsewhere (another
-		-- unique key, of a table an application's trigger writes, says
-		-- what it says)
 		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
-		IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.waiver_submissions.waiver_submissions_participant_idx' THEN
-			RAISE;
-		END IF;
-		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('%s has already signed the waiver of this booking', p_participant_name));
+		PERFORM protector_internal.refuse_second_signature(v_schema, v_table, v_constraint, p_participant_name);
+		RAISE;
 	END;
 	-- the text the signer was shown (p_body_sha256, as the waiver's reads
 	-- give it) is the text signed: the version signed is locked by now
@@ -8835,6 +8829,9 @@ AS $$
 DECLARE
 	v_org uuid;
 	s protector.waiver_submissions;
+	v_schema text;
+	v_table text;
+	v_constraint text;
 BEGIN
 	IF p_submission_id IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_submission_id must not be null');
@@ -8850,9 +8847,17 @@ BEGIN
 	IF s.booking_id OPERATOR(pg_catalog.=) p_booking_id THEN
 		RETURN s;		-- linked already: a retry
 	END IF;
-	UPDATE protector.waiver_submissions x SET booking_id = p_booking_id
-	WHERE x.id OPERATOR(pg_catalog.=) p_submission_id
-	RETURNING * INTO s;
+	-- (the same participant linked or signed at the same moment elsewhere:
+	-- told so, as afterwards)
+	BEGIN
+		UPDATE protector.waiver_submissions x SET booking_id = p_booking_id
+		WHERE x.id OPERATOR(pg_catalog.=) p_submission_id
+		RETURNING * INTO s;
+	EXCEPTION WHEN unique_violation THEN
+		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
+		PERFORM protector_internal.refuse_second_signature(v_schema, v_table, v_constraint, s.participant_name);
+		RAISE;
+	END;
 	RETURN s;
 END
 $$;
@@ -17163,6 +17168,22 @@ COMMENT ON FUNCTION protector_internal.refuse_unseen_foreign_tasks(uuid) IS
 'Internal: 40001 when a member (p_member_id) made an agent has open tasks of bookings not theirs that a REPEATABLE READ snapshot missed; for those who may manage its members';
 GRANT EXECUTE ON FUNCTION protector_internal.refuse_unseen_foreign_tasks(uuid) TO authenticated, service_role;
 
+CREATE FUNCTION protector_internal.refuse_second_signature(p_schema text, p_table text, p_constraint text,
+															p_participant_name text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_catalog.concat_ws('.', p_schema, p_table, p_constraint)
+	   OPERATOR(pg_catalog.=) 'protector.waiver_submissions.waiver_submissions_participant_idx' THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%s has already signed the waiver of this booking', p_participant_name));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_second_signature(text, text, text, text) IS
+'Internal: answers a unique violation of the participant''s signature index as "already signed"; returns for any other';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

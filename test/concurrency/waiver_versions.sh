@@ -208,6 +208,47 @@ else
 	failures=$((failures + 1))
 fi
 
+# (an attack review) the desk signed Ann twice without a booking, and two
+# desks link both signatures to one booking at the same moment: the
+# second is told she has signed, as it is afterwards (it answered the
+# bare unique violation of the participants' index, 23505, a 409 through
+# PostgREST); a link racing a signature of hers the same
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, party_size)
+VALUES ('0f740000-0000-4000-8000-0000000b0003', '$ORG', '0f740000-0000-4000-8000-0000000000a1', '0f740000-0000-4000-8000-0000000005a1',
+		tstzrange(date_trunc('day', now()) + interval '5 days 10 hours', date_trunc('day', now()) + interval '5 days 11 hours'), 'confirmed', 3);
+SELECT tests.authenticate_as('olga');
+SELECT protector.submit_waiver('$WAIVER', n, '1990-01-01', n, n) FROM unnest(ARRAY['Ann Lee', 'ANN LEE', 'Ann lee']) n;
+SQL
+walkin() {
+	psql -X -A -t -d "$DB" -c "SELECT id FROM protector.waiver_submissions WHERE participant_name = '$1' AND booking_id IS NULL"
+}
+link_second() {
+	PGAPPNAME=first psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+		-c "$1" -c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null 2>&1 &
+	local first=$!
+	wait_session first "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "SELECT tests.authenticate_as('olga')" \
+		-c "SELECT protector.link_waiver_to_booking('$2', '0f740000-0000-4000-8000-0000000b0003')" \
+		2>&1 >/dev/null | sed -n 's/^ERROR: *\(.*\)/\1/p' | head -1 || true
+	wait "$first" || failures=$((failures + 1))
+}
+answer=$(link_second "SELECT protector.link_waiver_to_booking('$(walkin 'Ann Lee')', '0f740000-0000-4000-8000-0000000b0003')" "$(walkin 'ANN LEE')")
+if [ "$answer" = "ANN LEE has already signed the waiver of this booking" ]; then
+	echo "ok - of two links of one participant's signatures to a booking at the same moment, the second is told she has signed"
+else
+	echo "not ok - two links of one participant's signatures at the same moment: the second answered '$answer'"
+	failures=$((failures + 1))
+fi
+psql -X -q -d "$DB" -c "SET session_replication_role = replica" -c "DELETE FROM protector.waiver_submissions WHERE booking_id = '0f740000-0000-4000-8000-0000000b0003'" >/dev/null
+answer=$(link_second "SELECT protector.submit_waiver('$WAIVER', 'Ann Lee', '1990-01-01', 'Ann Lee', 'Ann Lee', '0f740000-0000-4000-8000-0000000b0003')" "$(walkin 'Ann lee')")
+if [ "$answer" = "Ann lee has already signed the waiver of this booking" ]; then
+	echo "ok - a link racing a signature of the same participant on the booking is told she has signed"
+else
+	echo "not ok - a link racing a signature of the same participant: answered '$answer'"
+	failures=$((failures + 1))
+fi
+
 dropdb "$DB"
 echo "# waiver_versions: $failures failed"
 [ "$failures" -eq 0 ]
