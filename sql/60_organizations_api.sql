@@ -11,8 +11,10 @@
 -- READ COMMITTED; above, the foreign key answers 40001), and the insert's
 -- foreign key said a bare 23503.  Called from a foreign_key_violation
 -- handler, which re-raises the error when this returns: says
--- "organization not found" when the organization is gone (as the caller
--- sees it: one removed from it was as good as told so).
+-- "organization not found" when the organization is gone as the caller
+-- sees it: deleted, or the caller removed from it (a member's insert
+-- naming their membership fails the same way), which the detail says
+-- both, as the caller may not tell which.
 CREATE FUNCTION protector_internal.refuse_deleted_organization(p_organization_id uuid)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -20,7 +22,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF NOT EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id) THEN
-		PERFORM protector.raise('not_found', 'organization not found', 'It was deleted while the request was under way.');
+		PERFORM protector.raise('not_found', 'organization not found', 'It was deleted, or you were removed from it, while the request was under way.');
 	END IF;
 END
 $$;

@@ -17060,7 +17060,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF NOT EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id) THEN
-		PERFORM protector.raise('not_found', 'organization not found', 'It was deleted while the request was under way.');
+		PERFORM protector.raise('not_found', 'organization not found', 'It was deleted, or you were removed from it, while the request was under way.');
 	END IF;
 END
 $$;

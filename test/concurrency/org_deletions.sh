@@ -18,7 +18,7 @@ fresh_database protector_org_deletions
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/supabase.sql" >/dev/null 2>&1 || true
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.sql" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null \
-	-c "SELECT tests.create_supabase_user('own'), tests.create_supabase_user('cust', 'cust@example.com')"
+	-c "SELECT tests.create_supabase_user('own'), tests.create_supabase_user('cust', 'cust@example.com'), tests.create_supabase_user('opr')"
 
 ORG=0f990000-0000-4000-8000-000000000000
 BOOKING=0f990000-0000-4000-8000-0000000000b1
@@ -28,7 +28,8 @@ organization() {
 	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
 DELETE FROM protector.organizations;
 INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES ('$ORG', 'O', 'o', 'UTC', 'EUR');
-INSERT INTO protector.members (organization_id, user_id, role) VALUES ('$ORG', tests.get_supabase_uid('own'), 'owner');
+INSERT INTO protector.members (organization_id, user_id, role) VALUES ('$ORG', tests.get_supabase_uid('own'), 'owner'),
+	('$ORG', tests.get_supabase_uid('opr'), 'operator');
 INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
 VALUES ('0f990000-0000-4000-8000-0000000000f1', '$ORG', 'V', 'UTC', '{}');
 INSERT INTO protector.services (id, organization_id, venue_id, name, mode, capacity, max_party, duration, max_advance)
@@ -69,7 +70,7 @@ SQL
 	wait_session deleter "query LIKE 'DO%'" || failures=$((failures + 1))
 	out=$(PGAPPNAME=caller psql -X -q -A -t -d "$DB" -v VERBOSITY=verbose -c "BEGIN" \
 		-c "SELECT tests.authenticate_as('$who')" -c "SELECT ($call) IS NOT NULL" -c "COMMIT" 2>&1 |
-		grep -m1 '^ERROR' || true)
+		grep -m1 -A1 '^ERROR' | tr '\n' ' ' || true)
 	wait "$deleter"
 	if [[ "$out" == *"$expected"* ]]; then
 		echo "${call%%(*}: ${expected#*: }"
@@ -95,6 +96,11 @@ race own "protector.send_message('$BOOKING', 'hi')" "40001: the booking's custom
 	"UPDATE protector.bookings SET customer_id = '0f990000-0000-4000-8000-0000000000c2' WHERE id = '$BOOKING';
 	 DELETE FROM protector.customers WHERE id = '0f990000-0000-4000-8000-0000000000c1'"
 race own "protector.log_staff_activity('$ORG', 'desk.check_in')"
+# (only the caller's membership removed: the detail said the organization
+# was deleted)
+race opr "protector.log_staff_activity('$ORG', 'desk.check_in')" \
+	"P0002: organization not found DETAIL:  It was deleted, or you were removed from it, while the request was under way." \
+	"DELETE FROM protector.members WHERE user_id = tests.get_supabase_uid('opr')"
 race own "protector.create_staff_member('$ORG', 'x@example.com', 'operator')"
 # (a list of bookings: "some bookings were not found", as for any gone)
 race own "protector.update_booking_status_batch(ARRAY['$BOOKING']::uuid[], 'cancelled')" "P0002: some bookings were not found"
