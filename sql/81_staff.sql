@@ -1804,8 +1804,8 @@ BEGIN
 		  AND b.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,no_show}'::protector.booking_status[])
 		  -- (a hold that ran out holds nothing, swept or not)
 		  AND NOT (b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()))
-	SELECT s.id, s.member_id, s.full_name, s.role, pg_catalog.timezone(v_tz, s.starts_at)::date,
-		   pg_catalog.timezone(v_tz, s.starts_at), pg_catalog.timezone(v_tz, s.ends_at),
+	SELECT s.id, s.member_id, s.full_name, s.role, protector_internal.local_time(v_tz, s.starts_at)::date,
+		   protector_internal.local_time(v_tz, s.starts_at), protector_internal.local_time(v_tz, s.ends_at),
 		   s.starts_at, s.ends_at, v_tz,
 		   (SELECT pg_catalog.count(*)::integer FROM b
 			WHERE b.assigned_agent OPERATOR(pg_catalog.=) s.user_id AND b.during OPERATOR(pg_catalog.&&) s.during),

@@ -427,7 +427,7 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	signed_on := pg_catalog.timezone(p_timezone, p_signed_at)::date;
+	signed_on := protector_internal.local_time(p_timezone, p_signed_at)::date;
 	age := pg_catalog.date_part('year', pg_catalog.age(signed_on::timestamp, p_birth_date::timestamp))::integer;
 END
 $$;

@@ -103,8 +103,8 @@ BEGIN
 				SELECT pg_catalog.sum(pg_catalog.date_part('epoch', pg_catalog.upper(u.r) OPERATOR(pg_catalog.-) pg_catalog.lower(u.r))) AS seconds
 				FROM (SELECT pg_catalog.range_agg(pg_catalog.tstzrange(GREATEST(g.opens_at, p_lo), LEAST(g.closes_at, p_hi))) AS open
 					  -- from the day before: an overnight opening of that day reaches in
-					  FROM protector.get_venue_schedule(v.id, (pg_catalog.timezone(v.timezone, p_lo))::date OPERATOR(pg_catalog.-) 1,
-														(pg_catalog.timezone(v.timezone, p_hi))::date) g
+					  FROM protector.get_venue_schedule(v.id, (protector_internal.local_time(v.timezone, p_lo))::date OPERATOR(pg_catalog.-) 1,
+														(protector_internal.local_time(v.timezone, p_hi))::date) g
 					  WHERE g.kind OPERATOR(pg_catalog.<>) 'closed'
 						AND g.closes_at OPERATOR(pg_catalog.>) p_lo AND g.opens_at OPERATOR(pg_catalog.<) p_hi
 						AND g.closes_at OPERATOR(pg_catalog.>) g.opens_at) a
@@ -151,7 +151,7 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
-	v_today := (pg_catalog.timezone(v_tz, pg_catalog.now()))::date;
+	v_today := (protector_internal.local_time(v_tz, pg_catalog.now()))::date;
 	-- the last 30 local days (today included) and the 30 before
 	b := ARRAY[protector_internal.local_midnight(v_tz, v_today OPERATOR(pg_catalog.-) 59),
 			   protector_internal.local_midnight(v_tz, v_today OPERATOR(pg_catalog.-) 29),
@@ -216,10 +216,10 @@ BEGIN
 	PERFORM protector_internal.check_integer(p_weeks, 'p_weeks', 1, 104);
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	-- Monday of this local week
-	v_monday := (pg_catalog.timezone(v_tz, pg_catalog.now()))::date;
+	v_monday := (protector_internal.local_time(v_tz, pg_catalog.now()))::date;
 	v_monday := v_monday OPERATOR(pg_catalog.-) (pg_catalog.date_part('isodow', v_monday)::integer OPERATOR(pg_catalog.-) 1);
 	RETURN QUERY
-	SELECT (pg_catalog.timezone(v_tz, x.bucket_start))::date, x.bookings, x.guests, x.cancelled, x.revenue
+	SELECT (protector_internal.local_time(v_tz, x.bucket_start))::date, x.bookings, x.guests, x.cancelled, x.revenue
 	FROM protector_internal.booking_buckets(p_organization_id, p_venue_id,
 		ARRAY(SELECT protector_internal.local_midnight(v_tz, v_monday OPERATOR(pg_catalog.-) (7 OPERATOR(pg_catalog.*) w))
 			  FROM pg_catalog.generate_series(p_weeks OPERATOR(pg_catalog.-) 1, -1, -1) w)) x
@@ -247,7 +247,7 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
-	v_day := COALESCE(p_date, (pg_catalog.timezone(v_tz, pg_catalog.now()))::date);
+	v_day := COALESCE(p_date, (protector_internal.local_time(v_tz, pg_catalog.now()))::date);
 	IF NOT pg_catalog.isfinite(v_day) OR v_day NOT BETWEEN '0001-01-02' AND '9999-12-30' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_date must be a date between 0001-01-02 and 9999-12-30',
 			pg_catalog.format('Got %s.', v_day));
@@ -266,10 +266,10 @@ BEGIN
 	-- an hour (Australia/Lord_Howe) the hour they move in is 30 minutes
 	-- shorter or longer
 	RETURN QUERY
-	SELECT x.bucket_start, pg_catalog.to_char(pg_catalog.timezone(v_tz, x.bucket_start), 'HH24:MI'),
+	SELECT x.bucket_start, pg_catalog.to_char(protector_internal.local_time(v_tz, x.bucket_start), 'HH24:MI'),
 		   (SELECT CASE WHEN o.s OPERATOR(pg_catalog.<) 0 THEN '-' ELSE '+' END
 				   OPERATOR(pg_catalog.||) pg_catalog.to_char(pg_catalog.make_interval(secs => pg_catalog.abs(o.s)), 'HH24:MI')
-			FROM (SELECT pg_catalog.date_part('epoch', pg_catalog.timezone(v_tz, x.bucket_start) OPERATOR(pg_catalog.-)
+			FROM (SELECT pg_catalog.date_part('epoch', protector_internal.local_time(v_tz, x.bucket_start) OPERATOR(pg_catalog.-)
 												   pg_catalog.timezone('UTC', x.bucket_start)) AS s) o),
 		   x.bookings, x.guests
 	FROM protector_internal.booking_buckets(p_organization_id, p_venue_id,
@@ -281,8 +281,8 @@ BEGIN
 					SELECT pg_catalog.timezone(v_tz, v_day OPERATOR(pg_catalog.+) pg_catalog.make_interval(hours => k))
 					FROM pg_catalog.generate_series(1, 23) k) c
 			  WHERE c.h OPERATOR(pg_catalog.>) v_lo AND c.h OPERATOR(pg_catalog.<) v_hi
-				AND pg_catalog.date_part('minute', pg_catalog.timezone(v_tz, c.h)) OPERATOR(pg_catalog.=) 0
-				AND pg_catalog.date_part('second', pg_catalog.timezone(v_tz, c.h)) OPERATOR(pg_catalog.=) 0
+				AND pg_catalog.date_part('minute', protector_internal.local_time(v_tz, c.h)) OPERATOR(pg_catalog.=) 0
+				AND pg_catalog.date_part('second', protector_internal.local_time(v_tz, c.h)) OPERATOR(pg_catalog.=) 0
 			  ORDER BY c.h)
 		OPERATOR(pg_catalog.||) v_hi) x
 	ORDER BY x.bucket_start;
@@ -320,7 +320,7 @@ BEGIN
 	-- services table once per booking
 	RETURN QUERY
 	WITH s AS MATERIALIZED (SELECT y.id, y.name FROM protector.services y WHERE y.organization_id OPERATOR(pg_catalog.=) p_organization_id)
-	SELECT b.id, pg_catalog.lower(b.during), pg_catalog.timezone(v_tz, pg_catalog.lower(b.during)), s.name, c.full_name,
+	SELECT b.id, pg_catalog.lower(b.during), protector_internal.local_time(v_tz, pg_catalog.lower(b.during)), s.name, c.full_name,
 		   b.party_size, b.status, b.assigned_agent
 	FROM (SELECT x.id, x.organization_id, x.service_id, x.customer_id, x.during, x.party_size, x.status, x.assigned_agent
 		  FROM protector.bookings x
@@ -328,7 +328,7 @@ BEGIN
 			AND (p_venue_id IS NULL OR x.venue_id OPERATOR(pg_catalog.=) p_venue_id)
 			AND protector_internal.booking_start(x.during) OPERATOR(pg_catalog.>=) pg_catalog.now()
 			AND protector_internal.booking_start(x.during) OPERATOR(pg_catalog.<)
-				protector_internal.local_midnight(v_tz, (pg_catalog.timezone(v_tz, pg_catalog.now()))::date OPERATOR(pg_catalog.+) 1)
+				protector_internal.local_midnight(v_tz, (protector_internal.local_time(v_tz, pg_catalog.now()))::date OPERATOR(pg_catalog.+) 1)
 			AND x.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])
 			AND (x.status OPERATOR(pg_catalog.<>) 'held' OR x.hold_expires_at OPERATOR(pg_catalog.>) pg_catalog.now())
 		  ORDER BY protector_internal.booking_start(x.during)

@@ -403,7 +403,7 @@ BEGIN
 	INTO v_rows
 	FROM (SELECT g.period_start, g.venue_id, v.name AS venue, g.service_id, s.name AS service,
 				 g.payments, g.refunds, g.revenue, g.currency
-		  FROM (SELECT (pg_catalog.date_trunc(v_group, pg_catalog.timezone(r.tz, p.created_at)))::date AS period_start,
+		  FROM (SELECT (pg_catalog.date_trunc(v_group, protector_internal.local_time(r.tz, p.created_at)))::date AS period_start,
 					   b.venue_id, b.service_id, o.currency,
 					   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'), 0) AS payments,
 					   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'refund'), 0) AS refunds,
@@ -705,7 +705,8 @@ BEGIN
 		JOIN protector.venues v ON v.organization_id OPERATOR(pg_catalog.=) s.organization_id AND v.id OPERATOR(pg_catalog.=) s.venue_id
 		WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id)
 	SELECT b.id, b.status, b.source, sv.venue, sv.service, pg_catalog.lower(b.during), pg_catalog.upper(b.during),
-		   pg_catalog.timezone(sv.timezone, pg_catalog.lower(b.during)), pg_catalog.timezone(sv.timezone, pg_catalog.upper(b.during)),
+		   protector_internal.local_time(sv.timezone, pg_catalog.lower(b.during)),
+		   protector_internal.local_time(sv.timezone, pg_catalog.upper(b.during)),
 		   sv.timezone, b.party_size, b.customer_name, b.customer_email, b.customer_phone, b.currency, b.total_price, b.discount_amount,
 		   b.amount_paid, b.balance_due, b.created_at, b.cancelled_at
 	FROM (SELECT y.*, c.full_name AS customer_name, c.email AS customer_email, c.phone AS customer_phone
