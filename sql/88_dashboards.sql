@@ -457,8 +457,10 @@ BEGIN
 	END IF;
 	RETURN QUERY
 	SELECT b.id,
-		   CASE WHEN b.updated_at OPERATOR(pg_catalog.=) b.created_at THEN 'created'
-				WHEN b.status OPERATOR(pg_catalog.=) 'cancelled' THEN 'cancelled'
+		   -- (cancelled first: one cancelled in the transaction that made it
+		   -- has both stamps that transaction's)
+		   CASE WHEN b.status OPERATOR(pg_catalog.=) 'cancelled' THEN 'cancelled'
+				WHEN b.updated_at OPERATOR(pg_catalog.=) b.created_at THEN 'created'
 				ELSE 'updated' END,
 		   b.updated_at, b.status, s.name, c.full_name, pg_catalog.lower(b.during)
 	FROM pg_catalog.unnest(v_ids) AS r(id)

@@ -6,7 +6,7 @@
 -- restore brought back, the trigger there) or could not name a booking
 -- (ids masked: a 22P02 for everyone).
 BEGIN;
-SELECT plan(11);
+SELECT plan(12);
 SET LOCAL TimeZone = 'UTC';
 
 -- 1. e-mail masked, identity_key with it
@@ -77,6 +77,15 @@ SELECT protector.enable_audit('protector.bookings') AS changed \gset
 SELECT tests.authenticate_as('ae_owner');
 SELECT lives_ok($$SELECT * FROM protector.get_recent_booking_activity('0a570000-0000-4000-8000-000000000000', 3)$$,
 	'the ids unmasked again: rows logged while they were masked make the log give way to the bookings');
+SELECT tests.clear_authentication();
+-- (an attack review) a booking created and cancelled in one transaction
+-- (a server client's; its stamps are equal) is "cancelled", not "created"
+SELECT pg_temp.book('005', 14);
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a570000-0000-4000-8000-00000000b005';
+SELECT tests.authenticate_as('ae_owner');
+SELECT is((SELECT activity FROM protector.get_recent_booking_activity('0a570000-0000-4000-8000-000000000000', 10)
+		   WHERE booking_id = '0a570000-0000-4000-8000-00000000b005'),
+	'cancelled', 'a booking cancelled in the transaction that made it is listed as cancelled');
 SELECT tests.clear_authentication();
 
 -- 4. an invitation's e-mail masked, its email_key with it
