@@ -404,6 +404,34 @@ RETURN CASE WHEN p_date IS NULL THEN 'NULL'
 			ELSE pg_catalog.to_char(p_date, 'YYYY-MM-DD') END;
 COMMENT ON FUNCTION protector_internal.iso_text(date) IS
 'A date as messages quote it: YYYY-MM-DD whatever the caller''s DateStyle within the years 1 to 9999 (NULL as NULL)';
+
+-- A range of dates an RPC reads, refused as availability refuses one
+-- (src/availability.c, src/schedule.c): infinite, or beyond the dates
+-- p_first to p_last the RPC can count in, is 22008, one SQLSTATE
+-- everywhere (get_venue_analytics, the reports and staff performance
+-- said 22023, as for a range too long); the RPC then judges its length.
+CREATE FUNCTION protector_internal.check_date_range(p_from date, p_to date, p_first date, p_last date)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to)) THEN
+		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be finite dates',
+			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
+	END IF;
+	IF p_from OPERATOR(pg_catalog.<) p_first OR p_to OPERATOR(pg_catalog.>) p_last THEN
+		PERFORM protector.raise('datetime_overflow',
+			'p_from and p_to must be dates between ' OPERATOR(pg_catalog.||)
+			CASE WHEN p_first OPERATOR(pg_catalog.=) '0001-01-01' AND p_last OPERATOR(pg_catalog.=) '9999-12-31'
+				 THEN 'the years 1 and 9999'
+				 ELSE pg_catalog.format('%s and %s', protector_internal.iso_text(p_first), protector_internal.iso_text(p_last)) END,
+			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_date_range(date, date, date, date) IS
+'Internal: refuses (22008) a range of dates that is infinite or beyond p_first to p_last';
 CREATE FUNCTION protector_internal.iso_text(p_time timestamptz)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE

@@ -423,8 +423,8 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_venue_id, p_from and p_to must not be null');
 	END IF;
 	-- (infinite dates first: they cannot be subtracted)
-	IF NOT isfinite(p_from) OR NOT isfinite(p_to) OR p_from < date '0001-01-01' OR p_to > date '9999-12-31'
-	   OR p_to < p_from OR p_to - p_from > 366 THEN
+	PERFORM protector_internal.check_date_range(p_from, p_to, '0001-01-01', '9999-12-31');
+	IF p_to < p_from OR p_to - p_from > 366 THEN
 		PERFORM protector.raise('invalid_parameter',
 			'p_from to p_to must be a range of at most 367 days between the years 1 and 9999',
 			format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));

@@ -1845,8 +1845,10 @@ BEGIN
 	END IF;
 	-- (finite, and within the years 1 to 9999, before they are subtracted:
 	-- infinity gave a bare 22008)
-	IF p_from IS NULL OR p_to IS NULL OR NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to))
-	   OR p_from OPERATOR(pg_catalog.<) '0001-01-02' OR p_to OPERATOR(pg_catalog.>) '9999-12-30'
+	IF p_from IS NOT NULL AND p_to IS NOT NULL THEN
+		PERFORM protector_internal.check_date_range(p_from, p_to, '0001-01-02', '9999-12-30');
+	END IF;
+	IF p_from IS NULL OR p_to IS NULL
 	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.>) (p_from OPERATOR(pg_catalog.+) '10 years'::interval) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be dates, p_to from p_from to ten years after it',
 			pg_catalog.format('Got %s to %s (between 0001-01-02 and 9999-12-30).', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));

@@ -1091,16 +1091,9 @@ BEGIN
 	IF p_organization_id IS NULL OR p_from IS NULL OR p_to IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_organization_id, p_from and p_to must not be null');
 	END IF;
-	IF NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to)) THEN
-		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be finite dates',
-			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
-	END IF;
 	-- (as the other date ranges' RPCs say it: p_from plus ten years below
 	-- overflowed past the year 294276)
-	IF p_from OPERATOR(pg_catalog.<) '0001-01-01'::date OR p_to OPERATOR(pg_catalog.>) '9999-12-31'::date THEN
-		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be dates between the years 1 and 9999',
-			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
-	END IF;
+	PERFORM protector_internal.check_date_range(p_from, p_to, '0001-01-01', '9999-12-31');
 	IF p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.>) (p_from OPERATOR(pg_catalog.+) '10 years'::interval) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_to must be from p_from to ten years after it',
 			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));

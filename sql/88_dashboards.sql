@@ -249,7 +249,7 @@ BEGIN
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	v_day := COALESCE(p_date, (protector_internal.local_time(v_tz, pg_catalog.now()))::date);
 	IF NOT pg_catalog.isfinite(v_day) OR v_day NOT BETWEEN '0001-01-02' AND '9999-12-30' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_date must be a date between 0001-01-02 and 9999-12-30',
+		PERFORM protector.raise('datetime_overflow', 'p_date must be a date between 0001-01-02 and 9999-12-30',
 			pg_catalog.format('Got %s.', v_day));
 	END IF;
 	v_lo := protector_internal.local_midnight(v_tz, v_day);

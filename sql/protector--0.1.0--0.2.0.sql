@@ -5851,7 +5851,7 @@ BEGIN
 	v_tz := protector_internal.dashboard_timezone(p_organization_id, p_venue_id);
 	v_day := COALESCE(p_date, (protector_internal.local_time(v_tz, pg_catalog.now()))::date);
 	IF NOT pg_catalog.isfinite(v_day) OR v_day NOT BETWEEN '0001-01-02' AND '9999-12-30' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_date must be a date between 0001-01-02 and 9999-12-30',
+		PERFORM protector.raise('datetime_overflow', 'p_date must be a date between 0001-01-02 and 9999-12-30',
 			pg_catalog.format('Got %s.', v_day));
 	END IF;
 	v_lo := protector_internal.local_midnight(v_tz, v_day);
@@ -6341,8 +6341,10 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF p_from IS NULL OR p_to IS NULL OR NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to))
-	   OR p_from OPERATOR(pg_catalog.<) '0001-01-02' OR p_to OPERATOR(pg_catalog.>) '9999-12-30'
+	IF p_from IS NOT NULL AND p_to IS NOT NULL THEN
+		PERFORM protector_internal.check_date_range(p_from, p_to, '0001-01-02', '9999-12-30');
+	END IF;
+	IF p_from IS NULL OR p_to IS NULL
 	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.-) p_from OPERATOR(pg_catalog.>) 1100 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_from to p_to must be a range of at most 1101 days between 0001-01-02 and 9999-12-30',
 			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
@@ -8005,8 +8007,10 @@ BEGIN
 	END IF;
 	-- (finite, and within the years 1 to 9999, before they are subtracted:
 	-- infinity gave a bare 22008)
-	IF p_from IS NULL OR p_to IS NULL OR NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to))
-	   OR p_from OPERATOR(pg_catalog.<) '0001-01-02' OR p_to OPERATOR(pg_catalog.>) '9999-12-30'
+	IF p_from IS NOT NULL AND p_to IS NOT NULL THEN
+		PERFORM protector_internal.check_date_range(p_from, p_to, '0001-01-02', '9999-12-30');
+	END IF;
+	IF p_from IS NULL OR p_to IS NULL
 	   OR p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.>) (p_from OPERATOR(pg_catalog.+) '10 years'::interval) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be dates, p_to from p_from to ten years after it',
 			pg_catalog.format('Got %s to %s (between 0001-01-02 and 9999-12-30).', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
@@ -8961,16 +8965,9 @@ BEGIN
 	IF p_organization_id IS NULL OR p_from IS NULL OR p_to IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_organization_id, p_from and p_to must not be null');
 	END IF;
-	IF NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to)) THEN
-		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be finite dates',
-			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
-	END IF;
 	-- (as the other date ranges' RPCs say it: p_from plus ten years below
 	-- overflowed past the year 294276)
-	IF p_from OPERATOR(pg_catalog.<) '0001-01-01'::date OR p_to OPERATOR(pg_catalog.>) '9999-12-31'::date THEN
-		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be dates between the years 1 and 9999',
-			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
-	END IF;
+	PERFORM protector_internal.check_date_range(p_from, p_to, '0001-01-01', '9999-12-31');
 	IF p_to OPERATOR(pg_catalog.<) p_from OR p_to OPERATOR(pg_catalog.>) (p_from OPERATOR(pg_catalog.+) '10 years'::interval) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_to must be from p_from to ten years after it',
 			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
@@ -12335,8 +12332,8 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_venue_id, p_from and p_to must not be null');
 	END IF;
 	-- (infinite dates first: they cannot be subtracted)
-	IF NOT isfinite(p_from) OR NOT isfinite(p_to) OR p_from < date '0001-01-01' OR p_to > date '9999-12-31'
-	   OR p_to < p_from OR p_to - p_from > 366 THEN
+	PERFORM protector_internal.check_date_range(p_from, p_to, '0001-01-01', '9999-12-31');
+	IF p_to < p_from OR p_to - p_from > 366 THEN
 		PERFORM protector.raise('invalid_parameter',
 			'p_from to p_to must be a range of at most 367 days between the years 1 and 9999',
 			format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
@@ -17187,6 +17184,30 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.refuse_second_signature(text, text, text, text) IS
 'Internal: answers a unique violation of the participant''s signature index as "already signed"; returns for any other';
+
+CREATE FUNCTION protector_internal.check_date_range(p_from date, p_to date, p_first date, p_last date)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT (pg_catalog.isfinite(p_from) AND pg_catalog.isfinite(p_to)) THEN
+		PERFORM protector.raise('datetime_overflow', 'p_from and p_to must be finite dates',
+			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
+	END IF;
+	IF p_from OPERATOR(pg_catalog.<) p_first OR p_to OPERATOR(pg_catalog.>) p_last THEN
+		PERFORM protector.raise('datetime_overflow',
+			'p_from and p_to must be dates between ' OPERATOR(pg_catalog.||)
+			CASE WHEN p_first OPERATOR(pg_catalog.=) '0001-01-01' AND p_last OPERATOR(pg_catalog.=) '9999-12-31'
+				 THEN 'the years 1 and 9999'
+				 ELSE pg_catalog.format('%s and %s', protector_internal.iso_text(p_first), protector_internal.iso_text(p_last)) END,
+			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_from), protector_internal.iso_text(p_to)));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_date_range(date, date, date, date) IS
+'Internal: refuses (22008) a range of dates that is infinite or beyond p_first to p_last';
+GRANT EXECUTE ON FUNCTION protector_internal.check_date_range(date, date, date, date) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

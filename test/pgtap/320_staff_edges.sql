@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(52);
+SELECT plan(55);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -183,9 +183,16 @@ SELECT throws_ok($$UPDATE protector.bookings SET assigned_agent = tests.get_supa
 -- ones included (a bare 22008 "cannot subtract infinite dates")
 SELECT tests.authenticate_as('x_owner');
 SELECT throws_ok($$SELECT * FROM protector.get_staff_performance('0a320000-0000-4000-8000-000000000000', '-infinity', current_date)$$,
-	'22023', 'p_from and p_to must be dates, p_to from p_from to ten years after it', 'an infinite p_from');
+	'22008', 'p_from and p_to must be finite dates', 'an infinite p_from (22008, as availability says it)');
 SELECT throws_ok($$SELECT * FROM protector.get_staff_performance('0a320000-0000-4000-8000-000000000000', current_date, 'infinity')$$,
-	'22023', 'p_from and p_to must be dates, p_to from p_from to ten years after it', 'an infinite p_to');
+	'22008', 'p_from and p_to must be finite dates', 'an infinite p_to');
+-- (an attack review) the reports and the hourly chart say so too (22023)
+SELECT throws_ok($$SELECT * FROM protector.generate_revenue_report('0a320000-0000-4000-8000-000000000000', '-infinity', current_date)$$,
+	'22008', 'p_from and p_to must be finite dates', 'a report of an infinite range: 22008');
+SELECT throws_ok($$SELECT * FROM protector.generate_revenue_report('0a320000-0000-4000-8000-000000000000', '0001-01-01', '0001-01-05')$$,
+	'22008', 'p_from and p_to must be dates between 0001-01-02 and 9999-12-30', '... and of one before the dates it counts');
+SELECT throws_ok($$SELECT * FROM protector.get_todays_bookings_by_hour('0a320000-0000-4000-8000-000000000000', NULL, 'infinity')$$,
+	'22008', 'p_date must be a date between 0001-01-02 and 9999-12-30', 'the hourly chart of an infinite day: 22008');
 -- ten years are ten years: 2030-01-01 is ten years after 2020-01-01,
 -- 2030-01-02 a day more (3,660 days passed it, to 2030-01-08)
 SELECT lives_ok($$SELECT * FROM protector.get_staff_performance('0a320000-0000-4000-8000-000000000000', '2020-01-01', '2030-01-01')$$,
