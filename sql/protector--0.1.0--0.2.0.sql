@@ -17184,6 +17184,7 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.refuse_second_signature(text, text, text, text) IS
 'Internal: answers a unique violation of the participant''s signature index as "already signed"; returns for any other';
+GRANT EXECUTE ON FUNCTION protector_internal.refuse_second_signature(text, text, text, text) TO authenticated, service_role;
 
 CREATE FUNCTION protector_internal.check_date_range(p_from date, p_to date, p_first date, p_last date)
 RETURNS void

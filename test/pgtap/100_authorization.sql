@@ -686,7 +686,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.check_money(numeric,text)'), ('protector_internal.check_currency(text,text)'),
 			 ('protector_internal.check_code(text,text,text)'),
 			 ('protector_internal.check_promo_scope(uuid[],text,text)'), ('protector_internal.names_text(text[])'),
-			 ('protector_internal.iso_text(date)'), ('protector_internal.iso_text(timestamp with time zone)'), ('protector_internal.iso_text(tstzrange)'), ('protector_internal.check_date_range(date,date,date,date)'), ('protector_internal.status_with_article(protector.booking_status)'), ('protector_internal.refuse_deleted_organization(uuid)'), ('protector_internal.refuse_unseen_foreign_tasks(uuid)'), ('protector_internal.check_promo_terms(text,numeric,integer,integer,integer,timestamp with time zone,timestamp with time zone,text)'),
+			 ('protector_internal.iso_text(date)'), ('protector_internal.iso_text(timestamp with time zone)'), ('protector_internal.iso_text(tstzrange)'), ('protector_internal.check_date_range(date,date,date,date)'), ('protector_internal.status_with_article(protector.booking_status)'), ('protector_internal.refuse_deleted_organization(uuid)'), ('protector_internal.refuse_second_signature(text,text,text,text)'), ('protector_internal.refuse_unseen_foreign_tasks(uuid)'), ('protector_internal.check_promo_terms(text,numeric,integer,integer,integer,timestamp with time zone,timestamp with time zone,text)'),
 			 ('protector_internal.pay_with_voucher(uuid,text)'), ('protector_internal.merge_patch_unchecked(jsonb,jsonb)'),
 			 ('protector_internal.mark_merged(uuid,uuid)'), ('protector_internal.check_mergeable(uuid,uuid)'),
 			 ('protector_internal.lock_customer_bookings(uuid[])'),
