@@ -117,6 +117,25 @@ protector_error_sqlstate(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The longest message, and detail or hint, protector.raise sends, in bytes.
+ * Errors quote what they were given ("Got ..."); a value a caller made a
+ * megabyte long came back a megabyte long, to the client and into the
+ * server's log, where the quoting code forgot to cut it.  The longest
+ * detail protector writes, a list of twenty bookings, is under 2 kB.
+ */
+#define RAISE_MESSAGE_MAX 1000
+#define RAISE_DETAIL_MAX 4000
+
+/* text argument n, cut to maxbytes (on a character boundary, with "...") */
+static char *
+clipped_arg(FunctionCallInfo fcinfo, int n, int maxbytes)
+{
+	text	   *value = PG_GETARG_TEXT_PP(n);
+
+	return protector_clip(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), maxbytes);
+}
+
+/*
  * protector.raise(p_kind text, p_message text, p_detail text default null,
  *				   p_hint text default null) returns void
  *
@@ -139,11 +158,11 @@ protector_raise(PG_FUNCTION_ARGS)
 				 errmsg("p_kind and p_message must not be null")));
 
 	kind = error_kind_from_name(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	message = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	message = clipped_arg(fcinfo, 1, RAISE_MESSAGE_MAX);
 	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
-		detail = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		detail = clipped_arg(fcinfo, 2, RAISE_DETAIL_MAX);
 	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
-		hint = text_to_cstring(PG_GETARG_TEXT_PP(3));
+		hint = clipped_arg(fcinfo, 3, RAISE_DETAIL_MAX);
 
 	ereport(ERROR,
 			(protector_errcode(kind),

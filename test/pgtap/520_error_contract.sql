@@ -6,7 +6,7 @@
 -- in update_service came back whole in the detail; and a staff week's
 -- limit named years it does not take.
 BEGIN;
-SELECT plan(19);
+SELECT plan(21);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['e_owner', 'e_agent']) u \g /dev/null
@@ -85,6 +85,16 @@ SELECT throws_ok(format($$SELECT protector.update_service(%L, '{"max_advance": "
 	'22023', 'p_changes.max_advance must be given in days, hours and minutes', 'a max_advance of a year is refused');
 SELECT is((protector.update_service(:'room', '{"max_advance": "365 days", "min_notice": "1 day 2 hours"}')) ->> 'max_advance',
 	'365 days', '... one of 365 days is taken');
+-- (an attack review) an error quotes what it was given, cut: a kind of
+-- a megabyte came back whole in the detail, and a group_by too (8 bytes
+-- of code and bars, the message's 40, 3 more, then the detail's 4000 and
+-- three dots)
+SELECT is((SELECT format('%s %s %s', length(e), right(e, 3), left(e, 72))
+		   FROM tests.error_text(format($$SELECT protector.create_promo_code(%L, %L, 10)$$, :'org', repeat('x', 1000000))) e),
+	'4054 ... 22023 | p_discount_kind must be percent or fixed | Got ''xxxxxxxxxxxxxxxx',
+	'a promo code''s kind of a megabyte is quoted cut to 4000 bytes');
+SELECT cmp_ok(length(tests.error_text(format($$SELECT * FROM protector.generate_revenue_report(%L, current_date, current_date, NULL, %L)$$,
+											  :'org', repeat('y', 1000000)))), '<=', 4100, '... as is a report''s group_by');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
