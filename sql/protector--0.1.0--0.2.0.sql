@@ -8346,8 +8346,9 @@ BEGIN
 	IF NEW.body IS NULL OR NOT protector_internal.lines_are_clean(NEW.body) THEN
 		PERFORM protector.raise('invalid_parameter', 'body must be text without control characters other than line breaks and tabs');
 	END IF;
-	-- line breaks and no-break or wide spaces alone are no text to sign
-	IF NEW.body OPERATOR(pg_catalog.~) '^[[:space:]\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]*$' THEN
+	-- line breaks and no-break or wide spaces alone are no text to sign,
+	-- nor combining marks on none of it (they show nothing)
+	IF NEW.body OPERATOR(pg_catalog.~) '^[[:space:]\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*$' THEN
 		PERFORM protector.raise('invalid_parameter', 'body must hold visible text', 'It has only white space.');
 	END IF;
 	NEW.body_sha256 := protector_internal.sha256_hex(NEW.body);
@@ -8394,9 +8395,13 @@ BEGIN
 															   ELSE pg_catalog.length(pg_catalog.btrim(p_body)) END::text, 'NULL, 0')));
 	END IF;
 	-- (in Unicode's composed form: e-acute typed as one character or as e and a
-	-- combining accent is one name, as it looks)
+	-- combining accent is one name, as it looks; and its words apart by one
+	-- space, whatever spaces were typed between them: a no-break space
+	-- looks like any other)
 	INSERT INTO protector.waivers AS x (organization_id, name)
-	VALUES (p_organization_id, pg_catalog.normalize(pg_catalog.btrim(p_name), 'NFC'))
+	VALUES (p_organization_id,
+			pg_catalog.normalize(pg_catalog.regexp_replace(protector_internal.trim_spaces(p_name),
+				'[[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+', ' ', 'g'), 'NFC'))
 	ON CONFLICT (organization_id, name) DO UPDATE SET active = true
 	RETURNING * INTO w;
 	INSERT INTO protector.waiver_versions (organization_id, waiver_id, version, title, body, minimum_age, guardian_under)

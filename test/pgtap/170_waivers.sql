@@ -7,7 +7,7 @@
 -- in the comment beside it.  Hashing and the age rules on fixed dates:
 -- test/sql/015_waivers.sql.
 BEGIN;
-SELECT plan(87);
+SELECT plan(89);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_manager', 'w_operator', 'w_agent', 'w_finance',
 														'w_viewer', 'w_customer', 'w_other']) u;
@@ -78,6 +78,11 @@ SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-00000
 	'body must hold visible text', 'line breaks alone are no text to sign');
 SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'X', E' \u00a0\u3000\n')$$, '22023',
 	'body must hold visible text', 'nor are no-break and wide spaces');
+-- (an attack review) nor are combining marks on nothing, which show
+-- nothing; and a name spaced otherwise, with a no-break or wide space,
+-- looks the same and is the same waiver (at the end of this file)
+SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'X', E'\u0301 \u20dd\n')$$, '22023',
+	'body must hold visible text', 'nor are combining marks alone');
 -- Windows' line breaks are line breaks; a version not yet signed may be
 -- corrected directly, within the ages create_waiver takes
 SAVEPOINT crlf;
@@ -393,6 +398,17 @@ SELECT col_is_fk('protector', 'waiver_submissions', ARRAY['organization_id', 'wa
 SELECT col_is_fk('protector', 'services', ARRAY['organization_id', 'waiver_id'], 'a service asks for a waiver of its organization');
 SELECT policies_are('protector', 'waiver_submissions',
 	ARRAY['waiver_submissions_select', 'waiver_submissions_insert', 'waiver_submissions_update']);
+
+-- (the same waiver spaced otherwise: section 1's attack review; as the
+-- superuser, whom every check trusts, in an organization of its own)
+SELECT tests.clear_authentication();
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0d170000-0000-4000-8000-000000000000', 'Kayaks', 'waiver-kayaks');
+SELECT is((SELECT string_agg((w ->> 'version') || ' ' || (w ->> 'name'), ', ' ORDER BY n)
+		   FROM unnest(ARRAY['Kayak waiver', E'Kayak\u00a0\u3000waiver', E'Kayak  waiver']) WITH ORDINALITY x(name, n),
+				protector.create_waiver('0d170000-0000-4000-8000-000000000000', x.name, 'Paddle.') w),
+	'1 Kayak waiver, 2 Kayak waiver, 3 Kayak waiver',
+	'a name with a no-break and a wide space, or two spaces, between its words is the same waiver');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
