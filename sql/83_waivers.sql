@@ -350,9 +350,11 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'body must be text without control characters other than line breaks and tabs');
 	END IF;
 	-- line breaks and no-break or wide spaces alone are no text to sign,
-	-- nor combining marks on none of it (they show nothing)
-	IF NEW.body OPERATOR(pg_catalog.~) '^[[:space:]\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*$' THEN
-		PERFORM protector.raise('invalid_parameter', 'body must hold visible text', 'It has only white space.');
+	-- nor combining marks on none of it (they show nothing), nor marks
+	-- and symbols alone: a text to sign holds a word or a number
+	IF NOT protector_internal.has_letters_or_digits(NEW.body) THEN
+		PERFORM protector.raise('invalid_parameter', 'body must hold visible text',
+			'It has no letter or digit of any script.');
 	END IF;
 	NEW.body_sha256 := protector_internal.sha256_hex(NEW.body);
 	RETURN NEW;

@@ -556,7 +556,8 @@ $$;
 COMMENT ON FUNCTION protector_internal.policy_shape(oid) IS
 'A policy as stored (expressions, command, roles, kind), hashed: realtime_policy keeps it in the comment of one it made';
 
-CREATE OR REPLACE FUNCTION protector_internal.realtime_policy(p_name text, p_using text, p_check text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION protector_internal.realtime_policy(p_name text, p_using text, p_check text DEFAULT NULL,
+												   p_roles text DEFAULT 'authenticated')
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -564,10 +565,9 @@ AS $$
 DECLARE
 	v_policy record;
 	v_exists boolean;
-	v_made_from text := 'protector: ' || md5(concat_ws(' ', p_using, p_check)) || ' ';
+	v_made_from text := 'protector: ' || md5(concat_ws(' ', p_using, p_check, p_roles)) || ' ';
 	v_restrictive boolean := p_check IS NOT NULL;
-	v_shape text := CASE WHEN v_restrictive THEN 'AS RESTRICTIVE FOR ALL TO anon, authenticated'
-						 ELSE 'FOR SELECT TO authenticated' END;
+	v_shape text := CASE WHEN v_restrictive THEN 'AS RESTRICTIVE FOR ALL' ELSE 'FOR SELECT' END || ' TO ' || p_roles;
 	v_check text := CASE WHEN v_restrictive THEN format(' WITH CHECK (%s)', p_check) ELSE '' END;
 BEGIN
 	-- (ALTER POLICY sets roles, USING and WITH CHECK only: one made
@@ -590,8 +590,7 @@ BEGIN
 		RETURN 'present';
 	END IF;
 	IF v_exists AND v_policy.alterable THEN
-		EXECUTE format('ALTER POLICY %I ON realtime.messages TO %s USING (%s)%s', p_name,
-			CASE WHEN v_restrictive THEN 'anon, authenticated' ELSE 'authenticated' END, p_using, v_check);
+		EXECUTE format('ALTER POLICY %I ON realtime.messages TO %s USING (%s)%s', p_name, p_roles, p_using, v_check);
 	ELSE
 		IF v_exists THEN
 			EXECUTE format('DROP POLICY %I ON realtime.messages', p_name);
@@ -609,9 +608,9 @@ EXCEPTION WHEN insufficient_privilege THEN
 	RETURN 'not permitted';
 END
 $$;
-COMMENT ON FUNCTION protector_internal.realtime_policy(text, text, text) IS
+COMMENT ON FUNCTION protector_internal.realtime_policy(text, text, text, text) IS
 'Creates, or brings up to date, one of protector''s policies on realtime.messages (enable_realtime)';
-REVOKE ALL ON FUNCTION protector_internal.realtime_policy(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION protector_internal.realtime_policy(text, text, text, text) FROM PUBLIC;
 
 CREATE FUNCTION protector_internal.apply_realtime(p_policies boolean DEFAULT true)
 RETURNS jsonb
@@ -640,7 +639,10 @@ DECLARE
 	-- policies open realtime.messages: permissive policies add up, and
 	-- Supabase's guide has one that lets anyone signed in receive every
 	-- private broadcast, or send one.  Nobody but protector's triggers
-	-- sends on them: a message there is a booking's change)
+	-- sends on them: a message there is a booking's change.  For anon
+	-- without the readers' test, which calls what anon may not execute:
+	-- a policy anon cannot run failed every query of anon's on the table,
+	-- the application's own topics' too)
 	v_topics_using text := format($u$NOT starts_with(realtime.messages.topic, 'protector:') OR (%s) OR (%s)$u$,
 								  v_members_using, v_customers_using);
 	v_topics_check CONSTANT text := $u$NOT starts_with(realtime.messages.topic, 'protector:')$u$;
@@ -711,6 +713,7 @@ BEGIN
 	IF v_broadcast AND p_policies THEN
 		PERFORM protector_internal.realtime_policy('protector_customers_receive_own_topic', v_customers_using);
 		PERFORM protector_internal.realtime_policy('protector_topics_closed_to_others', v_topics_using, v_topics_check);
+		PERFORM protector_internal.realtime_policy('protector_topics_closed_to_anon', v_topics_check, v_topics_check, 'anon');
 	END IF;
 
 	RETURN jsonb_build_object('publication', v_publication, 'tables_added', to_jsonb(v_added),
@@ -789,6 +792,11 @@ BEGIN
 	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
 				   AND polname = 'protector_topics_closed_to_others') THEN
 		DROP POLICY protector_topics_closed_to_others ON realtime.messages;
+	END IF;
+	IF to_regclass('realtime.messages') IS NOT NULL
+	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
+				   AND polname = 'protector_topics_closed_to_anon') THEN
+		DROP POLICY protector_topics_closed_to_anon ON realtime.messages;
 	END IF;
 	DELETE FROM protector_internal.realtime_state;
 	RETURN jsonb_build_object('tables_removed', to_jsonb(v_removed), 'broadcast_trigger_dropped', v_trigger,
@@ -8347,9 +8355,11 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'body must be text without control characters other than line breaks and tabs');
 	END IF;
 	-- line breaks and no-break or wide spaces alone are no text to sign,
-	-- nor combining marks on none of it (they show nothing)
-	IF NEW.body OPERATOR(pg_catalog.~) '^[[:space:]\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*$' THEN
-		PERFORM protector.raise('invalid_parameter', 'body must hold visible text', 'It has only white space.');
+	-- nor combining marks on none of it (they show nothing), nor marks
+	-- and symbols alone: a text to sign holds a word or a number
+	IF NOT protector_internal.has_letters_or_digits(NEW.body) THEN
+		PERFORM protector.raise('invalid_parameter', 'body must hold visible text',
+			'It has no letter or digit of any script.');
 	END IF;
 	NEW.body_sha256 := protector_internal.sha256_hex(NEW.body);
 	RETURN NEW;

@@ -126,13 +126,17 @@ protector_error_sqlstate(PG_FUNCTION_ARGS)
 #define RAISE_MESSAGE_MAX 1000
 #define RAISE_DETAIL_MAX 4000
 
-/* text argument n, cut to maxbytes (on a character boundary, with "...") */
+/*
+ * text argument n, at most maxbytes long: cut on a character boundary,
+ * "..." included
+ */
 static char *
 clipped_arg(FunctionCallInfo fcinfo, int n, int maxbytes)
 {
 	text	   *value = PG_GETARG_TEXT_PP(n);
+	int			len = VARSIZE_ANY_EXHDR(value);
 
-	return protector_clip(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), maxbytes);
+	return protector_clip(VARDATA_ANY(value), len, len <= maxbytes ? maxbytes : maxbytes - 3);
 }
 
 /*

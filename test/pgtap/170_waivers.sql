@@ -81,8 +81,8 @@ SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-00000
 -- (an attack review) nor are combining marks on nothing, which show
 -- nothing; and a name spaced otherwise, with a no-break or wide space,
 -- looks the same and is the same waiver (at the end of this file)
-SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'X', E'\u0301 \u20dd\n')$$, '22023',
-	'body must hold visible text', 'nor are combining marks alone');
+SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'X', E'\u0301 \u20dd\u05b0\u0483\u3099\n')$$, '22023',
+	'body must hold visible text', 'nor are combining marks alone (Latin, Hebrew, Cyrillic, kana)');
 -- Windows' line breaks are line breaks; a version not yet signed may be
 -- corrected directly, within the ages create_waiver takes
 SAVEPOINT crlf;

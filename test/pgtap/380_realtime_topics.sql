@@ -5,7 +5,7 @@
 -- booking moved to another organization was announced on the new one's
 -- topic with the old organization's row, and not at all on the old one's.
 BEGIN;
-SELECT plan(14);
+SELECT plan(17);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['rt_operator', 'rt_customer', 'rt_other_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -101,6 +101,21 @@ SELECT set_config('realtime.topic', 'protector:0a380000-0000-4000-8000-000000000
 SELECT is((SELECT count(*)::int FROM realtime.messages WHERE topic LIKE 'protector:%'), 1,
 	'a member who may read the bookings still reads their organization''s topic');
 SELECT tests.clear_authentication();
+-- (a review) anon, granted the table as many projects grant it, reads
+-- the application's topics as its policy says, and no topic of
+-- protector's (the restrictive policy called a function anon may not
+-- execute, and every query of anon's on the table failed)
+GRANT SELECT, INSERT ON realtime.messages TO anon;
+CREATE POLICY "anon reads the lobby" ON realtime.messages FOR SELECT TO anon USING (true);
+CREATE POLICY "anon sends anywhere" ON realtime.messages FOR INSERT TO anon WITH CHECK (true);
+SET LOCAL ROLE anon;
+SELECT set_config('realtime.topic', 'room:lobby', true);
+SELECT is((SELECT count(*)::int FROM realtime.messages WHERE topic = 'room:lobby'), 2,
+	'anon reads the application''s topic as its policy says');
+SELECT is((SELECT count(*)::int FROM realtime.messages WHERE topic LIKE 'protector:%'), 0, '... and no topic of protector''s');
+SELECT throws_ok($$SELECT realtime.send('{"operation": "INSERT"}', 'INSERT', 'protector:0a380000-0000-4000-8000-000000000000')$$,
+	'42501', NULL, '... and may not send on one');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -87,11 +87,11 @@ SELECT is((protector.update_service(:'room', '{"max_advance": "365 days", "min_n
 	'365 days', '... one of 365 days is taken');
 -- (an attack review) an error quotes what it was given, cut: a kind of
 -- a megabyte came back whole in the detail, and a group_by too (8 bytes
--- of code and bars, the message's 40, 3 more, then the detail's 4000 and
--- three dots)
+-- of code and bars, the message's 40, 3 more, then the detail's 4000,
+-- three dots included)
 SELECT is((SELECT format('%s %s %s', length(e), right(e, 3), left(e, 72))
 		   FROM tests.error_text(format($$SELECT protector.create_promo_code(%L, %L, 10)$$, :'org', repeat('x', 1000000))) e),
-	'4054 ... 22023 | p_discount_kind must be percent or fixed | Got ''xxxxxxxxxxxxxxxx',
+	'4051 ... 22023 | p_discount_kind must be percent or fixed | Got ''xxxxxxxxxxxxxxxx',
 	'a promo code''s kind of a megabyte is quoted cut to 4000 bytes');
 SELECT cmp_ok(length(tests.error_text(format($$SELECT * FROM protector.generate_revenue_report(%L, current_date, current_date, NULL, %L)$$,
 											  :'org', repeat('y', 1000000)))), '<=', 4100, '... as is a report''s group_by');
