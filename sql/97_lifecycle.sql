@@ -382,6 +382,19 @@ RETURN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_periods) p
 COMMENT ON FUNCTION protector_internal.within_periods(jsonb, timestamptz, bigint) IS
 'Internal: whether a row was written within one of a JSON array of [from, to, from audit id, to audit id] periods: by its insert''s audit id (p_seq) or its time strictly inside, else by its time (null: open)';
 
+-- Whether the history logs every rewrite of p_table's p_columns: the
+-- table audited now, none of them masked (a masked column is logged as
+-- "[masked]" before and after; notifications are not audited by default).
+CREATE FUNCTION protector_internal.rewrites_logged(p_table regclass, p_columns text[])
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM protector_internal.audit_settings a
+			   WHERE a.table_name OPERATOR(pg_catalog.=) p_table AND a.audited
+				 AND NOT a.masked OPERATOR(pg_catalog.&&) p_columns);
+COMMENT ON FUNCTION protector_internal.rewrites_logged(regclass, text[]) IS
+'Internal: whether protector.audit_log logs the rewrites of p_table''s p_columns (audited now, none masked)';
+
 -- The rows of p_table (payments, tasks, notifications: rows with a
 -- booking_id and a created_at) of bookings once a customer's (p_once),
 -- made while each booking was theirs (p_periods: id to its periods,
@@ -454,7 +467,9 @@ DECLARE
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_once uuid[];				-- bookings once theirs, another customer's since
 	v_split uuid[];				-- bookings theirs now, another customer's before
-	v_whole text[];				-- their bookings but those: theirs from the start
+	v_split_payments uuid[];	-- ... those whose payments their history judges
+	v_split_tasks uuid[];		-- ... whose tasks
+	v_split_notes uuid[];		-- ... whose notifications
 	v_periods jsonb;			-- ... and when each of both was theirs (id: periods)
 	v_old_tasks text[];			-- the tasks of those made then
 	v_old_notes text[];			-- ... and their notifications
@@ -640,7 +655,12 @@ BEGIN
 					WHERE k OPERATOR(pg_catalog.<>) ALL (v_bookings));
 	v_split := ARRAY(SELECT k::uuid FROM pg_catalog.jsonb_object_keys(v_periods) k
 					 WHERE k OPERATOR(pg_catalog.=) ANY (v_bookings));
-	v_whole := ARRAY(SELECT k FROM pg_catalog.unnest(v_bookings) k WHERE k::uuid OPERATOR(pg_catalog.<>) ALL (v_split));
+	-- (of one theirs now, a table's rows are judged by their history only
+	-- where it logs their text: else a row written before and rewritten
+	-- in their time could not be told, and all go, the safe side)
+	v_split_payments := CASE WHEN protector_internal.rewrites_logged('protector.payments', '{details}') THEN v_split ELSE '{}' END;
+	v_split_tasks := CASE WHEN protector_internal.rewrites_logged('protector.tasks', '{title,description}') THEN v_split ELSE '{}' END;
+	v_split_notes := CASE WHEN protector_internal.rewrites_logged('protector.notifications', '{payload}') THEN v_split ELSE '{}' END;
 	-- (a widget booking once theirs was made for an address, theirs or one
 	-- before them: the key, a hash of it, goes, the safe side, as a voucher
 	-- note once theirs does)
@@ -654,7 +674,7 @@ BEGIN
 	-- theirs, is theirs in all its history, as a task is; one made before
 	-- or after is another customer's)
 	v_old_payments := protector_internal.rows_while_theirs(p_organization_id, 'protector.payments', '{details}',
-																  v_once OPERATOR(pg_catalog.||) v_split, v_periods);
+																  v_once OPERATOR(pg_catalog.||) v_split_payments, v_periods);
 	-- The bookings written below are locked first, in one pass in id order:
 	-- theirs, and those once theirs that are written (of those payments,
 	-- made by their accounts, with their widget key) and of the records
@@ -743,7 +763,7 @@ BEGIN
 	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details)
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND ((b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.id OPERATOR(pg_catalog.<>) ALL (v_split))
+	  AND ((b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.id OPERATOR(pg_catalog.<>) ALL (v_split_payments))
 		   OR p.id::text OPERATOR(pg_catalog.=) ANY (v_old_payments))
 	  AND p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
 	  AND p.details OPERATOR(pg_catalog.<>) protector_internal.erased_payment_details(p.details);
@@ -758,13 +778,14 @@ BEGIN
 			ELSE l.new_row END
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.payments'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_whole)
+	  AND ((COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
+			AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.<>) ALL (v_split_payments::text[]))
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_payments));
 	-- (a task of a booking once theirs, made while the booking was theirs,
 	-- is theirs in all its history; one made before or after is another
 	-- customer's)
 	v_old_tasks := protector_internal.rows_while_theirs(p_organization_id, 'protector.tasks', '{title,description}',
-																  v_once OPERATOR(pg_catalog.||) v_split, v_periods);
+																  v_once OPERATOR(pg_catalog.||) v_split_tasks, v_periods);
 	UPDATE protector.tasks t
 	SET description = NULL, title = x.title
 	FROM (SELECT t2.id,
@@ -779,7 +800,7 @@ BEGIN
 		  JOIN protector.tasks t2 ON t2.organization_id OPERATOR(pg_catalog.=) b.organization_id
 								 AND t2.booking_id OPERATOR(pg_catalog.=) b.id
 		  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-			AND ((b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.id OPERATOR(pg_catalog.<>) ALL (v_split))
+			AND ((b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.id OPERATOR(pg_catalog.<>) ALL (v_split_tasks))
 				 OR t2.id OPERATOR(pg_catalog.=) ANY (v_old_tasks::uuid[]))) x
 	WHERE t.id OPERATOR(pg_catalog.=) x.id
 	  AND (t.description IS NOT NULL OR t.title IS DISTINCT FROM x.title);
@@ -788,18 +809,20 @@ BEGIN
 		new_row = l.new_row OPERATOR(pg_catalog.-) '{title,description}'::text[]
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.tasks'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_whole)
+	  AND ((COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
+			AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.<>) ALL (v_split_tasks::text[]))
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_tasks));
 	-- the desk's notifications of their bookings (of a booking once theirs,
 	-- those made while it was theirs): what staff or an application wrote
 	-- into them goes, protector's own keep what staff see on the booking;
 	-- in the history too
 	v_old_notes := protector_internal.rows_while_theirs(p_organization_id, 'protector.notifications', '{payload}',
-																  v_once OPERATOR(pg_catalog.||) v_split, v_periods);
+																  v_once OPERATOR(pg_catalog.||) v_split_notes, v_periods);
 	UPDATE protector.notifications n
 	SET payload = protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload)
 	WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (n.booking_id::text OPERATOR(pg_catalog.=) ANY (v_whole) OR n.id::text OPERATOR(pg_catalog.=) ANY (v_old_notes))
+	  AND ((n.booking_id::text OPERATOR(pg_catalog.=) ANY (v_bookings) AND n.booking_id OPERATOR(pg_catalog.<>) ALL (v_split_notes))
+		   OR n.id::text OPERATOR(pg_catalog.=) ANY (v_old_notes))
 	  AND n.payload OPERATOR(pg_catalog.<>) protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload);
 	UPDATE protector.audit_log l
 	SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.?) 'payload'
@@ -814,12 +837,13 @@ BEGIN
 			ELSE l.new_row END
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.notifications'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_whole)
+	  AND ((COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
+			AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.<>) ALL (v_split_notes::text[]))
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_notes)
 		   -- (not a row logged while the ids were masked: it names none)
 		   OR (l.record_id OPERATOR(pg_catalog.<>) '[masked]'
 			   AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
-					   ((v_once OPERATOR(pg_catalog.||) v_split)::text[])
+					   ((v_once OPERATOR(pg_catalog.||) v_split_notes)::text[])
 			   AND protector_internal.within_periods(
 					   v_periods OPERATOR(pg_catalog.->) (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id'),
 					   l.occurred_at, NULL)));
