@@ -463,6 +463,13 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- tags are a set: each once, in the order first given (a list of
+	-- repeats was stored as given and used up the 100 a record takes)
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.tags IS DISTINCT FROM OLD.tags)
+	   AND pg_catalog.array_ndims(NEW.tags) IS NOT DISTINCT FROM 1 THEN
+		NEW.tags := ARRAY(SELECT x.t FROM pg_catalog.unnest(NEW.tags) WITH ORDINALITY x(t, n)
+						  GROUP BY x.t ORDER BY pg_catalog.min(x.n));
+	END IF;
 	-- (an update: what it changes; nothing, when it changes none of them)
 	PERFORM protector_internal.check_customer(CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
 													THEN protector_internal.customer_changes(NEW, OLD) ELSE NEW END, '');

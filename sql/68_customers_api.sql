@@ -560,6 +560,15 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', format('the merged customer would have %s tags', cardinality(v_tags)),
 			'A customer has at most 100 tags.', 'Remove tags from one of them first.');
 	END IF;
+	-- (notes appended, whole: they were cut at 10,000 characters without a
+	-- word, the merged record's allergy with them)
+	IF m.notes IS NOT NULL AND m.notes IS DISTINCT FROM k.notes
+	   AND protector_internal.lines_are_clean(m.notes) AND protector_internal.lines_are_clean(COALESCE(k.notes, ''))
+	   AND length(concat_ws(E'\n', k.notes, m.notes)) > 10000 THEN
+		PERFORM protector.raise('invalid_parameter',
+			format('the merged customer''s notes would be %s characters', length(concat_ws(E'\n', k.notes, m.notes))),
+			'A customer''s notes hold at most 10000 characters.', 'Shorten the notes of one of them first.');
+	END IF;
 
 	-- what refers to m moves to k; m, and earlier merges into m, now point
 	-- at k (mark_merged, as the owner); the merged record's account link
@@ -598,7 +607,7 @@ BEGIN
 						  OR NOT protector_internal.lines_are_clean(m.notes)
 						  OR NOT protector_internal.lines_are_clean(k.notes)
 					 THEN k.notes
-					 ELSE left(concat_ws(E'\n', k.notes, m.notes), 10000) END
+					 ELSE concat_ws(E'\n', k.notes, m.notes) END
 	WHERE id = k.id;
 	RETURN jsonb_build_object('kept', k.id, 'merged', m.id, 'moved', v_moved);
 END

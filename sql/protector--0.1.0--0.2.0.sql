@@ -11944,6 +11944,15 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', format('the merged customer would have %s tags', cardinality(v_tags)),
 			'A customer has at most 100 tags.', 'Remove tags from one of them first.');
 	END IF;
+	-- (notes appended, whole: they were cut at 10,000 characters without a
+	-- word, the merged record's allergy with them)
+	IF m.notes IS NOT NULL AND m.notes IS DISTINCT FROM k.notes
+	   AND protector_internal.lines_are_clean(m.notes) AND protector_internal.lines_are_clean(COALESCE(k.notes, ''))
+	   AND length(concat_ws(E'\n', k.notes, m.notes)) > 10000 THEN
+		PERFORM protector.raise('invalid_parameter',
+			format('the merged customer''s notes would be %s characters', length(concat_ws(E'\n', k.notes, m.notes))),
+			'A customer''s notes hold at most 10000 characters.', 'Shorten the notes of one of them first.');
+	END IF;
 
 	-- what refers to m moves to k; m, and earlier merges into m, now point
 	-- at k (mark_merged, as the owner); the merged record's account link
@@ -11982,7 +11991,7 @@ BEGIN
 						  OR NOT protector_internal.lines_are_clean(m.notes)
 						  OR NOT protector_internal.lines_are_clean(k.notes)
 					 THEN k.notes
-					 ELSE left(concat_ws(E'\n', k.notes, m.notes), 10000) END
+					 ELSE concat_ws(E'\n', k.notes, m.notes) END
 	WHERE id = k.id;
 	RETURN jsonb_build_object('kept', k.id, 'merged', m.id, 'moved', v_moved);
 END
@@ -13831,6 +13840,13 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- tags are a set: each once, in the order first given (a list of
+	-- repeats was stored as given and used up the 100 a record takes)
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.tags IS DISTINCT FROM OLD.tags)
+	   AND pg_catalog.array_ndims(NEW.tags) IS NOT DISTINCT FROM 1 THEN
+		NEW.tags := ARRAY(SELECT x.t FROM pg_catalog.unnest(NEW.tags) WITH ORDINALITY x(t, n)
+						  GROUP BY x.t ORDER BY pg_catalog.min(x.n));
+	END IF;
 	-- (an update: what it changes; nothing, when it changes none of them)
 	PERFORM protector_internal.check_customer(CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
 													THEN protector_internal.customer_changes(NEW, OLD) ELSE NEW END, '');

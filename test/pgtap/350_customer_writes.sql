@@ -7,7 +7,7 @@
 -- no-break space inside is no e-mail address (it was taken, and its
 -- identity key then held a plain space).
 BEGIN;
-SELECT plan(22);
+SELECT plan(24);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_cara']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a350000-0000-4000-8000-000000000000', 'W', 'customer-writes');
@@ -159,6 +159,19 @@ SELECT throws_ok($$SELECT protector.hold_slot('0a350000-0000-4000-8000-000000000
 SELECT tests.clear_authentication();
 SELECT throws_ok($$UPDATE protector.organizations SET settings = settings || '{"customers": {"open_requests": 0}}'
 				   WHERE id = '0a350000-0000-4000-8000-000000000000'$$, '22023', NULL, 'the limit is at least 1');
+
+-- (an attack review) tags are a set: a list of repeats was stored as
+-- given and used up the 100 a record takes; and a merge whose notes
+-- together are over 10,000 characters is refused, where it cut the
+-- merged record's notes without a word
+SELECT tests.authenticate_as('w_owner');
+SELECT is(protector.create_customer('0a350000-0000-4000-8000-000000000000', 'Tags', p_tags => '{vip,vip,late,vip}') -> 'tags',
+	'["vip", "late"]', 'a customer''s tags given twice are stored once, in the order first given');
+SELECT protector.create_customer('0a350000-0000-4000-8000-000000000000', 'Keep', p_notes => repeat('k', 9990)) ->> 'id' AS keep \gset
+SELECT protector.create_customer('0a350000-0000-4000-8000-000000000000', 'Merge', p_notes => 'severe nut allergy') ->> 'id' AS mrg \gset
+SELECT throws_ok(format($$SELECT protector.merge_customers(%L, %L)$$, :'keep', :'mrg'), '22023',
+	'the merged customer''s notes would be 10009 characters', 'a merge whose notes together are too long is refused');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
