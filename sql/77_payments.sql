@@ -915,8 +915,12 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
 	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
-	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
+	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_kind, p_status and p_details (a JSON object) must not be null');
+	END IF;
+	IF pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object',
+			pg_catalog.format('Got a JSON %s.', pg_catalog.jsonb_typeof(p_details)));
 	END IF;
 	-- the same provider event again answers with the payment it recorded,
 	-- before anything is checked again (a refund's check would count the

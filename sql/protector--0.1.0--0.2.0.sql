@@ -1621,8 +1621,12 @@ DECLARE
 BEGIN
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
 	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
-	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
+	IF p_kind IS NULL OR p_status IS NULL OR p_details IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_kind, p_status and p_details (a JSON object) must not be null');
+	END IF;
+	IF pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object',
+			pg_catalog.format('Got a JSON %s.', pg_catalog.jsonb_typeof(p_details)));
 	END IF;
 	-- the same provider event again answers with the payment it recorded,
 	-- before anything is checked again (a refund's check would count the
@@ -4994,8 +4998,13 @@ BEGIN
 			IF v ? 'deadline_hours' THEN
 				-- (more than none: due at once, expire_holds cancelled the
 				-- booking at its next run)
-				PERFORM protector_internal.check_setting_number(v -> 'deadline_hours', p OPERATOR(pg_catalog.||) '.deadline_hours', 0, 8760);
-				IF (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.*) 60 OPERATOR(pg_catalog.<) 1 THEN
+				-- (a number below a minute is told so first: the bounds'
+				-- message said 0 was a bound, and 1/60 in decimals never ends)
+				IF pg_catalog.jsonb_typeof(v -> 'deadline_hours') OPERATOR(pg_catalog.<>) 'number'
+				   OR (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.*) 60 OPERATOR(pg_catalog.>=) 1 THEN
+					PERFORM protector_internal.check_setting_number(v -> 'deadline_hours', p OPERATOR(pg_catalog.||) '.deadline_hours',
+																	pg_catalog.trunc(1 / 60.0, 4), 8760);
+				ELSE
 					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.deadline_hours must be at least a minute (1/60)', p),
 						pg_catalog.format('Got %s: the deposit would be due at once, and the next expire_holds run would cancel the booking.',
 										  pg_catalog.left((v -> 'deadline_hours')::text, 30)),

@@ -6,7 +6,7 @@
 -- in update_service came back whole in the detail; and a staff week's
 -- limit named years it does not take.
 BEGIN;
-SELECT plan(21);
+SELECT plan(24);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['e_owner', 'e_agent']) u \g /dev/null
@@ -85,6 +85,18 @@ SELECT throws_ok(format($$SELECT protector.update_service(%L, '{"max_advance": "
 	'22023', 'p_changes.max_advance must be given in days, hours and minutes', 'a max_advance of a year is refused');
 SELECT is((protector.update_service(:'room', '{"max_advance": "365 days", "min_notice": "1 day 2 hours"}')) ->> 'max_advance',
 	'365 days', '... one of 365 days is taken');
+-- (a docs review) a deposit's deadline of more than a year names the
+-- least it takes, a minute, not 0; record_payment's details given as an
+-- array are told they must be an object, not that they are null
+SELECT tests.clear_authentication();
+SELECT throws_ok(format($$UPDATE protector.services SET settings = settings || '{"deposit": {"percent": 25, "deadline_hours": 8761}}' WHERE id = %L$$, :'room'),
+	'22023', 'settings.deposit.deadline_hours must be a number from 0.0166 to 8760', 'a deposit deadline over a year');
+SELECT throws_ok(format($$UPDATE protector.services SET settings = settings || '{"deposit": {"percent": 25, "deadline_hours": 0.01}}' WHERE id = %L$$, :'room'),
+	'22023', 'settings.deposit.deadline_hours must be at least a minute (1/60)', '... and one under a minute');
+SELECT tests.authenticate_as('e_owner');
+SELECT protector.create_booking(:'room', NULL, date_trunc('hour', now()) + interval '3 days', 1) ->> 'id' AS paid \gset
+SELECT throws_ok(format($$SELECT protector.record_payment(%L, 10, p_details => '[]')$$, :'paid'), '22023',
+	'p_details must be a JSON object', 'a payment''s details as an array');
 -- (an attack review) an error quotes what it was given, cut: a kind of
 -- a megabyte came back whole in the detail, and a group_by too (8 bytes
 -- of code and bars, the message's 40, 3 more, then the detail's 4000,
