@@ -146,6 +146,7 @@ typedef struct ReserveCatalog
 	Oid			services_pkey;
 	Oid			long_idx;
 	Oid			start_idx;
+	bool		other_arbiter;	/* has_other_arbiter(): no precheck */
 	/* protector.bookings columns */
 	AttrNumber	b_id;
 	AttrNumber	b_organization_id;
@@ -333,6 +334,39 @@ refuse_partition(Relation rel)
 				 protector_errhint_table(rel)));
 }
 
+/*
+ * Does bookings have a unique or exclusion index that neither its id nor
+ * its idempotency key is a key column of (an application's own import
+ * key)?  An INSERT ... ON CONFLICT may take it as its arbiter, and the
+ * precheck, which runs before PostgreSQL's conflict check, answered a row
+ * the clause meant to skip or update with a slot conflict (the row whose
+ * slot it met being the very row the clause would have matched).
+ */
+static bool
+has_other_arbiter(Relation bookings)
+{
+	List	   *indexes = RelationGetIndexList(bookings);
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index form = index->rd_index;
+		bool		covered = false;
+
+		for (int k = 0; k < form->indnkeyatts; k++)
+			covered |= form->indkey.values[k] == catalog.b_id ||
+				form->indkey.values[k] == catalog.b_idempotency_key;
+		found = (form->indisunique || form->indisexclusion) && !covered;
+		index_close(index, AccessShareLock);
+		if (found)
+			break;
+	}
+	list_free(indexes);
+	return found;
+}
+
 static void
 load_catalog(Relation bookings)
 {
@@ -358,6 +392,7 @@ load_catalog(Relation bookings)
 	catalog.status_cancelled = enum_label(bookings, catalog.b_status, "cancelled");
 	catalog.status_no_show = enum_label(bookings, catalog.b_status, "no_show");
 	catalog.status_held = enum_label(bookings, catalog.b_status, "held");
+	catalog.other_arbiter = has_other_arbiter(bookings);
 
 	services = table_open(relid, AccessShareLock);
 	catalog.s_id = protector_column_required(services, "id", UUIDOID);
@@ -1045,7 +1080,8 @@ protector_reservation_precheck(Relation bookings, HeapTuple tuple)
 
 	if (!catalog.valid || catalog.bookings != RelationGetRelid(bookings))
 		load_catalog(bookings);
-	if (!precheckable(tuple, RelationGetDescr(bookings), &row, &keys) ||
+	if (catalog.other_arbiter ||
+		!precheckable(tuple, RelationGetDescr(bookings), &row, &keys) ||
 		*contention_of(row.service_id) <= PRECHECK_SHARE ||
 		check_enable_rls(RelationGetRelid(bookings), InvalidOid, true) == RLS_ENABLED ||
 		!precheck_trigger_order(bookings))
