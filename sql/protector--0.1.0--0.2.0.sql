@@ -2099,7 +2099,11 @@ BEGIN
 			  OR (NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at) THEN
 			v_action := 'bookings.cancel';
 		END IF;
-		IF v_action IS NULL OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(v_action)) THEN
+		-- (keeping it: the agent's policy takes only a booking that stays
+		-- theirs, and one handed on passed as the booking of theirs as a
+		-- customer, whose rules below refuse it)
+		IF (v_action IS NULL OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with(v_action)))
+		   AND NEW.assigned_agent IS NOT DISTINCT FROM OLD.assigned_agent THEN
 			IF v_long_hold THEN
 				PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 			END IF;
@@ -2110,6 +2114,11 @@ BEGIN
 		-- as its customer: what a customer may do to it (confirm their hold,
 		-- cancel), by the customer rules below
 		IF OLD.customer_id IS NULL OR NOT OLD.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()) THEN
+			IF v_action IS NULL THEN
+				PERFORM protector.raise('forbidden', 'your role may not hand a booking to another agent',
+					pg_catalog.format('Booking %s is assigned to you.', OLD.id),
+					'Members whose role may update bookings (bookings.update) assign agents.');
+			END IF;
 			PERFORM protector_internal.authorize(NEW.organization_id, v_action, 'booking');
 		END IF;
 	END IF;

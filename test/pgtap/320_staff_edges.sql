@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(55);
+SELECT plan(58);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -322,6 +322,27 @@ SELECT lives_ok($$UPDATE protector.tasks SET status = 'open', completed_at = NUL
 SELECT tests.clear_authentication();
 SELECT is((SELECT status::text FROM protector.tasks WHERE id = '0a320000-0000-4000-8000-0000000007a1'), 'done',
 	'... and it stays done: being the booking''s customer does not make it theirs');
+-- (an attack review) the agent may not hand their own booking, assigned
+-- to them, to another agent: neither their role nor a customer may (the
+-- customer policy let the new row through, and the agent's rules let the
+-- change be); nor one of another customer's (a clear refusal, where the
+-- policy's bare "violates row-level security" came after)
+SELECT tests.authenticate_as('x_operator');
+INSERT INTO r SELECT 'own3', (protector.create_booking('0a320000-0000-4000-8000-0000000005a1', '0a320000-0000-4000-8000-00000000c0a5',
+	pg_temp.t(0, 15), p_assigned_agent => tests.get_supabase_uid('x_self')) ->> 'id')::uuid;
+SELECT tests.authenticate_as('x_self');
+SELECT throws_ok(format($$UPDATE protector.bookings SET assigned_agent = %L WHERE id = (SELECT id FROM r WHERE name = 'own3')$$,
+						tests.get_supabase_uid('x_self2')),
+	'42501', 'customers may only confirm their own holds or cancel their bookings',
+	'an agent who is the booking''s customer does not hand it to another agent');
+SELECT tests.clear_authentication();
+SELECT is((SELECT assigned_agent FROM protector.bookings WHERE id = (SELECT id FROM r WHERE name = 'own3')),
+	tests.get_supabase_uid('x_self'), '... it stays theirs');
+SELECT tests.authenticate_as('x_self2');
+SELECT throws_ok(format($$UPDATE protector.bookings SET assigned_agent = %L WHERE id = (SELECT id FROM r WHERE name = 'own2')$$,
+						tests.get_supabase_uid('x_self')),
+	'42501', 'your role may not hand a booking to another agent', '... nor does an agent hand on another customer''s booking');
+SELECT tests.clear_authentication();
 
 -- a hold an operator writes directly lasts at most a day, as hold_slot's
 -- (one held until 2999 blocked its slot for good); an owner corrects
