@@ -382,32 +382,25 @@ RETURN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_periods) p
 COMMENT ON FUNCTION protector_internal.within_periods(jsonb, timestamptz, bigint) IS
 'Internal: whether a row was written within one of a JSON array of [from, to, from audit id, to audit id] periods: by its insert''s audit id (p_seq) or its time strictly inside, else by its time (null: open)';
 
--- Whether the history logs every rewrite of p_table's p_columns: the
--- table audited now, none of them masked (a masked column is logged as
--- "[masked]" before and after; notifications are not audited by default).
-CREATE FUNCTION protector_internal.rewrites_logged(p_table regclass, p_columns text[])
-RETURNS boolean
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-RETURN EXISTS (SELECT FROM protector_internal.audit_settings a
-			   WHERE a.table_name OPERATOR(pg_catalog.=) p_table AND a.audited
-				 AND NOT a.masked OPERATOR(pg_catalog.&&) p_columns);
-COMMENT ON FUNCTION protector_internal.rewrites_logged(regclass, text[]) IS
-'Internal: whether protector.audit_log logs the rewrites of p_table''s p_columns (audited now, none masked)';
-
 -- The rows of p_table (payments, tasks, notifications: rows with a
--- booking_id and a created_at) of bookings once a customer's (p_once),
--- made while each booking was theirs (p_periods: id to its periods,
--- within_periods), or whose text (p_columns) was changed then, found by
--- the rows and by the history of their inserts and updates (a row
--- deleted since is named there; not one logged while the table's ids
--- were masked, which names none): they are that customer's in all their
--- history (a row written for another and rewritten for them, the other's
--- text in its history too: the safe side); those made before a booking
--- became theirs or after it left them, and not rewritten in their time,
--- are another customer's.  For scrub_customer_rows, as its owner.
+-- booking_id and a created_at) of bookings once a customer's (p_once)
+-- or theirs now and another's before (p_split), made while each booking
+-- was theirs (p_periods: id to its periods, within_periods), or whose
+-- text (p_columns) was changed then, found by the rows and by the
+-- history of their inserts and updates (a row deleted since is named
+-- there; not one logged while the table's ids were masked, which names
+-- none): they are that customer's in all their history (a row written
+-- for another and rewritten for them, the other's text in its history
+-- too: the safe side); those made before a booking became theirs or
+-- after it left them, and not rewritten in their time, are another
+-- customer's.  A row of a booking theirs now is another's only where the
+-- history shows it so: its text as it is now is the text the history
+-- last logged for it, outside their time (a table not audited, a column
+-- masked, or audited only since a rewrite: theirs, the safe side); one
+-- of a booking once theirs without history of its insert, by its time.
+-- For scrub_customer_rows, as its owner.
 CREATE FUNCTION protector_internal.rows_while_theirs(p_organization_id uuid, p_table regclass, p_columns text[],
-													  p_once uuid[], p_periods jsonb)
+													  p_once uuid[], p_split uuid[], p_periods jsonb)
 RETURNS text[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -415,7 +408,7 @@ AS $$
 DECLARE
 	v_ids text[];
 BEGIN
-	IF p_once OPERATOR(pg_catalog.=) '{}' THEN
+	IF p_once OPERATOR(pg_catalog.||) p_split OPERATOR(pg_catalog.=) '{}' THEN
 		RETURN '{}';
 	END IF;
 	-- (a row whose insert or rewrite was logged by its audit id, also one
@@ -431,21 +424,37 @@ BEGIN
 				   OR (l.op OPERATOR(pg_catalog.=) ''UPDATE''
 					   AND EXISTS (SELECT FROM pg_catalog.unnest($5) c
 								   WHERE (l.old_row OPERATOR(pg_catalog.->) c) IS DISTINCT FROM (l.new_row OPERATOR(pg_catalog.->) c))))
-			  AND l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' OPERATOR(pg_catalog.=) ANY ($2::text[]))
+			  AND l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' OPERATOR(pg_catalog.=) ANY (($2 OPERATOR(pg_catalog.||) $6)::text[]))
 		 SELECT ARRAY(SELECT g.id FROM logged g
 					  WHERE protector_internal.within_periods($3 OPERATOR(pg_catalog.->) g.booking_id, g.at, g.seq)
 					  UNION
-					  SELECT x.id::text FROM %s x
+					  SELECT x.id::text FROM %1$s x
 					  WHERE x.organization_id OPERATOR(pg_catalog.=) $1 AND x.booking_id OPERATOR(pg_catalog.=) ANY ($2)
 						AND NOT EXISTS (SELECT FROM logged g WHERE g.id OPERATOR(pg_catalog.=) x.id::text AND g.inserted)
-						AND protector_internal.within_periods($3 OPERATOR(pg_catalog.->) x.booking_id::text, x.created_at, NULL))',
+						AND protector_internal.within_periods($3 OPERATOR(pg_catalog.->) x.booking_id::text, x.created_at, NULL)
+					  UNION
+					  SELECT x.id::text FROM %1$s x
+					  WHERE x.organization_id OPERATOR(pg_catalog.=) $1 AND x.booking_id OPERATOR(pg_catalog.=) ANY ($6)
+						AND NOT EXISTS (
+							SELECT FROM (SELECT g.new_row FROM protector.audit_log g
+										 WHERE g.table_name OPERATOR(pg_catalog.=) $4 AND g.record_id OPERATOR(pg_catalog.=) x.id::text
+										   AND g.organization_id OPERATOR(pg_catalog.=) $1
+										   AND (g.op OPERATOR(pg_catalog.=) ''INSERT''
+												OR (g.op OPERATOR(pg_catalog.=) ''UPDATE''
+													AND EXISTS (SELECT FROM pg_catalog.unnest($5) c
+																WHERE (g.old_row OPERATOR(pg_catalog.->) c)
+																	  IS DISTINCT FROM (g.new_row OPERATOR(pg_catalog.->) c))))
+										 ORDER BY g.id DESC LIMIT 1) t
+							WHERE NOT EXISTS (SELECT FROM pg_catalog.unnest($5) c
+											  WHERE (pg_catalog.to_jsonb(x) OPERATOR(pg_catalog.->) c)
+													IS DISTINCT FROM (t.new_row OPERATOR(pg_catalog.->) c))))',
 		p_table)
-	INTO v_ids USING p_organization_id, p_once, p_periods, p_table::text, p_columns;
+	INTO v_ids USING p_organization_id, p_once, p_periods, p_table::text, p_columns, p_split;
 	RETURN v_ids;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.rows_while_theirs(uuid, regclass, text[], uuid[], jsonb) IS
-'Internal: the ids of p_table''s rows of bookings once a customer''s made, or whose p_columns were rewritten, while each was theirs, by the rows and their history';
+COMMENT ON FUNCTION protector_internal.rows_while_theirs(uuid, regclass, text[], uuid[], uuid[], jsonb) IS
+'Internal: the ids of p_table''s rows of bookings once a customer''s, or theirs now and another''s before, made or rewritten while each was theirs, by the rows and their history';
 
 -- (planned for each call's arrays: a generic plan, which PL/pgSQL
 -- takes from the sixth call of a session on, scans an array whole for
@@ -467,9 +476,6 @@ DECLARE
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_once uuid[];				-- bookings once theirs, another customer's since
 	v_split uuid[];				-- bookings theirs now, another customer's before
-	v_split_payments uuid[];	-- ... those whose payments their history judges
-	v_split_tasks uuid[];		-- ... whose tasks
-	v_split_notes uuid[];		-- ... whose notifications
 	v_periods jsonb;			-- ... and when each of both was theirs (id: periods)
 	v_old_tasks text[];			-- the tasks of those made then
 	v_old_notes text[];			-- ... and their notifications
@@ -655,12 +661,6 @@ BEGIN
 					WHERE k OPERATOR(pg_catalog.<>) ALL (v_bookings));
 	v_split := ARRAY(SELECT k::uuid FROM pg_catalog.jsonb_object_keys(v_periods) k
 					 WHERE k OPERATOR(pg_catalog.=) ANY (v_bookings));
-	-- (of one theirs now, a table's rows are judged by their history only
-	-- where it logs their text: else a row written before and rewritten
-	-- in their time could not be told, and all go, the safe side)
-	v_split_payments := CASE WHEN protector_internal.rewrites_logged('protector.payments', '{details}') THEN v_split ELSE '{}' END;
-	v_split_tasks := CASE WHEN protector_internal.rewrites_logged('protector.tasks', '{title,description}') THEN v_split ELSE '{}' END;
-	v_split_notes := CASE WHEN protector_internal.rewrites_logged('protector.notifications', '{payload}') THEN v_split ELSE '{}' END;
 	-- (a widget booking once theirs was made for an address, theirs or one
 	-- before them: the key, a hash of it, goes, the safe side, as a voucher
 	-- note once theirs does)
@@ -674,7 +674,7 @@ BEGIN
 	-- theirs, is theirs in all its history, as a task is; one made before
 	-- or after is another customer's)
 	v_old_payments := protector_internal.rows_while_theirs(p_organization_id, 'protector.payments', '{details}',
-																  v_once OPERATOR(pg_catalog.||) v_split_payments, v_periods);
+																  v_once, v_split, v_periods);
 	-- The bookings written below are locked first, in one pass in id order:
 	-- theirs, and those once theirs that are written (of those payments,
 	-- made by their accounts, with their widget key) and of the records
@@ -763,7 +763,7 @@ BEGIN
 	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details)
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND ((b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.id OPERATOR(pg_catalog.<>) ALL (v_split_payments))
+	  AND ((b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.id OPERATOR(pg_catalog.<>) ALL (v_split))
 		   OR p.id::text OPERATOR(pg_catalog.=) ANY (v_old_payments))
 	  AND p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
 	  AND p.details OPERATOR(pg_catalog.<>) protector_internal.erased_payment_details(p.details);
@@ -779,13 +779,13 @@ BEGIN
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.payments'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND ((COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
-			AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.<>) ALL (v_split_payments::text[]))
+			AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.<>) ALL (v_split::text[]))
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_payments));
 	-- (a task of a booking once theirs, made while the booking was theirs,
 	-- is theirs in all its history; one made before or after is another
 	-- customer's)
 	v_old_tasks := protector_internal.rows_while_theirs(p_organization_id, 'protector.tasks', '{title,description}',
-																  v_once OPERATOR(pg_catalog.||) v_split_tasks, v_periods);
+																  v_once, v_split, v_periods);
 	UPDATE protector.tasks t
 	SET description = NULL, title = x.title
 	FROM (SELECT t2.id,
@@ -800,7 +800,7 @@ BEGIN
 		  JOIN protector.tasks t2 ON t2.organization_id OPERATOR(pg_catalog.=) b.organization_id
 								 AND t2.booking_id OPERATOR(pg_catalog.=) b.id
 		  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-			AND ((b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.id OPERATOR(pg_catalog.<>) ALL (v_split_tasks))
+			AND ((b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.id OPERATOR(pg_catalog.<>) ALL (v_split))
 				 OR t2.id OPERATOR(pg_catalog.=) ANY (v_old_tasks::uuid[]))) x
 	WHERE t.id OPERATOR(pg_catalog.=) x.id
 	  AND (t.description IS NOT NULL OR t.title IS DISTINCT FROM x.title);
@@ -810,18 +810,18 @@ BEGIN
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.tasks'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND ((COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
-			AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.<>) ALL (v_split_tasks::text[]))
+			AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.<>) ALL (v_split::text[]))
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_tasks));
 	-- the desk's notifications of their bookings (of a booking once theirs,
 	-- those made while it was theirs): what staff or an application wrote
 	-- into them goes, protector's own keep what staff see on the booking;
 	-- in the history too
 	v_old_notes := protector_internal.rows_while_theirs(p_organization_id, 'protector.notifications', '{payload}',
-																  v_once OPERATOR(pg_catalog.||) v_split_notes, v_periods);
+																  v_once, v_split, v_periods);
 	UPDATE protector.notifications n
 	SET payload = protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload)
 	WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND ((n.booking_id::text OPERATOR(pg_catalog.=) ANY (v_bookings) AND n.booking_id OPERATOR(pg_catalog.<>) ALL (v_split_notes))
+	  AND ((n.booking_id::text OPERATOR(pg_catalog.=) ANY (v_bookings) AND n.booking_id OPERATOR(pg_catalog.<>) ALL (v_split))
 		   OR n.id::text OPERATOR(pg_catalog.=) ANY (v_old_notes))
 	  AND n.payload OPERATOR(pg_catalog.<>) protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload);
 	UPDATE protector.audit_log l
@@ -838,12 +838,12 @@ BEGIN
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.notifications'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND ((COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
-			AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.<>) ALL (v_split_notes::text[]))
+			AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.<>) ALL (v_split::text[]))
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_old_notes)
 		   -- (not a row logged while the ids were masked: it names none)
 		   OR (l.record_id OPERATOR(pg_catalog.<>) '[masked]'
 			   AND COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY
-					   ((v_once OPERATOR(pg_catalog.||) v_split_notes)::text[])
+					   ((v_once OPERATOR(pg_catalog.||) v_split)::text[])
 			   AND protector_internal.within_periods(
 					   v_periods OPERATOR(pg_catalog.->) (COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id'),
 					   l.occurred_at, NULL)));

@@ -4,7 +4,7 @@
 -- booking handed to another customer since, or moved into another record
 -- by a merge: docs/operations.md has the erasure take rows once theirs.
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('o_owner') IS NOT NULL \g /dev/null
@@ -297,9 +297,11 @@ SELECT is((SELECT string_agg(format('%s %s', amount, details ->> 'note'), ' / ' 
 -- 11. (left at the forty-ninth stop) a booking that is the erased
 -- customer's now: what was written while it was another's stays.
 -- Bob's booking, with Bob's payment, task and desk note, is handed to
--- Gil, who pays; Gil is erased (desk notes audited: their history tells
--- when each was written, section 13 has them unaudited)
+-- Gil, who pays; Gil is erased (desk notes audited, and tasks with their
+-- ids: the history tells when each was written; section 13 has a
+-- history that does not)
 SELECT protector.enable_audit('protector.notifications') AS changed \gset
+SELECT protector.enable_audit('protector.tasks') AS changed \gset
 SELECT pg_temp.step('1 year');
 SELECT tests.authenticate_as('o_owner');
 SELECT protector.create_customer(:'org', 'Gil', 'gil@example.com') ->> 'id' AS gil \gset
@@ -368,9 +370,7 @@ SELECT is((SELECT string_agg(format('%s %s', p.amount, p.details ->> 'note'), ' 
 -- row only marked done in their time is not.  Bob's booking with two
 -- tasks and a payment is handed to Kim, who is written into one task
 -- and the payment; the other task is marked done; then to Dan; Kim is
--- erased.  (Tasks audited with their ids again: section 4 masked them,
--- and a history that names no row tells nothing of its rewrites.)
-SELECT protector.enable_audit('protector.tasks') AS changed \gset
+-- erased.
 SELECT pg_temp.step('1 year');
 SELECT tests.authenticate_as('o_owner');
 SELECT protector.create_customer(:'org', 'Kim', 'kim@example.com') ->> 'id' AS kim \gset
@@ -437,6 +437,41 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT format('%s %s', n.payload, p.details) FROM protector.notifications n, protector.payments p
 		   WHERE n.booking_id = :'lb' AND n.kind = 'desk.note' AND p.booking_id = :'lb'),
 	'{} {}', 'unlogged rewrites on a booking theirs now: the note and the payment''s details go');
+
+-- 14. (a review of 13) the history turned on, or unmasked, after such a
+-- rewrite has still not logged it: Mo's booking, Bob's before, its task
+-- and note (not audited then) and payment (masked) rewritten for Mo;
+-- then all three audited whole, and Mo erased: all three go
+SELECT protector.disable_audit('protector.tasks') AS changed \gset
+SELECT pg_temp.step('1 year');
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.create_customer(:'org', 'Mo', 'mo@example.com') ->> 'id' AS mo \gset
+SELECT protector.create_booking(:'vault', :'bob', date_trunc('hour', now()) + interval '18 days', 1) ->> 'id' AS mb \gset
+SELECT tests.clear_authentication();
+SELECT pg_temp.step('3 hours');
+INSERT INTO protector.notifications (organization_id, booking_id, kind, payload)
+VALUES (:'org', :'mb', 'desk.note', '{"text": "Bob wants tea"}');
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
+VALUES (:'org', :'mb', 1, 'pending', '{"note": "Bob to pay"}');
+INSERT INTO protector.tasks (organization_id, booking_id, title, description) VALUES (:'org', :'mb', 'Access', 'Bob: none');
+SELECT pg_temp.step('2 hours');
+UPDATE protector.bookings SET customer_id = :'mo' WHERE id = :'mb';
+SELECT pg_temp.step('90 minutes');
+UPDATE protector.notifications SET payload = '{"text": "Mo: allergic to nuts"}' WHERE booking_id = :'mb' AND kind = 'desk.note';
+UPDATE protector.payments SET details = '{"note": "Mo pays, card ending 4242"}' WHERE booking_id = :'mb';
+UPDATE protector.tasks SET description = 'Mo: wheelchair access' WHERE booking_id = :'mb' AND title = 'Access';
+SELECT pg_temp.step('1 hour');
+SELECT protector.enable_audit('protector.notifications') AS changed \gset
+SELECT protector.enable_audit('protector.payments') AS changed \gset
+SELECT protector.enable_audit('protector.tasks') AS changed \gset
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.erase_customer(:'mo') IS NOT NULL AS erased \gset
+SELECT tests.clear_authentication();
+SELECT is((SELECT format('%s %s %s', n.payload, p.details, COALESCE(t.description, 'NULL'))
+		   FROM protector.notifications n, protector.payments p, protector.tasks t
+		   WHERE n.booking_id = :'mb' AND n.kind = 'desk.note' AND p.booking_id = :'mb' AND t.booking_id = :'mb'
+			 AND t.kind = 'manual'),
+	'{} {} NULL', 'rewrites the history did not log, audited since: the note, the payment''s details and the task''s text go');
 
 SELECT * FROM finish();
 ROLLBACK;
