@@ -202,8 +202,9 @@ protector_check_code(PG_FUNCTION_ARGS)
 		!key_is_well_formed(VARDATA_ANY(code), len))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("%s is not a valid code", text_to_cstring(PG_GETARG_TEXT_PP(2))),
-				 errdetail("Codes are \"%s_\" and 24 letters and digits; this one is mistyped or incomplete.", prefix),
+				 errmsg("%s is not a valid code", protector_clip_text(PG_GETARG_TEXT_PP(2), 64)),
+				 errdetail("Codes are \"%s_\" and 24 letters and digits; this one is mistyped or incomplete.",
+						   protector_clip(prefix, prefix_len, 64)),
 				 errhint("Copy the code as it was issued: letters are case-sensitive.")));
 	PG_RETURN_VOID();
 }

@@ -134,9 +134,8 @@ static char *
 clipped_arg(FunctionCallInfo fcinfo, int n, int maxbytes)
 {
 	text	   *value = PG_GETARG_TEXT_PP(n);
-	int			len = VARSIZE_ANY_EXHDR(value);
 
-	return protector_clip(VARDATA_ANY(value), len, len <= maxbytes ? maxbytes : maxbytes - 3);
+	return protector_clip_text(value, (int) VARSIZE_ANY_EXHDR(value) <= maxbytes ? maxbytes : maxbytes - 3);
 }
 
 /*
@@ -175,6 +174,13 @@ protector_raise(PG_FUNCTION_ARGS)
 			 hint ? errhint("%s", hint) : 0));
 
 	PG_RETURN_VOID();
+}
+
+/* a text value as an error quotes it: cut after maxbytes, with "..." */
+char *
+protector_clip_text(text *value, int maxbytes)
+{
+	return protector_clip(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), maxbytes);
 }
 
 char *

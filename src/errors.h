@@ -39,6 +39,7 @@ extern int	protector_sqlstate(ProtectorErrorKind kind);
  * character boundary (never half a UTF-8 character), "..." when cut.
  */
 extern char *protector_clip(const char *value, int len, int maxbytes);
+extern char *protector_clip_text(text *value, int maxbytes);
 
 /* Use inside ereport(): ereport(ERROR, (protector_errcode(kind), ...)) */
 #define protector_errcode(kind) errcode(protector_sqlstate(kind))

@@ -67,6 +67,15 @@ zero_amount(void)
 	return numeric_constant(&value, "0");
 }
 
+/* an amount as an error quotes it: one of 130,000 digits is cut */
+static char *
+amount_text(Datum amount)
+{
+	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, amount));
+
+	return protector_clip(text, strlen(text), 40);
+}
+
 PG_FUNCTION_INFO_V1(protector_booking_total);
 Datum
 protector_booking_total(PG_FUNCTION_ARGS)
@@ -90,17 +99,13 @@ protector_booking_total(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("the booking's total must be an amount of at least 0"),
-				 errdetail("%s + %s x %d is %s.",
-						   DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(0))),
-						   DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(1))),
-						   PG_GETARG_INT32(2), DatumGetCString(DirectFunctionCall1(numeric_out, total)))));
+				 errdetail("%s + %s x %d is %s.", amount_text(PG_GETARG_DATUM(0)), amount_text(PG_GETARG_DATUM(1)),
+						   PG_GETARG_INT32(2), amount_text(total))));
 	if (DatumGetBool(DirectFunctionCall2(numeric_gt, total, max_amount())))
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("the booking's total is more than an amount can be"),
-				 errdetail("%s + %s x %d is above " MAX_AMOUNT ".",
-						   DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(0))),
-						   DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(1))),
-						   PG_GETARG_INT32(2))));
+				 errdetail("%s + %s x %d is above " MAX_AMOUNT ".", amount_text(PG_GETARG_DATUM(0)),
+						   amount_text(PG_GETARG_DATUM(1)), PG_GETARG_INT32(2))));
 	PG_RETURN_DATUM(total);
 }

@@ -336,8 +336,8 @@ refuse_partition(Relation rel)
 
 /*
  * Does bookings have a unique or exclusion index that neither its id nor
- * its idempotency key is a key column of (an application's own import
- * key)?  An INSERT ... ON CONFLICT may take it as its arbiter, and the
+ * its idempotency key (NULLs distinct) is a key column of (an
+ * application's own import key), or an exclusion constraint?  An INSERT ... ON CONFLICT may take it as its arbiter, and the
  * precheck, which runs before PostgreSQL's conflict check, answered a row
  * the clause meant to skip or update with a slot conflict (the row whose
  * slot it met being the very row the clause would have matched).
@@ -355,9 +355,15 @@ has_other_arbiter(Relation bookings)
 		Form_pg_index form = index->rd_index;
 		bool		covered = false;
 
-		for (int k = 0; k < form->indnkeyatts; k++)
+		/*
+		 * A unique index on id meets the row's own id first, one on the
+		 * idempotency key no row the precheck takes (it has none), unless
+		 * NULLs count as equal there; an exclusion constraint may take any
+		 * row whatever its columns.
+		 */
+		for (int k = 0; form->indisunique && k < form->indnkeyatts; k++)
 			covered |= form->indkey.values[k] == catalog.b_id ||
-				form->indkey.values[k] == catalog.b_idempotency_key;
+				(form->indkey.values[k] == catalog.b_idempotency_key && !form->indnullsnotdistinct);
 		found = (form->indisunique || form->indisexclusion) && !covered;
 		index_close(index, AccessShareLock);
 		if (found)

@@ -6,7 +6,7 @@
 -- in update_service came back whole in the detail; and a staff week's
 -- limit named years it does not take.
 BEGIN;
-SELECT plan(24);
+SELECT plan(26);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['e_owner', 'e_agent']) u \g /dev/null
@@ -107,6 +107,11 @@ SELECT is((SELECT format('%s %s %s', length(e), right(e, 3), left(e, 72))
 	'a promo code''s kind of a megabyte is quoted cut to 4000 bytes');
 SELECT cmp_ok(length(tests.error_text(format($$SELECT * FROM protector.generate_revenue_report(%L, current_date, current_date, NULL, %L)$$,
 											  :'org', repeat('y', 1000000)))), '<=', 4100, '... as is a report''s group_by');
+-- (a fuzzing) ... as are the amounts of a total and a code check's names
+SELECT cmp_ok(length(tests.error_text($$SELECT protector.booking_total(1e131071, 0, 1)$$)), '<', 300,
+	'a total of 131,072 digits is quoted cut');
+SELECT cmp_ok(length(tests.error_text($$SELECT protector_internal.check_code('x_y', repeat('x', 1000000), repeat('p', 1000000))$$)),
+	'<', 400, '... and a code check''s prefix and parameter');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();

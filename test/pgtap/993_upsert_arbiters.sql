@@ -7,7 +7,7 @@
 -- and only on a connection that had seen refusals.  With such a key on
 -- the table there is no early check.
 BEGIN;
-SELECT plan(4);
+SELECT plan(10);
 
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
 VALUES ('0a993000-0000-4000-8000-000000000000', 'Imports', 'upsert-arbiters', 'UTC', 'EUR');
@@ -34,6 +34,21 @@ SELECT lives_ok($$SELECT pg_temp.import('crm-1', 'ON CONFLICT (ext_ref) DO NOTHI
 	'the import re-run with ON CONFLICT on the application''s key does nothing, after refusals too');
 SELECT lives_ok($$SELECT pg_temp.import('crm-1', 'ON CONFLICT (ext_ref) DO UPDATE SET details = ''{"synced": true}''')$$,
 	'... and DO UPDATE updates');
+
+-- (a review) the key may hold the idempotency key with NULLs equal, or be
+-- an exclusion constraint: the early check took both for protector's own
+ALTER TABLE protector.bookings DROP CONSTRAINT bookings_ext_ref_key;
+CREATE UNIQUE INDEX bookings_ext_ref_nnd ON protector.bookings (ext_ref, idempotency_key) NULLS NOT DISTINCT;
+SELECT throws_ok($$SELECT pg_temp.import('crm-8')$$, '23P01', NULL, 'refusals again ...');
+SELECT throws_ok($$SELECT pg_temp.import('crm-9')$$, '23P01', NULL, '... and again');
+SELECT lives_ok($$SELECT pg_temp.import('crm-1', 'ON CONFLICT (ext_ref, idempotency_key) DO NOTHING')$$,
+	'a key with the idempotency key, NULLs not distinct: the clause answers');
+DROP INDEX protector.bookings_ext_ref_nnd;
+ALTER TABLE protector.bookings ADD CONSTRAINT bookings_ext_ref_excl EXCLUDE USING gist (ext_ref WITH =, id WITH <>);
+SELECT throws_ok($$SELECT pg_temp.import('crm-10')$$, '23P01', NULL, 'refusals again ...');
+SELECT throws_ok($$SELECT pg_temp.import('crm-11')$$, '23P01', NULL, '... and again');
+SELECT lives_ok($$SELECT pg_temp.import('crm-1', 'ON CONFLICT DO NOTHING')$$,
+	'an exclusion constraint of the application''s, id among its columns: the clause answers');
 
 SELECT * FROM finish();
 ROLLBACK;
