@@ -236,13 +236,14 @@ BEGIN
 			IF v ? 'deadline_hours' THEN
 				-- (more than none: due at once, expire_holds cancelled the
 				-- booking at its next run)
-				-- (a number below a minute is told so first: the bounds'
-				-- message said 0 was a bound, and 1/60 in decimals never ends)
+				-- (its bounds said in hours as the docs say them: 1/60 in
+				-- decimals never ends, and 0 is no bound)
 				IF pg_catalog.jsonb_typeof(v -> 'deadline_hours') OPERATOR(pg_catalog.<>) 'number'
-				   OR (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.*) 60 OPERATOR(pg_catalog.>=) 1 THEN
-					PERFORM protector_internal.check_setting_number(v -> 'deadline_hours', p OPERATOR(pg_catalog.||) '.deadline_hours',
-																	pg_catalog.trunc(1 / 60.0, 4), 8760);
-				ELSE
+				   OR (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.>) 8760 THEN
+					PERFORM protector.raise('invalid_parameter',
+						pg_catalog.format('%s.deadline_hours must be a number of hours from a minute (1/60) to 8760', p),
+						pg_catalog.format('Got %s.', pg_catalog.left((v -> 'deadline_hours')::text, 30)));
+				ELSIF (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.*) 60 OPERATOR(pg_catalog.<) 1 THEN
 					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.deadline_hours must be at least a minute (1/60)', p),
 						pg_catalog.format('Got %s: the deposit would be due at once, and the next expire_holds run would cancel the booking.',
 										  pg_catalog.left((v -> 'deadline_hours')::text, 30)),

@@ -347,6 +347,19 @@ COMMENT ON FUNCTION protector_internal.check_customer(protector.customers, text)
 -- tags it adds, unless the list as a whole is out of bounds), neutral
 -- ones for what it keeps, so that a value stored before a rule stays
 -- writable around it (update_customer and check_customer_row ask it).
+-- A customer's tags as a set: each once, in the order first given (a
+-- list of repeats was stored as given and used up the 100 a record
+-- takes); a list of more dimensions as it is (check_customer refuses it)
+CREATE FUNCTION protector_internal.tag_set(p_tags text[])
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN pg_catalog.array_ndims(p_tags) IS DISTINCT FROM 1 THEN p_tags
+			ELSE ARRAY(SELECT x.t FROM pg_catalog.unnest(p_tags) WITH ORDINALITY x(t, n)
+					   GROUP BY x.t ORDER BY pg_catalog.min(x.n)) END;
+COMMENT ON FUNCTION protector_internal.tag_set(text[]) IS
+'Internal: tags each once, in the order first given (a list of more dimensions as it is)';
+
 CREATE FUNCTION protector_internal.customer_changes(p_new protector.customers, p_old protector.customers)
 RETURNS protector.customers
 LANGUAGE plpgsql IMMUTABLE
@@ -463,12 +476,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- tags are a set: each once, in the order first given (a list of
-	-- repeats was stored as given and used up the 100 a record takes)
-	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.tags IS DISTINCT FROM OLD.tags)
-	   AND pg_catalog.array_ndims(NEW.tags) IS NOT DISTINCT FROM 1 THEN
-		NEW.tags := ARRAY(SELECT x.t FROM pg_catalog.unnest(NEW.tags) WITH ORDINALITY x(t, n)
-						  GROUP BY x.t ORDER BY pg_catalog.min(x.n));
+	-- tags are a set
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.tags IS DISTINCT FROM OLD.tags THEN
+		NEW.tags := protector_internal.tag_set(NEW.tags);
 	END IF;
 	-- (an update: what it changes; nothing, when it changes none of them)
 	PERFORM protector_internal.check_customer(CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
@@ -842,7 +852,7 @@ BEGIN
 	c.email := NULLIF(protector_internal.trim_spaces(p_email), '');
 	c.phone := NULLIF(protector_internal.trim_spaces(p_phone), '');
 	c.country := p_country;
-	c.tags := COALESCE(p_tags, '{}');
+	c.tags := protector_internal.tag_set(COALESCE(p_tags, '{}'));
 	c.notes := p_notes;
 	PERFORM protector_internal.check_customer(c, 'p_');
 	INSERT INTO protector.customers (organization_id, full_name, email, phone, country, tags, notes)
@@ -893,7 +903,7 @@ BEGIN
 	IF p_changes ? 'phone' THEN
 		c.phone := NULLIF(protector_internal.trim_spaces(c.phone), '');
 	END IF;
-	c.tags := COALESCE(c.tags, '{}');
+	c.tags := protector_internal.tag_set(COALESCE(c.tags, '{}'));
 	PERFORM protector_internal.check_customer(protector_internal.customer_changes(c, o), 'p_changes.');
 	UPDATE protector.customers x
 	SET full_name = c.full_name, email = c.email, phone = c.phone, country = c.country, tags = c.tags, notes = c.notes,

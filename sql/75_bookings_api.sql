@@ -517,7 +517,7 @@ BEGIN
 		-- cancel), by the customer rules below
 		IF OLD.customer_id IS NULL OR NOT OLD.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()) THEN
 			IF v_action IS NULL THEN
-				PERFORM protector.raise('forbidden', 'your role may not hand a booking to another agent',
+				PERFORM protector.raise('forbidden', 'your role may not change a booking''s agent',
 					pg_catalog.format('Booking %s is assigned to you.', OLD.id),
 					'Members whose role may update bookings (bookings.update) assign agents.');
 			END IF;

@@ -2115,7 +2115,7 @@ BEGIN
 		-- cancel), by the customer rules below
 		IF OLD.customer_id IS NULL OR NOT OLD.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()) THEN
 			IF v_action IS NULL THEN
-				PERFORM protector.raise('forbidden', 'your role may not hand a booking to another agent',
+				PERFORM protector.raise('forbidden', 'your role may not change a booking''s agent',
 					pg_catalog.format('Booking %s is assigned to you.', OLD.id),
 					'Members whose role may update bookings (bookings.update) assign agents.');
 			END IF;
@@ -5007,13 +5007,14 @@ BEGIN
 			IF v ? 'deadline_hours' THEN
 				-- (more than none: due at once, expire_holds cancelled the
 				-- booking at its next run)
-				-- (a number below a minute is told so first: the bounds'
-				-- message said 0 was a bound, and 1/60 in decimals never ends)
+				-- (its bounds said in hours as the docs say them: 1/60 in
+				-- decimals never ends, and 0 is no bound)
 				IF pg_catalog.jsonb_typeof(v -> 'deadline_hours') OPERATOR(pg_catalog.<>) 'number'
-				   OR (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.*) 60 OPERATOR(pg_catalog.>=) 1 THEN
-					PERFORM protector_internal.check_setting_number(v -> 'deadline_hours', p OPERATOR(pg_catalog.||) '.deadline_hours',
-																	pg_catalog.trunc(1 / 60.0, 4), 8760);
-				ELSE
+				   OR (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.>) 8760 THEN
+					PERFORM protector.raise('invalid_parameter',
+						pg_catalog.format('%s.deadline_hours must be a number of hours from a minute (1/60) to 8760', p),
+						pg_catalog.format('Got %s.', pg_catalog.left((v -> 'deadline_hours')::text, 30)));
+				ELSIF (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.*) 60 OPERATOR(pg_catalog.<) 1 THEN
 					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.deadline_hours must be at least a minute (1/60)', p),
 						pg_catalog.format('Got %s: the deposit would be due at once, and the next expire_holds run would cancel the booking.',
 										  pg_catalog.left((v -> 'deadline_hours')::text, 30)),
@@ -5556,6 +5557,18 @@ $$;
 COMMENT ON FUNCTION protector.update_service(uuid, jsonb) IS
 'Changes the given fields of a service (owners, admins, managers); settings are merged (RFC 7386); bookings keep their prices';
 
+-- (a customer's tags as a set: create_customer, update_customer, check_customer_row)
+CREATE FUNCTION protector_internal.tag_set(p_tags text[])
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN pg_catalog.array_ndims(p_tags) IS DISTINCT FROM 1 THEN p_tags
+			ELSE ARRAY(SELECT x.t FROM pg_catalog.unnest(p_tags) WITH ORDINALITY x(t, n)
+					   GROUP BY x.t ORDER BY pg_catalog.min(x.n)) END;
+COMMENT ON FUNCTION protector_internal.tag_set(text[]) IS
+'Internal: tags each once, in the order first given (a list of more dimensions as it is)';
+GRANT EXECUTE ON FUNCTION protector_internal.tag_set(text[]) TO authenticated, service_role;
+
 CREATE OR REPLACE FUNCTION protector.create_customer(
 	p_organization_id uuid,
 	p_full_name text,
@@ -5580,7 +5593,7 @@ BEGIN
 	c.email := NULLIF(protector_internal.trim_spaces(p_email), '');
 	c.phone := NULLIF(protector_internal.trim_spaces(p_phone), '');
 	c.country := p_country;
-	c.tags := COALESCE(p_tags, '{}');
+	c.tags := protector_internal.tag_set(COALESCE(p_tags, '{}'));
 	c.notes := p_notes;
 	PERFORM protector_internal.check_customer(c, 'p_');
 	INSERT INTO protector.customers (organization_id, full_name, email, phone, country, tags, notes)
@@ -5631,7 +5644,7 @@ BEGIN
 	IF p_changes ? 'phone' THEN
 		c.phone := NULLIF(protector_internal.trim_spaces(c.phone), '');
 	END IF;
-	c.tags := COALESCE(c.tags, '{}');
+	c.tags := protector_internal.tag_set(COALESCE(c.tags, '{}'));
 	PERFORM protector_internal.check_customer(protector_internal.customer_changes(c, o), 'p_changes.');
 	UPDATE protector.customers x
 	SET full_name = c.full_name, email = c.email, phone = c.phone, country = c.country, tags = c.tags, notes = c.notes,
@@ -13849,12 +13862,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- tags are a set: each once, in the order first given (a list of
-	-- repeats was stored as given and used up the 100 a record takes)
-	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.tags IS DISTINCT FROM OLD.tags)
-	   AND pg_catalog.array_ndims(NEW.tags) IS NOT DISTINCT FROM 1 THEN
-		NEW.tags := ARRAY(SELECT x.t FROM pg_catalog.unnest(NEW.tags) WITH ORDINALITY x(t, n)
-						  GROUP BY x.t ORDER BY pg_catalog.min(x.n));
+	-- tags are a set
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.tags IS DISTINCT FROM OLD.tags THEN
+		NEW.tags := protector_internal.tag_set(NEW.tags);
 	END IF;
 	-- (an update: what it changes; nothing, when it changes none of them)
 	PERFORM protector_internal.check_customer(CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
@@ -17276,6 +17286,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_date_range(date, date, date, date) IS
 'Internal: refuses (22008) a range of dates that is infinite or beyond p_first to p_last';
 GRANT EXECUTE ON FUNCTION protector_internal.check_date_range(date, date, date, date) TO authenticated, service_role;
+
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -341,7 +341,7 @@ SELECT is((SELECT assigned_agent FROM protector.bookings WHERE id = (SELECT id F
 SELECT tests.authenticate_as('x_self2');
 SELECT throws_ok(format($$UPDATE protector.bookings SET assigned_agent = %L WHERE id = (SELECT id FROM r WHERE name = 'own2')$$,
 						tests.get_supabase_uid('x_self')),
-	'42501', 'your role may not hand a booking to another agent', '... nor does an agent hand on another customer''s booking');
+	'42501', 'your role may not change a booking''s agent', '... nor does an agent hand on another customer''s booking');
 SELECT tests.clear_authentication();
 
 -- a hold an operator writes directly lasts at most a day, as hold_slot's

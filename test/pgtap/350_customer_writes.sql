@@ -7,7 +7,7 @@
 -- no-break space inside is no e-mail address (it was taken, and its
 -- identity key then held a plain space).
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_cara']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a350000-0000-4000-8000-000000000000', 'W', 'customer-writes');
@@ -167,6 +167,9 @@ SELECT throws_ok($$UPDATE protector.organizations SET settings = settings || '{"
 SELECT tests.authenticate_as('w_owner');
 SELECT is(protector.create_customer('0a350000-0000-4000-8000-000000000000', 'Tags', p_tags => '{vip,vip,late,vip}') -> 'tags',
 	'["vip", "late"]', 'a customer''s tags given twice are stored once, in the order first given');
+SELECT is(jsonb_array_length(protector.create_customer('0a350000-0000-4000-8000-000000000000', 'Tags 2',
+												   p_tags => array_fill('vip'::text, ARRAY[101])) -> 'tags'), 1,
+	'... and a hundred and one repeats are one tag, not too many');
 SELECT protector.create_customer('0a350000-0000-4000-8000-000000000000', 'Keep', p_notes => repeat('k', 9990)) ->> 'id' AS keep \gset
 SELECT protector.create_customer('0a350000-0000-4000-8000-000000000000', 'Merge', p_notes => 'severe nut allergy') ->> 'id' AS mrg \gset
 SELECT throws_ok(format($$SELECT protector.merge_customers(%L, %L)$$, :'keep', :'mrg'), '22023',

@@ -90,7 +90,7 @@ SELECT is((protector.update_service(:'room', '{"max_advance": "365 days", "min_n
 -- array are told they must be an object, not that they are null
 SELECT tests.clear_authentication();
 SELECT throws_ok(format($$UPDATE protector.services SET settings = settings || '{"deposit": {"percent": 25, "deadline_hours": 8761}}' WHERE id = %L$$, :'room'),
-	'22023', 'settings.deposit.deadline_hours must be a number from 0.0166 to 8760', 'a deposit deadline over a year');
+	'22023', 'settings.deposit.deadline_hours must be a number of hours from a minute (1/60) to 8760', 'a deposit deadline over a year');
 SELECT throws_ok(format($$UPDATE protector.services SET settings = settings || '{"deposit": {"percent": 25, "deadline_hours": 0.01}}' WHERE id = %L$$, :'room'),
 	'22023', 'settings.deposit.deadline_hours must be at least a minute (1/60)', '... and one under a minute');
 SELECT tests.authenticate_as('e_owner');
