@@ -306,6 +306,7 @@ PG_FUNCTION_INFO_V1(protector_rfm_segment);
 Datum
 protector_rfm_segment(PG_FUNCTION_ARGS)
 {
+	static const char *const names[3] = {"p_r", "p_f", "p_m"};
 	int32		s[3];
 
 	for (int i = 0; i < 3; i++)
@@ -313,7 +314,9 @@ protector_rfm_segment(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(i) || PG_GETARG_INT32(i) < 1 || PG_GETARG_INT32(i) > 5)
 			ereport(ERROR,
 					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-					 errmsg("RFM scores must be integers from 1 to 5")));
+					 errmsg("RFM scores must be integers from 1 to 5"),
+					 PG_ARGISNULL(i) ? errdetail("%s is null.", names[i]) :
+					 errdetail("%s is %d.", names[i], PG_GETARG_INT32(i))));
 		s[i] = PG_GETARG_INT32(i);
 	}
 	PG_RETURN_TEXT_P(cstring_to_text(segment_names[rfm_segment(s[0], s[1], s[2])]));

@@ -206,6 +206,28 @@ bad_pair:
 	refuse_day_ranges(what, day);
 }
 
+/* the first top-level key of hours that is no weekday's, cut to quote */
+static char *
+unknown_weekday_key(Jsonb *hours)
+{
+	JsonbIterator *it = JsonbIteratorInit(&hours->root);
+	JsonbIteratorToken token;
+	JsonbValue	v;
+
+	while ((token = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		bool		known = false;
+
+		if (token != WJB_KEY)
+			continue;
+		for (int d = 0; d < 7; d++)
+			known |= v.val.string.len == 3 && memcmp(v.val.string.val, weekday_keys[d], 3) == 0;
+		if (!known)
+			return protector_clip(v.val.string.val, v.val.string.len, 40);
+	}
+	return pstrdup("?");
+}
+
 static void
 parse_week(Jsonb *hours, const char *what, Week *week)
 {
@@ -241,6 +263,7 @@ parse_week(Jsonb *hours, const char *what, Week *week)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 				 errmsg("%s has a key that is not a weekday", what),
+				 errdetail("Got \"%s\".", unknown_weekday_key(hours)),
 				 errhint("Use the keys mon, tue, wed, thu, fri, sat and sun.")));
 }
 

@@ -6,7 +6,7 @@
 -- in update_service came back whole in the detail; and a staff week's
 -- limit named years it does not take.
 BEGIN;
-SELECT plan(26);
+SELECT plan(28);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['e_owner', 'e_agent']) u \g /dev/null
@@ -112,6 +112,12 @@ SELECT cmp_ok(length(tests.error_text($$SELECT protector.booking_total(1e131071,
 	'a total of 131,072 digits is quoted cut');
 SELECT cmp_ok(length(tests.error_text($$SELECT protector_internal.check_code('x_y', repeat('x', 1000000), repeat('p', 1000000))$$)),
 	'<', 400, '... and a code check''s prefix and parameter');
+-- (a fuzzing) errors name the value they refuse
+SELECT is(tests.error_text($$SELECT protector.rfm_segment(3, 6, 1)$$),
+	'22023 | RFM scores must be integers from 1 to 5 | p_f is 6.', 'an RFM score out of range is named');
+SELECT is(tests.error_text($$SELECT protector.check_operating_hours('{"mon": [["09:00", "17:00"]], "monday": []}')$$),
+	'22023 | operating_hours has a key that is not a weekday | Got "monday". | Use the keys mon, tue, wed, thu, fri, sat and sun.',
+	'... and opening hours'' unknown key');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
