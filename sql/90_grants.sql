@@ -149,6 +149,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.lock_bookings(uuid[]),
 	protector_internal.lock_seen(integer, uuid, boolean),
 	protector_internal.lock_member_manager(uuid, boolean, boolean),
+	protector_internal.refuse_unwritten_member(uuid, boolean),
 	protector_internal.role_may(protector.member_role, text[])
 TO authenticated, service_role;
 -- merge_customers finds what refers to a customer here (catalog facts)

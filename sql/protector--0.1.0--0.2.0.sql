@@ -7841,6 +7841,10 @@ BEGIN
 	-- (keep_one_owner refuses to demote the last active owner)
 	-- (record_member_change records it)
 	UPDATE protector.members x SET role = p_role WHERE x.id OPERATOR(pg_catalog.=) p_member_id RETURNING * INTO m;
+	IF NOT FOUND THEN
+		PERFORM protector_internal.refuse_unwritten_member(m.organization_id,
+			v_old OPERATOR(pg_catalog.=) 'owner' OR p_role OPERATOR(pg_catalog.=) 'owner');
+	END IF;
 	RETURN pg_catalog.to_jsonb(m);
 END
 $$;
@@ -7874,6 +7878,9 @@ BEGIN
 	-- records it with the reason)
 	PERFORM pg_catalog.set_config('protector_internal.deactivation_reason', COALESCE(pg_catalog.btrim(p_reason), ''), true);
 	UPDATE protector.members x SET active = false WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
+	IF NOT FOUND THEN
+		PERFORM protector_internal.refuse_unwritten_member(m.organization_id, m.role OPERATOR(pg_catalog.=) 'owner');
+	END IF;
 	RETURN pg_catalog.jsonb_build_object('member_id', m.id, 'already_inactive', false) OPERATOR(pg_catalog.||)
 		COALESCE(NULLIF(pg_catalog.current_setting('protector_internal.deactivation', true), '')::jsonb
 				 OPERATOR(pg_catalog.->) m.id::text, '{}');
@@ -17287,6 +17294,19 @@ COMMENT ON FUNCTION protector_internal.check_date_range(date, date, date, date) 
 'Internal: refuses (22008) a range of dates that is infinite or beyond p_first to p_last';
 GRANT EXECUTE ON FUNCTION protector_internal.check_date_range(date, date, date, date) TO authenticated, service_role;
 
+CREATE FUNCTION protector_internal.refuse_unwritten_member(p_organization_id uuid, p_owners boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.lock_member_manager(p_organization_id, p_owners, false);
+	PERFORM protector.raise('not_found', 'member not found', 'It was removed while the request was under way.');
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_unwritten_member(uuid, boolean) IS
+'Internal: refuses an RPC''s member update that wrote nothing (42501 when the caller may no longer manage members, else member not found)';
+GRANT EXECUTE ON FUNCTION protector_internal.refuse_unwritten_member(uuid, boolean) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
