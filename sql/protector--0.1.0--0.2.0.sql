@@ -15673,6 +15673,14 @@ BEGIN
 			pg_catalog.format('Your role in organization %s is %s, not %s.', p_organization_id, v_member.role, p_role),
 			'Read your membership again, and confirm the role it shows if you accept it.');
 	END IF;
+	-- (a deactivated one gives no access to confirm, and confirmed it is
+	-- "confirmed, then deactivated", which its member may no longer
+	-- decline: left pending, they still may)
+	IF v_member.confirmed_at IS NULL AND NOT v_member.active THEN
+		PERFORM protector.raise('invalid_parameter', 'your membership is deactivated',
+			pg_catalog.format('Organization %s deactivated your membership before you confirmed it.', p_organization_id),
+			'Decline it (leave_organization), or ask the organization to activate it first.');
+	END IF;
 	IF v_member.confirmed_at IS NULL THEN
 		UPDATE protector.members m SET confirmed_at = pg_catalog.now()
 		WHERE m.id OPERATOR(pg_catalog.=) v_member.id

@@ -7,7 +7,7 @@
 -- may leave (leave_organization), a pending owner always while another
 -- owner stays.
 BEGIN;
-SELECT plan(35);
+SELECT plan(37);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['c_founder', 'c_victim', 'c_viewer', 'c_stranger', 'c_nora']) u;
 SELECT tests.authenticate_as('c_founder');
@@ -168,6 +168,18 @@ VALUES ('0a700000-0000-4000-8000-000000000000', tests.get_supabase_uid('c_nora')
 SELECT tests.authenticate_as('c_nora');
 SELECT throws_ok($$SELECT protector.leave_organization('0a700000-0000-4000-8000-000000000000')$$,
 	'22023', 'an organization must keep at least one active owner', 'the only owner, pending, stays the owner');
+-- (an attack review) a membership made deactivated is not confirmed:
+-- confirmed, it gave no access and its member could no longer decline it
+SELECT tests.clear_authentication();
+SELECT tests.create_supabase_user('c_idle') IS NOT NULL \g /dev/null
+INSERT INTO protector.members (organization_id, user_id, role, active)
+VALUES ('0a700000-0000-4000-8000-000000000000', tests.get_supabase_uid('c_idle'), 'agent', false);
+SELECT tests.authenticate_as('c_idle');
+SELECT throws_ok($$SELECT protector.confirm_membership('0a700000-0000-4000-8000-000000000000', 'agent')$$,
+	'22023', 'your membership is deactivated', 'a deactivated membership is not confirmed by its member');
+SELECT lives_ok($$SELECT protector.leave_organization('0a700000-0000-4000-8000-000000000000')$$,
+	'... and its member declines it');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
