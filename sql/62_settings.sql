@@ -242,11 +242,11 @@ BEGIN
 				   OR (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.>) 8760 THEN
 					PERFORM protector.raise('invalid_parameter',
 						pg_catalog.format('%s.deadline_hours must be a number of hours from a minute (1/60) to 8760', p),
-						pg_catalog.format('Got %s.', pg_catalog.left((v -> 'deadline_hours')::text, 30)));
+						pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'deadline_hours', 30)));
 				ELSIF (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.*) 60 OPERATOR(pg_catalog.<) 1 THEN
 					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.deadline_hours must be at least a minute (1/60)', p),
 						pg_catalog.format('Got %s: the deposit would be due at once, and the next expire_holds run would cancel the booking.',
-										  pg_catalog.left((v -> 'deadline_hours')::text, 30)),
+										  protector_internal.quoted_value(v -> 'deadline_hours', 30)),
 						'Give the customer time to pay, e.g. 0.5 for half an hour.');
 				END IF;
 			END IF;

@@ -903,7 +903,10 @@ BEGIN
 	IF p_changes ? 'phone' THEN
 		c.phone := NULLIF(protector_internal.trim_spaces(c.phone), '');
 	END IF;
-	c.tags := protector_internal.tag_set(COALESCE(c.tags, '{}'));
+	c.tags := COALESCE(c.tags, '{}');
+	IF p_changes ? 'tags' THEN
+		c.tags := protector_internal.tag_set(c.tags);
+	END IF;
 	PERFORM protector_internal.check_customer(protector_internal.customer_changes(c, o), 'p_changes.');
 	UPDATE protector.customers x
 	SET full_name = c.full_name, email = c.email, phone = c.phone, country = c.country, tags = c.tags, notes = c.notes,

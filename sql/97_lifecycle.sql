@@ -382,6 +382,22 @@ RETURN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_periods) p
 COMMENT ON FUNCTION protector_internal.within_periods(jsonb, timestamptz, bigint) IS
 'Internal: whether a row was written within one of a JSON array of [from, to, from audit id, to audit id] periods: by its insert''s audit id (p_seq) or its time strictly inside, else by its time (null: open)';
 
+-- Whether p_columns differ between two versions of a row (as the audit
+-- log keeps them, or to_jsonb makes them): a review task's title is
+-- protector's own, written again when its booking moves, and no one's
+-- text (a reschedule in the next customer's time made the earlier
+-- customer's review task theirs).
+CREATE FUNCTION protector_internal.text_changed(p_old jsonb, p_new jsonb, p_columns text[])
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM pg_catalog.unnest(p_columns) c
+			   WHERE NOT (c OPERATOR(pg_catalog.=) 'title'
+						  AND (p_new OPERATOR(pg_catalog.->>) 'kind') OPERATOR(pg_catalog.=) 'booking_review')
+				 AND (p_old OPERATOR(pg_catalog.->) c) IS DISTINCT FROM (p_new OPERATOR(pg_catalog.->) c));
+COMMENT ON FUNCTION protector_internal.text_changed(jsonb, jsonb, text[]) IS
+'Internal: whether the columns differ between two versions of a row (a review task''s title, protector''s own, aside)';
+
 -- The rows of p_table (payments, tasks, notifications: rows with a
 -- booking_id and a created_at) of bookings once a customer's (p_once)
 -- or theirs now and another's before (p_split), made while each booking
@@ -407,12 +423,20 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_ids text[];
+	-- (history before it is gone: a row of then without any is judged by
+	-- its time, as before there was a rule of rewrites)
+	v_purged timestamptz := (SELECT pg_catalog.max(a.purge_before) FROM protector.audit_purges a
+							 WHERE a.organization_id OPERATOR(pg_catalog.=) p_organization_id);
 BEGIN
 	IF p_once OPERATOR(pg_catalog.||) p_split OPERATOR(pg_catalog.=) '{}' THEN
 		RETURN '{}';
 	END IF;
 	-- (a row whose insert or rewrite was logged by its audit id, also one
-	-- deleted since; another, whose insert was not logged, by its time)
+	-- deleted since; another, whose insert was not logged, by its time;
+	-- one of a booking theirs now, unless its text is the text last
+	-- logged for it on this booking: one moved here from another booking
+	-- is theirs, one without any history theirs too, but where the
+	-- history of its time was purged)
 	EXECUTE pg_catalog.format(
 		'WITH logged AS (
 			SELECT l.record_id AS id, l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' AS booking_id, l.id AS seq,
@@ -421,9 +445,7 @@ BEGIN
 			WHERE l.table_name OPERATOR(pg_catalog.=) $4 AND l.record_id OPERATOR(pg_catalog.<>) ''[masked]''
 			  AND l.organization_id OPERATOR(pg_catalog.=) $1
 			  AND (l.op OPERATOR(pg_catalog.=) ''INSERT''
-				   OR (l.op OPERATOR(pg_catalog.=) ''UPDATE''
-					   AND EXISTS (SELECT FROM pg_catalog.unnest($5) c
-								   WHERE (l.old_row OPERATOR(pg_catalog.->) c) IS DISTINCT FROM (l.new_row OPERATOR(pg_catalog.->) c))))
+				   OR (l.op OPERATOR(pg_catalog.=) ''UPDATE'' AND protector_internal.text_changed(l.old_row, l.new_row, $5)))
 			  AND l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' OPERATOR(pg_catalog.=) ANY (($2 OPERATOR(pg_catalog.||) $6)::text[]))
 		 SELECT ARRAY(SELECT g.id FROM logged g
 					  WHERE protector_internal.within_periods($3 OPERATOR(pg_catalog.->) g.booking_id, g.at, g.seq)
@@ -435,21 +457,25 @@ BEGIN
 					  UNION
 					  SELECT x.id::text FROM %1$s x
 					  WHERE x.organization_id OPERATOR(pg_catalog.=) $1 AND x.booking_id OPERATOR(pg_catalog.=) ANY ($6)
-						AND NOT EXISTS (
-							SELECT FROM (SELECT g.new_row FROM protector.audit_log g
-										 WHERE g.table_name OPERATOR(pg_catalog.=) $4 AND g.record_id OPERATOR(pg_catalog.=) x.id::text
-										   AND g.organization_id OPERATOR(pg_catalog.=) $1
-										   AND (g.op OPERATOR(pg_catalog.=) ''INSERT''
-												OR (g.op OPERATOR(pg_catalog.=) ''UPDATE''
-													AND EXISTS (SELECT FROM pg_catalog.unnest($5) c
-																WHERE (g.old_row OPERATOR(pg_catalog.->) c)
-																	  IS DISTINCT FROM (g.new_row OPERATOR(pg_catalog.->) c))))
-										 ORDER BY g.id DESC LIMIT 1) t
-							WHERE NOT EXISTS (SELECT FROM pg_catalog.unnest($5) c
-											  WHERE (pg_catalog.to_jsonb(x) OPERATOR(pg_catalog.->) c)
-													IS DISTINCT FROM (t.new_row OPERATOR(pg_catalog.->) c))))',
+						AND (EXISTS (SELECT FROM protector.audit_log g
+									 WHERE g.table_name OPERATOR(pg_catalog.=) $4 AND g.record_id OPERATOR(pg_catalog.=) x.id::text
+									   AND g.organization_id OPERATOR(pg_catalog.=) $1
+									   AND g.new_row OPERATOR(pg_catalog.?) ''booking_id''
+									   AND (g.new_row OPERATOR(pg_catalog.->>) ''booking_id'') IS DISTINCT FROM x.booking_id::text)
+							 OR COALESCE(
+								(SELECT protector_internal.text_changed(t.new_row, pg_catalog.to_jsonb(x), $5)
+								 FROM (SELECT g.new_row FROM protector.audit_log g
+									   WHERE g.table_name OPERATOR(pg_catalog.=) $4 AND g.record_id OPERATOR(pg_catalog.=) x.id::text
+										 AND g.organization_id OPERATOR(pg_catalog.=) $1
+										 AND (g.op OPERATOR(pg_catalog.=) ''INSERT''
+											  OR (g.op OPERATOR(pg_catalog.=) ''UPDATE''
+												  AND protector_internal.text_changed(g.old_row, g.new_row, $5)))
+									   ORDER BY g.id DESC LIMIT 1) t),
+								CASE WHEN x.created_at OPERATOR(pg_catalog.<) $7
+									 THEN protector_internal.within_periods($3 OPERATOR(pg_catalog.->) x.booking_id::text, x.created_at, NULL)
+									 ELSE true END)))',
 		p_table)
-	INTO v_ids USING p_organization_id, p_once, p_periods, p_table::text, p_columns, p_split;
+	INTO v_ids USING p_organization_id, p_once, p_periods, p_table::text, p_columns, p_split, v_purged;
 	RETURN v_ids;
 END
 $$;

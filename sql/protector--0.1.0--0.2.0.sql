@@ -4852,6 +4852,18 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_setting_keys(jsonb, text, text[]) IS
 'Refuses a setting that is not an object of the given keys, naming the first unknown key (22023)';
 
+-- (a JSON value as a message quotes it: check_settings)
+CREATE FUNCTION protector_internal.quoted_value(p_value jsonb, p_max integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN p_value IS NULL THEN 'nothing'
+			WHEN pg_catalog.length(p_value::text) OPERATOR(pg_catalog.<=) p_max THEN p_value::text
+			ELSE pg_catalog.left(p_value::text, p_max) OPERATOR(pg_catalog.||) '...' END;
+COMMENT ON FUNCTION protector_internal.quoted_value(jsonb, integer) IS
+'A JSON value as a message quotes it: cut after p_max characters, ending "..." where cut';
+GRANT EXECUTE ON FUNCTION protector_internal.quoted_value(jsonb, integer) TO authenticated, service_role;
+
 CREATE OR REPLACE FUNCTION protector_internal.check_settings(p_kind text, p_settings jsonb, p_path text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -5013,11 +5025,11 @@ BEGIN
 				   OR (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.>) 8760 THEN
 					PERFORM protector.raise('invalid_parameter',
 						pg_catalog.format('%s.deadline_hours must be a number of hours from a minute (1/60) to 8760', p),
-						pg_catalog.format('Got %s.', pg_catalog.left((v -> 'deadline_hours')::text, 30)));
+						pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'deadline_hours', 30)));
 				ELSIF (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.*) 60 OPERATOR(pg_catalog.<) 1 THEN
 					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.deadline_hours must be at least a minute (1/60)', p),
 						pg_catalog.format('Got %s: the deposit would be due at once, and the next expire_holds run would cancel the booking.',
-										  pg_catalog.left((v -> 'deadline_hours')::text, 30)),
+										  protector_internal.quoted_value(v -> 'deadline_hours', 30)),
 						'Give the customer time to pay, e.g. 0.5 for half an hour.');
 				END IF;
 			END IF;
@@ -5644,7 +5656,10 @@ BEGIN
 	IF p_changes ? 'phone' THEN
 		c.phone := NULLIF(protector_internal.trim_spaces(c.phone), '');
 	END IF;
-	c.tags := protector_internal.tag_set(COALESCE(c.tags, '{}'));
+	c.tags := COALESCE(c.tags, '{}');
+	IF p_changes ? 'tags' THEN
+		c.tags := protector_internal.tag_set(c.tags);
+	END IF;
 	PERFORM protector_internal.check_customer(protector_internal.customer_changes(c, o), 'p_changes.');
 	UPDATE protector.customers x
 	SET full_name = c.full_name, email = c.email, phone = c.phone, country = c.country, tags = c.tags, notes = c.notes,
@@ -17167,12 +17182,20 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_ids text[];
+	-- (history before it is gone: a row of then without any is judged by
+	-- its time, as before there was a rule of rewrites)
+	v_purged timestamptz := (SELECT pg_catalog.max(a.purge_before) FROM protector.audit_purges a
+							 WHERE a.organization_id OPERATOR(pg_catalog.=) p_organization_id);
 BEGIN
 	IF p_once OPERATOR(pg_catalog.||) p_split OPERATOR(pg_catalog.=) '{}' THEN
 		RETURN '{}';
 	END IF;
 	-- (a row whose insert or rewrite was logged by its audit id, also one
-	-- deleted since; another, whose insert was not logged, by its time)
+	-- deleted since; another, whose insert was not logged, by its time;
+	-- one of a booking theirs now, unless its text is the text last
+	-- logged for it on this booking: one moved here from another booking
+	-- is theirs, one without any history theirs too, but where the
+	-- history of its time was purged)
 	EXECUTE pg_catalog.format(
 		'WITH logged AS (
 			SELECT l.record_id AS id, l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' AS booking_id, l.id AS seq,
@@ -17181,9 +17204,7 @@ BEGIN
 			WHERE l.table_name OPERATOR(pg_catalog.=) $4 AND l.record_id OPERATOR(pg_catalog.<>) ''[masked]''
 			  AND l.organization_id OPERATOR(pg_catalog.=) $1
 			  AND (l.op OPERATOR(pg_catalog.=) ''INSERT''
-				   OR (l.op OPERATOR(pg_catalog.=) ''UPDATE''
-					   AND EXISTS (SELECT FROM pg_catalog.unnest($5) c
-								   WHERE (l.old_row OPERATOR(pg_catalog.->) c) IS DISTINCT FROM (l.new_row OPERATOR(pg_catalog.->) c))))
+				   OR (l.op OPERATOR(pg_catalog.=) ''UPDATE'' AND protector_internal.text_changed(l.old_row, l.new_row, $5)))
 			  AND l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' OPERATOR(pg_catalog.=) ANY (($2 OPERATOR(pg_catalog.||) $6)::text[]))
 		 SELECT ARRAY(SELECT g.id FROM logged g
 					  WHERE protector_internal.within_periods($3 OPERATOR(pg_catalog.->) g.booking_id, g.at, g.seq)
@@ -17195,21 +17216,25 @@ BEGIN
 					  UNION
 					  SELECT x.id::text FROM %1$s x
 					  WHERE x.organization_id OPERATOR(pg_catalog.=) $1 AND x.booking_id OPERATOR(pg_catalog.=) ANY ($6)
-						AND NOT EXISTS (
-							SELECT FROM (SELECT g.new_row FROM protector.audit_log g
-										 WHERE g.table_name OPERATOR(pg_catalog.=) $4 AND g.record_id OPERATOR(pg_catalog.=) x.id::text
-										   AND g.organization_id OPERATOR(pg_catalog.=) $1
-										   AND (g.op OPERATOR(pg_catalog.=) ''INSERT''
-												OR (g.op OPERATOR(pg_catalog.=) ''UPDATE''
-													AND EXISTS (SELECT FROM pg_catalog.unnest($5) c
-																WHERE (g.old_row OPERATOR(pg_catalog.->) c)
-																	  IS DISTINCT FROM (g.new_row OPERATOR(pg_catalog.->) c))))
-										 ORDER BY g.id DESC LIMIT 1) t
-							WHERE NOT EXISTS (SELECT FROM pg_catalog.unnest($5) c
-											  WHERE (pg_catalog.to_jsonb(x) OPERATOR(pg_catalog.->) c)
-													IS DISTINCT FROM (t.new_row OPERATOR(pg_catalog.->) c))))',
+						AND (EXISTS (SELECT FROM protector.audit_log g
+									 WHERE g.table_name OPERATOR(pg_catalog.=) $4 AND g.record_id OPERATOR(pg_catalog.=) x.id::text
+									   AND g.organization_id OPERATOR(pg_catalog.=) $1
+									   AND g.new_row OPERATOR(pg_catalog.?) ''booking_id''
+									   AND (g.new_row OPERATOR(pg_catalog.->>) ''booking_id'') IS DISTINCT FROM x.booking_id::text)
+							 OR COALESCE(
+								(SELECT protector_internal.text_changed(t.new_row, pg_catalog.to_jsonb(x), $5)
+								 FROM (SELECT g.new_row FROM protector.audit_log g
+									   WHERE g.table_name OPERATOR(pg_catalog.=) $4 AND g.record_id OPERATOR(pg_catalog.=) x.id::text
+										 AND g.organization_id OPERATOR(pg_catalog.=) $1
+										 AND (g.op OPERATOR(pg_catalog.=) ''INSERT''
+											  OR (g.op OPERATOR(pg_catalog.=) ''UPDATE''
+												  AND protector_internal.text_changed(g.old_row, g.new_row, $5)))
+									   ORDER BY g.id DESC LIMIT 1) t),
+								CASE WHEN x.created_at OPERATOR(pg_catalog.<) $7
+									 THEN protector_internal.within_periods($3 OPERATOR(pg_catalog.->) x.booking_id::text, x.created_at, NULL)
+									 ELSE true END)))',
 		p_table)
-	INTO v_ids USING p_organization_id, p_once, p_periods, p_table::text, p_columns, p_split;
+	INTO v_ids USING p_organization_id, p_once, p_periods, p_table::text, p_columns, p_split, v_purged;
 	RETURN v_ids;
 END
 $$;
@@ -17315,6 +17340,18 @@ $$;
 COMMENT ON FUNCTION protector_internal.refuse_unwritten_member(uuid, boolean) IS
 'Internal: refuses an RPC''s member update that wrote nothing (42501 when the caller may no longer manage members, else member not found)';
 GRANT EXECUTE ON FUNCTION protector_internal.refuse_unwritten_member(uuid, boolean) TO authenticated, service_role;
+
+CREATE FUNCTION protector_internal.text_changed(p_old jsonb, p_new jsonb, p_columns text[])
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM pg_catalog.unnest(p_columns) c
+			   WHERE NOT (c OPERATOR(pg_catalog.=) 'title'
+						  AND (p_new OPERATOR(pg_catalog.->>) 'kind') OPERATOR(pg_catalog.=) 'booking_review')
+				 AND (p_old OPERATOR(pg_catalog.->) c) IS DISTINCT FROM (p_new OPERATOR(pg_catalog.->) c));
+COMMENT ON FUNCTION protector_internal.text_changed(jsonb, jsonb, text[]) IS
+'Internal: whether the columns differ between two versions of a row (a review task''s title, protector''s own, aside)';
+
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -7,7 +7,7 @@
 -- no-break space inside is no e-mail address (it was taken, and its
 -- identity key then held a plain space).
 BEGIN;
-SELECT plan(25);
+SELECT plan(26);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_cara']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a350000-0000-4000-8000-000000000000', 'W', 'customer-writes');
@@ -170,6 +170,16 @@ SELECT is(protector.create_customer('0a350000-0000-4000-8000-000000000000', 'Tag
 SELECT is(jsonb_array_length(protector.create_customer('0a350000-0000-4000-8000-000000000000', 'Tags 2',
 												   p_tags => array_fill('vip'::text, ARRAY[101])) -> 'tags'), 1,
 	'... and a hundred and one repeats are one tag, not too many');
+-- (a review) a record of before, its tags repeated, keeps them when a
+-- change names no tags (a value of before a rule stays unjudged)
+SELECT tests.clear_authentication();
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.customers (id, organization_id, full_name, tags)
+VALUES ('0a350000-0000-4000-8000-00000000c0d1', '0a350000-0000-4000-8000-000000000000', 'Old', '{vip,vip,late}');
+SET LOCAL session_replication_role = origin;
+SELECT tests.authenticate_as('w_owner');
+SELECT is(protector.update_customer('0a350000-0000-4000-8000-00000000c0d1', '{"notes": "likes tea"}') -> 'tags',
+	'["vip", "vip", "late"]', 'a change of notes leaves the tags of before as they are');
 SELECT protector.create_customer('0a350000-0000-4000-8000-000000000000', 'Keep', p_notes => repeat('k', 9990)) ->> 'id' AS keep \gset
 SELECT protector.create_customer('0a350000-0000-4000-8000-000000000000', 'Merge', p_notes => 'severe nut allergy') ->> 'id' AS mrg \gset
 SELECT throws_ok(format($$SELECT protector.merge_customers(%L, %L)$$, :'keep', :'mrg'), '22023',

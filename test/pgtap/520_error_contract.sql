@@ -6,7 +6,7 @@
 -- in update_service came back whole in the detail; and a staff week's
 -- limit named years it does not take.
 BEGIN;
-SELECT plan(28);
+SELECT plan(29);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['e_owner', 'e_agent']) u \g /dev/null
@@ -93,6 +93,8 @@ SELECT throws_ok(format($$UPDATE protector.services SET settings = settings || '
 	'22023', 'settings.deposit.deadline_hours must be a number of hours from a minute (1/60) to 8760', 'a deposit deadline over a year');
 SELECT throws_ok(format($$UPDATE protector.services SET settings = settings || '{"deposit": {"percent": 25, "deadline_hours": 0.01}}' WHERE id = %L$$, :'room'),
 	'22023', 'settings.deposit.deadline_hours must be at least a minute (1/60)', '... and one under a minute');
+SELECT alike(tests.error_text(format($$UPDATE protector.services SET settings = settings || '{"deposit": {"percent": 25, "deadline_hours": 8760.00000000000000000000000001}}' WHERE id = %L$$, :'room')),
+	'% | Got 8760.0000000000000000000000000....', '... its value quoted cut with dots (30 characters, then "..."), not as another number');
 SELECT tests.authenticate_as('e_owner');
 SELECT protector.create_booking(:'room', NULL, date_trunc('hour', now()) + interval '3 days', 1) ->> 'id' AS paid \gset
 SELECT throws_ok(format($$SELECT protector.record_payment(%L, 10, p_details => '[]')$$, :'paid'), '22023',

@@ -4,7 +4,7 @@
 -- booking handed to another customer since, or moved into another record
 -- by a merge: docs/operations.md has the erasure take rows once theirs.
 BEGIN;
-SELECT plan(32);
+SELECT plan(35);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('o_owner') IS NOT NULL \g /dev/null
@@ -472,6 +472,60 @@ SELECT is((SELECT format('%s %s %s', n.payload, p.details, COALESCE(t.descriptio
 		   WHERE n.booking_id = :'mb' AND n.kind = 'desk.note' AND p.booking_id = :'mb' AND t.booking_id = :'mb'
 			 AND t.kind = 'manual'),
 	'{} {} NULL', 'rewrites the history did not log, audited since: the note, the payment''s details and the task''s text go');
+
+-- 15. (a review of 14) a task written of Qin on her own booking and moved
+-- by the desk onto one handed to her is hers (it kept its text, being
+-- the text last logged for it: on another booking); and a reschedule in
+-- Ray's time, which writes the review task's title again, does not make
+-- Bob's description of it Ray's
+SELECT pg_temp.step('1 year');
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.create_customer(:'org', 'Qin', 'qin@example.com') ->> 'id' AS qin \gset
+SELECT protector.create_customer(:'org', 'Ray', 'ray@example.com') ->> 'id' AS ray \gset
+SELECT protector.create_booking(:'vault', :'qin', date_trunc('hour', now()) + interval '19 days', 1) ->> 'id' AS q0 \gset
+SELECT protector.create_booking(:'vault', :'bob', date_trunc('hour', now()) + interval '20 days', 1) ->> 'id' AS q1 \gset
+SELECT protector.create_booking(:'vault', :'bob', date_trunc('hour', now()) + interval '21 days', 1) ->> 'id' AS r1 \gset
+SELECT tests.clear_authentication();
+SELECT pg_temp.step('3 hours');
+INSERT INTO protector.tasks (organization_id, booking_id, title, description) VALUES (:'org', :'q0', 'Diet', 'Qin: severe nut allergy');
+UPDATE protector.tasks SET description = 'Bob: wheelchair' WHERE booking_id = :'r1' AND kind = 'booking_review';
+SELECT pg_temp.step('2 hours');
+UPDATE protector.bookings SET customer_id = :'qin' WHERE id = :'q1';
+UPDATE protector.bookings SET customer_id = :'ray' WHERE id = :'r1';
+SELECT pg_temp.step('90 minutes');
+UPDATE protector.tasks SET booking_id = :'q1' WHERE booking_id = :'q0' AND kind = 'manual';
+UPDATE protector.bookings SET during = tstzrange(lower(during) + interval '1 hour', upper(during) + interval '1 hour') WHERE id = :'r1';
+SELECT pg_temp.step('1 hour');
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.erase_customer(:'qin') IS NOT NULL AS erased \gset
+SELECT protector.erase_customer(:'ray') IS NOT NULL AS erased \gset
+SELECT tests.clear_authentication();
+SELECT is((SELECT format('%s: %s', title, COALESCE(description, 'NULL')) FROM protector.tasks WHERE booking_id = :'q1' AND kind = 'manual'),
+	'[erased]: NULL', 'a task of hers moved onto a booking handed to her is erased with her');
+SELECT is((SELECT description FROM protector.tasks WHERE booking_id = :'r1' AND kind = 'booking_review'), 'Bob: wheelchair',
+	'a reschedule in Ray''s time leaves Bob''s description of the review task Bob''s');
+
+-- 16. (a review of 14) a history purged: a row of before the purge is
+-- judged by its time, as before there was a rule of rewrites (Bob's
+-- payment went with the erasure of the customer the booking was handed
+-- to after the purge)
+SELECT pg_temp.step('1 year');
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.create_customer(:'org', 'Pia', 'pia@example.com') ->> 'id' AS pia \gset
+SELECT protector.create_booking(:'vault', :'bob', date_trunc('hour', now()) + interval '22 days', 1) ->> 'id' AS pb \gset
+SELECT tests.clear_authentication();
+INSERT INTO protector.payments (organization_id, booking_id, amount, status, details)
+VALUES (:'org', :'pb', 1, 'pending', '{"note": "Bob pays by card 1111"}');
+SELECT pg_temp.step('2 hours');
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.purge_audit_log(now() - interval '1 hour', :'org') IS NOT NULL AS purged \gset
+SELECT tests.clear_authentication();
+UPDATE protector.bookings SET customer_id = :'pia' WHERE id = :'pb';
+SELECT tests.authenticate_as('o_owner');
+SELECT protector.erase_customer(:'pia') IS NOT NULL AS erased \gset
+SELECT tests.clear_authentication();
+SELECT is((SELECT details ->> 'note' FROM protector.payments WHERE booking_id = :'pb'), 'Bob pays by card 1111',
+	'Bob''s payment of before the purge keeps its note');
 
 SELECT * FROM finish();
 ROLLBACK;
