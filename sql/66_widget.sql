@@ -528,6 +528,12 @@ BEGIN
 	   OR pg_catalog.octet_length(p_details::text) OPERATOR(pg_catalog.>) 16384 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object of at most 16 kB');
 	END IF;
+	-- (a refund's note is protector's: a visitor wrote one of 100% on a
+	-- live booking, for staff to read)
+	IF p_details OPERATOR(pg_catalog.?) 'refund' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_details.refund is protector''s',
+			'Protector writes it when a booking is cancelled or marked no-show.');
+	END IF;
 	-- (as typed: a line break or tab at an end, which the trim took, is
 	-- refused as docs/widget.md says)
 	IF NOT (protector_internal.text_is_clean(p_customer_name) AND protector_internal.text_is_clean(p_customer_email)

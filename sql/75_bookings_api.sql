@@ -405,6 +405,10 @@ BEGIN
 			PERFORM protector.raise('invalid_parameter', 'the booking''s details hold control or invisible direction characters',
 				'Every string and key in details must be plain text.');
 		END IF;
+		IF NEW.details OPERATOR(pg_catalog.?) 'refund' THEN
+			PERFORM protector.raise('invalid_parameter', 'details.refund is protector''s',
+				'Protector writes it when a booking is cancelled or marked no-show.');
+		END IF;
 		-- a new booking of theirs is live: no cancellation stamped on it
 		NEW.cancelled_at := NULL;
 		NEW.cancellation_reason := NULL;

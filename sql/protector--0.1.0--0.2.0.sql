@@ -2003,6 +2003,10 @@ BEGIN
 			PERFORM protector.raise('invalid_parameter', 'the booking''s details hold control or invisible direction characters',
 				'Every string and key in details must be plain text.');
 		END IF;
+		IF NEW.details OPERATOR(pg_catalog.?) 'refund' THEN
+			PERFORM protector.raise('invalid_parameter', 'details.refund is protector''s',
+				'Protector writes it when a booking is cancelled or marked no-show.');
+		END IF;
 		-- a new booking of theirs is live: no cancellation stamped on it
 		NEW.cancelled_at := NULL;
 		NEW.cancellation_reason := NULL;
@@ -4018,6 +4022,12 @@ BEGIN
 	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object'
 	   OR pg_catalog.octet_length(p_details::text) OPERATOR(pg_catalog.>) 16384 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object of at most 16 kB');
+	END IF;
+	-- (a refund's note is protector's: a visitor wrote one of 100% on a
+	-- live booking, for staff to read)
+	IF p_details OPERATOR(pg_catalog.?) 'refund' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_details.refund is protector''s',
+			'Protector writes it when a booking is cancelled or marked no-show.');
 	END IF;
 	-- (as typed: a line break or tab at an end, which the trim took, is
 	-- refused as docs/widget.md says)

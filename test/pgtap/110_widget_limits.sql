@@ -2,7 +2,7 @@
 -- e-mail and by client address, holds that expire, guest records for
 -- account holders' e-mails, and text with hidden characters.
 BEGIN;
-SELECT plan(61);
+SELECT plan(62);
 
 SELECT tests.create_supabase_user('l_owner');
 SELECT tests.create_supabase_user('l_holder');
@@ -48,6 +48,12 @@ SELECT throws_ok($$SELECT protector.create_widget_booking((SELECT key FROM k), '
 	'Greedy', 'greedy@example.com', NULL, now() - interval '1 day', 1)$$, '22023', NULL,
 	'a request for a past start is refused for it, not for the address''s limit: nothing told of who booked');
 SELECT is(pg_temp.book('Other', 'other@example.com', 3) ->> 'status', 'held', 'another visitor still books: one visitor cannot exhaust the venue');
+-- (an attack review) a visitor writes no refund's note, which is
+-- protector's: one of 100% stood on a live booking for staff to read
+SELECT throws_ok($$SELECT protector.create_widget_booking((SELECT key FROM k), '0a110000-0000-4000-8000-0000000005a1',
+	'Ana', 'ana@example.com', NULL, date_trunc('hour', now()) + interval '2 days', 1, NULL,
+	'{"refund": {"amount": 20.00, "percent": 100, "fee": 0}}')$$, '22023', 'p_details.refund is protector''s',
+	'a visitor''s details carry no refund note');
 
 -- one client address (PostgREST's request.headers): 3 bookings an hour
 SELECT set_config('request.headers', '{"x-forwarded-for": "203.0.113.7, 10.0.0.1"}', true);

@@ -7,7 +7,7 @@
 -- no-break space inside is no e-mail address (it was taken, and its
 -- identity key then held a plain space).
 BEGIN;
-SELECT plan(26);
+SELECT plan(27);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_cara']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a350000-0000-4000-8000-000000000000', 'W', 'customer-writes');
@@ -160,6 +160,13 @@ SELECT tests.clear_authentication();
 SELECT throws_ok($$UPDATE protector.organizations SET settings = settings || '{"customers": {"open_requests": 0}}'
 				   WHERE id = '0a350000-0000-4000-8000-000000000000'$$, '22023', NULL, 'the limit is at least 1');
 
+-- (an attack review) a customer's own booking carries no refund note,
+-- which is protector's
+SELECT tests.authenticate_as('w_cara');
+SELECT throws_ok($$SELECT protector.create_booking('0a350000-0000-4000-8000-0000000005a1', '0a350000-0000-4000-8000-00000000c001',
+	date_trunc('day', now()) + interval '8 days 10 hours', 1, p_details => '{"refund": {"amount": 20, "percent": 100}}')$$,
+	'22023', 'details.refund is protector''s', 'a customer''s details carry no refund note');
+SELECT tests.clear_authentication();
 -- (an attack review) tags are a set: a list of repeats was stored as
 -- given and used up the 100 a record takes; and a merge whose notes
 -- together are over 10,000 characters is refused, where it cut the
