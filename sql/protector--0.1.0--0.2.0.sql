@@ -15295,8 +15295,8 @@ BEGIN
 					   AND b.idempotency_key OPERATOR(pg_catalog.=) ('widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(pg_catalog.lower(p_email COLLATE pg_catalog."default"))
 						   OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_key)))) THEN
 		PERFORM protector.raise('conflict', 'this request key belongs to another booking',
-			'A booking whose guest record is not this address''s holds it: another visitor''s, made before the widget keyed bookings by the address as the desk does.',
-			'Send the booking again with a new p_idempotency_key.');
+			'A booking whose guest record is not this address''s holds it: one the venue has given another customer since, or another visitor''s, made before the widget keyed bookings by the address as the desk does.',
+			'If the booking was yours, ask the venue; else send it again with a new p_idempotency_key.');
 	END IF;
 	RETURN v_booking;
 END
