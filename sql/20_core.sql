@@ -395,13 +395,13 @@ COMMENT ON FUNCTION protector_internal.status_with_article(protector.booking_sta
 
 -- A JSON value as a message quotes it: its text cut after p_max
 -- characters, ending "..." where it was cut (a number cut bare read as
--- another number: 8760.0000000000000000000000000 for one above 8760)
+-- another number: 8760.0000000000000000000000000 for one above 8760);
+-- NULL as NULL
 CREATE FUNCTION protector_internal.quoted_value(p_value jsonb, p_max integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN p_value IS NULL THEN 'nothing'
-			WHEN pg_catalog.length(p_value::text) OPERATOR(pg_catalog.<=) p_max THEN p_value::text
+RETURN CASE WHEN pg_catalog.length(p_value::text) OPERATOR(pg_catalog.<=) p_max THEN p_value::text
 			ELSE pg_catalog.left(p_value::text, p_max) OPERATOR(pg_catalog.||) '...' END;
 COMMENT ON FUNCTION protector_internal.quoted_value(jsonb, integer) IS
 'A JSON value as a message quotes it: cut after p_max characters, ending "..." where cut';

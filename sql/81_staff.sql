@@ -1204,7 +1204,7 @@ BEGIN
 	IF v_member.confirmed_at IS NULL AND NOT v_member.active THEN
 		PERFORM protector.raise('invalid_parameter', 'your membership is deactivated',
 			pg_catalog.format('Organization %s deactivated your membership before you confirmed it.', p_organization_id),
-			'Decline it (leave_organization), or ask the organization to activate it first.');
+			'Ask the organization to activate it; or decline it (leave_organization), unless you worked under it before.');
 	END IF;
 	IF v_member.confirmed_at IS NULL THEN
 		UPDATE protector.members m SET confirmed_at = pg_catalog.now()
@@ -1281,11 +1281,12 @@ BEGIN
 	END IF;
 	-- (keep_one_owner refuses to demote the last active owner)
 	-- (record_member_change records it)
-	UPDATE protector.members x SET role = p_role WHERE x.id OPERATOR(pg_catalog.=) p_member_id RETURNING * INTO m;
+	UPDATE protector.members x SET role = p_role WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	IF NOT FOUND THEN
 		PERFORM protector_internal.refuse_unwritten_member(m.organization_id,
 			v_old OPERATOR(pg_catalog.=) 'owner' OR p_role OPERATOR(pg_catalog.=) 'owner');
 	END IF;
+	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	RETURN pg_catalog.to_jsonb(m);
 END
 $$;

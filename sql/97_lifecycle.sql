@@ -383,20 +383,19 @@ COMMENT ON FUNCTION protector_internal.within_periods(jsonb, timestamptz, bigint
 'Internal: whether a row was written within one of a JSON array of [from, to, from audit id, to audit id] periods: by its insert''s audit id (p_seq) or its time strictly inside, else by its time (null: open)';
 
 -- Whether p_columns differ between two versions of a row (as the audit
--- log keeps them, or to_jsonb makes them): a review task's title is
--- protector's own, written again when its booking moves, and no one's
--- text (a reschedule in the next customer's time made the earlier
--- customer's review task theirs).
+-- log keeps them, or to_jsonb makes them).  (A review task's title that
+-- protector writes again when its booking moves counts too: staff may
+-- write one of their own, and which wrote it the history does not tell;
+-- an earlier customer's description of that task then goes, the safe
+-- side.)
 CREATE FUNCTION protector_internal.text_changed(p_old jsonb, p_new jsonb, p_columns text[])
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN EXISTS (SELECT FROM pg_catalog.unnest(p_columns) c
-			   WHERE NOT (c OPERATOR(pg_catalog.=) 'title'
-						  AND (p_new OPERATOR(pg_catalog.->>) 'kind') OPERATOR(pg_catalog.=) 'booking_review')
-				 AND (p_old OPERATOR(pg_catalog.->) c) IS DISTINCT FROM (p_new OPERATOR(pg_catalog.->) c));
+			   WHERE (p_old OPERATOR(pg_catalog.->) c) IS DISTINCT FROM (p_new OPERATOR(pg_catalog.->) c));
 COMMENT ON FUNCTION protector_internal.text_changed(jsonb, jsonb, text[]) IS
-'Internal: whether the columns differ between two versions of a row (a review task''s title, protector''s own, aside)';
+'Internal: whether the columns differ between two versions of a row';
 
 -- The rows of p_table (payments, tasks, notifications: rows with a
 -- booking_id and a created_at) of bookings once a customer's (p_once)
@@ -424,9 +423,13 @@ AS $$
 DECLARE
 	v_ids text[];
 	-- (history before it is gone: a row of then without any is judged by
-	-- its time, as before there was a rule of rewrites)
+	-- its time, as before there was a rule of rewrites; of a table the
+	-- history logs, its text unmasked: one not audited never had any)
 	v_purged timestamptz := (SELECT pg_catalog.max(a.purge_before) FROM protector.audit_purges a
-							 WHERE a.organization_id OPERATOR(pg_catalog.=) p_organization_id);
+							 WHERE a.organization_id OPERATOR(pg_catalog.=) p_organization_id
+							   AND EXISTS (SELECT FROM protector_internal.audit_settings s
+										   WHERE s.table_name OPERATOR(pg_catalog.=) p_table AND s.audited
+											 AND NOT s.masked OPERATOR(pg_catalog.&&) p_columns));
 BEGIN
 	IF p_once OPERATOR(pg_catalog.||) p_split OPERATOR(pg_catalog.=) '{}' THEN
 		RETURN '{}';

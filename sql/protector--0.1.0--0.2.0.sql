@@ -4812,6 +4812,17 @@ COMMENT ON FUNCTION protector.get_customer_rfm_score(uuid) IS
 REVOKE ALL ON FUNCTION protector_internal.booking_shape(protector.bookings, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.booking_shape(protector.bookings, boolean) TO authenticated, service_role;
 
+-- (a JSON value as a message quotes it: the settings' checks, check_price)
+CREATE FUNCTION protector_internal.quoted_value(p_value jsonb, p_max integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN pg_catalog.length(p_value::text) OPERATOR(pg_catalog.<=) p_max THEN p_value::text
+			ELSE pg_catalog.left(p_value::text, p_max) OPERATOR(pg_catalog.||) '...' END;
+COMMENT ON FUNCTION protector_internal.quoted_value(jsonb, integer) IS
+'A JSON value as a message quotes it: cut after p_max characters, ending "..." where cut';
+GRANT EXECUTE ON FUNCTION protector_internal.quoted_value(jsonb, integer) TO authenticated, service_role;
+
 CREATE OR REPLACE FUNCTION protector_internal.check_setting_number(p_value jsonb, p_path text, p_min numeric, p_max numeric,
 														p_integer boolean DEFAULT false)
 RETURNS void
@@ -4826,7 +4837,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s must be %s from %s to %s', p_path, CASE WHEN p_integer THEN 'an integer' ELSE 'a number' END,
 							  p_min, p_max),
-			pg_catalog.format('Got %s.', COALESCE(pg_catalog.left(p_value::text, 100), 'nothing')));
+			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_value(p_value, 100), 'nothing')));
 	END IF;
 END
 $$;
@@ -4843,7 +4854,7 @@ DECLARE
 BEGIN
 	IF pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a JSON object', p_path),
-			pg_catalog.format('Got %s.', pg_catalog.left(p_value::text, 100)));
+			pg_catalog.format('Got %s.', protector_internal.quoted_value(p_value, 100)));
 	END IF;
 	-- a set difference (hashed), not "<> ALL" per key: that compared every
 	-- key with every allowed one, and both lists come from the caller
@@ -4862,17 +4873,6 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_setting_keys(jsonb, text, text[]) IS
 'Refuses a setting that is not an object of the given keys, naming the first unknown key (22023)';
 
--- (a JSON value as a message quotes it: check_settings)
-CREATE FUNCTION protector_internal.quoted_value(p_value jsonb, p_max integer)
-RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN p_value IS NULL THEN 'nothing'
-			WHEN pg_catalog.length(p_value::text) OPERATOR(pg_catalog.<=) p_max THEN p_value::text
-			ELSE pg_catalog.left(p_value::text, p_max) OPERATOR(pg_catalog.||) '...' END;
-COMMENT ON FUNCTION protector_internal.quoted_value(jsonb, integer) IS
-'A JSON value as a message quotes it: cut after p_max characters, ending "..." where cut';
-GRANT EXECUTE ON FUNCTION protector_internal.quoted_value(jsonb, integer) TO authenticated, service_role;
 
 CREATE OR REPLACE FUNCTION protector_internal.check_settings(p_kind text, p_settings jsonb, p_path text)
 RETURNS void
@@ -4901,7 +4901,7 @@ BEGIN
 		WHEN k OPERATOR(pg_catalog.=) 'auto_confirm' THEN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'boolean' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be true or false', p),
-					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 100)));
+					pg_catalog.format('Got %s.', protector_internal.quoted_value(v, 100)));
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'confirmation_minutes' THEN
 			PERFORM protector_internal.check_setting_number(v, p, 1, 1440, true);
@@ -4913,7 +4913,7 @@ BEGIN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
 			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a colour like "#1a2b3c"', p),
-					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 100)));
+					pg_catalog.format('Got %s.', protector_internal.quoted_value(v, 100)));
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'logo_url' THEN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
@@ -4925,7 +4925,7 @@ BEGIN
 			   -- took a right-to-left override the widget then showed)
 			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^https://[!#-;=?-~]+$' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an https:// URL of at most 2000 characters', p),
-					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 100)),
+					pg_catalog.format('Got %s.', protector_internal.quoted_value(v, 100)),
 					'Write it in printable ASCII, without spaces, quotes or angle brackets: percent-encode other characters of the path, and write an international domain name in its xn-- form.');
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'font' THEN
@@ -4958,7 +4958,7 @@ BEGIN
 			IF (SELECT pg_catalog.count(DISTINCT (x #>> '{within_hours}')::numeric) FROM pg_catalog.jsonb_array_elements(v) x)
 			   OPERATOR(pg_catalog.<>) pg_catalog.jsonb_array_length(v) THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must not repeat a within_hours', p),
-					pg_catalog.format('Got %s.', pg_catalog.left(v::text, 200)),
+					pg_catalog.format('Got %s.', protector_internal.quoted_value(v, 200)),
 					'One fee per window: the smallest window the cancellation falls within applies.');
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'customers' THEN
@@ -4979,7 +4979,7 @@ BEGIN
 			PERFORM protector_internal.check_setting_keys(v, p, '{require_shifts}');
 			IF v ? 'require_shifts' AND pg_catalog.jsonb_typeof(v -> 'require_shifts') OPERATOR(pg_catalog.<>) 'boolean' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.require_shifts must be true or false', p),
-					pg_catalog.format('Got %s.', pg_catalog.left((v -> 'require_shifts')::text, 100)));
+					pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'require_shifts', 100)));
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'reminders' THEN
 			PERFORM protector_internal.check_setting_keys(v, p, '{offsets_minutes,max_attempts}');
@@ -4988,7 +4988,7 @@ BEGIN
 				   OR pg_catalog.jsonb_array_length(v -> 'offsets_minutes') OPERATOR(pg_catalog.>) 10 THEN
 					PERFORM protector.raise('invalid_parameter',
 						pg_catalog.format('%s.offsets_minutes must be an array of at most 10 offsets', p),
-						pg_catalog.format('Got %s.', pg_catalog.left((v -> 'offsets_minutes')::text, 100)),
+						pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'offsets_minutes', 100)),
 						'Minutes before the start, e.g. [1440, 60] for 24 hours and 1 hour.');
 				END IF;
 				FOR t IN SELECT x FROM pg_catalog.jsonb_array_elements(v -> 'offsets_minutes') x LOOP
@@ -5000,7 +5000,7 @@ BEGIN
 				   OPERATOR(pg_catalog.<>) pg_catalog.jsonb_array_length(v -> 'offsets_minutes') THEN
 					PERFORM protector.raise('invalid_parameter',
 						pg_catalog.format('%s.offsets_minutes must not repeat an offset', p),
-						pg_catalog.format('Got %s.', pg_catalog.left((v -> 'offsets_minutes')::text, 100)));
+						pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'offsets_minutes', 100)));
 				END IF;
 			END IF;
 			IF v ? 'max_attempts' THEN
@@ -5023,7 +5023,7 @@ BEGIN
 				PERFORM protector_internal.check_setting_number(v -> 'amount', p OPERATOR(pg_catalog.||) '.amount', 0, 9999999999.99);
 				IF (v #>> '{amount}')::numeric OPERATOR(pg_catalog.<>) pg_catalog.round((v #>> '{amount}')::numeric, 2) THEN
 					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.amount must be in cents', p),
-						pg_catalog.format('Got %s.', pg_catalog.left((v -> 'amount')::text, 100)), 'At most two decimals.');
+						pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'amount', 100)), 'At most two decimals.');
 				END IF;
 			END IF;
 			IF v ? 'deadline_hours' THEN
@@ -5183,7 +5183,7 @@ BEGIN
 	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
 	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an amount in cents from 0', p_parameter),
-			pg_catalog.format('Got %s.', COALESCE(pg_catalog.left(p_amount::text, 100), 'NULL')));
+			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_value(pg_catalog.to_jsonb(p_amount), 100), 'NULL')));
 	END IF;
 END
 $$;
@@ -5424,7 +5424,7 @@ BEGIN
 				pg_catalog.format('A JSON %s is expected (got %s).',
 								  CASE v_kind WHEN 'string' THEN 'string' WHEN 'boolean' THEN 'true or false'
 											  WHEN 'duration' THEN 'string with a unit, such as "90 minutes",' ELSE 'array of strings' END,
-								  pg_catalog.left((p_changes -> k)::text, 100)));
+								  protector_internal.quoted_value(p_changes -> k, 100)));
 		END IF;
 		-- (a whole number written with decimals, 3.0 or "3.0", is that
 		-- number, as update_venue reads it; the integer cast refused it)
@@ -5440,7 +5440,7 @@ BEGIN
 		EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
 			PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes.%s has a value of the wrong type', k),
 				-- (the cast's own words, which quote the whole value: cut)
-				pg_catalog.format('%s (got %s).', pg_catalog.left(SQLERRM, 150), pg_catalog.left((p_changes -> k)::text, 100)));
+				pg_catalog.format('%s (got %s).', pg_catalog.left(SQLERRM, 150), protector_internal.quoted_value(p_changes -> k, 100)));
 		END;
 	END LOOP;
 	RETURN v_result;
@@ -7865,11 +7865,12 @@ BEGIN
 	END IF;
 	-- (keep_one_owner refuses to demote the last active owner)
 	-- (record_member_change records it)
-	UPDATE protector.members x SET role = p_role WHERE x.id OPERATOR(pg_catalog.=) p_member_id RETURNING * INTO m;
+	UPDATE protector.members x SET role = p_role WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	IF NOT FOUND THEN
 		PERFORM protector_internal.refuse_unwritten_member(m.organization_id,
 			v_old OPERATOR(pg_catalog.=) 'owner' OR p_role OPERATOR(pg_catalog.=) 'owner');
 	END IF;
+	SELECT * INTO m FROM protector.members x WHERE x.id OPERATOR(pg_catalog.=) p_member_id;
 	RETURN pg_catalog.to_jsonb(m);
 END
 $$;
@@ -15704,7 +15705,7 @@ BEGIN
 	IF v_member.confirmed_at IS NULL AND NOT v_member.active THEN
 		PERFORM protector.raise('invalid_parameter', 'your membership is deactivated',
 			pg_catalog.format('Organization %s deactivated your membership before you confirmed it.', p_organization_id),
-			'Decline it (leave_organization), or ask the organization to activate it first.');
+			'Ask the organization to activate it; or decline it (leave_organization), unless you worked under it before.');
 	END IF;
 	IF v_member.confirmed_at IS NULL THEN
 		UPDATE protector.members m SET confirmed_at = pg_catalog.now()
@@ -17193,9 +17194,13 @@ AS $$
 DECLARE
 	v_ids text[];
 	-- (history before it is gone: a row of then without any is judged by
-	-- its time, as before there was a rule of rewrites)
+	-- its time, as before there was a rule of rewrites; of a table the
+	-- history logs, its text unmasked: one not audited never had any)
 	v_purged timestamptz := (SELECT pg_catalog.max(a.purge_before) FROM protector.audit_purges a
-							 WHERE a.organization_id OPERATOR(pg_catalog.=) p_organization_id);
+							 WHERE a.organization_id OPERATOR(pg_catalog.=) p_organization_id
+							   AND EXISTS (SELECT FROM protector_internal.audit_settings s
+										   WHERE s.table_name OPERATOR(pg_catalog.=) p_table AND s.audited
+											 AND NOT s.masked OPERATOR(pg_catalog.&&) p_columns));
 BEGIN
 	IF p_once OPERATOR(pg_catalog.||) p_split OPERATOR(pg_catalog.=) '{}' THEN
 		RETURN '{}';
@@ -17356,11 +17361,9 @@ RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN EXISTS (SELECT FROM pg_catalog.unnest(p_columns) c
-			   WHERE NOT (c OPERATOR(pg_catalog.=) 'title'
-						  AND (p_new OPERATOR(pg_catalog.->>) 'kind') OPERATOR(pg_catalog.=) 'booking_review')
-				 AND (p_old OPERATOR(pg_catalog.->) c) IS DISTINCT FROM (p_new OPERATOR(pg_catalog.->) c));
+			   WHERE (p_old OPERATOR(pg_catalog.->) c) IS DISTINCT FROM (p_new OPERATOR(pg_catalog.->) c));
 COMMENT ON FUNCTION protector_internal.text_changed(jsonb, jsonb, text[]) IS
-'Internal: whether the columns differ between two versions of a row (a review task''s title, protector''s own, aside)';
+'Internal: whether the columns differ between two versions of a row';
 
 
 -- (last: every function added above, whatever its place)

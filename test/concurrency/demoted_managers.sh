@@ -34,7 +34,7 @@ race() {
 		-c "SELECT pg_sleep(20)" -c "COMMIT" >/dev/null 2>&1 &
 	local holder=$!
 	wait_session holder "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
-	PGAPPNAME=caller psql -X -q -A -t -d "$DB" -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('adm')" \
+	PGAPPNAME=caller psql -X -q -A -t -d "$DB" -v VERBOSITY=verbose -c "BEGIN" -c "SELECT tests.authenticate_as('adm')" \
 		-c "SELECT ($call)::text" -c "COMMIT" > "$WORK/caller.log" 2>&1 &
 	local caller=$!
 	wait_session caller "wait_event_type = 'Lock'" || failures=$((failures + 1))
@@ -43,9 +43,9 @@ race() {
 	psql -X -q -d "$DB" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'holder'" >/dev/null
 	wait "$holder" || true
 	wait "$caller" || true
-	out=$(sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' "$WORK/caller.log" | head -1)
+	out=$(sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\): *\(.*\)/\1 \2/p' "$WORK/caller.log" | head -1)
 	state=$(psql -X -A -t -d "$DB" -c "SELECT role || ' ' || active FROM protector.members WHERE user_id = tests.get_supabase_uid('vic')")
-	if [ "$out" = 42501 ] && [ "$state" = "viewer true" ]; then
+	if [ "$out" = "42501 your membership does not let you manage members" ] && [ "$state" = "viewer true" ]; then
 		echo "ok - ${call%%(*} by an admin demoted while it waited is refused (42501), the member unchanged"
 	else
 		echo "not ok - ${call%%(*} by an admin demoted while it waited: answered '${out:-$(tr '\n' ' ' < "$WORK/caller.log")}', the member: $state"

@@ -6,7 +6,7 @@
 -- in update_service came back whole in the detail; and a staff week's
 -- limit named years it does not take.
 BEGIN;
-SELECT plan(29);
+SELECT plan(30);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['e_owner', 'e_agent']) u \g /dev/null
@@ -95,6 +95,8 @@ SELECT throws_ok(format($$UPDATE protector.services SET settings = settings || '
 	'22023', 'settings.deposit.deadline_hours must be at least a minute (1/60)', '... and one under a minute');
 SELECT alike(tests.error_text(format($$UPDATE protector.services SET settings = settings || '{"deposit": {"percent": 25, "deadline_hours": 8760.00000000000000000000000001}}' WHERE id = %L$$, :'room')),
 	'% | Got 8760.0000000000000000000000000....', '... its value quoted cut with dots (30 characters, then "..."), not as another number');
+SELECT alike(tests.error_text(format($$UPDATE protector.services SET settings = settings || '{"deposit": {"percent": 100.000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001}}' WHERE id = %L$$, :'room')),
+	'% | Got 100.' || repeat('0', 96) || '....', '... as every setting''s number is (100 characters, then "...")');
 SELECT tests.authenticate_as('e_owner');
 SELECT protector.create_booking(:'room', NULL, date_trunc('hour', now()) + interval '3 days', 1) ->> 'id' AS paid \gset
 SELECT throws_ok(format($$SELECT protector.record_payment(%L, 10, p_details => '[]')$$, :'paid'), '22023',
