@@ -393,18 +393,18 @@ RETURN CASE WHEN p_status OPERATOR(pg_catalog.=) 'in_progress' THEN 'an ' ELSE '
 COMMENT ON FUNCTION protector_internal.status_with_article(protector.booking_status) IS
 'A booking status with its article, as messages name it: "an in_progress", "a held"';
 
--- A JSON value as a message quotes it: its text cut after p_max
--- characters, ending "..." where it was cut (a number cut bare read as
--- another number: 8760.0000000000000000000000000 for one above 8760);
--- NULL as NULL
-CREATE FUNCTION protector_internal.quoted_value(p_value jsonb, p_max integer)
+-- A value's text (a JSON value's, a number's) as a message quotes it:
+-- cut after p_max characters, ending "..." where it was cut (a number cut
+-- bare read as another number: 8760.0000000000000000000000000 for one
+-- above 8760); NULL as NULL
+CREATE FUNCTION protector_internal.quoted_text(p_text text, p_max integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN pg_catalog.length(p_value::text) OPERATOR(pg_catalog.<=) p_max THEN p_value::text
-			ELSE pg_catalog.left(p_value::text, p_max) OPERATOR(pg_catalog.||) '...' END;
-COMMENT ON FUNCTION protector_internal.quoted_value(jsonb, integer) IS
-'A JSON value as a message quotes it: cut after p_max characters, ending "..." where cut';
+RETURN CASE WHEN pg_catalog.length(p_text) OPERATOR(pg_catalog.<=) p_max THEN p_text
+			ELSE pg_catalog.left(p_text, p_max) OPERATOR(pg_catalog.||) '...' END;
+COMMENT ON FUNCTION protector_internal.quoted_text(text, integer) IS
+'A value''s text as a message quotes it: cut after p_max characters, ending "..." where cut';
 
 -- A date or time as messages quote it, whatever the caller's DateStyle and
 -- TimeZone ('SQL, DMY' read 02/01/2027 for 2027-01-02); NULL as NULL

@@ -42,7 +42,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s must be %s from %s to %s', p_path, CASE WHEN p_integer THEN 'an integer' ELSE 'a number' END,
 							  p_min, p_max),
-			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_value(p_value, 100), 'nothing')));
+			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(p_value::text, 100), 'nothing')));
 	END IF;
 END
 $$;
@@ -60,7 +60,7 @@ DECLARE
 BEGIN
 	IF pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a JSON object', p_path),
-			pg_catalog.format('Got %s.', protector_internal.quoted_value(p_value, 100)));
+			pg_catalog.format('Got %s.', protector_internal.quoted_text(p_value::text, 100)));
 	END IF;
 	-- a set difference (hashed), not "<> ALL" per key: that compared every
 	-- key with every allowed one, and both lists come from the caller
@@ -108,7 +108,7 @@ BEGIN
 		WHEN k OPERATOR(pg_catalog.=) 'auto_confirm' THEN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'boolean' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be true or false', p),
-					pg_catalog.format('Got %s.', protector_internal.quoted_value(v, 100)));
+					pg_catalog.format('Got %s.', protector_internal.quoted_text(v::text, 100)));
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'confirmation_minutes' THEN
 			PERFORM protector_internal.check_setting_number(v, p, 1, 1440, true);
@@ -120,7 +120,7 @@ BEGIN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
 			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a colour like "#1a2b3c"', p),
-					pg_catalog.format('Got %s.', protector_internal.quoted_value(v, 100)));
+					pg_catalog.format('Got %s.', protector_internal.quoted_text(v::text, 100)));
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'logo_url' THEN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
@@ -132,7 +132,7 @@ BEGIN
 			   -- took a right-to-left override the widget then showed)
 			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^https://[!#-;=?-~]+$' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an https:// URL of at most 2000 characters', p),
-					pg_catalog.format('Got %s.', protector_internal.quoted_value(v, 100)),
+					pg_catalog.format('Got %s.', protector_internal.quoted_text(v::text, 100)),
 					'Write it in printable ASCII, without spaces, quotes or angle brackets: percent-encode other characters of the path, and write an international domain name in its xn-- form.');
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'font' THEN
@@ -165,7 +165,7 @@ BEGIN
 			IF (SELECT pg_catalog.count(DISTINCT (x #>> '{within_hours}')::numeric) FROM pg_catalog.jsonb_array_elements(v) x)
 			   OPERATOR(pg_catalog.<>) pg_catalog.jsonb_array_length(v) THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must not repeat a within_hours', p),
-					pg_catalog.format('Got %s.', protector_internal.quoted_value(v, 200)),
+					pg_catalog.format('Got %s.', protector_internal.quoted_text(v::text, 200)),
 					'One fee per window: the smallest window the cancellation falls within applies.');
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'customers' THEN
@@ -186,7 +186,7 @@ BEGIN
 			PERFORM protector_internal.check_setting_keys(v, p, '{require_shifts}');
 			IF v ? 'require_shifts' AND pg_catalog.jsonb_typeof(v -> 'require_shifts') OPERATOR(pg_catalog.<>) 'boolean' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.require_shifts must be true or false', p),
-					pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'require_shifts', 100)));
+					pg_catalog.format('Got %s.', protector_internal.quoted_text((v -> 'require_shifts')::text, 100)));
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'reminders' THEN
 			PERFORM protector_internal.check_setting_keys(v, p, '{offsets_minutes,max_attempts}');
@@ -195,7 +195,7 @@ BEGIN
 				   OR pg_catalog.jsonb_array_length(v -> 'offsets_minutes') OPERATOR(pg_catalog.>) 10 THEN
 					PERFORM protector.raise('invalid_parameter',
 						pg_catalog.format('%s.offsets_minutes must be an array of at most 10 offsets', p),
-						pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'offsets_minutes', 100)),
+						pg_catalog.format('Got %s.', protector_internal.quoted_text((v -> 'offsets_minutes')::text, 100)),
 						'Minutes before the start, e.g. [1440, 60] for 24 hours and 1 hour.');
 				END IF;
 				FOR t IN SELECT x FROM pg_catalog.jsonb_array_elements(v -> 'offsets_minutes') x LOOP
@@ -207,7 +207,7 @@ BEGIN
 				   OPERATOR(pg_catalog.<>) pg_catalog.jsonb_array_length(v -> 'offsets_minutes') THEN
 					PERFORM protector.raise('invalid_parameter',
 						pg_catalog.format('%s.offsets_minutes must not repeat an offset', p),
-						pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'offsets_minutes', 100)));
+						pg_catalog.format('Got %s.', protector_internal.quoted_text((v -> 'offsets_minutes')::text, 100)));
 				END IF;
 			END IF;
 			IF v ? 'max_attempts' THEN
@@ -230,7 +230,7 @@ BEGIN
 				PERFORM protector_internal.check_setting_number(v -> 'amount', p OPERATOR(pg_catalog.||) '.amount', 0, 9999999999.99);
 				IF (v #>> '{amount}')::numeric OPERATOR(pg_catalog.<>) pg_catalog.round((v #>> '{amount}')::numeric, 2) THEN
 					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.amount must be in cents', p),
-						pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'amount', 100)), 'At most two decimals.');
+						pg_catalog.format('Got %s.', protector_internal.quoted_text((v -> 'amount')::text, 100)), 'At most two decimals.');
 				END IF;
 			END IF;
 			IF v ? 'deadline_hours' THEN
@@ -242,11 +242,11 @@ BEGIN
 				   OR (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.>) 8760 THEN
 					PERFORM protector.raise('invalid_parameter',
 						pg_catalog.format('%s.deadline_hours must be a number of hours from a minute (1/60) to 8760', p),
-						pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'deadline_hours', 30)));
+						pg_catalog.format('Got %s.', protector_internal.quoted_text((v -> 'deadline_hours')::text, 30)));
 				ELSIF (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.*) 60 OPERATOR(pg_catalog.<) 1 THEN
 					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.deadline_hours must be at least a minute (1/60)', p),
 						pg_catalog.format('Got %s: the deposit would be due at once, and the next expire_holds run would cancel the booking.',
-										  protector_internal.quoted_value(v -> 'deadline_hours', 30)),
+										  protector_internal.quoted_text((v -> 'deadline_hours')::text, 30)),
 						'Give the customer time to pay, e.g. 0.5 for half an hour.');
 				END IF;
 			END IF;

@@ -19,7 +19,7 @@ BEGIN
 	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
 	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an amount in cents from 0', p_parameter),
-			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_value(pg_catalog.to_jsonb(p_amount), 100), 'NULL')));
+			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(p_amount::text, 100), 'NULL')));
 	END IF;
 END
 $$;
@@ -673,7 +673,7 @@ BEGIN
 				pg_catalog.format('A JSON %s is expected (got %s).',
 								  CASE v_kind WHEN 'string' THEN 'string' WHEN 'boolean' THEN 'true or false'
 											  WHEN 'duration' THEN 'string with a unit, such as "90 minutes",' ELSE 'array of strings' END,
-								  protector_internal.quoted_value(p_changes -> k, 100)));
+								  protector_internal.quoted_text((p_changes -> k)::text, 100)));
 		END IF;
 		-- (a whole number written with decimals, 3.0 or "3.0", is that
 		-- number, as update_venue reads it; the integer cast refused it)
@@ -689,7 +689,7 @@ BEGIN
 		EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
 			PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes.%s has a value of the wrong type', k),
 				-- (the cast's own words, which quote the whole value: cut)
-				pg_catalog.format('%s (got %s).', pg_catalog.left(SQLERRM, 150), protector_internal.quoted_value(p_changes -> k, 100)));
+				pg_catalog.format('%s (got %s).', pg_catalog.left(SQLERRM, 150), protector_internal.quoted_text((p_changes -> k)::text, 100)));
 		END;
 	END LOOP;
 	RETURN v_result;

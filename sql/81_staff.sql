@@ -1204,7 +1204,7 @@ BEGIN
 	IF v_member.confirmed_at IS NULL AND NOT v_member.active THEN
 		PERFORM protector.raise('invalid_parameter', 'your membership is deactivated',
 			pg_catalog.format('Organization %s deactivated your membership before you confirmed it.', p_organization_id),
-			'Ask the organization to activate it; or decline it (leave_organization), unless you worked under it before.');
+			'Ask the organization to activate it; or decline it (leave_organization), unless it has shifts, tasks or bookings of yours.');
 	END IF;
 	IF v_member.confirmed_at IS NULL THEN
 		UPDATE protector.members m SET confirmed_at = pg_catalog.now()

@@ -131,7 +131,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.iso_text(date),
 	protector_internal.iso_text(timestamptz),
 	protector_internal.iso_text(tstzrange),
-	protector_internal.quoted_value(jsonb, integer),
+	protector_internal.quoted_text(text, integer),
 	protector_internal.tag_set(text[]),
 	protector_internal.check_date_range(date, date, date, date),
 	protector_internal.status_with_article(protector.booking_status),

@@ -422,14 +422,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_ids text[];
-	-- (history before it is gone: a row of then without any is judged by
-	-- its time, as before there was a rule of rewrites; of a table the
-	-- history logs, its text unmasked: one not audited never had any)
-	v_purged timestamptz := (SELECT pg_catalog.max(a.purge_before) FROM protector.audit_purges a
-							 WHERE a.organization_id OPERATOR(pg_catalog.=) p_organization_id
-							   AND EXISTS (SELECT FROM protector_internal.audit_settings s
-										   WHERE s.table_name OPERATOR(pg_catalog.=) p_table AND s.audited
-											 AND NOT s.masked OPERATOR(pg_catalog.&&) p_columns));
 BEGIN
 	IF p_once OPERATOR(pg_catalog.||) p_split OPERATOR(pg_catalog.=) '{}' THEN
 		RETURN '{}';
@@ -438,8 +430,8 @@ BEGIN
 	-- deleted since; another, whose insert was not logged, by its time;
 	-- one of a booking theirs now, unless its text is the text last
 	-- logged for it on this booking: one moved here from another booking
-	-- is theirs, one without any history theirs too, but where the
-	-- history of its time was purged)
+	-- is theirs, one without any history theirs too: never audited, or
+	-- its history purged, which the settings of now do not tell apart)
 	EXECUTE pg_catalog.format(
 		'WITH logged AS (
 			SELECT l.record_id AS id, l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' AS booking_id, l.id AS seq,
@@ -474,11 +466,9 @@ BEGIN
 											  OR (g.op OPERATOR(pg_catalog.=) ''UPDATE''
 												  AND protector_internal.text_changed(g.old_row, g.new_row, $5)))
 									   ORDER BY g.id DESC LIMIT 1) t),
-								CASE WHEN x.created_at OPERATOR(pg_catalog.<) $7
-									 THEN protector_internal.within_periods($3 OPERATOR(pg_catalog.->) x.booking_id::text, x.created_at, NULL)
-									 ELSE true END)))',
+								true)))',
 		p_table)
-	INTO v_ids USING p_organization_id, p_once, p_periods, p_table::text, p_columns, p_split, v_purged;
+	INTO v_ids USING p_organization_id, p_once, p_periods, p_table::text, p_columns, p_split;
 	RETURN v_ids;
 END
 $$;

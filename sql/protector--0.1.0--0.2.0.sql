@@ -4813,15 +4813,15 @@ REVOKE ALL ON FUNCTION protector_internal.booking_shape(protector.bookings, bool
 GRANT EXECUTE ON FUNCTION protector_internal.booking_shape(protector.bookings, boolean) TO authenticated, service_role;
 
 -- (a JSON value as a message quotes it: the settings' checks, check_price)
-CREATE FUNCTION protector_internal.quoted_value(p_value jsonb, p_max integer)
+CREATE FUNCTION protector_internal.quoted_text(p_text text, p_max integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN pg_catalog.length(p_value::text) OPERATOR(pg_catalog.<=) p_max THEN p_value::text
-			ELSE pg_catalog.left(p_value::text, p_max) OPERATOR(pg_catalog.||) '...' END;
-COMMENT ON FUNCTION protector_internal.quoted_value(jsonb, integer) IS
-'A JSON value as a message quotes it: cut after p_max characters, ending "..." where cut';
-GRANT EXECUTE ON FUNCTION protector_internal.quoted_value(jsonb, integer) TO authenticated, service_role;
+RETURN CASE WHEN pg_catalog.length(p_text) OPERATOR(pg_catalog.<=) p_max THEN p_text
+			ELSE pg_catalog.left(p_text, p_max) OPERATOR(pg_catalog.||) '...' END;
+COMMENT ON FUNCTION protector_internal.quoted_text(text, integer) IS
+'A value''s text as a message quotes it: cut after p_max characters, ending "..." where cut';
+GRANT EXECUTE ON FUNCTION protector_internal.quoted_text(text, integer) TO authenticated, service_role;
 
 CREATE OR REPLACE FUNCTION protector_internal.check_setting_number(p_value jsonb, p_path text, p_min numeric, p_max numeric,
 														p_integer boolean DEFAULT false)
@@ -4837,7 +4837,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s must be %s from %s to %s', p_path, CASE WHEN p_integer THEN 'an integer' ELSE 'a number' END,
 							  p_min, p_max),
-			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_value(p_value, 100), 'nothing')));
+			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(p_value::text, 100), 'nothing')));
 	END IF;
 END
 $$;
@@ -4854,7 +4854,7 @@ DECLARE
 BEGIN
 	IF pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.<>) 'object' THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a JSON object', p_path),
-			pg_catalog.format('Got %s.', protector_internal.quoted_value(p_value, 100)));
+			pg_catalog.format('Got %s.', protector_internal.quoted_text(p_value::text, 100)));
 	END IF;
 	-- a set difference (hashed), not "<> ALL" per key: that compared every
 	-- key with every allowed one, and both lists come from the caller
@@ -4901,7 +4901,7 @@ BEGIN
 		WHEN k OPERATOR(pg_catalog.=) 'auto_confirm' THEN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'boolean' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be true or false', p),
-					pg_catalog.format('Got %s.', protector_internal.quoted_value(v, 100)));
+					pg_catalog.format('Got %s.', protector_internal.quoted_text(v::text, 100)));
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'confirmation_minutes' THEN
 			PERFORM protector_internal.check_setting_number(v, p, 1, 1440, true);
@@ -4913,7 +4913,7 @@ BEGIN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
 			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a colour like "#1a2b3c"', p),
-					pg_catalog.format('Got %s.', protector_internal.quoted_value(v, 100)));
+					pg_catalog.format('Got %s.', protector_internal.quoted_text(v::text, 100)));
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'logo_url' THEN
 			IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string'
@@ -4925,7 +4925,7 @@ BEGIN
 			   -- took a right-to-left override the widget then showed)
 			   OR (v #>> '{}') OPERATOR(pg_catalog.!~) '^https://[!#-;=?-~]+$' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an https:// URL of at most 2000 characters', p),
-					pg_catalog.format('Got %s.', protector_internal.quoted_value(v, 100)),
+					pg_catalog.format('Got %s.', protector_internal.quoted_text(v::text, 100)),
 					'Write it in printable ASCII, without spaces, quotes or angle brackets: percent-encode other characters of the path, and write an international domain name in its xn-- form.');
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'font' THEN
@@ -4958,7 +4958,7 @@ BEGIN
 			IF (SELECT pg_catalog.count(DISTINCT (x #>> '{within_hours}')::numeric) FROM pg_catalog.jsonb_array_elements(v) x)
 			   OPERATOR(pg_catalog.<>) pg_catalog.jsonb_array_length(v) THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must not repeat a within_hours', p),
-					pg_catalog.format('Got %s.', protector_internal.quoted_value(v, 200)),
+					pg_catalog.format('Got %s.', protector_internal.quoted_text(v::text, 200)),
 					'One fee per window: the smallest window the cancellation falls within applies.');
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'customers' THEN
@@ -4979,7 +4979,7 @@ BEGIN
 			PERFORM protector_internal.check_setting_keys(v, p, '{require_shifts}');
 			IF v ? 'require_shifts' AND pg_catalog.jsonb_typeof(v -> 'require_shifts') OPERATOR(pg_catalog.<>) 'boolean' THEN
 				PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.require_shifts must be true or false', p),
-					pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'require_shifts', 100)));
+					pg_catalog.format('Got %s.', protector_internal.quoted_text((v -> 'require_shifts')::text, 100)));
 			END IF;
 		WHEN k OPERATOR(pg_catalog.=) 'reminders' THEN
 			PERFORM protector_internal.check_setting_keys(v, p, '{offsets_minutes,max_attempts}');
@@ -4988,7 +4988,7 @@ BEGIN
 				   OR pg_catalog.jsonb_array_length(v -> 'offsets_minutes') OPERATOR(pg_catalog.>) 10 THEN
 					PERFORM protector.raise('invalid_parameter',
 						pg_catalog.format('%s.offsets_minutes must be an array of at most 10 offsets', p),
-						pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'offsets_minutes', 100)),
+						pg_catalog.format('Got %s.', protector_internal.quoted_text((v -> 'offsets_minutes')::text, 100)),
 						'Minutes before the start, e.g. [1440, 60] for 24 hours and 1 hour.');
 				END IF;
 				FOR t IN SELECT x FROM pg_catalog.jsonb_array_elements(v -> 'offsets_minutes') x LOOP
@@ -5000,7 +5000,7 @@ BEGIN
 				   OPERATOR(pg_catalog.<>) pg_catalog.jsonb_array_length(v -> 'offsets_minutes') THEN
 					PERFORM protector.raise('invalid_parameter',
 						pg_catalog.format('%s.offsets_minutes must not repeat an offset', p),
-						pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'offsets_minutes', 100)));
+						pg_catalog.format('Got %s.', protector_internal.quoted_text((v -> 'offsets_minutes')::text, 100)));
 				END IF;
 			END IF;
 			IF v ? 'max_attempts' THEN
@@ -5023,7 +5023,7 @@ BEGIN
 				PERFORM protector_internal.check_setting_number(v -> 'amount', p OPERATOR(pg_catalog.||) '.amount', 0, 9999999999.99);
 				IF (v #>> '{amount}')::numeric OPERATOR(pg_catalog.<>) pg_catalog.round((v #>> '{amount}')::numeric, 2) THEN
 					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.amount must be in cents', p),
-						pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'amount', 100)), 'At most two decimals.');
+						pg_catalog.format('Got %s.', protector_internal.quoted_text((v -> 'amount')::text, 100)), 'At most two decimals.');
 				END IF;
 			END IF;
 			IF v ? 'deadline_hours' THEN
@@ -5035,11 +5035,11 @@ BEGIN
 				   OR (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.>) 8760 THEN
 					PERFORM protector.raise('invalid_parameter',
 						pg_catalog.format('%s.deadline_hours must be a number of hours from a minute (1/60) to 8760', p),
-						pg_catalog.format('Got %s.', protector_internal.quoted_value(v -> 'deadline_hours', 30)));
+						pg_catalog.format('Got %s.', protector_internal.quoted_text((v -> 'deadline_hours')::text, 30)));
 				ELSIF (v #>> '{deadline_hours}')::numeric OPERATOR(pg_catalog.*) 60 OPERATOR(pg_catalog.<) 1 THEN
 					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.deadline_hours must be at least a minute (1/60)', p),
 						pg_catalog.format('Got %s: the deposit would be due at once, and the next expire_holds run would cancel the booking.',
-										  protector_internal.quoted_value(v -> 'deadline_hours', 30)),
+										  protector_internal.quoted_text((v -> 'deadline_hours')::text, 30)),
 						'Give the customer time to pay, e.g. 0.5 for half an hour.');
 				END IF;
 			END IF;
@@ -5183,7 +5183,7 @@ BEGIN
 	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
 	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an amount in cents from 0', p_parameter),
-			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_value(pg_catalog.to_jsonb(p_amount), 100), 'NULL')));
+			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(p_amount::text, 100), 'NULL')));
 	END IF;
 END
 $$;
@@ -5424,7 +5424,7 @@ BEGIN
 				pg_catalog.format('A JSON %s is expected (got %s).',
 								  CASE v_kind WHEN 'string' THEN 'string' WHEN 'boolean' THEN 'true or false'
 											  WHEN 'duration' THEN 'string with a unit, such as "90 minutes",' ELSE 'array of strings' END,
-								  protector_internal.quoted_value(p_changes -> k, 100)));
+								  protector_internal.quoted_text((p_changes -> k)::text, 100)));
 		END IF;
 		-- (a whole number written with decimals, 3.0 or "3.0", is that
 		-- number, as update_venue reads it; the integer cast refused it)
@@ -5440,7 +5440,7 @@ BEGIN
 		EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
 			PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes.%s has a value of the wrong type', k),
 				-- (the cast's own words, which quote the whole value: cut)
-				pg_catalog.format('%s (got %s).', pg_catalog.left(SQLERRM, 150), protector_internal.quoted_value(p_changes -> k, 100)));
+				pg_catalog.format('%s (got %s).', pg_catalog.left(SQLERRM, 150), protector_internal.quoted_text((p_changes -> k)::text, 100)));
 		END;
 	END LOOP;
 	RETURN v_result;
@@ -15705,7 +15705,7 @@ BEGIN
 	IF v_member.confirmed_at IS NULL AND NOT v_member.active THEN
 		PERFORM protector.raise('invalid_parameter', 'your membership is deactivated',
 			pg_catalog.format('Organization %s deactivated your membership before you confirmed it.', p_organization_id),
-			'Ask the organization to activate it; or decline it (leave_organization), unless you worked under it before.');
+			'Ask the organization to activate it; or decline it (leave_organization), unless it has shifts, tasks or bookings of yours.');
 	END IF;
 	IF v_member.confirmed_at IS NULL THEN
 		UPDATE protector.members m SET confirmed_at = pg_catalog.now()
@@ -17193,14 +17193,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_ids text[];
-	-- (history before it is gone: a row of then without any is judged by
-	-- its time, as before there was a rule of rewrites; of a table the
-	-- history logs, its text unmasked: one not audited never had any)
-	v_purged timestamptz := (SELECT pg_catalog.max(a.purge_before) FROM protector.audit_purges a
-							 WHERE a.organization_id OPERATOR(pg_catalog.=) p_organization_id
-							   AND EXISTS (SELECT FROM protector_internal.audit_settings s
-										   WHERE s.table_name OPERATOR(pg_catalog.=) p_table AND s.audited
-											 AND NOT s.masked OPERATOR(pg_catalog.&&) p_columns));
 BEGIN
 	IF p_once OPERATOR(pg_catalog.||) p_split OPERATOR(pg_catalog.=) '{}' THEN
 		RETURN '{}';
@@ -17209,8 +17201,8 @@ BEGIN
 	-- deleted since; another, whose insert was not logged, by its time;
 	-- one of a booking theirs now, unless its text is the text last
 	-- logged for it on this booking: one moved here from another booking
-	-- is theirs, one without any history theirs too, but where the
-	-- history of its time was purged)
+	-- is theirs, one without any history theirs too: never audited, or
+	-- its history purged, which the settings of now do not tell apart)
 	EXECUTE pg_catalog.format(
 		'WITH logged AS (
 			SELECT l.record_id AS id, l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' AS booking_id, l.id AS seq,
@@ -17245,11 +17237,9 @@ BEGIN
 											  OR (g.op OPERATOR(pg_catalog.=) ''UPDATE''
 												  AND protector_internal.text_changed(g.old_row, g.new_row, $5)))
 									   ORDER BY g.id DESC LIMIT 1) t),
-								CASE WHEN x.created_at OPERATOR(pg_catalog.<) $7
-									 THEN protector_internal.within_periods($3 OPERATOR(pg_catalog.->) x.booking_id::text, x.created_at, NULL)
-									 ELSE true END)))',
+								true)))',
 		p_table)
-	INTO v_ids USING p_organization_id, p_once, p_periods, p_table::text, p_columns, p_split, v_purged;
+	INTO v_ids USING p_organization_id, p_once, p_periods, p_table::text, p_columns, p_split;
 	RETURN v_ids;
 END
 $$;

@@ -6,7 +6,7 @@
 -- in update_service came back whole in the detail; and a staff week's
 -- limit named years it does not take.
 BEGIN;
-SELECT plan(30);
+SELECT plan(31);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['e_owner', 'e_agent']) u \g /dev/null
@@ -97,6 +97,10 @@ SELECT alike(tests.error_text(format($$UPDATE protector.services SET settings = 
 	'% | Got 8760.0000000000000000000000000....', '... its value quoted cut with dots (30 characters, then "..."), not as another number');
 SELECT alike(tests.error_text(format($$UPDATE protector.services SET settings = settings || '{"deposit": {"percent": 100.000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001}}' WHERE id = %L$$, :'room')),
 	'% | Got 100.' || repeat('0', 96) || '....', '... as every setting''s number is (100 characters, then "...")');
+SELECT tests.authenticate_as('e_owner');
+SELECT is(tests.error_text(format($$SELECT protector.create_service(%L, 'Bad', '1 hour', p_price => 'NaN')$$, :'venue')),
+	'22023 | p_price must be an amount in cents from 0 | Got NaN.', '... and a price of NaN as a number, not a string');
+SELECT tests.clear_authentication();
 SELECT tests.authenticate_as('e_owner');
 SELECT protector.create_booking(:'room', NULL, date_trunc('hour', now()) + interval '3 days', 1) ->> 'id' AS paid \gset
 SELECT throws_ok(format($$SELECT protector.record_payment(%L, 10, p_details => '[]')$$, :'paid'), '22023',
