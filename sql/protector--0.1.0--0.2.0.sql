@@ -777,27 +777,15 @@ BEGIN
 			   AND tgname = 'broadcast_message') THEN
 		DROP TRIGGER broadcast_message ON protector.booking_messages;
 	END IF;
-	IF to_regclass('realtime.messages') IS NOT NULL
-	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
-				   AND polname = 'protector_members_receive_organization_topic') THEN
-		DROP POLICY protector_members_receive_organization_topic ON realtime.messages;
-		v_policy := true;
-	END IF;
-	IF to_regclass('realtime.messages') IS NOT NULL
-	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
-				   AND polname = 'protector_customers_receive_own_topic') THEN
-		DROP POLICY protector_customers_receive_own_topic ON realtime.messages;
-	END IF;
-	IF to_regclass('realtime.messages') IS NOT NULL
-	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
-				   AND polname = 'protector_topics_closed_to_others') THEN
-		DROP POLICY protector_topics_closed_to_others ON realtime.messages;
-	END IF;
-	IF to_regclass('realtime.messages') IS NOT NULL
-	   AND EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass('realtime.messages')
-				   AND polname = 'protector_topics_closed_to_anon') THEN
-		DROP POLICY protector_topics_closed_to_anon ON realtime.messages;
-	END IF;
+	-- protector's policies on realtime.messages (apply_realtime)
+	FOR t IN SELECT p.polname FROM pg_policy p
+			 WHERE p.polrelid = to_regclass('realtime.messages')
+			   AND p.polname IN ('protector_members_receive_organization_topic', 'protector_customers_receive_own_topic',
+								 'protector_topics_closed_to_others', 'protector_topics_closed_to_anon')
+	LOOP
+		EXECUTE format('DROP POLICY %I ON realtime.messages', t);
+		v_policy := v_policy OR t = 'protector_members_receive_organization_topic';
+	END LOOP;
 	DELETE FROM protector_internal.realtime_state;
 	RETURN jsonb_build_object('tables_removed', to_jsonb(v_removed), 'broadcast_trigger_dropped', v_trigger,
 							  'broadcast_policy_dropped', v_policy);
