@@ -410,9 +410,11 @@ COMMENT ON FUNCTION protector_internal.text_changed(jsonb, jsonb, text[]) IS
 -- after it left them, and not rewritten in their time, are another
 -- customer's.  A row of a booking theirs now is another's only where the
 -- history shows it so: its text as it is now is the text the history
--- last logged for it, outside their time (a table not audited, a column
--- masked, or audited only since a rewrite: theirs, the safe side); one
--- of a booking once theirs without history of its insert, by its time.
+-- last logged for it, on that booking, outside their time (a table not
+-- audited, a column masked, audited only since a rewrite, a history
+-- purged, a row moved there from another booking: theirs, the safe
+-- side); one of a booking once theirs without history of its insert, by
+-- its time.
 -- For scrub_customer_rows, as its owner.
 CREATE FUNCTION protector_internal.rows_while_theirs(p_organization_id uuid, p_table regclass, p_columns text[],
 													  p_once uuid[], p_split uuid[], p_periods jsonb)
