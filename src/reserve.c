@@ -335,12 +335,13 @@ refuse_partition(Relation rel)
 }
 
 /*
- * Does bookings have a unique or exclusion index that neither its id nor
- * its idempotency key (NULLs distinct) is a key column of (an
- * application's own import key), or an exclusion constraint?  An INSERT ... ON CONFLICT may take it as its arbiter, and the
- * precheck, which runs before PostgreSQL's conflict check, answered a row
- * the clause meant to skip or update with a slot conflict (the row whose
- * slot it met being the very row the clause would have matched).
+ * Does bookings have a unique index that neither its id nor its
+ * idempotency key (NULLs distinct) is a key column of (an application's
+ * own import key), or an exclusion constraint?  An INSERT ... ON CONFLICT
+ * may take it as its arbiter, and the precheck, which runs before
+ * PostgreSQL's conflict check, answered a row the clause meant to skip or
+ * update with a slot conflict (the row whose slot it met being the very
+ * row the clause would have matched).
  */
 static bool
 has_other_arbiter(Relation bookings)
