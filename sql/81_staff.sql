@@ -1200,7 +1200,7 @@ BEGIN
 	END IF;
 	-- (a deactivated one gives no access to confirm, and confirmed it is
 	-- "confirmed, then deactivated", which its member may no longer
-	-- decline: left pending, they still may)
+	-- decline: left pending, they may, where nothing of theirs is in it)
 	IF v_member.confirmed_at IS NULL AND NOT v_member.active THEN
 		PERFORM protector.raise('invalid_parameter', 'your membership is deactivated',
 			pg_catalog.format('Organization %s deactivated your membership before you confirmed it.', p_organization_id),
