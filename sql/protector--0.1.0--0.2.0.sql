@@ -4800,7 +4800,7 @@ COMMENT ON FUNCTION protector.get_customer_rfm_score(uuid) IS
 REVOKE ALL ON FUNCTION protector_internal.booking_shape(protector.bookings, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.booking_shape(protector.bookings, boolean) TO authenticated, service_role;
 
--- (a JSON value as a message quotes it: the settings' checks, check_price)
+-- (a value's text as a message quotes it: the settings' checks, check_price)
 CREATE FUNCTION protector_internal.quoted_text(p_text text, p_max integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -9705,10 +9705,6 @@ $$;
 COMMENT ON FUNCTION protector_internal.reminder_backoff(integer) IS
 'Wait before the next try after failed attempt n: 1, 2, 4, 8, 16, 32, then 60 minutes';
 
--- The channel a reminder to this customer goes by, and the address:
--- their choice if they have its address, else the other one they have;
--- none when they chose none or have neither.  As the caller: RLS decides
--- whose addresses they may read.
 -- (before reminder_address, which the reminders made below ask it of
 -- 0.1.0's phones)
 CREATE OR REPLACE FUNCTION protector_internal.phone_is_valid(p_phone text)
@@ -9726,6 +9722,10 @@ COMMENT ON FUNCTION protector_internal.phone_is_valid(text) IS
 REVOKE ALL ON FUNCTION protector_internal.phone_is_valid(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.phone_is_valid(text) TO authenticated, service_role;
 
+-- The channel a reminder to this customer goes by, and the address:
+-- their choice if they have its address, else the other one they have;
+-- none when they chose none or have neither.  As the caller: RLS decides
+-- whose addresses they may read.
 CREATE OR REPLACE FUNCTION protector_internal.reminder_address(p_organization_id uuid, p_customer_id uuid,
 													p_channel text DEFAULT NULL,
 													OUT channel text, OUT recipient text)
