@@ -18,9 +18,12 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "storage/bufmgr.h"
+#include "storage/procarray.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
@@ -130,6 +133,31 @@ protector_range_bounds(Datum range, TimestampTz *start, TimestampTz *end)
 				 errhint("A table of your own that a trigger of protector's checks needs the same CHECK constraint.")));
 	*start = DatumGetTimestampTz(lo.val);
 	*end = DatumGetTimestampTz(hi.val);
+}
+
+/*
+ * Is the heap tuple slot holds (fetched through an index scan) being
+ * updated or deleted by another transaction still in progress?  A row
+ * lock (a foreign key's KEY SHARE) is no change.  xmax is read under the
+ * buffer's share lock, as heapam's visibility checks read it.
+ */
+bool
+protector_slot_being_changed(TupleTableSlot *slot)
+{
+	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
+	HeapTupleHeader tuple;
+	TransactionId updater = InvalidTransactionId;
+
+	if (!TTS_IS_BUFFERTUPLE(slot) || !BufferIsValid(bslot->buffer))
+		elog(ERROR, "protector_slot_being_changed: not a buffer heap tuple");
+	LockBuffer(bslot->buffer, BUFFER_LOCK_SHARE);
+	tuple = bslot->base.tuple->t_data;
+	if (!(tuple->t_infomask & HEAP_XMAX_INVALID) && !HEAP_XMAX_IS_LOCKED_ONLY(tuple->t_infomask))
+		updater = HeapTupleHeaderGetUpdateXid(tuple);
+	LockBuffer(bslot->buffer, BUFFER_LOCK_UNLOCK);
+	return TransactionIdIsValid(updater) &&
+		!TransactionIdIsCurrentTransactionId(updater) &&
+		TransactionIdIsInProgress(updater);
 }
 
 void

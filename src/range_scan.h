@@ -22,6 +22,9 @@
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
 
+/* is the heap tuple in slot being updated or deleted by another transaction? */
+extern bool protector_slot_being_changed(TupleTableSlot *slot);
+
 /* a GiST index on (uuid key, tstzrange) and its scan-key functions */
 typedef struct RangeIndex
 {

@@ -128,6 +128,8 @@ typedef struct CapacityCheck
 	int32		taken;
 	bool		rules_changed;	/* a retry: the service's rules differ too (perhaps
 								 * with a booking as well) */
+	bool		moving;			/* the precheck: a booking it counted is being
+								 * changed by a transaction in progress */
 } CapacityCheck;
 
 /*
@@ -713,8 +715,8 @@ start_walk_end(StartWalk *walk)
  * expired by now is passed over, never the last word.
  */
 static bool
-exclusive_taken(BookingRow *row, ItemPointer self, Relation bookings,
-				Snapshot snapshot, TimestampTz from, TimestampTz to, TimestampTz check_time)
+exclusive_taken(BookingRow *row, ItemPointer self, Relation bookings, Snapshot snapshot,
+				TimestampTz from, TimestampTz to, TimestampTz check_time, bool *moving)
 {
 	StartWalk	walk;
 	BookingRow	other;
@@ -726,6 +728,8 @@ exclusive_taken(BookingRow *row, ItemPointer self, Relation bookings,
 		if (memcmp(other.id, row->id, UUID_LEN) == 0 || other.until <= check_time)
 			continue;
 		taken = other.end > from;
+		if (taken && moving != NULL)
+			*moving = protector_slot_being_changed(walk.slot);
 		break;
 	}
 	start_walk_end(&walk);
@@ -744,14 +748,16 @@ typedef struct OccupancyVisit
 	Occupancy  *occ;
 	int			n;
 	int			cap;
+	bool	   *moving;			/* the precheck's: one counted is being changed */
 } OccupancyVisit;
 
 /*
- * Counts other when it occupies [from, to) beside the row checked; false
- * when the walk can stop (an exclusive service: one is enough).
+ * Counts other (the version in slot) when it occupies [from, to) beside the
+ * row checked; false when the walk can stop (an exclusive service: one is
+ * enough).
  */
 static bool
-gather_occupying(OccupancyVisit *v, const BookingRow *other)
+gather_occupying(OccupancyVisit *v, const BookingRow *other, TupleTableSlot *slot)
 {
 	if (other->start >= v->to || other->end <= v->from ||
 		memcmp(other->id, v->row->id, UUID_LEN) == 0 || !other->occupies)
@@ -761,6 +767,8 @@ gather_occupying(OccupancyVisit *v, const BookingRow *other)
 	v->occ[v->n].end = other->end + v->rules->buffer_after;
 	v->occ[v->n].party = other->party;
 	v->n++;
+	if (v->moving != NULL && !*v->moving)
+		*v->moving = protector_slot_being_changed(slot);
 	return v->rules->shared;
 }
 
@@ -775,7 +783,7 @@ visit_long(TupleTableSlot *slot, void *arg)
 	/* GiST answers may be lossy: recheck what the keys asked */
 	if (memcmp(other.service_id, v->row->service_id, UUID_LEN) != 0 || other.start >= v->since)
 		return true;			/* (the start index's walk counts those) */
-	return gather_occupying(v, &other);
+	return gather_occupying(v, &other, slot);
 }
 
 /*
@@ -788,11 +796,10 @@ visit_long(TupleTableSlot *slot, void *arg)
  * (bookings_long_during_idx).
  */
 static int32
-occupancy_taken(BookingRow *row, ItemPointer self, Relation bookings,
-				Snapshot snapshot, CapacityRules *rules, TimestampTz from,
-				TimestampTz to)
+occupancy_taken(BookingRow *row, ItemPointer self, Relation bookings, Snapshot snapshot,
+				CapacityRules *rules, TimestampTz from, TimestampTz to, bool *moving)
 {
-	OccupancyVisit v = {row, rules, RelationGetDescr(bookings), from, to, 0, NULL, 0, 8};
+	OccupancyVisit v = {row, rules, RelationGetDescr(bookings), from, to, 0, NULL, 0, 8, moving};
 	StartWalk	walk;
 	BookingRow	other;
 	bool		more = true;
@@ -802,7 +809,7 @@ occupancy_taken(BookingRow *row, ItemPointer self, Relation bookings,
 	v.occ = palloc(sizeof(Occupancy) * v.cap);
 	start_walk_begin(&walk, bookings, snapshot, row->service_id, v.since, to);
 	while (more && start_walk_next(&walk, ForwardScanDirection, self, &other))
-		more = gather_occupying(&v, &other);
+		more = gather_occupying(&v, &other, walk.slot);
 	start_walk_end(&walk);
 	if (more)
 		protector_range_scan(bookings, &catalog.long_during, UUIDPGetDatum(row->service_id), from, to,
@@ -815,23 +822,25 @@ occupancy_taken(BookingRow *row, ItemPointer self, Relation bookings,
 }
 
 /*
- * Would adding row to the occupancy visible in snapshot exceed capacity?
- * Reads the service's rules into *rules; *taken receives the places
- * already taken at the busiest instant (for an exclusive service: 1 if
- * any).  self is the row's own heap tuple, whose index entries are
- * skipped without a heap visit.
+ * Would adding c->row to the occupancy visible in snapshot exceed
+ * capacity?  Reads the service's rules into c->rules; c->taken receives
+ * the places already taken at the busiest instant (for an exclusive
+ * service: 1 if any).  c->self is the row's own heap tuple, whose index
+ * entries are skipped without a heap visit.  The precheck (c->keys set)
+ * also learns whether a booking counted is being changed (c->moving).
  */
 static bool
-exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
-				 const BookingKeys *keys, Snapshot snapshot,
-				 CapacityRules *rules, int32 *taken)
+exceeds_capacity(CapacityCheck *c, Snapshot snapshot)
 {
+	BookingRow *row = c->row;
+	CapacityRules *rules = &c->rules;
+	bool	   *moving = c->keys != NULL ? &c->moving : NULL;
 	TimestampTz from;
 	TimestampTz to;
 	TimestampTz check_time;
 	int64		gap;
 
-	if (!read_capacity_rules(row->service_id, keys, snapshot, rules))
+	if (!read_capacity_rules(row->service_id, c->keys, snapshot, rules))
 		return false;
 
 	/* bookings whose occupied interval can overlap the row's */
@@ -846,22 +855,20 @@ exceeds_capacity(BookingRow *row, ItemPointer self, Relation bookings,
 	 */
 	check_time = GetCurrentTimestamp();
 	if (!rules->shared && from >= check_time)
-		*taken = exclusive_taken(row, self, bookings, snapshot, from, to, check_time) ? 1 : 0;
+		c->taken = exclusive_taken(row, c->self, c->bookings, snapshot, from, to, check_time,
+								   moving) ? 1 : 0;
 	else
-		*taken = occupancy_taken(row, self, bookings, snapshot, rules, from, to);
+		c->taken = occupancy_taken(row, c->self, c->bookings, snapshot, rules, from, to, moving);
 
 	if (!rules->shared)
-		return *taken > 0;		/* one booking at a time, whatever its party */
-	return (int64) *taken + row->party > rules->capacity;
+		return c->taken > 0;	/* one booking at a time, whatever its party */
+	return (int64) c->taken + row->party > rules->capacity;
 }
 
 static bool
 capacity_check(Snapshot snapshot, void *arg)
 {
-	CapacityCheck *c = (CapacityCheck *) arg;
-
-	return exceeds_capacity(c->row, c->self, c->bookings, c->keys, snapshot,
-							&c->rules, &c->taken);
+	return exceeds_capacity((CapacityCheck *) arg, snapshot);
 }
 
 /*
@@ -978,9 +985,12 @@ protector_reservation_check(PG_FUNCTION_ARGS)
  * refusals, and takes no lock: a booking it meets is committed (or the
  * transaction's own) and occupies the time now, so the check after the
  * insert, under the service's lock, would meet it as well (a cancellation
- * committed in between is a race the refusal lost a moment earlier).  Under
- * REPEATABLE READ a booking committed after the transaction's snapshot
- * gives 40001, as there.  A row it lets through is checked after the
+ * committed in between is a race the refusal lost a moment earlier).  Not
+ * so a booking that a transaction in progress is changing (moving it away,
+ * under the service's lock, which the check after the insert would wait
+ * for): the precheck then concludes nothing.  Under REPEATABLE READ a
+ * booking committed after the transaction's snapshot gives 40001, as
+ * there.  A row it lets through is checked after the
  * insert as always; taking no lock here also keeps the order of locks the
  * insert always took (the foreign keys' row locks, then the service's).
  *
@@ -1096,7 +1106,7 @@ protector_reservation_precheck(Relation bookings, HeapTuple tuple)
 
 	/* no lock: only a refusal is concluded (see above) */
 	verdict = judge_capacity(bookings, &row, NULL, &keys, &latest);
-	if (verdict == RANGE_FREE)
+	if (verdict == RANGE_FREE || latest.moving)
 		return;
 
 	/* a booking with this id: the insert meets it first (asked only now) */
