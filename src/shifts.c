@@ -15,8 +15,8 @@
  *	  staff_shifts.  A new or moved shift must not overlap another shift of
  *	  the member (GiST index on (member_id, during), as the booking check
  *	  probes); a shift that shrinks, moves or goes must leave every active
- *	  booking assigned to the member within its old time covered by the
- *	  member's remaining shifts at the booking's venue.
+ *	  booking assigned to the member that it covered (at its venue, within
+ *	  its old time) covered by the member's remaining shifts there.
  *	- protector.agent_shift_check(): AFTER INSERT or UPDATE of the agent,
  *	  time, venue or status of a booking: the agent's shifts at the venue
  *	  cover the booking's whole time (several shifts back to back count);
@@ -247,14 +247,17 @@ check_no_overlap(Relation shifts, HeapTuple tuple, ShiftRow *row)
 	" JOIN protector.members m ON m.organization_id OPERATOR(pg_catalog.=) $1 AND m.id OPERATOR(pg_catalog.=) $2" \
 	"  AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id" \
 	" JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) $1" \
-	" WHERE b.organization_id OPERATOR(pg_catalog.=) $1 AND b.during OPERATOR(pg_catalog.&&) $3" \
+	" CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.range_agg(s.during), '{}'::pg_catalog.tstzmultirange) AS now" \
+	"        FROM protector.staff_shifts s WHERE s.organization_id OPERATOR(pg_catalog.=) $1" \
+	"         AND s.member_id OPERATOR(pg_catalog.=) $2 AND s.venue_id OPERATOR(pg_catalog.=) b.venue_id" \
+	"         AND s.during OPERATOR(pg_catalog.&&) b.during) covered" \
+	" WHERE b.organization_id OPERATOR(pg_catalog.=) $1 AND b.venue_id OPERATOR(pg_catalog.=) $4" \
+	"   AND b.during OPERATOR(pg_catalog.&&) $3" \
 	"   AND b.status OPERATOR(pg_catalog.=) ANY ('{held,pending,confirmed,in_progress}'::protector.booking_status[])" \
 	"   AND NOT (b.status OPERATOR(pg_catalog.=) 'held' AND b.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now())" \
 	"   AND (o.settings OPERATOR(pg_catalog.#>>) '{staff,require_shifts}') IS DISTINCT FROM 'false'" \
-	"   AND NOT b.during OPERATOR(pg_catalog.<@) COALESCE((SELECT pg_catalog.range_agg(s.during)" \
-	"        FROM protector.staff_shifts s WHERE s.organization_id OPERATOR(pg_catalog.=) $1" \
-	"         AND s.member_id OPERATOR(pg_catalog.=) $2 AND s.venue_id OPERATOR(pg_catalog.=) b.venue_id" \
-	"         AND s.during OPERATOR(pg_catalog.&&) b.during), '{}'::pg_catalog.tstzmultirange)" \
+	"   AND NOT b.during OPERATOR(pg_catalog.<@) covered.now" \
+	"   AND b.during OPERATOR(pg_catalog.<@) (covered.now OPERATOR(pg_catalog.+) pg_catalog.tstzmultirange($3))" \
 	" ORDER BY pg_catalog.lower(b.during) LIMIT 1"
 
 static SPIPlanPtr uncovered_plan = NULL;
@@ -263,6 +266,7 @@ typedef struct CoverageCheck
 {
 	const pg_uuid_t *organization_id;
 	const pg_uuid_t *member_id;
+	const pg_uuid_t *venue_id;
 	Datum		window;			/* tstzrange */
 	bool		found;
 	pg_uuid_t	booking;
@@ -288,9 +292,10 @@ static bool
 coverage_check(Snapshot snapshot, void *arg)
 {
 	CoverageCheck *c = (CoverageCheck *) arg;
-	Oid			argtypes[3] = {UUIDOID, UUIDOID, TSTZRANGEOID};
-	Datum		values[3] = {UUIDPGetDatum(c->organization_id), UUIDPGetDatum(c->member_id), c->window};
-	ProtectorRead read = {.plan = &uncovered_plan, .sql = UNCOVERED_SQL, .nargs = 3,
+	Oid			argtypes[4] = {UUIDOID, UUIDOID, TSTZRANGEOID, UUIDOID};
+	Datum		values[4] = {UUIDPGetDatum(c->organization_id), UUIDPGetDatum(c->member_id), c->window,
+	UUIDPGetDatum(c->venue_id)};
+	ProtectorRead read = {.plan = &uncovered_plan, .sql = UNCOVERED_SQL, .nargs = 4,
 		.argtypes = argtypes, .owner_of = "members", .limit = 1, .snapshot = snapshot};
 
 	c->found = false;
@@ -299,14 +304,17 @@ coverage_check(Snapshot snapshot, void *arg)
 }
 
 /*
- * After a shift shrank, moved or went: the member's active bookings in its
- * old time are still covered.  rule names what changed, for the message.
+ * After a shift shrank, moved or went: the member's active bookings it
+ * covered (at its venue, in its old time) are still covered.  A booking
+ * that the old shift did not make covered (another venue's, one left
+ * without a shift while staff.require_shifts was false) is not this
+ * change's to answer for.  change names what changed, for the message.
  */
 static void
 check_still_covered(ShiftRow *old, const char *change)
 {
 	CoverageCheck latest = {.organization_id = old->organization_id,
-		.member_id = old->member_id, .window = old->during};
+		.member_id = old->member_id, .venue_id = old->venue_id, .window = old->during};
 	CoverageCheck then = latest;
 	RangeVerdict verdict = protector_range_verdict(coverage_check, &latest, coverage_check, &then);
 	char	   *booking;

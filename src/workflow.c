@@ -8,7 +8,8 @@
  * sql/82_workflow.sql keeps for changes of a booking):
  *	  - a new pending or confirmed booking gets a review task, due an hour
  *		before it starts (never after the start, never before now),
- *		assigned to the booking's agent, and a desk notification
+ *		assigned to the booking's agent (the desk's where the booking has
+ *		ended and the agent's role sees no tasks), and a desk notification
  *		("booking.created"); a widget hold gets the notification only
  *		("booking.awaiting_confirmation"); other new bookings get nothing;
  *	  - the task's and the notification's organization and booking are the
@@ -54,6 +55,7 @@
 #include "output_style.h"
 #include "range_scan.h"
 #include "realtime.h"
+#include "spi_scope.h"
 #include "support.h"
 #include "timezone.h"
 
@@ -75,6 +77,7 @@ typedef struct NewBooking
 	bool		no_customer;
 	bool		no_promo;
 	TimestampTz start;
+	TimestampTz end;
 	char	   *status;
 	char	   *source;
 	int32		party_size;
@@ -156,7 +159,6 @@ read_new_booking(Relation bookings, HeapTuple tuple, NewBooking *b)
 {
 	const AttrNumber *c = protector_columns(&booking_columns, bookings);
 	TupleDesc	desc = RelationGetDescr(bookings);
-	TimestampTz end;
 
 	b->id = DatumGetUUIDP(protector_attr_notnull(tuple, desc, c[BK_ID], "bookings"));
 	b->organization_id = DatumGetUUIDP(protector_attr_notnull(tuple, desc, c[BK_ORGANIZATION_ID], "bookings"));
@@ -164,7 +166,7 @@ read_new_booking(Relation bookings, HeapTuple tuple, NewBooking *b)
 	b->assigned_agent = heap_getattr(tuple, c[BK_ASSIGNED_AGENT], desc, &b->no_agent);
 	(void) heap_getattr(tuple, c[BK_CUSTOMER_ID], desc, &b->no_customer);
 	(void) heap_getattr(tuple, c[BK_PROMO_CODE_ID], desc, &b->no_promo);
-	protector_range_bounds(protector_attr_notnull(tuple, desc, c[BK_DURING], "bookings"), &b->start, &end);
+	protector_range_bounds(protector_attr_notnull(tuple, desc, c[BK_DURING], "bookings"), &b->start, &b->end);
 	/* (NULL, which only a changed table lets through, is no status or source) */
 	b->status = column_text(tuple, desc, c[BK_STATUS]);
 	b->source = column_text(tuple, desc, c[BK_SOURCE]);
@@ -242,6 +244,33 @@ set_column(Datum *values, bool *nulls, AttrNumber attnum, Datum value, bool isnu
 	nulls[attnum - 1] = isnull;
 }
 
+/*
+ * Does the review task go to the desk (no assignee) rather than to the
+ * booking's agent?  agent_shift_check (shifts.c) holds the agent of a
+ * booking that has not ended to a role that sees tasks; one that has ended
+ * (history, an import) may name any member, whose task then goes to the
+ * desk, as sync_workflow leaves a confirmed hold's.
+ */
+#define SEES_TASKS_SQL "SELECT protector_internal.member_sees_tasks($1, $2)"
+
+static SPIPlanPtr sees_tasks_plan = NULL;
+
+static bool
+review_task_unassigned(const NewBooking *b)
+{
+	Oid			argtypes[2] = {UUIDOID, UUIDOID};
+	Datum		values[2] = {UUIDPGetDatum(b->organization_id), b->assigned_agent};
+	bool		found;
+	Datum		sees;
+
+	if (b->no_agent)
+		return true;
+	if (b->end > GetCurrentTransactionStartTimestamp())
+		return false;
+	sees = protector_select_datum(&sees_tasks_plan, SEES_TASKS_SQL, 2, argtypes, values, &found);
+	return !found || !DatumGetBool(sees);
+}
+
 /* the review task: due an hour before the start, never before now nor after the start */
 static void
 write_review_task(Relation bookings, const NewBooking *b, const ServiceFacts *facts)
@@ -264,7 +293,7 @@ write_review_task(Relation bookings, const NewBooking *b, const ServiceFacts *fa
 	set_column(values, nulls, c[TK_BOOKING_ID], UUIDPGetDatum(b->id), false);
 	set_column(values, nulls, c[TK_KIND], CStringGetTextDatum("booking_review"), false);
 	set_column(values, nulls, c[TK_TITLE], CStringGetTextDatum(review_title(facts, b->start)), false);
-	set_column(values, nulls, c[TK_ASSIGNEE], b->assigned_agent, b->no_agent);
+	set_column(values, nulls, c[TK_ASSIGNEE], b->assigned_agent, review_task_unassigned(b));
 	set_column(values, nulls, c[TK_DUE_AT], TimestampTzGetDatum(due), false);
 	status_text = nulls[c[TK_STATUS] - 1] ? NULL :
 		protector_value_text(TupleDescAttr(RelationGetDescr(rel), c[TK_STATUS] - 1)->atttypid,
