@@ -36,6 +36,9 @@ CREATE TABLE protector.booking_reminders (
 	offset_minutes	integer CHECK (offset_minutes BETWEEN 1 AND 43200),
 	-- the channel planned (resolved again when claimed)
 	channel			text CHECK (channel IN ('email', 'sms')),
+	-- a manual reminder's channel as staff asked for it (NULL: the
+	-- customer's, whichever they can be reached by when it is claimed)
+	asked_channel	text CHECK (asked_channel IN ('email', 'sms')),
 	-- the start of the booking it reminds of, and when it is due
 	starts_at		timestamptz NOT NULL,
 	due_at			timestamptz NOT NULL,
@@ -67,6 +70,7 @@ CREATE TABLE protector.booking_reminders (
 	-- to any of them again should the booking come back (the last 20)
 	sent_to			uuid[] CHECK (cardinality(sent_to) <= 20),
 	CHECK ((kind = 'scheduled') = (offset_minutes IS NOT NULL)),
+	CHECK (kind = 'manual' OR asked_channel IS NULL),
 	CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
 	CHECK ((status = 'sent') = (sent_at IS NOT NULL)),
 	UNIQUE (organization_id, id),
@@ -157,10 +161,15 @@ COMMENT ON FUNCTION protector_internal.reminder_backoff(integer) IS
 -- +819012345678): a national number, as stored, means something only in
 -- its country, which the worker was not told (090-1234-5678 of a customer
 -- in Japan went to a worker of a venue in Berlin); one that cannot be
--- written out (no country) is no address.  As the caller: RLS decides
--- whose addresses they may read.
+-- written out (no country) is no address.  p_sending: the address is
+-- handed out now (a claim, a manual reminder), and an e-mail address 0.1.0
+-- stored unchecked that protector does not take now (anna@gmail, one with
+-- a no-break space or a direction override) is none either (a planned
+-- reminder's channel is asked again when it is claimed: the check would
+-- cost every booking with a customer).  As the caller: RLS decides whose
+-- addresses they may read.
 CREATE FUNCTION protector_internal.reminder_address(p_organization_id uuid, p_customer_id uuid,
-													p_channel text DEFAULT NULL,
+													p_channel text DEFAULT NULL, p_sending boolean DEFAULT false,
 													OUT channel text, OUT recipient text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -178,7 +187,10 @@ BEGIN
 		 -- VALUES, as the normalization was: as a join level of its own it
 		 -- cost every booking naming a customer 7,400 instructions)
 		 LATERAL (SELECT x.channel, x.recipient
-				  FROM (VALUES (1, 'email', c.email),
+				  FROM (VALUES (1, 'email', CASE WHEN NOT p_sending
+													  OR (protector_internal.email_is_valid(c.email)
+														  AND protector_internal.text_is_clean(c.email))
+												 THEN c.email END),
 							   (2, 'sms', CASE WHEN pg_catalog.starts_with(
 													protector.normalize_phone(CASE WHEN protector_internal.phone_is_valid(c.phone) THEN c.phone END,
 																			  CASE WHEN protector.country_is_known(c.country) THEN c.country END),
@@ -194,8 +206,56 @@ BEGIN
 	  AND (c.reminder_channel IS NULL OR c.reminder_channel OPERATOR(pg_catalog.<>) 'none');
 END
 $$;
-COMMENT ON FUNCTION protector_internal.reminder_address(uuid, uuid, text) IS
-'Channel and address for a reminder to the customer (p_channel: only that one): their reminder_channel if they have its address, else the other; none for reminder_channel none';
+COMMENT ON FUNCTION protector_internal.reminder_address(uuid, uuid, text, boolean) IS
+'Channel and address for a reminder to the customer (p_channel: only that one; p_sending: an e-mail address protector does not take now is none): their reminder_channel if they have its address, else the other; none for reminder_channel none';
+
+-- Why a manual reminder cannot go to the customer, whom reminder_address
+-- found no address of: the error names what the desk can act on (an
+-- erasure, an opt-out, a national number without a country, an e-mail
+-- address 0.1.0 stored that protector does not take).  As the caller:
+-- what they may not read is told as no address.
+CREATE FUNCTION protector_internal.refuse_no_reminder_address(p_organization_id uuid, p_customer_id uuid, p_channel text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c protector.customers;
+	v_email boolean;
+	v_phone boolean;
+BEGIN
+	SELECT * INTO c FROM protector.customers x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_customer_id;
+	v_email := c.email IS NOT NULL AND p_channel IS DISTINCT FROM 'sms';
+	v_phone := c.phone IS NOT NULL AND p_channel IS DISTINCT FROM 'email';
+	IF EXISTS (SELECT FROM protector.customer_erasures e
+			   WHERE e.organization_id OPERATOR(pg_catalog.=) p_organization_id
+				 AND e.customer_id OPERATOR(pg_catalog.=) p_customer_id) THEN
+		PERFORM protector.raise('invalid_parameter', 'the customer was erased', 'An erased customer gets no reminders.');
+	ELSIF c.reminder_channel OPERATOR(pg_catalog.=) 'none' THEN
+		PERFORM protector.raise('invalid_parameter', 'the customer chose not to get reminders',
+			'Their reminder_channel is none.');
+	ELSIF v_email THEN
+		PERFORM protector.raise('invalid_parameter', 'the customer''s e-mail address is not one reminders go to',
+			'It was stored before protector checked addresses: name@domain.tld, without spaces or control characters.'
+			OPERATOR(pg_catalog.||) CASE WHEN v_phone THEN ' Their phone number cannot be used either.' ELSE '' END,
+			'Correct the address in the customer''s record.');
+	ELSIF v_phone THEN
+		PERFORM protector.raise('invalid_parameter', 'the customer''s phone number cannot be used for SMS',
+			CASE WHEN NOT protector_internal.phone_is_valid(c.phone)
+				 THEN 'It was stored before protector checked numbers and is not one (digits, spaces and ( ) . / - only, an optional leading +).'
+				 ELSE 'It is a national number and the customer has no country: it means something only in its country.' END,
+			'Write the number with its country code (+...), or set the customer''s country.');
+	END IF;
+	PERFORM protector.raise('invalid_parameter',
+		CASE WHEN p_channel IS NULL THEN 'the customer has no e-mail address or phone number for reminders'
+			 WHEN p_channel OPERATOR(pg_catalog.=) 'email' THEN 'the customer has no e-mail address for reminders'
+			 ELSE 'the customer has no phone number for reminders' END);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_no_reminder_address(uuid, uuid, text) IS
+'For the manual-reminder trigger: refuses a reminder to a customer without an address, naming why (erased, opted out, an address that cannot be used, none)';
+GRANT EXECUTE ON FUNCTION protector_internal.refuse_no_reminder_address(uuid, uuid, text) TO authenticated, service_role;
 
 -- The reminders a confirmed booking with a customer should have, made (or
 -- brought back when cancelled before; never one already sent): one per
@@ -475,13 +535,10 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_channel must be email or sms',
 			pg_catalog.format('Got "%s".', pg_catalog.left(NEW.channel, 20)));
 	END IF;
-	SELECT a.channel INTO v_channel FROM protector_internal.reminder_address(b.organization_id, b.customer_id, NEW.channel) a;
+	SELECT a.channel INTO v_channel
+	FROM protector_internal.reminder_address(b.organization_id, b.customer_id, NEW.channel, true) a;
 	IF v_channel IS NULL THEN
-		PERFORM protector.raise('invalid_parameter',
-			CASE WHEN NEW.channel IS NULL THEN 'the customer has no e-mail address or phone number for reminders'
-				 WHEN NEW.channel OPERATOR(pg_catalog.=) 'email' THEN 'the customer has no e-mail address for reminders'
-				 ELSE 'the customer has no phone number for reminders' END,
-			'Or they chose not to get reminders (customers.reminder_channel = none).');
+		PERFORM protector_internal.refuse_no_reminder_address(b.organization_id, b.customer_id, NEW.channel);
 	END IF;
 	-- one at a time per booking, so that the 10-minute rule holds for
 	-- callers at the same moment (READ COMMITTED: the check below then
@@ -501,6 +558,7 @@ BEGIN
 		PERFORM protector_internal.authorize_row('protector.bookings', NEW.booking_id, 'reminders.send', 'booking');
 		PERFORM protector_internal.manual_reminder_unseen(NEW.booking_id);
 	END IF;
+	NEW.asked_channel := NEW.channel;
 	NEW.channel := v_channel;
 	NEW.starts_at := pg_catalog.lower(b.during);
 	NEW.due_at := pg_catalog.now();
@@ -744,7 +802,7 @@ BEGIN
 			LEFT JOIN protector.customers c ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id
 											AND c.id OPERATOR(pg_catalog.=) b.customer_id
 			LEFT JOIN LATERAL protector_internal.reminder_address(b.organization_id, b.customer_id,
-																  CASE WHEN r.kind OPERATOR(pg_catalog.=) 'manual' THEN r.channel END) a ON true
+																  r.asked_channel, true) a ON true
 			WHERE r.id OPERATOR(pg_catalog.=) ANY (v_ids)),
 		dropped AS (
 			UPDATE protector.booking_reminders r
@@ -915,4 +973,4 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.reminder_backoff(integer)
 TO service_role;
 -- (as the caller, under RLS: prepare_reminder asks it for the desk)
-GRANT EXECUTE ON FUNCTION protector_internal.reminder_address(uuid, uuid, text) TO authenticated, service_role;
+GRANT EXECUTE ON FUNCTION protector_internal.reminder_address(uuid, uuid, text, boolean) TO authenticated, service_role;

@@ -734,7 +734,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.csv_agg_transfn(internal,anyelement)'), ('protector_internal.csv_agg_finalfn(internal)'),
 			 ('protector_internal.during_is_bounded(tstzrange)'), ('protector_internal.during_within_31_days(tstzrange)'),
 			 ('protector_internal.value_size(jsonb)'),
-			 ('protector_internal.reminder_address(uuid,uuid,text)'), ('protector_internal.manual_reminder_unseen(uuid)'),
+			 ('protector_internal.reminder_address(uuid,uuid,text,boolean)'), ('protector_internal.refuse_no_reminder_address(uuid,uuid,text)'), ('protector_internal.manual_reminder_unseen(uuid)'),
 			 ('protector_internal.check_customer_open_requests(uuid,uuid)'),
 			 ('protector_internal.check_customer_message_rate(uuid,uuid)'),
 			 ('protector_internal.check_customer_signatures(uuid,uuid,uuid)'),

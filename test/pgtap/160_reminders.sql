@@ -200,7 +200,7 @@ SELECT is((SELECT channel FROM protector.send_booking_reminder('0a160000-0000-40
 SELECT throws_ok($$SELECT protector.send_booking_reminder('0a160000-0000-4000-8000-0000000b0006')$$, '22023',
 	'only a confirmed booking that has not started gets reminders', 'not of a cancelled booking');
 SELECT throws_ok($$SELECT protector.send_booking_reminder('0a160000-0000-4000-8000-0000000b0004')$$, '22023',
-	'the customer has no e-mail address or phone number for reminders', 'not to Dee, who chose none');
+	'the customer chose not to get reminders', 'not to Dee, who chose none');
 SELECT throws_ok($$SELECT protector.send_booking_reminder('0a160000-0000-4000-8000-0000000b0002', 'fax')$$, '22023',
 	'p_channel must be email or sms', 'no fax');
 SELECT throws_ok($$SELECT protector.send_booking_reminder('0a160000-0000-4000-8000-0000000b0008')$$, 'P0002',

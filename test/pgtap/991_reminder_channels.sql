@@ -1,0 +1,88 @@
+-- Which address a reminder goes to, and why one cannot go (an attack
+-- review of reminders):
+--  - a manual reminder sent without a channel goes, when claimed, by the
+--    address the customer has then (it was held to the channel of the
+--    moment it was sent, and cancelled as "no address" when that address
+--    went though the customer had the other); one asked for stays so;
+--  - an e-mail address 0.1.0 stored without today's checks (anna@gmail, a
+--    no-break space) is no address when a reminder is claimed or sent by
+--    hand: it was handed to the worker ahead of a valid phone;
+--  - send_booking_reminder names why a customer cannot be reminded: erased,
+--    opted out, a national phone without a country, a 0.1.0 e-mail address.
+BEGIN;
+SELECT plan(14);
+
+SELECT tests.create_supabase_user('rc_admin');
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a991000-0000-4000-8000-000000000000', 'Channels', 'reminder-channels');
+INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
+VALUES ('0a991000-0000-4000-8000-000000000000', tests.get_supabase_uid('rc_admin'), 'admin', now());
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0a991000-0000-4000-8000-0000000000a1', '0a991000-0000-4000-8000-000000000000', 'V', 'Europe/Berlin');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party, mode)
+VALUES ('0a991000-0000-4000-8000-0000000005a1', '0a991000-0000-4000-8000-000000000000', '0a991000-0000-4000-8000-0000000000a1',
+		'Ride', '60 minutes', '60 minutes', '400 days', 100, 4, 'shared');
+INSERT INTO protector.customers (id, organization_id, full_name, email, phone, country, reminder_channel) VALUES
+	('0a991000-0000-4000-8000-00000000c001', '0a991000-0000-4000-8000-000000000000', 'Dirk', 'd@example.com', '0151 2345678', 'DE', NULL),
+	('0a991000-0000-4000-8000-00000000c002', '0a991000-0000-4000-8000-000000000000', 'Nat', NULL, '0151 2345678', NULL, NULL),
+	('0a991000-0000-4000-8000-00000000c003', '0a991000-0000-4000-8000-000000000000', 'Opt', 'o@example.com', NULL, NULL, 'none'),
+	('0a991000-0000-4000-8000-00000000c004', '0a991000-0000-4000-8000-000000000000', 'Era', 'e@example.com', NULL, NULL, NULL),
+	('0a991000-0000-4000-8000-00000000c007', '0a991000-0000-4000-8000-000000000000', 'Ida', 'i@example.com', '0151 7654321', 'DE', NULL);
+-- as 0.1.0 stored them, before the customers' checks of 0.2.0
+ALTER TABLE protector.customers DISABLE TRIGGER check_customer_row;
+INSERT INTO protector.customers (id, organization_id, full_name, email, phone, country) VALUES
+	('0a991000-0000-4000-8000-00000000c005', '0a991000-0000-4000-8000-000000000000', 'Anna', 'anna@gmail', '+49 151 2345678', 'DE'),
+	('0a991000-0000-4000-8000-00000000c006', '0a991000-0000-4000-8000-000000000000', 'Bea', E'bea@ex\u00a0ample.com', NULL, NULL);
+ALTER TABLE protector.customers ENABLE TRIGGER check_customer_row;
+-- booking n (customer n) in three days at 10:00 + n hours
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+SELECT ('0a991000-0000-4000-8000-0000000000b' || n)::uuid, '0a991000-0000-4000-8000-000000000000', '0a991000-0000-4000-8000-0000000000a1',
+	   '0a991000-0000-4000-8000-0000000005a1', ('0a991000-0000-4000-8000-00000000c00' || n)::uuid,
+	   tstzrange(date_trunc('day', now()) + interval '3 days 10 hours' + n * interval '1 hour',
+				 date_trunc('day', now()) + interval '3 days 11 hours' + n * interval '1 hour'), 'confirmed'
+FROM generate_series(1, 7) n;
+
+SELECT tests.authenticate_as('rc_admin');
+SELECT protector.erase_customer('0a991000-0000-4000-8000-00000000c004') IS NOT NULL AS erased \gset
+SELECT is((SELECT channel || ' ' || COALESCE(asked_channel, '-') FROM protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b1')),
+	'email -', 'Dirk''s reminder sent without a channel: by e-mail, none asked');
+SELECT is((SELECT channel || ' ' || asked_channel FROM protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b7', 'email')),
+	'email email', 'Ida''s sent asking for e-mail');
+SELECT is((SELECT channel FROM protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b5')),
+	'sms', 'Anna''s (an e-mail address 0.1.0 took, anna@gmail): by SMS, to her valid phone');
+SELECT throws_ok($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b5', 'email')$$, '22023',
+	'the customer''s e-mail address is not one reminders go to', '... and not by e-mail when asked');
+SELECT throws_ok($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b6')$$, '22023',
+	'the customer''s e-mail address is not one reminders go to', 'Bea (a no-break space in her address, no phone): refused, naming it');
+SELECT throws_ok($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b2', 'sms')$$, '22023',
+	'the customer''s phone number cannot be used for SMS', 'Nat (a national number, no country): refused, naming the phone');
+SELECT is(tests.error_text($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b2')$$),
+	'22023 | the customer''s phone number cannot be used for SMS | It is a national number and the customer has no country: it means something only in its country. | Write the number with its country code (+...), or set the customer''s country.',
+	'... also with no channel asked, with what to do');
+SELECT throws_ok($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b3')$$, '22023',
+	'the customer chose not to get reminders', 'Opt (reminder_channel none): refused as opted out');
+SELECT throws_ok($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b4')$$, '22023',
+	'the customer was erased', 'Era (erased): refused as erased');
+SELECT tests.clear_authentication();
+
+-- Dirk and Ida lose their e-mail addresses; every reminder is due
+UPDATE protector.customers SET email = NULL
+WHERE id IN ('0a991000-0000-4000-8000-00000000c001', '0a991000-0000-4000-8000-00000000c007');
+UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '1 minute', due_at = now() - interval '1 minute'
+WHERE organization_id = '0a991000-0000-4000-8000-000000000000';
+SELECT tests.authenticate_as_service_role();
+CREATE TEMP TABLE claimed AS SELECT * FROM protector.claim_due_reminders(100);
+SELECT tests.clear_authentication();
+SELECT is((SELECT channel || ' ' || recipient FROM claimed WHERE kind = 'manual' AND customer_name = 'Dirk'),
+	'sms +491512345678', 'Dirk''s manual reminder goes by SMS once he has no e-mail address (none was asked)');
+SELECT is((SELECT status || ': ' || cancelled_reason FROM protector.booking_reminders
+		   WHERE booking_id = '0a991000-0000-4000-8000-0000000000b7' AND kind = 'manual'),
+	'cancelled: customer has no address for reminders', 'Ida''s, asked by e-mail, is cancelled: she has none now');
+SELECT is((SELECT string_agg(DISTINCT channel || ' ' || recipient, ', ') FROM claimed WHERE customer_name = 'Anna'),
+	'sms +491512345678', 'Anna''s reminders are all handed out by SMS, none to anna@gmail');
+SELECT is((SELECT count(*)::int FROM claimed WHERE customer_name = 'Bea'), 0, 'none of Bea''s is handed out');
+SELECT is((SELECT string_agg(DISTINCT status || ': ' || cancelled_reason, ', ') FROM protector.booking_reminders
+		   WHERE booking_id = '0a991000-0000-4000-8000-0000000000b6'),
+	'cancelled: customer has no address for reminders', '... they are cancelled as without an address');
+
+SELECT * FROM finish();
+ROLLBACK;
