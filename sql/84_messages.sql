@@ -333,7 +333,8 @@ DECLARE
 	v_org uuid;
 BEGIN
 	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 1000');
+		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 1000',
+			pg_catalog.format('Got %s.', COALESCE(p_limit::text, 'NULL')));
 	END IF;
 	v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
 	PERFORM protector_internal.thread_side(v_org, p_booking_id);

@@ -854,7 +854,8 @@ BEGIN
 	IF p_id IS NULL OR p_ok IS NULL THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%s must not be null', CASE WHEN p_id IS NULL THEN 'p_id' ELSE 'p_ok' END),
-			NULL, 'p_ok says whether the reminder was sent.');
+			NULL, CASE WHEN p_id IS NULL THEN 'p_id is the reminder_id claim_due_reminders handed out.'
+					   ELSE 'p_ok says whether the reminder was sent.' END);
 	END IF;
 	-- (a change of its booking's customer in progress holds the reminders
 	-- being sent, sync_booking_reminders: this waits for it, and then sees
@@ -926,7 +927,7 @@ BEGIN
 							WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id
 							  AND b.id OPERATOR(pg_catalog.=) r.booking_id)
 						THEN 'failed (customer erased)'
-						ELSE COALESCE(pg_catalog.left(NULLIF(NULLIF(pg_catalog.btrim(p_error), ''),
+						ELSE COALESCE(pg_catalog.left(NULLIF(NULLIF(protector_internal.trim_spaces(p_error), ''),
 															 protector_internal.lease_expired_error()), 2000),
 									  'failed (no error given)') END;
 	END IF;

@@ -8,9 +8,12 @@
 --    no-break space) is no address when a reminder is claimed or sent by
 --    hand: it was handed to the worker ahead of a valid phone;
 --  - send_booking_reminder names why a customer cannot be reminded: erased,
---    opted out, a national phone without a country, a 0.1.0 e-mail address.
+--    opted out, a national phone without a country, a 0.1.0 e-mail address;
+--  - smaller ones: a worker's error of spaces and line breaks only is none
+--    given, complete_reminder's and get_booking_messages' refusals say what
+--    they refused.
 BEGIN;
-SELECT plan(14);
+SELECT plan(17);
 
 SELECT tests.create_supabase_user('rc_admin');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a991000-0000-4000-8000-000000000000', 'Channels', 'reminder-channels');
@@ -83,6 +86,21 @@ SELECT is((SELECT count(*)::int FROM claimed WHERE customer_name = 'Bea'), 0, 'n
 SELECT is((SELECT string_agg(DISTINCT status || ': ' || cancelled_reason, ', ') FROM protector.booking_reminders
 		   WHERE booking_id = '0a991000-0000-4000-8000-0000000000b6'),
 	'cancelled: customer has no address for reminders', '... they are cancelled as without an address');
+
+-- the worker's report of a failure whose error is only line breaks and
+-- spaces (btrim left them): none given; a missing id is named as the id
+SELECT tests.authenticate_as_service_role();
+SELECT is((SELECT last_error FROM protector.complete_reminder(
+			  (SELECT reminder_id FROM claimed WHERE kind = 'manual' AND customer_name = 'Dirk'), false, E'\n\u00a0\t\n', 1)),
+	'failed (no error given)', 'an error of line breaks and spaces only is none given');
+SELECT is(tests.error_text($$SELECT protector.complete_reminder(NULL, true)$$),
+	'22023 | p_id must not be null | p_id is the reminder_id claim_due_reminders handed out.',
+	'complete_reminder without an id says what the id is');
+SELECT tests.clear_authentication();
+SELECT tests.authenticate_as('rc_admin');
+SELECT is(tests.error_text($$SELECT * FROM protector.get_booking_messages('0a991000-0000-4000-8000-0000000000b1', 0)$$),
+	'22023 | p_limit must be between 1 and 1000 | Got 0.', 'get_booking_messages names the p_limit it refused');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
