@@ -517,7 +517,8 @@ phone_digits(const char *s, int len, char *digits, bool *plus)
 /*
  * "+<digits>": a number written with its country code (after + or 00).
  * "+49 (0)30 ...", "0049 (0)30 ...": a trunk 0 in parentheses after the
- * country code is dropped.
+ * country code is dropped.  No country code begins with 0: "+00 49 ...",
+ * "+030 ..." are no number written out, and keep their digits only.
  */
 static void
 append_international(StringInfo out, const char *digits, const char *s, int len)
@@ -525,6 +526,11 @@ append_international(StringInfo out, const char *digits, const char *s, int len)
 	const char *d = digits;
 	bool		parenthesis = memchr(s, '(', len) != NULL;
 
+	if (d[0] == '0')
+	{
+		appendStringInfoString(out, d);
+		return;
+	}
 	appendStringInfoChar(out, '+');
 	for (size_t i = 0; parenthesis && i < lengthof(country_codes); i++)
 	{

@@ -1,7 +1,7 @@
 -- Customer intelligence: ICU normalization, duplicates, merge, RFM scores
 -- and segments (hand-computed), lifetime value, who may see what.
 BEGIN;
-SELECT plan(55);
+SELECT plan(57);
 
 -- normalization
 SELECT is(protector.normalize_email('  Zoë@Example.COM '), 'zoë@example.com', 'email: trimmed, case-folded, accents kept');
@@ -16,6 +16,9 @@ SELECT is(protector.normalize_phone('030 1234567', 'DE'), '+49301234567', 'phone
 SELECT is(protector.normalize_phone('0049 30 1234567'), '+49301234567', 'phone: 00 is the international prefix');
 SELECT is(protector.normalize_phone('(415) 555-0100', 'US'), '+14155550100', 'phone: NANP');
 SELECT is(protector.normalize_phone('555-0100'), '5550100', 'phone: without a country, digits only');
+SELECT is(protector.normalize_phone('+00 49 151 2345678'), '00491512345678',
+	'phone: no country code begins with 0, so +00 49 ... is not written out (it was +00491512345678, handed out for SMS)');
+SELECT is(protector.normalize_phone('+030 1234567', 'DE'), '0301234567', '... nor is +030 ..., whatever the country');
 SELECT throws_ok($$SELECT protector.normalize_name(repeat('x', 2000))$$, '22023', NULL, 'oversize input is refused');
 -- text that grows more than fourfold (U+FDFA is 18 characters in NFKC, a
 -- Han syllable up to 7 letters) got ICU's buffer overflow as an error,
