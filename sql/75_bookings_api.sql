@@ -1516,6 +1516,28 @@ $$;
 COMMENT ON FUNCTION protector.cancel_booking(uuid, text, boolean) IS
 'Cancels a booking, frees its slot, keeps the service''s cancellation fee and records the rest of what was paid as a refund; a repeated cancel refunds nothing more';
 
+-- The bookings of p_ids the caller does not see (RLS decides: none, or
+-- not theirs), refused by id: "<p_detail>: <ids>."  For a batch of the
+-- caller's.
+CREATE FUNCTION protector_internal.refuse_unseen_bookings(p_ids uuid[], p_detail text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_missing uuid[] := ARRAY(SELECT x FROM pg_catalog.unnest(p_ids) x
+							  WHERE NOT EXISTS (SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) x));
+BEGIN
+	IF pg_catalog.cardinality(v_missing) OPERATOR(pg_catalog.>) 0 THEN
+		PERFORM protector.raise('not_found', 'some bookings were not found',
+			pg_catalog.format('%s: %s.', p_detail, pg_catalog.array_to_string(v_missing, ', ')));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_unseen_bookings(uuid[], text) IS
+'Internal: refuses (P0002) the bookings of p_ids the caller does not see, listing their ids after p_detail';
+GRANT EXECUTE ON FUNCTION protector_internal.refuse_unseen_bookings(uuid[], text) TO authenticated, service_role;
+
 CREATE FUNCTION protector.update_booking_status_batch(p_booking_ids uuid[], p_status protector.booking_status)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -1523,7 +1545,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_ids uuid[];
-	v_missing uuid[];
 	v_bad text;
 	v_locked integer;
 	v_updated integer;
@@ -1546,12 +1567,7 @@ BEGIN
 	END IF;
 
 	-- every booking must be visible to the caller (RLS decides)
-	v_missing := ARRAY(SELECT x FROM pg_catalog.unnest(v_ids) x
-					   WHERE NOT EXISTS (SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) x));
-	IF pg_catalog.cardinality(v_missing) > 0 THEN
-		PERFORM protector.raise('not_found', 'some bookings were not found',
-			pg_catalog.format('Not found or not visible: %s.', pg_catalog.array_to_string(v_missing, ', ')));
-	END IF;
+	PERFORM protector_internal.refuse_unseen_bookings(v_ids, 'Not found or not visible');
 	-- and updatable by the caller: lock them, in id order, the wait
 	-- bounded by protector.lock_timeout as a single booking's RPCs bound it
 	v_locked := protector_internal.lock_bookings(v_ids);
@@ -1559,12 +1575,7 @@ BEGIN
 		-- (one deleted while the lock waited, as with its organization, or
 		-- given to another agent, is not found or not visible now, as
 		-- above; the rest the caller may not update)
-		v_missing := ARRAY(SELECT x FROM pg_catalog.unnest(v_ids) x
-						   WHERE NOT EXISTS (SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) x));
-		IF pg_catalog.cardinality(v_missing) > 0 THEN
-			PERFORM protector.raise('not_found', 'some bookings were not found',
-				pg_catalog.format('Not found or no longer visible once this waited for them: %s.', pg_catalog.array_to_string(v_missing, ', ')));
-		END IF;
+		PERFORM protector_internal.refuse_unseen_bookings(v_ids, 'Not found or no longer visible once this waited for them');
 		PERFORM protector.raise('forbidden', 'you may not change the status of some of these bookings');
 	END IF;
 	SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s)', b.id, b.status), ', ' ORDER BY b.id) INTO v_bad

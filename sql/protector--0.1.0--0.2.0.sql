@@ -12144,7 +12144,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_ids uuid[];
-	v_missing uuid[];
 	v_bad text;
 	v_locked integer;
 	v_updated integer;
@@ -12167,12 +12166,7 @@ BEGIN
 	END IF;
 
 	-- every booking must be visible to the caller (RLS decides)
-	v_missing := ARRAY(SELECT x FROM pg_catalog.unnest(v_ids) x
-					   WHERE NOT EXISTS (SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) x));
-	IF pg_catalog.cardinality(v_missing) > 0 THEN
-		PERFORM protector.raise('not_found', 'some bookings were not found',
-			pg_catalog.format('Not found or not visible: %s.', pg_catalog.array_to_string(v_missing, ', ')));
-	END IF;
+	PERFORM protector_internal.refuse_unseen_bookings(v_ids, 'Not found or not visible');
 	-- and updatable by the caller: lock them, in id order, the wait
 	-- bounded by protector.lock_timeout as a single booking's RPCs bound it
 	v_locked := protector_internal.lock_bookings(v_ids);
@@ -12180,12 +12174,7 @@ BEGIN
 		-- (one deleted while the lock waited, as with its organization, or
 		-- given to another agent, is not found or not visible now, as
 		-- above; the rest the caller may not update)
-		v_missing := ARRAY(SELECT x FROM pg_catalog.unnest(v_ids) x
-						   WHERE NOT EXISTS (SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) x));
-		IF pg_catalog.cardinality(v_missing) > 0 THEN
-			PERFORM protector.raise('not_found', 'some bookings were not found',
-				pg_catalog.format('Not found or no longer visible once this waited for them: %s.', pg_catalog.array_to_string(v_missing, ', ')));
-		END IF;
+		PERFORM protector_internal.refuse_unseen_bookings(v_ids, 'Not found or no longer visible once this waited for them');
 		PERFORM protector.raise('forbidden', 'you may not change the status of some of these bookings');
 	END IF;
 	SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s)', b.id, b.status), ', ' ORDER BY b.id) INTO v_bad
@@ -17400,6 +17389,27 @@ RETURN EXISTS (SELECT FROM pg_catalog.unnest(p_columns) c
 COMMENT ON FUNCTION protector_internal.text_changed(jsonb, jsonb, text[]) IS
 'Internal: whether the columns differ between two versions of a row';
 
+-- The bookings of p_ids the caller does not see (RLS decides: none, or
+-- not theirs), refused by id: "<p_detail>: <ids>."  For a batch of the
+-- caller's.
+CREATE FUNCTION protector_internal.refuse_unseen_bookings(p_ids uuid[], p_detail text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_missing uuid[] := ARRAY(SELECT x FROM pg_catalog.unnest(p_ids) x
+							  WHERE NOT EXISTS (SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) x));
+BEGIN
+	IF pg_catalog.cardinality(v_missing) OPERATOR(pg_catalog.>) 0 THEN
+		PERFORM protector.raise('not_found', 'some bookings were not found',
+			pg_catalog.format('%s: %s.', p_detail, pg_catalog.array_to_string(v_missing, ', ')));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_unseen_bookings(uuid[], text) IS
+'Internal: refuses (P0002) the bookings of p_ids the caller does not see, listing their ids after p_detail';
+GRANT EXECUTE ON FUNCTION protector_internal.refuse_unseen_bookings(uuid[], text) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

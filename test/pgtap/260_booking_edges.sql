@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(58);
+SELECT plan(59);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -125,6 +125,10 @@ SELECT is((SELECT payment_due_by = lower(during) FROM protector.bookings WHERE i
 SELECT throws_ok($$SELECT protector.update_booking_status_batch(ARRAY[[pg_temp.id('room'), pg_temp.id('hold')],
 																 [pg_temp.id('room'), pg_temp.id('hold')]], 'cancelled')$$,
 	'22023', 'p_booking_ids must be a list of ids', 'a two-dimensional array is refused by name');
+SELECT is(tests.error_text($$SELECT protector.update_booking_status_batch(ARRAY[pg_temp.id('room'),
+																 '0e260000-0000-4000-8000-00000000dead'], 'cancelled')$$),
+	'P0002 | some bookings were not found | Not found or not visible: 0e260000-0000-4000-8000-00000000dead.',
+	'a batch names the ids it does not find, and only those');
 
 -- 7. what create_booking names, not the foreign key: an empty key of a
 -- customer (was "1 to 200", where a customer's are 1 to 154), an agent who
