@@ -12707,6 +12707,7 @@ AS $$
 DECLARE
 	s protector.services;
 	v protector.venues;
+	v_message text;
 BEGIN
 	PERFORM protector_internal.authorize_row('protector.services', p_service_id, 'venues.manage', 'service');
 	SELECT * INTO s FROM protector.services WHERE id = p_service_id;
@@ -12729,6 +12730,15 @@ BEGIN
 		s.max_advance, s.price, s.price_per_person, s.currency, s.settings, s.active, s.waiver_id)
 	RETURNING * INTO s;
 	RETURN to_jsonb(s);
+EXCEPTION WHEN invalid_parameter_value THEN
+	-- (the copy is a new row, checked whole: a value refused is the
+	-- service's own, which a service stored before 0.2.0 checked it keeps
+	-- while it is not changed; the caller sent none)
+	GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT;
+	PERFORM protector.raise('invalid_parameter',
+		pg_catalog.format('service %s cannot be copied: %s', p_service_id, v_message),
+		'The copy is a new service and is checked whole; the value is the service''s own, stored before protector checked it.',
+		'Correct it on the service first (update_service), then copy it.');
 END
 $$;
 COMMENT ON FUNCTION protector.duplicate_service(uuid, uuid) IS
