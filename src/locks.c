@@ -50,6 +50,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -276,6 +277,28 @@ void
 protector_lock_service(const pg_uuid_t *service_id)
 {
 	lock_id(&service_lock, service_id);
+}
+
+/*
+ * Does another transaction hold the service's lock now?  Asked without
+ * waiting and without keeping it: taken if free and let go at once (a hold
+ * this transaction had before stays, counted once more and once less).
+ * The precheck asks it (reserve.c): a booking being changed under that
+ * lock may be moving away.
+ */
+bool
+protector_service_lock_busy(const pg_uuid_t *service_id)
+{
+	int64		key = protector_lock_key(service_lock.classid, service_id);
+	LOCKTAG		tag;
+
+	if (!try_lock_key(key))
+		return true;
+	/* (the tag pg_try_advisory_xact_lock(bigint) took, lockfuncs.c) */
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, 1);
+	if (!LockRelease(&tag, ExclusiveLock, false))
+		elog(ERROR, "protector_service_lock_busy: the service's lock was not held");
+	return false;
 }
 
 /* a staff member's schedule: their shifts and the bookings assigned to them */

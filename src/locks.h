@@ -36,6 +36,7 @@ extern int	protector_lock_timeout;
 extern int64 protector_lock_key(int32 classid, const pg_uuid_t *id);
 extern int64 protector_service_lock_key(const pg_uuid_t *service_id);
 extern void protector_lock_service(const pg_uuid_t *service_id);
+extern bool protector_service_lock_busy(const pg_uuid_t *service_id);
 extern void protector_lock_member(const pg_uuid_t *member_id);
 
 typedef void (*ProtectorLockWait) (void *arg);

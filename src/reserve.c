@@ -986,11 +986,13 @@ protector_reservation_check(PG_FUNCTION_ARGS)
  * transaction's own) and occupies the time now, so the check after the
  * insert, under the service's lock, would meet it as well (a cancellation
  * committed in between is a race the refusal lost a moment earlier).  Not
- * so a booking that a transaction in progress is changing (moving it away,
- * under the service's lock, which the check after the insert would wait
- * for): the precheck then concludes nothing.  Under REPEATABLE READ a
- * booking committed after the transaction's snapshot gives 40001, as
- * there.  A row it lets through is checked after the
+ * so a booking that a transaction in progress is changing while another
+ * transaction holds the service's lock (likely the same one, moving it
+ * away, which the check after the insert would wait for): the precheck
+ * then concludes nothing.  A change without that lock (a cancellation, a
+ * note) the check after the insert would not wait for either.  Under
+ * REPEATABLE READ a booking committed after the transaction's snapshot
+ * gives 40001, as there.  A row it lets through is checked after the
  * insert as always; taking no lock here also keeps the order of locks the
  * insert always took (the foreign keys' row locks, then the service's).
  *
@@ -1106,7 +1108,10 @@ protector_reservation_precheck(Relation bookings, HeapTuple tuple)
 
 	/* no lock: only a refusal is concluded (see above) */
 	verdict = judge_capacity(bookings, &row, NULL, &keys, &latest);
-	if (verdict == RANGE_FREE || latest.moving)
+	if (verdict == RANGE_FREE)
+		return;
+	/* a booking being changed while the service's lock is held: maybe a move */
+	if (latest.moving && protector_service_lock_busy(row.service_id))
 		return;
 
 	/* a booking with this id: the insert meets it first (asked only now) */

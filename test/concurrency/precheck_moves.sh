@@ -7,7 +7,10 @@
 # new booking waits for the lock, as the check after the insert does, and
 # books the time the move frees.  A slot taken by a booking nobody is
 # changing is still refused at once while the service's lock is held
-# (no row written, no wait).  Exclusive and shared services.
+# (no row written, no wait), and so is one whose booking a transaction
+# changes without that lock (a note, a cancellation not yet committed:
+# the check after the insert would not wait for it either).  Exclusive
+# and shared services.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -31,15 +34,16 @@ at() { echo "tstzrange(timestamptz '$DAY' + interval '$1 hours', timestamptz '$D
 failures=0
 check() { if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1 (expected '$2', got '$3')"; failures=$((failures + 1)); fi; }
 
-# case_of SERVICE MOVED_AT LABEL: SERVICE full at 10:00 (the room: one
-# booking; the tour: two of one place), the booking b009 at MOVED_AT (10:00
-# is among them); a session finds the service contended (two refusals at
-# 10:00), then, while the mover holds the service's lock and sleeps with
-# b009 moved to 15:00, books one place at 10:00.  LABEL receives what the
-# booking answered, how many rows it wrote, and whether the mover was
-# still asleep then; waited: whether the booking waited for a lock.
+# case_of SERVICE MOVED_AT LABEL [CHANGE]: SERVICE full at 10:00 (the
+# room: one booking; the tour: two of one place), the booking b009 at
+# MOVED_AT (10:00 is among them); a session finds the service contended
+# (two refusals at 10:00), then, while the mover sleeps with b009 changed
+# by CHANGE (default: moved to 15:00, which takes the service's lock),
+# books one place at 10:00.  LABEL receives what the booking answered, how
+# many rows it wrote, and whether the mover was still asleep then; waited:
+# whether the booking waited for a lock.
 case_of() {
-	local service=$1 moved_at=$2 label=$3 stayers
+	local service=$1 moved_at=$2 label=$3 change=${4:-"during = $(at 15)"} stayers
 	stayers=$([ "$service" = "$TOUR" ] && echo 2 || echo 1)
 	[ "$moved_at" = 10 ] && stayers=$((stayers - 1))
 	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
@@ -84,13 +88,13 @@ SQL
 	wait_session primed "true"
 	PGAPPNAME=mover psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL &
 BEGIN;
-UPDATE protector.bookings SET during = $(at 15) WHERE id = '0f470000-0000-4000-8000-00000000b009';
+UPDATE protector.bookings SET $change WHERE id = '0f470000-0000-4000-8000-00000000b009';
 SELECT pg_sleep(2);
 COMMIT;
 SQL
 	local mover=$!
 	waited=no
-	if [ "$moved_at" = 10 ]; then
+	if [ "$moved_at" = 10 ] && [ -z "${4:-}" ]; then
 		wait_session booking "wait_event_type = 'Lock'" && waited=yes
 	fi
 	wait "$booker" "$mover"
@@ -115,6 +119,19 @@ for service in "$ROOM" "$TOUR"; do
 	case_of "$service" 12 "$name-staying"
 	check "$name, slot taken by a booking that stays: refused before the insert, while the mover slept" \
 		"23P01 0 mover asleep" "$(outcome "$name-staying")"
+done
+
+# the slot's booking is being changed without the service's lock (a note,
+# a cancellation not yet committed): the check after the insert would not
+# wait for it either, so the precheck still refuses at once
+for service in "$ROOM" "$TOUR"; do
+	name=$([ "$service" = "$ROOM" ] && echo exclusive || echo shared)
+	case_of "$service" 10 "$name-noted" "details = '{\"note\": \"vip\"}'"
+	check "$name, slot's booking being noted: refused before the insert, while the writer slept" \
+		"23P01 0 mover asleep" "$(outcome "$name-noted")"
+	case_of "$service" 10 "$name-cancelling" "status = 'cancelled', cancelled_at = now()"
+	check "$name, slot's booking being cancelled: refused before the insert, as the check after it would" \
+		"23P01 0 mover asleep" "$(outcome "$name-cancelling")"
 done
 
 dropdb "$DB"
