@@ -13,7 +13,7 @@
 --    given, complete_reminder's and get_booking_messages' refusals say what
 --    they refused.
 BEGIN;
-SELECT plan(17);
+SELECT plan(19);
 
 SELECT tests.create_supabase_user('rc_admin');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a991000-0000-4000-8000-000000000000', 'Channels', 'reminder-channels');
@@ -29,12 +29,18 @@ INSERT INTO protector.customers (id, organization_id, full_name, email, phone, c
 	('0a991000-0000-4000-8000-00000000c002', '0a991000-0000-4000-8000-000000000000', 'Nat', NULL, '0151 2345678', NULL, NULL),
 	('0a991000-0000-4000-8000-00000000c003', '0a991000-0000-4000-8000-000000000000', 'Opt', 'o@example.com', NULL, NULL, 'none'),
 	('0a991000-0000-4000-8000-00000000c004', '0a991000-0000-4000-8000-000000000000', 'Era', 'e@example.com', NULL, NULL, NULL),
-	('0a991000-0000-4000-8000-00000000c007', '0a991000-0000-4000-8000-000000000000', 'Ida', 'i@example.com', '0151 7654321', 'DE', NULL);
+	('0a991000-0000-4000-8000-00000000c007', '0a991000-0000-4000-8000-000000000000', 'Ida', 'i@example.com', '0151 7654321', 'DE', NULL),
+	('0a991000-0000-4000-8000-00000000c008', '0a991000-0000-4000-8000-000000000000', 'Short', NULL, '123', 'DE', NULL);
 -- as 0.1.0 stored them, before the customers' checks of 0.2.0
 ALTER TABLE protector.customers DISABLE TRIGGER check_customer_row;
 INSERT INTO protector.customers (id, organization_id, full_name, email, phone, country) VALUES
 	('0a991000-0000-4000-8000-00000000c005', '0a991000-0000-4000-8000-000000000000', 'Anna', 'anna@gmail', '+49 151 2345678', 'DE'),
 	('0a991000-0000-4000-8000-00000000c006', '0a991000-0000-4000-8000-000000000000', 'Bea', E'bea@ex\u00a0ample.com', NULL, NULL);
+-- (a country 0.1.0 took as two capitals; no CHECK of 0.2.0's is in its way)
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.customers (id, organization_id, full_name, email, phone, country) VALUES
+	('0a991000-0000-4000-8000-00000000c009', '0a991000-0000-4000-8000-000000000000', 'Xan', NULL, '0151 2345678', 'XX');
+SET LOCAL session_replication_role = origin;
 ALTER TABLE protector.customers ENABLE TRIGGER check_customer_row;
 -- booking n (customer n) in three days at 10:00 + n hours
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
@@ -42,7 +48,7 @@ SELECT ('0a991000-0000-4000-8000-0000000000b' || n)::uuid, '0a991000-0000-4000-8
 	   '0a991000-0000-4000-8000-0000000005a1', ('0a991000-0000-4000-8000-00000000c00' || n)::uuid,
 	   tstzrange(date_trunc('day', now()) + interval '3 days 10 hours' + n * interval '1 hour',
 				 date_trunc('day', now()) + interval '3 days 11 hours' + n * interval '1 hour'), 'confirmed'
-FROM generate_series(1, 7) n;
+FROM generate_series(1, 9) n;
 
 SELECT tests.authenticate_as('rc_admin');
 SELECT protector.erase_customer('0a991000-0000-4000-8000-00000000c004') IS NOT NULL AS erased \gset
@@ -61,6 +67,12 @@ SELECT throws_ok($$SELECT protector.send_booking_reminder('0a991000-0000-4000-80
 SELECT is(tests.error_text($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b2')$$),
 	'22023 | the customer''s phone number cannot be used for SMS | It is a national number and the customer has no country: it means something only in its country. | Write the number with its country code (+...), or set the customer''s country.',
 	'... also with no channel asked, with what to do');
+SELECT is(tests.error_text($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b8')$$),
+	'22023 | the customer''s phone number cannot be used for SMS | It cannot be written out in full as a number of the customer''s country (DE). | Write the number with its country code (+...).',
+	'Short (123, in Germany): the country is not what is missing');
+SELECT is(tests.error_text($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b9')$$),
+	'22023 | the customer''s phone number cannot be used for SMS | It is a national number, and the customer''s country (XX, stored before protector checked countries) is no country code. | Correct the customer''s country, or write the number with its country code (+...).',
+	'Xan (a 0.1.0 country XX): the country is named as what to correct');
 SELECT throws_ok($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b3')$$, '22023',
 	'the customer chose not to get reminders', 'Opt (reminder_channel none): refused as opted out');
 SELECT throws_ok($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b4')$$, '22023',
