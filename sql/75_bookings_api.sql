@@ -1560,6 +1560,12 @@ BEGIN
 	IF pg_catalog.array_position(p_booking_ids, NULL) IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_booking_ids must not contain NULL');
 	END IF;
+	-- (a list far beyond the limit is refused before it is sorted: a
+	-- million ids cost seconds to tell apart)
+	IF pg_catalog.cardinality(p_booking_ids) OPERATOR(pg_catalog.>) 10000 THEN
+		PERFORM protector.raise('invalid_parameter', 'p_booking_ids must hold 1 to 1000 ids',
+			pg_catalog.format('Got %s entries.', pg_catalog.cardinality(p_booking_ids)));
+	END IF;
 	v_ids := ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(p_booking_ids) x ORDER BY x);
 	IF pg_catalog.cardinality(v_ids) NOT BETWEEN 1 AND 1000 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_booking_ids must hold 1 to 1000 ids',

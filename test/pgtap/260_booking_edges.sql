@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(59);
+SELECT plan(60);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -129,6 +129,10 @@ SELECT is(tests.error_text($$SELECT protector.update_booking_status_batch(ARRAY[
 																 '0e260000-0000-4000-8000-00000000dead'], 'cancelled')$$),
 	'P0002 | some bookings were not found | Not found or not visible: 0e260000-0000-4000-8000-00000000dead.',
 	'a batch names the ids it does not find, and only those');
+SELECT is(tests.error_text($$SELECT protector.update_booking_status_batch(
+								  ARRAY(SELECT pg_temp.id('room') FROM generate_series(1, 10001)), 'cancelled')$$),
+	'22023 | p_booking_ids must hold 1 to 1000 ids | Got 10001 entries.',
+	'a list of over 10,000 entries is refused before its ids are told apart (a million took seconds)');
 
 -- 7. what create_booking names, not the foreign key: an empty key of a
 -- customer (was "1 to 200", where a customer's are 1 to 154), an agent who
