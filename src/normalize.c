@@ -367,21 +367,30 @@ PG_FUNCTION_INFO_V1(protector_has_letters_or_digits);
 Datum
 protector_has_letters_or_digits(PG_FUNCTION_ARGS)
 {
-	int32_t		ulen;
-	int32_t		i = 0;
-	UChar	   *u;
+	text	   *t;
+	const unsigned char *p;
+	const unsigned char *end;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	check_utf8();
-	u = to_uchars(PG_GETARG_TEXT_PP(0), "name", &ulen);
-	while (i < ulen)
-	{
-		UChar32		c;
 
-		U16_NEXT(u, i, ulen, c);
-		if (u_isalnum(c))
+	/*
+	 * Read where it is, character by character, to the first letter or
+	 * digit: any length (a waiver's body asks it too), no UTF-16 copy.
+	 */
+	t = PG_GETARG_TEXT_PP(0);
+	p = (const unsigned char *) VARDATA_ANY(t);
+	end = p + VARSIZE_ANY_EXHDR(t);
+	while (p < end)
+	{
+		int			len = pg_utf_mblen(p);
+
+		if (len > end - p)
+			break;				/* (a text of the database's is whole UTF-8) */
+		if (u_isalnum((UChar32) utf8_to_unicode(p)))
 			PG_RETURN_BOOL(true);
+		p += len;
 	}
 	PG_RETURN_BOOL(false);
 }

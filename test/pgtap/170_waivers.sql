@@ -7,7 +7,7 @@
 -- in the comment beside it.  Hashing and the age rules on fixed dates:
 -- test/sql/015_waivers.sql.
 BEGIN;
-SELECT plan(89);
+SELECT plan(91);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_manager', 'w_operator', 'w_agent', 'w_finance',
 														'w_viewer', 'w_customer', 'w_other']) u;
@@ -83,6 +83,15 @@ SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-00000
 -- looks the same and is the same waiver (at the end of this file)
 SELECT throws_ok($$SELECT protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'X', E'\u0301 \u20dd\u05b0\u0483\u3099\n')$$, '22023',
 	'body must hold visible text', 'nor are combining marks alone (Latin, Hebrew, Cyrillic, kana)');
+-- (a later one) a waiver's text of any length up to the limit: the check
+-- for a letter stopped every body over 1,280 bytes as a "name"; and one
+-- of 99,999 marks before its first letter is still found to hold it
+SAVEPOINT long_texts;
+SELECT is((protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'Long',
+			   repeat('I accept the risks of this activity. ', 2700)) ->> 'version')::int, 1, 'a waiver text of 99,900 characters is taken');
+SELECT is((protector.create_waiver('0a170000-0000-4000-8000-000000000000', 'Marks',
+			   repeat(E'\u0301', 99999) || 'x') ->> 'version')::int, 1, '... and one whose first letter comes after 99,999 marks');
+ROLLBACK TO SAVEPOINT long_texts;
 -- Windows' line breaks are line breaks; a version not yet signed may be
 -- corrected directly, within the ages create_waiver takes
 SAVEPOINT crlf;
