@@ -8395,9 +8395,18 @@ BEGIN
 		PERFORM FROM protector.waivers w
 		WHERE w.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND w.id OPERATOR(pg_catalog.=) NEW.waiver_id
 		FOR UPDATE;
+		-- (none of the organization's: refused here, as an id nobody has.
+		-- Left to the foreign key, the row met another tenant's versions of
+		-- that id in the unique index first, waited for their new version
+		-- in progress, and told a manager of another organization that the
+		-- waiver existed and was being written)
+		IF NOT FOUND THEN
+			PERFORM protector.raise('not_found', 'waiver not found', 'The organization has no waiver with this id.');
+		END IF;
 		-- the next number, whatever the insert said
 		SELECT COALESCE(pg_catalog.max(v.version), 0) OPERATOR(pg_catalog.+) 1 INTO NEW.version
-		FROM protector.waiver_versions v WHERE v.waiver_id OPERATOR(pg_catalog.=) NEW.waiver_id;
+		FROM protector.waiver_versions v
+		WHERE v.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND v.waiver_id OPERATOR(pg_catalog.=) NEW.waiver_id;
 	END IF;
 	PERFORM protector_internal.check_text(NEW.title, 'title', 1, 200);
 	PERFORM protector_internal.check_integer(NEW.minimum_age, 'minimum_age', 0, 120);

@@ -7,7 +7,9 @@
 #     the waiver FOR UPDATE first (SECURITY DEFINER), so the outsider
 #     waited for the tenant's open service change, without bound, and a
 #     body of megabytes checked under the lock stalled the tenant's own
-#     signatures;
+#     signatures; and a manager of another organization naming it in a
+#     version of their own waited in the versions' unique index for the
+#     tenant's next version in progress (an attack review of isolation);
 #  2. a booking naming another tenant's customer: the customer's record
 #     was key-share locked first, so the outsider waited for the tenant's
 #     open change of it and was told "the customer's record is busy",
@@ -25,7 +27,10 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.s
 
 ORG=0f910000-0000-4000-8000-000000000000
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['alice', 'fresh', 'vic', 'dana', 'agt']) u;
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['alice', 'fresh', 'vic', 'dana', 'agt', 'mal']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0f910000-0000-4000-8000-00000000000b', 'Other', 'outsider-locks-b');
+INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
+VALUES ('0f910000-0000-4000-8000-00000000000b', tests.get_supabase_uid('mal'), 'owner', now());
 INSERT INTO protector.organizations (id, name, slug, settings)
 VALUES ('$ORG', 'Victim', 'outsider-locks', '{"staff": {"require_shifts": false}}');
 INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
@@ -84,6 +89,16 @@ check "an outsider's waiver version naming another tenant's waiver held open is 
 	"$(outsider "INSERT INTO protector.waiver_versions (organization_id, waiver_id, title, body) VALUES ('$ORG', '$WAIVER', 't', 'b')")" 42501
 check "... as one naming a waiver that does not exist" \
 	"$(outsider "INSERT INTO protector.waiver_versions (organization_id, waiver_id, title, body) VALUES ('$ORG', gen_random_uuid(), 't', 'b')")" 42501
+end_session waiver_holder
+# ... and a manager of another organization naming it in a version of their
+# own organization, while alice writes the waiver's next version: refused
+# at once, as a made-up id (it waited in the versions' unique index for
+# alice's new version, and was told the waiver existed)
+hold waiver_holder "SELECT protector.create_waiver('$ORG', 'Risk', 'I accept the risk, and more.')"
+check "another tenant's manager naming the waiver while its next version is written is refused at once" \
+	"$(outsider "INSERT INTO protector.waiver_versions (organization_id, waiver_id, title, body) VALUES ('0f910000-0000-4000-8000-00000000000b', '$WAIVER', 't', 'b')" mal)" P0002
+check "... as one naming a waiver that does not exist" \
+	"$(outsider "INSERT INTO protector.waiver_versions (organization_id, waiver_id, title, body) VALUES ('0f910000-0000-4000-8000-00000000000b', gen_random_uuid(), 't', 'b')" mal)" P0002
 end_session waiver_holder
 
 # 2. the customer's record held by alice (as a merge or an erasure holds it)
