@@ -69,7 +69,7 @@ SQL
 
 # the keys from members and customers to Supabase Auth's users
 auth_keys() {
-	psql -X -A -t -d "$1" -c "SELECT string_agg(conrelid::regclass::text, ' ' ORDER BY 1) FROM pg_constraint
+	psql -X -A -t -d "$1" -c "SELECT string_agg(conrelid::regclass::text, ' ' ORDER BY conrelid::regclass::text) FROM pg_constraint
 		WHERE contype = 'f' AND confrelid = 'auth.users'::regclass"
 }
 

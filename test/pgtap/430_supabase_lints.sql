@@ -8,7 +8,7 @@ BEGIN;
 SELECT plan(6);
 SET LOCAL TimeZone = 'UTC';
 
-SELECT is((SELECT coalesce(array_agg(c.oid::regclass::text ORDER BY 1), '{}')
+SELECT is((SELECT coalesce(array_agg(c.oid::regclass::text ORDER BY c.oid::regclass::text), '{}')
 		   FROM pg_class c
 		   WHERE c.relkind IN ('v', 'm')
 			 AND c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
