@@ -1242,12 +1242,21 @@ BEGIN
 	IF NOT protector_internal.lines_are_clean(NEW.note) THEN
 		PERFORM protector.raise('invalid_parameter', 'note holds control or invisible direction characters');
 	END IF;
+	-- (as create_voucher names it; the foreign key's raw 23503 otherwise.
+	-- As the caller: a customer they may not read is none)
+	IF NEW.customer_id IS NOT NULL
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.customer_id IS DISTINCT FROM OLD.customer_id)
+	   AND NOT EXISTS (SELECT FROM protector.customers c
+					   WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+						 AND c.id OPERATOR(pg_catalog.=) NEW.customer_id) THEN
+		PERFORM protector.raise('not_found', 'customer not found', 'customer_id is not a customer of the voucher''s organization.');
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_voucher_row() IS
-'Trigger: a voucher''s amount and note as written, refused by name';
-CREATE TRIGGER check_voucher_row BEFORE INSERT OR UPDATE OF amount, note ON protector.vouchers
+'Trigger: a voucher''s amount, note and customer as written, refused by name';
+CREATE TRIGGER check_voucher_row BEFORE INSERT OR UPDATE OF amount, note, customer_id ON protector.vouchers
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_voucher_row();
 

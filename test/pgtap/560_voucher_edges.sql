@@ -7,7 +7,7 @@
 -- opposite orders, is closed by locking a booking's vouchers in one
 -- order; see sql/78_vouchers.sql, return_to_vouchers.)
 BEGIN;
-SELECT plan(7);
+SELECT plan(9);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('v_owner') IS NOT NULL \g /dev/null
@@ -58,6 +58,23 @@ SELECT protector.redeem_voucher(:'b', :'g100') IS NOT NULL \g /dev/null
 SELECT protector.cancel_booking(:'b') IS NOT NULL \g /dev/null
 SELECT is((SELECT string_agg(format('%s %s', amount, balance), ', ' ORDER BY amount) FROM protector.vouchers WHERE code IN (:'g20', :'g100')),
 	'20.00 0.00, 100.00 60.00', 'the second voucher, used last, gets the 60 back (0 + 60); the first keeps nothing back');
+
+-- 3. (a money review) a voucher given by a direct write to a customer of
+-- another organization, or to none, is refused by name, as create_voucher
+-- refuses it (it was the foreign key's raw 23503); its own customer is taken
+SELECT tests.clear_authentication();
+SELECT tests.create_supabase_user('v_other') IS NOT NULL \g /dev/null
+SELECT tests.authenticate_as('v_other');
+SELECT protector.create_organization('Elsewhere', 'voucher-edges-other', 'UTC', 'EUR') ->> 'id' AS other \gset
+SELECT protector.create_customer(:'other', 'Olga Other', 'olga@example.com') ->> 'id' AS olga \gset
+SELECT tests.clear_authentication();
+SELECT tests.authenticate_as('v_owner');
+SELECT protector.create_customer(:'org', 'Gina Gift', 'gina@example.com') ->> 'id' AS gina \gset
+SELECT is(tests.error_text(format($$UPDATE protector.vouchers SET customer_id = %L WHERE code = %L$$, :'olga', :'g20')),
+	'P0002 | customer not found | customer_id is not a customer of the voucher''s organization.',
+	'a voucher given directly to another organization''s customer is refused by name');
+SELECT lives_ok(format($$UPDATE protector.vouchers SET customer_id = %L WHERE code = %L$$, :'gina', :'g20'),
+	'... and given to its own organization''s customer');
 
 SELECT * FROM finish();
 ROLLBACK;
