@@ -1437,6 +1437,22 @@ CREATE TRIGGER release_on_deactivation BEFORE UPDATE OF active ON protector.memb
 	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.release_on_deactivation();
 
+-- Is a task (of organization and booking) about a booking not the user's
+-- own: one an agent, who works only on their bookings' tasks, could not
+-- finish?  Asked as the caller (release_on_role_change) and as the owner
+-- (refuse_unseen_foreign_tasks), the same words both ways.
+CREATE FUNCTION protector_internal.task_not_theirs(p_organization_id uuid, p_booking_id uuid, p_user_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN p_booking_id IS NOT NULL
+	   AND NOT EXISTS (SELECT FROM protector.bookings b
+					   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
+						 AND b.assigned_agent OPERATOR(pg_catalog.=) p_user_id);
+COMMENT ON FUNCTION protector_internal.task_not_theirs(uuid, uuid, uuid) IS
+'Internal: whether a task of the booking is about a booking not assigned to the user (an agent could not finish it)';
+GRANT EXECUTE ON FUNCTION protector_internal.task_not_theirs(uuid, uuid, uuid) TO authenticated, service_role;
+
 -- A member (p_member_id) made an agent whose open tasks of bookings not
 -- theirs in its organization the caller's REPEATABLE READ snapshot missed
 -- (written since): 40001.  As the owner, count_now's (which asks the
@@ -1458,11 +1474,8 @@ BEGIN
 		'SELECT pg_catalog.count(*) FROM protector.members m
 		 JOIN protector.tasks t ON t.organization_id OPERATOR(pg_catalog.=) m.organization_id
 							   AND t.assignee OPERATOR(pg_catalog.=) m.user_id
-		 WHERE m.id OPERATOR(pg_catalog.=) $1
-		   AND t.status OPERATOR(pg_catalog.<>) ''done'' AND t.booking_id IS NOT NULL
-		   AND NOT EXISTS (SELECT FROM protector.bookings b
-						   WHERE b.organization_id OPERATOR(pg_catalog.=) t.organization_id AND b.id OPERATOR(pg_catalog.=) t.booking_id
-							 AND b.assigned_agent OPERATOR(pg_catalog.=) m.user_id)',
+		 WHERE m.id OPERATOR(pg_catalog.=) $1 AND t.status OPERATOR(pg_catalog.<>) ''done''
+		   AND protector_internal.task_not_theirs(t.organization_id, t.booking_id, m.user_id)',
 		p_member_id, 'a task was given to the member concurrently',
 		'It is of a booking not theirs, which an agent could not finish.');
 END
@@ -1491,10 +1504,8 @@ BEGIN
 		IF NOT protector_internal.role_may(NEW.role, '{tasks.update}') THEN
 			UPDATE protector.tasks t SET assignee = NULL
 			WHERE t.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND t.assignee OPERATOR(pg_catalog.=) OLD.user_id
-			  AND t.status OPERATOR(pg_catalog.<>) 'done' AND t.booking_id IS NOT NULL
-			  AND NOT EXISTS (SELECT FROM protector.bookings b
-							  WHERE b.organization_id OPERATOR(pg_catalog.=) t.organization_id AND b.id OPERATOR(pg_catalog.=) t.booking_id
-								AND b.assigned_agent OPERATOR(pg_catalog.=) OLD.user_id);
+			  AND t.status OPERATOR(pg_catalog.<>) 'done'
+			  AND protector_internal.task_not_theirs(t.organization_id, t.booking_id, OLD.user_id);
 			-- (one given to them since a REPEATABLE READ snapshot stayed:
 			-- 40001, as for the roles below)
 			PERFORM protector_internal.refuse_unseen_foreign_tasks(OLD.id);
