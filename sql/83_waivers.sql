@@ -343,7 +343,7 @@ BEGIN
 		-- that id in the unique index first, waited for their new version
 		-- in progress, and told a manager of another organization that the
 		-- waiver existed and was being written)
-		IF NOT FOUND THEN
+		IF NOT FOUND AND NEW.organization_id IS NOT NULL AND NEW.waiver_id IS NOT NULL THEN
 			PERFORM protector.raise('not_found', 'waiver not found', 'The organization has no waiver with this id.');
 		END IF;
 		-- the next number, whatever the insert said

@@ -8400,7 +8400,7 @@ BEGIN
 		-- that id in the unique index first, waited for their new version
 		-- in progress, and told a manager of another organization that the
 		-- waiver existed and was being written)
-		IF NOT FOUND THEN
+		IF NOT FOUND AND NEW.organization_id IS NOT NULL AND NEW.waiver_id IS NOT NULL THEN
 			PERFORM protector.raise('not_found', 'waiver not found', 'The organization has no waiver with this id.');
 		END IF;
 		-- the next number, whatever the insert said
@@ -12744,23 +12744,25 @@ BEGIN
 	IF p_target_venue_id IS NULL OR p_target_venue_id = (SELECT venue_id FROM protector.services WHERE id = p_service_id) THEN
 		s.name := left(s.name, 193) || ' (copy)';
 	END IF;
-	INSERT INTO protector.services (id, organization_id, venue_id, name, description, mode, duration,
-		capacity, min_party, max_party, buffer_before, buffer_after, slot_interval, min_notice,
-		max_advance, price, price_per_person, currency, settings, active, waiver_id)
-	VALUES (s.id, s.organization_id, s.venue_id, s.name, s.description, s.mode, s.duration,
-		s.capacity, s.min_party, s.max_party, s.buffer_before, s.buffer_after, s.slot_interval, s.min_notice,
-		s.max_advance, s.price, s.price_per_person, s.currency, s.settings, s.active, s.waiver_id)
-	RETURNING * INTO s;
+	BEGIN
+		INSERT INTO protector.services (id, organization_id, venue_id, name, description, mode, duration,
+			capacity, min_party, max_party, buffer_before, buffer_after, slot_interval, min_notice,
+			max_advance, price, price_per_person, currency, settings, active, waiver_id)
+		VALUES (s.id, s.organization_id, s.venue_id, s.name, s.description, s.mode, s.duration,
+			s.capacity, s.min_party, s.max_party, s.buffer_before, s.buffer_after, s.slot_interval, s.min_notice,
+			s.max_advance, s.price, s.price_per_person, s.currency, s.settings, s.active, s.waiver_id)
+		RETURNING * INTO s;
+	EXCEPTION WHEN invalid_parameter_value THEN
+		-- (the copy is a new row, checked whole: a value refused is the
+		-- service's own, which a service stored before 0.2.0 checked it
+		-- keeps while it is not changed; the caller sent none)
+		GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT;
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('service %s cannot be copied: %s', p_service_id, v_message),
+			'The copy is a new service and is checked whole; the value is the service''s own, stored before protector checked it.',
+			'Correct it on the service first (update_service), then copy it.');
+	END;
 	RETURN to_jsonb(s);
-EXCEPTION WHEN invalid_parameter_value THEN
-	-- (the copy is a new row, checked whole: a value refused is the
-	-- service's own, which a service stored before 0.2.0 checked it keeps
-	-- while it is not changed; the caller sent none)
-	GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT;
-	PERFORM protector.raise('invalid_parameter',
-		pg_catalog.format('service %s cannot be copied: %s', p_service_id, v_message),
-		'The copy is a new service and is checked whole; the value is the service''s own, stored before protector checked it.',
-		'Correct it on the service first (update_service), then copy it.');
 END
 $$;
 COMMENT ON FUNCTION protector.duplicate_service(uuid, uuid) IS

@@ -4,9 +4,10 @@
 -- value ("settings.color is not a setting", "name holds control or
 -- invisible direction characters"), though it takes none (an attack
 -- review of the upgrade). The refusal now says the value is the service's
--- own and how to copy it.
+-- own and how to copy it. (Two smaller ones from a review of this stop's
+-- fixes are at the end.)
 BEGIN;
-SELECT plan(4);
+SELECT plan(6);
 
 SELECT tests.create_supabase_user('lc_admin');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a901000-0000-4000-8000-000000000000', 'Legacy', 'legacy-copies');
@@ -34,6 +35,19 @@ SELECT lives_ok($$SELECT protector.update_service('0a901000-0000-4000-8000-00000
 	'the setting is taken off the service');
 SELECT is((SELECT protector.duplicate_service('0a901000-0000-4000-8000-0000000005a1') ->> 'name'), 'Vault (copy)',
 	'... and then it is copied');
+SELECT tests.clear_authentication();
+
+-- (a review) the caller's own mistake is not told as the service's
+SELECT is(tests.error_text($$SELECT protector.duplicate_service(NULL)$$), '22023 | p_service_id must not be null',
+	'a missing id is refused as it is');
+SELECT tests.clear_authentication();
+-- (and a version of no waiver, written directly, is the NOT NULL's, as
+-- before the waiver check that runs first)
+SELECT tests.authenticate_as_service_role();
+SELECT throws_ok($$INSERT INTO protector.waiver_versions (organization_id, waiver_id, title, body)
+				   VALUES ('0a901000-0000-4000-8000-000000000000', NULL, 't', 'b')$$,
+	'23502', 'null value in column "waiver_id" of relation "waiver_versions" violates not-null constraint',
+	'a waiver version without a waiver is refused by the NOT NULL');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
