@@ -9829,13 +9829,16 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'the customer''s phone number cannot be used for SMS',
 			CASE WHEN NOT protector_internal.phone_is_valid(c.phone)
 				 THEN 'It was stored before protector checked numbers and is not one (digits, spaces and ( ) . / - only, an optional leading +).'
+				 WHEN pg_catalog.starts_with(pg_catalog.ltrim(c.phone), '+')
+				 THEN 'What follows its + is no country code (none begins with 0).'
 				 WHEN c.country IS NULL
 				 THEN 'It is a national number and the customer has no country: it means something only in its country.'
 				 WHEN NOT protector.country_is_known(c.country)
 				 THEN pg_catalog.format('It is a national number, and the customer''s country (%s, stored before protector checked countries) is no country code.',
 										protector_internal.quoted_text(c.country, 20))
 				 ELSE pg_catalog.format('It cannot be written out in full as a number of the customer''s country (%s).', c.country) END,
-			CASE WHEN c.country IS NULL THEN 'Write the number with its country code (+...), or set the customer''s country.'
+			CASE WHEN pg_catalog.starts_with(pg_catalog.ltrim(c.phone), '+') THEN 'Write the number with its country code after the + (+49 30 ...), or without the + as a national number.'
+				 WHEN c.country IS NULL THEN 'Write the number with its country code (+...), or set the customer''s country.'
 				 WHEN NOT protector.country_is_known(c.country) THEN 'Correct the customer''s country, or write the number with its country code (+...).'
 				 ELSE 'Write the number with its country code (+...).' END);
 	END IF;
