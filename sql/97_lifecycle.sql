@@ -1002,6 +1002,41 @@ $$;
 COMMENT ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid) IS
 'Replaces one customer''s personal data with a tombstone in customers, their bookings'' details, reminders, messages and the audit history';
 
+-- An erasure written directly (docs/operations.md): its customer named,
+-- refused by name where there is none in the organization, as
+-- erase_customer refuses it (the key's raw 23502 or 23503 otherwise).  As
+-- the caller, and only for callers who may erase there: the policy
+-- refuses the others' row, for a customer that exists as for one that
+-- does not.  (A customer erased already meets the table's key, 23505:
+-- erase_customer() erases again.)
+CREATE FUNCTION protector_internal.check_erasure_row()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT (protector_internal.caller_is_trusted()
+			OR COALESCE(NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('customers.erase')), false)) THEN
+		RETURN NEW;
+	END IF;
+	IF NEW.customer_id IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'customer_id must not be null', 'An erasure names the customer to erase.');
+	END IF;
+	IF NOT EXISTS (SELECT FROM protector.customers c
+				   WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					 AND c.id OPERATOR(pg_catalog.=) NEW.customer_id) THEN
+		PERFORM protector.raise('not_found', 'customer not found', 'customer_id is not a customer of the organization.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_erasure_row() IS
+'Trigger (BEFORE INSERT of an erasure): its customer named and of the organization, refused by name otherwise';
+
+CREATE TRIGGER check_erasure_row BEFORE INSERT ON protector.customer_erasures
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_erasure_row();
+
 CREATE FUNCTION protector_internal.erase_customer_data()
 RETURNS trigger
 LANGUAGE plpgsql

@@ -4,9 +4,10 @@
 --      given a waiver since: the erasure's scrub of the booking's details
 --      fired the waiver check;
 --   2. a voucher issued to the customer, then made anyone's, kept the note
---      written about them through their erasure.
+--      written about them through their erasure;
+--   3. (later) a direct erasure's raw key errors.
 BEGIN;
-SELECT plan(5);
+SELECT plan(9);
 
 SELECT tests.create_supabase_user('e_owner') IS NOT NULL \g /dev/null
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a920000-0000-4000-8000-000000000000', 'E', 'erasure-edges');
@@ -46,6 +47,29 @@ UPDATE protector.vouchers SET customer_id = NULL WHERE id = :'vid';
 SELECT lives_ok($$SELECT protector.erase_customer('0a920000-0000-4000-8000-00000000c002')$$, 'Vera is erased');
 SELECT is((SELECT note FROM protector.vouchers WHERE id = :'vid'), NULL,
 	'... and the note of the voucher once hers, anyone''s since, goes');
+
+-- 3. (a later review, the fifty-first stop) an erasure written directly
+-- names what it refuses, as erase_customer does: no customer of the
+-- organization (another tenant's, none), no customer at all (they were
+-- the keys' raw 23503 and 23502)
+SELECT tests.clear_authentication();
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0b920000-0000-4000-8000-000000000000', 'F', 'erasure-edges-f');
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0b920000-0000-4000-8000-00000000c001', '0b920000-0000-4000-8000-000000000000', 'Fay Far');
+SELECT tests.authenticate_as('e_owner');
+SELECT is(tests.error_text($$INSERT INTO protector.customer_erasures (organization_id, customer_id)
+							 VALUES ('0a920000-0000-4000-8000-000000000000', '0b920000-0000-4000-8000-00000000c001')$$),
+	'P0002 | customer not found | customer_id is not a customer of the organization.',
+	'a direct erasure of another organization''s customer is refused by name');
+SELECT is(tests.error_text($$INSERT INTO protector.customer_erasures (organization_id, customer_id)
+							 VALUES ('0a920000-0000-4000-8000-000000000000', '0a920000-0000-4000-8000-0000000fffff')$$),
+	'P0002 | customer not found | customer_id is not a customer of the organization.', '... as of one nobody has');
+SELECT is(tests.error_text($$INSERT INTO protector.customer_erasures (organization_id, customer_id)
+							 VALUES ('0a920000-0000-4000-8000-000000000000', NULL)$$),
+	'22023 | customer_id must not be null | An erasure names the customer to erase.', '... and of none');
+SELECT throws_ok($$INSERT INTO protector.customer_erasures (organization_id, customer_id)
+				   VALUES ('0b920000-0000-4000-8000-000000000000', '0b920000-0000-4000-8000-00000000c001')$$,
+	'42501', NULL, 'another organization''s erasure is the policy''s to refuse, told nothing of its customer');
 
 SELECT * FROM finish();
 ROLLBACK;
