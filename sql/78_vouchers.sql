@@ -1079,6 +1079,44 @@ CREATE TRIGGER release_promo_use_on_delete AFTER DELETE ON protector.bookings
 	FOR EACH ROW WHEN (OLD.promo_code_id IS NOT NULL AND OLD.status <> 'cancelled' AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.release_promo_use();
 
+-- A change of a booking under a promo code that may give the code's use
+-- back or take one (release_promo_use: its status, customer or code; its
+-- service, party or price, which set_booking_price may make drop the code)
+-- locks the codes first, before the reservation check's service lock and
+-- the agent's schedule lock, the order of a new booking with the code
+-- (apply_promo_code, then those): release_promo_use, an AFTER trigger,
+-- took the code last, and a handover to another customer and agent, or a
+-- booking brought back, deadlocked with a new booking under the same code
+-- (40P01, found by a chaos run of concurrent sessions).  The live code of
+-- before and of after, in id order; as the owner (lock_promo_code, bounded
+-- by protector.lock_timeout).  After check_booking_customer and
+-- guard_booking_write, whose locks (the customer's record, the agent's
+-- membership) a new booking takes before its code too.
+CREATE FUNCTION protector_internal.lock_promo_codes_first()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.lock_promo_code(c.organization_id, c.id)
+	FROM (SELECT DISTINCT x.organization_id, x.id
+		  FROM (VALUES (OLD.organization_id, CASE WHEN OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN OLD.promo_code_id END),
+					   (NEW.organization_id, CASE WHEN NEW.status OPERATOR(pg_catalog.<>) 'cancelled' THEN NEW.promo_code_id END)) x (organization_id, id)
+		  WHERE x.id IS NOT NULL) c
+	ORDER BY c.id;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.lock_promo_codes_first() IS
+'Trigger (BEFORE UPDATE of a booking under a promo code): locks its codes before the service''s and the agent''s locks, in a new booking''s order';
+CREATE TRIGGER lock_promo_codes_first BEFORE UPDATE ON protector.bookings
+	FOR EACH ROW WHEN ((OLD.promo_code_id IS NOT NULL OR NEW.promo_code_id IS NOT NULL)
+					   AND (OLD.status, OLD.customer_id, OLD.promo_code_id, OLD.service_id, OLD.party_size, OLD.total_price, OLD.currency)
+						   IS DISTINCT FROM (NEW.status, NEW.customer_id, NEW.promo_code_id, NEW.service_id, NEW.party_size,
+											 NEW.total_price, NEW.currency)
+					   AND NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.lock_promo_codes_first();
+
 -- A promo code's services are services of its organization.
 CREATE FUNCTION protector_internal.check_promo_services()
 RETURNS trigger

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# test/concurrency/promo_handovers.sh — a change of a booking under a promo
+# code that gives the code's use back or takes one (here: a handover to
+# another customer and an agent in one UPDATE, as a PATCH sends it) and a
+# new booking under the same code for the same agent (found by a chaos run
+# of concurrent sessions): the update took the agent's schedule lock (its
+# shift check) and then the code's row (release_promo_use, AFTER), the new
+# booking the code's row (apply_promo_code), then its service's lock, then
+# the agent's; the two deadlocked (40P01).  The update now locks the code
+# first (lock_promo_codes_first, BEFORE UPDATE): the new booking waits for
+# it, and both go through.  A test-only AFTER trigger that sleeps between
+# the update's shift check and release_promo_use holds the window open.
+# Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+fresh_database protector_promo_handovers
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/supabase.sql" >/dev/null 2>&1 || true
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$(dirname "$0")/../fixtures/helpers.sql" >/dev/null
+
+ORG=0f480000-0000-4000-8000-000000000000
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['manager', 'agent1']) u;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('$ORG', 'Promo', 'promo-handovers');
+INSERT INTO protector.members (id, organization_id, user_id, role, confirmed_at) VALUES
+	('0f480000-0000-4000-8000-0000000000e1', '$ORG', tests.get_supabase_uid('manager'), 'manager', now()),
+	('0f480000-0000-4000-8000-0000000000e2', '$ORG', tests.get_supabase_uid('agent1'), 'agent', now());
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES ('0f480000-0000-4000-8000-0000000000a1', '$ORG', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, price) VALUES
+	('0f480000-0000-4000-8000-0000000005a1', '$ORG', '0f480000-0000-4000-8000-0000000000a1', 'S1', '1 hour', 30),
+	('0f480000-0000-4000-8000-0000000005a2', '$ORG', '0f480000-0000-4000-8000-0000000000a1', 'S2', '1 hour', 30);
+INSERT INTO protector.customers (id, organization_id, full_name)
+SELECT ('0f480000-0000-4000-8000-00000000c00' || n)::uuid, '$ORG', 'C' || n FROM generate_series(1, 3) n;
+INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
+VALUES ('$ORG', '0f480000-0000-4000-8000-0000000000e2', '0f480000-0000-4000-8000-0000000000a1');
+INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
+VALUES ('$ORG', '0f480000-0000-4000-8000-0000000000e2', '0f480000-0000-4000-8000-0000000000a1',
+		tstzrange(date_trunc('day', now()) + interval '1 day 8 hours', date_trunc('day', now()) + interval '1 day 20 hours'));
+INSERT INTO protector.promo_codes (organization_id, discount_kind, discount_value) VALUES ('$ORG', 'percent', 10);
+-- (test only) the window: a sleep between the update's AFTER triggers
+-- agent_shift_check_update and release_promo_use (b_ sorts between them)
+CREATE FUNCTION public.hold_the_window() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN PERFORM pg_sleep(2); RETURN NULL; END \$\$;
+CREATE TRIGGER b_hold_the_window AFTER UPDATE ON protector.bookings
+	FOR EACH ROW WHEN (current_setting('test.hold', true) = 'on') EXECUTE FUNCTION public.hold_the_window();
+SQL
+CODE=$(psql -X -A -t -d "$DB" -c "SELECT code FROM protector.promo_codes")
+# C1's booking under the code, no agent yet
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+BEGIN;
+SELECT tests.authenticate_as('manager');
+SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000c001',
+								date_trunc('day', now()) + interval '1 day 10 hours', p_promo_code => '$CODE');
+COMMIT;
+SQL
+
+failures=0
+check() { if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1 (expected '$2', got '$3')"; failures=$((failures + 1)); fi; }
+outcome() { local e; e=$(sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' "$1" | head -1); echo "${e:-ok}"; }
+
+# the handover: C1's booking to C2 and to agent1, in one update
+PGAPPNAME=handover psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/handover" 2>&1 <<SQL &
+SET test.hold = on;
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+UPDATE protector.bookings SET customer_id = '0f480000-0000-4000-8000-00000000c002', assigned_agent = tests.get_supabase_uid('agent1')
+WHERE customer_id = '0f480000-0000-4000-8000-00000000c001';
+COMMIT;
+SQL
+handover=$!
+wait_session handover "query LIKE 'UPDATE protector.bookings%' AND wait_event = 'PgSleep'"
+# the new booking under the same code, for agent1, on the other service
+psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/booking" 2>&1 <<SQL &
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a2', '0f480000-0000-4000-8000-00000000c003',
+								date_trunc('day', now()) + interval '1 day 14 hours', p_promo_code => '$CODE',
+								p_assigned_agent => tests.get_supabase_uid('agent1')) \g /dev/null
+COMMIT;
+SQL
+booking=$!
+wait "$handover" "$booking" || true
+
+check "the handover of a booking under the code goes through" ok "$(outcome "$WORK/handover")"
+check "the new booking under the same code for the same agent goes through" ok "$(outcome "$WORK/booking")"
+check "the code counts both (times_used)" 2 \
+	"$(psql -X -A -t -d "$DB" -c "SELECT times_used FROM protector.promo_codes")"
+check "the handed-over booking is C2's and agent1's" 1 \
+	"$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings WHERE customer_id = '0f480000-0000-4000-8000-00000000c002'
+		AND assigned_agent = (SELECT user_id FROM protector.members WHERE id = '0f480000-0000-4000-8000-0000000000e2')")"
+[ "$failures" -eq 0 ] || { cat "$WORK/handover" "$WORK/booking"; }
+
+dropdb "$DB"
+echo "# promo_handovers: $failures failed"
+[ "$failures" -eq 0 ]
