@@ -223,6 +223,8 @@ DECLARE
 	c protector.customers;
 	v_email boolean;
 	v_phone boolean;
+	v_plain text;
+	v_why text;
 BEGIN
 	SELECT * INTO c FROM protector.customers x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_customer_id;
@@ -241,21 +243,30 @@ BEGIN
 			OPERATOR(pg_catalog.||) CASE WHEN v_phone THEN ' Their phone number cannot be used either.' ELSE '' END,
 			'Correct the address in the customer''s record.');
 	ELSIF v_phone THEN
+		-- (why normalize_phone could not write it out: its shape, its
+		-- digits, what follows a + or 00, the customer's country)
+		v_plain := pg_catalog.regexp_replace(c.phone, '[^0-9+]', '', 'g');
+		v_why := CASE WHEN NOT protector_internal.phone_is_valid(c.phone) THEN 'shape'
+					  WHEN protector.normalize_phone(c.phone) IS NULL THEN 'digits'
+					  WHEN pg_catalog.starts_with(v_plain, '+') OR pg_catalog.starts_with(v_plain, '00') THEN 'code'
+					  WHEN c.country IS NULL THEN 'no country'
+					  WHEN NOT protector.country_is_known(c.country) THEN 'country'
+					  ELSE 'national' END;
 		PERFORM protector.raise('invalid_parameter', 'the customer''s phone number cannot be used for SMS',
-			CASE WHEN NOT protector_internal.phone_is_valid(c.phone)
-				 THEN 'It was stored before protector checked numbers and is not one (digits, spaces and ( ) . / - only, an optional leading +).'
-				 WHEN pg_catalog.starts_with(pg_catalog.ltrim(c.phone), '+')
-				 THEN 'What follows its + is no country code (none begins with 0).'
-				 WHEN c.country IS NULL
-				 THEN 'It is a national number and the customer has no country: it means something only in its country.'
-				 WHEN NOT protector.country_is_known(c.country)
-				 THEN pg_catalog.format('It is a national number, and the customer''s country (%s, stored before protector checked countries) is no country code.',
-										protector_internal.quoted_text(c.country, 20))
-				 ELSE pg_catalog.format('It cannot be written out in full as a number of the customer''s country (%s).', c.country) END,
-			CASE WHEN pg_catalog.starts_with(pg_catalog.ltrim(c.phone), '+') THEN 'Write the number with its country code after the + (+49 30 ...), or without the + as a national number.'
-				 WHEN c.country IS NULL THEN 'Write the number with its country code (+...), or set the customer''s country.'
-				 WHEN NOT protector.country_is_known(c.country) THEN 'Correct the customer''s country, or write the number with its country code (+...).'
-				 ELSE 'Write the number with its country code (+...).' END);
+			CASE v_why
+				WHEN 'shape' THEN 'It was stored before protector checked numbers and is not one (digits, spaces and ( ) . / - only, an optional leading +).'
+				WHEN 'digits' THEN 'It has too few digits to be a phone number.'
+				WHEN 'code' THEN 'What follows its + (or 00) is no country code (none begins with 0).'
+				WHEN 'no country' THEN 'It is a national number and the customer has no country: it means something only in its country.'
+				WHEN 'country' THEN pg_catalog.format('It is a national number, and the customer''s country (%s, stored before protector checked countries) is no country code.',
+													  protector_internal.quoted_text(c.country, 20))
+				ELSE pg_catalog.format('It cannot be written out in full as a number of the customer''s country (%s).', c.country) END,
+			CASE v_why
+				WHEN 'code' THEN 'Write the number with its country code after the + (+49 30 ...), or as a national number without it.'
+				WHEN 'no country' THEN 'Write the number with its country code (+...), or set the customer''s country.'
+				WHEN 'country' THEN 'Correct the customer''s country, or write the number with its country code (+...).'
+				WHEN 'national' THEN 'Write the number with its country code (+...).'
+				ELSE 'Correct the number in the customer''s record.' END);
 	END IF;
 	PERFORM protector.raise('invalid_parameter',
 		CASE WHEN p_channel IS NULL THEN 'the customer has no e-mail address or phone number for reminders'
