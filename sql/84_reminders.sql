@@ -870,6 +870,7 @@ DECLARE
 	v_late boolean;		-- its lease ran out, and no claim took it since
 	v_attempt integer;	-- the number of its last claim
 	v_error text;
+	v_current boolean;	-- its booking still confirmed for its time
 BEGIN
 	PERFORM protector_internal.require_worker('complete_reminder');
 	IF p_id IS NULL OR p_ok IS NULL THEN
@@ -964,9 +965,19 @@ BEGIN
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 	ELSE
+		-- (one of a booking cancelled or moved while it was out is not
+		-- tried again: the cancellation or the move, which leaves the
+		-- reminders being sent to their worker, would have cancelled it)
+		v_current := EXISTS (SELECT FROM protector.bookings b
+							 WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id
+							   AND b.id OPERATOR(pg_catalog.=) r.booking_id
+							   AND b.status OPERATOR(pg_catalog.=) 'confirmed'
+							   AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.=) r.starts_at);
 		UPDATE protector.booking_reminders x
-		SET status = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) protector_internal.reminder_max_attempts(x.organization_id)
+		SET status = CASE WHEN NOT v_current THEN 'cancelled'
+						  WHEN x.attempts OPERATOR(pg_catalog.>=) protector_internal.reminder_max_attempts(x.organization_id)
 						  THEN 'failed' ELSE 'pending' END,
+			cancelled_reason = CASE WHEN NOT v_current THEN 'booking no longer confirmed for this time' END,
 			next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(x.attempts),
 			lease_until = NULL, last_error = v_error
 		WHERE x.id OPERATOR(pg_catalog.=) p_id

@@ -13,7 +13,7 @@
 --    given, complete_reminder's and get_booking_messages' refusals say what
 --    they refused.
 BEGIN;
-SELECT plan(22);
+SELECT plan(23);
 
 SELECT tests.create_supabase_user('rc_admin');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a991000-0000-4000-8000-000000000000', 'Channels', 'reminder-channels');
@@ -117,6 +117,16 @@ SELECT tests.authenticate_as_service_role();
 SELECT is((SELECT last_error FROM protector.complete_reminder(
 			  (SELECT reminder_id FROM claimed WHERE kind = 'manual' AND customer_name = 'Dirk'), false, E'\n\u00a0\t\n', 1)),
 	'failed (no error given)', 'an error of line breaks and spaces only is none given');
+-- a failure reported for a reminder of a booking cancelled while it was
+-- out is not tried again (it went back to pending, a chaos run found)
+SELECT tests.clear_authentication();
+SELECT tests.authenticate_as('rc_admin');
+SELECT protector.cancel_booking('0a991000-0000-4000-8000-0000000000b5') IS NOT NULL AS cancelled \gset
+SELECT tests.clear_authentication();
+SELECT tests.authenticate_as_service_role();
+SELECT is((SELECT status || ': ' || cancelled_reason FROM protector.complete_reminder(
+			  (SELECT reminder_id FROM claimed WHERE customer_name = 'Anna' ORDER BY reminder_id LIMIT 1), false, 'smtp timeout', 1)),
+	'cancelled: booking no longer confirmed for this time', 'a failure reported after the booking''s cancellation cancels the reminder');
 SELECT is(tests.error_text($$SELECT protector.complete_reminder(NULL, true)$$),
 	'22023 | p_id must not be null | p_id is the reminder_id claim_due_reminders handed out.',
 	'complete_reminder without an id says what the id is');
