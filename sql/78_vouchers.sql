@@ -1079,19 +1079,23 @@ CREATE TRIGGER release_promo_use_on_delete AFTER DELETE ON protector.bookings
 	FOR EACH ROW WHEN (OLD.promo_code_id IS NOT NULL AND OLD.status <> 'cancelled' AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.release_promo_use();
 
--- A change of a booking under a promo code that may give the code's use
--- back or take one (release_promo_use: its status, customer or code; its
--- service, party or price, which set_booking_price may make drop the code)
--- locks the codes first, before the reservation check's service lock and
--- the agent's schedule lock, the order of a new booking with the code
--- (apply_promo_code, then those): release_promo_use, an AFTER trigger,
--- took the code last, and a handover to another customer and agent, or a
--- booking brought back, deadlocked with a new booking under the same code
+-- A change of a booking that gives its promo code's use back or takes one
+-- (release_promo_use's own condition, as it reads before the change: a
+-- cancellation, a booking brought back, another code, a member's handover
+-- to another customer) locks the codes first, before the reservation
+-- check's service lock and the agent's schedule lock, the order of a new
+-- booking with the code (apply_promo_code, then those): release_promo_use,
+-- an AFTER trigger, took the code last, and a handover to another
+-- customer and agent deadlocked with a new booking under the same code
 -- (40P01, found by a chaos run of concurrent sessions).  The live code of
 -- before and of after, in id order; as the owner (lock_promo_code, bounded
 -- by protector.lock_timeout).  After check_booking_customer and
 -- guard_booking_write, whose locks (the customer's record, the agent's
--- membership) a new booking takes before its code too.
+-- membership) a new booking takes before its code too.  (A change of
+-- service, party or price that makes set_booking_price drop the code is
+-- not seen here; release_promo_use then takes the code before the
+-- reservation check, as a new booking does.  Nor a confirmation or a
+-- no-show, which does not touch the code's count.)
 CREATE FUNCTION protector_internal.lock_promo_codes_first()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -1109,11 +1113,14 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_promo_codes_first() IS
 'Trigger (BEFORE UPDATE of a booking under a promo code): locks its codes before the service''s and the agent''s locks, in a new booking''s order';
-CREATE TRIGGER lock_promo_codes_first BEFORE UPDATE ON protector.bookings
-	FOR EACH ROW WHEN ((OLD.promo_code_id IS NOT NULL OR NEW.promo_code_id IS NOT NULL)
-					   AND (OLD.status, OLD.customer_id, OLD.promo_code_id, OLD.service_id, OLD.party_size, OLD.total_price, OLD.currency)
-						   IS DISTINCT FROM (NEW.status, NEW.customer_id, NEW.promo_code_id, NEW.service_id, NEW.party_size,
-											 NEW.total_price, NEW.currency)
+-- (its name sorts it after restrict_update_columns: a write the caller may
+-- not make is refused before it waits for a code)
+CREATE TRIGGER secure_promo_codes BEFORE UPDATE ON protector.bookings
+	FOR EACH ROW WHEN ((CASE WHEN OLD.status <> 'cancelled' THEN OLD.promo_code_id END
+						IS DISTINCT FROM CASE WHEN NEW.status <> 'cancelled' THEN NEW.promo_code_id END
+						OR (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
+							AND OLD.customer_id IS DISTINCT FROM NEW.customer_id
+							AND NOT protector_internal.caller_is_trusted()))
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.lock_promo_codes_first();
 

@@ -17545,11 +17545,14 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.lock_promo_codes_first() IS
 'Trigger (BEFORE UPDATE of a booking under a promo code): locks its codes before the service''s and the agent''s locks, in a new booking''s order';
-CREATE TRIGGER lock_promo_codes_first BEFORE UPDATE ON protector.bookings
-	FOR EACH ROW WHEN ((OLD.promo_code_id IS NOT NULL OR NEW.promo_code_id IS NOT NULL)
-					   AND (OLD.status, OLD.customer_id, OLD.promo_code_id, OLD.service_id, OLD.party_size, OLD.total_price, OLD.currency)
-						   IS DISTINCT FROM (NEW.status, NEW.customer_id, NEW.promo_code_id, NEW.service_id, NEW.party_size,
-											 NEW.total_price, NEW.currency)
+-- (its name sorts it after restrict_update_columns: a write the caller may
+-- not make is refused before it waits for a code)
+CREATE TRIGGER secure_promo_codes BEFORE UPDATE ON protector.bookings
+	FOR EACH ROW WHEN ((CASE WHEN OLD.status <> 'cancelled' THEN OLD.promo_code_id END
+						IS DISTINCT FROM CASE WHEN NEW.status <> 'cancelled' THEN NEW.promo_code_id END
+						OR (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
+							AND OLD.customer_id IS DISTINCT FROM NEW.customer_id
+							AND NOT protector_internal.caller_is_trusted()))
 					   AND NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.lock_promo_codes_first();
 

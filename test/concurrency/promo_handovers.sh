@@ -7,9 +7,13 @@
 # shift check) and then the code's row (release_promo_use, AFTER), the new
 # booking the code's row (apply_promo_code), then its service's lock, then
 # the agent's; the two deadlocked (40P01).  The update now locks the code
-# first (lock_promo_codes_first, BEFORE UPDATE): the new booking waits for
-# it, and both go through.  A test-only AFTER trigger that sleeps between
-# the update's shift check and release_promo_use holds the window open.
+# first (secure_promo_codes, BEFORE UPDATE): the new booking waits for it,
+# and both go through.  A test-only AFTER trigger that sleeps between the
+# update's shift check and release_promo_use holds the window open.  And
+# only such changes lock the code early: a confirmation of a hold under
+# the code, which leaves its count alone, does not wait for a new booking
+# holding the code open (a review of the first form of the fix, which
+# made it wait, and deadlocked batches of confirmations).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -88,6 +92,34 @@ check "the handed-over booking is C2's and agent1's" 1 \
 	"$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings WHERE customer_id = '0f480000-0000-4000-8000-00000000c002'
 		AND assigned_agent = (SELECT user_id FROM protector.members WHERE id = '0f480000-0000-4000-8000-0000000000e2')")"
 [ "$failures" -eq 0 ] || { cat "$WORK/handover" "$WORK/booking"; }
+
+# a hold under the code, confirmed while a new booking under the code is
+# open: no wait for the code (protector.lock_timeout 1 s would say busy)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+BEGIN;
+SELECT tests.authenticate_as('manager');
+SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000c003',
+								date_trunc('day', now()) + interval '1 day 16 hours', p_hold_minutes => 60, p_promo_code => '$CODE');
+COMMIT;
+SQL
+PGAPPNAME=code_holder psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
+BEGIN;
+SELECT tests.authenticate_as('manager');
+SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a2', '0f480000-0000-4000-8000-00000000c001',
+								date_trunc('day', now()) + interval '1 day 17 hours', p_promo_code => '$CODE');
+SELECT pg_sleep(30);
+SQL
+wait_session code_holder "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/confirm" 2>&1 <<SQL || true
+SET protector.lock_timeout = 1000;
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+SELECT protector.update_booking_status_batch(ARRAY(SELECT id FROM protector.bookings WHERE status = 'held'), 'confirmed') \g /dev/null
+COMMIT;
+SQL
+check "a hold under the code is confirmed while a new booking holds the code open" ok "$(outcome "$WORK/confirm")"
+end_session code_holder
+wait || true
 
 dropdb "$DB"
 echo "# promo_handovers: $failures failed"
