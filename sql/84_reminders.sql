@@ -223,7 +223,7 @@ DECLARE
 	c protector.customers;
 	v_email boolean;
 	v_phone boolean;
-	v_plain text;
+	v_written text;
 	v_why text;
 BEGIN
 	SELECT * INTO c FROM protector.customers x
@@ -244,11 +244,15 @@ BEGIN
 			'Correct the address in the customer''s record.');
 	ELSIF v_phone THEN
 		-- (why normalize_phone could not write it out: its shape, its
-		-- digits, what follows a + or 00, the customer's country)
-		v_plain := pg_catalog.regexp_replace(c.phone, '[^0-9+]', '', 'g');
+		-- digits, what follows a + or an international prefix (00, or the
+		-- country's own: 011 in the US), which normalize_phone dropped,
+		-- the customer's country)
+		v_written := CASE WHEN protector_internal.phone_is_valid(c.phone)
+						THEN protector.normalize_phone(c.phone, CASE WHEN protector.country_is_known(c.country) THEN c.country END) END;
 		v_why := CASE WHEN NOT protector_internal.phone_is_valid(c.phone) THEN 'shape'
-					  WHEN protector.normalize_phone(c.phone) IS NULL THEN 'digits'
-					  WHEN pg_catalog.starts_with(v_plain, '+') OR pg_catalog.starts_with(v_plain, '00') THEN 'code'
+					  WHEN v_written IS NULL THEN 'digits'
+					  WHEN pg_catalog.starts_with(pg_catalog.ltrim(c.phone), '+')
+						   OR v_written OPERATOR(pg_catalog.<>) pg_catalog.regexp_replace(c.phone, '[^0-9]', '', 'g') THEN 'code'
 					  WHEN c.country IS NULL THEN 'no country'
 					  WHEN NOT protector.country_is_known(c.country) THEN 'country'
 					  ELSE 'national' END;
@@ -256,7 +260,7 @@ BEGIN
 			CASE v_why
 				WHEN 'shape' THEN 'It was stored before protector checked numbers and is not one (digits, spaces and ( ) . / - only, an optional leading +).'
 				WHEN 'digits' THEN 'It has too few digits to be a phone number.'
-				WHEN 'code' THEN 'What follows its + (or 00) is no country code (none begins with 0).'
+				WHEN 'code' THEN 'What follows its + (or its international prefix, 00) is no country code (none begins with 0).'
 				WHEN 'no country' THEN 'It is a national number and the customer has no country: it means something only in its country.'
 				WHEN 'country' THEN pg_catalog.format('It is a national number, and the customer''s country (%s, stored before protector checked countries) is no country code.',
 													  protector_internal.quoted_text(c.country, 20))

@@ -13,7 +13,7 @@
 --    given, complete_reminder's and get_booking_messages' refusals say what
 --    they refused.
 BEGIN;
-SELECT plan(23);
+SELECT plan(24);
 
 SELECT tests.create_supabase_user('rc_admin');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a991000-0000-4000-8000-000000000000', 'Channels', 'reminder-channels');
@@ -33,7 +33,8 @@ INSERT INTO protector.customers (id, organization_id, full_name, email, phone, c
 	('0a991000-0000-4000-8000-00000000c008', '0a991000-0000-4000-8000-000000000000', 'Short', NULL, '123', 'DE', NULL),
 	('0a991000-0000-4000-8000-00000000c010', '0a991000-0000-4000-8000-000000000000', 'Plus', NULL, '+0151 2345678', 'DE', NULL),
 	('0a991000-0000-4000-8000-00000000c011', '0a991000-0000-4000-8000-000000000000', 'Few', NULL, '+49 (0)', 'DE', NULL),
-	('0a991000-0000-4000-8000-00000000c012', '0a991000-0000-4000-8000-000000000000', 'Zero', NULL, '00 0151 2345678', NULL, NULL);
+	('0a991000-0000-4000-8000-00000000c012', '0a991000-0000-4000-8000-000000000000', 'Zero', NULL, '00 0151 2345678', NULL, NULL),
+	('0a991000-0000-4000-8000-00000000c013', '0a991000-0000-4000-8000-000000000000', 'Usa', NULL, '011 0151 1234', 'US', NULL);
 -- as 0.1.0 stored them, before the customers' checks of 0.2.0
 ALTER TABLE protector.customers DISABLE TRIGGER check_customer_row;
 INSERT INTO protector.customers (id, organization_id, full_name, email, phone, country) VALUES
@@ -51,7 +52,7 @@ SELECT ('0a991000-0000-4000-8000-' || lpad('b' || n, 12, '0'))::uuid, '0a991000-
 	   '0a991000-0000-4000-8000-0000000005a1', ('0a991000-0000-4000-8000-' || lpad('c' || lpad(n::text, 3, '0'), 12, '0'))::uuid,
 	   tstzrange(date_trunc('day', now()) + interval '3 days 10 hours' + n * interval '1 hour',
 				 date_trunc('day', now()) + interval '3 days 11 hours' + n * interval '1 hour'), 'confirmed'
-FROM generate_series(1, 12) n;
+FROM generate_series(1, 13) n;
 
 SELECT tests.authenticate_as('rc_admin');
 SELECT protector.erase_customer('0a991000-0000-4000-8000-00000000c004') IS NOT NULL AS erased \gset
@@ -77,14 +78,17 @@ SELECT is(tests.error_text($$SELECT protector.send_booking_reminder('0a991000-00
 	'22023 | the customer''s phone number cannot be used for SMS | It is a national number, and the customer''s country (XX, stored before protector checked countries) is no country code. | Correct the customer''s country, or write the number with its country code (+...).',
 	'Xan (a 0.1.0 country XX): the country is named as what to correct');
 SELECT is(tests.error_text($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-000000000b10')$$),
-	'22023 | the customer''s phone number cannot be used for SMS | What follows its + (or 00) is no country code (none begins with 0). | Write the number with its country code after the + (+49 30 ...), or as a national number without it.',
+	'22023 | the customer''s phone number cannot be used for SMS | What follows its + (or its international prefix, 00) is no country code (none begins with 0). | Write the number with its country code after the + (+49 30 ...), or as a national number without it.',
 	'Plus (+0151 ...): told that what follows the + is no country code');
 SELECT is(tests.error_text($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-000000000b12')$$),
-	'22023 | the customer''s phone number cannot be used for SMS | What follows its + (or 00) is no country code (none begins with 0). | Write the number with its country code after the + (+49 30 ...), or as a national number without it.',
+	'22023 | the customer''s phone number cannot be used for SMS | What follows its + (or its international prefix, 00) is no country code (none begins with 0). | Write the number with its country code after the + (+49 30 ...), or as a national number without it.',
 	'Zero (00 0151 ..., no country): the same, not blamed on the missing country');
 SELECT is(tests.error_text($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-000000000b11')$$),
 	'22023 | the customer''s phone number cannot be used for SMS | It has too few digits to be a phone number. | Correct the number in the customer''s record.',
 	'Few (+49 (0), two digits once the trunk 0 goes): too few digits');
+SELECT is(tests.error_text($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-000000000b13')$$),
+	'22023 | the customer''s phone number cannot be used for SMS | What follows its + (or its international prefix, 00) is no country code (none begins with 0). | Write the number with its country code after the + (+49 30 ...), or as a national number without it.',
+	'Usa (011 0151 ... in the US, 011 its international prefix): the same');
 SELECT throws_ok($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b3')$$, '22023',
 	'the customer chose not to get reminders', 'Opt (reminder_channel none): refused as opted out');
 SELECT throws_ok($$SELECT protector.send_booking_reminder('0a991000-0000-4000-8000-0000000000b4')$$, '22023',
