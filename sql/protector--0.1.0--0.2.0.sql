@@ -3580,8 +3580,18 @@ $$;
 COMMENT ON FUNCTION protector_internal.release_promo_use() IS
 'Trigger: a booking cancelled, deleted or no longer under its promo code gives the code''s use back; one brought back from cancelled, or given a code, uses it once more within its limits; one given to another customer counts toward their limit';
 
--- (no column list: promo_code_id changes in set_booking_price, not in SET)
-CREATE TRIGGER release_promo_use AFTER UPDATE ON protector.bookings
+-- (no column list: promo_code_id changes in set_booking_price, not in SET.
+-- Named to fire first of the booking's AFTER UPDATE row triggers, which
+-- run once the statement has locked all its rows: the code's row before
+-- the agent's schedule lock (agent_shift_check_update) and the service's
+-- (reservation_check), the order of a new booking with the code
+-- (apply_promo_code, then those).  As release_promo_use, after them, a
+-- handover to another customer and agent, or a booking brought back,
+-- deadlocked with a new booking under the same code (40P01, found by a
+-- chaos run of concurrent sessions).  Not in a BEFORE trigger: a
+-- multi-row statement would hold the code while it waited for its later
+-- rows, and deadlocked with their cancellations)
+CREATE TRIGGER adjust_promo_use AFTER UPDATE ON protector.bookings
 	FOR EACH ROW WHEN ((CASE WHEN OLD.status <> 'cancelled' THEN OLD.promo_code_id END
 						IS DISTINCT FROM CASE WHEN NEW.status <> 'cancelled' THEN NEW.promo_code_id END
 						OR (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
@@ -17528,37 +17538,6 @@ CREATE TRIGGER check_erasure_row BEFORE INSERT ON protector.customer_erasures
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_erasure_row();
 
--- A change of a booking under a promo code that may give the code's use
--- back or take one locks the codes first, before the reservation check's
--- service lock and the agent's schedule lock, the order of a new booking
--- with the code (sql/78_vouchers.sql says more).
-CREATE FUNCTION protector_internal.lock_promo_codes_first()
-RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	PERFORM protector_internal.lock_promo_code(c.organization_id, c.id)
-	FROM (SELECT DISTINCT x.organization_id, x.id
-		  FROM (VALUES (OLD.organization_id, CASE WHEN OLD.status OPERATOR(pg_catalog.<>) 'cancelled' THEN OLD.promo_code_id END),
-					   (NEW.organization_id, CASE WHEN NEW.status OPERATOR(pg_catalog.<>) 'cancelled' THEN NEW.promo_code_id END)) x (organization_id, id)
-		  WHERE x.id IS NOT NULL) c
-	ORDER BY c.id;
-	RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.lock_promo_codes_first() IS
-'Trigger (BEFORE UPDATE of a booking under a promo code): locks its codes before the service''s and the agent''s locks, in a new booking''s order';
--- (its name sorts it after restrict_update_columns: a write the caller may
--- not make is refused before it waits for a code)
-CREATE TRIGGER secure_promo_codes BEFORE UPDATE ON protector.bookings
-	FOR EACH ROW WHEN ((CASE WHEN OLD.status <> 'cancelled' THEN OLD.promo_code_id END
-						IS DISTINCT FROM CASE WHEN NEW.status <> 'cancelled' THEN NEW.promo_code_id END
-						OR (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
-							AND OLD.customer_id IS DISTINCT FROM NEW.customer_id
-							AND NOT protector_internal.caller_is_trusted()))
-					   AND NOT protector_internal.restoring())
-	EXECUTE FUNCTION protector_internal.lock_promo_codes_first();
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

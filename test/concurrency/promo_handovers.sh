@@ -6,14 +6,16 @@
 # of concurrent sessions): the update took the agent's schedule lock (its
 # shift check) and then the code's row (release_promo_use, AFTER), the new
 # booking the code's row (apply_promo_code), then its service's lock, then
-# the agent's; the two deadlocked (40P01).  The update now locks the code
-# first (secure_promo_codes, BEFORE UPDATE): the new booking waits for it,
-# and both go through.  A test-only AFTER trigger that sleeps between the
-# update's shift check and release_promo_use holds the window open.  And
-# only such changes lock the code early: a confirmation of a hold under
-# the code, which leaves its count alone, does not wait for a new booking
-# holding the code open (a review of the first form of the fix, which
-# made it wait, and deadlocked batches of confirmations).
+# the agent's; the two deadlocked (40P01).  The code's trigger fires first
+# of the update's AFTER triggers now (adjust_promo_use): the new booking
+# waits for it, and both go through.  A test-only AFTER trigger that
+# sleeps between the update's shift check and the code's trigger as it
+# was named (release_promo_use) holds the window open.  Reviews of two
+# earlier forms of the fix, which locked the code in a BEFORE trigger:
+# a confirmation of a hold under the code, which leaves its count alone,
+# does not wait for a new booking holding the code open; and a handover of
+# two bookings, one of which a batch is cancelling, does not hold the code
+# while it waits for that booking's row (it deadlocked with the batch).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -33,13 +35,14 @@ INSERT INTO protector.services (id, organization_id, venue_id, name, duration, p
 	('0f480000-0000-4000-8000-0000000005a1', '$ORG', '0f480000-0000-4000-8000-0000000000a1', 'S1', '1 hour', 30),
 	('0f480000-0000-4000-8000-0000000005a2', '$ORG', '0f480000-0000-4000-8000-0000000000a1', 'S2', '1 hour', 30);
 INSERT INTO protector.customers (id, organization_id, full_name)
-SELECT ('0f480000-0000-4000-8000-00000000c00' || n)::uuid, '$ORG', 'C' || n FROM generate_series(1, 3) n;
+SELECT ('0f480000-0000-4000-8000-00000000c00' || n)::uuid, '$ORG', 'C' || n FROM generate_series(1, 5) n;
 INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
 VALUES ('$ORG', '0f480000-0000-4000-8000-0000000000e2', '0f480000-0000-4000-8000-0000000000a1');
 INSERT INTO protector.staff_shifts (organization_id, member_id, venue_id, during)
 VALUES ('$ORG', '0f480000-0000-4000-8000-0000000000e2', '0f480000-0000-4000-8000-0000000000a1',
 		tstzrange(date_trunc('day', now()) + interval '1 day 8 hours', date_trunc('day', now()) + interval '1 day 20 hours'));
-INSERT INTO protector.promo_codes (organization_id, discount_kind, discount_value) VALUES ('$ORG', 'percent', 10);
+INSERT INTO protector.promo_codes (organization_id, description, discount_kind, discount_value)
+VALUES ('$ORG', 'X', 'percent', 10), ('$ORG', 'Y', 'percent', 10);
 -- (test only) the window: a sleep between the update's AFTER triggers
 -- agent_shift_check_update and release_promo_use (b_ sorts between them)
 CREATE FUNCTION public.hold_the_window() RETURNS trigger LANGUAGE plpgsql AS \$\$
@@ -47,7 +50,8 @@ BEGIN PERFORM pg_sleep(2); RETURN NULL; END \$\$;
 CREATE TRIGGER b_hold_the_window AFTER UPDATE ON protector.bookings
 	FOR EACH ROW WHEN (current_setting('test.hold', true) = 'on') EXECUTE FUNCTION public.hold_the_window();
 SQL
-CODE=$(psql -X -A -t -d "$DB" -c "SELECT code FROM protector.promo_codes")
+CODE=$(psql -X -A -t -d "$DB" -c "SELECT code FROM protector.promo_codes WHERE description = 'X'")
+CODE_Y=$(psql -X -A -t -d "$DB" -c "SELECT code FROM protector.promo_codes WHERE description = 'Y'")
 # C1's booking under the code, no agent yet
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
 BEGIN;
@@ -87,7 +91,7 @@ wait "$handover" "$booking" || true
 check "the handover of a booking under the code goes through" ok "$(outcome "$WORK/handover")"
 check "the new booking under the same code for the same agent goes through" ok "$(outcome "$WORK/booking")"
 check "the code counts both (times_used)" 2 \
-	"$(psql -X -A -t -d "$DB" -c "SELECT times_used FROM protector.promo_codes")"
+	"$(psql -X -A -t -d "$DB" -c "SELECT times_used FROM protector.promo_codes WHERE description = 'X'")"
 check "the handed-over booking is C2's and agent1's" 1 \
 	"$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings WHERE customer_id = '0f480000-0000-4000-8000-00000000c002'
 		AND assigned_agent = (SELECT user_id FROM protector.members WHERE id = '0f480000-0000-4000-8000-0000000000e2')")"
@@ -119,6 +123,54 @@ COMMIT;
 SQL
 check "a hold under the code is confirmed while a new booking holds the code open" ok "$(outcome "$WORK/confirm")"
 end_session code_holder
+wait || true
+
+# C4's two bookings under X, C5's under Y, two days ahead; a new booking
+# holds Y open; a batch cancels C5's and C4's second (it locks both rows,
+# then waits for Y); a handover of C4's two to C5 locks the first and
+# waits for the second's row; Y is let go: both go through
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+BEGIN;
+SELECT tests.authenticate_as('manager');
+SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a2', '0f480000-0000-4000-8000-00000000c005',
+								date_trunc('day', now()) + interval '2 days 9 hours', p_promo_code => '$CODE_Y');
+SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000c004',
+								date_trunc('day', now()) + interval '2 days' + h * interval '1 hour', p_promo_code => '$CODE')
+FROM (VALUES (9), (11)) v(h);
+COMMIT;
+SQL
+PGAPPNAME=code_holder psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
+BEGIN;
+SELECT tests.authenticate_as('manager');
+SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a2', '0f480000-0000-4000-8000-00000000c003',
+								date_trunc('day', now()) + interval '2 days 14 hours', p_promo_code => '$CODE_Y');
+SELECT pg_sleep(30);
+SQL
+wait_session code_holder "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+PGAPPNAME=canceller psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/cancel" 2>&1 <<SQL &
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+SELECT protector.update_booking_status_batch(ARRAY(
+	SELECT id FROM protector.bookings WHERE customer_id = '0f480000-0000-4000-8000-00000000c005'
+	UNION ALL (SELECT id FROM protector.bookings WHERE customer_id = '0f480000-0000-4000-8000-00000000c004' ORDER BY id DESC LIMIT 1)),
+	'cancelled') \g /dev/null
+COMMIT;
+SQL
+canceller=$!
+wait_session canceller "wait_event_type = 'Lock'" || failures=$((failures + 1))
+PGAPPNAME=handover2 psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/handover2" 2>&1 <<SQL &
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+UPDATE protector.bookings SET customer_id = '0f480000-0000-4000-8000-00000000c005'
+WHERE customer_id = '0f480000-0000-4000-8000-00000000c004';
+COMMIT;
+SQL
+handover2=$!
+wait_session handover2 "wait_event_type = 'Lock'" || failures=$((failures + 1))
+end_session code_holder
+wait "$canceller" "$handover2" || true
+check "a batch cancelling a booking of a handover under way goes through" ok "$(outcome "$WORK/cancel")"
+check "... and the handover of both, the cancelled one included" ok "$(outcome "$WORK/handover2")"
 wait || true
 
 dropdb "$DB"
