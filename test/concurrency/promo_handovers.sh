@@ -97,6 +97,19 @@ check "the handed-over booking is C2's and agent1's" 1 \
 		AND assigned_agent = (SELECT user_id FROM protector.members WHERE id = '0f480000-0000-4000-8000-0000000000e2')")"
 [ "$failures" -eq 0 ] || { cat "$WORK/handover" "$WORK/booking"; }
 
+# hold_code CODE CUSTOMER WHEN: a new booking of S2 under CODE for the
+# customer (c00N) at WHEN from today, left open (session code_holder)
+hold_code() {
+	PGAPPNAME=code_holder psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
+BEGIN;
+SELECT tests.authenticate_as('manager');
+SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a2', '0f480000-0000-4000-8000-00000000$2',
+								date_trunc('day', now()) + interval '$3', p_promo_code => '$1');
+SELECT pg_sleep(30);
+SQL
+	wait_session code_holder "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+}
+
 # a hold under the code, confirmed while a new booking under the code is
 # open: no wait for the code (protector.lock_timeout 1 s would say busy)
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
@@ -106,14 +119,7 @@ SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a1', '0f48000
 								date_trunc('day', now()) + interval '1 day 16 hours', p_hold_minutes => 60, p_promo_code => '$CODE');
 COMMIT;
 SQL
-PGAPPNAME=code_holder psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
-BEGIN;
-SELECT tests.authenticate_as('manager');
-SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a2', '0f480000-0000-4000-8000-00000000c001',
-								date_trunc('day', now()) + interval '1 day 17 hours', p_promo_code => '$CODE');
-SELECT pg_sleep(30);
-SQL
-wait_session code_holder "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+hold_code "$CODE" c001 '1 day 17 hours'
 psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/confirm" 2>&1 <<SQL || true
 SET protector.lock_timeout = 1000;
 BEGIN;
@@ -139,14 +145,7 @@ SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a1', '0f48000
 FROM (VALUES (9), (11)) v(h);
 COMMIT;
 SQL
-PGAPPNAME=code_holder psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
-BEGIN;
-SELECT tests.authenticate_as('manager');
-SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a2', '0f480000-0000-4000-8000-00000000c003',
-								date_trunc('day', now()) + interval '2 days 14 hours', p_promo_code => '$CODE_Y');
-SELECT pg_sleep(30);
-SQL
-wait_session code_holder "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+hold_code "$CODE_Y" c003 '2 days 14 hours'
 PGAPPNAME=canceller psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/cancel" 2>&1 <<SQL &
 BEGIN;
 SELECT tests.authenticate_as('manager') \g /dev/null
