@@ -292,7 +292,7 @@ coverage_check(Snapshot snapshot, void *arg)
 	CoverageCheck *c = (CoverageCheck *) arg;
 	Oid			argtypes[4] = {UUIDOID, UUIDOID, TSTZRANGEOID, UUIDOID};
 	Datum		values[4] = {UUIDPGetDatum(c->organization_id), UUIDPGetDatum(c->member_id), c->window,
-	UUIDPGetDatum(c->venue_id)};
+		UUIDPGetDatum(c->venue_id)};
 	ProtectorRead read = {.plan = &uncovered_plan, .sql = UNCOVERED_SQL, .nargs = 4,
 		.argtypes = argtypes, .owner_of = "members", .limit = 1, .snapshot = snapshot};
 
