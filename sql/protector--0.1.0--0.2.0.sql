@@ -10397,6 +10397,7 @@ DECLARE
 	v_attempt integer;	-- the number of its last claim
 	v_error text;
 	v_current boolean;	-- its booking still confirmed for its time
+	v_customer uuid;	-- its booking's customer now
 BEGIN
 	PERFORM protector_internal.require_worker('complete_reminder');
 	IF p_id IS NULL OR p_ok IS NULL THEN
@@ -10434,6 +10435,14 @@ BEGIN
 			pg_catalog.format('Attempt %s was claimed; this is attempt %s.', p_attempt, v_attempt),
 			'Its lease ran out and another claim took it, or the reminder was brought back since.');
 	END IF;
+	-- its booking as it is now, read once: still confirmed for the time
+	-- it reminds of, and whose
+	SELECT b.status OPERATOR(pg_catalog.=) 'confirmed' AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.=) r.starts_at,
+		   b.customer_id
+	INTO v_current, v_customer
+	FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id;
+	v_current := COALESCE(v_current, false);
 	-- a report of a claim for a customer who no longer has the booking
 	-- (another took it over meanwhile): that message went to them; the
 	-- reminder starts again for the one who has it, numbered on, while
@@ -10441,12 +10450,8 @@ BEGIN
 	-- report is taken as it is: there is nobody to remind).  One it
 	-- reached is remembered (sent_to): should the booking come back to
 	-- them, it is not sent to them twice.
-	IF EXISTS (SELECT FROM protector.bookings b
-			   WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id AND b.id OPERATOR(pg_catalog.=) r.booking_id
-				 AND b.status OPERATOR(pg_catalog.=) 'confirmed' AND b.customer_id IS NOT NULL
-				 AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.=) r.starts_at
-				 AND r.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
-				 AND protector_internal.reminder_handed(r.organization_id, r.claimed_for, b.customer_id)) THEN
+	IF v_current AND v_customer IS NOT NULL AND r.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+	   AND protector_internal.reminder_handed(r.organization_id, r.claimed_for, v_customer) THEN
 		UPDATE protector.booking_reminders x
 		SET status = 'pending', next_attempt_at = pg_catalog.now(), lease_until = NULL, last_error = NULL,
 			claimed_at = NULL, claimed_for = NULL, attempts = 0,
@@ -10467,13 +10472,7 @@ BEGIN
 		v_error := CASE WHEN EXISTS (
 							SELECT FROM protector.customer_erasures e
 							WHERE e.organization_id OPERATOR(pg_catalog.=) r.organization_id
-							  AND e.customer_id OPERATOR(pg_catalog.=) r.claimed_for)
-						OR EXISTS (
-							SELECT FROM protector.bookings b
-							JOIN protector.customer_erasures e ON e.organization_id OPERATOR(pg_catalog.=) b.organization_id
-															  AND e.customer_id OPERATOR(pg_catalog.=) b.customer_id
-							WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id
-							  AND b.id OPERATOR(pg_catalog.=) r.booking_id)
+							  AND e.customer_id OPERATOR(pg_catalog.=) ANY (ARRAY[r.claimed_for, v_customer]))
 						THEN 'failed (customer erased)'
 						ELSE COALESCE(pg_catalog.left(NULLIF(NULLIF(protector_internal.trim_spaces(p_error), ''),
 															 protector_internal.lease_expired_error()), 2000),
@@ -10494,11 +10493,6 @@ BEGIN
 		-- (one of a booking cancelled or moved while it was out is not
 		-- tried again: the cancellation or the move, which leaves the
 		-- reminders being sent to their worker, would have cancelled it)
-		v_current := EXISTS (SELECT FROM protector.bookings b
-							 WHERE b.organization_id OPERATOR(pg_catalog.=) r.organization_id
-							   AND b.id OPERATOR(pg_catalog.=) r.booking_id
-							   AND b.status OPERATOR(pg_catalog.=) 'confirmed'
-							   AND pg_catalog.lower(b.during) OPERATOR(pg_catalog.=) r.starts_at);
 		UPDATE protector.booking_reminders x
 		SET status = CASE WHEN NOT v_current THEN 'cancelled'
 						  WHEN x.attempts OPERATOR(pg_catalog.>=) protector_internal.reminder_max_attempts(x.organization_id)
