@@ -1034,6 +1034,18 @@ audit_insert(DirectTable *writer, AuditTable *entry, const char *op, const Audit
 	protector_direct_insert(writer, row.values, row.nulls);
 }
 
+/* an UPDATE that moves the row from one organization to another (or none) */
+static bool
+audit_row_moved(AuditTable *entry, Datum *oldv, bool *oldn, Datum *newv, bool *newn)
+{
+	AttrNumber	att = entry->org_attnum;
+
+	if (oldv == NULL || newv == NULL || att == InvalidAttrNumber || oldn[att - 1])
+		return false;
+	return newn[att - 1] ||
+		memcmp(DatumGetUUIDP(oldv[att - 1]), DatumGetUUIDP(newv[att - 1]), UUID_LEN) != 0;
+}
+
 PG_FUNCTION_INFO_V1(protector_audit_trigger);
 Datum
 protector_audit_trigger(PG_FUNCTION_ARGS)
@@ -1048,6 +1060,8 @@ protector_audit_trigger(PG_FUNCTION_ARGS)
 			   *newn;
 	ArrayType  *changed = NULL;
 	AuditChange change;
+	AuditChange left;
+	bool		moved;
 	DirectTable *writer;
 
 	/* restored rows are history: their audit rows are restored too */
@@ -1080,21 +1094,22 @@ protector_audit_trigger(PG_FUNCTION_ARGS)
 	/* its columns looked up again if DDL ran meanwhile */
 	audit_load_target();
 	writer = protector_direct_table(audit_log_target.relid);
-	audit_insert(writer, entry, audit_op(event), &change);
-
-	/*
-	 * an UPDATE that moves the row to another organization is the history
-	 * of both: the same row under the one it left, whose owners read only
-	 * their own organization's rows
-	 */
-	if (oldv != NULL && newv != NULL && entry->org_attnum != InvalidAttrNumber &&
-		!oldn[entry->org_attnum - 1] &&
-		(newn[entry->org_attnum - 1] ||
-		 memcmp(DatumGetUUIDP(oldv[entry->org_attnum - 1]), DatumGetUUIDP(newv[entry->org_attnum - 1]),
-				UUID_LEN) != 0))
+	moved = audit_row_moved(entry, oldv, oldn, newv, newn);
+	if (moved)
 	{
-		change.organization_id = oldv[entry->org_attnum - 1];
-		audit_insert(writer, entry, audit_op(event), &change);
+		/*
+		 * an UPDATE that moves the row to another organization is the
+		 * history of both, whose owners read only their own organization's
+		 * rows: each reads the row as it is (or was) under it, not what it
+		 * holds under the other (as Broadcast tells the move)
+		 */
+		left = change;
+		left.organization_id = oldv[entry->org_attnum - 1];
+		left.new_row = (Datum) 0;
+		change.old_row = (Datum) 0;
 	}
+	audit_insert(writer, entry, audit_op(event), &change);
+	if (moved)
+		audit_insert(writer, entry, audit_op(event), &left);
 	return PointerGetDatum(NULL);
 }

@@ -1,7 +1,7 @@
 -- Audit trail as PostgREST requests see it, the work a booking creates
 -- (review task, desk notifications), and Supabase Realtime wiring.
 BEGIN;
-SELECT plan(64);
+SELECT plan(66);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_admin', 'w_manager', 'w_operator',
 	'w_agent', 'w_agent2', 'w_customer', 'w_other']) u;
@@ -221,10 +221,18 @@ SELECT tests.authenticate_as('w_owner');
 SELECT is((SELECT count(*)::int FROM protector.get_audit_logs('protector.customers')
 		   WHERE record_id = '0b500000-0000-4000-8000-00000000c001' AND op = 'UPDATE'), 1,
 	'a customer moved into the organization: its owner reads the move');
+SELECT is((SELECT array_agg(ARRAY[old_row IS NULL, new_row ->> 'organization_id' = '0a500000-0000-4000-8000-000000000000'])::text
+		   FROM protector.get_audit_logs('protector.customers')
+		   WHERE record_id = '0b500000-0000-4000-8000-00000000c001' AND op = 'UPDATE'), '{{t,t}}',
+	'... as the customer is now, not as it was in the organization it left');
 SELECT tests.authenticate_as('w_other');
 SELECT is((SELECT array_agg(op ORDER BY id)::text FROM protector.get_audit_logs('protector.customers')
 		   WHERE record_id = '0b500000-0000-4000-8000-00000000c001'), '{INSERT,UPDATE}',
 	'... and so does the owner of the organization it left');
+SELECT is((SELECT array_agg(ARRAY[new_row IS NULL, old_row ->> 'organization_id' = '0b500000-0000-4000-8000-000000000000'])::text
+		   FROM protector.get_audit_logs('protector.customers')
+		   WHERE record_id = '0b500000-0000-4000-8000-00000000c001' AND op = 'UPDATE'), '{{t,t}}',
+	'... as the customer was there, not as it is in the organization it went to');
 SELECT tests.clear_authentication();
 
 -- the workflow trigger finds its columns again after the table's
