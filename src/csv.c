@@ -18,7 +18,9 @@
  *		double quotes (or inside an array,
  *		composite or range, whose text holds its elements'), where a
  *		spreadsheet reading ";" as the separator starts a cell; numbers,
- *		dates and other types are written as they are, so -5 stays -5;
+ *		dates and other types are written as they are, so -5 stays -5 (a
+ *		record starting with such a value has its second field quoted if it
+ *		is text, as its cell in a ";" reading runs on into it);
  *	  - the document is never in memory twice: it grows in one buffer (on
  *		Linux, past 2 MB, a mapping that mremap() doubles in place); the final
  *		function moves it into the result a step at a time, unmapping what
@@ -390,7 +392,7 @@ guard_before(const char *value, Size n, Size i)
  * 1 GB).
  */
 static void
-append_field(CsvBuffer *buf, const char *value, Size n, bool text_like)
+append_field(CsvBuffer *buf, const char *value, Size n, bool text_like, bool quote)
 {
 	Size		quotes = 0;
 	Size		guards = 0;
@@ -409,7 +411,7 @@ append_field(CsvBuffer *buf, const char *value, Size n, bool text_like)
 			guards++;
 	}
 	/* (an empty string quoted, as COPY's CSV does: it is not a NULL) */
-	special = special || guards > 0 || n == 0;
+	special = special || guards > 0 || n == 0 || quote;
 	if (!special)
 	{
 		buffer_append(buf, value, n);
@@ -431,9 +433,9 @@ append_field(CsvBuffer *buf, const char *value, Size n, bool text_like)
 }
 
 static void
-append_cstring(CsvBuffer *buf, const char *value, bool text_like)
+append_cstring(CsvBuffer *buf, const char *value, bool text_like, bool quote)
 {
-	append_field(buf, value, strlen(value), text_like);
+	append_field(buf, value, strlen(value), text_like, quote);
 }
 
 /* an enum's label: from the column's memory after its first output call */
@@ -481,9 +483,9 @@ append_int4(CsvBuffer *buf, int32 value)
 	buf->len += pg_ltoa(value, buf->data + buf->len);
 }
 
-/* one non-NULL value of a column */
+/* one non-NULL value of a column; quote: a text field quoted whatever it holds */
 static void
-append_value(CsvState *state, CsvColumn *col, Datum value)
+append_value(CsvState *state, CsvColumn *col, Datum value, bool quote)
 {
 	switch (col->how)
 	{
@@ -491,11 +493,13 @@ append_value(CsvState *state, CsvColumn *col, Datum value)
 			{
 				text	   *t = DatumGetTextPP(value);
 
-				append_field(&state->buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), col->text_like);
+				append_field(&state->buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), col->text_like,
+							 quote && col->text_like);
 				break;
 			}
 		case CSV_WRITE_ENUM:
-			append_cstring(&state->buf, enum_label(col, value, state->buf.cxt), col->text_like);
+			append_cstring(&state->buf, enum_label(col, value, state->buf.cxt), col->text_like,
+						   quote && col->text_like);
 			break;
 		case CSV_WRITE_UUID:
 			append_uuid(&state->buf, DatumGetUUIDP(value));
@@ -504,7 +508,8 @@ append_value(CsvState *state, CsvColumn *col, Datum value)
 			append_int4(&state->buf, DatumGetInt32(value));
 			break;
 		case CSV_WRITE_OUTPUT:
-			append_cstring(&state->buf, OutputFunctionCall(&col->out, value), col->text_like);
+			append_cstring(&state->buf, OutputFunctionCall(&col->out, value), col->text_like,
+						   quote && col->text_like);
 			break;
 	}
 }
@@ -592,7 +597,7 @@ begin_document(CsvState *state, TupleDesc desc, Oid argtype)
 		init_column(&state->columns[i], desc ? TupleDescAttr(desc, i)->atttypid : argtype, CurrentMemoryContext);
 		if (written++ > 0)
 			buffer_append_char(&state->buf, ',');
-		append_cstring(&state->buf, desc ? NameStr(TupleDescAttr(desc, i)->attname) : "value", true);
+		append_cstring(&state->buf, desc ? NameStr(TupleDescAttr(desc, i)->attname) : "value", true, false);
 		state->nfields++;
 	}
 	end_record(&state->buf);
@@ -765,6 +770,8 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 	{
 		HeapTupleHeader td = PG_GETARG_HEAPTUPLEHEADER(1);
 		HeapTupleData tuple;
+		Size		record_start = state->buf.len;
+		bool		quote_next = false;
 
 		/*
 		 * Anonymous records are all of type record: their layout is the
@@ -783,6 +790,13 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 		tuple.t_tableOid = InvalidOid;
 		tuple.t_data = td;
 		heap_deform_tuple(&tuple, state->desc, state->values, state->nulls);
+
+		/*
+		 * A ";" reading starts a cell at the record's start, and it runs
+		 * over the commas: a first field of a number that starts a formula
+		 * (-5) made one with a raw text field after it (-5,0+1); that field
+		 * is quoted, which no formula takes after a number.
+		 */
 		for (int i = 0, written = 0; i < state->ncolumns; i++)
 		{
 			if (TupleDescAttr(state->desc, i)->attisdropped)
@@ -790,11 +804,13 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 			if (written++ > 0)
 				buffer_append_char(&state->buf, ',');
 			if (!state->nulls[i])
-				append_value(state, &state->columns[i], state->values[i]);
+				append_value(state, &state->columns[i], state->values[i], quote_next);
+			quote_next = written == 1 && !state->columns[i].text_like &&
+				state->buf.len > record_start && starts_formula(state->buf.data[record_start]);
 		}
 	}
 	else
-		append_value(state, &state->columns[0], PG_GETARG_DATUM(1));
+		append_value(state, &state->columns[0], PG_GETARG_DATUM(1), false);
 	end_record(&state->buf);
 	PG_RETURN_POINTER(state);
 }

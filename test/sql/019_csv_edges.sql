@@ -31,6 +31,13 @@ CREATE TABLE pg_temp."x;=1+1" (id int);
 SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT 'pg_temp."x;=1+1"'::regclass::regclass AS tbl) r;
 -- only text: a number after a ";" cannot be (numbers have none)
 SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT 'a;b'::text AS t, -5 AS n) r;
+-- ... but a record starting with a signed number starts a cell there that
+-- runs over the commas (-5,0+1 is a formula): the text after it is quoted;
+-- not after a number that starts none, nor text after the second field
+SELECT pg_temp.shown(protector.csv_agg(r))
+FROM (VALUES (-5, '0+WEBSERVICE(B1)', 'x+1'), (5, '0+1', 'x+1'), (NULL, '0+1', 'x')) r(n, t, u);
+-- (an interval: pg_regress's IntervalStyle writes '@ 1 day ago', which @ begins)
+SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT '-1 day'::interval AS i, '0+1'::text AS t) r;
 
 -- NULL rows: one empty record each, before the first row as after it
 SELECT pg_temp.shown(protector.csv_agg(x)) FROM (VALUES (NULL::int), (NULL), (1), (NULL)) v(x);
