@@ -114,7 +114,7 @@ span_within_31_days(const RangeBound *lo, const RangeBound *hi)
 
 	if (pg_sub_s64_overflow(DatumGetTimestampTz(hi->val), DatumGetTimestampTz(lo->val), &span))
 		return false;
-	return span <= (int64) 31 * USECS_PER_DAY;
+	return span <= PROTECTOR_LONGEST_BOOKING_USECS;
 }
 
 static bool

@@ -20,6 +20,9 @@
  */
 extern bool protector_during_is_valid(Datum range);
 
+/* The longest a booking lasts (bookings_length_check: upper - lower, microseconds) */
+#define PROTECTOR_LONGEST_BOOKING_USECS ((int64) 31 * USECS_PER_DAY)
+
 /*
  * The longest a short booking lasts (upper - lower, microseconds).  A
  * longer one is also in bookings_long_during_idx, the GiST index whose

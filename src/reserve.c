@@ -721,8 +721,17 @@ exclusive_taken(BookingRow *row, ItemPointer self, Relation bookings, Snapshot s
 	StartWalk	walk;
 	BookingRow	other;
 	bool		taken = false;
+	TimestampTz since;
 
-	start_walk_begin(&walk, bookings, snapshot, row->service_id, DT_NOBEGIN, to);
+	/*
+	 * (from a booking's longest length before from: one starting earlier
+	 * ended before it, and a long run of bookings that occupy nothing,
+	 * lapsed holds or a mass cancellation, was walked through to its start
+	 * under the service's lock)
+	 */
+	if (pg_sub_s64_overflow(from, PROTECTOR_LONGEST_BOOKING_USECS, &since))
+		since = DT_NOBEGIN;
+	start_walk_begin(&walk, bookings, snapshot, row->service_id, since, to);
 	while (start_walk_next(&walk, BackwardScanDirection, self, &other))
 	{
 		if (memcmp(other.id, row->id, UUID_LEN) == 0 || other.until <= check_time)
@@ -1171,7 +1180,7 @@ find_overlap(Relation bookings, Snapshot snapshot, const pg_uuid_t *service_id, 
 	bool		found = false;
 
 	start_walk_begin(&walk, bookings, snapshot, service_id,
-					 since - 2 * (31 * USECS_PER_DAY + buffer_before + buffer_after), DT_NOEND);
+					 since - 2 * (PROTECTOR_LONGEST_BOOKING_USECS + buffer_before + buffer_after), DT_NOEND);
 	while (!found && start_walk_next(&walk, ForwardScanDirection, NULL, &row))
 	{
 		if (have_widest && row.start - buffer_before < earlier->end + buffer_after &&
