@@ -8,7 +8,7 @@
 BEGIN;
 -- (today as the organization's zone, UTC, has it)
 SET LOCAL timezone = 'UTC';
-SELECT plan(15);
+SELECT plan(16);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['lh_owner', 'lh_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
@@ -49,6 +49,9 @@ SELECT results_eq($$SELECT status::text, bookings::int FROM protector.generate_b
 	$$VALUES ('confirmed', 2)$$, '... and the booking report');
 SELECT is((protector.get_venue_analytics('0a997000-0000-4000-8000-0000000000a1', current_date, current_date + 1) ->> 'cancellations')::int, 0,
 	'... and the venue''s analytics');
+SELECT results_eq($$SELECT booking_id, status::text FROM protector.export_bookings('0a997000-0000-4000-8000-000000000000', current_date, current_date)$$,
+	$$VALUES ('0a997000-0000-4000-8000-0000000000b1'::uuid, 'confirmed'), ('0a997000-0000-4000-8000-0000000000b3', 'confirmed')$$,
+	'... and the export (it listed the lapsed hold as a cancelled booking)');
 -- a booking cancelled by the desk is a cancellation
 SELECT protector.cancel_booking('0a997000-0000-4000-8000-0000000000b3', 'customer called') \g /dev/null
 SELECT results_eq($$SELECT metric, value FROM protector.get_dashboard_stats('0a997000-0000-4000-8000-000000000000')
