@@ -193,15 +193,22 @@ COMMENT ON FUNCTION protector_internal.lines_are_clean(text) IS
 -- An e-mail address as protector takes one (the widget, the desk's
 -- customers, staff invitations): at most 320 characters, name@domain.tld
 -- without spaces, Unicode's space separators included ([:space:] in the
--- database's C.UTF-8 ctype misses the no-break space).
+-- database's C.UTF-8 ctype misses the no-break space), nor a character
+-- Unicode draws as nothing (Default_Ignorable_Code_Point: a variation
+-- selector, a joiner, a soft hyphen...).  text_is_clean lets a variation
+-- selector or a joiner follow a letter, as names and emoji use them; in
+-- an address one only makes it look like another (b\uFE00ob@example.com
+-- reads bob@example.com, and its identity key is that: a visitor's guest
+-- record took Bob's later widget bookings and sent his reminders to it).
 CREATE FUNCTION protector_internal.email_is_valid(p_email text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN pg_catalog.length(p_email) OPERATOR(pg_catalog.<=) 320
-	   AND p_email OPERATOR(pg_catalog.~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+[.][^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$';
+	   AND p_email OPERATOR(pg_catalog.~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+[.][^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$'
+	   AND p_email OPERATOR(pg_catalog.!~) '[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]';
 COMMENT ON FUNCTION protector_internal.email_is_valid(text) IS
-'An e-mail address as protector takes one: at most 320 characters, name@domain.tld without any kind of space';
+'An e-mail address as protector takes one: at most 320 characters, name@domain.tld without any kind of space or a character drawn as nothing';
 
 -- A phone number as a customer record holds it, typed by the desk or a
 -- visitor alike: digits, spaces and ( ) . / -, an optional leading +, 3 to

@@ -9739,9 +9739,10 @@ RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN pg_catalog.length(p_email) OPERATOR(pg_catalog.<=) 320
-	   AND p_email OPERATOR(pg_catalog.~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+[.][^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$';
+	   AND p_email OPERATOR(pg_catalog.~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+[.][^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$'
+	   AND p_email OPERATOR(pg_catalog.!~) '[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]';
 COMMENT ON FUNCTION protector_internal.email_is_valid(text) IS
-'An e-mail address as protector takes one: at most 320 characters, name@domain.tld without any kind of space';
+'An e-mail address as protector takes one: at most 320 characters, name@domain.tld without any kind of space or a character drawn as nothing';
 REVOKE ALL ON FUNCTION protector_internal.email_is_valid(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.email_is_valid(text) TO authenticated, service_role;
 

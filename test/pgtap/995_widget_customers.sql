@@ -9,7 +9,7 @@
 --    "this request key belongs to another booking": the booking's record
 --    is not the address's), and a new key, as the hint said, booked twice.
 BEGIN;
-SELECT plan(10);
+SELECT plan(14);
 
 SELECT tests.create_supabase_user('wc_admin');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a995000-0000-4000-8000-000000000000', 'WC', 'widget-customers');
@@ -84,6 +84,24 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM protector_internal.widget_requests WHERE identity_key = 'zelda.old@example.com'), 0,
 	'... and the day''s record of the address they booked with goes too');
 SELECT is((SELECT count(*)::int FROM protector_internal.widget_requests), 3, '... and only theirs (Ann''s two and Rob''s stay)');
+
+-- 4. an address with a character drawn as nothing (an attack review of the
+-- widget): b + a variation selector + ob@example.com reads bob@example.com
+-- and folds to his identity key, so a visitor's guest record took Bob's
+-- later bookings and his reminders went to it; refused wherever an
+-- address is taken (22023)
+SELECT tests.authenticate_as_anon();
+SELECT throws_ok(format($$SELECT pg_temp.book('Mallory', %L, 14)$$, 'b' || chr(65024) || 'ob@example.com'),
+	'22023', 'p_customer_email is not an email address', 'the widget refuses an address with a variation selector');
+SELECT throws_ok(format($$SELECT pg_temp.book('Mallory', %L, 14)$$, 'bob@exa' || chr(8205) || 'mple.com'),
+	'22023', 'p_customer_email is not an email address', '... and one with a joiner in its domain');
+SELECT tests.authenticate_as('wc_admin');
+SELECT throws_ok(format($$SELECT protector.create_customer('0a995000-0000-4000-8000-000000000000', 'Mallory', %L)$$,
+						'bo' || chr(917760) || 'b@example.com'),
+	'22023', 'p_email is not an email address', 'the desk''s customers refuse one too (a supplementary variation selector)');
+SELECT lives_ok($$SELECT protector.create_customer('0a995000-0000-4000-8000-000000000000', 'Zoë', 'zoë@example.com')$$,
+	'a letter with its accent is an address');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
