@@ -26,6 +26,13 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION protector_internal.lock_booking_services(uuid[]) IS
 'Takes the reservation locks of the services of those bookings the caller may change, in key order, each wait bounded by protector.lock_timeout (update_booking_status_batch)';
 
+CREATE FUNCTION protector_internal.lock_give_backs(p_booking_ids uuid[], p_codes boolean)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_lock_give_backs'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION protector_internal.lock_give_backs(uuid[], boolean) IS
+'Locks, as their owner, what a cancellation (p_codes) or no-show of those bookings the caller may change gives back to: the promo codes they count, then the vouchers that paid them, each in id order, each wait bounded by protector.lock_timeout (update_booking_status_batch)';
+
 CREATE FUNCTION protector_internal.lock_seen(p_class integer, p_id uuid, p_shared boolean)
 RETURNS void
 AS 'MODULE_PATHNAME', 'protector_lock_seen'

@@ -1606,6 +1606,16 @@ BEGIN
 		-- the caller set, 40001 "the service is busy" when it runs out)
 		PERFORM protector_internal.lock_booking_services(v_ids);
 	END IF;
+	-- a cancellation gives the bookings' promo codes their uses back and
+	-- their vouchers their money (a no-show the money), each row locked by
+	-- the booking's triggers in the order of the bookings: two batches
+	-- meeting two codes or vouchers in opposite orders deadlocked (40P01).
+	-- Their rows first, in id order, codes before vouchers (a new booking
+	-- takes its code, then its service, then the voucher it is paid with;
+	-- no batch that takes services cancels)
+	IF p_status OPERATOR(pg_catalog.=) ANY ('{cancelled,no_show}'::protector.booking_status[]) THEN
+		PERFORM protector_internal.lock_give_backs(v_ids, p_status OPERATOR(pg_catalog.=) 'cancelled');
+	END IF;
 
 	-- what each booking became: a confirmation that waits for its deposit
 	-- is pending (wait_for_deposit), which the answer says

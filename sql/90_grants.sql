@@ -147,6 +147,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.lock_agent(uuid, uuid),
 	protector_internal.lock_key(integer, uuid),
 	protector_internal.lock_booking_services(uuid[]),
+	protector_internal.lock_give_backs(uuid[], boolean),
 	protector_internal.lock_bookings(uuid[]),
 	protector_internal.lock_seen(integer, uuid, boolean),
 	protector_internal.lock_member_manager(uuid, boolean, boolean),

@@ -67,6 +67,10 @@ BEGIN
 		RETURN 0;
 	END IF;
 	BEGIN
+		-- (their promo codes and vouchers first, in id order, as a batch
+		-- of cancellations takes them: two sweeps, or a sweep and a batch,
+		-- took them in the order of the rows and deadlocked)
+		PERFORM protector_internal.lock_give_backs(v_ids, true);
 		UPDATE protector.bookings b
 		SET status = 'cancelled', cancelled_at = pg_catalog.now(), cancellation_reason = r.reason
 		FROM pg_catalog.unnest(v_ids, v_reasons) r(id, reason)

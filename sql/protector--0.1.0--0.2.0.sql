@@ -946,6 +946,10 @@ BEGIN
 		RETURN 0;
 	END IF;
 	BEGIN
+		-- (their promo codes and vouchers first, in id order, as a batch
+		-- of cancellations takes them: two sweeps, or a sweep and a batch,
+		-- took them in the order of the rows and deadlocked)
+		PERFORM protector_internal.lock_give_backs(v_ids, true);
 		UPDATE protector.bookings b
 		SET status = 'cancelled', cancelled_at = pg_catalog.now(), cancellation_reason = r.reason
 		FROM pg_catalog.unnest(v_ids, v_reasons) r(id, reason)
@@ -12258,6 +12262,16 @@ BEGIN
 		-- the caller set, 40001 "the service is busy" when it runs out)
 		PERFORM protector_internal.lock_booking_services(v_ids);
 	END IF;
+	-- a cancellation gives the bookings' promo codes their uses back and
+	-- their vouchers their money (a no-show the money), each row locked by
+	-- the booking's triggers in the order of the bookings: two batches
+	-- meeting two codes or vouchers in opposite orders deadlocked (40P01).
+	-- Their rows first, in id order, codes before vouchers (a new booking
+	-- takes its code, then its service, then the voucher it is paid with;
+	-- no batch that takes services cancels)
+	IF p_status OPERATOR(pg_catalog.=) ANY ('{cancelled,no_show}'::protector.booking_status[]) THEN
+		PERFORM protector_internal.lock_give_backs(v_ids, p_status OPERATOR(pg_catalog.=) 'cancelled');
+	END IF;
 
 	-- what each booking became: a confirmation that waits for its deposit
 	-- is pending (wait_for_deposit), which the answer says
@@ -17536,6 +17550,16 @@ CREATE TRIGGER check_erasure_row BEFORE INSERT ON protector.customer_erasures
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_erasure_row();
 
+-- What a batch's cancellations and no-shows give back to (promo codes,
+-- vouchers) locked in id order before its update: two batches meeting
+-- them in opposite orders deadlocked
+CREATE FUNCTION protector_internal.lock_give_backs(p_booking_ids uuid[], p_codes boolean)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_lock_give_backs'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION protector_internal.lock_give_backs(uuid[], boolean) IS
+'Locks, as their owner, what a cancellation (p_codes) or no-show of those bookings the caller may change gives back to: the promo codes they count, then the vouchers that paid them, each in id order, each wait bounded by protector.lock_timeout (update_booking_status_batch)';
+GRANT EXECUTE ON FUNCTION protector_internal.lock_give_backs(uuid[], boolean) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

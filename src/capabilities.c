@@ -1182,6 +1182,19 @@ lock_row(RowPlans *plans, Oid relid, Datum id, const char *entity)
 }
 
 /*
+ * For C code: locks the row of id of protector's table relid FOR UPDATE
+ * as its owner, as protector_internal.lock_row() does
+ */
+void
+protector_lock_row(Oid relid, Datum id, const char *entity)
+{
+	int			nestlevel = protector_spi_connect();
+
+	lock_row(row_plans_for(relid), relid, id, entity);
+	protector_spi_finish(nestlevel);
+}
+
+/*
  * protector_internal.lock_row(p_table regclass, p_id uuid, p_entity text)
  * returns void
  *
@@ -1195,15 +1208,12 @@ Datum
 protector_lock_row_sql(PG_FUNCTION_ARGS)
 {
 	char	   *entity;
-	int			nestlevel;
 
 	protector_require_arg(fcinfo, 0, "p_table");
 	protector_require_arg(fcinfo, 1, "p_id");
 	protector_require_arg(fcinfo, 2, "p_entity");
 	entity = entity_arg(fcinfo, 2);
-	nestlevel = protector_spi_connect();
-	lock_row(row_plans_for(PG_GETARG_OID(0)), PG_GETARG_OID(0), PG_GETARG_DATUM(1), entity);
-	protector_spi_finish(nestlevel);
+	protector_lock_row(PG_GETARG_OID(0), PG_GETARG_DATUM(1), entity);
 	PG_RETURN_VOID();
 }
 

@@ -24,5 +24,6 @@ extern bool protector_caller_may_book_for(const char *action, const pg_uuid_t *o
 										  const pg_uuid_t *customer);
 extern void protector_authorize(const pg_uuid_t *org, const char *action,
 								const char *entity);
+extern void protector_lock_row(Oid relid, Datum id, const char *entity);
 
 #endif							/* PROTECTOR_CAPABILITIES_H */

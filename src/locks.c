@@ -70,6 +70,8 @@
 
 static SPIPlanPtr lockable_plan = NULL;
 static SPIPlanPtr booking_services_plan = NULL;
+static SPIPlanPtr give_back_bookings_plan = NULL;
+static SPIPlanPtr give_back_vouchers_plan = NULL;
 static SPIPlanPtr seen_reminder_plan = NULL;
 static SPIPlanPtr seen_waiver_version_plan = NULL;
 
@@ -590,6 +592,135 @@ protector_lock_booking_services(PG_FUNCTION_ARGS)
 	read_bookings_bounded(&read, values, copy_service_key, &list);
 	if (list.n > 0)
 		lock_service_keys(list.keys, list.n);
+	PG_RETURN_VOID();
+}
+
+/*
+ * those of $1 the caller may change (FOR UPDATE, as the caller, as above),
+ * with the promo codes they still count
+ */
+#define GIVE_BACK_BOOKINGS_SQL \
+	"SELECT b.id, CASE WHEN b.status OPERATOR(pg_catalog.<>) 'cancelled'::protector.booking_status" \
+	"  THEN b.promo_code_id END FROM protector.bookings b" \
+	" WHERE b.id OPERATOR(pg_catalog.=) ANY ($1)" \
+	" ORDER BY b.id FOR UPDATE OF b"
+
+/* the vouchers that paid those bookings (as the payments' owner) */
+#define GIVE_BACK_VOUCHERS_SQL \
+	"SELECT DISTINCT p.voucher_id FROM protector.payments p" \
+	" WHERE p.booking_id OPERATOR(pg_catalog.=) ANY ($1) AND p.voucher_id IS NOT NULL"
+
+/* the bookings read, and the rows of a table to lock, as uuids */
+typedef struct GiveBacks
+{
+	pg_uuid_t  *bookings;
+	int			nbookings;
+	pg_uuid_t  *codes;
+	int			ncodes;
+} GiveBacks;
+
+static void
+copy_give_back_booking(HeapTuple tup, TupleDesc desc, uint64 row,
+					   uint64 nrows, void *arg)
+{
+	GiveBacks  *g = (GiveBacks *) arg;
+	bool		isnull;
+	Datum		code;
+
+	if (row == 0)
+	{
+		g->bookings = palloc(sizeof(pg_uuid_t) * nrows);
+		g->codes = palloc(sizeof(pg_uuid_t) * nrows);
+	}
+	g->bookings[g->nbookings++] = *DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull));
+	code = SPI_getbinval(tup, desc, 2, &isnull);
+	if (!isnull)
+		g->codes[g->ncodes++] = *DatumGetUUIDP(code);
+}
+
+typedef struct UuidList
+{
+	pg_uuid_t  *ids;
+	int			n;
+} UuidList;
+
+static void
+copy_uuid(HeapTuple tup, TupleDesc desc, uint64 row,
+		  uint64 nrows, void *arg)
+{
+	UuidList   *list = (UuidList *) arg;
+	bool		isnull;
+
+	if (row == 0)
+		list->ids = palloc(sizeof(pg_uuid_t) * nrows);
+	list->ids[list->n++] = *DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull));
+}
+
+static int
+compare_uuid_values(const void *a, const void *b)
+{
+	return memcmp(a, b, UUID_LEN);
+}
+
+/* locks the rows of ids of protector's table, once each, in id order */
+static void
+lock_rows_in_order(const char *table, const char *entity, pg_uuid_t *ids, int n)
+{
+	Oid			relid;
+
+	if (n == 0)
+		return;
+	qsort(ids, n, sizeof(pg_uuid_t), compare_uuid_values);
+	relid = protector_relid(table, false);
+	for (int i = 0; i < n; i++)
+	{
+		if (i == 0 || memcmp(&ids[i], &ids[i - 1], UUID_LEN) != 0)
+			protector_lock_row(relid, UUIDPGetDatum(&ids[i]), entity);
+	}
+}
+
+/*
+ * protector_internal.lock_give_backs(p_booking_ids uuid[], p_codes boolean)
+ * returns void
+ *
+ * What a cancellation or no-show of those of the bookings the caller may
+ * change gives back to, locked as its owner before the change: the promo
+ * codes they still count (p_codes: a cancellation gives their uses back),
+ * then the vouchers that paid them (their money goes back), each in id
+ * order, each wait bounded.  The bookings' triggers lock them row by row,
+ * in the order of the rows (refund_on_cancel, adjust_promo_use): two
+ * batches of update_booking_status_batch meeting two codes, or two
+ * vouchers, in opposite orders deadlocked.  A new booking takes its code,
+ * then its service, then the voucher it is paid with: the same order.
+ */
+PG_FUNCTION_INFO_V1(protector_lock_give_backs);
+Datum
+protector_lock_give_backs(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[1] = {UUIDARRAYOID};
+	ProtectorRead bookings = {.plan = &give_back_bookings_plan, .sql = GIVE_BACK_BOOKINGS_SQL, .nargs = 1,
+		.argtypes = argtypes, .owner_of = NULL, .locks_rows = true};
+	ProtectorRead vouchers = {.plan = &give_back_vouchers_plan, .sql = GIVE_BACK_VOUCHERS_SQL, .nargs = 1,
+		.argtypes = argtypes, .owner_of = "payments"};
+	Datum		values[1];
+	Datum	   *ids;
+	GiveBacks	g = {NULL, 0, NULL, 0};
+	UuidList	paid_by = {NULL, 0};
+
+	protector_require_arg(fcinfo, 0, "p_booking_ids");
+	protector_require_arg(fcinfo, 1, "p_codes");
+	values[0] = PG_GETARG_DATUM(0);
+	read_bookings_bounded(&bookings, values, copy_give_back_booking, &g);
+	if (g.nbookings == 0)
+		PG_RETURN_VOID();
+	if (PG_GETARG_BOOL(1))
+		lock_rows_in_order("promo_codes", "promo code", g.codes, g.ncodes);
+	ids = palloc(sizeof(Datum) * g.nbookings);
+	for (int i = 0; i < g.nbookings; i++)
+		ids[i] = UUIDPGetDatum(&g.bookings[i]);
+	values[0] = PointerGetDatum(construct_array(ids, g.nbookings, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	(void) protector_read(&vouchers, values, NULL, copy_uuid, &paid_by);
+	lock_rows_in_order("vouchers", "voucher", paid_by.ids, paid_by.n);
 	PG_RETURN_VOID();
 }
 

@@ -16,6 +16,8 @@
 # does not wait for a new booking holding the code open; and a handover of
 # two bookings, one of which a batch is cancelling, does not hold the code
 # while it waits for that booking's row (it deadlocked with the batch).
+# Two batches cancelling bookings under two codes in opposite orders take
+# the codes in one order (update_booking_status_batch locks them first).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -170,6 +172,51 @@ end_session code_holder
 wait "$canceller" "$handover2" || true
 check "a batch cancelling a booking of a handover under way goes through" ok "$(outcome "$WORK/cancel")"
 check "... and the handover of both, the cancelled one included" ok "$(outcome "$WORK/handover2")"
+wait || true
+
+# two batches cancelling bookings under two codes met in opposite orders
+# (found by the review of the last stop's fix): each code was locked by
+# its booking's trigger in the order of the rows; the first batch took the
+# higher code then waited for the lower, which the second held while it
+# waited for the higher (40P01).  The batch locks its codes in id order
+# before its update now.  Four bookings of S1 on day 3 whose ids sort as
+# they were written: b1 under HI, b2 under LO (batch 1), b3 under LO, b4
+# under HI (batch 2); a new booking holds HI open until both batches wait
+LO=$(psql -X -A -t -d "$DB" -c "SELECT code FROM protector.promo_codes ORDER BY id LIMIT 1")
+HI=$(psql -X -A -t -d "$DB" -c "SELECT code FROM protector.promo_codes ORDER BY id DESC LIMIT 1")
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.bookings (id, organization_id, service_id, customer_id, during, status, promo_code_id)
+SELECT ('0f480000-0000-4000-8000-000000000b0' || n)::uuid, '$ORG', '0f480000-0000-4000-8000-0000000005a1',
+	   '0f480000-0000-4000-8000-00000000c001',
+	   tstzrange(date_trunc('day', now()) + interval '3 days' + (8 + n) * interval '1 hour',
+				 date_trunc('day', now()) + interval '3 days' + (9 + n) * interval '1 hour'), 'confirmed',
+	   (SELECT id FROM protector.promo_codes WHERE code = CASE WHEN n IN (1, 4) THEN '$HI' ELSE '$LO' END)
+FROM generate_series(1, 4) n ORDER BY n;
+SQL
+hold_code "$HI" c003 '3 days 16 hours'
+# cancel_batch NAME FIRST SECOND: a batch cancelling b<FIRST> and b<SECOND>
+cancel_batch() {
+	PGAPPNAME=$1 psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/$1" 2>&1 <<SQL &
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+SELECT protector.update_booking_status_batch(ARRAY['0f480000-0000-4000-8000-000000000b0$2',
+													'0f480000-0000-4000-8000-000000000b0$3']::uuid[], 'cancelled') \g /dev/null
+COMMIT;
+SQL
+}
+cancel_batch batch1 1 2
+batch1=$!
+wait_session batch1 "wait_event_type = 'Lock'" || failures=$((failures + 1))
+cancel_batch batch2 3 4
+batch2=$!
+wait_session batch2 "wait_event_type = 'Lock'" || failures=$((failures + 1))
+end_session code_holder
+wait "$batch1" "$batch2" || true
+check "a batch cancelling bookings under two codes goes through" ok "$(outcome "$WORK/batch1")"
+check "... and another meeting the codes in the other order" ok "$(outcome "$WORK/batch2")"
+check "... and each code counts the live bookings under it (times_used)" t \
+	"$(psql -X -A -t -d "$DB" -c "SELECT bool_and(p.times_used = (SELECT count(*) FROM protector.bookings b
+		WHERE b.promo_code_id = p.id AND b.status <> 'cancelled')) FROM protector.promo_codes p")"
 wait || true
 
 dropdb "$DB"
