@@ -1034,16 +1034,35 @@ audit_insert(DirectTable *writer, AuditTable *entry, const char *op, const Audit
 	protector_direct_insert(writer, row.values, row.nulls);
 }
 
-/* an UPDATE that moves the row from one organization to another (or none) */
+/* an UPDATE that moves the row to another organization, from or to none included */
 static bool
 audit_row_moved(AuditTable *entry, Datum *oldv, bool *oldn, Datum *newv, bool *newn)
 {
 	AttrNumber	att = entry->org_attnum;
 
-	if (oldv == NULL || newv == NULL || att == InvalidAttrNumber || oldn[att - 1])
+	if (oldv == NULL || newv == NULL || att == InvalidAttrNumber)
 		return false;
-	return newn[att - 1] ||
-		memcmp(DatumGetUUIDP(oldv[att - 1]), DatumGetUUIDP(newv[att - 1]), UUID_LEN) != 0;
+	if (oldn[att - 1] || newn[att - 1])
+		return oldn[att - 1] != newn[att - 1];
+	return memcmp(DatumGetUUIDP(oldv[att - 1]), DatumGetUUIDP(newv[att - 1]), UUID_LEN) != 0;
+}
+
+/*
+ * The copy of a move's audit row for the organization the row left (or
+ * none): the row as it was there, under its key there (a key may hold the
+ * organization), without the row as it is now.
+ */
+static AuditChange
+audit_change_left(AuditTable *entry, const AuditChange *change, Datum *oldv, bool *oldn)
+{
+	AuditChange left = *change;
+	AttrNumber	att = entry->org_attnum;
+
+	left.organization_id = oldn[att - 1] ? (Datum) 0 : oldv[att - 1];
+	left.record_id = entry->pk_styled ? audit_record_id_styled(entry, oldv, oldn) :
+		audit_record_id(entry, oldv, oldn);
+	left.new_row = (Datum) 0;
+	return left;
 }
 
 PG_FUNCTION_INFO_V1(protector_audit_trigger);
@@ -1091,23 +1110,22 @@ protector_audit_trigger(PG_FUNCTION_ARGS)
 
 	change = audit_change(entry, oldv, oldn, newv, newn, changed);
 
-	/* its columns looked up again if DDL ran meanwhile */
-	audit_load_target();
-	writer = protector_direct_table(audit_log_target.relid);
+	/*
+	 * an UPDATE that moves the row to another organization is the history
+	 * of both, whose owners read only their own organization's rows: each
+	 * reads the row as it is (or was) under it, not what it holds under the
+	 * other (as Broadcast tells the move)
+	 */
 	moved = audit_row_moved(entry, oldv, oldn, newv, newn);
 	if (moved)
 	{
-		/*
-		 * an UPDATE that moves the row to another organization is the
-		 * history of both, whose owners read only their own organization's
-		 * rows: each reads the row as it is (or was) under it, not what it
-		 * holds under the other (as Broadcast tells the move)
-		 */
-		left = change;
-		left.organization_id = oldv[entry->org_attnum - 1];
-		left.new_row = (Datum) 0;
+		left = audit_change_left(entry, &change, oldv, oldn);
 		change.old_row = (Datum) 0;
 	}
+
+	/* its columns looked up again if DDL ran meanwhile */
+	audit_load_target();
+	writer = protector_direct_table(audit_log_target.relid);
 	audit_insert(writer, entry, audit_op(event), &change);
 	if (moved)
 		audit_insert(writer, entry, audit_op(event), &left);

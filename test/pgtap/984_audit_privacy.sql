@@ -5,8 +5,12 @@
 -- 2. with protector.notifications audited (docs/audit.md offers it), the
 --    owners and admins who read the audit log read every notification
 --    addressed to one member, which the table shows that member only.
+-- 3. a row moved to another organization is logged under each as it is
+--    there (a review of that fix: a row of no organization adopted by one
+--    showed it what it held before; the copy under the organization a row
+--    left named it by its new key when the key holds the organization).
 BEGIN;
-SELECT plan(6);
+SELECT plan(8);
 
 -- 1.
 CREATE TABLE public.keys (id int PRIMARY KEY, secret text);
@@ -51,6 +55,27 @@ SELECT is((SELECT string_agg(op || ' ' || (new_row ->> 'kind'), ',' ORDER BY id)
 		   FROM protector.get_audit_logs(p_table => 'protector.notifications')),
 	'INSERT desk.note,UPDATE desk.note', 'a desk notification given to the admin: its history is the admin''s to read');
 SELECT tests.clear_authentication();
+
+-- 3.
+INSERT INTO protector.organizations (id, name, slug) VALUES
+	('0a984000-0000-4000-8000-00000000000a', 'A', 'audit-moves-a'), ('0a984000-0000-4000-8000-00000000000b', 'B', 'audit-moves-b');
+CREATE TABLE public.drafts (organization_id uuid, id int PRIMARY KEY, body text);
+SELECT protector.enable_audit('public.drafts') \g /dev/null
+INSERT INTO public.drafts VALUES (NULL, 1, 'of nobody');
+UPDATE public.drafts SET organization_id = '0a984000-0000-4000-8000-00000000000b', body = 'adopted';
+SELECT results_eq($$SELECT organization_id, old_row ->> 'body', new_row ->> 'body' FROM protector.audit_log
+					WHERE table_name = 'public.drafts' AND op = 'UPDATE' ORDER BY id$$,
+	$$VALUES ('0a984000-0000-4000-8000-00000000000b'::uuid, NULL, 'adopted'), (NULL, 'of nobody', NULL)$$,
+	'a row of no organization adopted by one: it reads the row as it is, not as it was');
+CREATE TABLE public.pages (organization_id uuid, id int, body text, PRIMARY KEY (organization_id, id));
+SELECT protector.enable_audit('public.pages') \g /dev/null
+INSERT INTO public.pages VALUES ('0a984000-0000-4000-8000-00000000000a', 1, 'of A');
+UPDATE public.pages SET organization_id = '0a984000-0000-4000-8000-00000000000b', body = 'of B';
+SELECT results_eq($$SELECT organization_id, record_id COLLATE "default", old_row ->> 'body', new_row ->> 'body' FROM protector.audit_log
+					WHERE table_name = 'public.pages' AND op = 'UPDATE' ORDER BY id$$,
+	$$VALUES ('0a984000-0000-4000-8000-00000000000b'::uuid, '(0a984000-0000-4000-8000-00000000000b,1)'::text, NULL::text, 'of B'::text),
+			 ('0a984000-0000-4000-8000-00000000000a', '(0a984000-0000-4000-8000-00000000000a,1)', 'of A', NULL)$$,
+	'a row whose key holds its organization: the one it left keeps it under its own key, as it was there');
 
 SELECT * FROM finish();
 ROLLBACK;
