@@ -195,20 +195,25 @@ COMMENT ON FUNCTION protector_internal.lines_are_clean(text) IS
 -- without spaces, Unicode's space separators included ([:space:] in the
 -- database's C.UTF-8 ctype misses the no-break space), nor a character
 -- Unicode draws as nothing (Default_Ignorable_Code_Point: a variation
--- selector, a joiner, a soft hyphen...).  text_is_clean lets a variation
--- selector or a joiner follow a letter, as names and emoji use them; in
--- an address one only makes it look like another (b\uFE00ob@example.com
--- reads bob@example.com, and its identity key is that: a visitor's guest
--- record took Bob's later widget bookings and sent his reminders to it).
+-- selector, a joiner, a soft hyphen...), nor a compatibility form (NFKC
+-- writes it as another: the Kelvin sign K, a full-width letter, the long
+-- s), nor control or direction characters (text_is_clean).  text_is_clean
+-- lets a variation selector or a joiner follow a letter, as names and
+-- emoji use them; in an address such a character, or a compatibility
+-- form, only makes it look like another whose identity key it folds to
+-- (b\uFE00ob@example.com, \u212Aate@example.com: a visitor's guest record
+-- took Bob's or Kate's later widget bookings and sent their reminders to
+-- it).
 CREATE FUNCTION protector_internal.email_is_valid(p_email text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN pg_catalog.length(p_email) OPERATOR(pg_catalog.<=) 320
+	   AND protector_internal.text_is_clean(p_email) AND p_email IS NFKC NORMALIZED
 	   AND p_email OPERATOR(pg_catalog.~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+[.][^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$'
 	   AND p_email OPERATOR(pg_catalog.!~) '[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]';
 COMMENT ON FUNCTION protector_internal.email_is_valid(text) IS
-'An e-mail address as protector takes one: at most 320 characters, name@domain.tld without any kind of space or a character drawn as nothing';
+'An e-mail address as protector takes one: at most 320 characters, name@domain.tld without any kind of space, a character drawn as nothing, a compatibility form, or control or direction characters';
 
 -- A phone number as a customer record holds it, typed by the desk or a
 -- visitor alike: digits, spaces and ( ) . / -, an optional leading +, 3 to
@@ -674,10 +679,13 @@ BEGIN
 		-- (ICU-normalized: case, width, compatibility forms; docs/customers.md);
 		-- a customer with an account is never attached to by e-mail alone:
 		-- the booking goes to a guest record of that e-mail
+		-- (and whose address is one protector takes now: one 0.1.0 stored
+		-- unchecked, with a character drawn as nothing or a compatibility
+		-- form, folds to the identity of another it only looks like)
 		SELECT c.id INTO v_customer FROM protector.customers c
 		WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
 		  AND c.identity_key OPERATOR(pg_catalog.=) v_identity
-		  AND c.merged_into IS NULL AND c.user_id IS NULL
+		  AND c.merged_into IS NULL AND c.user_id IS NULL AND protector_internal.email_is_valid(c.email)
 		ORDER BY c.created_at, c.id LIMIT 1;
 		-- an address only a record merged into another has: the record it
 		-- was merged into, a guest's (the merge said they are one person;
@@ -688,7 +696,7 @@ BEGIN
 			JOIN protector.customers k ON k.organization_id OPERATOR(pg_catalog.=) c.organization_id
 									  AND k.id OPERATOR(pg_catalog.=) c.merged_into
 			WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
-			  AND c.identity_key OPERATOR(pg_catalog.=) v_identity
+			  AND c.identity_key OPERATOR(pg_catalog.=) v_identity AND protector_internal.email_is_valid(c.email)
 			  AND k.merged_into IS NULL AND k.user_id IS NULL AND k.identity_key IS NOT NULL
 			ORDER BY c.created_at, c.id LIMIT 1;
 		END IF;

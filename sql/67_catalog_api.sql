@@ -309,8 +309,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM protector_internal.check_text(c.full_name, p_prefix OPERATOR(pg_catalog.||) 'full_name', 1, 200);
-	IF c.email IS NOT NULL AND (NOT protector_internal.email_is_valid(c.email)
-								OR NOT protector_internal.text_is_clean(c.email)) THEN
+	IF c.email IS NOT NULL AND NOT protector_internal.email_is_valid(c.email) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%semail is not an email address', p_prefix),
 			'At most 320 characters, like name@example.com.');
 	END IF;

@@ -578,8 +578,7 @@ BEGIN
 		user_id = COALESCE(k.user_id, m.user_id),
 		-- (the merged record's details where they are ones protector takes
 		-- now: a phone 0.1.0 stored unchecked stays on the merged record)
-		email = COALESCE(k.email, CASE WHEN protector_internal.email_is_valid(m.email) AND protector_internal.text_is_clean(m.email)
-									   THEN m.email END),
+		email = COALESCE(k.email, CASE WHEN protector_internal.email_is_valid(m.email) THEN m.email END),
 		-- (a phone and its country go together: a national number means
 		-- something only in its country; the merged record's number is
 		-- taken written out in full where the kept record's country is

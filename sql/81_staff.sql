@@ -202,7 +202,7 @@ BEGIN
 	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.email OPERATOR(pg_catalog.<>) OLD.email)
 	   AND (protector_internal.caller_is_trusted()
 			OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage')))
-	   AND NOT (protector_internal.email_is_valid(NEW.email) AND protector_internal.text_is_clean(NEW.email)) THEN
+	   AND NOT protector_internal.email_is_valid(NEW.email) THEN
 		PERFORM protector.raise('invalid_parameter', 'email is not an email address', 'At most 320 characters, like name@example.com.');
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN

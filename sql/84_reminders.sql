@@ -187,9 +187,7 @@ BEGIN
 		 -- VALUES, as the normalization was: as a join level of its own it
 		 -- cost every booking naming a customer 7,400 instructions)
 		 LATERAL (SELECT x.channel, x.recipient
-				  FROM (VALUES (1, 'email', CASE WHEN NOT p_sending
-													  OR (protector_internal.email_is_valid(c.email)
-														  AND protector_internal.text_is_clean(c.email))
+				  FROM (VALUES (1, 'email', CASE WHEN NOT p_sending OR protector_internal.email_is_valid(c.email)
 												 THEN c.email END),
 							   (2, 'sms', CASE WHEN pg_catalog.starts_with(
 													protector.normalize_phone(CASE WHEN protector_internal.phone_is_valid(c.phone) THEN c.phone END,

@@ -4164,10 +4164,13 @@ BEGIN
 		-- (ICU-normalized: case, width, compatibility forms; docs/customers.md);
 		-- a customer with an account is never attached to by e-mail alone:
 		-- the booking goes to a guest record of that e-mail
+		-- (and whose address is one protector takes now: one 0.1.0 stored
+		-- unchecked, with a character drawn as nothing or a compatibility
+		-- form, folds to the identity of another it only looks like)
 		SELECT c.id INTO v_customer FROM protector.customers c
 		WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
 		  AND c.identity_key OPERATOR(pg_catalog.=) v_identity
-		  AND c.merged_into IS NULL AND c.user_id IS NULL
+		  AND c.merged_into IS NULL AND c.user_id IS NULL AND protector_internal.email_is_valid(c.email)
 		ORDER BY c.created_at, c.id LIMIT 1;
 		-- an address only a record merged into another has: the record it
 		-- was merged into, a guest's (the merge said they are one person;
@@ -4178,7 +4181,7 @@ BEGIN
 			JOIN protector.customers k ON k.organization_id OPERATOR(pg_catalog.=) c.organization_id
 									  AND k.id OPERATOR(pg_catalog.=) c.merged_into
 			WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
-			  AND c.identity_key OPERATOR(pg_catalog.=) v_identity
+			  AND c.identity_key OPERATOR(pg_catalog.=) v_identity AND protector_internal.email_is_valid(c.email)
 			  AND k.merged_into IS NULL AND k.user_id IS NULL AND k.identity_key IS NOT NULL
 			ORDER BY c.created_at, c.id LIMIT 1;
 		END IF;
@@ -5329,8 +5332,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM protector_internal.check_text(c.full_name, p_prefix OPERATOR(pg_catalog.||) 'full_name', 1, 200);
-	IF c.email IS NOT NULL AND (NOT protector_internal.email_is_valid(c.email)
-								OR NOT protector_internal.text_is_clean(c.email)) THEN
+	IF c.email IS NOT NULL AND NOT protector_internal.email_is_valid(c.email) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%semail is not an email address', p_prefix),
 			'At most 320 characters, like name@example.com.');
 	END IF;
@@ -7288,7 +7290,7 @@ BEGIN
 	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.email OPERATOR(pg_catalog.<>) OLD.email)
 	   AND (protector_internal.caller_is_trusted()
 			OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('members.manage')))
-	   AND NOT (protector_internal.email_is_valid(NEW.email) AND protector_internal.text_is_clean(NEW.email)) THEN
+	   AND NOT protector_internal.email_is_valid(NEW.email) THEN
 		PERFORM protector.raise('invalid_parameter', 'email is not an email address', 'At most 320 characters, like name@example.com.');
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
@@ -9747,10 +9749,11 @@ RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN pg_catalog.length(p_email) OPERATOR(pg_catalog.<=) 320
+	   AND protector_internal.text_is_clean(p_email) AND p_email IS NFKC NORMALIZED
 	   AND p_email OPERATOR(pg_catalog.~) '^[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+[.][^@[:space:]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$'
 	   AND p_email OPERATOR(pg_catalog.!~) '[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]';
 COMMENT ON FUNCTION protector_internal.email_is_valid(text) IS
-'An e-mail address as protector takes one: at most 320 characters, name@domain.tld without any kind of space or a character drawn as nothing';
+'An e-mail address as protector takes one: at most 320 characters, name@domain.tld without any kind of space, a character drawn as nothing, a compatibility form, or control or direction characters';
 REVOKE ALL ON FUNCTION protector_internal.email_is_valid(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.email_is_valid(text) TO authenticated, service_role;
 
@@ -9794,9 +9797,7 @@ BEGIN
 		 -- VALUES, as the normalization was: as a join level of its own it
 		 -- cost every booking naming a customer 7,400 instructions)
 		 LATERAL (SELECT x.channel, x.recipient
-				  FROM (VALUES (1, 'email', CASE WHEN NOT p_sending
-													  OR (protector_internal.email_is_valid(c.email)
-														  AND protector_internal.text_is_clean(c.email))
+				  FROM (VALUES (1, 'email', CASE WHEN NOT p_sending OR protector_internal.email_is_valid(c.email)
 												 THEN c.email END),
 							   (2, 'sms', CASE WHEN pg_catalog.starts_with(
 													protector.normalize_phone(CASE WHEN protector_internal.phone_is_valid(c.phone) THEN c.phone END,
@@ -12134,8 +12135,7 @@ BEGIN
 		user_id = COALESCE(k.user_id, m.user_id),
 		-- (the merged record's details where they are ones protector takes
 		-- now: a phone 0.1.0 stored unchecked stays on the merged record)
-		email = COALESCE(k.email, CASE WHEN protector_internal.email_is_valid(m.email) AND protector_internal.text_is_clean(m.email)
-									   THEN m.email END),
+		email = COALESCE(k.email, CASE WHEN protector_internal.email_is_valid(m.email) THEN m.email END),
 		-- (a phone and its country go together: a national number means
 		-- something only in its country; the merged record's number is
 		-- taken written out in full where the kept record's country is

@@ -9,7 +9,7 @@
 --    "this request key belongs to another booking": the booking's record
 --    is not the address's), and a new key, as the hint said, booked twice.
 BEGIN;
-SELECT plan(14);
+SELECT plan(18);
 
 SELECT tests.create_supabase_user('wc_admin');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a995000-0000-4000-8000-000000000000', 'WC', 'widget-customers');
@@ -101,7 +101,27 @@ SELECT throws_ok(format($$SELECT protector.create_customer('0a995000-0000-4000-8
 	'22023', 'p_email is not an email address', 'the desk''s customers refuse one too (a supplementary variation selector)');
 SELECT lives_ok($$SELECT protector.create_customer('0a995000-0000-4000-8000-000000000000', 'Zoë', 'zoë@example.com')$$,
 	'a letter with its accent is an address');
+-- ... and compatibility forms, which fold the same way (a review of the fix)
+SELECT throws_ok(format($$SELECT protector.create_customer('0a995000-0000-4000-8000-000000000000', 'Mallory', %L)$$, x),
+	'22023', 'p_email is not an email address', 'an address with ' || what || ' is refused')
+FROM (VALUES (chr(8490) || 'ate@example.com', 'the Kelvin sign for K'), ('ja' || chr(383) || 'on@example.com', 'the long s'),
+			 (chr(65349) || 've@example.com', 'a full-width letter')) v(x, what);
 SELECT tests.clear_authentication();
+-- a guest record 0.1.0 stored with such an address (unchecked) takes
+-- nobody's widget bookings: a visitor with the plain address gets one of
+-- their own
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.customers (id, organization_id, full_name, email, identity_key)
+VALUES ('0a995000-0000-4000-8000-0000000000c9', '0a995000-0000-4000-8000-000000000000', 'Mallory',
+		'b' || chr(65024) || 'ob@example.com', 'bob@example.com');
+SET LOCAL session_replication_role = origin;
+SELECT tests.authenticate_as_anon();
+CREATE TEMP TABLE bob AS SELECT (pg_temp.book('Bob', 'bob@example.com', 20) ->> 'id')::uuid AS id;
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT c.full_name, c.email FROM protector.bookings b JOIN protector.customers c ON c.id = b.customer_id
+					WHERE b.id = (SELECT id FROM bob)$$,
+	$$VALUES ('Bob'::text, 'bob@example.com'::text)$$,
+	'Bob''s widget booking goes to a record of his own, not to the lookalike 0.1.0 stored');
 
 SELECT * FROM finish();
 ROLLBACK;
