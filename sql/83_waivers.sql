@@ -400,9 +400,10 @@ BEGIN
 	PERFORM protector_internal.check_integer(p_minimum_age, 'p_minimum_age', 0, 120);
 	PERFORM protector_internal.check_integer(p_guardian_under, 'p_guardian_under', 0, 120);
 	-- (lines and paragraphs: no check_text; spaces at the ends count
-	-- against the most, as there)
-	IF p_body IS NULL OR pg_catalog.length(pg_catalog.btrim(p_body)) OPERATOR(pg_catalog.<) 1
-	   OR pg_catalog.length(p_body) OPERATOR(pg_catalog.>) 100000 THEN
+	-- against the most, as there, and are counted first: btrim of 150 MB
+	-- failed with XX000, out of memory)
+	IF p_body IS NULL OR pg_catalog.length(p_body) OPERATOR(pg_catalog.>) 100000
+	   OR pg_catalog.length(pg_catalog.btrim(p_body)) OPERATOR(pg_catalog.<) 1 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_body must be 1 to 100000 characters',
 			pg_catalog.format('Got %s characters.', COALESCE(CASE WHEN pg_catalog.length(p_body) OPERATOR(pg_catalog.>) 100000
 															   THEN pg_catalog.length(p_body)

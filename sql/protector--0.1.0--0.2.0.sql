@@ -7283,7 +7283,10 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	NEW.email := pg_catalog.btrim(NEW.email);
+	-- (one too long to be an address is not trimmed: btrim of 150 MB
+	-- failed with XX000, out of memory; the check below refuses it)
+	NEW.email := CASE WHEN pg_catalog.length(NEW.email) OPERATOR(pg_catalog.<=) 1000 THEN pg_catalog.btrim(NEW.email)
+					  ELSE NEW.email END;
 	NEW.email_key := pg_catalog.lower(NEW.email COLLATE "C");
 	-- (as create_staff_member's p_email: the owners' list shows it; for
 	-- callers who may invite, the policy refuses the others whatever it is)
@@ -7677,8 +7680,9 @@ BEGIN
 	END IF;
 	PERFORM protector_internal.authorize(p_organization_id, CASE WHEN p_role OPERATOR(pg_catalog.=) 'owner'
 																 THEN 'members.manage_owners' ELSE 'members.manage' END);
-	IF p_email IS NULL OR NOT protector_internal.email_is_valid(pg_catalog.btrim(p_email))
-	   OR pg_catalog.length(p_email) OPERATOR(pg_catalog.>) 320 OR NOT protector_internal.text_is_clean(p_email) THEN
+	-- (its length first: btrim of 150 MB failed with XX000, out of memory)
+	IF p_email IS NULL OR pg_catalog.length(p_email) OPERATOR(pg_catalog.>) 320
+	   OR NOT protector_internal.email_is_valid(pg_catalog.btrim(p_email)) THEN
 		PERFORM protector.raise('invalid_parameter', 'p_email is not an email address', 'At most 320 characters, like name@example.com.');
 	END IF;
 	IF p_full_name IS NOT NULL THEN
@@ -8480,9 +8484,10 @@ BEGIN
 	PERFORM protector_internal.check_integer(p_minimum_age, 'p_minimum_age', 0, 120);
 	PERFORM protector_internal.check_integer(p_guardian_under, 'p_guardian_under', 0, 120);
 	-- (lines and paragraphs: no check_text; spaces at the ends count
-	-- against the most, as there)
-	IF p_body IS NULL OR pg_catalog.length(pg_catalog.btrim(p_body)) OPERATOR(pg_catalog.<) 1
-	   OR pg_catalog.length(p_body) OPERATOR(pg_catalog.>) 100000 THEN
+	-- against the most, as there, and are counted first: btrim of 150 MB
+	-- failed with XX000, out of memory)
+	IF p_body IS NULL OR pg_catalog.length(p_body) OPERATOR(pg_catalog.>) 100000
+	   OR pg_catalog.length(pg_catalog.btrim(p_body)) OPERATOR(pg_catalog.<) 1 THEN
 		PERFORM protector.raise('invalid_parameter', 'p_body must be 1 to 100000 characters',
 			pg_catalog.format('Got %s characters.', COALESCE(CASE WHEN pg_catalog.length(p_body) OPERATOR(pg_catalog.>) 100000
 															   THEN pg_catalog.length(p_body)
@@ -13744,19 +13749,8 @@ REVOKE ALL ON FUNCTION protector_internal.one_invitation_per_address() FROM PUBL
 
 CREATE OR REPLACE FUNCTION protector_internal.trim_spaces(p_text text)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN pg_catalog.btrim(p_text, E' \t\n\r\u000b\u000c'
-	OPERATOR(pg_catalog.||) pg_catalog.chr(133) OPERATOR(pg_catalog.||) pg_catalog.chr(160)
-	OPERATOR(pg_catalog.||) pg_catalog.chr(5760) OPERATOR(pg_catalog.||) pg_catalog.chr(8192)
-	OPERATOR(pg_catalog.||) pg_catalog.chr(8193) OPERATOR(pg_catalog.||) pg_catalog.chr(8194)
-	OPERATOR(pg_catalog.||) pg_catalog.chr(8195) OPERATOR(pg_catalog.||) pg_catalog.chr(8196)
-	OPERATOR(pg_catalog.||) pg_catalog.chr(8197) OPERATOR(pg_catalog.||) pg_catalog.chr(8198)
-	OPERATOR(pg_catalog.||) pg_catalog.chr(8199) OPERATOR(pg_catalog.||) pg_catalog.chr(8200)
-	OPERATOR(pg_catalog.||) pg_catalog.chr(8201) OPERATOR(pg_catalog.||) pg_catalog.chr(8202)
-	OPERATOR(pg_catalog.||) pg_catalog.chr(8232) OPERATOR(pg_catalog.||) pg_catalog.chr(8233)
-	OPERATOR(pg_catalog.||) pg_catalog.chr(8239) OPERATOR(pg_catalog.||) pg_catalog.chr(8287)
-	OPERATOR(pg_catalog.||) pg_catalog.chr(12288));
+AS 'MODULE_PATHNAME', 'protector_trim_spaces'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.trim_spaces(text) IS
 'A text trimmed of every kind of space at its ends (Unicode space separators and line breaks included)';
 REVOKE ALL ON FUNCTION protector_internal.trim_spaces(text) FROM PUBLIC;

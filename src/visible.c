@@ -13,6 +13,10 @@
  *	  renders_visible(text)	 true when some character is of another
  *							 category (a letter, digit, punctuation, symbol);
  *							 NULL for NULL.
+ *	  trim_spaces(text)		 the text without the characters of Unicode's
+ *							 White_Space at its ends (spaces, no-break and
+ *							 ideographic spaces, line breaks), read in place
+ *							 from both ends: any length costs what it trims.
  *
  * Needs a UTF8 database (as Supabase's are), like normalize.c.
  *
@@ -72,4 +76,40 @@ protector_renders_visible(PG_FUNCTION_ARGS)
 			PG_RETURN_BOOL(true);
 	}
 	PG_RETURN_BOOL(false);
+}
+
+PG_FUNCTION_INFO_V1(protector_trim_spaces);
+Datum
+protector_trim_spaces(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	const uint8_t *s = (const uint8_t *) VARDATA_ANY(t);
+	int32_t		len = VARSIZE_ANY_EXHDR(t);
+	int32_t		start = 0;
+	int32_t		end = len;
+
+	protector_require_utf8("trim_spaces()");
+	while (start < end)
+	{
+		int32_t		i = start;
+		UChar32		c;
+
+		U8_NEXT(s, i, end, c);
+		if (c < 0 || !u_isUWhiteSpace(c))
+			break;
+		start = i;
+	}
+	while (end > start)
+	{
+		int32_t		i = end;
+		UChar32		c;
+
+		U8_PREV(s, start, i, c);
+		if (c < 0 || !u_isUWhiteSpace(c))
+			break;
+		end = i;
+	}
+	if (start == 0 && end == len)
+		PG_RETURN_TEXT_P(t);
+	PG_RETURN_TEXT_P(cstring_to_text_with_len((const char *) s + start, end - start));
 }
