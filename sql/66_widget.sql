@@ -511,7 +511,10 @@ BEGIN
 			'Digits, spaces and ( ) . / - only, an optional leading +, at most 40 characters.');
 	END IF;
 	v_name := protector_internal.trim_spaces(p_customer_name);
-	v_email := protector_internal.trim_spaces(p_customer_email);
+	-- (written in NFKC: a visitor's full-width letters are the ASCII of
+	-- their address, which reminders can reach, and the guest they fold
+	-- to; email_is_valid refuses the address only in the desk's records)
+	v_email := pg_catalog.normalize(protector_internal.trim_spaces(p_customer_email), 'NFKC');
 	v_phone := NULLIF(protector_internal.trim_spaces(p_customer_phone), '');
 	-- (a name of spaces only, trimmed to nothing, is told what it lacks)
 	IF v_name IS NULL OR pg_catalog.length(v_name) NOT BETWEEN 1 AND 200 THEN

@@ -9,7 +9,7 @@
 --    "this request key belongs to another booking": the booking's record
 --    is not the address's), and a new key, as the hint said, booked twice.
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 
 SELECT tests.create_supabase_user('wc_admin');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a995000-0000-4000-8000-000000000000', 'WC', 'widget-customers');
@@ -122,6 +122,12 @@ SELECT results_eq($$SELECT c.full_name, c.email FROM protector.bookings b JOIN p
 					WHERE b.id = (SELECT id FROM bob)$$,
 	$$VALUES ('Bob'::text, 'bob@example.com'::text)$$,
 	'Bob''s widget booking goes to a record of his own, not to the lookalike 0.1.0 stored');
+-- the widget writes a visitor's address in NFKC: the Kelvin sign is a K
+SELECT tests.authenticate_as_anon();
+CREATE TEMP TABLE kate AS SELECT (pg_temp.book('Kate', chr(8490) || 'ate@example.com', 21) ->> 'id')::uuid AS id;
+SELECT tests.clear_authentication();
+SELECT is((SELECT c.email FROM protector.bookings b JOIN protector.customers c ON c.id = b.customer_id WHERE b.id = (SELECT id FROM kate)),
+	'Kate@example.com', 'a visitor''s address with the Kelvin sign is written as the address it folds to, which reminders reach');
 
 SELECT * FROM finish();
 ROLLBACK;
