@@ -85,10 +85,15 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF protector_internal.caller_is_trusted() OR protector_internal.staff_may_message(p_organization_id, p_booking_id) THEN
+	-- (on a booking of their own a member is its customer, as they sign
+	-- its waivers: an agent's question to the desk about their own
+	-- booking was a staff message the desk never had to answer)
+	IF protector_internal.caller_is_trusted() THEN
 		RETURN 'staff';
 	ELSIF protector_internal.customer_owns_booking(p_organization_id, p_booking_id) THEN
 		RETURN 'customer';
+	ELSIF protector_internal.staff_may_message(p_organization_id, p_booking_id) THEN
+		RETURN 'staff';
 	END IF;
 	PERFORM protector.raise('forbidden', 'your role may not read this booking''s messages',
 		'The thread is for the desk, the booking''s agent and its customer (messages.read, messages.send).');
@@ -293,10 +298,12 @@ DECLARE
 BEGIN
 	-- the booking as the caller sees it; staff by the map, else its customer
 	v_org := protector_internal.authorize_row('protector.bookings', p_booking_id, NULL, 'booking');
+	-- (a member on a booking of their own writes as its customer, as
+	-- thread_side reads it)
 	v_side := CASE WHEN protector_internal.caller_is_trusted() THEN 'staff'
+				   WHEN protector_internal.customer_owns_booking(v_org, p_booking_id) THEN 'customer'
 				   WHEN protector_internal.staff_may_message(v_org, p_booking_id)
-					    AND v_org OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('messages.send')) THEN 'staff'
-				   WHEN protector_internal.customer_owns_booking(v_org, p_booking_id) THEN 'customer' END;
+					    AND v_org OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('messages.send')) THEN 'staff' END;
 	IF v_side IS NULL THEN
 		PERFORM protector.raise('forbidden', 'your role may not message customers',
 			'The action messages.send is for the desk, and for agents on the bookings assigned to them.');

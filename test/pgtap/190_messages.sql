@@ -5,7 +5,7 @@
 -- Realtime fixture); audit without bodies; reply times for staff
 -- performance, worked out by hand.
 BEGIN;
-SELECT plan(42);
+SELECT plan(45);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_operator', 'm_agent', 'm_agent2', 'm_finance',
 														'm_customer', 'm_customer2', 'm_other']) u;
@@ -176,6 +176,26 @@ SELECT tests.authenticate_as('m_customer2');
 SELECT protector.mark_messages_read(:'dirk_booking') AS read \gset
 SELECT is((SELECT read_at - created_at FROM protector.booking_messages WHERE body = 'One more thing.'), interval '0',
 	'a receipt is never earlier than its message: the message''s own time when that is later than now()');
+
+-- a member on a booking of their own is its customer, as for its waivers
+-- (an attack review: the agent's question was a staff message, which the
+-- desk had no customer message to answer, nor the agent a reply to mark read)
+SELECT tests.clear_authentication();
+INSERT INTO protector.customers (id, organization_id, user_id, full_name, email) VALUES
+	('0a190000-0000-4000-8000-00000000c0a9', '0a190000-0000-4000-8000-000000000000', tests.get_supabase_uid('m_agent'), 'Agnes', 'a@x.test');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, assigned_agent) VALUES
+	('0a190000-0000-4000-8000-0000000000e1', '0a190000-0000-4000-8000-000000000000', '0a190000-0000-4000-8000-0000000000a1',
+	 '0a190000-0000-4000-8000-0000000005a1', '0a190000-0000-4000-8000-00000000c0a9',
+	 tstzrange(now() + interval '4 days', now() + interval '4 days 1 hour'), 'confirmed', tests.get_supabase_uid('m_agent'));
+SELECT tests.authenticate_as('m_agent');
+SELECT is((SELECT sender_kind::text FROM protector.send_message('0a190000-0000-4000-8000-0000000000e1', 'Can I bring my dog?')),
+	'customer', 'an agent writing on their own booking writes as its customer');
+SELECT tests.authenticate_as('m_operator');
+SELECT is(protector.mark_messages_read('0a190000-0000-4000-8000-0000000000e1'), 1, '... which the desk reads as a customer''s');
+SELECT protector.send_message('0a190000-0000-4000-8000-0000000000e1', 'No dogs, sorry.') \g /dev/null
+SELECT tests.authenticate_as('m_agent');
+SELECT is(protector.mark_messages_read('0a190000-0000-4000-8000-0000000000e1'), 1, '... and the agent reads the desk''s reply');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
