@@ -9154,7 +9154,12 @@ BEGIN
 		-- longer than a signature's 200 characters matches none, and is
 		-- named cut: it was refused as a name too long to compare, which
 		-- named neither the list nor the person)
-		SELECT pg_catalog.array_agg(CASE WHEN pg_catalog.length(l.n) OPERATOR(pg_catalog.>) 60
+		-- (one with no letter or digit, which nobody can sign, named by its
+		-- place: "Not signed: , ?." named nothing)
+		SELECT pg_catalog.array_agg(CASE WHEN NOT protector_internal.has_letters_or_digits(l.n)
+										 THEN pg_catalog.format('entry %s ("%s", no letter or digit: nobody can sign it)', l.i,
+																pg_catalog.left(l.n, 20))
+										 WHEN pg_catalog.length(l.n) OPERATOR(pg_catalog.>) 60
 										 THEN pg_catalog.left(l.n, 60) OPERATOR(pg_catalog.||) '...' ELSE l.n END ORDER BY l.i)
 		INTO v_missing
 		-- (each name compared once, against the signatures' names in a

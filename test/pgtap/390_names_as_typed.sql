@@ -6,7 +6,7 @@
 -- and the address stored changed).  A phone saved before phones were
 -- checked stopped find_duplicate_customers for the whole organization.
 BEGIN;
-SELECT plan(15);
+SELECT plan(16);
 
 SELECT tests.create_supabase_user('nt_owner');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a390000-0000-4000-8000-000000000000', 'N', 'names-as-typed');
@@ -64,6 +64,11 @@ WHERE id = (SELECT id FROM ids WHERE name = 'booking');
 SELECT throws_ok($$UPDATE protector.bookings SET status = 'in_progress' WHERE id = (SELECT id FROM ids WHERE name = 'booking')$$,
 	'22023', 'not every participant listed has signed the waiver "W"',
 	'a listed participant named only U+0301 matches no signature: the booking does not start');
+SELECT is(tests.error_text($$UPDATE protector.bookings SET status = 'in_progress', details = '{"participants": ["张伟", " ", "?"]}'
+							  WHERE id = (SELECT id FROM ids WHERE name = 'booking')$$),
+	'22023 | not every participant listed has signed the waiver "W" | Not signed: entry 2 ("", no letter or digit: nobody can sign it), '
+	|| 'entry 3 ("?", no letter or digit: nobody can sign it). | A booking whose service asks for a waiver goes in_progress, or completed, once every participant has signed it (submit_waiver).',
+	'... and the error names such entries by their place (it read "Not signed: , ?.")');
 
 -- e-mail: the desk's key and the widget's are one
 SELECT tests.authenticate_as('nt_owner');
