@@ -7,7 +7,7 @@
 -- in the comment beside it.  Hashing and the age rules on fixed dates:
 -- test/sql/015_waivers.sql.
 BEGIN;
-SELECT plan(91);
+SELECT plan(92);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_manager', 'w_operator', 'w_agent', 'w_finance',
 														'w_viewer', 'w_customer', 'w_other']) u;
@@ -206,6 +206,20 @@ SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name
 	'every participant of this booking has signed this waiver',
 	'a fourth signature of Cara''s on her party of three is refused (a customer wrote a thousand, which nobody could delete)');
 RESET ROLE;
+-- ... nor linked: a walk-in signature the desk wrote with Cara's record
+-- (an attack review: linked by her to her booking, a fourth on the party)
+INSERT INTO protector.waiver_submissions (organization_id, waiver_version_id, participant_name, participant_birth_date,
+										  signer_name, signature, customer_id)
+SELECT '0a170000-0000-4000-8000-000000000000', v.id, 'Eve Walkin', pg_temp.born(30), 'Eve Walkin', 'Eve Walkin',
+	   '0a170000-0000-4000-8000-00000000c001'
+FROM protector.waiver_versions v WHERE v.waiver_id = (SELECT id FROM ids WHERE name = 'waiver') ORDER BY v.version DESC LIMIT 1;
+SELECT tests.authenticate_as('w_customer');
+SELECT throws_ok($$SELECT protector.link_waiver_to_booking((SELECT id FROM protector.waiver_submissions WHERE participant_name = 'Eve Walkin'),
+														   '0a170000-0000-4000-8000-0000000000b1')$$, '22023',
+	'every participant of this booking has signed this waiver',
+	'... nor is a walk-in signature of Cara''s record linked by her to the booking beyond its party');
+RESET ROLE;
+DELETE FROM protector.waiver_submissions WHERE participant_name = 'Eve Walkin';
 SELECT ok((SELECT signed_at > now() FROM protector.waiver_submissions WHERE participant_name = 'Cy Third'),
 	'signed_at is when the signature was written, not when its transaction began (which can be before its version existed)');
 SELECT is(pg_temp.gate_detail(), 'passed', 'three of three: the booking goes in_progress');
@@ -393,8 +407,8 @@ SELECT throws_ok($$SELECT protector.submit_waiver((SELECT id FROM ids WHERE name
 				   'Eve', 'Eve')$$, '22023', 'this waiver is no longer in use',
 	'a retired waiver takes no signatures');
 RESET ROLE;
-SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'protector.waiver_submissions' AND op = 'INSERT'), 7,
-	'every signature is audited: Ann, Ben, 张炜, Cy, Dan, Dan again (second waiver), dan');
+SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE table_name = 'protector.waiver_submissions' AND op = 'INSERT'), 8,
+	'every signature is audited: Ann, Ben, 张炜, Cy, Eve Walkin (deleted since), Dan, Dan again (second waiver), dan');
 SELECT tests.clear_authentication();
 
 -- an organization with signed waivers can still be deleted, whole
