@@ -874,6 +874,9 @@ BEGIN
 		PERFORM protector_internal.lock_customer_bookings(ARRAY[p_customer_id]);
 	END IF;
 	PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.manage', 'customer', true);
+	IF p_changes ?| '{email,phone,reminder_channel}' THEN
+		PERFORM protector_internal.relock_customer_bookings(ARRAY[p_customer_id]);
+	END IF;
 	SELECT * INTO c FROM protector.customers x WHERE x.id OPERATOR(pg_catalog.=) p_customer_id;
 	IF c.merged_into IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'this customer was merged into another',

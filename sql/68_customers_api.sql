@@ -511,6 +511,33 @@ $$;
 COMMENT ON FUNCTION protector_internal.lock_customer_bookings(uuid[]) IS
 'Locks the customers'' bookings for writing in id order, before their customers are locked (merge_customers, erase_customer)';
 
+-- Once the customers are locked: their bookings again, a booking made for
+-- one of them while the customers' locks were awaited among them (its
+-- writer held the customer's key share, and committed meanwhile), without
+-- waiting: the order is the other one now, and a transaction changing
+-- such a booking waits for the customer (a cancellation giving money back
+-- to a voucher updates its booking twice, and the foreign key's check
+-- then share-locks the customer), while the merge's change of the
+-- customer waited for the booking (customer_reminders): 40P01, found by a
+-- chaos run.  A booking busy now is a named retry.
+CREATE FUNCTION protector_internal.relock_customer_bookings(p_customer_ids uuid[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM protector.bookings b
+	WHERE b.customer_id OPERATOR(pg_catalog.=) ANY (p_customer_ids)
+	ORDER BY b.id
+	FOR NO KEY UPDATE NOWAIT;
+EXCEPTION WHEN lock_not_available THEN
+	PERFORM protector.raise('retry', 'a booking of the customer was written while this waited for the customer',
+		'Another request is changing it.', 'Retry: the customer''s bookings are then taken first.');
+END
+$$;
+COMMENT ON FUNCTION protector_internal.relock_customer_bookings(uuid[]) IS
+'After the customers are locked: their bookings again, without waiting (40001 when one is busy), those made while the lock was awaited included (merge_customers, update_customer)';
+
 -- Moves everything of p_merge_id to p_keep_id and marks p_merge_id merged:
 -- RLS and the capability map decide whether the caller may merge the two;
 -- the move itself is the owner's (mark_merged).
@@ -538,6 +565,7 @@ BEGIN
 	-- locked in a fixed order so two merges cannot deadlock
 	PERFORM protector_internal.authorize_row('protector.customers', x.id, 'customers.merge', 'customer', true)
 	FROM (SELECT u.id FROM unnest(ARRAY[p_keep_id, p_merge_id]) u(id) ORDER BY u.id) x;
+	PERFORM protector_internal.relock_customer_bookings(ARRAY[p_keep_id, p_merge_id]);
 	SELECT * INTO k FROM protector.customers WHERE id = p_keep_id;
 	SELECT * INTO m FROM protector.customers WHERE id = p_merge_id;
 	IF k.organization_id <> m.organization_id THEN

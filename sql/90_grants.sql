@@ -142,6 +142,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.merge_patch_unchecked(jsonb, jsonb),
 	protector_internal.mark_merged(uuid, uuid),
 	protector_internal.lock_customer_bookings(uuid[]),
+	protector_internal.relock_customer_bookings(uuid[]),
 	protector_internal.check_mergeable(uuid, uuid),
 	protector_internal.settle_payment(uuid, uuid, protector.payment_status, text, text),
 	protector_internal.lock_agent(uuid, uuid),

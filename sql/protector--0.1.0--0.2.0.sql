@@ -5655,6 +5655,9 @@ BEGIN
 		PERFORM protector_internal.lock_customer_bookings(ARRAY[p_customer_id]);
 	END IF;
 	PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.manage', 'customer', true);
+	IF p_changes ?| '{email,phone,reminder_channel}' THEN
+		PERFORM protector_internal.relock_customer_bookings(ARRAY[p_customer_id]);
+	END IF;
 	SELECT * INTO c FROM protector.customers x WHERE x.id OPERATOR(pg_catalog.=) p_customer_id;
 	IF c.merged_into IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'this customer was merged into another',
@@ -12109,6 +12112,7 @@ BEGIN
 	-- locked in a fixed order so two merges cannot deadlock
 	PERFORM protector_internal.authorize_row('protector.customers', x.id, 'customers.merge', 'customer', true)
 	FROM (SELECT u.id FROM unnest(ARRAY[p_keep_id, p_merge_id]) u(id) ORDER BY u.id) x;
+	PERFORM protector_internal.relock_customer_bookings(ARRAY[p_keep_id, p_merge_id]);
 	SELECT * INTO k FROM protector.customers WHERE id = p_keep_id;
 	SELECT * INTO m FROM protector.customers WHERE id = p_merge_id;
 	IF k.organization_id <> m.organization_id THEN
@@ -17576,6 +17580,27 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION protector_internal.lock_give_backs(uuid[], boolean) IS
 'Locks, as their owner, what a cancellation (p_codes) or no-show of those bookings the caller may change gives back to: the promo codes they count, then the vouchers that paid them, each in id order, each wait bounded by protector.lock_timeout (update_booking_status_batch)';
 GRANT EXECUTE ON FUNCTION protector_internal.lock_give_backs(uuid[], boolean) TO authenticated, service_role;
+
+-- A merge's or a customer change's bookings again once the customers are
+-- locked, without waiting (a booking made meanwhile deadlocked, 40P01)
+CREATE FUNCTION protector_internal.relock_customer_bookings(p_customer_ids uuid[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM protector.bookings b
+	WHERE b.customer_id OPERATOR(pg_catalog.=) ANY (p_customer_ids)
+	ORDER BY b.id
+	FOR NO KEY UPDATE NOWAIT;
+EXCEPTION WHEN lock_not_available THEN
+	PERFORM protector.raise('retry', 'a booking of the customer was written while this waited for the customer',
+		'Another request is changing it.', 'Retry: the customer''s bookings are then taken first.');
+END
+$$;
+COMMENT ON FUNCTION protector_internal.relock_customer_bookings(uuid[]) IS
+'After the customers are locked: their bookings again, without waiting (40001 when one is busy), those made while the lock was awaited included (merge_customers, update_customer)';
+GRANT EXECUTE ON FUNCTION protector_internal.relock_customer_bookings(uuid[]) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

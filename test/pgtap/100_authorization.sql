@@ -723,7 +723,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.cancellation_time(uuid,protector.booking_status,protector.booking_status,timestamp with time zone,timestamp with time zone)'),
 			 ('protector_internal.check_party_size(uuid,uuid,integer)'),
 			 ('protector_internal.lock_booking_services(uuid[])'), ('protector_internal.lock_seen(integer,uuid,boolean)'),
-			 ('protector_internal.lock_give_backs(uuid[],boolean)'),
+			 ('protector_internal.lock_give_backs(uuid[],boolean)'), ('protector_internal.relock_customer_bookings(uuid[])'),
 			 ('protector_internal.lock_bookings(uuid[])'), ('protector_internal.refuse_unseen_bookings(uuid[],text)'),
 			 ('protector_internal.lock_member_manager(uuid,boolean,boolean)'), ('protector_internal.refuse_unwritten_member(uuid,boolean)'), ('protector_internal.task_not_theirs(uuid,uuid,uuid)'),
 			 ('protector_internal.hold_expiry_of(protector.booking_status,timestamp with time zone,protector.booking_status,timestamp with time zone)'),
