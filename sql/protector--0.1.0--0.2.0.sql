@@ -9360,6 +9360,13 @@ BEGIN
 	-- the thread's customer now (the booking as the caller sees it)
 	SELECT b.customer_id INTO NEW.customer_id FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id;
+	-- (a customer's booking given to another customer while the rate's
+	-- lock was awaited is theirs no more: told as afterwards, not by the
+	-- policy's bare 42501; found by a chaos run)
+	IF NEW.sender_kind OPERATOR(pg_catalog.=) 'customer' AND NOT protector_internal.caller_is_trusted()
+	   AND NOT COALESCE(NEW.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()), false) THEN
+		PERFORM protector.raise('not_found', 'booking not found', 'It was given to another customer while the message was written.');
+	END IF;
 	NEW.read_at := NULL;
 	NEW.created_at := pg_catalog.now();
 	RETURN NEW;
