@@ -720,11 +720,13 @@ BEGIN
 			AND (p_venue_id IS NULL OR y.venue_id OPERATOR(pg_catalog.=) p_venue_id)
 			-- (not a hold that lapsed or was abandoned: no booking, as in
 			-- the reports; its row read as a cancellation.  One that took
-			-- money stays: the revenue report counts its payments)
+			-- money stays: the revenue report counts its payments, those
+			-- that succeeded, not a card refused at checkout)
 			AND NOT (y.status OPERATOR(pg_catalog.=) 'cancelled' AND y.hold_expires_at IS NOT NULL
 					 AND NOT EXISTS (SELECT FROM protector.payments p
 									 WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id
-									   AND p.booking_id OPERATOR(pg_catalog.=) y.id))
+									   AND p.booking_id OPERATOR(pg_catalog.=) y.id
+									   AND p.status OPERATOR(pg_catalog.=) 'succeeded'))
 		  OFFSET 0) b
 	JOIN sv ON sv.id OPERATOR(pg_catalog.=) b.service_id AND sv.venue_id OPERATOR(pg_catalog.=) b.venue_id
 	ORDER BY pg_catalog.lower(b.during), b.id;

@@ -120,10 +120,18 @@ VALUES ('0a997000-0000-4000-8000-0000000000b7', '0a997000-0000-4000-8000-0000000
 		'held', now() + interval '10 minutes', 40, 40);
 SELECT protector.record_payment('0a997000-0000-4000-8000-0000000000b7', 40) \g /dev/null
 UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a997000-0000-4000-8000-0000000000b7';
+-- (and one whose card was refused at checkout took none: it goes)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, hold_expires_at, unit_price, total_price)
+VALUES ('0a997000-0000-4000-8000-0000000000b8', '0a997000-0000-4000-8000-000000000000', '0a997000-0000-4000-8000-0000000000a1',
+		'0a997000-0000-4000-8000-0000000005a1', tstzrange(date_trunc('day', now()) + interval '8 hours', date_trunc('day', now()) + interval '9 hours'),
+		'held', now() + interval '10 minutes', 40, 40);
+SELECT protector.record_payment('0a997000-0000-4000-8000-0000000000b8', 40, 'stripe', 'pi_refused', p_status => 'failed') \g /dev/null
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a997000-0000-4000-8000-0000000000b8';
 SELECT tests.authenticate_as('lh_owner');
-SELECT results_eq($$SELECT status::text FROM protector.export_bookings('0a997000-0000-4000-8000-000000000000', current_date, current_date)
-					WHERE booking_id = '0a997000-0000-4000-8000-0000000000b7'$$,
-	$$VALUES ('cancelled')$$, 'a cancelled hold that took money stays in the export');
+SELECT results_eq($$SELECT booking_id, status::text FROM protector.export_bookings('0a997000-0000-4000-8000-000000000000', current_date, current_date)
+					WHERE booking_id IN ('0a997000-0000-4000-8000-0000000000b7', '0a997000-0000-4000-8000-0000000000b8')$$,
+	$$VALUES ('0a997000-0000-4000-8000-0000000000b7'::uuid, 'cancelled')$$,
+	'a cancelled hold that took money stays in the export; one whose payment failed does not');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
