@@ -152,8 +152,10 @@ BEGIN
 	SELECT b.customer_id INTO v_customer FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
 	  AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids());
+	-- (a booking not theirs, or theirs no more: given to another customer
+	-- since send_message found it theirs, told as afterwards)
 	IF NOT FOUND THEN
-		PERFORM protector.raise('forbidden', 'this is a customer''s own check', 'Pass a booking of yours.');
+		PERFORM protector.raise('not_found', 'booking not found', 'It is not a booking of yours.');
 	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547723, v_customer));
 	-- (the customer's messages only: a reply of staff's since the snapshot
@@ -207,6 +209,14 @@ BEGIN
 	IF NOT protector_internal.lines_are_clean(NEW.body) THEN
 		PERFORM protector.raise('invalid_parameter', 'a message holds control or invisible direction characters',
 			NULL, 'Plain text with line breaks and tabs is accepted.');
+	END IF;
+	-- (a member on a booking of their own writes as its customer, as
+	-- send_message does: a staff message written directly was the
+	-- question the desk never had to answer, and skipped the rate)
+	IF NEW.sender_kind OPERATOR(pg_catalog.=) 'staff' AND NOT protector_internal.caller_is_trusted()
+	   AND protector_internal.customer_owns_booking(NEW.organization_id, NEW.booking_id) THEN
+		PERFORM protector.raise('invalid_parameter', 'on a booking of your own you write as its customer',
+			NULL, 'Write sender_kind customer, or use send_message.');
 	END IF;
 	-- (a customer's: at most so many an hour, check_customer_message_rate)
 	IF NEW.sender_kind OPERATOR(pg_catalog.=) 'customer' AND NOT protector_internal.caller_is_trusted() THEN

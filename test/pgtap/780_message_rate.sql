@@ -83,7 +83,7 @@ SELECT tests.authenticate_as('mr_customer');
 
 -- the helper is the booking's own customer's
 SELECT throws_ok($$SELECT protector_internal.check_customer_message_rate('0a780000-0000-4000-8000-000000000000',
-	'0a780000-0000-4000-8000-0000000000b3')$$, '42501', 'this is a customer''s own check', 'not for another customer''s booking');
+	'0a780000-0000-4000-8000-0000000000b3')$$, 'P0002', 'booking not found', 'not for another customer''s booking');
 
 -- the setting
 RESET ROLE;
