@@ -278,6 +278,28 @@ $$;
 COMMENT ON FUNCTION protector_internal.changed_settings(jsonb, jsonb) IS
 'The top-level keys of p_new whose values differ from p_old''s (p_new whole when either is no object): what a settings change is judged by';
 
+-- A settings object is at most 64 kB, as a booking's details: custom took
+-- any size (50 MB were stored, copied into every audit row of the row,
+-- and the widget's public venue call sent them to every visitor).  One
+-- stored larger before stays writable while a change does not grow it.
+CREATE FUNCTION protector_internal.check_settings_size(p_new jsonb, p_old jsonb, p_path text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_size integer := protector_internal.value_size(p_new);
+BEGIN
+	IF v_size OPERATOR(pg_catalog.>) 65536 AND v_size OPERATOR(pg_catalog.>) COALESCE(protector_internal.value_size(p_old), 0) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s is too large', p_path),
+			pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', v_size),
+			'Keep custom small: store large content elsewhere and name it there.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_settings_size(jsonb, jsonb, text) IS
+'Refuses a settings object over 64 kB that a change grows (22023 naming it)';
+
 -- The trigger: the settings columns of the row, when they are written,
 -- by the keys a change changes.
 CREATE FUNCTION protector_internal.check_settings_columns()
@@ -288,22 +310,28 @@ AS $$
 BEGIN
 	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'venues' THEN
 		IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+			PERFORM protector_internal.check_settings_size(NEW.widget_settings, NULL, 'widget_settings');
+			PERFORM protector_internal.check_settings_size(NEW.branding, NULL, 'branding');
 			PERFORM protector_internal.check_settings('widget', NEW.widget_settings, 'widget_settings');
 			PERFORM protector_internal.check_settings('branding', NEW.branding, 'branding');
 		ELSE
 			IF NEW.widget_settings IS DISTINCT FROM OLD.widget_settings THEN
+				PERFORM protector_internal.check_settings_size(NEW.widget_settings, OLD.widget_settings, 'widget_settings');
 				PERFORM protector_internal.check_settings('widget',
 					protector_internal.changed_settings(NEW.widget_settings, OLD.widget_settings), 'widget_settings');
 			END IF;
 			IF NEW.branding IS DISTINCT FROM OLD.branding THEN
+				PERFORM protector_internal.check_settings_size(NEW.branding, OLD.branding, 'branding');
 				PERFORM protector_internal.check_settings('branding',
 					protector_internal.changed_settings(NEW.branding, OLD.branding), 'branding');
 			END IF;
 		END IF;
 	ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		PERFORM protector_internal.check_settings_size(NEW.settings, NULL, 'settings');
 		PERFORM protector_internal.check_settings(CASE TG_TABLE_NAME WHEN 'organizations' THEN 'organization' ELSE 'service' END,
 												  NEW.settings, 'settings');
 	ELSIF NEW.settings IS DISTINCT FROM OLD.settings THEN
+		PERFORM protector_internal.check_settings_size(NEW.settings, OLD.settings, 'settings');
 		PERFORM protector_internal.check_settings(CASE TG_TABLE_NAME WHEN 'organizations' THEN 'organization' ELSE 'service' END,
 												  protector_internal.changed_settings(NEW.settings, OLD.settings), 'settings');
 	END IF;

@@ -5113,6 +5113,37 @@ $$;
 COMMENT ON FUNCTION protector_internal.service_changes(protector.services, protector.services) IS
 'What a change of a service brings (changed columns, limits together, changed settings keys), unchanged ones neutral: for check_service';
 
+-- a value's size uncompressed, for the 8 kB limits (src/constraints.c) and
+-- the settings' 64 kB (check_settings_size, next)
+CREATE FUNCTION protector_internal.value_size(jsonb)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'protector_value_size'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.value_size(jsonb) IS
+'The size of a jsonb value uncompressed, in bytes (pg_column_size() of it when it is not compressed)';
+GRANT EXECUTE ON FUNCTION protector_internal.value_size(jsonb) TO authenticated, service_role;
+
+-- A settings object is at most 64 kB (before check_settings_columns, which
+-- asks it, and the upgrade's writes of settings below)
+CREATE FUNCTION protector_internal.check_settings_size(p_new jsonb, p_old jsonb, p_path text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_size integer := protector_internal.value_size(p_new);
+BEGIN
+	IF v_size OPERATOR(pg_catalog.>) 65536 AND v_size OPERATOR(pg_catalog.>) COALESCE(protector_internal.value_size(p_old), 0) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s is too large', p_path),
+			pg_catalog.format('It takes %s bytes; at most 65536 are accepted.', v_size),
+			'Keep custom small: store large content elsewhere and name it there.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_settings_size(jsonb, jsonb, text) IS
+'Refuses a settings object over 64 kB that a change grows (22023 naming it)';
+GRANT EXECUTE ON FUNCTION protector_internal.check_settings_size(jsonb, jsonb, text) TO authenticated, service_role;
+
 CREATE OR REPLACE FUNCTION protector_internal.check_settings_columns()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -5121,22 +5152,28 @@ AS $$
 BEGIN
 	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'venues' THEN
 		IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+			PERFORM protector_internal.check_settings_size(NEW.widget_settings, NULL, 'widget_settings');
+			PERFORM protector_internal.check_settings_size(NEW.branding, NULL, 'branding');
 			PERFORM protector_internal.check_settings('widget', NEW.widget_settings, 'widget_settings');
 			PERFORM protector_internal.check_settings('branding', NEW.branding, 'branding');
 		ELSE
 			IF NEW.widget_settings IS DISTINCT FROM OLD.widget_settings THEN
+				PERFORM protector_internal.check_settings_size(NEW.widget_settings, OLD.widget_settings, 'widget_settings');
 				PERFORM protector_internal.check_settings('widget',
 					protector_internal.changed_settings(NEW.widget_settings, OLD.widget_settings), 'widget_settings');
 			END IF;
 			IF NEW.branding IS DISTINCT FROM OLD.branding THEN
+				PERFORM protector_internal.check_settings_size(NEW.branding, OLD.branding, 'branding');
 				PERFORM protector_internal.check_settings('branding',
 					protector_internal.changed_settings(NEW.branding, OLD.branding), 'branding');
 			END IF;
 		END IF;
 	ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		PERFORM protector_internal.check_settings_size(NEW.settings, NULL, 'settings');
 		PERFORM protector_internal.check_settings(CASE TG_TABLE_NAME WHEN 'organizations' THEN 'organization' ELSE 'service' END,
 												  NEW.settings, 'settings');
 	ELSIF NEW.settings IS DISTINCT FROM OLD.settings THEN
+		PERFORM protector_internal.check_settings_size(NEW.settings, OLD.settings, 'settings');
 		PERFORM protector_internal.check_settings(CASE TG_TABLE_NAME WHEN 'organizations' THEN 'organization' ELSE 'service' END,
 												  protector_internal.changed_settings(NEW.settings, OLD.settings), 'settings');
 	END IF;
@@ -16484,14 +16521,6 @@ COMMENT ON FUNCTION protector_internal.reminder_reached(uuid, uuid[], uuid) IS
 'Whether a reminder''s message reached the booking''s customer already (sent_to names them, or a record merged into theirs)';
 GRANT EXECUTE ON FUNCTION protector_internal.reminder_reached(uuid, uuid[], uuid) TO service_role;
 
--- a value's size uncompressed, for the 8 kB limits (src/constraints.c)
-CREATE FUNCTION protector_internal.value_size(jsonb)
-RETURNS integer
-AS 'MODULE_PATHNAME', 'protector_value_size'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION protector_internal.value_size(jsonb) IS
-'The size of a jsonb value uncompressed, in bytes (pg_column_size() of it when it is not compressed)';
-GRANT EXECUTE ON FUNCTION protector_internal.value_size(jsonb) TO authenticated, service_role;
 -- (0.1.0 let values over the limit in where they came compressed, copied
 -- from a stored row: such a value, which the limit was to keep out, is
 -- replaced by a note of its size, with a WARNING, so that the update goes

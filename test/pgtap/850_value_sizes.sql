@@ -4,7 +4,7 @@
 -- with pg_column_size(), which answers a compressed value's stored size:
 -- a 200 kB payload copied from a stored row passed as 2 kB.
 BEGIN;
-SELECT plan(11);
+SELECT plan(15);
 
 SELECT tests.create_supabase_user('z_sizes_op');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a850000-0000-4000-8000-000000000000', 'Sizes', 'sizes');
@@ -54,6 +54,30 @@ SELECT throws_ok($$SELECT protector.merge_patch('{}', (SELECT v FROM public.stor
 RESET ROLE;
 SELECT is((SELECT count(*) FROM protector.notifications WHERE organization_id = '0a850000-0000-4000-8000-000000000000'),
 	1::bigint, 'only the 8192-byte notification was stored');
+
+-- settings objects: at most 64 kB each, however written (an attack review:
+-- custom took 50 MB, and the widget's public venue call sent it to every
+-- visitor); one stored larger before stays writable while not grown
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0a850000-0000-4000-8000-0000000000a1', '0a850000-0000-4000-8000-000000000000', 'V', 'UTC');
+SELECT throws_ok($$UPDATE protector.venues SET branding = jsonb_build_object('custom', jsonb_build_object('x', repeat('a', 70000)))
+				   WHERE id = '0a850000-0000-4000-8000-0000000000a1'$$,
+	'22023', 'branding is too large', 'a branding of 70 kB is refused');
+SELECT throws_ok($$UPDATE protector.organizations SET settings = jsonb_build_object('custom', (SELECT v FROM public.stored WHERE id = 1))
+				   WHERE id = '0a850000-0000-4000-8000-000000000000'$$,
+	'22023', 'settings is too large', '... an organization''s settings of a stored 200 kB value');
+SELECT protector.update_venue('0a850000-0000-4000-8000-0000000000a1',
+	jsonb_build_object('widget_settings', jsonb_build_object('custom', jsonb_build_object('y', repeat('c', 40000))))) \g /dev/null
+SELECT throws_ok($$SELECT protector.update_venue('0a850000-0000-4000-8000-0000000000a1',
+	jsonb_build_object('widget_settings', jsonb_build_object('custom', jsonb_build_object('z', repeat('c', 40000)))))$$,
+	'22023', 'widget_settings is too large', '... and patches that add up past it, each under the patch''s limit');
+SET LOCAL session_replication_role = replica;
+UPDATE protector.venues SET branding = jsonb_build_object('custom', jsonb_build_object('x', repeat('a', 70000)))
+WHERE id = '0a850000-0000-4000-8000-0000000000a1';
+SET LOCAL session_replication_role = origin;
+SELECT lives_ok($$UPDATE protector.venues SET branding = jsonb_set(branding, '{custom,x}', to_jsonb(repeat('b', 70000)))
+				   WHERE id = '0a850000-0000-4000-8000-0000000000a1'$$,
+	'a branding stored larger before stays writable by a change that does not grow it');
 
 SELECT * FROM finish();
 ROLLBACK;
