@@ -17650,5 +17650,31 @@ COMMENT ON FUNCTION protector_internal.relock_customer_bookings(uuid[]) IS
 'After the customers are locked: their bookings again, without waiting (40001 when one is busy), those made while the lock was awaited included (merge_customers, update_customer)';
 GRANT EXECUTE ON FUNCTION protector_internal.relock_customer_bookings(uuid[]) TO authenticated, service_role;
 
+-- An organization's slug written through the table refused by name
+CREATE FUNCTION protector_internal.check_slug()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.slug IS NULL OR NEW.slug OPERATOR(pg_catalog.!~) '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' THEN
+		PERFORM protector.raise('invalid_parameter', 'slug is not a valid slug',
+			pg_catalog.format('Got %L.', pg_catalog.left(NEW.slug, 80)),
+			'Use 1 to 63 lower-case letters, digits and inner hyphens, e.g. "lockbox-berlin".');
+	END IF;
+	IF EXISTS (SELECT FROM protector.organizations o
+			   WHERE o.slug OPERATOR(pg_catalog.=) NEW.slug AND o.id OPERATOR(pg_catalog.<>) NEW.id) THEN
+		RAISE unique_violation USING
+			MESSAGE = pg_catalog.format('the slug "%s" is already taken', NEW.slug),
+			HINT = 'Choose another slug.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_slug() IS
+'Trigger: an organization''s slug is a slug (22023) and not another organization''s (23505), named';
+CREATE TRIGGER check_slug BEFORE INSERT OR UPDATE OF slug ON protector.organizations
+	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_slug();
+
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

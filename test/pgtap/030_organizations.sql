@@ -1,7 +1,7 @@
 -- create_organization(): how a signed-in user starts a tenant, and the
 -- identity helpers as PostgREST requests see them.
 BEGIN;
-SELECT plan(32);
+SELECT plan(34);
 
 SELECT tests.create_supabase_user('founder');
 SELECT tests.create_supabase_user('bystander');
@@ -88,6 +88,18 @@ SELECT throws_ok($$SELECT * FROM protector.organizations$$, '42501', NULL, 'anon
 SELECT tests.clear_authentication();
 SELECT is(protector.current_user_id(), NULL, 'after clear_authentication() there is no user');
 SELECT is(current_user::text, session_user::text, '... and the session role is back');
+
+-- a slug written through the table is refused by name, as
+-- create_organization refuses it (an attack review: 23514 and a 23505
+-- whose detail RLS hid)
+SELECT tests.authenticate_as('founder');
+SELECT protector.create_organization('Slug Two', 'slug-two', 'UTC', 'EUR') \g /dev/null
+SELECT protector.create_organization('Slug One', 'slug-one', 'UTC', 'EUR') \g /dev/null
+SELECT throws_ok($$UPDATE protector.organizations SET slug = 'slug-two' WHERE slug = 'slug-one'$$,
+	'23505', 'the slug "slug-two" is already taken', 'a rename to a taken slug names it');
+SELECT throws_ok($$UPDATE protector.organizations SET slug = 'Slug-One' WHERE slug = 'slug-one'$$,
+	'22023', 'slug is not a valid slug', '... and a malformed one says so');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
