@@ -23,9 +23,12 @@ INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
 INSERT INTO protector.organizations (name, slug) VALUES ('', 'empty-name');
 INSERT INTO protector.organizations (name, slug) VALUES ('Bad Slug', 'Bad Slug');
 INSERT INTO protector.organizations (name, slug) VALUES ('Dup', 'lockbox');
--- (a zone that is none is named by check_zone first: the CHECK under replica)
+-- (a zone that is none is named by check_zone first, a slug by check_slug:
+-- the CHECKs and the unique key under replica)
 SET session_replication_role = replica;
 INSERT INTO protector.organizations (name, slug, timezone) VALUES ('Bad Zone', 'bad-zone', 'Mars/Base');
+INSERT INTO protector.organizations (name, slug) VALUES ('Bad Slug', 'Bad Slug');
+INSERT INTO protector.organizations (name, slug) VALUES ('Dup', 'lockbox');
 RESET session_replication_role;
 INSERT INTO protector.organizations (name, slug, timezone) VALUES ('Bad Zone', 'bad-zone', 'Mars/Base');
 INSERT INTO protector.organizations (name, slug, currency) VALUES ('Bad Cur', 'bad-cur', 'euro');
