@@ -54,9 +54,12 @@ CREATE TRIGGER add_founding_owner AFTER INSERT ON protector.organizations
 -- An organization's slug, however written, refused by name as
 -- create_organization refuses it: a rename through the table met the
 -- column's CHECK (23514) or its unique key, whose detail RLS hides
--- (23505 naming no slug).  The taken slug is looked up as the owner (the
--- caller sees only their own organizations); two renames to one slug at
--- the same moment still meet the key.
+-- (23505 naming no slug).  A rename's taken slug is looked up as the
+-- owner (the caller sees only their own organizations), share-locked so
+-- that a rename or deletion freeing it is waited for, as the key waits.
+-- Not an insert's: ON CONFLICT (slug) arbitrates on the key after the
+-- BEFORE triggers (an upsert failed here); create_organization names a
+-- taken slug itself, a direct insert meets the key.
 CREATE FUNCTION protector_internal.check_slug()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -68,17 +71,21 @@ BEGIN
 			pg_catalog.format('Got %L.', pg_catalog.left(NEW.slug, 80)),
 			'Use 1 to 63 lower-case letters, digits and inner hyphens, e.g. "lockbox-berlin".');
 	END IF;
-	IF EXISTS (SELECT FROM protector.organizations o
-			   WHERE o.slug OPERATOR(pg_catalog.=) NEW.slug AND o.id OPERATOR(pg_catalog.<>) NEW.id) THEN
-		RAISE unique_violation USING
-			MESSAGE = pg_catalog.format('the slug "%s" is already taken', NEW.slug),
-			HINT = 'Choose another slug.';
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		PERFORM FROM protector.organizations o
+		WHERE o.slug OPERATOR(pg_catalog.=) NEW.slug AND o.id OPERATOR(pg_catalog.<>) NEW.id
+		FOR KEY SHARE OF o;
+		IF FOUND THEN
+			RAISE unique_violation USING
+				MESSAGE = pg_catalog.format('the slug "%s" is already taken', NEW.slug),
+				HINT = 'Choose another slug.';
+		END IF;
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_slug() IS
-'Trigger: an organization''s slug is a slug (22023) and not another organization''s (23505), named';
+'Trigger: an organization''s slug is a slug (22023) and a rename''s not another organization''s (23505), named';
 
 CREATE TRIGGER check_slug BEFORE INSERT OR UPDATE OF slug ON protector.organizations
 	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_slug();

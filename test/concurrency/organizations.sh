@@ -5,6 +5,7 @@
 # deleted) meanwhile.  The database picks a new organization's id, and
 # create_organization finds its row again by the slug: the new row, not the
 # one the snapshot still shows (it failed with P0003, more than one row).
+# A rename to a slug another rename is freeing waits for it.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -83,5 +84,20 @@ answer=$(grep -o 'ERROR: .*' "$WORK/bea.log" || true)
 echo "two owners deactivating each other: $owners active owner(s) left; the second: ${answer:-committed}"
 if [ "$owners" != 1 ] || ! echo "$answer" | grep -qE 'member not found|your role may not'; then failures=$((failures + 1)); fi
 if [ -s "$WORK/ann.log" ]; then cat "$WORK/ann.log"; failures=$((failures + 1)); fi
+
+# a rename to a slug another organization's rename is freeing waits for
+# it, as the unique key does, and then goes through (check_slug looked the
+# slug up without waiting, a review found, and refused it at once)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
+INSERT INTO protector.organizations (name, slug) VALUES ('Talk', 'talk'), ('Other', 'other');
+SQL
+PGAPPNAME=freer psql -X -q -d "$DB" -c "BEGIN" -c "UPDATE protector.organizations SET slug = 'talk-new' WHERE slug = 'talk'" \
+	-c "SELECT pg_sleep(1.5)" -c "COMMIT" >/dev/null 2>&1 &
+freer=$!
+wait_session freer "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+answer=$(psql -X -q -A -t -d "$DB" -v VERBOSITY=terse -c "UPDATE protector.organizations SET slug = 'talk' WHERE slug = 'other' RETURNING slug" 2>&1 || true)
+wait "$freer" || true
+echo "a rename to a slug a rename in progress frees: ${answer}"
+[ "$answer" = talk ] || failures=$((failures + 1))
 dropdb "$DB"
 [ "$failures" -eq 0 ]

@@ -1,7 +1,7 @@
 -- create_organization(): how a signed-in user starts a tenant, and the
 -- identity helpers as PostgREST requests see them.
 BEGIN;
-SELECT plan(34);
+SELECT plan(35);
 
 SELECT tests.create_supabase_user('founder');
 SELECT tests.create_supabase_user('bystander');
@@ -100,6 +100,11 @@ SELECT throws_ok($$UPDATE protector.organizations SET slug = 'slug-two' WHERE sl
 SELECT throws_ok($$UPDATE protector.organizations SET slug = 'Slug-One' WHERE slug = 'slug-one'$$,
 	'22023', 'slug is not a valid slug', '... and a malformed one says so');
 SELECT tests.clear_authentication();
+-- (an upsert on the slug is the key's to arbitrate: a review found the
+-- trigger's own refusal of a taken slug broke ON CONFLICT (slug))
+SELECT lives_ok($$INSERT INTO protector.organizations (name, slug) VALUES ('Slug Two again', 'slug-two')
+				  ON CONFLICT (slug) DO UPDATE SET name = excluded.name$$,
+	'an upsert on a taken slug updates the organization');
 
 SELECT * FROM finish();
 ROLLBACK;
