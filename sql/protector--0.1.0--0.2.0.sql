@@ -3970,6 +3970,7 @@ DECLARE
 	-- in the database's collation, not the one a caller's arguments carry
 	-- into the function: under "C", lower() folds no U+0130)
 	v_email text COLLATE pg_catalog."default";
+	v_typed text COLLATE pg_catalog."default";	-- the address as typed, trimmed
 	v_phone text;
 	v_identity text;
 	v_address inet := protector_internal.request_client_address();
@@ -3999,7 +4000,8 @@ BEGIN
 	-- (written in NFKC: a visitor's full-width letters are the ASCII of
 	-- their address, which reminders can reach, and the guest they fold
 	-- to; email_is_valid refuses the address only in the desk's records)
-	v_email := pg_catalog.normalize(protector_internal.trim_spaces(p_customer_email), 'NFKC');
+	v_typed := protector_internal.trim_spaces(p_customer_email);
+	v_email := pg_catalog.normalize(v_typed, 'NFKC');
 	v_phone := NULLIF(protector_internal.trim_spaces(p_customer_phone), '');
 	-- (a name of spaces only, trimmed to nothing, is told what it lacks)
 	IF v_name IS NULL OR pg_catalog.length(v_name) NOT BETWEEN 1 AND 200 THEN
@@ -4051,7 +4053,7 @@ BEGIN
 	IF p_idempotency_key IS NOT NULL THEN
 		v_key := 'widget/' OPERATOR(pg_catalog.||) pg_catalog.md5(v_identity) OPERATOR(pg_catalog.||) '/'
 				 OPERATOR(pg_catalog.||) v.id::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) p_idempotency_key;
-		v_booking := protector_internal.widget_replay(v, v_identity, v_email, p_idempotency_key);
+		v_booking := protector_internal.widget_replay(v, v_identity, v_typed, p_idempotency_key);
 	END IF;
 	-- (after the replay: a retried request is answered with its booking
 	-- also once its service is retired, as create_booking answers one)
@@ -4074,7 +4076,7 @@ BEGIN
 			BEGIN
 				PERFORM protector_internal.widget_limits(v, NULL, v_address);
 			EXCEPTION WHEN OTHERS THEN
-				v_booking := protector_internal.widget_replay(v, v_identity, v_email, p_idempotency_key);
+				v_booking := protector_internal.widget_replay(v, v_identity, v_typed, p_idempotency_key);
 				IF v_booking IS NULL THEN
 					RAISE;
 				END IF;
@@ -4126,7 +4128,7 @@ BEGIN
 		v := protector_internal.venue_for_embed_key(p_embed_key);
 		v_service := protector_internal.widget_service(v, p_service_id);
 		IF p_idempotency_key IS NOT NULL THEN
-			v_booking := protector_internal.widget_replay(v, v_identity, v_email, p_idempotency_key);
+			v_booking := protector_internal.widget_replay(v, v_identity, v_typed, p_idempotency_key);
 		END IF;
 	END IF;
 	-- (without auto_confirm a widget booking is a hold the venue confirms

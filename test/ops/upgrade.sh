@@ -415,6 +415,31 @@ if [ "$late" != "$(printf 'true\n1')" ]; then
 	echo "a widget booking written with $PREV's key after the update was not replayed"; failures=$((failures + 1))
 fi
 dropdb protector_widget_late
+# ... and one of a visitor who typed their address in full-width letters,
+# which the widget writes in NFKC since the update: 0.1.0 keyed it by the
+# address as typed (an attack review: the retry booked a second time)
+createdb -T protector_previous protector_widget_wide
+wide=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_widget_wide <<'SQL'
+SELECT embed_key AS key, (SELECT max(lower(during)) + interval '7 days' FROM protector.bookings) AS at
+FROM protector.venues LIMIT 1 \gset
+SET ROLE anon;
+SELECT protector.create_widget_booking(:'key', '0c000000-0000-4000-8000-0000000005a1', 'Wide Visitor',
+	E'\uFF57\uFF49\uFF44\uFF45@example.com', NULL, :'at', 2, 'wide-1') IS NOT NULL AS booked \g /dev/null
+RESET ROLE;
+SET client_min_messages = error;
+ALTER EXTENSION protector UPDATE;
+SET ROLE anon;
+SELECT r ->> 'replayed' FROM protector.create_widget_booking(:'key', '0c000000-0000-4000-8000-0000000005a1', 'Wide Visitor',
+	E'\uFF57\uFF49\uFF44\uFF45@example.com', NULL, :'at', 2, 'wide-1') r;
+RESET ROLE;
+SELECT count(*) FROM protector.bookings WHERE idempotency_key LIKE '%wide-1';
+SQL
+) || true
+echo "a retry across the update of a widget booking typed in full-width letters: $(tr '\n' ' ' <<<"$wide")(replayed, bookings)"
+if [ "$wide" != "$(printf 'true\n1')" ]; then
+	echo "a widget booking typed in full-width letters was not replayed across the update"; failures=$((failures + 1))
+fi
+dropdb protector_widget_wide
 # ... and a booking that already holds the key one would get is named
 createdb -T protector_previous protector_widget_taken
 taken=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_widget_taken -c "SET session_replication_role = replica" -c "
