@@ -218,6 +218,15 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'on a booking of your own you write as its customer',
 			NULL, 'Write sender_kind customer, or use send_message.');
 	END IF;
+	-- (staff who write a customer's message on a booking not theirs are
+	-- told they write as staff, not "booking not found", which the rate's
+	-- check says to a customer whose booking was handed over)
+	IF NEW.sender_kind OPERATOR(pg_catalog.=) 'customer' AND NOT protector_internal.caller_is_trusted()
+	   AND NOT protector_internal.customer_owns_booking(NEW.organization_id, NEW.booking_id)
+	   AND protector_internal.staff_may_message(NEW.organization_id, NEW.booking_id) THEN
+		PERFORM protector.raise('forbidden', 'you write on this booking as staff',
+			'Its customer writes the customer''s messages.', 'Write sender_kind staff, or use send_message.');
+	END IF;
 	-- (a customer's: at most so many an hour, check_customer_message_rate)
 	IF NEW.sender_kind OPERATOR(pg_catalog.=) 'customer' AND NOT protector_internal.caller_is_trusted() THEN
 		PERFORM protector_internal.check_customer_message_rate(NEW.organization_id, NEW.booking_id);
