@@ -702,7 +702,7 @@ BEGIN
 									  AND k.id OPERATOR(pg_catalog.=) c.merged_into
 			WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
 			  AND c.identity_key OPERATOR(pg_catalog.=) v_identity AND protector_internal.email_is_valid(c.email)
-			  AND k.merged_into IS NULL AND k.user_id IS NULL AND k.identity_key IS NOT NULL
+			  AND k.merged_into IS NULL AND k.user_id IS NULL AND protector_internal.email_is_valid(k.email)
 			ORDER BY c.created_at, c.id LIMIT 1;
 		END IF;
 		IF NOT FOUND THEN

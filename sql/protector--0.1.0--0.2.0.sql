@@ -4187,7 +4187,7 @@ BEGIN
 									  AND k.id OPERATOR(pg_catalog.=) c.merged_into
 			WHERE c.organization_id OPERATOR(pg_catalog.=) v.organization_id
 			  AND c.identity_key OPERATOR(pg_catalog.=) v_identity AND protector_internal.email_is_valid(c.email)
-			  AND k.merged_into IS NULL AND k.user_id IS NULL AND k.identity_key IS NOT NULL
+			  AND k.merged_into IS NULL AND k.user_id IS NULL AND protector_internal.email_is_valid(k.email)
 			ORDER BY c.created_at, c.id LIMIT 1;
 		END IF;
 		IF NOT FOUND THEN
@@ -12217,8 +12217,14 @@ BEGIN
 	UPDATE protector.customers SET
 		user_id = COALESCE(k.user_id, m.user_id),
 		-- (the merged record's details where they are ones protector takes
-		-- now: a phone 0.1.0 stored unchecked stays on the merged record)
-		email = COALESCE(k.email, CASE WHEN protector_internal.email_is_valid(m.email) THEN m.email END),
+		-- now: a phone 0.1.0 stored unchecked stays on the merged record;
+		-- and an address of the kept record's that protector would not
+		-- take, a lookalike 0.1.0 stored, gives way to the merged
+		-- record's that it takes: reminders went nowhere, and the widget
+		-- gave the person's bookings to the lookalike)
+		email = CASE WHEN k.email IS NULL OR NOT protector_internal.email_is_valid(k.email)
+					 THEN COALESCE(CASE WHEN protector_internal.email_is_valid(m.email) THEN m.email END, k.email)
+					 ELSE k.email END,
 		-- (a phone and its country go together: a national number means
 		-- something only in its country; the merged record's number is
 		-- taken written out in full where the kept record's country is

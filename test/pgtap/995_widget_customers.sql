@@ -9,7 +9,7 @@
 --    "this request key belongs to another booking": the booking's record
 --    is not the address's), and a new key, as the hint said, booked twice.
 BEGIN;
-SELECT plan(19);
+SELECT plan(20);
 
 SELECT tests.create_supabase_user('wc_admin');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a995000-0000-4000-8000-000000000000', 'WC', 'widget-customers');
@@ -122,6 +122,15 @@ SELECT results_eq($$SELECT c.full_name, c.email FROM protector.bookings b JOIN p
 					WHERE b.id = (SELECT id FROM bob)$$,
 	$$VALUES ('Bob'::text, 'bob@example.com'::text)$$,
 	'Bob''s widget booking goes to a record of his own, not to the lookalike 0.1.0 stored');
+-- the desk merging Bob's record into the lookalike one: the kept record
+-- takes Bob's address in place of the one protector would not take (it
+-- kept the lookalike, and reminders went nowhere: a review of the upgrade)
+SELECT customer_id AS bob_customer FROM protector.bookings WHERE id = (SELECT id FROM bob) \gset
+SELECT tests.authenticate_as('wc_admin');
+SELECT protector.merge_customers('0a995000-0000-4000-8000-0000000000c9', :'bob_customer') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT email FROM protector.customers WHERE id = '0a995000-0000-4000-8000-0000000000c9'), 'bob@example.com',
+	'a merge into a record with a 0.1.0 lookalike address gives it the merged record''s address');
 -- the widget writes a visitor's address in NFKC: the Kelvin sign is a K
 SELECT tests.authenticate_as_anon();
 CREATE TEMP TABLE kate AS SELECT (pg_temp.book('Kate', chr(8490) || 'ate@example.com', 21) ->> 'id')::uuid AS id;
