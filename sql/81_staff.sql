@@ -409,11 +409,14 @@ BEGIN
 	IF protector_internal.restoring() THEN
 		RETURN NULL;			-- (history comes back as it was)
 	END IF;
-	IF EXISTS (SELECT FROM new_invitations n WHERE n.accepted_at IS NULL
-			   GROUP BY n.organization_id, n.email_key HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1) THEN
-		PERFORM protector.raise('invalid_parameter', 'two invitations to one address in one statement',
-			NULL, 'Invite an address once; a later invitation replaces it.');
-	END IF;
+	-- (the address named: the rows collide once trimmed and lower-cased,
+	-- which a bulk invitation's caller cannot tell at a glance)
+	PERFORM protector.raise('invalid_parameter', 'two invitations to one address in one statement',
+		pg_catalog.format('%s is given %s times.', protector_internal.quoted_text(d.email_key, 100), d.n),
+		'Invite an address once; a later invitation replaces it.')
+	FROM (SELECT n.email_key, pg_catalog.count(*) AS n FROM new_invitations n WHERE n.accepted_at IS NULL
+		  GROUP BY n.organization_id, n.email_key HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1
+		  ORDER BY n.email_key LIMIT 1) d;
 	RETURN NULL;
 END
 $$;
@@ -508,8 +511,19 @@ BEGIN
 				 AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now())
 	   AND EXISTS (SELECT FROM protector.members m WHERE m.id OPERATOR(pg_catalog.=) OLD.member_id)
 	   AND EXISTS (SELECT FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) OLD.venue_id) THEN
+		-- (named: a DELETE of a venue's staff in one statement was refused
+		-- without saying whose shift stood in the way)
 		PERFORM protector.raise('invalid_parameter', 'the member still has shifts at this venue',
-			NULL, 'Delete or move their shifts there first.');
+			(SELECT pg_catalog.format('Member %s ("%s") has a shift at venue "%s" from %s local time.', m.id,
+									  protector_internal.quoted_text(COALESCE(m.full_name, ''), 80), protector_internal.quoted_text(v.name, 80),
+									  pg_catalog.to_char(protector_internal.local_time(v.timezone, pg_catalog.lower(s.during)),
+														 'YYYY-MM-DD HH24:MI'))
+			 FROM protector.members m, protector.venues v, protector.staff_shifts s
+			 WHERE m.id OPERATOR(pg_catalog.=) OLD.member_id AND v.id OPERATOR(pg_catalog.=) OLD.venue_id
+			   AND s.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND s.member_id OPERATOR(pg_catalog.=) OLD.member_id
+			   AND s.venue_id OPERATOR(pg_catalog.=) OLD.venue_id AND pg_catalog.upper(s.during) OPERATOR(pg_catalog.>) pg_catalog.now()
+			 ORDER BY pg_catalog.lower(s.during) LIMIT 1),
+			'Delete or move their shifts there first.');
 	END IF;
 	RETURN OLD;
 END
@@ -753,6 +767,48 @@ CREATE TRIGGER check_task_reassignment BEFORE UPDATE OF assignee, organization_i
 
 -- activity ------------------------------------------------------------------------
 
+-- A staff activity entry's action and details, as the table's CHECKs take
+-- them, refused in words (22023 naming p_prefix || the field): by
+-- log_staff_activity, and by a trigger for a member's own entry written
+-- directly, which met the bare CHECKs (23514).
+CREATE FUNCTION protector_internal.check_staff_entry(p_action text, p_details jsonb, p_prefix text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_action IS NULL OR p_action OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_.]{0,62}$' THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('%saction must be a lower-case name like "desk.check_in"', p_prefix),
+			pg_catalog.format('Got "%s".', pg_catalog.left(p_action, 70)), 'Letters, digits, _ and ., at most 63.');
+	END IF;
+	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object'
+	   OR protector_internal.value_size(p_details) OPERATOR(pg_catalog.>) 8192 THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%sdetails must be a JSON object of at most 8 kB', p_prefix),
+			CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.=) 'object'
+				 THEN pg_catalog.format('It takes %s bytes.', protector_internal.value_size(p_details)) END);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_staff_entry(text, jsonb, text) IS
+'Refuses a staff activity entry''s action or details the table would not take, in words (22023 naming the field)';
+
+CREATE FUNCTION protector_internal.check_staff_activity_row()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.check_staff_entry(NEW.action, NEW.details, '');
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_staff_activity_row() IS
+'Trigger (BEFORE INSERT on staff_activity): an entry''s action and details refused in words (check_staff_entry)';
+CREATE TRIGGER check_staff_activity_row BEFORE INSERT ON protector.staff_activity
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.check_staff_activity_row();
+
 CREATE FUNCTION protector.log_staff_activity(p_organization_id uuid, p_action text, p_details jsonb DEFAULT '{}')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -765,17 +821,10 @@ BEGIN
 	IF p_organization_id IS NULL OR p_action IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_organization_id and p_action must not be null');
 	END IF;
-	IF p_action OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_.]{0,62}$' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_action must be a lower-case name like "desk.check_in"',
-			pg_catalog.format('Got "%s".', pg_catalog.left(p_action, 70)), 'Letters, digits, _ and ., at most 63.');
-	END IF;
+	PERFORM protector_internal.check_staff_entry(p_action, p_details, 'p_');
 	IF pg_catalog.starts_with(p_action, 'staff.') THEN
 		PERFORM protector.raise('invalid_parameter', 'actions named staff.* are protector''s own entries',
 			pg_catalog.format('Got "%s".', pg_catalog.left(p_action, 70)), 'Name your action otherwise, e.g. "desk.check_in".');
-	END IF;
-	IF p_details IS NULL OR pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object'
-	   OR protector_internal.value_size(p_details) OPERATOR(pg_catalog.>) 8192 THEN
-		PERFORM protector.raise('invalid_parameter', 'p_details must be a JSON object of at most 8 kB');
 	END IF;
 	SELECT m.id INTO v_member FROM protector.members m
 	WHERE m.organization_id OPERATOR(pg_catalog.=) p_organization_id

@@ -122,6 +122,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.booking_shape(protector.bookings, boolean),
 	protector_internal.check_settings(text, jsonb, text),
 	protector_internal.check_settings_size(jsonb, jsonb, text),
+	protector_internal.check_staff_entry(text, jsonb, text),
 	protector_internal.changed_settings(jsonb, jsonb),
 	protector_internal.check_setting_keys(jsonb, text, text[]),
 	protector_internal.check_setting_number(jsonb, text, numeric, numeric, boolean),

@@ -697,7 +697,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.settle_payment(uuid,uuid,protector.payment_status,text,text)'),
 			 ('protector_internal.check_provider(text,text)'), ('protector_internal.payment_answer(protector.payments,boolean)'),
 			 ('protector_internal.check_slot(uuid,timestamp with time zone,integer,text)'), ('protector_internal.check_country(text,text)'),
-			 ('protector_internal.booking_shape(protector.bookings,boolean)'), ('protector_internal.check_settings(text,jsonb,text)'), ('protector_internal.check_settings_size(jsonb,jsonb,text)'),
+			 ('protector_internal.booking_shape(protector.bookings,boolean)'), ('protector_internal.check_settings(text,jsonb,text)'), ('protector_internal.check_settings_size(jsonb,jsonb,text)'), ('protector_internal.check_staff_entry(text,jsonb,text)'),
 			 ('protector_internal.check_setting_keys(jsonb,text,text[])'),
 			 ('protector_internal.check_setting_number(jsonb,text,numeric,numeric,boolean)'),
 			 ('protector_internal.text_is_clean(text)'), ('protector_internal.json_is_clean(jsonb)'), ('protector_internal.lines_are_clean(text)'), ('protector_internal.phone_is_valid(text)'), ('protector_internal.check_price(numeric,text)'),

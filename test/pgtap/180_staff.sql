@@ -7,7 +7,7 @@
 -- figures are worked out beside them.  Concurrency:
 -- test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(79);
+SELECT plan(81);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['s_owner', 's_admin', 's_manager', 's_operator', 's_agent', 's_agent2',
 														's_viewer', 's_other']) u;
@@ -205,6 +205,9 @@ SELECT throws_ok($$SELECT protector.create_staff_schedule('0a180000-0000-4000-80
 SELECT tests.authenticate_as('s_manager');
 SELECT throws_ok($$DELETE FROM protector.staff_venues WHERE member_id = '0a180000-0000-4000-8000-0000000000e6'$$, '22023',
 	'the member still has shifts at this venue', 'Agent2 still has a shift at HQ');
+SELECT matches(tests.error_text($$DELETE FROM protector.staff_venues WHERE venue_id = '0a180000-0000-4000-8000-0000000000a1'$$),
+	'^22023 \| the member still has shifts at this venue \| Member 0a180000-0000-4000-8000-0000000000e6 \("[^"]*"\) has a shift at venue "HQ" from [0-9-]+ [0-9:]+ local time\. \|',
+	'... and a DELETE of the venue''s staff in one statement names whose shift stands in the way');
 
 -- 6b. what review found
 -- an invitation never re-admits a deactivated member, nor can it be edited
@@ -244,6 +247,9 @@ SELECT isnt(protector.log_staff_activity('0a180000-0000-4000-8000-000000000000',
 	'an operator logs a check-in');
 SELECT throws_ok($$SELECT protector.log_staff_activity('0a180000-0000-4000-8000-000000000000', 'Check In!')$$, '22023',
 	'p_action must be a lower-case name like "desk.check_in"', 'action names are checked');
+SELECT throws_ok($$INSERT INTO protector.staff_activity (organization_id, member_id, action)
+				   SELECT organization_id, id, 'Desk.Check_In' FROM protector.members WHERE user_id = protector.current_user_id() LIMIT 1$$,
+	'22023', 'action must be a lower-case name like "desk.check_in"', '... in words for an entry written directly too (it met the bare CHECK)');
 SELECT throws_ok($$SELECT protector.log_staff_activity('0a180000-0000-4000-8000-000000000000', 'staff.role_changed')$$, '22023',
 	'actions named staff.* are protector''s own entries', 'nobody writes protector''s own entries');
 SELECT throws_ok($$INSERT INTO protector.staff_activity (organization_id, member_id, action)

@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(58);
+SELECT plan(59);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -269,6 +269,11 @@ SELECT throws_ok($$INSERT INTO protector.staff_invitations (organization_id, ema
 					 ('0a320000-0000-4000-8000-000000000000', 'dup@example.com', 'agent'),
 					 ('0a320000-0000-4000-8000-000000000000', 'DUP@example.com ', 'viewer')$$,
 	'22023', 'two invitations to one address in one statement', 'two invitations to one address at once are refused');
+SELECT is(tests.error_text($$INSERT INTO protector.staff_invitations (organization_id, email, role) VALUES
+					 ('0a320000-0000-4000-8000-000000000000', 'dup@example.com', 'agent'),
+					 ('0a320000-0000-4000-8000-000000000000', 'DUP@example.com ', 'viewer')$$),
+	'22023 | two invitations to one address in one statement | dup@example.com is given 2 times. | Invite an address once; a later invitation replaces it.',
+	'... naming the address');
 SELECT tests.clear_authentication();
 
 -- a member works at a venue of their organization: another's is named

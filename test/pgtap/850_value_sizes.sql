@@ -42,8 +42,8 @@ SELECT throws_ok($$INSERT INTO protector.notifications (organization_id, kind, p
 SELECT throws_ok($$INSERT INTO protector.staff_activity (organization_id, member_id, action, details)
 	SELECT '0a850000-0000-4000-8000-000000000000', m.id, 'desk.note', s.v
 	FROM protector.members m, public.stored s WHERE m.organization_id = '0a850000-0000-4000-8000-000000000000' AND s.id = 1$$,
-	'23514', 'new row for relation "staff_activity" violates check constraint "staff_activity_details_check"',
-	'... as are a staff activity''s 200 kB details');
+	'22023', 'details must be a JSON object of at most 8 kB',
+	'... as are a staff activity''s 200 kB details, in words');
 
 SELECT tests.authenticate_as('z_sizes_op');
 SELECT throws_ok($$SELECT protector.log_staff_activity('0a850000-0000-4000-8000-000000000000', 'desk.note',
