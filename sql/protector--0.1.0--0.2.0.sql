@@ -15201,10 +15201,12 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.authorize(uuid, text, text) IS
 'True if the caller may do p_action in the organization; else 42501 for its members, "<p_entity> not found" for everyone else (22023 for a NULL p_organization_id)';
 
--- the identity key follows a write of itself too
+-- the identity key follows a write of itself too; a restore keeps the
+-- backup's key
 DROP TRIGGER customers_identity_key ON protector.customers;
 CREATE TRIGGER customers_identity_key BEFORE INSERT OR UPDATE OF email, identity_key ON protector.customers
-	FOR EACH ROW EXECUTE FUNCTION protector_internal.set_customer_identity_key();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	EXECUTE FUNCTION protector_internal.set_customer_identity_key();
 
 CREATE FUNCTION protector_internal.keep_organization_currency()
 RETURNS trigger

@@ -117,6 +117,14 @@ fresh "$SRC"
 prepare "$SRC" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -f test/ops/fixture.sql >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -f test/ops/fixture_current.sql >/dev/null
+# a customer whose identity key is not what this server's ICU makes of
+# the e-mail (written under replica, as an import; or folded by another
+# ICU): a plain restore made it again (an attack review), one under
+# replica did not; every restore keeps the backup's
+psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -c "SET session_replication_role = replica" -c "
+	INSERT INTO protector.customers (id, organization_id, full_name, email, identity_key)
+	SELECT '0c000000-0000-4000-8000-00000000c0f1', organization_id, 'Kept Key', 'Kept@Example.com', 'kept-by-the-backup'
+	FROM protector.services WHERE id = '0c000000-0000-4000-8000-0000000005a1'" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -c "SELECT protector.enable_audit('protector.customers', '{email,phone}'),
 	protector.enable_audit('protector.tasks'), protector.disable_audit('protector.venues')" >/dev/null
 psql -X -A -t -d "$SRC" -f test/ops/fingerprint.sql >"$WORK/source.fp"
