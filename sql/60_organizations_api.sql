@@ -72,9 +72,16 @@ BEGIN
 			'Use 1 to 63 lower-case letters, digits and inner hyphens, e.g. "lockbox-berlin".');
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
-		PERFORM FROM protector.organizations o
-		WHERE o.slug OPERATOR(pg_catalog.=) NEW.slug AND o.id OPERATOR(pg_catalog.<>) NEW.id
-		FOR KEY SHARE OF o;
+		-- (under REPEATABLE READ a slug freed since the snapshot is a
+		-- serialization failure here, where the key would let the rename
+		-- through: the key decides then)
+		BEGIN
+			PERFORM FROM protector.organizations o
+			WHERE o.slug OPERATOR(pg_catalog.=) NEW.slug AND o.id OPERATOR(pg_catalog.<>) NEW.id
+			FOR KEY SHARE OF o;
+		EXCEPTION WHEN serialization_failure THEN
+			RETURN NEW;
+		END;
 		IF FOUND THEN
 			RAISE unique_violation USING
 				MESSAGE = pg_catalog.format('the slug "%s" is already taken', NEW.slug),
