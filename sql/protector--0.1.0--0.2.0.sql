@@ -17758,5 +17758,18 @@ CREATE TRIGGER check_staff_activity_row BEFORE INSERT ON protector.staff_activit
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_staff_activity_row();
 
+-- A record 0.1.0's merge kept with an address protector does not take now
+-- (its merge kept the kept record's address whatever it was) takes the
+-- address of a record merged into it that protector takes, as a merge
+-- does since (merge_customers): its reminders went nowhere, and the
+-- widget passes such a record over (an attack review of the upgrade)
+UPDATE protector.customers k SET email = m.email
+FROM (SELECT DISTINCT ON (x.organization_id, x.merged_into) x.organization_id, x.merged_into, x.email
+	  FROM protector.customers x
+	  WHERE x.merged_into IS NOT NULL AND protector_internal.email_is_valid(x.email)
+	  ORDER BY x.organization_id, x.merged_into, x.updated_at DESC, x.id) m
+WHERE k.organization_id = m.organization_id AND k.id = m.merged_into AND k.merged_into IS NULL
+  AND k.email IS NOT NULL AND NOT protector_internal.email_is_valid(k.email);
+
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

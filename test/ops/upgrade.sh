@@ -446,6 +446,27 @@ if [ "$wide" != "$(printf 'true true\n2')" ]; then
 	echo "a widget booking typed in full-width letters or with a no-break space was not replayed across the update"; failures=$((failures + 1))
 fi
 dropdb protector_widget_wide
+# ... and a record 0.1.0's merge kept with a lookalike address (the
+# Kelvin sign) takes the merged record's plain one, as a merge does since
+# (an attack review: the person's reminders went nowhere)
+createdb -T protector_previous protector_merged
+merged=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_merged <<'SQL'
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+SELECT v.id::uuid, s.organization_id, v.name, v.email
+FROM protector.services s, (VALUES ('0c000000-0000-4000-8000-00000000c0e1', 'Kate (old)', E'\u212Aate@example.com'),
+								   ('0c000000-0000-4000-8000-00000000c0e2', 'Kate', 'kate@example.com')) v(id, name, email)
+WHERE s.id = '0c000000-0000-4000-8000-0000000005a1';
+SELECT protector.merge_customers('0c000000-0000-4000-8000-00000000c0e1', '0c000000-0000-4000-8000-00000000c0e2') IS NOT NULL \g /dev/null
+SET client_min_messages = error;
+ALTER EXTENSION protector UPDATE;
+SELECT email FROM protector.customers WHERE id = '0c000000-0000-4000-8000-00000000c0e1';
+SQL
+) || true
+echo "a record 0.1.0's merge kept with a lookalike address, updated: $merged"
+if [ "$merged" != kate@example.com ]; then
+	echo "the record 0.1.0's merge kept did not take the merged record's usable address"; failures=$((failures + 1))
+fi
+dropdb protector_merged
 # ... and a booking that already holds the key one would get is named
 createdb -T protector_previous protector_widget_taken
 taken=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_widget_taken -c "SET session_replication_role = replica" -c "
