@@ -218,14 +218,19 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'on a booking of your own you write as its customer',
 			NULL, 'Write sender_kind customer, or use send_message.');
 	END IF;
-	-- (staff who write a customer's message on a booking not theirs are
-	-- told they write as staff, not "booking not found", which the rate's
-	-- check says to a customer whose booking was handed over)
+	-- (staff who see the booking and write a customer's message on it,
+	-- not being its customer, are told so, not "booking not found", which
+	-- the rate's check says to a customer whose booking was handed over)
 	IF NEW.sender_kind OPERATOR(pg_catalog.=) 'customer' AND NOT protector_internal.caller_is_trusted()
 	   AND NOT protector_internal.customer_owns_booking(NEW.organization_id, NEW.booking_id)
-	   AND protector_internal.staff_may_message(NEW.organization_id, NEW.booking_id) THEN
-		PERFORM protector.raise('forbidden', 'you write on this booking as staff',
-			'Its customer writes the customer''s messages.', 'Write sender_kind staff, or use send_message.');
+	   AND EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id) THEN
+		IF protector_internal.staff_may_message(NEW.organization_id, NEW.booking_id) THEN
+			PERFORM protector.raise('forbidden', 'you write on this booking as staff',
+				'Its customer writes the customer''s messages.', 'Write sender_kind staff, or use send_message.');
+		END IF;
+		PERFORM protector.raise('forbidden', 'your role may not message customers',
+			'The action messages.send is for the desk, and for agents on the bookings assigned to them.');
 	END IF;
 	-- (a customer's: at most so many an hour, check_customer_message_rate)
 	IF NEW.sender_kind OPERATOR(pg_catalog.=) 'customer' AND NOT protector_internal.caller_is_trusted() THEN

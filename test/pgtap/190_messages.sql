@@ -5,7 +5,7 @@
 -- Realtime fixture); audit without bodies; reply times for staff
 -- performance, worked out by hand.
 BEGIN;
-SELECT plan(47);
+SELECT plan(48);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_operator', 'm_agent', 'm_agent2', 'm_finance',
 														'm_customer', 'm_customer2', 'm_other']) u;
@@ -202,6 +202,10 @@ SELECT tests.authenticate_as('m_operator');
 SELECT throws_ok($$INSERT INTO protector.booking_messages (organization_id, booking_id, sender_kind, body)
 				   VALUES ('0a190000-0000-4000-8000-000000000000', '0a190000-0000-4000-8000-0000000000b1', 'customer', 'as Cara')$$,
 	'42501', 'you write on this booking as staff', 'the desk writing a customer''s message on a booking is told it writes as staff');
+SELECT tests.authenticate_as('m_finance');
+SELECT throws_ok($$INSERT INTO protector.booking_messages (organization_id, booking_id, sender_kind, body)
+				   VALUES ('0a190000-0000-4000-8000-000000000000', '0a190000-0000-4000-8000-0000000000b1', 'customer', 'as Cara')$$,
+	'42501', 'your role may not message customers', '... and finance, who see the booking, that they may not message');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
