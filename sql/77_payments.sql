@@ -123,7 +123,7 @@ AS $$
 BEGIN
 	IF p_currency IS NOT NULL AND p_currency OPERATOR(pg_catalog.!~) '^[A-Z]{3}$' THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an ISO 4217 code', p_parameter),
-			NULL, 'Use three upper-case letters, e.g. "EUR".');
+			pg_catalog.format('Got "%s".', protector_internal.quoted_text(p_currency, 20)), 'Use three upper-case letters, e.g. "EUR".');
 	END IF;
 END
 $$;

@@ -2246,7 +2246,11 @@ BEGIN
 	-- status change: it fires on the columns that fire this trigger)
 	-- (never below nothing: a negative total written directly is refused
 	-- under its own rule, bookings_total_price_check, not the deposit's)
+	-- (not confirmed before this update, either: a hold moved or resized
+	-- and confirmed in one UPDATE was confirmed on its old deposit, none
+	-- where the new service asks one; an attack review of money)
 	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[])
+	   OR OLD.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[])
 	   OR NEW.currency IS DISTINCT FROM OLD.currency THEN
 		v_deposit := protector_internal.deposit_of(s.settings OPERATOR(pg_catalog.->) 'deposit', NEW.total_price,
 												   s.currency OPERATOR(pg_catalog.=) NEW.currency);
@@ -2259,9 +2263,11 @@ BEGIN
 		NEW.deposit_amount := COALESCE(v_deposit, NEW.deposit_amount);
 		-- a hold that now owes more than it was paid waits for it once
 		-- confirmed, by a deadline, as a new one does (wait_for_deposit
-		-- fires on a deadline: without one it was confirmed unpaid)
-		IF NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.payment_due_by IS NULL
-		   AND NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid THEN
+		-- fires on a deadline: without one it was confirmed unpaid), also
+		-- when this update confirms it
+		IF (NEW.status OPERATOR(pg_catalog.=) 'held'
+			OR (OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) 'confirmed'))
+		   AND NEW.payment_due_by IS NULL AND NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid THEN
 			NEW.payment_due_by := protector_internal.deposit_due_by(s.settings OPERATOR(pg_catalog.->) 'deposit',
 																	pg_catalog.lower(NEW.during));
 		END IF;
@@ -2885,7 +2891,7 @@ AS $$
 BEGIN
 	IF p_currency IS NOT NULL AND p_currency OPERATOR(pg_catalog.!~) '^[A-Z]{3}$' THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an ISO 4217 code', p_parameter),
-			NULL, 'Use three upper-case letters, e.g. "EUR".');
+			pg_catalog.format('Got "%s".', protector_internal.quoted_text(p_currency, 20)), 'Use three upper-case letters, e.g. "EUR".');
 	END IF;
 END
 $$;
