@@ -255,6 +255,15 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.restoring() IS
 'True while a restore runs: row_security is off and the requesting role bypasses RLS (the triggers then leave restored rows alone)';
 
+-- ... and the statement running is its load of p_table (as C's triggers
+-- ask it of the row's table): not an RPC's write inside it
+CREATE FUNCTION protector_internal.restoring_into(p_table regclass)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_restoring_into_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.restoring_into(regclass) IS
+'True while a restore loads p_table: restoring() and the running statement is that table''s INSERT or COPY (or finish_restore''s offer)';
+
 CREATE FUNCTION protector.raise(p_kind text, p_message text,
 								p_detail text DEFAULT NULL, p_hint text DEFAULT NULL)
 RETURNS void

@@ -8,20 +8,25 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (not a restored row: the backup's key comes back as it was, whatever
+	-- this server's ICU or the way the backup is restored; a plain restore
+	-- recomputed it, one under replica did not.  Only the rows the restore
+	-- loads: an RPC's write inside an INSERT ... SELECT run with
+	-- row_security off is keyed as always)
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND protector_internal.restoring_into(TG_RELID) THEN
+		RETURN NEW;
+	END IF;
 	NEW.identity_key := protector.normalize_email(NEW.email);
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.set_customer_identity_key() IS
-'Trigger: customers.identity_key is the ICU-normalized email';
+'Trigger: customers.identity_key is the ICU-normalized email (a restored row keeps the backup''s)';
 -- (also a write of identity_key itself: the key is the e-mail's, whoever
 -- writes it, or a widget visitor typing another's address was attached to
--- the record it was written on.  Not while restoring: the backup's key
--- comes back as it was, whatever this server's ICU or the way the backup
--- is restored; a plain restore recomputed it, one under replica did not)
+-- the record it was written on)
 CREATE TRIGGER customers_identity_key BEFORE INSERT OR UPDATE OF email, identity_key ON protector.customers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
-	EXECUTE FUNCTION protector_internal.set_customer_identity_key();
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.set_customer_identity_key();
 
 -- Groups of customers that are probably one person, with the reason.
 CREATE FUNCTION protector.find_duplicate_customers(p_organization_id uuid)

@@ -112,6 +112,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.current_customer_ids(),
 	protector_internal.customer_organizations(),
 	protector_internal.restoring(),
+	protector_internal.restoring_into(regclass),
 	protector_internal.caller_is_trusted(),
 	protector_internal.random_uuid(),
 	protector_internal.booking_start(tstzrange),

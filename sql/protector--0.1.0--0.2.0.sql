@@ -15216,12 +15216,10 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.authorize(uuid, text, text) IS
 'True if the caller may do p_action in the organization; else 42501 for its members, "<p_entity> not found" for everyone else (22023 for a NULL p_organization_id)';
 
--- the identity key follows a write of itself too; a restore keeps the
--- backup's key
+-- the identity key follows a write of itself too
 DROP TRIGGER customers_identity_key ON protector.customers;
 CREATE TRIGGER customers_identity_key BEFORE INSERT OR UPDATE OF email, identity_key ON protector.customers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
-	EXECUTE FUNCTION protector_internal.set_customer_identity_key();
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.set_customer_identity_key();
 
 CREATE FUNCTION protector_internal.keep_organization_currency()
 RETURNS trigger
@@ -17781,6 +17779,37 @@ FROM (SELECT DISTINCT ON (x.organization_id, x.merged_into) x.organization_id, x
 	  ORDER BY x.organization_id, x.merged_into, x.updated_at DESC, x.id) m
 WHERE k.organization_id = m.organization_id AND k.id = m.merged_into AND k.merged_into IS NULL
   AND k.email IS NOT NULL AND NOT protector_internal.email_is_valid(k.email);
+
+-- A restore's load of one table, for SQL triggers that leave restored
+-- rows alone (set_customer_identity_key)
+CREATE FUNCTION protector_internal.restoring_into(p_table regclass)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_restoring_into_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.restoring_into(regclass) IS
+'True while a restore loads p_table: restoring() and the running statement is that table''s INSERT or COPY (or finish_restore''s offer)';
+GRANT EXECUTE ON FUNCTION protector_internal.restoring_into(regclass) TO authenticated, service_role;
+
+CREATE OR REPLACE FUNCTION protector_internal.set_customer_identity_key()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- (not a restored row: the backup's key comes back as it was, whatever
+	-- this server's ICU or the way the backup is restored; a plain restore
+	-- recomputed it, one under replica did not.  Only the rows the restore
+	-- loads: an RPC's write inside an INSERT ... SELECT run with
+	-- row_security off is keyed as always)
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND protector_internal.restoring_into(TG_RELID) THEN
+		RETURN NEW;
+	END IF;
+	NEW.identity_key := protector.normalize_email(NEW.email);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.set_customer_identity_key() IS
+'Trigger: customers.identity_key is the ICU-normalized email (a restored row keeps the backup''s)';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

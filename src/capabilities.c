@@ -507,6 +507,21 @@ protector_restoring_sql(PG_FUNCTION_ARGS)
 }
 
 /*
+ * protector_internal.restoring_into(p_table regclass) returns boolean: is
+ * the running statement a restore's load of p_table (its INSERT or COPY,
+ * or finish_restore's offer)?  For SQL triggers that must tell a restored
+ * row from one an RPC writes inside an INSERT ... SELECT run with
+ * row_security off, as protector_restoring_row() does for C's.
+ */
+PG_FUNCTION_INFO_V1(protector_restoring_into_sql);
+Datum
+protector_restoring_into_sql(PG_FUNCTION_ARGS)
+{
+	protector_require_arg(fcinfo, 0, "p_table");
+	PG_RETURN_BOOL(protector_restoring() && restore_target(PG_GETARG_OID(0)));
+}
+
+/*
  * protector_internal.written_by_this_transaction(p_xmin xid) returns
  * boolean: was a row version with this xmin written by the current
  * transaction (or one of its subtransactions not rolled back)?  How a

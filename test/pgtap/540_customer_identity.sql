@@ -6,7 +6,7 @@
 -- number without its country; and a written identity_key stayed as
 -- written.
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['i_owner', 'i_operator', 'i_kim', 'i_eve', 'i_stranger', 'i_staff', 'i_bob', 'i_zoe', 'i_zed', 'i_xena']) u \g /dev/null
@@ -218,6 +218,17 @@ SELECT is((SELECT array_length(customer_ids, 1) FROM protector.find_duplicate_cu
 		   WHERE reason = 'same phone' AND 'Dan National' = ANY (full_names)), 2,
 	'a Danish number written nationally and internationally is one phone to the duplicate search');
 SELECT tests.clear_authentication();
+
+-- a restore keeps the backup's key, but only for the rows it loads: a
+-- customer an RPC writes inside an INSERT ... SELECT a superuser runs
+-- with row_security off (as after a dump's script) is keyed as always (a
+-- review: the trigger skipped every write of such a statement)
+CREATE TEMP TABLE rpc_log (r jsonb);
+SET LOCAL row_security = off;
+INSERT INTO rpc_log SELECT protector.create_customer(:'org', 'Nina', 'Nina@Example.com');
+SET LOCAL row_security = on;
+SELECT is((SELECT identity_key FROM protector.customers WHERE full_name = 'Nina'), 'nina@example.com',
+	'a customer an RPC writes inside an INSERT with row_security off gets its identity key');
 
 SELECT * FROM finish();
 ROLLBACK;
