@@ -17702,15 +17702,17 @@ BEGIN
 			'Use 1 to 63 lower-case letters, digits and inner hyphens, e.g. "lockbox-berlin".');
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
-		-- (under REPEATABLE READ a slug freed since the snapshot is a
-		-- serialization failure here, where the key would let the rename
-		-- through: the key decides then)
+		-- (under REPEATABLE READ the organization that held the slug in the
+		-- snapshot, changed since, is a serialization failure here: a
+		-- retry, named, sees whether it still holds it; left to the key,
+		-- a slug still taken was refused with no name)
 		BEGIN
 			PERFORM FROM protector.organizations o
 			WHERE o.slug OPERATOR(pg_catalog.=) NEW.slug AND o.id OPERATOR(pg_catalog.<>) NEW.id
 			FOR KEY SHARE OF o;
 		EXCEPTION WHEN serialization_failure THEN
-			RETURN NEW;
+			PERFORM protector.raise('retry', pg_catalog.format('the organization holding the slug "%s" changed while this ran', NEW.slug),
+				NULL, 'Retry: the slug is then free, or named as taken.');
 		END;
 		IF FOUND THEN
 			RAISE unique_violation USING

@@ -99,5 +99,25 @@ answer=$(psql -X -q -A -t -d "$DB" -v VERBOSITY=terse -c "UPDATE protector.organ
 wait "$freer" || true
 echo "a rename to a slug a rename in progress frees: ${answer}"
 [ "$answer" = talk ] || failures=$((failures + 1))
+# under REPEATABLE READ, a rename to a slug whose holder changed since the
+# snapshot (its currency) is refused naming the slug, taken or to retry
+# (the lookup's serialization failure left to the key named nothing)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector.organizations (name, slug) VALUES ('Holder', 'holder'), ('Renamer', 'renamer')" >/dev/null
+PGAPPNAME=rr psql -X -q -A -t -d "$DB" -v VERBOSITY=terse >"$WORK/rr.log" 2>&1 <<'SQL' &
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) FROM protector.organizations \g /dev/null
+SELECT pg_sleep(1.5) \g /dev/null
+UPDATE protector.organizations SET slug = 'holder' WHERE slug = 'renamer';
+COMMIT;
+SQL
+rr=$!
+wait_session rr "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+psql -X -q -d "$DB" -c "UPDATE protector.organizations SET currency = 'USD' WHERE slug = 'holder'" >/dev/null
+wait "$rr" || true
+answer=$(grep -o 'ERROR: .*' "$WORK/rr.log" | head -1 || true)
+echo "[repeatable read] a rename to a slug whose holder changed since the snapshot: ${answer:-renamed}"
+# (named either way: taken, or a retry when the holder's row was locked
+# for update since the snapshot)
+case "$answer" in *'slug "holder"'*) ;; *) failures=$((failures + 1)) ;; esac
 dropdb "$DB"
 [ "$failures" -eq 0 ]
