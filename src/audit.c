@@ -1036,7 +1036,8 @@ audit_insert(DirectTable *writer, AuditTable *entry, const char *op, const Audit
 
 /* an UPDATE that moves the row to another organization, from or to none included */
 static bool
-audit_row_moved(AuditTable *entry, Datum *oldv, bool *oldn, Datum *newv, bool *newn)
+audit_row_moved(const AuditTable *entry, const Datum *oldv, const bool *oldn,
+				const Datum *newv, const bool *newn)
 {
 	AttrNumber	att = entry->org_attnum;
 
