@@ -784,9 +784,11 @@ BEGIN
 		-- a hold that now owes more than it was paid waits for it once
 		-- confirmed, by a deadline, as a new one does (wait_for_deposit
 		-- fires on a deadline: without one it was confirmed unpaid), also
-		-- when this update confirms it
+		-- when this update confirms it, or makes it pending (sum_payments
+		-- confirms a pending booking with a deadline once it is paid)
 		IF (NEW.status OPERATOR(pg_catalog.=) 'held'
-			OR (OLD.status OPERATOR(pg_catalog.=) 'held' AND NEW.status OPERATOR(pg_catalog.=) 'confirmed'))
+			OR (OLD.status OPERATOR(pg_catalog.=) 'held'
+				AND NEW.status OPERATOR(pg_catalog.=) ANY ('{confirmed,pending}'::protector.booking_status[])))
 		   AND NEW.payment_due_by IS NULL AND NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid THEN
 			NEW.payment_due_by := protector_internal.deposit_due_by(s.settings OPERATOR(pg_catalog.->) 'deposit',
 																	pg_catalog.lower(NEW.during));

@@ -6,7 +6,7 @@
 -- deposit; Plain: 40 + 15 per person, none.  And a currency refused names
 -- what it got.
 BEGIN;
-SELECT plan(4);
+SELECT plan(5);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['cr_owner', 'cr_operator']) u;
@@ -37,6 +37,8 @@ SELECT (protector.hold_slot('0a977000-0000-4000-8000-0000000005a1', NULL, pg_tem
 SELECT protector.record_payment(:'b', 11.25) IS NOT NULL AS paid \g /dev/null
 -- c: a hold of 2 on Hall (20 + 25 x 2 = 70, deposit 17.50, a deadline)
 SELECT (protector.hold_slot('0a977000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(12), 2, p_hold_minutes => 30) ->> 'id') AS c \gset
+-- d: a hold of 2 on Plain (70, no deposit), to be moved to Hall and made pending
+SELECT (protector.hold_slot('0a977000-0000-4000-8000-0000000005a2', NULL, pg_temp.t(13), 2, p_hold_minutes => 30) ->> 'id') AS d \gset
 
 -- (the operator moves and confirms; a party's size is the owner's to change)
 SELECT tests.authenticate_as('cr_operator');
@@ -44,6 +46,8 @@ UPDATE protector.bookings SET service_id = '0a977000-0000-4000-8000-0000000005a1
 UPDATE protector.bookings SET service_id = '0a977000-0000-4000-8000-0000000005a2', status = 'confirmed' WHERE id = :'c';
 SELECT tests.authenticate_as('cr_owner');
 UPDATE protector.bookings SET party_size = 8, status = 'confirmed' WHERE id = :'b';
+UPDATE protector.bookings SET service_id = '0a977000-0000-4000-8000-0000000005a1', status = 'pending' WHERE id = :'d';
+SELECT protector.record_payment(:'d', 17.50) IS NOT NULL AS paid \g /dev/null
 SELECT tests.clear_authentication();
 
 SELECT results_eq(format($$SELECT status::text, total_price, deposit_amount, payment_due_by IS NOT NULL FROM protector.bookings WHERE id = %L$$, :'a'),
@@ -55,6 +59,9 @@ SELECT results_eq(format($$SELECT status::text, total_price, deposit_amount, amo
 SELECT results_eq(format($$SELECT status::text, total_price, deposit_amount, payment_due_by IS NULL FROM protector.bookings WHERE id = %L$$, :'c'),
 	$$VALUES ('confirmed', 70.00::numeric, 0.00::numeric, true)$$,
 	'a hold moved to a service asking none and confirmed at once is confirmed, owing no deposit (it waited on the old one''s 17.50)');
+SELECT results_eq(format($$SELECT status::text, deposit_amount, amount_paid FROM protector.bookings WHERE id = %L$$, :'d'),
+	$$VALUES ('confirmed', 17.50::numeric, 17.50::numeric)$$,
+	'a hold moved to Hall and made pending at once gets a deadline, and its 17.50 paid confirms it (it stayed pending)');
 
 -- (and a currency refused says what it got: money's review)
 SELECT tests.authenticate_as('cr_owner');
