@@ -499,11 +499,41 @@ protector_restoring_rel(Relation rel)
 /*
  * protector_internal.restoring() returns boolean
  */
+/*
+ * Does the running statement load a table of protector's own schemas (an
+ * INSERT into it, or a COPY FROM)?  What the SQL triggers' WHEN
+ * conditions ask with restoring(): they guard protector's tables, and a
+ * restore loads them with statements naming them.  A superuser's INSERT
+ * INTO a table of their own SELECT protector.record_payment(...), run
+ * with row_security off, is no restore: the payment's triggers were
+ * passed over, and its booking's amount_paid was never summed.
+ */
+static bool
+loads_protector_table(void)
+{
+	Portal		portal = ActivePortal;
+	PlannedStmt *stmt;
+	Oid			target = InvalidOid;
+	char	   *schema;
+
+	if (portal == NULL || list_length(portal->stmts) != 1)
+		return false;
+	stmt = linitial_node(PlannedStmt, portal->stmts);
+	if (stmt->commandType == CMD_INSERT && stmt->resultRelations != NIL)
+		target = rt_fetch(linitial_int(stmt->resultRelations), stmt->rtable)->relid;
+	else if (stmt->commandType == CMD_UTILITY && IsA(stmt->utilityStmt, CopyStmt))
+		target = copy_target(portal, stmt);
+	if (!OidIsValid(target))
+		return false;
+	schema = get_namespace_name(get_rel_namespace(target));
+	return schema != NULL && (strcmp(schema, "protector") == 0 || strcmp(schema, "protector_internal") == 0);
+}
+
 PG_FUNCTION_INFO_V1(protector_restoring_sql);
 Datum
 protector_restoring_sql(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(protector_restoring());
+	PG_RETURN_BOOL(protector_restoring() && (reoffering() || loads_protector_table()));
 }
 
 /*
