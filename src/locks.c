@@ -31,7 +31,9 @@
  * two such transactions never wait for each other in a cycle.
  *
  * The locks SQL of the caller's rights needs are taken here too
- * (lock_booking_services(), lock_seen()), not by pg_advisory_xact_lock():
+ * (lock_booking_services(), lock_seen(); lock_give_backs() the rows of the
+ * promo codes and vouchers a batch's cancellations give back to, found as
+ * the caller, locked as their owner), not by pg_advisory_xact_lock():
  * a database that revokes EXECUTE on the pg_advisory_* functions from
  * PUBLIC, as docs/security.md advises where untrusted roles have SQL
  * connections, still runs them, and each locks only what its caller may
