@@ -456,6 +456,21 @@ compare_uuid(const void *a, const void *b)
 				  DatumGetUUIDP(*(const Datum *) b)->data, UUID_LEN);
 }
 
+/* sorts the uuids elems point to, drops repeats; returns how many are left */
+static int
+sort_distinct_uuids(Datum *elems, int n)
+{
+	int			distinct = 0;
+
+	qsort(elems, n, sizeof(Datum), compare_uuid);
+	for (int i = 0; i < n; i++)
+	{
+		if (i == 0 || compare_uuid(&elems[i], &elems[distinct - 1]) != 0)
+			elems[distinct++] = elems[i];
+	}
+	return distinct;
+}
+
 /*
  * protector.lock_services(p_service_ids uuid[]) returns void
  *
@@ -470,7 +485,7 @@ protector_lock_services(PG_FUNCTION_ARGS)
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
-	int			distinct = 0;
+	int			distinct;
 	int64	   *keys;
 
 	protector_require_arg(fcinfo, 0, "p_service_ids");
@@ -488,12 +503,7 @@ protector_lock_services(PG_FUNCTION_ARGS)
 					(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 					 errmsg("p_service_ids must not contain NULL")));
 	}
-	qsort(elems, n, sizeof(Datum), compare_uuid);
-	for (int i = 0; i < n; i++)
-	{
-		if (i == 0 || compare_uuid(&elems[i], &elems[distinct - 1]) != 0)
-			elems[distinct++] = elems[i];
-	}
+	distinct = sort_distinct_uuids(elems, n);
 	if (distinct > LOCK_SERVICES_MAX)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
@@ -658,27 +668,30 @@ copy_uuid(HeapTuple tup, TupleDesc desc, uint64 row,
 	list->ids[list->n++] = *DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull));
 }
 
-static int
-compare_uuid_values(const void *a, const void *b)
+/* the uuids of ids as Datums pointing at them */
+static Datum *
+uuid_datums(pg_uuid_t *ids, int n)
 {
-	return memcmp(a, b, UUID_LEN);
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = UUIDPGetDatum(&ids[i]);
+	return elems;
 }
 
 /* locks the rows of ids of protector's table, once each, in id order */
 static void
 lock_rows_in_order(const char *table, const char *entity, pg_uuid_t *ids, int n)
 {
+	Datum	   *elems = uuid_datums(ids, n);
+	int			distinct = sort_distinct_uuids(elems, n);
 	Oid			relid;
 
-	if (n == 0)
+	if (distinct == 0)
 		return;
-	qsort(ids, n, sizeof(pg_uuid_t), compare_uuid_values);
 	relid = protector_relid(table, false);
-	for (int i = 0; i < n; i++)
-	{
-		if (i == 0 || memcmp(&ids[i], &ids[i - 1], UUID_LEN) != 0)
-			protector_lock_row(relid, UUIDPGetDatum(&ids[i]), entity);
-	}
+	for (int i = 0; i < distinct; i++)
+		protector_lock_row(relid, elems[i], entity);
 }
 
 /*
@@ -705,7 +718,6 @@ protector_lock_give_backs(PG_FUNCTION_ARGS)
 	ProtectorRead vouchers = {.plan = &give_back_vouchers_plan, .sql = GIVE_BACK_VOUCHERS_SQL, .nargs = 1,
 		.argtypes = argtypes, .owner_of = "payments"};
 	Datum		values[1];
-	Datum	   *ids;
 	GiveBacks	g = {NULL, 0, NULL, 0};
 	UuidList	paid_by = {NULL, 0};
 
@@ -717,10 +729,8 @@ protector_lock_give_backs(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	if (PG_GETARG_BOOL(1))
 		lock_rows_in_order("promo_codes", "promo code", g.codes, g.ncodes);
-	ids = palloc(sizeof(Datum) * g.nbookings);
-	for (int i = 0; i < g.nbookings; i++)
-		ids[i] = UUIDPGetDatum(&g.bookings[i]);
-	values[0] = PointerGetDatum(construct_array(ids, g.nbookings, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	values[0] = PointerGetDatum(construct_array(uuid_datums(g.bookings, g.nbookings), g.nbookings,
+												UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 	(void) protector_read(&vouchers, values, NULL, copy_uuid, &paid_by);
 	lock_rows_in_order("vouchers", "voucher", paid_by.ids, paid_by.n);
 	PG_RETURN_VOID();
