@@ -933,18 +933,22 @@ audit_set_context(AuditLogRow *row, AuditTable *entry, const char *op)
 }
 
 /*
- * record_id of a key printed by the session's settings: in the style of
- * to_jsonb's timestamps (output_style.c: ISO dates, UTC, ...; and
- * schema-qualified regclass), so that one row's history has one id
- * whoever wrote it (a date key was (1,2027-01-05), (1,05/01/2027) and
- * (1,05.01.2027)).
+ * The record_id of a version: a key printed by the session's settings
+ * (pk_styled) in the style of to_jsonb's timestamps (output_style.c: ISO
+ * dates, UTC, ...; and schema-qualified regclass), so that one row's
+ * history has one id whoever wrote it (a date key was (1,2027-01-05),
+ * (1,05/01/2027) and (1,05.01.2027)).
  */
 static Datum
-audit_record_id_styled(AuditTable *entry, const Datum *values, const bool *nulls)
+audit_record_id_of(AuditTable *entry, const Datum *values, const bool *nulls)
 {
-	int			level = protector_output_style_begin(true);
-	Datum		id = audit_record_id(entry, values, nulls);
+	int			level;
+	Datum		id;
 
+	if (!entry->pk_styled)
+		return audit_record_id(entry, values, nulls);
+	level = protector_output_style_begin(true);
+	id = audit_record_id(entry, values, nulls);
 	protector_output_style_end(level);
 	return id;
 }
@@ -974,8 +978,7 @@ audit_change(AuditTable *entry, Datum *oldv, bool *oldn, Datum *newv, bool *newn
 
 	if (keyv != NULL)
 	{
-		c.record_id = entry->pk_styled ? audit_record_id_styled(entry, keyv, keyn) :
-			audit_record_id(entry, keyv, keyn);
+		c.record_id = audit_record_id_of(entry, keyv, keyn);
 		if (entry->org_attnum != InvalidAttrNumber && !keyn[entry->org_attnum - 1])
 			c.organization_id = keyv[entry->org_attnum - 1];
 	}
@@ -1060,8 +1063,7 @@ audit_change_left(AuditTable *entry, const AuditChange *change, Datum *oldv, boo
 	AttrNumber	att = entry->org_attnum;
 
 	left.organization_id = oldn[att - 1] ? (Datum) 0 : oldv[att - 1];
-	left.record_id = entry->pk_styled ? audit_record_id_styled(entry, oldv, oldn) :
-		audit_record_id(entry, oldv, oldn);
+	left.record_id = audit_record_id_of(entry, oldv, oldn);
 	left.new_row = (Datum) 0;
 	return left;
 }
