@@ -7459,8 +7459,9 @@ BEGIN
 		-- (named: a DELETE of a venue's staff in one statement was refused
 		-- without saying whose shift stood in the way)
 		PERFORM protector.raise('invalid_parameter', 'the member still has shifts at this venue',
-			(SELECT pg_catalog.format('Member %s ("%s") has a shift at venue "%s" from %s local time.', m.id,
-									  protector_internal.quoted_text(COALESCE(m.full_name, ''), 80), protector_internal.quoted_text(v.name, 80),
+			(SELECT pg_catalog.format('Member %s%s has a shift at venue "%s" from %s local time.', m.id,
+									  (' ("' OPERATOR(pg_catalog.||) protector_internal.quoted_text(m.full_name, 80) OPERATOR(pg_catalog.||) '")'),
+									  protector_internal.quoted_text(v.name, 80),
 									  pg_catalog.to_char(protector_internal.local_time(v.timezone, pg_catalog.lower(s.during)),
 														 'YYYY-MM-DD HH24:MI'))
 			 FROM protector.members m, protector.venues v, protector.staff_shifts s

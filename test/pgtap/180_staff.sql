@@ -7,7 +7,7 @@
 -- figures are worked out beside them.  Concurrency:
 -- test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(81);
+SELECT plan(82);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['s_owner', 's_admin', 's_manager', 's_operator', 's_agent', 's_agent2',
 														's_viewer', 's_other']) u;
@@ -208,6 +208,15 @@ SELECT throws_ok($$DELETE FROM protector.staff_venues WHERE member_id = '0a18000
 SELECT matches(tests.error_text($$DELETE FROM protector.staff_venues WHERE venue_id = '0a180000-0000-4000-8000-0000000000a1'$$),
 	'^22023 \| the member still has shifts at this venue \| Member 0a180000-0000-4000-8000-0000000000e6 \("[^"]*"\) has a shift at venue "HQ" from [0-9-]+ [0-9:]+ local time\. \|',
 	'... and a DELETE of the venue''s staff in one statement names whose shift stands in the way');
+-- (a member without a name is named by id alone: it printed ("") after it)
+RESET ROLE;
+UPDATE protector.members SET full_name = NULL WHERE id = '0a180000-0000-4000-8000-0000000000e6';
+SELECT tests.authenticate_as('s_manager');
+SELECT matches(tests.error_text($$DELETE FROM protector.staff_venues WHERE venue_id = '0a180000-0000-4000-8000-0000000000a1'$$),
+	'^22023 \| the member still has shifts at this venue \| Member 0a180000-0000-4000-8000-0000000000e6 has a shift at venue "HQ" from [0-9-]+ [0-9:]+ local time\. \|',
+	'... a member without a name by their id alone');
+RESET ROLE;
+UPDATE protector.members SET full_name = 'Agent2' WHERE id = '0a180000-0000-4000-8000-0000000000e6';
 
 -- 6b. what review found
 -- an invitation never re-admits a deactivated member, nor can it be edited
