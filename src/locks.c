@@ -617,10 +617,15 @@ protector_lock_booking_services(PG_FUNCTION_ARGS)
 	" WHERE b.id OPERATOR(pg_catalog.=) ANY ($1)" \
 	" ORDER BY b.id FOR UPDATE OF b"
 
-/* the vouchers that paid those bookings (as the payments' owner) */
+/*
+ * the vouchers that paid those bookings (as the payments' owner; through
+ * the bookings, whose organization leads payments' index: by booking_id
+ * alone it read the index of every tenant's payments whole)
+ */
 #define GIVE_BACK_VOUCHERS_SQL \
-	"SELECT DISTINCT p.voucher_id FROM protector.payments p" \
-	" WHERE p.booking_id OPERATOR(pg_catalog.=) ANY ($1) AND p.voucher_id IS NOT NULL"
+	"SELECT DISTINCT p.voucher_id FROM protector.bookings b JOIN protector.payments p" \
+	" ON p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id" \
+	" WHERE b.id OPERATOR(pg_catalog.=) ANY ($1) AND p.voucher_id IS NOT NULL"
 
 /* the bookings read, and the rows of a table to lock, as uuids */
 typedef struct GiveBacks
