@@ -17782,6 +17782,17 @@ CREATE TRIGGER check_staff_activity_row BEFORE INSERT ON protector.staff_activit
 	FOR EACH ROW WHEN (NOT protector_internal.restoring())
 	EXECUTE FUNCTION protector_internal.check_staff_activity_row();
 
+-- An address 0.1.0 stored with a space other than ASCII's at either end
+-- (its widget trimmed ASCII spaces only: a no-break space pasted with the
+-- address was kept) is stored trimmed, as 0.2.0 writes one: the widget
+-- passes over a record whose address it would not take, and the visitor's
+-- next booking made a second record beside it (a review).  Compatibility
+-- forms stay as they are (a Kelvin sign is a lookalike of another's
+-- address), and so such a record is still passed over.
+UPDATE protector.customers SET email = protector_internal.trim_spaces(email)
+WHERE email IS NOT NULL AND NOT protector_internal.email_is_valid(email)
+  AND protector_internal.email_is_valid(protector_internal.trim_spaces(email));
+
 -- A record 0.1.0's merge kept with an address protector does not take now
 -- (its merge kept the kept record's address whatever it was) takes the
 -- address of a record merged into it that protector takes, as a merge
