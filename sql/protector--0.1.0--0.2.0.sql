@@ -294,9 +294,14 @@ BEGIN
 		ORDER BY t.id
 		FOR UPDATE;
 	END IF;
+	-- (to the desk where the new member's role sees no tasks, as on insert:
+	-- a trusted caller may hand an ended booking to finance, and the task's
+	-- own check refused the whole handover, naming a task)
 	IF NEW.assigned_agent IS DISTINCT FROM OLD.assigned_agent THEN
 		UPDATE protector.tasks t
-		SET assignee = NEW.assigned_agent
+		SET assignee = CASE WHEN NEW.assigned_agent IS NOT NULL
+								 AND protector_internal.member_sees_tasks(NEW.organization_id, NEW.assigned_agent)
+							THEN NEW.assigned_agent END
 		WHERE t.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 		  AND t.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND t.status OPERATOR(pg_catalog.<>) 'done'
