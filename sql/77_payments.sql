@@ -804,6 +804,31 @@ CREATE TRIGGER set_deposit_deadline BEFORE UPDATE OF during ON protector.booking
 							OR (NEW.payment_due_by >= lower(OLD.during) AND lower(NEW.during) > lower(OLD.during))))
 	EXECUTE FUNCTION protector_internal.keep_deposit_deadline();
 
+-- A pending booking staff confirm by hand before its deposit is paid (a
+-- deposit taken at the desk and not recorded yet) waits for it no more:
+-- its deadline goes.  expire_holds cancels pending bookings only, so the
+-- deadline it kept was never acted on, while the booking (and the
+-- widget's answer) still said the deposit was due by then (a review).
+-- A cancelled booking keeps it: why it was cancelled.
+CREATE FUNCTION protector_internal.waive_deposit_deadline()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.payment_due_by := NULL;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.waive_deposit_deadline() IS
+'Trigger: a pending booking confirmed by hand (or moved on) before its deposit is paid no longer has a deposit deadline';
+-- (named to run after wait_for_deposit, which makes a hold confirmed
+-- unpaid pending: that one keeps its deadline)
+CREATE TRIGGER waive_deposit_deadline BEFORE UPDATE OF status ON protector.bookings
+	FOR EACH ROW WHEN (OLD.status = 'pending' AND NEW.status IN ('confirmed', 'in_progress', 'completed', 'no_show')
+					   AND NEW.payment_due_by IS NOT NULL)
+	EXECUTE FUNCTION protector_internal.waive_deposit_deadline();
+
 -- A payment's provider and reference as record_payment and settle_payment
 -- take them (22023 naming the parameter).
 CREATE FUNCTION protector_internal.check_provider(p_provider text, p_provider_reference text)

@@ -17842,5 +17842,24 @@ $$;
 COMMENT ON FUNCTION protector_internal.set_customer_identity_key() IS
 'Trigger: customers.identity_key is the ICU-normalized email (a restored row keeps the backup''s)';
 
+-- A pending booking confirmed by hand before its deposit is paid no
+-- longer has a deposit deadline (sql/77_payments.sql)
+CREATE FUNCTION protector_internal.waive_deposit_deadline()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.payment_due_by := NULL;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.waive_deposit_deadline() IS
+'Trigger: a pending booking confirmed by hand (or moved on) before its deposit is paid no longer has a deposit deadline';
+CREATE TRIGGER waive_deposit_deadline BEFORE UPDATE OF status ON protector.bookings
+	FOR EACH ROW WHEN (OLD.status = 'pending' AND NEW.status IN ('confirmed', 'in_progress', 'completed', 'no_show')
+					   AND NEW.payment_due_by IS NOT NULL)
+	EXECUTE FUNCTION protector_internal.waive_deposit_deadline();
+
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

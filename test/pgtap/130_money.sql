@@ -2,7 +2,7 @@
 -- follow the organization, and the payments ledger deciding what is paid.
 -- Every figure is computed by hand in the comment beside it.
 BEGIN;
-SELECT plan(68);
+SELECT plan(70);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_manager', 'm_finance', 'm_operator', 'm_other']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -288,6 +288,18 @@ SELECT results_eq($$SELECT d.label, b.status::text, b.cancellation_reason FROM d
 	$$VALUES ('fixed', 'cancelled', 'deposit not paid'), ('held', 'pending', NULL), ('percent', 'confirmed', NULL)$$,
 	'the overdue one is cancelled ("deposit not paid"), the paid and the not yet due ones are kept');
 SELECT is(protector.expire_holds(100), 0, 'a second sweep finds nothing');
+-- the pending one confirmed by hand (a deposit taken at the desk, not
+-- recorded yet): its deadline goes, which no sweep acts on once it is
+-- confirmed, and it still owes its deposit (a review: the deadline stayed,
+-- and the booking said the deposit was due by then)
+SELECT tests.authenticate_as('m_operator');
+SELECT is(protector.confirm_booking((SELECT id FROM d WHERE label = 'held')) ->> 'status', 'confirmed',
+	'the operator confirms the pending booking by hand');
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT status::text, deposit_amount, amount_paid, payment_due_by FROM protector.bookings
+					WHERE id = (SELECT id FROM d WHERE label = 'held')$$,
+	$$VALUES ('confirmed', 50.00, 0.00, NULL::timestamptz)$$,
+	'... it owes its deposit of 50.00 with nothing paid, and has no deadline');
 
 -- a new booking's preparation (prepare_booking, src/booking_insert.c):
 -- the service's currency when none is given, and no deposit where the
