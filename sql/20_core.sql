@@ -246,21 +246,28 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.requester_is_trusted() IS
 'True when the role that made the request (not a SECURITY DEFINER function running for it) is a superuser or bypasses RLS';
 
--- A restore is running: row_security is off (pg_dump's output sets it) and
--- the requesting role bypasses RLS itself (docs/operations.md).
+-- A restore is running: row_security is off (pg_dump's output sets it),
+-- the requesting role is a superuser, and the statement loads one of
+-- protector's tables (docs/operations.md).  Triggers ask restoring_into()
+-- of their own table instead: a load of one table (INSERT INTO
+-- protector.tasks SELECT ..., protector.record_payment(...)) is no
+-- restore of the payment the RPC inside it writes.  (PARALLEL
+-- RESTRICTED, as restoring_into(): both read the leader's running
+-- statement.)
 CREATE FUNCTION protector_internal.restoring()
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_restoring_sql'
-LANGUAGE C STABLE PARALLEL SAFE;
+LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION protector_internal.restoring() IS
 'True while a restore runs: row_security is off and the requesting role bypasses RLS (the triggers then leave restored rows alone)';
 
 -- ... and the statement running is its load of p_table (as C's triggers
--- ask it of the row's table): not an RPC's write inside it
+-- ask it of the row's table): not an RPC's write inside it.  What every
+-- trigger's WHEN asks, naming its table (a trigger function: TG_RELID).
 CREATE FUNCTION protector_internal.restoring_into(p_table regclass)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_restoring_into_sql'
-LANGUAGE C STABLE PARALLEL SAFE;
+LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION protector_internal.restoring_into(regclass) IS
 'True while a restore loads p_table: restoring() and the running statement is that table''s INSERT or COPY (or finish_restore''s offer)';
 

@@ -143,7 +143,7 @@ CREATE TRIGGER clear_owner_confirmation BEFORE UPDATE ON protector.members
 					   AND NEW.confirmed_at IS NOT DISTINCT FROM OLD.confirmed_at
 					   AND (OLD.role <> 'owner' OR NOT OLD.active OR NEW.user_id <> OLD.user_id
 							OR NEW.organization_id <> OLD.organization_id)
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.owner_needs_confirmation();
 
 -- Operators, agents and customers may update rows, but only some columns

@@ -97,7 +97,7 @@ COMMENT ON FUNCTION protector_internal.check_slug() IS
 'Trigger: an organization''s slug is a slug (22023) and a rename''s not another organization''s (23505), named';
 
 CREATE TRIGGER check_slug BEFORE INSERT OR UPDATE OF slug ON protector.organizations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_slug();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.organizations')) EXECUTE FUNCTION protector_internal.check_slug();
 
 CREATE FUNCTION protector.create_organization(
 	p_name text,

@@ -342,11 +342,11 @@ COMMENT ON FUNCTION protector_internal.check_settings_columns() IS
 'Trigger: settings, widget_settings and branding follow their schemas (docs/settings.md)';
 
 CREATE TRIGGER check_settings BEFORE INSERT OR UPDATE OF settings ON protector.organizations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_settings_columns();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.organizations')) EXECUTE FUNCTION protector_internal.check_settings_columns();
 CREATE TRIGGER check_settings BEFORE INSERT OR UPDATE OF widget_settings, branding ON protector.venues
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_settings_columns();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.venues')) EXECUTE FUNCTION protector_internal.check_settings_columns();
 CREATE TRIGGER check_settings BEFORE INSERT OR UPDATE OF settings ON protector.services
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_settings_columns();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.services')) EXECUTE FUNCTION protector_internal.check_settings_columns();
 
 -- RFC 7386: p_patch's keys replace p_target's, recursively for objects; a
 -- null removes the key; a patch that is not an object replaces the target.

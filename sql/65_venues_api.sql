@@ -252,12 +252,12 @@ $$;
 COMMENT ON FUNCTION protector_internal.guard_venue_deletion() IS
 'Trigger: a venue''s deleted_at is set or cleared only by members whose role may do venues.delete';
 CREATE TRIGGER guard_venue_deletion BEFORE UPDATE OF deleted_at ON protector.venues
-	FOR EACH ROW WHEN (NEW.deleted_at IS DISTINCT FROM OLD.deleted_at AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.deleted_at IS DISTINCT FROM OLD.deleted_at AND NOT protector_internal.restoring_into('protector.venues'))
 	EXECUTE FUNCTION protector_internal.guard_venue_deletion();
 -- (a venue inserted deleted is deleted by its insert: a manager's came in
 -- deleted and active, and was bookable the moment an admin restored it)
 CREATE TRIGGER guard_venue_deletion_on_insert BEFORE INSERT ON protector.venues
-	FOR EACH ROW WHEN (NEW.deleted_at IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.deleted_at IS NOT NULL AND NOT protector_internal.restoring_into('protector.venues'))
 	EXECUTE FUNCTION protector_internal.guard_venue_deletion();
 
 -- A deleted venue stays inactive and takes no service, however it is
@@ -291,12 +291,12 @@ $$;
 COMMENT ON FUNCTION protector_internal.keep_deleted_venue() IS
 'Trigger: a deleted venue is not activated and takes no service, however it is written';
 CREATE TRIGGER keep_deleted_venue BEFORE UPDATE OF active ON protector.venues
-	FOR EACH ROW WHEN (NEW.active AND NEW.deleted_at IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.active AND NEW.deleted_at IS NOT NULL AND NOT protector_internal.restoring_into('protector.venues'))
 	EXECUTE FUNCTION protector_internal.keep_deleted_venue();
 -- (only for those the policies let write services: anyone else was told
 -- another tenant's venue was deleted, and held it locked)
 CREATE TRIGGER keep_deleted_venue BEFORE INSERT OR UPDATE OF venue_id ON protector.services
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.services')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('venues.manage'))))
 	EXECUTE FUNCTION protector_internal.keep_deleted_venue();
@@ -353,15 +353,15 @@ $$;
 COMMENT ON FUNCTION protector_internal.keep_booked_services() IS
 'Trigger: a service, or a venue, with bookings is not deleted (deactivate the service; delete_venue the venue), nor a service moved to another venue';
 CREATE TRIGGER keep_booked_services BEFORE DELETE ON protector.services
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring_into('protector.services'))
 	EXECUTE FUNCTION protector_internal.keep_booked_services();
 CREATE TRIGGER keep_booked_services_place BEFORE UPDATE OF organization_id, venue_id ON protector.services
 	FOR EACH ROW WHEN ((OLD.organization_id, OLD.venue_id) IS DISTINCT FROM (NEW.organization_id, NEW.venue_id)
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.services'))
 	EXECUTE FUNCTION protector_internal.keep_booked_services();
 -- (a venue's deletion cascades to its services, inside a trigger: asked here)
 CREATE TRIGGER keep_booked_services BEFORE DELETE ON protector.venues
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring_into('protector.venues'))
 	EXECUTE FUNCTION protector_internal.keep_booked_services();
 
 CREATE FUNCTION protector.duplicate_service(p_service_id uuid, p_target_venue_id uuid DEFAULT NULL)

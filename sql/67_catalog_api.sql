@@ -195,15 +195,15 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_full_name() IS
 'Trigger (BEFORE INSERT OR UPDATE OF full_name): a new full name holds no control or invisible direction characters, and is stored trimmed';
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.organizations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.organizations')) EXECUTE FUNCTION protector_internal.check_name();
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.venues
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.venues')) EXECUTE FUNCTION protector_internal.check_name();
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.services
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.services')) EXECUTE FUNCTION protector_internal.check_name();
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.customers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_full_name();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.customers')) EXECUTE FUNCTION protector_internal.check_full_name();
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.members
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_full_name();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.members')) EXECUTE FUNCTION protector_internal.check_full_name();
 
 -- A zone written to an organization or venue names a place, as the RPCs
 -- ask (protector.check_timezone): not localtime, posixrules or Factory,
@@ -226,9 +226,9 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_zone() IS
 'Trigger (BEFORE INSERT OR UPDATE OF timezone): a new zone names a place (protector.check_timezone)';
 CREATE TRIGGER check_zone BEFORE INSERT OR UPDATE OF timezone ON protector.organizations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_zone();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.organizations')) EXECUTE FUNCTION protector_internal.check_zone();
 CREATE TRIGGER check_zone BEFORE INSERT OR UPDATE OF timezone ON protector.venues
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_zone();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.venues')) EXECUTE FUNCTION protector_internal.check_zone();
 
 -- A service as it would be written; p_prefix names its fields in errors
 -- ('p_' for create_service, 'p_changes.' for update_service).
@@ -456,7 +456,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_service_row() IS
 'Trigger: a service as written (directly, too) passes check_service, when a write changes what it checks';
 CREATE TRIGGER check_service_row BEFORE INSERT OR UPDATE ON protector.services
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.services'))
 	EXECUTE FUNCTION protector_internal.check_service_row();
 
 CREATE FUNCTION protector_internal.check_customer_row()
@@ -488,7 +488,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_customer_row() IS
 'Trigger: a customer as written (directly, too) passes check_customer, when a write changes what it checks; only customers.manage links an account';
 CREATE TRIGGER check_customer_row BEFORE INSERT OR UPDATE ON protector.customers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.customers'))
 	EXECUTE FUNCTION protector_internal.check_customer_row();
 
 -- A venue's texts, as create_venue and update_venue take them: the widget
@@ -530,7 +530,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_venue_row() IS
 'Trigger: a venue''s texts and country as written (directly, too) pass the checks of create_venue, when a write changes them';
 CREATE TRIGGER check_venue_row BEFORE INSERT OR UPDATE ON protector.venues
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.venues'))
 	EXECUTE FUNCTION protector_internal.check_venue_row();
 
 -- A closure or a day of special hours, as the desk writes it directly
@@ -588,7 +588,7 @@ COMMENT ON FUNCTION protector_internal.check_closure_row() IS
 'Trigger: a venue closure or day of special hours as written (directly) is named where the table''s CHECKs were bare, and a date moved onto another entry''s';
 -- (for callers who may write closures: the policy refuses the others)
 CREATE TRIGGER check_closure_row BEFORE INSERT OR UPDATE ON protector.venue_closures
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.venue_closures')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('venues.manage'))))
 	EXECUTE FUNCTION protector_internal.check_closure_row();

@@ -352,7 +352,7 @@ BEGIN
 	-- a restore writes history as it was, in whatever order its loads and
 	-- set-aside rows come back (a merged record may come back before the
 	-- one it was merged into): not checked again (docs/operations.md)
-	IF protector_internal.restoring() THEN
+	IF protector_internal.restoring_into(TG_RELID) THEN
 		RETURN NULL;
 	END IF;
 	IF NOT EXISTS (SELECT FROM protector.customers c
@@ -439,7 +439,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.keep_customer_id() IS
 'Trigger: a customer''s id never changes (its history and its erasure follow it)';
 CREATE TRIGGER keep_customer_id BEFORE UPDATE OF id ON protector.customers
-	FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id AND NOT protector_internal.restoring_into('protector.customers'))
 	EXECUTE FUNCTION protector_internal.keep_customer_id();
 
 -- A customer with bookings is not deleted (the bookings' foreign key said
@@ -491,7 +491,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.keep_booked_customers() IS
 'Trigger: a customer with bookings is not deleted (erase or merge instead), in words rather than the foreign key''s';
 CREATE TRIGGER keep_booked_customers BEFORE DELETE ON protector.customers
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring_into('protector.customers'))
 	EXECUTE FUNCTION protector_internal.keep_booked_customers();
 
 CREATE CONSTRAINT TRIGGER check_merged_unreferenced AFTER INSERT OR UPDATE OF merged_into ON protector.customers

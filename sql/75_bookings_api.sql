@@ -653,7 +653,7 @@ COMMENT ON FUNCTION protector_internal.keep_hold_expiry() IS
 CREATE TRIGGER hold_expiry_kept BEFORE UPDATE ON protector.bookings
 	FOR EACH ROW WHEN (NEW.hold_expires_at IS DISTINCT FROM
 					   protector_internal.hold_expiry_of(OLD.status, OLD.hold_expires_at, NEW.status, NEW.hold_expires_at)
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.keep_hold_expiry();
 
 CREATE TRIGGER zz_balance_due BEFORE UPDATE ON protector.bookings
@@ -841,7 +841,7 @@ COMMENT ON FUNCTION protector_internal.follow_service_venue() IS
 -- (named to run before guard_booking_write and set_booking_price)
 CREATE TRIGGER follow_service_venue BEFORE UPDATE OF service_id, venue_id ON protector.bookings
 	FOR EACH ROW WHEN ((NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.venue_id IS DISTINCT FROM OLD.venue_id)
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.follow_service_venue();
 
 CREATE TRIGGER set_booking_price BEFORE UPDATE OF service_id, party_size, total_price, currency ON protector.bookings

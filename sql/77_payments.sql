@@ -86,7 +86,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.keep_organization_currency() IS
 'Trigger: an organization''s currency does not change while bookings or payments are in it (reports count money in it)';
 CREATE TRIGGER keep_organization_currency BEFORE UPDATE OF currency ON protector.organizations
-	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring_into('protector.organizations'))
 	EXECUTE FUNCTION protector_internal.keep_organization_currency();
 -- (bookings: prepare_booking(), src/booking_insert.c, sets the service's)
 CREATE TRIGGER default_currency BEFORE INSERT ON protector.payments
@@ -418,18 +418,18 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_payment_texts() IS
 'Trigger: a payment''s provider and reference as written are plain text, not blank, and its details at most 64 kB (a value stored before stays)';
 CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider_reference, details ON protector.payments
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.payments'))
 	EXECUTE FUNCTION protector_internal.check_payment_texts();
 
 CREATE TRIGGER check_payment BEFORE UPDATE OF organization_id, booking_id, kind, amount, currency, status OR DELETE
 	ON protector.payments
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.payments'))
 	EXECUTE FUNCTION protector_internal.check_payment();
 -- (named to fire before refund_late_payment and sum_payments, which count
 -- on the booking's lock; after the foreign keys' checks, as every
 -- "RI_ConstraintTrigger" sorts first)
 CREATE TRIGGER check_inserted_payment AFTER INSERT ON protector.payments
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.payments'))
 	EXECUTE FUNCTION protector_internal.check_payment();
 
 -- Before an insert by a writer the insert policy will pass (the table's
@@ -461,7 +461,7 @@ COMMENT ON FUNCTION protector_internal.lock_payment_booking() IS
 -- (named to fire first of the BEFORE INSERT triggers, as check_payment
 -- did; the condition is the insert policy's, or trust)
 CREATE TRIGGER a_lock_payment_booking BEFORE INSERT ON protector.payments
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.payments')
 					   AND (protector_internal.caller_is_trusted()
 							OR NOT pg_catalog.row_security_active('protector.payments'::pg_catalog.regclass)
 							OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('payments.create'))))
@@ -522,7 +522,7 @@ COMMENT ON FUNCTION protector_internal.sum_payments() IS
 'Trigger: a booking''s amount_paid is the sum of its succeeded payments less its succeeded refunds';
 
 CREATE TRIGGER sum_payments AFTER INSERT OR UPDATE OR DELETE ON protector.payments
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.payments'))
 	EXECUTE FUNCTION protector_internal.sum_payments();
 
 -- Money that succeeds after its booking was cancelled or marked a no-show
@@ -615,7 +615,7 @@ COMMENT ON FUNCTION protector_internal.refund_late_payment() IS
 -- (the refund row it writes does not fire it: WHEN asks for a payment)
 CREATE TRIGGER refund_late_payment AFTER INSERT OR UPDATE OF amount, status, kind ON protector.payments
 	FOR EACH ROW WHEN (NEW.kind = 'payment' AND NEW.status = 'succeeded' AND NEW.voucher_id IS NULL
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.payments'))
 	EXECUTE FUNCTION protector_internal.refund_late_payment();
 
 -- Money paid in one currency stays in it: a booking or a gift voucher with
@@ -653,7 +653,7 @@ COMMENT ON FUNCTION protector_internal.keep_paid_currency() IS
 'Trigger: a booking or voucher with payments keeps its currency';
 
 CREATE TRIGGER keep_paid_currency BEFORE UPDATE OF currency ON protector.bookings
-	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.keep_paid_currency();
 
 -- The deposit a service's settings.deposit asks of a booking's total:

@@ -175,13 +175,13 @@ $$;
 COMMENT ON FUNCTION protector_internal.keep_used_codes() IS
 'Trigger: a voucher with payments, a promo code on bookings, or a booking with payments is not deleted (expire, deactivate or cancel it)';
 CREATE TRIGGER keep_used_codes BEFORE DELETE ON protector.vouchers
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring_into('protector.vouchers'))
 	EXECUTE FUNCTION protector_internal.keep_used_codes();
 CREATE TRIGGER keep_used_codes BEFORE DELETE ON protector.promo_codes
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring_into('protector.promo_codes'))
 	EXECUTE FUNCTION protector_internal.keep_used_codes();
 CREATE TRIGGER keep_paid_bookings BEFORE DELETE ON protector.bookings
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.keep_used_codes();
 
 -- codes ---------------------------------------------------------------------
@@ -312,12 +312,12 @@ COMMENT ON FUNCTION protector_internal.voucher_balance() IS
 'Trigger: a voucher''s balance is its amount less what was spent of it';
 
 CREATE TRIGGER voucher_balance BEFORE INSERT OR UPDATE OF amount, balance ON protector.vouchers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.vouchers'))
 	EXECUTE FUNCTION protector_internal.voucher_balance();
 
 -- (protector_internal.keep_paid_currency(), sql/77_payments.sql)
 CREATE TRIGGER keep_paid_currency BEFORE UPDATE OF currency ON protector.vouchers
-	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring_into('protector.vouchers'))
 	EXECUTE FUNCTION protector_internal.keep_paid_currency();
 
 -- Before a payment from or to a voucher: lock its booking (check_payment
@@ -413,7 +413,7 @@ COMMENT ON FUNCTION protector_internal.check_voucher_payment() IS
 -- (named to run after check_payment, which locks an update's booking)
 CREATE TRIGGER check_voucher_payment BEFORE INSERT OR UPDATE OF booking_id, kind, amount, currency, status, voucher_id
 	ON protector.payments
-	FOR EACH ROW WHEN (NEW.voucher_id IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.voucher_id IS NOT NULL AND NOT protector_internal.restoring_into('protector.payments'))
 	EXECUTE FUNCTION protector_internal.check_voucher_payment();
 
 -- After: the voucher's balance is the ledger's (the voucher is locked).
@@ -452,7 +452,7 @@ COMMENT ON FUNCTION protector_internal.sum_voucher_payments() IS
 'Trigger: a voucher''s balance is its amount less its succeeded payments plus its succeeded refunds';
 
 CREATE TRIGGER sum_voucher_payments AFTER INSERT OR UPDATE OR DELETE ON protector.payments
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.payments'))
 	EXECUTE FUNCTION protector_internal.sum_voucher_payments();
 
 -- What the vouchers of a booking that can still be spent (not expired:
@@ -592,7 +592,7 @@ COMMENT ON FUNCTION protector_internal.return_to_vouchers() IS
 
 CREATE TRIGGER return_to_vouchers AFTER UPDATE OF status ON protector.bookings
 	FOR EACH ROW WHEN (NEW.status IN ('cancelled', 'no_show') AND OLD.status IS DISTINCT FROM NEW.status
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.return_to_vouchers();
 
 -- The payment from a voucher, as protector's owner: the code proves the
@@ -1083,10 +1083,10 @@ CREATE TRIGGER adjust_promo_use AFTER UPDATE ON protector.bookings
 						OR (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
 							AND OLD.customer_id IS DISTINCT FROM NEW.customer_id
 							AND NOT protector_internal.caller_is_trusted()))
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.release_promo_use();
 CREATE TRIGGER release_promo_use_on_delete AFTER DELETE ON protector.bookings
-	FOR EACH ROW WHEN (OLD.promo_code_id IS NOT NULL AND OLD.status <> 'cancelled' AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (OLD.promo_code_id IS NOT NULL AND OLD.status <> 'cancelled' AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.release_promo_use();
 
 -- A promo code's services are services of its organization.
@@ -1117,7 +1117,7 @@ COMMENT ON FUNCTION protector_internal.check_promo_services() IS
 'Trigger: a promo code applies only to services of its organization';
 
 CREATE TRIGGER check_promo_services BEFORE INSERT OR UPDATE OF service_ids, organization_id ON protector.promo_codes
-	FOR EACH ROW WHEN (NEW.service_ids IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.service_ids IS NOT NULL AND NOT protector_internal.restoring_into('protector.promo_codes'))
 	EXECUTE FUNCTION protector_internal.check_promo_services();
 
 -- Creates a promo code (managers and above); returns it with its code.
@@ -1234,7 +1234,7 @@ COMMENT ON FUNCTION protector_internal.check_promo_code_row() IS
 'Trigger: a promo code''s terms, services and description as written, refused by name';
 CREATE TRIGGER check_promo_code_row BEFORE INSERT OR UPDATE OF discount_kind, discount_value, max_uses,
 	max_uses_per_customer, min_party_size, valid_from, valid_until, service_ids, description ON protector.promo_codes
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.promo_codes'))
 	EXECUTE FUNCTION protector_internal.check_promo_code_row();
 
 CREATE FUNCTION protector_internal.check_voucher_row()
@@ -1267,7 +1267,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_voucher_row() IS
 'Trigger: a voucher''s amount, note and customer as written, refused by name';
 CREATE TRIGGER check_voucher_row BEFORE INSERT OR UPDATE OF amount, note, customer_id ON protector.vouchers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.vouchers'))
 	EXECUTE FUNCTION protector_internal.check_voucher_row();
 
 CREATE FUNCTION protector.create_promo_code(

@@ -361,7 +361,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NOT protector_internal.restoring()
+	IF NOT protector_internal.restoring_into(TG_RELID)
 	   OR pg_catalog.current_setting('protector_internal.remembering_audit', true) OPERATOR(pg_catalog.=) 'on' THEN
 		RETURN NEW;
 	END IF;

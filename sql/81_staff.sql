@@ -40,7 +40,7 @@ CREATE TABLE protector.staff_invitations (
 CREATE INDEX staff_invitations_member_idx ON protector.staff_invitations (organization_id, member_id);
 -- the name the membership takes (sql/67_catalog_api.sql)
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.staff_invitations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_full_name();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.staff_invitations')) EXECUTE FUNCTION protector_internal.check_full_name();
 CREATE INDEX staff_invitations_email_idx ON protector.staff_invitations (email_key) WHERE accepted_at IS NULL;
 CREATE UNIQUE INDEX staff_invitations_open_idx ON protector.staff_invitations (organization_id, email_key)
 	WHERE accepted_at IS NULL;
@@ -230,7 +230,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.prepare_invitation() IS
 'Trigger: an invitation''s email_key is its e-mail trimmed and in lower case, and a new one is open for 14 days, whatever a write says';
 CREATE TRIGGER prepare_invitation BEFORE INSERT OR UPDATE ON protector.staff_invitations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.staff_invitations'))
 	EXECUTE FUNCTION protector_internal.prepare_invitation();
 
 -- An invitation is its inviter's to give only while their membership may:
@@ -270,7 +270,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.lock_inviter() IS
 'Trigger (BEFORE INSERT on staff_invitations): locks a signed-in inviter''s membership FOR SHARE and refuses (42501) one that may no longer invite';
 CREATE TRIGGER lock_inviter BEFORE INSERT ON protector.staff_invitations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.staff_invitations'))
 	EXECUTE FUNCTION protector_internal.lock_inviter();
 
 -- Whether this transaction deleted the user's membership of the
@@ -395,7 +395,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.lock_member_writer() IS
 'Trigger (BEFORE INSERT, UPDATE or DELETE on members): a direct write''s writer may still manage members, asked under a lock of their own membership (lock_member_manager)';
 CREATE TRIGGER lock_member_writer BEFORE INSERT OR UPDATE OR DELETE ON protector.members
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.lock_member_writer();
 
 -- Two invitations to one address in one INSERT: the second's replacement
@@ -406,7 +406,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF protector_internal.restoring() THEN
+	IF protector_internal.restoring_into(TG_RELID) THEN
 		RETURN NULL;			-- (history comes back as it was)
 	END IF;
 	-- (the address named: the rows collide once trimmed and lower-cased,
@@ -532,7 +532,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_venue_unassignment() IS
 'Trigger: a member leaves a venue only with no shift there that has not ended (deleting the member or venue takes all)';
 CREATE TRIGGER check_venue_unassignment BEFORE DELETE ON protector.staff_venues
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.staff_venues'))
 	EXECUTE FUNCTION protector_internal.check_venue_unassignment();
 
 -- A shift is at a venue the member works at (staff_venues), for an active member.
@@ -609,7 +609,7 @@ COMMENT ON FUNCTION protector_internal.check_shift_member() IS
 -- WHEN clause runs as the caller, the function as the owner, for whom
 -- caller_is_trusted() holds)
 CREATE TRIGGER check_shift_member BEFORE INSERT OR UPDATE OF member_id, venue_id, during ON protector.staff_shifts
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.staff_shifts')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('shifts.manage'))))
 	EXECUTE FUNCTION protector_internal.check_shift_member();
@@ -638,7 +638,7 @@ COMMENT ON FUNCTION protector_internal.check_shift_note() IS
 -- (for callers who may write shifts: the policy refuses the others' rows
 -- whatever their note says)
 CREATE TRIGGER check_shift_note BEFORE INSERT OR UPDATE OF note ON protector.staff_shifts
-	FOR EACH ROW WHEN (NEW.note IS NOT NULL AND NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NEW.note IS NOT NULL AND NOT protector_internal.restoring_into('protector.staff_shifts')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('shifts.manage'))))
 	EXECUTE FUNCTION protector_internal.check_shift_note();
@@ -674,7 +674,7 @@ COMMENT ON FUNCTION protector_internal.check_staff_venue() IS
 -- (a caller who may not schedule the organization's staff learns nothing
 -- from it: the policy refuses the row; see check_shift_member)
 CREATE TRIGGER check_staff_venue BEFORE INSERT OR UPDATE OF organization_id, member_id, venue_id ON protector.staff_venues
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.staff_venues')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('shifts.manage'))))
 	EXECUTE FUNCTION protector_internal.check_staff_venue();
@@ -751,13 +751,13 @@ COMMENT ON FUNCTION protector_internal.check_task_assignee() IS
 -- deactivated member and locked their row.  An agent's own task, reopened,
 -- is checked.)
 CREATE TRIGGER check_task_assignee BEFORE INSERT ON protector.tasks
-	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring_into('protector.tasks')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.update'))))
 	EXECUTE FUNCTION protector_internal.check_task_assignee();
 CREATE TRIGGER check_task_reassignment BEFORE UPDATE OF assignee, organization_id, status, booking_id ON protector.tasks
-	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring_into('protector.tasks')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.update'))
@@ -807,7 +807,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_staff_activity_row() IS
 'Trigger (BEFORE INSERT on staff_activity): an entry''s action and details refused in words (check_staff_entry)';
 CREATE TRIGGER check_staff_activity_row BEFORE INSERT ON protector.staff_activity
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.staff_activity'))
 	EXECUTE FUNCTION protector_internal.check_staff_activity_row();
 
 CREATE FUNCTION protector.log_staff_activity(p_organization_id uuid, p_action text, p_details jsonb DEFAULT '{}')
@@ -1488,7 +1488,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.release_on_deactivation() IS
 'Trigger (BEFORE UPDATE OF active, to false): releases what was the member''s (open tasks, bookings not ended, shifts not begun, open invitations), however the row is written';
 CREATE TRIGGER release_on_deactivation BEFORE UPDATE OF active ON protector.members
-	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.release_on_deactivation();
 
 -- Is a task (of organization and booking) about a booking not the user's
@@ -1582,7 +1582,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.release_on_role_change() IS
 'Trigger (BEFORE UPDATE OF role of an active member): a role that sees no tasks releases the member''s open tasks and live bookings';
 CREATE TRIGGER release_on_role_change BEFORE UPDATE OF role ON protector.members
-	FOR EACH ROW WHEN (OLD.role IS DISTINCT FROM NEW.role AND NEW.active AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (OLD.role IS DISTINCT FROM NEW.role AND NEW.active AND NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.release_on_role_change();
 
 -- Open invitations a member issued go when the member is deactivated,
@@ -1657,10 +1657,10 @@ $$;
 COMMENT ON FUNCTION protector_internal.withdraw_member_invitations() IS
 'Trigger (AFTER UPDATE OF active, role, or DELETE on members): the open invitations a member issued go when they are deactivated, deleted or given another role; those to a deactivated or deleted member''s addresses go with the membership';
 CREATE TRIGGER withdraw_member_invitations AFTER UPDATE OF active, role ON protector.members
-	FOR EACH ROW WHEN (((OLD.active AND NOT NEW.active) OR OLD.role IS DISTINCT FROM NEW.role) AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (((OLD.active AND NOT NEW.active) OR OLD.role IS DISTINCT FROM NEW.role) AND NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.withdraw_member_invitations();
 CREATE TRIGGER withdraw_member_invitations_on_delete AFTER DELETE ON protector.members
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.withdraw_member_invitations();
 
 -- A member's e-mail is shown to other staff where a name is (errors name
@@ -1682,7 +1682,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_member_email() IS
 'Trigger: a member''s e-mail as written holds no control or invisible direction characters';
 CREATE TRIGGER check_member_email BEFORE INSERT OR UPDATE OF email ON protector.members
-	FOR EACH ROW WHEN (NEW.email IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.email IS NOT NULL AND NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.check_member_email();
 
 -- Every change of a member's role or activity is in staff_activity, however
@@ -1735,7 +1735,7 @@ COMMENT ON FUNCTION protector_internal.record_member_change() IS
 'Trigger (AFTER UPDATE OF role, active): records staff.role_changed, staff.deactivated and staff.reactivated, however the member row was written';
 CREATE TRIGGER record_member_change AFTER UPDATE OF role, active ON protector.members
 	FOR EACH ROW WHEN ((OLD.role IS DISTINCT FROM NEW.role OR OLD.active IS DISTINCT FROM NEW.active)
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.record_member_change();
 
 -- Deactivation: the member keeps their history but loses access; their

@@ -38,7 +38,7 @@ DECLARE
 BEGIN
 	-- a restore (row_security = off, as pg_dump's output sets it) writes
 	-- history: the tasks and notifications are restored with it
-	IF protector_internal.restoring() THEN
+	IF protector_internal.restoring_into(TG_RELID) THEN
 		RETURN NULL;
 	END IF;
 	-- (the booking's tasks locked first, done ones too, where they change
@@ -198,7 +198,7 @@ COMMENT ON FUNCTION protector_internal.check_notification_recipient() IS
 -- (a caller who may not write the organization's notifications learns
 -- nothing from it: the policy refuses the row; see check_shift_member)
 CREATE TRIGGER check_notification_recipient BEFORE INSERT OR UPDATE OF recipient_id, organization_id ON protector.notifications
-	FOR EACH ROW WHEN (NEW.recipient_id IS NOT NULL AND NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NEW.recipient_id IS NOT NULL AND NOT protector_internal.restoring_into('protector.notifications')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('notifications.create'))))
 	EXECUTE FUNCTION protector_internal.check_notification_recipient();
@@ -229,7 +229,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.stamp_task_completion() IS
 'Trigger: a task''s completed_at is when it became done (NULL while not done); only trusted callers give it';
 CREATE TRIGGER stamp_task_completion BEFORE INSERT OR UPDATE OF status, completed_at ON protector.tasks
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.tasks'))
 	EXECUTE FUNCTION protector_internal.stamp_task_completion();
 
 -- A booking's review task is the workflow's: it is how the workflow knows
@@ -257,7 +257,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.keep_review_tasks() IS
 'Trigger: only the booking workflow (and trusted callers) write tasks of kind booking_review';
 CREATE TRIGGER keep_review_tasks AFTER INSERT ON protector.tasks
-	FOR EACH ROW WHEN (NEW.kind = 'booking_review' AND NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NEW.kind = 'booking_review' AND NOT protector_internal.restoring_into('protector.tasks')
 					   AND NOT protector_internal.caller_is_trusted())
 	EXECUTE FUNCTION protector_internal.keep_review_tasks();
 CREATE TRIGGER keep_review_tasks_update BEFORE UPDATE OF kind, booking_id ON protector.tasks
@@ -290,12 +290,12 @@ COMMENT ON FUNCTION protector_internal.check_booking_reference() IS
 'Trigger: a task''s or notification''s booking is one of its organization (named, where the foreign key''s error was bare)';
 -- (for callers who may write such rows: the policy refuses the others)
 CREATE TRIGGER check_booking_reference BEFORE INSERT OR UPDATE OF booking_id, organization_id ON protector.notifications
-	FOR EACH ROW WHEN (NEW.booking_id IS NOT NULL AND NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NEW.booking_id IS NOT NULL AND NOT protector_internal.restoring_into('protector.notifications')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('notifications.create'))))
 	EXECUTE FUNCTION protector_internal.check_booking_reference();
 CREATE TRIGGER check_booking_reference BEFORE INSERT OR UPDATE OF booking_id, organization_id ON protector.tasks
-	FOR EACH ROW WHEN (NEW.booking_id IS NOT NULL AND NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NEW.booking_id IS NOT NULL AND NOT protector_internal.restoring_into('protector.tasks')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))))
 	EXECUTE FUNCTION protector_internal.check_booking_reference();

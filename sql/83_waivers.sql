@@ -174,18 +174,18 @@ COMMENT ON FUNCTION protector_internal.keep_required_waiver() IS
 -- into another organization meets the policy, and is never told whether
 -- that organization's waiver is retired, nor waits for it)
 CREATE TRIGGER keep_required_waiver AFTER INSERT OR UPDATE OF waiver_id ON protector.services
-	FOR EACH ROW WHEN (NEW.waiver_id IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.waiver_id IS NOT NULL AND NOT protector_internal.restoring_into('protector.services'))
 	EXECUTE FUNCTION protector_internal.keep_required_waiver();
 CREATE TRIGGER keep_required_waiver_active BEFORE UPDATE OF active ON protector.waivers
-	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring_into('protector.waivers'))
 	EXECUTE FUNCTION protector_internal.keep_required_waiver();
 CREATE TRIGGER keep_required_waiver BEFORE DELETE ON protector.waivers
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring_into('protector.waivers'))
 	EXECUTE FUNCTION protector_internal.keep_required_waiver();
 
 -- (a waiver's name is shown with every signature: plain text, sql/67_catalog_api.sql)
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.waivers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.waivers')) EXECUTE FUNCTION protector_internal.check_name();
 -- (and in Unicode's composed form, however it is written: e-acute typed as one
 -- character or as e and a combining accent is one name, create_waiver's
 -- or a direct write's)
@@ -202,7 +202,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.waiver_name_nfc() IS
 'Trigger: a waiver''s name in Unicode''s composed form (NFC), so that names that look alike are one';
 CREATE TRIGGER name_nfc BEFORE INSERT OR UPDATE OF name ON protector.waivers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.waiver_name_nfc();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.waivers')) EXECUTE FUNCTION protector_internal.waiver_name_nfc();
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.waivers
 	FOR EACH ROW EXECUTE FUNCTION protector.set_updated_at();
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON protector.waiver_versions
@@ -373,7 +373,7 @@ COMMENT ON FUNCTION protector_internal.prepare_waiver_version() IS
 'Trigger: a waiver version''s number (the next one) and SHA-256; refuses changing or deleting a signed version';
 
 CREATE TRIGGER prepare_waiver_version BEFORE INSERT OR UPDATE OR DELETE ON protector.waiver_versions
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.waiver_versions'))
 	EXECUTE FUNCTION protector_internal.prepare_waiver_version();
 
 -- The waiver of p_organization_id named p_name gets a new version (made
@@ -747,7 +747,7 @@ COMMENT ON FUNCTION protector_internal.venue_timezone(uuid, uuid) IS
 'The time zone of a venue of the organization, or of the organization when p_venue_id is NULL';
 
 CREATE TRIGGER prepare_waiver_submission BEFORE INSERT ON protector.waiver_submissions
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.waiver_submissions'))
 	EXECUTE FUNCTION protector_internal.prepare_waiver_submission();
 
 -- A signature whose REPEATABLE READ or SERIALIZABLE snapshot predates a
@@ -782,7 +782,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.recheck_waiver_version() IS
 'Trigger: under a transaction snapshot, 40001 when the version signed changed since the snapshot';
 CREATE TRIGGER recheck_waiver_version BEFORE INSERT ON protector.waiver_submissions
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.waiver_submissions')
 					   AND pg_catalog.current_setting('transaction_isolation') <> 'read committed')
 	EXECUTE FUNCTION protector_internal.recheck_waiver_version();
 
@@ -826,7 +826,7 @@ COMMENT ON FUNCTION protector_internal.guard_waiver_submission() IS
 'Trigger: a signed waiver never changes; its booking is set once (checked like a new one, its customer with it), its customer follows merges';
 
 CREATE TRIGGER guard_waiver_submission BEFORE UPDATE ON protector.waiver_submissions
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.waiver_submissions'))
 	EXECUTE FUNCTION protector_internal.guard_waiver_submission();
 
 -- A signed waiver's customer changes with a merge of customer records
@@ -849,7 +849,7 @@ COMMENT ON FUNCTION protector_internal.keep_waiver_customer() IS
 'Trigger: a signed waiver''s customer changes with a merge of customer records only';
 CREATE TRIGGER keep_waiver_customer BEFORE UPDATE OF customer_id ON protector.waiver_submissions
 	FOR EACH ROW WHEN (NEW.customer_id IS DISTINCT FROM OLD.customer_id AND NEW.booking_id IS NOT DISTINCT FROM OLD.booking_id
-					   AND NOT protector_internal.caller_is_trusted() AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.caller_is_trusted() AND NOT protector_internal.restoring_into('protector.waiver_submissions'))
 	EXECUTE FUNCTION protector_internal.keep_waiver_customer();
 
 CREATE FUNCTION protector.submit_waiver(p_waiver_id uuid, p_participant_name text, p_participant_birth_date date,
@@ -1247,7 +1247,7 @@ CREATE TRIGGER require_waivers BEFORE UPDATE OF status, party_size, service_id, 
 						OR (NEW.status = 'completed'
 							AND (OLD.status NOT IN ('in_progress', 'completed') OR NEW.party_size > OLD.party_size
 								 OR NEW.service_id IS DISTINCT FROM OLD.service_id)))
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.require_waivers();
 -- (a new booking in progress: fired by its AFTER INSERT trigger,
 -- src/booking_followups.c)

@@ -255,7 +255,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.prepare_message() IS
 'Trigger (BEFORE INSERT): a message is the caller''s, now, unread, with a clean body of 1 to 4000 characters';
 CREATE TRIGGER prepare_message BEFORE INSERT ON protector.booking_messages
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.booking_messages'))
 	EXECUTE FUNCTION protector_internal.prepare_message();
 
 -- Only the read receipt of a message changes: once, to now, by the other
@@ -313,7 +313,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.guard_message() IS
 'Trigger: a message is never edited; its read receipt is set once, to now (or the message''s time, if later), by the other side; an erasure blanks bodies';
 CREATE TRIGGER guard_message BEFORE UPDATE ON protector.booking_messages
-	FOR EACH ROW WHEN (NOT protector_internal.restoring() AND OLD.* IS DISTINCT FROM NEW.*)
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.booking_messages') AND OLD.* IS DISTINCT FROM NEW.*)
 	EXECUTE FUNCTION protector_internal.guard_message();
 
 CREATE FUNCTION protector.send_message(p_booking_id uuid, p_body text)
@@ -423,7 +423,7 @@ DECLARE
 	v_user uuid;
 	v_payload jsonb;
 BEGIN
-	IF protector_internal.restoring()
+	IF protector_internal.restoring_into(TG_RELID)
 	   OR (TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.read_at IS NOT DISTINCT FROM OLD.read_at) THEN
 		RETURN NULL;
 	END IF;

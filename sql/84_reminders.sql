@@ -489,7 +489,7 @@ CREATE TRIGGER customer_reminders AFTER UPDATE OF email, phone, reminder_channel
 	FOR EACH ROW WHEN ((OLD.email, OLD.phone, OLD.reminder_channel, OLD.country)
 					   IS DISTINCT FROM (NEW.email, NEW.phone, NEW.reminder_channel, NEW.country)
 					   AND (NEW.email IS NOT NULL OR NEW.phone IS NOT NULL)
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.customers'))
 	EXECUTE FUNCTION protector_internal.customer_reminders();
 
 -- (a new booking's: fired by its AFTER INSERT trigger, src/booking_followups.c)
@@ -499,7 +499,7 @@ CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id
 	ON protector.bookings
 	FOR EACH ROW WHEN ((OLD.status = 'confirmed' OR NEW.status = 'confirmed')
 					   AND (OLD.status, OLD.during, OLD.customer_id) IS DISTINCT FROM (NEW.status, NEW.during, NEW.customer_id)
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.sync_booking_reminders();
 
 -- A manual reminder as staff queue it: about the booking's start, due
@@ -604,7 +604,7 @@ COMMENT ON FUNCTION protector_internal.prepare_reminder() IS
 'Trigger (BEFORE INSERT of a manual reminder): due now, about the booking''s start, by the customer''s channel; refuses a booking not confirmed or started, and more than one in 10 minutes';
 
 CREATE TRIGGER prepare_reminder BEFORE INSERT ON protector.booking_reminders
-	FOR EACH ROW WHEN (NEW.kind = 'manual' AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.kind = 'manual' AND NOT protector_internal.restoring_into('protector.booking_reminders'))
 	EXECUTE FUNCTION protector_internal.prepare_reminder();
 
 CREATE FUNCTION protector.send_booking_reminder(p_booking_id uuid, p_channel text DEFAULT NULL)

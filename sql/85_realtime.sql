@@ -62,7 +62,7 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF protector_internal.restoring() THEN
+	IF protector_internal.restoring_into(TG_RELID) THEN
 		RETURN NULL;		-- a restore: nothing happens live
 	END IF;
 	-- an erasure's own change does not send on the data it erases (also of
@@ -484,7 +484,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NOT protector_internal.restoring() THEN
+	IF NOT protector_internal.restoring_into(TG_RELID) THEN
 		RETURN NEW;
 	END IF;
 	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN

@@ -159,7 +159,7 @@ COMMENT ON FUNCTION protector_internal.purge_audit_rows() IS
 -- triggers, and anyone signed in made the owner delete, then roll back,
 -- every tenant's history, its time telling how much there was)
 CREATE TRIGGER purge_audit_rows BEFORE INSERT ON protector.audit_purges
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.audit_purges')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('audit.purge'))))
 	EXECUTE FUNCTION protector_internal.purge_audit_rows();
@@ -1048,7 +1048,7 @@ COMMENT ON FUNCTION protector_internal.check_erasure_row() IS
 'Trigger (BEFORE INSERT of an erasure): its customer named and of the organization, refused by name otherwise';
 
 CREATE TRIGGER check_erasure_row BEFORE INSERT ON protector.customer_erasures
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.customer_erasures'))
 	EXECUTE FUNCTION protector_internal.check_erasure_row();
 
 CREATE FUNCTION protector_internal.erase_customer_data()
@@ -1073,7 +1073,7 @@ COMMENT ON FUNCTION protector_internal.erase_customer_data() IS
 'Trigger: an erasure''s row erases the customer''s personal data (scrub_customer_rows), and the records merged into it';
 
 CREATE TRIGGER erase_customer_data AFTER INSERT ON protector.customer_erasures
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.customer_erasures'))
 	EXECUTE FUNCTION protector_internal.erase_customer_data();
 
 -- erase_customer's second call: the erasure again, for whoever this
@@ -1125,7 +1125,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.keep_erased() IS
 'Trigger: an erased customer''s record takes no personal data again';
 CREATE TRIGGER keep_erased BEFORE UPDATE ON protector.customers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.customers'))
 	EXECUTE FUNCTION protector_internal.keep_erased();
 
 -- A booking is for a customer that is one: not merged into another (its
@@ -1177,7 +1177,7 @@ COMMENT ON FUNCTION protector_internal.refuse_booking_customer(uuid, uuid, uuid)
 'check_booking_customer''s refusal of a merged (p_merged_into) or erased customer, raised when the caller may learn it';
 CREATE TRIGGER check_booking_customer BEFORE UPDATE OF customer_id ON protector.bookings
 	FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NEW.customer_id IS DISTINCT FROM OLD.customer_id
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.check_booking_customer();
 
 -- What else refers to a customer (a voucher, a message, a signed waiver)
@@ -1234,13 +1234,13 @@ BEGIN
 	FOREACH t IN ARRAY ARRAY['vouchers', 'booking_messages', 'waiver_submissions'] LOOP
 		EXECUTE pg_catalog.format($t$
 			CREATE TRIGGER zz_customer_not_merged BEFORE INSERT OR UPDATE OF %s ON protector.%I
-				FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NOT protector_internal.restoring()
+				FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NOT protector_internal.restoring_into(%L)
 								   AND (protector_internal.caller_is_trusted()
 										OR NEW.organization_id = ANY (protector_internal.orgs_with('customers.read'))
 										OR NEW.organization_id = ANY (protector_internal.orgs_with('customers.read_assigned'))
 										OR NEW.customer_id = ANY (protector_internal.current_customer_ids())))
 				EXECUTE FUNCTION protector_internal.check_customer_not_merged()$t$,
-			CASE t WHEN 'waiver_submissions' THEN 'customer_id, booking_id' ELSE 'customer_id' END, t);
+			CASE t WHEN 'waiver_submissions' THEN 'customer_id, booking_id' ELSE 'customer_id' END, t, 'protector.' OPERATOR(pg_catalog.||) t);
 	END LOOP;
 END
 $not_merged$;

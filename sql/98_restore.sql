@@ -260,7 +260,7 @@ COMMENT ON FUNCTION protector_internal.renumber_restored_pending() IS
 -- (a load's own: the rows protector's triggers set aside, deeper, number
 -- themselves)
 CREATE TRIGGER renumber_restored_pending BEFORE INSERT ON protector_internal.restore_pending
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() = 0 AND protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() = 0 AND protector_internal.restoring_into('protector_internal.restore_pending'))
 	EXECUTE FUNCTION protector_internal.renumber_restored_pending();
 
 -- The rows of an unfinished restore a backup held, restored: a WARNING
@@ -287,7 +287,7 @@ COMMENT ON FUNCTION protector_internal.restore_pending_loaded() IS
 'Trigger (AFTER INSERT statement on restore_pending, during restores): a WARNING naming the rows of an unfinished restore a backup held';
 CREATE TRIGGER restore_pending_loaded AFTER INSERT ON protector_internal.restore_pending
 	REFERENCING NEW TABLE AS loaded
-	FOR EACH STATEMENT WHEN (pg_catalog.pg_trigger_depth() = 0 AND protector_internal.restoring())
+	FOR EACH STATEMENT WHEN (pg_catalog.pg_trigger_depth() = 0 AND protector_internal.restoring_into('protector_internal.restore_pending'))
 	EXECUTE FUNCTION protector_internal.restore_pending_loaded();
 -- (both also under session_replication_role = replica, which Supabase's
 -- data-only recipe sets: its load kept the backup's ids, and said nothing)
@@ -443,8 +443,8 @@ BEGIN
 		-- every booking to compile)
 		IF t.tbl OPERATOR(pg_catalog.<>) 'protector.bookings' THEN
 			EXECUTE pg_catalog.format('CREATE TRIGGER a_restore_order BEFORE INSERT ON %s FOR EACH ROW'
-				' WHEN (protector_internal.restoring())'
-				' EXECUTE FUNCTION protector_internal.%I()', t.tbl, v_name);
+				' WHEN (protector_internal.restoring_into(%L))'
+				' EXECUTE FUNCTION protector_internal.%I()', t.tbl, t.tbl, v_name);
 		END IF;
 	END LOOP;
 	FOR t IN
@@ -460,8 +460,8 @@ BEGIN
 		ORDER BY n.nspname, c.relname
 	LOOP
 		EXECUTE pg_catalog.format('CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON %s FOR EACH STATEMENT'
-			' WHEN (protector_internal.restoring())'
-			' EXECUTE FUNCTION protector_internal.insert_restored_pending()', t.tbl);
+			' WHEN (protector_internal.restoring_into(%L))'
+			' EXECUTE FUNCTION protector_internal.insert_restored_pending()', t.tbl, t.tbl);
 	END LOOP;
 END
 $restore$;

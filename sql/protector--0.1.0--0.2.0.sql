@@ -253,16 +253,30 @@ $far_bookings$;
 
 -- Restores (issue 11) -------------------------------------------------------
 
--- A restore is running: row_security is off (pg_dump's output sets it) and
--- the requesting role bypasses RLS itself (docs/operations.md).
+-- A restore is running: row_security is off (pg_dump's output sets it),
+-- the requesting role is a superuser, and the statement loads one of
+-- protector's tables (docs/operations.md).  Triggers ask restoring_into()
+-- of their own table (a load of one table is no restore of what an RPC
+-- inside it writes).  PARALLEL RESTRICTED: both read the running statement.
 CREATE FUNCTION protector_internal.restoring()
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_restoring_sql'
-LANGUAGE C STABLE PARALLEL SAFE;
+LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION protector_internal.restoring() IS
 'True while a restore runs: row_security is off and the requesting role bypasses RLS (the triggers then leave restored rows alone)';
 REVOKE ALL ON FUNCTION protector_internal.restoring() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.restoring() TO authenticated, service_role;
+
+-- A restore's load of one table: what every trigger's WHEN asks, naming
+-- its table (a trigger function: TG_RELID)
+CREATE FUNCTION protector_internal.restoring_into(p_table regclass)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_restoring_into_sql'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION protector_internal.restoring_into(regclass) IS
+'True while a restore loads p_table: restoring() and the running statement is that table''s INSERT or COPY (or finish_restore''s offer)';
+REVOKE ALL ON FUNCTION protector_internal.restoring_into(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.restoring_into(regclass) TO authenticated, service_role;
 
 -- the workflow and the Realtime broadcast leave restored rows alone
 CREATE OR REPLACE FUNCTION protector_internal.booking_workflow()
@@ -279,7 +293,7 @@ DECLARE
 BEGIN
 	-- a restore (row_security = off, as pg_dump's output sets it) writes
 	-- history: the tasks and notifications are restored with it
-	IF protector_internal.restoring() THEN
+	IF protector_internal.restoring_into(TG_RELID) THEN
 		RETURN NULL;
 	END IF;
 	-- (the booking's tasks locked first, done ones too, where they change
@@ -402,7 +416,7 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF protector_internal.restoring() THEN
+	IF protector_internal.restoring_into(TG_RELID) THEN
 		RETURN NULL;		-- a restore: nothing happens live
 	END IF;
 	-- an erasure's own change does not send on the data it erases (also of
@@ -458,7 +472,7 @@ BEGIN
 	-- a restore writes history as it was, in whatever order its loads and
 	-- set-aside rows come back (a merged record may come back before the
 	-- one it was merged into): not checked again (docs/operations.md)
-	IF protector_internal.restoring() THEN
+	IF protector_internal.restoring_into(TG_RELID) THEN
 		RETURN NULL;
 	END IF;
 	IF NOT EXISTS (SELECT FROM protector.customers c
@@ -805,7 +819,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NOT protector_internal.restoring() THEN
+	IF NOT protector_internal.restoring_into(TG_RELID) THEN
 		RETURN NEW;
 	END IF;
 	IF EXISTS (SELECT FROM protector_internal.realtime_state) THEN
@@ -1042,7 +1056,7 @@ COMMENT ON FUNCTION protector_internal.purge_audit_rows() IS
 -- triggers, and anyone signed in made the owner delete, then roll back,
 -- every tenant's history, its time telling how much there was)
 CREATE TRIGGER purge_audit_rows BEFORE INSERT ON protector.audit_purges
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.audit_purges')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('audit.purge'))))
 	EXECUTE FUNCTION protector_internal.purge_audit_rows();
@@ -1138,7 +1152,7 @@ COMMENT ON FUNCTION protector_internal.erase_customer_data() IS
 'Trigger: an erasure''s row erases the customer''s personal data (scrub_customer_rows), and the records merged into it';
 
 CREATE TRIGGER erase_customer_data AFTER INSERT ON protector.customer_erasures
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.customer_erasures'))
 	EXECUTE FUNCTION protector_internal.erase_customer_data();
 
 CREATE OR REPLACE FUNCTION protector.erase_customer(p_customer_id uuid)
@@ -1469,13 +1483,13 @@ COMMENT ON FUNCTION protector_internal.check_payment() IS
 
 CREATE TRIGGER check_payment BEFORE UPDATE OF organization_id, booking_id, kind, amount, currency, status OR DELETE
 	ON protector.payments
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.payments'))
 	EXECUTE FUNCTION protector_internal.check_payment();
 -- (named to fire before refund_late_payment and sum_payments, which count
 -- on the booking's lock; after the foreign keys' checks, as every
 -- "RI_ConstraintTrigger" sorts first)
 CREATE TRIGGER check_inserted_payment AFTER INSERT ON protector.payments
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.payments'))
 	EXECUTE FUNCTION protector_internal.check_payment();
 
 -- Before an insert by a writer the insert policy will pass (the table's
@@ -1507,7 +1521,7 @@ REVOKE ALL ON FUNCTION protector_internal.lock_payment_booking() FROM PUBLIC;
 -- (named to fire first of the BEFORE INSERT triggers, as check_payment
 -- did; the condition is the insert policy's, or trust)
 CREATE TRIGGER a_lock_payment_booking BEFORE INSERT ON protector.payments
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.payments')
 					   AND (protector_internal.caller_is_trusted()
 							OR NOT pg_catalog.row_security_active('protector.payments'::pg_catalog.regclass)
 							OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('payments.create'))))
@@ -1566,7 +1580,7 @@ COMMENT ON FUNCTION protector_internal.sum_payments() IS
 'Trigger: a booking''s amount_paid is the sum of its succeeded payments less its succeeded refunds';
 
 CREATE TRIGGER sum_payments AFTER INSERT OR UPDATE OR DELETE ON protector.payments
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.payments'))
 	EXECUTE FUNCTION protector_internal.sum_payments();
 
 -- Money paid in one currency stays in it: a booking or a gift voucher with
@@ -1604,7 +1618,7 @@ COMMENT ON FUNCTION protector_internal.keep_paid_currency() IS
 'Trigger: a booking or voucher with payments keeps its currency';
 
 CREATE TRIGGER keep_paid_currency BEFORE UPDATE OF currency ON protector.bookings
-	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.keep_paid_currency();
 
 CREATE OR REPLACE FUNCTION protector.record_payment(
@@ -2403,7 +2417,7 @@ COMMENT ON FUNCTION protector_internal.renumber_restored_pending() IS
 -- (a load's own: the rows protector's triggers set aside, deeper, number
 -- themselves)
 CREATE TRIGGER renumber_restored_pending BEFORE INSERT ON protector_internal.restore_pending
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() = 0 AND protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() = 0 AND protector_internal.restoring_into('protector_internal.restore_pending'))
 	EXECUTE FUNCTION protector_internal.renumber_restored_pending();
 
 -- The rows of an unfinished restore a backup held, restored: a WARNING
@@ -2430,7 +2444,7 @@ COMMENT ON FUNCTION protector_internal.restore_pending_loaded() IS
 'Trigger (AFTER INSERT statement on restore_pending, during restores): a WARNING naming the rows of an unfinished restore a backup held';
 CREATE TRIGGER restore_pending_loaded AFTER INSERT ON protector_internal.restore_pending
 	REFERENCING NEW TABLE AS loaded
-	FOR EACH STATEMENT WHEN (pg_catalog.pg_trigger_depth() = 0 AND protector_internal.restoring())
+	FOR EACH STATEMENT WHEN (pg_catalog.pg_trigger_depth() = 0 AND protector_internal.restoring_into('protector_internal.restore_pending'))
 	EXECUTE FUNCTION protector_internal.restore_pending_loaded();
 -- (both also under session_replication_role = replica, which Supabase's
 -- data-only recipe sets: its load kept the backup's ids, and said nothing)
@@ -2834,7 +2848,7 @@ REVOKE ALL ON FUNCTION protector_internal.require_deposit() FROM PUBLIC;
 
 -- named to run after guard_booking_write, which prices direct inserts
 CREATE TRIGGER require_deposit BEFORE INSERT ON protector.bookings
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.require_deposit();
 -- (named to run after restrict_update_columns, which judges the caller's
 -- confirmation, not this trigger's answer to it)
@@ -3163,12 +3177,12 @@ COMMENT ON FUNCTION protector_internal.voucher_balance() IS
 'Trigger: a voucher''s balance is its amount less what was spent of it';
 
 CREATE TRIGGER voucher_balance BEFORE INSERT OR UPDATE OF amount, balance ON protector.vouchers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.vouchers'))
 	EXECUTE FUNCTION protector_internal.voucher_balance();
 
 -- (protector_internal.keep_paid_currency(), sql/77_payments.sql)
 CREATE TRIGGER keep_paid_currency BEFORE UPDATE OF currency ON protector.vouchers
-	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring_into('protector.vouchers'))
 	EXECUTE FUNCTION protector_internal.keep_paid_currency();
 
 -- Before a payment from or to a voucher: lock its booking (check_payment
@@ -3264,7 +3278,7 @@ COMMENT ON FUNCTION protector_internal.check_voucher_payment() IS
 -- (named to run after check_payment, which locks an update's booking)
 CREATE TRIGGER check_voucher_payment BEFORE INSERT OR UPDATE OF booking_id, kind, amount, currency, status, voucher_id
 	ON protector.payments
-	FOR EACH ROW WHEN (NEW.voucher_id IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.voucher_id IS NOT NULL AND NOT protector_internal.restoring_into('protector.payments'))
 	EXECUTE FUNCTION protector_internal.check_voucher_payment();
 
 -- After: the voucher's balance is the ledger's (the voucher is locked).
@@ -3295,7 +3309,7 @@ COMMENT ON FUNCTION protector_internal.sum_voucher_payments() IS
 'Trigger: a voucher''s balance is its amount less its succeeded payments plus its succeeded refunds';
 
 CREATE TRIGGER sum_voucher_payments AFTER INSERT OR UPDATE OR DELETE ON protector.payments
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.payments'))
 	EXECUTE FUNCTION protector_internal.sum_voucher_payments();
 
 -- A cancelled or no-show booking gives back to its vouchers first:
@@ -3338,7 +3352,7 @@ COMMENT ON FUNCTION protector_internal.return_to_vouchers() IS
 
 CREATE TRIGGER return_to_vouchers AFTER UPDATE OF status ON protector.bookings
 	FOR EACH ROW WHEN (NEW.status IN ('cancelled', 'no_show') AND OLD.status IS DISTINCT FROM NEW.status
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.return_to_vouchers();
 
 -- The payment from a voucher, as protector's owner: the code proves the
@@ -3571,7 +3585,7 @@ COMMENT ON FUNCTION protector_internal.apply_promo_code() IS
 -- before require_deposit (which works out the deposit of the discounted price)
 CREATE TRIGGER promo_discount BEFORE INSERT ON protector.bookings
 	FOR EACH ROW WHEN ((NEW.promo_code_id IS NOT NULL OR current_setting('protector.promo_code') <> '')
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.apply_promo_code();
 
 -- A cancelled (or deleted) booking, or one whose code no longer applies
@@ -3624,10 +3638,10 @@ CREATE TRIGGER adjust_promo_use AFTER UPDATE ON protector.bookings
 						OR (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
 							AND OLD.customer_id IS DISTINCT FROM NEW.customer_id
 							AND NOT protector_internal.caller_is_trusted()))
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.release_promo_use();
 CREATE TRIGGER release_promo_use_on_delete AFTER DELETE ON protector.bookings
-	FOR EACH ROW WHEN (OLD.promo_code_id IS NOT NULL AND OLD.status <> 'cancelled' AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (OLD.promo_code_id IS NOT NULL AND OLD.status <> 'cancelled' AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.release_promo_use();
 
 -- A promo code's services are services of its organization.
@@ -3658,7 +3672,7 @@ COMMENT ON FUNCTION protector_internal.check_promo_services() IS
 'Trigger: a promo code applies only to services of its organization';
 
 CREATE TRIGGER check_promo_services BEFORE INSERT OR UPDATE OF service_ids, organization_id ON protector.promo_codes
-	FOR EACH ROW WHEN (NEW.service_ids IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.service_ids IS NOT NULL AND NOT protector_internal.restoring_into('protector.promo_codes'))
 	EXECUTE FUNCTION protector_internal.check_promo_services();
 
 -- Creates a promo code (managers and above); returns it with its code.
@@ -5233,11 +5247,11 @@ COMMENT ON FUNCTION protector.merge_patch(jsonb, jsonb) IS
 
 -- settings follow their schemas (sql/62_settings.sql, docs/settings.md)
 CREATE TRIGGER check_settings BEFORE INSERT OR UPDATE OF settings ON protector.organizations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_settings_columns();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.organizations')) EXECUTE FUNCTION protector_internal.check_settings_columns();
 CREATE TRIGGER check_settings BEFORE INSERT OR UPDATE OF widget_settings, branding ON protector.venues
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_settings_columns();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.venues')) EXECUTE FUNCTION protector_internal.check_settings_columns();
 CREATE TRIGGER check_settings BEFORE INSERT OR UPDATE OF settings ON protector.services
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_settings_columns();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.services')) EXECUTE FUNCTION protector_internal.check_settings_columns();
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
@@ -7392,7 +7406,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.prepare_invitation() IS
 'Trigger: an invitation''s email_key is its e-mail trimmed and in lower case, and a new one is open for 14 days, whatever a write says';
 CREATE TRIGGER prepare_invitation BEFORE INSERT OR UPDATE ON protector.staff_invitations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.staff_invitations'))
 	EXECUTE FUNCTION protector_internal.prepare_invitation();
 
 -- the shift checks (src/shifts.c) --------------------------------------------------
@@ -7482,7 +7496,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_venue_unassignment() IS
 'Trigger: a member leaves a venue only with no shift there that has not ended (deleting the member or venue takes all)';
 CREATE TRIGGER check_venue_unassignment BEFORE DELETE ON protector.staff_venues
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.staff_venues'))
 	EXECUTE FUNCTION protector_internal.check_venue_unassignment();
 
 -- A shift is at a venue the member works at (staff_venues), for an active member.
@@ -7559,7 +7573,7 @@ COMMENT ON FUNCTION protector_internal.check_shift_member() IS
 -- WHEN clause runs as the caller, the function as the owner, for whom
 -- caller_is_trusted() holds)
 CREATE TRIGGER check_shift_member BEFORE INSERT OR UPDATE OF member_id, venue_id, during ON protector.staff_shifts
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.staff_shifts')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('shifts.manage'))))
 	EXECUTE FUNCTION protector_internal.check_shift_member();
@@ -7631,13 +7645,13 @@ COMMENT ON FUNCTION protector_internal.check_task_assignee() IS
 -- (a caller who may not write the organization's tasks learns nothing
 -- from it: the policy refuses the row; see check_shift_member)
 CREATE TRIGGER check_task_assignee BEFORE INSERT ON protector.tasks
-	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring_into('protector.tasks')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.update'))))
 	EXECUTE FUNCTION protector_internal.check_task_assignee();
 CREATE TRIGGER check_task_reassignment BEFORE UPDATE OF assignee, organization_id, status, booking_id ON protector.tasks
-	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring_into('protector.tasks')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.update'))
@@ -8536,7 +8550,7 @@ COMMENT ON FUNCTION protector_internal.prepare_waiver_version() IS
 'Trigger: a waiver version''s number (the next one) and SHA-256; refuses changing or deleting a signed version';
 
 CREATE TRIGGER prepare_waiver_version BEFORE INSERT OR UPDATE OR DELETE ON protector.waiver_versions
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.waiver_versions'))
 	EXECUTE FUNCTION protector_internal.prepare_waiver_version();
 
 -- The waiver of p_organization_id named p_name gets a new version (made
@@ -8861,7 +8875,7 @@ COMMENT ON FUNCTION protector_internal.venue_timezone(uuid, uuid) IS
 'The time zone of a venue of the organization, or of the organization when p_venue_id is NULL';
 
 CREATE TRIGGER prepare_waiver_submission BEFORE INSERT ON protector.waiver_submissions
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.waiver_submissions'))
 	EXECUTE FUNCTION protector_internal.prepare_waiver_submission();
 
 -- A signature is never edited: only its booking is set, once (and with it
@@ -8904,7 +8918,7 @@ COMMENT ON FUNCTION protector_internal.guard_waiver_submission() IS
 'Trigger: a signed waiver never changes; its booking is set once (checked like a new one, its customer with it), its customer follows merges';
 
 CREATE TRIGGER guard_waiver_submission BEFORE UPDATE ON protector.waiver_submissions
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.waiver_submissions'))
 	EXECUTE FUNCTION protector_internal.guard_waiver_submission();
 
 CREATE FUNCTION protector.submit_waiver(p_waiver_id uuid, p_participant_name text, p_participant_birth_date date,
@@ -9279,7 +9293,7 @@ CREATE TRIGGER require_waivers BEFORE UPDATE OF status, party_size, service_id, 
 						OR (NEW.status = 'completed'
 							AND (OLD.status NOT IN ('in_progress', 'completed') OR NEW.party_size > OLD.party_size
 								 OR NEW.service_id IS DISTINCT FROM OLD.service_id)))
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.require_waivers();
 -- (a new booking in progress: fired by its AFTER INSERT trigger,
 -- src/booking_followups.c)
@@ -9470,7 +9484,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.prepare_message() IS
 'Trigger (BEFORE INSERT): a message is the caller''s, now, unread, with a clean body of 1 to 4000 characters';
 CREATE TRIGGER prepare_message BEFORE INSERT ON protector.booking_messages
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.booking_messages'))
 	EXECUTE FUNCTION protector_internal.prepare_message();
 
 -- Only the read receipt of a message changes: once, to now, by the other
@@ -9525,7 +9539,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.guard_message() IS
 'Trigger: a message is never edited; its read receipt is set once, to now (or the message''s time, if later), by the other side; an erasure blanks bodies';
 CREATE TRIGGER guard_message BEFORE UPDATE ON protector.booking_messages
-	FOR EACH ROW WHEN (NOT protector_internal.restoring() AND OLD.* IS DISTINCT FROM NEW.*)
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.booking_messages') AND OLD.* IS DISTINCT FROM NEW.*)
 	EXECUTE FUNCTION protector_internal.guard_message();
 
 CREATE FUNCTION protector.send_message(p_booking_id uuid, p_body text)
@@ -9634,7 +9648,7 @@ DECLARE
 	v_user uuid;
 	v_payload jsonb;
 BEGIN
-	IF protector_internal.restoring()
+	IF protector_internal.restoring_into(TG_RELID)
 	   OR (TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.read_at IS NOT DISTINCT FROM OLD.read_at) THEN
 		RETURN NULL;
 	END IF;
@@ -10207,7 +10221,7 @@ CREATE TRIGGER customer_reminders AFTER UPDATE OF email, phone, reminder_channel
 	FOR EACH ROW WHEN ((OLD.email, OLD.phone, OLD.reminder_channel, OLD.country)
 					   IS DISTINCT FROM (NEW.email, NEW.phone, NEW.reminder_channel, NEW.country)
 					   AND (NEW.email IS NOT NULL OR NEW.phone IS NOT NULL)
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.customers'))
 	EXECUTE FUNCTION protector_internal.customer_reminders();
 
 -- (a new booking's: fired by its AFTER INSERT trigger, src/booking_followups.c)
@@ -10217,7 +10231,7 @@ CREATE TRIGGER sync_reminders_update AFTER UPDATE OF status, during, customer_id
 	ON protector.bookings
 	FOR EACH ROW WHEN ((OLD.status = 'confirmed' OR NEW.status = 'confirmed')
 					   AND (OLD.status, OLD.during, OLD.customer_id) IS DISTINCT FROM (NEW.status, NEW.during, NEW.customer_id)
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.sync_booking_reminders();
 
 -- A manual reminder as staff queue it: about the booking's start, due
@@ -10299,7 +10313,7 @@ COMMENT ON FUNCTION protector_internal.prepare_reminder() IS
 'Trigger (BEFORE INSERT of a manual reminder): due now, about the booking''s start, by the customer''s channel; refuses a booking not confirmed or started, and more than one in 10 minutes';
 
 CREATE TRIGGER prepare_reminder BEFORE INSERT ON protector.booking_reminders
-	FOR EACH ROW WHEN (NEW.kind = 'manual' AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.kind = 'manual' AND NOT protector_internal.restoring_into('protector.booking_reminders'))
 	EXECUTE FUNCTION protector_internal.prepare_reminder();
 
 CREATE FUNCTION protector.send_booking_reminder(p_booking_id uuid, p_channel text DEFAULT NULL)
@@ -11388,7 +11402,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NOT protector_internal.restoring()
+	IF NOT protector_internal.restoring_into(TG_RELID)
 	   OR pg_catalog.current_setting('protector_internal.remembering_audit', true) OPERATOR(pg_catalog.=) 'on' THEN
 		RETURN NEW;
 	END IF;
@@ -11434,7 +11448,7 @@ CREATE TRIGGER restore_audit_setting BEFORE INSERT ON protector_internal.audit_s
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.restore_audit_setting();
 ALTER TABLE protector_internal.audit_settings ENABLE ALWAYS TRIGGER restore_audit_setting;
 CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON protector_internal.audit_settings FOR EACH STATEMENT
-	WHEN (protector_internal.restoring())
+	WHEN (protector_internal.restoring_into('protector_internal.audit_settings'))
 	EXECUTE FUNCTION protector_internal.insert_restored_pending();
 INSERT INTO protector_internal.audit_settings (table_name, audited, masked)
 SELECT c.oid::regclass, true,
@@ -12303,11 +12317,11 @@ COMMENT ON FUNCTION protector.merge_customers(uuid, uuid) IS
 -- merge moves signatures without a booking (the update policy allows what
 -- the insert policy does).
 CREATE TRIGGER keep_erased BEFORE UPDATE ON protector.customers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.customers'))
 	EXECUTE FUNCTION protector_internal.keep_erased();
 CREATE TRIGGER check_booking_customer BEFORE UPDATE OF customer_id ON protector.bookings
 	FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NEW.customer_id IS DISTINCT FROM OLD.customer_id
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.check_booking_customer();
 DROP POLICY waiver_submissions_update ON protector.waiver_submissions;
 CREATE POLICY waiver_submissions_update ON protector.waiver_submissions FOR UPDATE TO authenticated
@@ -12817,17 +12831,17 @@ COMMENT ON FUNCTION protector_internal.check_full_name() IS
 'Trigger (BEFORE INSERT OR UPDATE OF full_name): a new full name holds no control or invisible direction characters, and is stored trimmed';
 -- Names stay plain text under table writes too (sql/67_catalog_api.sql).
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.organizations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.organizations')) EXECUTE FUNCTION protector_internal.check_name();
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.venues
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.venues')) EXECUTE FUNCTION protector_internal.check_name();
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.services
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.services')) EXECUTE FUNCTION protector_internal.check_name();
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.customers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_full_name();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.customers')) EXECUTE FUNCTION protector_internal.check_full_name();
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.members
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_full_name();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.members')) EXECUTE FUNCTION protector_internal.check_full_name();
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF full_name ON protector.staff_invitations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_full_name();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.staff_invitations')) EXECUTE FUNCTION protector_internal.check_full_name();
 REVOKE ALL ON FUNCTION protector_internal.check_name(), protector_internal.check_full_name() FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION protector_internal.check_zone()
@@ -12847,11 +12861,11 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_zone() IS
 'Trigger (BEFORE INSERT OR UPDATE OF timezone): a new zone names a place (protector.check_timezone)';
 CREATE TRIGGER check_zone BEFORE INSERT OR UPDATE OF timezone ON protector.organizations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_zone();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.organizations')) EXECUTE FUNCTION protector_internal.check_zone();
 CREATE TRIGGER check_zone BEFORE INSERT OR UPDATE OF timezone ON protector.venues
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_zone();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.venues')) EXECUTE FUNCTION protector_internal.check_zone();
 CREATE TRIGGER check_names BEFORE INSERT OR UPDATE OF name ON protector.waivers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_name();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.waivers')) EXECUTE FUNCTION protector_internal.check_name();
 REVOKE ALL ON FUNCTION protector_internal.check_zone() FROM PUBLIC;
 
 -- ids from a pool of pg_strong_random() bytes (src/random_id.c): every
@@ -13068,7 +13082,7 @@ REVOKE ALL ON FUNCTION protector_internal.refund_late_payment() FROM PUBLIC;
 -- (the refund row it writes does not fire it: WHEN asks for a payment)
 CREATE TRIGGER refund_late_payment AFTER INSERT OR UPDATE OF amount, status, kind ON protector.payments
 	FOR EACH ROW WHEN (NEW.kind = 'payment' AND NEW.status = 'succeeded' AND NEW.voucher_id IS NULL
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.payments'))
 	EXECUTE FUNCTION protector_internal.refund_late_payment();
 
 -- auth.users has its key (a unique index on id alone, as a foreign key
@@ -13342,7 +13356,7 @@ COMMENT ON FUNCTION protector_internal.keep_waiver_customer() IS
 'Trigger: a signed waiver''s customer changes with a merge of customer records only';
 CREATE TRIGGER keep_waiver_customer BEFORE UPDATE OF customer_id ON protector.waiver_submissions
 	FOR EACH ROW WHEN (NEW.customer_id IS DISTINCT FROM OLD.customer_id AND NEW.booking_id IS NOT DISTINCT FROM OLD.booking_id
-					   AND NOT protector_internal.caller_is_trusted() AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.caller_is_trusted() AND NOT protector_internal.restoring_into('protector.waiver_submissions'))
 	EXECUTE FUNCTION protector_internal.keep_waiver_customer();
 REVOKE ALL ON FUNCTION protector_internal.keep_waiver_customer() FROM PUBLIC;
 
@@ -13471,10 +13485,10 @@ COMMENT ON FUNCTION protector_internal.keep_used_codes() IS
 'Trigger: a voucher with payments, a promo code on bookings, or a booking with payments is not deleted (expire, deactivate or cancel it)';
 REVOKE ALL ON FUNCTION protector_internal.keep_used_codes() FROM PUBLIC;
 CREATE TRIGGER keep_used_codes BEFORE DELETE ON protector.vouchers
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring_into('protector.vouchers'))
 	EXECUTE FUNCTION protector_internal.keep_used_codes();
 CREATE TRIGGER keep_used_codes BEFORE DELETE ON protector.promo_codes
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring_into('protector.promo_codes'))
 	EXECUTE FUNCTION protector_internal.keep_used_codes();
 
 CREATE OR REPLACE FUNCTION protector_internal.follow_service_venue()
@@ -13507,7 +13521,7 @@ REVOKE ALL ON FUNCTION protector_internal.follow_service_venue() FROM PUBLIC;
 -- (named to run before guard_booking_write and set_booking_price)
 CREATE TRIGGER follow_service_venue BEFORE UPDATE OF service_id, venue_id ON protector.bookings
 	FOR EACH ROW WHEN ((NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.venue_id IS DISTINCT FROM OLD.venue_id)
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.follow_service_venue();
 
 
@@ -13621,10 +13635,10 @@ $$;
 COMMENT ON FUNCTION protector_internal.keep_booked_services() IS
 'Trigger: a service, or a venue, with bookings is not deleted (deactivate the service; delete_venue the venue), nor a service moved to another venue';
 CREATE TRIGGER guard_venue_deletion BEFORE UPDATE OF deleted_at ON protector.venues
-	FOR EACH ROW WHEN (NEW.deleted_at IS DISTINCT FROM OLD.deleted_at AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.deleted_at IS DISTINCT FROM OLD.deleted_at AND NOT protector_internal.restoring_into('protector.venues'))
 	EXECUTE FUNCTION protector_internal.guard_venue_deletion();
 CREATE TRIGGER keep_booked_services BEFORE DELETE ON protector.services
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring_into('protector.services'))
 	EXECUTE FUNCTION protector_internal.keep_booked_services();
 REVOKE ALL ON FUNCTION protector_internal.guard_venue_deletion(), protector_internal.keep_booked_services() FROM PUBLIC;
 
@@ -13701,7 +13715,7 @@ RETURN CASE WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'number
 COMMENT ON FUNCTION protector_internal.json_amount(jsonb) IS
 'A JSON number, or a string that reads as one, as numeric; NULL otherwise';
 CREATE TRIGGER keep_booked_services BEFORE DELETE ON protector.venues
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring_into('protector.venues'))
 	EXECUTE FUNCTION protector_internal.keep_booked_services();
 REVOKE ALL ON FUNCTION protector_internal.count_now(text, uuid), protector_internal.customer_references_unseen(uuid),
 	protector_internal.json_amount(jsonb) FROM PUBLIC;
@@ -13815,11 +13829,11 @@ $$;
 COMMENT ON FUNCTION protector_internal.record_member_change() IS
 'Trigger (AFTER UPDATE OF role, active): records staff.role_changed, staff.deactivated and staff.reactivated, however the member row was written';
 CREATE TRIGGER release_on_deactivation BEFORE UPDATE OF active ON protector.members
-	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.release_on_deactivation();
 CREATE TRIGGER record_member_change AFTER UPDATE OF role, active ON protector.members
 	FOR EACH ROW WHEN ((OLD.role IS DISTINCT FROM NEW.role OR OLD.active IS DISTINCT FROM NEW.active)
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.record_member_change();
 REVOKE ALL ON FUNCTION protector_internal.release_on_deactivation(), protector_internal.record_member_change() FROM PUBLIC;
 -- only protector's tables (a merge ran another role's triggers as the owner)
@@ -13850,7 +13864,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF protector_internal.restoring() THEN
+	IF protector_internal.restoring_into(TG_RELID) THEN
 		RETURN NULL;			-- (history comes back as it was)
 	END IF;
 	-- (the address named: the rows collide once trimmed and lower-cased,
@@ -13910,7 +13924,7 @@ COMMENT ON FUNCTION protector_internal.check_notification_recipient() IS
 'Trigger: a notification''s recipient is an active member of its organization (named, where the foreign key''s error was bare)';
 REVOKE ALL ON FUNCTION protector_internal.check_notification_recipient() FROM PUBLIC;
 CREATE TRIGGER check_notification_recipient BEFORE INSERT OR UPDATE OF recipient_id, organization_id ON protector.notifications
-	FOR EACH ROW WHEN (NEW.recipient_id IS NOT NULL AND NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NEW.recipient_id IS NOT NULL AND NOT protector_internal.restoring_into('protector.notifications')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('notifications.create'))))
 	EXECUTE FUNCTION protector_internal.check_notification_recipient();
@@ -14073,10 +14087,10 @@ GRANT EXECUTE ON FUNCTION
 TO authenticated, service_role;
 CREATE TRIGGER check_promo_code_row BEFORE INSERT OR UPDATE OF discount_kind, discount_value, max_uses,
 	max_uses_per_customer, min_party_size, valid_from, valid_until, service_ids, description ON protector.promo_codes
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.promo_codes'))
 	EXECUTE FUNCTION protector_internal.check_promo_code_row();
 CREATE TRIGGER check_voucher_row BEFORE INSERT OR UPDATE OF amount, note, customer_id ON protector.vouchers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.vouchers'))
 	EXECUTE FUNCTION protector_internal.check_voucher_row();
 
 CREATE OR REPLACE FUNCTION protector_internal.check_staff_venue()
@@ -14106,13 +14120,13 @@ COMMENT ON FUNCTION protector_internal.check_staff_venue() IS
 'Trigger: a member''s venue and the member are of the row''s organization (named, where the foreign keys'' errors were bare)';
 REVOKE ALL ON FUNCTION protector_internal.check_staff_venue() FROM PUBLIC;
 CREATE TRIGGER check_staff_venue BEFORE INSERT OR UPDATE OF organization_id, member_id, venue_id ON protector.staff_venues
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.staff_venues')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('shifts.manage'))))
 	EXECUTE FUNCTION protector_internal.check_staff_venue();
 CREATE TRIGGER keep_booked_services_place BEFORE UPDATE OF organization_id, venue_id ON protector.services
 	FOR EACH ROW WHEN ((OLD.organization_id, OLD.venue_id) IS DISTINCT FROM (NEW.organization_id, NEW.venue_id)
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.services'))
 	EXECUTE FUNCTION protector_internal.keep_booked_services();
 
 CREATE OR REPLACE FUNCTION protector_internal.check_service_row()
@@ -14169,10 +14183,10 @@ COMMENT ON FUNCTION protector_internal.check_customer_row() IS
 'Trigger: a customer as written (directly, too) passes check_customer, when a write changes what it checks; only customers.manage links an account';
 REVOKE ALL ON FUNCTION protector_internal.check_service_row(), protector_internal.check_customer_row() FROM PUBLIC;
 CREATE TRIGGER check_service_row BEFORE INSERT OR UPDATE ON protector.services
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.services'))
 	EXECUTE FUNCTION protector_internal.check_service_row();
 CREATE TRIGGER check_customer_row BEFORE INSERT OR UPDATE ON protector.customers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.customers'))
 	EXECUTE FUNCTION protector_internal.check_customer_row();
 
 CREATE OR REPLACE FUNCTION protector_internal.check_venue_row()
@@ -14212,7 +14226,7 @@ COMMENT ON FUNCTION protector_internal.check_venue_row() IS
 'Trigger: a venue''s texts and country as written (directly, too) pass the checks of create_venue, when a write changes them';
 REVOKE ALL ON FUNCTION protector_internal.check_venue_row() FROM PUBLIC;
 CREATE TRIGGER check_venue_row BEFORE INSERT OR UPDATE ON protector.venues
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.venues'))
 	EXECUTE FUNCTION protector_internal.check_venue_row();
 
 CREATE OR REPLACE FUNCTION protector_internal.refuse_long_hold(p_organization_id uuid, p_expires_at timestamptz)
@@ -14284,12 +14298,12 @@ COMMENT ON FUNCTION protector_internal.check_booking_reference() IS
 'Trigger: a task''s or notification''s booking is one of its organization (named, where the foreign key''s error was bare)';
 REVOKE ALL ON FUNCTION protector_internal.check_booking_reference() FROM PUBLIC;
 CREATE TRIGGER check_booking_reference BEFORE INSERT OR UPDATE OF booking_id, organization_id ON protector.notifications
-	FOR EACH ROW WHEN (NEW.booking_id IS NOT NULL AND NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NEW.booking_id IS NOT NULL AND NOT protector_internal.restoring_into('protector.notifications')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('notifications.create'))))
 	EXECUTE FUNCTION protector_internal.check_booking_reference();
 CREATE TRIGGER check_booking_reference BEFORE INSERT OR UPDATE OF booking_id, organization_id ON protector.tasks
-	FOR EACH ROW WHEN (NEW.booking_id IS NOT NULL AND NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NEW.booking_id IS NOT NULL AND NOT protector_internal.restoring_into('protector.tasks')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.create'))))
 	EXECUTE FUNCTION protector_internal.check_booking_reference();
@@ -14346,7 +14360,7 @@ COMMENT ON FUNCTION protector_internal.check_closure_row() IS
 REVOKE ALL ON FUNCTION protector_internal.check_closure_row() FROM PUBLIC;
 -- (for callers who may write closures: the policy refuses the others)
 CREATE TRIGGER check_closure_row BEFORE INSERT OR UPDATE ON protector.venue_closures
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.venue_closures')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('venues.manage'))))
 	EXECUTE FUNCTION protector_internal.check_closure_row();
@@ -14441,7 +14455,7 @@ DROP INDEX protector.bookings_starts_idx;
 CREATE INDEX bookings_starts_idx ON protector.bookings (organization_id, protector_internal.booking_start(during));
 
 CREATE TRIGGER keep_paid_bookings BEFORE DELETE ON protector.bookings
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.keep_used_codes();
 
 CREATE OR REPLACE FUNCTION protector_internal.withdraw_member_invitations()
@@ -14509,10 +14523,10 @@ COMMENT ON FUNCTION protector_internal.withdraw_member_invitations() IS
 'Trigger (AFTER UPDATE OF active, role, or DELETE on members): the open invitations a member issued go when they are deactivated, deleted or given another role; those to a deactivated or deleted member''s addresses go with the membership';
 REVOKE ALL ON FUNCTION protector_internal.withdraw_member_invitations() FROM PUBLIC;
 CREATE TRIGGER withdraw_member_invitations AFTER UPDATE OF active, role ON protector.members
-	FOR EACH ROW WHEN (((OLD.active AND NOT NEW.active) OR OLD.role IS DISTINCT FROM NEW.role) AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (((OLD.active AND NOT NEW.active) OR OLD.role IS DISTINCT FROM NEW.role) AND NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.withdraw_member_invitations();
 CREATE TRIGGER withdraw_member_invitations_on_delete AFTER DELETE ON protector.members
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.withdraw_member_invitations();
 
 CREATE OR REPLACE FUNCTION protector_internal.check_payment_texts()
@@ -14553,7 +14567,7 @@ COMMENT ON FUNCTION protector_internal.check_payment_texts() IS
 'Trigger: a payment''s provider and reference as written are plain text, not blank, and its details at most 64 kB (a value stored before stays)';
 REVOKE ALL ON FUNCTION protector_internal.check_payment_texts() FROM PUBLIC;
 CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider_reference, details ON protector.payments
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.payments'))
 	EXECUTE FUNCTION protector_internal.check_payment_texts();
 
 CREATE OR REPLACE FUNCTION protector_internal.retry_if_unseen(p_query text, p_id uuid, p_message text, p_detail text)
@@ -14685,7 +14699,7 @@ COMMENT ON FUNCTION protector_internal.keep_booked_customers() IS
 'Trigger: a customer with bookings is not deleted (erase or merge instead), in words rather than the foreign key''s';
 REVOKE ALL ON FUNCTION protector_internal.keep_booked_customers() FROM PUBLIC;
 CREATE TRIGGER keep_booked_customers BEFORE DELETE ON protector.customers
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring_into('protector.customers'))
 	EXECUTE FUNCTION protector_internal.keep_booked_customers();
 
 CREATE OR REPLACE FUNCTION protector_internal.keep_customer_id()
@@ -14703,7 +14717,7 @@ COMMENT ON FUNCTION protector_internal.keep_customer_id() IS
 'Trigger: a customer''s id never changes (its history and its erasure follow it)';
 REVOKE ALL ON FUNCTION protector_internal.keep_customer_id() FROM PUBLIC;
 CREATE TRIGGER keep_customer_id BEFORE UPDATE OF id ON protector.customers
-	FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id AND NOT protector_internal.restoring_into('protector.customers'))
 	EXECUTE FUNCTION protector_internal.keep_customer_id();
 
 CREATE OR REPLACE FUNCTION protector_internal.lock_members(p_member_id uuid, p_other_id uuid DEFAULT NULL)
@@ -14749,7 +14763,7 @@ COMMENT ON FUNCTION protector_internal.waiver_name_nfc() IS
 'Trigger: a waiver''s name in Unicode''s composed form (NFC), so that names that look alike are one';
 REVOKE ALL ON FUNCTION protector_internal.waiver_name_nfc() FROM PUBLIC;
 CREATE TRIGGER name_nfc BEFORE INSERT OR UPDATE OF name ON protector.waivers
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.waiver_name_nfc();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.waivers')) EXECUTE FUNCTION protector_internal.waiver_name_nfc();
 
 -- the audit's event trigger fires under session_replication_role =
 -- replica too: a load tool's DDL renamed a masked column there, whose
@@ -15140,10 +15154,10 @@ COMMENT ON FUNCTION protector_internal.drop_expired_invitation(uuid, text) IS
 'Deletes the expired open invitation of an address for a caller who invites members (members.manage), owners'' included';
 
 CREATE TRIGGER stamp_task_completion BEFORE INSERT OR UPDATE OF status, completed_at ON protector.tasks
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.tasks'))
 	EXECUTE FUNCTION protector_internal.stamp_task_completion();
 CREATE TRIGGER check_shift_note BEFORE INSERT OR UPDATE OF note ON protector.staff_shifts
-	FOR EACH ROW WHEN (NEW.note IS NOT NULL AND NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NEW.note IS NOT NULL AND NOT protector_internal.restoring_into('protector.staff_shifts')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('shifts.manage'))))
 	EXECUTE FUNCTION protector_internal.check_shift_note();
@@ -15329,19 +15343,19 @@ $$;
 COMMENT ON FUNCTION protector_internal.keep_required_waiver() IS
 'Trigger: a waiver services ask for is neither retired nor deleted, and no service asks for a retired one';
 CREATE TRIGGER keep_organization_currency BEFORE UPDATE OF currency ON protector.organizations
-	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring_into('protector.organizations'))
 	EXECUTE FUNCTION protector_internal.keep_organization_currency();
 -- (after the row passed the insert or update policy: a service written
 -- into another organization meets the policy, and is never told whether
 -- that organization's waiver is retired, nor waits for it)
 CREATE TRIGGER keep_required_waiver AFTER INSERT OR UPDATE OF waiver_id ON protector.services
-	FOR EACH ROW WHEN (NEW.waiver_id IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.waiver_id IS NOT NULL AND NOT protector_internal.restoring_into('protector.services'))
 	EXECUTE FUNCTION protector_internal.keep_required_waiver();
 CREATE TRIGGER keep_required_waiver_active BEFORE UPDATE OF active ON protector.waivers
-	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (OLD.active AND NOT NEW.active AND NOT protector_internal.restoring_into('protector.waivers'))
 	EXECUTE FUNCTION protector_internal.keep_required_waiver();
 CREATE TRIGGER keep_required_waiver BEFORE DELETE ON protector.waivers
-	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring_into('protector.waivers'))
 	EXECUTE FUNCTION protector_internal.keep_required_waiver();
 
 CREATE FUNCTION protector_internal.key_of_accounts(p_key text, p_users uuid[])
@@ -15999,7 +16013,7 @@ CREATE TRIGGER clear_owner_confirmation BEFORE UPDATE ON protector.members
 					   AND NEW.confirmed_at IS NOT DISTINCT FROM OLD.confirmed_at
 					   AND (OLD.role <> 'owner' OR NOT OLD.active OR NEW.user_id <> OLD.user_id
 							OR NEW.organization_id <> OLD.organization_id)
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.owner_needs_confirmation();
 REVOKE ALL ON FUNCTION protector.confirm_membership(uuid, protector.member_role), protector.leave_organization(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector.confirm_membership(uuid, protector.member_role), protector.leave_organization(uuid),
@@ -16030,7 +16044,7 @@ COMMENT ON FUNCTION protector_internal.keep_review_tasks() IS
 'Trigger: only the booking workflow (and trusted callers) write tasks of kind booking_review';
 
 CREATE TRIGGER keep_review_tasks AFTER INSERT ON protector.tasks
-	FOR EACH ROW WHEN (NEW.kind = 'booking_review' AND NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NEW.kind = 'booking_review' AND NOT protector_internal.restoring_into('protector.tasks')
 					   AND NOT protector_internal.caller_is_trusted())
 	EXECUTE FUNCTION protector_internal.keep_review_tasks();
 CREATE TRIGGER keep_review_tasks_update BEFORE UPDATE OF kind, booking_id ON protector.tasks
@@ -16268,7 +16282,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.recheck_waiver_version() IS
 'Trigger: under a transaction snapshot, 40001 when the version signed changed since the snapshot';
 CREATE TRIGGER recheck_waiver_version BEFORE INSERT ON protector.waiver_submissions
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.waiver_submissions')
 					   AND pg_catalog.current_setting('transaction_isolation') <> 'read committed')
 	EXECUTE FUNCTION protector_internal.recheck_waiver_version();
 
@@ -16289,7 +16303,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_member_email() IS
 'Trigger: a member''s e-mail as written holds no control or invisible direction characters';
 CREATE TRIGGER check_member_email BEFORE INSERT OR UPDATE OF email ON protector.members
-	FOR EACH ROW WHEN (NEW.email IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.email IS NOT NULL AND NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.check_member_email();
 
 -- a reminder's claims so far, its last claim's number, written once
@@ -16515,12 +16529,12 @@ $$;
 COMMENT ON FUNCTION protector_internal.keep_deleted_venue() IS
 'Trigger: a deleted venue is not activated and takes no service, however it is written';
 CREATE TRIGGER keep_deleted_venue BEFORE UPDATE OF active ON protector.venues
-	FOR EACH ROW WHEN (NEW.active AND NEW.deleted_at IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.active AND NEW.deleted_at IS NOT NULL AND NOT protector_internal.restoring_into('protector.venues'))
 	EXECUTE FUNCTION protector_internal.keep_deleted_venue();
 -- (only for those the policies let write services: anyone else was told
 -- another tenant's venue was deleted, and held it locked)
 CREATE TRIGGER keep_deleted_venue BEFORE INSERT OR UPDATE OF venue_id ON protector.services
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.services')
 					   AND (protector_internal.caller_is_trusted()
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('venues.manage'))))
 	EXECUTE FUNCTION protector_internal.keep_deleted_venue();
@@ -16721,7 +16735,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.release_on_role_change() IS
 'Trigger (BEFORE UPDATE OF role of an active member): a role that sees no tasks releases the member''s open tasks and live bookings';
 CREATE TRIGGER release_on_role_change BEFORE UPDATE OF role ON protector.members
-	FOR EACH ROW WHEN (OLD.role IS DISTINCT FROM NEW.role AND NEW.active AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (OLD.role IS DISTINCT FROM NEW.role AND NEW.active AND NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.release_on_role_change();
 GRANT EXECUTE ON FUNCTION protector_internal.lock_member_work_nowait(uuid, uuid, uuid, boolean, text),
 	protector_internal.release_member_work(uuid, uuid) TO authenticated, service_role;
@@ -16981,12 +16995,12 @@ $$;
 COMMENT ON FUNCTION protector_internal.lock_inviter() IS
 'Trigger (BEFORE INSERT on staff_invitations): locks a signed-in inviter''s membership FOR SHARE and refuses (42501) one that may no longer invite';
 CREATE TRIGGER lock_inviter BEFORE INSERT ON protector.staff_invitations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.staff_invitations'))
 	EXECUTE FUNCTION protector_internal.lock_inviter();
 
 -- a venue inserted deleted is deleted by its insert (guard_venue_deletion)
 CREATE TRIGGER guard_venue_deletion_on_insert BEFORE INSERT ON protector.venues
-	FOR EACH ROW WHEN (NEW.deleted_at IS NOT NULL AND NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NEW.deleted_at IS NOT NULL AND NOT protector_internal.restoring_into('protector.venues'))
 	EXECUTE FUNCTION protector_internal.guard_venue_deletion();
 -- service_mode_check on every update, as reservation_check (a trigger of
 -- an operator's own that set the mode passed it)
@@ -17185,7 +17199,7 @@ COMMENT ON FUNCTION protector_internal.keep_hold_expiry() IS
 CREATE TRIGGER hold_expiry_kept BEFORE UPDATE ON protector.bookings
 	FOR EACH ROW WHEN (NEW.hold_expires_at IS DISTINCT FROM
 					   protector_internal.hold_expiry_of(OLD.status, OLD.hold_expires_at, NEW.status, NEW.hold_expires_at)
-					   AND NOT protector_internal.restoring())
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.keep_hold_expiry();
 
 CREATE FUNCTION protector_internal.rows_by_table(p_relids regclass[])
@@ -17293,7 +17307,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.lock_member_writer() IS
 'Trigger (BEFORE INSERT, UPDATE or DELETE on members): a direct write''s writer may still manage members, asked under a lock of their own membership (lock_member_manager)';
 CREATE TRIGGER lock_member_writer BEFORE INSERT OR UPDATE OR DELETE ON protector.members
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.lock_member_writer();
 GRANT EXECUTE ON FUNCTION protector_internal.lock_member_manager(uuid, boolean, boolean) TO authenticated, service_role;
 
@@ -17672,7 +17686,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_erasure_row() IS
 'Trigger (BEFORE INSERT of an erasure): its customer named and of the organization, refused by name otherwise';
 CREATE TRIGGER check_erasure_row BEFORE INSERT ON protector.customer_erasures
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.customer_erasures'))
 	EXECUTE FUNCTION protector_internal.check_erasure_row();
 
 -- What a batch's cancellations and no-shows give back to (promo codes,
@@ -17744,7 +17758,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_slug() IS
 'Trigger: an organization''s slug is a slug (22023) and a rename''s not another organization''s (23505), named';
 CREATE TRIGGER check_slug BEFORE INSERT OR UPDATE OF slug ON protector.organizations
-	FOR EACH ROW WHEN (NOT protector_internal.restoring()) EXECUTE FUNCTION protector_internal.check_slug();
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.organizations')) EXECUTE FUNCTION protector_internal.check_slug();
 
 -- A staff activity entry's action and details refused in words, for
 -- log_staff_activity and, by a trigger, for entries written directly
@@ -17784,7 +17798,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_staff_activity_row() IS
 'Trigger (BEFORE INSERT on staff_activity): an entry''s action and details refused in words (check_staff_entry)';
 CREATE TRIGGER check_staff_activity_row BEFORE INSERT ON protector.staff_activity
-	FOR EACH ROW WHEN (NOT protector_internal.restoring())
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.staff_activity'))
 	EXECUTE FUNCTION protector_internal.check_staff_activity_row();
 
 -- An address 0.1.0 stored with a space other than ASCII's at either end
@@ -17810,16 +17824,6 @@ FROM (SELECT DISTINCT ON (x.organization_id, x.merged_into) x.organization_id, x
 	  ORDER BY x.organization_id, x.merged_into, x.updated_at DESC, x.id) m
 WHERE k.organization_id = m.organization_id AND k.id = m.merged_into AND k.merged_into IS NULL
   AND k.email IS NOT NULL AND NOT protector_internal.email_is_valid(k.email);
-
--- A restore's load of one table, for SQL triggers that leave restored
--- rows alone (set_customer_identity_key)
-CREATE FUNCTION protector_internal.restoring_into(p_table regclass)
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'protector_restoring_into_sql'
-LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION protector_internal.restoring_into(regclass) IS
-'True while a restore loads p_table: restoring() and the running statement is that table''s INSERT or COPY (or finish_restore''s offer)';
-GRANT EXECUTE ON FUNCTION protector_internal.restoring_into(regclass) TO authenticated, service_role;
 
 CREATE OR REPLACE FUNCTION protector_internal.set_customer_identity_key()
 RETURNS trigger
@@ -17860,6 +17864,32 @@ CREATE TRIGGER waive_deposit_deadline BEFORE UPDATE OF status ON protector.booki
 	FOR EACH ROW WHEN (OLD.status = 'pending' AND NEW.status IN ('confirmed', 'in_progress', 'completed', 'no_show')
 					   AND NEW.payment_due_by IS NOT NULL)
 	EXECUTE FUNCTION protector_internal.waive_deposit_deadline();
+
+-- Every trigger asks whether a restore loads its own table, not whether
+-- one runs (restoring_into): the triggers the DO blocks above made asked
+-- restoring(), and a superuser's load of one of protector's tables that
+-- called an RPC (INSERT INTO protector.tasks SELECT ...,
+-- protector.record_payment(...)) passed over the triggers of what the
+-- RPC wrote (a review: the payment never reached amount_paid)
+DO $restoring_into$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN
+		SELECT pg_catalog.pg_get_triggerdef(g.oid) AS def, pg_catalog.format('%I.%I', n.nspname, c.relname) AS tbl
+		FROM pg_catalog.pg_trigger g
+		JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname IN ('protector', 'protector_internal') AND NOT g.tgisinternal
+		  AND pg_catalog.pg_get_triggerdef(g.oid) LIKE '%protector_internal.restoring()%'
+		ORDER BY g.oid
+	LOOP
+		EXECUTE pg_catalog.regexp_replace(pg_catalog.replace(r.def, 'protector_internal.restoring()',
+															 pg_catalog.format('protector_internal.restoring_into(%L)', r.tbl)),
+										  '^CREATE TRIGGER', 'CREATE OR REPLACE TRIGGER');
+	END LOOP;
+END
+$restoring_into$;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -6,7 +6,7 @@
 -- number without its country; and a written identity_key stayed as
 -- written.
 BEGIN;
-SELECT plan(26);
+SELECT plan(29);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['i_owner', 'i_operator', 'i_kim', 'i_eve', 'i_stranger', 'i_staff', 'i_bob', 'i_zoe', 'i_zed', 'i_xena']) u \g /dev/null
@@ -239,6 +239,25 @@ INSERT INTO rpc_log SELECT protector.record_payment('0a540000-0000-4000-8000-000
 SET LOCAL row_security = on;
 SELECT is((SELECT amount_paid FROM protector.bookings WHERE id = '0a540000-0000-4000-8000-0000000000f1'), 15.00,
 	'a payment an RPC records inside an INSERT with row_security off reaches its booking''s amount_paid');
+-- ... also when the statement loads one of protector's tables: a load of
+-- tasks is no restore of the payment (every trigger asked whether any of
+-- protector's tables was loaded, not its own: a review)
+SET LOCAL row_security = off;
+INSERT INTO protector.tasks (organization_id, title, description)
+SELECT :'org', 'imported', protector.record_payment('0a540000-0000-4000-8000-0000000000f1', 7)::text;
+SET LOCAL row_security = on;
+SELECT is((SELECT amount_paid FROM protector.bookings WHERE id = '0a540000-0000-4000-8000-0000000000f1'), 22.00,
+	'a payment an RPC records inside a load of tasks reaches amount_paid: 15 + 7 = 22');
+-- ... because every trigger asks whether a restore loads its own table
+SELECT is((SELECT string_agg(g.tgrelid::regclass || '.' || g.tgname, ', ') FROM pg_trigger g
+		   JOIN pg_class c ON c.oid = g.tgrelid
+		   WHERE c.relnamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
+			 AND pg_get_triggerdef(g.oid) LIKE '%protector_internal.restoring()%'), NULL,
+	'no trigger''s WHEN asks restoring() (whether any load runs) rather than restoring_into() its table');
+SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ') FROM pg_proc p
+		   WHERE p.pronamespace IN ('protector'::regnamespace, 'protector_internal'::regnamespace)
+			 AND p.prorettype = 'trigger'::regtype AND p.prosrc LIKE '%protector_internal.restoring()%'), NULL,
+	'... nor a trigger function''s body');
 
 SELECT * FROM finish();
 ROLLBACK;
