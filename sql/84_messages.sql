@@ -430,13 +430,13 @@ BEGIN
 	v_payload := pg_catalog.jsonb_build_object('op', TG_OP, 'id', NEW.id, 'booking_id', NEW.booking_id,
 											   'sender_kind', NEW.sender_kind, 'created_at', NEW.created_at,
 											   'read_at', NEW.read_at);
-	PERFORM realtime.send(v_payload, 'message', 'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text, true);
+	PERFORM protector_internal.realtime_send(v_payload, 'message', 'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text, true);
 	-- the customer of the message (not whoever holds the booking now)
 	SELECT c.user_id INTO v_user FROM protector.customers c
 	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.customer_id;
 	IF v_user IS NOT NULL THEN
-		PERFORM realtime.send(v_payload OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('body', NEW.body), 'message',
-							  'protector:customer:' OPERATOR(pg_catalog.||) v_user::text, true);
+		PERFORM protector_internal.realtime_send(v_payload OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('body', NEW.body), 'message',
+												 'protector:customer:' OPERATOR(pg_catalog.||) v_user::text, true);
 	END IF;
 	RETURN NULL;
 END

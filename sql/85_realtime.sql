@@ -53,6 +53,27 @@ ALTER TABLE protector_internal.outbox FORCE ROW LEVEL SECURITY;
 COMMENT ON TABLE protector_internal.outbox IS
 'Announcements of committed transactions waiting for the outbox worker (docs/realtime.md); no policy: the worker only';
 
+-- Supabase Realtime's functions, called as their owner (src/realtime_call.c):
+-- the broadcast triggers run as protector's owner, a superuser, and
+-- realtime's functions and realtime.messages may be a role's that is no
+-- superuser (Supabase's supabase_realtime_admin, whom a project's postgres
+-- role may act as): what it put into them ran as a superuser on the next
+-- booking change (an attack review).  They run with their owner's rights
+-- now, in a security-restricted operation.
+CREATE FUNCTION protector_internal.realtime_broadcast_changes(p_topic text, p_event text, p_operation text, p_table text,
+															  p_schema text, p_new record, p_old record)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_realtime_broadcast_changes'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.realtime_broadcast_changes(text, text, text, text, text, record, record) IS
+'realtime.broadcast_changes(...) at level ROW, called as its owner in a security-restricted operation';
+CREATE FUNCTION protector_internal.realtime_send(p_payload jsonb, p_event text, p_topic text, p_private boolean)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_realtime_send'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.realtime_send(jsonb, text, text, boolean) IS
+'realtime.send(...), called as its owner in a security-restricted operation';
+
 -- Supabase Realtime Broadcast: the booking row, old and new, on the
 -- organization's private topic.  Called only where realtime.broadcast_changes
 -- exists (protector.enable_realtime() attaches it).
@@ -74,7 +95,7 @@ BEGIN
 						 WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 						   AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id))
 			OR pg_catalog.current_setting('protector_internal.erasing', true) OPERATOR(pg_catalog.=) 'on') THEN
-		PERFORM realtime.broadcast_changes(
+		PERFORM protector_internal.realtime_broadcast_changes(
 			'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text,
 			TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, NULL);
 		RETURN NULL;
@@ -85,15 +106,15 @@ BEGIN
 	-- NOTIFY does: an UPDATE on the new channel, a DELETE on the old)
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
 	   AND OLD.organization_id OPERATOR(pg_catalog.<>) NEW.organization_id THEN
-		PERFORM realtime.broadcast_changes(
+		PERFORM protector_internal.realtime_broadcast_changes(
 			'protector:' OPERATOR(pg_catalog.||) OLD.organization_id::text,
 			'DELETE', 'DELETE', TG_TABLE_NAME, TG_TABLE_SCHEMA, NULL, OLD);
-		PERFORM realtime.broadcast_changes(
+		PERFORM protector_internal.realtime_broadcast_changes(
 			'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text,
 			TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, NULL);
 		RETURN NULL;
 	END IF;
-	PERFORM realtime.broadcast_changes(
+	PERFORM protector_internal.realtime_broadcast_changes(
 		'protector:' OPERATOR(pg_catalog.||) COALESCE(NEW.organization_id, OLD.organization_id)::text,
 		TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, OLD);
 	RETURN NULL;
@@ -260,8 +281,9 @@ BEGIN
 		END LOOP;
 	END IF;
 
-	v_broadcast := EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-						   WHERE n.nspname = 'realtime' AND p.proname = 'broadcast_changes')
+	-- (the signatures the triggers call, as their owner: realtime_call.c)
+	v_broadcast := to_regprocedure('realtime.broadcast_changes(text,text,text,text,text,record,record,text)') IS NOT NULL
+				   AND to_regprocedure('realtime.send(jsonb,text,text,boolean)') IS NOT NULL
 				   AND to_regclass('realtime.messages') IS NOT NULL;
 	-- the broadcast triggers call into schema realtime with their owner's
 	-- rights: only where a superuser owns it (a schema of that name made

@@ -410,6 +410,26 @@ $$;
 COMMENT ON FUNCTION protector_internal.booking_workflow() IS
 'Trigger (AFTER UPDATE): review tasks and desk notifications for confirmed, rescheduled and cancelled bookings';
 
+-- Supabase Realtime's functions, called as their owner (src/realtime_call.c):
+-- realtime's objects may be a role's that is no superuser, and what it put
+-- into them ran as protector's owner, a superuser (an attack review)
+CREATE FUNCTION protector_internal.realtime_broadcast_changes(p_topic text, p_event text, p_operation text, p_table text,
+															  p_schema text, p_new record, p_old record)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_realtime_broadcast_changes'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.realtime_broadcast_changes(text, text, text, text, text, record, record) IS
+'realtime.broadcast_changes(...) at level ROW, called as its owner in a security-restricted operation';
+
+CREATE FUNCTION protector_internal.realtime_send(p_payload jsonb, p_event text, p_topic text, p_private boolean)
+RETURNS void
+AS 'MODULE_PATHNAME', 'protector_realtime_send'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION protector_internal.realtime_send(jsonb, text, text, boolean) IS
+'realtime.send(...), called as its owner in a security-restricted operation';
+REVOKE ALL ON FUNCTION protector_internal.realtime_broadcast_changes(text, text, text, text, text, record, record) FROM PUBLIC;
+REVOKE ALL ON FUNCTION protector_internal.realtime_send(jsonb, text, text, boolean) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION protector_internal.broadcast_booking_change()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -428,7 +448,7 @@ BEGIN
 						 WHERE e.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 						   AND e.customer_id OPERATOR(pg_catalog.=) NEW.customer_id))
 			OR pg_catalog.current_setting('protector_internal.erasing', true) OPERATOR(pg_catalog.=) 'on') THEN
-		PERFORM realtime.broadcast_changes(
+		PERFORM protector_internal.realtime_broadcast_changes(
 			'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text,
 			TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, NULL);
 		RETURN NULL;
@@ -439,15 +459,15 @@ BEGIN
 	-- NOTIFY does: an UPDATE on the new channel, a DELETE on the old)
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
 	   AND OLD.organization_id OPERATOR(pg_catalog.<>) NEW.organization_id THEN
-		PERFORM realtime.broadcast_changes(
+		PERFORM protector_internal.realtime_broadcast_changes(
 			'protector:' OPERATOR(pg_catalog.||) OLD.organization_id::text,
 			'DELETE', 'DELETE', TG_TABLE_NAME, TG_TABLE_SCHEMA, NULL, OLD);
-		PERFORM realtime.broadcast_changes(
+		PERFORM protector_internal.realtime_broadcast_changes(
 			'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text,
 			TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, NULL);
 		RETURN NULL;
 	END IF;
-	PERFORM realtime.broadcast_changes(
+	PERFORM protector_internal.realtime_broadcast_changes(
 		'protector:' OPERATOR(pg_catalog.||) COALESCE(NEW.organization_id, OLD.organization_id)::text,
 		TG_OP, TG_OP, TG_TABLE_NAME, TG_TABLE_SCHEMA, NEW, OLD);
 	RETURN NULL;
@@ -690,8 +710,9 @@ BEGIN
 		END LOOP;
 	END IF;
 
-	v_broadcast := EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-						   WHERE n.nspname = 'realtime' AND p.proname = 'broadcast_changes')
+	-- (the signatures the triggers call, as their owner: realtime_call.c)
+	v_broadcast := to_regprocedure('realtime.broadcast_changes(text,text,text,text,text,record,record,text)') IS NOT NULL
+				   AND to_regprocedure('realtime.send(jsonb,text,text,boolean)') IS NOT NULL
 				   AND to_regclass('realtime.messages') IS NOT NULL;
 	-- the broadcast triggers call into schema realtime with their owner's
 	-- rights: only where a superuser owns it (a schema of that name made
@@ -9655,13 +9676,13 @@ BEGIN
 	v_payload := pg_catalog.jsonb_build_object('op', TG_OP, 'id', NEW.id, 'booking_id', NEW.booking_id,
 											   'sender_kind', NEW.sender_kind, 'created_at', NEW.created_at,
 											   'read_at', NEW.read_at);
-	PERFORM realtime.send(v_payload, 'message', 'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text, true);
+	PERFORM protector_internal.realtime_send(v_payload, 'message', 'protector:' OPERATOR(pg_catalog.||) NEW.organization_id::text, true);
 	-- the customer of the message (not whoever holds the booking now)
 	SELECT c.user_id INTO v_user FROM protector.customers c
 	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.customer_id;
 	IF v_user IS NOT NULL THEN
-		PERFORM realtime.send(v_payload OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('body', NEW.body), 'message',
-							  'protector:customer:' OPERATOR(pg_catalog.||) v_user::text, true);
+		PERFORM protector_internal.realtime_send(v_payload OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('body', NEW.body), 'message',
+												 'protector:customer:' OPERATOR(pg_catalog.||) v_user::text, true);
 	END IF;
 	RETURN NULL;
 END
@@ -17890,6 +17911,7 @@ BEGIN
 	END LOOP;
 END
 $restoring_into$;
+
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

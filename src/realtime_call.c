@@ -1,0 +1,183 @@
+/*-------------------------------------------------------------------------
+ *
+ * realtime_call.c
+ *	  Supabase Realtime's functions, called as their owner.
+ *
+ * The broadcast triggers (broadcast_booking_change, broadcast_message)
+ * run as protector's owner, a superuser, to read what decides a payload.
+ * The functions they call, realtime.broadcast_changes() and
+ * realtime.send(), and realtime.messages, which those write, are Supabase
+ * Realtime's, and may belong to a role that is no superuser (Supabase
+ * gives them to supabase_realtime_admin, of which a project's postgres
+ * role may be a member).  Called as protector's owner, whatever that role
+ * put into them (the function's body, a trigger on realtime.messages) ran
+ * as a superuser on the next booking change.
+ *
+ * Invariant: code of Supabase Realtime's runs with its owner's rights,
+ * never protector's.  The function, looked up by its exact signature, is
+ * called as its owner, in a security-restricted operation (as PostgreSQL
+ * runs a table's index expressions as the table's owner), and settings
+ * made inside are undone.  An error inside is cleaned up by the
+ * (sub)transaction's abort, which restores the user and the context.
+ *
+ * src/realtime_call.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/syscache.h"
+
+#include "support.h"
+
+#define REALTIME_MAX_ARGS 8
+
+/* one call: the function's name and signature, and the values */
+typedef struct RealtimeCall
+{
+	const char *name;			/* in schema realtime */
+	int			nargs;
+	Oid			argtypes[REALTIME_MAX_ARGS];	/* the signature */
+	Oid			actualtypes[REALTIME_MAX_ARGS]; /* a record argument's row type */
+	Datum		values[REALTIME_MAX_ARGS];
+	bool		nulls[REALTIME_MAX_ARGS];
+} RealtimeCall;
+
+static Oid
+function_owner(Oid funcoid)
+{
+	HeapTuple	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcoid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for function %u", funcoid);
+	owner = ((Form_pg_proc) GETSTRUCT(tuple))->proowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * The call's expression, for a function that asks the types of its
+ * arguments (a PL/pgSQL one taking record does)
+ */
+static Node *
+call_expression(Oid funcoid, const RealtimeCall *call)
+{
+	List	   *args = NIL;
+
+	for (int i = 0; i < call->nargs; i++)
+		args = lappend(args, makeNullConst(call->actualtypes[i], -1, InvalidOid));
+	return (Node *) makeFuncExpr(funcoid, VOIDOID, args, InvalidOid, InvalidOid,
+								 COERCE_EXPLICIT_CALL);
+}
+
+static void
+call_as_owner(const RealtimeCall *call)
+{
+	Oid			funcoid;
+	Oid			owner;
+	FmgrInfo	flinfo;
+	LOCAL_FCINFO(fcinfo, REALTIME_MAX_ARGS);
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+
+	funcoid = LookupFuncName(list_make2(makeString("realtime"), makeString(unconstify(char *, call->name))),
+							 call->nargs, call->argtypes, true);
+	if (!OidIsValid(funcoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("Supabase Realtime's function realtime.%s is missing", call->name),
+				 errhint("Run SELECT protector.enable_realtime() again: it broadcasts only where Realtime's functions are there.")));
+	owner = function_owner(funcoid);
+	fmgr_info(funcoid, &flinfo);
+	fmgr_info_set_expr(call_expression(funcoid, call), &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, call->nargs, InvalidOid, NULL, NULL);
+	for (int i = 0; i < call->nargs; i++)
+	{
+		fcinfo->args[i].value = call->values[i];
+		fcinfo->args[i].isnull = call->nulls[i];
+		if (call->nulls[i] && flinfo.fn_strict)
+			return;				/* a strict function's answer: none */
+	}
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	(void) FunctionCallInvoke(fcinfo);
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/* argument argno as given, of type type (a record with its row type) */
+static void
+set_argument(RealtimeCall *call, FunctionCallInfo fcinfo, int argno, Oid type)
+{
+	call->argtypes[argno] = type;
+	call->actualtypes[argno] = type;
+	call->nulls[argno] = PG_ARGISNULL(argno);
+	call->values[argno] = call->nulls[argno] ? (Datum) 0 : PG_GETARG_DATUM(argno);
+	if (type == RECORDOID && !call->nulls[argno])
+	{
+		HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(argno);
+
+		call->values[argno] = PointerGetDatum(row);
+		call->actualtypes[argno] = HeapTupleHeaderGetTypeId(row);
+	}
+}
+
+/*
+ * protector_internal.realtime_broadcast_changes(p_topic text, p_event
+ * text, p_operation text, p_table text, p_schema text, p_new record,
+ * p_old record) returns void: realtime.broadcast_changes(...) at level
+ * 'ROW', as its owner.
+ */
+PG_FUNCTION_INFO_V1(protector_realtime_broadcast_changes);
+Datum
+protector_realtime_broadcast_changes(PG_FUNCTION_ARGS)
+{
+	RealtimeCall call = {.name = "broadcast_changes", .nargs = 8};
+	static const Oid types[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, RECORDOID, RECORDOID};
+	static const char *const names[] = {"p_topic", "p_event", "p_operation", "p_table", "p_schema"};
+
+	for (int i = 0; i < (int) lengthof(names); i++)
+		protector_require_arg(fcinfo, i, names[i]);
+	for (int i = 0; i < (int) lengthof(types); i++)
+		set_argument(&call, fcinfo, i, types[i]);
+	call.argtypes[7] = call.actualtypes[7] = TEXTOID;
+	call.values[7] = CStringGetTextDatum("ROW");
+	call.nulls[7] = false;
+	call_as_owner(&call);
+	PG_RETURN_VOID();
+}
+
+/*
+ * protector_internal.realtime_send(p_payload jsonb, p_event text, p_topic
+ * text, p_private boolean) returns void: realtime.send(...), as its owner.
+ */
+PG_FUNCTION_INFO_V1(protector_realtime_send);
+Datum
+protector_realtime_send(PG_FUNCTION_ARGS)
+{
+	RealtimeCall call = {.name = "send", .nargs = 4};
+	static const Oid types[] = {JSONBOID, TEXTOID, TEXTOID, BOOLOID};
+	static const char *const names[] = {"p_payload", "p_event", "p_topic", "p_private"};
+
+	for (int i = 0; i < (int) lengthof(types); i++)
+	{
+		protector_require_arg(fcinfo, i, names[i]);
+		set_argument(&call, fcinfo, i, types[i]);
+	}
+	call_as_owner(&call);
+	PG_RETURN_VOID();
+}

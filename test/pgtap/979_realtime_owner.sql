@@ -1,0 +1,100 @@
+-- Supabase Realtime's functions and realtime.messages may belong to a role
+-- that is no superuser (Supabase gives them to supabase_realtime_admin,
+-- whom a project's postgres role may act as).  The broadcast triggers run
+-- as protector's owner, a superuser, and called them as such: that role
+-- redefined realtime.broadcast_changes, or put a trigger on
+-- realtime.messages, and became a superuser the next time a manager
+-- booked (an attack review).  They are called as their owner now, in a
+-- security-restricted operation (src/realtime_call.c).
+BEGIN;
+SELECT plan(6);
+
+CREATE ROLE rt_admin_979 NOLOGIN;
+GRANT ALL ON SCHEMA realtime TO rt_admin_979;
+ALTER TABLE realtime.messages OWNER TO rt_admin_979;
+ALTER FUNCTION realtime.send(jsonb, text, text, boolean) OWNER TO rt_admin_979;
+ALTER FUNCTION realtime.broadcast_changes(text, text, text, text, text, record, record, text) OWNER TO rt_admin_979;
+-- what runs inside them, and as whom
+CREATE TABLE realtime.ran_as (what text, who name, super boolean);
+ALTER TABLE realtime.ran_as OWNER TO rt_admin_979;
+SET ROLE rt_admin_979;
+CREATE OR REPLACE FUNCTION realtime.broadcast_changes(topic_name text, event_name text, operation text,
+													  table_name text, table_schema text, new record, old record,
+													  level text DEFAULT 'ROW')
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO realtime.ran_as SELECT 'broadcast_changes', current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+	PERFORM realtime.send(jsonb_build_object('operation', operation, 'record', to_jsonb(new)), event_name, topic_name, true);
+END
+$$;
+CREATE FUNCTION realtime.note_message() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO realtime.ran_as SELECT 'messages trigger', current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER note_message AFTER INSERT ON realtime.messages FOR EACH ROW EXECUTE FUNCTION realtime.note_message();
+RESET ROLE;
+
+SELECT tests.create_supabase_user('ro_manager');
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0a979000-0000-4000-8000-000000000000', 'Owners', 'realtime-owner');
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0a979000-0000-4000-8000-000000000000', tests.get_supabase_uid('ro_manager'), 'manager');
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0a979000-0000-4000-8000-0000000000a1', '0a979000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance)
+VALUES ('0a979000-0000-4000-8000-0000000005a1', '0a979000-0000-4000-8000-000000000000', '0a979000-0000-4000-8000-0000000000a1',
+		'Room', '60 minutes', '60 minutes', '400 days');
+DELETE FROM realtime.messages;
+
+SELECT tests.authenticate_as('ro_manager');
+SELECT protector.create_booking('0a979000-0000-4000-8000-0000000005a1', NULL, date_trunc('day', now()) + interval '3 days 10 hours')
+	->> 'id' AS booking \gset
+SELECT lives_ok(format($$SELECT protector.send_message(%L, 'See you then')$$, :'booking'), 'the manager writes on the booking');
+SELECT tests.clear_authentication();
+
+SELECT results_eq($$SELECT what COLLATE "default", who::text COLLATE "default", super FROM realtime.ran_as ORDER BY what$$,
+	$$VALUES ('broadcast_changes', 'rt_admin_979', false), ('messages trigger', 'rt_admin_979', false),
+			 ('messages trigger', 'rt_admin_979', false)$$,
+	'realtime''s function and the trigger on its table ran as their owner, no superuser (a booking, a message)');
+SELECT is((SELECT string_agg(event, ' ' ORDER BY event) FROM realtime.messages
+		   WHERE topic = 'protector:0a979000-0000-4000-8000-000000000000'), 'INSERT message',
+	'... and the booking and the message were broadcast on the organization''s topic');
+-- settings made inside are undone, and a restricted operation makes no
+-- temporary objects for later superuser code to find
+SET ROLE rt_admin_979;
+CREATE OR REPLACE FUNCTION realtime.broadcast_changes(topic_name text, event_name text, operation text,
+													  table_name text, table_schema text, new record, old record,
+													  level text DEFAULT 'ROW')
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('search_path', 'realtime, pg_catalog', false);
+	CREATE TEMP TABLE planted (x int);
+END
+$$;
+RESET ROLE;
+SELECT tests.authenticate_as('ro_manager');
+SELECT throws_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-0000000005a1', NULL,
+												   date_trunc('day', now()) + interval '4 days 10 hours')$$,
+	'42501', 'cannot create temporary table within security-restricted operation',
+	'realtime''s function may not make temporary objects');
+SELECT tests.clear_authentication();
+SET ROLE rt_admin_979;
+CREATE OR REPLACE FUNCTION realtime.broadcast_changes(topic_name text, event_name text, operation text,
+													  table_name text, table_schema text, new record, old record,
+													  level text DEFAULT 'ROW')
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('protector_test.planted', 'yes', false);
+END
+$$;
+RESET ROLE;
+SELECT tests.authenticate_as('ro_manager');
+SELECT lives_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-0000000005a1', NULL,
+												  date_trunc('day', now()) + interval '5 days 10 hours')$$,
+	'a booking whose broadcast sets a setting');
+SELECT tests.clear_authentication();
+SELECT is(COALESCE(current_setting('protector_test.planted', true), ''), '', '... leaves the setting as it was (not "yes")');
+
+SELECT * FROM finish();
+ROLLBACK;
