@@ -35,7 +35,12 @@ COMMENT ON FUNCTION protector_internal.trusted_schema(name) IS
 
 -- Supabase Auth's users table, where protector may read it with its
 -- owner's rights: an ordinary table (a view's functions would run as the
--- reader) in a schema auth a superuser owns, having column p_column.
+-- reader) in a schema auth a superuser owns, having column p_column; and
+-- the columns protector reads (id, email and p_column) of PostgreSQL's
+-- own types: the table may be a role's that is no superuser (Supabase's
+-- supabase_auth_admin), and a type of that role's, with an implicit cast
+-- of its own, would run the cast as protector's owner wherever a read
+-- compares or assigns the column.
 CREATE FUNCTION protector_internal.auth_users_with(p_column name)
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -45,7 +50,12 @@ RETURN protector_internal.trusted_schema('auth')
 				JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid
 				WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('auth.users')
 				  AND c.relkind OPERATOR(pg_catalog.=) 'r'
-				  AND a.attname OPERATOR(pg_catalog.=) p_column AND NOT a.attisdropped);
+				  AND a.attname OPERATOR(pg_catalog.=) p_column AND NOT a.attisdropped)
+	AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+					WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('auth.users')
+					  AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY['id', 'email', p_column]::name[])
+					  AND NOT a.attisdropped
+					  AND a.atttypid OPERATOR(pg_catalog.>=) 16384::oid);	-- FirstNormalObjectId
 COMMENT ON FUNCTION protector_internal.auth_users_with(name) IS
 'Is auth.users an ordinary table of a superuser''s schema auth with column p_column: protector reads it with its owner''s rights only then';
 

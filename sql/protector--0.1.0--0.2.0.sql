@@ -165,9 +165,12 @@ RETURN protector_internal.trusted_schema('auth')
 				JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid
 				WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('auth.users')
 				  AND c.relkind OPERATOR(pg_catalog.=) 'r'
-				  AND a.attname OPERATOR(pg_catalog.=) p_column AND NOT a.attisdropped);
-COMMENT ON FUNCTION protector_internal.auth_users_with(name) IS
-'Is auth.users an ordinary table of a superuser''s schema auth with column p_column: protector reads it with its owner''s rights only then';
+				  AND a.attname OPERATOR(pg_catalog.=) p_column AND NOT a.attisdropped)
+	AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+					WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('auth.users')
+					  AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY['id', 'email', p_column]::name[])
+					  AND NOT a.attisdropped
+					  AND a.atttypid OPERATOR(pg_catalog.>=) 16384::oid);
 
 -- Amounts of 0.1.0 that are NaN stop the update before it changes anything:
 -- 0.2.0's money columns refuse NaN (numeric orders it above every number,
