@@ -55,7 +55,8 @@ RETURN protector_internal.trusted_schema('auth')
 					WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('auth.users')
 					  AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY['id', 'email', p_column]::name[])
 					  AND NOT a.attisdropped
-					  AND a.atttypid OPERATOR(pg_catalog.>=) 16384::oid);	-- FirstNormalObjectId
+					  -- (FirstNormalObjectId: the first object id not PostgreSQL's)
+					  AND a.atttypid OPERATOR(pg_catalog.>=) 16384::oid);
 COMMENT ON FUNCTION protector_internal.auth_users_with(name) IS
 'Is auth.users an ordinary table of a superuser''s schema auth with column p_column: protector reads it with its owner''s rights only then';
 

@@ -170,7 +170,10 @@ RETURN protector_internal.trusted_schema('auth')
 					WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('auth.users')
 					  AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY['id', 'email', p_column]::name[])
 					  AND NOT a.attisdropped
+					  -- (FirstNormalObjectId: the first object id not PostgreSQL's)
 					  AND a.atttypid OPERATOR(pg_catalog.>=) 16384::oid);
+COMMENT ON FUNCTION protector_internal.auth_users_with(name) IS
+'Is auth.users an ordinary table of a superuser''s schema auth with column p_column: protector reads it with its owner''s rights only then';
 
 -- Amounts of 0.1.0 that are NaN stop the update before it changes anything:
 -- 0.2.0's money columns refuse NaN (numeric orders it above every number,
