@@ -7,8 +7,9 @@
  *	  normalize_email(text)  trimmed, NFKC case-folded (ICU): the customer
  *							 identity key; "  Zoë@Example.COM " and
  *							 "zoë@example.com" are one key.
- *	  normalize_name(text)	 ICU transliteration to Latin, then to ASCII,
- *							 NFKC case-folded, whitespace collapsed:
+ *	  normalize_name(text)	 NFKC case-folded, ICU transliteration to
+ *							 Latin, then to ASCII, folded again,
+ *							 whitespace collapsed:
  *							 "Zoë Ångström" and "ZOE  ANGSTROM" both become
  *							 "zoe angstrom"; "Зоя" becomes "zoa".
  *	  names_match(text, text)	 the same name as typed: NFKC case-folded,
@@ -296,6 +297,13 @@ protector_normalize_name(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	check_utf8();
 	u = to_uchars(PG_GETARG_TEXT_PP(0), "name", &ulen);
+	/*
+	 * (folded before too: what the transliteration leaves alone, a
+	 * compatibility form like the micro sign or a parenthesized ideograph,
+	 * the fold expands only after it, into letters never transliterated:
+	 * names NFKC calls one got two keys)
+	 */
+	u = nfkc_casefold(u, ulen, &ulen);
 	u = transliterate(transliterator(&name_transliterator, "Any-Latin; Latin-ASCII", NULL), u, &ulen);
 	f = nfkc_casefold(u, ulen, &flen);
 	flen = squeeze_spaces(f, flen);
