@@ -110,17 +110,8 @@ protector_get_available_slots(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
 				 errmsg("p_from and p_to must be finite dates")));
-	if (to_day < from_day)
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("p_to must not be before p_from")));
 	protector_check_days(from_day, to_day);
-	if ((int64) to_day - from_day + 1 > MAX_AVAILABILITY_DAYS)
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("at most %d days of availability can be asked for at once", MAX_AVAILABILITY_DAYS),
-				 errdetail("p_from to p_to spans %lld days.", (long long) to_day - from_day + 1),
-				 errhint("Ask for the range in pieces.")));
+	protector_check_day_span(from_day, to_day, MAX_AVAILABILITY_DAYS, "availability", false);
 
 	InitMaterializedSRF(fcinfo, 0);
 

@@ -1025,3 +1025,40 @@ protector_check_days(DateADT from_day, DateADT to_day)
 					   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(from_day))),
 					   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(to_day))))));
 }
+
+/* a day of the years 1 to 9999 as messages write it, whatever DateStyle */
+static char *
+iso_day(DateADT day)
+{
+	int			year,
+				month,
+				mday;
+
+	j2date(day + POSTGRES_EPOCH_JDATE, &year, &month, &mday);
+	return psprintf("%04d-%02d-%02d", year, month, mday);
+}
+
+/*
+ * The range asked of a function of days (p_from to p_to, checked by
+ * protector_check_days): in order, and at most max_days of what, naming
+ * both days (p_from's default, the venue's today, is the caller's only
+ * way to learn which day it was).
+ */
+void
+protector_check_day_span(DateADT from_day, DateADT to_day, int max_days, const char *what, bool from_today)
+{
+	if (to_day < from_day)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 from_today ?
+				 errmsg("p_to must not be before the venue's today, p_from's default") :
+				 errmsg("p_to must not be before p_from"),
+				 errdetail("p_from is %s, p_to %s.", iso_day(from_day), iso_day(to_day))));
+	if ((int64) to_day - from_day + 1 > max_days)
+		ereport(ERROR,
+				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
+				 errmsg("at most %d days of %s can be asked for at once", max_days, what),
+				 errdetail("p_from (%s) to p_to (%s) spans %lld days.", iso_day(from_day), iso_day(to_day),
+						   (long long) to_day - from_day + 1),
+				 errhint("Ask for the range in pieces.")));
+}

@@ -82,5 +82,7 @@ extern TimestampTz protector_local_time(int local_day, int minute, pg_tz *tz);
 extern TimestampTz protector_local_midnight(int local_day, pg_tz *tz);
 extern int	protector_local_day(TimestampTz ts, pg_tz *tz);
 extern void protector_check_days(DateADT from_day, DateADT to_day);
+extern void protector_check_day_span(DateADT from_day, DateADT to_day, int max_days,
+									 const char *what, bool from_today);
 
 #endif							/* PROTECTOR_SCHEDULE_H */

@@ -210,17 +210,7 @@ protector_get_venue_schedule(PG_FUNCTION_ARGS)
 	/* the default week ends with the last day the schedule can answer */
 	if (PG_ARGISNULL(2))
 		to_day = Min(from_day + 6, date2j(9999, 12, 31) - POSTGRES_EPOCH_JDATE);
-	if (to_day < from_day)
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 from_today ?
-				 errmsg("p_to must not be before the venue's today, p_from's default") :
-				 errmsg("p_to must not be before p_from")));
-	if ((int64) to_day - from_day + 1 > MAX_SCHEDULE_DAYS)
-		ereport(ERROR,
-				(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
-				 errmsg("at most %d days of schedule can be asked for at once", MAX_SCHEDULE_DAYS),
-				 errhint("Ask for the range in pieces.")));
+	protector_check_day_span(from_day, to_day, MAX_SCHEDULE_DAYS, "schedule", from_today);
 
 	InitMaterializedSRF(fcinfo, 0);
 	/* an inactive or deleted venue opens on no day (is_venue_open agrees) */

@@ -5,7 +5,7 @@
 -- venue's schedule began at the session's today (UTC under PostgREST),
 -- not the venue's.  A promo code of one use said "It may be used 1 times".
 BEGIN;
-SELECT plan(12);
+SELECT plan(14);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['n_owner', 'n_operator']) u \g /dev/null
@@ -67,6 +67,13 @@ SELECT results_eq(format($$SELECT (SELECT min(local_date) FROM protector.get_ven
 	'get_venue_schedule without p_from starts at each venue''s local today');
 SELECT throws_ok(format($$SELECT * FROM protector.get_venue_schedule(%L, p_to => (now() AT TIME ZONE 'Pacific/Pago_Pago')::date - 1)$$, :'east'),
 	'22023', 'p_to must not be before the venue''s today, p_from''s default', 'a p_to before it says which p_from');
+-- ... and names both days, the range too (a fuzzing review: neither did)
+SELECT matches(tests.error_text(format($$SELECT * FROM protector.get_venue_schedule(%L, p_to => (now() AT TIME ZONE 'Pacific/Pago_Pago')::date - 1)$$, :'east')),
+	'^22023 \| p_to must not be before the venue''s today, p_from''s default \| p_from is [0-9]{4}-[0-9]{2}-[0-9]{2}, p_to [0-9]{4}-[0-9]{2}-[0-9]{2}\.$',
+	'... naming the venue''s today and p_to');
+SELECT is(tests.error_text(format($$SELECT * FROM protector.get_venue_schedule(%L, '2027-01-01', '2027-12-31')$$, :'east')),
+	'22023 | at most 93 days of schedule can be asked for at once | p_from (2027-01-01) to p_to (2027-12-31) spans 365 days. | Ask for the range in pieces.',
+	'a year of schedule is refused, naming the range and its 365 days');
 
 -- 4. a promo code of one use, used up
 SELECT protector.create_promo_code(:'org', 'percent', 10, p_max_uses => 1) ->> 'code' AS code \gset

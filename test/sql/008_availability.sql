@@ -87,8 +87,8 @@ ORDER BY slot_start;
 -- bad input
 SELECT * FROM protector.get_available_slots(NULL, current_date);
 SELECT * FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d001', NULL);
-SELECT * FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d001', current_date, current_date - 1);
-SELECT * FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d001', current_date, current_date + 365);
+SELECT * FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d001', '2030-01-10', '2030-01-09');
+SELECT * FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d001', '2030-01-01', '2030-12-31');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM protector.get_available_slots('0d000000-0000-4000-8000-00000000d001', 'infinity', 'infinity');
 \echo :LAST_ERROR_SQLSTATE
