@@ -2,12 +2,18 @@
  *
  * elevation.c
  *	  Short, explicit elevations to the owner of protector's tables for
- *	  reads that must see past RLS.
+ *	  reads that must see past RLS; and descents, for calls into objects
+ *	  of roles protector does not trust, to those roles.
  *
  * An elevation adds SECURITY_NOFORCE_RLS for the duration of one kept
- * plan, as PostgreSQL's own referential-integrity triggers do.  On error,
- * (sub)transaction abort restores the user id and the security context,
- * so no PG_TRY is needed.
+ * plan, as PostgreSQL's own referential-integrity triggers do.  A descent
+ * runs as the role that owns what is called or read (Supabase Realtime's
+ * functions, Supabase Auth's users table), in a security-restricted
+ * operation with settings made inside undone, as PostgreSQL runs a
+ * table's index expressions as its owner: code that role put there runs
+ * with its own rights, never with protector's owner's.  On error,
+ * (sub)transaction abort restores the user id, the security context and
+ * the settings, so no PG_TRY is needed.
  *
  * src/elevation.c
  *
@@ -19,10 +25,25 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
 #include "elevation.h"
+
+/* owner of a relation */
+Oid
+protector_relation_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
 
 /*
  * Owner of a protector table (the extension's owner).
@@ -31,18 +52,11 @@ Oid
 protector_table_owner(const char *relname)
 {
 	Oid			relid;
-	HeapTuple	tuple;
-	Oid			owner;
 
 	relid = get_relname_relid(relname, get_namespace_oid("protector", false));
 	if (!OidIsValid(relid))
 		elog(ERROR, "relation protector.%s does not exist", relname);
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
+	return protector_relation_owner(relid);
 }
 
 /*
@@ -64,5 +78,25 @@ protector_elevate(Oid owner, ProtectorElevation *saved)
 void
 protector_restore(const ProtectorElevation *saved)
 {
+	SetUserIdAndSecContext(saved->save_userid, saved->save_sec_context);
+}
+
+/*
+ * Act as role, restricted (no temporary objects, no SET ROLE, settings
+ * made meanwhile undone), until protector_ascend()
+ */
+void
+protector_descend(Oid role, ProtectorElevation *saved)
+{
+	GetUserIdAndSecContext(&saved->save_userid, &saved->save_sec_context);
+	SetUserIdAndSecContext(role, saved->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	saved->save_nestlevel = NewGUCNestLevel();
+}
+
+void
+protector_ascend(const ProtectorElevation *saved)
+{
+	AtEOXact_GUC(false, saved->save_nestlevel);
 	SetUserIdAndSecContext(saved->save_userid, saved->save_sec_context);
 }

@@ -13,12 +13,17 @@
  * put into them (the function's body, a trigger on realtime.messages) ran
  * as a superuser on the next booking change.
  *
- * Invariant: code of Supabase Realtime's runs with its owner's rights,
- * never protector's.  The function, looked up by its exact signature, is
- * called as its owner, in a security-restricted operation (as PostgreSQL
- * runs a table's index expressions as the table's owner), and settings
- * made inside are undone.  An error inside is cleaned up by the
- * (sub)transaction's abort, which restores the user and the context.
+ * Invariant: code of Supabase Realtime's runs with the rights of a role
+ * that owns Realtime's objects, never protector's owner's.  The function,
+ * looked up by its exact signature, is called as the one role that is no
+ * superuser among the owners of the function, realtime.messages and its
+ * partitions (the function's superuser owner otherwise), in a
+ * security-restricted operation with settings made inside undone
+ * (protector_descend, elevation.c).  Supabase's own layout gives the
+ * functions to supabase_admin and the table to supabase_realtime_admin: a
+ * trigger on the table ran as the function's superuser owner (a review of
+ * the first fix).  Objects of two such roles are refused by name: either
+ * could plant code that runs as the other.
  *
  * src/realtime_call.c
  *
@@ -27,6 +32,8 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -34,9 +41,9 @@
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/syscache.h"
 
+#include "elevation.h"
 #include "support.h"
 
 #define REALTIME_MAX_ARGS 8
@@ -65,6 +72,45 @@ function_owner(Oid funcoid)
 	return owner;
 }
 
+/* owner, where no superuser, as *role; a second such role is refused */
+static void
+take_owner(Oid owner, Oid *role)
+{
+	if (superuser_arg(owner) || owner == *role)
+		return;
+	if (OidIsValid(*role))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("Supabase Realtime's objects belong to more than one role that is not a superuser"),
+				 errdetail("Roles %s and %s own realtime.messages, its partitions or the functions protector calls.",
+						   quote_identifier(GetUserNameFromId(*role, false)),
+						   quote_identifier(GetUserNameFromId(owner, false))),
+				 errhint("Give them to one role (Supabase's supabase_realtime_admin), or run SELECT protector.disable_realtime().")));
+	*role = owner;
+}
+
+/*
+ * The role to call funcoid as: the one that is no superuser among the
+ * owners of the function, realtime.messages and its partitions (whose
+ * triggers the call's insert fires), or the function's superuser owner
+ */
+static Oid
+realtime_role(Oid funcoid)
+{
+	Oid			role = InvalidOid;
+	Oid			messages = RangeVarGetRelid(makeRangeVar("realtime", "messages", -1), NoLock, true);
+
+	take_owner(function_owner(funcoid), &role);
+	if (OidIsValid(messages))
+	{
+		ListCell   *lc;
+
+		foreach(lc, find_all_inheritors(messages, NoLock, NULL))
+			take_owner(protector_relation_owner(lfirst_oid(lc)), &role);
+	}
+	return OidIsValid(role) ? role : function_owner(funcoid);
+}
+
 /*
  * The call's expression, for a function that asks the types of its
  * arguments (a PL/pgSQL one taking record does)
@@ -83,22 +129,24 @@ call_expression(Oid funcoid, const RealtimeCall *call)
 static void
 call_as_owner(const RealtimeCall *call)
 {
+	List	   *name;
 	Oid			funcoid;
-	Oid			owner;
+	Oid			role;
 	FmgrInfo	flinfo;
-	LOCAL_FCINFO(fcinfo, REALTIME_MAX_ARGS);
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
 
-	funcoid = LookupFuncName(list_make2(makeString("realtime"), makeString(unconstify(char *, call->name))),
-							 call->nargs, call->argtypes, true);
+	/* cppcheck-suppress unusedStructMember */
+	LOCAL_FCINFO(fcinfo, REALTIME_MAX_ARGS);
+	ProtectorElevation saved;
+
+	name = list_make1(makeString("realtime"));
+	name = lappend(name, makeString(unconstify(char *, call->name)));
+	funcoid = LookupFuncName(name, call->nargs, call->argtypes, true);
 	if (!OidIsValid(funcoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("Supabase Realtime's function realtime.%s is missing", call->name),
 				 errhint("Run SELECT protector.enable_realtime() again: it broadcasts only where Realtime's functions are there.")));
-	owner = function_owner(funcoid);
+	role = realtime_role(funcoid);
 	fmgr_info(funcoid, &flinfo);
 	fmgr_info_set_expr(call_expression(funcoid, call), &flinfo);
 	InitFunctionCallInfoData(*fcinfo, &flinfo, call->nargs, InvalidOid, NULL, NULL);
@@ -110,13 +158,9 @@ call_as_owner(const RealtimeCall *call)
 			return;				/* a strict function's answer: none */
 	}
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
+	protector_descend(role, &saved);
 	(void) FunctionCallInvoke(fcinfo);
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	protector_ascend(&saved);
 }
 
 /* argument argno as given, of type type (a record with its row type) */

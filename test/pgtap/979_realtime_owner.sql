@@ -7,26 +7,17 @@
 -- booked (an attack review).  They are called as their owner now, in a
 -- security-restricted operation (src/realtime_call.c).
 BEGIN;
-SELECT plan(6);
+SELECT plan(9);
 
 CREATE ROLE rt_admin_979 NOLOGIN;
 GRANT ALL ON SCHEMA realtime TO rt_admin_979;
+-- Supabase's own layout first: the functions a superuser's, the table
+-- another role's, whose trigger ran as the function's superuser owner
+-- (a review of the first fix)
 ALTER TABLE realtime.messages OWNER TO rt_admin_979;
-ALTER FUNCTION realtime.send(jsonb, text, text, boolean) OWNER TO rt_admin_979;
-ALTER FUNCTION realtime.broadcast_changes(text, text, text, text, text, record, record, text) OWNER TO rt_admin_979;
--- what runs inside them, and as whom
 CREATE TABLE realtime.ran_as (what text, who name, super boolean);
 ALTER TABLE realtime.ran_as OWNER TO rt_admin_979;
 SET ROLE rt_admin_979;
-CREATE OR REPLACE FUNCTION realtime.broadcast_changes(topic_name text, event_name text, operation text,
-													  table_name text, table_schema text, new record, old record,
-													  level text DEFAULT 'ROW')
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-	INSERT INTO realtime.ran_as SELECT 'broadcast_changes', current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
-	PERFORM realtime.send(jsonb_build_object('operation', operation, 'record', to_jsonb(new)), event_name, topic_name, true);
-END
-$$;
 CREATE FUNCTION realtime.note_message() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	INSERT INTO realtime.ran_as SELECT 'messages trigger', current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
@@ -46,6 +37,32 @@ INSERT INTO protector.services (id, organization_id, venue_id, name, duration, s
 VALUES ('0a979000-0000-4000-8000-0000000005a1', '0a979000-0000-4000-8000-000000000000', '0a979000-0000-4000-8000-0000000000a1',
 		'Room', '60 minutes', '60 minutes', '400 days');
 DELETE FROM realtime.messages;
+
+SELECT tests.authenticate_as('ro_manager');
+SELECT lives_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-0000000005a1', NULL,
+												  date_trunc('day', now()) + interval '2 days 10 hours')$$,
+	'the manager books while the table is another role''s than the functions');
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT what COLLATE "default", who::text COLLATE "default", super FROM realtime.ran_as$$,
+	$$VALUES ('messages trigger', 'rt_admin_979', false)$$,
+	'... and the table''s trigger ran as the table''s owner, no superuser');
+DELETE FROM realtime.ran_as;
+DELETE FROM realtime.messages;
+
+-- then all of it that role's, and its function rewritten
+ALTER FUNCTION realtime.send(jsonb, text, text, boolean) OWNER TO rt_admin_979;
+ALTER FUNCTION realtime.broadcast_changes(text, text, text, text, text, record, record, text) OWNER TO rt_admin_979;
+SET ROLE rt_admin_979;
+CREATE OR REPLACE FUNCTION realtime.broadcast_changes(topic_name text, event_name text, operation text,
+													  table_name text, table_schema text, new record, old record,
+													  level text DEFAULT 'ROW')
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO realtime.ran_as SELECT 'broadcast_changes', current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+	PERFORM realtime.send(jsonb_build_object('operation', operation, 'record', to_jsonb(new)), event_name, topic_name, true);
+END
+$$;
+RESET ROLE;
 
 SELECT tests.authenticate_as('ro_manager');
 SELECT protector.create_booking('0a979000-0000-4000-8000-0000000005a1', NULL, date_trunc('day', now()) + interval '3 days 10 hours')
@@ -95,6 +112,17 @@ SELECT lives_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-00000
 	'a booking whose broadcast sets a setting');
 SELECT tests.clear_authentication();
 SELECT is(COALESCE(current_setting('protector_test.planted', true), ''), '', '... leaves the setting as it was (not "yes")');
+
+-- objects of two roles that are no superusers: either could plant code
+-- that runs as the other; refused by name
+CREATE ROLE rt_other_979 NOLOGIN;
+ALTER FUNCTION realtime.broadcast_changes(text, text, text, text, text, record, record, text) OWNER TO rt_other_979;
+SELECT tests.authenticate_as('ro_manager');
+SELECT throws_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-0000000005a1', NULL,
+												   date_trunc('day', now()) + interval '6 days 10 hours')$$,
+	'42501', 'Supabase Realtime''s objects belong to more than one role that is not a superuser',
+	'realtime''s objects of two roles are refused');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
