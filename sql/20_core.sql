@@ -60,6 +60,20 @@ RETURN protector_internal.trusted_schema('auth')
 COMMENT ON FUNCTION protector_internal.auth_users_with(name) IS
 'Is auth.users an ordinary table of a superuser''s schema auth with column p_column: protector reads it with its owner''s rights only then';
 
+-- A user's e-mail address from auth.users, read as its owner in a
+-- security-restricted operation (src/auth_users.c): the table may be a
+-- role's that is no superuser, and a plain table still runs its owner's
+-- code for whoever plans a read (a partial index's predicate, expression
+-- statistics, an inheriting table's CHECK): read as protector's owner,
+-- that role became a superuser at the next sign-in (an attack review).
+-- Callers ask auth_users_with() first.
+CREATE FUNCTION protector_internal.auth_user_email(p_user_id uuid, p_confirmed boolean)
+RETURNS text
+AS 'MODULE_PATHNAME', 'protector_auth_user_email'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION protector_internal.auth_user_email(uuid, boolean) IS
+'A user''s e-mail address (once confirmed, where p_confirmed), read from auth.users as its owner; NULL where none';
+
 -- The ids of protector's rows (every table's id DEFAULT): time-ordered
 -- UUIDs (version 7), so that new ids land on the right edge of every index
 -- that holds them, with 62 random bits from pg_strong_random(), drawn for

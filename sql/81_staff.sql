@@ -1014,8 +1014,7 @@ BEGIN
 	IF NOT protector_internal.auth_users_with('email_confirmed_at') THEN
 		RETURN;
 	END IF;
-	EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1 AND u.email_confirmed_at IS NOT NULL'
-	INTO v_email USING p_user_id;
+	v_email := protector_internal.auth_user_email(p_user_id, true);
 	IF v_email IS NULL THEN
 		RETURN;
 	END IF;
@@ -1616,7 +1615,7 @@ BEGIN
 	-- invitation, for any account whose id they had seen (an agent's, a
 	-- message's sender).
 	IF v_gone AND OLD.confirmed_at IS NOT NULL AND protector_internal.auth_users_with('email') THEN
-		EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1' INTO v_auth USING OLD.user_id;
+		v_auth := protector_internal.auth_user_email(OLD.user_id, false);
 		v_keys := v_keys OPERATOR(pg_catalog.||) pg_catalog.lower(pg_catalog.btrim(v_auth) COLLATE "C");
 	END IF;
 	-- (an owner's invitation to the address is only for whoever may

@@ -175,6 +175,18 @@ RETURN protector_internal.trusted_schema('auth')
 COMMENT ON FUNCTION protector_internal.auth_users_with(name) IS
 'Is auth.users an ordinary table of a superuser''s schema auth with column p_column: protector reads it with its owner''s rights only then';
 
+-- A user's e-mail address from auth.users, read as its owner in a
+-- security-restricted operation (src/auth_users.c): read as protector's
+-- owner, the table's owner's code (a partial index's predicate) ran as a
+-- superuser at the next sign-in (an attack review)
+CREATE FUNCTION protector_internal.auth_user_email(p_user_id uuid, p_confirmed boolean)
+RETURNS text
+AS 'MODULE_PATHNAME', 'protector_auth_user_email'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION protector_internal.auth_user_email(uuid, boolean) IS
+'A user''s e-mail address (once confirmed, where p_confirmed), read from auth.users as its owner; NULL where none';
+REVOKE ALL ON FUNCTION protector_internal.auth_user_email(uuid, boolean) FROM PUBLIC;
+
 -- Amounts of 0.1.0 that are NaN stop the update before it changes anything:
 -- 0.2.0's money columns refuse NaN (numeric orders it above every number,
 -- so a NaN payment let any refund through: the CHECKs near the end of this
@@ -7880,8 +7892,7 @@ BEGIN
 	IF NOT protector_internal.auth_users_with('email_confirmed_at') THEN
 		RETURN;
 	END IF;
-	EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1 AND u.email_confirmed_at IS NOT NULL'
-	INTO v_email USING p_user_id;
+	v_email := protector_internal.auth_user_email(p_user_id, true);
 	IF v_email IS NULL THEN
 		RETURN;
 	END IF;
@@ -14508,7 +14519,7 @@ BEGIN
 	-- invitation, for any account whose id they had seen (an agent's, a
 	-- message's sender).
 	IF v_gone AND OLD.confirmed_at IS NOT NULL AND protector_internal.auth_users_with('email') THEN
-		EXECUTE 'SELECT u.email FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1' INTO v_auth USING OLD.user_id;
+		v_auth := protector_internal.auth_user_email(OLD.user_id, false);
 		v_keys := v_keys OPERATOR(pg_catalog.||) pg_catalog.lower(pg_catalog.btrim(v_auth) COLLATE "C");
 	END IF;
 	-- (an owner's invitation to the address is only for whoever may
