@@ -1026,7 +1026,7 @@ protector_check_days(DateADT from_day, DateADT to_day)
 					   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(to_day))))));
 }
 
-/* a day of the years 1 to 9999 as messages write it, whatever DateStyle */
+/* a day as messages write it, whatever DateStyle: ISO, "BC" after one before year 1 */
 static char *
 iso_day(DateADT day)
 {
@@ -1035,6 +1035,8 @@ iso_day(DateADT day)
 				mday;
 
 	j2date(day + POSTGRES_EPOCH_JDATE, &year, &month, &mday);
+	if (year <= 0)
+		return psprintf("%04d-%02d-%02d BC", 1 - year, month, mday);
 	return psprintf("%04d-%02d-%02d", year, month, mday);
 }
 

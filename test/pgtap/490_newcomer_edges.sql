@@ -5,7 +5,7 @@
 -- venue's schedule began at the session's today (UTC under PostgREST),
 -- not the venue's.  A promo code of one use said "It may be used 1 times".
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['n_owner', 'n_operator']) u \g /dev/null
@@ -74,6 +74,9 @@ SELECT matches(tests.error_text(format($$SELECT * FROM protector.get_venue_sched
 SELECT is(tests.error_text(format($$SELECT * FROM protector.get_venue_schedule(%L, '2027-01-01', '2027-12-31')$$, :'east')),
 	'22023 | at most 93 days of schedule can be asked for at once | p_from (2027-01-01) to p_to (2027-12-31) spans 365 days. | Ask for the range in pieces.',
 	'a year of schedule is refused, naming the range and its 365 days');
+SELECT is(tests.error_text(format($$SELECT * FROM protector.get_venue_schedule(%L, '2026-01-01', '0044-03-15 BC')$$, :'east')),
+	'22023 | p_to must not be before p_from | p_from is 2026-01-01, p_to 0044-03-15 BC.',
+	'... and a p_to before year 1 as a BC day');
 
 -- 4. a promo code of one use, used up
 SELECT protector.create_promo_code(:'org', 'percent', 10, p_max_uses => 1) ->> 'code' AS code \gset
