@@ -809,24 +809,36 @@ CREATE TRIGGER set_deposit_deadline BEFORE UPDATE OF during ON protector.booking
 -- its deadline goes.  expire_holds cancels pending bookings only, so the
 -- deadline it kept was never acted on, while the booking (and the
 -- widget's answer) still said the deposit was due by then (a review).
--- A cancelled booking keeps it: why it was cancelled.
+-- A cancelled booking keeps it: why it was cancelled.  One a trusted
+-- caller brings back is judged as it comes back (a review of this
+-- trigger): confirmed, it has none; pending and still short of its
+-- deposit, a new one from now, as a new booking (the old one, passed,
+-- had the next expire_holds cancel it again).
 CREATE FUNCTION protector_internal.waive_deposit_deadline()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	NEW.payment_due_by := NULL;
+	IF NEW.status OPERATOR(pg_catalog.=) 'pending' AND NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid THEN
+		NEW.payment_due_by := protector_internal.deposit_due_by(
+			(SELECT s.settings OPERATOR(pg_catalog.->) 'deposit' FROM protector.services s
+			 WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) NEW.service_id),
+			pg_catalog.lower(NEW.during));
+	ELSE
+		NEW.payment_due_by := NULL;
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.waive_deposit_deadline() IS
-'Trigger: a pending booking confirmed by hand (or moved on) before its deposit is paid no longer has a deposit deadline';
+'Trigger: a pending booking confirmed by hand before its deposit is paid has no deposit deadline; a cancelled one brought back gets one as it comes back';
 -- (named to run after wait_for_deposit, which makes a hold confirmed
 -- unpaid pending: that one keeps its deadline)
 CREATE TRIGGER waive_deposit_deadline BEFORE UPDATE OF status ON protector.bookings
-	FOR EACH ROW WHEN (OLD.status = 'pending' AND NEW.status IN ('confirmed', 'in_progress', 'completed', 'no_show')
-					   AND NEW.payment_due_by IS NOT NULL)
+	FOR EACH ROW WHEN (NEW.payment_due_by IS NOT NULL
+					   AND ((OLD.status = 'pending' AND NEW.status IN ('confirmed', 'in_progress', 'completed', 'no_show'))
+							OR (OLD.status = 'cancelled' AND NEW.status <> 'cancelled')))
 	EXECUTE FUNCTION protector_internal.waive_deposit_deadline();
 
 -- A payment's provider and reference as record_payment and settle_payment

@@ -17892,15 +17892,23 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	NEW.payment_due_by := NULL;
+	IF NEW.status OPERATOR(pg_catalog.=) 'pending' AND NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid THEN
+		NEW.payment_due_by := protector_internal.deposit_due_by(
+			(SELECT s.settings OPERATOR(pg_catalog.->) 'deposit' FROM protector.services s
+			 WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) NEW.service_id),
+			pg_catalog.lower(NEW.during));
+	ELSE
+		NEW.payment_due_by := NULL;
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.waive_deposit_deadline() IS
-'Trigger: a pending booking confirmed by hand (or moved on) before its deposit is paid no longer has a deposit deadline';
+'Trigger: a pending booking confirmed by hand before its deposit is paid has no deposit deadline; a cancelled one brought back gets one as it comes back';
 CREATE TRIGGER waive_deposit_deadline BEFORE UPDATE OF status ON protector.bookings
-	FOR EACH ROW WHEN (OLD.status = 'pending' AND NEW.status IN ('confirmed', 'in_progress', 'completed', 'no_show')
-					   AND NEW.payment_due_by IS NOT NULL)
+	FOR EACH ROW WHEN (NEW.payment_due_by IS NOT NULL
+					   AND ((OLD.status = 'pending' AND NEW.status IN ('confirmed', 'in_progress', 'completed', 'no_show'))
+							OR (OLD.status = 'cancelled' AND NEW.status <> 'cancelled')))
 	EXECUTE FUNCTION protector_internal.waive_deposit_deadline();
 
 -- Every trigger asks whether a restore loads its own table, not whether

@@ -2,7 +2,7 @@
 -- follow the organization, and the payments ledger deciding what is paid.
 -- Every figure is computed by hand in the comment beside it.
 BEGIN;
-SELECT plan(70);
+SELECT plan(73);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_manager', 'm_finance', 'm_operator', 'm_other']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -300,6 +300,20 @@ SELECT results_eq($$SELECT status::text, deposit_amount, amount_paid, payment_du
 					WHERE id = (SELECT id FROM d WHERE label = 'held')$$,
 	$$VALUES ('confirmed', 50.00, 0.00, NULL::timestamptz)$$,
 	'... it owes its deposit of 50.00 with nothing paid, and has no deadline');
+-- the booking the sweep cancelled, brought back by a trusted caller, is
+-- judged as it comes back (a review: it kept the passed deadline, and the
+-- next sweep cancelled it again): confirmed, no deadline; pending and
+-- unpaid, a new one from now, at the latest its start (5 hours away, the
+-- service's 24 hours later)
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = (SELECT id FROM d WHERE label = 'fixed');
+SELECT is((SELECT payment_due_by FROM protector.bookings WHERE id = (SELECT id FROM d WHERE label = 'fixed')), NULL,
+	'a booking cancelled for its deposit, brought back confirmed, has no deadline');
+UPDATE protector.bookings SET status = 'cancelled', payment_due_by = now() - interval '1 minute'
+WHERE id = (SELECT id FROM d WHERE label = 'fixed');
+UPDATE protector.bookings SET status = 'pending' WHERE id = (SELECT id FROM d WHERE label = 'fixed');
+SELECT is((SELECT payment_due_by FROM protector.bookings WHERE id = (SELECT id FROM d WHERE label = 'fixed')),
+	date_trunc('hour', now()) + interval '5 hours', '... brought back pending, its deposit is due by its start again');
+SELECT is(protector.expire_holds(100), 0, '... and the next sweep leaves it');
 
 -- a new booking's preparation (prepare_booking, src/booking_insert.c):
 -- the service's currency when none is given, and no deposit where the
