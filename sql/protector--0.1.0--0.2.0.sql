@@ -678,6 +678,8 @@ DECLARE
 	v_added text[] := '{}';
 	v_publication boolean;
 	v_broadcast boolean;
+	v_refused text;
+	v_hint text;
 	v_policy text := 'none';
 	t text;
 	-- who reads a message of realtime.messages: a member whose role may
@@ -728,18 +730,28 @@ BEGIN
 		END LOOP;
 	END IF;
 
-	-- (the signatures the triggers call, as their owner: realtime_call.c)
-	v_broadcast := to_regprocedure('realtime.broadcast_changes(text,text,text,text,text,record,record,text)') IS NOT NULL
-				   AND to_regprocedure('realtime.send(jsonb,text,text,boolean)') IS NOT NULL
+	v_broadcast := EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+						   WHERE n.nspname = 'realtime' AND p.proname = 'broadcast_changes')
 				   AND to_regclass('realtime.messages') IS NOT NULL;
 	-- the broadcast triggers call into schema realtime with their owner's
 	-- rights: only where a superuser owns it (a schema of that name made
 	-- by another role could run its functions as protector's owner); ones
-	-- attached before (by 0.1.0, which did not ask) are taken off
+	-- attached before (by 0.1.0, which did not ask) are taken off.  And
+	-- only where the functions have the signatures the triggers call, as
+	-- their owner (realtime_call.c): without them every broadcast, and
+	-- the booking with it, would fail.
 	IF v_broadcast AND NOT protector_internal.trusted_schema('realtime') THEN
-		RAISE WARNING 'protector does not broadcast to Supabase Realtime: schema realtime belongs to role %, which is not a superuser',
-			(SELECT nspowner::regrole FROM pg_namespace WHERE nspname = 'realtime')
-			USING HINT = 'Have a superuser own schema realtime (Supabase''s does), then run SELECT protector.enable_realtime().';
+		v_refused := pg_catalog.format('schema realtime belongs to role %s, which is not a superuser',
+									   (SELECT nspowner::regrole FROM pg_namespace WHERE nspname = 'realtime'));
+		v_hint := 'Have a superuser own schema realtime (Supabase''s does), then run SELECT protector.enable_realtime().';
+	ELSIF v_broadcast
+		  AND (to_regprocedure('realtime.broadcast_changes(text,text,text,text,text,record,record,text)') IS NULL
+			   OR to_regprocedure('realtime.send(jsonb,text,text,boolean)') IS NULL) THEN
+		v_refused := 'realtime.broadcast_changes(text, text, text, text, text, record, record, text) or realtime.send(jsonb, text, text, boolean) is missing';
+		v_hint := 'Update Supabase Realtime, then run SELECT protector.enable_realtime().';
+	END IF;
+	IF v_refused IS NOT NULL THEN
+		RAISE WARNING 'protector does not broadcast to Supabase Realtime: %', v_refused USING HINT = v_hint;
 		v_broadcast := false;
 		DROP TRIGGER IF EXISTS broadcast_booking_change ON protector.bookings;
 		IF to_regclass('protector.booking_messages') IS NOT NULL THEN

@@ -7,7 +7,7 @@
 -- booked (an attack review).  They are called as their owner now, in a
 -- security-restricted operation (src/realtime_call.c).
 BEGIN;
-SELECT plan(9);
+SELECT plan(11);
 
 CREATE ROLE rt_admin_979 NOLOGIN;
 GRANT ALL ON SCHEMA realtime TO rt_admin_979;
@@ -123,6 +123,14 @@ SELECT throws_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-0000
 	'42501', 'Supabase Realtime''s objects belong to more than one role that is not a superuser',
 	'realtime''s objects of two roles are refused');
 SELECT tests.clear_authentication();
+
+-- without the signatures protector calls, it does not broadcast: every
+-- booking would fail with the call
+DROP FUNCTION realtime.send(jsonb, text, text, boolean);
+SELECT is((protector.enable_realtime() ->> 'broadcast')::boolean, false,
+	'without realtime.send(jsonb, text, text, boolean) enable_realtime does not broadcast');
+SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgname IN ('broadcast_booking_change', 'broadcast_message')), 0,
+	'... and takes the broadcast triggers off');
 
 SELECT * FROM finish();
 ROLLBACK;
