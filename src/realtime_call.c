@@ -41,6 +41,7 @@
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
+#include "utils/regproc.h"
 #include "utils/syscache.h"
 
 #include "elevation.h"
@@ -59,15 +60,48 @@ typedef struct RealtimeCall
 	bool		nulls[REALTIME_MAX_ARGS];
 } RealtimeCall;
 
+/* the functions protector calls, by their exact signatures */
+typedef struct RealtimeFunction
+{
+	const char *name;
+	int			nargs;
+	Oid			argtypes[REALTIME_MAX_ARGS];
+} RealtimeFunction;
+
+static const RealtimeFunction realtime_functions[] = {
+	{"broadcast_changes", 8, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, RECORDOID, RECORDOID, TEXTOID}},
+	{"send", 4, {JSONBOID, TEXTOID, TEXTOID, BOOLOID}},
+};
+
 static Oid
-function_owner(Oid funcoid)
+realtime_function(const char *name, int nargs, const Oid *argtypes)
+{
+	List	   *qualified = list_make1(makeString("realtime"));
+	Oid			funcoid;
+
+	qualified = lappend(qualified, makeString(unconstify(char *, name)));
+	funcoid = LookupFuncName(qualified, nargs, argtypes, true);
+	if (!OidIsValid(funcoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("Supabase Realtime's function realtime.%s is missing", name),
+				 errhint("Run SELECT protector.enable_realtime() again: it broadcasts only where Realtime's functions are there.")));
+	return funcoid;
+}
+
+/* a function's owner, and whether it runs as its owner */
+static Oid
+function_owner(Oid funcoid, bool *security_definer)
 {
 	HeapTuple	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcoid));
+	Form_pg_proc proc;
 	Oid			owner;
 
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "cache lookup failed for function %u", funcoid);
-	owner = ((Form_pg_proc) GETSTRUCT(tuple))->proowner;
+	proc = (Form_pg_proc) GETSTRUCT(tuple);
+	owner = proc->proowner;
+	*security_definer = proc->prosecdef;
 	ReleaseSysCache(tuple);
 	return owner;
 }
@@ -90,25 +124,48 @@ take_owner(Oid owner, Oid *role)
 }
 
 /*
- * The role to call funcoid as: the one that is no superuser among the
- * owners of the function, realtime.messages and its partitions (whose
- * triggers the call's insert fires), or the function's superuser owner
+ * The role to call Realtime's functions as: the one that is no superuser
+ * among the owners of both functions (broadcast_changes calls send),
+ * realtime.messages and its partitions (whose triggers the insert fires),
+ * or else the called function's superuser owner.  realtime.messages is
+ * locked as the insert locks it, which keeps its name and owner until
+ * commit: looked up unlocked, it could be renamed away for the check and
+ * back for the insert, which then ran as the superuser (a review).  A
+ * superuser's SECURITY DEFINER function beside another role's objects
+ * would switch back to the superuser inside the call: refused.  InvalidOid
+ * where there is no realtime.messages to broadcast to.
  */
 static Oid
 realtime_role(Oid funcoid)
 {
+	Oid			messages = RangeVarGetRelid(makeRangeVar("realtime", "messages", -1), RowExclusiveLock, true);
 	Oid			role = InvalidOid;
-	Oid			messages = RangeVarGetRelid(makeRangeVar("realtime", "messages", -1), NoLock, true);
+	Oid			superuser_definer = InvalidOid;
+	bool		definer;
+	ListCell   *lc;
 
-	take_owner(function_owner(funcoid), &role);
-	if (OidIsValid(messages))
+	if (!OidIsValid(messages))
+		return InvalidOid;
+	for (int i = 0; i < (int) lengthof(realtime_functions); i++)
 	{
-		ListCell   *lc;
+		const RealtimeFunction *f = &realtime_functions[i];
+		Oid			fn = realtime_function(f->name, f->nargs, f->argtypes);
+		Oid			owner = function_owner(fn, &definer);
 
-		foreach(lc, find_all_inheritors(messages, NoLock, NULL))
-			take_owner(protector_relation_owner(lfirst_oid(lc)), &role);
+		take_owner(owner, &role);
+		if (definer && superuser_arg(owner))
+			superuser_definer = fn;
 	}
-	return OidIsValid(role) ? role : function_owner(funcoid);
+	foreach(lc, find_all_inheritors(messages, NoLock, NULL))
+		take_owner(protector_relation_owner(lfirst_oid(lc)), &role);
+	if (OidIsValid(role) && OidIsValid(superuser_definer))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("Supabase Realtime's function %s runs as a superuser beside objects of role %s",
+						format_procedure(superuser_definer), quote_identifier(GetUserNameFromId(role, false))),
+				 errdetail("A SECURITY DEFINER function of a superuser's would run that role's triggers as the superuser."),
+				 errhint("Make it SECURITY INVOKER, or run SELECT protector.disable_realtime().")));
+	return OidIsValid(role) ? role : function_owner(funcoid, &definer);
 }
 
 /*
@@ -129,7 +186,6 @@ call_expression(Oid funcoid, const RealtimeCall *call)
 static void
 call_as_owner(const RealtimeCall *call)
 {
-	List	   *name;
 	Oid			funcoid;
 	Oid			role;
 	FmgrInfo	flinfo;
@@ -138,15 +194,16 @@ call_as_owner(const RealtimeCall *call)
 	LOCAL_FCINFO(fcinfo, REALTIME_MAX_ARGS);
 	ProtectorElevation saved;
 
-	name = list_make1(makeString("realtime"));
-	name = lappend(name, makeString(unconstify(char *, call->name)));
-	funcoid = LookupFuncName(name, call->nargs, call->argtypes, true);
-	if (!OidIsValid(funcoid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("Supabase Realtime's function realtime.%s is missing", call->name),
-				 errhint("Run SELECT protector.enable_realtime() again: it broadcasts only where Realtime's functions are there.")));
+	funcoid = realtime_function(call->name, call->nargs, call->argtypes);
 	role = realtime_role(funcoid);
+	if (!OidIsValid(role))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("Supabase Realtime's table realtime.messages is missing: the change is not broadcast"),
+				 errhint("Run SELECT protector.enable_realtime() again once Realtime is back, or SELECT protector.disable_realtime().")));
+		return;
+	}
 	fmgr_info(funcoid, &flinfo);
 	fmgr_info_set_expr(call_expression(funcoid, call), &flinfo);
 	InitFunctionCallInfoData(*fcinfo, &flinfo, call->nargs, InvalidOid, NULL, NULL);

@@ -7,7 +7,7 @@
 -- booked (an attack review).  They are called as their owner now, in a
 -- security-restricted operation (src/realtime_call.c).
 BEGIN;
-SELECT plan(11);
+SELECT plan(15);
 
 CREATE ROLE rt_admin_979 NOLOGIN;
 GRANT ALL ON SCHEMA realtime TO rt_admin_979;
@@ -123,6 +123,58 @@ SELECT throws_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-0000
 	'42501', 'Supabase Realtime''s objects belong to more than one role that is not a superuser',
 	'realtime''s objects of two roles are refused');
 SELECT tests.clear_authentication();
+
+-- the functions' owners both count (broadcast_changes calls send): send
+-- of another role's, the rest a superuser's, ran as the superuser (a
+-- review of the fix)
+ALTER FUNCTION realtime.broadcast_changes(text, text, text, text, text, record, record, text) OWNER TO CURRENT_USER;
+CREATE OR REPLACE FUNCTION realtime.broadcast_changes(topic_name text, event_name text, operation text,
+													  table_name text, table_schema text, new record, old record,
+													  level text DEFAULT 'ROW')
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM realtime.send(jsonb_build_object('operation', operation, 'record', to_jsonb(new)), event_name, topic_name, true);
+END
+$$;
+ALTER TABLE realtime.messages OWNER TO CURRENT_USER;
+SET ROLE rt_admin_979;
+CREATE OR REPLACE FUNCTION realtime.send(payload jsonb, event text, topic text, private boolean DEFAULT true)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO realtime.ran_as SELECT 'send', current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+END
+$$;
+RESET ROLE;
+DELETE FROM realtime.ran_as;
+SELECT tests.authenticate_as('ro_manager');
+SELECT lives_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-0000000005a1', NULL,
+												  date_trunc('day', now()) + interval '7 days 10 hours')$$,
+	'a booking while only send is another role''s');
+SELECT tests.clear_authentication();
+SELECT results_eq($$SELECT what COLLATE "default", who::text COLLATE "default", super FROM realtime.ran_as$$,
+	$$VALUES ('send', 'rt_admin_979', false)$$, '... send ran as its owner, called by the superuser''s broadcast_changes');
+-- a superuser's SECURITY DEFINER send beside another role's table would
+-- switch back to the superuser inside the call, and the table's trigger
+-- with it: refused
+ALTER FUNCTION realtime.send(jsonb, text, text, boolean) OWNER TO CURRENT_USER;
+ALTER FUNCTION realtime.send(jsonb, text, text, boolean) SECURITY DEFINER;
+ALTER TABLE realtime.messages OWNER TO rt_admin_979;
+SELECT tests.authenticate_as('ro_manager');
+SELECT throws_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-0000000005a1', NULL,
+												   date_trunc('day', now()) + interval '8 days 10 hours')$$,
+	'42501', NULL, 'a superuser''s SECURITY DEFINER send beside another role''s table is refused');
+SELECT tests.clear_authentication();
+-- no realtime.messages (renamed away): nothing to broadcast to, and no
+-- call as the functions' superuser owner, which the table could come back
+-- under before the insert (a review)
+ALTER FUNCTION realtime.send(jsonb, text, text, boolean) SECURITY INVOKER;
+ALTER TABLE realtime.messages RENAME TO messages_away;
+SELECT tests.authenticate_as('ro_manager');
+SELECT lives_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-0000000005a1', NULL,
+												  date_trunc('day', now()) + interval '9 days 10 hours')$$,
+	'without realtime.messages a booking goes through, not broadcast (a WARNING)');
+SELECT tests.clear_authentication();
+ALTER TABLE realtime.messages_away RENAME TO messages;
 
 -- without the signatures protector calls, it does not broadcast: every
 -- booking would fail with the call
