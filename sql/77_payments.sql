@@ -811,16 +811,18 @@ CREATE TRIGGER set_deposit_deadline BEFORE UPDATE OF during ON protector.booking
 -- widget's answer) still said the deposit was due by then (a review).
 -- A cancelled booking keeps it: why it was cancelled.  One a trusted
 -- caller brings back is judged as it comes back (a review of this
--- trigger): confirmed, it has none; pending and still short of its
--- deposit, a new one from now, as a new booking (the old one, passed,
--- had the next expire_holds cancel it again).
+-- trigger): confirmed, it has none; held or pending and still short of
+-- its deposit, a new one from now, as a new booking (the old one, passed,
+-- had the next expire_holds cancel it again; a hold without one was
+-- confirmed unpaid, wait_for_deposit asking for a deadline).
 CREATE FUNCTION protector_internal.waive_deposit_deadline()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NEW.status OPERATOR(pg_catalog.=) 'pending' AND NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid THEN
+	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[])
+	   AND NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid THEN
 		NEW.payment_due_by := protector_internal.deposit_due_by(
 			(SELECT s.settings OPERATOR(pg_catalog.->) 'deposit' FROM protector.services s
 			 WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) NEW.service_id),

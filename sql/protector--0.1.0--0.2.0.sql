@@ -17904,7 +17904,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NEW.status OPERATOR(pg_catalog.=) 'pending' AND NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid THEN
+	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[])
+	   AND NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid THEN
 		NEW.payment_due_by := protector_internal.deposit_due_by(
 			(SELECT s.settings OPERATOR(pg_catalog.->) 'deposit' FROM protector.services s
 			 WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) NEW.service_id),

@@ -2,7 +2,7 @@
 -- follow the organization, and the payments ledger deciding what is paid.
 -- Every figure is computed by hand in the comment beside it.
 BEGIN;
-SELECT plan(73);
+SELECT plan(75);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_manager', 'm_finance', 'm_operator', 'm_other']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -314,6 +314,17 @@ UPDATE protector.bookings SET status = 'pending' WHERE id = (SELECT id FROM d WH
 SELECT is((SELECT payment_due_by FROM protector.bookings WHERE id = (SELECT id FROM d WHERE label = 'fixed')),
 	date_trunc('hour', now()) + interval '5 hours', '... brought back pending, its deposit is due by its start again');
 SELECT is(protector.expire_holds(100), 0, '... and the next sweep leaves it');
+-- ... brought back held, the same: it kept none, and was confirmed unpaid
+-- (wait_for_deposit asks for a deadline; a review)
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = (SELECT id FROM d WHERE label = 'fixed');
+UPDATE protector.bookings SET status = 'held', hold_expires_at = now() + interval '30 minutes'
+WHERE id = (SELECT id FROM d WHERE label = 'fixed');
+SELECT is((SELECT payment_due_by FROM protector.bookings WHERE id = (SELECT id FROM d WHERE label = 'fixed')),
+	date_trunc('hour', now()) + interval '5 hours', '... brought back held, its deposit is due by its start');
+SELECT tests.authenticate_as('m_operator');
+SELECT is(protector.confirm_booking((SELECT id FROM d WHERE label = 'fixed')) ->> 'status', 'pending',
+	'... and confirmed, it waits for the deposit');
+SELECT tests.clear_authentication();
 
 -- a new booking's preparation (prepare_booking, src/booking_insert.c):
 -- the service's currency when none is given, and no deposit where the
