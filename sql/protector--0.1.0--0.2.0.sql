@@ -10169,6 +10169,21 @@ BEGIN
 			RETURNING r.kind, r.offset_minutes, r.due_at)
 		SELECT pg_catalog.array_agg(c.offset_minutes) INTO v_due_now FROM cancelled c
 		WHERE c.kind OPERATOR(pg_catalog.=) 'scheduled' AND c.due_at OPERATOR(pg_catalog.<=) pg_catalog.now();
+		-- a booking confirmed again: the ones of this start a status it was
+		-- in cancelled and that came due meanwhile, never sent, are due now,
+		-- as a reschedule's are (they were left out, their time passed:
+		-- a review)
+		IF v_wanted AND OLD.status IS DISTINCT FROM NEW.status THEN
+			v_due_now := COALESCE(v_due_now, '{}') OPERATOR(pg_catalog.||) ARRAY(
+				SELECT r.offset_minutes FROM protector.booking_reminders r
+				WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+				  AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
+				  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.status OPERATOR(pg_catalog.=) 'cancelled'
+				  AND r.starts_at OPERATOR(pg_catalog.=) v_start AND r.due_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+				  AND r.cancelled_reason OPERATOR(pg_catalog.~~) 'booking %'
+				  AND r.cancelled_reason OPERATOR(pg_catalog.<>) 'booking rescheduled'
+				  AND r.offset_minutes OPERATOR(pg_catalog.=) ANY (v_offsets));
+		END IF;
 		-- and those of the old start the worker holds now (sending): if that
 		-- send fails, or its lease runs out, the next claim cancels it as
 		-- being of another time; sent, it told the old time
@@ -10206,13 +10221,21 @@ BEGIN
 		  AND r.cancelled_reason OPERATOR(pg_catalog.=) ANY ('{customer erased,customer has no address for reminders}')
 		  AND r.due_at OPERATOR(pg_catalog.>) pg_catalog.now();
 		-- and those that failed for the last one (their address, say) go
-		-- to this one, now, while the booking has not started
+		-- to this one, now, while the booking has not started; so do the
+		-- scheduled ones sent to the last one, as complete_reminder does
+		-- with one whose report comes after the handover (the order of two
+		-- moments a second apart decided whether the new customer was ever
+		-- reminded: a review)
 		UPDATE protector.booking_reminders r
 		SET status = 'pending', channel = v_channel, attempts = 0, next_attempt_at = pg_catalog.now(),
-			last_error = NULL, claimed_at = NULL, claimed_for = NULL,
-			earlier_claims = protector_internal.claims_made(r.earlier_claims, r.attempts)
+			last_error = NULL, claimed_at = NULL, claimed_for = NULL, sent_at = NULL,
+			earlier_claims = protector_internal.claims_made(r.earlier_claims, r.attempts),
+			sent_to = CASE WHEN r.status OPERATOR(pg_catalog.=) 'sent'
+						   THEN protector_internal.reached_also(r.sent_to, r.claimed_for) ELSE r.sent_to END
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
-		  AND r.starts_at OPERATOR(pg_catalog.=) v_start AND r.status OPERATOR(pg_catalog.=) 'failed'
+		  AND r.starts_at OPERATOR(pg_catalog.=) v_start
+		  AND (r.status OPERATOR(pg_catalog.=) 'failed'
+			   OR (r.status OPERATOR(pg_catalog.=) 'sent' AND r.kind OPERATOR(pg_catalog.=) 'scheduled'))
 		  AND r.claimed_for IS DISTINCT FROM NEW.customer_id
 		  AND r.starts_at OPERATOR(pg_catalog.>) pg_catalog.now();
 	END IF;
@@ -10326,11 +10349,17 @@ BEGIN
 	-- callers at the same moment (READ COMMITTED: the check below then
 	-- sees what the one before committed)
 	PERFORM protector_internal.lock_seen(1886547718, NEW.booking_id, false);
+	-- (one on its way, or sent to this customer: one that failed, or
+	-- expired, reached nobody, and the desk sending again, to an address
+	-- put right, was told one "was sent"; nor does one sent to the
+	-- booking's last customer count for this one.  A review.)
 	IF EXISTS (SELECT FROM protector.booking_reminders r
 			   WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 				 AND r.booking_id OPERATOR(pg_catalog.=) NEW.booking_id AND r.kind OPERATOR(pg_catalog.=) 'manual'
-				 AND r.status OPERATOR(pg_catalog.<>) 'cancelled'
-				 AND r.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '10 minutes')) THEN
+				 AND r.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '10 minutes')
+				 AND (r.status OPERATOR(pg_catalog.=) ANY ('{pending,sending}')
+					  OR (r.status OPERATOR(pg_catalog.=) 'sent'
+						  AND (r.claimed_for IS NULL OR r.claimed_for OPERATOR(pg_catalog.=) b.customer_id)))) THEN
 		PERFORM protector.raise('rate_limited', 'a reminder for this booking was sent less than 10 minutes ago',
 			NULL, 'Wait a few minutes before sending another.');
 	END IF;
@@ -10652,9 +10681,7 @@ BEGIN
 		SET status = 'pending', next_attempt_at = pg_catalog.now(), lease_until = NULL, last_error = NULL,
 			claimed_at = NULL, claimed_for = NULL, attempts = 0,
 			earlier_claims = protector_internal.claims_made(x.earlier_claims, x.attempts),
-			sent_to = CASE WHEN NOT p_ok OR x.claimed_for OPERATOR(pg_catalog.=) ANY (COALESCE(x.sent_to, '{}')) THEN x.sent_to
-						   ELSE (COALESCE(x.sent_to, '{}') OPERATOR(pg_catalog.||) x.claimed_for)[
-									GREATEST(COALESCE(pg_catalog.cardinality(x.sent_to), 0) OPERATOR(pg_catalog.-) 18, 1):] END
+			sent_to = CASE WHEN p_ok THEN protector_internal.reached_also(x.sent_to, x.claimed_for) ELSE x.sent_to END
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 		RETURN r;
@@ -16366,6 +16393,20 @@ COMMENT ON FUNCTION protector_internal.claims_made(integer, integer) IS
 'A reminder''s claims so far (earlier_claims + attempts, at most earlier_claims'' bound): its last claim''s number';
 REVOKE ALL ON FUNCTION protector_internal.claims_made(integer, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.claims_made(integer, integer) TO service_role;
+
+-- Whom a reminder's message reached, with one more (complete_reminder and
+-- a handover's restart share it)
+CREATE FUNCTION protector_internal.reached_also(p_sent_to uuid[], p_customer_id uuid)
+RETURNS uuid[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN p_customer_id IS NULL OR p_customer_id OPERATOR(pg_catalog.=) ANY (COALESCE(p_sent_to, '{}')) THEN p_sent_to
+			ELSE (COALESCE(p_sent_to, '{}') OPERATOR(pg_catalog.||) p_customer_id)[
+					 GREATEST(COALESCE(pg_catalog.cardinality(p_sent_to), 0) OPERATOR(pg_catalog.-) 18, 1):] END;
+COMMENT ON FUNCTION protector_internal.reached_also(uuid[], uuid) IS
+'A reminder''s sent_to with p_customer_id added (once; the last 19 at most): whom its message reached';
+REVOKE ALL ON FUNCTION protector_internal.reached_also(uuid[], uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.reached_also(uuid[], uuid) TO service_role;
 
 CREATE FUNCTION protector_internal.lock_active_member(p_organization_id uuid, p_user_id uuid,
 	p_detail text, p_hint text)

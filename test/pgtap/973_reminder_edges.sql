@@ -1,0 +1,90 @@
+-- Reminders at their edges (an attack review of reminders):
+--  - a manual reminder that failed (or expired) reached nobody: the desk
+--    sending again, to an address put right, was refused as if one "was
+--    sent"; nor does one sent to the booking's last customer count for
+--    its new one;
+--  - a scheduled reminder sent to a booking's customer a moment before a
+--    handover stayed theirs, while one whose report came a moment after
+--    went to the new customer (complete_reminder): a handover now sends
+--    it to the new customer either way;
+--  - a booking confirmed again lost the reminders that came due while it
+--    was not confirmed (a reschedule's are due at once); now they are too.
+-- One transaction: now() is one instant; a reminder that came due is
+-- written as the worker would have left it.
+BEGIN;
+SELECT plan(6);
+
+SELECT tests.create_supabase_user('re_operator') IS NOT NULL AS made \gset
+INSERT INTO protector.organizations (id, name, slug, currency, settings) VALUES
+	('0a973000-0000-4000-8000-000000000000', 'Edges', 'reminder-edges', 'EUR',
+	 '{"reminders": {"offsets_minutes": [60], "max_attempts": 1}}');
+INSERT INTO protector.members (organization_id, user_id, role)
+VALUES ('0a973000-0000-4000-8000-000000000000', tests.get_supabase_uid('re_operator'), 'operator');
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0a973000-0000-4000-8000-0000000000a1', '0a973000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, max_party, mode)
+VALUES ('0a973000-0000-4000-8000-0000000005a1', '0a973000-0000-4000-8000-000000000000', '0a973000-0000-4000-8000-0000000000a1',
+		'Room', '60 minutes', '15 minutes', '400 days', 100, 8, 'shared');
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0a973000-0000-4000-8000-00000000c001', '0a973000-0000-4000-8000-000000000000', 'Ann', 'ann@example.com'),
+	('0a973000-0000-4000-8000-00000000c002', '0a973000-0000-4000-8000-000000000000', 'Bob', 'bob@example.com');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+SELECT ('0a973000-0000-4000-8000-0000000b000' || n)::uuid, '0a973000-0000-4000-8000-000000000000',
+	   '0a973000-0000-4000-8000-0000000000a1', '0a973000-0000-4000-8000-0000000005a1', '0a973000-0000-4000-8000-00000000c001',
+	   tstzrange(date_trunc('hour', now()) + n * interval '1 day', date_trunc('hour', now()) + n * interval '1 day 1 hour'), 'confirmed'
+FROM generate_series(1, 2) n;
+
+-- 1. a manual reminder that failed counts for nothing
+SELECT tests.authenticate_as('re_operator');
+SELECT (protector.send_booking_reminder('0a973000-0000-4000-8000-0000000b0001')).id IS NOT NULL AS queued \gset
+SELECT throws_ok($$SELECT protector.send_booking_reminder('0a973000-0000-4000-8000-0000000b0001')$$, '53400',
+	'a reminder for this booking was sent less than 10 minutes ago', 'one on its way holds the next for 10 minutes');
+SELECT tests.clear_authentication();
+UPDATE protector.booking_reminders SET status = 'failed', attempts = 1, last_error = '550 no such mailbox',
+	claimed_for = '0a973000-0000-4000-8000-00000000c001'
+WHERE booking_id = '0a973000-0000-4000-8000-0000000b0001' AND kind = 'manual';
+SELECT tests.authenticate_as('re_operator');
+SELECT lives_ok($$SELECT protector.send_booking_reminder('0a973000-0000-4000-8000-0000000b0001')$$,
+	'one that failed does not: the desk sends again');
+SELECT tests.clear_authentication();
+-- ... nor one sent to the last customer, once the booking is another's
+-- (the failed one expired meanwhile: a handover would send it again)
+UPDATE protector.booking_reminders SET status = 'expired'
+WHERE booking_id = '0a973000-0000-4000-8000-0000000b0001' AND kind = 'manual' AND status = 'failed';
+UPDATE protector.booking_reminders SET status = 'sent', sent_at = now(), attempts = 1, claimed_for = '0a973000-0000-4000-8000-00000000c001'
+WHERE booking_id = '0a973000-0000-4000-8000-0000000b0001' AND kind = 'manual' AND status = 'pending';
+UPDATE protector.bookings SET customer_id = '0a973000-0000-4000-8000-00000000c002' WHERE id = '0a973000-0000-4000-8000-0000000b0001';
+SELECT tests.authenticate_as('re_operator');
+SELECT lives_ok($$SELECT protector.send_booking_reminder('0a973000-0000-4000-8000-0000000b0001')$$,
+	'one sent to Ann does not hold Bob''s, once the booking is his');
+SELECT tests.clear_authentication();
+
+-- 2. the scheduled one sent to Ann, then the booking handed to Bob: his
+SELECT is((SELECT status || ' ' || (claimed_for IS NULL) FROM protector.booking_reminders
+		   WHERE booking_id = '0a973000-0000-4000-8000-0000000b0002' AND kind = 'scheduled'), 'pending true',
+	'(the one-hour reminder of the second booking is pending, claimed for nobody)');
+UPDATE protector.booking_reminders SET status = 'sent', sent_at = now(), attempts = 1, claimed_for = '0a973000-0000-4000-8000-00000000c001'
+WHERE booking_id = '0a973000-0000-4000-8000-0000000b0002' AND kind = 'scheduled';
+UPDATE protector.bookings SET customer_id = '0a973000-0000-4000-8000-00000000c002' WHERE id = '0a973000-0000-4000-8000-0000000b0002';
+SELECT is((SELECT status || ' ' || channel || ' ' || (claimed_for IS NULL) FROM protector.booking_reminders
+		   WHERE booking_id = '0a973000-0000-4000-8000-0000000b0002' AND kind = 'scheduled'), 'pending email true',
+	'a reminder sent to Ann just before the handover goes to Bob, as one whose report came after it does');
+
+-- 3. confirmed again: the reminder that came due while pending is due now
+-- (a booking starting in 30 minutes, whose one-hour reminder came due
+-- while it was pending: written as the worker found it)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a973000-0000-4000-8000-0000000b0003', '0a973000-0000-4000-8000-000000000000', '0a973000-0000-4000-8000-0000000000a1',
+		'0a973000-0000-4000-8000-0000000005a1', '0a973000-0000-4000-8000-00000000c001',
+		tstzrange(now() + interval '30 minutes', now() + interval '90 minutes'), 'pending');
+INSERT INTO protector.booking_reminders (organization_id, booking_id, kind, offset_minutes, channel, starts_at, due_at,
+										 next_attempt_at, status, cancelled_reason)
+VALUES ('0a973000-0000-4000-8000-000000000000', '0a973000-0000-4000-8000-0000000b0003', 'scheduled', 60, 'email',
+		now() + interval '30 minutes', now() - interval '30 minutes', now() - interval '30 minutes', 'cancelled', 'booking pending');
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = '0a973000-0000-4000-8000-0000000b0003';
+SELECT is((SELECT status || ' ' || (next_attempt_at <= now()) FROM protector.booking_reminders
+		   WHERE booking_id = '0a973000-0000-4000-8000-0000000b0003' AND kind = 'scheduled'), 'pending true',
+	'a booking confirmed again gets the reminder that came due meanwhile, due now');
+
+SELECT * FROM finish();
+ROLLBACK;
