@@ -31,16 +31,25 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
@@ -124,6 +133,65 @@ take_owner(Oid owner, Oid *role)
 }
 
 /*
+ * A role that is no superuser and may put code on relid, where its owner
+ * is a superuser: a grantee of TRIGGER on it (Supabase grants ALL on
+ * realtime.messages to postgres), or the owner of a trigger's function
+ * there.  Such code would run as the superuser the call runs as (a
+ * review).  ACL_ID_PUBLIC for TRIGGER granted to PUBLIC; InvalidOid where
+ * there is none.
+ */
+static Oid
+code_planter(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			planter = InvalidOid;
+	Datum		datum;
+	bool		isnull;
+	Relation	triggers;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	trigger;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	datum = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relacl, &isnull);
+	if (!isnull)
+	{
+		Acl		   *acl = DatumGetAclP(datum);
+		AclItem    *items = ACL_DAT(acl);
+
+		for (int i = 0; i < ACL_NUM(acl) && !OidIsValid(planter); i++)
+		{
+			if ((ACLITEM_GET_PRIVS(items[i]) & ACL_TRIGGER) &&
+				(items[i].ai_grantee == ACL_ID_PUBLIC || !superuser_arg(items[i].ai_grantee)))
+				planter = items[i].ai_grantee == ACL_ID_PUBLIC ? ACL_ID_PUBLIC : items[i].ai_grantee;
+		}
+	}
+	ReleaseSysCache(tuple);
+	if (OidIsValid(planter))
+		return planter;
+
+	triggers = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(triggers, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (!OidIsValid(planter) && HeapTupleIsValid(trigger = systable_getnext(scan)))
+	{
+		Form_pg_trigger form = (Form_pg_trigger) GETSTRUCT(trigger);
+		bool		definer;
+		Oid			owner;
+
+		if (form->tgisinternal)
+			continue;
+		owner = function_owner(form->tgfoid, &definer);
+		if (!superuser_arg(owner))
+			planter = owner;
+	}
+	systable_endscan(scan);
+	table_close(triggers, AccessShareLock);
+	return planter;
+}
+
+/*
  * The role to call Realtime's functions as: the one that is no superuser
  * among the owners of both functions (broadcast_changes calls send),
  * realtime.messages and its partitions (whose triggers the insert fires),
@@ -132,8 +200,11 @@ take_owner(Oid owner, Oid *role)
  * commit: looked up unlocked, it could be renamed away for the check and
  * back for the insert, which then ran as the superuser (a review).  A
  * superuser's SECURITY DEFINER function beside another role's objects
- * would switch back to the superuser inside the call: refused.  InvalidOid
- * where there is no realtime.messages to broadcast to.
+ * would switch back to the superuser inside the call: refused.  Where
+ * all are a superuser's, a role that may put code on the table (TRIGGER
+ * granted to it, a trigger's function its own) keeps the change from
+ * being broadcast, with a WARNING.  InvalidOid where nothing is broadcast
+ * (said in a WARNING).
  */
 static Oid
 realtime_role(Oid funcoid)
@@ -142,10 +213,17 @@ realtime_role(Oid funcoid)
 	Oid			role = InvalidOid;
 	Oid			superuser_definer = InvalidOid;
 	bool		definer;
+	List	   *inheritors;
 	ListCell   *lc;
 
 	if (!OidIsValid(messages))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("Supabase Realtime's table realtime.messages is missing: the change is not broadcast"),
+				 errhint("Run SELECT protector.enable_realtime() again once Realtime is back, or SELECT protector.disable_realtime().")));
 		return InvalidOid;
+	}
 	for (int i = 0; i < (int) lengthof(realtime_functions); i++)
 	{
 		const RealtimeFunction *f = &realtime_functions[i];
@@ -156,8 +234,26 @@ realtime_role(Oid funcoid)
 		if (definer && superuser_arg(owner))
 			superuser_definer = fn;
 	}
-	foreach(lc, find_all_inheritors(messages, NoLock, NULL))
+	inheritors = find_all_inheritors(messages, NoLock, NULL);
+	foreach(lc, inheritors)
 		take_owner(protector_relation_owner(lfirst_oid(lc)), &role);
+	/* all a superuser's: nobody else may have put code there */
+	foreach(lc, OidIsValid(role) ? NIL : inheritors)
+	{
+		Oid			planter = code_planter(lfirst_oid(lc));
+
+		if (OidIsValid(planter))
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("the change is not broadcast: %s may put code on %s, which would run as a superuser",
+							planter == ACL_ID_PUBLIC ? "every role" : quote_identifier(GetUserNameFromId(planter, false)),
+							get_rel_name(lfirst_oid(lc))),
+					 errdetail("realtime.messages and protector's Realtime functions belong to a superuser; a trigger of that role's, or one it may add, would run with the superuser's rights."),
+					 errhint("Revoke TRIGGER on it from roles that are no superuser (Supabase grants ALL to postgres), and drop their triggers there, or give realtime.messages to Realtime's own role.")));
+			return InvalidOid;
+		}
+	}
 	if (OidIsValid(role) && OidIsValid(superuser_definer))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -197,13 +293,7 @@ call_as_owner(const RealtimeCall *call)
 	funcoid = realtime_function(call->name, call->nargs, call->argtypes);
 	role = realtime_role(funcoid);
 	if (!OidIsValid(role))
-	{
-		ereport(WARNING,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("Supabase Realtime's table realtime.messages is missing: the change is not broadcast"),
-				 errhint("Run SELECT protector.enable_realtime() again once Realtime is back, or SELECT protector.disable_realtime().")));
-		return;
-	}
+		return;					/* nothing to broadcast to, or not safely (said) */
 	fmgr_info(funcoid, &flinfo);
 	fmgr_info_set_expr(call_expression(funcoid, call), &flinfo);
 	InitFunctionCallInfoData(*fcinfo, &flinfo, call->nargs, InvalidOid, NULL, NULL);

@@ -7,7 +7,7 @@
 -- booked (an attack review).  They are called as their owner now, in a
 -- security-restricted operation (src/realtime_call.c).
 BEGIN;
-SELECT plan(15);
+SELECT plan(21);
 
 CREATE ROLE rt_admin_979 NOLOGIN;
 GRANT ALL ON SCHEMA realtime TO rt_admin_979;
@@ -175,6 +175,48 @@ SELECT lives_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-00000
 	'without realtime.messages a booking goes through, not broadcast (a WARNING)');
 SELECT tests.clear_authentication();
 ALTER TABLE realtime.messages_away RENAME TO messages;
+
+-- the table's owner with RLS forced on it still writes the broadcast (the
+-- owner may turn FORCE off anyway; forced, every broadcast was refused: a
+-- review)
+CREATE OR REPLACE FUNCTION realtime.send(payload jsonb, event text, topic text, private boolean DEFAULT true)
+RETURNS void LANGUAGE sql AS $$
+	INSERT INTO realtime.messages (payload, event, topic, private, extension)
+	VALUES (payload, event, topic, private, 'broadcast')
+$$;
+ALTER TABLE realtime.messages FORCE ROW LEVEL SECURITY;
+DELETE FROM realtime.messages;
+DELETE FROM realtime.ran_as;
+SELECT tests.authenticate_as('ro_manager');
+SELECT lives_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-0000000005a1', NULL,
+												  date_trunc('day', now()) + interval '10 days 10 hours')$$,
+	'a booking while realtime.messages, its owner''s, has RLS forced');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM realtime.messages), 1, '... is broadcast');
+ALTER TABLE realtime.messages NO FORCE ROW LEVEL SECURITY;
+-- all of it a superuser's, but a trigger there of another role's (or one
+-- it may add: Supabase grants ALL on the table to postgres) would run as
+-- the superuser: nothing is broadcast, with a WARNING (a review)
+ALTER TABLE realtime.messages OWNER TO CURRENT_USER;
+DELETE FROM realtime.messages;
+DELETE FROM realtime.ran_as;
+SELECT tests.authenticate_as('ro_manager');
+SELECT lives_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-0000000005a1', NULL,
+												  date_trunc('day', now()) + interval '11 days 10 hours')$$,
+	'a booking while a superuser''s realtime.messages has a trigger of another role''s');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM realtime.messages) + (SELECT count(*)::int FROM realtime.ran_as), 0,
+	'... is not broadcast, and the trigger did not run as the superuser');
+DROP TRIGGER note_message ON realtime.messages;
+CREATE ROLE rt_granted_979 NOLOGIN;
+GRANT TRIGGER ON realtime.messages TO rt_granted_979;
+SELECT tests.authenticate_as('ro_manager');
+SELECT lives_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-0000000005a1', NULL,
+												  date_trunc('day', now()) + interval '12 days 10 hours')$$,
+	'nor while another role may add one');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM realtime.messages), 0, '... nothing broadcast');
+REVOKE TRIGGER ON realtime.messages FROM rt_granted_979;
 
 -- without the signatures protector calls, it does not broadcast: every
 -- booking would fail with the call
