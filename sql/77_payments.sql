@@ -821,7 +821,11 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[])
+	-- (a pending one that had no deadline waits for staff, as one pending
+	-- from the start does: a customer's, which paying does not confirm)
+	IF NEW.status OPERATOR(pg_catalog.=) 'pending' AND OLD.payment_due_by IS NULL THEN
+		RETURN NEW;
+	ELSIF NEW.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[])
 	   AND NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid THEN
 		NEW.payment_due_by := protector_internal.deposit_due_by(
 			(SELECT s.settings OPERATOR(pg_catalog.->) 'deposit' FROM protector.services s
@@ -838,9 +842,9 @@ COMMENT ON FUNCTION protector_internal.waive_deposit_deadline() IS
 -- (named to run after wait_for_deposit, which makes a hold confirmed
 -- unpaid pending: that one keeps its deadline)
 CREATE TRIGGER waive_deposit_deadline BEFORE UPDATE OF status ON protector.bookings
-	FOR EACH ROW WHEN (NEW.payment_due_by IS NOT NULL
-					   AND ((OLD.status = 'pending' AND NEW.status IN ('confirmed', 'in_progress', 'completed', 'no_show'))
-							OR (OLD.status = 'cancelled' AND NEW.status <> 'cancelled')))
+	FOR EACH ROW WHEN ((OLD.status = 'pending' AND NEW.status IN ('confirmed', 'in_progress', 'completed', 'no_show')
+						AND NEW.payment_due_by IS NOT NULL)
+					   OR (OLD.status = 'cancelled' AND NEW.status <> 'cancelled'))
 	EXECUTE FUNCTION protector_internal.waive_deposit_deadline();
 
 -- A payment's provider and reference as record_payment and settle_payment

@@ -436,7 +436,13 @@ BEGIN
 			WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 			  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start) THEN
 		PERFORM protector_internal.make_booking_reminders(NEW, COALESCE(v_due_now, '{}'));
-		RETURN NULL;
+		-- (another customer in the same change as a status or time: what
+		-- reached or failed the last one goes to this one too, below; it
+		-- was left behind: a review)
+		IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR OLD.customer_id IS NULL
+		   OR OLD.customer_id OPERATOR(pg_catalog.=) NEW.customer_id THEN
+			RETURN NULL;
+		END IF;
 	END IF;
 	-- another customer: the reminders as they are, those cancelled for the
 	-- last one (erased, or no address) back for this one while still ahead;
@@ -466,8 +472,16 @@ BEGIN
 						   THEN protector_internal.reached_also(r.sent_to, r.claimed_for) ELSE r.sent_to END
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.starts_at OPERATOR(pg_catalog.=) v_start
-		  AND (r.status OPERATOR(pg_catalog.=) 'failed'
-			   OR (r.status OPERATOR(pg_catalog.=) 'sent' AND r.kind OPERATOR(pg_catalog.=) 'scheduled'))
+		  AND (r.status OPERATOR(pg_catalog.=) ANY ('{failed,sent}') AND r.kind OPERATOR(pg_catalog.=) 'scheduled'
+			   -- (of the manual ones that failed, the newest: the desk may
+			   -- have sent many that failed, and the new customer got them
+			   -- all at once: a review)
+			   OR r.id OPERATOR(pg_catalog.=) (
+					SELECT m.id FROM protector.booking_reminders m
+					WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					  AND m.booking_id OPERATOR(pg_catalog.=) NEW.id AND m.kind OPERATOR(pg_catalog.=) 'manual'
+					  AND m.status OPERATOR(pg_catalog.=) 'failed' AND m.starts_at OPERATOR(pg_catalog.=) v_start
+					ORDER BY m.created_at DESC, m.id DESC LIMIT 1))
 		  AND r.claimed_for IS DISTINCT FROM NEW.customer_id
 		  AND r.starts_at OPERATOR(pg_catalog.>) pg_catalog.now();
 	END IF;

@@ -10204,7 +10204,13 @@ BEGIN
 			WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 			  AND r.kind OPERATOR(pg_catalog.=) 'scheduled' AND r.starts_at OPERATOR(pg_catalog.=) v_start) THEN
 		PERFORM protector_internal.make_booking_reminders(NEW, COALESCE(v_due_now, '{}'));
-		RETURN NULL;
+		-- (another customer in the same change as a status or time: what
+		-- reached or failed the last one goes to this one too, below; it
+		-- was left behind: a review)
+		IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR OLD.customer_id IS NULL
+		   OR OLD.customer_id OPERATOR(pg_catalog.=) NEW.customer_id THEN
+			RETURN NULL;
+		END IF;
 	END IF;
 	-- another customer: the reminders as they are, those cancelled for the
 	-- last one (erased, or no address) back for this one while still ahead;
@@ -10234,8 +10240,16 @@ BEGIN
 						   THEN protector_internal.reached_also(r.sent_to, r.claimed_for) ELSE r.sent_to END
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.starts_at OPERATOR(pg_catalog.=) v_start
-		  AND (r.status OPERATOR(pg_catalog.=) 'failed'
-			   OR (r.status OPERATOR(pg_catalog.=) 'sent' AND r.kind OPERATOR(pg_catalog.=) 'scheduled'))
+		  AND (r.status OPERATOR(pg_catalog.=) ANY ('{failed,sent}') AND r.kind OPERATOR(pg_catalog.=) 'scheduled'
+			   -- (of the manual ones that failed, the newest: the desk may
+			   -- have sent many that failed, and the new customer got them
+			   -- all at once: a review)
+			   OR r.id OPERATOR(pg_catalog.=) (
+					SELECT m.id FROM protector.booking_reminders m
+					WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					  AND m.booking_id OPERATOR(pg_catalog.=) NEW.id AND m.kind OPERATOR(pg_catalog.=) 'manual'
+					  AND m.status OPERATOR(pg_catalog.=) 'failed' AND m.starts_at OPERATOR(pg_catalog.=) v_start
+					ORDER BY m.created_at DESC, m.id DESC LIMIT 1))
 		  AND r.claimed_for IS DISTINCT FROM NEW.customer_id
 		  AND r.starts_at OPERATOR(pg_catalog.>) pg_catalog.now();
 	END IF;
@@ -17945,7 +17959,11 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NEW.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[])
+	-- (a pending one that had no deadline waits for staff, as one pending
+	-- from the start does: a customer's, which paying does not confirm)
+	IF NEW.status OPERATOR(pg_catalog.=) 'pending' AND OLD.payment_due_by IS NULL THEN
+		RETURN NEW;
+	ELSIF NEW.status OPERATOR(pg_catalog.=) ANY ('{held,pending}'::protector.booking_status[])
 	   AND NEW.deposit_amount OPERATOR(pg_catalog.>) NEW.amount_paid THEN
 		NEW.payment_due_by := protector_internal.deposit_due_by(
 			(SELECT s.settings OPERATOR(pg_catalog.->) 'deposit' FROM protector.services s
@@ -17960,9 +17978,9 @@ $$;
 COMMENT ON FUNCTION protector_internal.waive_deposit_deadline() IS
 'Trigger: a pending booking confirmed by hand before its deposit is paid has no deposit deadline; a cancelled one brought back gets one as it comes back';
 CREATE TRIGGER waive_deposit_deadline BEFORE UPDATE OF status ON protector.bookings
-	FOR EACH ROW WHEN (NEW.payment_due_by IS NOT NULL
-					   AND ((OLD.status = 'pending' AND NEW.status IN ('confirmed', 'in_progress', 'completed', 'no_show'))
-							OR (OLD.status = 'cancelled' AND NEW.status <> 'cancelled')))
+	FOR EACH ROW WHEN ((OLD.status = 'pending' AND NEW.status IN ('confirmed', 'in_progress', 'completed', 'no_show')
+						AND NEW.payment_due_by IS NOT NULL)
+					   OR (OLD.status = 'cancelled' AND NEW.status <> 'cancelled'))
 	EXECUTE FUNCTION protector_internal.waive_deposit_deadline();
 
 -- Every trigger asks whether a restore loads its own table, not whether

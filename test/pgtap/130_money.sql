@@ -2,7 +2,7 @@
 -- follow the organization, and the payments ledger deciding what is paid.
 -- Every figure is computed by hand in the comment beside it.
 BEGIN;
-SELECT plan(75);
+SELECT plan(76);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_manager', 'm_finance', 'm_operator', 'm_other']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -324,6 +324,15 @@ SELECT is((SELECT payment_due_by FROM protector.bookings WHERE id = (SELECT id F
 SELECT tests.authenticate_as('m_operator');
 SELECT is(protector.confirm_booking((SELECT id FROM d WHERE label = 'fixed')) ->> 'status', 'pending',
 	'... and confirmed, it waits for the deposit');
+SELECT tests.clear_authentication();
+-- ... also one that had no deadline when cancelled (its deposit paid, then
+-- refunded): held again, it gets one (a review)
+UPDATE protector.bookings SET status = 'cancelled', payment_due_by = NULL WHERE id = (SELECT id FROM d WHERE label = 'fixed');
+UPDATE protector.bookings SET status = 'held', hold_expires_at = now() + interval '30 minutes'
+WHERE id = (SELECT id FROM d WHERE label = 'fixed');
+SELECT tests.authenticate_as('m_operator');
+SELECT is(protector.confirm_booking((SELECT id FROM d WHERE label = 'fixed')) ->> 'status', 'pending',
+	'a hold brought back from a cancellation without a deadline gets one, and waits for the deposit');
 SELECT tests.clear_authentication();
 
 -- a new booking's preparation (prepare_booking, src/booking_insert.c):

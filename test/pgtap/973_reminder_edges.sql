@@ -12,7 +12,7 @@
 -- One transaction: now() is one instant; a reminder that came due is
 -- written as the worker would have left it.
 BEGIN;
-SELECT plan(6);
+SELECT plan(8);
 
 SELECT tests.create_supabase_user('re_operator') IS NOT NULL AS made \gset
 INSERT INTO protector.organizations (id, name, slug, currency, settings) VALUES
@@ -85,6 +85,42 @@ UPDATE protector.bookings SET status = 'confirmed' WHERE id = '0a973000-0000-400
 SELECT is((SELECT status || ' ' || (next_attempt_at <= now()) FROM protector.booking_reminders
 		   WHERE booking_id = '0a973000-0000-4000-8000-0000000b0003' AND kind = 'scheduled'), 'pending true',
 	'a booking confirmed again gets the reminder that came due meanwhile, due now');
+
+-- 4. of many manual reminders that failed, a handover sends the newest
+-- only (each came back, and the new customer got them all: a review)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a973000-0000-4000-8000-0000000b0004', '0a973000-0000-4000-8000-000000000000', '0a973000-0000-4000-8000-0000000000a1',
+		'0a973000-0000-4000-8000-0000000005a1', '0a973000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('hour', now()) + interval '4 days', date_trunc('hour', now()) + interval '4 days 1 hour'), 'confirmed');
+CREATE FUNCTION pg_temp.send_and_fail() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM tests.authenticate_as('re_operator');
+	PERFORM protector.send_booking_reminder('0a973000-0000-4000-8000-0000000b0004');
+	PERFORM tests.clear_authentication();
+	UPDATE protector.booking_reminders SET status = 'failed', attempts = 1, claimed_for = '0a973000-0000-4000-8000-00000000c001'
+	WHERE booking_id = '0a973000-0000-4000-8000-0000000b0004' AND kind = 'manual' AND status = 'pending';
+END
+$$;
+SELECT pg_temp.send_and_fail() FROM generate_series(1, 3);
+UPDATE protector.bookings SET customer_id = '0a973000-0000-4000-8000-00000000c002' WHERE id = '0a973000-0000-4000-8000-0000000b0004';
+SELECT is((SELECT count(*)::int FROM protector.booking_reminders
+		   WHERE booking_id = '0a973000-0000-4000-8000-0000000b0004' AND kind = 'manual' AND status = 'pending'), 1,
+	'three manual reminders failed for Ann: one goes to Bob');
+
+-- 5. another customer in the same change as a status: the reminder sent
+-- to the last one goes to the new one too (it was left behind: a review)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a973000-0000-4000-8000-0000000b0005', '0a973000-0000-4000-8000-000000000000', '0a973000-0000-4000-8000-0000000000a1',
+		'0a973000-0000-4000-8000-0000000005a1', '0a973000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('hour', now()) + interval '5 days', date_trunc('hour', now()) + interval '5 days 1 hour'), 'confirmed');
+UPDATE protector.booking_reminders SET status = 'sent', sent_at = now(), attempts = 1, claimed_for = '0a973000-0000-4000-8000-00000000c001'
+WHERE booking_id = '0a973000-0000-4000-8000-0000000b0005' AND kind = 'scheduled';
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a973000-0000-4000-8000-0000000b0005';
+UPDATE protector.bookings SET status = 'confirmed', customer_id = '0a973000-0000-4000-8000-00000000c002'
+WHERE id = '0a973000-0000-4000-8000-0000000b0005';
+SELECT is((SELECT status || ' ' || (claimed_for IS NULL) FROM protector.booking_reminders
+		   WHERE booking_id = '0a973000-0000-4000-8000-0000000b0005' AND kind = 'scheduled'), 'pending true',
+	'confirmed again and handed to Bob in one change: the reminder Ann had goes to Bob');
 
 SELECT * FROM finish();
 ROLLBACK;
