@@ -10241,15 +10241,16 @@ BEGIN
 		WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND r.booking_id OPERATOR(pg_catalog.=) NEW.id
 		  AND r.starts_at OPERATOR(pg_catalog.=) v_start
 		  AND (r.status OPERATOR(pg_catalog.=) ANY ('{failed,sent}') AND r.kind OPERATOR(pg_catalog.=) 'scheduled'
-			   -- (of the manual ones that failed, the newest: the desk may
-			   -- have sent many that failed, and the new customer got them
-			   -- all at once: a review)
-			   OR r.id OPERATOR(pg_catalog.=) (
+			   -- (of the manual ones, the newest, where it failed: the desk
+			   -- may have sent many that failed, and the new customer got
+			   -- them all at once, also beside one still on its way: a
+			   -- review)
+			   OR (r.status OPERATOR(pg_catalog.=) 'failed' AND r.id OPERATOR(pg_catalog.=) (
 					SELECT m.id FROM protector.booking_reminders m
 					WHERE m.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 					  AND m.booking_id OPERATOR(pg_catalog.=) NEW.id AND m.kind OPERATOR(pg_catalog.=) 'manual'
-					  AND m.status OPERATOR(pg_catalog.=) 'failed' AND m.starts_at OPERATOR(pg_catalog.=) v_start
-					ORDER BY m.created_at DESC, m.id DESC LIMIT 1))
+					  AND m.status OPERATOR(pg_catalog.<>) 'cancelled'
+					ORDER BY m.created_at DESC, m.id DESC LIMIT 1)))
 		  AND r.claimed_for IS DISTINCT FROM NEW.customer_id
 		  AND r.starts_at OPERATOR(pg_catalog.>) pg_catalog.now();
 	END IF;
@@ -10370,9 +10371,10 @@ BEGIN
 	IF EXISTS (SELECT FROM protector.booking_reminders r
 			   WHERE r.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
 				 AND r.booking_id OPERATOR(pg_catalog.=) NEW.booking_id AND r.kind OPERATOR(pg_catalog.=) 'manual'
-				 AND r.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '10 minutes')
+				 -- (one on its way however old: a handover brings one back)
 				 AND (r.status OPERATOR(pg_catalog.=) ANY ('{pending,sending}')
 					  OR (r.status OPERATOR(pg_catalog.=) 'sent'
+						  AND r.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '10 minutes')
 						  AND (r.claimed_for IS NULL OR r.claimed_for OPERATOR(pg_catalog.=) b.customer_id)))) THEN
 		PERFORM protector.raise('rate_limited', 'a reminder for this booking was sent less than 10 minutes ago',
 			NULL, 'Wait a few minutes before sending another.');

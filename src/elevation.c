@@ -83,16 +83,16 @@ protector_restore(const ProtectorElevation *saved)
 
 /*
  * Act as role, restricted (no temporary objects, no SET ROLE, settings
- * made meanwhile undone), until protector_ascend(); its own tables' forced
- * RLS aside, as the owner's own reads and writes may turn it off (forced,
- * Realtime's broadcast as the table's owner was refused: a review)
+ * made meanwhile undone), until protector_ascend().  Not past forced RLS:
+ * the flag would hold through the SECURITY DEFINER functions that role's
+ * code calls, and set other roles' forced policies aside (a review).
  */
 void
 protector_descend(Oid role, ProtectorElevation *saved)
 {
 	GetUserIdAndSecContext(&saved->save_userid, &saved->save_sec_context);
 	SetUserIdAndSecContext(role, saved->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS);
+						   SECURITY_RESTRICTED_OPERATION);
 	saved->save_nestlevel = NewGUCNestLevel();
 }
 

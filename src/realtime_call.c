@@ -45,6 +45,8 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/readfuncs.h"
 #include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -132,11 +134,53 @@ take_owner(Oid owner, Oid *role)
 	*role = owner;
 }
 
+/* a function of the expression owned by a role that is no superuser */
+typedef struct ForeignCode
+{
+	Oid			owner;
+} ForeignCode;
+
+static bool
+foreign_function(Oid funcoid, void *context)
+{
+	ForeignCode *found = (ForeignCode *) context;
+	bool		definer;
+	Oid			owner = function_owner(funcoid, &definer);
+
+	if (!superuser_arg(owner))
+		found->owner = owner;
+	return OidIsValid(found->owner);
+}
+
+static bool
+foreign_code_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, foreign_function, context))
+		return true;
+	return expression_tree_walker(node, foreign_code_walker, context);
+}
+
+/* the owner of a function a trigger's WHEN calls, where no superuser */
+static Oid
+when_code_owner(Relation triggers, HeapTuple trigger)
+{
+	bool		isnull;
+	Datum		qual = heap_getattr(trigger, Anum_pg_trigger_tgqual, RelationGetDescr(triggers), &isnull);
+	ForeignCode found = {InvalidOid};
+
+	if (!isnull)
+		(void) foreign_code_walker((Node *) stringToNode(TextDatumGetCString(qual)), &found);
+	return found.owner;
+}
+
 /*
  * A role that is no superuser and may put code on relid, where its owner
  * is a superuser: a grantee of TRIGGER on it (Supabase grants ALL on
  * realtime.messages to postgres), or the owner of a trigger's function
- * there.  Such code would run as the superuser the call runs as (a
+ * there, or of a function its WHEN calls (a trigger a grantee made stays
+ * when TRIGGER is taken back).  Such code would run as the superuser the call runs as (a
  * review).  ACL_ID_PUBLIC for TRIGGER granted to PUBLIC; InvalidOid where
  * there is none.
  */
@@ -185,6 +229,8 @@ code_planter(Oid relid)
 		owner = function_owner(form->tgfoid, &definer);
 		if (!superuser_arg(owner))
 			planter = owner;
+		else
+			planter = when_code_owner(triggers, trigger);
 	}
 	systable_endscan(scan);
 	table_close(triggers, AccessShareLock);

@@ -12,7 +12,7 @@
 -- One transaction: now() is one instant; a reminder that came due is
 -- written as the worker would have left it.
 BEGIN;
-SELECT plan(8);
+SELECT plan(10);
 
 SELECT tests.create_supabase_user('re_operator') IS NOT NULL AS made \gset
 INSERT INTO protector.organizations (id, name, slug, currency, settings) VALUES
@@ -106,6 +106,24 @@ UPDATE protector.bookings SET customer_id = '0a973000-0000-4000-8000-00000000c00
 SELECT is((SELECT count(*)::int FROM protector.booking_reminders
 		   WHERE booking_id = '0a973000-0000-4000-8000-0000000b0004' AND kind = 'manual' AND status = 'pending'), 1,
 	'three manual reminders failed for Ann: one goes to Bob');
+-- ... and that one, on its way, holds the desk's next, however old
+UPDATE protector.booking_reminders SET created_at = now() - interval '1 hour'
+WHERE booking_id = '0a973000-0000-4000-8000-0000000b0004' AND kind = 'manual';
+SELECT tests.authenticate_as('re_operator');
+SELECT throws_ok($$SELECT protector.send_booking_reminder('0a973000-0000-4000-8000-0000000b0004')$$, '53400', NULL,
+	'... and holds the desk''s next while it is on its way, however old');
+SELECT tests.clear_authentication();
+-- ... and a failed one beside a newer one on its way stays failed: the
+-- newer goes to the new customer (a review)
+UPDATE protector.booking_reminders SET status = 'failed', attempts = 1, claimed_for = '0a973000-0000-4000-8000-00000000c002'
+WHERE booking_id = '0a973000-0000-4000-8000-0000000b0004' AND kind = 'manual' AND status = 'pending';
+SELECT tests.authenticate_as('re_operator');
+SELECT (protector.send_booking_reminder('0a973000-0000-4000-8000-0000000b0004')).id IS NOT NULL AS queued_again \gset
+SELECT tests.clear_authentication();
+UPDATE protector.bookings SET customer_id = '0a973000-0000-4000-8000-00000000c001' WHERE id = '0a973000-0000-4000-8000-0000000b0004';
+SELECT is((SELECT count(*)::int FROM protector.booking_reminders
+		   WHERE booking_id = '0a973000-0000-4000-8000-0000000b0004' AND kind = 'manual' AND status = 'pending'), 1,
+	'handed back to Ann with one on its way: no failed one comes back beside it');
 
 -- 5. another customer in the same change as a status: the reminder sent
 -- to the last one goes to the new one too (it was left behind: a review)
