@@ -447,16 +447,6 @@ function_inlinable(Oid funcid, void *context pg_attribute_unused())
 	return inlinable;
 }
 
-static bool
-inlines_a_function(Node *node, void *context)
-{
-	if (node == NULL)
-		return false;
-	if (check_functions_in_node(node, function_inlinable, context))
-		return true;
-	return expression_tree_walker(node, inlines_a_function, context);
-}
-
 /*
  * The table's DEFAULTs, compiled; when shared, NULL if one of them calls a
  * SQL function the planner inlines (its compilation depends on the
@@ -484,7 +474,7 @@ compile_defaults(Relation rel, bool shared)
 			expr = coerce_to_domain((Node *) makeNullConst(att->atttypid, att->atttypmod, att->attcollation),
 									InvalidOid, -1, att->atttypid,
 									COERCION_IMPLICIT, COERCE_IMPLICIT_CAST, -1, false);
-		if (expr != NULL && shared && inlines_a_function(expr, NULL))
+		if (expr != NULL && shared && protector_expression_calls(expr, function_inlinable, NULL))
 			return NULL;
 		if (expr != NULL)
 			defaults[i] = compile_expression(expr);

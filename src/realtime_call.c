@@ -152,16 +152,6 @@ foreign_function(Oid funcoid, void *context)
 	return OidIsValid(found->owner);
 }
 
-static bool
-foreign_code_walker(Node *node, void *context)
-{
-	if (node == NULL)
-		return false;
-	if (check_functions_in_node(node, foreign_function, context))
-		return true;
-	return expression_tree_walker(node, foreign_code_walker, context);
-}
-
 /* the owner of a function a trigger's WHEN calls, where no superuser */
 static Oid
 when_code_owner(Relation triggers, HeapTuple trigger)
@@ -171,7 +161,7 @@ when_code_owner(Relation triggers, HeapTuple trigger)
 	ForeignCode found = {InvalidOid};
 
 	if (!isnull)
-		(void) foreign_code_walker((Node *) stringToNode(TextDatumGetCString(qual)), &found);
+		(void) protector_expression_calls((Node *) stringToNode(TextDatumGetCString(qual)), foreign_function, &found);
 	return found.owner;
 }
 

@@ -742,3 +742,35 @@ protector_unique_index_on(Relation rel, int nkeys, const AttrNumber *attnums, co
 				 protector_errhint_damaged()));
 	return found;
 }
+
+/* an expression walk asking each function called a question */
+typedef struct CallsWalk
+{
+	check_function_callback checker;
+	void	   *context;
+} CallsWalk;
+
+static bool
+calls_walker(Node *node, void *walk)
+{
+	CallsWalk  *w = (CallsWalk *) walk;
+
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, w->checker, w->context))
+		return true;
+	return expression_tree_walker(node, calls_walker, walk);
+}
+
+/*
+ * Does node call (as a function, an operator's function, a cast...) a
+ * function of which checker says true?  What a table's compiled defaults
+ * ask (an inlined SQL function) and Realtime's call (another role's code).
+ */
+bool
+protector_expression_calls(Node *node, check_function_callback checker, void *context)
+{
+	CallsWalk	walk = {checker, context};
+
+	return calls_walker(node, &walk);
+}

@@ -16,6 +16,7 @@
 #include "access/xact.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "nodes/nodeFuncs.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
@@ -149,6 +150,9 @@ extern Oid	protector_sibling_relid(Relation rel, const char *name);
 
 /* a JSON string of len bytes at s (not copied) */
 extern void protector_jsonb_string(JsonbValue *v, const char *s, int len);
+
+/* does an expression call a function of which checker says true? */
+extern bool protector_expression_calls(Node *node, check_function_callback checker, void *context);
 /* key: value into the jsonb object being built */
 extern void protector_push_member(JsonbParseState **state, const char *key, int keylen,
 								  JsonbValue *value);
