@@ -170,15 +170,15 @@ when_code_owner(Relation triggers, HeapTuple trigger)
  * is a superuser: a grantee of TRIGGER on it (Supabase grants ALL on
  * realtime.messages to postgres), or the owner of a trigger's function
  * there, or of a function its WHEN calls (a trigger a grantee made stays
- * when TRIGGER is taken back).  Such code would run as the superuser the call runs as (a
- * review).  ACL_ID_PUBLIC for TRIGGER granted to PUBLIC; InvalidOid where
- * there is none.
+ * when TRIGGER is taken back).  Such code would run as the superuser the
+ * call runs as (a review).  Whether there is one, in *planter
+ * (ACL_ID_PUBLIC, which is InvalidOid, for TRIGGER granted to PUBLIC).
  */
-static Oid
-code_planter(Oid relid)
+static bool
+code_planter(Oid relid, Oid *planter)
 {
 	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			planter = InvalidOid;
+	bool		found = false;
 	Datum		datum;
 	bool		isnull;
 	Relation	triggers;
@@ -194,21 +194,24 @@ code_planter(Oid relid)
 		Acl		   *acl = DatumGetAclP(datum);
 		AclItem    *items = ACL_DAT(acl);
 
-		for (int i = 0; i < ACL_NUM(acl) && !OidIsValid(planter); i++)
+		for (int i = 0; i < ACL_NUM(acl) && !found; i++)
 		{
 			if ((ACLITEM_GET_PRIVS(items[i]) & ACL_TRIGGER) &&
 				(items[i].ai_grantee == ACL_ID_PUBLIC || !superuser_arg(items[i].ai_grantee)))
-				planter = items[i].ai_grantee == ACL_ID_PUBLIC ? ACL_ID_PUBLIC : items[i].ai_grantee;
+			{
+				*planter = items[i].ai_grantee;
+				found = true;
+			}
 		}
 	}
 	ReleaseSysCache(tuple);
-	if (OidIsValid(planter))
-		return planter;
+	if (found)
+		return true;
 
 	triggers = table_open(TriggerRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	scan = systable_beginscan(triggers, TriggerRelidNameIndexId, true, NULL, 1, &key);
-	while (!OidIsValid(planter) && HeapTupleIsValid(trigger = systable_getnext(scan)))
+	while (!found && HeapTupleIsValid(trigger = systable_getnext(scan)))
 	{
 		Form_pg_trigger form = (Form_pg_trigger) GETSTRUCT(trigger);
 		bool		definer;
@@ -217,14 +220,17 @@ code_planter(Oid relid)
 		if (form->tgisinternal)
 			continue;
 		owner = function_owner(form->tgfoid, &definer);
-		if (!superuser_arg(owner))
-			planter = owner;
-		else
-			planter = when_code_owner(triggers, trigger);
+		if (superuser_arg(owner))
+			owner = when_code_owner(triggers, trigger);
+		if (OidIsValid(owner))
+		{
+			*planter = owner;
+			found = true;
+		}
 	}
 	systable_endscan(scan);
 	table_close(triggers, AccessShareLock);
-	return planter;
+	return found;
 }
 
 /*
@@ -276,9 +282,9 @@ realtime_role(Oid funcoid)
 	/* all a superuser's: nobody else may have put code there */
 	foreach(lc, OidIsValid(role) ? NIL : inheritors)
 	{
-		Oid			planter = code_planter(lfirst_oid(lc));
+		Oid			planter;
 
-		if (OidIsValid(planter))
+		if (code_planter(lfirst_oid(lc), &planter))
 		{
 			ereport(WARNING,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -7,7 +7,7 @@
 -- booked (an attack review).  They are called as their owner now, in a
 -- security-restricted operation (src/realtime_call.c).
 BEGIN;
-SELECT plan(21);
+SELECT plan(23);
 
 CREATE ROLE rt_admin_979 NOLOGIN;
 GRANT ALL ON SCHEMA realtime TO rt_admin_979;
@@ -228,6 +228,16 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM realtime.messages) + (SELECT count(*)::int FROM public.watch_979), 0,
 	'... nothing broadcast, and its function not run as the superuser');
 DROP TRIGGER planted ON realtime.messages;
+-- ... nor while every role may add one (TRIGGER to PUBLIC, whose grantee
+-- id is 0: read as no grantee at first)
+GRANT TRIGGER ON realtime.messages TO PUBLIC;
+SELECT tests.authenticate_as('ro_manager');
+SELECT lives_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-0000000005a1', NULL,
+												  date_trunc('day', now()) + interval '14 days 10 hours')$$,
+	'nor while every role may add one');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM realtime.messages), 0, '... nothing broadcast');
+REVOKE TRIGGER ON realtime.messages FROM PUBLIC;
 
 -- without the signatures protector calls, it does not broadcast: every
 -- booking would fail with the call
