@@ -45,8 +45,6 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
-#include "nodes/nodeFuncs.h"
-#include "nodes/readfuncs.h"
 #include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -134,51 +132,20 @@ take_owner(Oid owner, Oid *role)
 	*role = owner;
 }
 
-/* a function of the expression owned by a role that is no superuser */
-typedef struct ForeignCode
-{
-	Oid			owner;
-} ForeignCode;
-
-static bool
-foreign_function(Oid funcoid, void *context)
-{
-	ForeignCode *found = (ForeignCode *) context;
-	bool		definer;
-	Oid			owner = function_owner(funcoid, &definer);
-
-	if (!superuser_arg(owner))
-		found->owner = owner;
-	return OidIsValid(found->owner);
-}
-
-/* the owner of a function a trigger's WHEN calls, where no superuser */
-static Oid
-when_code_owner(Relation triggers, HeapTuple trigger)
-{
-	bool		isnull;
-	Datum		qual = heap_getattr(trigger, Anum_pg_trigger_tgqual, RelationGetDescr(triggers), &isnull);
-	ForeignCode found = {InvalidOid};
-
-	if (!isnull)
-		(void) protector_expression_calls((Node *) stringToNode(TextDatumGetCString(qual)), foreign_function, &found);
-	return found.owner;
-}
-
 /*
- * A role that is no superuser and may put code on relid, where its owner
- * is a superuser: a grantee of TRIGGER on it (Supabase grants ALL on
- * realtime.messages to postgres), or the owner of a trigger's function
- * there, or of a function its WHEN calls (a trigger a grantee made stays
- * when TRIGGER is taken back).  Such code would run as the superuser the
- * call runs as (a review).  Whether there is one, in *planter
- * (ACL_ID_PUBLIC, which is InvalidOid, for TRIGGER granted to PUBLIC).
+ * Where relid (realtime.messages or a partition) is a superuser's: can
+ * code of a role that is no superuser run in the call's insert?  Yes
+ * while a role that is no superuser may add a trigger (TRIGGER granted to
+ * it, or to PUBLIC: Supabase grants ALL on the table to postgres), and
+ * while the table has a trigger at all: one such a role made stays when
+ * TRIGGER is taken back, and what its function or WHEN reaches (another
+ * role's function, a domain's CHECK, SQL text run by a superuser's
+ * function) cannot be told from the catalog (reviews).  *why says which.
  */
 static bool
-code_planter(Oid relid, Oid *planter)
+foreign_code_possible(Oid relid, char **why)
 {
 	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	bool		found = false;
 	Datum		datum;
 	bool		isnull;
 	Relation	triggers;
@@ -188,49 +155,40 @@ code_planter(Oid relid, Oid *planter)
 
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "cache lookup failed for relation %u", relid);
+	*why = NULL;
 	datum = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relacl, &isnull);
 	if (!isnull)
 	{
 		Acl		   *acl = DatumGetAclP(datum);
 		AclItem    *items = ACL_DAT(acl);
 
-		for (int i = 0; i < ACL_NUM(acl) && !found; i++)
+		for (int i = 0; i < ACL_NUM(acl) && *why == NULL; i++)
 		{
-			if ((ACLITEM_GET_PRIVS(items[i]) & ACL_TRIGGER) &&
-				(items[i].ai_grantee == ACL_ID_PUBLIC || !superuser_arg(items[i].ai_grantee)))
-			{
-				*planter = items[i].ai_grantee;
-				found = true;
-			}
+			/* (ACL_ID_PUBLIC is InvalidOid) */
+			if ((ACLITEM_GET_PRIVS(items[i]) & ACL_TRIGGER) && items[i].ai_grantee == ACL_ID_PUBLIC)
+				*why = pstrdup("every role may add triggers to it");
+			else if ((ACLITEM_GET_PRIVS(items[i]) & ACL_TRIGGER) && !superuser_arg(items[i].ai_grantee))
+				*why = psprintf("role %s may add triggers to it",
+								quote_identifier(GetUserNameFromId(items[i].ai_grantee, false)));
 		}
 	}
 	ReleaseSysCache(tuple);
-	if (found)
+	if (*why != NULL)
 		return true;
 
 	triggers = table_open(TriggerRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	scan = systable_beginscan(triggers, TriggerRelidNameIndexId, true, NULL, 1, &key);
-	while (!found && HeapTupleIsValid(trigger = systable_getnext(scan)))
+	while (*why == NULL && HeapTupleIsValid(trigger = systable_getnext(scan)))
 	{
 		Form_pg_trigger form = (Form_pg_trigger) GETSTRUCT(trigger);
-		bool		definer;
-		Oid			owner;
 
-		if (form->tgisinternal)
-			continue;
-		owner = function_owner(form->tgfoid, &definer);
-		if (superuser_arg(owner))
-			owner = when_code_owner(triggers, trigger);
-		if (OidIsValid(owner))
-		{
-			*planter = owner;
-			found = true;
-		}
+		if (!form->tgisinternal)
+			*why = psprintf("it has trigger %s", quote_identifier(NameStr(form->tgname)));
 	}
 	systable_endscan(scan);
 	table_close(triggers, AccessShareLock);
-	return found;
+	return *why != NULL;
 }
 
 /*
@@ -243,9 +201,9 @@ code_planter(Oid relid, Oid *planter)
  * back for the insert, which then ran as the superuser (a review).  A
  * superuser's SECURITY DEFINER function beside another role's objects
  * would switch back to the superuser inside the call: refused.  Where
- * all are a superuser's, a role that may put code on the table (TRIGGER
- * granted to it, a trigger's function its own) keeps the change from
- * being broadcast, with a WARNING.  InvalidOid where nothing is broadcast
+ * all are a superuser's, a trigger on the table, or a role that is no
+ * superuser allowed to add one, keeps the change from being broadcast,
+ * with a WARNING.  InvalidOid where nothing is broadcast
  * (said in a WARNING).
  */
 static Oid
@@ -282,17 +240,16 @@ realtime_role(Oid funcoid)
 	/* all a superuser's: nobody else may have put code there */
 	foreach(lc, OidIsValid(role) ? NIL : inheritors)
 	{
-		Oid			planter;
+		char	   *why;
 
-		if (code_planter(lfirst_oid(lc), &planter))
+		if (foreign_code_possible(lfirst_oid(lc), &why))
 		{
 			ereport(WARNING,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("the change is not broadcast: %s may put code on %s, which would run as a superuser",
-							planter == ACL_ID_PUBLIC ? "every role" : quote_identifier(GetUserNameFromId(planter, false)),
-							get_rel_name(lfirst_oid(lc))),
-					 errdetail("realtime.messages and protector's Realtime functions belong to a superuser; a trigger of that role's, or one it may add, would run with the superuser's rights."),
-					 errhint("Revoke TRIGGER on it from roles that are no superuser (Supabase grants ALL to postgres), and drop their triggers there, or give realtime.messages to Realtime's own role.")));
+					 errmsg("the change is not broadcast: realtime.%s is a superuser's, and %s",
+							get_rel_name(lfirst_oid(lc)), why),
+					 errdetail("The broadcast would run as the superuser, and so would the code of another role there."),
+					 errhint("Give realtime.messages to Realtime's own role (Supabase's supabase_realtime_admin), or drop its triggers and revoke TRIGGER from roles that are no superuser.")));
 			return InvalidOid;
 		}
 	}

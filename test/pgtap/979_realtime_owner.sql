@@ -7,7 +7,7 @@
 -- booked (an attack review).  They are called as their owner now, in a
 -- security-restricted operation (src/realtime_call.c).
 BEGIN;
-SELECT plan(23);
+SELECT plan(27);
 
 CREATE ROLE rt_admin_979 NOLOGIN;
 GRANT ALL ON SCHEMA realtime TO rt_admin_979;
@@ -238,6 +238,24 @@ SELECT lives_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-00000
 SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM realtime.messages), 0, '... nothing broadcast');
 REVOKE TRIGGER ON realtime.messages FROM PUBLIC;
+-- ... nor while it has a trigger at all: what a trigger's function or WHEN
+-- reaches (a domain's CHECK, SQL text a superuser's function runs) cannot
+-- be told from the catalog (a review)
+CREATE TRIGGER any_trigger AFTER INSERT ON realtime.messages FOR EACH ROW
+	EXECUTE FUNCTION suppress_redundant_updates_trigger();
+SELECT tests.authenticate_as('ro_manager');
+SELECT lives_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-0000000005a1', NULL,
+												  date_trunc('day', now()) + interval '15 days 10 hours')$$,
+	'nor while a superuser''s realtime.messages has any trigger');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM realtime.messages), 0, '... nothing broadcast');
+DROP TRIGGER any_trigger ON realtime.messages;
+SELECT tests.authenticate_as('ro_manager');
+SELECT lives_ok($$SELECT protector.create_booking('0a979000-0000-4000-8000-0000000005a1', NULL,
+												  date_trunc('day', now()) + interval '16 days 10 hours')$$,
+	'without triggers or grantees');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM realtime.messages), 1, '... the booking is broadcast');
 
 -- without the signatures protector calls, it does not broadcast: every
 -- booking would fail with the call
