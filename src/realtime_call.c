@@ -45,7 +45,6 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
-#include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -85,11 +84,8 @@ static const RealtimeFunction realtime_functions[] = {
 static Oid
 realtime_function(const char *name, int nargs, const Oid *argtypes)
 {
-	List	   *qualified = list_make1(makeString("realtime"));
-	Oid			funcoid;
+	Oid			funcoid = protector_function_oid_of("realtime", name, nargs, argtypes, true);
 
-	qualified = lappend(qualified, makeString(unconstify(char *, name)));
-	funcoid = LookupFuncName(qualified, nargs, argtypes, true);
 	if (!OidIsValid(funcoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),

@@ -552,8 +552,8 @@ protector_relid(const char *name, bool missing_ok)
 }
 
 /* schema.name(argtypes), or InvalidOid (a missing schema too, if missing_ok) */
-static Oid
-function_oid_of(const char *schema, const char *name, int nargs, const Oid *argtypes, bool missing_ok)
+Oid
+protector_function_oid_of(const char *schema, const char *name, int nargs, const Oid *argtypes, bool missing_ok)
 {
 	Oid			nsp = get_namespace_oid(schema, missing_ok);
 
@@ -566,7 +566,7 @@ function_oid_of(const char *schema, const char *name, int nargs, const Oid *argt
 Oid
 protector_function_oid(const char *schema, const char *name, bool missing_ok)
 {
-	return function_oid_of(schema, name, 0, NULL, missing_ok);
+	return protector_function_oid_of(schema, name, 0, NULL, missing_ok);
 }
 
 Oid
@@ -578,7 +578,7 @@ protector_internal_function(const char *name)
 Oid
 protector_internal_function_of(const char *name, int nargs, const Oid *argtypes)
 {
-	Oid			fn = function_oid_of("protector_internal", name, nargs, argtypes, false);
+	Oid			fn = protector_function_oid_of("protector_internal", name, nargs, argtypes, false);
 
 	if (!OidIsValid(fn))
 		ereport(ERROR,

@@ -268,6 +268,8 @@ extern Oid	protector_internal_function_of(const char *name, int nargs, const Oid
  * missing_ok, also when the schema is missing)
  */
 extern Oid	protector_function_oid(const char *schema, const char *name, bool missing_ok);
+extern Oid	protector_function_oid_of(const char *schema, const char *name, int nargs, const Oid *argtypes,
+									  bool missing_ok);
 
 extern char *protector_installed_version(void);
 /* a table of protector_internal (InvalidOid if none and missing_ok) */
