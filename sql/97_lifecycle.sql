@@ -396,6 +396,53 @@ RETURN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_periods) p
 COMMENT ON FUNCTION protector_internal.within_periods(jsonb, timestamptz, bigint) IS
 'Internal: whether a row was written within one of a JSON array of [from, to, from audit id, to audit id] periods: by its insert''s audit id (p_seq) or its time strictly inside, else by its time (null: open)';
 
+-- ... and of what staff logged of them (log_staff_activity): the ids at
+-- the entry's top level (whom and what it was about), no text
+CREATE FUNCTION protector_internal.erased_activity_details(p_details jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN p_details
+			ELSE COALESCE((SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
+						   FROM pg_catalog.jsonb_each(p_details) e
+						   WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
+							 AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~*)
+								 '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'),
+						  '{}'::jsonb) END;
+COMMENT ON FUNCTION protector_internal.erased_activity_details(jsonb) IS
+'What a staff activity entry about an erased customer keeps of its details: the ids at its top level only';
+
+-- A time a row of the history holds (p_row's p_key, as JSON writes
+-- times), else p_default: a masked or missing one.
+CREATE FUNCTION protector_internal.logged_time(p_row jsonb, p_key text, p_default timestamptz)
+RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN (p_row OPERATOR(pg_catalog.->>) p_key) OPERATOR(pg_catalog.~)
+				 '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$'
+			THEN (p_row OPERATOR(pg_catalog.->>) p_key)::timestamptz ELSE p_default END;
+COMMENT ON FUNCTION protector_internal.logged_time(jsonb, text, timestamptz) IS
+'Internal: a time a row of the audit history holds under a key, else the default (masked, missing)';
+
+-- Does a staff activity entry's details, written at p_at, name an erased
+-- person anywhere in its text: one of their records (p_records), a
+-- booking theirs from its beginning (p_bookings), or one once theirs or
+-- another's before while it was theirs (p_periods, within_periods)?  Ids
+-- in any case, under any key, in any text of it.
+CREATE FUNCTION protector_internal.activity_names_them(p_details jsonb, p_at timestamptz, p_records text[],
+														p_bookings text[], p_periods jsonb)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM pg_catalog.regexp_matches(pg_catalog.lower(p_details::text),
+							   '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', 'g') m
+			   WHERE m[1] OPERATOR(pg_catalog.=) ANY (p_records)
+				  OR CASE WHEN p_periods OPERATOR(pg_catalog.?) m[1]
+						  THEN protector_internal.within_periods(p_periods OPERATOR(pg_catalog.->) m[1], p_at, NULL::bigint)
+						  ELSE m[1] OPERATOR(pg_catalog.=) ANY (p_bookings) END);
+COMMENT ON FUNCTION protector_internal.activity_names_them(jsonb, timestamptz, text[], text[], jsonb) IS
+'Internal: whether a staff activity entry names an erased person by the id of one of their records or bookings (one once theirs: while it was)';
+
 -- Whether p_columns differ between two versions of a row (as the audit
 -- log keeps them, or to_jsonb makes them).  (A review task's title that
 -- protector writes again when its booking moves counts too: staff may
@@ -1010,11 +1057,39 @@ BEGIN
 		   -- (claimed for them: whatever booking's history says, or lost)
 		   OR l.old_row OPERATOR(pg_catalog.->>) 'claimed_for' OPERATOR(pg_catalog.=) ANY (v_down::text[])
 		   OR l.new_row OPERATOR(pg_catalog.->>) 'claimed_for' OPERATOR(pg_catalog.=) ANY (v_down::text[]));
+	-- what staff logged of them (log_staff_activity): an entry naming one
+	-- of the person's records or bookings (one once theirs: written while
+	-- it was) keeps its action, time, member and the ids at its top level,
+	-- not its text; in the history too, where the table is audited (an
+	-- entry deleted since by what its logged text names)
+	UPDATE protector.staff_activity a SET details = protector_internal.erased_activity_details(a.details)
+	WHERE a.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND protector_internal.activity_names_them(a.details, a.occurred_at, v_group::text[], v_bookings, v_periods)
+	  AND a.details OPERATOR(pg_catalog.<>) protector_internal.erased_activity_details(a.details);
+	UPDATE protector.audit_log l
+	SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.?) 'details'
+			THEN l.old_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details',
+				protector_internal.erased_activity_details(l.old_row OPERATOR(pg_catalog.->) 'details'))
+			ELSE l.old_row END,
+		new_row = CASE WHEN l.new_row OPERATOR(pg_catalog.?) 'details'
+			THEN l.new_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details',
+				protector_internal.erased_activity_details(l.new_row OPERATOR(pg_catalog.->) 'details'))
+			ELSE l.new_row END
+	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.staff_activity'
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  -- (judged by the entry's time, as the entry is: the history's is
+	  -- when it was logged, which a trusted writer's entry may not be)
+	  AND (protector_internal.activity_names_them(l.old_row OPERATOR(pg_catalog.->) 'details',
+												  protector_internal.logged_time(l.old_row, 'occurred_at', l.occurred_at),
+												  v_group::text[], v_bookings, v_periods)
+		   OR protector_internal.activity_names_them(l.new_row OPERATOR(pg_catalog.->) 'details',
+													 protector_internal.logged_time(l.new_row, 'occurred_at', l.occurred_at),
+													 v_group::text[], v_bookings, v_periods));
 	PERFORM pg_catalog.set_config('protector_internal.erasing', 'off', true);
 END
 $$;
 COMMENT ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid) IS
-'Replaces one customer''s personal data with a tombstone in customers, their bookings'' details, reminders, messages and the audit history';
+'Replaces one customer''s personal data with a tombstone in customers, their bookings'' details, reminders, messages, staff activity and the audit history';
 
 -- An erasure written directly (docs/operations.md): its customer named,
 -- refused by name where there is none in the organization, as

@@ -1,0 +1,93 @@
+-- An erasure reaches what staff logged of the customer (an attack review,
+-- the fifty-fourth stop): a desk entry of log_staff_activity naming the
+-- customer's record or booking kept their name, address and phone after
+-- erase_customer, and the append-only log let nobody but service_role
+-- take it out.  An entry naming one of the person's records or bookings
+-- (one once theirs: written while it was) keeps its action, time, member
+-- and the ids at its top level; in the history too.
+BEGIN;
+SELECT plan(10);
+
+SELECT tests.create_supabase_user('ea_owner') \g /dev/null
+SELECT protector.enable_audit('protector.staff_activity') \g /dev/null
+INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
+	('0a972000-0000-4000-8000-00000000000a', 'Erased activity', 'erased-activity', 'UTC');
+INSERT INTO protector.members (id, organization_id, user_id, role) VALUES
+	('0a972000-0000-4000-8000-0000000000f1', '0a972000-0000-4000-8000-00000000000a', tests.get_supabase_uid('ea_owner'), 'owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0a972000-0000-4000-8000-0000000000a1', '0a972000-0000-4000-8000-00000000000a', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, mode, price)
+VALUES ('0a972000-0000-4000-8000-0000000005a1', '0a972000-0000-4000-8000-00000000000a', '0a972000-0000-4000-8000-0000000000a1',
+		'S', '60 minutes', '60 minutes', '400 days', 10, 'shared', 100);
+INSERT INTO protector.customers (id, organization_id, full_name, email, phone) VALUES
+	('0a972000-0000-4000-8000-0000000000c1', '0a972000-0000-4000-8000-00000000000a', 'Zelda Quirk', 'zelda@example.com', '+49 30 999888'),
+	('0a972000-0000-4000-8000-0000000000c2', '0a972000-0000-4000-8000-00000000000a', 'Dora Other', 'dora@example.com', NULL);
+SELECT tests.authenticate_as('ea_owner');
+-- Zelda's booking, and one that was Dora's before it was handed to Zelda
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, party_size) VALUES
+	('0a972000-0000-4000-8000-0000000000b1', '0a972000-0000-4000-8000-00000000000a', '0a972000-0000-4000-8000-0000000000a1',
+	 '0a972000-0000-4000-8000-0000000005a1', '0a972000-0000-4000-8000-0000000000c1',
+	 tstzrange(date_trunc('hour', now()) + interval '2 days', date_trunc('hour', now()) + interval '2 days 1 hour'), 1),
+	('0a972000-0000-4000-8000-0000000000b2', '0a972000-0000-4000-8000-00000000000a', '0a972000-0000-4000-8000-0000000000a1',
+	 '0a972000-0000-4000-8000-0000000005a1', '0a972000-0000-4000-8000-0000000000c2',
+	 tstzrange(date_trunc('hour', now()) + interval '3 days', date_trunc('hour', now()) + interval '3 days 1 hour'), 1);
+UPDATE protector.bookings SET customer_id = '0a972000-0000-4000-8000-0000000000c1' WHERE id = '0a972000-0000-4000-8000-0000000000b2';
+
+SELECT protector.log_staff_activity('0a972000-0000-4000-8000-00000000000a', 'desk.call',
+	jsonb_build_object('customer_id', '0a972000-0000-4000-8000-0000000000c1',
+					   'note', 'Zelda Quirk, zelda@example.com, +49 30 999888: allergic to nuts')) AS by_key \gset
+SELECT protector.log_staff_activity('0a972000-0000-4000-8000-00000000000a', 'desk.note',
+	'{"text": "Called about booking 0A972000-0000-4000-8000-0000000000B1: Zelda is late"}') AS in_text \gset
+SELECT protector.log_staff_activity('0a972000-0000-4000-8000-00000000000a', 'desk.note',
+	'{"party": {"guests": ["0a972000-0000-4000-8000-0000000000c1", "Zelda''s sister"]}}') AS nested \gset
+SELECT protector.log_staff_activity('0a972000-0000-4000-8000-00000000000a', 'desk.call',
+	'{"customer_id": "0a972000-0000-4000-8000-0000000000c2", "note": "Dora, fine"}') AS other \gset
+SELECT protector.log_staff_activity('0a972000-0000-4000-8000-00000000000a', 'desk.note',
+	'{"booking_id": "0a972000-0000-4000-8000-0000000000b2", "note": "Zelda takes it over"}') AS handed_now \gset
+SELECT protector.log_staff_activity('0a972000-0000-4000-8000-00000000000a', 'desk.note',
+	'{"note": "Zelda Quirk asked for a refund, 0a972000-0000-4000-8000-0000000000c1"}') AS deleted \gset
+SELECT tests.clear_authentication();
+-- an entry of the day before, while the booking handed to Zelda was still
+-- Dora's, and one deleted since (its history remains)
+INSERT INTO protector.staff_activity (organization_id, member_id, action, details, occurred_at)
+VALUES ('0a972000-0000-4000-8000-00000000000a', '0a972000-0000-4000-8000-0000000000f1', 'desk.note',
+		'{"booking_id": "0a972000-0000-4000-8000-0000000000b2", "note": "Dora booked this"}', now() - interval '1 day')
+RETURNING id AS handed_before \gset
+DELETE FROM protector.staff_activity WHERE id = :deleted;
+
+SELECT tests.authenticate_as('ea_owner');
+SELECT protector.erase_customer('0a972000-0000-4000-8000-0000000000c1') \g /dev/null
+SELECT tests.clear_authentication();
+
+SELECT is((SELECT details FROM protector.staff_activity WHERE id = :by_key),
+	'{"customer_id": "0a972000-0000-4000-8000-0000000000c1"}'::jsonb,
+	'an entry naming the erased customer by key keeps the key, not the text');
+SELECT is((SELECT format('%s %s %s', action, member_id, occurred_at = now()) FROM protector.staff_activity WHERE id = :by_key),
+	'desk.call 0a972000-0000-4000-8000-0000000000f1 t', '... and its action, member and time');
+SELECT is((SELECT details FROM protector.staff_activity WHERE id = :in_text), '{}'::jsonb,
+	'one naming their booking inside its text, in capitals, keeps nothing of it');
+SELECT is((SELECT details FROM protector.staff_activity WHERE id = :nested), '{}'::jsonb,
+	'one naming them deep inside keeps nothing of it either');
+SELECT is((SELECT details FROM protector.staff_activity WHERE id = :other),
+	'{"customer_id": "0a972000-0000-4000-8000-0000000000c2", "note": "Dora, fine"}'::jsonb,
+	'an entry about another customer stays whole');
+SELECT is((SELECT details FROM protector.staff_activity WHERE id = :handed_now),
+	'{"booking_id": "0a972000-0000-4000-8000-0000000000b2"}'::jsonb,
+	'one of a booking handed to them, written while it was theirs, keeps the key only');
+SELECT is((SELECT details ->> 'note' FROM protector.staff_activity WHERE id = :handed_before), 'Dora booked this',
+	'... one written while it was the other customer''s stays');
+SELECT is((SELECT count(*) FROM protector.audit_log
+		   WHERE table_name = 'protector.staff_activity' AND organization_id = '0a972000-0000-4000-8000-00000000000a'
+			 AND concat(old_row, new_row) ~ '(Zelda|zelda@|999888)'), 0::bigint,
+	'the history of those entries, of the deleted one too, keeps none of their text');
+SELECT is((SELECT count(*) FROM protector.audit_log
+		   WHERE table_name = 'protector.staff_activity' AND organization_id = '0a972000-0000-4000-8000-00000000000a'
+			 AND op = 'DELETE' AND record_id = :'deleted' AND old_row -> 'details' = '{}'), 1::bigint,
+	'... the deleted entry''s row still there, its details emptied');
+SELECT is((SELECT count(*) FROM protector.audit_log
+		   WHERE table_name = 'protector.staff_activity' AND organization_id = '0a972000-0000-4000-8000-00000000000a'
+			 AND concat(old_row, new_row) ~ '(Dora, fine|Dora booked this)'), 2::bigint,
+	'... while the history of the other customer''s entries keeps theirs');
+
+SELECT * FROM finish();
+ROLLBACK;
