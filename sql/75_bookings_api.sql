@@ -321,6 +321,16 @@ BEGIN
 		PERFORM protector.raise('forbidden', 'idempotency keys under widget/ and another''s customer/ are protector''s',
 			'The widget and create_booking store their callers'' keys there.', 'Choose a key without that prefix.');
 	END IF;
+	-- a request key is shown to staff as written (the table, its history,
+	-- broadcasts of the row): plain text, as the widget takes a visitor's
+	-- (a customer's carried direction overrides and control characters:
+	-- an attack review)
+	IF NEW.idempotency_key IS NOT NULL
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.idempotency_key IS DISTINCT FROM OLD.idempotency_key)
+	   AND NOT protector_internal.text_is_clean(NEW.idempotency_key) THEN
+		PERFORM protector.raise('invalid_parameter', 'idempotency_key holds control or invisible direction characters',
+			'A request key (create_booking''s and hold_slot''s p_idempotency_key) is shown to staff as written: plain text only.');
+	END IF;
 	-- a cancellation's reason is shown to staff as written, whoever writes
 	-- it: the rule cancel_booking applies to p_reason (line breaks and tabs,
 	-- no control or invisible direction characters, at most 2,000)

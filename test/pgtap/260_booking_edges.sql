@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(60);
+SELECT plan(64);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -53,12 +53,31 @@ SELECT throws_ok(format($$SELECT protector.create_booking('0a260000-0000-4000-80
 	'22023', 'p_idempotency_key must be 1 to 154 characters', 'a customer''s key of 180 characters: refused by name (46 go to the prefix)');
 SELECT lives_ok($$INSERT INTO r SELECT 'mine', protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(10, 10), 1,
 											 repeat('k', 154))$$, '... 154 fit');
+-- (a later review, the fifty-fourth stop: a customer's key was stored
+-- with direction overrides and control characters, which staff read)
+SELECT throws_ok($$SELECT protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(10, 12), 1,
+											 E'order-1\u202Egnp.exe')$$,
+	'22023', 'idempotency_key holds control or invisible direction characters',
+	'a customer''s key with a direction override is refused');
+SELECT throws_ok($$SELECT protector.hold_slot('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(10, 12), 1, 10, E'k\u0001')$$,
+	'22023', 'idempotency_key holds control or invisible direction characters', '... and one with a control character, in a hold');
+SELECT throws_ok(format($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status, idempotency_key)
+				   VALUES ('0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1',
+						   '0a260000-0000-4000-8000-0000000005a1', '0a260000-0000-4000-8000-00000000c001',
+						   tstzrange(pg_temp.t(10, 12), pg_temp.t(10, 13)), 'pending', 'customer/%s/k' || E'\u2066')$$,
+						tests.get_supabase_uid('k_customer')),
+	'22023', 'idempotency_key holds control or invisible direction characters', '... and in a direct insert of theirs');
 SELECT tests.authenticate_as('k_operator');
 SELECT throws_ok(format($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, idempotency_key)
 				   VALUES ('0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1',
 						   '0a260000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(11, 10), pg_temp.t(11, 11)), 'confirmed',
 						   'widget/%s/r1')$$, md5('visitor@example.com')),
 	'42501', 'idempotency keys under widget/ and another''s customer/ are protector''s', 'the desk cannot take a widget visitor''s key');
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status, idempotency_key)
+				   VALUES ('0a260000-0000-4000-8000-000000000000', '0a260000-0000-4000-8000-0000000000a1',
+						   '0a260000-0000-4000-8000-0000000005a1', tstzrange(pg_temp.t(11, 12), pg_temp.t(11, 13)), 'confirmed',
+						   E'desk-\u200Fkey')$$,
+	'22023', 'idempotency_key holds control or invisible direction characters', 'nor does the desk write a key with a direction mark');
 
 -- 2. an operator moves a booking to a slot, of the slot's length
 INSERT INTO r SELECT 'room', protector.create_booking('0a260000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(12, 10), 1);
