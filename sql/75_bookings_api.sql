@@ -33,6 +33,26 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION protector_internal.booking_shape(protector.bookings, boolean) IS
 'A booking as the RPCs answer with it: its columns, start and end in UTC (ISO 8601), local_start, local_end and the venue''s timezone (as the caller sees the venue, else UTC), and replayed unless p_replayed is NULL';
 
+-- An RPC's write naming a booking the caller was allowed to act on found
+-- it gone: deleted meanwhile (under READ COMMITTED the foreign key waits
+-- for the deletion, then says a bare 23503).  Called from a
+-- foreign_key_violation handler, which re-raises the error when this
+-- returns: "booking not found", p_detail saying what was under way, when
+-- the booking is gone as the caller sees it.
+CREATE FUNCTION protector_internal.refuse_deleted_booking(p_booking_id uuid, p_detail text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id) THEN
+		PERFORM protector.raise('not_found', 'booking not found', p_detail);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_deleted_booking(uuid, text) IS
+'Raises "booking not found" (P0002, the detail given) when the booking is gone (an insert''s foreign key failed: deleted meanwhile); returns otherwise';
+
 -- A hold of more than a day, written by a caller whose role may not
 -- correct bookings (bookings.update_any_column may): staff, and customers,
 -- whose role never does; refused as hold_slot refuses it.

@@ -560,7 +560,8 @@ COMMENT ON FUNCTION protector_internal.may_sign(uuid, uuid) IS
 -- wrote a thousand on a party of two).  At most the booking's party_size
 -- signatures of the waiver, counted as the owner (every signature of the
 -- booking, whoever took it) under a lock of the booking's (class id
--- 1886547722), so that signatures at the same moment count each other.
+-- 1886547722), which every signature or link of the booking takes, so
+-- that signatures at the same moment count each other, the desk's too.
 -- The desk, which may sign changes of participants, is not held to it,
 -- nor a trusted caller, nor a collector on a booking not theirs; a member
 -- who is the booking's customer (an agent's own booking) is.  Asked of a
@@ -576,6 +577,13 @@ DECLARE
 	v_party integer;
 	v_signed bigint;
 BEGIN
+	IF p_booking_id IS NULL THEN
+		RETURN;
+	END IF;
+	-- every signature of the booking, whoever takes it, under its lock: a
+	-- customer's count waits for the desk's signature of the same moment
+	-- (it did not, and a party of 2 had 3 signatures: a review)
+	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547722, p_booking_id));
 	IF protector_internal.requester_is_trusted()
 	   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.read')) THEN
 		RETURN;
@@ -586,7 +594,6 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN;
 	END IF;
-	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547722, p_booking_id));
 	PERFORM protector_internal.retry_if_unseen(
 		'SELECT pg_catalog.count(*) FROM protector.waiver_submissions s WHERE s.booking_id OPERATOR(pg_catalog.=) $1',
 		p_booking_id, 'a signature of this booking was written concurrently', NULL);
@@ -935,6 +942,12 @@ BEGIN
 		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
 		PERFORM protector_internal.refuse_second_signature(v_schema, v_table, v_constraint, p_participant_name);
 		RAISE;
+	WHEN foreign_key_violation THEN
+		-- (the booking deleted while this signed: a review)
+		IF p_booking_id IS NOT NULL THEN
+			PERFORM protector_internal.refuse_deleted_booking(p_booking_id, 'It was deleted while the waiver was signed.');
+		END IF;
+		RAISE;
 	END;
 	-- the text the signer was shown (p_body_sha256, as the waiver's reads
 	-- give it) is the text signed: the version signed is locked by now
@@ -1013,6 +1026,9 @@ BEGIN
 	EXCEPTION WHEN unique_violation THEN
 		GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
 		PERFORM protector_internal.refuse_second_signature(v_schema, v_table, v_constraint, s.participant_name);
+		RAISE;
+	WHEN foreign_key_violation THEN
+		PERFORM protector_internal.refuse_deleted_booking(p_booking_id, 'It was deleted while the signature was linked to it.');
 		RAISE;
 	END;
 	RETURN s;

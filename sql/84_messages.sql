@@ -346,9 +346,7 @@ BEGIN
 EXCEPTION WHEN foreign_key_violation THEN
 	-- (the booking deleted meanwhile, also with its organization: asked
 	-- of the booking, which its customer sees, and its organization not)
-	IF NOT EXISTS (SELECT FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_booking_id) THEN
-		PERFORM protector.raise('not_found', 'booking not found', 'It was deleted while the message was written.');
-	END IF;
+	PERFORM protector_internal.refuse_deleted_booking(p_booking_id, 'It was deleted while the message was written.');
 	-- (the thread's customer, read from the booking, given another
 	-- customer and deleted meanwhile: the thread is the new customer's)
 	GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;

@@ -682,6 +682,8 @@ BEGIN
 	RETURN r;
 EXCEPTION WHEN foreign_key_violation THEN
 	PERFORM protector_internal.refuse_deleted_organization(v_org);
+	-- (the booking alone deleted meanwhile: a review)
+	PERFORM protector_internal.refuse_deleted_booking(p_booking_id, 'It was deleted while the reminder was queued.');
 	RAISE;
 END
 $$;

@@ -139,6 +139,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_date_range(date, date, date, date),
 	protector_internal.status_with_article(protector.booking_status),
 	protector_internal.refuse_deleted_organization(uuid),
+	protector_internal.refuse_deleted_booking(uuid, text),
 	protector_internal.refuse_second_signature(text, text, text, text),
 	protector_internal.phone_is_valid(text),
 	protector.merge_patch(jsonb, jsonb),

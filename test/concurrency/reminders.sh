@@ -213,6 +213,22 @@ if [ "$queued" != 1 ] || [ "$limited" != 2 ]; then
 	echo "SEND RACE LOST: $queued manual reminders queued"; failures=$((failures + 1))
 fi
 
+# (an attack review) a booking deleted while a reminder of it is queued:
+# "booking not found" (P0002), not the foreign key's bare 23503
+other=$(psql -X -A -t -d "$DB" -c "SELECT id FROM protector.bookings WHERE status = 'confirmed'
+	AND lower(during) > now() AND id <> '$booking' ORDER BY lower(during) LIMIT 1")
+PGAPPNAME=deleter psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "DELETE FROM protector.bookings WHERE id = '$other'" \
+	-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
+deleter=$!
+wait_session deleter "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+answer=$(psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -c "SELECT protector.send_booking_reminder('$other')" \
+	2>&1 >/dev/null | sed -n 's/^ERROR: *\(.*\)/\1/p' | head -1 || true)
+wait "$deleter" || failures=$((failures + 1))
+echo "a reminder queued while its booking is deleted: $answer"
+if [ "$answer" != "P0002: booking not found" ]; then
+	echo "DELETED BOOKING NOT NAMED"; failures=$((failures + 1))
+fi
+
 # the mutant: a claim that does not lock what it takes
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
 DO $$

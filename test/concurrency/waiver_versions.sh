@@ -249,6 +249,75 @@ else
 	failures=$((failures + 1))
 fi
 
+# (a later attack review) the desk's signature counts in the customer's at
+# the same moment: cara's booking for two has one signature of hers; the
+# desk signs a second participant and holds its transaction open while
+# cara signs a third: she waited for no lock and went in, three on a
+# party of two.  Now every signature of the booking takes its lock, and
+# she is refused once the desk's commits.
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, party_size)
+VALUES ('0f740000-0000-4000-8000-0000000b0004', '$ORG', '0f740000-0000-4000-8000-0000000000a1', '0f740000-0000-4000-8000-0000000005a1',
+		'0f740000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('day', now()) + interval '6 days 10 hours', date_trunc('day', now()) + interval '6 days 11 hours'), 'confirmed', 2);
+SELECT tests.authenticate_as('cara');
+SELECT protector.submit_waiver('$WAIVER', 'Bob Bee', '1990-01-01', 'Bob Bee', 'Bob Bee', '0f740000-0000-4000-8000-0000000b0004');
+SQL
+PGAPPNAME=desk psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+	-c "SELECT protector.submit_waiver('$WAIVER', 'Ann Aa', '1990-01-01', 'Ann Aa', 'Ann Aa', '0f740000-0000-4000-8000-0000000b0004')" \
+	-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null 2>&1 &
+first=$!
+wait_session desk "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+answer=$(psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('cara')" \
+	-c "SELECT protector.submit_waiver('$WAIVER', 'Cal Cee', '1990-01-01', 'Cal Cee', 'Cal Cee', '0f740000-0000-4000-8000-0000000b0004')" \
+	-c "COMMIT" 2>&1 >/dev/null | sed -n 's/^ERROR: *\(.*\)/\1/p' | head -1 || true)
+wait "$first" || failures=$((failures + 1))
+signed=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.waiver_submissions WHERE booking_id = '0f740000-0000-4000-8000-0000000b0004'")
+if [ "$answer" = "every participant of this booking has signed this waiver" ] && [ "$signed" = 2 ]; then
+	echo "ok - a customer's signature at the moment the desk signs for the same booking counts the desk's: refused at the party of two"
+else
+	echo "not ok - a customer's signature beside the desk's on a party of two: answered '$answer'; signatures: $signed"
+	failures=$((failures + 1))
+fi
+
+# (the same review) a booking deleted while a signature or a link of it
+# is written: "booking not found", not the foreign key's bare 23503
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, party_size)
+SELECT ('0f740000-0000-4000-8000-0000000b000' || n)::uuid, '$ORG', '0f740000-0000-4000-8000-0000000000a1',
+	   '0f740000-0000-4000-8000-0000000005a1', '0f740000-0000-4000-8000-00000000c001',
+	   tstzrange(date_trunc('day', now()) + make_interval(days => n, hours => 12), date_trunc('day', now()) + make_interval(days => n, hours => 13)),
+	   'confirmed', 2
+FROM generate_series(7, 8) n;
+SELECT tests.authenticate_as('olga');
+SELECT protector.submit_waiver('$WAIVER', 'Walk In', '1990-01-01', 'Walk In', 'Walk In');
+SQL
+deleted_meanwhile() {
+	PGAPPNAME=deleter psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+		-c "DELETE FROM protector.bookings WHERE id = '$1'" -c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
+	local first=$!
+	wait_session deleter "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+	psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -c "BEGIN" -c "SELECT tests.authenticate_as('$2')" -c "$3" -c "COMMIT" \
+		2>&1 >/dev/null | sed -n 's/^ERROR: *\(.*\)/\1/p' | head -1 || true
+	wait "$first" || failures=$((failures + 1))
+}
+answer=$(deleted_meanwhile 0f740000-0000-4000-8000-0000000b0007 cara \
+	"SELECT protector.submit_waiver('$WAIVER', 'Dee Dee', '1990-01-01', 'Dee Dee', 'Dee Dee', '0f740000-0000-4000-8000-0000000b0007')")
+if [ "$answer" = "P0002: booking not found" ]; then
+	echo "ok - a signature whose booking is deleted while it is written is told the booking is not found"
+else
+	echo "not ok - a signature whose booking is deleted meanwhile answered '$answer'"
+	failures=$((failures + 1))
+fi
+answer=$(deleted_meanwhile 0f740000-0000-4000-8000-0000000b0008 olga \
+	"SELECT protector.link_waiver_to_booking('$(walkin 'Walk In')', '0f740000-0000-4000-8000-0000000b0008')")
+if [ "$answer" = "P0002: booking not found" ]; then
+	echo "ok - a link whose booking is deleted while it is written is told the booking is not found"
+else
+	echo "not ok - a link whose booking is deleted meanwhile answered '$answer'"
+	failures=$((failures + 1))
+fi
+
 dropdb "$DB"
 echo "# waiver_versions: $failures failed"
 [ "$failures" -eq 0 ]
