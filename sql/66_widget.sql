@@ -117,14 +117,20 @@ LANGUAGE plpgsql STABLE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_service protector.services := protector_internal.widget_service(protector_internal.venue_for_embed_key(p_embed_key), p_service_id);
+	v protector.venues := protector_internal.venue_for_embed_key(p_embed_key);
+	v_service protector.services := protector_internal.widget_service(v, p_service_id);
 BEGIN
+	-- (a venue whose widget books nothing lists nothing: its slots were
+	-- listed, and every one refused, 42501: a review)
+	IF protector_internal.widget_per_minute(v.widget_settings) OPERATOR(pg_catalog.=) 0 THEN
+		RETURN;
+	END IF;
 	RETURN QUERY SELECT a.slot_start, a.slot_end, a.remaining_capacity
 		FROM protector.get_available_slots(v_service.id, p_from, p_to, false) a;
 END
 $$;
 COMMENT ON FUNCTION protector.get_widget_slots(text, uuid, date, date) IS
-'Widget: free slots of one of the venue''s services, as get_available_slots';
+'Widget: free slots of one of the venue''s services, as get_available_slots; none where its widget books nothing (bookings_per_minute 0)';
 
 -- Whether a text holds a character that renders: by Unicode general
 -- category (src/visible.c), so combining marks, spaces, format and control
@@ -340,6 +346,16 @@ $$;
 COMMENT ON FUNCTION protector_internal.widget_setting(jsonb, text, integer, integer, integer) IS
 'A numeric widget setting clamped to [p_min, p_max], or p_default when absent or not a number';
 
+-- The venue's widget bookings a minute (0: its widget books nothing), as
+-- the slots it lists and the bookings it takes read it.
+CREATE FUNCTION protector_internal.widget_per_minute(p_settings jsonb)
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN protector_internal.widget_setting(p_settings, 'bookings_per_minute', 30, 0, 100000);
+COMMENT ON FUNCTION protector_internal.widget_per_minute(jsonb) IS
+'Internal: widget_settings.bookings_per_minute as the widget reads it (default 30; 0 turns widget booking off)';
+
 -- The lock one widget booking of an organization at a time takes (classid
 -- 1886547715), its wait bounded by protector.lock_timeout.
 CREATE FUNCTION protector_internal.lock_widget_bookings(p_organization_id uuid)
@@ -423,7 +439,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_limit integer := protector_internal.widget_setting(v.widget_settings, 'bookings_per_minute', 30, 0, 100000);
+	v_limit integer := protector_internal.widget_per_minute(v.widget_settings);
 	v_per_visitor integer := protector_internal.widget_setting(v.widget_settings, 'visitor_bookings_per_hour', 5, 1, 100000);
 	v_per_address integer := protector_internal.widget_setting(v.widget_settings, 'address_bookings_per_hour', 20, 1, 100000);
 	v_recent integer;

@@ -15733,7 +15733,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_limit integer := protector_internal.widget_setting(v.widget_settings, 'bookings_per_minute', 30, 0, 100000);
+	v_limit integer := protector_internal.widget_per_minute(v.widget_settings);
 	v_per_visitor integer := protector_internal.widget_setting(v.widget_settings, 'visitor_bookings_per_hour', 5, 1, 100000);
 	v_per_address integer := protector_internal.widget_setting(v.widget_settings, 'address_bookings_per_hour', 20, 1, 100000);
 	v_recent integer;
@@ -18138,6 +18138,37 @@ $$;
 COMMENT ON FUNCTION protector_internal.refuse_deleted_booking(uuid, text) IS
 'Raises "booking not found" (P0002, the detail given) when the booking is gone (an insert''s foreign key failed: deleted meanwhile); returns otherwise';
 GRANT EXECUTE ON FUNCTION protector_internal.refuse_deleted_booking(uuid, text) TO authenticated, service_role;
+
+-- 0.2.0: a venue whose widget books nothing lists no slots
+CREATE OR REPLACE FUNCTION protector.get_widget_slots(p_embed_key text, p_service_id uuid, p_from date, p_to date DEFAULT NULL)
+RETURNS TABLE (slot_start timestamptz, slot_end timestamptz, remaining_capacity integer)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v protector.venues := protector_internal.venue_for_embed_key(p_embed_key);
+	v_service protector.services := protector_internal.widget_service(v, p_service_id);
+BEGIN
+	-- (a venue whose widget books nothing lists nothing: its slots were
+	-- listed, and every one refused, 42501: a review)
+	IF protector_internal.widget_per_minute(v.widget_settings) OPERATOR(pg_catalog.=) 0 THEN
+		RETURN;
+	END IF;
+	RETURN QUERY SELECT a.slot_start, a.slot_end, a.remaining_capacity
+		FROM protector.get_available_slots(v_service.id, p_from, p_to, false) a;
+END
+$$;
+COMMENT ON FUNCTION protector.get_widget_slots(text, uuid, date, date) IS
+'Widget: free slots of one of the venue''s services, as get_available_slots; none where its widget books nothing (bookings_per_minute 0)';
+
+-- 0.2.0: the widget's bookings a minute, as its slots and bookings read it
+CREATE FUNCTION protector_internal.widget_per_minute(p_settings jsonb)
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN protector_internal.widget_setting(p_settings, 'bookings_per_minute', 30, 0, 100000);
+COMMENT ON FUNCTION protector_internal.widget_per_minute(jsonb) IS
+'Internal: widget_settings.bookings_per_minute as the widget reads it (default 30; 0 turns widget booking off)';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -1,6 +1,6 @@
 -- The public booking widget, called as anon the way PostgREST does.
 BEGIN;
-SELECT plan(44);
+SELECT plan(46);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_operator']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -99,6 +99,12 @@ SELECT tests.authenticate_as_anon();
 SELECT throws_ok($$SELECT protector.create_widget_booking(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
 	'Visitor 16', 'v16@example.com', NULL, pg_temp.t(16), 1)$$, '42501', 'this venue does not take bookings through its widget',
 	'a limit of 0 turns widget booking off');
+-- (a review of the fifty-fourth stop: its slots were listed, each refused)
+SELECT is((SELECT count(*) FROM protector.get_widget_slots(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-0000000005a1',
+												   (pg_temp.t(0))::date)), 0::bigint,
+	'... and lists no slots');
+SELECT throws_ok($$SELECT * FROM protector.get_widget_slots(pg_temp.k('Lockbox'), '0a700000-0000-4000-8000-00000000ffff', current_date)$$,
+	'P0002', 'service not found', '... while a service it does not offer is still named as such');
 
 -- anon reaches nothing else
 SELECT throws_ok($$SELECT * FROM protector.bookings$$, '42501', NULL, 'anon cannot read bookings');
