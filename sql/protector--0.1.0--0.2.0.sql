@@ -9595,7 +9595,11 @@ BEGIN
 	   OR OLD.read_at IS NOT NULL
 	   OR NEW.read_at IS DISTINCT FROM GREATEST(pg_catalog.now(), OLD.created_at)
 	   OR NOT (protector_internal.caller_is_trusted()
+			   -- (the desk's: not a member's on a booking of their own,
+			   -- who is its customer, as thread_side says; an agent
+			   -- marked their own question read: a review)
 			   OR (OLD.sender_kind OPERATOR(pg_catalog.=) 'customer'
+				   AND NOT protector_internal.customer_owns_booking(OLD.organization_id, OLD.booking_id)
 				   AND protector_internal.staff_may_message(OLD.organization_id, OLD.booking_id))
 			   OR (OLD.sender_kind OPERATOR(pg_catalog.=) 'staff'
 				   AND OLD.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()))) THEN

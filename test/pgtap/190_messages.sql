@@ -5,7 +5,7 @@
 -- Realtime fixture); audit without bodies; reply times for staff
 -- performance, worked out by hand.
 BEGIN;
-SELECT plan(48);
+SELECT plan(49);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_operator', 'm_agent', 'm_agent2', 'm_finance',
 														'm_customer', 'm_customer2', 'm_other']) u;
@@ -190,6 +190,11 @@ INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, custo
 SELECT tests.authenticate_as('m_agent');
 SELECT is((SELECT sender_kind::text FROM protector.send_message('0a190000-0000-4000-8000-0000000000e1', 'Can I bring my dog?')),
 	'customer', 'an agent writing on their own booking writes as its customer');
+-- (a later review: the agent, who may message on the booking as staff
+-- too, marked their own question read with a PATCH of read_at)
+SELECT throws_ok($$UPDATE protector.booking_messages SET read_at = 'now'
+				   WHERE booking_id = '0a190000-0000-4000-8000-0000000000e1' AND sender_kind = 'customer'$$,
+	'22023', 'a message cannot be changed', '... and does not mark their own question read, as the desk would');
 SELECT tests.authenticate_as('m_operator');
 SELECT is(protector.mark_messages_read('0a190000-0000-4000-8000-0000000000e1'), 1, '... which the desk reads as a customer''s');
 SELECT protector.send_message('0a190000-0000-4000-8000-0000000000e1', 'No dogs, sorry.') \g /dev/null
