@@ -113,10 +113,31 @@ BEGIN
 	IF NOT protector_internal.text_is_clean(p_value) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s holds control or invisible direction characters', p_parameter));
 	END IF;
+	-- (a text that must not be empty shows something: combining marks
+	-- alone named a venue that rendered as nothing, as the widget refused
+	-- for a visitor's name: a review)
+	IF p_min OPERATOR(pg_catalog.>) 0 AND NOT protector_internal.renders_visible(p_value) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must hold a visible character', p_parameter));
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_text(text, text, integer, integer) IS
-'Refuses a text of the wrong length or with control characters (22023 naming the parameter)';
+'Refuses a text of the wrong length, with control characters, or (one that must not be empty) with nothing visible (22023 naming the parameter)';
+
+-- ... and one of several lines (a description): line breaks and tabs
+-- too, as notes and reasons take them (0.1.0 took descriptions of
+-- several lines, which 0.2.0 refused as control characters: a review)
+CREATE FUNCTION protector_internal.check_lines(p_value text, p_parameter text, p_min integer, p_max integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.check_text(pg_catalog.translate(p_value, E'\r\n\t', '   '), p_parameter, p_min, p_max);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_lines(text, text, integer, integer) IS
+'check_text for a text of several lines: line breaks and tabs allowed';
 
 -- A text without the spaces at its ends, Unicode's space separators and
 -- line breaks included (btrim takes the ASCII space only): C, reading the
@@ -159,11 +180,15 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must not be blank', p_column),
 			pg_catalog.format('Writing %s.%s.', p_table, p_column));
 	END IF;
+	IF NOT protector_internal.renders_visible(v_name) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must hold a visible character', p_column),
+			pg_catalog.format('Writing %s.%s.', p_table, p_column));
+	END IF;
 	RETURN v_name;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.checked_name(text, text, name) IS
-'A name as the name triggers store it: refused (22023, naming p_table.p_column) with control or invisible direction characters or blank, else trimmed';
+'A name as the name triggers store it: refused (22023, naming p_table.p_column) with control or invisible direction characters, blank or with nothing visible, else trimmed';
 
 CREATE FUNCTION protector_internal.check_name()
 RETURNS trigger
@@ -240,7 +265,7 @@ AS $$
 BEGIN
 	PERFORM protector_internal.check_text(s.name, p_prefix OPERATOR(pg_catalog.||) 'name', 1, 200);
 	IF s.description IS NOT NULL THEN
-		PERFORM protector_internal.check_text(s.description, p_prefix OPERATOR(pg_catalog.||) 'description', 0, 5000);
+		PERFORM protector_internal.check_lines(s.description, p_prefix OPERATOR(pg_catalog.||) 'description', 0, 5000);
 	END IF;
 	PERFORM protector_internal.check_interval(s.duration, p_prefix OPERATOR(pg_catalog.||) 'duration', '0', '31 days', false);
 	PERFORM protector_internal.check_integer(s.capacity, p_prefix OPERATOR(pg_catalog.||) 'capacity', 1, 100000);
@@ -507,7 +532,7 @@ BEGIN
 	END IF;
 	-- (what the write changes: a text of before the rule stays as it is)
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.description IS DISTINCT FROM OLD.description THEN
-		PERFORM protector_internal.check_text(NEW.description, 'description', 0, 5000);
+		PERFORM protector_internal.check_lines(NEW.description, 'description', 0, 5000);
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.address IS DISTINCT FROM OLD.address THEN
 		PERFORM protector_internal.check_text(NEW.address, 'address', 0, 500);
@@ -570,6 +595,12 @@ BEGIN
 	IF pg_catalog.length(NEW.reason) OPERATOR(pg_catalog.>) 500 THEN
 		PERFORM protector.raise('invalid_parameter', 'reason must be at most 500 characters',
 			pg_catalog.format('It has %s.', pg_catalog.length(NEW.reason)));
+	END IF;
+	-- (shown to every member as written: line breaks and tabs, no control
+	-- or invisible direction characters, as every other reason; a review)
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.reason IS DISTINCT FROM OLD.reason)
+	   AND NOT protector_internal.lines_are_clean(NEW.reason) THEN
+		PERFORM protector.raise('invalid_parameter', 'reason holds control or invisible direction characters');
 	END IF;
 	-- a date moved onto another entry's (an insert is left to the unique
 	-- key, whose conflict an upsert, ON CONFLICT, resolves; it stays the

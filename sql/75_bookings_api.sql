@@ -1055,10 +1055,13 @@ BEGIN
 	ELSIF v_tiers IS NOT NULL THEN
 		SELECT COALESCE((SELECT (t ->> 'fee_percent')::numeric
 						 FROM pg_catalog.jsonb_array_elements(v_tiers) t
-						 WHERE v_hours_left OPERATOR(pg_catalog.<) (t ->> 'within_hours')::numeric
+						 -- (a window stored before settings were checked is
+						 -- held to what they take, at most a year: a review)
+						 WHERE v_hours_left OPERATOR(pg_catalog.<) protector_internal.setting_number(t -> 'within_hours', 0, 0, 8760)
 						 -- (tiers of one window, stored before they were
 						 -- refused: the highest fee, whatever their order)
-						 ORDER BY (t ->> 'within_hours')::numeric, (t ->> 'fee_percent')::numeric DESC LIMIT 1), 0)
+						 ORDER BY protector_internal.setting_number(t -> 'within_hours', 0, 0, 8760),
+								  (t ->> 'fee_percent')::numeric DESC LIMIT 1), 0)
 		INTO v_fee_percent;
 		-- a confirmed booking cancelled once it has started: the guest did
 		-- not come, and costs what a no-show costs if that is more (a

@@ -9,9 +9,30 @@
 -- in the payment's own transaction; balance_due = total_price - amount_paid.
 -- Refunds never exceed what was paid.
 
+-- Waits for a change of the organization's row under way (its currency
+-- changed: keep_organization_currency holds the row), as the foreign key
+-- of a row about to name it would, but before that row's currency is
+-- read from it.  As the owner, who may lock the row; it answers nothing.
+CREATE FUNCTION protector_internal.wait_for_organization(p_organization_id uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id FOR KEY SHARE;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.wait_for_organization(uuid) IS
+'Locks an organization''s row FOR KEY SHARE as its owner (a change of it under way is waited for); returns nothing';
+GRANT EXECUTE ON FUNCTION protector_internal.wait_for_organization(uuid) TO authenticated, service_role;
+
 -- A currency not given on insert: the organization's for a service, a
 -- voucher or a promo code, the service's for a booking, the booking's for
--- a payment.
+-- a payment.  (The organization's as it is once a change of its currency
+-- under way has committed: read before, a service took the old currency
+-- of an organization whose change the service's foreign key then waited
+-- for, and reports left it out: a review.  Under REPEATABLE READ the lock
+-- says 40001 instead.)
 CREATE FUNCTION protector_internal.default_currency()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -19,6 +40,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) ANY ('{services,vouchers,promo_codes}') THEN
+		PERFORM protector_internal.wait_for_organization(NEW.organization_id);
 		SELECT o.currency INTO NEW.currency FROM protector.organizations o
 		WHERE o.id OPERATOR(pg_catalog.=) NEW.organization_id;
 	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'bookings' THEN
@@ -694,16 +716,26 @@ $$;
 COMMENT ON FUNCTION protector_internal.refuse_fixed_deposit(uuid, text, text, text) IS
 'Internal: 22023, a booking in another currency than its service''s fixed deposit';
 
+-- The hours a deposit is given: settings.deposit.deadline_hours, held to
+-- what the settings take, a minute to a year (one stored before they were
+-- checked, 0, made a deposit due at once, and expire_holds cancelled the
+-- booking: a review), default 24.
+CREATE FUNCTION protector_internal.deposit_hours(p_deposit jsonb)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN protector_internal.setting_number(p_deposit OPERATOR(pg_catalog.->) 'deadline_hours', 24, 1 OPERATOR(pg_catalog./) 60.0, 8760);
+COMMENT ON FUNCTION protector_internal.deposit_hours(jsonb) IS
+'Internal: settings.deposit.deadline_hours as read: held to a minute to 8760 hours, default 24';
+
 -- When a deposit asked now is due: settings.deposit.deadline_hours
 -- (default 24) from now, and never later than the booking's start.
 CREATE FUNCTION protector_internal.deposit_due_by(p_deposit jsonb, p_start timestamptz)
 RETURNS timestamptz
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-RETURN LEAST(pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>
-				 CASE WHEN pg_catalog.jsonb_typeof(p_deposit OPERATOR(pg_catalog.->) 'deadline_hours') OPERATOR(pg_catalog.=) 'number'
-					  THEN LEAST(GREATEST((p_deposit OPERATOR(pg_catalog.->>) 'deadline_hours')::numeric, 0), 8760)
-					  ELSE 24 END OPERATOR(pg_catalog.*) 3600),
+RETURN LEAST(pg_catalog.now() OPERATOR(pg_catalog.+)
+			 pg_catalog.make_interval(secs => protector_internal.deposit_hours(p_deposit) OPERATOR(pg_catalog.*) 3600),
 			 p_start);
 COMMENT ON FUNCTION protector_internal.deposit_due_by(jsonb, timestamptz) IS
 'When a deposit asked now is due: settings.deposit.deadline_hours (default 24) from now, at the latest the start';
@@ -783,8 +815,7 @@ BEGIN
 	   AND pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>) pg_catalog.lower(OLD.during) THEN
 		SELECT s.settings -> 'deposit' INTO v_deposit FROM protector.services s
 		WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
-		v_hours := CASE WHEN pg_catalog.jsonb_typeof(v_deposit -> 'deadline_hours') OPERATOR(pg_catalog.=) 'number'
-						THEN LEAST(GREATEST((v_deposit ->> 'deadline_hours')::numeric, 0), 8760) ELSE 24 END;
+		v_hours := protector_internal.deposit_hours(v_deposit);
 		NEW.payment_due_by := LEAST(GREATEST(NEW.payment_due_by,
 											 NEW.created_at OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => v_hours OPERATOR(pg_catalog.*) 3600)),
 									pg_catalog.lower(NEW.during));

@@ -1288,6 +1288,20 @@ GRANT EXECUTE ON FUNCTION protector.purge_audit_log(timestamptz, uuid), protecto
 ALTER TABLE protector.services ALTER COLUMN currency DROP DEFAULT;
 ALTER TABLE protector.bookings ALTER COLUMN currency DROP DEFAULT;
 ALTER TABLE protector.payments ALTER COLUMN currency DROP DEFAULT;
+-- 0.2.0: a currency read once a change of it under way has committed
+CREATE FUNCTION protector_internal.wait_for_organization(p_organization_id uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id FOR KEY SHARE;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.wait_for_organization(uuid) IS
+'Locks an organization''s row FOR KEY SHARE as its owner (a change of it under way is waited for); returns nothing';
+GRANT EXECUTE ON FUNCTION protector_internal.wait_for_organization(uuid) TO authenticated, service_role;
+
 CREATE OR REPLACE FUNCTION protector_internal.default_currency()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -1295,6 +1309,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) ANY ('{services,vouchers,promo_codes}') THEN
+		PERFORM protector_internal.wait_for_organization(NEW.organization_id);
 		SELECT o.currency INTO NEW.currency FROM protector.organizations o
 		WHERE o.id OPERATOR(pg_catalog.=) NEW.organization_id;
 	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'bookings' THEN
@@ -2719,10 +2734,13 @@ BEGIN
 	ELSIF v_tiers IS NOT NULL THEN
 		SELECT COALESCE((SELECT (t ->> 'fee_percent')::numeric
 						 FROM pg_catalog.jsonb_array_elements(v_tiers) t
-						 WHERE v_hours_left OPERATOR(pg_catalog.<) (t ->> 'within_hours')::numeric
+						 -- (a window stored before settings were checked is
+						 -- held to what they take, at most a year: a review)
+						 WHERE v_hours_left OPERATOR(pg_catalog.<) protector_internal.setting_number(t -> 'within_hours', 0, 0, 8760)
 						 -- (tiers of one window, stored before they were
 						 -- refused: the highest fee, whatever their order)
-						 ORDER BY (t ->> 'within_hours')::numeric, (t ->> 'fee_percent')::numeric DESC LIMIT 1), 0)
+						 ORDER BY protector_internal.setting_number(t -> 'within_hours', 0, 0, 8760),
+								  (t ->> 'fee_percent')::numeric DESC LIMIT 1), 0)
 		INTO v_fee_percent;
 		-- a confirmed booking cancelled once it has started: the guest did
 		-- not come, and costs what a no-show costs if that is more (a
@@ -4541,7 +4559,7 @@ BEGIN
 	-- naming the parameter, not by the table's trigger naming its column)
 	PERFORM protector_internal.check_text(p_name, 'p_name', 1, 200);
 	PERFORM protector.check_timezone(p_timezone, 'p_timezone');
-	PERFORM protector_internal.check_text(p_description, 'p_description', 0, 5000);
+	PERFORM protector_internal.check_lines(p_description, 'p_description', 0, 5000);
 	PERFORM protector_internal.check_text(p_address, 'p_address', 0, 500);
 	PERFORM protector_internal.check_text(p_city, 'p_city', 0, 200);
 	PERFORM protector_internal.check_text(p_region, 'p_region', 0, 200);
@@ -4604,9 +4622,20 @@ BEGIN
 	IF p_changes ? 'timezone' AND (p_changes ->> 'timezone') IS DISTINCT FROM v.timezone THEN
 		PERFORM protector.check_timezone(p_changes ->> 'timezone', 'p_changes.timezone');
 	END IF;
-	PERFORM protector_internal.check_country(p_changes ->> 'country', 'p_changes.country');
+	-- (as the name and zone: a value stored before a rule, sent back
+	-- unchanged, passes, as the row trigger judges it; an edit form that
+	-- sends the whole venue was refused for a 0.1.0 country: a review)
+	IF (p_changes ->> 'country') IS DISTINCT FROM v.country THEN
+		PERFORM protector_internal.check_country(p_changes ->> 'country', 'p_changes.country');
+	END IF;
 	FOR v_key, v_max IN VALUES ('description', 5000), ('address', 500), ('city', 200), ('region', 200), ('postal_code', 20) LOOP
-		PERFORM protector_internal.check_text(p_changes ->> v_key, 'p_changes.' || v_key, 0, v_max);
+		IF (p_changes ->> v_key) IS DISTINCT FROM (to_jsonb(v) ->> v_key) THEN
+			IF v_key = 'description' THEN
+				PERFORM protector_internal.check_lines(p_changes ->> v_key, 'p_changes.' || v_key, 0, v_max);
+			ELSE
+				PERFORM protector_internal.check_text(p_changes ->> v_key, 'p_changes.' || v_key, 0, v_max);
+			END IF;
+		END IF;
 	END LOOP;
 	-- settings objects are merged (RFC 7386: a null removes a key), then
 	-- checked by the keys the change changes (a key stored before 0.2.0
@@ -5384,6 +5413,15 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_integer(integer, text, integer, integer) IS
 'Refuses an integer outside its range (22023 naming the parameter)';
 
+CREATE OR REPLACE FUNCTION protector_internal.renders_visible(p_text text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_renders_visible'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.renders_visible(text) IS
+'True when the text holds a character that is no mark, space, separator, control, format, private-use or unassigned code point (Unicode general category)';
+REVOKE ALL ON FUNCTION protector_internal.renders_visible(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.renders_visible(text) TO authenticated, service_role;
+
 CREATE OR REPLACE FUNCTION protector_internal.check_text(p_value text, p_parameter text, p_min integer, p_max integer)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -5405,10 +5443,30 @@ BEGIN
 	IF NOT protector_internal.text_is_clean(p_value) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s holds control or invisible direction characters', p_parameter));
 	END IF;
+	-- (a text that must not be empty shows something: combining marks
+	-- alone named a venue that rendered as nothing, as the widget refused
+	-- for a visitor's name: a review)
+	IF p_min OPERATOR(pg_catalog.>) 0 AND NOT protector_internal.renders_visible(p_value) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must hold a visible character', p_parameter));
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_text(text, text, integer, integer) IS
-'Refuses a text of the wrong length or with control characters (22023 naming the parameter)';
+'Refuses a text of the wrong length, with control characters, or (one that must not be empty) with nothing visible (22023 naming the parameter)';
+
+-- 0.2.0: descriptions of several lines
+CREATE FUNCTION protector_internal.check_lines(p_value text, p_parameter text, p_min integer, p_max integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM protector_internal.check_text(pg_catalog.translate(p_value, E'\r\n\t', '   '), p_parameter, p_min, p_max);
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_lines(text, text, integer, integer) IS
+'check_text for a text of several lines: line breaks and tabs allowed';
+GRANT EXECUTE ON FUNCTION protector_internal.check_lines(text, text, integer, integer) TO authenticated, service_role;
 
 CREATE OR REPLACE FUNCTION protector_internal.check_service(s protector.services, p_prefix text)
 RETURNS void
@@ -5418,7 +5476,7 @@ AS $$
 BEGIN
 	PERFORM protector_internal.check_text(s.name, p_prefix OPERATOR(pg_catalog.||) 'name', 1, 200);
 	IF s.description IS NOT NULL THEN
-		PERFORM protector_internal.check_text(s.description, p_prefix OPERATOR(pg_catalog.||) 'description', 0, 5000);
+		PERFORM protector_internal.check_lines(s.description, p_prefix OPERATOR(pg_catalog.||) 'description', 0, 5000);
 	END IF;
 	PERFORM protector_internal.check_interval(s.duration, p_prefix OPERATOR(pg_catalog.||) 'duration', '0', '31 days', false);
 	PERFORM protector_internal.check_integer(s.capacity, p_prefix OPERATOR(pg_catalog.||) 'capacity', 1, 100000);
@@ -9899,6 +9957,16 @@ RETURN CASE WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'number
 			ELSE p_default END;
 COMMENT ON FUNCTION protector_internal.setting_number(jsonb, numeric, numeric, numeric) IS
 'A number setting as read: a JSON number held to [p_min, p_max], anything else p_default (settings of before 0.2.0)';
+-- 0.2.0: a deposit's hours held to what the settings take
+CREATE FUNCTION protector_internal.deposit_hours(p_deposit jsonb)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN protector_internal.setting_number(p_deposit OPERATOR(pg_catalog.->) 'deadline_hours', 24, 1 OPERATOR(pg_catalog./) 60.0, 8760);
+COMMENT ON FUNCTION protector_internal.deposit_hours(jsonb) IS
+'Internal: settings.deposit.deadline_hours as read: held to a minute to 8760 hours, default 24';
+GRANT EXECUTE ON FUNCTION protector_internal.deposit_hours(jsonb) TO authenticated, service_role;
+
 CREATE OR REPLACE FUNCTION protector_internal.reminder_offsets(p_organization_id uuid)
 RETURNS integer[]
 LANGUAGE plpgsql STABLE
@@ -12610,8 +12678,7 @@ BEGIN
 	   AND pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.>) pg_catalog.lower(OLD.during) THEN
 		SELECT s.settings -> 'deposit' INTO v_deposit FROM protector.services s
 		WHERE s.id OPERATOR(pg_catalog.=) NEW.service_id;
-		v_hours := CASE WHEN pg_catalog.jsonb_typeof(v_deposit -> 'deadline_hours') OPERATOR(pg_catalog.=) 'number'
-						THEN LEAST(GREATEST((v_deposit ->> 'deadline_hours')::numeric, 0), 8760) ELSE 24 END;
+		v_hours := protector_internal.deposit_hours(v_deposit);
 		NEW.payment_due_by := LEAST(GREATEST(NEW.payment_due_by,
 											 NEW.created_at OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => v_hours OPERATOR(pg_catalog.*) 3600)),
 									pg_catalog.lower(NEW.during));
@@ -12950,11 +13017,15 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must not be blank', p_column),
 			pg_catalog.format('Writing %s.%s.', p_table, p_column));
 	END IF;
+	IF NOT protector_internal.renders_visible(v_name) THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must hold a visible character', p_column),
+			pg_catalog.format('Writing %s.%s.', p_table, p_column));
+	END IF;
 	RETURN v_name;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.checked_name(text, text, name) IS
-'A name as the name triggers store it: refused (22023, naming p_table.p_column) with control or invisible direction characters or blank, else trimmed';
+'A name as the name triggers store it: refused (22023, naming p_table.p_column) with control or invisible direction characters, blank or with nothing visible, else trimmed';
 GRANT EXECUTE ON FUNCTION protector_internal.checked_name(text, text, name) TO authenticated, service_role;
 
 CREATE OR REPLACE FUNCTION protector_internal.check_name()
@@ -13587,14 +13658,6 @@ REVOKE ALL ON FUNCTION protector_internal.check_customer_not_merged() FROM PUBLI
 -- tenant's id taken again by a signed-in user was handed its audit history)
 REVOKE INSERT (id) ON protector.organizations FROM authenticated;
 
-CREATE OR REPLACE FUNCTION protector_internal.renders_visible(p_text text)
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'protector_renders_visible'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION protector_internal.renders_visible(text) IS
-'True when the text holds a character that is no mark, space, separator, control, format, private-use or unassigned code point (Unicode general category)';
-REVOKE ALL ON FUNCTION protector_internal.renders_visible(text) FROM PUBLIC;
-
 -- Review of 0.2.0: a booking something happened to (in progress,
 -- completed, no-show) is not moved to a time still to come
 DROP TRIGGER enforce_status_transition ON protector.bookings;
@@ -13809,6 +13872,7 @@ REVOKE ALL ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid, boole
 GRANT EXECUTE ON FUNCTION protector_internal.agent_still_assigned(uuid, uuid, boolean) TO authenticated, service_role;
 
 REVOKE ALL ON FUNCTION protector_internal.setting_number(jsonb, numeric, numeric, numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.setting_number(jsonb, numeric, numeric, numeric) TO authenticated, service_role;
 
 CREATE OR REPLACE FUNCTION protector_internal.count_now(p_query text, p_id uuid)
 RETURNS bigint
@@ -14359,7 +14423,7 @@ BEGIN
 	END IF;
 	-- (what the write changes: a text of before the rule stays as it is)
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.description IS DISTINCT FROM OLD.description THEN
-		PERFORM protector_internal.check_text(NEW.description, 'description', 0, 5000);
+		PERFORM protector_internal.check_lines(NEW.description, 'description', 0, 5000);
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.address IS DISTINCT FROM OLD.address THEN
 		PERFORM protector_internal.check_text(NEW.address, 'address', 0, 500);
@@ -14498,6 +14562,12 @@ BEGIN
 	IF pg_catalog.length(NEW.reason) OPERATOR(pg_catalog.>) 500 THEN
 		PERFORM protector.raise('invalid_parameter', 'reason must be at most 500 characters',
 			pg_catalog.format('It has %s.', pg_catalog.length(NEW.reason)));
+	END IF;
+	-- (shown to every member as written: line breaks and tabs, no control
+	-- or invisible direction characters, as every other reason; a review)
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.reason IS DISTINCT FROM OLD.reason)
+	   AND NOT protector_internal.lines_are_clean(NEW.reason) THEN
+		PERFORM protector.raise('invalid_parameter', 'reason holds control or invisible direction characters');
 	END IF;
 	-- a date moved onto another entry's (an insert is left to the unique
 	-- key, whose conflict an upsert, ON CONFLICT, resolves; it stays the
@@ -16635,10 +16705,8 @@ CREATE FUNCTION protector_internal.deposit_due_by(p_deposit jsonb, p_start times
 RETURNS timestamptz
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-RETURN LEAST(pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>
-				 CASE WHEN pg_catalog.jsonb_typeof(p_deposit OPERATOR(pg_catalog.->) 'deadline_hours') OPERATOR(pg_catalog.=) 'number'
-					  THEN LEAST(GREATEST((p_deposit OPERATOR(pg_catalog.->>) 'deadline_hours')::numeric, 0), 8760)
-					  ELSE 24 END OPERATOR(pg_catalog.*) 3600),
+RETURN LEAST(pg_catalog.now() OPERATOR(pg_catalog.+)
+			 pg_catalog.make_interval(secs => protector_internal.deposit_hours(p_deposit) OPERATOR(pg_catalog.*) 3600),
 			 p_start);
 COMMENT ON FUNCTION protector_internal.deposit_due_by(jsonb, timestamptz) IS
 'When a deposit asked now is due: settings.deposit.deadline_hours (default 24) from now, at the latest the start';

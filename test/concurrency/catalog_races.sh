@@ -13,7 +13,12 @@
 #     active, with a new service; the row's lock re-checked only its id);
 #   - the same written directly to the tables: a venue deleted while it is
 #     set active (round 6) or given a service (round 7): refused after the
-#     wait (keep_deleted_venue), 22023 and P0002.
+#     wait (keep_deleted_venue), 22023 and P0002;
+#   - (an attack review of the fifty-fourth stop) an organization without
+#     services changing its currency while its first service is created
+#     without one (round 8): the service read the old currency, its key
+#     then waited for the change, and it kept the old currency, left out
+#     of every report; it now waits for the change and takes the new one.
 # Each round holds the first session's transaction open at a gate while
 # the second starts, then lets it commit.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
@@ -36,6 +41,10 @@ INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hou
 	('0f550000-0000-4000-8000-0000000000f5', '$ORG', 'Going four', 'UTC', '{}');
 INSERT INTO protector.waivers (id, organization_id, name) VALUES
 	('0f550000-0000-4000-8000-0000000000a1', '$ORG', 'One'), ('0f550000-0000-4000-8000-0000000000a2', '$ORG', 'Two');
+INSERT INTO protector.organizations (id, name, slug, timezone, currency)
+VALUES ('0f550000-0000-4000-8000-00000000000b', 'Races too', 'catalog-races-too', 'UTC', 'EUR');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours)
+VALUES ('0f550000-0000-4000-8000-0000000000fb', '0f550000-0000-4000-8000-00000000000b', 'W', 'UTC', '{}');
 CREATE TABLE gate (round int);
 SQL
 
@@ -93,6 +102,9 @@ race 6 "SELECT protector.delete_venue('0f550000-0000-4000-8000-0000000000f4')" \
 race 7 "SELECT protector.delete_venue('0f550000-0000-4000-8000-0000000000f5')" \
 	"INSERT INTO protector.services (organization_id, venue_id, name, duration, slot_interval)
 		VALUES ('$ORG', '0f550000-0000-4000-8000-0000000000f5', 'Born late', '60 minutes', '60 minutes')"
+race 8 "UPDATE protector.organizations SET currency = 'USD' WHERE id = '0f550000-0000-4000-8000-00000000000b'" \
+	"INSERT INTO protector.services (organization_id, venue_id, name, duration, slot_interval)
+		VALUES ('0f550000-0000-4000-8000-00000000000b', '0f550000-0000-4000-8000-0000000000fb', 'First', '60 minutes', '60 minutes')"
 
 fail=0
 stuck=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.services s JOIN protector.waivers w ON w.id = s.waiver_id
@@ -128,6 +140,12 @@ back=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.venues v WHERE 
 	AND (v.active OR EXISTS (SELECT FROM protector.services s WHERE s.venue_id = v.id))")
 if [ "$back" != 0 ]; then
 	echo "rounds 4 to 7: a deleted venue is active or has a service"; fail=1
+fi
+took=$(psql -X -A -t -d "$DB" -c "SELECT s.currency || ' ' || o.currency FROM protector.services s
+	JOIN protector.organizations o ON o.id = s.organization_id WHERE s.name = 'First'")
+if [ "$took" != "USD USD" ]; then
+	echo "round 8: a service created during its organization's currency change took '$took' (service, organization):"
+	cat "$WORK/first8.log" "$WORK/second8.log"; fail=1
 fi
 [ "$fail" = 0 ] && echo "catalog races: no service asks for a retired waiver; no currency changes under a service going in; a deleted venue is not changed"
 exit "$fail"

@@ -700,7 +700,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.booking_shape(protector.bookings,boolean)'), ('protector_internal.check_settings(text,jsonb,text)'), ('protector_internal.check_settings_size(jsonb,jsonb,text)'), ('protector_internal.check_staff_entry(text,jsonb,text)'),
 			 ('protector_internal.check_setting_keys(jsonb,text,text[])'),
 			 ('protector_internal.check_setting_number(jsonb,text,numeric,numeric,boolean)'),
-			 ('protector_internal.text_is_clean(text)'), ('protector_internal.json_is_clean(jsonb)'), ('protector_internal.lines_are_clean(text)'), ('protector_internal.phone_is_valid(text)'), ('protector_internal.check_price(numeric,text)'),
+			 ('protector_internal.text_is_clean(text)'), ('protector_internal.json_is_clean(jsonb)'), ('protector_internal.lines_are_clean(text)'), ('protector_internal.renders_visible(text)'), ('protector_internal.check_lines(text,text,integer,integer)'), ('protector_internal.setting_number(jsonb,numeric,numeric,numeric)'), ('protector_internal.deposit_hours(jsonb)'), ('protector_internal.wait_for_organization(uuid)'), ('protector_internal.phone_is_valid(text)'), ('protector_internal.check_price(numeric,text)'),
 			 ('protector_internal.check_interval(interval,text,interval,interval,boolean)'),
 			 ('protector_internal.check_integer(integer,text,integer,integer)'), ('protector_internal.check_text(text,text,integer,integer)'),
 			 ('protector_internal.check_service(protector.services,text)'), ('protector_internal.check_customer(protector.customers,text)'),

@@ -1,0 +1,83 @@
+-- What attack reviews of the catalog and of settings found (the
+-- fifty-fourth stop):
+--   1. update_venue refused a 0.1.0 country or description sent back
+--      unchanged, which a table write and update_service take;
+--   2. descriptions of several lines, which 0.1.0 took, were refused as
+--      control characters;
+--   3. names of combining marks alone, which render as nothing, named
+--      venues, services, organizations and customers;
+--   4. a closure's reason took control characters and direction overrides;
+--   5. a deposit deadline stored before settings were checked (0 hours)
+--      made a deposit due at once, and its booking was cancelled at the
+--      next expire_holds.
+BEGIN;
+SELECT plan(14);
+
+SELECT tests.create_supabase_user('cr_owner') \g /dev/null
+INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES
+	('0a971000-0000-4000-8000-00000000000a', 'Catalog reviews', 'catalog-reviews', 'UTC', 'EUR');
+INSERT INTO protector.members (organization_id, user_id, role) VALUES
+	('0a971000-0000-4000-8000-00000000000a', tests.get_supabase_uid('cr_owner'), 'owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0a971000-0000-4000-8000-0000000000a1', '0a971000-0000-4000-8000-00000000000a', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, mode, price)
+VALUES ('0a971000-0000-4000-8000-0000000005a1', '0a971000-0000-4000-8000-00000000000a', '0a971000-0000-4000-8000-0000000000a1',
+		'S', '60 minutes', '60 minutes', '400 days', 10, 'shared', 40);
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0a971000-0000-4000-8000-0000000000c1', '0a971000-0000-4000-8000-00000000000a', 'Cora', 'cora@example.com');
+-- a venue as 0.1.0 left it: a country 0.2.0 does not take, a description
+-- of two lines
+SET LOCAL session_replication_role = replica;
+UPDATE protector.venues SET country = 'UK', description = E'Open daily.\nBring ID.' WHERE id = '0a971000-0000-4000-8000-0000000000a1';
+RESET session_replication_role;
+
+SELECT tests.authenticate_as('cr_owner');
+-- 1.
+SELECT is(protector.update_venue('0a971000-0000-4000-8000-0000000000a1',
+		  '{"name": "V2", "country": "UK", "description": "Open daily.\nBring ID."}') ->> 'name', 'V2',
+	'update_venue takes a 0.1.0 country and description sent back unchanged');
+SELECT throws_ok($$SELECT protector.update_venue('0a971000-0000-4000-8000-0000000000a1', '{"country": "XX"}')$$,
+	'22023', NULL, '... while a new country is still checked');
+-- 2.
+SELECT is(protector.update_venue('0a971000-0000-4000-8000-0000000000a1', '{"description": "Line one.\r\nLine two.\tEnd."}') ->> 'description',
+	E'Line one.\r\nLine two.\tEnd.', 'a venue''s description takes line breaks and tabs');
+SELECT is(protector.update_service('0a971000-0000-4000-8000-0000000005a1', '{"description": "Up to four.\nNo pets."}') ->> 'description',
+	E'Up to four.\nNo pets.', '... and so does a service''s');
+SELECT throws_ok($$SELECT protector.update_service('0a971000-0000-4000-8000-0000000005a1', '{"description": "Bad \u202e text"}')$$,
+	'22023', 'p_changes.description holds control or invisible direction characters', '... not a direction override');
+-- 3.
+SELECT throws_ok($$SELECT protector.create_venue('0a971000-0000-4000-8000-00000000000a', E'\u0301', 'UTC')$$,
+	'22023', 'p_name must hold a visible character', 'a venue named by a combining mark alone is refused');
+SELECT throws_ok($$SELECT protector.create_service('0a971000-0000-4000-8000-0000000000a1', E'\u20dd\u20dd', '1 hour')$$,
+	'22023', 'p_name must hold a visible character', '... and a service');
+SELECT throws_ok($$SELECT protector.create_customer('0a971000-0000-4000-8000-00000000000a', E' \u0301 ')$$,
+	'22023', NULL, '... and a customer');
+SELECT throws_ok($$UPDATE protector.venues SET name = E'\u0301' WHERE id = '0a971000-0000-4000-8000-0000000000a1'$$,
+	'22023', 'name must hold a visible character', '... and a direct rename');
+SELECT is(protector.create_venue('0a971000-0000-4000-8000-00000000000a', E'Cafe\u0301', 'UTC') ->> 'name', E'Cafe\u0301',
+	'... while a mark after a letter is a name');
+-- 4.
+SELECT throws_ok($$INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, reason)
+				   VALUES ('0a971000-0000-4000-8000-00000000000a', '0a971000-0000-4000-8000-0000000000a1', '2027-12-24',
+						   E'Holiday\u001b[2J\u202eevil')$$,
+	'22023', 'reason holds control or invisible direction characters', 'a closure''s reason takes no control characters');
+SELECT lives_ok($$INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, reason)
+				  VALUES ('0a971000-0000-4000-8000-00000000000a', '0a971000-0000-4000-8000-0000000000a1', '2027-12-24',
+						  E'Holiday.\nBack on the 27th.')$$, '... and takes lines');
+-- 5.
+SELECT tests.clear_authentication();
+SET LOCAL session_replication_role = replica;
+UPDATE protector.services SET settings = '{"deposit": {"percent": 50, "deadline_hours": 0}}'
+WHERE id = '0a971000-0000-4000-8000-0000000005a1';
+RESET session_replication_role;
+SELECT tests.authenticate_as('cr_owner');
+SELECT protector.create_booking('0a971000-0000-4000-8000-0000000005a1', '0a971000-0000-4000-8000-0000000000c1',
+	date_trunc('hour', now()) + interval '48 hours') ->> 'id' AS bid \gset
+SELECT is((SELECT payment_due_by - created_at FROM protector.bookings WHERE id = :'bid'), interval '1 minute',
+	'a 0.1.0 deposit deadline of 0 hours is held to the least, a minute');
+SELECT tests.clear_authentication();
+SELECT protector.expire_holds() \g /dev/null
+SELECT is((SELECT status::text FROM protector.bookings WHERE id = :'bid'), 'pending', '... and the booking is not cancelled at once');
+
+SELECT * FROM finish();
+ROLLBACK;
