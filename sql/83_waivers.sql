@@ -560,8 +560,9 @@ COMMENT ON FUNCTION protector_internal.may_sign(uuid, uuid) IS
 -- wrote a thousand on a party of two).  At most the booking's party_size
 -- signatures of the waiver, counted as the owner (every signature of the
 -- booking, whoever took it) under a lock of the booking's (class id
--- 1886547722), which every signature or link of the booking takes, so
--- that signatures at the same moment count each other, the desk's too.
+-- 1886547722), which the desk's signatures and links of the booking
+-- take shared, so that signatures at the same moment count each other,
+-- the desk's too (a trusted writer's are neither counted nor locked).
 -- The desk, which may sign changes of participants, is not held to it,
 -- nor a trusted caller, nor a collector on a booking not theirs; a member
 -- who is the booking's customer (an agent's own booking) is.  Asked of a
@@ -580,12 +581,19 @@ BEGIN
 	IF p_booking_id IS NULL THEN
 		RETURN;
 	END IF;
-	-- every signature of the booking, whoever takes it, under its lock: a
-	-- customer's count waits for the desk's signature of the same moment
-	-- (it did not, and a party of 2 had 3 signatures: a review)
-	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547722, p_booking_id));
-	IF protector_internal.requester_is_trusted()
-	   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.read')) THEN
+	-- a trusted writer (an import, a server job) is not counted and takes
+	-- no lock (one per booking ran a bulk write out of lock memory: a
+	-- review)
+	IF protector_internal.requester_is_trusted() THEN
+		RETURN;
+	END IF;
+	-- the desk's signatures under the booking's lock, shared, so that a
+	-- customer's count, under it exclusively, waits for the desk's
+	-- signature of the same moment (it did not, and a party of 2 had 3
+	-- signatures: a review), while desks signing several bookings in one
+	-- transaction never wait for each other
+	IF p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.read')) THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547722, p_booking_id));
 		RETURN;
 	END IF;
 	SELECT b.party_size INTO v_party FROM protector.bookings b
@@ -594,6 +602,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN;
 	END IF;
+	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547722, p_booking_id));
 	PERFORM protector_internal.retry_if_unseen(
 		'SELECT pg_catalog.count(*) FROM protector.waiver_submissions s WHERE s.booking_id OPERATOR(pg_catalog.=) $1',
 		p_booking_id, 'a signature of this booking was written concurrently', NULL);
@@ -943,8 +952,11 @@ BEGIN
 		PERFORM protector_internal.refuse_second_signature(v_schema, v_table, v_constraint, p_participant_name);
 		RAISE;
 	WHEN foreign_key_violation THEN
-		-- (the booking deleted while this signed: a review)
+		-- (the booking deleted while this signed, or handed to another
+		-- customer and its last one deleted: reviews)
 		IF p_booking_id IS NOT NULL THEN
+			GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+			PERFORM protector_internal.refuse_changed_signature_customer(v_constraint);
 			PERFORM protector_internal.refuse_deleted_booking(p_booking_id, 'It was deleted while the waiver was signed.');
 		END IF;
 		RAISE;
@@ -967,6 +979,26 @@ END
 $$;
 COMMENT ON FUNCTION protector.submit_waiver(uuid, text, date, text, text, uuid, text, text) IS
 'Signs the latest version of a waiver for one participant (the desk and agents for their bookings; a customer for their own booking); with p_body_sha256, only the text the signer was shown';
+
+-- A foreign key violation of a signature's write naming its customer:
+-- the booking, read for its customer, was handed to another and its last
+-- customer deleted meanwhile; the retry signs for the new one (40001, as
+-- send_message answers the same).  Returns for any other key.
+CREATE FUNCTION protector_internal.refuse_changed_signature_customer(p_constraint text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_constraint OPERATOR(pg_catalog.=) 'waiver_submissions_organization_id_customer_id_fkey' THEN
+		PERFORM protector.raise('retry', 'the booking''s customer changed while the waiver was signed', NULL,
+			'Retry: the signature is then the booking''s customer''s now.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_changed_signature_customer(text) IS
+'Internal: 40001 for a signature whose booking changed customer (the last one deleted) while it was written; returns for any other key';
+GRANT EXECUTE ON FUNCTION protector_internal.refuse_changed_signature_customer(text) TO authenticated, service_role;
 
 -- A unique violation of a signature's write: where it is the
 -- participant's index, the same participant signed the booking's waiver
@@ -1028,6 +1060,8 @@ BEGIN
 		PERFORM protector_internal.refuse_second_signature(v_schema, v_table, v_constraint, s.participant_name);
 		RAISE;
 	WHEN foreign_key_violation THEN
+		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+		PERFORM protector_internal.refuse_changed_signature_customer(v_constraint);
 		PERFORM protector_internal.refuse_deleted_booking(p_booking_id, 'It was deleted while the signature was linked to it.');
 		RAISE;
 	END;

@@ -414,45 +414,52 @@ RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'obj
 COMMENT ON FUNCTION protector_internal.erased_activity_details(jsonb) IS
 'What a staff activity entry about an erased customer keeps of its details: the ids at its top level under plain keys only';
 
--- A time a row of the history holds (p_row's p_key, as JSON writes
--- times), else p_default: a masked, missing or impossible one (a planted
--- row's failed every erasure of its organization: a review).
+-- A time a row of the history holds (p_row's p_key, a time with its
+-- zone as JSON writes one), else p_default: a masked, missing or
+-- impossible one, or a bare time or date (a planted row's failed every
+-- erasure of its organization: reviews).
 CREATE FUNCTION protector_internal.logged_time(p_row jsonb, p_key text, p_default timestamptz)
 RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN COALESCE((pg_catalog.jsonb_path_query_first(p_row OPERATOR(pg_catalog.->) p_key, '$.datetime()', '{}', true)
+RETURN COALESCE((pg_catalog.jsonb_path_query_first(p_row OPERATOR(pg_catalog.->) p_key,
+													'$.datetime() ? (@.type() == "timestamp with time zone")', '{}', true)
 				 OPERATOR(pg_catalog.#>>) '{}')::timestamptz,
 				p_default);
 COMMENT ON FUNCTION protector_internal.logged_time(jsonb, text, timestamptz) IS
 'Internal: a time a row of the audit history holds under a key, else the default (masked, missing, impossible)';
 
--- An id as a pattern of text (~*) in every form PostgreSQL reads a uuid
--- in: hex digits in either case, a hyphen or none after any four (the
--- standard form, none, one every four)
-CREATE FUNCTION protector_internal.id_pattern(p_id uuid)
-RETURNS text
+-- The ids a text may name, in every form PostgreSQL reads a uuid in
+-- (either case, a hyphen or none after any four hex digits, braces), as
+-- 32 lowercase hex digits: every 32 digits in a row of the text once its
+-- hyphens are gone (inside a longer run each place, the safe side).  One
+-- fixed pattern, so that what it costs grows with the text alone (a
+-- pattern of the ids sought, one per id, failed past about 5,000 of
+-- them, "too complex", and was compiled again and again: a review).
+CREATE FUNCTION protector_internal.text_ids(p_text text)
+RETURNS SETOF text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN pg_catalog.rtrim(pg_catalog.regexp_replace(pg_catalog.replace(p_id::text, '-', ''), '(....)', '\1-?', 'g'), '-?');
-COMMENT ON FUNCTION protector_internal.id_pattern(uuid) IS
-'Internal: a regular expression matching an id in any form PostgreSQL reads a uuid in (for ~*)';
+AS $$
+	SELECT pg_catalog.substr(r.m[1], o.o, 32)
+	FROM pg_catalog.regexp_matches(pg_catalog.replace(pg_catalog.lower(p_text), '-', ''), '[0-9a-f]{32,}', 'g') r(m),
+		 pg_catalog.generate_series(1, pg_catalog.length(r.m[1]) OPERATOR(pg_catalog.-) 31) o(o)
+$$;
+COMMENT ON FUNCTION protector_internal.text_ids(text) IS
+'Internal: every id a text may name, in any form PostgreSQL reads a uuid in, as 32 lowercase hex digits';
 
--- Does a staff activity entry's text (its details as text), written at
--- p_at, name an erased person: one of their records or a booking theirs
--- from its beginning (p_always, id_pattern's joined by |), or a booking
--- once theirs or another's before while it was theirs (p_periods, by
--- booking id: within_periods)?  Under any key, in any text of it.
-CREATE FUNCTION protector_internal.activity_names_them(p_text text, p_at timestamptz, p_always text, p_periods jsonb)
-RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
+-- ids as text_ids gives them, the keys of a JSON object: p_ids' to true,
+-- or p_periods' (by booking id) to their periods
+CREATE FUNCTION protector_internal.id_keys(p_ids uuid[], p_periods jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN p_text OPERATOR(pg_catalog.~*) p_always
-	   OR EXISTS (SELECT FROM pg_catalog.jsonb_each(p_periods) e
-				  WHERE p_text OPERATOR(pg_catalog.~*) protector_internal.id_pattern(e.key::uuid)
-					AND protector_internal.within_periods(e.value, p_at, NULL::bigint));
-COMMENT ON FUNCTION protector_internal.activity_names_them(text, timestamptz, text, jsonb) IS
-'Internal: whether a staff activity entry''s text names an erased person by the id of one of their records or bookings (one once theirs: while it was)';
+RETURN COALESCE((SELECT pg_catalog.jsonb_object_agg(pg_catalog.replace(x.id::text, '-', ''), x.v)
+				 FROM (SELECT i AS id, 'true'::jsonb AS v FROM pg_catalog.unnest(p_ids) i
+					   UNION ALL
+					   SELECT e.key::uuid, e.value FROM pg_catalog.jsonb_each(p_periods) e) x), '{}');
+COMMENT ON FUNCTION protector_internal.id_keys(uuid[], jsonb) IS
+'Internal: ids (to true) or periods by booking id (to their periods) keyed as text_ids gives ids';
 
 -- Whether p_columns differ between two versions of a row (as the audit
 -- log keeps them, or to_jsonb makes them).  (A review task's title that
@@ -574,8 +581,9 @@ DECLARE
 	v_old_notes text[];			-- ... and their notifications
 	v_old_payments text[];		-- ... and their payments
 	v_widget_keys text[];		-- ... and their widget request keys (a hash of an address)
-	v_always text;				-- their records' and bookings' ids as one pattern (id_pattern)
-	v_any text;					-- ... and those of bookings once theirs
+	v_always jsonb;				-- their records' and bookings' ids (id_keys)
+	v_periods_keyed jsonb;		-- v_periods keyed so
+	v_few text;					-- both as one pattern, where they are few
 	v_merged_into uuid;
 	v_top uuid;					-- the record at the top of its merges
 	v_personal CONSTANT text[] := '{full_name,email,phone,country,tags,notes,identity_key,user_id}';
@@ -1074,19 +1082,30 @@ BEGIN
 	-- of the person's records or bookings (one once theirs: written while
 	-- it was) keeps its action, time, member and the ids at its top level,
 	-- not its text; in the history too, where the table is audited (an
-	-- entry deleted since by what its logged text names).  (Found by one
-	-- pattern of every id first: a test per entry and id took seconds
-	-- for a log of 200,000 entries: a review.)
-	v_always := (SELECT pg_catalog.string_agg(protector_internal.id_pattern(x), '|')
-				 FROM pg_catalog.unnest(v_group OPERATOR(pg_catalog.||)
-										ARRAY(SELECT b::uuid FROM pg_catalog.unnest(v_bookings) b
-											  WHERE NOT v_periods OPERATOR(pg_catalog.?) b)) x);
-	v_any := v_always OPERATOR(pg_catalog.||) COALESCE('|' OPERATOR(pg_catalog.||)
-		(SELECT pg_catalog.string_agg(protector_internal.id_pattern(k::uuid), '|') FROM pg_catalog.jsonb_object_keys(v_periods) k), '');
+	-- entry deleted since by what its logged text names, judged by the
+	-- entry's time: the history's is when it was logged, which a trusted
+	-- writer's entry may not be).  Set-based, each entry's ids read once
+	-- and looked up (a test per entry and id took seconds for a log of
+	-- 200,000 entries, and one pattern of every id failed past 5,000: a
+	-- review).
+	v_always := protector_internal.id_keys(v_group OPERATOR(pg_catalog.||)
+										   ARRAY(SELECT b::uuid FROM pg_catalog.unnest(v_bookings) b
+												 WHERE NOT v_periods OPERATOR(pg_catalog.?) b), '{}');
+	v_periods_keyed := protector_internal.id_keys('{}', v_periods);
+	-- (where they are few, the entries whose text holds one of them at all
+	-- are found first, by one pattern of them: a tenth of the time)
+	v_few := (SELECT pg_catalog.string_agg(k, '|') FROM pg_catalog.jsonb_object_keys(v_always OPERATOR(pg_catalog.||) v_periods_keyed) k
+			  HAVING pg_catalog.count(*) OPERATOR(pg_catalog.<=) 200);
 	UPDATE protector.staff_activity a SET details = protector_internal.erased_activity_details(a.details)
-	WHERE a.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND a.details::text OPERATOR(pg_catalog.~*) v_any
-	  AND protector_internal.activity_names_them(a.details::text, a.occurred_at, v_always, v_periods)
+	WHERE a.id OPERATOR(pg_catalog.=) ANY (ARRAY(
+			SELECT x.id FROM protector.staff_activity x, LATERAL protector_internal.text_ids(x.details::text) c
+			WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			  AND (v_few IS NULL
+				   OR pg_catalog.replace(pg_catalog.lower(x.details::text), '-', '') OPERATOR(pg_catalog.~) v_few)
+			  AND (v_always OPERATOR(pg_catalog.?) c
+				   OR (v_periods_keyed OPERATOR(pg_catalog.?) c
+					   AND protector_internal.within_periods(v_periods_keyed OPERATOR(pg_catalog.->) c, x.occurred_at, NULL::bigint)))))
+	  AND a.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND a.details OPERATOR(pg_catalog.<>) protector_internal.erased_activity_details(a.details);
 	UPDATE protector.audit_log l
 	SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.?) 'details'
@@ -1097,18 +1116,22 @@ BEGIN
 			THEN l.new_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details',
 				protector_internal.erased_activity_details(l.new_row OPERATOR(pg_catalog.->) 'details'))
 			ELSE l.new_row END
-	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.staff_activity'
-	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND pg_catalog.concat(l.old_row OPERATOR(pg_catalog.->) 'details', l.new_row OPERATOR(pg_catalog.->) 'details')
-		  OPERATOR(pg_catalog.~*) v_any
-	  -- (judged by the entry's time, as the entry is: the history's is
-	  -- when it was logged, which a trusted writer's entry may not be)
-	  AND (protector_internal.activity_names_them((l.old_row OPERATOR(pg_catalog.->) 'details')::text,
-												  protector_internal.logged_time(l.old_row, 'occurred_at', l.occurred_at),
-												  v_always, v_periods)
-		   OR protector_internal.activity_names_them((l.new_row OPERATOR(pg_catalog.->) 'details')::text,
-													 protector_internal.logged_time(l.new_row, 'occurred_at', l.occurred_at),
-													 v_always, v_periods));
+	WHERE l.id OPERATOR(pg_catalog.=) ANY (ARRAY(
+			SELECT x.id FROM protector.audit_log x,
+				 LATERAL protector_internal.text_ids(pg_catalog.concat(x.old_row OPERATOR(pg_catalog.->) 'details',
+																	   x.new_row OPERATOR(pg_catalog.->) 'details')) c
+			WHERE x.table_name OPERATOR(pg_catalog.=) 'protector.staff_activity'
+			  AND x.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			  AND (v_few IS NULL
+				   OR pg_catalog.replace(pg_catalog.lower(pg_catalog.concat(x.old_row OPERATOR(pg_catalog.->) 'details',
+																			 x.new_row OPERATOR(pg_catalog.->) 'details')), '-', '')
+					  OPERATOR(pg_catalog.~) v_few)
+			  AND (v_always OPERATOR(pg_catalog.?) c
+				   OR (v_periods_keyed OPERATOR(pg_catalog.?) c
+					   AND protector_internal.within_periods(v_periods_keyed OPERATOR(pg_catalog.->) c,
+							protector_internal.logged_time(COALESCE(x.new_row, x.old_row), 'occurred_at', x.occurred_at),
+							NULL::bigint)))))
+	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id;
 	PERFORM pg_catalog.set_config('protector_internal.erasing', 'off', true);
 END
 $$;

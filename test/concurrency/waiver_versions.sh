@@ -280,6 +280,34 @@ else
 	failures=$((failures + 1))
 fi
 
+# (a review of that fix) two desks, each signing two bookings in one
+# transaction, in opposite orders: the desk's lock of a booking is
+# shared, so neither waits for the other (an exclusive one deadlocked)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SELECT tests.create_supabase_user('dana');
+INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
+VALUES ('$ORG', tests.get_supabase_uid('dana'), 'manager', now());
+SQL
+two_signatures() {
+	PGAPPNAME=$1 psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "BEGIN" -c "SELECT tests.authenticate_as('$2')" \
+		-c "SELECT protector.submit_waiver('$WAIVER', '$3 One', '1990-01-01', '$3 One', '$3 One', '$4')" \
+		-c "SELECT pg_sleep(1)" \
+		-c "SELECT protector.submit_waiver('$WAIVER', '$3 Two', '1990-01-01', '$3 Two', '$3 Two', '$5')" \
+		-c "COMMIT" 2>&1 >/dev/null | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1 || true
+}
+two_signatures desk_a olga 'Ada Desk' 0f740000-0000-4000-8000-0000000b0004 0f740000-0000-4000-8000-0000000b0003 > "$WORK/desk_a" &
+desk_a=$!
+wait_session desk_a "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+answer=$(two_signatures desk_b dana 'Ben Desk' 0f740000-0000-4000-8000-0000000b0003 0f740000-0000-4000-8000-0000000b0004)
+wait "$desk_a" || failures=$((failures + 1))
+signed=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.waiver_submissions WHERE participant_name LIKE '% Desk %'")
+if [ -z "$answer$(cat "$WORK/desk_a")" ] && [ "$signed" = 4 ]; then
+	echo "ok - two desks signing two bookings in opposite orders, one transaction each, do not deadlock"
+else
+	echo "not ok - two desks signing in opposite orders answered '$(cat "$WORK/desk_a")' and '$answer'; signatures: $signed"
+	failures=$((failures + 1))
+fi
+
 # (the same review) a booking deleted while a signature or a link of it
 # is written: "booking not found", not the foreign key's bare 23503
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
@@ -315,6 +343,34 @@ if [ "$answer" = "P0002: booking not found" ]; then
 	echo "ok - a link whose booking is deleted while it is written is told the booking is not found"
 else
 	echo "not ok - a link whose booking is deleted meanwhile answered '$answer'"
+	failures=$((failures + 1))
+fi
+
+# (a review) the booking handed to another customer, and its last one
+# deleted, while the desk signs for it: the retry signs for the booking's
+# customer now (40001, as send_message answers), not a bare 23503
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0f740000-0000-4000-8000-00000000c022', '$ORG', 'Next One'), ('0f740000-0000-4000-8000-00000000c023', '$ORG', 'Last One');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, party_size)
+VALUES ('0f740000-0000-4000-8000-0000000b0009', '$ORG', '0f740000-0000-4000-8000-0000000000a1', '0f740000-0000-4000-8000-0000000005a1',
+		'0f740000-0000-4000-8000-00000000c023',
+		tstzrange(date_trunc('day', now()) + interval '9 days 12 hours', date_trunc('day', now()) + interval '9 days 13 hours'), 'confirmed', 2);
+SQL
+PGAPPNAME=handover psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
+	-c "UPDATE protector.bookings SET customer_id = '0f740000-0000-4000-8000-00000000c022' WHERE id = '0f740000-0000-4000-8000-0000000b0009'" \
+	-c "DELETE FROM protector.customers WHERE id = '0f740000-0000-4000-8000-00000000c023'" \
+	-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>&1 &
+first=$!
+wait_session handover "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+answer=$(psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -c "BEGIN" -c "SELECT tests.authenticate_as('olga')" \
+	-c "SELECT protector.submit_waiver('$WAIVER', 'Eve Ee', '1990-01-01', 'Eve Ee', 'Eve Ee', '0f740000-0000-4000-8000-0000000b0009')" \
+	-c "COMMIT" 2>&1 >/dev/null | sed -n 's/^ERROR: *\(.*\)/\1/p' | head -1 || true)
+wait "$first" || failures=$((failures + 1))
+if [ "$answer" = "40001: the booking's customer changed while the waiver was signed" ]; then
+	echo "ok - a signature whose booking changed customer meanwhile, its last one deleted, is told to retry"
+else
+	echo "not ok - a signature whose booking changed customer meanwhile answered '$answer'"
 	failures=$((failures + 1))
 fi
 
