@@ -1858,8 +1858,12 @@ DECLARE
 	v_reach timestamptz;
 	v_last timestamptz;
 BEGIN
-	IF p_week_start IS NULL OR p_week_start NOT BETWEEN '2000-01-01' AND '2199-12-25' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date from 2000-01-01 to 2199-12-25', 'A week of the years 2000 to 2199.');
+	-- (the weeks that reach a shift of the years 2000 to 2199, which are
+	-- taken in UTC: a venue west of UTC has them from its 1999-12-31, one
+	-- east until its 2200-01-01, which no week showed: a review)
+	IF p_week_start IS NULL OR p_week_start NOT BETWEEN '1999-12-25' AND '2200-01-01' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date from 1999-12-25 to 2200-01-01',
+			'A week that reaches the shifts of the years 2000 to 2199, in any time zone.');
 	END IF;
 	v_org := protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.read', 'venue');
 	SELECT v.timezone INTO v_tz FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) p_venue_id;

@@ -8223,8 +8223,12 @@ DECLARE
 	v_reach timestamptz;
 	v_last timestamptz;
 BEGIN
-	IF p_week_start IS NULL OR p_week_start NOT BETWEEN '2000-01-01' AND '2199-12-25' THEN
-		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date from 2000-01-01 to 2199-12-25', 'A week of the years 2000 to 2199.');
+	-- (the weeks that reach a shift of the years 2000 to 2199, which are
+	-- taken in UTC: a venue west of UTC has them from its 1999-12-31, one
+	-- east until its 2200-01-01, which no week showed: a review)
+	IF p_week_start IS NULL OR p_week_start NOT BETWEEN '1999-12-25' AND '2200-01-01' THEN
+		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date from 1999-12-25 to 2200-01-01',
+			'A week that reaches the shifts of the years 2000 to 2199, in any time zone.');
 	END IF;
 	v_org := protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.read', 'venue');
 	SELECT v.timezone INTO v_tz FROM protector.venues v WHERE v.id OPERATOR(pg_catalog.=) p_venue_id;
@@ -11355,26 +11359,10 @@ AS $$
 		CASE WHEN 'email' OPERATOR(pg_catalog.<>) ALL (p_masked) THEN '{}'::text[]
 			 WHEN p_table OPERATOR(pg_catalog.=) pg_catalog.to_regclass('protector.customers') THEN '{identity_key}'::text[]
 			 WHEN p_table OPERATOR(pg_catalog.=) pg_catalog.to_regclass('protector.staff_invitations') THEN '{email_key}'::text[]
-			 ELSE '{}'::text[] END
-		-- (and a stored generated column computed from a masked one: a
-		-- column upper(secret) logged the secret)
-		OPERATOR(pg_catalog.||) ARRAY(
-			SELECT a.attname::text
-			FROM pg_catalog.pg_attribute a
-			-- (its expression, a default of the column, depends on the
-			-- columns it reads)
-			JOIN pg_catalog.pg_attrdef ad ON ad.adrelid OPERATOR(pg_catalog.=) a.attrelid AND ad.adnum OPERATOR(pg_catalog.=) a.attnum
-			JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
-										AND d.objid OPERATOR(pg_catalog.=) ad.oid
-										AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-										AND d.refobjid OPERATOR(pg_catalog.=) a.attrelid
-			JOIN pg_catalog.pg_attribute r ON r.attrelid OPERATOR(pg_catalog.=) a.attrelid
-										   AND r.attnum OPERATOR(pg_catalog.=) d.refobjsubid
-			WHERE a.attrelid OPERATOR(pg_catalog.=) p_table::pg_catalog.oid AND a.attgenerated OPERATOR(pg_catalog.=) 's'
-			  AND NOT a.attisdropped AND r.attname::text OPERATOR(pg_catalog.=) ANY (p_masked))) m
+			 ELSE '{}'::text[] END) m
 $$;
 COMMENT ON FUNCTION protector_internal.audit_masks(regclass, text[]) IS
-'A table''s audit masks with the columns derived from masked ones (customers.identity_key, staff_invitations.email_key from email, stored generated columns computed from a masked column)';
+'A table''s audit masks with the columns derived from masked ones (customers.identity_key, staff_invitations.email_key from email); generated columns are masked by the trigger';
 
 CREATE FUNCTION protector_internal.notice_unaudited_inheritors(p_table regclass)
 RETURNS void

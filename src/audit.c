@@ -1052,9 +1052,29 @@ audit_row_moved(const AuditTable *entry, const Datum *oldv, const bool *oldn,
 }
 
 /*
+ * The changed columns a move tells the organization the row left: its
+ * organization column alone (the whole list told it which columns were
+ * rewritten under the other: a review).
+ */
+static Datum
+audit_moved_columns(AuditTable *entry)
+{
+	for (int c = 0; c < entry->ncolumns; c++)
+	{
+		if (entry->columns[c].json.attnum == entry->org_attnum)
+		{
+			Datum		name = entry->columns[c].name_text;
+
+			return PointerGetDatum(construct_array(&name, 1, TEXTOID, -1, false, TYPALIGN_INT));
+		}
+	}
+	return (Datum) 0;
+}
+
+/*
  * The copy of a move's audit row for the organization the row left (or
  * none): the row as it was there, under its key there (a key may hold the
- * organization), without the row as it is now.
+ * organization), without the row as it is now, nor what else changed.
  */
 static AuditChange
 audit_change_left(AuditTable *entry, const AuditChange *change, Datum *oldv, bool *oldn)
@@ -1065,6 +1085,7 @@ audit_change_left(AuditTable *entry, const AuditChange *change, Datum *oldv, boo
 	left.organization_id = oldn[att - 1] ? (Datum) 0 : oldv[att - 1];
 	left.record_id = audit_record_id_of(entry, oldv, oldn);
 	left.new_row = (Datum) 0;
+	left.changed_columns = audit_moved_columns(entry);
 	return left;
 }
 

@@ -11,9 +11,11 @@
 --      made a deposit due at once, and its booking was cancelled at the
 --      next expire_holds;
 --   6. (a review of a waiver fix) a trusted role's signatures took a lock
---      per booking, and a bulk write ran out of lock memory.
+--      per booking, and a bulk write ran out of lock memory;
+--   7. a shift on a venue's 1999-12-31 (west of UTC), which shifts take,
+--      was in no week get_staff_schedule showed.
 BEGIN;
-SELECT plan(15);
+SELECT plan(16);
 
 SELECT tests.create_supabase_user('cr_owner') \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES
@@ -100,6 +102,22 @@ SELECT b.organization_id, (SELECT v.id FROM protector.waiver_versions v WHERE v.
 FROM protector.bookings b WHERE b.organization_id = '0a971000-0000-4000-8000-00000000000a' AND b.party_size = 1;
 SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) - (SELECT n FROM locks_before), 1::bigint,
 	'a trusted role''s signatures of three bookings take the version''s lock alone, none per booking');
+
+-- 7.
+SELECT tests.clear_authentication();
+SELECT tests.create_supabase_user('cr_agent') \g /dev/null
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0a971000-0000-4000-8000-0000000000a2', '0a971000-0000-4000-8000-00000000000a', 'West', 'America/New_York');
+INSERT INTO protector.members (id, organization_id, user_id, role) VALUES
+	('0a971000-0000-4000-8000-0000000000e4', '0a971000-0000-4000-8000-00000000000a', tests.get_supabase_uid('cr_agent'), 'agent');
+INSERT INTO protector.staff_venues (organization_id, member_id, venue_id)
+VALUES ('0a971000-0000-4000-8000-00000000000a', '0a971000-0000-4000-8000-0000000000e4', '0a971000-0000-4000-8000-0000000000a2');
+SELECT tests.authenticate_as('cr_owner');
+SELECT protector.create_staff_schedule('0a971000-0000-4000-8000-0000000000e4', '0a971000-0000-4000-8000-0000000000a2',
+	'1999-12-31 20:00 America/New_York', '1999-12-31 23:00 America/New_York', 'New Year''s Eve') \g /dev/null
+SELECT is((SELECT count(*) FROM protector.get_staff_schedule('0a971000-0000-4000-8000-0000000000a2', '1999-12-27')
+		   WHERE note = 'New Year''s Eve'), 1::bigint,
+	'a shift on a venue''s 1999-12-31, taken as of the year 2000 in UTC, is in the week that reaches it');
 
 SELECT * FROM finish();
 ROLLBACK;
