@@ -336,7 +336,8 @@ BEGIN
 	IF c.tags IS NULL OR pg_catalog.cardinality(c.tags) OPERATOR(pg_catalog.>) 100
 	   OR pg_catalog.array_ndims(c.tags) OPERATOR(pg_catalog.>) 1
 	   OR EXISTS (SELECT FROM pg_catalog.unnest(c.tags) g
-				  WHERE g IS NULL OR pg_catalog.length(g) NOT BETWEEN 1 AND 50 OR NOT protector_internal.text_is_clean(g)) THEN
+				  WHERE g IS NULL OR pg_catalog.length(g) NOT BETWEEN 1 AND 50 OR NOT protector_internal.text_is_clean(g)
+					 OR NOT protector_internal.renders_visible(g)) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%stags must be at most 100 tags of 1 to 50 plain characters', p_prefix));
 	END IF;
 	IF c.notes IS NOT NULL AND pg_catalog.length(c.notes) OPERATOR(pg_catalog.>) 10000 THEN
@@ -361,18 +362,21 @@ COMMENT ON FUNCTION protector_internal.check_customer(protector.customers, text)
 -- tags it adds, unless the list as a whole is out of bounds), neutral
 -- ones for what it keeps, so that a value stored before a rule stays
 -- writable around it (update_customer and check_customer_row ask it).
--- A customer's tags as a set: each once, in the order first given (a
--- list of repeats was stored as given and used up the 100 a record
--- takes); a list of more dimensions as it is (check_customer refuses it)
+-- A customer's tags as a set: each once, without the spaces at its ends,
+-- in the order first given (a list of repeats was stored as given and
+-- used up the 100 a record takes; 'vip', ' vip' and 'vip ' were three
+-- tags: a review); a list of more dimensions as it is (check_customer
+-- refuses it)
 CREATE FUNCTION protector_internal.tag_set(p_tags text[])
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN pg_catalog.array_ndims(p_tags) IS DISTINCT FROM 1 THEN p_tags
-			ELSE ARRAY(SELECT x.t FROM pg_catalog.unnest(p_tags) WITH ORDINALITY x(t, n)
-					   GROUP BY x.t ORDER BY pg_catalog.min(x.n)) END;
+			ELSE ARRAY(SELECT y.t FROM pg_catalog.unnest(p_tags) WITH ORDINALITY x(t, n),
+								  LATERAL (SELECT protector_internal.trim_spaces(x.t) AS t) y
+					   GROUP BY y.t ORDER BY pg_catalog.min(x.n)) END;
 COMMENT ON FUNCTION protector_internal.tag_set(text[]) IS
-'Internal: tags each once, in the order first given (a list of more dimensions as it is)';
+'Internal: tags each once, trimmed, in the order first given (a list of more dimensions as it is)';
 
 CREATE FUNCTION protector_internal.customer_changes(p_new protector.customers, p_old protector.customers)
 RETURNS protector.customers
@@ -507,11 +511,22 @@ BEGIN
 		PERFORM protector.raise('forbidden', 'your role may not link a customer record to an account',
 			'Owners, admins and managers link records to accounts (customers.manage).', 'Leave user_id out.');
 	END IF;
+	-- a record merged into another is linked to no account (the merge took
+	-- its link; one linked again, beside the person's live record, made an
+	-- erasure of another record take that account's acts for the erased
+	-- person's: a review), whoever writes it
+	IF NEW.user_id IS NOT NULL AND NEW.merged_into IS NOT NULL
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.user_id IS DISTINCT FROM OLD.user_id
+			OR OLD.merged_into IS NULL) THEN
+		PERFORM protector.raise('invalid_parameter', 'a customer merged into another is linked to no account',
+			pg_catalog.format('Customer %s was merged into customer %s.', NEW.id, NEW.merged_into),
+			pg_catalog.format('Link customer %s instead.', NEW.merged_into));
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_customer_row() IS
-'Trigger: a customer as written (directly, too) passes check_customer, when a write changes what it checks; only customers.manage links an account';
+'Trigger: a customer as written (directly, too) passes check_customer, when a write changes what it checks; only customers.manage links an account, and a merged record to none';
 CREATE TRIGGER check_customer_row BEFORE INSERT OR UPDATE ON protector.customers
 	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.customers'))
 	EXECUTE FUNCTION protector_internal.check_customer_row();
@@ -899,13 +914,15 @@ BEGIN
 	-- (a change of where reminders go writes the customer's confirmed
 	-- bookings' reminders: their bookings first, then the customer, as
 	-- merge_customers and erase_customer take them; the other order
-	-- deadlocked with them)
-	IF p_changes ?| '{email,phone,reminder_channel}' THEN
+	-- deadlocked with them.  The columns the customer_reminders trigger
+	-- fires on: a country changes where an SMS goes; a change of it alone
+	-- deadlocked: a review)
+	IF p_changes ?| '{email,phone,reminder_channel,country}' THEN
 		PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.manage', 'customer');
 		PERFORM protector_internal.lock_customer_bookings(ARRAY[p_customer_id]);
 	END IF;
 	PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.manage', 'customer', true);
-	IF p_changes ?| '{email,phone,reminder_channel}' THEN
+	IF p_changes ?| '{email,phone,reminder_channel,country}' THEN
 		PERFORM protector_internal.relock_customer_bookings(ARRAY[p_customer_id]);
 	END IF;
 	SELECT * INTO c FROM protector.customers x WHERE x.id OPERATOR(pg_catalog.=) p_customer_id;

@@ -789,6 +789,14 @@ BEGIN
 			CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.=) 'object'
 				 THEN pg_catalog.format('It takes %s bytes.', protector_internal.value_size(p_details)) END);
 	END IF;
+	-- (and read as text, as readers and an erasure read it, at most 64 kB,
+	-- as a booking's details: a number of 70 bytes stored, 1e131071,
+	-- prints 131,072 digits: a review)
+	IF pg_catalog.octet_length(p_details::text) OPERATOR(pg_catalog.>) 65536 THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%sdetails is too large as text', p_prefix),
+			pg_catalog.format('It takes %s bytes as text; at most 65536 are accepted.', pg_catalog.octet_length(p_details::text)),
+			'Write numbers as they are, not as powers of ten.');
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_staff_entry(text, jsonb, text) IS

@@ -5413,6 +5413,15 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_integer(integer, text, integer, integer) IS
 'Refuses an integer outside its range (22023 naming the parameter)';
 
+CREATE OR REPLACE FUNCTION protector_internal.trim_spaces(p_text text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'protector_trim_spaces'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION protector_internal.trim_spaces(text) IS
+'A text trimmed of every kind of space at its ends (Unicode space separators and line breaks included)';
+REVOKE ALL ON FUNCTION protector_internal.trim_spaces(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.trim_spaces(text) TO authenticated, service_role;
+
 CREATE OR REPLACE FUNCTION protector_internal.renders_visible(p_text text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'protector_renders_visible'
@@ -5546,7 +5555,8 @@ BEGIN
 	IF c.tags IS NULL OR pg_catalog.cardinality(c.tags) OPERATOR(pg_catalog.>) 100
 	   OR pg_catalog.array_ndims(c.tags) OPERATOR(pg_catalog.>) 1
 	   OR EXISTS (SELECT FROM pg_catalog.unnest(c.tags) g
-				  WHERE g IS NULL OR pg_catalog.length(g) NOT BETWEEN 1 AND 50 OR NOT protector_internal.text_is_clean(g)) THEN
+				  WHERE g IS NULL OR pg_catalog.length(g) NOT BETWEEN 1 AND 50 OR NOT protector_internal.text_is_clean(g)
+					 OR NOT protector_internal.renders_visible(g)) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%stags must be at most 100 tags of 1 to 50 plain characters', p_prefix));
 	END IF;
 	IF c.notes IS NOT NULL AND pg_catalog.length(c.notes) OPERATOR(pg_catalog.>) 10000 THEN
@@ -5791,10 +5801,11 @@ RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN pg_catalog.array_ndims(p_tags) IS DISTINCT FROM 1 THEN p_tags
-			ELSE ARRAY(SELECT x.t FROM pg_catalog.unnest(p_tags) WITH ORDINALITY x(t, n)
-					   GROUP BY x.t ORDER BY pg_catalog.min(x.n)) END;
+			ELSE ARRAY(SELECT y.t FROM pg_catalog.unnest(p_tags) WITH ORDINALITY x(t, n),
+								  LATERAL (SELECT protector_internal.trim_spaces(x.t) AS t) y
+					   GROUP BY y.t ORDER BY pg_catalog.min(x.n)) END;
 COMMENT ON FUNCTION protector_internal.tag_set(text[]) IS
-'Internal: tags each once, in the order first given (a list of more dimensions as it is)';
+'Internal: tags each once, trimmed, in the order first given (a list of more dimensions as it is)';
 GRANT EXECUTE ON FUNCTION protector_internal.tag_set(text[]) TO authenticated, service_role;
 
 CREATE OR REPLACE FUNCTION protector.create_customer(
@@ -5848,13 +5859,15 @@ BEGIN
 	-- (a change of where reminders go writes the customer's confirmed
 	-- bookings' reminders: their bookings first, then the customer, as
 	-- merge_customers and erase_customer take them; the other order
-	-- deadlocked with them)
-	IF p_changes ?| '{email,phone,reminder_channel}' THEN
+	-- deadlocked with them.  The columns the customer_reminders trigger
+	-- fires on: a country changes where an SMS goes; a change of it alone
+	-- deadlocked: a review)
+	IF p_changes ?| '{email,phone,reminder_channel,country}' THEN
 		PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.manage', 'customer');
 		PERFORM protector_internal.lock_customer_bookings(ARRAY[p_customer_id]);
 	END IF;
 	PERFORM protector_internal.authorize_row('protector.customers', p_customer_id, 'customers.manage', 'customer', true);
-	IF p_changes ?| '{email,phone,reminder_channel}' THEN
+	IF p_changes ?| '{email,phone,reminder_channel,country}' THEN
 		PERFORM protector_internal.relock_customer_bookings(ARRAY[p_customer_id]);
 	END IF;
 	SELECT * INTO c FROM protector.customers x WHERE x.id OPERATOR(pg_catalog.=) p_customer_id;
@@ -14115,14 +14128,6 @@ CREATE TRIGGER one_invitation_per_address AFTER INSERT ON protector.staff_invita
 	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.one_invitation_per_address();
 REVOKE ALL ON FUNCTION protector_internal.one_invitation_per_address() FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION protector_internal.trim_spaces(p_text text)
-RETURNS text
-AS 'MODULE_PATHNAME', 'protector_trim_spaces'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION protector_internal.trim_spaces(text) IS
-'A text trimmed of every kind of space at its ends (Unicode space separators and line breaks included)';
-REVOKE ALL ON FUNCTION protector_internal.trim_spaces(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION protector_internal.trim_spaces(text) TO authenticated, service_role;
 COMMENT ON FUNCTION protector_internal.during_is_bounded(tstzrange) IS
 'CHECK bookings_during_check: not empty, [) bounds, both finite and from 0001-01-02 to 9999-12-31 00:00 UTC';
 
@@ -14406,11 +14411,22 @@ BEGIN
 		PERFORM protector.raise('forbidden', 'your role may not link a customer record to an account',
 			'Owners, admins and managers link records to accounts (customers.manage).', 'Leave user_id out.');
 	END IF;
+	-- a record merged into another is linked to no account (the merge took
+	-- its link; one linked again, beside the person's live record, made an
+	-- erasure of another record take that account's acts for the erased
+	-- person's: a review), whoever writes it
+	IF NEW.user_id IS NOT NULL AND NEW.merged_into IS NOT NULL
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.user_id IS DISTINCT FROM OLD.user_id
+			OR OLD.merged_into IS NULL) THEN
+		PERFORM protector.raise('invalid_parameter', 'a customer merged into another is linked to no account',
+			pg_catalog.format('Customer %s was merged into customer %s.', NEW.id, NEW.merged_into),
+			pg_catalog.format('Link customer %s instead.', NEW.merged_into));
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_customer_row() IS
-'Trigger: a customer as written (directly, too) passes check_customer, when a write changes what it checks; only customers.manage links an account';
+'Trigger: a customer as written (directly, too) passes check_customer, when a write changes what it checks; only customers.manage links an account, and a merged record to none';
 REVOKE ALL ON FUNCTION protector_internal.check_service_row(), protector_internal.check_customer_row() FROM PUBLIC;
 CREATE TRIGGER check_service_row BEFORE INSERT OR UPDATE ON protector.services
 	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.services'))
@@ -18041,6 +18057,14 @@ BEGIN
 			CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.=) 'object'
 				 THEN pg_catalog.format('It takes %s bytes.', protector_internal.value_size(p_details)) END);
 	END IF;
+	-- (and read as text, as readers and an erasure read it, at most 64 kB,
+	-- as a booking's details: a number of 70 bytes stored, 1e131071,
+	-- prints 131,072 digits: a review)
+	IF pg_catalog.octet_length(p_details::text) OPERATOR(pg_catalog.>) 65536 THEN
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%sdetails is too large as text', p_prefix),
+			pg_catalog.format('It takes %s bytes as text; at most 65536 are accepted.', pg_catalog.octet_length(p_details::text)),
+			'Write numbers as they are, not as powers of ten.');
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_staff_entry(text, jsonb, text) IS
@@ -18186,13 +18210,13 @@ SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN p_details
 			ELSE COALESCE((SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
 						   FROM pg_catalog.jsonb_each(p_details) e
-						   WHERE e.key OPERATOR(pg_catalog.~) '^[A-Za-z_][A-Za-z0-9_]{0,62}$'
+						   WHERE e.key OPERATOR(pg_catalog.~) '^(id|([a-z]+_){1,3}id|[a-z]+([A-Z][a-z]+){0,2}Id)$'
 							 AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
 							 AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~*)
 								 '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'),
 						  '{}'::jsonb) END;
 COMMENT ON FUNCTION protector_internal.erased_activity_details(jsonb) IS
-'What a staff activity entry about an erased customer keeps of its details: the ids at its top level under plain keys only';
+'What a staff activity entry about an erased customer keeps of its details: the ids at its top level under keys that name an id only';
 
 -- 0.2.0: a booking deleted while a signature, link or reminder of it was written
 CREATE FUNCTION protector_internal.refuse_deleted_booking(p_booking_id uuid, p_detail text)
@@ -18267,6 +18291,7 @@ AS $$
 	SELECT pg_catalog.substr(r.m[1], o.o, 32)
 	FROM pg_catalog.regexp_matches(pg_catalog.replace(pg_catalog.lower(p_text), '-', ''), '[0-9a-f]{32,}', 'g') r(m),
 		 pg_catalog.generate_series(1, pg_catalog.length(r.m[1]) OPERATOR(pg_catalog.-) 31) o(o)
+	WHERE pg_catalog.length(r.m[1]) OPERATOR(pg_catalog.<=) 64
 $$;
 COMMENT ON FUNCTION protector_internal.text_ids(text) IS
 'Internal: every id a text may name, in any form PostgreSQL reads a uuid in, as 32 lowercase hex digits';

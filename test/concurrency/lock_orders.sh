@@ -59,7 +59,9 @@ VALUES ('$ORG', 'percent', 10, 'EUR', ARRAY['0f840000-0000-4000-8000-0000000005a
 INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
 	('0f840000-0000-4000-8000-00000000c001', '$ORG', 'Kim', 'kim@example.com'),
 	('0f840000-0000-4000-8000-00000000c002', '$ORG', 'Max', 'max@example.com'),
-	('0f840000-0000-4000-8000-00000000c003', '$ORG', 'Cleo', 'cleo@example.com');
+	('0f840000-0000-4000-8000-00000000c003', '$ORG', 'Cleo', 'cleo@example.com'),
+	('0f840000-0000-4000-8000-00000000c004', '$ORG', 'Dora', 'dora@example.com'),
+	('0f840000-0000-4000-8000-00000000c005', '$ORG', 'Ed', 'ed@example.com');
 CREATE FUNCTION public.book(p_customer uuid, p_agent text, p_hold int, p_hour int) RETURNS uuid LANGUAGE sql AS \$\$
 	SELECT (protector.create_booking('0f840000-0000-4000-8000-0000000005a1', p_customer,
 		date_trunc('day', now()) + interval '3 days' + p_hour * interval '1 hour', 2,
@@ -90,6 +92,7 @@ failures=0
 book() { psql -X -A -t -q -d "$DB" -c "SELECT public.book($1, $2, $3, $4)"; }
 BK=$(book "'0f840000-0000-4000-8000-00000000c001'" NULL NULL 1)
 BC=$(book "'0f840000-0000-4000-8000-00000000c003'" NULL NULL 2)
+BD=$(book "'0f840000-0000-4000-8000-00000000c004'" NULL NULL 21)
 B3=$(book NULL "'ag1'" NULL 3)
 H4=$(book NULL "'ag2'" 60 4)
 PROMO=$(psql -X -A -t -q -d "$DB" -c "SELECT code FROM protector.promo_codes WHERE organization_id = '$ORG'")
@@ -117,6 +120,12 @@ pair() {
 pair "update_customer against merge_customers" \
 	mia "SELECT protector.update_customer('0f840000-0000-4000-8000-00000000c001', '{\"email\": \"kim2@example.com\"}')" \
 	adam "SELECT protector.merge_customers('0f840000-0000-4000-8000-00000000c001', '0f840000-0000-4000-8000-00000000c002')"
+# (an attack review: the country alone changes where an SMS goes, and
+# the reminders' trigger fires on it; update_customer locked the
+# customer first, then the bookings, and deadlocked with a merge)
+pair "update_customer of the country alone against merge_customers" \
+	mia "SELECT protector.update_customer('0f840000-0000-4000-8000-00000000c004', '{\"country\": \"FR\"}')" \
+	adam "SELECT protector.merge_customers('0f840000-0000-4000-8000-00000000c004', '0f840000-0000-4000-8000-00000000c005')"
 pair "update_customer against erase_customer" \
 	mia "SELECT protector.update_customer('0f840000-0000-4000-8000-00000000c003', '{\"email\": \"cleo2@example.com\"}')" \
 	adam "SELECT protector.erase_customer('0f840000-0000-4000-8000-00000000c003')"

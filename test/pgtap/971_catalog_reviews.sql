@@ -13,9 +13,13 @@
 --   6. (a review of a waiver fix) a trusted role's signatures took a lock
 --      per booking, and a bulk write ran out of lock memory;
 --   7. a shift on a venue's 1999-12-31 (west of UTC), which shifts take,
---      was in no week get_staff_schedule showed.
+--      was in no week get_staff_schedule showed;
+--   8. a record merged into another could be linked to an account again,
+--      beside that person's live record;
+--   9. tags were stored with their spaces ('vip', ' vip' three tags) and a
+--      tag of spaces alone was taken.
 BEGIN;
-SELECT plan(16);
+SELECT plan(20);
 
 SELECT tests.create_supabase_user('cr_owner') \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES
@@ -118,6 +122,24 @@ SELECT protector.create_staff_schedule('0a971000-0000-4000-8000-0000000000e4', '
 SELECT is((SELECT count(*) FROM protector.get_staff_schedule('0a971000-0000-4000-8000-0000000000a2', '1999-12-27')
 		   WHERE note = 'New Year''s Eve'), 1::bigint,
 	'a shift on a venue''s 1999-12-31, taken as of the year 2000 in UTC, is in the week that reaches it');
+
+-- 8.
+SELECT tests.clear_authentication();
+SELECT tests.create_supabase_user('cr_customer') \g /dev/null
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0a971000-0000-4000-8000-0000000000c2', '0a971000-0000-4000-8000-00000000000a', 'Cora Two', 'cora2@example.com');
+SELECT tests.authenticate_as('cr_owner');
+SELECT protector.merge_customers('0a971000-0000-4000-8000-0000000000c1', '0a971000-0000-4000-8000-0000000000c2') \g /dev/null
+SELECT throws_ok($$UPDATE protector.customers SET user_id = tests.get_supabase_uid('cr_customer')
+				   WHERE id = '0a971000-0000-4000-8000-0000000000c2'$$,
+	'22023', 'a customer merged into another is linked to no account', 'a merged record is linked to no account');
+SELECT lives_ok($$UPDATE protector.customers SET user_id = tests.get_supabase_uid('cr_customer')
+				  WHERE id = '0a971000-0000-4000-8000-0000000000c1'$$, '... the record it was merged into is');
+-- 9.
+SELECT is(protector.create_customer('0a971000-0000-4000-8000-00000000000a', 'Tag Test', p_tags => ARRAY['vip', 'vip ', E' vip\u3000', 'gold']) -> 'tags',
+	'["vip", "gold"]'::jsonb, 'tags are trimmed, each once');
+SELECT throws_ok($$SELECT protector.create_customer('0a971000-0000-4000-8000-00000000000a', 'Tag Test Two', p_tags => ARRAY['vip', E'\u3000'])$$,
+	'22023', 'p_tags must be at most 100 tags of 1 to 50 plain characters', '... and a tag of spaces alone is refused');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -6,7 +6,7 @@
 -- (one once theirs: written while it was) keeps its action, time, member
 -- and the ids at its top level; in the history too.
 BEGIN;
-SELECT plan(13);
+SELECT plan(17);
 
 SELECT tests.create_supabase_user('ea_owner') \g /dev/null
 SELECT protector.enable_audit('protector.staff_activity') \g /dev/null
@@ -52,6 +52,13 @@ SELECT protector.log_staff_activity('0a972000-0000-4000-8000-00000000000a', 'des
 	'{"Zelda Quirk, zelda@example.com": "0a972000-0000-4000-8000-0000000000c1", "customer_id": "0a972000-0000-4000-8000-0000000000c1"}') AS text_key \gset
 SELECT protector.log_staff_activity('0a972000-0000-4000-8000-00000000000a', 'desk.note',
 	'{"note": "Zelda Quirk (customer 0A9720000000400080000000000000C1) is allergic"}') AS no_hyphens \gset
+-- (a later review: a key of letters that spelled something out kept it,
+-- and a run of hex digits was read at every place of it, a number of 70
+-- bytes for half a minute)
+SELECT protector.log_staff_activity('0a972000-0000-4000-8000-00000000000a', 'desk.note',
+	'{"zelda_allergic_to_nuts": "0a972000-0000-4000-8000-0000000000c1", "bookingId": "0a972000-0000-4000-8000-0000000000b1"}') AS spelled \gset
+SELECT throws_ok($$SELECT protector.log_staff_activity('0a972000-0000-4000-8000-00000000000a', 'desk.note', '{"n": 1e131071}')$$,
+	'22023', 'p_details is too large as text', 'an entry whose number prints 131,072 digits is refused');
 SELECT tests.clear_authentication();
 -- an entry of the day before, while the booking handed to Zelda was still
 -- Dora's, and one deleted since (its history remains)
@@ -97,6 +104,12 @@ SELECT is((SELECT details FROM protector.staff_activity WHERE id = :text_key),
 	'a key of text keeps nothing, though its value is an id');
 SELECT is((SELECT details FROM protector.staff_activity WHERE id = :no_hyphens), '{}'::jsonb,
 	'an id written without hyphens, in capitals, is seen');
+SELECT is((SELECT details FROM protector.staff_activity WHERE id = :spelled),
+	'{"bookingId": "0a972000-0000-4000-8000-0000000000b1"}'::jsonb, 'only keys that name an id keep their ids');
+SELECT cmp_ok((SELECT count(*) FROM protector_internal.text_ids(repeat('ab', 40000))), '=', 0::bigint,
+	'a run of 80,000 hex digits is no id');
+SELECT is((SELECT array_agg(t) FROM protector_internal.text_ids('x{0A972000-0000-4000-8000-0000000000C1}y') t),
+	'{0a9720000000400080000000000000c1}'::text[], 'an id in braces and capitals is read as its 32 digits');
 SELECT is((SELECT count(*) FROM protector.audit_log
 		   WHERE table_name = 'protector.staff_activity' AND organization_id = '0a972000-0000-4000-8000-00000000000a'
 			 AND concat(old_row, new_row) ~ '(Zelda|zelda@|999888)'), 0::bigint,
