@@ -362,8 +362,8 @@ COMMENT ON FUNCTION protector_internal.check_customer(protector.customers, text)
 -- tags it adds, unless the list as a whole is out of bounds), neutral
 -- ones for what it keeps, so that a value stored before a rule stays
 -- writable around it (update_customer and check_customer_row ask it).
--- A customer's tags as a set: each once, without the spaces at its ends,
--- in the order first given (a list of repeats was stored as given and
+-- A customer's tags as a set: each once, without the spaces at its ends
+-- (one of spaces alone dropped), in the order first given (a list of repeats was stored as given and
 -- used up the 100 a record takes; 'vip', ' vip' and 'vip ' were three
 -- tags: a review); a list of more dimensions as it is (check_customer
 -- refuses it)
@@ -374,6 +374,9 @@ SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN pg_catalog.array_ndims(p_tags) IS DISTINCT FROM 1 THEN p_tags
 			ELSE ARRAY(SELECT y.t FROM pg_catalog.unnest(p_tags) WITH ORDINALITY x(t, n),
 								  LATERAL (SELECT protector_internal.trim_spaces(x.t) AS t) y
+					   -- (one of spaces alone is none: one stored before
+					   -- tags were checked went, not refused: a review)
+					   WHERE y.t IS DISTINCT FROM ''
 					   GROUP BY y.t ORDER BY pg_catalog.min(x.n)) END;
 COMMENT ON FUNCTION protector_internal.tag_set(text[]) IS
 'Internal: tags each once, trimmed, in the order first given (a list of more dimensions as it is)';

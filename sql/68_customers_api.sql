@@ -590,7 +590,8 @@ BEGIN
 	v_tags := ARRAY(SELECT DISTINCT t FROM (SELECT unnest(k.tags)
 											 UNION ALL
 											 SELECT g FROM unnest(m.tags) g
-											 WHERE length(g) BETWEEN 1 AND 50 AND protector_internal.text_is_clean(g)) u(t)
+											 WHERE length(protector_internal.trim_spaces(g)) BETWEEN 1 AND 50
+											   AND protector_internal.text_is_clean(g) AND protector_internal.renders_visible(g)) u(t)
 					ORDER BY t);
 	IF cardinality(v_tags) > 100 THEN
 		PERFORM protector.raise('invalid_parameter', format('the merged customer would have %s tags', cardinality(v_tags)),

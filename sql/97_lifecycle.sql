@@ -397,10 +397,10 @@ COMMENT ON FUNCTION protector_internal.within_periods(jsonb, timestamptz, bigint
 'Internal: whether a row was written within one of a JSON array of [from, to, from audit id, to audit id] periods: by its insert''s audit id (p_seq) or its time strictly inside, else by its time (null: open)';
 
 -- ... and of what staff logged of them (log_staff_activity): the ids at
--- the entry's top level under keys that name an id (customer_id,
--- bookingId: whom and what it was about), no text (a key of text whose
--- value was an id kept it, and so did a key of letters that spelled
--- something out: reviews)
+-- the entry's top level under keys that name one of protector's ids
+-- (customer_id, bookingId: whom and what it was about), no text (a key of
+-- text whose value was an id kept it, and so did a key of letters that
+-- spelled something out, zelda_quirk_id too: reviews)
 CREATE FUNCTION protector_internal.erased_activity_details(p_details jsonb)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE
@@ -408,13 +408,13 @@ SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN p_details
 			ELSE COALESCE((SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
 						   FROM pg_catalog.jsonb_each(p_details) e
-						   WHERE e.key OPERATOR(pg_catalog.~) '^(id|([a-z]+_){1,3}id|[a-z]+([A-Z][a-z]+){0,2}Id)$'
+						   WHERE e.key OPERATOR(pg_catalog.~) '^(id|(organization|venue|service|customer|booking|member|user|task|payment|voucher|promo_code|waiver|reminder|message)_id|(organization|venue|service|customer|booking|member|user|task|payment|voucher|promoCode|waiver|reminder|message)Id)$'
 							 AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
 							 AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~*)
 								 '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'),
 						  '{}'::jsonb) END;
 COMMENT ON FUNCTION protector_internal.erased_activity_details(jsonb) IS
-'What a staff activity entry about an erased customer keeps of its details: the ids at its top level under keys that name an id only';
+'What a staff activity entry about an erased customer keeps of its details: the ids at its top level under keys that name one of protector''s ids only';
 
 -- A time a row of the history holds (p_row's p_key, a time with its
 -- zone as JSON writes one), else p_default: a masked, missing or
@@ -434,10 +434,11 @@ COMMENT ON FUNCTION protector_internal.logged_time(jsonb, text, timestamptz) IS
 -- The ids a text may name, in every form PostgreSQL reads a uuid in
 -- (either case, a hyphen or none after any four hex digits, braces), as
 -- 32 lowercase hex digits: every 32 digits in a row of the text once its
--- hyphens are gone (inside a run of up to 64, each place, the safe side;
--- a longer run is a hash or a blob, not an id, and each place of it cost
--- a read of the text from its start: a JSON number 1e131071, 70 bytes
--- stored, took 27 s: a review).  One fixed pattern, so that what it costs
+-- hyphens are gone (inside a longer run, each place, the safe side: ids
+-- joined by hyphens make one run), each place read from the run as bytes
+-- (as text each was read from the run's start, and a JSON number
+-- 1e131071, 70 bytes stored, took 27 s: a review); a run of more than
+-- 4,096 digits is a blob, not a list of ids.  One fixed pattern, so that what it costs
 -- grows with the text alone (a pattern of the ids sought, one per id,
 -- failed past about 5,000 of them, "too complex", and was compiled again
 -- and again: a review).
@@ -446,10 +447,11 @@ RETURNS SETOF text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT pg_catalog.substr(r.m[1], o.o, 32)
+	SELECT pg_catalog.encode(pg_catalog.substring(b.b, o.o, 32), 'escape')
 	FROM pg_catalog.regexp_matches(pg_catalog.replace(pg_catalog.lower(p_text), '-', ''), '[0-9a-f]{32,}', 'g') r(m),
+		 LATERAL (SELECT pg_catalog.convert_to(r.m[1], 'UTF8') AS b) b,
 		 pg_catalog.generate_series(1, pg_catalog.length(r.m[1]) OPERATOR(pg_catalog.-) 31) o(o)
-	WHERE pg_catalog.length(r.m[1]) OPERATOR(pg_catalog.<=) 64
+	WHERE pg_catalog.length(r.m[1]) OPERATOR(pg_catalog.<=) 4096
 $$;
 COMMENT ON FUNCTION protector_internal.text_ids(text) IS
 'Internal: every id a text may name, in any form PostgreSQL reads a uuid in, as 32 lowercase hex digits';

@@ -5803,6 +5803,9 @@ SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN pg_catalog.array_ndims(p_tags) IS DISTINCT FROM 1 THEN p_tags
 			ELSE ARRAY(SELECT y.t FROM pg_catalog.unnest(p_tags) WITH ORDINALITY x(t, n),
 								  LATERAL (SELECT protector_internal.trim_spaces(x.t) AS t) y
+					   -- (one of spaces alone is none: one stored before
+					   -- tags were checked went, not refused: a review)
+					   WHERE y.t IS DISTINCT FROM ''
 					   GROUP BY y.t ORDER BY pg_catalog.min(x.n)) END;
 COMMENT ON FUNCTION protector_internal.tag_set(text[]) IS
 'Internal: tags each once, trimmed, in the order first given (a list of more dimensions as it is)';
@@ -12492,7 +12495,8 @@ BEGIN
 	v_tags := ARRAY(SELECT DISTINCT t FROM (SELECT unnest(k.tags)
 											 UNION ALL
 											 SELECT g FROM unnest(m.tags) g
-											 WHERE length(g) BETWEEN 1 AND 50 AND protector_internal.text_is_clean(g)) u(t)
+											 WHERE length(protector_internal.trim_spaces(g)) BETWEEN 1 AND 50
+											   AND protector_internal.text_is_clean(g) AND protector_internal.renders_visible(g)) u(t)
 					ORDER BY t);
 	IF cardinality(v_tags) > 100 THEN
 		PERFORM protector.raise('invalid_parameter', format('the merged customer would have %s tags', cardinality(v_tags)),
@@ -18210,13 +18214,13 @@ SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'object' THEN p_details
 			ELSE COALESCE((SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
 						   FROM pg_catalog.jsonb_each(p_details) e
-						   WHERE e.key OPERATOR(pg_catalog.~) '^(id|([a-z]+_){1,3}id|[a-z]+([A-Z][a-z]+){0,2}Id)$'
+						   WHERE e.key OPERATOR(pg_catalog.~) '^(id|(organization|venue|service|customer|booking|member|user|task|payment|voucher|promo_code|waiver|reminder|message)_id|(organization|venue|service|customer|booking|member|user|task|payment|voucher|promoCode|waiver|reminder|message)Id)$'
 							 AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
 							 AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~*)
 								 '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'),
 						  '{}'::jsonb) END;
 COMMENT ON FUNCTION protector_internal.erased_activity_details(jsonb) IS
-'What a staff activity entry about an erased customer keeps of its details: the ids at its top level under keys that name an id only';
+'What a staff activity entry about an erased customer keeps of its details: the ids at its top level under keys that name one of protector''s ids only';
 
 -- 0.2.0: a booking deleted while a signature, link or reminder of it was written
 CREATE FUNCTION protector_internal.refuse_deleted_booking(p_booking_id uuid, p_detail text)
@@ -18288,10 +18292,11 @@ RETURNS SETOF text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT pg_catalog.substr(r.m[1], o.o, 32)
+	SELECT pg_catalog.encode(pg_catalog.substring(b.b, o.o, 32), 'escape')
 	FROM pg_catalog.regexp_matches(pg_catalog.replace(pg_catalog.lower(p_text), '-', ''), '[0-9a-f]{32,}', 'g') r(m),
+		 LATERAL (SELECT pg_catalog.convert_to(r.m[1], 'UTF8') AS b) b,
 		 pg_catalog.generate_series(1, pg_catalog.length(r.m[1]) OPERATOR(pg_catalog.-) 31) o(o)
-	WHERE pg_catalog.length(r.m[1]) OPERATOR(pg_catalog.<=) 64
+	WHERE pg_catalog.length(r.m[1]) OPERATOR(pg_catalog.<=) 4096
 $$;
 COMMENT ON FUNCTION protector_internal.text_ids(text) IS
 'Internal: every id a text may name, in any form PostgreSQL reads a uuid in, as 32 lowercase hex digits';

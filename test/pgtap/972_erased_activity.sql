@@ -6,7 +6,7 @@
 -- (one once theirs: written while it was) keeps its action, time, member
 -- and the ids at its top level; in the history too.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 
 SELECT tests.create_supabase_user('ea_owner') \g /dev/null
 SELECT protector.enable_audit('protector.staff_activity') \g /dev/null
@@ -56,7 +56,8 @@ SELECT protector.log_staff_activity('0a972000-0000-4000-8000-00000000000a', 'des
 -- and a run of hex digits was read at every place of it, a number of 70
 -- bytes for half a minute)
 SELECT protector.log_staff_activity('0a972000-0000-4000-8000-00000000000a', 'desk.note',
-	'{"zelda_allergic_to_nuts": "0a972000-0000-4000-8000-0000000000c1", "bookingId": "0a972000-0000-4000-8000-0000000000b1"}') AS spelled \gset
+	'{"zelda_allergic_to_nuts": "0a972000-0000-4000-8000-0000000000c1", "zelda_quirk_id": "0a972000-0000-4000-8000-0000000000c1",
+	  "bookingId": "0a972000-0000-4000-8000-0000000000b1"}') AS spelled \gset
 SELECT throws_ok($$SELECT protector.log_staff_activity('0a972000-0000-4000-8000-00000000000a', 'desk.note', '{"n": 1e131071}')$$,
 	'22023', 'p_details is too large as text', 'an entry whose number prints 131,072 digits is refused');
 SELECT tests.clear_authentication();
@@ -108,6 +109,9 @@ SELECT is((SELECT details FROM protector.staff_activity WHERE id = :spelled),
 	'{"bookingId": "0a972000-0000-4000-8000-0000000000b1"}'::jsonb, 'only keys that name an id keep their ids');
 SELECT cmp_ok((SELECT count(*) FROM protector_internal.text_ids(repeat('ab', 40000))), '=', 0::bigint,
 	'a run of 80,000 hex digits is no id');
+SELECT is((SELECT count(*) FROM protector_internal.text_ids('0a972000-0000-4000-8000-0000000000c1-0a972000-0000-4000-8000-0000000000b1-1')
+		   WHERE text_ids IN ('0a9720000000400080000000000000c1', '0a9720000000400080000000000000b1')), 2::bigint,
+	'... while ids joined by hyphens are read, each');
 SELECT is((SELECT array_agg(t) FROM protector_internal.text_ids('x{0A972000-0000-4000-8000-0000000000C1}y') t),
 	'{0a9720000000400080000000000000c1}'::text[], 'an id in braces and capitals is read as its 32 digits');
 SELECT is((SELECT count(*) FROM protector.audit_log
