@@ -148,7 +148,8 @@ COMMENT ON FUNCTION protector_internal.renders_visible(text) IS
 -- and interlinear format controls, Egyptian hieroglyph format controls,
 -- the combining grapheme joiner, Khmer
 -- inherent vowels, musical and shorthand format controls, tag characters,
--- which can carry hidden text): they disguise a name on the operator's
+-- which can carry hidden text, and the code points kept unassigned beside
+-- them, which browsers draw as nothing too: a review): they disguise a name on the operator's
 -- screen.  (Variation selectors stay, one after a character: emoji and
 -- ideographic variation sequences use them; a run of them carries hidden
 -- text as tag characters do, a byte each.)
@@ -159,13 +160,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	RETURN p_text IS NULL
-		OR (p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u034f\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u206f\\u2800\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb\\U00013430-\\U0001343f\\U000110bd\\U000110cd\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0000-\\U000e007f]'
+		OR (p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u034f\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u206f\\u2800\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb\\U00013430-\\U0001343f\\U000110bd\\U000110cd\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0000-\\U000e00ff\\U000e01f0-\\U000e0fff\\ufff0-\\ufff8]'
 			-- zero-width non-joiners and joiners only where a script needs
 			-- them: after a character of a joining script (Arabic, Syriac,
 			-- Thaana, N'Ko and their kin, Mongolian), an Indic, Sinhala,
 			-- Myanmar or Khmer one, or an emoji, also with its variation
-			-- selector (ZWJ sequences)
-			AND p_text OPERATOR(pg_catalog.!~) E'(?<![\\u0600-\\u08ff\\ufb50-\\ufdff\\ufe70-\\ufeff\\u0900-\\u0dff\\u1000-\\u109f\\u1780-\\u18af\\u2600-\\u27bf\\U0001f000-\\U0001faff])(?<![\\u2600-\\u27bf\\U0001f000-\\U0001faff]\\ufe0f)[\\u200c\\u200d]'
+			-- selector (ZWJ sequences); not after a Mongolian variation
+			-- selector, whose run with joiners carried hidden text (a review)
+			AND p_text OPERATOR(pg_catalog.!~) E'(?<![\\u0600-\\u08ff\\ufb50-\\ufdff\\ufe70-\\ufeff\\u0900-\\u0dff\\u1000-\\u109f\\u1780-\\u180a\\u1810-\\u18af\\u2600-\\u27bf\\U0001f000-\\U0001faff])(?<![\\u2600-\\u27bf\\U0001f000-\\U0001faff]\\ufe0f)[\\u200c\\u200d]'
 			-- variation selectors (Mongolian ones too) one at a time, each
 			-- after a character
 			AND p_text OPERATOR(pg_catalog.!~) E'(^|[\\u180b-\\u180d\\u180f\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef])[\\u180b-\\u180d\\u180f\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef]');

@@ -766,6 +766,42 @@ CREATE TRIGGER check_task_reassignment BEFORE UPDATE OF assignee, organization_i
 								AND NEW.organization_id IS NOT DISTINCT FROM OLD.organization_id)))
 	EXECUTE FUNCTION protector_internal.check_task_assignee();
 
+-- A task's title and description are shown to staff as written, whoever
+-- writes them (staff write tasks directly): a title plain text that shows
+-- something, stored trimmed, a description of lines (it took control
+-- characters, direction overrides and a title of an ideographic space
+-- alone: a review).  Only what a write changes: a task stored before
+-- stays writable around it.  (The workflow's own tasks, written by C,
+-- hold protector's titles.  On every update, not of the two columns: a
+-- column named in a trigger cannot change its type, which a damaged
+-- table's test does, pgTAP 240.)
+CREATE FUNCTION protector_internal.check_task_text()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.title IS DISTINCT FROM OLD.title THEN
+		-- (spaces at the ends count against the most, as check_text counts)
+		IF pg_catalog.length(NEW.title) OPERATOR(pg_catalog.>) 300 THEN
+			PERFORM protector.raise('invalid_parameter', 'title must be 1 to 300 characters',
+				pg_catalog.format('Got %s characters.', pg_catalog.length(NEW.title)));
+		END IF;
+		NEW.title := protector_internal.checked_name(NEW.title, 'title', TG_TABLE_NAME);
+	END IF;
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.description IS DISTINCT FROM OLD.description)
+	   AND NOT protector_internal.lines_are_clean(NEW.description) THEN
+		PERFORM protector.raise('invalid_parameter', 'description holds control or invisible direction characters');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_task_text() IS
+'Trigger: a task''s new title plain text showing something (stored trimmed), its description lines without control or invisible direction characters';
+CREATE TRIGGER check_task_text BEFORE INSERT OR UPDATE ON protector.tasks
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.tasks'))
+	EXECUTE FUNCTION protector_internal.check_task_text();
+
 -- activity ------------------------------------------------------------------------
 
 -- A staff activity entry's action and details, as the table's CHECKs take

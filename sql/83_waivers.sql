@@ -599,7 +599,11 @@ BEGIN
 	SELECT b.party_size INTO v_party FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
 	  AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids());
+	-- (not the caller's booking: its agent's signatures, shared as the
+	-- desk's; they took none, and a customer's at the same moment went
+	-- past the party: a review)
 	IF NOT FOUND THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547722, p_booking_id));
 		RETURN;
 	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547722, p_booking_id));

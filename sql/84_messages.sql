@@ -206,6 +206,10 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a message is 1 to 4000 characters',
 			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(NEW.body), 0)));
 	END IF;
+	-- (and shows something: a combining mark alone was a message: a review)
+	IF NOT protector_internal.renders_visible(NEW.body) THEN
+		PERFORM protector.raise('invalid_parameter', 'a message must hold a visible character');
+	END IF;
 	IF NOT protector_internal.lines_are_clean(NEW.body) THEN
 		PERFORM protector.raise('invalid_parameter', 'a message holds control or invisible direction characters',
 			NULL, 'Plain text with line breaks and tabs is accepted.');

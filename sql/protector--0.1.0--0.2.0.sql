@@ -2399,13 +2399,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	RETURN p_text IS NULL
-		OR (p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u034f\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u206f\\u2800\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb\\U00013430-\\U0001343f\\U000110bd\\U000110cd\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0000-\\U000e007f]'
+		OR (p_text OPERATOR(pg_catalog.!~) E'[\\x01-\\x1f\\x7f-\\x9f\\xad\\u034f\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u206f\\u2800\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb\\U00013430-\\U0001343f\\U000110bd\\U000110cd\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0000-\\U000e00ff\\U000e01f0-\\U000e0fff\\ufff0-\\ufff8]'
 			-- zero-width non-joiners and joiners only where a script needs
 			-- them: after a character of a joining script (Arabic, Syriac,
 			-- Thaana, N'Ko and their kin, Mongolian), an Indic, Sinhala,
 			-- Myanmar or Khmer one, or an emoji, also with its variation
-			-- selector (ZWJ sequences)
-			AND p_text OPERATOR(pg_catalog.!~) E'(?<![\\u0600-\\u08ff\\ufb50-\\ufdff\\ufe70-\\ufeff\\u0900-\\u0dff\\u1000-\\u109f\\u1780-\\u18af\\u2600-\\u27bf\\U0001f000-\\U0001faff])(?<![\\u2600-\\u27bf\\U0001f000-\\U0001faff]\\ufe0f)[\\u200c\\u200d]'
+			-- selector (ZWJ sequences); not after a Mongolian variation
+			-- selector, whose run with joiners carried hidden text (a review)
+			AND p_text OPERATOR(pg_catalog.!~) E'(?<![\\u0600-\\u08ff\\ufb50-\\ufdff\\ufe70-\\ufeff\\u0900-\\u0dff\\u1000-\\u109f\\u1780-\\u180a\\u1810-\\u18af\\u2600-\\u27bf\\U0001f000-\\U0001faff])(?<![\\u2600-\\u27bf\\U0001f000-\\U0001faff]\\ufe0f)[\\u200c\\u200d]'
 			-- variation selectors (Mongolian ones too) one at a time, each
 			-- after a character
 			AND p_text OPERATOR(pg_catalog.!~) E'(^|[\\u180b-\\u180d\\u180f\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef])[\\u180b-\\u180d\\u180f\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef]');
@@ -9586,6 +9587,10 @@ BEGIN
 	IF NEW.body IS NULL OR pg_catalog.length(NEW.body) NOT BETWEEN 1 AND 4000 THEN
 		PERFORM protector.raise('invalid_parameter', 'a message is 1 to 4000 characters',
 			pg_catalog.format('Got %s characters.', COALESCE(pg_catalog.length(NEW.body), 0)));
+	END IF;
+	-- (and shows something: a combining mark alone was a message: a review)
+	IF NOT protector_internal.renders_visible(NEW.body) THEN
+		PERFORM protector.raise('invalid_parameter', 'a message must hold a visible character');
 	END IF;
 	IF NOT protector_internal.lines_are_clean(NEW.body) THEN
 		PERFORM protector.raise('invalid_parameter', 'a message holds control or invisible direction characters',
@@ -17686,7 +17691,11 @@ BEGIN
 	SELECT b.party_size INTO v_party FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
 	  AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids());
+	-- (not the caller's booking: its agent's signatures, shared as the
+	-- desk's; they took none, and a customer's at the same moment went
+	-- past the party: a review)
 	IF NOT FOUND THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547722, p_booking_id));
 		RETURN;
 	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547722, p_booking_id));
@@ -18311,6 +18320,34 @@ RETURN COALESCE((SELECT pg_catalog.jsonb_object_agg(pg_catalog.replace(x.id::tex
 					   SELECT e.key::uuid, e.value FROM pg_catalog.jsonb_each(p_periods) e) x), '{}');
 COMMENT ON FUNCTION protector_internal.id_keys(uuid[], jsonb) IS
 'Internal: ids (to true) or periods by booking id (to their periods) keyed as text_ids gives ids';
+
+-- 0.2.0: a task's title and description plain text, however written
+CREATE FUNCTION protector_internal.check_task_text()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.title IS DISTINCT FROM OLD.title THEN
+		-- (spaces at the ends count against the most, as check_text counts)
+		IF pg_catalog.length(NEW.title) OPERATOR(pg_catalog.>) 300 THEN
+			PERFORM protector.raise('invalid_parameter', 'title must be 1 to 300 characters',
+				pg_catalog.format('Got %s characters.', pg_catalog.length(NEW.title)));
+		END IF;
+		NEW.title := protector_internal.checked_name(NEW.title, 'title', TG_TABLE_NAME);
+	END IF;
+	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.description IS DISTINCT FROM OLD.description)
+	   AND NOT protector_internal.lines_are_clean(NEW.description) THEN
+		PERFORM protector.raise('invalid_parameter', 'description holds control or invisible direction characters');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_task_text() IS
+'Trigger: a task''s new title plain text showing something (stored trimmed), its description lines without control or invisible direction characters';
+CREATE TRIGGER check_task_text BEFORE INSERT OR UPDATE ON protector.tasks
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.tasks'))
+	EXECUTE FUNCTION protector_internal.check_task_text();
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -137,7 +137,7 @@ SELECT is((SELECT w ->> 'version' FROM protector.create_waiver('0a940000-0000-40
 																 '  I agree.  ', '  T  ') w),
 	'1', 'spaces at the ends of a short text are fine');
 SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, title) VALUES ('0a940000-0000-4000-8000-000000000000', 'X' || repeat(' ', 300))$$,
-	'23514', NULL, 'a task''s title of "X" and 300 spaces is over its 300 characters');
+	'22023', 'title must be 1 to 300 characters', 'a task''s title of "X" and 300 spaces is over its 300 characters');
 SELECT throws_ok($$UPDATE protector.waiver_versions SET title = 'T' || repeat(' ', 200) WHERE organization_id = '0a940000-0000-4000-8000-000000000000'$$,
 	'22023', 'title must be 1 to 200 characters', '... and a waiver title written directly over its 200');
 

@@ -17,9 +17,17 @@
 --   8. a record merged into another could be linked to an account again,
 --      beside that person's live record;
 --   9. tags were stored with their spaces ('vip', ' vip' three tags) and a
---      tag of spaces alone was taken.
+--      tag of spaces alone was taken;
+--  10. (the widget, and every plain text) Mongolian variation selectors
+--      with joiners, and code points kept unassigned beside the tag
+--      characters, carried hidden text;
+--  11. an agent's signature for their booking took no lock, and a
+--      customer's at the same moment went past the party;
+--  12. tasks took titles and descriptions with control characters, a
+--      title of an ideographic space alone, and a message a combining mark
+--      alone.
 BEGIN;
-SELECT plan(22);
+SELECT plan(31);
 
 SELECT tests.create_supabase_user('cr_owner') \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES
@@ -155,6 +163,40 @@ SELECT tests.authenticate_as('cr_owner');
 SELECT protector.merge_customers('0a971000-0000-4000-8000-0000000000c3', '0a971000-0000-4000-8000-0000000000c4') \g /dev/null
 SELECT is((SELECT tags FROM protector.customers WHERE id = '0a971000-0000-4000-8000-0000000000c3'), '{vip,x}'::text[],
 	'a merge of records with tags stored before the rules keeps those it takes');
+
+-- 10.
+SELECT is(protector_internal.text_is_clean('Ana' || U&'\180B' || repeat(U&'\200D\180B', 5)), false,
+	'Mongolian variation selectors with joiners between them are hidden text');
+SELECT is(protector_internal.text_is_clean('x' || repeat(U&'\+0E0200', 4)), false, '... and so are unassigned code points beside the tags');
+SELECT is(protector_internal.text_is_clean('x' || U&'\FFF0'), false, '... and U+FFF0');
+SELECT is(protector_internal.text_is_clean(U&'\1820\200D\1821'), true, '... while a joiner between Mongolian letters stays');
+-- 11.
+SELECT tests.clear_authentication();
+UPDATE protector.organizations SET settings = '{"staff": {"require_shifts": false}}' WHERE id = '0a971000-0000-4000-8000-00000000000a';
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, party_size, assigned_agent)
+VALUES ('0a971000-0000-4000-8000-0000000000b9', '0a971000-0000-4000-8000-00000000000a', '0a971000-0000-4000-8000-0000000000a1',
+		'0a971000-0000-4000-8000-0000000005a1', '0a971000-0000-4000-8000-0000000000c1',
+		tstzrange(date_trunc('hour', now()) + interval '6 days', date_trunc('hour', now()) + interval '6 days 1 hour'), 'confirmed', 2,
+		tests.get_supabase_uid('cr_agent'));
+SELECT tests.authenticate_as('cr_agent');
+CREATE TEMP TABLE agent_locks_before AS
+	SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND mode = 'ShareLock';
+SELECT protector.submit_waiver((SELECT waiver_id FROM protector.services WHERE id = '0a971000-0000-4000-8000-0000000005a1'),
+	'Ann Agent', '1990-01-01', 'Ann Agent', 'Ann Agent', '0a971000-0000-4000-8000-0000000000b9') \g /dev/null
+SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND mode = 'ShareLock')
+		  - (SELECT n FROM agent_locks_before), 1::bigint,
+	'an agent''s signature for their booking takes the booking''s lock, shared (the version''s is held already)');
+-- 12.
+SELECT tests.authenticate_as('cr_owner');
+SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, title) VALUES ('0a971000-0000-4000-8000-00000000000a', E'call \u202eback\u0001')$$,
+	'22023', 'title holds control or invisible direction characters', 'a task''s title takes no control characters');
+SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, title) VALUES ('0a971000-0000-4000-8000-00000000000a', E'\u3000')$$,
+	'22023', 'title must not be blank', '... nor is it an ideographic space alone');
+SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, title, description)
+				   VALUES ('0a971000-0000-4000-8000-00000000000a', 'Call back', E'about \u202ethis')$$,
+	'22023', 'description holds control or invisible direction characters', '... nor a description a direction override');
+SELECT throws_ok($$SELECT protector.send_message('0a971000-0000-4000-8000-0000000000b9', E'\u0301')$$,
+	'22023', 'a message must hold a visible character', 'a message of a combining mark alone is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
