@@ -587,12 +587,14 @@ BEGIN
 	-- (the merged record's tags protector takes now: one 0.1.0 stored
 	-- unchecked is not carried; the kept record's stay as they are)
 	-- (united from rows: 0.1.0 also stored tags of two dimensions)
-	v_tags := ARRAY(SELECT DISTINCT t FROM (SELECT unnest(k.tags)
-											 UNION ALL
-											 SELECT g FROM unnest(m.tags) g
-											 WHERE length(protector_internal.trim_spaces(g)) BETWEEN 1 AND 50
-											   AND protector_internal.text_is_clean(g) AND protector_internal.renders_visible(g)) u(t)
-					ORDER BY t);
+	-- (counted as stored, trimmed: 't1' and a 0.1.0 't1 ' are one tag)
+	v_tags := ARRAY(SELECT DISTINCT x.t FROM (SELECT protector_internal.trim_spaces(u.t) FROM (
+												  SELECT unnest(k.tags)
+												  UNION ALL
+												  SELECT g FROM unnest(m.tags) g
+												  WHERE length(protector_internal.trim_spaces(g)) BETWEEN 1 AND 50
+													AND protector_internal.text_is_clean(g) AND protector_internal.renders_visible(g)) u(t)) x(t)
+					WHERE x.t <> '' ORDER BY x.t);
 	IF cardinality(v_tags) > 100 THEN
 		PERFORM protector.raise('invalid_parameter', format('the merged customer would have %s tags', cardinality(v_tags)),
 			'A customer has at most 100 tags.', 'Remove tags from one of them first.');

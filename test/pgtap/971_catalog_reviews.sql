@@ -25,9 +25,13 @@
 --      customer's at the same moment went past the party;
 --  12. tasks took titles and descriptions with control characters, a
 --      title of an ideographic space alone, and a message a combining mark
---      alone.
+--      alone;
+--  13. (a review of those) the task check refused protector's own review
+--      title of a service named in 0.1.0 with a zero-width space, and a
+--      confirmation failed; a Mongolian letter, its variation selector
+--      and a joiner were refused; a merge counted 't1' and 't1 ' twice.
 BEGIN;
-SELECT plan(31);
+SELECT plan(35);
 
 SELECT tests.create_supabase_user('cr_owner') \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES
@@ -197,6 +201,31 @@ SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, title, descript
 	'22023', 'description holds control or invisible direction characters', '... nor a description a direction override');
 SELECT throws_ok($$SELECT protector.send_message('0a971000-0000-4000-8000-0000000000b9', E'\u0301')$$,
 	'22023', 'a message must hold a visible character', 'a message of a combining mark alone is refused');
+
+-- 13.
+SELECT tests.clear_authentication();
+SET LOCAL session_replication_role = replica;
+UPDATE protector.services SET name = E'Yoga\u200bclass' WHERE id = '0a971000-0000-4000-8000-0000000005a1';
+RESET session_replication_role;
+SELECT tests.authenticate_as('cr_owner');
+SELECT protector.hold_slot('0a971000-0000-4000-8000-0000000005a1', '0a971000-0000-4000-8000-0000000000c1',
+	date_trunc('hour', now()) + interval '8 days', 1) ->> 'id' AS hid \gset
+SELECT lives_ok(format($$SELECT protector.confirm_booking(%L)$$, :'hid'),
+	'a hold of a service named in 0.1.0 with a zero-width space is confirmed, its review task written');
+SELECT is(protector_internal.text_is_clean(U&'\182D\180B\200D\1820'), true,
+	'a Mongolian letter, its variation selector and a joiner are text');
+SELECT is(protector_internal.text_is_clean(U&'\182D\180B\200D\180B'), false, '... a selector after the joiner is not');
+SELECT tests.clear_authentication();
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0a971000-0000-4000-8000-0000000000e1', '0a971000-0000-4000-8000-00000000000a', 'Many Tags'),
+	('0a971000-0000-4000-8000-0000000000e2', '0a971000-0000-4000-8000-00000000000a', 'Many Tags Two');
+SET LOCAL session_replication_role = replica;
+UPDATE protector.customers SET tags = ARRAY(SELECT 't' || g FROM generate_series(1, 60) g) WHERE id = '0a971000-0000-4000-8000-0000000000e1';
+UPDATE protector.customers SET tags = ARRAY(SELECT 't' || g || ' ' FROM generate_series(1, 60) g) WHERE id = '0a971000-0000-4000-8000-0000000000e2';
+RESET session_replication_role;
+SELECT tests.authenticate_as('cr_owner');
+SELECT lives_ok($$SELECT protector.merge_customers('0a971000-0000-4000-8000-0000000000e1', '0a971000-0000-4000-8000-0000000000e2')$$,
+	'a merge counts tags as stored, trimmed: 60 and the same 60 with a space are 60');
 
 SELECT * FROM finish();
 ROLLBACK;
