@@ -12022,14 +12022,10 @@ BEGIN
 	  AND p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
 	  AND p.details OPERATOR(pg_catalog.<>) protector_internal.erased_payment_details(p.details);
 	UPDATE protector.audit_log l
-	SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.?) 'details'
-			THEN l.old_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details',
-				protector_internal.erased_payment_details(l.old_row OPERATOR(pg_catalog.->) 'details'))
-			ELSE l.old_row END,
-		new_row = CASE WHEN l.new_row OPERATOR(pg_catalog.?) 'details'
-			THEN l.new_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details',
+	SET old_row = protector_internal.row_with_value(l.old_row, 'details',
+				protector_internal.erased_payment_details(l.old_row OPERATOR(pg_catalog.->) 'details')),
+		new_row = protector_internal.row_with_value(l.new_row, 'details',
 				protector_internal.erased_payment_details(l.new_row OPERATOR(pg_catalog.->) 'details'))
-			ELSE l.new_row END
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.payments'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND ((COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
@@ -12079,16 +12075,12 @@ BEGIN
 		   OR n.id::text OPERATOR(pg_catalog.=) ANY (v_old_notes))
 	  AND n.payload OPERATOR(pg_catalog.<>) protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload);
 	UPDATE protector.audit_log l
-	SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.?) 'payload'
-			THEN l.old_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('payload',
+	SET old_row = protector_internal.row_with_value(l.old_row, 'payload',
 				protector_internal.erased_notification_payload(p_organization_id, l.old_row OPERATOR(pg_catalog.->>) 'kind',
-															   l.old_row OPERATOR(pg_catalog.->) 'payload'))
-			ELSE l.old_row END,
-		new_row = CASE WHEN l.new_row OPERATOR(pg_catalog.?) 'payload'
-			THEN l.new_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('payload',
+															   l.old_row OPERATOR(pg_catalog.->) 'payload')),
+		new_row = protector_internal.row_with_value(l.new_row, 'payload',
 				protector_internal.erased_notification_payload(p_organization_id, l.new_row OPERATOR(pg_catalog.->>) 'kind',
 															   l.new_row OPERATOR(pg_catalog.->) 'payload'))
-			ELSE l.new_row END
 	WHERE l.table_name OPERATOR(pg_catalog.=) 'protector.notifications'
 	  AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND ((COALESCE(l.new_row, l.old_row) OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (v_bookings)
@@ -12259,14 +12251,10 @@ BEGIN
 	  AND a.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND a.details OPERATOR(pg_catalog.<>) protector_internal.erased_activity_details(a.details);
 	UPDATE protector.audit_log l
-	SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.?) 'details'
-			THEN l.old_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details',
-				protector_internal.erased_activity_details(l.old_row OPERATOR(pg_catalog.->) 'details'))
-			ELSE l.old_row END,
-		new_row = CASE WHEN l.new_row OPERATOR(pg_catalog.?) 'details'
-			THEN l.new_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details',
+	SET old_row = protector_internal.row_with_value(l.old_row, 'details',
+				protector_internal.erased_activity_details(l.old_row OPERATOR(pg_catalog.->) 'details')),
+		new_row = protector_internal.row_with_value(l.new_row, 'details',
 				protector_internal.erased_activity_details(l.new_row OPERATOR(pg_catalog.->) 'details'))
-			ELSE l.new_row END
 	WHERE l.id OPERATOR(pg_catalog.=) ANY (ARRAY(
 			SELECT x.id FROM protector.audit_log x,
 				 LATERAL protector_internal.text_ids(pg_catalog.concat(x.old_row OPERATOR(pg_catalog.->) 'details',
@@ -18350,6 +18338,17 @@ COMMENT ON FUNCTION protector_internal.check_task_text() IS
 CREATE TRIGGER check_task_text BEFORE INSERT OR UPDATE ON protector.tasks
 	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.tasks') AND NOT protector_internal.caller_is_trusted())
 	EXECUTE FUNCTION protector_internal.check_task_text();
+
+-- 0.2.0: the erasure's rewrite of a key of the history, written once
+CREATE FUNCTION protector_internal.row_with_value(p_row jsonb, p_key text, p_value jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN p_row OPERATOR(pg_catalog.?) p_key
+			THEN p_row OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(p_key, p_value)
+			ELSE p_row END;
+COMMENT ON FUNCTION protector_internal.row_with_value(jsonb, text, jsonb) IS
+'Internal: a JSON row with a key''s value replaced where it has the key (the erasure''s rewrite of the history)';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
