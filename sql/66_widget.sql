@@ -165,8 +165,9 @@ BEGIN
 			-- them: after a character of a joining script (Arabic, Syriac,
 			-- Thaana, N'Ko and their kin, Mongolian), an Indic, Sinhala,
 			-- Myanmar or Khmer one, or an emoji, also with its variation
-			-- selector (ZWJ sequences)
-			AND p_text OPERATOR(pg_catalog.!~) E'(?<![\\u0600-\\u08ff\\ufb50-\\ufdff\\ufe70-\\ufeff\\u0900-\\u0dff\\u1000-\\u109f\\u1780-\\u18af\\u2600-\\u27bf\\U0001f000-\\U0001faff])(?<![\\u2600-\\u27bf\\U0001f000-\\U0001faff]\\ufe0f)[\\u200c\\u200d]'
+			-- selector (ZWJ sequences), as a Mongolian letter is (a
+			-- selector alone, after a letter of another script, no)
+			AND p_text OPERATOR(pg_catalog.!~) E'(?<![\\u0600-\\u08ff\\ufb50-\\ufdff\\ufe70-\\ufeff\\u0900-\\u0dff\\u1000-\\u109f\\u1780-\\u180a\\u1810-\\u18af\\u2600-\\u27bf\\U0001f000-\\U0001faff])(?<![\\u2600-\\u27bf\\U0001f000-\\U0001faff]\\ufe0f)(?<![\\u1820-\\u18af][\\u180b-\\u180d\\u180f])[\\u200c\\u200d]'
 			-- variation selectors (Mongolian ones too) one at a time, each
 			-- after a character, not after a joiner (a Mongolian selector
 			-- and a joiner, again and again, carried hidden text: a review)

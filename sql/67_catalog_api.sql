@@ -398,10 +398,13 @@ BEGIN
 	ELSIF p_new.tags IS NOT NULL AND pg_catalog.cardinality(p_new.tags) OPERATOR(pg_catalog.<=) 100
 		  AND pg_catalog.array_ndims(p_new.tags) IS NOT DISTINCT FROM 1 AND p_old.tags IS NOT NULL THEN
 		-- (a NULL among the old tags is one of them, not a reason to wave
-		-- the new ones through: = ANY of a list with a NULL is NULL)
+		-- the new ones through: = ANY of a list with a NULL is NULL; an old
+		-- tag is one as stored or trimmed, as tag_set stores it again: a
+		-- 0.1.0 tag with a space at its end was judged new: a review)
 		c.tags := ARRAY(SELECT g FROM pg_catalog.unnest(p_new.tags) g
 						WHERE CASE WHEN g IS NULL THEN NOT EXISTS (SELECT FROM pg_catalog.unnest(p_old.tags) o WHERE o IS NULL)
-								   ELSE NOT COALESCE(g OPERATOR(pg_catalog.=) ANY (p_old.tags), false) END);
+								   ELSE NOT COALESCE(g OPERATOR(pg_catalog.=) ANY (p_old.tags)
+													 OR g OPERATOR(pg_catalog.=) ANY (protector_internal.tag_set(p_old.tags)), false) END);
 	END IF;
 	IF p_new.notes IS NOT DISTINCT FROM p_old.notes THEN c.notes := NULL; END IF;
 	IF p_new.reminder_channel IS NOT DISTINCT FROM p_old.reminder_channel THEN c.reminder_channel := NULL; END IF;

@@ -2404,8 +2404,9 @@ BEGIN
 			-- them: after a character of a joining script (Arabic, Syriac,
 			-- Thaana, N'Ko and their kin, Mongolian), an Indic, Sinhala,
 			-- Myanmar or Khmer one, or an emoji, also with its variation
-			-- selector (ZWJ sequences)
-			AND p_text OPERATOR(pg_catalog.!~) E'(?<![\\u0600-\\u08ff\\ufb50-\\ufdff\\ufe70-\\ufeff\\u0900-\\u0dff\\u1000-\\u109f\\u1780-\\u18af\\u2600-\\u27bf\\U0001f000-\\U0001faff])(?<![\\u2600-\\u27bf\\U0001f000-\\U0001faff]\\ufe0f)[\\u200c\\u200d]'
+			-- selector (ZWJ sequences), as a Mongolian letter is (a
+			-- selector alone, after a letter of another script, no)
+			AND p_text OPERATOR(pg_catalog.!~) E'(?<![\\u0600-\\u08ff\\ufb50-\\ufdff\\ufe70-\\ufeff\\u0900-\\u0dff\\u1000-\\u109f\\u1780-\\u180a\\u1810-\\u18af\\u2600-\\u27bf\\U0001f000-\\U0001faff])(?<![\\u2600-\\u27bf\\U0001f000-\\U0001faff]\\ufe0f)(?<![\\u1820-\\u18af][\\u180b-\\u180d\\u180f])[\\u200c\\u200d]'
 			-- variation selectors (Mongolian ones too) one at a time, each
 			-- after a character, not after a joiner (a Mongolian selector
 			-- and a joiner, again and again, carried hidden text: a review)
@@ -14508,10 +14509,13 @@ BEGIN
 	ELSIF p_new.tags IS NOT NULL AND pg_catalog.cardinality(p_new.tags) OPERATOR(pg_catalog.<=) 100
 		  AND pg_catalog.array_ndims(p_new.tags) IS NOT DISTINCT FROM 1 AND p_old.tags IS NOT NULL THEN
 		-- (a NULL among the old tags is one of them, not a reason to wave
-		-- the new ones through: = ANY of a list with a NULL is NULL)
+		-- the new ones through: = ANY of a list with a NULL is NULL; an old
+		-- tag is one as stored or trimmed, as tag_set stores it again: a
+		-- 0.1.0 tag with a space at its end was judged new: a review)
 		c.tags := ARRAY(SELECT g FROM pg_catalog.unnest(p_new.tags) g
 						WHERE CASE WHEN g IS NULL THEN NOT EXISTS (SELECT FROM pg_catalog.unnest(p_old.tags) o WHERE o IS NULL)
-								   ELSE NOT COALESCE(g OPERATOR(pg_catalog.=) ANY (p_old.tags), false) END);
+								   ELSE NOT COALESCE(g OPERATOR(pg_catalog.=) ANY (p_old.tags)
+													 OR g OPERATOR(pg_catalog.=) ANY (protector_internal.tag_set(p_old.tags)), false) END);
 	END IF;
 	IF p_new.notes IS NOT DISTINCT FROM p_old.notes THEN c.notes := NULL; END IF;
 	IF p_new.reminder_channel IS NOT DISTINCT FROM p_old.reminder_channel THEN c.reminder_channel := NULL; END IF;

@@ -29,9 +29,12 @@
 --  13. (a review of those) the task check refused protector's own review
 --      title of a service named in 0.1.0 with a zero-width space, and a
 --      confirmation failed; a Mongolian letter, its variation selector
---      and a joiner were refused; a merge counted 't1' and 't1 ' twice.
+--      and a joiner were refused; a merge counted 't1' and 't1 ' twice;
+--  14. (a review of those) a joiner passed after a Mongolian selector after
+--      a Latin letter; a 0.1.0 tag protector refuses now, with a space at
+--      its end, made every write of the tags fail.
 BEGIN;
-SELECT plan(35);
+SELECT plan(37);
 
 SELECT tests.create_supabase_user('cr_owner') \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, timezone, currency) VALUES
@@ -226,6 +229,16 @@ RESET session_replication_role;
 SELECT tests.authenticate_as('cr_owner');
 SELECT lives_ok($$SELECT protector.merge_customers('0a971000-0000-4000-8000-0000000000e1', '0a971000-0000-4000-8000-0000000000e2')$$,
 	'a merge counts tags as stored, trimmed: 60 and the same 60 with a space are 60');
+
+-- 14.
+SELECT is(protector_internal.text_is_clean(U&'Ana\180B\200Cb'), false, 'a joiner after a Mongolian selector after a Latin letter is refused');
+SELECT tests.clear_authentication();
+SET LOCAL session_replication_role = replica;
+UPDATE protector.customers SET tags = ARRAY[E'vip\u200b '] WHERE id = '0a971000-0000-4000-8000-0000000000e1';
+RESET session_replication_role;
+SELECT tests.authenticate_as('cr_owner');
+SELECT is(protector.update_customer('0a971000-0000-4000-8000-0000000000e1', jsonb_build_object('tags', ARRAY[E'vip\u200b ', 'gold'])) -> 'tags',
+	jsonb_build_array(E'vip\u200b', 'gold'), 'a 0.1.0 tag refused now, with a space at its end, stays writable around it');
 
 SELECT * FROM finish();
 ROLLBACK;
