@@ -57,39 +57,40 @@
 
 #define REALTIME_MAX_ARGS 8
 
-/* one call: the function's name and signature, and the values */
-typedef struct RealtimeCall
+/* the functions protector calls, by their exact signatures */
+typedef struct RealtimeFunction
 {
 	const char *name;			/* in schema realtime */
 	int			nargs;
-	Oid			argtypes[REALTIME_MAX_ARGS];	/* the signature */
+	Oid			argtypes[REALTIME_MAX_ARGS];
+} RealtimeFunction;
+
+#define REALTIME_BROADCAST_CHANGES 0
+#define REALTIME_SEND 1
+
+static const RealtimeFunction realtime_functions[] = {
+	[REALTIME_BROADCAST_CHANGES] = {"broadcast_changes", 8, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, RECORDOID, RECORDOID, TEXTOID}},
+	[REALTIME_SEND] = {"send", 4, {JSONBOID, TEXTOID, TEXTOID, BOOLOID}},
+};
+
+/* one call: the function, and the values */
+typedef struct RealtimeCall
+{
+	const RealtimeFunction *function;
 	Oid			actualtypes[REALTIME_MAX_ARGS]; /* a record argument's row type */
 	Datum		values[REALTIME_MAX_ARGS];
 	bool		nulls[REALTIME_MAX_ARGS];
 } RealtimeCall;
 
-/* the functions protector calls, by their exact signatures */
-typedef struct RealtimeFunction
-{
-	const char *name;
-	int			nargs;
-	Oid			argtypes[REALTIME_MAX_ARGS];
-} RealtimeFunction;
-
-static const RealtimeFunction realtime_functions[] = {
-	{"broadcast_changes", 8, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, RECORDOID, RECORDOID, TEXTOID}},
-	{"send", 4, {JSONBOID, TEXTOID, TEXTOID, BOOLOID}},
-};
-
 static Oid
-realtime_function(const char *name, int nargs, const Oid *argtypes)
+realtime_function(const RealtimeFunction *f)
 {
-	Oid			funcoid = protector_function_oid_of("realtime", name, nargs, argtypes, true);
+	Oid			funcoid = protector_function_oid_of("realtime", f->name, f->nargs, f->argtypes, true);
 
 	if (!OidIsValid(funcoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("Supabase Realtime's function realtime.%s is missing", name),
+				 errmsg("Supabase Realtime's function realtime.%s is missing", f->name),
 				 errhint("Run SELECT protector.enable_realtime() again: it broadcasts only where Realtime's functions are there.")));
 	return funcoid;
 }
@@ -200,18 +201,21 @@ foreign_code_possible(Oid relid, char **why)
  * all are a superuser's, a trigger on the table, or a role that is no
  * superuser allowed to add one, keeps the change from being broadcast,
  * with a WARNING.  InvalidOid where nothing is broadcast
- * (said in a WARNING).
+ * (said in a WARNING).  *funcoid is the called function, each function
+ * looked up once (the call looked its own up again).
  */
 static Oid
-realtime_role(Oid funcoid)
+realtime_role(const RealtimeFunction *called, Oid *funcoid)
 {
-	Oid			messages = RangeVarGetRelid(makeRangeVar("realtime", "messages", -1), RowExclusiveLock, true);
+	Oid			messages;
 	Oid			role = InvalidOid;
 	Oid			superuser_definer = InvalidOid;
 	bool		definer;
 	List	   *inheritors;
 	ListCell   *lc;
 
+	*funcoid = realtime_function(called);
+	messages = RangeVarGetRelid(makeRangeVar("realtime", "messages", -1), RowExclusiveLock, true);
 	if (!OidIsValid(messages))
 	{
 		ereport(WARNING,
@@ -223,7 +227,7 @@ realtime_role(Oid funcoid)
 	for (int i = 0; i < (int) lengthof(realtime_functions); i++)
 	{
 		const RealtimeFunction *f = &realtime_functions[i];
-		Oid			fn = realtime_function(f->name, f->nargs, f->argtypes);
+		Oid			fn = f == called ? *funcoid : realtime_function(f);
 		Oid			owner = function_owner(fn, &definer);
 
 		take_owner(owner, &role);
@@ -256,7 +260,7 @@ realtime_role(Oid funcoid)
 						format_procedure(superuser_definer), quote_identifier(GetUserNameFromId(role, false))),
 				 errdetail("A SECURITY DEFINER function of a superuser's would run that role's triggers as the superuser."),
 				 errhint("Make it SECURITY INVOKER, or run SELECT protector.disable_realtime().")));
-	return OidIsValid(role) ? role : function_owner(funcoid, &definer);
+	return OidIsValid(role) ? role : function_owner(*funcoid, &definer);
 }
 
 /*
@@ -268,7 +272,7 @@ call_expression(Oid funcoid, const RealtimeCall *call)
 {
 	List	   *args = NIL;
 
-	for (int i = 0; i < call->nargs; i++)
+	for (int i = 0; i < call->function->nargs; i++)
 		args = lappend(args, makeNullConst(call->actualtypes[i], -1, InvalidOid));
 	return (Node *) makeFuncExpr(funcoid, VOIDOID, args, InvalidOid, InvalidOid,
 								 COERCE_EXPLICIT_CALL);
@@ -285,14 +289,13 @@ call_as_owner(const RealtimeCall *call)
 	LOCAL_FCINFO(fcinfo, REALTIME_MAX_ARGS);
 	ProtectorElevation saved;
 
-	funcoid = realtime_function(call->name, call->nargs, call->argtypes);
-	role = realtime_role(funcoid);
+	role = realtime_role(call->function, &funcoid);
 	if (!OidIsValid(role))
 		return;					/* nothing to broadcast to, or not safely (said) */
 	fmgr_info(funcoid, &flinfo);
 	fmgr_info_set_expr(call_expression(funcoid, call), &flinfo);
-	InitFunctionCallInfoData(*fcinfo, &flinfo, call->nargs, InvalidOid, NULL, NULL);
-	for (int i = 0; i < call->nargs; i++)
+	InitFunctionCallInfoData(*fcinfo, &flinfo, call->function->nargs, InvalidOid, NULL, NULL);
+	for (int i = 0; i < call->function->nargs; i++)
 	{
 		fcinfo->args[i].value = call->values[i];
 		fcinfo->args[i].isnull = call->nulls[i];
@@ -305,11 +308,12 @@ call_as_owner(const RealtimeCall *call)
 	protector_ascend(&saved);
 }
 
-/* argument argno as given, of type type (a record with its row type) */
+/* argument argno as given, of the function's type (a record with its row type) */
 static void
-set_argument(RealtimeCall *call, FunctionCallInfo fcinfo, int argno, Oid type)
+set_argument(RealtimeCall *call, FunctionCallInfo fcinfo, int argno)
 {
-	call->argtypes[argno] = type;
+	Oid			type = call->function->argtypes[argno];
+
 	call->actualtypes[argno] = type;
 	call->nulls[argno] = PG_ARGISNULL(argno);
 	call->values[argno] = call->nulls[argno] ? (Datum) 0 : PG_GETARG_DATUM(argno);
@@ -332,15 +336,15 @@ PG_FUNCTION_INFO_V1(protector_realtime_broadcast_changes);
 Datum
 protector_realtime_broadcast_changes(PG_FUNCTION_ARGS)
 {
-	RealtimeCall call = {.name = "broadcast_changes", .nargs = 8};
-	static const Oid types[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, RECORDOID, RECORDOID};
+	RealtimeCall call = {.function = &realtime_functions[REALTIME_BROADCAST_CHANGES]};
 	static const char *const names[] = {"p_topic", "p_event", "p_operation", "p_table", "p_schema"};
 
 	for (int i = 0; i < (int) lengthof(names); i++)
 		protector_require_arg(fcinfo, i, names[i]);
-	for (int i = 0; i < (int) lengthof(types); i++)
-		set_argument(&call, fcinfo, i, types[i]);
-	call.argtypes[7] = call.actualtypes[7] = TEXTOID;
+	/* the seven given (p_new and p_old may be null), then the level */
+	for (int i = 0; i < 7; i++)
+		set_argument(&call, fcinfo, i);
+	call.actualtypes[7] = TEXTOID;
 	call.values[7] = CStringGetTextDatum("ROW");
 	call.nulls[7] = false;
 	call_as_owner(&call);
@@ -355,14 +359,13 @@ PG_FUNCTION_INFO_V1(protector_realtime_send);
 Datum
 protector_realtime_send(PG_FUNCTION_ARGS)
 {
-	RealtimeCall call = {.name = "send", .nargs = 4};
-	static const Oid types[] = {JSONBOID, TEXTOID, TEXTOID, BOOLOID};
+	RealtimeCall call = {.function = &realtime_functions[REALTIME_SEND]};
 	static const char *const names[] = {"p_payload", "p_event", "p_topic", "p_private"};
 
-	for (int i = 0; i < (int) lengthof(types); i++)
+	for (int i = 0; i < (int) lengthof(names); i++)
 	{
 		protector_require_arg(fcinfo, i, names[i]);
-		set_argument(&call, fcinfo, i, types[i]);
+		set_argument(&call, fcinfo, i);
 	}
 	call_as_owner(&call);
 	PG_RETURN_VOID();
