@@ -765,7 +765,7 @@ calls_walker(Node *node, void *walk)
 /*
  * Does node call (as a function, an operator's function, a cast...) a
  * function of which checker says true?  What a table's compiled defaults
- * ask (an inlined SQL function) and Realtime's call (another role's code).
+ * ask (an inlined SQL function, compiled_table.c).
  */
 bool
 protector_expression_calls(Node *node, check_function_callback checker, void *context)
