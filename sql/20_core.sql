@@ -498,6 +498,25 @@ RETURN CASE WHEN p_time IS NULL THEN 'NULL'
 				 OPERATOR(pg_catalog.||) '+00' END;
 COMMENT ON FUNCTION protector_internal.iso_text(timestamptz) IS
 'A time as messages quote it: YYYY-MM-DD HH:MI:SS[.fraction]+00 in UTC whatever the caller''s DateStyle and TimeZone within the years 1 to 9999 (NULL as NULL)';
+
+-- A time an RPC takes, refused when infinite as every RPC refuses one:
+-- 22008, the SQLSTATE of an infinite date range (check_date_range) and of
+-- a booking's infinite times; a finite time out of what the RPC takes
+-- (in the past, in the future) is then the RPC's 22023.  NULL passes.
+CREATE FUNCTION protector_internal.check_finite(p_time timestamptz, p_name text, p_hint text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT pg_catalog.isfinite(p_time) THEN
+		PERFORM protector.raise('datetime_overflow', p_name OPERATOR(pg_catalog.||) ' must be a finite time',
+			pg_catalog.format('Got %s.', protector_internal.iso_text(p_time)), p_hint);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_finite(timestamptz, text, text) IS
+'Internal: refuses (22008) an infinite time, naming the argument; NULL passes';
 CREATE FUNCTION protector_internal.iso_text(p_range tstzrange)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE

@@ -759,8 +759,9 @@ BEGIN
 	PERFORM protector_internal.authorize(p_organization_id, 'vouchers.manage');
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
 	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
-	IF p_expires_at IS NOT NULL AND NOT (pg_catalog.isfinite(p_expires_at) AND p_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_expires_at must be a finite time in the future', pg_catalog.format('Got %s.', protector_internal.iso_text(p_expires_at)),
+	PERFORM protector_internal.check_finite(p_expires_at, 'p_expires_at', 'Leave it out (NULL) for a voucher that never expires.');
+	IF p_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'p_expires_at must be in the future', pg_catalog.format('Got %s.', protector_internal.iso_text(p_expires_at)),
 			'Leave it out (NULL) for a voucher that never expires.');
 	END IF;
 	IF p_note IS NOT NULL AND NOT protector_internal.lines_are_clean(p_note) THEN
@@ -1149,11 +1150,8 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a percent discount is at most 100',
 			pg_catalog.format('Got %s.', p_value));
 	END IF;
-	IF NOT (pg_catalog.isfinite(COALESCE(p_valid_from, 'epoch')) AND pg_catalog.isfinite(COALESCE(p_valid_until, 'epoch'))) THEN
-		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('%1$svalid_from and %1$svalid_until must be finite times, or null for no limit', p_prefix),
-			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_valid_from), protector_internal.iso_text(p_valid_until)));
-	END IF;
+	PERFORM protector_internal.check_finite(p_valid_from, p_prefix OPERATOR(pg_catalog.||) 'valid_from', 'Leave it out (NULL) for no limit.');
+	PERFORM protector_internal.check_finite(p_valid_until, p_prefix OPERATOR(pg_catalog.||) 'valid_until', 'Leave it out (NULL) for no limit.');
 	IF p_valid_until OPERATOR(pg_catalog.<=) p_valid_from THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%1$svalid_until must be later than %1$svalid_from', p_prefix),

@@ -398,11 +398,10 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 10000',
 								format('p_limit was %s.', COALESCE(p_limit::text, 'null')));
 	END IF;
+	PERFORM protector_internal.check_finite(p_from, 'p_from', 'Leave it out (NULL) for no bound.');
+	PERFORM protector_internal.check_finite(p_to, 'p_to', 'Leave it out (NULL) for no bound.');
 	IF p_from IS NOT NULL AND p_to IS NOT NULL AND p_from >= p_to THEN
 		PERFORM protector.raise('invalid_parameter', 'p_from must be before p_to');
-	END IF;
-	IF p_from IN ('-infinity', 'infinity') OR p_to IN ('-infinity', 'infinity') THEN
-		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be finite (or null for no bound)');
 	END IF;
 	IF NOT protector_internal.caller_is_trusted() THEN
 		-- (an organization asked for by id is asked about itself: the

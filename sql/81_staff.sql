@@ -1867,10 +1867,11 @@ BEGIN
 	IF protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.manage', 'venue') OPERATOR(pg_catalog.<>) v_org THEN
 		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
 	END IF;
+	PERFORM protector_internal.check_finite(p_start, 'p_start');
+	PERFORM protector_internal.check_finite(p_end, 'p_end');
 	IF p_start IS NULL OR p_end IS NULL OR p_end OPERATOR(pg_catalog.<=) p_start
 	   OR p_start OPERATOR(pg_catalog.<) '2000-01-01 00:00+00' OR p_end OPERATOR(pg_catalog.>) '2200-01-01 00:00+00'
-	   OR p_end OPERATOR(pg_catalog.>) (p_start OPERATOR(pg_catalog.+) interval '744 hours')
-	   OR NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) THEN
+	   OR p_end OPERATOR(pg_catalog.>) (p_start OPERATOR(pg_catalog.+) interval '744 hours') THEN
 		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, between the years 2000 and 2200',
 			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_start), protector_internal.iso_text(p_end)));
 	END IF;

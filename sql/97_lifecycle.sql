@@ -133,9 +133,10 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NOT pg_catalog.isfinite(NEW.purge_before) OR NEW.purge_before OPERATOR(pg_catalog.>) pg_catalog.now() THEN
-		PERFORM protector.raise('invalid_parameter', 'purge_before must be a finite time in the past',
-			pg_catalog.format('Got %s.', NEW.purge_before));
+	PERFORM protector_internal.check_finite(NEW.purge_before, 'purge_before');
+	IF NEW.purge_before OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'purge_before must be a time in the past',
+			pg_catalog.format('Got %s.', protector_internal.iso_text(NEW.purge_before)));
 	END IF;
 	-- (an organization's purge and its erasures wait for each other:
 	-- the purge deletes the oldest rows first, an erasure writes its rows
@@ -174,9 +175,10 @@ DECLARE
 	v_orgs uuid[];
 	v_purged bigint;
 BEGIN
-	IF p_before IS NULL OR NOT pg_catalog.isfinite(p_before) OR p_before OPERATOR(pg_catalog.>) pg_catalog.now() THEN
-		PERFORM protector.raise('invalid_parameter', 'p_before must be a finite time in the past',
-			pg_catalog.format('Got %s.', COALESCE(p_before::text, 'NULL')));
+	PERFORM protector_internal.check_finite(p_before, 'p_before');
+	IF p_before IS NULL OR p_before OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'p_before must be a time in the past',
+			pg_catalog.format('Got %s.', protector_internal.iso_text(p_before)));
 	END IF;
 	IF v_org IS NULL AND NOT protector_internal.caller_is_trusted() THEN
 		-- an owner of one organization: that one

@@ -1081,9 +1081,10 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NOT pg_catalog.isfinite(NEW.purge_before) OR NEW.purge_before OPERATOR(pg_catalog.>) pg_catalog.now() THEN
-		PERFORM protector.raise('invalid_parameter', 'purge_before must be a finite time in the past',
-			pg_catalog.format('Got %s.', NEW.purge_before));
+	PERFORM protector_internal.check_finite(NEW.purge_before, 'purge_before');
+	IF NEW.purge_before OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'purge_before must be a time in the past',
+			pg_catalog.format('Got %s.', protector_internal.iso_text(NEW.purge_before)));
 	END IF;
 	-- (an organization's purge and its erasures wait for each other:
 	-- the purge deletes the oldest rows first, an erasure writes its rows
@@ -1122,9 +1123,10 @@ DECLARE
 	v_orgs uuid[];
 	v_purged bigint;
 BEGIN
-	IF p_before IS NULL OR NOT pg_catalog.isfinite(p_before) OR p_before OPERATOR(pg_catalog.>) pg_catalog.now() THEN
-		PERFORM protector.raise('invalid_parameter', 'p_before must be a finite time in the past',
-			pg_catalog.format('Got %s.', COALESCE(p_before::text, 'NULL')));
+	PERFORM protector_internal.check_finite(p_before, 'p_before');
+	IF p_before IS NULL OR p_before OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'p_before must be a time in the past',
+			pg_catalog.format('Got %s.', protector_internal.iso_text(p_before)));
 	END IF;
 	IF v_org IS NULL AND NOT protector_internal.caller_is_trusted() THEN
 		-- an owner of one organization: that one
@@ -3535,8 +3537,9 @@ BEGIN
 	PERFORM protector_internal.authorize(p_organization_id, 'vouchers.manage');
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
 	PERFORM protector_internal.check_currency(p_currency, 'p_currency');
-	IF p_expires_at IS NOT NULL AND NOT (pg_catalog.isfinite(p_expires_at) AND p_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()) THEN
-		PERFORM protector.raise('invalid_parameter', 'p_expires_at must be a finite time in the future', pg_catalog.format('Got %s.', protector_internal.iso_text(p_expires_at)),
+	PERFORM protector_internal.check_finite(p_expires_at, 'p_expires_at', 'Leave it out (NULL) for a voucher that never expires.');
+	IF p_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+		PERFORM protector.raise('invalid_parameter', 'p_expires_at must be in the future', pg_catalog.format('Got %s.', protector_internal.iso_text(p_expires_at)),
 			'Leave it out (NULL) for a voucher that never expires.');
 	END IF;
 	IF p_note IS NOT NULL AND NOT protector_internal.lines_are_clean(p_note) THEN
@@ -8204,10 +8207,11 @@ BEGIN
 	IF protector_internal.authorize_row('protector.venues', p_venue_id, 'shifts.manage', 'venue') OPERATOR(pg_catalog.<>) v_org THEN
 		PERFORM protector.raise('not_found', 'venue not found', 'It does not exist, or you may not see it.');
 	END IF;
+	PERFORM protector_internal.check_finite(p_start, 'p_start');
+	PERFORM protector_internal.check_finite(p_end, 'p_end');
 	IF p_start IS NULL OR p_end IS NULL OR p_end OPERATOR(pg_catalog.<=) p_start
 	   OR p_start OPERATOR(pg_catalog.<) '2000-01-01 00:00+00' OR p_end OPERATOR(pg_catalog.>) '2200-01-01 00:00+00'
-	   OR p_end OPERATOR(pg_catalog.>) (p_start OPERATOR(pg_catalog.+) interval '744 hours')
-	   OR NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) THEN
+	   OR p_end OPERATOR(pg_catalog.>) (p_start OPERATOR(pg_catalog.+) interval '744 hours') THEN
 		PERFORM protector.raise('invalid_parameter', 'a shift ends after it starts, within 31 days, between the years 2000 and 2200',
 			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_start), protector_internal.iso_text(p_end)));
 	END IF;
@@ -14233,11 +14237,8 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'a percent discount is at most 100',
 			pg_catalog.format('Got %s.', p_value));
 	END IF;
-	IF NOT (pg_catalog.isfinite(COALESCE(p_valid_from, 'epoch')) AND pg_catalog.isfinite(COALESCE(p_valid_until, 'epoch'))) THEN
-		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('%1$svalid_from and %1$svalid_until must be finite times, or null for no limit', p_prefix),
-			pg_catalog.format('Got %s to %s.', protector_internal.iso_text(p_valid_from), protector_internal.iso_text(p_valid_until)));
-	END IF;
+	PERFORM protector_internal.check_finite(p_valid_from, p_prefix OPERATOR(pg_catalog.||) 'valid_from', 'Leave it out (NULL) for no limit.');
+	PERFORM protector_internal.check_finite(p_valid_until, p_prefix OPERATOR(pg_catalog.||) 'valid_until', 'Leave it out (NULL) for no limit.');
 	IF p_valid_until OPERATOR(pg_catalog.<=) p_valid_from THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%1$svalid_until must be later than %1$svalid_from', p_prefix),
@@ -15650,11 +15651,10 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'p_limit must be between 1 and 10000',
 								format('p_limit was %s.', COALESCE(p_limit::text, 'null')));
 	END IF;
+	PERFORM protector_internal.check_finite(p_from, 'p_from', 'Leave it out (NULL) for no bound.');
+	PERFORM protector_internal.check_finite(p_to, 'p_to', 'Leave it out (NULL) for no bound.');
 	IF p_from IS NOT NULL AND p_to IS NOT NULL AND p_from >= p_to THEN
 		PERFORM protector.raise('invalid_parameter', 'p_from must be before p_to');
-	END IF;
-	IF p_from IN ('-infinity', 'infinity') OR p_to IN ('-infinity', 'infinity') THEN
-		PERFORM protector.raise('invalid_parameter', 'p_from and p_to must be finite (or null for no bound)');
 	END IF;
 	IF NOT protector_internal.caller_is_trusted() THEN
 		-- (an organization asked for by id is asked about itself: the
@@ -18353,6 +18353,23 @@ RETURN CASE WHEN p_row OPERATOR(pg_catalog.?) p_key
 			ELSE p_row END;
 COMMENT ON FUNCTION protector_internal.row_with_value(jsonb, text, jsonb) IS
 'Internal: a JSON row with a key''s value replaced where it has the key (the erasure''s rewrite of the history)';
+
+-- 0.2.0: an infinite time an RPC takes is 22008 everywhere (some said 22023)
+CREATE FUNCTION protector_internal.check_finite(p_time timestamptz, p_name text, p_hint text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT pg_catalog.isfinite(p_time) THEN
+		PERFORM protector.raise('datetime_overflow', p_name OPERATOR(pg_catalog.||) ' must be a finite time',
+			pg_catalog.format('Got %s.', protector_internal.iso_text(p_time)), p_hint);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_finite(timestamptz, text, text) IS
+'Internal: refuses (22008) an infinite time, naming the argument; NULL passes';
+GRANT EXECUTE ON FUNCTION protector_internal.check_finite(timestamptz, text, text) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -1,7 +1,7 @@
 -- Audit trail as PostgREST requests see it, the work a booking creates
 -- (review task, desk notifications), and Supabase Realtime wiring.
 BEGIN;
-SELECT plan(66);
+SELECT plan(67);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['w_owner', 'w_admin', 'w_manager', 'w_operator',
 	'w_agent', 'w_agent2', 'w_customer', 'w_other']) u;
@@ -133,6 +133,8 @@ SELECT tests.authenticate_as('w_owner');
 SELECT throws_ok($$SELECT * FROM protector.get_audit_logs(p_limit => 0)$$, '22023', NULL, 'p_limit is checked');
 SELECT throws_ok($$SELECT * FROM protector.get_audit_logs(p_from => now(), p_to => now() - interval '1 day')$$, '22023', NULL,
 	'an empty time range is refused');
+SELECT throws_ok($$SELECT * FROM protector.get_audit_logs(p_to => 'infinity')$$, '22008', 'p_to must be a finite time',
+	'an infinite bound is 22008, as every infinite time (it was 22023)');
 SELECT throws_ok($$DELETE FROM protector.audit_log$$, '42501', NULL, 'history cannot be deleted through the API');
 SELECT tests.clear_authentication();
 

@@ -1,6 +1,6 @@
 -- Data that ends: expired holds, audit retention, erasure.
 BEGIN;
-SELECT plan(31);
+SELECT plan(33);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_owner', 'e_admin', 'e_manager', 'e_other', 'e_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -55,6 +55,11 @@ SELECT throws_ok($$SELECT protector.purge_audit_log(now() - interval '1 second',
 	'organization not found', 'another organization''s owner finds nothing to purge');
 SELECT tests.authenticate_as('e_owner');
 SELECT throws_ok($$SELECT protector.purge_audit_log(now() + interval '1 day')$$, '22023', NULL, 'not the future');
+SELECT throws_ok($$SELECT protector.purge_audit_log('-infinity')$$, '22008', 'p_before must be a finite time',
+	'an infinite time is 22008, as every infinite time (it was 22023)');
+SELECT throws_ok($$INSERT INTO protector.audit_purges (organization_id, purge_before)
+	VALUES ('0a120000-0000-4000-8000-000000000000', '-infinity')$$, '22008', 'purge_before must be a finite time',
+	'... also written to the table');
 SELECT throws_ok($$DELETE FROM protector.audit_log$$, '42501', NULL, 'the log stays append-only for everyone, owners included');
 SELECT tests.clear_authentication();
 -- the transaction's rows are all "now": back-date both organizations' history

@@ -5,7 +5,7 @@
 -- do what by the capability map.  Every figure is computed by hand in the
 -- comment beside it.  Concurrency: test/concurrency/redemptions.sh.
 BEGIN;
-SELECT plan(89);
+SELECT plan(90);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['g_owner', 'g_manager', 'g_finance', 'g_operator', 'g_viewer',
 														'g_customer', 'g_other']) u;
@@ -75,8 +75,10 @@ SELECT throws_ok($$SELECT protector.create_promo_code('0a140000-0000-4000-8000-0
 SELECT throws_ok($$SELECT protector.create_promo_code('0a140000-0000-4000-8000-000000000000', 'half', 10)$$, '22023',
 	'p_discount_kind must be percent or fixed', 'an unknown kind of discount is refused');
 SELECT throws_ok($$SELECT protector.create_promo_code('0a140000-0000-4000-8000-000000000000', 'percent', 10,
-	p_valid_from => 'infinity')$$, '22023', 'p_valid_from and p_valid_until must be finite times, or null for no limit',
-	'an infinite validity is refused as such (it read "p_valid_until must be later than p_valid_from" with no p_valid_until)');
+	p_valid_from => 'infinity')$$, '22008', 'p_valid_from must be a finite time',
+	'an infinite validity is refused as such, 22008 as every infinite time (it read "p_valid_until must be later than p_valid_from" with no p_valid_until; then 22023)');
+SELECT throws_ok($$SELECT protector.create_promo_code('0a140000-0000-4000-8000-000000000000', 'percent', 10,
+	p_valid_until => '-infinity')$$, '22008', 'p_valid_until must be a finite time', '... so is an end of -infinity');
 SELECT throws_ok($$SELECT protector.create_voucher('0a140000-0000-4000-8000-000000000000', 10.001)$$, '22023',
 	'p_amount must be a positive amount in cents', 'a voucher amount below a cent is refused');
 SELECT throws_ok($$SELECT protector.create_promo_code('0a140000-0000-4000-8000-000000000000', 'fixed', 5,

@@ -7,7 +7,7 @@
 -- figures are worked out beside them.  Concurrency:
 -- test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(82);
+SELECT plan(83);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['s_owner', 's_admin', 's_manager', 's_operator', 's_agent', 's_agent2',
 														's_viewer', 's_other']) u;
@@ -116,6 +116,8 @@ SELECT throws_ok($$SELECT protector.create_staff_schedule('0a180000-0000-4000-80
 	'17:00-20:00 overlaps 13:00-18:00');
 SELECT throws_ok($$SELECT protector.create_staff_schedule('0a180000-0000-4000-8000-0000000000e5', '0a180000-0000-4000-8000-0000000000a1',
 				   pg_temp.t(0, 18), pg_temp.t(0, 17))$$, '22023', 'a shift ends after it starts, within 31 days, between the years 2000 and 2200', 'backwards');
+SELECT throws_ok($$SELECT protector.create_staff_schedule('0a180000-0000-4000-8000-0000000000e5', '0a180000-0000-4000-8000-0000000000a1',
+				   pg_temp.t(0, 18), 'infinity')$$, '22008', 'p_end must be a finite time', 'an infinite end is 22008, as every infinite time (it was 22023)');
 SELECT lives_ok($$SELECT protector.create_staff_schedule('0a180000-0000-4000-8000-0000000000e6', '0a180000-0000-4000-8000-0000000000a1',
 				  pg_temp.t(0, 9), pg_temp.t(0, 12))$$, 'Agent2: Monday 9:00-12:00 (another member may overlap Agent)');
 SELECT tests.authenticate_as('s_operator');

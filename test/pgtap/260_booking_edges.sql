@@ -5,7 +5,7 @@
 -- what happens at the venue is not written before the start; a deposit is
 -- due by the start after a move earlier; a batch takes a list of ids.
 BEGIN;
-SELECT plan(64);
+SELECT plan(65);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['k_operator', 'k_agent', 'k_customer', 'k_customer2']) u;
 INSERT INTO protector.organizations (id, name, slug, settings) VALUES
@@ -371,7 +371,9 @@ SELECT throws_ok($$SELECT protector.create_voucher('0a260000-0000-4000-8000-0000
 SELECT lives_ok($$SELECT protector.create_voucher('0a260000-0000-4000-8000-000000000000', 10, p_note => E'Happy birthday,\n\tAnn')$$,
 	'... one with line breaks and tabs is written');
 SELECT throws_ok($$SELECT protector.create_voucher('0a260000-0000-4000-8000-000000000000', 10, p_expires_at => 'infinity')$$,
-	'22023', 'p_expires_at must be a finite time in the future', 'an infinite expiry is named as such (it was "must be in the future")');
+	'22008', 'p_expires_at must be a finite time', 'an infinite expiry is named as such, 22008 as every infinite time (it was "must be in the future"; then 22023)');
+SELECT throws_ok($$SELECT protector.create_voucher('0a260000-0000-4000-8000-000000000000', 10, p_expires_at => now() - interval '1 day')$$,
+	'22023', 'p_expires_at must be in the future', '... a past expiry is out of range, 22023');
 SELECT throws_ok($$UPDATE protector.customers SET notes = E'a\x01b' WHERE id = '0a260000-0000-4000-8000-00000000c001'$$,
 	'22023', 'notes holds control or invisible direction characters', 'a customer''s notes with a control character are refused');
 SELECT throws_ok($$SELECT protector.create_promo_code('0a260000-0000-4000-8000-000000000000', 'percent', 10,
