@@ -243,7 +243,9 @@ BEGIN
 			'Every audit row names the changed record by its primary key.',
 			format('ALTER TABLE %s ADD PRIMARY KEY (...), then enable the audit.', v_rel.qualified));
 	END IF;
-	IF p_masked_columns IS NULL OR array_position(p_masked_columns, NULL) IS NOT NULL THEN
+	-- (one dimension before array_position, which said a bare 0A000 of one
+	-- of two)
+	IF p_masked_columns IS NULL OR array_ndims(p_masked_columns) > 1 OR array_position(p_masked_columns, NULL) IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_masked_columns must be an array of column names without nulls');
 	END IF;
 	v_masked := protector_internal.audit_masks(v_rel.oid, p_masked_columns);

@@ -1015,10 +1015,12 @@ BEGIN
 		-- an open owner invitation, which an admin neither sees nor replaces
 		PERFORM protector.raise('conflict', 'this address has an open invitation you may not replace',
 			'Only an owner replaces or withdraws an invitation to be an owner.');
-	WHEN insufficient_privilege THEN
+	WHEN insufficient_privilege OR foreign_key_violation THEN
 		-- (lock_inviter found the caller's membership gone: with the
 		-- organization, deleted while this ran, which the caller, its
-		-- admin a moment ago, is told)
+		-- admin a moment ago, is told; a trusted caller, whom authorize
+		-- lets through, naming no organization got the bare 23503 of its
+		-- foreign key: make fuzz)
 		PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
 		RAISE;
 	END;

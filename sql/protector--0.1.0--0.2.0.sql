@@ -7948,10 +7948,12 @@ BEGIN
 		-- an open owner invitation, which an admin neither sees nor replaces
 		PERFORM protector.raise('conflict', 'this address has an open invitation you may not replace',
 			'Only an owner replaces or withdraws an invitation to be an owner.');
-	WHEN insufficient_privilege THEN
+	WHEN insufficient_privilege OR foreign_key_violation THEN
 		-- (lock_inviter found the caller's membership gone: with the
 		-- organization, deleted while this ran, which the caller, its
-		-- admin a moment ago, is told)
+		-- admin a moment ago, is told; a trusted caller, whom authorize
+		-- lets through, naming no organization got the bare 23503 of its
+		-- foreign key: make fuzz)
 		PERFORM protector_internal.refuse_deleted_organization(p_organization_id);
 		RAISE;
 	END;
@@ -11483,7 +11485,9 @@ BEGIN
 			'Every audit row names the changed record by its primary key.',
 			format('ALTER TABLE %s ADD PRIMARY KEY (...), then enable the audit.', v_rel.qualified));
 	END IF;
-	IF p_masked_columns IS NULL OR array_position(p_masked_columns, NULL) IS NOT NULL THEN
+	-- (one dimension before array_position, which said a bare 0A000 of one
+	-- of two)
+	IF p_masked_columns IS NULL OR array_ndims(p_masked_columns) > 1 OR array_position(p_masked_columns, NULL) IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'p_masked_columns must be an array of column names without nulls');
 	END IF;
 	v_masked := protector_internal.audit_masks(v_rel.oid, p_masked_columns);

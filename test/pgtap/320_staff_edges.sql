@@ -7,7 +7,7 @@
 -- another organization learns nothing from the shift checks.  Race of a
 -- shift against a deactivation: test/concurrency/shifts.sh.
 BEGIN;
-SELECT plan(59);
+SELECT plan(60);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['x_owner', 'x_admin', 'x_manager', 'x_operator', 'x_agent', 'x_agent2',
 														'x_other']) u;
@@ -424,6 +424,12 @@ DELETE FROM protector.members WHERE id = '0a320000-0000-4000-8000-0000000000e3';
 SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM protector.staff_invitations WHERE email_key = 'x_manager@test.invalid' AND accepted_at IS NULL), 0,
 	'an open invitation to a deleted member''s address goes with the membership');
+-- a trusted caller, whom the capability map lets through, naming an
+-- organization that does not exist (a bare 23503 of the foreign key: make fuzz)
+SET LOCAL ROLE service_role;
+SELECT throws_ok($$SELECT protector.create_staff_member('0a320000-0000-4000-8000-0000000000ff', 'nobody@test.invalid', 'agent')$$,
+	'P0002', 'organization not found', 'service_role inviting into no organization is told it is not found');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
