@@ -1362,9 +1362,13 @@ protector_authorize_row(PG_FUNCTION_ARGS)
 	}
 }
 
-/* the caller's own customer records (merged-away ones excluded) */
+/*
+ * A uuid[] read from the caller's own customer records (merged-away ones
+ * excluded) by sql, whose one parameter is the caller's user id; empty
+ * when there is no caller.
+ */
 static ArrayType *
-own_customer_ids(void)
+own_customer_uuids(SPIPlanPtr *plan, const char *sql)
 {
 	pg_uuid_t	uid;
 	Oid			argtypes[1] = {UUIDOID};
@@ -1373,11 +1377,17 @@ own_customer_ids(void)
 	if (!protector_get_current_user_id(&uid))
 		return construct_empty_array(UUIDOID);
 	values[0] = UUIDPGetDatum(&uid);
-	return DatumGetArrayTypeP(protector_select_uuid_array(&customer_ids_plan,
-														  "SELECT COALESCE(pg_catalog.array_agg(id), '{}'::pg_catalog.uuid[])"
-														  " FROM protector.customers"
-														  " WHERE user_id OPERATOR(pg_catalog.=) $1 AND merged_into IS NULL",
-														  1, argtypes, values));
+	return DatumGetArrayTypeP(protector_select_uuid_array(plan, sql, 1, argtypes, values));
+}
+
+/* the caller's own customer records */
+static ArrayType *
+own_customer_ids(void)
+{
+	return own_customer_uuids(&customer_ids_plan,
+							  "SELECT COALESCE(pg_catalog.array_agg(id), '{}'::pg_catalog.uuid[])"
+							  " FROM protector.customers"
+							  " WHERE user_id OPERATOR(pg_catalog.=) $1 AND merged_into IS NULL");
 }
 
 /*
@@ -1410,18 +1420,10 @@ protector_customer_organizations(PG_FUNCTION_ARGS)
 static ArrayType *
 own_customer_orgs(void)
 {
-	pg_uuid_t	uid;
-	Oid			argtypes[1] = {UUIDOID};
-	Datum		values[1];
-
-	if (!protector_get_current_user_id(&uid))
-		return construct_empty_array(UUIDOID);
-	values[0] = UUIDPGetDatum(&uid);
-	return DatumGetArrayTypeP(protector_select_uuid_array(&customer_orgs_plan,
-														  "SELECT COALESCE(pg_catalog.array_agg(DISTINCT organization_id), '{}'::pg_catalog.uuid[])"
-														  " FROM protector.customers"
-														  " WHERE user_id OPERATOR(pg_catalog.=) $1 AND merged_into IS NULL",
-														  1, argtypes, values));
+	return own_customer_uuids(&customer_orgs_plan,
+							  "SELECT COALESCE(pg_catalog.array_agg(DISTINCT organization_id), '{}'::pg_catalog.uuid[])"
+							  " FROM protector.customers"
+							  " WHERE user_id OPERATOR(pg_catalog.=) $1 AND merged_into IS NULL");
 }
 
 /*

@@ -333,6 +333,17 @@ is_protector_schema(Oid nsp)
 	return OidIsValid(nsp) && (nsp == schemas[0] || nsp == schemas[1]);
 }
 
+
+/* the caller may run funcid (PostgreSQL 16 made the check one per catalog) */
+static bool
+may_execute(Oid funcid)
+{
+#if PG_VERSION_NUM >= 160000
+	return object_aclcheck(ProcedureRelationId, funcid, GetUserId(), ACL_EXECUTE) == ACLCHECK_OK;
+#else
+	return pg_proc_aclcheck(funcid, GetUserId(), ACL_EXECUTE) == ACLCHECK_OK;
+#endif
+}
 /*
  * A function a shared compilation may call: built in or protector's (C,
  * so nothing is inlined and no code of a user's runs), not volatile, and
@@ -352,7 +363,7 @@ function_not_shareable(Oid funcid, void *context pg_attribute_unused())
 	refused = (proc->prolang != INTERNALlanguageId && proc->prolang != ClanguageId) ||
 		proc->provolatile == PROVOLATILE_VOLATILE ||
 		!(proc->pronamespace == PG_CATALOG_NAMESPACE || is_protector_schema(proc->pronamespace)) ||
-		pg_proc_aclcheck(funcid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK;
+		!may_execute(funcid);
 	ReleaseSysCache(tuple);
 	return refused;
 }

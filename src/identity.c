@@ -54,6 +54,18 @@ typedef struct ClaimsParseState
 	char	   *sub;			/* its string value */
 } ClaimsParseState;
 
+/*
+ * The parser's callbacks return nothing up to PostgreSQL 15 and an error
+ * code from 16 on (JSON_SUCCESS: go on); written once for both.
+ */
+#if PG_VERSION_NUM >= 160000
+typedef JsonParseErrorType ClaimsAction;
+#define CLAIMS_OK JSON_SUCCESS
+#else
+typedef void ClaimsAction;
+#define CLAIMS_OK
+#endif
+
 /* cache of the last claims string and its outcome */
 static char *cached_claims = NULL;
 static bool cached_has_user = false;
@@ -70,7 +82,7 @@ claims_nest_start(ClaimsParseState *st)
 				 errhint("The setting must hold the JWT claims as a JSON object, as PostgREST sets it.")));
 }
 
-static void
+static ClaimsAction
 claims_object_start(void *state)
 {
 	ClaimsParseState *st = (ClaimsParseState *) state;
@@ -78,15 +90,17 @@ claims_object_start(void *state)
 	if (st->depth == 0)
 		st->top_is_object = true;
 	claims_nest_start(st);
+	return CLAIMS_OK;
 }
 
-static void
+static ClaimsAction
 claims_nest_end(void *state)
 {
 	((ClaimsParseState *) state)->depth--;
+	return CLAIMS_OK;
 }
 
-static void
+static ClaimsAction
 claims_array_start(void *state)
 {
 	ClaimsParseState *st = (ClaimsParseState *) state;
@@ -98,9 +112,10 @@ claims_array_start(void *state)
 		st->in_sub = false;
 	}
 	claims_nest_start(st);
+	return CLAIMS_OK;
 }
 
-static void
+static ClaimsAction
 claims_field_start(void *state, char *fname, bool isnull pg_attribute_unused())
 {
 	ClaimsParseState *st = (ClaimsParseState *) state;
@@ -114,9 +129,10 @@ claims_field_start(void *state, char *fname, bool isnull pg_attribute_unused())
 		st->sub_is_null = false;
 		st->sub_not_string = false;
 	}
+	return CLAIMS_OK;
 }
 
-static void
+static ClaimsAction
 claims_field_end(void *state, char *fname pg_attribute_unused(),
 				 bool isnull pg_attribute_unused())
 {
@@ -128,15 +144,16 @@ claims_field_end(void *state, char *fname pg_attribute_unused(),
 		st->sub_not_string = true;
 		st->in_sub = false;
 	}
+	return CLAIMS_OK;
 }
 
-static void
+static ClaimsAction
 claims_scalar(void *state, char *token, JsonTokenType tokentype)
 {
 	ClaimsParseState *st = (ClaimsParseState *) state;
 
 	if (!st->in_sub || st->depth != 1)
-		return;
+		return CLAIMS_OK;
 	st->in_sub = false;
 	if (tokentype == JSON_TOKEN_NULL)
 		st->sub_is_null = true;
@@ -144,6 +161,7 @@ claims_scalar(void *state, char *token, JsonTokenType tokentype)
 		st->sub = token;
 	else
 		st->sub_not_string = true;
+	return CLAIMS_OK;
 }
 
 static int
@@ -233,8 +251,13 @@ user_from_claims(const char *claims, pg_uuid_t *uid)
 	sem.object_field_end = claims_field_end;
 	sem.scalar = claims_scalar;
 
+#if PG_VERSION_NUM >= 170000
+	lex = makeJsonLexContextCstringLen(NULL, pstrdup(claims), len,
+									   GetDatabaseEncoding(), true);
+#else
 	lex = makeJsonLexContextCstringLen(pstrdup(claims), (int) len,
 									   GetDatabaseEncoding(), true);
+#endif
 	result = pg_parse_json(lex, &sem);
 	if (result != JSON_SUCCESS)
 		ereport(ERROR,
