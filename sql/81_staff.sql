@@ -749,7 +749,9 @@ COMMENT ON FUNCTION protector_internal.check_task_assignee() IS
 -- someone is a member by assigning a task to them: checked, it answered
 -- before the policy or restrict_update_columns refused it, named a
 -- deactivated member and locked their row.  An agent's own task, reopened,
--- is checked.)
+-- is checked; one they move to another booking is not: restrict_update_columns
+-- refuses the move, and checked, it told them first whether a booking they
+-- may not see was another agent's, so that it existed: a review.)
 CREATE TRIGGER check_task_assignee BEFORE INSERT ON protector.tasks
 	FOR EACH ROW WHEN (NEW.assignee IS NOT NULL AND NOT protector_internal.restoring_into('protector.tasks')
 					   AND (protector_internal.caller_is_trusted()
@@ -763,7 +765,8 @@ CREATE TRIGGER check_task_reassignment BEFORE UPDATE OF assignee, organization_i
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.update'))
 							OR (NEW.organization_id = ANY (protector_internal.orgs_with('tasks.assigned'))
 								AND NEW.assignee IS NOT DISTINCT FROM OLD.assignee
-								AND NEW.organization_id IS NOT DISTINCT FROM OLD.organization_id)))
+								AND NEW.organization_id IS NOT DISTINCT FROM OLD.organization_id
+								AND NEW.booking_id IS NOT DISTINCT FROM OLD.booking_id)))
 	EXECUTE FUNCTION protector_internal.check_task_assignee();
 
 -- A task's title and description are shown to staff as written, whoever

@@ -1685,7 +1685,11 @@ $$;
 COMMENT ON FUNCTION protector_internal.keep_paid_currency() IS
 'Trigger: a booking or voucher with payments keeps its currency';
 
-CREATE TRIGGER keep_paid_currency BEFORE UPDATE OF currency ON protector.bookings
+-- (named to run after restrict_update_columns, which refuses the change
+-- to a caller who may not make it: told first that the booking has
+-- payments, an operator or agent, who may not read payments, learned which
+-- bookings had some: a review)
+CREATE TRIGGER retain_paid_currency BEFORE UPDATE OF currency ON protector.bookings
 	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.keep_paid_currency();
 
@@ -7797,7 +7801,8 @@ CREATE TRIGGER check_task_reassignment BEFORE UPDATE OF assignee, organization_i
 							OR NEW.organization_id = ANY (protector_internal.orgs_with('tasks.update'))
 							OR (NEW.organization_id = ANY (protector_internal.orgs_with('tasks.assigned'))
 								AND NEW.assignee IS NOT DISTINCT FROM OLD.assignee
-								AND NEW.organization_id IS NOT DISTINCT FROM OLD.organization_id)))
+								AND NEW.organization_id IS NOT DISTINCT FROM OLD.organization_id
+								AND NEW.booking_id IS NOT DISTINCT FROM OLD.booking_id)))
 	EXECUTE FUNCTION protector_internal.check_task_assignee();
 
 -- activity ------------------------------------------------------------------------

@@ -1,0 +1,79 @@
+-- A row the caller may not see is "not found", worded as for a row that
+-- does not exist, and a change the caller may not make is refused the
+-- same way whatever the row holds (docs/security.md, rule 2).  Two
+-- triggers answered before restrict_update_columns refused the change:
+-- - keep_paid_currency told an operator or agent, who may not read
+--   payments, that a booking "with payments keeps its currency" (22023)
+--   where one without payments was refused (42501): which bookings had
+--   payments (now retain_paid_currency, named to run after it);
+-- - check_task_reassignment told an agent moving their own task to a
+--   booking they may not see that it "is not assigned to them" (22023)
+--   where a made-up id was refused (42501): that the booking existed.
+BEGIN;
+SELECT plan(8);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['xp_owner', 'xp_op', 'xp_agent']) u;
+INSERT INTO protector.organizations (id, name, slug, timezone, currency)
+VALUES ('0a101000-0000-4000-8000-000000000000', 'Probes', 'existence-probes', 'Europe/Berlin', 'EUR');
+UPDATE protector.organizations SET settings = settings || '{"staff": {"require_shifts": false}}'
+WHERE id = '0a101000-0000-4000-8000-000000000000';
+INSERT INTO protector.members (organization_id, user_id, role, full_name) VALUES
+	('0a101000-0000-4000-8000-000000000000', tests.get_supabase_uid('xp_owner'), 'owner', 'Owner'),
+	('0a101000-0000-4000-8000-000000000000', tests.get_supabase_uid('xp_op'), 'operator', 'Op'),
+	('0a101000-0000-4000-8000-000000000000', tests.get_supabase_uid('xp_agent'), 'agent', 'Ag');
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0a101000-0000-4000-8000-0000000000f1', '0a101000-0000-4000-8000-000000000000', 'V', 'Europe/Berlin');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, currency)
+VALUES ('0a101000-0000-4000-8000-0000000005a1', '0a101000-0000-4000-8000-000000000000',
+		'0a101000-0000-4000-8000-0000000000f1', 'S', '1 hour', 'EUR');
+INSERT INTO protector.customers (id, organization_id, full_name)
+VALUES ('0a101000-0000-4000-8000-00000000c001', '0a101000-0000-4000-8000-000000000000', 'C');
+-- b001 the agent's, b002 nobody's and unpaid, b003 nobody's with a payment
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, assigned_agent, currency) VALUES
+	('0a101000-0000-4000-8000-00000000b001', '0a101000-0000-4000-8000-000000000000', '0a101000-0000-4000-8000-0000000000f1',
+	 '0a101000-0000-4000-8000-0000000005a1', '0a101000-0000-4000-8000-00000000c001',
+	 '[2030-03-01 10:00+01, 2030-03-01 11:00+01)', tests.get_supabase_uid('xp_agent'), 'EUR'),
+	('0a101000-0000-4000-8000-00000000b002', '0a101000-0000-4000-8000-000000000000', '0a101000-0000-4000-8000-0000000000f1',
+	 '0a101000-0000-4000-8000-0000000005a1', '0a101000-0000-4000-8000-00000000c001',
+	 '[2030-03-01 12:00+01, 2030-03-01 13:00+01)', NULL, 'EUR'),
+	('0a101000-0000-4000-8000-00000000b003', '0a101000-0000-4000-8000-000000000000', '0a101000-0000-4000-8000-0000000000f1',
+	 '0a101000-0000-4000-8000-0000000005a1', '0a101000-0000-4000-8000-00000000c001',
+	 '[2030-03-01 14:00+01, 2030-03-01 15:00+01)', NULL, 'EUR');
+INSERT INTO protector.payments (organization_id, booking_id, amount, currency)
+VALUES ('0a101000-0000-4000-8000-000000000000', '0a101000-0000-4000-8000-00000000b003', 80, 'EUR');
+INSERT INTO protector.tasks (id, organization_id, booking_id, title, assignee)
+VALUES ('0a101000-0000-4000-8000-00000000d001', '0a101000-0000-4000-8000-000000000000',
+		'0a101000-0000-4000-8000-00000000b001', 'T', tests.get_supabase_uid('xp_agent'));
+
+-- the currency of a booking with and without payments, as an operator
+SELECT tests.authenticate_as('xp_op');
+SELECT is((SELECT count(*)::int FROM protector.payments), 0, 'an operator reads no payments');
+SELECT is(tests.error_text($$UPDATE protector.bookings SET currency = 'USD' WHERE id = '0a101000-0000-4000-8000-00000000b002'$$),
+	tests.error_text($$UPDATE protector.bookings SET currency = 'USD' WHERE id = '0a101000-0000-4000-8000-00000000b003'$$),
+	'an operator changing the currency of a paid and an unpaid booking is told the same');
+SELECT alike(tests.error_text($$UPDATE protector.bookings SET currency = 'USD' WHERE id = '0a101000-0000-4000-8000-00000000b003'$$),
+	'42501 | your role may not change currency of bookings%', '... that their role may not change it');
+-- ... as an agent, on their own booking (no payments) and after a payment
+SELECT tests.authenticate_as('xp_agent');
+SELECT alike(tests.error_text($$UPDATE protector.bookings SET currency = 'USD' WHERE id = '0a101000-0000-4000-8000-00000000b001'$$),
+	'42501 | your role may not change currency of bookings%', 'an agent changing their booking''s currency is refused for their role');
+-- an owner, who reads payments and may change the currency, is told why not
+SELECT tests.authenticate_as('xp_owner');
+SELECT alike(tests.error_text($$UPDATE protector.bookings SET currency = 'USD' WHERE id = '0a101000-0000-4000-8000-00000000b003'$$),
+	'22023 | a booking with payments keeps its currency%', 'an owner is told a paid booking keeps its currency');
+
+-- an agent moving their own task to a booking they may not see, and to a made-up one
+SELECT tests.authenticate_as('xp_agent');
+SELECT is((SELECT count(*)::int FROM protector.bookings), 1, 'the agent sees their own booking only');
+SELECT is(tests.error_text($$UPDATE protector.tasks SET booking_id = '0a101000-0000-4000-8000-00000000b002'
+							WHERE id = '0a101000-0000-4000-8000-00000000d001'$$),
+	tests.error_text($$UPDATE protector.tasks SET booking_id = '0a101000-0000-4000-8000-0000000bbbbb'
+						WHERE id = '0a101000-0000-4000-8000-00000000d001'$$),
+	'an agent moving their task to a booking they may not see is told what a made-up id tells');
+SELECT alike(tests.error_text($$UPDATE protector.tasks SET booking_id = '0a101000-0000-4000-8000-00000000b002'
+							  WHERE id = '0a101000-0000-4000-8000-00000000d001'$$),
+	'42501 | your role may not change booking_id of tasks%', '... that their role may not move it');
+SELECT tests.clear_authentication();
+
+SELECT * FROM finish();
+ROLLBACK;
