@@ -258,13 +258,19 @@ BEGIN
 		RETURN;		-- a day the zone skipped (Pacific/Apia, 2011-12-30) has no hours
 	END IF;
 	-- the local day's hours as its clocks show them: the first starts with
-	-- the day, each other where the local time is a full hour: the instants
-	-- a quarter hour apart from the day's start (both 01:00s of an autumn
-	-- day) and the instant of each local full hour (after a move by other
-	-- than quarter hours: Africa/Monrovia 1972, Europe/Berlin 1893); 23 on
-	-- a spring-forward day, 25 in autumn, and where the clocks move by half
-	-- an hour (Australia/Lord_Howe) the hour they move in is 30 minutes
-	-- shorter or longer
+	-- the day, each other where the local time is a full hour, or where the
+	-- clocks move into another hour than the one they showed: of the
+	-- instants a quarter hour apart from the day's start (both 01:00s of an
+	-- autumn day; a move, which comes at a quarter hour of the clock) and
+	-- the instant of each local full hour (after a move by other than
+	-- quarter hours: Africa/Monrovia 1972, Europe/Berlin 1893).  23 rows
+	-- on a spring-forward day, 25 in autumn; where the clocks move by half
+	-- an hour or 45 minutes, the hour they jump into starts where they
+	-- land (Australia/Lord_Howe's 02:30, 30 minutes long; Pacific/Chatham's
+	-- 03:45, 15 minutes), as does the hour they go back into (Chatham's
+	-- 02:45 after 03:45), and one they go back within lasts longer (Lord
+	-- Howe's 01:00, 90 minutes): a booking counts in its own local hour
+	-- (it counted in the hour before: a review)
 	RETURN QUERY
 	SELECT x.bucket_start, pg_catalog.to_char(protector_internal.local_time(v_tz, x.bucket_start), 'HH24:MI'),
 		   (SELECT CASE WHEN o.s OPERATOR(pg_catalog.<) 0 THEN '-' ELSE '+' END
@@ -281,15 +287,17 @@ BEGIN
 					SELECT pg_catalog.timezone(v_tz, v_day OPERATOR(pg_catalog.+) pg_catalog.make_interval(hours => k))
 					FROM pg_catalog.generate_series(1, 23) k) c
 			  WHERE c.h OPERATOR(pg_catalog.>) v_lo AND c.h OPERATOR(pg_catalog.<) v_hi
-				AND pg_catalog.date_part('minute', protector_internal.local_time(v_tz, c.h)) OPERATOR(pg_catalog.=) 0
-				AND pg_catalog.date_part('second', protector_internal.local_time(v_tz, c.h)) OPERATOR(pg_catalog.=) 0
+				AND ((pg_catalog.date_part('minute', protector_internal.local_time(v_tz, c.h)) OPERATOR(pg_catalog.=) 0
+					  AND pg_catalog.date_part('second', protector_internal.local_time(v_tz, c.h)) OPERATOR(pg_catalog.=) 0)
+					 OR pg_catalog.date_trunc('hour', protector_internal.local_time(v_tz, c.h))
+						OPERATOR(pg_catalog.<>) pg_catalog.date_trunc('hour', protector_internal.local_time(v_tz, c.h OPERATOR(pg_catalog.-) interval '1 microsecond')))
 			  ORDER BY c.h)
 		OPERATOR(pg_catalog.||) v_hi) x
 	ORDER BY x.bucket_start;
 END
 $$;
 COMMENT ON FUNCTION protector.get_todays_bookings_by_hour(uuid, uuid, date) IS
-'Bookings and guests per hour of a local day (today by default): 23, 24 or 25 rows, with each hour''s local time and UTC offset';
+'Bookings and guests per hour of a local day (today by default) as its clocks show them (23, 24 or 25 rows where they move by an hour), with each hour''s local time and UTC offset';
 
 CREATE FUNCTION protector.get_upcoming_bookings(p_organization_id uuid, p_venue_id uuid DEFAULT NULL,
 												 p_limit integer DEFAULT 10)

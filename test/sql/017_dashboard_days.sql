@@ -134,6 +134,61 @@ FROM protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-0000000000c0
 WHERE local_hour IN ('00:00', '01:00', '02:00', '03:00', '23:00');
 SELECT count(*) AS hours, count(*) FILTER (WHERE local_hour NOT LIKE '%:00') AS off_the_hour
 FROM protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-0000000000c0', p_date => '2026-04-05');
+-- Where the clocks jump or go back into another hour, that hour starts
+-- where they land, so a booking counts in its own local hour (it counted
+-- in the hour before: a review).  Lord Howe springs forward on 2026-10-04
+-- from 02:00 (+10:30) to 02:30 (+11) at 15:30 UTC on the 3rd: the day
+-- begins at 00:00 +10:30 = 13:30 UTC; 01:00 is 14:30 UTC; 02:30 is 15:30
+-- UTC, an hour of 30 minutes to 03:00 (+11) = 16:00 UTC; 23:00 (+11) is
+-- 12:00 UTC on the 4th and the day ends at 13:00 UTC: 24 rows, 23.5 hours.
+-- A booking at 15:40 UTC (02:40 local) counts at 02:30.
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0d170000-0000-4000-8000-0000000000c1', '0d170000-0000-4000-8000-0000000000c0', 'Island', 'Australia/Lord_Howe', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration)
+VALUES ('0d170000-0000-4000-8000-0000000005c1', '0d170000-0000-4000-8000-0000000000c0', '0d170000-0000-4000-8000-0000000000c1',
+		'Dive', '10 minutes');
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
+VALUES ('0d170000-0000-4000-8000-0000000000c0', '0d170000-0000-4000-8000-0000000000c1', '0d170000-0000-4000-8000-0000000005c1',
+		'[2026-10-03 15:40+00, 2026-10-03 15:50+00)', 'confirmed');
+SELECT hour_start, local_hour, utc_offset, bookings
+FROM protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-0000000000c0', p_date => '2026-10-04')
+WHERE hour_start <= '2026-10-03 16:00+00';
+SELECT count(*) AS hours, sum(bookings) AS bookings
+FROM protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-0000000000c0', p_date => '2026-10-04');
+-- Pacific/Chatham goes back on 2027-04-04 from 03:45 (+13:45) to 02:45
+-- (+12:45) at 14:00 UTC on the 3rd: the day begins at 00:00 +13:45 =
+-- 10:15 UTC; 03:00 (+13:45) is 13:15 UTC, an hour of 45 minutes; 02:45
+-- (+12:45) is 14:00 UTC, one of 15 minutes to 03:00 (+12:45) = 14:15 UTC;
+-- 04:00 is 15:15 UTC ... 23:00 is 10:15 UTC on the 4th; the day ends at
+-- 00:00 +12:45 = 11:15 UTC: 26 rows, 25 hours.  A booking at 13:20 UTC
+-- (03:05 +13:45) counts at the first 03:00, one at 14:05 UTC (02:50
+-- +12:45) at 02:45.  Chatham springs forward on 2027-09-26 from 02:45
+-- (+12:45) to 03:45 (+13:45) at 14:00 UTC on the 25th: the day begins at
+-- 11:15 UTC; 02:00 is 13:15 UTC, 45 minutes long; 03:45 (+13:45) is 14:00
+-- UTC, 15 minutes to 04:00 = 14:15 UTC; 23:00 is 09:15 UTC on the 26th,
+-- the day ends at 10:15 UTC: 24 rows, 23 hours.  A booking at 14:05 UTC
+-- (03:50 +13:45) counts at 03:45.
+INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
+	('0d170000-0000-4000-8000-0000000000f0', 'Chatham', 'days-chatham', 'Pacific/Chatham');
+INSERT INTO protector.venues (id, organization_id, name, timezone, operating_hours) VALUES
+	('0d170000-0000-4000-8000-0000000000f1', '0d170000-0000-4000-8000-0000000000f0', 'Harbour', 'Pacific/Chatham', '{}');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration)
+VALUES ('0d170000-0000-4000-8000-0000000005f1', '0d170000-0000-4000-8000-0000000000f0', '0d170000-0000-4000-8000-0000000000f1',
+		'Boat', '10 minutes');
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during, status)
+SELECT '0d170000-0000-4000-8000-0000000000f0', '0d170000-0000-4000-8000-0000000000f1', '0d170000-0000-4000-8000-0000000005f1',
+	   tstzrange(t, t + interval '10 minutes'), 'confirmed'
+FROM (VALUES ('2027-04-03 13:20+00'::timestamptz), ('2027-04-03 14:05+00'), ('2027-09-25 14:05+00')) x(t);
+SELECT hour_start, local_hour, utc_offset, bookings
+FROM protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-0000000000f0', p_date => '2027-04-04')
+WHERE hour_start BETWEEN '2027-04-03 12:15+00' AND '2027-04-03 15:15+00';
+SELECT hour_start, local_hour, utc_offset, bookings
+FROM protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-0000000000f0', p_date => '2027-09-26')
+WHERE hour_start BETWEEN '2027-09-25 13:15+00' AND '2027-09-25 14:15+00';
+SELECT d, count(*) AS hours, min(hour_start) AS day_start, sum(bookings) AS bookings
+FROM (VALUES ('2027-04-04'::date), ('2027-09-26')) x(d),
+	 protector.get_todays_bookings_by_hour('0d170000-0000-4000-8000-0000000000f0', p_date => d)
+GROUP BY d ORDER BY d;
 -- a day the zone skipped has no hours (Apia, 2011-12-30)
 INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
 	('0d170000-0000-4000-8000-0000000000d0', 'Apia', 'days-apia', 'Pacific/Apia');
