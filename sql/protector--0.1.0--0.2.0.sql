@@ -112,6 +112,41 @@ BEGIN
 END
 $checks$;
 
+-- The privileges of protector's objects as they stand, and as pg_dump
+-- takes their start (pg_init_privs), before this script grants or revokes
+-- anything: a GRANT or REVOKE in an extension's script records the
+-- object's whole ACL as its initial privileges, the operator's own grants
+-- and revokes included, and pg_dump then left those out of every dump (a
+-- restore review: a function revoked from anon under 0.1.0 was anon's
+-- again after a restore).  The last statement of the script keeps them
+-- the operator's (upgrade_privileges below).
+SELECT pg_catalog.set_config('protector_internal.upgrade_privileges', COALESCE((
+	SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+		'classoid', p.classoid, 'objoid', p.objoid, 'objsubid', p.objsubid,
+		'init', p.initprivs::text[],
+		'acl', (CASE p.classoid
+					WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN
+						(SELECT COALESCE(f.proacl, pg_catalog.acldefault('f', f.proowner)) FROM pg_catalog.pg_proc f WHERE f.oid OPERATOR(pg_catalog.=) p.objoid)
+					WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN
+						(SELECT COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner)) FROM pg_catalog.pg_namespace n WHERE n.oid OPERATOR(pg_catalog.=) p.objoid)
+					WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN
+						(SELECT COALESCE(t.typacl, pg_catalog.acldefault('T', t.typowner)) FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) p.objoid)
+					WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN
+						CASE WHEN p.objsubid OPERATOR(pg_catalog.=) 0 THEN
+							(SELECT COALESCE(c.relacl, pg_catalog.acldefault(CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S' THEN 's' ELSE 'r' END::"char", c.relowner))
+							 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) p.objoid)
+						ELSE (SELECT COALESCE(a.attacl, '{}') FROM pg_catalog.pg_attribute a
+							  WHERE a.attrelid OPERATOR(pg_catalog.=) p.objoid AND a.attnum OPERATOR(pg_catalog.=) p.objsubid) END
+				END)::text[]))
+	FROM pg_catalog.pg_init_privs p
+	WHERE p.privtype OPERATOR(pg_catalog.=) 'e'
+	  AND EXISTS (SELECT FROM pg_catalog.pg_depend d
+				  WHERE d.classid OPERATOR(pg_catalog.=) p.classoid AND d.objid OPERATOR(pg_catalog.=) p.objoid
+					AND d.deptype OPERATOR(pg_catalog.=) 'e'
+					AND d.refobjid OPERATOR(pg_catalog.=) (SELECT x.oid FROM pg_catalog.pg_extension x
+														   WHERE x.extname OPERATOR(pg_catalog.=) 'protector'))),
+	'[]')::text, true) IS NOT NULL AS privileges_noted;
+
 -- Lock keys: 64 bits of SHA-256 over a lock's class and its id, not
 -- 0.1.0's 32-bit hash of the id, which a tenant could aim at another's
 -- service (src/locks.c).  First: the functions below take these locks,
@@ -18390,3 +18425,68 @@ GRANT EXECUTE ON FUNCTION protector_internal.check_finite(timestamptz, text, tex
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
+
+-- Last of all: the initial privileges of every object 0.1.0 had are its
+-- initial ones then, changed by what this script granted and revoked
+-- (the difference its ACL shows between the start of the script and now),
+-- not its ACL as the script's GRANTs and REVOKEs recorded it: the
+-- operator's own grants and revokes stay theirs, and pg_dump keeps them.
+DO $privileges$
+DECLARE
+	r jsonb;
+	v_now pg_catalog.aclitem[];
+	v_init pg_catalog.aclitem[];
+BEGIN
+	FOR r IN SELECT * FROM pg_catalog.jsonb_array_elements(
+				 pg_catalog.current_setting('protector_internal.upgrade_privileges')::jsonb) LOOP
+		v_now := CASE (r ->> 'classoid')::pg_catalog.oid
+					 WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN
+						 (SELECT COALESCE(f.proacl, pg_catalog.acldefault('f', f.proowner)) FROM pg_catalog.pg_proc f
+						  WHERE f.oid OPERATOR(pg_catalog.=) (r ->> 'objoid')::pg_catalog.oid)
+					 WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN
+						 (SELECT COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner)) FROM pg_catalog.pg_namespace n
+						  WHERE n.oid OPERATOR(pg_catalog.=) (r ->> 'objoid')::pg_catalog.oid)
+					 WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN
+						 (SELECT COALESCE(t.typacl, pg_catalog.acldefault('T', t.typowner)) FROM pg_catalog.pg_type t
+						  WHERE t.oid OPERATOR(pg_catalog.=) (r ->> 'objoid')::pg_catalog.oid)
+					 WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN
+						 CASE WHEN (r ->> 'objsubid')::integer OPERATOR(pg_catalog.=) 0 THEN
+							 (SELECT COALESCE(c.relacl, pg_catalog.acldefault(CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S' THEN 's' ELSE 'r' END::"char", c.relowner))
+							  FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) (r ->> 'objoid')::pg_catalog.oid)
+						 ELSE (SELECT COALESCE(a.attacl, '{}') FROM pg_catalog.pg_attribute a
+							   WHERE a.attrelid OPERATOR(pg_catalog.=) (r ->> 'objoid')::pg_catalog.oid
+								 AND a.attnum OPERATOR(pg_catalog.=) (r ->> 'objsubid')::smallint) END
+				 END;
+		IF v_now IS NULL THEN
+			CONTINUE;	-- dropped by the script
+		END IF;
+		-- items as (grantor, grantee, privilege, grantable): the first
+		-- initial ones the script did not take away, and those it gave
+		-- (an empty ACL is no array aclexplode takes: NULL, no items)
+		WITH was AS (SELECT x.* FROM pg_catalog.aclexplode(NULLIF(ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r -> 'acl'))::pg_catalog.aclitem[], '{}')) x),
+			 is_now AS (SELECT x.* FROM pg_catalog.aclexplode(NULLIF(v_now, '{}')) x),
+			 init AS (SELECT x.* FROM pg_catalog.aclexplode(NULLIF(ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r -> 'init'))::pg_catalog.aclitem[], '{}')) x),
+			 items AS ((SELECT * FROM init EXCEPT (SELECT * FROM was EXCEPT SELECT * FROM is_now))
+					   UNION (SELECT * FROM is_now EXCEPT SELECT * FROM was))
+		SELECT COALESCE(pg_catalog.array_agg(g.item::pg_catalog.aclitem ORDER BY g.item), '{}') INTO v_init
+		FROM (SELECT CASE WHEN i.grantee OPERATOR(pg_catalog.=) 0 THEN ''
+						  ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(i.grantee)) END
+					 OPERATOR(pg_catalog.||) '='
+					 OPERATOR(pg_catalog.||) pg_catalog.string_agg(
+						 CASE i.privilege_type WHEN 'INSERT' THEN 'a' WHEN 'SELECT' THEN 'r' WHEN 'UPDATE' THEN 'w'
+							  WHEN 'DELETE' THEN 'd' WHEN 'TRUNCATE' THEN 'D' WHEN 'REFERENCES' THEN 'x'
+							  WHEN 'TRIGGER' THEN 't' WHEN 'EXECUTE' THEN 'X' WHEN 'USAGE' THEN 'U'
+							  WHEN 'CREATE' THEN 'C' WHEN 'TEMPORARY' THEN 'T' WHEN 'CONNECT' THEN 'c'
+							  WHEN 'SET' THEN 's' WHEN 'ALTER SYSTEM' THEN 'A' END
+						 OPERATOR(pg_catalog.||) CASE WHEN i.is_grantable THEN '*' ELSE '' END, '')
+					 OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(i.grantor)) AS item
+			  FROM items i GROUP BY i.grantor, i.grantee) g;
+		UPDATE pg_catalog.pg_init_privs p SET initprivs = v_init
+		WHERE p.classoid OPERATOR(pg_catalog.=) (r ->> 'classoid')::pg_catalog.oid
+		  AND p.objoid OPERATOR(pg_catalog.=) (r ->> 'objoid')::pg_catalog.oid
+		  AND p.objsubid OPERATOR(pg_catalog.=) (r ->> 'objsubid')::integer
+		  AND p.privtype OPERATOR(pg_catalog.=) 'e'
+		  AND p.initprivs::text[] OPERATOR(pg_catalog.<>) v_init::text[];
+	END LOOP;
+END
+$privileges$;

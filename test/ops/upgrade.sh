@@ -108,6 +108,15 @@ lost=$(comm -23 <(sort "$WORK/before") <(sort "$WORK/after"))
 if [ -n "$lost" ]; then
 	echo "THE DATA CHANGED IN THE UPDATE:"; echo "$lost"; failures=$((failures + 1))
 fi
+# the initial privileges too (schema_of forgets them): pg_dump writes an
+# extension object's grants relative to them
+psql -X -A -t -d protector_upgraded -f test/ops/init_privileges.sql >"$WORK/upgraded.init"
+psql -X -A -t -d protector_fresh -f test/ops/init_privileges.sql >"$WORK/fresh.init"
+if ! cmp -s "$WORK/fresh.init" "$WORK/upgraded.init"; then
+	diff -u "$WORK/fresh.init" "$WORK/upgraded.init" | head -40 || true
+	echo "the initial privileges after the update differ from a fresh install's (diff above)"; failures=$((failures + 1))
+fi
+echo "initial privileges: $(wc -l <"$WORK/fresh.init") objects compared"
 schema_of protector_upgraded >"$WORK/upgraded.sql"
 schema_of protector_fresh >"$WORK/fresh.sql"
 if ! diff -u "$WORK/fresh.sql" "$WORK/upgraded.sql" | head -80; then :; fi
@@ -116,6 +125,46 @@ if ! cmp -s "$WORK/fresh.sql" "$WORK/upgraded.sql"; then
 	failures=$((failures + 1))
 fi
 echo "catalog: $(wc -l <"$WORK/fresh.sql") lines of schema compared"
+
+# An operator's own grants and revokes on protector's objects, made under
+# 0.1.0, stay theirs through the update and a dump and restore after it:
+# the script's GRANTs and REVOKEs recorded each object's whole ACL as its
+# initial privileges, so pg_dump left the operator's changes out and a
+# restore gave the defaults back (anon could call a function revoked from
+# it; a reporting role lost what it was granted).
+createdb -T protector_previous protector_grants
+psql -X -q -v ON_ERROR_STOP=1 -d protector_grants \
+	-c "DROP ROLE IF EXISTS upgrade_reporting" -c "CREATE ROLE upgrade_reporting" \
+	-c "REVOKE EXECUTE ON FUNCTION protector.get_venue_services(text) FROM anon" \
+	-c "GRANT EXECUTE ON FUNCTION protector.is_venue_open(uuid, timestamptz) TO upgrade_reporting" \
+	-c "GRANT SELECT ON protector.venues TO upgrade_reporting" \
+	-c "GRANT SELECT (name) ON protector.services TO upgrade_reporting" \
+	-c "REVOKE SELECT ON protector.audit_log FROM authenticated" \
+	-c "ALTER EXTENSION protector UPDATE"
+grants() {
+	psql -X -A -t -d "$1" -c "SELECT concat_ws(' ',
+		has_function_privilege('anon', 'protector.get_venue_services(text)', 'EXECUTE'),
+		has_function_privilege('upgrade_reporting', 'protector.is_venue_open(uuid, timestamptz)', 'EXECUTE'),
+		has_table_privilege('upgrade_reporting', 'protector.venues', 'SELECT'),
+		has_column_privilege('upgrade_reporting', 'protector.services', 'name', 'SELECT'),
+		has_table_privilege('authenticated', 'protector.audit_log', 'SELECT'))"
+}
+psql -X -A -t -d protector_grants -f test/ops/init_privileges.sql >"$WORK/grants.init"
+pg_dump -Fc -f "$WORK/grants.dump" protector_grants
+dropdb --if-exists protector_grants_restored >/dev/null 2>&1 || true
+createdb protector_grants_restored
+pg_restore -d protector_grants_restored "$WORK/grants.dump"
+echo "an operator's grants (anon's revoked function, reporting's function, table and column, authenticated's revoked table):" \
+	"updated: $(grants protector_grants); restored: $(grants protector_grants_restored)"
+if [ "$(grants protector_grants)" != "f t t t f" ] || [ "$(grants protector_grants_restored)" != "f t t t f" ]; then
+	echo "an operator's grants or revokes were lost in the update or in a dump and restore after it"; failures=$((failures + 1))
+fi
+if ! cmp -s "$WORK/fresh.init" "$WORK/grants.init"; then
+	diff -u "$WORK/fresh.init" "$WORK/grants.init" | head -20 || true
+	echo "with an operator's grants, the initial privileges after the update differ from a fresh install's"; failures=$((failures + 1))
+fi
+dropdb protector_grants_restored; dropdb protector_grants
+psql -X -q -d postgres -c "DROP ROLE upgrade_reporting"
 
 # A NaN amount (0.1.0 took them) stops the update before it changes
 # anything, naming the rows; once they are amounts the update goes through
