@@ -197,15 +197,19 @@ report_not_a_slot(ServiceRules *rules, const char *param, TimestampTz start, int
 				 errhint("get_available_slots() (get_widget_slots() in the widget) lists the days with slots.")));
 	for (int i = 0; i < nslots && slots[i].start < start; i++)
 		before = i;
+	/*
+	 * (times with their offsets: in the hour the clocks go back over, the
+	 * slots before and after read the same local time without them)
+	 */
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 			 errmsg("%s is not a slot of service \"%s\"", param, rules->name),
 			 errdetail("Requested %s local time (%s)%s%s%s%s.",
-					   protector_local_text(start, rules->timezone), rules->timezone,
+					   protector_local_text_with_offset(start, rules->timezone), rules->timezone,
 					   before >= 0 ? "; the slot before starts " : "",
-					   before >= 0 ? protector_local_text(slots[before].start, rules->timezone) : "",
+					   before >= 0 ? protector_local_text_with_offset(slots[before].start, rules->timezone) : "",
 					   before + 1 < nslots ? "; the slot after starts " : "",
-					   before + 1 < nslots ? protector_local_text(slots[before + 1].start, rules->timezone) : ""),
+					   before + 1 < nslots ? protector_local_text_with_offset(slots[before + 1].start, rules->timezone) : ""),
 			 errhint("Slots start at opening time and then every slot interval, and must end by closing time; get_available_slots() (get_widget_slots() in the widget) lists them.")));
 }
 

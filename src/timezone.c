@@ -398,13 +398,14 @@ protector_local_timestamp(TimestampTz ts, const char *tzname)
 }
 
 /*
- * ts as local time in tzname, "2027-03-29 10:00:00" (a palloc'd string:
- * several may stand in one message, unlike timestamptz_to_str's buffer),
- * in ISO form whatever the session's DateStyle: a message's text is
- * documented.
+ * ts as local time in tzname, "2027-03-29 10:00:00", with its UTC offset
+ * when with_offset ("2027-10-31 02:00:00+01": the hour the clocks go back
+ * over comes twice) (a palloc'd string: several may stand in one message,
+ * unlike timestamptz_to_str's buffer), in ISO form whatever the session's
+ * DateStyle: a message's text is documented.
  */
-char *
-protector_local_text(TimestampTz ts, const char *tzname)
+static char *
+local_text(TimestampTz ts, const char *tzname, bool with_offset)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
@@ -413,8 +414,20 @@ protector_local_text(TimestampTz ts, const char *tzname)
 	if (TIMESTAMP_NOT_FINITE(ts))
 		return pstrdup(TIMESTAMP_IS_NOBEGIN(ts) ? "-infinity" : "infinity");
 	protector_local_tm(ts, tzname, &tm, &fsec);
-	EncodeDateTime(&tm, fsec, false, 0, NULL, USE_ISO_DATES, buf);
+	EncodeDateTime(&tm, fsec, with_offset, (int) -tm.tm_gmtoff, NULL, USE_ISO_DATES, buf);
 	return pstrdup(buf);
+}
+
+char *
+protector_local_text(TimestampTz ts, const char *tzname)
+{
+	return local_text(ts, tzname, false);
+}
+
+char *
+protector_local_text_with_offset(TimestampTz ts, const char *tzname)
+{
+	return local_text(ts, tzname, true);
 }
 
 /*

@@ -16,7 +16,7 @@
 -- 3. a day the zone skipped (Pacific/Apia, 2011-12-30, a Friday) had its
 --    Friday hours, read as the next day's: the closed Saturday was open.
 BEGIN;
-SELECT plan(13);
+SELECT plan(14);
 SET LOCAL timezone = 'UTC';
 SELECT make_date(y, 10, 31) - extract(dow FROM make_date(y, 10, 31))::int AS fall,
 	   make_date(y, 3, 31) - extract(dow FROM make_date(y, 3, 31))::int AS spring,
@@ -55,6 +55,15 @@ SELECT is(protector.is_venue_open('0a999000-0000-4000-8000-0000000000a1', :'fall
 	'... and not at 02:25 CEST, before it opens');
 SELECT is(protector.create_booking('0a999000-0000-4000-8000-0000000005a1', NULL, :'fall'::date + time '00:30', 1) ->> 'status', 'confirmed',
 	'... and the first 02:30 is booked');
+-- a start between slots is told the slots around it with their offsets:
+-- the slot after the first 02:45 (00:45 UTC) is 02:00 CET (01:00 UTC),
+-- which without them read as before the first 02:30 (a review)
+SELECT is(tests.error_text(format($$SELECT protector.validate_slot('0a999000-0000-4000-8000-0000000005a1', %L, 1)$$,
+								  :'fall'::date + time '00:45')),
+	format('22023 | p_start is not a slot of service "Night" | Requested %1$s 02:45:00+02 local time (Europe/Berlin); '
+		   'the slot before starts %1$s 02:30:00+02; the slot after starts %1$s 02:00:00+01.', :'fall')
+	|| ' | Slots start at opening time and then every slot interval, and must end by closing time; get_available_slots() (get_widget_slots() in the widget) lists them.',
+	'... and a start between slots is told the slots around it with their UTC offsets');
 -- Havana: 00:30 CDT (-4) is 04:30 UTC, 02:00 CST (-5) is 07:00 UTC
 SELECT results_eq(format($$SELECT opens_at, closes_at FROM protector.get_venue_schedule('0a999000-0000-4000-8000-0000000000a4', %L, %1$L)$$, :'havana'),
 	format($$VALUES ((%L::date + time '04:30')::timestamptz, (%1$L::date + time '07:00')::timestamptz)$$, :'havana'),
