@@ -1308,7 +1308,10 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.refuse_booking_customer(uuid, uuid, uuid) IS
 'check_booking_customer''s refusal of a merged (p_merged_into) or erased customer, raised when the caller may learn it';
-CREATE TRIGGER check_booking_customer BEFORE UPDATE OF customer_id ON protector.bookings
+-- (named to run after restrict_update_columns, which refuses the change to
+-- a caller who may not make it: an operator was told first that the
+-- customer named was erased, which they may not read: a review)
+CREATE TRIGGER screen_booking_customer BEFORE UPDATE OF customer_id ON protector.bookings
 	FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NEW.customer_id IS DISTINCT FROM OLD.customer_id
 					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.check_booking_customer();

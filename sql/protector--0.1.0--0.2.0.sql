@@ -9491,7 +9491,10 @@ $$;
 COMMENT ON FUNCTION protector_internal.require_waivers() IS
 'Trigger: a booking of a service that asks for a waiver is in_progress, or completed without having been in progress, only when every participant has signed it';
 
-CREATE TRIGGER require_waivers BEFORE UPDATE OF status, party_size, service_id, details ON protector.bookings
+-- (named to run after restrict_update_columns: an agent or operator, who
+-- may not change a booking's party, was told how many had signed rather
+-- than that their role may not: a review)
+CREATE TRIGGER waivers_signed BEFORE UPDATE OF status, party_size, service_id, details ON protector.bookings
 	FOR EACH ROW WHEN (((NEW.status = 'in_progress'
 						 AND (OLD.status IS DISTINCT FROM 'in_progress' OR NEW.party_size > OLD.party_size
 							  OR NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.details IS DISTINCT FROM OLD.details))
@@ -12622,7 +12625,10 @@ COMMENT ON FUNCTION protector.merge_customers(uuid, uuid) IS
 CREATE TRIGGER keep_erased BEFORE UPDATE ON protector.customers
 	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.customers'))
 	EXECUTE FUNCTION protector_internal.keep_erased();
-CREATE TRIGGER check_booking_customer BEFORE UPDATE OF customer_id ON protector.bookings
+-- (named to run after restrict_update_columns, which refuses the change to
+-- a caller who may not make it: an operator was told first that the
+-- customer named was erased, which they may not read: a review)
+CREATE TRIGGER screen_booking_customer BEFORE UPDATE OF customer_id ON protector.bookings
 	FOR EACH ROW WHEN (NEW.customer_id IS NOT NULL AND NEW.customer_id IS DISTINCT FROM OLD.customer_id
 					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.check_booking_customer();

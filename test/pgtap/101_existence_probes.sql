@@ -8,9 +8,15 @@
 --   payments (now retain_paid_currency, named to run after it);
 -- - check_task_reassignment told an agent moving their own task to a
 --   booking they may not see that it "is not assigned to them" (22023)
---   where a made-up id was refused (42501): that the booking existed.
+--   where a made-up id was refused (42501): that the booking existed;
+-- - check_booking_customer told an operator giving a booking to another
+--   customer that the customer "was erased" (22023), which they may not
+--   read, where another was refused for their role (now
+--   screen_booking_customer);
+-- - require_waivers told an agent raising their booking's party how many
+--   had signed (now waivers_signed).
 BEGIN;
-SELECT plan(8);
+SELECT plan(11);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['xp_owner', 'xp_op', 'xp_agent']) u;
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
@@ -26,8 +32,10 @@ VALUES ('0a101000-0000-4000-8000-0000000000f1', '0a101000-0000-4000-8000-0000000
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, currency)
 VALUES ('0a101000-0000-4000-8000-0000000005a1', '0a101000-0000-4000-8000-000000000000',
 		'0a101000-0000-4000-8000-0000000000f1', 'S', '1 hour', 'EUR');
-INSERT INTO protector.customers (id, organization_id, full_name)
-VALUES ('0a101000-0000-4000-8000-00000000c001', '0a101000-0000-4000-8000-000000000000', 'C');
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0a101000-0000-4000-8000-00000000c001', '0a101000-0000-4000-8000-000000000000', 'C'),
+	('0a101000-0000-4000-8000-00000000c002', '0a101000-0000-4000-8000-000000000000', 'Erased'),
+	('0a101000-0000-4000-8000-00000000c003', '0a101000-0000-4000-8000-000000000000', 'Other');
 -- b001 the agent's, b002 nobody's and unpaid, b003 nobody's with a payment
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, assigned_agent, currency) VALUES
 	('0a101000-0000-4000-8000-00000000b001', '0a101000-0000-4000-8000-000000000000', '0a101000-0000-4000-8000-0000000000f1',
@@ -39,6 +47,15 @@ INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, custo
 	('0a101000-0000-4000-8000-00000000b003', '0a101000-0000-4000-8000-000000000000', '0a101000-0000-4000-8000-0000000000f1',
 	 '0a101000-0000-4000-8000-0000000005a1', '0a101000-0000-4000-8000-00000000c001',
 	 '[2030-03-01 14:00+01, 2030-03-01 15:00+01)', NULL, 'EUR');
+-- b004 the agent's, under way for two, nobody signed yet
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, party_size, assigned_agent)
+VALUES ('0a101000-0000-4000-8000-00000000b004', '0a101000-0000-4000-8000-000000000000', '0a101000-0000-4000-8000-0000000000f1',
+		'0a101000-0000-4000-8000-0000000005a1', '0a101000-0000-4000-8000-00000000c001',
+		tstzrange(now() - interval '10 minutes', now() + interval '50 minutes'), 'in_progress', 2, tests.get_supabase_uid('xp_agent'));
+SELECT protector.create_waiver('0a101000-0000-4000-8000-000000000000', 'W', 'I take the risk.') ->> 'waiver_id' AS waiver \gset
+UPDATE protector.services SET waiver_id = :'waiver' WHERE id = '0a101000-0000-4000-8000-0000000005a1';
+INSERT INTO protector.customer_erasures (organization_id, customer_id)
+VALUES ('0a101000-0000-4000-8000-000000000000', '0a101000-0000-4000-8000-00000000c002');
 INSERT INTO protector.payments (organization_id, booking_id, amount, currency)
 VALUES ('0a101000-0000-4000-8000-000000000000', '0a101000-0000-4000-8000-00000000b003', 80, 'EUR');
 INSERT INTO protector.tasks (id, organization_id, booking_id, title, assignee)
@@ -53,10 +70,18 @@ SELECT is(tests.error_text($$UPDATE protector.bookings SET currency = 'USD' WHER
 	'an operator changing the currency of a paid and an unpaid booking is told the same');
 SELECT alike(tests.error_text($$UPDATE protector.bookings SET currency = 'USD' WHERE id = '0a101000-0000-4000-8000-00000000b003'$$),
 	'42501 | your role may not change currency of bookings%', '... that their role may not change it');
+SELECT is(tests.error_text($$UPDATE protector.bookings SET customer_id = '0a101000-0000-4000-8000-00000000c002' WHERE id = '0a101000-0000-4000-8000-00000000b002'$$),
+	tests.error_text($$UPDATE protector.bookings SET customer_id = '0a101000-0000-4000-8000-00000000c003' WHERE id = '0a101000-0000-4000-8000-00000000b003'$$),
+	'an operator giving a booking to an erased customer is told what giving it to another tells');
+SELECT alike(tests.error_text($$UPDATE protector.bookings SET customer_id = '0a101000-0000-4000-8000-00000000c002' WHERE id = '0a101000-0000-4000-8000-00000000b002'$$),
+	'42501 | your role may not change customer_id of bookings%', '... that their role may not');
 -- ... as an agent, on their own booking (no payments) and after a payment
 SELECT tests.authenticate_as('xp_agent');
 SELECT alike(tests.error_text($$UPDATE protector.bookings SET currency = 'USD' WHERE id = '0a101000-0000-4000-8000-00000000b001'$$),
 	'42501 | your role may not change currency of bookings%', 'an agent changing their booking''s currency is refused for their role');
+SELECT alike(tests.error_text($$UPDATE protector.bookings SET party_size = 3 WHERE id = '0a101000-0000-4000-8000-00000000b004'$$),
+	'42501 | your role may not change party_size of bookings%',
+	'an agent raising the party of their booking under way is refused for their role, not told who signed');
 -- an owner, who reads payments and may change the currency, is told why not
 SELECT tests.authenticate_as('xp_owner');
 SELECT alike(tests.error_text($$UPDATE protector.bookings SET currency = 'USD' WHERE id = '0a101000-0000-4000-8000-00000000b003'$$),
@@ -64,7 +89,7 @@ SELECT alike(tests.error_text($$UPDATE protector.bookings SET currency = 'USD' W
 
 -- an agent moving their own task to a booking they may not see, and to a made-up one
 SELECT tests.authenticate_as('xp_agent');
-SELECT is((SELECT count(*)::int FROM protector.bookings), 1, 'the agent sees their own booking only');
+SELECT is((SELECT count(*)::int FROM protector.bookings), 2, 'the agent sees their own bookings only');
 SELECT is(tests.error_text($$UPDATE protector.tasks SET booking_id = '0a101000-0000-4000-8000-00000000b002'
 							WHERE id = '0a101000-0000-4000-8000-00000000d001'$$),
 	tests.error_text($$UPDATE protector.tasks SET booking_id = '0a101000-0000-4000-8000-0000000bbbbb'
