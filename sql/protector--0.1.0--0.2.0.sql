@@ -112,40 +112,127 @@ BEGIN
 END
 $checks$;
 
--- The privileges of protector's objects as they stand, and as pg_dump
--- takes their start (pg_init_privs), before this script grants or revokes
--- anything: a GRANT or REVOKE in an extension's script records the
--- object's whole ACL as its initial privileges, the operator's own grants
--- and revokes included, and pg_dump then left those out of every dump (a
--- restore review: a function revoked from anon under 0.1.0 was anon's
--- again after a restore).  The last statement of the script keeps them
--- the operator's (upgrade_privileges below).
+-- An operator's own grants and revokes on protector's objects (their
+-- ACLs against the initial privileges pg_dump writes them relative to,
+-- pg_init_privs) stay theirs through the update: each object's ACL is set
+-- back to its initial privileges here, before this script grants or
+-- revokes anything, and the operator's changes are put back on it last
+-- (upgrade_acl_merge below).  A GRANT or REVOKE in an extension's script
+-- records the object's whole ACL as its initial privileges: run over the
+-- operator's changes, it made them initial, so pg_dump left them out and
+-- a restore gave the defaults back (a restore review: a function revoked
+-- from anon under 0.1.0 was anon's again after a restore); and an ACL
+-- difference taken afterwards missed a change the script made that the
+-- operator had already made (a review).  The helpers go at the end.
+CREATE FUNCTION protector_internal.upgrade_acl(p_class oid, p_object oid, p_column integer)
+RETURNS pg_catalog.aclitem[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE p_class
+	WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN
+		(SELECT COALESCE(f.proacl, pg_catalog.acldefault('f', f.proowner)) FROM pg_catalog.pg_proc f WHERE f.oid OPERATOR(pg_catalog.=) p_object)
+	WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN
+		(SELECT COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner)) FROM pg_catalog.pg_namespace n WHERE n.oid OPERATOR(pg_catalog.=) p_object)
+	WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN
+		(SELECT COALESCE(t.typacl, pg_catalog.acldefault('T', t.typowner)) FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) p_object)
+	WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN
+		CASE WHEN p_column OPERATOR(pg_catalog.=) 0 THEN
+			(SELECT COALESCE(c.relacl, pg_catalog.acldefault(CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S' THEN 's' ELSE 'r' END::"char", c.relowner))
+			 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) p_object)
+		ELSE (SELECT COALESCE(a.attacl, '{}') FROM pg_catalog.pg_attribute a
+			  WHERE a.attrelid OPERATOR(pg_catalog.=) p_object AND a.attnum OPERATOR(pg_catalog.=) p_column AND NOT a.attisdropped) END
+END;
+CREATE FUNCTION protector_internal.upgrade_set_acl(p_class oid, p_object oid, p_column integer, p_acl pg_catalog.aclitem[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- (written into the catalog, not granted: a GRANT here would record
+	-- the ACL as the object's initial privileges)
+	IF p_class OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass THEN
+		UPDATE pg_catalog.pg_proc SET proacl = p_acl WHERE oid OPERATOR(pg_catalog.=) p_object;
+	ELSIF p_class OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN
+		UPDATE pg_catalog.pg_namespace SET nspacl = p_acl WHERE oid OPERATOR(pg_catalog.=) p_object;
+	ELSIF p_class OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass THEN
+		UPDATE pg_catalog.pg_type SET typacl = p_acl WHERE oid OPERATOR(pg_catalog.=) p_object;
+	ELSIF p_column OPERATOR(pg_catalog.=) 0 THEN
+		UPDATE pg_catalog.pg_class SET relacl = p_acl WHERE oid OPERATOR(pg_catalog.=) p_object;
+	ELSE
+		UPDATE pg_catalog.pg_attribute SET attacl = NULLIF(p_acl, '{}')
+		WHERE attrelid OPERATOR(pg_catalog.=) p_object AND attnum OPERATOR(pg_catalog.=) p_column;
+	END IF;
+END
+$$;
+-- the privileges of p_base that are not p_minus's, and p_plus's, item by
+-- item (grantor, grantee, privilege, grant option), as an ACL
+CREATE FUNCTION protector_internal.upgrade_acl_merge(p_base pg_catalog.aclitem[], p_minus pg_catalog.aclitem[], p_plus pg_catalog.aclitem[])
+RETURNS pg_catalog.aclitem[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+-- (an empty ACL is no array aclexplode takes: NULL, no items)
+RETURN (SELECT COALESCE(pg_catalog.array_agg(g.item::pg_catalog.aclitem ORDER BY g.item), '{}')
+		FROM (SELECT CASE WHEN i.grantee OPERATOR(pg_catalog.=) 0 THEN ''
+						  ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(i.grantee)) END
+					 OPERATOR(pg_catalog.||) '='
+					 OPERATOR(pg_catalog.||) pg_catalog.string_agg(
+						 CASE i.privilege_type WHEN 'INSERT' THEN 'a' WHEN 'SELECT' THEN 'r' WHEN 'UPDATE' THEN 'w'
+							  WHEN 'DELETE' THEN 'd' WHEN 'TRUNCATE' THEN 'D' WHEN 'REFERENCES' THEN 'x'
+							  WHEN 'TRIGGER' THEN 't' WHEN 'EXECUTE' THEN 'X' WHEN 'USAGE' THEN 'U'
+							  WHEN 'CREATE' THEN 'C' WHEN 'TEMPORARY' THEN 'T' WHEN 'CONNECT' THEN 'c'
+							  WHEN 'SET' THEN 's' WHEN 'ALTER SYSTEM' THEN 'A' WHEN 'MAINTAIN' THEN 'm' END
+						 OPERATOR(pg_catalog.||) CASE WHEN i.is_grantable THEN '*' ELSE '' END, '')
+					 OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(i.grantor)) AS item
+			  FROM ((SELECT * FROM pg_catalog.aclexplode(NULLIF(p_base, '{}'))
+					 EXCEPT SELECT * FROM pg_catalog.aclexplode(NULLIF(p_minus, '{}')))
+					UNION SELECT * FROM pg_catalog.aclexplode(NULLIF(p_plus, '{}'))) i
+			  GROUP BY i.grantor, i.grantee) g);
+-- every object of the extension (and column of its tables) that has
+-- privileges, with its initial ones (none recorded: the default)
+CREATE FUNCTION protector_internal.upgrade_acl_objects()
+RETURNS TABLE (classoid oid, objoid oid, objsubid integer, init pg_catalog.aclitem[])
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT o.classid, o.objid, o.subid,
+		   COALESCE((SELECT p.initprivs FROM pg_catalog.pg_init_privs p
+					 WHERE p.classoid OPERATOR(pg_catalog.=) o.classid AND p.objoid OPERATOR(pg_catalog.=) o.objid
+					   AND p.objsubid OPERATOR(pg_catalog.=) o.subid AND p.privtype OPERATOR(pg_catalog.=) 'e'),
+					CASE WHEN o.subid OPERATOR(pg_catalog.=) 0
+						 THEN protector_internal.upgrade_acl(o.classid, o.objid, 0)	-- the default, as read
+						 ELSE '{}' END)
+	FROM (SELECT d.classid, d.objid, 0 AS subid FROM pg_catalog.pg_depend d
+		  WHERE d.deptype OPERATOR(pg_catalog.=) 'e'
+			AND d.refobjid OPERATOR(pg_catalog.=) (SELECT x.oid FROM pg_catalog.pg_extension x WHERE x.extname OPERATOR(pg_catalog.=) 'protector')
+			AND d.classid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_class'::pg_catalog.regclass,
+															'pg_catalog.pg_namespace'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass]::oid[])
+		  UNION ALL
+		  SELECT d.classid, d.objid, a.attnum FROM pg_catalog.pg_depend d
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) d.objid
+		  WHERE d.deptype OPERATOR(pg_catalog.=) 'e' AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+			AND d.refobjid OPERATOR(pg_catalog.=) (SELECT x.oid FROM pg_catalog.pg_extension x WHERE x.extname OPERATOR(pg_catalog.=) 'protector')
+			AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) o;
+END;
+-- the operator's changes of each object, noted; its ACL back to its
+-- initial privileges
 SELECT pg_catalog.set_config('protector_internal.upgrade_privileges', COALESCE((
 	SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-		'classoid', p.classoid, 'objoid', p.objoid, 'objsubid', p.objsubid,
-		'init', p.initprivs::text[],
-		'acl', (CASE p.classoid
-					WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN
-						(SELECT COALESCE(f.proacl, pg_catalog.acldefault('f', f.proowner)) FROM pg_catalog.pg_proc f WHERE f.oid OPERATOR(pg_catalog.=) p.objoid)
-					WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN
-						(SELECT COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner)) FROM pg_catalog.pg_namespace n WHERE n.oid OPERATOR(pg_catalog.=) p.objoid)
-					WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN
-						(SELECT COALESCE(t.typacl, pg_catalog.acldefault('T', t.typowner)) FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) p.objoid)
-					WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN
-						CASE WHEN p.objsubid OPERATOR(pg_catalog.=) 0 THEN
-							(SELECT COALESCE(c.relacl, pg_catalog.acldefault(CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S' THEN 's' ELSE 'r' END::"char", c.relowner))
-							 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) p.objoid)
-						ELSE (SELECT COALESCE(a.attacl, '{}') FROM pg_catalog.pg_attribute a
-							  WHERE a.attrelid OPERATOR(pg_catalog.=) p.objoid AND a.attnum OPERATOR(pg_catalog.=) p.objsubid) END
-				END)::text[]))
-	FROM pg_catalog.pg_init_privs p
-	WHERE p.privtype OPERATOR(pg_catalog.=) 'e'
-	  AND EXISTS (SELECT FROM pg_catalog.pg_depend d
-				  WHERE d.classid OPERATOR(pg_catalog.=) p.classoid AND d.objid OPERATOR(pg_catalog.=) p.objoid
-					AND d.deptype OPERATOR(pg_catalog.=) 'e'
-					AND d.refobjid OPERATOR(pg_catalog.=) (SELECT x.oid FROM pg_catalog.pg_extension x
-														   WHERE x.extname OPERATOR(pg_catalog.=) 'protector'))),
-	'[]')::text, true) IS NOT NULL AS privileges_noted;
+		'classoid', o.classoid, 'objoid', o.objoid, 'objsubid', o.objsubid,
+		'added', protector_internal.upgrade_acl_merge(a.acl, o.init, '{}')::text[],
+		'removed', protector_internal.upgrade_acl_merge(o.init, a.acl, '{}')::text[]))
+	FROM protector_internal.upgrade_acl_objects() o,
+		 LATERAL (SELECT protector_internal.upgrade_acl(o.classoid, o.objoid, o.objsubid) AS acl) a
+	WHERE a.acl IS NOT NULL
+	  AND (protector_internal.upgrade_acl_merge(a.acl, o.init, '{}') OPERATOR(pg_catalog.<>) '{}'
+		   OR protector_internal.upgrade_acl_merge(o.init, a.acl, '{}') OPERATOR(pg_catalog.<>) '{}')), '[]')::text, true)
+	IS NOT NULL AS privileges_noted;
+SELECT count(protector_internal.upgrade_set_acl((r ->> 'classoid')::oid, (r ->> 'objoid')::oid, (r ->> 'objsubid')::integer,
+		   protector_internal.upgrade_acl_merge(
+			   protector_internal.upgrade_acl((r ->> 'classoid')::oid, (r ->> 'objoid')::oid, (r ->> 'objsubid')::integer),
+			   ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r -> 'added'))::pg_catalog.aclitem[],
+			   ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r -> 'removed'))::pg_catalog.aclitem[])))
+	AS privileges_set_back
+FROM pg_catalog.jsonb_array_elements(pg_catalog.current_setting('protector_internal.upgrade_privileges')::jsonb) r;
 
 -- Lock keys: 64 bits of SHA-256 over a lock's class and its id, not
 -- 0.1.0's 32-bit hash of the id, which a tenant could aim at another's
@@ -18432,67 +18519,17 @@ GRANT EXECUTE ON FUNCTION protector_internal.check_finite(timestamptz, text, tex
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 
--- Last of all: the initial privileges of every object 0.1.0 had are its
--- initial ones then, changed by what this script granted and revoked
--- (the difference its ACL shows between the start of the script and now),
--- not its ACL as the script's GRANTs and REVOKEs recorded it: the
--- operator's own grants and revokes stay theirs, and pg_dump keeps them.
-DO $privileges$
-DECLARE
-	r jsonb;
-	v_now pg_catalog.aclitem[];
-	v_init pg_catalog.aclitem[];
-BEGIN
-	FOR r IN SELECT * FROM pg_catalog.jsonb_array_elements(
-				 pg_catalog.current_setting('protector_internal.upgrade_privileges')::jsonb) LOOP
-		v_now := CASE (r ->> 'classoid')::pg_catalog.oid
-					 WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN
-						 (SELECT COALESCE(f.proacl, pg_catalog.acldefault('f', f.proowner)) FROM pg_catalog.pg_proc f
-						  WHERE f.oid OPERATOR(pg_catalog.=) (r ->> 'objoid')::pg_catalog.oid)
-					 WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN
-						 (SELECT COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner)) FROM pg_catalog.pg_namespace n
-						  WHERE n.oid OPERATOR(pg_catalog.=) (r ->> 'objoid')::pg_catalog.oid)
-					 WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN
-						 (SELECT COALESCE(t.typacl, pg_catalog.acldefault('T', t.typowner)) FROM pg_catalog.pg_type t
-						  WHERE t.oid OPERATOR(pg_catalog.=) (r ->> 'objoid')::pg_catalog.oid)
-					 WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN
-						 CASE WHEN (r ->> 'objsubid')::integer OPERATOR(pg_catalog.=) 0 THEN
-							 (SELECT COALESCE(c.relacl, pg_catalog.acldefault(CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S' THEN 's' ELSE 'r' END::"char", c.relowner))
-							  FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) (r ->> 'objoid')::pg_catalog.oid)
-						 ELSE (SELECT COALESCE(a.attacl, '{}') FROM pg_catalog.pg_attribute a
-							   WHERE a.attrelid OPERATOR(pg_catalog.=) (r ->> 'objoid')::pg_catalog.oid
-								 AND a.attnum OPERATOR(pg_catalog.=) (r ->> 'objsubid')::smallint) END
-				 END;
-		IF v_now IS NULL THEN
-			CONTINUE;	-- dropped by the script
-		END IF;
-		-- items as (grantor, grantee, privilege, grantable): the first
-		-- initial ones the script did not take away, and those it gave
-		-- (an empty ACL is no array aclexplode takes: NULL, no items)
-		WITH was AS (SELECT x.* FROM pg_catalog.aclexplode(NULLIF(ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r -> 'acl'))::pg_catalog.aclitem[], '{}')) x),
-			 is_now AS (SELECT x.* FROM pg_catalog.aclexplode(NULLIF(v_now, '{}')) x),
-			 init AS (SELECT x.* FROM pg_catalog.aclexplode(NULLIF(ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r -> 'init'))::pg_catalog.aclitem[], '{}')) x),
-			 items AS ((SELECT * FROM init EXCEPT (SELECT * FROM was EXCEPT SELECT * FROM is_now))
-					   UNION (SELECT * FROM is_now EXCEPT SELECT * FROM was))
-		SELECT COALESCE(pg_catalog.array_agg(g.item::pg_catalog.aclitem ORDER BY g.item), '{}') INTO v_init
-		FROM (SELECT CASE WHEN i.grantee OPERATOR(pg_catalog.=) 0 THEN ''
-						  ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(i.grantee)) END
-					 OPERATOR(pg_catalog.||) '='
-					 OPERATOR(pg_catalog.||) pg_catalog.string_agg(
-						 CASE i.privilege_type WHEN 'INSERT' THEN 'a' WHEN 'SELECT' THEN 'r' WHEN 'UPDATE' THEN 'w'
-							  WHEN 'DELETE' THEN 'd' WHEN 'TRUNCATE' THEN 'D' WHEN 'REFERENCES' THEN 'x'
-							  WHEN 'TRIGGER' THEN 't' WHEN 'EXECUTE' THEN 'X' WHEN 'USAGE' THEN 'U'
-							  WHEN 'CREATE' THEN 'C' WHEN 'TEMPORARY' THEN 'T' WHEN 'CONNECT' THEN 'c'
-							  WHEN 'SET' THEN 's' WHEN 'ALTER SYSTEM' THEN 'A' END
-						 OPERATOR(pg_catalog.||) CASE WHEN i.is_grantable THEN '*' ELSE '' END, '')
-					 OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(i.grantor)) AS item
-			  FROM items i GROUP BY i.grantor, i.grantee) g;
-		UPDATE pg_catalog.pg_init_privs p SET initprivs = v_init
-		WHERE p.classoid OPERATOR(pg_catalog.=) (r ->> 'classoid')::pg_catalog.oid
-		  AND p.objoid OPERATOR(pg_catalog.=) (r ->> 'objoid')::pg_catalog.oid
-		  AND p.objsubid OPERATOR(pg_catalog.=) (r ->> 'objsubid')::integer
-		  AND p.privtype OPERATOR(pg_catalog.=) 'e'
-		  AND p.initprivs::text[] OPERATOR(pg_catalog.<>) v_init::text[];
-	END LOOP;
-END
-$privileges$;
+-- Last of all: the operator's changes back on each object's ACL, over
+-- what this script granted and revoked (whose GRANTs and REVOKEs recorded
+-- the initial privileges a fresh install records); written into the
+-- catalog, which leaves the initial privileges as they are.
+SELECT count(protector_internal.upgrade_set_acl((r ->> 'classoid')::oid, (r ->> 'objoid')::oid, (r ->> 'objsubid')::integer,
+		   protector_internal.upgrade_acl_merge(a.acl,
+			   ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r -> 'removed'))::pg_catalog.aclitem[],
+			   ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r -> 'added'))::pg_catalog.aclitem[])))
+	AS privileges_kept
+FROM pg_catalog.jsonb_array_elements(pg_catalog.current_setting('protector_internal.upgrade_privileges')::jsonb) r,
+	 LATERAL (SELECT protector_internal.upgrade_acl((r ->> 'classoid')::oid, (r ->> 'objoid')::oid, (r ->> 'objsubid')::integer) AS acl) a
+WHERE a.acl IS NOT NULL;	-- (not one the script dropped)
+DROP FUNCTION protector_internal.upgrade_acl_objects(), protector_internal.upgrade_acl_merge(pg_catalog.aclitem[], pg_catalog.aclitem[], pg_catalog.aclitem[]),
+	protector_internal.upgrade_set_acl(oid, oid, integer, pg_catalog.aclitem[]), protector_internal.upgrade_acl(oid, oid, integer);
