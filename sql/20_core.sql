@@ -517,6 +517,20 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.check_finite(timestamptz, text, text) IS
 'Internal: refuses (22008) an infinite time, naming the argument; NULL passes';
+CREATE FUNCTION protector_internal.check_finite(p_date date, p_name text, p_hint text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT pg_catalog.isfinite(p_date) THEN
+		PERFORM protector.raise('datetime_overflow', p_name OPERATOR(pg_catalog.||) ' must be a finite date',
+			pg_catalog.format('Got %s.', p_date), p_hint);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_finite(date, text, text) IS
+'Internal: refuses (22008) an infinite date, naming the argument; NULL passes';
 CREATE FUNCTION protector_internal.iso_text(p_range tstzrange)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE

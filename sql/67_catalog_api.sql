@@ -599,9 +599,7 @@ BEGIN
 	IF NEW.closed IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'closed must be true or false');
 	END IF;
-	IF NEW.closed_on IS NOT NULL AND NOT pg_catalog.isfinite(NEW.closed_on) THEN
-		PERFORM protector.raise('invalid_parameter', 'closed_on must be a date', pg_catalog.format('Got %s.', NEW.closed_on));
-	END IF;
+	PERFORM protector_internal.check_finite(NEW.closed_on, 'closed_on');
 	IF NEW.closed AND NEW.special_hours IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'a closed day has no special_hours',
 			NULL, 'Set closed to false to open the day at special hours, or special_hours to null to close it.');

@@ -1259,12 +1259,16 @@ BEGIN
 						 AND c.id OPERATOR(pg_catalog.=) NEW.customer_id) THEN
 		PERFORM protector.raise('not_found', 'customer not found', 'customer_id is not a customer of the voucher''s organization.');
 	END IF;
+	-- (as create_voucher refuses one: a direct write stored it)
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.expires_at IS DISTINCT FROM OLD.expires_at THEN
+		PERFORM protector_internal.check_finite(NEW.expires_at, 'expires_at', 'Leave it out (NULL) for a voucher that never expires.');
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_voucher_row() IS
-'Trigger: a voucher''s amount, note and customer as written, refused by name';
-CREATE TRIGGER check_voucher_row BEFORE INSERT OR UPDATE OF amount, note, customer_id ON protector.vouchers
+'Trigger: a voucher''s amount, note, customer and expiry as written, refused by name';
+CREATE TRIGGER check_voucher_row BEFORE INSERT OR UPDATE OF amount, note, customer_id, expires_at ON protector.vouchers
 	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.vouchers'))
 	EXECUTE FUNCTION protector_internal.check_voucher_row();
 

@@ -551,7 +551,10 @@ BEGIN
 	END IF;
 	-- the table's CHECK, in words (a direct write got its bare name), and
 	-- for a new time create_staff_schedule's years (the schedule shows
-	-- the weeks of the years 2000 to 2199)
+	-- the weeks of the years 2000 to 2199); an infinite bound as every
+	-- infinite time, 22008, as create_staff_schedule answers it
+	PERFORM protector_internal.check_finite(pg_catalog.lower(NEW.during), 'during''s start');
+	PERFORM protector_internal.check_finite(pg_catalog.upper(NEW.during), 'during''s end');
 	IF NOT (protector_internal.during_is_bounded(NEW.during) AND protector_internal.during_within_31_days(NEW.during))
 	   OR ((TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.during OPERATOR(pg_catalog.<>) OLD.during)
 		   AND (pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.<) '2000-01-01 00:00+00'
@@ -1913,6 +1916,7 @@ BEGIN
 	-- (the weeks that reach a shift of the years 2000 to 2199, which are
 	-- taken in UTC: a venue west of UTC has them from its 1999-12-31, one
 	-- east until its 2200-01-01, which no week showed: a review)
+	PERFORM protector_internal.check_finite(p_week_start, 'p_week_start');
 	IF p_week_start IS NULL OR p_week_start NOT BETWEEN '1999-12-25' AND '2200-01-01' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date from 1999-12-25 to 2200-01-01',
 			'A week that reaches the shifts of the years 2000 to 2199, in any time zone.');

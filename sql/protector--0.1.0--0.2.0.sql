@@ -7789,7 +7789,10 @@ BEGIN
 	END IF;
 	-- the table's CHECK, in words (a direct write got its bare name), and
 	-- for a new time create_staff_schedule's years (the schedule shows
-	-- the weeks of the years 2000 to 2199)
+	-- the weeks of the years 2000 to 2199); an infinite bound as every
+	-- infinite time, 22008, as create_staff_schedule answers it
+	PERFORM protector_internal.check_finite(pg_catalog.lower(NEW.during), 'during''s start');
+	PERFORM protector_internal.check_finite(pg_catalog.upper(NEW.during), 'during''s end');
 	IF NOT (protector_internal.during_is_bounded(NEW.during) AND protector_internal.during_within_31_days(NEW.during))
 	   OR ((TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.during OPERATOR(pg_catalog.<>) OLD.during)
 		   AND (pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.<) '2000-01-01 00:00+00'
@@ -8385,6 +8388,7 @@ BEGIN
 	-- (the weeks that reach a shift of the years 2000 to 2199, which are
 	-- taken in UTC: a venue west of UTC has them from its 1999-12-31, one
 	-- east until its 2200-01-01, which no week showed: a review)
+	PERFORM protector_internal.check_finite(p_week_start, 'p_week_start');
 	IF p_week_start IS NULL OR p_week_start NOT BETWEEN '1999-12-25' AND '2200-01-01' THEN
 		PERFORM protector.raise('invalid_parameter', 'p_week_start must be a date from 1999-12-25 to 2200-01-01',
 			'A week that reaches the shifts of the years 2000 to 2199, in any time zone.');
@@ -14454,11 +14458,15 @@ BEGIN
 						 AND c.id OPERATOR(pg_catalog.=) NEW.customer_id) THEN
 		PERFORM protector.raise('not_found', 'customer not found', 'customer_id is not a customer of the voucher''s organization.');
 	END IF;
+	-- (as create_voucher refuses one: a direct write stored it)
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.expires_at IS DISTINCT FROM OLD.expires_at THEN
+		PERFORM protector_internal.check_finite(NEW.expires_at, 'expires_at', 'Leave it out (NULL) for a voucher that never expires.');
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_voucher_row() IS
-'Trigger: a voucher''s amount, note and customer as written, refused by name';
+'Trigger: a voucher''s amount, note, customer and expiry as written, refused by name';
 REVOKE ALL ON FUNCTION protector_internal.use_promo_code(uuid, uuid, uuid, boolean),
 	protector_internal.check_promo_terms(text, numeric, integer, integer, integer, timestamptz, timestamptz, text),
 	protector_internal.check_promo_code_row(),
@@ -14470,7 +14478,7 @@ CREATE TRIGGER check_promo_code_row BEFORE INSERT OR UPDATE OF discount_kind, di
 	max_uses_per_customer, min_party_size, valid_from, valid_until, service_ids, description ON protector.promo_codes
 	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.promo_codes'))
 	EXECUTE FUNCTION protector_internal.check_promo_code_row();
-CREATE TRIGGER check_voucher_row BEFORE INSERT OR UPDATE OF amount, note, customer_id ON protector.vouchers
+CREATE TRIGGER check_voucher_row BEFORE INSERT OR UPDATE OF amount, note, customer_id, expires_at ON protector.vouchers
 	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.vouchers'))
 	EXECUTE FUNCTION protector_internal.check_voucher_row();
 
@@ -14719,9 +14727,7 @@ BEGIN
 	IF NEW.closed IS NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'closed must be true or false');
 	END IF;
-	IF NEW.closed_on IS NOT NULL AND NOT pg_catalog.isfinite(NEW.closed_on) THEN
-		PERFORM protector.raise('invalid_parameter', 'closed_on must be a date', pg_catalog.format('Got %s.', NEW.closed_on));
-	END IF;
+	PERFORM protector_internal.check_finite(NEW.closed_on, 'closed_on');
 	IF NEW.closed AND NEW.special_hours IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'a closed day has no special_hours',
 			NULL, 'Set closed to false to open the day at special hours, or special_hours to null to close it.');
@@ -18515,6 +18521,21 @@ $$;
 COMMENT ON FUNCTION protector_internal.check_finite(timestamptz, text, text) IS
 'Internal: refuses (22008) an infinite time, naming the argument; NULL passes';
 GRANT EXECUTE ON FUNCTION protector_internal.check_finite(timestamptz, text, text) TO authenticated, service_role;
+CREATE FUNCTION protector_internal.check_finite(p_date date, p_name text, p_hint text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT pg_catalog.isfinite(p_date) THEN
+		PERFORM protector.raise('datetime_overflow', p_name OPERATOR(pg_catalog.||) ' must be a finite date',
+			pg_catalog.format('Got %s.', p_date), p_hint);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_finite(date, text, text) IS
+'Internal: refuses (22008) an infinite date, naming the argument; NULL passes';
+GRANT EXECUTE ON FUNCTION protector_internal.check_finite(date, text, text) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
