@@ -433,6 +433,7 @@ PGDLLEXPORT void protector_outbox_main(Datum main_arg);
 
 static SPIPlanPtr take_plan = NULL;
 static SPIPlanPtr mark_plan = NULL;
+static SPIPlanPtr rest_plan = NULL;
 
 /*
  * Where the drain's scan starts.  Every row the worker deletes stays in
@@ -585,6 +586,30 @@ sequence_mark(void)
 }
 
 /*
+ * Whether a row past floor_id, up to the mark, is still there (read after
+ * this drain's own deletes).  Fewer than a batch taken does not prove that
+ * every row past the floor was: another drain of the database (a worker
+ * leaving while the next one starts) may have deleted rows of this batch
+ * after it chose them, and the rows past the batch were then stepped over
+ * for good (a review: 100 committed announcements never sent).
+ */
+static bool
+rows_below_mark(void)
+{
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(floor_id), Int64GetDatum(mark_id)};
+	bool		isnull;
+
+	if (SPI_execute_plan(worker_plan(&rest_plan,
+									 "SELECT EXISTS (SELECT FROM protector_internal.outbox x"
+									 " WHERE x.id OPERATOR(pg_catalog.>) $1 AND x.id OPERATOR(pg_catalog.<=) $2)",
+									 2, argtypes),
+						 args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "the outbox rest query failed");
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
  * One transaction: takes up to OUTBOX_BATCH rows past floor_id, oldest
  * first, announces them and commits; then moves floor_id up where it may.
  * Returns how many were taken, or -1 when the outbox is gone (the
@@ -639,8 +664,11 @@ drain(void)
 		for (uint64 i = 0; i < SPI_processed; i++)
 			announce_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
 		taken = (int) SPI_processed;
-		/* a drain begun after the mark was reached took all past the floor */
-		advance = mark_reached && taken < OUTBOX_BATCH;
+		/*
+		 * a drain begun after the mark was reached took all past the floor
+		 * when it took less than a batch and none up to the mark is left
+		 */
+		advance = mark_reached && taken < OUTBOX_BATCH && !rows_below_mark();
 		if (advance || !mark_valid)
 		{
 			/* the last value first, then the xids assigned by then */

@@ -15,7 +15,15 @@
 #    it drew: the unique index makes it wait after drawing) commits after
 #    later ids were drained and the floor could have passed it: its
 #    announcement still arrives (the floor waits for every transaction that
-#    could hold a lower id).
+#    could hold a lower id);
+# 3. nothing is stepped over when another drain deletes rows of a batch:
+#    fewer than a batch taken was read as "every row past the floor is
+#    gone", and the floor jumped past the rows beyond the batch (a review:
+#    two drains of one database meet when a worker leaving finds rows as
+#    the next one starts; 100 committed announcements were never sent).
+#    A trigger of the test holds the worker's batch on an advisory lock
+#    after it chose its 1,000 rows while another session deletes one of
+#    them: the 100 rows past the batch are still sent.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -122,6 +130,54 @@ expect "the six later commits were announced" 6 "$(grep -c '"status":"later"' <<
 expect "the commit that drew a lower id and committed after them was announced" 1 "$(grep -c '"status":"straggler"' <<<"$got" || true)"
 expect "T0's rolled-back row was not" 0 "$(grep -c 'held' <<<"$got" || true)"
 expect "the outbox is empty" 0 "$(outbox_rows)"
+
+# --- 3. another drain deletes a row of the worker's batch ---------------------
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
+CREATE TABLE public.outbox_gate (lock_key integer);
+INSERT INTO public.outbox_gate VALUES (42);
+-- the worker's deletes wait for the lock the gate names, row by row
+CREATE FUNCTION public.outbox_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF (SELECT backend_type FROM pg_stat_activity WHERE pid = pg_backend_pid()) = 'protector outbox' THEN
+		PERFORM pg_advisory_xact_lock_shared((SELECT lock_key FROM public.outbox_gate));
+	END IF;
+	RETURN OLD;
+END $$;
+CREATE TRIGGER outbox_gate BEFORE DELETE ON protector_internal.outbox FOR EACH ROW EXECUTE FUNCTION public.outbox_gate();
+SQL
+hold() {	# $1 = lock key: a session holding it until killed
+	PGAPPNAME="hold$1" psql -X -q -d "$DB" -c "SELECT pg_advisory_lock($1), pg_sleep(120)" >/dev/null 2>&1 &
+	for _ in $(seq 1 100); do
+		[ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'hold$1' AND query LIKE 'SELECT pg_advisory_lock%' AND wait_event IS DISTINCT FROM 'advisory'")" = 1 ] && break
+		sleep 0.1
+	done
+}
+release() { psql -X -q -d "$DB" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'hold$1'" >/dev/null; }
+worker_waits() {	# until the worker waits for an advisory lock
+	for _ in $(seq 1 150); do
+		[ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'protector outbox' AND wait_event = 'advisory'")" = 1 ] && return 0
+		sleep 0.1
+	done
+	echo "# the worker never waited at the gate"
+}
+hold 42
+hold 43
+# a first commit: its worker's batch waits at the gate (42)
+psql -X -q -d "$DB" -c "INSERT INTO public.jobs (organization_id, status) VALUES ('$ORG', 'first')"
+worker_waits
+# 1,100 more commit meanwhile; the next batch's rows will wait at 43
+for i in $(seq 1 1100); do echo "INSERT INTO public.jobs (organization_id, status) VALUES ('$ORG', 'burst');"; done |
+	psql -X -q -d "$DB" >/dev/null
+psql -X -q -d "$DB" -c "UPDATE public.outbox_gate SET lock_key = 43"
+release 42
+# the next batch chose the 1,000 oldest rows and waits at its first: one
+# of them goes meanwhile, as another drain would take it
+worker_waits
+deleted=$(psql -X -A -t -d "$DB" -c "DELETE FROM protector_internal.outbox WHERE id = (SELECT id FROM protector_internal.outbox ORDER BY id OFFSET 500 LIMIT 1) RETURNING id")
+release 43
+drained || drained || drained || true
+expect "a row of the batch deleted by another drain ($deleted): the rows past the batch are still taken" 0 "$(outbox_rows)"
+psql -X -q -d "$DB" -c "DROP TRIGGER outbox_gate ON protector_internal.outbox"
 
 dropdb --force "$DB"
 echo "# outbox_floor: $failures failed"
