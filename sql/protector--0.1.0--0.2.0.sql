@@ -10641,8 +10641,11 @@ BEGIN
 				 AND r.booking_id OPERATOR(pg_catalog.=) NEW.booking_id AND r.kind OPERATOR(pg_catalog.=) 'manual'
 				 -- (one on its way however old: a handover brings one back)
 				 AND (r.status OPERATOR(pg_catalog.=) ANY ('{pending,sending}')
+					  -- (counted from when it was sent: one queued long before
+					  -- and sent a moment ago, after retries, let another go
+					  -- at once: a docs review)
 					  OR (r.status OPERATOR(pg_catalog.=) 'sent'
-						  AND r.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '10 minutes')
+						  AND COALESCE(r.sent_at, r.created_at) OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '10 minutes')
 						  AND (r.claimed_for IS NULL OR r.claimed_for OPERATOR(pg_catalog.=) b.customer_id)))) THEN
 		PERFORM protector.raise('rate_limited', 'a reminder for this booking was sent less than 10 minutes ago',
 			NULL, 'Wait a few minutes before sending another.');

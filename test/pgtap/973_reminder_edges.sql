@@ -12,7 +12,7 @@
 -- One transaction: now() is one instant; a reminder that came due is
 -- written as the worker would have left it.
 BEGIN;
-SELECT plan(10);
+SELECT plan(12);
 
 SELECT tests.create_supabase_user('re_operator') IS NOT NULL AS made \gset
 INSERT INTO protector.organizations (id, name, slug, currency, settings) VALUES
@@ -139,6 +139,26 @@ WHERE id = '0a973000-0000-4000-8000-0000000b0005';
 SELECT is((SELECT status || ' ' || (claimed_for IS NULL) FROM protector.booking_reminders
 		   WHERE booking_id = '0a973000-0000-4000-8000-0000000b0005' AND kind = 'scheduled'), 'pending true',
 	'confirmed again and handed to Bob in one change: the reminder Ann had goes to Bob');
+
+-- 5. the 10 minutes count from when a manual reminder was sent, not from
+-- when it was queued (a docs review: one queued 15 minutes ago and sent a
+-- moment ago, after retries or a late worker, let the desk send another
+-- at once)
+SELECT tests.authenticate_as('re_operator');
+SELECT (protector.send_booking_reminder('0a973000-0000-4000-8000-0000000b0002')).id AS late \gset
+SELECT tests.clear_authentication();
+UPDATE protector.booking_reminders SET created_at = now() - interval '15 minutes', status = 'sent', sent_at = now(), attempts = 3,
+	claimed_for = '0a973000-0000-4000-8000-00000000c002'
+WHERE id = :'late';
+SELECT tests.authenticate_as('re_operator');
+SELECT throws_ok($$SELECT protector.send_booking_reminder('0a973000-0000-4000-8000-0000000b0002')$$, '53400',
+	'a reminder for this booking was sent less than 10 minutes ago', 'one queued 15 minutes ago and sent a moment ago holds the next');
+SELECT tests.clear_authentication();
+UPDATE protector.booking_reminders SET sent_at = now() - interval '11 minutes' WHERE id = :'late';
+SELECT tests.authenticate_as('re_operator');
+SELECT lives_ok($$SELECT protector.send_booking_reminder('0a973000-0000-4000-8000-0000000b0002')$$,
+	'... and 11 minutes after it was sent, the desk sends another');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
