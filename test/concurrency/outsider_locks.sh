@@ -15,7 +15,12 @@
 #     open change of it and was told "the customer's record is busy",
 #     where a made-up id was refused at once: an existence oracle; also
 #     to a viewer of the tenant, and to a customer of it naming another
-#     customer's record (a later review: they see the organization).
+#     customer's record (a later review: they see the organization);
+#  3. a service, voucher or promo code naming another tenant's organization,
+#     its currency left out: the currency's default waited for the
+#     organization's change under way (wait_for_organization, SECURITY
+#     DEFINER), so the outsider learnt the organization existed and was
+#     being changed (an audit against the bar).
 # Each outsider's statement runs with a lock_timeout: a wait is 55P03 (or
 # protector's 40001), the refusal of the policies 42501.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
@@ -133,6 +138,14 @@ answer=$(psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -c "SET protector.lock_tim
 	| sed -n 's/^ERROR: *//p' | head -1 || true)
 check "the tenant's own booking of the held customer waits for the record (bounded)" "$answer" "the customer's record is busy, try again"
 end_session customer_holder
+
+# 3. the organization's row held by its owner's change (of its currency, say)
+hold org_holder "UPDATE protector.organizations SET slug = 'outsider-locks-2' WHERE id = '$ORG'"
+check "an outsider's service naming another tenant's organization being changed is refused at once" \
+	"$(outsider "INSERT INTO protector.services (organization_id, venue_id, name, duration) VALUES ('$ORG', '0f910000-0000-4000-8000-0000000000a1', 'x', '1 hour')")" 42501
+check "... and a voucher" "$(outsider "INSERT INTO protector.vouchers (organization_id, amount) VALUES ('$ORG', 10)")" 42501
+check "... and a promo code" "$(outsider "INSERT INTO protector.promo_codes (organization_id, discount_kind, discount_value) VALUES ('$ORG', 'percent', 10)")" 42501
+end_session org_holder
 wait || true
 
 dropdb "$DB"
