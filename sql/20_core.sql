@@ -505,30 +505,20 @@ COMMENT ON FUNCTION protector_internal.iso_text(timestamptz) IS
 -- (in the past, in the future) is then the RPC's 22023.  NULL passes.
 CREATE FUNCTION protector_internal.check_finite(p_time timestamptz, p_name text, p_hint text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF NOT pg_catalog.isfinite(p_time) THEN
-		PERFORM protector.raise('datetime_overflow', p_name OPERATOR(pg_catalog.||) ' must be a finite time',
-			pg_catalog.format('Got %s.', protector_internal.iso_text(p_time)), p_hint);
-	END IF;
-END
-$$;
+RETURN CASE WHEN NOT pg_catalog.isfinite(p_time)
+			THEN protector.raise('datetime_overflow', p_name OPERATOR(pg_catalog.||) ' must be a finite time',
+								 pg_catalog.format('Got %s.', protector_internal.iso_text(p_time)), p_hint) END;
 COMMENT ON FUNCTION protector_internal.check_finite(timestamptz, text, text) IS
 'Internal: refuses (22008) an infinite time, naming the argument; NULL passes';
 CREATE FUNCTION protector_internal.check_finite(p_date date, p_name text, p_hint text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF NOT pg_catalog.isfinite(p_date) THEN
-		PERFORM protector.raise('datetime_overflow', p_name OPERATOR(pg_catalog.||) ' must be a finite date',
-			pg_catalog.format('Got %s.', p_date), p_hint);
-	END IF;
-END
-$$;
+RETURN CASE WHEN NOT pg_catalog.isfinite(p_date)
+			THEN protector.raise('datetime_overflow', p_name OPERATOR(pg_catalog.||) ' must be a finite date',
+								 pg_catalog.format('Got %s.', p_date), p_hint) END;
 COMMENT ON FUNCTION protector_internal.check_finite(date, text, text) IS
 'Internal: refuses (22008) an infinite date, naming the argument; NULL passes';
 CREATE FUNCTION protector_internal.iso_text(p_range tstzrange)
