@@ -806,6 +806,36 @@ CREATE TRIGGER recheck_waiver_version BEFORE INSERT ON protector.waiver_submissi
 					   AND pg_catalog.current_setting('transaction_isolation') <> 'read committed')
 	EXECUTE FUNCTION protector_internal.recheck_waiver_version();
 
+-- A signature linked to a booking the caller does not see is "booking not
+-- found", as to a made-up one, before guard_waiver_submission (SECURITY
+-- DEFINER, past RLS) checks the booking: a customer linking a walk-in
+-- signature of theirs to another customer's booking was told whether it
+-- was cancelled and which waiver its service asks for, and waited for
+-- that customer's signing under way, before the policy refused the row (a
+-- review of checks before the policy).  As the caller: the bookings their
+-- policies show them (the desk's, an agent's, a customer's own).
+CREATE FUNCTION protector_internal.check_waiver_link()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT protector_internal.caller_is_trusted()
+	   AND NOT EXISTS (SELECT FROM protector.bookings b
+					   WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+						 AND b.id OPERATOR(pg_catalog.=) NEW.booking_id) THEN
+		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_waiver_link() IS
+'Trigger: a signature is linked only to a booking the caller sees ("booking not found" otherwise, as for a made-up one)';
+CREATE TRIGGER check_waiver_link BEFORE UPDATE OF booking_id ON protector.waiver_submissions
+	FOR EACH ROW WHEN (NEW.booking_id IS NOT NULL AND NEW.booking_id IS DISTINCT FROM OLD.booking_id
+					   AND NOT protector_internal.restoring_into('protector.waiver_submissions'))
+	EXECUTE FUNCTION protector_internal.check_waiver_link();
+
 -- A signature is never edited: only its booking is set, once (and with it
 -- the booking's customer), and its customer follows a merge.
 CREATE FUNCTION protector_internal.guard_waiver_submission()

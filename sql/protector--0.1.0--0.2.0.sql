@@ -18536,6 +18536,29 @@ COMMENT ON FUNCTION protector_internal.check_finite(date, text, text) IS
 'Internal: refuses (22008) an infinite date, naming the argument; NULL passes';
 GRANT EXECUTE ON FUNCTION protector_internal.check_finite(date, text, text) TO authenticated, service_role;
 
+-- 0.2.0: a signature linked to a booking the caller does not see is "booking not found" first
+CREATE FUNCTION protector_internal.check_waiver_link()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT protector_internal.caller_is_trusted()
+	   AND NOT EXISTS (SELECT FROM protector.bookings b
+					   WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+						 AND b.id OPERATOR(pg_catalog.=) NEW.booking_id) THEN
+		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_waiver_link() IS
+'Trigger: a signature is linked only to a booking the caller sees ("booking not found" otherwise, as for a made-up one)';
+CREATE TRIGGER check_waiver_link BEFORE UPDATE OF booking_id ON protector.waiver_submissions
+	FOR EACH ROW WHEN (NEW.booking_id IS NOT NULL AND NEW.booking_id IS DISTINCT FROM OLD.booking_id
+					   AND NOT protector_internal.restoring_into('protector.waiver_submissions'))
+	EXECUTE FUNCTION protector_internal.check_waiver_link();
+
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 

@@ -14,11 +14,15 @@
 --   read, where another was refused for their role (now
 --   screen_booking_customer);
 -- - require_waivers told an agent raising their booking's party how many
---   had signed (now waivers_signed).
+--   had signed (now waivers_signed);
+-- - guard_waiver_submission told a customer linking a walk-in signature of
+--   theirs to another customer's booking whether it was cancelled (and
+--   waited for that customer's signing): check_waiver_link answers
+--   "booking not found" first, as for a made-up id.
 BEGIN;
-SELECT plan(11);
+SELECT plan(13);
 
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['xp_owner', 'xp_op', 'xp_agent']) u;
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['xp_owner', 'xp_op', 'xp_agent', 'xp_cust']) u;
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
 VALUES ('0a101000-0000-4000-8000-000000000000', 'Probes', 'existence-probes', 'Europe/Berlin', 'EUR');
 UPDATE protector.organizations SET settings = settings || '{"staff": {"require_shifts": false}}'
@@ -36,6 +40,8 @@ INSERT INTO protector.customers (id, organization_id, full_name) VALUES
 	('0a101000-0000-4000-8000-00000000c001', '0a101000-0000-4000-8000-000000000000', 'C'),
 	('0a101000-0000-4000-8000-00000000c002', '0a101000-0000-4000-8000-000000000000', 'Erased'),
 	('0a101000-0000-4000-8000-00000000c003', '0a101000-0000-4000-8000-000000000000', 'Other');
+INSERT INTO protector.customers (id, organization_id, full_name, user_id)
+VALUES ('0a101000-0000-4000-8000-00000000c004', '0a101000-0000-4000-8000-000000000000', 'Cara', tests.get_supabase_uid('xp_cust'));
 -- b001 the agent's, b002 nobody's and unpaid, b003 nobody's with a payment
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, assigned_agent, currency) VALUES
 	('0a101000-0000-4000-8000-00000000b001', '0a101000-0000-4000-8000-000000000000', '0a101000-0000-4000-8000-0000000000f1',
@@ -54,6 +60,15 @@ VALUES ('0a101000-0000-4000-8000-00000000b004', '0a101000-0000-4000-8000-0000000
 		tstzrange(now() - interval '10 minutes', now() + interval '50 minutes'), 'in_progress', 2, tests.get_supabase_uid('xp_agent'));
 SELECT protector.create_waiver('0a101000-0000-4000-8000-000000000000', 'W', 'I take the risk.') ->> 'waiver_id' AS waiver \gset
 UPDATE protector.services SET waiver_id = :'waiver' WHERE id = '0a101000-0000-4000-8000-0000000005a1';
+-- b005: another customer's cancelled booking; a walk-in signature of Cara's, no booking yet
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a101000-0000-4000-8000-00000000b005', '0a101000-0000-4000-8000-000000000000', '0a101000-0000-4000-8000-0000000000f1',
+		'0a101000-0000-4000-8000-0000000005a1', '0a101000-0000-4000-8000-00000000c001',
+		'[2030-03-02 10:00+01, 2030-03-02 11:00+01)', 'cancelled');
+INSERT INTO protector.waiver_submissions (organization_id, waiver_id, waiver_version_id, customer_id, participant_name,
+										  participant_birth_date, signer_name, signature)
+SELECT w.organization_id, w.id, v.id, '0a101000-0000-4000-8000-00000000c004', 'Cara Walkin', '1990-01-01', 'Cara Walkin', 'Cara Walkin'
+FROM protector.waivers w JOIN protector.waiver_versions v ON v.waiver_id = w.id WHERE w.id = :'waiver';
 INSERT INTO protector.customer_erasures (organization_id, customer_id)
 VALUES ('0a101000-0000-4000-8000-000000000000', '0a101000-0000-4000-8000-00000000c002');
 INSERT INTO protector.payments (organization_id, booking_id, amount, currency)
@@ -98,6 +113,14 @@ SELECT is(tests.error_text($$UPDATE protector.tasks SET booking_id = '0a101000-0
 SELECT alike(tests.error_text($$UPDATE protector.tasks SET booking_id = '0a101000-0000-4000-8000-00000000b002'
 							  WHERE id = '0a101000-0000-4000-8000-00000000d001'$$),
 	'42501 | your role may not change booking_id of tasks%', '... that their role may not move it');
+
+-- a customer linking their walk-in signature to another's bookings
+SELECT tests.authenticate_as('xp_cust');
+SELECT is(tests.error_text($$UPDATE protector.waiver_submissions SET booking_id = '0a101000-0000-4000-8000-00000000b005' WHERE participant_name = 'Cara Walkin'$$),
+	tests.error_text($$UPDATE protector.waiver_submissions SET booking_id = '0a101000-0000-4000-8000-0000000bbbbb' WHERE participant_name = 'Cara Walkin'$$),
+	'a customer linking their signature to another''s cancelled booking is told what a made-up id tells');
+SELECT is(tests.error_text($$UPDATE protector.waiver_submissions SET booking_id = '0a101000-0000-4000-8000-00000000b003' WHERE participant_name = 'Cara Walkin'$$),
+	'P0002 | booking not found | It does not exist, or you may not see it.', '... and to another''s live booking: not found');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
