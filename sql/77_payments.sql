@@ -19,11 +19,18 @@ LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id FOR KEY SHARE;
+	-- (only for a caller who sees the organization: a stranger, by an
+	-- insert the policy then refused or by calling this, waited for its
+	-- change under way, so learnt it existed and was being changed, and
+	-- could hold its row: a review)
+	IF protector_internal.requester_is_trusted()
+	   OR p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('organizations.read')) THEN
+		PERFORM FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id FOR KEY SHARE;
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.wait_for_organization(uuid) IS
-'Locks an organization''s row FOR KEY SHARE as its owner (a change of it under way is waited for); returns nothing';
+'Locks an organization''s row FOR KEY SHARE as its owner (a change of it under way is waited for), for a caller who sees it (trusted, or organizations.read); returns nothing';
 GRANT EXECUTE ON FUNCTION protector_internal.wait_for_organization(uuid) TO authenticated, service_role;
 
 -- A currency not given on insert: the organization's for a service, a
@@ -40,13 +47,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) ANY ('{services,vouchers,promo_codes}') THEN
-		-- (waited for only by a caller who sees the organization, as its
-		-- currency is read: an outsider's insert, which the policy then
-		-- refuses, waited for the organization's change under way and so
-		-- learnt that it existed and was being changed: a review)
-		IF EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) NEW.organization_id) THEN
-			PERFORM protector_internal.wait_for_organization(NEW.organization_id);
-		END IF;
+		-- (waited for only by a caller who sees the organization: an
+		-- outsider's insert, which the policy then refuses, learnt that it
+		-- existed and was being changed: wait_for_organization asks)
+		PERFORM protector_internal.wait_for_organization(NEW.organization_id);
 		SELECT o.currency INTO NEW.currency FROM protector.organizations o
 		WHERE o.id OPERATOR(pg_catalog.=) NEW.organization_id;
 	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'bookings' THEN

@@ -20,7 +20,8 @@
 #     its currency left out: the currency's default waited for the
 #     organization's change under way (wait_for_organization, SECURITY
 #     DEFINER), so the outsider learnt the organization existed and was
-#     being changed (an audit against the bar).
+#     being changed (an audit against the bar); so did the outsider
+#     calling the helper itself (a review of that fix).
 # Each outsider's statement runs with a lock_timeout: a wait is 55P03 (or
 # protector's 40001), the refusal of the policies 42501.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
@@ -145,6 +146,8 @@ check "an outsider's service naming another tenant's organization being changed 
 	"$(outsider "INSERT INTO protector.services (organization_id, venue_id, name, duration) VALUES ('$ORG', '0f910000-0000-4000-8000-0000000000a1', 'x', '1 hour')")" 42501
 check "... and a voucher" "$(outsider "INSERT INTO protector.vouchers (organization_id, amount) VALUES ('$ORG', 10)")" 42501
 check "... and a promo code" "$(outsider "INSERT INTO protector.promo_codes (organization_id, discount_kind, discount_value) VALUES ('$ORG', 'percent', 10)")" 42501
+check "... and the helper that waits, called by the outsider, returns at once (it waited: a review)" \
+	"$(outsider "SELECT protector_internal.wait_for_organization('$ORG')")" ok
 end_session org_holder
 wait || true
 
