@@ -142,6 +142,17 @@ RETURN CASE p_class
 		ELSE (SELECT COALESCE(a.attacl, '{}') FROM pg_catalog.pg_attribute a
 			  WHERE a.attrelid OPERATOR(pg_catalog.=) p_object AND a.attnum OPERATOR(pg_catalog.=) p_column AND NOT a.attisdropped) END
 END;
+-- (its owner, whose privileges pg_shdepend does not record)
+CREATE FUNCTION protector_internal.upgrade_owner(p_class oid, p_object oid)
+RETURNS oid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE p_class
+	WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN (SELECT f.proowner FROM pg_catalog.pg_proc f WHERE f.oid OPERATOR(pg_catalog.=) p_object)
+	WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.oid OPERATOR(pg_catalog.=) p_object)
+	WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN (SELECT t.typowner FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) p_object)
+	WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) p_object)
+END;
 CREATE FUNCTION protector_internal.upgrade_set_acl(p_class oid, p_object oid, p_column integer, p_acl pg_catalog.aclitem[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -18578,5 +18589,28 @@ SELECT count(protector_internal.upgrade_set_acl((r ->> 'classoid')::oid, (r ->> 
 FROM pg_catalog.jsonb_array_elements(pg_catalog.current_setting('protector_internal.upgrade_privileges')::jsonb) r,
 	 LATERAL (SELECT protector_internal.upgrade_acl((r ->> 'classoid')::oid, (r ->> 'objoid')::oid, (r ->> 'objsubid')::integer) AS acl) a
 WHERE a.acl IS NOT NULL;	-- (not one the script dropped)
-DROP FUNCTION protector_internal.upgrade_acl_objects(), protector_internal.upgrade_acl_merge(pg_catalog.aclitem[], pg_catalog.aclitem[], pg_catalog.aclitem[]),
+-- ... and the roles those ACLs name recorded as depending on them
+-- (pg_shdepend, what DROP ROLE and DROP OWNED read), as GRANT records
+-- them: written into the catalog, the ACLs changed without (a review: an
+-- operator's column grant to a role the update revoked everything else
+-- from had no record); each role once, not the owner nor a pinned role
+WITH touched AS (
+	SELECT (r ->> 'classoid')::oid AS classid, (r ->> 'objoid')::oid AS objid, (r ->> 'objsubid')::integer AS objsubid
+	FROM pg_catalog.jsonb_array_elements(pg_catalog.current_setting('protector_internal.upgrade_privileges')::jsonb) r),
+gone AS (
+	DELETE FROM pg_catalog.pg_shdepend d USING touched t
+	WHERE d.dbid OPERATOR(pg_catalog.=) (SELECT x.oid FROM pg_catalog.pg_database x WHERE x.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+	  AND d.classid OPERATOR(pg_catalog.=) t.classid AND d.objid OPERATOR(pg_catalog.=) t.objid
+	  AND d.objsubid OPERATOR(pg_catalog.=) t.objsubid AND d.deptype OPERATOR(pg_catalog.=) 'a'
+	RETURNING d.objid)
+INSERT INTO pg_catalog.pg_shdepend (dbid, classid, objid, objsubid, refclassid, refobjid, deptype)
+SELECT DISTINCT (SELECT x.oid FROM pg_catalog.pg_database x WHERE x.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()),
+	   t.classid, t.objid, t.objsubid, 'pg_catalog.pg_authid'::pg_catalog.regclass, m.role, 'a'::"char"
+FROM touched t,
+	 LATERAL pg_catalog.aclexplode(NULLIF(protector_internal.upgrade_acl(t.classid, t.objid, t.objsubid), '{}')) i,
+	 LATERAL (VALUES (i.grantee), (i.grantor)) m(role)
+WHERE m.role OPERATOR(pg_catalog.<>) 0
+  AND m.role OPERATOR(pg_catalog.>=) 12000		-- (FirstUnpinnedObjectId: initdb's roles are pinned)
+  AND m.role OPERATOR(pg_catalog.<>) protector_internal.upgrade_owner(t.classid, t.objid);
+DROP FUNCTION protector_internal.upgrade_acl_objects(), protector_internal.upgrade_owner(oid, oid), protector_internal.upgrade_acl_merge(pg_catalog.aclitem[], pg_catalog.aclitem[], pg_catalog.aclitem[]),
 	protector_internal.upgrade_set_acl(oid, oid, integer, pg_catalog.aclitem[]), protector_internal.upgrade_acl(oid, oid, integer);
