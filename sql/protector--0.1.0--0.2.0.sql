@@ -209,9 +209,15 @@ BEGIN ATOMIC
 		   COALESCE((SELECT p.initprivs FROM pg_catalog.pg_init_privs p
 					 WHERE p.classoid OPERATOR(pg_catalog.=) o.classid AND p.objoid OPERATOR(pg_catalog.=) o.objid
 					   AND p.objsubid OPERATOR(pg_catalog.=) o.subid AND p.privtype OPERATOR(pg_catalog.=) 'e'),
-					CASE WHEN o.subid OPERATOR(pg_catalog.=) 0
-						 THEN protector_internal.upgrade_acl(o.classid, o.objid, 0)	-- the default, as read
-						 ELSE '{}' END)
+					CASE WHEN o.subid OPERATOR(pg_catalog.<>) 0 THEN '{}'
+						 ELSE pg_catalog.acldefault(
+								  CASE o.classid WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN 'f'
+												 WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN 'n'
+												 WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN 'T'
+												 WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN
+													  CASE (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) o.objid)
+														   WHEN 'S' THEN 's' ELSE 'r' END END::"char",
+								  protector_internal.upgrade_owner(o.classid, o.objid)) END)
 	FROM (SELECT d.classid, d.objid, 0 AS subid FROM pg_catalog.pg_depend d
 		  WHERE d.deptype OPERATOR(pg_catalog.=) 'e'
 			AND d.refobjid OPERATOR(pg_catalog.=) (SELECT x.oid FROM pg_catalog.pg_extension x WHERE x.extname OPERATOR(pg_catalog.=) 'protector')
