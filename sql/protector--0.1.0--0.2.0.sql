@@ -18564,17 +18564,29 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NOT protector_internal.caller_is_trusted()
-	   AND NOT EXISTS (SELECT FROM protector.bookings b
-					   WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-						 AND b.id OPERATOR(pg_catalog.=) NEW.booking_id) THEN
+	IF protector_internal.caller_is_trusted() THEN
+		RETURN NEW;
+	END IF;
+	IF NOT EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					 AND b.id OPERATOR(pg_catalog.=) NEW.booking_id) THEN
 		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
+	END IF;
+	-- ... and one they see is theirs to link only as the update policy
+	-- lets them: their own, or as a collector (a finance member with a
+	-- walk-in signature of their own waited for the booking's signing
+	-- under way before the policy refused: a review)
+	IF NOT EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					 AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
+					 AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
+		PERFORM protector_internal.authorize(NEW.organization_id, 'waivers.collect');
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_waiver_link() IS
-'Trigger: a signature is linked only to a booking the caller sees ("booking not found" otherwise, as for a made-up one)';
+'Trigger: a signature is linked only to a booking the caller sees ("booking not found" otherwise, as for a made-up one), their own or as a collector (42501 otherwise)';
 CREATE TRIGGER check_waiver_link BEFORE UPDATE OF booking_id ON protector.waiver_submissions
 	FOR EACH ROW WHEN (NEW.booking_id IS NOT NULL AND NEW.booking_id IS DISTINCT FROM OLD.booking_id
 					   AND NOT protector_internal.restoring_into('protector.waiver_submissions'))

@@ -20,9 +20,9 @@
 --   waited for that customer's signing): check_waiver_link answers
 --   "booking not found" first, as for a made-up id.
 BEGIN;
-SELECT plan(13);
+SELECT plan(14);
 
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['xp_owner', 'xp_op', 'xp_agent', 'xp_cust']) u;
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['xp_owner', 'xp_op', 'xp_agent', 'xp_cust', 'xp_fin']) u;
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
 VALUES ('0a101000-0000-4000-8000-000000000000', 'Probes', 'existence-probes', 'Europe/Berlin', 'EUR');
 UPDATE protector.organizations SET settings = settings || '{"staff": {"require_shifts": false}}'
@@ -30,7 +30,8 @@ WHERE id = '0a101000-0000-4000-8000-000000000000';
 INSERT INTO protector.members (organization_id, user_id, role, full_name) VALUES
 	('0a101000-0000-4000-8000-000000000000', tests.get_supabase_uid('xp_owner'), 'owner', 'Owner'),
 	('0a101000-0000-4000-8000-000000000000', tests.get_supabase_uid('xp_op'), 'operator', 'Op'),
-	('0a101000-0000-4000-8000-000000000000', tests.get_supabase_uid('xp_agent'), 'agent', 'Ag');
+	('0a101000-0000-4000-8000-000000000000', tests.get_supabase_uid('xp_agent'), 'agent', 'Ag'),
+	('0a101000-0000-4000-8000-000000000000', tests.get_supabase_uid('xp_fin'), 'finance', 'Fin');
 INSERT INTO protector.venues (id, organization_id, name, timezone)
 VALUES ('0a101000-0000-4000-8000-0000000000f1', '0a101000-0000-4000-8000-000000000000', 'V', 'Europe/Berlin');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, currency)
@@ -41,7 +42,8 @@ INSERT INTO protector.customers (id, organization_id, full_name) VALUES
 	('0a101000-0000-4000-8000-00000000c002', '0a101000-0000-4000-8000-000000000000', 'Erased'),
 	('0a101000-0000-4000-8000-00000000c003', '0a101000-0000-4000-8000-000000000000', 'Other');
 INSERT INTO protector.customers (id, organization_id, full_name, user_id)
-VALUES ('0a101000-0000-4000-8000-00000000c004', '0a101000-0000-4000-8000-000000000000', 'Cara', tests.get_supabase_uid('xp_cust'));
+VALUES ('0a101000-0000-4000-8000-00000000c004', '0a101000-0000-4000-8000-000000000000', 'Cara', tests.get_supabase_uid('xp_cust')),
+	   ('0a101000-0000-4000-8000-00000000c005', '0a101000-0000-4000-8000-000000000000', 'Fina', tests.get_supabase_uid('xp_fin'));
 -- b001 the agent's, b002 nobody's and unpaid, b003 nobody's with a payment
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, assigned_agent, currency) VALUES
 	('0a101000-0000-4000-8000-00000000b001', '0a101000-0000-4000-8000-000000000000', '0a101000-0000-4000-8000-0000000000f1',
@@ -67,8 +69,10 @@ VALUES ('0a101000-0000-4000-8000-00000000b005', '0a101000-0000-4000-8000-0000000
 		'[2030-03-02 10:00+01, 2030-03-02 11:00+01)', 'cancelled');
 INSERT INTO protector.waiver_submissions (organization_id, waiver_id, waiver_version_id, customer_id, participant_name,
 										  participant_birth_date, signer_name, signature)
-SELECT w.organization_id, w.id, v.id, '0a101000-0000-4000-8000-00000000c004', 'Cara Walkin', '1990-01-01', 'Cara Walkin', 'Cara Walkin'
-FROM protector.waivers w JOIN protector.waiver_versions v ON v.waiver_id = w.id WHERE w.id = :'waiver';
+SELECT w.organization_id, w.id, v.id, x.customer_id, x.name, '1990-01-01', x.name, x.name
+FROM protector.waivers w JOIN protector.waiver_versions v ON v.waiver_id = w.id,
+	 (VALUES ('0a101000-0000-4000-8000-00000000c004'::uuid, 'Cara Walkin'), ('0a101000-0000-4000-8000-00000000c005', 'Fina Walkin')) x(customer_id, name)
+WHERE w.id = :'waiver';
 INSERT INTO protector.customer_erasures (organization_id, customer_id)
 VALUES ('0a101000-0000-4000-8000-000000000000', '0a101000-0000-4000-8000-00000000c002');
 INSERT INTO protector.payments (organization_id, booking_id, amount, currency)
@@ -121,6 +125,12 @@ SELECT is(tests.error_text($$UPDATE protector.waiver_submissions SET booking_id 
 	'a customer linking their signature to another''s cancelled booking is told what a made-up id tells');
 SELECT is(tests.error_text($$UPDATE protector.waiver_submissions SET booking_id = '0a101000-0000-4000-8000-00000000b003' WHERE participant_name = 'Cara Walkin'$$),
 	'P0002 | booking not found | It does not exist, or you may not see it.', '... and to another''s live booking: not found');
+-- a finance member, who sees bookings but collects no signatures, linking
+-- a walk-in signature of their own as a customer: refused for their role
+-- before the booking is read or locked (the policy refused it after)
+SELECT tests.authenticate_as('xp_fin');
+SELECT alike(tests.error_text($$UPDATE protector.waiver_submissions SET booking_id = '0a101000-0000-4000-8000-00000000b003' WHERE participant_name = 'Fina Walkin'$$),
+	'42501 | your role may not collect waiver signatures%', 'finance linking their own signature to a booking they see is refused for their role');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
