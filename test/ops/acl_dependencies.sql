@@ -1,17 +1,23 @@
 -- test/ops/acl_dependencies.sql — roles named in the ACLs of protector's
--- functions, relations and columns against their pg_shdepend records
+-- functions, relations, columns, schemas and types against their pg_shdepend records
 -- (what GRANT keeps: each grantee and grantor once, not the owner nor a
 -- role initdb made): the number of records missing, extra or twice.
 WITH ext AS (
 	SELECT d.classid, d.objid FROM pg_depend d
 	WHERE d.deptype = 'e' AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'protector')
-	  AND d.classid IN ('pg_proc'::regclass, 'pg_class'::regclass)),
+	  AND d.classid IN ('pg_proc'::regclass, 'pg_class'::regclass, 'pg_namespace'::regclass, 'pg_type'::regclass)),
 acls AS (
 	SELECT e.classid, e.objid, 0 AS objsubid, f.proowner AS owner, f.proacl AS acl
 	FROM ext e JOIN pg_proc f ON e.classid = 'pg_proc'::regclass AND f.oid = e.objid
 	UNION ALL
 	SELECT e.classid, e.objid, 0, c.relowner, c.relacl
 	FROM ext e JOIN pg_class c ON e.classid = 'pg_class'::regclass AND c.oid = e.objid
+	UNION ALL
+	SELECT e.classid, e.objid, 0, n.nspowner, n.nspacl
+	FROM ext e JOIN pg_namespace n ON e.classid = 'pg_namespace'::regclass AND n.oid = e.objid
+	UNION ALL
+	SELECT e.classid, e.objid, 0, t.typowner, t.typacl
+	FROM ext e JOIN pg_type t ON e.classid = 'pg_type'::regclass AND t.oid = e.objid
 	UNION ALL
 	SELECT e.classid, e.objid, a.attnum, c.relowner, a.attacl
 	FROM ext e JOIN pg_class c ON e.classid = 'pg_class'::regclass AND c.oid = e.objid

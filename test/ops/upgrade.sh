@@ -148,6 +148,9 @@ psql -X -q -v ON_ERROR_STOP=1 -d protector_grants \
 	-c "REVOKE INSERT (id) ON protector.organizations FROM authenticated" \
 	-c "GRANT EXECUTE ON FUNCTION protector_internal.text_is_clean(text) TO authenticated" \
 	-c "GRANT SELECT (amount_paid) ON protector.bookings TO authenticated" \
+	-c "GRANT USAGE ON SCHEMA protector TO upgrade_reporting" \
+	-c "REVOKE USAGE ON TYPE protector.booking_status FROM PUBLIC" \
+	-c "GRANT USAGE ON TYPE protector.booking_status TO upgrade_reporting" \
 	-c "ALTER EXTENSION protector UPDATE"
 psql -X -A -t -d protector_grants -f test/ops/init_privileges.sql >"$WORK/grants.init"
 # (the roles the ACLs name recorded in pg_shdepend as GRANT records them:
