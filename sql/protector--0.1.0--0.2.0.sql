@@ -18563,23 +18563,26 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_own boolean;
 BEGIN
 	IF protector_internal.caller_is_trusted() THEN
 		RETURN NEW;
 	END IF;
-	IF NOT EXISTS (SELECT FROM protector.bookings b
-				   WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-					 AND b.id OPERATOR(pg_catalog.=) NEW.booking_id) THEN
+	-- (whether they see it and whether it is theirs, in one read: a
+	-- handover committed between two let a customer fall through to the
+	-- organization's check)
+	SELECT COALESCE(b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()), false) INTO v_own
+	FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND b.id OPERATOR(pg_catalog.=) NEW.booking_id;
+	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'booking not found', 'It does not exist, or you may not see it.');
 	END IF;
 	-- ... and one they see is theirs to link only as the update policy
 	-- lets them: their own, or as a collector (a finance member with a
 	-- walk-in signature of their own waited for the booking's signing
 	-- under way before the policy refused: a review)
-	IF NOT EXISTS (SELECT FROM protector.bookings b
-				   WHERE b.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-					 AND b.id OPERATOR(pg_catalog.=) NEW.booking_id
-					 AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())) THEN
+	IF NOT v_own THEN
 		PERFORM protector_internal.authorize(NEW.organization_id, 'waivers.collect');
 	END IF;
 	RETURN NEW;
