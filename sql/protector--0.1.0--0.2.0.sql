@@ -11472,8 +11472,12 @@ DECLARE
 	v_hops text[];
 	v_address inet;
 BEGIN
+	-- (a NUL in any header, which PostgREST writes as \u0000, is no text
+	-- PostgreSQL reads: the whole object failed, 22P05, and the widget's
+	-- booking with it: a review.  Read as U+FFFD, no address.)
 	v_hops := pg_catalog.string_to_array(
-		pg_catalog.current_setting('request.headers', true)::json ->> pg_catalog.split_part(v_setting, ':', 1), ',');
+		pg_catalog.replace(pg_catalog.current_setting('request.headers', true), '\u0000', '\ufffd')::json
+			->> pg_catalog.split_part(v_setting, ':', 1), ',');
 	-- (with a port, as some proxies write it: 203.0.113.9:443, [2001:db8::1]:443)
 	v_address := pg_catalog.host(pg_catalog.regexp_replace(pg_catalog.regexp_replace(pg_catalog.btrim(
 		v_hops[CASE WHEN v_hop OPERATOR(pg_catalog.>) 0 THEN v_hop
@@ -11487,7 +11491,7 @@ BEGIN
 		RETURN pg_catalog.network(pg_catalog.set_masklen(v_address, 64));
 	END IF;
 	RETURN v_address;
-EXCEPTION WHEN invalid_text_representation OR invalid_parameter_value THEN
+EXCEPTION WHEN invalid_text_representation OR invalid_parameter_value OR untranslatable_character THEN
 	RETURN NULL;
 END
 $$;

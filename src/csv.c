@@ -19,8 +19,8 @@
  *		composite or range, whose text holds its elements'), where a
  *		spreadsheet reading ";" as the separator starts a cell; numbers,
  *		dates and other types are written as they are, so -5 stays -5 (a
- *		record starting with such a value has its second field quoted if it
- *		is text, as its cell in a ";" reading runs on into it);
+ *		record starting with such a value has its first text field after it
+ *		quoted, as its cell in a ";" reading runs on into it);
  *	  - the document is never in memory twice: it grows in one buffer (on
  *		Linux, past 2 MB, a mapping that mremap() doubles in place); the final
  *		function moves it into the result a step at a time, unmapping what
@@ -794,8 +794,10 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 		/*
 		 * A ";" reading starts a cell at the record's start, and it runs
 		 * over the commas: a first field of a number that starts a formula
-		 * (-5) made one with a raw text field after it (-5,0+1); that field
-		 * is quoted, which no formula takes after a number.
+		 * (-5) made one with a raw text field after it (-5,0+1); the first
+		 * text field after it is quoted, which no formula takes after a
+		 * number, however many numbers or dates come between (only the
+		 * second field was: -5,2026-12-09,0+1 ran on; a review).
 		 */
 		for (int i = 0, written = 0; i < state->ncolumns; i++)
 		{
@@ -805,8 +807,11 @@ protector_csv_agg_transfn(PG_FUNCTION_ARGS)
 				buffer_append_char(&state->buf, ',');
 			if (!state->nulls[i])
 				append_value(state, &state->columns[i], state->values[i], quote_next);
-			quote_next = written == 1 && !state->columns[i].text_like &&
-				state->buf.len > record_start && starts_formula(state->buf.data[record_start]);
+			if (written == 1)
+				quote_next = !state->columns[i].text_like && state->buf.len > record_start &&
+					starts_formula(state->buf.data[record_start]);
+			else if (!state->nulls[i] && state->columns[i].text_like)
+				quote_next = false;
 		}
 	}
 	else

@@ -33,9 +33,13 @@ SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT 'pg_temp."x;=1+1"'::regc
 SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT 'a;b'::text AS t, -5 AS n) r;
 -- ... but a record starting with a signed number starts a cell there that
 -- runs over the commas (-5,0+1 is a formula): the text after it is quoted;
--- not after a number that starts none, nor text after the second field
+-- not after a number that starts none, nor text after the first text field
 SELECT pg_temp.shown(protector.csv_agg(r))
 FROM (VALUES (-5, '0+WEBSERVICE(B1)', 'x+1'), (5, '0+1', 'x+1'), (NULL, '0+1', 'x')) r(n, t, u);
+-- ... the first text field, however many numbers, dates or empty fields
+-- come between (only the second field was quoted: a review)
+SELECT pg_temp.shown(protector.csv_agg(r))
+FROM (VALUES (-5, date '2026-12-09', NULL::text, '0+1', 'x+1')) r(n, d, e, t, u);
 -- (an interval: pg_regress's IntervalStyle writes '@ 1 day ago', which @ begins)
 SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT '-1 day'::interval AS i, '0+1'::text AS t) r;
 
