@@ -457,15 +457,21 @@ enum_label(CsvColumn *col, Datum value, MemoryContext cxt)
 	return label;
 }
 
-/* a uuid as uuid_out writes it: 8-4-4-4-12 lower-case hex digits */
+/*
+ * a uuid as uuid_out writes it: 8-4-4-4-12 lower-case hex digits, in
+ * double quotes when quoted (the first text-like field after a record's
+ * formula start: one of digits alone ran on into the formula)
+ */
 static void
-append_uuid(CsvBuffer *buf, const pg_uuid_t *uuid)
+append_uuid(CsvBuffer *buf, const pg_uuid_t *uuid, bool quoted)
 {
 	static const char hex[] = "0123456789abcdef";
 	char	   *out;
 
-	buffer_reserve(buf, 36);
+	buffer_reserve(buf, 38);
 	out = buf->data + buf->len;
+	if (quoted)
+		*out++ = '"';
 	for (int i = 0; i < UUID_LEN; i++)
 	{
 		if (i == 4 || i == 6 || i == 8 || i == 10)
@@ -473,6 +479,8 @@ append_uuid(CsvBuffer *buf, const pg_uuid_t *uuid)
 		*out++ = hex[uuid->data[i] >> 4];
 		*out++ = hex[uuid->data[i] & 0x0F];
 	}
+	if (quoted)
+		*out++ = '"';
 	buf->len = out - buf->data;
 }
 
@@ -502,7 +510,7 @@ append_value(CsvState *state, CsvColumn *col, Datum value, bool quote)
 						   quote && col->text_like);
 			break;
 		case CSV_WRITE_UUID:
-			append_uuid(&state->buf, DatumGetUUIDP(value));
+			append_uuid(&state->buf, DatumGetUUIDP(value), quote && col->text_like);
 			break;
 		case CSV_WRITE_INT4:
 			append_int4(&state->buf, DatumGetInt32(value));

@@ -40,6 +40,10 @@ FROM (VALUES (-5, '0+WEBSERVICE(B1)', 'x+1'), (5, '0+1', 'x+1'), (NULL, '0+1', '
 -- come between (only the second field was quoted: a review)
 SELECT pg_temp.shown(protector.csv_agg(r))
 FROM (VALUES (-5, date '2026-12-09', NULL::text, '0+1', 'x+1')) r(n, d, e, t, u);
+-- ... a uuid is text-like, and quoted so (it was written bare, and the
+-- text after it too: a review)
+SELECT pg_temp.shown(protector.csv_agg(r))
+FROM (VALUES (-5, '12345678-1234-7234-8234-123456789012'::uuid, '0+1')) r(n, u, t);
 -- (an interval: pg_regress's IntervalStyle writes '@ 1 day ago', which @ begins)
 SELECT pg_temp.shown(protector.csv_agg(r)) FROM (SELECT '-1 day'::interval AS i, '0+1'::text AS t) r;
 
