@@ -333,7 +333,6 @@ is_protector_schema(Oid nsp)
 	return OidIsValid(nsp) && (nsp == schemas[0] || nsp == schemas[1]);
 }
 
-
 /* the caller may run funcid (PostgreSQL 16 made the check one per catalog) */
 static bool
 may_execute(Oid funcid)
@@ -344,6 +343,7 @@ may_execute(Oid funcid)
 	return pg_proc_aclcheck(funcid, GetUserId(), ACL_EXECUTE) == ACLCHECK_OK;
 #endif
 }
+
 /*
  * A function a shared compilation may call: built in or protector's (C,
  * so nothing is inlined and no code of a user's runs), not volatile, and
