@@ -494,10 +494,44 @@ CREATE TRIGGER keep_booked_customers BEFORE DELETE ON protector.customers
 	FOR EACH ROW WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0 AND NOT protector_internal.restoring_into('protector.customers'))
 	EXECUTE FUNCTION protector_internal.keep_booked_customers();
 
-CREATE CONSTRAINT TRIGGER check_merged_unreferenced AFTER INSERT OR UPDATE OF merged_into ON protector.customers
+-- (a merged record moved to another organization too: its merged_into
+-- then named another tenant's customer, a trusted writer's move: a review)
+CREATE CONSTRAINT TRIGGER check_merged_unreferenced AFTER INSERT OR UPDATE OF merged_into, organization_id ON protector.customers
 	NOT DEFERRABLE
 	FOR EACH ROW WHEN (NEW.merged_into IS NOT NULL)
 	EXECUTE FUNCTION protector_internal.check_merged_unreferenced();
+
+-- ... and a record others were merged into stays in their organization
+-- (moved by a trusted writer, it left their merged_into pointing into
+-- another tenant: a review)
+CREATE FUNCTION protector_internal.check_merge_target_stays()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_merged uuid;
+BEGIN
+	IF protector_internal.restoring_into(TG_RELID) THEN
+		RETURN NULL;
+	END IF;
+	SELECT c.id INTO v_merged FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND c.merged_into OPERATOR(pg_catalog.=) NEW.id
+	LIMIT 1;
+	IF v_merged IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('customer %s cannot move to another organization: customer %s was merged into it', NEW.id, v_merged),
+			HINT = 'Records merged into a customer stay in its organization.';
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_merge_target_stays() IS
+'Constraint trigger: a customer others were merged into does not move to another organization';
+CREATE CONSTRAINT TRIGGER check_merge_target_stays AFTER UPDATE OF organization_id ON protector.customers
+	NOT DEFERRABLE
+	FOR EACH ROW WHEN (NEW.organization_id IS DISTINCT FROM OLD.organization_id)
+	EXECUTE FUNCTION protector_internal.check_merge_target_stays();
 
 -- Customers' bookings locked for writing, in id order, before a caller
 -- locks the customers themselves: merge_customers and erase_customer write

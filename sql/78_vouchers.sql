@@ -1121,6 +1121,32 @@ CREATE TRIGGER check_promo_services BEFORE INSERT OR UPDATE OF service_ids, orga
 	FOR EACH ROW WHEN (NEW.service_ids IS NOT NULL AND NOT protector_internal.restoring_into('protector.promo_codes'))
 	EXECUTE FUNCTION protector_internal.check_promo_services();
 
+-- ... and a service a code names stays in the code's organization (moved
+-- by a trusted writer, the old tenant's code named another tenant's
+-- service: a review).  As the owner: every code of the organization.
+CREATE FUNCTION protector_internal.keep_promo_services()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM protector.promo_codes p
+			   WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+				 AND OLD.id OPERATOR(pg_catalog.=) ANY (p.service_ids)) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('service %s cannot move to another organization: promo codes of its organization name it', OLD.id),
+			NULL, 'Take it off those codes (service_ids) first.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_promo_services() IS
+'Trigger: a service that promo codes of its organization name does not move to another organization';
+CREATE TRIGGER keep_promo_services BEFORE UPDATE OF organization_id ON protector.services
+	FOR EACH ROW WHEN (NEW.organization_id IS DISTINCT FROM OLD.organization_id
+					   AND NOT protector_internal.restoring_into('protector.services'))
+	EXECUTE FUNCTION protector_internal.keep_promo_services();
+
 -- Creates a promo code (managers and above); returns it with its code.
 -- A promo code's terms, as create_promo_code takes them and as a direct
 -- write stores them (p_prefix: 'p_' names the RPC's parameters, '' the

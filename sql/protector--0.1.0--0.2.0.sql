@@ -18599,6 +18599,65 @@ CREATE TRIGGER check_waiver_link BEFORE UPDATE OF booking_id ON protector.waiver
 					   AND NOT protector_internal.restoring_into('protector.waiver_submissions'))
 	EXECUTE FUNCTION protector_internal.check_waiver_link();
 
+-- 0.2.0: a customer others were merged into, or a merged one, stays in its organization
+CREATE FUNCTION protector_internal.check_merge_target_stays()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_merged uuid;
+BEGIN
+	IF protector_internal.restoring_into(TG_RELID) THEN
+		RETURN NULL;
+	END IF;
+	SELECT c.id INTO v_merged FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND c.merged_into OPERATOR(pg_catalog.=) NEW.id
+	LIMIT 1;
+	IF v_merged IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('customer %s cannot move to another organization: customer %s was merged into it', NEW.id, v_merged),
+			HINT = 'Records merged into a customer stay in its organization.';
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.check_merge_target_stays() IS
+'Constraint trigger: a customer others were merged into does not move to another organization';
+CREATE CONSTRAINT TRIGGER check_merge_target_stays AFTER UPDATE OF organization_id ON protector.customers
+	NOT DEFERRABLE
+	FOR EACH ROW WHEN (NEW.organization_id IS DISTINCT FROM OLD.organization_id)
+	EXECUTE FUNCTION protector_internal.check_merge_target_stays();
+DROP TRIGGER check_merged_unreferenced ON protector.customers;
+CREATE CONSTRAINT TRIGGER check_merged_unreferenced AFTER INSERT OR UPDATE OF merged_into, organization_id ON protector.customers
+	NOT DEFERRABLE
+	FOR EACH ROW WHEN (NEW.merged_into IS NOT NULL)
+	EXECUTE FUNCTION protector_internal.check_merged_unreferenced();
+
+-- 0.2.0: a service promo codes name stays in their organization
+CREATE FUNCTION protector_internal.keep_promo_services()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM protector.promo_codes p
+			   WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+				 AND OLD.id OPERATOR(pg_catalog.=) ANY (p.service_ids)) THEN
+		PERFORM protector.raise('invalid_parameter',
+			pg_catalog.format('service %s cannot move to another organization: promo codes of its organization name it', OLD.id),
+			NULL, 'Take it off those codes (service_ids) first.');
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_promo_services() IS
+'Trigger: a service that promo codes of its organization name does not move to another organization';
+CREATE TRIGGER keep_promo_services BEFORE UPDATE OF organization_id ON protector.services
+	FOR EACH ROW WHEN (NEW.organization_id IS DISTINCT FROM OLD.organization_id
+					   AND NOT protector_internal.restoring_into('protector.services'))
+	EXECUTE FUNCTION protector_internal.keep_promo_services();
+
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 
