@@ -355,22 +355,22 @@ BEGIN
 	IF protector_internal.restoring_into(TG_RELID) THEN
 		RETURN NULL;
 	END IF;
-	IF NOT EXISTS (SELECT FROM protector.customers c
-				   WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-					 AND c.id OPERATOR(pg_catalog.=) NEW.merged_into) THEN
+	-- a customer of its organization, one step, whoever writes it (a
+	-- trusted role's direct writes too): no chain, no cycle, which left
+	-- both records refusing every booking with a hint naming the other
+	-- (the target locked as a foreign key's check locks it: two sessions
+	-- merging A into B and B into A at once wait for each other, and the
+	-- second sees the first, or retries under REPEATABLE READ; a target
+	-- moved to another organization meanwhile is found gone, where an
+	-- unlocked read found it still here: a review)
+	SELECT c.merged_into INTO v_target FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.merged_into
+	FOR SHARE;
+	IF NOT FOUND THEN
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
 			MESSAGE = pg_catalog.format('customer %s is merged into %s, which is no customer of its organization',
 										NEW.id, NEW.merged_into);
 	END IF;
-	-- one step, whoever writes it (a trusted role's direct writes too): no
-	-- chain, no cycle, which left both records refusing every booking
-	-- with a hint naming the other
-	-- (the target locked as a foreign key's check locks it: two sessions
-	-- merging A into B and B into A at once wait for each other, and the
-	-- second sees the first, or retries under REPEATABLE READ)
-	SELECT c.merged_into INTO v_target FROM protector.customers c
-	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.merged_into
-	FOR SHARE;
 	IF v_target IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('customer %s cannot be merged into %s, which was merged into %s', NEW.id, NEW.merged_into, v_target),

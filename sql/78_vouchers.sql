@@ -1091,23 +1091,50 @@ CREATE TRIGGER release_promo_use_on_delete AFTER DELETE ON protector.bookings
 	EXECUTE FUNCTION protector_internal.release_promo_use();
 
 -- A promo code's services are services of its organization.
+-- The services of an organization among p_ids, each locked FOR KEY SHARE
+-- as its owner, as a foreign key's check locks its row: a service moved to
+-- another organization at the same moment waits for the promo code that
+-- names it (keep_promo_services then sees the code), or the code for the
+-- move, and then finds the service gone (a review: both went through).
+-- Asked of services the caller sees (check_promo_services).
+CREATE FUNCTION protector_internal.lock_organization_services(p_organization_id uuid, p_ids uuid[])
+RETURNS uuid[]
+LANGUAGE sql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN ARRAY(SELECT s.id FROM protector.services s
+			 WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.id OPERATOR(pg_catalog.=) ANY (p_ids)
+			 ORDER BY s.id FOR KEY SHARE);
+COMMENT ON FUNCTION protector_internal.lock_organization_services(uuid, uuid[]) IS
+'Internal: the services of the organization among p_ids, locked FOR KEY SHARE as their owner';
+
 CREATE FUNCTION protector_internal.check_promo_services()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	v_added uuid[];
+	v_locked uuid[];
 	v_missing uuid;
 BEGIN
 	-- (only the services a write adds: one deleted since it was listed,
 	-- never booked, does not block every later edit of the code)
-	SELECT x INTO v_missing FROM pg_catalog.unnest(NEW.service_ids) x
-	WHERE (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.organization_id OPERATOR(pg_catalog.<>) OLD.organization_id
-		   OR x OPERATOR(pg_catalog.<>) ALL (COALESCE(OLD.service_ids, '{}')))
-	  AND NOT EXISTS (SELECT FROM protector.services s
+	v_added := ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(NEW.service_ids) x
+					 WHERE TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.organization_id OPERATOR(pg_catalog.<>) OLD.organization_id
+						OR x OPERATOR(pg_catalog.<>) ALL (COALESCE(OLD.service_ids, '{}')));
+	-- (seen by the caller first; then locked, and a service moved away
+	-- meanwhile is missing: lock_organization_services)
+	SELECT x INTO v_missing FROM pg_catalog.unnest(v_added) x
+	WHERE NOT EXISTS (SELECT FROM protector.services s
 					  WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) x)
 	LIMIT 1;
-	IF FOUND THEN
+	IF NOT FOUND AND pg_catalog.cardinality(v_added) OPERATOR(pg_catalog.>) 0 THEN
+		v_locked := protector_internal.lock_organization_services(NEW.organization_id, v_added);
+		SELECT x INTO v_missing FROM pg_catalog.unnest(v_added) x
+		WHERE x OPERATOR(pg_catalog.<>) ALL (v_locked)
+		LIMIT 1;
+	END IF;
+	IF v_missing IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'service_ids names a service that is not the organization''s',
 			pg_catalog.format('Service %s does not exist in the organization, or you may not see it.', v_missing));
 	END IF;

@@ -143,6 +143,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.check_date_range(date, date, date, date),
 	protector_internal.check_finite(timestamptz, text, text),
 	protector_internal.check_finite(date, text, text),
+	protector_internal.lock_organization_services(uuid, uuid[]),
 	protector_internal.status_with_article(protector.booking_status),
 	protector_internal.refuse_deleted_organization(uuid),
 	protector_internal.refuse_deleted_booking(uuid, text),

@@ -652,22 +652,22 @@ BEGIN
 	IF protector_internal.restoring_into(TG_RELID) THEN
 		RETURN NULL;
 	END IF;
-	IF NOT EXISTS (SELECT FROM protector.customers c
-				   WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-					 AND c.id OPERATOR(pg_catalog.=) NEW.merged_into) THEN
+	-- a customer of its organization, one step, whoever writes it (a
+	-- trusted role's direct writes too): no chain, no cycle, which left
+	-- both records refusing every booking with a hint naming the other
+	-- (the target locked as a foreign key's check locks it: two sessions
+	-- merging A into B and B into A at once wait for each other, and the
+	-- second sees the first, or retries under REPEATABLE READ; a target
+	-- moved to another organization meanwhile is found gone, where an
+	-- unlocked read found it still here: a review)
+	SELECT c.merged_into INTO v_target FROM protector.customers c
+	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.merged_into
+	FOR SHARE;
+	IF NOT FOUND THEN
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
 			MESSAGE = pg_catalog.format('customer %s is merged into %s, which is no customer of its organization',
 										NEW.id, NEW.merged_into);
 	END IF;
-	-- one step, whoever writes it (a trusted role's direct writes too): no
-	-- chain, no cycle, which left both records refusing every booking
-	-- with a hint naming the other
-	-- (the target locked as a foreign key's check locks it: two sessions
-	-- merging A into B and B into A at once wait for each other, and the
-	-- second sees the first, or retries under REPEATABLE READ)
-	SELECT c.merged_into INTO v_target FROM protector.customers c
-	WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.id OPERATOR(pg_catalog.=) NEW.merged_into
-	FOR SHARE;
 	IF v_target IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('customer %s cannot be merged into %s, which was merged into %s', NEW.id, NEW.merged_into, v_target),
@@ -3888,17 +3888,28 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	v_added uuid[];
+	v_locked uuid[];
 	v_missing uuid;
 BEGIN
 	-- (only the services a write adds: one deleted since it was listed,
 	-- never booked, does not block every later edit of the code)
-	SELECT x INTO v_missing FROM pg_catalog.unnest(NEW.service_ids) x
-	WHERE (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.organization_id OPERATOR(pg_catalog.<>) OLD.organization_id
-		   OR x OPERATOR(pg_catalog.<>) ALL (COALESCE(OLD.service_ids, '{}')))
-	  AND NOT EXISTS (SELECT FROM protector.services s
+	v_added := ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(NEW.service_ids) x
+					 WHERE TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.organization_id OPERATOR(pg_catalog.<>) OLD.organization_id
+						OR x OPERATOR(pg_catalog.<>) ALL (COALESCE(OLD.service_ids, '{}')));
+	-- (seen by the caller first; then locked, and a service moved away
+	-- meanwhile is missing: lock_organization_services)
+	SELECT x INTO v_missing FROM pg_catalog.unnest(v_added) x
+	WHERE NOT EXISTS (SELECT FROM protector.services s
 					  WHERE s.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND s.id OPERATOR(pg_catalog.=) x)
 	LIMIT 1;
-	IF FOUND THEN
+	IF NOT FOUND AND pg_catalog.cardinality(v_added) OPERATOR(pg_catalog.>) 0 THEN
+		v_locked := protector_internal.lock_organization_services(NEW.organization_id, v_added);
+		SELECT x INTO v_missing FROM pg_catalog.unnest(v_added) x
+		WHERE x OPERATOR(pg_catalog.<>) ALL (v_locked)
+		LIMIT 1;
+	END IF;
+	IF v_missing IS NOT NULL THEN
 		PERFORM protector.raise('invalid_parameter', 'service_ids names a service that is not the organization''s',
 			pg_catalog.format('Service %s does not exist in the organization, or you may not see it.', v_missing));
 	END IF;
@@ -18657,6 +18668,18 @@ CREATE TRIGGER keep_promo_services BEFORE UPDATE OF organization_id ON protector
 	FOR EACH ROW WHEN (NEW.organization_id IS DISTINCT FROM OLD.organization_id
 					   AND NOT protector_internal.restoring_into('protector.services'))
 	EXECUTE FUNCTION protector_internal.keep_promo_services();
+
+-- 0.2.0: a promo code's services locked as it names them
+CREATE FUNCTION protector_internal.lock_organization_services(p_organization_id uuid, p_ids uuid[])
+RETURNS uuid[]
+LANGUAGE sql VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN ARRAY(SELECT s.id FROM protector.services s
+			 WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.id OPERATOR(pg_catalog.=) ANY (p_ids)
+			 ORDER BY s.id FOR KEY SHARE);
+COMMENT ON FUNCTION protector_internal.lock_organization_services(uuid, uuid[]) IS
+'Internal: the services of the organization among p_ids, locked FOR KEY SHARE as their owner';
+GRANT EXECUTE ON FUNCTION protector_internal.lock_organization_services(uuid, uuid[]) TO authenticated, service_role;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
