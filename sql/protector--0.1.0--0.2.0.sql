@@ -235,13 +235,13 @@ END;
 SELECT pg_catalog.set_config('protector_internal.upgrade_privileges', COALESCE((
 	SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 		'classoid', o.classoid, 'objoid', o.objoid, 'objsubid', o.objsubid,
-		'added', protector_internal.upgrade_acl_merge(a.acl, o.init, '{}')::text[],
-		'removed', protector_internal.upgrade_acl_merge(o.init, a.acl, '{}')::text[]))
+		'added', d.added::text[], 'removed', d.removed::text[]))
 	FROM protector_internal.upgrade_acl_objects() o,
-		 LATERAL (SELECT protector_internal.upgrade_acl(o.classoid, o.objoid, o.objsubid) AS acl) a
+		 LATERAL (SELECT protector_internal.upgrade_acl(o.classoid, o.objoid, o.objsubid) AS acl) a,
+		 LATERAL (SELECT protector_internal.upgrade_acl_merge(a.acl, o.init, '{}') AS added,
+						 protector_internal.upgrade_acl_merge(o.init, a.acl, '{}') AS removed) d
 	WHERE a.acl IS NOT NULL
-	  AND (protector_internal.upgrade_acl_merge(a.acl, o.init, '{}') OPERATOR(pg_catalog.<>) '{}'
-		   OR protector_internal.upgrade_acl_merge(o.init, a.acl, '{}') OPERATOR(pg_catalog.<>) '{}')), '[]')::text, true)
+	  AND (d.added OPERATOR(pg_catalog.<>) '{}' OR d.removed OPERATOR(pg_catalog.<>) '{}')), '[]')::text, true)
 	IS NOT NULL AS privileges_noted;
 SELECT count(protector_internal.upgrade_set_acl((r ->> 'classoid')::oid, (r ->> 'objoid')::oid, (r ->> 'objsubid')::integer,
 		   protector_internal.upgrade_acl_merge(
