@@ -12944,7 +12944,8 @@ DECLARE
 BEGIN
 	IF v_user IS NULL THEN
 		PERFORM protector.raise('forbidden', 'sign in to create an organization',
-			'The request carries no user (request.jwt.claims has no "sub").');
+			'The request carries no user (request.jwt.claims has no "sub").',
+			'The founder becomes its owner: call it with the founder''s claims (their "sub" one of auth.users where it exists), as PostgREST does for a signed-in user.');
 	END IF;
 	-- (plain text, as every name protector keeps: no control or invisible
 	-- direction characters)
@@ -12991,7 +12992,8 @@ BEGIN
 				RAISE;
 			END IF;
 			PERFORM protector.raise('forbidden', pg_catalog.format('user %s does not exist', v_user),
-				'The request''s token names a user that was deleted.', 'Sign in again.');
+				'The request''s token names no user of auth.users: one deleted since, or one who never signed up.',
+				'Sign in (again) as a user of auth.users.');
 	END;
 	-- (the newest of the slug: under REPEATABLE READ the snapshot may still
 	-- show an organization that held the slug until a concurrent rename or

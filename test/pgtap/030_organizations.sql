@@ -1,7 +1,7 @@
 -- create_organization(): how a signed-in user starts a tenant, and the
 -- identity helpers as PostgREST requests see them.
 BEGIN;
-SELECT plan(35);
+SELECT plan(37);
 
 SELECT tests.create_supabase_user('founder');
 SELECT tests.create_supabase_user('bystander');
@@ -34,6 +34,9 @@ SELECT is((protector.create_organization('Second', 'second') ->> 'currency'), 'U
 SELECT set_config('request.jwt.claims', '{"sub": "0a030000-0000-4000-8000-00000000dead", "role": "authenticated"}', true) \g /dev/null
 SELECT throws_ok($$SELECT protector.create_organization('Ghost', 'ghost')$$, '42501',
 	'user 0a030000-0000-4000-8000-00000000dead does not exist', 'a deleted user founds nothing: 42501 by name, not a foreign key error');
+SELECT is(tests.error_text($$SELECT protector.create_organization('Ghost', 'ghost')$$),
+	'42501 | user 0a030000-0000-4000-8000-00000000dead does not exist | The request''s token names no user of auth.users: one deleted since, or one who never signed up. | Sign in (again) as a user of auth.users.',
+	'... nor one who never signed up, told so (it said "was deleted")');
 SELECT tests.authenticate_as('founder');
 SELECT throws_ok($$SELECT protector.create_organization('Dup', 'lockbox')$$, '23505',
 	'the slug "lockbox" is already taken', 'slugs are unique');
@@ -81,6 +84,9 @@ SELECT is_empty($$SELECT * FROM protector.audit_log WHERE new_row ->> 'full_name
 SELECT tests.authenticate_as_service_role();
 SELECT throws_ok($$SELECT protector.create_organization('Svc', 'svc')$$, '42501',
 	'sign in to create an organization', 'a request without a user cannot create an organization');
+SELECT is(tests.error_text($$SELECT protector.create_organization('Svc', 'svc')$$),
+	'42501 | sign in to create an organization | The request carries no user (request.jwt.claims has no "sub"). | The founder becomes its owner: call it with the founder''s claims (their "sub" one of auth.users where it exists), as PostgREST does for a signed-in user.',
+	'... told how to call it');
 SELECT tests.authenticate_as_anon();
 SELECT throws_ok($$SELECT protector.create_organization('Anon', 'anon')$$, '42501', NULL,
 	'anon may not call create_organization()');
