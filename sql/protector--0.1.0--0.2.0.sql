@@ -18657,9 +18657,11 @@ BEGIN
 	IF EXISTS (SELECT FROM protector.promo_codes p
 			   WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
 				 AND OLD.id OPERATOR(pg_catalog.=) ANY (p.service_ids)) THEN
-		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('service %s cannot move to another organization: promo codes of its organization name it', OLD.id),
-			NULL, 'Take it off those codes (service_ids) first.');
+		-- (23503, as a customer others were merged into: a row of the old
+		-- organization names it)
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = pg_catalog.format('service %s cannot move to another organization: promo codes of its organization name it', OLD.id),
+			HINT = 'Take it off those codes (service_ids) first.';
 	END IF;
 	RETURN NEW;
 END

@@ -54,7 +54,7 @@ code="INSERT INTO protector.promo_codes (organization_id, discount_kind, discoun
 hold code_first "$(printf "$code" 0a104000-0000-4000-8000-0000000005a1)"
 # shellcheck disable=SC2059
 check "a service moved while a code naming it is written waits for the code and is refused" \
-	"$(answer "$(printf "$move_service" 0a104000-0000-4000-8000-0000000005a1)")" 22023
+	"$(answer "$(printf "$move_service" 0a104000-0000-4000-8000-0000000005a1)")" 23503
 wait
 # shellcheck disable=SC2059
 hold move_first "$(printf "$move_service" 0a104000-0000-4000-8000-0000000005a2)"

@@ -34,7 +34,7 @@ SELECT throws_ok($$UPDATE protector.customers SET organization_id = '0b103000-00
 	'customer 0a103000-0000-4000-8000-00000000c001 is merged into 0a103000-0000-4000-8000-00000000c002, which is no customer of its organization',
 	'... and a merged record does not move away from the one it was merged into');
 SELECT throws_ok($$UPDATE protector.services SET organization_id = '0b103000-0000-4000-8000-000000000000',
-	venue_id = '0b103000-0000-4000-8000-0000000000b1' WHERE id = '0a103000-0000-4000-8000-0000000005a1'$$, '22023',
+	venue_id = '0b103000-0000-4000-8000-0000000000b1' WHERE id = '0a103000-0000-4000-8000-0000000005a1'$$, '23503',
 	'service 0a103000-0000-4000-8000-0000000005a1 cannot move to another organization: promo codes of its organization name it',
 	'a service a promo code names stays in the code''s organization');
 SELECT lives_ok($$UPDATE protector.services SET organization_id = '0b103000-0000-4000-8000-000000000000',
