@@ -579,6 +579,27 @@ $$;
 COMMENT ON FUNCTION protector_internal.rows_while_theirs(uuid, regclass, text[], uuid[], uuid[], jsonb) IS
 'Internal: the ids of p_table''s rows of bookings once a customer''s, or theirs now and another''s before, made or rewritten while each was theirs, by the rows and their history';
 
+-- The rows of p_table the history shows on one of p_bookings at any
+-- time, by either side of any change: a task or notification written on
+-- a customer's booking and moved by the desk to another booking since
+-- (the rows are found by where they are now: it kept the person's text
+-- in the table and in the move's history: a review)
+CREATE FUNCTION protector_internal.rows_logged_on(p_organization_id uuid, p_table text, p_bookings text[])
+RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT ARRAY(SELECT DISTINCT l.record_id FROM protector.audit_log l
+			 WHERE p_bookings OPERATOR(pg_catalog.<>) '{}'
+			   AND l.table_name OPERATOR(pg_catalog.=) p_table
+			   AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			   AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
+			   AND (l.old_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (p_bookings)
+					OR l.new_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (p_bookings)))
+$$;
+COMMENT ON FUNCTION protector_internal.rows_logged_on(uuid, text, text[]) IS
+'Internal: the ids of p_table''s rows its audit history shows on one of p_bookings at any time (rows moved away since included)';
+
 -- (planned for each call's arrays: a generic plan, which PL/pgSQL
 -- takes from the sixth call of a session on, scans an array whole for
 -- every row it tests where a custom plan hashes it; a worker erasing in
@@ -599,6 +620,7 @@ DECLARE
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_once uuid[];				-- bookings once theirs, another customer's since
 	v_split uuid[];				-- bookings theirs now, another customer's before
+	v_whole text[];				-- bookings theirs now and only theirs (v_bookings but v_split)
 	v_periods jsonb;			-- ... and when each of both was theirs (id: periods)
 	v_old_tasks text[];			-- the tasks of those made then
 	v_old_notes text[];			-- ... and their notifications
@@ -787,6 +809,9 @@ BEGIN
 					WHERE k OPERATOR(pg_catalog.<>) ALL (v_bookings));
 	v_split := ARRAY(SELECT k::uuid FROM pg_catalog.jsonb_object_keys(v_periods) k
 					 WHERE k OPERATOR(pg_catalog.=) ANY (v_bookings));
+	-- (theirs whole: a task or notification ever on one of those, moved to
+	-- another booking since, is theirs in all its history)
+	v_whole := ARRAY(SELECT k FROM pg_catalog.unnest(v_bookings) k WHERE k::uuid OPERATOR(pg_catalog.<>) ALL (v_split));
 	-- (a widget booking once theirs was made for an address, theirs or one
 	-- before them: the key, a hash of it, goes, the safe side, as a voucher
 	-- note once theirs does)
@@ -907,7 +932,8 @@ BEGIN
 	-- is theirs in all its history; one made before or after is another
 	-- customer's)
 	v_old_tasks := protector_internal.rows_while_theirs(p_organization_id, 'protector.tasks', '{title,description}',
-																  v_once, v_split, v_periods);
+																  v_once, v_split, v_periods)
+				   OPERATOR(pg_catalog.||) protector_internal.rows_logged_on(p_organization_id, 'protector.tasks', v_whole);
 	UPDATE protector.tasks t
 	SET description = NULL, title = x.title
 	FROM (SELECT t2.id,
@@ -939,7 +965,8 @@ BEGIN
 	-- into them goes, protector's own keep what staff see on the booking;
 	-- in the history too
 	v_old_notes := protector_internal.rows_while_theirs(p_organization_id, 'protector.notifications', '{payload}',
-																  v_once, v_split, v_periods);
+																  v_once, v_split, v_periods)
+				   OPERATOR(pg_catalog.||) protector_internal.rows_logged_on(p_organization_id, 'protector.notifications', v_whole);
 	UPDATE protector.notifications n
 	SET payload = protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload)
 	WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -1184,13 +1211,63 @@ CREATE TRIGGER check_erasure_row BEFORE INSERT ON protector.customer_erasures
 	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.customer_erasures'))
 	EXECUTE FUNCTION protector_internal.check_erasure_row();
 
+-- The organizations a record was moved out of on its way to
+-- p_organization_id, as its history's moves tell: an UPDATE that moves a
+-- row writes a row under the organization it left (no new_row) and one
+-- under the one it reached (no old_row), in one transaction, which no
+-- tenant writes (audit.c).  A record a trusted writer moved here left its
+-- history, and what staff logged of it, there: erased here, the person
+-- kept it all there (a review).  An id that merely names a row of another
+-- tenant, deleted since, is no move (983_erasure_tenants).
+CREATE FUNCTION protector_internal.organizations_left(p_table text, p_record_id text, p_organization_id uuid)
+RETURNS uuid[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+WITH RECURSIVE here(organization_id) AS (
+	SELECT p_organization_id
+	UNION
+	SELECT l.organization_id
+	FROM here h
+	JOIN protector.audit_log a ON a.table_name OPERATOR(pg_catalog.=) p_table AND a.record_id OPERATOR(pg_catalog.=) p_record_id
+								 AND a.organization_id OPERATOR(pg_catalog.=) h.organization_id
+								 AND a.op OPERATOR(pg_catalog.=) 'UPDATE' AND a.old_row IS NULL
+	JOIN protector.audit_log l ON l.table_name OPERATOR(pg_catalog.=) p_table AND l.record_id OPERATOR(pg_catalog.=) p_record_id
+								 AND l.txid OPERATOR(pg_catalog.=) a.txid
+								 AND l.op OPERATOR(pg_catalog.=) 'UPDATE' AND l.new_row IS NULL
+								 AND l.organization_id IS NOT NULL)
+SELECT ARRAY(SELECT h.organization_id FROM here h WHERE h.organization_id OPERATOR(pg_catalog.<>) p_organization_id
+			 ORDER BY h.organization_id)
+$$;
+COMMENT ON FUNCTION protector_internal.organizations_left(text, text, uuid) IS
+'Internal: the organizations a record''s audit history shows it moved out of on its way to p_organization_id';
+
+-- An erasure's work: the customer's rows in their organization, then in
+-- each one the record was moved out of (its history there: theirs).
+CREATE FUNCTION protector_internal.scrub_customer_everywhere(p_organization_id uuid, p_customer_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_left uuid;
+BEGIN
+	PERFORM protector_internal.scrub_customer_rows(p_organization_id, p_customer_id);
+	FOREACH v_left IN ARRAY protector_internal.organizations_left('protector.customers', p_customer_id::text, p_organization_id) LOOP
+		PERFORM protector_internal.scrub_customer_rows(v_left, p_customer_id);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.scrub_customer_everywhere(uuid, uuid) IS
+'Internal: scrub_customer_rows in the customer''s organization and in every one its record was moved out of';
+
 CREATE FUNCTION protector_internal.erase_customer_data()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM protector_internal.scrub_customer_rows(NEW.organization_id, NEW.customer_id);
+	PERFORM protector_internal.scrub_customer_everywhere(NEW.organization_id, NEW.customer_id);
 	-- and every record merged into it, however the erasure was written (a
 	-- direct insert left them whole): each its own erasure's row, which
 	-- fires this again
@@ -1228,7 +1305,7 @@ BEGIN
 			pg_catalog.format('no erasure of customer %s in organization %s', p_customer_id, p_organization_id),
 			NULL, 'erase_customer() erases a customer the first time and records it.');
 	END IF;
-	PERFORM protector_internal.scrub_customer_rows(p_organization_id, p_customer_id);
+	PERFORM protector_internal.scrub_customer_everywhere(p_organization_id, p_customer_id);
 END
 $$;
 COMMENT ON FUNCTION protector_internal.scrub_customer(uuid, uuid) IS

@@ -1328,7 +1328,7 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM protector_internal.scrub_customer_rows(NEW.organization_id, NEW.customer_id);
+	PERFORM protector_internal.scrub_customer_everywhere(NEW.organization_id, NEW.customer_id);
 	-- and every record merged into it, however the erasure was written (a
 	-- direct insert left them whole): each its own erasure's row, which
 	-- fires this again
@@ -11923,6 +11923,7 @@ DECLARE
 	v_bookings text[];			-- their bookings' ids, as the audit log keeps them
 	v_once uuid[];				-- bookings once theirs, another customer's since
 	v_split uuid[];				-- bookings theirs now, another customer's before
+	v_whole text[];				-- bookings theirs now and only theirs (v_bookings but v_split)
 	v_periods jsonb;			-- ... and when each of both was theirs (id: periods)
 	v_old_tasks text[];			-- the tasks of those made then
 	v_old_notes text[];			-- ... and their notifications
@@ -12111,6 +12112,9 @@ BEGIN
 					WHERE k OPERATOR(pg_catalog.<>) ALL (v_bookings));
 	v_split := ARRAY(SELECT k::uuid FROM pg_catalog.jsonb_object_keys(v_periods) k
 					 WHERE k OPERATOR(pg_catalog.=) ANY (v_bookings));
+	-- (theirs whole: a task or notification ever on one of those, moved to
+	-- another booking since, is theirs in all its history)
+	v_whole := ARRAY(SELECT k FROM pg_catalog.unnest(v_bookings) k WHERE k::uuid OPERATOR(pg_catalog.<>) ALL (v_split));
 	-- (a widget booking once theirs was made for an address, theirs or one
 	-- before them: the key, a hash of it, goes, the safe side, as a voucher
 	-- note once theirs does)
@@ -12231,7 +12235,8 @@ BEGIN
 	-- is theirs in all its history; one made before or after is another
 	-- customer's)
 	v_old_tasks := protector_internal.rows_while_theirs(p_organization_id, 'protector.tasks', '{title,description}',
-																  v_once, v_split, v_periods);
+																  v_once, v_split, v_periods)
+				   OPERATOR(pg_catalog.||) protector_internal.rows_logged_on(p_organization_id, 'protector.tasks', v_whole);
 	UPDATE protector.tasks t
 	SET description = NULL, title = x.title
 	FROM (SELECT t2.id,
@@ -12263,7 +12268,8 @@ BEGIN
 	-- into them goes, protector's own keep what staff see on the booking;
 	-- in the history too
 	v_old_notes := protector_internal.rows_while_theirs(p_organization_id, 'protector.notifications', '{payload}',
-																  v_once, v_split, v_periods);
+																  v_once, v_split, v_periods)
+				   OPERATOR(pg_catalog.||) protector_internal.rows_logged_on(p_organization_id, 'protector.notifications', v_whole);
 	UPDATE protector.notifications n
 	SET payload = protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload)
 	WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -12490,7 +12496,7 @@ BEGIN
 			pg_catalog.format('no erasure of customer %s in organization %s', p_customer_id, p_organization_id),
 			NULL, 'erase_customer() erases a customer the first time and records it.');
 	END IF;
-	PERFORM protector_internal.scrub_customer_rows(p_organization_id, p_customer_id);
+	PERFORM protector_internal.scrub_customer_everywhere(p_organization_id, p_customer_id);
 END
 $$;
 COMMENT ON FUNCTION protector_internal.scrub_customer(uuid, uuid) IS
@@ -18684,6 +18690,65 @@ RETURN ARRAY(SELECT s.id FROM protector.services s
 COMMENT ON FUNCTION protector_internal.lock_organization_services(uuid, uuid[]) IS
 'Internal: the services of the organization among p_ids, locked FOR KEY SHARE as their owner';
 GRANT EXECUTE ON FUNCTION protector_internal.lock_organization_services(uuid, uuid[]) TO authenticated, service_role;
+
+-- 0.2.0: tasks and notifications moved off an erased customer's booking
+CREATE FUNCTION protector_internal.rows_logged_on(p_organization_id uuid, p_table text, p_bookings text[])
+RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT ARRAY(SELECT DISTINCT l.record_id FROM protector.audit_log l
+			 WHERE p_bookings OPERATOR(pg_catalog.<>) '{}'
+			   AND l.table_name OPERATOR(pg_catalog.=) p_table
+			   AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
+			   AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
+			   AND (l.old_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (p_bookings)
+					OR l.new_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (p_bookings)))
+$$;
+COMMENT ON FUNCTION protector_internal.rows_logged_on(uuid, text, text[]) IS
+'Internal: the ids of p_table''s rows its audit history shows on one of p_bookings at any time (rows moved away since included)';
+
+-- 0.2.0: an erasure reaches the organizations a record was moved out of
+CREATE FUNCTION protector_internal.organizations_left(p_table text, p_record_id text, p_organization_id uuid)
+RETURNS uuid[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+WITH RECURSIVE here(organization_id) AS (
+	SELECT p_organization_id
+	UNION
+	SELECT l.organization_id
+	FROM here h
+	JOIN protector.audit_log a ON a.table_name OPERATOR(pg_catalog.=) p_table AND a.record_id OPERATOR(pg_catalog.=) p_record_id
+								 AND a.organization_id OPERATOR(pg_catalog.=) h.organization_id
+								 AND a.op OPERATOR(pg_catalog.=) 'UPDATE' AND a.old_row IS NULL
+	JOIN protector.audit_log l ON l.table_name OPERATOR(pg_catalog.=) p_table AND l.record_id OPERATOR(pg_catalog.=) p_record_id
+								 AND l.txid OPERATOR(pg_catalog.=) a.txid
+								 AND l.op OPERATOR(pg_catalog.=) 'UPDATE' AND l.new_row IS NULL
+								 AND l.organization_id IS NOT NULL)
+SELECT ARRAY(SELECT h.organization_id FROM here h WHERE h.organization_id OPERATOR(pg_catalog.<>) p_organization_id
+			 ORDER BY h.organization_id)
+$$;
+COMMENT ON FUNCTION protector_internal.organizations_left(text, text, uuid) IS
+'Internal: the organizations a record''s audit history shows it moved out of on its way to p_organization_id';
+
+-- 0.2.0: an erasure reaches the organizations a record was moved out of
+CREATE FUNCTION protector_internal.scrub_customer_everywhere(p_organization_id uuid, p_customer_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_left uuid;
+BEGIN
+	PERFORM protector_internal.scrub_customer_rows(p_organization_id, p_customer_id);
+	FOREACH v_left IN ARRAY protector_internal.organizations_left('protector.customers', p_customer_id::text, p_organization_id) LOOP
+		PERFORM protector_internal.scrub_customer_rows(v_left, p_customer_id);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.scrub_customer_everywhere(uuid, uuid) IS
+'Internal: scrub_customer_rows in the customer''s organization and in every one its record was moved out of';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

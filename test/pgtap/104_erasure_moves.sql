@@ -1,0 +1,101 @@
+-- An erasure follows the person's rows where they were moved (an attack
+-- review of erasures):
+-- - a customer a trusted writer moved to another organization, erased
+--   there, kept their name, address and notes in the history of the
+--   organization they left, and what its staff logged of them: the
+--   erasure reaches the organizations the record's history shows it moved
+--   out of (organizations_left);
+-- - a task or desk notification written on the customer's booking and
+--   moved by the desk to another booking kept their text, in the table and
+--   in the move's history (rows_logged_on).
+BEGIN;
+SELECT plan(9);
+
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['em_a_owner', 'em_b_owner']) u \g /dev/null
+INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
+	('0a104000-0000-4000-8000-00000000000a', 'Left', 'erasure-moves-a', 'UTC'),
+	('0b104000-0000-4000-8000-00000000000b', 'Reached', 'erasure-moves-b', 'UTC');
+INSERT INTO protector.members (organization_id, user_id, role) VALUES
+	('0a104000-0000-4000-8000-00000000000a', tests.get_supabase_uid('em_a_owner'), 'owner'),
+	('0b104000-0000-4000-8000-00000000000b', tests.get_supabase_uid('em_b_owner'), 'owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0a104000-0000-4000-8000-0000000000a1', '0a104000-0000-4000-8000-00000000000a', 'VA', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, mode, price)
+VALUES ('0a104000-0000-4000-8000-0000000005a1', '0a104000-0000-4000-8000-00000000000a', '0a104000-0000-4000-8000-0000000000a1',
+		'Room', '1 hour', '1 hour', '400 days', 10, 'shared', 100);
+
+-- 1. moved from A to B by a trusted writer, erased in B
+SELECT tests.authenticate_as('em_a_owner');
+INSERT INTO protector.customers (id, organization_id, full_name, email, notes)
+VALUES ('0a104000-0000-4000-8000-0000000000c1', '0a104000-0000-4000-8000-00000000000a', 'Tina Mover', 'tina@a.test', 'no alcohol');
+SELECT protector.log_staff_activity('0a104000-0000-4000-8000-00000000000a', 'customer.called',
+	'{"customer_id": "0a104000-0000-4000-8000-0000000000c1", "summary": "Tina asked about her divorce"}') \g /dev/null
+-- (a customer of A that never moved, with the same address: A's own)
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+VALUES ('0a104000-0000-4000-8000-0000000000c2', '0a104000-0000-4000-8000-00000000000a', 'Tina Stays', 'tina@a.test');
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.customers SET organization_id = '0b104000-0000-4000-8000-00000000000b'
+WHERE id = '0a104000-0000-4000-8000-0000000000c1';
+SELECT tests.authenticate_as('em_b_owner');
+SELECT protector.erase_customer('0a104000-0000-4000-8000-0000000000c1') \g /dev/null
+SELECT tests.clear_authentication();
+
+SELECT is((SELECT string_agg(format('%s %s', l.op, COALESCE(l.new_row, l.old_row) ?| '{full_name,email,notes}'), ', ' ORDER BY l.id)
+		   FROM protector.audit_log l
+		   WHERE l.table_name = 'protector.customers' AND l.record_id = '0a104000-0000-4000-8000-0000000000c1'
+			 AND l.organization_id = '0a104000-0000-4000-8000-00000000000a'),
+	'INSERT f, UPDATE f',
+	'the history of the organization a customer was moved out of loses their data (it kept it all)');
+SELECT is((SELECT string_agg(s.details::text, ', ') FROM protector.staff_activity s
+		   WHERE s.organization_id = '0a104000-0000-4000-8000-00000000000a'),
+	'{"customer_id": "0a104000-0000-4000-8000-0000000000c1"}',
+	'... and so does what its staff logged of them');
+SELECT is((SELECT email FROM protector.customers WHERE id = '0a104000-0000-4000-8000-0000000000c2'), 'tina@a.test',
+	'... not another customer there');
+SELECT is((SELECT count(*)::int FROM protector.customer_erasures WHERE customer_id = '0a104000-0000-4000-8000-0000000000c1'), 1,
+	'... and the erasure is recorded once, where the customer is');
+
+-- 2. a task and a desk notification moved off the customer's booking
+SELECT protector.enable_audit('protector.tasks') \g /dev/null
+SELECT protector.enable_audit('protector.notifications') \g /dev/null
+SELECT tests.authenticate_as('em_a_owner');
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0a104000-0000-4000-8000-0000000000e1', '0a104000-0000-4000-8000-00000000000a', 'Erin Erased'),
+	('0a104000-0000-4000-8000-0000000000e2', '0a104000-0000-4000-8000-00000000000a', 'Yuri Other');
+SELECT protector.create_booking('0a104000-0000-4000-8000-0000000005a1', '0a104000-0000-4000-8000-0000000000e1',
+	date_trunc('hour', now()) + interval '2 days') ->> 'id' AS erin_booking \gset
+SELECT protector.create_booking('0a104000-0000-4000-8000-0000000005a1', '0a104000-0000-4000-8000-0000000000e2',
+	date_trunc('hour', now()) + interval '3 days') ->> 'id' AS yuri_booking \gset
+INSERT INTO protector.tasks (id, organization_id, booking_id, title, description) VALUES
+	('0a104000-0000-4000-8000-0000000007a1', '0a104000-0000-4000-8000-00000000000a', :'erin_booking',
+	 'Call Erin re allergy', 'Erin Erased is allergic to nuts'),
+	('0a104000-0000-4000-8000-0000000007a2', '0a104000-0000-4000-8000-00000000000a', :'yuri_booking',
+	 'Call Yuri', 'Yuri wants a cake');
+INSERT INTO protector.notifications (id, organization_id, booking_id, kind, payload) VALUES
+	('0a104000-0000-4000-8000-0000000008a1', '0a104000-0000-4000-8000-00000000000a', :'erin_booking',
+	 'desk.note', '{"text": "Erin Erased called"}');
+UPDATE protector.tasks SET booking_id = :'yuri_booking' WHERE id = '0a104000-0000-4000-8000-0000000007a1';
+UPDATE protector.notifications SET booking_id = :'yuri_booking' WHERE id = '0a104000-0000-4000-8000-0000000008a1';
+SELECT protector.erase_customer('0a104000-0000-4000-8000-0000000000e1') \g /dev/null
+SELECT tests.clear_authentication();
+
+SELECT is((SELECT format('%s | %s', title, description) FROM protector.tasks WHERE id = '0a104000-0000-4000-8000-0000000007a1'),
+	'[erased] | ',
+	'a task moved off the erased customer''s booking loses their text');
+SELECT is((SELECT payload FROM protector.notifications WHERE id = '0a104000-0000-4000-8000-0000000008a1'), '{}'::jsonb,
+	'... and so does a desk notification');
+SELECT is((SELECT count(*)::int FROM protector.audit_log l
+		   WHERE l.record_id IN ('0a104000-0000-4000-8000-0000000007a1', '0a104000-0000-4000-8000-0000000008a1')
+			 AND (COALESCE(l.new_row, l.old_row) ? 'description' OR COALESCE(l.new_row, l.old_row) ? 'title'
+				  OR COALESCE(l.new_row, l.old_row) -> 'payload' <> '{}')), 0,
+	'... in all their history, the moves'' rows included');
+SELECT is((SELECT count(*)::int FROM protector.audit_log l
+		   WHERE l.record_id IN ('0a104000-0000-4000-8000-0000000007a1', '0a104000-0000-4000-8000-0000000008a1')
+			 AND l.op = 'UPDATE' AND l.changed_columns = '{booking_id}'), 2,
+	'(the moves were logged)');
+SELECT is((SELECT format('%s | %s', title, description) FROM protector.tasks WHERE id = '0a104000-0000-4000-8000-0000000007a2'),
+	'Call Yuri | Yuri wants a cake',
+	'the other customer''s own task on that booking keeps its text');
+
+SELECT * FROM finish();
+ROLLBACK;
