@@ -579,12 +579,14 @@ $$;
 COMMENT ON FUNCTION protector_internal.rows_while_theirs(uuid, regclass, text[], uuid[], uuid[], jsonb) IS
 'Internal: the ids of p_table''s rows of bookings once a customer''s, or theirs now and another''s before, made or rewritten while each was theirs, by the rows and their history';
 
--- The rows of p_table the history shows on one of p_bookings at any
--- time, by either side of any change: a task or notification written on
--- a customer's booking and moved by the desk to another booking since
--- (the rows are found by where they are now: it kept the person's text
--- in the table and in the move's history: a review)
-CREATE FUNCTION protector_internal.rows_logged_on(p_organization_id uuid, p_table text, p_bookings text[])
+-- The rows of p_table made, or whose p_columns were rewritten, on one of
+-- p_bookings, as the history tells: a task or notification written on a
+-- customer's booking and moved by the desk to another booking since, or
+-- off any (the rows are found by where they are now: it kept the
+-- person's text in the table and in the move's history: a review).  One
+-- only passing through, written elsewhere, is not.  (IN a set: hashed,
+-- where = ANY of a parameter tests the array element by element.)
+CREATE FUNCTION protector_internal.rows_logged_on(p_organization_id uuid, p_table text, p_columns text[], p_bookings text[])
 RETURNS text[]
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -594,17 +596,18 @@ SELECT ARRAY(SELECT DISTINCT l.record_id FROM protector.audit_log l
 			   AND l.table_name OPERATOR(pg_catalog.=) p_table
 			   AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 			   AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
-			   AND (l.old_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (p_bookings)
-					OR l.new_row OPERATOR(pg_catalog.->>) 'booking_id' OPERATOR(pg_catalog.=) ANY (p_bookings)))
+			   AND (l.op OPERATOR(pg_catalog.=) 'INSERT'
+					OR (l.op OPERATOR(pg_catalog.=) 'UPDATE' AND protector_internal.text_changed(l.old_row, l.new_row, p_columns)))
+			   AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' IN (SELECT pg_catalog.unnest(p_bookings)))
 $$;
-COMMENT ON FUNCTION protector_internal.rows_logged_on(uuid, text, text[]) IS
-'Internal: the ids of p_table''s rows its audit history shows on one of p_bookings at any time (rows moved away since included)';
+COMMENT ON FUNCTION protector_internal.rows_logged_on(uuid, text, text[], text[]) IS
+'Internal: the ids of p_table''s rows made, or with p_columns rewritten, on one of p_bookings, as the audit history tells (rows moved away since included)';
 
 -- (planned for each call's arrays: a generic plan, which PL/pgSQL
 -- takes from the sixth call of a session on, scans an array whole for
 -- every row it tests where a custom plan hashes it; a worker erasing in
 -- turn took four times as long from its sixth erasure)
-CREATE FUNCTION protector_internal.scrub_customer_rows(p_organization_id uuid, p_customer_id uuid)
+CREATE FUNCTION protector_internal.scrub_customer_rows(p_organization_id uuid, p_customer_id uuid, p_left boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan
@@ -651,7 +654,9 @@ BEGIN
 	-- with that record (whose erasure erases every record merged into it),
 	-- or after it.  (A chain 0.1.0 let merges make is walked to its top; a
 	-- cycle it let them make has none, and any record of it is erased.)
-	IF v_merged_into IS NOT NULL THEN
+	-- (Not in an organization the record was moved out of (p_left): the
+	-- erasure is recorded where the record is.)
+	IF v_merged_into IS NOT NULL AND NOT p_left THEN
 		WITH RECURSIVE up(id, parent, path) AS (
 			SELECT c.id, c.merged_into, ARRAY[c.id] FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) v_merged_into
 			UNION ALL
@@ -680,7 +685,8 @@ BEGIN
 	-- set-aside booking came back, with its details, as a live booking of
 	-- the tombstone): the organization's restore is finished first.
 	PERFORM protector_internal.refuse_unfinished_restore(p_organization_id,
-		'Rows it set aside (protector_internal.restore_pending) may be this customer''s, and would come back unerased.');
+		'Rows it set aside (protector_internal.restore_pending) may be this customer''s, and would come back unerased.',
+		p_message => CASE WHEN p_left THEN 'a restore of an organization the customer was moved out of is not finished' END);
 	-- (the erasure's own changes of bookings once theirs, now another
 	-- customer's, are broadcast without their old rows: broadcast_booking_change)
 	PERFORM pg_catalog.set_config('protector_internal.erasing', 'on', true);
@@ -818,9 +824,12 @@ BEGIN
 	v_widget_keys := ARRAY(SELECT b.idempotency_key FROM protector.bookings b
 						   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) ANY (v_once)
 							 AND pg_catalog.starts_with(b.idempotency_key, 'widget/'));
+	-- (the record itself where it is, last: the passes of the
+	-- organizations it was moved out of come first, and read its address
+	-- and account as this one does)
 	UPDATE protector.customers c
 	SET full_name = 'erased', email = NULL, phone = NULL, country = NULL, tags = '{}', notes = NULL, user_id = NULL
-	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id;
+	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id AND NOT p_left;
 	-- (a payment of a booking once theirs, made while the booking was
 	-- theirs, is theirs in all its history, as a task is; one made before
 	-- or after is another customer's)
@@ -933,23 +942,30 @@ BEGIN
 	-- customer's)
 	v_old_tasks := protector_internal.rows_while_theirs(p_organization_id, 'protector.tasks', '{title,description}',
 																  v_once, v_split, v_periods)
-				   OPERATOR(pg_catalog.||) protector_internal.rows_logged_on(p_organization_id, 'protector.tasks', v_whole);
+				   OPERATOR(pg_catalog.||) protector_internal.rows_logged_on(p_organization_id, 'protector.tasks', '{title,description}', v_whole);
+	-- (a task of theirs taken off any booking since is theirs too: no
+	-- booking, no review title)
 	UPDATE protector.tasks t
 	SET description = NULL, title = x.title
 	FROM (SELECT t2.id,
-				 CASE WHEN t2.kind OPERATOR(pg_catalog.=) 'booking_review'
+				 CASE WHEN t2.kind OPERATOR(pg_catalog.=) 'booking_review' AND b.id IS NOT NULL
 					  THEN pg_catalog.format('Review booking: %s, %s (%s)', pg_catalog.btrim(s.name),
 							pg_catalog.to_char(protector_internal.local_time(v.timezone, pg_catalog.lower(b.during)), 'YYYY-MM-DD HH24:MI'),
 							v.timezone)
 					  ELSE '[erased]' END AS title
-		  FROM protector.bookings b
-		  JOIN protector.services s ON s.id OPERATOR(pg_catalog.=) b.service_id
-		  JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) s.venue_id
-		  JOIN protector.tasks t2 ON t2.organization_id OPERATOR(pg_catalog.=) b.organization_id
-								 AND t2.booking_id OPERATOR(pg_catalog.=) b.id
-		  WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-			AND ((b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.id OPERATOR(pg_catalog.<>) ALL (v_split))
-				 OR t2.id OPERATOR(pg_catalog.=) ANY (v_old_tasks::uuid[]))) x
+		  FROM (SELECT t3.id FROM protector.bookings b3
+				JOIN protector.tasks t3 ON t3.organization_id OPERATOR(pg_catalog.=) b3.organization_id
+									   AND t3.booking_id OPERATOR(pg_catalog.=) b3.id
+				WHERE b3.organization_id OPERATOR(pg_catalog.=) p_organization_id
+				  AND b3.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b3.id OPERATOR(pg_catalog.<>) ALL (v_split)
+				UNION
+				SELECT o.id::uuid FROM pg_catalog.unnest(v_old_tasks) o(id)) theirs
+		  JOIN protector.tasks t2 ON t2.id OPERATOR(pg_catalog.=) theirs.id
+								 AND t2.organization_id OPERATOR(pg_catalog.=) p_organization_id
+		  LEFT JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) t2.organization_id
+										AND b.id OPERATOR(pg_catalog.=) t2.booking_id
+		  LEFT JOIN protector.services s ON s.id OPERATOR(pg_catalog.=) b.service_id
+		  LEFT JOIN protector.venues v ON v.id OPERATOR(pg_catalog.=) s.venue_id) x
 	WHERE t.id OPERATOR(pg_catalog.=) x.id
 	  AND (t.description IS NOT NULL OR t.title IS DISTINCT FROM x.title);
 	UPDATE protector.audit_log l
@@ -966,7 +982,7 @@ BEGIN
 	-- in the history too
 	v_old_notes := protector_internal.rows_while_theirs(p_organization_id, 'protector.notifications', '{payload}',
 																  v_once, v_split, v_periods)
-				   OPERATOR(pg_catalog.||) protector_internal.rows_logged_on(p_organization_id, 'protector.notifications', v_whole);
+				   OPERATOR(pg_catalog.||) protector_internal.rows_logged_on(p_organization_id, 'protector.notifications', '{payload}', v_whole);
 	UPDATE protector.notifications n
 	SET payload = protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload)
 	WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id
@@ -1173,7 +1189,7 @@ BEGIN
 	PERFORM pg_catalog.set_config('protector_internal.erasing', 'off', true);
 END
 $$;
-COMMENT ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid) IS
+COMMENT ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid, boolean) IS
 'Replaces one customer''s personal data with a tombstone in customers, their bookings'' details, reminders, messages, staff activity and the audit history';
 
 -- An erasure written directly (docs/operations.md): its customer named,
@@ -1211,39 +1227,38 @@ CREATE TRIGGER check_erasure_row BEFORE INSERT ON protector.customer_erasures
 	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.customer_erasures'))
 	EXECUTE FUNCTION protector_internal.check_erasure_row();
 
--- The organizations a record was moved out of on its way to
--- p_organization_id, as its history's moves tell: an UPDATE that moves a
--- row writes a row under the organization it left (no new_row) and one
--- under the one it reached (no old_row), in one transaction, which no
--- tenant writes (audit.c).  A record a trusted writer moved here left its
+-- The organizations a record was moved out of since it was made (its
+-- latest INSERT: an id a deleted row had may be taken again, by another
+-- tenant too), as its history's moves tell: an UPDATE that moves a row
+-- writes a row under the organization it left (no new_row) and one under
+-- the one it reached (no old_row), in one transaction, which no tenant
+-- writes (audit.c).  A record a trusted writer moved here left its
 -- history, and what staff logged of it, there: erased here, the person
--- kept it all there (a review).  An id that merely names a row of another
--- tenant, deleted since, is no move (983_erasure_tenants).
+-- kept it all there (a review).  (983_erasure_tenants, 104_erasure_moves)
 CREATE FUNCTION protector_internal.organizations_left(p_table text, p_record_id text, p_organization_id uuid)
 RETURNS uuid[]
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-WITH RECURSIVE here(organization_id) AS (
-	SELECT p_organization_id
-	UNION
-	SELECT l.organization_id
-	FROM here h
-	JOIN protector.audit_log a ON a.table_name OPERATOR(pg_catalog.=) p_table AND a.record_id OPERATOR(pg_catalog.=) p_record_id
-								 AND a.organization_id OPERATOR(pg_catalog.=) h.organization_id
-								 AND a.op OPERATOR(pg_catalog.=) 'UPDATE' AND a.old_row IS NULL
-	JOIN protector.audit_log l ON l.table_name OPERATOR(pg_catalog.=) p_table AND l.record_id OPERATOR(pg_catalog.=) p_record_id
-								 AND l.txid OPERATOR(pg_catalog.=) a.txid
-								 AND l.op OPERATOR(pg_catalog.=) 'UPDATE' AND l.new_row IS NULL
-								 AND l.organization_id IS NOT NULL)
-SELECT ARRAY(SELECT h.organization_id FROM here h WHERE h.organization_id OPERATOR(pg_catalog.<>) p_organization_id
-			 ORDER BY h.organization_id)
+SELECT ARRAY(
+	SELECT DISTINCT l.organization_id FROM protector.audit_log l
+	WHERE l.table_name OPERATOR(pg_catalog.=) p_table AND l.record_id OPERATOR(pg_catalog.=) p_record_id
+	  AND l.op OPERATOR(pg_catalog.=) 'UPDATE' AND l.new_row IS NULL
+	  AND l.organization_id OPERATOR(pg_catalog.<>) p_organization_id
+	  AND l.id OPERATOR(pg_catalog.>) COALESCE((SELECT pg_catalog.max(i.id) FROM protector.audit_log i
+												WHERE i.table_name OPERATOR(pg_catalog.=) p_table
+												  AND i.record_id OPERATOR(pg_catalog.=) p_record_id
+												  AND i.op OPERATOR(pg_catalog.=) 'INSERT'), 0)
+	  AND EXISTS (SELECT FROM protector.audit_log a
+				  WHERE a.table_name OPERATOR(pg_catalog.=) p_table AND a.record_id OPERATOR(pg_catalog.=) p_record_id
+					AND a.txid OPERATOR(pg_catalog.=) l.txid AND a.op OPERATOR(pg_catalog.=) 'UPDATE' AND a.old_row IS NULL)
+	ORDER BY l.organization_id)
 $$;
 COMMENT ON FUNCTION protector_internal.organizations_left(text, text, uuid) IS
-'Internal: the organizations a record''s audit history shows it moved out of on its way to p_organization_id';
+'Internal: the organizations a record''s audit history shows it moved out of since its latest INSERT, but p_organization_id';
 
--- An erasure's work: the customer's rows in their organization, then in
--- each one the record was moved out of (its history there: theirs).
+-- An erasure's work: the customer's rows in each organization the record
+-- was moved out of (its history there: theirs), then in its own.
 CREATE FUNCTION protector_internal.scrub_customer_everywhere(p_organization_id uuid, p_customer_id uuid)
 RETURNS void
 LANGUAGE plpgsql
@@ -1252,14 +1267,16 @@ AS $$
 DECLARE
 	v_left uuid;
 BEGIN
-	PERFORM protector_internal.scrub_customer_rows(p_organization_id, p_customer_id);
+	-- (those first: the record, scrubbed last where it is, still holds the
+	-- address and account each pass reads)
 	FOREACH v_left IN ARRAY protector_internal.organizations_left('protector.customers', p_customer_id::text, p_organization_id) LOOP
-		PERFORM protector_internal.scrub_customer_rows(v_left, p_customer_id);
+		PERFORM protector_internal.scrub_customer_rows(v_left, p_customer_id, true);
 	END LOOP;
+	PERFORM protector_internal.scrub_customer_rows(p_organization_id, p_customer_id);
 END
 $$;
 COMMENT ON FUNCTION protector_internal.scrub_customer_everywhere(uuid, uuid) IS
-'Internal: scrub_customer_rows in the customer''s organization and in every one its record was moved out of';
+'Internal: scrub_customer_rows in every organization the customer''s record was moved out of, then in its own';
 
 CREATE FUNCTION protector_internal.erase_customer_data()
 RETURNS trigger

@@ -194,7 +194,7 @@ COMMENT ON FUNCTION protector_internal.rows_by_table(regclass[]) IS
 -- holds that id count.
 CREATE FUNCTION protector_internal.refuse_unfinished_restore(p_organization_id uuid, p_detail text,
 															  p_relid regclass DEFAULT NULL, p_column text DEFAULT NULL,
-															  p_value uuid DEFAULT NULL)
+															  p_value uuid DEFAULT NULL, p_message text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -205,13 +205,13 @@ BEGIN
 				 AND (p_relid IS NULL
 					  OR (r.relid OPERATOR(pg_catalog.=) p_relid
 						  AND r.row_data OPERATOR(pg_catalog.->>) p_column OPERATOR(pg_catalog.=) p_value::text))) THEN
-		PERFORM protector.raise('conflict', 'a restore of this organization is not finished', p_detail,
+		PERFORM protector.raise('conflict', COALESCE(p_message, 'a restore of this organization is not finished'), p_detail,
 			'Run SELECT * FROM protector.finish_restore(); as the restoring role until no rows wait, then try again.');
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.refuse_unfinished_restore(uuid, text, regclass, text, uuid) IS
-'Refuses (23P01) while rows of the organization a restore set aside wait in restore_pending (of p_relid whose p_column is p_value, when given); protector''s own SECURITY DEFINER code only';
+COMMENT ON FUNCTION protector_internal.refuse_unfinished_restore(uuid, text, regclass, text, uuid, text) IS
+'Refuses (23P01) while rows of the organization a restore set aside wait in restore_pending (of p_relid whose p_column is p_value, when given; p_message for another message); protector''s own SECURITY DEFINER code only';
 
 -- Rows waiting for rows outside protector's schemas (the users of
 -- auth.users a dump of protector's schema alone leaves out) are offered

@@ -9,7 +9,7 @@
 --   moved by the desk to another booking kept their text, in the table and
 --   in the move's history (rows_logged_on).
 BEGIN;
-SELECT plan(9);
+SELECT plan(15);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['em_a_owner', 'em_b_owner']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
@@ -33,6 +33,11 @@ SELECT protector.log_staff_activity('0a104000-0000-4000-8000-00000000000a', 'cus
 -- (a customer of A that never moved, with the same address: A's own)
 INSERT INTO protector.customers (id, organization_id, full_name, email)
 VALUES ('0a104000-0000-4000-8000-0000000000c2', '0a104000-0000-4000-8000-00000000000a', 'Tina Stays', 'tina@a.test');
+-- (the widget's one-day record of the address in A)
+SELECT tests.clear_authentication();
+INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, client_address, customer_id)
+VALUES ('0a104000-0000-4000-8000-00000000000a', '0a104000-0000-4000-8000-0000000000a1', protector.normalize_email('tina@a.test'),
+		'192.0.2.1', '0a104000-0000-4000-8000-0000000000c2');
 SELECT tests.authenticate_as_service_role();
 UPDATE protector.customers SET organization_id = '0b104000-0000-4000-8000-00000000000b'
 WHERE id = '0a104000-0000-4000-8000-0000000000c1';
@@ -54,6 +59,50 @@ SELECT is((SELECT email FROM protector.customers WHERE id = '0a104000-0000-4000-
 	'... not another customer there');
 SELECT is((SELECT count(*)::int FROM protector.customer_erasures WHERE customer_id = '0a104000-0000-4000-8000-0000000000c1'), 1,
 	'... and the erasure is recorded once, where the customer is');
+SELECT is((SELECT count(*)::int FROM protector_internal.widget_requests
+		   WHERE organization_id = '0a104000-0000-4000-8000-00000000000a' AND client_address = '192.0.2.1'), 0,
+	'... and the widget''s record of their address there goes, as an erasure there takes it (read before the record is)');
+
+-- 1b. moved in, then merged into a record of B: erasing that one erases both
+SELECT tests.authenticate_as('em_a_owner');
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+VALUES ('0a104000-0000-4000-8000-0000000000d1', '0a104000-0000-4000-8000-00000000000a', 'Mia Moved', 'mia@a.test');
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.customers SET organization_id = '0b104000-0000-4000-8000-00000000000b'
+WHERE id = '0a104000-0000-4000-8000-0000000000d1';
+SELECT tests.authenticate_as('em_b_owner');
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+VALUES ('0b104000-0000-4000-8000-0000000000d2', '0b104000-0000-4000-8000-00000000000b', 'Mia Kept', 'mia@b.test');
+SELECT protector.merge_customers('0b104000-0000-4000-8000-0000000000d2', '0a104000-0000-4000-8000-0000000000d1') \g /dev/null
+SELECT lives_ok($$SELECT protector.erase_customer('0b104000-0000-4000-8000-0000000000d2')$$,
+	'a record merged into one moved in from another organization is erased with it (it was refused as merged)');
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.audit_log l
+		   WHERE l.table_name = 'protector.customers' AND l.record_id = '0a104000-0000-4000-8000-0000000000d1'
+			 AND COALESCE(l.new_row, l.old_row) ?| '{full_name,email}'), 0,
+	'... in both organizations'' history');
+
+-- 1c. moved A -> B -> A, deleted in A; B makes a record of that id and
+-- erases it: A's history is of another person, and stays
+SELECT tests.authenticate_as('em_a_owner');
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+VALUES ('0a104000-0000-4000-8000-0000000000e9', '0a104000-0000-4000-8000-00000000000a', 'Rita Returned', 'rita@a.test');
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.customers SET organization_id = '0b104000-0000-4000-8000-00000000000b' WHERE id = '0a104000-0000-4000-8000-0000000000e9';
+UPDATE protector.customers SET organization_id = '0a104000-0000-4000-8000-00000000000a' WHERE id = '0a104000-0000-4000-8000-0000000000e9';
+SELECT tests.authenticate_as('em_a_owner');
+DELETE FROM protector.customers WHERE id = '0a104000-0000-4000-8000-0000000000e9';
+SELECT tests.authenticate_as('em_b_owner');
+INSERT INTO protector.customers (id, organization_id, full_name)
+VALUES ('0a104000-0000-4000-8000-0000000000e9', '0b104000-0000-4000-8000-00000000000b', 'Decoy');
+SELECT protector.erase_customer('0a104000-0000-4000-8000-0000000000e9') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT string_agg(l.op || ' ' || (COALESCE(l.new_row, l.old_row) ->> 'email'), ', ' ORDER BY l.id)
+		   FROM protector.audit_log l
+		   WHERE l.table_name = 'protector.customers' AND l.record_id = '0a104000-0000-4000-8000-0000000000e9'
+			 AND l.organization_id = '0a104000-0000-4000-8000-00000000000a'),
+	'INSERT rita@a.test, UPDATE rita@a.test, UPDATE rita@a.test, DELETE rita@a.test',
+	'a record made with the id of one that was moved and deleted reaches none of its history');
 
 -- 2. a task and a desk notification moved off the customer's booking
 SELECT protector.enable_audit('protector.tasks') \g /dev/null
@@ -74,6 +123,13 @@ INSERT INTO protector.tasks (id, organization_id, booking_id, title, description
 INSERT INTO protector.notifications (id, organization_id, booking_id, kind, payload) VALUES
 	('0a104000-0000-4000-8000-0000000008a1', '0a104000-0000-4000-8000-00000000000a', :'erin_booking',
 	 'desk.note', '{"text": "Erin Erased called"}');
+INSERT INTO protector.tasks (id, organization_id, booking_id, title, description) VALUES
+	('0a104000-0000-4000-8000-0000000007a3', '0a104000-0000-4000-8000-00000000000a', :'erin_booking',
+	 'Erin''s cake', 'Erin Erased wants a cake');
+UPDATE protector.tasks SET booking_id = NULL WHERE id = '0a104000-0000-4000-8000-0000000007a3';
+-- (Yuri's task, moved onto Erin's booking by mistake and back)
+UPDATE protector.tasks SET booking_id = :'erin_booking' WHERE id = '0a104000-0000-4000-8000-0000000007a2';
+UPDATE protector.tasks SET booking_id = :'yuri_booking' WHERE id = '0a104000-0000-4000-8000-0000000007a2';
 UPDATE protector.tasks SET booking_id = :'yuri_booking' WHERE id = '0a104000-0000-4000-8000-0000000007a1';
 UPDATE protector.notifications SET booking_id = :'yuri_booking' WHERE id = '0a104000-0000-4000-8000-0000000008a1';
 SELECT protector.erase_customer('0a104000-0000-4000-8000-0000000000e1') \g /dev/null
@@ -82,6 +138,9 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT format('%s | %s', title, description) FROM protector.tasks WHERE id = '0a104000-0000-4000-8000-0000000007a1'),
 	'[erased] | ',
 	'a task moved off the erased customer''s booking loses their text');
+SELECT is((SELECT format('%s | %s', title, description) FROM protector.tasks WHERE id = '0a104000-0000-4000-8000-0000000007a3'),
+	'[erased] | ',
+	'... and one taken off any booking (it kept them: the erasure joined it to its booking)');
 SELECT is((SELECT payload FROM protector.notifications WHERE id = '0a104000-0000-4000-8000-0000000008a1'), '{}'::jsonb,
 	'... and so does a desk notification');
 SELECT is((SELECT count(*)::int FROM protector.audit_log l
@@ -95,7 +154,10 @@ SELECT is((SELECT count(*)::int FROM protector.audit_log l
 	'(the moves were logged)');
 SELECT is((SELECT format('%s | %s', title, description) FROM protector.tasks WHERE id = '0a104000-0000-4000-8000-0000000007a2'),
 	'Call Yuri | Yuri wants a cake',
-	'the other customer''s own task on that booking keeps its text');
+	'the other customer''s own task keeps its text, though the desk moved it through the erased customer''s booking');
+SELECT is((SELECT count(*)::int FROM protector.audit_log l
+		   WHERE l.record_id = '0a104000-0000-4000-8000-0000000007a2' AND COALESCE(l.new_row, l.old_row) ? 'description'), 2,
+	'... in its history but the row logged while it lay on that booking (the safe side, as for any row logged there)');
 
 SELECT * FROM finish();
 ROLLBACK;

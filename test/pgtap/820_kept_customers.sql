@@ -72,7 +72,7 @@ SELECT lives_ok($$DELETE FROM protector.organizations WHERE id = '0a820000-0000-
 RESET ROLE;
 SELECT is((SELECT count(*) FROM protector.customers WHERE organization_id = '0a820000-0000-4000-8000-000000000000'), 0::bigint,
 	'... none is left');
-SELECT is((SELECT proconfig FROM pg_proc WHERE oid = 'protector_internal.scrub_customer_rows(uuid, uuid)'::regprocedure),
+SELECT is((SELECT proconfig FROM pg_proc WHERE oid = 'protector_internal.scrub_customer_rows(uuid, uuid, boolean)'::regprocedure),
 	'{"search_path=pg_catalog, pg_temp",plan_cache_mode=force_custom_plan}'::text[],
 	'an erasure is planned for its own arrays, whichever call of the session it is');
 
