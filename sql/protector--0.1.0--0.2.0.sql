@@ -15026,6 +15026,16 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', 'provider and provider_reference must not be blank',
 			'A blank reference is a key every other blank one of the provider collides with.', 'Write NULL for none.');
 	END IF;
+	-- (a reference is unique per provider: one of no provider collided
+	-- with nothing, and the same one was recorded twice, both counted: a
+	-- review.  As record_payment refuses it.)
+	IF NEW.provider_reference IS NOT NULL AND NEW.provider IS NULL
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR OLD.provider IS NOT NULL
+			OR NEW.provider_reference IS DISTINCT FROM OLD.provider_reference) THEN
+		PERFORM protector.raise('invalid_parameter', 'provider_reference needs provider: whose reference it is',
+			'A reference is unique per provider; one of no provider would collide with nothing.',
+			'Write the provider beside it (e.g. ''stripe'').');
+	END IF;
 	-- (measured as text: a value taken from a table comes compressed, and
 	-- its stored size said 45 kB of 4 MB)
 	IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.details IS DISTINCT FROM OLD.details)
@@ -15037,7 +15047,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_payment_texts() IS
-'Trigger: a payment''s provider and reference as written are plain text, not blank, and its details at most 64 kB (a value stored before stays)';
+'Trigger: a payment''s provider and reference as written are plain text, not blank, a reference with its provider, and its details at most 64 kB (a value stored before stays)';
 REVOKE ALL ON FUNCTION protector_internal.check_payment_texts() FROM PUBLIC;
 CREATE TRIGGER check_payment_texts BEFORE INSERT OR UPDATE OF provider, provider_reference, details ON protector.payments
 	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.payments'))

@@ -13,7 +13,7 @@
 -- (test/concurrency/payment_locks.sh: the stranger no longer waits for
 -- the booking's lock.)
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 
 SELECT count(tests.create_supabase_user(u)) AS made FROM unnest(ARRAY['oa_owner', 'oa_stranger']) u \gset
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -112,6 +112,11 @@ SELECT is(pg_temp.answer('oa_owner', $$INSERT INTO protector.payments (organizat
 	'22023 provider and provider_reference must not be blank', '... and a direct write a blank provider');
 SELECT is(pg_temp.answer('oa_owner', $$SELECT protector.record_payment('0a680000-0000-4000-8000-0000000000b1', 5, 'stripe', chr(160))$$),
 	'22023 p_provider and p_provider_reference must not be blank', '... a no-break space alone is blank too');
+-- a reference without a provider collided with nothing: the same one
+-- was recorded twice, both counted (a review of the data model's page)
+SELECT is(pg_temp.answer('oa_owner', $$INSERT INTO protector.payments (organization_id, booking_id, amount, status, provider_reference)
+										VALUES ('0a680000-0000-4000-8000-00000000000a', '0a680000-0000-4000-8000-0000000000b1', 5, 'succeeded', 'pi_1')$$),
+	'22023 provider_reference needs provider: whose reference it is', 'a direct write of a reference without its provider is refused');
 -- rows 0.1.0 stored blank are still settled: by their webhook's replay,
 -- and by settle_payment (which judged the stored provider as given)
 SET LOCAL session_replication_role = replica;
