@@ -14822,8 +14822,10 @@ BEGIN
 	   AND EXISTS (SELECT FROM protector.venue_closures c
 			   WHERE c.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND c.venue_id OPERATOR(pg_catalog.=) NEW.venue_id
 				 AND c.closed_on OPERATOR(pg_catalog.=) NEW.closed_on AND c.id OPERATOR(pg_catalog.<>) NEW.id) THEN
-		PERFORM protector.raise('conflict', pg_catalog.format('the venue has an entry for %s already', protector_internal.iso_text(NEW.closed_on)),
-			NULL, 'Update that entry instead (one closure or day of special hours per venue and date).');
+		-- (23505, as the key answers an insert of that date)
+		RAISE EXCEPTION USING ERRCODE = 'unique_violation',
+			MESSAGE = pg_catalog.format('the venue has an entry for %s already', protector_internal.iso_text(NEW.closed_on)),
+			HINT = 'Update that entry instead (one closure or day of special hours per venue and date).';
 	END IF;
 	RETURN NEW;
 END

@@ -161,7 +161,7 @@ INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, clos
 	('0a640000-0000-4000-8000-000000000000', '0a640000-0000-4000-8000-0000000000a1', '2030-12-25', true),
 	('0a640000-0000-4000-8000-000000000000', '0a640000-0000-4000-8000-0000000000a1', '2030-12-26', true);
 SELECT throws_ok($$UPDATE protector.venue_closures SET closed_on = '2030-12-25' WHERE closed_on = '2030-12-26'$$,
-	'23P01', 'the venue has an entry for 2030-12-25 already', '... and a closure''s date (it read 25/12/2030)');
+	'23505', 'the venue has an entry for 2030-12-25 already', '... and a closure''s date (it read 25/12/2030)');
 RESET DateStyle;
 SET LOCAL TimeZone = 'UTC';
 
