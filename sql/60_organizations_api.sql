@@ -156,6 +156,15 @@ BEGIN
 			IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.organizations.organizations_slug_key' THEN
 				RAISE;
 			END IF;
+			-- (one the caller sees is theirs: a retry of a call whose answer
+			-- was lost, told so rather than sent to found another)
+			SELECT o.id INTO v_org.id FROM protector.organizations o WHERE o.slug OPERATOR(pg_catalog.=) p_slug;
+			IF v_org.id IS NOT NULL THEN
+				RAISE unique_violation USING
+					MESSAGE = pg_catalog.format('the slug "%s" is already taken', p_slug),
+					DETAIL = pg_catalog.format('It is organization %s, one of yours (a call that succeeded before, retried?).', v_org.id),
+					HINT = 'Read it (protector.organizations by its slug) rather than creating it again, or choose another p_slug.';
+			END IF;
 			RAISE unique_violation USING
 				MESSAGE = pg_catalog.format('the slug "%s" is already taken', p_slug),
 				HINT = 'Choose another p_slug.';

@@ -953,10 +953,14 @@ COMMENT ON FUNCTION protector_internal.payment_answer(protector.payments, boolea
 -- record_payment's settling of a pending payment (the provider's later
 -- webhook), as the owner: whoever may record payments may settle them,
 -- and nobody edits a payment otherwise (require_permit: record_payment
--- authorized payments.create on the booking)
+-- authorized payments.create on the booking).  p_failed_too: a failed one
+-- too, which its provider retried (a card declined, then another paid
+-- the same payment intent: its later webhook was refused, and the money
+-- it took never counted: a review).
 CREATE FUNCTION protector_internal.settle_payment(p_payment_id uuid, p_booking_id uuid,
 												  p_status protector.payment_status,
-												  p_provider text DEFAULT NULL, p_provider_reference text DEFAULT NULL)
+												  p_provider text DEFAULT NULL, p_provider_reference text DEFAULT NULL,
+												  p_failed_too boolean DEFAULT false)
 RETURNS protector.payments
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -969,7 +973,8 @@ BEGIN
 	UPDATE protector.payments p SET status = p_status, provider = COALESCE(p.provider, p_provider),
 		provider_reference = COALESCE(p.provider_reference, p_provider_reference)
 	WHERE p.id OPERATOR(pg_catalog.=) p_payment_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
-	  AND p.status OPERATOR(pg_catalog.=) 'pending'
+	  AND (p.status OPERATOR(pg_catalog.=) 'pending'
+		   OR (p_failed_too AND p.status OPERATOR(pg_catalog.=) 'failed' AND p_status OPERATOR(pg_catalog.<>) 'failed'))
 	RETURNING * INTO v_payment;
 	IF FOUND THEN
 		RETURN v_payment;
@@ -985,12 +990,13 @@ BEGIN
 	PERFORM protector.raise('conflict',
 		pg_catalog.format('this provider reference was recorded as %s', COALESCE(v_payment.status::text, 'deleted')),
 		pg_catalog.format('%s %s cannot become %s.', v_payment.provider, v_payment.provider_reference, p_status),
-		'A payment goes from pending to succeeded or failed once; money given back is a refund.');
+		CASE WHEN p_failed_too THEN 'A payment goes from pending to succeeded or failed, and from failed to pending or succeeded as its provider retries it; succeeded, it stays: money given back is a refund.'
+			 ELSE 'A payment goes from pending to succeeded or failed once; money given back is a refund.' END);
 	RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.settle_payment(uuid, uuid, protector.payment_status, text, text) IS
-'record_payment''s and settle_payment''s settling of a pending payment as succeeded or failed (with the provider and reference given, where it has none), for a caller authorized to record payments on the booking (require_permit); NULL when a concurrent call settled it so';
+COMMENT ON FUNCTION protector_internal.settle_payment(uuid, uuid, protector.payment_status, text, text, boolean) IS
+'record_payment''s and settle_payment''s settling of a pending payment (with p_failed_too a failed one too) as succeeded or failed (with the provider and reference given, where it has none), for a caller authorized to record payments on the booking (require_permit); NULL when a concurrent call settled it so';
 
 CREATE FUNCTION protector.record_payment(
 	p_booking_id uuid,
@@ -1070,15 +1076,18 @@ BEGIN
 			'A provider reference names one payment; check the webhook''s event.');
 	END IF;
 	-- ... except its outcome: a pending payment the provider settles later
-	-- (the webhook of its success or failure) is settled, once
+	-- (the webhook of its success or failure) is settled; a failed one its
+	-- provider retries (another card for the same payment intent) goes on
+	-- to pending or succeeded; a succeeded one stays
 	IF v_replayed AND p_status OPERATOR(pg_catalog.<>) v_payment.status THEN
-		IF v_payment.status OPERATOR(pg_catalog.<>) 'pending' OR p_status OPERATOR(pg_catalog.=) 'pending' THEN
+		IF v_payment.status OPERATOR(pg_catalog.=) 'succeeded'
+		   OR (v_payment.status OPERATOR(pg_catalog.=) 'pending' AND p_status OPERATOR(pg_catalog.=) 'pending') THEN
 			PERFORM protector.raise('conflict',
 				pg_catalog.format('this provider reference was recorded as %s', v_payment.status),
 				pg_catalog.format('%s %s cannot become %s.', p_provider, p_provider_reference, p_status),
-				'A payment goes from pending to succeeded or failed once; money given back is a refund.');
+				'A payment goes from pending to succeeded or failed, and from failed to pending or succeeded as its provider retries it; succeeded, it stays: money given back is a refund.');
 		END IF;
-		v_settled := protector_internal.settle_payment(v_payment.id, p_booking_id, p_status);
+		v_settled := protector_internal.settle_payment(v_payment.id, p_booking_id, p_status, p_failed_too => true);
 		IF v_settled.id IS NULL THEN
 			-- (settled so by a concurrent call of the same webhook: a replay)
 			SELECT * INTO STRICT v_payment FROM protector.payments p WHERE p.id OPERATOR(pg_catalog.=) v_payment.id;

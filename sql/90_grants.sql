@@ -155,7 +155,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.lock_customer_bookings(uuid[]),
 	protector_internal.relock_customer_bookings(uuid[]),
 	protector_internal.check_mergeable(uuid, uuid),
-	protector_internal.settle_payment(uuid, uuid, protector.payment_status, text, text),
+	protector_internal.settle_payment(uuid, uuid, protector.payment_status, text, text, boolean),
 	protector_internal.lock_agent(uuid, uuid),
 	protector_internal.lock_key(integer, uuid),
 	protector_internal.lock_booking_services(uuid[]),

@@ -1,7 +1,7 @@
 -- create_organization(): how a signed-in user starts a tenant, and the
 -- identity helpers as PostgREST requests see them.
 BEGIN;
-SELECT plan(37);
+SELECT plan(39);
 
 SELECT tests.create_supabase_user('founder');
 SELECT tests.create_supabase_user('bystander');
@@ -40,6 +40,14 @@ SELECT is(tests.error_text($$SELECT protector.create_organization('Ghost', 'ghos
 SELECT tests.authenticate_as('founder');
 SELECT throws_ok($$SELECT protector.create_organization('Dup', 'lockbox')$$, '23505',
 	'the slug "lockbox" is already taken', 'slugs are unique');
+SELECT is(tests.error_text($$SELECT protector.create_organization('Dup', 'lockbox')$$),
+	(SELECT format('23505 | the slug "lockbox" is already taken | It is organization %s, one of yours (a call that succeeded before, retried?). | Read it (protector.organizations by its slug) rather than creating it again, or choose another p_slug.', id)
+	 FROM protector.organizations WHERE slug = 'lockbox'),
+	'... and the founder retrying is told it is theirs (it sent them to choose another slug)');
+SELECT tests.authenticate_as('bystander');
+SELECT is(tests.error_text($$SELECT protector.create_organization('Dup', 'lockbox')$$),
+	'23505 | the slug "lockbox" is already taken | Choose another p_slug.', '... and anyone else only that it is taken');
+SELECT tests.authenticate_as('founder');
 SELECT throws_ok($$SELECT protector.create_organization('Bad', 'Bad Slug!')$$, '22023',
 	'p_slug is not a valid slug', 'slug shape is validated');
 SELECT throws_ok($$SELECT protector.create_organization('  ', 'blank')$$, '22023',

@@ -694,7 +694,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.change_own_membership(uuid,boolean,protector.member_role)'),
 			 ('protector_internal.lock_agent(uuid,uuid)'), ('protector_internal.lock_key(integer,uuid)'),
 			 ('protector_internal.refund_booking_to_vouchers(uuid,numeric)'),
-			 ('protector_internal.settle_payment(uuid,uuid,protector.payment_status,text,text)'),
+			 ('protector_internal.settle_payment(uuid,uuid,protector.payment_status,text,text,boolean)'),
 			 ('protector_internal.check_provider(text,text)'), ('protector_internal.payment_answer(protector.payments,boolean)'),
 			 ('protector_internal.check_slot(uuid,timestamp with time zone,integer,text)'), ('protector_internal.check_country(text,text)'),
 			 ('protector_internal.booking_shape(protector.bookings,boolean)'), ('protector_internal.check_settings(text,jsonb,text)'), ('protector_internal.check_settings_size(jsonb,jsonb,text)'), ('protector_internal.check_staff_entry(text,jsonb,text)'),

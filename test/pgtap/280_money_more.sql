@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(49);
+SELECT plan(55);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -68,6 +68,28 @@ SELECT throws_ok($$SELECT protector.record_payment(pg_temp.id('paid'), 45, 'stri
 	'23P01', 'this provider reference was recorded as succeeded', 'a settled payment does not fail later (a refund gives money back)');
 SELECT throws_ok($$SELECT protector.record_payment(pg_temp.id('paid'), 45, 'stripe', 'pi_1', p_currency => 'USD')$$,
 	'23P01', 'this provider reference was recorded for another payment', 'nor is it another currency');
+-- a card declined, then another card paying the same payment intent:
+-- its success counts (it was refused as "recorded as failed")
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'retried', protector.create_booking('0a280000-0000-4000-8000-0000000005a1', NULL, pg_temp.t(15), 2);
+SELECT tests.authenticate_as('m_finance');
+SELECT is((SELECT format('%s %s %s', j ->> 'status', j ->> 'amount_paid', j ->> 'replayed')
+		   FROM protector.record_payment(pg_temp.id('retried'), 70, 'stripe', 'pi_retry_1', p_status => 'failed') j),
+	'failed 0.00 false', 'a declined attempt of 70 (20 + 25 x 2): nothing paid');
+SELECT is((SELECT format('%s %s %s', j ->> 'status', j ->> 'amount_paid', j ->> 'replayed')
+		   FROM protector.record_payment(pg_temp.id('retried'), 70, 'stripe', 'pi_retry_1', p_status => 'pending') j),
+	'pending 0.00 false', '... the provider tries again: pending');
+SELECT is((SELECT format('%s %s %s', j ->> 'status', j ->> 'amount_paid', j ->> 'replayed')
+		   FROM protector.record_payment(pg_temp.id('retried'), 70, 'stripe', 'pi_retry_1', p_status => 'succeeded') j),
+	'succeeded 70.00 false', '... and its success counts: 70 paid');
+SELECT throws_ok($$SELECT protector.record_payment(pg_temp.id('retried'), 70, 'stripe', 'pi_retry_1', p_status => 'failed')$$,
+	'23P01', 'this provider reference was recorded as succeeded', '... and a late failure of the first attempt changes nothing');
+SELECT is((SELECT format('%s %s %s', j ->> 'status', j ->> 'amount_paid', j ->> 'replayed')
+		   FROM protector.record_payment(pg_temp.id('retried'), 70, 'stripe', 'pi_retry_2', p_status => 'failed') j),
+	'failed 70.00 false', 'a failed attempt of another intent ...');
+SELECT is((SELECT format('%s %s %s', j ->> 'status', j ->> 'amount_paid', j ->> 'replayed')
+		   FROM protector.record_payment(pg_temp.id('retried'), 70, 'stripe', 'pi_retry_2', p_status => 'failed') j),
+	'failed 70.00 true', '... replayed as failed');
 
 -- 3. a booking never confirmed keeps no fee
 SELECT tests.authenticate_as('m_operator');
