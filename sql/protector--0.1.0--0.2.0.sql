@@ -16639,7 +16639,7 @@ COMMENT ON FUNCTION protector_internal.live_voucher_paid(uuid, uuid) IS
 -- money vouchers paid, given back to them without a cancellation
 -- (refund_to_vouchers), by the code a cancellation gives back with
 CREATE FUNCTION protector_internal.give_back_to_vouchers(p_organization_id uuid, p_booking_id uuid, p_currency text,
-														 p_amount numeric, p_reason text)
+														 p_amount numeric, p_reason text, p_request_key text DEFAULT NULL)
 RETURNS numeric
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -16671,53 +16671,77 @@ BEGIN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider,
 										voucher_id, details)
 		VALUES (p_organization_id, p_booking_id, 'refund', v_amount, p_currency, 'succeeded', 'voucher',
-				r.voucher_id, pg_catalog.jsonb_build_object('reason', p_reason));
+				r.voucher_id, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('reason', p_reason,
+																						  'request_key', p_request_key)));
 		v_left := v_left OPERATOR(pg_catalog.-) v_amount;
 	END LOOP;
 	RETURN p_amount OPERATOR(pg_catalog.-) v_left;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.give_back_to_vouchers(uuid, uuid, text, numeric, text) IS
+COMMENT ON FUNCTION protector_internal.give_back_to_vouchers(uuid, uuid, text, numeric, text, text) IS
 'Gives back up to p_amount to the booking''s vouchers that have not expired, the one used last first; returns how much went back';
 
-CREATE FUNCTION protector_internal.refund_booking_to_vouchers(p_booking_id uuid, p_amount numeric)
-RETURNS numeric
+CREATE FUNCTION protector_internal.refund_booking_to_vouchers(p_booking_id uuid, p_amount numeric,
+															  p_request_key text DEFAULT NULL)
+RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	b protector.bookings;
 	v_can numeric;
+	v_given numeric;
 BEGIN
 	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'payments.create');
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
+	IF p_request_key IS NOT NULL THEN
+		PERFORM protector_internal.check_text(p_request_key, 'p_request_key', 1, 200);
+	END IF;
 	-- (locked as pay_with_voucher locks it)
 	PERFORM protector_internal.lock_row('protector.bookings', p_booking_id, 'booking');
 	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id;
+	-- (under the booking's lock: a retry at the same time waits for the
+	-- first and finds what it gave back)
+	IF p_request_key IS NOT NULL THEN
+		SELECT pg_catalog.sum(p.amount) INTO v_given FROM protector.payments p
+		WHERE p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
+		  AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.voucher_id IS NOT NULL
+		  AND p.details OPERATOR(pg_catalog.->>) 'request_key' OPERATOR(pg_catalog.=) p_request_key;
+		IF v_given IS NOT NULL THEN
+			IF v_given OPERATOR(pg_catalog.<>) p_amount THEN
+				PERFORM protector.raise('conflict', 'this request key was used for another refund to vouchers',
+					pg_catalog.format('It gave %s %s back to the vouchers of booking %s.', v_given, b.currency, b.id),
+					'A request key names one refund: use a new key for another.');
+			END IF;
+			RETURN true;
+		END IF;
+	END IF;
 	v_can := protector_internal.live_voucher_paid(b.organization_id, b.id);
 	-- (given back less: a voucher was made to expire while this waited for
 	-- its lock; the whole call is refused, nothing half done)
 	IF p_amount OPERATOR(pg_catalog.>) v_can
-	   OR protector_internal.give_back_to_vouchers(b.organization_id, b.id, b.currency, p_amount, 'refund to vouchers')
+	   OR protector_internal.give_back_to_vouchers(b.organization_id, b.id, b.currency, p_amount, 'refund to vouchers',
+													 p_request_key)
 		  OPERATOR(pg_catalog.<) p_amount THEN
 		PERFORM protector.raise('invalid_parameter', 'p_amount is more than the booking''s vouchers can take back',
 			pg_catalog.format('Its gift vouchers that have not expired paid %s %s of it that has not been given back.',
 							  protector_internal.live_voucher_paid(b.organization_id, b.id), b.currency),
 			'Refund the rest with record_payment (p_kind => ''refund''); an expired voucher takes nothing back.');
 	END IF;
-	RETURN p_amount;
+	RETURN false;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.refund_booking_to_vouchers(uuid, numeric) IS
-'Gives p_amount back to the booking''s vouchers (the one used last first), for a caller this transaction authorized to (require_permit)';
+COMMENT ON FUNCTION protector_internal.refund_booking_to_vouchers(uuid, numeric, text) IS
+'Gives p_amount back to the booking''s vouchers (the one used last first), for a caller this transaction authorized to (require_permit); a request key given again for the booking gives nothing more (answers true: a retry)';
 
-CREATE FUNCTION protector.refund_to_vouchers(p_booking_id uuid, p_amount numeric)
+CREATE FUNCTION protector.refund_to_vouchers(p_booking_id uuid, p_amount numeric, p_request_key text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	b protector.bookings;
+	v_replayed boolean;
 BEGIN
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
 	-- (either way a permit for refund_booking_to_vouchers, which runs as
@@ -16727,16 +16751,16 @@ BEGIN
 	ELSE
 		PERFORM protector_internal.permit('protector.bookings', p_booking_id, 'payments.create');
 	END IF;
-	PERFORM protector_internal.refund_booking_to_vouchers(p_booking_id, p_amount);
+	v_replayed := protector_internal.refund_booking_to_vouchers(p_booking_id, p_amount, p_request_key);
 	SELECT * INTO b FROM protector.bookings x WHERE x.id OPERATOR(pg_catalog.=) p_booking_id;
 	RETURN pg_catalog.jsonb_build_object('booking_id', b.id, 'refunded', p_amount::numeric(12, 2), 'currency', b.currency,
-										 'amount_paid', b.amount_paid, 'balance_due', b.balance_due);
+										 'amount_paid', b.amount_paid, 'balance_due', b.balance_due, 'replayed', v_replayed);
 END
 $$;
-COMMENT ON FUNCTION protector.refund_to_vouchers(uuid, numeric) IS
-'Gives p_amount of what gift vouchers paid for a booking back to them, the one used last first; returns what the booking has paid and owes';
-REVOKE ALL ON FUNCTION protector.refund_to_vouchers(uuid, numeric) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION protector.refund_to_vouchers(uuid, numeric), protector_internal.refund_booking_to_vouchers(uuid, numeric)
+COMMENT ON FUNCTION protector.refund_to_vouchers(uuid, numeric, text) IS
+'Gives p_amount of what gift vouchers paid for a booking back to them, the one used last first (a retry with its p_request_key gives nothing more); returns what the booking has paid and owes';
+REVOKE ALL ON FUNCTION protector.refund_to_vouchers(uuid, numeric, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector.refund_to_vouchers(uuid, numeric, text), protector_internal.refund_booking_to_vouchers(uuid, numeric, text)
 TO authenticated, service_role;
 
 -- a reminder claimed for one customer whose booking another took over

@@ -8,7 +8,8 @@
 # A test-only trigger of this script's own sleeps before each voucher
 # refund so that both cancellations are between their two refunds at
 # once; the three rounds must all end without a deadlock, and each
-# voucher's balance must be its ledger's.
+# voucher's balance must be its ledger's.  Part 2: refund_to_vouchers
+# retried at the same moment with one request key gives back once.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -91,5 +92,31 @@ if [ "$off" != 0 ]; then
 	echo "$off vouchers' balances are not their ledgers' (every one back at 60):"
 	psql -X -d "$DB" -c "SELECT code, amount, balance FROM protector.vouchers"; fail=1
 fi
-[ "$fail" = 0 ] && echo "voucher refunds: two cancellations of bookings paid by the same vouchers give back without a deadlock"
+
+# 2. refund_to_vouchers retried at the same moment with its request key
+# (its first answer lost): one gives 25 back, the other waits for it and
+# answers as a replay (a retry gave the money back twice: an attack on
+# retries).  Vault for 2: 20 + 25 x 2 = 70, all from a voucher of 100.
+read -r C V3 < <(psql -X -A -t -F ' ' -v ON_ERROR_STOP=1 -d "$DB" <<SQL | tail -1
+SELECT protector.create_voucher('$ORG', 100) ->> 'code' AS v3 \gset
+SELECT protector.create_booking('$S', NULL, date_trunc('day', now()) + interval '6 days', 2, p_voucher_code => :'v3') ->> 'id' AS c \gset
+SELECT :'c', :'v3';
+SQL
+)
+for f in x y; do
+	psql -X -A -t -d "$DB" -c "SELECT (r ->> 'amount_paid') || ' ' || (r ->> 'replayed') FROM protector.refund_to_vouchers('$C', 25, 'desk-7') r" \
+		>"$WORK/retry_$f.out" 2>&1 &
+	eval "r$f=\$!"
+done
+wait "$rx" || true
+wait "$ry" || true
+answers=$(cat "$WORK/retry_x.out" "$WORK/retry_y.out" | sort | tr '\n' ',')
+if [ "$answers" != "45.00 false,45.00 true," ]; then
+	echo "two retries of one refund at once answered: $answers (want 45.00 false, 45.00 true)"; fail=1
+fi
+balance=$(psql -X -A -t -d "$DB" -c "SELECT balance FROM protector.vouchers WHERE code = '$V3'")
+if [ "$balance" != "55.00" ]; then
+	echo "the voucher holds $balance after two retries of one refund of 25 (want 30 + 25 = 55.00)"; fail=1
+fi
+[ "$fail" = 0 ] && echo "voucher refunds: two cancellations of bookings paid by the same vouchers give back without a deadlock; a refund retried at once gives back once"
 exit "$fail"

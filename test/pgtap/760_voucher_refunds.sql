@@ -6,7 +6,7 @@
 -- have not expired paid and were not given back; payments.create only.
 -- The file runs in one transaction: now() is one instant.
 BEGIN;
-SELECT plan(14);
+SELECT plan(20);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['y_owner', 'y_finance', 'y_operator', 'y_other']) u \g /dev/null
@@ -68,6 +68,27 @@ SELECT is((SELECT string_agg(format('%s %s', amount, balance), ', ' ORDER BY amo
 UPDATE protector.vouchers SET expires_at = now() WHERE code = :'g50';
 SELECT throws_ok(format($$SELECT protector.refund_to_vouchers(%L, 10)$$, :'b'), '22023',
 	'p_amount is more than the booking''s vouchers can take back', 'the 40 left was paid by a voucher that has expired: none goes back');
+
+-- 4. a retry with the call's request key gives nothing more (a retry
+-- after a lost answer gave the money back twice: an attack on retries).
+-- Vault for 2: 70 from a voucher of 100 (30 left); 25 back twice with
+-- one key: 30 + 25 = 55, not 80
+SELECT tests.authenticate_as('y_owner');
+SELECT protector.create_voucher(:'org', 100) ->> 'code' AS g100c \gset
+SELECT protector.create_booking(:'vault', NULL, date_trunc('day', now()) + interval '5 days 14 hours', 2, p_voucher_code => :'g100c') ->> 'id' AS c \gset
+SELECT is((SELECT format('%s %s %s', x ->> 'refunded', x ->> 'amount_paid', x ->> 'replayed')
+		   FROM protector.refund_to_vouchers(:'c', 25, 'desk-7') x), '25.00 45.00 false',
+	'25 of the 70 given back with a request key: 45 paid');
+SELECT is((SELECT format('%s %s %s', x ->> 'refunded', x ->> 'amount_paid', x ->> 'replayed')
+		   FROM protector.refund_to_vouchers(:'c', 25, 'desk-7') x), '25.00 45.00 true',
+	'... the retry answers the same and gives nothing more');
+SELECT is((SELECT balance FROM protector.vouchers WHERE code = :'g100c'), 55.00::numeric(12, 2), '... the voucher holds 30 + 25 = 55');
+SELECT throws_ok(format($$SELECT protector.refund_to_vouchers(%L, 10, 'desk-7')$$, :'c'), '23P01',
+	'this request key was used for another refund to vouchers', '... the key with another amount is refused');
+SELECT is((SELECT protector.refund_to_vouchers(:'c', 10, 'desk-8') ->> 'amount_paid'), '35.00',
+	'... another key is another refund: 45 - 10 = 35 paid');
+SELECT throws_ok(format($$SELECT protector.refund_to_vouchers(%L, 10, E'desk\x01')$$, :'c'), '22023',
+	'p_request_key holds control or invisible direction characters', 'a key is plain text');
 
 -- an erasure of the booking's customer keeps the refund's reason: it is
 -- protector's, as a cancellation's
