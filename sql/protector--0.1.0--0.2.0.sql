@@ -12799,7 +12799,7 @@ CREATE POLICY waiver_submissions_update ON protector.waiver_submissions FOR UPDA
 					  OR (booking_id IS NULL AND organization_id = ANY ((SELECT protector_internal.orgs_with('waivers.read'))::uuid[]))))
 				OR booking_id IN (SELECT b.id FROM protector.bookings b
 								  WHERE b.customer_id = ANY ((SELECT protector_internal.current_customer_ids())::uuid[])));
-REVOKE ALL ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid), protector_internal.scrub_customer(uuid, uuid),
+REVOKE ALL ON FUNCTION protector_internal.scrub_customer_rows(uuid, uuid, boolean), protector_internal.scrub_customer(uuid, uuid),
 	protector_internal.keep_erased(), protector_internal.check_booking_customer(),
 	protector_internal.check_mergeable(uuid, uuid), protector_internal.mark_merged(uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.scrub_customer(uuid, uuid), protector_internal.check_mergeable(uuid, uuid),
