@@ -612,7 +612,7 @@ needs_predicate(const IndexInfo *ii)
 	return ii != NULL && ii->ii_Predicate != NIL && ii->ii_PredicateState == NULL;
 }
 
-/* rri's partial indexes (opened by ExecOpenIndices) get c's compiled predicates */
+/* rri's partial indexes (opened by open_indices, direct_insert.c) get c's compiled predicates */
 static void
 give_predicates(CompiledTable *c, ResultRelInfo *rri)
 {
@@ -639,7 +639,7 @@ is_protector_table(Relation rel)
 	return rel->rd_rel->relkind == RELKIND_RELATION && is_protector_schema(RelationGetNamespace(rel));
 }
 
-/* has rri a partial index (opened by ExecOpenIndices) whose predicate is not compiled? */
+/* has rri a partial index (opened by open_indices, direct_insert.c) whose predicate is not compiled? */
 static bool
 wants_predicates(const ResultRelInfo *rri)
 {

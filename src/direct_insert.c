@@ -46,6 +46,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
@@ -91,10 +92,46 @@ static DirectTable *open_tables = NULL;
 static bool callbacks_registered = false;
 
 /*
- * Closes the indexes ExecOpenIndices opened, keeping their locks until the
+ * Opens the table's indexes into rri, as the executor's ExecOpenIndices
+ * does, but counting each index as it is opened: an error half way (a
+ * lock_timeout or statement_timeout on an index's lock, a cancel) leaves
+ * ri_NumIndices the indexes really open, which the caller closes.
+ * ExecOpenIndices sets the count first over an array it has not filled,
+ * and closing after its error closed garbage pointers (a crash of the
+ * server: an attack on interruptions).
+ */
+static void
+open_indices(ResultRelInfo *rri)
+{
+	Relation	rel = rri->ri_RelationDesc;
+	List	   *oids;
+	ListCell   *lc;
+
+	rri->ri_NumIndices = 0;
+	if (!rel->rd_rel->relhasindex)
+		return;
+	oids = RelationGetIndexList(rel);
+	if (oids == NIL)
+		return;
+	rri->ri_IndexRelationDescs = palloc0(sizeof(Relation) * list_length(oids));
+	rri->ri_IndexRelationInfo = palloc0(sizeof(IndexInfo *) * list_length(oids));
+	foreach(lc, oids)
+	{
+		int			i = rri->ri_NumIndices;
+
+		rri->ri_IndexRelationDescs[i] = index_open(lfirst_oid(lc), RowExclusiveLock);
+		rri->ri_NumIndices = i + 1;
+		rri->ri_IndexRelationInfo[i] = BuildIndexInfo(rri->ri_IndexRelationDescs[i]);
+	}
+	list_free(oids);
+}
+
+/*
+ * Closes the indexes open_indices opened, keeping their locks until the
  * transaction ends as the table's is kept: ExecCloseIndices would release
  * them one at a time just before the commit releases every lock at once
  * (20,000 instructions per full booking, which opens 12 such indexes).
+ * (An index whose IndexInfo an error left unbuilt has no insert state.)
  */
 static void
 close_indices_keep_locks(ResultRelInfo *rri)
@@ -106,7 +143,8 @@ close_indices_keep_locks(ResultRelInfo *rri)
 		if (index == NULL)
 			continue;
 #if PG_VERSION_NUM >= 170000
-		index_insert_cleanup(index, rri->ri_IndexRelationInfo[i]);
+		if (rri->ri_IndexRelationInfo[i] != NULL)
+			index_insert_cleanup(index, rri->ri_IndexRelationInfo[i]);
 #endif
 		index_close(index, NoLock);
 	}
@@ -412,7 +450,7 @@ direct_open(Oid relid)
 #endif
 		t->rri = makeNode(ResultRelInfo);
 		init_result_relation(t->rri, t->rel);
-		ExecOpenIndices(t->rri, false);
+		open_indices(t->rri);
 		refuse_deferred_indexes(t->rri);
 		t->slot = ExecInitExtraTupleSlot(t->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
 		{
@@ -439,7 +477,7 @@ direct_open(Oid relid)
 	PG_CATCH();
 	{
 		if (t->rri != NULL)
-			ExecCloseIndices(t->rri);
+			close_indices_keep_locks(t->rri);
 		if (t->estate != NULL)
 		{
 			ExecResetTupleTable(t->estate->es_tupleTable, false);
