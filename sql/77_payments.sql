@@ -974,7 +974,10 @@ BEGIN
 		provider_reference = COALESCE(p.provider_reference, p_provider_reference)
 	WHERE p.id OPERATOR(pg_catalog.=) p_payment_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
 	  AND (p.status OPERATOR(pg_catalog.=) 'pending'
-		   OR (p_failed_too AND p.status OPERATOR(pg_catalog.=) 'failed' AND p_status OPERATOR(pg_catalog.<>) 'failed'))
+		   OR (p_failed_too AND p.status OPERATOR(pg_catalog.=) 'failed' AND p_status OPERATOR(pg_catalog.<>) 'failed'
+			   -- (its provider's to retry: one of the desk's stays failed,
+			   -- as the desk's settle_payment says: a review)
+			   AND p.provider_reference IS NOT NULL))
 	RETURNING * INTO v_payment;
 	IF FOUND THEN
 		RETURN v_payment;

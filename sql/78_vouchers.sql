@@ -505,11 +505,12 @@ COMMENT ON FUNCTION protector_internal.lock_booking_vouchers(uuid, uuid) IS
 -- Gives back to a booking's vouchers that can still be spent up to
 -- p_amount of what they paid for it and were not given back, to the
 -- voucher used last first, as succeeded refunds with details.reason
--- p_reason (and details.request_key p_request_key, where given); returns
--- how much went back.  Runs as its callers (protector's owner:
--- return_to_vouchers, refund_booking_to_vouchers).
+-- p_reason (and details.request_key_sha256, where given: the digest of
+-- the call's request key, which an erasure keeps, where the key is text
+-- staff wrote); returns how much went back.  Runs as its callers
+-- (protector's owner: return_to_vouchers, refund_booking_to_vouchers).
 CREATE FUNCTION protector_internal.give_back_to_vouchers(p_organization_id uuid, p_booking_id uuid, p_currency text,
-														 p_amount numeric, p_reason text, p_request_key text DEFAULT NULL)
+														 p_amount numeric, p_reason text, p_request_key_sha256 text DEFAULT NULL)
 RETURNS numeric
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -542,7 +543,7 @@ BEGIN
 										voucher_id, details)
 		VALUES (p_organization_id, p_booking_id, 'refund', v_amount, p_currency, 'succeeded', 'voucher',
 				r.voucher_id, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('reason', p_reason,
-																						  'request_key', p_request_key)));
+																						  'request_key_sha256', p_request_key_sha256)));
 		v_left := v_left OPERATOR(pg_catalog.-) v_amount;
 	END LOOP;
 	RETURN p_amount OPERATOR(pg_catalog.-) v_left;
@@ -697,11 +698,15 @@ DECLARE
 	b protector.bookings;
 	v_can numeric;
 	v_given numeric;
+	v_digest text;
 BEGIN
 	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'payments.create');
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
 	IF p_request_key IS NOT NULL THEN
 		PERFORM protector_internal.check_text(p_request_key, 'p_request_key', 1, 200);
+		-- (kept as its digest: an erasure of the customer keeps that, and a
+		-- retry after it still finds the refund: a review)
+		v_digest := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_request_key, 'UTF8')), 'hex');
 	END IF;
 	-- (locked as pay_with_voucher locks it)
 	PERFORM protector_internal.lock_row('protector.bookings', p_booking_id, 'booking');
@@ -712,7 +717,7 @@ BEGIN
 		SELECT pg_catalog.sum(p.amount) INTO v_given FROM protector.payments p
 		WHERE p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
 		  AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.voucher_id IS NOT NULL
-		  AND p.details OPERATOR(pg_catalog.->>) 'request_key' OPERATOR(pg_catalog.=) p_request_key;
+		  AND p.details OPERATOR(pg_catalog.->>) 'request_key_sha256' OPERATOR(pg_catalog.=) v_digest;
 		IF v_given IS NOT NULL THEN
 			IF v_given OPERATOR(pg_catalog.<>) p_amount THEN
 				PERFORM protector.raise('conflict', 'this request key was used for another refund to vouchers',
@@ -727,7 +732,7 @@ BEGIN
 	-- its lock; the whole call is refused, nothing half done)
 	IF p_amount OPERATOR(pg_catalog.>) v_can
 	   OR protector_internal.give_back_to_vouchers(b.organization_id, b.id, b.currency, p_amount, 'refund to vouchers',
-													 p_request_key)
+													 v_digest)
 		  OPERATOR(pg_catalog.<) p_amount THEN
 		PERFORM protector.raise('invalid_parameter', 'p_amount is more than the booking''s vouchers can take back',
 			pg_catalog.format('Its gift vouchers that have not expired paid %s %s of it that has not been given back.',

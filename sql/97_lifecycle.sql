@@ -250,8 +250,9 @@ COMMENT ON FUNCTION protector_internal.erased_booking_details(jsonb) IS
 'What an erased customer''s booking keeps of its details: protector''s refund note only (its numbers; what a person wrote into it goes)';
 
 -- ... and of a payment's details: the keys protector's ledger writes
--- (refund_on_cancel, refund_late_payment, return_to_vouchers), a reason
--- only where it is one of protector's
+-- (refund_on_cancel, refund_late_payment, return_to_vouchers,
+-- refund_booking_to_vouchers' request key digest), a reason only where it
+-- is one of protector's
 CREATE FUNCTION protector_internal.erased_payment_details(p_details jsonb)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE
@@ -264,6 +265,9 @@ RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'obj
 							  OR (e.key OPERATOR(pg_catalog.=) 'paid_after_cancellation'
 								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
 								  AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+							  OR (e.key OPERATOR(pg_catalog.=) 'request_key_sha256'
+								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
+								  AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[0-9a-f]{64}$')
 							  OR (e.key OPERATOR(pg_catalog.=) 'reason'
 								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
 								  AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.=) ANY

@@ -13085,7 +13085,10 @@ BEGIN
 		provider_reference = COALESCE(p.provider_reference, p_provider_reference)
 	WHERE p.id OPERATOR(pg_catalog.=) p_payment_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
 	  AND (p.status OPERATOR(pg_catalog.=) 'pending'
-		   OR (p_failed_too AND p.status OPERATOR(pg_catalog.=) 'failed' AND p_status OPERATOR(pg_catalog.<>) 'failed'))
+		   OR (p_failed_too AND p.status OPERATOR(pg_catalog.=) 'failed' AND p_status OPERATOR(pg_catalog.<>) 'failed'
+			   -- (its provider's to retry: one of the desk's stays failed,
+			   -- as the desk's settle_payment says: a review)
+			   AND p.provider_reference IS NOT NULL))
 	RETURNING * INTO v_payment;
 	IF FOUND THEN
 		RETURN v_payment;
@@ -14028,6 +14031,9 @@ RETURN CASE WHEN pg_catalog.jsonb_typeof(p_details) OPERATOR(pg_catalog.<>) 'obj
 							  OR (e.key OPERATOR(pg_catalog.=) 'paid_after_cancellation'
 								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
 								  AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+							  OR (e.key OPERATOR(pg_catalog.=) 'request_key_sha256'
+								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
+								  AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[0-9a-f]{64}$')
 							  OR (e.key OPERATOR(pg_catalog.=) 'reason'
 								  AND pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'string'
 								  AND (e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.=) ANY
@@ -16639,7 +16645,7 @@ COMMENT ON FUNCTION protector_internal.live_voucher_paid(uuid, uuid) IS
 -- money vouchers paid, given back to them without a cancellation
 -- (refund_to_vouchers), by the code a cancellation gives back with
 CREATE FUNCTION protector_internal.give_back_to_vouchers(p_organization_id uuid, p_booking_id uuid, p_currency text,
-														 p_amount numeric, p_reason text, p_request_key text DEFAULT NULL)
+														 p_amount numeric, p_reason text, p_request_key_sha256 text DEFAULT NULL)
 RETURNS numeric
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -16672,7 +16678,7 @@ BEGIN
 										voucher_id, details)
 		VALUES (p_organization_id, p_booking_id, 'refund', v_amount, p_currency, 'succeeded', 'voucher',
 				r.voucher_id, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('reason', p_reason,
-																						  'request_key', p_request_key)));
+																						  'request_key_sha256', p_request_key_sha256)));
 		v_left := v_left OPERATOR(pg_catalog.-) v_amount;
 	END LOOP;
 	RETURN p_amount OPERATOR(pg_catalog.-) v_left;
@@ -16691,11 +16697,15 @@ DECLARE
 	b protector.bookings;
 	v_can numeric;
 	v_given numeric;
+	v_digest text;
 BEGIN
 	PERFORM protector_internal.require_permit('protector.bookings', p_booking_id, 'payments.create');
 	PERFORM protector_internal.check_money(p_amount, 'p_amount');
 	IF p_request_key IS NOT NULL THEN
 		PERFORM protector_internal.check_text(p_request_key, 'p_request_key', 1, 200);
+		-- (kept as its digest: an erasure of the customer keeps that, and a
+		-- retry after it still finds the refund: a review)
+		v_digest := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_request_key, 'UTF8')), 'hex');
 	END IF;
 	-- (locked as pay_with_voucher locks it)
 	PERFORM protector_internal.lock_row('protector.bookings', p_booking_id, 'booking');
@@ -16706,7 +16716,7 @@ BEGIN
 		SELECT pg_catalog.sum(p.amount) INTO v_given FROM protector.payments p
 		WHERE p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
 		  AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.voucher_id IS NOT NULL
-		  AND p.details OPERATOR(pg_catalog.->>) 'request_key' OPERATOR(pg_catalog.=) p_request_key;
+		  AND p.details OPERATOR(pg_catalog.->>) 'request_key_sha256' OPERATOR(pg_catalog.=) v_digest;
 		IF v_given IS NOT NULL THEN
 			IF v_given OPERATOR(pg_catalog.<>) p_amount THEN
 				PERFORM protector.raise('conflict', 'this request key was used for another refund to vouchers',
@@ -16721,7 +16731,7 @@ BEGIN
 	-- its lock; the whole call is refused, nothing half done)
 	IF p_amount OPERATOR(pg_catalog.>) v_can
 	   OR protector_internal.give_back_to_vouchers(b.organization_id, b.id, b.currency, p_amount, 'refund to vouchers',
-													 p_request_key)
+													 v_digest)
 		  OPERATOR(pg_catalog.<) p_amount THEN
 		PERFORM protector.raise('invalid_parameter', 'p_amount is more than the booking''s vouchers can take back',
 			pg_catalog.format('Its gift vouchers that have not expired paid %s %s of it that has not been given back.',

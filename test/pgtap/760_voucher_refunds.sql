@@ -6,7 +6,7 @@
 -- have not expired paid and were not given back; payments.create only.
 -- The file runs in one transaction: now() is one instant.
 BEGIN;
-SELECT plan(20);
+SELECT plan(21);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['y_owner', 'y_finance', 'y_operator', 'y_other']) u \g /dev/null
@@ -89,6 +89,13 @@ SELECT is((SELECT protector.refund_to_vouchers(:'c', 10, 'desk-8') ->> 'amount_p
 	'... another key is another refund: 45 - 10 = 35 paid');
 SELECT throws_ok(format($$SELECT protector.refund_to_vouchers(%L, 10, E'desk\x01')$$, :'c'), '22023',
 	'p_request_key holds control or invisible direction characters', 'a key is plain text');
+-- ... and the key's digest outlives an erasure of the customer (an
+-- erasure took the key, and the retry gave back again: a review)
+SELECT protector.create_customer(:'org', 'Ann Smith') ->> 'id' AS ann \gset
+UPDATE protector.bookings SET customer_id = :'ann' WHERE id = :'c';
+SELECT protector.erase_customer(:'ann') IS NOT NULL \g /dev/null
+SELECT is((SELECT format('%s %s', x ->> 'amount_paid', x ->> 'replayed') FROM protector.refund_to_vouchers(:'c', 25, 'desk-7') x),
+	'35.00 true', '... a retry after the customer''s erasure still gives nothing more');
 
 -- an erasure of the booking's customer keeps the refund's reason: it is
 -- protector's, as a cancellation's
