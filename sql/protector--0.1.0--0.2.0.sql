@@ -11998,7 +11998,10 @@ BEGIN
 	-- moves bookings, payments and messages to it): the person's records are
 	-- all of that group.
 	v_down := p_customer_id OPERATOR(pg_catalog.||) protector_internal.merged_into_it(p_organization_id, p_customer_id);
-	v_group := ARRAY(
+	-- (in an organization the record was moved out of, its records are
+	-- those: the record, and any merged into it there; the merges it met
+	-- after the move are of the organization it went to: a review)
+	v_group := CASE WHEN p_left THEN v_down ELSE ARRAY(
 		WITH RECURSIVE up(id, parent) AS (
 			SELECT c.id, c.merged_into FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
 			UNION
@@ -12008,7 +12011,7 @@ BEGIN
 			UNION
 			SELECT c.id FROM protector.customers c JOIN d ON c.merged_into OPERATOR(pg_catalog.=) d.id
 			WHERE c.organization_id OPERATOR(pg_catalog.=) p_organization_id)
-		SELECT d.id FROM d);
+		SELECT d.id FROM d) END;
 	-- Their accounts: the ones linked now, and those a merge or an
 	-- unlinking took off, as the records' history says (read before it is
 	-- scrubbed below; a purged or unaudited history says nothing), unless
@@ -12017,7 +12020,10 @@ BEGIN
 	-- undone does not make that person's actions this customer's.
 	v_users := ARRAY(
 		SELECT DISTINCT s.u FROM (
-			SELECT c.user_id AS u FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) ANY (v_down)
+			-- (the link of now is the organization's where the record is: in
+			-- one it was moved out of, only that one's history tells, which
+			-- judges the account as the history's are judged: a review)
+			SELECT c.user_id AS u FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) ANY (v_down) AND NOT p_left
 			UNION ALL
 			SELECT h.u FROM (
 				SELECT (x.r OPERATOR(pg_catalog.->>) 'user_id')::uuid AS u
@@ -12037,7 +12043,7 @@ BEGIN
 	-- person's rows)
 	v_staff := ARRAY(SELECT u FROM pg_catalog.unnest(v_users) u WHERE protector_internal.staff_account(p_organization_id, u));
 	v_users_wide := ARRAY(SELECT c.user_id FROM protector.customers c
-						  WHERE c.id OPERATOR(pg_catalog.=) ANY (v_down) AND c.user_id IS NOT NULL
+						  WHERE c.id OPERATOR(pg_catalog.=) ANY (v_down) AND c.user_id IS NOT NULL AND NOT p_left
 							AND c.user_id OPERATOR(pg_catalog.<>) ALL (v_staff));
 	-- (under REPEATABLE READ the snapshot misses a booking it waited for)
 	IF protector_internal.customer_references_unseen(p_customer_id) THEN
@@ -18776,8 +18782,12 @@ SELECT ARRAY(SELECT DISTINCT l.record_id FROM protector.audit_log l
 			   AND l.table_name OPERATOR(pg_catalog.=) p_table
 			   AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 			   AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
+			   -- (a column masked in the history changes unseen but for
+			   -- changed_columns: a review)
 			   AND (l.op OPERATOR(pg_catalog.=) 'INSERT'
-					OR (l.op OPERATOR(pg_catalog.=) 'UPDATE' AND protector_internal.text_changed(l.old_row, l.new_row, p_columns)))
+					OR (l.op OPERATOR(pg_catalog.=) 'UPDATE'
+						AND (protector_internal.text_changed(l.old_row, l.new_row, p_columns)
+							 OR l.changed_columns OPERATOR(pg_catalog.&&) p_columns)))
 			   AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' IN (SELECT pg_catalog.unnest(p_bookings)))
 $$;
 COMMENT ON FUNCTION protector_internal.rows_logged_on(uuid, text, text[], text[]) IS

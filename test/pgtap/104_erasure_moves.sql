@@ -9,9 +9,9 @@
 --   moved by the desk to another booking kept their text, in the table and
 --   in the move's history (rows_logged_on).
 BEGIN;
-SELECT plan(15);
+SELECT plan(18);
 
-SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['em_a_owner', 'em_b_owner']) u \g /dev/null
+SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['em_a_owner', 'em_b_owner', 'em_person']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
 	('0a104000-0000-4000-8000-00000000000a', 'Left', 'erasure-moves-a', 'UTC'),
 	('0b104000-0000-4000-8000-00000000000b', 'Reached', 'erasure-moves-b', 'UTC');
@@ -158,6 +158,65 @@ SELECT is((SELECT format('%s | %s', title, description) FROM protector.tasks WHE
 SELECT is((SELECT count(*)::int FROM protector.audit_log l
 		   WHERE l.record_id = '0a104000-0000-4000-8000-0000000007a2' AND COALESCE(l.new_row, l.old_row) ? 'description'), 2,
 	'... in its history but the row logged while it lay on that booking (the safe side, as for any row logged there)');
+
+-- 3. reviews of the passes in the organization left:
+-- 3a. an account B links to the moved record, which A links to another
+-- of its customers, keeps its acts in A's history (the pass took the link
+-- of now as the person's alone there)
+SELECT tests.authenticate_as('em_a_owner');
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0a104000-0000-4000-8000-0000000000f1', '0a104000-0000-4000-8000-00000000000a', 'Rita Mover'),
+	('0a104000-0000-4000-8000-0000000000f2', '0a104000-0000-4000-8000-00000000000a', 'Xavier Stays');
+SELECT tests.clear_authentication();
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('em_person') WHERE id = '0a104000-0000-4000-8000-0000000000f2';
+SELECT tests.authenticate_as('em_person');
+SELECT protector.create_booking('0a104000-0000-4000-8000-0000000005a1', NULL, date_trunc('hour', now()) + interval '4 days') ->> 'id' AS xavier_booking \gset
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.customers SET organization_id = '0b104000-0000-4000-8000-00000000000b' WHERE id = '0a104000-0000-4000-8000-0000000000f1';
+SELECT tests.clear_authentication();
+UPDATE protector.customers SET user_id = tests.get_supabase_uid('em_person') WHERE id = '0a104000-0000-4000-8000-0000000000f1';
+SELECT tests.authenticate_as('em_b_owner');
+SELECT protector.erase_customer('0a104000-0000-4000-8000-0000000000f1') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT format('%s %s', actor_uid = tests.get_supabase_uid('em_person'), new_row ->> 'created_by' = tests.get_supabase_uid('em_person')::text)
+		   FROM protector.audit_log WHERE table_name = 'protector.bookings' AND record_id = :'xavier_booking' AND op = 'INSERT'),
+	't t', 'an account the organization left links to another of its customers keeps its acts there');
+-- 3b. moved out, then merged into a record of B that is erased: what A's
+-- staff logged of it goes (the pass looked for it among B's merges in A)
+SELECT tests.authenticate_as('em_a_owner');
+INSERT INTO protector.customers (id, organization_id, full_name)
+VALUES ('0a104000-0000-4000-8000-0000000000f3', '0a104000-0000-4000-8000-00000000000a', 'Rita Merged');
+SELECT protector.log_staff_activity('0a104000-0000-4000-8000-00000000000a', 'customer.called',
+	'{"customer_id": "0a104000-0000-4000-8000-0000000000f3", "summary": "Rita asked about her divorce"}') \g /dev/null
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.customers SET organization_id = '0b104000-0000-4000-8000-00000000000b' WHERE id = '0a104000-0000-4000-8000-0000000000f3';
+SELECT tests.authenticate_as('em_b_owner');
+INSERT INTO protector.customers (id, organization_id, full_name)
+VALUES ('0b104000-0000-4000-8000-0000000000f4', '0b104000-0000-4000-8000-00000000000b', 'Rita Top');
+SELECT protector.merge_customers('0b104000-0000-4000-8000-0000000000f4', '0a104000-0000-4000-8000-0000000000f3') \g /dev/null
+SELECT protector.erase_customer('0b104000-0000-4000-8000-0000000000f4') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.staff_activity
+		   WHERE organization_id = '0a104000-0000-4000-8000-00000000000a' AND details ? 'summary'
+			 AND details ->> 'customer_id' = '0a104000-0000-4000-8000-0000000000f3'), 0,
+	'a record moved out and merged into an erased one loses what the organization it left logged of it');
+-- 3c. a task moved onto the customer's booking and rewritten there while
+-- its description is masked in the history, then moved away, is theirs
+SELECT protector.enable_audit('protector.tasks', '{description}') \g /dev/null
+SELECT tests.authenticate_as('em_a_owner');
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0a104000-0000-4000-8000-0000000000f5', '0a104000-0000-4000-8000-00000000000a', 'Erin Masked');
+SELECT protector.create_booking('0a104000-0000-4000-8000-0000000005a1', '0a104000-0000-4000-8000-0000000000f5',
+	date_trunc('hour', now()) + interval '5 days') ->> 'id' AS masked_booking \gset
+INSERT INTO protector.tasks (id, organization_id, booking_id, title, description) VALUES
+	('0a104000-0000-4000-8000-0000000007a5', '0a104000-0000-4000-8000-00000000000a', :'yuri_booking', 'Call', 'about the cake');
+UPDATE protector.tasks SET booking_id = :'masked_booking' WHERE id = '0a104000-0000-4000-8000-0000000007a5';
+UPDATE protector.tasks SET description = 'Erin Masked is allergic to nuts' WHERE id = '0a104000-0000-4000-8000-0000000007a5';
+UPDATE protector.tasks SET booking_id = :'yuri_booking' WHERE id = '0a104000-0000-4000-8000-0000000007a5';
+SELECT protector.erase_customer('0a104000-0000-4000-8000-0000000000f5') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT format('%s | %s', title, description) FROM protector.tasks WHERE id = '0a104000-0000-4000-8000-0000000007a5'),
+	'[erased] | ', 'a task rewritten on the customer''s booking while its description is masked in the history is theirs');
 
 SELECT * FROM finish();
 ROLLBACK;
