@@ -231,6 +231,64 @@ CREATE TABLE protector.customer_erasures (
 COMMENT ON TABLE protector.customer_erasures IS
 'Customers whose personal data was erased (who asked, when; never what): a row is the erasure';
 
+-- The organizations a customer record was moved out of (a trusted
+-- writer's UPDATE of its organization_id), for its erasure, which reaches
+-- them too: the person's history and what staff logged of them stayed
+-- there.  Written as the record moves, whatever the audit settings, and
+-- never purged (the audit history, which said it first, is an owner's to
+-- purge: a purge in either organization hid the move, and one of a decoy's
+-- INSERT let another tenant reach a deleted record's history: a review);
+-- deleted with the record, so an id taken again starts with none.
+CREATE TABLE protector_internal.customer_moves (
+	-- the organization it went to, and the one it left
+	organization_id		 uuid NOT NULL,
+	customer_id			 uuid NOT NULL,
+	from_organization_id uuid NOT NULL,
+	moved_at			 timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (customer_id, from_organization_id, organization_id)
+);
+ALTER TABLE protector_internal.customer_moves ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.customer_moves FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE protector_internal.customer_moves IS
+'Each move of a customer record to another organization (first time per pair), for its erasure; deleted with the record (no policy: protector''s triggers only)';
+SELECT pg_catalog.pg_extension_config_dump('protector_internal.customer_moves', '');
+
+CREATE FUNCTION protector_internal.record_customer_move()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO protector_internal.customer_moves (organization_id, customer_id, from_organization_id)
+	VALUES (NEW.organization_id, NEW.id, OLD.organization_id)
+	ON CONFLICT DO NOTHING;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.record_customer_move() IS
+'Trigger: a customer record moved to another organization is recorded in customer_moves';
+CREATE TRIGGER record_customer_move AFTER UPDATE OF organization_id ON protector.customers
+	FOR EACH ROW WHEN (OLD.organization_id IS DISTINCT FROM NEW.organization_id
+					   AND NOT protector_internal.restoring_into('protector.customers'))
+	EXECUTE FUNCTION protector_internal.record_customer_move();
+
+-- (once per statement: an organization's deletion deletes its customers)
+CREATE FUNCTION protector_internal.forget_customer_moves()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM protector_internal.customer_moves m USING gone g WHERE m.customer_id OPERATOR(pg_catalog.=) g.id;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.forget_customer_moves() IS
+'Trigger: deleted customer records take their moves with them (an id taken again starts with none)';
+CREATE TRIGGER forget_customer_moves AFTER DELETE ON protector.customers
+	REFERENCING OLD TABLE AS gone
+	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.forget_customer_moves();
+
 -- What an erased customer's booking keeps of its details: the refund
 -- protector noted at its cancellation (docs/bookings.md), nothing written
 -- by people.
@@ -1241,35 +1299,20 @@ CREATE TRIGGER check_erasure_row BEFORE INSERT ON protector.customer_erasures
 	FOR EACH ROW WHEN (NOT protector_internal.restoring_into('protector.customer_erasures'))
 	EXECUTE FUNCTION protector_internal.check_erasure_row();
 
--- The organizations a record was moved out of since it was made (its
--- latest INSERT: an id a deleted row had may be taken again, by another
--- tenant too), as its history's moves tell: an UPDATE that moves a row
--- writes a row under the organization it left (no new_row) and one under
--- the one it reached (no old_row), in one transaction, which no tenant
--- writes (audit.c).  A record a trusted writer moved here left its
--- history, and what staff logged of it, there: erased here, the person
--- kept it all there (a review).  (983_erasure_tenants, 104_erasure_moves)
-CREATE FUNCTION protector_internal.organizations_left(p_table text, p_record_id text, p_organization_id uuid)
+-- The organizations a customer record was moved out of, but
+-- p_organization_id (customer_moves).
+CREATE FUNCTION protector_internal.organizations_left(p_customer_id uuid, p_organization_id uuid)
 RETURNS uuid[]
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT ARRAY(
-	SELECT DISTINCT l.organization_id FROM protector.audit_log l
-	WHERE l.table_name OPERATOR(pg_catalog.=) p_table AND l.record_id OPERATOR(pg_catalog.=) p_record_id
-	  AND l.op OPERATOR(pg_catalog.=) 'UPDATE' AND l.new_row IS NULL
-	  AND l.organization_id OPERATOR(pg_catalog.<>) p_organization_id
-	  AND l.id OPERATOR(pg_catalog.>) COALESCE((SELECT pg_catalog.max(i.id) FROM protector.audit_log i
-												WHERE i.table_name OPERATOR(pg_catalog.=) p_table
-												  AND i.record_id OPERATOR(pg_catalog.=) p_record_id
-												  AND i.op OPERATOR(pg_catalog.=) 'INSERT'), 0)
-	  AND EXISTS (SELECT FROM protector.audit_log a
-				  WHERE a.table_name OPERATOR(pg_catalog.=) p_table AND a.record_id OPERATOR(pg_catalog.=) p_record_id
-					AND a.txid OPERATOR(pg_catalog.=) l.txid AND a.op OPERATOR(pg_catalog.=) 'UPDATE' AND a.old_row IS NULL)
-	ORDER BY l.organization_id)
+SELECT ARRAY(SELECT DISTINCT m.from_organization_id FROM protector_internal.customer_moves m
+			 WHERE m.customer_id OPERATOR(pg_catalog.=) p_customer_id
+			   AND m.from_organization_id OPERATOR(pg_catalog.<>) p_organization_id
+			 ORDER BY m.from_organization_id)
 $$;
-COMMENT ON FUNCTION protector_internal.organizations_left(text, text, uuid) IS
-'Internal: the organizations a record''s audit history shows it moved out of since its latest INSERT, but p_organization_id';
+COMMENT ON FUNCTION protector_internal.organizations_left(uuid, uuid) IS
+'Internal: the organizations a customer record was moved out of (customer_moves), but p_organization_id';
 
 -- An erasure's work: the customer's rows in each organization the record
 -- was moved out of (its history there: theirs), then in its own.
@@ -1283,7 +1326,7 @@ DECLARE
 BEGIN
 	-- (those first: the record, scrubbed last where it is, still holds the
 	-- address and account each pass reads)
-	FOREACH v_left IN ARRAY protector_internal.organizations_left('protector.customers', p_customer_id::text, p_organization_id) LOOP
+	FOREACH v_left IN ARRAY protector_internal.organizations_left(p_customer_id, p_organization_id) LOOP
 		PERFORM protector_internal.scrub_customer_rows(v_left, p_customer_id, true);
 	END LOOP;
 	PERFORM protector_internal.scrub_customer_rows(p_organization_id, p_customer_id);

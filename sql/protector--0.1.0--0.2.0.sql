@@ -18793,28 +18793,38 @@ $$;
 COMMENT ON FUNCTION protector_internal.rows_logged_on(uuid, text, text[], text[]) IS
 'Internal: the ids of p_table''s rows made, or with p_columns rewritten, on one of p_bookings, as the audit history tells (rows moved away since included)';
 
+-- 0.2.0: the moves of customer records, for their erasure (moves made
+-- before the update are not known)
+CREATE TABLE protector_internal.customer_moves (
+	-- the organization it went to, and the one it left
+	organization_id		 uuid NOT NULL,
+	customer_id			 uuid NOT NULL,
+	from_organization_id uuid NOT NULL,
+	moved_at			 timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (customer_id, from_organization_id, organization_id)
+);
+ALTER TABLE protector_internal.customer_moves ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protector_internal.customer_moves FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE protector_internal.customer_moves IS
+'Each move of a customer record to another organization (first time per pair), for its erasure; deleted with the record (no policy: protector''s triggers only)';
+SELECT pg_catalog.pg_extension_config_dump('protector_internal.customer_moves', '');
+CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON protector_internal.customer_moves FOR EACH STATEMENT
+	WHEN (protector_internal.restoring_into('protector_internal.customer_moves'))
+	EXECUTE FUNCTION protector_internal.insert_restored_pending();
+
 -- 0.2.0: an erasure reaches the organizations a record was moved out of
-CREATE FUNCTION protector_internal.organizations_left(p_table text, p_record_id text, p_organization_id uuid)
+CREATE FUNCTION protector_internal.organizations_left(p_customer_id uuid, p_organization_id uuid)
 RETURNS uuid[]
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT ARRAY(
-	SELECT DISTINCT l.organization_id FROM protector.audit_log l
-	WHERE l.table_name OPERATOR(pg_catalog.=) p_table AND l.record_id OPERATOR(pg_catalog.=) p_record_id
-	  AND l.op OPERATOR(pg_catalog.=) 'UPDATE' AND l.new_row IS NULL
-	  AND l.organization_id OPERATOR(pg_catalog.<>) p_organization_id
-	  AND l.id OPERATOR(pg_catalog.>) COALESCE((SELECT pg_catalog.max(i.id) FROM protector.audit_log i
-												WHERE i.table_name OPERATOR(pg_catalog.=) p_table
-												  AND i.record_id OPERATOR(pg_catalog.=) p_record_id
-												  AND i.op OPERATOR(pg_catalog.=) 'INSERT'), 0)
-	  AND EXISTS (SELECT FROM protector.audit_log a
-				  WHERE a.table_name OPERATOR(pg_catalog.=) p_table AND a.record_id OPERATOR(pg_catalog.=) p_record_id
-					AND a.txid OPERATOR(pg_catalog.=) l.txid AND a.op OPERATOR(pg_catalog.=) 'UPDATE' AND a.old_row IS NULL)
-	ORDER BY l.organization_id)
+SELECT ARRAY(SELECT DISTINCT m.from_organization_id FROM protector_internal.customer_moves m
+			 WHERE m.customer_id OPERATOR(pg_catalog.=) p_customer_id
+			   AND m.from_organization_id OPERATOR(pg_catalog.<>) p_organization_id
+			 ORDER BY m.from_organization_id)
 $$;
-COMMENT ON FUNCTION protector_internal.organizations_left(text, text, uuid) IS
-'Internal: the organizations a record''s audit history shows it moved out of since its latest INSERT, but p_organization_id';
+COMMENT ON FUNCTION protector_internal.organizations_left(uuid, uuid) IS
+'Internal: the organizations a customer record was moved out of (customer_moves), but p_organization_id';
 
 -- 0.2.0: an erasure reaches the organizations a record was moved out of
 CREATE FUNCTION protector_internal.scrub_customer_everywhere(p_organization_id uuid, p_customer_id uuid)
@@ -18827,7 +18837,7 @@ DECLARE
 BEGIN
 	-- (those first: the record, scrubbed last where it is, still holds the
 	-- address and account each pass reads)
-	FOREACH v_left IN ARRAY protector_internal.organizations_left('protector.customers', p_customer_id::text, p_organization_id) LOOP
+	FOREACH v_left IN ARRAY protector_internal.organizations_left(p_customer_id, p_organization_id) LOOP
 		PERFORM protector_internal.scrub_customer_rows(v_left, p_customer_id, true);
 	END LOOP;
 	PERFORM protector_internal.scrub_customer_rows(p_organization_id, p_customer_id);
@@ -18835,6 +18845,42 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.scrub_customer_everywhere(uuid, uuid) IS
 'Internal: scrub_customer_rows in every organization the customer''s record was moved out of, then in its own';
+
+-- 0.2.0: the moves of customer records
+CREATE FUNCTION protector_internal.record_customer_move()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO protector_internal.customer_moves (organization_id, customer_id, from_organization_id)
+	VALUES (NEW.organization_id, NEW.id, OLD.organization_id)
+	ON CONFLICT DO NOTHING;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.record_customer_move() IS
+'Trigger: a customer record moved to another organization is recorded in customer_moves';
+
+CREATE FUNCTION protector_internal.forget_customer_moves()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM protector_internal.customer_moves m USING gone g WHERE m.customer_id OPERATOR(pg_catalog.=) g.id;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.forget_customer_moves() IS
+'Trigger: deleted customer records take their moves with them (an id taken again starts with none)';
+CREATE TRIGGER record_customer_move AFTER UPDATE OF organization_id ON protector.customers
+	FOR EACH ROW WHEN (OLD.organization_id IS DISTINCT FROM NEW.organization_id
+					   AND NOT protector_internal.restoring_into('protector.customers'))
+	EXECUTE FUNCTION protector_internal.record_customer_move();
+CREATE TRIGGER forget_customer_moves AFTER DELETE ON protector.customers
+	REFERENCING OLD TABLE AS gone
+	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.forget_customer_moves();
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -3,13 +3,13 @@
 -- - a customer a trusted writer moved to another organization, erased
 --   there, kept their name, address and notes in the history of the
 --   organization they left, and what its staff logged of them: the
---   erasure reaches the organizations the record's history shows it moved
---   out of (organizations_left);
+--   erasure reaches the organizations the record was moved out of, as
+--   protector_internal.customer_moves records them (organizations_left);
 -- - a task or desk notification written on the customer's booking and
 --   moved by the desk to another booking kept their text, in the table and
 --   in the move's history (rows_logged_on).
 BEGIN;
-SELECT plan(18);
+SELECT plan(20);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['em_a_owner', 'em_b_owner', 'em_person']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
@@ -217,6 +217,29 @@ SELECT protector.erase_customer('0a104000-0000-4000-8000-0000000000f5') \g /dev/
 SELECT tests.clear_authentication();
 SELECT is((SELECT format('%s | %s', title, description) FROM protector.tasks WHERE id = '0a104000-0000-4000-8000-0000000007a5'),
 	'[erased] | ', 'a task rewritten on the customer''s booking while its description is masked in the history is theirs');
+
+-- 4. the moves are the database's own record, not the audit history's:
+-- a move made while customers were not audited (an owner may also purge
+-- the history) is followed (the erasure read the moves from the history:
+-- a review)
+SELECT protector.disable_audit('protector.customers') \g /dev/null
+SELECT tests.authenticate_as('em_a_owner');
+INSERT INTO protector.customers (id, organization_id, full_name)
+VALUES ('0a104000-0000-4000-8000-0000000000f6', '0a104000-0000-4000-8000-00000000000a', 'Dora Unaudited');
+SELECT protector.log_staff_activity('0a104000-0000-4000-8000-00000000000a', 'customer.called',
+	'{"customer_id": "0a104000-0000-4000-8000-0000000000f6", "summary": "Dora called"}') \g /dev/null
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.customers SET organization_id = '0b104000-0000-4000-8000-00000000000b' WHERE id = '0a104000-0000-4000-8000-0000000000f6';
+SELECT tests.clear_authentication();
+SELECT protector.enable_audit('protector.customers') \g /dev/null
+SELECT tests.authenticate_as('em_b_owner');
+SELECT protector.erase_customer('0a104000-0000-4000-8000-0000000000f6') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT count(*)::int FROM protector.staff_activity
+		   WHERE details ->> 'customer_id' = '0a104000-0000-4000-8000-0000000000f6' AND details ? 'summary'), 0,
+	'a move the history did not log is followed too');
+SELECT is((SELECT count(*)::int FROM protector_internal.customer_moves WHERE customer_id = '0a104000-0000-4000-8000-0000000000e9'), 0,
+	'a deleted record''s moves go with it (the decoy of its id above started with none)');
 
 SELECT * FROM finish();
 ROLLBACK;
