@@ -23,8 +23,10 @@
  *	  - no trigger fires and no RLS applies: the writer decides the row,
  *		and proves its references by construction (an audit row's
  *		organization is the audited row's);
- *	  - a table is opened once per transaction, under the top transaction's
- *		resource owner, and closed before commit; on abort the resource owner
+ *	  - a table is opened once per transaction, under a resource owner and
+ *		in a memory context of its own (children of the top transaction's),
+ *		and closed before commit, which deletes both; an error while it
+ *		opens releases all it held; on abort the top transaction's owner
  *		releases it; DDL first closes every open table
  *		(protector.audit_release_writer(), an event trigger), a rolled-back
  *		subtransaction the ones whose table or index it created, and a relcache
@@ -82,12 +84,15 @@ struct DirectTable
 	const CompiledTable *compiled;	/* whose CHECKs, predicates and
 									 * DEFAULTs it was given */
 	bool		own_states;		/* it compiled its own instead, for good */
+	ResourceOwner owner;		/* what it holds: a child of the top
+								 * transaction's owner, its own */
+	MemoryContext cxt;			/* where it lives (this struct too) */
 	struct DirectTable *next;
 };
 
 static void compile_own_defaults(DirectTable *t);
 
-/* the tables open in this transaction (TopTransactionContext) */
+/* the tables open in this transaction (each in its own memory context) */
 static DirectTable *open_tables = NULL;
 static bool callbacks_registered = false;
 
@@ -150,17 +155,36 @@ close_indices_keep_locks(ResultRelInfo *rri)
 	}
 }
 
+/*
+ * Releases a table's resource owner and deletes it: on a close, its locks
+ * go to the transaction (as a subtransaction's commit hands them on); after
+ * an error, everything goes, also what PostgreSQL's catalog reads held
+ * under it when the error struck.
+ */
+static void
+release_owner(ResourceOwner owner, bool closed)
+{
+	ResourceOwnerRelease(owner, RESOURCE_RELEASE_BEFORE_LOCKS, closed, false);
+	ResourceOwnerRelease(owner, RESOURCE_RELEASE_LOCKS, closed, false);
+	ResourceOwnerRelease(owner, RESOURCE_RELEASE_AFTER_LOCKS, closed, false);
+	ResourceOwnerDelete(owner);
+}
+
+/* closes t and frees it, with all it holds */
 static void
 direct_close(DirectTable *t)
 {
 	ResourceOwner save = CurrentResourceOwner;
+	ResourceOwner owner = t->owner;
 
-	CurrentResourceOwner = TopTransactionResourceOwner;
+	CurrentResourceOwner = owner;
 	close_indices_keep_locks(t->rri);
 	ExecResetTupleTable(t->estate->es_tupleTable, false);
 	FreeExecutorState(t->estate);
 	table_close(t->rel, NoLock);
 	CurrentResourceOwner = save;
+	release_owner(owner, true);
+	MemoryContextDelete(t->cxt);
 }
 
 /*
@@ -408,85 +432,103 @@ init_result_relation(ResultRelInfo *rri, Relation rel)
 	rri->ri_RelationDesc = rel;
 }
 
+/* t's table, executor state and indexes, as apply makes them */
+static void
+open_parts(DirectTable *t)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	t->rel = table_open(t->relid, RowExclusiveLock);
+	/* rows go into its heap: a partitioned table, a view or a foreign table has none */
+	if (t->rel->rd_rel->relkind != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s.%s is not a plain table", get_namespace_name(RelationGetNamespace(t->rel)),
+						RelationGetRelationName(t->rel)),
+				 errdetail("Protector writes its rows into the table directly."),
+				 protector_errhint_damaged()));
+	t->estate = CreateExecutorState();
+	rte->rtekind = RTE_RELATION;
+	rte->relid = t->relid;
+	rte->relkind = t->rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+#if PG_VERSION_NUM >= 160000
+	ExecInitRangeTable(t->estate, list_make1(rte), NIL);
+#else
+	ExecInitRangeTable(t->estate, list_make1(rte));
+#endif
+	t->rri = makeNode(ResultRelInfo);
+	init_result_relation(t->rri, t->rel);
+	open_indices(t->rri);
+	refuse_deferred_indexes(t->rri);
+	t->slot = ExecInitExtraTupleSlot(t->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
+}
+
+/* the compiled CHECKs, predicates and DEFAULTs t's rows are judged by */
+static void
+give_compiled(DirectTable *t)
+{
+	const CompiledTable *c = protector_compiled_table(t->rel, true);
+
+	if (c == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a row was to be written into \"%s\" while its defaults were being compiled",
+						RelationGetRelationName(t->rel)),
+				 errdetail("A DEFAULT or CHECK constraint of the table runs code that writes there.")));
+	t->compiled = c;
+	/* ExecConstraints compiles only what is not there (not shared) */
+	if (c->nchecks > 0 && c->checks != NULL)
+		t->rri->ri_ConstraintExprs = c->checks;
+	protector_give_compiled_predicates(c, t->rri);
+	/* (not shared: a SQL function inlined under the search_path) */
+	if (c->defaults != NULL)
+		t->defaults = c->defaults;
+	else
+		compile_own_defaults(t);
+}
+
 /*
- * The executor state constraints and index inserts need, as apply makes
- * it.  Opened under the top transaction's resource owner, which only
- * releases at the end of the transaction: an error half way (caught by a
- * PL/pgSQL EXCEPTION block, say) closes what was opened.
+ * The table opened for direct inserts until the end of the transaction, in
+ * a memory context and under a resource owner of its own (children of the
+ * top transaction's), which a close deletes: a reopen after DDL costs
+ * nothing that stays (it kept 3 kB a time in TopTransactionContext).  An
+ * error half way (a timeout or a cancel in a catalog read, caught by a
+ * PL/pgSQL EXCEPTION block, say) releases everything opened or held under
+ * that owner, PostgreSQL's own catalog scans' snapshots and references
+ * included (under the top transaction's owner they stayed, and the commit
+ * warned of their leak: a review).
  */
 static DirectTable *
 direct_open(Oid relid)
 {
+	MemoryContext cxt = AllocSetContextCreate(TopTransactionContext, "protector direct table",
+											  ALLOCSET_SMALL_SIZES);
+	ResourceOwner owner = ResourceOwnerCreate(TopTransactionResourceOwner, "protector direct table");
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	ResourceOwner oldowner = CurrentResourceOwner;
 	DirectTable *t = palloc0(sizeof(DirectTable));
-	RangeTblEntry *rte = makeNode(RangeTblEntry);
 
 	t->relid = relid;
-	t->rel = table_open(relid, RowExclusiveLock);
-	/* rows go into its heap: a partitioned table, a view or a foreign table has none */
-	if (t->rel->rd_rel->relkind != RELKIND_RELATION)
-	{
-		char	   *nspname = get_namespace_name(RelationGetNamespace(t->rel));
-		char	   *relname = pstrdup(RelationGetRelationName(t->rel));
-
-		/* (closed first: the top transaction's owner holds it, not this error's) */
-		table_close(t->rel, NoLock);
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("%s.%s is not a plain table", nspname, relname),
-				 errdetail("Protector writes its rows into the table directly."),
-				 protector_errhint_damaged()));
-	}
+	t->owner = owner;
+	t->cxt = cxt;
+	CurrentResourceOwner = owner;
 	PG_TRY();
 	{
-		t->estate = CreateExecutorState();
-		rte->rtekind = RTE_RELATION;
-		rte->relid = relid;
-		rte->relkind = t->rel->rd_rel->relkind;
-		rte->rellockmode = RowExclusiveLock;
-#if PG_VERSION_NUM >= 160000
-		ExecInitRangeTable(t->estate, list_make1(rte), NIL);
-#else
-		ExecInitRangeTable(t->estate, list_make1(rte));
-#endif
-		t->rri = makeNode(ResultRelInfo);
-		init_result_relation(t->rri, t->rel);
-		open_indices(t->rri);
-		refuse_deferred_indexes(t->rri);
-		t->slot = ExecInitExtraTupleSlot(t->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
-		{
-			const CompiledTable *c = protector_compiled_table(t->rel, true);
-
-			if (c == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("a row was to be written into \"%s\" while its defaults were being compiled",
-								RelationGetRelationName(t->rel)),
-						 errdetail("A DEFAULT or CHECK constraint of the table runs code that writes there.")));
-			t->compiled = c;
-			/* ExecConstraints compiles only what is not there (not shared) */
-			if (c->nchecks > 0 && c->checks != NULL)
-				t->rri->ri_ConstraintExprs = c->checks;
-			protector_give_compiled_predicates(c, t->rri);
-			/* (not shared: a SQL function inlined under the search_path) */
-			if (c->defaults != NULL)
-				t->defaults = c->defaults;
-			else
-				compile_own_defaults(t);
-		}
+		open_parts(t);
+		give_compiled(t);
 	}
 	PG_CATCH();
 	{
-		if (t->rri != NULL)
-			close_indices_keep_locks(t->rri);
-		if (t->estate != NULL)
-		{
-			ExecResetTupleTable(t->estate->es_tupleTable, false);
-			FreeExecutorState(t->estate);
-		}
-		table_close(t->rel, NoLock);
+		CurrentResourceOwner = oldowner;
+		MemoryContextSwitchTo(oldcxt);
+		release_owner(owner, false);
+		MemoryContextDelete(cxt);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	CurrentResourceOwner = oldowner;
+	MemoryContextSwitchTo(oldcxt);
 	return t;
 }
 
@@ -494,18 +536,8 @@ direct_open(Oid relid)
 static DirectTable *
 open_for_transaction(Oid relid)
 {
-	DirectTable *t;
-	MemoryContext old;
-	ResourceOwner save = CurrentResourceOwner;
-
 	register_callbacks();
-	/* an error on the way aborts the transaction, which resets both */
-	old = MemoryContextSwitchTo(TopTransactionContext);
-	CurrentResourceOwner = TopTransactionResourceOwner;
-	t = direct_open(relid);
-	CurrentResourceOwner = save;
-	MemoryContextSwitchTo(old);
-	return t;
+	return direct_open(relid);
 }
 
 DirectTable *
@@ -551,7 +583,6 @@ protector_direct_close(DirectTable *t)
 		Assert(o != t);			/* listed tables close at commit */
 #endif
 	direct_close(t);
-	pfree(t);
 }
 
 Relation
