@@ -29,3 +29,12 @@ INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
 	('0c000000-0000-4000-8000-00000000c004', :'org', 'Ernie Erased', 'ernie@example.com');
 SELECT protector.merge_customers('0c000000-0000-4000-8000-00000000c001', '0c000000-0000-4000-8000-00000000c003') IS NOT NULL AS merged;
 SELECT protector.erase_customer('0c000000-0000-4000-8000-00000000c004') IS NOT NULL AS erased;
+-- a customer record a trusted writer moved to another organization
+-- (protector_internal.customer_moves, which its erasure reads)
+INSERT INTO protector.organizations (id, name, slug, timezone, currency)
+VALUES ('0c000000-0000-4000-8000-0000000000f9', 'Lockbox Nord', 'lockbox-nord', 'Europe/Berlin', 'EUR');
+INSERT INTO protector.customers (id, organization_id, full_name)
+VALUES ('0c000000-0000-4000-8000-00000000c005', :'org', 'Mo Moved');
+UPDATE protector.customers SET organization_id = '0c000000-0000-4000-8000-0000000000f9'
+WHERE id = '0c000000-0000-4000-8000-00000000c005';
+SELECT count(*) = 1 AS moved FROM protector_internal.customer_moves;
