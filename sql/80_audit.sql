@@ -203,6 +203,15 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			format('%s is a system catalog and cannot be audited', v_rel.qualified));
 	END IF;
+	-- (protector's internal tables have no organization of their own to
+	-- log under: one logged under the row's organization_id showed it
+	-- what another organization's row held, customer_moves the
+	-- organization a customer came from: a review)
+	IF v_rel.nspname OPERATOR(pg_catalog.=) 'protector_internal' THEN
+		PERFORM protector.raise('invalid_parameter',
+			format('%s is one of protector''s internal tables and cannot be audited', v_rel.qualified),
+			'Their rows are protector''s own bookkeeping, written by its triggers.');
+	END IF;
 	IF v_rel.relkind NOT IN ('r', 'p') THEN
 		PERFORM protector.raise('invalid_parameter',
 			format('%s is not a table', v_rel.qualified),

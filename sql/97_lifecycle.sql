@@ -288,6 +288,27 @@ COMMENT ON FUNCTION protector_internal.forget_customer_moves() IS
 CREATE TRIGGER forget_customer_moves AFTER DELETE ON protector.customers
 	REFERENCING OLD TABLE AS gone
 	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.forget_customer_moves();
+-- ... and a TRUNCATE takes them all
+CREATE FUNCTION protector_internal.forget_all_customer_moves()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM protector_internal.customer_moves;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.forget_all_customer_moves() IS
+'Trigger: a TRUNCATE of the customers takes every move with them';
+CREATE TRIGGER forget_all_customer_moves AFTER TRUNCATE ON protector.customers
+	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.forget_all_customer_moves();
+-- (under session_replication_role = replica too, a data import's: a
+-- record deleted or moved there kept its moves, or moved unrecorded, and
+-- an id taken again reached the old one's history: a review)
+ALTER TABLE protector.customers ENABLE ALWAYS TRIGGER record_customer_move;
+ALTER TABLE protector.customers ENABLE ALWAYS TRIGGER forget_customer_moves;
+ALTER TABLE protector.customers ENABLE ALWAYS TRIGGER forget_all_customer_moves;
 
 -- What an erased customer's booking keeps of its details: the refund
 -- protector noted at its cancellation (docs/bookings.md), nothing written

@@ -11635,6 +11635,15 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			format('%s is a system catalog and cannot be audited', v_rel.qualified));
 	END IF;
+	-- (protector's internal tables have no organization of their own to
+	-- log under: one logged under the row's organization_id showed it
+	-- what another organization's row held, customer_moves the
+	-- organization a customer came from: a review)
+	IF v_rel.nspname OPERATOR(pg_catalog.=) 'protector_internal' THEN
+		PERFORM protector.raise('invalid_parameter',
+			format('%s is one of protector''s internal tables and cannot be audited', v_rel.qualified),
+			'Their rows are protector''s own bookkeeping, written by its triggers.');
+	END IF;
 	IF v_rel.relkind NOT IN ('r', 'p') THEN
 		PERFORM protector.raise('invalid_parameter',
 			format('%s is not a table', v_rel.qualified),
@@ -18881,6 +18890,23 @@ CREATE TRIGGER record_customer_move AFTER UPDATE OF organization_id ON protector
 CREATE TRIGGER forget_customer_moves AFTER DELETE ON protector.customers
 	REFERENCING OLD TABLE AS gone
 	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.forget_customer_moves();
+CREATE FUNCTION protector_internal.forget_all_customer_moves()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM protector_internal.customer_moves;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.forget_all_customer_moves() IS
+'Trigger: a TRUNCATE of the customers takes every move with them';
+CREATE TRIGGER forget_all_customer_moves AFTER TRUNCATE ON protector.customers
+	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.forget_all_customer_moves();
+ALTER TABLE protector.customers ENABLE ALWAYS TRIGGER record_customer_move;
+ALTER TABLE protector.customers ENABLE ALWAYS TRIGGER forget_customer_moves;
+ALTER TABLE protector.customers ENABLE ALWAYS TRIGGER forget_all_customer_moves;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -9,7 +9,7 @@
 --   moved by the desk to another booking kept their text, in the table and
 --   in the move's history (rows_logged_on).
 BEGIN;
-SELECT plan(20);
+SELECT plan(23);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['em_a_owner', 'em_b_owner', 'em_person']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
@@ -240,6 +240,25 @@ SELECT is((SELECT count(*)::int FROM protector.staff_activity
 	'a move the history did not log is followed too');
 SELECT is((SELECT count(*)::int FROM protector_internal.customer_moves WHERE customer_id = '0a104000-0000-4000-8000-0000000000e9'), 0,
 	'a deleted record''s moves go with it (the decoy of its id above started with none)');
+
+-- 5. the moves go with the record whatever deletes it (a review: a
+-- DELETE under session_replication_role = replica, a data import's, and
+-- a TRUNCATE kept them, and an id taken again reached the old history)
+SELECT tests.authenticate_as_service_role();
+INSERT INTO protector.customers (id, organization_id, full_name)
+VALUES ('0a104000-0000-4000-8000-0000000000f7', '0a104000-0000-4000-8000-00000000000a', 'Ivo Imported');
+UPDATE protector.customers SET organization_id = '0b104000-0000-4000-8000-00000000000b' WHERE id = '0a104000-0000-4000-8000-0000000000f7';
+SELECT tests.clear_authentication();
+SET LOCAL session_replication_role = replica;
+DELETE FROM protector.customers WHERE id = '0a104000-0000-4000-8000-0000000000f7';
+SET LOCAL session_replication_role = origin;
+SELECT is((SELECT count(*)::int FROM protector_internal.customer_moves WHERE customer_id = '0a104000-0000-4000-8000-0000000000f7'), 0,
+	'a record deleted under session_replication_role = replica takes its moves with it');
+SELECT throws_ok($$SELECT protector.enable_audit('protector_internal.customer_moves')$$, '22023',
+	'protector_internal.customer_moves is one of protector''s internal tables and cannot be audited',
+	'protector''s internal tables are not audited (logged under the organization a customer went to, the row named the one it left)');
+TRUNCATE protector.customers CASCADE;
+SELECT is((SELECT count(*)::int FROM protector_internal.customer_moves), 0, 'a TRUNCATE of the customers takes every move');
 
 SELECT * FROM finish();
 ROLLBACK;
