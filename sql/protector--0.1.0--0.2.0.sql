@@ -18877,33 +18877,21 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	DELETE FROM protector_internal.customer_moves m USING gone g WHERE m.customer_id OPERATOR(pg_catalog.=) g.id;
+	IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
+		DELETE FROM protector_internal.customer_moves;
+	ELSE
+		DELETE FROM protector_internal.customer_moves m USING gone g WHERE m.customer_id OPERATOR(pg_catalog.=) g.id;
+	END IF;
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.forget_customer_moves() IS
-'Trigger: deleted customer records take their moves with them (an id taken again starts with none)';
-CREATE TRIGGER record_customer_move AFTER UPDATE OF organization_id ON protector.customers
-	FOR EACH ROW WHEN (OLD.organization_id IS DISTINCT FROM NEW.organization_id
-					   AND NOT protector_internal.restoring_into('protector.customers'))
-	EXECUTE FUNCTION protector_internal.record_customer_move();
+'Trigger: deleted customer records take their moves with them (an id taken again starts with none); a TRUNCATE takes every move';
 CREATE TRIGGER forget_customer_moves AFTER DELETE ON protector.customers
 	REFERENCING OLD TABLE AS gone
 	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.forget_customer_moves();
-CREATE FUNCTION protector_internal.forget_all_customer_moves()
-RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	DELETE FROM protector_internal.customer_moves;
-	RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.forget_all_customer_moves() IS
-'Trigger: a TRUNCATE of the customers takes every move with them';
 CREATE TRIGGER forget_all_customer_moves AFTER TRUNCATE ON protector.customers
-	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.forget_all_customer_moves();
+	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.forget_customer_moves();
 ALTER TABLE protector.customers ENABLE ALWAYS TRIGGER record_customer_move;
 ALTER TABLE protector.customers ENABLE ALWAYS TRIGGER forget_customer_moves;
 ALTER TABLE protector.customers ENABLE ALWAYS TRIGGER forget_all_customer_moves;
