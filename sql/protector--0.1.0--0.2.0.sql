@@ -18887,6 +18887,10 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.forget_customer_moves() IS
 'Trigger: deleted customer records take their moves with them (an id taken again starts with none); a TRUNCATE takes every move';
+CREATE TRIGGER record_customer_move AFTER UPDATE OF organization_id ON protector.customers
+	FOR EACH ROW WHEN (OLD.organization_id IS DISTINCT FROM NEW.organization_id
+					   AND NOT protector_internal.restoring_into('protector.customers'))
+	EXECUTE FUNCTION protector_internal.record_customer_move();
 CREATE TRIGGER forget_customer_moves AFTER DELETE ON protector.customers
 	REFERENCING OLD TABLE AS gone
 	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.forget_customer_moves();
