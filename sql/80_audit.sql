@@ -203,15 +203,6 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			format('%s is a system catalog and cannot be audited', v_rel.qualified));
 	END IF;
-	-- (protector's internal tables have no organization of their own to
-	-- log under: one logged under the row's organization_id showed it
-	-- what another organization's row held, customer_moves the
-	-- organization a customer came from: a review)
-	IF v_rel.nspname OPERATOR(pg_catalog.=) 'protector_internal' THEN
-		PERFORM protector.raise('invalid_parameter',
-			format('%s is one of protector''s internal tables and cannot be audited', v_rel.qualified),
-			'Their rows are protector''s own bookkeeping, written by its triggers.');
-	END IF;
 	IF v_rel.relkind NOT IN ('r', 'p') THEN
 		PERFORM protector.raise('invalid_parameter',
 			format('%s is not a table', v_rel.qualified),
@@ -240,6 +231,17 @@ BEGIN
 	SELECT p_table::oid AS oid, protector_internal.auditable_table(p_table) AS qualified INTO v_rel;
 	IF v_rel.oid = 'protector.audit_log'::regclass THEN
 		PERFORM protector.raise('invalid_parameter', 'protector.audit_log cannot audit itself');
+	END IF;
+	-- (protector's internal tables have no organization of their own to
+	-- log under: one logged under the row's organization_id showed it
+	-- what another organization's row held, customer_moves the
+	-- organization a customer came from: a review.  disable_audit takes
+	-- them: the update from 0.1.0, which audited one if asked, turns theirs
+	-- off)
+	IF (SELECT c.relnamespace FROM pg_class c WHERE c.oid = v_rel.oid) = 'protector_internal'::regnamespace THEN
+		PERFORM protector.raise('invalid_parameter',
+			format('%s is one of protector''s internal tables and cannot be audited', v_rel.qualified),
+			'Their rows are protector''s own bookkeeping, written by its triggers.');
 	END IF;
 	-- (the lock its triggers' DDL takes, before their state is read: a
 	-- second call at the same moment waits and finds them, where it read
@@ -363,6 +365,13 @@ BEGIN
 	IF NOT protector_internal.restoring_into(TG_RELID)
 	   OR pg_catalog.current_setting('protector_internal.remembering_audit', true) OPERATOR(pg_catalog.=) 'on' THEN
 		RETURN NEW;
+	END IF;
+	-- (one of protector's internal tables, which a backup of a development
+	-- build may name: not audited, and the rest of the settings restored)
+	IF (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) NEW.table_name::pg_catalog.oid)
+	   OPERATOR(pg_catalog.=) 'protector_internal'::pg_catalog.regnamespace THEN
+		RAISE WARNING 'protector does not audit its internal tables: the backup''s setting of % is left out', NEW.table_name;
+		RETURN NULL;
 	END IF;
 	PERFORM protector_internal.remember_audit(NEW.table_name, NEW.audited, NEW.masked);
 	IF NEW.audited AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t

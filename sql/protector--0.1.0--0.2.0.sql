@@ -11635,15 +11635,6 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter',
 			format('%s is a system catalog and cannot be audited', v_rel.qualified));
 	END IF;
-	-- (protector's internal tables have no organization of their own to
-	-- log under: one logged under the row's organization_id showed it
-	-- what another organization's row held, customer_moves the
-	-- organization a customer came from: a review)
-	IF v_rel.nspname OPERATOR(pg_catalog.=) 'protector_internal' THEN
-		PERFORM protector.raise('invalid_parameter',
-			format('%s is one of protector''s internal tables and cannot be audited', v_rel.qualified),
-			'Their rows are protector''s own bookkeeping, written by its triggers.');
-	END IF;
 	IF v_rel.relkind NOT IN ('r', 'p') THEN
 		PERFORM protector.raise('invalid_parameter',
 			format('%s is not a table', v_rel.qualified),
@@ -11672,6 +11663,17 @@ BEGIN
 	SELECT p_table::oid AS oid, protector_internal.auditable_table(p_table) AS qualified INTO v_rel;
 	IF v_rel.oid = 'protector.audit_log'::regclass THEN
 		PERFORM protector.raise('invalid_parameter', 'protector.audit_log cannot audit itself');
+	END IF;
+	-- (protector's internal tables have no organization of their own to
+	-- log under: one logged under the row's organization_id showed it
+	-- what another organization's row held, customer_moves the
+	-- organization a customer came from: a review.  disable_audit takes
+	-- them: the update from 0.1.0, which audited one if asked, turns theirs
+	-- off)
+	IF (SELECT c.relnamespace FROM pg_class c WHERE c.oid = v_rel.oid) = 'protector_internal'::regnamespace THEN
+		PERFORM protector.raise('invalid_parameter',
+			format('%s is one of protector''s internal tables and cannot be audited', v_rel.qualified),
+			'Their rows are protector''s own bookkeeping, written by its triggers.');
 	END IF;
 	-- (the lock its triggers' DDL takes, before their state is read: a
 	-- second call at the same moment waits and finds them, where it read
@@ -11812,6 +11814,13 @@ BEGIN
 	   OR pg_catalog.current_setting('protector_internal.remembering_audit', true) OPERATOR(pg_catalog.=) 'on' THEN
 		RETURN NEW;
 	END IF;
+	-- (one of protector's internal tables, which a backup of a development
+	-- build may name: not audited, and the rest of the settings restored)
+	IF (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) NEW.table_name::pg_catalog.oid)
+	   OPERATOR(pg_catalog.=) 'protector_internal'::pg_catalog.regnamespace THEN
+		RAISE WARNING 'protector does not audit its internal tables: the backup''s setting of % is left out', NEW.table_name;
+		RETURN NULL;
+	END IF;
 	PERFORM protector_internal.remember_audit(NEW.table_name, NEW.audited, NEW.masked);
 	IF NEW.audited AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
 								   WHERE t.tgrelid OPERATOR(pg_catalog.=) NEW.table_name::pg_catalog.oid
@@ -11856,6 +11865,23 @@ ALTER TABLE protector_internal.audit_settings ENABLE ALWAYS TRIGGER restore_audi
 CREATE TRIGGER z_insert_restored_pending AFTER INSERT ON protector_internal.audit_settings FOR EACH STATEMENT
 	WHEN (protector_internal.restoring_into('protector_internal.audit_settings'))
 	EXECUTE FUNCTION protector_internal.insert_restored_pending();
+-- (0.2.0 audits none of protector's internal tables: a 0.1.0 database
+-- that audited one, as enable_audit let it, logged what it holds under
+-- the organization its row names; their triggers go)
+DO $internal_audit$
+DECLARE
+	t record;
+BEGIN
+	FOR t IN
+		SELECT g.tgname, g.tgrelid::regclass AS tbl FROM pg_catalog.pg_trigger g
+		JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid
+		WHERE c.relnamespace = 'protector_internal'::regnamespace AND g.tgname IN ('protector_audit', 'protector_audit_truncate')
+		ORDER BY 2, 1
+	LOOP
+		EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', t.tgname, t.tbl);
+	END LOOP;
+END
+$internal_audit$;
 INSERT INTO protector_internal.audit_settings (table_name, audited, masked)
 SELECT c.oid::regclass, true,
 	   -- (the trigger's arguments as stored: each name in the database's

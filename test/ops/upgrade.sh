@@ -45,6 +45,10 @@ psql -X -q -v ON_ERROR_STOP=1 -d protector_upgraded >/dev/null \
 		FROM protector.services WHERE id = '0c000000-0000-4000-8000-0000000005a1'" \
 	-c "SELECT protector.create_booking('0c000000-0000-4000-8000-0000000005a1', '0c000000-0000-4000-8000-00000000c0c3',
 		date_trunc('day', now()) + interval '10 days 10 hours', 2, 'fixture/uk')"
+# protector's internal table audited, as 0.1.0 let an operator do: 0.2.0
+# audits none of them (the update drops its triggers; the comparison with
+# a fresh install below finds any left)
+psql -X -q -v ON_ERROR_STOP=1 -d protector_upgraded -c "SELECT protector.enable_audit('protector_internal.widget_requests')" >/dev/null
 createdb -T protector_upgraded protector_previous   # the data as it was
 columns() {
 	psql -X -A -t -d "$1" -c "SELECT a.attrelid::regclass || '.' || a.attname FROM pg_attribute a
