@@ -73,7 +73,11 @@ BEGIN
 		PERFORM protector_internal.lock_give_backs(v_ids, true);
 		UPDATE protector.bookings b
 		SET status = 'cancelled', cancelled_at = pg_catalog.now(), cancellation_reason = r.reason
-		FROM pg_catalog.unnest(v_ids, v_reasons) r(id, reason)
+		-- (ROWS FROM: unnest of two arrays is that syntax's shorthand, and
+		-- qualified it is no function; the 42883 it raised went to the
+		-- handler below, and every sweep went one booking at a time, a
+		-- subtransaction and an xid each: an attack on interruptions)
+		FROM ROWS FROM (pg_catalog.unnest(v_ids), pg_catalog.unnest(v_reasons)) r(id, reason)
 		WHERE b.id OPERATOR(pg_catalog.=) r.id;
 		GET DIAGNOSTICS v_done = ROW_COUNT;
 	EXCEPTION WHEN OTHERS THEN
