@@ -11788,7 +11788,12 @@ AS $$
 BEGIN
 	-- (a restored row of a backup made before identity_key was derived)
 	p_masked := protector_internal.audit_masks(p_table, p_masked);
-	IF EXISTS (SELECT FROM pg_catalog.pg_depend d
+	-- (protector's own tables, not its internal ones, which are never
+	-- audited: a row saying so went into every backup, and every restore
+	-- warned of it: a review)
+	IF (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) p_table::pg_catalog.oid)
+	   OPERATOR(pg_catalog.<>) 'protector_internal'::pg_catalog.regnamespace
+	   AND EXISTS (SELECT FROM pg_catalog.pg_depend d
 			   WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
 				 AND d.objid OPERATOR(pg_catalog.=) p_table::pg_catalog.oid
 				 AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
@@ -11822,7 +11827,9 @@ BEGIN
 	-- build may name: not audited, and the rest of the settings restored)
 	IF (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) NEW.table_name::pg_catalog.oid)
 	   OPERATOR(pg_catalog.=) 'protector_internal'::pg_catalog.regnamespace THEN
-		RAISE WARNING 'protector does not audit its internal tables: the backup''s setting of % is left out', NEW.table_name;
+		IF NEW.audited THEN
+			RAISE WARNING 'protector does not audit its internal tables: the backup''s setting of % is left out', NEW.table_name;
+		END IF;
 		RETURN NULL;
 	END IF;
 	PERFORM protector_internal.remember_audit(NEW.table_name, NEW.audited, NEW.masked);

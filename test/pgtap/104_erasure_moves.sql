@@ -9,7 +9,7 @@
 --   moved by the desk to another booking kept their text, in the table and
 --   in the move's history (rows_logged_on).
 BEGIN;
-SELECT plan(25);
+SELECT plan(26);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['em_a_owner', 'em_b_owner', 'em_person']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
@@ -260,6 +260,8 @@ SELECT throws_ok($$SELECT protector.enable_audit('protector_internal.customer_mo
 SET LOCAL client_min_messages = error;	-- (its NOTICE, the restore's WARNING, TRUNCATE's)
 SELECT is(protector.disable_audit('protector_internal.customer_moves'), false,
 	'... disable_audit takes one (the update from 0.1.0 turned off any audited; it refused them too, a review)');
+SELECT is((SELECT count(*)::int FROM protector_internal.audit_settings WHERE table_name = 'protector_internal.customer_moves'::regclass), 0,
+	'... and records nothing of it (a row saying "not audited" went into every backup, and every restore warned of it)');
 -- (a restore of a backup naming one leaves its setting out, and restores
 -- the others: the COPY of every setting failed)
 SET LOCAL row_security = off;
