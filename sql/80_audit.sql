@@ -74,6 +74,21 @@ $$;
 COMMENT ON FUNCTION protector_internal.audit_masks(regclass, text[]) IS
 'A table''s audit masks with the columns derived from masked ones (customers.identity_key, staff_invitations.email_key from email); generated columns are masked by the trigger';
 
+-- Is p_table one of protector's internal tables (schema protector_internal)?
+-- Those are never audited: they have no organization of their own to be
+-- logged under (enable_audit refuses them; a setting of one is neither
+-- recorded nor restored).
+CREATE FUNCTION protector_internal.is_internal_table(p_table regclass)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE((SELECT c.relnamespace OPERATOR(pg_catalog.=) 'protector_internal'::pg_catalog.regnamespace
+					 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) p_table::pg_catalog.oid), false)
+$$;
+COMMENT ON FUNCTION protector_internal.is_internal_table(regclass) IS
+'Internal: whether a table is one of protector''s internal ones (schema protector_internal), which are never audited';
+
 CREATE FUNCTION protector_internal.remember_audit(p_table regclass, p_audited boolean, p_masked text[])
 RETURNS void
 LANGUAGE plpgsql
@@ -85,8 +100,7 @@ BEGIN
 	-- (protector's own tables, not its internal ones, which are never
 	-- audited: a row saying so went into every backup, and every restore
 	-- warned of it: a review)
-	IF (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) p_table::pg_catalog.oid)
-	   OPERATOR(pg_catalog.<>) 'protector_internal'::pg_catalog.regnamespace
+	IF NOT protector_internal.is_internal_table(p_table)
 	   AND EXISTS (SELECT FROM pg_catalog.pg_depend d
 			   WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
 				 AND d.objid OPERATOR(pg_catalog.=) p_table::pg_catalog.oid
@@ -243,7 +257,7 @@ BEGIN
 	-- organization a customer came from: a review.  disable_audit takes
 	-- them: the update from 0.1.0, which audited one if asked, turns theirs
 	-- off)
-	IF (SELECT c.relnamespace FROM pg_class c WHERE c.oid = v_rel.oid) = 'protector_internal'::regnamespace THEN
+	IF protector_internal.is_internal_table(p_table) THEN
 		PERFORM protector.raise('invalid_parameter',
 			format('%s is one of protector''s internal tables and cannot be audited', v_rel.qualified),
 			'Their rows are protector''s own bookkeeping, written by its triggers.');
@@ -373,8 +387,7 @@ BEGIN
 	END IF;
 	-- (one of protector's internal tables, which a backup of a development
 	-- build may name: not audited, and the rest of the settings restored)
-	IF (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) NEW.table_name::pg_catalog.oid)
-	   OPERATOR(pg_catalog.=) 'protector_internal'::pg_catalog.regnamespace THEN
+	IF protector_internal.is_internal_table(NEW.table_name) THEN
 		IF NEW.audited THEN
 			RAISE WARNING 'protector does not audit its internal tables: the backup''s setting of % is left out', NEW.table_name;
 		END IF;

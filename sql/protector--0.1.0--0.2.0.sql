@@ -11674,7 +11674,7 @@ BEGIN
 	-- organization a customer came from: a review.  disable_audit takes
 	-- them: the update from 0.1.0, which audited one if asked, turns theirs
 	-- off)
-	IF (SELECT c.relnamespace FROM pg_class c WHERE c.oid = v_rel.oid) = 'protector_internal'::regnamespace THEN
+	IF protector_internal.is_internal_table(p_table) THEN
 		PERFORM protector.raise('invalid_parameter',
 			format('%s is one of protector''s internal tables and cannot be audited', v_rel.qualified),
 			'Their rows are protector''s own bookkeeping, written by its triggers.');
@@ -11780,6 +11780,18 @@ $$;
 COMMENT ON FUNCTION protector.disable_audit(regclass) IS
 'Stops auditing a table (its history stays); false with a notice if it was not audited';
 
+-- 0.2.0: protector's internal tables are never audited
+CREATE FUNCTION protector_internal.is_internal_table(p_table regclass)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE((SELECT c.relnamespace OPERATOR(pg_catalog.=) 'protector_internal'::pg_catalog.regnamespace
+					 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) p_table::pg_catalog.oid), false)
+$$;
+COMMENT ON FUNCTION protector_internal.is_internal_table(regclass) IS
+'Internal: whether a table is one of protector''s internal ones (schema protector_internal), which are never audited';
+
 CREATE OR REPLACE FUNCTION protector_internal.remember_audit(p_table regclass, p_audited boolean, p_masked text[])
 RETURNS void
 LANGUAGE plpgsql
@@ -11791,8 +11803,7 @@ BEGIN
 	-- (protector's own tables, not its internal ones, which are never
 	-- audited: a row saying so went into every backup, and every restore
 	-- warned of it: a review)
-	IF (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) p_table::pg_catalog.oid)
-	   OPERATOR(pg_catalog.<>) 'protector_internal'::pg_catalog.regnamespace
+	IF NOT protector_internal.is_internal_table(p_table)
 	   AND EXISTS (SELECT FROM pg_catalog.pg_depend d
 			   WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
 				 AND d.objid OPERATOR(pg_catalog.=) p_table::pg_catalog.oid
@@ -11825,8 +11836,7 @@ BEGIN
 	END IF;
 	-- (one of protector's internal tables, which a backup of a development
 	-- build may name: not audited, and the rest of the settings restored)
-	IF (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) NEW.table_name::pg_catalog.oid)
-	   OPERATOR(pg_catalog.=) 'protector_internal'::pg_catalog.regnamespace THEN
+	IF protector_internal.is_internal_table(NEW.table_name) THEN
 		IF NEW.audited THEN
 			RAISE WARNING 'protector does not audit its internal tables: the backup''s setting of % is left out', NEW.table_name;
 		END IF;
@@ -18936,6 +18946,7 @@ CREATE TRIGGER forget_all_customer_moves AFTER TRUNCATE ON protector.customers
 ALTER TABLE protector.customers ENABLE ALWAYS TRIGGER record_customer_move;
 ALTER TABLE protector.customers ENABLE ALWAYS TRIGGER forget_customer_moves;
 ALTER TABLE protector.customers ENABLE ALWAYS TRIGGER forget_all_customer_moves;
+
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
