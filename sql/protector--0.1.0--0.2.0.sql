@@ -13077,16 +13077,6 @@ BEGIN
 			RAISE unique_violation USING
 				MESSAGE = pg_catalog.format('the slug "%s" is already taken', p_slug),
 				HINT = 'Choose another p_slug.';
-		WHEN foreign_key_violation THEN
-			-- the owner's membership names a user Supabase Auth no longer has
-			-- (a token outliving its deleted account)
-			GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
-			IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.members.members_user_id_fkey' THEN
-				RAISE;
-			END IF;
-			PERFORM protector.raise('forbidden', pg_catalog.format('user %s does not exist', v_user),
-				'The request''s token names no user of auth.users: one deleted since, or one who never signed up.',
-				'Sign in (again) as a user of auth.users.');
 	END;
 	-- (the newest of the slug: under REPEATABLE READ the snapshot may still
 	-- show an organization that held the slug until a concurrent rename or
@@ -16450,12 +16440,27 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_user uuid := protector.current_user_id();
+	v_schema text;
+	v_table text;
+	v_constraint text;
 BEGIN
 	IF v_user IS NOT NULL THEN
 		-- (confirmed: they asked for it)
 		INSERT INTO protector.members (organization_id, user_id, role, confirmed_at)
 		VALUES (NEW.id, v_user, 'owner', pg_catalog.now());
 	END IF;
+	RETURN NULL;
+EXCEPTION WHEN foreign_key_violation THEN
+	-- the membership names a user Supabase Auth does not have (a token
+	-- outliving its deleted account): said as create_organization said it,
+	-- for a direct insert too (it met the members' key bare: a review)
+	GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_constraint = CONSTRAINT_NAME;
+	IF pg_catalog.concat_ws('.', v_schema, v_table, v_constraint) OPERATOR(pg_catalog.<>) 'protector.members.members_user_id_fkey' THEN
+		RAISE;
+	END IF;
+	PERFORM protector.raise('forbidden', pg_catalog.format('user %s does not exist', v_user),
+		'The request''s token names no user of auth.users: one deleted since, or one who never signed up.',
+		'Sign in (again) as a user of auth.users.');
 	RETURN NULL;
 END
 $$;

@@ -1,7 +1,7 @@
 -- create_organization(): how a signed-in user starts a tenant, and the
 -- identity helpers as PostgREST requests see them.
 BEGIN;
-SELECT plan(39);
+SELECT plan(40);
 
 SELECT tests.create_supabase_user('founder');
 SELECT tests.create_supabase_user('bystander');
@@ -37,6 +37,9 @@ SELECT throws_ok($$SELECT protector.create_organization('Ghost', 'ghost')$$, '42
 SELECT is(tests.error_text($$SELECT protector.create_organization('Ghost', 'ghost')$$),
 	'42501 | user 0a030000-0000-4000-8000-00000000dead does not exist | The request''s token names no user of auth.users: one deleted since, or one who never signed up. | Sign in (again) as a user of auth.users.',
 	'... nor one who never signed up, told so (it said "was deleted")');
+SELECT throws_ok($$INSERT INTO protector.organizations (name, slug) VALUES ('Ghost', 'ghost-direct')$$, '42501',
+	'user 0a030000-0000-4000-8000-00000000dead does not exist',
+	'... and a direct insert is told the same (it met the members'' foreign key bare, 23503)');
 SELECT tests.authenticate_as('founder');
 SELECT throws_ok($$SELECT protector.create_organization('Dup', 'lockbox')$$, '23505',
 	'the slug "lockbox" is already taken', 'slugs are unique');
