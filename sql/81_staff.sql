@@ -1239,6 +1239,42 @@ $$;
 COMMENT ON FUNCTION protector_internal.member_has_history(uuid, uuid, uuid) IS
 'Internal: true if shifts, staff activity (but its joining), bookings or tasks of the organization refer to the member (what leaving deletes or unlinks)';
 
+-- A deactivated membership the organization keeps (its history: what
+-- leaving would delete) is not deleted by the deletion of its member's
+-- account either: the foreign key to auth.users cascades, and a fired
+-- member deleting their account deleted what leave_organization refuses
+-- to (an attack on the Auth lifecycle).  The organization's deletion, and
+-- those who manage its members, delete it as before.
+CREATE FUNCTION protector_internal.keep_deactivated_history()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_account boolean;
+BEGIN
+	IF NOT EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id)
+	   OR NOT protector_internal.auth_users_with('id') THEN
+		RETURN OLD;
+	END IF;
+	EXECUTE 'SELECT EXISTS (SELECT FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1)' INTO v_account USING OLD.user_id;
+	IF v_account OR (OLD.confirmed_at IS NULL
+					 AND NOT protector_internal.member_has_history(OLD.organization_id, OLD.user_id, OLD.id)) THEN
+		RETURN OLD;
+	END IF;
+	PERFORM protector.raise('forbidden', 'a deactivated member''s account is not deleted while the organization keeps their membership',
+		pg_catalog.format('Deleting the account deletes membership %s of organization %s, which the organization deactivated to keep its history.',
+						  OLD.id, OLD.organization_id),
+		'Those who manage the organization''s members delete the membership first (which deletes that history); then the account.');
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_deactivated_history() IS
+'Trigger: the deletion of an account does not delete a deactivated membership the organization keeps (as leaving does not)';
+CREATE TRIGGER keep_deactivated_history BEFORE DELETE ON protector.members
+	FOR EACH ROW WHEN (NOT OLD.active AND NOT protector_internal.restoring_into('protector.members'))
+	EXECUTE FUNCTION protector_internal.keep_deactivated_history();
+
 -- A membership someone else made (an owner's insert, an invitation) is
 -- pending until its member confirms it: a pending owner does not count as
 -- the owner who keeps the organization (keep_one_owner, sql/40_guards.sql),

@@ -18952,6 +18952,36 @@ ALTER TABLE protector.customers ENABLE ALWAYS TRIGGER record_customer_move;
 ALTER TABLE protector.customers ENABLE ALWAYS TRIGGER forget_customer_moves;
 ALTER TABLE protector.customers ENABLE ALWAYS TRIGGER forget_all_customer_moves;
 
+-- 0.2.0: an account's deletion keeps a deactivated membership's history
+CREATE FUNCTION protector_internal.keep_deactivated_history()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_account boolean;
+BEGIN
+	IF NOT EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id)
+	   OR NOT protector_internal.auth_users_with('id') THEN
+		RETURN OLD;
+	END IF;
+	EXECUTE 'SELECT EXISTS (SELECT FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1)' INTO v_account USING OLD.user_id;
+	IF v_account OR (OLD.confirmed_at IS NULL
+					 AND NOT protector_internal.member_has_history(OLD.organization_id, OLD.user_id, OLD.id)) THEN
+		RETURN OLD;
+	END IF;
+	PERFORM protector.raise('forbidden', 'a deactivated member''s account is not deleted while the organization keeps their membership',
+		pg_catalog.format('Deleting the account deletes membership %s of organization %s, which the organization deactivated to keep its history.',
+						  OLD.id, OLD.organization_id),
+		'Those who manage the organization''s members delete the membership first (which deletes that history); then the account.');
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_deactivated_history() IS
+'Trigger: the deletion of an account does not delete a deactivated membership the organization keeps (as leaving does not)';
+CREATE TRIGGER keep_deactivated_history BEFORE DELETE ON protector.members
+	FOR EACH ROW WHEN (NOT OLD.active AND NOT protector_internal.restoring_into('protector.members'))
+	EXECUTE FUNCTION protector_internal.keep_deactivated_history();
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
