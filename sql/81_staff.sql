@@ -1250,16 +1250,16 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_account boolean;
 BEGIN
+	-- (a cascade, WHEN: the organization's deletion, or the account's,
+	-- the one other key that cascades into members.  Not "the account is
+	-- gone": a membership orphaned without the key, which a restore or
+	-- operations.md's mending deletes, could no longer be deleted, and
+	-- where auth.users could not be read the cascade went through: a
+	-- review)
 	IF NOT EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) OLD.organization_id)
-	   OR NOT protector_internal.auth_users_with('id') THEN
-		RETURN OLD;
-	END IF;
-	EXECUTE 'SELECT EXISTS (SELECT FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1)' INTO v_account USING OLD.user_id;
-	IF v_account OR (OLD.confirmed_at IS NULL
-					 AND NOT protector_internal.member_has_history(OLD.organization_id, OLD.user_id, OLD.id)) THEN
+	   OR (OLD.confirmed_at IS NULL
+		   AND NOT protector_internal.member_has_history(OLD.organization_id, OLD.user_id, OLD.id)) THEN
 		RETURN OLD;
 	END IF;
 	PERFORM protector.raise('forbidden', 'a deactivated member''s account is not deleted while the organization keeps their membership',
@@ -1272,7 +1272,8 @@ $$;
 COMMENT ON FUNCTION protector_internal.keep_deactivated_history() IS
 'Trigger: the deletion of an account does not delete a deactivated membership the organization keeps (as leaving does not)';
 CREATE TRIGGER keep_deactivated_history BEFORE DELETE ON protector.members
-	FOR EACH ROW WHEN (NOT OLD.active AND NOT protector_internal.restoring_into('protector.members'))
+	FOR EACH ROW WHEN (NOT OLD.active AND pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 0
+					   AND NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.keep_deactivated_history();
 
 -- A membership someone else made (an owner's insert, an invitation) is

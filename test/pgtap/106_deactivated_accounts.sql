@@ -5,7 +5,7 @@
 -- auth.users cascaded, and a fired member deleting their account deleted
 -- all of it (an attack on the Supabase Auth lifecycle).
 BEGIN;
-SELECT plan(5);
+SELECT plan(6);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['da_owner', 'da_agent', 'da_pending']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a106000-0000-4000-8000-000000000000', 'Keeps', 'deactivated-accounts');
@@ -27,6 +27,14 @@ SELECT is((SELECT count(*)::int FROM protector.staff_activity WHERE member_id = 
 	'... which stays');
 SELECT lives_ok($$DELETE FROM auth.users WHERE id = tests.get_supabase_uid('da_pending')$$,
 	'a deactivated membership never confirmed and without history goes with its account (as it may be declined)');
+-- (a membership orphaned without the key, as operations.md's mending
+-- finds one, is deleted directly: a review found it refused for good)
+SAVEPOINT orphaned;
+ALTER TABLE protector.members DROP CONSTRAINT members_user_id_fkey;
+DELETE FROM auth.users WHERE id = tests.get_supabase_uid('da_agent');
+SELECT lives_ok($$DELETE FROM protector.members WHERE id = '0a106000-0000-4000-8000-0000000000e2'$$,
+	'a deactivated membership whose account is gone without the key is deleted directly');
+ROLLBACK TO SAVEPOINT orphaned;
 SELECT lives_ok($$DELETE FROM protector.organizations WHERE id = '0a106000-0000-4000-8000-000000000000'$$,
 	'the organization''s deletion deletes its deactivated memberships as ever');
 SELECT lives_ok($$DELETE FROM auth.users WHERE id = tests.get_supabase_uid('da_agent')$$,
