@@ -577,6 +577,18 @@ RETURN EXISTS (SELECT FROM pg_catalog.unnest(p_columns) c
 COMMENT ON FUNCTION protector_internal.text_changed(jsonb, jsonb, text[]) IS
 'Internal: whether the columns differ between two versions of a row';
 
+-- ... and whether a logged UPDATE rewrote them: also one whose columns
+-- the history masks (both versions "[masked]"), which its changed_columns
+-- still name (a rewrite on a customer's booking while the text was
+-- masked was not theirs: a review)
+CREATE FUNCTION protector_internal.text_rewritten(p_old jsonb, p_new jsonb, p_changed text[], p_columns text[])
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN p_changed OPERATOR(pg_catalog.&&) p_columns OR protector_internal.text_changed(p_old, p_new, p_columns);
+COMMENT ON FUNCTION protector_internal.text_rewritten(jsonb, jsonb, text[], text[]) IS
+'Internal: whether a logged UPDATE rewrote the columns: their values differ, or changed_columns names one (a masked column)';
+
 -- The rows of p_table (payments, tasks, notifications: rows with a
 -- booking_id and a created_at) of bookings once a customer's (p_once)
 -- or theirs now and another's before (p_split), made while each booking
@@ -622,7 +634,8 @@ BEGIN
 			WHERE l.table_name OPERATOR(pg_catalog.=) $4 AND l.record_id OPERATOR(pg_catalog.<>) ''[masked]''
 			  AND l.organization_id OPERATOR(pg_catalog.=) $1
 			  AND (l.op OPERATOR(pg_catalog.=) ''INSERT''
-				   OR (l.op OPERATOR(pg_catalog.=) ''UPDATE'' AND protector_internal.text_changed(l.old_row, l.new_row, $5)))
+				   OR (l.op OPERATOR(pg_catalog.=) ''UPDATE''
+					   AND protector_internal.text_rewritten(l.old_row, l.new_row, l.changed_columns, $5)))
 			  AND l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' OPERATOR(pg_catalog.=) ANY (($2 OPERATOR(pg_catalog.||) $6)::text[]))
 		 SELECT ARRAY(SELECT g.id FROM logged g
 					  WHERE protector_internal.within_periods($3 OPERATOR(pg_catalog.->) g.booking_id, g.at, g.seq)
@@ -646,7 +659,7 @@ BEGIN
 										 AND g.organization_id OPERATOR(pg_catalog.=) $1
 										 AND (g.op OPERATOR(pg_catalog.=) ''INSERT''
 											  OR (g.op OPERATOR(pg_catalog.=) ''UPDATE''
-												  AND protector_internal.text_changed(g.old_row, g.new_row, $5)))
+												  AND protector_internal.text_rewritten(g.old_row, g.new_row, g.changed_columns, $5)))
 									   ORDER BY g.id DESC LIMIT 1) t),
 								true)))',
 		p_table)
@@ -674,12 +687,9 @@ SELECT ARRAY(SELECT DISTINCT l.record_id FROM protector.audit_log l
 			   AND l.table_name OPERATOR(pg_catalog.=) p_table
 			   AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 			   AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
-			   -- (a column masked in the history changes unseen but for
-			   -- changed_columns: a review)
 			   AND (l.op OPERATOR(pg_catalog.=) 'INSERT'
 					OR (l.op OPERATOR(pg_catalog.=) 'UPDATE'
-						AND (protector_internal.text_changed(l.old_row, l.new_row, p_columns)
-							 OR l.changed_columns OPERATOR(pg_catalog.&&) p_columns)))
+						AND protector_internal.text_rewritten(l.old_row, l.new_row, l.changed_columns, p_columns)))
 			   AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' IN (SELECT pg_catalog.unnest(p_bookings)))
 $$;
 COMMENT ON FUNCTION protector_internal.rows_logged_on(uuid, text, text[], text[]) IS

@@ -18122,7 +18122,8 @@ BEGIN
 			WHERE l.table_name OPERATOR(pg_catalog.=) $4 AND l.record_id OPERATOR(pg_catalog.<>) ''[masked]''
 			  AND l.organization_id OPERATOR(pg_catalog.=) $1
 			  AND (l.op OPERATOR(pg_catalog.=) ''INSERT''
-				   OR (l.op OPERATOR(pg_catalog.=) ''UPDATE'' AND protector_internal.text_changed(l.old_row, l.new_row, $5)))
+				   OR (l.op OPERATOR(pg_catalog.=) ''UPDATE''
+					   AND protector_internal.text_rewritten(l.old_row, l.new_row, l.changed_columns, $5)))
 			  AND l.new_row OPERATOR(pg_catalog.->>) ''booking_id'' OPERATOR(pg_catalog.=) ANY (($2 OPERATOR(pg_catalog.||) $6)::text[]))
 		 SELECT ARRAY(SELECT g.id FROM logged g
 					  WHERE protector_internal.within_periods($3 OPERATOR(pg_catalog.->) g.booking_id, g.at, g.seq)
@@ -18146,7 +18147,7 @@ BEGIN
 										 AND g.organization_id OPERATOR(pg_catalog.=) $1
 										 AND (g.op OPERATOR(pg_catalog.=) ''INSERT''
 											  OR (g.op OPERATOR(pg_catalog.=) ''UPDATE''
-												  AND protector_internal.text_changed(g.old_row, g.new_row, $5)))
+												  AND protector_internal.text_rewritten(g.old_row, g.new_row, g.changed_columns, $5)))
 									   ORDER BY g.id DESC LIMIT 1) t),
 								true)))',
 		p_table)
@@ -18262,6 +18263,15 @@ RETURN EXISTS (SELECT FROM pg_catalog.unnest(p_columns) c
 			   WHERE (p_old OPERATOR(pg_catalog.->) c) IS DISTINCT FROM (p_new OPERATOR(pg_catalog.->) c));
 COMMENT ON FUNCTION protector_internal.text_changed(jsonb, jsonb, text[]) IS
 'Internal: whether the columns differ between two versions of a row';
+
+-- 0.2.0: a masked column's rewrite is a rewrite
+CREATE FUNCTION protector_internal.text_rewritten(p_old jsonb, p_new jsonb, p_changed text[], p_columns text[])
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN p_changed OPERATOR(pg_catalog.&&) p_columns OR protector_internal.text_changed(p_old, p_new, p_columns);
+COMMENT ON FUNCTION protector_internal.text_rewritten(jsonb, jsonb, text[], text[]) IS
+'Internal: whether a logged UPDATE rewrote the columns: their values differ, or changed_columns names one (a masked column)';
 
 -- The bookings of p_ids the caller does not see (RLS decides: none, or
 -- not theirs), refused by id: "<p_detail>: <ids>."  For a batch of the
@@ -18843,12 +18853,9 @@ SELECT ARRAY(SELECT DISTINCT l.record_id FROM protector.audit_log l
 			   AND l.table_name OPERATOR(pg_catalog.=) p_table
 			   AND l.organization_id OPERATOR(pg_catalog.=) p_organization_id
 			   AND l.record_id OPERATOR(pg_catalog.<>) '[masked]'
-			   -- (a column masked in the history changes unseen but for
-			   -- changed_columns: a review)
 			   AND (l.op OPERATOR(pg_catalog.=) 'INSERT'
 					OR (l.op OPERATOR(pg_catalog.=) 'UPDATE'
-						AND (protector_internal.text_changed(l.old_row, l.new_row, p_columns)
-							 OR l.changed_columns OPERATOR(pg_catalog.&&) p_columns)))
+						AND protector_internal.text_rewritten(l.old_row, l.new_row, l.changed_columns, p_columns)))
 			   AND l.new_row OPERATOR(pg_catalog.->>) 'booking_id' IN (SELECT pg_catalog.unnest(p_bookings)))
 $$;
 COMMENT ON FUNCTION protector_internal.rows_logged_on(uuid, text, text[], text[]) IS
@@ -18983,6 +18990,7 @@ CREATE TRIGGER keep_deactivated_history BEFORE DELETE ON protector.members
 	FOR EACH ROW WHEN (NOT OLD.active AND pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 0
 					   AND NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.keep_deactivated_history();
+
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -9,7 +9,7 @@
 --   moved by the desk to another booking kept their text, in the table and
 --   in the move's history (rows_logged_on).
 BEGIN;
-SELECT plan(26);
+SELECT plan(27);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['em_a_owner', 'em_b_owner', 'em_person']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, timezone) VALUES
@@ -217,6 +217,27 @@ SELECT protector.erase_customer('0a104000-0000-4000-8000-0000000000f5') \g /dev/
 SELECT tests.clear_authentication();
 SELECT is((SELECT format('%s | %s', title, description) FROM protector.tasks WHERE id = '0a104000-0000-4000-8000-0000000007a5'),
 	'[erased] | ', 'a task rewritten on the customer''s booking while its description is masked in the history is theirs');
+
+-- 3d. the same on a booking once theirs: a task written for the customer
+-- before them, rewritten in their time while its description is masked,
+-- and the booking handed on, is theirs (rows_while_theirs saw only the
+-- rewrites whose logged values differ: a read of the change)
+SELECT tests.authenticate_as('em_a_owner');
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0a104000-0000-4000-8000-0000000000f8', '0a104000-0000-4000-8000-00000000000a', 'Xena Before'),
+	('0a104000-0000-4000-8000-0000000000f9', '0a104000-0000-4000-8000-00000000000a', 'Erik Between'),
+	('0a104000-0000-4000-8000-0000000000fa', '0a104000-0000-4000-8000-00000000000a', 'Yara After');
+SELECT protector.create_booking('0a104000-0000-4000-8000-0000000005a1', '0a104000-0000-4000-8000-0000000000f8',
+	date_trunc('hour', now()) + interval '6 days') ->> 'id' AS passed_booking \gset
+INSERT INTO protector.tasks (id, organization_id, booking_id, title, description) VALUES
+	('0a104000-0000-4000-8000-0000000007a6', '0a104000-0000-4000-8000-00000000000a', :'passed_booking', 'Call', 'about the seats');
+UPDATE protector.bookings SET customer_id = '0a104000-0000-4000-8000-0000000000f9' WHERE id = :'passed_booking';
+UPDATE protector.tasks SET description = 'Erik Between uses a wheelchair' WHERE id = '0a104000-0000-4000-8000-0000000007a6';
+UPDATE protector.bookings SET customer_id = '0a104000-0000-4000-8000-0000000000fa' WHERE id = :'passed_booking';
+SELECT protector.erase_customer('0a104000-0000-4000-8000-0000000000f9') \g /dev/null
+SELECT tests.clear_authentication();
+SELECT is((SELECT description FROM protector.tasks WHERE id = '0a104000-0000-4000-8000-0000000007a6'), NULL,
+	'a task rewritten in a once-theirs booking''s time while its description is masked is theirs');
 
 -- 4. the moves are the database's own record, not the audit history's:
 -- a move made while customers were not audited (an owner may also purge
