@@ -53,6 +53,7 @@
 #include "utils/syscache.h"
 
 #include "elevation.h"
+#include "locks.h"
 #include "support.h"
 
 #define REALTIME_MAX_ARGS 8
@@ -279,8 +280,9 @@ call_expression(Oid funcoid, const RealtimeCall *call)
 }
 
 static void
-call_as_owner(const RealtimeCall *call)
+call_as_owner_now(void *arg)
 {
+	const RealtimeCall *call = (const RealtimeCall *) arg;
 	Oid			funcoid;
 	Oid			role;
 	FmgrInfo	flinfo;
@@ -306,6 +308,19 @@ call_as_owner(const RealtimeCall *call)
 	protector_descend(role, &saved);
 	(void) FunctionCallInvoke(fcinfo);
 	protector_ascend(&saved);
+}
+
+/*
+ * The call, its waits for locks (realtime.messages', its partitions') bounded
+ * by protector.lock_timeout like protector's own: a migration or a partition
+ * change of Realtime's holding the table made the booking wait without end.
+ */
+static void
+call_as_owner(RealtimeCall *call)
+{
+	protector_bounded_wait(call_as_owner_now, call,
+						   "Supabase Realtime's table realtime.messages is busy, try again",
+						   "Another transaction (a migration, or Realtime changing its partitions)");
 }
 
 /* argument argno as given, of the function's type (a record with its row type) */
