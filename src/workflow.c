@@ -275,6 +275,8 @@ review_task_unassigned(const NewBooking *b)
 static void
 write_review_task(Relation bookings, const NewBooking *b, const ServiceFacts *facts)
 {
+	/* (asked before the table opens: no SPI while it is open) */
+	bool		unassigned = review_task_unassigned(b);
 	DirectTable *t = protector_direct_table(protector_sibling_relid(bookings, "tasks"));
 	Relation	rel = protector_direct_relation(t);
 	AttrNumber	att[PROTECTOR_MAX_COLUMNS];
@@ -293,7 +295,7 @@ write_review_task(Relation bookings, const NewBooking *b, const ServiceFacts *fa
 	set_column(values, nulls, c[TK_BOOKING_ID], UUIDPGetDatum(b->id), false);
 	set_column(values, nulls, c[TK_KIND], CStringGetTextDatum("booking_review"), false);
 	set_column(values, nulls, c[TK_TITLE], CStringGetTextDatum(review_title(facts, b->start)), false);
-	set_column(values, nulls, c[TK_ASSIGNEE], b->assigned_agent, review_task_unassigned(b));
+	set_column(values, nulls, c[TK_ASSIGNEE], b->assigned_agent, unassigned);
 	set_column(values, nulls, c[TK_DUE_AT], TimestampTzGetDatum(due), false);
 	status_text = nulls[c[TK_STATUS] - 1] ? NULL :
 		protector_value_text(TupleDescAttr(RelationGetDescr(rel), c[TK_STATUS] - 1)->atttypid,
