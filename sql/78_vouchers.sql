@@ -889,6 +889,16 @@ $$;
 COMMENT ON FUNCTION protector_internal.lock_promo_code(uuid, uuid) IS
 'Internal: locks the organization''s promo code p_id, if there is one (protector.lock_timeout)';
 
+-- The code create_booking passes to the booking it inserts now: the
+-- setting protector.promo_code, when this transaction set it
+-- (src/booking_insert.c)
+CREATE FUNCTION protector_internal.promo_code_asked()
+RETURNS text
+LANGUAGE c VOLATILE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'protector_promo_code_asked';
+COMMENT ON FUNCTION protector_internal.promo_code_asked() IS
+'Internal: the promo code create_booking passes to the booking inserted now (protector.promo_code, set in this transaction), or NULL';
+
 CREATE FUNCTION protector_internal.apply_promo_code()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -896,7 +906,9 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	p protector.promo_codes;
-	v_code text := COALESCE(pg_catalog.current_setting('protector.promo_code', true), '');
+	-- (set in this transaction: a plain SET a pooled connection kept from
+	-- another client's transaction counts for nothing)
+	v_code text := COALESCE(protector_internal.promo_code_asked(), '');
 BEGIN
 	-- the code create_booking was given (only a trusted writer names the
 	-- code's id itself: promo_code_id is not granted)

@@ -3768,7 +3768,9 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	p protector.promo_codes;
-	v_code text := COALESCE(pg_catalog.current_setting('protector.promo_code', true), '');
+	-- (set in this transaction: a plain SET a pooled connection kept from
+	-- another client's transaction counts for nothing)
+	v_code text := COALESCE(protector_internal.promo_code_asked(), '');
 BEGIN
 	-- the code create_booking was given (only a trusted writer names the
 	-- code's id itself: promo_code_id is not granted)
@@ -18991,6 +18993,14 @@ CREATE TRIGGER keep_deactivated_history BEFORE DELETE ON protector.members
 					   AND NOT protector_internal.restoring_into('protector.members'))
 	EXECUTE FUNCTION protector_internal.keep_deactivated_history();
 
+-- 0.2.0: a promo code counts only in the transaction that set it (a plain
+-- SET left on a pooled connection discounted the next client's inserts)
+CREATE FUNCTION protector_internal.promo_code_asked()
+RETURNS text
+LANGUAGE c VOLATILE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'protector_promo_code_asked';
+COMMENT ON FUNCTION protector_internal.promo_code_asked() IS
+'Internal: the promo code create_booking passes to the booking inserted now (protector.promo_code, set in this transaction), or NULL';
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -22,7 +22,7 @@
  *		 then, not while restoring, a customer named: neither merged into
  *		 another nor erased (booking_customer.c);
  *	  4. a promo code (promo_code_id, or protector.promo_code set by
- *		 create_booking), not while restoring: its discount
+ *		 create_booking in this transaction), not while restoring: its discount
  *		 (apply_promo_code());
  *	  5. not while restoring: the service's deposit (require_deposit()).
  *	  6. not while restoring: the reservation check's early refusal of a
@@ -61,6 +61,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "executor/tuptable.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -116,6 +117,48 @@ static PrepareCatalog catalog;
 
 /* protector.promo_code (defined in _PG_init): read as the setting is now */
 char	   *protector_promo_code = NULL;
+
+/*
+ * The transaction that last assigned protector.promo_code: a value counts
+ * only in the transaction that set it.  A plain SET left on a pooled
+ * connection by one client discounted the next client's direct inserts
+ * (a review).  A SET LOCAL's undoing at the end of its transaction runs
+ * after the transaction's local id is cleared, and so counts nowhere.
+ */
+static LocalTransactionId promo_code_assigned_in = InvalidLocalTransactionId;
+
+void
+protector_assign_promo_code(const char *newval pg_attribute_unused(), void *extra pg_attribute_unused())
+{
+	promo_code_assigned_in = MyProc != NULL ? MyProc->lxid : InvalidLocalTransactionId;
+}
+
+/* the code create_booking passes to the insert now, or NULL */
+static const char *
+promo_code_asked(void)
+{
+	if (protector_promo_code == NULL || protector_promo_code[0] == '\0' ||
+		MyProc == NULL || !LocalTransactionIdIsValid(MyProc->lxid) ||
+		promo_code_assigned_in != MyProc->lxid)
+		return NULL;
+	return protector_promo_code;
+}
+
+/*
+ * protector_internal.promo_code_asked() returns text: the code
+ * protector.promo_code passes to a booking inserted now (set in this
+ * transaction), or NULL (apply_promo_code, sql/78_vouchers.sql).
+ */
+PG_FUNCTION_INFO_V1(protector_promo_code_asked);
+Datum
+protector_promo_code_asked(PG_FUNCTION_ARGS)
+{
+	const char *code = promo_code_asked();
+
+	if (code == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(code));
+}
 
 /* what read_terms() reads of services, looked up once the table is locked */
 enum
@@ -325,7 +368,7 @@ promo_given(Relation rel, HeapTuple row)
 {
 	bool		isnull;
 	(void) column(rel, row, catalog.promo_code_id, &isnull);
-	return !isnull || (protector_promo_code != NULL && protector_promo_code[0] != '\0');
+	return !isnull || promo_code_asked() != NULL;
 }
 
 /*

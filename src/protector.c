@@ -165,12 +165,13 @@ _PG_init(void)
 	DefineCustomStringVariable("protector.promo_code",
 							   "The promo code create_booking passes to its insert (internal).",
 							   "Set for one insert by protector.create_booking; a booking "
-							   "inserted while it is set is discounted by that code.",
+							   "inserted while it is set, in the transaction that set it, "
+							   "is discounted by that code.",
 							   &protector_promo_code,
 							   "",
 							   PGC_USERSET,
 							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   NULL, NULL, NULL);
+							   NULL, protector_assign_promo_code, NULL);
 
 	DefineCustomIntVariable("protector.notify_batch_limit",
 							"Rows per statement and organization notified one by one.",
