@@ -111,6 +111,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.authorize_row(regclass, uuid, text, text, boolean, boolean),
 	protector_internal.current_customer_ids(),
 	protector_internal.customer_organizations(),
+	protector_internal.current_customer_booking_ids(),
 	protector_internal.restoring(),
 	protector_internal.restoring_into(regclass),
 	protector_internal.caller_is_trusted(),

@@ -19002,6 +19002,26 @@ AS 'MODULE_PATHNAME', 'protector_promo_code_asked';
 COMMENT ON FUNCTION protector_internal.promo_code_asked() IS
 'Internal: the promo code create_booking passes to the booking inserted now (protector.promo_code, set in this transaction), or NULL';
 
+-- 0.2.0: a customer's payments read through two arrays, each once per
+-- statement (the policy's sub-select per payment read every tenant's)
+CREATE FUNCTION protector_internal.current_customer_booking_ids()
+RETURNS uuid[]
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.array_agg(b.id), '{}'::uuid[]) FROM protector.bookings b
+	WHERE b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids())
+$$;
+COMMENT ON FUNCTION protector_internal.current_customer_booking_ids() IS
+'The bookings of the customer records linked to the caller''s account (payments_select)';
+
+GRANT EXECUTE ON FUNCTION protector_internal.current_customer_booking_ids() TO authenticated, service_role;
+DROP POLICY payments_select ON protector.payments;
+CREATE POLICY payments_select ON protector.payments FOR SELECT TO authenticated
+	USING (organization_id = ANY ((SELECT protector_internal.orgs_with('payments.read'))::uuid[])
+		   OR (organization_id = ANY ((SELECT protector_internal.customer_organizations())::uuid[])
+			   AND booking_id = ANY ((SELECT protector_internal.current_customer_booking_ids())::uuid[])));
+
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 

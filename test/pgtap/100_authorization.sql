@@ -680,6 +680,7 @@ SELECT set_eq($$
 $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.authorize(uuid,text,text)'),
 			 ('protector_internal.authorize_row(regclass,uuid,text,text,boolean,boolean)'),
 			 ('protector_internal.current_customer_ids()'), ('protector_internal.customer_organizations()'),
+			 ('protector_internal.current_customer_booking_ids()'),
 			 ('protector_internal.restoring()'), ('protector_internal.restoring_into(regclass)'),
 			 ('protector_internal.caller_is_trusted()'), ('protector_internal.random_uuid()'),
 			 ('protector_internal.local_time(text,timestamp with time zone)'),
