@@ -12287,12 +12287,18 @@ BEGIN
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY
 			  (SELECT v.id::text FROM protector.vouchers v
 			   WHERE v.organization_id OPERATOR(pg_catalog.=) p_organization_id AND v.customer_id OPERATOR(pg_catalog.=) p_customer_id));
+	-- (the payments of their bookings, then those once theirs: as one
+	-- statement, the OR read every payment of the organization, 1.3 s
+	-- beside 250,000; an attack at scale)
 	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details)
 	FROM protector.bookings b
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND ((b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.id OPERATOR(pg_catalog.<>) ALL (v_split))
-		   OR p.id::text OPERATOR(pg_catalog.=) ANY (v_old_payments))
+	  AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id AND b.id OPERATOR(pg_catalog.<>) ALL (v_split)
 	  AND p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
+	  AND p.details OPERATOR(pg_catalog.<>) protector_internal.erased_payment_details(p.details);
+	UPDATE protector.payments p SET details = protector_internal.erased_payment_details(p.details)
+	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND p.id OPERATOR(pg_catalog.=) ANY (v_old_payments::uuid[])
 	  AND p.details OPERATOR(pg_catalog.<>) protector_internal.erased_payment_details(p.details);
 	UPDATE protector.audit_log l
 	SET old_row = protector_internal.row_with_value(l.old_row, 'details',
@@ -12353,8 +12359,8 @@ BEGIN
 	UPDATE protector.notifications n
 	SET payload = protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload)
 	WHERE n.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND ((n.booking_id::text OPERATOR(pg_catalog.=) ANY (v_bookings) AND n.booking_id OPERATOR(pg_catalog.<>) ALL (v_split))
-		   OR n.id::text OPERATOR(pg_catalog.=) ANY (v_old_notes))
+	  AND ((n.booking_id OPERATOR(pg_catalog.=) ANY (v_bookings::uuid[]) AND n.booking_id OPERATOR(pg_catalog.<>) ALL (v_split))
+		   OR n.id OPERATOR(pg_catalog.=) ANY (v_old_notes::uuid[]))
 	  AND n.payload OPERATOR(pg_catalog.<>) protector_internal.erased_notification_payload(p_organization_id, n.kind, n.payload);
 	UPDATE protector.audit_log l
 	SET old_row = protector_internal.row_with_value(l.old_row, 'payload',
