@@ -61,9 +61,9 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "executor/tuptable.h"
-#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/guc_tables.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -119,18 +119,32 @@ static PrepareCatalog catalog;
 char	   *protector_promo_code = NULL;
 
 /*
- * The transaction that last assigned protector.promo_code: a value counts
- * only in the transaction that set it.  A plain SET left on a pooled
- * connection by one client discounted the next client's direct inserts
- * (a review).  A SET LOCAL's undoing at the end of its transaction runs
- * after the transaction's local id is cleared, and so counts nowhere.
+ * The setting's own record, whose stack of prior values is not empty
+ * exactly while the value was set in this transaction and not undone: a
+ * value counts only then.  A plain SET left on a pooled connection by one
+ * client discounted the next client's direct inserts (a review); a SET
+ * LOCAL undone by a rolled-back subtransaction brings such a value back,
+ * and that does not count either.
  */
-static LocalTransactionId promo_code_assigned_in = InvalidLocalTransactionId;
+static struct config_generic *promo_code_setting = NULL;
 
 void
-protector_assign_promo_code(const char *newval pg_attribute_unused(), void *extra pg_attribute_unused())
+protector_find_promo_code_setting(void)
 {
-	promo_code_assigned_in = MyProc != NULL ? MyProc->lxid : InvalidLocalTransactionId;
+	struct config_generic **settings;
+	int			n;
+
+#if PG_VERSION_NUM >= 160000
+	settings = get_guc_variables(&n);
+#else
+	settings = get_guc_variables();
+	n = GetNumConfigOptions();
+#endif
+	for (int i = 0; i < n; i++)
+		if (strcmp(settings[i]->name, "protector.promo_code") == 0)
+			promo_code_setting = settings[i];
+	if (promo_code_setting == NULL)
+		elog(ERROR, "protector.promo_code is not defined");
 }
 
 /* the code create_booking passes to the insert now, or NULL */
@@ -138,8 +152,7 @@ static const char *
 promo_code_asked(void)
 {
 	if (protector_promo_code == NULL || protector_promo_code[0] == '\0' ||
-		MyProc == NULL || !LocalTransactionIdIsValid(MyProc->lxid) ||
-		promo_code_assigned_in != MyProc->lxid)
+		promo_code_setting == NULL || promo_code_setting->stack == NULL)
 		return NULL;
 	return protector_promo_code;
 }

@@ -13,6 +13,6 @@
 
 /* protector.promo_code: the code create_booking passes to its insert */
 extern char *protector_promo_code;
-extern void protector_assign_promo_code(const char *newval, void *extra);
+extern void protector_find_promo_code_setting(void);
 
 #endif

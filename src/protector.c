@@ -171,7 +171,8 @@ _PG_init(void)
 							   "",
 							   PGC_USERSET,
 							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   NULL, protector_assign_promo_code, NULL);
+							   NULL, NULL, NULL);
+	protector_find_promo_code_setting();
 
 	DefineCustomIntVariable("protector.notify_batch_limit",
 							"Rows per statement and organization notified one by one.",

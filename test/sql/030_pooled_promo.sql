@@ -26,6 +26,19 @@ VALUES ('0c030000-0000-4000-8000-00000000b001', '0c030000-0000-4000-8000-0000000
 		tstzrange(date_trunc('hour', now()) + interval '2 days', date_trunc('hour', now()) + interval '2 days 1 hour'),
 		'EUR', 100, 100)
 RETURNING promo_code_id, total_price, discount_amount;
+-- nor when a SET LOCAL of this transaction, rolled back with its
+-- savepoint, brought the left value back
+BEGIN;
+SAVEPOINT before_the_code;
+SELECT set_config('protector.promo_code', '', true) = '' AS set_here;
+ROLLBACK TO SAVEPOINT before_the_code;
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, currency, unit_price, total_price)
+VALUES ('0c030000-0000-4000-8000-00000000b003', '0c030000-0000-4000-8000-000000000000', '0c030000-0000-4000-8000-0000000000a1',
+		'0c030000-0000-4000-8000-0000000005a1',
+		tstzrange(date_trunc('hour', now()) + interval '6 days', date_trunc('hour', now()) + interval '6 days 1 hour'),
+		'EUR', 100, 100)
+RETURNING promo_code_id, total_price, discount_amount;
+COMMIT;
 RESET ROLE;
 SELECT times_used FROM protector.promo_codes WHERE id = '0c030000-0000-4000-8000-0000000000c1';
 -- set in the insert's own transaction, as create_booking sets it: 100 less 50%
