@@ -235,7 +235,13 @@ realtime_role(const RealtimeFunction *called, Oid *funcoid)
 		if (definer && superuser_arg(owner))
 			superuser_definer = fn;
 	}
-	inheritors = find_all_inheritors(messages, NoLock, NULL);
+	/*
+	 * (its partitions locked as the insert will lock them, here, where the
+	 * wait is bounded: waited for inside Realtime's send(), whose handler
+	 * turns every error into a WARNING, a lock on today's partition
+	 * dropped the broadcast of a committed change; a review)
+	 */
+	inheritors = find_all_inheritors(messages, RowExclusiveLock, NULL);
 	foreach(lc, inheritors)
 		take_owner(protector_relation_owner(lfirst_oid(lc)), &role);
 	/* all a superuser's: nobody else may have put code there */
@@ -311,9 +317,10 @@ call_as_owner_now(void *arg)
 }
 
 /*
- * The call, its waits for locks (realtime.messages', its partitions') bounded
- * by protector.lock_timeout like protector's own: a migration or a partition
- * change of Realtime's holding the table made the booking wait without end.
+ * The call, its waits for locks (realtime.messages', its partitions', taken
+ * by realtime_role) bounded by protector.lock_timeout like protector's own:
+ * a migration or a partition change of Realtime's holding the table made
+ * the booking wait without end.
  */
 static void
 call_as_owner(RealtimeCall *call)
