@@ -275,7 +275,11 @@ review_task_unassigned(const NewBooking *b)
 static void
 write_review_task(Relation bookings, const NewBooking *b, const ServiceFacts *facts)
 {
-	/* (asked before the table opens: no SPI while it is open) */
+	/*
+	 * (asked first: the row is then made and written without SQL between;
+	 * the table stays open for the transaction once opened, and the SQL
+	 * asked here reads no table written directly)
+	 */
 	bool		unassigned = review_task_unassigned(b);
 	DirectTable *t = protector_direct_table(protector_sibling_relid(bookings, "tasks"));
 	Relation	rel = protector_direct_relation(t);
