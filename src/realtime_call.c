@@ -54,6 +54,7 @@
 
 #include "elevation.h"
 #include "locks.h"
+#include "output_style.h"
 #include "support.h"
 
 #define REALTIME_MAX_ARGS 8
@@ -320,14 +321,23 @@ call_as_owner_now(void *arg)
  * The call, its waits for locks (realtime.messages', its partitions', taken
  * by realtime_role) bounded by protector.lock_timeout like protector's own:
  * a migration or a partition change of Realtime's holding the table made
- * the booking wait without end.
+ * the booking wait without end.  The payload is printed in fixed settings,
+ * as the audit log's rows are (output_style.h): Realtime's to_jsonb() of
+ * the row wrote "during" in the writer's DateStyle and TimeZone, which a
+ * writer under 'Postgres, MDY' and UTC-14 sent 14 hours off (an attack on
+ * session settings).
  */
 static void
 call_as_owner(RealtimeCall *call)
 {
+	bool		pinned = !protector_output_style_holds(STYLE_CHECKED);
+	int			level = pinned ? protector_output_style_begin(false) : 0;
+
 	protector_bounded_wait(call_as_owner_now, call,
 						   "Supabase Realtime's table realtime.messages is busy, try again",
 						   "Another transaction (a migration, or Realtime changing its partitions)");
+	if (pinned)
+		protector_output_style_end(level);
 }
 
 /* argument argno as given, of the function's type (a record with its row type) */
