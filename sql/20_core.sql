@@ -454,10 +454,22 @@ RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN p_date IS NULL THEN 'NULL'
-			WHEN p_date OPERATOR(pg_catalog.<) '0001-01-01' OR p_date OPERATOR(pg_catalog.>) '9999-12-31' THEN p_date::text
-			ELSE pg_catalog.to_char(p_date, 'YYYY-MM-DD') END;
+			-- (infinity reads the same in every DateStyle; a day beyond the
+			-- years 1 to 9999 printed in the caller's, 02/01/10000)
+			WHEN NOT pg_catalog.isfinite(p_date) THEN p_date::text
+			WHEN p_date OPERATOR(pg_catalog.>=) '0001-01-01' AND p_date OPERATOR(pg_catalog.<=) '9999-12-31'
+				THEN pg_catalog.to_char(p_date, 'YYYY-MM-DD')
+			-- (to_char reads a date as a timestamp, which ends in 294276)
+			-- (BC years have at most four digits, the others past 9999 five or more)
+			ELSE pg_catalog.format('%s-%s-%s%s',
+				CASE WHEN p_date OPERATOR(pg_catalog.<) '0001-01-01'
+					 THEN pg_catalog.lpad((OPERATOR(pg_catalog.-) EXTRACT(year FROM p_date))::text, 4, '0')
+					 ELSE EXTRACT(year FROM p_date)::text END,
+				pg_catalog.lpad(EXTRACT(month FROM p_date)::text, 2, '0'),
+				pg_catalog.lpad(EXTRACT(day FROM p_date)::text, 2, '0'),
+				CASE WHEN p_date OPERATOR(pg_catalog.<) '0001-01-01' THEN ' BC' ELSE '' END) END;
 COMMENT ON FUNCTION protector_internal.iso_text(date) IS
-'A date as messages quote it: YYYY-MM-DD whatever the caller''s DateStyle within the years 1 to 9999 (NULL as NULL)';
+'A date as messages quote it: YYYY-MM-DD (and BC before the year 1) whatever the caller''s DateStyle (NULL as NULL)';
 
 -- A range of dates an RPC reads, refused as availability refuses one
 -- (src/availability.c, src/schedule.c): infinite, or beyond the dates

@@ -250,7 +250,7 @@ BEGIN
 	v_day := COALESCE(p_date, (protector_internal.local_time(v_tz, pg_catalog.now()))::date);
 	IF NOT pg_catalog.isfinite(v_day) OR v_day NOT BETWEEN '0001-01-02' AND '9999-12-30' THEN
 		PERFORM protector.raise('datetime_overflow', 'p_date must be a date between 0001-01-02 and 9999-12-30',
-			pg_catalog.format('Got %s.', v_day));
+			pg_catalog.format('Got %s.', protector_internal.iso_text(v_day)));
 	END IF;
 	v_lo := protector_internal.local_midnight(v_tz, v_day);
 	v_hi := protector_internal.local_midnight(v_tz, v_day OPERATOR(pg_catalog.+) 1);

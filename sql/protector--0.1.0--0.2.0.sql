@@ -6319,7 +6319,7 @@ BEGIN
 	v_day := COALESCE(p_date, (protector_internal.local_time(v_tz, pg_catalog.now()))::date);
 	IF NOT pg_catalog.isfinite(v_day) OR v_day NOT BETWEEN '0001-01-02' AND '9999-12-30' THEN
 		PERFORM protector.raise('datetime_overflow', 'p_date must be a date between 0001-01-02 and 9999-12-30',
-			pg_catalog.format('Got %s.', v_day));
+			pg_catalog.format('Got %s.', protector_internal.iso_text(v_day)));
 	END IF;
 	v_lo := protector_internal.local_midnight(v_tz, v_day);
 	v_hi := protector_internal.local_midnight(v_tz, v_day OPERATOR(pg_catalog.+) 1);
@@ -16043,10 +16043,22 @@ RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN p_date IS NULL THEN 'NULL'
-			WHEN p_date OPERATOR(pg_catalog.<) '0001-01-01' OR p_date OPERATOR(pg_catalog.>) '9999-12-31' THEN p_date::text
-			ELSE pg_catalog.to_char(p_date, 'YYYY-MM-DD') END;
+			-- (infinity reads the same in every DateStyle; a day beyond the
+			-- years 1 to 9999 printed in the caller's, 02/01/10000)
+			WHEN NOT pg_catalog.isfinite(p_date) THEN p_date::text
+			WHEN p_date OPERATOR(pg_catalog.>=) '0001-01-01' AND p_date OPERATOR(pg_catalog.<=) '9999-12-31'
+				THEN pg_catalog.to_char(p_date, 'YYYY-MM-DD')
+			-- (to_char reads a date as a timestamp, which ends in 294276)
+			-- (BC years have at most four digits, the others past 9999 five or more)
+			ELSE pg_catalog.format('%s-%s-%s%s',
+				CASE WHEN p_date OPERATOR(pg_catalog.<) '0001-01-01'
+					 THEN pg_catalog.lpad((OPERATOR(pg_catalog.-) EXTRACT(year FROM p_date))::text, 4, '0')
+					 ELSE EXTRACT(year FROM p_date)::text END,
+				pg_catalog.lpad(EXTRACT(month FROM p_date)::text, 2, '0'),
+				pg_catalog.lpad(EXTRACT(day FROM p_date)::text, 2, '0'),
+				CASE WHEN p_date OPERATOR(pg_catalog.<) '0001-01-01' THEN ' BC' ELSE '' END) END;
 COMMENT ON FUNCTION protector_internal.iso_text(date) IS
-'A date as messages quote it: YYYY-MM-DD whatever the caller''s DateStyle within the years 1 to 9999 (NULL as NULL)';
+'A date as messages quote it: YYYY-MM-DD (and BC before the year 1) whatever the caller''s DateStyle (NULL as NULL)';
 
 CREATE FUNCTION protector_internal.iso_text(p_time timestamptz)
 RETURNS text

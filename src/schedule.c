@@ -1008,6 +1008,25 @@ protector_open_intervals(const pg_uuid_t *venue_id, pg_tz *tz, Jsonb *hours,
 }
 
 /*
+ * a day as messages write it, whatever DateStyle: ISO, "BC" after one
+ * before year 1, infinity as PostgreSQL writes it in every style
+ */
+static char *
+iso_day(DateADT day)
+{
+	int			year,
+				month,
+				mday;
+
+	if (DATE_NOT_FINITE(day))
+		return DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(day)));
+	j2date(day + POSTGRES_EPOCH_JDATE, &year, &month, &mday);
+	if (year <= 0)
+		return psprintf("%04d-%02d-%02d BC", 1 - year, month, mday);
+	return psprintf("%04d-%02d-%02d", year, month, mday);
+}
+
+/*
  * 22008 naming p_from and p_to unless both are days of the years 1 to 9999,
  * whose local bounds are times PostgreSQL can hold in any zone (a day near
  * the timestamp's end ended in local_time_read's message, naming nothing,
@@ -1021,23 +1040,7 @@ protector_check_days(DateADT from_day, DateADT to_day)
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
 			 errmsg("p_from and p_to must be dates between the years 1 and 9999"),
-			 errdetail("Got %s to %s.",
-					   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(from_day))),
-					   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(to_day))))));
-}
-
-/* a day as messages write it, whatever DateStyle: ISO, "BC" after one before year 1 */
-static char *
-iso_day(DateADT day)
-{
-	int			year,
-				month,
-				mday;
-
-	j2date(day + POSTGRES_EPOCH_JDATE, &year, &month, &mday);
-	if (year <= 0)
-		return psprintf("%04d-%02d-%02d BC", 1 - year, month, mday);
-	return psprintf("%04d-%02d-%02d", year, month, mday);
+			 errdetail("Got %s to %s.", iso_day(from_day), iso_day(to_day))));
 }
 
 /*

@@ -11,7 +11,7 @@
 -- Claims nested 32,000 levels deep ran out of stack (54001)
 -- rather than being refused as bad input.
 BEGIN;
-SELECT plan(26);
+SELECT plan(32);
 
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
 VALUES ('0a640000-0000-4000-8000-000000000000', 'Styles', 'session-settings', 'Europe/Berlin', 'EUR');
@@ -162,8 +162,43 @@ INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, clos
 	('0a640000-0000-4000-8000-000000000000', '0a640000-0000-4000-8000-0000000000a1', '2030-12-26', true);
 SELECT throws_ok($$UPDATE protector.venue_closures SET closed_on = '2030-12-25' WHERE closed_on = '2030-12-26'$$,
 	'23505', 'the venue has an entry for 2030-12-25 already', '... and a closure''s date (it read 25/12/2030)');
+SELECT is(tests.error_text($$SELECT * FROM protector.get_available_slots('0a640000-0000-4000-8000-0000000005a1',
+	'2027-01-02', '10000-01-02', false)$$),
+	'22008 | p_from and p_to must be dates between the years 1 and 9999 | Got 2027-01-02 to 10000-01-02.',
+	'... and days beyond the years 1 to 9999 (it read 02/01/10000)');
+SELECT is(tests.error_text($$SELECT * FROM protector.get_todays_bookings_by_hour('0a640000-0000-4000-8000-000000000000',
+	NULL, '10000-01-02')$$),
+	'22008 | p_date must be a date between 0001-01-02 and 9999-12-30 | Got 10000-01-02.', '... in the dashboards too');
+SELECT is(tests.error_text($$SELECT * FROM protector.get_available_slots('0a640000-0000-4000-8000-0000000005a1',
+	'0001-01-01 BC', '2027-01-02', false)$$),
+	'22008 | p_from and p_to must be dates between the years 1 and 9999 | Got 0001-01-01 BC to 2027-01-02.',
+	'... and before the year 1');
 RESET DateStyle;
 SET LOCAL TimeZone = 'UTC';
+
+-- a booking's Supabase Realtime broadcast: Realtime's to_jsonb() of the
+-- row printed "during" in the writer's settings, and a writer under
+-- 'Postgres, MDY' in UTC-14 (+14:00) sent a range that read back 14 hours
+-- off (an attack on session settings)
+SET LOCAL client_min_messages = warning;
+SELECT protector.enable_realtime() IS NOT NULL AS realtime_on \gset
+DELETE FROM realtime.messages;
+SET LOCAL DateStyle = 'Postgres, MDY';
+SET LOCAL TimeZone = 'UTC-14';
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status)
+VALUES ('0a640000-0000-4000-8000-00000000b0b5', '0a640000-0000-4000-8000-000000000000', '0a640000-0000-4000-8000-0000000000a1',
+		'0a640000-0000-4000-8000-0000000005a1', tstzrange('2029-05-04 18:00+00', '2029-05-04 19:00+00'), 'confirmed');
+SELECT is(current_setting('DateStyle') || ' ' || current_setting('TimeZone'), 'Postgres, MDY UTC-14',
+	'the writer''s settings are as they were after the broadcast');
+RESET DateStyle;
+SET LOCAL TimeZone = 'UTC';
+SELECT is((SELECT payload -> 'record' ->> 'during' FROM realtime.messages
+		   WHERE payload -> 'record' ->> 'id' = '0a640000-0000-4000-8000-00000000b0b5'),
+	'["2029-05-04 18:00:00+00","2029-05-04 19:00:00+00")',
+	'a booking''s Realtime broadcast prints "during" in UTC and ISO whoever writes it');
+SELECT is((SELECT payload -> 'record' ->> 'created_at' ~ '\+00:00$' FROM realtime.messages
+		   WHERE payload -> 'record' ->> 'id' = '0a640000-0000-4000-8000-00000000b0b5'), true,
+	'... and its timestamps in UTC');
 
 -- claims too deep to be a token are bad input, refused where they are met
 SELECT tests.create_supabase_user('ss_user') IS NOT NULL AS made \gset
