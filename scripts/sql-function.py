@@ -70,6 +70,12 @@ def main(args):
     missing = [n for n in args if n not in found]
     if missing:
         sys.exit('not in sql/NN_*.sql: ' + ', '.join(missing))
+    # (a name is one block here: of an overloaded name the blocks of one
+    # overload were cut at the length of another's, mangling the script)
+    texts = [text] + ([open(path).read().replace('CREATE OR REPLACE FUNCTION', 'CREATE FUNCTION')] if path else [])
+    overloaded = sorted({n for n in args for t in texts if [m for m, _ in definitions(t)].count(n) > 1})
+    if overloaded:
+        sys.exit('overloaded, edit by hand: ' + ', '.join(overloaded))
     if path:
         update(path, args, found)
         return
