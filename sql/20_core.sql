@@ -296,6 +296,16 @@ LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION protector_internal.restoring_into(regclass) IS
 'True while a restore loads p_table: restoring() and the running statement is that table''s INSERT or COPY (or finish_restore''s offer)';
 
+-- Whether this session applies another database's changes (a logical
+-- replication subscription's apply worker): the publisher's own
+-- bookkeeping arrives with them where it is published
+CREATE FUNCTION protector_internal.applying_replicated_changes()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_applying_replicated_changes'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION protector_internal.applying_replicated_changes() IS
+'True while this session applies another database''s changes (a replication origin is set up: a subscription''s apply worker)';
+
 CREATE FUNCTION protector.raise(p_kind text, p_message text,
 								p_detail text DEFAULT NULL, p_hint text DEFAULT NULL)
 RETURNS void

@@ -114,6 +114,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.current_customer_booking_ids(),
 	protector_internal.restoring(),
 	protector_internal.restoring_into(regclass),
+	protector_internal.applying_replicated_changes(),
 	protector_internal.caller_is_trusted(),
 	protector_internal.random_uuid(),
 	protector_internal.booking_start(tstzrange),

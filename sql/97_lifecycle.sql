@@ -271,9 +271,13 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.record_customer_move() IS
 'Trigger: a customer record moved to another organization is recorded in customer_moves';
+-- (not while a subscription applies the move: the publisher's record of
+-- it arrives too, published as operations.md says, and met this one's
+-- key, which stopped the subscription for good)
 CREATE TRIGGER record_customer_move AFTER UPDATE OF organization_id ON protector.customers
 	FOR EACH ROW WHEN (OLD.organization_id IS DISTINCT FROM NEW.organization_id
-					   AND NOT protector_internal.restoring_into('protector.customers'))
+					   AND NOT protector_internal.restoring_into('protector.customers')
+					   AND NOT protector_internal.applying_replicated_changes())
 	EXECUTE FUNCTION protector_internal.record_customer_move();
 
 -- (once per statement: an organization's deletion deletes its customers)

@@ -18966,9 +18966,22 @@ END
 $$;
 COMMENT ON FUNCTION protector_internal.forget_customer_moves() IS
 'Trigger: deleted customer records take their moves with them (an id taken again starts with none); a TRUNCATE takes every move';
+-- 0.2.0: whether a subscription applies the change (its publisher's own
+-- record of a customer's move arrives with it)
+CREATE FUNCTION protector_internal.applying_replicated_changes()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'protector_applying_replicated_changes'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION protector_internal.applying_replicated_changes() IS
+'True while this session applies another database''s changes (a replication origin is set up: a subscription''s apply worker)';
+GRANT EXECUTE ON FUNCTION protector_internal.applying_replicated_changes() TO authenticated, service_role;
+-- (not while a subscription applies the move: the publisher's record of
+-- it arrives too, published as operations.md says, and met this one's
+-- key, which stopped the subscription for good)
 CREATE TRIGGER record_customer_move AFTER UPDATE OF organization_id ON protector.customers
 	FOR EACH ROW WHEN (OLD.organization_id IS DISTINCT FROM NEW.organization_id
-					   AND NOT protector_internal.restoring_into('protector.customers'))
+					   AND NOT protector_internal.restoring_into('protector.customers')
+					   AND NOT protector_internal.applying_replicated_changes())
 	EXECUTE FUNCTION protector_internal.record_customer_move();
 CREATE TRIGGER forget_customer_moves AFTER DELETE ON protector.customers
 	REFERENCING OLD TABLE AS gone

@@ -42,6 +42,7 @@
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 #include "parser/parsetree.h"
+#include "replication/origin.h"
 #include "storage/proc.h"
 #include "tcop/pquery.h"
 #include "utils/acl.h"
@@ -549,6 +550,20 @@ protector_restoring_into_sql(PG_FUNCTION_ARGS)
 {
 	protector_require_arg(fcinfo, 0, "p_table");
 	PG_RETURN_BOOL(protector_restoring() && restore_target(PG_GETARG_OID(0)));
+}
+
+/*
+ * protector_internal.applying_replicated_changes() returns boolean: is this
+ * session applying another database's changes (a logical replication
+ * subscription's apply worker, or any session that set up a replication
+ * origin)?  Such a change brings the publisher's own bookkeeping with it
+ * when that is published (record_customer_move, sql/97_lifecycle.sql).
+ */
+PG_FUNCTION_INFO_V1(protector_applying_replicated_changes);
+Datum
+protector_applying_replicated_changes(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(replorigin_session_origin != InvalidRepOriginId);
 }
 
 /*

@@ -237,10 +237,13 @@ realtime_role(const RealtimeFunction *called, Oid *funcoid)
 			superuser_definer = fn;
 	}
 	/*
-	 * (its partitions locked as the insert will lock them, here, where the
-	 * wait is bounded: waited for inside Realtime's send(), whose handler
-	 * turns every error into a WARNING, a lock on today's partition
-	 * dropped the broadcast of a committed change; a review)
+	 * (every partition locked as the insert locks the one it goes to,
+	 * here, where the wait is bounded: waited for inside Realtime's send(),
+	 * whose handler turns every error into a WARNING, a lock on today's
+	 * partition dropped the broadcast of a committed change; a review.
+	 * Which partition a row goes to is the insert's to find: all are
+	 * taken, so a lock on an old day's partition makes a change wait too,
+	 * as realtime.md says)
 	 */
 	inheritors = find_all_inheritors(messages, RowExclusiveLock, NULL);
 	foreach(lc, inheritors)

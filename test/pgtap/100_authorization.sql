@@ -682,6 +682,7 @@ $$, $$VALUES ('protector_internal.orgs_with(text)'), ('protector_internal.author
 			 ('protector_internal.current_customer_ids()'), ('protector_internal.customer_organizations()'),
 			 ('protector_internal.current_customer_booking_ids()'),
 			 ('protector_internal.restoring()'), ('protector_internal.restoring_into(regclass)'),
+			 ('protector_internal.applying_replicated_changes()'),
 			 ('protector_internal.caller_is_trusted()'), ('protector_internal.random_uuid()'),
 			 ('protector_internal.local_time(text,timestamp with time zone)'),
 			 ('protector_internal.check_money(numeric,text)'), ('protector_internal.check_currency(text,text)'),
