@@ -6641,7 +6641,9 @@ ALTER TABLE protector_internal.reports_cache FORCE ROW LEVEL SECURITY;
 -- logged, and is not stored.
 CREATE TABLE protector_internal.report_prunes (
 	organization_id uuid PRIMARY KEY REFERENCES protector.organizations (id) ON DELETE CASCADE,
-	below			xid8 NOT NULL
+	below			xid8 NOT NULL,
+	-- when it was last pruned: the sweep takes the longest waiting first
+	pruned_at		timestamptz NOT NULL DEFAULT now()
 );
 ALTER TABLE protector_internal.report_prunes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE protector_internal.report_prunes FORCE ROW LEVEL SECURITY;
@@ -6687,7 +6689,8 @@ BEGIN
 	INSERT INTO protector_internal.report_prunes (organization_id, below)
 	SELECT p_organization_id, v_below
 	WHERE EXISTS (SELECT FROM protector.organizations o WHERE o.id OPERATOR(pg_catalog.=) p_organization_id)
-	ON CONFLICT (organization_id) DO UPDATE SET below = GREATEST(report_prunes.below, EXCLUDED.below);
+	ON CONFLICT (organization_id) DO UPDATE SET below = GREATEST(report_prunes.below, EXCLUDED.below),
+												pruned_at = EXCLUDED.pruned_at;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.prune_report_log(uuid) IS
@@ -6800,9 +6803,15 @@ BEGIN
 	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
 		RETURN 0;
 	END IF;
+	-- (those never pruned, then the longest waiting: in no order, the
+	-- same organizations came first every sweep, and past p_limit the
+	-- logs of the others grew without end; an attack on growth)
 	FOR v_org IN
-		SELECT DISTINCT x.organization_id FROM protector_internal.report_changes x
-		WHERE x.xid OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
+		SELECT x.organization_id
+		FROM (SELECT DISTINCT c.organization_id FROM protector_internal.report_changes c
+			  WHERE c.xid OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())) x
+		LEFT JOIN protector_internal.report_prunes p ON p.organization_id OPERATOR(pg_catalog.=) x.organization_id
+		ORDER BY p.pruned_at NULLS FIRST, x.organization_id
 		LIMIT p_limit
 	LOOP
 		CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(protector_internal.lock_key(1886547717, v_org));
