@@ -6803,15 +6803,18 @@ BEGIN
 	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
 		RETURN 0;
 	END IF;
-	-- (those never pruned, then the longest waiting: in no order, the
-	-- same organizations came first every sweep, and past p_limit the
-	-- logs of the others grew without end; an attack on growth)
+	-- (the longest waiting first, since their last prune or, never
+	-- pruned, since they were made: in no order, the same organizations
+	-- came first every sweep, and past p_limit the logs of the others
+	-- grew without end, an attack on growth; those never pruned put
+	-- first, a stream of new organizations did the same, its review)
 	FOR v_org IN
 		SELECT x.organization_id
 		FROM (SELECT DISTINCT c.organization_id FROM protector_internal.report_changes c
 			  WHERE c.xid OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())) x
 		LEFT JOIN protector_internal.report_prunes p ON p.organization_id OPERATOR(pg_catalog.=) x.organization_id
-		ORDER BY p.pruned_at NULLS FIRST, x.organization_id
+		LEFT JOIN protector.organizations o ON o.id OPERATOR(pg_catalog.=) x.organization_id
+		ORDER BY COALESCE(p.pruned_at, o.created_at) NULLS FIRST, x.organization_id
 		LIMIT p_limit
 	LOOP
 		CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(protector_internal.lock_key(1886547717, v_org));

@@ -37,4 +37,26 @@ GROUP BY n ORDER BY n;
 SELECT count(*) AS never_pruned FROM protector.organizations o
 WHERE o.slug LIKE 'report-prunes-%'
   AND NOT EXISTS (SELECT FROM protector_internal.report_prunes p WHERE p.organization_id = o.id);
+-- a stream of new organizations (100 made between each two sweeps, each
+-- logging its creation): put first as never pruned, they took every slot
+-- and the 150 were never pruned again (a review); they wait in turn now,
+-- from when they were made
+CREATE FUNCTION pg_temp.newcomers(r integer) RETURNS void LANGUAGE sql AS $$
+	INSERT INTO protector.organizations (name, slug)
+	SELECT 'N', 'report-prunes-new-' || r || '-' || i FROM generate_series(1, 100) i
+$$;
+SELECT pg_temp.newcomers(1);
+SELECT pg_temp.round();
+SELECT protector_internal.prune_report_changes(100) AS pruned;
+SELECT pg_temp.newcomers(2);
+SELECT pg_temp.round();
+SELECT protector_internal.prune_report_changes(100) AS pruned;
+SELECT pg_temp.newcomers(3);
+SELECT pg_temp.round();
+SELECT protector_internal.prune_report_changes(100) AS pruned;
+-- the 150's logs stay short (the newcomers wait their turn)
+SELECT max(n) AS most_rows_kept_of_the_150
+FROM (SELECT o.id, count(x.xid) AS n FROM protector.organizations o
+	  LEFT JOIN protector_internal.report_changes x ON x.organization_id = o.id
+	  WHERE o.slug ~ '^report-prunes-[0-9]' GROUP BY o.id) s;
 DELETE FROM protector.organizations WHERE slug LIKE 'report-prunes-%';
