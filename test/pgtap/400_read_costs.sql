@@ -43,14 +43,6 @@ FROM generate_series(0, 19999) k, LATERAL (SELECT now() - interval '900 days' + 
 SET LOCAL session_replication_role = origin;
 ANALYZE protector.bookings;
 
--- (rows a scan of the table read, and rows its index scans fetched from
--- it, which are counted on the index: counted on the table alone, an index
--- scan's reads were 0)
-CREATE FUNCTION pg_temp.rows_read(t regclass) RETURNS bigint LANGUAGE sql AS $$
-	SELECT pg_stat_get_xact_tuples_fetched(t) + pg_stat_get_xact_tuples_returned(t)
-		   + (SELECT coalesce(sum(pg_stat_get_xact_tuples_fetched(i.indexrelid)), 0)::bigint FROM pg_index i WHERE i.indrelid = t)
-$$;
-GRANT EXECUTE ON FUNCTION pg_temp.rows_read(regclass) TO authenticated;
 -- the scans of a table and of its indexes begun (index-only scans fetch no row)
 CREATE FUNCTION pg_temp.scans(t regclass) RETURNS bigint LANGUAGE sql AS $$
 	SELECT pg_stat_get_xact_numscans(t) + (SELECT coalesce(sum(pg_stat_get_xact_numscans(i.indexrelid)), 0)::bigint
@@ -61,10 +53,10 @@ CREATE TEMP TABLE counts (what text, n bigint);
 GRANT ALL ON counts TO authenticated;
 
 SELECT tests.authenticate_as('rc_owner');
-INSERT INTO counts SELECT 'bookings before', pg_temp.rows_read('protector.bookings');
+INSERT INTO counts SELECT 'bookings before', tests.rows_read('protector.bookings');
 INSERT INTO counts SELECT 'shifts', count(*) FROM protector.get_staff_schedule('0a400000-0000-4000-8000-0000000000a1',
 	(date_trunc('week', now()) + interval '7 days')::date);
-INSERT INTO counts SELECT 'bookings after', pg_temp.rows_read('protector.bookings');
+INSERT INTO counts SELECT 'bookings after', tests.rows_read('protector.bookings');
 INSERT INTO counts SELECT 'services before', pg_temp.scans('protector.services');
 SELECT protector.get_dashboard_stats('0a400000-0000-4000-8000-000000000000') IS NOT NULL AS dashboard;
 INSERT INTO counts SELECT 'services after', pg_temp.scans('protector.services');
@@ -95,10 +87,10 @@ VALUES ('0a400000-0000-4000-8000-000000000000', '0a400000-0000-4000-8000-0000000
 SET LOCAL session_replication_role = origin;
 ANALYZE protector.bookings;
 SELECT tests.authenticate_as('rc_owner');
-INSERT INTO counts SELECT 'recent before', pg_temp.rows_read('protector.bookings');
+INSERT INTO counts SELECT 'recent before', tests.rows_read('protector.bookings');
 INSERT INTO counts SELECT 'monday', sum(assigned_bookings) FROM protector.get_staff_schedule('0a400000-0000-4000-8000-0000000000a1',
 	(date_trunc('week', now()) + interval '7 days')::date) WHERE local_date = (date_trunc('week', now()) + interval '7 days')::date;
-INSERT INTO counts SELECT 'recent after', pg_temp.rows_read('protector.bookings');
+INSERT INTO counts SELECT 'recent after', tests.rows_read('protector.bookings');
 SELECT tests.clear_authentication();
 SELECT is((SELECT n FROM counts WHERE what = 'monday'), 2::bigint,
 	'Monday''s two back-to-back shifts each count the booking across them');
@@ -111,10 +103,10 @@ SELECT count(tests.create_supabase_user('rc_staff' || n)) FROM generate_series(1
 INSERT INTO protector.members (organization_id, user_id, role)
 SELECT '0a400000-0000-4000-8000-000000000000', tests.get_supabase_uid('rc_staff' || n), 'operator' FROM generate_series(1, 20) n;
 SELECT tests.authenticate_as('rc_owner');
-INSERT INTO counts SELECT 'staff before', pg_temp.rows_read('protector.bookings');
+INSERT INTO counts SELECT 'staff before', tests.rows_read('protector.bookings');
 INSERT INTO counts SELECT 'staff rows', count(*) FROM protector.generate_staff_report('0a400000-0000-4000-8000-000000000000',
 	(date_trunc('week', now()) - interval '28 days')::date, (date_trunc('week', now()) + interval '13 days')::date);
-INSERT INTO counts SELECT 'staff after', pg_temp.rows_read('protector.bookings');
+INSERT INTO counts SELECT 'staff after', tests.rows_read('protector.bookings');
 SELECT tests.clear_authentication();
 SELECT cmp_ok((SELECT n FROM counts WHERE what = 'staff after') - (SELECT n FROM counts WHERE what = 'staff before'),
 	'<', 6000::bigint,

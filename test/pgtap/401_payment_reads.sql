@@ -50,19 +50,13 @@ WHERE b.organization_id IN (SELECT o.id FROM protector.organizations o WHERE o.s
 SET LOCAL session_replication_role = origin;
 ANALYZE protector.bookings, protector.payments;
 
--- (rows a scan of the table read, and rows its index scans fetched)
-CREATE FUNCTION pg_temp.rows_read(t regclass) RETURNS bigint LANGUAGE sql AS $$
-	SELECT pg_stat_get_xact_tuples_fetched(t) + pg_stat_get_xact_tuples_returned(t)
-		   + (SELECT coalesce(sum(pg_stat_get_xact_tuples_fetched(i.indexrelid)), 0)::bigint FROM pg_index i WHERE i.indrelid = t)
-$$;
-GRANT EXECUTE ON FUNCTION pg_temp.rows_read(regclass) TO authenticated;
 CREATE TEMP TABLE counts (what text, n bigint);
 GRANT ALL ON counts TO authenticated;
 
 SELECT tests.authenticate_as('pr_customer');
-INSERT INTO counts SELECT 'before', pg_temp.rows_read('protector.payments');
+INSERT INTO counts SELECT 'before', tests.rows_read('protector.payments');
 INSERT INTO counts SELECT 'seen', count(*) FROM protector.payments;
-INSERT INTO counts SELECT 'after', pg_temp.rows_read('protector.payments');
+INSERT INTO counts SELECT 'after', tests.rows_read('protector.payments');
 SELECT tests.clear_authentication();
 SELECT is((SELECT n FROM counts WHERE what = 'seen'), 2::bigint, 'the customer sees the payments of their 2 bookings');
 SELECT cmp_ok((SELECT n FROM counts WHERE what = 'after') - (SELECT n FROM counts WHERE what = 'before'), '<', 100::bigint,
@@ -70,9 +64,9 @@ SELECT cmp_ok((SELECT n FROM counts WHERE what = 'after') - (SELECT n FROM count
 
 TRUNCATE counts;
 SELECT tests.authenticate_as('pr_owner');
-INSERT INTO counts SELECT 'before', pg_temp.rows_read('protector.payments');
+INSERT INTO counts SELECT 'before', tests.rows_read('protector.payments');
 INSERT INTO counts SELECT 'seen', count(*) FROM (SELECT * FROM protector.payments ORDER BY created_at DESC LIMIT 50) p;
-INSERT INTO counts SELECT 'after', pg_temp.rows_read('protector.payments');
+INSERT INTO counts SELECT 'after', tests.rows_read('protector.payments');
 SELECT tests.clear_authentication();
 SELECT is((SELECT n FROM counts WHERE what = 'seen'), 10::bigint, 'the small organization''s owner lists its 10 payments');
 SELECT cmp_ok((SELECT n FROM counts WHERE what = 'after') - (SELECT n FROM counts WHERE what = 'before'), '<', 100::bigint,

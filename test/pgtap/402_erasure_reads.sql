@@ -34,19 +34,14 @@ WHERE b.organization_id = '0a402000-0000-4000-8000-000000000000';
 SET LOCAL session_replication_role = origin;
 ANALYZE protector.bookings, protector.payments, protector.notifications;
 
--- (rows a scan of the table read, and rows its index scans fetched)
-CREATE FUNCTION pg_temp.rows_read(t regclass) RETURNS bigint LANGUAGE sql AS $$
-	SELECT pg_stat_get_xact_tuples_fetched(t) + pg_stat_get_xact_tuples_returned(t)
-		   + (SELECT coalesce(sum(pg_stat_get_xact_tuples_fetched(i.indexrelid)), 0)::bigint FROM pg_index i WHERE i.indrelid = t)
-$$;
 CREATE TEMP TABLE counts (what text, n bigint);
-INSERT INTO counts SELECT 'payments', pg_temp.rows_read('protector.payments');
-INSERT INTO counts SELECT 'notifications', pg_temp.rows_read('protector.notifications');
+INSERT INTO counts SELECT 'payments', tests.rows_read('protector.payments');
+INSERT INTO counts SELECT 'notifications', tests.rows_read('protector.notifications');
 SELECT is(protector.erase_customer('0a402000-0000-4000-8000-00000000c001') ->> 'already_erased', 'false',
 	'the customer is erased');
-SELECT cmp_ok(pg_temp.rows_read('protector.payments') - (SELECT n FROM counts WHERE what = 'payments'), '<', 300::bigint,
+SELECT cmp_ok(tests.rows_read('protector.payments') - (SELECT n FROM counts WHERE what = 'payments'), '<', 300::bigint,
 	'... reading fewer than 300 payment rows, not the organization''s 3,002');
-SELECT cmp_ok(pg_temp.rows_read('protector.notifications') - (SELECT n FROM counts WHERE what = 'notifications'), '<', 300::bigint,
+SELECT cmp_ok(tests.rows_read('protector.notifications') - (SELECT n FROM counts WHERE what = 'notifications'), '<', 300::bigint,
 	'... and fewer than 300 notification rows');
 SELECT is((SELECT string_agg(p.details::text, ' ' ORDER BY p.booking_id) FROM protector.payments p
 		   WHERE p.booking_id IN ('0a402000-0000-4000-8000-000000000001', '0a402000-0000-4000-8000-000000000002')),
