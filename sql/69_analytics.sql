@@ -78,8 +78,18 @@ DECLARE
 	v_aov numeric;
 	v_per_year numeric;
 	v_remaining numeric;
+	v_currency text;
+	v_counted bigint;
 BEGIN
 	SELECT * INTO c FROM protector.customers WHERE id = p_customer_id;
+	SELECT o.currency INTO v_currency FROM protector.organizations o WHERE o.id = c.organization_id;
+	-- the qualifying bookings in the organization's currency, whose money
+	-- the historic value counts: divided by every qualifying booking, a
+	-- customer with one booking paid 100 EUR and three in USD had an
+	-- average order of 25 EUR (an attack on currencies)
+	SELECT count(*) INTO v_counted FROM protector.bookings b
+	WHERE b.organization_id = c.organization_id AND b.customer_id = c.id AND b.currency = v_currency
+	  AND b.status IN ('confirmed', 'in_progress', 'completed') AND lower(b.during) <= now();
 	-- first and last qualifying booking per customer, once: this
 	-- customer's span, and how long customers who came back stay
 	WITH spans AS (
@@ -96,9 +106,9 @@ BEGIN
 	IF (x ->> 'frequency')::bigint = 0 THEN
 		v_aov := 0; v_per_year := 0; v_remaining := v_org_lifespan; v_lifespan_years := 0;
 	ELSE
-		v_aov := (x ->> 'monetary')::numeric / (x ->> 'frequency')::bigint;
+		v_aov := CASE WHEN v_counted = 0 THEN 0 ELSE (x ->> 'monetary')::numeric / v_counted END;
 		v_age_years := extract(epoch FROM now() - v_first) / 86400 / 365.25;
-		v_per_year := (x ->> 'frequency')::bigint / GREATEST(v_age_years, 1);
+		v_per_year := v_counted / GREATEST(v_age_years, 1);
 		v_lifespan_years := extract(epoch FROM v_last - v_first) / 86400 / 365.25;
 		-- churn is memoryless: a customer still booking has the whole
 		-- expected lifespan ahead, however long they have stayed (the old
@@ -107,7 +117,7 @@ BEGIN
 	END IF;
 	RETURN jsonb_build_object(
 		'customer_id', c.id,
-		'currency', (SELECT o.currency FROM protector.organizations o WHERE o.id = c.organization_id),
+		'currency', v_currency,
 		'historic_value', (x ->> 'monetary')::numeric,
 		'bookings', (x ->> 'frequency')::bigint,
 		-- (money: to the cent, half to even, as every amount computed)

@@ -98,9 +98,16 @@ BEGIN
 	   OR EXISTS (SELECT FROM protector.bookings b
 				  WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.id AND b.currency OPERATOR(pg_catalog.=) OLD.currency)
 	   OR EXISTS (SELECT FROM protector.payments p
-				  WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.id AND p.currency OPERATOR(pg_catalog.=) OLD.currency) THEN
+				  WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.id AND p.currency OPERATOR(pg_catalog.=) OLD.currency)
+	   -- (a voucher's balance is money held for someone, in the currency
+	   -- it was sold in: it paid for nothing after the change, and moving
+	   -- the voucher to the new currency kept the number, 100 EUR became
+	   -- 100 JPY; an attack on currencies)
+	   OR EXISTS (SELECT FROM protector.vouchers v
+				  WHERE v.organization_id OPERATOR(pg_catalog.=) OLD.id AND v.currency OPERATOR(pg_catalog.=) OLD.currency
+					AND v.balance OPERATOR(pg_catalog.>) 0) THEN
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('currency cannot change from %s: the organization has services, bookings or payments in it', OLD.currency),
+			pg_catalog.format('currency cannot change from %s: the organization has services, bookings, payments or vouchers with a balance in it', OLD.currency),
 			pg_catalog.format('Reports, dashboards and analytics count money in the organization''s currency; what is in %s would drop out of them, and so would the bookings of services still priced in it.', OLD.currency),
 			-- (services can move to the new currency; bookings and payments
 			-- keep theirs, so an organization with them keeps its own: the
@@ -110,13 +117,17 @@ BEGIN
 					  OR EXISTS (SELECT FROM protector.payments p
 								 WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.id AND p.currency OPERATOR(pg_catalog.=) OLD.currency)
 				 THEN pg_catalog.format('Bookings and payments keep the currency they were made in: an organization that has them in %s keeps it; another currency needs an organization of its own.', OLD.currency)
+				 WHEN EXISTS (SELECT FROM protector.vouchers v
+							  WHERE v.organization_id OPERATOR(pg_catalog.=) OLD.id AND v.currency OPERATOR(pg_catalog.=) OLD.currency
+								AND v.balance OPERATOR(pg_catalog.>) 0)
+				 THEN pg_catalog.format('Vouchers hold money in the currency they were sold in: spend or refund their balance in %s first.', OLD.currency)
 				 ELSE 'Change the services'' currency first (update_service).' END);
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_organization_currency() IS
-'Trigger: an organization''s currency does not change while bookings or payments are in it (reports count money in it)';
+'Trigger: an organization''s currency does not change while services, bookings, payments or vouchers with a balance are in it (reports count money in it)';
 CREATE TRIGGER keep_organization_currency BEFORE UPDATE OF currency ON protector.organizations
 	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring_into('protector.organizations'))
 	EXECUTE FUNCTION protector_internal.keep_organization_currency();

@@ -5013,8 +5013,18 @@ DECLARE
 	v_aov numeric;
 	v_per_year numeric;
 	v_remaining numeric;
+	v_currency text;
+	v_counted bigint;
 BEGIN
 	SELECT * INTO c FROM protector.customers WHERE id = p_customer_id;
+	SELECT o.currency INTO v_currency FROM protector.organizations o WHERE o.id = c.organization_id;
+	-- the qualifying bookings in the organization's currency, whose money
+	-- the historic value counts: divided by every qualifying booking, a
+	-- customer with one booking paid 100 EUR and three in USD had an
+	-- average order of 25 EUR (an attack on currencies)
+	SELECT count(*) INTO v_counted FROM protector.bookings b
+	WHERE b.organization_id = c.organization_id AND b.customer_id = c.id AND b.currency = v_currency
+	  AND b.status IN ('confirmed', 'in_progress', 'completed') AND lower(b.during) <= now();
 	-- first and last qualifying booking per customer, once: this
 	-- customer's span, and how long customers who came back stay
 	WITH spans AS (
@@ -5031,9 +5041,9 @@ BEGIN
 	IF (x ->> 'frequency')::bigint = 0 THEN
 		v_aov := 0; v_per_year := 0; v_remaining := v_org_lifespan; v_lifespan_years := 0;
 	ELSE
-		v_aov := (x ->> 'monetary')::numeric / (x ->> 'frequency')::bigint;
+		v_aov := CASE WHEN v_counted = 0 THEN 0 ELSE (x ->> 'monetary')::numeric / v_counted END;
 		v_age_years := extract(epoch FROM now() - v_first) / 86400 / 365.25;
-		v_per_year := (x ->> 'frequency')::bigint / GREATEST(v_age_years, 1);
+		v_per_year := v_counted / GREATEST(v_age_years, 1);
 		v_lifespan_years := extract(epoch FROM v_last - v_first) / 86400 / 365.25;
 		-- churn is memoryless: a customer still booking has the whole
 		-- expected lifespan ahead, however long they have stayed (the old
@@ -5042,7 +5052,7 @@ BEGIN
 	END IF;
 	RETURN jsonb_build_object(
 		'customer_id', c.id,
-		'currency', (SELECT o.currency FROM protector.organizations o WHERE o.id = c.organization_id),
+		'currency', v_currency,
 		'historic_value', (x ->> 'monetary')::numeric,
 		'bookings', (x ->> 'frequency')::bigint,
 		-- (money: to the cent, half to even, as every amount computed)
@@ -15861,9 +15871,16 @@ BEGIN
 	   OR EXISTS (SELECT FROM protector.bookings b
 				  WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.id AND b.currency OPERATOR(pg_catalog.=) OLD.currency)
 	   OR EXISTS (SELECT FROM protector.payments p
-				  WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.id AND p.currency OPERATOR(pg_catalog.=) OLD.currency) THEN
+				  WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.id AND p.currency OPERATOR(pg_catalog.=) OLD.currency)
+	   -- (a voucher's balance is money held for someone, in the currency
+	   -- it was sold in: it paid for nothing after the change, and moving
+	   -- the voucher to the new currency kept the number, 100 EUR became
+	   -- 100 JPY; an attack on currencies)
+	   OR EXISTS (SELECT FROM protector.vouchers v
+				  WHERE v.organization_id OPERATOR(pg_catalog.=) OLD.id AND v.currency OPERATOR(pg_catalog.=) OLD.currency
+					AND v.balance OPERATOR(pg_catalog.>) 0) THEN
 		PERFORM protector.raise('invalid_parameter',
-			pg_catalog.format('currency cannot change from %s: the organization has services, bookings or payments in it', OLD.currency),
+			pg_catalog.format('currency cannot change from %s: the organization has services, bookings, payments or vouchers with a balance in it', OLD.currency),
 			pg_catalog.format('Reports, dashboards and analytics count money in the organization''s currency; what is in %s would drop out of them, and so would the bookings of services still priced in it.', OLD.currency),
 			-- (services can move to the new currency; bookings and payments
 			-- keep theirs, so an organization with them keeps its own: the
@@ -15873,13 +15890,17 @@ BEGIN
 					  OR EXISTS (SELECT FROM protector.payments p
 								 WHERE p.organization_id OPERATOR(pg_catalog.=) OLD.id AND p.currency OPERATOR(pg_catalog.=) OLD.currency)
 				 THEN pg_catalog.format('Bookings and payments keep the currency they were made in: an organization that has them in %s keeps it; another currency needs an organization of its own.', OLD.currency)
+				 WHEN EXISTS (SELECT FROM protector.vouchers v
+							  WHERE v.organization_id OPERATOR(pg_catalog.=) OLD.id AND v.currency OPERATOR(pg_catalog.=) OLD.currency
+								AND v.balance OPERATOR(pg_catalog.>) 0)
+				 THEN pg_catalog.format('Vouchers hold money in the currency they were sold in: spend or refund their balance in %s first.', OLD.currency)
 				 ELSE 'Change the services'' currency first (update_service).' END);
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_organization_currency() IS
-'Trigger: an organization''s currency does not change while bookings or payments are in it (reports count money in it)';
+'Trigger: an organization''s currency does not change while services, bookings, payments or vouchers with a balance are in it (reports count money in it)';
 
 CREATE FUNCTION protector_internal.keep_required_waiver()
 RETURNS trigger

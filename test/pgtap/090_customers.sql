@@ -1,7 +1,7 @@
 -- Customer intelligence: ICU normalization, duplicates, merge, RFM scores
 -- and segments (hand-computed), lifetime value, who may see what.
 BEGIN;
-SELECT plan(60);
+SELECT plan(61);
 
 -- normalization
 SELECT is(protector.normalize_email('  Zoë@Example.COM '), 'zoë@example.com', 'email: trimmed, case-folded, accents kept');
@@ -133,6 +133,34 @@ SELECT is((SELECT (x ->> 'predicted_12_month_value')::numeric + (x ->> 'historic
 		   FROM protector.calculate_customer_ltv('0a900000-0000-4000-8000-0000000000c6') x), 0.00, 'LTV of a customer without bookings: 0');
 SELECT ok((SELECT (x ->> 'predicted_12_month_value')::numeric > 0
 		   FROM protector.calculate_customer_ltv('0a900000-0000-4000-8000-0000000000c1') x), 'LTV of a one-booking customer is positive');
+-- a customer's bookings in another currency count as bookings, not in the
+-- average order (whose money is the organization's currency's): one
+-- booking paid 100 EUR beside three paid in USD made an average of 25 EUR
+SELECT tests.clear_authentication();
+INSERT INTO protector.organizations (id, name, slug, currency) VALUES ('0c900000-0000-4000-8000-000000000000', 'C', 'ci-c', 'EUR');
+INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
+	('0c900000-0000-4000-8000-0000000000a1', '0c900000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, mode, capacity, max_party, currency) VALUES
+	('0c900000-0000-4000-8000-0000000005e1', '0c900000-0000-4000-8000-000000000000', '0c900000-0000-4000-8000-0000000000a1',
+	 'In euros', '60 minutes', 'shared', 1000, 10, 'EUR'),
+	('0c900000-0000-4000-8000-0000000005d1', '0c900000-0000-4000-8000-000000000000', '0c900000-0000-4000-8000-0000000000a1',
+	 'In dollars', '60 minutes', 'shared', 1000, 10, 'USD');
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0c900000-0000-4000-8000-0000000000c8', '0c900000-0000-4000-8000-000000000000', 'Mixed');
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status, currency)
+SELECT '0c900000-0000-4000-8000-000000000000', '0c900000-0000-4000-8000-0000000000a1',
+	   CASE WHEN k = 1 THEN '0c900000-0000-4000-8000-0000000005e1' ELSE '0c900000-0000-4000-8000-0000000005d1' END::uuid,
+	   '0c900000-0000-4000-8000-0000000000c8', tstzrange(now() - k * interval '30 days', now() - k * interval '30 days' + interval '1 hour'),
+	   'completed', CASE WHEN k = 1 THEN 'EUR' ELSE 'USD' END
+FROM generate_series(1, 4) k;
+INSERT INTO protector.payments (organization_id, booking_id, amount, currency, status)
+SELECT b.organization_id, b.id, 100, b.currency, 'succeeded' FROM protector.bookings b
+WHERE b.customer_id = '0c900000-0000-4000-8000-0000000000c8';
+SET LOCAL session_replication_role = origin;
+SELECT is((SELECT concat_ws('/', x ->> 'currency', x ->> 'historic_value', x ->> 'bookings', x ->> 'average_order_value', x ->> 'bookings_per_year')
+		   FROM protector.calculate_customer_ltv('0c900000-0000-4000-8000-0000000000c8') x), 'EUR/100.00/4/100.00/1.0000',
+	'LTV in the organization''s currency: 100 EUR over its one booking in EUR (4 bookings; 1 a year of them)');
 
 -- who may see what
 SELECT tests.authenticate_as('q_finance');

@@ -7,7 +7,7 @@
 -- a service made shared was told "max_party must be from 1 to 6"; and a
 -- promo code listing a service deleted since could not be edited.
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT count(tests.create_supabase_user(u)) IS NOT NULL FROM unnest(ARRAY['k_owner', 'k_stranger']) u \g /dev/null
@@ -26,7 +26,7 @@ SELECT tests.authenticate_as('k_owner');
 
 -- 1. the organization's currency stays while money is in it
 SELECT throws_ok(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'org'),
-	'22023', 'currency cannot change from EUR: the organization has services, bookings or payments in it',
+	'22023', 'currency cannot change from EUR: the organization has services, bookings, payments or vouchers with a balance in it',
 	'a currency change that would drop 70 EUR out of every report is refused');
 -- ... and its hint says what would let it (it said to change the
 -- services' currency first, which never sufficed while bookings or
@@ -38,13 +38,22 @@ SELECT protector.create_organization('Fresh', 'catalog-fresh', 'UTC', 'EUR') ->>
 SELECT protector.create_venue(:'fresh', 'Annex', 'UTC') ->> 'id' AS fresh_venue \gset
 SELECT protector.create_service(:'fresh_venue', 'Den', '1 hour', p_slot_interval => '1 hour') ->> 'id' AS den \gset
 SELECT throws_ok(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'fresh'),
-	'22023', 'currency cannot change from EUR: the organization has services, bookings or payments in it',
+	'22023', 'currency cannot change from EUR: the organization has services, bookings, payments or vouchers with a balance in it',
 	'nor while a service is priced in it (its bookings would drop out after the change)');
 SELECT is((SELECT split_part(tests.error_text(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'fresh')), ' | ', 4)),
 	'Change the services'' currency first (update_service).', '... whose hint then is to move the services');
 SELECT protector.update_service(:'den', '{"currency": "USD"}') IS NOT NULL \g /dev/null
+-- a voucher's balance in EUR keeps it too: it paid for nothing after the
+-- change, and moving the voucher kept the number (100 EUR became 100 USD)
+SELECT protector.create_voucher(:'fresh', 100) ->> 'id' AS fresh_voucher \gset
+SELECT is(tests.error_text(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'fresh')),
+	'22023 | currency cannot change from EUR: the organization has services, bookings, payments or vouchers with a balance in it | '
+	'Reports, dashboards and analytics count money in the organization''s currency; what is in EUR would drop out of them, and so would the bookings of services still priced in it. | '
+	'Vouchers hold money in the currency they were sold in: spend or refund their balance in EUR first.',
+	'nor while a voucher holds a balance in it');
+DELETE FROM protector.vouchers WHERE id = :'fresh_voucher';
 SELECT lives_ok(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'fresh'),
-	'an organization whose services moved to USD, without bookings or payments in EUR, changes its currency');
+	'an organization whose services moved to USD, without bookings, payments or vouchers holding money in EUR, changes its currency');
 SELECT is((SELECT currency FROM protector.organizations WHERE id = :'fresh'), 'USD', '... to USD');
 
 -- 2. a waiver services ask for stays in use
