@@ -319,6 +319,9 @@ CREATE TRIGGER voucher_balance BEFORE INSERT OR UPDATE OF amount, balance ON pro
 CREATE TRIGGER keep_paid_currency BEFORE UPDATE OF currency ON protector.vouchers
 	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring_into('protector.vouchers'))
 	EXECUTE FUNCTION protector_internal.keep_paid_currency();
+CREATE TRIGGER keep_used_currency BEFORE UPDATE OF currency ON protector.promo_codes
+	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring_into('protector.promo_codes'))
+	EXECUTE FUNCTION protector_internal.keep_paid_currency();
 
 -- Before a payment from or to a voucher: lock its booking (check_payment
 -- or lock_payment_booking has locked it already for every writer that may

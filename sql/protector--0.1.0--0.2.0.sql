@@ -1816,6 +1816,20 @@ AS $$
 DECLARE
 	v_voucher boolean := TG_TABLE_NAME OPERATOR(pg_catalog.=) 'vouchers';
 BEGIN
+	-- a fixed promo code that bookings used: its discount is in its
+	-- currency, and a booking repriced after the change lost it silently
+	-- (an attack on currencies)
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'promo_codes' THEN
+		IF OLD.discount_kind OPERATOR(pg_catalog.=) 'fixed'
+		   AND EXISTS (SELECT FROM protector.bookings b
+					   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+						 AND b.promo_code_id OPERATOR(pg_catalog.=) OLD.id) THEN
+			PERFORM protector.raise('invalid_parameter', 'a promo code that bookings used keeps its currency',
+				pg_catalog.format('Bookings used its fixed discount in %s; the update asked for %s.', OLD.currency, NEW.currency),
+				'Deactivate it and create another code in the new currency.');
+		END IF;
+		RETURN NEW;
+	END IF;
 	-- (under REPEATABLE READ a payment recorded since the snapshot, a
 	-- pending one too, which leaves the booking's row as it was, retries)
 	IF NOT v_voucher THEN
@@ -1836,7 +1850,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_paid_currency() IS
-'Trigger: a booking or voucher with payments keeps its currency';
+'Trigger: a booking or voucher with payments, or a fixed promo code bookings used, keeps its currency';
 
 -- (named to run after restrict_update_columns, which refuses the change
 -- to a caller who may not make it: told first that the booking has
@@ -3434,6 +3448,10 @@ CREATE TRIGGER voucher_balance BEFORE INSERT OR UPDATE OF amount, balance ON pro
 -- (protector_internal.keep_paid_currency(), sql/77_payments.sql)
 CREATE TRIGGER keep_paid_currency BEFORE UPDATE OF currency ON protector.vouchers
 	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring_into('protector.vouchers'))
+	EXECUTE FUNCTION protector_internal.keep_paid_currency();
+-- 0.2.0: a fixed promo code bookings used keeps its currency
+CREATE TRIGGER keep_used_currency BEFORE UPDATE OF currency ON protector.promo_codes
+	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring_into('protector.promo_codes'))
 	EXECUTE FUNCTION protector_internal.keep_paid_currency();
 
 -- Before a payment from or to a voucher: lock its booking (check_payment

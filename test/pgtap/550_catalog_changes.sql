@@ -7,7 +7,7 @@
 -- a service made shared was told "max_party must be from 1 to 6"; and a
 -- promo code listing a service deleted since could not be edited.
 BEGIN;
-SELECT plan(22);
+SELECT plan(24);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT count(tests.create_supabase_user(u)) IS NOT NULL FROM unnest(ARRAY['k_owner', 'k_stranger']) u \g /dev/null
@@ -112,6 +112,22 @@ SELECT lives_ok(format($$UPDATE protector.promo_codes SET service_ids = service_
 SELECT throws_ok(format($$UPDATE protector.promo_codes SET service_ids = service_ids || protector_internal.random_uuid() WHERE id = %L$$,
 						:'promo'),
 	'22023', 'service_ids names a service that is not the organization''s', '... while a service added to it is still checked');
+
+-- 4b. a fixed promo code that bookings used keeps its currency: its
+-- discount is in it, and a booking repriced after a change lost the
+-- discount silently (an attack on currencies); a percent code, or one no
+-- booking used, may change
+SELECT currency AS room_currency FROM protector.services WHERE id = :'room' \gset
+SELECT protector.create_promo_code(:'org', 'fixed', 15, p_currency => :'room_currency') ->> 'code' AS fixed_code \gset
+SELECT protector.create_promo_code(:'org', 'fixed', 5, p_currency => :'room_currency') ->> 'code' AS unused_code \gset
+SELECT protector.create_booking(:'room', NULL, date_trunc('day', now()) + interval '4 days 10 hours', 2,
+	p_promo_code => :'fixed_code') IS NOT NULL AS booked \gset
+SELECT is(tests.error_text(format($$UPDATE protector.promo_codes SET currency = 'EUR' WHERE code = %L$$, :'fixed_code')),
+	'22023 | a promo code that bookings used keeps its currency | Bookings used its fixed discount in USD; the update asked for EUR. | '
+	'Deactivate it and create another code in the new currency.',
+	'a fixed promo code that bookings used keeps its currency');
+SELECT lives_ok(format($$UPDATE protector.promo_codes SET currency = 'EUR' WHERE code = %L OR id = %L$$, :'unused_code', :'promo'),
+	'... one no booking used, or a percent code, changes it');
 
 -- 5. an organization's deletion takes its waivers with the services that ask for them
 SELECT protector.create_waiver(:'org', 'Zip line', 'I slide at my own risk.') ->> 'waiver_id' AS zip \gset
