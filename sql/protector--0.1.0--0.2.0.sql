@@ -4963,10 +4963,24 @@ BEGIN
 	END IF;
 	-- a cancellation has its time, whoever cancels (a webhook's PATCH to
 	-- cancelled left none; a trusted caller's own time stays, staff's is
-	-- the database's: guard_booking_write)
+	-- the database's: guard_booking_write); a time the update did not
+	-- write is an earlier cancellation's, of a booking brought back since
+	-- (it stamped the second cancellation with the first one's time)
 	IF NEW.status OPERATOR(pg_catalog.=) 'cancelled' AND OLD.status OPERATOR(pg_catalog.<>) 'cancelled'
-	   AND NEW.cancelled_at IS NULL THEN
+	   AND (NEW.cancelled_at IS NULL OR NEW.cancelled_at IS NOT DISTINCT FROM OLD.cancelled_at) THEN
 		NEW.cancelled_at := pg_catalog.now();
+	END IF;
+	-- a booking brought back from cancelled (a trusted correction) is live:
+	-- the cancellation's time and reason go, unless the update writes them
+	-- (they stayed on the confirmed booking, in exports too: an attack on
+	-- the state machine)
+	IF OLD.status OPERATOR(pg_catalog.=) 'cancelled' AND NEW.status OPERATOR(pg_catalog.<>) 'cancelled' THEN
+		IF NEW.cancelled_at IS NOT DISTINCT FROM OLD.cancelled_at THEN
+			NEW.cancelled_at := NULL;
+		END IF;
+		IF NEW.cancellation_reason IS NOT DISTINCT FROM OLD.cancellation_reason THEN
+			NEW.cancellation_reason := NULL;
+		END IF;
 	END IF;
 	IF protector_internal.caller_is_trusted() THEN
 		RETURN NEW;

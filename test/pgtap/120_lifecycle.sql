@@ -1,6 +1,6 @@
 -- Data that ends: expired holds, audit retention, erasure.
 BEGIN;
-SELECT plan(33);
+SELECT plan(35);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_owner', 'e_admin', 'e_manager', 'e_other', 'e_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -161,6 +161,24 @@ SELECT results_eq($$SELECT e.created_by, l.actor_uid FROM protector.customer_era
 SELECT results_eq($$SELECT record_id = 'c1', actor_uid IS NULL FROM protector.audit_log WHERE record_id IN ('c1', 'c2') ORDER BY record_id$$,
 	$$VALUES (true, true), (false, false)$$,
 	'the history no longer names the erased customer''s account as the actor of what they did; staff stay named');
+
+-- a trusted correction bringing a cancelled booking back: it is live, and
+-- has no cancellation time or reason (they stayed on it); cancelled again
+-- without a time, it is stamped now, not with the first cancellation's
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, cancelled_at, cancellation_reason)
+VALUES ('0a120000-0000-4000-8000-00000000b0c1', '0a120000-0000-4000-8000-000000000000', '0a120000-0000-4000-8000-0000000000a1',
+		'0a120000-0000-4000-8000-0000000005a1',
+		tstzrange(date_trunc('day', now()) + interval '9 days 10 hours', date_trunc('day', now()) + interval '9 days 11 hours'),
+		'cancelled', now() - interval '1 day', 'first reason');
+SET LOCAL ROLE service_role;
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = '0a120000-0000-4000-8000-00000000b0c1';
+SELECT is((SELECT concat_ws('/', status, COALESCE(cancelled_at::text, 'no time'), COALESCE(cancellation_reason, 'no reason'))
+		   FROM protector.bookings WHERE id = '0a120000-0000-4000-8000-00000000b0c1'), 'confirmed/no time/no reason',
+	'a cancelled booking a trusted role brings back keeps no cancellation time or reason');
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a120000-0000-4000-8000-00000000b0c1';
+SELECT is((SELECT cancelled_at = now() FROM protector.bookings WHERE id = '0a120000-0000-4000-8000-00000000b0c1'), true,
+	'... and cancelled again without a time, it is stamped now (not with the first cancellation''s time)');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
