@@ -120,7 +120,7 @@ BEGIN
 				 WHEN EXISTS (SELECT FROM protector.vouchers v
 							  WHERE v.organization_id OPERATOR(pg_catalog.=) OLD.id AND v.currency OPERATOR(pg_catalog.=) OLD.currency
 								AND v.balance OPERATOR(pg_catalog.>) 0)
-				 THEN pg_catalog.format('Vouchers hold money in the currency they were sold in: spend or refund their balance in %s first.', OLD.currency)
+				 THEN pg_catalog.format('Vouchers hold money in the currency they were sold in: spend or refund their balance in %s first (an expired one: lower its amount to what was spent).', OLD.currency)
 				 ELSE 'Change the services'' currency first (update_service).' END);
 	END IF;
 	RETURN NEW;
@@ -683,17 +683,20 @@ AS $$
 DECLARE
 	v_voucher boolean := TG_TABLE_NAME OPERATOR(pg_catalog.=) 'vouchers';
 BEGIN
-	-- a fixed promo code that bookings used: its discount is in its
-	-- currency, and a booking repriced after the change lost it silently
-	-- (an attack on currencies)
+	-- a fixed promo code is in the currency of every booking that used
+	-- it: a fixed discount applies in its own currency, and a booking
+	-- repriced after its code's currency changed, or after a percent code
+	-- it used became fixed in another, lost the discount silently (an
+	-- attack on currencies; the kind's change, its review)
 	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'promo_codes' THEN
-		IF OLD.discount_kind OPERATOR(pg_catalog.=) 'fixed'
-		   AND EXISTS (SELECT FROM protector.bookings b
-					   WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
-						 AND b.promo_code_id OPERATOR(pg_catalog.=) OLD.id) THEN
-			PERFORM protector.raise('invalid_parameter', 'a promo code that bookings used keeps its currency',
-				pg_catalog.format('Bookings used its fixed discount in %s; the update asked for %s.', OLD.currency, NEW.currency),
-				'Deactivate it and create another code in the new currency.');
+		IF NEW.discount_kind OPERATOR(pg_catalog.=) 'fixed' THEN
+			PERFORM protector.raise('invalid_parameter', 'a fixed promo code keeps the currency of the bookings that used it',
+				pg_catalog.format('A booking used it in %s; the update asks for a fixed discount in %s.', b.currency, NEW.currency),
+				'Deactivate it and create another code in the new currency.')
+			FROM protector.bookings b
+			WHERE b.organization_id OPERATOR(pg_catalog.=) OLD.organization_id
+			  AND b.promo_code_id OPERATOR(pg_catalog.=) OLD.id AND b.currency OPERATOR(pg_catalog.<>) NEW.currency
+			LIMIT 1;
 		END IF;
 		RETURN NEW;
 	END IF;
@@ -717,7 +720,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.keep_paid_currency() IS
-'Trigger: a booking or voucher with payments, or a fixed promo code bookings used, keeps its currency';
+'Trigger: a booking or voucher with payments keeps its currency; a fixed promo code has the currency of every booking that used it';
 
 -- (named to run after restrict_update_columns, which refuses the change
 -- to a caller who may not make it: told first that the booking has

@@ -319,8 +319,9 @@ CREATE TRIGGER voucher_balance BEFORE INSERT OR UPDATE OF amount, balance ON pro
 CREATE TRIGGER keep_paid_currency BEFORE UPDATE OF currency ON protector.vouchers
 	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring_into('protector.vouchers'))
 	EXECUTE FUNCTION protector_internal.keep_paid_currency();
-CREATE TRIGGER keep_used_currency BEFORE UPDATE OF currency ON protector.promo_codes
-	FOR EACH ROW WHEN (NEW.currency IS DISTINCT FROM OLD.currency AND NOT protector_internal.restoring_into('protector.promo_codes'))
+CREATE TRIGGER keep_used_currency BEFORE UPDATE OF currency, discount_kind ON protector.promo_codes
+	FOR EACH ROW WHEN ((NEW.currency IS DISTINCT FROM OLD.currency OR NEW.discount_kind IS DISTINCT FROM OLD.discount_kind)
+					   AND NOT protector_internal.restoring_into('protector.promo_codes'))
 	EXECUTE FUNCTION protector_internal.keep_paid_currency();
 
 -- Before a payment from or to a voucher: lock its booking (check_payment

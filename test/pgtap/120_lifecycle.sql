@@ -1,6 +1,6 @@
 -- Data that ends: expired holds, audit retention, erasure.
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_owner', 'e_admin', 'e_manager', 'e_other', 'e_customer']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -178,6 +178,16 @@ SELECT is((SELECT concat_ws('/', status, COALESCE(cancelled_at::text, 'no time')
 UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a120000-0000-4000-8000-00000000b0c1';
 SELECT is((SELECT cancelled_at = now() FROM protector.bookings WHERE id = '0a120000-0000-4000-8000-00000000b0c1'), true,
 	'... and cancelled again without a time, it is stamped now (not with the first cancellation''s time)');
+-- (a live booking written with a cancellation time, taken as written from
+-- a trusted insert: cancelled later without a time, it is stamped now)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, during, status, cancelled_at)
+VALUES ('0a120000-0000-4000-8000-00000000b0c2', '0a120000-0000-4000-8000-000000000000', '0a120000-0000-4000-8000-0000000000a1',
+		'0a120000-0000-4000-8000-0000000005a1',
+		tstzrange(date_trunc('day', now()) + interval '9 days 12 hours', date_trunc('day', now()) + interval '9 days 13 hours'),
+		'confirmed', now() - interval '1 day');
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a120000-0000-4000-8000-00000000b0c2';
+SELECT is((SELECT cancelled_at = now() FROM protector.bookings WHERE id = '0a120000-0000-4000-8000-00000000b0c2'), true,
+	'... as is a booking cancelled without a time that carried one unwritten by the update');
 RESET ROLE;
 
 SELECT * FROM finish();

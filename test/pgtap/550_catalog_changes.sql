@@ -7,7 +7,7 @@
 -- a service made shared was told "max_party must be from 1 to 6"; and a
 -- promo code listing a service deleted since could not be edited.
 BEGIN;
-SELECT plan(24);
+SELECT plan(26);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT count(tests.create_supabase_user(u)) IS NOT NULL FROM unnest(ARRAY['k_owner', 'k_stranger']) u \g /dev/null
@@ -49,7 +49,7 @@ SELECT protector.create_voucher(:'fresh', 100) ->> 'id' AS fresh_voucher \gset
 SELECT is(tests.error_text(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'fresh')),
 	'22023 | currency cannot change from EUR: the organization has services, bookings, payments or vouchers with a balance in it | '
 	'Reports, dashboards and analytics count money in the organization''s currency; what is in EUR would drop out of them, and so would the bookings of services still priced in it. | '
-	'Vouchers hold money in the currency they were sold in: spend or refund their balance in EUR first.',
+	'Vouchers hold money in the currency they were sold in: spend or refund their balance in EUR first (an expired one: lower its amount to what was spent).',
 	'nor while a voucher holds a balance in it');
 DELETE FROM protector.vouchers WHERE id = :'fresh_voucher';
 SELECT lives_ok(format($$UPDATE protector.organizations SET currency = 'USD' WHERE id = %L$$, :'fresh'),
@@ -113,21 +113,35 @@ SELECT throws_ok(format($$UPDATE protector.promo_codes SET service_ids = service
 						:'promo'),
 	'22023', 'service_ids names a service that is not the organization''s', '... while a service added to it is still checked');
 
--- 4b. a fixed promo code that bookings used keeps its currency: its
--- discount is in it, and a booking repriced after a change lost the
--- discount silently (an attack on currencies); a percent code, or one no
--- booking used, may change
+-- 4b. a fixed promo code has the currency of every booking that used it:
+-- its discount is in it, and a booking repriced after the code's currency
+-- changed lost the discount silently (an attack on currencies), as after a
+-- percent code it used became fixed in another currency (its review); a
+-- percent code, or one no booking used, may change
 SELECT currency AS room_currency FROM protector.services WHERE id = :'room' \gset
 SELECT protector.create_promo_code(:'org', 'fixed', 15, p_currency => :'room_currency') ->> 'code' AS fixed_code \gset
 SELECT protector.create_promo_code(:'org', 'fixed', 5, p_currency => :'room_currency') ->> 'code' AS unused_code \gset
+SELECT protector.create_promo_code(:'org', 'percent', 10, p_currency => 'EUR') ->> 'code' AS percent_code \gset
 SELECT protector.create_booking(:'room', NULL, date_trunc('day', now()) + interval '4 days 10 hours', 2,
 	p_promo_code => :'fixed_code') IS NOT NULL AS booked \gset
+SELECT protector.create_booking(:'room', NULL, date_trunc('day', now()) + interval '4 days 12 hours', 2,
+	p_promo_code => :'percent_code') IS NOT NULL AS booked \gset
 SELECT is(tests.error_text(format($$UPDATE protector.promo_codes SET currency = 'EUR' WHERE code = %L$$, :'fixed_code')),
-	'22023 | a promo code that bookings used keeps its currency | Bookings used its fixed discount in USD; the update asked for EUR. | '
+	'22023 | a fixed promo code keeps the currency of the bookings that used it | '
+	'A booking used it in USD; the update asks for a fixed discount in EUR. | '
 	'Deactivate it and create another code in the new currency.',
-	'a fixed promo code that bookings used keeps its currency');
+	'a fixed promo code that bookings used keeps their currency');
+SELECT is(tests.error_text(format($$UPDATE protector.promo_codes SET discount_kind = 'fixed', discount_value = 15 WHERE code = %L$$,
+								  :'percent_code')),
+	'22023 | a fixed promo code keeps the currency of the bookings that used it | '
+	'A booking used it in USD; the update asks for a fixed discount in EUR. | '
+	'Deactivate it and create another code in the new currency.',
+	'... nor does a percent code in EUR that a booking in USD used become fixed in EUR');
+SELECT lives_ok(format($$UPDATE protector.promo_codes SET discount_kind = 'percent', discount_value = 10, currency = 'EUR' WHERE code = %L$$,
+					   :'fixed_code'),
+	'... while a used fixed code may become a percent code, in any currency');
 SELECT lives_ok(format($$UPDATE protector.promo_codes SET currency = 'EUR' WHERE code = %L OR id = %L$$, :'unused_code', :'promo'),
-	'... one no booking used, or a percent code, changes it');
+	'... and one no booking used, or a percent code, changes it');
 
 -- 5. an organization's deletion takes its waivers with the services that ask for them
 SELECT protector.create_waiver(:'org', 'Zip line', 'I slide at my own risk.') ->> 'waiver_id' AS zip \gset
