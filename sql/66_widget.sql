@@ -308,6 +308,9 @@ CREATE TABLE protector_internal.widget_requests (
 	customer_id		uuid
 );
 CREATE INDEX widget_requests_venue_idx ON protector_internal.widget_requests (organization_id, venue_id, created_at);
+-- the scheduled sweep finds the requests of more than a day ago: without
+-- it each sweep read the whole day's requests of every venue
+CREATE INDEX widget_requests_created_idx ON protector_internal.widget_requests (created_at);
 ALTER TABLE protector_internal.widget_requests ENABLE ROW LEVEL SECURITY;
 ALTER TABLE protector_internal.widget_requests FORCE ROW LEVEL SECURITY;
 COMMENT ON TABLE protector_internal.widget_requests IS

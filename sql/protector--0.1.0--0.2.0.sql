@@ -19132,6 +19132,10 @@ CREATE POLICY payments_select ON protector.payments FOR SELECT TO authenticated
 		   OR (organization_id = ANY ((SELECT protector_internal.customer_organizations())::uuid[])
 			   AND booking_id = ANY ((SELECT protector_internal.current_customer_booking_ids())::uuid[])));
 
+-- 0.2.0: the scheduled sweep finds the widget's requests of more than a
+-- day ago through an index (it read the whole day's, every minute)
+CREATE INDEX widget_requests_created_idx ON protector_internal.widget_requests (created_at);
+
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 

@@ -2,7 +2,7 @@
 -- e-mail and by client address, holds that expire, guest records for
 -- account holders' e-mails, and text with hidden characters.
 BEGIN;
-SELECT plan(64);
+SELECT plan(66);
 
 SELECT tests.create_supabase_user('l_owner');
 SELECT tests.create_supabase_user('l_holder');
@@ -222,6 +222,22 @@ SELECT tests.clear_authentication();
 SELECT is((SELECT count(*)::int FROM protector_internal.widget_requests WHERE created_at < now() - interval '1 day'), 0,
 	'expire_holds deletes widget rate-limit records older than a day');
 SELECT ok((SELECT count(*) FROM protector_internal.widget_requests) > 0, '... and keeps the day''s');
+
+-- ... finding the old ones through an index: a sweep (every minute where
+-- pg_cron runs it) read the whole day's requests of every venue
+INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, created_at)
+SELECT '0a110000-0000-4000-8000-000000000000', '0a110000-0000-4000-8000-0000000000a1', 'bulk' || i || '@example.com',
+	   now() - i * interval '10 seconds'
+FROM generate_series(1, 5000) i;
+INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, created_at)
+SELECT '0a110000-0000-4000-8000-000000000000', '0a110000-0000-4000-8000-0000000000a1', 'old' || i || '@example.com',
+	   now() - interval '25 hours' - i * interval '1 minute'
+FROM generate_series(1, 20) i;
+ANALYZE protector_internal.widget_requests;
+CREATE TEMP TABLE sweep_reads AS SELECT tests.rows_read('protector_internal.widget_requests') AS before;
+SELECT is(protector_internal.prune_widget_requests(), 20, 'the sweep deletes the 20 requests of more than a day ago ...');
+SELECT cmp_ok(tests.rows_read('protector_internal.widget_requests') - (SELECT before FROM sweep_reads), '<', 200::bigint,
+	'... reading them, not the 5,000 of the day');
 
 SELECT * FROM finish();
 ROLLBACK;
