@@ -3864,6 +3864,30 @@ CREATE TRIGGER promo_discount BEFORE INSERT ON protector.bookings
 					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.apply_promo_code();
 
+-- 0.2.0: a live booking under a fixed promo code stays in the code's
+-- currency, whichever side changes
+CREATE FUNCTION protector_internal.refuse_foreign_fixed_code(p_organization_id uuid, p_promo_code_id uuid,
+															 p_booking_id uuid, p_currency text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p protector.promo_codes;
+BEGIN
+	SELECT * INTO p FROM protector.promo_codes x
+	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_promo_code_id;
+	IF p.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND p.currency OPERATOR(pg_catalog.<>) p_currency THEN
+		PERFORM protector.raise('invalid_parameter', 'a booking under a fixed promo code keeps the code''s currency',
+			pg_catalog.format('Promo code %s takes off %s %s; booking %s would be in %s.',
+				p.id, p.discount_value, p.currency, p_booking_id, p_currency),
+			'Keep the booking in the code''s currency; a trusted role may take the code off in the same update (promo_code_id = NULL).');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_foreign_fixed_code(uuid, uuid, uuid, text) IS
+'Internal: refuses a live booking in another currency than its fixed promo code''s (release_promo_use)';
+
 -- A cancelled (or deleted) booking, or one whose code no longer applies
 -- (set_booking_price), gives its promo code's use back.
 CREATE OR REPLACE FUNCTION protector_internal.release_promo_use()
@@ -3890,12 +3914,16 @@ BEGIN
 	IF v_new IS NOT NULL THEN
 		PERFORM protector_internal.use_promo_code(NEW.organization_id, v_new, NEW.customer_id,
 												  v_old IS DISTINCT FROM v_new);
+		-- (the code's row written by now: a change of the code's currency
+		-- or kind waits for this booking, and keep_used_currency then sees
+		-- it; one committed first is what this reads)
+		PERFORM protector_internal.refuse_foreign_fixed_code(NEW.organization_id, v_new, NEW.id, NEW.currency);
 	END IF;
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.release_promo_use() IS
-'Trigger: a booking cancelled, deleted or no longer under its promo code gives the code''s use back; one brought back from cancelled, or given a code, uses it once more within its limits; one given to another customer counts toward their limit';
+'Trigger: a booking cancelled, deleted or no longer under its promo code gives the code''s use back; one brought back from cancelled, or given a code, uses it once more within its limits; one given to another customer counts toward their limit; a live booking under a fixed code stays in the code''s currency';
 
 -- (no column list: promo_code_id changes in set_booking_price, not in SET.
 -- Named to fire first of the booking's AFTER UPDATE row triggers, which
@@ -3913,7 +3941,9 @@ CREATE TRIGGER adjust_promo_use AFTER UPDATE ON protector.bookings
 						IS DISTINCT FROM CASE WHEN NEW.status <> 'cancelled' THEN NEW.promo_code_id END
 						OR (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
 							AND OLD.customer_id IS DISTINCT FROM NEW.customer_id
-							AND NOT protector_internal.caller_is_trusted()))
+							AND NOT protector_internal.caller_is_trusted())
+						OR (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
+							AND OLD.currency IS DISTINCT FROM NEW.currency))
 					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.release_promo_use();
 CREATE TRIGGER release_promo_use_on_delete AFTER DELETE ON protector.bookings

@@ -219,6 +219,40 @@ check "... and each code counts the live bookings under it (times_used)" t \
 		WHERE b.promo_code_id = p.id AND b.status <> 'cancelled')) FROM protector.promo_codes p")"
 wait || true
 
+# a percent code made fixed (in its currency) while a booking under it is
+# written into another currency: the code's change (keep_used_currency)
+# read the bookings without waiting for the uncommitted one, and the
+# booking's change never looked at the code; both went through and left a
+# booking in EUR under a fixed discount in the code's currency.  The
+# booking's change writes the code's row (release_promo_use) and so waits
+# for the code's change, then reads it: refused
+ZCODE=$(psql -X -A -t -d "$DB" -c "INSERT INTO protector.promo_codes (organization_id, description, discount_kind, discount_value)
+	VALUES ('$ORG', 'Z', 'percent', 10) RETURNING code" | head -1)
+ZBOOKING=$(psql -X -A -t -q -d "$DB" -v ON_ERROR_STOP=1 <<SQL | tail -1
+SELECT tests.authenticate_as('manager') \g /dev/null
+SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000c004',
+								date_trunc('day', now()) + interval '4 days 10 hours', p_promo_code => '$ZCODE') ->> 'id';
+SQL
+)
+PGAPPNAME=code_change psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
+BEGIN;
+UPDATE protector.promo_codes SET discount_kind = 'fixed', discount_value = 5 WHERE code = '$ZCODE';
+SELECT pg_sleep(2);
+COMMIT;
+SQL
+code_change=$!
+wait_session code_change "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+PGAPPNAME=currency_change psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/currency_change" 2>&1 <<SQL &
+UPDATE protector.bookings SET currency = 'EUR' WHERE id = '$ZBOOKING';
+SQL
+currency_change=$!
+wait "$code_change" "$currency_change" || true
+check "a booking written into EUR while its code becomes fixed in its currency is refused" 22023 \
+	"$(outcome "$WORK/currency_change")"
+check "... and every live booking under a fixed code is in the code's currency" 0 \
+	"$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings b JOIN protector.promo_codes p ON p.id = b.promo_code_id
+		WHERE p.discount_kind = 'fixed' AND b.status <> 'cancelled' AND b.currency <> p.currency")"
+
 dropdb "$DB"
 echo "# promo_handovers: $failures failed"
 [ "$failures" -eq 0 ]

@@ -7,7 +7,7 @@
 -- a service made shared was told "max_party must be from 1 to 6"; and a
 -- promo code listing a service deleted since could not be edited.
 BEGIN;
-SELECT plan(26);
+SELECT plan(32);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT count(tests.create_supabase_user(u)) IS NOT NULL FROM unnest(ARRAY['k_owner', 'k_stranger']) u \g /dev/null
@@ -142,6 +142,37 @@ SELECT lives_ok(format($$UPDATE protector.promo_codes SET discount_kind = 'perce
 	'... while a used fixed code may become a percent code, in any currency');
 SELECT lives_ok(format($$UPDATE protector.promo_codes SET currency = 'EUR' WHERE code = %L OR id = %L$$, :'unused_code', :'promo'),
 	'... and one no booking used, or a percent code, changes it');
+
+-- 4c. ... and so does the booking: one under a fixed code whose currency is
+-- written by hand, or given a fixed code in another currency by a trusted
+-- write, is refused (it kept a discount of money in another currency);
+-- the code taken off in the same update, or a percent code, lets it change
+SELECT protector.create_promo_code(:'org', 'fixed', 7, p_currency => :'room_currency') AS usd_promo \gset
+SELECT (:'usd_promo'::jsonb) ->> 'id' AS usd_promo_id, (:'usd_promo'::jsonb) ->> 'code' AS usd_code \gset
+SELECT protector.create_booking(:'room', NULL, date_trunc('day', now()) + interval '5 days 10 hours', 2,
+	p_promo_code => :'usd_code') ->> 'id' AS fixed_booking \gset
+SELECT is(tests.error_text(format($$UPDATE protector.bookings SET currency = 'EUR' WHERE id = %L$$, :'fixed_booking')),
+	format('22023 | a booking under a fixed promo code keeps the code''s currency | '
+		   'Promo code %s takes off 7.00 USD; booking %s would be in EUR. | '
+		   'Keep the booking in the code''s currency; a trusted role may take the code off in the same update (promo_code_id = NULL).',
+		   :'usd_promo_id', :'fixed_booking'),
+	'a booking under a fixed code in USD is not written into EUR by hand');
+SELECT is((SELECT format('%s %s %s', currency, total_price, promo_code_id) FROM protector.bookings WHERE id = :'fixed_booking'),
+	format('USD 63.00 %s', :'usd_promo_id'), '... and stays as it was: (20 + 25 x 2) - 7 = 63.00 USD under the code');
+SELECT lives_ok(format($$UPDATE protector.bookings SET currency = 'EUR'
+						 WHERE promo_code_id = (SELECT id FROM protector.promo_codes WHERE code = %L)$$, :'percent_code'),
+	'... as a booking under a percent code changes currency');
+SELECT tests.authenticate_as_service_role();
+SELECT lives_ok(format($$UPDATE protector.bookings SET currency = 'EUR', promo_code_id = NULL WHERE id = %L$$, :'fixed_booking'),
+	'... and the code taken off in the same update (service_role) lets it change');
+SELECT is((SELECT times_used FROM protector.promo_codes WHERE id = :'usd_promo_id'), 0, '... the code''s use given back');
+SELECT is(tests.error_text(format($$UPDATE protector.bookings SET promo_code_id = %L WHERE id = %L$$, :'usd_promo_id', :'fixed_booking')),
+	format('22023 | a booking under a fixed promo code keeps the code''s currency | '
+		   'Promo code %s takes off 7.00 USD; booking %s would be in EUR. | '
+		   'Keep the booking in the code''s currency; a trusted role may take the code off in the same update (promo_code_id = NULL).',
+		   :'usd_promo_id', :'fixed_booking'),
+	'service_role gives a booking in EUR no fixed code in USD');
+SELECT tests.authenticate_as('k_owner');
 
 -- 5. an organization's deletion takes its waivers with the services that ask for them
 SELECT protector.create_waiver(:'org', 'Zip line', 'I slide at my own risk.') ->> 'waiver_id' AS zip \gset
