@@ -717,11 +717,14 @@ BEGIN
 								  protector_internal.quoted_text((p_changes -> k)::text, 100)));
 		END IF;
 		-- (a whole number written with decimals, 3.0 or "3.0", is that
-		-- number, as update_venue reads it; the integer cast refused it)
+		-- number, as update_venue reads it; the integer cast refused it.
+		-- Spaces around it are ASCII, as numeric's input reads them: the
+		-- class [[:space:]] follows the database's locale, and "4" with an
+		-- em space passed it to the cast below, outside the handler: 22P02)
 		IF v_whole AND (pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.=) 'number'
 						OR (pg_catalog.jsonb_typeof(p_changes -> k) OPERATOR(pg_catalog.=) 'string'
 							AND (p_changes OPERATOR(pg_catalog.->>) k) OPERATOR(pg_catalog.~)
-								'^[[:space:]]*[+-]?([0-9]{1,30}[.]?[0-9]{0,30}|[.][0-9]{1,30})([eE][+-]?[0-9]{1,2})?[[:space:]]*$'))
+								'^[ \t\n\r\f\v]*[+-]?([0-9]{1,30}[.]?[0-9]{0,30}|[.][0-9]{1,30})([eE][+-]?[0-9]{1,2})?[ \t\n\r\f\v]*$'))
 		   AND (p_changes OPERATOR(pg_catalog.->>) k)::numeric OPERATOR(pg_catalog.=) pg_catalog.trunc((p_changes OPERATOR(pg_catalog.->>) k)::numeric) THEN
 			p_changes := pg_catalog.jsonb_set(p_changes, ARRAY[k], pg_catalog.to_jsonb(pg_catalog.trunc((p_changes OPERATOR(pg_catalog.->>) k)::numeric)));
 		END IF;

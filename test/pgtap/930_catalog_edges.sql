@@ -16,7 +16,7 @@
 --      be retired (every update trimmed the name, and the check refused
 --      it); branding.font took a name of spaces only.
 BEGIN;
-SELECT plan(12);
+SELECT plan(14);
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['k_owner', 'k_manager']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a930000-0000-4000-8000-000000000000', 'K', 'catalog-edges');
@@ -71,6 +71,16 @@ SELECT throws_ok($$SELECT protector.update_service('0a930000-0000-4000-8000-0000
 -- 4.
 SELECT is(protector.update_service('0a930000-0000-4000-8000-0000000005a1', '{"capacity": "3.0"}') ->> 'capacity', '3',
 	'a capacity of "3.0" is 3 too');
+-- (an attack on encodings: spaces other than ASCII ones, which
+-- [[:space:]] takes in this database's locale, gave numeric's own 22P02)
+SELECT is(tests.error_text($$SELECT protector.update_service('0a930000-0000-4000-8000-0000000005a1',
+															  jsonb_build_object('capacity', U&'4\2003'))$$),
+	'22023 | p_changes.capacity has a value of the wrong type | invalid input syntax for type integer: "4 " (got "4 ").',
+	'"4" with an em space is no capacity: 22023 naming the field');
+SELECT is(tests.error_text($$SELECT protector.update_service('0a930000-0000-4000-8000-0000000005a1',
+															  jsonb_build_object('capacity', U&'\30003'))$$),
+	'22023 | p_changes.capacity has a value of the wrong type | invalid input syntax for type integer: "　3" (got "　3").',
+	'... nor "3" after an ideographic space');
 SELECT throws_ok($$SELECT protector.update_service('0a930000-0000-4000-8000-0000000005a1', '{"slot_interval": "@ 90"}')$$,
 	'22023', 'p_changes.slot_interval has a value of the wrong type', '"@ 90", 90 seconds to PostgreSQL, is no duration with its unit');
 SELECT throws_ok($$SELECT protector.update_venue('0a930000-0000-4000-8000-0000000000a1', '{"branding": {"font": " \u3000 "}}')$$,
