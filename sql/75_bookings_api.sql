@@ -783,6 +783,14 @@ BEGIN
 			ELSE
 				NEW.discount_amount := v_discount;
 				NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) v_discount;
+				-- (the code read without a lock: keep_promo_currency checks
+				-- it locked, and a code made fixed meanwhile is a retry)
+				IF NEW.currency OPERATOR(pg_catalog.<>) OLD.currency
+				   AND 'cancelled' OPERATOR(pg_catalog.<>) ALL (ARRAY[OLD.status, NEW.status]) THEN
+					PERFORM pg_catalog.set_config('protector_internal.repriced_under_code',
+						COALESCE(pg_catalog.current_setting('protector_internal.repriced_under_code', true), '')
+							OPERATOR(pg_catalog.||) NEW.id::text OPERATOR(pg_catalog.||) ',', true);
+				END IF;
 			END IF;
 		END IF;
 	END IF;

@@ -2525,6 +2525,14 @@ BEGIN
 			ELSE
 				NEW.discount_amount := v_discount;
 				NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) v_discount;
+				-- (the code read without a lock: keep_promo_currency checks
+				-- it locked, and a code made fixed meanwhile is a retry)
+				IF NEW.currency OPERATOR(pg_catalog.<>) OLD.currency
+				   AND 'cancelled' OPERATOR(pg_catalog.<>) ALL (ARRAY[OLD.status, NEW.status]) THEN
+					PERFORM pg_catalog.set_config('protector_internal.repriced_under_code',
+						COALESCE(pg_catalog.current_setting('protector_internal.repriced_under_code', true), '')
+							OPERATOR(pg_catalog.||) NEW.id::text OPERATOR(pg_catalog.||) ',', true);
+				END IF;
 			END IF;
 		END IF;
 	END IF;
@@ -3886,7 +3894,36 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.refuse_foreign_fixed_code(uuid, uuid, uuid, text) IS
-'Internal: refuses a live booking in another currency than its fixed promo code''s (release_promo_use)';
+'Internal: refuses a live booking in another currency than its fixed promo code''s (release_promo_use, keep_promo_currency)';
+
+-- 0.2.0: a live booking that keeps its code and changes currency locks
+-- the code and stays in a fixed code's currency
+CREATE FUNCTION protector_internal.keep_promo_currency()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_repriced text := COALESCE(pg_catalog.current_setting('protector_internal.repriced_under_code', true), '');
+BEGIN
+	PERFORM protector_internal.lock_promo_code(NEW.organization_id, NEW.promo_code_id);
+	IF pg_catalog.strpos(v_repriced, NEW.id::text) OPERATOR(pg_catalog.>) 0 THEN
+		PERFORM pg_catalog.set_config('protector_internal.repriced_under_code',
+									  pg_catalog.replace(v_repriced, NEW.id::text OPERATOR(pg_catalog.||) ',', ''), true);
+		IF EXISTS (SELECT FROM protector.promo_codes x
+				   WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
+					 AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id
+					 AND x.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND x.currency OPERATOR(pg_catalog.<>) NEW.currency) THEN
+			PERFORM protector.raise('retry', 'the booking''s promo code changed while it was priced again, try again',
+				pg_catalog.format('Promo code %s became a fixed amount in another currency than %s.', NEW.promo_code_id, NEW.currency));
+		END IF;
+	END IF;
+	PERFORM protector_internal.refuse_foreign_fixed_code(NEW.organization_id, NEW.promo_code_id, NEW.id, NEW.currency);
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.keep_promo_currency() IS
+'Trigger: a live booking that changes currency under its promo code locks the code and stays in a fixed code''s currency (40001 where the code changed while the booking was priced again)';
 
 -- A cancelled (or deleted) booking, or one whose code no longer applies
 -- (set_booking_price), gives its promo code's use back.
@@ -3912,11 +3949,15 @@ BEGIN
 		WHERE x.organization_id OPERATOR(pg_catalog.=) OLD.organization_id AND x.id OPERATOR(pg_catalog.=) v_old;
 	END IF;
 	IF v_new IS NOT NULL THEN
+		-- (locked first, waiting at most protector.lock_timeout: the write
+		-- below waited for a code held open without end)
+		PERFORM protector_internal.lock_promo_code(NEW.organization_id, v_new);
 		PERFORM protector_internal.use_promo_code(NEW.organization_id, v_new, NEW.customer_id,
 												  v_old IS DISTINCT FROM v_new);
-		-- (the code's row written by now: a change of the code's currency
-		-- or kind waits for this booking, and keep_used_currency then sees
-		-- it; one committed first is what this reads)
+		-- (a code given by a trusted write, or kept by a booking brought
+		-- back: the code's row is locked, so a change of its currency or
+		-- kind waits for this booking and keep_used_currency then sees it;
+		-- one committed first is what this reads)
 		PERFORM protector_internal.refuse_foreign_fixed_code(NEW.organization_id, v_new, NEW.id, NEW.currency);
 	END IF;
 	RETURN NULL;
@@ -3941,11 +3982,21 @@ CREATE TRIGGER adjust_promo_use AFTER UPDATE ON protector.bookings
 						IS DISTINCT FROM CASE WHEN NEW.status <> 'cancelled' THEN NEW.promo_code_id END
 						OR (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
 							AND OLD.customer_id IS DISTINCT FROM NEW.customer_id
-							AND NOT protector_internal.caller_is_trusted())
-						OR (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled'
-							AND OLD.currency IS DISTINCT FROM NEW.currency))
+							AND NOT protector_internal.caller_is_trusted()))
 					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.release_promo_use();
+-- a live booking that keeps its code and changes currency: the code's row
+-- locked and its currency checked (the code's use and the customer's
+-- limits are as they were).  No column list: set_booking_price changes
+-- the currency of a booking moved to another service.  Named to fire just
+-- before adjust_promo_use, in the same place of the lock order (the code
+-- before the agent's and the service's locks).
+CREATE TRIGGER adjust_promo_currency AFTER UPDATE ON protector.bookings
+	FOR EACH ROW WHEN (NEW.promo_code_id IS NOT NULL AND NEW.status <> 'cancelled' AND OLD.status <> 'cancelled'
+					   AND OLD.promo_code_id IS NOT DISTINCT FROM NEW.promo_code_id
+					   AND OLD.currency IS DISTINCT FROM NEW.currency
+					   AND NOT protector_internal.restoring_into('protector.bookings'))
+	EXECUTE FUNCTION protector_internal.keep_promo_currency();
 CREATE TRIGGER release_promo_use_on_delete AFTER DELETE ON protector.bookings
 	FOR EACH ROW WHEN (OLD.promo_code_id IS NOT NULL AND OLD.status <> 'cancelled' AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.release_promo_use();

@@ -226,8 +226,8 @@ wait || true
 # booking in EUR under a fixed discount in the code's currency.  The
 # booking's change writes the code's row (release_promo_use) and so waits
 # for the code's change, then reads it: refused
-ZCODE=$(psql -X -A -t -d "$DB" -c "INSERT INTO protector.promo_codes (organization_id, description, discount_kind, discount_value)
-	VALUES ('$ORG', 'Z', 'percent', 10) RETURNING code" | head -1)
+ZCODE=$(psql -X -A -t -q -d "$DB" -c "INSERT INTO protector.promo_codes (organization_id, description, discount_kind, discount_value)
+	VALUES ('$ORG', 'Z', 'percent', 10) RETURNING code")
 ZBOOKING=$(psql -X -A -t -q -d "$DB" -v ON_ERROR_STOP=1 <<SQL | tail -1
 SELECT tests.authenticate_as('manager') \g /dev/null
 SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000c004',
@@ -252,6 +252,51 @@ check "a booking written into EUR while its code becomes fixed in its currency i
 check "... and every live booking under a fixed code is in the code's currency" 0 \
 	"$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector.bookings b JOIN protector.promo_codes p ON p.id = b.promo_code_id
 		WHERE p.discount_kind = 'fixed' AND b.status <> 'cancelled' AND b.currency <> p.currency")"
+
+# (its review) a booking that keeps its code and changes currency waits for
+# the code's row at most protector.lock_timeout (it waited without end for
+# a new booking under the code left open), and one priced again in another
+# currency on a code that became fixed meanwhile (read without a lock in
+# set_booking_price) is told to retry, not that its currency was written by hand
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, price, currency) VALUES
+	('0f480000-0000-4000-8000-0000000005a3', '$ORG', '0f480000-0000-4000-8000-0000000000a1', 'S3', '1 hour', 40, 'EUR');
+INSERT INTO protector.promo_codes (organization_id, description, discount_kind, discount_value) VALUES ('$ORG', 'W', 'percent', 10);
+SQL
+WCODE=$(psql -X -A -t -d "$DB" -c "SELECT code FROM protector.promo_codes WHERE description = 'W'")
+WBOOKING=$(psql -X -A -t -q -d "$DB" -v ON_ERROR_STOP=1 <<SQL | tail -1
+SELECT tests.authenticate_as('manager') \g /dev/null
+SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000c005',
+								date_trunc('day', now()) + interval '5 days 10 hours', p_promo_code => '$WCODE') ->> 'id';
+SQL
+)
+hold_code "$WCODE" c005 '5 days 16 hours'
+started=$(date +%s)
+psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/bounded" 2>&1 <<SQL || true
+SET protector.lock_timeout = 1000;
+UPDATE protector.bookings SET currency = 'EUR' WHERE id = '$WBOOKING';
+SQL
+check "a currency change under a code held open is told to retry (40001) ..." 40001 "$(outcome "$WORK/bounded")"
+check "... within protector.lock_timeout" t "$([ $(( $(date +%s) - started )) -lt 5 ] && echo t || echo f)"
+end_session code_holder
+wait || true
+PGAPPNAME=code_change psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
+BEGIN;
+UPDATE protector.promo_codes SET discount_kind = 'fixed', discount_value = 5 WHERE code = '$WCODE';
+SELECT pg_sleep(2);
+COMMIT;
+SQL
+code_change=$!
+wait_session code_change "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/repriced" 2>&1 <<SQL || true
+UPDATE protector.bookings SET service_id = '0f480000-0000-4000-8000-0000000005a3' WHERE id = '$WBOOKING';
+SQL
+wait "$code_change" || true
+check "a booking moved into EUR while its code became fixed in USD is told to retry (40001)" 40001 "$(outcome "$WORK/repriced")"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/retried" 2>&1 \
+	-c "UPDATE protector.bookings SET service_id = '0f480000-0000-4000-8000-0000000005a3' WHERE id = '$WBOOKING'" || true
+check "... and its retry moves it, priced at 40.00 EUR without the code" "40.00 EUR " \
+	"$(psql -X -A -t -d "$DB" -c "SELECT total_price || ' ' || currency || ' ' || coalesce(promo_code_id::text, '') FROM protector.bookings WHERE id = '$WBOOKING'")"
 
 dropdb "$DB"
 echo "# promo_handovers: $failures failed"

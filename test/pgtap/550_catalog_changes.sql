@@ -7,7 +7,7 @@
 -- a service made shared was told "max_party must be from 1 to 6"; and a
 -- promo code listing a service deleted since could not be edited.
 BEGIN;
-SELECT plan(32);
+SELECT plan(34);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT count(tests.create_supabase_user(u)) IS NOT NULL FROM unnest(ARRAY['k_owner', 'k_stranger']) u \g /dev/null
@@ -162,6 +162,20 @@ SELECT is((SELECT format('%s %s %s', currency, total_price, promo_code_id) FROM 
 SELECT lives_ok(format($$UPDATE protector.bookings SET currency = 'EUR'
 						 WHERE promo_code_id = (SELECT id FROM protector.promo_codes WHERE code = %L)$$, :'percent_code'),
 	'... as a booking under a percent code changes currency');
+-- (its review: a customer over a per-customer limit lowered since keeps
+-- the bookings they have, whose currency still changes: the limit is not
+-- judged again when no use is counted)
+SELECT protector.create_customer(:'org', 'Ann Limit', 'ann.limit@example.com') ->> 'id' AS ann \gset
+SELECT protector.create_promo_code(:'org', 'percent', 10, p_max_uses_per_customer => 2) ->> 'code' AS limit_code \gset
+SELECT protector.create_booking(:'room', :'ann', date_trunc('day', now()) + interval '6 days 10 hours', 2,
+	p_promo_code => :'limit_code') ->> 'id' AS ann1 \gset
+SELECT protector.create_booking(:'room', :'ann', date_trunc('day', now()) + interval '6 days 12 hours', 2,
+	p_promo_code => :'limit_code') IS NOT NULL AS booked \gset
+UPDATE protector.promo_codes SET max_uses_per_customer = 1 WHERE code = :'limit_code';
+SELECT lives_ok(format($$UPDATE protector.bookings SET currency = 'EUR' WHERE id = %L$$, :'ann1'),
+	'... a booking of a customer over a per-customer limit lowered since changes currency under a percent code');
+SELECT is((SELECT format('%s %s', currency, total_price) FROM protector.bookings WHERE id = :'ann1'), 'EUR 63.00',
+	'... its prices as they were: (20 + 25 x 2) less 10% = 63.00');
 SELECT tests.authenticate_as_service_role();
 SELECT lives_ok(format($$UPDATE protector.bookings SET currency = 'EUR', promo_code_id = NULL WHERE id = %L$$, :'fixed_booking'),
 	'... and the code taken off in the same update (service_role) lets it change');
