@@ -35,7 +35,9 @@
  *		nothing waits for a worker that will not come (rows waiting already
  *		wait for the next worker, and arrive after those commits' own);
  *	  - the worker runs as the bootstrap superuser it connects as, whatever
- *		role or session settings the database or that role carry.
+ *		role or session settings the database or that role carry, and only
+ *		on the extension's own outbox: a table of that name that is not a
+ *		member of extension protector stops it (locked_outbox).
  *
  * The registry of workers (database, state, pid) is a small struct in the
  * main shared memory, allocated on first use: PostgreSQL 15 has no
@@ -54,10 +56,13 @@
 #include "access/htup_details.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -65,6 +70,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
@@ -610,6 +616,40 @@ rows_below_mark(void)
 }
 
 /*
+ * The extension's outbox, locked for this transaction, or InvalidOid when
+ * there is none.  The worker runs as the bootstrap superuser and finds the
+ * table by name: a table of that name that is not the extension's (made
+ * by a role that dropped the extension, as supautils lets a privileged
+ * extension's dropper do, with a trigger of its own on it) ran its
+ * owner's code with the worker's rights.  Locked first, so that the name
+ * cannot move to another table until the drain commits, then checked.
+ */
+static Oid
+locked_outbox(void)
+{
+	Oid			outbox = protector_internal_relid("outbox", true);
+	Oid			extension;
+	Oid			now_named;
+
+	if (!OidIsValid(outbox))
+		return InvalidOid;
+	LockRelationOid(outbox, RowExclusiveLock);
+	now_named = protector_internal_relid("outbox", true);
+	if (!OidIsValid(now_named))
+		return InvalidOid;		/* dropped while this waited for it */
+	extension = get_extension_oid("protector", true);
+	if (now_named != outbox || !OidIsValid(extension) ||
+		getExtensionOfObject(RelationRelationId, outbox) != extension)
+	{
+		ereport(LOG,
+				(errmsg("protector outbox worker stopping: protector_internal.outbox is not extension protector's table"),
+				 errdetail("The worker drains only the outbox that CREATE EXTENSION protector made.")));
+		return InvalidOid;
+	}
+	return outbox;
+}
+
+/*
  * One transaction: takes up to OUTBOX_BATCH rows past floor_id, oldest
  * first, announces them and commits; then moves floor_id up where it may.
  * Returns how many were taken, or -1 when the outbox is gone (the
@@ -629,7 +669,7 @@ drain(void)
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "protector outbox: announcing");
-	outbox = protector_internal_relid("outbox", true);
+	outbox = locked_outbox();
 	if (OidIsValid(outbox))
 	{
 		Oid			argtypes[1] = {INT8OID};
