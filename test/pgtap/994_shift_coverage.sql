@@ -111,7 +111,7 @@ SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, se
 				   VALUES ('0a994000-0000-4000-8000-000000000000', '0a994000-0000-4000-8000-0000000000a1', '0a994000-0000-4000-8000-0000000005a1',
 						   tstzrange(date_trunc('day', now()) + interval '3 days 10 hours', date_trunc('day', now()) + interval '3 days 12 hours'),
 						   'confirmed', tests.get_supabase_uid('sc_finance'))$$,
-	NULL, NULL, 'a booking ahead is not given the finance member as its agent');
+	'22023', 'the agent''s role sees no tasks', 'a booking ahead is not given the finance member as its agent');
 -- a past booking with an open task handed to the finance member by a
 -- trusted caller: its task goes to the desk (the task's check refused the
 -- whole handover, "the assignee's role sees no tasks"; a workflow review)
