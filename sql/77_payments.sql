@@ -897,11 +897,14 @@ CREATE TRIGGER set_deposit_deadline BEFORE UPDATE OF during ON protector.booking
 -- trigger): confirmed, it has none; held or pending and still short of
 -- its deposit, a new one from now, as a new booking (the old one, passed,
 -- had the next expire_holds cancel it again; a hold without one was
--- confirmed unpaid, wait_for_deposit asking for a deadline).
+-- confirmed unpaid, wait_for_deposit asking for a deadline).  As the
+-- owner: it reads the service's deposit terms through deposit_due_by,
+-- granted to nobody (run as service_role, the one who brings bookings
+-- back, it failed with 42501; a money model test).
 CREATE FUNCTION protector_internal.waive_deposit_deadline()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	-- (a pending one that had no deadline waits for staff, as one pending

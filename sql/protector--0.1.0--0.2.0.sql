@@ -18684,7 +18684,7 @@ COMMENT ON FUNCTION protector_internal.set_customer_identity_key() IS
 CREATE FUNCTION protector_internal.waive_deposit_deadline()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	-- (a pending one that had no deadline waits for staff, as one pending
