@@ -1100,9 +1100,11 @@ BEGIN
 						  ELSE 0 END;
 		-- the percent of what was paid beyond the refunds no terms made,
 		-- less what earlier terms gave back (the first time: of what was
-		-- paid less every refund)
+		-- paid less every refund; the terms' live refunds are what they
+		-- gave back less those that failed since)
 		v_refund := LEAST(v_paid, GREATEST(protector.round_money(
-			(v_paid_all OPERATOR(pg_catalog.-) GREATEST(v_refunded OPERATOR(pg_catalog.-) v_before, 0))
+			(v_paid_all OPERATOR(pg_catalog.-) GREATEST(v_refunded OPERATOR(pg_catalog.-) GREATEST(v_before
+				OPERATOR(pg_catalog.-) protector_internal.failed_terms_refunds(NEW.organization_id, NEW.id), 0), 0))
 			OPERATOR(pg_catalog.*) v_percent OPERATOR(pg_catalog./) 100) OPERATOR(pg_catalog.-) v_before, 0));
 		v_fee := NULL;
 	END IF;

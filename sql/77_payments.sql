@@ -197,6 +197,26 @@ $$;
 COMMENT ON FUNCTION protector_internal.booking_refundable(uuid, uuid, uuid) IS
 'A booking''s succeeded payments and its pending or succeeded refunds (leaving out row p_except)';
 
+-- The refunds a cancellation's terms wrote that failed since (their rows
+-- carry the terms' refund_percent: refund_on_cancel, refund_late_payment,
+-- return_to_vouchers).  The terms count them as given back (the desk
+-- records them anew), while the ledger's live refunds no longer hold
+-- them: "the refunds no terms made" is the live refunds less the terms'
+-- live ones (a failed one made the desk's own refund count as the
+-- terms', and a cancellation again gave it back twice; a money model test).
+CREATE FUNCTION protector_internal.failed_terms_refunds(p_organization_id uuid, p_booking_id uuid)
+RETURNS numeric
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.sum(p.amount), 0) FROM protector.payments p
+	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
+	  AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) 'failed'
+	  AND p.details OPERATOR(pg_catalog.?) 'refund_percent'
+$$;
+COMMENT ON FUNCTION protector_internal.failed_terms_refunds(uuid, uuid) IS
+'Internal: the refunds a booking''s cancellation terms wrote that failed since';
+
 -- Under REPEATABLE READ or SERIALIZABLE, after the booking's lock: 40001
 -- when its payments changed since the transaction's snapshot.  A
 -- pending refund (or a failed payment) leaves the booking's row as it
@@ -633,7 +653,8 @@ BEGIN
 		-- before (rounded once, not per payment: ten payments of 0.01 at
 		-- 50% give 0.05 back), at most the percent of what was paid beyond
 		-- the refunds the terms did not make, less those they made
-		v_other := GREATEST(v_refunded OPERATOR(pg_catalog.-) v_terms.refunded_by_terms, 0);
+		v_other := GREATEST(v_refunded OPERATOR(pg_catalog.-) GREATEST(v_terms.refunded_by_terms
+				OPERATOR(pg_catalog.-) protector_internal.failed_terms_refunds(NEW.organization_id, NEW.booking_id), 0), 0);
 		v_refund := LEAST(protector.round_money((v_terms.late_paid OPERATOR(pg_catalog.+) v_late)
 												OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100)
 						  OPERATOR(pg_catalog.-) protector.round_money(v_terms.late_paid

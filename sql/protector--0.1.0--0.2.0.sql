@@ -2867,6 +2867,20 @@ $$;
 COMMENT ON FUNCTION protector_internal.lock_promo_code(uuid, uuid) IS
 'Internal: locks the organization''s promo code p_id, if there is one (protector.lock_timeout)';
 
+-- 0.2.0: the refunds a cancellation's terms wrote that failed since
+CREATE FUNCTION protector_internal.failed_terms_refunds(p_organization_id uuid, p_booking_id uuid)
+RETURNS numeric
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.sum(p.amount), 0) FROM protector.payments p
+	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
+	  AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) 'failed'
+	  AND p.details OPERATOR(pg_catalog.?) 'refund_percent'
+$$;
+COMMENT ON FUNCTION protector_internal.failed_terms_refunds(uuid, uuid) IS
+'Internal: the refunds a booking''s cancellation terms wrote that failed since';
+
 CREATE OR REPLACE FUNCTION protector_internal.refund_on_cancel()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -2968,9 +2982,11 @@ BEGIN
 						  ELSE 0 END;
 		-- the percent of what was paid beyond the refunds no terms made,
 		-- less what earlier terms gave back (the first time: of what was
-		-- paid less every refund)
+		-- paid less every refund; the terms' live refunds are what they
+		-- gave back less those that failed since)
 		v_refund := LEAST(v_paid, GREATEST(protector.round_money(
-			(v_paid_all OPERATOR(pg_catalog.-) GREATEST(v_refunded OPERATOR(pg_catalog.-) v_before, 0))
+			(v_paid_all OPERATOR(pg_catalog.-) GREATEST(v_refunded OPERATOR(pg_catalog.-) GREATEST(v_before
+				OPERATOR(pg_catalog.-) protector_internal.failed_terms_refunds(NEW.organization_id, NEW.id), 0), 0))
 			OPERATOR(pg_catalog.*) v_percent OPERATOR(pg_catalog./) 100) OPERATOR(pg_catalog.-) v_before, 0));
 		v_fee := NULL;
 	END IF;
@@ -13748,7 +13764,8 @@ BEGIN
 		-- before (rounded once, not per payment: ten payments of 0.01 at
 		-- 50% give 0.05 back), at most the percent of what was paid beyond
 		-- the refunds the terms did not make, less those they made
-		v_other := GREATEST(v_refunded OPERATOR(pg_catalog.-) v_terms.refunded_by_terms, 0);
+		v_other := GREATEST(v_refunded OPERATOR(pg_catalog.-) GREATEST(v_terms.refunded_by_terms
+				OPERATOR(pg_catalog.-) protector_internal.failed_terms_refunds(NEW.organization_id, NEW.booking_id), 0), 0);
 		v_refund := LEAST(protector.round_money((v_terms.late_paid OPERATOR(pg_catalog.+) v_late)
 												OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100)
 						  OPERATOR(pg_catalog.-) protector.round_money(v_terms.late_paid
