@@ -285,6 +285,10 @@ CREATE FUNCTION protector_internal.check_payment()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+-- (its look-ups by key go through the index whatever the statistics: a
+-- plan made while the table was empty, or before it had statistics, read
+-- the whole table for each row of a bulk statement, quadratic in its rows)
+SET enable_seqscan = off
 AS $$
 DECLARE
 	v_row protector.payments;
@@ -613,6 +617,10 @@ CREATE FUNCTION protector_internal.refund_late_payment()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+-- (its look-ups by key go through the index whatever the statistics: a
+-- plan made while the table was empty, or before it had statistics, read
+-- the whole table for each row of a bulk statement, quadratic in its rows)
+SET enable_seqscan = off
 AS $$
 DECLARE
 	v_late numeric := NEW.amount;	-- the money this change makes arrive
