@@ -974,6 +974,11 @@ CREATE TABLE protector_internal.cancellation_terms (
 	-- none is pending (check_payment holds the booking to it while one is,
 	-- as it holds a fee)
 	kept			numeric(12, 2) CHECK (kept >= 0),
+	-- the refund rows these terms wrote (the cancellation's pending cash
+	-- refund, the late money's): those of them that failed are still
+	-- counted in refunded_by_terms (the desk records them anew) but no
+	-- longer among the live refunds (failed_terms_refunds)
+	refund_ids		uuid[] NOT NULL DEFAULT '{}',
 	CHECK ((fee IS NULL) <> (refund_percent IS NULL)),
 	CHECK (kept IS NULL OR fee IS NULL),
 	PRIMARY KEY (organization_id, booking_id),
@@ -984,6 +989,44 @@ ALTER TABLE protector_internal.cancellation_terms FORCE ROW LEVEL SECURITY;
 COMMENT ON TABLE protector_internal.cancellation_terms IS
 'The fee kept, or the percent given back, by a booking''s cancellation or no-show: what money arriving later is refunded by (no policy: protector''s triggers only)';
 SELECT pg_catalog.pg_extension_config_dump('protector_internal.cancellation_terms', '');
+
+-- The refund rows a booking's terms wrote, noted as they are written, and
+-- the failed ones among them: the terms count those as given back (the
+-- desk records them anew), while the ledger's live refunds no longer hold
+-- them; "the refunds no terms made" is the live refunds less the terms'
+-- live ones (a failed one made the desk's own refund count as the terms',
+-- and a cancellation again gave it back twice: a money model test).  By
+-- the rows' ids, which only these triggers write: a details key that any
+-- refund may carry made the desk's rows count too (a review), and the
+-- failures of terms discarded since (refund_skipped) counted for the next.
+CREATE FUNCTION protector_internal.note_terms_refund(p_organization_id uuid, p_booking_id uuid, p_payment_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE protector_internal.cancellation_terms t SET refund_ids = t.refund_ids OPERATOR(pg_catalog.||) p_payment_id
+	WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.booking_id OPERATOR(pg_catalog.=) p_booking_id;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.note_terms_refund(uuid, uuid, uuid) IS
+'Internal: notes a refund row the booking''s cancellation terms wrote (cancellation_terms.refund_ids)';
+
+CREATE FUNCTION protector_internal.failed_terms_refunds(p_organization_id uuid, p_booking_id uuid)
+RETURNS numeric
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.sum(p.amount), 0)
+	FROM protector_internal.cancellation_terms t
+	JOIN protector.payments p ON p.organization_id OPERATOR(pg_catalog.=) t.organization_id
+							 AND p.booking_id OPERATOR(pg_catalog.=) t.booking_id
+							 AND p.id OPERATOR(pg_catalog.=) ANY (t.refund_ids)
+	WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.booking_id OPERATOR(pg_catalog.=) p_booking_id
+	  AND p.status OPERATOR(pg_catalog.=) 'failed'
+$$;
+COMMENT ON FUNCTION protector_internal.failed_terms_refunds(uuid, uuid) IS
+'Internal: the refunds a booking''s current cancellation terms wrote that failed since';
 
 -- A cancellation or a no-show settles what was paid (succeeded payments
 -- less refunds, protector_internal.booking_refundable): the service's fee
@@ -1024,6 +1067,7 @@ DECLARE
 	v_refunded numeric;
 	v_before numeric;	-- what an earlier cancellation's terms gave back
 	v_shown_percent numeric;
+	v_refund_id uuid;
 BEGIN
 	-- (staff's choice, or a trusted caller's: refund_skipped)
 	IF protector_internal.refund_skipped(NEW.organization_id) THEN
@@ -1143,7 +1187,9 @@ BEGIN
 	IF v_refund OPERATOR(pg_catalog.>) v_to_vouchers THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',
-				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_shown_percent));
+				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_shown_percent))
+		RETURNING id INTO v_refund_id;
+		PERFORM protector_internal.note_terms_refund(NEW.organization_id, NEW.id, v_refund_id);
 	END IF;
 	NEW.details := NEW.details OPERATOR(pg_catalog.||)
 		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object(

@@ -197,26 +197,6 @@ $$;
 COMMENT ON FUNCTION protector_internal.booking_refundable(uuid, uuid, uuid) IS
 'A booking''s succeeded payments and its pending or succeeded refunds (leaving out row p_except)';
 
--- The refunds a cancellation's terms wrote that failed since (their rows
--- carry the terms' refund_percent: refund_on_cancel, refund_late_payment,
--- return_to_vouchers).  The terms count them as given back (the desk
--- records them anew), while the ledger's live refunds no longer hold
--- them: "the refunds no terms made" is the live refunds less the terms'
--- live ones (a failed one made the desk's own refund count as the
--- terms', and a cancellation again gave it back twice; a money model test).
-CREATE FUNCTION protector_internal.failed_terms_refunds(p_organization_id uuid, p_booking_id uuid)
-RETURNS numeric
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT COALESCE(pg_catalog.sum(p.amount), 0) FROM protector.payments p
-	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
-	  AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) 'failed'
-	  AND p.details OPERATOR(pg_catalog.?) 'refund_percent'
-$$;
-COMMENT ON FUNCTION protector_internal.failed_terms_refunds(uuid, uuid) IS
-'Internal: the refunds a booking''s cancellation terms wrote that failed since';
-
 -- Under REPEATABLE READ or SERIALIZABLE, after the booking's lock: 40001
 -- when its payments changed since the transaction's snapshot.  A
 -- pending refund (or a failed payment) leaves the booking's row as it
@@ -629,6 +609,7 @@ DECLARE
 	v_refunded numeric;
 	v_other numeric;
 	v_refund numeric;
+	v_refund_id uuid;
 BEGIN
 	-- a payment that was succeeded already is no money arriving, whatever
 	-- its amount is corrected to (lowered and raised again, it refunded
@@ -686,7 +667,9 @@ BEGIN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.booking_id, 'refund', v_refund, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', 'paid after cancellation', 'fee', v_terms.fee,
-											  'refund_percent', v_terms.refund_percent, 'paid_after_cancellation', NEW.id));
+											  'refund_percent', v_terms.refund_percent, 'paid_after_cancellation', NEW.id))
+		RETURNING id INTO v_refund_id;
+		PERFORM protector_internal.note_terms_refund(NEW.organization_id, NEW.booking_id, v_refund_id);
 	END IF;
 	RETURN NULL;
 END

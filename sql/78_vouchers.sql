@@ -571,6 +571,7 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_left numeric := COALESCE((NEW.details #>> '{refund,to_vouchers}')::numeric, 0);
+	v_refund_id uuid;
 BEGIN
 	IF v_left OPERATOR(pg_catalog.<=) 0 THEN
 		RETURN NULL;
@@ -585,7 +586,9 @@ BEGIN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_left, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', NEW.details #> '{refund,fee}',
-											  'refund_percent', NEW.details #> '{refund,percent}'));
+											  'refund_percent', NEW.details #> '{refund,percent}'))
+		RETURNING id INTO v_refund_id;
+		PERFORM protector_internal.note_terms_refund(NEW.organization_id, NEW.id, v_refund_id);
 		UPDATE protector.bookings b
 		SET details = pg_catalog.jsonb_set(b.details, '{refund,to_vouchers}',
 			pg_catalog.to_jsonb((NEW.details #>> '{refund,to_vouchers}')::numeric OPERATOR(pg_catalog.-) v_left))

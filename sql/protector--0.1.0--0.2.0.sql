@@ -2871,20 +2871,6 @@ $$;
 COMMENT ON FUNCTION protector_internal.lock_promo_code(uuid, uuid) IS
 'Internal: locks the organization''s promo code p_id, if there is one (protector.lock_timeout)';
 
--- 0.2.0: the refunds a cancellation's terms wrote that failed since
-CREATE FUNCTION protector_internal.failed_terms_refunds(p_organization_id uuid, p_booking_id uuid)
-RETURNS numeric
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT COALESCE(pg_catalog.sum(p.amount), 0) FROM protector.payments p
-	WHERE p.organization_id OPERATOR(pg_catalog.=) p_organization_id AND p.booking_id OPERATOR(pg_catalog.=) p_booking_id
-	  AND p.kind OPERATOR(pg_catalog.=) 'refund' AND p.status OPERATOR(pg_catalog.=) 'failed'
-	  AND p.details OPERATOR(pg_catalog.?) 'refund_percent'
-$$;
-COMMENT ON FUNCTION protector_internal.failed_terms_refunds(uuid, uuid) IS
-'Internal: the refunds a booking''s cancellation terms wrote that failed since';
-
 CREATE OR REPLACE FUNCTION protector_internal.refund_on_cancel()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -2910,6 +2896,7 @@ DECLARE
 	v_refunded numeric;
 	v_before numeric;	-- what an earlier cancellation's terms gave back
 	v_shown_percent numeric;
+	v_refund_id uuid;
 BEGIN
 	-- (staff's choice, or a trusted caller's: refund_skipped)
 	IF protector_internal.refund_skipped(NEW.organization_id) THEN
@@ -3029,7 +3016,9 @@ BEGIN
 	IF v_refund OPERATOR(pg_catalog.>) v_to_vouchers THEN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_refund OPERATOR(pg_catalog.-) v_to_vouchers, NEW.currency, 'pending',
-				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_shown_percent));
+				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', v_fee, 'refund_percent', v_shown_percent))
+		RETURNING id INTO v_refund_id;
+		PERFORM protector_internal.note_terms_refund(NEW.organization_id, NEW.id, v_refund_id);
 	END IF;
 	NEW.details := NEW.details OPERATOR(pg_catalog.||)
 		pg_catalog.jsonb_build_object('refund', pg_catalog.jsonb_build_object(
@@ -3629,6 +3618,7 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_left numeric := COALESCE((NEW.details #>> '{refund,to_vouchers}')::numeric, 0);
+	v_refund_id uuid;
 BEGIN
 	IF v_left OPERATOR(pg_catalog.<=) 0 THEN
 		RETURN NULL;
@@ -3643,7 +3633,9 @@ BEGIN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.id, 'refund', v_left, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', NEW.status, 'fee', NEW.details #> '{refund,fee}',
-											  'refund_percent', NEW.details #> '{refund,percent}'));
+											  'refund_percent', NEW.details #> '{refund,percent}'))
+		RETURNING id INTO v_refund_id;
+		PERFORM protector_internal.note_terms_refund(NEW.organization_id, NEW.id, v_refund_id);
 		UPDATE protector.bookings b
 		SET details = pg_catalog.jsonb_set(b.details, '{refund,to_vouchers}',
 			pg_catalog.to_jsonb((NEW.details #>> '{refund,to_vouchers}')::numeric OPERATOR(pg_catalog.-) v_left))
@@ -13753,6 +13745,7 @@ DECLARE
 	v_refunded numeric;
 	v_other numeric;
 	v_refund numeric;
+	v_refund_id uuid;
 BEGIN
 	-- a payment that was succeeded already is no money arriving, whatever
 	-- its amount is corrected to (lowered and raised again, it refunded
@@ -13810,7 +13803,9 @@ BEGIN
 		INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, details)
 		VALUES (NEW.organization_id, NEW.booking_id, 'refund', v_refund, NEW.currency, 'pending',
 				pg_catalog.jsonb_build_object('reason', 'paid after cancellation', 'fee', v_terms.fee,
-											  'refund_percent', v_terms.refund_percent, 'paid_after_cancellation', NEW.id));
+											  'refund_percent', v_terms.refund_percent, 'paid_after_cancellation', NEW.id))
+		RETURNING id INTO v_refund_id;
+		PERFORM protector_internal.note_terms_refund(NEW.organization_id, NEW.booking_id, v_refund_id);
 	END IF;
 	RETURN NULL;
 END
@@ -13987,6 +13982,11 @@ CREATE TABLE protector_internal.cancellation_terms (
 	-- none is pending (check_payment holds the booking to it while one is,
 	-- as it holds a fee)
 	kept			numeric(12, 2) CHECK (kept >= 0),
+	-- the refund rows these terms wrote (the cancellation's pending cash
+	-- refund, the late money's): those of them that failed are still
+	-- counted in refunded_by_terms (the desk records them anew) but no
+	-- longer among the live refunds (failed_terms_refunds)
+	refund_ids		uuid[] NOT NULL DEFAULT '{}',
 	CHECK ((fee IS NULL) <> (refund_percent IS NULL)),
 	CHECK (kept IS NULL OR fee IS NULL),
 	PRIMARY KEY (organization_id, booking_id),
@@ -13997,6 +13997,44 @@ ALTER TABLE protector_internal.cancellation_terms FORCE ROW LEVEL SECURITY;
 COMMENT ON TABLE protector_internal.cancellation_terms IS
 'The fee kept, or the percent given back, by a booking''s cancellation or no-show: what money arriving later is refunded by (no policy: protector''s triggers only)';
 SELECT pg_catalog.pg_extension_config_dump('protector_internal.cancellation_terms', '');
+
+-- The refund rows a booking's terms wrote, noted as they are written, and
+-- the failed ones among them: the terms count those as given back (the
+-- desk records them anew), while the ledger's live refunds no longer hold
+-- them; "the refunds no terms made" is the live refunds less the terms'
+-- live ones (a failed one made the desk's own refund count as the terms',
+-- and a cancellation again gave it back twice: a money model test).  By
+-- the rows' ids, which only these triggers write: a details key that any
+-- refund may carry made the desk's rows count too (a review), and the
+-- failures of terms discarded since (refund_skipped) counted for the next.
+CREATE FUNCTION protector_internal.note_terms_refund(p_organization_id uuid, p_booking_id uuid, p_payment_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE protector_internal.cancellation_terms t SET refund_ids = t.refund_ids OPERATOR(pg_catalog.||) p_payment_id
+	WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.booking_id OPERATOR(pg_catalog.=) p_booking_id;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.note_terms_refund(uuid, uuid, uuid) IS
+'Internal: notes a refund row the booking''s cancellation terms wrote (cancellation_terms.refund_ids)';
+
+CREATE FUNCTION protector_internal.failed_terms_refunds(p_organization_id uuid, p_booking_id uuid)
+RETURNS numeric
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.sum(p.amount), 0)
+	FROM protector_internal.cancellation_terms t
+	JOIN protector.payments p ON p.organization_id OPERATOR(pg_catalog.=) t.organization_id
+							 AND p.booking_id OPERATOR(pg_catalog.=) t.booking_id
+							 AND p.id OPERATOR(pg_catalog.=) ANY (t.refund_ids)
+	WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.booking_id OPERATOR(pg_catalog.=) p_booking_id
+	  AND p.status OPERATOR(pg_catalog.=) 'failed'
+$$;
+COMMENT ON FUNCTION protector_internal.failed_terms_refunds(uuid, uuid) IS
+'Internal: the refunds a booking''s current cancellation terms wrote that failed since';
 -- (no terms for cancellations made before: 0.1.0 kept none but a note in
 -- details.refund, which whoever may edit details could have written; money
 -- arriving for them later is kept, and refunded by hand)

@@ -4,7 +4,7 @@
 -- pending payment the provider settles later is settled; a booking never
 -- confirmed keeps no cancellation fee.  Figures worked out beside them.
 BEGIN;
-SELECT plan(58);
+SELECT plan(61);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['m_owner', 'm_finance', 'm_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -407,6 +407,60 @@ UPDATE protector.bookings SET status = 'confirmed' WHERE id = pg_temp.id('failed
 SELECT tests.authenticate_as('m_operator');
 SELECT is((protector.cancel_booking(pg_temp.id('failedterms'), 'second') ->> 'refund_amount')::numeric, 0.00,
 	'... its refund failed, un-cancelled and cancelled again: 50% x (10 - 4) - 3 = 0 more');
+SELECT tests.clear_authentication();
+-- (its review) only the failures of the current terms' own refund rows
+-- count: terms discarded since (a cancellation refunding nothing by
+-- choice) left their failed refund behind, and a refund the desk records
+-- with the terms' details key is the desk's.  10 paid, cancelled: 5 back,
+-- which fails; brought back, cancelled refunding nothing, brought back,
+-- cancelled: 50% x 10 = 5 back; brought back, 10 more paid, cancelled:
+-- 50% x 20 - 5 = 5 more (it gave 2.50)
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'staleterms', protector.create_booking('0a280000-0000-4000-8000-0000000005a6', NULL, pg_temp.t(48), 2);
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('staleterms'), 10, 'cash', 'st-1') \g /dev/null
+SELECT tests.authenticate_as('m_operator');
+SELECT protector.cancel_booking(pg_temp.id('staleterms'), 'first') \g /dev/null
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.settle_payment((SELECT id FROM protector.payments WHERE booking_id = pg_temp.id('staleterms')
+								 AND kind = 'refund' AND status = 'pending'), 'failed') \g /dev/null
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = pg_temp.id('staleterms');
+SELECT tests.authenticate_as('m_operator');
+SELECT protector.cancel_booking(pg_temp.id('staleterms'), 'second', p_issue_refund => false) \g /dev/null
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = pg_temp.id('staleterms');
+SELECT tests.authenticate_as('m_operator');
+SELECT protector.cancel_booking(pg_temp.id('staleterms'), 'third') \g /dev/null
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = pg_temp.id('staleterms');
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('staleterms'), 10, 'cash', 'st-2') \g /dev/null
+SELECT tests.authenticate_as('m_operator');
+SELECT is((protector.cancel_booking(pg_temp.id('staleterms'), 'fourth') ->> 'refund_amount')::numeric, 5.00,
+	'a failed refund of terms discarded since counts for none: 50% x 20 - 5 = 5 more');
+SELECT tests.clear_authentication();
+SELECT is((SELECT sum(amount) FROM protector.payments WHERE booking_id = pg_temp.id('staleterms') AND kind = 'refund'
+		   AND status = 'pending'), 10.00::numeric, '... 10 of 20 paid coming back, half');
+-- 10 paid, cancelled: 5 back (pending); brought back, 2 refunded by the
+-- desk, a failed refund of 5 recorded with the terms' details, 10 more
+-- paid, cancelled: 50% x (20 - 2) - 5 = 4 more (it gave 1.50)
+SELECT tests.authenticate_as('m_operator');
+INSERT INTO r SELECT 'forgedterms', protector.create_booking('0a280000-0000-4000-8000-0000000005a6', NULL, pg_temp.t(49), 2);
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('forgedterms'), 10, 'cash', 'fg-1') \g /dev/null
+SELECT tests.authenticate_as('m_operator');
+SELECT protector.cancel_booking(pg_temp.id('forgedterms'), 'first') \g /dev/null
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = pg_temp.id('forgedterms');
+SELECT tests.authenticate_as('m_finance');
+SELECT protector.record_payment(pg_temp.id('forgedterms'), 2, 'cash', 'fg-2', p_kind => 'refund') \g /dev/null
+SELECT protector.record_payment(pg_temp.id('forgedterms'), 5, 'card', 'fg-3', p_kind => 'refund', p_status => 'failed',
+								p_details => '{"reason": "cancelled", "refund_percent": 50}') \g /dev/null
+SELECT protector.record_payment(pg_temp.id('forgedterms'), 10, 'cash', 'fg-4') \g /dev/null
+SELECT tests.authenticate_as('m_operator');
+SELECT is((protector.cancel_booking(pg_temp.id('forgedterms'), 'second') ->> 'refund_amount')::numeric, 4.00,
+	'a failed refund the desk records with the terms'' details is the desk''s: 50% x (20 - 2) - 5 = 4 more');
 SELECT tests.clear_authentication();
 
 -- 12. a booking a 100% code makes free spends no voucher (it was refused:
