@@ -1,4 +1,25 @@
 \echo Use "CREATE EXTENSION protector" to load this file. \quit
+-- (Added after 0.1.0 shipped, the one change to this script, which
+-- changes none of the objects it makes.)  0.1.0 resolves its names
+-- through the install's search_path, which holds btree_gist's schema
+-- (public, or extensions on Supabase), where other roles may create
+-- functions that match its calls better than pg_catalog's: run for a role
+-- that is not a superuser by an extension manager that installs as one
+-- (supautils on Supabase lets postgres install a privileged extension),
+-- they ran as the superuser (an attack on the Supabase privilege model:
+-- postgres made itself a superuser).  Only a superuser's own session
+-- installs it; 0.2.0 pins its search_path and installs anywhere.
+DO $session$
+BEGIN
+	IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) session_user) IS NOT TRUE THEN
+		RAISE EXCEPTION 'protector 0.1.0 is installed by a superuser''s own session only'
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'The session''s role is not a superuser; 0.1.0 would run with the rights of the role installing it for them.',
+				  HINT = 'Install the current version (CREATE EXTENSION protector), or have a superuser install 0.1.0 to restore an old backup.';
+	END IF;
+END
+$session$;
+
 -- sql/00_roles.sql: the Supabase roles protector grants to.
 --
 -- On Supabase (or any database that already has them) the roles are used

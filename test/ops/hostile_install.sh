@@ -17,7 +17,12 @@
 #      and calls neither with its owner's rights (and the update takes off
 #      the broadcast trigger 0.1.0 attached);
 #   4. a database that is not UTF8: refused with a clear error, at install
-#      and at update.
+#      and at update;
+#   5. an extension manager that installs for a role that is not a
+#      superuser as one (supautils on Supabase): 0.1.0, which resolves
+#      names through btree_gist's schema, ran that role's look-alike
+#      quote_ident(name) as the superuser; only a superuser's own session
+#      installs 0.1.0 now, and 0.2.0 installs for the role unharmed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 failures=0
@@ -43,7 +48,7 @@ CREATE FUNCTION realtime.topic() RETURNS text LANGUAGE sql AS 'SELECT NULL::text
 SQL
 }
 cleanup() {
-	for d in hostile_a hostile_b hostile_c hostile_d hostile_e hostile_f hostile_g hostile_h hostile_i; do dropdb --if-exists "$d" >/dev/null 2>&1; done
+	for d in hostile_a hostile_b hostile_c hostile_d hostile_e hostile_f hostile_g hostile_h hostile_i hostile_j; do dropdb --if-exists "$d" >/dev/null 2>&1; done
 	for r in hostile_mallory hostile_eve hostile_trudy; do
 		q -d postgres -c "DROP ROLE IF EXISTS $r" >/dev/null 2>&1
 	done
@@ -177,6 +182,32 @@ case "$refusal" in
 *"0A000"*"protector 0.2.0 needs a UTF8 database"*) ;;
 *) fail "4: updating 0.1.0 in a SQL_ASCII database said '$refusal'" ;;
 esac
+
+# --- 5. installed for a role that is not a superuser, as one -------------
+# (supautils' elevation modelled by a superuser's SECURITY DEFINER function
+# that runs CREATE EXTENSION for its caller)
+createdb -O hostile_mallory hostile_j
+q -d hostile_j <<SQL
+CREATE FUNCTION public.install_protector(p_version text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public AS \$\$
+BEGIN EXECUTE pg_catalog.format('CREATE EXTENSION protector VERSION %L CASCADE', p_version); END \$\$;
+GRANT EXECUTE ON FUNCTION public.install_protector(text) TO hostile_mallory;
+SQL
+q -d hostile_j -U hostile_mallory <<SQL
+CREATE FUNCTION public.quote_ident(name) RETURNS text LANGUAGE plpgsql AS \$\$
+BEGIN $(evil hostile_mallory) RETURN pg_catalog.quote_ident(\$1::text); END \$\$;
+SQL
+refusal=$(q -d hostile_j -U hostile_mallory -c "SET client_min_messages = warning" -c "\set VERBOSITY verbose" \
+	-c "SELECT public.install_protector('0.1.0')" 2>&1)
+case "$refusal" in
+*"42501"*"protector 0.1.0 is installed by a superuser's own session only"*) ;;
+*) fail "5: 0.1.0 installed for hostile_mallory said '$refusal'" ;;
+esac
+[ "$(super_of hostile_mallory)" = f ] || fail "5: hostile_mallory's quote_ident(name) ran as the superuser installing 0.1.0"
+q -d hostile_j -U hostile_mallory -c "SET client_min_messages = warning" -c "SELECT public.install_protector('0.2.0')" >/dev/null 2>&1 ||
+	fail "5: 0.2.0 was not installed for hostile_mallory"
+[ "$(q -d hostile_j -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'")" = 0.2.0 ] || fail "5: 0.2.0 not installed"
+[ "$(super_of hostile_mallory)" = f ] || fail "5: hostile_mallory's quote_ident(name) ran as the superuser installing 0.2.0"
 
 cleanup
 echo "hostile install: $failures failures"
